@@ -1,0 +1,290 @@
+"""The ``agora`` command: headless, scriptable, every reporting command takes ``--json``.
+
+A user's mistake ends with one sentence on stderr and exit code 2; tracebacks are for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Any, NoReturn
+
+from . import __version__
+from .errors import AgoraError, BadParameterError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake in one line and exits with 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of zero or more")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="agora",
+        description="Agora: simulate information spreading through social networks of up to millions of agents.",
+        epilog="With no command, agora opens the default world (created in ./saves on first use).",
+    )
+    p.add_argument("--version", action="version", version=f"agora {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    new = sub.add_parser("new", help="create a world (synthetic graph or imported edge list)",
+                         description="Create a world file: a synthetic graph (--agents) or a real edge list (--edges).")
+    new.add_argument("world", metavar="WORLD", help="path of the world file to create (e.g. saves/mine.db)")
+    src = new.add_mutually_exclusive_group(required=True)
+    src.add_argument("--agents", type=_positive_int, metavar="N", help="number of agents of a synthetic world")
+    src.add_argument("--edges", metavar="FILE", help="import an edge list: SNAP 'u v' lines or CSV 'source,target[,weight]', optionally .gz")
+    new.add_argument("--graph", choices=("community", "ba", "er", "sbm"), default="community",
+                     help="synthetic graph model (default: community — planted heavy-tailed communities)")
+    new.add_argument("--avg-degree", type=_non_negative_float, default=10.0, metavar="K",
+                     help="mean number of neighbours; the world gets about N*K directed edges (default 10)")
+    new.add_argument("--communities", type=_positive_int, metavar="C", help="planted communities (community, sbm; default about sqrt(N)/2)")
+    new.add_argument("--mixing", type=_fraction, default=0.2, metavar="MU", help="share of links leaving a community, 0..1 (default 0.2)")
+    new.add_argument("--directed", action="store_true", help="with --edges: keep lines as given (u v means v follows u) instead of both directions")
+    new.add_argument("--seed", type=_int, default=0, help="seed for everything random (default 0)")
+    new.add_argument("--name", help="display name of the world (default: the file name)")
+    new.add_argument("--force", action="store_true", help="overwrite WORLD if it exists")
+    new.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    info = sub.add_parser("info", help="describe a world file", description="Describe a world file.")
+    info.add_argument("world", metavar="WORLD")
+    info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    agent = sub.add_parser("agent", help="show one agent", description="Show one agent of a world by its original id.")
+    agent.add_argument("world", metavar="WORLD")
+    agent.add_argument("id", type=_int, metavar="ID", help="the agent's original id")
+    agent.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    save = sub.add_parser("save", help="save a world file as a snapshot", description="Write a world to a snapshot file (.snap).")
+    save.add_argument("world", metavar="WORLD")
+    save.add_argument("snapshot", metavar="SNAPSHOT")
+    save.add_argument("--force", action="store_true", help="overwrite SNAPSHOT if it exists")
+    save.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    load = sub.add_parser("load", help="restore a snapshot into a world file", description="Create a world file from a snapshot.")
+    load.add_argument("snapshot", metavar="SNAPSHOT")
+    load.add_argument("world", metavar="WORLD")
+    load.add_argument("--force", action="store_true", help="overwrite WORLD if it exists")
+    load.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    topics = sub.add_parser("topics", help="list the 64 topics", description="List the topics agents and messages can have.")
+    topics.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    bench = sub.add_parser("bench", help="run a benchmark and print its figures", description="Benchmarks print JSON with a baseline measured in the same run.")
+    bsub = bench.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=_Parser, required=True)
+    bw = bsub.add_parser("world", help="generate, persist, open, snapshot save and load", description="World benchmark: generation, persistence, opening, snapshots and peak RSS.")
+    bw.add_argument("--agents", type=_positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    bw.add_argument("--avg-degree", type=_non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
+    bw.add_argument("--seed", type=_int, default=1)
+    bw.add_argument("--dir", metavar="DIR", help="folder for the temporary files (default: a temporary folder)")
+    bw.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    return p
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+    else:
+        sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+def _fmt_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _describe(info: dict[str, Any]) -> str:
+    lines = [
+        f"world        {info.get('name')}  ({info['path']})",
+        f"agents       {info['agents']:,}",
+        f"edges        {info['edges']:,} directed (edge u->v: v follows u)",
+        f"communities  {info['communities'] if info.get('communities') is not None else 'unknown (run analysis)'}",
+        f"tick         {info.get('tick', 0)}",
+        f"seed         {info.get('seed')}",
+        f"size         {_fmt_size(info['size_bytes'])}",
+    ]
+    src = info.get("source") or {}
+    if src.get("kind") == "import":
+        lines.append(
+            f"imported     {src.get('file')} ({src.get('lines'):,} lines, {src.get('self_loops_dropped'):,} self-loops dropped, "
+            f"{src.get('duplicates_merged'):,} duplicate edges merged)"
+        )
+    elif src.get("kind") == "synthetic":
+        lines.append(f"generated    {src.get('graph')} graph, avg degree {src.get('avg_degree')}, mixing {src.get('mixing')}")
+    return "\n".join(lines)
+
+
+async def _cmd_new(args: argparse.Namespace) -> int:
+    from .create import imported_world, synthetic_world
+    from .progress import stderr_progress
+    from .store import check_target, save_world, world_info
+
+    check_target(args.world, args.force)
+    name = args.name or os.path.splitext(os.path.basename(args.world))[0]
+    t0 = time.perf_counter()
+    with stderr_progress() as progress:
+        if args.edges:
+            world = await asyncio.to_thread(imported_world, name, args.edges, directed=args.directed, seed=args.seed, progress=progress)
+        else:
+            world = await asyncio.to_thread(
+                synthetic_world, name, args.agents, graph=args.graph, avg_degree=args.avg_degree,
+                communities=args.communities, mixing=args.mixing, seed=args.seed, progress=progress,
+            )
+        t1 = time.perf_counter()
+        await save_world(world, args.world, force=args.force, progress=progress)
+    t2 = time.perf_counter()
+    info = world_info(args.world)
+    info.update({"build_seconds": round(t1 - t0, 3), "persist_seconds": round(t2 - t1, 3)})
+    _emit(args, info, _describe(info) + f"\ncreated in   {t2 - t0:.1f} s")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .store import world_info
+
+    info = world_info(args.world)
+    _emit(args, info, _describe(info))
+    return 0
+
+
+async def _cmd_agent(args: argparse.Namespace) -> int:
+    from .store import open_world
+
+    world = await open_world(args.world)
+    data = world.agent(world.index_of(args.id)).to_dict()
+    text = "\n".join(f"{k:<18}{', '.join(v) if isinstance(v, list) else v}" for k, v in data.items())
+    _emit(args, data, text)
+    return 0
+
+
+async def _cmd_save(args: argparse.Namespace) -> int:
+    from .progress import stderr_progress
+    from .snapshot import save_snapshot
+    from .store import check_target, open_world
+
+    check_target(args.snapshot, args.force, what="snapshot")
+    t0 = time.perf_counter()
+    with stderr_progress() as progress:
+        world = await open_world(args.world, progress=progress)
+        size = await asyncio.to_thread(save_snapshot, world, args.snapshot, force=args.force, progress=progress)
+    data = {"world": os.path.abspath(args.world), "snapshot": os.path.abspath(args.snapshot), "size_bytes": size,
+            "tick": world.tick, "seconds": round(time.perf_counter() - t0, 3)}
+    _emit(args, data, f"saved {args.world} (tick {world.tick}) to {args.snapshot} ({_fmt_size(size)})")
+    return 0
+
+
+async def _cmd_load(args: argparse.Namespace) -> int:
+    from .progress import stderr_progress
+    from .snapshot import load_snapshot
+    from .store import check_target, save_world, world_info
+
+    check_target(args.world, args.force)
+    t0 = time.perf_counter()
+    with stderr_progress() as progress:
+        world = await asyncio.to_thread(load_snapshot, args.snapshot, progress=progress)
+        await save_world(world, args.world, force=args.force, progress=progress)
+    info = world_info(args.world)
+    info["seconds"] = round(time.perf_counter() - t0, 3)
+    _emit(args, info, f"loaded {args.snapshot} into {args.world}\n" + _describe(info))
+    return 0
+
+
+def _cmd_topics(args: argparse.Namespace) -> int:
+    from .topics import TOPICS
+
+    _emit(args, {"topics": list(TOPICS)}, "\n".join(f"{i:>2}  {t}" for i, t in enumerate(TOPICS)))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_world
+
+    result = bench_world(args.agents, avg_degree=args.avg_degree, seed=args.seed, folder=args.dir)
+    text = "\n".join(f"{k:<28}{v}" for k, v in result.items() if not isinstance(v, dict))
+    _emit(args, result, text)
+    return 0
+
+
+async def _cmd_default(args: argparse.Namespace) -> int:
+    from .create import ensure_default_world
+    from .progress import stderr_progress
+    from .store import world_info
+
+    with stderr_progress() as progress:
+        path = await ensure_default_world(progress=progress)
+    info = world_info(path)
+    _emit(args, info, _describe(info) + "\n\nThe terminal UI is not built yet; try 'agora --help' for the commands.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``agora`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {
+        "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
+        "topics": _cmd_topics, "bench": _cmd_bench, None: _cmd_default,
+    }
+    handler = handlers[args.command]
+    try:
+        result = handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except AgoraError as exc:
+        sys.stderr.write(f"agora: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("agora: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Errors a user can cause.
+
+Every error that a user's input can provoke (a missing file, a malformed line, a bad number, an
+existing target) is an :class:`AgoraError` whose message is one sentence naming the thing and what to
+do. The CLI prints it on stderr and exits with code 2; the TUI shows it as a notification. Anything else
+that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class AgoraError(Exception):
+    """A problem caused by input, reported to the user as one clear sentence."""
+
+
+class BadFileError(AgoraError):
+    """A file is missing, unreadable, truncated, corrupt, foreign or of the wrong version."""
+
+
+class BadParameterError(AgoraError):
+    """A parameter value is out of range or of the wrong type."""
+
+
+class TargetExistsError(AgoraError):
+    """The output path exists and overwriting was not asked for."""
+
+
+class ResourceError(AgoraError):
+    """The machine cannot hold what was asked for (memory, disk)."""

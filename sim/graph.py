@@ -1,0 +1,162 @@
+"""The follower graph as directed CSR arrays.
+
+Edge ``u -> v`` means *v follows u*: what ``u`` shares can reach ``v``. Out-edges of ``u`` are
+``out_indices[out_indptr[u]:out_indptr[u+1]]`` (sorted ascending), with trust weights ``trust`` in
+the same order. In-edges of ``v`` are ``in_indices[in_indptr[v]:in_indptr[v+1]]`` (the agents ``v``
+follows, sorted ascending); ``in_edge`` maps every in-edge to its position in the out-edge arrays,
+so per-edge data (trust) is stored once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import BadParameterError
+
+
+def index_dtype(count: int) -> np.dtype:
+    """The smallest signed dtype that can index ``count`` items (int32 when it fits)."""
+    return np.dtype(np.int32) if count < 2**31 - 1 else np.dtype(np.int64)
+
+
+@dataclass(eq=False, slots=True)
+class Graph:
+    """Directed CSR adjacency in both directions with float32 trust per edge."""
+
+    n: int
+    out_indptr: np.ndarray  # int64, n + 1
+    out_indices: np.ndarray  # int32, E
+    trust: np.ndarray  # float32, E (aligned with out_indices)
+    in_indptr: np.ndarray  # int64, n + 1
+    in_indices: np.ndarray  # int32, E
+    in_edge: np.ndarray  # int32/int64, E: out-edge position of each in-edge
+
+    @property
+    def num_edges(self) -> int:
+        """Directed edges stored."""
+        return int(self.out_indices.shape[0])
+
+    @classmethod
+    def from_edges(
+        cls,
+        n: int,
+        src: np.ndarray,
+        dst: np.ndarray,
+        trust: np.ndarray | None = None,
+        *,
+        assume_sorted_unique: bool = False,
+    ) -> "Graph":
+        """Build from parallel edge arrays. Duplicates are merged (first trust kept) unless the caller
+        promises ``assume_sorted_unique`` (sorted by (src, dst), no duplicates). Self-loops are kept
+        as given; callers drop them.
+        """
+        if n < 0 or n >= 2**31 - 1:
+            raise BadParameterError(f"agent count {n} is out of range: use 0 to {2**31 - 2}")
+        src = np.asarray(src)
+        dst = np.asarray(dst)
+        if src.shape != dst.shape or src.ndim != 1:
+            raise ValueError("src and dst must be 1-D arrays of equal length")
+        if trust is not None:
+            trust = np.asarray(trust, dtype=np.float32)
+            if trust.shape != src.shape:
+                raise ValueError("trust must be aligned with src/dst")
+        if not assume_sorted_unique and src.size:
+            key = src.astype(np.int64) * n + dst.astype(np.int64)
+            if trust is None:
+                key = np.unique(key)
+            else:
+                key, first = np.unique(key, return_index=True)
+                trust = trust[first]
+            src = (key // n).astype(np.int32)
+            dst = (key % n).astype(np.int32)
+            del key
+        src = src.astype(np.int32, copy=False)
+        dst = dst.astype(np.int32, copy=False)
+        counts = np.bincount(src, minlength=n) if src.size else np.zeros(n, dtype=np.int64)
+        out_indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=out_indptr[1:])
+        if trust is None:
+            trust = np.ones(src.shape[0], dtype=np.float32)
+        in_indptr, in_indices, in_edge = _transpose(n, src, dst)
+        return cls(n, out_indptr, dst, trust, in_indptr, in_indices, in_edge)
+
+    def out_degree(self) -> np.ndarray:
+        """Followers of each agent (int64)."""
+        return np.diff(self.out_indptr)
+
+    def in_degree(self) -> np.ndarray:
+        """Followees of each agent (int64)."""
+        return np.diff(self.in_indptr)
+
+    def followers(self, u: int) -> np.ndarray:
+        """Agents that follow ``u`` (its out-neighbours)."""
+        return self.out_indices[self.out_indptr[u] : self.out_indptr[u + 1]]
+
+    def followees(self, v: int) -> np.ndarray:
+        """Agents that ``v`` follows (its in-neighbours)."""
+        return self.in_indices[self.in_indptr[v] : self.in_indptr[v + 1]]
+
+    def sources(self) -> np.ndarray:
+        """Source agent of every out-edge (int32, E), aligned with ``out_indices``."""
+        return np.repeat(np.arange(self.n, dtype=np.int32), np.diff(self.out_indptr))
+
+    def gather_out(self, frontier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Out-edges of the agents in ``frontier``: ``(sources, targets, edge_ids)``.
+
+        No Python loop: the edge ids are built from the CSR offsets with one ``repeat`` and ``arange``.
+        """
+        frontier = np.asarray(frontier, dtype=np.int64)
+        starts = self.out_indptr[frontier]
+        counts = self.out_indptr[frontier + 1] - starts
+        total = int(counts.sum())
+        if total == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty.astype(np.int32), empty.astype(np.int32), empty
+        offsets = np.cumsum(counts) - counts
+        edge_ids = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+        sources = np.repeat(frontier.astype(np.int32), counts)
+        return sources, self.out_indices[edge_ids], edge_ids
+
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        return sum(
+            a.nbytes
+            for a in (self.out_indptr, self.out_indices, self.trust, self.in_indptr, self.in_indices, self.in_edge)
+        )
+
+    def check(self) -> list[str]:
+        """Structural problems (empty when consistent)."""
+        problems = []
+        n, e = self.n, self.num_edges
+        for name, ptr in (("out_indptr", self.out_indptr), ("in_indptr", self.in_indptr)):
+            if ptr.shape != (n + 1,) or ptr[0] != 0 or ptr[-1] != e or np.any(np.diff(ptr) < 0):
+                problems.append(f"{name} is not a valid offset array for {n} agents and {e} edges")
+        for name, idx in (("out_indices", self.out_indices), ("in_indices", self.in_indices)):
+            if idx.shape != (e,) or (e and (idx.min() < 0 or idx.max() >= n)):
+                problems.append(f"{name} holds agent indices outside 0..{n - 1}")
+        if self.trust.shape != (e,):
+            problems.append("trust is not aligned with the edges")
+        if self.in_edge.shape != (e,) or (e and (self.in_edge.min() < 0 or self.in_edge.max() >= e)):
+            problems.append("in_edge holds edge positions out of range")
+        if not problems and e:
+            src = self.sources()
+            dst_in = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.in_indptr))
+            if not (
+                np.array_equal(src[self.in_edge], self.in_indices)
+                and np.array_equal(self.out_indices[self.in_edge], dst_in)
+            ):
+                problems.append("the in-edge arrays do not mirror the out-edge arrays")
+        return problems
+
+
+def _transpose(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """In-CSR from out-edges sorted by (src, dst): a stable sort by target keeps sources ascending."""
+    e = src.shape[0]
+    order = np.argsort(dst, kind="stable").astype(index_dtype(e), copy=False)
+    in_indices = src[order]
+    counts = np.bincount(dst, minlength=n) if e else np.zeros(n, dtype=np.int64)
+    in_indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=in_indptr[1:])
+    return in_indptr, in_indices, order

@@ -1,0 +1,37 @@
+"""Progress reporting for long work: a callback ``(phase, fraction)`` that core functions call, and a
+rich progress bar on stderr for the CLI."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+Progress = Callable[[str, float], None]
+
+
+@contextmanager
+def stderr_progress(enabled: bool | None = None) -> Iterator[Progress | None]:
+    """A progress bar on stderr while the block runs; ``None`` when stderr is not a terminal
+    (unless ``AGORA_PROGRESS=1``), so pipes and logs stay clean."""
+    if enabled is None:
+        enabled = sys.stderr.isatty() or os.environ.get("AGORA_PROGRESS") == "1"
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress as RichProgress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    bar = RichProgress(
+        TextColumn("{task.description:<24}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    )
+    task = bar.add_task("starting", total=1.0)
+
+    def update(phase: str, fraction: float) -> None:
+        bar.update(task, description=phase, completed=max(0.0, min(1.0, fraction)))
+
+    with bar:
+        yield update

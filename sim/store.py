@@ -1,0 +1,491 @@
+"""World files: one SQLite database per world (aiosqlite, WAL).
+
+The simulator works on arrays; the database keeps them two ways. The ``arrays`` table holds every
+column and the CSR graph as raw little-endian blobs (chunked), so opening a world is a few large
+reads. The ``agents`` and ``relationships`` tables mirror them as rows, so a world stays queryable with
+plain SQL. The schema is documented in the README (section "World files").
+
+A new world file is written to a temporary file beside the target, synced and renamed, so a crash
+while creating it never leaves half a world under the target's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiosqlite
+import numpy as np
+
+from . import __version__
+from .errors import BadFileError, TargetExistsError
+from .graph import Graph
+from .persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
+from .world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
+
+Progress = Callable[[str, float], None] | None
+
+FORMAT_VERSION = 1
+BLOB_CHUNK = 64 * 1024 * 1024
+ROW_BATCH = 200_000
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE arrays (
+    name TEXT NOT NULL, chunk INTEGER NOT NULL, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (name, chunk)
+);
+CREATE TABLE persona_words (kind TEXT NOT NULL, code INTEGER NOT NULL, word TEXT NOT NULL, PRIMARY KEY (kind, code));
+CREATE TABLE agents (
+    id INTEGER PRIMARY KEY,
+    orig_id INTEGER NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    bio TEXT NOT NULL,
+    style TEXT NOT NULL,
+    community INTEGER NOT NULL,
+    interests INTEGER NOT NULL,
+    susceptibility REAL NOT NULL,
+    reputation REAL NOT NULL,
+    influence REAL NOT NULL,
+    status INTEGER NOT NULL,
+    activity_profile INTEGER NOT NULL,
+    activity_rate REAL NOT NULL
+);
+CREATE TABLE relationships (
+    src INTEGER NOT NULL,
+    dst INTEGER NOT NULL,
+    trust REAL NOT NULL,
+    PRIMARY KEY (src, dst)
+) WITHOUT ROWID;
+CREATE VIEW follows AS
+    SELECT f.orig_id AS follower, a.orig_id AS followed, r.trust AS trust
+    FROM relationships r JOIN agents a ON a.id = r.src JOIN agents f ON f.id = r.dst;
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    topics INTEGER NOT NULL,
+    author INTEGER,
+    created_tick INTEGER NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    model TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    seeds TEXT NOT NULL DEFAULT '',
+    started_tick INTEGER,
+    ended_tick INTEGER,
+    exposed INTEGER NOT NULL DEFAULT 0,
+    adopted INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE TABLE events (
+    session_id INTEGER NOT NULL,
+    tick INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    source INTEGER,
+    kind INTEGER NOT NULL
+);
+CREATE INDEX events_session ON events (session_id, tick);
+CREATE TABLE metrics (tick INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (tick, name)) WITHOUT ROWID;
+CREATE TABLE audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, action TEXT NOT NULL, details TEXT NOT NULL);
+"""
+
+_REL_SQL_PACKED = (
+    "INSERT INTO relationships (src, dst, trust) "
+    "SELECT value >> 39, (value >> 15) & 16777215, (value & 32767) / 32767.0 FROM json_each(?)"
+)
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def check_target(path: str, force: bool, what: str = "world") -> None:
+    """Refuse to overwrite an existing target unless ``force``.
+
+    Raises:
+        TargetExistsError: the target exists and ``force`` is false.
+        BadFileError: the target's folder does not exist.
+    """
+    if os.path.isdir(path):
+        raise TargetExistsError(f"{what} target {path!r} is a folder: give a file name")
+    if os.path.exists(path) and not force:
+        raise TargetExistsError(f"{what} {path!r} already exists: pass --force to overwrite it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise BadFileError(f"folder {folder!r} for {what} {path!r} does not exist: create it first")
+
+
+def _meta_rows(world: World) -> list[tuple[str, str]]:
+    meta = {
+        "format": "agora-world",
+        "format_version": FORMAT_VERSION,
+        "app_version": __version__,
+        "name": world.name,
+        "seed": world.seed,
+        "agents": world.n,
+        "edges": world.num_edges,
+        "communities": world.num_communities,
+        "tick": world.tick,
+        "config": world.config,
+        "rng_state": world.rng_state,
+        "persona_overrides": {str(k): [p.name, p.bio, p.style] for k, p in world.persona_overrides.items()},
+        "messages": world.messages,
+        "sessions": world.sessions,
+        "saved": time.time(),
+    }
+    return [(k, json.dumps(v)) for k, v in meta.items()]
+
+
+def _world_arrays(world: World) -> dict[str, np.ndarray]:
+    arrays = {f"agent.{k}": v for k, v in world.columns.items()}
+    arrays.update({f"graph.{k}": getattr(world.graph, k) for k in GRAPH_ARRAYS})
+    return arrays
+
+
+async def _write_arrays(db: aiosqlite.Connection, arrays: dict[str, np.ndarray], progress: Progress) -> None:
+    total = sum(a.nbytes for a in arrays.values()) or 1
+    done = 0
+    for name, arr in arrays.items():
+        arr = np.ascontiguousarray(arr)
+        dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+        raw = memoryview(arr.astype(dtype, copy=False)).cast("B")
+        shape = json.dumps(list(arr.shape))
+        nchunks = max(1, -(-raw.nbytes // BLOB_CHUNK))
+        for c in range(nchunks):
+            piece = raw[c * BLOB_CHUNK : (c + 1) * BLOB_CHUNK]
+            await db.execute(
+                "INSERT INTO arrays (name, chunk, dtype, shape, data) VALUES (?, ?, ?, ?, ?)",
+                (name, c, dtype.str, shape, piece.tobytes()),
+            )
+            done += piece.nbytes
+            if progress:
+                progress("writing arrays", done / total)
+
+
+async def _write_agents(db: aiosqlite.Connection, world: World, progress: Progress) -> None:
+    await db.executemany("INSERT INTO persona_words (kind, code, word) VALUES (?, ?, ?)", pool_rows())
+    code_params = {kind: f"?{11 + j}" for j, kind in enumerate(CODE_COLUMNS)}
+    code_params["style"] = "?16"
+    name_sql, bio_sql, style_sql = persona_sql(code_params)
+    sql = (
+        "INSERT INTO agents (id, orig_id, community, interests, susceptibility, reputation, influence, status, "
+        f"activity_profile, activity_rate, name, bio, style) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        f"{name_sql}, {bio_sql}, {style_sql})"
+    )
+    c = world.columns
+    n = world.n
+    fields = [
+        ("id", "<i8"), ("orig_id", "<i8"), ("community", "<i8"), ("interests", "<i8"), ("susceptibility", "<f8"),
+        ("reputation", "<f8"), ("influence", "<f8"), ("status", "<i8"), ("activity_profile", "<i8"),
+        ("activity_rate", "<f8"),
+    ] + [(k, "<i8") for k in CODE_COLUMNS] + [("style", "<i8")]
+    rec = np.empty(min(ROW_BATCH, max(n, 1)), dtype=fields)
+    for start in range(0, n, ROW_BATCH):
+        stop = min(n, start + ROW_BATCH)
+        r = rec[: stop - start]
+        r["id"] = np.arange(start, stop)
+        r["orig_id"] = c["ids"][start:stop]
+        r["community"] = c["community"][start:stop]
+        r["interests"] = c["interests"][start:stop].view(np.int64)  # SQLite integers are signed
+        for col in ("susceptibility", "reputation", "influence", "status", "activity_profile", "activity_rate"):
+            r[col] = c[col][start:stop]
+        for j, kind in enumerate(CODE_COLUMNS):
+            r[kind] = c["persona_codes"][start:stop, j]
+        r["style"] = c["persona_style"][start:stop]
+        await db.executemany(sql, r.tolist())
+        if progress:
+            progress("writing agents", stop / n)
+    if world.persona_overrides:
+        await db.executemany(
+            "UPDATE agents SET name = ?, bio = ?, style = ? WHERE id = ?",
+            [(p.name, p.bio, p.style, i) for i, p in world.persona_overrides.items()],
+        )
+
+
+async def _write_relationships(db: aiosqlite.Connection, graph: Graph, progress: Progress) -> None:
+    n, e = graph.n, graph.num_edges
+    if e == 0:
+        return
+    trust = graph.trust
+    packable = n <= 2**24 and bool(np.all((trust >= 0) & (trust <= 1)))
+    batch = 500_000
+    pending: asyncio.Future | None = None
+    for start in range(0, e, batch):
+        stop = min(e, start + batch)
+        # Sources of this slice of out-edges, from the CSR offsets.
+        lo = int(np.searchsorted(graph.out_indptr, start, side="right")) - 1
+        hi = int(np.searchsorted(graph.out_indptr, stop, side="left"))
+        counts = np.diff(np.clip(graph.out_indptr[lo : hi + 1], start, stop))
+        src = np.repeat(np.arange(lo, hi, dtype=np.int64), counts)
+        dst = graph.out_indices[start:stop].astype(np.int64)
+        if packable:
+            # One JSON array of packed integers per batch; SQLite unpacks it in C. Trust is rounded to
+            # 1/32767 in this mirror only; the exact float32 lives in the arrays.
+            q = np.rint(trust[start:stop].astype(np.float64) * 32767).astype(np.int64)
+            packed = (src << 39) | (dst << 15) | q
+            payload = json.dumps(packed.tolist())
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(db.execute(_REL_SQL_PACKED, (payload,)))
+        else:
+            rec = np.empty(stop - start, dtype=[("s", "<i8"), ("d", "<i8"), ("t", "<f8")])
+            rec["s"], rec["d"], rec["t"] = src, dst, trust[start:stop]
+            await db.executemany("INSERT INTO relationships (src, dst, trust) VALUES (?, ?, ?)", rec.tolist())
+        if progress:
+            progress("writing relationships", stop / e)
+    if pending is not None:
+        await pending
+
+
+async def save_world(world: World, path: str, *, force: bool = False, progress: Progress = None) -> None:
+    """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename).
+
+    Raises:
+        TargetExistsError: ``path`` exists and ``force`` is false.
+    """
+    check_target(path, force)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    for f in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
+        if os.path.exists(f):
+            os.remove(f)
+    try:
+        db = await aiosqlite.connect(tmp)
+        try:
+            # A fresh file that is renamed into place only when complete needs no journal.
+            await db.execute("PRAGMA journal_mode = OFF")
+            await db.execute("PRAGMA synchronous = OFF")
+            await db.execute("PRAGMA cache_size = -131072")
+            await db.executescript(SCHEMA)
+            await db.execute("BEGIN")
+            await db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
+            await _write_arrays(db, _world_arrays(world), progress)
+            await _write_agents(db, world, progress)
+            await _write_relationships(db, world.graph, progress)
+            await db.commit()
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            await db.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        for f in (path + "-wal", path + "-shm"):
+            if os.path.exists(f):
+                os.remove(f)
+        os.replace(tmp, path)
+        _fsync_dir(path)
+    except BaseException:
+        for f in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
+            if os.path.exists(f):
+                os.remove(f)
+        raise
+    world.path = os.path.abspath(path)
+    world._persona_loader = PersonaReader(world.path)
+    world._persona_cache.clear()
+
+
+def _connect_ro(path: str) -> sqlite3.Connection:
+    if not os.path.exists(path):
+        raise BadFileError(f"world {path!r} does not exist: create it with 'agora new {path} --agents N'")
+    if os.path.isdir(path):
+        raise BadFileError(f"world {path!r} is a folder, not a world file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise BadFileError(f"world {path!r} cannot be read ({exc.strerror}): check its permissions") from None
+    if head != b"SQLite format 3\x00":
+        raise BadFileError(f"{path!r} is not an Agora world (not an SQLite file): open a .db made by 'agora new'")
+    try:
+        return sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise BadFileError(f"world {path!r} cannot be opened ({exc}): it may be damaged") from None
+
+
+def read_meta(path: str) -> dict[str, Any]:
+    """The world's ``meta`` table as a dict (validated: format and version).
+
+    Raises:
+        BadFileError: not a world file, damaged, or a newer format.
+    """
+    con = _connect_ro(path)
+    try:
+        try:
+            rows = con.execute("SELECT key, value FROM meta").fetchall()
+        except sqlite3.DatabaseError:
+            raise BadFileError(f"{path!r} is not an Agora world (no meta table): open a .db made by 'agora new'") from None
+    finally:
+        con.close()
+    try:
+        meta = {k: json.loads(v) for k, v in rows}
+    except (TypeError, ValueError):
+        raise BadFileError(f"world {path!r} has a damaged meta table") from None
+    if meta.get("format") != "agora-world":
+        raise BadFileError(f"{path!r} is not an Agora world: open a .db made by 'agora new'")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BadFileError(
+            f"world {path!r} has format version {version}, this Agora reads version {FORMAT_VERSION}: "
+            "open it with a matching Agora version"
+        )
+    return meta
+
+
+class PersonaReader:
+    """Reads persona text for one agent from the world file (a read-only connection, opened on first use)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._con: sqlite3.Connection | None = None
+
+    def __call__(self, i: int) -> Persona | None:
+        if self._con is None:
+            self._con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        row = self._con.execute("SELECT name, bio, style FROM agents WHERE id = ?", (int(i),)).fetchone()
+        return None if row is None else Persona(*row)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict[str, np.ndarray]:
+    try:
+        layout = con.execute(
+            "SELECT name, dtype, shape, COUNT(*), SUM(LENGTH(data)) FROM arrays GROUP BY name ORDER BY name"
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise BadFileError(f"world {path!r} is damaged ({exc}): restore it from a snapshot with 'agora load'") from None
+    total = sum(r[4] for r in layout) or 1
+    done = 0
+    arrays: dict[str, np.ndarray] = {}
+    for name, dtype_s, shape_s, nchunks, nbytes in layout:
+        try:
+            dtype = np.dtype(dtype_s)
+            shape = tuple(int(x) for x in json.loads(shape_s))
+        except (TypeError, ValueError):
+            raise BadFileError(f"world {path!r}: array {name} has a damaged description") from None
+        if dtype.kind not in "iuf" or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes:
+            raise BadFileError(f"world {path!r}: array {name} does not match its stored size; the file is damaged")
+        out = np.empty(shape, dtype=dtype)
+        view = memoryview(out).cast("B") if out.nbytes else None
+        offset = 0
+        for (data,) in con.execute("SELECT data FROM arrays WHERE name = ? ORDER BY chunk", (name,)):
+            if view is not None:
+                view[offset : offset + len(data)] = data
+            offset += len(data)
+            done += len(data)
+            if progress:
+                progress("reading arrays", done / total)
+        arrays[name] = out
+    return arrays
+
+
+async def open_world(path: str, *, progress: Progress = None) -> World:
+    """Open a world file: its arrays, tick, configuration and state; persona text is read lazily.
+
+    Raises:
+        BadFileError: missing, foreign, damaged or of another format version.
+    """
+    meta = read_meta(path)
+    con = _connect_ro(path)
+    try:
+        arrays = await asyncio.to_thread(_read_arrays, con, path, progress)
+    finally:
+        con.close()
+    return world_from_parts(meta, arrays, path=os.path.abspath(path), source=f"world {path!r}")
+
+
+def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, path: str | None, source: str) -> World:
+    """Assemble and validate a world from its metadata and named arrays (``agent.*``, ``graph.*``).
+
+    Raises:
+        BadFileError: an array is missing or inconsistent with the others.
+    """
+    try:
+        n = int(meta["agents"])
+        e = int(meta["edges"])
+        columns = {k: arrays[f"agent.{k}"] for k in AGENT_COLUMNS}
+        graph_parts = {k: arrays[f"graph.{k}"] for k in GRAPH_ARRAYS}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadFileError(f"{source} is incomplete (missing {exc}); it may be damaged") from None
+    problems = check_columns(columns, n)
+    expect = {
+        "out_indptr": ((n + 1,), "i"), "in_indptr": ((n + 1,), "i"), "out_indices": ((e,), "i"),
+        "in_indices": ((e,), "i"), "in_edge": ((e,), "i"), "trust": ((e,), "f"),
+    }
+    for k, (shape, kind) in expect.items():
+        a = graph_parts[k]
+        if a.shape != shape or a.dtype.kind != kind:
+            problems.append(f"graph array {k} has shape {a.shape}, expected {shape}")
+    if not problems:
+        for k in ("out_indptr", "in_indptr"):
+            ptr = graph_parts[k]
+            if ptr[0] != 0 or ptr[-1] != e:
+                problems.append(f"graph array {k} does not span the {e} edges")
+    if problems:
+        raise BadFileError(f"{source} is inconsistent: {problems[0]}")
+    graph = Graph(n=n, **graph_parts)
+    overrides = {
+        int(k): Persona(*v) for k, v in (meta.get("persona_overrides") or {}).items()
+    }
+    world = World(
+        name=str(meta.get("name", "world")),
+        seed=int(meta.get("seed", 0)),
+        columns=columns,
+        graph=graph,
+        config=dict(meta.get("config") or {}),
+        tick=int(meta.get("tick", 0)),
+        rng_state=meta.get("rng_state"),
+        persona_overrides=overrides,
+        messages=list(meta.get("messages") or []),
+        sessions=list(meta.get("sessions") or []),
+        path=path,
+        app_version=str(meta.get("app_version", "?")),
+    )
+    if path is not None:
+        world._persona_loader = PersonaReader(path)
+    return world
+
+
+def world_info(path: str) -> dict[str, Any]:
+    """What ``agora info`` reports, read from the metadata without loading the arrays."""
+    meta = read_meta(path)
+    size = os.path.getsize(path)
+    for extra in (path + "-wal",):
+        if os.path.exists(extra):
+            size += os.path.getsize(extra)
+    return {
+        "path": os.path.abspath(path),
+        "name": meta.get("name"),
+        "agents": meta.get("agents"),
+        "edges": meta.get("edges"),
+        "communities": meta.get("communities"),
+        "tick": meta.get("tick"),
+        "seed": meta.get("seed"),
+        "size_bytes": size,
+        "format_version": meta.get("format_version"),
+        "app_version": meta.get("app_version"),
+        "source": (meta.get("config") or {}).get("source", {}),
+        "messages": len(meta.get("messages") or []),
+        "sessions": len(meta.get("sessions") or []),
+    }
