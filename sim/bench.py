@@ -20,6 +20,8 @@ from typing import Any, Iterator
 import numpy as np
 import psutil
 
+from .arrays import unique_sorted
+
 
 class PeakRSS:
     """Samples this process's RSS (psutil) in a background thread and keeps the maximum."""
@@ -124,7 +126,7 @@ def bench_world(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int 
                 m = int(agents * avg_degree / 2)
                 a = rng.integers(0, agents, m)
                 b = rng.integers(0, agents, m)
-                key = np.unique(np.minimum(a, b) * agents + np.maximum(a, b))
+                key = unique_sorted(np.minimum(a, b) * agents + np.maximum(a, b))
                 del a, b
                 both = np.concatenate([key // agents * agents + key % agents, key % agents * agents + key // agents])
                 both.sort()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import unique_sorted
 from .errors import BadParameterError
 
 GRAPH_KINDS = ("community", "ba", "er", "sbm")
@@ -28,7 +29,7 @@ Progress = Callable[[str, float], None] | None
 
 @dataclass(slots=True)
 class GeneratedGraph:
-    """Undirected pairs ``(a, b)`` with ``a < b`` (unique), and planted communities if any."""
+    """Distinct undirected pairs ``(a, b)`` with ``a < b`` (in no particular order), and planted communities if any."""
 
     n: int
     a: np.ndarray  # int32
@@ -92,11 +93,10 @@ def generate(
     # Labels are shuffled so community members are not contiguous ids.
     perm = rng.permutation(n).astype(np.int32)
     a, b = perm[a], perm[b]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
     community_out = np.empty(n, dtype=np.int32)
     community_out[perm] = community
-    a, b = _unique_pairs(n, lo, hi)
-    return GeneratedGraph(n, a, b, community_out)
+    # Still distinct pairs, no longer sorted: world_from_generated sorts both directions once.
+    return GeneratedGraph(n, np.minimum(a, b), np.maximum(a, b), community_out)
 
 
 def _community_sizes(n: int, c: int, rng: np.random.Generator) -> np.ndarray:
@@ -180,7 +180,7 @@ def _planted(
 def _unique_pairs(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct pairs with ``lo < hi`` (self-loops dropped), sorted."""
     keep = lo != hi
-    key = np.unique(lo[keep].astype(np.int64) * n + hi[keep])
+    key = unique_sorted(lo[keep].astype(np.int64) * n + hi[keep])
     return (key // n).astype(np.int32), (key % n).astype(np.int32)
 
 

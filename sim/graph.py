@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import unique_sorted, unique_sorted_first
 from .errors import BadParameterError
 
 
@@ -65,9 +66,9 @@ class Graph:
         if not assume_sorted_unique and src.size:
             key = src.astype(np.int64) * n + dst.astype(np.int64)
             if trust is None:
-                key = np.unique(key)
+                key = unique_sorted(key)
             else:
-                key, first = np.unique(key, return_index=True)
+                key, first = unique_sorted_first(key)
                 trust = trust[first]
             src = (key // n).astype(np.int32)
             dst = (key % n).astype(np.int32)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .arrays import unique_sorted, unique_sorted_first
 from .errors import BadFileError
 
 Progress = Callable[[str, float], None] | None
@@ -120,7 +121,10 @@ def read_edge_list(path: str, *, directed: bool = False, progress: Progress = No
     lines = int(u_raw.shape[0])
     if progress:
         progress("cleaning edge list", 0.5)
-    ids, inverse = np.unique(np.concatenate([u_raw, v_raw]), return_inverse=True)
+    ends = np.concatenate([u_raw, v_raw])
+    ids = unique_sorted(ends)
+    inverse = np.searchsorted(ids, ends)
+    del ends
     n = int(ids.shape[0])
     u = inverse[:lines].astype(np.int32)
     v = inverse[lines:].astype(np.int32)
@@ -136,9 +140,9 @@ def read_edge_list(path: str, *, directed: bool = False, progress: Progress = No
         w = None if weight is None else np.concatenate([weight, weight])
     key = src.astype(np.int64) * n + dst
     if w is None:
-        key = np.unique(key)
+        key = unique_sorted(key)
     else:
-        key, first_at = np.unique(key, return_index=True)
+        key, first_at = unique_sorted_first(key)
         w = w[first_at]
     given = int(src.shape[0])
     src = (key // n).astype(np.int32)

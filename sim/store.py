@@ -34,19 +34,16 @@ FORMAT_VERSION = 1
 BLOB_CHUNK = 64 * 1024 * 1024
 ROW_BATCH = 200_000
 
-SCHEMA = """
+SCHEMA_TEMPLATE = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE arrays (
     name TEXT NOT NULL, chunk INTEGER NOT NULL, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (name, chunk)
 );
 CREATE TABLE persona_words (kind TEXT NOT NULL, code INTEGER NOT NULL, word TEXT NOT NULL, PRIMARY KEY (kind, code));
-CREATE TABLE agents (
+CREATE TABLE agent_rows (
     id INTEGER PRIMARY KEY,
     orig_id INTEGER NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    bio TEXT NOT NULL,
-    style TEXT NOT NULL,
     community INTEGER NOT NULL,
     interests INTEGER NOT NULL,
     susceptibility REAL NOT NULL,
@@ -54,8 +51,24 @@ CREATE TABLE agents (
     influence REAL NOT NULL,
     status INTEGER NOT NULL,
     activity_profile INTEGER NOT NULL,
-    activity_rate REAL NOT NULL
+    activity_rate REAL NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    trait INTEGER NOT NULL,
+    occupation INTEGER NOT NULL,
+    hobby INTEGER NOT NULL,
+    style INTEGER NOT NULL
 );
+CREATE TABLE personas (id INTEGER PRIMARY KEY, name TEXT NOT NULL, bio TEXT NOT NULL, style TEXT NOT NULL);
+CREATE VIEW agents AS
+    SELECT d.id AS id, d.orig_id AS orig_id,
+        COALESCE(p.name, @NAME@) AS name,
+        COALESCE(p.bio, @BIO@) AS bio,
+        COALESCE(p.style, @STYLE@) AS style,
+        d.community AS community, d.interests AS interests, d.susceptibility AS susceptibility,
+        d.reputation AS reputation, d.influence AS influence, d.status AS status,
+        d.activity_profile AS activity_profile, d.activity_rate AS activity_rate
+    FROM agent_rows d LEFT JOIN personas p ON p.id = d.id;
 CREATE TABLE relationships (
     src INTEGER NOT NULL,
     dst INTEGER NOT NULL,
@@ -98,6 +111,9 @@ CREATE INDEX events_session ON events (session_id, tick);
 CREATE TABLE metrics (tick INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (tick, name)) WITHOUT ROWID;
 CREATE TABLE audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, action TEXT NOT NULL, details TEXT NOT NULL);
 """
+
+_NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
+SCHEMA = SCHEMA_TEMPLATE.replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE)
 
 _REL_SQL_PACKED = (
     "INSERT INTO relationships (src, dst, trust) "
@@ -183,14 +199,6 @@ async def _write_arrays(db: aiosqlite.Connection, arrays: dict[str, np.ndarray],
 
 async def _write_agents(db: aiosqlite.Connection, world: World, progress: Progress) -> None:
     await db.executemany("INSERT INTO persona_words (kind, code, word) VALUES (?, ?, ?)", pool_rows())
-    code_params = {kind: f"?{11 + j}" for j, kind in enumerate(CODE_COLUMNS)}
-    code_params["style"] = "?16"
-    name_sql, bio_sql, style_sql = persona_sql(code_params)
-    sql = (
-        "INSERT INTO agents (id, orig_id, community, interests, susceptibility, reputation, influence, status, "
-        f"activity_profile, activity_rate, name, bio, style) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-        f"{name_sql}, {bio_sql}, {style_sql})"
-    )
     c = world.columns
     n = world.n
     fields = [
@@ -198,6 +206,7 @@ async def _write_agents(db: aiosqlite.Connection, world: World, progress: Progre
         ("reputation", "<f8"), ("influence", "<f8"), ("status", "<i8"), ("activity_profile", "<i8"),
         ("activity_rate", "<f8"),
     ] + [(k, "<i8") for k in CODE_COLUMNS] + [("style", "<i8")]
+    sql = f"INSERT INTO agent_rows ({', '.join(f for f, _ in fields)}) VALUES ({', '.join('?' * len(fields))})"
     rec = np.empty(min(ROW_BATCH, max(n, 1)), dtype=fields)
     for start in range(0, n, ROW_BATCH):
         stop = min(n, start + ROW_BATCH)
@@ -216,8 +225,8 @@ async def _write_agents(db: aiosqlite.Connection, world: World, progress: Progre
             progress("writing agents", stop / n)
     if world.persona_overrides:
         await db.executemany(
-            "UPDATE agents SET name = ?, bio = ?, style = ? WHERE id = ?",
-            [(p.name, p.bio, p.style, i) for i, p in world.persona_overrides.items()],
+            "INSERT OR REPLACE INTO personas (id, name, bio, style) VALUES (?, ?, ?, ?)",
+            [(i, p.name, p.bio, p.style) for i, p in world.persona_overrides.items()],
         )
 
 
@@ -270,7 +279,9 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
     try:
         db = await aiosqlite.connect(tmp)
         try:
-            # A fresh file that is renamed into place only when complete needs no journal.
+            # A fresh file that is renamed into place only when complete needs no journal. Larger pages
+            # make the bulk appends and blob reads cheaper.
+            await db.execute("PRAGMA page_size = 16384")
             await db.execute("PRAGMA journal_mode = OFF")
             await db.execute("PRAGMA synchronous = OFF")
             await db.execute("PRAGMA cache_size = -131072")

@@ -113,7 +113,7 @@ class World:
         comm = self.columns["community"]
         if comm.size == 0 or comm.max() < 0:
             return None
-        return int(np.unique(comm[comm >= 0]).size)
+        return int(np.count_nonzero(np.bincount(comm[comm >= 0])))
 
     def nbytes(self) -> int:
         """Memory held by the world's arrays."""
