@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -52,8 +53,10 @@ def synthetic_world(
         raise BadParameterError(f"unknown graph kind {graph!r}: use one of {', '.join(GRAPH_KINDS)}")
     if agents < 1:
         raise BadParameterError(f"--agents must be at least 1, got {agents}")
-    if avg_degree < 0:
-        raise BadParameterError(f"--avg-degree must be zero or more, got {avg_degree}")
+    if not (math.isfinite(avg_degree) and avg_degree >= 0):
+        raise BadParameterError(f"--avg-degree must be a finite number of zero or more, got {avg_degree}")
+    if not (math.isfinite(mixing) and 0 <= mixing <= 1):
+        raise BadParameterError(f"--mixing must be between 0 and 1, got {mixing}")
     ensure_fits(agents, int(agents * avg_degree), what=f"a world of {agents:,} agents")
     rng = world_rng(seed, STREAM_GRAPH)
     gen = generate(graph, agents, avg_degree, rng, communities=communities, mixing=mixing, progress=progress)

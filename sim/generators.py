@@ -73,7 +73,7 @@ def generate(
         comm = np.zeros(n, dtype=np.int32) if kind in ("community", "sbm") else None
         return GeneratedGraph(n, empty, empty.copy(), comm)
     if kind == "ba":
-        a, b = _barabasi_albert(n, max(1, int(round(avg_degree / 2))), rng, progress)
+        a, b = _barabasi_albert(n, max(0.5, avg_degree / 2), rng, progress)
         return GeneratedGraph(n, a, b, None)
     if kind == "er":
         sizes = np.array([n])
@@ -132,7 +132,8 @@ def _planted(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``m`` distinct pairs: the first end proportional to weight; the second, with probability
     ``1 - mixing`` from the first end's community (contiguous id blocks of ``sizes``), otherwise from
-    anywhere, also proportional to weight. Tops up once to make up for merged duplicates."""
+    outside it, also proportional to weight. Pairs lost to self-loops and repeats are topped up until
+    ``m`` are reached or the graph is saturated."""
     cw = np.cumsum(weights)
     total = cw[-1]
     block_end = np.cumsum(sizes)
@@ -140,19 +141,30 @@ def _planted(
     cw_start = np.where(block_start > 0, cw[np.maximum(block_start - 1, 0)], 0.0)
     cw_block = cw[block_end - 1] - cw_start
     community_of = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    single = len(sizes) == 1
+
+    def pick(targets: np.ndarray) -> np.ndarray:
+        v = np.searchsorted(cw, targets, side="right").astype(np.int32)
+        return np.minimum(v, n - 1, out=v)
 
     def draw(k: int) -> tuple[np.ndarray, np.ndarray]:
-        u = np.searchsorted(cw, rng.random(k) * total, side="right").astype(np.int32)
-        np.minimum(u, n - 1, out=u)
-        inside = rng.random(k) >= mixing
+        u = pick(rng.random(k) * total)
         c = community_of[u]
-        target = np.where(inside, cw_start[c] + rng.random(k) * cw_block[c], rng.random(k) * total)
-        v = np.searchsorted(cw, target, side="right").astype(np.int32)
-        np.minimum(v, n - 1, out=v)
-        return u, v
+        inside = rng.random(k) >= mixing
+        if single:
+            inside[:] = True
+        # Outside: a point in the weight line with the own block cut out, mapped back around it.
+        outside_total = total - cw_block[c]
+        x = rng.random(k) * outside_total
+        x = np.where(x >= cw_start[c], x + cw_block[c], x)
+        target = np.where(inside, cw_start[c] + rng.random(k) * cw_block[c], x)
+        return u, pick(target)
 
-    chunks_a, chunks_b = [], []
+    max_pairs = n * (n - 1) // 2
+    if m > max_pairs // 2 and n <= 20_000:
+        return _dense_pairs(n, sizes, mixing, m, rng)
     step = 4_000_000
+    chunks_a, chunks_b = [], []
     done = 0
     while done < m:
         k = min(step, m - done)
@@ -163,18 +175,36 @@ def _planted(
         if progress:
             progress("generating edges", 0.8 * done / m)
     a, b = _unique_pairs(n, np.concatenate(chunks_a), np.concatenate(chunks_b))
-    missing = m - a.shape[0]
-    max_pairs = n * (n - 1) // 2
-    if missing > 0 and a.shape[0] < max_pairs:
-        # One top-up round for the pairs lost to self-loops and duplicates.
-        u, v = draw(int(missing * 1.1) + 1)
+    del chunks_a, chunks_b
+    for _ in range(20):  # top-ups for pairs lost to self-loops and repeats
+        missing = m - a.shape[0]
+        if missing <= 0:
+            break
+        have = a.shape[0]
+        u, v = draw(int(missing * 1.2) + 16)
         a, b = _unique_pairs(n, np.concatenate([a, np.minimum(u, v)]), np.concatenate([b, np.maximum(u, v)]))
-        if a.shape[0] > m:
-            keep = np.sort(rng.choice(a.shape[0], size=m, replace=False))
-            a, b = a[keep], b[keep]
+        if a.shape[0] - have < max(1, missing // 100):
+            break  # saturated: the requested density is not reachable under these constraints
+    if a.shape[0] > m:
+        keep = np.sort(rng.choice(a.shape[0], size=m, replace=False))
+        a, b = a[keep], b[keep]
     if progress:
         progress("generating edges", 1.0)
     return a, b
+
+
+def _dense_pairs(n: int, sizes: np.ndarray, mixing: float, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Dense small graphs: choose ``m`` of all pairs, inside pairs weighted by ``1 - mixing``."""
+    a, b = np.triu_indices(n, k=1)
+    community_of = np.repeat(np.arange(len(sizes)), sizes)
+    same = community_of[a] == community_of[b]
+    if len(sizes) == 1:
+        p = np.ones(a.shape[0])
+    else:
+        p = np.where(same, (1 - mixing) / max(same.sum(), 1), mixing / max((~same).sum(), 1)) + 1e-12
+    chosen = rng.choice(a.shape[0], size=m, replace=False, p=p / p.sum())
+    chosen.sort()
+    return a[chosen].astype(np.int32), b[chosen].astype(np.int32)
 
 
 def _unique_pairs(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,35 +214,36 @@ def _unique_pairs(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, n
     return (key // n).astype(np.int32), (key % n).astype(np.int32)
 
 
-def _barabasi_albert(n: int, m: int, rng: np.random.Generator, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+def _barabasi_albert(n: int, links: float, rng: np.random.Generator, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
     """Preferential attachment, drawn in parallel.
 
-    Agents ``0..m`` start as a clique-like seed; agent ``t > m`` adds ``m`` links. Link ``e`` owns two
-    endpoint slots, ``2e`` (the new agent) and ``2e + 1`` (its target). A target copies a uniformly chosen
-    earlier slot, which picks an agent with probability proportional to its degree; copying an earlier
-    target slot is a pointer into the past, resolved for all links at once by pointer jumping.
+    Agents ``0..m0`` start as a clique; every later agent adds ``floor(links)`` or ``ceil(links)`` links
+    (so the mean is ``links`` and the mean degree ``2 * links``). Link ``e`` owns two endpoint slots,
+    ``2e`` (the new agent) and ``2e + 1`` (its target). A target copies a uniformly chosen slot of an
+    earlier agent's links, which picks an agent with probability proportional to its degree; copying an
+    earlier target slot is a pointer into the past, resolved for all links at once by following pointers.
     """
-    m = min(m, n - 1)
-    seed_a, seed_b = np.triu_indices(m + 1, k=1)
-    newcomers = np.arange(m + 1, n, dtype=np.int64)
+    m0 = max(1, min(int(np.ceil(links)), n - 1))
+    seed_a, seed_b = np.triu_indices(m0 + 1, k=1)
+    newcomers = np.arange(m0 + 1, n, dtype=np.int64)
+    lo = int(np.floor(links))
+    counts = lo + (rng.random(newcomers.shape[0]) < links - lo).astype(np.int64)
+    counts = np.minimum(counts, newcomers)  # an agent cannot link to more agents than exist
     e0 = seed_a.shape[0]
-    total_links = e0 + newcomers.shape[0] * m
+    total_links = e0 + int(counts.sum())
     slot = np.empty(2 * total_links, dtype=np.int64)
     slot[0 : 2 * e0 : 2] = seed_a
     slot[1 : 2 * e0 : 2] = seed_b
-    owners = np.repeat(newcomers, m)
+    owners = np.repeat(newcomers, counts)
     slot[2 * e0 :: 2] = owners
-    link = np.arange(e0, total_links, dtype=np.int64)
     # Choose among slots of links made by earlier agents: those before the first link of this agent.
-    first_link_of_owner = e0 + (owners - (m + 1)) * m
-    choice = (rng.random(link.shape[0]) * (2 * first_link_of_owner)).astype(np.int64)
-    # pointer: for a chosen source slot, the agent is known; for a target slot, follow its link.
+    first_link = e0 + np.repeat(np.cumsum(counts) - counts, counts)
+    choice = (rng.random(owners.shape[0]) * (2 * first_link)).astype(np.int64)
     resolved = choice % 2 == 0
-    value = np.where(resolved, slot[choice - choice % 2], -1)
     pointer = np.where(resolved, -1, (choice - 1) // 2)  # link whose target we copy
-    targets = np.full(total_links, -1, dtype=np.int64)
+    targets = np.empty(total_links, dtype=np.int64)
     targets[:e0] = seed_b
-    targets[e0:] = value
+    targets[e0:] = np.where(resolved, slot[choice - choice % 2], -1)
     pending = np.flatnonzero(~resolved) + e0
     ptr = pointer[~resolved]
     rounds = 0
@@ -221,18 +252,14 @@ def _barabasi_albert(n: int, m: int, rng: np.random.Generator, progress: Progres
         done = t >= 0
         targets[pending[done]] = t[done]
         pending, ptr = pending[~done], ptr[~done]
-        # Jump: point at what our pointer points at, when that is still pending too.
         if pending.size:
-            inner = np.where(ptr >= e0, pointer[np.maximum(ptr - e0, 0)], -1)
-            ptr = np.where(inner >= 0, inner, ptr)
+            # Step to what our pointer points at (chains are short: each hop ends with probability 1/2).
+            ptr = pointer[ptr - e0]
         rounds += 1
         if progress:
             progress("generating edges", min(0.9, 0.1 * rounds))
-        if rounds > 200:  # pragma: no cover - log depth makes this unreachable
-            raise RuntimeError("pointer jumping did not converge")
     a = np.concatenate([seed_a, owners])
-    b = targets[:]
-    b = np.concatenate([seed_b, b[e0:]])
+    b = np.concatenate([seed_b, targets[e0:]])
     a, b = _unique_pairs(n, np.minimum(a, b), np.maximum(a, b))
     if progress:
         progress("generating edges", 1.0)

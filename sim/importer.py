@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -103,11 +104,14 @@ def read_edge_list(path: str, *, directed: bool = False, progress: Progress = No
         progress("parsing edge list", 0.2)
     fields = [("u", "<i8"), ("v", "<i8")] + ([("w", "<f8")] if use_weight else [])
     try:
-        rows = np.loadtxt(
-            body, dtype=np.dtype(fields), delimiter=delimiter, comments=("#", "%"),
-            skiprows=skip, usecols=usecols, ndmin=1,
-        )
-    except ValueError:
+        with warnings.catch_warnings():
+            # An empty body is reported below as one clear sentence, not as numpy's warning.
+            warnings.simplefilter("ignore", UserWarning)
+            rows = np.loadtxt(
+                body, dtype=np.dtype(fields), delimiter=delimiter, comments=("#", "%"),
+                skiprows=skip, usecols=usecols, ndmin=1,
+            )
+    except (ValueError, OverflowError):
         _diagnose(path, text, delimiter, skip, 3 if use_weight else 2)
         raise BadFileError(f"edge list {path!r} could not be parsed: expected lines of two integer ids") from None
     if rows.shape[0] == 0:
@@ -180,9 +184,11 @@ def _diagnose(path: str, text: str, delimiter: str | None, skip: int, needed: in
             raise BadFileError(f"edge list {path!r}, line {no}: expected {needed} columns, found {len(parts)} in {shown!r}")
         for p in parts[:2]:
             try:
-                int(p)
+                value = int(p)
             except ValueError:
                 raise BadFileError(f"edge list {path!r}, line {no}: {p[:30]!r} is not an integer id") from None
+            if not -(2**63) <= value < 2**63:
+                raise BadFileError(f"edge list {path!r}, line {no}: id {p[:30]} is too large (ids must fit in 64 bits)")
         if needed >= 3:
             try:
                 float(parts[2])

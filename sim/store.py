@@ -455,27 +455,66 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
                 problems.append(f"graph array {k} does not span the {e} edges")
     if problems:
         raise BadFileError(f"{source} is inconsistent: {problems[0]}")
+    state = _validated_state(meta, n, source)
     graph = Graph(n=n, **graph_parts)
-    overrides = {
-        int(k): Persona(*v) for k, v in (meta.get("persona_overrides") or {}).items()
-    }
-    world = World(
-        name=str(meta.get("name", "world")),
-        seed=int(meta.get("seed", 0)),
-        columns=columns,
-        graph=graph,
-        config=dict(meta.get("config") or {}),
-        tick=int(meta.get("tick", 0)),
-        rng_state=meta.get("rng_state"),
-        persona_overrides=overrides,
-        messages=list(meta.get("messages") or []),
-        sessions=list(meta.get("sessions") or []),
-        path=path,
-        app_version=str(meta.get("app_version", "?")),
-    )
+    world = World(columns=columns, graph=graph, path=path, **state)
     if path is not None:
         world._persona_loader = PersonaReader(path)
     return world
+
+
+def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any]:
+    """The world's scalar state from its metadata, every field checked for type and range.
+
+    Raises:
+        BadFileError: a field is missing, of the wrong type or out of range.
+    """
+
+    def bad(field: str) -> BadFileError:
+        return BadFileError(f"{source} is damaged: its {field} is invalid")
+
+    name, seed, tick = meta.get("name", "world"), meta.get("seed", 0), meta.get("tick", 0)
+    if not isinstance(name, str) or len(name) > 1000:
+        raise bad("name")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64 and not -(2**63) <= seed < 0:
+        raise bad("seed")
+    if not isinstance(tick, int) or isinstance(tick, bool) or not 0 <= tick < 2**53:
+        raise bad("tick")
+    config = meta.get("config") or {}
+    if not isinstance(config, dict):
+        raise bad("config")
+    for key in ("minutes_per_tick", "start_hour"):
+        if key in config and (not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 0):
+            raise bad(f"config.{key}")
+    if config.get("minutes_per_tick", 1) == 0:
+        raise bad("config.minutes_per_tick")
+    rng_state = meta.get("rng_state")
+    if rng_state is not None:
+        try:
+            probe = np.random.Generator(np.random.PCG64())
+            probe.bit_generator.state = rng_state
+        except (TypeError, ValueError, KeyError, OverflowError):
+            raise bad("random-generator state") from None
+    overrides_raw = meta.get("persona_overrides") or {}
+    if not isinstance(overrides_raw, dict):
+        raise bad("persona overrides")
+    overrides: dict[int, Persona] = {}
+    for k, v in overrides_raw.items():
+        if not (isinstance(k, str) and k.isdigit() and int(k) < n and isinstance(v, list) and len(v) == 3
+                and all(isinstance(x, str) for x in v)):
+            raise bad("persona overrides")
+        overrides[int(k)] = Persona(*v)
+    messages, sessions = meta.get("messages") or [], meta.get("sessions") or []
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise bad("message list")
+    if not isinstance(sessions, list) or not all(isinstance(m, dict) for m in sessions):
+        raise bad("session list")
+    app_version = meta.get("app_version", "?")
+    return {
+        "name": name, "seed": seed, "tick": tick, "config": dict(config), "rng_state": rng_state,
+        "persona_overrides": overrides, "messages": list(messages), "sessions": list(sessions),
+        "app_version": str(app_version),
+    }
 
 
 def world_info(path: str) -> dict[str, Any]:

@@ -374,12 +374,6 @@ def test_usage_errors_are_one_line(tmp_path):
 # -- known shortcomings (strict xfail: they pass once fixed) ------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="an edge list with a header and no data lines makes numpy's loadtxt print a two-line "
-    "UserWarning on stderr before the one-line error",
-)
 def test_header_only_edge_file_gives_one_line(tmp_path):
     (tmp_path / "h.csv").write_text("source,target\n")
     user_error(agora(tmp_path, "new", "x.db", "--edges", "h.csv"), "has no edges")
@@ -398,13 +392,6 @@ def _rewrite_meta(good: bytes, change: dict) -> bytes:
     return good[:offset] + packed + struct.pack(">QI8s", offset, zlib.crc32(packed), b"AGORAEND")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="load_snapshot checks arrays but not the world metadata: a snapshot with valid checksums and "
-    "rng_state {'foo': 1} / 'garbage' or tick -5 loads (exit 0); World.rng() then raises ValueError or "
-    "TypeError on the first tick, contrary to 'validates every field before touching the live world'",
-)
 @pytest.mark.parametrize(
     "change",
     [{"rng_state": {"foo": 1}}, {"rng_state": "garbage"}, {"tick": -5}],

@@ -333,49 +333,23 @@ def test_largest_allowed_degree_is_accepted(kind):
 # -- known shortcomings (strict xfail: they pass once fixed) ------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, OverflowError),
-    reason="synthetic_world computes int(agents * avg_degree) for its memory check before any validation, "
-    "so avg_degree=nan raises ValueError and inf raises OverflowError instead of BadParameterError",
-)
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_non_finite_degree_is_a_bad_parameter(value):
     with pytest.raises(BadParameterError):
         synthetic_world("bad", 100, graph="er", avg_degree=value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ba uses round(avg_degree / 2) links per newcomer (banker's rounding), so odd K is far off: "
-    "K=3 and K=5 both give about 4N directed edges, K=1 gives 2N; the module promises about N*K",
-)
 @pytest.mark.parametrize("avg_degree", [3.0, 5.0])
 def test_ba_odd_degree_gives_about_n_times_k(avg_degree):
     w = make("ba", n=10_000, avg_degree=avg_degree)
     assert w.num_edges == pytest.approx(10_000 * avg_degree, rel=0.1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="er is documented as G(n, m) but _planted tops up lost pairs only once, so dense requests "
-    "fall short: n=50, K=49 (the complete graph, 2,450 directed edges) gives about 1,834",
-)
 def test_er_dense_request_gives_exactly_m_edges():
     w = synthetic_world("dense", 50, graph="er", avg_degree=49, seed=0)
     assert w.num_edges == 50 * 49
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="community draws the 'leaving' end of a mixed link from anywhere, own community included; "
-    "with heavy-tailed sizes (the largest holds ~30 % of agents) the share of links that leave is well "
-    "below mu: at mu=0.8 about 0.67 leave, at mu=1.0 about 0.83, against the documented 'expected share "
-    "of each agent's links that leave its community (as in LFR)'",
-)
 @pytest.mark.parametrize("mixing", [0.8, 1.0])
 def test_community_high_mixing_share_of_inside_edges(mixing):
     w = make("community", mixing=mixing, seed=0)
