@@ -165,7 +165,7 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
         "rng_state": world.rng_state,
         "persona_overrides": {str(k): [p.name, p.bio, p.style] for k, p in world.persona_overrides.items()},
         "messages": world.messages,
-        "sessions": world.sessions,
+        "sessions": [sess.to_record() for sess in world.sessions],
         "saved": time.time(),
     }
     return [(k, json.dumps(v)) for k, v in meta.items()]
@@ -174,7 +174,12 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
 def _world_arrays(world: World) -> dict[str, np.ndarray]:
     arrays = {f"agent.{k}": v for k, v in world.columns.items()}
     arrays.update({f"graph.{k}": getattr(world.graph, k) for k in GRAPH_ARRAYS})
+    arrays.update(_session_arrays(world))
     return arrays
+
+
+def _session_arrays(world: World) -> dict[str, np.ndarray]:
+    return {f"session.{sess.id}.{k}": v for sess in world.sessions for k, v in sess.arrays().items()}
 
 
 async def _write_arrays(db: aiosqlite.Connection, arrays: dict[str, np.ndarray], progress: Progress) -> None:
@@ -395,7 +400,7 @@ def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict
             shape = tuple(int(x) for x in json.loads(shape_s))
         except (TypeError, ValueError):
             raise BadFileError(f"world {path!r}: array {name} has a damaged description") from None
-        if dtype.kind not in "iuf" or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes:
+        if dtype.kind not in "iufb" or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes:
             raise BadFileError(f"world {path!r}: array {name} does not match its stored size; the file is damaged")
         out = np.empty(shape, dtype=dtype)
         view = memoryview(out).cast("B") if out.nbytes else None
@@ -456,6 +461,7 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
     if problems:
         raise BadFileError(f"{source} is inconsistent: {problems[0]}")
     state = _validated_state(meta, n, source)
+    state["sessions"] = _sessions_from(state["sessions"], arrays, n, source)
     graph = Graph(n=n, **graph_parts)
     world = World(columns=columns, graph=graph, path=path, **state)
     if path is not None:
@@ -517,6 +523,20 @@ def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any
     }
 
 
+def _sessions_from(records: list[dict[str, Any]], arrays: dict[str, np.ndarray], n: int, source: str) -> list:
+    from .session import PropagationSession
+
+    sessions = []
+    for rec in records:
+        try:
+            prefix = f"session.{int(rec['id'])}."
+            own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            sessions.append(PropagationSession.from_record(rec, own, n))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadFileError(f"{source} is damaged: a propagation session is invalid ({exc})") from None
+    return sessions
+
+
 def world_info(path: str) -> dict[str, Any]:
     """What ``agora info`` reports, read from the metadata without loading the arrays."""
     meta = read_meta(path)
@@ -539,3 +559,39 @@ def world_info(path: str) -> dict[str, Any]:
         "messages": len(meta.get("messages") or []),
         "sessions": len(meta.get("sessions") or []),
     }
+
+
+async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_sessions: list | None = None) -> None:
+    """Bring an open world file up to date in one transaction: metadata (tick, generator states,
+    messages, sessions), the arrays of the given sessions (all when None) and the ``messages`` and
+    ``sessions`` tables. Agent and graph arrays are rewritten only when ``world.dirty_arrays`` names them.
+    """
+    sessions = world.sessions if changed_sessions is None else changed_sessions
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        await db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
+        arrays: dict[str, np.ndarray] = {}
+        for sess in sessions:
+            await db.execute("DELETE FROM arrays WHERE name LIKE ?", (f"session.{sess.id}.%",))
+            arrays.update({f"session.{sess.id}.{k}": v for k, v in sess.arrays().items()})
+        for name in sorted(world.dirty_arrays):
+            await db.execute("DELETE FROM arrays WHERE name = ?", (name,))
+            arrays[name] = _world_arrays(world)[name]
+        await _write_arrays(db, arrays, None)
+        await db.executemany(
+            "INSERT OR REPLACE INTO messages (id, text, topics, author, created_tick, meta) VALUES (?, ?, ?, ?, ?, ?)",
+            [(m["id"], m["text"], int(np.uint64(m["topics"]).view(np.int64)), m.get("author"), m["created_tick"],
+              json.dumps({k: v for k, v in m.items() if k not in ("id", "text", "topics", "author", "created_tick")}))
+             for m in world.messages],
+        )
+        await db.executemany(
+            "INSERT OR REPLACE INTO sessions (id, message_id, model, params, status, priority, seeds, started_tick, "
+            "ended_tick, exposed, adopted, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(s.id, s.message_id, s.model_name, json.dumps(s.params), s.status, s.priority, s.seeds, s.started_tick,
+              s.ended_tick, s.exposed_count, s.reached, s.error) for s in sessions],
+        )
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
+    world.dirty_arrays.clear()

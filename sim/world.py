@@ -79,11 +79,13 @@ class World:
     #: State of the world-level generator (a ``bit_generator.state`` dict), advanced by ticks.
     rng_state: dict[str, Any] | None = None
     persona_overrides: dict[int, Persona] = field(default_factory=dict)
-    #: Messages and propagation sessions (filled by the simulation core).
+    #: Messages (plain records) and propagation sessions (``sim.session.PropagationSession``).
     messages: list[dict[str, Any]] = field(default_factory=list)
-    sessions: list[dict[str, Any]] = field(default_factory=list)
+    sessions: list[Any] = field(default_factory=list)
     #: Where the world lives on disk, if anywhere.
     path: str | None = None
+    #: Names of world arrays (``agent.*``, ``graph.*``) changed since the world file was last written.
+    dirty_arrays: set[str] = field(default_factory=set)
     app_version: str = __version__
     _persona_loader: Callable[[int], Persona | None] | None = field(default=None, repr=False)
     _persona_cache: OrderedDict[int, Persona] = field(default_factory=OrderedDict, repr=False)

@@ -1,0 +1,281 @@
+"""The plugin registry: propagation models and recommenders from four places.
+
+1. the built-in ``plugins`` package (imported at discovery);
+2. user folders — ``--plugins DIR``, the ``AGORA_PLUGINS`` environment variable (folders separated by
+   ``os.pathsep``) and a ``<world>.plugins/`` folder beside a world file — every ``*.py`` file not
+   starting with ``_`` (imported at discovery, re-imported by :meth:`Registry.reload`);
+3. installed packages through the entry-point group ``agora.plugins``: listed from metadata without
+   importing, imported on first use.
+
+Plugins are code and run with your rights; only folders you name are loaded. A file that fails to
+import is kept as a failed entry with its traceback, under the file's stem; using it fails only the
+session that asked for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import os
+import pkgutil
+import sys
+import traceback
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from .errors import AgoraError, BadParameterError
+from .events import EventBus, PluginFailed, PluginLoaded
+from .plugin import Plugin, PropagationModel, Recommender
+
+ENTRY_POINT_GROUP = "agora.plugins"
+ENV_VAR = "AGORA_PLUGINS"
+
+
+class PluginError(AgoraError):
+    """A plugin could not be loaded; ``traceback`` holds the details."""
+
+    def __init__(self, message: str, tb: str = "") -> None:
+        super().__init__(message)
+        self.traceback = tb
+
+
+@dataclass
+class PluginInfo:
+    """One registry entry: a loaded plugin class, a lazy entry point, or a failed file."""
+
+    name: str
+    kind: str  # "model", "recommender", or "unknown" (not imported yet / failed)
+    source: str  # "builtin", a file path, or "entry-point:<dist>"
+    cls: type[Plugin] | None = None
+    error: str | None = None
+    traceback: str | None = None
+    entry_point: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> bool:
+        return self.cls is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        cls = self.cls
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "version": getattr(cls, "version", None),
+            "description": getattr(cls, "description", None),
+            "source": self.source,
+            "loaded": self.loaded,
+            "params": cls.schema() if cls is not None else None,
+            "error": self.error,
+            "traceback": self.traceback,
+            "notes": self.notes,
+        }
+
+
+def plugin_classes(module: ModuleType) -> list[type[Plugin]]:
+    """Plugin classes defined in ``module`` (not imported into it), with a name."""
+    found = []
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        if issubclass(obj, Plugin) and obj.__module__ == module.__name__ and getattr(obj, "name", ""):
+            if obj in (Plugin, PropagationModel, Recommender):
+                continue
+            found.append(obj)
+    return found
+
+
+def load_file(path: str) -> ModuleType:
+    """Import a plugin file as a fresh module (a new module object every call, so edits take effect)."""
+    path = os.path.abspath(path)
+    digest = hashlib.sha1(path.encode()).hexdigest()[:10]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    mod_name = f"agora_user_plugins.{stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(mod_name, None)
+        raise
+    return module
+
+
+def _kind_of(cls: type[Plugin]) -> str:
+    if issubclass(cls, PropagationModel):
+        return "model"
+    if issubclass(cls, Recommender):
+        return "recommender"
+    return str(getattr(cls, "kind", "plugin"))
+
+
+class Registry:
+    """Plugins by name. See the module docstring for discovery."""
+
+    def __init__(self, user_dirs: list[str] | tuple[str, ...] = (), *, bus: EventBus | None = None,
+                 builtins: bool = True, entry_points: bool = True, env: bool = True) -> None:
+        dirs = list(user_dirs)
+        if env and os.environ.get(ENV_VAR):
+            dirs += [d for d in os.environ[ENV_VAR].split(os.pathsep) if d]
+        self.user_dirs = [os.path.abspath(d) for d in dict.fromkeys(dirs)]
+        self.bus = bus
+        self._builtins = builtins
+        self._entry_points = entry_points
+        self.entries: dict[str, PluginInfo] = {}
+        self.failures: list[PluginInfo] = []
+        self.discover()
+
+    # -- discovery -------------------------------------------------------------------------------
+    def discover(self) -> None:
+        """(Re)build the registry from every source."""
+        self.entries = {}
+        self.failures = []
+        if self._builtins:
+            self._discover_builtins()
+        if self._entry_points:
+            self._discover_entry_points()
+        for folder in self.user_dirs:
+            self._discover_folder(folder)
+
+    def reload(self) -> list[PluginInfo]:
+        """Re-import user plugins (and re-list entry points) without a restart; returns the failures."""
+        self.discover()
+        return list(self.failures)
+
+    def add_folder(self, folder: str) -> None:
+        """Add a user folder (for example the one beside a world) and load its plugins."""
+        folder = os.path.abspath(folder)
+        if folder not in self.user_dirs:
+            self.user_dirs.append(folder)
+            self._discover_folder(folder)
+
+    def _add(self, info: PluginInfo) -> None:
+        old = self.entries.get(info.name)
+        if old is not None:
+            info.notes.append(f"overrides {old.name} from {old.source}")
+        self.entries[info.name] = info
+        if self.bus is not None:
+            self.bus.publish(PluginLoaded(info.name, info.kind, info.source))
+
+    def _fail(self, name: str, source: str, exc: BaseException) -> None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        info = PluginInfo(name=name, kind="unknown", source=source, error=f"{type(exc).__name__}: {exc}", traceback=tb)
+        self.failures.append(info)
+        if name not in self.entries or self.entries[name].source == source:
+            self.entries[name] = info
+        if self.bus is not None:
+            self.bus.publish(PluginFailed(name, source, info.error or "", tb))
+
+    def _register_module(self, module: ModuleType, source: str) -> int:
+        count = 0
+        for cls in plugin_classes(module):
+            self._add(PluginInfo(name=cls.name, kind=_kind_of(cls), source=source, cls=cls))
+            count += 1
+        return count
+
+    def _discover_builtins(self) -> None:
+        try:
+            pkg = importlib.import_module("plugins")
+        except Exception as exc:  # pragma: no cover - the package ships with Agora
+            self._fail("plugins", "builtin", exc)
+            return
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            if mod.name.startswith("_"):
+                continue
+            try:
+                module = importlib.import_module(f"plugins.{mod.name}")
+            except Exception as exc:
+                self._fail(mod.name, "builtin", exc)
+                continue
+            self._register_module(module, "builtin")
+
+    def _discover_entry_points(self) -> None:
+        try:
+            eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        except Exception:  # pragma: no cover - broken metadata of some other package
+            return
+        for ep in eps:
+            dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+            self._add(PluginInfo(name=ep.name, kind="unknown", source=f"entry-point:{dist}", entry_point=ep))
+
+    def _discover_folder(self, folder: str) -> None:
+        if not os.path.isdir(folder):
+            return
+        for fname in sorted(os.listdir(folder)):
+            if not fname.endswith(".py") or fname.startswith("_"):
+                continue
+            path = os.path.join(folder, fname)
+            stem = fname[:-3]
+            try:
+                module = load_file(path)
+            except BaseException as exc:  # a plugin may raise anything, even SystemExit
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self._fail(stem, path, exc)
+                continue
+            if self._register_module(module, path) == 0:
+                self._fail(stem, path, ImportError(f"{fname} defines no plugin class (a subclass of PropagationModel or Recommender with a name)"))
+
+    # -- lookup ----------------------------------------------------------------------------------
+    def _resolve(self, info: PluginInfo) -> type[Plugin]:
+        if info.cls is not None:
+            return info.cls
+        if info.entry_point is not None and info.error is None:
+            try:
+                obj = info.entry_point.load()
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                info.error = f"{type(exc).__name__}: {exc}"
+                info.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            else:
+                classes = [obj] if inspect.isclass(obj) and issubclass(obj, Plugin) else (
+                    plugin_classes(obj) if isinstance(obj, ModuleType) else [])
+                match = [c for c in classes if c.name == info.name] or classes
+                if match:
+                    info.cls = match[0]
+                    info.kind = _kind_of(match[0])
+                    return match[0]
+                info.error = f"entry point {info.name} does not name a plugin class"
+                info.traceback = ""
+        raise PluginError(f"plugin {info.name} from {info.source} failed to load: {info.error}", info.traceback or "")
+
+    def get(self, name: str, kind: str | None = "model") -> type[Plugin]:
+        """The plugin class registered as ``name``.
+
+        Raises:
+            BadParameterError: no plugin has that name (or it is of another kind).
+            PluginError: the plugin failed to import; carries the traceback.
+        """
+        info = self.entries.get(name)
+        if info is None:
+            names = ", ".join(sorted(e.name for e in self.entries.values() if kind is None or e.kind in (kind, "unknown")))
+            raise BadParameterError(f"unknown {kind or 'plugin'} {name!r}: available are {names or 'none'} (see 'agora plugins list')")
+        cls = self._resolve(info)
+        if kind is not None and info.kind != kind:
+            raise BadParameterError(f"plugin {name!r} is a {info.kind}, not a {kind}")
+        return cls
+
+    def model(self, name: str) -> type[PropagationModel]:
+        cls = self.get(name, "model")
+        assert issubclass(cls, PropagationModel)
+        return cls
+
+    def list(self, kind: str | None = None) -> list[PluginInfo]:
+        """Entries sorted by kind and name (failed ones included)."""
+        out = [e for e in self.entries.values() if kind is None or e.kind == kind]
+        return sorted(out, key=lambda e: (e.kind, e.name))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+
+def world_plugin_dir(world_path: str) -> str:
+    """The plugin folder that belongs to a world file: ``saves/city.db`` -> ``saves/city.plugins``."""
+    root, _ = os.path.splitext(os.path.abspath(world_path))
+    return root + ".plugins"

@@ -1,0 +1,502 @@
+"""Propagation sessions: one message spreading under one model, with its own state and generator.
+
+A session owns an int8 ``state`` array of length N (0 untouched/susceptible, then model-defined
+states), ``adopted_at`` (int32, tick of first adoption or -1), ``adopted_from`` (int32, the agent it
+adopted from or -1), an ``exposed`` flag per agent, its frontier, its own seeded
+``numpy.random.Generator`` and counters. Each tick it advances one synchronous round:
+
+1. the frontier (agents that transmit this round) is fixed from the previous round;
+2. the model answers with a :class:`~sim.plugin.StepResult`, which the session validates and applies
+   all at once — agents adopted in a round transmit from the next round;
+3. counters, adoption records and the next frontier are updated.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import BadParameterError
+from .graph import Graph
+from .plugin import PropagationModel, StepResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .world import World
+
+STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting")
+
+
+class ModelContractError(Exception):
+    """A model returned something the contract does not allow (wrong shape, dtype or range)."""
+
+
+# -- seed selection --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSpec:
+    """A parsed seed selection: ``random:K``, ``top:K``, ``ids:a,b,c`` or ``community:C:K``."""
+
+    kind: str
+    k: int = 0
+    ids: tuple[int, ...] = ()
+    community: int = -1
+
+    @classmethod
+    def parse(cls, text: str) -> "SeedSpec":
+        """Parse a seed selection.
+
+        Raises:
+            BadParameterError: the text is not one of the four forms.
+        """
+        hint = "use random:K, top:K, ids:a,b,c or community:C:K"
+        parts = str(text).strip().split(":")
+        kind = parts[0].lower()
+        try:
+            if kind in ("random", "top") and len(parts) == 2:
+                k = int(parts[1])
+                if k < 1:
+                    raise ValueError
+                return cls(kind, k=k)
+            if kind == "ids" and len(parts) == 2:
+                ids = tuple(int(x) for x in parts[1].split(",") if x.strip())
+                if not ids:
+                    raise ValueError
+                return cls(kind, ids=ids)
+            if kind == "community" and len(parts) == 3:
+                c, k = int(parts[1]), int(parts[2])
+                if k < 1 or c < 0:
+                    raise ValueError
+                return cls(kind, k=k, community=c)
+        except ValueError:
+            pass
+        raise BadParameterError(f"seed selection {text!r} is not valid: {hint}")
+
+    def __str__(self) -> str:
+        if self.kind == "ids":
+            return "ids:" + ",".join(map(str, self.ids))
+        if self.kind == "community":
+            return f"community:{self.community}:{self.k}"
+        return f"{self.kind}:{self.k}"
+
+    def select(self, world: "World", rng: np.random.Generator) -> np.ndarray:
+        """Agent indices chosen as seeds (sorted int32), among agents that are not deactivated.
+
+        Raises:
+            BadParameterError: unknown ids, an unknown or empty community, or more seeds than agents.
+        """
+        from .world import Status
+
+        status = world.columns["status"]
+        eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED)
+        if self.kind == "ids":
+            idx = world.indices_of(np.array(self.ids, dtype=np.int64))
+            return np.unique(idx).astype(np.int32)
+        if self.kind == "community":
+            comm = world.columns["community"]
+            if comm.max(initial=-1) < 0:
+                raise BadParameterError("this world has no communities yet: run analysis first or use random:K or top:K seeds")
+            pool = np.flatnonzero((comm == self.community) & eligible)
+            if pool.size == 0:
+                raise BadParameterError(f"community {self.community} has no agents: communities run from 0 to {int(comm.max())}")
+        elif self.kind == "top":
+            pool = np.flatnonzero(eligible)
+            if self.k > pool.size:
+                raise BadParameterError(f"top:{self.k} asks for more seeds than the {pool.size} eligible agents")
+            infl = world.columns["influence"][pool]
+            # Highest influence first; ties broken by lower index (stable).
+            order = np.argsort(-infl, kind="stable")[: self.k]
+            return np.sort(pool[order]).astype(np.int32)
+        else:
+            pool = np.flatnonzero(eligible)
+        if self.k > pool.size:
+            raise BadParameterError(f"{self} asks for {self.k} seeds but only {pool.size} agents are eligible")
+        return np.sort(rng.choice(pool, size=self.k, replace=False)).astype(np.int32)
+
+
+# -- the context a model steps in ------------------------------------------------------------------
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+class StepContext:
+    """What a model sees in one round. Arrays are read-only views: a model cannot change the world
+    or the session except through its :class:`~sim.plugin.StepResult` and its own ``store``."""
+
+    def __init__(self, session: "PropagationSession", world: "World", tick: int, online: np.ndarray | None = None) -> None:
+        self.session = session
+        self.world = world
+        self.graph: Graph = world.graph
+        self.n: int = world.n
+        self.tick = tick
+        self.round = session.round
+        self.params = session.params
+        self.message = session.message
+        self.rng: np.random.Generator = session.rng
+        self.state = _readonly(session.state)
+        self.frontier = _readonly(session.frontier)
+        self.store = session.store
+        self.online = online
+        self.columns = {k: _readonly(v) for k, v in world.columns.items()}
+        self.trust = _readonly(world.graph.trust)
+        #: Feed exposures (agents shown the message by a recommender this tick, and who shared it).
+        self.feed_agents = np.empty(0, dtype=np.int32)
+        self.feed_sources = np.empty(0, dtype=np.int32)
+        self._gathered: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    # Randomness goes through these two so that tests can couple a model to a reference
+    # implementation by handing both the same pre-drawn numbers.
+    def random_edges(self, edge_ids: np.ndarray) -> np.ndarray:
+        """One uniform [0, 1) number per listed edge, in order."""
+        return self.rng.random(len(edge_ids))
+
+    def random_agents(self, agents: np.ndarray) -> np.ndarray:
+        """One uniform [0, 1) number per listed agent, in order."""
+        return self.rng.random(len(agents))
+
+    def gather(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Out-edges of the frontier: ``(sources, targets, trust, edge_ids)``, sources ascending and
+        each source's targets ascending. Computed once per round."""
+        if self._gathered is None:
+            src, dst, eid = self.graph.gather_out(self.session.frontier)
+            self._gathered = (src, dst, self.graph.trust[eid], eid)
+        return self._gathered
+
+    def gather_in(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """In-edges of ``agents``: ``(targets, sources, edge_ids)`` grouped by target in the given order."""
+        agents = np.asarray(agents, dtype=np.int64)
+        g = self.graph
+        starts = g.in_indptr[agents]
+        counts = g.in_indptr[agents + 1] - starts
+        total = int(counts.sum())
+        if total == 0:
+            e = np.empty(0, dtype=np.int64)
+            return e.astype(np.int32), e.astype(np.int32), e
+        offsets = np.cumsum(counts) - counts
+        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+        return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos], g.in_edge[pos].astype(np.int64)
+
+    def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
+        """Whether each listed agent is in one of the model's adopted states."""
+        return np.isin(self.session.state[agents], self.session.adopted_states)
+
+    def adopted_in_counts(self, agents: np.ndarray) -> np.ndarray:
+        """For each listed agent, how many of the agents it follows have adopted."""
+        targets, sources, _ = self.gather_in(agents)
+        hit = self.adopted_mask(sources)
+        if targets.size == 0:
+            return np.zeros(len(agents), dtype=np.int64)
+        # targets come grouped in the order of `agents`; count per group.
+        counts = np.diff(self.graph.in_indptr)[np.asarray(agents, dtype=np.int64)]
+        group = np.repeat(np.arange(len(agents)), counts)
+        return np.bincount(group, weights=hit, minlength=len(agents)).astype(np.int64)
+
+    def in_degree(self, agents: np.ndarray) -> np.ndarray:
+        """How many agents each listed agent follows."""
+        a = np.asarray(agents, dtype=np.int64)
+        return self.graph.in_indptr[a + 1] - self.graph.in_indptr[a]
+
+
+# -- the session ----------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class PropagationSession:
+    """One message spreading under one model. See the module docstring."""
+
+    id: int
+    message_id: int
+    model_name: str
+    params: dict[str, Any]
+    seeds: str
+    priority: int = 0
+    status: str = "queued"
+    message: dict[str, Any] = field(default_factory=dict)
+    created_tick: int = 0
+    started_tick: int | None = None
+    ended_tick: int | None = None
+    round: int = 0
+    seed: int = 0
+    rng_state: dict[str, Any] | None = None
+    # counters
+    reached: int = 0
+    exposed_count: int = 0
+    attempts: int = 0
+    seeds_count: int = 0
+    new_per_tick: list[int] = field(default_factory=list)
+    frontier_sizes: list[int] = field(default_factory=list)
+    #: New adoptions of the latest round divided by the agents that transmitted in it (R of that generation).
+    reproduction_number: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    # compartment description (from the model class, kept so a stored session is self-describing)
+    state_names: tuple[str, ...] = ("susceptible", "adopted")
+    adopted_states: tuple[int, ...] = (1,)
+    transmitting_states: tuple[int, ...] = (1,)
+    transmit: str = "once"
+    # arrays (allocated when the session starts)
+    state: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+    adopted_at: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    adopted_from: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    exposed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    frontier: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    transmitting: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    store: dict[str, np.ndarray] = field(default_factory=dict)
+    # not persisted
+    model: PropagationModel | None = field(default=None, repr=False)
+    rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
+    pending_events: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("completed", "failed", "cancelled")
+
+    @property
+    def speed(self) -> float:
+        """Mean new adoptions per tick since the session started."""
+        return self.reached / max(1, len(self.new_per_tick))
+
+    @property
+    def mean_offspring(self) -> float:
+        """Adoptions caused per transmitting agent-round so far (seeds excluded from the numerator)."""
+        return (self.reached - self.seeds_count) / max(1, sum(self.frontier_sizes))
+
+    @property
+    def peak_tick(self) -> int | None:
+        """Round (0-based) with the most new adoptions, or None before any round."""
+        return int(np.argmax(self.new_per_tick)) if self.new_per_tick else None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self, world: "World", model: PropagationModel, tick: int) -> None:
+        """Allocate the arrays, choose the seeds and put them in the model's seed state."""
+        from .world import world_rng
+
+        cls = type(model)
+        self.model = model
+        self.state_names = tuple(cls.states)
+        self.adopted_states = tuple(cls.adopted_states)
+        self.transmitting_states = tuple(cls.transmitting_states)
+        self.transmit = cls.transmit
+        if self.rng is None:
+            self.rng = world_rng(world.seed, 100, self.seed, self.id)
+        n = world.n
+        self.state = np.zeros(n, dtype=np.int8)
+        self.adopted_at = np.full(n, -1, dtype=np.int32)
+        self.adopted_from = np.full(n, -1, dtype=np.int32)
+        self.exposed = np.zeros(n, dtype=bool)
+        seeds = SeedSpec.parse(self.seeds).select(world, self.rng)
+        self.seeds_count = int(seeds.size)
+        seed_state = int(cls.seed_state)
+        self.state[seeds] = seed_state
+        self.exposed[seeds] = True
+        self.exposed_count = int(seeds.size)
+        if seed_state in self.adopted_states:
+            self.adopted_at[seeds] = tick
+            self.reached = int(seeds.size)
+            self._record(tick, seeds, np.full(seeds.size, -1, dtype=np.int32), seed_state)
+        # The start tick's entry of the adoption curve is the seeds.
+        self.new_per_tick.append(self.reached)
+        self.frontier_sizes.append(0)
+        self.frontier = seeds if seed_state in self.transmitting_states else np.empty(0, dtype=np.int32)
+        self.transmitting = self.frontier.copy()
+        self.status = "running"
+        self.started_tick = tick
+        ctx = StepContext(self, world, tick)
+        model.start(ctx)
+        self.rng_state = self.rng.bit_generator.state
+
+    def _record(self, tick: int, agents: np.ndarray, sources: np.ndarray, kind: int | np.ndarray) -> None:
+        rec = np.empty(len(agents), dtype=[("tick", "<i8"), ("agent", "<i8"), ("source", "<i8"), ("kind", "<i8")])
+        rec["tick"] = tick
+        rec["agent"] = agents
+        rec["source"] = sources
+        rec["kind"] = kind
+        self.pending_events.append(rec)
+
+    def take_events(self) -> np.ndarray | None:
+        """Adoption records since the last call (tick, agent, source, kind), or None."""
+        if not self.pending_events:
+            return None
+        out = np.concatenate(self.pending_events) if len(self.pending_events) > 1 else self.pending_events[0]
+        self.pending_events = []
+        return out
+
+    def advance(self, world: "World", tick: int, online: np.ndarray | None = None) -> StepResult:
+        """One synchronous round under the model. Raises whatever the model raises, or
+        :class:`ModelContractError` when its answer breaks the contract; the caller fails the session."""
+        assert self.model is not None
+        ctx = StepContext(self, world, tick, online)
+        result = self.model.step(ctx)
+        agents, new_state, sources = self._validate(result, world.n)
+        prev = self.state[agents]
+        was_adopted = np.isin(prev, self.adopted_states)
+        now_adopted = np.isin(new_state, self.adopted_states)
+        if type(self.model).progressive and np.any(was_adopted & ~now_adopted):
+            raise ModelContractError(f"model {self.model_name} declares itself progressive but moved adopted agents out of adoption")
+        was_tx = np.isin(prev, self.transmitting_states)
+        now_tx = np.isin(new_state, self.transmitting_states)
+        self.state[agents] = new_state
+        # Exposure: agents that received an attempt this round.
+        exposed = result.exposed
+        if exposed is None and ctx._gathered is not None:
+            exposed = ctx._gathered[1]
+        if exposed is not None and len(exposed):
+            fresh = np.unique(np.asarray(exposed, dtype=np.int64))
+            fresh = fresh[~self.exposed[fresh]]
+            self.exposed[fresh] = True
+            self.exposed_count += int(fresh.size)
+        newly = now_adopted & (self.adopted_at[agents] < 0)
+        new_agents = agents[newly]
+        if new_agents.size:
+            self.adopted_at[new_agents] = tick
+            src = sources[newly]
+            self.adopted_from[new_agents] = src
+            self.exposed[new_agents] = True
+            ns = new_state if np.isscalar(new_state) else new_state[newly]
+            self._record(tick, new_agents, src, ns)
+        n_new = int(new_agents.size)
+        self.reached += n_new
+        self.attempts += int(result.attempts)
+        frontier_size = int(self.frontier.size)
+        self.frontier_sizes.append(frontier_size)
+        self.new_per_tick.append(n_new)
+        if frontier_size:
+            self.reproduction_number = n_new / frontier_size
+        entered = np.sort(agents[now_tx & ~was_tx]).astype(np.int32)
+        left = agents[was_tx & ~now_tx]
+        if self.transmit == "while":
+            keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
+            self.transmitting = np.union1d(keep, entered).astype(np.int32) if entered.size else keep
+            self.frontier = self.transmitting
+        else:
+            self.frontier = entered
+            self.transmitting = entered
+        self.round += 1
+        self.rng_state = self.rng.bit_generator.state
+        if self.model.is_done(StepContext(self, world, tick, online)):
+            self.status = "completed"
+            self.ended_tick = tick
+        return result
+
+    def _validate(self, result: Any, n: int) -> tuple[np.ndarray, np.ndarray | int, np.ndarray]:
+        name = self.model_name
+        if not isinstance(result, StepResult):
+            raise ModelContractError(f"model {name} returned {type(result).__name__}, expected a StepResult")
+        agents = np.asarray(result.agents)
+        if agents.ndim != 1 or (agents.size and agents.dtype.kind not in "iu"):
+            raise ModelContractError(f"model {name} returned agents of shape {agents.shape} and dtype {agents.dtype}; expected a 1-D integer array")
+        agents = agents.astype(np.int64, copy=False)
+        if agents.size and (agents.min() < 0 or agents.max() >= n):
+            raise ModelContractError(f"model {name} returned agent indices outside 0..{n - 1}")
+        if agents.size > 1 and np.unique(agents).size != agents.size:
+            raise ModelContractError(f"model {name} returned the same agent twice in one round")
+        k = len(self.state_names)
+        ns = result.new_state
+        if isinstance(ns, (int, np.integer)) and not isinstance(ns, bool):
+            if not 0 <= int(ns) < k:
+                raise ModelContractError(f"model {name} returned state {ns}; its states are 0..{k - 1}")
+            new_state: np.ndarray | int = int(ns)
+        else:
+            arr = np.asarray(ns)
+            if arr.shape != agents.shape or (arr.size and arr.dtype.kind not in "iu"):
+                raise ModelContractError(f"model {name} returned new_state of shape {arr.shape}, expected {agents.shape} integers")
+            if arr.size and (arr.min() < 0 or arr.max() >= k):
+                raise ModelContractError(f"model {name} returned states outside 0..{k - 1}")
+            new_state = arr.astype(np.int8)
+        if result.sources is None:
+            sources = np.full(agents.size, -1, dtype=np.int32)
+        else:
+            sources = np.asarray(result.sources)
+            if sources.shape != agents.shape or (sources.size and sources.dtype.kind not in "iu"):
+                raise ModelContractError(f"model {name} returned sources of shape {sources.shape}, expected {agents.shape} integers")
+            if sources.size and (sources.min() < -1 or sources.max() >= n):
+                raise ModelContractError(f"model {name} returned sources outside -1..{n - 1}")
+            sources = sources.astype(np.int32)
+        if not isinstance(result.attempts, (int, np.integer)) or result.attempts < 0:
+            raise ModelContractError(f"model {name} returned attempts={result.attempts!r}, expected a count")
+        return agents, new_state, sources
+
+    def fail(self, exc: BaseException, tick: int) -> None:
+        """Mark the session failed, keeping the error and its traceback."""
+        self.status = "failed"
+        self.ended_tick = tick
+        self.error = f"{type(exc).__name__}: {exc}"
+        self.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+    def cancel(self, tick: int) -> None:
+        self.status = "cancelled"
+        self.ended_tick = tick
+
+    # -- persistence -------------------------------------------------------------------------------
+    def to_record(self) -> dict[str, Any]:
+        """Everything but the arrays, as JSON-able data."""
+        return {
+            "id": self.id, "message_id": self.message_id, "model": self.model_name, "params": self.params,
+            "seeds": self.seeds, "priority": self.priority, "status": self.status, "message": self.message,
+            "created_tick": self.created_tick, "started_tick": self.started_tick, "ended_tick": self.ended_tick,
+            "round": self.round, "seed": self.seed, "rng_state": self.rng_state, "reached": self.reached,
+            "exposed": self.exposed_count, "attempts": self.attempts, "seeds_count": self.seeds_count,
+            "new_per_tick": self.new_per_tick, "frontier_sizes": self.frontier_sizes,
+            "reproduction_number": self.reproduction_number, "error": self.error, "traceback": self.traceback,
+            "state_names": list(self.state_names), "adopted_states": list(self.adopted_states),
+            "transmitting_states": list(self.transmitting_states), "transmit": self.transmit,
+            "store_keys": sorted(self.store),
+        }
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The session's arrays by name (model store arrays prefixed ``store.``)."""
+        out = {k: getattr(self, k) for k in SESSION_ARRAYS} if self.state.size else {}
+        out.update({f"store.{k}": v for k, v in self.store.items()})
+        return out
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any], arrays: dict[str, np.ndarray], n: int) -> "PropagationSession":
+        """Rebuild a stored session (its model instance is made again when the simulation runs it).
+
+        Raises:
+            ValueError / KeyError / TypeError: a malformed record; callers turn it into a clear error.
+        """
+        s = cls(
+            id=int(rec["id"]), message_id=int(rec["message_id"]), model_name=str(rec["model"]),
+            params=dict(rec["params"]), seeds=str(rec["seeds"]), priority=int(rec["priority"]),
+            status=str(rec["status"]), message=dict(rec.get("message") or {}),
+            created_tick=int(rec["created_tick"]), started_tick=rec.get("started_tick"), ended_tick=rec.get("ended_tick"),
+            round=int(rec["round"]), seed=int(rec["seed"]), rng_state=rec.get("rng_state"),
+            reached=int(rec["reached"]), exposed_count=int(rec["exposed"]), attempts=int(rec["attempts"]),
+            seeds_count=int(rec.get("seeds_count", 0)), new_per_tick=[int(x) for x in rec["new_per_tick"]],
+            frontier_sizes=[int(x) for x in rec["frontier_sizes"]],
+            reproduction_number=float(rec["reproduction_number"]), error=rec.get("error"), traceback=rec.get("traceback"),
+            state_names=tuple(rec["state_names"]), adopted_states=tuple(int(x) for x in rec["adopted_states"]),
+            transmitting_states=tuple(int(x) for x in rec["transmitting_states"]), transmit=str(rec["transmit"]),
+        )
+        if s.status not in STATUSES:
+            raise ValueError(f"unknown session status {s.status!r}")
+        expected = {"state": (np.int8, (n,)), "adopted_at": (np.int32, (n,)), "adopted_from": (np.int32, (n,)), "exposed": (np.bool_, (n,))}
+        if "state" in arrays:
+            for k, (dt, shape) in expected.items():
+                a = arrays[k]
+                if a.dtype != dt or a.shape != shape:
+                    raise ValueError(f"session {s.id} array {k} has dtype {a.dtype} and shape {a.shape}")
+                setattr(s, k, a)
+            for k in ("frontier", "transmitting"):
+                a = arrays[k]
+                if a.dtype != np.int32 or a.ndim != 1 or (a.size and (a.min() < 0 or a.max() >= n)):
+                    raise ValueError(f"session {s.id} array {k} is invalid")
+                setattr(s, k, a)
+            if s.state.size and (s.state.min() < 0 or s.state.max() >= len(s.state_names)):
+                raise ValueError(f"session {s.id} holds unknown states")
+        s.store = {k[len("store."):]: v for k, v in arrays.items() if k.startswith("store.")}
+        if s.rng_state is not None:
+            from .world import world_rng
+
+            s.rng = world_rng(0)
+            s.rng.bit_generator.state = s.rng_state
+        return s

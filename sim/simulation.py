@@ -1,0 +1,291 @@
+"""The asyncio simulation core.
+
+``Simulation`` advances a world in ticks: ``await sim.step()``, ``await sim.run(...)``, ``pause()``,
+``resume()``, ``inject(...)``, ``cancel(...)``. The array work of a tick runs in a worker thread
+(``asyncio.to_thread``) so a UI on the same event loop stays responsive; events are published on the
+loop thread after the tick. One tick:
+
+1. activation: who is online (the world's seeded draw by hour);
+2. scheduling: queued sessions start, by priority (higher first, then oldest), while fewer than
+   ``max_running`` run; a session's start (seeding) takes its tick;
+3. propagation: every running session advances one synchronous round, by priority;
+4. adoption records go to the world file's single writer in batches; metrics are published.
+
+A session whose model raises, returns a malformed answer or fails to load is failed with its
+traceback kept; the other sessions and the simulation go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from .errors import BadParameterError
+from .events import (
+    Event, EventBus, MessageInjected, PropagationCompleted, PropagationFailed, PropagationRound,
+    PropagationStarted, TickCompleted,
+)
+from .registry import PluginError, Registry
+from .session import PropagationSession, SeedSpec, StepContext
+from .topics import topics_mask
+from .world import World
+
+
+class Simulation:
+    """A world in motion. See the module docstring."""
+
+    def __init__(self, world: World, *, registry: Registry | None = None, bus: EventBus | None = None,
+                 max_running: int = 16, writer: Any = None, history: int = 3600) -> None:
+        self.world = world
+        self.bus = bus or EventBus()
+        self.registry = registry or Registry(bus=self.bus)
+        self.max_running = max_running
+        self.writer = writer
+        self.metrics: deque[dict[str, Any]] = deque(maxlen=history)
+        self.dirty = False  # changes since the last save or checkpoint
+        self._lock = asyncio.Lock()
+        self._running = asyncio.Event()
+        self._running.set()
+        self._stop = False
+        self._changed: set[int] = set()
+
+    # -- messages and sessions --------------------------------------------------------------------
+    @property
+    def sessions(self) -> list[PropagationSession]:
+        return self.world.sessions
+
+    def session(self, session_id: int) -> PropagationSession:
+        for s in self.world.sessions:
+            if s.id == session_id:
+                return s
+        raise BadParameterError(f"no propagation session {session_id}")
+
+    def inject(self, text: str, *, topics: list[str] | tuple[str, ...] = (), author: int | None = None,
+               seeds: str = "random:10", model: str = "ic", params: dict[str, Any] | None = None,
+               priority: int = 0, seed: int = 0) -> PropagationSession:
+        """Inject a message and queue its propagation session.
+
+        Args:
+            text: the message text (kept literally).
+            topics: topic names (see ``sim.topics``).
+            author: original id of the authoring agent, or None for an external message.
+            seeds: ``random:K``, ``top:K``, ``ids:a,b,c`` or ``community:C:K``.
+            model: registered model name; params: its parameters (validated against its schema).
+            priority: higher runs first when more sessions are queued than may run.
+            seed: varies the session's generator (repeated runs use different values).
+
+        Returns:
+            The queued session.
+
+        Raises:
+            BadParameterError: unknown model, bad parameter, bad seeds, unknown author or topic. Nothing
+                is changed then.
+        """
+        if not isinstance(text, str):
+            raise BadParameterError("message text must be a string")
+        mask = topics_mask(list(topics))
+        spec = SeedSpec.parse(seeds)
+        if spec.kind == "ids":
+            self.world.indices_of(np.array(spec.ids, dtype=np.int64))
+        author_idx = None if author is None else self.world.index_of(author)
+        load_error: PluginError | None = None
+        try:
+            cls = self.registry.model(model)
+            clean = cls.validate(dict(params or {}))
+        except PluginError as exc:
+            load_error, clean = exc, dict(params or {})
+        message_id = max((m["id"] for m in self.world.messages), default=0) + 1
+        session_id = max((s.id for s in self.world.sessions), default=0) + 1
+        tick = self.world.tick
+        message = {"id": message_id, "text": text, "topics": int(mask), "author": author_idx, "created_tick": tick}
+        self.world.messages.append(message)
+        session = PropagationSession(
+            id=session_id, message_id=message_id, model_name=model, params=clean, seeds=str(spec),
+            priority=int(priority), message=message, created_tick=tick, seed=int(seed),
+        )
+        self.world.sessions.append(session)
+        self._changed.add(session_id)
+        self.dirty = True
+        self.bus.publish(MessageInjected(message_id, session_id, text, model, tick))
+        if load_error is not None:
+            session.fail(load_error, tick)
+            session.traceback = load_error.traceback or session.traceback
+            self.bus.publish(PropagationFailed(session_id, session.error or "", session.traceback or "", tick))
+        return session
+
+    def cancel(self, session_id: int) -> PropagationSession:
+        """Cancel a queued or running session (a finished one is left as it is)."""
+        s = self.session(session_id)
+        if not s.done:
+            s.cancel(self.world.tick)
+            self._changed.add(s.id)
+            self.dirty = True
+            self.bus.publish(PropagationCompleted(s.id, "cancelled", s.reached, self.world.tick))
+        return s
+
+    @property
+    def running(self) -> list[PropagationSession]:
+        return [s for s in self.world.sessions if s.status == "running"]
+
+    @property
+    def queued(self) -> list[PropagationSession]:
+        return [s for s in self.world.sessions if s.status == "queued"]
+
+    @property
+    def idle(self) -> bool:
+        """No session is queued or running."""
+        return not any(s.status in ("queued", "running") for s in self.world.sessions)
+
+    # -- ticks ------------------------------------------------------------------------------------
+    async def step(self) -> dict[str, Any]:
+        """Advance one tick; returns its metrics (also published as :class:`TickCompleted`)."""
+        async with self._lock:
+            events: list[Event] = []
+            metrics = await asyncio.to_thread(self._tick, events)
+            for ev in events:
+                self.bus.publish(ev)
+            if self.writer is not None:
+                for s in self.world.sessions:
+                    rec = s.take_events()
+                    if rec is not None:
+                        self.writer.submit_events(s.id, rec)
+                metrics["db_queue"] = self.writer.queue_rows
+            else:
+                for s in self.world.sessions:
+                    s.take_events()
+                metrics["db_queue"] = 0
+            self.metrics.append(metrics)
+            self.dirty = True
+            self.bus.publish(TickCompleted(metrics["tick"], metrics))
+            return metrics
+
+    def _tick(self, events: list[Event]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        world = self.world
+        tick = world.tick
+        online = world.advance(1)
+        # Schedule: start queued sessions by priority while there is room.
+        running = [s for s in world.sessions if s.status == "running"]
+        room = self.max_running - len(running)
+        started = []
+        if room > 0:
+            queued = sorted((s for s in world.sessions if s.status == "queued"), key=lambda s: (-s.priority, s.id))
+            for s in queued[:room]:
+                try:
+                    model = self.registry.model(s.model_name)(**s.params)
+                    s.start(world, model, tick)
+                except Exception as exc:
+                    self._fail(s, exc, tick, events)
+                    continue
+                started.append(s)
+                self._changed.add(s.id)
+                events.append(PropagationStarted(s.id, s.model_name, s.seeds_count, tick))
+                if s.model is not None and s.model.is_done(StepContext(s, world, tick, online)):
+                    s.status, s.ended_tick = "completed", tick
+                    events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
+        attempts = 0
+        new_adoptions = 0
+        for s in sorted(running, key=lambda s: (-s.priority, s.id)):
+            if s.status != "running":
+                continue
+            if s.model is None:  # a session restored from a file: make its model again
+                try:
+                    s.model = self.registry.model(s.model_name)(**s.params)
+                except Exception as exc:
+                    self._fail(s, exc, tick, events)
+                    continue
+            try:
+                result = s.advance(world, tick, online)
+            except Exception as exc:
+                self._fail(s, exc, tick, events)
+                continue
+            self._changed.add(s.id)
+            attempts += int(result.attempts)
+            new = s.new_per_tick[-1]
+            new_adoptions += new
+            events.append(PropagationRound(s.id, s.round, tick, new, s.reached, s.exposed_count, int(result.attempts)))
+            if s.status == "completed":
+                events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
+        seconds = time.perf_counter() - t0
+        seeded = sum(s.seeds_count for s in started)
+        return {
+            "tick": tick,
+            "seconds": seconds,
+            "online": int(online.sum()),
+            "running": sum(1 for s in world.sessions if s.status == "running"),
+            "queued": sum(1 for s in world.sessions if s.status == "queued"),
+            "completed": sum(1 for s in world.sessions if s.status == "completed"),
+            "failed": sum(1 for s in world.sessions if s.status == "failed"),
+            "attempts": attempts,
+            "attempts_per_second": attempts / seconds if seconds > 0 else 0.0,
+            "new_adoptions": new_adoptions + seeded,
+            "reached": sum(s.reached for s in world.sessions),
+            "reproduction_number": _mean([s.reproduction_number for s in world.sessions if s.status == "running"]),
+        }
+
+    def _fail(self, s: PropagationSession, exc: BaseException, tick: int, events: list[Event]) -> None:
+        s.fail(exc, tick)
+        if isinstance(exc, PluginError) and exc.traceback:
+            s.traceback = exc.traceback
+        self._changed.add(s.id)
+        events.append(PropagationFailed(s.id, s.error or "", s.traceback or "", tick))
+
+    async def run(self, ticks: int | None = None, *, until_done: bool = False, ticks_per_second: float | None = None,
+                  max_ticks: int | None = None) -> int:
+        """Run ticks until ``ticks`` have passed, or (``until_done``) every session has finished, or
+        :meth:`stop` is called. Honours :meth:`pause`. Returns the number of ticks run."""
+        self._stop = False
+        done = 0
+        while not self._stop:
+            if ticks is not None and done >= ticks:
+                break
+            if until_done and self.idle:
+                break
+            if max_ticks is not None and done >= max_ticks:
+                break
+            await self._running.wait()
+            if self._stop:
+                break
+            t0 = time.perf_counter()
+            await self.step()
+            done += 1
+            if ticks_per_second:
+                await asyncio.sleep(max(0.0, 1.0 / ticks_per_second - (time.perf_counter() - t0)))
+            else:
+                await asyncio.sleep(0)
+        return done
+
+    def pause(self) -> None:
+        """Hold :meth:`run` before its next tick."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the current tick."""
+        self._stop = True
+        self._running.set()
+
+    # -- persistence ------------------------------------------------------------------------------
+    async def checkpoint(self) -> None:
+        """Write the world's state to its file through the writer (no-op without one)."""
+        if self.writer is None:
+            return
+        async with self._lock:
+            changed = [s for s in self.world.sessions if s.id in self._changed]
+            await self.writer.checkpoint(self.world, changed)
+            self._changed.clear()
+            self.dirty = False
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 0.0
