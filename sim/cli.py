@@ -109,6 +109,26 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--force", action="store_true", help="overwrite WORLD if it exists")
     load.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    run = sub.add_parser("run", help="run the simulation headless (optionally injecting a message)",
+                         description="Run a world headless. With --inject, a message spreads under --model from --seeds. "
+                         "Without --runs the run is persisted into the world; with --runs R the same cascade is repeated "
+                         "R times from the same starting world with seeds S, S+1, ... and the world file is not modified.")
+    run.add_argument("world", metavar="WORLD")
+    length = run.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=_positive_int, metavar="N", help="run N ticks")
+    length.add_argument("--until-done", action="store_true", help="run until every session has finished")
+    run.add_argument("--max-ticks", type=_positive_int, default=10_000, metavar="N", help="stop --until-done after N ticks (default 10000)")
+    run.add_argument("--inject", metavar="TEXT", help="text of a message to inject before running")
+    run.add_argument("--topic", action="append", default=[], metavar="T", help="a topic of the message (repeatable; see 'agora topics')")
+    run.add_argument("--seeds", default="random:10", metavar="SPEC", help="random:K, top:K, ids:a,b,c or community:C:K (default random:10)")
+    run.add_argument("--model", default="ic", metavar="NAME", help="propagation model (default ic; see 'agora plugins list')")
+    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
+    run.add_argument("--priority", type=_int, default=0, help="scheduling priority of the session (higher first)")
+    run.add_argument("--runs", type=_positive_int, metavar="R", help="repeat the cascade R times without modifying the world")
+    run.add_argument("--seed", type=_int, default=0, help="session seed (run r uses S+r; default 0)")
+    run.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
+    run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     topics = sub.add_parser("topics", help="list the 64 topics", description="List the topics agents and messages can have.")
     topics.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -234,6 +254,71 @@ async def _cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_params(items: list[str]) -> dict[str, str]:
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BadParameterError(f"--param {item!r} is not KEY=VALUE (for example --param p=0.05)")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def make_registry(plugin_dirs: list[str], world_path: str | None = None):
+    """The registry for a command: built-ins, entry points, ``AGORA_PLUGINS``, ``--plugins`` folders
+    and the world's own ``<world>.plugins/`` folder."""
+    from .errors import BadFileError
+    from .registry import Registry, world_plugin_dir
+
+    for d in plugin_dirs:
+        if not os.path.isdir(d):
+            raise BadFileError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
+    dirs = list(plugin_dirs)
+    if world_path is not None and os.path.isdir(world_plugin_dir(world_path)):
+        dirs.append(world_plugin_dir(world_path))
+    return Registry(dirs)
+
+
+async def _cmd_run(args: argparse.Namespace) -> int:
+    from .progress import stderr_progress
+    from .runner import run_cascades
+    from .store import open_world
+    from .writer import WorldWriter
+
+    params = _parse_params(args.param)
+    registry = make_registry(args.plugins, args.world)
+    world = await open_world(args.world)
+    writer = None
+    if args.runs is None:
+        writer = await WorldWriter(args.world).start()
+    try:
+        with stderr_progress() as progress:
+            result = await run_cascades(
+                world, registry=registry, text=args.inject, topics=args.topic, seeds=args.seeds, model=args.model,
+                params=params, runs=args.runs, seed=args.seed, steps=args.steps, until_done=args.until_done,
+                max_ticks=args.max_ticks, priority=args.priority, writer=writer, progress=progress,
+            )
+    finally:
+        if writer is not None:
+            await writer.close()
+    if not args.json:
+        for r in result["runs"]:
+            r.pop("new_per_tick", None)
+    lines = [f"model {result['model']} {result['params']}  seeds {result['seeds']}"]
+    for r in result["runs"]:
+        if "reached" in r:
+            lines.append(f"  seed {r['seed']}: reached {r['reached']:,} of {result['agents']:,} in {r['ticks']} ticks ({r['status']})"
+                         + (f" - {r['error']}" if r.get("error") else ""))
+        else:
+            lines.append(f"  ran {r['ticks']} ticks")
+    if result["mean_reached"] is not None and len(result["runs"]) > 1:
+        lo, hi = result["ci95"]
+        lines.append(f"mean reached {result['mean_reached']:,.1f}  (95% CI {lo:,.1f} .. {hi:,.1f})")
+    lines.append("world file updated" if result["persisted"] else "world file not modified")
+    _emit(args, result, "\n".join(lines))
+    return 0
+
+
 def _cmd_topics(args: argparse.Namespace) -> int:
     from .topics import TOPICS
 
@@ -268,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {
         "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
-        "topics": _cmd_topics, "bench": _cmd_bench, None: _cmd_default,
+        "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, None: _cmd_default,
     }
     handler = handlers[args.command]
     try:

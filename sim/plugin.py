@@ -58,7 +58,8 @@ class Param:
         """
 
         def bad() -> BadParameterError:
-            return BadParameterError(f"parameter {name}={value!r} is invalid: expected {self.describe_range()}")
+            shown = value if isinstance(value, str) else repr(value)
+            return BadParameterError(f"parameter {name}={shown} is invalid: expected {self.describe_range()}")
 
         if self.type is bool:
             if isinstance(value, bool):

@@ -435,6 +435,11 @@ class PropagationSession:
         self.status = "cancelled"
         self.ended_tick = tick
 
+    def copy(self) -> "PropagationSession":
+        """An independent copy (arrays copied; the model instance is made again when run)."""
+        twin = PropagationSession.from_record(self.to_record(), {k: v.copy() for k, v in self.arrays().items()}, self.state.size)
+        return twin
+
     # -- persistence -------------------------------------------------------------------------------
     def to_record(self) -> dict[str, Any]:
         """Everything but the arrays, as JSON-able data."""

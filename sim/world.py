@@ -208,6 +208,22 @@ class World:
             raise BadParameterError(f"agent index {i} is out of range 0..{self.n - 1}")
         return Agent(self, int(i))
 
+    def fork(self) -> "World":
+        """A copy that can run independently of this one: the clock, generator state, messages,
+        sessions and the agent columns and trust a run may change are copied; the rest of the graph
+        is shared read-only. Used for repeated runs from the same starting world."""
+        import copy
+
+        twin = World(
+            name=self.name, seed=self.seed, columns={k: v.copy() for k, v in self.columns.items()},
+            graph=Graph(self.graph.n, self.graph.out_indptr, self.graph.out_indices, self.graph.trust.copy(),
+                        self.graph.in_indptr, self.graph.in_indices, self.graph.in_edge),
+            config=copy.deepcopy(self.config), tick=self.tick, rng_state=copy.deepcopy(self.rng_state),
+            persona_overrides=dict(self.persona_overrides), messages=copy.deepcopy(self.messages),
+            sessions=[s.copy() for s in self.sessions], path=None, app_version=self.app_version,
+        )
+        return twin
+
     def summary(self) -> dict[str, Any]:
         """Figures that describe the world (what ``agora info`` prints)."""
         out_deg = self.graph.out_degree()

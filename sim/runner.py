@@ -1,0 +1,105 @@
+"""Headless runs: one cascade persisted into its world, or the same cascade repeated R times.
+
+Used by ``agora run`` (and by sweeps). Repeated runs start from the same world state each time
+(``World.fork``) with session seeds ``seed, seed+1, ...`` and never modify the world file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .errors import BadParameterError
+from .registry import Registry
+from .simulation import Simulation
+from .stats import mean_ci95
+from .world import World
+
+Progress = Callable[[str, float], None] | None
+
+
+def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"ticks": ticks, "seconds": round(seconds, 4)}
+    if session_id is not None:
+        s = sim.session(session_id)
+        out.update({
+            "session": s.id, "status": s.status, "reached": s.reached, "exposed": s.exposed_count,
+            "seeds": s.seeds_count, "attempts": s.attempts, "rounds": s.round,
+            "peak_tick": s.peak_tick, "reproduction_number": round(s.mean_offspring, 4),
+            "new_per_tick": s.new_per_tick, "error": s.error,
+        })
+    return out
+
+
+async def run_cascades(
+    world: World,
+    *,
+    registry: Registry,
+    text: str | None,
+    topics: list[str] = (),  # type: ignore[assignment]
+    seeds: str = "random:10",
+    model: str = "ic",
+    params: dict[str, Any] | None = None,
+    runs: int | None = None,
+    seed: int = 0,
+    steps: int | None = None,
+    until_done: bool = False,
+    max_ticks: int = 10_000,
+    priority: int = 0,
+    writer: Any = None,
+    progress: Progress = None,
+) -> dict[str, Any]:
+    """Run the simulation headless and report in the shape ``agora run --json`` prints.
+
+    Raises:
+        BadParameterError: inconsistent options (bad model, parameter or seeds are reported by inject).
+    """
+    if steps is None and not until_done:
+        raise BadParameterError("say how long to run: --steps N or --until-done")
+    if runs is not None and text is None:
+        raise BadParameterError("--runs repeats an injected cascade: give the message with --inject TEXT")
+    limit = steps if steps is not None else max_ticks
+    results = []
+    repeats = runs or 1
+    model_params: dict[str, Any] = dict(params or {})
+    for r in range(repeats):
+        w = world.fork() if runs is not None else world
+        sim = Simulation(w, registry=registry, writer=None if runs is not None else writer)
+        session_id = None
+        if text is not None:
+            s = sim.inject(text, topics=topics, seeds=seeds, model=model, params=params, priority=priority, seed=seed + r)
+            session_id, model_params = s.id, s.params
+            if s.status == "failed":
+                raise BadParameterError(f"model {model!r} could not be used: {s.error}")
+        t0 = time.perf_counter()
+        done = 0
+        while done < limit and not (until_done and sim.idle):
+            await sim.step()
+            done += 1
+            if progress:
+                frac = (r + done / limit) / repeats if steps is not None else (r + (1.0 if sim.idle else min(0.95, done / 200))) / repeats
+                progress(f"run {r + 1}/{repeats}, tick {done}", frac)
+        if writer is not None and runs is None:
+            await sim.checkpoint()
+        summary = _run_summary(sim, session_id, done, time.perf_counter() - t0)
+        summary["seed"] = seed + r
+        if until_done and not sim.idle:
+            summary["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
+        results.append(summary)
+    reached = [float(x["reached"]) for x in results if "reached" in x]
+    mean, ci = mean_ci95(reached) if reached else (None, [None, None])
+    peak = [float(x["peak_tick"]) for x in results if x.get("peak_tick") is not None]
+    return {
+        "model": model,
+        "params": model_params,
+        "seeds": seeds,
+        "runs": results,
+        "mean_reached": mean,
+        "ci95": ci,
+        "mean_peak_tick": mean_ci95(peak)[0] if peak else None,
+        "agents": world.n,
+        "edges": world.num_edges,
+        "tick": world.tick,
+        "persisted": runs is None and writer is not None,
+    }
