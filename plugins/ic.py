@@ -33,10 +33,17 @@ class IndependentCascade(PropagationModel):
     progressive = True
 
     def step(self, ctx):
-        src, dst, trust, eid = ctx.gather()
-        open_ = ctx.state[dst] == 0
-        src, dst, trust, eid = src[open_], dst[open_], trust[open_], eid[open_]
-        prob = self.p["p"] * trust if self.p["trust_weighted"] else self.p["p"]
-        hit = ctx.random_edges(eid) < prob
-        winners, first = np.unique(dst[hit], return_index=True)
-        return StepResult(winners, 1, src[hit][first], attempts=int(eid.size), exposed=dst)
+        targets, edges = ctx.gather_targets()
+        open_ = np.flatnonzero(ctx.state[targets] == 0)
+        edges = edges[open_]
+        prob = self.p["p"] * ctx.trust[edges] if self.p["trust_weighted"] else self.p["p"]
+        hit = open_[ctx.random_edges(edges) < prob]
+        # First successful sender per target: sort (target, position) pairs; positions ascend with the sender.
+        span = targets.size + 1
+        key = targets[hit].astype(np.int64) * span + hit
+        key.sort()
+        winners = key // span
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = winners[1:] != winners[:-1]
+        sources = ctx.gather_sources()[key[first] % span]
+        return StepResult(winners[first], 1, sources, attempts=int(edges.size), exposed=targets[open_])

@@ -146,3 +146,134 @@ def bench_world(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int 
     r["targets"] = {"generate_s": 10, "persist_s": 10, "open_s": 5, "snapshot_save_s": 3, "snapshot_load_s": 3, "peak_rss_mb": 800}
     r["within_targets"] = all(r[k] <= v for k, v in r["targets"].items())
     return r
+
+
+def _numpy_ic_kernel(indptr: np.ndarray, indices: np.ndarray, n: int, seeds: np.ndarray, p: float,
+                     rng: np.random.Generator) -> tuple[int, int]:
+    """The baseline: a plain numpy frontier kernel for independent cascade (no sessions, no events,
+    no validation, no bookkeeping). Returns (reached, edge attempts)."""
+    adopted = np.zeros(n, dtype=bool)
+    adopted[seeds] = True
+    frontier = seeds.astype(np.int64)
+    attempts = 0
+    while frontier.size:
+        starts = indptr[frontier]
+        counts = indptr[frontier + 1] - starts
+        total = int(counts.sum())
+        if total == 0:
+            break
+        offsets = np.cumsum(counts) - counts
+        eid = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+        dst = indices[eid]
+        dst = dst[~adopted[dst]]
+        attempts += dst.size
+        new = np.unique(dst[rng.random(dst.size) < p])
+        adopted[new] = True
+        frontier = new.astype(np.int64)
+    return int(adopted.sum()), attempts
+
+
+def _ndlib_ic(world, seeds: np.ndarray, p: float) -> dict[str, Any]:
+    """NDlib's independent cascade on the same graph, when NDlib is installed."""
+    try:
+        import networkx as nx
+        import ndlib.models.ModelConfig as mc
+        import ndlib.models.epidemics as ep
+    except Exception as exc:  # noqa: BLE001 - any import problem means "not available"
+        return {"available": False, "reason": f"NDlib is not installed ({type(exc).__name__}); pip install ndlib to compare"}
+    g = nx.DiGraph()
+    g.add_nodes_from(range(world.n))
+    src = world.graph.sources()
+    g.add_edges_from(zip(src.tolist(), world.graph.out_indices.tolist()))
+    model = ep.IndependentCascadesModel(g)
+    cfg = mc.Configuration()
+    cfg.add_model_initial_configuration("Infected", seeds.tolist())
+    for e in g.edges():
+        cfg.add_edge_configuration("threshold", e, p)
+    model.set_initial_status(cfg)
+    t0 = time.perf_counter()
+    iterations = 0
+    while True:
+        it = model.iteration(node_status=False)
+        iterations += 1
+        if it["status_delta"].get(1, 0) == 0 and iterations > 1 or iterations > 10_000:
+            break
+    seconds = time.perf_counter() - t0
+    reached = int(it["node_count"].get(1, 0) + it["node_count"].get(2, 0))
+    return {"available": True, "seconds": round(seconds, 3), "iterations": iterations, "reached": reached}
+
+
+def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: float = 0.3, seed: int = 1,
+                      sessions: int = 10, ndlib_agents: int = 100_000, repeats: int = 3) -> dict[str, Any]:
+    """Independent-cascade throughput against a plain numpy frontier kernel; one tick with many
+    concurrent sessions; and NDlib on a 100,000-agent graph when installed."""
+    from .create import synthetic_world
+    from .simulation import Simulation
+
+    r: dict[str, Any] = {"benchmark": "propagation", "agents": agents, "avg_degree": avg_degree, "p": p}
+    with PeakRSS() as peak:
+        world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
+        r["edges"] = world.num_edges
+        # 1) One full cascade, measured through the whole Simulation (scheduler, sessions, validation,
+        #    events), against the bare kernel on the same graph, alternating to share the machine's noise.
+        ours, base = [], []
+        for rep in range(repeats):
+            fork = world.fork()
+            sim = Simulation(fork)
+            s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=rep)
+            asyncio.run(sim.run(until_done=True, max_ticks=10_000))
+            secs = sum(m["seconds"] for m in sim.metrics)
+            ours.append((s.attempts / secs, s.reached, secs, s.attempts))
+            seeds = np.flatnonzero(s.adopted_at == s.started_tick)
+            t0 = time.perf_counter()
+            reached, attempts = _numpy_ic_kernel(world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p,
+                                                 np.random.default_rng(rep))
+            bsecs = time.perf_counter() - t0
+            base.append((attempts / bsecs, reached, bsecs, attempts))
+            del fork, sim
+            gc.collect()
+        med = lambda xs, i: float(np.median([x[i] for x in xs]))  # noqa: E731
+        r["cascade"] = {
+            "reached_median": med(ours, 1), "seconds_median": round(med(ours, 2), 3),
+            "edge_attempts_per_second_median": round(med(ours, 0)),
+            "baseline_reached_median": med(base, 1), "baseline_seconds_median": round(med(base, 2), 3),
+            "baseline_edge_attempts_per_second_median": round(med(base, 0)),
+            "runs": repeats,
+        }
+        r["cascade"]["ratio_to_baseline"] = round(r["cascade"]["edge_attempts_per_second_median"] / r["cascade"]["baseline_edge_attempts_per_second_median"], 3)
+        # 2) One tick with `sessions` concurrent sessions.
+        fork = world.fork()
+        sim = Simulation(fork, max_running=sessions)
+        for i in range(sessions):
+            sim.inject(f"concurrent {i}", model="ic", params={"p": 0.05}, seeds="random:1000", seed=i)
+        asyncio.run(sim.step())  # starts (seeds) all sessions
+        tick_seconds = []
+        for _ in range(8):
+            asyncio.run(sim.step())
+            if sim.metrics[-1]["running"] < sessions:
+                break
+            tick_seconds.append(sim.metrics[-1]["seconds"])
+        r["concurrent_tick"] = {
+            "sessions": sessions, "ticks_measured": len(tick_seconds),
+            "tick_ms_median": round(1000 * float(np.median(tick_seconds)), 1) if tick_seconds else None,
+            "tick_ms_max": round(1000 * float(np.max(tick_seconds)), 1) if tick_seconds else None,
+        }
+        del fork, sim, world
+        gc.collect()
+        # 3) NDlib on a smaller graph, against our full cascade on the same graph and seeds.
+        small = synthetic_world("ndlib", ndlib_agents, avg_degree=avg_degree, seed=seed)
+        sim = Simulation(small.fork())
+        s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=0)
+        asyncio.run(sim.run(until_done=True, max_ticks=10_000))
+        ours_small = sum(m["seconds"] for m in sim.metrics)
+        seeds = np.flatnonzero(s.adopted_at == s.started_tick)
+        nd = _ndlib_ic(small, seeds, p)
+        nd["agents"] = ndlib_agents
+        nd["agora_seconds"] = round(ours_small, 4)
+        nd["agora_reached"] = s.reached
+        if nd.get("available"):
+            nd["speedup"] = round(nd["seconds"] / max(ours_small, 1e-9), 1)
+        r["ndlib"] = nd
+    r["peak_rss_mb"] = _mb(peak.peak)
+    r["targets"] = {"ratio_to_baseline": 0.7, "concurrent_tick_ms": 300, "ndlib_speedup": 100}
+    return r

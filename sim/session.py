@@ -151,6 +151,8 @@ class StepContext:
         self.feed_agents = np.empty(0, dtype=np.int32)
         self.feed_sources = np.empty(0, dtype=np.int32)
         self._gathered: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._targets: tuple[np.ndarray, np.ndarray] | None = None
+        self._sources: np.ndarray | None = None
 
     # Randomness goes through these two so that tests can couple a model to a reference
     # implementation by handing both the same pre-drawn numbers.
@@ -169,6 +171,36 @@ class StepContext:
             src, dst, eid = self.graph.gather_out(self.session.frontier)
             self._gathered = (src, dst, self.graph.trust[eid], eid)
         return self._gathered
+
+    def gather_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cheap part of :meth:`gather`: ``(targets, edge_ids)`` of the frontier's out-edges.
+        Edge ids ascend with the sending agent, so the smallest edge id is the lowest sender."""
+        if self._gathered is not None:
+            return self._gathered[1], self._gathered[3]
+        if self._targets is None:
+            g = self.graph
+            frontier = self.session.frontier.astype(np.int64)
+            starts = g.out_indptr[frontier]
+            counts = g.out_indptr[frontier + 1] - starts
+            total = int(counts.sum())
+            offsets = np.cumsum(counts) - counts
+            eid = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+            self._targets = (g.out_indices[eid], eid)
+        return self._targets
+
+    def gather_sources(self) -> np.ndarray:
+        """The sending agent of each edge of :meth:`gather_targets` (aligned with it, ascending)."""
+        if self._gathered is not None:
+            return self._gathered[0]
+        if self._sources is None:
+            f = self.session.frontier
+            counts = self.graph.out_indptr[f.astype(np.int64) + 1] - self.graph.out_indptr[f]
+            self._sources = np.repeat(f.astype(np.int32), counts)
+        return self._sources
+
+    def edge_sources(self, edge_ids: np.ndarray) -> np.ndarray:
+        """The sending agent of each listed out-edge (int32)."""
+        return (np.searchsorted(self.graph.out_indptr, edge_ids, side="right") - 1).astype(np.int32)
 
     def gather_in(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """In-edges of ``agents``: ``(targets, sources, edge_ids)`` grouped by target in the given order."""
@@ -203,6 +235,15 @@ class StepContext:
         """How many agents each listed agent follows."""
         a = np.asarray(agents, dtype=np.int64)
         return self.graph.in_indptr[a + 1] - self.graph.in_indptr[a]
+
+
+def _strictly_increasing(a: np.ndarray) -> bool:
+    return a.size < 2 or bool(np.all(a[1:] > a[:-1]))
+
+
+def _has_repeats(a: np.ndarray) -> bool:
+    s = np.sort(a)
+    return bool(np.any(s[1:] == s[:-1]))
 
 
 # -- the session ----------------------------------------------------------------------------------
@@ -348,18 +389,24 @@ class PropagationSession:
         exposed = result.exposed
         if exposed is None and ctx._gathered is not None:
             exposed = ctx._gathered[1]
+        elif exposed is None and ctx._targets is not None:
+            exposed = ctx._targets[0]
         if exposed is not None and len(exposed):
-            fresh = np.unique(np.asarray(exposed, dtype=np.int64))
-            fresh = fresh[~self.exposed[fresh]]
-            self.exposed[fresh] = True
-            self.exposed_count += int(fresh.size)
+            targets = np.asarray(exposed)
+            fresh = targets[~self.exposed[targets]]
+            if fresh.size:
+                # Setting flags and recounting (a vectorised O(N) count) is cheaper than de-duplicating.
+                self.exposed[fresh] = True
+                self.exposed_count = int(np.count_nonzero(self.exposed))
         newly = now_adopted & (self.adopted_at[agents] < 0)
         new_agents = agents[newly]
         if new_agents.size:
             self.adopted_at[new_agents] = tick
             src = sources[newly]
             self.adopted_from[new_agents] = src
-            self.exposed[new_agents] = True
+            if not self.exposed[new_agents].all():
+                self.exposed[new_agents] = True
+                self.exposed_count = int(np.count_nonzero(self.exposed))
             ns = new_state if np.isscalar(new_state) else new_state[newly]
             self._record(tick, new_agents, src, ns)
         n_new = int(new_agents.size)
@@ -370,7 +417,9 @@ class PropagationSession:
         self.new_per_tick.append(n_new)
         if frontier_size:
             self.reproduction_number = n_new / frontier_size
-        entered = np.sort(agents[now_tx & ~was_tx]).astype(np.int32)
+        entered = agents[now_tx & ~was_tx].astype(np.int32)
+        if not _strictly_increasing(entered):
+            entered = np.sort(entered)
         left = agents[was_tx & ~now_tx]
         if self.transmit == "while":
             keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
@@ -396,7 +445,7 @@ class PropagationSession:
         agents = agents.astype(np.int64, copy=False)
         if agents.size and (agents.min() < 0 or agents.max() >= n):
             raise ModelContractError(f"model {name} returned agent indices outside 0..{n - 1}")
-        if agents.size > 1 and np.unique(agents).size != agents.size:
+        if agents.size > 1 and not _strictly_increasing(agents) and _has_repeats(agents):
             raise ModelContractError(f"model {name} returned the same agent twice in one round")
         k = len(self.state_names)
         ns = result.new_state
