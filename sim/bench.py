@@ -181,6 +181,7 @@ def _ndlib_ic(world, seeds: np.ndarray, p: float) -> dict[str, Any]:
         import ndlib.models.epidemics as ep
     except Exception as exc:  # noqa: BLE001 - any import problem means "not available"
         return {"available": False, "reason": f"NDlib is not installed ({type(exc).__name__}); pip install ndlib to compare"}
+    t_setup = time.perf_counter()
     g = nx.DiGraph()
     g.add_nodes_from(range(world.n))
     src = world.graph.sources()
@@ -192,6 +193,7 @@ def _ndlib_ic(world, seeds: np.ndarray, p: float) -> dict[str, Any]:
         cfg.add_edge_configuration("threshold", e, p)
     model.set_initial_status(cfg)
     t0 = time.perf_counter()
+    setup = t0 - t_setup
     iterations = 0
     while True:
         it = model.iteration(node_status=False)
@@ -200,7 +202,8 @@ def _ndlib_ic(world, seeds: np.ndarray, p: float) -> dict[str, Any]:
             break
     seconds = time.perf_counter() - t0
     reached = int(it["node_count"].get(1, 0) + it["node_count"].get(2, 0))
-    return {"available": True, "seconds": round(seconds, 3), "iterations": iterations, "reached": reached}
+    return {"available": True, "seconds": round(seconds, 3), "setup_seconds": round(setup, 3),
+            "iterations": iterations, "reached": reached}
 
 
 def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: float = 0.3, seed: int = 1,
@@ -272,7 +275,9 @@ def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: f
         nd["agora_seconds"] = round(ours_small, 4)
         nd["agora_reached"] = s.reached
         if nd.get("available"):
+            # Iterations only, and with the graph build and per-edge configuration NDlib's IC requires.
             nd["speedup"] = round(nd["seconds"] / max(ours_small, 1e-9), 1)
+            nd["speedup_with_setup"] = round((nd["seconds"] + nd["setup_seconds"]) / max(ours_small, 1e-9), 1)
         r["ndlib"] = nd
     r["peak_rss_mb"] = _mb(peak.peak)
     r["targets"] = {"ratio_to_baseline": 0.7, "concurrent_tick_ms": 300, "ndlib_speedup": 100}
