@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    tui = sub.add_parser("tui", help="open the terminal UI on a world", description="Open the terminal UI on a world file.")
+    tui.add_argument("world", metavar="WORLD", nargs="?", help="world file (default: the default world in the saves folder)")
+    tui.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
+
     topics = sub.add_parser("topics", help="list the 64 topics", description="List the topics agents and messages can have.")
     topics.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -347,15 +351,29 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _cmd_default(args: argparse.Namespace) -> int:
+def _cmd_tui(args: argparse.Namespace) -> int:
+    import importlib
+
     from .create import ensure_default_world
     from .progress import stderr_progress
-    from .store import world_info
+    from .store import read_meta, world_info
 
-    with stderr_progress() as progress:
-        path = await ensure_default_world(progress=progress)
-    info = world_info(path)
-    _emit(args, info, _describe(info) + "\n\nThe terminal UI is not built yet; try 'agora --help' for the commands.")
+    world = getattr(args, "world", None)
+    plugins = getattr(args, "plugins", [])
+    for d in plugins:
+        if not os.path.isdir(d):
+            raise BadParameterError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
+    if world is None:
+        with stderr_progress() as progress:
+            world = asyncio.run(ensure_default_world(progress=progress))
+    else:
+        read_meta(world)  # a clear error for a missing or foreign file, before the screen switches
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not os.environ.get("AGORA_FORCE_TUI"):
+        info = world_info(world)
+        _emit(args, info, _describe(info) + "\n\n(no terminal: the UI needs one; this is the world it would open)")
+        return 0
+    # The UI is the one place the core hands over to textual; it is imported only here.
+    importlib.import_module("tui.app").run_app(world, plugin_dirs=plugins)
     return 0
 
 
@@ -365,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {
         "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
-        "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, None: _cmd_default,
+        "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, "tui": _cmd_tui, None: _cmd_tui,
     }
     handler = handlers[args.command]
     try:

@@ -275,6 +275,11 @@ class Simulation:
         self._stop = True
         self._running.set()
 
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a tick or a checkpoint runs; hold it to read or save the world between ticks."""
+        return self._lock
+
     # -- persistence ------------------------------------------------------------------------------
     async def checkpoint(self) -> None:
         """Write the world's state to its file through the writer (no-op without one)."""

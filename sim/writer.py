@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from typing import Any
 
 import aiosqlite
@@ -42,6 +44,10 @@ class WorldWriter:
         """Queue adoption records (``tick, agent, source, kind``) of one session."""
         self.queue_rows += len(records)
         self._queue.put_nowait(("events", session_id, records))
+
+    def submit_audit(self, action: str, details: dict[str, Any]) -> None:
+        """Append a user action to the world's audit log (after everything queued before it)."""
+        self._queue.put_nowait(("audit", action, details))
 
     async def checkpoint(self, world: Any, changed_sessions: list | None = None) -> None:
         """Write the world's state (after every queued event) and wait until it is committed."""
@@ -91,7 +97,11 @@ class WorldWriter:
             self.queue_rows -= n
             self.rows_written += n
         for it in items:
-            if it[0] == "checkpoint":
+            if it[0] == "audit":
+                await db.execute("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)",
+                                 (time.time(), it[1], json.dumps(it[2], default=str)))
+                await db.commit()
+            elif it[0] == "checkpoint":
                 _, world, changed, done = it
                 await checkpoint_world(db, world, changed_sessions=changed)
                 if not done.done():

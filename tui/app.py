@@ -1,0 +1,577 @@
+"""The Agora terminal UI (Textual). It talks to ``sim`` only through its public API and event bus.
+
+The simulation runs off the UI's critical path: ticks run in worker threads, the UI polls the latest
+metrics about ten times a second and applies them in one batch, and only the visible view refreshes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import psutil
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Static
+
+from sim.create import ensure_default_world, saves_dir
+from sim.errors import AgoraError, BadParameterError
+from sim.events import (
+    Event, MessageInjected, PluginFailed, PropagationCompleted, PropagationFailed, PropagationStarted, TickCompleted,
+)
+from sim.persona import FIRST_NAMES, LAST_NAMES
+from sim.registry import Registry, world_plugin_dir
+from sim.simulation import Simulation
+from sim.snapshot import load_snapshot, save_snapshot
+from sim.store import open_world, save_world
+from sim.topics import mask_topics
+from sim.world import World
+from sim.writer import WorldWriter
+
+from .screens import HelpScreen, LoadScreen, QuitScreen, SaveScreen
+from .views import AgentsView, CommunitiesView, DashboardView, MessagesView, PluginsView, literal
+
+VIEWS = ("dashboard", "communities", "agents", "messages", "plugins")
+SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possible
+
+
+class StatusHeader(Static):
+    """World name, tick and simulated time, running or paused, agents and edges, LLM mode."""
+
+    DEFAULT_CSS = """
+    StatusHeader { dock: top; height: 1; background: $primary-darken-2; color: $text; padding: 0 1; }
+    """
+
+
+class AgoraApp(App):
+    """Watch a world live, inject messages, step, inspect, save and load."""
+
+    TITLE = "Agora"
+    CSS = """
+    #views { height: 1fr; }
+    #loading { padding: 1 2; }
+    """
+    _VIEWS_GROUP = Binding.Group("views", compact=True)
+    _SPEED_GROUP = Binding.Group("speed", compact=True)
+    BINDINGS = [
+        Binding("1", "view('dashboard')", "Dashboard", group=_VIEWS_GROUP),
+        Binding("2", "view('communities')", "Communities", group=_VIEWS_GROUP),
+        Binding("3", "view('agents')", "Agents", group=_VIEWS_GROUP),
+        Binding("4", "view('messages')", "Messages", group=_VIEWS_GROUP),
+        Binding("5", "view('plugins')", "Plugins", group=_VIEWS_GROUP),
+        Binding("space", "toggle_run", "Run/Pause"),
+        Binding("n", "tick(1)", "Tick"),
+        Binding("N,shift+n", "tick(10)", "10 ticks"),
+        Binding("plus,equals_sign", "faster", "Faster", group=_SPEED_GROUP),
+        Binding("minus", "slower", "Slower", group=_SPEED_GROUP),
+        Binding("i", "inject", "Inject"),
+        Binding("s", "save", "Save"),
+        Binding("l", "load", "Load"),
+        Binding("c", "communities", "Communities"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit_app", "Quit"),
+    ]
+
+    def __init__(self, world_path: str | None = None, *, plugin_dirs: list[str] | tuple[str, ...] = (),
+                 world: World | None = None, writer_enabled: bool = True) -> None:
+        super().__init__()
+        self.world_path = world_path
+        self.plugin_dirs = list(plugin_dirs)
+        self._initial_world = world
+        self.writer_enabled = writer_enabled
+        self.world: World = None  # type: ignore[assignment]
+        self.sim: Simulation = None  # type: ignore[assignment]
+        self.registry: Registry = None  # type: ignore[assignment]
+        self.writer: WorldWriter | None = None
+        self.ready = asyncio.Event()
+        self.speed_index = SPEEDS.index(10)
+        self.selected_session_id: int | None = None
+        self.registry_version = 0
+        self.rss_mb = 0.0
+        self.cpu_percent = 0.0
+        self.rss_history: deque[float] = deque(maxlen=600)
+        self._tick_times: deque[float] = deque(maxlen=50)
+        self._proc = psutil.Process()
+        self._community_cache: tuple[Any, list[dict[str, Any]]] | None = None
+        self._share_cache: tuple[Any, np.ndarray | None] | None = None
+        self._run_worker = None
+        self.busy: str | None = None  # a long action in progress (save, load, analysis)
+
+    # -- layout -----------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusHeader("Agora — opening the world…", id="status", markup=False)
+        with ContentSwitcher(initial="loading", id="views"):
+            yield Static("Opening the world…", id="loading", markup=False)
+            yield DashboardView(id="dashboard")
+            yield CommunitiesView(id="communities")
+            yield AgentsView(id="agents")
+            yield MessagesView(id="messages")
+            yield PluginsView(id="plugins")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        # Kept so the timers reach them while a modal screen is on top.
+        self._status = self.query_one("#status", StatusHeader)
+        self._switcher = self.query_one("#views", ContentSwitcher)
+        self._views = {name: self.query_one(f"#{name}") for name in VIEWS}
+        self.open_world_worker()
+        self.set_interval(0.1, self.refresh_ui)
+        self.set_interval(1.0, self.sample_resources)
+
+    @work(exclusive=True, group="open")
+    async def open_world_worker(self) -> None:
+        try:
+            if self._initial_world is not None:
+                world = self._initial_world
+            else:
+                if self.world_path is None:
+                    self.world_path = await ensure_default_world()
+                world = await open_world(self.world_path)
+        except AgoraError as exc:
+            self.query_one("#loading", Static).update(f"Could not open the world: {exc}")
+            self.notify(str(exc), severity="error", markup=False, timeout=30)
+            return
+        dirs = list(self.plugin_dirs)
+        if self.world_path and os.path.isdir(world_plugin_dir(self.world_path)):
+            dirs.append(world_plugin_dir(self.world_path))
+        await self.attach_world(world, Registry(dirs))
+        self.query_one("#views", ContentSwitcher).current = "dashboard"
+        self.screen.refresh_bindings()
+        self.ready.set()
+
+    async def attach_world(self, world: World, registry: Registry | None = None) -> None:
+        """Make ``world`` the live world: a simulation, its writer and the event subscriptions."""
+        if registry is None:
+            registry = self.registry
+        self.world = world
+        self.registry = registry
+        if self.writer_enabled and world.path:
+            self.writer = await WorldWriter(world.path).start()
+        else:
+            self.writer = None
+        self.sim = Simulation(world, registry=registry, writer=self.writer)
+        registry.bus = self.sim.bus
+        self.sim.bus.subscribe(self.on_sim_event)
+        self._community_cache = None
+        self._share_cache = None
+        self.registry_version += 1
+        self._views["messages"].reload_models()  # type: ignore[attr-defined]
+        for entry in registry.failures:
+            self.log_line(f"plugin {entry.name} failed to load: {entry.error}")
+
+    # -- events from the simulation ---------------------------------------------------------------
+    def on_sim_event(self, event: Event) -> None:
+        if isinstance(event, TickCompleted):
+            self._tick_times.append(time.perf_counter())
+            return
+        if isinstance(event, MessageInjected):
+            self.log_line(f"tick {event.tick}: message {event.message_id} injected ({event.model}): {event.text}")
+        elif isinstance(event, PropagationStarted):
+            self.log_line(f"tick {event.tick}: session {event.session_id} started with {event.seeds} seeds")
+        elif isinstance(event, PropagationCompleted):
+            self.log_line(f"tick {event.tick}: session {event.session_id} {event.status}, reached {event.reached:,}")
+        elif isinstance(event, PropagationFailed):
+            self.log_line(f"tick {event.tick}: session {event.session_id} FAILED: {event.error}")
+            self.notify(f"session {event.session_id} failed: {event.error}", severity="error", markup=False)
+        elif isinstance(event, PluginFailed):
+            self.log_line(f"plugin {event.name} failed to load: {event.error}")
+
+    def log_line(self, text: str) -> None:
+        # Control characters are made visible; the Log widget never parses markup.
+        self._views["dashboard"].log_line(literal(text, 500).plain)  # type: ignore[attr-defined]
+
+    # -- polling ----------------------------------------------------------------------------------
+    def sample_resources(self) -> None:
+        self.rss_mb = self._proc.memory_info().rss / 2**20
+        self.cpu_percent = self._proc.cpu_percent(interval=None)
+        self.rss_history.append(self.rss_mb)
+
+    def latest_metrics(self) -> dict[str, Any]:
+        m = dict(self.sim.metrics[-1]) if self.sim and self.sim.metrics else {}
+        times = list(self._tick_times)
+        if len(times) >= 2 and time.perf_counter() - times[-1] < 2.0:
+            m["ticks_per_second"] = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+        else:
+            m["ticks_per_second"] = 0.0
+        if self.writer is not None:
+            m["db_queue"] = self.writer.queue_rows
+        return m
+
+    def refresh_ui(self) -> None:
+        if self.sim is None:
+            return
+        with self.batch_update():
+            self._status.update(self.header_text())
+            current = self._switcher.current
+            if current in VIEWS:
+                self._views[current].refresh_view()  # type: ignore[attr-defined]
+
+    def header_text(self) -> Text:
+        w = self.world
+        minutes = int(w.config.get("minutes_per_tick", 10)) * w.tick + 60 * int(w.config.get("start_hour", 8))
+        day, rem = divmod(minutes, 24 * 60)
+        state = "paused" if not self.sim_running else "running"
+        if self.busy:
+            state += f" · {self.busy}"
+        speed = SPEEDS[self.speed_index]
+        t = Text()
+        t.append_text(literal(w.name, 30))
+        t.append(f"  tick {w.tick:,}  day {day + 1} {rem // 60:02d}:{rem % 60:02d}  ")
+        t.append(state.upper(), style="bold green" if self.sim_running else "bold yellow")
+        t.append(f"   {'max' if speed == 0 else f'{speed:g}'} t/s  {w.n:,} agents  {w.num_edges:,} edges  LLM: offline")
+        return t
+
+    @property
+    def sim_running(self) -> bool:
+        return self._run_worker is not None and self._run_worker.is_running and not self.sim.paused
+
+    # -- actions ----------------------------------------------------------------------------------
+    def action_view(self, name: str) -> None:
+        if self.sim is None:
+            return
+        self._switcher.current = name
+        self.refresh_ui()
+
+    def action_toggle_run(self) -> None:
+        if self.sim is None:
+            return
+        if self.sim_running:
+            self.sim.pause()
+        elif self._run_worker is not None and self._run_worker.is_running:
+            self.sim.resume()
+        else:
+            self.sim.resume()
+            self._run_worker = self.run_simulation()
+        self.refresh_ui()
+
+    @work(exclusive=True, group="run")
+    async def run_simulation(self) -> None:
+        try:
+            while True:
+                speed = SPEEDS[self.speed_index]
+                await self.sim.run(ticks=1, ticks_per_second=speed or None)
+                if self.sim._stop:
+                    break
+        except Exception as exc:  # a bug: report it and keep the app
+            self.notify(f"the simulation stopped: {type(exc).__name__}: {exc}", severity="error", markup=False)
+            raise
+
+    async def action_tick(self, count: int) -> None:
+        if self.sim is None:
+            return
+        if self.sim_running:
+            self.sim.pause()
+        self.step_ticks(count)
+
+    @work(group="step")
+    async def step_ticks(self, count: int) -> None:
+        for _ in range(count):
+            await self.sim.step()
+        self.refresh_ui()
+
+    def action_faster(self) -> None:
+        self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
+        self.refresh_ui()
+
+    def action_slower(self) -> None:
+        self.speed_index = max(0, self.speed_index - 1)
+        self.refresh_ui()
+
+    def action_inject(self) -> None:
+        if self.sim is None:
+            return
+        self.action_view("messages")
+        self._views["messages"].query_one("#msg-text").focus()
+
+    def inject(self, **values: Any) -> None:
+        """Inject from the form's values (raises AgoraError with one clear sentence)."""
+        session = self.sim.inject(values["text"], topics=values["topics"], seeds=values["seeds"], model=values["model"],
+                                  params=values["params"], priority=values["priority"])
+        self.selected_session_id = session.id
+        if self.writer is not None:
+            self.audit("inject", {"message": session.message_id, "session": session.id, "model": session.model_name,
+                                  "params": session.params, "seeds": session.seeds})
+        self.notify(f"message {session.message_id} injected: session {session.id} queued", markup=False)
+
+    def cancel_session(self, session_id: int) -> None:
+        s = self.sim.cancel(session_id)
+        self.notify(f"session {s.id} is {s.status}", markup=False)
+
+    def audit(self, action: str, details: dict[str, Any]) -> None:
+        """Append a user action to the world's audit log (through the writer, after queued work)."""
+        if self.writer is not None:
+            self.writer.submit_audit(action, details)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_save(self) -> None:
+        if self.sim is None or self.busy:
+            return
+        default = f"{self.world.name}-tick{self.world.tick}"
+        self.push_screen(SaveScreen(default), self._save_chosen)
+
+    def _save_chosen(self, name: str | None) -> None:
+        if name:
+            self.save_worker(name)
+
+    @work(exclusive=True, group="io")
+    async def save_worker(self, name: str) -> None:
+        folder = saves_dir()
+        os.makedirs(folder, exist_ok=True)
+        base = os.path.basename(name)
+        path = os.path.join(folder, base if base.endswith(".snap") else base + ".snap")
+        self.busy = "saving"
+        try:
+            async with self.sim.lock:
+                size = await asyncio.to_thread(save_snapshot, self.world, path, force=True)
+            await self.sim.checkpoint()
+            self.audit("save", {"snapshot": path, "tick": self.world.tick})
+            self.notify(f"saved {os.path.basename(path)} ({size / 2**20:.1f} MB) at tick {self.world.tick}", markup=False)
+        except AgoraError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+        except OSError as exc:
+            self.notify(f"could not save {path}: {exc.strerror}; the previous snapshot is intact", severity="error", markup=False)
+        finally:
+            self.busy = None
+
+    def action_load(self) -> None:
+        if self.sim is None or self.busy:
+            return
+        self.push_screen(LoadScreen(saves_dir()), self._load_chosen)
+
+    def _load_chosen(self, path: str | None) -> None:
+        if path:
+            self.load_worker(path)
+
+    @work(exclusive=True, group="io")
+    async def load_worker(self, path: str) -> None:
+        self.busy = "loading"
+        try:
+            # Read and validate completely before anything live is touched.
+            new_world = await asyncio.to_thread(load_snapshot, path)
+        except AgoraError as exc:
+            self.notify(str(exc), severity="error", markup=False, timeout=10)
+            self.busy = None
+            return
+        try:
+            was_running = self.sim_running
+            self.sim.pause()
+            async with self.sim.lock:
+                if self.writer is not None:
+                    await self.writer.close()
+                if self.world_path:
+                    new_world.name = self.world.name
+                    await save_world(new_world, self.world_path, force=True)
+            await self.attach_world(new_world)
+            self.audit("load", {"snapshot": path, "tick": new_world.tick})
+            self.notify(f"loaded {os.path.basename(path)} (tick {new_world.tick})", markup=False)
+            if was_running:
+                self.sim.resume()
+        finally:
+            self.busy = None
+
+    def action_communities(self) -> None:
+        if self.sim is None or self.busy:
+            return
+        self.analysis_worker()
+
+    @work(exclusive=True, group="analysis", thread=False)
+    async def analysis_worker(self) -> None:
+        self.busy = "detecting communities"
+        try:
+            result = await self.run_analysis()
+        except AgoraError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        finally:
+            self.busy = None
+        self._community_cache = None
+        self.notify(result, markup=False)
+        self.log_line(result)
+
+    async def run_analysis(self) -> str:
+        """Recompute communities and influence (overridden by the analysis module when present)."""
+        from sim import analysis
+
+        async with self.sim.lock:
+            summary = await asyncio.to_thread(analysis.analyze_world, self.world)
+        if self.writer is not None:
+            await self.sim.checkpoint()
+        return f"{summary['communities']['count']} communities, modularity {summary['communities']['modularity']:.3f}"
+
+    def action_reload_plugins(self) -> None:
+        failures = self.registry.reload()
+        self.registry_version += 1
+        self._views["messages"].reload_models()  # type: ignore[attr-defined]
+        self.audit("plugin_reload", {"failures": [f.name for f in failures]})
+        if failures:
+            self.notify(f"plugins reloaded; {len(failures)} failed to load (see the Plugins view)", severity="warning", markup=False)
+        else:
+            self.notify("plugins reloaded", markup=False)
+
+    def action_quit_app(self) -> None:
+        if self.sim is not None and self.sim.dirty and self.world.path:
+            self.push_screen(QuitScreen(), self._quit_chosen)
+        else:
+            self.shutdown_worker(save=False)
+
+    def _quit_chosen(self, choice: str) -> None:
+        if choice in ("save", "discard"):
+            self.shutdown_worker(save=choice == "save")
+
+    @work(exclusive=True, group="io")
+    async def shutdown_worker(self, save: bool) -> None:
+        if self.sim is not None:
+            self.sim.stop()
+            if save:
+                self.busy = "saving"
+                await self.sim.checkpoint()
+            if self.writer is not None:
+                await self.writer.close()
+                self.writer = None
+        self.exit()
+
+    def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            b = binding if isinstance(binding, Binding) else Binding(*binding)
+            action = b.action
+            yield SystemCommand(b.description, f"{b.description} (key: {b.key.split(',')[0]})",
+                                lambda action=action: self.run_action(action))
+        yield SystemCommand("Reload plugins", "Re-import user plugins without a restart", self.action_reload_plugins)
+
+    # -- data for the views -----------------------------------------------------------------------
+    def find_agent(self, query: str) -> int:
+        """An agent index from an original id or a name (first match)."""
+        q = query.strip()
+        if not q:
+            raise BadParameterError("type an agent id or a name")
+        if q.lstrip("-").isdigit():
+            return self.world.index_of(int(q))
+        words = q.lower().split()
+        codes = self.world.columns["persona_codes"]
+        firsts = [i for i, n in enumerate(FIRST_NAMES) if n.lower() == words[0]]
+        mask = np.isin(codes[:, 0], firsts) if firsts else np.zeros(self.world.n, dtype=bool)
+        if len(words) > 1:
+            lasts = [i for i, n in enumerate(LAST_NAMES) if n.lower() == words[1]]
+            mask &= np.isin(codes[:, 1], lasts)
+        for i, p in self.world.persona_overrides.items():
+            mask[i] = p.name.lower() == q.lower()
+        hits = np.flatnonzero(mask)
+        if hits.size == 0:
+            raise BadParameterError(f"no agent is called {q!r}: try an id or another name")
+        if hits.size > 1:
+            self.notify(f"{hits.size:,} agents are called {q}; showing the first (id {int(self.world.columns['ids'][hits[0]])})",
+                        markup=False)
+        return int(hits[0])
+
+    def influence_rank(self, idx: int) -> int:
+        infl = self.world.columns["influence"]
+        return int(np.count_nonzero(infl > infl[idx])) + 1
+
+    def community_rows(self) -> list[dict[str, Any]]:
+        """One row per community: size, density, dominant interests, top influencer, adoption share."""
+        w = self.world
+        key = (id(w), id(w.columns["community"]), w.config.get("analysis", {}).get("ran_at"))
+        if self._community_cache is None or self._community_cache[0] != key:
+            self._community_cache = (key, self._compute_community_rows())
+        rows = [dict(r) for r in self._community_cache[1]]
+        shares = self._adoption_shares()
+        if shares is not None:
+            for r in rows:
+                r["share"] = float(shares[r["id"]]) if r["id"] < shares.size else None
+        return rows
+
+    def _compute_community_rows(self) -> list[dict[str, Any]]:
+        w = self.world
+        stored = w.config.get("communities_table")
+        if stored:
+            return [dict(r) for r in stored]
+        comm = w.columns["community"]
+        if comm.size == 0 or comm.max() < 0:
+            return []
+        known = comm >= 0
+        c = comm[known]
+        k = int(c.max()) + 1
+        sizes = np.bincount(c, minlength=k)
+        interests = w.columns["interests"][known]
+        counts = np.stack([np.bincount(c, weights=((interests >> np.uint64(t)) & np.uint64(1)).astype(np.float64), minlength=k)
+                           for t in range(64)], axis=1)
+        infl = w.columns["influence"][known]
+        idx = np.flatnonzero(known)
+        order = np.lexsort((-infl, c))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = c[order][1:] != c[order][:-1]
+        top = np.full(k, -1, dtype=np.int64)
+        top[c[order][first]] = w.columns["ids"][idx[order][first]]
+        rows = []
+        for cid in np.flatnonzero(sizes):
+            best = np.argsort(-counts[cid])[:3]
+            rows.append({"id": int(cid), "size": int(sizes[cid]), "density": None,
+                         "interests": mask_topics(int(sum(1 << int(b) for b in best if counts[cid, b] > 0))),
+                         "top": int(top[cid]) if top[cid] >= 0 else None, "top_influencers": [int(top[cid])] if top[cid] >= 0 else []})
+        return rows
+
+    def _adoption_shares(self) -> np.ndarray | None:
+        sid = self.selected_session_id
+        if sid is None:
+            running = [s for s in self.sim.sessions if s.status == "running"]
+            if not running:
+                return None
+            sid = running[0].id
+        try:
+            s = self.sim.session(sid)
+        except AgoraError:
+            return None
+        if s.adopted_at.size != self.world.n:
+            return None
+        key = (sid, s.round, s.status)
+        if self._share_cache is not None and self._share_cache[0] == key:
+            return self._share_cache[1]
+        comm = self.world.columns["community"]
+        if comm.max(initial=-1) < 0:
+            return None
+        known = comm >= 0
+        k = int(comm.max()) + 1
+        sizes = np.bincount(comm[known], minlength=k)
+        adopted = np.bincount(comm[known & (s.adopted_at >= 0)], minlength=k)
+        shares = adopted / np.maximum(sizes, 1)
+        self._share_cache = (key, shares)
+        return shares
+
+    def community_detail(self, cid: int) -> Text:
+        rows = {r["id"]: r for r in self.community_rows()}
+        r = rows.get(cid)
+        if r is None:
+            return Text("")
+        t = Text(f"community {cid}: {r['size']:,} agents")
+        if r.get("density") is not None:
+            t.append(f", internal density {r['density']:.4f}")
+        t.append("\ndominant interests: " + ", ".join(r["interests"]))
+        t.append("\ntop influencers: ")
+        for j, oid in enumerate(r.get("top_influencers") or []):
+            idx = self.world.index_of(oid)
+            if j:
+                t.append(", ")
+            t.append_text(literal(f"{self.world.persona(idx).name} ({oid})", 60))
+        flows = [f for f in (self.world.config.get("community_flows") or []) if cid in (f[0], f[1])][:8]
+        if flows:
+            t.append("\nflows to other communities: ")
+            t.append(", ".join(f"{a}→{b}: {n:,}" for a, b, n in flows))
+        if r.get("share") is not None:
+            t.append(f"\nadoption share of the selected message: {100 * r['share']:.1f} %")
+        return t
+
+
+def run_app(world_path: str | None = None, plugin_dirs: list[str] | tuple[str, ...] = ()) -> None:
+    """Open the terminal UI on a world file (the default world when None)."""
+    AgoraApp(world_path, plugin_dirs=plugin_dirs).run()

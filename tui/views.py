@@ -1,0 +1,573 @@
+"""The five views. Each is self-contained: it composes its widgets and knows how to refresh itself from
+the app's simulation. Text from agents, users, plugins or the LLM is always wrapped in ``rich.text.Text``
+or shown with ``markup=False`` — never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, DataTable, Input, Label, Log, Select, Sparkline, Static
+
+from sim.errors import AgoraError
+from sim.session import SeedSpec
+from sim.topics import TOPICS, mask_topics, topics_mask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import AgoraApp
+
+BAR_WIDTH = 16
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> Text:
+    """A text progress bar (no markup)."""
+    fraction = 0.0 if not np.isfinite(fraction) else max(0.0, min(1.0, fraction))
+    full = int(round(fraction * width))
+    t = Text("█" * full, style="green")
+    t.append("░" * (width - full), style="grey39")
+    t.append(f" {100 * fraction:5.1f}%")
+    return t
+
+
+def literal(value: Any, limit: int | None = 80) -> Text:
+    """Text shown exactly as written: control characters made visible, long text cut."""
+    s = str(value)
+    s = "".join(ch if ch.isprintable() or ch == " " else f"\\x{ord(ch):02x}" for ch in s)
+    if limit is not None and len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return Text(s)
+
+
+def fmt_int(v: Any) -> str:
+    return f"{int(v):,}"
+
+
+class View(Vertical):
+    """Base: a view refreshes itself from the app when visible."""
+
+    @property
+    def agora(self) -> "AgoraApp":
+        return self.app  # type: ignore[return-value]
+
+    def refresh_view(self) -> None:  # pragma: no cover - overridden
+        pass
+
+
+# -- 1. Dashboard ---------------------------------------------------------------------------------
+
+
+class DashboardView(View):
+    DEFAULT_CSS = """
+    DashboardView #metrics { height: auto; padding: 0 1; }
+    DashboardView .chart-label { height: 1; padding: 0 1; color: $text-muted; }
+    DashboardView Sparkline { height: 3; margin: 0 1; }
+    DashboardView #curves { height: auto; }
+    DashboardView Log { height: 1fr; border: round $primary-darken-2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="metrics", markup=False)
+        yield Label("adoption curves of running sessions", classes="chart-label")
+        with Vertical(id="curves"):
+            for i in range(4):
+                yield Sparkline([], id=f"curve-{i}")
+        yield Label("new adoptions per tick", classes="chart-label", id="new-label")
+        yield Sparkline([], id="new-chart")
+        yield Label("memory (RSS)", classes="chart-label", id="mem-label")
+        yield Sparkline([], id="mem-chart")
+        yield Log(id="log", max_lines=2000)
+
+    def refresh_view(self) -> None:
+        app = self.agora
+        m = app.latest_metrics()
+        lines = Text()
+        rows = [
+            ("ticks/s", f"{m.get('ticks_per_second', 0):.1f}"),
+            ("edge attempts/s", f"{m.get('attempts_per_second', 0):,.0f}"),
+            ("running sessions", fmt_int(m.get("running", 0))),
+            ("queued sessions", fmt_int(m.get("queued", 0))),
+            ("new adoptions (tick)", fmt_int(m.get("new_adoptions", 0))),
+            ("total reached", fmt_int(m.get("reached", 0))),
+            ("reproduction number", f"{m.get('reproduction_number', 0):.2f}"),
+            ("RSS memory", f"{app.rss_mb:,.0f} MB"),
+            ("CPU", f"{app.cpu_percent:.0f} %"),
+            ("database write queue", fmt_int(m.get("db_queue", 0))),
+        ]
+        for i, (k, v) in enumerate(rows):
+            lines.append(f"{k:>22} ", style="bold")
+            lines.append(f"{v:<14}")
+            if i % 2 == 1:
+                lines.append("\n")
+        self.query_one("#metrics", Static).update(lines)
+        running = [s for s in app.sim.sessions if s.status == "running"][:4]
+        for i in range(4):
+            spark = self.query_one(f"#curve-{i}", Sparkline)
+            if i < len(running):
+                spark.display = True
+                spark.data = list(np.cumsum(running[i].new_per_tick[-200:]))
+            else:
+                spark.display = False
+        new = [x.get("new_adoptions", 0) for x in list(app.sim.metrics)[-200:]]
+        self.query_one("#new-chart", Sparkline).data = new or [0]
+        self.query_one("#mem-chart", Sparkline).data = list(app.rss_history)[-200:] or [0]
+
+    def log_line(self, text: str) -> None:
+        # Log writes plain text: nothing in it is parsed as markup.
+        self.query_one("#log", Log).write_line(text)
+
+
+# -- 2. Communities -------------------------------------------------------------------------------
+
+
+class CommunitiesView(View):
+    DEFAULT_CSS = """
+    CommunitiesView #comm-filter { margin: 0 1; }
+    CommunitiesView DataTable { height: 1fr; }
+    CommunitiesView #comm-detail { height: auto; max-height: 12; padding: 0 1; border: round $primary-darken-2; }
+    CommunitiesView #comm-picture { height: auto; padding: 0 1; }
+    """
+
+    MAX_ROWS = 200
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.sort_key = "size"
+        self.sort_reverse = True
+        self.filter_text = ""
+        self.selected: int | None = None
+        self._shown_signature: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: community id, interest or influencer id", id="comm-filter")
+        yield DataTable(id="comm-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="comm-picture", markup=False)
+        yield Static(id="comm-detail", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#comm-table", DataTable)
+        for key, label in (("id", "community"), ("size", "size"), ("density", "density"), ("interests", "dominant interests"),
+                           ("top", "top influencer"), ("share", "adoption share")):
+            table.add_column(label, key=key)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "comm-filter":
+            self.filter_text = event.value.strip().lower()
+            self._shown_signature = None
+            self.refresh_view()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key == self.sort_key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_key, self.sort_reverse = key, key != "id"
+        self._shown_signature = None
+        self.refresh_view()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
+            self.selected = int(event.row_key.value)
+            self.show_detail()
+
+    def rows(self) -> list[dict[str, Any]]:
+        table = self.agora.community_rows()
+        f = self.filter_text
+        if f:
+            table = [r for r in table if f == str(r["id"]) or any(f in t for t in r["interests"]) or f == str(r["top"])]
+        key = self.sort_key if self.sort_key != "interests" else "id"
+        table.sort(key=lambda r: (r[key] if r[key] is not None else -1), reverse=self.sort_reverse)
+        return table
+
+    def refresh_view(self) -> None:
+        app = self.agora
+        rows = self.rows()
+        signature = (app.world.tick, len(rows), self.sort_key, self.sort_reverse, self.filter_text, app.selected_session_id)
+        if signature == self._shown_signature:
+            return
+        self._shown_signature = signature
+        table = self.query_one("#comm-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for r in rows[: self.MAX_ROWS]:
+            share = r.get("share")
+            table.add_row(
+                str(r["id"]), fmt_int(r["size"]), f"{r['density']:.4f}" if r["density"] is not None else "-",
+                literal(", ".join(r["interests"]), 40), str(r["top"]) if r["top"] is not None else "-",
+                bar(share, 10) if share is not None else Text("-"), key=str(r["id"]),
+            )
+        if rows and cursor < table.row_count:
+            table.move_cursor(row=cursor)
+        self.query_one("#comm-picture", Static).update(self.picture(rows))
+        if not rows:
+            self.query_one("#comm-detail", Static).update(
+                "No communities known for this world yet: press c to detect them." if not app.community_rows() else "No community matches the filter.")
+
+    def picture(self, rows: list[dict[str, Any]]) -> Text:
+        """A compact picture: one block per community (largest first), coloured by adoption share."""
+        t = Text("sizes × adoption: ")
+        for r in sorted(rows, key=lambda r: -r["size"])[:60]:
+            share = r.get("share") or 0.0
+            style = "grey39" if share == 0 else ("yellow" if share < 0.2 else ("dark_orange" if share < 0.5 else "red"))
+            blocks = max(1, min(6, int(np.log10(max(r["size"], 1))) + 1))
+            t.append("■" * blocks, style=style)
+            t.append(" ")
+        return t
+
+    def show_detail(self) -> None:
+        if self.selected is None:
+            return
+        detail = self.agora.community_detail(self.selected)
+        self.query_one("#comm-detail", Static).update(detail)
+
+
+# -- 3. Agents ------------------------------------------------------------------------------------
+
+
+class AgentsView(View):
+    DEFAULT_CSS = """
+    AgentsView #agent-query { margin: 0 1; }
+    AgentsView #agent-profile { height: auto; padding: 0 1; border: round $primary-darken-2; }
+    AgentsView #agent-lists { height: 1fr; }
+    AgentsView #agent-lists DataTable { width: 1fr; }
+    AgentsView #agent-events { height: auto; max-height: 10; padding: 0 1; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.agent_index: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="find an agent: its id, or a name (e.g. Ada Okafor)", id="agent-query")
+        yield Static("Type an id or a name and press enter.", id="agent-profile", markup=False)
+        with Horizontal(id="agent-lists"):
+            yield DataTable(id="followers", cursor_type="row")
+            yield DataTable(id="followees", cursor_type="row")
+        yield Static(id="agent-events", markup=False)
+
+    def on_mount(self) -> None:
+        for tid, title in (("#followers", "followers"), ("#followees", "follows")):
+            t = self.query_one(tid, DataTable)
+            t.add_column(f"{title}: id", key="id")
+            t.add_column("name", key="name")
+            t.add_column("influence", key="influence")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "agent-query":
+            self.find(event.value)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.show(int(event.row_key.value))
+
+    def find(self, query: str) -> None:
+        app = self.agora
+        try:
+            idx = app.find_agent(query)
+        except AgoraError as exc:
+            app.notify(str(exc), severity="error", markup=False)
+            return
+        self.show(idx)
+
+    def show(self, idx: int) -> None:
+        self.agent_index = idx
+        self.refresh_view(full=True)
+
+    def refresh_view(self, full: bool = False) -> None:
+        if self.agent_index is None or not full and self.agora.world.tick % 5:
+            return
+        app = self.agora
+        world = app.world
+        if self.agent_index >= world.n:
+            return
+        agent = world.agent(self.agent_index)
+        d = agent.to_dict()
+        rank = app.influence_rank(self.agent_index)
+        profile = Text()
+        profile.append(d["name"], style="bold")
+        profile.append(f"   id {d['id']}   community {d['community'] if d['community'] >= 0 else 'unknown'}   {d['status']}\n")
+        profile.append_text(literal(d["bio"], None))
+        profile.append("\nwrites: ")
+        profile.append_text(literal(d["style"], None))
+        profile.append(f"\ninterests: {', '.join(d['interests'])}\n")
+        profile.append(f"reputation {d['reputation']:.2f}   influence {d['influence']:.3f} (rank {rank:,} of {world.n:,})   "
+                       f"susceptibility {d['susceptibility']:.2f}   activity {d['activity_profile']}\n")
+        profile.append(f"{d['followers']:,} followers, follows {d['followees']:,}")
+        self.query_one("#agent-profile", Static).update(profile)
+        g = world.graph
+        for tid, nbrs in (("#followers", g.followers(self.agent_index)), ("#followees", g.followees(self.agent_index))):
+            t = self.query_one(tid, DataTable)
+            t.clear()
+            infl = world.columns["influence"][nbrs]
+            top = nbrs[np.argsort(-infl, kind="stable")[:50]]
+            for j in top:
+                j = int(j)
+                t.add_row(str(int(world.columns["ids"][j])), literal(world.persona(j).name, 30),
+                          f"{world.columns['influence'][j]:.3f}", key=str(j))
+        events = Text("recent events: ")
+        found = False
+        for s in reversed(world.sessions[-50:]):
+            if s.adopted_at.size and s.adopted_at[self.agent_index] >= 0:
+                src = int(s.adopted_from[self.agent_index])
+                who = "as a seed" if src < 0 else f"from {int(world.columns['ids'][src])}"
+                events.append(f"\n  tick {int(s.adopted_at[self.agent_index])}: adopted message {s.message_id} ")
+                events.append_text(literal(s.message.get("text", ""), 40))
+                events.append(f" ({s.model_name}) {who}")
+                found = True
+        if not found:
+            events.append("none yet")
+        self.query_one("#agent-events", Static).update(events)
+
+
+# -- 4. Messages ----------------------------------------------------------------------------------
+
+
+class MessagesView(View):
+    BINDINGS = [Binding("x", "cancel_session", "Cancel session")]
+    DEFAULT_CSS = """
+    MessagesView #inject-form { height: auto; border: round $primary-darken-2; padding: 0 1; }
+    MessagesView #inject-form Horizontal { height: auto; }
+    MessagesView #inject-form Input { width: 1fr; }
+    MessagesView #inject-form Select { width: 24; }
+    MessagesView #param-form { height: auto; }
+    MessagesView .param-row { height: auto; }
+    MessagesView .param-row Label { width: 22; padding: 1 1 0 0; }
+    MessagesView .param-row Input { width: 30; }
+    MessagesView .param-row .param-error { width: 1fr; padding: 1 0 0 1; }
+    MessagesView .param-error { color: $error; height: auto; }
+    MessagesView #sessions { height: 1fr; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._model_shown: str | None = None
+        self._param_inputs: dict[str, Input] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="inject-form"):
+            yield Input(placeholder="message text", id="msg-text")
+            with Horizontal():
+                yield Input(placeholder="topics, comma-separated (e.g. ai, politics)", id="msg-topics")
+                yield Select([(k, k) for k in ("random", "top", "community", "ids")], value="random", allow_blank=False, id="seed-kind")
+                yield Input(value="10", placeholder="K, ids a,b,c, or C:K", id="seed-arg")
+                yield Input(value="0", placeholder="priority", id="msg-priority")
+            with Horizontal():
+                yield Select([], id="model", allow_blank=True, prompt="model")
+                yield Button("Inject", id="inject", variant="primary")
+            yield VerticalScroll(id="param-form")
+            yield Static("", id="form-error", classes="param-error", markup=False)
+        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sessions", DataTable)
+        for key, label in (("id", "session"), ("text", "message"), ("model", "model"), ("status", "status"),
+                           ("progress", "reached"), ("reached", "adopted"), ("exposed", "exposed"), ("r", "R"), ("rounds", "rounds")):
+            table.add_column(label, key=key)
+        if self.agora.registry is not None:
+            self.reload_models()
+
+    def reload_models(self) -> None:
+        app = self.agora
+        names = [e.name for e in app.registry.list("model") if e.loaded or e.entry_point is not None]
+        select = self.query_one("#model", Select)
+        current = select.value if select.value in names else ("ic" if "ic" in names else (names[0] if names else Select.BLANK))
+        select.set_options([(n, n) for n in names])
+        if current is not Select.BLANK:
+            select.value = current
+        self.build_param_form()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "model":
+            self.build_param_form()
+        elif event.select.id == "seed-kind":
+            arg = self.query_one("#seed-arg", Input)
+            arg.value = {"random": "10", "top": "10", "community": "0:10", "ids": ""}[str(event.value)]
+
+    def build_param_form(self) -> None:
+        select = self.query_one("#model", Select)
+        name = None if select.value is Select.BLANK else str(select.value)
+        if name == self._model_shown:
+            return
+        self._model_shown = name
+        form = self.query_one("#param-form", VerticalScroll)
+        form.remove_children()
+        self._param_inputs = {}
+        if name is None:
+            return
+        try:
+            cls = self.agora.registry.model(name)
+        except AgoraError as exc:
+            form.mount(Static(literal(str(exc), None)))
+            return
+        rows = []
+        for key, spec in cls.params.items():
+            inp = Input(value=str(spec.default), id=f"param-{key}", classes="param-input")
+            inp.tooltip = f"{spec.help} ({spec.describe_range()})"
+            self._param_inputs[key] = inp
+            rows.append(Horizontal(Label(Text(key)), inp, Static("", classes="param-error", id=f"param-error-{key}", markup=False),
+                                   classes="param-row"))
+        if rows:
+            form.mount(*rows)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        iid = event.input.id or ""
+        if iid.startswith("param-") and self._model_shown:
+            key = iid[len("param-"):]
+            try:
+                cls = self.agora.registry.model(self._model_shown)
+                cls.params[key].coerce(key, event.value)
+                msg = ""
+            except (AgoraError, KeyError) as exc:
+                msg = str(exc)
+            self.query_one(f"#param-error-{key}", Static).update(msg)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id in ("msg-text", "msg-topics", "seed-arg", "msg-priority") or (event.input.id or "").startswith("param-"):
+            self.inject()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "inject":
+            self.inject()
+
+    def form_values(self) -> dict[str, Any]:
+        """What the form asks for, converted (raises AgoraError with one clear sentence)."""
+        from sim.errors import BadParameterError
+
+        text = self.query_one("#msg-text", Input).value
+        if not text.strip():
+            raise BadParameterError("the message text is empty: type what the message says")
+        topics = [t.strip() for t in self.query_one("#msg-topics", Input).value.split(",") if t.strip()]
+        topics_mask(topics)
+        kind = str(self.query_one("#seed-kind", Select).value)
+        arg = self.query_one("#seed-arg", Input).value.strip()
+        seeds = f"{kind}:{arg}"
+        SeedSpec.parse(seeds)
+        try:
+            priority = int(self.query_one("#msg-priority", Input).value or "0")
+        except ValueError:
+            raise BadParameterError("priority must be a whole number") from None
+        model = self.query_one("#model", Select).value
+        if model is Select.BLANK:
+            raise BadParameterError("choose a model")
+        params = {k: inp.value for k, inp in self._param_inputs.items()}
+        return {"text": text, "topics": topics, "seeds": seeds, "priority": priority, "model": str(model), "params": params}
+
+    def inject(self) -> None:
+        app = self.agora
+        try:
+            values = self.form_values()
+            app.inject(**values)
+        except AgoraError as exc:
+            self.query_one("#form-error", Static).update(str(exc))
+            app.notify(str(exc), severity="error", markup=False)
+            return
+        self.query_one("#form-error", Static).update("")
+        self.query_one("#msg-text", Input).value = ""
+        self.refresh_view()
+
+    def action_cancel_session(self) -> None:
+        table = self.query_one("#sessions", DataTable)
+        if table.row_count == 0:
+            return
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        if row_key.value is not None:
+            self.agora.cancel_session(int(row_key.value))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
+            self.agora.selected_session_id = int(event.row_key.value)
+
+    def refresh_view(self) -> None:
+        app = self.agora
+        table = self.query_one("#sessions", DataTable)
+        n = max(1, app.world.n)
+        sessions = list(reversed(app.sim.sessions))[:200]
+        existing = set(table.rows)
+        wanted = [str(s.id) for s in sessions]
+        if [k.value for k in table.rows] != wanted:
+            cursor = table.cursor_row
+            table.clear()
+            for s in sessions:
+                table.add_row(*self.cells(s, n), key=str(s.id))
+            if cursor < table.row_count:
+                table.move_cursor(row=cursor)
+            return
+        del existing
+        for s in sessions:
+            if s.status in ("running", "queued") or s.id == app.selected_session_id:
+                for col, value in zip(("status", "progress", "reached", "exposed", "r", "rounds"), self.cells(s, n)[3:]):
+                    table.update_cell(str(s.id), col, value)
+
+    @staticmethod
+    def cells(s: Any, n: int) -> tuple:
+        status = Text(s.status, style={"running": "green", "queued": "yellow", "failed": "red", "cancelled": "grey50"}.get(s.status, ""))
+        return (str(s.id), literal(s.message.get("text", ""), 40), Text(s.model_name), status, bar(s.reached / n, 12),
+                fmt_int(s.reached), fmt_int(s.exposed_count), f"{s.reproduction_number:.2f}", str(s.round))
+
+
+# -- 5. Plugins -----------------------------------------------------------------------------------
+
+
+class PluginsView(View):
+    BINDINGS = [Binding("r", "reload_plugins", "Reload plugins")]
+    DEFAULT_CSS = """
+    PluginsView DataTable { height: 1fr; }
+    PluginsView #plugin-detail { height: 1fr; padding: 0 1; border: round $primary-darken-2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="plugins", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(id="plugin-detail"):
+            yield Static("Select a plugin to see its parameters (or its traceback if it failed).", id="plugin-text", markup=False)
+
+    def on_mount(self) -> None:
+        t = self.query_one("#plugins", DataTable)
+        for key, label in (("name", "name"), ("kind", "kind"), ("version", "version"), ("status", "status"), ("source", "source")):
+            t.add_column(label, key=key)
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        if self.agora.registry is None:
+            return
+        t = self.query_one("#plugins", DataTable)
+        entries = self.agora.registry.list()
+        wanted = [e.name for e in entries]
+        if [k.value for k in t.rows] == wanted and getattr(self, "_version", None) == self.agora.registry_version:
+            return
+        self._version = self.agora.registry_version
+        t.clear()
+        for e in entries:
+            d = e.to_dict()
+            status = Text("failed", style="red") if e.error else Text("loaded" if e.loaded else "not imported yet")
+            t.add_row(literal(e.name, 30), e.kind, literal(d["version"] or "-", 12), status, literal(e.source, 60), key=e.name)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        entry = self.agora.registry.entries.get(str(event.row_key.value))
+        if entry is None:
+            return
+        d = entry.to_dict()
+        text = Text()
+        text.append_text(literal(f"{d['name']} {d['version'] or ''} ({d['kind']}) from {d['source']}", None))
+        text.append("\n")
+        text.append_text(literal(d["description"] or "", None))
+        for k, p in (d["params"] or {}).items():
+            text.append("\n  ")
+            text.append_text(literal(f"{k}: {p['type']} = {p['default']!r}  [{p['min']}, {p['max']}]  {p['help']}", None))
+        for note in d["notes"]:
+            text.append_text(literal(f"\nnote: {note}", None))
+        if d["error"]:
+            text.append("\n\nfailed to load:\n", style="bold red")
+            text.append(d["traceback"] or d["error"])  # Text.append never parses markup
+        self.query_one("#plugin-text", Static).update(text)
+
+    def action_reload_plugins(self) -> None:
+        self.agora.action_reload_plugins()
+
+
+__all__ = ["AgentsView", "CommunitiesView", "DashboardView", "MessagesView", "PluginsView", "TOPICS", "mask_topics"]
