@@ -153,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--ndlib-agents", type=_positive_int, default=100_000, metavar="N", help="graph size for the NDlib comparison")
     bp.add_argument("--seed", type=_int, default=1)
     bp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    from . import cli_analysis, cli_plugins
+
+    cli_plugins.add_commands(sub)
+    cli_analysis.add_commands(sub)
+    cli_analysis.add_bench_command(bsub)
     return p
 
 
@@ -260,7 +265,7 @@ async def _cmd_load(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with stderr_progress() as progress:
         world = await asyncio.to_thread(load_snapshot, args.snapshot, progress=progress)
-        await save_world(world, args.world, force=args.force, progress=progress)
+        await save_world(world, args.world, force=args.force, progress=progress, keep_audit=True)
     info = world_info(args.world)
     info["seconds"] = round(time.perf_counter() - t0, 3)
     _emit(args, info, f"loaded {args.snapshot} into {args.world}\n" + _describe(info))
@@ -332,6 +337,18 @@ async def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analysis(args: argparse.Namespace) -> int:
+    from . import cli_analysis
+
+    return cli_analysis.handle(args)
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from . import cli_plugins
+
+    return cli_plugins.handle(args)
+
+
 def _cmd_topics(args: argparse.Namespace) -> int:
     from .topics import TOPICS
 
@@ -341,6 +358,11 @@ def _cmd_topics(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_propagation, bench_world
+
+    if args.bench == "analysis":
+        from .cli_analysis import handle
+
+        return handle(args)
 
     if args.bench == "propagation":
         result = bench_propagation(args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents)
@@ -384,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
         "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, "tui": _cmd_tui, None: _cmd_tui,
+        "plugins": _cmd_plugins, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
     }
     handler = handlers[args.command]
     try:

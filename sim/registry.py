@@ -94,12 +94,16 @@ def load_file(path: str) -> ModuleType:
     stem = os.path.splitext(os.path.basename(path))[0]
     mod_name = f"agora_user_plugins.{stem}_{digest}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
-    if spec is None or spec.loader is None:
+    if spec is None:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
     try:
-        spec.loader.exec_module(module)
+        # Compile the source every time (no __pycache__): an edit within the same second that keeps
+        # the file's size would otherwise reload stale bytecode.
+        with open(path, "rb") as fh:
+            code = compile(fh.read(), path, "exec")
+        exec(code, module.__dict__)  # noqa: S102 - plugins are code the user chose to load
     except BaseException:
         sys.modules.pop(mod_name, None)
         raise
@@ -207,8 +211,8 @@ class Registry:
         if not os.path.isdir(folder):
             return
         for fname in sorted(os.listdir(folder)):
-            if not fname.endswith(".py") or fname.startswith("_"):
-                continue
+            if not fname.endswith(".py") or fname.startswith(("_", "test_")) or fname == "conftest.py":
+                continue  # tests written beside plugins (agora plugins new) are not plugins
             path = os.path.join(folder, fname)
             stem = fname[:-3]
             try:
@@ -220,6 +224,14 @@ class Registry:
                 continue
             if self._register_module(module, path) == 0:
                 self._fail(stem, path, ImportError(f"{fname} defines no plugin class (a subclass of PropagationModel or Recommender with a name)"))
+
+    def register(self, cls: type[Plugin], source: str = "runtime") -> PluginInfo:
+        """Register a plugin class directly (tests, notebooks, the conformance checker)."""
+        if not (inspect.isclass(cls) and issubclass(cls, Plugin) and getattr(cls, "name", "")):
+            raise BadParameterError("only a Plugin subclass with a name can be registered")
+        info = PluginInfo(name=cls.name, kind=_kind_of(cls), source=source, cls=cls)
+        self._add(info)
+        return info
 
     # -- lookup ----------------------------------------------------------------------------------
     def _resolve(self, info: PluginInfo) -> type[Plugin]:

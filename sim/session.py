@@ -469,6 +469,10 @@ class PropagationSession:
             if sources.size and (sources.min() < -1 or sources.max() >= n):
                 raise ModelContractError(f"model {name} returned sources outside -1..{n - 1}")
             sources = sources.astype(np.int32)
+        if result.exposed is not None:
+            ex = np.asarray(result.exposed)
+            if ex.ndim != 1 or (ex.size and (ex.dtype.kind not in "iu" or ex.min() < 0 or ex.max() >= n)):
+                raise ModelContractError(f"model {name} returned exposed agents that are not a 1-D integer array in 0..{n - 1}")
         if not isinstance(result.attempts, (int, np.integer)) or result.attempts < 0:
             raise ModelContractError(f"model {name} returned attempts={result.attempts!r}, expected a count")
         return agents, new_state, sources

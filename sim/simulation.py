@@ -178,7 +178,7 @@ class Simulation:
                 try:
                     model = self.registry.model(s.model_name)(**s.params)
                     s.start(world, model, tick)
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:  # a plugin may even call sys.exit
                     self._fail(s, exc, tick, events)
                     continue
                 started.append(s)
@@ -195,12 +195,12 @@ class Simulation:
             if s.model is None:  # a session restored from a file: make its model again
                 try:
                     s.model = self.registry.model(s.model_name)(**s.params)
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:
                     self._fail(s, exc, tick, events)
                     continue
             try:
                 result = s.advance(world, tick, online)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 self._fail(s, exc, tick, events)
                 continue
             self._changed.add(s.id)

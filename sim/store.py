@@ -25,6 +25,7 @@ import numpy as np
 from . import __version__
 from .errors import BadFileError, TargetExistsError
 from .graph import Graph
+from .analysis_store import ANALYSIS_SCHEMA
 from .persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
 from .world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
 
@@ -113,7 +114,7 @@ CREATE TABLE audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, action TEXT NOT NU
 """
 
 _NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
-SCHEMA = SCHEMA_TEMPLATE.replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE)
+SCHEMA = SCHEMA_TEMPLATE.replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA
 
 _REL_SQL_PACKED = (
     "INSERT INTO relationships (src, dst, trust) "
@@ -270,8 +271,12 @@ async def _write_relationships(db: aiosqlite.Connection, graph: Graph, progress:
         await pending
 
 
-async def save_world(world: World, path: str, *, force: bool = False, progress: Progress = None) -> None:
+async def save_world(world: World, path: str, *, force: bool = False, progress: Progress = None,
+                     keep_audit: bool = False) -> None:
     """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename).
+
+    With ``keep_audit``, the audit log of the world file being replaced is carried over, so loading a
+    snapshot over a world keeps the record of what was done to it.
 
     Raises:
         TargetExistsError: ``path`` exists and ``force`` is false.
@@ -296,6 +301,14 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
             await _write_arrays(db, _world_arrays(world), progress)
             await _write_agents(db, world, progress)
             await _write_relationships(db, world.graph, progress)
+            if world.config.get("analysis"):
+                from .analysis import community_table
+                from .analysis_store import write_analysis
+
+                table = community_table(world) if world.columns["community"].max(initial=-1) >= 0 else None
+                await write_analysis(db, world, table, transaction=False, agents=False)
+            if keep_audit and os.path.exists(path):
+                await _copy_audit(db, path)
             await db.commit()
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
@@ -316,6 +329,18 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
     world.path = os.path.abspath(path)
     world._persona_loader = PersonaReader(world.path)
     world._persona_cache.clear()
+
+
+async def _copy_audit(db: aiosqlite.Connection, old_path: str) -> None:
+    try:
+        src = sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True)
+        try:
+            rows = src.execute("SELECT ts, action, details FROM audit ORDER BY id").fetchall()
+        finally:
+            src.close()
+    except sqlite3.Error:
+        return  # the file being replaced is not a readable world: nothing to carry over
+    await db.executemany("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)", rows)
 
 
 def _connect_ro(path: str) -> sqlite3.Connection:

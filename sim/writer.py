@@ -49,6 +49,12 @@ class WorldWriter:
         """Append a user action to the world's audit log (after everything queued before it)."""
         self._queue.put_nowait(("audit", action, details))
 
+    async def call(self, fn: Any) -> Any:
+        """Run ``await fn(connection)`` on the writer's connection, in order with everything queued."""
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(("call", fn, done))
+        return await done
+
     async def checkpoint(self, world: Any, changed_sessions: list | None = None) -> None:
         """Write the world's state (after every queued event) and wait until it is committed."""
         done: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -75,8 +81,9 @@ class WorldWriter:
             except BaseException as exc:  # keep the task alive; report through .error
                 self.error = exc
                 for it in items:
-                    if it[0] == "checkpoint" and not it[3].done():
-                        it[3].set_exception(exc)
+                    fut = it[3] if it[0] == "checkpoint" else (it[2] if it[0] == "call" else None)
+                    if fut is not None and not fut.done():
+                        fut.set_exception(exc)
             finally:
                 for _ in items:
                     self._queue.task_done()
@@ -101,6 +108,16 @@ class WorldWriter:
                 await db.execute("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)",
                                  (time.time(), it[1], json.dumps(it[2], default=str)))
                 await db.commit()
+            elif it[0] == "call":
+                _, fn, done = it
+                try:
+                    result = await fn(db)
+                except BaseException as exc:
+                    if not done.done():
+                        done.set_exception(exc)
+                else:
+                    if not done.done():
+                        done.set_result(result)
             elif it[0] == "checkpoint":
                 _, world, changed, done = it
                 await checkpoint_world(db, world, changed_sessions=changed)

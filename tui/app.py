@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
@@ -101,6 +102,7 @@ class AgoraApp(App):
         self._tick_times: deque[float] = deque(maxlen=50)
         self._proc = psutil.Process()
         self._community_cache: tuple[Any, list[dict[str, Any]]] | None = None
+        self._community_flows: list[dict[str, int]] = []
         self._share_cache: tuple[Any, np.ndarray | None] | None = None
         self._run_worker = None
         self.busy: str | None = None  # a long action in progress (save, load, analysis)
@@ -206,13 +208,16 @@ class AgoraApp(App):
         return m
 
     def refresh_ui(self) -> None:
-        if self.sim is None:
+        if self.sim is None or self._exit_renderables or not self._switcher.is_attached:
             return
-        with self.batch_update():
-            self._status.update(self.header_text())
-            current = self._switcher.current
-            if current in VIEWS:
-                self._views[current].refresh_view()  # type: ignore[attr-defined]
+        try:
+            with self.batch_update():
+                self._status.update(self.header_text())
+                current = self._switcher.current
+                if current in VIEWS:
+                    self._views[current].refresh_view()  # type: ignore[attr-defined]
+        except NoMatches:
+            pass  # widgets are being torn down (the app is closing)
 
     def header_text(self) -> Text:
         w = self.world
@@ -370,7 +375,7 @@ class AgoraApp(App):
                     await self.writer.close()
                 if self.world_path:
                     new_world.name = self.world.name
-                    await save_world(new_world, self.world_path, force=True)
+                    await save_world(new_world, self.world_path, force=True, keep_audit=True)
             await self.attach_world(new_world)
             self.audit("load", {"snapshot": path, "tick": new_world.tick})
             self.notify(f"loaded {os.path.basename(path)} (tick {new_world.tick})", markup=False)
@@ -399,14 +404,21 @@ class AgoraApp(App):
         self.log_line(result)
 
     async def run_analysis(self) -> str:
-        """Recompute communities and influence (overridden by the analysis module when present)."""
-        from sim import analysis
+        """Recompute communities (Leiden) and influence (PageRank) off the event loop, keep them in the
+        world and its file."""
+        from sim.analysis import analyze, store_analysis
+        from sim.analysis_store import write_analysis
 
+        world = self.world
+        result = await asyncio.to_thread(analyze, world)
         async with self.sim.lock:
-            summary = await asyncio.to_thread(analysis.analyze_world, self.world)
+            table = store_analysis(world, result)
         if self.writer is not None:
             await self.sim.checkpoint()
-        return f"{summary['communities']['count']} communities, modularity {summary['communities']['modularity']:.3f}"
+            await self.writer.call(lambda db: write_analysis(db, world, table))
+        self.audit("analysis", {"communities": table.count if table is not None else 0})
+        rec = world.config["analysis"]["communities"]
+        return f"{rec['count']:,} communities, modularity {rec['modularity']:.3f}"
 
     def action_reload_plugins(self) -> None:
         failures = self.registry.reload()
@@ -479,11 +491,15 @@ class AgoraApp(App):
         return int(np.count_nonzero(infl > infl[idx])) + 1
 
     def community_rows(self) -> list[dict[str, Any]]:
-        """One row per community: size, density, dominant interests, top influencer, adoption share."""
+        """One row per community: size, density, dominant interests, top influencer, adoption share.
+        Built off the event loop when the communities change; empty until ready."""
         w = self.world
-        key = (id(w), id(w.columns["community"]), w.config.get("analysis", {}).get("ran_at"))
+        key = (id(w), id(w.columns["community"]), (w.config.get("analysis") or {}).get("time"))
         if self._community_cache is None or self._community_cache[0] != key:
-            self._community_cache = (key, self._compute_community_rows())
+            if self._community_cache is None or self._community_cache[0] != ("pending", key):
+                self._community_cache = (("pending", key), [])
+                self.community_table_worker(key)
+            return []
         rows = [dict(r) for r in self._community_cache[1]]
         shares = self._adoption_shares()
         if shares is not None:
@@ -491,35 +507,21 @@ class AgoraApp(App):
                 r["share"] = float(shares[r["id"]]) if r["id"] < shares.size else None
         return rows
 
-    def _compute_community_rows(self) -> list[dict[str, Any]]:
-        w = self.world
-        stored = w.config.get("communities_table")
-        if stored:
-            return [dict(r) for r in stored]
-        comm = w.columns["community"]
-        if comm.size == 0 or comm.max() < 0:
-            return []
-        known = comm >= 0
-        c = comm[known]
-        k = int(c.max()) + 1
-        sizes = np.bincount(c, minlength=k)
-        interests = w.columns["interests"][known]
-        counts = np.stack([np.bincount(c, weights=((interests >> np.uint64(t)) & np.uint64(1)).astype(np.float64), minlength=k)
-                           for t in range(64)], axis=1)
-        infl = w.columns["influence"][known]
-        idx = np.flatnonzero(known)
-        order = np.lexsort((-infl, c))
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = c[order][1:] != c[order][:-1]
-        top = np.full(k, -1, dtype=np.int64)
-        top[c[order][first]] = w.columns["ids"][idx[order][first]]
-        rows = []
-        for cid in np.flatnonzero(sizes):
-            best = np.argsort(-counts[cid])[:3]
-            rows.append({"id": int(cid), "size": int(sizes[cid]), "density": None,
-                         "interests": mask_topics(int(sum(1 << int(b) for b in best if counts[cid, b] > 0))),
-                         "top": int(top[cid]) if top[cid] >= 0 else None, "top_influencers": [int(top[cid])] if top[cid] >= 0 else []})
-        return rows
+    @work(exclusive=True, group="community-table")
+    async def community_table_worker(self, key: Any) -> None:
+        from sim.analysis import community_table
+
+        world = self.world
+        if world.columns["community"].max(initial=-1) < 0:
+            self._community_cache = (key, [])
+            self._community_flows = []
+            return
+        table = await asyncio.to_thread(community_table, world)
+        rows = table.rows()
+        for r in rows:
+            r["top"] = r["top_influencers"][0] if r["top_influencers"] else None
+        self._community_flows = table.top_flows(2000)
+        self._community_cache = (key, [r for r in rows if r["size"] > 0])
 
     def _adoption_shares(self) -> np.ndarray | None:
         sid = self.selected_session_id
@@ -563,10 +565,10 @@ class AgoraApp(App):
             if j:
                 t.append(", ")
             t.append_text(literal(f"{self.world.persona(idx).name} ({oid})", 60))
-        flows = [f for f in (self.world.config.get("community_flows") or []) if cid in (f[0], f[1])][:8]
+        flows = [f for f in self._community_flows if f["src"] == cid][:8]
         if flows:
-            t.append("\nflows to other communities: ")
-            t.append(", ".join(f"{a}→{b}: {n:,}" for a, b, n in flows))
+            t.append("\nedges to other communities: ")
+            t.append(", ".join(f"→{f['dst']}: {f['edges']:,}" for f in flows))
         if r.get("share") is not None:
             t.append(f"\nadoption share of the selected message: {100 * r['share']:.1f} %")
         return t

@@ -186,7 +186,8 @@ class CommunitiesView(View):
     def refresh_view(self) -> None:
         app = self.agora
         rows = self.rows()
-        signature = (app.world.tick, len(rows), self.sort_key, self.sort_reverse, self.filter_text, app.selected_session_id)
+        signature = (app.world.tick, len(rows), id(app._community_cache), self.sort_key, self.sort_reverse, self.filter_text,
+                     app.selected_session_id)
         if signature == self._shown_signature:
             return
         self._shown_signature = signature
@@ -205,7 +206,8 @@ class CommunitiesView(View):
         self.query_one("#comm-picture", Static).update(self.picture(rows))
         if not rows:
             self.query_one("#comm-detail", Static).update(
-                "No communities known for this world yet: press c to detect them." if not app.community_rows() else "No community matches the filter.")
+                "No communities known for this world yet: press c to detect them." if not app.community_rows()
+                else "No community matches the filter.")
 
     def picture(self, rows: list[dict[str, Any]]) -> Text:
         """A compact picture: one block per community (largest first), coloured by adoption share."""
@@ -505,7 +507,7 @@ class MessagesView(View):
     @staticmethod
     def cells(s: Any, n: int) -> tuple:
         status = Text(s.status, style={"running": "green", "queued": "yellow", "failed": "red", "cancelled": "grey50"}.get(s.status, ""))
-        return (str(s.id), literal(s.message.get("text", ""), 40), Text(s.model_name), status, bar(s.reached / n, 12),
+        return (str(s.id), literal(s.message.get("text", ""), 60), Text(s.model_name), status, bar(s.reached / n, 12),
                 fmt_int(s.reached), fmt_int(s.exposed_count), f"{s.reproduction_number:.2f}", str(s.round))
 
 

@@ -1,0 +1,136 @@
+"""Compartmental epidemic models in discrete time: SIR, SIS and SEIR.
+
+Semantics (synchronous rounds). Seeds start infectious. Round t, in this order, every step judged on
+the states at the start of the round:
+
+1. Infection: every agent infectious at the start of the round (the frontier; ``transmit = "while"``)
+   makes one attempt along each out-edge to an agent susceptible at the start of the round, succeeding
+   with probability ``beta`` (one ``ctx.random_edges`` number per attempt, in gather order). A target
+   hit by several attempts is infected once; its source is the lowest-numbered successful sender.
+   Infected agents become infectious (SIR, SIS) or exposed (SEIR).
+2. SEIR only: every agent exposed at the start of the round becomes infectious with probability
+   ``sigma`` (one ``ctx.random_agents`` number each, agents ascending). Agents exposed in this round's
+   step 1 wait for the next round.
+3. Recovery: every agent infectious at the start of the round recovers with probability ``gamma`` (one
+   ``ctx.random_agents`` number each, agents ascending) — after it made its attempts in step 1. SIR and
+   SEIR move it to recovered for good; SIS moves it back to susceptible, from where it can be infected
+   again from the next round on.
+
+So agents infected (or turned infectious) in round t transmit from round t+1; an infectious agent makes
+its first attempts before it can recover, and the chance that it ever passes the disease along one edge
+to a susceptible neighbour is the transmissibility ``T = beta / (1 - (1 - beta)(1 - gamma))``.
+
+``reached`` counts agents ever infected: the adopted states are I and R (SIR), E, I and R (SEIR) and
+I (SIS; ``reached`` counts distinct agents ever infected, a re-infection is not counted again, and the
+session's ``state`` shows who is infected now). SIR and SEIR are progressive; SIS is not. A session ends
+when nobody is infectious (SEIR: and nobody exposed). SIS can run for ever near its endemic level;
+stop it with the simulation's tick limit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.plugin import Param, PropagationModel, StepResult
+
+_BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
+_GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
+_SIGMA = Param(float, 0.3, 0.0, 1.0, "probability that an exposed agent becomes infectious in a round")
+
+
+class _Compartmental(PropagationModel):
+    """The round shared by the three models; subclasses name their compartments."""
+
+    transmit = "while"
+    #: The state newly infected agents enter, and the infectious state.
+    infected_state = 1
+    infectious_state = 1
+    #: The state recovering agents enter (0 for SIS).
+    recovered_state = 2
+    #: The exposed state, or -1 when there is none.
+    latent_state = -1
+
+    def start(self, ctx):
+        if self.latent_state >= 0:
+            # The exposed agents, ascending (kept so a round never scans all N states).
+            ctx.store["latent"] = np.empty(0, dtype=np.int32)
+
+    def step(self, ctx):
+        infectious = ctx.frontier  # infectious at the start of the round, ascending
+        # 1. infection attempts from the agents infectious at the start of the round
+        src, dst, _, eid = ctx.gather()
+        open_ = ctx.state[dst] == 0
+        src, dst, eid = src[open_], dst[open_], eid[open_]
+        hit = ctx.random_edges(eid) < self.p["beta"]
+        infected, first = np.unique(dst[hit], return_index=True)
+        agents = [infected.astype(np.int64)]
+        states = [np.full(infected.size, self.infected_state, dtype=np.int8)]
+        sources = [src[hit][first].astype(np.int32)]
+        # 2. exposed -> infectious, for agents exposed at the start of the round
+        if self.latent_state >= 0:
+            latent = ctx.store["latent"]
+            onset = ctx.random_agents(latent) < self.p["sigma"]
+            turned = latent[onset]
+            ctx.store["latent"] = np.union1d(latent[~onset], infected).astype(np.int32)
+            agents.append(turned.astype(np.int64))
+            states.append(np.full(turned.size, self.infectious_state, dtype=np.int8))
+            sources.append(np.full(turned.size, -1, dtype=np.int32))
+        # 3. recovery of the agents infectious at the start of the round
+        recovered = infectious[ctx.random_agents(infectious) < self.p["gamma"]]
+        agents.append(recovered.astype(np.int64))
+        states.append(np.full(recovered.size, self.recovered_state, dtype=np.int8))
+        sources.append(np.full(recovered.size, -1, dtype=np.int32))
+        # The three groups are disjoint: susceptible, exposed and infectious at the start of the round.
+        return StepResult(np.concatenate(agents), np.concatenate(states), np.concatenate(sources),
+                          attempts=int(eid.size), exposed=dst)
+
+    def is_done(self, ctx):
+        if ctx.frontier.size:
+            return False
+        return self.latent_state < 0 or ctx.store["latent"].size == 0
+
+
+class SIR(_Compartmental):
+    name = "sir"
+    version = "1.0"
+    description = "SIR epidemic: infect followers with probability beta per round, recover with probability gamma."
+    params = {"beta": _BETA, "gamma": _GAMMA}
+    states = ("susceptible", "infectious", "recovered")
+    adopted_states = (1, 2)
+    transmitting_states = (1,)
+    seed_state = 1
+    progressive = True
+    infected_state = 1
+    infectious_state = 1
+    recovered_state = 2
+
+
+class SIS(_Compartmental):
+    name = "sis"
+    version = "1.0"
+    description = "SIS epidemic: like SIR, but recovered agents are susceptible again and can be reinfected."
+    params = {"beta": _BETA, "gamma": _GAMMA}
+    states = ("susceptible", "infectious")
+    adopted_states = (1,)
+    transmitting_states = (1,)
+    seed_state = 1
+    progressive = False
+    infected_state = 1
+    infectious_state = 1
+    recovered_state = 0
+
+
+class SEIR(_Compartmental):
+    name = "seir"
+    version = "1.0"
+    description = "SEIR epidemic: SIR with an exposed stage that turns infectious with probability sigma per round."
+    params = {"beta": _BETA, "sigma": _SIGMA, "gamma": _GAMMA}
+    states = ("susceptible", "exposed", "infectious", "recovered")
+    adopted_states = (1, 2, 3)
+    transmitting_states = (2,)
+    seed_state = 2
+    progressive = True
+    infected_state = 1
+    infectious_state = 2
+    recovered_state = 3
+    latent_state = 1

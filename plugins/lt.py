@@ -1,0 +1,67 @@
+"""Linear threshold (Kempe, Kleinberg and Tardos 2003).
+
+Semantics (synchronous rounds):
+
+- At the session's start every agent ``v`` draws a threshold once: ``theta_v = 1 - u_v`` with ``u_v``
+  uniform in [0, 1) from ``ctx.random_agents`` over all agents in index order, so ``theta_v`` is
+  uniform in (0, 1]. It is kept as float32 in ``store["threshold"]`` and never redrawn.
+- Each in-edge ``u -> v`` (v follows u) has a weight ``w_uv``; a follower's in-weights sum to 1:
+  ``weights="uniform"``: ``w_uv = 1 / in_degree(v)``; ``weights="trust"``: ``w_uv = trust_uv /
+  sum of trust over v's in-edges`` (an agent whose in-trust sums to 0 never adopts).
+- Seeds adopt at the start. In round t an agent ``v`` that has not adopted adopts when the adopted
+  weight ``A_v = sum of w_uv over followees u adopted before round t`` reaches its threshold:
+  ``A_v >= theta_v``. ``A_v`` is computed as (adopted count) / in_degree, or (adopted in-trust) / (total
+  in-trust), in double precision. Agents that adopted in round t count from round t+1.
+- Only followers of agents that adopted in the previous round can cross their threshold (nothing else
+  changed for the others), so each round looks only at the out-neighbours of that frontier.
+- An adopting agent's source is the lowest-numbered agent of the frontier it follows. The session
+  ends when a round produces no adoption.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.plugin import Param, PropagationModel, StepResult
+
+
+class LinearThreshold(PropagationModel):
+    name = "lt"
+    version = "1.0"
+    description = "Linear threshold: adopt when the weighted share of adopted followees reaches a threshold drawn once."
+    params = {
+        "weights": Param(str, "uniform", choices=("uniform", "trust"),
+                         help="in-edge weights: uniform (1/followees) or trust (trust / total in-trust)"),
+    }
+    states = ("susceptible", "adopted")
+    adopted_states = (1,)
+    transmitting_states = (1,)
+    transmit = "once"
+    seed_state = 1
+    progressive = True
+
+    def start(self, ctx):
+        u = ctx.random_agents(np.arange(ctx.n, dtype=np.int32))
+        ctx.store["threshold"] = (1.0 - u).astype(np.float32)
+
+    def step(self, ctx):
+        src, dst, _, _ = ctx.gather()
+        open_ = ctx.state[dst] == 0
+        src, dst = src[open_], dst[open_]
+        # Candidates ascending; `first` points at each one's lowest frontier followee (sources ascend).
+        cand, first = np.unique(dst, return_index=True)
+        if cand.size == 0:
+            return StepResult.nothing(exposed=cand)
+        _, followees, eid = ctx.gather_in(cand)
+        group = np.repeat(np.arange(cand.size), ctx.in_degree(cand))
+        adopted = ctx.adopted_mask(followees)
+        if self.p["weights"] == "trust":
+            w = ctx.trust[eid].astype(np.float64)
+            total = np.bincount(group, weights=w, minlength=cand.size)
+            active = np.bincount(group[adopted], weights=w[adopted], minlength=cand.size)
+        else:
+            total = np.bincount(group, minlength=cand.size).astype(np.float64)
+            active = np.bincount(group[adopted], minlength=cand.size).astype(np.float64)
+        share = np.divide(active, total, out=np.zeros(cand.size), where=total > 0)
+        win = share >= ctx.store["threshold"][cand]
+        return StepResult(cand[win], 1, src[first][win], attempts=int(dst.size), exposed=cand)

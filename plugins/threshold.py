@@ -1,0 +1,48 @@
+"""Fractional threshold (complex contagion): adopt when enough of the agents you follow have adopted.
+
+Semantics (synchronous rounds, no randomness):
+
+- Seeds adopt at the session's start. In round t an agent ``v`` that has not adopted adopts when
+  ``a_v / k_v >= threshold``, where ``k_v`` is how many agents it follows and ``a_v`` how many of them
+  adopted before round t (the fraction is computed in double precision as ``a_v / k_v``). Agents that
+  adopted in round t count from round t+1.
+- Only followers of agents that adopted in the previous round are examined: nothing changed for the
+  others. Hence agents that follow nobody never adopt (unless seeded), and ``threshold = 0`` means
+  "adopt as soon as any followee has adopted".
+- An adopting agent's source is the lowest-numbered agent of the frontier it follows. The session
+  ends when a round produces no adoption. Given the seeds, the outcome is deterministic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.plugin import Param, PropagationModel, StepResult
+
+
+class FractionalThreshold(PropagationModel):
+    name = "threshold"
+    version = "1.0"
+    description = "Complex contagion: adopt when the adopted fraction of your followees reaches a threshold."
+    params = {
+        "threshold": Param(float, 0.2, 0.0, 1.0, "fraction of followees that must have adopted"),
+    }
+    states = ("susceptible", "adopted")
+    adopted_states = (1,)
+    transmitting_states = (1,)
+    transmit = "once"
+    seed_state = 1
+    progressive = True
+
+    def step(self, ctx):
+        src, dst, _, _ = ctx.gather()
+        open_ = ctx.state[dst] == 0
+        src, dst = src[open_], dst[open_]
+        # Candidates ascending; `first` points at each one's lowest frontier followee (sources ascend).
+        cand, first = np.unique(dst, return_index=True)
+        if cand.size == 0:
+            return StepResult.nothing(exposed=cand)
+        adopted = ctx.adopted_in_counts(cand)
+        share = adopted / ctx.in_degree(cand)  # every candidate follows at least one frontier agent
+        win = share >= self.p["threshold"]
+        return StepResult(cand[win], 1, src[first][win], attempts=int(dst.size), exposed=cand)
