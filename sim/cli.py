@@ -153,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--ndlib-agents", type=_positive_int, default=100_000, metavar="N", help="graph size for the NDlib comparison")
     bp.add_argument("--seed", type=_int, default=1)
     bp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    bt = bsub.add_parser("tui", help="keypress-to-screen latency with a large world running; first frame",
+                         description="TUI benchmark (Textual Pilot, headless): keypress latency while a world of N agents runs, "
+                         "beside the same keys on a tiny idle world, and the time to the first frame on a default-sized world.")
+    bt.add_argument("--agents", type=_positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    bt.add_argument("--sessions", type=_positive_int, default=5, metavar="S", help="concurrent sessions while measuring (default 5)")
+    bt.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     from . import cli_analysis, cli_plugins
 
     cli_plugins.add_commands(sub)
@@ -363,6 +370,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from .cli_analysis import handle
 
         return handle(args)
+    if args.bench == "tui":
+        import importlib
+
+        result = importlib.import_module("tui.bench").bench_tui(args.agents, sessions=args.sessions)
+        _emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
+        return 0
 
     if args.bench == "propagation":
         result = bench_propagation(args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents)

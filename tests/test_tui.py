@@ -280,7 +280,7 @@ async def test_plugins_view_shows_failures_and_reloads(world_file, tmp_path):
             "from sim.plugin import PropagationModel, StepResult\n"
             "class Fixed(PropagationModel):\n    name = 'fixed'\n    def step(self, ctx):\n        return StepResult.nothing()\n")
         await pilot.press("r")
-        await pilot.pause()
+        await pilot.pause(0.2)
         names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         assert "fixed" in names and "bad" not in names
 

@@ -424,6 +424,7 @@ class AgoraApp(App):
         failures = self.registry.reload()
         self.registry_version += 1
         self._views["messages"].reload_models()  # type: ignore[attr-defined]
+        self._views["plugins"].refresh_view()  # type: ignore[attr-defined]
         self.audit("plugin_reload", {"failures": [f.name for f in failures]})
         if failures:
             self.notify(f"plugins reloaded; {len(failures)} failed to load (see the Plugins view)", severity="warning", markup=False)

@@ -1,0 +1,99 @@
+"""``agora bench tui``: keypress-to-screen latency with a large world running, and time to first frame.
+
+Measured with Textual's Pilot on a headless screen. Latency is from sending a key to the moment the
+app has processed it and refreshed (``pilot.press`` + ``pilot.pause``), with the simulation ticking in
+the background; the baseline is the same measurement on a tiny idle world in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+from sim.bench import PeakRSS, _mb
+from sim.create import synthetic_world
+from sim.store import save_world
+
+from .app import SPEEDS, AgoraApp
+
+KEYS = ["1", "2", "3", "4", "5", "plus", "minus"] * 6
+
+
+async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[list[float], dict[str, Any]]:
+    app = AgoraApp(path)
+    out: list[float] = []
+    info: dict[str, Any] = {}
+    async with app.run_test(size=(160, 50)) as pilot:
+        await asyncio.wait_for(app.ready.wait(), 120)
+        await pilot.pause()
+        if running:
+            for i in range(sessions):
+                app.sim.inject(f"bench {i}", params={"p": 0.03}, seeds="random:2000", seed=i)
+            app.speed_index = SPEEDS.index(0)
+            await pilot.press("space")
+            await pilot.pause(1.0)
+        tick0 = app.world.tick
+        t_start = time.perf_counter()
+        for key in KEYS:
+            t0 = time.perf_counter()
+            await pilot.press(key)
+            await pilot.pause()
+            out.append(time.perf_counter() - t0)
+        info["ticks_during"] = app.world.tick - tick0
+        info["seconds"] = round(time.perf_counter() - t_start, 3)
+        if running:
+            await pilot.press("space")
+            await app.workers.wait_for_complete()
+    return out, info
+
+
+async def _first_frame(path: str) -> float:
+    t0 = time.perf_counter()
+    app = AgoraApp(path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await asyncio.wait_for(app.ready.wait(), 60)
+        await pilot.pause()
+        app.refresh_ui()
+        await pilot.pause()
+        return time.perf_counter() - t0
+
+
+def bench_tui(agents: int = 1_000_000, *, avg_degree: float = 10.0, sessions: int = 5, folder: str | None = None) -> dict[str, Any]:
+    own = folder is None
+    folder = folder or tempfile.mkdtemp(prefix="agora-bench-tui-")
+    os.makedirs(folder, exist_ok=True)
+    r: dict[str, Any] = {"benchmark": "tui", "agents": agents, "sessions": sessions, "keys": len(KEYS)}
+    try:
+        big = os.path.join(folder, "big.db")
+        small = os.path.join(folder, "small.db")
+        asyncio.run(save_world(synthetic_world("big", agents, avg_degree=avg_degree, seed=1), big, force=True))
+        asyncio.run(save_world(synthetic_world("small", 1000, avg_degree=avg_degree, seed=1), small, force=True))
+        with PeakRSS() as peak:
+            lat, info = asyncio.run(_latencies(big, running=True, sessions=sessions))
+            base, _ = asyncio.run(_latencies(small, running=False, sessions=0))
+            default = os.path.join(folder, "default.db")
+            asyncio.run(save_world(synthetic_world("default", 100_000, seed=42), default, force=True))
+            first = asyncio.run(_first_frame(default))
+        ms = np.array(lat) * 1000
+        bms = np.array(base) * 1000
+        r.update({
+            "keypress_ms_p50": round(float(np.percentile(ms, 50)), 1),
+            "keypress_ms_p95": round(float(np.percentile(ms, 95)), 1),
+            "keypress_ms_max": round(float(ms.max()), 1),
+            "ticks_while_measuring": info["ticks_during"],
+            "baseline_idle_small_world_ms_p50": round(float(np.percentile(bms, 50)), 1),
+            "baseline_idle_small_world_ms_p95": round(float(np.percentile(bms, 95)), 1),
+            "first_frame_default_world_s": round(first, 3),
+            "peak_rss_mb": _mb(peak.peak),
+            "targets": {"keypress_ms_p95": 100, "first_frame_default_world_s": 3},
+        })
+    finally:
+        if own:
+            shutil.rmtree(folder, ignore_errors=True)
+    return r
