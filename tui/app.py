@@ -128,6 +128,14 @@ class AgoraApp(App):
         self.set_interval(0.1, self.refresh_ui)
         self.set_interval(1.0, self.sample_resources)
 
+    async def on_unmount(self) -> None:
+        # The writer's connection runs a non-daemon thread: always close it, however the app ends.
+        if self.sim is not None:
+            self.sim.stop()
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            await writer.close()
+
     @work(exclusive=True, group="open")
     async def open_world_worker(self) -> None:
         try:
