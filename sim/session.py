@@ -13,6 +13,7 @@ adopted from or -1), an ``exposed`` flag per agent, its frontier, its own seeded
 
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -276,6 +277,8 @@ class PropagationSession:
     frontier_sizes: list[int] = field(default_factory=list)
     #: New adoptions of the latest round divided by the agents that transmitted in it (R of that generation).
     reproduction_number: float = 0.0
+    #: Wall time spent in this session's rounds (model step and bookkeeping), for throughput figures.
+    seconds: float = 0.0
     error: str | None = None
     traceback: str | None = None
     # compartment description (from the model class, kept so a stored session is self-describing)
@@ -374,6 +377,7 @@ class PropagationSession:
         """One synchronous round under the model. Raises whatever the model raises, or
         :class:`ModelContractError` when its answer breaks the contract; the caller fails the session."""
         assert self.model is not None
+        t0 = time.perf_counter()
         ctx = StepContext(self, world, tick, online)
         result = self.model.step(ctx)
         agents, new_state, sources = self._validate(result, world.n)
@@ -433,6 +437,7 @@ class PropagationSession:
         if self.model.is_done(StepContext(self, world, tick, online)):
             self.status = "completed"
             self.ended_tick = tick
+        self.seconds += time.perf_counter() - t0
         return result
 
     def _validate(self, result: Any, n: int) -> tuple[np.ndarray, np.ndarray | int, np.ndarray]:

@@ -1,0 +1,86 @@
+"""Snapshot tests: the text of each main view on a small seeded world, compared with a stored copy.
+
+The world, the message and the steps are seeded, so the screen is the same every run; figures that
+depend on the machine (ticks and attempts per second, RSS, CPU, the memory chart) are masked. After an
+intended change to a view, regenerate with ``AGORA_UPDATE_SNAPSHOTS=1 pytest tests/test_tui_snapshots.py``
+and review the diff of ``tests/snapshots/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from sim.create import synthetic_world
+from sim.store import save_world
+from tui.app import AgoraApp
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+SIZE = (120, 40)
+VOLATILE = ("ticks/s", "edge attempts/s", "RSS memory", "CPU")
+
+
+def screen_lines(app) -> list[str]:
+    strips = app.screen._compositor.render_strips()
+    return [strip.text.rstrip() for strip in strips]
+
+
+def masked(lines: list[str]) -> str:
+    out = []
+    chart_rows = 0  # the memory chart (3 rows) depends on when RSS was sampled
+    for line in lines:
+        if chart_rows:
+            out.append("<memory chart>")
+            chart_rows -= 1
+            continue
+        if any(v in line for v in VOLATILE):
+            line = re.sub(r"\d[\d,.]*", "#", line)
+        if line.strip() == "memory (RSS)":
+            chart_rows = 3
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture
+def seeded_world(tmp_path):
+    path = str(tmp_path / "snap.db")
+    asyncio.run(save_world(synthetic_world("snapshot", 1500, avg_degree=6, seed=21), path))
+    return path
+
+
+async def test_main_views_match_their_snapshots(seeded_world):
+    app = AgoraApp(seeded_world)
+    views = {}
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.wait_for(app.ready.wait(), 30)
+        app.sim.inject("A [bold]seeded[/bold] message", topics=["ai"], seeds="top:5", params={"p": 0.2}, seed=3)
+        for _ in range(3):
+            await app.sim.step()
+        for key, name in zip("12345", ("dashboard", "communities", "agents", "messages", "plugins")):
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            if name == "agents":
+                app._views["agents"].show(7)
+            if name == "communities":  # its table is built by a worker: wait until it is on screen
+                table = app._views["communities"].query_one("#comm-table")
+                for _ in range(100):
+                    if table.row_count:
+                        break
+                    await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            app.refresh_ui()
+            await pilot.pause(0.1)
+            views[name] = masked(screen_lines(app))
+    update = os.environ.get("AGORA_UPDATE_SNAPSHOTS") == "1"
+    for name, text in views.items():
+        path = SNAPSHOTS / f"{name}.txt"
+        if update:
+            path.write_text(text)
+            continue
+        assert path.exists(), f"missing snapshot {path}: create it with AGORA_UPDATE_SNAPSHOTS=1"
+        expected = path.read_text()
+        assert text == expected, f"the {name} view changed; compare with {path} (regenerate if intended)"
