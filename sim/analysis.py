@@ -53,6 +53,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .graph import csr_positions
+
 from .arrays import unique_sorted
 from .errors import AgoraError, BadParameterError
 from .topics import TOPICS
@@ -526,13 +528,7 @@ def path_estimates(view: GraphView, *, samples: int = 16, seed: int = 0, sweeps:
 
 
 def _gather(indptr: np.ndarray, indices: np.ndarray, frontier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    starts = indptr[frontier]
-    counts = indptr[frontier + 1] - starts
-    total = int(counts.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    offsets = np.cumsum(counts) - counts
-    eid = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+    eid, counts = csr_positions(indptr, frontier)
     return np.repeat(frontier, counts), indices[eid].astype(np.int64)
 
 

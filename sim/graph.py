@@ -17,6 +17,19 @@ from .arrays import unique_sorted, unique_sorted_first
 from .errors import BadParameterError
 
 
+def csr_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in a CSR's column arrays of every entry of the given rows, row after row, and the
+    number of entries of each row. One ``repeat`` and one ``arange``: no Python loop."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = indptr[rows]
+    counts = indptr[rows + 1] - starts
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64), counts
+    offsets = np.cumsum(counts) - counts
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts), counts
+
+
 def index_dtype(count: int) -> np.dtype:
     """The smallest signed dtype that can index ``count`` items (int32 when it fits)."""
     return np.dtype(np.int32) if count < 2**31 - 1 else np.dtype(np.int64)
@@ -109,14 +122,7 @@ class Graph:
         No Python loop: the edge ids are built from the CSR offsets with one ``repeat`` and ``arange``.
         """
         frontier = np.asarray(frontier, dtype=np.int64)
-        starts = self.out_indptr[frontier]
-        counts = self.out_indptr[frontier + 1] - starts
-        total = int(counts.sum())
-        if total == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty.astype(np.int32), empty.astype(np.int32), empty
-        offsets = np.cumsum(counts) - counts
-        edge_ids = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+        edge_ids, counts = csr_positions(self.out_indptr, frontier)
         sources = np.repeat(frontier.astype(np.int32), counts)
         return sources, self.out_indices[edge_ids], edge_ids
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import BadParameterError
-from .graph import Graph
+from .graph import Graph, csr_positions
 from .plugin import PropagationModel, StepResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -179,14 +179,8 @@ class StepContext:
         if self._gathered is not None:
             return self._gathered[1], self._gathered[3]
         if self._targets is None:
-            g = self.graph
-            frontier = self.session.frontier.astype(np.int64)
-            starts = g.out_indptr[frontier]
-            counts = g.out_indptr[frontier + 1] - starts
-            total = int(counts.sum())
-            offsets = np.cumsum(counts) - counts
-            eid = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
-            self._targets = (g.out_indices[eid], eid)
+            eid, _ = csr_positions(self.graph.out_indptr, self.session.frontier)
+            self._targets = (self.graph.out_indices[eid], eid)
         return self._targets
 
     def gather_sources(self) -> np.ndarray:
@@ -207,14 +201,7 @@ class StepContext:
         """In-edges of ``agents``: ``(targets, sources, edge_ids)`` grouped by target in the given order."""
         agents = np.asarray(agents, dtype=np.int64)
         g = self.graph
-        starts = g.in_indptr[agents]
-        counts = g.in_indptr[agents + 1] - starts
-        total = int(counts.sum())
-        if total == 0:
-            e = np.empty(0, dtype=np.int64)
-            return e.astype(np.int32), e.astype(np.int32), e
-        offsets = np.cumsum(counts) - counts
-        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+        pos, counts = csr_positions(g.in_indptr, agents)
         return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos], g.in_edge[pos].astype(np.int64)
 
     def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
