@@ -38,7 +38,8 @@ def masked(lines: list[str]) -> str:
             chart_rows -= 1
             continue
         if any(v in line for v in VOLATILE):
-            line = re.sub(r"\d[\d,.]*", "#", line)
+            # the figures and the padding around them vary with the machine
+            line = re.sub(r"\s+", " ", re.sub(r"\d[\d,.]*", "#", line))
         if line.strip() == "memory (RSS)":
             chart_rows = 3
         out.append(line)
