@@ -107,7 +107,7 @@ async def test_inject_shows_markup_literally_and_cancel(world_file):
         await start(app, pilot)
         await inject(app, pilot, MARKUP, **{"seed-arg": "5"})
         assert app._switcher.current == "messages"
-        assert app.focused is not None
+        assert isinstance(app.focused, DataTable), "after injecting, focus leaves the form so keys act again"
         assert len(app.sim.sessions) == 1 and app.sim.sessions[0].message["text"] == MARKUP
         table = app._views["messages"].query_one("#sessions", DataTable)
         cell = table.get_cell("1", "text")
@@ -123,6 +123,21 @@ async def test_inject_shows_markup_literally_and_cancel(world_file):
         await pilot.pause(0.2)
         log = app._views["dashboard"].query_one("#log", Log)
         assert any(MARKUP in line for line in log.lines)
+
+
+async def test_escape_leaves_a_text_field(world_file):
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        await pilot.press("i")
+        assert isinstance(app.focused, Input)
+        await pilot.press("n")  # typed into the field, not a tick
+        assert app.world.tick == 0
+        await pilot.press("escape")
+        assert not isinstance(app.focused, Input)
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        assert app.world.tick == 1
 
 
 async def test_bad_parameter_is_shown_inline_and_nothing_is_injected(world_file):

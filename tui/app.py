@@ -79,6 +79,7 @@ class AgoraApp(App):
         Binding("c", "communities", "Communities"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
+        Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
     def __init__(self, world_path: str | None = None, *, plugin_dirs: list[str] | tuple[str, ...] = (),
@@ -322,6 +323,10 @@ class AgoraApp(App):
         """Append a user action to the world's audit log (through the writer, after queued work)."""
         if self.writer is not None:
             self.writer.submit_audit(action, details)
+
+    def action_leave_field(self) -> None:
+        """Escape leaves a text field, so the single-key controls work again."""
+        self.screen.set_focus(None)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -470,6 +470,8 @@ class MessagesView(View):
         self.query_one("#form-error", Static).update("")
         self.query_one("#msg-text", Input).value = ""
         self.refresh_view()
+        # Leave the form so that space, n and the other keys act on the simulation again.
+        self.query_one("#sessions", DataTable).focus()
 
     def action_cancel_session(self) -> None:
         table = self.query_one("#sessions", DataTable)
