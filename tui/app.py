@@ -104,7 +104,7 @@ class AgoraApp(App):
         self._proc = psutil.Process()
         self._community_cache: tuple[Any, list[dict[str, Any]]] | None = None
         self._community_flows: list[dict[str, int]] = []
-        self._share_cache: tuple[Any, np.ndarray | None] | None = None
+        self._share_cache: tuple[Any, dict[str, Any]] | None = None
         self._run_worker = None
         self.busy: str | None = None  # a long action in progress (save, load, analysis)
 
@@ -515,10 +515,14 @@ class AgoraApp(App):
                 self.community_table_worker(key)
             return []
         rows = [dict(r) for r in self._community_cache[1]]
-        shares = self._adoption_shares()
-        if shares is not None:
+        stats = self._adoption_stats()
+        if stats is not None:
+            share, first = stats["share"], stats["first_tick"]
             for r in rows:
-                r["share"] = float(shares[r["id"]]) if r["id"] < shares.size else None
+                if r["id"] < share.size:
+                    r["share"] = float(share[r["id"]])
+                    r["first_tick"] = int(first[r["id"]])
+                    r["home"] = r["id"] == stats.get("home")
         return rows
 
     @work(exclusive=True, group="community-table")
@@ -537,7 +541,10 @@ class AgoraApp(App):
         self._community_flows = table.top_flows(2000)
         self._community_cache = (key, [r for r in rows if r["size"] > 0])
 
-    def _adoption_shares(self) -> np.ndarray | None:
+    def _adoption_stats(self) -> dict[str, Any] | None:
+        """How the selected (or first running) session spread over the communities, cached per round."""
+        from sim.analysis import session_community_stats
+
         sid = self.selected_session_id
         if sid is None:
             running = [s for s in self.sim.sessions if s.status == "running"]
@@ -548,21 +555,12 @@ class AgoraApp(App):
             s = self.sim.session(sid)
         except AgoraError:
             return None
-        if s.adopted_at.size != self.world.n:
+        if s.adopted_at.size != self.world.n or self.world.columns["community"].max(initial=-1) < 0:
             return None
-        key = (sid, s.round, s.status)
-        if self._share_cache is not None and self._share_cache[0] == key:
-            return self._share_cache[1]
-        comm = self.world.columns["community"]
-        if comm.max(initial=-1) < 0:
-            return None
-        known = comm >= 0
-        k = int(comm.max()) + 1
-        sizes = np.bincount(comm[known], minlength=k)
-        adopted = np.bincount(comm[known & (s.adopted_at >= 0)], minlength=k)
-        shares = adopted / np.maximum(sizes, 1)
-        self._share_cache = (key, shares)
-        return shares
+        key = (sid, s.round, s.status, id(self.world.columns["community"]))
+        if self._share_cache is None or self._share_cache[0] != key:
+            self._share_cache = (key, session_community_stats(self.world, s))
+        return self._share_cache[1]
 
     def community_detail(self, cid: int) -> Text:
         rows = {r["id"]: r for r in self.community_rows()}
@@ -585,6 +583,10 @@ class AgoraApp(App):
             t.append(", ".join(f"→{f['dst']}: {f['edges']:,}" for f in flows))
         if r.get("share") is not None:
             t.append(f"\nadoption share of the selected message: {100 * r['share']:.1f} %")
+            if r.get("home"):
+                t.append(" (its home community: where its seeds are)")
+            if r.get("first_tick", -1) >= 0:
+                t.append(f", first reached at tick {r['first_tick']}")
         return t
 
 

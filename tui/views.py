@@ -151,7 +151,7 @@ class CommunitiesView(View):
     def on_mount(self) -> None:
         table = self.query_one("#comm-table", DataTable)
         for key, label in (("id", "community"), ("size", "size"), ("density", "density"), ("interests", "dominant interests"),
-                           ("top", "top influencer"), ("share", "adoption share")):
+                           ("top", "top influencer"), ("share", "adoption share"), ("first", "first reached")):
             table.add_column(label, key=key)
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -199,7 +199,9 @@ class CommunitiesView(View):
             table.add_row(
                 str(r["id"]), fmt_int(r["size"]), f"{r['density']:.4f}" if r["density"] is not None else "-",
                 literal(", ".join(r["interests"]), 40), str(r["top"]) if r["top"] is not None else "-",
-                bar(share, 10) if share is not None else Text("-"), key=str(r["id"]),
+                bar(share, 10) if share is not None else Text("-"),
+                (f"tick {r['first_tick']}" + (" (home)" if r.get("home") else "")) if r.get("first_tick", -1) >= 0 else "-",
+                key=str(r["id"]),
             )
         if rows and cursor < table.row_count:
             table.move_cursor(row=cursor)
