@@ -132,8 +132,11 @@ class StepContext:
     """What a model sees in one round. Arrays are read-only views: a model cannot change the world
     or the session except through its :class:`~sim.plugin.StepResult` and its own ``store``."""
 
-    def __init__(self, session: "PropagationSession", world: "World", tick: int, online: np.ndarray | None = None) -> None:
+    def __init__(self, session: "PropagationSession", world: "World", tick: int, online: np.ndarray | None = None,
+                 *, starting: bool = False) -> None:
         self.session = session
+        #: True in the model's ``start()`` (seeding), False in every round; ``round`` is 0 in both.
+        self.starting = starting
         self.world = world
         self.graph: Graph = world.graph
         self.n: int = world.n
@@ -340,7 +343,7 @@ class PropagationSession:
         self.transmitting = self.frontier.copy()
         self.status = "running"
         self.started_tick = tick
-        ctx = StepContext(self, world, tick)
+        ctx = StepContext(self, world, tick, starting=True)
         model.start(ctx)
         self.rng_state = self.rng.bit_generator.state
 
