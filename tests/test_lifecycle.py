@@ -1,0 +1,67 @@
+"""Lifecycle states: allowed transitions apply to many agents at once; a forbidden one changes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.create import synthetic_world
+from sim.errors import BadParameterError
+from sim.lifecycle import ALLOWED, InvalidTransition, parse_status, transition
+from sim.simulation import Simulation
+from sim.world import Status
+
+
+@pytest.fixture
+def world():
+    return synthetic_world("life", 500, avg_degree=6, seed=2)
+
+
+def test_allowed_transitions_apply_and_count(world):
+    assert transition(world, np.array([1, 2, 3]), "idle") == 3
+    assert (world.columns["status"][[1, 2, 3]] == Status.IDLE).all()
+    assert transition(world, np.array([1, 2]), Status.ACTIVE) == 2
+    assert transition(world, np.array([1, 3]), "active") == 1, "already-active agents do not count"
+    assert "agent.status" in world.dirty_arrays
+
+
+def test_forbidden_transition_changes_nothing(world):
+    transition(world, np.array([5]), "deactivated")
+    before = world.columns["status"].copy()
+    with pytest.raises(InvalidTransition, match="agent 5 cannot go from deactivated to active"):
+        transition(world, np.array([4, 5, 6]), "active")
+    assert np.array_equal(world.columns["status"], before)
+    world.columns["status"][7] = Status.CREATED
+    with pytest.raises(InvalidTransition, match="created to idle"):
+        transition(world, np.array([7]), "idle")
+
+
+def test_every_pair_follows_the_table(world):
+    for old in Status:
+        for new in Status:
+            world.columns["status"][10] = old
+            if new in ALLOWED[old] or new == old:
+                transition(world, np.array([10]), new)
+                assert world.columns["status"][10] == new
+            else:
+                with pytest.raises(InvalidTransition):
+                    transition(world, np.array([10]), new)
+                assert world.columns["status"][10] == old
+
+
+def test_bad_names_and_indices(world):
+    with pytest.raises(BadParameterError, match="unknown lifecycle status"):
+        parse_status("sleepy")
+    with pytest.raises(BadParameterError):
+        transition(world, np.array([world.n]), "idle")
+
+
+async def test_inactive_agents_are_not_online_or_seeds(world):
+    transition(world, np.arange(0, 250), "suspended")
+    online = world.advance(1)
+    assert not online[:250].any()
+    sim = Simulation(world)
+    s = sim.inject("x", seeds="random:100", params={"p": 0.0})
+    await sim.step()
+    seeds = np.flatnonzero(s.adopted_at >= 0)
+    assert seeds.size == 100 and (seeds >= 250).all()
