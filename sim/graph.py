@@ -9,7 +9,7 @@ so per-edge data (trust) is stored once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -167,3 +167,76 @@ def _transpose(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np
     in_indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=in_indptr[1:])
     return in_indptr, in_indices, order
+
+
+def _in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` occurs in the sorted array ``sorted_keys``."""
+    if sorted_keys.size == 0:
+        return np.zeros(keys.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return sorted_keys[pos] == keys
+
+
+@dataclass(eq=False)
+class GraphDelta:
+    """Follows and unfollows buffered between merges, so the CSR is rebuilt in bulk, not per change.
+
+    Edges are ``followed -> follower`` (what ``followed`` shares reaches ``follower``). At a merge,
+    unfollows apply first, then follows; following an edge that exists keeps its trust; self-follows
+    are dropped.
+    """
+
+    n: int
+    _adds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    _removes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def follow(self, followed: np.ndarray, follower: np.ndarray, trust: np.ndarray | float = 0.5) -> None:
+        """Buffer new edges ``followed[i] -> follower[i]`` with their initial trust."""
+        a = np.asarray(followed, dtype=np.int64)
+        b = np.asarray(follower, dtype=np.int64)
+        t = np.broadcast_to(np.asarray(trust, dtype=np.float32), a.shape).copy()
+        self._check(a, b)
+        self._adds.append((a, b, t))
+
+    def unfollow(self, followed: np.ndarray, follower: np.ndarray) -> None:
+        """Buffer removals of edges ``followed[i] -> follower[i]`` (missing ones are ignored)."""
+        a = np.asarray(followed, dtype=np.int64)
+        b = np.asarray(follower, dtype=np.int64)
+        self._check(a, b)
+        self._removes.append((a, b))
+
+    def _check(self, a: np.ndarray, b: np.ndarray) -> None:
+        if a.shape != b.shape or a.ndim != 1:
+            raise BadParameterError("followed and follower must be 1-D arrays of equal length")
+        if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= self.n):
+            raise BadParameterError(f"agent indices must be in 0..{self.n - 1}")
+
+    @property
+    def pending(self) -> int:
+        """Buffered changes (follows plus unfollows)."""
+        return sum(x[0].size for x in self._adds) + sum(x[0].size for x in self._removes)
+
+    def merge_into(self, graph: Graph) -> Graph:
+        """A new graph with the buffered changes applied; the buffer is emptied."""
+        n = graph.n
+        key = graph.sources().astype(np.int64) * n + graph.out_indices
+        trust = graph.trust
+        if self._removes:
+            rk = unique_sorted(np.concatenate([a * n + b for a, b in self._removes]))
+            keep = ~_in_sorted(rk, key)
+            key, trust = key[keep], trust[keep]
+        if self._adds:
+            a = np.concatenate([x[0] for x in self._adds])
+            b = np.concatenate([x[1] for x in self._adds])
+            t = np.concatenate([x[2] for x in self._adds])
+            loop = a == b
+            ak, first = unique_sorted_first((a * n + b)[~loop])
+            at = t[~loop][first]
+            new = ~_in_sorted(key, ak)
+            key = np.concatenate([key, ak[new]])
+            trust = np.concatenate([trust, at[new]])
+            order = np.argsort(key, kind="stable")
+            key, trust = key[order], trust[order]
+        self._adds, self._removes = [], []
+        return Graph.from_edges(n, (key // n).astype(np.int32), (key % n).astype(np.int32), trust,
+                                assume_sorted_unique=True)
