@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--mixing", type=_fraction, default=0.2, metavar="MU", help="share of links leaving a community, 0..1 (default 0.2)")
     new.add_argument("--directed", action="store_true", help="with --edges: keep lines as given (u v means v follows u) instead of both directions")
     new.add_argument("--seed", type=_int, default=0, help="seed for everything random (default 0)")
+    new.add_argument("--minutes-per-tick", type=_positive_int, default=10, metavar="M",
+                     help="simulated minutes per tick; agents are online by their hourly activity profile (default 10)")
     new.add_argument("--name", help="display name of the world (default: the file name)")
     new.add_argument("--force", action="store_true", help="overwrite WORLD if it exists")
     new.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -220,6 +222,7 @@ async def _cmd_new(args: argparse.Namespace) -> int:
                 synthetic_world, name, args.agents, graph=args.graph, avg_degree=args.avg_degree,
                 communities=args.communities, mixing=args.mixing, seed=args.seed, progress=progress,
             )
+        world.config["minutes_per_tick"] = args.minutes_per_tick
         t1 = time.perf_counter()
         await save_world(world, args.world, force=args.force, progress=progress)
     t2 = time.perf_counter()

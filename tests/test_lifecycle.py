@@ -65,3 +65,20 @@ async def test_inactive_agents_are_not_online_or_seeds(world):
     await sim.step()
     seeds = np.flatnonzero(s.adopted_at >= 0)
     assert seeds.size == 100 and (seeds >= 250).all()
+
+
+def test_minutes_per_tick_sets_the_simulated_clock(tmp_path):
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from sim.store import open_world
+
+    out = subprocess.run([sys.executable, "-m", "sim", "new", "w.db", "--agents", "300", "--minutes-per-tick", "60"],
+                         cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "AGORA_SAVES": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    world = asyncio.run(open_world(str(tmp_path / "w.db")))
+    assert world.config["minutes_per_tick"] == 60
+    start = world.config.get("start_hour", 8)
+    assert [world.hour_of(t) for t in range(3)] == [start % 24, (start + 1) % 24, (start + 2) % 24]
