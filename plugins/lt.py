@@ -33,12 +33,7 @@ class LinearThreshold(PropagationModel):
         "weights": Param(str, "uniform", choices=("uniform", "trust"),
                          help="in-edge weights: uniform (1/followees) or trust (trust / total in-trust)"),
     }
-    states = ("susceptible", "adopted")
-    adopted_states = (1,)
-    transmitting_states = (1,)
-    transmit = "once"
-    seed_state = 1
-    progressive = True
+    # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
     def start(self, ctx):
         u = ctx.random_agents(np.arange(ctx.n, dtype=np.int32))

@@ -27,12 +27,7 @@ class FractionalThreshold(PropagationModel):
     params = {
         "threshold": Param(float, 0.2, 0.0, 1.0, "fraction of followees that must have adopted"),
     }
-    states = ("susceptible", "adopted")
-    adopted_states = (1,)
-    transmitting_states = (1,)
-    transmit = "once"
-    seed_state = 1
-    progressive = True
+    # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
     def step(self, ctx):
         src, dst, _, _ = ctx.gather()

@@ -127,12 +127,7 @@ class ViralCascade(PropagationModel):
     version = "1.0"
     description = "Viral cascade: one attempt per edge, likelier with topic match, influence and trust, less with fatigue."
     params = dict(_VIRAL_PARAMS)
-    states = ("susceptible", "adopted")
-    adopted_states = (1,)
-    transmitting_states = (1,)
-    transmit = "once"
-    seed_state = 1
-    progressive = True
+    # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
     def start(self, ctx):
         ctx.store["fatigue"] = np.zeros(ctx.n, dtype=np.int32)
@@ -153,12 +148,7 @@ class ExposureDiffusion(PropagationModel):
     version = "1.0"
     description = "Diffusion: exposure from adopted followees (trust x rate a round) accumulates up to a threshold."
     params = {"rate": _RATE}
-    states = ("susceptible", "adopted")
-    adopted_states = (1,)
-    transmitting_states = (1,)
-    transmit = "once"
-    seed_state = 1
-    progressive = True
+    # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
     def start(self, ctx):
         _start_exposure(ctx)
@@ -185,12 +175,7 @@ class HybridContagion(PropagationModel):
         "rate": _RATE,
         "mix": Param(float, 0.5, 0.0, 1.0, "0: purely viral attempts, 1: purely accumulated exposure"),
     }
-    states = ("susceptible", "adopted")
-    adopted_states = (1,)
-    transmitting_states = (1,)
-    transmit = "once"
-    seed_state = 1
-    progressive = True
+    # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
     def start(self, ctx):
         _start_exposure(ctx)

@@ -35,7 +35,7 @@ import psutil
 import zstandard
 
 from . import __version__
-from .errors import BadFileError, ResourceError, TargetExistsError
+from .errors import BadFileError, ResourceError
 from .store import _fsync_dir, _meta_rows, _world_arrays, check_target, world_from_parts
 from .world import World
 

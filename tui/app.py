@@ -19,7 +19,6 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
@@ -33,7 +32,6 @@ from sim.registry import Registry, world_plugin_dir
 from sim.simulation import Simulation
 from sim.snapshot import load_snapshot, save_snapshot
 from sim.store import open_world, save_world
-from sim.topics import mask_topics
 from sim.world import World
 from sim.writer import WorldWriter
 

@@ -16,7 +16,7 @@ from textual.widgets import Button, DataTable, Input, Label, Log, Select, Sparkl
 
 from sim.errors import AgoraError
 from sim.session import SeedSpec
-from sim.topics import TOPICS, mask_topics, topics_mask
+from sim.topics import topics_mask
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import AgoraApp
@@ -492,7 +492,6 @@ class MessagesView(View):
         table = self.query_one("#sessions", DataTable)
         n = max(1, app.world.n)
         sessions = list(reversed(app.sim.sessions))[:200]
-        existing = set(table.rows)
         wanted = [str(s.id) for s in sessions]
         if [k.value for k in table.rows] != wanted:
             cursor = table.cursor_row
@@ -502,7 +501,6 @@ class MessagesView(View):
             if cursor < table.row_count:
                 table.move_cursor(row=cursor)
             return
-        del existing
         for s in sessions:
             if s.status in ("running", "queued") or s.id == app.selected_session_id:
                 for col, value in zip(("status", "progress", "reached", "exposed", "r", "rounds"), self.cells(s, n)[3:]):
@@ -576,4 +574,4 @@ class PluginsView(View):
         self.agora.action_reload_plugins()
 
 
-__all__ = ["AgentsView", "CommunitiesView", "DashboardView", "MessagesView", "PluginsView", "TOPICS", "mask_topics"]
+__all__ = ["AgentsView", "CommunitiesView", "DashboardView", "MessagesView", "PluginsView"]
