@@ -8,6 +8,10 @@ Semantics (synchronous rounds):
   per directed edge: u->v and v->u are separate attempts.
 - An agent reached by several successful attempts in one round adopts once; its source is the
   lowest-numbered successful sender. The session ends when a round produces no adoption.
+- Feed exposures (when a content recommender runs): an agent that has not adopted and is shown the
+  message in its feed this round adopts with probability ``p * feed_weight`` (one ``ctx.random_agents``
+  number per such agent, drawn after the edge attempts), crediting the feed's sharer. An agent that
+  also adopts through an edge in the same round counts as a graph adoption.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class IndependentCascade(PropagationModel):
     params = {
         "p": Param(float, 0.1, 0.0, 1.0, "probability that one attempt along an edge succeeds"),
         "trust_weighted": Param(bool, False, help="multiply p by the edge's trust"),
+        "feed_weight": Param(float, 1.0, 0.0, 1e6, "a feed exposure succeeds with probability p * feed_weight (capped at 1)"),
     }
     states = ("susceptible", "adopted")
     adopted_states = (1,)
@@ -46,4 +51,9 @@ class IndependentCascade(PropagationModel):
         first = np.ones(key.size, dtype=bool)
         first[1:] = winners[1:] != winners[:-1]
         sources = ctx.gather_sources()[key[first] % span]
-        return StepResult(winners[first], 1, sources, attempts=int(edges.size), exposed=targets[open_])
+        result = StepResult(winners[first], 1, sources, attempts=int(edges.size), exposed=targets[open_])
+        shown, sharers = ctx.feed_open()
+        if shown.size:
+            hit = ctx.random_agents(shown) < min(1.0, self.p["p"] * self.p["feed_weight"])
+            result = ctx.with_feed(result, shown[hit], sharers[hit])
+        return result

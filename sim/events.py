@@ -70,6 +70,16 @@ class TickCompleted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class RecommenderFailed(Event):
+    """A recommender raised or broke its contract; it is switched off, the simulation goes on."""
+
+    name: str
+    error: str
+    traceback: str
+    tick: int
+
+
+@dataclass(frozen=True, slots=True)
 class PluginLoaded(Event):
     name: str
     kind: str

@@ -189,6 +189,10 @@ class GraphDelta:
     n: int
     _adds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     _removes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: What the last merge changed: keys ``followed * n + follower`` of the edges it removed, and of
+    #: the edges it added with their trust (for mirroring the change elsewhere).
+    last_removed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    last_added: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)))
 
     def follow(self, followed: np.ndarray, follower: np.ndarray, trust: np.ndarray | float = 0.5) -> None:
         """Buffer new edges ``followed[i] -> follower[i]`` with their initial trust."""
@@ -211,6 +215,36 @@ class GraphDelta:
         if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= self.n):
             raise BadParameterError(f"agent indices must be in 0..{self.n - 1}")
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The buffered changes as named arrays (for world files and snapshots); empty when none."""
+        if not self.pending:
+            return {}
+        def cat(parts: list, i: int, dtype: str) -> np.ndarray:
+            return np.concatenate([p[i] for p in parts]).astype(dtype) if parts else np.empty(0, dtype=dtype)
+        return {
+            "follow_src": cat(self._adds, 0, "<i8"), "follow_dst": cat(self._adds, 1, "<i8"),
+            "follow_trust": cat(self._adds, 2, "<f4"),
+            "unfollow_src": cat(self._removes, 0, "<i8"), "unfollow_dst": cat(self._removes, 1, "<i8"),
+        }
+
+    @classmethod
+    def from_arrays(cls, n: int, arrays: dict[str, np.ndarray]) -> "GraphDelta":
+        """The buffer back from :meth:`arrays` (checked: raises BadParameterError when inconsistent)."""
+        d = cls(n)
+        if arrays:
+            fs, fd, ft = arrays["follow_src"], arrays["follow_dst"], arrays["follow_trust"]
+            us, ud = arrays["unfollow_src"], arrays["unfollow_dst"]
+            if not (fs.shape == fd.shape == ft.shape and us.shape == ud.shape):
+                raise BadParameterError("the buffered graph changes are not aligned")
+            if us.size:
+                d.unfollow(us, ud)
+            if fs.size:
+                d.follow(fs, fd, ft)
+        return d
+
+    def copy(self) -> "GraphDelta":
+        return GraphDelta.from_arrays(self.n, self.arrays())
+
     @property
     def pending(self) -> int:
         """Buffered changes (follows plus unfollows)."""
@@ -221,9 +255,12 @@ class GraphDelta:
         n = graph.n
         key = graph.sources().astype(np.int64) * n + graph.out_indices
         trust = graph.trust
+        self.last_removed = np.empty(0, dtype=np.int64)
+        self.last_added = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         if self._removes:
             rk = unique_sorted(np.concatenate([a * n + b for a, b in self._removes]))
             keep = ~_in_sorted(rk, key)
+            self.last_removed = key[~keep]
             key, trust = key[keep], trust[keep]
         if self._adds:
             a = np.concatenate([x[0] for x in self._adds])
@@ -233,6 +270,7 @@ class GraphDelta:
             ak, first = unique_sorted_first((a * n + b)[~loop])
             at = t[~loop][first]
             new = ~_in_sorted(key, ak)
+            self.last_added = (ak[new], at[new])
             key = np.concatenate([key, ak[new]])
             trust = np.concatenate([trust, at[new]])
             order = np.argsort(key, kind="stable")

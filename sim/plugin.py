@@ -148,6 +148,7 @@ class StepResult:
         sources: who each adopting agent adopted from (int32, aligned with ``agents``; -1 unknown or none).
         attempts: edge attempts made this round (for throughput metrics).
         exposed: agents that received an attempt this round (counts ``exposed``); optional.
+        via_feed: see below; optional.
     """
 
     agents: np.ndarray
@@ -155,6 +156,10 @@ class StepResult:
     sources: np.ndarray | None = None
     attempts: int = 0
     exposed: np.ndarray | None = None
+    #: Whether each adopting agent adopted through a feed exposure (bool, aligned with ``agents``).
+    #: When None the core decides: an agent shown the message in a feed this round that received no
+    #: graph attempt counts as a feed adoption.
+    via_feed: np.ndarray | None = None
 
     @classmethod
     def nothing(cls, attempts: int = 0, exposed: np.ndarray | None = None) -> "StepResult":
@@ -197,6 +202,46 @@ class PropagationModel(Plugin):
 
 
 class Recommender(Plugin):
-    """A recommender (content feeds or friend suggestions); the contract arrives with the recommender issue."""
+    """A recommender: :class:`ContentRecommender` (feeds) or :class:`FriendRecommender` (whom to follow)."""
 
     kind: ClassVar[str] = "recommender"
+    #: ``"content"`` or ``"friend"``.
+    role: ClassVar[str] = ""
+
+
+class ContentRecommender(Recommender):
+    """Builds feeds: every tick, for the agents online, which live messages to show.
+
+    Override :meth:`score`. The core calls it with a :class:`~sim.social.FeedContext` holding a block
+    of online readers (``ctx.readers``, R of them) and the live messages (M: the messages whose
+    propagation sessions are running). It answers with an (R, M) array of scores — higher is shown
+    first; ``-inf`` or ``nan`` means never show that message to that reader — or a pair ``(scores,
+    sharers)`` where ``sharers`` (R, M) int32 names the agent credited for each item (a followee who
+    shared it; ``-1`` for none, in which case the message's author is credited when it has one).
+
+    The core then drops messages the reader already adopted or wrote, keeps each reader's ``K`` best
+    (``feed_size``; ties go to the older message) and hands each item to its session's model as a
+    feed exposure. One instance is made per simulation; per-tick randomness comes from ``ctx.rng``.
+    """
+
+    role: ClassVar[str] = "content"
+
+    def score(self, ctx: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class FriendRecommender(Recommender):
+    """Suggests whom to follow.
+
+    Override :meth:`suggest`. The core calls it with a :class:`~sim.social.FriendContext` holding the
+    agents looking for suggestions this tick (``ctx.agents``, online ones) and answers with three aligned
+    arrays ``(agents, candidates, scores)``: a suggestion that ``agents[i]`` follow ``candidates[i]``,
+    higher scores first. The core drops self-suggestions, agents already followed and candidates that are
+    not active, keeps each agent's ``k`` best (``suggestions``; ties go to the lower index) and lets the
+    agent accept with a probability from compatibility. No Python loop over agents.
+    """
+
+    role: ClassVar[str] = "friend"
+
+    def suggest(self, ctx: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -29,7 +29,7 @@ from typing import Any
 
 from .errors import AgoraError, BadParameterError
 from .events import EventBus, PluginFailed, PluginLoaded
-from .plugin import Plugin, PropagationModel, Recommender
+from .plugin import ContentRecommender, FriendRecommender, Plugin, PropagationModel, Recommender
 
 ENTRY_POINT_GROUP = "agora.plugins"
 ENV_VAR = "AGORA_PLUGINS"
@@ -48,7 +48,7 @@ class PluginInfo:
     """One registry entry: a loaded plugin class, a lazy entry point, or a failed file."""
 
     name: str
-    kind: str  # "model", "recommender", or "unknown" (not imported yet / failed)
+    kind: str  # "model", "recommender" (content), "friend-recommender", or "unknown" (not imported yet / failed)
     source: str  # "builtin", a file path, or "entry-point:<dist>"
     cls: type[Plugin] | None = None
     error: str | None = None
@@ -59,6 +59,12 @@ class PluginInfo:
     @property
     def loaded(self) -> bool:
         return self.cls is not None
+
+    @property
+    def key(self) -> str:
+        """The registry key: the name, prefixed for friend recommenders (so ``random`` can be both a
+        content and a friend recommender)."""
+        return _key(self.name, self.kind)
 
     def to_dict(self) -> dict[str, Any]:
         cls = self.cls
@@ -81,7 +87,7 @@ def plugin_classes(module: ModuleType) -> list[type[Plugin]]:
     found = []
     for _, obj in inspect.getmembers(module, inspect.isclass):
         if issubclass(obj, Plugin) and obj.__module__ == module.__name__ and getattr(obj, "name", ""):
-            if obj in (Plugin, PropagationModel, Recommender):
+            if obj in (Plugin, PropagationModel, Recommender, ContentRecommender, FriendRecommender):
                 continue
             found.append(obj)
     return found
@@ -110,9 +116,18 @@ def load_file(path: str) -> ModuleType:
     return module
 
 
+def _key(name: str, kind: str | None) -> str:
+    return f"{FRIEND}:{name}" if kind == FRIEND else name
+
+
+FRIEND = "friend-recommender"
+
+
 def _kind_of(cls: type[Plugin]) -> str:
     if issubclass(cls, PropagationModel):
         return "model"
+    if issubclass(cls, FriendRecommender):
+        return FRIEND
     if issubclass(cls, Recommender):
         return "recommender"
     return str(getattr(cls, "kind", "plugin"))
@@ -159,10 +174,10 @@ class Registry:
             self._discover_folder(folder)
 
     def _add(self, info: PluginInfo) -> None:
-        old = self.entries.get(info.name)
+        old = self.entries.get(info.key)
         if old is not None:
             info.notes.append(f"overrides {old.name} from {old.source}")
-        self.entries[info.name] = info
+        self.entries[info.key] = info
         if self.bus is not None:
             self.bus.publish(PluginLoaded(info.name, info.kind, info.source))
 
@@ -264,7 +279,9 @@ class Registry:
             BadParameterError: no plugin has that name (or it is of another kind).
             PluginError: the plugin failed to import; carries the traceback.
         """
-        info = self.entries.get(name)
+        info = self.entries.get(_key(name, kind))
+        if info is None and kind == FRIEND:
+            info = self.entries.get(name)  # an entry point not imported yet
         if info is None:
             names = ", ".join(sorted(e.name for e in self.entries.values() if kind is None or e.kind in (kind, "unknown")))
             raise BadParameterError(f"unknown {kind or 'plugin'} {name!r}: available are {names or 'none'} (see 'agora plugins list')")
@@ -278,13 +295,25 @@ class Registry:
         assert issubclass(cls, PropagationModel)
         return cls
 
+    def content_recommender(self, name: str) -> type[ContentRecommender]:
+        cls = self.get(name, "recommender")
+        if not issubclass(cls, ContentRecommender):
+            raise BadParameterError(f"plugin {name!r} is not a content recommender")
+        return cls
+
+    def friend_recommender(self, name: str) -> type[FriendRecommender]:
+        cls = self.get(name, FRIEND)
+        if not issubclass(cls, FriendRecommender):
+            raise BadParameterError(f"plugin {name!r} is not a friend recommender")
+        return cls
+
     def list(self, kind: str | None = None) -> list[PluginInfo]:
         """Entries sorted by kind and name (failed ones included)."""
         out = [e for e in self.entries.values() if kind is None or e.kind == kind]
         return sorted(out, key=lambda e: (e.kind, e.name))
 
     def __contains__(self, name: str) -> bool:
-        return name in self.entries
+        return name in self.entries or f"{FRIEND}:{name}" in self.entries
 
 
 def world_plugin_dir(world_path: str) -> str:

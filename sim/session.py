@@ -28,7 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .world import World
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
-SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting")
+SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting", "feed_seen")
+#: How an adoption came about (the ``via`` of an adoption record): a seed or a graph attempt, or a feed.
+VIA_GRAPH, VIA_FEED = 0, 1
+EVENT_DTYPE = [("tick", "<i8"), ("agent", "<i8"), ("source", "<i8"), ("kind", "<i8"), ("via", "<i8")]
 
 
 class ModelContractError(Exception):
@@ -85,7 +88,7 @@ class SeedSpec:
         return f"{self.kind}:{self.k}"
 
     def select(self, world: "World", rng: np.random.Generator) -> np.ndarray:
-        """Agent indices chosen as seeds (sorted int32), among agents that are not deactivated.
+        """Agent indices chosen as seeds (sorted int32), among agents that have joined and are not suspended or deactivated.
 
         Raises:
             BadParameterError: unknown ids, an unknown or empty community, or more seeds than agents.
@@ -93,7 +96,7 @@ class SeedSpec:
         from .world import Status
 
         status = world.columns["status"]
-        eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED)
+        eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
         if self.kind == "ids":
             idx = world.indices_of(np.array(self.ids, dtype=np.int64))
             return np.unique(idx).astype(np.int32)
@@ -151,7 +154,8 @@ class StepContext:
         self.online = online
         self.columns = {k: _readonly(v) for k, v in world.columns.items()}
         self.trust = _readonly(world.graph.trust)
-        #: Feed exposures (agents shown the message by a recommender this tick, and who shared it).
+        #: Feed exposures of this round: agents shown the message by the content recommender (ascending,
+        #: int32) and the agent credited for each item (int32, -1 none). Empty without a recommender.
         self.feed_agents = np.empty(0, dtype=np.int32)
         self.feed_sources = np.empty(0, dtype=np.int32)
         self._gathered: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -167,6 +171,40 @@ class StepContext:
     def random_agents(self, agents: np.ndarray) -> np.ndarray:
         """One uniform [0, 1) number per listed agent, in order."""
         return self.rng.random(len(agents))
+
+    def feed_open(self) -> tuple[np.ndarray, np.ndarray]:
+        """The feed exposures of agents still in state 0: ``(agents, sources)``."""
+        if self.feed_agents.size == 0:
+            return self.feed_agents, self.feed_sources
+        ok = self.state[self.feed_agents] == 0
+        return self.feed_agents[ok], self.feed_sources[ok]
+
+    def with_feed(self, result: StepResult, agents: np.ndarray, sources: np.ndarray, new_state: int = 1) -> StepResult:
+        """``result`` plus adoptions through the feed: ``agents`` (from :meth:`feed_open`) entering
+        ``new_state`` with their credited ``sources``. An agent the graph result already moves keeps its
+        graph adoption; the others are marked as feed adoptions (``via_feed``)."""
+        g_agents = np.asarray(result.agents, dtype=np.int64)
+        extra = np.asarray(agents, dtype=np.int64)
+        if extra.size == 0:
+            return result
+        if g_agents.size:
+            keep = ~np.isin(extra, g_agents)
+            extra, sources = extra[keep], np.asarray(sources)[keep]
+        n_g = g_agents.size
+        states = result.new_state
+        if isinstance(states, (int, np.integer)) and int(states) == new_state:
+            merged_states: np.ndarray | int = new_state
+        else:
+            merged_states = np.concatenate([np.broadcast_to(np.asarray(states, dtype=np.int8), (n_g,)),
+                                            np.full(extra.size, new_state, dtype=np.int8)])
+        g_src = np.full(n_g, -1, dtype=np.int32) if result.sources is None else np.asarray(result.sources, dtype=np.int32)
+        via = np.zeros(n_g + extra.size, dtype=bool)
+        if result.via_feed is not None:
+            via[:n_g] = result.via_feed
+        via[n_g:] = True
+        exposed = result.exposed
+        return StepResult(np.concatenate([g_agents, extra]), merged_states,
+                          np.concatenate([g_src, np.asarray(sources, dtype=np.int32)]), result.attempts, exposed, via)
 
     def gather(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Out-edges of the frontier: ``(sources, targets, trust, edge_ids)``, sources ascending and
@@ -228,6 +266,16 @@ class StepContext:
         return self.graph.in_indptr[a + 1] - self.graph.in_indptr[a]
 
 
+#: Lifecycle states (``sim.world.Status``) in which an agent never changes state in a session
+#: (created: not joined yet; suspended; deactivated), and in which it does not transmit (also muted).
+_FROZEN = np.array([0, 4, 5], dtype=np.int8)
+_SILENT = np.array([0, 3, 4, 5], dtype=np.int8)
+
+
+def _all_active(status: np.ndarray) -> bool:
+    return status.size == 0 or (int(status[0]) == 1 and int(status.min()) == int(status.max()))
+
+
 def _strictly_increasing(a: np.ndarray) -> bool:
     return a.size < 2 or bool(np.all(a[1:] > a[:-1]))
 
@@ -271,6 +319,11 @@ class PropagationSession:
     seconds: float = 0.0
     error: str | None = None
     traceback: str | None = None
+    #: Content recommender for this message (None: the world's); "none" keeps it out of feeds.
+    recommender: str | None = None
+    #: Agents shown the message in a feed at least once, and adoptions that came through a feed.
+    feed_exposed: int = 0
+    feed_reached: int = 0
     # compartment description (from the model class, kept so a stored session is self-describing)
     state_names: tuple[str, ...] = ("susceptible", "adopted")
     adopted_states: tuple[int, ...] = (1,)
@@ -283,11 +336,14 @@ class PropagationSession:
     exposed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     frontier: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
     transmitting: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    feed_seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     store: dict[str, np.ndarray] = field(default_factory=dict)
     # not persisted
     model: PropagationModel | None = field(default=None, repr=False)
     rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
     pending_events: list[np.ndarray] = field(default_factory=list, repr=False)
+    #: The latest round's attempts and feed adoptions, for the social layer (trust and reputation).
+    last_round: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def done(self) -> bool:
@@ -326,6 +382,7 @@ class PropagationSession:
         self.adopted_at = np.full(n, -1, dtype=np.int32)
         self.adopted_from = np.full(n, -1, dtype=np.int32)
         self.exposed = np.zeros(n, dtype=bool)
+        self.feed_seen = np.zeros(n, dtype=bool)
         seeds = SeedSpec.parse(self.seeds).select(world, self.rng)
         self.seeds_count = int(seeds.size)
         seed_state = int(cls.seed_state)
@@ -347,12 +404,19 @@ class PropagationSession:
         model.start(ctx)
         self.rng_state = self.rng.bit_generator.state
 
-    def _record(self, tick: int, agents: np.ndarray, sources: np.ndarray, kind: int | np.ndarray) -> None:
-        rec = np.empty(len(agents), dtype=[("tick", "<i8"), ("agent", "<i8"), ("source", "<i8"), ("kind", "<i8")])
+    @property
+    def graph_reached(self) -> int:
+        """Adoptions through the follower graph (seeds and feed adoptions excluded)."""
+        return max(0, self.reached - self.seeds_count - self.feed_reached)
+
+    def _record(self, tick: int, agents: np.ndarray, sources: np.ndarray, kind: int | np.ndarray,
+                via: int | np.ndarray = VIA_GRAPH) -> None:
+        rec = np.empty(len(agents), dtype=EVENT_DTYPE)
         rec["tick"] = tick
         rec["agent"] = agents
         rec["source"] = sources
         rec["kind"] = kind
+        rec["via"] = via
         self.pending_events.append(rec)
 
     def take_events(self) -> np.ndarray | None:
@@ -363,14 +427,31 @@ class PropagationSession:
         self.pending_events = []
         return out
 
-    def advance(self, world: "World", tick: int, online: np.ndarray | None = None) -> StepResult:
-        """One synchronous round under the model. Raises whatever the model raises, or
-        :class:`ModelContractError` when its answer breaks the contract; the caller fails the session."""
+    def advance(self, world: "World", tick: int, online: np.ndarray | None = None,
+                feed: tuple[np.ndarray, np.ndarray] | None = None) -> StepResult:
+        """One synchronous round under the model, with this tick's feed exposures ``(agents, sources)``.
+        Raises whatever the model raises, or :class:`ModelContractError` when its answer breaks the
+        contract; the caller fails the session.
+
+        Lifecycle is respected here for every model: agents that are created (not joined yet),
+        suspended or deactivated never change state, and muted ones adopt but do not transmit."""
         assert self.model is not None
         t0 = time.perf_counter()
         ctx = StepContext(self, world, tick, online)
+        if feed is not None and feed[0].size:
+            ctx.feed_agents = _readonly(np.asarray(feed[0], dtype=np.int32))
+            ctx.feed_sources = _readonly(np.asarray(feed[1], dtype=np.int32))
         result = self.model.step(ctx)
         agents, new_state, sources = self._validate(result, world.n)
+        via = self._via(result, ctx, agents)
+        status = world.columns["status"]
+        mixed = not _all_active(status)
+        if agents.size and mixed:
+            ok = ~np.isin(status[agents], _FROZEN)
+            if not ok.all():
+                agents, sources, via = agents[ok], sources[ok], via[ok]
+                if not np.isscalar(new_state):
+                    new_state = np.asarray(new_state)[ok]
         prev = self.state[agents]
         was_adopted = np.isin(prev, self.adopted_states)
         now_adopted = np.isin(new_state, self.adopted_states)
@@ -402,7 +483,18 @@ class PropagationSession:
                 self.exposed[new_agents] = True
                 self.exposed_count = int(np.count_nonzero(self.exposed))
             ns = new_state if np.isscalar(new_state) else new_state[newly]
-            self._record(tick, new_agents, src, ns)
+            v = via[newly]
+            self.feed_reached += int(np.count_nonzero(v))
+            self._record(tick, new_agents, src, ns, v.astype(np.int64))
+        else:
+            src = np.empty(0, dtype=np.int32)
+            v = np.empty(0, dtype=bool)
+        if ctx.feed_agents.size:
+            fresh = ctx.feed_agents[~self.exposed[ctx.feed_agents]]
+            if fresh.size:
+                self.exposed[fresh] = True
+                self.exposed_count = int(np.count_nonzero(self.exposed))
+        self.last_round = self._round_record(ctx, new_agents[v], src[v])
         n_new = int(new_agents.size)
         self.reached += n_new
         self.attempts += int(result.attempts)
@@ -414,6 +506,8 @@ class PropagationSession:
         entered = agents[now_tx & ~was_tx].astype(np.int32)
         if not _strictly_increasing(entered):
             entered = np.sort(entered)
+        if entered.size and mixed:
+            entered = entered[~np.isin(status[entered], _SILENT)]
         left = agents[was_tx & ~now_tx]
         if self.transmit == "while":
             keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
@@ -429,6 +523,36 @@ class PropagationSession:
             self.ended_tick = tick
         self.seconds += time.perf_counter() - t0
         return result
+
+    def _via(self, result: StepResult, ctx: StepContext, agents: np.ndarray) -> np.ndarray:
+        """Whether each changing agent adopted through the feed (see ``StepResult.via_feed``)."""
+        if result.via_feed is not None:
+            via = np.asarray(result.via_feed)
+            if via.shape != agents.shape or via.dtype != np.bool_:
+                raise ModelContractError(f"model {self.model_name} returned via_feed of shape {via.shape} and dtype {via.dtype}; expected {agents.shape} booleans")
+            return via
+        if ctx.feed_agents.size == 0 or agents.size == 0:
+            return np.zeros(agents.size, dtype=bool)
+        shown = np.isin(agents, ctx.feed_agents)
+        if ctx._gathered is not None:
+            graph_targets = ctx._gathered[1]
+        elif ctx._targets is not None:
+            graph_targets = ctx._targets[0]
+        else:
+            graph_targets = np.empty(0, dtype=np.int32)
+        return shown & ~np.isin(agents, graph_targets)
+
+    def _round_record(self, ctx: StepContext, feed_adopted: np.ndarray, feed_sources: np.ndarray) -> dict[str, np.ndarray]:
+        """This round's graph attempts (edge ids, senders, targets) and feed adoptions."""
+        if ctx._gathered is not None:
+            src, dst, _, eid = ctx._gathered
+        elif ctx._targets is not None:
+            dst, eid = ctx._targets
+            src = ctx.gather_sources()
+        else:
+            src = dst = eid = np.empty(0, dtype=np.int32)
+        return {"edges": np.asarray(eid, dtype=np.int64), "sources": np.asarray(src, dtype=np.int32),
+                "targets": np.asarray(dst, dtype=np.int64), "feed_adopted": feed_adopted, "feed_sources": feed_sources}
 
     def _validate(self, result: Any, n: int) -> tuple[np.ndarray, np.ndarray | int, np.ndarray]:
         name = self.model_name
@@ -501,7 +625,8 @@ class PropagationSession:
             "reproduction_number": self.reproduction_number, "error": self.error, "traceback": self.traceback,
             "state_names": list(self.state_names), "adopted_states": list(self.adopted_states),
             "transmitting_states": list(self.transmitting_states), "transmit": self.transmit,
-            "store_keys": sorted(self.store),
+            "store_keys": sorted(self.store), "recommender": self.recommender,
+            "feed_exposed": self.feed_exposed, "feed_reached": self.feed_reached,
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -529,6 +654,8 @@ class PropagationSession:
             reproduction_number=float(rec["reproduction_number"]), error=rec.get("error"), traceback=rec.get("traceback"),
             state_names=tuple(rec["state_names"]), adopted_states=tuple(int(x) for x in rec["adopted_states"]),
             transmitting_states=tuple(int(x) for x in rec["transmitting_states"]), transmit=str(rec["transmit"]),
+            recommender=None if rec.get("recommender") is None else str(rec["recommender"]),
+            feed_exposed=int(rec.get("feed_exposed", 0)), feed_reached=int(rec.get("feed_reached", 0)),
         )
         if s.status not in STATUSES:
             raise ValueError(f"unknown session status {s.status!r}")
@@ -539,6 +666,12 @@ class PropagationSession:
                 if a.dtype != dt or a.shape != shape:
                     raise ValueError(f"session {s.id} array {k} has dtype {a.dtype} and shape {a.shape}")
                 setattr(s, k, a)
+            seen = arrays.get("feed_seen")
+            if seen is None:
+                seen = np.zeros(n, dtype=bool)
+            if seen.dtype != np.bool_ or seen.shape != (n,):
+                raise ValueError(f"session {s.id} array feed_seen has dtype {seen.dtype} and shape {seen.shape}")
+            s.feed_seen = seen
             for k in ("frontier", "transmitting"):
                 a = arrays[k]
                 if a.dtype != np.int32 or a.ndim != 1 or (a.size and (a.min() < 0 or a.max() >= n)):

@@ -8,8 +8,12 @@ loop thread after the tick. One tick:
 1. activation: who is online (the world's seeded draw by hour);
 2. scheduling: queued sessions start, by priority (higher first, then oldest), while fewer than
    ``max_running`` run; a session's start (seeding) takes its tick;
-3. propagation: every running session advances one synchronous round, by priority;
-4. adoption records go to the world file's single writer in batches; metrics are published.
+3. feeds: the content recommender picks up to K live messages for every online agent (``sim.social``);
+4. propagation: every running session advances one synchronous round, by priority, with its graph
+   exposures and its feed exposures;
+5. social dynamics: trust and reputation learn from the round, friend suggestions and unfollows,
+   joins and departures; graph changes are merged in bulk every few ticks;
+6. adoption and feed records go to the world file's single writer in batches; metrics are published.
 
 A session whose model raises, returns a malformed answer or fails to load is failed with its
 traceback kept; the other sessions and the simulation go on.
@@ -27,10 +31,11 @@ import numpy as np
 from .errors import BadParameterError
 from .events import (
     Event, EventBus, MessageInjected, PropagationCompleted, PropagationFailed, PropagationRound,
-    PropagationStarted, TickCompleted,
+    PropagationStarted, RecommenderFailed, TickCompleted,
 )
 from .registry import PluginError, Registry
 from .session import PropagationSession, SeedSpec, StepContext
+from .social import NONE, Social, SocialTick
 from .topics import topics_mask
 from .world import World
 
@@ -52,6 +57,8 @@ class Simulation:
         self._running.set()
         self._stop = False
         self._changed: set[int] = set()
+        #: The living network: feeds, friends, churn, reputation and trust (``sim.social``).
+        self.social = Social(world, self.registry)
 
     # -- messages and sessions --------------------------------------------------------------------
     @property
@@ -66,7 +73,7 @@ class Simulation:
 
     def inject(self, text: str, *, topics: list[str] | tuple[str, ...] = (), author: int | None = None,
                seeds: str = "random:10", model: str = "ic", params: dict[str, Any] | None = None,
-               priority: int = 0, seed: int = 0) -> PropagationSession:
+               priority: int = 0, seed: int = 0, recommender: str | None = None) -> PropagationSession:
         """Inject a message and queue its propagation session.
 
         Args:
@@ -77,6 +84,8 @@ class Simulation:
             model: registered model name; params: its parameters (validated against its schema).
             priority: higher runs first when more sessions are queued than may run.
             seed: varies the session's generator (repeated runs use different values).
+            recommender: content recommender that puts this message in feeds (None: the world's;
+                ``"none"``: kept out of feeds).
 
         Returns:
             The queued session.
@@ -92,6 +101,8 @@ class Simulation:
         if spec.kind == "ids":
             self.world.indices_of(np.array(spec.ids, dtype=np.int64))
         author_idx = None if author is None else self.world.index_of(author)
+        if recommender is not None and recommender != NONE:
+            self.registry.content_recommender(recommender)
         load_error: PluginError | None = None
         try:
             cls = self.registry.model(model)
@@ -105,7 +116,7 @@ class Simulation:
         self.world.messages.append(message)
         session = PropagationSession(
             id=session_id, message_id=message_id, model_name=model, params=clean, seeds=str(spec),
-            priority=int(priority), message=message, created_tick=tick, seed=int(seed),
+            priority=int(priority), message=message, created_tick=tick, seed=int(seed), recommender=recommender,
         )
         self.world.sessions.append(session)
         self._changed.add(session_id)
@@ -158,6 +169,10 @@ class Simulation:
                 for s in self.world.sessions:
                     s.take_events()
                 metrics["db_queue"] = 0
+            exposures = self.social.take_exposures()
+            if self.writer is not None:
+                for sid, rec, name in exposures:
+                    self.writer.submit_exposures(sid, rec, name)
             self.metrics.append(metrics)
             self.dirty = True
             self.bus.publish(TickCompleted(metrics["tick"], metrics))
@@ -189,6 +204,14 @@ class Simulation:
                     events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
         attempts = 0
         new_adoptions = 0
+        social = self.social
+        out = SocialTick()
+        living = social.living
+        feeds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if living:
+            live = [s for s in running if s.status == "running"]
+            feeds = social.feeds(tick, online, live, out)
+        stepped = []
         for s in sorted(running, key=lambda s: (-s.priority, s.id)):
             if s.status != "running":
                 continue
@@ -198,11 +221,14 @@ class Simulation:
                 except (Exception, SystemExit) as exc:
                     self._fail(s, exc, tick, events)
                     continue
+            feed_before = s.feed_reached
             try:
-                result = s.advance(world, tick, online)
+                result = s.advance(world, tick, online, feeds.get(s.id))
             except (Exception, SystemExit) as exc:
                 self._fail(s, exc, tick, events)
                 continue
+            stepped.append(s)
+            out.feed_adoptions += s.feed_reached - feed_before
             self._changed.add(s.id)
             attempts += int(result.attempts)
             new = s.new_per_tick[-1]
@@ -210,6 +236,16 @@ class Simulation:
             events.append(PropagationRound(s.id, s.round, tick, new, s.reached, s.exposed_count, int(result.attempts)))
             if s.status == "completed":
                 events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
+        out.graph_adoptions = new_adoptions - out.feed_adoptions
+        if living:
+            social.learn(tick, stepped, out)
+            social.friends(tick, online, out)
+            social.churn(tick, out)
+            social.maybe_merge(tick, out)
+        for s in stepped:
+            s.last_round = None
+        for name in out.errors:
+            events.append(RecommenderFailed(name, social.errors.get(name, ""), social.tracebacks.get(name, ""), tick))
         seconds = time.perf_counter() - t0
         seeded = sum(s.seeds_count for s in started)
         return {
@@ -225,6 +261,11 @@ class Simulation:
             "new_adoptions": new_adoptions + seeded,
             "reached": sum(s.reached for s in world.sessions),
             "reproduction_number": _mean([s.reproduction_number for s in world.sessions if s.status == "running"]),
+            "feed_reached": sum(s.feed_reached for s in world.sessions),
+            "graph_reached": sum(s.graph_reached for s in world.sessions),
+            "edges": world.num_edges,
+            "pending_graph_changes": world.delta.pending,
+            **out.to_metrics(),
         }
 
     def _fail(self, s: PropagationSession, exc: BaseException, tick: int, events: list[Event]) -> None:

@@ -19,7 +19,7 @@ from . import __version__
 from .activity import PROFILE_NAMES, PROFILES, draw_profiles, online_probability
 from .errors import BadParameterError
 from .generators import GeneratedGraph
-from .graph import Graph
+from .graph import Graph, GraphDelta
 from .persona import Persona, draw_codes, persona_text
 from .topics import mask_topics
 
@@ -87,10 +87,45 @@ class World:
     #: Names of world arrays (``agent.*``, ``graph.*``) changed since the world file was last written.
     dirty_arrays: set[str] = field(default_factory=set)
     app_version: str = __version__
+    #: Follows and unfollows waiting to be merged into the graph (see ``sim.social``).
+    delta: GraphDelta = field(default=None)  # type: ignore[assignment]
+    #: Graph changes since the world file's relationship rows were last written: removed edge keys,
+    #: added edge keys with trust, and keys of edges whose trust changed (``followed * n + follower``).
+    edge_log: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"removed": [], "added": [], "added_trust": [], "trust": []})
     _persona_loader: Callable[[int], Persona | None] | None = field(default=None, repr=False)
     _persona_cache: OrderedDict[int, Persona] = field(default_factory=OrderedDict, repr=False)
 
     PERSONA_CACHE_SIZE = 4096
+
+    def __post_init__(self) -> None:
+        if self.delta is None:
+            self.delta = GraphDelta(self.graph.n)
+
+    # -- graph changes ----------------------------------------------------------------------------
+    def note_trust(self, edge_ids: np.ndarray) -> None:
+        """Record that the trust of these edges (ids in the current graph) changed."""
+        if edge_ids.size:
+            g = self.graph
+            src = np.searchsorted(g.out_indptr, edge_ids, side="right") - 1
+            self.edge_log["trust"].append(src.astype(np.int64) * g.n + g.out_indices[edge_ids])
+            self.dirty_arrays.add("graph.trust")
+
+    def merge_delta(self) -> int:
+        """Merge the buffered follows and unfollows into the graph; returns how many edges changed."""
+        if not self.delta.pending:
+            return 0
+        self.graph = self.delta.merge_into(self.graph)
+        removed = self.delta.last_removed
+        added, trust = self.delta.last_added
+        self.edge_log["removed"].append(removed)
+        self.edge_log["added"].append(added)
+        self.edge_log["added_trust"].append(trust)
+        self.dirty_arrays.update(f"graph.{k}" for k in GRAPH_ARRAYS)
+        return int(removed.size + added.size)
+
+    def clear_edge_log(self) -> None:
+        for v in self.edge_log.values():
+            v.clear()
 
     # -- basic shape ------------------------------------------------------------------------------
     @property
@@ -221,6 +256,7 @@ class World:
             config=copy.deepcopy(self.config), tick=self.tick, rng_state=copy.deepcopy(self.rng_state),
             persona_overrides=dict(self.persona_overrides), messages=copy.deepcopy(self.messages),
             sessions=[s.copy() for s in self.sessions], path=None, app_version=self.app_version,
+            delta=self.delta.copy(),
         )
         return twin
 

@@ -539,7 +539,7 @@ class PluginsView(View):
             return
         t = self.query_one("#plugins", DataTable)
         entries = self.agora.registry.list()
-        wanted = [e.name for e in entries]
+        wanted = [e.key for e in entries]
         if [k.value for k in t.rows] == wanted and getattr(self, "_version", None) == self.agora.registry_version:
             return
         self._version = self.agora.registry_version
@@ -547,7 +547,7 @@ class PluginsView(View):
         for e in entries:
             d = e.to_dict()
             status = Text("failed", style="red") if e.error else Text("loaded" if e.loaded else "not imported yet")
-            t.add_row(literal(e.name, 30), e.kind, literal(d["version"] or "-", 12), status, literal(e.source, 60), key=e.name)
+            t.add_row(literal(e.name, 30), e.kind, literal(d["version"] or "-", 12), status, literal(e.source, 60), key=e.key)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None or event.row_key.value is None:
