@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--minutes-per-tick", type=_positive_int, default=10, metavar="M",
                      help="simulated minutes per tick; agents are online by their hourly activity profile (default 10)")
     new.add_argument("--name", help="display name of the world (default: the file name)")
+    new.add_argument("--reserve", type=_fraction, default=0.0, metavar="F",
+                     help="share of agents created but not joined yet (they join during runs at the social setting join_rate; default 0)")
+    _social_arguments(new, "the world's default")
     new.add_argument("--force", action="store_true", help="overwrite WORLD if it exists")
     new.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -129,7 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runs", type=_positive_int, metavar="R", help="repeat the cascade R times without modifying the world")
     run.add_argument("--seed", type=_int, default=0, help="session seed (run r uses S+r; default 0)")
     run.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
+    _social_arguments(run, "for this run (default: the world's setting)")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    social = sub.add_parser("social", help="show or change a world's living-network settings",
+                            description="Show a world's living-network settings (content and friend recommenders, feed size, "
+                            "churn, trust and reputation rates) or change them with the flags below. Changes are validated and "
+                            "written to the world file; 'agora run' flags override them for one run.")
+    social.add_argument("world", metavar="WORLD")
+    _social_arguments(social, "the world's default")
+    social.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
+    social.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     tui = sub.add_parser("tui", help="open the terminal UI on a world", description="Open the terminal UI on a world file.")
     tui.add_argument("world", metavar="WORLD", nargs="?", help="world file (default: the default world in the saves folder)")
@@ -223,12 +236,57 @@ async def _cmd_new(args: argparse.Namespace) -> int:
                 communities=args.communities, mixing=args.mixing, seed=args.seed, progress=progress,
             )
         world.config["minutes_per_tick"] = args.minutes_per_tick
+        changes = _social_changes(args)
+        if changes:
+            from .social import Social
+
+            social = Social(world, make_registry([]), {})
+            world.config["social"] = social.configure(**changes)
+        if args.reserve > 0:
+            from .world import Status
+
+            pool = world_rng_pick(world, args.reserve)
+            world.columns["status"][pool] = Status.CREATED
         t1 = time.perf_counter()
         await save_world(world, args.world, force=args.force, progress=progress)
     t2 = time.perf_counter()
     info = world_info(args.world)
     info.update({"build_seconds": round(t1 - t0, 3), "persist_seconds": round(t2 - t1, 3)})
     _emit(args, info, _describe(info) + f"\ncreated in   {t2 - t0:.1f} s")
+    return 0
+
+
+def world_rng_pick(world: Any, share: float) -> Any:
+    """A seeded choice of ``share`` of the world's agents (the reserve of agents not joined yet)."""
+    from .world import world_rng
+
+    k = int(round(share * world.n))
+    return world_rng(world.seed, 7).choice(world.n, size=k, replace=False)
+
+
+async def _cmd_social(args: argparse.Namespace) -> int:
+    from .social import Social
+    from .store import open_world
+    from .writer import WorldWriter
+
+    registry = make_registry(args.plugins, args.world)
+    world = await open_world(args.world)
+    social = Social(world, registry)
+    changes = _social_changes(args)
+    if changes:
+        world.config["social"] = social.configure(**changes)
+        writer = await WorldWriter(args.world).start()
+        try:
+            writer.submit_audit("social", changes)
+            await writer.checkpoint(world, [])
+        finally:
+            await writer.close()
+    out = {"world": args.world, "settings": social.settings, "living": social.living, "changed": bool(changes),
+           "errors": social.errors}
+    lines = [f"{k:<20}{v}" for k, v in social.settings.items()]
+    lines += [f"problem: {k}: {v}" for k, v in social.errors.items()]
+    lines.append("settings saved" if changes else ("the network is living" if social.living else "the network is static (no recommender, no churn)"))
+    _emit(args, out, "\n".join(lines))
     return 0
 
 
@@ -282,14 +340,42 @@ async def _cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_params(items: list[str]) -> dict[str, str]:
+def _parse_params(items: list[str], flag: str = "--param", example: str = "p=0.05") -> dict[str, str]:
     params = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise BadParameterError(f"--param {item!r} is not KEY=VALUE (for example --param p=0.05)")
+            raise BadParameterError(f"{flag} {item!r} is not KEY=VALUE (for example {flag} {example})")
         params[key.strip()] = value.strip()
     return params
+
+
+def _social_arguments(p: argparse.ArgumentParser, scope: str) -> None:
+    g = p.add_argument_group("living network", f"Recommenders, feeds and social dynamics ({scope}); see 'agora social --help'.")
+    g.add_argument("--recommender", metavar="NAME", help="content recommender building the feeds: chronological, hot, interest, "
+                   "collaborative, social-proof, random, a plugin's name, or none")
+    g.add_argument("--friend-recommender", metavar="NAME", help="friend recommender: common-neighbours, adamic-adar, "
+                   "interest-compatibility, random, a plugin's name, or none")
+    g.add_argument("--feed-size", type=_positive_int, metavar="K", help="items per feed (default 10)")
+    g.add_argument("--recommender-param", action="append", default=[], metavar="KEY=VALUE", help="a content recommender parameter (repeatable)")
+    g.add_argument("--friend-param", action="append", default=[], metavar="KEY=VALUE", help="a friend recommender parameter (repeatable)")
+    g.add_argument("--social", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other living-network setting, e.g. join_rate=0.01 or trust_gain=0.2 (repeatable; "
+                   "'agora social WORLD' lists them)")
+
+
+def _social_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The living-network settings given on the command line (empty when none)."""
+    changes: dict[str, Any] = dict(_parse_params(args.social, "--social", "join_rate=0.01"))
+    for key, value in (("recommender", args.recommender), ("friend_recommender", args.friend_recommender),
+                       ("feed_size", args.feed_size)):
+        if value is not None:
+            changes[key] = value
+    if args.recommender_param:
+        changes["recommender_params"] = _parse_params(args.recommender_param, "--recommender-param", "half_life=6")
+    if args.friend_param:
+        changes["friend_params"] = _parse_params(args.friend_param, "--friend-param", "fanout=4")
+    return changes
 
 
 def make_registry(plugin_dirs: list[str], world_path: str | None = None):
@@ -316,6 +402,11 @@ async def _cmd_run(args: argparse.Namespace) -> int:
     params = _parse_params(args.param)
     registry = make_registry(args.plugins, args.world)
     world = await open_world(args.world)
+    changes = _social_changes(args)
+    if changes:  # validate before anything is written
+        from .social import Social
+
+        Social(world, registry).configure(**changes)
     writer = None
     if args.runs is None:
         writer = await WorldWriter(args.world).start()
@@ -325,6 +416,7 @@ async def _cmd_run(args: argparse.Namespace) -> int:
                 world, registry=registry, text=args.inject, topics=args.topic, seeds=args.seeds, model=args.model,
                 params=params, runs=args.runs, seed=args.seed, steps=args.steps, until_done=args.until_done,
                 max_ticks=args.max_ticks, priority=args.priority, writer=writer, progress=progress,
+                social=_social_changes(args),
             )
     finally:
         if writer is not None:
@@ -337,11 +429,18 @@ async def _cmd_run(args: argparse.Namespace) -> int:
         if "reached" in r:
             lines.append(f"  seed {r['seed']}: reached {r['reached']:,} of {result['agents']:,} in {r['ticks']} ticks ({r['status']})"
                          + (f" - {r['error']}" if r.get("error") else ""))
+            if result["social"]["living"]:
+                lines.append(f"    through the graph {r['graph_reached']:,}, through feeds {r['feed_reached']:,} "
+                             f"(shown in feeds to {r['feed_exposed']:,})")
         else:
             lines.append(f"  ran {r['ticks']} ticks")
     if result["mean_reached"] is not None and len(result["runs"]) > 1:
         lo, hi = result["ci95"]
         lines.append(f"mean reached {result['mean_reached']:,.1f}  (95% CI {lo:,.1f} .. {hi:,.1f})")
+    if result["social"]["living"]:
+        soc = result["social"]
+        lines.append(f"living network: feeds {soc['recommender']}, friends {soc['friend_recommender']}; "
+                     f"follows {soc['follows']:,}, unfollows {soc['unfollows']:,}, joins {soc['joins']:,}, leaves {soc['leaves']:,}")
     lines.append("world file updated" if result["persisted"] else "world file not modified")
     _emit(args, result, "\n".join(lines))
     return 0
@@ -422,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
         "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, "tui": _cmd_tui, None: _cmd_tui,
-        "plugins": _cmd_plugins, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
+        "plugins": _cmd_plugins, "social": _cmd_social, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
     }
     handler = handlers[args.command]
     try:

@@ -112,6 +112,25 @@ class Graph:
         """Agents that ``v`` follows (its in-neighbours)."""
         return self.in_indices[self.in_indptr[v] : self.in_indptr[v + 1]]
 
+    def edge_ids(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Out-edge position of each edge ``src[i] -> dst[i]`` (int64; -1 where there is no such edge).
+        Searches only the rows involved (vectorised)."""
+        src = np.asarray(src, dtype=np.int64)
+        dst = np.asarray(dst, dtype=np.int64)
+        out = np.full(src.shape, -1, dtype=np.int64)
+        if src.size == 0 or self.num_edges == 0:
+            return out
+        rows = unique_sorted(src)
+        pos, counts = csr_positions(self.out_indptr, rows)
+        if pos.size == 0:
+            return out
+        keys = np.repeat(rows, counts) * self.n + self.out_indices[pos]  # ascending
+        want = src * self.n + dst
+        i = np.minimum(np.searchsorted(keys, want), keys.size - 1)
+        hit = keys[i] == want
+        out[hit] = pos[i[hit]]
+        return out
+
     def sources(self) -> np.ndarray:
         """Source agent of every out-edge (int32, E), aligned with ``out_indices``."""
         return np.repeat(np.arange(self.n, dtype=np.int32), np.diff(self.out_indptr))

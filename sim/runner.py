@@ -19,12 +19,16 @@ from .world import World
 Progress = Callable[[str, float], None] | None
 
 
-def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"ticks": ticks, "seconds": round(seconds, 4)}
+_TOTALS = ("follows", "unfollows", "joins", "leaves", "feed_items", "reports")
+
+
+def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: float, totals: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"ticks": ticks, "seconds": round(seconds, 4), **totals}
     if session_id is not None:
         s = sim.session(session_id)
         out.update({
             "session": s.id, "status": s.status, "reached": s.reached, "exposed": s.exposed_count,
+            "graph_reached": s.graph_reached, "feed_reached": s.feed_reached, "feed_exposed": s.feed_exposed,
             "seeds": s.seeds_count, "attempts": s.attempts, "rounds": s.round,
             "peak_tick": s.peak_tick, "reproduction_number": round(s.mean_offspring, 4),
             "new_per_tick": s.new_per_tick, "error": s.error,
@@ -49,11 +53,16 @@ async def run_cascades(
     priority: int = 0,
     writer: Any = None,
     progress: Progress = None,
+    social: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
+    ``social`` changes the living-network settings for this run only (see ``sim.social``); the world's
+    own settings are kept in its file.
+
     Raises:
-        BadParameterError: inconsistent options (bad model, parameter or seeds are reported by inject).
+        BadParameterError: inconsistent options (bad model, parameter or seeds are reported by inject;
+            bad social settings by ``Social.configure``).
     """
     if steps is None and not until_done:
         raise BadParameterError("say how long to run: --steps N or --until-done")
@@ -66,6 +75,8 @@ async def run_cascades(
     for r in range(repeats):
         w = world.fork() if runs is not None else world
         sim = Simulation(w, registry=registry, writer=None if runs is not None else writer)
+        if social:
+            sim.social.configure(**social)
         session_id = None
         if text is not None:
             s = sim.inject(text, topics=topics, seeds=seeds, model=model, params=params, priority=priority, seed=seed + r)
@@ -74,15 +85,18 @@ async def run_cascades(
                 raise BadParameterError(f"model {model!r} could not be used: {s.error}")
         t0 = time.perf_counter()
         done = 0
+        totals = dict.fromkeys(_TOTALS, 0)
         while done < limit and not (until_done and sim.idle):
-            await sim.step()
+            m = await sim.step()
+            for k in _TOTALS:
+                totals[k] += int(m.get(k, 0))
             done += 1
             if progress:
                 frac = (r + done / limit) / repeats if steps is not None else (r + (1.0 if sim.idle else min(0.95, done / 200))) / repeats
                 progress(f"run {r + 1}/{repeats}, tick {done}", frac)
         if writer is not None and runs is None:
             await sim.checkpoint()
-        summary = _run_summary(sim, session_id, done, time.perf_counter() - t0)
+        summary = _run_summary(sim, session_id, done, time.perf_counter() - t0, totals)
         summary["seed"] = seed + r
         if until_done and not sim.idle:
             summary["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
@@ -90,7 +104,13 @@ async def run_cascades(
     reached = [float(x["reached"]) for x in results if "reached" in x]
     mean, ci = mean_ci95(reached) if reached else (None, [None, None])
     peak = [float(x["peak_tick"]) for x in results if x.get("peak_tick") is not None]
+    settings = sim.social.settings
     return {
+        "social": {
+            "living": sim.social.living, "recommender": settings["recommender"],
+            "friend_recommender": settings["friend_recommender"], "feed_size": settings["feed_size"],
+            "errors": dict(sim.social.errors), **{k: sum(r[k] for r in results) for k in _TOTALS},
+        },
         "model": model,
         "params": model_params,
         "seeds": seeds,

@@ -613,32 +613,18 @@ class Social:
         agents = np.flatnonzero(online).astype(np.int32)
         if agents.size == 0:
             return
-        rec = self.friend_recommender()
-        if rec is not None:
+        if self.friend_recommender() is not None:
             rng = self._rng(tick, 3)
             looking = agents
             if cfg["suggest_share"] < 1.0:
                 looking = agents[rng.random(agents.size) < cfg["suggest_share"]]
-            if looking.size:
-                ctx = FriendContext(world, looking, int(cfg["suggestions"]), tick, rng, rec.p)
-                try:
-                    a, c, sc = _check_suggestions(self._friend_name or "", rec.suggest(ctx), world.n)
-                except (Exception, SystemExit) as exc:
-                    self._fail(f"friend:{self._friend_name}", exc, out)
-                    a = c = np.empty(0, dtype=np.int32)
-                    sc = np.empty(0)
-                if a.size:
-                    st = world.columns["status"]
-                    ok = (a != c) & ((st[c] == Status.ACTIVE) | (st[c] == Status.IDLE)) & ~follows(g, a, c)
-                    ok &= _in_sorted(looking, a)
-                    a, c, sc = a[ok], c[ok], sc[ok]
-                    keep = top_k_per_group(a, c, sc, int(cfg["suggestions"]))
-                    a, c = a[keep], c[keep]
-                    compat = compatibility(world, a, c)
-                    accept = rng.random(a.size) < cfg["accept_rate"] * compat
-                    if accept.any():
-                        delta.follow(c[accept], a[accept], (0.3 + 0.5 * compat[accept]).astype(np.float32))
-                        out.follows += int(accept.sum())
+            a, c, _ = self.suggestions(tick, looking, rng, out)
+            if a.size:
+                compat = compatibility(world, a, c)
+                accept = rng.random(a.size) < cfg["accept_rate"] * compat
+                if accept.any():
+                    delta.follow(c[accept], a[accept], (0.3 + 0.5 * compat[accept]).astype(np.float32))
+                    out.follows += int(accept.sum())
         # unfollows: low trust, then fatigue
         rng = self._rng(tick, 4)
         pos, counts = csr_positions(g.in_indptr, agents)
@@ -669,6 +655,35 @@ class Social:
                     delta.unfollow(followee[at], follower[at])
                     out.unfollows += int(at.size)
         out.friend_seconds = time.perf_counter() - t0
+
+    def suggestions(self, tick: int, looking: np.ndarray, rng: np.random.Generator | None = None,
+                    out: SocialTick | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The friend recommender's suggestions for ``looking`` (agent indices, ascending), after the
+        core's rules: no self-suggestions, no one already followed, only active or idle candidates, each
+        agent's ``suggestions`` best (ties to the lower index). Aligned ``(agents, candidates, scores)``,
+        grouped by agent, best first."""
+        empty = (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32), np.empty(0))
+        rec = self.friend_recommender()
+        looking = np.asarray(looking, dtype=np.int32)
+        if rec is None or looking.size == 0:
+            return empty
+        world = self.world
+        rng = rng if rng is not None else self._rng(tick, 3)
+        ctx = FriendContext(world, looking, int(self.settings["suggestions"]), tick, rng, rec.p)
+        try:
+            a, c, sc = _check_suggestions(self._friend_name or "", rec.suggest(ctx), world.n)
+        except (Exception, SystemExit) as exc:
+            self._fail(f"friend:{self._friend_name}", exc, out if out is not None else SocialTick())
+            return empty
+        if a.size == 0:
+            return empty
+        st = world.columns["status"]
+        ok = (a != c) & ((st[c] == Status.ACTIVE) | (st[c] == Status.IDLE)) & _in_sorted(looking, a)
+        a, c, sc = a[ok], c[ok], sc[ok]
+        ok = ~follows(world.graph, a, c)
+        a, c, sc = a[ok], c[ok], sc[ok]
+        keep = top_k_per_group(a, c, sc, int(self.settings["suggestions"]))
+        return a[keep], c[keep], sc[keep]
 
     # -- 4. churn ---------------------------------------------------------------------------------
     def churn(self, tick: int, out: SocialTick) -> None:

@@ -23,8 +23,8 @@ import aiosqlite
 import numpy as np
 
 from . import __version__
-from .errors import BadFileError, TargetExistsError
-from .graph import Graph
+from .errors import BadFileError, BadParameterError, TargetExistsError
+from .graph import Graph, GraphDelta
 from .analysis_store import ANALYSIS_SCHEMA
 from .persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
 from .world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
@@ -106,15 +106,30 @@ CREATE TABLE events (
     tick INTEGER NOT NULL,
     agent INTEGER NOT NULL,
     source INTEGER,
-    kind INTEGER NOT NULL
+    kind INTEGER NOT NULL,
+    via INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX events_session ON events (session_id, tick);
+@EXPOSURES@
 CREATE TABLE metrics (tick INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (tick, name)) WITHOUT ROWID;
 CREATE TABLE audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, action TEXT NOT NULL, details TEXT NOT NULL);
 """
 
+#: Feed exposures: the first time each agent was shown each message in a feed (added in a later
+#: version; ``ensure_schema`` adds it, and ``events.via``, to older world files).
+EXPOSURES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS exposures (
+    session_id INTEGER NOT NULL,
+    tick INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    source INTEGER,
+    recommender TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS exposures_session ON exposures (session_id, tick);
+"""
+
 _NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
-SCHEMA = SCHEMA_TEMPLATE.replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA
+SCHEMA = SCHEMA_TEMPLATE.replace("@EXPOSURES@", EXPOSURES_SCHEMA).replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA
 
 _REL_SQL_PACKED = (
     "INSERT INTO relationships (src, dst, trust) "
@@ -175,8 +190,58 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
 def _world_arrays(world: World) -> dict[str, np.ndarray]:
     arrays = {f"agent.{k}": v for k, v in world.columns.items()}
     arrays.update({f"graph.{k}": getattr(world.graph, k) for k in GRAPH_ARRAYS})
+    arrays.update(_delta_arrays(world))
     arrays.update(_session_arrays(world))
     return arrays
+
+
+def _delta_arrays(world: World) -> dict[str, np.ndarray]:
+    """Follows and unfollows not merged into the graph yet (``delta.*``; none when the buffer is empty)."""
+    return {f"delta.{k}": v for k, v in world.delta.arrays().items()}
+
+
+async def ensure_schema(db: aiosqlite.Connection) -> None:
+    """Bring a world file written by an earlier version up to the current tables (idempotent)."""
+    cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(events)")]
+    if cols and "via" not in cols:
+        await db.execute("ALTER TABLE events ADD COLUMN via INTEGER NOT NULL DEFAULT 0")
+    await db.executescript(EXPOSURES_SCHEMA)
+    await db.commit()
+
+
+#: Agent columns mirrored in ``agent_rows`` that a running simulation may change.
+_MIRRORED = ("community", "susceptibility", "reputation", "influence", "status", "activity_rate")
+
+
+async def _sync_mirrors(db: aiosqlite.Connection, world: World) -> None:
+    """Bring the ``agent_rows`` and ``relationships`` rows in line with the arrays after a run changed
+    them: whole mirrored columns that are dirty, and the edges followed, unfollowed or re-trusted since
+    the rows were written (``world.edge_log``)."""
+    for col in _MIRRORED:
+        if f"agent.{col}" not in world.dirty_arrays:
+            continue
+        values = world.columns[col]
+        payload = json.dumps((np.round(values.astype(np.float64), 7) if values.dtype.kind == "f" else values.astype(np.int64)).tolist())
+        await db.execute(f"UPDATE agent_rows SET {col} = j.value FROM json_each(?) AS j WHERE agent_rows.id = j.key", (payload,))
+    log = world.edge_log
+    n = world.n
+    g = world.graph
+    if log["removed"]:
+        rk = np.concatenate(log["removed"])
+        await db.executemany("DELETE FROM relationships WHERE src = ? AND dst = ?",
+                             np.stack([rk // n, rk % n], axis=1).tolist())
+    keys = [np.concatenate(log["added"])] if log["added"] else []
+    keys += [np.concatenate(log["trust"])] if log["trust"] else []
+    if keys:
+        k = np.unique(np.concatenate(keys))
+        src, dst = k // n, k % n
+        eid = g.edge_ids(src, dst)
+        live = eid >= 0
+        rows = np.empty(int(live.sum()), dtype=[("s", "<i8"), ("d", "<i8"), ("t", "<f8")])
+        rows["s"], rows["d"] = src[live], dst[live]
+        rows["t"] = np.rint(g.trust[eid[live]].astype(np.float64) * 32767) / 32767.0
+        await db.executemany("INSERT OR REPLACE INTO relationships (src, dst, trust) VALUES (?, ?, ?)", rows.tolist())
+    world.clear_edge_log()
 
 
 def _session_arrays(world: World) -> dict[str, np.ndarray]:
@@ -327,6 +392,7 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
                 os.remove(f)
         raise
     world.path = os.path.abspath(path)
+    world.clear_edge_log()
     world._persona_loader = PersonaReader(world.path)
     world._persona_cache.clear()
 
@@ -488,7 +554,11 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
     state = _validated_state(meta, n, source)
     state["sessions"] = _sessions_from(state["sessions"], arrays, n, source)
     graph = Graph(n=n, **graph_parts)
-    world = World(columns=columns, graph=graph, path=path, **state)
+    try:
+        delta = GraphDelta.from_arrays(n, {k[len("delta."):]: v for k, v in arrays.items() if k.startswith("delta.")})
+    except (KeyError, BadParameterError) as exc:
+        raise BadFileError(f"{source} holds damaged pending graph changes ({exc}); it may be damaged") from None
+    world = World(columns=columns, graph=graph, path=path, delta=delta, **state)
     if path is not None:
         world._persona_loader = PersonaReader(path)
     return world
@@ -599,10 +669,14 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
         for sess in sessions:
             await db.execute("DELETE FROM arrays WHERE name LIKE ?", (f"session.{sess.id}.%",))
             arrays.update({f"session.{sess.id}.{k}": v for k, v in sess.arrays().items()})
+        current = _world_arrays(world)
         for name in sorted(world.dirty_arrays):
             await db.execute("DELETE FROM arrays WHERE name = ?", (name,))
-            arrays[name] = _world_arrays(world)[name]
+            arrays[name] = current[name]
+        await db.execute("DELETE FROM arrays WHERE name LIKE 'delta.%'")
+        arrays.update(_delta_arrays(world))
         await _write_arrays(db, arrays, None)
+        await _sync_mirrors(db, world)
         await db.executemany(
             "INSERT OR REPLACE INTO messages (id, text, topics, author, created_tick, meta) VALUES (?, ?, ?, ?, ?, ?)",
             [(m["id"], m["text"], int(np.uint64(m["topics"]).view(np.int64)), m.get("author"), m["created_tick"],

@@ -16,7 +16,10 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
-from .store import checkpoint_world
+from .store import checkpoint_world, ensure_schema
+
+
+_ROWS = ("events", "exposures")
 
 
 class WorldWriter:
@@ -37,6 +40,7 @@ class WorldWriter:
         await self._db.execute("PRAGMA journal_mode = WAL")
         await self._db.execute("PRAGMA synchronous = NORMAL")
         await self._db.execute("PRAGMA busy_timeout = 5000")
+        await ensure_schema(self._db)
         self._task = asyncio.create_task(self._run(), name="agora-world-writer")
         return self
 
@@ -44,6 +48,11 @@ class WorldWriter:
         """Queue adoption records (``tick, agent, source, kind``) of one session."""
         self.queue_rows += len(records)
         self._queue.put_nowait(("events", session_id, records))
+
+    def submit_exposures(self, session_id: int, records: np.ndarray, recommender: str) -> None:
+        """Queue first feed exposures (``tick, agent, source``) of one session, from ``recommender``."""
+        self.queue_rows += len(records)
+        self._queue.put_nowait(("exposures", session_id, records, recommender))
 
     def submit_audit(self, action: str, details: dict[str, Any]) -> None:
         """Append a user action to the world's audit log (after everything queued before it)."""
@@ -70,11 +79,11 @@ class WorldWriter:
         while True:
             item = await self._queue.get()
             items = [item]
-            rows = len(item[2]) if item[0] == "events" else 0
-            while rows < self.batch_rows and not self._queue.empty() and items[-1][0] == "events":
+            rows = len(item[2]) if item[0] in _ROWS else 0
+            while rows < self.batch_rows and not self._queue.empty() and items[-1][0] in _ROWS:
                 nxt = self._queue.get_nowait()
                 items.append(nxt)
-                if nxt[0] == "events":
+                if nxt[0] in _ROWS:
                     rows += len(nxt[2])
             try:
                 await self._write(items)
@@ -91,14 +100,24 @@ class WorldWriter:
     async def _write(self, items: list) -> None:
         db = self._db
         assert db is not None
-        events = [it for it in items if it[0] == "events"]
+        events = [it for it in items if it[0] in _ROWS]
         if events:
             await db.execute("BEGIN")
-            for _, sid, rec in events:
-                rows = np.empty(len(rec), dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8"), ("k", "<i8")])
-                rows["s"] = sid
-                rows["t"], rows["a"], rows["src"], rows["k"] = rec["tick"], rec["agent"], rec["source"], rec["kind"]
-                await db.executemany("INSERT INTO events (session_id, tick, agent, source, kind) VALUES (?, ?, ?, ?, ?)", rows.tolist())
+            for it in events:
+                sid, rec = it[1], it[2]
+                if it[0] == "events":
+                    rows = np.empty(len(rec), dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8"), ("k", "<i8"), ("v", "<i8")])
+                    rows["s"] = sid
+                    rows["t"], rows["a"], rows["src"], rows["k"] = rec["tick"], rec["agent"], rec["source"], rec["kind"]
+                    rows["v"] = rec["via"] if "via" in (rec.dtype.names or ()) else 0
+                    await db.executemany("INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (?, ?, ?, ?, ?, ?)", rows.tolist())
+                else:
+                    rows = np.empty(len(rec), dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8")])
+                    rows["s"] = sid
+                    rows["t"], rows["a"], rows["src"] = rec["tick"], rec["agent"], rec["source"]
+                    name = it[3]
+                    await db.executemany("INSERT INTO exposures (session_id, tick, agent, source, recommender) VALUES (?, ?, ?, ?, ?)",
+                                         [(*r, name) for r in rows.tolist()])
             await db.commit()
             n = sum(len(it[2]) for it in events)
             self.queue_rows -= n
