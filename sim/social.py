@@ -89,8 +89,14 @@ def social_settings(current: dict[str, Any] | None = None, **changes: Any) -> di
     if unknown:
         raise BadParameterError(f"unknown social setting {unknown[0]!r}: the settings are {', '.join(SOCIAL_PARAMS)}")
     out = {k: (spec.coerce(k, merged[k]) if k in merged else spec.default) for k, spec in SOCIAL_PARAMS.items()}
-    out["recommender_params"] = dict(changes.get("recommender_params") or (current or {}).get("recommender_params") or {})
-    out["friend_params"] = dict(changes.get("friend_params") or (current or {}).get("friend_params") or {})
+    cur = current or {}
+    for key, params in (("recommender", "recommender_params"), ("friend_recommender", "friend_params")):
+        if changes.get(params) is not None:
+            out[params] = dict(changes[params])
+        elif out[key] == cur.get(key, NONE):
+            out[params] = dict(cur.get(params) or {})
+        else:  # another recommender: its own defaults, not the old one's parameters
+            out[params] = {}
     return out
 
 
@@ -396,19 +402,24 @@ class Social:
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change settings (validated; nothing changes when any is invalid); returns the new settings."""
         new = social_settings(self.settings, **changes)
-        old = self.settings
+        old, old_errors, old_tbs = self.settings, dict(self.errors), dict(self.tracebacks)
         self.settings = new
-        try:
-            self._content = {}
-            self.content_recommender(new["recommender"])
-            self._friend, self._friend_name = None, None
-            self.friend_recommender()
-        except Exception:
-            self.settings = old
-            self._content, self._friend, self._friend_name = {}, None, None
-            raise
         self.errors.clear()
         self.tracebacks.clear()
+        try:
+            self._content = {}
+            rec = self.content_recommender(new["recommender"])
+            self._friend, self._friend_name = None, None
+            friend = self.friend_recommender()
+            # keep the validated values (numbers as numbers), defaults included
+            new["recommender_params"] = dict(rec.p) if rec is not None else {}
+            new["friend_params"] = dict(friend.p) if friend is not None else {}
+        except Exception:
+            self.settings = old
+            self.errors.update(old_errors)
+            self.tracebacks.update(old_tbs)
+            self._content, self._friend, self._friend_name = {}, None, None
+            raise
         return new
 
     @property

@@ -400,3 +400,58 @@ def _rewrite_meta(good: bytes, change: dict) -> bytes:
 def test_load_snapshot_with_invalid_metadata(email, tmp_path, change):
     (tmp_path / "bad.snap").write_bytes(_rewrite_meta((email / "e.snap").read_bytes(), change))
     user_error(agora(tmp_path, "load", "bad.snap", "x.db"), "bad.snap")
+
+
+# -- the living network ---------------------------------------------------------------------------------
+
+
+def test_new_with_recommenders_and_a_reserve(tmp_path):
+    info = ok_json(agora(tmp_path, "new", "w.db", "--agents", "3000", "--recommender", "interest",
+                         "--friend-recommender", "adamic-adar", "--reserve", "0.1", "--json"))
+    assert info["agents"] == 3000
+    social = ok_json(agora(tmp_path, "social", "w.db", "--json"))
+    assert social["settings"]["recommender"] == "interest"
+    assert social["settings"]["friend_recommender"] == "adamic-adar"
+    assert social["living"] is True
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "w.db")
+    created = con.execute("SELECT count(*) FROM agent_rows WHERE status = 0").fetchone()[0]
+    assert created == 300
+
+
+def test_social_changes_are_validated_and_saved(tmp_path):
+    ok(agora(tmp_path, "new", "w.db", "--agents", "2000"))
+    before = (tmp_path / "w.db").read_bytes()
+    user_error(agora(tmp_path, "social", "w.db", "--recommender", "nope"), "unknown recommender 'nope'")
+    user_error(agora(tmp_path, "social", "w.db", "--social", "join_rate=2"), "join_rate", "[0, 1]")
+    user_error(agora(tmp_path, "social", "w.db", "--social", "bogus=1"), "unknown social setting 'bogus'")
+    user_error(agora(tmp_path, "social", "w.db", "--social", "join_rate"), "KEY=VALUE")
+    assert (tmp_path / "w.db").read_bytes() == before
+    out = ok_json(agora(tmp_path, "social", "w.db", "--recommender", "hot", "--recommender-param", "half_life=3",
+                        "--social", "join_rate=0.01", "--json"))
+    assert out["changed"] and out["settings"]["recommender_params"] == {"half_life": 3.0}
+    assert ok_json(agora(tmp_path, "social", "w.db", "--json"))["settings"]["join_rate"] == 0.01
+    user_error(agora(tmp_path, "social", "w.db", "--recommender", "hot", "--recommender-param", "half_life=-1"),
+               "half_life")
+
+
+def test_run_with_recommenders_reports_feed_and_graph_reach(tmp_path):
+    ok(agora(tmp_path, "new", "w.db", "--agents", "3000", "--avg-degree", "6"))
+    user_error(agora(tmp_path, "run", "w.db", "--steps", "3", "--inject", "x", "--recommender", "nope"),
+               "unknown recommender 'nope'")
+    out = ok_json(agora(tmp_path, "run", "w.db", "--steps", "8", "--inject", "hello", "--topic", "ai", "--seeds", "random:20",
+                        "--recommender", "random", "--friend-recommender", "common-neighbours",
+                        "--social", "accept_rate=0.5", "--json"))
+    run = out["runs"][0]
+    assert run["reached"] == run["graph_reached"] + run["feed_reached"] + run["seeds"]
+    assert run["feed_exposed"] > 0 and out["social"]["follows"] > 0
+    assert out["social"]["recommender"] == "random"
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "w.db")
+    via = con.execute("SELECT coalesce(sum(via), 0) FROM events").fetchone()[0]
+    assert via == run["feed_reached"]
+    assert con.execute("SELECT count(*) FROM exposures").fetchone()[0] == run["feed_exposed"]
+    # a run's flags do not change the world's own settings
+    assert ok_json(agora(tmp_path, "social", "w.db", "--json"))["settings"]["recommender"] == "none"
