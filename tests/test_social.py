@@ -619,3 +619,28 @@ def test_custom_recommenders_plug_in_like_the_builtins():
     assert a.tolist() == [2, 3] and c.tolist() == [3, 4]
     assert "loudest" in [e.name for e in reg.list("recommender")]
     assert "twins" in [e.name for e in reg.list("friend-recommender")]
+
+
+def test_the_recommenders_in_the_docs_work(tmp_path):
+    """The two examples of docs/writing-a-recommender.md, loaded as a user's plugin folder."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "writing-a-recommender.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert len(blocks) == 2
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "mine.py").write_text(blocks[0] + "\n" + blocks[1])
+    reg = Registry([str(folder)])
+    w = synthetic_world("doc", 3000, avg_degree=6, seed=4)
+    sim = Simulation(w, registry=reg)
+    sim.social.configure(recommender="trending", friend_recommender="same-community", accept_rate=1.0)
+    sim.inject("x", topics=["ai"], seeds="random:30", model="ic", params={"p": 0.2})
+    totals = {"feed_items": 0, "follows": 0}
+    for _ in range(6):
+        m = asyncio.run(sim.step())
+        for k in totals:
+            totals[k] += m[k]
+    assert not sim.social.errors
+    assert totals["feed_items"] > 0 and totals["follows"] > 0
