@@ -15,6 +15,13 @@ the states at the start of the round:
    ``ctx.random_agents`` number each, agents ascending) — after it made its attempts in step 1. SIR and
    SEIR move it to recovered for good; SIS moves it back to susceptible, from where it can be infected
    again from the next round on.
+4. Feed exposures (when a content recommender runs): every agent susceptible at the start of the round
+   that is shown the message in its feed this round is infected with probability
+   ``min(1, beta * feed_weight)`` (one ``ctx.random_agents`` number each, agents ascending, drawn after
+   the numbers of steps 1 to 3), crediting the feed's sharer. It enters the same state as an infection
+   along an edge (infectious for SIR and SIS, exposed for SEIR, where it waits like an edge infection
+   for step 2 of the next rounds). An agent also infected along an edge in step 1 of the same round
+   counts as infected through the graph, with the edge's source.
 
 So agents infected (or turned infectious) in round t transmit from round t+1; an infectious agent makes
 its first attempts before it can recover, and the chance that it ever passes the disease along one edge
@@ -36,6 +43,7 @@ from sim.plugin import Param, PropagationModel, StepResult
 _BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
 _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
 _SIGMA = Param(float, 0.3, 0.0, 1.0, "probability that an exposed agent becomes infectious in a round")
+_FEED_WEIGHT = Param(float, 1.0, 0.0, 1e6, "a feed exposure infects with probability beta * feed_weight (capped at 1)")
 
 
 class _Compartmental(PropagationModel):
@@ -81,8 +89,18 @@ class _Compartmental(PropagationModel):
         states.append(np.full(recovered.size, self.recovered_state, dtype=np.int8))
         sources.append(np.full(recovered.size, -1, dtype=np.int32))
         # The three groups are disjoint: susceptible, exposed and infectious at the start of the round.
-        return StepResult(np.concatenate(agents), np.concatenate(states), np.concatenate(sources),
-                          attempts=int(eid.size), exposed=dst)
+        result = StepResult(np.concatenate(agents), np.concatenate(states), np.concatenate(sources),
+                            attempts=int(eid.size), exposed=dst)
+        # 4. feed exposures of agents susceptible at the start of the round
+        shown, sharers = ctx.feed_open()
+        if shown.size:
+            hit = ctx.random_agents(shown) < min(1.0, self.p["beta"] * self.p["feed_weight"])
+            caught = shown[hit]
+            if self.latent_state >= 0 and caught.size:  # edge infections are in it already
+                ctx.store["latent"] = np.union1d(ctx.store["latent"], caught).astype(np.int32)
+            # Agents also infected along an edge keep their graph infection (with_feed).
+            result = ctx.with_feed(result, caught, sharers[hit], new_state=self.infected_state)
+        return result
 
     def is_done(self, ctx):
         if ctx.frontier.size:
@@ -94,7 +112,7 @@ class SIR(_Compartmental):
     name = "sir"
     version = "1.0"
     description = "SIR epidemic: infect followers with probability beta per round, recover with probability gamma."
-    params = {"beta": _BETA, "gamma": _GAMMA}
+    params = {"beta": _BETA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
     states = ("susceptible", "infectious", "recovered")
     adopted_states = (1, 2)
     transmitting_states = (1,)
@@ -109,7 +127,7 @@ class SIS(_Compartmental):
     name = "sis"
     version = "1.0"
     description = "SIS epidemic: like SIR, but recovered agents are susceptible again and can be reinfected."
-    params = {"beta": _BETA, "gamma": _GAMMA}
+    params = {"beta": _BETA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
     states = ("susceptible", "infectious")
     adopted_states = (1,)
     transmitting_states = (1,)
@@ -124,7 +142,7 @@ class SEIR(_Compartmental):
     name = "seir"
     version = "1.0"
     description = "SEIR epidemic: SIR with an exposed stage that turns infectious with probability sigma per round."
-    params = {"beta": _BETA, "sigma": _SIGMA, "gamma": _GAMMA}
+    params = {"beta": _BETA, "sigma": _SIGMA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
     states = ("susceptible", "exposed", "infectious", "recovered")
     adopted_states = (1, 2, 3)
     transmitting_states = (2,)

@@ -16,6 +16,16 @@ Semantics (synchronous rounds):
   changed for the others), so each round looks only at the out-neighbours of that frontier.
 - An adopting agent's source is the lowest-numbered agent of the frontier it follows. The session
   ends when a round produces no adoption.
+- Feed exposures (when a content recommender runs): a feed item counts as ``feed_weight`` more
+  adopted weight, in the units of the numerator and denominator above (one more adopted followee, or
+  one more unit of adopted in-trust), for this round only. An agent that has not adopted and is shown
+  the message in its feed this round is examined too (whether or not it follows the frontier) with
+  ``A_v = (adopted count + feed_weight) / (in_degree + feed_weight)``, or ``(adopted in-trust +
+  feed_weight) / (total in-trust + feed_weight)``, in double precision — so an agent that follows nobody
+  has ``A_v = 1``. An agent that reaches its threshold without the feed (an examined follower of the
+  frontier) is a graph adoption as above; one that reaches it only with the feed is a feed adoption,
+  credited to the feed's sharer. With ``feed_weight = 0`` feed exposures change nothing. No random
+  numbers are drawn after the start.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ class LinearThreshold(PropagationModel):
     params = {
         "weights": Param(str, "uniform", choices=("uniform", "trust"),
                          help="in-edge weights: uniform (1/followees) or trust (trust / total in-trust)"),
+        "feed_weight": Param(float, 1.0, 0.0, 1e6,
+                             "a feed item counts like one more adopted followee of this weight (uniform: count, trust: trust)"),
     }
     # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
@@ -39,24 +51,44 @@ class LinearThreshold(PropagationModel):
         u = ctx.random_agents(np.arange(ctx.n, dtype=np.int32))
         ctx.store["threshold"] = (1.0 - u).astype(np.float32)
 
+    def _weights(self, ctx, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(adopted weight, total weight)`` of each listed agent's in-edges (float64)."""
+        _, followees, eid = ctx.gather_in(agents)
+        group = np.repeat(np.arange(agents.size), ctx.in_degree(agents))
+        adopted = ctx.adopted_mask(followees)
+        if self.p["weights"] == "trust":
+            w = ctx.trust[eid].astype(np.float64)
+            total = np.bincount(group, weights=w, minlength=agents.size)
+            active = np.bincount(group[adopted], weights=w[adopted], minlength=agents.size)
+        else:
+            total = np.bincount(group, minlength=agents.size).astype(np.float64)
+            active = np.bincount(group[adopted], minlength=agents.size).astype(np.float64)
+        return active, total
+
     def step(self, ctx):
         src, dst, _, _ = ctx.gather()
         open_ = ctx.state[dst] == 0
         src, dst = src[open_], dst[open_]
         # Candidates ascending; `first` points at each one's lowest frontier followee (sources ascend).
         cand, first = np.unique(dst, return_index=True)
-        if cand.size == 0:
+        shown, sharers = ctx.feed_open()
+        fw = self.p["feed_weight"]
+        if fw == 0:
+            shown = shown[:0]
+        if cand.size == 0 and shown.size == 0:
             return StepResult.nothing(exposed=cand)
-        _, followees, eid = ctx.gather_in(cand)
-        group = np.repeat(np.arange(cand.size), ctx.in_degree(cand))
-        adopted = ctx.adopted_mask(followees)
-        if self.p["weights"] == "trust":
-            w = ctx.trust[eid].astype(np.float64)
-            total = np.bincount(group, weights=w, minlength=cand.size)
-            active = np.bincount(group[adopted], weights=w[adopted], minlength=cand.size)
+        theta = ctx.store["threshold"]
+        if cand.size:
+            active, total = self._weights(ctx, cand)
+            share = np.divide(active, total, out=np.zeros(cand.size), where=total > 0)
+            win = share >= theta[cand]
+            result = StepResult(cand[win], 1, src[first][win], attempts=int(dst.size), exposed=cand)
         else:
-            total = np.bincount(group, minlength=cand.size).astype(np.float64)
-            active = np.bincount(group[adopted], minlength=cand.size).astype(np.float64)
-        share = np.divide(active, total, out=np.zeros(cand.size), where=total > 0)
-        win = share >= ctx.store["threshold"][cand]
-        return StepResult(cand[win], 1, src[first][win], attempts=int(dst.size), exposed=cand)
+            result = StepResult.nothing(exposed=cand)
+        if shown.size:
+            # Graph winners among them keep their graph adoption (ctx.with_feed).
+            active, total = self._weights(ctx, shown)
+            share = (active + fw) / (total + fw)
+            win = share >= theta[shown]
+            result = ctx.with_feed(result, shown[win], sharers[win])
+        return result

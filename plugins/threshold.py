@@ -7,10 +7,17 @@ Semantics (synchronous rounds, no randomness):
   adopted before round t (the fraction is computed in double precision as ``a_v / k_v``). Agents that
   adopted in round t count from round t+1.
 - Only followers of agents that adopted in the previous round are examined: nothing changed for the
-  others. Hence agents that follow nobody never adopt (unless seeded), and ``threshold = 0`` means
-  "adopt as soon as any followee has adopted".
+  others. Hence agents that follow nobody never adopt through the graph (unless seeded), and
+  ``threshold = 0`` means "adopt as soon as any followee has adopted".
 - An adopting agent's source is the lowest-numbered agent of the frontier it follows. The session
   ends when a round produces no adoption. Given the seeds, the outcome is deterministic.
+- Feed exposures (when a content recommender runs): a feed item counts like ``feed_weight`` more
+  adopted followees, for this round only. An agent that has not adopted and is shown the message in
+  its feed this round is examined too (whether or not it follows the frontier) with the share
+  ``(a_v + feed_weight) / (k_v + feed_weight)`` (double precision; so an agent that follows nobody has
+  share 1). An agent that reaches the threshold without the feed (an examined follower of the frontier)
+  is a graph adoption as above; one that reaches it only with the feed is a feed adoption, credited to
+  the feed's sharer. With ``feed_weight = 0`` feed exposures change nothing. No random numbers are drawn.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ class FractionalThreshold(PropagationModel):
     description = "Complex contagion: adopt when the adopted fraction of your followees reaches a threshold."
     params = {
         "threshold": Param(float, 0.2, 0.0, 1.0, "fraction of followees that must have adopted"),
+        "feed_weight": Param(float, 1.0, 0.0, 1e6, "a feed item counts like this many more adopted followees"),
     }
     # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
@@ -35,9 +43,22 @@ class FractionalThreshold(PropagationModel):
         src, dst = src[open_], dst[open_]
         # Candidates ascending; `first` points at each one's lowest frontier followee (sources ascend).
         cand, first = np.unique(dst, return_index=True)
-        if cand.size == 0:
+        shown, sharers = ctx.feed_open()
+        fw = self.p["feed_weight"]
+        if fw == 0:
+            shown = shown[:0]
+        if cand.size == 0 and shown.size == 0:
             return StepResult.nothing(exposed=cand)
-        adopted = ctx.adopted_in_counts(cand)
-        share = adopted / ctx.in_degree(cand)  # every candidate follows at least one frontier agent
-        win = share >= self.p["threshold"]
-        return StepResult(cand[win], 1, src[first][win], attempts=int(dst.size), exposed=cand)
+        if cand.size:
+            adopted = ctx.adopted_in_counts(cand)
+            share = adopted / ctx.in_degree(cand)  # every candidate follows at least one frontier agent
+            win = share >= self.p["threshold"]
+            result = StepResult(cand[win], 1, src[first][win], attempts=int(dst.size), exposed=cand)
+        else:
+            result = StepResult.nothing(exposed=cand)
+        if shown.size:
+            # Graph winners among them keep their graph adoption (ctx.with_feed).
+            share = (ctx.adopted_in_counts(shown) + fw) / (ctx.in_degree(shown) + fw)
+            win = share >= self.p["threshold"]
+            result = ctx.with_feed(result, shown[win], sharers[win])
+        return result

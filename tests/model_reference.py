@@ -6,8 +6,14 @@ that it is easy to check by reading. Randomness comes from a :class:`Draws` tabl
 and the tests hand the fast model the very same numbers through ``StepContext.random_edges`` and
 ``random_agents``. Same numbers in, same per-round states and adoptions out.
 
-Every function returns a :class:`Trace`: per round, the full state vector after the round and the
-agents that adopted for the first time in it, each with its source.
+Every function returns a :class:`Trace`: per round, the full state vector after the round, the
+agents that adopted for the first time in it, each with its source, and which of those adopted
+through a feed.
+
+Feed exposures are given as ``feeds``: ``{round: {agent: credited sharer}}`` (rounds from 0, sharer -1
+for none), the exposures a content recommender would hand the model in that round. Each model judges
+them as its module docstring says; a feed exposure of an agent that is not susceptible (state 0) at the
+start of the round is ignored.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ class RefGraph:
     interests: list[int]
     influence: list[float]
     susceptibility: list[float]
+    reputation: list[float]
 
     @classmethod
     def from_world(cls, world) -> "RefGraph":
@@ -54,6 +61,7 @@ class RefGraph:
             [int(x) for x in world.columns["interests"].tolist()],
             world.columns["influence"].tolist(),
             world.columns["susceptibility"].tolist(),
+            world.columns["reputation"].tolist(),
         )
 
     @property
@@ -115,14 +123,27 @@ class Draws:
 
 @dataclass
 class Trace:
-    """Per round: the state vector after it, and ``{agent: source}`` of first adoptions in it."""
+    """Per round: the state vector after it, ``{agent: source}`` of first adoptions in it, and the
+    agents among them that adopted through a feed."""
 
     states: list[list[int]] = field(default_factory=list)
     adopted: list[dict[int, int]] = field(default_factory=list)
+    feed: list[set[int]] = field(default_factory=list)
 
-    def add(self, state: list[int], adopted: dict[int, int]) -> None:
+    def add(self, state: list[int], adopted: dict[int, int], feed=()) -> None:
         self.states.append(list(state))
         self.adopted.append(dict(adopted))
+        self.feed.append(set(feed) & set(adopted))
+
+
+Feeds = dict[int, dict[int, int]]
+
+
+def shown(feeds: Feeds | None, r: int, state: list[int]) -> list[tuple[int, int]]:
+    """Round ``r``'s feed exposures of agents susceptible at its start: ``(agent, sharer)``, ascending."""
+    if not feeds:
+        return []
+    return sorted((v, src) for v, src in feeds.get(r, {}).items() if state[v] == 0)
 
 
 def threshold_from(u: float) -> float:
@@ -134,8 +155,9 @@ def threshold_from(u: float) -> float:
 
 
 def ic(g: RefGraph, seeds: list[int], draws: Draws, *, p: float, trust_weighted: bool = False,
-       max_rounds: int = 10_000) -> Trace:
-    """Independent cascade: each new adopter tries each not-yet-adopted follower once."""
+       feed_weight: float = 1.0, feeds: Feeds | None = None, max_rounds: int = 10_000) -> Trace:
+    """Independent cascade: each new adopter tries each not-yet-adopted follower once; a feed
+    exposure succeeds with probability min(1, p * feed_weight)."""
     state = [0] * g.n
     for s in seeds:
         state[s] = 1
@@ -152,20 +174,28 @@ def ic(g: RefGraph, seeds: list[int], draws: Draws, *, p: float, trust_weighted:
                 prob = float(np.float32(p) * np.float32(t)) if trust_weighted else p
                 if draws.edge(r, e) < prob and v not in new:
                     new[v] = u
+        fed = set()
+        for v, sharer in shown(feeds, r, state):
+            if draws.agent(r, v) < min(1.0, p * feed_weight) and v not in new:
+                new[v] = sharer
+                fed.add(v)
         for v in new:
             state[v] = 1
-        trace.add(state, new)
+        trace.add(state, new, fed)
         newly = sorted(new)
         r += 1
     return trace
 
 
-def _adopted_share(g: RefGraph, state: list[int], v: int, weights: str) -> float:
+def _adopted_share(g: RefGraph, state: list[int], v: int, weights: str, feed: float = 0.0) -> float:
+    """v's adopted share; ``feed`` > 0 adds a feed item worth that much adopted weight."""
     if weights == "uniform":
         adopted = 0
         for u, _, _ in g.inn[v]:
             if state[u] == 1:
                 adopted += 1
+        if feed:
+            return (adopted + feed) / (len(g.inn[v]) + feed)
         return adopted / len(g.inn[v])
     total = 0.0
     active = 0.0
@@ -173,21 +203,29 @@ def _adopted_share(g: RefGraph, state: list[int], v: int, weights: str) -> float
         total += t
         if state[u] == 1:
             active += t
+    if feed:
+        return (active + feed) / (total + feed)
     return active / total if total > 0 else 0.0
 
 
-def lt(g: RefGraph, seeds: list[int], draws: Draws, *, weights: str = "uniform", max_rounds: int = 10_000) -> Trace:
+def lt(g: RefGraph, seeds: list[int], draws: Draws, *, weights: str = "uniform", feed_weight: float = 1.0,
+       feeds: Feeds | None = None, max_rounds: int = 10_000) -> Trace:
     """Linear threshold with thresholds ``1 - u`` drawn once per agent at the start."""
     theta = [threshold_from(draws.start(v)) for v in range(g.n)]
-    return _share_cascade(g, seeds, lambda state, v: _adopted_share(g, state, v, weights) >= theta[v], max_rounds)
+    return _share_cascade(g, seeds, lambda state, v, f: _adopted_share(g, state, v, weights, f) >= theta[v],
+                          feed_weight, feeds, max_rounds)
 
 
-def threshold(g: RefGraph, seeds: list[int], *, threshold: float, max_rounds: int = 10_000) -> Trace:
+def threshold(g: RefGraph, seeds: list[int], *, threshold: float, feed_weight: float = 1.0,
+              feeds: Feeds | None = None, max_rounds: int = 10_000) -> Trace:
     """Fractional threshold: adopt when adopted followees / followees >= threshold."""
-    return _share_cascade(g, seeds, lambda state, v: _adopted_share(g, state, v, "uniform") >= threshold, max_rounds)
+    return _share_cascade(g, seeds, lambda state, v, f: _adopted_share(g, state, v, "uniform", f) >= threshold,
+                          feed_weight, feeds, max_rounds)
 
 
-def _share_cascade(g: RefGraph, seeds: list[int], adopts, max_rounds: int) -> Trace:
+def _share_cascade(g: RefGraph, seeds: list[int], adopts, feed_weight: float, feeds: Feeds | None,
+                   max_rounds: int) -> Trace:
+    """``adopts(state, v, feed)``: whether v's share, with a feed item worth ``feed`` (0: none), is enough."""
     state = [0] * g.n
     for s in seeds:
         state[s] = 1
@@ -201,10 +239,16 @@ def _share_cascade(g: RefGraph, seeds: list[int], adopts, max_rounds: int) -> Tr
             for v, _, _ in g.out[u]:
                 if state[v] == 0 and v not in candidates:
                     candidates[v] = u
-        new = {v: src for v, src in candidates.items() if adopts(state, v)}
+        new = {v: src for v, src in candidates.items() if adopts(state, v, 0.0)}
+        fed = set()
+        if feed_weight > 0:
+            for v, sharer in shown(feeds, r, state):
+                if v not in new and adopts(state, v, feed_weight):
+                    new[v] = sharer
+                    fed.add(v)
         for v in new:
             state[v] = 1
-        trace.add(state, new)
+        trace.add(state, new, fed)
         newly = sorted(new)
         r += 1
     return trace
@@ -214,8 +258,10 @@ def _share_cascade(g: RefGraph, seeds: list[int], adopts, max_rounds: int) -> Tr
 
 
 def epidemic(g: RefGraph, seeds: list[int], draws: Draws, *, kind: str, beta: float, gamma: float,
-             sigma: float = 0.0, max_rounds: int = 10_000) -> Trace:
-    """SIR, SIS or SEIR: infection from the round-start infectious, then E->I, then recovery."""
+             sigma: float = 0.0, feed_weight: float = 1.0, feeds: Feeds | None = None,
+             max_rounds: int = 10_000) -> Trace:
+    """SIR, SIS or SEIR: infection from the round-start infectious, then E->I, then recovery, then
+    infection through the feed."""
     S = 0
     if kind == "seir":
         E, I, R = 1, 2, 3
@@ -246,9 +292,15 @@ def epidemic(g: RefGraph, seeds: list[int], draws: Draws, *, kind: str, beta: fl
         for u in infectious:
             if draws.agent(r, u) < gamma:
                 state[u] = R
+        fed = set()
+        for v, sharer in shown(feeds, r, before):
+            if draws.agent(r, v) < min(1.0, beta * feed_weight) and v not in new:
+                new[v] = sharer
+                fed.add(v)
+                state[v] = E if kind == "seir" else I
         first = {v: src for v, src in new.items() if v not in ever}
         ever.update(first)
-        trace.add(state, first)
+        trace.add(state, first, fed)
         r += 1
     return trace
 
@@ -257,12 +309,17 @@ def epidemic(g: RefGraph, seeds: list[int], draws: Draws, *, kind: str, beta: fl
 
 
 def viral_probability(g: RefGraph, u: int, v: int, t: float, fatigue: int, topics: int, *, p: float,
-                      topic_weight: float, influence_weight: float, fatigue_weight: float) -> float:
-    """The ``viral`` model's per-attempt probability, as its docstring writes it."""
+                      topic_weight: float, influence_weight: float, fatigue_weight: float,
+                      reputation_weight: float = 1.0) -> float:
+    """The ``viral`` model's per-attempt probability, as its docstring writes it (u = -1: a feed item
+    without a sharer, influence 0 and reputation 0.5)."""
     k = bin(topics).count("1")
     match = bin(topics & g.interests[v]).count("1") / k if k else 0.0
+    influence = g.influence[u] if u >= 0 else 0.0
+    reputation = g.reputation[u] if u >= 0 else 0.5
     prob = p * (1.0 + topic_weight * match)
-    prob = prob * (1.0 + influence_weight * g.influence[u])
+    prob = prob * (1.0 + influence_weight * influence)
+    prob = prob * max(0.0, 1.0 + reputation_weight * (reputation - 0.5))
     prob = prob * t
     prob = prob * g.susceptibility[v]
     prob = prob / (1.0 + fatigue_weight * fatigue)
@@ -271,8 +328,11 @@ def viral_probability(g: RefGraph, u: int, v: int, t: float, fatigue: int, topic
 
 def hybrid(g: RefGraph, seeds: list[int], draws: Draws, *, topics: int, mix: float, rate: float, p: float = 0.3,
            topic_weight: float = 1.0, influence_weight: float = 1.0, fatigue_weight: float = 0.5,
+           reputation_weight: float = 1.0, feed_weight: float = 1.0, feeds: Feeds | None = None,
            viral_part: bool = True, exposure_part: bool = True, max_rounds: int = 10_000) -> Trace:
     """``hybrid``; ``viral`` is the viral part alone, ``diffusion`` the exposure part alone (see below)."""
+    weights = {"p": p, "topic_weight": topic_weight, "influence_weight": influence_weight,
+               "fatigue_weight": fatigue_weight, "reputation_weight": reputation_weight}
     n = g.n
     theta = [threshold_from(draws.start(v)) for v in range(n)] if exposure_part else []
     state = [0] * n
@@ -297,26 +357,42 @@ def hybrid(g: RefGraph, seeds: list[int], draws: Draws, *, topics: int, mix: flo
                 if before[v] != 0:
                     continue
                 if viral_part:
-                    prob = viral_probability(g, u, v, t, fatigue[v], topics, p=p, topic_weight=topic_weight,
-                                             influence_weight=influence_weight, fatigue_weight=fatigue_weight)
+                    prob = viral_probability(g, u, v, t, fatigue[v], topics, **weights)
                     if draws.edge(r, e) < (1.0 - mix) * prob and v not in adopted:
                         adopted[v] = u
                 received[v] = received.get(v, 0) + 1
                 added[v] = added.get(v, 0.0) + t
+        feed = shown(feeds, r, before)
+        # Feed adoptions, decided below and applied after every graph adoption of the round.
+        fed: dict[int, int] = {}
+        if viral_part:  # with the fatigue before this round's attempts
+            for v, sharer in feed:
+                prob = viral_probability(g, sharer, v, feed_weight, fatigue[v], topics, **weights)
+                if draws.agent(r, v) < (1.0 - mix) * prob:
+                    fed[v] = sharer
         for v, c in received.items():
             fatigue[v] += c
         if exposure_part:
             for v, a in added.items():
                 pressure[v] += a
+            boost = (mix * rate) * feed_weight
+            feed_of = dict(feed) if boost != 0 else {}
             for v in range(n):
-                if before[v] == 0 and pressure[v] > 0:
-                    exposure[v] += (mix * rate) * pressure[v]
-                    if exposure[v] >= theta[v] and v not in adopted:
-                        followees = [u for u, _, _ in g.inn[v] if before[u] == 1]
-                        adopted[v] = min(followees) if followees else -1
+                if before[v] == 0 and (pressure[v] > 0 or v in feed_of):
+                    if pressure[v] > 0:
+                        exposure[v] += (mix * rate) * pressure[v]
+                        if exposure[v] >= theta[v] and v not in adopted:
+                            followees = [u for u, _, _ in g.inn[v] if before[u] == 1]
+                            adopted[v] = min(followees) if followees else -1
+                    if v in feed_of:
+                        exposure[v] += boost
+                        if exposure[v] >= theta[v] and v not in adopted:
+                            fed.setdefault(v, feed_of[v])
+        fed = {v: src for v, src in fed.items() if v not in adopted}
+        adopted.update(fed)
         for v in adopted:
             state[v] = 1
-        trace.add(state, adopted)
+        trace.add(state, adopted, fed)
         newly = sorted(adopted)
         r += 1
     return trace
@@ -327,6 +403,8 @@ def viral(g: RefGraph, seeds: list[int], draws: Draws, *, topics: int, **params)
     return hybrid(g, seeds, draws, topics=topics, mix=0.0, rate=0.0, exposure_part=False, **params)
 
 
-def diffusion(g: RefGraph, seeds: list[int], draws: Draws, *, rate: float, max_rounds: int = 10_000) -> Trace:
+def diffusion(g: RefGraph, seeds: list[int], draws: Draws, *, rate: float, feed_weight: float = 1.0,
+              feeds: Feeds | None = None, max_rounds: int = 10_000) -> Trace:
     """``diffusion``: the exposure part of ``hybrid`` with ``mix = 1``."""
-    return hybrid(g, seeds, draws, topics=0, mix=1.0, rate=rate, viral_part=False, max_rounds=max_rounds)
+    return hybrid(g, seeds, draws, topics=0, mix=1.0, rate=rate, viral_part=False, feed_weight=feed_weight,
+                  feeds=feeds, max_rounds=max_rounds)

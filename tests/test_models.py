@@ -75,6 +75,8 @@ class Run:
     states: list[np.ndarray] = field(default_factory=list)
     #: Per round: {agent: source} of first adoptions.
     adopted: list[dict[int, int]] = field(default_factory=list)
+    #: Per round: the first adoptions that came through a feed.
+    feed: list[set[int]] = field(default_factory=list)
     attempts: list[int] = field(default_factory=list)
 
     @property
@@ -84,8 +86,11 @@ class Run:
 
 def run_model(world, name: str, params: dict | None = None, seeds=(0,), *, seed: int = 0,
               draws: ref.Draws | None = None, message: dict | None = None, max_rounds: int = 10_000,
-              keep_states: bool = True) -> Run:
-    """Start a session on ``world`` and advance it round by round until it is done (or ``max_rounds``)."""
+              keep_states: bool = True, feeds: ref.Feeds | None = None) -> Run:
+    """Start a session on ``world`` and advance it round by round until it is done (or ``max_rounds``).
+
+    ``feeds`` (``{round: {agent: sharer}}``, rounds from 0) are handed to the session as the feed
+    exposures of those rounds, as the simulation does when a content recommender runs."""
     model = REGISTRY.model(name)(**(params or {}))
     ids = ",".join(str(int(s)) for s in seeds)
     s = PropagationSession(id=1, message_id=1, model_name=name, params=model.p, seeds=f"ids:{ids}",
@@ -101,10 +106,15 @@ def run_model(world, name: str, params: dict | None = None, seeds=(0,), *, seed:
             out.states.append(s.state.copy())
         while s.status == "running" and s.round < max_rounds:
             tick = s.round + 1
-            result = s.advance(world, tick)
+            feed = None
+            if feeds and feeds.get(s.round):
+                shown = sorted(feeds[s.round].items())
+                feed = (np.array([v for v, _ in shown], dtype=np.int32), np.array([u for _, u in shown], dtype=np.int32))
+            result = s.advance(world, tick, feed=feed)
             assert s.status in ("running", "completed"), s.traceback
             new = np.flatnonzero(s.adopted_at == tick)
             out.adopted.append(dict(zip(new.tolist(), s.adopted_from[new].tolist())))
+            out.feed.append(set(s.last_round["feed_adopted"].tolist()))
             out.attempts.append(int(result.attempts))
             if keep_states:
                 out.states.append(s.state.copy())
@@ -118,6 +128,7 @@ def assert_same_trace(run: Run, trace: ref.Trace) -> None:
         diff = np.flatnonzero(run.states[r + 1] != expected)
         assert diff.size == 0, f"round {r + 1}: states differ at agents {diff[:10].tolist()}"
         assert run.adopted[r] == trace.adopted[r], f"round {r + 1}: adoptions or their sources differ"
+        assert run.feed[r] == trace.feed[r], f"round {r + 1}: feed adoptions differ"
 
 
 def tiny_world(n: int, edges: list[tuple[int, int]], trust=None, seed: int = 0):
@@ -449,24 +460,29 @@ def test_sis_extinction_time_on_a_mutual_pair_matches_its_markov_chain():
     assert_mean(reach, 1 + transmissibility(beta, gamma), "sis ever infected")
 
 
-def _viral_columns(world, k, interests, influence, susceptibility):
+def _viral_columns(world, k, interests, influence, susceptibility, reputation=None):
+    """Set the columns viral reads for every copy of a ``k``-agent graph (reputation 0.5: neutral)."""
     copies = world.n // k
     world.columns["interests"][:] = np.tile(np.array(interests, dtype=np.uint64), copies)
     world.columns["influence"][:] = np.tile(np.array(influence, dtype=np.float32), copies)
     world.columns["susceptibility"][:] = np.tile(np.array(susceptibility, dtype=np.float32), copies)
+    world.columns["reputation"][:] = np.tile(np.array(reputation or [0.5] * k, dtype=np.float32), copies)
 
 
 def test_viral_probability_formula_and_fatigue_at_the_boundary():
-    """0 -> 1, 0 -> 2, 1 -> 2; seed 0; message topics {0, 1, 2}; agent 2 interested in {0, 1, 5}.
+    """0 -> 1, 0 -> 2, 1 -> 2; seed 0; message topics {0, 1, 2}; agent 2 interested in {0, 1, 5};
+    agent 1 has reputation 0.75.
 
     Round 1: 0 -> 1 succeeds and 0 -> 2 fails (2 is now tired: one attempt). Round 2: 1 -> 2 has
-    p = 0.6 * (1 + 1 * 2/3) * (1 + 1 * 0.5) * 0.5 * 0.8 / (1 + 0.5 * 1) = 0.4 (0.6 without fatigue)."""
+    p = 0.6 * (1 + 1 * 2/3) * (1 + 1 * 0.5) * (1 + 2 * (0.75 - 0.5)) * 0.5 * 0.8 / (1 + 0.5 * 1) = 0.6
+    (0.9 without fatigue, 0.4 without reputation)."""
     world = tiny_world(3, [(0, 1), (0, 2), (1, 2)], trust=[1.0, 1.0, 0.5])
-    _viral_columns(world, 3, [0, 0, 0b100011], [0.0, 0.5, 0.0], [1.0, 1.0, 0.8])
-    params = {"p": 0.6, "topic_weight": 1.0, "influence_weight": 1.0, "fatigue_weight": 0.5}
+    _viral_columns(world, 3, [0, 0, 0b100011], [0.0, 0.5, 0.0], [1.0, 1.0, 0.8], [0.5, 0.75, 0.5])
+    params = {"p": 0.6, "topic_weight": 1.0, "influence_weight": 1.0, "fatigue_weight": 0.5, "reputation_weight": 2.0}
     msg = {"topics": 0b111}
-    p12 = 0.6 * (1 + 2 / 3) * 1.5 * 0.5 * np.float32(0.8) / 1.5
-    for u12, adopts in ((p12 * (1 - 1e-6), True), (p12 * (1 + 1e-6), False), (0.5, False)):
+    p12 = 0.6 * (1 + 2 / 3) * 1.5 * 1.5 * 0.5 * np.float32(0.8) / 1.5
+    # 0.5 succeeds only with the reputation factor, 0.75 would succeed without fatigue.
+    for u12, adopts in ((p12 * (1 - 1e-6), True), (p12 * (1 + 1e-6), False), (0.5, True), (0.75, False)):
         draws = ref.Draws(3, 3)
         draws.fixed_edge = np.array([0.0, 0.999999, u12])
         run = run_model(world, "viral", params, draws=draws, message=msg)
@@ -475,18 +491,20 @@ def test_viral_probability_formula_and_fatigue_at_the_boundary():
 
 
 def test_viral_mean_reach_with_fatigue_matches_exact_value():
-    """Same graph: P(1) = p01, P(2) = p02 + (1 - p02) p01 p12' where p12' carries one unit of fatigue."""
+    """Same graph: P(1) = p01, P(2) = p02 + (1 - p02) p01 p12' where p12' carries one unit of fatigue.
+    Agent 0's reputation 0.3 lowers its chances, agent 1's 0.9 raises them."""
     copies = 20_000
     world = replicated_world(3, [(0, 1), (0, 2), (1, 2)], copies, trust=[0.9, 0.6, 0.8])
     interests = [0, 0b1, 0b110]
-    influence, susceptibility = [0.4, 0.7, 0.0], [1.0, 0.5, 0.6]
-    _viral_columns(world, 3, interests, influence, susceptibility)
-    params = {"p": 0.5, "topic_weight": 2.0, "influence_weight": 1.5, "fatigue_weight": 2.0}
+    influence, susceptibility, reputation = [0.4, 0.7, 0.0], [1.0, 0.5, 0.6], [0.3, 0.9, 0.5]
+    _viral_columns(world, 3, interests, influence, susceptibility, reputation)
+    params = {"p": 0.5, "topic_weight": 2.0, "influence_weight": 1.5, "fatigue_weight": 2.0, "reputation_weight": 1.5}
     topics = 0b11
 
     def prob(u, v, t, fatigue):
         match = bin(topics & interests[v]).count("1") / 2
         val = params["p"] * (1 + params["topic_weight"] * match) * (1 + params["influence_weight"] * influence[u])
+        val *= max(0.0, 1 + params["reputation_weight"] * (reputation[u] - 0.5))
         return min(1.0, val * t * susceptibility[v] / (1 + params["fatigue_weight"] * fatigue))
 
     p01, p02, p12 = prob(0, 1, 0.9, 0), prob(0, 2, 0.6, 0), prob(1, 2, 0.8, 1)
@@ -602,7 +620,7 @@ def test_zero_probability_leaves_only_the_seeds(name, community):
 
 @pytest.fixture(scope="module")
 def sure_world():
-    """The directed world with trust 1 and susceptibility 1, so that viral's probability can reach 1."""
+    """The directed world with trust 1, susceptibility 1 and reputation 1, so that viral's probability can reach 1."""
     rng = np.random.default_rng(11)
     n = 1200
     k = rng.poisson(2, n)
@@ -611,6 +629,7 @@ def sure_world():
     keep = src != dst
     world = build_world("sure", 11, n, src[keep], dst[keep], trust=np.ones(int(keep.sum())))
     world.columns["susceptibility"][:] = 1.0
+    world.columns["reputation"][:] = 1.0
     return world
 
 
