@@ -15,7 +15,7 @@ agent accept with probability ``accept_rate * compatibility``. Each recommender 
 - ``random``: uniformly random active agents (a baseline).
 
 The two path-based recommenders look at no more than ``fanout`` followees per agent and per middle agent
-(a window at a random offset when there are more), so a tick costs at most ``agents * fanout**2`` paths;
+(a window at a random offset when there are more), so a tick costs at most ``agents * fanout**2`` paths (fanout 6 by default);
 with smaller degrees every path counts and the scores are exact.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 from sim.plugin import FriendRecommender, Param
 from sim.social import aggregate_pairs
 
-_FANOUT = Param(int, 8, 1, 1000, "followees looked at per agent and per middle agent")
+_FANOUT = Param(int, 6, 1, 1000, "followees looked at per agent and per middle agent")
 
 
 class CommonNeighbours(FriendRecommender):

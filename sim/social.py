@@ -296,9 +296,13 @@ def aggregate_pairs(agents: np.ndarray, candidates: np.ndarray, weights: np.ndar
         e = np.empty(0, dtype=np.int32)
         return e, e, np.empty(0)
     span = int(n if n is not None else max(int(c.max()), int(a.max())) + 1)
+    w = np.broadcast_to(np.asarray(weights, dtype=np.float64), a.shape)
+    if a.size > 1 and bool(np.all(a[1:] >= a[:-1])):
+        dense = _aggregate_rows(a, c, w)
+        if dense is not None:
+            return dense
     key = a * span + c
-    w = np.broadcast_to(np.asarray(weights, dtype=np.float64), key.shape)
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)  # the fast (unstable) sort: equal keys are summed anyway
     key, w = key[order], w[order]
     start = np.empty(key.size, dtype=bool)
     start[0] = True
@@ -307,6 +311,37 @@ def aggregate_pairs(agents: np.ndarray, candidates: np.ndarray, weights: np.ndar
     total = np.add.reduceat(w, idx)
     uk = key[idx]
     return (uk // span).astype(np.int32), (uk % span).astype(np.int32), total
+
+
+def _aggregate_rows(a: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`aggregate_pairs` for pairs already grouped by agent: each agent's short row of candidates
+    is sorted on its own (a dense matrix), far cheaper than one global sort. None when too ragged."""
+    start = np.empty(a.size, dtype=bool)
+    start[0] = True
+    np.not_equal(a[1:], a[:-1], out=start[1:])
+    starts = np.flatnonzero(start)
+    counts = np.diff(np.append(starts, a.size))
+    width = int(counts.max())
+    if starts.size * width > 4 * a.size + 1024:
+        return None
+    row = np.repeat(np.arange(starts.size), counts)
+    col = np.arange(a.size) - np.repeat(starts, counts)
+    big = np.iinfo(np.int64).max
+    cand = np.full((starts.size, width), big, dtype=np.int64)
+    cand[row, col] = c
+    wt = np.zeros((starts.size, width))
+    wt[row, col] = w
+    order = np.argsort(cand, axis=1)
+    cand = np.take_along_axis(cand, order, axis=1).ravel()
+    wt = np.take_along_axis(wt, order, axis=1).ravel()
+    owner = np.repeat(a[starts], width)
+    valid = cand != big
+    cand, wt, owner = cand[valid], wt[valid], owner[valid]
+    new = np.empty(cand.size, dtype=bool)
+    new[0] = True
+    np.logical_or(cand[1:] != cand[:-1], owner[1:] != owner[:-1], out=new[1:])
+    idx = np.flatnonzero(new)
+    return owner[idx].astype(np.int32), cand[idx].astype(np.int32), np.add.reduceat(wt, idx)
 
 
 def top_k_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -321,17 +356,39 @@ def top_k_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def top_k_per_group(groups: np.ndarray, items: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of each group's ``k`` highest scores (ties to the lower item); groups ascending."""
+    """Indices of each group's ``k`` highest scores (ties to the lower item), grouped by ascending
+    group, best first.
+
+    Pairs are laid out as one row per group (a dense matrix padded with ``-inf``) and each short row is
+    sorted on its own, which is several times faster than one global sort of millions of pairs; a few
+    very long groups fall back to the global sort."""
+    groups = np.asarray(groups)
     if groups.size == 0:
         return np.empty(0, dtype=np.int64)
-    order = np.lexsort((items, -np.asarray(scores, dtype=np.float64), groups))
+    items = np.asarray(items)
+    key = groups.astype(np.int64) * (int(items.max()) + 1) + items
+    order = np.arange(key.size) if key.size < 2 or bool(np.all(key[1:] > key[:-1])) else np.argsort(key, kind="stable")
     g = groups[order]
     start = np.empty(g.size, dtype=bool)
     start[0] = True
     np.not_equal(g[1:], g[:-1], out=start[1:])
-    first = np.maximum.accumulate(np.where(start, np.arange(g.size), 0))
-    rank = np.arange(g.size) - first
-    return order[rank < k]
+    starts = np.flatnonzero(start)
+    counts = np.diff(np.append(starts, g.size))
+    width = int(counts.max())
+    sc = np.asarray(scores, dtype=np.float64)[order]
+    if starts.size * width > 4 * g.size + 1024:  # too ragged for a dense layout
+        o2 = np.lexsort((-sc, g))  # stable: ties keep the ascending item order
+        first = np.repeat(starts, counts)
+        return order[o2[(np.arange(g.size) - first) < k]]
+    col = np.arange(g.size) - np.repeat(starts, counts)
+    dense = np.full((starts.size, width), -np.inf)
+    dense[np.repeat(np.arange(starts.size), counts), col] = sc
+    kk = min(k, width)
+    best = np.argsort(-dense, axis=1, kind="stable")[:, :kk]
+    keep = np.take_along_axis(dense, best, axis=1) > -np.inf
+    keep &= best < counts[:, None]
+    pos = (starts[:, None] + best)[keep]
+    return order[pos]
 
 
 # -- the layer ------------------------------------------------------------------------------------
@@ -689,11 +746,18 @@ class Social:
         if a.size == 0:
             return empty
         st = world.columns["status"]
-        ok = (a != c) & ((st[c] == Status.ACTIVE) | (st[c] == Status.IDLE)) & _in_sorted(looking, a)
+        asking = np.zeros(world.n, dtype=bool)
+        asking[looking] = True
+        ok = (a != c) & ((st[c] == Status.ACTIVE) | (st[c] == Status.IDLE)) & asking[a]
         a, c, sc = a[ok], c[ok], sc[ok]
+        k = int(self.settings["suggestions"])
+        # The k best that are not followed yet: look up follows among the 2k best only (an agent that
+        # already follows more than k of its 2k best gets fewer than k suggestions this tick).
+        keep = top_k_per_group(a, c, sc, 2 * k)
+        a, c, sc = a[keep], c[keep], sc[keep]
         ok = ~follows(world.graph, a, c)
         a, c, sc = a[ok], c[ok], sc[ok]
-        keep = top_k_per_group(a, c, sc, int(self.settings["suggestions"]))
+        keep = top_k_per_group(a, c, sc, k)
         return a[keep], c[keep], sc[keep]
 
     # -- 4. churn ---------------------------------------------------------------------------------
@@ -773,7 +837,13 @@ def follows(g: Graph, agents: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     c = np.asarray(candidates, dtype=np.int64)
     if a.size == 0:
         return np.zeros(0, dtype=bool)
-    rows = unique_sorted(a)
+    if a.size > 1 and bool(np.all(a[1:] >= a[:-1])):  # grouped already (suggestions are): no sort
+        first = np.empty(a.size, dtype=bool)
+        first[0] = True
+        np.not_equal(a[1:], a[:-1], out=first[1:])
+        rows = a[first]
+    else:
+        rows = unique_sorted(a)
     pos, counts = csr_positions(g.in_indptr, rows)
     keys = np.repeat(rows, counts) * g.n + g.in_indices[pos]  # ascending: rows ascend, each row sorted
     return _in_sorted(keys, a * g.n + c)
