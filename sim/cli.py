@@ -175,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--sessions", type=_positive_int, default=5, metavar="S", help="concurrent sessions while measuring (default 5)")
     bt.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    bs = bsub.add_parser("social", help="feeds, friend suggestions, graph merge and learning of the living network",
+                         description="Living-network benchmark: every content recommender building feeds and every friend "
+                         "recommender suggesting follows for a share of online agents, a bulk graph merge and a learning step, "
+                         "beside plain numpy baselines measured in the same run, with peak RSS.")
+    bs.add_argument("--agents", type=_positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    bs.add_argument("--avg-degree", type=_non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
+    bs.add_argument("--online", type=_fraction, default=0.1, metavar="F", help="share of agents online per tick (default 0.1)")
+    bs.add_argument("--k", type=_positive_int, default=10, metavar="K", help="feed size and suggestions per agent (default 10)")
+    bs.add_argument("--ticks", type=_positive_int, default=5, metavar="T", help="ticks timed per recommender (default 5)")
+    bs.add_argument("--messages", type=_positive_int, default=10, metavar="M", help="live messages (default 10)")
+    bs.add_argument("--seed", type=_int, default=7)
+    bs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     from . import cli_analysis, cli_plugins
 
     cli_plugins.add_commands(sub)
@@ -479,6 +492,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         _emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
         return 0
 
+    if args.bench == "social":
+        from .bench_social import bench_social
+        from .progress import stderr_progress
+
+        with stderr_progress() as progress:
+            result = bench_social(args.agents, avg_degree=args.avg_degree, online=args.online, k=args.k, ticks=args.ticks,
+                                  messages=args.messages, seed=args.seed, progress=progress)
+        lines = [f"{kind} {name:<24} median {r['ms_median']:>8.1f} ms  max {r['ms_max']:>8.1f} ms  target {r['target_ms']:.0f} ms"
+                 for kind in ("content", "friends") for name, r in result[kind].items()]
+        lines += [f"merge {result['merge']['ms']:.0f} ms every {result['merge']['merge_every']} ticks",
+                  f"peak RSS {result['peak_rss_mb']:.0f} MB", f"all within targets: {result['all_within_targets']}"]
+        _emit(args, result, "\n".join(lines))
+        return 0
     if args.bench == "propagation":
         result = bench_propagation(args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents)
     else:
