@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, Log, Static
 from sim.create import synthetic_world
 from sim.store import open_world, save_world
 from tui.app import SPEEDS, AgoraApp
-from tui.screens import HelpScreen, LoadScreen, QuitScreen, SaveScreen
+from tui.screens import HELP, HelpScreen, LoadScreen, QuitScreen, SaveScreen
 
 MARKUP = "[bold red]X[/bold red] [link=http://x]y[/link] [/"
 SIZE = (150, 48)
@@ -270,8 +270,21 @@ async def test_help_and_command_palette(world_file):
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Run/Pause", "Tick", "10 ticks", "Inject", "Save", "Load", "Communities", "Help", "Quit", "Reload plugins"):
+        for title in ("Run/Pause", "Tick", "10 ticks", "Inject", "Save", "Load", "Communities", "Help", "Quit", "Reload plugins",
+                      "Use for feeds", "Use for friends", "Feed recommender: interest", "Feed recommender: none",
+                      "Friend recommender: adamic-adar"):
             assert title in titles
+        assert "feed recommender" in HELP and "friend recommender" in HELP
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        commands["Feed recommender: hot"].callback()
+        commands["Friend recommender: random"].callback()
+        await app.workers.wait_for_complete()
+        assert app.sim.social.settings["recommender"] == "hot"
+        assert app.sim.social.settings["friend_recommender"] == "random"
+        commands["Use for feeds"].callback()  # the Plugins view's highlighted row: a friend recommender
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app._switcher.current == "plugins" and app.sim.social.settings["recommender"] == "hot"
 
 
 async def test_plugins_view_shows_failures_and_reloads(world_file, tmp_path):
@@ -350,3 +363,173 @@ def test_smoke_real_program_in_a_terminal(world_file, tmp_path):
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     assert asyncio.run(open_world(world_file)).tick == 1
+
+
+# -- the living network ---------------------------------------------------------------------------
+
+
+def notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def highlight_plugin(app, pilot, key: str) -> DataTable:
+    """Show the Plugins view with the registry entry ``key`` highlighted."""
+    await pilot.press("5")
+    await pilot.pause()
+    table = app._views["plugins"].query_one("#plugins", DataTable)
+    keys = [k.value for k in table.rows]
+    table.move_cursor(row=keys.index(key))
+    await pilot.pause()
+    return table
+
+
+async def test_plugins_view_chooses_the_worlds_recommenders(world_file):
+    """f and w on the Plugins view set the world's feed and friend recommenders (again: off), the choice
+    is kept in world.config["social"] and saved with the world; anything else highlighted is a warning."""
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        table = await highlight_plugin(app, pilot, "interest")
+        assert app.focused is table, "the Plugins view's keys work as soon as it is shown"
+        footer = screen_text(app)
+        assert "Use for feeds" in footer and "Use for friends" in footer
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.sim.social.settings["recommender"] == "interest"
+        assert app.world.config["social"]["recommender"] == "interest" and app.sim.dirty
+        assert "feed recommender: interest (was none)" in notifications(app)
+        await highlight_plugin(app, pilot, "friend-recommender:common-neighbours")
+        await pilot.press("w")
+        await pilot.pause()
+        assert app.sim.social.settings["friend_recommender"] == "common-neighbours"
+        assert app.world.config["social"]["friend_recommender"] == "common-neighbours"
+        choice = str(app._views["plugins"].query_one("#social-choice", Static).render())
+        assert "feed recommender: interest" in choice and "friend recommender: common-neighbours" in choice
+        status = table.get_cell("interest", "status")
+        assert isinstance(status, Text) and "in use" in status.plain
+        # the wrong kind highlighted: nothing changes
+        for key, press in (("ic", "f"), ("friend-recommender:random", "f"), ("random", "w")):
+            await highlight_plugin(app, pilot, key)
+            await pilot.press(press)
+            await pilot.pause()
+        assert app.sim.social.settings["recommender"] == "interest"
+        assert app.sim.social.settings["friend_recommender"] == "common-neighbours"
+        assert any("press w" in m for m in notifications(app))
+        # choosing the one in use again turns it off
+        await highlight_plugin(app, pilot, "friend-recommender:common-neighbours")
+        await pilot.press("w")
+        await pilot.pause()
+        assert app.sim.social.settings["friend_recommender"] == "none"
+        assert "friend recommender: off (was common-neighbours)" in notifications(app)
+        await highlight_plugin(app, pilot, "friend-recommender:adamic-adar")
+        await pilot.press("w")
+        await pilot.pause()
+        # an unknown name (e.g. from the palette) is an error notification, and nothing changes
+        assert await app.set_recommender("feed", "no-such") is False
+        await pilot.pause()
+        assert app.sim.social.settings["recommender"] == "interest"
+        assert any("no-such" in m for m in notifications(app))
+        # leaving the view leaves its keys behind
+        await pilot.press("1")
+        await pilot.pause()
+        assert "Use for feeds" not in screen_text(app)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.click("#save")
+        await pilot.pause(0.5)
+    social = (await open_world(world_file)).config["social"]
+    assert social["recommender"] == "interest" and social["friend_recommender"] == "adamic-adar"
+    con = sqlite3.connect(world_file)
+    assert con.execute("SELECT COUNT(*) FROM audit WHERE action = 'social'").fetchone()[0] == 4
+
+
+async def test_inject_with_a_per_message_recommender(world_file):
+    """The inject form's feed choice sets the session's recommender (default: the world's)."""
+    from textual.widgets import Select
+
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        await pilot.press("4")
+        select = app._views["messages"].query_one("#msg-recommender", Select)
+        assert select.value == "__world__"
+        options = [str(prompt) for prompt, _value in select._options]
+        assert "feeds: none" in options and "feeds: social-proof" in options and "feeds: random" in options
+        select.value = "hot"
+        await inject(app, pilot, "with the hot feed")
+        select.value = "none"
+        await inject(app, pilot, "kept out of feeds")
+        select.value = "__world__"
+        await inject(app, pilot, "the world's choice")
+        assert [s.recommender for s in app.sim.sessions] == ["hot", "none", None]
+        table = app._views["messages"].query_one("#sessions", DataTable)
+        assert [table.get_cell(str(i), "feed").plain for i in (1, 2, 3)] == ["hot", "none", "world"]
+        assert table.get_cell("1", "via_feed").plain == "0"
+
+
+async def test_dashboard_shows_feed_reach_and_follows(world_file):
+    """With a feed and a friend recommender on, a few ticks later the dashboard shows the reach through
+    feeds next to the reach through the graph, follows per tick and the recommenders."""
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        assert await app.set_recommender("feed", "interest")
+        assert await app.set_recommender("friend", "common-neighbours")
+        app.sim.inject("feeds and friends", topics=["ai", "science"], seeds="top:10", params={"p": 0.05}, seed=1)
+        await pilot.press("N")
+        await app.workers.wait_for_complete()
+        await pilot.press("1")
+        await pilot.pause(0.2)
+        shown = str(app._views["dashboard"].query_one("#metrics", Static).render())
+        found = re.search(r"reach: graph ([\d,]+) · feed ([\d,]+)", shown)
+        assert found, shown
+        graph, feed = (int(x.replace(",", "")) for x in found.groups())
+        last = app.sim.metrics[-1]
+        assert (graph, feed) == (last["graph_reached"], last["feed_reached"]) and feed > 0 and graph > 0
+        follows = re.search(r"follows \(tick\) ([\d,]+)", shown)
+        assert follows and int(follows.group(1).replace(",", "")) == last["follows"]
+        assert sum(m["follows"] for m in app.sim.metrics) > 0
+        assert "recommenders: feed interest · friends common-neighbours" in shown
+        text = screen_text(app)
+        assert "feed adoptions per tick" in text and "follows per tick" in text
+        assert f"edges {last['edges']:,}" in " ".join(shown.split())
+
+
+async def test_a_failing_recommender_is_a_notification(world_file, tmp_path):
+    """A recommender that raises is switched off; the app names it and its error, both literally (its
+    name is markup-like on purpose)."""
+    folder = tmp_path / "recs"
+    folder.mkdir()
+    (folder / "broken_feed.py").write_text(
+        "from sim.plugin import ContentRecommender\n"
+        "class Broken(ContentRecommender):\n    name = 'broken[b]'\n"
+        "    def score(self, ctx):\n        raise RuntimeError('feed [b]exploded[/b]')\n")
+    app = AgoraApp(world_file, plugin_dirs=[str(folder)])
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        table = await highlight_plugin(app, pilot, "broken[b]")
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.sim.social.settings["recommender"] == "broken[b]"
+        assert "feed recommender: broken[b]" in screen_text(app)
+        select = app._views["messages"].query_one("#msg-recommender")
+        assert "feeds: broken[b]" in [str(prompt) for prompt, _value in select._options]
+        await inject(app, pilot, "hello", **{"seed-arg": "5"})
+        for _ in range(2):  # the session starts in the first tick; its feeds come in the second
+            await pilot.press("n")
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        failed = [m for m in notifications(app) if "failed" in m]
+        assert any("content recommender broken[b]" in m and "feed [b]exploded[/b]" in m for m in failed), failed
+        await pilot.press("5")
+        await pilot.pause()
+        assert "failed at run time" in table.get_cell("broken[b]", "status").plain
+        detail = str(app._views["plugins"].query_one("#plugin-text", Static).render())
+        assert "feed [b]exploded[/b]" in detail and "Traceback" in detail
+        assert "(failed, switched off)" in str(app._views["plugins"].query_one("#social-choice", Static).render())
+        await pilot.press("1")
+        await pilot.pause(0.2)
+        log = app._views["dashboard"].query_one("#log", Log)
+        assert "recommenders: feed broken[b] (failed: off)" in screen_text(app)
+        assert any("broken[b] FAILED" in line and "feed [b]exploded[/b]" in line for line in log.lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections import deque
 from typing import Any
@@ -25,21 +26,25 @@ from textual.widgets import ContentSwitcher, Footer, Static
 from sim.create import ensure_default_world, saves_dir
 from sim.errors import AgoraError, BadParameterError
 from sim.events import (
-    Event, MessageInjected, PluginFailed, PropagationCompleted, PropagationFailed, PropagationStarted, TickCompleted,
+    Event, MessageInjected, PluginFailed, PropagationCompleted, PropagationFailed, PropagationStarted, RecommenderFailed,
+    TickCompleted,
 )
 from sim.persona import FIRST_NAMES, LAST_NAMES
 from sim.registry import Registry, world_plugin_dir
 from sim.simulation import Simulation
 from sim.snapshot import load_snapshot, save_snapshot
+from sim.social import NONE
 from sim.store import open_world, save_world
 from sim.world import World
 from sim.writer import WorldWriter
 
+from .recommenders import RECOMMENDER_ROLES, recommender_label
 from .screens import HelpScreen, LoadScreen, QuitScreen, SaveScreen
 from .views import AgentsView, CommunitiesView, DashboardView, MessagesView, PluginsView, literal
 
 VIEWS = ("dashboard", "communities", "agents", "messages", "plugins")
 SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possible
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # plugin names safe in the command palette (it parses markup)
 
 
 class StatusHeader(Static):
@@ -175,6 +180,10 @@ class AgoraApp(App):
         self._views["messages"].reload_models()  # type: ignore[attr-defined]
         for entry in registry.failures:
             self.log_line(f"plugin {entry.name} failed to load: {entry.error}")
+        # A world may name a recommender that is not available here: it runs without it.
+        for name, error in self.sim.social.errors.items():
+            self.log_line(f"{recommender_label(name)} is off: {error}")
+            self.notify(f"{recommender_label(name)} is off: {error}", severity="warning", markup=False)
 
     # -- events from the simulation ---------------------------------------------------------------
     def on_sim_event(self, event: Event) -> None:
@@ -192,6 +201,10 @@ class AgoraApp(App):
             self.notify(f"session {event.session_id} failed: {event.error}", severity="error", markup=False)
         elif isinstance(event, PluginFailed):
             self.log_line(f"plugin {event.name} failed to load: {event.error}")
+        elif isinstance(event, RecommenderFailed):
+            what = recommender_label(event.name)
+            self.log_line(f"tick {event.tick}: {what} FAILED and was switched off: {event.error}")
+            self.notify(f"{what} failed and was switched off: {event.error}", severity="error", markup=False, timeout=10)
 
     def log_line(self, text: str) -> None:
         # Control characters are made visible; the Log widget never parses markup.
@@ -250,6 +263,13 @@ class AgoraApp(App):
         if self.sim is None:
             return
         self._switcher.current = name
+        view = self._views[name]
+        if self.screen.focused is not None and view not in self.screen.focused.ancestors:
+            # A hidden view's widget keeps the focus otherwise, and with it its keys and footer hints.
+            self.screen.set_focus(None)
+        if name == "plugins":
+            # Its keys (r, f, w) act on the highlighted row: the table takes the focus so they work at once.
+            self._views["plugins"].query_one("#plugins").focus()
         self.refresh_ui()
 
     def action_toggle_run(self) -> None:
@@ -306,12 +326,48 @@ class AgoraApp(App):
     def inject(self, **values: Any) -> None:
         """Inject from the form's values (raises AgoraError with one clear sentence)."""
         session = self.sim.inject(values["text"], topics=values["topics"], seeds=values["seeds"], model=values["model"],
-                                  params=values["params"], priority=values["priority"])
+                                  params=values["params"], priority=values["priority"],
+                                  recommender=values.get("recommender"))
         self.selected_session_id = session.id
         if self.writer is not None:
             self.audit("inject", {"message": session.message_id, "session": session.id, "model": session.model_name,
-                                  "params": session.params, "seeds": session.seeds})
+                                  "params": session.params, "seeds": session.seeds, "recommender": session.recommender})
         self.notify(f"message {session.message_id} injected: session {session.id} queued", markup=False)
+
+    async def set_recommender(self, role: str, name: str) -> bool:
+        """Make ``name`` (or ``"none"``) the world's feed or friend recommender, keep the choice in
+        ``world.config["social"]`` and confirm with a notification; an error is a notification too.
+
+        Args:
+            role: ``"feed"`` (the content recommender building the feeds) or ``"friend"``.
+            name: a registered recommender of that kind, or ``"none"`` to turn it off.
+
+        Returns:
+            Whether the setting changed.
+        """
+        if self.sim is None:
+            return False
+        setting, _kind, words = RECOMMENDER_ROLES[role]
+        social = self.sim.social
+        before = social.settings[setting]
+        try:
+            async with self.sim.lock:  # never between a tick's feeds and its friend suggestions
+                social.configure(**{setting: name})
+        except AgoraError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return False
+        except Exception as exc:  # noqa: BLE001 - a plugin's constructor raised: settings are unchanged
+            self.notify(f"{words} {name} could not start: {type(exc).__name__}: {exc}", severity="error", markup=False)
+            return False
+        after = social.settings[setting]
+        self.world.config["social"] = {k: dict(v) if isinstance(v, dict) else v for k, v in social.settings.items()}
+        self.sim.dirty = True
+        self.audit("social", {setting: after, "was": before})
+        text = f"{words}: off (was {before})" if after == NONE else f"{words}: {after}" + (f" (was {before})" if before != after else "")
+        self.notify(text, markup=False)
+        self.log_line(f"tick {self.world.tick}: {text}")
+        self.refresh_ui()
+        return True
 
     def cancel_session(self, session_id: int) -> None:
         s = self.sim.cancel(session_id)
@@ -472,6 +528,25 @@ class AgoraApp(App):
             yield SystemCommand(b.description, f"{b.description} (key: {b.key.split(',')[0]})",
                                 lambda action=action: self.run_action(action))
         yield SystemCommand("Reload plugins", "Re-import user plugins without a restart", self.action_reload_plugins)
+        yield SystemCommand("Use for feeds", "Make the content recommender highlighted in the Plugins view the world's "
+                            "feed recommender; again: off (key: f)", lambda: self.use_highlighted("feed"))
+        yield SystemCommand("Use for friends", "Make the friend recommender highlighted in the Plugins view the world's "
+                            "friend recommender; again: off (key: w)", lambda: self.use_highlighted("friend"))
+        if self.registry is not None:
+            for role, (_setting, kind, words) in RECOMMENDER_ROLES.items():
+                for name in [NONE] + [e.name for e in self.registry.list(kind) if not e.error]:
+                    # The palette parses titles as markup: a plugin name that could be read as markup is
+                    # left out here (f and w in the Plugins view still reach it).
+                    if PLAIN_NAME.fullmatch(name):
+                        yield SystemCommand(f"{words.capitalize()}: {name}", f"Make {name} the world's {words}",
+                                            lambda role=role, name=name: self.run_worker(self.set_recommender(role, name)))
+
+    def use_highlighted(self, role: str) -> None:
+        """Show the Plugins view and apply its highlighted recommender to ``role`` (the f / w keys)."""
+        if self.sim is None:
+            return
+        self.action_view("plugins")
+        self.run_worker(self._views["plugins"].use_highlighted(role))  # type: ignore[attr-defined]
 
     # -- data for the views -----------------------------------------------------------------------
     def find_agent(self, query: str) -> int:

@@ -25,10 +25,15 @@ Agora — keys
   c        recompute communities and influence
   x        cancel the selected session (Messages view)
   r        reload user plugins (Plugins view)
+  f        the highlighted content recommender builds the feeds (Plugins view;
+           on the one in use: feeds off)
+  w        the highlighted friend recommender suggests follows (Plugins view;
+           on the one in use: suggestions off)
   ?        this help
   q        quit (offers to save first when there are unsaved changes)
   ctrl+p   command palette: every action by name
 
+The inject form chooses each message's feed recommender (default: the world's).
 Text that agents, users, plugins or the LLM wrote is always shown literally.
 """
 

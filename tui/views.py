@@ -16,12 +16,17 @@ from textual.widgets import Button, DataTable, Input, Label, Log, Select, Sparkl
 
 from sim.errors import AgoraError
 from sim.session import SeedSpec
+from sim.social import NONE
 from sim.topics import topics_mask
+
+from .recommenders import RECOMMENDER_ROLES, error_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import AgoraApp
 
 BAR_WIDTH = 16
+#: The inject form's recommender choice meaning "whatever the world's feed recommender is".
+WORLD_DEFAULT = "__world__"
 
 
 def bar(fraction: float, width: int = BAR_WIDTH) -> Text:
@@ -62,11 +67,16 @@ class View(Vertical):
 
 
 class DashboardView(View):
+    #: Per-tick charts of the living network: metric key, label.
+    SOCIAL_CHARTS = (("graph_adoptions", "graph adoptions per tick"), ("feed_adoptions", "feed adoptions per tick"),
+                     ("follows", "follows per tick"), ("unfollows", "unfollows per tick"))
     DEFAULT_CSS = """
     DashboardView #metrics { height: auto; padding: 0 1; }
     DashboardView .chart-label { height: 1; padding: 0 1; color: $text-muted; }
     DashboardView Sparkline { height: 3; margin: 0 1; }
     DashboardView #curves { height: auto; }
+    DashboardView #social-charts { height: auto; }
+    DashboardView #social-charts Vertical { width: 1fr; height: auto; }
     DashboardView Log { height: 1fr; border: round $primary-darken-2; }
     """
 
@@ -78,6 +88,11 @@ class DashboardView(View):
                 yield Sparkline([], id=f"curve-{i}")
         yield Label("new adoptions per tick", classes="chart-label", id="new-label")
         yield Sparkline([], id="new-chart")
+        with Horizontal(id="social-charts"):
+            for key, label in self.SOCIAL_CHARTS:
+                with Vertical():
+                    yield Label(label, classes="chart-label")
+                    yield Sparkline([], id=f"{key}-chart")
         yield Label("memory (RSS)", classes="chart-label", id="mem-label")
         yield Sparkline([], id="mem-chart")
         yield Log(id="log", max_lines=2000)
@@ -97,12 +112,20 @@ class DashboardView(View):
             ("RSS memory", f"{app.rss_mb:,.0f} MB"),
             ("CPU", f"{app.cpu_percent:.0f} %"),
             ("database write queue", fmt_int(m.get("db_queue", 0))),
+            ("graph adoptions (tick)", fmt_int(m.get("graph_adoptions", 0))),
+            ("feed adoptions (tick)", fmt_int(m.get("feed_adoptions", 0))),
+            ("follows (tick)", fmt_int(m.get("follows", 0))),
+            ("unfollows (tick)", fmt_int(m.get("unfollows", 0))),
+            ("joins / leaves (tick)", f"{int(m.get('joins', 0)):,} / {int(m.get('leaves', 0)):,}"),
+            ("edges", fmt_int(m.get("edges", app.world.num_edges))
+             + (f" (+{int(m['pending_graph_changes']):,} pending)" if m.get("pending_graph_changes") else "")),
         ]
         for i, (k, v) in enumerate(rows):
             lines.append(f"{k:>22} ", style="bold")
             lines.append(f"{v:<14}")
             if i % 2 == 1:
                 lines.append("\n")
+        lines.append_text(self.reach_line(app, m))
         self.query_one("#metrics", Static).update(lines)
         running = [s for s in app.sim.sessions if s.status == "running"][:4]
         for i in range(4):
@@ -112,9 +135,33 @@ class DashboardView(View):
                 spark.data = list(np.cumsum(running[i].new_per_tick[-200:]))
             else:
                 spark.display = False
-        new = [x.get("new_adoptions", 0) for x in list(app.sim.metrics)[-200:]]
-        self.query_one("#new-chart", Sparkline).data = new or [0]
+        history = list(app.sim.metrics)[-200:]
+        self.query_one("#new-chart", Sparkline).data = [x.get("new_adoptions", 0) for x in history] or [0]
+        for key, _label in self.SOCIAL_CHARTS:
+            self.query_one(f"#{key}-chart", Sparkline).data = [x.get(key, 0) for x in history] or [0]
         self.query_one("#mem-chart", Sparkline).data = list(app.rss_history)[-200:] or [0]
+
+    @staticmethod
+    def reach_line(app: AgoraApp, m: dict[str, Any]) -> Text:
+        """``reach: graph N · feed M`` (adoptions through the follower graph and through feeds, seeds not
+        counted) and the world's recommenders (plugin names shown literally)."""
+        graph, feed = int(m.get("graph_reached", 0)), int(m.get("feed_reached", 0))
+        t = Text(" " * 16)
+        t.append("reach: ", style="bold")
+        t.append(f"graph {graph:,} · feed {feed:,}")
+        if graph + feed:
+            t.append(f" ({100 * feed / (graph + feed):.1f} % through feeds)")
+        settings = app.sim.social.settings
+        errors = app.sim.social.errors
+        t.append("   recommenders: ", style="bold")
+        for label, (setting, kind, _words) in zip(("feed", "friends"), RECOMMENDER_ROLES.values()):
+            if label != "feed":
+                t.append(" · ")
+            t.append(f"{label} ")
+            t.append_text(literal(settings[setting], 30))
+            if error_key(kind, settings[setting]) in errors:
+                t.append(" (failed: off)", style="red")
+        return t
 
     def log_line(self, text: str) -> None:
         # Log writes plain text: nothing in it is parsed as markup.
@@ -332,11 +379,19 @@ class AgentsView(View):
 
 class MessagesView(View):
     BINDINGS = [Binding("x", "cancel_session", "Cancel session")]
+    #: The sessions table: column key, header. ``feed`` is the recommender putting the message in feeds
+    #: ("world": the world's), ``via_feed`` its adoptions through feeds (part of ``reached``).
+    COLUMNS = (("id", "session"), ("text", "message"), ("model", "model"), ("feed", "feed"), ("status", "status"),
+               ("progress", "reached"), ("reached", "adopted"), ("via_feed", "by feed"), ("exposed", "exposed"),
+               ("r", "R"), ("rounds", "rounds"))
+    #: Columns that change while a session runs.
+    LIVE_COLUMNS = ("status", "progress", "reached", "via_feed", "exposed", "r", "rounds")
     DEFAULT_CSS = """
     MessagesView #inject-form { height: auto; border: round $primary-darken-2; padding: 0 1; }
     MessagesView #inject-form Horizontal { height: auto; }
     MessagesView #inject-form Input { width: 1fr; }
     MessagesView #inject-form Select { width: 24; }
+    MessagesView #inject-form #msg-recommender { width: 32; }
     MessagesView #param-form { height: auto; }
     MessagesView .param-row { height: auto; }
     MessagesView .param-row Label { width: 22; padding: 1 1 0 0; }
@@ -361,6 +416,8 @@ class MessagesView(View):
                 yield Input(value="0", placeholder="priority", id="msg-priority")
             with Horizontal():
                 yield Select([], id="model", allow_blank=True, prompt="model")
+                yield Select([(Text("feeds: world default"), WORLD_DEFAULT)], value=WORLD_DEFAULT, allow_blank=False,
+                             id="msg-recommender", tooltip="the content recommender that puts this message in feeds")
                 yield Button("Inject", id="inject", variant="primary")
             yield VerticalScroll(id="param-form")
             yield Static("", id="form-error", classes="param-error", markup=False)
@@ -368,8 +425,7 @@ class MessagesView(View):
 
     def on_mount(self) -> None:
         table = self.query_one("#sessions", DataTable)
-        for key, label in (("id", "session"), ("text", "message"), ("model", "model"), ("status", "status"),
-                           ("progress", "reached"), ("reached", "adopted"), ("exposed", "exposed"), ("r", "R"), ("rounds", "rounds")):
+        for key, label in self.COLUMNS:
             table.add_column(label, key=key)
         if self.agora.registry is not None:
             self.reload_models()
@@ -379,10 +435,20 @@ class MessagesView(View):
         names = [e.name for e in app.registry.list("model") if e.loaded or e.entry_point is not None]
         select = self.query_one("#model", Select)
         current = select.value if select.value in names else ("ic" if "ic" in names else (names[0] if names else Select.BLANK))
-        select.set_options([(n, n) for n in names])
+        select.set_options([(Text(n), n) for n in names])  # a prompt given as str would be parsed as markup
         if current is not Select.BLANK:
             select.value = current
         self.build_param_form()
+        self.reload_recommenders()
+
+    def reload_recommenders(self) -> None:
+        """The per-message recommender choice: the world's, none, or any registered content recommender."""
+        names = [e.name for e in self.agora.registry.list("recommender") if not e.error]
+        select = self.query_one("#msg-recommender", Select)
+        current = select.value if select.value in names or select.value == NONE else WORLD_DEFAULT
+        options = [(Text("feeds: world default"), WORLD_DEFAULT), (Text("feeds: none"), NONE)]
+        select.set_options(options + [(Text("feeds: ") + literal(n, 30), n) for n in names])
+        select.value = current
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "model":
@@ -458,7 +524,10 @@ class MessagesView(View):
         if model is Select.BLANK:
             raise BadParameterError("choose a model")
         params = {k: inp.value for k, inp in self._param_inputs.items()}
-        return {"text": text, "topics": topics, "seeds": seeds, "priority": priority, "model": str(model), "params": params}
+        choice = self.query_one("#msg-recommender", Select).value
+        recommender = None if choice in (WORLD_DEFAULT, Select.BLANK) else str(choice)
+        return {"text": text, "topics": topics, "seeds": seeds, "priority": priority, "model": str(model), "params": params,
+                "recommender": recommender}
 
     def inject(self) -> None:
         app = self.agora
@@ -497,33 +566,56 @@ class MessagesView(View):
             cursor = table.cursor_row
             table.clear()
             for s in sessions:
-                table.add_row(*self.cells(s, n), key=str(s.id))
+                cells = self.cells(s, n)
+                table.add_row(*(cells[key] for key, _label in self.COLUMNS), key=str(s.id))
             if cursor < table.row_count:
                 table.move_cursor(row=cursor)
             return
         for s in sessions:
             if s.status in ("running", "queued") or s.id == app.selected_session_id:
-                for col, value in zip(("status", "progress", "reached", "exposed", "r", "rounds"), self.cells(s, n)[3:]):
-                    table.update_cell(str(s.id), col, value)
+                cells = self.cells(s, n)
+                for col in self.LIVE_COLUMNS:
+                    table.update_cell(str(s.id), col, cells[col])
 
     @staticmethod
-    def cells(s: Any, n: int) -> tuple:
+    def cells(s: Any, n: int) -> dict[str, Any]:
+        """The session's cells by column key; every one a Text (a str cell would be parsed as markup)."""
         status = Text(s.status, style={"running": "green", "queued": "yellow", "failed": "red", "cancelled": "grey50"}.get(s.status, ""))
-        return (str(s.id), literal(s.message.get("text", ""), 60), Text(s.model_name), status, bar(s.reached / n, 12),
-                fmt_int(s.reached), fmt_int(s.exposed_count), f"{s.reproduction_number:.2f}", str(s.round))
+        return {
+            "id": Text(str(s.id)), "text": literal(s.message.get("text", ""), 60), "model": literal(s.model_name, 20),
+            "feed": Text("world", style="grey50") if s.recommender is None else literal(s.recommender, 20),
+            "status": status, "progress": bar(s.reached / n, 7), "reached": Text(fmt_int(s.reached)),
+            "via_feed": Text(fmt_int(s.feed_reached)), "exposed": Text(fmt_int(s.exposed_count)),
+            "r": Text(f"{s.reproduction_number:.2f}"), "rounds": Text(str(s.round)),
+        }
 
 
 # -- 5. Plugins -----------------------------------------------------------------------------------
 
 
 class PluginsView(View):
-    BINDINGS = [Binding("r", "reload_plugins", "Reload plugins")]
+    """Every plugin with its kind and status; f and w choose the world's feed and friend recommenders."""
+
+    BINDINGS = [
+        Binding("r", "reload_plugins", "Reload plugins"),
+        Binding("f", "use_for('feed')", "Use for feeds", tooltip="make the highlighted content recommender the world's "
+                "feed recommender (again: off)"),
+        Binding("w", "use_for('friend')", "Use for friends", tooltip="make the highlighted friend recommender the "
+                "world's friend recommender (again: off)"),
+    ]
     DEFAULT_CSS = """
+    PluginsView #social-choice { height: auto; padding: 0 1; }
     PluginsView DataTable { height: 1fr; }
     PluginsView #plugin-detail { height: 1fr; padding: 0 1; border: round $primary-darken-2; }
     """
 
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._shown_signature: Any = None
+        self._highlighted: str | None = None
+
     def compose(self) -> ComposeResult:
+        yield Static(id="social-choice", markup=False)
         yield DataTable(id="plugins", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="plugin-detail"):
             yield Static("Select a plugin to see its parameters (or its traceback if it failed).", id="plugin-text", markup=False)
@@ -535,24 +627,71 @@ class PluginsView(View):
         self.refresh_view()
 
     def refresh_view(self) -> None:
-        if self.agora.registry is None:
+        app = self.agora
+        if app.registry is None:
             return
+        social = app.sim.social if app.sim is not None else None
+        settings = social.settings if social is not None else {"recommender": NONE, "friend_recommender": NONE}
+        errors = dict(social.errors) if social is not None else {}
+        entries = app.registry.list()
+        signature = ([e.key for e in entries], app.registry_version, settings["recommender"], settings["friend_recommender"],
+                     tuple(errors))
+        if signature == self._shown_signature:
+            return
+        self._shown_signature = signature
+        self.query_one("#social-choice", Static).update(self.choice_text(settings, errors))
         t = self.query_one("#plugins", DataTable)
-        entries = self.agora.registry.list()
-        wanted = [e.key for e in entries]
-        if [k.value for k in t.rows] == wanted and getattr(self, "_version", None) == self.agora.registry_version:
-            return
-        self._version = self.agora.registry_version
+        cursor = t.cursor_row
         t.clear()
         for e in entries:
             d = e.to_dict()
-            status = Text("failed", style="red") if e.error else Text("loaded" if e.loaded else "not imported yet")
-            t.add_row(literal(e.name, 30), e.kind, literal(d["version"] or "-", 12), status, literal(e.source, 60), key=e.key)
+            t.add_row(literal(e.name, 30), Text(e.kind), literal(d["version"] or "-", 12), self.status(e, settings, errors),
+                      literal(e.source, 60), key=e.key)
+        if entries and cursor < t.row_count:
+            t.move_cursor(row=cursor)
+        self.show_detail()
+
+    @staticmethod
+    def choice_text(settings: dict[str, Any], errors: dict[str, str]) -> Text:
+        """The world's current recommenders, and the keys that change them."""
+        t = Text()
+        for setting, kind, words in RECOMMENDER_ROLES.values():
+            t.append(f"{words}: ", style="bold")
+            t.append_text(literal(settings[setting], 30))
+            if error_key(kind, settings[setting]) in errors:
+                t.append(" (failed, switched off)", style="red")
+            t.append("   ")
+        t.append("f: feeds · w: friends (the highlighted row; again: off)", style="grey50")
+        return t
+
+    @staticmethod
+    def status(e: Any, settings: dict[str, Any], errors: dict[str, str]) -> Text:
+        """Loaded, failed to load, or (a recommender) in use by the world or failed while running."""
+        if e.error:
+            return Text("failed", style="red")
+        text = Text("loaded" if e.loaded else "not imported yet")
+        for setting, kind, _words in RECOMMENDER_ROLES.values():
+            if e.kind == kind and error_key(kind, e.name) in errors:
+                return Text("failed at run time", style="red")
+            if e.kind == kind and settings[setting] == e.name:
+                text.append(" · in use", style="bold green")
+        return text
+
+    def highlighted_entry(self) -> Any:
+        t = self.query_one("#plugins", DataTable)
+        if t.row_count == 0:
+            return None
+        row_key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key
+        return self.agora.registry.entries.get(str(row_key.value)) if row_key.value is not None else None
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None or event.row_key.value is None:
             return
-        entry = self.agora.registry.entries.get(str(event.row_key.value))
+        self._highlighted = str(event.row_key.value)
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        entry = self.agora.registry.entries.get(self._highlighted) if self._highlighted is not None else None
         if entry is None:
             return
         d = entry.to_dict()
@@ -565,13 +704,44 @@ class PluginsView(View):
             text.append_text(literal(f"{k}: {p['type']} = {p['default']!r}  [{p['min']}, {p['max']}]  {p['help']}", None))
         for note in d["notes"]:
             text.append_text(literal(f"\nnote: {note}", None))
+        if entry.kind == "recommender":
+            text.append("\n\npress f to make it the world's feed recommender (again: off)", style="grey50")
+        elif entry.kind == "friend-recommender":
+            text.append("\n\npress w to make it the world's friend recommender (again: off)", style="grey50")
         if d["error"]:
             text.append("\n\nfailed to load:\n", style="bold red")
             text.append(d["traceback"] or d["error"])  # Text.append never parses markup
+        social = self.agora.sim.social if self.agora.sim is not None else None
+        key = error_key(entry.kind, entry.name)
+        if social is not None and entry.kind in ("recommender", "friend-recommender") and key in social.errors:
+            text.append("\n\nfailed while the simulation ran, and was switched off:\n", style="bold red")
+            text.append(social.tracebacks.get(key) or social.errors[key])
         self.query_one("#plugin-text", Static).update(text)
 
     def action_reload_plugins(self) -> None:
         self.agora.action_reload_plugins()
+
+    async def action_use_for(self, role: str) -> None:
+        await self.use_highlighted(role)
+
+    async def use_highlighted(self, role: str) -> None:
+        """Make the highlighted recommender the world's ``role`` ("feed" or "friend") recommender; when it
+        already is (and has not failed), turn that role off. Anything else highlighted: a warning."""
+        app = self.agora
+        setting, kind, words = RECOMMENDER_ROLES[role]
+        entry = self.highlighted_entry()
+        key = "f" if role == "feed" else "w"
+        if entry is None or entry.kind != kind:
+            other = {"recommender": "f", "friend-recommender": "w"}.get(entry.kind if entry is not None else "")
+            hint = f" ({literal(entry.name, 30).plain} is a {entry.kind}: press {other})" if entry is not None and other else ""
+            app.notify(f"{key} makes the highlighted {'content' if role == 'feed' else 'friend'} recommender the world's "
+                       f"{words}: highlight one first{hint}", severity="warning", markup=False)
+            return
+        in_use = app.sim.social.settings[setting] == entry.name and error_key(kind, entry.name) not in app.sim.social.errors
+        # Choosing the one in use turns the role off; choosing one that failed gives it another try.
+        name = NONE if in_use else entry.name
+        await app.set_recommender(role, name)
+        self.refresh_view()
 
 
 __all__ = ["AgentsView", "CommunitiesView", "DashboardView", "MessagesView", "PluginsView"]
