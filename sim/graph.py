@@ -270,17 +270,24 @@ class GraphDelta:
         return sum(x[0].size for x in self._adds) + sum(x[0].size for x in self._removes)
 
     def merge_into(self, graph: Graph) -> Graph:
-        """A new graph with the buffered changes applied; the buffer is emptied."""
+        """A new graph with the buffered changes applied; the buffer is emptied.
+
+        The CSR arrays are spliced: removed entries are dropped and new ones inserted at their sorted
+        places in both directions, and the in-edge map is shifted to match, with no sort over all edges.
+        A very large buffer (over an eighth of the edges) rebuilds instead."""
         n = graph.n
-        key = graph.sources().astype(np.int64) * n + graph.out_indices
-        trust = graph.trust
+        e = graph.num_edges
         self.last_removed = np.empty(0, dtype=np.int64)
         self.last_added = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+        del_out = np.empty(0, dtype=np.int64)
         if self._removes:
             rk = unique_sorted(np.concatenate([a * n + b for a, b in self._removes]))
-            keep = ~_in_sorted(rk, key)
-            self.last_removed = key[~keep]
-            key, trust = key[keep], trust[keep]
+            pos = graph.edge_ids(rk // n, rk % n)
+            hit = pos >= 0
+            self.last_removed = rk[hit]
+            del_out = pos[hit]  # ascending: out positions ascend with (src, dst)
+        ak = np.empty(0, dtype=np.int64)
+        at = np.empty(0, dtype=np.float32)
         if self._adds:
             a = np.concatenate([x[0] for x in self._adds])
             b = np.concatenate([x[1] for x in self._adds])
@@ -288,12 +295,85 @@ class GraphDelta:
             loop = a == b
             ak, first = unique_sorted_first((a * n + b)[~loop])
             at = t[~loop][first]
-            new = ~_in_sorted(key, ak)
-            self.last_added = (ak[new], at[new])
-            key = np.concatenate([key, ak[new]])
-            trust = np.concatenate([trust, at[new]])
-            order = np.argsort(key, kind="stable")
-            key, trust = key[order], trust[order]
+            stays = graph.edge_ids(ak // n, ak % n) >= 0
+            if self.last_removed.size:  # unfollowed and followed again in one merge: added back
+                stays &= ~_in_sorted(self.last_removed, ak)
+            ak, at = ak[~stays], at[~stays]
+            self.last_added = (ak, at)
         self._adds, self._removes = [], []
-        return Graph.from_edges(n, (key // n).astype(np.int32), (key % n).astype(np.int32), trust,
-                                assume_sorted_unique=True)
+        if del_out.size == 0 and ak.size == 0:
+            return graph
+        if del_out.size + ak.size > max(1024, e // 8):
+            return _rebuild(graph, self.last_removed, ak, at)
+        return _splice(graph, del_out, self.last_removed, ak, at)
+
+
+def _row_search(indptr: np.ndarray, indices: np.ndarray, n: int, rows: np.ndarray, cols: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """For each ``(rows[i], cols[i])``: the position in a CSR's column arrays where ``cols[i]`` sits (or
+    would be inserted) in its sorted row, and whether it is there. Searches only the rows involved."""
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    if rows.size == 0:
+        return np.empty(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    uniq = unique_sorted(rows)
+    pos, counts = csr_positions(indptr, uniq)
+    keys = np.repeat(uniq, counts) * n + indices[pos]
+    want = rows * n + cols
+    i = np.searchsorted(keys, want)
+    block = (np.cumsum(counts) - counts)[np.searchsorted(uniq, rows)]
+    where = indptr[rows] + (i - block)
+    found = (i < keys.size) & (keys[np.minimum(i, max(keys.size - 1, 0))] == want) if keys.size else np.zeros(rows.size, dtype=bool)
+    return where, found
+
+
+def _splice(graph: Graph, del_out: np.ndarray, removed: np.ndarray, ak: np.ndarray, at: np.ndarray) -> Graph:
+    n = graph.n
+    e = graph.num_edges
+    r_src, r_dst = removed // n, removed % n
+    a_src, a_dst = ak // n, ak % n
+    # out direction: drop, then insert at the sorted places (ak ascends by (src, dst))
+    ins_out, _ = _row_search(graph.out_indptr, graph.out_indices, n, a_src, a_dst)
+    q_out = ins_out - np.searchsorted(del_out, ins_out)
+    keep = np.ones(e, dtype=bool)
+    keep[del_out] = False
+    out_indices = np.insert(graph.out_indices[keep], q_out, a_dst.astype(np.int32))
+    trust = np.insert(graph.trust[keep], q_out, at.astype(np.float32))
+    out_counts = np.diff(graph.out_indptr) - np.bincount(r_src, minlength=n) + np.bincount(a_src, minlength=n)
+    out_indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(out_counts, out=out_indptr[1:])
+    added_at = q_out + np.arange(ak.size)  # final out position of each added edge
+    # in direction: the same, rows by follower, then the in->out map shifted to the new out positions
+    del_in, found = _row_search(graph.in_indptr, graph.in_indices, n, r_dst, r_src)
+    assert bool(found.all())
+    del_in = np.sort(del_in)
+    order = np.argsort(a_dst * n + a_src)
+    ins_in, _ = _row_search(graph.in_indptr, graph.in_indices, n, a_dst[order], a_src[order])
+    q_in = ins_in - np.searchsorted(del_in, ins_in)
+    keep = np.ones(e, dtype=bool)
+    keep[del_in] = False
+    in_indices = np.insert(graph.in_indices[keep], q_in, a_src[order].astype(np.int32))
+    old = graph.in_edge[keep].astype(np.int64)
+    old -= np.searchsorted(del_out, old)
+    old += np.searchsorted(q_out, old, side="right")
+    e2 = out_indices.shape[0]
+    in_edge = np.insert(old, q_in, added_at[order]).astype(index_dtype(e2), copy=False)
+    in_counts = np.diff(graph.in_indptr) - np.bincount(r_dst, minlength=n) + np.bincount(a_dst, minlength=n)
+    in_indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(in_counts, out=in_indptr[1:])
+    return Graph(n, out_indptr, out_indices, trust, in_indptr, in_indices, in_edge)
+
+
+def _rebuild(graph: Graph, removed: np.ndarray, ak: np.ndarray, at: np.ndarray) -> Graph:
+    n = graph.n
+    key = graph.sources().astype(np.int64) * n + graph.out_indices
+    trust = graph.trust
+    if removed.size:
+        keep = ~_in_sorted(removed, key)
+        key, trust = key[keep], trust[keep]
+    if ak.size:
+        key = np.concatenate([key, ak])
+        trust = np.concatenate([trust, at.astype(np.float32)])
+        order = np.argsort(key, kind="stable")
+        key, trust = key[order], trust[order]
+    return Graph.from_edges(n, (key // n).astype(np.int32), (key % n).astype(np.int32), trust, assume_sorted_unique=True)

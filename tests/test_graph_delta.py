@@ -15,8 +15,10 @@ def edge_dict(g: Graph) -> dict[tuple[int, int], float]:
     return {(int(u), int(v)): float(t) for u, v, t in zip(src, g.out_indices, g.trust)}
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_merge_equals_a_rebuild(seed):
+@pytest.mark.parametrize("seed, removes, follows", [(0, 300, 500), (1, 300, 500), (2, 300, 500), (3, 1500, 2500)])
+def test_merge_equals_a_rebuild(seed, removes, follows):
+    """Small buffers are spliced into the CSR, large ones (the last case) rebuild it: both give the
+    CSR built from scratch."""
     world = synthetic_world("delta", 800, avg_degree=6, seed=seed)
     g = world.graph
     rng = np.random.default_rng(seed)
@@ -24,7 +26,7 @@ def test_merge_equals_a_rebuild(seed):
     delta = GraphDelta(g.n)
     # unfollow a sample of existing edges and some that do not exist
     src = g.sources()
-    pick = rng.choice(g.num_edges, 300, replace=False)
+    pick = rng.choice(g.num_edges, removes, replace=False)
     ra, rb = src[pick], g.out_indices[pick]
     ra = np.concatenate([ra, rng.integers(0, g.n, 50)])
     rb = np.concatenate([rb, rng.integers(0, g.n, 50)])
@@ -32,15 +34,16 @@ def test_merge_equals_a_rebuild(seed):
     for u, v in zip(ra.tolist(), rb.tolist()):
         expected.pop((u, v), None)
     # follow new edges (with repeats, self-loops and already existing ones)
-    fa = rng.integers(0, g.n, 500)
-    fb = rng.integers(0, g.n, 500)
+    fa = rng.integers(0, g.n, follows)
+    fb = rng.integers(0, g.n, follows)
     fa[:5] = fb[:5]  # self-follows are dropped
-    ft = rng.random(500).astype(np.float32)
+    fa[5:25], fb[5:25] = ra[:20], rb[:20]  # unfollowed and followed again: back with the new trust
+    ft = rng.random(follows).astype(np.float32)
     delta.follow(fa, fb, ft)
     for u, v, t in zip(fa.tolist(), fb.tolist(), ft.tolist()):
         if u != v and (u, v) not in expected:
             expected[(u, v)] = float(np.float32(t))
-    assert delta.pending == 350 + 500
+    assert delta.pending == removes + 50 + follows
     merged = delta.merge_into(g)
     assert delta.pending == 0
     assert merged.check() == []
