@@ -316,7 +316,13 @@ def _row_search(indptr: np.ndarray, indices: np.ndarray, n: int, rows: np.ndarra
     cols = np.asarray(cols, dtype=np.int64)
     if rows.size == 0:
         return np.empty(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    uniq = unique_sorted(rows)
+    if rows.size > 1 and bool(np.all(rows[1:] >= rows[:-1])):  # grouped already: no sort needed
+        first = np.empty(rows.size, dtype=bool)
+        first[0] = True
+        np.not_equal(rows[1:], rows[:-1], out=first[1:])
+        uniq = rows[first]
+    else:
+        uniq = unique_sorted(rows)
     pos, counts = csr_positions(indptr, uniq)
     keys = np.repeat(uniq, counts) * n + indices[pos]
     want = rows * n + cols

@@ -37,9 +37,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .activity import PROFILES
-from .arrays import unique_sorted
 from .errors import BadParameterError
-from .graph import Graph, csr_positions
+from .graph import Graph, _row_search, csr_positions
 from .plugin import ContentRecommender, FriendRecommender, Param
 from .world import Status, World, world_rng
 
@@ -823,30 +822,9 @@ class Social:
         out.merge_seconds = time.perf_counter() - t0
 
 
-def _in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    if sorted_keys.size == 0:
-        return np.zeros(np.shape(keys), dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
-    return sorted_keys[pos] == keys
-
-
 def follows(g: Graph, agents: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Whether ``agents[i]`` already follows ``candidates[i]``: a search among the sorted followee rows
-    of the agents involved only (vectorised)."""
-    a = np.asarray(agents, dtype=np.int64)
-    c = np.asarray(candidates, dtype=np.int64)
-    if a.size == 0:
-        return np.zeros(0, dtype=bool)
-    if a.size > 1 and bool(np.all(a[1:] >= a[:-1])):  # grouped already (suggestions are): no sort
-        first = np.empty(a.size, dtype=bool)
-        first[0] = True
-        np.not_equal(a[1:], a[:-1], out=first[1:])
-        rows = a[first]
-    else:
-        rows = unique_sorted(a)
-    pos, counts = csr_positions(g.in_indptr, rows)
-    keys = np.repeat(rows, counts) * g.n + g.in_indices[pos]  # ascending: rows ascend, each row sorted
-    return _in_sorted(keys, a * g.n + c)
+    """Whether ``agents[i]`` already follows ``candidates[i]`` (a search in the agents' sorted followee rows)."""
+    return _row_search(g.in_indptr, g.in_indices, g.n, agents, candidates)[1]
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
