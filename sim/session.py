@@ -152,6 +152,10 @@ class StepContext:
         self.frontier = _readonly(session.frontier)
         self.store = session.store
         self.online = online
+        #: The simulation's LLM service (``sim.llm.service.LLMService``) or None; see the ``llm`` model.
+        self.llm = session.llm
+        #: The plugin registry (a model that wraps another, like ``llm``, makes it through this); may be None.
+        self.registry = session.registry
         self.columns = {k: _readonly(v) for k, v in world.columns.items()}
         self.trust = _readonly(world.graph.trust)
         #: Feed exposures of this round: agents shown the message by the content recommender (ascending,
@@ -344,6 +348,9 @@ class PropagationSession:
     pending_events: list[np.ndarray] = field(default_factory=list, repr=False)
     #: The latest round's attempts and feed adoptions, for the social layer (trust and reputation).
     last_round: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    #: The simulation's LLM service and plugin registry, handed to the model's context (not persisted).
+    llm: Any = field(default=None, repr=False)
+    registry: Any = field(default=None, repr=False)
 
     @property
     def done(self) -> bool:

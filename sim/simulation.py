@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BadParameterError
+from .llm.service import LLMService
 from .events import (
     Event, EventBus, MessageInjected, PropagationCompleted, PropagationFailed, PropagationRound,
     PropagationStarted, RecommenderFailed, TickCompleted,
@@ -44,7 +45,7 @@ class Simulation:
     """A world in motion. See the module docstring."""
 
     def __init__(self, world: World, *, registry: Registry | None = None, bus: EventBus | None = None,
-                 max_running: int = 16, writer: Any = None, history: int = 3600) -> None:
+                 max_running: int = 16, writer: Any = None, history: int = 3600, llm: LLMService | None = None) -> None:
         self.world = world
         self.bus = bus or EventBus()
         self.registry = registry or Registry(bus=self.bus)
@@ -59,6 +60,8 @@ class Simulation:
         self._changed: set[int] = set()
         #: The living network: feeds, friends, churn, reputation and trust (``sim.social``).
         self.social = Social(world, self.registry)
+        #: LLM agents: budgeted requests, texts and interviews (``sim.llm.service``). Offline without a key.
+        self.llm = llm if llm is not None else LLMService(world)
 
     # -- messages and sessions --------------------------------------------------------------------
     @property
@@ -71,13 +74,14 @@ class Simulation:
                 return s
         raise BadParameterError(f"no propagation session {session_id}")
 
-    def inject(self, text: str, *, topics: list[str] | tuple[str, ...] = (), author: int | None = None,
+    def inject(self, text: str | None, *, topics: list[str] | tuple[str, ...] = (), author: int | None = None,
                seeds: str = "random:10", model: str = "ic", params: dict[str, Any] | None = None,
                priority: int = 0, seed: int = 0, recommender: str | None = None) -> PropagationSession:
         """Inject a message and queue its propagation session.
 
         Args:
-            text: the message text (kept literally).
+            text: the message text (kept literally); empty or None with an ``author``: the author writes it
+                (the LLM within the tick's budget, else the offline generator).
             topics: topic names (see ``sim.topics``).
             author: original id of the authoring agent, or None for an external message.
             seeds: ``random:K``, ``top:K``, ``ids:a,b,c`` or ``community:C:K``.
@@ -94,8 +98,12 @@ class Simulation:
             BadParameterError: unknown model, bad parameter, bad seeds, unknown author or topic. Nothing
                 is changed then.
         """
+        if text is None and author is not None:
+            text = ""
         if not isinstance(text, str):
             raise BadParameterError("message text must be a string")
+        if not text.strip() and author is None:
+            raise BadParameterError("the message has no text: write one, or name an author (--author ID) to write it")
         mask = topics_mask(list(topics))
         spec = SeedSpec.parse(seeds)
         if spec.kind == "ids":
@@ -119,6 +127,8 @@ class Simulation:
             priority=int(priority), message=message, created_tick=tick, seed=int(seed), recommender=recommender,
         )
         self.world.sessions.append(session)
+        if not text.strip():
+            self._author_writes(message, session)
         self._changed.add(session_id)
         self.dirty = True
         self.bus.publish(MessageInjected(message_id, session_id, text, model, tick))
@@ -127,6 +137,22 @@ class Simulation:
             session.traceback = load_error.traceback or session.traceback
             self.bus.publish(PropagationFailed(session_id, session.error or "", session.traceback or "", tick))
         return session
+
+    def _author_writes(self, message: dict[str, Any], session: PropagationSession) -> None:
+        """The author of a message injected without text writes it: offline at once, replaced by the
+        LLM's text when that lands (within the tick's budget)."""
+        try:
+            self.llm.bind(asyncio.get_running_loop())
+        except RuntimeError:
+            pass  # no event loop: offline only
+
+        def written(_pid: int, text: str, by: str) -> None:
+            message["text"] = text
+            message["written_by"] = by
+            self._changed.add(session.id)
+
+        written(0, "", "offline")
+        self.llm.write(self.world.tick, int(message["author"]), message, session.id, "post", written)
 
     def cancel(self, session_id: int) -> PropagationSession:
         """Cancel a queued or running session (a finished one is left as it is)."""
@@ -156,19 +182,20 @@ class Simulation:
         """Advance one tick; returns its metrics (also published as :class:`TickCompleted`)."""
         async with self._lock:
             events: list[Event] = []
+            self.llm.bind(asyncio.get_running_loop())
             metrics = await asyncio.to_thread(self._tick, events)
             for ev in events:
                 self.bus.publish(ev)
-            if self.writer is not None:
-                for s in self.world.sessions:
-                    rec = s.take_events()
-                    if rec is not None:
+            batches = []
+            for s in self.world.sessions:
+                rec = s.take_events()
+                if rec is not None:
+                    batches.append((s, rec))
+                    if self.writer is not None:
                         self.writer.submit_events(s.id, rec)
-                metrics["db_queue"] = self.writer.queue_rows
-            else:
-                for s in self.world.sessions:
-                    s.take_events()
-                metrics["db_queue"] = 0
+            metrics["db_queue"] = self.writer.queue_rows if self.writer is not None else 0
+            self.llm.write_texts(metrics["tick"], batches)
+            metrics.update(self.llm.metrics())
             exposures = self.social.take_exposures()
             if self.writer is not None:
                 for sid, rec, name in exposures:
@@ -182,6 +209,7 @@ class Simulation:
         t0 = time.perf_counter()
         world = self.world
         tick = world.tick
+        self.llm.begin_tick(tick)
         online = world.advance(1)
         # Schedule: start queued sessions by priority while there is room.
         running = [s for s in world.sessions if s.status == "running"]
@@ -191,6 +219,7 @@ class Simulation:
             queued = sorted((s for s in world.sessions if s.status == "queued"), key=lambda s: (-s.priority, s.id))
             for s in queued[:room]:
                 try:
+                    s.llm, s.registry = self.llm, self.registry
                     model = self.registry.model(s.model_name)(**s.params)
                     s.start(world, model, tick)
                 except (Exception, SystemExit) as exc:  # a plugin may even call sys.exit
@@ -222,6 +251,7 @@ class Simulation:
                     self._fail(s, exc, tick, events)
                     continue
             feed_before = s.feed_reached
+            s.llm, s.registry = self.llm, self.registry
             try:
                 result = s.advance(world, tick, online, feeds.get(s.id))
             except (Exception, SystemExit) as exc:
@@ -267,6 +297,12 @@ class Simulation:
             "pending_graph_changes": world.delta.pending,
             **out.to_metrics(),
         }
+
+    async def aclose(self, timeout: float = 0.0) -> None:
+        """Let LLM requests in flight land for up to ``timeout`` seconds, cancel the rest (they fall back)
+        and close the LLM connections. The simulation can still step afterwards (offline answers only
+        until a new request opens a connection again)."""
+        await self.llm.aclose(timeout)
 
     def _fail(self, s: PropagationSession, exc: BaseException, tick: int, events: list[Event]) -> None:
         s.fail(exc, tick)

@@ -101,6 +101,9 @@ def save_snapshot(world: World, path: str, *, force: bool = False, level: int = 
                 # World metadata as JSON text: it holds 128-bit generator states msgpack cannot.
                 "meta": json.dumps(dict(_meta_rows_decoded(world))),
                 "arrays": entries,
+                # LLM answers by prompt, and the latest posts (see sim.llm).
+                "llm_cache": [list(r) for r in world.llm_cache.rows()],
+                "posts": {"rows": [list(r) for r in world.posts.rows()], "total": len(world.posts), "next_id": world.posts.next_id},
             }
             offset = fh.tell()
             packed = msgpack.packb(manifest, use_bin_type=True)
@@ -251,6 +254,21 @@ def load_snapshot(path: str, *, progress: Progress = None) -> World:
     problems = world.graph.check()
     if problems:
         raise _fail(path, f"is inconsistent ({problems[0]})")
+    try:
+        world.llm_cache.load(manifest.get("llm_cache") or [])
+        posts = manifest.get("posts") or {}
+        if not isinstance(posts, dict):
+            raise ValueError("posts is not a record")
+        total, next_id = posts.get("total"), posts.get("next_id")
+        if total is not None and (not isinstance(total, int) or total < 0):
+            raise ValueError("bad post count")
+        if next_id is not None and (not isinstance(next_id, int) or next_id < 1):
+            raise ValueError("bad post id")
+        world.posts.load(posts.get("rows") or [], total=total, next_id=next_id)
+        if any(not 0 <= r[2] < world.n for r in world.posts.rows()):
+            raise ValueError("a post names an agent the world does not have")
+    except (ValueError, TypeError) as exc:
+        raise _fail(path, f"is damaged (LLM cache or posts: {exc})") from None
     return world
 
 

@@ -128,8 +128,32 @@ CREATE TABLE IF NOT EXISTS exposures (
 CREATE INDEX IF NOT EXISTS exposures_session ON exposures (session_id, tick);
 """
 
+#: LLM agents (added in a later version; ``ensure_schema`` adds them to older world files): the
+#: response cache keyed by prompt, and what agents wrote (``agent`` is the internal index, as in events).
+LLM_SCHEMA = """
+CREATE TABLE IF NOT EXISTS llm_cache (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    response TEXT NOT NULL,
+    tokens_in INTEGER NOT NULL,
+    tokens_out INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS posts (
+    id INTEGER PRIMARY KEY,
+    tick INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    session_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    written_by TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posts_message ON posts (message_id, tick);
+"""
+
 _NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
-SCHEMA = SCHEMA_TEMPLATE.replace("@EXPOSURES@", EXPOSURES_SCHEMA).replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA
+SCHEMA = SCHEMA_TEMPLATE.replace("@EXPOSURES@", EXPOSURES_SCHEMA).replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA + LLM_SCHEMA
 
 _REL_SQL_PACKED = (
     "INSERT INTO relationships (src, dst, trust) "
@@ -206,7 +230,47 @@ async def ensure_schema(db: aiosqlite.Connection) -> None:
     if cols and "via" not in cols:
         await db.execute("ALTER TABLE events ADD COLUMN via INTEGER NOT NULL DEFAULT 0")
     await db.executescript(EXPOSURES_SCHEMA)
+    await db.executescript(LLM_SCHEMA)
     await db.commit()
+
+
+_CACHE_SQL = "INSERT OR IGNORE INTO llm_cache (key, model, prompt, response, tokens_in, tokens_out) VALUES (?, ?, ?, ?, ?, ?)"
+_POSTS_SQL = "INSERT OR IGNORE INTO posts (id, tick, agent, message_id, session_id, kind, text, written_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _copy_posts(old_path: str) -> list[tuple]:
+    """Every post of the world file ``old_path`` (none when it is not a readable world)."""
+    try:
+        src = sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True)
+        try:
+            return src.execute("SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts ORDER BY id").fetchall()
+        finally:
+            src.close()
+    except sqlite3.Error:
+        return []
+
+
+def _load_llm_rows(world: World, path: str) -> None:
+    """The response cache and the latest posts of a world file, into ``world`` (older files have none)."""
+    try:
+        con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return
+    try:
+        try:
+            world.llm_cache.load(con.execute("SELECT key, model, prompt, response, tokens_in, tokens_out FROM llm_cache"))
+            total, top = con.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM posts").fetchone()
+            rows = con.execute("SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts "
+                               "ORDER BY id DESC LIMIT ?", (world.posts.keep,)).fetchall()
+            world.posts.load(reversed(rows), total=total, next_id=top + 1)
+            if any(not 0 <= r[2] < world.n for r in rows):
+                raise ValueError("a post names an agent the world does not have")
+        except sqlite3.OperationalError:
+            pass  # a world file from before LLM agents
+        except ValueError as exc:
+            raise BadFileError(f"world {path!r} holds damaged LLM rows ({exc}); it may be damaged") from None
+    finally:
+        con.close()
 
 
 #: Agent columns mirrored in ``agent_rows`` that a running simulation may change.
@@ -372,6 +436,10 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
 
                 table = community_table(world) if world.columns["community"].max(initial=-1) >= 0 else None
                 await write_analysis(db, world, table, transaction=False, agents=False)
+            if world.path and os.path.exists(world.path):
+                await db.executemany(_POSTS_SQL, _copy_posts(world.path))
+            await db.executemany(_POSTS_SQL, world.posts.rows())
+            await db.executemany(_CACHE_SQL, world.llm_cache.rows())
             if keep_audit and os.path.exists(path):
                 await _copy_audit(db, path)
             await db.commit()
@@ -393,6 +461,8 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
         raise
     world.path = os.path.abspath(path)
     world.clear_edge_log()
+    world.posts.mark_written()
+    world.llm_cache.mark_written()
     world._persona_loader = PersonaReader(world.path)
     world._persona_cache.clear()
 
@@ -519,7 +589,9 @@ async def open_world(path: str, *, progress: Progress = None) -> World:
         arrays = await asyncio.to_thread(_read_arrays, con, path, progress)
     finally:
         con.close()
-    return world_from_parts(meta, arrays, path=os.path.abspath(path), source=f"world {path!r}")
+    world = world_from_parts(meta, arrays, path=os.path.abspath(path), source=f"world {path!r}")
+    _load_llm_rows(world, path)
+    return world
 
 
 def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, path: str | None, source: str) -> World:
@@ -662,8 +734,11 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
     ``sessions`` tables. Agent and graph arrays are rewritten only when ``world.dirty_arrays`` names them.
     """
     sessions = world.sessions if changed_sessions is None else changed_sessions
+    cache_rows, post_rows = world.llm_cache.take_new(), world.posts.take_new()
     await db.execute("BEGIN IMMEDIATE")
     try:
+        await db.executemany(_CACHE_SQL, cache_rows)
+        await db.executemany(_POSTS_SQL, post_rows)
         await db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
         arrays: dict[str, np.ndarray] = {}
         for sess in sessions:
@@ -692,5 +767,7 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
         await db.commit()
     except BaseException:
         await db.rollback()
+        world.llm_cache.put_back(cache_rows)
+        world.posts.put_back(post_rows)
         raise
     world.dirty_arrays.clear()

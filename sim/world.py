@@ -20,6 +20,8 @@ from .activity import PROFILE_NAMES, PROFILES, draw_profiles, online_probability
 from .errors import BadParameterError
 from .generators import GeneratedGraph
 from .graph import Graph, GraphDelta
+from .llm.cache import LLMCache
+from .llm.posts import PostLog
 from .persona import Persona, draw_codes, persona_text
 from .topics import mask_topics
 
@@ -92,6 +94,9 @@ class World:
     #: Graph changes since the world file's relationship rows were last written: removed edge keys,
     #: added edge keys with trust, and keys of edges whose trust changed (``followed * n + follower``).
     edge_log: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"removed": [], "added": [], "added_trust": [], "trust": []})
+    #: Answers of the LLM by prompt (``sim.llm.cache``) and what agents wrote (``sim.llm.posts``).
+    llm_cache: LLMCache = field(default_factory=LLMCache, repr=False)
+    posts: PostLog = field(default_factory=PostLog, repr=False)
     _persona_loader: Callable[[int], Persona | None] | None = field(default=None, repr=False)
     _persona_cache: OrderedDict[int, Persona] = field(default_factory=OrderedDict, repr=False)
 
@@ -256,7 +261,7 @@ class World:
             config=copy.deepcopy(self.config), tick=self.tick, rng_state=copy.deepcopy(self.rng_state),
             persona_overrides=dict(self.persona_overrides), messages=copy.deepcopy(self.messages),
             sessions=[s.copy() for s in self.sessions], path=None, app_version=self.app_version,
-            delta=self.delta.copy(),
+            delta=self.delta.copy(), llm_cache=self.llm_cache,
         )
         return twin
 

@@ -1,0 +1,260 @@
+"""``llm`` — decisions from a language model for a capped sample of agents, a rule model for the rest.
+
+States: ``susceptible`` (0), ``reposted`` (1), ``replied`` (2), ``liked`` (3) and ``deciding`` (4).
+Reposts and replies spread the message (from the round after they happen); a like counts as reached but
+does not spread. Seeds start as ``reposted``.
+
+Each round:
+
+1. **Decisions that landed** since the last round are applied to the agents waiting in ``deciding``:
+   ``repost`` → reposted, ``reply`` → replied, ``like`` → liked, ``ignore`` → back to susceptible (a later
+   exposure may win it over). A reply or repost that came with text is posted under the agent's name.
+   A request that failed, fell back or came back malformed (see ``sim.llm.prompts`` for the strict
+   schema) gets the rule model's decision instead: reposted if the rule adopted the agent, else
+   susceptible.
+2. **The rule model** (``rule``, ``viral`` by default; any model with the two states susceptible/adopted
+   that transmits once) steps as usual on the session; its adoptions become reposts.
+3. **The sample.** Among the agents exposed this round (a graph attempt or a feed item) that are still
+   susceptible, up to ``llm_agents`` — the most influential (ties to the lower index) or a random sample
+   (``sample``; drawn from a generator of the session's own, so the rule's random numbers are unchanged) —
+   are asked through the simulation's LLM service, within the tick's budget. They wait in ``deciding``
+   instead of taking the rule's decision, which is kept as their fallback. The prompt holds the agent's
+   persona and interests, the message and its author, who shared it, and up to ``history`` other messages
+   the agent has seen.
+
+Nothing waits for an answer: it lands when the server answers, and is applied in the next round. An answer
+from the world's cache lands at once (applied in the next round), so a replay with the cache on is
+deterministic. The session ends when the rule model is done and nobody is deciding. In offline mode, or
+with ``llm_agents = 0``, nobody is sampled and the model adopts exactly as its rule model does.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from sim.errors import BadParameterError
+from sim.llm import prompts
+from sim.plugin import Param, PropagationModel, StepResult
+
+REPOSTED, REPLIED, LIKED, DECIDING = 1, 2, 3, 4
+_ACTION_STATE = {"repost": REPOSTED, "reply": REPLIED, "like": LIKED, "ignore": 0}
+_PENDING = ("llm.pending", "llm.pending_source", "llm.pending_fallback", "llm.pending_via")
+
+
+def _pairs(text: str) -> dict[str, str]:
+    out = {}
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise BadParameterError(f"rule_params {text!r} is not valid: write KEY=VALUE pairs separated by commas")
+        out[key.strip()] = value.strip()
+    return out
+
+
+class LLMDecisions(PropagationModel):
+    name = "llm"
+    version = "1.0"
+    description = "LLM agents: a sample of exposed agents repost, like, reply or ignore as the LLM decides; a rule model decides for the rest."
+    states = ("susceptible", "reposted", "replied", "liked", "deciding")
+    adopted_states = (REPOSTED, REPLIED, LIKED)
+    transmitting_states = (REPOSTED, REPLIED)
+    transmit = "once"
+    seed_state = REPOSTED
+    progressive = True
+    params = {
+        "rule": Param(str, "viral", help="rule model deciding for everyone the LLM does not (two states, transmits once: ic, viral, diffusion, hybrid, lt, threshold)"),
+        "rule_params": Param(str, "", help="the rule model's parameters: KEY=VALUE pairs separated by commas"),
+        "llm_agents": Param(int, 8, 0, 100_000, "exposed agents per round whose decision comes from the LLM (within the tick's budget)"),
+        "sample": Param(str, "influential", help="which exposed agents the LLM decides for", choices=("influential", "random")),
+        "history": Param(int, 3, 0, 20, "messages the agent saw recently that go into its prompt"),
+    }
+
+    @classmethod
+    def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
+        out = super().validate(params)
+        _pairs(out["rule_params"])
+        return out
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.rule: PropagationModel | None = None
+        self.inbox: deque[tuple[int, Any]] = deque()
+        self.asked: set[int] = set()
+        self.answers: dict[str, int] = {"llm": 0, "cache": 0, "fallback": 0}
+
+    # -- the rule model ---------------------------------------------------------------------------
+    def _rule(self, ctx) -> PropagationModel:
+        if self.rule is None:
+            if ctx.registry is None:
+                raise BadParameterError("the llm model needs the simulation's plugin registry to make its rule model")
+            name = self.p["rule"]
+            cls = ctx.registry.model(name)
+            if (cls is type(self) or len(cls.states) != 2 or tuple(cls.adopted_states) != (1,) or cls.transmit != "once"
+                    or int(cls.seed_state) != 1 or not cls.progressive):
+                raise BadParameterError(f"rule model {name!r} cannot decide for the llm model: it needs the two states "
+                                        "susceptible and adopted and must transmit once (ic, viral, diffusion, hybrid, lt, threshold)")
+            self.rule = cls(**_pairs(self.p["rule_params"]))
+        return self.rule
+
+    def start(self, ctx):
+        self._rule(ctx).start(ctx)
+        ctx.store["llm.pending"] = np.empty(0, dtype=np.int32)
+        ctx.store["llm.pending_source"] = np.empty(0, dtype=np.int32)
+        ctx.store["llm.pending_fallback"] = np.empty(0, dtype=np.int8)
+        ctx.store["llm.pending_via"] = np.empty(0, dtype=np.bool_)
+
+    def is_done(self, ctx):
+        return ctx.store.get("llm.pending", np.empty(0)).size == 0 and self._rule(ctx).is_done(ctx)
+
+    # -- asking -----------------------------------------------------------------------------------
+    def _ask(self, ctx, agent: int, sharer: int) -> bool:
+        llm = ctx.llm
+        msg = ctx.message
+        seen, _ = llm.memory(agent, skip_message=msg.get("id"), limit=self.p["history"]) if self.p["history"] else ([], [])
+        messages = prompts.decision_prompt(
+            ctx.world.persona(agent), llm.interests(agent), str(msg.get("text", "")),
+            author=llm.name(msg.get("author")), sharer=llm.name(sharer), seen=seen,
+        )
+        inbox = self.inbox
+
+        def landed(completion, a=agent):
+            inbox.append((a, completion))
+
+        if llm.ask(messages, landed, parse=prompts.parse_decision):
+            self.asked.add(agent)
+            return True
+        return False
+
+    def _sample(self, ctx, candidates: np.ndarray) -> np.ndarray:
+        k = self.p["llm_agents"]
+        if candidates.size <= k:
+            return candidates
+        if self.p["sample"] == "random":
+            s = ctx.session
+            rng = np.random.default_rng([int(ctx.world.seed) & 0xFFFFFFFF, 11, int(s.id), int(s.seed) & 0xFFFFFFFF, int(ctx.round)])
+            return np.sort(rng.choice(candidates, size=k, replace=False))
+        infl = ctx.columns["influence"][candidates].astype(np.float64)
+        order = np.lexsort((candidates, -infl))[:k]
+        return candidates[order]
+
+    # -- a round ----------------------------------------------------------------------------------
+    def step(self, ctx):
+        rule = self._rule(ctx)
+        store = ctx.store
+        pend = np.asarray(store["llm.pending"], dtype=np.int32)
+        p_src = np.asarray(store["llm.pending_source"], dtype=np.int32)
+        p_fb = np.asarray(store["llm.pending_fallback"], dtype=np.int8)
+        p_via = np.asarray(store["llm.pending_via"], dtype=np.bool_)
+        online = ctx.llm is not None and ctx.llm.online
+
+        # 1. What landed (and, for a session restored from a file, asking again what was pending).
+        results: dict[int, Any] = {}
+        while self.inbox:
+            a, c = self.inbox.popleft()
+            results[int(a)] = c
+        lost = [int(a) for a in pend.tolist() if int(a) not in self.asked and int(a) not in results]
+        for a, s in zip(lost, p_src[np.isin(pend, lost)].tolist()):
+            if not (online and self._ask(ctx, a, s)):
+                results[a] = None  # cannot ask: the fallback now
+        while self.inbox:  # cached answers to the questions just asked again
+            a, c = self.inbox.popleft()
+            results[int(a)] = c
+        l_agents, l_states = [], []
+        if results and pend.size:
+            done = np.isin(pend, np.fromiter(results, dtype=np.int64, count=len(results)))
+            for a, src, fb in zip(pend[done].tolist(), p_src[done].tolist(), p_fb[done].tolist()):
+                c = results[a]
+                self.asked.discard(a)
+                if c is None or c.source == "offline" or c.value is None:
+                    self.answers["fallback"] += 1
+                    state = int(fb)
+                else:
+                    self.answers[c.source] += 1
+                    d = c.value
+                    state = _ACTION_STATE[d.action]
+                    if d.text and d.action in ("repost", "reply"):
+                        ctx.llm.post(ctx.tick, a, int(ctx.message.get("id", 0)), ctx.session.id, d.action, d.text, c.source)
+                l_agents.append(a)
+                l_states.append(state)
+            keep = ~done
+            l_src = np.where(np.array(l_states) > 0, p_src[done], -1).astype(np.int32)
+            l_via = p_via[done] & (np.array(l_states, dtype=np.int8) > 0)
+            pend, p_src, p_fb, p_via = pend[keep], p_src[keep], p_fb[keep], p_via[keep]
+        else:
+            l_src = np.empty(0, dtype=np.int32)
+            l_via = np.empty(0, dtype=bool)
+
+        # 2. The rule model, on the same round.
+        res = rule.step(ctx)
+        r_agents = np.asarray(res.agents, dtype=np.int64)
+        n_r = r_agents.size
+        r_src = np.full(n_r, -1, dtype=np.int32) if res.sources is None else np.asarray(res.sources, dtype=np.int32)
+        targets, _ = ctx.gather_targets()
+        if res.via_feed is not None:
+            r_via = np.asarray(res.via_feed, dtype=bool)
+        elif ctx.feed_agents.size and n_r:
+            r_via = np.isin(r_agents, ctx.feed_agents) & ~np.isin(r_agents, targets)
+        else:
+            r_via = np.zeros(n_r, dtype=bool)
+        if n_r:
+            ok = ctx.state[r_agents] == 0  # agents waiting for the LLM are not the rule's to decide
+            r_agents, r_src, r_via = r_agents[ok], r_src[ok], r_via[ok]
+
+        # 3. The sample asked this round.
+        asked = np.empty(0, dtype=np.int64)
+        if online and self.p["llm_agents"] > 0:
+            shown, sharers = ctx.feed_open()
+            open_t = targets[ctx.state[targets] == 0]
+            candidates = np.union1d(open_t, shown).astype(np.int64)
+            if candidates.size:
+                chosen = self._sample(ctx, candidates)
+                sources, srcs_target = ctx.gather_sources(), targets
+                first_t, first_i = np.unique(srcs_target, return_index=True)
+                asked_list = []
+                for a in chosen.tolist():
+                    j = np.searchsorted(first_t, a)
+                    if j < first_t.size and first_t[j] == a:
+                        sharer = int(sources[first_i[j]])
+                    else:
+                        sharer = int(sharers[np.searchsorted(shown, a)])
+                    if not self._ask(ctx, a, sharer):
+                        break  # the tick's budget is spent
+                    asked_list.append((a, sharer))
+                if asked_list:
+                    asked = np.array([a for a, _ in asked_list], dtype=np.int64)
+                    sharer_of = np.array([s for _, s in asked_list], dtype=np.int32)
+                    by_rule = np.isin(asked, r_agents)
+                    pos = np.searchsorted(r_agents, asked[by_rule]) if _ascending(r_agents) else None
+                    fb_src = sharer_of.copy()
+                    fb_via = np.zeros(asked.size, dtype=bool)
+                    if by_rule.any():
+                        if pos is None:
+                            order = np.argsort(r_agents, kind="stable")
+                            pos = order[np.searchsorted(r_agents[order], asked[by_rule])]
+                        fb_src[by_rule] = r_src[pos]
+                        fb_via[by_rule] = r_via[pos]
+                    fb_via[~by_rule] = np.isin(asked[~by_rule], shown) & ~np.isin(asked[~by_rule], targets)
+                    keep = ~np.isin(r_agents, asked)
+                    r_agents, r_src, r_via = r_agents[keep], r_src[keep], r_via[keep]
+                    pend = np.concatenate([pend, asked.astype(np.int32)])
+                    p_src = np.concatenate([p_src, fb_src])
+                    p_fb = np.concatenate([p_fb, by_rule.astype(np.int8)])
+                    p_via = np.concatenate([p_via, fb_via])
+        store["llm.pending"], store["llm.pending_source"] = pend, p_src
+        store["llm.pending_fallback"], store["llm.pending_via"] = p_fb, p_via
+
+        agents = np.concatenate([r_agents, np.array(l_agents, dtype=np.int64), asked])
+        states = np.concatenate([np.full(r_agents.size, REPOSTED, dtype=np.int8), np.array(l_states, dtype=np.int8),
+                                 np.full(asked.size, DECIDING, dtype=np.int8)])
+        sources = np.concatenate([r_src, l_src, np.full(asked.size, -1, dtype=np.int32)])
+        via = np.concatenate([r_via, l_via, np.zeros(asked.size, dtype=bool)])
+        return StepResult(agents, states, sources, attempts=int(res.attempts), exposed=res.exposed, via_feed=via)
+
+
+def _ascending(a: np.ndarray) -> bool:
+    return a.size < 2 or bool(np.all(a[1:] > a[:-1]))

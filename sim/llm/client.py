@@ -1,0 +1,425 @@
+"""The LLM client: the official ``openai`` async client behind limits, retries and a circuit breaker.
+
+:meth:`LLMClient.complete` never raises for a server's failure: it answers with what the server said,
+with a cached answer, or with a fallback from the offline generator, and says which (``Completion.source``).
+
+One request goes through these steps:
+
+1. **Offline mode** (no key, or forced): the fallback at once (``offline``).
+2. **Cache** (on by default): a prompt seen before is answered from the world's cache (``cache_hits``).
+3. **A server**: among the configured base URLs, the one with the fewest requests in flight whose circuit
+   breaker is closed (or half-open and free for its one trial request). None: the fallback at once
+   (``circuit_open``).
+4. **Limits**: a concurrency cap, then requests-per-minute and tokens-per-minute buckets (tokens
+   estimated from the prompt and ``max_tokens``, corrected by the reported usage).
+5. **The call** (``calls``), with a timeout. A 429 / 408 / 409 / 5xx answer, a timeout, a dropped
+   connection or a body that is not a chat completion is a failure (``failures``); it is retried
+   (``retries``) after ``Retry-After`` when the server sent one, else after ``backoff * 2**k`` (with
+   jitter), capped at ``max_backoff``, possibly on another server. Any other 4xx is not retried. After
+   ``retries`` retries the request gives up and falls back (``gave_up``).
+6. **The answer** (``answered``): tokens and cost are counted and the answer is cached. A ``parse``
+   function may check it against a schema; an answer that fails it is ``malformed`` and falls back.
+
+Every request is accounted for: ``requests = offline + cache_hits + answered + circuit_open + gave_up +
+cancelled + in_flight``; ``calls = answered + failures``; ``fallbacks = circuit_open + gave_up + malformed +
+cancelled`` (the offline mode's answers are not counted as fallbacks); and, when nothing was cancelled
+(a run stopped with requests in flight), ``failures = retries + gave_up``.
+
+A server's breaker opens after ``breaker_failures`` consecutive failures, stays open for
+``breaker_cooldown`` seconds, then lets one trial request through: success closes it, failure opens it
+again. While every breaker is open the mode shows as ``fallback``.
+
+The API key is handed to the ``openai`` client and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from .cache import LLMCache, cache_key
+from .config import LLMConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The outcome of one request.
+
+    Attributes:
+        text: the answer's text (the fallback's when ``source`` is ``"offline"``).
+        source: ``"llm"`` (a server answered), ``"cache"`` or ``"offline"`` (the fallback).
+        value: what ``parse`` made of the text (None for the fallback or without ``parse``).
+        tokens_in / tokens_out: the usage the server reported (0 for the fallback).
+        reason: why it fell back (None otherwise).
+        seconds: wall time from request to answer.
+    """
+
+    text: str
+    source: str
+    value: Any = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    reason: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def fell_back(self) -> bool:
+        return self.source == "offline"
+
+
+@dataclass
+class LLMStats:
+    """Counters of a client (see the module docstring for how they add up)."""
+
+    requests: int = 0
+    offline: int = 0
+    cache_hits: int = 0
+    calls: int = 0
+    answered: int = 0
+    failures: int = 0
+    retries: int = 0
+    gave_up: int = 0
+    circuit_open: int = 0
+    malformed: int = 0
+    cancelled: int = 0
+    in_flight: int = 0
+    over_budget: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    #: Wall seconds of answered calls (sum), for the mean latency.
+    latency_total: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def fallbacks(self) -> int:
+        return self.circuit_open + self.gave_up + self.malformed + self.cancelled
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["fallbacks"] = self.fallbacks
+        out["cost_usd"] = round(self.cost_usd, 6)
+        out["mean_latency_ms"] = round(1000 * self.latency_total / self.answered, 3) if self.answered else 0.0
+        del out["latency_total"]
+        out["errors"] = dict(sorted(self.errors.items()))
+        return out
+
+
+class RateLimiter:
+    """A token bucket of ``per_minute`` units, refilled continuously, holding up to one second's worth
+    (at least one request's). ``per_minute`` 0 means no limit."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, self.rate)
+        self.level = self.capacity
+        self.stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, amount: float = 1.0) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+                self.stamp = now
+                # An amount larger than the bucket goes through when the bucket is full (and leaves a debt).
+                if self.level >= min(amount, self.capacity):
+                    self.level -= amount
+                    return
+                await asyncio.sleep((min(amount, self.capacity) - self.level) / self.rate)
+
+    def refund(self, amount: float) -> None:
+        if self.rate > 0:
+            self.level = min(self.capacity, self.level + amount)
+
+
+class Server:
+    """One base URL: its ``openai`` client, requests in flight and circuit breaker."""
+
+    def __init__(self, url: str | None, index: int) -> None:
+        self.url = url
+        self.index = index
+        self.client: Any = None
+        self.in_flight = 0
+        self.failures_in_a_row = 0
+        self.open_until = 0.0
+        self.trial = False
+        self.calls = 0
+        self.failures = 0
+
+    @property
+    def label(self) -> str:
+        return self.url or "api.openai.com"
+
+    def state(self, now: float) -> str:
+        if self.open_until == 0.0:
+            return "closed"
+        return "open" if now < self.open_until else "half-open"
+
+    def available(self, now: float) -> bool:
+        st = self.state(now)
+        return st == "closed" or (st == "half-open" and not self.trial)
+
+    def succeeded(self) -> None:
+        self.failures_in_a_row = 0
+        self.open_until = 0.0
+        self.trial = False
+
+    def failed(self, now: float, threshold: int, cooldown: float) -> None:
+        self.failures += 1
+        self.failures_in_a_row += 1
+        was_trial, self.trial = self.trial, False
+        if was_trial or self.failures_in_a_row >= threshold:
+            self.open_until = now + max(cooldown, 1e-6)
+
+
+class _Retryable(Exception):
+    def __init__(self, kind: str, retry_after: float | None = None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+class _Fatal(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class LLMClient:
+    """See the module docstring. Make one per event loop; close it with :meth:`aclose`."""
+
+    def __init__(self, config: LLMConfig, cache: LLMCache | None = None, *, seed: int = 0) -> None:
+        self.config = config
+        self.cache = cache if cache is not None else LLMCache()
+        self.stats = LLMStats()
+        urls = list(config.base_urls) or [None]
+        self.servers = [Server(u, i) for i, u in enumerate(urls)]
+        self._sem: asyncio.Semaphore | None = None
+        self._rpm = RateLimiter(config.rpm)
+        self._tpm = RateLimiter(config.tpm)
+        self._jitter = random.Random(seed)
+        self._rr = 0
+        self._closed = False
+
+    # -- state ------------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """``offline`` (no key or forced), ``online``, ``degraded`` (some servers' breakers open) or
+        ``fallback`` (every breaker open: answers come from the offline generator)."""
+        if self.config.mode == "offline":
+            return "offline"
+        now = time.monotonic()
+        states = [s.state(now) for s in self.servers]
+        if all(st == "open" for st in states):
+            return "fallback"
+        return "degraded" if any(st != "closed" for st in states) else "online"
+
+    def servers_info(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        return [{"url": s.label, "state": s.state(now), "in_flight": s.in_flight, "calls": s.calls,
+                 "failures": s.failures} for s in self.servers]
+
+    # -- requests ---------------------------------------------------------------------------------
+    async def complete(self, messages: list[dict[str, Any]], *, parse: Callable[[str], Any] | None = None,
+                       fallback: Callable[[], str] | None = None, max_tokens: int | None = None) -> Completion:
+        """Answer ``messages`` (chat format). Never raises for a server's failure: see the module docstring."""
+        cfg = self.config
+        st = self.stats
+        st.requests += 1
+        t0 = time.perf_counter()
+        max_tokens = int(max_tokens or cfg.max_tokens)
+        if cfg.mode == "offline":
+            st.offline += 1
+            return self._fallback(fallback, cfg.why_offline or "offline", t0)
+        key = cache_key(cfg.model, messages, cfg.temperature, max_tokens) if cfg.cache else None
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                st.cache_hits += 1
+                return self._parsed(hit.response, "cache", parse, fallback, 0, 0, t0)
+        st.in_flight += 1
+        try:
+            return await self._send(messages, key, parse, fallback, max_tokens, t0)
+        except asyncio.CancelledError:
+            st.cancelled += 1
+            raise
+        finally:
+            st.in_flight -= 1
+
+    def cached(self, messages: list[dict[str, Any]], *, parse: Callable[[str], Any] | None = None,
+               fallback: Callable[[], str] | None = None, max_tokens: int | None = None) -> Completion | None:
+        """The cached answer to ``messages`` (counted as a request and a cache hit), or None without
+        one (nothing counted). Synchronous: a cached answer never waits for the event loop."""
+        cfg = self.config
+        if cfg.mode == "offline" or not cfg.cache:
+            return None
+        hit = self.cache.get(cache_key(cfg.model, messages, cfg.temperature, int(max_tokens or cfg.max_tokens)))
+        if hit is None:
+            return None
+        self.stats.requests += 1
+        self.stats.cache_hits += 1
+        return self._parsed(hit.response, "cache", parse, fallback, 0, 0, time.perf_counter())
+
+    async def _send(self, messages: list[dict[str, Any]], key: str | None, parse: Callable[[str], Any] | None,
+                    fallback: Callable[[], str] | None, max_tokens: int, t0: float) -> Completion:
+        cfg = self.config
+        st = self.stats
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(cfg.concurrency)
+        estimate = sum(len(str(m.get("content", ""))) for m in messages) / 4 + max_tokens
+        attempt = 0
+        async with self._sem:
+            while True:
+                server = self._pick()
+                if server is None:
+                    if attempt == 0:
+                        st.circuit_open += 1
+                        return self._fallback(fallback, "every server's circuit breaker is open", t0)
+                    st.gave_up += 1
+                    return self._fallback(fallback, "gave up: every server's circuit breaker is open", t0)
+                await self._rpm.acquire(1)
+                await self._tpm.acquire(estimate)
+                if attempt:
+                    st.retries += 1
+                st.calls += 1
+                server.calls += 1
+                server.in_flight += 1
+                if server.state(time.monotonic()) == "half-open":
+                    server.trial = True
+                c0 = time.perf_counter()
+                try:
+                    text, tin, tout = await self._call(server, messages, max_tokens)
+                except (_Retryable, _Fatal) as exc:
+                    server.in_flight -= 1
+                    st.failures += 1
+                    self._error(exc.kind)
+                    server.failed(time.monotonic(), cfg.breaker_failures, cfg.breaker_cooldown)
+                    if isinstance(exc, _Fatal) or attempt >= cfg.retries:
+                        st.gave_up += 1
+                        return self._fallback(fallback, f"gave up after {attempt + 1} call(s): {exc.kind}", t0)
+                    attempt += 1
+                    await asyncio.sleep(self._delay(attempt, exc.retry_after))
+                    continue
+                except BaseException:  # cancelled mid-call (shutdown): the call counts as failed
+                    server.in_flight -= 1
+                    server.trial = False
+                    st.failures += 1
+                    self._error("cancelled")
+                    raise
+                server.in_flight -= 1
+                server.succeeded()
+                st.answered += 1
+                st.latency_total += time.perf_counter() - c0
+                st.tokens_in += tin
+                st.tokens_out += tout
+                p_in, p_out = cfg.prices
+                st.cost_usd += (tin * p_in + tout * p_out) / 1e6
+                self._tpm.refund(max(0.0, estimate - (tin + tout)))
+                if key is not None:
+                    self.cache.put(key, cfg.model, messages, text, tin, tout)
+                return self._parsed(text, "llm", parse, fallback, tin, tout, t0)
+
+    async def _call(self, server: Server, messages: list[dict[str, Any]], max_tokens: int) -> tuple[str, int, int]:
+        """One HTTP call; returns (content, prompt tokens, completion tokens) or raises _Retryable/_Fatal."""
+        import openai
+
+        cfg = self.config
+        if server.client is None:
+            server.client = openai.AsyncOpenAI(api_key=cfg.api_key, base_url=server.url, max_retries=0, timeout=cfg.timeout)
+        try:
+            comp = await server.client.chat.completions.create(
+                model=cfg.model, messages=messages, temperature=cfg.temperature, max_tokens=max_tokens, timeout=cfg.timeout,
+            )
+        except openai.APITimeoutError:
+            raise _Retryable("timeout") from None
+        except openai.APIConnectionError:
+            raise _Retryable("connection") from None
+        except openai.APIStatusError as exc:
+            code = exc.status_code
+            if code in (408, 409, 429) or code >= 500:
+                raise _Retryable(f"http {code}", _retry_after(exc.response.headers)) from None
+            raise _Fatal(f"http {code}") from None
+        except (ValueError, TypeError, openai.APIResponseValidationError):
+            raise _Retryable("malformed body") from None
+        try:
+            content = comp.choices[0].message.content
+        except (AttributeError, IndexError, TypeError):
+            raise _Retryable("malformed body") from None
+        if not isinstance(content, str):
+            raise _Retryable("malformed body")
+        usage = getattr(comp, "usage", None)
+        tin = int(getattr(usage, "prompt_tokens", 0) or 0)
+        tout = int(getattr(usage, "completion_tokens", 0) or 0)
+        return content, tin, tout
+
+    def _pick(self) -> Server | None:
+        now = time.monotonic()
+        ok = [s for s in self.servers if s.available(now)]
+        if not ok:
+            return None
+        least = min(s.in_flight for s in ok)
+        ties = [s for s in ok if s.in_flight == least]
+        self._rr += 1
+        return ties[self._rr % len(ties)]
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        cfg = self.config
+        if retry_after is not None:
+            return min(cfg.max_backoff, max(0.0, retry_after))
+        base = cfg.backoff * 2 ** (attempt - 1)
+        return min(cfg.max_backoff, base * (0.5 + self._jitter.random()))
+
+    def _parsed(self, text: str, source: str, parse: Callable[[str], Any] | None, fallback: Callable[[], str] | None,
+                tin: int, tout: int, t0: float) -> Completion:
+        value = None
+        if parse is not None:
+            try:
+                value = parse(text)
+            except (ValueError, TypeError, KeyError) as exc:
+                self.stats.malformed += 1
+                self._error("malformed answer")
+                return self._fallback(fallback, f"malformed answer: {exc}", t0, tin, tout)
+        return Completion(text, source, value, tin, tout, None, time.perf_counter() - t0)
+
+    def _fallback(self, fallback: Callable[[], str] | None, reason: str, t0: float, tin: int = 0, tout: int = 0) -> Completion:
+        text = fallback() if fallback is not None else ""
+        return Completion(text, "offline", None, tin, tout, reason, time.perf_counter() - t0)
+
+    def _error(self, kind: str) -> None:
+        self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for s in self.servers:
+            if s.client is not None:
+                try:
+                    await s.client.close()
+                except Exception:  # closing a half-dead connection pool must not mask the run's result
+                    pass
+                s.client = None
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from a ``Retry-After`` header (a number or an HTTP date), or None."""
+    try:
+        raw = headers.get("retry-after") if headers is not None else None
+    except Exception:
+        return None
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
