@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_int, default=0, help="session seed (run r uses S+r; default 0)")
     run.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
     _social_arguments(run, "for this run (default: the world's setting)")
+    from .cli_llm import add_llm_arguments
+
+    add_llm_arguments(run)
+    run.add_argument("--llm-wait", type=_non_negative_float, default=30.0, metavar="S",
+                     help="at the end, wait up to S seconds for LLM answers still in flight (default 30; the rest fall back)")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     social = sub.add_parser("social", help="show or change a world's living-network settings",
@@ -188,11 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--seed", type=_int, default=7)
     bs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
-    from . import cli_analysis, cli_plugins
+    from . import cli_analysis, cli_llm, cli_plugins
 
     cli_plugins.add_commands(sub)
     cli_analysis.add_commands(sub)
     cli_analysis.add_bench_command(bsub)
+    cli_llm.add_commands(sub)
+    cli_llm.add_bench_command(bsub)
     return p
 
 
@@ -412,7 +419,10 @@ async def _cmd_run(args: argparse.Namespace) -> int:
     from .store import open_world
     from .writer import WorldWriter
 
+    from .cli_llm import llm_overrides
+
     params = _parse_params(args.param)
+    llm = llm_overrides(args)
     registry = make_registry(args.plugins, args.world)
     world = await open_world(args.world)
     changes = _social_changes(args)
@@ -429,7 +439,7 @@ async def _cmd_run(args: argparse.Namespace) -> int:
                 world, registry=registry, text=args.inject, topics=args.topic, seeds=args.seeds, model=args.model,
                 params=params, runs=args.runs, seed=args.seed, steps=args.steps, until_done=args.until_done,
                 max_ticks=args.max_ticks, priority=args.priority, writer=writer, progress=progress,
-                social=_social_changes(args),
+                social=_social_changes(args), llm=llm, llm_wait=args.llm_wait,
             )
     finally:
         if writer is not None:
@@ -454,6 +464,10 @@ async def _cmd_run(args: argparse.Namespace) -> int:
         soc = result["social"]
         lines.append(f"living network: feeds {soc['recommender']}, friends {soc['friend_recommender']}; "
                      f"follows {soc['follows']:,}, unfollows {soc['unfollows']:,}, joins {soc['joins']:,}, leaves {soc['leaves']:,}")
+    st = result["llm"]
+    lines.append(f"LLM {st['mode']} ({st['model']}): {st['calls']:,} calls, {st['cache_hits']:,} from cache, "
+                 f"{st['fallbacks']:,} fallbacks, {st['tokens_in'] + st['tokens_out']:,} tokens (${st['cost_usd']:.4f}); "
+                 f"{st['posts']:,} posts written")
     lines.append("world file updated" if result["persisted"] else "world file not modified")
     _emit(args, result, "\n".join(lines))
     return 0
@@ -463,6 +477,12 @@ def _cmd_analysis(args: argparse.Namespace) -> int:
     from . import cli_analysis
 
     return cli_analysis.handle(args)
+
+
+def _cmd_llm(args: argparse.Namespace) -> Any:
+    from . import cli_llm
+
+    return cli_llm.handle(args)
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -492,6 +512,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         _emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
         return 0
 
+    if args.bench == "llm":
+        from . import cli_llm
+
+        return cli_llm.handle(args)
     if args.bench == "social":
         from .bench_social import bench_social
         from .progress import stderr_progress
@@ -547,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
         "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, "tui": _cmd_tui, None: _cmd_tui,
-        "plugins": _cmd_plugins, "social": _cmd_social, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
+        "plugins": _cmd_plugins, "social": _cmd_social, "interview": _cmd_llm, "llm": _cmd_llm, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
     }
     handler = handlers[args.command]
     try:

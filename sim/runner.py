@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import BadParameterError
+from .llm.config import LLMConfig
+from .llm.service import LLMService, llm_report
 from .registry import Registry
 from .simulation import Simulation
 from .stats import mean_ci95
@@ -36,6 +38,18 @@ def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: f
     return out
 
 
+def _add_llm(totals: dict[str, Any], stats: dict[str, Any]) -> None:
+    """Sum one run's LLM counters into ``totals`` (text fields: the latest run's)."""
+    for k, v in stats.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("servers", "budget_per_tick", "mean_latency_ms"):
+            totals[k] = totals.get(k, 0) + v
+        elif k != "errors":
+            totals[k] = v
+    errors = totals.setdefault("errors", {})
+    for k, v in stats.get("errors", {}).items():
+        errors[k] = errors.get(k, 0) + v
+
+
 async def run_cascades(
     world: World,
     *,
@@ -54,11 +68,15 @@ async def run_cascades(
     writer: Any = None,
     progress: Progress = None,
     social: dict[str, Any] | None = None,
+    llm: dict[str, Any] | None = None,
+    llm_wait: float = 30.0,
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
     ``social`` changes the living-network settings for this run only (see ``sim.social``); the world's
-    own settings are kept in its file.
+    own settings are kept in its file. ``llm`` overrides LLM settings for this run (see ``sim.llm.config``);
+    at the end of each run, LLM answers still in flight get ``llm_wait`` seconds to land before they are
+    cancelled (and fall back), so the texts they carry are in the world file.
 
     Raises:
         BadParameterError: inconsistent options (bad model, parameter or seeds are reported by inject;
@@ -72,9 +90,12 @@ async def run_cascades(
     results = []
     repeats = runs or 1
     model_params: dict[str, Any] = dict(params or {})
+    config = LLMConfig.resolve(world.config.get("llm"), llm)
+    llm_totals: dict[str, Any] = {}
     for r in range(repeats):
         w = world.fork() if runs is not None else world
-        sim = Simulation(w, registry=registry, writer=None if runs is not None else writer)
+        sim = Simulation(w, registry=registry, writer=None if runs is not None else writer, llm=LLMService(w, config))
+        posts_before = len(w.posts)
         if social:
             sim.social.configure(**social)
         session_id = None
@@ -94,6 +115,10 @@ async def run_cascades(
             if progress:
                 frac = (r + done / limit) / repeats if steps is not None else (r + (1.0 if sim.idle else min(0.95, done / 200))) / repeats
                 progress(f"run {r + 1}/{repeats}, tick {done}", frac)
+        await sim.aclose(llm_wait)
+        stats = sim.llm.stats()
+        stats["posts"] = len(w.posts) - posts_before
+        _add_llm(llm_totals, stats)
         if writer is not None and runs is None:
             await sim.checkpoint()
         summary = _run_summary(sim, session_id, done, time.perf_counter() - t0, totals)
@@ -111,6 +136,7 @@ async def run_cascades(
             "friend_recommender": settings["friend_recommender"], "feed_size": settings["feed_size"],
             "errors": dict(sim.social.errors), **{k: sum(r[k] for r in results) for k in _TOTALS},
         },
+        "llm": llm_report(llm_totals),
         "model": model,
         "params": model_params,
         "seeds": seeds,

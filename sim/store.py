@@ -137,7 +137,8 @@ CREATE TABLE IF NOT EXISTS llm_cache (
     prompt TEXT NOT NULL,
     response TEXT NOT NULL,
     tokens_in INTEGER NOT NULL,
-    tokens_out INTEGER NOT NULL
+    tokens_out INTEGER NOT NULL,
+    delay INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS posts (
     id INTEGER PRIMARY KEY,
@@ -231,10 +232,13 @@ async def ensure_schema(db: aiosqlite.Connection) -> None:
         await db.execute("ALTER TABLE events ADD COLUMN via INTEGER NOT NULL DEFAULT 0")
     await db.executescript(EXPOSURES_SCHEMA)
     await db.executescript(LLM_SCHEMA)
+    cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(llm_cache)")]
+    if "delay" not in cols:
+        await db.execute("ALTER TABLE llm_cache ADD COLUMN delay INTEGER NOT NULL DEFAULT 0")
     await db.commit()
 
 
-_CACHE_SQL = "INSERT OR IGNORE INTO llm_cache (key, model, prompt, response, tokens_in, tokens_out) VALUES (?, ?, ?, ?, ?, ?)"
+_CACHE_SQL = "INSERT OR REPLACE INTO llm_cache (key, model, prompt, response, tokens_in, tokens_out, delay) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _POSTS_SQL = "INSERT OR IGNORE INTO posts (id, tick, agent, message_id, session_id, kind, text, written_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -258,7 +262,7 @@ def _load_llm_rows(world: World, path: str) -> None:
         return
     try:
         try:
-            world.llm_cache.load(con.execute("SELECT key, model, prompt, response, tokens_in, tokens_out FROM llm_cache"))
+            world.llm_cache.load(con.execute("SELECT key, model, prompt, response, tokens_in, tokens_out, delay FROM llm_cache"))
             total, top = con.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM posts").fetchone()
             rows = con.execute("SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts "
                                "ORDER BY id DESC LIMIT ?", (world.posts.keep,)).fetchall()

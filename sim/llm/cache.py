@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 #: Columns of a cache row (the ``llm_cache`` table and snapshots): key, model, prompt (JSON of the
-#: messages), answer text, input tokens, output tokens.
-ROW_FIELDS = ("key", "model", "prompt", "response", "tokens_in", "tokens_out")
+#: messages), answer text, input tokens, output tokens, and the ticks the answer took to land in the run
+#: that asked first (0: not known), so that a replay applies it at the same tick.
+ROW_FIELDS = ("key", "model", "prompt", "response", "tokens_in", "tokens_out", "delay")
+Row = tuple[str, str, str, str, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +29,10 @@ class CacheEntry:
     tokens_out: int
     model: str = ""
     prompt: str = ""
+    delay: int = 0
 
-    def row(self, key: str) -> tuple[str, str, str, str, int, int]:
-        return (key, self.model, self.prompt, self.response, self.tokens_in, self.tokens_out)
+    def row(self, key: str) -> Row:
+        return (key, self.model, self.prompt, self.response, self.tokens_in, self.tokens_out, self.delay)
 
 
 def cache_key(model: str, messages: list[dict[str, Any]], temperature: float, max_tokens: int) -> str:
@@ -43,7 +46,7 @@ class LLMCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, CacheEntry] = {}
-        self._new: list[tuple[str, str, str, str, int, int]] = []
+        self._new: list[Row] = []
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -61,18 +64,28 @@ class LLMCache:
             self._entries[key] = entry
             self._new.append(entry.row(key))
 
-    def take_new(self) -> list[tuple[str, str, str, str, int, int]]:
+    def set_delay(self, key: str, ticks: int) -> None:
+        """Remember how many ticks the answer for ``key`` took to land (the first value is kept)."""
+        with self._lock:
+            e = self._entries.get(key)
+            if e is None or e.delay > 0 or ticks <= 0:
+                return
+            e = CacheEntry(e.response, e.tokens_in, e.tokens_out, e.model, e.prompt, int(ticks))
+            self._entries[key] = e
+            self._new.append(e.row(key))
+
+    def take_new(self) -> list[Row]:
         """Rows added since the last call (to be written to the world file)."""
         with self._lock:
             rows, self._new = self._new, []
         return rows
 
-    def put_back(self, rows: list[tuple[str, str, str, str, int, int]]) -> None:
+    def put_back(self, rows: list[Row]) -> None:
         """Rows a failed write took: they are written at the next checkpoint."""
         with self._lock:
             self._new = rows + self._new
 
-    def rows(self) -> list[tuple[str, str, str, str, int, int]]:
+    def rows(self) -> list[Row]:
         """Every entry as a row."""
         with self._lock:
             return [e.row(k) for k, e in self._entries.items()]
@@ -90,8 +103,8 @@ class LLMCache:
         """
         with self._lock:
             for row in rows:
-                key, model, prompt, response, tin, tout = _row_parts(row)
-                self._entries.setdefault(key, CacheEntry(response, tin, tout, model, prompt))
+                key, model, prompt, response, tin, tout, delay = _row_parts(row)
+                self._entries.setdefault(key, CacheEntry(response, tin, tout, model, prompt, delay))
 
     def clear(self) -> None:
         with self._lock:
@@ -99,12 +112,12 @@ class LLMCache:
             self._new.clear()
 
 
-def _row_parts(row: Any) -> tuple[str, str, str, str, int, int]:
+def _row_parts(row: Any) -> Row:
     if not isinstance(row, (list, tuple)) or len(row) != len(ROW_FIELDS):
-        raise ValueError("an LLM cache row must have 6 fields")
-    key, model, prompt, response, tin, tout = row
+        raise ValueError(f"an LLM cache row must have {len(ROW_FIELDS)} fields")
+    key, model, prompt, response, tin, tout, delay = row
     if not isinstance(key, str) or len(key) != 64 or not all(isinstance(x, str) for x in (model, prompt, response)):
         raise ValueError("an LLM cache row has a bad key or text")
-    if not isinstance(tin, int) or not isinstance(tout, int) or isinstance(tin, bool) or isinstance(tout, bool) or tin < 0 or tout < 0:
-        raise ValueError("an LLM cache row has bad token counts")
-    return key, model, prompt, response, tin, tout
+    if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (tin, tout, delay)):
+        raise ValueError("an LLM cache row has bad token counts or delay")
+    return key, model, prompt, response, tin, tout, delay

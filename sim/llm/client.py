@@ -238,7 +238,7 @@ class LLMClient:
         if cfg.mode == "offline":
             st.offline += 1
             return self._fallback(fallback, cfg.why_offline or "offline", t0)
-        key = cache_key(cfg.model, messages, cfg.temperature, max_tokens) if cfg.cache else None
+        key = self.key_for(messages, max_tokens)
         if key is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -253,14 +253,20 @@ class LLMClient:
         finally:
             st.in_flight -= 1
 
+    def key_for(self, messages: list[dict[str, Any]], max_tokens: int | None = None) -> str | None:
+        """The cache key of a request (None with the cache off)."""
+        cfg = self.config
+        return cache_key(cfg.model, messages, cfg.temperature, int(max_tokens or cfg.max_tokens)) if cfg.cache else None
+
     def cached(self, messages: list[dict[str, Any]], *, parse: Callable[[str], Any] | None = None,
                fallback: Callable[[], str] | None = None, max_tokens: int | None = None) -> Completion | None:
         """The cached answer to ``messages`` (counted as a request and a cache hit), or None without
         one (nothing counted). Synchronous: a cached answer never waits for the event loop."""
         cfg = self.config
-        if cfg.mode == "offline" or not cfg.cache:
+        key = self.key_for(messages, max_tokens)
+        if cfg.mode == "offline" or key is None:
             return None
-        hit = self.cache.get(cache_key(cfg.model, messages, cfg.temperature, int(max_tokens or cfg.max_tokens)))
+        hit = self.cache.get(key)
         if hit is None:
             return None
         self.stats.requests += 1

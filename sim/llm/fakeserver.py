@@ -10,6 +10,7 @@ Faults come from a *plan*: a list of fault names used one per request in order (
 callable ``plan(n, body) -> name`` for request number ``n`` (0-based). The names:
 
 - ``ok``: a normal answer (after ``latency`` seconds);
+- ``400``: "Bad Request" (not worth retrying);
 - ``429``: "Too Many Requests" with ``Retry-After: <retry_after>``;
 - ``500`` / ``503``: a server error (``503`` also sends ``Retry-After``);
 - ``timeout``: holds the request for ``hang`` seconds before answering, so the client times out;
@@ -18,7 +19,8 @@ callable ``plan(n, body) -> name`` for request number ``n`` (0-based). The names
 - ``bad_content``: a valid completion whose content is not what was asked for (not JSON);
 - ``drop``: closes the connection without an answer.
 
-``counts`` tallies the requests received by the fault they got. :meth:`stop` makes the server
+``counts`` tallies the requests received by the fault they got; ``max_in_flight`` is the most requests
+it held at once. :meth:`stop` makes the server
 disappear: the listening socket and every open connection close.
 
 Run one from a shell: ``python -m sim.llm.fakeserver --port 8000 --latency 0.02``.
@@ -35,7 +37,7 @@ import time
 from collections import Counter
 from typing import Any, Callable, Sequence
 
-FAULTS = ("ok", "429", "500", "503", "timeout", "malformed", "empty", "bad_content", "drop")
+FAULTS = ("ok", "400", "429", "500", "503", "timeout", "malformed", "empty", "bad_content", "drop")
 ACTIONS = ("repost", "like", "reply", "ignore")
 
 Plan = Sequence[str] | Callable[[int, dict[str, Any]], str] | None
@@ -66,6 +68,8 @@ class FakeChatServer:
         self.answer = answer or answer_for
         self.counts: Counter[str] = Counter()
         self.received = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.bodies: list[dict[str, Any]] = []
         self.keep_bodies = False
         self.authorization: set[str] = set()
@@ -150,12 +154,19 @@ class FakeChatServer:
         if fault == "drop":
             writer.transport.abort()
             return False
-        if fault == "timeout":
-            await asyncio.sleep(self.hang)
-        elif self.latency:
-            await asyncio.sleep(self.latency)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if fault == "timeout":
+                await asyncio.sleep(self.hang)
+            elif self.latency:
+                await asyncio.sleep(self.latency)
+        finally:
+            self.in_flight -= 1
         error = {"error": {"message": f"injected {fault}", "type": "server_error"}}
-        if fault == "429":
+        if fault == "400":
+            self._send(writer, 400, json.dumps({"error": {"message": "injected 400", "type": "invalid_request_error"}}))
+        elif fault == "429":
             self._send(writer, 429, json.dumps(error), {"Retry-After": f"{self.retry_after:g}"})
         elif fault == "500":
             self._send(writer, 500, json.dumps(error))

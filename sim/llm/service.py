@@ -5,10 +5,12 @@ spend; propagation models ask first (during the rounds), then the agents who wri
 
 - in offline mode, or over the tick's budget, is refused at once (``ask`` returns False) and the caller
   uses its rule or the offline generator;
-- with an answer in the world's cache, is answered at once, before ``ask`` returns — so a replay with the
-  cache on decides the same way every time and sends nothing;
-- otherwise runs as a task on the event loop; its callback runs there when the answer (or the fallback,
-  after retries) lands, usually some ticks later. Nothing waits for it.
+- otherwise runs as a task on the event loop; nothing waits for it. When its answer (or the fallback,
+  after retries) lands, usually some ticks later, the callback gets it at the start of the next tick, and
+  the number of ticks it took is kept with the answer in the world's cache;
+- with an answer in the cache, is answered without a request, and the callback gets it after as many
+  ticks as the answer took when it was first asked. A replay with the cache on therefore makes no
+  requests for what was answered before and follows the same trajectory, tick for tick.
 
 Texts: after every tick, up to ``texts_per_tick`` of the tick's new adopters (the most influential first)
 write the text of their repost or reply — through the LLM while the budget lasts, offline for the rest.
@@ -19,6 +21,7 @@ goes to the world's post log (``world.posts``; the ``posts`` table of the world 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import threading
 import time
 from typing import Any, Callable
@@ -31,6 +34,17 @@ from .client import Completion, LLMClient
 from .config import LLMConfig
 
 OnDone = Callable[[Completion], None]
+
+
+def llm_report(stats: dict[str, Any]) -> dict[str, Any]:
+    """The ``llm`` object of ``--json`` output: the counters the CLI promises first (calls, failures,
+    retries, fallbacks, cache_hits, tokens_in, tokens_out), then the rest of :meth:`LLMService.stats`."""
+    keys = ("calls", "failures", "retries", "fallbacks", "cache_hits", "tokens_in", "tokens_out")
+    out = {k: stats.get(k, 0) for k in keys}
+    out.update({k: v for k, v in stats.items() if k not in out})
+    if isinstance(out.get("cost_usd"), float):
+        out["cost_usd"] = round(out["cost_usd"], 6)
+    return out
 
 
 class LLMService:
@@ -49,6 +63,11 @@ class LLMService:
         #: Errors raised by callbacks (a plugin's on_done), kept rather than lost.
         self.callback_errors: list[str] = []
         self._posted: set[tuple[int, int]] = set()
+        self._seq = 0
+        #: Answers waiting for their tick: (due tick, order asked, callback, completion), a heap.
+        self._due: list[tuple[int, int, OnDone, Completion]] = []
+        #: Answers that landed since the last tick: (tick asked, order, cache key, callback, completion).
+        self._landed: list[tuple[int, int, str | None, OnDone, Completion]] = []
 
     # -- state ------------------------------------------------------------------------------------
     @property
@@ -89,17 +108,19 @@ class LLMService:
             self._loop_thread = threading.get_ident()
 
     def begin_tick(self, tick: int) -> None:
-        """A new tick: a fresh budget."""
+        """A new tick: answers that landed since the last one, and cached answers due now, are handed to
+        their callbacks (in the order they were asked); then a fresh budget."""
         self.tick = tick
+        self._deliver_due(tick)
         self.budget_left = self.config.calls_per_tick
 
     def ask(self, messages: list[dict[str, Any]], on_done: OnDone, *, parse: Callable[[str], Any] | None = None,
             fallback: Callable[[], str] | None = None, max_tokens: int | None = None) -> bool:
-        """Spend one request of this tick's budget on ``messages``; ``on_done`` gets the :class:`Completion`.
+        """Spend one request of this tick's budget on ``messages``; ``on_done`` gets the :class:`Completion`
+        at the start of the tick it lands in (see :meth:`begin_tick`).
 
         Returns False, and does nothing else, in offline mode, over the budget, or without an event loop
-        (the caller then decides without the LLM). A cached answer calls ``on_done`` before returning.
-        Safe to call from the tick's worker thread."""
+        (the caller then decides without the LLM). Safe to call from the tick's worker thread."""
         if not self.online or self._loop is None or self._loop.is_closed():
             return False
         with self._lock:
@@ -107,11 +128,18 @@ class LLMService:
                 self.client.stats.over_budget += 1
                 return False
             self.budget_left -= 1
+            self._seq += 1
+            seq = self._seq
+        asked_at = self.tick
+        key = self.client.key_for(messages, max_tokens)
         hit = self.client.cached(messages, parse=parse, fallback=fallback, max_tokens=max_tokens)
         if hit is not None:
-            self._deliver(on_done, hit)
+            entry = self.client.cache.get(key) if key is not None else None
+            delay = entry.delay if entry is not None and entry.delay > 0 else 1
+            with self._lock:
+                heapq.heappush(self._due, (asked_at + delay, seq, on_done, hit))
             return True
-        coro = self._run(messages, on_done, parse, fallback, max_tokens)
+        coro = self._run(messages, on_done, parse, fallback, max_tokens, asked_at, seq, key)
         if threading.get_ident() == self._loop_thread:
             task: Any = self._loop.create_task(coro)
         else:
@@ -126,23 +154,42 @@ class LLMService:
             self._tasks.discard(task)
 
     async def _run(self, messages: list[dict[str, Any]], on_done: OnDone, parse: Callable[[str], Any] | None,
-                   fallback: Callable[[], str] | None, max_tokens: int | None) -> None:
+                   fallback: Callable[[], str] | None, max_tokens: int | None, asked_at: int, seq: int, key: str | None) -> None:
         try:
             result = await self.client.complete(messages, parse=parse, fallback=fallback, max_tokens=max_tokens)
         except asyncio.CancelledError:
-            self._deliver(on_done, Completion(fallback() if fallback else "", "offline", reason="cancelled"))
+            result = Completion(fallback() if fallback else "", "offline", reason="cancelled")
+            with self._lock:
+                self._landed.append((asked_at, seq, key, on_done, result))
             raise
-        self._deliver(on_done, result)
+        with self._lock:
+            self._landed.append((asked_at, seq, key, on_done, result))
 
     def _deliver(self, on_done: OnDone, result: Completion) -> None:
         try:
             on_done(result)
-        except Exception as exc:  # a callback's bug must not take the loop down
+        except Exception as exc:  # a callback's bug must not take the tick or the loop down
             self.callback_errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _deliver_due(self, tick: int | None) -> None:
+        """Hand over what landed since the last tick, and cached answers due by ``tick`` (None: all).
+        A fresh answer's delay (ticks from the request to now) goes into the cache, so a replay hands
+        the cached answer over at the same tick."""
+        with self._lock:
+            landed, self._landed = self._landed, []
+            for asked_at, seq, key, on_done, result in sorted(landed, key=lambda x: x[1]):
+                if key is not None and result.source == "llm":
+                    self.client.cache.set_delay(key, max(1, (self.tick if tick is None else tick) - asked_at))
+                heapq.heappush(self._due, (self.tick if tick is None else tick, seq, on_done, result))
+            ready = []
+            while self._due and (tick is None or self._due[0][0] <= tick):
+                ready.append(heapq.heappop(self._due))
+        for _, _, on_done, result in ready:
+            self._deliver(on_done, result)
 
     async def drain(self, timeout: float | None = None) -> int:
         """Wait up to ``timeout`` seconds for the requests in flight to land, then cancel the rest (their
-        callbacks get the fallback). Returns how many were cancelled."""
+        callbacks get the fallback), and hand everything over now. Returns how many were cancelled."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self._tasks:
             left = None if deadline is None else deadline - time.monotonic()
@@ -161,6 +208,7 @@ class LLMService:
                     await asyncio.wait_for(asyncio.wrap_future(t), timeout=1.0)
             except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
                 pass
+        self._deliver_due(None)
         return len(pending)
 
     async def aclose(self, timeout: float = 0.0) -> None:
