@@ -64,6 +64,8 @@ class LLMService:
         self.callback_errors: list[str] = []
         self._posted: set[tuple[int, int]] = set()
         self._seq = 0
+        #: Requests started through :meth:`ask` (each spent one unit of a tick's budget).
+        self.asked = 0
         #: Answers waiting for their tick: (due tick, order asked, callback, completion), a heap.
         self._due: list[tuple[int, int, OnDone, Completion]] = []
         #: Answers that landed since the last tick: (tick asked, order, cache key, callback, completion).
@@ -86,7 +88,7 @@ class LLMService:
     def stats(self) -> dict[str, Any]:
         """Counters for ``--json``, metrics and the screen (the key is never among them)."""
         out = self.client.stats.to_dict()
-        out.update({"mode": self.mode, "model": self.config.model, "servers": len(self.client.servers),
+        out.update({"asked": self.asked, "mode": self.mode, "model": self.config.model, "servers": len(self.client.servers),
                     "budget_per_tick": self.config.calls_per_tick, "posts": len(self.world.posts)})
         return out
 
@@ -128,6 +130,7 @@ class LLMService:
                 self.client.stats.over_budget += 1
                 return False
             self.budget_left -= 1
+            self.asked += 1
             self._seq += 1
             seq = self._seq
         asked_at = self.tick
