@@ -324,3 +324,26 @@ def test_cli_llm_commands_refuse_bad_input_with_one_sentence(tmp_path):
     assert shown["settings"]["calls_per_tick"] == 5 and shown["effective"]["mode"] == "offline"
     iv = _agora("interview", db, "3", "Who are you?", "--json")
     assert iv.returncode == 0 and json.loads(iv.stdout)["source"] == "offline"
+
+
+def test_an_offline_run_never_imports_openai_or_textual():
+    code = (
+        "import asyncio, sys\n"
+        "from sim.create import synthetic_world\n"
+        "from sim.simulation import Simulation\n"
+        "import sim.llm.fakeserver, sim.cli_llm, plugins.llm\n"
+        "async def main():\n"
+        "    w = synthetic_world('o', 500, avg_degree=6, seed=1)\n"
+        "    sim = Simulation(w)\n"
+        "    sim.inject(None, author=int(w.columns['ids'][0]), model='llm', seeds='random:5')\n"
+        "    for _ in range(5):\n"
+        "        await sim.step()\n"
+        "    print((await sim.llm.interview(1, 'hi?')).source, len(w.posts) > 0)\n"
+        "asyncio.run(main())\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('openai', 'textual', 'httpx2')]\n"
+        "assert not bad, bad[:5]\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["offline", "True"]
