@@ -480,6 +480,7 @@ def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages
     worlds = [base.fork()]
 
     async def drive() -> None:
+        from .llm.service import LLMService
         from .simulation import Simulation
 
         cls = make_cls()
@@ -487,7 +488,7 @@ def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages
         registry = Registry((), builtins=False, entry_points=False, env=False)
         registry.entries[name] = PluginInfo(name=name, kind="model", source="check", cls=cls)
         world = worlds[0]
-        sim = Simulation(world, registry=registry, bus=EventBus())
+        sim = Simulation(world, registry=registry, bus=EventBus(), llm=LLMService.offline(world))
         for m in messages:
             s = sim.inject(f"checker message {m.label}", topics=list(m.topics), seeds=m.seeds, model=name,
                            params=dict(params or {}), seed=seed)
@@ -518,7 +519,7 @@ def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages
             if tick == resume_after:
                 world = world.fork()
                 worlds.append(world)
-                sim = Simulation(world, registry=registry, bus=EventBus())
+                sim = Simulation(world, registry=registry, bus=EventBus(), llm=LLMService.offline(world))
                 by_id = {s.id: s for s in world.sessions}
                 run.sessions = {label: by_id[s.id] for label, s in run.sessions.items()}
 

@@ -211,6 +211,7 @@ def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: f
     """Independent-cascade throughput against a plain numpy frontier kernel; one tick with many
     concurrent sessions; and NDlib on a 100,000-agent graph when installed."""
     from .create import synthetic_world
+    from .llm.service import LLMService
     from .simulation import Simulation
 
     r: dict[str, Any] = {"benchmark": "propagation", "agents": agents, "avg_degree": avg_degree, "p": p}
@@ -222,7 +223,7 @@ def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: f
         ours, base = [], []
         for rep in range(repeats):
             fork = world.fork()
-            sim = Simulation(fork)
+            sim = Simulation(fork, llm=LLMService.offline(fork))
             s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=rep)
             asyncio.run(sim.run(until_done=True, max_ticks=10_000))
             secs = s.seconds  # the session's rounds: what the kernel below does, plus validation and bookkeeping
@@ -248,7 +249,7 @@ def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: f
         r["cascade"]["ratio_to_baseline"] = round(r["cascade"]["edge_attempts_per_second_median"] / r["cascade"]["baseline_edge_attempts_per_second_median"], 3)
         # 2) One tick with `sessions` concurrent sessions.
         fork = world.fork()
-        sim = Simulation(fork, max_running=sessions)
+        sim = Simulation(fork, max_running=sessions, llm=LLMService.offline(fork))
         for i in range(sessions):
             sim.inject(f"concurrent {i}", model="ic", params={"p": 0.05}, seeds="random:1000", seed=i)
         asyncio.run(sim.step())  # starts (seeds) all sessions
@@ -267,7 +268,8 @@ def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: f
         gc.collect()
         # 3) NDlib on a smaller graph, against our full cascade on the same graph and seeds.
         small = synthetic_world("ndlib", ndlib_agents, avg_degree=avg_degree, seed=seed)
-        sim = Simulation(small.fork())
+        twin = small.fork()
+        sim = Simulation(twin, llm=LLMService.offline(twin))
         s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=0)
         asyncio.run(sim.run(until_done=True, max_ticks=10_000))
         ours_small = sum(m["seconds"] for m in sim.metrics)

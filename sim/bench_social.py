@@ -206,6 +206,7 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
     """
     from .create import synthetic_world
     from .graph import GraphDelta, csr_positions
+    from .llm.service import LLMService
     from .simulation import Simulation
     from .social import FeedContext, FriendContext, SocialTick
     from .world import world_rng
@@ -239,7 +240,7 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
     # -- messages ---------------------------------------------------------------------------------
     with PeakRSS() as pk:
         t0 = time.perf_counter()
-        sim = Simulation(world, max_running=max(16, messages + history))
+        sim = Simulation(world, max_running=max(16, messages + history), llm=LLMService.offline(world))
         _hist, live_all, info = _setup_sessions(sim, messages, history, seed, note_progress)
         r["setup_s"] = round(time.perf_counter() - t0, 2)
     phase_peak["setup"] = _mb(pk.peak)

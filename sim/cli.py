@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-ticks", type=_positive_int, default=10_000, metavar="N", help="stop --until-done after N ticks (default 10000)")
     run.add_argument("--inject", metavar="TEXT", help="text of a message to inject before running")
     run.add_argument("--topic", action="append", default=[], metavar="T", help="a topic of the message (repeatable; see 'agora topics')")
+    run.add_argument("--author", type=_int, metavar="ID", help="the message's author (original id); with --inject '' the author writes it")
     run.add_argument("--seeds", default="random:10", metavar="SPEC", help="random:K, top:K, ids:a,b,c or community:C:K (default random:10)")
     run.add_argument("--model", default="ic", metavar="NAME", help="propagation model (default ic; see 'agora plugins list')")
     run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
@@ -439,7 +440,7 @@ async def _cmd_run(args: argparse.Namespace) -> int:
                 world, registry=registry, text=args.inject, topics=args.topic, seeds=args.seeds, model=args.model,
                 params=params, runs=args.runs, seed=args.seed, steps=args.steps, until_done=args.until_done,
                 max_ticks=args.max_ticks, priority=args.priority, writer=writer, progress=progress,
-                social=_social_changes(args), llm=llm, llm_wait=args.llm_wait,
+                social=_social_changes(args), llm=llm, llm_wait=args.llm_wait, author=args.author,
             )
     finally:
         if writer is not None:

@@ -70,6 +70,7 @@ async def run_cascades(
     social: dict[str, Any] | None = None,
     llm: dict[str, Any] | None = None,
     llm_wait: float = 30.0,
+    author: int | None = None,
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
@@ -100,7 +101,8 @@ async def run_cascades(
             sim.social.configure(**social)
         session_id = None
         if text is not None:
-            s = sim.inject(text, topics=topics, seeds=seeds, model=model, params=params, priority=priority, seed=seed + r)
+            s = sim.inject(text, topics=topics, seeds=seeds, model=model, params=params, priority=priority, seed=seed + r,
+                           author=author)
             session_id, model_params = s.id, s.params
             if s.status == "failed":
                 raise BadParameterError(f"model {model!r} could not be used: {s.error}")

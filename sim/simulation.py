@@ -98,7 +98,7 @@ class Simulation:
             BadParameterError: unknown model, bad parameter, bad seeds, unknown author or topic. Nothing
                 is changed then.
         """
-        if text is None and author is not None:
+        if text is None:
             text = ""
         if not isinstance(text, str):
             raise BadParameterError("message text must be a string")

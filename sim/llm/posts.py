@@ -23,6 +23,8 @@ class PostLog:
     """Recent posts in memory plus the rows not yet written to the world file (thread-safe)."""
 
     keep = 5000
+    #: Rows waiting for the world file at most (a world without a file never takes them: the oldest go).
+    pending_limit = 200_000
 
     def __init__(self) -> None:
         self._recent: deque[tuple[int, int, int, int, int, str, str, str]] = deque(maxlen=self.keep)
@@ -46,6 +48,8 @@ class PostLog:
             row = (pid, int(tick), int(agent), int(message_id), int(session_id), kind, str(text), written_by)
             self._recent.append(row)
             self._new.append(row)
+            if len(self._new) > self.pending_limit:
+                del self._new[: len(self._new) - self.pending_limit]
             self.total += 1
         return pid
 

@@ -71,6 +71,12 @@ class LLMService:
         #: Answers that landed since the last tick: (tick asked, order, cache key, callback, completion).
         self._landed: list[tuple[int, int, str | None, OnDone, Completion]] = []
 
+    @classmethod
+    def offline(cls, world: Any) -> "LLMService":
+        """A service that never sends a request (benchmarks and plugin checks use it, whatever the
+        environment says)."""
+        return cls(world, LLMConfig(offline=True))
+
     # -- state ------------------------------------------------------------------------------------
     @property
     def online(self) -> bool:
