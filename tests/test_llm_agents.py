@@ -347,3 +347,29 @@ def test_an_offline_run_never_imports_openai_or_textual():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["offline", "True"]
+
+
+async def test_decisions_pending_in_a_snapshot_are_asked_again_or_fall_back(tmp_path):
+    from sim.snapshot import load_snapshot, save_snapshot
+
+    srv = await FakeChatServer(latency=3.0).start()
+    try:
+        w = world()
+        sim = online(w, srv.url)
+        s = sim.inject("pending", seeds="random:10", model="llm", params={"llm_agents": 8, "rule_params": "p=0.5"})
+        for _ in range(3):
+            await sim.step()
+        waiting = int((s.state == 4).sum())
+        assert waiting > 0 and s.store["llm.pending"].size == waiting
+        save_snapshot(w, str(tmp_path / "p.snap"))
+        await sim.llm.drain(0)
+    finally:
+        await srv.stop()
+    back = load_snapshot(str(tmp_path / "p.snap"))
+    restored = Simulation(back)  # offline now: what was pending takes the rule's decision
+    t = next(x for x in back.sessions if x.id == s.id)
+    await restored.step()
+    assert int((t.state == 4).sum()) == 0 and t.store["llm.pending"].size == 0
+    assert t.model.answers["fallback"] == waiting
+    await run_until_done(restored)
+    assert t.status == "completed"
