@@ -485,7 +485,7 @@ def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages
 
         cls = make_cls()
         name = cls.name if isinstance(getattr(cls, "name", None), str) and cls.name else "unnamed"
-        registry = Registry((), builtins=False, entry_points=False, env=False)
+        registry = Registry((), builtins=True, entry_points=False, env=False)  # built-ins: a model may wrap one
         registry.entries[name] = PluginInfo(name=name, kind="model", source="check", cls=cls)
         world = worlds[0]
         sim = Simulation(world, registry=registry, bus=EventBus(), llm=LLMService.offline(world))
