@@ -7,6 +7,7 @@ metrics about ten times a second and applies them in one batch, and only the vis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import time
@@ -39,7 +40,7 @@ from sim.world import World
 from sim.writer import WorldWriter
 
 from .recommenders import RECOMMENDER_ROLES, recommender_label
-from .screens import HelpScreen, LoadScreen, QuitScreen, SaveScreen
+from .screens import AskScreen, HelpScreen, LoadScreen, QuitScreen, SaveScreen
 from .views import AgentsView, CommunitiesView, DashboardView, MessagesView, PluginsView, literal
 
 VIEWS = ("dashboard", "communities", "agents", "messages", "plugins")
@@ -48,7 +49,7 @@ PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # plugin names safe in the command
 
 
 class StatusHeader(Static):
-    """World name, tick and simulated time, running or paused, agents and edges, LLM mode."""
+    """World name, tick and simulated time, running or paused, agents and edges, LLM mode and spend."""
 
     DEFAULT_CSS = """
     StatusHeader { dock: top; height: 1; background: $primary-darken-2; color: $text; padding: 0 1; }
@@ -80,6 +81,7 @@ class AgoraApp(App):
         Binding("s", "save", "Save"),
         Binding("l", "load", "Load"),
         Binding("c", "communities", "Communities"),
+        Binding("a", "ask", "Ask", tooltip="ask the agent shown in the Agents view a question"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
         Binding("escape", "leave_field", "Leave field", show=False),
@@ -136,6 +138,7 @@ class AgoraApp(App):
         # The writer's connection runs a non-daemon thread: always close it, however the app ends.
         if self.sim is not None:
             self.sim.stop()
+            await self.close_llm(self.sim)
         if self.writer is not None:
             writer, self.writer = self.writer, None
             await writer.close()
@@ -165,6 +168,8 @@ class AgoraApp(App):
         """Make ``world`` the live world: a simulation, its writer and the event subscriptions."""
         if registry is None:
             registry = self.registry
+        if self.sim is not None:
+            await self.close_llm(self.sim)  # the old world's requests in flight fall back; connections close
         self.world = world
         self.registry = registry
         if self.writer_enabled and world.path:
@@ -184,6 +189,13 @@ class AgoraApp(App):
         for name, error in self.sim.social.errors.items():
             self.log_line(f"{recommender_label(name)} is off: {error}")
             self.notify(f"{recommender_label(name)} is off: {error}", severity="warning", markup=False)
+
+    @staticmethod
+    async def close_llm(sim: Simulation) -> None:
+        """Cancel a simulation's LLM requests in flight and close its connections (never raises)."""
+        # Closing half-dead connections must not stop the app ending.
+        with contextlib.suppress(Exception):
+            await sim.aclose()
 
     # -- events from the simulation ---------------------------------------------------------------
     def on_sim_event(self, event: Event) -> None:
@@ -251,7 +263,29 @@ class AgoraApp(App):
         t.append_text(literal(w.name, 30))
         t.append(f"  tick {w.tick:,}  day {day + 1} {rem // 60:02d}:{rem % 60:02d}  ")
         t.append(state.upper(), style="bold green" if self.sim_running else "bold yellow")
-        t.append(f"   {'max' if speed == 0 else f'{speed:g}'} t/s  {w.n:,} agents  {w.num_edges:,} edges  LLM: offline")
+        t.append(f"   {'max' if speed == 0 else f'{speed:g}'} t/s  {w.n:,} agents  {w.num_edges:,} edges  ")
+        t.append_text(self.llm_header())
+        return t
+
+    def llm_header(self) -> Text:
+        """``LLM: offline``, ``LLM: online MODEL``, ``LLM: degraded`` or ``LLM: fallback (server down)``,
+        with calls, tokens and estimated cost when a key is set. The key is never shown."""
+        llm = self.sim.llm
+        mode = llm.mode
+        t = Text("LLM: ")
+        if mode == "offline":
+            t.append("offline")
+            return t
+        if mode == "online":
+            t.append("online ", style="bold green")
+            t.append_text(literal(llm.config.model, 24))
+        elif mode == "degraded":
+            t.append("degraded", style="bold yellow")
+        else:
+            t.append("fallback (server down)", style="bold red")
+        st = llm.client.stats
+        tokens = (st.tokens_in + st.tokens_out) / 1000
+        t.append(f"  {st.calls:,} calls  {tokens:,.1f}k tok  ${st.cost_usd:,.4f}")
         return t
 
     @property
@@ -270,7 +304,14 @@ class AgoraApp(App):
         if name == "plugins":
             # Its keys (r, f, w) act on the highlighted row: the table takes the focus so they work at once.
             self._views["plugins"].query_one("#plugins").focus()
+        self.screen.refresh_bindings()  # the Agents view's key (a) shows only there
         self.refresh_ui()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "ask":
+            # Shown and active in the Agents view only (the command palette reaches it from anywhere).
+            return self.sim is not None and self._switcher.current == "agents"
+        return True
 
     def action_toggle_run(self) -> None:
         if self.sim is None:
@@ -381,6 +422,33 @@ class AgoraApp(App):
     def action_leave_field(self) -> None:
         """Escape leaves a text field, so the single-key controls work again."""
         self.screen.set_focus(None)
+
+    def action_ask(self) -> None:
+        """Interview the agent the Agents view shows (or its highlighted follower/followee): a modal asks
+        for the question and shows the answer; the LLM call runs in a worker."""
+        if self.sim is None:
+            return
+        if self._switcher.current != "agents":
+            self.action_view("agents")
+        idx = self._views["agents"].target_agent()  # type: ignore[attr-defined]
+        if idx is None:
+            self.notify("find an agent first (type an id or a name in the Agents view), then press a to ask them",
+                        severity="warning", markup=False)
+            return
+        world, llm = self.world, self.sim.llm
+        label = f"{world.persona(idx).name} (id {int(world.columns['ids'][idx])})"
+
+        async def ask(question: str) -> Any:
+            return await llm.interview(idx, question)
+
+        def answered(question: str, result: Any) -> None:
+            self.log_line(f"tick {world.tick}: asked {label}: {question} (answered: {result.source})")
+            if result.source == "offline" and llm.online:
+                self.notify(f"the LLM did not answer ({result.reason or 'unknown reason'}): the offline generator did",
+                            severity="warning", markup=False)
+            self.refresh_ui()
+
+        self.push_screen(AskScreen(literal(label, 60).plain, ask, answered))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -525,6 +593,10 @@ class AgoraApp(App):
         for binding in self.BINDINGS:
             b = binding if isinstance(binding, Binding) else Binding(*binding)
             action = b.action
+            if action == "ask":  # its key works in the Agents view only; from the palette, anywhere
+                yield SystemCommand("Ask an agent", "Interview the agent shown in the Agents view (key: a there)",
+                                    self.action_ask)
+                continue
             yield SystemCommand(b.description, f"{b.description} (key: {b.key.split(',')[0]})",
                                 lambda action=action: self.run_action(action))
         yield SystemCommand("Reload plugins", "Re-import user plugins without a restart", self.action_reload_plugins)

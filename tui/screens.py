@@ -1,16 +1,21 @@
-"""Modal screens: help, save a snapshot, load a snapshot, quit."""
+"""Modal screens: help, save a snapshot, load a snapshot, quit, ask an agent a question."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from .views import literal_lines
 
 HELP = """\
 Agora — keys
@@ -23,6 +28,8 @@ Agora — keys
   s        save a snapshot into the saves folder
   l        load a snapshot (a picker over the saves folder)
   c        recompute communities and influence
+  a        ask the agent shown in the Agents view a question (an interview:
+           the LLM answers in the agent's persona; offline without a key)
   x        cancel the selected session (Messages view)
   r        reload user plugins (Plugins view)
   f        the highlighted content recommender builds the feeds (Plugins view;
@@ -34,6 +41,8 @@ Agora — keys
   ctrl+p   command palette: every action by name
 
 The inject form chooses each message's feed recommender (default: the world's).
+The Messages view shows the latest posts, reposts and replies of the highlighted
+message, and who wrote each text (llm, cache or offline).
 Text that agents, users, plugins or the LLM wrote is always shown literally.
 """
 
@@ -151,3 +160,84 @@ class QuitScreen(ModalScreen[str]):
 
     def action_stay(self) -> None:
         self.dismiss("stay")
+
+
+class AskScreen(ModalScreen[None]):
+    """Interview one agent: type a question, read the answer and who wrote it (llm, cache or offline).
+
+    The answer comes from ``ask(question)`` (a coroutine returning a ``sim.llm.client.Completion``), run in
+    a worker so the UI never waits for a server. Ask as many questions as you like; escape closes.
+    """
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+    DEFAULT_CSS = """
+    AskScreen { align: center middle; }
+    AskScreen > Vertical { width: 90; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
+    AskScreen #ask-answer { height: auto; max-height: 20; margin: 1 0; }
+    AskScreen #ask-source { height: auto; color: $text-muted; }
+    """
+
+    def __init__(self, agent_label: str, ask: Callable[[str], Awaitable[Any]],
+                 on_answer: Callable[[str, Any], None] | None = None) -> None:
+        """
+        Args:
+            agent_label: who is asked (a name and id; shown literally).
+            ask: the coroutine function that answers a question.
+            on_answer: called with the question and the Completion when an answer lands.
+        """
+        super().__init__()
+        self.agent_label = agent_label
+        self.ask = ask
+        self.on_answer = on_answer
+        #: The last answer (a Completion), None before the first.
+        self.answer: Any = None
+        self.asking = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text("Ask ") + Text(self.agent_label, style="bold") + Text(" a question:"))
+            yield Input(placeholder="e.g. What do you think about the news today?", id="ask-question")
+            yield Static("", id="ask-answer", markup=False)
+            yield Static("enter: ask · escape: close", id="ask-source", markup=False)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        question = event.value.strip()
+        if not question:
+            self.app.notify("the question is empty: type what you want to ask, then press enter", severity="warning",
+                            markup=False)
+            return
+        event.input.value = ""
+        self.interview(question)
+
+    @work(exclusive=True, group="interview")
+    async def interview(self, question: str) -> None:
+        self.asking = True
+        self.query_one("#ask-answer", Static).update(Text("Q: ", style="bold") + literal_lines(question)
+                                                      + Text("\n\nasking…", style="italic"))
+        self.query_one("#ask-source", Static).update("")
+        try:
+            result = await self.ask(question)
+        except Exception as exc:  # noqa: BLE001 - a bug: say so and keep the app
+            self.query_one("#ask-answer", Static).update(Text(f"the interview failed: {type(exc).__name__}: ") + literal_lines(exc))
+            self.app.notify(f"the interview failed: {type(exc).__name__}: {exc}", severity="error", markup=False)
+            return
+        finally:
+            self.asking = False
+        self.answer = result
+        text = Text("Q: ", style="bold") + literal_lines(question) + Text("\n\nA: ", style="bold") + literal_lines(result.text)
+        self.query_one("#ask-answer", Static).update(text)
+        source = Text(f"written by: {result.source}")
+        if result.source == "llm":
+            source.append(f" · tokens {result.tokens_in:,} in / {result.tokens_out:,} out")
+        elif result.source == "cache":
+            source.append(" (the same question was answered before)")
+        elif result.reason:
+            source.append(" · ")
+            source.append_text(literal_lines(result.reason))
+        source.append("\nenter: ask again · escape: close", style="grey50")
+        self.query_one("#ask-source", Static).update(source)
+        if self.on_answer is not None:
+            self.on_answer(question, result)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

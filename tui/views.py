@@ -48,6 +48,16 @@ def literal(value: Any, limit: int | None = 80) -> Text:
     return Text(s)
 
 
+def literal_lines(value: Any) -> Text:
+    """Like :func:`literal` for text of several lines: line breaks kept, nothing cut."""
+    out = Text()
+    for j, line in enumerate(str(value).split("\n")):
+        if j:
+            out.append("\n")
+        out.append_text(literal(line, None))
+    return out
+
+
 def fmt_int(v: Any) -> str:
     return f"{int(v):,}"
 
@@ -72,6 +82,7 @@ class DashboardView(View):
                      ("follows", "follows per tick"), ("unfollows", "unfollows per tick"))
     DEFAULT_CSS = """
     DashboardView #metrics { height: auto; padding: 0 1; }
+    DashboardView #llm { height: auto; padding: 0 1; }
     DashboardView .chart-label { height: 1; padding: 0 1; color: $text-muted; }
     DashboardView Sparkline { height: 3; margin: 0 1; }
     DashboardView #curves { height: auto; }
@@ -82,6 +93,7 @@ class DashboardView(View):
 
     def compose(self) -> ComposeResult:
         yield Static(id="metrics", markup=False)
+        yield Static(id="llm", markup=False)
         yield Label("adoption curves of running sessions", classes="chart-label")
         with Vertical(id="curves"):
             for i in range(4):
@@ -127,6 +139,7 @@ class DashboardView(View):
                 lines.append("\n")
         lines.append_text(self.reach_line(app, m))
         self.query_one("#metrics", Static).update(lines)
+        self.query_one("#llm", Static).update(self.llm_lines(app))
         running = [s for s in app.sim.sessions if s.status == "running"][:4]
         for i in range(4):
             spark = self.query_one(f"#curve-{i}", Sparkline)
@@ -161,6 +174,39 @@ class DashboardView(View):
             t.append_text(literal(settings[setting], 30))
             if error_key(kind, settings[setting]) in errors:
                 t.append(" (failed: off)", style="red")
+        return t
+
+    @staticmethod
+    def llm_lines(app: AgoraApp) -> Text:
+        """The LLM layer at a glance: mode, model, servers up, requests and what became of them, tokens,
+        estimated cost and posts written; why it is offline when it is. The key is never shown."""
+        llm = app.sim.llm
+        st = llm.stats()
+        indent = " " * 18
+        t = Text(indent)
+        t.append("LLM: ", style="bold")
+        mode = st["mode"]
+        if mode == "offline":
+            t.append("offline")
+            t.append(" — ")
+            t.append_text(literal(llm.config.why_offline or "offline", 60))
+            t.append(f" · posts written {int(st['posts']):,} (offline generator)")
+            return t
+        style = {"online": "bold green", "degraded": "bold yellow"}.get(mode, "bold red")
+        t.append(mode if mode != "fallback" else "fallback (every server down: offline answers)", style=style)
+        t.append(" ")
+        t.append_text(literal(llm.config.model, 30))
+        servers = llm.client.servers_info()
+        up = sum(1 for s in servers if s["state"] == "closed")
+        t.append(f" · servers {up}/{len(servers)} up · {int(st['in_flight']):,} in flight"
+                 f" · budget {int(st['budget_per_tick']):,} calls/tick\n")
+        t.append(indent + "     ")
+        t.append(f"requests {int(st['requests']):,} · calls {int(st['calls']):,} · cache hits {int(st['cache_hits']):,}"
+                 f" · fallbacks {int(st['fallbacks']):,} · retries {int(st['retries']):,}"
+                 f" · failures {int(st['failures']):,}\n")
+        t.append(indent + "     ")
+        t.append(f"tokens {int(st['tokens_in']):,} in / {int(st['tokens_out']):,} out"
+                 f" · est. cost ${float(st['cost_usd']):,.4f} · posts written {int(st['posts']):,}")
         return t
 
     def log_line(self, text: str) -> None:
@@ -328,6 +374,18 @@ class AgentsView(View):
         self.agent_index = idx
         self.refresh_view(full=True)
 
+    def target_agent(self) -> int | None:
+        """Who the ask key (a) interviews: the highlighted row of the followers or follows list when that
+        list has the focus, else the agent whose profile is shown (None before one is found)."""
+        focused = self.screen.focused
+        if isinstance(focused, DataTable) and focused.id in ("followers", "followees") and focused.row_count:
+            key = focused.coordinate_to_cell_key(focused.cursor_coordinate).row_key.value
+            if key is not None:
+                return int(key)
+        if self.agent_index is not None and self.agent_index < self.agora.world.n:
+            return self.agent_index
+        return None
+
     def refresh_view(self, full: bool = False) -> None:
         if self.agent_index is None or not full and self.agora.world.tick % 5:
             return
@@ -348,6 +406,7 @@ class AgentsView(View):
         profile.append(f"reputation {d['reputation']:.2f}   influence {d['influence']:.3f} (rank {rank:,} of {world.n:,})   "
                        f"susceptibility {d['susceptibility']:.2f}   activity {d['activity_profile']}\n")
         profile.append(f"{d['followers']:,} followers, follows {d['followees']:,}")
+        profile.append("   a: ask them a question", style="grey50")
         self.query_one("#agent-profile", Static).update(profile)
         g = world.graph
         for tid, nbrs in (("#followers", g.followers(self.agent_index)), ("#followees", g.followees(self.agent_index))):
@@ -399,12 +458,17 @@ class MessagesView(View):
     MessagesView .param-row .param-error { width: 1fr; padding: 1 0 0 1; }
     MessagesView .param-error { color: $error; height: auto; }
     MessagesView #sessions { height: 1fr; }
+    MessagesView #posts { height: auto; max-height: 10; padding: 0 1; border: round $primary-darken-2;
+                          text-wrap: nowrap; text-overflow: ellipsis; }
     """
+    #: How many of the highlighted message's latest posts are shown.
+    POSTS_SHOWN = 8
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self._model_shown: str | None = None
         self._param_inputs: dict[str, Input] = {}
+        self._posts_signature: Any = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="inject-form"):
@@ -422,6 +486,7 @@ class MessagesView(View):
             yield VerticalScroll(id="param-form")
             yield Static("", id="form-error", classes="param-error", markup=False)
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield Static("No posts yet.", id="posts", markup=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#sessions", DataTable)
@@ -561,6 +626,7 @@ class MessagesView(View):
         table = self.query_one("#sessions", DataTable)
         n = max(1, app.world.n)
         sessions = list(reversed(app.sim.sessions))[:200]
+        self.show_posts(sessions)
         wanted = [str(s.id) for s in sessions]
         if [k.value for k in table.rows] != wanted:
             cursor = table.cursor_row
@@ -576,6 +642,44 @@ class MessagesView(View):
                 cells = self.cells(s, n)
                 for col in self.LIVE_COLUMNS:
                     table.update_cell(str(s.id), col, cells[col])
+
+    def show_posts(self, sessions: list[Any]) -> None:
+        """The latest posts, reposts and replies of the highlighted message (the newest message's before
+        one is highlighted): who wrote them, how, and the text, literally; rebuilt when posts are added."""
+        app = self.agora
+        world = app.world
+        session = next((s for s in sessions if s.id == app.selected_session_id), sessions[0] if sessions else None)
+        message_id = session.message_id if session is not None else None
+        signature = (id(world.posts), len(world.posts), world.posts.next_id, message_id)
+        if signature == self._posts_signature:
+            return
+        self._posts_signature = signature
+        widget = self.query_one("#posts", Static)
+        if message_id is None:
+            widget.border_title = "posts"
+            widget.update("No posts yet.")
+            return
+        posts = world.posts.recent(message_id=message_id, limit=self.POSTS_SHOWN)
+        widget.border_title = f"latest posts of message {int(message_id)}"
+        widget.update(self.post_lines(world, posts) if posts else Text(f"No posts about message {int(message_id)} yet."))
+
+    @staticmethod
+    def post_lines(world: Any, posts: list[dict[str, Any]]) -> Text:
+        """One line per post: tick, author, kind, who wrote it (llm, cache, offline) and the text, literally."""
+        t = Text()
+        for j, p in enumerate(posts):
+            if j:
+                t.append("\n")
+            agent = int(p["agent"])
+            name = world.persona(agent).name if 0 <= agent < world.n else f"agent #{agent}"
+            t.append(f"tick {int(p['tick']):<5} ", style="grey50")
+            who = literal(name, 22)
+            t.append_text(who)
+            t.append(" " * (23 - len(who.plain)))
+            t.append(f"{p['kind']:<7}", style="bold")
+            t.append(f"{p['written_by']:<8}", style={"llm": "green", "cache": "cyan"}.get(p["written_by"], "grey50"))
+            t.append_text(literal(p["text"], 300))
+        return t
 
     @staticmethod
     def cells(s: Any, n: int) -> dict[str, Any]:
