@@ -38,10 +38,12 @@ import numpy as np
 from sim.errors import BadParameterError
 from sim.llm import prompts
 from sim.plugin import Param, PropagationModel, StepResult
+from sim.world import world_rng
 
 REPOSTED, REPLIED, LIKED, DECIDING = 1, 2, 3, 4
 _ACTION_STATE = {"repost": REPOSTED, "reply": REPLIED, "like": LIKED, "ignore": 0}
-_PENDING = ("llm.pending", "llm.pending_source", "llm.pending_fallback", "llm.pending_via")
+#: The world generator stream of the random sample (``sim.world.world_rng``), apart from the session's own.
+SAMPLE_STREAM = 11
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -136,11 +138,43 @@ class LLMDecisions(PropagationModel):
             return candidates
         if self.p["sample"] == "random":
             s = ctx.session
-            rng = np.random.default_rng([int(ctx.world.seed) & 0xFFFFFFFF, 11, int(s.id), int(s.seed) & 0xFFFFFFFF, int(ctx.round)])
+            rng = world_rng(ctx.world.seed, SAMPLE_STREAM, int(s.id), int(s.seed) & 0xFFFFFFFF, int(ctx.round))
             return np.sort(rng.choice(candidates, size=k, replace=False))
         infl = ctx.columns["influence"][candidates].astype(np.float64)
         order = np.lexsort((candidates, -infl))[:k]
         return candidates[order]
+
+    def _ask_sample(self, ctx, targets: np.ndarray, r_agents: np.ndarray, r_src: np.ndarray,
+                    r_via: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Ask the LLM for the sampled exposed agents (until the tick's budget is spent). Returns the
+        agents asked and, for each, the rule's decision as fallback: state (1 or 0), source, via feed."""
+        shown, sharers = ctx.feed_open()
+        candidates = np.union1d(targets[ctx.state[targets] == 0], shown).astype(np.int64)
+        none = np.empty(0, dtype=np.int64)
+        if candidates.size == 0:
+            return none, none.astype(np.int8), none.astype(np.int32), none.astype(bool)
+        # Who exposed each agent: its lowest sender this round (edges come grouped by ascending sender),
+        # else the feed's sharer.
+        first_t, first_i = np.unique(targets, return_index=True)
+        senders = ctx.gather_sources()
+        asked, sharer_of = [], []
+        for a in self._sample(ctx, candidates).tolist():
+            j = int(np.searchsorted(first_t, a))
+            sharer = int(senders[first_i[j]]) if j < first_t.size and first_t[j] == a else int(sharers[np.searchsorted(shown, a)])
+            if not self._ask(ctx, a, sharer):
+                break  # the tick's budget is spent
+            asked.append(a)
+            sharer_of.append(sharer)
+        agents = np.array(asked, dtype=np.int64)
+        by_rule = np.isin(agents, r_agents)
+        fb_src = np.array(sharer_of, dtype=np.int32)
+        fb_via = np.isin(agents, shown) & ~np.isin(agents, targets)
+        if by_rule.any():
+            order = np.argsort(r_agents, kind="stable")
+            pos = order[np.searchsorted(r_agents[order], agents[by_rule])]
+            fb_src[by_rule] = r_src[pos]
+            fb_via[by_rule] = r_via[pos]
+        return agents, by_rule.astype(np.int8), fb_src, fb_via
 
     # -- a round ----------------------------------------------------------------------------------
     def step(self, ctx):
@@ -205,46 +239,17 @@ class LLMDecisions(PropagationModel):
             ok = ctx.state[r_agents] == 0  # agents waiting for the LLM are not the rule's to decide
             r_agents, r_src, r_via = r_agents[ok], r_src[ok], r_via[ok]
 
-        # 3. The sample asked this round.
+        # 3. The sample asked this round: it waits in "deciding", the rule's decision kept as its fallback.
         asked = np.empty(0, dtype=np.int64)
         if online and self.p["llm_agents"] > 0:
-            shown, sharers = ctx.feed_open()
-            open_t = targets[ctx.state[targets] == 0]
-            candidates = np.union1d(open_t, shown).astype(np.int64)
-            if candidates.size:
-                chosen = self._sample(ctx, candidates)
-                sources, srcs_target = ctx.gather_sources(), targets
-                first_t, first_i = np.unique(srcs_target, return_index=True)
-                asked_list = []
-                for a in chosen.tolist():
-                    j = np.searchsorted(first_t, a)
-                    if j < first_t.size and first_t[j] == a:
-                        sharer = int(sources[first_i[j]])
-                    else:
-                        sharer = int(sharers[np.searchsorted(shown, a)])
-                    if not self._ask(ctx, a, sharer):
-                        break  # the tick's budget is spent
-                    asked_list.append((a, sharer))
-                if asked_list:
-                    asked = np.array([a for a, _ in asked_list], dtype=np.int64)
-                    sharer_of = np.array([s for _, s in asked_list], dtype=np.int32)
-                    by_rule = np.isin(asked, r_agents)
-                    pos = np.searchsorted(r_agents, asked[by_rule]) if _ascending(r_agents) else None
-                    fb_src = sharer_of.copy()
-                    fb_via = np.zeros(asked.size, dtype=bool)
-                    if by_rule.any():
-                        if pos is None:
-                            order = np.argsort(r_agents, kind="stable")
-                            pos = order[np.searchsorted(r_agents[order], asked[by_rule])]
-                        fb_src[by_rule] = r_src[pos]
-                        fb_via[by_rule] = r_via[pos]
-                    fb_via[~by_rule] = np.isin(asked[~by_rule], shown) & ~np.isin(asked[~by_rule], targets)
-                    keep = ~np.isin(r_agents, asked)
-                    r_agents, r_src, r_via = r_agents[keep], r_src[keep], r_via[keep]
-                    pend = np.concatenate([pend, asked.astype(np.int32)])
-                    p_src = np.concatenate([p_src, fb_src])
-                    p_fb = np.concatenate([p_fb, by_rule.astype(np.int8)])
-                    p_via = np.concatenate([p_via, fb_via])
+            asked, fb_state, fb_src, fb_via = self._ask_sample(ctx, targets, r_agents, r_src, r_via)
+            if asked.size:
+                keep = ~np.isin(r_agents, asked)
+                r_agents, r_src, r_via = r_agents[keep], r_src[keep], r_via[keep]
+                pend = np.concatenate([pend, asked.astype(np.int32)])
+                p_src = np.concatenate([p_src, fb_src])
+                p_fb = np.concatenate([p_fb, fb_state])
+                p_via = np.concatenate([p_via, fb_via])
         store["llm.pending"], store["llm.pending_source"] = pend, p_src
         store["llm.pending_fallback"], store["llm.pending_via"] = p_fb, p_via
 
@@ -255,6 +260,3 @@ class LLMDecisions(PropagationModel):
         via = np.concatenate([r_via, l_via, np.zeros(asked.size, dtype=bool)])
         return StepResult(agents, states, sources, attempts=int(res.attempts), exposed=res.exposed, via_feed=via)
 
-
-def _ascending(a: np.ndarray) -> bool:
-    return a.size < 2 or bool(np.all(a[1:] > a[:-1]))

@@ -6,9 +6,7 @@ The API key comes from ``OPENAI_API_KEY`` only and is never printed: ``--json`` 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import time
 from typing import Any
 
 from .errors import BadParameterError
@@ -119,21 +117,14 @@ async def _interview(args: argparse.Namespace) -> int:
 
 
 async def _store_cache(world: Any) -> None:
-    """Write new cache rows of ``world`` to its file (an interview's answer is reused next time)."""
-    rows = world.llm_cache.take_new()
-    if not rows or world.path is None:
+    """Write the new cache rows of ``world`` to its file (an interview's answer is reused next time)."""
+    if world.path is None:
         return
     from .writer import WorldWriter
 
     writer = await WorldWriter(world.path).start()
     try:
-        async def insert(db: Any) -> None:
-            from .store import _CACHE_SQL
-
-            await db.executemany(_CACHE_SQL, rows)
-            await db.commit()
-
-        await writer.call(insert)
+        await writer.checkpoint(world, [])
     finally:
         await writer.close()
 
@@ -171,7 +162,7 @@ async def _llm(args: argparse.Namespace) -> int:
     if args.ping:
         service = LLMService(world, cfg)
         try:
-            pings = await _ping(service)
+            pings = await service.client.ping()
         finally:
             await service.aclose()
         data["ping"] = pings
@@ -180,25 +171,6 @@ async def _llm(args: argparse.Namespace) -> int:
         lines.append("settings saved")
     _emit(args, data, "\n".join(lines))
     return 0
-
-
-async def _ping(service: Any) -> list[dict[str, Any]]:
-    """One request per server, straight through the client's call (no cache, no retries)."""
-    from .llm.client import _Fatal, _Retryable
-
-    client = service.client
-    out = []
-    if service.config.mode == "offline":
-        return [{"url": "-", "result": f"not sent: {service.config.why_offline}", "ms": 0.0}]
-    for server in client.servers:
-        t0 = time.perf_counter()
-        try:
-            await client._call(server, [{"role": "user", "content": "Say OK."}], 5)
-            result = "ok"
-        except (_Retryable, _Fatal) as exc:
-            result = f"failed ({exc.kind})"
-        out.append({"url": server.label, "result": result, "ms": (time.perf_counter() - t0) * 1000})
-    return out
 
 
 def _bench(args: argparse.Namespace) -> int:

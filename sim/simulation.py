@@ -29,11 +29,18 @@ from typing import Any
 import numpy as np
 
 from .errors import BadParameterError
-from .llm.service import LLMService
 from .events import (
-    Event, EventBus, MessageInjected, PropagationCompleted, PropagationFailed, PropagationRound,
-    PropagationStarted, RecommenderFailed, TickCompleted,
+    Event,
+    EventBus,
+    MessageInjected,
+    PropagationCompleted,
+    PropagationFailed,
+    PropagationRound,
+    PropagationStarted,
+    RecommenderFailed,
+    TickCompleted,
 )
+from .llm.service import LLMService
 from .registry import PluginError, Registry
 from .session import PropagationSession, SeedSpec, StepContext
 from .social import NONE, Social, SocialTick
@@ -131,7 +138,7 @@ class Simulation:
             self._author_writes(message, session)
         self._changed.add(session_id)
         self.dirty = True
-        self.bus.publish(MessageInjected(message_id, session_id, text, model, tick))
+        self.bus.publish(MessageInjected(message_id, session_id, message["text"], model, tick))
         if load_error is not None:
             session.fail(load_error, tick)
             session.traceback = load_error.traceback or session.traceback
@@ -151,8 +158,7 @@ class Simulation:
             message["written_by"] = by
             self._changed.add(session.id)
 
-        written(0, "", "offline")
-        self.llm.write(self.world.tick, int(message["author"]), message, session.id, "post", written)
+        self.llm.write(self.world.tick, int(message["author"]), message, session.id, "post", written, provisional=True)
 
     def cancel(self, session_id: int) -> PropagationSession:
         """Cancel a queued or running session (a finished one is left as it is)."""

@@ -210,6 +210,7 @@ async def test_an_author_writes_a_message_injected_without_text(server):
     sim2 = online(w2, server.url)
     s2 = sim2.inject("", author=int(w2.columns["ids"][3]), topics=["climate"], seeds="random:3")
     offline_text = s2.message["text"]
+    assert offline_text and s2.message["written_by"] == "offline"  # a text at once, before the LLM's lands
     await sim2.step()
     await asyncio.sleep(0.1)
     await sim2.step()
@@ -373,3 +374,40 @@ async def test_decisions_pending_in_a_snapshot_are_asked_again_or_fall_back(tmp_
     assert t.model.answers["fallback"] == waiting
     await run_until_done(restored)
     assert t.status == "completed"
+
+
+def test_a_snapshot_with_damaged_llm_rows_is_refused_with_one_clear_error(tmp_path):
+    import msgpack
+    import zlib
+
+    from sim.errors import BadFileError
+    from sim.snapshot import END_MAGIC, TRAILER, load_snapshot, save_snapshot
+
+    w = world(300)
+    w.posts.add(0, 3, 1, 1, "reply", "[bold]hi[/bold]", "offline")
+    w.llm_cache.put("k" * 64, "m", [{"role": "user", "content": "q"}], "a", 1, 1)
+    path = tmp_path / "ok.snap"
+    save_snapshot(w, str(path))
+    back = load_snapshot(str(path))
+    assert back.posts.recent()[0]["text"] == "[bold]hi[/bold]" and len(back.llm_cache) == 1
+    data = path.read_bytes()
+
+    def rewrite(change) -> str:
+        offset, _, _ = TRAILER.unpack(data[-TRAILER.size:])
+        manifest = msgpack.unpackb(data[offset:-TRAILER.size], raw=False)
+        change(manifest)
+        packed = msgpack.packb(manifest, use_bin_type=True)
+        bad = tmp_path / "bad.snap"
+        bad.write_bytes(data[:offset] + packed + TRAILER.pack(offset, zlib.crc32(packed), END_MAGIC))
+        return str(bad)
+
+    for change in (
+        lambda m: m.__setitem__("llm_cache", [["short", "m", "p", "a", 1, 1, 0]]),
+        lambda m: m.__setitem__("llm_cache", 5),
+        lambda m: m["posts"]["rows"][0].__setitem__(2, 10**9),  # an agent the world does not have
+        lambda m: m["posts"]["rows"][0].__setitem__(5, "shout"),
+        lambda m: m.__setitem__("posts", {"rows": [], "total": -1}),
+    ):
+        with pytest.raises(BadFileError, match="damaged") as err:
+            load_snapshot(rewrite(change))
+        assert "left as it was" in str(err.value) and "\n" not in str(err.value)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 #: Columns of a cache row (the ``llm_cache`` table and snapshots): key, model, prompt (JSON of the
 #: messages), answer text, input tokens, output tokens, and the ticks the answer took to land in the run

@@ -39,8 +39,9 @@ import email.utils
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .cache import LLMCache, cache_key
 from .config import LLMConfig
@@ -234,18 +235,17 @@ class LLMClient:
         """Answer ``messages`` (chat format). Never raises for a server's failure: see the module docstring."""
         cfg = self.config
         st = self.stats
-        st.requests += 1
         t0 = time.perf_counter()
         max_tokens = int(max_tokens or cfg.max_tokens)
         if cfg.mode == "offline":
+            st.requests += 1
             st.offline += 1
             return self._fallback(fallback, cfg.why_offline or "offline", t0)
         key = self.key_for(messages, max_tokens)
-        if key is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                st.cache_hits += 1
-                return self._parsed(hit.response, "cache", parse, fallback, 0, 0, t0)
+        hit = self.cached(messages, parse=parse, fallback=fallback, key=key)
+        if hit is not None:
+            return hit
+        st.requests += 1
         st.in_flight += 1
         try:
             return await self._send(messages, key, parse, fallback, max_tokens, t0)
@@ -261,11 +261,14 @@ class LLMClient:
         return cache_key(cfg.model, messages, cfg.temperature, int(max_tokens or cfg.max_tokens)) if cfg.cache else None
 
     def cached(self, messages: list[dict[str, Any]], *, parse: Callable[[str], Any] | None = None,
-               fallback: Callable[[], str] | None = None, max_tokens: int | None = None) -> Completion | None:
+               fallback: Callable[[], str] | None = None, max_tokens: int | None = None,
+               key: str | None = None) -> Completion | None:
         """The cached answer to ``messages`` (counted as a request and a cache hit), or None without
-        one (nothing counted). Synchronous: a cached answer never waits for the event loop."""
+        one (nothing counted). ``key``: :meth:`key_for` of the request, when the caller has it already.
+        Synchronous: a cached answer never waits for the event loop."""
         cfg = self.config
-        key = self.key_for(messages, max_tokens)
+        if key is None:
+            key = self.key_for(messages, max_tokens)
         if cfg.mode == "offline" or key is None:
             return None
         hit = self.cache.get(key)
@@ -372,6 +375,22 @@ class LLMClient:
         if not isinstance(content, str):
             raise _Retryable("malformed body")
         return content, tin, tout
+
+    async def ping(self) -> list[dict[str, Any]]:
+        """One short request to every server, straight through (no cache, no retries, not counted):
+        ``[{"url", "result" ("ok" or "failed (why)"), "ms"}]``."""
+        if self.config.mode == "offline":
+            return [{"url": "-", "result": f"not sent: {self.config.why_offline}", "ms": 0.0}]
+        out = []
+        for server in self.servers:
+            t0 = time.perf_counter()
+            try:
+                await self._call(server, [{"role": "user", "content": "Say OK."}], 5)
+                result = "ok"
+            except (_Retryable, _Fatal) as exc:
+                result = f"failed ({exc.kind})"
+            out.append({"url": server.label, "result": result, "ms": (time.perf_counter() - t0) * 1000})
+        return out
 
     def _pick(self) -> Server | None:
         now = time.monotonic()

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import BadParameterError
 from ..plugin import Param
@@ -149,7 +150,7 @@ class LLMConfig:
 
     @classmethod
     def resolve(cls, settings: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
-                env: Mapping[str, str] | None = None) -> "LLMConfig":
+                env: Mapping[str, str] | None = None) -> LLMConfig:
         """World ``settings``, then the environment, then ``overrides`` (validated).
 
         Raises:

@@ -35,7 +35,8 @@ import json
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 FAULTS = ("ok", "400", "429", "500", "503", "timeout", "malformed", "empty", "bad_content", "drop")
 ACTIONS = ("repost", "like", "reply", "ignore")
@@ -92,7 +93,7 @@ class FakeChatServer:
         return plan[n] if n < len(plan) else "ok"
 
     # -- asyncio server ---------------------------------------------------------------------------
-    async def start(self) -> "FakeChatServer":
+    async def start(self) -> FakeChatServer:
         self._loop = asyncio.get_running_loop()
         self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -201,7 +202,7 @@ class FakeChatServer:
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
 
     # -- in a thread of its own (for tests in the same process) ----------------------------------
-    def start_in_thread(self) -> "FakeChatServer":
+    def start_in_thread(self) -> FakeChatServer:
         """Run the server on its own event loop in a daemon thread; returns once it listens."""
         ready = threading.Event()
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 KINDS = ("post", "repost", "reply")
 WRITERS = ("llm", "cache", "offline")

@@ -24,16 +24,20 @@ import asyncio
 import heapq
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..topics import mask_topics
+from ..world import world_rng
 from . import offline, prompts
 from .client import Completion, LLMClient
 from .config import LLMConfig
 
 OnDone = Callable[[Completion], None]
+#: The world generator stream of the reply-or-repost draws of text writers (``sim.world.world_rng``).
+STREAM_TEXTS = 7
 
 
 def llm_report(stats: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +76,7 @@ class LLMService:
         self._landed: list[tuple[int, int, str | None, OnDone, Completion]] = []
 
     @classmethod
-    def offline(cls, world: Any) -> "LLMService":
+    def offline(cls, world: Any) -> LLMService:
         """A service that never sends a request (benchmarks and plugin checks use it, whatever the
         environment says)."""
         return cls(world, LLMConfig(offline=True))
@@ -141,7 +145,7 @@ class LLMService:
             seq = self._seq
         asked_at = self.tick
         key = self.client.key_for(messages, max_tokens)
-        hit = self.client.cached(messages, parse=parse, fallback=fallback, max_tokens=max_tokens)
+        hit = self.client.cached(messages, parse=parse, fallback=fallback, max_tokens=max_tokens, key=key)
         if hit is not None:
             entry = self.client.cache.get(key) if key is not None else None
             delay = entry.delay if entry is not None and entry.delay > 0 else 1
@@ -215,7 +219,7 @@ class LLMService:
                     await asyncio.wait([t], timeout=1.0)
                 else:
                     await asyncio.wait_for(asyncio.wrap_future(t), timeout=1.0)
-            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
+            except (TimeoutError, asyncio.CancelledError, Exception):
                 pass
         self._deliver_due(None)
         return len(pending)
@@ -277,10 +281,11 @@ class LLMService:
         return self.world.posts.add(tick, agent, message_id, session_id, kind, text, written_by)
 
     def write(self, tick: int, agent: int, message: dict[str, Any], session_id: int, kind: str,
-              on_written: Callable[[int, str, str], None] | None = None) -> bool:
+              on_written: Callable[[int, str, str], None] | None = None, *, provisional: bool = False) -> bool:
         """Agent index ``agent`` writes a ``kind`` text about ``message``: through the LLM when the budget
         allows (the post lands later), else offline at once. ``on_written(post_id, text, written_by)`` is
-        called when the post exists. Returns whether the LLM was asked."""
+        called when the post exists; with ``provisional``, also at once with the offline text (post id 0,
+        no post) when the LLM was asked, so the caller has a text meanwhile. Returns whether the LLM was asked."""
         persona = self.world.persona(agent)
         author = message.get("author")
         original = None if kind == "post" else str(message.get("text", ""))
@@ -304,6 +309,8 @@ class LLMService:
         msgs = prompts.post_prompt(persona, self.interests(agent), kind, topics=topics, original=original,
                                    original_author=author_name)
         if self.ask(msgs, done, fallback=fallback):
+            if provisional and on_written is not None:
+                on_written(0, fallback(), "offline")
             return True
         done(Completion(fallback(), "offline", reason="offline" if not self.online else "over budget"))
         return False
@@ -338,8 +345,7 @@ class LLMService:
         infl = self.world.columns["influence"][agents[keep]]
         order = np.lexsort((agents[keep], -infl.astype(np.float64)))[:k]
         chosen = keep[order]
-        rng = np.random.default_rng([int(self.world.seed) & 0xFFFFFFFF, 7, int(tick)])
-        draws = rng.random(chosen.size)
+        draws = world_rng(self.world.seed, STREAM_TEXTS, int(tick)).random(chosen.size)
         started = 0
         for pos, d in zip(chosen.tolist(), draws.tolist()):
             s = batches[int(which[pos])][0]
