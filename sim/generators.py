@@ -143,8 +143,10 @@ def _planted(
     community_of = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
     single = len(sizes) == 1
 
+    line = WeightLine(cw)
+
     def pick(targets: np.ndarray) -> np.ndarray:
-        v = np.searchsorted(cw, targets, side="right").astype(np.int32)
+        v = line.search(targets).astype(np.int32)
         return np.minimum(v, n - 1, out=v)
 
     def draw(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,6 +193,38 @@ def _planted(
     if progress:
         progress("generating edges", 1.0)
     return a, b
+
+
+class WeightLine:
+    """``np.searchsorted(cw, x, side="right")`` for many unsorted ``x`` at once, through a bucket index.
+
+    A binary search over tens of millions of cumulative weights misses the cache at almost every one of
+    its ~24 steps; with ``len(cw)`` equal-width buckets each ``x`` starts at the first weight of the
+    bucket before its own and walks forward a few entries (a bucket holds about ``mean / min`` weights),
+    so a draw costs one or two cache misses. The answer is exactly ``searchsorted``'s (tested).
+    """
+
+    def __init__(self, cw: np.ndarray) -> None:
+        self.cw = np.append(np.asarray(cw, dtype=np.float64), np.inf)  # the sentinel stops every walk
+        g = max(1, cw.shape[0])
+        total = float(cw[-1]) if cw.shape[0] else 0.0
+        self.buckets = g
+        self.scale = g / total if total > 0 else 0.0
+        edges = np.arange(g + 1, dtype=np.float64) / self.scale if self.scale else np.zeros(g + 1)
+        self.start = np.searchsorted(cw, edges, side="right")  # sorted keys: one pass
+
+    def search(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        b = (x * self.scale).astype(np.int64)
+        b -= 1  # one bucket back: rounding in x * scale can never put the start past the answer
+        np.clip(b, 0, self.buckets, out=b)
+        v = self.start[b]
+        cw = self.cw
+        walking = np.flatnonzero(cw[v] <= x)
+        while walking.size:
+            v[walking] += 1
+            walking = walking[cw[v[walking]] <= x[walking]]
+        return v
 
 
 def _dense_pairs(n: int, sizes: np.ndarray, mixing: float, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -354,3 +354,15 @@ def test_er_dense_request_gives_exactly_m_edges():
 def test_community_high_mixing_share_of_inside_edges(mixing):
     w = make("community", mixing=mixing, seed=0)
     assert inside_share(w) == pytest.approx(1 - mixing, abs=0.05)
+
+
+def test_weight_line_is_exactly_searchsorted():
+    """The bucketed search the generators draw with gives searchsorted's answer, edges included."""
+    from sim.generators import WeightLine
+
+    rng = np.random.default_rng(5)
+    for weights in (np.ones(1000), rng.pareto(1.5, 5000) + 1.0, np.r_[1e-9, rng.random(2000), 1e6, rng.random(10)], np.array([3.0])):
+        cw = np.cumsum(weights)
+        x = np.concatenate([rng.random(20_000) * cw[-1], cw, cw * (1 - 1e-16), [0.0, cw[-1], np.nextafter(cw[-1], 0)]])
+        got = WeightLine(cw).search(x)
+        np.testing.assert_array_equal(got, np.searchsorted(cw, x, side="right"))
