@@ -57,7 +57,7 @@ def synthetic_world(
         raise BadParameterError(f"--avg-degree must be a finite number of zero or more, got {avg_degree}")
     if not (math.isfinite(mixing) and 0 <= mixing <= 1):
         raise BadParameterError(f"--mixing must be between 0 and 1, got {mixing}")
-    ensure_fits(agents, int(agents * avg_degree), what=f"a world of {agents:,} agents")
+    ensure_fits(agents, int(agents * avg_degree), what="a world")
     rng = world_rng(seed, STREAM_GRAPH)
     gen = generate(graph, agents, avg_degree, rng, communities=communities, mixing=mixing, progress=progress)
     config = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import psutil
 
 from .errors import ResourceError
@@ -33,11 +35,50 @@ def ensure_fits(agents: int, edges: int, what: str = "this world") -> int:
     Raises:
         ResourceError: with the estimate and what is available.
     """
-    need = build_peak_bytes(agents, edges)
+    return ensure_memory(build_peak_bytes(agents, edges), f"{what} ({agents:,} agents, about {edges:,} directed edges)",
+                         "use fewer agents or a lower --avg-degree")
+
+
+#: Bytes a world file takes on disk per agent (its row, persona codes, the arrays) and per directed edge
+#: (its relationships row and index, the CSR arrays), measured at 200,000 and 10,000,000 agents.
+DISK_BYTES_PER_AGENT = 100
+DISK_BYTES_PER_EDGE = 48
+
+
+def world_file_bytes(agents: int, edges: int) -> int:
+    """About how large a world file of this size is."""
+    return agents * DISK_BYTES_PER_AGENT + edges * DISK_BYTES_PER_EDGE
+
+
+def ensure_disk(path: str, need: int, what: str) -> int:
+    """Refuse up front when the folder of ``path`` has less than ``need`` bytes free (with 5 % to spare).
+
+    Raises:
+        ResourceError: with the estimate and the free space.
+    """
+    import shutil
+
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    free = shutil.disk_usage(folder).free
+    if need * 1.05 > free:
+        raise ResourceError(
+            f"{what} needs about {need / 2**30:.1f} GiB of disk but {folder} has only {free / 2**30:.1f} GiB free: "
+            f"free some space or write it elsewhere"
+        )
+    return need
+
+
+def ensure_memory(need: int, what: str, hint: str) -> int:
+    """Refuse up front when ``need`` bytes exceed 90 % of the memory available now.
+
+    Raises:
+        ResourceError: with the estimate, what is available and ``hint`` (what to do).
+    """
     available = psutil.virtual_memory().available
     if need > available * 0.9:
         raise ResourceError(
-            f"{what} ({agents:,} agents, about {edges:,} directed edges) needs about {need / 2**30:.1f} GiB "
-            f"of memory but only {available / 2**30:.1f} GiB is available: use fewer agents or a lower --avg-degree"
+            f"{what} needs about {need / 2**30:.1f} GiB of memory but only {available / 2**30:.1f} GiB is available: {hint}"
         )
     return need

@@ -25,6 +25,7 @@ import numpy as np
 from . import __version__
 from .errors import BadFileError, BadParameterError, TargetExistsError
 from .graph import Graph, GraphDelta
+from .memory import ensure_disk, ensure_memory, world_file_bytes
 from .analysis_store import ANALYSIS_SCHEMA
 from .persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
 from .world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
@@ -415,6 +416,7 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
         TargetExistsError: ``path`` exists and ``force`` is false.
     """
     check_target(path, force)
+    ensure_disk(path, world_file_bytes(world.n, world.num_edges), f"writing world {path!r}")
     tmp = f"{path}.tmp-{os.getpid()}"
     for f in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
         if os.path.exists(f):
@@ -556,7 +558,9 @@ def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict
         ).fetchall()
     except sqlite3.DatabaseError as exc:
         raise BadFileError(f"world {path!r} is damaged ({exc}): restore it from a snapshot with 'agora load'") from None
-    total = sum(r[4] for r in layout) or 1
+    total = sum(r[4] or 0 for r in layout) or 1
+    # The arrays are the world in memory; refuse before reading a world this machine cannot hold.
+    ensure_memory(int(total * 1.1), f"opening world {path!r}", "open it on a machine with more memory")
     done = 0
     arrays: dict[str, np.ndarray] = {}
     for name, dtype_s, shape_s, nchunks, nbytes in layout:
