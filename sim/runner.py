@@ -6,6 +6,7 @@ Used by ``agora run`` (and by sweeps). Repeated runs start from the same world s
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -71,6 +72,8 @@ async def run_cascades(
     llm: dict[str, Any] | None = None,
     llm_wait: float = 30.0,
     author: int | None = None,
+    monitor: Any = None,
+    ticks_per_second: float | None = None,
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
@@ -78,6 +81,10 @@ async def run_cascades(
     own settings are kept in its file. ``llm`` overrides LLM settings for this run (see ``sim.llm.config``);
     at the end of each run, LLM answers still in flight get ``llm_wait`` seconds to land before they are
     cancelled (and fall back), so the texts they carry are in the world file.
+
+    ``monitor`` (a :class:`sim.observe.Monitor`) follows each run's simulation while it runs
+    (``attach`` after it is made, ``finish`` when its ticks are done, ``detach`` at the end).
+    ``ticks_per_second`` paces the ticks (None: as fast as possible).
 
     Raises:
         BadParameterError: inconsistent options (bad model, parameter or seeds are reported by inject;
@@ -96,6 +103,8 @@ async def run_cascades(
     for r in range(repeats):
         w = world.fork() if runs is not None else world
         sim = Simulation(w, registry=registry, writer=None if runs is not None else writer, llm=LLMService(w, config))
+        if monitor is not None:
+            monitor.attach(sim, sim.writer)
         posts_before = len(w.posts)
         if social:
             sim.social.configure(**social)
@@ -110,13 +119,18 @@ async def run_cascades(
         done = 0
         totals = dict.fromkeys(_TOTALS, 0)
         while done < limit and not (until_done and sim.idle):
+            t_tick = time.perf_counter()
             m = await sim.step()
             for k in _TOTALS:
                 totals[k] += int(m.get(k, 0))
             done += 1
+            if ticks_per_second:
+                await asyncio.sleep(max(0.0, 1.0 / ticks_per_second - (time.perf_counter() - t_tick)))
             if progress:
                 frac = (r + done / limit) / repeats if steps is not None else (r + (1.0 if sim.idle else min(0.95, done / 200))) / repeats
                 progress(f"run {r + 1}/{repeats}, tick {done}", frac)
+        if monitor is not None:
+            monitor.finish()
         await sim.aclose(llm_wait)
         stats = sim.llm.stats()
         stats["posts"] = len(w.posts) - posts_before
@@ -128,6 +142,8 @@ async def run_cascades(
         if until_done and not sim.idle:
             summary["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
         results.append(summary)
+    if monitor is not None:
+        monitor.detach()
     reached = [float(x["reached"]) for x in results if "reached" in x]
     mean, ci = mean_ci95(reached) if reached else (None, [None, None])
     peak = [float(x["peak_tick"]) for x in results if x.get("peak_tick") is not None]

@@ -88,9 +88,15 @@ class AgoraApp(App):
     ]
 
     def __init__(self, world_path: str | None = None, *, plugin_dirs: list[str] | tuple[str, ...] = (),
-                 world: World | None = None, writer_enabled: bool = True) -> None:
+                 world: World | None = None, writer_enabled: bool = True, metrics_port: int | None = None,
+                 metrics_host: str = "127.0.0.1") -> None:
         super().__init__()
         self.world_path = world_path
+        #: Serve Prometheus metrics and health on this port (None: no server; 0: a free port).
+        self.metrics_port = metrics_port
+        self.metrics_host = metrics_host
+        self.monitor: Any = None  # sim.observe.Monitor, when metrics are served
+        self.metrics_server: Any = None  # sim.observe.MetricsServer
         self.plugin_dirs = list(plugin_dirs)
         self._initial_world = world
         self.writer_enabled = writer_enabled
@@ -135,6 +141,11 @@ class AgoraApp(App):
         self.set_interval(1.0, self.sample_resources)
 
     async def on_unmount(self) -> None:
+        if self.metrics_server is not None:
+            server, self.metrics_server = self.metrics_server, None
+            server.stop()
+        if self.monitor is not None:
+            self.monitor.detach()
         # The writer's connection runs a non-daemon thread: always close it, however the app ends.
         if self.sim is not None:
             self.sim.stop()
@@ -179,6 +190,7 @@ class AgoraApp(App):
         self.sim = Simulation(world, registry=registry, writer=self.writer)
         registry.bus = self.sim.bus
         self.sim.bus.subscribe(self.on_sim_event)
+        self.attach_monitor()
         self._community_cache = None
         self._share_cache = None
         self.registry_version += 1
@@ -189,6 +201,24 @@ class AgoraApp(App):
         for name, error in self.sim.social.errors.items():
             self.log_line(f"{recommender_label(name)} is off: {error}")
             self.notify(f"{recommender_label(name)} is off: {error}", severity="warning", markup=False)
+
+    def attach_monitor(self) -> None:
+        """Serve metrics and health for the live simulation (the server starts with the first world)."""
+        if self.metrics_port is None:
+            return
+        if self.monitor is None:
+            from sim.observe import MetricsServer, Monitor
+
+            monitor = Monitor()
+            try:
+                server = MetricsServer(monitor, self.metrics_host, self.metrics_port).start()
+            except AgoraError as exc:
+                self.metrics_port = None  # the app goes on without metrics
+                self.notify(f"{exc}; Agora runs without metrics", severity="error", markup=False, timeout=15)
+                return
+            self.monitor, self.metrics_server = monitor, server
+            self.notify(f"metrics on {server.url}/metrics, health on {server.url}/healthz", markup=False, timeout=8)
+        self.monitor.attach(self.sim, self.writer, active=lambda: self.sim_running)
 
     @staticmethod
     async def close_llm(sim: Simulation) -> None:
@@ -735,6 +765,8 @@ class AgoraApp(App):
         return t
 
 
-def run_app(world_path: str | None = None, plugin_dirs: list[str] | tuple[str, ...] = ()) -> None:
-    """Open the terminal UI on a world file (the default world when None)."""
-    AgoraApp(world_path, plugin_dirs=plugin_dirs).run()
+def run_app(world_path: str | None = None, plugin_dirs: list[str] | tuple[str, ...] = (), *,
+            metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
+    """Open the terminal UI on a world file (the default world when None); with ``metrics_port``, serve
+    Prometheus metrics on ``/metrics`` and health on ``/healthz`` (see ``sim.observe``)."""
+    AgoraApp(world_path, plugin_dirs=plugin_dirs, metrics_port=metrics_port, metrics_host=metrics_host).run()
