@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_llm_arguments(run)
     run.add_argument("--llm-wait", type=_non_negative_float, default=30.0, metavar="S",
                      help="at the end, wait up to S seconds for LLM answers still in flight (default 30; the rest fall back)")
+    run.add_argument("--ticks-per-second", type=_non_negative_float, metavar="X",
+                     help="pace the run at X ticks per second (default: as fast as possible)")
+    _metrics_arguments(run)
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     social = sub.add_parser("social", help="show or change a world's living-network settings",
@@ -153,17 +156,21 @@ def build_parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="open the terminal UI on a world", description="Open the terminal UI on a world file.")
     tui.add_argument("world", metavar="WORLD", nargs="?", help="world file (default: the default world in the saves folder)")
     tui.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
+    _metrics_arguments(tui)
 
     topics = sub.add_parser("topics", help="list the 64 topics", description="List the topics agents and messages can have.")
     topics.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures", description="Benchmarks print JSON with a baseline measured in the same run.")
     bsub = bench.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=_Parser, required=True)
-    bw = bsub.add_parser("world", help="generate, persist, open, snapshot save and load", description="World benchmark: generation, persistence, opening, snapshots and peak RSS.")
+    bw = bsub.add_parser("world", help="generate, persist, open, snapshot save and load", description="World benchmark: generation, persistence, opening, PageRank, a headless cascade, snapshots and peak RSS.")
     bw.add_argument("--agents", type=_positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
     bw.add_argument("--avg-degree", type=_non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
     bw.add_argument("--seed", type=_int, default=1)
     bw.add_argument("--dir", metavar="DIR", help="folder for the temporary files (default: a temporary folder)")
+    bw.add_argument("--run-ticks", type=_int, default=30, metavar="T",
+                    help="ticks of the headless ic cascade at most (default 30; 0 skips the run)")
+    bw.add_argument("--no-analysis", action="store_true", help="skip the PageRank measurement")
     bw.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     bp = bsub.add_parser("propagation", help="independent-cascade throughput vs a numpy kernel; concurrent sessions; NDlib",
                          description="Propagation benchmark: a full ic cascade against a plain numpy frontier kernel measured in "
@@ -194,9 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--seed", type=_int, default=7)
     bs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
-    from . import cli_analysis, cli_llm, cli_plugins
+    from . import cli_analysis, cli_llm, cli_plugins, cli_sweep
 
     cli_plugins.add_commands(sub)
+    cli_sweep.add_commands(sub)
     cli_analysis.add_commands(sub)
     cli_analysis.add_bench_command(bsub)
     cli_llm.add_commands(sub)
@@ -246,6 +254,12 @@ async def _cmd_new(args: argparse.Namespace) -> int:
     from .store import check_target, save_world, world_info
 
     check_target(args.world, args.force)
+    if not args.edges:  # refuse before minutes of work: memory (in synthetic_world) and disk here
+        from .memory import ensure_disk, ensure_fits, world_file_bytes
+
+        edges = int(args.agents * args.avg_degree)
+        ensure_fits(args.agents, edges, what="a world")
+        ensure_disk(args.world, world_file_bytes(args.agents, edges), f"a world of {args.agents:,} agents and about {edges:,} directed edges")
     name = args.name or os.path.splitext(os.path.basename(args.world))[0]
     t0 = time.perf_counter()
     with stderr_progress() as progress:
@@ -414,17 +428,41 @@ def make_registry(plugin_dirs: list[str], world_path: str | None = None):
     return Registry(dirs)
 
 
-async def _cmd_run(args: argparse.Namespace) -> int:
-    from .progress import stderr_progress
-    from .runner import run_cascades
-    from .store import open_world
-    from .writer import WorldWriter
+def _metrics_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metrics-port", type=_int, metavar="PORT",
+                   help="serve Prometheus metrics on /metrics and health on /healthz at PORT (0 picks a free port)")
+    p.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+                   help="address the metrics server binds to (default 127.0.0.1, this machine only)")
 
+
+async def _cmd_run(args: argparse.Namespace) -> int:
     from .cli_llm import llm_overrides
 
     params = _parse_params(args.param)
     llm = llm_overrides(args)
     registry = make_registry(args.plugins, args.world)
+    monitor = server = None
+    if args.metrics_port is not None:  # bound before anything is opened: a busy port fails at once
+        from .observe import MetricsServer, Monitor
+
+        tps = args.ticks_per_second
+        monitor = Monitor(stall_after=max(60.0, 3.0 / tps) if tps else 60.0)
+        server = MetricsServer(monitor, args.metrics_host, args.metrics_port).start()
+        sys.stderr.write(f"agora: metrics on {server.url}/metrics, health on {server.url}/healthz\n")
+        sys.stderr.flush()
+    try:
+        return await _run_command(args, params, llm, registry, monitor)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: Any, registry: Any, monitor: Any) -> int:
+    from .progress import stderr_progress
+    from .runner import run_cascades
+    from .store import open_world
+    from .writer import WorldWriter
+
     world = await open_world(args.world)
     changes = _social_changes(args)
     if changes:  # validate before anything is written
@@ -441,6 +479,7 @@ async def _cmd_run(args: argparse.Namespace) -> int:
                 params=params, runs=args.runs, seed=args.seed, steps=args.steps, until_done=args.until_done,
                 max_ticks=args.max_ticks, priority=args.priority, writer=writer, progress=progress,
                 social=_social_changes(args), llm=llm, llm_wait=args.llm_wait, author=args.author,
+                monitor=monitor, ticks_per_second=args.ticks_per_second or None,
             )
     finally:
         if writer is not None:
@@ -484,6 +523,12 @@ def _cmd_llm(args: argparse.Namespace) -> Any:
     from . import cli_llm
 
     return cli_llm.handle(args)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> Any:
+    from . import cli_sweep
+
+    return cli_sweep.handle(args)
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -533,7 +578,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.bench == "propagation":
         result = bench_propagation(args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents)
     else:
-        result = bench_world(args.agents, avg_degree=args.avg_degree, seed=args.seed, folder=args.dir)
+        from .progress import stderr_progress
+
+        with stderr_progress() as progress:
+            result = bench_world(args.agents, avg_degree=args.avg_degree, seed=args.seed, folder=args.dir, progress=progress,
+                                 analyse=not args.no_analysis, run_ticks=max(0, args.run_ticks))
     text = "\n".join(f"{k:<28}{v}" for k, v in result.items() if not isinstance(v, dict))
     _emit(args, result, text)
     return 0
@@ -561,7 +610,8 @@ def _cmd_tui(args: argparse.Namespace) -> int:
         _emit(args, info, _describe(info) + "\n\n(no terminal: the UI needs one; this is the world it would open)")
         return 0
     # The UI is the one place the core hands over to textual; it is imported only here.
-    importlib.import_module("tui.app").run_app(world, plugin_dirs=plugins)
+    importlib.import_module("tui.app").run_app(world, plugin_dirs=plugins, metrics_port=getattr(args, "metrics_port", None),
+                                               metrics_host=getattr(args, "metrics_host", "127.0.0.1"))
     return 0
 
 
@@ -572,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
         "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, "tui": _cmd_tui, None: _cmd_tui,
-        "plugins": _cmd_plugins, "social": _cmd_social, "interview": _cmd_llm, "llm": _cmd_llm, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
+        "plugins": _cmd_plugins, "social": _cmd_social, "interview": _cmd_llm, "llm": _cmd_llm, "sweep": _cmd_sweep, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
     }
     handler = handlers[args.command]
     try:

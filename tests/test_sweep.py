@@ -1,0 +1,299 @@
+"""``agora sweep``: grid expansion and validation, agreement with ``run_cascades``, and identical results
+in this process, in a process pool and on a local Ray cluster, with the world loaded once per worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.sweep import expand_grid, parse_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FRAGILE = '''
+from plugins.ic import IndependentCascade
+from sim.plugin import Param
+
+
+class Fragile(IndependentCascade):
+    """ic that raises in its first round when explode is true (a model failing mid-run)."""
+
+    name = "fragile"
+    params = {**IndependentCascade.params, "explode": Param(bool, False, help="raise in step")}
+
+    def step(self, ctx):
+        if self.p["explode"]:
+            raise RuntimeError("boom")
+        return super().step(ctx)
+'''
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """``agora ARGS`` in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def sweep_json(*args: str) -> dict:
+    code, out, err = cli("sweep", *args, "--json")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 1, out
+    return json.loads(lines[0])
+
+
+@pytest.fixture(scope="module")
+def world_file(tmp_path_factory) -> Path:
+    from sim.create import synthetic_world
+    from sim.store import save_world
+
+    path = tmp_path_factory.mktemp("sweep") / "small.db"
+    asyncio.run(save_world(synthetic_world("small", 2500, avg_degree=8, seed=7), str(path)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def plugin_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("plugins")
+    (folder / "fragile.py").write_text(FRAGILE)
+    return folder
+
+
+GRID = ("--grid", "p=0.05,0.2", "--runs", "4")
+
+
+@pytest.fixture(scope="module")
+def pool_result(world_file) -> dict:
+    """The reference sweep: a process pool of two workers."""
+    before = digest(world_file)
+    result = sweep_json(str(world_file), *GRID, "--workers", "2")
+    assert digest(world_file) == before
+    return result
+
+
+def runs_of(result: dict) -> list[list[dict]]:
+    return [c["per_run"] for c in result["results"]]
+
+
+def test_grid_expands_in_the_order_given():
+    grid = parse_grid(["p=0.05, 0.2", "trust_weighted=false,true"])
+    assert grid == [("p", ["0.05", "0.2"]), ("trust_weighted", ["false", "true"])]
+    assert expand_grid(grid) == [
+        {"p": "0.05", "trust_weighted": "false"}, {"p": "0.05", "trust_weighted": "true"},
+        {"p": "0.2", "trust_weighted": "false"}, {"p": "0.2", "trust_weighted": "true"},
+    ]
+    assert expand_grid([]) == [{}]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--grid", "p"], "is not KEY=V1,V2"),
+    (["--grid", "p=,"], "lists no values"),
+    (["--grid", "p=0.1", "--grid", "p=0.2"], "given twice"),
+    (["--grid", "q=1,2"], "has no parameter 'q'"),
+    (["--grid", "p=0.1,lots"], "p=lots is invalid"),
+    (["--grid", "p=0.1,1.5"], "p=1.5 is invalid"),
+    (["--grid", "p=0.1,0.10"], "same value twice"),
+    (["--grid", "p=0.1", "--param", "p=0.2"], "both swept"),
+    (["--model", "nosuch"], "unknown model 'nosuch'"),
+    (["--seeds", "ids:99999999"], "99999999"),
+    (["--seeds", "most:3"], "seed selection"),
+    (["--topic", "nosuchtopic"], "nosuchtopic"),
+    (["--plugins", "no/such/folder"], "plugin folder"),
+])
+def test_mistakes_are_one_line_exit_2_before_any_run(world_file, args, needle):
+    before = digest(world_file)
+    t0 = time.perf_counter()
+    code, out, err = cli("sweep", str(world_file), "--runs", "3", *args)
+    assert code == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agora: error: "), err
+    assert needle in lines[0]
+    assert "Traceback" not in err
+    assert time.perf_counter() - t0 < 5
+    assert digest(world_file) == before
+
+
+def test_missing_ray_is_one_sentence(world_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # "import ray" now fails as if not installed
+    code, out, err = cli("sweep", str(world_file), "--runs", "2", "--ray", "auto")
+    assert code == 2 and out == ""
+    assert err == "agora: error: --ray needs the optional extra: pip install 'agora-sim[ray]'\n"
+
+
+def test_sweep_equals_run_cascades_per_seed(world_file):
+    from sim.registry import Registry
+    from sim.runner import run_cascades
+    from sim.store import open_world
+
+    result = sweep_json(str(world_file), *GRID, "--seed", "5", "--workers", "1")
+    assert result["backend"] == "process" and result["workers"] == 1
+    assert result["session_seeds"] == [5, 6, 7, 8]
+    world = asyncio.run(open_world(str(world_file)))
+    registry = Registry()
+    for combo, p in zip(result["results"], ("0.05", "0.2")):
+        direct = asyncio.run(run_cascades(world, registry=registry, text="sweep", model="ic", params={"p": p}, runs=4,
+                                          seed=5, until_done=True, llm={"offline": True}))
+        assert combo["params"] == direct["params"]
+        assert combo["grid"] == {"p": float(p)}
+        assert combo["reached"] == [r["reached"] for r in direct["runs"]]
+        assert combo["peak_tick"] == [r["peak_tick"] for r in direct["runs"]]
+        assert [r["ticks"] for r in combo["per_run"]] == [r["ticks"] for r in direct["runs"]]
+        assert combo["mean_reached"] == pytest.approx(direct["mean_reached"])
+        assert combo["ci95"] == pytest.approx(direct["ci95"])
+        assert combo["mean_peak_tick"] == pytest.approx(direct["mean_peak_tick"])
+    low, high = result["results"]
+    assert high["mean_reached"] > 10 * low["mean_reached"]
+    assert min(high["reached"]) > max(low["reached"])
+    assert len(set(high["reached"])) > 1  # the seeds differ between runs
+
+
+def test_process_pool_equals_one_process(world_file, pool_result):
+    single = sweep_json(str(world_file), *GRID, "--workers", "1")
+    assert pool_result["workers"] == 2
+    assert runs_of(pool_result) == runs_of(single)
+    assert [c["mean_reached"] for c in pool_result["results"]] == [c["mean_reached"] for c in single["results"]]
+    # each worker process opened the world once, not once per run
+    assert 1 <= pool_result["worker_processes"] <= 2
+    assert pool_result["world_loads"] == pool_result["worker_processes"]
+
+
+def test_json_shape(world_file, pool_result):
+    r = pool_result
+    assert {"results", "world", "model", "seeds", "runs", "backend", "workers", "seconds", "agents"} <= set(r)
+    assert (r["model"], r["seeds"], r["runs"], r["backend"], r["agents"]) == ("ic", "random:10", 4, "process", 2500)
+    assert r["grid"] == {"p": [0.05, 0.2]} and r["total_runs"] == 8 and r["failed"] == 0
+    assert [c["grid"] for c in r["results"]] == [{"p": 0.05}, {"p": 0.2}]
+    for c in r["results"]:
+        assert c["params"] == {"p": c["grid"]["p"], "trust_weighted": False, "feed_weight": 1.0}
+        assert c["runs"] == 4 and c["completed"] == 4
+        lo, hi = c["ci95"]
+        assert lo <= c["mean_reached"] <= hi
+        plo, phi = c["peak_ci95"]
+        assert plo <= c["mean_peak_tick"] <= phi
+        assert len(c["reached"]) == len(c["peak_tick"]) == 4
+        assert c["min_reached"] == min(c["reached"]) and c["max_reached"] == max(c["reached"])
+        assert c["mean_fraction"] == pytest.approx(c["mean_reached"] / 2500)
+        assert [x["seed"] for x in c["per_run"]] == [0, 1, 2, 3]
+
+
+def test_text_table(world_file):
+    code, out, err = cli("sweep", str(world_file), "--grid", "p=0.05,0.2", "--grid", "trust_weighted=false,true",
+                         "--runs", "2", "--steps", "3", "--workers", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].split()[:3] == ["p", "trust_weighted", "runs"]
+    assert [line.split()[:2] for line in lines[2:6]] == [["0.05", "false"], ["0.05", "true"], ["0.2", "false"], ["0.2", "true"]]
+    assert "8 runs" in lines[6] and "world file not modified" in lines[6]
+
+
+def test_failed_runs_are_counted_not_fatal(world_file, plugin_dir):
+    result = sweep_json(str(world_file), "--plugins", str(plugin_dir), "--model", "fragile",
+                        "--grid", "explode=false,true", "--param", "p=0.2", "--runs", "3", "--workers", "2")
+    ok, broken = result["results"]
+    assert (ok["completed"], ok["failed"]) == (3, 0)
+    assert (broken["completed"], broken["failed"]) == (0, 3)
+    assert broken["mean_reached"] is None and broken["reached"] == [None] * 3
+    assert "boom" in broken["errors"][0]
+    assert result["failed"] == 3
+    assert ok["mean_reached"] > 100
+
+
+@pytest.fixture
+def ray():
+    return pytest.importorskip("ray", reason="the Ray backend needs the optional extra: pip install 'agora-sim[ray]'")
+
+
+def test_ray_equals_process_pool_and_ships_the_world_once(world_file, pool_result, ray, monkeypatch):
+    """``--ray auto`` starts a local cluster: the same runs as the pool, the world put in the object store
+    once and loaded once per worker process, the cluster shut down afterwards."""
+    puts = []
+    real_put = ray.put
+
+    def counting_put(value, *a, **kw):
+        puts.append(type(value))
+        return real_put(value, *a, **kw)
+
+    monkeypatch.setattr(ray, "put", counting_put)
+    before = digest(world_file)
+    result = sweep_json(str(world_file), *GRID, "--ray", "auto", "--workers", "2")
+    assert not ray.is_initialized()  # the cluster it started is shut down
+    assert digest(world_file) == before
+    assert result["backend"] == "ray"
+    assert runs_of(result) == runs_of(pool_result)
+    assert [c["ci95"] for c in result["results"]] == [c["ci95"] for c in pool_result["results"]]
+    assert len(puts) == 1
+    assert 1 <= result["world_loads"] <= result["worker_processes"] <= 2
+    assert result["world_loads"] < result["total_runs"]
+
+
+@pytest.mark.slow
+def test_ray_ships_plugins_and_counts_failures(world_file, plugin_dir, ray):
+    args = (str(world_file), "--plugins", str(plugin_dir), "--model", "fragile", "--grid", "explode=false,true",
+            "--param", "p=0.2", "--runs", "3", "--workers", "2")
+    on_ray = sweep_json(*args, "--ray", "auto")
+    local = sweep_json(*args)
+    assert runs_of(on_ray) == runs_of(local)
+    assert [c["failed"] for c in on_ray["results"]] == [0, 3]
+
+
+def command_line(process) -> str:
+    import psutil
+
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # gone already, or not ours to read
+        return ""
+
+
+def test_ctrl_c_leaves_no_worker_processes(world_file):
+    psutil = pytest.importorskip("psutil")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(world_file), "--grid", "p=0.2", "--runs", "5000",
+                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 30
+        workers: list = []
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = [p for p in parent.children(recursive=True) if "spawn_main" in command_line(p)]
+            time.sleep(0.05)
+        assert len(workers) == 2, "the pool did not start"
+        time.sleep(1.0)  # the workers have opened the world and are running
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err == "agora: interrupted\n"
+    for w in workers:
+        assert not w.is_running() or w.status() == psutil.STATUS_ZOMBIE
+
+
+def test_engine_is_headless_and_imports_ray_lazily():
+    code = ("import sys, sim.sweep, sim.cli_sweep; "
+            "print(sorted(m for m in ('textual', 'ray', 'tui') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
