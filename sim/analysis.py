@@ -22,6 +22,12 @@ The igraph view
     against 0.11 s for ``Graph(edges=list(zip(...)))`` and 0.28 s for a numpy ``(E, 2)`` array; at
     1,000,000 agents the view takes 1.5 s (``agora bench analysis``).
 
+PageRank
+    :func:`pagerank_csr` iterates straight on the world's CSR arrays (a sparse matrix-vector product per
+    iteration, row blocks in threads), so ``analyze`` needs no igraph view for PageRank alone: at
+    10,000,000 agents and 100,000,000 edges it takes a fraction of the time and memory of the view plus
+    igraph's PRPACK (:func:`pagerank_scores`, kept as the cross-check; they agree to about 1e-13).
+
 Communities
     Leiden (modularity objective, with a resolution), Louvain (``community_multilevel``) or label
     propagation, on the undirected view. Labels are renumbered so community 0 is the largest.
@@ -42,11 +48,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import random
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -230,6 +238,75 @@ def pagerank_scores(view: GraphView, *, damping: float = 0.85) -> np.ndarray:
     if view.n == 0:
         return np.empty(0, dtype=np.float64)
     return np.asarray(view.attention.pagerank(damping=damping, directed=True), dtype=np.float64)
+
+
+def pagerank_csr(graph: "Graph", *, damping: float = 0.85, tol: float = 1e-10, max_iter: int = 1000,
+                 progress: Progress = None, cancel: threading.Event | None = None) -> np.ndarray:
+    """PageRank of every agent (float64, sums to 1) by power iteration straight on the world's CSR arrays.
+
+    The same PageRank as :func:`pagerank_scores` (attention graph follower -> followed, dangling agents
+    spreading their rank uniformly), without building an igraph view: a walker at ``u`` moves to one of
+    the agents ``u`` follows, so ``x'[v] = d * sum(x[u] / follows(u) for u in followers(v)) + teleport``,
+    one sparse matrix-vector product over the out-CSR (row ``v`` lists ``v``'s followers) per iteration.
+    Iterates until the L1 change is below ``tol`` (about 55 iterations). At 10,000,000 agents and
+    100,000,000 edges this takes a fraction of the time and memory of the igraph view plus PRPACK
+    (``agora bench world``); the results agree to about 1e-13.
+
+    Raises:
+        BadParameterError: ``damping`` is not strictly between 0 and 1.
+        AnalysisCancelled: ``cancel`` was set (checked every iteration).
+    """
+    import scipy.sparse as sp
+
+    if not 0 < damping < 1:
+        raise BadParameterError(f"PageRank damping must be between 0 and 1 (exclusive), got {damping}")
+    n, e = graph.n, graph.num_edges
+    if n == 0:
+        return np.empty(0, dtype=np.float64)
+    idx = np.int32 if max(n, e) < 2**31 - 1 else np.int64
+    indices = graph.out_indices.astype(idx, copy=False)  # int32 indices are used as they are, not copied
+    ones = np.ones(e, dtype=np.float64)  # float64 like the vector: scipy would otherwise cast it every product
+    # Row blocks of about equal edge counts, multiplied in threads (scipy releases the GIL): views of the
+    # arrays, only the small offset arrays are new.
+    parts = max(1, min(os.cpu_count() or 1, 4, e // 1_000_000))
+    cuts = np.unique(np.r_[0, np.searchsorted(graph.out_indptr, np.arange(1, parts) * e // parts), n])
+    blocks = []
+    for r0, r1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        e0, e1 = int(graph.out_indptr[r0]), int(graph.out_indptr[r1])
+        ptr = (graph.out_indptr[r0 : r1 + 1] - e0).astype(idx)
+        blocks.append((r0, r1, sp.csr_matrix((ones[e0:e1], indices[e0:e1], ptr), shape=(r1 - r0, n), copy=False)))
+    follows = np.diff(graph.in_indptr).astype(np.float64)
+    dangling = follows == 0
+    share = np.divide(1.0, follows, out=np.zeros(n), where=~dangling)
+    del follows
+    x = np.full(n, 1.0 / n)
+    nxt = np.empty(n)
+    pool = ThreadPoolExecutor(len(blocks)) if len(blocks) > 1 else None
+
+    def product(block: tuple[int, int, Any], y: np.ndarray) -> None:
+        r0, r1, m = block
+        nxt[r0:r1] = m @ y
+
+    try:
+        for it in range(1, max_iter + 1):
+            _check(cancel)
+            y = x * share
+            if pool is None:
+                product(blocks[0], y)
+            else:
+                list(pool.map(product, blocks, [y] * len(blocks)))
+            nxt *= damping
+            nxt += (damping * float(x[dangling].sum()) + (1.0 - damping)) / n
+            change = float(np.abs(nxt - x).sum())
+            x, nxt = nxt, x
+            _report(progress, "pagerank", min(0.95, it / 60))
+            if change < tol:
+                break
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    x /= x.sum()
+    return x
 
 
 def coreness(view: GraphView) -> np.ndarray:
@@ -755,15 +832,15 @@ def analyze(world: "World", *, pagerank: bool = True, communities: bool = True, 
 
     with phase("fingerprint"):
         res.fingerprint = fingerprint(world, progress=progress)
-    if view is None:
-        with phase("build_view"):
-            view = build_view(world, progress=progress, cancel=cancel)
-    res.symmetric = view.symmetric
-    if pagerank:
+    if pagerank:  # straight on the CSR arrays: PageRank alone needs no igraph view
         with phase("pagerank"):
             _report(progress, "pagerank", 0.0)
-            res.pagerank = pagerank_scores(view, damping=damping)
+            res.pagerank = pagerank_csr(world.graph, damping=damping, progress=progress, cancel=cancel)
             _report(progress, "pagerank", 1.0)
+    if view is None and (communities or structure):
+        with phase("build_view"):
+            view = build_view(world, progress=progress, cancel=cancel)
+    res.symmetric = view.symmetric if view is not None else is_symmetric(world.graph)
     if communities:
         with phase("communities"):
             res.communities = detect_communities(view, method=method, resolution=resolution, seed=seed,

@@ -98,6 +98,10 @@ def test_pagerank_matches_networkx_on_email_eu_core(email):
     # The orientation matters: the file's own direction gives clearly different values.
     other = _nx_pagerank(g.reverse(), world.columns["ids"])
     assert np.abs(other - ours).max() > 1e-3
+    # The power iteration on the CSR arrays (what analyze uses) is the same PageRank, dangling agents included.
+    csr = A.pagerank_csr(world.graph)
+    np.testing.assert_allclose(csr, ours, rtol=1e-7, atol=0)
+    np.testing.assert_allclose(A.analyze(world, communities=False).pagerank, ours, rtol=1e-7, atol=0)
 
 
 def test_pagerank_matches_networkx_on_facebook(facebook):
@@ -113,6 +117,10 @@ def test_pagerank_matches_networkx_on_facebook(facebook):
     np.testing.assert_allclose(ours, _nx_pagerank(g, world.columns["ids"]), rtol=1e-6, atol=0)
     # Forcing the directed attention graph on a symmetric world gives the same ranks.
     np.testing.assert_allclose(A.pagerank_scores(A.build_view(world, symmetric=False)), ours, rtol=1e-9)
+    np.testing.assert_allclose(A.pagerank_csr(world.graph), ours, rtol=1e-7, atol=0)
+    np.testing.assert_allclose(A.pagerank_csr(world.graph, damping=0.5), A.pagerank_scores(view, damping=0.5), rtol=1e-7)
+    with pytest.raises(BadParameterError, match="damping"):
+        A.pagerank_csr(world.graph, damping=1.0)
 
 
 # -- communities -------------------------------------------------------------------------------------
