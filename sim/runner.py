@@ -74,6 +74,9 @@ async def run_cascades(
     author: int | None = None,
     monitor: Any = None,
     ticks_per_second: float | None = None,
+    plugin_budget: float | None = None,
+    checkpoint_every: int | None = 50,
+    checkpoint_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
@@ -84,11 +87,18 @@ async def run_cascades(
 
     ``monitor`` (a :class:`sim.observe.Monitor`) follows each run's simulation while it runs
     (``attach`` after it is made, ``finish`` when its ticks are done, ``detach`` at the end).
-    ``ticks_per_second`` paces the ticks (None: as fast as possible).
+    ``ticks_per_second`` paces the ticks (None: as fast as possible). ``plugin_budget``: seconds one
+    plugin call may take before its session fails (None: ``$AGORA_PLUGIN_BUDGET`` or 10; see ``Simulation``).
+
+    A persisted run (a ``writer`` and no ``runs``) checkpoints the world into its file right after the
+    injection, every ``checkpoint_every`` ticks and every ``checkpoint_seconds`` seconds (whichever comes
+    first; None or 0 turns either off) and at the end, so a crash loses at most the ticks since the last
+    checkpoint (see ``sim.check``).
 
     Raises:
         BadParameterError: inconsistent options (bad model, parameter or seeds are reported by inject;
             bad social settings by ``Social.configure``).
+        CheckpointError: a checkpoint could not be written (a full disk); the file keeps the previous one.
     """
     if steps is None and not until_done:
         raise BadParameterError("say how long to run: --steps N or --until-done")
@@ -102,7 +112,8 @@ async def run_cascades(
     llm_totals: dict[str, Any] = {}
     for r in range(repeats):
         w = world.fork() if runs is not None else world
-        sim = Simulation(w, registry=registry, writer=None if runs is not None else writer, llm=LLMService(w, config))
+        sim = Simulation(w, registry=registry, writer=None if runs is not None else writer, llm=LLMService(w, config),
+                         plugin_budget=plugin_budget)
         if monitor is not None:
             monitor.attach(sim, sim.writer)
         posts_before = len(w.posts)
@@ -115,15 +126,23 @@ async def run_cascades(
             session_id, model_params = s.id, s.params
             if s.status == "failed":
                 raise BadParameterError(f"model {model!r} could not be used: {s.error}")
+        persisted = writer is not None and runs is None
+        if persisted and text is not None:
+            await sim.checkpoint()  # the injected message is in the file before the first tick
         t0 = time.perf_counter()
         done = 0
         totals = dict.fromkeys(_TOTALS, 0)
+        last_checkpoint, last_checkpoint_time = 0, time.perf_counter()
         while done < limit and not (until_done and sim.idle):
             t_tick = time.perf_counter()
             m = await sim.step()
             for k in _TOTALS:
                 totals[k] += int(m.get(k, 0))
             done += 1
+            if persisted and ((checkpoint_every and done - last_checkpoint >= checkpoint_every)
+                              or (checkpoint_seconds and time.perf_counter() - last_checkpoint_time >= checkpoint_seconds)):
+                await sim.checkpoint()
+                last_checkpoint, last_checkpoint_time = done, time.perf_counter()
             if ticks_per_second:
                 await asyncio.sleep(max(0.0, 1.0 / ticks_per_second - (time.perf_counter() - t_tick)))
             if progress:
@@ -135,7 +154,7 @@ async def run_cascades(
         stats = sim.llm.stats()
         stats["posts"] = len(w.posts) - posts_before
         _add_llm(llm_totals, stats)
-        if writer is not None and runs is None:
+        if persisted:
             await sim.checkpoint()
         summary = _run_summary(sim, session_id, done, time.perf_counter() - t0, totals)
         summary["seed"] = seed + r

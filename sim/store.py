@@ -12,6 +12,8 @@ while creating it never leaves half a world under the target's name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import glob
 import json
 import os
 import sqlite3
@@ -24,6 +26,7 @@ import numpy as np
 
 from . import __version__
 from .errors import BadFileError, BadParameterError, TargetExistsError
+from .faults import kill_point
 from .graph import Graph, GraphDelta
 from .memory import ensure_disk, ensure_memory, world_file_bytes
 from .analysis_store import ANALYSIS_SCHEMA
@@ -176,6 +179,32 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def stale_temps(path: str) -> list[str]:
+    """Temporary files of saves to ``path`` (``PATH.tmp-PID`` and their SQLite companions) whose writing
+    process is gone: a save killed before its rename leaves them; the target itself is never affected."""
+    out = []
+    for f in sorted(glob.glob(glob.escape(path) + ".tmp-*")):
+        pid = f[len(path) + len(".tmp-"):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            out.append(f)
+        except OSError:
+            pass  # alive (or another user's): a save may be in progress
+    return out
+
+
+def remove_stale_temps(path: str) -> list[str]:
+    """Remove what :func:`stale_temps` finds (called before every save to ``path``); returns the names."""
+    found = stale_temps(path)
+    for f in found:
+        with contextlib.suppress(OSError):
+            os.remove(f)
+    return found
+
+
 def check_target(path: str, force: bool, what: str = "world") -> None:
     """Refuse to overwrite an existing target unless ``force``.
 
@@ -310,7 +339,7 @@ async def _sync_mirrors(db: aiosqlite.Connection, world: World) -> None:
         rows["s"], rows["d"] = src[live], dst[live]
         rows["t"] = np.rint(g.trust[eid[live]].astype(np.float64) * 32767) / 32767.0
         await db.executemany("INSERT OR REPLACE INTO relationships (src, dst, trust) VALUES (?, ?, ?)", rows.tolist())
-    world.clear_edge_log()
+    # The log is cleared by the caller once the transaction is committed: a failed checkpoint keeps it.
 
 
 def _session_arrays(world: World) -> dict[str, np.ndarray]:
@@ -415,8 +444,12 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
     Raises:
         TargetExistsError: ``path`` exists and ``force`` is false.
     """
+    from .diskio import remove_quietly, write_error
+
     check_target(path, force)
+    remove_stale_temps(path)
     ensure_disk(path, world_file_bytes(world.n, world.num_edges), f"writing world {path!r}")
+    existed = os.path.exists(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     for f in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
         if os.path.exists(f):
@@ -433,9 +466,13 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
             await db.executescript(SCHEMA)
             await db.execute("BEGIN")
             await db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
+            # This file holds every adoption event and feed exposure from this tick on (a world loaded
+            # from a snapshot starts its history here); ``agora check`` compares them with the arrays.
+            await db.execute("INSERT INTO meta (key, value) VALUES ('events_since', ?)", (json.dumps(world.tick),))
             await _write_arrays(db, _world_arrays(world), progress)
             await _write_agents(db, world, progress)
             await _write_relationships(db, world.graph, progress)
+            await _write_message_rows(db, world, world.sessions)  # a world from a snapshot has both
             if world.config.get("analysis"):
                 from .analysis import community_table
                 from .analysis_store import write_analysis
@@ -460,10 +497,12 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
                 os.remove(f)
         os.replace(tmp, path)
         _fsync_dir(path)
-    except BaseException:
-        for f in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
-            if os.path.exists(f):
-                os.remove(f)
+    except BaseException as exc:
+        remove_quietly(tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal")
+        # A full disk, a quota or the file size limit: one sentence saying the previous file is intact.
+        error = write_error(exc, path, "world", existed)
+        if error is not None:
+            raise error from None
         raise
     world.path = os.path.abspath(path)
     world.clear_edge_log()
@@ -736,6 +775,22 @@ def world_info(path: str) -> dict[str, Any]:
     }
 
 
+async def _write_message_rows(db: aiosqlite.Connection, world: World, sessions: list) -> None:
+    """The ``messages`` rows (all) and the ``sessions`` rows of ``sessions``."""
+    await db.executemany(
+        "INSERT OR REPLACE INTO messages (id, text, topics, author, created_tick, meta) VALUES (?, ?, ?, ?, ?, ?)",
+        [(m["id"], m["text"], int(np.uint64(m["topics"]).view(np.int64)), m.get("author"), m["created_tick"],
+          json.dumps({k: v for k, v in m.items() if k not in ("id", "text", "topics", "author", "created_tick")}))
+         for m in world.messages],
+    )
+    await db.executemany(
+        "INSERT OR REPLACE INTO sessions (id, message_id, model, params, status, priority, seeds, started_tick, "
+        "ended_tick, exposed, adopted, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(s.id, s.message_id, s.model_name, json.dumps(s.params), s.status, s.priority, s.seeds, s.started_tick,
+          s.ended_tick, s.exposed_count, s.reached, s.error) for s in sessions],
+    )
+
+
 async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_sessions: list | None = None) -> None:
     """Bring an open world file up to date in one transaction: metadata (tick, generator states,
     messages, sessions), the arrays of the given sessions (all when None) and the ``messages`` and
@@ -760,22 +815,16 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
         arrays.update(_delta_arrays(world))
         await _write_arrays(db, arrays, None)
         await _sync_mirrors(db, world)
-        await db.executemany(
-            "INSERT OR REPLACE INTO messages (id, text, topics, author, created_tick, meta) VALUES (?, ?, ?, ?, ?, ?)",
-            [(m["id"], m["text"], int(np.uint64(m["topics"]).view(np.int64)), m.get("author"), m["created_tick"],
-              json.dumps({k: v for k, v in m.items() if k not in ("id", "text", "topics", "author", "created_tick")}))
-             for m in world.messages],
-        )
-        await db.executemany(
-            "INSERT OR REPLACE INTO sessions (id, message_id, model, params, status, priority, seeds, started_tick, "
-            "ended_tick, exposed, adopted, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(s.id, s.message_id, s.model_name, json.dumps(s.params), s.status, s.priority, s.seeds, s.started_tick,
-              s.ended_tick, s.exposed_count, s.reached, s.error) for s in sessions],
-        )
+        await _write_message_rows(db, world, world.sessions)  # a few rows: all of them, always in step with meta
+        kill_point("checkpoint")
         await db.commit()
     except BaseException:
-        await db.rollback()
+        # A failed checkpoint (a full disk, an I/O error) leaves the file at its previous checkpoint and
+        # the world's change records (dirty arrays, edge log, new posts) in place for the next one.
+        with contextlib.suppress(Exception):
+            await db.rollback()
         world.llm_cache.put_back(cache_rows)
         world.posts.put_back(post_rows)
         raise
     world.dirty_arrays.clear()
+    world.clear_edge_log()
