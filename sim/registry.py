@@ -29,7 +29,16 @@ from typing import Any
 
 from .errors import AgoraError, BadParameterError
 from .events import EventBus, PluginFailed, PluginLoaded
-from .plugin import ContentRecommender, FriendRecommender, Plugin, PropagationModel, Recommender
+from .plugin import (
+    ContentRecommender,
+    FriendRecommender,
+    Plugin,
+    PluginRunner,
+    PropagationModel,
+    Recommender,
+    is_plugin_fault,
+    plugin_budget,
+)
 
 ENTRY_POINT_GROUP = "agora.plugins"
 ENV_VAR = "AGORA_PLUGINS"
@@ -116,6 +125,35 @@ def load_file(path: str) -> ModuleType:
     return module
 
 
+def _guard_validate(cls: type[Plugin]) -> None:
+    """Make a user plugin's own ``validate`` raise only :class:`BadParameterError` (a bad value, named) or
+    :class:`PluginError` (anything else it raised, with the traceback), so a plugin whose parameter check
+    crashes fails the session that asked for it instead of the caller (the app's inject)."""
+    for klass in cls.__mro__:
+        if klass.__module__ == Plugin.__module__ or "validate" not in klass.__dict__:
+            continue
+        own = klass.__dict__["validate"]
+        func = getattr(own, "__func__", None)
+        if func is None or getattr(func, "_agora_guarded", False):
+            continue
+
+        def guarded(c: type[Plugin], params: dict[str, Any], _func: Any = func) -> dict[str, Any]:
+            try:
+                return _func(c, params)
+            except (BadParameterError, PluginError):
+                raise
+            except BaseException as exc:
+                if not is_plugin_fault(exc):
+                    raise
+                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                raise PluginError(f"plugin {getattr(c, 'name', c.__name__)}: checking its parameters raised "
+                                  f"{type(exc).__name__}: {exc}", tb) from exc
+
+        guarded._agora_guarded = True  # type: ignore[attr-defined]
+        guarded.__name__, guarded.__doc__, guarded.__wrapped__ = "validate", func.__doc__, func  # type: ignore[attr-defined]
+        klass.validate = classmethod(guarded)  # type: ignore[method-assign, assignment]
+
+
 def _key(name: str, kind: str | None) -> str:
     return f"{FRIEND}:{name}" if kind == FRIEND else name
 
@@ -160,6 +198,7 @@ class Registry:
             self._discover_entry_points()
         for folder in self.user_dirs:
             self._discover_folder(folder)
+        self._importer().close()
 
     def reload(self) -> list[PluginInfo]:
         """Re-import user plugins (and re-list entry points) without a restart; returns the failures."""
@@ -172,6 +211,7 @@ class Registry:
         if folder not in self.user_dirs:
             self.user_dirs.append(folder)
             self._discover_folder(folder)
+            self._importer().close()
 
     def _add(self, info: PluginInfo) -> None:
         old = self.entries.get(info.key)
@@ -193,6 +233,8 @@ class Registry:
     def _register_module(self, module: ModuleType, source: str) -> int:
         count = 0
         for cls in plugin_classes(module):
+            if source != "builtin":
+                _guard_validate(cls)
             self._add(PluginInfo(name=cls.name, kind=_kind_of(cls), source=source, cls=cls))
             count += 1
         return count
@@ -231,14 +273,23 @@ class Registry:
             path = os.path.join(folder, fname)
             stem = fname[:-3]
             try:
-                module = load_file(path)
+                # Import-time code is plugin code: under the plugin budget, so a file that hangs on import
+                # is listed as failed instead of freezing discovery (and the app's reload).
+                module = self._importer().call(load_file, path, what=f"plugin file {fname}", where="while being imported",
+                                               then="not loaded")
             except BaseException as exc:  # a plugin may raise anything, even SystemExit
-                if isinstance(exc, KeyboardInterrupt):
+                if not is_plugin_fault(exc):
                     raise
                 self._fail(stem, path, exc)
                 continue
             if self._register_module(module, path) == 0:
                 self._fail(stem, path, ImportError(f"{fname} defines no plugin class (a subclass of PropagationModel or Recommender with a name)"))
+
+    def _importer(self) -> PluginRunner:
+        runner = getattr(self, "_runner", None)
+        if runner is None:
+            runner = self._runner = PluginRunner(plugin_budget())
+        return runner
 
     def register(self, cls: type[Plugin], source: str = "runtime") -> PluginInfo:
         """Register a plugin class directly (tests, notebooks, the conformance checker)."""
@@ -265,6 +316,7 @@ class Registry:
                     plugin_classes(obj) if isinstance(obj, ModuleType) else [])
                 match = [c for c in classes if c.name == info.name] or classes
                 if match:
+                    _guard_validate(match[0])
                     info.cls = match[0]
                     info.kind = _kind_of(match[0])
                     return match[0]

@@ -13,16 +13,18 @@ adopted from or -1), an ``exposed`` flag per agent, its frontier, its own seeded
 
 from __future__ import annotations
 
+import inspect
 import time
 import traceback
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import BadParameterError
 from .graph import Graph, csr_positions
-from .plugin import PropagationModel, StepResult
+from .plugin import PluginTimeout, PropagationModel, StepResult, call_directly
 
 if TYPE_CHECKING:  # pragma: no cover
     from .world import World
@@ -131,32 +133,127 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return v
 
 
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Arrays the core made for this round, made read-only in place (no copy)."""
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
+
+
+def readonly_graph(g: Graph) -> Graph:
+    """The same graph over read-only views of its CSR arrays and trust (no copy)."""
+    return Graph(g.n, _readonly(g.out_indptr), _readonly(g.out_indices), _readonly(g.trust),
+                 _readonly(g.in_indptr), _readonly(g.in_indices), _readonly(g.in_edge))
+
+
+def _protect(value: Any) -> Any:
+    """What a read-only view hands a plugin for ``value``: arrays as read-only views, dicts as read-only
+    mappings (their arrays read-only), lists as tuples, sessions as :class:`SessionView`."""
+    if isinstance(value, np.ndarray):
+        return _readonly(value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: _protect(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_protect(v) for v in value)
+    if isinstance(value, PropagationSession):
+        return SessionView(value)
+    if isinstance(value, Graph):
+        return readonly_graph(value)
+    return value
+
+
+class _ReadOnlyView:
+    """A read-only facade of a core object for plugins: only the attributes in ``_ALLOWED`` are handed
+    out, through :func:`_protect`; nothing can be set. Plugin code reads shared state through these and
+    can change it only through its answer (and its session's ``store``)."""
+
+    __slots__ = ("_obj",)
+    _WHAT = "object"
+    _ALLOWED: frozenset[str] = frozenset()
+
+    def __init__(self, obj: Any) -> None:
+        object.__setattr__(self, "_obj", obj)
+
+    def __getattr__(self, name: str) -> Any:
+        obj = object.__getattribute__(self, "_obj")
+        if name not in self._ALLOWED and not self._extra(obj, name):
+            raise AttributeError(f"{self._WHAT}.{name} is not available to plugins: the {self._WHAT} is read-only "
+                                 f"to them (available: {', '.join(sorted(self._ALLOWED))})")
+        return _protect(getattr(obj, name))
+
+    @staticmethod
+    def _extra(obj: Any, name: str) -> bool:
+        return False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot set {self._WHAT}.{name}: the {self._WHAT} is read-only to plugins")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete {self._WHAT}.{name}: the {self._WHAT} is read-only to plugins")
+
+    def __repr__(self) -> str:
+        return f"<read-only {self._WHAT} {object.__getattribute__(self, '_obj')!r:.80}>"
+
+
+class WorldView(_ReadOnlyView):
+    """The world as a plugin sees it (``ctx.world``): its agent columns (also as attributes), graph,
+    sessions and messages read-only, personas, ids and the clock. Nothing can be changed through it."""
+
+    __slots__ = ()
+    _WHAT = "world"
+    _ALLOWED = frozenset({
+        "name", "seed", "tick", "n", "num_edges", "num_communities", "columns", "graph", "sessions", "messages",
+        "config", "path", "persona", "index_of", "indices_of", "hour_of", "nbytes", "summary", "app_version",
+    })
+
+    @staticmethod
+    def _extra(obj: Any, name: str) -> bool:
+        return name in obj.columns
+
+
+class SessionView(_ReadOnlyView):
+    """A propagation session as a plugin sees it (``ctx.session``, a recommender's ``ctx.sessions``):
+    counters, message and arrays, read-only."""
+
+    __slots__ = ()
+    _WHAT = "session"
+    _ALLOWED = frozenset({
+        "id", "message_id", "model_name", "params", "seeds", "priority", "status", "message", "created_tick",
+        "started_tick", "ended_tick", "round", "seed", "reached", "exposed_count", "attempts", "seeds_count",
+        "new_per_tick", "frontier_sizes", "reproduction_number", "error", "recommender", "feed_exposed",
+        "feed_reached", "state_names", "adopted_states", "transmitting_states", "transmit", "state", "adopted_at",
+        "adopted_from", "exposed", "frontier", "transmitting", "feed_seen", "store", "done", "speed",
+        "mean_offspring", "peak_tick", "graph_reached",
+    })
+
+
 class StepContext:
-    """What a model sees in one round. Arrays are read-only views: a model cannot change the world
-    or the session except through its :class:`~sim.plugin.StepResult` and its own ``store``."""
+    """What a model sees in one round. Arrays are read-only views, and the world, the session and the
+    graph are read-only facades (:class:`WorldView`, :class:`SessionView`, :func:`readonly_graph`): a
+    model cannot change the world or the session except through its :class:`~sim.plugin.StepResult` and
+    its own ``store``; writing to a shared array raises ``ValueError`` (its session fails)."""
 
     def __init__(self, session: "PropagationSession", world: "World", tick: int, online: np.ndarray | None = None,
                  *, starting: bool = False) -> None:
-        self.session = session
+        self._session = session
+        self._graph: Graph = world.graph
         #: True in the model's ``start()`` (seeding), False in every round; ``round`` is 0 in both.
         self.starting = starting
-        self.world = world
-        self.graph: Graph = world.graph
         self.n: int = world.n
         self.tick = tick
         self.round = session.round
-        self.params = session.params
-        self.message = session.message
+        self.params = MappingProxyType(session.params)
+        self.message = MappingProxyType(session.message)
         self.rng: np.random.Generator = session.rng
         self.state = _readonly(session.state)
         self.frontier = _readonly(session.frontier)
         self.store = session.store
-        self.online = online
-        #: The simulation's LLM service (``sim.llm.service.LLMService``) or None; see the ``llm`` model.
-        self.llm = session.llm
-        #: The plugin registry (a model that wraps another, like ``llm``, makes it through this); may be None.
-        self.registry = session.registry
-        self.columns = {k: _readonly(v) for k, v in world.columns.items()}
+        self.online = None if online is None else _readonly(online)
+        self._llm = session.llm
+        self._registry = session.registry
+        self._world = world
+        self._closed = False
+        self.columns = MappingProxyType({k: _readonly(v) for k, v in world.columns.items()})
         self.trust = _readonly(world.graph.trust)
         #: Feed exposures of this round: agents shown the message by the content recommender (ascending,
         #: int32) and the agent credited for each item (int32, -1 none). Empty without a recommender.
@@ -165,6 +262,36 @@ class StepContext:
         self._gathered: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._targets: tuple[np.ndarray, np.ndarray] | None = None
         self._sources: np.ndarray | None = None
+
+    @property
+    def world(self) -> WorldView:
+        """The world, read-only (:class:`WorldView`): personas, ids, the clock, columns, graph."""
+        return WorldView(self._world)
+
+    @property
+    def session(self) -> "SessionView":
+        """This session, read-only (:class:`SessionView`); change it only through the answer and ``store``."""
+        return SessionView(self._session)
+
+    @property
+    def graph(self) -> Graph:
+        """The follower graph over read-only views of its arrays (see ``sim.graph``)."""
+        return readonly_graph(self._graph)
+
+    @property
+    def llm(self) -> Any:
+        """The simulation's LLM service (``sim.llm.service.LLMService``) or None; see the ``llm`` model.
+        None once the call this context was handed to has been abandoned (over the plugin budget)."""
+        return None if self._closed else self._llm
+
+    @property
+    def registry(self) -> Any:
+        """The plugin registry (a model that wraps another, like ``llm``, makes it through this); may be None."""
+        return None if self._closed else self._registry
+
+    def close(self) -> None:
+        """Cut this context off the simulation's services (its call was abandoned)."""
+        self._closed = True
 
     # Randomness goes through these two so that tests can couple a model to a reference
     # implementation by handing both the same pre-drawn numbers.
@@ -214,8 +341,9 @@ class StepContext:
         """Out-edges of the frontier: ``(sources, targets, trust, edge_ids)``, sources ascending and
         each source's targets ascending. Computed once per round."""
         if self._gathered is None:
-            src, dst, eid = self.graph.gather_out(self.session.frontier)
-            self._gathered = (src, dst, self.graph.trust[eid], eid)
+            src, dst, eid = self._graph.gather_out(self._session.frontier)
+            # Read-only: the core reads them back after the step (exposure, the round's record for trust).
+            self._gathered = _frozen(src, dst, self._graph.trust[eid], eid)
         return self._gathered
 
     def gather_targets(self) -> tuple[np.ndarray, np.ndarray]:
@@ -224,8 +352,8 @@ class StepContext:
         if self._gathered is not None:
             return self._gathered[1], self._gathered[3]
         if self._targets is None:
-            eid, _ = csr_positions(self.graph.out_indptr, self.session.frontier)
-            self._targets = (self.graph.out_indices[eid], eid)
+            eid, _ = csr_positions(self._graph.out_indptr, self._session.frontier)
+            self._targets = _frozen(self._graph.out_indices[eid], eid)
         return self._targets
 
     def gather_sources(self) -> np.ndarray:
@@ -233,25 +361,25 @@ class StepContext:
         if self._gathered is not None:
             return self._gathered[0]
         if self._sources is None:
-            f = self.session.frontier
-            counts = self.graph.out_indptr[f.astype(np.int64) + 1] - self.graph.out_indptr[f]
-            self._sources = np.repeat(f.astype(np.int32), counts)
+            f = self._session.frontier
+            counts = self._graph.out_indptr[f.astype(np.int64) + 1] - self._graph.out_indptr[f]
+            self._sources = _frozen(np.repeat(f.astype(np.int32), counts))[0]
         return self._sources
 
     def edge_sources(self, edge_ids: np.ndarray) -> np.ndarray:
         """The sending agent of each listed out-edge (int32)."""
-        return (np.searchsorted(self.graph.out_indptr, edge_ids, side="right") - 1).astype(np.int32)
+        return (np.searchsorted(self._graph.out_indptr, edge_ids, side="right") - 1).astype(np.int32)
 
     def gather_in(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """In-edges of ``agents``: ``(targets, sources, edge_ids)`` grouped by target in the given order."""
         agents = np.asarray(agents, dtype=np.int64)
-        g = self.graph
+        g = self._graph
         pos, counts = csr_positions(g.in_indptr, agents)
         return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos], g.in_edge[pos].astype(np.int64)
 
     def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
         """Whether each listed agent is in one of the model's adopted states."""
-        return np.isin(self.session.state[agents], self.session.adopted_states)
+        return np.isin(self._session.state[agents], self._session.adopted_states)
 
     def adopted_in_counts(self, agents: np.ndarray) -> np.ndarray:
         """For each listed agent, how many of the agents it follows have adopted."""
@@ -260,14 +388,14 @@ class StepContext:
         if targets.size == 0:
             return np.zeros(len(agents), dtype=np.int64)
         # targets come grouped in the order of `agents`; count per group.
-        counts = np.diff(self.graph.in_indptr)[np.asarray(agents, dtype=np.int64)]
+        counts = np.diff(self._graph.in_indptr)[np.asarray(agents, dtype=np.int64)]
         group = np.repeat(np.arange(len(agents)), counts)
         return np.bincount(group, weights=hit, minlength=len(agents)).astype(np.int64)
 
     def in_degree(self, agents: np.ndarray) -> np.ndarray:
         """How many agents each listed agent follows."""
         a = np.asarray(agents, dtype=np.int64)
-        return self.graph.in_indptr[a + 1] - self.graph.in_indptr[a]
+        return self._graph.in_indptr[a + 1] - self._graph.in_indptr[a]
 
 
 #: Lifecycle states (``sim.world.Status``) in which an agent never changes state in a session
@@ -282,6 +410,31 @@ def _all_active(status: np.ndarray) -> bool:
 
 def _strictly_increasing(a: np.ndarray) -> bool:
     return a.size < 2 or bool(np.all(a[1:] > a[:-1]))
+
+
+#: The most edge attempts one round may report (keeps counters well inside int64).
+MAX_ATTEMPTS = 2**48
+
+
+def _plain(value: Any, field_name: str, model: str) -> np.ndarray:
+    """``value`` as a plain ndarray (subclasses dropped; lists, scalars and ``__array__`` converted).
+
+    Raises:
+        ModelContractError: it cannot be made an array.
+    """
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:
+        raise ModelContractError(f"model {model} returned {field_name} that is not an array ({type(value).__name__}: {exc})") from exc
+    if type(arr) is not np.ndarray:
+        arr = np.array(arr, subok=False)
+    return arr
+
+
+def _storable(key: Any, value: Any) -> bool:
+    """Whether a model's store entry can be saved: a text key and a plain numpy array of numbers,
+    booleans or text (no objects, no records)."""
+    return isinstance(key, str) and type(value) is np.ndarray and value.dtype.kind in "biufcSU"
 
 
 def _has_repeats(a: np.ndarray) -> bool:
@@ -372,8 +525,11 @@ class PropagationSession:
         return int(np.argmax(self.new_per_tick)) if self.new_per_tick else None
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self, world: "World", model: PropagationModel, tick: int) -> None:
-        """Allocate the arrays, choose the seeds and put them in the model's seed state."""
+    def start(self, world: "World", model: PropagationModel, tick: int, call: Any = call_directly) -> None:
+        """Allocate the arrays, choose the seeds and put them in the model's seed state.
+
+        ``call`` runs the model's code (``start``): :meth:`sim.plugin.PluginRunner.call` under the
+        simulation's plugin budget, or directly."""
         from .world import world_rng
 
         cls = type(model)
@@ -408,8 +564,39 @@ class PropagationSession:
         self.status = "running"
         self.started_tick = tick
         ctx = StepContext(self, world, tick, starting=True)
-        model.start(ctx)
+        try:
+            call(model.start, ctx, what=f"model {self.model_name}", where="in its start", then="session failed")
+        except PluginTimeout:
+            ctx.close()
+            raise
+        self._check_store()
         self.rng_state = self.rng.bit_generator.state
+
+    def _check_store(self) -> None:
+        """The model's ``ctx.store`` holds numpy arrays under text keys only (it is saved with the session).
+
+        Raises:
+            ModelContractError: naming the key and what it holds.
+        """
+        for k, v in list(self.store.items()):
+            if not _storable(k, v):
+                what = f"a {type(v).__name__}" if not isinstance(v, np.ndarray) else f"an array of dtype {v.dtype}"
+                raise ModelContractError(f"model {self.model_name} put {what} in ctx.store[{k!r}]: the store keeps numpy "
+                                         "arrays of numbers, booleans or text under text keys (it is saved with the session)")
+
+    def is_done(self, world: "World", tick: int, online: np.ndarray | None = None, call: Any = call_directly) -> bool:
+        """The model's ``is_done`` (as a plain bool), through ``call`` (see :meth:`start`)."""
+        assert self.model is not None
+        ctx = StepContext(self, world, tick, online)
+        model = self.model
+        try:
+            done = call(lambda: bool(model.is_done(ctx)), what=f"model {self.model_name}", where="in is_done",
+                        then="session failed")
+        except PluginTimeout:
+            ctx.close()
+            raise
+        self._check_store()
+        return done
 
     @property
     def graph_reached(self) -> int:
@@ -435,10 +622,15 @@ class PropagationSession:
         return out
 
     def advance(self, world: "World", tick: int, online: np.ndarray | None = None,
-                feed: tuple[np.ndarray, np.ndarray] | None = None) -> StepResult:
+                feed: tuple[np.ndarray, np.ndarray] | None = None, call: Any = call_directly) -> StepResult:
         """One synchronous round under the model, with this tick's feed exposures ``(agents, sources)``.
-        Raises whatever the model raises, or :class:`ModelContractError` when its answer breaks the
-        contract; the caller fails the session.
+        Raises whatever the model raises, :class:`ModelContractError` when its answer breaks the
+        contract, or :class:`~sim.plugin.PluginTimeout` when it runs past the plugin budget; the caller
+        fails the session.
+
+        ``call`` runs the model's code (see :meth:`start`): its ``step`` and the checking of its answer
+        (which may run the answer's own code, ``__array__`` and the like) in one call, then ``is_done``.
+        Only plain arrays checked there reach the session's arrays, in the caller's thread.
 
         Lifecycle is respected here for every model: agents that are created (not joined yet),
         suspended or deactivated never change state, and muted ones adopt but do not transmit."""
@@ -448,8 +640,14 @@ class PropagationSession:
         if feed is not None and feed[0].size:
             ctx.feed_agents = _readonly(np.asarray(feed[0], dtype=np.int32))
             ctx.feed_sources = _readonly(np.asarray(feed[1], dtype=np.int32))
-        result = self.model.step(ctx)
-        agents, new_state, sources = self._validate(result, world.n)
+        try:
+            result = call(self._answer, ctx, world.n, what=f"model {self.model_name}", where="in one step",
+                          then="session failed")
+        except PluginTimeout:
+            ctx.close()
+            raise
+        self._check_store()
+        agents, new_state, sources = result.agents, result.new_state, result.sources
         via = self._via(result, ctx, agents)
         status = world.columns["status"]
         mixed = not _all_active(status)
@@ -525,19 +723,17 @@ class PropagationSession:
             self.transmitting = entered
         self.round += 1
         self.rng_state = self.rng.bit_generator.state
-        if self.model.is_done(StepContext(self, world, tick, online)):
+        if self.is_done(world, tick, online, call):
             self.status = "completed"
             self.ended_tick = tick
         self.seconds += time.perf_counter() - t0
         return result
 
     def _via(self, result: StepResult, ctx: StepContext, agents: np.ndarray) -> np.ndarray:
-        """Whether each changing agent adopted through the feed (see ``StepResult.via_feed``)."""
+        """Whether each changing agent adopted through the feed (see ``StepResult.via_feed``); ``result``
+        is a checked answer (:meth:`_validate`)."""
         if result.via_feed is not None:
-            via = np.asarray(result.via_feed)
-            if via.shape != agents.shape or via.dtype != np.bool_:
-                raise ModelContractError(f"model {self.model_name} returned via_feed of shape {via.shape} and dtype {via.dtype}; expected {agents.shape} booleans")
-            return via
+            return result.via_feed
         if ctx.feed_agents.size == 0 or agents.size == 0:
             return np.zeros(agents.size, dtype=bool)
         shown = np.isin(agents, ctx.feed_agents)
@@ -561,13 +757,32 @@ class PropagationSession:
         return {"edges": np.asarray(eid, dtype=np.int64), "sources": np.asarray(src, dtype=np.int32),
                 "targets": np.asarray(dst, dtype=np.int64), "feed_adopted": feed_adopted, "feed_sources": feed_sources}
 
-    def _validate(self, result: Any, n: int) -> tuple[np.ndarray, np.ndarray | int, np.ndarray]:
+    def _answer(self, ctx: StepContext, n: int) -> StepResult:
+        """The model's step and the check of its answer: what runs as plugin code, under the budget."""
+        assert self.model is not None
+        return self._validate(self.model.step(ctx), n)
+
+    def _validate(self, result: Any, n: int) -> StepResult:
+        """The model's answer checked against the contract, as a new :class:`StepResult` of plain values:
+        ``agents`` int64, ``new_state`` an int or int8 array, ``sources`` int32, ``attempts`` an int,
+        ``exposed`` None or a 1-D integer ndarray, ``via_feed`` None or a bool array. Whatever the model
+        returned (subclasses, objects with ``__array__``) is converted here, so no plugin code runs after.
+
+        Raises:
+            ModelContractError: naming what was wrong.
+        """
         name = self.model_name
         if not isinstance(result, StepResult):
-            raise ModelContractError(f"model {name} returned {type(result).__name__}, expected a StepResult")
-        agents = np.asarray(result.agents)
+            hint = " (is step a generator? it must return its answer, not yield it)" if inspect.isgenerator(result) else ""
+            raise ModelContractError(f"model {name} returned {type(result).__name__}, expected a StepResult{hint}")
+        agents = _plain(result.agents, "agents", name)
         if agents.ndim != 1 or (agents.size and agents.dtype.kind not in "iu"):
-            raise ModelContractError(f"model {name} returned agents of shape {agents.shape} and dtype {agents.dtype}; expected a 1-D integer array")
+            hint = " (a mask? pass np.flatnonzero(mask))" if agents.dtype == np.bool_ else ""
+            raise ModelContractError(f"model {name} returned agents of shape {agents.shape} and dtype {agents.dtype}; expected a 1-D integer array{hint}")
+        if agents.size > n:
+            raise ModelContractError(f"model {name} returned {agents.size:,} agents in one round, more than the {n:,} agents of the world")
+        if agents.dtype == np.uint64 and agents.size and agents.max() > np.uint64(2**62):
+            raise ModelContractError(f"model {name} returned agent indices outside 0..{n - 1}")
         agents = agents.astype(np.int64, copy=False)
         if agents.size and (agents.min() < 0 or agents.max() >= n):
             raise ModelContractError(f"model {name} returned agent indices outside 0..{n - 1}")
@@ -575,38 +790,50 @@ class PropagationSession:
             raise ModelContractError(f"model {name} returned the same agent twice in one round")
         k = len(self.state_names)
         ns = result.new_state
-        if isinstance(ns, (int, np.integer)) and not isinstance(ns, bool):
+        if isinstance(ns, (int, np.integer)) and not isinstance(ns, (bool, np.bool_)):
             if not 0 <= int(ns) < k:
                 raise ModelContractError(f"model {name} returned state {ns}; its states are 0..{k - 1}")
             new_state: np.ndarray | int = int(ns)
         else:
-            arr = np.asarray(ns)
+            arr = _plain(ns, "new_state", name)
             if arr.shape != agents.shape or (arr.size and arr.dtype.kind not in "iu"):
-                raise ModelContractError(f"model {name} returned new_state of shape {arr.shape}, expected {agents.shape} integers")
+                raise ModelContractError(f"model {name} returned new_state of shape {arr.shape} and dtype {arr.dtype}, expected {agents.shape} integers")
             if arr.size and (arr.min() < 0 or arr.max() >= k):
                 raise ModelContractError(f"model {name} returned states outside 0..{k - 1}")
             new_state = arr.astype(np.int8)
         if result.sources is None:
             sources = np.full(agents.size, -1, dtype=np.int32)
         else:
-            sources = np.asarray(result.sources)
+            sources = _plain(result.sources, "sources", name)
             if sources.shape != agents.shape or (sources.size and sources.dtype.kind not in "iu"):
-                raise ModelContractError(f"model {name} returned sources of shape {sources.shape}, expected {agents.shape} integers")
+                raise ModelContractError(f"model {name} returned sources of shape {sources.shape} and dtype {sources.dtype}, expected {agents.shape} integers")
             if sources.size and (sources.min() < -1 or sources.max() >= n):
                 raise ModelContractError(f"model {name} returned sources outside -1..{n - 1}")
             sources = sources.astype(np.int32)
+        exposed = None
         if result.exposed is not None:
-            ex = np.asarray(result.exposed)
-            if ex.ndim != 1 or (ex.size and (ex.dtype.kind not in "iu" or ex.min() < 0 or ex.max() >= n)):
+            exposed = _plain(result.exposed, "exposed", name)
+            if exposed.ndim != 1 or (exposed.size and (exposed.dtype.kind not in "iu" or exposed.min() < 0 or exposed.max() >= n)):
                 raise ModelContractError(f"model {name} returned exposed agents that are not a 1-D integer array in 0..{n - 1}")
-        if not isinstance(result.attempts, (int, np.integer)) or result.attempts < 0:
-            raise ModelContractError(f"model {name} returned attempts={result.attempts!r}, expected a count")
-        return agents, new_state, sources
+        attempts = result.attempts
+        if (not isinstance(attempts, (int, np.integer)) or isinstance(attempts, (bool, np.bool_))
+                or not 0 <= int(attempts) <= MAX_ATTEMPTS):
+            raise ModelContractError(f"model {name} returned attempts={attempts!r:.60}, expected a count (a whole number from 0 to {MAX_ATTEMPTS:,})")
+        via = None
+        if result.via_feed is not None:
+            via = _plain(result.via_feed, "via_feed", name)
+            if via.shape != agents.shape or via.dtype != np.bool_:
+                raise ModelContractError(f"model {name} returned via_feed of shape {via.shape} and dtype {via.dtype}; expected {agents.shape} booleans")
+        return StepResult(agents, new_state, sources, int(attempts), exposed, via)
 
     def fail(self, exc: BaseException, tick: int) -> None:
-        """Mark the session failed, keeping the error and its traceback."""
+        """Mark the session failed, keeping the error and its traceback.
+
+        The model's ``store`` is detached (a copy of what it held, arrays only): a plugin call abandoned
+        over the budget may still be running, and what it writes later must not reach what is saved."""
         self.status = "failed"
         self.ended_tick = tick
+        self.store = {k: v for k, v in list(self.store.items()) if _storable(k, v)}
         self.error = f"{type(exc).__name__}: {exc}"
         self.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 

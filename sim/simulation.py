@@ -16,7 +16,11 @@ loop thread after the tick. One tick:
 6. adoption and feed records go to the world file's single writer in batches; metrics are published.
 
 A session whose model raises, returns a malformed answer or fails to load is failed with its
-traceback kept; the other sessions and the simulation go on.
+traceback kept; the other sessions and the simulation go on. Plugin code (a model's making, ``start``,
+``step`` with the check of its answer, ``is_done``; recommenders' ``score`` and ``suggest``) runs in a
+worker thread under a per-call time budget (``plugin_budget``, default 10 s): a call past it is
+abandoned and fails its session (a recommender is switched off), and the tick goes on. Plugins see the
+world only through read-only views (``sim.session.StepContext``).
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ from .events import (
     TickCompleted,
 )
 from .llm.service import LLMService
+from .plugin import PluginRunner, PluginTimeout, is_plugin_fault
+from .plugin import plugin_budget as plugin_budget_seconds
 from .registry import PluginError, Registry
-from .session import PropagationSession, SeedSpec, StepContext
+from .session import PropagationSession, SeedSpec
 from .social import NONE, Social, SocialTick
 from .topics import topics_mask
 from .world import World
@@ -52,8 +58,19 @@ class Simulation:
     """A world in motion. See the module docstring."""
 
     def __init__(self, world: World, *, registry: Registry | None = None, bus: EventBus | None = None,
-                 max_running: int = 16, writer: Any = None, history: int = 3600, llm: LLMService | None = None) -> None:
+                 max_running: int = 16, writer: Any = None, history: int = 3600, llm: LLMService | None = None,
+                 plugin_budget: float | None = None) -> None:
+        """``plugin_budget``: seconds one call into a plugin may take (a model's making, ``start``,
+        ``step`` with the check of its answer, ``is_done``; a recommender's ``score`` or ``suggest``)
+        before its session is failed or the recommender switched off; None: ``$AGORA_PLUGIN_BUDGET``,
+        else 10; 0: no budget (plugin code runs in the tick's thread). See :class:`sim.plugin.PluginRunner`.
+
+        Raises:
+            BadParameterError: a budget that is not a number >= 0.
+        """
         self.world = world
+        #: Runs plugin code under the per-call time budget (``sim.plugin.PluginRunner``).
+        self.plugins = PluginRunner(plugin_budget_seconds(plugin_budget))
         self.bus = bus or EventBus()
         self.registry = registry or Registry(bus=self.bus)
         self.max_running = max_running
@@ -67,6 +84,7 @@ class Simulation:
         self._changed: set[int] = set()
         #: The living network: feeds, friends, churn, reputation and trust (``sim.social``).
         self.social = Social(world, self.registry)
+        self.social.call = self.plugins.call
         #: LLM agents: budgeted requests, texts and interviews (``sim.llm.service``). Offline without a key.
         self.llm = llm if llm is not None else LLMService(world)
 
@@ -109,6 +127,11 @@ class Simulation:
             text = ""
         if not isinstance(text, str):
             raise BadParameterError("message text must be a string")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadParameterError("the message text is not valid Unicode (it holds a lone surrogate, such as bytes "
+                                    "that are not UTF-8 given on a command line): write it in UTF-8") from None
         if not text.strip() and author is None:
             raise BadParameterError("the message has no text: write one, or name an author (--author ID) to write it")
         mask = topics_mask(list(topics))
@@ -139,6 +162,14 @@ class Simulation:
         self._changed.add(session_id)
         self.dirty = True
         self.bus.publish(MessageInjected(message_id, session_id, message["text"], model, tick))
+        if self.writer is not None:  # a user action on a world with a file: its audit log records it, once
+            from .audit import TEXT_LIMIT
+
+            self.writer.submit_audit("inject", {
+                "message": message_id, "session": session_id, "tick": tick, "text": text[:TEXT_LIMIT],
+                "topics": list(topics), "author": author, "seeds": str(spec), "model": model, "params": clean,
+                "priority": int(priority), "recommender": recommender,
+            })
         if load_error is not None:
             session.fail(load_error, tick)
             session.traceback = load_error.traceback or session.traceback
@@ -168,6 +199,9 @@ class Simulation:
             self._changed.add(s.id)
             self.dirty = True
             self.bus.publish(PropagationCompleted(s.id, "cancelled", s.reached, self.world.tick))
+            if self.writer is not None:
+                self.writer.submit_audit("cancel", {"session": s.id, "message": s.message_id, "tick": self.world.tick,
+                                                    "reached": int(s.reached)})
         return s
 
     @property
@@ -217,6 +251,9 @@ class Simulation:
         tick = world.tick
         self.llm.begin_tick(tick)
         online = world.advance(1)
+        call = self.plugins.call
+        if self.plugins.abandoned:
+            self.plugins.sweep()  # hung plugin threads abandoned earlier: stop them if they can be stopped
         # Schedule: start queued sessions by priority while there is room.
         running = [s for s in world.sessions if s.status == "running"]
         room = self.max_running - len(running)
@@ -226,15 +263,24 @@ class Simulation:
             for s in queued[:room]:
                 try:
                     s.llm, s.registry = self.llm, self.registry
-                    model = self.registry.model(s.model_name)(**s.params)
-                    s.start(world, model, tick)
-                except (Exception, SystemExit) as exc:  # a plugin may even call sys.exit
+                    model = self._make_model(s)
+                    s.start(world, model, tick, call)
+                except BaseException as exc:  # a plugin may raise anything, even call sys.exit
+                    if not is_plugin_fault(exc):
+                        raise
                     self._fail(s, exc, tick, events)
                     continue
                 started.append(s)
                 self._changed.add(s.id)
                 events.append(PropagationStarted(s.id, s.model_name, s.seeds_count, tick))
-                if s.model is not None and s.model.is_done(StepContext(s, world, tick, online)):
+                try:
+                    done = s.model is not None and s.is_done(world, tick, online, call)
+                except BaseException as exc:
+                    if not is_plugin_fault(exc):
+                        raise
+                    self._fail(s, exc, tick, events)
+                    continue
+                if done:
                     s.status, s.ended_tick = "completed", tick
                     events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
         attempts = 0
@@ -252,15 +298,19 @@ class Simulation:
                 continue
             if s.model is None:  # a session restored from a file: make its model again
                 try:
-                    s.model = self.registry.model(s.model_name)(**s.params)
-                except (Exception, SystemExit) as exc:
+                    s.model = self._make_model(s)
+                except BaseException as exc:
+                    if not is_plugin_fault(exc):
+                        raise
                     self._fail(s, exc, tick, events)
                     continue
             feed_before = s.feed_reached
             s.llm, s.registry = self.llm, self.registry
             try:
-                result = s.advance(world, tick, online, feeds.get(s.id))
-            except (Exception, SystemExit) as exc:
+                result = s.advance(world, tick, online, feeds.get(s.id), call)
+            except BaseException as exc:  # the model's, its answer's, or over the plugin budget
+                if not is_plugin_fault(exc):
+                    raise
                 self._fail(s, exc, tick, events)
                 continue
             stepped.append(s)
@@ -310,9 +360,16 @@ class Simulation:
         until a new request opens a connection again)."""
         await self.llm.aclose(timeout)
 
+    def _make_model(self, s: PropagationSession) -> Any:
+        """A session's model instance: loading the plugin (an entry point imports on first use) and its
+        ``__init__`` are plugin code, run under the budget."""
+        name, params, registry = s.model_name, dict(s.params), self.registry
+        return self.plugins.call(lambda: registry.model(name)(**params), what=f"model {name}",
+                                 where="while being loaded and made", then="session failed")
+
     def _fail(self, s: PropagationSession, exc: BaseException, tick: int, events: list[Event]) -> None:
         s.fail(exc, tick)
-        if isinstance(exc, PluginError) and exc.traceback:
+        if isinstance(exc, (PluginError, PluginTimeout)) and exc.traceback:
             s.traceback = exc.traceback
         self._changed.add(s.id)
         events.append(PropagationFailed(s.id, s.error or "", s.traceback or "", tick))

@@ -39,7 +39,15 @@ import numpy as np
 from .activity import PROFILES
 from .errors import BadParameterError
 from .graph import Graph, _row_search, csr_positions
-from .plugin import ContentRecommender, FriendRecommender, Param
+from .plugin import (
+    ContentRecommender,
+    FriendRecommender,
+    Param,
+    PluginTimeout,
+    call_directly,
+    is_plugin_fault,
+)
+from .session import SessionView, WorldView, readonly_graph
 from .world import Status, World, world_rng
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -121,11 +129,12 @@ class FeedContext:
 
     def __init__(self, world: World, readers: np.ndarray, sessions: list["PropagationSession"], tick: int,
                  rng: np.random.Generator, params: dict[str, Any]) -> None:
-        self.world = world
-        self.graph: Graph = world.graph
+        self._world = world
+        self.graph: Graph = readonly_graph(world.graph)
         self.n = world.n
         self.readers = _ro(readers)
-        self.sessions = sessions
+        #: Read-only views (``sim.session.SessionView``): a recommender cannot change a session.
+        self.sessions = tuple(SessionView(s) for s in sessions)
         self.tick = tick
         self.minutes_per_tick = int(world.config.get("minutes_per_tick", 10))
         self.rng = rng
@@ -136,6 +145,11 @@ class FeedContext:
         self.created = np.array([int(s.message.get("created_tick", s.created_tick)) for s in sessions], dtype=np.int64)
         self.adopted = np.array([s.reached for s in sessions], dtype=np.int64)
         self._followee: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def world(self) -> WorldView:
+        """The world, read-only (``sim.session.WorldView``)."""
+        return WorldView(self._world)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -200,8 +214,8 @@ class FriendContext:
 
     def __init__(self, world: World, agents: np.ndarray, k: int, tick: int, rng: np.random.Generator,
                  params: dict[str, Any]) -> None:
-        self.world = world
-        self.graph: Graph = world.graph
+        self._world = world
+        self.graph: Graph = readonly_graph(world.graph)
         self.n = world.n
         self.agents = _ro(agents)
         self.k = k
@@ -209,6 +223,11 @@ class FriendContext:
         self.rng = rng
         self.params = params
         self.columns = {k_: _ro(v) for k_, v in world.columns.items()}
+
+    @property
+    def world(self) -> WorldView:
+        """The world, read-only (``sim.session.WorldView``)."""
+        return WorldView(self._world)
 
     def two_hop(self, fanout: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Paths ``agent -> f -> c``: ``agent`` follows ``f`` and ``f`` follows ``c``; returns aligned
@@ -237,7 +256,7 @@ class FriendContext:
     def compatibility(self, agents: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Compatibility in [0, 1] of each pair: the mean of shared interests (Jaccard), activity overlap
         (cosine of the two hourly profiles) and the candidate's reputation."""
-        return compatibility(self.world, agents, candidates)
+        return compatibility(self._world, agents, candidates)
 
 
 def _profile_overlap() -> np.ndarray:
@@ -438,6 +457,9 @@ class Social:
         #: Recommender errors by name (the recommender is switched off after its first failure).
         self.errors: dict[str, str] = {}
         self.tracebacks: dict[str, str] = {}
+        #: Runs recommender code (``score``, ``suggest`` and the check of the answer): the simulation sets
+        #: its :meth:`sim.plugin.PluginRunner.call` (the plugin budget); directly otherwise.
+        self.call: Any = call_directly
         self._content: dict[str, ContentRecommender | None] = {}
         self._friend: FriendRecommender | None = None
         self._friend_name: str | None = None
@@ -514,8 +536,11 @@ class Social:
         return world_rng(self.world.seed, STREAM_SOCIAL, tick, purpose)
 
     def _fail(self, key: str, exc: BaseException, out: SocialTick) -> None:
+        if not is_plugin_fault(exc):
+            raise exc
         self.errors[key] = f"{type(exc).__name__}: {exc}"
-        self.tracebacks[key] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb = getattr(exc, "traceback", None)  # PluginTimeout: where the recommender was when abandoned
+        self.tracebacks[key] = tb if isinstance(tb, str) and tb else "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         out.errors.append(key)
 
     # -- 1. feeds ---------------------------------------------------------------------------------
@@ -556,9 +581,16 @@ class Social:
                     continue
                 sub = [live[j] for j in js]
                 ctx = FeedContext(self.world, block, sub, tick, rng, rec.p)
+                before = rng.bit_generator.state
                 try:
-                    sc, sh = _check_scores(name, rec.score(ctx), ctx.shape, self.world.n)
-                except (Exception, SystemExit) as exc:
+                    sc, sh = self.call(_scored, name, rec, ctx, self.world.n, what=f"recommender {name}",
+                                       where="scoring feeds", then="recommender switched off")
+                except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything; over the budget: PluginTimeout
+                    if isinstance(exc, PluginTimeout):
+                        # The abandoned call may still draw from this tick's generator: go on with a copy
+                        # of it as it was before the call, so the rest of the tick stays reproducible.
+                        rng = np.random.Generator(type(rng.bit_generator)())
+                        rng.bit_generator.state = before
                     self._fail(name, exc, out)
                     continue
                 if len(groups) > 1:  # several recommenders: interleave by rank within each
@@ -738,8 +770,10 @@ class Social:
         rng = rng if rng is not None else self._rng(tick, 3)
         ctx = FriendContext(world, looking, int(self.settings["suggestions"]), tick, rng, rec.p)
         try:
-            a, c, sc = _check_suggestions(self._friend_name or "", rec.suggest(ctx), world.n)
-        except (Exception, SystemExit) as exc:
+            a, c, sc = self.call(_suggested, self._friend_name or "", rec, ctx, world.n,
+                                 what=f"friend recommender {self._friend_name}", where="suggesting",
+                                 then="recommender switched off")
+        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything; over the budget: PluginTimeout
             self._fail(f"friend:{self._friend_name}", exc, out if out is not None else SocialTick())
             return empty
         if a.size == 0:
@@ -834,6 +868,16 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(s.shape[1])[None, :].repeat(s.shape[0], axis=0), axis=1)
     return np.where(s > -np.inf, -ranks.astype(np.float64), -np.inf)
+
+
+def _scored(name: str, rec: ContentRecommender, ctx: FeedContext, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A content recommender's scores, checked (plugin code: runs under the plugin budget)."""
+    return _check_scores(name, rec.score(ctx), ctx.shape, n)
+
+
+def _suggested(name: str, rec: FriendRecommender, ctx: FriendContext, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A friend recommender's suggestions, checked (plugin code: runs under the plugin budget)."""
+    return _check_suggestions(name, rec.suggest(ctx), n)
 
 
 def _check_scores(name: str, answer: Any, shape: tuple[int, int], n: int) -> tuple[np.ndarray, np.ndarray | None]:
