@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="at the end, wait up to S seconds for LLM answers still in flight (default 30; the rest fall back)")
     run.add_argument("--ticks-per-second", type=_non_negative_float, metavar="X",
                      help="pace the run at X ticks per second (default: as fast as possible)")
+    run.add_argument("--plugin-budget", type=_non_negative_float, metavar="S",
+                     help="seconds one plugin call (a model's step, start or is_done, a recommender's scoring) may take "
+                     "before its session fails or the recommender is switched off (default: $AGORA_PLUGIN_BUDGET, else 10; 0: none)")
+    _checkpoint_arguments(run)
     _metrics_arguments(run)
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -156,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="open the terminal UI on a world", description="Open the terminal UI on a world file.")
     tui.add_argument("world", metavar="WORLD", nargs="?", help="world file (default: the default world in the saves folder)")
     tui.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
+    _checkpoint_arguments(tui)
     _metrics_arguments(tui)
 
     topics = sub.add_parser("topics", help="list the 64 topics", description="List the topics agents and messages can have.")
@@ -205,10 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_plugins.add_commands(sub)
     cli_sweep.add_commands(sub)
+    from . import cli_check; cli_check.add_commands(sub)  # noqa: E702
     cli_analysis.add_commands(sub)
     cli_analysis.add_bench_command(bsub)
     cli_llm.add_commands(sub)
     cli_llm.add_bench_command(bsub)
+    from . import audit
+
+    audit.add_command(sub)
     return p
 
 
@@ -216,7 +225,11 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(data, default=str) + "\n")
     else:
-        sys.stdout.write(text.rstrip("\n") + "\n")
+        # Names, bios, messages and answers are data: control characters and ANSI escapes in them are shown
+        # as visible escapes (sim.safe), never sent to the terminal raw.
+        from .safe import shown
+
+        sys.stdout.write(shown(text.rstrip("\n"), lines=True) + "\n")
 
 
 def _fmt_size(n: int) -> str:
@@ -355,6 +368,14 @@ async def _cmd_save(args: argparse.Namespace) -> int:
         size = await asyncio.to_thread(save_snapshot, world, args.snapshot, force=args.force, progress=progress)
     data = {"world": os.path.abspath(args.world), "snapshot": os.path.abspath(args.snapshot), "size_bytes": size,
             "tick": world.tick, "seconds": round(time.perf_counter() - t0, 3)}
+    from .audit import append_audit
+
+    try:  # the world's audit log records the snapshot taken; a world file that cannot be written still saves
+        append_audit(args.world, "save", {"snapshot": data["snapshot"], "tick": world.tick, "size_bytes": size})
+    except AgoraError as exc:
+        from .safe import shown
+
+        sys.stderr.write(f"agora: note: the snapshot was saved, but {shown(exc, 500)}\n")
     _emit(args, data, f"saved {args.world} (tick {world.tick}) to {args.snapshot} ({_fmt_size(size)})")
     return 0
 
@@ -369,6 +390,9 @@ async def _cmd_load(args: argparse.Namespace) -> int:
     with stderr_progress() as progress:
         world = await asyncio.to_thread(load_snapshot, args.snapshot, progress=progress)
         await save_world(world, args.world, force=args.force, progress=progress, keep_audit=True)
+    from .audit import append_audit
+
+    append_audit(args.world, "load", {"snapshot": os.path.abspath(args.snapshot), "tick": world.tick})
     info = world_info(args.world)
     info["seconds"] = round(time.perf_counter() - t0, 3)
     _emit(args, info, f"loaded {args.snapshot} into {args.world}\n" + _describe(info))
@@ -428,6 +452,21 @@ def make_registry(plugin_dirs: list[str], world_path: str | None = None):
     return Registry(dirs)
 
 
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint-every", type=_non_negative_int, default=50, metavar="N",
+                   help="checkpoint the world into its file every N ticks while running; a crash loses at most the "
+                   "ticks since the last checkpoint (default 50; 0: only when the run ends or you save)")
+    p.add_argument("--checkpoint-seconds", type=_non_negative_float, metavar="S",
+                   help="also checkpoint every S seconds of wall time, whichever comes first (default: off)")
+
+
 def _metrics_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics-port", type=_int, metavar="PORT",
                    help="serve Prometheus metrics on /metrics and health on /healthz at PORT (0 picks a free port)")
@@ -479,8 +518,17 @@ async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: An
                 params=params, runs=args.runs, seed=args.seed, steps=args.steps, until_done=args.until_done,
                 max_ticks=args.max_ticks, priority=args.priority, writer=writer, progress=progress,
                 social=_social_changes(args), llm=llm, llm_wait=args.llm_wait, author=args.author,
-                monitor=monitor, ticks_per_second=args.ticks_per_second or None,
+                monitor=monitor, ticks_per_second=args.ticks_per_second or None, plugin_budget=args.plugin_budget,
+                checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds or None,
             )
+        if writer is not None:
+            from .audit import public_settings
+
+            writer.submit_audit("run", {
+                "ticks": sum(int(r.get("ticks", 0)) for r in result["runs"]), "tick": world.tick,
+                "steps": args.steps, "until_done": bool(args.until_done), "session": result["runs"][0].get("session"),
+                "social": changes, "llm": public_settings(llm), "model": args.model if args.inject is not None else None,
+            })
     finally:
         if writer is not None:
             await writer.close()
@@ -523,6 +571,18 @@ def _cmd_llm(args: argparse.Namespace) -> Any:
     from . import cli_llm
 
     return cli_llm.handle(args)
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from . import audit
+
+    return audit.handle(args)
+
+
+def _cmd_check(args: argparse.Namespace) -> Any:
+    from . import cli_check
+
+    return cli_check.handle(args)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> Any:
@@ -611,7 +671,9 @@ def _cmd_tui(args: argparse.Namespace) -> int:
         return 0
     # The UI is the one place the core hands over to textual; it is imported only here.
     importlib.import_module("tui.app").run_app(world, plugin_dirs=plugins, metrics_port=getattr(args, "metrics_port", None),
-                                               metrics_host=getattr(args, "metrics_host", "127.0.0.1"))
+                                               metrics_host=getattr(args, "metrics_host", "127.0.0.1"),
+                                               checkpoint_every=getattr(args, "checkpoint_every", 50),
+                                               checkpoint_seconds=getattr(args, "checkpoint_seconds", None) or None)
     return 0
 
 
@@ -622,7 +684,8 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
         "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, "tui": _cmd_tui, None: _cmd_tui,
-        "plugins": _cmd_plugins, "social": _cmd_social, "interview": _cmd_llm, "llm": _cmd_llm, "sweep": _cmd_sweep, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
+        "plugins": _cmd_plugins, "social": _cmd_social, "interview": _cmd_llm, "llm": _cmd_llm, "sweep": _cmd_sweep, "check": _cmd_check, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
+        "audit": _cmd_audit,
     }
     handler = handlers[args.command]
     try:
@@ -631,7 +694,9 @@ def main(argv: list[str] | None = None) -> int:
             result = asyncio.run(result)
         return int(result or 0)
     except AgoraError as exc:
-        sys.stderr.write(f"agora: error: {exc}\n")
+        from .safe import shown
+
+        sys.stderr.write(f"agora: error: {shown(exc, 2000)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("agora: interrupted\n")

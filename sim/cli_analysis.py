@@ -162,6 +162,10 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
             t1 = time.perf_counter()
             table = await asyncio.to_thread(store_analysis, world, result)
             await persist_analysis(args.world, world, table, progress=progress)
+            from .audit import append_audit
+
+            append_audit(args.world, "analysis", {"communities": table.count if table is not None else 0,
+                                                  "pagerank": bool(do_pr), "method": args.method if do_comm else None})
             t_store = time.perf_counter() - t1
             stored = True
     seconds = dict(result.seconds)

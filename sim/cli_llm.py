@@ -9,6 +9,7 @@ import argparse
 import os
 from typing import Any
 
+from .audit import TEXT_LIMIT
 from .errors import BadParameterError
 
 
@@ -103,7 +104,7 @@ async def _interview(args: argparse.Namespace) -> int:
         answer = await service.interview(i, question)
     finally:
         await service.aclose()
-    await _store_cache(world)
+    await _store_cache(world, {"agent": int(args.agent), "question": question[:TEXT_LIMIT], "source": answer.source})
     persona = world.persona(i)
     data = {
         "world": os.path.abspath(args.world), "agent": int(args.agent), "name": persona.name, "question": question,
@@ -116,20 +117,24 @@ async def _interview(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _store_cache(world: Any) -> None:
-    """Write the new cache rows of ``world`` to its file (an interview's answer is reused next time)."""
+async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
+    """Write the new cache rows of ``world`` to its file (an interview's answer is reused next time), and
+    the interview to its audit log."""
     if world.path is None:
         return
     from .writer import WorldWriter
 
     writer = await WorldWriter(world.path).start()
     try:
+        if audit is not None:
+            writer.submit_audit("interview", audit)
         await writer.checkpoint(world, [])
     finally:
         await writer.close()
 
 
 async def _llm(args: argparse.Namespace) -> int:
+    from .audit import public_settings
     from .cli import _emit, _parse_params
     from .llm.config import LLMConfig, llm_settings
     from .llm.service import LLMService
@@ -145,7 +150,7 @@ async def _llm(args: argparse.Namespace) -> int:
         world.config["llm"] = stored
         writer = await WorldWriter(args.world).start()
         try:
-            writer.submit_audit("llm settings", changes)
+            writer.submit_audit("llm settings", public_settings(changes))
             await writer.checkpoint(world, [])
         finally:
             await writer.close()

@@ -3,14 +3,17 @@
 The CSV has one row per agent: ``id`` (original id), ``name``, ``community``, ``pagerank`` (raw
 PageRank, empty when none has been computed), ``influence`` (PageRank over its maximum),
 ``in_degree`` (agents it follows: edges into it) and ``out_degree`` (its followers: edges out of it).
-It is written in chunks from the columns; the csv module quotes and escapes text.
+It is written in chunks from the columns; the csv module quotes and escapes text, which is otherwise
+kept exactly as it is, except that a name a spreadsheet would read as a formula (starting with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return) gets a leading ``'`` (``sim.safe.csv_cell``).
 
 GraphML and GEXF hold a graph: the whole world, one community's induced subgraph, or the ego network
 within ``radius`` links (either direction) of one agent. Nodes are keyed by original id and carry
 ``name`` (and ``label``, the same, for Gephi), ``community``, ``pagerank``, ``influence``,
 ``in_degree`` and ``out_degree``; edges follow the world's direction (``u -> v``: v follows u) with
 their ``trust``. Text is escaped by networkx's XML writer; characters XML 1.0 cannot carry at all
-(control characters such as ESC) are replaced by U+FFFD. A graph above ``max_edges`` edges (200,000
+(control characters such as ESC), DEL and the C1 controls are replaced by U+FFFD (``sim.safe.xml_safe``),
+so the file always parses. A graph above ``max_edges`` edges (200,000
 by default) is refused: Gephi cannot lay out such a file usefully, and a part is the better export.
 
 Files are written to a temporary name beside the target and renamed when complete.
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,7 @@ import numpy as np
 from .analysis import NoCommunitiesError, ego_agents, induced_edges, raw_pagerank
 from .errors import AgoraError, BadParameterError
 from .persona import FIRST_NAMES, LAST_NAMES
+from .safe import csv_cell, xml_safe
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -42,18 +45,12 @@ MAX_GRAPH_EDGES = 200_000
 CSV_COLUMNS = ("id", "name", "community", "pagerank", "influence", "in_degree", "out_degree")
 CSV_CHUNK = 65_536
 
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FIRST = np.array(FIRST_NAMES, dtype=object)
 _LAST = np.array(LAST_NAMES, dtype=object)
 
 
 class ExportTooLargeError(AgoraError):
     """The graph asked for is too large for a useful GraphML/GEXF file."""
-
-
-def xml_safe(text: str) -> str:
-    """``text`` with the characters XML 1.0 cannot represent replaced by U+FFFD."""
-    return _XML_INVALID.sub("\ufffd", text)
 
 
 def names_of(world: "World", idx: np.ndarray) -> list[str]:
@@ -114,6 +111,14 @@ def _float_text(values: np.ndarray) -> list[str]:
     return text.tolist()
 
 
+def _csv_names(world: "World", idx: np.ndarray) -> list[str]:
+    """Names for the CSV: generated names are plain words; an override may need the formula guard."""
+    names = names_of(world, idx)
+    if world.persona_overrides:
+        names = [csv_cell(n) for n in names]
+    return names
+
+
 def write_csv(world: "World", path: str, agents: np.ndarray | None = None, *, progress: Progress = None) -> int:
     """Write the agents CSV (all agents, or the indices ``agents``) to ``path``; returns the rows written."""
     n_rows = world.n if agents is None else int(agents.size)
@@ -122,7 +127,8 @@ def write_csv(world: "World", path: str, agents: np.ndarray | None = None, *, pr
     c = world.columns
     tmp = _tmp_path(path)
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        # errors="replace": a name holding a lone surrogate (not text UTF-8 can carry) cannot end the export.
+        with open(tmp, "w", newline="", encoding="utf-8", errors="replace") as fh:
             w = csv.writer(fh)
             w.writerow(CSV_COLUMNS)
             for start in range(0, n_rows, CSV_CHUNK):
@@ -130,7 +136,7 @@ def write_csv(world: "World", path: str, agents: np.ndarray | None = None, *, pr
                 idx = np.arange(start, stop) if agents is None else np.asarray(agents[start:stop], dtype=np.int64)
                 prv = np.full(idx.size, np.nan) if pr is None else pr[idx]
                 w.writerows(zip(
-                    c["ids"][idx].tolist(), names_of(world, idx), c["community"][idx].tolist(), _float_text(prv),
+                    c["ids"][idx].tolist(), _csv_names(world, idx), c["community"][idx].tolist(), _float_text(prv),
                     _float_text(c["influence"][idx]), indeg[idx].tolist(), outdeg[idx].tolist(),
                 ))
                 if progress:

@@ -238,7 +238,18 @@ class World:
         return persona
 
     def set_persona(self, i: int, persona: Persona) -> None:
-        """Replace an agent's persona text (kept as an override, persisted with the world)."""
+        """Replace an agent's persona text (kept as an override, persisted with the world, literally).
+
+        Raises:
+            BadParameterError: an index out of range, or a field that is not text UTF-8 can carry.
+        """
+        if not 0 <= int(i) < self.n:
+            raise BadParameterError(f"agent index {i} is out of range 0..{self.n - 1}")
+        for what, value in (("name", persona.name), ("bio", persona.bio), ("style", persona.style)):
+            try:
+                str(value).encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadParameterError(f"the {what} is not valid Unicode (it holds a lone surrogate)") from None
         self.persona_overrides[int(i)] = persona
         self._persona_cache.pop(int(i), None)
 
@@ -468,7 +479,7 @@ def check_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:
     if problems:
         return problems
     ids = columns["ids"]
-    if n > 1 and np.any(np.diff(ids) <= 0):
+    if n > 1 and np.any(ids[1:] <= ids[:-1]):
         problems.append("agent ids are not unique and ascending")
     if np.any((columns["activity_profile"] >= len(PROFILES))):
         problems.append("activity_profile holds an unknown profile")

@@ -357,7 +357,7 @@ def test_load_corrupt_snapshot(email, tmp_path, variant):
 
 def test_load_world_file_as_snapshot(email, tmp_path):
     shutil.copy(email / "e.db", tmp_path / "e.db")
-    user_error(agora(tmp_path, "load", "e.db", "x.db"), "not an Agora snapshot")
+    user_error(agora(tmp_path, "load", "e.db", "x.db"), "is a world file, not a snapshot")
     assert not (tmp_path / "x.db").exists()
 
 

@@ -32,6 +32,7 @@ from sim.events import (
 )
 from sim.persona import FIRST_NAMES, LAST_NAMES
 from sim.registry import Registry, world_plugin_dir
+from sim.safe import shown
 from sim.simulation import Simulation
 from sim.snapshot import load_snapshot, save_snapshot
 from sim.social import NONE
@@ -46,6 +47,7 @@ from .views import AgentsView, CommunitiesView, DashboardView, MessagesView, Plu
 VIEWS = ("dashboard", "communities", "agents", "messages", "plugins")
 SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possible
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # plugin names safe in the command palette (it parses markup)
+NOTIFY_LIMIT = 600  # characters of a notification at most
 
 
 class StatusHeader(Static):
@@ -89,8 +91,13 @@ class AgoraApp(App):
 
     def __init__(self, world_path: str | None = None, *, plugin_dirs: list[str] | tuple[str, ...] = (),
                  world: World | None = None, writer_enabled: bool = True, metrics_port: int | None = None,
-                 metrics_host: str = "127.0.0.1") -> None:
+                 metrics_host: str = "127.0.0.1", checkpoint_every: int = 50, checkpoint_seconds: float | None = None) -> None:
         super().__init__()
+        #: While the simulation runs, checkpoint the world into its file every this many ticks (0: off) or
+        #: seconds (None: off), so a crash loses at most the ticks since (see ``sim.check``).
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
+        self._checkpointed = (0, time.monotonic())  # (tick, time) of the last periodic checkpoint
         self.world_path = world_path
         #: Serve Prometheus metrics and health on this port (None: no server; 0: a free port).
         self.metrics_port = metrics_port
@@ -164,7 +171,7 @@ class AgoraApp(App):
                     self.world_path = await ensure_default_world()
                 world = await open_world(self.world_path)
         except AgoraError as exc:
-            self.query_one("#loading", Static).update(f"Could not open the world: {exc}")
+            self.query_one("#loading", Static).update(literal(f"Could not open the world: {exc}", 500))
             self.notify(str(exc), severity="error", markup=False, timeout=30)
             return
         dirs = list(self.plugin_dirs)
@@ -185,8 +192,13 @@ class AgoraApp(App):
         self.registry = registry
         if self.writer_enabled and world.path:
             self.writer = await WorldWriter(world.path).start()
+            rec = self.writer.recovered
+            if rec.get("events") or rec.get("exposures"):
+                self.log_line(f"the world file holds tick {rec['tick']}, its last checkpoint: {rec['events']:,} events and "
+                              f"{rec['exposures']:,} exposures of later ticks (a run that ended without saving) were discarded")
         else:
             self.writer = None
+        self._checkpointed = (world.tick, time.monotonic())
         self.sim = Simulation(world, registry=registry, writer=self.writer)
         registry.bus = self.sim.bus
         self.sim.bus.subscribe(self.on_sim_event)
@@ -250,7 +262,15 @@ class AgoraApp(App):
 
     def log_line(self, text: str) -> None:
         # Control characters are made visible; the Log widget never parses markup.
-        self._views["dashboard"].log_line(literal(text, 500).plain)  # type: ignore[attr-defined]
+        self._views["dashboard"].log_line(shown(text, 500))  # type: ignore[attr-defined]
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification of the app (and of its screens and widgets) goes out safe: control characters
+        and ANSI escapes in it (an agent's name, a file name, a plugin's error) shown as visible escapes, long
+        text cut. Text from outside is passed with ``markup=False`` as well."""
+        super().notify(shown(message, NOTIFY_LIMIT, lines=True), title=shown(title, 80), severity=severity,
+                       timeout=timeout, markup=markup)
 
     # -- polling ----------------------------------------------------------------------------------
     def sample_resources(self) -> None:
@@ -361,6 +381,7 @@ class AgoraApp(App):
             while True:
                 speed = SPEEDS[self.speed_index]
                 await self.sim.run(ticks=1, ticks_per_second=speed or None)
+                await self.periodic_checkpoint()
                 if self.sim._stop:
                     break
         except Exception as exc:  # a bug: report it and keep the app
@@ -378,7 +399,25 @@ class AgoraApp(App):
     async def step_ticks(self, count: int) -> None:
         for _ in range(count):
             await self.sim.step()
+            await self.periodic_checkpoint()
         self.refresh_ui()
+
+    async def periodic_checkpoint(self) -> None:
+        """Checkpoint the world into its file when ``checkpoint_every`` ticks or ``checkpoint_seconds`` have
+        passed since the last one; a failure (a full disk) is a notification, and is tried again one
+        interval later (the file keeps its previous checkpoint meanwhile)."""
+        if self.writer is None or self.sim is None:
+            return
+        tick, at = self._checkpointed
+        ticks = self.world.tick - tick
+        if not ((self.checkpoint_every and ticks >= self.checkpoint_every)
+                or (self.checkpoint_seconds and ticks > 0 and time.monotonic() - at >= self.checkpoint_seconds)):
+            return
+        self._checkpointed = (self.world.tick, time.monotonic())
+        try:
+            await self.sim.checkpoint()
+        except AgoraError as exc:
+            self.notify(str(exc), severity="error", markup=False, timeout=15)
 
     def action_faster(self) -> None:
         self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
@@ -399,10 +438,7 @@ class AgoraApp(App):
         session = self.sim.inject(values["text"], topics=values["topics"], seeds=values["seeds"], model=values["model"],
                                   params=values["params"], priority=values["priority"],
                                   recommender=values.get("recommender"))
-        self.selected_session_id = session.id
-        if self.writer is not None:
-            self.audit("inject", {"message": session.message_id, "session": session.id, "model": session.model_name,
-                                  "params": session.params, "seeds": session.seeds, "recommender": session.recommender})
+        self.selected_session_id = session.id  # the simulation records the injection in the audit log
         self.notify(f"message {session.message_id} injected: session {session.id} queued", markup=False)
 
     async def set_recommender(self, role: str, name: str) -> bool:
@@ -441,7 +477,7 @@ class AgoraApp(App):
         return True
 
     def cancel_session(self, session_id: int) -> None:
-        s = self.sim.cancel(session_id)
+        s = self.sim.cancel(session_id)  # recorded in the audit log by the simulation
         self.notify(f"session {s.id} is {s.status}", markup=False)
 
     def audit(self, action: str, details: dict[str, Any]) -> None:
@@ -473,6 +509,9 @@ class AgoraApp(App):
 
         def answered(question: str, result: Any) -> None:
             self.log_line(f"tick {world.tick}: asked {label}: {question} (answered: {result.source})")
+            if self.world is world:
+                self.audit("interview", {"agent": int(world.columns["ids"][idx]), "question": question[:1000],
+                                         "source": result.source, "tick": world.tick})
             if result.source == "offline" and llm.online:
                 self.notify(f"the LLM did not answer ({result.reason or 'unknown reason'}): the offline generator did",
                             severity="warning", markup=False)
@@ -486,7 +525,8 @@ class AgoraApp(App):
     def action_save(self) -> None:
         if self.sim is None or self.busy:
             return
-        default = f"{self.world.name}-tick{self.world.tick}"
+        # A file name from the world's name: anything but letters, digits, dot and dash becomes "_".
+        default = re.sub(r"[^\w.\-]+", "_", f"{self.world.name}-tick{self.world.tick}")[:100]
         self.push_screen(SaveScreen(default), self._save_chosen)
 
     def _save_chosen(self, name: str | None) -> None:
@@ -612,7 +652,12 @@ class AgoraApp(App):
             self.sim.stop()
             if save:
                 self.busy = "saving"
-                await self.sim.checkpoint()
+                try:
+                    await self.sim.checkpoint()
+                except AgoraError as exc:  # a full disk: say so and stay, the world still in memory
+                    self.notify(str(exc), severity="error", markup=False, timeout=30)
+                    self.busy = None
+                    return
             if self.writer is not None:
                 await self.writer.close()
                 self.writer = None
@@ -766,7 +811,9 @@ class AgoraApp(App):
 
 
 def run_app(world_path: str | None = None, plugin_dirs: list[str] | tuple[str, ...] = (), *,
-            metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
+            metrics_port: int | None = None, metrics_host: str = "127.0.0.1", checkpoint_every: int = 50,
+            checkpoint_seconds: float | None = None) -> None:
     """Open the terminal UI on a world file (the default world when None); with ``metrics_port``, serve
     Prometheus metrics on ``/metrics`` and health on ``/healthz`` (see ``sim.observe``)."""
-    AgoraApp(world_path, plugin_dirs=plugin_dirs, metrics_port=metrics_port, metrics_host=metrics_host).run()
+    AgoraApp(world_path, plugin_dirs=plugin_dirs, metrics_port=metrics_port, metrics_host=metrics_host,
+             checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds).run()

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from .views import literal_lines
+from .views import literal, literal_lines
 
 HELP = """\
 Agora — keys
@@ -112,6 +112,7 @@ class LoadScreen(ModalScreen[str | None]):
     def __init__(self, folder: str) -> None:
         super().__init__()
         self.folder = folder
+        self._names: list[str] = []
 
     def snapshots(self) -> list[str]:
         try:
@@ -123,13 +124,16 @@ class LoadScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         names = self.snapshots()
         with Vertical():
-            yield Label(f"Load a snapshot from {self.folder}" if names else f"No snapshots in {self.folder} yet (press s to save one).",
-                        markup=False)
-            yield OptionList(*[Option(Text(n), id=n) for n in names], id="snapshots")
+            folder = literal(self.folder, 200)
+            yield Label(Text("Load a snapshot from ") + folder if names
+                        else Text("No snapshots in ") + folder + Text(" yet (press s to save one)."))
+            # A file name is shown literally (its control characters made visible) and kept as it is.
+            self._names = names
+            yield OptionList(*[Option(literal(n, 70), id=str(j)) for j, n in enumerate(names)], id="snapshots")
             yield Button("Cancel", id="cancel")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(os.path.join(self.folder, str(event.option.id)))
+        self.dismiss(os.path.join(self.folder, self._names[int(str(event.option.id))]))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)
@@ -195,7 +199,7 @@ class AskScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text("Ask ") + Text(self.agent_label, style="bold") + Text(" a question:"))
+            yield Label(Text("Ask ") + literal(self.agent_label, 80, style="bold") + Text(" a question:"))
             yield Input(placeholder="e.g. What do you think about the news today?", id="ask-question")
             yield Static("", id="ask-answer", markup=False)
             yield Static("enter: ask · escape: close", id="ask-source", markup=False)

@@ -1,10 +1,13 @@
 """The five views. Each is self-contained: it composes its widgets and knows how to refresh itself from
-the app's simulation. Text from agents, users, plugins or the LLM is always wrapped in ``rich.text.Text``
-or shown with ``markup=False`` — never parsed as markup.
+the app's simulation. Text from agents, users, plugins, files or the LLM always goes through
+:func:`literal` / :func:`literal_lines` (``sim.safe.shown``): wrapped in ``rich.text.Text``, never parsed
+as markup, its control characters and ANSI escapes made visible (Textual would pass them to the terminal),
+one-line cells cut with ``…``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Log, Select, Sparkline, Static
 
 from sim.errors import AgoraError
+from sim.safe import shown
 from sim.session import SeedSpec
 from sim.social import NONE
 from sim.topics import topics_mask
@@ -25,6 +29,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import AgoraApp
 
 BAR_WIDTH = 16
+#: The most characters a text of several lines (an answer, a traceback) shows.
+LINES_LIMIT = 20_000
+#: Parameter names usable as they are in a widget id (others get one by position).
+_WIDGET_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 #: The inject form's recommender choice meaning "whatever the world's feed recommender is".
 WORLD_DEFAULT = "__world__"
 
@@ -39,23 +47,16 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> Text:
     return t
 
 
-def literal(value: Any, limit: int | None = 80) -> Text:
-    """Text shown exactly as written: control characters made visible, long text cut."""
-    s = str(value)
-    s = "".join(ch if ch.isprintable() or ch == " " else f"\\x{ord(ch):02x}" for ch in s)
-    if limit is not None and len(s) > limit:
-        s = s[: limit - 1] + "…"
-    return Text(s)
+def literal(value: Any, limit: int | None = 80, style: str = "") -> Text:
+    """Text shown exactly as written, on one line: never parsed as markup, control characters and ANSI
+    escapes made visible (``\\x1b``, see ``sim.safe.shown``), text longer than ``limit`` cut with ``…``."""
+    return Text(shown(value, limit), style=style)
 
 
-def literal_lines(value: Any) -> Text:
-    """Like :func:`literal` for text of several lines: line breaks kept, nothing cut."""
-    out = Text()
-    for j, line in enumerate(str(value).split("\n")):
-        if j:
-            out.append("\n")
-        out.append_text(literal(line, None))
-    return out
+def literal_lines(value: Any, limit: int | None = LINES_LIMIT) -> Text:
+    """Like :func:`literal` for text of several lines (answers, tracebacks): line breaks and tabs kept,
+    at most ``limit`` characters."""
+    return Text(shown(value, limit, lines=True).expandtabs(4))
 
 
 def fmt_int(v: Any) -> str:
@@ -74,6 +75,12 @@ class View(Vertical):
 
 
 # -- 1. Dashboard ---------------------------------------------------------------------------------
+
+
+def _series(values: list) -> list:
+    """Data for a sparkline: Textual draws a single value as a full-height bar, which reads as a peak,
+    so fewer than two points draw the empty baseline instead."""
+    return values if len(values) >= 2 else []
 
 
 class DashboardView(View):
@@ -145,14 +152,14 @@ class DashboardView(View):
             spark = self.query_one(f"#curve-{i}", Sparkline)
             if i < len(running):
                 spark.display = True
-                spark.data = list(np.cumsum(running[i].new_per_tick[-200:]))
+                spark.data = _series(list(np.cumsum(running[i].new_per_tick[-200:])))
             else:
                 spark.display = False
         history = list(app.sim.metrics)[-200:]
-        self.query_one("#new-chart", Sparkline).data = [x.get("new_adoptions", 0) for x in history] or [0]
+        self.query_one("#new-chart", Sparkline).data = _series([x.get("new_adoptions", 0) for x in history])
         for key, _label in self.SOCIAL_CHARTS:
-            self.query_one(f"#{key}-chart", Sparkline).data = [x.get(key, 0) for x in history] or [0]
-        self.query_one("#mem-chart", Sparkline).data = list(app.rss_history)[-200:] or [0]
+            self.query_one(f"#{key}-chart", Sparkline).data = _series([x.get(key, 0) for x in history])
+        self.query_one("#mem-chart", Sparkline).data = _series(list(app.rss_history)[-200:])
 
     @staticmethod
     def reach_line(app: AgoraApp, m: dict[str, Any]) -> Text:
@@ -397,11 +404,11 @@ class AgentsView(View):
         d = agent.to_dict()
         rank = app.influence_rank(self.agent_index)
         profile = Text()
-        profile.append(d["name"], style="bold")
+        profile.append_text(literal(d["name"], 80, style="bold"))
         profile.append(f"   id {d['id']}   community {d['community'] if d['community'] >= 0 else 'unknown'}   {d['status']}\n")
-        profile.append_text(literal(d["bio"], None))
+        profile.append_text(literal(d["bio"], 600))
         profile.append("\nwrites: ")
-        profile.append_text(literal(d["style"], None))
+        profile.append_text(literal(d["style"], 200))
         profile.append(f"\ninterests: {', '.join(d['interests'])}\n")
         profile.append(f"reputation {d['reputation']:.2f}   influence {d['influence']:.3f} (rank {rank:,} of {world.n:,})   "
                        f"susceptibility {d['susceptibility']:.2f}   activity {d['activity_profile']}\n")
@@ -426,7 +433,9 @@ class AgentsView(View):
                 who = "as a seed" if src < 0 else f"from {int(world.columns['ids'][src])}"
                 events.append(f"\n  tick {int(s.adopted_at[self.agent_index])}: adopted message {s.message_id} ")
                 events.append_text(literal(s.message.get("text", ""), 40))
-                events.append(f" ({s.model_name}) {who}")
+                events.append(" (")
+                events.append_text(literal(s.model_name, 30))
+                events.append(f") {who}")
                 found = True
         if not found:
             events.append("none yet")
@@ -468,6 +477,7 @@ class MessagesView(View):
         super().__init__(**kw)
         self._model_shown: str | None = None
         self._param_inputs: dict[str, Input] = {}
+        self._param_ids: dict[str, str] = {}  # widget id suffix -> parameter name
         self._posts_signature: Any = None
 
     def compose(self) -> ComposeResult:
@@ -500,7 +510,7 @@ class MessagesView(View):
         names = [e.name for e in app.registry.list("model") if e.loaded or e.entry_point is not None]
         select = self.query_one("#model", Select)
         current = select.value if select.value in names else ("ic" if "ic" in names else (names[0] if names else Select.BLANK))
-        select.set_options([(Text(n), n) for n in names])  # a prompt given as str would be parsed as markup
+        select.set_options([(literal(n, 30), n) for n in names])  # a prompt given as str would be parsed as markup
         if current is not Select.BLANK:
             select.value = current
         self.build_param_form()
@@ -539,11 +549,18 @@ class MessagesView(View):
             form.mount(Static(literal(str(exc), None)))
             return
         rows = []
-        for key, spec in cls.params.items():
-            inp = Input(value=str(spec.default), id=f"param-{key}", classes="param-input")
-            inp.tooltip = f"{spec.help} ({spec.describe_range()})"
+        self._param_ids = {}
+        for j, (key, spec) in enumerate(cls.params.items()):
+            # A widget id must be an identifier: a parameter named otherwise gets one by position.
+            suffix = key if _WIDGET_ID.fullmatch(key) else f"_{j}_"
+            while suffix in self._param_ids or (suffix != key and suffix in cls.params):
+                suffix += "_"
+            self._param_ids[suffix] = key
+            inp = Input(value=shown(spec.default, 200), id=f"param-{suffix}", classes="param-input")
+            inp.tooltip = literal(f"{spec.help} ({spec.describe_range()})", 500)  # a str tooltip is markup
             self._param_inputs[key] = inp
-            rows.append(Horizontal(Label(Text(key)), inp, Static("", classes="param-error", id=f"param-error-{key}", markup=False),
+            rows.append(Horizontal(Label(literal(key, 20)), inp,
+                                   Static("", classes="param-error", id=f"param-error-{suffix}", markup=False),
                                    classes="param-row"))
         if rows:
             form.mount(*rows)
@@ -551,14 +568,15 @@ class MessagesView(View):
     def on_input_changed(self, event: Input.Changed) -> None:
         iid = event.input.id or ""
         if iid.startswith("param-") and self._model_shown:
-            key = iid[len("param-"):]
+            suffix = iid[len("param-"):]
+            key = self._param_ids.get(suffix, suffix)
             try:
                 cls = self.agora.registry.model(self._model_shown)
                 cls.params[key].coerce(key, event.value)
                 msg = ""
             except (AgoraError, KeyError) as exc:
                 msg = str(exc)
-            self.query_one(f"#param-error-{key}", Static).update(msg)
+            self.query_one(f"#param-error-{suffix}", Static).update(literal(msg, 300))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id in ("msg-text", "msg-topics", "seed-arg", "msg-priority") or (event.input.id or "").startswith("param-"):
@@ -600,7 +618,7 @@ class MessagesView(View):
             values = self.form_values()
             app.inject(**values)
         except AgoraError as exc:
-            self.query_one("#form-error", Static).update(str(exc))
+            self.query_one("#form-error", Static).update(literal(exc, 300))
             app.notify(str(exc), severity="error", markup=False)
             return
         self.query_one("#form-error", Static).update("")
@@ -814,12 +832,12 @@ class PluginsView(View):
             text.append("\n\npress w to make it the world's friend recommender (again: off)", style="grey50")
         if d["error"]:
             text.append("\n\nfailed to load:\n", style="bold red")
-            text.append(d["traceback"] or d["error"])  # Text.append never parses markup
+            text.append_text(literal_lines(d["traceback"] or d["error"]))
         social = self.agora.sim.social if self.agora.sim is not None else None
         key = error_key(entry.kind, entry.name)
         if social is not None and entry.kind in ("recommender", "friend-recommender") and key in social.errors:
             text.append("\n\nfailed while the simulation ran, and was switched off:\n", style="bold red")
-            text.append(social.tracebacks.get(key) or social.errors[key])
+            text.append_text(literal_lines(social.tracebacks.get(key) or social.errors[key]))
         self.query_one("#plugin-text", Static).update(text)
 
     def action_reload_plugins(self) -> None:

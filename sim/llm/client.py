@@ -38,6 +38,7 @@ import asyncio
 import email.utils
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,8 @@ from typing import Any
 
 from .cache import LLMCache, cache_key
 from .config import LLMConfig
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +377,8 @@ class LLMClient:
             raise _Retryable("malformed body") from None
         if not isinstance(content, str):
             raise _Retryable("malformed body")
-        return content, tin, tout
+        # JSON can carry a lone surrogate ("\\ud800") that UTF-8 (the world file, the cache) cannot store.
+        return _SURROGATES.sub("\ufffd", content), tin, tout
 
     async def ping(self) -> list[dict[str, Any]]:
         """One short request to every server, straight through (no cache, no retries, not counted):
