@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import resource
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from .bench import PeakRSS, _mb
+from .bench import PeakRSS, _maxrss_mb, _mb
 
 CONTENT_RECOMMENDERS: tuple[str, ...] = ("chronological", "hot", "interest", "collaborative", "social-proof", "random")
 FRIEND_RECOMMENDERS: tuple[str, ...] = ("common-neighbours", "adamic-adar", "interest-compatibility", "random")
@@ -466,7 +465,7 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
     mem["overhead_over_setup_mb"] = round(after_setup_peak - mem["rss_after_setup_mb"], 1)
     r["memory"] = mem
     mem["peak_rss_sampled_mb"] = max(phase_peak.values())
-    mem["maxrss_mb"] = _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    mem["maxrss_mb"] = _maxrss_mb()
     r["peak_rss_mb"] = max(mem["peak_rss_sampled_mb"], mem["maxrss_mb"])
     r["targets"] = dict(TARGETS)
     within = {

@@ -41,13 +41,13 @@ from typing import Any
 
 import msgpack
 import numpy as np
-import psutil
 import zstandard
 
 from . import __version__
 from .diskio import remove_quietly, write_error
 from .errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from .faults import kill_point
+from .memory import ensure_memory
 from .store import (
     _fsync_dir,
     _meta_rows,
@@ -236,12 +236,8 @@ def read_manifest(path: str) -> tuple[dict[str, Any], int]:
             length = size - TRAILER.size - offset
             if not len(head) <= offset < size - TRAILER.size or length > MAX_MANIFEST:
                 raise _fail(path, "is damaged (bad manifest position)")
-            available = psutil.virtual_memory().available
-            if length * 24 > available:
-                raise ResourceError(
-                    f"snapshot {path!r} has a manifest of {length / 2**20:.0f} MiB that needs more memory than the "
-                    f"{available / 2**20:.0f} MiB available; the current world was left as it was"
-                )
+            ensure_memory(length * 24, f"reading the {length / 2**20:.0f} MiB manifest of snapshot {path!r}",
+                          "the current world was left as it was")
             fh.seek(offset)
             packed = fh.read(length)
     except OSError as exc:
@@ -294,12 +290,7 @@ def _validate_entries(path: str, manifest: dict[str, Any], manifest_offset: int)
         if lie is None and ((raw == 0) != (size == 0) or raw > size * MAX_RATIO):
             lie = f"array {name} declares {raw} bytes from {size} compressed bytes"
         raw_total += raw
-    available = psutil.virtual_memory().available
-    if raw_total > available:
-        raise ResourceError(
-            f"snapshot {path!r} needs {raw_total / 2**20:.0f} MiB of memory to load but only "
-            f"{available / 2**20:.0f} MiB is available; the current world was left as it was"
-        )
+    ensure_memory(raw_total, f"loading snapshot {path!r}", "the current world was left as it was")
     if lie is not None:
         raise _fail(path, f"is damaged ({lie})")
 

@@ -46,13 +46,10 @@ def quote(text: str, limit: int = 600) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
 def clean(text: str, limit: int = MAX_TEXT) -> str:
-    """A model's text made safe to keep: control characters (but newlines) removed, lone surrogates (JSON
-    can carry ``\\ud800``; UTF-8 cannot store it) replaced by U+FFFD, length capped."""
-    text = _SURROGATE.sub("\ufffd", _CONTROL.sub("", str(text))).strip()
+    """A model's text made safe to keep: control characters (but newlines) removed, length capped. (Lone
+    surrogates never get here: the client replaces them where the server's answer enters.)"""
+    text = _CONTROL.sub("", str(text)).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
