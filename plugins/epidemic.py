@@ -27,6 +27,8 @@ So agents infected (or turned infectious) in round t transmit from round t+1; an
 its first attempts before it can recover, and the chance that it ever passes the disease along one edge
 to a susceptible neighbour is the transmissibility ``T = beta / (1 - (1 - beta)(1 - gamma))``.
 
+States are named ``S`` (susceptible), ``E`` (exposed, SEIR only), ``I`` (infectious) and ``R`` (recovered),
+in that order; the series of a run (``agora run --series``) counts the agents in each at every tick.
 ``reached`` counts agents ever infected: the adopted states are I and R (SIR), E, I and R (SEIR) and
 I (SIS; ``reached`` counts distinct agents ever infected, a re-infection is not counted again, and the
 session's ``state`` shows who is infected now). SIR and SEIR are progressive; SIS is not. A session ends
@@ -113,7 +115,7 @@ class SIR(_Compartmental):
     version = "1.0"
     description = "SIR epidemic: infect followers with probability beta per round, recover with probability gamma."
     params = {"beta": _BETA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
-    states = ("susceptible", "infectious", "recovered")
+    states = ("S", "I", "R")
     adopted_states = (1, 2)
     transmitting_states = (1,)
     seed_state = 1
@@ -128,7 +130,7 @@ class SIS(_Compartmental):
     version = "1.0"
     description = "SIS epidemic: like SIR, but recovered agents are susceptible again and can be reinfected."
     params = {"beta": _BETA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
-    states = ("susceptible", "infectious")
+    states = ("S", "I")
     adopted_states = (1,)
     transmitting_states = (1,)
     seed_state = 1
@@ -143,7 +145,7 @@ class SEIR(_Compartmental):
     version = "1.0"
     description = "SEIR epidemic: SIR with an exposed stage that turns infectious with probability sigma per round."
     params = {"beta": _BETA, "sigma": _SIGMA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
-    states = ("susceptible", "exposed", "infectious", "recovered")
+    states = ("S", "E", "I", "R")
     adopted_states = (1, 2, 3)
     transmitting_states = (2,)
     seed_state = 2

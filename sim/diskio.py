@@ -13,6 +13,8 @@ import errno
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .errors import AgoraError, BadFileError, ResourceError
 
@@ -109,3 +111,48 @@ def remove_quietly(*paths: str) -> None:
                 os.remove(p)
         except OSError:
             pass
+
+
+def temp_beside(path: str, what: str) -> str:
+    """A new empty file beside ``path`` for an atomic write (then ``os.replace``); the user's umask applies,
+    so the renamed file has the same rights as any file the user writes.
+
+    Raises:
+        BadFileError: the folder does not exist or cannot be written.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise BadFileError(f"cannot write {what} {path!r}: {exc.strerror or exc} "
+                               "(check that its folder exists and is writable)") from None
+        return tmp
+    raise BadFileError(f"cannot write {what} {path!r}: no temporary name is free in its folder")
+
+
+@contextmanager
+def replacing(path: str, what: str) -> Iterator[str]:
+    """Write ``what`` (e.g. "figure") to ``path`` atomically: the block writes the temporary file it is
+    given, which replaces ``path`` only when the block ends without error. On any failure the temporary
+    file is removed and ``path`` is as it was; a failed write becomes one sentence (:func:`write_error`).
+
+    Raises:
+        ResourceError / BadFileError: the write failed (a full disk, no permission, a missing folder).
+    """
+    existed = os.path.exists(path)
+    tmp = temp_beside(path, what)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        remove_quietly(tmp)
+        error = write_error(exc, path, what, existed)
+        raise (error or BadFileError(f"cannot write {what} {path!r}: {exc.strerror or exc} "
+                                     "(check the folder and free space)")) from None
+    except BaseException:
+        remove_quietly(tmp)
+        raise

@@ -15,6 +15,7 @@ from .errors import BadParameterError
 from .llm.config import LLMConfig
 from .llm.service import LLMService, llm_report
 from .registry import Registry
+from .series import series_dict
 from .simulation import Simulation
 from .stats import mean_ci95
 from .world import World
@@ -34,7 +35,7 @@ def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: f
             "graph_reached": s.graph_reached, "feed_reached": s.feed_reached, "feed_exposed": s.feed_exposed,
             "seeds": s.seeds_count, "attempts": s.attempts, "rounds": s.round,
             "peak_tick": s.peak_tick, "reproduction_number": round(s.mean_offspring, 4),
-            "new_per_tick": s.new_per_tick, "error": s.error,
+            "new_per_tick": s.new_per_tick, "error": s.error, "series": series_dict(s),
         })
     return out
 
@@ -160,11 +161,13 @@ async def run_cascades(
         summary["seed"] = seed + r
         if until_done and not sim.idle:
             summary["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
+            if "status" in summary:
+                summary["status"] = "max-ticks"  # the session still runs: the limit stopped it, not the model
         results.append(summary)
     if monitor is not None:
         monitor.detach()
     reached = [float(x["reached"]) for x in results if "reached" in x]
-    mean, ci = mean_ci95(reached) if reached else (None, [None, None])
+    mean, ci = mean_ci95(reached, 0, world.n) if reached else (None, [None, None])
     peak = [float(x["peak_tick"]) for x in results if x.get("peak_tick") is not None]
     settings = sim.social.settings
     return {

@@ -25,6 +25,7 @@ import numpy as np
 from .errors import BadParameterError
 from .graph import Graph, csr_positions
 from .plugin import PluginTimeout, PropagationModel, StepResult, call_directly
+from .series import SeriesRecorder, variable_moments
 
 if TYPE_CHECKING:  # pragma: no cover
     from .world import World
@@ -43,14 +44,52 @@ class ModelContractError(Exception):
 # -- seed selection --------------------------------------------------------------------------------
 
 
+def read_seed_file(path: str) -> np.ndarray:
+    """The original agent ids listed in a seed file: one id a line; blank lines and ``#`` comments
+    (whole lines or after an id) are ignored. Returned as int64, in file order (repeats kept).
+
+    Raises:
+        BadParameterError: the file cannot be read, a line is not a whole number, or it lists no id.
+    """
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(64 * 1024 * 1024 + 1)
+    except OSError as exc:
+        raise BadParameterError(f"seed file {path!r} cannot be read ({exc.strerror or exc}): give a text file of agent ids, one a line") from None
+    if len(raw) > 64 * 1024 * 1024:
+        raise BadParameterError(f"seed file {path!r} is larger than 64 MiB: list at most a few million agent ids, one a line")
+    text = raw.decode("utf-8", errors="replace")
+    lines = [line.partition("#")[0].strip() for line in text.splitlines()]
+    tokens = [t for t in lines if t]
+    if not tokens:
+        raise BadParameterError(f"seed file {path!r} lists no agent ids: give one original agent id a line")
+    try:
+        ids = np.array([int(t) for t in tokens], dtype=np.int64)
+    except (ValueError, OverflowError):
+        for number, t in enumerate(lines, 1):  # only on the error path: find the line to name
+            if t:
+                try:
+                    int(t)
+                    if not -(2**63) <= int(t) < 2**63:
+                        raise ValueError
+                except ValueError:
+                    raise BadParameterError(f"seed file {path!r} line {number}: {t[:40]!r} is not an agent id "
+                                            "(one whole number a line; # starts a comment)") from None
+        raise
+    return ids
+
+
 @dataclass(frozen=True, slots=True)
 class SeedSpec:
-    """A parsed seed selection: ``random:K``, ``top:K``, ``ids:a,b,c`` or ``community:C:K``."""
+    """A parsed seed selection: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K`` or ``file:PATH``
+    (original agent ids, one a line, read when the selection is parsed)."""
 
     kind: str
     k: int = 0
     ids: tuple[int, ...] = ()
     community: int = -1
+    path: str = ""
+    file_ids: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> "SeedSpec":
@@ -59,8 +98,14 @@ class SeedSpec:
         Raises:
             BadParameterError: the text is not one of the four forms.
         """
-        hint = "use random:K, top:K, ids:a,b,c or community:C:K"
-        parts = str(text).strip().split(":")
+        hint = "use random:K, top:K, ids:a,b,c, community:C:K or file:PATH"
+        text = str(text).strip()
+        if text[:5].lower() == "file:":
+            path = text[5:]
+            if not path:
+                raise BadParameterError(f"seed selection {text!r} names no file: use file:PATH (original agent ids, one a line)")
+            return cls("file", path=path, file_ids=read_seed_file(path))
+        parts = text.split(":")
         kind = parts[0].lower()
         try:
             if kind in ("random", "top") and len(parts) == 2:
@@ -85,6 +130,8 @@ class SeedSpec:
     def __str__(self) -> str:
         if self.kind == "ids":
             return "ids:" + ",".join(map(str, self.ids))
+        if self.kind == "file":
+            return f"file:{self.path}"
         if self.kind == "community":
             return f"community:{self.community}:{self.k}"
         return f"{self.kind}:{self.k}"
@@ -101,6 +148,18 @@ class SeedSpec:
         eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
         if self.kind == "ids":
             idx = world.indices_of(np.array(self.ids, dtype=np.int64))
+            return np.unique(idx).astype(np.int32)
+        if self.kind == "file":
+            assert self.file_ids is not None
+            keys = self.file_ids
+            ids = world.columns["ids"]
+            idx = np.searchsorted(ids, keys)
+            bad = (idx >= ids.size) | (ids[np.minimum(idx, max(ids.size - 1, 0))] != keys) if ids.size else np.ones(keys.size, bool)
+            if bad.any():
+                unknown = np.unique(keys[bad])
+                raise BadParameterError(f"seed file {self.path!r} names agent id {int(keys[bad][0])}, which this world does not "
+                                        f"have ({unknown.size:,} of its {np.unique(keys).size:,} distinct ids are unknown): "
+                                        "list original agent ids (see 'agora agent' or 'agora export')")
             return np.unique(idx).astype(np.int32)
         if self.kind == "community":
             comm = world.columns["community"]
@@ -223,7 +282,7 @@ class SessionView(_ReadOnlyView):
         "new_per_tick", "frontier_sizes", "reproduction_number", "error", "recommender", "feed_exposed",
         "feed_reached", "state_names", "adopted_states", "transmitting_states", "transmit", "state", "adopted_at",
         "adopted_from", "exposed", "frontier", "transmitting", "feed_seen", "store", "done", "speed",
-        "mean_offspring", "peak_tick", "graph_reached",
+        "mean_offspring", "peak_tick", "graph_reached", "state_counts", "series_from", "variables",
     })
 
 
@@ -495,6 +554,19 @@ class PropagationSession:
     transmitting: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
     feed_seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     store: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Continuous per-agent variables of the session (float columns of length N, by name); their moments
+    #: are recorded in the series as ``NAME.mean``, ``.std``, ``.min``, ``.max``.
+    variables: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The per-tick series (see ``sim.series``): state counts (and variable moments) from round
+    #: ``series_from`` (0 but for sessions stored before series were recorded) to the latest round.
+    series: SeriesRecorder | None = field(default=None, repr=False)
+    series_from: int = 0
+    #: Whether rounds are recorded in the series (off only to measure what recording costs: ``agora bench series``).
+    record_series: bool = field(default=True, repr=False)
+    #: Wall time spent recording the series (counting states and appending rows; not persisted).
+    series_seconds: float = field(default=0.0, repr=False)
+    #: Agents in each state now (kept up to date from the agents that change state; not persisted).
+    state_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     # not persisted
     model: PropagationModel | None = field(default=None, repr=False)
     rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
@@ -504,6 +576,8 @@ class PropagationSession:
     #: The simulation's LLM service and plugin registry, handed to the model's context (not persisted).
     llm: Any = field(default=None, repr=False)
     registry: Any = field(default=None, repr=False)
+    #: The parsed seed selection when the session was injected in this process (a seed file read once).
+    seed_spec: Any = field(default=None, repr=False)
 
     @property
     def done(self) -> bool:
@@ -546,7 +620,8 @@ class PropagationSession:
         self.adopted_from = np.full(n, -1, dtype=np.int32)
         self.exposed = np.zeros(n, dtype=bool)
         self.feed_seen = np.zeros(n, dtype=bool)
-        seeds = SeedSpec.parse(self.seeds).select(world, self.rng)
+        spec = self.seed_spec if self.seed_spec is not None else SeedSpec.parse(self.seeds)
+        seeds = spec.select(world, self.rng)
         self.seeds_count = int(seeds.size)
         seed_state = int(cls.seed_state)
         self.state[seeds] = seed_state
@@ -571,6 +646,49 @@ class PropagationSession:
             raise
         self._check_store()
         self.rng_state = self.rng.bit_generator.state
+        # Tick 0 of the series: the states right after seeding (one full count; every later tick is
+        # updated from the agents that change state).
+        self.state_counts = np.bincount(self.state, minlength=len(self.state_names)).astype(np.int64)
+        self.series = SeriesRecorder(len(self.state_names), tuple(self.variables))
+        self.series_from = 0
+        self._record_series()
+
+    def _record_series(self) -> None:
+        """Append this round's state counts (and variable moments) to the series."""
+        assert self.series is not None
+        moments = None
+        if self.series.variables:
+            moments = np.concatenate([variable_moments(self.variables[v]) for v in self.series.variables])
+        self.series.append(self.state_counts, moments)
+
+    def _restore_series(self, rec: dict[str, Any], arrays: dict[str, np.ndarray], n: int) -> None:
+        """The series and state counts of a stored session, checked against its state array.
+
+        Raises:
+            ValueError: stored series that do not fit the session (shape, dtype, or counts that do not
+                sum to the agents or do not end at the state array's counts).
+        """
+        k = len(self.state_names)
+        self.state_counts = np.bincount(self.state, minlength=k).astype(np.int64)
+        counts = arrays.get("series_counts")
+        curve = len(self.new_per_tick)
+        if counts is None or curve == 0:
+            # Stored before series were recorded (or never seeded): the series starts at this round.
+            if curve:
+                self.series_from = curve - 1
+                self.series = SeriesRecorder(k)
+                self.series.append(self.state_counts)
+            return
+        start = rec.get("series_from", 0)
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < curve:
+            raise ValueError(f"session {self.id} has an invalid series start {start!r}")
+        if counts.dtype != np.int64 or counts.shape != (curve - start, k):
+            raise ValueError(f"session {self.id} array series_counts has dtype {counts.dtype} and shape {counts.shape}, "
+                             f"expected int64 ({curve - start}, {k})")
+        if counts.size and (counts.min() < 0 or np.any(counts.sum(axis=1) != n) or np.any(counts[-1] != self.state_counts)):
+            raise ValueError(f"session {self.id} array series_counts does not match its states")
+        self.series_from = start
+        self.series = SeriesRecorder.restore(counts, None)
 
     def _check_store(self) -> None:
         """The model's ``ctx.store`` holds numpy arrays under text keys only (it is saved with the session).
@@ -665,6 +783,15 @@ class PropagationSession:
         was_tx = np.isin(prev, self.transmitting_states)
         now_tx = np.isin(new_state, self.transmitting_states)
         self.state[agents] = new_state
+        if agents.size and self.record_series:  # the state counts follow the agents that changed, not a pass over all N
+            t_rec = time.perf_counter()
+            k = len(self.state_names)
+            self.state_counts -= np.bincount(prev, minlength=k)
+            if np.isscalar(new_state):
+                self.state_counts[int(new_state)] += agents.size
+            else:
+                self.state_counts += np.bincount(new_state, minlength=k)
+            self.series_seconds += time.perf_counter() - t_rec
         # Exposure: agents that received an attempt this round.
         exposed = result.exposed
         if exposed is None and ctx._gathered is not None:
@@ -706,6 +833,10 @@ class PropagationSession:
         frontier_size = int(self.frontier.size)
         self.frontier_sizes.append(frontier_size)
         self.new_per_tick.append(n_new)
+        if self.record_series:
+            t_rec = time.perf_counter()
+            self._record_series()
+            self.series_seconds += time.perf_counter() - t_rec
         if frontier_size:
             self.reproduction_number = n_new / frontier_size
         entered = agents[now_tx & ~was_tx].astype(np.int32)
@@ -860,12 +991,16 @@ class PropagationSession:
             "state_names": list(self.state_names), "adopted_states": list(self.adopted_states),
             "transmitting_states": list(self.transmitting_states), "transmit": self.transmit,
             "store_keys": sorted(self.store), "recommender": self.recommender,
-            "feed_exposed": self.feed_exposed, "feed_reached": self.feed_reached,
+            "feed_exposed": self.feed_exposed, "feed_reached": self.feed_reached, "series_from": self.series_from,
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The session's arrays by name (model store arrays prefixed ``store.``)."""
         out = {k: getattr(self, k) for k in SESSION_ARRAYS} if self.state.size else {}
+        if self.series is not None and self.state.size:
+            out["series_counts"] = self.series.counts
+            if self.series.variables:
+                out["series_moments"] = self.series.moments
         out.update({f"store.{k}": v for k, v in self.store.items()})
         return out
 
@@ -913,6 +1048,7 @@ class PropagationSession:
                 setattr(s, k, a)
             if s.state.size and (s.state.min() < 0 or s.state.max() >= len(s.state_names)):
                 raise ValueError(f"session {s.id} holds unknown states")
+            s._restore_series(rec, arrays, n)
         s.store = {k[len("store."):]: v for k, v in arrays.items() if k.startswith("store.")}
         if s.rng_state is not None:
             from .world import world_rng

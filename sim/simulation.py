@@ -136,8 +136,8 @@ class Simulation:
             raise BadParameterError("the message has no text: write one, or name an author (--author ID) to write it")
         mask = topics_mask(list(topics))
         spec = SeedSpec.parse(seeds)
-        if spec.kind == "ids":
-            self.world.indices_of(np.array(spec.ids, dtype=np.int64))
+        if spec.kind in ("ids", "file"):
+            spec.select(self.world, None)  # unknown ids are refused before anything changes
         author_idx = None if author is None else self.world.index_of(author)
         if recommender is not None and recommender != NONE:
             self.registry.content_recommender(recommender)
@@ -156,6 +156,7 @@ class Simulation:
             id=session_id, message_id=message_id, model_name=model, params=clean, seeds=str(spec),
             priority=int(priority), message=message, created_tick=tick, seed=int(seed), recommender=recommender,
         )
+        session.seed_spec = spec  # a seed file is read once, here
         self.world.sessions.append(session)
         if not text.strip():
             self._author_writes(message, session)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import struct
 import zlib
 
 import msgpack

@@ -1,0 +1,132 @@
+"""Per-tick series of a propagation session: the count of agents in each state, ``reached`` and ``new``,
+and the moments of each continuous variable.
+
+Series are a by-product of the tick. A session keeps the count of agents in each of its model's states
+(``state_counts``) up to date from the agents that changed state in the round — two ``bincount`` calls
+over the changed agents, never a pass over all N — and appends the counts to preallocated arrays that
+grow by doubling. ``reached`` and ``new`` come from the session's adoption curve. Tick 0 is the moment
+right after seeding; tick t the end of round t. At every tick the state counts sum to the number of agents.
+
+Continuous per-agent variables (float columns a model declares) are recorded as four measures each,
+``NAME.mean``, ``NAME.std``, ``NAME.min`` and ``NAME.max`` (one pass over the column per tick).
+
+The measures of one series, in order: the state names, ``reached``, ``new``, then the variable moments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: The measures every series has beside its states.
+REACHED, NEW = "reached", "new"
+#: The four moments recorded per continuous variable, in order.
+MOMENTS = ("mean", "std", "min", "max")
+
+
+def variable_moments(values: np.ndarray) -> np.ndarray:
+    """``[mean, std, min, max]`` of one variable's column (population std; NaN for an empty column)."""
+    if values.size == 0:
+        return np.full(4, np.nan)
+    v = values.astype(np.float64, copy=False)
+    return np.array([v.mean(), v.std(), v.min(), v.max()])
+
+
+class SeriesRecorder:
+    """The per-tick rows of one session, in arrays that grow by doubling.
+
+    ``counts`` is (ticks, states) int64; ``moments`` is (ticks, 4 * variables) float64.
+    """
+
+    __slots__ = ("_counts", "_moments", "length", "variables", "width")
+
+    def __init__(self, states: int, variables: tuple[str, ...] = (), capacity: int = 64) -> None:
+        self.width = int(states)
+        self.variables = tuple(variables)
+        self.length = 0
+        self._counts = np.zeros((max(1, capacity), self.width), dtype=np.int64)
+        self._moments = np.zeros((max(1, capacity), 4 * len(self.variables)), dtype=np.float64)
+
+    def append(self, counts: np.ndarray, moments: np.ndarray | None = None) -> None:
+        """Add one tick: the state counts and (with variables) their moments, concatenated in order."""
+        if self.length == self._counts.shape[0]:
+            cap = 2 * self.length
+            self._counts = np.resize(self._counts, (cap, self.width))
+            self._moments = np.resize(self._moments, (cap, self._moments.shape[1]))
+        self._counts[self.length] = counts
+        if self.variables:
+            self._moments[self.length] = moments
+        self.length += 1
+
+    @property
+    def counts(self) -> np.ndarray:
+        """(ticks, states) int64, a view of the recorded rows."""
+        return self._counts[: self.length]
+
+    @property
+    def moments(self) -> np.ndarray:
+        """(ticks, 4 * variables) float64, a view of the recorded rows."""
+        return self._moments[: self.length]
+
+    @classmethod
+    def restore(cls, counts: np.ndarray, moments: np.ndarray | None, variables: tuple[str, ...] = ()) -> "SeriesRecorder":
+        """A recorder holding stored rows (a session loaded from a world file or a snapshot)."""
+        rec = cls(counts.shape[1], variables, capacity=max(64, 2 * counts.shape[0]))
+        rec._counts[: counts.shape[0]] = counts
+        if variables and moments is not None:
+            rec._moments[: counts.shape[0]] = moments
+        rec.length = counts.shape[0]
+        return rec
+
+
+def measure_names(states: tuple[str, ...], variables: tuple[str, ...] = ()) -> list[str]:
+    """The measures of a series, in order (see the module docstring)."""
+    return [*states, REACHED, NEW, *(f"{v}.{m}" for v in variables for m in MOMENTS)]
+
+
+def series_dict(session: Any) -> dict[str, list]:
+    """One session's series as ``{"tick": [...], measure: [...], ...}`` (plain lists, JSON-ready).
+
+    Ticks count from the session's start (0: after seeding). A session restored from a file written
+    before series were recorded starts at the round it was restored at (``series_from``).
+    """
+    rec: SeriesRecorder | None = session.series
+    if rec is None or rec.length == 0:
+        return {"tick": []}
+    start = int(session.series_from)
+    length = rec.length
+    curve = np.asarray(session.new_per_tick, dtype=np.int64)
+    reached = np.cumsum(curve)[start : start + length]
+    new = curve[start : start + length]
+    out: dict[str, list] = {"tick": list(range(start, start + length))}
+    counts = rec.counts
+    for i, name in enumerate(session.state_names):
+        out[str(name)] = counts[:, i].tolist()
+    out[REACHED] = reached.tolist()
+    out[NEW] = new.tolist()
+    moments = rec.moments
+    for j, var in enumerate(rec.variables):
+        for k, m in enumerate(MOMENTS):
+            col = moments[:, 4 * j + k]
+            out[f"{var}.{m}"] = [None if not np.isfinite(x) else float(x) for x in col]
+    return out
+
+
+def pad_series(series: dict[str, list], ticks: int) -> dict[str, list]:
+    """A series extended to ``ticks`` ticks (0..ticks-1) as if the ended session were watched on: every
+    measure keeps its last value, except ``new``, which is 0. Series already that long are returned as they are."""
+    have = len(series.get("tick", []))
+    if have == 0 or have >= ticks:
+        return series
+    extra = ticks - have
+    out: dict[str, list] = {}
+    last_tick = series["tick"][-1]
+    for key, values in series.items():
+        if key == "tick":
+            out[key] = list(values) + list(range(last_tick + 1, last_tick + 1 + extra))
+        elif key == NEW:
+            out[key] = list(values) + [0] * extra
+        else:
+            out[key] = list(values) + [values[-1]] * extra
+    return out
