@@ -23,7 +23,11 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import BadFileError
+from .errors import BadFileError, BadParameterError
+
+#: The actions Agora records (see the module docstring); ``agora audit --action`` accepts these and any
+#: other action found in the log.
+ACTIONS = ("inject", "cancel", "run", "save", "load", "analysis", "social", "llm settings", "plugin_reload", "interview")
 
 #: How much of a message's text an ``inject`` row keeps (the whole text is in the ``messages`` table).
 TEXT_LIMIT = 1000
@@ -129,8 +133,8 @@ def add_command(sub: Any) -> None:
                        "cancel, run, save, load, analysis, social, llm settings, plugin_reload, interview) with its "
                        "time (UTC) and details, oldest first.")
     p.add_argument("world", metavar="WORLD")
-    p.add_argument("--action", metavar="A", help="only this action")
-    p.add_argument("--limit", type=_positive_int, metavar="N", help="only the latest N rows")
+    p.add_argument("--action", metavar="A", help=f"only this action ({', '.join(ACTIONS)})")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="only the latest N rows (of --action's, with --action)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -138,11 +142,14 @@ def handle(args: argparse.Namespace) -> int:
     from .cli import _emit
 
     rows = read_audit(args.world, limit=args.limit, action=args.action)
+    if not rows and args.action is not None and args.action not in ACTIONS:
+        # A misspelt action would otherwise read as an empty log; one found in the log is always accepted.
+        raise BadParameterError(f"--action {args.action!r} is not an action of the audit log: use one of {', '.join(ACTIONS)}")
     lines = [f"{r['time']}  {r['action']:<14} {encode_details(r['details'])}" for r in rows]
     if not rows:
-        lines = ["the audit log is empty"]
+        lines = [f"the audit log has no {args.action!r} entries" if args.action is not None else "the audit log is empty"]
     _emit(args, {"world": os.path.abspath(args.world), "entries": rows}, "\n".join(lines))
     return 0
 
 
-__all__ = ["TEXT_LIMIT", "append_audit", "encode_details", "public_settings", "read_audit"]
+__all__ = ["ACTIONS", "TEXT_LIMIT", "append_audit", "encode_details", "public_settings", "read_audit"]

@@ -76,12 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     src = new.add_mutually_exclusive_group(required=True)
     src.add_argument("--agents", type=_positive_int, metavar="N", help="number of agents of a synthetic world")
     src.add_argument("--edges", metavar="FILE", help="import an edge list: SNAP 'u v' lines or CSV 'source,target[,weight]', optionally .gz")
-    new.add_argument("--graph", choices=("community", "ba", "er", "sbm"), default="community",
+    new.add_argument("--graph", choices=("community", "ba", "er", "sbm"), default=None,
                      help="synthetic graph model (default: community — planted heavy-tailed communities)")
-    new.add_argument("--avg-degree", type=_non_negative_float, default=10.0, metavar="K",
+    new.add_argument("--avg-degree", type=_non_negative_float, default=None, metavar="K",
                      help="mean number of neighbours; the world gets about N*K directed edges (default 10)")
     new.add_argument("--communities", type=_positive_int, metavar="C", help="planted communities (community, sbm; default about sqrt(N)/2)")
-    new.add_argument("--mixing", type=_fraction, default=0.2, metavar="MU", help="share of links leaving a community, 0..1 (default 0.2)")
+    new.add_argument("--mixing", type=_fraction, default=None, metavar="MU", help="share of links leaving a community, 0..1 (default 0.2)")
     new.add_argument("--directed", action="store_true", help="with --edges: keep lines as given (u v means v follows u) instead of both directions")
     new.add_argument("--seed", type=_int, default=0, help="seed for everything random (default 0)")
     new.add_argument("--minutes-per-tick", type=_positive_int, default=10, metavar="M",
@@ -122,16 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     length = run.add_mutually_exclusive_group(required=True)
     length.add_argument("--steps", type=_positive_int, metavar="N", help="run N ticks")
     length.add_argument("--until-done", action="store_true", help="run until every session has finished")
-    run.add_argument("--max-ticks", type=_positive_int, default=10_000, metavar="N", help="stop --until-done after N ticks (default 10000)")
+    run.add_argument("--max-ticks", type=_positive_int, metavar="N", help="stop --until-done after N ticks (default 10000)")
     run.add_argument("--inject", metavar="TEXT", help="text of a message to inject before running")
     run.add_argument("--topic", action="append", default=[], metavar="T", help="a topic of the message (repeatable; see 'agora topics')")
     run.add_argument("--author", type=_int, metavar="ID", help="the message's author (original id); with --inject '' the author writes it")
-    run.add_argument("--seeds", default="random:10", metavar="SPEC", help="random:K, top:K, ids:a,b,c or community:C:K (default random:10)")
-    run.add_argument("--model", default="ic", metavar="NAME", help="propagation model (default ic; see 'agora plugins list')")
+    run.add_argument("--seeds", metavar="SPEC", help="random:K, top:K, ids:a,b,c, community:C:K or file:PATH (original agent "
+                     "ids, one a line; # comments) (default random:10)")
+    run.add_argument("--model", metavar="NAME", help="propagation model (default ic; see 'agora plugins list')")
     run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
-    run.add_argument("--priority", type=_int, default=0, help="scheduling priority of the session (higher first)")
+    run.add_argument("--priority", type=_int, help="scheduling priority of the session (higher first; default 0)")
     run.add_argument("--runs", type=_positive_int, metavar="R", help="repeat the cascade R times without modifying the world")
-    run.add_argument("--seed", type=_int, default=0, help="session seed (run r uses S+r; default 0)")
+    run.add_argument("--seed", type=_int, help="session seed (run r uses S+r; default 0)")
+    run.add_argument("--series", metavar="FILE", help="write the per-tick series of every run (agents in each state, reached, "
+                     "new) in long format run,tick,measure,value: .csv, .csv.gz or .parquet (pip install 'agora-sim[parquet]')")
+    run.add_argument("--plot", metavar="FILE", help="draw the series after the run (.png, .svg or .pdf; see 'agora plot')")
+    run.add_argument("--force", action="store_true", help="overwrite the --series and --plot files if they exist")
     run.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
     _social_arguments(run, "for this run (default: the world's setting)")
     from .cli_llm import add_llm_arguments
@@ -173,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     bw.add_argument("--avg-degree", type=_non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
     bw.add_argument("--seed", type=_int, default=1)
     bw.add_argument("--dir", metavar="DIR", help="folder for the temporary files (default: a temporary folder)")
-    bw.add_argument("--run-ticks", type=_int, default=30, metavar="T",
+    bw.add_argument("--run-ticks", type=_non_negative_int, default=30, metavar="T",
                     help="ticks of the headless ic cascade at most (default 30; 0 skips the run)")
     bw.add_argument("--no-analysis", action="store_true", help="skip the PageRank measurement")
     bw.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -193,6 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--sessions", type=_positive_int, default=5, metavar="S", help="concurrent sessions while measuring (default 5)")
     bt.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    bser = bsub.add_parser("series", help="what recording the per-tick series costs in a cascade",
+                           description="Series benchmark: the same ic and sir cascades (same seeds, same trajectory) with "
+                           "the per-tick series recorded and not, alternating, on a world of N agents; medians and the overhead.")
+    bser.add_argument("--agents", type=_positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    bser.add_argument("--avg-degree", type=_non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
+    bser.add_argument("--repeats", type=_positive_int, default=5, metavar="R", help="runs with and without recording per model (default 5)")
+    bser.add_argument("--seed", type=_int, default=1)
+    bser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     bs = bsub.add_parser("social", help="feeds, friend suggestions, graph merge and learning of the living network",
                          description="Living-network benchmark: every content recommender building feeds and every friend "
                          "recommender suggesting follows for a share of online agents, a bulk graph merge and a learning step, "
@@ -206,10 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--seed", type=_int, default=7)
     bs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
-    from . import cli_analysis, cli_llm, cli_plugins, cli_sweep
+    from . import cli_analysis, cli_llm, cli_plot, cli_plugins, cli_sweep
 
     cli_plugins.add_commands(sub)
     cli_sweep.add_commands(sub)
+    cli_plot.add_commands(sub)
     from . import cli_check; cli_check.add_commands(sub)  # noqa: E702
     cli_analysis.add_commands(sub)
     cli_analysis.add_bench_command(bsub)
@@ -266,6 +281,7 @@ async def _cmd_new(args: argparse.Namespace) -> int:
     from .progress import stderr_progress
     from .store import check_target, save_world, world_info
 
+    _check_new_options(args)
     check_target(args.world, args.force)
     if not args.edges:  # refuse before minutes of work: memory (in synthetic_world) and disk here
         from .memory import ensure_disk, ensure_fits, world_file_bytes
@@ -304,6 +320,37 @@ async def _cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_new_options(args: argparse.Namespace) -> None:
+    """Refuse the options of ``agora new`` its graph source cannot use, then fill in the defaults.
+
+    Raises:
+        BadParameterError: naming the option and what to do.
+    """
+    synthetic = (("--graph", args.graph), ("--avg-degree", args.avg_degree), ("--communities", args.communities),
+                 ("--mixing", args.mixing))
+    if args.edges:
+        for flag, value in synthetic:
+            if value is not None:
+                raise BadParameterError(f"{flag} shapes a synthetic graph and --edges imports one as it is: "
+                                        f"drop {flag}, or give --agents N instead of --edges")
+    elif args.directed:
+        raise BadParameterError("--directed keeps the lines of an --edges file as given, and synthetic graphs are "
+                                "undirected: drop --directed, or import a file with --edges FILE")
+    elif args.graph in ("ba", "er"):
+        for flag, value in synthetic[2:]:
+            if value is not None:
+                raise BadParameterError(f"{flag} applies to the community and sbm graphs, and {args.graph} plants no "
+                                        f"communities: drop {flag}, or choose --graph community or sbm")
+    for flag, attr, option in (("--recommender-param", "recommender_param", "recommender"),
+                               ("--friend-param", "friend_param", "friend_recommender")):
+        if getattr(args, attr) and getattr(args, option) in (None, "none"):
+            raise BadParameterError(f"{flag} sets a parameter of the {option.replace('_', ' ')}, and a new world has "
+                                    f"none: add --{option.replace('_', '-')} NAME, or drop {flag}")
+    args.graph = args.graph or "community"
+    args.avg_degree = 10.0 if args.avg_degree is None else args.avg_degree
+    args.mixing = 0.2 if args.mixing is None else args.mixing
+
+
 def world_rng_pick(world: Any, share: float) -> Any:
     """A seeded choice of ``share`` of the world's agents (the reserve of agents not joined yet)."""
     from .world import world_rng
@@ -322,7 +369,9 @@ async def _cmd_social(args: argparse.Namespace) -> int:
     social = Social(world, registry)
     changes = _social_changes(args)
     if changes:
-        world.config["social"] = social.configure(**changes)
+        settings = social.configure(**changes)
+        _check_social_params(settings, changes)
+        world.config["social"] = settings
         writer = await WorldWriter(args.world).start()
         try:
             writer.submit_audit("social", changes)
@@ -437,6 +486,20 @@ def _social_changes(args: argparse.Namespace) -> dict[str, Any]:
     return changes
 
 
+def _check_social_params(settings: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Refuse recommender parameters no recommender receives (``Social.configure`` keeps only the parameters
+    of the recommenders in ``settings``).
+
+    Raises:
+        BadParameterError: naming the option and what to do.
+    """
+    for key, flag, option in (("recommender_params", "--recommender-param", "recommender"),
+                              ("friend_params", "--friend-param", "friend_recommender")):
+        if changes.get(key) and settings[option] == "none":
+            raise BadParameterError(f"{flag} sets a parameter of the {option.replace('_', ' ')}, and this world has "
+                                    f"none: add --{option.replace('_', '-')} NAME, or drop {flag}")
+
+
 def make_registry(plugin_dirs: list[str], world_path: str | None = None):
     """The registry for a command: built-ins, entry points, ``AGORA_PLUGINS``, ``--plugins`` folders
     and the world's own ``<world>.plugins/`` folder."""
@@ -460,23 +523,33 @@ def _non_negative_int(text: str) -> int:
 
 
 def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint-every", type=_non_negative_int, default=50, metavar="N",
+    p.add_argument("--checkpoint-every", type=_non_negative_int, metavar="N",
                    help="checkpoint the world into its file every N ticks while running; a crash loses at most the "
                    "ticks since the last checkpoint (default 50; 0: only when the run ends or you save)")
     p.add_argument("--checkpoint-seconds", type=_non_negative_float, metavar="S",
                    help="also checkpoint every S seconds of wall time, whichever comes first (default: off)")
 
 
+def _check_metrics_options(args: argparse.Namespace) -> None:
+    """Refuse --metrics-host without --metrics-port (no server to bind), then fill in its default."""
+    if getattr(args, "metrics_host", None) is not None and getattr(args, "metrics_port", None) is None:
+        raise BadParameterError("--metrics-host is the address of the metrics server, and there is none without "
+                                "--metrics-port: add --metrics-port PORT, or drop --metrics-host")
+    args.metrics_host = getattr(args, "metrics_host", None) or "127.0.0.1"
+
+
 def _metrics_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics-port", type=_int, metavar="PORT",
                    help="serve Prometheus metrics on /metrics and health on /healthz at PORT (0 picks a free port)")
-    p.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+    p.add_argument("--metrics-host", metavar="HOST",
                    help="address the metrics server binds to (default 127.0.0.1, this machine only)")
 
 
 async def _cmd_run(args: argparse.Namespace) -> int:
     from .cli_llm import llm_overrides
 
+    _check_run_options(args)
+    _check_metrics_options(args)
     params = _parse_params(args.param)
     llm = llm_overrides(args)
     registry = make_registry(args.plugins, args.world)
@@ -496,6 +569,71 @@ async def _cmd_run(args: argparse.Namespace) -> int:
             server.stop()
 
 
+#: Options of ``agora run`` that describe the injected message or its runs: meaningless without --inject.
+_INJECT_OPTIONS = (("seeds", "--seeds"), ("model", "--model"), ("param", "--param"), ("topic", "--topic"),
+                   ("priority", "--priority"), ("runs", "--runs"), ("author", "--author"), ("seed", "--seed"),
+                   ("series", "--series"), ("plot", "--plot"))
+
+
+def _check_run_options(args: argparse.Namespace) -> None:
+    """Refuse options ``agora run`` would otherwise accept and ignore (before anything is opened).
+
+    Raises:
+        BadParameterError: naming the option and what to do.
+    """
+    if args.inject is None:
+        for attr, flag in _INJECT_OPTIONS:
+            if getattr(args, attr) not in (None, []):
+                raise BadParameterError(f"{flag} applies to an injected message: add --inject TEXT (or --inject '' with "
+                                        "--author ID to let that agent write it)")
+    if args.ticks_per_second == 0:
+        raise BadParameterError("--ticks-per-second 0 would never tick: give a rate above 0, or drop it to run as fast as possible")
+    if args.max_ticks is not None and args.steps is not None:
+        raise BadParameterError("--max-ticks limits --until-done: with --steps N the run takes exactly N ticks")
+    if args.runs is not None and (args.checkpoint_every is not None or args.checkpoint_seconds is not None):
+        flag = "--checkpoint-every" if args.checkpoint_every is not None else "--checkpoint-seconds"
+        raise BadParameterError(f"{flag} checkpoints a persisted run: with --runs the world file is not modified")
+    check_outputs(args)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check ``--series``, ``--plot`` and ``--force`` (of ``run`` and ``sweep``) before any work.
+
+    Raises:
+        BadParameterError / TargetExistsError: an unknown extension, Parquet without its extra, an
+            existing file without ``--force``, or ``--force`` with neither file.
+    """
+    if args.force and not (args.series or args.plot):
+        raise BadParameterError("--force overwrites the --series and --plot files: give one of them")
+    from .store import check_target
+
+    if args.series:
+        from .seriesio import check_series_path
+
+        check_target(args.series, args.force, what="series file")
+        check_series_path(args.series)
+    if args.plot:
+        from .plot import check_figure_path
+
+        check_target(args.plot, args.force, what="figure")
+        check_figure_path(args.plot)
+
+
+def write_outputs(args: argparse.Namespace, result: dict[str, Any], records: list[dict[str, Any]],
+                  keys: list[str], title: str) -> None:
+    """Write the ``--series`` file and draw the ``--plot`` figure of a run or sweep; note them in ``result``."""
+    if args.series:
+        from .seriesio import write_series
+
+        result["series_file"] = {"path": os.path.abspath(args.series), "rows": write_series(args.series, records, keys)}
+    if args.plot:
+        from .plot import plot_tables
+        from .seriesio import table_from_records
+
+        label = os.path.basename(args.world)
+        result["plot"] = plot_tables([(label, table_from_records(records, keys, source=args.world))], args.plot, title=title)
+
+
 async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: Any, registry: Any, monitor: Any) -> int:
     from .progress import stderr_progress
     from .runner import run_cascades
@@ -503,23 +641,29 @@ async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: An
     from .writer import WorldWriter
 
     world = await open_world(args.world)
+    from .cli_llm import refuse_unused_llm
+    from .llm.config import LLMConfig
+
+    refuse_unused_llm(args, LLMConfig.resolve(world.config.get("llm"), llm), command="run")
     changes = _social_changes(args)
     if changes:  # validate before anything is written
         from .social import Social
 
-        Social(world, registry).configure(**changes)
+        _check_social_params(Social(world, registry).configure(**changes), changes)
     writer = None
     if args.runs is None:
         writer = await WorldWriter(args.world).start()
+    max_ticks = 10_000 if args.max_ticks is None else args.max_ticks
     try:
         with stderr_progress() as progress:
             result = await run_cascades(
-                world, registry=registry, text=args.inject, topics=args.topic, seeds=args.seeds, model=args.model,
-                params=params, runs=args.runs, seed=args.seed, steps=args.steps, until_done=args.until_done,
-                max_ticks=args.max_ticks, priority=args.priority, writer=writer, progress=progress,
-                social=_social_changes(args), llm=llm, llm_wait=args.llm_wait, author=args.author,
+                world, registry=registry, text=args.inject, topics=args.topic, seeds=args.seeds or "random:10",
+                model=args.model or "ic", params=params, runs=args.runs, seed=args.seed or 0, steps=args.steps,
+                until_done=args.until_done, max_ticks=max_ticks, priority=args.priority or 0, writer=writer,
+                progress=progress, social=_social_changes(args), llm=llm, llm_wait=args.llm_wait, author=args.author,
                 monitor=monitor, ticks_per_second=args.ticks_per_second or None, plugin_budget=args.plugin_budget,
-                checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds or None,
+                checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
+                checkpoint_seconds=args.checkpoint_seconds or None,
             )
         if writer is not None:
             from .audit import public_settings
@@ -527,25 +671,49 @@ async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: An
             writer.submit_audit("run", {
                 "ticks": sum(int(r.get("ticks", 0)) for r in result["runs"]), "tick": world.tick,
                 "steps": args.steps, "until_done": bool(args.until_done), "session": result["runs"][0].get("session"),
-                "social": changes, "llm": public_settings(llm), "model": args.model if args.inject is not None else None,
+                "social": changes, "llm": public_settings(llm), "model": result["model"] if args.inject is not None else None,
             })
     finally:
         if writer is not None:
             await writer.close()
+    stopped = [r for r in result["runs"] if r.get("status") == "max-ticks"]
+    if stopped:
+        sys.stderr.write(f"agora: note: {len(stopped)} of {len(result['runs'])} run{'s' if len(result['runs']) != 1 else ''} "
+                         f"stopped at --max-ticks {max_ticks} before the model ended (status max-ticks)\n")
+    records = [{"keys": {}, "run": i, "series": r["series"]} for i, r in enumerate(result["runs"]) if "series" in r]
+    runs = f"{len(records)} run{'s' if len(records) != 1 else ''}"
+    write_outputs(args, result, records, [], f"{result['model']} on {os.path.basename(args.world)}, {runs}")
     if not args.json:
         for r in result["runs"]:
             r.pop("new_per_tick", None)
-    lines = [f"model {result['model']} {result['params']}  seeds {result['seeds']}"]
-    for r in result["runs"]:
-        if "reached" in r:
-            lines.append(f"  seed {r['seed']}: reached {r['reached']:,} of {result['agents']:,} in {r['ticks']} ticks ({r['status']})"
-                         + (f" - {r['error']}" if r.get("error") else ""))
-            if result["social"]["living"]:
-                lines.append(f"    through the graph {r['graph_reached']:,}, through feeds {r['feed_reached']:,} "
-                             f"(shown in feeds to {r['feed_exposed']:,})")
-        else:
-            lines.append(f"  ran {r['ticks']} ticks")
-    if result["mean_reached"] is not None and len(result["runs"]) > 1:
+    _emit(args, result, format_run(result))
+    return 0
+
+
+def format_run(result: dict[str, Any]) -> str:
+    """The plain-text report of ``agora run``: one table row per run, then the summary lines."""
+    from .textable import render_table
+
+    n = result["agents"]
+    lines = []
+    runs = [r for r in result["runs"] if "reached" in r]
+    if runs:
+        living = result["social"]["living"]
+        head = ["run", "seed", "status", "reached", "share", "peak tick", "ticks"]
+        head += ["via graph", "via feeds"] if living else []
+        rows = []
+        for i, r in enumerate(runs):
+            row = [i, r["seed"], r["status"] + (f" ({r['error']})" if r.get("error") else ""), f"{r['reached']:,}",
+                   f"{100 * r['reached'] / n:.1f}%" if n else "-", "-" if r.get("peak_tick") is None else r["peak_tick"],
+                   r["ticks"]]
+            row += [f"{r['graph_reached']:,}", f"{r['feed_reached']:,}"] if living else []
+            rows.append(row)
+        numeric = [0, 1, 3, 4, 5, 6, 7, 8]
+        title = f"model {result['model']} {_params_text(result['params'])}, seeds {result['seeds']}, {n:,} agents"
+        lines.append(render_table(head, rows, title=title, numeric=numeric))
+    else:
+        lines.append(f"ran {sum(r['ticks'] for r in result['runs'])} ticks")
+    if result["mean_reached"] is not None and len(runs) > 1:
         lo, hi = result["ci95"]
         lines.append(f"mean reached {result['mean_reached']:,.1f}  (95% CI {lo:,.1f} .. {hi:,.1f})")
     if result["social"]["living"]:
@@ -556,9 +724,21 @@ async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: An
     lines.append(f"LLM {st['mode']} ({st['model']}): {st['calls']:,} calls, {st['cache_hits']:,} from cache, "
                  f"{st['fallbacks']:,} fallbacks, {st['tokens_in'] + st['tokens_out']:,} tokens (${st['cost_usd']:.4f}); "
                  f"{st['posts']:,} posts written")
+    if "series_file" in result:
+        lines.append(f"series: {result['series_file']['rows']:,} rows written to {result['series_file']['path']}")
+    if "plot" in result:
+        lines.append(f"figure: {result['plot']['output']}")
     lines.append("world file updated" if result["persisted"] else "world file not modified")
-    _emit(args, result, "\n".join(lines))
-    return 0
+    return "\n".join(lines)
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return " ".join(f"{k}={value(v)}" for k, v in params.items())
 
 
 def _cmd_analysis(args: argparse.Namespace) -> int:
@@ -589,6 +769,12 @@ def _cmd_sweep(args: argparse.Namespace) -> Any:
     from . import cli_sweep
 
     return cli_sweep.handle(args)
+
+
+def _cmd_plot(args: argparse.Namespace) -> Any:
+    from . import cli_plot
+
+    return cli_plot.handle(args)
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -635,6 +821,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                   f"peak RSS {result['peak_rss_mb']:.0f} MB", f"all within targets: {result['all_within_targets']}"]
         _emit(args, result, "\n".join(lines))
         return 0
+    if args.bench == "series":
+        from .bench import bench_series
+        from .progress import stderr_progress
+
+        with stderr_progress() as progress:
+            result = bench_series(args.agents, avg_degree=args.avg_degree, seed=args.seed, repeats=args.repeats,
+                                  progress=progress)
+        lines = [f"{name:<6} {m['ticks']} ticks, reached {m['reached']:,}: recording {100 * m['recording_share_median']:.2f}% "
+                 f"of the session's time; {1000 * m['seconds_median']:.1f} ms recorded, "
+                 f"{1000 * m['baseline_seconds_median']:.1f} ms not (difference {100 * m['overhead']:+.2f}%)"
+                 for name, m in result["models"].items()]
+        lines += [f"peak RSS {result['peak_rss_mb']:.0f} MB", f"within the 5% target: {result['within_target']}"]
+        _emit(args, result, "\n".join(lines))
+        return 0
     if args.bench == "propagation":
         result = bench_propagation(args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents)
     else:
@@ -657,6 +857,15 @@ def _cmd_tui(args: argparse.Namespace) -> int:
 
     world = getattr(args, "world", None)
     plugins = getattr(args, "plugins", [])
+    _check_metrics_options(args)
+    terminal = (sys.stdin.isatty() and sys.stdout.isatty()) or bool(os.environ.get("AGORA_FORCE_TUI"))
+    if not terminal:  # before the default world is created: options only the running UI would use are refused
+        for flag, value in (("--plugins", plugins or None), ("--metrics-port", getattr(args, "metrics_port", None)),
+                            ("--checkpoint-every", getattr(args, "checkpoint_every", None)),
+                            ("--checkpoint-seconds", getattr(args, "checkpoint_seconds", None))):
+            if value is not None:
+                raise BadParameterError(f"{flag} applies to the running terminal UI, and there is no terminal here: "
+                                        f"run one headless with 'agora run WORLD --steps N {flag} ...'")
     for d in plugins:
         if not os.path.isdir(d):
             raise BadParameterError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
@@ -665,14 +874,15 @@ def _cmd_tui(args: argparse.Namespace) -> int:
             world = asyncio.run(ensure_default_world(progress=progress))
     else:
         read_meta(world)  # a clear error for a missing or foreign file, before the screen switches
-    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not os.environ.get("AGORA_FORCE_TUI"):
+    if not terminal:
         info = world_info(world)
         _emit(args, info, _describe(info) + "\n\n(no terminal: the UI needs one; this is the world it would open)")
         return 0
     # The UI is the one place the core hands over to textual; it is imported only here.
     importlib.import_module("tui.app").run_app(world, plugin_dirs=plugins, metrics_port=getattr(args, "metrics_port", None),
-                                               metrics_host=getattr(args, "metrics_host", "127.0.0.1"),
-                                               checkpoint_every=getattr(args, "checkpoint_every", 50),
+                                               metrics_host=args.metrics_host,
+                                               checkpoint_every=50 if getattr(args, "checkpoint_every", None) is None
+                                               else args.checkpoint_every,
                                                checkpoint_seconds=getattr(args, "checkpoint_seconds", None) or None)
     return 0
 
@@ -685,7 +895,7 @@ def main(argv: list[str] | None = None) -> int:
         "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
         "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, "tui": _cmd_tui, None: _cmd_tui,
         "plugins": _cmd_plugins, "social": _cmd_social, "interview": _cmd_llm, "llm": _cmd_llm, "sweep": _cmd_sweep, "check": _cmd_check, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
-        "audit": _cmd_audit,
+        "audit": _cmd_audit, "plot": _cmd_plot,
     }
     handler = handlers[args.command]
     try:

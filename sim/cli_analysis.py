@@ -58,13 +58,15 @@ def add_commands(sub: Any) -> None:
     an.add_argument("--structure", action="store_true",
                     help="k-core, clustering, connected components, degree distribution and sampled path lengths")
     an.add_argument("--all", action="store_true", help="communities, PageRank and --structure")
-    an.add_argument("--method", choices=METHOD_CHOICES, default="leiden",
+    # Defaults of None tell an option given from one left out: one that cannot apply is refused (see _analyses).
+    an.add_argument("--method", choices=METHOD_CHOICES, default=None,
                     help="community detection method (default leiden; all work on the undirected view)")
-    an.add_argument("--resolution", type=_positive_float, default=1.0, metavar="R",
+    an.add_argument("--resolution", type=_positive_float, default=None, metavar="R",
                     help="modularity resolution for leiden and louvain: higher gives more, smaller communities (default 1)")
-    an.add_argument("--seed", type=_int, default=0, help="seed of the community search and path sampling (default 0)")
-    an.add_argument("--samples", type=_positive_int, default=16, metavar="K",
-                    help="breadth-first searches for the path-length estimate (default 16)")
+    an.add_argument("--seed", type=_int, default=None,
+                    help="seed of the community search and of --structure's path sampling (default 0)")
+    an.add_argument("--samples", type=_positive_int, default=None, metavar="K",
+                    help="with --structure: breadth-first searches for the path-length estimate (default 16)")
     an.add_argument("--top", type=_positive_int, default=10, metavar="N", help="agents and communities listed (default 10)")
     an.add_argument("--no-store", action="store_true", help="report only; leave the world file unchanged")
     an.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -82,9 +84,9 @@ def add_commands(sub: Any) -> None:
                     help="file format (default: from OUT's extension)")
     ex.add_argument("--community", type=_non_negative_int, metavar="ID", help="only this community")
     ex.add_argument("--ego", type=_int, metavar="AGENT", help="only agents within --radius links of this agent (original id)")
-    ex.add_argument("--radius", type=_non_negative_int, default=1, metavar="K", help="radius of --ego (default 1)")
-    ex.add_argument("--max-edges", type=_positive_int, default=200_000, metavar="N",
-                    help="refuse GraphML/GEXF graphs with more edges (default 200,000)")
+    ex.add_argument("--radius", type=_non_negative_int, default=None, metavar="K", help="radius of --ego (default 1)")
+    ex.add_argument("--max-edges", type=_positive_int, default=None, metavar="N",
+                    help="refuse GraphML/GEXF graphs with more edges (default 200,000; a CSV has no edges)")
     ex.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     ex.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -132,17 +134,48 @@ def handle(args: argparse.Namespace) -> int:
     raise AssertionError(f"unknown command {args.command!r}")  # pragma: no cover - argparse restricts it
 
 
-async def _cmd_analyze(args: argparse.Namespace) -> int:
-    from .analysis import analysis_record, analyze, changed_fraction, influence_ranking, store_analysis
-    from .analysis_store import persist_analysis
-    from .progress import stderr_progress
-    from .store import open_world
+def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
+    """Which analyses ``analyze`` runs (communities, PageRank, structure), with the defaults of the options
+    left out filled in.
+
+    Raises:
+        BadParameterError: an option given that none of those analyses uses.
+    """
+    from .errors import BadParameterError
 
     do_comm = args.communities or args.all
     do_pr = args.pagerank or args.all
     if not (do_comm or do_pr):
         do_comm = do_pr = True
     structure = args.structure or args.all
+    if not do_comm:
+        for flag, value in (("--method", args.method), ("--resolution", args.resolution)):
+            if value is not None:
+                raise BadParameterError(f"{flag} applies to community detection, which --pagerank alone does not run: "
+                                        f"add --communities (or --all), or drop {flag}")
+    if args.method == "label-propagation" and args.resolution is not None:
+        raise BadParameterError("--resolution applies to leiden and louvain, and label-propagation has none: "
+                                "drop --resolution, or choose --method leiden or louvain")
+    if args.seed is not None and not (do_comm or structure):
+        raise BadParameterError("--seed seeds the community search and --structure's path sampling, and PageRank alone "
+                                "draws no random numbers: drop --seed, or add --communities or --structure")
+    if args.samples is not None and not structure:
+        raise BadParameterError("--samples sets the path-length estimate of --structure: add --structure (or --all), "
+                                "or drop --samples")
+    args.method = args.method or "leiden"
+    args.resolution = 1.0 if args.resolution is None else args.resolution
+    args.seed = 0 if args.seed is None else args.seed
+    args.samples = 16 if args.samples is None else args.samples
+    return do_comm, do_pr, structure
+
+
+async def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis import analysis_record, analyze, changed_fraction, influence_ranking, store_analysis
+    from .analysis_store import persist_analysis
+    from .progress import stderr_progress
+    from .store import open_world
+
+    do_comm, do_pr, structure = _analyses(args)
     t0 = time.perf_counter()
     with stderr_progress() as progress:
         world = await open_world(args.world, progress=progress)
@@ -227,16 +260,20 @@ def _format_of(args: argparse.Namespace) -> str:
 
 async def _cmd_export(args: argparse.Namespace) -> int:
     from .analysis import analysis_record, analyze, store_analysis
-    from .export import export_world
+    from .errors import BadParameterError
+    from .export import MAX_GRAPH_EDGES, export_world
     from .progress import stderr_progress
     from .store import check_target, open_world
 
     fmt = _format_of(args)
-    check_target(args.out, args.force, what="export")
-    if args.radius != 1 and args.ego is None:
-        from .errors import BadParameterError
-
+    if args.radius is not None and args.ego is None:
         raise BadParameterError("--radius needs --ego AGENT: it is the radius of an ego network")
+    if args.max_edges is not None and fmt == "csv":
+        raise BadParameterError("--max-edges limits GraphML and GEXF graphs, and a CSV holds agents only: drop --max-edges, "
+                                "or choose --format graphml or gexf")
+    radius = 1 if args.radius is None else args.radius
+    max_edges = MAX_GRAPH_EDGES if args.max_edges is None else args.max_edges
+    check_target(args.out, args.force, what="export")
     t0 = time.perf_counter()
     with stderr_progress() as progress:
         world = await open_world(args.world, progress=progress)
@@ -249,7 +286,7 @@ async def _cmd_export(args: argparse.Namespace) -> int:
             store_analysis(world, result)
             analysed = True
         info = await asyncio.to_thread(export_world, world, args.out, fmt, community=args.community, ego=args.ego,
-                                       radius=args.radius, max_edges=args.max_edges, force=args.force, progress=progress)
+                                       radius=radius, max_edges=max_edges, force=args.force, progress=progress)
     info["analysed_for_export"] = analysed
     info["seconds"] = round(time.perf_counter() - t0, 3)
     text = f"wrote {info['agents']:,} agents" + (f" and {info['edges']:,} edges" if info.get("edges") is not None else "")

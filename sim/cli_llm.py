@@ -40,6 +40,58 @@ def llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return changes
 
 
+#: LLM settings that budget a simulation's ticks: an interview, one request outside any tick, never uses them.
+RUN_ONLY_SETTINGS = ("calls_per_tick", "texts_per_tick", "reply_share")
+
+#: LLM settings a run uses with the offline generator too (how many adopters write, and replies or reposts).
+OFFLINE_RUN_SETTINGS = ("texts_per_tick", "reply_share")
+
+
+def _given_llm(args: argparse.Namespace) -> dict[str, str]:
+    """The ``--llm KEY=VALUE`` items given (raw, names stripped; empty when none)."""
+    from .cli import _parse_params
+
+    return _parse_params(getattr(args, "llm", []), "--llm", "calls_per_tick=50")
+
+
+def refuse_unused_llm(args: argparse.Namespace, config: Any, *, command: str) -> None:
+    """Refuse ``--llm`` settings that cannot take effect in ``command`` ("interview" or "run") under the
+    resolved ``config``: run budgets in an interview, and settings of the client (model, servers, limits)
+    when the offline generator answers anyway.
+
+    Raises:
+        BadParameterError: the first such setting, named, with what to do.
+    """
+    given = _given_llm(args)
+    if command == "interview":
+        for key in given:
+            if key in RUN_ONLY_SETTINGS:
+                raise BadParameterError(f"--llm {key} budgets a simulation's ticks and an interview has none: drop it "
+                                        f"(or store it with 'agora llm WORLD --set {key}=...')")
+    if config.mode != "offline":
+        return
+    for key, value in given.items():
+        if (key == "offline" and config.offline) or (command == "run" and key in OFFLINE_RUN_SETTINGS):
+            continue  # it took effect
+        when, fix = _why_offline(args, config)
+        raise BadParameterError(f"--llm {key}={value} has no effect {when} (the offline generator answers): "
+                                + (f"{fix}, or drop --llm {key}" if fix else f"drop --offline or --llm {key}"))
+
+
+def _why_offline(args: argparse.Namespace, config: Any) -> tuple[str, str | None]:
+    """Why ``config`` is offline and what would change it: ``(when, fix)``, parts of one sentence; ``fix``
+    is None when --offline (or --llm offline=true) was given on this command line."""
+    from .llm.config import LLM_PARAMS
+
+    asked = _given_llm(args).get("offline")
+    if getattr(args, "offline", False) or (asked is not None and LLM_PARAMS["offline"].coerce("offline", asked)):
+        return "under --offline", None
+    if config.offline:
+        return ("while offline is forced by the world's settings or AGORA_LLM_OFFLINE",
+                "add --llm offline=false (or run 'agora llm WORLD --set offline=false')")
+    return "without OPENAI_API_KEY in the environment", "set it (any value for a keyless local server)"
+
+
 def add_commands(sub: Any) -> None:
     from .cli import _int
 
@@ -99,7 +151,9 @@ async def _interview(args: argparse.Namespace) -> int:
     overrides = llm_overrides(args)
     world = await open_world(args.world)
     i = world.index_of(args.agent)
-    service = LLMService(world, LLMConfig.resolve(world.config.get("llm"), overrides))
+    config = LLMConfig.resolve(world.config.get("llm"), overrides)
+    refuse_unused_llm(args, config, command="interview")
+    service = LLMService(world, config)
     try:
         answer = await service.interview(i, question)
     finally:
@@ -144,9 +198,12 @@ async def _llm(args: argparse.Namespace) -> int:
     changes = _parse_params(args.set, "--set", "calls_per_tick=50")
     overrides = llm_overrides(args)
     world = await open_world(args.world)
-    stored = llm_settings(world.config.get("llm"))
+    stored = llm_settings(world.config.get("llm"), **changes)
+    cfg = LLMConfig.resolve(stored, overrides)
+    if args.ping and cfg.mode == "offline":  # refused before --set writes anything
+        when, fix = _why_offline(args, cfg)
+        raise BadParameterError(f"--ping sends nothing {when}: {fix or 'drop --offline or --ping'}")
     if changes:
-        stored = llm_settings(world.config.get("llm"), **changes)
         world.config["llm"] = stored
         writer = await WorldWriter(args.world).start()
         try:
@@ -154,7 +211,6 @@ async def _llm(args: argparse.Namespace) -> int:
             await writer.checkpoint(world, [])
         finally:
             await writer.close()
-    cfg = LLMConfig.resolve(stored, overrides)
     data: dict[str, Any] = {
         "world": os.path.abspath(args.world), "settings": stored, "effective": cfg.public(),
         "why_offline": cfg.why_offline, "cache_entries": len(world.llm_cache), "posts": len(world.posts),

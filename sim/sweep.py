@@ -56,27 +56,35 @@ class RunSpec:
     """What every run of a sweep shares (plain data, shipped to the workers).
 
     Attributes:
-        model: the propagation model's name.
         text: the injected message's text; topics: its topics.
-        seeds: the seed-agent selection (``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K``).
+        seeds: the seed-agent selection (``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K``; a seed
+            file is shipped as its ``ids:`` list, so workers need not see the file).
         steps: run exactly this many ticks, or None to run until the cascade is done (at most ``max_ticks``).
+        series: keep each run's per-tick series (``sim.series``).
     """
 
-    model: str
     text: str = DEFAULT_TEXT
     topics: tuple[str, ...] = ()
     seeds: str = "random:10"
     steps: int | None = None
     max_ticks: int = 10_000
+    series: bool = False
 
 
-#: One run: (combination index, run index, the combination's parameters as given, session seed).
-Job = tuple[int, int, dict[str, str], int]
+#: One arm of the sweep (a combination): ``{"model": name, "params": {name: text value}, "social": {...}}``.
+Arm = dict[str, Any]
+#: One run: (combination index, run index, the arm, session seed).
+Job = tuple[int, int, Arm, int]
+
+#: Grid keys that choose an arm's model or recommenders (with their spellings) rather than a parameter.
+ARM_KEYS = {"model": "model", "recommender": "recommender", "friend_recommender": "friend_recommender",
+            "friend-recommender": "friend_recommender"}
 
 
 # -- the grid ------------------------------------------------------------------------------------------
 def parse_grid(items: Iterable[str]) -> list[tuple[str, list[str]]]:
     """``["p=0.05,0.1", "trust_weighted=false,true"]`` -> ``[("p", ["0.05", "0.1"]), ...]`` (order kept).
+    ``friend-recommender`` is spelled ``friend_recommender``. A value may be listed twice (an A/A check).
 
     Raises:
         BadParameterError: an item that is not KEY=V1,V2,..., an empty value list, or a key given twice.
@@ -85,6 +93,7 @@ def parse_grid(items: Iterable[str]) -> list[tuple[str, list[str]]]:
     for item in items:
         key, sep, values = item.partition("=")
         key = key.strip()
+        key = ARM_KEYS.get(key, key)
         if not sep or not key:
             raise BadParameterError(f"--grid {item!r} is not KEY=V1,V2,... (for example --grid p=0.05,0.1)")
         listed = [v.strip() for v in values.split(",") if v.strip()]
@@ -102,33 +111,102 @@ def expand_grid(grid: list[tuple[str, list[str]]]) -> list[dict[str, str]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(v for _, v in grid))]
 
 
-def validate_grid(model_cls: Any, grid: list[tuple[str, list[str]]], fixed: dict[str, str]) -> list[dict[str, Any]]:
-    """Check every grid value and every combination against the model's schema; returns each
-    combination's full, typed parameters (defaults filled in), in grid order.
+def _known(cls: Any) -> str:
+    return ", ".join(sorted(cls.params)) or "none"
+
+
+def plan_arms(registry: Any, grid: list[tuple[str, list[str]]], fixed: dict[str, str], model: str | None = None,
+              social: dict[str, Any] | None = None, check_social: Callable[[dict[str, Any]], None] | None = None,
+              ) -> tuple[list[Arm], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every combination of the grid as an arm, checked before anything runs.
+
+    Grid keys are model parameters, ``model`` (arms with different models), ``recommender`` and
+    ``friend_recommender`` (arms with different recommenders). A parameter of one model is qualified
+    with its name (``ic.p``); an unqualified one must belong to every model the sweep runs. ``fixed`` are
+    the ``--param`` values, ``social`` the living-network settings shared by every arm, ``check_social``
+    validates one arm's settings (raises on a bad recommender or parameter).
+
+    Returns:
+        ``(arms, typed_params, grid_values)``: per combination, in grid order, the arm (text values, as
+        shipped to workers), the model's full typed parameters (defaults filled in) and the grid's typed values.
 
     Raises:
-        BadParameterError: a key swept and fixed at once, an unknown key, a bad value, or a value
-            listed twice (after conversion, e.g. ``0.1`` and ``0.10``).
+        BadParameterError: a key swept and fixed at once, a parameter no swept model has (named) or that
+            one of them lacks, a value outside its range, a qualified parameter of a model not run.
+        PluginError: an unknown model.
     """
-    schema = model_cls.params
+    social = dict(social or {})
+    keys = dict(grid)
+    if "model" in keys and model is not None:
+        raise BadParameterError("model is both swept (--grid model=...) and fixed (--model): give it once")
+    models = list(dict.fromkeys(keys["model"])) if "model" in keys else [model or "ic"]
+    classes = {m: registry.model(m) for m in models}
+    swept_models = "model" in keys
+
+    def split(key: str, flag: str) -> tuple[str | None, str]:
+        owner, dot, name = key.rpartition(".")
+        if not dot:
+            return None, key
+        if owner not in classes:
+            runs = ", ".join(models)
+            raise BadParameterError(f"{flag} {key} names model {owner!r}, which the sweep does not run (it runs {runs})")
+        return owner, name
+
+    for key in ("recommender", "friend_recommender"):
+        if key in keys and social.get(key) is not None:
+            flag = "--" + key.replace("_", "-")
+            raise BadParameterError(f"{key} is both swept (--grid {key}=...) and fixed ({flag}): give it once")
+    # Fixed parameters: qualified ones belong to their model, unqualified ones to every model.
+    fixed_by: dict[str, dict[str, str]] = {m: {} for m in models}
+    for key, value in fixed.items():
+        owner, name = split(key, "--param")
+        for m in ([owner] if owner else models):
+            cls = classes[m]
+            if name not in cls.params:
+                hint = f": qualify a parameter of one model, as --param {models[0]}.NAME=V" if len(models) > 1 and owner is None else ""
+                raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
+            fixed_by[m][name] = value
+    # Swept parameters.
+    param_keys: dict[str, str] = {}  # grid key -> parameter name
     for key, values in grid:
-        if key in fixed:
-            raise BadParameterError(f"{key} is both swept (--grid) and fixed (--param): give it once")
-        if key not in schema:
-            known = ", ".join(sorted(schema)) or "none"
-            raise BadParameterError(f"{model_cls.name} has no parameter {key!r}: its parameters are {known}")
-        seen: dict[Any, str] = {}
-        for v in values:
-            typed = schema[key].coerce(key, v)
-            if typed in seen:
-                raise BadParameterError(f"--grid {key} lists the same value twice ({seen[typed]} and {v}): give each once")
-            seen[typed] = v
-    return [model_cls.validate({**fixed, **combo}) for combo in expand_grid(grid)]
+        if key in ("model", "recommender", "friend_recommender"):
+            continue
+        owner, name = split(key, "--grid")
+        if owner is not None and swept_models:
+            raise BadParameterError(f"--grid {key} sweeps a parameter of one model while model is swept too: "
+                                    f"fix it with --param {key}=V, or sweep {name} of every model unqualified")
+        if any(name in fixed_by[m] for m in ([owner] if owner else models)):
+            raise BadParameterError(f"{name} is both swept (--grid) and fixed (--param): give it once")
+        for m in ([owner] if owner else models):
+            cls = classes[m]
+            if name not in cls.params:
+                hint = " (sweep only parameters every swept model has)" if swept_models else ""
+                raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
+            for v in values:
+                cls.params[name].coerce(name, v)
+        param_keys[key] = name
+    arms: list[Arm] = []
+    typed: list[dict[str, Any]] = []
+    values: list[dict[str, Any]] = []
+    checked: list[dict[str, Any]] = []
+    for combo in expand_grid(grid):
+        m = combo.get("model", models[0])
+        cls = classes[m]
+        params = {**fixed_by[m], **{param_keys[k]: v for k, v in combo.items() if k in param_keys}}
+        full = cls.validate(params)
+        arm_social = {**social, **{k: combo[k] for k in ("recommender", "friend_recommender") if k in combo}}
+        if check_social is not None and arm_social and arm_social not in checked:
+            check_social(arm_social)
+            checked.append(arm_social)
+        arms.append({"model": m, "params": params, "social": arm_social})
+        typed.append(full)
+        values.append({k: (v if k not in param_keys else full[param_keys[k]]) for k, v in combo.items()})
+    return arms, typed, values
 
 
-def make_jobs(combos: list[dict[str, str]], runs: int, seed: int) -> list[Job]:
-    """Every run of the sweep: combination-major, run r with session seed ``seed + r``."""
-    return [(ci, r, combo, seed + r) for ci, combo in enumerate(combos) for r in range(runs)]
+def make_jobs(arms: list[Arm], runs: int, seed: int) -> list[Job]:
+    """Every run of the sweep: combination-major, run r with session seed ``seed + r`` in every arm."""
+    return [(ci, r, arm, seed + r) for ci, arm in enumerate(arms) for r in range(runs)]
 
 
 def chunk_jobs(jobs: list[Job], workers: int) -> list[list[Job]]:
@@ -138,21 +216,24 @@ def chunk_jobs(jobs: list[Job], workers: int) -> list[list[Job]]:
 
 
 # -- one run (the same code in every backend) ----------------------------------------------------------
-async def run_one(world: Any, registry: Any, spec: RunSpec, params: dict[str, Any], session_seed: int) -> dict[str, Any]:
-    """One run on a fork of ``world``; a model that raises gives ``status: failed`` with the error, not an exception."""
+async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_seed: int) -> dict[str, Any]:
+    """One run of one arm on a fork of ``world``; a model that raises gives ``status: failed`` with the
+    error, not an exception."""
     from .runner import run_cascades
 
     try:
         result = await run_cascades(
-            world, registry=registry, text=spec.text, topics=list(spec.topics), seeds=spec.seeds, model=spec.model,
-            params=dict(params), runs=1, seed=session_seed, steps=spec.steps, until_done=spec.steps is None,
-            max_ticks=spec.max_ticks, llm=OFFLINE, llm_wait=0.0,
+            world, registry=registry, text=spec.text, topics=list(spec.topics), seeds=spec.seeds, model=arm["model"],
+            params=dict(arm["params"]), runs=1, seed=session_seed, steps=spec.steps, until_done=spec.steps is None,
+            max_ticks=spec.max_ticks, llm=OFFLINE, llm_wait=0.0, social=dict(arm.get("social") or {}) or None,
         )
     except Exception as exc:  # noqa: BLE001 - one failed run is counted in its combination, not a crash
         message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
         return {"seed": session_seed, "status": "failed", "error": message}
     run = result["runs"][0]
     out = {k: run[k] for k in _RUN_FIELDS if k in run}
+    if spec.series and "series" in run:
+        out["series"] = run["series"]
     out["seed"] = session_seed
     return out
 
@@ -160,8 +241,8 @@ async def run_one(world: Any, registry: Any, spec: RunSpec, params: dict[str, An
 async def _run_jobs(world: Any, registry: Any, spec: RunSpec, jobs: list[Job],
                     done: Callable[[], None] | None = None) -> list[tuple[int, int, dict[str, Any]]]:
     out = []
-    for ci, r, params, session_seed in jobs:
-        out.append((ci, r, await run_one(world, registry, spec, params, session_seed)))
+    for ci, r, arm, session_seed in jobs:
+        out.append((ci, r, await run_one(world, registry, spec, arm, session_seed)))
         if done is not None:
             done()
     return out
@@ -410,23 +491,27 @@ async def _run_ray(address: str, workers: int, world: Any, plugin_dirs: list[str
 
 
 # -- the sweep -------------------------------------------------------------------------------------------
-def _summary(params: dict[str, Any], grid_keys: list[str], runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
-    """One combination's statistics over its completed runs (failed runs are counted, not averaged)."""
+def _summary(params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """One combination's statistics over its completed runs (failed runs are counted, not averaged).
+    Intervals are bounded: reach inside [0, agents], time to peak at least 0 (``sim.stats``)."""
     from .stats import mean_ci95
 
     ok = [r for r in runs if r["status"] != "failed"]
     raw = [r["reached"] for r in ok]
     reached = [float(x) for x in raw]
     peaks = [float(r["peak_tick"]) for r in ok if r.get("peak_tick") is not None]
-    mean, ci = mean_ci95(reached) if reached else (None, [None, None])
-    peak, peak_ci = mean_ci95(peaks) if peaks else (None, [None, None])
+    mean, ci = mean_ci95(reached, 0, n) if reached else (None, [None, None])
+    peak, peak_ci = mean_ci95(peaks, 0) if peaks else (None, [None, None])
     std = None
     if len(reached) > 1:
         std = math.sqrt(sum((x - mean) ** 2 for x in reached) / (len(reached) - 1))
     errors = list(dict.fromkeys(r["error"] for r in runs if r["status"] == "failed" and r.get("error")))
+    frac_ci = [None if x is None or not n else min(1.0, max(0.0, x / n)) for x in ci]
     return {
+        "model": arm["model"],
         "params": params,
-        "grid": {k: params[k] for k in grid_keys},
+        "grid": grid,
+        "social": dict(arm.get("social") or {}),
         "runs": len(runs),
         "completed": len(ok),
         "failed": len(runs) - len(ok),
@@ -437,6 +522,7 @@ def _summary(params: dict[str, Any], grid_keys: list[str], runs: list[dict[str, 
         "min_reached": min(raw) if raw else None,
         "max_reached": max(raw) if raw else None,
         "mean_fraction": None if mean is None or not n else mean / n,
+        "fraction_ci95": frac_ci,
         "mean_peak_tick": peak,
         "peak_ci95": peak_ci,
         "mean_ticks": sum(r["ticks"] for r in ok) / len(ok) if ok else None,
@@ -445,6 +531,24 @@ def _summary(params: dict[str, Any], grid_keys: list[str], runs: list[dict[str, 
         "errors": errors,
         "per_run": runs,
     }
+
+
+def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """An arm against the first, run by run on common random numbers: run r of both used session seed
+    S+r and the same seed agents, so the difference of run r is the arm's effect on that draw. Pairs
+    where either run failed are left out (``pairs`` says how many were used); peak-tick differences
+    use the pairs where both runs have a peak. Intervals are Student-t intervals of the mean paired
+    difference, bounded to [-agents, agents]; identical arms give exactly 0 with interval [0, 0]."""
+    from .stats import mean_ci95
+
+    both = [(a, b) for a, b in zip(base, arm) if a["status"] != "failed" and b["status"] != "failed"]
+    reach = [float(b["reached"] - a["reached"]) for a, b in both]
+    peak = [float(b["peak_tick"] - a["peak_tick"]) for a, b in both
+            if a.get("peak_tick") is not None and b.get("peak_tick") is not None]
+    r_mean, r_ci = mean_ci95(reach, -n, n) if reach else (None, [None, None])
+    p_mean, p_ci = mean_ci95(peak) if peak else (None, [None, None])
+    return {"against": 0, "pairs": len(reach), "reach_diff_mean": r_mean, "reach_diff_ci95": r_ci,
+            "peak_diff_mean": p_mean, "peak_diff_ci95": p_ci}
 
 
 def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str) -> list[str]:
@@ -462,7 +566,7 @@ def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str) -> list[str]
 async def run_sweep(
     world_path: str,
     *,
-    model: str = "ic",
+    model: str | None = None,
     grid: list[tuple[str, list[str]]] = (),  # type: ignore[assignment]
     params: dict[str, str] | None = None,
     runs: int = 10,
@@ -476,13 +580,16 @@ async def run_sweep(
     workers: int | None = None,
     ray: str | None = None,
     progress: Progress = None,
+    social: dict[str, Any] | None = None,
+    series: bool = False,
 ) -> dict[str, Any]:
-    """Run every combination of ``grid`` (see :func:`parse_grid`) ``runs`` times on the world file.
+    """Run every combination of ``grid`` (see :func:`parse_grid` and :func:`plan_arms`) ``runs`` times on the world file.
 
     Args:
         world_path: the world file (only read).
-        model: the model's name; grid: swept parameters; params: fixed parameters (text values as on
-            the command line).
+        model: the model's name (default ic; None when ``model`` is a grid key); grid: swept parameters,
+            models and recommenders; params: fixed parameters (text values as on the command line; ``m.p``
+            for a parameter of model m only).
         runs: runs per combination; run r uses session seed ``seed + r`` in every combination.
         seeds: the seed-agent selection; steps: ticks per run, or None to run each until done (at most
             ``max_ticks`` ticks); text and topics: the injected message.
@@ -490,9 +597,13 @@ async def run_sweep(
         workers: parallel processes (default: the CPU count); 1 runs in this process.
         ray: None for the local backends; a Ray address, or ``"auto"`` to start a local Ray cluster.
         progress: called with ``("runs D/T", fraction)`` as runs finish.
+        social: living-network settings of every run (as ``agora run``'s flags); the grid may vary
+            ``recommender`` and ``friend_recommender``.
+        series: keep every run's per-tick series (``per_run[i]["series"]``).
 
     Returns:
-        ``{"results": [one summary per combination, in grid order], "world", "model", "runs", "backend", ...}``.
+        ``{"results": [one summary per combination, in grid order], "world", "model", "runs", "backend", ...}``;
+        every result after the first has ``"paired"``: its difference from the first (:func:`paired_difference`).
 
     Raises:
         BadParameterError: a bad grid, parameter, seed selection, topic, or Ray missing or unreachable.
@@ -518,9 +629,6 @@ async def run_sweep(
     workers = max(1, workers or os.cpu_count() or 1)
     dirs = _check_plugin_dirs(plugin_dirs, world_path)
     registry = Registry(dirs)
-    model_cls = registry.model(model)
-    typed = validate_grid(model_cls, grid, fixed)
-    combos = [{**fixed, **c} for c in expand_grid(grid)]
     topics = tuple(topics)
     topics_mask(list(topics))
     spec = SeedSpec.parse(seeds)
@@ -529,10 +637,16 @@ async def run_sweep(
     if progress:
         progress("opening the world", 0.0)
     world = await open_world(world_path)
+    from .social import Social
+
+    arms, typed, grid_values = plan_arms(registry, grid, fixed, model, social,
+                                         check_social=lambda changes: Social(world, registry).configure(**changes))
     spec.select(world, np.random.default_rng(0))  # unknown ids, an empty community, too many seeds
     info = {"agents": world.n, "edges": world.num_edges, "tick": world.tick}
-    run_spec = RunSpec(model=model, text=text, topics=topics, seeds=str(spec), steps=steps, max_ticks=max_ticks)
-    jobs = make_jobs(combos, runs, seed)
+    # A seed file travels as its ids, so that workers (on other nodes too) need not read it.
+    shipped = str(spec) if spec.kind != "file" else "ids:" + ",".join(map(str, np.unique(spec.file_ids).tolist()))
+    run_spec = RunSpec(text=text, topics=topics, seeds=shipped, steps=steps, max_ticks=max_ticks, series=series)
+    jobs = make_jobs(arms, runs, seed)
     workers = min(workers, len(jobs))
     tally = _Tally(len(jobs), progress)
     user_dirs = list(registry.user_dirs)  # absolute, AGORA_PLUGINS included: workers use exactly these
@@ -548,16 +662,29 @@ async def run_sweep(
         del world  # the workers open their own copies; the parent's is not needed any more
         await _run_pool(os.path.abspath(world_path), user_dirs, workers, run_spec, jobs, tally)
     results = []
-    for ci, combo_params in enumerate(typed):
+    for ci, arm in enumerate(arms):
         per_run = [tally.results[(ci, r)] for r in range(runs)]
-        results.append(_summary(combo_params, [k for k, _ in grid], per_run, info["agents"]))
+        results.append(_summary(typed[ci], grid_values[ci], arm, per_run, info["agents"]))
+    for res in results[1:]:
+        res["paired"] = paired_difference(results[0]["per_run"], res["per_run"], info["agents"])
+    models = list(dict.fromkeys(a["model"] for a in arms))
+    grid_out: dict[str, list[Any]] = {}
+    for key, listed in grid:
+        if key in ("model", "recommender", "friend_recommender"):
+            grid_out[key] = list(listed)
+        else:
+            owner, dot, name = key.rpartition(".")
+            cls = registry.model(owner if dot else models[0])
+            grid_out[key] = [cls.params[name].coerce(name, v) for v in listed]
     return {
         "results": results,
         "world": world_path,
         **info,
-        "model": model,
-        "grid": {k: [model_cls.params[k].coerce(k, v) for v in values] for k, values in grid},
-        "fixed": {k: typed[0][k] for k in fixed} if typed else {},
+        "model": models[0] if len(models) == 1 else ",".join(models),
+        "models": models,
+        "grid": grid_out,
+        "fixed": _typed_fixed(registry, models, fixed),
+        "social": dict(social or {}),
         "seeds": str(spec),
         "runs": runs,
         "seed": seed,
@@ -577,3 +704,16 @@ async def run_sweep(
         "llm": "offline",
         "seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+def _typed_fixed(registry: Any, models: list[str], fixed: dict[str, str]) -> dict[str, Any]:
+    """The fixed parameters typed by the model they belong to (the first that has an unqualified one)."""
+    out: dict[str, Any] = {}
+    for key, value in fixed.items():
+        owner, dot, name = key.rpartition(".")
+        for m in ([owner] if dot else models):
+            cls = registry.model(m)
+            if name in cls.params:
+                out[key] = cls.params[name].coerce(name, value)
+                break
+    return out

