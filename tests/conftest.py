@@ -1,20 +1,78 @@
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+#: Where the real networks are when ``$AGORA_DATA`` is not set: ``../shared/data`` beside the project.
+FALLBACK_DATA = ROOT.parent / "shared" / "data"
+
+
+def data_dir() -> Path:
+    """The folder of the real networks (facebook_combined.txt, email-Eu-core*.txt, musae_facebook_edges.csv):
+    ``$AGORA_DATA`` when set, else ``../shared/data`` relative to the project root."""
+    env = os.environ.get("AGORA_DATA")
+    return Path(env).expanduser() if env else FALLBACK_DATA
 
 
 def data_file(name: str) -> Path:
-    """A shared real network (../shared/data), or skip when the checkout has none beside it."""
-    path = DATA / name
-    if not path.exists():
-        pytest.skip(f"shared dataset {name} not found at {path}")
+    """The real dataset ``name`` (see :func:`data_dir`), or skip the test saying where it was looked for.
+
+    The one lookup of every test that reads the real networks (``from conftest import data_file``)."""
+    folder = data_dir()
+    path = folder / name
+    if not path.is_file():
+        where = f"AGORA_DATA={os.environ['AGORA_DATA']}" if os.environ.get("AGORA_DATA") else "AGORA_DATA is not set"
+        pytest.skip(f"real dataset {name} not found in {folder} ({where}): set AGORA_DATA to the folder holding it, "
+                    f"or put it in the fallback folder ../shared/data beside the project ({FALLBACK_DATA})")
     return path
+
+
+def agora(cwd, *args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m sim ARGS`` in ``cwd`` as a user would run it (no progress bars; ``env`` added to the
+    environment), its output captured as text."""
+    full_env = {k: v for k, v in os.environ.items() if k != "AGORA_PROGRESS"}
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=full_env, check=False)
+
+
+def digest(path) -> str:
+    """The SHA-256 of a file's bytes (to show a command left it unchanged)."""
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+@pytest.fixture
+def keep_notifications(monkeypatch):
+    """Keep every notification a Textual app shows, for :func:`notified`. Notifications expire after a few
+    seconds (5 by default) and then leave ``app._notifications``: on a loaded machine that can happen before
+    a test looks at them."""
+    from textual.notifications import Notifications
+
+    add = Notifications.add
+
+    def add_and_keep(self, notification):
+        self.__dict__.setdefault("kept", []).append(notification)
+        return add(self, notification)
+
+    add_and_keep.keeps = True
+    monkeypatch.setattr(Notifications, "add", add_and_keep)
+
+
+def notified(app) -> list[str]:
+    """The messages of every notification ``app`` has shown so far, expired ones included (the test must
+    use the ``keep_notifications`` fixture)."""
+    from textual.notifications import Notifications
+
+    assert getattr(Notifications.add, "keeps", False), "use the keep_notifications fixture"
+    return [n.message for n in app._notifications.__dict__.get("kept", [])]
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import json
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import aiosqlite
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import data_file
 
 from sim import analysis as A
 from sim.analysis_store import read_analysis_record, read_communities, read_flows, write_analysis
@@ -24,15 +24,7 @@ from sim.export import ExportTooLargeError, export_world
 from sim.persona import Persona
 from sim.world import build_world
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HOSTILE = "<b>&\"'\x1b[31m"
-
-
-def data_file(name: str) -> Path:
-    path = DATA / name
-    if not path.exists():
-        pytest.skip(f"shared dataset {name} not found at {path}")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -573,15 +565,6 @@ def test_cli_path_and_export(world_file, tmp_path, capsys):
     assert code == 2 and "--format" in err
 
 
-def _wired() -> bool:
-    try:
-        out = subprocess.run([sys.executable, "-m", "sim", "--help"], capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return "analyze" in out
-
-
-@pytest.mark.skipif(not _wired(), reason="agora analyze is not wired into sim.cli yet")
 def test_agora_analyze_in_a_subprocess(world_file):
     res = subprocess.run([sys.executable, "-m", "sim", "analyze", world_file, "--json"], capture_output=True, text=True,
                          timeout=120)
@@ -593,13 +576,6 @@ def test_agora_analyze_in_a_subprocess(world_file):
     assert res.returncode == 2 and "no agent has id -5" in res.stderr
 
 
-def _store_wired() -> bool:
-    from sim import store
-
-    return "community_flows" in store.SCHEMA
-
-
-@pytest.mark.skipif(not _store_wired(), reason="the analysis tables are not in sim.store's SCHEMA yet")
 async def test_save_world_writes_the_analysis_tables(planted, tmp_path):
     from sim.store import save_world
 

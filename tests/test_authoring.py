@@ -479,4 +479,4 @@ def test_check_runs_inside_an_event_loop(tmp_path):
 
     t0 = time.perf_counter()
     assert asyncio.run(main()).ok
-    assert time.perf_counter() - t0 < 30
+    assert time.perf_counter() - t0 < 300  # no deadlock with the caller's loop (a bound on a hang only)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import notified
 from worldcheck import assert_same_world
 
 from sim.check import check_world
@@ -48,8 +49,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = int(os.environ.get("AGORA_CRASH_SEED", "20250609"))
 ITERATIONS = int(os.environ.get("AGORA_CRASH_ITERATIONS", "30"))
 TOTAL = 24  # ticks of one story: a world driven from tick 0 to TOTAL through kills
-RUN = ["--model", "sir", "--param", "beta=0.03", "--param", "gamma=0.1", "--seeds", "random:20",
-       "--recommender", "random", "--friend-recommender", "random", "--social", "join_rate=0.01",
+#: The injected message's options (given only with --inject: agora run refuses them otherwise).
+MESSAGE = ["--inject", "crash", "--model", "sir", "--param", "beta=0.03", "--param", "gamma=0.1", "--seeds", "random:20"]
+#: The world's options, given on every run.
+RUN = ["--recommender", "random", "--friend-recommender", "random", "--social", "join_rate=0.01",
        "--social", "leave_rate=0.001", "--llm-wait", "0"]
 
 
@@ -90,7 +93,7 @@ def reference(base):
     """The story run without interruption: ``TOTAL`` ticks in one run."""
     path = base.replace("base.db", "reference.db")
     _copy_world(base, path)
-    out = agora(os.path.dirname(path), "run", path, "--steps", str(TOTAL), "--inject", "crash", "--checkpoint-every", "0", *RUN)
+    out = agora(os.path.dirname(path), "run", path, "--steps", str(TOTAL), *MESSAGE, "--checkpoint-every", "0", *RUN)
     assert out.returncode == 0, out.stderr
     return path
 
@@ -134,7 +137,7 @@ def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
         injected = bool(json.loads(sqlite3.connect(world).execute("SELECT value FROM meta WHERE key = 'sessions'").fetchone()[0]))
         args = ["run", world, "--steps", str(TOTAL - prev), "--checkpoint-every", str(every), *RUN]
         if not injected:
-            args += ["--inject", "crash"]
+            args += MESSAGE
         extra, delay = {}, rng.uniform(0.3, 1.4)  # the program starts in about 0.45 s, then ticks and checkpoints
         if mode == "checkpoint":
             extra, delay = {"AGORA_KILL_AT": f"checkpoint:{rng.randint(1, 5)}"}, 30.0
@@ -174,7 +177,7 @@ def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
             prev = tick
     # The last story is driven to its end without a kill: it continues from wherever the kills left it.
     if prev or injected:
-        out = agora(tmp_path, "run", world, "--steps", str(TOTAL - prev), *RUN, *([] if prev else ["--inject", "crash"]))
+        out = agora(tmp_path, "run", world, "--steps", str(TOTAL - prev), *RUN, *([] if prev else MESSAGE))
         assert out.returncode == 0, out.stderr
         out = agora(tmp_path, "check", world, "--json")
         assert out.returncode == 0 and json.loads(out.stdout)["checks"]["events_after_checkpoint"] == 0, out.stdout
@@ -194,6 +197,11 @@ def _sha(path):
 
 
 def test_kills_during_a_snapshot_save_leave_the_previous_snapshot(base, reference, tmp_path):
+    """``agora save --force`` over an existing snapshot, killed by SIGKILL: at the ``snapshot`` kill point
+    (deterministic: after the temporary file's arrays, before its manifest and the rename) and after random
+    delays (extra coverage, anywhere). The target is always the previous snapshot bit for bit or a complete
+    new one; every hook kill leaves the previous one and its own temporary file; temporary files are never
+    loaded, and the next save to the target removes them."""
     rng = random.Random(SEED + 1)
     snap = str(tmp_path / "w.snap")
     save_snapshot(_load(base), snap)  # the previous snapshot: tick 0
@@ -204,34 +212,56 @@ def test_kills_during_a_snapshot_save_leave_the_previous_snapshot(base, referenc
     _copy_world(reference, newer)
     t = time.perf_counter()
     assert agora(tmp_path, "save", newer, str(tmp_path / "timing.snap")).returncode == 0
-    whole = time.perf_counter() - t  # a whole 'agora save': the kills below land across its second half
+    whole = time.perf_counter() - t  # a whole 'agora save': the random kills land across its second half
     outcomes = collections.Counter()
     for i in range(8):
-        # Half the kills inside the temporary file's writing (after the arrays, before the manifest and the
-        # rename), half after a random delay.
-        extra = {"AGORA_KILL_AT": "snapshot:1"} if i % 2 == 0 else {}
-        delay = 30.0 if extra else rng.uniform(0.5, 1.05) * whole
+        # Odd iterations (the last one included) die at the hook, even ones after a random delay; the delay
+        # does not change what may be asserted, only where the kill lands (or that the save finishes first).
+        hook = i % 2 == 1
+        extra = {"AGORA_KILL_AT": "snapshot:1"} if hook else {}
+        delay = rng.uniform(0.5, 1.05) * whole
         proc = subprocess.Popen([sys.executable, "-m", "sim", "save", newer, snap, "--force"], cwd=tmp_path,
                                 env=_env(**extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            _, err = proc.communicate(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            _, err = proc.communicate()
-        assert proc.returncode in (0, -signal.SIGKILL), err
+        if hook:  # the process kills itself at the hook; the timeout only bounds a hang
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == -signal.SIGKILL, (i, err)
+        else:
+            try:
+                _, err = proc.communicate(timeout=delay)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                _, err = proc.communicate()
+            assert proc.returncode in (0, -signal.SIGKILL), (i, err)
+        mine = f"{snap}.tmp-{proc.pid}"
+        if hook:
+            # Killed between the arrays and the rename: its temporary file is there, and it alone (the
+            # leftovers of earlier killed saves went when this save started).
+            outcomes["hook kill"] += 1
+            assert glob.glob(snap + ".tmp-*") == [mine], i
+        elif proc.returncode == 0:
+            outcomes["finished"] += 1
+            assert not os.path.exists(mine)
+        else:
+            outcomes["delay kill"] += 1
         if _sha(snap) == original:  # the previous snapshot, bit for bit, and it loads
+            assert proc.returncode != 0, (i, "a finished save left the previous snapshot")
             outcomes["previous intact"] += 1
             assert load_snapshot(snap).tick == 0
-        else:  # the save got to its rename before the kill: a complete new snapshot
+        else:  # the save got to its rename before the kill (or finished): a complete new snapshot
+            assert not hook, (i, "a kill at the hook replaced the previous snapshot")
             outcomes["replaced whole"] += 1
             assert load_snapshot(snap).tick == TOTAL
             with open(snap, "wb") as fh:  # put the previous one back for the next kill
                 fh.write(original_bytes)
         assert check_world(newer)["ok"]  # 'agora save' also notes the save in the world's audit log
-    assert outcomes["previous intact"] >= 4, outcomes  # every hook kill at least
-    assert glob.glob(snap + ".tmp-*")  # what the killed saves left behind
-    # Temporary files of killed saves are never loaded or listed (they do not end in .snap), and the next
-    # save to the same target removes them.
+        # Leftovers never end in .snap: nothing lists or loads them as snapshots.
+        assert [f for f in glob.glob(snap + "*") if f.endswith(".snap")] == [snap]
+    assert outcomes["hook kill"] == 4 and outcomes["previous intact"] >= 4, outcomes
+    # The last iteration was a hook kill: its temporary file is there. Temporary files of killed saves are
+    # never loaded or listed (they do not end in .snap), and the next save to the same target removes them.
+    leftovers = glob.glob(snap + ".tmp-*")
+    assert mine in leftovers, leftovers
+    assert load_snapshot(snap).tick == 0
     assert agora(tmp_path, "save", newer, snap, "--force").returncode == 0
     assert glob.glob(snap + ".tmp-*") == [] and load_snapshot(snap).tick == TOTAL
     print(f"\nsnapshot kills: {dict(outcomes)}")
@@ -264,7 +294,7 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(base, tmp_path):
     w = _load(world)
     assert w.tick == kept and w.sessions and _events_per_session(world, below=kept) == {w.sessions[0].id: w.sessions[0].reached}
     # With room again the world continues from its last checkpoint and checks clean.
-    out = agora(tmp_path, "run", world, "--steps", "3", "--model", "sir")
+    out = agora(tmp_path, "run", world, "--steps", "3")
     assert out.returncode == 0, out.stderr
     result = check_world(world)
     assert result["ok"] and result["tick"] == kept + 3 and result["checks"]["events_after_checkpoint"] == 0
@@ -306,6 +336,7 @@ async def test_full_database_checkpoint_fails_whole_and_the_next_one_catches_up(
     assert result["checks"]["events_after_checkpoint"] == 0
 
 
+@pytest.mark.usefixtures("keep_notifications")
 async def test_tui_checkpoints_periodically_and_says_when_it_cannot(tmp_path):
     from tui.app import AgoraApp
 
@@ -332,7 +363,7 @@ async def test_tui_checkpoints_periodically_and_says_when_it_cannot(tmp_path):
         await pilot.press("N")
         await app.workers.wait_for_complete()
         assert file_tick() == 8
-        texts = [n.message for n in app._notifications]
+        texts = notified(app)
         assert any("could not be checkpointed because the disk is full: it keeps its last checkpoint (tick 8)" in t
                    for t in texts), texts
         await app.writer.call(lambda db: db.execute("PRAGMA max_page_count = 1073741823"))

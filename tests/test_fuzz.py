@@ -101,6 +101,8 @@ for _e in MANIFEST["arrays"]:
     _comp = DATA[_e["offset"]:_e["offset"] + _e["size"]]
     _raw = zstandard.ZstdDecompressor().decompress(_comp) if _e["raw_size"] else b""
     ARRAYS[_e["name"]] = np.frombuffer(_raw, dtype=_e["dtype"]).reshape(_e["shape"]).copy()
+#: This process's resident memory when the module's first test starts (set by ``_module_baseline``; not
+#: at import, which pytest does for every module before any test runs, so other modules' tests would count).
 RSS0 = psutil.Process().memory_info().rss
 #: Growth of this process's resident memory allowed across the whole module (a declared size must never
 #: be allocated: the largest ones declared below are terabytes).
@@ -108,7 +110,9 @@ RSS_SLACK = 200 * 2**20
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _remove_the_fuzz_folder():
+def _module_baseline():
+    global RSS0
+    RSS0 = psutil.Process().memory_info().rss
     yield
     shutil.rmtree(DIR, ignore_errors=True)
 

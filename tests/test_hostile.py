@@ -27,6 +27,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import notified
 
 from sim.create import synthetic_world
 from sim.persona import Persona
@@ -214,7 +215,7 @@ def screen_text(app) -> str:
 
 
 def notifications(app) -> list[str]:
-    return [n.message for n in app._notifications]
+    return notified(app)  # every one so far, expired ones included
 
 
 @pytest.fixture
@@ -253,6 +254,7 @@ async def check_everything_safe(app, pilot) -> str:
     return text
 
 
+@pytest.mark.usefixtures("keep_notifications")
 async def test_every_view_shows_hostile_text_literally_and_safely(hostile_file, hostile_plugins):
     from textual.widgets import DataTable, Static
 
@@ -406,17 +408,17 @@ def test_the_real_terminal_never_receives_a_raw_escape(hostile_file):
         return needle in out
 
     try:
-        assert read_until(b"PAUSED", 30), bytes(out[-2000:])
-        assert read_until(b"\\x1b]0;PWNED", 5)  # the header shows the world's name, escaped
+        assert read_until(b"PAUSED", 60), bytes(out[-2000:])
+        assert read_until(b"\\x1b]0;PWNED", 30)  # the header shows the world's name, escaped
         os.write(fd, b"4")  # the Messages view: the hostile messages
-        assert read_until(b"\\x9b31mC1", 10), bytes(out[-3000:])
+        assert read_until(b"\\x9b31mC1", 30), bytes(out[-3000:])
         read_until(b"\\u202eevil", 3)
         os.write(fd, b"3")  # the Agents view: find agent 1 (its name and bio hold an ANSI colour)
         read_until(b"find an agent", 5)
         os.write(fd, b"\t")
         read_until(b"\x00never", 0.5)
         os.write(fd, b"1\r")
-        assert read_until(b"bio \\x1b[31mRED", 10), bytes(out[-3000:])
+        assert read_until(b"bio \\x1b[31mRED", 30), bytes(out[-3000:])
     finally:
         os.kill(pid, signal.SIGTERM)
         try:
@@ -499,7 +501,7 @@ async def test_hostile_llm_answers_are_stored_and_shown_safely(tmp_path):
         for _ in range(6):
             await sim.step()
             await asyncio.sleep(0.03)
-        await sim.aclose(5)
+        await sim.aclose(60)
         await sim.checkpoint()
     finally:
         await writer.close()
@@ -535,7 +537,7 @@ async def test_an_llm_answer_with_a_lone_surrogate_does_not_break_the_world_file
         for _ in range(4):
             await sim.step()
             await asyncio.sleep(0.03)
-        await sim.aclose(5)
+        await sim.aclose(60)
         await sim.checkpoint()
     finally:
         await writer.close()

@@ -1,7 +1,7 @@
 """Importing real edge lists: the three shared networks, id remapping, formats, and every bad-file case.
 
-The shared data sets are read in place from ``../shared/data`` (relative to the project root) and
-never copied. Expected figures are computed here independently, with plain Python over the file.
+The shared data sets are read in place from ``$AGORA_DATA``, else ``../shared/data`` (relative to the
+project root; see ``conftest.data_file``), and never copied. Expected figures are computed here independently, with plain Python over the file.
 """
 
 from __future__ import annotations
@@ -13,19 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import data_file
 
 from sim.create import imported_world
 from sim.errors import BadFileError, BadParameterError
 from sim.importer import read_edge_list
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def data_file(name: str) -> Path:
-    path = DATA / name
-    if not path.is_file():
-        pytest.skip(f"shared data set {name} not found at {path} (expected ../shared/data beside the project)")
-    return path
 
 
 @lru_cache(maxsize=None)

@@ -400,11 +400,12 @@ def test_interview_hostile_inputs():
 
 def test_fast():
     p = persona("long-winded and careful")
-    start = time.perf_counter()
+    # CPU time of this thread, not wall time: other processes on a loaded machine do not count against it.
+    start = time.thread_time()
     n = 0
     for s in range(500):
         write_post(p, ["climate", "ai"], s)
         write_post(p, [], s, kind="reply", original=HOSTILE[s % len(HOSTILE)], original_author="Bob")
         answer_interview(p, QUESTIONS[s % len(QUESTIONS)], s, interests=["ai"], seen=[ORIGINAL])
         n += 3
-    assert (time.perf_counter() - start) / n < 1e-3
+    assert (time.thread_time() - start) / n < 1e-3

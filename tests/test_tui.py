@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+from conftest import notified
 from rich.text import Text
 from textual.widgets import DataTable, Input, Log, Static
 
@@ -20,6 +21,9 @@ from sim.create import synthetic_world
 from sim.store import open_world, save_world
 from tui.app import SPEEDS, AgoraApp
 from tui.screens import HELP, HelpScreen, LoadScreen, QuitScreen, SaveScreen
+
+# Notifications expire after a few seconds: every test keeps them all (see conftest.notified).
+pytestmark = pytest.mark.usefixtures("keep_notifications")
 
 MARKUP = "[bold red]X[/bold red] [link=http://x]y[/link] [/"
 SIZE = (150, 48)
@@ -33,8 +37,27 @@ def world_file(tmp_path):
 
 
 async def start(app, pilot):
-    await asyncio.wait_for(app.ready.wait(), 30)
+    await asyncio.wait_for(app.ready.wait(), 60)
     await pilot.pause()
+
+
+async def until(pilot, condition, seconds: float = 60.0) -> bool:
+    """Wait for ``condition()`` (something a worker or the UI's refresh timer makes true), polling; the
+    deadline only bounds a hang, so a slow machine waits longer instead of failing."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await pilot.pause(0.05)
+    return True
+
+
+async def until_exited(app, seconds: float = 60.0) -> None:
+    """Wait for the app to exit on its own (quitting: its worker checkpoints the world, then exits)."""
+    deadline = time.monotonic() + seconds
+    while app.return_code is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert app.return_code == 0, "the app did not exit after its checkpoint"
 
 
 def screen_text(app) -> str:
@@ -89,14 +112,12 @@ async def test_step_run_pause_and_speed(world_file):
         assert app.speed_index == speed - 1
         app.speed_index = SPEEDS.index(0)  # as fast as possible
         await pilot.press("space")
-        deadline = time.monotonic() + 10
-        while app.world.tick < 20 and time.monotonic() < deadline:
-            await pilot.pause(0.05)
-        assert app.world.tick >= 20 and app.sim_running
+        assert await until(pilot, lambda: app.world.tick >= 20), app.world.tick
+        assert app.sim_running
         assert "RUNNING" in app.header_text().plain
         await pilot.press("space")
-        await pilot.pause(0.3)
-        stopped = app.world.tick
+        async with app.sim.lock:  # a tick under way when the pause came ends first; no other starts
+            stopped = app.world.tick
         await pilot.pause(0.3)
         assert app.world.tick == stopped and not app.sim_running
 
@@ -191,9 +212,9 @@ async def test_communities_view_lists_planted_communities_and_filters(world_file
         await pilot.press("2")
         await pilot.pause()
         await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
         table = app._views["communities"].query_one("#comm-table", DataTable)
-        assert table.row_count == app.world.num_communities
+        # The rows come from a worker, and reach the table at the next refresh of the view.
+        assert await until(pilot, lambda: table.row_count == app.world.num_communities), table.row_count
         sizes = [int(str(table.get_row_at(i)[1]).replace(",", "")) for i in range(table.row_count)]
         assert sizes == sorted(sizes, reverse=True)
         flt = app._views["communities"].query_one("#comm-filter", Input)
@@ -210,14 +231,12 @@ async def test_recompute_communities(world_file):
         await pilot.press("2")
         await pilot.press("c")
         await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
         rec = app.world.config["analysis"]["communities"]
         assert rec["count"] >= 2 and rec["modularity"] > 0.3
         assert not (app.world.columns["community"] == planted).all(), "labels are recomputed (0 is the largest)"
         table = app._views["communities"].query_one("#comm-table", DataTable)
-        assert table.row_count == min(rec["count"], 200)
+        # The new table is built by a worker the view's next refresh starts, and shown at the one after.
+        assert await until(pilot, lambda: table.row_count == min(rec["count"], 200)), table.row_count
     con = sqlite3.connect(world_file)
     assert con.execute("SELECT COUNT(*) FROM communities").fetchone()[0] == rec["count"]
 
@@ -233,8 +252,9 @@ async def test_save_and_load_snapshots(world_file, tmp_path):
         assert isinstance(app.screen, SaveScreen)
         app.screen.query_one("#snapshot-name", Input).value = "at-ten"
         await pilot.press("enter")
+        # The dialog's answer starts the save worker through a chain of messages: wait for its result.
+        assert await until(pilot, lambda: (saves / "at-ten.snap").exists() and not app.busy)
         await app.workers.wait_for_complete()
-        assert (saves / "at-ten.snap").exists()
         await pilot.press("n")
         await app.workers.wait_for_complete()
         assert app.world.tick == 11
@@ -244,13 +264,14 @@ async def test_save_and_load_snapshots(world_file, tmp_path):
         assert isinstance(app.screen, LoadScreen)
         await pilot.pause()
         await pilot.press("enter")  # the newest first: the broken one
+        assert await until(pilot, lambda: any("broken.snap" in m for m in notifications(app)) and not app.busy)
         await app.workers.wait_for_complete()
         assert app.world.tick == 11, "a bad snapshot leaves the world as it was"
         await pilot.press("l")
         await pilot.pause()
         await pilot.press("down", "enter")
+        assert await until(pilot, lambda: app.world.tick == 10 and not app.busy), app.world.tick
         await app.workers.wait_for_complete()
-        assert app.world.tick == 10
         await pilot.press("n")
         await app.workers.wait_for_complete()
     reopened = await open_world(world_file)
@@ -323,7 +344,7 @@ async def test_quit_offers_to_save(world_file):
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
         await pilot.click("#save")
-        await pilot.pause(0.5)
+        await until_exited(app)
     assert (await open_world(world_file)).tick == 1
 
 
@@ -338,7 +359,7 @@ def test_smoke_real_program_in_a_terminal(world_file, tmp_path):
         def screen() -> str:
             return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
 
-        def wait_for(pattern: str, timeout: float = 30) -> str:
+        def wait_for(pattern: str, timeout: float = 60) -> str:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 out = screen()
@@ -353,7 +374,7 @@ def test_smoke_real_program_in_a_terminal(world_file, tmp_path):
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         wait_for(r"Save before quitting")
         subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode != 0:
                 break
@@ -369,7 +390,7 @@ def test_smoke_real_program_in_a_terminal(world_file, tmp_path):
 
 
 def notifications(app) -> list[str]:
-    return [n.message for n in app._notifications]
+    return notified(app)
 
 
 async def highlight_plugin(app, pilot, key: str) -> DataTable:
@@ -437,7 +458,7 @@ async def test_plugins_view_chooses_the_worlds_recommenders(world_file):
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
         await pilot.click("#save")
-        await pilot.pause(0.5)
+        await until_exited(app)
     social = (await open_world(world_file)).config["social"]
     assert social["recommender"] == "interest" and social["friend_recommender"] == "adamic-adar"
     con = sqlite3.connect(world_file)

@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+from conftest import notified
 from textual.widgets import Input, Static
 
 from sim.create import synthetic_world
@@ -20,6 +21,8 @@ from tui.screens import AskScreen
 
 SIZE = (150, 48)
 KEY = "sk-agora-SECRET-42"
+# Notifications expire after a few seconds: every test keeps them all (see conftest.notified).
+pytestmark = pytest.mark.usefixtures("keep_notifications")
 QUESTION = "What do you think of the news?"
 
 
@@ -34,7 +37,7 @@ def rendered(widget: Static) -> str:
 
 
 def notifications(app) -> list[str]:
-    return [n.message for n in app._notifications]
+    return notified(app)
 
 
 def make_app(**llm_settings) -> AgoraApp:
@@ -45,11 +48,12 @@ def make_app(**llm_settings) -> AgoraApp:
 
 
 async def start(app, pilot) -> None:
-    await asyncio.wait_for(app.ready.wait(), 30)
+    await asyncio.wait_for(app.ready.wait(), 60)
     await pilot.pause()
 
 
-async def until(pilot, condition, seconds: float = 10.0) -> bool:
+async def until(pilot, condition, seconds: float = 60.0) -> bool:
+    """Wait for ``condition()``, polling; the deadline only bounds a hang (a slow machine waits longer)."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
@@ -145,7 +149,7 @@ async def test_online_figures_posts_and_cached_interview(online):
         session = app.sim.inject("Is the [b]river[/b] rising?", model="llm", seeds="random:5")
         for _ in range(4):
             await app.sim.step()
-            await until(pilot, lambda: app.sim.llm.in_flight == 0, 5)
+            assert await until(pilot, lambda: app.sim.llm.in_flight == 0)
         stats = app.sim.llm.client.stats
         assert stats.calls > 0 and stats.answered > 0
         app.refresh_ui()
@@ -178,17 +182,21 @@ async def test_online_figures_posts_and_cached_interview(online):
 async def test_server_gone_mid_run_shows_fallback_and_keeps_working(online):
     """The server disappears: requests fail, the breaker opens, the header says fallback, ticks go on and
     an interview falls back to the offline generator with a notification saying why."""
-    app = make_app(timeout=0.5, retries=0, breaker_failures=1, breaker_cooldown=60)
+    # A generous timeout: one slow answer on a loaded machine must not open the breaker before the server
+    # goes; once it is gone, requests fail at once (connection refused), not by timing out.
+    app = make_app(timeout=10, retries=0, breaker_failures=1, breaker_cooldown=60)
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
         app.sim.inject("Storm warning", model="llm", seeds="random:5")
         await app.sim.step()
-        await until(pilot, lambda: app.sim.llm.in_flight == 0, 5)
+        assert await until(pilot, lambda: app.sim.llm.in_flight == 0)
         assert app.sim.llm.mode == "online"
         online.stop_thread()
         for _ in range(6):
             await app.sim.step()
-            if await until(pilot, lambda: app.sim.llm.mode == "fallback", 1):
+            # this tick's requests have failed (the breaker is open) or there were none yet
+            await until(pilot, lambda: app.sim.llm.mode == "fallback" or app.sim.llm.in_flight == 0)
+            if app.sim.llm.mode == "fallback":
                 break
         assert app.sim.llm.mode == "fallback"
         app.refresh_ui()
@@ -235,7 +243,7 @@ async def test_the_key_never_reaches_the_screen(online):
         await start(app, pilot)
         app.sim.inject("news", model="llm", seeds="random:5")
         await app.sim.step()
-        await until(pilot, lambda: app.sim.llm.in_flight == 0, 5)
+        assert await until(pilot, lambda: app.sim.llm.in_flight == 0)
         for key in "12345":
             await pilot.press(key)
             await pilot.pause()

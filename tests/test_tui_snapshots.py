@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -68,9 +69,8 @@ async def test_main_views_match_their_snapshots(seeded_world):
                 app._views["agents"].show(7)
             if name == "communities":  # its table is built by a worker: wait until it is on screen
                 table = app._views["communities"].query_one("#comm-table")
-                for _ in range(100):
-                    if table.row_count:
-                        break
+                deadline = time.monotonic() + 60  # only bounds a hang: a loaded machine takes longer
+                while not table.row_count and time.monotonic() < deadline:
                     await pilot.pause(0.05)
             await pilot.pause(0.3)
             app.refresh_ui()
