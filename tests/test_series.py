@@ -334,3 +334,20 @@ def test_an_existing_series_file_needs_force(world_file, tmp_path):
     assert out.returncode == 2 and "--force" in out.stderr and target.read_text() == "keep"
     assert agora(tmp_path, *args, "--force").returncode == 0
     assert read_csv(target)[0] == ["run", "tick", "measure", "value"]
+
+
+def test_bench_series_reports_the_recording_share_beside_a_baseline(tmp_path):
+    """``agora bench series`` at a small size: every model's runs with and without recording reach the same
+    agents (the benchmark refuses otherwise), the states sum to the agents at every tick, and the figures
+    held to the target (the timed share of the session's time) and the baseline medians are all there."""
+    out = agora(tmp_path, "bench", "series", "--agents", "20000", "--repeats", "2", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["benchmark"] == "series" and data["agents"] == 20000 and data["edges"] > 0
+    assert set(data["models"]) == {"ic", "sir"}
+    for name, m in data["models"].items():
+        assert m["states_sum_to_agents"] is True, name
+        assert m["ticks"] >= 2 and 0 < m["reached"] <= 20000, name
+        assert len(m["seconds"]) == len(m["baseline_seconds"]) == 2, name
+        assert 0 < m["recording_share_median"] < 1 and m["baseline_seconds_median"] > 0, name
+    assert data["within_target"] == all(m["recording_share_median"] <= 0.05 for m in data["models"].values())
