@@ -52,6 +52,7 @@ class _Compartmental(PropagationModel):
     """The round shared by the three models; subclasses name their compartments."""
 
     transmit = "while"
+    uses_feed = True  # reads feed exposures (ctx.feed_open)
     #: The state newly infected agents enter, and the infectious state.
     infected_state = 1
     infectious_state = 1

@@ -23,6 +23,7 @@ from sim.plugin import Param, PropagationModel, StepResult
 
 class IndependentCascade(PropagationModel):
     name = "ic"
+    uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
     description = "Independent cascade: one attempt per edge with probability p (optionally times trust)."
     params = {

@@ -60,6 +60,7 @@ def _pairs(text: str) -> dict[str, str]:
 
 class LLMDecisions(PropagationModel):
     name = "llm"
+    uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
     description = "LLM agents: a sample of exposed agents repost, like, reply or ignore as the LLM decides; a rule model decides for the rest."
     states = ("susceptible", "reposted", "replied", "liked", "deciding")

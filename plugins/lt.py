@@ -37,6 +37,7 @@ from sim.plugin import Param, PropagationModel, StepResult
 
 class LinearThreshold(PropagationModel):
     name = "lt"
+    uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
     description = "Linear threshold: adopt when the weighted share of adopted followees reaches a threshold drawn once."
     params = {

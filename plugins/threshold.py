@@ -29,6 +29,7 @@ from sim.plugin import Param, PropagationModel, StepResult
 
 class FractionalThreshold(PropagationModel):
     name = "threshold"
+    uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
     description = "Complex contagion: adopt when the adopted fraction of your followees reaches a threshold."
     params = {

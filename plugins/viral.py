@@ -177,6 +177,7 @@ def _start_exposure(ctx) -> None:
 
 class ViralCascade(PropagationModel):
     name = "viral"
+    uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
     description = "Viral cascade: one attempt per edge, likelier with topic match, influence and trust, less with fatigue."
     params = dict(_VIRAL_PARAMS)
@@ -204,6 +205,7 @@ class ViralCascade(PropagationModel):
 
 class ExposureDiffusion(PropagationModel):
     name = "diffusion"
+    uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
     description = "Diffusion: exposure from adopted followees (trust x rate a round) accumulates up to a threshold."
     params = {"rate": _RATE, "feed_weight": _FEED_WEIGHT}
@@ -235,6 +237,7 @@ class ExposureDiffusion(PropagationModel):
 
 class HybridContagion(PropagationModel):
     name = "hybrid"
+    uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
     description = "Hybrid: viral attempts weighted by 1 - mix plus exposure accumulation weighted by mix."
     params = {

@@ -29,6 +29,13 @@ any model file against the contract.
   ``isolation``     two sessions run interleaved in one Simulation (one import of the module) give exactly
                     what each gives run alone, and no run writes to the world's columns or trust: a model
                     keeps nothing outside its session (module globals, class attributes, the world).
+                    Not judged for a model that changes edges (every session shares the graph).
+  ``states``        at every tick of the default run the state counts sum to the number of agents.
+  ``variables``     every continuous variable stays inside its declared range.
+  ``feeds``         a model that reads feed exposures declares ``uses_feed = True``.
+  ``edges``         a model that answers with edge changes declares ``changes_edges = True``.
+  ``end``           the default run ends, or the model declares an end of its own (``is_done``) or
+                    ``endless = True``; a model that runs on under the default ``is_done`` is flagged.
 
   Then a figure, not a pass/fail: speed on a graph of ``agents`` agents (edge attempts per second and
   seconds per round). If the model raises at that size, a failing ``scale`` check is added.
@@ -59,7 +66,7 @@ import numpy as np
 
 from .errors import BadFileError, BadParameterError, TargetExistsError
 from .events import EventBus
-from .plugin import Param, PropagationModel, Recommender, StepResult
+from .plugin import Param, PropagationModel, Recommender, StepResult, Variable
 from .registry import PluginInfo, Registry, load_file
 from .session import PropagationSession
 from .topics import TOPICS
@@ -85,8 +92,9 @@ _STATUS_ORDER = {"fail": 0, "pass": 1, "skip": 2}
 def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
     """One plain dict per plugin the registry knows, for ``agora plugins list [--json]``.
 
-    Keys: ``name``, ``kind`` (``model``, ``recommender`` or ``unknown`` for an entry point not imported
-    yet or a failed file), ``version``, ``description``, ``source`` (``builtin``, a file path or
+    Keys: ``name``, ``kind`` (``model``, ``recommender`` or ``friend-recommender``; ``unknown`` for an
+    entry point not imported yet; a failed plugin has the kind its source declares, ``none`` when it
+    declares no plugin class), ``version``, ``description``, ``source`` (``builtin``, a file path or
     ``entry-point:<dist>``), ``loaded``, ``status`` (``loaded``, ``not imported`` or ``failed``),
     ``params`` (the schema, for loaded plugins), ``error`` and ``traceback`` (failed ones), ``notes``.
     A failed file that a working plugin of the same name shadows is listed too.
@@ -362,6 +370,9 @@ class _Watch:
     violations: dict[str, str] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
     model_seconds: float = 0.0
+    #: Labels whose model read the feed exposures, and whose model answered with edge changes.
+    feed_used: set[str] = field(default_factory=set)
+    edge_answers: set[str] = field(default_factory=set)
 
     def install(self, label: str, session: PropagationSession) -> None:
         model = session.model
@@ -374,6 +385,10 @@ class _Watch:
             result = original(ctx)
             self.model_seconds += time.perf_counter() - t0
             self.calls[label] = self.calls.get(label, 0) + 1  # answers returned
+            if getattr(ctx, "feed_used", False):
+                self.feed_used.add(label)
+            if isinstance(result, StepResult) and (result.remove_edges is not None or result.add_edges is not None):
+                self.edge_answers.add(label)
             try:
                 self._inspect(label, session, ctx, result)
             except Exception:  # the core's own validation reports what this cannot read
@@ -537,7 +552,10 @@ def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages
         for key, col in world.columns.items():
             if not np.array_equal(col, base.columns[key]) and f"column {key}" not in run.world_writes:
                 run.world_writes.append(f"column {key}")
-        if not np.array_equal(world.graph.trust, base.graph.trust) and "edge trust" not in run.world_writes:
+        same_edges = (np.array_equal(world.graph.out_indptr, base.graph.out_indptr)
+                      and np.array_equal(world.graph.out_indices, base.graph.out_indices))
+        # A model changes edges only through its answers (the ``edges`` check); trust is compared on the same edges.
+        if same_edges and not np.array_equal(world.graph.trust, base.graph.trust) and "edge trust" not in run.world_writes:
             run.world_writes.append("edge trust")
     return run
 
@@ -779,7 +797,10 @@ def schema_problems(cls: type) -> list[str]:
         return tuple(int(v) for v in value)
 
     adopted = state_set("adopted_states", allow_empty=False)
-    transmitting = state_set("transmitting_states", allow_empty=False)
+    # A model that decides its own end (opinion dynamics: every agent acts every round) may have no
+    # transmitting state; a cascade needs one, or it ends at once.
+    own_end = getattr(cls, "is_done", None) is not PropagationModel.is_done
+    transmitting = state_set("transmitting_states", allow_empty=own_end)
     transmit = getattr(cls, "transmit", None)
     if transmit not in ("once", "while"):
         problems.append(f"transmit {transmit!r} must be \"once\" (the round after entering) or \"while\" (every round in a transmitting state)")
@@ -809,6 +830,18 @@ def schema_problems(cls: type) -> list[str]:
                         spec.coerce(z, 0)
                     except BadParameterError:
                         problems.append(f"zero_params names {z!r}, but 0 is outside its range ({spec.describe_range()})")
+    for flag in ("uses_feed", "changes_edges", "endless"):
+        if not isinstance(getattr(cls, flag, False), bool):
+            problems.append(f"{flag} {getattr(cls, flag, None)!r} must be True or False")
+    variables = getattr(cls, "variables", {})
+    if not isinstance(variables, dict):
+        problems.append(f"variables is a {type(variables).__name__}: it must be a dict of name -> Variable")
+    else:
+        for vname, spec in variables.items():
+            if not isinstance(spec, Variable):
+                problems.append(f"variable {vname!r}: is a {type(spec).__name__}, not a Variable(min, max, init, ...)")
+            else:
+                problems += spec.problems(vname)
     if getattr(cls, "step", None) is PropagationModel.step:
         problems.append("step is not overridden: the model does nothing")
     return problems
@@ -925,6 +958,7 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
             report.add(label, "monotonicity", "skip", "not judged: no round was completed")
         else:
             report.add(label, "monotonicity", "pass", f"no agent left the adopted states in {_plural(a1.rounds, 'round')}")
+    _check_declarations(report, label, cls, a1, sa, out, rounds)
     if out is not None:
         why = "not judged: the run with default parameters failed (see above)"
         for name in ("determinism", "zero-probability", "isolation", "resume"):
@@ -977,6 +1011,8 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
         writes = sorted(set(a1.world_writes) | set(a2.world_writes))
         if not deterministic:
             report.add(label, "isolation", "skip", "not judged: the model is not deterministic")
+        elif getattr(cls, "changes_edges", False):
+            report.add(label, "isolation", "skip", "not judged: the model changes edges, which every session shares")
         else:
             b = _trace(fresh, base, [msg_b], rounds=rounds, seed=seed)
             ab = _trace(fresh, base, [msg_a, msg_b], rounds=rounds, seed=seed)
@@ -1041,6 +1077,77 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
         "attempts_per_second": ssp.attempts / secs if secs > 0 else 0.0,
     }
     step_progress("done", 7)
+
+
+def _check_declarations(report: CheckReport, label: str, cls: type[PropagationModel], run: _Run,
+                        session: PropagationSession | None, out: tuple[str, str, str] | None, rounds: int) -> None:
+    """The checks of what a model declares against what its default run did: ``states`` (the counts
+    sum to the agents at every tick), ``variables`` (every value within its declared range), ``feeds``
+    (reading feed exposures only with ``uses_feed``), ``edges`` (edge changes only with
+    ``changes_edges``) and ``end`` (the run ended, or the model declares an end or ``endless``)."""
+    if session is None or session.series is None or session.series.length == 0:
+        for name in ("states", "variables", "feeds", "edges", "end"):
+            report.add(label, name, "skip", "not judged: the session did not start")
+        return
+    counts = session.series.counts
+    sums = counts.sum(axis=1)
+    bad = np.flatnonzero(sums != run.n)
+    if bad.size:
+        t = int(bad[0])
+        report.add(label, "states", "fail", f"at tick {t} the {len(session.state_names)} states counted {int(sums[t]):,} agents, "
+                   f"not the world's {run.n:,}")
+    else:
+        report.add(label, "states", "pass", f"at each of {_plural(len(sums), 'tick')} the {len(session.state_names)} states "
+                   f"({', '.join(session.state_names)}) summed to the {run.n:,} agents")
+    declared = getattr(cls, "variables", {}) or {}
+    if not declared:
+        report.add(label, "variables", "skip", "the model declares no continuous variable")
+    elif out is not None and "outside its declared range" in out[1]:
+        report.add(label, "variables", "fail", out[1], out[2])
+    else:
+        spans = []
+        for vname, spec in declared.items():
+            col = session.variables.get(vname)
+            if col is None:
+                continue
+            lo, hi = float(col.min()), float(col.max())
+            if not (spec.min <= lo and hi <= spec.max):
+                report.add(label, "variables", "fail", f"variable {vname} ranges over [{lo:g}, {hi:g}], outside its declared "
+                           f"range [{spec.min:g}, {spec.max:g}]")
+                break
+            spans.append(f"{vname} in [{lo:.3g}, {hi:.3g}] of [{spec.min:g}, {spec.max:g}]")
+        else:
+            report.add(label, "variables", "pass", f"every value set in {_plural(run.rounds, 'round')} stayed in its declared range "
+                       f"({'; '.join(spans)}, after the last round)")
+    used_feed = "A" in run.watch.feed_used  # the default run's message
+    if used_feed and not getattr(cls, "uses_feed", False):
+        report.add(label, "feeds", "fail", "the model reads feed exposures (ctx.feed_open, ctx.with_feed or ctx.feed_agents) but does not "
+                   "declare it: set uses_feed = True")
+    elif used_feed:
+        report.add(label, "feeds", "pass", "reads feed exposures and declares uses_feed = True")
+    elif getattr(cls, "uses_feed", False):
+        report.add(label, "feeds", "pass", "declares uses_feed = True (no feed exposure was read in the run)")
+    else:
+        report.add(label, "feeds", "pass", "reads no feed exposure and does not declare uses_feed")
+    if "A" in run.watch.edge_answers and not getattr(cls, "changes_edges", False):
+        report.add(label, "edges", "fail", "the model answers with remove_edges or add_edges but does not declare it: set changes_edges = True")
+    elif getattr(cls, "changes_edges", False):
+        report.add(label, "edges", "pass", f"declares changes_edges = True; removed {session.edges_removed:,} and added "
+                   f"{session.edges_added:,} edges in the run")
+    else:
+        report.add(label, "edges", "pass", "changes no edge")
+    if out is not None:
+        report.add(label, "end", "skip", "not judged: the run with default parameters failed (see above)")
+    elif session.status == "completed":
+        report.add(label, "end", "pass", f"the run ended after {_plural(session.round, 'round')} (is_done)")
+    elif getattr(cls, "endless", False):
+        report.add(label, "end", "pass", f"declares endless = True (still running after {rounds} rounds): runs until --max-ticks")
+    elif cls.is_done is not PropagationModel.is_done:
+        report.add(label, "end", "pass", f"declares an end (is_done) that this run did not reach in {rounds} rounds")
+    else:
+        report.add(label, "end", "fail", f"still running after {rounds} rounds and keeps the default is_done (nobody transmits), "
+                   "which its agents never reach: declare an end in is_done (an absorbing state, consensus, no change) or "
+                   "set endless = True")
 
 
 def _left_adoption(run: _Run, label: str, session: PropagationSession | None) -> str | None:

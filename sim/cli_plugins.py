@@ -108,7 +108,8 @@ def _render_rows(rows: list[dict[str, Any]], folders: list[str]) -> str:
     lines = []
     for r in rows:
         if r["status"] == "failed":
-            lines.append(f"{r['name']:<{width}}  FAILED       {r['source']}")
+            kind = r["kind"] if r["kind"] != "none" else "no plugin"
+            lines.append(f"{r['name']:<{width}}  {kind} FAILED  {r['source']}")
             lines.append(f"{'':<{width}}    {r['error']}")
             where = _where(r.get("traceback"))
             if where:

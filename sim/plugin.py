@@ -139,6 +139,52 @@ class Plugin:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A continuous per-agent variable of a model (an opinion, a trait): a float column of length N that
+    the engine keeps for each session, saves with it, shows, and records in the series as
+    ``NAME.mean``, ``NAME.std``, ``NAME.min`` and ``NAME.max`` at every tick.
+
+    Attributes:
+        min, max: the declared range; every value the model sets must lie in it (checked).
+        init: how the column starts: ``"uniform"`` (uniform in [min, max] from the session's generator)
+            or ``"constant"`` (``value`` everywhere).
+        value: the starting value of ``"constant"``.
+        seed_value: the value the message's seed agents start with (None: as everybody else).
+        world_column: a world column to start from when the world has one (e.g. ``"opinion"``), clipped
+            to the range; ``init`` is used otherwise.
+        dtype: ``"float64"`` or ``"float32"``.
+        help: one line for users.
+    """
+
+    min: float = 0.0
+    max: float = 1.0
+    init: str = "uniform"
+    value: float = 0.0
+    seed_value: float | None = None
+    world_column: str | None = None
+    dtype: str = "float64"
+    help: str = ""
+
+    def problems(self, name: str) -> list[str]:
+        """What is wrong with the declaration (empty when it is sound)."""
+        out = []
+        if not (isinstance(name, str) and name and name.replace("_", "a").isalnum() and name.isascii()):
+            out.append(f"variable name {name!r} is not a plain name (letters, digits, underscores)")
+        lo, hi = self.min, self.max
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lo, hi)) or lo > hi:
+            out.append(f"variable {name}: min {lo!r} and max {hi!r} must be finite numbers with min <= max")
+            return out
+        if self.init not in ("uniform", "constant"):
+            out.append(f"variable {name}: init {self.init!r} is not 'uniform' or 'constant'")
+        for what, v in (("value", self.value), ("seed_value", self.seed_value)):
+            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi):
+                out.append(f"variable {name}: {what} {v!r} is outside its range [{lo:g}, {hi:g}]")
+        if self.dtype not in ("float64", "float32"):
+            out.append(f"variable {name}: dtype {self.dtype!r} is not 'float64' or 'float32'")
+        return out
+
+
 @dataclass(slots=True)
 class StepResult:
     """A model's answer for one round.
@@ -161,10 +207,22 @@ class StepResult:
     #: When None the core decides: an agent shown the message in a feed this round that received no
     #: graph attempt counts as a feed adoption.
     via_feed: np.ndarray | None = None
+    #: New values of the model's continuous variables, by name: a whole column (length N) or a pair
+    #: ``(agents, values)`` for some agents. Values must lie in the variable's declared range.
+    variables: dict[str, Any] | None = None
+    #: Edges to remove and to add, each a pair ``(sources, targets)`` of aligned agent arrays, in the
+    #: graph's direction (``u -> v``: v follows u). The engine applies them between ticks, to the CSR
+    #: graph, the world file and snapshots alike: removals first, then additions; removing a missing
+    #: edge or adding an existing one changes nothing. New edges get trust ``new_trust``.
+    remove_edges: tuple[np.ndarray, np.ndarray] | None = None
+    add_edges: tuple[np.ndarray, np.ndarray] | None = None
+    new_trust: float = 0.5
 
     @classmethod
-    def nothing(cls, attempts: int = 0, exposed: np.ndarray | None = None) -> "StepResult":
-        return cls(np.empty(0, dtype=np.int32), 0, None, attempts, exposed)
+    def nothing(cls, attempts: int = 0, exposed: np.ndarray | None = None, *,
+                variables: dict[str, Any] | None = None) -> "StepResult":
+        """No agent changes state this round (the model's variables may change: ``variables``)."""
+        return cls(np.empty(0, dtype=np.int32), 0, None, attempts, exposed, variables=variables)
 
 
 class PropagationModel(Plugin):
@@ -180,6 +238,16 @@ class PropagationModel(Plugin):
       state (independent cascade); ``"while"`` — in every round while it is in one (SIR).
     - ``seed_state``: the state seeds are put in.
     - ``progressive``: adoption never decreases (no agent leaves ``adopted_states``); checked.
+
+    And what else the model uses:
+
+    - ``variables``: its continuous per-agent variables (name -> :class:`Variable`), kept by the engine
+      as columns (``ctx.variables``) and changed through ``StepResult.variables``.
+    - ``uses_feed``: whether it reads feed exposures (``ctx.feed_open``, ``ctx.with_feed``,
+      ``ctx.feed_agents``); ``agora plugins check`` flags a model that does without saying so.
+    - ``changes_edges``: whether it answers with ``remove_edges``/``add_edges`` (checked likewise).
+    - ``endless``: the model may run for ever by design (SIS near its endemic level); without it a model
+      that never ends in ``agora plugins check`` and keeps the default :meth:`is_done` is flagged.
     """
 
     kind: ClassVar[str] = "model"
@@ -189,6 +257,10 @@ class PropagationModel(Plugin):
     transmit: ClassVar[str] = "once"
     seed_state: ClassVar[int] = 1
     progressive: ClassVar[bool] = True
+    variables: ClassVar[dict[str, Variable]] = {}
+    uses_feed: ClassVar[bool] = False
+    changes_edges: ClassVar[bool] = False
+    endless: ClassVar[bool] = False
 
     def start(self, ctx: "StepContext") -> None:
         """Called once when the session starts, after seeding (draw per-session thresholds here)."""
@@ -198,7 +270,8 @@ class PropagationModel(Plugin):
         raise NotImplementedError
 
     def is_done(self, ctx: "StepContext") -> bool:
-        """Whether nothing can change any more; default: nobody transmits."""
+        """Whether the session has ended (an absorbing state, consensus, no change); checked after every
+        round, and ``--until-done`` stops there. Default: nobody transmits."""
         return ctx.frontier.size == 0
 
 

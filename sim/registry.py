@@ -21,6 +21,7 @@ import importlib.util
 import inspect
 import os
 import pkgutil
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -57,7 +58,9 @@ class PluginInfo:
     """One registry entry: a loaded plugin class, a lazy entry point, or a failed file."""
 
     name: str
-    kind: str  # "model", "recommender" (content), "friend-recommender", or "unknown" (not imported yet / failed)
+    #: "model", "recommender" (content) or "friend-recommender"; "unknown" for an entry point not imported
+    #: yet; for a failed plugin, the kind its source declares (``"none"``: no plugin class in it).
+    kind: str
     source: str  # "builtin", a file path, or "entry-point:<dist>"
     cls: type[Plugin] | None = None
     error: str | None = None
@@ -161,6 +164,44 @@ def _key(name: str, kind: str | None) -> str:
 FRIEND = "friend-recommender"
 
 
+_BASE_KINDS = {"PropagationModel": "model", "ContentRecommender": "recommender", "Recommender": "recommender",
+               "FriendRecommender": FRIEND}
+
+
+def declared_kind(path: str | None) -> str:
+    """The kind of plugin a file declares, read from its source without running it (for files that fail
+    to import): the kind of its first class deriving, directly or through a class of the same file,
+    from ``PropagationModel``, ``ContentRecommender`` or ``FriendRecommender``. A file Python cannot
+    parse is judged by the names it mentions; ``"none"`` when it declares no plugin class."""
+    import ast
+
+    try:
+        with open(path or "", encoding="utf-8", errors="replace") as fh:
+            text = fh.read(4 * 1024 * 1024)
+    except OSError:
+        return "none"
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        for base in ("FriendRecommender", "ContentRecommender", "PropagationModel"):
+            if re.search(rf"\(\s*[\w.]*{base}\b", text):
+                return _BASE_KINDS[base]
+        return "none"
+    local: dict[str, str] = {}
+    first = None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for b in node.bases:
+            base = b.attr if isinstance(b, ast.Attribute) else b.id if isinstance(b, ast.Name) else None
+            kind = _BASE_KINDS.get(base or "") or local.get(base or "")
+            if kind:
+                local[node.name] = kind
+                first = first or kind
+                break
+    return first or "none"
+
+
 def _kind_of(cls: type[Plugin]) -> str:
     if issubclass(cls, PropagationModel):
         return "model"
@@ -169,6 +210,18 @@ def _kind_of(cls: type[Plugin]) -> str:
     if issubclass(cls, Recommender):
         return "recommender"
     return str(getattr(cls, "kind", "plugin"))
+
+
+def _entry_point_file(ep: Any) -> str | None:
+    """The source file of an entry point's module, found without importing it (None when not found)."""
+    import importlib.util
+
+    module = str(getattr(ep, "value", "")).partition(":")[0].strip()
+    try:
+        spec = importlib.util.find_spec(module) if module else None
+    except Exception:  # noqa: BLE001 - a parent package that fails to import: no file to read
+        return None
+    return getattr(spec, "origin", None) if spec is not None else None
 
 
 class Registry:
@@ -223,7 +276,7 @@ class Registry:
 
     def _fail(self, name: str, source: str, exc: BaseException) -> None:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        info = PluginInfo(name=name, kind="unknown", source=source, error=f"{type(exc).__name__}: {exc}", traceback=tb)
+        info = PluginInfo(name=name, kind=declared_kind(source), source=source, error=f"{type(exc).__name__}: {exc}", traceback=tb)
         self.failures.append(info)
         if name not in self.entries or self.entries[name].source == source:
             self.entries[name] = info
@@ -311,6 +364,7 @@ class Registry:
                     raise
                 info.error = f"{type(exc).__name__}: {exc}"
                 info.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                info.kind = declared_kind(_entry_point_file(info.entry_point))
             else:
                 classes = [obj] if inspect.isclass(obj) and issubclass(obj, Plugin) else (
                     plugin_classes(obj) if isinstance(obj, ModuleType) else [])

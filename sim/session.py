@@ -13,6 +13,7 @@ adopted from or -1), an ``exposed`` flag per agent, its frontier, its own seeded
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 import traceback
@@ -314,13 +315,33 @@ class StepContext:
         self._closed = False
         self.columns = MappingProxyType({k: _readonly(v) for k, v in world.columns.items()})
         self.trust = _readonly(world.graph.trust)
-        #: Feed exposures of this round: agents shown the message by the content recommender (ascending,
-        #: int32) and the agent credited for each item (int32, -1 none). Empty without a recommender.
-        self.feed_agents = np.empty(0, dtype=np.int32)
-        self.feed_sources = np.empty(0, dtype=np.int32)
+        #: The session's continuous variables (name -> read-only column of length N); see ``Variable``.
+        self.variables = MappingProxyType({k: _readonly(v) for k, v in session.variables.items()})
+        self._feed_agents = np.empty(0, dtype=np.int32)
+        self._feed_sources = np.empty(0, dtype=np.int32)
+        #: Whether the model looked at the feed exposures (``agora plugins check`` compares it with ``uses_feed``).
+        self.feed_used = False
         self._gathered: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._targets: tuple[np.ndarray, np.ndarray] | None = None
         self._sources: np.ndarray | None = None
+
+    @property
+    def feed_agents(self) -> np.ndarray:
+        """Feed exposures of this round: agents shown the message by the content recommender (ascending,
+        int32). Empty without a recommender. Declare ``uses_feed = True`` in a model that reads them."""
+        self.feed_used = True
+        return self._feed_agents
+
+    @property
+    def feed_sources(self) -> np.ndarray:
+        """The agent credited for each item of :attr:`feed_agents` (int32, -1 none)."""
+        self.feed_used = True
+        return self._feed_sources
+
+    def set_feed(self, agents: np.ndarray, sources: np.ndarray) -> None:
+        """The core hands the round's feed exposures to the context (not for models)."""
+        self._feed_agents = _readonly(np.asarray(agents, dtype=np.int32))
+        self._feed_sources = _readonly(np.asarray(sources, dtype=np.int32))
 
     @property
     def world(self) -> WorldView:
@@ -364,15 +385,17 @@ class StepContext:
 
     def feed_open(self) -> tuple[np.ndarray, np.ndarray]:
         """The feed exposures of agents still in state 0: ``(agents, sources)``."""
-        if self.feed_agents.size == 0:
-            return self.feed_agents, self.feed_sources
-        ok = self.state[self.feed_agents] == 0
-        return self.feed_agents[ok], self.feed_sources[ok]
+        self.feed_used = True
+        if self._feed_agents.size == 0:
+            return self._feed_agents, self._feed_sources
+        ok = self.state[self._feed_agents] == 0
+        return self._feed_agents[ok], self._feed_sources[ok]
 
     def with_feed(self, result: StepResult, agents: np.ndarray, sources: np.ndarray, new_state: int = 1) -> StepResult:
         """``result`` plus adoptions through the feed: ``agents`` (from :meth:`feed_open`) entering
         ``new_state`` with their credited ``sources``. An agent the graph result already moves keeps its
         graph adoption; the others are marked as feed adoptions (``via_feed``)."""
+        self.feed_used = True
         g_agents = np.asarray(result.agents, dtype=np.int64)
         extra = np.asarray(agents, dtype=np.int64)
         if extra.size == 0:
@@ -392,9 +415,8 @@ class StepContext:
         if result.via_feed is not None:
             via[:n_g] = result.via_feed
         via[n_g:] = True
-        exposed = result.exposed
-        return StepResult(np.concatenate([g_agents, extra]), merged_states,
-                          np.concatenate([g_src, np.asarray(sources, dtype=np.int32)]), result.attempts, exposed, via)
+        return dataclasses.replace(result, agents=np.concatenate([g_agents, extra]), new_state=merged_states,
+                                   sources=np.concatenate([g_src, np.asarray(sources, dtype=np.int32)]), via_feed=via)
 
     def gather(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Out-edges of the frontier: ``(sources, targets, trust, edge_ids)``, sources ascending and
@@ -461,6 +483,29 @@ class StepContext:
 #: (created: not joined yet; suspended; deactivated), and in which it does not transmit (also muted).
 _FROZEN = np.array([0, 4, 5], dtype=np.int8)
 _SILENT = np.array([0, 3, 4, 5], dtype=np.int8)
+
+
+def _initial_variables(cls: type[PropagationModel], world: "World", rng: np.random.Generator,
+                       seeds: np.ndarray) -> dict[str, np.ndarray]:
+    """The starting columns of a model's continuous variables (see :class:`~sim.plugin.Variable`), in
+    declaration order: from the world's column when the variable names one the world has (clipped to
+    the range), else uniform from the session's generator or constant; seeds get ``seed_value``."""
+    out: dict[str, np.ndarray] = {}
+    n = world.n
+    for name, var in cls.variables.items():
+        dtype = np.dtype(var.dtype)
+        column = world.columns.get(var.world_column) if var.world_column else None
+        if column is not None and column.shape == (n,) and column.dtype.kind in "fiu":
+            values = np.clip(column.astype(dtype), var.min, var.max)
+        elif var.init == "constant":
+            values = np.full(n, var.value, dtype=dtype)
+        else:
+            values = (var.min + (var.max - var.min) * rng.random(n)).astype(dtype)
+            np.clip(values, var.min, var.max, out=values)  # float32 rounding may step past max
+        if var.seed_value is not None and seeds.size:
+            values[seeds] = var.seed_value
+        out[name] = values
+    return out
 
 
 def _all_active(status: np.ndarray) -> bool:
@@ -578,6 +623,11 @@ class PropagationSession:
     registry: Any = field(default=None, repr=False)
     #: The parsed seed selection when the session was injected in this process (a seed file read once).
     seed_spec: Any = field(default=None, repr=False)
+    #: Edges the model removed and added so far (``StepResult.remove_edges``/``add_edges``, as asked).
+    edges_removed: int = 0
+    edges_added: int = 0
+    #: Whether the latest round asked for edge changes (the simulation merges them before the next tick).
+    changed_edges: bool = field(default=False, repr=False)
 
     @property
     def done(self) -> bool:
@@ -622,6 +672,7 @@ class PropagationSession:
         self.feed_seen = np.zeros(n, dtype=bool)
         spec = self.seed_spec if self.seed_spec is not None else SeedSpec.parse(self.seeds)
         seeds = spec.select(world, self.rng)
+        self.variables = _initial_variables(cls, world, self.rng, seeds)
         self.seeds_count = int(seeds.size)
         seed_state = int(cls.seed_state)
         self.state[seeds] = seed_state
@@ -676,8 +727,8 @@ class PropagationSession:
             # Stored before series were recorded (or never seeded): the series starts at this round.
             if curve:
                 self.series_from = curve - 1
-                self.series = SeriesRecorder(k)
-                self.series.append(self.state_counts)
+                self.series = SeriesRecorder(k, tuple(self.variables))
+                self._record_series()
             return
         start = rec.get("series_from", 0)
         if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < curve:
@@ -687,8 +738,17 @@ class PropagationSession:
                              f"expected int64 ({curve - start}, {k})")
         if counts.size and (counts.min() < 0 or np.any(counts.sum(axis=1) != n) or np.any(counts[-1] != self.state_counts)):
             raise ValueError(f"session {self.id} array series_counts does not match its states")
+        variables = tuple(self.variables)
+        moments = arrays.get("series_moments")
+        if variables:
+            width = 4 * len(variables)
+            if moments is None or moments.dtype != np.float64 or moments.shape != (curve - start, width):
+                shape = None if moments is None else moments.shape
+                raise ValueError(f"session {self.id} array series_moments has shape {shape}, expected ({curve - start}, {width})")
+        elif moments is not None:
+            raise ValueError(f"session {self.id} has series_moments but no variables")
         self.series_from = start
-        self.series = SeriesRecorder.restore(counts, None)
+        self.series = SeriesRecorder.restore(counts, moments, variables)
 
     def _check_store(self) -> None:
         """The model's ``ctx.store`` holds numpy arrays under text keys only (it is saved with the session).
@@ -756,8 +816,7 @@ class PropagationSession:
         t0 = time.perf_counter()
         ctx = StepContext(self, world, tick, online)
         if feed is not None and feed[0].size:
-            ctx.feed_agents = _readonly(np.asarray(feed[0], dtype=np.int32))
-            ctx.feed_sources = _readonly(np.asarray(feed[1], dtype=np.int32))
+            ctx.set_feed(feed[0], feed[1])
         try:
             result = call(self._answer, ctx, world.n, what=f"model {self.model_name}", where="in one step",
                           then="session failed")
@@ -792,6 +851,16 @@ class PropagationSession:
             else:
                 self.state_counts += np.bincount(new_state, minlength=k)
             self.series_seconds += time.perf_counter() - t_rec
+        if result.variables:
+            for var, (who, vals) in result.variables.items():
+                if who is None:
+                    self.variables[var][:] = vals
+                elif mixed and who.size:  # frozen agents keep their values, as they keep their state
+                    ok = ~np.isin(status[who], _FROZEN)
+                    self.variables[var][who[ok]] = vals[ok]
+                else:
+                    self.variables[var][who] = vals
+        self._buffer_edges(world, result)
         # Exposure: agents that received an attempt this round.
         exposed = result.exposed
         if exposed is None and ctx._gathered is not None:
@@ -821,8 +890,9 @@ class PropagationSession:
         else:
             src = np.empty(0, dtype=np.int32)
             v = np.empty(0, dtype=bool)
-        if ctx.feed_agents.size:
-            fresh = ctx.feed_agents[~self.exposed[ctx.feed_agents]]
+        shown = ctx._feed_agents
+        if shown.size:
+            fresh = shown[~self.exposed[shown]]
             if fresh.size:
                 self.exposed[fresh] = True
                 self.exposed_count = int(np.count_nonzero(self.exposed))
@@ -860,14 +930,26 @@ class PropagationSession:
         self.seconds += time.perf_counter() - t0
         return result
 
+    def _buffer_edges(self, world: "World", result: StepResult) -> None:
+        """Hand the round's checked edge changes to the world's graph buffer (merged before the next tick)."""
+        self.changed_edges = False
+        if result.remove_edges is not None and result.remove_edges[0].size:
+            world.delta.unfollow(*result.remove_edges)
+            self.edges_removed += int(result.remove_edges[0].size)
+            self.changed_edges = True
+        if result.add_edges is not None and result.add_edges[0].size:
+            world.delta.follow(*result.add_edges, result.new_trust)
+            self.edges_added += int(result.add_edges[0].size)
+            self.changed_edges = True
+
     def _via(self, result: StepResult, ctx: StepContext, agents: np.ndarray) -> np.ndarray:
         """Whether each changing agent adopted through the feed (see ``StepResult.via_feed``); ``result``
         is a checked answer (:meth:`_validate`)."""
         if result.via_feed is not None:
             return result.via_feed
-        if ctx.feed_agents.size == 0 or agents.size == 0:
+        if ctx._feed_agents.size == 0 or agents.size == 0:
             return np.zeros(agents.size, dtype=bool)
-        shown = np.isin(agents, ctx.feed_agents)
+        shown = np.isin(agents, ctx._feed_agents)
         if ctx._gathered is not None:
             graph_targets = ctx._gathered[1]
         elif ctx._targets is not None:
@@ -955,7 +1037,91 @@ class PropagationSession:
             via = _plain(result.via_feed, "via_feed", name)
             if via.shape != agents.shape or via.dtype != np.bool_:
                 raise ModelContractError(f"model {name} returned via_feed of shape {via.shape} and dtype {via.dtype}; expected {agents.shape} booleans")
-        return StepResult(agents, new_state, sources, int(attempts), exposed, via)
+        variables = self._checked_variables(result.variables, n)
+        removed = self._checked_edges(result.remove_edges, "remove_edges", n)
+        added = self._checked_edges(result.add_edges, "add_edges", n)
+        trust = result.new_trust
+        if added is not None and (isinstance(trust, bool) or not isinstance(trust, (int, float, np.floating))
+                                  or not 0.0 <= float(trust) <= 1.0):
+            raise ModelContractError(f"model {name} returned new_trust={trust!r:.60}, expected a number in [0, 1]")
+        return StepResult(agents, new_state, sources, int(attempts), exposed, via, variables, removed, added,
+                          float(trust) if added is not None else 0.5)
+
+    def _checked_variables(self, given: Any, n: int) -> dict[str, tuple[np.ndarray | None, np.ndarray]] | None:
+        """``StepResult.variables`` checked: declared names, values in the declared range, as
+        ``{name: (agents or None for all, values)}`` in the variable's dtype.
+
+        Raises:
+            ModelContractError: naming the variable and what was wrong.
+        """
+        if given is None:
+            return None
+        name = self.model_name
+        if not isinstance(given, dict):
+            raise ModelContractError(f"model {name} returned variables as {type(given).__name__}, expected a dict of name -> values")
+        declared = type(self.model).variables if self.model is not None else {}
+        out: dict[str, tuple[np.ndarray | None, np.ndarray]] = {}
+        for var, value in given.items():
+            spec = declared.get(var) if isinstance(var, str) else None
+            if spec is None or var not in self.variables:
+                known = ", ".join(declared) or "none"
+                raise ModelContractError(f"model {name} returned variable {var!r:.60}, which it does not declare (its variables: {known})")
+            if isinstance(value, tuple):
+                if len(value) != 2:
+                    raise ModelContractError(f"model {name} returned variable {var} as a tuple of {len(value)}, expected (agents, values)")
+                who = _plain(value[0], f"variables[{var!r}] agents", name)
+                vals = _plain(value[1], f"variables[{var!r}] values", name)
+                if who.ndim != 1 or (who.size and who.dtype.kind not in "iu") or vals.shape != who.shape:
+                    raise ModelContractError(f"model {name} returned variable {var} with agents of shape {who.shape} and values of "
+                                             f"shape {vals.shape}: expected a 1-D integer array and as many values")
+                who = who.astype(np.int64, copy=False)
+                if who.size and (who.min() < 0 or who.max() >= n):
+                    raise ModelContractError(f"model {name} returned variable {var} for agents outside 0..{n - 1}")
+                if who.size > 1 and not _strictly_increasing(who) and _has_repeats(who):
+                    raise ModelContractError(f"model {name} returned variable {var} for the same agent twice")
+            else:
+                who = None
+                vals = _plain(value, f"variables[{var!r}]", name)
+                if vals.shape != (n,):
+                    raise ModelContractError(f"model {name} returned variable {var} of shape {vals.shape}, expected ({n},) "
+                                             "(or a pair (agents, values))")
+            if vals.size and vals.dtype.kind not in "fiu":
+                raise ModelContractError(f"model {name} returned variable {var} of dtype {vals.dtype}, expected numbers")
+            vals = vals.astype(self.variables[var].dtype)
+            if vals.size:
+                bad = ~((vals >= spec.min) & (vals <= spec.max))  # NaN is bad too
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    agent = i if who is None else int(who[i])
+                    raise ModelContractError(f"model {name} set variable {var} of agent {agent} to {float(vals[i])!r}, outside its "
+                                             f"declared range [{spec.min:g}, {spec.max:g}]")
+            out[var] = (who, vals)
+        return out
+
+    def _checked_edges(self, given: Any, field_name: str, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``StepResult.remove_edges``/``add_edges`` checked: a pair of aligned 1-D agent arrays, no self-loops.
+
+        Raises:
+            ModelContractError: naming what was wrong.
+        """
+        if given is None:
+            return None
+        name = self.model_name
+        if not isinstance(given, tuple) or len(given) != 2:
+            raise ModelContractError(f"model {name} returned {field_name} as {type(given).__name__}, expected a pair (sources, targets)")
+        src = _plain(given[0], f"{field_name} sources", name)
+        dst = _plain(given[1], f"{field_name} targets", name)
+        if src.ndim != 1 or src.shape != dst.shape or (src.size and (src.dtype.kind not in "iu" or dst.dtype.kind not in "iu")):
+            raise ModelContractError(f"model {name} returned {field_name} of shapes {src.shape} and {dst.shape}: expected two "
+                                     "aligned 1-D integer arrays")
+        if src.size > MAX_ATTEMPTS:
+            raise ModelContractError(f"model {name} returned {src.size:,} {field_name} in one round, more than {MAX_ATTEMPTS:,}")
+        src, dst = src.astype(np.int64, copy=False), dst.astype(np.int64, copy=False)
+        if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+            raise ModelContractError(f"model {name} returned {field_name} with agents outside 0..{n - 1}")
+        if np.any(src == dst):
+            raise ModelContractError(f"model {name} returned {field_name} with an edge from an agent to itself")
+        return src, dst
 
     def fail(self, exc: BaseException, tick: int) -> None:
         """Mark the session failed, keeping the error and its traceback.
@@ -992,6 +1158,7 @@ class PropagationSession:
             "transmitting_states": list(self.transmitting_states), "transmit": self.transmit,
             "store_keys": sorted(self.store), "recommender": self.recommender,
             "feed_exposed": self.feed_exposed, "feed_reached": self.feed_reached, "series_from": self.series_from,
+            "variables": list(self.variables), "edges_removed": self.edges_removed, "edges_added": self.edges_added,
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -1001,6 +1168,8 @@ class PropagationSession:
             out["series_counts"] = self.series.counts
             if self.series.variables:
                 out["series_moments"] = self.series.moments
+        if self.state.size:
+            out.update({f"var.{k}": v for k, v in self.variables.items()})
         out.update({f"store.{k}": v for k, v in self.store.items()})
         return out
 
@@ -1025,6 +1194,7 @@ class PropagationSession:
             transmitting_states=tuple(int(x) for x in rec["transmitting_states"]), transmit=str(rec["transmit"]),
             recommender=None if rec.get("recommender") is None else str(rec["recommender"]),
             feed_exposed=int(rec.get("feed_exposed", 0)), feed_reached=int(rec.get("feed_reached", 0)),
+            edges_removed=int(rec.get("edges_removed", 0)), edges_added=int(rec.get("edges_added", 0)),
         )
         if s.status not in STATUSES:
             raise ValueError(f"unknown session status {s.status!r}")
@@ -1048,8 +1218,19 @@ class PropagationSession:
                 setattr(s, k, a)
             if s.state.size and (s.state.min() < 0 or s.state.max() >= len(s.state_names)):
                 raise ValueError(f"session {s.id} holds unknown states")
+            names = rec.get("variables", [])
+            if not isinstance(names, list) or not all(isinstance(v, str) for v in names) or len(set(names)) != len(names):
+                raise ValueError(f"session {s.id} has an invalid list of variables")
+            for v in names:
+                a = arrays.get(f"var.{v}")
+                if a is None or a.dtype.kind != "f" or a.shape != (n,) or (a.size and not np.isfinite(a).all()):
+                    raise ValueError(f"session {s.id} variable {v!r} is missing or not {n:,} finite numbers")
+                s.variables[v] = a
             s._restore_series(rec, arrays, n)
         s.store = {k[len("store."):]: v for k, v in arrays.items() if k.startswith("store.")}
+        extra = sorted(k for k in arrays if k.startswith("var.") and k[4:] not in s.variables)
+        if extra:
+            raise ValueError(f"session {s.id} array {extra[0]} is not one of its variables")
         if s.rng_state is not None:
             from .world import world_rng
 

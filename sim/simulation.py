@@ -328,7 +328,11 @@ class Simulation:
             social.learn(tick, stepped, out)
             social.friends(tick, online, out)
             social.churn(tick, out)
-            social.maybe_merge(tick, out)
+        # Edge changes a model asked for are merged now, so the next round sees them (living-network
+        # changes buffered with them go in the same merge).
+        model_edges = any(s.changed_edges for s in stepped)
+        if living or model_edges:
+            social.maybe_merge(tick, out, force=model_edges)
         for s in stepped:
             s.last_round = None
         for name in out.errors:

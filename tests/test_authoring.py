@@ -89,11 +89,13 @@ def test_the_reference_cascade_passes(tmp_path):
     report = check(write_model(tmp_path, "good"))
     assert report.ok, report.render()
     assert {c["name"] for c in report.checks} == {"schema", "run", "shapes", "monotonicity", "determinism",
-                                                  "zero-probability", "isolation", "resume"}
-    assert all(c["status"] == "pass" for c in report.checks), report.render()
+                                                  "zero-probability", "isolation", "resume", "states",
+                                                  "variables", "feeds", "edges", "end"}
+    assert all(c["status"] == "pass" for c in report.checks if c["name"] != "variables"), report.render()
+    assert report.check("variables")["status"] == "skip"  # it declares none
     fig = report.figures["good"]
     assert fig["agents"] == AGENTS and fig["attempts"] > 0 and fig["attempts_per_second"] > 0 and fig["seconds_per_round"] > 0
-    assert "result: all 8 checks passed" in report.render()
+    assert "result: all 13 checks passed" in report.render()
     data = json.loads(json.dumps(report.to_dict()))
     assert data["ok"] is True and data["failed"] == 0 and data["models"] == ["good"]
 
@@ -448,7 +450,7 @@ def test_cli_new_list_and_check(tmp_path, capsys):
     assert "echo_chamber" in text and "ImportError: no luck" in text and "broken.py, line 1" in text
 
     assert run_cli("plugins", "check", str(folder / "echo_chamber.py"), "--agents", str(AGENTS)) == 0
-    assert "result: all 8 checks passed" in capsys.readouterr().out
+    assert "result: all 13 checks passed" in capsys.readouterr().out
     bad = write_model(tmp_path, "deaf", prob="0.5")
     assert run_cli("plugins", "check", str(bad), "--agents", str(AGENTS), "--json") == 1
     data = json.loads(capsys.readouterr().out)

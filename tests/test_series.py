@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import agora, digest
 
+from sim.plugin import PropagationModel, StepResult, Variable
 from sim.registry import Registry
 from sim.series import pad_series, series_dict
 from sim.session import PropagationSession
@@ -111,18 +112,40 @@ def test_pad_series_carries_states_and_pads_new_with_zero():
     assert pad_series(series, 2) is series
 
 
+class Halving(PropagationModel):
+    """Every round each agent's x halves (x starts uniform in [0, 1], seeds at 1); nobody adopts."""
+
+    name = "halving"
+    version = "1.0"
+    description = "x halves every round"
+    variables = {"x": Variable(0.0, 1.0, seed_value=1.0)}
+    transmitting_states = ()
+
+    def step(self, ctx):
+        return StepResult.nothing(variables={"x": ctx.variables["x"] / 2})
+
+    def is_done(self, ctx):
+        return ctx.round >= 3
+
+
 def test_continuous_variables_are_recorded_as_four_moments(small_world):
-    """A session's float columns appear as NAME.mean, NAME.std, NAME.min and NAME.max at every tick."""
-    sim = Simulation(small_world, registry=REGISTRY, plugin_budget=0)
-    s = sim.inject("m", model="ic", params={"p": 0.05}, seeds="random:5", seed=1)
-    opinion = np.linspace(-1.0, 1.0, small_world.n)
-    s.variables = {"opinion": opinion}
-    asyncio.run(sim.run(ticks=3))
+    """A model's declared variable appears as NAME.mean, NAME.std, NAME.min and NAME.max at every tick,
+    each the moment of the column after that tick's round."""
+    registry = Registry(entry_points=False, env=False)
+    registry.register(Halving)
+    sim = Simulation(small_world, registry=registry, plugin_budget=0)
+    s = sim.inject("m", model="halving", seeds="random:5", seed=1)
+    asyncio.run(sim.run(until_done=True, max_ticks=20))
+    assert s.status == "completed" and s.round == 3
     series = series_dict(s)
-    assert [k for k in series if k.startswith("opinion.")] == ["opinion.mean", "opinion.std", "opinion.min", "opinion.max"]
-    assert series["opinion.mean"] == [pytest.approx(float(opinion.mean()))] * len(series["tick"])
-    assert series["opinion.std"][0] == pytest.approx(float(opinion.std()))
-    assert series["opinion.min"][0] == -1.0 and series["opinion.max"][0] == 1.0
+    assert [k for k in series if k.startswith("x.")] == ["x.mean", "x.std", "x.min", "x.max"]
+    x = s.variables["x"] * 2 ** s.round  # the starting column
+    assert x.max() == 1.0 and np.count_nonzero(x == 1.0) >= 5
+    for t in range(len(series["tick"])):
+        col = x / 2**t
+        assert series["x.mean"][t] == pytest.approx(float(col.mean()))
+        assert series["x.std"][t] == pytest.approx(float(col.std()))
+        assert series["x.min"][t] == float(col.min()) and series["x.max"][t] == float(col.max())
 
 
 def test_series_survive_a_snapshot_and_continue_exactly(tmp_path, small_world):
