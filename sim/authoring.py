@@ -131,17 +131,20 @@ def _class_name(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Model"
 
 
-def new_plugin(name: str, folder: str = ".") -> list[str]:
+def new_plugin(name: str, folder: str = ".", template: str = "cascade") -> list[str]:
     """Write a new propagation model ``<folder>/<name>.py`` and its tests ``<folder>/test_<name>.py``.
 
-    The model is a working, documented cascade (probability ``p`` per edge, only to agents who share a
-    topic with the message) written like ``plugins/ic.py``; the test file runs the conformance suite on
-    it and checks its behaviour. Nothing is overwritten.
+    The model is a working, documented model written like the built-ins, from one of the templates of
+    :mod:`sim.templates` (``cascade``: a cascade that only reaches agents who share a topic with the
+    message; ``compartmental``: SIRS; ``opinion``: bounded-confidence averaging of a continuous opinion;
+    ``network``: a cascade whose unconvinced followers rewire); the test file runs the conformance suite
+    on it and checks its behaviour. Nothing is overwritten.
 
     Args:
         name: the model's name (what users pass as the model): a Python identifier, not a keyword, not
             the name of a built-in plugin or a standard-library module, not starting with ``_`` or ``test``.
         folder: where to write the files (created if missing).
+        template: one of :data:`sim.templates.TEMPLATES`.
 
     Returns:
         The paths written (model first).
@@ -150,6 +153,10 @@ def new_plugin(name: str, folder: str = ".") -> list[str]:
         BadParameterError: the name is not acceptable (the reason is named), or ``folder`` is a file.
         TargetExistsError: one of the two files exists already (nothing is written then).
     """
+    from .templates import FILES, TEMPLATES
+
+    if template not in FILES:
+        raise BadParameterError(f"template {template!r} is not one of {', '.join(TEMPLATES)}: choose one with --template")
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         raise BadParameterError(f"plugin name {name!r} is not valid: use letters, digits and underscores, starting with a letter (e.g. topic_cascade)")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
@@ -175,8 +182,9 @@ def new_plugin(name: str, folder: str = ".") -> list[str]:
     os.makedirs(folder, exist_ok=True)
     written: list[str] = []
     try:
-        for path, template in ((model_path, _MODEL_TEMPLATE), (test_path, _TEST_TEMPLATE)):
-            text = re.sub(r"@(NAME|CLASS|TITLE)@", lambda m: subs[m.group(1)], template)
+        model_text, test_text = FILES[template]
+        for path, source in ((model_path, model_text), (test_path, test_text)):
+            text = re.sub(r"@(NAME|CLASS|TITLE)@", lambda m: subs[m.group(1)], source)
             with open(path, "x", encoding="utf-8") as fh:  # "x": never overwrite, even on a race
                 fh.write(text)
             written.append(path)
@@ -185,113 +193,6 @@ def new_plugin(name: str, folder: str = ".") -> list[str]:
             os.unlink(path)
         raise TargetExistsError(f"a file appeared in {folder} while writing: nothing was written") from None
     return written
-
-
-_MODEL_TEMPLATE = '''"""@TITLE@: an independent cascade that only reaches agents who share a topic with the message.
-
-Written by `agora plugins new @NAME@`: edit it freely. Check it with `agora plugins check @NAME@.py`,
-run its tests with `python -m pytest test_@NAME@.py`, and load it with `agora --plugins FOLDER ...`
-(see docs/writing-a-model.md).
-
-Semantics (synchronous rounds):
-
-- Seeds adopt at the session's start. An agent that adopts in round t transmits in round t+1 only.
-- Transmitting, it makes one attempt along each out-edge to an agent that has not adopted. The
-  attempt succeeds with probability ``p`` when the target is interested in at least one of the
-  message's topics, and with ``p * off_topic`` otherwise (0 by default: off-topic agents never adopt).
-  A message without topics is on-topic for everybody.
-- An agent reached by several successful attempts in one round adopts once; its source is the
-  lowest-numbered successful sender. The session ends when a round produces no adoption.
-"""
-
-from __future__ import annotations
-
-import numpy as np
-
-from sim.plugin import Param, PropagationModel, StepResult
-
-
-class @CLASS@(PropagationModel):
-    # What users type (`--model @NAME@`), and what `agora plugins list` shows.
-    name = "@NAME@"
-    version = "0.1"
-    description = "Cascade with probability p per edge, only to agents who share a topic with the message."
-    # The parameter schema: type, default, min, max, help. Values are validated against it before
-    # the model is made, and the forms of the terminal UI are drawn from it.
-    params = {
-        "p": Param(float, 0.3, 0.0, 1.0, "probability that one attempt along an edge succeeds"),
-        "off_topic": Param(float, 0.0, 0.0, 1.0, "factor on p for agents who share no topic with the message"),
-    }
-    # Compartments. State 0 is the untouched one; seeds are put in seed_state.
-    states = ("susceptible", "adopted")
-    adopted_states = (1,)  # entering one of these counts as adopting (`reached`)
-    transmitting_states = (1,)  # agents in these spread the message
-    transmit = "once"  # ... in the round after they entered it, once (like independent cascade)
-    seed_state = 1
-    progressive = True  # nobody ever un-adopts (the checker verifies it)
-
-    def step(self, ctx):
-        # This round's attempts: one per out-edge of the agents that transmit now (the frontier).
-        # `targets[i]` is the agent at the end of edge `edges[i]`; both follow the senders in order.
-        targets, edges = ctx.gather_targets()
-        # Only agents that have not adopted yet can be reached.
-        open_ = np.flatnonzero(ctx.state[targets] == 0)
-        # Topic match per target: interests and the message's topics are 64-bit topic masks.
-        topics = np.uint64(int(ctx.message.get("topics", 0)))
-        if topics:
-            on_topic = (ctx.columns["interests"][targets[open_]] & topics) != 0
-        else:
-            on_topic = np.ones(open_.size, dtype=bool)
-        p = self.p["p"]
-        prob = np.where(on_topic, p, p * self.p["off_topic"])
-        # Randomness only from the session's generator: one number per attempted edge.
-        hit = open_[ctx.random_edges(edges[open_]) < prob]
-        # An agent hit by several senders adopts once, from the lowest-numbered one: positions in
-        # `targets` ascend with the sender, and np.unique returns each value's first position.
-        winners, first = np.unique(targets[hit], return_index=True)
-        sources = ctx.gather_sources()[hit[first]]
-        return StepResult(winners, 1, sources, attempts=int(open_.size), exposed=targets[open_])
-'''
-
-_TEST_TEMPLATE = '''"""Tests of the @NAME@ model: the conformance suite and one behavioural check.
-
-Run them with:  python -m pytest test_@NAME@.py
-"""
-
-from __future__ import annotations
-
-import os
-
-import numpy as np
-
-from sim.authoring import check_plugin, check_world, common_topics, run_model
-from sim.registry import load_file
-from sim.topics import topics_mask
-
-MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
-
-
-def load_model():
-    """The model class, from a fresh import of the file (edits take effect)."""
-    return load_file(MODEL_FILE).@CLASS@
-
-
-def test_conformance():
-    report = check_plugin(MODEL_FILE, agents=2000)
-    assert report.ok, report.render()
-
-
-def test_only_agents_sharing_a_topic_with_the_message_adopt():
-    world = check_world(2000)
-    topics = common_topics(world, 3)
-    session = run_model(load_model(), world, params={"p": 0.6}, topics=topics, seeds="random:20")
-    assert session.status == "completed", session.error
-    # Everyone who adopted after the seeds did.
-    later = np.flatnonzero(session.adopted_at > session.started_tick)
-    assert later.size > 0, "nothing spread beyond the seeds, so the check below would prove nothing"
-    shares = (world.columns["interests"][later] & np.uint64(topics_mask(topics))) != 0
-    assert shares.all(), f"{int((~shares).sum())} of {later.size} adopters share no topic with the message"
-'''
 
 
 # -- worlds and runs -------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import os
 import re
 from typing import Any
 
+from .templates import TEMPLATES
+
 EXIT_CHECK_FAILED = 1
 
 # The helpers of sim.cli are imported inside the functions, so that sim.cli may import this module at
@@ -42,10 +44,15 @@ def add_commands(sub: Any) -> None:
 
     new = psub.add_parser(
         "new", help="write a new propagation model and its tests from a template",
-        description="Write NAME.py, a working and documented propagation model (a cascade that only reaches agents who "
-                    "share a topic with the message), and test_NAME.py, its tests, into a folder. Nothing is overwritten.",
+        description="Write NAME.py, a working and documented propagation model, and test_NAME.py, its tests, into a "
+                    "folder, from a template: cascade (a cascade that only reaches agents who share a topic with the "
+                    "message), compartmental (an SIRS epidemic), opinion (bounded-confidence averaging of a continuous "
+                    "opinion variable) or network (a cascade whose unconvinced followers unfollow and rewire). Each "
+                    "passes 'agora plugins check' as written. Nothing is overwritten.",
     )
     new.add_argument("name", metavar="NAME", help="the model's name, a Python identifier (e.g. topic_cascade)")
+    new.add_argument("--template", default="cascade", choices=TEMPLATES, metavar="T",
+                     help="what to start from: " + ", ".join(TEMPLATES) + " (default: cascade)")
     new.add_argument("--dir", default=".", metavar="DIR", help="folder to write the two files into (default: the current folder; created if missing)")
     new.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -149,17 +156,18 @@ def _cmd_new(args: argparse.Namespace) -> int:
     from .authoring import new_plugin
     from .cli import _emit
 
-    written = new_plugin(args.name, args.dir)
+    written = new_plugin(args.name, args.dir, args.template)
     folder = os.path.dirname(written[0])
     rel = [_short(p) for p in written]
     text = "\n".join([
-        *(f"wrote {p}" for p in rel),
+        *(f"wrote {p} ({args.template} template)" if i == 0 else f"wrote {p}" for i, p in enumerate(rel)),
         "next:",
         f"  agora plugins check {rel[0]}        run the conformance suite",
         f"  python -m pytest {rel[1]}      run its tests",
         f"  agora plugins list --plugins {_short(folder)}    see it listed",
+        f"  agora run WORLD --plugins {_short(folder)} --inject TEXT --model {args.name} --until-done    use it",
     ])
-    _emit(args, {"name": args.name, "files": written, "folder": folder}, text)
+    _emit(args, {"name": args.name, "template": args.template, "files": written, "folder": folder}, text)
     return 0
 
 

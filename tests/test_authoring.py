@@ -131,6 +131,30 @@ def test_new_plugin_writes_a_model_that_passes_and_a_test_that_passes_and_can_fa
     assert "share no topic with the message" in proc.stdout
 
 
+@pytest.mark.parametrize("template", ["compartmental", "opinion", "network"])
+def test_every_template_writes_a_model_that_passes_the_check_and_tests_that_pass(tmp_path, template):
+    written = new_plugin(f"my_{template}", str(tmp_path), template)
+    model, test = (Path(p) for p in written)
+    report = check(model)
+    assert report.ok, report.render()
+    text = model.read_text()
+    # The text names the flags that exist: --plugins on run/sweep/tui, AGORA_PLUGINS; never 'agora --plugins'.
+    assert "agora run WORLD --plugins FOLDER" in text and "AGORA_PLUGINS=FOLDER" in text
+    assert "agora --plugins" not in text
+    declared = {"compartmental": "progressive = False", "opinion": "variables = {", "network": "changes_edges = True"}
+    assert declared[template] in text
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test.name], cwd=model.parent,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_new_plugin_refuses_an_unknown_template(tmp_path):
+    with pytest.raises(BadParameterError, match="template 'graph' is not one of cascade, compartmental, opinion, network"):
+        new_plugin("mine", str(tmp_path), "graph")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_new_plugin_refuses_to_overwrite_and_bad_names(tmp_path):
     new_plugin("mine", str(tmp_path))
     before = (tmp_path / "mine.py").read_text()
