@@ -554,3 +554,40 @@ async def test_a_failing_recommender_is_a_notification(world_file, tmp_path):
         log = app._views["dashboard"].query_one("#log", Log)
         assert "recommenders: feed broken[b] (failed: off)" in screen_text(app)
         assert any("broken[b] FAILED" in line and "feed [b]exploded[/b]" in line for line in log.lines)
+
+
+async def test_messages_view_shows_the_states_and_a_variable_of_the_highlighted_session(world_file, tmp_path):
+    """A model with a continuous variable (the opinion template, its state names made hostile): the
+    session panel shows each state's count, the variable's histogram and its mean per community, and the
+    names literally."""
+    from textual.widgets import Select
+
+    from sim.authoring import new_plugin
+
+    folder = tmp_path / "plugs"
+    model_path, _ = new_plugin("views_opinion", str(folder), "opinion")
+    src = open(model_path).read().replace('states = ("0", "1")', 'states = ("[b]low[/b]", "high")')
+    open(model_path, "w").write(src)
+    app = AgoraApp(world_file, plugin_dirs=[str(folder)])
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        await pilot.press("4")
+        app._views["messages"].query_one("#model", Select).value = "views_opinion"
+        await inject(app, pilot, "an opinion", **{"seed-arg": "50"})
+        for _ in range(4):  # the first tick seeds the session (round 0), then three rounds
+            await pilot.press("n")
+            await app.workers.wait_for_complete()
+        session = app.sim.sessions[0]
+        assert session.round == 3 and "opinion" in session.variables
+        widget = app._views["messages"].query_one("#session-detail")
+        assert await until(pilot, lambda: "round 3" in str(widget.border_title))
+        text = screen_text(app)
+        counts = session.state_counts
+        assert "[b]low[/b]" in text and "high" in text
+        assert f"{int(counts[0]):,}" in text and f"{int(counts[1]):,}" in text
+        x = session.variables["opinion"]
+        assert f"mean {x.mean():.4g}" in text and "mean per community" in text
+        import numpy as np
+
+        hist, _ = np.histogram(x, bins=10, range=(float(x.min()), float(x.max())))
+        assert f"{int(hist[0]):,}" in text

@@ -469,7 +469,11 @@ class MessagesView(View):
     MessagesView #sessions { height: 1fr; }
     MessagesView #posts { height: auto; max-height: 10; padding: 0 1; border: round $primary-darken-2;
                           text-wrap: nowrap; text-overflow: ellipsis; }
+    MessagesView #session-detail { height: auto; max-height: 24; padding: 0 1; border: round $primary-darken-2; }
     """
+    #: Bins of a continuous variable's histogram, and communities listed with its mean.
+    HISTOGRAM_BINS = 10
+    COMMUNITIES_SHOWN = 8
     #: How many of the highlighted message's latest posts are shown.
     POSTS_SHOWN = 8
 
@@ -479,6 +483,7 @@ class MessagesView(View):
         self._param_inputs: dict[str, Input] = {}
         self._param_ids: dict[str, str] = {}  # widget id suffix -> parameter name
         self._posts_signature: Any = None
+        self._detail_signature: Any = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="inject-form"):
@@ -496,6 +501,7 @@ class MessagesView(View):
             yield VerticalScroll(id="param-form")
             yield Static("", id="form-error", classes="param-error", markup=False)
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="session-detail", markup=False)
         yield Static("No posts yet.", id="posts", markup=False)
 
     def on_mount(self) -> None:
@@ -645,6 +651,7 @@ class MessagesView(View):
         n = max(1, app.world.n)
         sessions = list(reversed(app.sim.sessions))[:200]
         self.show_posts(sessions)
+        self.show_detail(sessions)
         wanted = [str(s.id) for s in sessions]
         if [k.value for k in table.rows] != wanted:
             cursor = table.cursor_row
@@ -680,6 +687,70 @@ class MessagesView(View):
         posts = world.posts.recent(message_id=message_id, limit=self.POSTS_SHOWN)
         widget.border_title = f"latest posts of message {int(message_id)}"
         widget.update(self.post_lines(world, posts) if posts else Text(f"No posts about message {int(message_id)} yet."))
+
+    def show_detail(self, sessions: list[Any]) -> None:
+        """The highlighted session's states (count and share of each) and, for each of its continuous
+        variables, a histogram and the mean per community; rebuilt when the session moves on a round."""
+        app = self.agora
+        session = next((s for s in sessions if s.id == app.selected_session_id), sessions[0] if sessions else None)
+        widget = self.query_one("#session-detail", Static)
+        if session is None or not session.state.size:
+            signature = None if session is None else (id(app.world), session.id, session.status)
+            if signature != self._detail_signature:
+                self._detail_signature = signature
+                widget.border_title = "session"
+                widget.update("No session yet." if session is None else f"Session {session.id} is {session.status}.")
+            return
+        signature = (id(app.world), session.id, session.round, session.status)
+        if signature == self._detail_signature:
+            return
+        self._detail_signature = signature
+        widget.border_title = f"session {session.id}: {session.model_name}, round {session.round}, {session.status}"
+        widget.update(self.detail_lines(session, app.world.columns.get("community"), self.HISTOGRAM_BINS,
+                                        self.COMMUNITIES_SHOWN))
+
+    @staticmethod
+    def detail_lines(session: Any, community: Any, bins: int = 10, communities: int = 8) -> Text:
+        """Text of a session's state counts and its variables (histogram and mean per community); every
+        name is shown literally (a plugin's state and variable names are text from the plugin)."""
+        t = Text()
+        n = max(1, int(session.state.size))
+        counts = session.state_counts if len(session.state_counts) == len(session.state_names) else \
+            np.bincount(session.state, minlength=len(session.state_names))
+        width = max(len(str(name)) for name in session.state_names)
+        for i, name in enumerate(session.state_names):
+            if i:
+                t.append("\n")
+            label = literal(name, 24)
+            t.append_text(label)
+            t.append(" " * (max(width, 1) + 2 - len(label.plain)))
+            t.append_text(bar(int(counts[i]) / n, 20))
+            t.append(f" {fmt_int(int(counts[i])):>11}")
+        for vname, values in session.variables.items():
+            v = np.asarray(values, dtype=np.float64)
+            t.append("\n\n")
+            t.append_text(literal(vname, 40, style="bold"))
+            t.append(f"  mean {v.mean():.4g}  std {v.std():.4g}  min {v.min():.4g}  max {v.max():.4g}\n")
+            lo, hi = float(v.min()), float(v.max())
+            hist, edges = np.histogram(v, bins=bins, range=(lo, hi) if hi > lo else (lo - 0.5, lo + 0.5))
+            top = max(1, int(hist.max()))
+            for k in range(bins):
+                t.append(f"  [{edges[k]:7.3g}, {edges[k + 1]:7.3g}{']' if k == bins - 1 else ')'} ")
+                full = int(round(24 * int(hist[k]) / top))
+                t.append("█" * full, style="cyan")
+                t.append("░" * (24 - full), style="grey39")
+                t.append(f" {fmt_int(int(hist[k])):>11}\n")
+            if community is not None and len(community) == v.size and int(community.max(initial=-1)) >= 0:
+                c = np.asarray(community)
+                known = c >= 0
+                sizes = np.bincount(c[known])
+                sums = np.bincount(c[known], weights=v[known], minlength=sizes.size)
+                order = np.argsort(-sizes, kind="stable")[:communities]
+                t.append(f"  mean per community (largest {len(order)}):")
+                for cid in order:
+                    if sizes[cid]:
+                        t.append(f"  #{int(cid)} {sums[cid] / sizes[cid]:.3g} ({fmt_int(int(sizes[cid]))})")
+        return t
 
     @staticmethod
     def post_lines(world: Any, posts: list[dict[str, Any]]) -> Text:
