@@ -207,6 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     bser.add_argument("--seed", type=_int, default=1)
     bser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    bm = bsub.add_parser("models", help="every built-in model's tick at 1M agents, and NDlib beside it at 100k",
+                         description="Models benchmark: one busy session of every built-in propagation model on a world of "
+                         "N agents (whole-tick milliseconds, median and maximum, against the 0.5 s target), and where NDlib "
+                         "has the model, Agora and NDlib on a world of --ndlib-agents agents (agent updates per second and "
+                         "the speedup). NDlib is optional: pip install 'agora-sim[bench]'.")
+    bm.add_argument("--agents", type=_positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    bm.add_argument("--avg-degree", type=_non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
+    bm.add_argument("--ticks", type=_positive_int, default=10, metavar="T", help="rounds timed per model (default 10)")
+    bm.add_argument("--ndlib-agents", type=_non_negative_int, default=100_000, metavar="N",
+                    help="agents of the NDlib comparison (default 100,000; 0 skips it)")
+    bm.add_argument("--model", action="append", default=[], metavar="NAME", help="only this model (repeatable)")
+    bm.add_argument("--seed", type=_int, default=1)
+    bm.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     bs = bsub.add_parser("social", help="feeds, friend suggestions, graph merge and learning of the living network",
                          description="Living-network benchmark: every content recommender building feeds and every friend "
                          "recommender suggesting follows for a share of online agents, a bulk graph merge and a learning step, "
@@ -819,6 +833,25 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                  for kind in ("content", "friends") for name, r in result[kind].items()]
         lines += [f"merge {result['merge']['ms']:.0f} ms every {result['merge']['merge_every']} ticks",
                   f"peak RSS {result['peak_rss_mb']:.0f} MB", f"all within targets: {result['all_within_targets']}"]
+        _emit(args, result, "\n".join(lines))
+        return 0
+    if args.bench == "models":
+        from .bench_models import bench_models
+        from .progress import stderr_progress
+
+        with stderr_progress() as progress:
+            result = bench_models(args.agents, avg_degree=args.avg_degree, seed=args.seed, ticks=args.ticks,
+                                  ndlib_agents=args.ndlib_agents, models=args.model or None, progress=progress)
+        lines = []
+        for name, m in result["models"].items():
+            tick = (f"{m['tick_ms_median']:>8.1f} ms a tick (max {m['tick_ms_max']:.1f})" if m.get("tick_ms_median") is not None
+                    else f"no tick timed ({m.get('status')}{': ' + m['error'] if m.get('error') else ''})")
+            nd = m.get("ndlib") or {}
+            vs = (f"  {nd['speedup']:,.3g}x NDlib's agent updates/s" if nd.get("speedup") is not None
+                  else "" if not nd else f"  NDlib: {nd.get('reason', 'n/a')}")
+            lines.append(f"{name:<22} {tick}{vs}")
+        lines += [f"peak RSS {result['peak_rss_mb']:.0f} MB",
+                  f"every model within {result['target_tick_ms']:.0f} ms a tick: {result['all_within_target']}"]
         _emit(args, result, "\n".join(lines))
         return 0
     if args.bench == "series":
