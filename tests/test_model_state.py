@@ -464,3 +464,30 @@ def test_plugins_list_names_the_kind_of_a_plugin_that_failed_to_load(tmp_path):
     text = agora(tmp_path, "plugins", "list", "--plugins", str(folder)).stdout
     assert "model FAILED" in text and "friend-recommender FAILED" in text and "unknown" not in text
 
+
+
+def test_variables_survive_the_world_file_and_a_run_continues_exactly(tmp_path):
+    """From the command line: a run of the opinion template stopped after 3 ticks and continued for 4
+    more in a second command ends with the same opinions and series as 7 ticks in one command."""
+    from sim.authoring import new_plugin
+    from sim.store import open_world
+
+    new_plugin("avg_opinion", str(tmp_path / "plugins"), "opinion")
+    assert agora(tmp_path, "new", "w.db", "--agents", "1500", "--seed", "9").returncode == 0
+    for name in ("a.db", "b.db"):
+        (tmp_path / name).write_bytes((tmp_path / "w.db").read_bytes())
+    first = ["--inject", "x", "--model", "avg_opinion", "--param", "epsilon=0.15", "--seeds", "random:30"]
+    out = agora(tmp_path, "run", "a.db", "--steps", "7", "--plugins", "plugins", *first)
+    assert out.returncode == 0, out.stderr
+    out = agora(tmp_path, "run", "b.db", "--steps", "3", "--plugins", "plugins", *first)
+    assert out.returncode == 0, out.stderr
+    mid = asyncio.run(open_world(str(tmp_path / "b.db"))).sessions[0]
+    assert list(mid.variables) == ["opinion"] and mid.series.moments.shape == (3, 4)
+    out = agora(tmp_path, "run", "b.db", "--steps", "4", "--plugins", "plugins")
+    assert out.returncode == 0, out.stderr
+    a = asyncio.run(open_world(str(tmp_path / "a.db"))).sessions[0]
+    b = asyncio.run(open_world(str(tmp_path / "b.db"))).sessions[0]
+    assert a.round == b.round == 6
+    assert np.array_equal(a.variables["opinion"], b.variables["opinion"])
+    assert np.array_equal(a.series.moments, b.series.moments) and np.array_equal(a.series.counts, b.series.counts)
+    assert agora(tmp_path, "check", "b.db").returncode == 0
