@@ -91,7 +91,8 @@ async def test_opens_on_a_world_and_switches_views(world_file):
             await pilot.press(key)
             assert app._switcher.current == view
         # the footer shows the keys
-        assert "Tick" in screen_text(app) and "Inject" in screen_text(app)
+        # The footer is redrawn after the bindings change: wait for the frame rather than a fixed time.
+        assert await until(pilot, lambda: "Tick" in (text := screen_text(app)) and "Inject" in text)
 
 
 async def test_step_run_pause_and_speed(world_file):
@@ -133,7 +134,7 @@ async def test_inject_shows_markup_literally_and_cancel(world_file):
         table = app._views["messages"].query_one("#sessions", DataTable)
         cell = table.get_cell("1", "text")
         assert isinstance(cell, Text) and cell.plain == MARKUP
-        assert MARKUP in screen_text(app)
+        assert await until(pilot, lambda: MARKUP in screen_text(app))
         await pilot.press("n")
         await app.workers.wait_for_complete()
         table.focus()
@@ -141,9 +142,8 @@ async def test_inject_shows_markup_literally_and_cancel(world_file):
         await pilot.pause()
         assert app.sim.sessions[0].status == "cancelled"
         await pilot.press("1")
-        await pilot.pause(0.2)
         log = app._views["dashboard"].query_one("#log", Log)
-        assert any(MARKUP in line for line in log.lines)
+        assert await until(pilot, lambda: any(MARKUP in line for line in log.lines))
 
 
 async def test_escape_leaves_a_text_field(world_file):
@@ -329,9 +329,12 @@ async def test_plugins_view_shows_failures_and_reloads(world_file, tmp_path):
             "from sim.plugin import PropagationModel, StepResult\n"
             "class Fixed(PropagationModel):\n    name = 'fixed'\n    def step(self, ctx):\n        return StepResult.nothing()\n")
         await pilot.press("r")
-        await pilot.pause(0.2)
-        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
-        assert "fixed" in names and "bad" not in names
+
+        def names():
+            return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+        assert await until(pilot, lambda: "fixed" in names()), names()
+        assert "bad" not in names()
 
 
 async def test_quit_offers_to_save(world_file):
@@ -501,8 +504,9 @@ async def test_dashboard_shows_feed_reach_and_follows(world_file):
         await pilot.press("N")
         await app.workers.wait_for_complete()
         await pilot.press("1")
-        await pilot.pause(0.2)
-        shown = str(app._views["dashboard"].query_one("#metrics", Static).render())
+        metrics = app._views["dashboard"].query_one("#metrics", Static)
+        assert await until(pilot, lambda: re.search(r"reach: graph ([\d,]+) · feed ([\d,]+)", str(metrics.render())))
+        shown = str(metrics.render())
         found = re.search(r"reach: graph ([\d,]+) · feed ([\d,]+)", shown)
         assert found, shown
         graph, feed = (int(x.replace(",", "")) for x in found.groups())
@@ -533,7 +537,7 @@ async def test_a_failing_recommender_is_a_notification(world_file, tmp_path):
         await pilot.press("f")
         await pilot.pause()
         assert app.sim.social.settings["recommender"] == "broken[b]"
-        assert "feed recommender: broken[b]" in screen_text(app)
+        assert await until(pilot, lambda: "feed recommender: broken[b]" in screen_text(app))
         select = app._views["messages"].query_one("#msg-recommender")
         assert "feeds: broken[b]" in [str(prompt) for prompt, _value in select._options]
         await inject(app, pilot, "hello", **{"seed-arg": "5"})
@@ -550,9 +554,8 @@ async def test_a_failing_recommender_is_a_notification(world_file, tmp_path):
         assert "feed [b]exploded[/b]" in detail and "Traceback" in detail
         assert "(failed, switched off)" in str(app._views["plugins"].query_one("#social-choice", Static).render())
         await pilot.press("1")
-        await pilot.pause(0.2)
         log = app._views["dashboard"].query_one("#log", Log)
-        assert "recommenders: feed broken[b] (failed: off)" in screen_text(app)
+        assert await until(pilot, lambda: "recommenders: feed broken[b] (failed: off)" in screen_text(app))
         assert any("broken[b] FAILED" in line and "feed [b]exploded[/b]" in line for line in log.lines)
 
 

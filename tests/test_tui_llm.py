@@ -135,7 +135,7 @@ async def test_offline_header_dashboard_and_interview():
         commands["Ask an agent"].callback()
         await pilot.pause()
         assert app._switcher.current == "agents" and isinstance(app.screen, AskScreen)
-        assert "Ask" in screen_text(app)
+        assert await until(pilot, lambda: "Ask" in screen_text(app))
 
 
 async def test_online_figures_posts_and_cached_interview(online):
@@ -201,7 +201,7 @@ async def test_server_gone_mid_run_shows_fallback_and_keeps_working(online):
         assert app.sim.llm.mode == "fallback"
         app.refresh_ui()
         assert "LLM: fallback (server down)" in app.header_text().plain
-        assert "LLM: fallback" in screen_text(app)
+        assert await until(pilot, lambda: "LLM: fallback" in screen_text(app))
         assert "servers 0/1 up" in rendered(app._views["dashboard"].query_one("#llm", Static))
 
         tick = app.world.tick
