@@ -25,7 +25,9 @@ any model file against the contract.
                     generator or the clock break this).
   ``zero-probability``  with every probability-like float parameter (``p``, ``beta``, ``prob*``,
                     ``rate``, ``*_rate``, ``p_*``, ``*_p``) and every parameter named in an optional class
-                    attribute ``zero_params`` set to 0, nobody but the seeds ever adopts.
+                    attribute ``zero_params`` set to 0, nobody but the seeds ever adopts. A model whose
+                    spread no parameter stops (deterministic thresholds) declares ``zero_params = ()``:
+                    the check is then skipped, saying so.
   ``isolation``     two sessions run interleaved in one Simulation (one import of the module) give exactly
                     what each gives run alone, and no run writes to the world's columns or trust: a model
                     keeps nothing outside its session (module globals, class attributes, the world).
@@ -881,7 +883,11 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
         # zero probability
         step_progress("zero probability", 3)
         zero, notes = _zero_params(cls)
-        if not zero:
+        declared = getattr(cls, "zero_params", None)
+        if declared is not None and not isinstance(declared, str) and len(tuple(declared)) == 0:
+            report.add(label, "zero-probability", "skip", "not judged: the model declares zero_params = (), no parameter "
+                       "stops its spread (a deterministic rule, or adoption from outside the graph)")
+        elif not zero:
             why = "; ".join(notes) if notes else "no probability parameter (p, beta, prob*, rate)"
             report.add(label, "zero-probability", "skip", f"not judged: {why}; list parameters in zero_params to enable it")
         else:

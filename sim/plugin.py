@@ -262,8 +262,12 @@ class PropagationModel(Plugin):
     changes_edges: ClassVar[bool] = False
     endless: ClassVar[bool] = False
 
-    def start(self, ctx: "StepContext") -> None:
-        """Called once when the session starts, after seeding (draw per-session thresholds here)."""
+    def start(self, ctx: "StepContext") -> "StepResult | None":
+        """Called once when the session starts, after seeding (draw per-session thresholds here).
+
+        May answer a :class:`StepResult` applied with the seeding, at tick 0: agents still untouched
+        moved to states that are neither adopted nor transmitting (blocked, immune, ...), and starting
+        values of the variables. The seeds themselves are the engine's."""
 
     def step(self, ctx: "StepContext") -> StepResult:  # pragma: no cover - abstract
         """One synchronous round. Must not loop over agents or edges in Python."""

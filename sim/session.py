@@ -691,11 +691,13 @@ class PropagationSession:
         self.started_tick = tick
         ctx = StepContext(self, world, tick, starting=True)
         try:
-            call(model.start, ctx, what=f"model {self.model_name}", where="in its start", then="session failed")
+            answer = call(self._started, ctx, n, what=f"model {self.model_name}", where="in its start", then="session failed")
         except PluginTimeout:
             ctx.close()
             raise
         self._check_store()
+        if answer is not None:
+            self._apply_start(answer, world)
         self.rng_state = self.rng.bit_generator.state
         # Tick 0 of the series: the states right after seeding (one full count; every later tick is
         # updated from the agents that change state).
@@ -703,6 +705,43 @@ class PropagationSession:
         self.series = SeriesRecorder(len(self.state_names), tuple(self.variables))
         self.series_from = 0
         self._record_series()
+
+    def _started(self, ctx: StepContext, n: int) -> StepResult | None:
+        """The model's ``start`` and the check of what it answered (None, or a StepResult): plugin code."""
+        assert self.model is not None
+        answer = self.model.start(ctx)
+        return None if answer is None else self._validate(answer, n)
+
+    def _apply_start(self, answer: StepResult, world: "World") -> None:
+        """What ``start`` answered, applied with the seeding (tick 0): agents still in state 0 moved to
+        states that are neither adopted nor transmitting (blocked, immune, ...), and variables set.
+
+        Raises:
+            ModelContractError: an answer that would adopt, transmit, move a seed or change edges.
+        """
+        name = self.model_name
+        if answer.remove_edges is not None or answer.add_edges is not None:
+            raise ModelContractError(f"model {name} answered edge changes from start: change edges in step")
+        agents = answer.agents
+        if agents.size:
+            states = np.broadcast_to(np.asarray(answer.new_state, dtype=np.int8), agents.shape)
+            if np.any(self.state[agents] != 0):
+                raise ModelContractError(f"model {name} moved agents that are not in state 0 in start (the seeds are placed "
+                                         "by the engine)")
+            special = np.asarray(self.adopted_states + self.transmitting_states, dtype=np.int64)
+            if np.isin(states, special).any():
+                raise ModelContractError(f"model {name} put agents in an adopted or transmitting state in start: start may "
+                                         "only put agents in other states (blocked, immune, ...); the seeds are the message's")
+            status = world.columns["status"]
+            if not _all_active(status):
+                ok = ~np.isin(status[agents], _FROZEN)
+                agents, states = agents[ok], states[ok]
+            self.state[agents] = states
+        for var, (who, vals) in (answer.variables or {}).items():
+            if who is None:
+                self.variables[var][:] = vals
+            else:
+                self.variables[var][who] = vals
 
     def _record_series(self) -> None:
         """Append this round's state counts (and variable moments) to the series."""

@@ -240,6 +240,8 @@ def test_zero_params_names_a_parameter_to_zero(tmp_path):
     assert honest.check("zero-probability")["detail"].startswith("with strength=0 only the 10 seeds adopted")
     liar = check(write_model(tmp_path, "strength_c", members="zero_params = ('strength',)", prob="0.4", **kw))
     assert liar.check("zero-probability")["status"] == "fail"
+    none = check(write_model(tmp_path, "strength_e", members="zero_params = ()", **kw)).check("zero-probability")
+    assert none["status"] == "skip" and "no parameter stops its spread" in none["detail"]
     assert "zero_params names 'nope', which is not a parameter" in check(
         write_model(tmp_path, "strength_d", members="zero_params = ('nope',)", **kw)).check("schema")["detail"]
 

@@ -491,3 +491,52 @@ def test_variables_survive_the_world_file_and_a_run_continues_exactly(tmp_path):
     assert np.array_equal(a.variables["opinion"], b.variables["opinion"])
     assert np.array_equal(a.series.moments, b.series.moments) and np.array_equal(a.series.counts, b.series.counts)
     assert agora(tmp_path, "check", "b.db").returncode == 0
+
+
+class BlockedFromTheStart(PropagationModel):
+    """ic-like with a third state: start blocks agents 0..4 (never reached); the tick-0 counts show them."""
+
+    name = "blocked-start"
+    version = "1.0"
+    description = "start blocks five agents"
+    states = ("S", "I", "B")
+    variables = {"x": Variable(0.0, 1.0, init="constant", value=0.5)}
+
+    def start(self, ctx):
+        five = np.arange(5)
+        return StepResult(five, 2, variables={"x": (five, np.zeros(5))})
+
+    def step(self, ctx):
+        targets, _ = ctx.gather_targets()
+        fresh = np.unique(targets[ctx.state[targets] == 0])
+        return StepResult(fresh, 1)
+
+
+def test_start_may_put_agents_in_other_states_and_set_variables_at_tick_0():
+    from sim.series import series_dict
+
+    _, s = run(ring(30), BlockedFromTheStart, seeds="ids:10")
+    series = series_dict(s)
+    assert (series["S"][0], series["I"][0], series["B"][0]) == (24, 1, 5)
+    assert list(s.state[:5]) == [2] * 5 and s.adopted_at[:5].max() == -1  # never reached
+    assert list(s.variables["x"][:6]) == [0.0] * 5 + [0.5]
+    assert s.status == "completed" and series["B"][-1] == 5 and series["S"][-1] == 0
+
+
+def test_start_may_not_adopt_or_move_a_seed():
+    class Adopts(BlockedFromTheStart):
+        name = "adopts-in-start"
+
+        def start(self, ctx):
+            return StepResult(np.arange(3), 1)
+
+    class MovesASeed(BlockedFromTheStart):
+        name = "moves-a-seed"
+
+        def start(self, ctx):
+            return StepResult(np.array([10]), 2)
+
+    _, s = run(ring(30), Adopts, seeds="ids:10", ticks=2)
+    assert s.status == "failed" and "put agents in an adopted or transmitting state in start" in s.error
+    _, s = run(ring(30), MovesASeed, seeds="ids:10", ticks=2)
+    assert s.status == "failed" and "moved agents that are not in state 0 in start" in s.error
