@@ -344,6 +344,16 @@ class StepContext:
         self._feed_sources = _readonly(np.asarray(sources, dtype=np.int32))
 
     @property
+    def frozen(self) -> np.ndarray | None:
+        """Agents the engine never lets change state in this session (not joined yet, suspended or
+        deactivated), as a read-only bool column — or None when there are none (every agent active). A
+        model that decides its own end (consensus, no change) leaves them out of it."""
+        status = self._world.columns["status"]
+        if _all_active(status):
+            return None
+        return _readonly(np.isin(status, _FROZEN))
+
+    @property
     def world(self) -> WorldView:
         """The world, read-only (:class:`WorldView`): personas, ids, the clock, columns, graph."""
         return WorldView(self._world)
@@ -606,7 +616,8 @@ class PropagationSession:
     #: ``series_from`` (0 but for sessions stored before series were recorded) to the latest round.
     series: SeriesRecorder | None = field(default=None, repr=False)
     series_from: int = 0
-    #: Whether rounds are recorded in the series (off only to measure what recording costs: ``agora bench series``).
+    #: Whether rounds are appended to the series (off only to measure what recording costs: ``agora bench
+    #: series``); the state counts are kept either way (models may read them).
     record_series: bool = field(default=True, repr=False)
     #: Wall time spent recording the series (counting states and appending rows; not persisted).
     series_seconds: float = field(default=0.0, repr=False)
@@ -881,7 +892,7 @@ class PropagationSession:
         was_tx = np.isin(prev, self.transmitting_states)
         now_tx = np.isin(new_state, self.transmitting_states)
         self.state[agents] = new_state
-        if agents.size and self.record_series:  # the state counts follow the agents that changed, not a pass over all N
+        if agents.size:  # the state counts follow the agents that changed, not a pass over all N
             t_rec = time.perf_counter()
             k = len(self.state_names)
             self.state_counts -= np.bincount(prev, minlength=k)

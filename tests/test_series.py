@@ -16,7 +16,7 @@ from conftest import agora, digest
 
 from sim.plugin import PropagationModel, StepResult, Variable
 from sim.registry import Registry
-from sim.series import pad_series, series_dict
+from sim.series import MOMENTS, pad_series, series_dict, variable_moments
 from sim.session import PropagationSession
 from sim.simulation import Simulation
 from sim.snapshot import load_snapshot, save_snapshot
@@ -50,23 +50,27 @@ def test_every_model_records_state_counts_equal_to_a_full_count_at_every_tick(sm
     sim = Simulation(small_world, registry=REGISTRY, plugin_budget=0)
     params = {"sis": {"beta": 0.1, "gamma": 0.3}}.get(model, {})
     s = sim.inject("m", model=model, params=params, seeds="random:20", seed=3)
-    full = []
+    full, moments = [], []
     for _ in range(40):
         asyncio.run(sim.step())
         if s.state.size:
             full.append(np.bincount(s.state, minlength=len(s.state_names)))
+            moments.append({f"{v}.{m}": x for v, col in s.variables.items()
+                            for m, x in zip(MOMENTS, variable_moments(col))})
         if s.done:
             break
     assert s.status in ("running", "completed"), s.error
     series = series_dict(s)
     names = list(s.state_names)
-    assert list(series) == ["tick", *names, "reached", "new"]
+    measures = [f"{v}.{m}" for v in s.variables for m in MOMENTS]
+    assert list(series) == ["tick", *names, "reached", "new", *measures]
     ticks = len(series["tick"])
     assert series["tick"] == list(range(ticks)) and ticks == s.round + 1 == len(full)
     for t in range(ticks):
         row = [series[k][t] for k in names]
         assert row == full[t].tolist(), (t, row, full[t])
         assert sum(row) == small_world.n
+        assert {k: series[k][t] for k in measures} == pytest.approx(moments[t]), t
     assert series["reached"][-1] == s.reached and sum(series["new"]) == s.reached
     assert series["new"][0] == s.seeds_count == 20
     assert np.all(np.diff(series["reached"]) >= 0)
