@@ -69,6 +69,15 @@ import numpy as np
 
 from sim.plugin import Param, PropagationModel, StepResult
 
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sorted distinct agents of ``a`` and ``b`` (what ``np.union1d`` gives; a sort and a neighbour
+    compare, many times faster than its hash-based unique on large arrays)."""
+    c = np.sort(np.concatenate([a, b]))
+    if c.size > 1:
+        c = c[np.concatenate(([True], c[1:] != c[:-1]))]
+    return c
+
 _VIRAL_PARAMS = {
     "p": Param(float, 0.3, 0.0, 1.0, "base probability of one attempt, before the factors below"),
     "topic_weight": Param(float, 1.0, 0.0, 100.0, "a full topic-interest match multiplies the chance by 1 + weight"),
@@ -139,7 +148,7 @@ def _accumulate(ctx, dst: np.ndarray, trust: np.ndarray, rate: float, shown: np.
     exposure = _writable(ctx, "exposure")
     touched, inv = np.unique(dst, return_inverse=True)
     pressure[touched] += np.bincount(inv, weights=trust.astype(np.float64), minlength=touched.size)
-    pending = np.union1d(ctx.store["pending"], touched[pressure[touched] > 0])
+    pending = _union(ctx.store["pending"], touched[pressure[touched] > 0])
     exposure[pending] += rate * pressure[pending]
     threshold = ctx.store["threshold"]
     reached = exposure[pending] >= threshold[pending]
@@ -272,7 +281,7 @@ class HybridContagion(PropagationModel):
         if shown.size:
             by_feed = feed_hit if fed is None else feed_hit | fed
         # Viral adopters (and feed adopters) leave the exposure race too.
-        gone = viral if by_feed is None or not by_feed.any() else np.union1d(viral, shown[by_feed])
+        gone = viral if by_feed is None or not by_feed.any() else _union(viral, shown[by_feed])
         if gone.size:
             pending = ctx.store["pending"]
             ctx.store["pending"] = pending[~np.isin(pending, gone)]

@@ -266,8 +266,9 @@ class PropagationModel(Plugin):
         """Called once when the session starts, after seeding (draw per-session thresholds here).
 
         May answer a :class:`StepResult` applied with the seeding, at tick 0: agents still untouched
-        moved to states that are neither adopted nor transmitting (blocked, immune, ...), and starting
-        values of the variables. The seeds themselves are the engine's."""
+        moved to other states (blocked, immune; or adopted ones, which count as reached at tick 0 with no
+        source, like the seeds), and starting values of the variables. The seeds themselves are the
+        engine's."""
 
     def step(self, ctx: "StepContext") -> StepResult:  # pragma: no cover - abstract
         """One synchronous round. Must not loop over agents or edges in Python."""

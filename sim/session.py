@@ -628,7 +628,7 @@ class PropagationSession:
     rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
     pending_events: list[np.ndarray] = field(default_factory=list, repr=False)
     #: The latest round's attempts and feed adoptions, for the social layer (trust and reputation).
-    last_round: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    last_round: dict[str, Any] | None = field(default=None, repr=False)
     #: The simulation's LLM service and plugin registry, handed to the model's context (not persisted).
     llm: Any = field(default=None, repr=False)
     registry: Any = field(default=None, repr=False)
@@ -724,35 +724,63 @@ class PropagationSession:
         return None if answer is None else self._validate(answer, n)
 
     def _apply_start(self, answer: StepResult, world: "World") -> None:
-        """What ``start`` answered, applied with the seeding (tick 0): agents still in state 0 moved to
-        states that are neither adopted nor transmitting (blocked, immune, ...), and variables set.
+        """What ``start`` answered, applied with the seeding (tick 0): agents still in state 0 moved to the
+        states it names — an adopted one counts as reached at tick 0 (no source), a transmitting one
+        transmits from the first round, like the seeds — and variables set.
 
         Raises:
-            ModelContractError: an answer that would adopt, transmit, move a seed or change edges.
+            ModelContractError: an answer that would move a seed or change edges.
         """
         name = self.model_name
         if answer.remove_edges is not None or answer.add_edges is not None:
             raise ModelContractError(f"model {name} answered edge changes from start: change edges in step")
         agents = answer.agents
+        status = world.columns["status"]
+        mixed = not _all_active(status)
         if agents.size:
             states = np.broadcast_to(np.asarray(answer.new_state, dtype=np.int8), agents.shape)
             if np.any(self.state[agents] != 0):
                 raise ModelContractError(f"model {name} moved agents that are not in state 0 in start (the seeds are placed "
                                          "by the engine)")
-            special = np.asarray(self.adopted_states + self.transmitting_states, dtype=np.int64)
-            if np.isin(states, special).any():
-                raise ModelContractError(f"model {name} put agents in an adopted or transmitting state in start: start may "
-                                         "only put agents in other states (blocked, immune, ...); the seeds are the message's")
-            status = world.columns["status"]
-            if not _all_active(status):
+            if mixed:
                 ok = ~np.isin(status[agents], _FROZEN)
                 agents, states = agents[ok], states[ok]
             self.state[agents] = states
+            tick = int(self.started_tick or 0)
+            adopted = np.isin(states, self.adopted_states)
+            if adopted.any():
+                new, kinds = agents[adopted], states[adopted]
+                self.adopted_at[new] = tick
+                self.exposed[new] = True
+                self.exposed_count = int(np.count_nonzero(self.exposed))
+                self.reached += int(new.size)
+                self.new_per_tick[-1] = self.reached  # the start tick's entry: seeds and these
+                self._record(tick, new, np.full(new.size, -1, dtype=np.int32), kinds.astype(np.int64))
+            entered = np.sort(agents[np.isin(states, self.transmitting_states)]).astype(np.int32)
+            if entered.size and mixed:
+                entered = entered[~np.isin(status[entered], _SILENT)]
+            if entered.size:
+                front = np.sort(self.frontier).astype(np.int32)
+                self.frontier = np.insert(front, np.searchsorted(front, entered), entered)
+                self.transmitting = self.frontier.copy()
         for var, (who, vals) in (answer.variables or {}).items():
-            if who is None:
-                self.variables[var][:] = vals
+            self._set_variable(var, who, vals, status if mixed else None)
+
+    def _set_variable(self, var: str, who: np.ndarray | None, vals: np.ndarray, status: np.ndarray | None) -> None:
+        """Set a checked variable answer: a whole column or some agents; frozen agents keep their values
+        (``status`` given when some agents may be frozen)."""
+        col = self.variables[var]
+        if who is None:
+            if status is None:
+                col[:] = vals
             else:
-                self.variables[var][who] = vals
+                ok = ~np.isin(status, _FROZEN)
+                col[ok] = vals[ok]
+        elif status is not None and who.size:
+            ok = ~np.isin(status[who], _FROZEN)
+            col[who[ok]] = vals[ok]
+        else:
+            col[who] = vals
 
     def _record_series(self) -> None:
         """Append this round's state counts (and variable moments) to the series."""
@@ -901,15 +929,9 @@ class PropagationSession:
             else:
                 self.state_counts += np.bincount(new_state, minlength=k)
             self.series_seconds += time.perf_counter() - t_rec
-        if result.variables:
+        if result.variables:  # frozen agents keep their values, as they keep their state
             for var, (who, vals) in result.variables.items():
-                if who is None:
-                    self.variables[var][:] = vals
-                elif mixed and who.size:  # frozen agents keep their values, as they keep their state
-                    ok = ~np.isin(status[who], _FROZEN)
-                    self.variables[var][who[ok]] = vals[ok]
-                else:
-                    self.variables[var][who] = vals
+                self._set_variable(var, who, vals, status if mixed else None)
         self._buffer_edges(world, result)
         # Exposure: agents that received an attempt this round.
         exposed = result.exposed
@@ -967,7 +989,10 @@ class PropagationSession:
         left = agents[was_tx & ~now_tx]
         if self.transmit == "while":
             keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
-            self.transmitting = np.union1d(keep, entered).astype(np.int32) if entered.size else keep
+            # Both ascending and disjoint (entered agents were not transmitting): a merge, not np.union1d,
+            # whose hash-based unique costs half a second on a million agents.
+            self.transmitting = (np.insert(keep, np.searchsorted(keep, entered), entered).astype(np.int32)
+                                 if entered.size else keep)
             self.frontier = self.transmitting
         else:
             self.frontier = entered
@@ -1008,17 +1033,18 @@ class PropagationSession:
             graph_targets = np.empty(0, dtype=np.int32)
         return shown & ~np.isin(agents, graph_targets)
 
-    def _round_record(self, ctx: StepContext, feed_adopted: np.ndarray, feed_sources: np.ndarray) -> dict[str, np.ndarray]:
-        """This round's graph attempts (edge ids, senders, targets) and feed adoptions."""
+    def _round_record(self, ctx: StepContext, feed_adopted: np.ndarray, feed_sources: np.ndarray) -> dict[str, Any]:
+        """This round's graph attempts (edge ids, targets, and the senders when the model gathered them:
+        None otherwise, for the social layer to derive from the edge ids if it learns) and feed adoptions.
+        The context's own arrays, not copies: most ticks nobody reads them."""
         if ctx._gathered is not None:
             src, dst, _, eid = ctx._gathered
         elif ctx._targets is not None:
             dst, eid = ctx._targets
-            src = ctx.gather_sources()
+            src = ctx._sources
         else:
             src = dst = eid = np.empty(0, dtype=np.int32)
-        return {"edges": np.asarray(eid, dtype=np.int64), "sources": np.asarray(src, dtype=np.int32),
-                "targets": np.asarray(dst, dtype=np.int64), "feed_adopted": feed_adopted, "feed_sources": feed_sources}
+        return {"edges": eid, "sources": src, "targets": dst, "feed_adopted": feed_adopted, "feed_sources": feed_sources}
 
     def _answer(self, ctx: StepContext, n: int) -> StepResult:
         """The model's step and the check of its answer: what runs as plugin code, under the budget."""

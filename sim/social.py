@@ -656,6 +656,8 @@ class Social:
             if rnd is None:
                 continue
             eids, esrc, etgt = rnd["edges"], rnd["sources"], rnd["targets"]
+            if esrc is None:  # the model did not gather the senders: they follow from the edge ids
+                esrc = (np.searchsorted(g.out_indptr, eids, side="right") - 1).astype(np.int32)
             if eids.size:
                 adopted_now = (s.adopted_at[etgt] == tick) & (s.adopted_from[etgt] == esrc)
                 ignored = ~adopted_now & (s.state[etgt] == 0)

@@ -523,7 +523,7 @@ def test_start_may_put_agents_in_other_states_and_set_variables_at_tick_0():
     assert s.status == "completed" and series["B"][-1] == 5 and series["S"][-1] == 0
 
 
-def test_start_may_not_adopt_or_move_a_seed():
+def test_start_may_not_move_a_seed_but_may_adopt_from_tick_0():
     class Adopts(BlockedFromTheStart):
         name = "adopts-in-start"
 
@@ -536,7 +536,13 @@ def test_start_may_not_adopt_or_move_a_seed():
         def start(self, ctx):
             return StepResult(np.array([10]), 2)
 
-    _, s = run(ring(30), Adopts, seeds="ids:10", ticks=2)
-    assert s.status == "failed" and "put agents in an adopted or transmitting state in start" in s.error
+    from sim.series import series_dict
+
+    _, s = run(ring(30), Adopts, seeds="ids:10", ticks=1)
+    assert s.status == "running" and s.reached == 4 and s.seeds_count == 1
+    assert list(np.flatnonzero(s.adopted_at == s.started_tick)) == [0, 1, 2, 10]
+    assert list(s.adopted_from[[0, 1, 2]]) == [-1] * 3 and list(s.frontier) == [0, 1, 2, 10]
+    series = series_dict(s)
+    assert (series["I"][0], series["reached"][0], series["new"][0]) == (4, 4, 4)
     _, s = run(ring(30), MovesASeed, seeds="ids:10", ticks=2)
     assert s.status == "failed" and "moved agents that are not in state 0 in start" in s.error
