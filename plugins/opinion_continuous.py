@@ -1,0 +1,594 @@
+"""Continuous opinion dynamics: Deffuant, Hegselmann-Krause, weighted HK, algorithmic bias, cognitive.
+
+Five bounded-confidence models and relatives, written for the follower graph and for rounds in which
+every agent acts at once (no Python loop over agents or edges).
+
+Conventions shared by the five models:
+
+- Opinion: a continuous variable ``opinion`` in [0, 1] (``ctx.variables["opinion"]``), drawn uniformly
+  in [0, 1) from the session's generator when the session starts, or taken from the world's ``opinion``
+  column (clipped to [0, 1]) when the world has one. The message's seed agents start at 1.0.
+- Neighbours: an agent listens to the agents it follows (its followees, the in-CSR row
+  ``in_indices[in_indptr[i]:in_indptr[i + 1]]``, ascending): opinions flow along follows, the way a
+  message does. An agent that follows nobody keeps its opinion (the cognitive model's institutional
+  step still moves it).
+- Rounds are synchronous: every new opinion of a round is computed from the opinions at the start of
+  the round and all are applied at once. The sequential originals (and NDlib, which updates one random
+  agent or pair after another inside an iteration) let an agent see opinions changed earlier in the
+  same sweep; each model's docstring says what that changes.
+- States: ``"0"`` (opinion below 0.5) and ``"1"`` (opinion 0.5 or more). ``seed_state = 1``;
+  ``adopted_states = (1,)`` so ``reached`` counts the seeds plus every agent whose opinion was 0.5 or
+  more at the start or at the end of some round. States follow the opinions: ``start`` answers every
+  agent whose starting opinion is 0.5 or more with state 1 (the engine applies it with the seeding, so
+  tick 0 of the series already shows the two sides of 0.5, and those agents count as reached), and after
+  each round every agent whose side of 0.5 changed is answered with its new state. The models are not
+  progressive: agents cross back and forth.
+- No frontier (``transmitting_states = ()``): each model decides its own end in ``is_done``, after a
+  round in which no opinion moved by more than ``tolerance`` (default 1e-5), as each model's
+  docstring says; consensus ends a session that way too.
+- Randomness only through ``ctx.random_agents`` and ``ctx.random_edges`` (one uniform number in [0, 1)
+  per listed item), so tests can couple these models to slow references.
+- Agents the engine freezes (``ctx.frozen``: created but not joined yet, suspended, deactivated) keep
+  their opinion and state, are still heard, and are left out of the end tests. Opinions are returned as ``(agents,
+  values)`` for the agents whose opinion changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# BadParameterError is the error sim.plugin's own validation raises (Param.coerce), re-used for the
+# cross-parameter checks of the cognitive model.
+from sim.plugin import BadParameterError, Param, PropagationModel, StepResult, Variable
+
+#: NDlib's floor on the opinion distance in the algorithmic-bias weights (equal opinions).
+MIN_DISTANCE = 1e-5
+
+_TOLERANCE = Param(float, 1e-5, 0.0, 1.0, "the session ends after a round in which no opinion moved by more than this "
+                                          "(and, for the random models, none could)")
+_EPSILON = Param(float, 0.2, 0.0, 1.0, "confidence bound: followees whose opinion is further away are ignored")
+_MU = Param(float, 0.5, 0.0, 1.0, "convergence: the share of the distance to the heard followee an agent moves")
+
+
+def _followers(indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(deg, follower)``: how many agents each agent follows, and the follower of every in-edge."""
+    deg = np.diff(indptr)
+    return deg, np.repeat(np.arange(deg.size, dtype=np.int32), deg)
+
+
+def _distances(x: np.ndarray, in_indices: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(heard, d)`` per in-edge: the followee's opinion and ``|x_followee - x_follower|`` (float64)."""
+    heard = x.take(in_indices)
+    d = np.repeat(x, deg)
+    np.subtract(heard, d, out=d)
+    return heard, np.abs(d, out=d)
+
+
+def _close(ctx, x: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The follows within ``epsilon`` (inclusive): ``(in-positions, their followers, their followees'
+    opinions)``, in in-CSR order (followers ascending, each one's followees ascending)."""
+    g = ctx.graph
+    deg, follower = _followers(g.in_indptr)
+    heard, d = _distances(x, g.in_indices, deg)
+    pos = np.flatnonzero(d <= epsilon)
+    return pos, follower[pos], heard[pos]
+
+
+def _frozen(ctx) -> np.ndarray | None:
+    """The agents the engine never changes (``ctx.frozen``: not joined yet, suspended, deactivated), or
+    None when there are none. Their proposed moves are dropped, so they cannot keep a session from
+    ending."""
+    frozen = ctx.frozen
+    return frozen if frozen is not None and frozen.any() else None
+
+
+def _pick_uniform(ctx, indptr: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every agent that follows somebody picks one followee uniformly: ``(listeners, in-positions)``.
+
+    One ``ctx.random_agents`` number ``u`` per listener (ascending); the pick is the followee at
+    position ``floor(u * k)`` of its ascending row of ``k`` followees."""
+    listeners = np.flatnonzero(deg > 0)
+    u = ctx.random_agents(listeners)
+    k = deg[listeners]
+    off = np.minimum((u * k).astype(np.int64), k - 1)  # u < 1, but u * k may round up to k
+    return listeners, indptr[listeners] + off
+
+
+class _ContinuousOpinion(PropagationModel):
+    """The round shared by the five models: a subclass computes the new opinion column."""
+
+    version = "1.0"
+    variables = {"opinion": Variable(0.0, 1.0, init="uniform", seed_value=1.0, world_column="opinion",
+                                     help="the agent's opinion, in [0, 1]")}
+    states = ("0", "1")
+    adopted_states = (1,)
+    transmitting_states = ()
+    seed_state = 1
+    progressive = False
+    # No parameter stops the "spread": every agent whose opinion is 0.5 or more is in state 1 from
+    # tick 0, whatever epsilon or mu (agora plugins check skips its zero-probability check).
+    zero_params = ()
+
+    def start(self, ctx):
+        """Every untouched agent whose starting opinion is 0.5 or more enters state 1 at tick 0."""
+        x = ctx.variables["opinion"]
+        return StepResult(np.flatnonzero((x >= 0.5) & (ctx.state == 0)), 1)
+
+    def new_opinions(self, ctx, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """``(new opinion column, edge attempts)`` from the opinions ``x`` at the start of the round."""
+        raise NotImplementedError
+
+    def step(self, ctx):
+        x = ctx.variables["opinion"]
+        new, attempts = self.new_opinions(ctx, x)
+        np.clip(new, 0.0, 1.0, out=new)  # rounding insurance: every rule keeps opinions in [0, 1]
+        frozen = _frozen(ctx)
+        if frozen is not None:
+            new[frozen] = x[frozen]
+        moved = np.flatnonzero(new != x)
+        ctx.store["moved"] = np.array([float(np.abs(new[moved] - x[moved]).max()) if moved.size else 0.0])
+        side = new >= 0.5
+        differs = side != (ctx.state == 1)
+        if frozen is not None:
+            differs &= ~frozen
+        changed = np.flatnonzero(differs)
+        return StepResult(changed, side[changed].astype(np.int8), attempts=attempts,
+                          variables={"opinion": (moved, new[moved])})
+
+    def quiet(self, ctx) -> bool:
+        """Whether the latest round moved no opinion by more than ``tolerance``."""
+        moved = ctx.store.get("moved")
+        return moved is not None and float(moved[0]) <= self.p["tolerance"]
+
+    def is_done(self, ctx):
+        return self.quiet(ctx)
+
+
+# -- Deffuant ---------------------------------------------------------------------------------------
+
+
+class Deffuant(_ContinuousOpinion):
+    """Deffuant-Weisbuch bounded confidence, one random followee per agent and round.
+
+    Paper: G. Deffuant, D. Neau, F. Amblard and G. Weisbuch (2000), "Mixing beliefs among interacting
+    agents", Advances in Complex Systems 3(1-4), 87-98.
+
+    Round (synchronous, on the opinions ``x`` at the start of the round):
+
+    1. every agent ``i`` that follows somebody picks one of its ``k_i`` followees uniformly: one
+       ``ctx.random_agents`` number ``u_i`` per such agent (ascending), the followee at position
+       ``floor(u_i * k_i)`` of its ascending row;
+    2. if ``|x_j - x_i| < epsilon`` (strict, as in the paper), ``x_i`` becomes ``x_i + mu (x_j - x_i)``;
+       otherwise it stays. ``j`` does not move because of ``i``: the update is one-sided (directed).
+
+    Why directed: follows are directed. ``i`` hears ``j`` because it follows ``j``; the original's
+    symmetric pair update would move ``j`` toward an agent it does not follow. On a graph whose edges
+    all go both ways the directed round gives every agent one interaction as the listener per round,
+    where the original (and NDlib, which updates N random pairs one after another per iteration) gives
+    each agent on average two symmetric updates per N pair draws; the clusters the dynamics ends in
+    are the same kind (about ``1 / (2 epsilon)`` of them on a well-mixed graph), but the sum of the
+    opinions is not conserved. Agents that follow nobody never move.
+
+    Parameters: ``epsilon`` (confidence bound, [0, 1], default 0.2), ``mu`` (convergence, [0, 1],
+    default 0.5; the paper uses (0, 0.5]: ``mu = 1`` copies the followee), ``tolerance``.
+
+    End: after a round in which no opinion moved by more than ``tolerance``, provided that no agent
+    could move by more than ``tolerance`` in the next round whatever it picks: every follow with
+    ``|x_j - x_i| < epsilon`` has ``mu |x_j - x_i| <= tolerance``. Consensus within ``tolerance / mu``
+    ends it too; with ``epsilon = 0`` or ``mu = 0`` nothing moves and it ends after round 1.
+    """
+
+    name = "deffuant"
+    description = "Deffuant bounded confidence: each round every agent hears one random followee and moves toward it if close."
+    params = {"epsilon": _EPSILON, "mu": _MU, "tolerance": _TOLERANCE}
+
+    def new_opinions(self, ctx, x):
+        g = ctx.graph
+        deg = np.diff(g.in_indptr)
+        listeners, pos = _pick_uniform(ctx, g.in_indptr, deg)
+        return _bounded_move(x, listeners, g.in_indices[pos], self.p["epsilon"], self.p["mu"]), int(listeners.size)
+
+    def is_done(self, ctx):
+        return self.quiet(ctx) and _live_follows(ctx, self.p["epsilon"], self.p["mu"], self.p["tolerance"])[0].size == 0
+
+
+def _bounded_move(x: np.ndarray, listeners: np.ndarray, heard: np.ndarray, epsilon: float, mu: float) -> np.ndarray:
+    """Each listener moves ``mu`` of the way to the opinion it heard when that is closer than ``epsilon``."""
+    new = x.copy()
+    d = x[heard] - x[listeners]
+    close = np.abs(d) < epsilon
+    who = listeners[close]
+    new[who] = x[who] + mu * d[close]
+    return new
+
+
+def _live_follows(ctx, epsilon: float, mu: float, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The follows that could still move their follower by more than ``tolerance``: within ``epsilon``
+    (strict) with ``mu |x_j - x_i| > tolerance``, frozen followers left out. Returns their in-positions,
+    with the distances of all follows and every agent's number of followees (for the caller's use)."""
+    g = ctx.graph
+    deg = np.diff(g.in_indptr)
+    _, d = _distances(ctx.variables["opinion"], g.in_indices, deg)
+    live = (d < epsilon) & (mu * d > tolerance)
+    frozen = _frozen(ctx)
+    if frozen is not None:
+        live &= ~np.repeat(frozen, deg)
+    return np.flatnonzero(live), d, deg
+
+
+# -- Hegselmann-Krause ------------------------------------------------------------------------------
+
+
+class HegselmannKrause(_ContinuousOpinion):
+    """Hegselmann-Krause bounded confidence on the follower graph.
+
+    Paper: R. Hegselmann and U. Krause (2002), "Opinion dynamics and bounded confidence: models,
+    analysis and simulation", Journal of Artificial Societies and Social Simulation 5(3), paper 2.
+
+    Round (synchronous, as in the paper): every agent ``i`` moves to the mean of its own opinion and the
+    opinions of its followees ``j`` with ``|x_j - x_i| <= epsilon`` (inclusive, as the paper's
+    confidence set), all on the opinions at the start of the round:
+    ``x_i' = (x_i + S_i) / (1 + c_i)`` where ``S_i`` is the sum of those followees' opinions (added in
+    ascending followee order) and ``c_i`` their number. An agent with no such followee keeps its opinion.
+    The paper's agents hear everybody (a complete graph, itself included); here they hear themselves and
+    their followees. No random numbers are drawn.
+
+    NDlib's ``HKModel`` instead draws random agents one after another within an iteration and averages
+    over the neighbours only (not the agent itself) with a strict ``< epsilon``; ours is the paper's
+    synchronous rule, so one round is one step of the paper's dynamics.
+
+    Parameters: ``epsilon`` (confidence bound, [0, 1], default 0.2), ``tolerance``.
+
+    End: after a round in which no opinion moved by more than ``tolerance`` (the rule is deterministic,
+    so such a round is what the next rounds would repeat). With ``epsilon >= 1`` on a complete graph
+    round 1 brings everybody to the mean of the initial opinions and round 2 ends the session.
+    """
+
+    name = "hegselmann-krause"
+    description = "Hegselmann-Krause: every round each agent moves to the mean of itself and its followees within epsilon."
+    params = {"epsilon": _EPSILON, "tolerance": _TOLERANCE}
+
+    def new_opinions(self, ctx, x):
+        _, who, heard = _close(ctx, x, self.p["epsilon"])
+        total = np.bincount(who, weights=heard, minlength=ctx.n)
+        count = np.bincount(who, minlength=ctx.n)
+        return (x + total) / (count + 1), ctx.graph.in_indices.size
+
+
+# -- weighted Hegselmann-Krause ---------------------------------------------------------------------
+
+
+class WeightedHK(_ContinuousOpinion):
+    """Weighted Hegselmann-Krause (NDlib's ``WHKModel``), edge trust as the weight.
+
+    Paper: L. Milli (2021), "Opinion Dynamic Modeling of News Perception", Applied Network Science 6,
+    article 76 (NDlib's documentation of the model cites it).
+
+    NDlib's opinions ``y`` lie in [-1, 1]; ours are ``x = (y + 1) / 2`` in [0, 1], and the rule is
+    applied to ``y = 2 x - 1``. ``epsilon`` is in our units: NDlib's ``epsilon`` is twice ours.
+
+    Round (synchronous, on the opinions at the start of the round): for every agent ``i`` let ``G_i``
+    be its followees ``j`` with ``|x_j - x_i| <= epsilon`` (inclusive, as the model's documentation;
+    NDlib's code compares strictly, which differs only on exact ties) and
+    ``a_i = (sum over G_i of w_ij y_j) / #G_i`` with ``w_ij`` the trust of the follow ``j -> i`` (float32,
+    in [0, 1]; summed in ascending followee order). Then
+
+    - ``y_i' = y_i + a_i (1 - y_i)`` when ``y_i >= 0``, ``y_i' = y_i + a_i (1 + y_i)`` when ``y_i < 0``;
+    - ``x_i' = (y_i' + 1) / 2``. Agents with an empty ``G_i`` and stubborn agents keep their opinion.
+
+    The agent itself is not in ``G_i`` (as in NDlib and the paper's formula). Positive agents drift
+    toward 1 and negative ones toward 0 when their trusted neighbours agree: the model polarises.
+    NDlib updates N randomly drawn agents one after another per iteration; here every agent updates
+    once per round.
+
+    Stubborn agents (NDlib's ``perc_stubborness``, spelled as NDlib spells it, and
+    ``option_for_stubbornness``): at the session's start the candidates are the agents with
+    ``y <= -0.8`` (option -1), ``y >= 0.8`` (option 1) or either (option 0); ``int(candidates *
+    perc_stubborness)`` of them, chosen uniformly without replacement, never change opinion. The choice
+    draws one ``ctx.random_agents`` number per candidate (ascending) and keeps the candidates with the
+    smallest numbers (ties to the lower index); it is kept in ``ctx.store["stubborn"]``. With
+    ``perc_stubborness = 0`` (default) nothing is drawn. NDlib's ``similarity`` option (Jaccard
+    similarity of random trait vectors) is not implemented.
+
+    Parameters: ``epsilon`` ([0, 1], default 0.2), ``perc_stubborness`` ([0, 1], default 0),
+    ``option_for_stubbornness`` (-1, 0 or 1, default 0), ``tolerance``.
+
+    End: after a round in which no opinion moved by more than ``tolerance`` (deterministic rule).
+    """
+
+    name = "weighted-hk"
+    description = "Weighted Hegselmann-Krause (NDlib WHK): opinions pushed by the trust-weighted mean of close followees."
+    params = {
+        "epsilon": _EPSILON,
+        "perc_stubborness": Param(float, 0.0, 0.0, 1.0, "share of the extreme agents (|y| >= 0.8) that never change opinion"),
+        "option_for_stubbornness": Param(int, 0, -1, 1, "which extremes may be stubborn: -1 low, 1 high, 0 both"),
+        "tolerance": _TOLERANCE,
+    }
+
+    def start(self, ctx):
+        perc = self.p["perc_stubborness"]
+        if perc == 0:
+            ctx.store["stubborn"] = np.empty(0, dtype=np.int32)
+            return super().start(ctx)
+        y = 2.0 * ctx.variables["opinion"] - 1.0
+        option = self.p["option_for_stubbornness"]
+        low, high = y <= -0.8, y >= 0.8
+        candidates = np.flatnonzero(low if option == -1 else high if option == 1 else low | high)
+        k = int(float(candidates.size) * perc)
+        u = ctx.random_agents(candidates)
+        chosen = candidates[np.argsort(u, kind="stable")[:k]]
+        ctx.store["stubborn"] = np.sort(chosen).astype(np.int32)
+        return super().start(ctx)
+
+    def new_opinions(self, ctx, x):
+        g = ctx.graph
+        pos, who, heard = _close(ctx, x, self.p["epsilon"])
+        # w_ij y_j with y_j = 2 x_j - 1 and w_ij the trust of the follow j -> i (through in_edge), in
+        # place: ``heard`` is this round's own array.
+        weighted = heard
+        weighted *= 2.0
+        weighted -= 1.0
+        weighted *= ctx.trust[g.in_edge[pos]]  # float32 trust, exact in float64
+        total = np.bincount(who, weights=weighted, minlength=ctx.n)
+        count = np.bincount(who, minlength=ctx.n)
+        a = total / np.maximum(count, 1)
+        y = 2.0 * x - 1.0
+        y_new = np.where(y >= 0, y + a * (1.0 - y), y + a * (1.0 + y))
+        new = (y_new + 1.0) / 2.0
+        keep = count == 0
+        new[keep] = x[keep]
+        stubborn = ctx.store.get("stubborn")
+        if stubborn is not None and stubborn.size:
+            new[stubborn] = x[stubborn]
+        return new, g.in_indices.size
+
+
+# -- algorithmic bias -------------------------------------------------------------------------------
+
+
+class AlgorithmicBias(_ContinuousOpinion):
+    """Deffuant with algorithmic bias: close followees are heard more often.
+
+    Paper: A. Sîrbu, D. Pedreschi, F. Giannotti and J. Kertész (2019), "Algorithmic bias amplifies
+    opinion fragmentation and polarization: A bounded confidence model", PLoS ONE 14(3), e0213246.
+    NDlib: ``AlgorithmicBiasModel``.
+
+    Round (synchronous, on the opinions ``x`` at the start of the round):
+
+    1. every agent ``i`` that follows somebody picks one followee ``j`` with probability proportional to
+       ``max(|x_i - x_j|, 1e-5) ** -gamma`` (NDlib's floor of 1e-5 on the distance handles equal
+       opinions). One ``ctx.random_agents`` number ``u_i`` per such agent (ascending): with the weights
+       ``w`` of its followees in ascending order and their cumulative sums ``W``, the pick is the first
+       followee whose ``W`` exceeds ``u_i * W_total``. The weights are computed as
+       ``(d_min / max(d, 1e-5)) ** gamma`` (``d_min`` the agent's smallest floored distance): the same
+       probabilities, without overflow for large ``gamma``. With ``gamma = 0`` the pick is exactly
+       ``deffuant``'s (``floor(u_i * k_i)``), so the model is then ``deffuant``.
+    2. if ``|x_j - x_i| < epsilon``, ``x_i`` becomes ``x_i + mu (x_j - x_i)``; ``j`` does not move.
+
+    The paper and NDlib update both agents of a pair to their average (``mu = 0.5``) and draw N pairs
+    one after another per iteration. Here the update is directed, as in ``deffuant`` and for the same
+    reason (``i`` hears ``j`` because it follows ``j``); ``mu`` is a parameter (the paper's value, 0.5,
+    is the default).
+
+    Parameters: ``epsilon`` ([0, 1], default 0.2), ``mu`` ([0, 1], default 0.5), ``gamma`` (bias,
+    [0, 100] as NDlib, default 1), ``tolerance``.
+
+    End: after a round in which no opinion moved by more than ``tolerance``, provided that no follow
+    that can be picked (weight above 0 in double precision) has ``|x_j - x_i| < epsilon`` and
+    ``mu |x_j - x_i| > tolerance``. With a strong bias a compatible but distant followee is picked
+    rarely, so the last rounds before that end can be many.
+    """
+
+    name = "algorithmic-bias"
+    description = "Algorithmic bias (Sirbu et al. 2019): Deffuant where closer followees are heard more often (gamma)."
+    params = {
+        "epsilon": _EPSILON,
+        "mu": _MU,
+        "gamma": Param(float, 1.0, 0.0, 100.0, "algorithmic bias: a followee is heard with probability ~ distance^-gamma"),
+        "tolerance": _TOLERANCE,
+    }
+
+    def _weights(self, ctx, x: np.ndarray, deg: np.ndarray) -> np.ndarray:
+        """The selection weight of every in-edge, at most 1 (exactly 1 for each agent's closest followee)."""
+        g = ctx.graph
+        _, d = _distances(x, g.in_indices, deg)
+        if d.size == 0:
+            return d
+        np.maximum(d, MIN_DISTANCE, out=d)
+        has = deg > 0
+        closest = np.repeat(np.minimum.reduceat(d, g.in_indptr[:-1][has]), deg[has])
+        return _bias_weights(d, closest, self.p["gamma"])
+
+    def new_opinions(self, ctx, x):
+        g = ctx.graph
+        indptr = g.in_indptr
+        deg = np.diff(indptr)
+        if self.p["gamma"] == 0:
+            listeners, pos = _pick_uniform(ctx, indptr, deg)
+        else:
+            listeners = np.flatnonzero(deg > 0)
+            u = ctx.random_agents(listeners)
+            cum = self._weights(ctx, x, deg)
+            np.cumsum(cum, out=cum)
+            lo, hi = indptr[listeners], indptr[listeners + 1]
+            base = np.zeros(listeners.size)
+            inner = lo > 0
+            base[inner] = cum[lo[inner] - 1]
+            target = base + u * (cum[hi - 1] - base)
+            pos = np.clip(np.searchsorted(cum, target, side="right"), lo, hi - 1)
+        return _bounded_move(x, listeners, g.in_indices[pos], self.p["epsilon"], self.p["mu"]), int(listeners.size)
+
+    def is_done(self, ctx):
+        if not self.quiet(ctx):
+            return False
+        pos, d, deg = _live_follows(ctx, self.p["epsilon"], self.p["mu"], self.p["tolerance"])
+        if pos.size == 0 or self.p["gamma"] == 0:
+            return pos.size == 0
+        # A follow whose weight is 0 in double precision is never picked: it cannot move anybody.
+        indptr = ctx.graph.in_indptr
+        np.maximum(d, MIN_DISTANCE, out=d)
+        has = deg > 0
+        closest = np.zeros(deg.size)
+        closest[has] = np.minimum.reduceat(d, indptr[:-1][has])
+        follower = np.searchsorted(indptr, pos, side="right") - 1
+        return not np.any(_bias_weights(d[pos], closest[follower], self.p["gamma"]) > 0)
+
+
+def _bias_weights(d: np.ndarray, closest: np.ndarray, gamma: float) -> np.ndarray:
+    """``(closest / d) ** gamma`` per follow, in (0, 1]: ``d`` its floored distance and ``closest`` its
+    follower's smallest floored distance (aligned arrays; both are overwritten). For ``gamma != 1`` it is
+    ``exp(gamma (log closest - log d))``, which never overflows however large ``gamma`` is."""
+    if gamma == 1:
+        return np.divide(closest, d, out=closest)
+    np.log(d, out=d)
+    np.log(closest, out=closest)
+    np.subtract(closest, d, out=closest)
+    closest *= gamma
+    return np.exp(closest, out=closest)
+
+
+# -- cognitive opinion dynamics ---------------------------------------------------------------------
+
+
+class CognitiveOpinion(_ContinuousOpinion):
+    """Cognitive opinion dynamics (NDlib's ``CognitiveOpDynModel``): institutional information, trust
+    and risk sensitivity.
+
+    Paper: D. Vilone, F. Giardini, M. Paolucci and R. Conte (2016), "Reducing individuals' risk
+    sensitiveness can promote positive and non-alarmist views about catastrophic events in an
+    agent-based simulation", arXiv:1609.04566 (the paper NDlib's documentation cites).
+
+    Traits, drawn once at the session's start (``start``) from three ``ctx.random_agents`` calls over
+    all agents in index order, and kept in ``ctx.store``:
+
+    - ``R`` (risk sensitivity, int8): -1, 0 or 1 with probabilities ``R_fraction_negative``,
+      ``R_fraction_neutral``, ``R_fraction_positive`` normalised to sum 1: -1 when ``u < f_neg``, 0 when
+      ``u < f_neg + f_neu``, else 1 (first call);
+    - ``B`` (tendency to inform others): ``B_range_min + (B_range_max - B_range_min) u`` (second call);
+    - ``T`` (trust in institutions; trust in peers is ``1 - T``): ``T_range_min + (T_range_max -
+      T_range_min) u`` (third call).
+
+    Risk modulation ``M_i``: ``R_i = 1`` maps an opinion ``o`` to ``(1 + o) / 2``, ``R_i = -1`` to ``o / 2``,
+    ``R_i = 0`` leaves it.
+
+    Round (synchronous; NDlib's order of the two steps):
+
+    1. institutional information, every agent: ``z_i = M_i(x_i + T_i (I - x_i))``;
+    2. peers, on the opinions ``z`` after step 1: every agent ``i`` that follows somebody picks one
+       followee ``j`` uniformly (one ``ctx.random_agents`` number ``u_i`` per such agent, ascending,
+       followee at position ``floor(u_i * k_i)``); ``j`` speaks with probability
+       ``p_j = z_j ** (1 / B_j)`` (``B_j = 0``: 1 if ``z_j = 1``, else 0), decided by one
+       ``ctx.random_edges`` number per picked follow (the follow's out-edge id, in the order of the
+       listeners) being below ``p_j``. When ``j`` speaks, ``x_i' = M_i(z_i + (1 - T_i)(z_j - z_i))``;
+       otherwise ``x_i' = z_i``.
+
+    NDlib draws N random pairs one after another per iteration and lets both agents of a pair move
+    (each when the other speaks); here only the follower listens (``i`` hears ``j`` because it follows
+    it), each agent listens once per round, and everybody hears the opinions ``z`` of step 1. NDlib
+    takes the second agent's update from the first agent's opinion at the start of the iteration,
+    before the institutional step; ours uses ``z``.
+
+    Parameters (NDlib's names; NDlib requires them all, the defaults are its documentation's example):
+    ``I`` (institutional information, [0, 1], 0.15), ``T_range_min``/``T_range_max`` ([0, 1], 0 and 1),
+    ``B_range_min``/``B_range_max`` ([0, 1], 0 and 1), ``R_fraction_negative``/``_neutral``/``_positive``
+    ([0, 1], 1/3 each; normalised to sum 1, at least one above 0), ``tolerance``. A range whose minimum
+    is above its maximum is refused (NDlib swaps it silently).
+
+    End: after a round in which no opinion moved by more than ``tolerance``, provided that no agent
+    could move by more than ``tolerance`` in the next round: neither by step 1 alone nor by step 1
+    followed by hearing any followee with ``p_j > 0``. With risk-sensitive agents (``R != 0``) and
+    followees that disagree this does not happen: such runs go on until ``--max-ticks``
+    (``endless = True``).
+    """
+
+    name = "cognitive-opinion"
+    description = "Cognitive opinion dynamics (NDlib COD): institutional information, trust in peers and risk sensitivity."
+    endless = True
+    params = {
+        "I": Param(float, 0.15, 0.0, 1.0, "external (institutional) information every agent hears each round"),
+        "T_range_min": Param(float, 0.0, 0.0, 1.0, "lowest trust in institutions T (trust in peers is 1 - T)"),
+        "T_range_max": Param(float, 1.0, 0.0, 1.0, "highest trust in institutions T"),
+        "B_range_min": Param(float, 0.0, 0.0, 1.0, "lowest tendency to inform others B"),
+        "B_range_max": Param(float, 1.0, 0.0, 1.0, "highest tendency to inform others B"),
+        "R_fraction_negative": Param(float, 1 / 3, 0.0, 1.0, "share of agents with risk sensitivity R = -1 (halves opinions)"),
+        "R_fraction_neutral": Param(float, 1 / 3, 0.0, 1.0, "share of agents with risk sensitivity R = 0"),
+        "R_fraction_positive": Param(float, 1 / 3, 0.0, 1.0, "share of agents with risk sensitivity R = 1 (halves the distance to 1)"),
+        "tolerance": _TOLERANCE,
+    }
+
+    @classmethod
+    def validate(cls, params):
+        out = super().validate(params)
+        for what in ("T", "B"):
+            lo, hi = out[f"{what}_range_min"], out[f"{what}_range_max"]
+            if lo > hi:
+                raise BadParameterError(f"parameter {what}_range_min={lo:g} is above {what}_range_max={hi:g}: "
+                                        f"give {what}_range_min <= {what}_range_max")
+        if out["R_fraction_negative"] + out["R_fraction_neutral"] + out["R_fraction_positive"] <= 0:
+            raise BadParameterError("parameters R_fraction_negative, R_fraction_neutral and R_fraction_positive are all 0: "
+                                    "give at least one a share above 0")
+        return out
+
+    def start(self, ctx):
+        everyone = np.arange(ctx.n, dtype=np.int32)
+        u_r = ctx.random_agents(everyone)
+        u_b = ctx.random_agents(everyone)
+        u_t = ctx.random_agents(everyone)
+        p = self.p
+        total = p["R_fraction_negative"] + p["R_fraction_neutral"] + p["R_fraction_positive"]
+        neg = p["R_fraction_negative"] / total
+        neu = p["R_fraction_neutral"] / total
+        ctx.store["R"] = np.where(u_r < neg, -1, np.where(u_r < neg + neu, 0, 1)).astype(np.int8)
+        ctx.store["B"] = p["B_range_min"] + (p["B_range_max"] - p["B_range_min"]) * u_b
+        ctx.store["T"] = p["T_range_min"] + (p["T_range_max"] - p["T_range_min"]) * u_t
+        return super().start(ctx)
+
+    @staticmethod
+    def _modulate(o: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """The risk modulation ``M``: ``(1 + o) / 2`` where ``r = 1``, ``o / 2`` where ``r = -1``."""
+        return np.where(r == 1, 0.5 * (1.0 + o), np.where(r == -1, 0.5 * o, o))
+
+    def _institution(self, ctx, x: np.ndarray) -> np.ndarray:
+        t, r = ctx.store["T"], ctx.store["R"]
+        return self._modulate(x + t * (self.p["I"] - x), r)
+
+    @staticmethod
+    def _speaks(z: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``p = z ** (1 / b)``; ``b = 0`` gives the limit (1 where ``z = 1``, else 0)."""
+        with np.errstate(divide="ignore"):
+            return np.power(z, 1.0 / b)
+
+    def new_opinions(self, ctx, x):
+        g = ctx.graph
+        deg = np.diff(g.in_indptr)
+        z = self._institution(ctx, x)
+        listeners, pos = _pick_uniform(ctx, g.in_indptr, deg)
+        j = g.in_indices[pos]
+        speaks = ctx.random_edges(g.in_edge[pos]) < self._speaks(z[j], ctx.store["B"][j])
+        who, heard = listeners[speaks], j[speaks]
+        t, r = ctx.store["T"][who], ctx.store["R"][who]
+        new = z.copy()
+        new[who] = self._modulate(z[who] + (1.0 - t) * (z[heard] - z[who]), r)
+        return new, int(listeners.size)
+
+    def is_done(self, ctx):
+        if not self.quiet(ctx):
+            return False
+        tol = self.p["tolerance"]
+        x = ctx.variables["opinion"]
+        z = np.clip(self._institution(ctx, x), 0.0, 1.0)
+        frozen = _frozen(ctx)
+        if frozen is not None:
+            z[frozen] = x[frozen]
+        if np.any(np.abs(z - x) > tol):
+            return False
+        g = ctx.graph
+        _, follower = _followers(g.in_indptr)
+        j = g.in_indices
+        can = self._speaks(z[j], ctx.store["B"][j]) > 0
+        if frozen is not None:
+            can &= ~frozen[follower]
+        i, j = follower[can], j[can]
+        t, r = ctx.store["T"][i], ctx.store["R"][i]
+        heard = np.clip(self._modulate(z[i] + (1.0 - t) * (z[j] - z[i]), r), 0.0, 1.0)
+        return not np.any(np.abs(heard - x[i]) > tol)
