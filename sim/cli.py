@@ -851,7 +851,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                   else "" if not nd else f"  NDlib: {nd.get('reason', 'n/a')}")
             lines.append(f"{name:<22} {tick}{vs}")
         lines += [f"peak RSS {result['peak_rss_mb']:.0f} MB",
-                  f"every model within {result['target_tick_ms']:.0f} ms a tick: {result['all_within_target']}"]
+                  f"every model's median tick within {result['target_tick_ms']:.0f} ms: {result['all_within_target']}"]
         _emit(args, result, "\n".join(lines))
         return 0
     if args.bench == "series":

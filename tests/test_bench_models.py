@@ -18,7 +18,7 @@ def test_bench_models_times_every_model_asked_for(tmp_path):
     for name, m in data["models"].items():
         assert m["ticks_timed"] >= 1 and m["error"] is None, (name, m)
         assert 0 < m["tick_ms_median"] <= m["tick_ms_max"], (name, m)
-        assert m["within_target"] == (m["tick_ms_max"] <= data["target_tick_ms"])
+        assert m["within_target"] == (m["tick_ms_median"] <= data["target_tick_ms"])
         assert m["reached"] >= 3, (name, m)  # 0.1 % of 3,000 agents seeded at least
     assert data["models"]["sir"]["params"]["beta"] == 0.08
     assert data["all_within_target"] == all(m["within_target"] for m in data["models"].values())
