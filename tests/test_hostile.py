@@ -327,6 +327,8 @@ async def test_every_view_shows_hostile_text_literally_and_safely(hostile_file, 
         await pilot.pause()
         detail = str(plugins.query_one("#plugin-text", Static).render())
         assert "import \\x1b[31mfailed\\x1b[0m [b]x[/b] \\x9b2J" in detail and "Traceback" in detail
+        # The hostile model's row (the table scrolls to the cursor: 27 built-in models come first).
+        ptable.move_cursor(row=[app.registry.entries[k].name for k in keys].index("evil\x1b[31m[b]"))
         text = await check_everything_safe(app, pilot)
         assert "evil\\x1b[31m[b]" in text
         # Dashboard: the log of injections and of the failure.
