@@ -23,6 +23,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+# -- test worlds -----------------------------------------------------------------------------------
+
+
+def directed_world(n: int = 1200, mean: float = 5.0, seed: int = 11, nobody: float = 0.05):
+    """``n`` agents following about ``mean`` random others each (a share ``nobody`` follows nobody):
+    not mutual, not connected; trust drawn by the world."""
+    from sim.world import build_world
+
+    rng = np.random.default_rng(seed)
+    k = rng.poisson(mean, n)
+    k[rng.random(n) < nobody] = 0
+    dst = np.repeat(np.arange(n), k)
+    src = rng.integers(0, n, dst.size)
+    keep = src != dst
+    return build_world("directed", seed, n, src[keep], dst[keep])
+
+
 # -- the graph and the random numbers, as plain Python data -----------------------------------------
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from unittest import mock
 
 import model_reference as ref
+from model_reference import directed_world
 import numpy as np
 import pytest
 
@@ -178,14 +179,7 @@ def adopted_set(run: Run) -> set[int]:
 @pytest.fixture(scope="module")
 def directed():
     """1,200 agents following about 5 random others each (5 % follow nobody); trust drawn by the world."""
-    rng = np.random.default_rng(11)
-    n = 1200
-    k = rng.poisson(5, n)
-    k[rng.random(n) < 0.05] = 0
-    dst = np.repeat(np.arange(n), k)
-    src = rng.integers(0, n, dst.size)
-    keep = src != dst
-    return build_world("directed", 11, n, src[keep], dst[keep])
+    return directed_world(1200, 5.0, seed=11, nobody=0.05)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 
 import model_reference as ref
+from model_reference import directed_world
 import numpy as np
 import pytest
 from conftest import agora
@@ -33,7 +34,7 @@ from sim.registry import Registry
 from sim.session import PropagationSession
 from sim.simulation import Simulation
 from sim.snapshot import load_snapshot, save_snapshot
-from sim.world import build_world, world_rng
+from sim.world import world_rng
 
 REGISTRY = Registry(entry_points=False, env=False)
 PLUGIN_FILE = Path(__file__).resolve().parents[1] / "plugins" / "compartmental.py"
@@ -88,17 +89,6 @@ def run_rounds(world, name: str, params: dict | None = None, seeds=(0,), *, seed
 def _edge_keys(world) -> np.ndarray:
     g = world.graph
     return np.repeat(np.arange(g.n, dtype=np.int64), np.diff(g.out_indptr)) * g.n + g.out_indices
-
-
-def directed_world(n: int = 1200, mean: float = 5.0, seed: int = 11):
-    """``n`` agents following about ``mean`` random others each (5 % follow nobody)."""
-    rng = np.random.default_rng(seed)
-    k = rng.poisson(mean, n)
-    k[rng.random(n) < 0.05] = 0
-    dst = np.repeat(np.arange(n), k)
-    src = rng.integers(0, n, dst.size)
-    keep = src != dst
-    return build_world("directed", seed, n, src[keep], dst[keep])
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from pathlib import Path
 from unittest import mock
 
 import model_reference as ref
+from model_reference import directed_world
 import numpy as np
 import pytest
 from test_models import (
@@ -48,7 +49,7 @@ from sim.errors import BadParameterError
 from sim.session import StepContext
 from sim.simulation import Simulation
 from sim.snapshot import load_snapshot, save_snapshot
-from sim.world import build_world, world_rng
+from sim.world import world_rng
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("voter", "q-voter", "majority-rule", "sznajd")
@@ -244,14 +245,7 @@ def ref_sznajd(g, seeds, rows, *, max_rounds=10_000):
 @pytest.fixture(scope="module")
 def directed():
     """300 agents following about 4 random others each (10 % follow nobody): not mutual, not connected."""
-    rng = np.random.default_rng(5)
-    n = 300
-    k = rng.poisson(4, n)
-    k[rng.random(n) < 0.1] = 0
-    dst = np.repeat(np.arange(n), k)
-    src = rng.integers(0, n, dst.size)
-    keep = src != dst
-    return build_world("directed", 5, n, src[keep], dst[keep])
+    return directed_world(300, 4.0, seed=5, nobody=0.1)
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from model_reference import RefGraph
+from model_reference import RefGraph, directed_world
 
 from sim.authoring import check_plugin
 from sim.errors import BadParameterError
@@ -149,14 +149,7 @@ def complete_world(n: int, seed: int = 0):
 @pytest.fixture(scope="module")
 def directed():
     """1,000 agents following about 6 random others each (5 % follow nobody); trust drawn by the world."""
-    rng = np.random.default_rng(23)
-    n = 1000
-    k = rng.poisson(6, n)
-    k[rng.random(n) < 0.05] = 0
-    dst = np.repeat(np.arange(n), k)
-    src = rng.integers(0, n, dst.size)
-    keep = src != dst
-    return build_world("directed", 23, n, src[keep], dst[keep])
+    return directed_world(1000, 6.0, seed=23, nobody=0.05)
 
 
 @pytest.fixture(scope="module")

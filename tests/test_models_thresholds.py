@@ -23,6 +23,7 @@ so each ``random_agents`` call made in ``start`` gets its own row, in call order
 from __future__ import annotations
 
 import model_reference as ref
+from model_reference import directed_world
 import numpy as np
 import pytest
 from test_models import assert_mean, assert_same_trace, replicated_world, run_model, tiny_world
@@ -252,14 +253,7 @@ ORACLES = {"generalised-threshold": generalised, "kertesz-threshold": kertesz, "
 @pytest.fixture(scope="module")
 def directed():
     """1,200 agents following about 5 random others each (5 % follow nobody)."""
-    rng = np.random.default_rng(11)
-    n = 1200
-    k = rng.poisson(5, n)
-    k[rng.random(n) < 0.05] = 0
-    dst = np.repeat(np.arange(n), k)
-    src = rng.integers(0, n, dst.size)
-    keep = src != dst
-    return build_world("directed", 11, n, src[keep], dst[keep])
+    return directed_world(1200, 5.0, seed=11, nobody=0.05)
 
 
 @pytest.fixture(scope="module")
