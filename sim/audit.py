@@ -9,12 +9,11 @@ The actions (see the README's "Audit log"): ``inject`` and ``cancel`` (recorded 
 when it has a writer: once, whether the terminal UI, ``agora run`` or a script asked), ``run``, ``save``,
 ``load``, ``analysis``, ``social``, ``llm settings``, ``plugin_reload`` and ``interview``.
 
-``agora audit WORLD [--action A] [--limit N] [--json]`` shows the log.
+``agora audit WORLD [--action A] [--limit N] [--json]`` shows the log (``sim.cli_audit``).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import os
@@ -23,7 +22,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import BadFileError, BadParameterError
+from .errors import BadFileError
 
 #: The actions Agora records (see the module docstring); ``agora audit --action`` accepts these and any
 #: other action found in the log.
@@ -122,34 +121,6 @@ def read_audit(path: str, *, limit: int | None = None, action: str | None = None
         when = _dt.datetime.fromtimestamp(float(ts), _dt.UTC).isoformat(timespec="milliseconds")
         out.append({"id": int(rid), "ts": float(ts), "time": when, "action": act, "details": details})
     return out
-
-
-def add_command(sub: Any) -> None:
-    """``agora audit``."""
-    from .cli import _positive_int
-
-    p = sub.add_parser("audit", help="show a world's audit log (the user actions that changed it)",
-                       description="Show the audit log of a world file: every user action that changed it (inject, "
-                       "cancel, run, save, load, analysis, social, llm settings, plugin_reload, interview) with its "
-                       "time (UTC) and details, oldest first.")
-    p.add_argument("world", metavar="WORLD")
-    p.add_argument("--action", metavar="A", help=f"only this action ({', '.join(ACTIONS)})")
-    p.add_argument("--limit", type=_positive_int, metavar="N", help="only the latest N rows (of --action's, with --action)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-
-def handle(args: argparse.Namespace) -> int:
-    from .cli import _emit
-
-    rows = read_audit(args.world, limit=args.limit, action=args.action)
-    if not rows and args.action is not None and args.action not in ACTIONS:
-        # A misspelt action would otherwise read as an empty log; one found in the log is always accepted.
-        raise BadParameterError(f"--action {args.action!r} is not an action of the audit log: use one of {', '.join(ACTIONS)}")
-    lines = [f"{r['time']}  {r['action']:<14} {encode_details(r['details'])}" for r in rows]
-    if not rows:
-        lines = [f"the audit log has no {args.action!r} entries" if args.action is not None else "the audit log is empty"]
-    _emit(args, {"world": os.path.abspath(args.world), "entries": rows}, "\n".join(lines))
-    return 0
 
 
 __all__ = ["ACTIONS", "TEXT_LIMIT", "append_audit", "encode_details", "public_settings", "read_audit"]

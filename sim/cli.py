@@ -244,9 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_analysis.add_bench_command(bsub)
     cli_llm.add_commands(sub)
     cli_llm.add_bench_command(bsub)
-    from . import audit
+    from . import cli_audit
 
-    audit.add_command(sub)
+    cli_audit.add_command(sub)
     return p
 
 
@@ -768,9 +768,9 @@ def _cmd_llm(args: argparse.Namespace) -> Any:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from . import audit
+    from . import cli_audit
 
-    return audit.handle(args)
+    return cli_audit.handle(args)
 
 
 def _cmd_check(args: argparse.Namespace) -> Any:
