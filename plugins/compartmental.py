@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult
+from sim.plugin import Param, PropagationModel, StepResult, union_agents
 
 _BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
 _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
@@ -80,16 +80,6 @@ def _first_hits(ctx, targets: np.ndarray, eid: np.ndarray) -> tuple[np.ndarray, 
     head = np.ones(key.size, dtype=bool)
     np.not_equal(who[1:], who[:-1], out=head[1:])
     return who[head], ctx.edge_sources(key[head] % span)
-
-
-def _merge(*lists: np.ndarray) -> np.ndarray:
-    """The union of agent lists, ascending, int32 (a sort: ``np.union1d`` is far slower on large lists)."""
-    out = np.sort(np.concatenate([np.asarray(a, dtype=np.int32) for a in lists]))
-    if out.size > 1:
-        keep = np.ones(out.size, dtype=bool)
-        np.not_equal(out[1:], out[:-1], out=keep[1:])
-        out = out[keep]
-    return out
 
 
 def _in_state(ctx, key: str, code: int) -> np.ndarray:
@@ -255,7 +245,7 @@ class SEIS(PropagationModel):
         recovered = infectious[ctx.random_agents(infectious) < self.p["gamma"]]
         result = _result([(infected, 1, sources), (latent[onset], 2, None), (recovered, 0, None)], eid.size, targets)
         result, caught = _feed(ctx, result, self.p["beta"], self.p["feed_weight"], 1)
-        ctx.store["latent"] = _merge(latent[~onset], infected, caught)
+        ctx.store["latent"] = union_agents(latent[~onset], infected, caught)
         return result
 
     def is_done(self, ctx):
@@ -324,7 +314,7 @@ class SIRS(PropagationModel):
         waned = ctx.random_agents(immune) < self.p["eta"]
         result = _result([(infected, 1, sources), (recovered, 2, None), (immune[waned], 0, None)], eid.size, targets)
         result, _ = _feed(ctx, result, self.p["beta"], self.p["feed_weight"], 1)
-        ctx.store["immune"] = _merge(immune[~waned], recovered)
+        ctx.store["immune"] = union_agents(immune[~waned], recovered)
         return result
 
     def is_done(self, ctx):

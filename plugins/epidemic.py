@@ -40,16 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult
+from sim.plugin import Param, PropagationModel, StepResult, union_agents
 
-
-def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sorted distinct agents of ``a`` and ``b`` (what ``np.union1d`` gives; a sort and a neighbour
-    compare, many times faster than its hash-based unique on large arrays)."""
-    c = np.sort(np.concatenate([a, b]))
-    if c.size > 1:
-        c = c[np.concatenate(([True], c[1:] != c[:-1]))]
-    return c
 
 _BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
 _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
@@ -91,7 +83,7 @@ class _Compartmental(PropagationModel):
             latent = ctx.store["latent"]
             onset = ctx.random_agents(latent) < self.p["sigma"]
             turned = latent[onset]
-            ctx.store["latent"] = _union(latent[~onset], infected).astype(np.int32)
+            ctx.store["latent"] = union_agents(latent[~onset], infected)
             agents.append(turned.astype(np.int64))
             states.append(np.full(turned.size, self.infectious_state, dtype=np.int8))
             sources.append(np.full(turned.size, -1, dtype=np.int32))
@@ -109,7 +101,7 @@ class _Compartmental(PropagationModel):
             hit = ctx.random_agents(shown) < min(1.0, self.p["beta"] * self.p["feed_weight"])
             caught = shown[hit]
             if self.latent_state >= 0 and caught.size:  # edge infections are in it already
-                ctx.store["latent"] = _union(ctx.store["latent"], caught).astype(np.int32)
+                ctx.store["latent"] = union_agents(ctx.store["latent"], caught)
             # Agents also infected along an edge keep their graph infection (with_feed).
             result = ctx.with_feed(result, caught, sharers[hit], new_state=self.infected_state)
         return result

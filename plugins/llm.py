@@ -37,7 +37,7 @@ import numpy as np
 
 from sim.errors import BadParameterError
 from sim.llm import prompts
-from sim.plugin import Param, PropagationModel, StepResult
+from sim.plugin import Param, PropagationModel, StepResult, union_agents
 from sim.world import world_rng
 
 REPOSTED, REPLIED, LIKED, DECIDING = 1, 2, 3, 4
@@ -150,7 +150,7 @@ class LLMDecisions(PropagationModel):
         """Ask the LLM for the sampled exposed agents (until the tick's budget is spent). Returns the
         agents asked and, for each, the rule's decision as fallback: state (1 or 0), source, via feed."""
         shown, sharers = ctx.feed_open()
-        candidates = np.union1d(targets[ctx.state[targets] == 0], shown).astype(np.int64)
+        candidates = union_agents(targets[ctx.state[targets] == 0], shown).astype(np.int64)
         none = np.empty(0, dtype=np.int64)
         if candidates.size == 0:
             return none, none.astype(np.int8), none.astype(np.int32), none.astype(bool)

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult
+from sim.plugin import Param, PropagationModel, StepResult, union_agents
 
 S, I, B = 0, 1, 2
 
@@ -424,7 +424,7 @@ class _Aware(PropagationModel):
         if shown.size:
             keep = ~np.isin(shown, pending)
             shown, sharers = shown[keep], sharers[keep]
-        flip = np.union1d(pending, shown).astype(np.int32) if shown.size else pending
+        flip = union_agents(pending, shown) if shown.size else pending
         # one number per agent: spontaneous adoption, then the profile coin, then blocking
         spont = _EMPTY
         if a > 0:

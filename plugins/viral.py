@@ -67,16 +67,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult
+from sim.plugin import Param, PropagationModel, StepResult, union_agents
 
-
-def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sorted distinct agents of ``a`` and ``b`` (what ``np.union1d`` gives; a sort and a neighbour
-    compare, many times faster than its hash-based unique on large arrays)."""
-    c = np.sort(np.concatenate([a, b]))
-    if c.size > 1:
-        c = c[np.concatenate(([True], c[1:] != c[:-1]))]
-    return c
 
 _VIRAL_PARAMS = {
     "p": Param(float, 0.3, 0.0, 1.0, "base probability of one attempt, before the factors below"),
@@ -148,7 +140,7 @@ def _accumulate(ctx, dst: np.ndarray, trust: np.ndarray, rate: float, shown: np.
     exposure = _writable(ctx, "exposure")
     touched, inv = np.unique(dst, return_inverse=True)
     pressure[touched] += np.bincount(inv, weights=trust.astype(np.float64), minlength=touched.size)
-    pending = _union(ctx.store["pending"], touched[pressure[touched] > 0])
+    pending = union_agents(ctx.store["pending"], touched[pressure[touched] > 0])
     exposure[pending] += rate * pressure[pending]
     threshold = ctx.store["threshold"]
     reached = exposure[pending] >= threshold[pending]
@@ -281,7 +273,7 @@ class HybridContagion(PropagationModel):
         if shown.size:
             by_feed = feed_hit if fed is None else feed_hit | fed
         # Viral adopters (and feed adopters) leave the exposure race too.
-        gone = viral if by_feed is None or not by_feed.any() else _union(viral, shown[by_feed])
+        gone = viral if by_feed is None or not by_feed.any() else union_agents(viral, shown[by_feed])
         if gone.size:
             pending = ctx.store["pending"]
             ctx.store["pending"] = pending[~np.isin(pending, gone)]

@@ -139,6 +139,18 @@ class Plugin:
         }
 
 
+def union_agents(*lists: np.ndarray) -> np.ndarray:
+    """The agents of all ``lists``, ascending and once each, as int32: what ``np.union1d`` gives, by a
+    sort and a neighbour compare. Use it in models instead of ``np.union1d``/``np.unique(x)``: numpy's
+    hash-based unique (numpy 2.3+) is many times slower on large arrays — half a second for 900,000
+    agents, where this takes a few milliseconds."""
+    from .arrays import unique_sorted
+
+    if not lists:
+        return np.empty(0, dtype=np.int32)
+    return unique_sorted(np.concatenate([np.asarray(a, dtype=np.int32) for a in lists]))
+
+
 @dataclass(frozen=True, slots=True)
 class Variable:
     """A continuous per-agent variable of a model (an opinion, a trait): a float column of length N that
