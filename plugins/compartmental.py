@@ -619,9 +619,9 @@ def _rewire(ctx, v: np.ndarray, u: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     n_groups = followers.size
     span = ns + 1
     # Excluded positions as sorted keys group * span + position: the followers' susceptible followees
-    # (gather_in lists them grouped by follower, ascending) and the followers themselves: two sorted
+    # (followees lists them grouped by follower, ascending) and the followers themselves: two sorted
     # runs, which a stable sort merges in linear time.
-    _, fol_s, _ = ctx.gather_in(followers)
+    _, fol_s = ctx.followees(followers)
     fol_g = np.repeat(np.arange(n_groups, dtype=np.int64), ctx.in_degree(followers))
     s_mask = is_s[fol_s]
     key = np.concatenate([fol_g[s_mask] * span + place[fol_s[s_mask]],

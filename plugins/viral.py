@@ -160,7 +160,7 @@ def _lowest_adopted_followee(ctx, agents: np.ndarray) -> np.ndarray:
     """For each listed agent (ascending), its lowest-numbered followee that has adopted, or -1."""
     out = np.full(agents.size, -1, dtype=np.int32)
     if agents.size:
-        targets, followees, _ = ctx.gather_in(agents)
+        targets, followees = ctx.followees(agents)
         adopted = ctx.adopted_mask(followees)
         # Followees come ascending within each target's group, so the first adopted one is the lowest.
         who, first = np.unique(targets[adopted], return_index=True)

@@ -9,7 +9,9 @@ so per-edge data (trust) is stored once.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -35,17 +37,43 @@ def index_dtype(count: int) -> np.dtype:
     return np.dtype(np.int32) if count < 2**31 - 1 else np.dtype(np.int64)
 
 
-@dataclass(eq=False, slots=True)
 class Graph:
-    """Directed CSR adjacency in both directions with float32 trust per edge."""
+    """Directed CSR adjacency in both directions with float32 trust per edge.
 
-    n: int
-    out_indptr: np.ndarray  # int64, n + 1
-    out_indices: np.ndarray  # int32, E
-    trust: np.ndarray  # float32, E (aligned with out_indices)
-    in_indptr: np.ndarray  # int64, n + 1
-    in_indices: np.ndarray  # int32, E
-    in_edge: np.ndarray  # int32/int64, E: out-edge position of each in-edge
+    ``in_edge`` may be given as a function that computes it: after a merge of edge changes
+    (:meth:`GraphDelta.merge_into`) it is computed on first use, so a model that changes edges every tick
+    and never reads it does not pay for remapping ten million links per tick.
+    """
+
+    __slots__ = ("n", "out_indptr", "out_indices", "trust", "in_indptr", "in_indices", "_in_edge")
+
+    def __init__(self, n: int, out_indptr: np.ndarray, out_indices: np.ndarray, trust: np.ndarray,
+                 in_indptr: np.ndarray, in_indices: np.ndarray,
+                 in_edge: "np.ndarray | Callable[[], np.ndarray]") -> None:
+        self.n = n
+        self.out_indptr = out_indptr  # int64, n + 1
+        self.out_indices = out_indices  # int32, E
+        self.trust = trust  # float32, E (aligned with out_indices)
+        self.in_indptr = in_indptr  # int64, n + 1
+        self.in_indices = in_indices  # int32, E
+        self._in_edge = in_edge  # int32/int64, E: out-edge position of each in-edge (or its maker)
+
+    @property
+    def in_edge(self) -> np.ndarray:
+        """Out-edge position of each in-edge (int32, or int64 past 2**31 edges)."""
+        if callable(self._in_edge):
+            self._in_edge = self._in_edge()
+        return self._in_edge
+
+    @property
+    def in_edge_ready(self) -> bool:
+        """Whether ``in_edge`` is computed already (reading it costs nothing)."""
+        return not callable(self._in_edge)
+
+    def in_edge_lazy(self) -> "np.ndarray | Callable[[], np.ndarray]":
+        """``in_edge`` as it stands: the array, or a function that computes it here (for a new graph
+        over the same arrays that should not force the computation)."""
+        return self._in_edge if not callable(self._in_edge) else (lambda: self.in_edge)
 
     @property
     def num_edges(self) -> int:
@@ -115,21 +143,8 @@ class Graph:
     def edge_ids(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Out-edge position of each edge ``src[i] -> dst[i]`` (int64; -1 where there is no such edge).
         Searches only the rows involved (vectorised)."""
-        src = np.asarray(src, dtype=np.int64)
-        dst = np.asarray(dst, dtype=np.int64)
-        out = np.full(src.shape, -1, dtype=np.int64)
-        if src.size == 0 or self.num_edges == 0:
-            return out
-        rows = unique_sorted(src)
-        pos, counts = csr_positions(self.out_indptr, rows)
-        if pos.size == 0:
-            return out
-        keys = np.repeat(rows, counts) * self.n + self.out_indices[pos]  # ascending
-        want = src * self.n + dst
-        i = np.minimum(np.searchsorted(keys, want), keys.size - 1)
-        hit = keys[i] == want
-        out[hit] = pos[i[hit]]
-        return out
+        where, found = _row_search(self.out_indptr, self.out_indices, self.n, src, dst)
+        return np.where(found, where, -1)
 
     def sources(self) -> np.ndarray:
         """Source agent of every out-edge (int32, E), aligned with ``out_indices``."""
@@ -147,10 +162,8 @@ class Graph:
 
     def nbytes(self) -> int:
         """Memory held by the arrays."""
-        return sum(
-            a.nbytes
-            for a in (self.out_indptr, self.out_indices, self.trust, self.in_indptr, self.in_indices, self.in_edge)
-        )
+        links = self.in_edge.nbytes if self.in_edge_ready else self.num_edges * index_dtype(self.num_edges).itemsize
+        return links + sum(a.nbytes for a in (self.out_indptr, self.out_indices, self.trust, self.in_indptr, self.in_indices))
 
     def check(self) -> list[str]:
         """Structural problems (empty when consistent)."""
@@ -273,111 +286,187 @@ class GraphDelta:
         """A new graph with the buffered changes applied; the buffer is emptied.
 
         The CSR arrays are spliced: removed entries are dropped and new ones inserted at their sorted
-        places in both directions, and the in-edge map is shifted to match, with no sort over all edges.
-        A very large buffer (over an eighth of the edges) rebuilds instead."""
+        places in both directions, with no sort over all edges; the in-edge map follows when first read
+        (see :class:`Graph`). A buffer of :data:`PARALLEL_SPLICE` changes or more does half of the work
+        on a worker thread. A very large buffer (over an eighth of the edges) rebuilds instead."""
         n = graph.n
         e = graph.num_edges
         self.last_removed = np.empty(0, dtype=np.int64)
         self.last_added = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+        adds, removes = self._adds, self._removes
+
+        def added() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            """The new edges' keys (ascending) and trust, where each goes in the out arrays (searched
+            once, reused by the splice) and whether it is there already."""
+            a = np.concatenate([x[0] for x in adds])
+            b = np.concatenate([x[1] for x in adds])
+            t = np.concatenate([x[2] for x in adds])
+            loop = a == b
+            ak, first = unique_sorted_first((a * n + b)[~loop])
+            ins_out, there = _row_search(graph.out_indptr, graph.out_indices, n, ak // n, ak % n)
+            return ak, t[~loop][first], ins_out, there
+
+        busy = sum(x[0].size for x in adds) + sum(x[0].size for x in removes) >= PARALLEL_SPLICE
+        pending = _worker().submit(added) if adds and busy else None
         del_out = np.empty(0, dtype=np.int64)
-        if self._removes:
-            rk = unique_sorted(np.concatenate([a * n + b for a, b in self._removes]))
-            pos = graph.edge_ids(rk // n, rk % n)
-            hit = pos >= 0
+        if removes:
+            rk = unique_sorted(np.concatenate([a * n + b for a, b in removes]))
+            pos, hit = _row_search(graph.out_indptr, graph.out_indices, n, rk // n, rk % n)
             self.last_removed = rk[hit]
             del_out = pos[hit]  # ascending: out positions ascend with (src, dst)
         ak = np.empty(0, dtype=np.int64)
         at = np.empty(0, dtype=np.float32)
-        if self._adds:
-            a = np.concatenate([x[0] for x in self._adds])
-            b = np.concatenate([x[1] for x in self._adds])
-            t = np.concatenate([x[2] for x in self._adds])
-            loop = a == b
-            ak, first = unique_sorted_first((a * n + b)[~loop])
-            at = t[~loop][first]
-            stays = graph.edge_ids(ak // n, ak % n) >= 0
+        ins_out = np.empty(0, dtype=np.int64)
+        if adds:
+            ak, at, ins_out, stays = pending.result() if pending is not None else added()
             if self.last_removed.size:  # unfollowed and followed again in one merge: added back
                 stays &= ~_in_sorted(self.last_removed, ak)
-            ak, at = ak[~stays], at[~stays]
+            ak, at, ins_out = ak[~stays], at[~stays], ins_out[~stays]
             self.last_added = (ak, at)
         self._adds, self._removes = [], []
         if del_out.size == 0 and ak.size == 0:
             return graph
         if del_out.size + ak.size > max(1024, e // 8):
             return _rebuild(graph, self.last_removed, ak, at)
-        return _splice(graph, del_out, self.last_removed, ak, at)
+        return _splice(graph, del_out, self.last_removed, ak, at, ins_out)
 
 
 def _row_search(indptr: np.ndarray, indices: np.ndarray, n: int, rows: np.ndarray, cols: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """For each ``(rows[i], cols[i])``: the position in a CSR's column arrays where ``cols[i]`` sits (or
-    would be inserted) in its sorted row, and whether it is there. Searches only the rows involved."""
+    would be inserted) in its sorted row, and whether it is there.
+
+    One binary search per query, all queries at once: each round halves every open interval, so there
+    are as many rounds as bits in the longest row searched (a Python loop of at most 31 rounds, each
+    over the queries still open). Any query order; no sort, no pass over the rows' entries."""
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
-    if rows.size == 0:
-        return np.empty(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    if rows.size > 1 and bool(np.all(rows[1:] >= rows[:-1])):  # grouped already: no sort needed
-        first = np.empty(rows.size, dtype=bool)
-        first[0] = True
-        np.not_equal(rows[1:], rows[:-1], out=first[1:])
-        uniq = rows[first]
-    else:
-        uniq = unique_sorted(rows)
-    pos, counts = csr_positions(indptr, uniq)
-    keys = np.repeat(uniq, counts) * n + indices[pos]
-    want = rows * n + cols
-    i = np.searchsorted(keys, want)
-    block = (np.cumsum(counts) - counts)[np.searchsorted(uniq, rows)]
-    where = indptr[rows] + (i - block)
-    found = (i < keys.size) & (keys[np.minimum(i, max(keys.size - 1, 0))] == want) if keys.size else np.zeros(rows.size, dtype=bool)
-    return where, found
+    lo = indptr[rows]
+    end = indptr[rows + 1]
+    hi = end.copy()
+    open_ = np.flatnonzero(lo < hi)
+    while open_.size:
+        low, high = lo[open_], hi[open_]
+        mid = (low + high) >> 1
+        right = indices[mid] < cols[open_]
+        low = np.where(right, mid + 1, low)
+        high = np.where(right, high, mid)
+        lo[open_], hi[open_] = low, high
+        open_ = open_[low < high]
+    found = lo < end
+    found[found] = indices[lo[found]] == cols[found]
+    return lo, found
 
 
-def _splice(graph: Graph, del_out: np.ndarray, removed: np.ndarray, ak: np.ndarray, at: np.ndarray) -> Graph:
+#: Changes per merge above which the two directions are spliced at once, the in direction on a worker
+#: thread (numpy releases the GIL in the copies and searches that make up each side).
+PARALLEL_SPLICE = 20_000
+_pool: ThreadPoolExecutor | None = None
+
+
+def _worker() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agora-graph")
+    return _pool
+
+
+def _splice(graph: Graph, del_out: np.ndarray, removed: np.ndarray, ak: np.ndarray, at: np.ndarray,
+            ins_out: np.ndarray) -> Graph:
+    """The graph with the out positions ``del_out`` (ascending) removed and the edges ``ak`` (keys
+    ``src * n + dst``, ascending, with trust ``at``) inserted at the old out positions ``ins_out``."""
     n = graph.n
     e = graph.num_edges
     r_src, r_dst = removed // n, removed % n
     a_src, a_dst = ak // n, ak % n
+
+    def in_side() -> tuple[np.ndarray, ...]:
+        # rows by follower; additions in (dst, src) order, so that new edges that go to the same place
+        # are inserted in order
+        del_in, found = _row_search(graph.in_indptr, graph.in_indices, n, r_dst, r_src)
+        assert bool(found.all())
+        del_in.sort()
+        order = np.argsort(a_dst * n + a_src)
+        ins_in, _ = _row_search(graph.in_indptr, graph.in_indices, n, a_dst[order], a_src[order])
+        q_in = ins_in - np.searchsorted(del_in, ins_in)
+        (in_indices,) = _splice_arrays([(graph.in_indices, a_src[order])], del_in, q_in)
+        return _indptr_after(graph.in_indptr, r_dst, a_dst), in_indices, del_in, q_in, order
+
+    pending = _worker().submit(in_side) if del_out.size + ak.size >= PARALLEL_SPLICE else None
     # out direction: drop, then insert at the sorted places (ak ascends by (src, dst))
-    ins_out, _ = _row_search(graph.out_indptr, graph.out_indices, n, a_src, a_dst)
     q_out = ins_out - np.searchsorted(del_out, ins_out)
-    keep = np.ones(e, dtype=bool)
-    keep[del_out] = False
-    out_indices = np.insert(graph.out_indices[keep], q_out, a_dst.astype(np.int32))
-    trust = np.insert(graph.trust[keep], q_out, at.astype(np.float32))
-    out_counts = np.diff(graph.out_indptr) - np.bincount(r_src, minlength=n) + np.bincount(a_src, minlength=n)
-    out_indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(out_counts, out=out_indptr[1:])
+    out_indices, trust = _splice_arrays([(graph.out_indices, a_dst), (graph.trust, at)], del_out, q_out)
+    out_indptr = _indptr_after(graph.out_indptr, r_src, a_src)
     added_at = q_out + np.arange(ak.size)  # final out position of each added edge
-    # in direction: the same, rows by follower, then the in->out map shifted to the new out positions
-    del_in, found = _row_search(graph.in_indptr, graph.in_indices, n, r_dst, r_src)
-    assert bool(found.all())
-    del_in = np.sort(del_in)
-    order = np.argsort(a_dst * n + a_src)
-    ins_in, _ = _row_search(graph.in_indptr, graph.in_indices, n, a_dst[order], a_src[order])
-    q_in = ins_in - np.searchsorted(del_in, ins_in)
+    in_indptr, in_indices, del_in, q_in, order = pending.result() if pending is not None else in_side()
+    # The in->out map is computed when first read (see Graph.in_edge): from the old map when that one
+    # was computed, else from the new out arrays alone. Holding the old map's maker would chain every
+    # merge's arrays; holding only the old map (or nothing) keeps memory flat.
+    added_links = added_at[order]
+    if graph.in_edge_ready:
+        old_links = graph.in_edge
+        in_edge: Callable[[], np.ndarray] = lambda: _moved_links(old_links, del_out, ins_out, del_in, q_in, added_links)
+    else:
+        in_edge = lambda: _links_from_out(out_indices)
+    return Graph(n, out_indptr, out_indices, trust, in_indptr, in_indices, in_edge)
+
+
+def _splice_arrays(columns: list[tuple[np.ndarray, np.ndarray]], dropped: np.ndarray, q: np.ndarray
+                   ) -> list[np.ndarray]:
+    """Each ``(array, values)`` with the entries at ``dropped`` removed and ``values`` inserted before
+    position ``q`` of what is left (``q`` non-decreasing; equal places keep the order given). What
+    ``np.insert(array[keep], q, values)`` gives, with the masks shared by all columns and no sort."""
+    e = columns[0][0].shape[0]
+    keep = np.ones(e, dtype=bool)
+    keep[dropped] = False
+    at = q + np.arange(q.size)  # final place of each inserted value
+    old = np.ones(e - dropped.size + q.size, dtype=bool)
+    old[at] = False
+    out = []
+    for array, values in columns:
+        new = np.empty(old.shape[0], dtype=array.dtype)
+        new[at] = values
+        new[old] = array[keep]
+        out.append(new)
+    return out
+
+
+def _indptr_after(indptr: np.ndarray, removed_rows: np.ndarray, added_rows: np.ndarray) -> np.ndarray:
+    n = indptr.shape[0] - 1
+    counts = np.diff(indptr) - np.bincount(removed_rows, minlength=n) + np.bincount(added_rows, minlength=n)
+    out = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _moved_links(old_links: np.ndarray, del_out: np.ndarray, ins_out: np.ndarray, del_in: np.ndarray,
+                 q_in: np.ndarray, added_links: np.ndarray) -> np.ndarray:
+    """The in->out map after a splice, from the one before it: the in-edges at ``del_in`` dropped, every
+    kept link moved to its edge's new out position, the new links ``added_links`` inserted at ``q_in``."""
+    e = old_links.shape[0]
+    e2 = e - del_out.size + ins_out.size
     keep = np.ones(e, dtype=bool)
     keep[del_in] = False
-    in_indices = np.insert(graph.in_indices[keep], q_in, a_src[order].astype(np.int32))
-    # Shift every kept in->out link to its new out position: minus the out entries removed before it,
-    # plus the entries inserted at or before it. The shift is piecewise constant between change points:
-    # one cumulative sum over a small-int array, then one gather (a binary search per edge costs over
-    # a second at ten million edges, a fresh int64 pass per step about 50 ms).
-    wide = e + ak.size >= 2**31 - 1
-    delta = np.zeros(e + 1, dtype=np.int64 if wide else np.int32)
-    np.add.at(delta, ins_out, 1)  # kept old positions at or after an insertion point move one up
-    np.add.at(delta, del_out + 1, -1)  # ... and after a removed one, one down
-    shift = np.cumsum(delta[:e], dtype=delta.dtype)
-    kept_links = graph.in_edge[keep]
+    # Every kept link moves by minus the out entries removed before it plus the entries inserted at or
+    # before it: a step function of the old position, one cumulative sum then one gather (a binary
+    # search per edge costs over a second at ten million edges).
+    wide = e + ins_out.size >= 2**31 - 1
+    steps = np.bincount(ins_out, minlength=e + 1)[:e]
+    if del_out.size:
+        steps[1:] -= np.bincount(del_out, minlength=e)[: e - 1]
+    shift = np.cumsum(steps, dtype=np.int64 if wide else np.int32)
+    del steps
+    kept = old_links[keep]
     if wide:
-        kept_links = kept_links.astype(np.int64)
-    old = kept_links + shift[kept_links]
-    e2 = out_indices.shape[0]
-    in_edge = np.insert(old, q_in, added_at[order]).astype(index_dtype(e2), copy=False)
-    in_counts = np.diff(graph.in_indptr) - np.bincount(r_dst, minlength=n) + np.bincount(a_dst, minlength=n)
-    in_indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(in_counts, out=in_indptr[1:])
-    return Graph(n, out_indptr, out_indices, trust, in_indptr, in_indices, in_edge)
+        kept = kept.astype(np.int64)
+    kept += shift[kept]
+    return np.insert(kept, q_in, added_links).astype(index_dtype(e2), copy=False)
+
+
+def _links_from_out(out_indices: np.ndarray) -> np.ndarray:
+    """The in->out map from the out arrays alone: out edges sorted by (src, dst), stably re-sorted by
+    dst, come in (dst, src) order, the in-edge order."""
+    return np.argsort(out_indices, kind="stable").astype(index_dtype(out_indices.shape[0]), copy=False)
 
 
 def _rebuild(graph: Graph, removed: np.ndarray, ak: np.ndarray, at: np.ndarray) -> Graph:

@@ -202,8 +202,9 @@ def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def readonly_graph(g: Graph) -> Graph:
     """The same graph over read-only views of its CSR arrays and trust (no copy)."""
+    in_edge = _readonly(g.in_edge) if g.in_edge_ready else (lambda: _readonly(g.in_edge))
     return Graph(g.n, _readonly(g.out_indptr), _readonly(g.out_indices), _readonly(g.trust),
-                 _readonly(g.in_indptr), _readonly(g.in_indices), _readonly(g.in_edge))
+                 _readonly(g.in_indptr), _readonly(g.in_indices), in_edge)
 
 
 def _protect(value: Any) -> Any:
@@ -468,13 +469,22 @@ class StepContext:
         pos, counts = csr_positions(g.in_indptr, agents)
         return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos], g.in_edge[pos].astype(np.int64)
 
+    def followees(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The agents each listed agent follows: ``(targets, sources)`` as in :meth:`gather_in`, without
+        the edge ids. Prefer it when the ids are not needed: right after the graph changed, the in->out
+        edge map is computed only when first read, and this does not read it."""
+        agents = np.asarray(agents, dtype=np.int64)
+        g = self._graph
+        pos, counts = csr_positions(g.in_indptr, agents)
+        return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos]
+
     def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
         """Whether each listed agent is in one of the model's adopted states."""
         return np.isin(self._session.state[agents], self._session.adopted_states)
 
     def adopted_in_counts(self, agents: np.ndarray) -> np.ndarray:
         """For each listed agent, how many of the agents it follows have adopted."""
-        targets, sources, _ = self.gather_in(agents)
+        targets, sources = self.followees(agents)
         hit = self.adopted_mask(sources)
         if targets.size == 0:
             return np.zeros(len(agents), dtype=np.int64)

@@ -268,7 +268,7 @@ class World:
         twin = World(
             name=self.name, seed=self.seed, columns={k: v.copy() for k, v in self.columns.items()},
             graph=Graph(self.graph.n, self.graph.out_indptr, self.graph.out_indices, self.graph.trust.copy(),
-                        self.graph.in_indptr, self.graph.in_indices, self.graph.in_edge),
+                        self.graph.in_indptr, self.graph.in_indices, self.graph.in_edge_lazy()),
             config=copy.deepcopy(self.config), tick=self.tick, rng_state=copy.deepcopy(self.rng_state),
             persona_overrides=dict(self.persona_overrides), messages=copy.deepcopy(self.messages),
             sessions=[s.copy() for s in self.sessions], path=None, app_version=self.app_version,
