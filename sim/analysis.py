@@ -61,17 +61,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .graph import csr_positions
+from sim.graph import csr_positions
 
-from .arrays import unique_sorted
-from .errors import AgoraError, BadParameterError
-from .topics import TOPICS
+from sim.arrays import unique_sorted
+from sim.errors import AgoraError, BadParameterError
+from sim.topics import TOPICS
 
 if TYPE_CHECKING:  # pragma: no cover
     import igraph
 
-    from .graph import Graph
-    from .world import World
+    from sim.graph import Graph
+    from sim.world import World
 
 Progress = Callable[[str, float], None] | None
 

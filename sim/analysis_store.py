@@ -29,8 +29,8 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import aiosqlite
 
-    from .analysis import CommunityTable
-    from .world import World
+    from sim.analysis import CommunityTable
+    from sim.world import World
 
 Progress = Callable[[str, float], None] | None
 
@@ -131,7 +131,7 @@ async def persist_analysis(path: str, world: "World", table: "CommunityTable | N
     the configuration (``checkpoint_world``, sessions untouched), then :func:`write_analysis`."""
     import aiosqlite
 
-    from .store import checkpoint_world
+    from sim.store import checkpoint_world
 
     db = await aiosqlite.connect(path)
     try:

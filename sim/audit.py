@@ -22,7 +22,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import BadFileError
+from sim.errors import BadFileError
 
 #: The actions Agora records (see the module docstring); ``agora audit --action`` accepts these and any
 #: other action found in the log.

@@ -66,13 +66,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadFileError, BadParameterError, TargetExistsError
-from .events import EventBus
-from .plugin import Param, PropagationModel, Recommender, StepResult, Variable
-from .registry import PluginInfo, Registry, load_file
-from .session import PropagationSession
-from .topics import TOPICS
-from .world import World, world_rng
+from sim.errors import BadFileError, BadParameterError, TargetExistsError
+from sim.events import EventBus
+from sim.plugin import Param, PropagationModel, Recommender, StepResult, Variable
+from sim.registry import PluginInfo, Registry, load_file
+from sim.session import PropagationSession
+from sim.topics import TOPICS
+from sim.world import World, world_rng
 
 Progress = Callable[[str, float], None] | None
 
@@ -155,7 +155,7 @@ def new_plugin(name: str, folder: str = ".", template: str = "cascade") -> list[
         BadParameterError: the name is not acceptable (the reason is named), or ``folder`` is a file.
         TargetExistsError: one of the two files exists already (nothing is written then).
     """
-    from .templates import FILES, TEMPLATES
+    from sim.templates import FILES, TEMPLATES
 
     if template not in FILES:
         raise BadParameterError(f"template {template!r} is not one of {', '.join(TEMPLATES)}: choose one with --template")
@@ -207,7 +207,7 @@ def _base_world(agents: int, seed: int) -> World:
     key = (int(agents), int(seed))
     world = _WORLDS.get(key)
     if world is None:
-        from .create import synthetic_world
+        from sim.create import synthetic_world
 
         world = synthetic_world(f"check-{agents}", agents, avg_degree=10.0, seed=seed)
         # Forks copy the columns and trust but share the rest of the graph: freezing the base keeps a
@@ -398,8 +398,8 @@ def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages
     worlds = [base.fork()]
 
     async def drive() -> None:
-        from .llm.service import LLMService
-        from .simulation import Simulation
+        from sim.llm.service import LLMService
+        from sim.simulation import Simulation
 
         cls = make_cls()
         name = cls.name if isinstance(getattr(cls, "name", None), str) and cls.name else "unnamed"

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import numpy as np
 import psutil
 
-from .arrays import unique_sorted
+from sim.arrays import unique_sorted
 
 
 class PeakRSS:
@@ -78,9 +78,9 @@ def bench_world(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int 
     graph of the same arrays for PageRank, and a bare numpy frontier kernel for the headless cascade's edge attempts per second.
     Time targets are the 1,000,000-agent ones scaled linearly with the number of agents.
     """
-    from .create import synthetic_world
-    from .snapshot import load_snapshot, save_snapshot
-    from .store import _world_arrays, open_world, save_world
+    from sim.create import synthetic_world
+    from sim.snapshot import load_snapshot, save_snapshot
+    from sim.store import _world_arrays, open_world, save_world
 
     own = folder is None
     folder = folder or tempfile.mkdtemp(prefix="agora-bench-")
@@ -117,7 +117,7 @@ def bench_world(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int 
                 gc.collect()
             ours = None
             if analyse:
-                from .analysis import pagerank_csr
+                from sim.analysis import pagerank_csr
 
                 r["pagerank"] = {}
                 with timed(r["pagerank"], "pagerank_s"):
@@ -189,7 +189,7 @@ def bench_world(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int 
 def _pagerank_baseline(world: Any, ours: np.ndarray, ours_s: float, progress: Callable[[str, float], None] | None) -> dict[str, Any]:
     """The plain igraph route to PageRank (an igraph graph built from the same arrays, then PRPACK), the
     extra memory it takes, and its largest difference from ``ours`` (``agora analyze``'s power iteration)."""
-    from .analysis import build_view, pagerank_scores
+    from sim.analysis import build_view, pagerank_scores
 
     out: dict[str, Any] = {}
     before = _maxrss_mb()
@@ -210,11 +210,11 @@ async def _bench_headless_run(world: Any, db: str, seed: int, max_ticks: int, p:
     """What ``agora run WORLD --inject bench --param p=0.1 --seeds random:100 --until-done`` does on the
     opened world file (events written through the world's writer, a checkpoint at the end), beside the bare
     numpy frontier kernel from the same seeds. Also the cost of an idle tick (activation only)."""
-    from .llm.service import LLMService
-    from .registry import Registry
-    from .runner import run_cascades
-    from .simulation import Simulation
-    from .writer import WorldWriter
+    from sim.llm.service import LLMService
+    from sim.registry import Registry
+    from sim.runner import run_cascades
+    from sim.simulation import Simulation
+    from sim.writer import WorldWriter
 
     idle = Simulation(world.fork(), llm=LLMService.offline(world))
     idle_ms = []
@@ -315,9 +315,9 @@ def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: f
                       sessions: int = 10, ndlib_agents: int = 100_000, repeats: int = 3) -> dict[str, Any]:
     """Independent-cascade throughput against a plain numpy frontier kernel; one tick with many
     concurrent sessions; and NDlib on a 100,000-agent graph when installed."""
-    from .create import synthetic_world
-    from .llm.service import LLMService
-    from .simulation import Simulation
+    from sim.create import synthetic_world
+    from sim.llm.service import LLMService
+    from sim.simulation import Simulation
 
     r: dict[str, Any] = {"benchmark": "propagation", "agents": agents, "avg_degree": avg_degree, "p": p}
     with PeakRSS() as peak:
@@ -403,10 +403,10 @@ def bench_series(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int
     of the session's time spent inside the recording code (timed around it) is the figure held to the
     5 % target; the on/off difference of whole runs is reported beside it and is mostly noise on a
     shared machine."""
-    from .create import synthetic_world
-    from .llm.service import LLMService
-    from .series import series_dict
-    from .simulation import Simulation
+    from sim.create import synthetic_world
+    from sim.llm.service import LLMService
+    from sim.series import series_dict
+    from sim.simulation import Simulation
 
     r: dict[str, Any] = {"benchmark": "series", "agents": agents, "avg_degree": avg_degree, "repeats": repeats}
     with PeakRSS() as peak:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from .bench import PeakRSS, _mb, timed
+from sim.bench import PeakRSS, _mb, timed
 
 
 def bench_analysis(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int = 1,
@@ -26,9 +26,9 @@ def bench_analysis(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
     """Run the analysis benchmark and return its figures (see the module docstring)."""
     import igraph as ig
 
-    from .analysis import (build_view, detect_communities, fingerprint, nmi, pagerank_csr, pagerank_scores,
+    from sim.analysis import (build_view, detect_communities, fingerprint, nmi, pagerank_csr, pagerank_scores,
                            store_analysis, undirected_pairs, AnalysisResult)
-    from .create import synthetic_world
+    from sim.create import synthetic_world
 
     r: dict[str, Any] = {"benchmark": "analysis", "agents": agents, "avg_degree": avg_degree, "cpu_count": os.cpu_count(),
                          "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "igraph": ig.__version__}

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from .bench import PeakRSS, _mb
+from sim.bench import PeakRSS, _mb
 
 #: The issue's target: completions per second at concurrency 64 against a server answering in 20 ms.
 TARGET_PER_SECOND = 500.0
@@ -195,8 +195,8 @@ class _Agora:
     """The project's :class:`LLMClient`, cache off (every request reaches a server), default retries."""
 
     def __init__(self, urls: list[str], concurrency: int) -> None:
-        from .llm.client import LLMClient
-        from .llm.config import LLMConfig
+        from sim.llm.client import LLMClient
+        from sim.llm.config import LLMConfig
 
         cfg = LLMConfig.resolve({"base_urls": ",".join(urls), "concurrency": concurrency, "cache": False,
                                  "timeout": 30, "model": MODEL, "max_tokens": MAX_TOKENS, "temperature": TEMPERATURE},

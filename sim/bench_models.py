@@ -199,8 +199,8 @@ def _ndlib_run(name: str, world: Any, params: dict[str, Any], seeds: np.ndarray,
 
 def _agora_ticks(world: Any, registry: Any, name: str, params: dict[str, Any], seeds: str, ticks: int) -> dict[str, Any]:
     """One session of ``name`` on a fork of ``world``: whole-tick seconds of up to ``ticks`` rounds."""
-    from .llm.service import LLMService
-    from .simulation import Simulation
+    from sim.llm.service import LLMService
+    from sim.simulation import Simulation
 
     fork = world.fork()
     sim = Simulation(fork, registry=registry, llm=LLMService.offline(fork))
@@ -228,16 +228,16 @@ def bench_models(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int
                  models: list[str] | None = None, progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
     """Every built-in model's tick at ``agents`` agents, and beside it NDlib at ``ndlib_agents`` (see the
     module docstring). ``models`` limits the run to some models; ``ndlib_agents=0`` skips NDlib."""
-    from .bench import PeakRSS, _mb
-    from .create import synthetic_world
-    from .registry import Registry
+    from sim.bench import PeakRSS, _mb
+    from sim.create import synthetic_world
+    from sim.registry import Registry
 
     registry = Registry(entry_points=False, env=False)
     names = sorted(i.name for i in registry.list("model") if i.source == "builtin" and i.name != "llm")
     if models:
         unknown = sorted(set(models) - set(names))
         if unknown:
-            from .errors import BadParameterError
+            from sim.errors import BadParameterError
 
             raise BadParameterError(f"no built-in model {unknown[0]!r}: the built-in models are {', '.join(names)}")
         names = [n for n in names if n in models]

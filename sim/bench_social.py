@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from .bench import PeakRSS, _maxrss_mb, _mb
+from sim.bench import PeakRSS, _maxrss_mb, _mb
 
 CONTENT_RECOMMENDERS: tuple[str, ...] = ("chronological", "hot", "interest", "collaborative", "social-proof", "random")
 FRIEND_RECOMMENDERS: tuple[str, ...] = ("common-neighbours", "adamic-adar", "interest-compatibility", "random")
@@ -79,7 +79,7 @@ def _forget_feeds(sessions: Sequence[Any]) -> None:
 def _online_masks(world: Any, share: float, ticks: int, seed: int) -> list[np.ndarray]:
     """Exactly ``round(share * n)`` active agents online per tick (at most all active ones), drawn
     uniformly with a generator seeded from (seed, tick): independent of the activity profiles."""
-    from .world import Status
+    from sim.world import Status
 
     pool = np.flatnonzero(world.columns["status"] == Status.ACTIVE)
     size = min(round(share * world.n), int(pool.size))
@@ -97,7 +97,7 @@ def _setup_sessions(sim: Any, messages: int, history: int, seed: int,
                     progress: Callable[[str, float], None] | None) -> tuple[list[Any], list[Any], dict[str, Any]]:
     """Run ``history`` messages to completion, then inject ``messages`` live ones over
     ``WARM_TICKS`` ticks; all with the social layer off (recommender "none")."""
-    from .topics import TOPICS
+    from sim.topics import TOPICS
 
     world = sim.world
     n = world.n
@@ -203,12 +203,12 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
     - ``peak_rss_mb``: the higher of ``peak_rss_sampled_mb`` and ``maxrss_mb``.
     - ``targets``, ``within_targets`` (each target: bool), ``all_within_targets``, ``notes``.
     """
-    from .create import synthetic_world
-    from .graph import GraphDelta, csr_positions
-    from .llm.service import LLMService
-    from .simulation import Simulation
-    from .social import FeedContext, FriendContext, SocialTick
-    from .world import world_rng
+    from sim.create import synthetic_world
+    from sim.graph import GraphDelta, csr_positions
+    from sim.llm.service import LLMService
+    from sim.simulation import Simulation
+    from sim.social import FeedContext, FriendContext, SocialTick
+    from sim.world import world_rng
 
     t_start = time.perf_counter()
     content = tuple(content)

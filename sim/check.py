@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadFileError
+from sim.errors import BadFileError
 
 #: Modulus of the row checksums (a prime below 2**31, so the SQL integer sums cannot overflow).
 _MOD = 2147483647
@@ -102,7 +102,7 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     Raises:
         BadFileError: ``path`` does not exist or is a folder (nothing to check).
     """
-    from .store import _read_arrays, read_meta, stale_temps, world_from_parts
+    from sim.store import _read_arrays, read_meta, stale_temps, world_from_parts
 
     t0 = time.perf_counter()
     if not os.path.exists(path):

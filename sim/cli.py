@@ -13,8 +13,8 @@ import sys
 import time
 from typing import Any, NoReturn
 
-from . import __version__
-from .errors import AgoraError, BadParameterError
+from sim import __version__
+from sim.errors import AgoraError, BadParameterError
 
 EXIT_USAGE = 2
 
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="overwrite the --series and --plot files if they exist")
     run.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
     _social_arguments(run, "for this run (default: the world's setting)")
-    from .cli_llm import add_llm_arguments
+    from sim.cli_llm import add_llm_arguments
 
     add_llm_arguments(run)
     run.add_argument("--llm-wait", type=_non_negative_float, default=30.0, metavar="S",
@@ -234,17 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--seed", type=_int, default=7)
     bs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
-    from . import cli_analysis, cli_llm, cli_plot, cli_plugins, cli_sweep
+    from sim import cli_analysis, cli_llm, cli_plot, cli_plugins, cli_sweep
 
     cli_plugins.add_commands(sub)
     cli_sweep.add_commands(sub)
     cli_plot.add_commands(sub)
-    from . import cli_check; cli_check.add_commands(sub)  # noqa: E702
+    from sim import cli_check; cli_check.add_commands(sub)  # noqa: E702
     cli_analysis.add_commands(sub)
     cli_analysis.add_bench_command(bsub)
     cli_llm.add_commands(sub)
     cli_llm.add_bench_command(bsub)
-    from . import cli_audit
+    from sim import cli_audit
 
     cli_audit.add_command(sub)
     return p
@@ -256,7 +256,7 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     else:
         # Names, bios, messages and answers are data: control characters and ANSI escapes in them are shown
         # as visible escapes (sim.safe), never sent to the terminal raw.
-        from .safe import shown
+        from sim.safe import shown
 
         sys.stdout.write(shown(text.rstrip("\n"), lines=True) + "\n")
 
@@ -291,14 +291,14 @@ def _describe(info: dict[str, Any]) -> str:
 
 
 async def _cmd_new(args: argparse.Namespace) -> int:
-    from .create import imported_world, synthetic_world
-    from .progress import stderr_progress
-    from .store import check_target, save_world, world_info
+    from sim.create import imported_world, synthetic_world
+    from sim.progress import stderr_progress
+    from sim.store import check_target, save_world, world_info
 
     _check_new_options(args)
     check_target(args.world, args.force)
     if not args.edges:  # refuse before minutes of work: memory (in synthetic_world) and disk here
-        from .memory import ensure_disk, ensure_fits, world_file_bytes
+        from sim.memory import ensure_disk, ensure_fits, world_file_bytes
 
         edges = int(args.agents * args.avg_degree)
         ensure_fits(args.agents, edges, what="a world")
@@ -316,12 +316,12 @@ async def _cmd_new(args: argparse.Namespace) -> int:
         world.config["minutes_per_tick"] = args.minutes_per_tick
         changes = _social_changes(args)
         if changes:
-            from .social import Social
+            from sim.social import Social
 
             social = Social(world, make_registry([]), {})
             world.config["social"] = social.configure(**changes)
         if args.reserve > 0:
-            from .world import Status
+            from sim.world import Status
 
             pool = world_rng_pick(world, args.reserve)
             world.columns["status"][pool] = Status.CREATED
@@ -367,16 +367,16 @@ def _check_new_options(args: argparse.Namespace) -> None:
 
 def world_rng_pick(world: Any, share: float) -> Any:
     """A seeded choice of ``share`` of the world's agents (the reserve of agents not joined yet)."""
-    from .world import world_rng
+    from sim.world import world_rng
 
     k = int(round(share * world.n))
     return world_rng(world.seed, 7).choice(world.n, size=k, replace=False)
 
 
 async def _cmd_social(args: argparse.Namespace) -> int:
-    from .social import Social
-    from .store import open_world
-    from .writer import WorldWriter
+    from sim.social import Social
+    from sim.store import open_world
+    from sim.writer import WorldWriter
 
     registry = make_registry(args.plugins, args.world)
     world = await open_world(args.world)
@@ -402,7 +402,7 @@ async def _cmd_social(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .store import world_info
+    from sim.store import world_info
 
     info = world_info(args.world)
     _emit(args, info, _describe(info))
@@ -410,7 +410,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 async def _cmd_agent(args: argparse.Namespace) -> int:
-    from .store import open_world
+    from sim.store import open_world
 
     world = await open_world(args.world)
     data = world.agent(world.index_of(args.id)).to_dict()
@@ -420,9 +420,9 @@ async def _cmd_agent(args: argparse.Namespace) -> int:
 
 
 async def _cmd_save(args: argparse.Namespace) -> int:
-    from .progress import stderr_progress
-    from .snapshot import save_snapshot
-    from .store import check_target, open_world
+    from sim.progress import stderr_progress
+    from sim.snapshot import save_snapshot
+    from sim.store import check_target, open_world
 
     check_target(args.snapshot, args.force, what="snapshot")
     t0 = time.perf_counter()
@@ -431,12 +431,12 @@ async def _cmd_save(args: argparse.Namespace) -> int:
         size = await asyncio.to_thread(save_snapshot, world, args.snapshot, force=args.force, progress=progress)
     data = {"world": os.path.abspath(args.world), "snapshot": os.path.abspath(args.snapshot), "size_bytes": size,
             "tick": world.tick, "seconds": round(time.perf_counter() - t0, 3)}
-    from .audit import append_audit
+    from sim.audit import append_audit
 
     try:  # the world's audit log records the snapshot taken; a world file that cannot be written still saves
         append_audit(args.world, "save", {"snapshot": data["snapshot"], "tick": world.tick, "size_bytes": size})
     except AgoraError as exc:
-        from .safe import shown
+        from sim.safe import shown
 
         sys.stderr.write(f"agora: note: the snapshot was saved, but {shown(exc, 500)}\n")
     _emit(args, data, f"saved {args.world} (tick {world.tick}) to {args.snapshot} ({_fmt_size(size)})")
@@ -444,16 +444,16 @@ async def _cmd_save(args: argparse.Namespace) -> int:
 
 
 async def _cmd_load(args: argparse.Namespace) -> int:
-    from .progress import stderr_progress
-    from .snapshot import load_snapshot
-    from .store import check_target, save_world, world_info
+    from sim.progress import stderr_progress
+    from sim.snapshot import load_snapshot
+    from sim.store import check_target, save_world, world_info
 
     check_target(args.world, args.force)
     t0 = time.perf_counter()
     with stderr_progress() as progress:
         world = await asyncio.to_thread(load_snapshot, args.snapshot, progress=progress)
         await save_world(world, args.world, force=args.force, progress=progress, keep_audit=True)
-    from .audit import append_audit
+    from sim.audit import append_audit
 
     append_audit(args.world, "load", {"snapshot": os.path.abspath(args.snapshot), "tick": world.tick})
     info = world_info(args.world)
@@ -517,8 +517,8 @@ def _check_social_params(settings: dict[str, Any], changes: dict[str, Any]) -> N
 def make_registry(plugin_dirs: list[str], world_path: str | None = None):
     """The registry for a command: built-ins, entry points, ``AGORA_PLUGINS``, ``--plugins`` folders
     and the world's own ``<world>.plugins/`` folder."""
-    from .errors import BadFileError
-    from .registry import Registry, world_plugin_dir
+    from sim.errors import BadFileError
+    from sim.registry import Registry, world_plugin_dir
 
     for d in plugin_dirs:
         if not os.path.isdir(d):
@@ -560,7 +560,7 @@ def _metrics_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def _cmd_run(args: argparse.Namespace) -> int:
-    from .cli_llm import llm_overrides
+    from sim.cli_llm import llm_overrides
 
     _check_run_options(args)
     _check_metrics_options(args)
@@ -569,7 +569,7 @@ async def _cmd_run(args: argparse.Namespace) -> int:
     registry = make_registry(args.plugins, args.world)
     monitor = server = None
     if args.metrics_port is not None:  # bound before anything is opened: a busy port fails at once
-        from .observe import MetricsServer, Monitor
+        from sim.observe import MetricsServer, Monitor
 
         tps = args.ticks_per_second
         monitor = Monitor(stall_after=max(60.0, 3.0 / tps) if tps else 60.0)
@@ -619,15 +619,15 @@ def check_outputs(args: argparse.Namespace) -> None:
     """
     if args.force and not (args.series or args.plot):
         raise BadParameterError("--force overwrites the --series and --plot files: give one of them")
-    from .store import check_target
+    from sim.store import check_target
 
     if args.series:
-        from .seriesio import check_series_path
+        from sim.seriesio import check_series_path
 
         check_target(args.series, args.force, what="series file")
         check_series_path(args.series)
     if args.plot:
-        from .plot import check_figure_path
+        from sim.plot import check_figure_path
 
         check_target(args.plot, args.force, what="figure")
         check_figure_path(args.plot)
@@ -637,31 +637,31 @@ def write_outputs(args: argparse.Namespace, result: dict[str, Any], records: lis
                   keys: list[str], title: str) -> None:
     """Write the ``--series`` file and draw the ``--plot`` figure of a run or sweep; note them in ``result``."""
     if args.series:
-        from .seriesio import write_series
+        from sim.seriesio import write_series
 
         result["series_file"] = {"path": os.path.abspath(args.series), "rows": write_series(args.series, records, keys)}
     if args.plot:
-        from .plot import plot_tables
-        from .seriesio import table_from_records
+        from sim.plot import plot_tables
+        from sim.seriesio import table_from_records
 
         label = os.path.basename(args.world)
         result["plot"] = plot_tables([(label, table_from_records(records, keys, source=args.world))], args.plot, title=title)
 
 
 async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: Any, registry: Any, monitor: Any) -> int:
-    from .progress import stderr_progress
-    from .runner import run_cascades
-    from .store import open_world
-    from .writer import WorldWriter
+    from sim.progress import stderr_progress
+    from sim.runner import run_cascades
+    from sim.store import open_world
+    from sim.writer import WorldWriter
 
     world = await open_world(args.world)
-    from .cli_llm import refuse_unused_llm
-    from .llm.config import LLMConfig
+    from sim.cli_llm import refuse_unused_llm
+    from sim.llm.config import LLMConfig
 
     refuse_unused_llm(args, LLMConfig.resolve(world.config.get("llm"), llm), command="run")
     changes = _social_changes(args)
     if changes:  # validate before anything is written
-        from .social import Social
+        from sim.social import Social
 
         _check_social_params(Social(world, registry).configure(**changes), changes)
     writer = None
@@ -680,7 +680,7 @@ async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: An
                 checkpoint_seconds=args.checkpoint_seconds or None,
             )
         if writer is not None:
-            from .audit import public_settings
+            from sim.audit import public_settings
 
             writer.submit_audit("run", {
                 "ticks": sum(int(r.get("ticks", 0)) for r in result["runs"]), "tick": world.tick,
@@ -706,7 +706,7 @@ async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: An
 
 def format_run(result: dict[str, Any]) -> str:
     """The plain-text report of ``agora run``: one table row per run, then the summary lines."""
-    from .textable import render_table
+    from sim.textable import render_table
 
     n = result["agents"]
     lines = []
@@ -756,59 +756,59 @@ def _params_text(params: dict[str, Any]) -> str:
 
 
 def _cmd_analysis(args: argparse.Namespace) -> int:
-    from . import cli_analysis
+    from sim import cli_analysis
 
     return cli_analysis.handle(args)
 
 
 def _cmd_llm(args: argparse.Namespace) -> Any:
-    from . import cli_llm
+    from sim import cli_llm
 
     return cli_llm.handle(args)
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from . import cli_audit
+    from sim import cli_audit
 
     return cli_audit.handle(args)
 
 
 def _cmd_check(args: argparse.Namespace) -> Any:
-    from . import cli_check
+    from sim import cli_check
 
     return cli_check.handle(args)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> Any:
-    from . import cli_sweep
+    from sim import cli_sweep
 
     return cli_sweep.handle(args)
 
 
 def _cmd_plot(args: argparse.Namespace) -> Any:
-    from . import cli_plot
+    from sim import cli_plot
 
     return cli_plot.handle(args)
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from . import cli_plugins
+    from sim import cli_plugins
 
     return cli_plugins.handle(args)
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:
-    from .topics import TOPICS
+    from sim.topics import TOPICS
 
     _emit(args, {"topics": list(TOPICS)}, "\n".join(f"{i:>2}  {t}" for i, t in enumerate(TOPICS)))
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_propagation, bench_world
+    from sim.bench import bench_propagation, bench_world
 
     if args.bench == "analysis":
-        from .cli_analysis import handle
+        from sim.cli_analysis import handle
 
         return handle(args)
     if args.bench == "tui":
@@ -819,12 +819,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 0
 
     if args.bench == "llm":
-        from . import cli_llm
+        from sim import cli_llm
 
         return cli_llm.handle(args)
     if args.bench == "social":
-        from .bench_social import bench_social
-        from .progress import stderr_progress
+        from sim.bench_social import bench_social
+        from sim.progress import stderr_progress
 
         with stderr_progress() as progress:
             result = bench_social(args.agents, avg_degree=args.avg_degree, online=args.online, k=args.k, ticks=args.ticks,
@@ -836,8 +836,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         _emit(args, result, "\n".join(lines))
         return 0
     if args.bench == "models":
-        from .bench_models import bench_models
-        from .progress import stderr_progress
+        from sim.bench_models import bench_models
+        from sim.progress import stderr_progress
 
         with stderr_progress() as progress:
             result = bench_models(args.agents, avg_degree=args.avg_degree, seed=args.seed, ticks=args.ticks,
@@ -855,8 +855,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         _emit(args, result, "\n".join(lines))
         return 0
     if args.bench == "series":
-        from .bench import bench_series
-        from .progress import stderr_progress
+        from sim.bench import bench_series
+        from sim.progress import stderr_progress
 
         with stderr_progress() as progress:
             result = bench_series(args.agents, avg_degree=args.avg_degree, seed=args.seed, repeats=args.repeats,
@@ -871,7 +871,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.bench == "propagation":
         result = bench_propagation(args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents)
     else:
-        from .progress import stderr_progress
+        from sim.progress import stderr_progress
 
         with stderr_progress() as progress:
             result = bench_world(args.agents, avg_degree=args.avg_degree, seed=args.seed, folder=args.dir, progress=progress,
@@ -884,9 +884,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_tui(args: argparse.Namespace) -> int:
     import importlib
 
-    from .create import ensure_default_world
-    from .progress import stderr_progress
-    from .store import read_meta, world_info
+    from sim.create import ensure_default_world
+    from sim.progress import stderr_progress
+    from sim.store import read_meta, world_info
 
     world = getattr(args, "world", None)
     plugins = getattr(args, "plugins", [])
@@ -937,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
             result = asyncio.run(result)
         return int(result or 0)
     except AgoraError as exc:
-        from .safe import shown
+        from sim.safe import shown
 
         sys.stderr.write(f"agora: error: {shown(exc, 2000)}\n")
         return EXIT_USAGE

@@ -15,7 +15,7 @@ import re
 import time
 from typing import Any
 
-from .cli import _emit, _int, _Parser, _positive_int
+from sim.cli import _emit, _int, _Parser, _positive_int
 
 METHOD_CHOICES = ("leiden", "louvain", "label-propagation")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -141,7 +141,7 @@ def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
     Raises:
         BadParameterError: an option given that none of those analyses uses.
     """
-    from .errors import BadParameterError
+    from sim.errors import BadParameterError
 
     do_comm = args.communities or args.all
     do_pr = args.pagerank or args.all
@@ -170,10 +170,10 @@ def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
 
 
 async def _cmd_analyze(args: argparse.Namespace) -> int:
-    from .analysis import analysis_record, analyze, changed_fraction, influence_ranking, store_analysis
-    from .analysis_store import persist_analysis
-    from .progress import stderr_progress
-    from .store import open_world
+    from sim.analysis import analysis_record, analyze, changed_fraction, influence_ranking, store_analysis
+    from sim.analysis_store import persist_analysis
+    from sim.progress import stderr_progress
+    from sim.store import open_world
 
     do_comm, do_pr, structure = _analyses(args)
     t0 = time.perf_counter()
@@ -195,7 +195,7 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
             t1 = time.perf_counter()
             table = await asyncio.to_thread(store_analysis, world, result)
             await persist_analysis(args.world, world, table, progress=progress)
-            from .audit import append_audit
+            from sim.audit import append_audit
 
             append_audit(args.world, "analysis", {"communities": table.count if table is not None else 0,
                                                   "pagerank": bool(do_pr), "method": args.method if do_comm else None})
@@ -248,7 +248,7 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _format_of(args: argparse.Namespace) -> str:
-    from .errors import BadParameterError
+    from sim.errors import BadParameterError
 
     if args.format:
         return args.format
@@ -259,11 +259,11 @@ def _format_of(args: argparse.Namespace) -> str:
 
 
 async def _cmd_export(args: argparse.Namespace) -> int:
-    from .analysis import analysis_record, analyze, store_analysis
-    from .errors import BadParameterError
-    from .export import MAX_GRAPH_EDGES, export_world
-    from .progress import stderr_progress
-    from .store import check_target, open_world
+    from sim.analysis import analysis_record, analyze, store_analysis
+    from sim.errors import BadParameterError
+    from sim.export import MAX_GRAPH_EDGES, export_world
+    from sim.progress import stderr_progress
+    from sim.store import check_target, open_world
 
     fmt = _format_of(args)
     if args.radius is not None and args.ego is None:
@@ -298,8 +298,8 @@ async def _cmd_export(args: argparse.Namespace) -> int:
 
 
 async def _cmd_path(args: argparse.Namespace) -> int:
-    from .analysis import shortest_path
-    from .store import open_world
+    from sim.analysis import shortest_path
+    from sim.store import open_world
 
     world = await open_world(args.world)
     t0 = time.perf_counter()
@@ -314,7 +314,7 @@ async def _cmd_path(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench_analysis import bench_analysis
+    from sim.bench_analysis import bench_analysis
 
     result = bench_analysis(args.agents, avg_degree=args.avg_degree, seed=args.seed, baseline_agents=args.baseline_agents)
     text = "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict))
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` with :func:`build_parser` and run it, reporting errors as ``agora`` does."""
     import sys
 
-    from .errors import AgoraError
+    from sim.errors import AgoraError
 
     args = build_parser().parse_args(argv)
     try:

@@ -6,13 +6,13 @@ import argparse
 import os
 from typing import Any
 
-from .audit import ACTIONS, encode_details, read_audit
-from .errors import BadParameterError
+from sim.audit import ACTIONS, encode_details, read_audit
+from sim.errors import BadParameterError
 
 
 def add_command(sub: Any) -> None:
     """``agora audit``."""
-    from .cli import _positive_int
+    from sim.cli import _positive_int
 
     p = sub.add_parser("audit", help="show a world's audit log (the user actions that changed it)",
                        description="Show the audit log of a world file: every user action that changed it (inject, "
@@ -25,7 +25,7 @@ def add_command(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from .cli import _emit
+    from sim.cli import _emit
 
     rows = read_audit(args.world, limit=args.limit, action=args.action)
     if not rows and args.action is not None and args.action not in ACTIONS:

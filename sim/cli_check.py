@@ -26,8 +26,8 @@ def add_commands(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from .check import check_world
-    from .cli import _emit
+    from sim.check import check_world
+    from sim.cli import _emit
 
     result = check_world(args.world, quick=args.quick)
     lines = [f"problem: {p}" for p in result["problems"]] + [f"note: {n}" for n in result["notes"]]

@@ -9,8 +9,8 @@ import argparse
 import os
 from typing import Any
 
-from .audit import TEXT_LIMIT
-from .errors import BadParameterError
+from sim.audit import TEXT_LIMIT
+from sim.errors import BadParameterError
 
 
 def add_llm_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,8 +29,8 @@ def llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
     Raises:
         BadParameterError: a bad KEY=VALUE or setting (named).
     """
-    from .cli import _parse_params
-    from .llm.config import llm_settings
+    from sim.cli import _parse_params
+    from sim.llm.config import llm_settings
 
     changes: dict[str, Any] = dict(_parse_params(getattr(args, "llm", []), "--llm", "calls_per_tick=50"))
     if getattr(args, "offline", False):
@@ -49,7 +49,7 @@ OFFLINE_RUN_SETTINGS = ("texts_per_tick", "reply_share")
 
 def _given_llm(args: argparse.Namespace) -> dict[str, str]:
     """The ``--llm KEY=VALUE`` items given (raw, names stripped; empty when none)."""
-    from .cli import _parse_params
+    from sim.cli import _parse_params
 
     return _parse_params(getattr(args, "llm", []), "--llm", "calls_per_tick=50")
 
@@ -81,7 +81,7 @@ def refuse_unused_llm(args: argparse.Namespace, config: Any, *, command: str) ->
 def _why_offline(args: argparse.Namespace, config: Any) -> tuple[str, str | None]:
     """Why ``config`` is offline and what would change it: ``(when, fix)``, parts of one sentence; ``fix``
     is None when --offline (or --llm offline=true) was given on this command line."""
-    from .llm.config import LLM_PARAMS
+    from sim.llm.config import LLM_PARAMS
 
     asked = _given_llm(args).get("offline")
     if getattr(args, "offline", False) or (asked is not None and LLM_PARAMS["offline"].coerce("offline", asked)):
@@ -93,7 +93,7 @@ def _why_offline(args: argparse.Namespace, config: Any) -> tuple[str, str | None
 
 
 def add_commands(sub: Any) -> None:
-    from .cli import _int
+    from sim.cli import _int
 
     iv = sub.add_parser("interview", help="ask an agent a question; it answers in its persona",
                         description="Ask one agent of a world a question. It answers in its persona, from its interests and "
@@ -118,7 +118,7 @@ def add_commands(sub: Any) -> None:
 
 
 def add_bench_command(bsub: Any) -> None:
-    from .cli import _non_negative_float, _positive_int
+    from sim.cli import _non_negative_float, _positive_int
 
     bl = bsub.add_parser("llm", help="LLM client throughput against a local chat-completions server",
                          description="LLM benchmark: completions per second through Agora's client (limits, retries, breaker) "
@@ -140,10 +140,10 @@ def handle(args: argparse.Namespace) -> Any:
 
 
 async def _interview(args: argparse.Namespace) -> int:
-    from .cli import _emit
-    from .llm.config import LLMConfig
-    from .llm.service import LLMService, llm_report
-    from .store import open_world
+    from sim.cli import _emit
+    from sim.llm.config import LLMConfig
+    from sim.llm.service import LLMService, llm_report
+    from sim.store import open_world
 
     question = str(args.question)
     if not question.strip():
@@ -176,7 +176,7 @@ async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
     the interview to its audit log."""
     if world.path is None:
         return
-    from .writer import WorldWriter
+    from sim.writer import WorldWriter
 
     writer = await WorldWriter(world.path).start()
     try:
@@ -188,12 +188,12 @@ async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
 
 
 async def _llm(args: argparse.Namespace) -> int:
-    from .audit import public_settings
-    from .cli import _emit, _parse_params
-    from .llm.config import LLMConfig, llm_settings
-    from .llm.service import LLMService
-    from .store import open_world
-    from .writer import WorldWriter
+    from sim.audit import public_settings
+    from sim.cli import _emit, _parse_params
+    from sim.llm.config import LLMConfig, llm_settings
+    from sim.llm.service import LLMService
+    from sim.store import open_world
+    from sim.writer import WorldWriter
 
     changes = _parse_params(args.set, "--set", "calls_per_tick=50")
     overrides = llm_overrides(args)
@@ -235,9 +235,9 @@ async def _llm(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench_llm import bench_llm
-    from .cli import _emit
-    from .progress import stderr_progress
+    from sim.bench_llm import bench_llm
+    from sim.cli import _emit
+    from sim.progress import stderr_progress
 
     with stderr_progress() as progress:
         result = bench_llm(requests=args.requests, concurrency=args.concurrency, latency=args.latency,

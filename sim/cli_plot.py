@@ -36,9 +36,9 @@ def add_commands(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run ``agora plot``; returns the exit code."""
-    from .cli import _emit
-    from .plot import figure_format, plot_files
-    from .store import check_target
+    from sim.cli import _emit
+    from sim.plot import figure_format, plot_files
+    from sim.store import check_target
 
     # Both checks come before any input is read: a long read must not end in a refusal.
     figure_format(args.output)

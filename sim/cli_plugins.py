@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any
 
-from .templates import TEMPLATES
+from sim.templates import TEMPLATES
 
 EXIT_CHECK_FAILED = 1
 
@@ -23,7 +23,7 @@ EXIT_CHECK_FAILED = 1
 
 def add_commands(sub: Any) -> None:
     """Add ``plugins list|new|check`` to ``sub`` (the object ``add_subparsers`` returned)."""
-    from .cli import _int, _Parser, _positive_int
+    from sim.cli import _int, _Parser, _positive_int
 
     plugins = sub.add_parser(
         "plugins", help="list, create and check plugins (propagation models, recommenders)",
@@ -87,8 +87,8 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .authoring import plugin_rows
-    from .cli import _emit, make_registry
+    from sim.authoring import plugin_rows
+    from sim.cli import _emit, make_registry
 
     registry = make_registry(args.plugins)
     rows = plugin_rows(registry)
@@ -153,8 +153,8 @@ def _render_rows(rows: list[dict[str, Any]], folders: list[str]) -> str:
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
-    from .authoring import new_plugin
-    from .cli import _emit
+    from sim.authoring import new_plugin
+    from sim.cli import _emit
 
     written = new_plugin(args.name, args.dir, args.template)
     folder = os.path.dirname(written[0])
@@ -178,9 +178,9 @@ def _short(path: str) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .authoring import check_plugin
-    from .cli import _emit
-    from .progress import stderr_progress
+    from sim.authoring import check_plugin
+    from sim.cli import _emit
+    from sim.progress import stderr_progress
 
     with stderr_progress() as progress:
         report = check_plugin(args.file, agents=args.agents, seed=args.seed, progress=progress)

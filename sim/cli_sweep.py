@@ -9,7 +9,7 @@ from typing import Any
 
 def add_commands(sub: Any) -> None:
     """Add ``agora sweep`` to the command's subparsers."""
-    from .cli import _int, _positive_int, _social_arguments
+    from sim.cli import _int, _positive_int, _social_arguments
 
     sw = sub.add_parser(
         "sweep", help="run every combination of model parameters R times (ensembles, in parallel)",
@@ -66,9 +66,9 @@ def handle(args: argparse.Namespace) -> Any:
 
 
 async def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .cli import BadParameterError, _emit, _parse_params, _social_changes, check_outputs, write_outputs
-    from .progress import stderr_progress
-    from .sweep import parse_grid, run_sweep
+    from sim.cli import BadParameterError, _emit, _parse_params, _social_changes, check_outputs, write_outputs
+    from sim.progress import stderr_progress
+    from sim.sweep import parse_grid, run_sweep
 
     grid = parse_grid(args.grid)
     params = _parse_params(args.param)
@@ -129,7 +129,7 @@ def _value(v: Any) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     """The sweep as plain text: a title, a table with one row per combination, a footer."""
-    from .textable import render_table
+    from sim.textable import render_table
 
     n = result["agents"]
     keys = list(result["grid"])

@@ -8,11 +8,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from .errors import BadParameterError
-from .generators import GRAPH_KINDS, generate
-from .importer import read_edge_list
-from .memory import ensure_fits
-from .world import STREAM_GRAPH, World, build_world, world_from_generated, world_rng
+from sim.errors import BadParameterError
+from sim.generators import GRAPH_KINDS, generate
+from sim.importer import read_edge_list
+from sim.memory import ensure_fits
+from sim.world import STREAM_GRAPH, World, build_world, world_from_generated, world_rng
 
 Progress = Callable[[str, float], None] | None
 
@@ -92,7 +92,7 @@ def default_world_path() -> str:
 
 async def ensure_default_world(progress: Progress = None) -> str:
     """Create the embedded default world in the saves folder if it is not there; return its path."""
-    from .store import save_world
+    from sim.store import save_world
 
     path = default_world_path()
     if not os.path.exists(path):

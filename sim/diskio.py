@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import AgoraError, BadFileError, ResourceError
+from sim.errors import AgoraError, BadFileError, ResourceError
 
 #: errno values that mean "no room": the disk is full, a quota is used up, or the file size limit.
 _NO_ROOM = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file size limit (ulimit -f) was reached"}

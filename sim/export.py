@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .analysis import NoCommunitiesError, ego_agents, induced_edges, raw_pagerank
-from .errors import AgoraError, BadParameterError
-from .persona import FIRST_NAMES, LAST_NAMES
-from .safe import csv_cell, xml_safe
+from sim.analysis import NoCommunitiesError, ego_agents, induced_edges, raw_pagerank
+from sim.errors import AgoraError, BadParameterError
+from sim.persona import FIRST_NAMES, LAST_NAMES
+from sim.safe import csv_cell, xml_safe
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
-    from .world import World
+    from sim.world import World
 
 Progress = Callable[[str, float], None] | None
 
@@ -199,7 +199,7 @@ def export_world(world: "World", out: str, fmt: str, *, community: int | None = 
         ExportTooLargeError: a GraphML/GEXF graph above ``max_edges`` edges.
         BadParameterError / NoCommunitiesError: an unknown format, community or agent.
     """
-    from .store import check_target
+    from sim.store import check_target
 
     if fmt not in FORMATS:
         raise BadParameterError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")

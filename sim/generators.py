@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import unique_sorted
-from .errors import BadParameterError
+from sim.arrays import unique_sorted
+from sim.errors import BadParameterError
 
 GRAPH_KINDS = ("community", "ba", "er", "sbm")
 Progress = Callable[[str, float], None] | None

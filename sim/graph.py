@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from .arrays import unique_sorted, unique_sorted_first
-from .errors import BadParameterError
+from sim.arrays import unique_sorted, unique_sorted_first
+from sim.errors import BadParameterError
 
 
 def csr_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

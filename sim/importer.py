@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import psutil
 
-from .arrays import unique_sorted, unique_sorted_first
-from .errors import BadFileError, ResourceError
-from .memory import ensure_memory
+from sim.arrays import unique_sorted, unique_sorted_first
+from sim.errors import BadFileError, ResourceError
+from sim.memory import ensure_memory
 
 Progress = Callable[[str, float], None] | None
 

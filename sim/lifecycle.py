@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import BadParameterError
-from .world import Status, World
+from sim.errors import BadParameterError
+from sim.world import Status, World
 
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.CREATED: frozenset({Status.ACTIVE, Status.DEACTIVATED}),

@@ -6,7 +6,7 @@ import os
 
 import psutil
 
-from .errors import ResourceError
+from sim.errors import ResourceError
 
 #: Bytes per agent held by a world: the columns plus two CSR offset arrays.
 BYTES_PER_AGENT = 65

@@ -47,9 +47,9 @@ from prometheus_client.core import (
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from . import __version__
-from .errors import BadParameterError
-from .events import TickCompleted
+from sim import __version__
+from sim.errors import BadParameterError
+from sim.events import TickCompleted
 
 #: Every session status, always exported (at 0 when there is none).
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadFileError, BadParameterError
-from .safe import shown
-from .diskio import replacing
-from .seriesio import SeriesTable, read_series
-from .stats import mean_ci95_columns
+from sim.errors import BadFileError, BadParameterError
+from sim.safe import shown
+from sim.diskio import replacing
+from sim.seriesio import SeriesTable, read_series
+from sim.stats import mean_ci95_columns
 
 #: The figure formats, by file extension.
 FORMATS = ("png", "svg", "pdf")

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .errors import BadParameterError
+from sim.errors import BadParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .session import StepContext
+    from sim.session import StepContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +144,7 @@ def union_agents(*lists: np.ndarray) -> np.ndarray:
     sort and a neighbour compare. Use it in models instead of ``np.union1d``/``np.unique(x)``: numpy's
     hash-based unique (numpy 2.3+) is many times slower on large arrays — half a second for 900,000
     agents, where this takes a few milliseconds."""
-    from .arrays import unique_sorted
+    from sim.arrays import unique_sorted
 
     if not lists:
         return np.empty(0, dtype=np.int32)

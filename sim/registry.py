@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from .errors import AgoraError, BadParameterError
-from .events import EventBus, PluginFailed, PluginLoaded
-from .plugin import (
+from sim.errors import AgoraError, BadParameterError
+from sim.events import EventBus, PluginFailed, PluginLoaded
+from sim.plugin import (
     ContentRecommender,
     FriendRecommender,
     Plugin,

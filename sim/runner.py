@@ -11,14 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import BadParameterError
-from .llm.config import LLMConfig
-from .llm.service import LLMService, llm_report
-from .registry import Registry
-from .series import series_dict
-from .simulation import Simulation
-from .stats import mean_ci95
-from .world import World
+from sim.errors import BadParameterError
+from sim.llm.config import LLMConfig
+from sim.llm.service import LLMService, llm_report
+from sim.registry import Registry
+from sim.series import series_dict
+from sim.simulation import Simulation
+from sim.stats import mean_ci95
+from sim.world import World
 
 Progress = Callable[[str, float], None] | None
 

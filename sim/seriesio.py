@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from .diskio import replacing
-from .errors import BadFileError, BadParameterError
-from .safe import csv_cell
+from sim.diskio import replacing
+from sim.errors import BadFileError, BadParameterError
+from sim.safe import csv_cell
 
 #: The columns every series file ends with; key columns (one per sweep grid key) come first.
 COLUMNS = ("run", "tick", "measure", "value")

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import BadParameterError
-from .graph import Graph, csr_positions
-from .plugin import PluginTimeout, PropagationModel, StepResult, call_directly
-from .series import SeriesRecorder, variable_moments
+from sim.errors import BadParameterError
+from sim.graph import Graph, csr_positions
+from sim.plugin import PluginTimeout, PropagationModel, StepResult, call_directly
+from sim.series import SeriesRecorder, variable_moments
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .world import World
+    from sim.world import World
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting", "feed_seen")
@@ -143,7 +143,7 @@ class SeedSpec:
         Raises:
             BadParameterError: unknown ids, an unknown or empty community, or more seeds than agents.
         """
-        from .world import Status
+        from sim.world import Status
 
         status = world.columns["status"]
         eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
@@ -675,7 +675,7 @@ class PropagationSession:
 
         ``call`` runs the model's code (``start``): :meth:`sim.plugin.PluginRunner.call` under the
         simulation's plugin budget, or directly."""
-        from .world import world_rng
+        from sim.world import world_rng
 
         cls = type(model)
         self.model = model
@@ -1318,7 +1318,7 @@ class PropagationSession:
         if extra:
             raise ValueError(f"session {s.id} array {extra[0]} is not one of its variables")
         if s.rng_state is not None:
-            from .world import world_rng
+            from sim.world import world_rng
 
             s.rng = world_rng(0)
             s.rng.bit_generator.state = s.rng_state

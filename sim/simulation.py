@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadParameterError
-from .events import (
+from sim.errors import BadParameterError
+from sim.events import (
     Event,
     EventBus,
     MessageInjected,
@@ -44,14 +44,14 @@ from .events import (
     RecommenderFailed,
     TickCompleted,
 )
-from .llm.service import LLMService
-from .plugin import PluginRunner, PluginTimeout, is_plugin_fault
-from .plugin import plugin_budget as plugin_budget_seconds
-from .registry import PluginError, Registry
-from .session import PropagationSession, SeedSpec
-from .social import NONE, Social, SocialTick
-from .topics import topics_mask
-from .world import World
+from sim.llm.service import LLMService
+from sim.plugin import PluginRunner, PluginTimeout, is_plugin_fault
+from sim.plugin import plugin_budget as plugin_budget_seconds
+from sim.registry import PluginError, Registry
+from sim.session import PropagationSession, SeedSpec
+from sim.social import NONE, Social, SocialTick
+from sim.topics import topics_mask
+from sim.world import World
 
 
 class Simulation:
@@ -164,7 +164,7 @@ class Simulation:
         self.dirty = True
         self.bus.publish(MessageInjected(message_id, session_id, message["text"], model, tick))
         if self.writer is not None:  # a user action on a world with a file: its audit log records it, once
-            from .audit import TEXT_LIMIT
+            from sim.audit import TEXT_LIMIT
 
             self.writer.submit_audit("inject", {
                 "message": message_id, "session": session_id, "tick": tick, "text": text[:TEXT_LIMIT],

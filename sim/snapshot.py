@@ -43,12 +43,12 @@ import msgpack
 import numpy as np
 import zstandard
 
-from . import __version__
-from .diskio import remove_quietly, write_error
-from .errors import AgoraError, BadFileError, BadParameterError, ResourceError
-from .faults import kill_point
-from .memory import ensure_memory
-from .store import (
+from sim import __version__
+from sim.diskio import remove_quietly, write_error
+from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.faults import kill_point
+from sim.memory import ensure_memory
+from sim.store import (
     _fsync_dir,
     _meta_rows,
     _world_arrays,
@@ -56,7 +56,7 @@ from .store import (
     remove_stale_temps,
     world_from_parts,
 )
-from .world import World
+from sim.world import World
 
 Progress = Callable[[str, float], None] | None
 
@@ -327,7 +327,7 @@ def _check_meta(path: str, meta: Any) -> dict[str, Any]:
             raise _fail(path, "is damaged (a propagation session is invalid)")
     config = meta.get("config") or {}
     if isinstance(config, dict) and config.get("social") is not None:
-        from .social import social_settings
+        from sim.social import social_settings
 
         social = config["social"]
         try:
@@ -343,7 +343,7 @@ def _check_values(path: str, world: World) -> None:
     """Values a forged file could hold that the structure checks let through but that would break the
     world later: shares outside 0..1 or not numbers at all (SQLite stores NaN as NULL), infinite trust,
     and persona codes beyond the word lists."""
-    from .persona import POOLS, STYLES
+    from sim.persona import POOLS, STYLES
 
     c = world.columns
     for col in ("activity_rate", "susceptibility", "reputation", "influence"):

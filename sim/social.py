@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .activity import PROFILES
-from .errors import BadParameterError
-from .graph import Graph, _row_search, csr_positions
-from .plugin import (
+from sim.activity import PROFILES
+from sim.errors import BadParameterError
+from sim.graph import Graph, _row_search, csr_positions
+from sim.plugin import (
     ContentRecommender,
     FriendRecommender,
     Param,
@@ -47,12 +47,12 @@ from .plugin import (
     call_directly,
     is_plugin_fault,
 )
-from .session import SessionView, WorldView, readonly_graph
-from .world import Status, World, world_rng
+from sim.session import SessionView, WorldView, readonly_graph
+from sim.world import Status, World, world_rng
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .registry import Registry
-    from .session import PropagationSession
+    from sim.registry import Registry
+    from sim.session import PropagationSession
 
 STREAM_SOCIAL = 6
 NONE = "none"
@@ -798,7 +798,7 @@ class Social:
     # -- 4. churn ---------------------------------------------------------------------------------
     def churn(self, tick: int, out: SocialTick) -> None:
         """Joins, departures and idling (vectorised lifecycle transitions)."""
-        from .lifecycle import transition
+        from sim.lifecycle import transition
 
         cfg = self.settings
         world = self.world

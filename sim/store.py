@@ -24,14 +24,14 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
-from . import __version__
-from .errors import BadFileError, BadParameterError, TargetExistsError
-from .faults import kill_point
-from .graph import Graph, GraphDelta
-from .memory import ensure_disk, ensure_memory, world_file_bytes
-from .analysis_store import ANALYSIS_SCHEMA
-from .persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
-from .world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
+from sim import __version__
+from sim.errors import BadFileError, BadParameterError, TargetExistsError
+from sim.faults import kill_point
+from sim.graph import Graph, GraphDelta
+from sim.memory import ensure_disk, ensure_memory, world_file_bytes
+from sim.analysis_store import ANALYSIS_SCHEMA
+from sim.persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
+from sim.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
 
 Progress = Callable[[str, float], None] | None
 
@@ -444,7 +444,7 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
     Raises:
         TargetExistsError: ``path`` exists and ``force`` is false.
     """
-    from .diskio import remove_quietly, write_error
+    from sim.diskio import remove_quietly, write_error
 
     check_target(path, force)
     remove_stale_temps(path)
@@ -474,8 +474,8 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
             await _write_relationships(db, world.graph, progress)
             await _write_message_rows(db, world, world.sessions)  # a world from a snapshot has both
             if world.config.get("analysis"):
-                from .analysis import community_table
-                from .analysis_store import write_analysis
+                from sim.analysis import community_table
+                from sim.analysis_store import write_analysis
 
                 table = community_table(world) if world.columns["community"].max(initial=-1) >= 0 else None
                 await write_analysis(db, world, table, transaction=False, agents=False)
@@ -738,7 +738,7 @@ def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any
 
 
 def _sessions_from(records: list[dict[str, Any]], arrays: dict[str, np.ndarray], n: int, source: str) -> list:
-    from .session import PropagationSession
+    from sim.session import PropagationSession
 
     sessions = []
     for rec in records:

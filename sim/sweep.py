@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 
 Progress = Callable[[str, float], None] | None
 
@@ -219,7 +219,7 @@ def chunk_jobs(jobs: list[Job], workers: int) -> list[list[Job]]:
 async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_seed: int) -> dict[str, Any]:
     """One run of one arm on a fork of ``world``; a model that raises gives ``status: failed`` with the
     error, not an exception."""
-    from .runner import run_cascades
+    from sim.runner import run_cascades
 
     try:
         result = await run_cascades(
@@ -266,8 +266,8 @@ def _pool_init(world_path: str, plugin_dirs: list[str]) -> None:
     """Process-pool initializer: open the world once (read-only) and build the registry once."""
     global _POOL_STATE, _LOADS
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
-    from .registry import Registry
-    from .store import open_world
+    from sim.registry import Registry
+    from sim.store import open_world
 
     world = asyncio.run(open_world(world_path))
     _POOL_STATE = (world, Registry(plugin_dirs, env=False))
@@ -288,8 +288,8 @@ def _ray_world(ref: Any) -> tuple[Any, Any]:
     if hit is None:
         import ray
 
-        from .registry import Registry
-        from .snapshot import load_snapshot
+        from sim.registry import Registry
+        from sim.snapshot import load_snapshot
 
         payload = ray.get(ref)
         folder = tempfile.mkdtemp(prefix="agora-sweep-")
@@ -393,7 +393,7 @@ def _ray_payload(world: Any, plugin_dirs: list[str]) -> dict[str, Any]:
     """The world as snapshot bytes (compressed, checksummed, no pickle) and the plugin folders' files."""
     import numpy as np
 
-    from .snapshot import save_snapshot
+    from sim.snapshot import save_snapshot
 
     folder = tempfile.mkdtemp(prefix="agora-sweep-")
     try:
@@ -494,7 +494,7 @@ async def _run_ray(address: str, workers: int, world: Any, plugin_dirs: list[str
 def _summary(params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
     """One combination's statistics over its completed runs (failed runs are counted, not averaged).
     Intervals are bounded: reach inside [0, agents], time to peak at least 0 (``sim.stats``)."""
-    from .stats import mean_ci95
+    from sim.stats import mean_ci95
 
     ok = [r for r in runs if r["status"] != "failed"]
     raw = [r["reached"] for r in ok]
@@ -539,7 +539,7 @@ def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: 
     where either run failed are left out (``pairs`` says how many were used); peak-tick differences
     use the pairs where both runs have a peak. Intervals are Student-t intervals of the mean paired
     difference, bounded to [-agents, agents]; identical arms give exactly 0 with interval [0, 0]."""
-    from .stats import mean_ci95
+    from sim.stats import mean_ci95
 
     both = [(a, b) for a, b in zip(base, arm) if a["status"] != "failed" and b["status"] != "failed"]
     reach = [float(b["reached"] - a["reached"]) for a, b in both]
@@ -552,7 +552,7 @@ def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: 
 
 
 def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str) -> list[str]:
-    from .registry import world_plugin_dir
+    from sim.registry import world_plugin_dir
 
     dirs = list(plugin_dirs)
     for d in dirs:
@@ -612,10 +612,10 @@ async def run_sweep(
     """
     import numpy as np
 
-    from .registry import Registry
-    from .session import SeedSpec
-    from .store import open_world
-    from .topics import topics_mask
+    from sim.registry import Registry
+    from sim.session import SeedSpec
+    from sim.store import open_world
+    from sim.topics import topics_mask
 
     t0 = time.perf_counter()
     if runs < 1:
@@ -637,7 +637,7 @@ async def run_sweep(
     if progress:
         progress("opening the world", 0.0)
     world = await open_world(world_path)
-    from .social import Social
+    from sim.social import Social
 
     arms, typed, grid_values = plan_arms(registry, grid, fixed, model, social,
                                          check_social=lambda changes: Social(world, registry).configure(**changes))

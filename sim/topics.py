@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import BadParameterError
+from sim.errors import BadParameterError
 
 TOPICS: tuple[str, ...] = (
     "politics", "elections", "economy", "finance", "crypto", "startups", "technology", "ai",

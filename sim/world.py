@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .activity import PROFILE_NAMES, PROFILES, draw_profiles, online_probability
-from .errors import BadParameterError
-from .generators import GeneratedGraph
-from .graph import Graph, GraphDelta
-from .llm.cache import LLMCache
-from .llm.posts import PostLog
-from .persona import Persona, draw_codes, persona_text
-from .topics import mask_topics
+from sim import __version__
+from sim.activity import PROFILE_NAMES, PROFILES, draw_profiles, online_probability
+from sim.errors import BadParameterError
+from sim.generators import GeneratedGraph
+from sim.graph import Graph, GraphDelta
+from sim.llm.cache import LLMCache
+from sim.llm.posts import PostLog
+from sim.persona import Persona, draw_codes, persona_text
+from sim.topics import mask_topics
 
 Progress = Callable[[str, float], None] | None
 

@@ -26,10 +26,10 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
-from .check import discard_after_checkpoint
-from .errors import ResourceError
-from .faults import kill_point
-from .store import checkpoint_world, ensure_schema
+from sim.check import discard_after_checkpoint
+from sim.errors import ResourceError
+from sim.faults import kill_point
+from sim.store import checkpoint_world, ensure_schema
 
 
 class CheckpointError(ResourceError):

@@ -44,8 +44,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .cache import LLMCache, cache_key
-from .config import LLMConfig
+from sim.llm.cache import LLMCache, cache_key
+from sim.llm.config import LLMConfig
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 

@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BadParameterError
-from ..plugin import Param
+from sim.errors import BadParameterError
+from sim.plugin import Param
 
 DEFAULT_MODEL = "gpt-4o-mini"
 

@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from ..topics import mask_topics
-from ..world import world_rng
-from . import offline, prompts
-from .client import Completion, LLMClient
-from .config import LLMConfig
+from sim.topics import mask_topics
+from sim.world import world_rng
+from sim.llm import offline, prompts
+from sim.llm.client import Completion, LLMClient
+from sim.llm.config import LLMConfig
 
 OnDone = Callable[[Completion], None]
 #: The world generator stream of the reply-or-repost draws of text writers (``sim.world.world_rng``).
