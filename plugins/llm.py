@@ -38,11 +38,11 @@ import numpy as np
 from sim.errors import BadParameterError
 from sim.llm import prompts
 from sim.plugin import Param, PropagationModel, StepResult, union_agents
-from sim.world import world_rng
+from sim.core.world import world_rng
 
 REPOSTED, REPLIED, LIKED, DECIDING = 1, 2, 3, 4
 _ACTION_STATE = {"repost": REPOSTED, "reply": REPLIED, "like": LIKED, "ignore": 0}
-#: The world generator stream of the random sample (``sim.world.world_rng``), apart from the session's own.
+#: The world generator stream of the random sample (``sim.core.world.world_rng``), apart from the session's own.
 SAMPLE_STREAM = 11
 
 

@@ -6,7 +6,7 @@ user folders, or through the ``agora.plugins`` entry-point group. One instance i
 session, so anything a model keeps on ``self`` belongs to that session alone.
 
 A propagation model works on arrays only. Each round the simulation hands it a :class:`StepContext`
-(see ``sim.session``) with the frontier, a gather of the frontier's out-edges, the session's state and
+(see ``sim.model.session``) with the frontier, a gather of the frontier's out-edges, the session's state and
 generator and read-only agent columns; the model answers with a :class:`StepResult` — which agents
 change to which state, and from whom they adopted. The core validates the answer (shapes, dtypes,
 ranges) and applies it; a model never writes the state array itself.
@@ -17,14 +17,15 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from sim.errors import BadParameterError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from sim.session import StepContext
+#: What ``start``, ``step`` and ``is_done`` receive: a ``sim.model.session.StepContext`` (named here, not
+#: imported: the contract sits below the sessions that implement it; see docs/architecture.md).
+StepContext = Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,7 @@ def union_agents(*lists: np.ndarray) -> np.ndarray:
     sort and a neighbour compare. Use it in models instead of ``np.union1d``/``np.unique(x)``: numpy's
     hash-based unique (numpy 2.3+) is many times slower on large arrays — half a second for 900,000
     agents, where this takes a few milliseconds."""
-    from sim.arrays import unique_sorted
+    from sim.core.arrays import unique_sorted
 
     if not lists:
         return np.empty(0, dtype=np.int32)
@@ -274,7 +275,7 @@ class PropagationModel(Plugin):
     changes_edges: ClassVar[bool] = False
     endless: ClassVar[bool] = False
 
-    def start(self, ctx: "StepContext") -> "StepResult | None":
+    def start(self, ctx: StepContext) -> "StepResult | None":
         """Called once when the session starts, after seeding (draw per-session thresholds here).
 
         May answer a :class:`StepResult` applied with the seeding, at tick 0: agents still untouched
@@ -282,11 +283,11 @@ class PropagationModel(Plugin):
         source, like the seeds), and starting values of the variables. The seeds themselves are the
         engine's."""
 
-    def step(self, ctx: "StepContext") -> StepResult:  # pragma: no cover - abstract
+    def step(self, ctx: StepContext) -> StepResult:  # pragma: no cover - abstract
         """One synchronous round. Must not loop over agents or edges in Python."""
         raise NotImplementedError
 
-    def is_done(self, ctx: "StepContext") -> bool:
+    def is_done(self, ctx: StepContext) -> bool:
         """Whether the session has ended (an absorbing state, consensus, no change); checked after every
         round, and ``--until-done`` stops there. Default: nobody transmits."""
         return ctx.frontier.size == 0
@@ -303,7 +304,7 @@ class Recommender(Plugin):
 class ContentRecommender(Recommender):
     """Builds feeds: every tick, for the agents online, which live messages to show.
 
-    Override :meth:`score`. The core calls it with a :class:`~sim.social.FeedContext` holding a block
+    Override :meth:`score`. The core calls it with a :class:`~sim.social.dynamics.FeedContext` holding a block
     of online readers (``ctx.readers``, R of them) and the live messages (M: the messages whose
     propagation sessions are running). It answers with an (R, M) array of scores — higher is shown
     first; ``-inf`` or ``nan`` means never show that message to that reader — or a pair ``(scores,
@@ -324,7 +325,7 @@ class ContentRecommender(Recommender):
 class FriendRecommender(Recommender):
     """Suggests whom to follow.
 
-    Override :meth:`suggest`. The core calls it with a :class:`~sim.social.FriendContext` holding the
+    Override :meth:`suggest`. The core calls it with a :class:`~sim.social.dynamics.FriendContext` holding the
     agents looking for suggestions this tick (``ctx.agents``, online ones) and answers with three aligned
     arrays ``(agents, candidates, scores)``: a suggestion that ``agents[i]`` follow ``candidates[i]``,
     higher scores first. The core drops self-suggestions, agents already followed and candidates that are

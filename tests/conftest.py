@@ -77,7 +77,7 @@ def notified(app) -> list[str]:
 
 @pytest.fixture
 def small_world():
-    from sim.create import synthetic_world
+    from sim.store.create import synthetic_world
 
     return synthetic_world("small", 3000, avg_degree=8, seed=7)
 

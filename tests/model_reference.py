@@ -29,7 +29,7 @@ import numpy as np
 def directed_world(n: int = 1200, mean: float = 5.0, seed: int = 11, nobody: float = 0.05):
     """``n`` agents following about ``mean`` random others each (a share ``nobody`` follows nobody):
     not mutual, not connected; trust drawn by the world."""
-    from sim.world import build_world
+    from sim.core.world import build_world
 
     rng = np.random.default_rng(seed)
     k = rng.poisson(mean, n)

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from conftest import data_file
 
-from sim import analysis as A
-from sim.analysis_store import read_analysis_record, read_communities, read_flows, write_analysis
-from sim.create import imported_world, synthetic_world
+from sim.analysis import structure as A
+from sim.store.analysis_tables import read_analysis_record, read_communities, read_flows, write_analysis
+from sim.store.create import imported_world, synthetic_world
 from sim.errors import AgoraError, BadParameterError
-from sim.export import ExportTooLargeError, export_world
-from sim.persona import Persona
-from sim.world import build_world
+from sim.analysis.export import ExportTooLargeError, export_world
+from sim.core.persona import Persona
+from sim.core.world import build_world
 
 HOSTILE = "<b>&\"'\x1b[31m"
 
@@ -287,7 +287,7 @@ def test_store_analysis_columns_table_and_record(planted):
     assert table.density[3] == pytest.approx(inside.sum() / (members.size * (members.size - 1)))
     bits = ((world.columns["interests"][members][:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).sum(axis=0)
     row = table.row(3)
-    from sim.topics import TOPICS
+    from sim.core.topics import TOPICS
 
     assert [bits[TOPICS.index(t)] for t in row["interests"]] == sorted(bits, reverse=True)[:3]
     order = members[np.lexsort((members, -infl[members]))][:5]
@@ -312,7 +312,7 @@ def test_analysis_stale_tracks_graph_changes(planted):
         s = np.concatenate([src[keep], rng.integers(0, w.n, k).astype(np.int32)])
         d = np.concatenate([dst[keep], rng.integers(0, w.n, k).astype(np.int32)])
         ok = s != d
-        from sim.graph import Graph
+        from sim.core.graph import Graph
 
         w.graph = Graph.from_edges(w.n, s[ok], d[ok])
         return w
@@ -350,8 +350,8 @@ def test_cancel_between_phases_leaves_world_untouched(planted):
 
 
 async def test_persisted_analysis_round_trip(planted, tmp_path):
-    from sim.analysis_store import persist_analysis
-    from sim.store import open_world, save_world
+    from sim.store.analysis_tables import persist_analysis
+    from sim.store.worldfile import open_world, save_world
 
     world = planted[0].fork()
     path = str(tmp_path / "w.db")
@@ -383,7 +383,7 @@ async def test_persisted_analysis_round_trip(planted, tmp_path):
 
 
 def test_session_community_stats_hand_built():
-    from sim.session import PropagationSession
+    from sim.model.session import PropagationSession
 
     # 8 agents in communities 0 0 0 1 1 2 2 -1 (agent 7 unassigned).
     w = tiny_world(8, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)], community=[0, 0, 0, 1, 1, 2, 2, 0])
@@ -404,7 +404,7 @@ def test_session_community_stats_hand_built():
 
 
 def test_session_community_stats_after_a_real_cascade(planted):
-    from sim.simulation import Simulation
+    from sim.engine.simulation import Simulation
 
     world = planted[0].fork()
     analysed(world)
@@ -511,7 +511,7 @@ def test_export_parts_and_size_refusal(export_world_small, tmp_path):
 
 @pytest.fixture
 def world_file(tmp_path):
-    from sim.store import save_world
+    from sim.store.worldfile import save_world
 
     w = synthetic_world("cli", 3000, avg_degree=8, seed=5)
     path = str(tmp_path / "cli.db")
@@ -520,7 +520,7 @@ def world_file(tmp_path):
 
 
 def _run_cli(argv, capsys):
-    from sim.cli_analysis import main
+    from sim.cli.analysis import main
 
     code = main(argv)
     out, err = capsys.readouterr()
@@ -528,7 +528,7 @@ def _run_cli(argv, capsys):
 
 
 def test_cli_analyze_stores_and_reports(world_file, capsys):
-    from sim.store import open_world
+    from sim.store.worldfile import open_world
 
     code, out, err = _run_cli(["analyze", world_file, "--all", "--json"], capsys)
     assert code == 0, err
@@ -577,7 +577,7 @@ def test_agora_analyze_in_a_subprocess(world_file):
 
 
 async def test_save_world_writes_the_analysis_tables(planted, tmp_path):
-    from sim.store import save_world
+    from sim.store.worldfile import save_world
 
     world = planted[0].fork()
     _, table = analysed(world)

@@ -16,10 +16,10 @@ from collections import Counter
 import pytest
 from textual.widgets import DataTable, Input
 
-from sim.audit import append_audit, public_settings, read_audit
-from sim.cli import main
-from sim.create import synthetic_world
-from sim.store import open_world, save_world
+from sim.core.audit import append_audit, public_settings, read_audit
+from sim.cli.main import main
+from sim.store.create import synthetic_world
+from sim.store.worldfile import open_world, save_world
 
 HOSTILE = "\x1b[31mRED\x1b[0m [b]x[/b] Robert'); DROP TABLE audit;-- \u202eevil"
 SIZE = (150, 48)
@@ -129,8 +129,8 @@ def test_every_cli_action_is_audited_once_with_its_details(world_file, tmp_path,
 
 async def test_inject_and_cancel_are_audited_by_the_simulation_once(world_file):
     from sim.errors import BadParameterError
-    from sim.simulation import Simulation
-    from sim.writer import WorldWriter
+    from sim.engine.simulation import Simulation
+    from sim.store.writer import WorldWriter
 
     w = await open_world(world_file)
     writer = await WorldWriter(world_file).start()

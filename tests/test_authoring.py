@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.authoring import check_plugin, new_plugin, plugin_rows, schema_problems
+from sim.engine.authoring import check_plugin, new_plugin, plugin_rows, schema_problems
 from sim.errors import AgoraError, BadFileError, BadParameterError, TargetExistsError
-from sim.registry import PluginError, Registry, load_file
+from sim.model.registry import PluginError, Registry, load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS = 2000  # small worlds keep the suite fast; the speed figure is measured on this size too
@@ -448,8 +448,8 @@ def test_an_entry_point_is_listed_without_importing_and_fails_on_use(tmp_path, m
 
 
 def run_cli(*argv: str) -> int:
-    from sim.cli import _Parser
-    from sim.cli_plugins import add_commands, handle
+    from sim.cli.main import _Parser
+    from sim.cli.plugins import add_commands, handle
 
     parser = _Parser(prog="agora")
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser))

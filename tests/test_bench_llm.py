@@ -7,8 +7,8 @@ import json
 import psutil
 import pytest
 
-import sim.bench_llm as bench_llm_module
-from sim.bench_llm import TARGET_PER_SECOND, bench_llm
+import sim.bench.llm as bench_llm_module
+from sim.bench.llm import TARGET_PER_SECOND, bench_llm
 
 
 def _children() -> set[int]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sim.bench_social import CONTENT_RECOMMENDERS, FRIEND_RECOMMENDERS, TARGETS, bench_social
+from sim.bench.social import CONTENT_RECOMMENDERS, FRIEND_RECOMMENDERS, TARGETS, bench_social
 
 
 @pytest.fixture(scope="module")

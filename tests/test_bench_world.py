@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sim.cli import main
+from sim.cli.main import main
 
 
 def test_bench_world_reports_every_phase(tmp_path, capsys):

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.check import check_world
-from sim.create import synthetic_world
-from sim.simulation import Simulation
-from sim.store import open_world, save_world
-from sim.writer import WorldWriter
+from sim.store.check import check_world
+from sim.store.create import synthetic_world
+from sim.engine.simulation import Simulation
+from sim.store.worldfile import open_world, save_world
+from sim.store.writer import WorldWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -141,7 +141,7 @@ def test_new_is_deterministic_and_seeded(tmp_path):
     a = ok_json(agora(tmp_path, "new", "a.db", "--agents", "3000", "--graph", "ba", "--seed", "9", "--json"))
     b = ok_json(agora(tmp_path, "new", "b.db", "--agents", "3000", "--graph", "ba", "--seed", "9", "--json"))
     assert a["edges"] == b["edges"]
-    from sim.store import open_world
+    from sim.store.worldfile import open_world
 
     wa, wb = asyncio.run(open_world(str(tmp_path / "a.db"))), asyncio.run(open_world(str(tmp_path / "b.db")))
     assert np.array_equal(wa.graph.out_indices, wb.graph.out_indices)
@@ -219,8 +219,8 @@ def test_save_load_round_trip(email, tmp_path):
         assert after[key] == before[key] == loaded[key], key
     assert after["agents"] == 1005 and after["edges"] == 32128
 
-    from sim.store import open_world
-    from sim.world import GRAPH_ARRAYS
+    from sim.store.worldfile import open_world
+    from sim.core.world import GRAPH_ARRAYS
 
     a = asyncio.run(open_world(str(tmp_path / "e.db")))
     b = asyncio.run(open_world(str(tmp_path / "back.db")))

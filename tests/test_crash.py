@@ -36,14 +36,14 @@ import pytest
 from conftest import notified
 from worldcheck import assert_same_world
 
-from sim.check import check_world
-from sim.cli import world_rng_pick
-from sim.create import synthetic_world
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.store import open_world, save_world
-from sim.world import Status
-from sim.writer import CheckpointError, WorldWriter
+from sim.store.check import check_world
+from sim.cli.main import world_rng_pick
+from sim.store.create import synthetic_world
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.store.worldfile import open_world, save_world
+from sim.core.world import Status
+from sim.store.writer import CheckpointError, WorldWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = int(os.environ.get("AGORA_CRASH_SEED", "20250609"))

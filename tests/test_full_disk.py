@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import ResourceError
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.store import open_world, save_world
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.store.worldfile import open_world, save_world
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
@@ -35,13 +35,13 @@ limit = int(sys.argv[1])
 mode = sys.argv[2]
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 if mode == "cli":
-    from sim.cli import main
+    from sim.cli.main import main
     sys.exit(main(sys.argv[3:]))
 else:  # what the TUI does: save_world(..., force=True) over the open world, errors shown as one line
     import asyncio
     from sim.errors import AgoraError
-    from sim.snapshot import load_snapshot
-    from sim.store import save_world
+    from sim.store.snapshot import load_snapshot
+    from sim.store.worldfile import save_world
     try:
         asyncio.run(save_world(load_snapshot(sys.argv[3]), sys.argv[4], force=True, keep_audit=True))
     except AgoraError as exc:
@@ -150,7 +150,7 @@ class _FillingFile:
 def test_snapshot_write_errors_become_one_sentence(tmp_path, monkeypatch, code, words):
     import builtins
 
-    from sim import snapshot
+    from sim.store import snapshot
 
     world = synthetic_world("x", 500, seed=1)
     path = tmp_path / "x.snap"
@@ -175,7 +175,7 @@ def test_snapshot_write_errors_become_one_sentence(tmp_path, monkeypatch, code, 
 
 @pytest.mark.parametrize("message", ["database or disk is full", "disk I/O error"])
 async def test_sqlite_disk_full_during_save_world(tmp_path, monkeypatch, message):
-    from sim import store
+    from sim.store import worldfile as store
 
     path = tmp_path / "w.db"
     await save_world(synthetic_world("old", 100, seed=1), str(path))
@@ -186,7 +186,7 @@ async def test_sqlite_disk_full_during_save_world(tmp_path, monkeypatch, message
 
     monkeypatch.setattr(store, "_write_relationships", full)
     if message == "disk I/O error":  # told apart from a failing disk by the free space left
-        monkeypatch.setattr("sim.diskio._disk_nearly_full", lambda p: True)
+        monkeypatch.setattr("sim.core.diskio._disk_nearly_full", lambda p: True)
     with pytest.raises(ResourceError) as info:
         await save_world(synthetic_world("new", 300, seed=2), str(path), force=True)
     msg = str(info.value)
@@ -197,7 +197,7 @@ async def test_sqlite_disk_full_during_save_world(tmp_path, monkeypatch, message
 
 async def test_other_write_failures_are_not_disguised(tmp_path, monkeypatch):
     """A bug (not a disk problem) keeps its own exception and traceback."""
-    from sim import store
+    from sim.store import worldfile as store
 
     async def bug(*args, **kwargs):
         raise sqlite3.IntegrityError("UNIQUE constraint failed")
@@ -226,7 +226,7 @@ def test_unwritable_folder_is_one_sentence(tmp_path):
 def test_permission_denied_is_one_sentence_even_as_root(tmp_path, monkeypatch):
     import builtins
 
-    from sim import snapshot
+    from sim.store import snapshot
     from sim.errors import BadFileError
 
     real_open = builtins.open

@@ -34,15 +34,15 @@ import zstandard
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sim.cli import main as cli_main
-from sim.create import imported_world, synthetic_world
+from sim.cli.main import main as cli_main
+from sim.store.create import imported_world, synthetic_world
 from sim.errors import AgoraError, BadFileError, ResourceError
-from sim.importer import read_edge_list
-from sim.persona import Persona
-from sim.simulation import Simulation
-from sim.snapshot import END_MAGIC, FORMAT_VERSION, MAGIC, TRAILER, load_snapshot, save_snapshot
-from sim.store import save_world
-from sim.world import check_columns
+from sim.store.importer import read_edge_list
+from sim.core.persona import Persona
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import END_MAGIC, FORMAT_VERSION, MAGIC, TRAILER, load_snapshot, save_snapshot
+from sim.store.worldfile import save_world
+from sim.core.world import check_columns
 
 #: Examples per hypothesis test; their sum is what one run of this file fuzzes (reported by the suite).
 EXAMPLES = {
@@ -540,7 +540,7 @@ def test_memory_never_follows_a_declared_size():
     cases.append(_write(pack(m, data[:offset]), "mem_frame.snap"))
     code = (
         "import json, resource, sys\n"
-        "from sim.snapshot import load_snapshot\n"
+        "from sim.store.snapshot import load_snapshot\n"
         "from sim.errors import AgoraError\n"
         "import psutil\n"
         "vm = psutil.Process().memory_info().vms\n"
@@ -831,7 +831,7 @@ def test_damaged_gzip(n, cut, flip, bit, how):
 
 def test_gzip_bomb_is_refused_by_memory(monkeypatch):
     """A small gzip that expands beyond the memory available is stopped while decompressing."""
-    from sim import importer
+    from sim.store import importer
 
     bomb = gzip.compress(b"1 2\n" * (4 * 2**20), mtime=0)  # 16 MiB of text from ~16 KiB
     monkeypatch.setattr(importer, "_text_budget", lambda: 4 * 2**20)

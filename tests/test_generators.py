@@ -12,10 +12,10 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import AgoraError, BadParameterError
-from sim.generators import default_communities
-from sim.world import GRAPH_ARRAYS, check_columns
+from sim.core.generators import default_communities
+from sim.core.world import GRAPH_ARRAYS, check_columns
 
 KINDS = ("community", "ba", "er", "sbm")
 HEAVY = ("community", "ba")  # heavy-tailed degrees
@@ -131,7 +131,7 @@ def test_csr_check_detects_damage():
     # The consistency check used above is not vacuous: a damaged copy is reported.
     w = make("er")
     g = w.graph
-    from sim.graph import Graph
+    from sim.core.graph import Graph
 
     broken = Graph(g.n, g.out_indptr, g.out_indices.copy(), g.trust, g.in_indptr, g.in_indices, g.in_edge)
     broken.out_indices[0] = (broken.out_indices[0] + 1) % g.n
@@ -358,7 +358,7 @@ def test_community_high_mixing_share_of_inside_edges(mixing):
 
 def test_weight_line_is_exactly_searchsorted():
     """The bucketed search the generators draw with gives searchsorted's answer, edges included."""
-    from sim.generators import WeightLine
+    from sim.core.generators import WeightLine
 
     rng = np.random.default_rng(5)
     for weights in (np.ones(1000), rng.pareto(1.5, 5000) + 1.0, np.r_[1e-9, rng.random(2000), 1e6, rng.random(10)], np.array([3.0])):

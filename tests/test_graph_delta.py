@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.graph import Graph, GraphDelta
+from sim.core.graph import Graph, GraphDelta
 
 
 def edge_dict(g: Graph) -> dict[tuple[int, int], float]:
@@ -59,10 +59,10 @@ def assert_same(merged: Graph, reference: Graph) -> None:
 def test_merge_equals_a_rebuild(seed, removes, follows, parallel, monkeypatch):
     """Small buffers are spliced into the CSR (the two directions at once on a worker thread when
     ``parallel``), large ones (the last case) rebuild it: both give the CSR built from scratch."""
-    import sim.graph
+    import sim.core.graph
 
     if parallel:
-        monkeypatch.setattr(sim.graph, "PARALLEL_SPLICE", 1)
+        monkeypatch.setattr(sim.core.graph, "PARALLEL_SPLICE", 1)
     world = synthetic_world("delta", 800, avg_degree=6, seed=seed)
     g = world.graph
     rng = np.random.default_rng(seed)
@@ -81,7 +81,7 @@ def test_merges_in_a_row_compute_the_in_edge_map_when_read(read_between):
     one was read (``read_between``), else from the out arrays alone. Either way, after three merges in
     a row it is the map of the graph built from scratch, and reading the rest of the graph (or a
     read-only view of it) does not compute it."""
-    from sim.session import readonly_graph
+    from sim.model.session import readonly_graph
 
     world = synthetic_world("delta", 900, avg_degree=8, seed=7)
     g = world.graph
@@ -104,7 +104,7 @@ def test_merges_in_a_row_compute_the_in_edge_map_when_read(read_between):
 def test_row_search_against_a_scan():
     """The batched binary search finds every (row, column) query's place in its sorted row, in any
     query order, on empty rows, a hub row and columns before, inside and after each row."""
-    from sim.graph import _row_search
+    from sim.core.graph import _row_search
 
     rng = np.random.default_rng(3)
     n = 300

@@ -4,7 +4,7 @@ are stored literally (SQL, snapshots, the audit log) and shown safely (the termi
 a real pseudo-terminal, the command line's output and errors, CSV, GraphML and GEXF).
 
 "Safe to show" means: no control character, ANSI escape, bidi control or zero-width character reaches a
-terminal raw — each shows as a visible escape (``\\x1b``, ``\\u202e``, see ``sim.safe``) — markup is never
+terminal raw — each shows as a visible escape (``\\x1b``, ``\\u202e``, see ``sim.core.safe``) — markup is never
 parsed, and one-line cells are bounded.
 """
 
@@ -29,10 +29,10 @@ from pathlib import Path
 import pytest
 from conftest import notified
 
-from sim.create import synthetic_world
-from sim.persona import Persona
-from sim.safe import csv_cell, shown, xml_safe
-from sim.store import open_world, save_world
+from sim.store.create import synthetic_world
+from sim.core.persona import Persona
+from sim.core.safe import csv_cell, shown, xml_safe
+from sim.store.worldfile import open_world, save_world
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (150, 48)
@@ -118,7 +118,7 @@ def hostile_world(n: int = 400):
 
 def test_a_lone_surrogate_is_refused_with_a_clear_error():
     from sim.errors import BadParameterError
-    from sim.simulation import Simulation
+    from sim.engine.simulation import Simulation
 
     w = synthetic_world("s", 200, avg_degree=4, seed=1)
     with pytest.raises(BadParameterError, match="not valid Unicode"):
@@ -130,9 +130,9 @@ def test_a_lone_surrogate_is_refused_with_a_clear_error():
 
 
 async def test_sql_and_snapshots_keep_hostile_text_literally(tmp_path):
-    from sim.simulation import Simulation
-    from sim.snapshot import load_snapshot, save_snapshot
-    from sim.writer import WorldWriter
+    from sim.engine.simulation import Simulation
+    from sim.store.snapshot import load_snapshot, save_snapshot
+    from sim.store.writer import WorldWriter
 
     path = str(tmp_path / "h.db")
     await save_world(hostile_world(), path)
@@ -178,7 +178,7 @@ async def test_sql_and_snapshots_keep_hostile_text_literally(tmp_path):
 def test_exports_are_valid_literal_and_formula_safe(tmp_path):
     import networkx as nx
 
-    from sim.export import export_world
+    from sim.analysis.export import export_world
 
     w = hostile_world()
     export_world(w, str(tmp_path / "a.csv"), "csv")
@@ -369,8 +369,8 @@ def test_the_real_terminal_never_receives_a_raw_escape(hostile_file):
     import termios
 
     async def add_messages():
-        from sim.simulation import Simulation
-        from sim.writer import WorldWriter
+        from sim.engine.simulation import Simulation
+        from sim.store.writer import WorldWriter
 
         w = await open_world(hostile_file)
         writer = await WorldWriter(hostile_file).start()
@@ -483,10 +483,10 @@ async def test_hostile_llm_answers_are_stored_and_shown_safely(tmp_path):
     """A server answering with escapes, markup and megabytes: posts are kept (cleaned of control
     characters and cut by ``sim.llm.prompts.clean``), the world file stays writable, the UI shows them safely."""
     from sim.llm.config import LLMConfig
-    from sim.llm.fakeserver import FakeChatServer
+    from agora_testing.fakeserver import FakeChatServer
     from sim.llm.service import LLMService
-    from sim.simulation import Simulation
-    from sim.writer import WorldWriter
+    from sim.engine.simulation import Simulation
+    from sim.store.writer import WorldWriter
     from tui.views import MessagesView
 
     answers = [CASES["ansi-color"], CASES["osc-title"] + CASES["markup"], CASES["c1-csi"], CASES["bidi"],
@@ -522,10 +522,10 @@ async def test_hostile_llm_answers_are_stored_and_shown_safely(tmp_path):
 
 async def test_an_llm_answer_with_a_lone_surrogate_does_not_break_the_world_file(tmp_path):
     from sim.llm.config import LLMConfig
-    from sim.llm.fakeserver import FakeChatServer
+    from agora_testing.fakeserver import FakeChatServer
     from sim.llm.service import LLMService
-    from sim.simulation import Simulation
-    from sim.writer import WorldWriter
+    from sim.engine.simulation import Simulation
+    from sim.store.writer import WorldWriter
 
     srv = await FakeChatServer(answer=lambda messages: "half a pair \ud800 here").start()
     path = str(tmp_path / "s.db")

@@ -82,7 +82,7 @@ def test_a_meaningless_option_is_refused_and_nothing_is_written(case: str, world
 
 def test_the_same_options_are_accepted_where_they_apply(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from sim.cli import main
+    from sim.cli.main import main
 
     for name in LLM_ENV:
         monkeypatch.delenv(name, raising=False)
@@ -108,7 +108,7 @@ def test_run_keeps_the_llm_settings_the_offline_generator_uses() -> None:
     shape offline runs too; a client setting is refused offline and accepted online."""
     import argparse
 
-    from sim.cli_llm import refuse_unused_llm
+    from sim.cli.llm import refuse_unused_llm
     from sim.errors import BadParameterError
     from sim.llm.config import LLMConfig
 

@@ -1,4 +1,4 @@
-"""The sim/cli.py refusals proposed to the lead (cases to merge into tests/test_ignored_options.py)."""
+"""The sim/cli/main.py refusals proposed to the lead (cases to merge into tests/test_ignored_options.py)."""
 
 from __future__ import annotations
 

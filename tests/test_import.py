@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from conftest import data_file
 
-from sim.create import imported_world
+from sim.store.create import imported_world
 from sim.errors import BadFileError, BadParameterError
-from sim.importer import read_edge_list
+from sim.store.importer import read_edge_list
 
 
 

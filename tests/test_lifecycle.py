@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.lifecycle import ALLOWED, InvalidTransition, parse_status, transition
-from sim.simulation import Simulation
-from sim.world import Status
+from sim.social.lifecycle import ALLOWED, InvalidTransition, parse_status, transition
+from sim.engine.simulation import Simulation
+from sim.core.world import Status
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_minutes_per_tick_sets_the_simulated_clock(tmp_path):
     import subprocess
     import sys
 
-    from sim.store import open_world
+    from sim.store.worldfile import open_world
 
     out = subprocess.run([sys.executable, "-m", "sim", "new", "w.db", "--agents", "300", "--minutes-per-tick", "60"],
                          cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "AGORA_SAVES": str(tmp_path)})

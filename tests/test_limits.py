@@ -10,11 +10,11 @@ from collections import namedtuple
 import psutil
 import pytest
 
-from sim import memory
-from sim.cli import main
-from sim.create import synthetic_world
+from sim.core import memory
+from sim.cli.main import main
+from sim.store.create import synthetic_world
 from sim.errors import ResourceError
-from sim.store import open_world, save_world
+from sim.store.worldfile import open_world, save_world
 
 Usage = namedtuple("Usage", "total used free")
 

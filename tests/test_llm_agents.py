@@ -1,6 +1,6 @@
 """LLM agents in a running simulation: the llm model, texts, interviews, budgets, replays, persistence.
 
-A real chat-completions server on 127.0.0.1 (``sim.llm.fakeserver``) stands in for the LLM.
+A real chat-completions server on 127.0.0.1 (``agora_testing.fakeserver``) stands in for the LLM.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import time
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.llm.config import LLMConfig
-from sim.llm.fakeserver import FakeChatServer
+from agora_testing.fakeserver import FakeChatServer
 from sim.llm.service import LLMService
-from sim.simulation import Simulation
+from sim.engine.simulation import Simulation
 
 KEY = "sk-agora-test-SECRET-91c2"
 
@@ -250,9 +250,9 @@ async def test_interviews_answer_in_persona_offline_then_online_then_from_the_ca
 
 
 async def test_cache_and_posts_persist_in_the_world_file_and_in_snapshots(tmp_path, server):
-    from sim.snapshot import load_snapshot, save_snapshot
-    from sim.store import open_world, save_world
-    from sim.writer import WorldWriter
+    from sim.store.snapshot import load_snapshot, save_snapshot
+    from sim.store.worldfile import open_world, save_world
+    from sim.store.writer import WorldWriter
 
     path = str(tmp_path / "w.db")
     await save_world(world(), path)
@@ -342,9 +342,9 @@ def test_cli_llm_commands_refuse_bad_input_with_one_sentence(tmp_path):
 def test_an_offline_run_never_imports_openai_or_textual():
     code = (
         "import asyncio, sys\n"
-        "from sim.create import synthetic_world\n"
-        "from sim.simulation import Simulation\n"
-        "import sim.llm.fakeserver, sim.cli_llm, plugins.llm\n"
+        "from sim.store.create import synthetic_world\n"
+        "from sim.engine.simulation import Simulation\n"
+        "import agora_testing.fakeserver, sim.cli.llm, plugins.llm\n"
         "async def main():\n"
         "    w = synthetic_world('o', 500, avg_degree=6, seed=1)\n"
         "    sim = Simulation(w)\n"
@@ -363,7 +363,7 @@ def test_an_offline_run_never_imports_openai_or_textual():
 
 
 async def test_decisions_pending_in_a_snapshot_are_asked_again_or_fall_back(tmp_path):
-    from sim.snapshot import load_snapshot, save_snapshot
+    from sim.store.snapshot import load_snapshot, save_snapshot
 
     srv = await FakeChatServer(latency=3.0).start()
     try:
@@ -393,7 +393,7 @@ def test_a_snapshot_with_damaged_llm_rows_is_refused_with_one_clear_error(tmp_pa
     import zlib
 
     from sim.errors import BadFileError
-    from sim.snapshot import END_MAGIC, TRAILER, load_snapshot, save_snapshot
+    from sim.store.snapshot import END_MAGIC, TRAILER, load_snapshot, save_snapshot
 
     w = world(300)
     w.posts.add(0, 3, 1, 1, "reply", "[bold]hi[/bold]", "offline")

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from sim.llm.cache import LLMCache
+from sim.core.llmcache import LLMCache
 from sim.llm.client import LLMClient
 from sim.llm.config import LLMConfig, llm_settings
-from sim.llm.fakeserver import FakeChatServer
+from agora_testing.fakeserver import FakeChatServer
 from sim.llm.prompts import Decision, parse_decision
 from sim.errors import BadParameterError
 

@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 from conftest import notified
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.llm.config import LLMConfig
-from sim.llm.fakeserver import FakeChatServer
+from agora_testing.fakeserver import FakeChatServer
 from sim.llm.service import LLMService
-from sim.simulation import Simulation
+from sim.engine.simulation import Simulation
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-agora-load-SECRET-5e1d"
@@ -231,7 +231,7 @@ def test_the_key_is_in_no_file_log_audit_row_or_output_after_a_faulty_run(tmp_pa
     """A run with a key set against the failing server, then everything that writes files: the world file
     (with its audit rows, cache and posts), snapshots in the saves folder, a loaded copy, exports, and the
     terminal UI's log and saved snapshot. The key is in none of them, nor on stdout or stderr."""
-    from sim.cli import main
+    from sim.cli.main import main
 
     saves = tmp_path / "saves"
     saves.mkdir()

@@ -4,7 +4,7 @@ A content recommender puts a live message in an online agent's feed; the session
 to its model (``ctx.feed_agents`` / ``ctx.feed_sources``), which may let the agent adopt outside the
 follower graph, crediting the feed's sharer. Three kinds of evidence:
 
-1. through the whole :class:`~sim.simulation.Simulation` with a tiny test recommender: an agent that
+1. through the whole :class:`~sim.engine.simulation.Simulation` with a tiny test recommender: an agent that
    no path from the seeds reaches adopts through its feed with certain parameters, is counted in
    ``feed_reached`` and credits the sharer — and never does with ``feed_weight = 0`` (or ``p``,
    ``beta``, ``rate`` 0);
@@ -25,9 +25,9 @@ import pytest
 from test_models import MODELS, TOPICS, VIRAL, assert_same_trace, run_model, seeds_of, tiny_world
 
 from sim.plugin import ContentRecommender
-from sim.registry import Registry
-from sim.simulation import Simulation
-from sim.world import build_world, world_rng
+from sim.model.registry import Registry
+from sim.engine.simulation import Simulation
+from sim.core.world import build_world, world_rng
 
 # -- 1. through the simulation ---------------------------------------------------------------------
 

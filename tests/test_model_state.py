@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from conftest import agora
 
-from sim.authoring import check_plugin
+from sim.engine.authoring import check_plugin
 from sim.plugin import PropagationModel, StepResult, Variable
-from sim.registry import Registry
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.world import build_world
+from sim.model.registry import Registry
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.core.world import build_world
 
 
 def registry_with(*classes) -> Registry:
@@ -153,7 +153,7 @@ def test_averaging_converges_on_a_ring_and_ends_when_nothing_moves():
     assert s.status == "completed"
     x = s.variables["x"]
     assert x.max() - x.min() < 1e-6
-    from sim.series import series_dict
+    from sim.model.series import series_dict
 
     series = series_dict(s)
     spread = np.array(series["x.max"]) - np.array(series["x.min"])
@@ -198,7 +198,7 @@ def test_variables_survive_a_snapshot_and_the_run_continues_exactly(tmp_path):
 
 
 def test_a_stored_variable_that_is_damaged_is_refused():
-    from sim.session import PropagationSession
+    from sim.model.session import PropagationSession
 
     world = ring(40)
     _, s = run(world, Averaging, ticks=3)
@@ -301,7 +301,7 @@ def test_edge_changes_reach_the_world_file_and_agora_check(tmp_path):
     assert out.returncode == 0, out.stderr
     out = agora(tmp_path, "check", "w.db", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["ok"], out.stdout
-    from sim.store import open_world
+    from sim.store.worldfile import open_world
 
     world = asyncio.run(open_world(str(tmp_path / "w.db")))
     s = world.sessions[0]
@@ -469,8 +469,8 @@ def test_plugins_list_names_the_kind_of_a_plugin_that_failed_to_load(tmp_path):
 def test_variables_survive_the_world_file_and_a_run_continues_exactly(tmp_path):
     """From the command line: a run of the opinion template stopped after 3 ticks and continued for 4
     more in a second command ends with the same opinions and series as 7 ticks in one command."""
-    from sim.authoring import new_plugin
-    from sim.store import open_world
+    from sim.engine.authoring import new_plugin
+    from sim.store.worldfile import open_world
 
     new_plugin("avg_opinion", str(tmp_path / "plugins"), "opinion")
     assert agora(tmp_path, "new", "w.db", "--agents", "1500", "--seed", "9").returncode == 0
@@ -513,7 +513,7 @@ class BlockedFromTheStart(PropagationModel):
 
 
 def test_start_may_put_agents_in_other_states_and_set_variables_at_tick_0():
-    from sim.series import series_dict
+    from sim.model.series import series_dict
 
     _, s = run(ring(30), BlockedFromTheStart, seeds="ids:10")
     series = series_dict(s)
@@ -536,7 +536,7 @@ def test_start_may_not_move_a_seed_but_may_adopt_from_tick_0():
         def start(self, ctx):
             return StepResult(np.array([10]), 2)
 
-    from sim.series import series_dict
+    from sim.model.series import series_dict
 
     _, s = run(ring(30), Adopts, seeds="ids:10", ticks=1)
     assert s.status == "running" and s.reached == 4 and s.seeds_count == 1

@@ -33,13 +33,13 @@ from model_reference import directed_world
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.registry import Registry
-from sim.session import PropagationSession, StepContext
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.world import build_world, world_rng
+from sim.model.registry import Registry
+from sim.model.session import PropagationSession, StepContext
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.core.world import build_world, world_rng
 
 REGISTRY = Registry(entry_points=False, env=False)
 MODELS = ("ic", "lt", "threshold", "sir", "sis", "seir", "viral", "diffusion", "hybrid")

@@ -27,14 +27,14 @@ import pytest
 from conftest import agora
 from test_models import Run, assert_mean, assert_same_trace, coupled, replicated_world, tiny_world
 
-from sim.authoring import check_plugin
-from sim.create import synthetic_world
+from sim.engine.authoring import check_plugin
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.registry import Registry
-from sim.session import PropagationSession
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.world import world_rng
+from sim.model.registry import Registry
+from sim.model.session import PropagationSession
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.core.world import world_rng
 
 REGISTRY = Registry(entry_points=False, env=False)
 PLUGIN_FILE = Path(__file__).resolve().parents[1] / "plugins" / "compartmental.py"
@@ -713,7 +713,7 @@ async def test_agora_check_passes_after_an_adaptive_run_from_the_cli(tmp_path):
     assert run.returncode == 0, run.stderr
     check = agora(tmp_path, "check", world)
     assert check.returncode == 0, check.stdout + check.stderr
-    from sim.store import open_world
+    from sim.store.worldfile import open_world
 
     w = await open_world(world)
     assert w.num_edges == 20_000 and w.sessions[0].edges_removed == w.sessions[0].edges_added > 100

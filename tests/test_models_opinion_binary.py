@@ -43,13 +43,13 @@ from test_models import (
     tiny_world,
 )
 
-from sim.authoring import check_plugin
-from sim.create import synthetic_world
+from sim.engine.authoring import check_plugin
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.session import StepContext
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.world import world_rng
+from sim.model.session import StepContext
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.core.world import world_rng
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("voter", "q-voter", "majority-rule", "sznajd")

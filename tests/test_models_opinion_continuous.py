@@ -39,14 +39,14 @@ import numpy as np
 import pytest
 from model_reference import RefGraph, directed_world
 
-from sim.authoring import check_plugin
+from sim.engine.authoring import check_plugin
 from sim.errors import BadParameterError
-from sim.registry import Registry
-from sim.series import series_dict
-from sim.session import PropagationSession, StepContext
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.world import Status, build_world
+from sim.model.registry import Registry
+from sim.model.series import series_dict
+from sim.model.session import PropagationSession, StepContext
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.core.world import Status, build_world
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = Registry(entry_points=False, env=False)

@@ -28,13 +28,13 @@ import numpy as np
 import pytest
 from test_models import assert_mean, assert_same_trace, replicated_world, run_model, tiny_world
 
-from sim.authoring import check_plugin
-from sim.create import synthetic_world
+from sim.engine.authoring import check_plugin
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.registry import Registry
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.world import build_world, world_rng
+from sim.model.registry import Registry
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.core.world import build_world, world_rng
 
 REGISTRY = Registry(entry_points=False, env=False)
 NAMES = ("generalised-threshold", "kertesz-threshold", "profile", "profile-threshold")

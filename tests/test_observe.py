@@ -25,12 +25,12 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from sim.errors import BadParameterError
-from sim.observe import STATUSES, MetricsServer, Monitor, metric_names
-from sim.registry import Registry
-from sim.runner import run_cascades
-from sim.simulation import Simulation
-from sim.store import open_world, save_world
-from sim.writer import WorldWriter
+from sim.engine.observe import STATUSES, MetricsServer, Monitor, metric_names
+from sim.model.registry import Registry
+from sim.engine.runner import run_cascades
+from sim.engine.simulation import Simulation
+from sim.store.worldfile import open_world, save_world
+from sim.store.writer import WorldWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -336,7 +336,7 @@ def test_cli_busy_port_is_exit_2(small_world, tmp_path):
 
 @pytest.mark.usefixtures("keep_notifications")
 async def test_tui_serves_metrics_and_survives_a_busy_port(tmp_path):
-    from sim.create import synthetic_world
+    from sim.store.create import synthetic_world
     from tui.app import AgoraApp
 
     path = str(tmp_path / "tui.db")

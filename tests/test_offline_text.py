@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from sim.llm.offline import MAX_CHARS, SHORT_CHARS, answer_interview, seed_for, write_post
-from sim.persona import HOBBIES, OCCUPATIONS, STYLES, Persona
-from sim.topics import TOPICS
+from sim.core.persona import HOBBIES, OCCUPATIONS, STYLES, Persona
+from sim.core.topics import TOPICS
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = range(30)
@@ -89,7 +89,7 @@ def test_same_text_in_another_process():
     code = (
         "import json\n"
         "from sim.llm.offline import answer_interview, seed_for, write_post\n"
-        "from sim.persona import Persona\n"
+        "from sim.core.persona import Persona\n"
         "p = Persona('Ada Chen', 'Curious nurse who loves chess.', 'poetic')\n"
         "out = [write_post(p, ['local-news'], s) for s in range(5)]\n"
         "out += [write_post(p, [], s, kind='reply', original='hello there', original_author='Bob')\n"

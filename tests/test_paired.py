@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import agora, digest
 
-from sim.registry import Registry
-from sim.simulation import Simulation
-from sim.stats import mean_ci95, mean_ci95_columns, t95
+from sim.model.registry import Registry
+from sim.engine.simulation import Simulation
+from sim.core.stats import mean_ci95, mean_ci95_columns, t95
 
 
 def sweep(world, *args: str) -> dict:

@@ -17,8 +17,8 @@ import pytest
 from conftest import agora
 
 from sim.errors import BadFileError, BadParameterError
-from sim.plot import aggregate, bounds, plot_files, plot_tables, run_matrix
-from sim.seriesio import table_from_records, write_series
+from sim.analysis.plot import aggregate, bounds, plot_files, plot_tables, run_matrix
+from sim.store.seriesio import table_from_records, write_series
 
 ROOT = Path(__file__).resolve().parents[1]
 T95_DF2 = 4.303  # Student's t, two-sided 95 %, 2 degrees of freedom (three runs)
@@ -239,7 +239,7 @@ def test_bad_output_and_empty_input(tmp_path):
 
 
 def test_matplotlib_is_imported_only_to_draw():
-    code = ("import sys, sim, sim.plot, sim.seriesio, sim.cli_plot, sim.cli; "
+    code = ("import sys, sim, sim.analysis.plot, sim.store.seriesio, sim.cli.plot, sim.cli.main; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

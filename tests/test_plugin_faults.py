@@ -18,13 +18,13 @@ import time
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.events import PropagationFailed, RecommenderFailed
+from sim.core.events import PropagationFailed, RecommenderFailed
 from sim.llm.service import LLMService
 from sim.plugin import DEFAULT_PLUGIN_BUDGET, PluginRunner, PluginTimeout, plugin_budget
-from sim.registry import Registry
-from sim.simulation import Simulation
+from sim.model.registry import Registry
+from sim.engine.simulation import Simulation
 
 pytestmark = pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 
@@ -710,7 +710,7 @@ def send_key(app, key: str) -> None:
 
 @pytest.fixture
 def ui_world(tmp_path):
-    from sim.store import save_world
+    from sim.store.worldfile import save_world
 
     path = str(tmp_path / "ui.db")
     asyncio.run(save_world(synthetic_world("ui", 2000, avg_degree=8, seed=5), path))
@@ -775,8 +775,8 @@ JUNK = textwrap.dedent('''
 
 
 async def test_a_world_with_failed_sessions_saves_and_reopens(tmp_path, base_world):
-    from sim.store import open_world, save_world
-    from sim.writer import WorldWriter
+    from sim.store.worldfile import open_world, save_world
+    from sim.store.writer import WorldWriter
 
     folder = tmp_path / "p"
     folder.mkdir()

@@ -9,7 +9,7 @@ import pytest
 from conftest import agora, digest
 
 from sim.errors import BadParameterError
-from sim.session import SeedSpec, read_seed_file
+from sim.model.session import SeedSpec, read_seed_file
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_run_seeds_tens_of_thousands_of_ids_from_a_file(world_file, tmp_path):
     run = data["runs"][0]
     assert run["seeds"] == 20000 and run["reached"] == 20000
     assert data["seeds"] == f"file:{path}"
-    from sim.store import open_world
+    from sim.store.worldfile import open_world
     import asyncio
 
     w = asyncio.run(open_world(str(world)))

@@ -15,12 +15,12 @@ import pytest
 from conftest import agora, digest
 
 from sim.plugin import PropagationModel, StepResult, Variable
-from sim.registry import Registry
-from sim.series import MOMENTS, pad_series, series_dict, variable_moments
-from sim.session import PropagationSession
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.world import build_world
+from sim.model.registry import Registry
+from sim.model.series import MOMENTS, pad_series, series_dict, variable_moments
+from sim.model.session import PropagationSession
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.core.world import build_world
 
 REGISTRY = Registry(entry_points=False, env=False)
 BUILTIN_MODELS = sorted(i.name for i in REGISTRY.list("model") if i.source == "builtin")
@@ -173,7 +173,7 @@ def test_series_survive_a_snapshot_and_continue_exactly(tmp_path, small_world):
 
 
 def test_series_survive_a_world_file(tmp_path, small_world):
-    from sim.store import open_world, save_world
+    from sim.store.worldfile import open_world, save_world
 
     world = small_world.fork()
     sim = Simulation(world, registry=REGISTRY, plugin_budget=0)
@@ -283,7 +283,7 @@ def test_parquet_series_round_trips(world_file, tmp_path):
 def test_parquet_without_pyarrow_is_exit_2_naming_the_extra(world_file, tmp_path):
     before = digest(world_file)
     code = ("import sys; sys.modules['pyarrow'] = None; sys.modules['pyarrow.parquet'] = None; "
-            "from sim.cli import main; sys.exit(main(sys.argv[1:]))")
+            "from sim.cli.main import main; sys.exit(main(sys.argv[1:]))")
     out = subprocess.run([sys.executable, "-c", code, "run", str(world_file), "--steps", "3", "--inject", "x",
                           "--series", str(tmp_path / "s.parquet")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr

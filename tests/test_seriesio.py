@@ -18,7 +18,7 @@ import pytest
 from conftest import agora
 
 from sim.errors import BadFileError, BadParameterError
-from sim.seriesio import SeriesTable, read_series, table_from_records, write_series
+from sim.store.seriesio import SeriesTable, read_series, table_from_records, write_series
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A text key that needs quoting (comma, quote, line break) and one that looks like a spreadsheet formula.

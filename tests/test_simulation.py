@@ -14,16 +14,16 @@ import textwrap
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.events import (
+from sim.core.events import (
     MessageInjected, PropagationCompleted, PropagationFailed, PropagationRound, PropagationStarted, TickCompleted,
 )
-from sim.registry import Registry
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.store import open_world, save_world
-from sim.writer import WorldWriter
+from sim.model.registry import Registry
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.store.worldfile import open_world, save_world
+from sim.store.writer import WorldWriter
 
 from conftest import data_file
 

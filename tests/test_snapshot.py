@@ -9,10 +9,10 @@ import msgpack
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import AgoraError, BadFileError, ResourceError, TargetExistsError
-from sim.snapshot import END_MAGIC, MAGIC, TRAILER, load_snapshot, read_manifest, save_snapshot
-from sim.store import open_world, save_world
+from sim.store.snapshot import END_MAGIC, MAGIC, TRAILER, load_snapshot, read_manifest, save_snapshot
+from sim.store.worldfile import open_world, save_world
 from worldcheck import assert_same_world
 
 

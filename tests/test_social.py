@@ -10,18 +10,18 @@ import sqlite3
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.graph import Graph
+from sim.core.graph import Graph
 from sim.plugin import ContentRecommender, FriendRecommender
-from sim.registry import Registry
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.social import FeedContext, SocialTick, aggregate_pairs, compatibility, follows, top_k_per_row
-from sim.store import open_world, save_world
-from sim.topics import topics_mask
-from sim.world import Status, build_world
-from sim.writer import WorldWriter
+from sim.model.registry import Registry
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.social.dynamics import FeedContext, SocialTick, aggregate_pairs, compatibility, follows, top_k_per_row
+from sim.store.worldfile import open_world, save_world
+from sim.core.topics import topics_mask
+from sim.core.world import Status, build_world
+from sim.store.writer import WorldWriter
 
 
 def hand_world(n: int, edges: list[tuple[int, int]], seed: int = 1):

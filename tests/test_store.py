@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sim.errors import BadFileError, TargetExistsError
-from sim.persona import Persona
-from sim.store import open_world, read_meta, save_world, world_info
+from sim.core.persona import Persona
+from sim.store.worldfile import open_world, read_meta, save_world, world_info
 from worldcheck import assert_same_world
 
 

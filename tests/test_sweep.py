@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
-from sim.sweep import expand_grid, parse_grid
+from sim.cli.main import main
+from sim.engine.sweep import expand_grid, parse_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,8 +63,8 @@ def sweep_json(*args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def world_file(tmp_path_factory) -> Path:
-    from sim.create import synthetic_world
-    from sim.store import save_world
+    from sim.store.create import synthetic_world
+    from sim.store.worldfile import save_world
 
     path = tmp_path_factory.mktemp("sweep") / "small.db"
     asyncio.run(save_world(synthetic_world("small", 2500, avg_degree=8, seed=7), str(path)))
@@ -140,9 +140,9 @@ def test_missing_ray_is_one_sentence(world_file, monkeypatch):
 
 
 def test_sweep_equals_run_cascades_per_seed(world_file):
-    from sim.registry import Registry
-    from sim.runner import run_cascades
-    from sim.store import open_world
+    from sim.model.registry import Registry
+    from sim.engine.runner import run_cascades
+    from sim.store.worldfile import open_world
 
     result = sweep_json(str(world_file), *GRID, "--seed", "5", "--workers", "1")
     assert result["backend"] == "process" and result["workers"] == 1
@@ -295,7 +295,7 @@ def test_ctrl_c_leaves_no_worker_processes(world_file):
 
 
 def test_engine_is_headless_and_imports_ray_lazily():
-    code = ("import sys, sim.sweep, sim.cli_sweep; "
+    code = ("import sys, sim.engine.sweep, sim.cli.sweep; "
             "print(sorted(m for m in ('textual', 'ray', 'tui') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})

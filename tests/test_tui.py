@@ -17,8 +17,8 @@ from conftest import notified
 from rich.text import Text
 from textual.widgets import DataTable, Input, Log, Static
 
-from sim.create import synthetic_world
-from sim.store import open_world, save_world
+from sim.store.create import synthetic_world
+from sim.store.worldfile import open_world, save_world
 from tui.app import SPEEDS, AgoraApp
 from tui.screens import HELP, HelpScreen, LoadScreen, QuitScreen, SaveScreen
 
@@ -565,7 +565,7 @@ async def test_messages_view_shows_the_states_and_a_variable_of_the_highlighted_
     names literally."""
     from textual.widgets import Select
 
-    from sim.authoring import new_plugin
+    from sim.engine.authoring import new_plugin
 
     folder = tmp_path / "plugs"
     model_path, _ = new_plugin("views_opinion", str(folder), "opinion")

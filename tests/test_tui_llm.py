@@ -14,8 +14,8 @@ import pytest
 from conftest import notified
 from textual.widgets import Input, Static
 
-from sim.create import synthetic_world
-from sim.llm.fakeserver import FakeChatServer
+from sim.store.create import synthetic_world
+from agora_testing.fakeserver import FakeChatServer
 from tui.app import AgoraApp
 from tui.screens import AskScreen
 

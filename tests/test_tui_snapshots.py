@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.create import synthetic_world
-from sim.store import save_world
+from sim.store.create import synthetic_world
+from sim.store.worldfile import save_world
 from tui.app import AgoraApp
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from sim.create import synthetic_world
+from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.persona import persona_text
-from sim.store import save_world
-from sim.world import AGENT_COLUMNS, Status, check_columns
+from sim.core.persona import persona_text
+from sim.store.worldfile import save_world
+from sim.core.world import AGENT_COLUMNS, Status, check_columns
 
 
 def test_columns_have_documented_dtypes_and_lengths(small_world):
@@ -118,7 +118,11 @@ def test_advance_draws_online_agents_by_hour(small_world):
 
 def test_sim_never_imports_textual():
     code = (
-        "import sys, sim, sim.cli, sim.world, sim.store, sim.snapshot, sim.create, sim.bench\n"
+        "import importlib, pkgutil, sys, sim\n"
+        "for m in pkgutil.walk_packages(sim.__path__, 'sim.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "assert 'sim.cli.main' in sys.modules and 'sim.engine.simulation' in sys.modules\n"
         "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]\n"
         "assert not bad, bad\n"
         "print('ok')\n"

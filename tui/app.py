@@ -24,21 +24,21 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
-from sim.create import ensure_default_world, saves_dir
+from sim.store.create import ensure_default_world, saves_dir
 from sim.errors import AgoraError, BadParameterError
-from sim.events import (
+from sim.core.events import (
     Event, MessageInjected, PluginFailed, PropagationCompleted, PropagationFailed, PropagationStarted, RecommenderFailed,
     TickCompleted,
 )
-from sim.persona import FIRST_NAMES, LAST_NAMES
-from sim.registry import Registry, world_plugin_dir
-from sim.safe import shown
-from sim.simulation import Simulation
-from sim.snapshot import load_snapshot, save_snapshot
-from sim.social import NONE
-from sim.store import open_world, save_world
-from sim.world import World
-from sim.writer import WorldWriter
+from sim.core.persona import FIRST_NAMES, LAST_NAMES
+from sim.model.registry import Registry, world_plugin_dir
+from sim.core.safe import shown
+from sim.engine.simulation import Simulation
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.social.dynamics import NONE
+from sim.store.worldfile import open_world, save_world
+from sim.core.world import World
+from sim.store.writer import WorldWriter
 
 from .recommenders import RECOMMENDER_ROLES, recommender_label
 from .screens import AskScreen, HelpScreen, LoadScreen, QuitScreen, SaveScreen
@@ -94,7 +94,7 @@ class AgoraApp(App):
                  metrics_host: str = "127.0.0.1", checkpoint_every: int = 50, checkpoint_seconds: float | None = None) -> None:
         super().__init__()
         #: While the simulation runs, checkpoint the world into its file every this many ticks (0: off) or
-        #: seconds (None: off), so a crash loses at most the ticks since (see ``sim.check``).
+        #: seconds (None: off), so a crash loses at most the ticks since (see ``sim.store.check``).
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self._checkpointed = (0, time.monotonic())  # (tick, time) of the last periodic checkpoint
@@ -219,7 +219,7 @@ class AgoraApp(App):
         if self.metrics_port is None:
             return
         if self.monitor is None:
-            from sim.observe import MetricsServer, Monitor
+            from sim.engine.observe import MetricsServer, Monitor
 
             monitor = Monitor()
             try:
@@ -611,8 +611,8 @@ class AgoraApp(App):
     async def run_analysis(self) -> str:
         """Recompute communities (Leiden) and influence (PageRank) off the event loop, keep them in the
         world and its file."""
-        from sim.analysis import analyze, store_analysis
-        from sim.analysis_store import write_analysis
+        from sim.analysis.structure import analyze, store_analysis
+        from sim.store.analysis_tables import write_analysis
 
         world = self.world
         result = await asyncio.to_thread(analyze, world)
@@ -747,7 +747,7 @@ class AgoraApp(App):
 
     @work(exclusive=True, group="community-table")
     async def community_table_worker(self, key: Any) -> None:
-        from sim.analysis import community_table
+        from sim.analysis.structure import community_table
 
         world = self.world
         if world.columns["community"].max(initial=-1) < 0:
@@ -763,7 +763,7 @@ class AgoraApp(App):
 
     def _adoption_stats(self) -> dict[str, Any] | None:
         """How the selected (or first running) session spread over the communities, cached per round."""
-        from sim.analysis import session_community_stats
+        from sim.analysis.structure import session_community_stats
 
         sid = self.selected_session_id
         if sid is None:
@@ -814,6 +814,6 @@ def run_app(world_path: str | None = None, plugin_dirs: list[str] | tuple[str, .
             metrics_port: int | None = None, metrics_host: str = "127.0.0.1", checkpoint_every: int = 50,
             checkpoint_seconds: float | None = None) -> None:
     """Open the terminal UI on a world file (the default world when None); with ``metrics_port``, serve
-    Prometheus metrics on ``/metrics`` and health on ``/healthz`` (see ``sim.observe``)."""
+    Prometheus metrics on ``/metrics`` and health on ``/healthz`` (see ``sim.engine.observe``)."""
     AgoraApp(world_path, plugin_dirs=plugin_dirs, metrics_port=metrics_port, metrics_host=metrics_host,
              checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds).run()

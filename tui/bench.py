@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.bench import PeakRSS, _mb
-from sim.create import synthetic_world
-from sim.store import save_world
+from sim.bench.engine import PeakRSS, _mb
+from sim.store.create import synthetic_world
+from sim.store.worldfile import save_world
 
 from .app import SPEEDS, AgoraApp
 

@@ -1,6 +1,6 @@
 """The five views. Each is self-contained: it composes its widgets and knows how to refresh itself from
 the app's simulation. Text from agents, users, plugins, files or the LLM always goes through
-:func:`literal` / :func:`literal_lines` (``sim.safe.shown``): wrapped in ``rich.text.Text``, never parsed
+:func:`literal` / :func:`literal_lines` (``sim.core.safe.shown``): wrapped in ``rich.text.Text``, never parsed
 as markup, its control characters and ANSI escapes made visible (Textual would pass them to the terminal),
 one-line cells cut with ``…``.
 """
@@ -18,10 +18,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Log, Select, Sparkline, Static
 
 from sim.errors import AgoraError
-from sim.safe import shown
-from sim.session import SeedSpec
-from sim.social import NONE
-from sim.topics import topics_mask
+from sim.core.safe import shown
+from sim.model.session import SeedSpec
+from sim.social.dynamics import NONE
+from sim.core.topics import topics_mask
 
 from .recommenders import RECOMMENDER_ROLES, error_key
 
@@ -49,7 +49,7 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> Text:
 
 def literal(value: Any, limit: int | None = 80, style: str = "") -> Text:
     """Text shown exactly as written, on one line: never parsed as markup, control characters and ANSI
-    escapes made visible (``\\x1b``, see ``sim.safe.shown``), text longer than ``limit`` cut with ``…``."""
+    escapes made visible (``\\x1b``, see ``sim.core.safe.shown``), text longer than ``limit`` cut with ``…``."""
     return Text(shown(value, limit), style=style)
 
 

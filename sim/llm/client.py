@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sim.llm.cache import LLMCache, cache_key
+from sim.core.llmcache import LLMCache, cache_key
 from sim.llm.config import LLMConfig
 
 _SURROGATES = re.compile("[\ud800-\udfff]")

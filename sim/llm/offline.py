@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from sim.persona import Persona
-from sim.topics import TOPICS
+from sim.core.persona import Persona
+from sim.core.topics import TOPICS
 
 __all__ = ["KINDS", "MAX_CHARS", "QUOTE_CHARS", "SHORT_CHARS", "answer_interview", "seed_for", "write_post"]
 

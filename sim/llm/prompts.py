@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.persona import Persona
+from sim.core.persona import Persona
 
 ACTIONS = ("repost", "like", "reply", "ignore")
 MAX_TEXT = 1000

@@ -1,0 +1,255 @@
+"""A local chat-completions server for tests, benchmarks and demos, with injected faults.
+
+It speaks the part of the OpenAI HTTP protocol Agora uses — ``POST /v1/chat/completions`` and
+``GET /v1/models`` — over HTTP/1.1 with keep-alive, on 127.0.0.1 only. Answers are deterministic: the
+content is a pure function of the request's messages, so two runs of the same prompts get the same text.
+A prompt that asks for a JSON decision (it contains ``"action"``) gets a JSON object with an ``action``
+and a ``text``; anything else gets a sentence.
+
+Faults come from a *plan*: a list of fault names used one per request in order (then ``"ok"``), or a
+callable ``plan(n, body) -> name`` for request number ``n`` (0-based). The names:
+
+- ``ok``: a normal answer (after ``latency`` seconds);
+- ``400``: "Bad Request" (not worth retrying);
+- ``429``: "Too Many Requests" with ``Retry-After: <retry_after>``;
+- ``500`` / ``503``: a server error (``503`` also sends ``Retry-After``);
+- ``timeout``: holds the request for ``hang`` seconds before answering, so the client times out;
+- ``malformed``: ``200 OK`` whose body is not JSON;
+- ``empty``: ``200 OK`` with a completion that has no choices;
+- ``bad_content``: a valid completion whose content is not what was asked for (not JSON);
+- ``drop``: closes the connection without an answer.
+
+``counts`` tallies the requests received by the fault they got; ``max_in_flight`` is the most requests
+it held at once. :meth:`stop` makes the server
+disappear: the listening socket and every open connection close.
+
+Run one from a shell: ``python -m agora_testing.fakeserver --port 8000 --latency 0.02``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+FAULTS = ("ok", "400", "429", "500", "503", "timeout", "malformed", "empty", "bad_content", "drop")
+ACTIONS = ("repost", "like", "reply", "ignore")
+
+Plan = Sequence[str] | Callable[[int, dict[str, Any]], str] | None
+
+
+def answer_for(messages: list[dict[str, Any]]) -> str:
+    """The deterministic content the server answers ``messages`` with."""
+    text = json.dumps(messages, sort_keys=True, ensure_ascii=False)
+    h = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    k = int.from_bytes(h, "little")
+    if any('"action"' in str(m.get("content", "")) for m in messages if isinstance(m, dict)):
+        action = ACTIONS[k % len(ACTIONS)]
+        return json.dumps({"action": action, "text": f"({action} #{k % 997}) makes me think."})
+    return f"Here is my take, number {k % 9973}: it depends on who you ask."
+
+
+class FakeChatServer:
+    """See the module docstring."""
+
+    def __init__(self, *, latency: float = 0.0, plan: Plan = None, retry_after: float = 1.0, hang: float = 30.0,
+                 host: str = "127.0.0.1", port: int = 0, answer: Callable[[list[dict[str, Any]]], str] | None = None) -> None:
+        self.latency = latency
+        self.plan = plan
+        self.retry_after = retry_after
+        self.hang = hang
+        self.host = host
+        self.port = port
+        self.answer = answer or answer_for
+        self.counts: Counter[str] = Counter()
+        self.received = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.bodies: list[dict[str, Any]] = []
+        self.keep_bodies = False
+        self.authorization: set[str] = set()
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL a client is given (``http://127.0.0.1:PORT/v1``)."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def _fault(self, n: int, body: dict[str, Any]) -> str:
+        plan = self.plan
+        if plan is None:
+            return "ok"
+        if callable(plan):
+            return plan(n, body)
+        return plan[n] if n < len(plan) else "ok"
+
+    # -- asyncio server ---------------------------------------------------------------------------
+    async def start(self) -> FakeChatServer:
+        self._loop = asyncio.get_running_loop()
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        """Disappear: stop listening and close every open connection."""
+        if self._server is not None:
+            self._server.close()
+            for w in list(self._writers):
+                w.transport.abort()
+            self._writers.clear()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                length = int(headers.get("content-length", "0") or 0)
+                raw = await reader.readexactly(length) if length else b""
+                if "authorization" in headers:
+                    self.authorization.add(headers["authorization"])
+                if not await self._respond(writer, method, path, raw):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            pass  # the client went away, or the server is stopping
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _respond(self, writer: asyncio.StreamWriter, method: str, path: str, raw: bytes) -> bool:
+        path = path.split("?", 1)[0]
+        if method == "GET" and path.rstrip("/").endswith("/models"):
+            self._send(writer, 200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "agora"}]}))
+            return True
+        if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+            self._send(writer, 404, json.dumps({"error": {"message": "not found", "type": "invalid_request_error"}}))
+            return True
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self._send(writer, 400, json.dumps({"error": {"message": "body is not JSON", "type": "invalid_request_error"}}))
+            return True
+        n = self.received
+        self.received += 1
+        fault = self._fault(n, body)
+        self.counts[fault] += 1
+        if self.keep_bodies:
+            self.bodies.append(body)
+        if fault == "drop":
+            writer.transport.abort()
+            return False
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if fault == "timeout":
+                await asyncio.sleep(self.hang)
+            elif self.latency:
+                await asyncio.sleep(self.latency)
+        finally:
+            self.in_flight -= 1
+        error = {"error": {"message": f"injected {fault}", "type": "server_error"}}
+        if fault == "400":
+            self._send(writer, 400, json.dumps({"error": {"message": "injected 400", "type": "invalid_request_error"}}))
+        elif fault == "429":
+            self._send(writer, 429, json.dumps(error), {"Retry-After": f"{self.retry_after:g}"})
+        elif fault == "500":
+            self._send(writer, 500, json.dumps(error))
+        elif fault == "503":
+            self._send(writer, 503, json.dumps(error), {"Retry-After": f"{self.retry_after:g}"})
+        elif fault == "malformed":
+            self._send(writer, 200, '{"id": "x", "choices": [ this is not json')
+        else:
+            messages = body.get("messages") or []
+            content = "I cannot answer that in JSON, sorry." if fault == "bad_content" else self.answer(messages)
+            prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
+            choices = [] if fault == "empty" else [{
+                "index": 0, "finish_reason": "stop", "logprobs": None,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+            }]
+            reply = {
+                "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()),
+                "model": str(body.get("model", "fake")), "choices": choices,
+                "usage": {"prompt_tokens": max(1, prompt_chars // 4), "completion_tokens": max(1, len(content) // 4),
+                          "total_tokens": max(1, prompt_chars // 4) + max(1, len(content) // 4)},
+            }
+            self._send(writer, 200, json.dumps(reply))
+        return True
+
+    @staticmethod
+    def _send(writer: asyncio.StreamWriter, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+                  500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Error")
+        data = body.encode()
+        head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(data)}"]
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+
+    # -- in a thread of its own (for tests in the same process) ----------------------------------
+    def start_in_thread(self) -> FakeChatServer:
+        """Run the server on its own event loop in a daemon thread; returns once it listens."""
+        ready = threading.Event()
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            loop.run_until_complete(self.start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=main, name="fake-llm-server", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop_thread(self) -> None:
+        """Make a threaded server disappear (see :meth:`stop`) and end its thread."""
+        if self._loop is None or self._thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._thread = None
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m agora_testing.fakeserver", description="A local chat-completions server with injected faults.")
+    ap.add_argument("--port", type=int, default=8000)
+    ap.add_argument("--latency", type=float, default=0.02, help="seconds before each answer (default 0.02)")
+    ap.add_argument("--fail", type=float, default=0.0, help="share of requests answered with a 500 (default 0)")
+    args = ap.parse_args(argv)
+    every = round(1 / args.fail) if args.fail > 0 else 0
+    plan = (lambda n, body: "500" if every and n % every == every - 1 else "ok") if every else None
+    server = FakeChatServer(latency=args.latency, plan=plan, port=args.port)
+
+    async def serve() -> None:
+        await server.start()
+        print(f"listening on {server.url}", flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""Figures of series: the mean of each measure per tick over a combination's runs, with a 95 % band.
+
+Runs of one combination are aligned on tick 0..T (T: the longest run). A run that ended early is padded:
+every measure keeps its last value (the state counts and ``reached`` of an ended cascade no longer
+change), except ``new``, which is 0 after the end. The band is the Student-t 95 % interval of the mean
+(:func:`sim.core.stats.mean_ci95_columns`); for counts it is clipped to ``[0, N]``, N being the number of
+agents (the sum of the state counts at tick 0). Variables' moments (measures with a dot, ``x.mean``) are
+not clipped.
+
+matplotlib is imported only when a figure is drawn (``import sim`` stays fast), and drawing goes through
+``matplotlib.figure.Figure`` with no pyplot and no global backend: it needs no display and is thread-safe.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.errors import BadFileError, BadParameterError
+from sim.core.safe import shown
+from sim.core.diskio import replacing
+from sim.store.seriesio import SeriesTable, read_series
+from sim.core.stats import mean_ci95_columns
+
+#: The figure formats, by file extension.
+FORMATS = ("png", "svg", "pdf")
+#: Count measures that are not states (their sum is not the number of agents).
+_NOT_STATES = ("reached", "new")
+_LEGEND_INSIDE = 8  # more lines than this: the legend goes beside the axes
+_LEGEND_ROWS = 22  # lines per legend column beside the axes
+
+
+def figure_format(output: str) -> str:
+    """``png``, ``svg`` or ``pdf`` from the output's extension.
+
+    Raises:
+        BadParameterError: any other extension.
+    """
+    ext = os.path.splitext(output)[1].lower().lstrip(".")
+    if ext not in FORMATS:
+        raise BadParameterError(f"figure {output!r} has an unknown extension: name it .png, .svg or .pdf")
+    return ext
+
+
+def check_figure_path(output: str) -> str:
+    """Check, before any work, that ``output`` names a figure format (see :func:`figure_format`)."""
+    return figure_format(output)
+
+
+def is_count(measure: str) -> bool:
+    """Counts of agents are the measures without a dot; ``x.mean`` and the like are variables' moments."""
+    return "." not in measure
+
+
+def state_measures(table: SeriesTable) -> list[str]:
+    """The measures that are the model's states: every count but ``reached`` and ``new``."""
+    return [m for m in table.measures() if is_count(m) and m not in _NOT_STATES]
+
+
+def bounds(table: SeriesTable, combination: tuple[Any, ...], measure: str) -> tuple[float | None, float | None]:
+    """The range a measure's mean can take: ``(0, N)`` for counts (N: the states' sum at tick 0 of the
+    combination's first run; ``(0, None)`` when the table has no states), unbounded for moments."""
+    if not is_count(measure):
+        return None, None
+    states = state_measures(table)
+    if not states:
+        return 0.0, None
+    mask = table.combination_mask(combination)
+    runs = table.run[mask]
+    if not runs.size:
+        return 0.0, None
+    rows = mask & (table.run == runs[0]) & (table.tick == 0) & np.isin(table.measure, states)
+    if not rows.any():
+        return 0.0, None
+    return 0.0, float(table.value[rows].sum())
+
+
+def run_matrix(table: SeriesTable, combination: tuple[Any, ...], measure: str) -> np.ndarray:
+    """One row per run of the combination (in run order), one column per tick 0..T, padded as the
+    module says (last value carried forward; ``new`` padded with 0).
+
+    Raises:
+        BadFileError: a run's ticks are not 0, 1, 2, ... (a gap or a repeated tick).
+        BadParameterError: the combination has no row of that measure.
+    """
+    mask = table.combination_mask(combination) & (table.measure == measure)
+    run, tick, value = table.run[mask], table.tick[mask], table.value[mask]
+    if not run.size:
+        raise BadParameterError(
+            f"series file {table.source or '(in memory)'} has no measure {measure!r} for {_combo(table, combination)}")
+    order = np.lexsort((tick, run))
+    run, tick, value = run[order], tick[order], value[order]
+    runs, start, counts = np.unique(run, return_index=True, return_counts=True)
+    position = np.arange(run.size) - np.repeat(start, counts)
+    bad = np.flatnonzero(tick != position)
+    if bad.size:
+        i = int(bad[0])
+        problem = (f"has tick {tick[i]} twice" if 0 <= tick[i] < position[i]
+                   else f"has tick {tick[i]}" if tick[i] < 0 else f"has no tick {position[i]}")
+        raise BadFileError(
+            f"series file {table.source or '(in memory)'}: run {run[i]} of {_combo(table, combination)} {problem} "
+            f"for measure {shown(measure, 40)} (the ticks of a run must be 0, 1, 2, ... as written by agora run --series)")
+    width = int(counts.max())
+    matrix = np.empty((runs.size, width), dtype=np.float64)
+    matrix[np.repeat(np.arange(runs.size), counts), tick] = value
+    pad = np.zeros(runs.size) if measure == "new" else value[start + counts - 1]
+    after_end = np.arange(width)[None, :] >= counts[:, None]
+    return np.where(after_end, pad[:, None], matrix)
+
+
+def aggregate(table: SeriesTable, combination: tuple[Any, ...],
+              measure: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The curve of one measure of one combination: ``(ticks, mean, low, high)`` over tick 0..T.
+
+    ``low``/``high`` bound the 95 % interval of the mean across runs, clipped by :func:`bounds`; with one
+    run the band is the line itself.
+    """
+    matrix = run_matrix(table, combination, measure)
+    lo, hi = bounds(table, combination, measure)
+    mean, low, high = mean_ci95_columns(matrix, lo, hi)
+    return np.arange(matrix.shape[1]), mean, low, high
+
+
+def _value_text(v: Any) -> str:
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def _combo(table: SeriesTable, combination: tuple[Any, ...]) -> str:
+    if not table.key_names:
+        return "the file"
+    return ", ".join(f"{k}={_value_text(v)}" for k, v in zip(table.key_names, combination))
+
+
+def _literal(text: str) -> str:
+    """Text shown as it is: no control characters, no mathtext (a ``$`` is a dollar sign)."""
+    return shown(text, 80).replace("$", r"\$")
+
+
+def _line_label(file_label: str | None, table: SeriesTable, combination: tuple[Any, ...], measure: str) -> str:
+    parts = []
+    if file_label:  # a long file label keeps its end: the name tells the files apart
+        parts.append(shown(file_label) if len(file_label) <= 50 else "…" + shown(file_label[-49:]))
+    if table.key_names:
+        parts.append(shown(_combo(table, combination), 80))
+    prefix = ", ".join(parts)
+    return f"{prefix}: {shown(measure, 40)}" if prefix else shown(measure, 40)
+
+
+def plot_tables(tables: list[tuple[str, SeriesTable]], output: str, measures: Sequence[str] | None = None,
+                title: str | None = None) -> dict[str, Any]:
+    """Draw series tables in one figure and write it to ``output`` (PNG, SVG or PDF, by its extension).
+
+    Args:
+        tables: ``(label, table)`` pairs; the label (a file name) prefixes the line labels when there are
+            several tables.
+        output: the figure file; written atomically.
+        measures: the measures to draw (each must be in at least one table); None: every measure.
+        title: the figure's title (default: the labels).
+
+    Returns:
+        ``{"output", "format", "lines", "labels", "measures", "files", "combinations", "runs"}``.
+
+    Raises:
+        BadParameterError: an unknown extension, or a measure that no table has.
+        BadFileError: an empty table, ticks that are not 0, 1, 2, ... within a run, an unwritable output.
+    """
+    fmt = figure_format(output)
+    if not tables:
+        raise BadParameterError("nothing to plot: give at least one series file")
+    for label, table in tables:
+        if len(table) == 0:
+            raise BadFileError(f"series file {table.source or label} holds no rows: give a file written by agora run --series")
+    available = list(dict.fromkeys(m for _, t in tables for m in t.measures()))
+    wanted = list(dict.fromkeys(measures)) if measures else None
+    if wanted:
+        missing = [m for m in wanted if m not in available]
+        if missing:
+            raise BadParameterError(
+                f"measure {shown(missing[0], 40)!r} is in none of the series: the measures are "
+                f"{', '.join(shown(m, 40) for m in available)}")
+
+    several = len(tables) > 1
+    lines: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    combinations = runs = 0
+    for label, table in tables:
+        runs += table.runs()
+        table_measures = [m for m in (wanted or table.measures()) if m in table.measures()]
+        for combination, mask in table.groups():
+            combinations += 1
+            present = set(np.unique(table.measure[mask]).tolist())
+            for measure in table_measures:
+                if measure in present:
+                    ticks, mean, low, high = aggregate(table, combination, measure)
+                    lines.append((_line_label(label if several else None, table, combination, measure), measure,
+                                  ticks, mean, low, high))
+    drawn = list(dict.fromkeys(line[1] for line in lines))
+    default_title = " + ".join(label for label, _ in tables)
+    _draw(lines, output, fmt, title if title is not None else default_title,
+          y_label="value" if all(not is_count(m) for m in drawn) else "agents")
+    return {
+        "output": os.path.abspath(output), "format": fmt, "lines": len(lines), "labels": [line[0] for line in lines],
+        "measures": drawn, "files": [t.source or label for label, t in tables], "combinations": combinations,
+        "runs": runs,
+    }
+
+
+def _colours(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    # tab20 holds ten dark/light pairs: the ten dark colours first, then their light partners.
+    order = list(range(0, 20, 2)) + list(range(1, 20, 2))
+    return [colormaps["tab20"](order[i % 20]) for i in range(n)]
+
+
+def _draw(lines: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]], output: str, fmt: str,
+          title: str, y_label: str) -> None:
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    rc = {"svg.fonttype": "none", "svg.hashsalt": "agora", "pdf.fonttype": 42}
+    with matplotlib.rc_context(rc):
+        fig = Figure(figsize=(9, 5.5), dpi=150, layout="constrained" if len(lines) <= _LEGEND_INSIDE else None)
+        ax = fig.add_subplot()
+        handles = []
+        colours = _colours(len(lines))
+        styles = ("-", "--", ":", "-.")
+        for i, (_, _, ticks, mean, low, high) in enumerate(lines):
+            colour = colours[i]
+            style = styles[(i // 20) % len(styles)]  # tab20 repeats after 20 lines: change the dash instead
+            ax.fill_between(ticks, low, high, color=colour, alpha=0.18, linewidth=0)
+            (handle,) = ax.plot(ticks, mean, color=colour, linestyle=style, linewidth=1.6)
+            handles.append(handle)
+        labels = [_literal(line[0]) for line in lines]
+        ax.set_xlabel("tick")
+        ax.set_ylabel(y_label)
+        ax.set_title(_literal(title) if title else "")
+        ax.grid(True, alpha=0.3, linewidth=0.6)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if lines:
+            ax.set_xlim(0, max(1, max(int(line[2][-1]) for line in lines)))
+        if y_label == "agents":
+            ax.set_ylim(bottom=0)
+        # Explicit handles and labels: a label starting with "_" is still shown (matplotlib would hide it).
+        if len(lines) <= _LEGEND_INSIDE:
+            ax.legend(handles, labels, loc="best", fontsize="small", framealpha=0.9)
+        else:
+            ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+                      fontsize="small" if len(lines) <= 2 * _LEGEND_ROWS else "x-small",
+                      ncols=math.ceil(len(lines) / _LEGEND_ROWS), framealpha=0.9)
+        metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
+        _save(fig, output, fmt, metadata)
+
+
+def _save(fig: Any, output: str, fmt: str, metadata: dict[str, Any]) -> None:
+    """Write the figure beside the target, then rename: a failed write leaves no partial figure."""
+    with replacing(output, "figure") as tmp:
+        fig.savefig(tmp, format=fmt, bbox_inches="tight", metadata=metadata)
+
+
+def file_labels(paths: Sequence[str]) -> list[str]:
+    """Each file's label: its name, or as many trailing folders as tell files of the same name apart
+    (``x/s.csv``, ``y/s.csv``)."""
+    parts = [os.path.normpath(os.path.abspath(p)).split(os.sep) for p in paths]
+    depth = 1
+    while True:
+        labels = [os.path.join(*pp[-depth:]) if pp[-depth:] else p for pp, p in zip(parts, paths)]
+        if len(set(labels)) == len(labels) or depth >= max(map(len, parts)):
+            return labels
+        depth += 1
+
+
+def plot_files(paths: Sequence[str], output: str, measures: Sequence[str] | None = None,
+               title: str | None = None) -> dict[str, Any]:
+    """Read series files (:func:`sim.store.seriesio.read_series`) and draw them with :func:`plot_tables`."""
+    figure_format(output)  # before reading anything
+    tables = [(label, read_series(path)) for label, path in zip(file_labels(paths), paths)]
+    return plot_tables(tables, output, measures=measures, title=title)
+
+
+__all__ = ["FORMATS", "aggregate", "bounds", "figure_format", "file_labels", "is_count", "plot_files",
+           "plot_tables", "run_matrix", "state_measures"]

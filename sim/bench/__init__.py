@@ -1,0 +1,1 @@
+"""Benchmarks behind ``agora bench``. Imports the engine and everything below it."""

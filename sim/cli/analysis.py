@@ -1,0 +1,358 @@
+"""``agora analyze``, ``agora export``, ``agora path`` and ``agora bench analysis``.
+
+Wired into ``sim.cli`` with :func:`add_commands` (adds ``analyze``, ``export`` and ``path`` to the
+top-level subparsers), :func:`add_bench_command` (adds ``analysis`` to the ``bench`` subparsers) and
+:func:`handle` (runs any of them; returns the exit code). A user's mistake raises
+:class:`~sim.errors.AgoraError` (one line on stderr, exit 2, as everywhere in the CLI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import time
+from typing import Any
+
+from sim.cli.main import _emit, _int, _Parser, _positive_int
+
+METHOD_CHOICES = ("leiden", "louvain", "label-propagation")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Agent text for a terminal: control characters (escape sequences) shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number above 0")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``analyze``, ``export`` and ``path`` to ``sub`` (the object ``add_subparsers`` returned)."""
+    an = sub.add_parser(
+        "analyze", help="find communities and rank influence (PageRank); optional structure metrics",
+        description="Analyse a world's network on igraph's C core and store the results in the world file: each agent's "
+                    "community (0 the largest) and influence (PageRank over its maximum), and the communities table "
+                    "(size, density, dominant interests, top influencers, edges between communities). Without "
+                    "--communities, --pagerank or --all, both communities and PageRank are computed.",
+    )
+    an.add_argument("world", metavar="WORLD")
+    an.add_argument("--communities", action="store_true", help="detect communities")
+    an.add_argument("--pagerank", action="store_true", help="rank influence by PageRank")
+    an.add_argument("--structure", action="store_true",
+                    help="k-core, clustering, connected components, degree distribution and sampled path lengths")
+    an.add_argument("--all", action="store_true", help="communities, PageRank and --structure")
+    # Defaults of None tell an option given from one left out: one that cannot apply is refused (see _analyses).
+    an.add_argument("--method", choices=METHOD_CHOICES, default=None,
+                    help="community detection method (default leiden; all work on the undirected view)")
+    an.add_argument("--resolution", type=_positive_float, default=None, metavar="R",
+                    help="modularity resolution for leiden and louvain: higher gives more, smaller communities (default 1)")
+    an.add_argument("--seed", type=_int, default=None,
+                    help="seed of the community search and of --structure's path sampling (default 0)")
+    an.add_argument("--samples", type=_positive_int, default=None, metavar="K",
+                    help="with --structure: breadth-first searches for the path-length estimate (default 16)")
+    an.add_argument("--top", type=_positive_int, default=10, metavar="N", help="agents and communities listed (default 10)")
+    an.add_argument("--no-store", action="store_true", help="report only; leave the world file unchanged")
+    an.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    ex = sub.add_parser(
+        "export", help="write agents as CSV, or the graph (or a part) as GraphML/GEXF for Gephi",
+        description="Export a world. CSV: one row per agent (id, name, community, pagerank, influence, in_degree, "
+                    "out_degree). GraphML/GEXF: the graph through networkx, for Gephi: the whole graph (refused above "
+                    "--max-edges), one community (--community ID) or the ego network of an agent (--ego AGENT "
+                    "--radius K). Worlds without stored analysis are analysed for the export (not stored).",
+    )
+    ex.add_argument("world", metavar="WORLD")
+    ex.add_argument("out", metavar="OUT", help="the file to write")
+    ex.add_argument("--format", choices=("csv", "graphml", "gexf"), default=None,
+                    help="file format (default: from OUT's extension)")
+    ex.add_argument("--community", type=_non_negative_int, metavar="ID", help="only this community")
+    ex.add_argument("--ego", type=_int, metavar="AGENT", help="only agents within --radius links of this agent (original id)")
+    ex.add_argument("--radius", type=_non_negative_int, default=None, metavar="K", help="radius of --ego (default 1)")
+    ex.add_argument("--max-edges", type=_positive_int, default=None, metavar="N",
+                    help="refuse GraphML/GEXF graphs with more edges (default 200,000; a CSV has no edges)")
+    ex.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    ex.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    pa = sub.add_parser(
+        "path", help="a shortest path between two agents",
+        description="Print a shortest path from agent A to agent B (original ids) along follow links, the way a "
+                    "message travels (from an agent to its followers); --undirected ignores direction.",
+    )
+    pa.add_argument("world", metavar="WORLD")
+    pa.add_argument("a", type=_int, metavar="A", help="original id of the first agent")
+    pa.add_argument("b", type=_int, metavar="B", help="original id of the last agent")
+    pa.add_argument("--undirected", action="store_true", help="ignore the direction of follow links")
+    pa.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def add_bench_command(bsub: Any) -> None:
+    """Add ``analysis`` to the ``bench`` subparsers."""
+    ba = bsub.add_parser(
+        "analysis", help="igraph view, PageRank, Leiden and peak RSS at a million agents, with baselines",
+        description="Analysis benchmark: building the igraph view, PageRank, Leiden and peak RSS on a synthetic world, "
+                    "beside a plain igraph build from a Python edge list and networkx PageRank on a smaller world.",
+    )
+    ba.add_argument("--agents", type=_positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    ba.add_argument("--avg-degree", type=_positive_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
+    ba.add_argument("--baseline-agents", type=_positive_int, default=100_000, metavar="N",
+                    help="agents of the world the baselines run on (default 100,000)")
+    ba.add_argument("--seed", type=_int, default=1)
+    ba.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run ``analyze``, ``export``, ``path`` or ``bench analysis``; returns the exit code.
+
+    Raises:
+        AgoraError: a user's mistake (a missing world, an unknown agent, a too large export).
+    """
+    if args.command == "analyze":
+        return asyncio.run(_cmd_analyze(args))
+    if args.command == "export":
+        return asyncio.run(_cmd_export(args))
+    if args.command == "path":
+        return asyncio.run(_cmd_path(args))
+    if args.command == "bench" and getattr(args, "bench", None) == "analysis":
+        return _cmd_bench(args)
+    raise AssertionError(f"unknown command {args.command!r}")  # pragma: no cover - argparse restricts it
+
+
+def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
+    """Which analyses ``analyze`` runs (communities, PageRank, structure), with the defaults of the options
+    left out filled in.
+
+    Raises:
+        BadParameterError: an option given that none of those analyses uses.
+    """
+    from sim.errors import BadParameterError
+
+    do_comm = args.communities or args.all
+    do_pr = args.pagerank or args.all
+    if not (do_comm or do_pr):
+        do_comm = do_pr = True
+    structure = args.structure or args.all
+    if not do_comm:
+        for flag, value in (("--method", args.method), ("--resolution", args.resolution)):
+            if value is not None:
+                raise BadParameterError(f"{flag} applies to community detection, which --pagerank alone does not run: "
+                                        f"add --communities (or --all), or drop {flag}")
+    if args.method == "label-propagation" and args.resolution is not None:
+        raise BadParameterError("--resolution applies to leiden and louvain, and label-propagation has none: "
+                                "drop --resolution, or choose --method leiden or louvain")
+    if args.seed is not None and not (do_comm or structure):
+        raise BadParameterError("--seed seeds the community search and --structure's path sampling, and PageRank alone "
+                                "draws no random numbers: drop --seed, or add --communities or --structure")
+    if args.samples is not None and not structure:
+        raise BadParameterError("--samples sets the path-length estimate of --structure: add --structure (or --all), "
+                                "or drop --samples")
+    args.method = args.method or "leiden"
+    args.resolution = 1.0 if args.resolution is None else args.resolution
+    args.seed = 0 if args.seed is None else args.seed
+    args.samples = 16 if args.samples is None else args.samples
+    return do_comm, do_pr, structure
+
+
+async def _cmd_analyze(args: argparse.Namespace) -> int:
+    from sim.analysis.structure import analysis_record, analyze, changed_fraction, influence_ranking, store_analysis
+    from sim.store.analysis_tables import persist_analysis
+    from sim.cli.progress import stderr_progress
+    from sim.store.worldfile import open_world
+
+    do_comm, do_pr, structure = _analyses(args)
+    t0 = time.perf_counter()
+    with stderr_progress() as progress:
+        world = await open_world(args.world, progress=progress)
+        t_open = time.perf_counter() - t0
+        before = analysis_record(world)
+        result = await asyncio.to_thread(
+            analyze, world, pagerank=do_pr, communities=do_comm, structure=structure, method=args.method,
+            resolution=args.resolution, seed=args.seed, path_samples=args.samples, progress=progress,
+        )
+        changed = None
+        if before and before.get("graph"):
+            changed = changed_fraction(before["graph"], result.fingerprint)
+        table = None
+        stored = False
+        t_store = 0.0
+        if not args.no_store:
+            t1 = time.perf_counter()
+            table = await asyncio.to_thread(store_analysis, world, result)
+            await persist_analysis(args.world, world, table, progress=progress)
+            from sim.core.audit import append_audit
+
+            append_audit(args.world, "analysis", {"communities": table.count if table is not None else 0,
+                                                  "pagerank": bool(do_pr), "method": args.method if do_comm else None})
+            t_store = time.perf_counter() - t1
+            stored = True
+    seconds = dict(result.seconds)
+    seconds["open"] = round(t_open, 3)
+    seconds["store"] = round(t_store, 3)
+    seconds["total"] = round(time.perf_counter() - t0, 3)
+    data: dict[str, Any] = {
+        "world": os.path.abspath(args.world), "agents": world.n, "edges": world.num_edges,
+        "symmetric": result.symmetric, "stored": stored,
+        "previous_analysis": before is not None,
+        "changed_since_previous": None if changed is None else (round(changed, 4) if changed != float("inf") else "all"),
+        "seconds": seconds,
+    }
+    lines = [f"world        {args.world}: {world.n:,} agents, {world.num_edges:,} edges"]
+    if result.communities is not None:
+        c = result.communities.summary(args.top)
+        if table is not None:
+            c["table"] = table.rows(args.top)
+            c["top_flows"] = table.top_flows(args.top)
+        data["communities"] = c
+        lines.append(f"communities  {c['count']:,} ({c['count_size_2_plus']:,} with 2+ agents), modularity {c['modularity']:.4f} "
+                     f"[{c['method']}, resolution {c['resolution']:g}, {c['seconds']:.1f} s]")
+        lines.append("  largest    " + ", ".join(f"{s:,}" for s in c["largest"]))
+        for row in c.get("table", [])[: args.top]:
+            lines.append(f"  #{row['id']:<4} {row['size']:>9,} agents  density {row['density']:.2e}  "
+                         f"{', '.join(row['interests'])}  top {', '.join(map(str, row['top_influencers'][:3]))}")
+    if result.pagerank is not None:
+        top = influence_ranking(world, result.pagerank, top=args.top)
+        data["pagerank"] = {"top": top, "seconds": seconds.get("pagerank")}
+        lines.append(f"pagerank     top {len(top)} [{seconds.get('pagerank', 0):.1f} s]")
+        for r in top:
+            lines.append(f"  {r['rank']:>3}. {r['id']:<12} {_printable(r['name']):<24} {r['pagerank']:.3e}  {r['followers']:,} followers")
+    if result.structure is not None:
+        st = result.structure
+        data["structure"] = st
+        comp, clus, paths = st["components"], st["clustering"], st["paths"]
+        lines.append(f"components   weak {comp['weak']['count']:,} (largest {comp['weak']['largest_share']:.1%}), "
+                     f"strong {comp['strong']['count']:,} (largest {comp['strong']['largest_share']:.1%})")
+        lines.append(f"clustering   global {clus['global']:.4f}, average local {clus['average_local']:.4f}")
+        lines.append(f"paths        mean distance {paths['mean_distance']} (from {paths['sources']} sources), "
+                     f"diameter >= {paths['diameter_estimate']}")
+        lines.append(f"k-core       max {st['coreness']['max']}")
+    lines.append("seconds      " + ", ".join(f"{k} {v:g}" for k, v in seconds.items()))
+    lines.append("stored in the world file" if stored else "world file not modified (--no-store)")
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def _format_of(args: argparse.Namespace) -> str:
+    from sim.errors import BadParameterError
+
+    if args.format:
+        return args.format
+    ext = os.path.splitext(args.out)[1].lower().lstrip(".")
+    if ext in ("csv", "graphml", "gexf"):
+        return ext
+    raise BadParameterError(f"cannot tell the format of {args.out!r} from its extension: pass --format csv, graphml or gexf")
+
+
+async def _cmd_export(args: argparse.Namespace) -> int:
+    from sim.analysis.structure import analysis_record, analyze, store_analysis
+    from sim.errors import BadParameterError
+    from sim.analysis.export import MAX_GRAPH_EDGES, export_world
+    from sim.cli.progress import stderr_progress
+    from sim.store.worldfile import check_target, open_world
+
+    fmt = _format_of(args)
+    if args.radius is not None and args.ego is None:
+        raise BadParameterError("--radius needs --ego AGENT: it is the radius of an ego network")
+    if args.max_edges is not None and fmt == "csv":
+        raise BadParameterError("--max-edges limits GraphML and GEXF graphs, and a CSV holds agents only: drop --max-edges, "
+                                "or choose --format graphml or gexf")
+    radius = 1 if args.radius is None else args.radius
+    max_edges = MAX_GRAPH_EDGES if args.max_edges is None else args.max_edges
+    check_target(args.out, args.force, what="export")
+    t0 = time.perf_counter()
+    with stderr_progress() as progress:
+        world = await open_world(args.world, progress=progress)
+        rec = analysis_record(world) or {}
+        analysed = False
+        if not rec.get("communities") or not rec.get("pagerank"):
+            # Computed for this export only; the world file is not modified.
+            result = await asyncio.to_thread(analyze, world, pagerank=not rec.get("pagerank"),
+                                             communities=not rec.get("communities"), progress=progress)
+            store_analysis(world, result)
+            analysed = True
+        info = await asyncio.to_thread(export_world, world, args.out, fmt, community=args.community, ego=args.ego,
+                                       radius=radius, max_edges=max_edges, force=args.force, progress=progress)
+    info["analysed_for_export"] = analysed
+    info["seconds"] = round(time.perf_counter() - t0, 3)
+    text = f"wrote {info['agents']:,} agents" + (f" and {info['edges']:,} edges" if info.get("edges") is not None else "")
+    text += f" ({info['part']}) to {args.out} as {fmt}"
+    if analysed:
+        text += "\ncommunities and PageRank were computed for this export only: run 'agora analyze WORLD' to store them"
+    _emit(args, info, text)
+    return 0
+
+
+async def _cmd_path(args: argparse.Namespace) -> int:
+    from sim.analysis.structure import shortest_path
+    from sim.store.worldfile import open_world
+
+    world = await open_world(args.world)
+    t0 = time.perf_counter()
+    path = await asyncio.to_thread(shortest_path, world, args.a, args.b, directed=not args.undirected)
+    data = {"from": args.a, "to": args.b, "directed": not args.undirected, "length": len(path) - 1, "path": path,
+            "seconds": round(time.perf_counter() - t0, 3)}
+    names = [_printable(world.persona(world.index_of(i)).name) for i in path]
+    arrow = " -- " if args.undirected else " -> "
+    text = arrow.join(f"{i} ({name})" for i, name in zip(path, names)) + f"\n{len(path) - 1} hops"
+    _emit(args, data, text)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from sim.bench.analysis import bench_analysis
+
+    result = bench_analysis(args.agents, avg_degree=args.avg_degree, seed=args.seed, baseline_agents=args.baseline_agents)
+    text = "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict))
+    for k, v in result.items():
+        if isinstance(v, dict):
+            text += f"\n{k}:\n" + "\n".join(f"  {kk:<34}{vv}" for kk, vv in v.items())
+    _emit(args, result, text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with only this module's commands (``analyze``, ``export``, ``path``, ``bench analysis``):
+    for tests."""
+    p = _Parser(prog="agora", description="Agora network analysis commands.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
+    add_commands(sub)
+    bench = sub.add_parser("bench", help="run a benchmark and print its figures")
+    bsub = bench.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=_Parser, required=True)
+    add_bench_command(bsub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` with :func:`build_parser` and run it, reporting errors as ``agora`` does."""
+    import sys
+
+    from sim.errors import AgoraError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return handle(args)
+    except AgoraError as exc:
+        sys.stderr.write(f"agora: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("agora: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,489 @@
+"""The world: agents as numpy columns, the follower graph as CSR, and the world's seeded randomness.
+
+No Python object exists per agent. :class:`Agent` is a view that materialises one agent on demand
+(for display or text generation); everything that runs per tick works on the columns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+
+from sim import __version__
+from sim.core.activity import PROFILE_NAMES, PROFILES, draw_profiles, online_probability
+from sim.errors import BadParameterError
+from sim.core.generators import GeneratedGraph
+from sim.core.graph import Graph, GraphDelta
+from sim.core.llmcache import LLMCache
+from sim.core.posts import PostLog
+from sim.core.persona import Persona, draw_codes, persona_text
+from sim.core.topics import mask_topics
+
+Progress = Callable[[str, float], None] | None
+
+
+class Status(IntEnum):
+    """Lifecycle status of an agent (the ``status`` column, int8)."""
+
+    CREATED = 0
+    ACTIVE = 1
+    IDLE = 2
+    MUTED = 3
+    SUSPENDED = 4
+    DEACTIVATED = 5
+
+
+#: Per-agent columns: name -> (dtype, trailing shape). Order is the order of persistence.
+AGENT_COLUMNS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "ids": ("<i8", ()),  # original id, sorted ascending; what users type
+    "interests": ("<u8", ()),  # topic bitmask
+    "activity_profile": ("|u1", ()),  # index into activity.PROFILES
+    "activity_rate": ("<f4", ()),  # mean online probability per tick
+    "susceptibility": ("<f4", ()),
+    "reputation": ("<f4", ()),
+    "influence": ("<f4", ()),
+    "community": ("<i4", ()),  # -1: not known yet
+    "status": ("|i1", ()),  # Status
+    "persona_codes": ("<u2", (5,)),  # see persona.py
+    "persona_style": ("|u1", ()),
+}
+GRAPH_ARRAYS = ("out_indptr", "out_indices", "trust", "in_indptr", "in_indices", "in_edge")
+
+
+def world_rng(seed: int, *stream: int) -> np.random.Generator:
+    """A generator for one purpose, seeded from the world's seed and a stream key.
+
+    Randomness is split by purpose (generation, personas, ticks, sessions) so that adding a draw in one
+    place never shifts another, and a continued snapshot replays exactly.
+    """
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed & 0xFFFFFFFFFFFFFFFF, *stream])))
+
+
+STREAM_GRAPH, STREAM_AGENTS, STREAM_PERSONA, STREAM_TRUST, STREAM_TICK = 1, 2, 3, 4, 5
+
+
+@dataclass(eq=False)
+class World:
+    """A world of ``n`` agents: columns, graph, seed, tick and configuration."""
+
+    name: str
+    seed: int
+    columns: dict[str, np.ndarray]
+    graph: Graph
+    config: dict[str, Any] = field(default_factory=dict)
+    tick: int = 0
+    #: State of the world-level generator (a ``bit_generator.state`` dict), advanced by ticks.
+    rng_state: dict[str, Any] | None = None
+    persona_overrides: dict[int, Persona] = field(default_factory=dict)
+    #: Messages (plain records) and propagation sessions (``sim.model.session.PropagationSession``).
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    sessions: list[Any] = field(default_factory=list)
+    #: Where the world lives on disk, if anywhere.
+    path: str | None = None
+    #: Names of world arrays (``agent.*``, ``graph.*``) changed since the world file was last written.
+    dirty_arrays: set[str] = field(default_factory=set)
+    app_version: str = __version__
+    #: Follows and unfollows waiting to be merged into the graph (see ``sim.social.dynamics``).
+    delta: GraphDelta = field(default=None)  # type: ignore[assignment]
+    #: Graph changes since the world file's relationship rows were last written: removed edge keys,
+    #: added edge keys with trust, and keys of edges whose trust changed (``followed * n + follower``).
+    edge_log: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"removed": [], "added": [], "added_trust": [], "trust": []})
+    #: Answers of the LLM by prompt (``sim.core.llmcache``) and what agents wrote (``sim.core.posts``).
+    llm_cache: LLMCache = field(default_factory=LLMCache, repr=False)
+    posts: PostLog = field(default_factory=PostLog, repr=False)
+    _persona_loader: Callable[[int], Persona | None] | None = field(default=None, repr=False)
+    _persona_cache: OrderedDict[int, Persona] = field(default_factory=OrderedDict, repr=False)
+
+    PERSONA_CACHE_SIZE = 4096
+
+    def __post_init__(self) -> None:
+        if self.delta is None:
+            self.delta = GraphDelta(self.graph.n)
+
+    # -- graph changes ----------------------------------------------------------------------------
+    def note_trust(self, edge_ids: np.ndarray) -> None:
+        """Record that the trust of these edges (ids in the current graph) changed."""
+        if edge_ids.size:
+            g = self.graph
+            src = np.searchsorted(g.out_indptr, edge_ids, side="right") - 1
+            self.edge_log["trust"].append(src.astype(np.int64) * g.n + g.out_indices[edge_ids])
+            self.dirty_arrays.add("graph.trust")
+
+    def merge_delta(self) -> int:
+        """Merge the buffered follows and unfollows into the graph; returns how many edges changed."""
+        if not self.delta.pending:
+            return 0
+        self.graph = self.delta.merge_into(self.graph)
+        removed = self.delta.last_removed
+        added, trust = self.delta.last_added
+        self.edge_log["removed"].append(removed)
+        self.edge_log["added"].append(added)
+        self.edge_log["added_trust"].append(trust)
+        self.dirty_arrays.update(f"graph.{k}" for k in GRAPH_ARRAYS)
+        return int(removed.size + added.size)
+
+    def clear_edge_log(self) -> None:
+        for v in self.edge_log.values():
+            v.clear()
+
+    # -- basic shape ------------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Number of agents."""
+        return self.graph.n
+
+    @property
+    def num_edges(self) -> int:
+        """Number of directed edges stored."""
+        return self.graph.num_edges
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        columns = self.__dict__.get("columns")
+        if columns is not None and name in columns:
+            return columns[name]
+        raise AttributeError(name)
+
+    @property
+    def num_communities(self) -> int | None:
+        """Number of known communities, or None when no community assignment is known."""
+        comm = self.columns["community"]
+        if comm.size == 0 or comm.max() < 0:
+            return None
+        return int(np.count_nonzero(np.bincount(comm[comm >= 0])))
+
+    def nbytes(self) -> int:
+        """Memory held by the world's arrays."""
+        return self.graph.nbytes() + sum(a.nbytes for a in self.columns.values())
+
+    # -- randomness -------------------------------------------------------------------------------
+    def rng(self) -> np.random.Generator:
+        """The world-level generator at its saved state (advance it, then call :meth:`keep_rng`)."""
+        gen = world_rng(self.seed, STREAM_TICK)
+        if self.rng_state is not None:
+            gen.bit_generator.state = self.rng_state
+        return gen
+
+    def keep_rng(self, gen: np.random.Generator) -> None:
+        """Store the state of a generator obtained from :meth:`rng`."""
+        self.rng_state = gen.bit_generator.state
+
+    def advance(self, ticks: int = 1) -> np.ndarray:
+        """Advance the world clock by ``ticks``, drawing who is online; returns the last online mask.
+
+        This is the activation step of a tick; the simulation core builds the rest on top of it.
+        """
+        gen = self.rng()
+        online = np.zeros(self.n, dtype=bool)
+        for _ in range(ticks):
+            hour = self.hour_of(self.tick)
+            p = online_probability(self.columns["activity_profile"], self.columns["activity_rate"], hour)
+            online = gen.random(self.n, dtype=np.float32) < p
+            online &= self.columns["status"] == Status.ACTIVE
+            self.tick += 1
+        self.keep_rng(gen)
+        return online
+
+    def hour_of(self, tick: int) -> int:
+        """Hour of the simulated day (0..23) in which ``tick`` falls."""
+        minutes = int(self.config.get("minutes_per_tick", 10))
+        return (tick * minutes // 60 + int(self.config.get("start_hour", 8))) % 24
+
+    # -- agents -----------------------------------------------------------------------------------
+    def index_of(self, original_id: int) -> int:
+        """Internal index of the agent with this original id.
+
+        Raises:
+            BadParameterError: no agent has that id.
+        """
+        ids = self.columns["ids"]
+        try:
+            key = int(original_id)
+        except (TypeError, ValueError):
+            raise BadParameterError(f"agent id {original_id!r} is not an integer") from None
+        i = int(np.searchsorted(ids, key))
+        if i >= ids.size or ids[i] != key:
+            raise BadParameterError(f"no agent has id {key}: ids run from {ids[0]} to {ids[-1]}" if ids.size else "the world has no agents")
+        return i
+
+    def indices_of(self, original_ids: np.ndarray) -> np.ndarray:
+        """Internal indices of many original ids at once (vectorised :meth:`index_of`)."""
+        ids = self.columns["ids"]
+        keys = np.asarray(original_ids, dtype=np.int64)
+        idx = np.searchsorted(ids, keys)
+        bad = (idx >= ids.size) | (ids[np.minimum(idx, ids.size - 1)] != keys)
+        if bad.any():
+            raise BadParameterError(f"no agent has id {int(keys[bad][0])}")
+        return idx
+
+    def persona(self, i: int) -> Persona:
+        """Persona text of agent index ``i``: an override, the world file, or the seed-derived codes."""
+        cached = self._persona_cache.get(i)
+        if cached is not None:
+            self._persona_cache.move_to_end(i)
+            return cached
+        persona = self.persona_overrides.get(i)
+        if persona is None and self._persona_loader is not None:
+            persona = self._persona_loader(i)
+        if persona is None:
+            persona = persona_text(self.columns["persona_codes"][i], self.columns["persona_style"][i])
+        self._persona_cache[i] = persona
+        if len(self._persona_cache) > self.PERSONA_CACHE_SIZE:
+            self._persona_cache.popitem(last=False)
+        return persona
+
+    def set_persona(self, i: int, persona: Persona) -> None:
+        """Replace an agent's persona text (kept as an override, persisted with the world, literally).
+
+        Raises:
+            BadParameterError: an index out of range, or a field that is not text UTF-8 can carry.
+        """
+        if not 0 <= int(i) < self.n:
+            raise BadParameterError(f"agent index {i} is out of range 0..{self.n - 1}")
+        for what, value in (("name", persona.name), ("bio", persona.bio), ("style", persona.style)):
+            try:
+                str(value).encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadParameterError(f"the {what} is not valid Unicode (it holds a lone surrogate)") from None
+        self.persona_overrides[int(i)] = persona
+        self._persona_cache.pop(int(i), None)
+
+    def agent(self, i: int) -> "Agent":
+        """A view of agent index ``i``."""
+        if not 0 <= i < self.n:
+            raise BadParameterError(f"agent index {i} is out of range 0..{self.n - 1}")
+        return Agent(self, int(i))
+
+    def fork(self) -> "World":
+        """A copy that can run independently of this one: the clock, generator state, messages,
+        sessions and the agent columns and trust a run may change are copied; the rest of the graph
+        is shared read-only. Used for repeated runs from the same starting world."""
+        import copy
+
+        twin = World(
+            name=self.name, seed=self.seed, columns={k: v.copy() for k, v in self.columns.items()},
+            graph=Graph(self.graph.n, self.graph.out_indptr, self.graph.out_indices, self.graph.trust.copy(),
+                        self.graph.in_indptr, self.graph.in_indices, self.graph.in_edge_lazy()),
+            config=copy.deepcopy(self.config), tick=self.tick, rng_state=copy.deepcopy(self.rng_state),
+            persona_overrides=dict(self.persona_overrides), messages=copy.deepcopy(self.messages),
+            sessions=[s.copy() for s in self.sessions], path=None, app_version=self.app_version,
+            delta=self.delta.copy(), llm_cache=self.llm_cache,
+        )
+        return twin
+
+    def summary(self) -> dict[str, Any]:
+        """Figures that describe the world (what ``agora info`` prints)."""
+        out_deg = self.graph.out_degree()
+        return {
+            "name": self.name,
+            "agents": self.n,
+            "edges": self.num_edges,
+            "communities": self.num_communities,
+            "seed": self.seed,
+            "tick": self.tick,
+            "mean_followers": float(out_deg.mean()) if self.n else 0.0,
+            "max_followers": int(out_deg.max()) if self.n else 0,
+            "source": self.config.get("source", {}),
+            "app_version": self.app_version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """One agent, materialised on demand from the world's columns."""
+
+    world: World
+    index: int
+
+    @property
+    def id(self) -> int:
+        """The original id (what users type)."""
+        return int(self.world.columns["ids"][self.index])
+
+    @property
+    def persona(self) -> Persona:
+        return self.world.persona(self.index)
+
+    @property
+    def name(self) -> str:
+        return self.persona.name
+
+    @property
+    def bio(self) -> str:
+        return self.persona.bio
+
+    @property
+    def style(self) -> str:
+        return self.persona.style
+
+    @property
+    def interests(self) -> list[str]:
+        return mask_topics(int(self.world.columns["interests"][self.index]))
+
+    @property
+    def activity(self) -> np.ndarray:
+        """Online probability for each of the 24 hours."""
+        c = self.world.columns
+        return np.minimum(c["activity_rate"][self.index] * PROFILES[c["activity_profile"][self.index]], 1.0)
+
+    @property
+    def activity_profile(self) -> str:
+        return PROFILE_NAMES[int(self.world.columns["activity_profile"][self.index])]
+
+    @property
+    def susceptibility(self) -> float:
+        return float(self.world.columns["susceptibility"][self.index])
+
+    @property
+    def reputation(self) -> float:
+        return float(self.world.columns["reputation"][self.index])
+
+    @property
+    def influence(self) -> float:
+        return float(self.world.columns["influence"][self.index])
+
+    @property
+    def community(self) -> int:
+        return int(self.world.columns["community"][self.index])
+
+    @property
+    def status(self) -> Status:
+        return Status(int(self.world.columns["status"][self.index]))
+
+    def followers(self) -> np.ndarray:
+        """Original ids of the agents that follow this one."""
+        return self.world.columns["ids"][self.world.graph.followers(self.index)]
+
+    def followees(self) -> np.ndarray:
+        """Original ids of the agents this one follows."""
+        return self.world.columns["ids"][self.world.graph.followees(self.index)]
+
+    def to_dict(self) -> dict[str, Any]:
+        g = self.world.graph
+        return {
+            "id": self.id,
+            "name": self.name,
+            "bio": self.bio,
+            "style": self.style,
+            "interests": self.interests,
+            "activity_profile": self.activity_profile,
+            "susceptibility": self.susceptibility,
+            "reputation": self.reputation,
+            "influence": self.influence,
+            "community": self.community,
+            "status": self.status.name.lower(),
+            "followers": int(g.out_indptr[self.index + 1] - g.out_indptr[self.index]),
+            "followees": int(g.in_indptr[self.index + 1] - g.in_indptr[self.index]),
+        }
+
+
+def _initial_trust(e: int, seed: int) -> np.ndarray:
+    rng = world_rng(seed, STREAM_TRUST)
+    return rng.uniform(0.3, 1.0, size=e).astype(np.float32)
+
+
+def _interests(n: int, community: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """1 to 4 topics per agent; with a community, 70 % of draws come from its four theme topics."""
+    k = rng.integers(1, 5, size=n)
+    draws = rng.integers(0, 64, size=(n, 4), dtype=np.uint64)
+    if community is not None and community.size:
+        themes = world_rng(int(rng.integers(2**62)), 0).integers(0, 64, size=(int(community.max()) + 1, 4), dtype=np.uint64)
+        themed = rng.random((n, 4)) < 0.7
+        pick = rng.integers(0, 4, size=(n, 4))
+        draws = np.where(themed, themes[community[:, None], pick], draws)
+    bits = np.left_shift(np.uint64(1), draws)
+    bits[np.arange(4)[None, :] >= k[:, None]] = 0
+    return np.bitwise_or.reduce(bits, axis=1)
+
+
+def build_world(
+    name: str,
+    seed: int,
+    n: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    *,
+    ids: np.ndarray | None = None,
+    trust: np.ndarray | None = None,
+    community: np.ndarray | None = None,
+    config: dict[str, Any] | None = None,
+    assume_sorted_unique: bool = False,
+    progress: Progress = None,
+) -> World:
+    """Assemble a world from directed edges (internal indices) and draw every agent attribute from the seed."""
+    if progress:
+        progress("building graph", 0.0)
+    if trust is None:
+        trust_arr = None
+    else:
+        trust_arr = np.asarray(trust, dtype=np.float32)
+    graph = Graph.from_edges(n, src, dst, trust_arr, assume_sorted_unique=assume_sorted_unique)
+    if trust is None:
+        graph.trust = _initial_trust(graph.num_edges, seed)
+    if progress:
+        progress("building graph", 0.6)
+    rng = world_rng(seed, STREAM_AGENTS)
+    profile, rate = draw_profiles(n, rng)
+    codes, style = draw_codes(n, world_rng(seed, STREAM_PERSONA))
+    out_deg = graph.out_degree()
+    influence = (np.log1p(out_deg) / max(np.log1p(out_deg.max()) if n else 1.0, 1e-9)).astype(np.float32)
+    columns = {
+        "ids": np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64),
+        "interests": _interests(n, community, rng),
+        "activity_profile": profile,
+        "activity_rate": rate,
+        "susceptibility": rng.beta(2.0, 5.0, size=n).astype(np.float32),
+        "reputation": rng.beta(5.0, 5.0, size=n).astype(np.float32),
+        "influence": influence,
+        "community": np.full(n, -1, dtype=np.int32) if community is None else community.astype(np.int32),
+        "status": np.full(n, Status.ACTIVE, dtype=np.int8),
+        "persona_codes": codes,
+        "persona_style": style,
+    }
+    cfg = {"minutes_per_tick": 10, "start_hour": 8, "created": time.time()}
+    cfg.update(config or {})
+    if progress:
+        progress("building graph", 1.0)
+    return World(name=name, seed=int(seed), columns=columns, graph=graph, config=cfg)
+
+
+def world_from_generated(name: str, seed: int, gen: GeneratedGraph, config: dict[str, Any], progress: Progress = None) -> World:
+    """A world from an undirected generated graph: both directions of every pair."""
+    n = gen.n
+    src = np.concatenate([gen.a, gen.b])
+    dst = np.concatenate([gen.b, gen.a])
+    # Sort by (src, dst) once; pairs are unique so no duplicate merging is needed.
+    key = src.astype(np.int64) * n + dst
+    del src, dst
+    key.sort()
+    src = (key // n).astype(np.int32)
+    dst = (key % n).astype(np.int32)
+    del key
+    return build_world(name, seed, n, src, dst, community=gen.community, config=config, assume_sorted_unique=True, progress=progress)
+
+
+def check_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:
+    """Problems with the agent columns (empty when consistent)."""
+    problems = []
+    for col, (dtype, shape) in AGENT_COLUMNS.items():
+        arr = columns.get(col)
+        if arr is None:
+            problems.append(f"column {col} is missing")
+        elif arr.dtype != np.dtype(dtype) or arr.shape != (n, *shape):
+            problems.append(f"column {col} has dtype {arr.dtype} and shape {arr.shape}, expected {dtype} {(n, *shape)}")
+    if problems:
+        return problems
+    ids = columns["ids"]
+    if n > 1 and np.any(ids[1:] <= ids[:-1]):
+        problems.append("agent ids are not unique and ascending")
+    if np.any((columns["activity_profile"] >= len(PROFILES))):
+        problems.append("activity_profile holds an unknown profile")
+    st = columns["status"]
+    if st.size and (st.min() < 0 or st.max() > max(Status)):
+        problems.append("status holds an unknown lifecycle state")
+    return problems

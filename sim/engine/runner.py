@@ -1,0 +1,191 @@
+"""Headless runs: one cascade persisted into its world, or the same cascade repeated R times.
+
+Used by ``agora run`` (and by sweeps). Repeated runs start from the same world state each time
+(``World.fork``) with session seeds ``seed, seed+1, ...`` and never modify the world file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sim.errors import BadParameterError
+from sim.llm.config import LLMConfig
+from sim.llm.service import LLMService, llm_report
+from sim.model.registry import Registry
+from sim.model.series import series_dict
+from sim.engine.simulation import Simulation
+from sim.core.stats import mean_ci95
+from sim.core.world import World
+
+Progress = Callable[[str, float], None] | None
+
+
+_TOTALS = ("follows", "unfollows", "joins", "leaves", "feed_items", "reports")
+
+
+def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: float, totals: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"ticks": ticks, "seconds": round(seconds, 4), **totals}
+    if session_id is not None:
+        s = sim.session(session_id)
+        out.update({
+            "session": s.id, "status": s.status, "reached": s.reached, "exposed": s.exposed_count,
+            "graph_reached": s.graph_reached, "feed_reached": s.feed_reached, "feed_exposed": s.feed_exposed,
+            "seeds": s.seeds_count, "attempts": s.attempts, "rounds": s.round,
+            "peak_tick": s.peak_tick, "reproduction_number": round(s.mean_offspring, 4),
+            "new_per_tick": s.new_per_tick, "error": s.error, "series": series_dict(s),
+        })
+    return out
+
+
+def _add_llm(totals: dict[str, Any], stats: dict[str, Any]) -> None:
+    """Sum one run's LLM counters into ``totals`` (text fields: the latest run's)."""
+    for k, v in stats.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("servers", "budget_per_tick", "mean_latency_ms"):
+            totals[k] = totals.get(k, 0) + v
+        elif k != "errors":
+            totals[k] = v
+    errors = totals.setdefault("errors", {})
+    for k, v in stats.get("errors", {}).items():
+        errors[k] = errors.get(k, 0) + v
+
+
+async def run_cascades(
+    world: World,
+    *,
+    registry: Registry,
+    text: str | None,
+    topics: list[str] = (),  # type: ignore[assignment]
+    seeds: str = "random:10",
+    model: str = "ic",
+    params: dict[str, Any] | None = None,
+    runs: int | None = None,
+    seed: int = 0,
+    steps: int | None = None,
+    until_done: bool = False,
+    max_ticks: int = 10_000,
+    priority: int = 0,
+    writer: Any = None,
+    progress: Progress = None,
+    social: dict[str, Any] | None = None,
+    llm: dict[str, Any] | None = None,
+    llm_wait: float = 30.0,
+    author: int | None = None,
+    monitor: Any = None,
+    ticks_per_second: float | None = None,
+    plugin_budget: float | None = None,
+    checkpoint_every: int | None = 50,
+    checkpoint_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Run the simulation headless and report in the shape ``agora run --json`` prints.
+
+    ``social`` changes the living-network settings for this run only (see ``sim.social.dynamics``); the world's
+    own settings are kept in its file. ``llm`` overrides LLM settings for this run (see ``sim.llm.config``);
+    at the end of each run, LLM answers still in flight get ``llm_wait`` seconds to land before they are
+    cancelled (and fall back), so the texts they carry are in the world file.
+
+    ``monitor`` (a :class:`sim.engine.observe.Monitor`) follows each run's simulation while it runs
+    (``attach`` after it is made, ``finish`` when its ticks are done, ``detach`` at the end).
+    ``ticks_per_second`` paces the ticks (None: as fast as possible). ``plugin_budget``: seconds one
+    plugin call may take before its session fails (None: ``$AGORA_PLUGIN_BUDGET`` or 10; see ``Simulation``).
+
+    A persisted run (a ``writer`` and no ``runs``) checkpoints the world into its file right after the
+    injection, every ``checkpoint_every`` ticks and every ``checkpoint_seconds`` seconds (whichever comes
+    first; None or 0 turns either off) and at the end, so a crash loses at most the ticks since the last
+    checkpoint (see ``sim.store.check``).
+
+    Raises:
+        BadParameterError: inconsistent options (bad model, parameter or seeds are reported by inject;
+            bad social settings by ``Social.configure``).
+        CheckpointError: a checkpoint could not be written (a full disk); the file keeps the previous one.
+    """
+    if steps is None and not until_done:
+        raise BadParameterError("say how long to run: --steps N or --until-done")
+    if runs is not None and text is None:
+        raise BadParameterError("--runs repeats an injected cascade: give the message with --inject TEXT")
+    limit = steps if steps is not None else max_ticks
+    results = []
+    repeats = runs or 1
+    model_params: dict[str, Any] = dict(params or {})
+    config = LLMConfig.resolve(world.config.get("llm"), llm)
+    llm_totals: dict[str, Any] = {}
+    for r in range(repeats):
+        w = world.fork() if runs is not None else world
+        sim = Simulation(w, registry=registry, writer=None if runs is not None else writer, llm=LLMService(w, config),
+                         plugin_budget=plugin_budget)
+        if monitor is not None:
+            monitor.attach(sim, sim.writer)
+        posts_before = len(w.posts)
+        if social:
+            sim.social.configure(**social)
+        session_id = None
+        if text is not None:
+            s = sim.inject(text, topics=topics, seeds=seeds, model=model, params=params, priority=priority, seed=seed + r,
+                           author=author)
+            session_id, model_params = s.id, s.params
+            if s.status == "failed":
+                raise BadParameterError(f"model {model!r} could not be used: {s.error}")
+        persisted = writer is not None and runs is None
+        if persisted and text is not None:
+            await sim.checkpoint()  # the injected message is in the file before the first tick
+        t0 = time.perf_counter()
+        done = 0
+        totals = dict.fromkeys(_TOTALS, 0)
+        last_checkpoint, last_checkpoint_time = 0, time.perf_counter()
+        while done < limit and not (until_done and sim.idle):
+            t_tick = time.perf_counter()
+            m = await sim.step()
+            for k in _TOTALS:
+                totals[k] += int(m.get(k, 0))
+            done += 1
+            if persisted and ((checkpoint_every and done - last_checkpoint >= checkpoint_every)
+                              or (checkpoint_seconds and time.perf_counter() - last_checkpoint_time >= checkpoint_seconds)):
+                await sim.checkpoint()
+                last_checkpoint, last_checkpoint_time = done, time.perf_counter()
+            if ticks_per_second:
+                await asyncio.sleep(max(0.0, 1.0 / ticks_per_second - (time.perf_counter() - t_tick)))
+            if progress:
+                frac = (r + done / limit) / repeats if steps is not None else (r + (1.0 if sim.idle else min(0.95, done / 200))) / repeats
+                progress(f"run {r + 1}/{repeats}, tick {done}", frac)
+        if monitor is not None:
+            monitor.finish()
+        await sim.aclose(llm_wait)
+        stats = sim.llm.stats()
+        stats["posts"] = len(w.posts) - posts_before
+        _add_llm(llm_totals, stats)
+        if persisted:
+            await sim.checkpoint()
+        summary = _run_summary(sim, session_id, done, time.perf_counter() - t0, totals)
+        summary["seed"] = seed + r
+        if until_done and not sim.idle:
+            summary["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
+            if "status" in summary:
+                summary["status"] = "max-ticks"  # the session still runs: the limit stopped it, not the model
+        results.append(summary)
+    if monitor is not None:
+        monitor.detach()
+    reached = [float(x["reached"]) for x in results if "reached" in x]
+    mean, ci = mean_ci95(reached, 0, world.n) if reached else (None, [None, None])
+    peak = [float(x["peak_tick"]) for x in results if x.get("peak_tick") is not None]
+    settings = sim.social.settings
+    return {
+        "social": {
+            "living": sim.social.living, "recommender": settings["recommender"],
+            "friend_recommender": settings["friend_recommender"], "feed_size": settings["feed_size"],
+            "errors": dict(sim.social.errors), **{k: sum(r[k] for r in results) for k in _TOTALS},
+        },
+        "llm": llm_report(llm_totals),
+        "model": model,
+        "params": model_params,
+        "seeds": seeds,
+        "runs": results,
+        "mean_reached": mean,
+        "ci95": ci,
+        "mean_peak_tick": mean_ci95(peak)[0] if peak else None,
+        "agents": world.n,
+        "edges": world.num_edges,
+        "tick": world.tick,
+        "persisted": runs is None and writer is not None,
+    }

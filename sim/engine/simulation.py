@@ -1,0 +1,441 @@
+"""The asyncio simulation core.
+
+``Simulation`` advances a world in ticks: ``await sim.step()``, ``await sim.run(...)``, ``pause()``,
+``resume()``, ``inject(...)``, ``cancel(...)``. The array work of a tick runs in a worker thread
+(``asyncio.to_thread``) so a UI on the same event loop stays responsive; events are published on the
+loop thread after the tick. One tick:
+
+1. activation: who is online (the world's seeded draw by hour);
+2. scheduling: queued sessions start, by priority (higher first, then oldest), while fewer than
+   ``max_running`` run; a session's start (seeding) takes its tick;
+3. feeds: the content recommender picks up to K live messages for every online agent (``sim.social.dynamics``);
+4. propagation: every running session advances one synchronous round, by priority, with its graph
+   exposures and its feed exposures;
+5. social dynamics: trust and reputation learn from the round, friend suggestions and unfollows,
+   joins and departures; graph changes are merged in bulk every few ticks;
+6. adoption and feed records go to the world file's single writer in batches; metrics are published.
+
+A session whose model raises, returns a malformed answer or fails to load is failed with its
+traceback kept; the other sessions and the simulation go on. Plugin code (a model's making, ``start``,
+``step`` with the check of its answer, ``is_done``; recommenders' ``score`` and ``suggest``) runs in a
+worker thread under a per-call time budget (``plugin_budget``, default 10 s): a call past it is
+abandoned and fails its session (a recommender is switched off), and the tick goes on. Plugins see the
+world only through read-only views (``sim.model.session.StepContext``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from sim.errors import BadParameterError
+from sim.core.events import (
+    Event,
+    EventBus,
+    MessageInjected,
+    PropagationCompleted,
+    PropagationFailed,
+    PropagationRound,
+    PropagationStarted,
+    RecommenderFailed,
+    TickCompleted,
+)
+from sim.llm.service import LLMService
+from sim.plugin import PluginRunner, PluginTimeout, is_plugin_fault
+from sim.plugin import plugin_budget as plugin_budget_seconds
+from sim.model.registry import PluginError, Registry
+from sim.model.session import PropagationSession, SeedSpec
+from sim.social.dynamics import NONE, Social, SocialTick
+from sim.core.topics import topics_mask
+from sim.core.world import World
+
+
+class Simulation:
+    """A world in motion. See the module docstring."""
+
+    def __init__(self, world: World, *, registry: Registry | None = None, bus: EventBus | None = None,
+                 max_running: int = 16, writer: Any = None, history: int = 3600, llm: LLMService | None = None,
+                 plugin_budget: float | None = None) -> None:
+        """``plugin_budget``: seconds one call into a plugin may take (a model's making, ``start``,
+        ``step`` with the check of its answer, ``is_done``; a recommender's ``score`` or ``suggest``)
+        before its session is failed or the recommender switched off; None: ``$AGORA_PLUGIN_BUDGET``,
+        else 10; 0: no budget (plugin code runs in the tick's thread). See :class:`sim.plugin.PluginRunner`.
+
+        Raises:
+            BadParameterError: a budget that is not a number >= 0.
+        """
+        self.world = world
+        #: Runs plugin code under the per-call time budget (``sim.plugin.PluginRunner``).
+        self.plugins = PluginRunner(plugin_budget_seconds(plugin_budget))
+        self.bus = bus or EventBus()
+        self.registry = registry or Registry(bus=self.bus)
+        self.max_running = max_running
+        self.writer = writer
+        self.metrics: deque[dict[str, Any]] = deque(maxlen=history)
+        self.dirty = False  # changes since the last save or checkpoint
+        self._lock = asyncio.Lock()
+        self._running = asyncio.Event()
+        self._running.set()
+        self._stop = False
+        self._changed: set[int] = set()
+        #: The living network: feeds, friends, churn, reputation and trust (``sim.social.dynamics``).
+        self.social = Social(world, self.registry)
+        self.social.call = self.plugins.call
+        #: LLM agents: budgeted requests, texts and interviews (``sim.llm.service``). Offline without a key.
+        self.llm = llm if llm is not None else LLMService(world)
+
+    # -- messages and sessions --------------------------------------------------------------------
+    @property
+    def sessions(self) -> list[PropagationSession]:
+        return self.world.sessions
+
+    def session(self, session_id: int) -> PropagationSession:
+        for s in self.world.sessions:
+            if s.id == session_id:
+                return s
+        raise BadParameterError(f"no propagation session {session_id}")
+
+    def inject(self, text: str | None, *, topics: list[str] | tuple[str, ...] = (), author: int | None = None,
+               seeds: str = "random:10", model: str = "ic", params: dict[str, Any] | None = None,
+               priority: int = 0, seed: int = 0, recommender: str | None = None) -> PropagationSession:
+        """Inject a message and queue its propagation session.
+
+        Args:
+            text: the message text (kept literally); empty or None with an ``author``: the author writes it
+                (the LLM within the tick's budget, else the offline generator).
+            topics: topic names (see ``sim.core.topics``).
+            author: original id of the authoring agent, or None for an external message.
+            seeds: ``random:K``, ``top:K``, ``ids:a,b,c`` or ``community:C:K``.
+            model: registered model name; params: its parameters (validated against its schema).
+            priority: higher runs first when more sessions are queued than may run.
+            seed: varies the session's generator (repeated runs use different values).
+            recommender: content recommender that puts this message in feeds (None: the world's;
+                ``"none"``: kept out of feeds).
+
+        Returns:
+            The queued session.
+
+        Raises:
+            BadParameterError: unknown model, bad parameter, bad seeds, unknown author or topic. Nothing
+                is changed then.
+        """
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise BadParameterError("message text must be a string")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadParameterError("the message text is not valid Unicode (it holds a lone surrogate, such as bytes "
+                                    "that are not UTF-8 given on a command line): write it in UTF-8") from None
+        if not text.strip() and author is None:
+            raise BadParameterError("the message has no text: write one, or name an author (--author ID) to write it")
+        mask = topics_mask(list(topics))
+        spec = SeedSpec.parse(seeds)
+        if spec.kind in ("ids", "file"):
+            spec.select(self.world, None)  # unknown ids are refused before anything changes
+        author_idx = None if author is None else self.world.index_of(author)
+        if recommender is not None and recommender != NONE:
+            self.registry.content_recommender(recommender)
+        load_error: PluginError | None = None
+        try:
+            cls = self.registry.model(model)
+            clean = cls.validate(dict(params or {}))
+        except PluginError as exc:
+            load_error, clean = exc, dict(params or {})
+        message_id = max((m["id"] for m in self.world.messages), default=0) + 1
+        session_id = max((s.id for s in self.world.sessions), default=0) + 1
+        tick = self.world.tick
+        message = {"id": message_id, "text": text, "topics": int(mask), "author": author_idx, "created_tick": tick}
+        self.world.messages.append(message)
+        session = PropagationSession(
+            id=session_id, message_id=message_id, model_name=model, params=clean, seeds=str(spec),
+            priority=int(priority), message=message, created_tick=tick, seed=int(seed), recommender=recommender,
+        )
+        session.seed_spec = spec  # a seed file is read once, here
+        self.world.sessions.append(session)
+        if not text.strip():
+            self._author_writes(message, session)
+        self._changed.add(session_id)
+        self.dirty = True
+        self.bus.publish(MessageInjected(message_id, session_id, message["text"], model, tick))
+        if self.writer is not None:  # a user action on a world with a file: its audit log records it, once
+            from sim.core.audit import TEXT_LIMIT
+
+            self.writer.submit_audit("inject", {
+                "message": message_id, "session": session_id, "tick": tick, "text": text[:TEXT_LIMIT],
+                "topics": list(topics), "author": author, "seeds": str(spec), "model": model, "params": clean,
+                "priority": int(priority), "recommender": recommender,
+            })
+        if load_error is not None:
+            session.fail(load_error, tick)
+            session.traceback = load_error.traceback or session.traceback
+            self.bus.publish(PropagationFailed(session_id, session.error or "", session.traceback or "", tick))
+        return session
+
+    def _author_writes(self, message: dict[str, Any], session: PropagationSession) -> None:
+        """The author of a message injected without text writes it: offline at once, replaced by the
+        LLM's text when that lands (within the tick's budget)."""
+        try:
+            self.llm.bind(asyncio.get_running_loop())
+        except RuntimeError:
+            pass  # no event loop: offline only
+
+        def written(_pid: int, text: str, by: str) -> None:
+            message["text"] = text
+            message["written_by"] = by
+            self._changed.add(session.id)
+
+        self.llm.write(self.world.tick, int(message["author"]), message, session.id, "post", written, provisional=True)
+
+    def cancel(self, session_id: int) -> PropagationSession:
+        """Cancel a queued or running session (a finished one is left as it is)."""
+        s = self.session(session_id)
+        if not s.done:
+            s.cancel(self.world.tick)
+            self._changed.add(s.id)
+            self.dirty = True
+            self.bus.publish(PropagationCompleted(s.id, "cancelled", s.reached, self.world.tick))
+            if self.writer is not None:
+                self.writer.submit_audit("cancel", {"session": s.id, "message": s.message_id, "tick": self.world.tick,
+                                                    "reached": int(s.reached)})
+        return s
+
+    @property
+    def running(self) -> list[PropagationSession]:
+        return [s for s in self.world.sessions if s.status == "running"]
+
+    @property
+    def queued(self) -> list[PropagationSession]:
+        return [s for s in self.world.sessions if s.status == "queued"]
+
+    @property
+    def idle(self) -> bool:
+        """No session is queued or running."""
+        return not any(s.status in ("queued", "running") for s in self.world.sessions)
+
+    # -- ticks ------------------------------------------------------------------------------------
+    async def step(self) -> dict[str, Any]:
+        """Advance one tick; returns its metrics (also published as :class:`TickCompleted`)."""
+        async with self._lock:
+            events: list[Event] = []
+            self.llm.bind(asyncio.get_running_loop())
+            metrics = await asyncio.to_thread(self._tick, events)
+            for ev in events:
+                self.bus.publish(ev)
+            batches = []
+            for s in self.world.sessions:
+                rec = s.take_events()
+                if rec is not None:
+                    batches.append((s, rec))
+                    if self.writer is not None:
+                        self.writer.submit_events(s.id, rec)
+            metrics["db_queue"] = self.writer.queue_rows if self.writer is not None else 0
+            self.llm.write_texts(metrics["tick"], batches)
+            metrics.update(self.llm.metrics())
+            exposures = self.social.take_exposures()
+            if self.writer is not None:
+                for sid, rec, name in exposures:
+                    self.writer.submit_exposures(sid, rec, name)
+            self.metrics.append(metrics)
+            self.dirty = True
+            self.bus.publish(TickCompleted(metrics["tick"], metrics))
+            return metrics
+
+    def _tick(self, events: list[Event]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        world = self.world
+        tick = world.tick
+        self.llm.begin_tick(tick)
+        online = world.advance(1)
+        call = self.plugins.call
+        if self.plugins.abandoned:
+            self.plugins.sweep()  # hung plugin threads abandoned earlier: stop them if they can be stopped
+        # Schedule: start queued sessions by priority while there is room.
+        running = [s for s in world.sessions if s.status == "running"]
+        room = self.max_running - len(running)
+        started = []
+        if room > 0:
+            queued = sorted((s for s in world.sessions if s.status == "queued"), key=lambda s: (-s.priority, s.id))
+            for s in queued[:room]:
+                try:
+                    s.llm, s.registry = self.llm, self.registry
+                    model = self._make_model(s)
+                    s.start(world, model, tick, call)
+                except BaseException as exc:  # a plugin may raise anything, even call sys.exit
+                    if not is_plugin_fault(exc):
+                        raise
+                    self._fail(s, exc, tick, events)
+                    continue
+                started.append(s)
+                self._changed.add(s.id)
+                events.append(PropagationStarted(s.id, s.model_name, s.seeds_count, tick))
+                try:
+                    done = s.model is not None and s.is_done(world, tick, online, call)
+                except BaseException as exc:
+                    if not is_plugin_fault(exc):
+                        raise
+                    self._fail(s, exc, tick, events)
+                    continue
+                if done:
+                    s.status, s.ended_tick = "completed", tick
+                    events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
+        attempts = 0
+        new_adoptions = 0
+        social = self.social
+        out = SocialTick()
+        living = social.living
+        feeds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if living:
+            live = [s for s in running if s.status == "running"]
+            feeds = social.feeds(tick, online, live, out)
+        stepped = []
+        for s in sorted(running, key=lambda s: (-s.priority, s.id)):
+            if s.status != "running":
+                continue
+            if s.model is None:  # a session restored from a file: make its model again
+                try:
+                    s.model = self._make_model(s)
+                except BaseException as exc:
+                    if not is_plugin_fault(exc):
+                        raise
+                    self._fail(s, exc, tick, events)
+                    continue
+            feed_before = s.feed_reached
+            s.llm, s.registry = self.llm, self.registry
+            try:
+                result = s.advance(world, tick, online, feeds.get(s.id), call)
+            except BaseException as exc:  # the model's, its answer's, or over the plugin budget
+                if not is_plugin_fault(exc):
+                    raise
+                self._fail(s, exc, tick, events)
+                continue
+            stepped.append(s)
+            out.feed_adoptions += s.feed_reached - feed_before
+            self._changed.add(s.id)
+            attempts += int(result.attempts)
+            new = s.new_per_tick[-1]
+            new_adoptions += new
+            events.append(PropagationRound(s.id, s.round, tick, new, s.reached, s.exposed_count, int(result.attempts)))
+            if s.status == "completed":
+                events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
+        out.graph_adoptions = new_adoptions - out.feed_adoptions
+        if living:
+            social.learn(tick, stepped, out)
+            social.friends(tick, online, out)
+            social.churn(tick, out)
+        # Edge changes a model asked for are merged now, so the next round sees them (living-network
+        # changes buffered with them go in the same merge).
+        model_edges = any(s.changed_edges for s in stepped)
+        if living or model_edges:
+            social.maybe_merge(tick, out, force=model_edges)
+        for s in stepped:
+            s.last_round = None
+        for name in out.errors:
+            events.append(RecommenderFailed(name, social.errors.get(name, ""), social.tracebacks.get(name, ""), tick))
+        seconds = time.perf_counter() - t0
+        seeded = sum(s.seeds_count for s in started)
+        return {
+            "tick": tick,
+            "seconds": seconds,
+            "online": int(online.sum()),
+            "running": sum(1 for s in world.sessions if s.status == "running"),
+            "queued": sum(1 for s in world.sessions if s.status == "queued"),
+            "completed": sum(1 for s in world.sessions if s.status == "completed"),
+            "failed": sum(1 for s in world.sessions if s.status == "failed"),
+            "attempts": attempts,
+            "attempts_per_second": attempts / seconds if seconds > 0 else 0.0,
+            "new_adoptions": new_adoptions + seeded,
+            "reached": sum(s.reached for s in world.sessions),
+            "reproduction_number": _mean([s.reproduction_number for s in world.sessions if s.status == "running"]),
+            "feed_reached": sum(s.feed_reached for s in world.sessions),
+            "graph_reached": sum(s.graph_reached for s in world.sessions),
+            "edges": world.num_edges,
+            "pending_graph_changes": world.delta.pending,
+            **out.to_metrics(),
+        }
+
+    async def aclose(self, timeout: float = 0.0) -> None:
+        """Let LLM requests in flight land for up to ``timeout`` seconds, cancel the rest (they fall back)
+        and close the LLM connections. The simulation can still step afterwards (offline answers only
+        until a new request opens a connection again)."""
+        await self.llm.aclose(timeout)
+
+    def _make_model(self, s: PropagationSession) -> Any:
+        """A session's model instance: loading the plugin (an entry point imports on first use) and its
+        ``__init__`` are plugin code, run under the budget."""
+        name, params, registry = s.model_name, dict(s.params), self.registry
+        return self.plugins.call(lambda: registry.model(name)(**params), what=f"model {name}",
+                                 where="while being loaded and made", then="session failed")
+
+    def _fail(self, s: PropagationSession, exc: BaseException, tick: int, events: list[Event]) -> None:
+        s.fail(exc, tick)
+        if isinstance(exc, (PluginError, PluginTimeout)) and exc.traceback:
+            s.traceback = exc.traceback
+        self._changed.add(s.id)
+        events.append(PropagationFailed(s.id, s.error or "", s.traceback or "", tick))
+
+    async def run(self, ticks: int | None = None, *, until_done: bool = False, ticks_per_second: float | None = None,
+                  max_ticks: int | None = None) -> int:
+        """Run ticks until ``ticks`` have passed, or (``until_done``) every session has finished, or
+        :meth:`stop` is called. Honours :meth:`pause`. Returns the number of ticks run."""
+        self._stop = False
+        done = 0
+        while not self._stop:
+            if ticks is not None and done >= ticks:
+                break
+            if until_done and self.idle:
+                break
+            if max_ticks is not None and done >= max_ticks:
+                break
+            await self._running.wait()
+            if self._stop:
+                break
+            t0 = time.perf_counter()
+            await self.step()
+            done += 1
+            if ticks_per_second:
+                await asyncio.sleep(max(0.0, 1.0 / ticks_per_second - (time.perf_counter() - t0)))
+            else:
+                await asyncio.sleep(0)
+        return done
+
+    def pause(self) -> None:
+        """Hold :meth:`run` before its next tick."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the current tick."""
+        self._stop = True
+        self._running.set()
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a tick or a checkpoint runs; hold it to read or save the world between ticks."""
+        return self._lock
+
+    # -- persistence ------------------------------------------------------------------------------
+    async def checkpoint(self) -> None:
+        """Write the world's state to its file through the writer (no-op without one)."""
+        if self.writer is None:
+            return
+        async with self._lock:
+            changed = [s for s in self.world.sessions if s.id in self._changed]
+            await self.writer.checkpoint(self.world, changed)
+            self._changed.clear()
+            self.dirty = False
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 0.0

@@ -1,0 +1,719 @@
+"""Parameter sweeps and ensembles: every combination of a model's parameters, each run R times.
+
+A sweep expands ``--grid KEY=V1,V2,...`` options into their cartesian product (in the order given),
+validates every combination against the model's schema before anything runs, and then runs each
+combination R times with session seeds ``S, S+1, ..., S+R-1``: run r of every combination uses the
+same seed, so combinations are compared on common random numbers. A run is one
+:func:`sim.engine.runner.run_cascades` call with ``runs=1`` on a fork of the world, so its result depends only
+on (world, model, parameters, seed selection, session seed) and never on which process ran it or in
+which order. The world file is only read. Runs use the offline LLM generator (deterministic, free, no
+network).
+
+Backends:
+
+- in this process (``workers=1``);
+- a local process pool (``spawn`` context): each worker process opens the world file once, read-only,
+  in its initializer, and builds the plugin registry once;
+- a Ray cluster (the optional extra ``agora-sim[ray]``; ``ray="auto"`` starts a local one): the world
+  goes into the object store once as a snapshot (``ray.put``), travels to each node once, and each
+  worker process loads it once and keeps it for every run it is given (cached by object id).
+
+Results are reported in grid order whatever order the runs finished in. Every worker reports how many
+times its process loaded the world (``world_loads``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+
+Progress = Callable[[str, float], None] | None
+
+RAY_HINT = "--ray needs the optional extra: pip install 'agora-sim[ray]'"
+DEFAULT_TEXT = "sweep"
+#: LLM settings every sweep run uses: the offline generator (deterministic, no cost, no network).
+OFFLINE = {"offline": True}
+#: Per-run fields kept from ``run_cascades`` (the rest describe the living network and the LLM).
+_RUN_FIELDS = ("reached", "peak_tick", "ticks", "status", "exposed", "attempts", "rounds", "reproduction_number",
+               "graph_reached", "feed_reached", "error", "stopped")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What every run of a sweep shares (plain data, shipped to the workers).
+
+    Attributes:
+        text: the injected message's text; topics: its topics.
+        seeds: the seed-agent selection (``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K``; a seed
+            file is shipped as its ``ids:`` list, so workers need not see the file).
+        steps: run exactly this many ticks, or None to run until the cascade is done (at most ``max_ticks``).
+        series: keep each run's per-tick series (``sim.model.series``).
+    """
+
+    text: str = DEFAULT_TEXT
+    topics: tuple[str, ...] = ()
+    seeds: str = "random:10"
+    steps: int | None = None
+    max_ticks: int = 10_000
+    series: bool = False
+
+
+#: One arm of the sweep (a combination): ``{"model": name, "params": {name: text value}, "social": {...}}``.
+Arm = dict[str, Any]
+#: One run: (combination index, run index, the arm, session seed).
+Job = tuple[int, int, Arm, int]
+
+#: Grid keys that choose an arm's model or recommenders (with their spellings) rather than a parameter.
+ARM_KEYS = {"model": "model", "recommender": "recommender", "friend_recommender": "friend_recommender",
+            "friend-recommender": "friend_recommender"}
+
+
+# -- the grid ------------------------------------------------------------------------------------------
+def parse_grid(items: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """``["p=0.05,0.1", "trust_weighted=false,true"]`` -> ``[("p", ["0.05", "0.1"]), ...]`` (order kept).
+    ``friend-recommender`` is spelled ``friend_recommender``. A value may be listed twice (an A/A check).
+
+    Raises:
+        BadParameterError: an item that is not KEY=V1,V2,..., an empty value list, or a key given twice.
+    """
+    grid: list[tuple[str, list[str]]] = []
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        key = ARM_KEYS.get(key, key)
+        if not sep or not key:
+            raise BadParameterError(f"--grid {item!r} is not KEY=V1,V2,... (for example --grid p=0.05,0.1)")
+        listed = [v.strip() for v in values.split(",") if v.strip()]
+        if not listed:
+            raise BadParameterError(f"--grid {key} lists no values: give them as --grid {key}=V1,V2,...")
+        if any(k == key for k, _ in grid):
+            raise BadParameterError(f"--grid {key} is given twice: list all its values in one --grid {key}=V1,V2,...")
+        grid.append((key, listed))
+    return grid
+
+
+def expand_grid(grid: list[tuple[str, list[str]]]) -> list[dict[str, str]]:
+    """The cartesian product of the grid, the first key varying slowest (one empty combination without a grid)."""
+    keys = [k for k, _ in grid]
+    return [dict(zip(keys, values)) for values in itertools.product(*(v for _, v in grid))]
+
+
+def _known(cls: Any) -> str:
+    return ", ".join(sorted(cls.params)) or "none"
+
+
+def plan_arms(registry: Any, grid: list[tuple[str, list[str]]], fixed: dict[str, str], model: str | None = None,
+              social: dict[str, Any] | None = None, check_social: Callable[[dict[str, Any]], None] | None = None,
+              ) -> tuple[list[Arm], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every combination of the grid as an arm, checked before anything runs.
+
+    Grid keys are model parameters, ``model`` (arms with different models), ``recommender`` and
+    ``friend_recommender`` (arms with different recommenders). A parameter of one model is qualified
+    with its name (``ic.p``); an unqualified one must belong to every model the sweep runs. ``fixed`` are
+    the ``--param`` values, ``social`` the living-network settings shared by every arm, ``check_social``
+    validates one arm's settings (raises on a bad recommender or parameter).
+
+    Returns:
+        ``(arms, typed_params, grid_values)``: per combination, in grid order, the arm (text values, as
+        shipped to workers), the model's full typed parameters (defaults filled in) and the grid's typed values.
+
+    Raises:
+        BadParameterError: a key swept and fixed at once, a parameter no swept model has (named) or that
+            one of them lacks, a value outside its range, a qualified parameter of a model not run.
+        PluginError: an unknown model.
+    """
+    social = dict(social or {})
+    keys = dict(grid)
+    if "model" in keys and model is not None:
+        raise BadParameterError("model is both swept (--grid model=...) and fixed (--model): give it once")
+    models = list(dict.fromkeys(keys["model"])) if "model" in keys else [model or "ic"]
+    classes = {m: registry.model(m) for m in models}
+    swept_models = "model" in keys
+
+    def split(key: str, flag: str) -> tuple[str | None, str]:
+        owner, dot, name = key.rpartition(".")
+        if not dot:
+            return None, key
+        if owner not in classes:
+            runs = ", ".join(models)
+            raise BadParameterError(f"{flag} {key} names model {owner!r}, which the sweep does not run (it runs {runs})")
+        return owner, name
+
+    for key in ("recommender", "friend_recommender"):
+        if key in keys and social.get(key) is not None:
+            flag = "--" + key.replace("_", "-")
+            raise BadParameterError(f"{key} is both swept (--grid {key}=...) and fixed ({flag}): give it once")
+    # Fixed parameters: qualified ones belong to their model, unqualified ones to every model.
+    fixed_by: dict[str, dict[str, str]] = {m: {} for m in models}
+    for key, value in fixed.items():
+        owner, name = split(key, "--param")
+        for m in ([owner] if owner else models):
+            cls = classes[m]
+            if name not in cls.params:
+                hint = f": qualify a parameter of one model, as --param {models[0]}.NAME=V" if len(models) > 1 and owner is None else ""
+                raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
+            fixed_by[m][name] = value
+    # Swept parameters.
+    param_keys: dict[str, str] = {}  # grid key -> parameter name
+    for key, values in grid:
+        if key in ("model", "recommender", "friend_recommender"):
+            continue
+        owner, name = split(key, "--grid")
+        if owner is not None and swept_models:
+            raise BadParameterError(f"--grid {key} sweeps a parameter of one model while model is swept too: "
+                                    f"fix it with --param {key}=V, or sweep {name} of every model unqualified")
+        if any(name in fixed_by[m] for m in ([owner] if owner else models)):
+            raise BadParameterError(f"{name} is both swept (--grid) and fixed (--param): give it once")
+        for m in ([owner] if owner else models):
+            cls = classes[m]
+            if name not in cls.params:
+                hint = " (sweep only parameters every swept model has)" if swept_models else ""
+                raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
+            for v in values:
+                cls.params[name].coerce(name, v)
+        param_keys[key] = name
+    arms: list[Arm] = []
+    typed: list[dict[str, Any]] = []
+    values: list[dict[str, Any]] = []
+    checked: list[dict[str, Any]] = []
+    for combo in expand_grid(grid):
+        m = combo.get("model", models[0])
+        cls = classes[m]
+        params = {**fixed_by[m], **{param_keys[k]: v for k, v in combo.items() if k in param_keys}}
+        full = cls.validate(params)
+        arm_social = {**social, **{k: combo[k] for k in ("recommender", "friend_recommender") if k in combo}}
+        if check_social is not None and arm_social and arm_social not in checked:
+            check_social(arm_social)
+            checked.append(arm_social)
+        arms.append({"model": m, "params": params, "social": arm_social})
+        typed.append(full)
+        values.append({k: (v if k not in param_keys else full[param_keys[k]]) for k, v in combo.items()})
+    return arms, typed, values
+
+
+def make_jobs(arms: list[Arm], runs: int, seed: int) -> list[Job]:
+    """Every run of the sweep: combination-major, run r with session seed ``seed + r`` in every arm."""
+    return [(ci, r, arm, seed + r) for ci, arm in enumerate(arms) for r in range(runs)]
+
+
+def chunk_jobs(jobs: list[Job], workers: int) -> list[list[Job]]:
+    """Consecutive jobs in about four chunks per worker: few enough messages, small enough to balance."""
+    size = max(1, math.ceil(len(jobs) / (max(1, workers) * 4)))
+    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+
+
+# -- one run (the same code in every backend) ----------------------------------------------------------
+async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_seed: int) -> dict[str, Any]:
+    """One run of one arm on a fork of ``world``; a model that raises gives ``status: failed`` with the
+    error, not an exception."""
+    from sim.engine.runner import run_cascades
+
+    try:
+        result = await run_cascades(
+            world, registry=registry, text=spec.text, topics=list(spec.topics), seeds=spec.seeds, model=arm["model"],
+            params=dict(arm["params"]), runs=1, seed=session_seed, steps=spec.steps, until_done=spec.steps is None,
+            max_ticks=spec.max_ticks, llm=OFFLINE, llm_wait=0.0, social=dict(arm.get("social") or {}) or None,
+        )
+    except Exception as exc:  # noqa: BLE001 - one failed run is counted in its combination, not a crash
+        message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
+        return {"seed": session_seed, "status": "failed", "error": message}
+    run = result["runs"][0]
+    out = {k: run[k] for k in _RUN_FIELDS if k in run}
+    if spec.series and "series" in run:
+        out["series"] = run["series"]
+    out["seed"] = session_seed
+    return out
+
+
+async def _run_jobs(world: Any, registry: Any, spec: RunSpec, jobs: list[Job],
+                    done: Callable[[], None] | None = None) -> list[tuple[int, int, dict[str, Any]]]:
+    out = []
+    for ci, r, arm, session_seed in jobs:
+        out.append((ci, r, await run_one(world, registry, spec, arm, session_seed)))
+        if done is not None:
+            done()
+    return out
+
+
+# -- worker processes ------------------------------------------------------------------------------------
+#: Worlds this process has loaded (reported with every chunk: a worker loads its world once).
+_LOADS = 0
+_POOL_STATE: tuple[Any, Any] | None = None
+_RAY_CACHE: dict[str, tuple[Any, Any]] = {}
+
+
+def _worker_id() -> str:
+    """This process, unique across a cluster's nodes."""
+    import socket
+
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+def _pool_init(world_path: str, plugin_dirs: list[str]) -> None:
+    """Process-pool initializer: open the world once (read-only) and build the registry once."""
+    global _POOL_STATE, _LOADS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
+    from sim.model.registry import Registry
+    from sim.store.worldfile import open_world
+
+    world = asyncio.run(open_world(world_path))
+    _POOL_STATE = (world, Registry(plugin_dirs, env=False))
+    _LOADS += 1
+
+
+def _pool_chunk(spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list]:
+    assert _POOL_STATE is not None, "the pool initializer did not run"
+    world, registry = _POOL_STATE
+    return _worker_id(), _LOADS, asyncio.run(_run_jobs(world, registry, spec, jobs))
+
+
+def _ray_world(ref: Any) -> tuple[Any, Any]:
+    """The world and registry of a Ray payload, loaded once per worker process (cached by object id)."""
+    global _LOADS
+    key = ref.hex()
+    hit = _RAY_CACHE.get(key)
+    if hit is None:
+        import ray
+
+        from sim.model.registry import Registry
+        from sim.store.snapshot import load_snapshot
+
+        payload = ray.get(ref)
+        folder = tempfile.mkdtemp(prefix="agora-sweep-")
+        try:
+            snap = os.path.join(folder, "world.snap")
+            with open(snap, "wb") as fh:
+                fh.write(memoryview(payload["snapshot"]))
+            world = load_snapshot(snap)
+            dirs = []
+            for i, files in enumerate(payload["plugins"]):
+                d = os.path.join(folder, f"plugins{i}")
+                os.makedirs(d)
+                for name, data in files:
+                    with open(os.path.join(d, name), "wb") as fh:
+                        fh.write(data)
+                dirs.append(d)
+            registry = Registry(dirs, env=False)  # imports the plugin files now, so they need not stay
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        _RAY_CACHE.clear()  # one sweep's world at a time
+        hit = _RAY_CACHE[key] = (world, registry)
+        _LOADS += 1
+    return hit
+
+
+def _ray_chunk(box: list, spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list]:
+    """A Ray task. The object ref comes in a list so Ray does not fetch the world for every task."""
+    world, registry = _ray_world(box[0])
+    return _worker_id(), _LOADS, asyncio.run(_run_jobs(world, registry, spec, jobs))
+
+
+# -- backends (driver side) ------------------------------------------------------------------------------
+class _Tally:
+    """Collects chunk results and world loads per worker process, and drives the progress bar."""
+
+    def __init__(self, total: int, progress: Progress) -> None:
+        self.total, self.progress = total, progress
+        self.done = 0
+        self.results: dict[tuple[int, int], dict[str, Any]] = {}
+        self.loads: dict[str, int] = {}
+
+    def add(self, worker: str, loads: int, runs: list[tuple[int, int, dict[str, Any]]], count: bool = True) -> None:
+        self.loads[worker] = max(self.loads.get(worker, 0), loads)
+        for ci, r, run in runs:
+            self.results[(ci, r)] = run
+        if count:
+            self.tick(len(runs))
+
+    def tick(self, n: int = 1) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(f"runs {self.done}/{self.total}", self.done / self.total)
+
+
+async def _collect(futures: list[Any], tally: _Tally) -> None:
+    """Wait for chunk futures (``concurrent.futures``) without blocking the event loop, so that Ctrl-C
+    (which cancels the main task under ``asyncio.run``) stops the sweep at once."""
+    waiting = {asyncio.wrap_future(f) for f in futures}
+    try:
+        while waiting:
+            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            for fut in done:
+                tally.add(*fut.result())
+    except BaseException:
+        for fut in waiting:
+            fut.cancel()  # and so the chunks not started; nothing is left to report a lost result
+        raise
+
+
+async def _run_pool(world_path: str, plugin_dirs: list[str], workers: int, spec: RunSpec, jobs: list[Job],
+                    tally: _Tally) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    # spawn, not fork: the parent runs an event loop and threads that a forked child must not inherit.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_pool_init, initargs=(world_path, plugin_dirs))
+    try:
+        await _collect([pool.submit(_pool_chunk, spec, chunk) for chunk in chunk_jobs(jobs, workers)], tally)
+    except BrokenProcessPool:
+        _end_pool(pool)
+        raise ResourceError("a sweep worker process ended abruptly (out of memory?): try fewer --workers") from None
+    except BaseException:
+        _end_pool(pool)  # Ctrl-C or an error: no orphan processes
+        raise
+    pool.shutdown(wait=True)
+
+
+def _end_pool(pool: Any) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=5)
+
+
+def _ray_payload(world: Any, plugin_dirs: list[str]) -> dict[str, Any]:
+    """The world as snapshot bytes (compressed, checksummed, no pickle) and the plugin folders' files."""
+    import numpy as np
+
+    from sim.store.snapshot import save_snapshot
+
+    folder = tempfile.mkdtemp(prefix="agora-sweep-")
+    try:
+        path = os.path.join(folder, "world.snap")
+        save_snapshot(world, path)
+        with open(path, "rb") as fh:
+            # A numpy array is read zero-copy from the object store by every worker on a node.
+            snapshot = np.frombuffer(fh.read(), dtype=np.uint8)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    plugins = []
+    for d in plugin_dirs:
+        files = []
+        if os.path.isdir(d):
+            for name in sorted(os.listdir(d)):
+                p = os.path.join(d, name)
+                if name.endswith(".py") and os.path.isfile(p):
+                    with open(p, "rb") as fh:
+                        files.append((name, fh.read()))
+        plugins.append(files)
+    return {"snapshot": snapshot, "plugins": plugins}
+
+
+def import_ray() -> Any:
+    """The ``ray`` module.
+
+    Raises:
+        BadParameterError: Ray is not installed.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise BadParameterError(RAY_HINT) from None
+    return ray
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on a cluster address nothing answers at (Ray itself retries for minutes).
+
+    Raises:
+        BadParameterError: HOST:PORT (or ray://HOST:PORT) refuses or does not answer within 5 seconds.
+    """
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # not HOST:PORT: Ray reads it (and reports what it cannot)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise BadParameterError(f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
+                                "'ray start --head' or use --ray auto") from None
+
+
+async def _run_ray(address: str, workers: int, world: Any, plugin_dirs: list[str], spec: RunSpec, jobs: list[Job],
+                   tally: _Tally) -> int:
+    """Run the jobs on Ray; returns the number of CPUs the cluster offered."""
+    ray = import_ray()
+    started = False
+    if not ray.is_initialized():
+        if tally.progress:
+            tally.progress("starting Ray", 0.0)
+        quiet = {"log_to_driver": False, "logging_level": logging.ERROR, "include_dashboard": False}
+        try:
+            if address in ("auto", "local"):
+                # A fresh local cluster of `workers` CPUs ("local": never attach to a running one by accident).
+                ray.init(address="local", num_cpus=workers, **quiet)
+            else:
+                _check_reachable(address)
+                ray.init(address=address, **quiet)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise BadParameterError(f"--ray {address}: cannot start or reach a Ray cluster ({exc})") from None
+        started = True
+    pending: list[Any] = []
+    try:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", workers)))
+        ref = ray.put(_ray_payload(world, plugin_dirs))  # the world, once
+        task = ray.remote(num_cpus=1, max_retries=0)(_ray_chunk)
+        pending = [task.remote([ref], spec, chunk) for chunk in chunk_jobs(jobs, cpus)]
+        try:
+            await _collect([p.future() for p in pending], tally)
+        except ray.exceptions.RayError as exc:
+            # Runs catch their own errors, so this is a worker that could not start, load or import.
+            cause = getattr(exc, "cause", None) or exc
+            why = (f"{type(cause).__name__}: {cause}".splitlines() or ["?"])[0]
+            raise AgoraError(f"a Ray worker failed ({why}): every node needs the same agora-sim installed") from None
+        pending = []
+        return cpus
+    finally:
+        for p in pending:
+            with contextlib.suppress(Exception):  # already finished, or the cluster is going away
+                ray.cancel(p, force=True)
+        if started:
+            ray.shutdown()
+
+
+# -- the sweep -------------------------------------------------------------------------------------------
+def _summary(params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """One combination's statistics over its completed runs (failed runs are counted, not averaged).
+    Intervals are bounded: reach inside [0, agents], time to peak at least 0 (``sim.core.stats``)."""
+    from sim.core.stats import mean_ci95
+
+    ok = [r for r in runs if r["status"] != "failed"]
+    raw = [r["reached"] for r in ok]
+    reached = [float(x) for x in raw]
+    peaks = [float(r["peak_tick"]) for r in ok if r.get("peak_tick") is not None]
+    mean, ci = mean_ci95(reached, 0, n) if reached else (None, [None, None])
+    peak, peak_ci = mean_ci95(peaks, 0) if peaks else (None, [None, None])
+    std = None
+    if len(reached) > 1:
+        std = math.sqrt(sum((x - mean) ** 2 for x in reached) / (len(reached) - 1))
+    errors = list(dict.fromkeys(r["error"] for r in runs if r["status"] == "failed" and r.get("error")))
+    frac_ci = [None if x is None or not n else min(1.0, max(0.0, x / n)) for x in ci]
+    return {
+        "model": arm["model"],
+        "params": params,
+        "grid": grid,
+        "social": dict(arm.get("social") or {}),
+        "runs": len(runs),
+        "completed": len(ok),
+        "failed": len(runs) - len(ok),
+        "stopped": sum(1 for r in ok if r.get("stopped")),
+        "mean_reached": mean,
+        "ci95": ci,
+        "std_reached": std,
+        "min_reached": min(raw) if raw else None,
+        "max_reached": max(raw) if raw else None,
+        "mean_fraction": None if mean is None or not n else mean / n,
+        "fraction_ci95": frac_ci,
+        "mean_peak_tick": peak,
+        "peak_ci95": peak_ci,
+        "mean_ticks": sum(r["ticks"] for r in ok) / len(ok) if ok else None,
+        "reached": [r.get("reached") if r["status"] != "failed" else None for r in runs],
+        "peak_tick": [r.get("peak_tick") if r["status"] != "failed" else None for r in runs],
+        "errors": errors,
+        "per_run": runs,
+    }
+
+
+def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """An arm against the first, run by run on common random numbers: run r of both used session seed
+    S+r and the same seed agents, so the difference of run r is the arm's effect on that draw. Pairs
+    where either run failed are left out (``pairs`` says how many were used); peak-tick differences
+    use the pairs where both runs have a peak. Intervals are Student-t intervals of the mean paired
+    difference, bounded to [-agents, agents]; identical arms give exactly 0 with interval [0, 0]."""
+    from sim.core.stats import mean_ci95
+
+    both = [(a, b) for a, b in zip(base, arm) if a["status"] != "failed" and b["status"] != "failed"]
+    reach = [float(b["reached"] - a["reached"]) for a, b in both]
+    peak = [float(b["peak_tick"] - a["peak_tick"]) for a, b in both
+            if a.get("peak_tick") is not None and b.get("peak_tick") is not None]
+    r_mean, r_ci = mean_ci95(reach, -n, n) if reach else (None, [None, None])
+    p_mean, p_ci = mean_ci95(peak) if peak else (None, [None, None])
+    return {"against": 0, "pairs": len(reach), "reach_diff_mean": r_mean, "reach_diff_ci95": r_ci,
+            "peak_diff_mean": p_mean, "peak_diff_ci95": p_ci}
+
+
+def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str) -> list[str]:
+    from sim.model.registry import world_plugin_dir
+
+    dirs = list(plugin_dirs)
+    for d in dirs:
+        if not os.path.isdir(d):
+            raise BadFileError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
+    if os.path.isdir(world_plugin_dir(world_path)):
+        dirs.append(world_plugin_dir(world_path))
+    return dirs
+
+
+async def run_sweep(
+    world_path: str,
+    *,
+    model: str | None = None,
+    grid: list[tuple[str, list[str]]] = (),  # type: ignore[assignment]
+    params: dict[str, str] | None = None,
+    runs: int = 10,
+    seeds: str = "random:10",
+    seed: int = 0,
+    steps: int | None = None,
+    max_ticks: int = 10_000,
+    text: str = DEFAULT_TEXT,
+    topics: Iterable[str] = (),
+    plugin_dirs: Iterable[str] = (),
+    workers: int | None = None,
+    ray: str | None = None,
+    progress: Progress = None,
+    social: dict[str, Any] | None = None,
+    series: bool = False,
+) -> dict[str, Any]:
+    """Run every combination of ``grid`` (see :func:`parse_grid` and :func:`plan_arms`) ``runs`` times on the world file.
+
+    Args:
+        world_path: the world file (only read).
+        model: the model's name (default ic; None when ``model`` is a grid key); grid: swept parameters,
+            models and recommenders; params: fixed parameters (text values as on the command line; ``m.p``
+            for a parameter of model m only).
+        runs: runs per combination; run r uses session seed ``seed + r`` in every combination.
+        seeds: the seed-agent selection; steps: ticks per run, or None to run each until done (at most
+            ``max_ticks`` ticks); text and topics: the injected message.
+        plugin_dirs: user plugin folders (the world's ``<world>.plugins/`` folder is added).
+        workers: parallel processes (default: the CPU count); 1 runs in this process.
+        ray: None for the local backends; a Ray address, or ``"auto"`` to start a local Ray cluster.
+        progress: called with ``("runs D/T", fraction)`` as runs finish.
+        social: living-network settings of every run (as ``agora run``'s flags); the grid may vary
+            ``recommender`` and ``friend_recommender``.
+        series: keep every run's per-tick series (``per_run[i]["series"]``).
+
+    Returns:
+        ``{"results": [one summary per combination, in grid order], "world", "model", "runs", "backend", ...}``;
+        every result after the first has ``"paired"``: its difference from the first (:func:`paired_difference`).
+
+    Raises:
+        BadParameterError: a bad grid, parameter, seed selection, topic, or Ray missing or unreachable.
+        BadFileError: the world file or a plugin folder is missing or not readable.
+        PluginError: the model cannot be loaded.
+    """
+    import numpy as np
+
+    from sim.model.registry import Registry
+    from sim.model.session import SeedSpec
+    from sim.store.worldfile import open_world
+    from sim.core.topics import topics_mask
+
+    t0 = time.perf_counter()
+    if runs < 1:
+        raise BadParameterError("--runs must be at least 1")
+    if steps is not None and steps < 1:
+        raise BadParameterError("--steps must be at least 1")
+    if ray is not None:
+        import_ray()  # the one-sentence hint before any work
+    fixed = dict(params or {})
+    grid = list(grid)
+    workers = max(1, workers or os.cpu_count() or 1)
+    dirs = _check_plugin_dirs(plugin_dirs, world_path)
+    registry = Registry(dirs)
+    topics = tuple(topics)
+    topics_mask(list(topics))
+    spec = SeedSpec.parse(seeds)
+    if not text.strip():
+        raise BadParameterError("the sweep's message has no text: give one with --inject TEXT")
+    if progress:
+        progress("opening the world", 0.0)
+    world = await open_world(world_path)
+    from sim.social.dynamics import Social
+
+    arms, typed, grid_values = plan_arms(registry, grid, fixed, model, social,
+                                         check_social=lambda changes: Social(world, registry).configure(**changes))
+    spec.select(world, np.random.default_rng(0))  # unknown ids, an empty community, too many seeds
+    info = {"agents": world.n, "edges": world.num_edges, "tick": world.tick}
+    # A seed file travels as its ids, so that workers (on other nodes too) need not read it.
+    shipped = str(spec) if spec.kind != "file" else "ids:" + ",".join(map(str, np.unique(spec.file_ids).tolist()))
+    run_spec = RunSpec(text=text, topics=topics, seeds=shipped, steps=steps, max_ticks=max_ticks, series=series)
+    jobs = make_jobs(arms, runs, seed)
+    workers = min(workers, len(jobs))
+    tally = _Tally(len(jobs), progress)
+    user_dirs = list(registry.user_dirs)  # absolute, AGORA_PLUGINS included: workers use exactly these
+    if ray is not None:
+        backend = "ray"
+        workers = await _run_ray(ray, workers, world, user_dirs, run_spec, jobs, tally)
+    elif workers == 1:
+        backend = "process"
+        # In this process, on the world opened above (loaded once, like a pool worker's).
+        tally.add(_worker_id(), 1, await _run_jobs(world, registry, run_spec, jobs, done=tally.tick), count=False)
+    else:
+        backend = "process"
+        del world  # the workers open their own copies; the parent's is not needed any more
+        await _run_pool(os.path.abspath(world_path), user_dirs, workers, run_spec, jobs, tally)
+    results = []
+    for ci, arm in enumerate(arms):
+        per_run = [tally.results[(ci, r)] for r in range(runs)]
+        results.append(_summary(typed[ci], grid_values[ci], arm, per_run, info["agents"]))
+    for res in results[1:]:
+        res["paired"] = paired_difference(results[0]["per_run"], res["per_run"], info["agents"])
+    models = list(dict.fromkeys(a["model"] for a in arms))
+    grid_out: dict[str, list[Any]] = {}
+    for key, listed in grid:
+        if key in ("model", "recommender", "friend_recommender"):
+            grid_out[key] = list(listed)
+        else:
+            owner, dot, name = key.rpartition(".")
+            cls = registry.model(owner if dot else models[0])
+            grid_out[key] = [cls.params[name].coerce(name, v) for v in listed]
+    return {
+        "results": results,
+        "world": world_path,
+        **info,
+        "model": models[0] if len(models) == 1 else ",".join(models),
+        "models": models,
+        "grid": grid_out,
+        "fixed": _typed_fixed(registry, models, fixed),
+        "social": dict(social or {}),
+        "seeds": str(spec),
+        "runs": runs,
+        "seed": seed,
+        "session_seeds": [seed + r for r in range(runs)],
+        "steps": steps,
+        "until_done": steps is None,
+        "max_ticks": max_ticks,
+        "text": text,
+        "topics": list(topics),
+        "combinations": len(results),
+        "total_runs": len(jobs),
+        "failed": sum(r["failed"] for r in results),
+        "backend": backend,
+        "workers": workers,
+        "worker_processes": len(tally.loads),
+        "world_loads": sum(tally.loads.values()),
+        "llm": "offline",
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def _typed_fixed(registry: Any, models: list[str], fixed: dict[str, str]) -> dict[str, Any]:
+    """The fixed parameters typed by the model they belong to (the first that has an unqualified one)."""
+    out: dict[str, Any] = {}
+    for key, value in fixed.items():
+        owner, dot, name = key.rpartition(".")
+        for m in ([owner] if dot else models):
+            cls = registry.model(m)
+            if name in cls.params:
+                out[key] = cls.params[name].coerce(name, value)
+                break
+    return out

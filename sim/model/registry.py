@@ -1,0 +1,428 @@
+"""The plugin registry: propagation models and recommenders from four places.
+
+1. the built-in ``plugins`` package (imported at discovery);
+2. user folders — ``--plugins DIR``, the ``AGORA_PLUGINS`` environment variable (folders separated by
+   ``os.pathsep``) and a ``<world>.plugins/`` folder beside a world file — every ``*.py`` file not
+   starting with ``_`` (imported at discovery, re-imported by :meth:`Registry.reload`);
+3. installed packages through the entry-point group ``agora.plugins``: listed from metadata without
+   importing, imported on first use.
+
+Plugins are code and run with your rights; only folders you name are loaded. A file that fails to
+import is kept as a failed entry with its traceback, under the file's stem; using it fails only the
+session that asked for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import os
+import pkgutil
+import re
+import sys
+import traceback
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from sim.errors import AgoraError, BadParameterError
+from sim.core.events import EventBus, PluginFailed, PluginLoaded
+from sim.plugin import (
+    ContentRecommender,
+    FriendRecommender,
+    Plugin,
+    PluginRunner,
+    PropagationModel,
+    Recommender,
+    is_plugin_fault,
+    plugin_budget,
+)
+
+ENTRY_POINT_GROUP = "agora.plugins"
+ENV_VAR = "AGORA_PLUGINS"
+
+
+class PluginError(AgoraError):
+    """A plugin could not be loaded; ``traceback`` holds the details."""
+
+    def __init__(self, message: str, tb: str = "") -> None:
+        super().__init__(message)
+        self.traceback = tb
+
+
+@dataclass
+class PluginInfo:
+    """One registry entry: a loaded plugin class, a lazy entry point, or a failed file."""
+
+    name: str
+    #: "model", "recommender" (content) or "friend-recommender"; "unknown" for an entry point not imported
+    #: yet; for a failed plugin, the kind its source declares (``"none"``: no plugin class in it).
+    kind: str
+    source: str  # "builtin", a file path, or "entry-point:<dist>"
+    cls: type[Plugin] | None = None
+    error: str | None = None
+    traceback: str | None = None
+    entry_point: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> bool:
+        return self.cls is not None
+
+    @property
+    def key(self) -> str:
+        """The registry key: the name, prefixed for friend recommenders (so ``random`` can be both a
+        content and a friend recommender)."""
+        return _key(self.name, self.kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        cls = self.cls
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "version": getattr(cls, "version", None),
+            "description": getattr(cls, "description", None),
+            "source": self.source,
+            "loaded": self.loaded,
+            "params": cls.schema() if cls is not None else None,
+            "error": self.error,
+            "traceback": self.traceback,
+            "notes": self.notes,
+        }
+
+
+def plugin_classes(module: ModuleType) -> list[type[Plugin]]:
+    """Plugin classes defined in ``module`` (not imported into it), with a name."""
+    found = []
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        if issubclass(obj, Plugin) and obj.__module__ == module.__name__ and getattr(obj, "name", ""):
+            if obj in (Plugin, PropagationModel, Recommender, ContentRecommender, FriendRecommender):
+                continue
+            found.append(obj)
+    return found
+
+
+def load_file(path: str) -> ModuleType:
+    """Import a plugin file as a fresh module (a new module object every call, so edits take effect)."""
+    path = os.path.abspath(path)
+    digest = hashlib.sha1(path.encode()).hexdigest()[:10]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    mod_name = f"agora_user_plugins.{stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        # Compile the source every time (no __pycache__): an edit within the same second that keeps
+        # the file's size would otherwise reload stale bytecode.
+        with open(path, "rb") as fh:
+            code = compile(fh.read(), path, "exec")
+        exec(code, module.__dict__)  # noqa: S102 - plugins are code the user chose to load
+    except BaseException:
+        sys.modules.pop(mod_name, None)
+        raise
+    return module
+
+
+def _guard_validate(cls: type[Plugin]) -> None:
+    """Make a user plugin's own ``validate`` raise only :class:`BadParameterError` (a bad value, named) or
+    :class:`PluginError` (anything else it raised, with the traceback), so a plugin whose parameter check
+    crashes fails the session that asked for it instead of the caller (the app's inject)."""
+    for klass in cls.__mro__:
+        if klass.__module__ == Plugin.__module__ or "validate" not in klass.__dict__:
+            continue
+        own = klass.__dict__["validate"]
+        func = getattr(own, "__func__", None)
+        if func is None or getattr(func, "_agora_guarded", False):
+            continue
+
+        def guarded(c: type[Plugin], params: dict[str, Any], _func: Any = func) -> dict[str, Any]:
+            try:
+                return _func(c, params)
+            except (BadParameterError, PluginError):
+                raise
+            except BaseException as exc:
+                if not is_plugin_fault(exc):
+                    raise
+                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                raise PluginError(f"plugin {getattr(c, 'name', c.__name__)}: checking its parameters raised "
+                                  f"{type(exc).__name__}: {exc}", tb) from exc
+
+        guarded._agora_guarded = True  # type: ignore[attr-defined]
+        guarded.__name__, guarded.__doc__, guarded.__wrapped__ = "validate", func.__doc__, func  # type: ignore[attr-defined]
+        klass.validate = classmethod(guarded)  # type: ignore[method-assign, assignment]
+
+
+def _key(name: str, kind: str | None) -> str:
+    return f"{FRIEND}:{name}" if kind == FRIEND else name
+
+
+FRIEND = "friend-recommender"
+
+
+_BASE_KINDS = {"PropagationModel": "model", "ContentRecommender": "recommender", "Recommender": "recommender",
+               "FriendRecommender": FRIEND}
+
+
+def declared_kind(path: str | None) -> str:
+    """The kind of plugin a file declares, read from its source without running it (for files that fail
+    to import): the kind of its first class deriving, directly or through a class of the same file,
+    from ``PropagationModel``, ``ContentRecommender`` or ``FriendRecommender``. A file Python cannot
+    parse is judged by the names it mentions; ``"none"`` when it declares no plugin class."""
+    import ast
+
+    try:
+        with open(path or "", encoding="utf-8", errors="replace") as fh:
+            text = fh.read(4 * 1024 * 1024)
+    except OSError:
+        return "none"
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        for base in ("FriendRecommender", "ContentRecommender", "PropagationModel"):
+            if re.search(rf"\(\s*[\w.]*{base}\b", text):
+                return _BASE_KINDS[base]
+        return "none"
+    local: dict[str, str] = {}
+    first = None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for b in node.bases:
+            base = b.attr if isinstance(b, ast.Attribute) else b.id if isinstance(b, ast.Name) else None
+            kind = _BASE_KINDS.get(base or "") or local.get(base or "")
+            if kind:
+                local[node.name] = kind
+                first = first or kind
+                break
+    return first or "none"
+
+
+def _kind_of(cls: type[Plugin]) -> str:
+    if issubclass(cls, PropagationModel):
+        return "model"
+    if issubclass(cls, FriendRecommender):
+        return FRIEND
+    if issubclass(cls, Recommender):
+        return "recommender"
+    return str(getattr(cls, "kind", "plugin"))
+
+
+def _entry_point_file(ep: Any) -> str | None:
+    """The source file of an entry point's module, found without importing it (None when not found)."""
+    import importlib.util
+
+    module = str(getattr(ep, "value", "")).partition(":")[0].strip()
+    try:
+        spec = importlib.util.find_spec(module) if module else None
+    except Exception:  # noqa: BLE001 - a parent package that fails to import: no file to read
+        return None
+    return getattr(spec, "origin", None) if spec is not None else None
+
+
+class Registry:
+    """Plugins by name. See the module docstring for discovery."""
+
+    def __init__(self, user_dirs: list[str] | tuple[str, ...] = (), *, bus: EventBus | None = None,
+                 builtins: bool = True, entry_points: bool = True, env: bool = True) -> None:
+        dirs = list(user_dirs)
+        if env and os.environ.get(ENV_VAR):
+            dirs += [d for d in os.environ[ENV_VAR].split(os.pathsep) if d]
+        self.user_dirs = [os.path.abspath(d) for d in dict.fromkeys(dirs)]
+        self.bus = bus
+        self._builtins = builtins
+        self._entry_points = entry_points
+        self.entries: dict[str, PluginInfo] = {}
+        self.failures: list[PluginInfo] = []
+        self.discover()
+
+    # -- discovery -------------------------------------------------------------------------------
+    def discover(self) -> None:
+        """(Re)build the registry from every source."""
+        self.entries = {}
+        self.failures = []
+        if self._builtins:
+            self._discover_builtins()
+        if self._entry_points:
+            self._discover_entry_points()
+        for folder in self.user_dirs:
+            self._discover_folder(folder)
+        self._importer().close()
+
+    def reload(self) -> list[PluginInfo]:
+        """Re-import user plugins (and re-list entry points) without a restart; returns the failures."""
+        self.discover()
+        return list(self.failures)
+
+    def add_folder(self, folder: str) -> None:
+        """Add a user folder (for example the one beside a world) and load its plugins."""
+        folder = os.path.abspath(folder)
+        if folder not in self.user_dirs:
+            self.user_dirs.append(folder)
+            self._discover_folder(folder)
+            self._importer().close()
+
+    def _add(self, info: PluginInfo) -> None:
+        old = self.entries.get(info.key)
+        if old is not None:
+            info.notes.append(f"overrides {old.name} from {old.source}")
+        self.entries[info.key] = info
+        if self.bus is not None:
+            self.bus.publish(PluginLoaded(info.name, info.kind, info.source))
+
+    def _fail(self, name: str, source: str, exc: BaseException) -> None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        info = PluginInfo(name=name, kind=declared_kind(source), source=source, error=f"{type(exc).__name__}: {exc}", traceback=tb)
+        self.failures.append(info)
+        if name not in self.entries or self.entries[name].source == source:
+            self.entries[name] = info
+        if self.bus is not None:
+            self.bus.publish(PluginFailed(name, source, info.error or "", tb))
+
+    def _register_module(self, module: ModuleType, source: str) -> int:
+        count = 0
+        for cls in plugin_classes(module):
+            if source != "builtin":
+                _guard_validate(cls)
+            self._add(PluginInfo(name=cls.name, kind=_kind_of(cls), source=source, cls=cls))
+            count += 1
+        return count
+
+    def _discover_builtins(self) -> None:
+        try:
+            pkg = importlib.import_module("plugins")
+        except Exception as exc:  # pragma: no cover - the package ships with Agora
+            self._fail("plugins", "builtin", exc)
+            return
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            if mod.name.startswith("_"):
+                continue
+            try:
+                module = importlib.import_module(f"plugins.{mod.name}")
+            except Exception as exc:
+                self._fail(mod.name, "builtin", exc)
+                continue
+            self._register_module(module, "builtin")
+
+    def _discover_entry_points(self) -> None:
+        try:
+            eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        except Exception:  # pragma: no cover - broken metadata of some other package
+            return
+        for ep in eps:
+            dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+            self._add(PluginInfo(name=ep.name, kind="unknown", source=f"entry-point:{dist}", entry_point=ep))
+
+    def _discover_folder(self, folder: str) -> None:
+        if not os.path.isdir(folder):
+            return
+        for fname in sorted(os.listdir(folder)):
+            if not fname.endswith(".py") or fname.startswith(("_", "test_")) or fname == "conftest.py":
+                continue  # tests written beside plugins (agora plugins new) are not plugins
+            path = os.path.join(folder, fname)
+            stem = fname[:-3]
+            try:
+                # Import-time code is plugin code: under the plugin budget, so a file that hangs on import
+                # is listed as failed instead of freezing discovery (and the app's reload).
+                module = self._importer().call(load_file, path, what=f"plugin file {fname}", where="while being imported",
+                                               then="not loaded")
+            except BaseException as exc:  # a plugin may raise anything, even SystemExit
+                if not is_plugin_fault(exc):
+                    raise
+                self._fail(stem, path, exc)
+                continue
+            if self._register_module(module, path) == 0:
+                self._fail(stem, path, ImportError(f"{fname} defines no plugin class (a subclass of PropagationModel or Recommender with a name)"))
+
+    def _importer(self) -> PluginRunner:
+        runner = getattr(self, "_runner", None)
+        if runner is None:
+            runner = self._runner = PluginRunner(plugin_budget())
+        return runner
+
+    def register(self, cls: type[Plugin], source: str = "runtime") -> PluginInfo:
+        """Register a plugin class directly (tests, notebooks, the conformance checker)."""
+        if not (inspect.isclass(cls) and issubclass(cls, Plugin) and getattr(cls, "name", "")):
+            raise BadParameterError("only a Plugin subclass with a name can be registered")
+        info = PluginInfo(name=cls.name, kind=_kind_of(cls), source=source, cls=cls)
+        self._add(info)
+        return info
+
+    # -- lookup ----------------------------------------------------------------------------------
+    def _resolve(self, info: PluginInfo) -> type[Plugin]:
+        if info.cls is not None:
+            return info.cls
+        if info.entry_point is not None and info.error is None:
+            try:
+                obj = info.entry_point.load()
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                info.error = f"{type(exc).__name__}: {exc}"
+                info.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                info.kind = declared_kind(_entry_point_file(info.entry_point))
+            else:
+                classes = [obj] if inspect.isclass(obj) and issubclass(obj, Plugin) else (
+                    plugin_classes(obj) if isinstance(obj, ModuleType) else [])
+                match = [c for c in classes if c.name == info.name] or classes
+                if match:
+                    _guard_validate(match[0])
+                    info.cls = match[0]
+                    info.kind = _kind_of(match[0])
+                    return match[0]
+                info.error = f"entry point {info.name} does not name a plugin class"
+                info.traceback = ""
+        raise PluginError(f"plugin {info.name} from {info.source} failed to load: {info.error}", info.traceback or "")
+
+    def get(self, name: str, kind: str | None = "model") -> type[Plugin]:
+        """The plugin class registered as ``name``.
+
+        Raises:
+            BadParameterError: no plugin has that name (or it is of another kind).
+            PluginError: the plugin failed to import; carries the traceback.
+        """
+        info = self.entries.get(_key(name, kind))
+        if info is None and kind == FRIEND:
+            info = self.entries.get(name)  # an entry point not imported yet
+        if info is None:
+            names = ", ".join(sorted(e.name for e in self.entries.values() if kind is None or e.kind in (kind, "unknown")))
+            raise BadParameterError(f"unknown {kind or 'plugin'} {name!r}: available are {names or 'none'} (see 'agora plugins list')")
+        cls = self._resolve(info)
+        if kind is not None and info.kind != kind:
+            raise BadParameterError(f"plugin {name!r} is a {info.kind}, not a {kind}")
+        return cls
+
+    def model(self, name: str) -> type[PropagationModel]:
+        cls = self.get(name, "model")
+        assert issubclass(cls, PropagationModel)
+        return cls
+
+    def content_recommender(self, name: str) -> type[ContentRecommender]:
+        cls = self.get(name, "recommender")
+        if not issubclass(cls, ContentRecommender):
+            raise BadParameterError(f"plugin {name!r} is not a content recommender")
+        return cls
+
+    def friend_recommender(self, name: str) -> type[FriendRecommender]:
+        cls = self.get(name, FRIEND)
+        if not issubclass(cls, FriendRecommender):
+            raise BadParameterError(f"plugin {name!r} is not a friend recommender")
+        return cls
+
+    def list(self, kind: str | None = None) -> list[PluginInfo]:
+        """Entries sorted by kind and name (failed ones included)."""
+        out = [e for e in self.entries.values() if kind is None or e.kind == kind]
+        return sorted(out, key=lambda e: (e.kind, e.name))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries or f"{FRIEND}:{name}" in self.entries
+
+
+def world_plugin_dir(world_path: str) -> str:
+    """The plugin folder that belongs to a world file: ``saves/city.db`` -> ``saves/city.plugins``."""
+    root, _ = os.path.splitext(os.path.abspath(world_path))
+    return root + ".plugins"

@@ -1,0 +1,1325 @@
+"""Propagation sessions: one message spreading under one model, with its own state and generator.
+
+A session owns an int8 ``state`` array of length N (0 untouched/susceptible, then model-defined
+states), ``adopted_at`` (int32, tick of first adoption or -1), ``adopted_from`` (int32, the agent it
+adopted from or -1), an ``exposed`` flag per agent, its frontier, its own seeded
+``numpy.random.Generator`` and counters. Each tick it advances one synchronous round:
+
+1. the frontier (agents that transmit this round) is fixed from the previous round;
+2. the model answers with a :class:`~sim.plugin.StepResult`, which the session validates and applies
+   all at once — agents adopted in a round transmit from the next round;
+3. counters, adoption records and the next frontier are updated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import time
+import traceback
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.errors import BadParameterError
+from sim.core.graph import Graph, csr_positions
+from sim.plugin import PluginTimeout, PropagationModel, StepResult, call_directly
+from sim.model.series import SeriesRecorder, variable_moments
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.core.world import World
+
+STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting", "feed_seen")
+#: How an adoption came about (the ``via`` of an adoption record): a seed or a graph attempt, or a feed.
+VIA_GRAPH, VIA_FEED = 0, 1
+EVENT_DTYPE = [("tick", "<i8"), ("agent", "<i8"), ("source", "<i8"), ("kind", "<i8"), ("via", "<i8")]
+
+
+class ModelContractError(Exception):
+    """A model returned something the contract does not allow (wrong shape, dtype or range)."""
+
+
+# -- seed selection --------------------------------------------------------------------------------
+
+
+def read_seed_file(path: str) -> np.ndarray:
+    """The original agent ids listed in a seed file: one id a line; blank lines and ``#`` comments
+    (whole lines or after an id) are ignored. Returned as int64, in file order (repeats kept).
+
+    Raises:
+        BadParameterError: the file cannot be read, a line is not a whole number, or it lists no id.
+    """
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(64 * 1024 * 1024 + 1)
+    except OSError as exc:
+        raise BadParameterError(f"seed file {path!r} cannot be read ({exc.strerror or exc}): give a text file of agent ids, one a line") from None
+    if len(raw) > 64 * 1024 * 1024:
+        raise BadParameterError(f"seed file {path!r} is larger than 64 MiB: list at most a few million agent ids, one a line")
+    text = raw.decode("utf-8", errors="replace")
+    lines = [line.partition("#")[0].strip() for line in text.splitlines()]
+    tokens = [t for t in lines if t]
+    if not tokens:
+        raise BadParameterError(f"seed file {path!r} lists no agent ids: give one original agent id a line")
+    try:
+        ids = np.array([int(t) for t in tokens], dtype=np.int64)
+    except (ValueError, OverflowError):
+        for number, t in enumerate(lines, 1):  # only on the error path: find the line to name
+            if t:
+                try:
+                    int(t)
+                    if not -(2**63) <= int(t) < 2**63:
+                        raise ValueError
+                except ValueError:
+                    raise BadParameterError(f"seed file {path!r} line {number}: {t[:40]!r} is not an agent id "
+                                            "(one whole number a line; # starts a comment)") from None
+        raise
+    return ids
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSpec:
+    """A parsed seed selection: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K`` or ``file:PATH``
+    (original agent ids, one a line, read when the selection is parsed)."""
+
+    kind: str
+    k: int = 0
+    ids: tuple[int, ...] = ()
+    community: int = -1
+    path: str = ""
+    file_ids: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> "SeedSpec":
+        """Parse a seed selection.
+
+        Raises:
+            BadParameterError: the text is not one of the four forms.
+        """
+        hint = "use random:K, top:K, ids:a,b,c, community:C:K or file:PATH"
+        text = str(text).strip()
+        if text[:5].lower() == "file:":
+            path = text[5:]
+            if not path:
+                raise BadParameterError(f"seed selection {text!r} names no file: use file:PATH (original agent ids, one a line)")
+            return cls("file", path=path, file_ids=read_seed_file(path))
+        parts = text.split(":")
+        kind = parts[0].lower()
+        try:
+            if kind in ("random", "top") and len(parts) == 2:
+                k = int(parts[1])
+                if k < 1:
+                    raise ValueError
+                return cls(kind, k=k)
+            if kind == "ids" and len(parts) == 2:
+                ids = tuple(int(x) for x in parts[1].split(",") if x.strip())
+                if not ids:
+                    raise ValueError
+                return cls(kind, ids=ids)
+            if kind == "community" and len(parts) == 3:
+                c, k = int(parts[1]), int(parts[2])
+                if k < 1 or c < 0:
+                    raise ValueError
+                return cls(kind, k=k, community=c)
+        except ValueError:
+            pass
+        raise BadParameterError(f"seed selection {text!r} is not valid: {hint}")
+
+    def __str__(self) -> str:
+        if self.kind == "ids":
+            return "ids:" + ",".join(map(str, self.ids))
+        if self.kind == "file":
+            return f"file:{self.path}"
+        if self.kind == "community":
+            return f"community:{self.community}:{self.k}"
+        return f"{self.kind}:{self.k}"
+
+    def select(self, world: "World", rng: np.random.Generator) -> np.ndarray:
+        """Agent indices chosen as seeds (sorted int32), among agents that have joined and are not suspended or deactivated.
+
+        Raises:
+            BadParameterError: unknown ids, an unknown or empty community, or more seeds than agents.
+        """
+        from sim.core.world import Status
+
+        status = world.columns["status"]
+        eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
+        if self.kind == "ids":
+            idx = world.indices_of(np.array(self.ids, dtype=np.int64))
+            return np.unique(idx).astype(np.int32)
+        if self.kind == "file":
+            assert self.file_ids is not None
+            keys = self.file_ids
+            ids = world.columns["ids"]
+            idx = np.searchsorted(ids, keys)
+            bad = (idx >= ids.size) | (ids[np.minimum(idx, max(ids.size - 1, 0))] != keys) if ids.size else np.ones(keys.size, bool)
+            if bad.any():
+                unknown = np.unique(keys[bad])
+                raise BadParameterError(f"seed file {self.path!r} names agent id {int(keys[bad][0])}, which this world does not "
+                                        f"have ({unknown.size:,} of its {np.unique(keys).size:,} distinct ids are unknown): "
+                                        "list original agent ids (see 'agora agent' or 'agora export')")
+            return np.unique(idx).astype(np.int32)
+        if self.kind == "community":
+            comm = world.columns["community"]
+            if comm.max(initial=-1) < 0:
+                raise BadParameterError("this world has no communities yet: run analysis first or use random:K or top:K seeds")
+            pool = np.flatnonzero((comm == self.community) & eligible)
+            if pool.size == 0:
+                raise BadParameterError(f"community {self.community} has no agents: communities run from 0 to {int(comm.max())}")
+        elif self.kind == "top":
+            pool = np.flatnonzero(eligible)
+            if self.k > pool.size:
+                raise BadParameterError(f"top:{self.k} asks for more seeds than the {pool.size} eligible agents")
+            infl = world.columns["influence"][pool]
+            # Highest influence first; ties broken by lower index (stable).
+            order = np.argsort(-infl, kind="stable")[: self.k]
+            return np.sort(pool[order]).astype(np.int32)
+        else:
+            pool = np.flatnonzero(eligible)
+        if self.k > pool.size:
+            raise BadParameterError(f"{self} asks for {self.k} seeds but only {pool.size} agents are eligible")
+        return np.sort(rng.choice(pool, size=self.k, replace=False)).astype(np.int32)
+
+
+# -- the context a model steps in ------------------------------------------------------------------
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Arrays the core made for this round, made read-only in place (no copy)."""
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
+
+
+def readonly_graph(g: Graph) -> Graph:
+    """The same graph over read-only views of its CSR arrays and trust (no copy)."""
+    in_edge = _readonly(g.in_edge) if g.in_edge_ready else (lambda: _readonly(g.in_edge))
+    return Graph(g.n, _readonly(g.out_indptr), _readonly(g.out_indices), _readonly(g.trust),
+                 _readonly(g.in_indptr), _readonly(g.in_indices), in_edge)
+
+
+def _protect(value: Any) -> Any:
+    """What a read-only view hands a plugin for ``value``: arrays as read-only views, dicts as read-only
+    mappings (their arrays read-only), lists as tuples, sessions as :class:`SessionView`."""
+    if isinstance(value, np.ndarray):
+        return _readonly(value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: _protect(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_protect(v) for v in value)
+    if isinstance(value, PropagationSession):
+        return SessionView(value)
+    if isinstance(value, Graph):
+        return readonly_graph(value)
+    return value
+
+
+class _ReadOnlyView:
+    """A read-only facade of a core object for plugins: only the attributes in ``_ALLOWED`` are handed
+    out, through :func:`_protect`; nothing can be set. Plugin code reads shared state through these and
+    can change it only through its answer (and its session's ``store``)."""
+
+    __slots__ = ("_obj",)
+    _WHAT = "object"
+    _ALLOWED: frozenset[str] = frozenset()
+
+    def __init__(self, obj: Any) -> None:
+        object.__setattr__(self, "_obj", obj)
+
+    def __getattr__(self, name: str) -> Any:
+        obj = object.__getattribute__(self, "_obj")
+        if name not in self._ALLOWED and not self._extra(obj, name):
+            raise AttributeError(f"{self._WHAT}.{name} is not available to plugins: the {self._WHAT} is read-only "
+                                 f"to them (available: {', '.join(sorted(self._ALLOWED))})")
+        return _protect(getattr(obj, name))
+
+    @staticmethod
+    def _extra(obj: Any, name: str) -> bool:
+        return False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot set {self._WHAT}.{name}: the {self._WHAT} is read-only to plugins")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete {self._WHAT}.{name}: the {self._WHAT} is read-only to plugins")
+
+    def __repr__(self) -> str:
+        return f"<read-only {self._WHAT} {object.__getattribute__(self, '_obj')!r:.80}>"
+
+
+class WorldView(_ReadOnlyView):
+    """The world as a plugin sees it (``ctx.world``): its agent columns (also as attributes), graph,
+    sessions and messages read-only, personas, ids and the clock. Nothing can be changed through it."""
+
+    __slots__ = ()
+    _WHAT = "world"
+    _ALLOWED = frozenset({
+        "name", "seed", "tick", "n", "num_edges", "num_communities", "columns", "graph", "sessions", "messages",
+        "config", "path", "persona", "index_of", "indices_of", "hour_of", "nbytes", "summary", "app_version",
+    })
+
+    @staticmethod
+    def _extra(obj: Any, name: str) -> bool:
+        return name in obj.columns
+
+
+class SessionView(_ReadOnlyView):
+    """A propagation session as a plugin sees it (``ctx.session``, a recommender's ``ctx.sessions``):
+    counters, message and arrays, read-only."""
+
+    __slots__ = ()
+    _WHAT = "session"
+    _ALLOWED = frozenset({
+        "id", "message_id", "model_name", "params", "seeds", "priority", "status", "message", "created_tick",
+        "started_tick", "ended_tick", "round", "seed", "reached", "exposed_count", "attempts", "seeds_count",
+        "new_per_tick", "frontier_sizes", "reproduction_number", "error", "recommender", "feed_exposed",
+        "feed_reached", "state_names", "adopted_states", "transmitting_states", "transmit", "state", "adopted_at",
+        "adopted_from", "exposed", "frontier", "transmitting", "feed_seen", "store", "done", "speed",
+        "mean_offspring", "peak_tick", "graph_reached", "state_counts", "series_from", "variables",
+    })
+
+
+class StepContext:
+    """What a model sees in one round. Arrays are read-only views, and the world, the session and the
+    graph are read-only facades (:class:`WorldView`, :class:`SessionView`, :func:`readonly_graph`): a
+    model cannot change the world or the session except through its :class:`~sim.plugin.StepResult` and
+    its own ``store``; writing to a shared array raises ``ValueError`` (its session fails)."""
+
+    def __init__(self, session: "PropagationSession", world: "World", tick: int, online: np.ndarray | None = None,
+                 *, starting: bool = False) -> None:
+        self._session = session
+        self._graph: Graph = world.graph
+        #: True in the model's ``start()`` (seeding), False in every round; ``round`` is 0 in both.
+        self.starting = starting
+        self.n: int = world.n
+        self.tick = tick
+        self.round = session.round
+        self.params = MappingProxyType(session.params)
+        self.message = MappingProxyType(session.message)
+        self.rng: np.random.Generator = session.rng
+        self.state = _readonly(session.state)
+        self.frontier = _readonly(session.frontier)
+        self.store = session.store
+        self.online = None if online is None else _readonly(online)
+        self._llm = session.llm
+        self._registry = session.registry
+        self._world = world
+        self._closed = False
+        self.columns = MappingProxyType({k: _readonly(v) for k, v in world.columns.items()})
+        self.trust = _readonly(world.graph.trust)
+        #: The session's continuous variables (name -> read-only column of length N); see ``Variable``.
+        self.variables = MappingProxyType({k: _readonly(v) for k, v in session.variables.items()})
+        self._feed_agents = np.empty(0, dtype=np.int32)
+        self._feed_sources = np.empty(0, dtype=np.int32)
+        #: Whether the model looked at the feed exposures (``agora plugins check`` compares it with ``uses_feed``).
+        self.feed_used = False
+        self._gathered: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._targets: tuple[np.ndarray, np.ndarray] | None = None
+        self._sources: np.ndarray | None = None
+
+    @property
+    def feed_agents(self) -> np.ndarray:
+        """Feed exposures of this round: agents shown the message by the content recommender (ascending,
+        int32). Empty without a recommender. Declare ``uses_feed = True`` in a model that reads them."""
+        self.feed_used = True
+        return self._feed_agents
+
+    @property
+    def feed_sources(self) -> np.ndarray:
+        """The agent credited for each item of :attr:`feed_agents` (int32, -1 none)."""
+        self.feed_used = True
+        return self._feed_sources
+
+    def set_feed(self, agents: np.ndarray, sources: np.ndarray) -> None:
+        """The core hands the round's feed exposures to the context (not for models)."""
+        self._feed_agents = _readonly(np.asarray(agents, dtype=np.int32))
+        self._feed_sources = _readonly(np.asarray(sources, dtype=np.int32))
+
+    @property
+    def frozen(self) -> np.ndarray | None:
+        """Agents the engine never lets change state in this session (not joined yet, suspended or
+        deactivated), as a read-only bool column — or None when there are none (every agent active). A
+        model that decides its own end (consensus, no change) leaves them out of it."""
+        status = self._world.columns["status"]
+        if _all_active(status):
+            return None
+        return _readonly(np.isin(status, _FROZEN))
+
+    @property
+    def world(self) -> WorldView:
+        """The world, read-only (:class:`WorldView`): personas, ids, the clock, columns, graph."""
+        return WorldView(self._world)
+
+    @property
+    def session(self) -> "SessionView":
+        """This session, read-only (:class:`SessionView`); change it only through the answer and ``store``."""
+        return SessionView(self._session)
+
+    @property
+    def graph(self) -> Graph:
+        """The follower graph over read-only views of its arrays (see ``sim.core.graph``)."""
+        return readonly_graph(self._graph)
+
+    @property
+    def llm(self) -> Any:
+        """The simulation's LLM service (``sim.llm.service.LLMService``) or None; see the ``llm`` model.
+        None once the call this context was handed to has been abandoned (over the plugin budget)."""
+        return None if self._closed else self._llm
+
+    @property
+    def registry(self) -> Any:
+        """The plugin registry (a model that wraps another, like ``llm``, makes it through this); may be None."""
+        return None if self._closed else self._registry
+
+    def close(self) -> None:
+        """Cut this context off the simulation's services (its call was abandoned)."""
+        self._closed = True
+
+    # Randomness goes through these two so that tests can couple a model to a reference
+    # implementation by handing both the same pre-drawn numbers.
+    def random_edges(self, edge_ids: np.ndarray) -> np.ndarray:
+        """One uniform [0, 1) number per listed edge, in order."""
+        return self.rng.random(len(edge_ids))
+
+    def random_agents(self, agents: np.ndarray) -> np.ndarray:
+        """One uniform [0, 1) number per listed agent, in order."""
+        return self.rng.random(len(agents))
+
+    def feed_open(self) -> tuple[np.ndarray, np.ndarray]:
+        """The feed exposures of agents still in state 0: ``(agents, sources)``."""
+        self.feed_used = True
+        if self._feed_agents.size == 0:
+            return self._feed_agents, self._feed_sources
+        ok = self.state[self._feed_agents] == 0
+        return self._feed_agents[ok], self._feed_sources[ok]
+
+    def with_feed(self, result: StepResult, agents: np.ndarray, sources: np.ndarray, new_state: int = 1) -> StepResult:
+        """``result`` plus adoptions through the feed: ``agents`` (from :meth:`feed_open`) entering
+        ``new_state`` with their credited ``sources``. An agent the graph result already moves keeps its
+        graph adoption; the others are marked as feed adoptions (``via_feed``)."""
+        self.feed_used = True
+        g_agents = np.asarray(result.agents, dtype=np.int64)
+        extra = np.asarray(agents, dtype=np.int64)
+        if extra.size == 0:
+            return result
+        if g_agents.size:
+            keep = ~np.isin(extra, g_agents)
+            extra, sources = extra[keep], np.asarray(sources)[keep]
+        n_g = g_agents.size
+        states = result.new_state
+        if isinstance(states, (int, np.integer)) and int(states) == new_state:
+            merged_states: np.ndarray | int = new_state
+        else:
+            merged_states = np.concatenate([np.broadcast_to(np.asarray(states, dtype=np.int8), (n_g,)),
+                                            np.full(extra.size, new_state, dtype=np.int8)])
+        g_src = np.full(n_g, -1, dtype=np.int32) if result.sources is None else np.asarray(result.sources, dtype=np.int32)
+        via = np.zeros(n_g + extra.size, dtype=bool)
+        if result.via_feed is not None:
+            via[:n_g] = result.via_feed
+        via[n_g:] = True
+        return dataclasses.replace(result, agents=np.concatenate([g_agents, extra]), new_state=merged_states,
+                                   sources=np.concatenate([g_src, np.asarray(sources, dtype=np.int32)]), via_feed=via)
+
+    def gather(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Out-edges of the frontier: ``(sources, targets, trust, edge_ids)``, sources ascending and
+        each source's targets ascending. Computed once per round."""
+        if self._gathered is None:
+            src, dst, eid = self._graph.gather_out(self._session.frontier)
+            # Read-only: the core reads them back after the step (exposure, the round's record for trust).
+            self._gathered = _frozen(src, dst, self._graph.trust[eid], eid)
+        return self._gathered
+
+    def gather_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cheap part of :meth:`gather`: ``(targets, edge_ids)`` of the frontier's out-edges.
+        Edge ids ascend with the sending agent, so the smallest edge id is the lowest sender."""
+        if self._gathered is not None:
+            return self._gathered[1], self._gathered[3]
+        if self._targets is None:
+            eid, _ = csr_positions(self._graph.out_indptr, self._session.frontier)
+            self._targets = _frozen(self._graph.out_indices[eid], eid)
+        return self._targets
+
+    def gather_sources(self) -> np.ndarray:
+        """The sending agent of each edge of :meth:`gather_targets` (aligned with it, ascending)."""
+        if self._gathered is not None:
+            return self._gathered[0]
+        if self._sources is None:
+            f = self._session.frontier
+            counts = self._graph.out_indptr[f.astype(np.int64) + 1] - self._graph.out_indptr[f]
+            self._sources = _frozen(np.repeat(f.astype(np.int32), counts))[0]
+        return self._sources
+
+    def edge_sources(self, edge_ids: np.ndarray) -> np.ndarray:
+        """The sending agent of each listed out-edge (int32)."""
+        return (np.searchsorted(self._graph.out_indptr, edge_ids, side="right") - 1).astype(np.int32)
+
+    def gather_in(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """In-edges of ``agents``: ``(targets, sources, edge_ids)`` grouped by target in the given order."""
+        agents = np.asarray(agents, dtype=np.int64)
+        g = self._graph
+        pos, counts = csr_positions(g.in_indptr, agents)
+        return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos], g.in_edge[pos].astype(np.int64)
+
+    def followees(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The agents each listed agent follows: ``(targets, sources)`` as in :meth:`gather_in`, without
+        the edge ids. Prefer it when the ids are not needed: right after the graph changed, the in->out
+        edge map is computed only when first read, and this does not read it."""
+        agents = np.asarray(agents, dtype=np.int64)
+        g = self._graph
+        pos, counts = csr_positions(g.in_indptr, agents)
+        return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos]
+
+    def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
+        """Whether each listed agent is in one of the model's adopted states."""
+        return np.isin(self._session.state[agents], self._session.adopted_states)
+
+    def adopted_in_counts(self, agents: np.ndarray) -> np.ndarray:
+        """For each listed agent, how many of the agents it follows have adopted."""
+        targets, sources = self.followees(agents)
+        hit = self.adopted_mask(sources)
+        if targets.size == 0:
+            return np.zeros(len(agents), dtype=np.int64)
+        # targets come grouped in the order of `agents`; count per group.
+        counts = np.diff(self._graph.in_indptr)[np.asarray(agents, dtype=np.int64)]
+        group = np.repeat(np.arange(len(agents)), counts)
+        return np.bincount(group, weights=hit, minlength=len(agents)).astype(np.int64)
+
+    def in_degree(self, agents: np.ndarray) -> np.ndarray:
+        """How many agents each listed agent follows."""
+        a = np.asarray(agents, dtype=np.int64)
+        return self._graph.in_indptr[a + 1] - self._graph.in_indptr[a]
+
+
+#: Lifecycle states (``sim.core.world.Status``) in which an agent never changes state in a session
+#: (created: not joined yet; suspended; deactivated), and in which it does not transmit (also muted).
+_FROZEN = np.array([0, 4, 5], dtype=np.int8)
+_SILENT = np.array([0, 3, 4, 5], dtype=np.int8)
+
+
+def _initial_variables(cls: type[PropagationModel], world: "World", rng: np.random.Generator,
+                       seeds: np.ndarray) -> dict[str, np.ndarray]:
+    """The starting columns of a model's continuous variables (see :class:`~sim.plugin.Variable`), in
+    declaration order: from the world's column when the variable names one the world has (clipped to
+    the range), else uniform from the session's generator or constant; seeds get ``seed_value``."""
+    out: dict[str, np.ndarray] = {}
+    n = world.n
+    for name, var in cls.variables.items():
+        dtype = np.dtype(var.dtype)
+        column = world.columns.get(var.world_column) if var.world_column else None
+        if column is not None and column.shape == (n,) and column.dtype.kind in "fiu":
+            values = np.clip(column.astype(dtype), var.min, var.max)
+        elif var.init == "constant":
+            values = np.full(n, var.value, dtype=dtype)
+        else:
+            values = (var.min + (var.max - var.min) * rng.random(n)).astype(dtype)
+            np.clip(values, var.min, var.max, out=values)  # float32 rounding may step past max
+        if var.seed_value is not None and seeds.size:
+            values[seeds] = var.seed_value
+        out[name] = values
+    return out
+
+
+def _all_active(status: np.ndarray) -> bool:
+    return status.size == 0 or (int(status[0]) == 1 and int(status.min()) == int(status.max()))
+
+
+def _strictly_increasing(a: np.ndarray) -> bool:
+    return a.size < 2 or bool(np.all(a[1:] > a[:-1]))
+
+
+#: The most edge attempts one round may report (keeps counters well inside int64).
+MAX_ATTEMPTS = 2**48
+
+
+def _plain(value: Any, field_name: str, model: str) -> np.ndarray:
+    """``value`` as a plain ndarray (subclasses dropped; lists, scalars and ``__array__`` converted).
+
+    Raises:
+        ModelContractError: it cannot be made an array.
+    """
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:
+        raise ModelContractError(f"model {model} returned {field_name} that is not an array ({type(value).__name__}: {exc})") from exc
+    if type(arr) is not np.ndarray:
+        arr = np.array(arr, subok=False)
+    return arr
+
+
+def _storable(key: Any, value: Any) -> bool:
+    """Whether a model's store entry can be saved: a text key and a plain numpy array of numbers,
+    booleans or text (no objects, no records)."""
+    return isinstance(key, str) and type(value) is np.ndarray and value.dtype.kind in "biufcSU"
+
+
+def _has_repeats(a: np.ndarray) -> bool:
+    s = np.sort(a)
+    return bool(np.any(s[1:] == s[:-1]))
+
+
+# -- the session ----------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class PropagationSession:
+    """One message spreading under one model. See the module docstring."""
+
+    id: int
+    message_id: int
+    model_name: str
+    params: dict[str, Any]
+    seeds: str
+    priority: int = 0
+    status: str = "queued"
+    message: dict[str, Any] = field(default_factory=dict)
+    created_tick: int = 0
+    started_tick: int | None = None
+    ended_tick: int | None = None
+    round: int = 0
+    seed: int = 0
+    rng_state: dict[str, Any] | None = None
+    # counters
+    reached: int = 0
+    exposed_count: int = 0
+    attempts: int = 0
+    seeds_count: int = 0
+    new_per_tick: list[int] = field(default_factory=list)
+    frontier_sizes: list[int] = field(default_factory=list)
+    #: New adoptions of the latest round divided by the agents that transmitted in it (R of that generation).
+    reproduction_number: float = 0.0
+    #: Wall time spent in this session's rounds (model step and bookkeeping), for throughput figures.
+    seconds: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    #: Content recommender for this message (None: the world's); "none" keeps it out of feeds.
+    recommender: str | None = None
+    #: Agents shown the message in a feed at least once, and adoptions that came through a feed.
+    feed_exposed: int = 0
+    feed_reached: int = 0
+    # compartment description (from the model class, kept so a stored session is self-describing)
+    state_names: tuple[str, ...] = ("susceptible", "adopted")
+    adopted_states: tuple[int, ...] = (1,)
+    transmitting_states: tuple[int, ...] = (1,)
+    transmit: str = "once"
+    # arrays (allocated when the session starts)
+    state: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+    adopted_at: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    adopted_from: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    exposed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    frontier: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    transmitting: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    feed_seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    store: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Continuous per-agent variables of the session (float columns of length N, by name); their moments
+    #: are recorded in the series as ``NAME.mean``, ``.std``, ``.min``, ``.max``.
+    variables: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The per-tick series (see ``sim.model.series``): state counts (and variable moments) from round
+    #: ``series_from`` (0 but for sessions stored before series were recorded) to the latest round.
+    series: SeriesRecorder | None = field(default=None, repr=False)
+    series_from: int = 0
+    #: Whether rounds are appended to the series (off only to measure what recording costs: ``agora bench
+    #: series``); the state counts are kept either way (models may read them).
+    record_series: bool = field(default=True, repr=False)
+    #: Wall time spent recording the series (counting states and appending rows; not persisted).
+    series_seconds: float = field(default=0.0, repr=False)
+    #: Agents in each state now (kept up to date from the agents that change state; not persisted).
+    state_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    # not persisted
+    model: PropagationModel | None = field(default=None, repr=False)
+    rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
+    pending_events: list[np.ndarray] = field(default_factory=list, repr=False)
+    #: The latest round's attempts and feed adoptions, for the social layer (trust and reputation).
+    last_round: dict[str, Any] | None = field(default=None, repr=False)
+    #: The simulation's LLM service and plugin registry, handed to the model's context (not persisted).
+    llm: Any = field(default=None, repr=False)
+    registry: Any = field(default=None, repr=False)
+    #: The parsed seed selection when the session was injected in this process (a seed file read once).
+    seed_spec: Any = field(default=None, repr=False)
+    #: Edges the model removed and added so far (``StepResult.remove_edges``/``add_edges``, as asked).
+    edges_removed: int = 0
+    edges_added: int = 0
+    #: Whether the latest round asked for edge changes (the simulation merges them before the next tick).
+    changed_edges: bool = field(default=False, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("completed", "failed", "cancelled")
+
+    @property
+    def speed(self) -> float:
+        """Mean new adoptions per tick since the session started."""
+        return self.reached / max(1, len(self.new_per_tick))
+
+    @property
+    def mean_offspring(self) -> float:
+        """Adoptions caused per transmitting agent-round so far (seeds excluded from the numerator)."""
+        return (self.reached - self.seeds_count) / max(1, sum(self.frontier_sizes))
+
+    @property
+    def peak_tick(self) -> int | None:
+        """Round (0-based) with the most new adoptions, or None before any round."""
+        return int(np.argmax(self.new_per_tick)) if self.new_per_tick else None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self, world: "World", model: PropagationModel, tick: int, call: Any = call_directly) -> None:
+        """Allocate the arrays, choose the seeds and put them in the model's seed state.
+
+        ``call`` runs the model's code (``start``): :meth:`sim.plugin.PluginRunner.call` under the
+        simulation's plugin budget, or directly."""
+        from sim.core.world import world_rng
+
+        cls = type(model)
+        self.model = model
+        self.state_names = tuple(cls.states)
+        self.adopted_states = tuple(cls.adopted_states)
+        self.transmitting_states = tuple(cls.transmitting_states)
+        self.transmit = cls.transmit
+        if self.rng is None:
+            self.rng = world_rng(world.seed, 100, self.seed, self.id)
+        n = world.n
+        self.state = np.zeros(n, dtype=np.int8)
+        self.adopted_at = np.full(n, -1, dtype=np.int32)
+        self.adopted_from = np.full(n, -1, dtype=np.int32)
+        self.exposed = np.zeros(n, dtype=bool)
+        self.feed_seen = np.zeros(n, dtype=bool)
+        spec = self.seed_spec if self.seed_spec is not None else SeedSpec.parse(self.seeds)
+        seeds = spec.select(world, self.rng)
+        self.variables = _initial_variables(cls, world, self.rng, seeds)
+        self.seeds_count = int(seeds.size)
+        seed_state = int(cls.seed_state)
+        self.state[seeds] = seed_state
+        self.exposed[seeds] = True
+        self.exposed_count = int(seeds.size)
+        if seed_state in self.adopted_states:
+            self.adopted_at[seeds] = tick
+            self.reached = int(seeds.size)
+            self._record(tick, seeds, np.full(seeds.size, -1, dtype=np.int32), seed_state)
+        # The start tick's entry of the adoption curve is the seeds.
+        self.new_per_tick.append(self.reached)
+        self.frontier_sizes.append(0)
+        self.frontier = seeds if seed_state in self.transmitting_states else np.empty(0, dtype=np.int32)
+        self.transmitting = self.frontier.copy()
+        self.status = "running"
+        self.started_tick = tick
+        ctx = StepContext(self, world, tick, starting=True)
+        try:
+            answer = call(self._started, ctx, n, what=f"model {self.model_name}", where="in its start", then="session failed")
+        except PluginTimeout:
+            ctx.close()
+            raise
+        self._check_store()
+        if answer is not None:
+            self._apply_start(answer, world)
+        self.rng_state = self.rng.bit_generator.state
+        # Tick 0 of the series: the states right after seeding (one full count; every later tick is
+        # updated from the agents that change state).
+        self.state_counts = np.bincount(self.state, minlength=len(self.state_names)).astype(np.int64)
+        self.series = SeriesRecorder(len(self.state_names), tuple(self.variables))
+        self.series_from = 0
+        self._record_series()
+
+    def _started(self, ctx: StepContext, n: int) -> StepResult | None:
+        """The model's ``start`` and the check of what it answered (None, or a StepResult): plugin code."""
+        assert self.model is not None
+        answer = self.model.start(ctx)
+        return None if answer is None else self._validate(answer, n)
+
+    def _apply_start(self, answer: StepResult, world: "World") -> None:
+        """What ``start`` answered, applied with the seeding (tick 0): agents still in state 0 moved to the
+        states it names — an adopted one counts as reached at tick 0 (no source), a transmitting one
+        transmits from the first round, like the seeds — and variables set.
+
+        Raises:
+            ModelContractError: an answer that would move a seed or change edges.
+        """
+        name = self.model_name
+        if answer.remove_edges is not None or answer.add_edges is not None:
+            raise ModelContractError(f"model {name} answered edge changes from start: change edges in step")
+        agents = answer.agents
+        status = world.columns["status"]
+        mixed = not _all_active(status)
+        if agents.size:
+            states = np.broadcast_to(np.asarray(answer.new_state, dtype=np.int8), agents.shape)
+            if np.any(self.state[agents] != 0):
+                raise ModelContractError(f"model {name} moved agents that are not in state 0 in start (the seeds are placed "
+                                         "by the engine)")
+            if mixed:
+                ok = ~np.isin(status[agents], _FROZEN)
+                agents, states = agents[ok], states[ok]
+            self.state[agents] = states
+            tick = int(self.started_tick or 0)
+            adopted = np.isin(states, self.adopted_states)
+            if adopted.any():
+                new, kinds = agents[adopted], states[adopted]
+                self.adopted_at[new] = tick
+                self.exposed[new] = True
+                self.exposed_count = int(np.count_nonzero(self.exposed))
+                self.reached += int(new.size)
+                self.new_per_tick[-1] = self.reached  # the start tick's entry: seeds and these
+                self._record(tick, new, np.full(new.size, -1, dtype=np.int32), kinds.astype(np.int64))
+            entered = np.sort(agents[np.isin(states, self.transmitting_states)]).astype(np.int32)
+            if entered.size and mixed:
+                entered = entered[~np.isin(status[entered], _SILENT)]
+            if entered.size:
+                front = np.sort(self.frontier).astype(np.int32)
+                self.frontier = np.insert(front, np.searchsorted(front, entered), entered)
+                self.transmitting = self.frontier.copy()
+        for var, (who, vals) in (answer.variables or {}).items():
+            self._set_variable(var, who, vals, status if mixed else None)
+
+    def _set_variable(self, var: str, who: np.ndarray | None, vals: np.ndarray, status: np.ndarray | None) -> None:
+        """Set a checked variable answer: a whole column or some agents; frozen agents keep their values
+        (``status`` given when some agents may be frozen)."""
+        col = self.variables[var]
+        if who is None:
+            if status is None:
+                col[:] = vals
+            else:
+                ok = ~np.isin(status, _FROZEN)
+                col[ok] = vals[ok]
+        elif status is not None and who.size:
+            ok = ~np.isin(status[who], _FROZEN)
+            col[who[ok]] = vals[ok]
+        else:
+            col[who] = vals
+
+    def _record_series(self) -> None:
+        """Append this round's state counts (and variable moments) to the series."""
+        assert self.series is not None
+        moments = None
+        if self.series.variables:
+            moments = np.concatenate([variable_moments(self.variables[v]) for v in self.series.variables])
+        self.series.append(self.state_counts, moments)
+
+    def _restore_series(self, rec: dict[str, Any], arrays: dict[str, np.ndarray], n: int) -> None:
+        """The series and state counts of a stored session, checked against its state array.
+
+        Raises:
+            ValueError: stored series that do not fit the session (shape, dtype, or counts that do not
+                sum to the agents or do not end at the state array's counts).
+        """
+        k = len(self.state_names)
+        self.state_counts = np.bincount(self.state, minlength=k).astype(np.int64)
+        counts = arrays.get("series_counts")
+        curve = len(self.new_per_tick)
+        if counts is None or curve == 0:
+            # Stored before series were recorded (or never seeded): the series starts at this round.
+            if curve:
+                self.series_from = curve - 1
+                self.series = SeriesRecorder(k, tuple(self.variables))
+                self._record_series()
+            return
+        start = rec.get("series_from", 0)
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < curve:
+            raise ValueError(f"session {self.id} has an invalid series start {start!r}")
+        if counts.dtype != np.int64 or counts.shape != (curve - start, k):
+            raise ValueError(f"session {self.id} array series_counts has dtype {counts.dtype} and shape {counts.shape}, "
+                             f"expected int64 ({curve - start}, {k})")
+        if counts.size and (counts.min() < 0 or np.any(counts.sum(axis=1) != n) or np.any(counts[-1] != self.state_counts)):
+            raise ValueError(f"session {self.id} array series_counts does not match its states")
+        variables = tuple(self.variables)
+        moments = arrays.get("series_moments")
+        if variables:
+            width = 4 * len(variables)
+            if moments is None or moments.dtype != np.float64 or moments.shape != (curve - start, width):
+                shape = None if moments is None else moments.shape
+                raise ValueError(f"session {self.id} array series_moments has shape {shape}, expected ({curve - start}, {width})")
+        elif moments is not None:
+            raise ValueError(f"session {self.id} has series_moments but no variables")
+        self.series_from = start
+        self.series = SeriesRecorder.restore(counts, moments, variables)
+
+    def _check_store(self) -> None:
+        """The model's ``ctx.store`` holds numpy arrays under text keys only (it is saved with the session).
+
+        Raises:
+            ModelContractError: naming the key and what it holds.
+        """
+        for k, v in list(self.store.items()):
+            if not _storable(k, v):
+                what = f"a {type(v).__name__}" if not isinstance(v, np.ndarray) else f"an array of dtype {v.dtype}"
+                raise ModelContractError(f"model {self.model_name} put {what} in ctx.store[{k!r}]: the store keeps numpy "
+                                         "arrays of numbers, booleans or text under text keys (it is saved with the session)")
+
+    def is_done(self, world: "World", tick: int, online: np.ndarray | None = None, call: Any = call_directly) -> bool:
+        """The model's ``is_done`` (as a plain bool), through ``call`` (see :meth:`start`)."""
+        assert self.model is not None
+        ctx = StepContext(self, world, tick, online)
+        model = self.model
+        try:
+            done = call(lambda: bool(model.is_done(ctx)), what=f"model {self.model_name}", where="in is_done",
+                        then="session failed")
+        except PluginTimeout:
+            ctx.close()
+            raise
+        self._check_store()
+        return done
+
+    @property
+    def graph_reached(self) -> int:
+        """Adoptions through the follower graph (seeds and feed adoptions excluded)."""
+        return max(0, self.reached - self.seeds_count - self.feed_reached)
+
+    def _record(self, tick: int, agents: np.ndarray, sources: np.ndarray, kind: int | np.ndarray,
+                via: int | np.ndarray = VIA_GRAPH) -> None:
+        rec = np.empty(len(agents), dtype=EVENT_DTYPE)
+        rec["tick"] = tick
+        rec["agent"] = agents
+        rec["source"] = sources
+        rec["kind"] = kind
+        rec["via"] = via
+        self.pending_events.append(rec)
+
+    def take_events(self) -> np.ndarray | None:
+        """Adoption records since the last call (tick, agent, source, kind), or None."""
+        if not self.pending_events:
+            return None
+        out = np.concatenate(self.pending_events) if len(self.pending_events) > 1 else self.pending_events[0]
+        self.pending_events = []
+        return out
+
+    def advance(self, world: "World", tick: int, online: np.ndarray | None = None,
+                feed: tuple[np.ndarray, np.ndarray] | None = None, call: Any = call_directly) -> StepResult:
+        """One synchronous round under the model, with this tick's feed exposures ``(agents, sources)``.
+        Raises whatever the model raises, :class:`ModelContractError` when its answer breaks the
+        contract, or :class:`~sim.plugin.PluginTimeout` when it runs past the plugin budget; the caller
+        fails the session.
+
+        ``call`` runs the model's code (see :meth:`start`): its ``step`` and the checking of its answer
+        (which may run the answer's own code, ``__array__`` and the like) in one call, then ``is_done``.
+        Only plain arrays checked there reach the session's arrays, in the caller's thread.
+
+        Lifecycle is respected here for every model: agents that are created (not joined yet),
+        suspended or deactivated never change state, and muted ones adopt but do not transmit."""
+        assert self.model is not None
+        t0 = time.perf_counter()
+        ctx = StepContext(self, world, tick, online)
+        if feed is not None and feed[0].size:
+            ctx.set_feed(feed[0], feed[1])
+        try:
+            result = call(self._answer, ctx, world.n, what=f"model {self.model_name}", where="in one step",
+                          then="session failed")
+        except PluginTimeout:
+            ctx.close()
+            raise
+        self._check_store()
+        agents, new_state, sources = result.agents, result.new_state, result.sources
+        via = self._via(result, ctx, agents)
+        status = world.columns["status"]
+        mixed = not _all_active(status)
+        if agents.size and mixed:
+            ok = ~np.isin(status[agents], _FROZEN)
+            if not ok.all():
+                agents, sources, via = agents[ok], sources[ok], via[ok]
+                if not np.isscalar(new_state):
+                    new_state = np.asarray(new_state)[ok]
+        prev = self.state[agents]
+        was_adopted = np.isin(prev, self.adopted_states)
+        now_adopted = np.isin(new_state, self.adopted_states)
+        if type(self.model).progressive and np.any(was_adopted & ~now_adopted):
+            raise ModelContractError(f"model {self.model_name} declares itself progressive but moved adopted agents out of adoption")
+        was_tx = np.isin(prev, self.transmitting_states)
+        now_tx = np.isin(new_state, self.transmitting_states)
+        self.state[agents] = new_state
+        if agents.size:  # the state counts follow the agents that changed, not a pass over all N
+            t_rec = time.perf_counter()
+            k = len(self.state_names)
+            self.state_counts -= np.bincount(prev, minlength=k)
+            if np.isscalar(new_state):
+                self.state_counts[int(new_state)] += agents.size
+            else:
+                self.state_counts += np.bincount(new_state, minlength=k)
+            self.series_seconds += time.perf_counter() - t_rec
+        if result.variables:  # frozen agents keep their values, as they keep their state
+            for var, (who, vals) in result.variables.items():
+                self._set_variable(var, who, vals, status if mixed else None)
+        self._buffer_edges(world, result)
+        # Exposure: agents that received an attempt this round.
+        exposed = result.exposed
+        if exposed is None and ctx._gathered is not None:
+            exposed = ctx._gathered[1]
+        elif exposed is None and ctx._targets is not None:
+            exposed = ctx._targets[0]
+        if exposed is not None and len(exposed):
+            targets = np.asarray(exposed)
+            fresh = targets[~self.exposed[targets]]
+            if fresh.size:
+                # Setting flags and recounting (a vectorised O(N) count) is cheaper than de-duplicating.
+                self.exposed[fresh] = True
+                self.exposed_count = int(np.count_nonzero(self.exposed))
+        newly = now_adopted & (self.adopted_at[agents] < 0)
+        new_agents = agents[newly]
+        if new_agents.size:
+            self.adopted_at[new_agents] = tick
+            src = sources[newly]
+            self.adopted_from[new_agents] = src
+            if not self.exposed[new_agents].all():
+                self.exposed[new_agents] = True
+                self.exposed_count = int(np.count_nonzero(self.exposed))
+            ns = new_state if np.isscalar(new_state) else new_state[newly]
+            v = via[newly]
+            self.feed_reached += int(np.count_nonzero(v))
+            self._record(tick, new_agents, src, ns, v.astype(np.int64))
+        else:
+            src = np.empty(0, dtype=np.int32)
+            v = np.empty(0, dtype=bool)
+        shown = ctx._feed_agents
+        if shown.size:
+            fresh = shown[~self.exposed[shown]]
+            if fresh.size:
+                self.exposed[fresh] = True
+                self.exposed_count = int(np.count_nonzero(self.exposed))
+        self.last_round = self._round_record(ctx, new_agents[v], src[v])
+        n_new = int(new_agents.size)
+        self.reached += n_new
+        self.attempts += int(result.attempts)
+        frontier_size = int(self.frontier.size)
+        self.frontier_sizes.append(frontier_size)
+        self.new_per_tick.append(n_new)
+        if self.record_series:
+            t_rec = time.perf_counter()
+            self._record_series()
+            self.series_seconds += time.perf_counter() - t_rec
+        if frontier_size:
+            self.reproduction_number = n_new / frontier_size
+        entered = agents[now_tx & ~was_tx].astype(np.int32)
+        if not _strictly_increasing(entered):
+            entered = np.sort(entered)
+        if entered.size and mixed:
+            entered = entered[~np.isin(status[entered], _SILENT)]
+        left = agents[was_tx & ~now_tx]
+        if self.transmit == "while":
+            keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
+            # Both ascending and disjoint (entered agents were not transmitting): a merge, not np.union1d,
+            # whose hash-based unique costs half a second on a million agents.
+            self.transmitting = (np.insert(keep, np.searchsorted(keep, entered), entered).astype(np.int32)
+                                 if entered.size else keep)
+            self.frontier = self.transmitting
+        else:
+            self.frontier = entered
+            self.transmitting = entered
+        self.round += 1
+        self.rng_state = self.rng.bit_generator.state
+        if self.is_done(world, tick, online, call):
+            self.status = "completed"
+            self.ended_tick = tick
+        self.seconds += time.perf_counter() - t0
+        return result
+
+    def _buffer_edges(self, world: "World", result: StepResult) -> None:
+        """Hand the round's checked edge changes to the world's graph buffer (merged before the next tick)."""
+        self.changed_edges = False
+        if result.remove_edges is not None and result.remove_edges[0].size:
+            world.delta.unfollow(*result.remove_edges)
+            self.edges_removed += int(result.remove_edges[0].size)
+            self.changed_edges = True
+        if result.add_edges is not None and result.add_edges[0].size:
+            world.delta.follow(*result.add_edges, result.new_trust)
+            self.edges_added += int(result.add_edges[0].size)
+            self.changed_edges = True
+
+    def _via(self, result: StepResult, ctx: StepContext, agents: np.ndarray) -> np.ndarray:
+        """Whether each changing agent adopted through the feed (see ``StepResult.via_feed``); ``result``
+        is a checked answer (:meth:`_validate`)."""
+        if result.via_feed is not None:
+            return result.via_feed
+        if ctx._feed_agents.size == 0 or agents.size == 0:
+            return np.zeros(agents.size, dtype=bool)
+        shown = np.isin(agents, ctx._feed_agents)
+        if ctx._gathered is not None:
+            graph_targets = ctx._gathered[1]
+        elif ctx._targets is not None:
+            graph_targets = ctx._targets[0]
+        else:
+            graph_targets = np.empty(0, dtype=np.int32)
+        return shown & ~np.isin(agents, graph_targets)
+
+    def _round_record(self, ctx: StepContext, feed_adopted: np.ndarray, feed_sources: np.ndarray) -> dict[str, Any]:
+        """This round's graph attempts (edge ids, targets, and the senders when the model gathered them:
+        None otherwise, for the social layer to derive from the edge ids if it learns) and feed adoptions.
+        The context's own arrays, not copies: most ticks nobody reads them."""
+        if ctx._gathered is not None:
+            src, dst, _, eid = ctx._gathered
+        elif ctx._targets is not None:
+            dst, eid = ctx._targets
+            src = ctx._sources
+        else:
+            src = dst = eid = np.empty(0, dtype=np.int32)
+        return {"edges": eid, "sources": src, "targets": dst, "feed_adopted": feed_adopted, "feed_sources": feed_sources}
+
+    def _answer(self, ctx: StepContext, n: int) -> StepResult:
+        """The model's step and the check of its answer: what runs as plugin code, under the budget."""
+        assert self.model is not None
+        return self._validate(self.model.step(ctx), n)
+
+    def _validate(self, result: Any, n: int) -> StepResult:
+        """The model's answer checked against the contract, as a new :class:`StepResult` of plain values:
+        ``agents`` int64, ``new_state`` an int or int8 array, ``sources`` int32, ``attempts`` an int,
+        ``exposed`` None or a 1-D integer ndarray, ``via_feed`` None or a bool array. Whatever the model
+        returned (subclasses, objects with ``__array__``) is converted here, so no plugin code runs after.
+
+        Raises:
+            ModelContractError: naming what was wrong.
+        """
+        name = self.model_name
+        if not isinstance(result, StepResult):
+            hint = " (is step a generator? it must return its answer, not yield it)" if inspect.isgenerator(result) else ""
+            raise ModelContractError(f"model {name} returned {type(result).__name__}, expected a StepResult{hint}")
+        agents = _plain(result.agents, "agents", name)
+        if agents.ndim != 1 or (agents.size and agents.dtype.kind not in "iu"):
+            hint = " (a mask? pass np.flatnonzero(mask))" if agents.dtype == np.bool_ else ""
+            raise ModelContractError(f"model {name} returned agents of shape {agents.shape} and dtype {agents.dtype}; expected a 1-D integer array{hint}")
+        if agents.size > n:
+            raise ModelContractError(f"model {name} returned {agents.size:,} agents in one round, more than the {n:,} agents of the world")
+        if agents.dtype == np.uint64 and agents.size and agents.max() > np.uint64(2**62):
+            raise ModelContractError(f"model {name} returned agent indices outside 0..{n - 1}")
+        agents = agents.astype(np.int64, copy=False)
+        if agents.size and (agents.min() < 0 or agents.max() >= n):
+            raise ModelContractError(f"model {name} returned agent indices outside 0..{n - 1}")
+        if agents.size > 1 and not _strictly_increasing(agents) and _has_repeats(agents):
+            raise ModelContractError(f"model {name} returned the same agent twice in one round")
+        k = len(self.state_names)
+        ns = result.new_state
+        if isinstance(ns, (int, np.integer)) and not isinstance(ns, (bool, np.bool_)):
+            if not 0 <= int(ns) < k:
+                raise ModelContractError(f"model {name} returned state {ns}; its states are 0..{k - 1}")
+            new_state: np.ndarray | int = int(ns)
+        else:
+            arr = _plain(ns, "new_state", name)
+            if arr.shape != agents.shape or (arr.size and arr.dtype.kind not in "iu"):
+                raise ModelContractError(f"model {name} returned new_state of shape {arr.shape} and dtype {arr.dtype}, expected {agents.shape} integers")
+            if arr.size and (arr.min() < 0 or arr.max() >= k):
+                raise ModelContractError(f"model {name} returned states outside 0..{k - 1}")
+            new_state = arr.astype(np.int8)
+        if result.sources is None:
+            sources = np.full(agents.size, -1, dtype=np.int32)
+        else:
+            sources = _plain(result.sources, "sources", name)
+            if sources.shape != agents.shape or (sources.size and sources.dtype.kind not in "iu"):
+                raise ModelContractError(f"model {name} returned sources of shape {sources.shape} and dtype {sources.dtype}, expected {agents.shape} integers")
+            if sources.size and (sources.min() < -1 or sources.max() >= n):
+                raise ModelContractError(f"model {name} returned sources outside -1..{n - 1}")
+            sources = sources.astype(np.int32)
+        exposed = None
+        if result.exposed is not None:
+            exposed = _plain(result.exposed, "exposed", name)
+            if exposed.ndim != 1 or (exposed.size and (exposed.dtype.kind not in "iu" or exposed.min() < 0 or exposed.max() >= n)):
+                raise ModelContractError(f"model {name} returned exposed agents that are not a 1-D integer array in 0..{n - 1}")
+        attempts = result.attempts
+        if (not isinstance(attempts, (int, np.integer)) or isinstance(attempts, (bool, np.bool_))
+                or not 0 <= int(attempts) <= MAX_ATTEMPTS):
+            raise ModelContractError(f"model {name} returned attempts={attempts!r:.60}, expected a count (a whole number from 0 to {MAX_ATTEMPTS:,})")
+        via = None
+        if result.via_feed is not None:
+            via = _plain(result.via_feed, "via_feed", name)
+            if via.shape != agents.shape or via.dtype != np.bool_:
+                raise ModelContractError(f"model {name} returned via_feed of shape {via.shape} and dtype {via.dtype}; expected {agents.shape} booleans")
+        variables = self._checked_variables(result.variables, n)
+        removed = self._checked_edges(result.remove_edges, "remove_edges", n)
+        added = self._checked_edges(result.add_edges, "add_edges", n)
+        trust = result.new_trust
+        if added is not None and (isinstance(trust, bool) or not isinstance(trust, (int, float, np.floating))
+                                  or not 0.0 <= float(trust) <= 1.0):
+            raise ModelContractError(f"model {name} returned new_trust={trust!r:.60}, expected a number in [0, 1]")
+        return StepResult(agents, new_state, sources, int(attempts), exposed, via, variables, removed, added,
+                          float(trust) if added is not None else 0.5)
+
+    def _checked_variables(self, given: Any, n: int) -> dict[str, tuple[np.ndarray | None, np.ndarray]] | None:
+        """``StepResult.variables`` checked: declared names, values in the declared range, as
+        ``{name: (agents or None for all, values)}`` in the variable's dtype.
+
+        Raises:
+            ModelContractError: naming the variable and what was wrong.
+        """
+        if given is None:
+            return None
+        name = self.model_name
+        if not isinstance(given, dict):
+            raise ModelContractError(f"model {name} returned variables as {type(given).__name__}, expected a dict of name -> values")
+        declared = type(self.model).variables if self.model is not None else {}
+        out: dict[str, tuple[np.ndarray | None, np.ndarray]] = {}
+        for var, value in given.items():
+            spec = declared.get(var) if isinstance(var, str) else None
+            if spec is None or var not in self.variables:
+                known = ", ".join(declared) or "none"
+                raise ModelContractError(f"model {name} returned variable {var!r:.60}, which it does not declare (its variables: {known})")
+            if isinstance(value, tuple):
+                if len(value) != 2:
+                    raise ModelContractError(f"model {name} returned variable {var} as a tuple of {len(value)}, expected (agents, values)")
+                who = _plain(value[0], f"variables[{var!r}] agents", name)
+                vals = _plain(value[1], f"variables[{var!r}] values", name)
+                if who.ndim != 1 or (who.size and who.dtype.kind not in "iu") or vals.shape != who.shape:
+                    raise ModelContractError(f"model {name} returned variable {var} with agents of shape {who.shape} and values of "
+                                             f"shape {vals.shape}: expected a 1-D integer array and as many values")
+                who = who.astype(np.int64, copy=False)
+                if who.size and (who.min() < 0 or who.max() >= n):
+                    raise ModelContractError(f"model {name} returned variable {var} for agents outside 0..{n - 1}")
+                if who.size > 1 and not _strictly_increasing(who) and _has_repeats(who):
+                    raise ModelContractError(f"model {name} returned variable {var} for the same agent twice")
+            else:
+                who = None
+                vals = _plain(value, f"variables[{var!r}]", name)
+                if vals.shape != (n,):
+                    raise ModelContractError(f"model {name} returned variable {var} of shape {vals.shape}, expected ({n},) "
+                                             "(or a pair (agents, values))")
+            if vals.size and vals.dtype.kind not in "fiu":
+                raise ModelContractError(f"model {name} returned variable {var} of dtype {vals.dtype}, expected numbers")
+            vals = vals.astype(self.variables[var].dtype)
+            if vals.size:
+                bad = ~((vals >= spec.min) & (vals <= spec.max))  # NaN is bad too
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    agent = i if who is None else int(who[i])
+                    raise ModelContractError(f"model {name} set variable {var} of agent {agent} to {float(vals[i])!r}, outside its "
+                                             f"declared range [{spec.min:g}, {spec.max:g}]")
+            out[var] = (who, vals)
+        return out
+
+    def _checked_edges(self, given: Any, field_name: str, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``StepResult.remove_edges``/``add_edges`` checked: a pair of aligned 1-D agent arrays, no self-loops.
+
+        Raises:
+            ModelContractError: naming what was wrong.
+        """
+        if given is None:
+            return None
+        name = self.model_name
+        if not isinstance(given, tuple) or len(given) != 2:
+            raise ModelContractError(f"model {name} returned {field_name} as {type(given).__name__}, expected a pair (sources, targets)")
+        src = _plain(given[0], f"{field_name} sources", name)
+        dst = _plain(given[1], f"{field_name} targets", name)
+        if src.ndim != 1 or src.shape != dst.shape or (src.size and (src.dtype.kind not in "iu" or dst.dtype.kind not in "iu")):
+            raise ModelContractError(f"model {name} returned {field_name} of shapes {src.shape} and {dst.shape}: expected two "
+                                     "aligned 1-D integer arrays")
+        if src.size > MAX_ATTEMPTS:
+            raise ModelContractError(f"model {name} returned {src.size:,} {field_name} in one round, more than {MAX_ATTEMPTS:,}")
+        src, dst = src.astype(np.int64, copy=False), dst.astype(np.int64, copy=False)
+        if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+            raise ModelContractError(f"model {name} returned {field_name} with agents outside 0..{n - 1}")
+        if np.any(src == dst):
+            raise ModelContractError(f"model {name} returned {field_name} with an edge from an agent to itself")
+        return src, dst
+
+    def fail(self, exc: BaseException, tick: int) -> None:
+        """Mark the session failed, keeping the error and its traceback.
+
+        The model's ``store`` is detached (a copy of what it held, arrays only): a plugin call abandoned
+        over the budget may still be running, and what it writes later must not reach what is saved."""
+        self.status = "failed"
+        self.ended_tick = tick
+        self.store = {k: v for k, v in list(self.store.items()) if _storable(k, v)}
+        self.error = f"{type(exc).__name__}: {exc}"
+        self.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+    def cancel(self, tick: int) -> None:
+        self.status = "cancelled"
+        self.ended_tick = tick
+
+    def copy(self) -> "PropagationSession":
+        """An independent copy (arrays copied; the model instance is made again when run)."""
+        twin = PropagationSession.from_record(self.to_record(), {k: v.copy() for k, v in self.arrays().items()}, self.state.size)
+        return twin
+
+    # -- persistence -------------------------------------------------------------------------------
+    def to_record(self) -> dict[str, Any]:
+        """Everything but the arrays, as JSON-able data."""
+        return {
+            "id": self.id, "message_id": self.message_id, "model": self.model_name, "params": self.params,
+            "seeds": self.seeds, "priority": self.priority, "status": self.status, "message": self.message,
+            "created_tick": self.created_tick, "started_tick": self.started_tick, "ended_tick": self.ended_tick,
+            "round": self.round, "seed": self.seed, "rng_state": self.rng_state, "reached": self.reached,
+            "exposed": self.exposed_count, "attempts": self.attempts, "seeds_count": self.seeds_count,
+            "new_per_tick": self.new_per_tick, "frontier_sizes": self.frontier_sizes,
+            "reproduction_number": self.reproduction_number, "error": self.error, "traceback": self.traceback,
+            "state_names": list(self.state_names), "adopted_states": list(self.adopted_states),
+            "transmitting_states": list(self.transmitting_states), "transmit": self.transmit,
+            "store_keys": sorted(self.store), "recommender": self.recommender,
+            "feed_exposed": self.feed_exposed, "feed_reached": self.feed_reached, "series_from": self.series_from,
+            "variables": list(self.variables), "edges_removed": self.edges_removed, "edges_added": self.edges_added,
+        }
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The session's arrays by name (model store arrays prefixed ``store.``)."""
+        out = {k: getattr(self, k) for k in SESSION_ARRAYS} if self.state.size else {}
+        if self.series is not None and self.state.size:
+            out["series_counts"] = self.series.counts
+            if self.series.variables:
+                out["series_moments"] = self.series.moments
+        if self.state.size:
+            out.update({f"var.{k}": v for k, v in self.variables.items()})
+        out.update({f"store.{k}": v for k, v in self.store.items()})
+        return out
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any], arrays: dict[str, np.ndarray], n: int) -> "PropagationSession":
+        """Rebuild a stored session (its model instance is made again when the simulation runs it).
+
+        Raises:
+            ValueError / KeyError / TypeError: a malformed record; callers turn it into a clear error.
+        """
+        s = cls(
+            id=int(rec["id"]), message_id=int(rec["message_id"]), model_name=str(rec["model"]),
+            params=dict(rec["params"]), seeds=str(rec["seeds"]), priority=int(rec["priority"]),
+            status=str(rec["status"]), message=dict(rec.get("message") or {}),
+            created_tick=int(rec["created_tick"]), started_tick=rec.get("started_tick"), ended_tick=rec.get("ended_tick"),
+            round=int(rec["round"]), seed=int(rec["seed"]), rng_state=rec.get("rng_state"),
+            reached=int(rec["reached"]), exposed_count=int(rec["exposed"]), attempts=int(rec["attempts"]),
+            seeds_count=int(rec.get("seeds_count", 0)), new_per_tick=[int(x) for x in rec["new_per_tick"]],
+            frontier_sizes=[int(x) for x in rec["frontier_sizes"]],
+            reproduction_number=float(rec["reproduction_number"]), error=rec.get("error"), traceback=rec.get("traceback"),
+            state_names=tuple(rec["state_names"]), adopted_states=tuple(int(x) for x in rec["adopted_states"]),
+            transmitting_states=tuple(int(x) for x in rec["transmitting_states"]), transmit=str(rec["transmit"]),
+            recommender=None if rec.get("recommender") is None else str(rec["recommender"]),
+            feed_exposed=int(rec.get("feed_exposed", 0)), feed_reached=int(rec.get("feed_reached", 0)),
+            edges_removed=int(rec.get("edges_removed", 0)), edges_added=int(rec.get("edges_added", 0)),
+        )
+        if s.status not in STATUSES:
+            raise ValueError(f"unknown session status {s.status!r}")
+        expected = {"state": (np.int8, (n,)), "adopted_at": (np.int32, (n,)), "adopted_from": (np.int32, (n,)), "exposed": (np.bool_, (n,))}
+        if "state" in arrays:
+            for k, (dt, shape) in expected.items():
+                a = arrays[k]
+                if a.dtype != dt or a.shape != shape:
+                    raise ValueError(f"session {s.id} array {k} has dtype {a.dtype} and shape {a.shape}")
+                setattr(s, k, a)
+            seen = arrays.get("feed_seen")
+            if seen is None:
+                seen = np.zeros(n, dtype=bool)
+            if seen.dtype != np.bool_ or seen.shape != (n,):
+                raise ValueError(f"session {s.id} array feed_seen has dtype {seen.dtype} and shape {seen.shape}")
+            s.feed_seen = seen
+            for k in ("frontier", "transmitting"):
+                a = arrays[k]
+                if a.dtype != np.int32 or a.ndim != 1 or (a.size and (a.min() < 0 or a.max() >= n)):
+                    raise ValueError(f"session {s.id} array {k} is invalid")
+                setattr(s, k, a)
+            if s.state.size and (s.state.min() < 0 or s.state.max() >= len(s.state_names)):
+                raise ValueError(f"session {s.id} holds unknown states")
+            names = rec.get("variables", [])
+            if not isinstance(names, list) or not all(isinstance(v, str) for v in names) or len(set(names)) != len(names):
+                raise ValueError(f"session {s.id} has an invalid list of variables")
+            for v in names:
+                a = arrays.get(f"var.{v}")
+                if a is None or a.dtype.kind != "f" or a.shape != (n,) or (a.size and not np.isfinite(a).all()):
+                    raise ValueError(f"session {s.id} variable {v!r} is missing or not {n:,} finite numbers")
+                s.variables[v] = a
+            s._restore_series(rec, arrays, n)
+        s.store = {k[len("store."):]: v for k, v in arrays.items() if k.startswith("store.")}
+        extra = sorted(k for k in arrays if k.startswith("var.") and k[4:] not in s.variables)
+        if extra:
+            raise ValueError(f"session {s.id} array {extra[0]} is not one of its variables")
+        if s.rng_state is not None:
+            from sim.core.world import world_rng
+
+            s.rng = world_rng(0)
+            s.rng.bit_generator.state = s.rng_state
+        return s

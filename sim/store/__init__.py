@@ -1,0 +1,1 @@
+"""Store: world files (SQLite), snapshots, the background writer, checks and recovery, imports of edge lists and world creation. Imports model and core."""

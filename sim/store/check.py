@@ -1,0 +1,357 @@
+"""Checking a world file (``agora check``) and bringing a crashed one back to its last checkpoint.
+
+What a world file guarantees, however the process writing it ended (a crash, SIGKILL, a power cut after
+the operating system wrote its cache, a full disk): the file opens and holds the state of its last
+*checkpoint* — every tick up to it — and nothing of later ticks that the simulation depends on.
+
+- A checkpoint is one SQLite transaction: the metadata (tick, generator states, messages, sessions), the
+  session arrays, the changed agent and graph arrays and their row mirrors, the ``messages``,
+  ``sessions``, ``posts`` and ``llm_cache`` rows. It is committed whole or not at all.
+- Adoption ``events`` and feed ``exposures`` are committed continuously in batches between checkpoints,
+  so they may run ahead of the last checkpoint: rows with ``tick >=`` the checkpointed tick belong to
+  ticks the file does not hold. They are *after the last checkpoint*: :func:`discard_after_checkpoint`
+  removes them when the world is next opened for writing (``WorldWriter.start``), and ``agora check``
+  reports them as recoverable, not as damage. Every row of an earlier tick is kept.
+- ``meta.events_since`` is the tick from which the file holds the events (0 for a world made by
+  ``agora new``; the snapshot's tick for a world loaded from one, since snapshots carry no event rows).
+
+:func:`check_world` verifies all of this without modifying the file: SQLite's own integrity check, the
+arrays (the same validation as opening the world, plus the graph's structure), the row mirrors against
+the arrays, the ``messages`` and ``sessions`` tables against the metadata, the session counters against
+the session arrays, and per session the events (count and checksums of agent, tick and source) against
+``adopted_at`` and ``adopted_from``. It works with SQL aggregates and numpy, never a Python loop per row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from typing import Any
+
+import numpy as np
+
+from sim.errors import BadFileError
+
+#: Modulus of the row checksums (a prime below 2**31, so the SQL integer sums cannot overflow).
+_MOD = 2147483647
+
+
+def _hash_at(agent: np.ndarray, tick: np.ndarray) -> int:
+    return int(np.fmod(agent.astype(np.int64) * 1000003 + tick.astype(np.int64), _MOD).sum())
+
+
+def _hash_from(agent: np.ndarray, source: np.ndarray) -> int:
+    return int(np.fmod(agent.astype(np.int64) * 7919 + source.astype(np.int64) + 1, _MOD).sum())
+
+
+def _hash_edge(src: np.ndarray, dst: np.ndarray) -> int:
+    return int(np.fmod(src.astype(np.int64) * 1000003 + dst.astype(np.int64), _MOD).sum())
+
+
+async def discard_after_checkpoint(db: Any) -> dict[str, int]:
+    """Remove the ``events`` and ``exposures`` rows of ticks after the file's last checkpoint (left by a
+    run that ended without checkpointing: a crash, a kill, a quit without saving), in one transaction,
+    and note it in the audit log. Returns ``{"tick", "events", "exposures"}`` (0 rows when none).
+
+    ``db`` is an aiosqlite connection to the world file with no transaction open.
+    """
+    rows = await db.execute_fetchall("SELECT key, value FROM meta WHERE key IN ('tick', 'sessions')")
+    meta = {k: json.loads(v) for k, v in rows}
+    if "tick" not in meta:
+        return {"tick": 0, "events": 0, "exposures": 0}
+    tick = int(meta["tick"])
+    ids = [int(s["id"]) for s in meta.get("sessions") or [] if isinstance(s, dict) and "id" in s]
+    payload = json.dumps(ids)
+    top = max(ids, default=0)
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        counts = {}
+        for table in ("events", "exposures"):
+            # Two index range scans on (session_id, tick): the checkpointed sessions' later ticks, and the
+            # sessions injected after the checkpoint (ids above every checkpointed one).
+            cur = await db.execute(f"DELETE FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
+                                   (payload, tick))
+            n = max(0, cur.rowcount)
+            cur = await db.execute(f"DELETE FROM {table} WHERE session_id > ?", (top,))
+            counts[table] = n + max(0, cur.rowcount)
+        if counts["events"] or counts["exposures"]:
+            details = {"tick": tick, **counts, "why": "rows of ticks after the last checkpoint (the run before ended without one)"}
+            await db.execute("INSERT INTO audit (ts, action, details) VALUES (?, 'recover', ?)", (time.time(), json.dumps(details)))
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
+    return {"tick": tick, **counts}
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # Read-only: checking never changes the file (not even a WAL checkpoint on close).
+    return sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+
+
+def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
+    """Check a world file; returns ``{"ok", "problems", "checks", "notes", "path", "tick", "seconds"}``.
+
+    ``problems`` has one sentence per inconsistency (empty when ``ok``); ``notes`` what is fine but worth
+    knowing (rows after the last checkpoint, which the next writer discards; temporary files of killed
+    saves). ``quick`` runs SQLite's ``quick_check`` instead of ``integrity_check`` and skips the
+    checksums over the ``agent_rows`` and ``relationships`` rows (their counts are still compared).
+
+    Raises:
+        BadFileError: ``path`` does not exist or is a folder (nothing to check).
+    """
+    from sim.store.worldfile import _read_arrays, read_meta, stale_temps, world_from_parts
+
+    t0 = time.perf_counter()
+    if not os.path.exists(path):
+        raise BadFileError(f"world {path!r} does not exist: check the path")
+    if os.path.isdir(path):
+        raise BadFileError(f"world {path!r} is a folder, not a world file")
+    problems: list[str] = []
+    notes: list[str] = []
+    checks: dict[str, Any] = {}
+    out: dict[str, Any] = {"path": os.path.abspath(path), "ok": False, "problems": problems, "checks": checks,
+                           "notes": notes, "tick": None}
+
+    def done() -> dict[str, Any]:
+        out["ok"] = not problems
+        out["seconds"] = round(time.perf_counter() - t0, 3)
+        return out
+
+    temps = stale_temps(path)
+    if temps:
+        notes.append(f"{len(temps)} temporary file(s) of killed saves lie beside the world ({os.path.basename(temps[0])}...); "
+                     "they are not part of it and the next save to it removes them")
+    checks["stale_temp_files"] = temps
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        problems.append(f"the file cannot be read ({exc.strerror})")
+        return done()
+    if head != b"SQLite format 3\x00":
+        problems.append("the file is not an SQLite database (its header is damaged, or it is another kind of file)")
+        return done()
+    try:
+        con = _connect(path)
+    except sqlite3.Error as exc:
+        problems.append(f"SQLite cannot open the file ({exc})")
+        return done()
+    try:
+        _check_sqlite(con, quick, problems, checks)
+        if problems:
+            return done()
+        try:
+            meta = read_meta(path)
+            arrays = _read_arrays(con, path, None)
+            world = world_from_parts(meta, arrays, path=None, source="the world")
+        except BadFileError as exc:
+            problems.append(str(exc))
+            return done()
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"the arrays cannot be read ({exc})")
+            return done()
+        out["tick"] = world.tick
+        checks["agents"], checks["edges"], checks["tick"] = world.n, world.num_edges, world.tick
+        problems.extend(f"graph: {p}" for p in world.graph.check())
+        known = {f"session.{s.id}." for s in world.sessions}
+        orphans = sorted({n for n in arrays if n.startswith("session.") and not any(n.startswith(k) for k in known)})
+        if orphans:
+            problems.append(f"arrays {', '.join(orphans[:3])} belong to no session of the metadata")
+        try:
+            _check_rows(con, world, quick, problems, checks)
+            _check_sessions(con, world, meta, problems, checks, notes)
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"a table cannot be read ({exc})")
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(f"the metadata's messages or sessions are damaged ({type(exc).__name__}: {exc})")
+    finally:
+        con.close()
+    return done()
+
+
+def _check_sqlite(con: sqlite3.Connection, quick: bool, problems: list[str], checks: dict[str, Any]) -> None:
+    pragma = "quick_check(20)" if quick else "integrity_check(20)"
+    try:
+        rows = [r[0] for r in con.execute(f"PRAGMA {pragma}")]
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"SQLite cannot read the file ({exc})")
+        checks["integrity"] = "unreadable"
+        return
+    checks["integrity"] = "ok" if rows == ["ok"] else "failed"
+    checks["integrity_check"] = pragma.split("(")[0]
+    if rows != ["ok"]:
+        problems.extend(f"SQLite {pragma.split('(')[0]}: {r}" for r in rows)
+
+
+def _check_rows(con: sqlite3.Connection, world: Any, quick: bool, problems: list[str], checks: dict[str, Any]) -> None:
+    """``agent_rows`` and ``relationships`` against the arrays they mirror."""
+    n, e = world.n, world.num_edges
+    c = world.columns
+    if quick:
+        (agents,) = con.execute("SELECT COUNT(*) FROM agent_rows").fetchone()
+    else:
+        agents, id_sum, status_sum, community_sum = con.execute(
+            "SELECT COUNT(*), SUM(orig_id % 1000003), SUM(status), SUM(community) FROM agent_rows").fetchone()
+        if agents == n:
+            expect = (int(np.fmod(c["ids"], 1000003).sum()), int(c["status"].astype(np.int64).sum()),
+                      int(c["community"].astype(np.int64).sum()))
+            for name, got, want in zip(("original ids", "status", "community"), (id_sum, status_sum, community_sum), expect):
+                if (got or 0) != want:
+                    problems.append(f"agent_rows: the {name} column does not match the agent arrays")
+    checks["agent_rows"] = agents
+    if agents != n:
+        problems.append(f"agent_rows holds {agents:,} rows for {n:,} agents")
+    if quick:
+        (edges,) = con.execute("SELECT COUNT(*) FROM relationships").fetchone()
+    else:
+        edges, src_sum, dst_sum, pair = con.execute(
+            "SELECT COUNT(*), SUM(src), SUM(dst), SUM((src * 1000003 + dst) % 2147483647) FROM relationships").fetchone()
+        if edges == e and e:
+            g = world.graph
+            src = g.sources()
+            want = (int(src.astype(np.int64).sum()), int(g.out_indices.astype(np.int64).sum()), _hash_edge(src, g.out_indices))
+            if (src_sum, dst_sum, pair) != want:
+                problems.append("relationships: the rows name other edges than the graph arrays")
+    checks["relationships"] = edges
+    if edges != e:
+        problems.append(f"relationships holds {edges:,} rows for {e:,} edges")
+
+
+def _check_sessions(con: sqlite3.Connection, world: Any, meta: dict[str, Any], problems: list[str],
+                    checks: dict[str, Any], notes: list[str]) -> None:
+    """Messages and sessions tables, session counters and arrays, events and exposures."""
+    T = world.tick
+    # -- messages ------------------------------------------------------------------------------------
+    rows = dict(con.execute("SELECT id, text FROM messages").fetchall())
+    want = {int(m["id"]): m.get("text") for m in world.messages}
+    checks["messages"] = len(rows)
+    if set(rows) != set(want):
+        problems.append(f"the messages table holds {len(rows)} messages, the metadata {len(want)}"
+                        + ("" if len(rows) != len(want) else " (other ids)"))
+    elif any(rows[k] != want[k] for k in want):
+        problems.append("the messages table holds other texts than the metadata")
+    # -- sessions ------------------------------------------------------------------------------------
+    table = {r[0]: r[1:] for r in con.execute(
+        "SELECT id, message_id, status, started_tick, ended_tick, exposed, adopted FROM sessions").fetchall()}
+    sessions = {s.id: s for s in world.sessions}
+    checks["sessions"] = len(sessions)
+    if len(sessions) != len(world.sessions):
+        problems.append("the metadata lists a session id twice")
+    for sid in sorted(set(table) - set(sessions)):
+        problems.append(f"session {sid} is in the sessions table but not in the metadata")
+    # -- events and exposures, one pass each --------------------------------------------------------
+    since = meta.get("events_since")
+    inferred = since is None
+    if inferred:  # a file from before events_since: its history starts at its first event
+        (first,) = con.execute("SELECT MIN(tick) FROM events").fetchone()
+        since = T if first is None else min(int(first), T)
+    since = int(since)
+    checks["events_since"] = since
+    checks["events_since_inferred"] = inferred
+    ev: dict[int, tuple] = {}
+    after_ev: dict[int, int] = {}
+    before_ev = 0
+    for sid, part, cnt, a_sum, t_sum, s_sum, h_at, h_from, lo, hi in con.execute(
+        "SELECT session_id, CASE WHEN tick >= ? THEN 1 WHEN tick < ? THEN -1 ELSE 0 END AS part, COUNT(*), SUM(agent), "
+        "SUM(tick), SUM(source), SUM((agent * 1000003 + tick) % 2147483647), SUM((agent * 7919 + source + 1) % 2147483647), "
+        "MIN(agent), MAX(agent) FROM events GROUP BY session_id, part", (T, since)):
+        if part == 1:
+            after_ev[sid] = cnt
+        elif part == -1:
+            before_ev += cnt
+        else:
+            ev[sid] = (cnt, a_sum, t_sum, s_sum, h_at, h_from, lo, hi)
+    ex: dict[int, tuple] = {}
+    after_ex: dict[int, int] = {}
+    before_ex = 0
+    for sid, part, cnt, a_sum, lo, hi in con.execute(
+        "SELECT session_id, CASE WHEN tick >= ? THEN 1 WHEN tick < ? THEN -1 ELSE 0 END AS part, COUNT(*), SUM(agent), "
+        "MIN(agent), MAX(agent) FROM exposures GROUP BY session_id, part", (T, since)):
+        if part == 1:
+            after_ex[sid] = cnt
+        elif part == -1:
+            before_ex += cnt
+        else:
+            ex[sid] = (cnt, a_sum, lo, hi)
+    checks["events"] = sum(v[0] for v in ev.values())
+    checks["exposures"] = sum(v[0] for v in ex.values())
+    checks["events_after_checkpoint"] = sum(after_ev.values())
+    checks["exposures_after_checkpoint"] = sum(after_ex.values())
+    if after_ev or after_ex:
+        notes.append(f"{sum(after_ev.values()):,} event and {sum(after_ex.values()):,} exposure rows are from ticks after the "
+                     f"last checkpoint (tick {T}); they are discarded when the world is next opened for writing")
+    if before_ev or before_ex:
+        problems.append(f"{before_ev:,} event and {before_ex:,} exposure rows are older than the file's history (tick {since})")
+    for sid in sorted(set(ev) - set(sessions)):
+        problems.append(f"events: {ev[sid][0]:,} rows of checkpointed ticks name session {sid}, which the metadata does not have")
+    for sid in sorted(set(ex) - set(sessions)):
+        problems.append(f"exposures: {ex[sid][0]:,} rows of checkpointed ticks name session {sid}, which the metadata does not have")
+    for sid, s in sorted(sessions.items()):
+        _check_session(s, T, since, table.get(sid), ev.get(sid), ex.get(sid), world, problems)
+
+
+def _check_session(s: Any, T: int, since: int, row: tuple | None, ev: tuple | None, ex: tuple | None, world: Any,
+                   problems: list[str]) -> None:
+    p = f"session {s.id}"
+    before = len(problems)
+    if row is None:
+        problems.append(f"{p} is in the metadata but not in the sessions table")
+    else:
+        message_id, status, started, ended, exposed, adopted = row
+        if (message_id, status, started, ended, exposed, adopted) != (s.message_id, s.status, s.started_tick, s.ended_tick,
+                                                                     s.exposed_count, s.reached):
+            problems.append(f"{p}: the sessions table says {status}, {adopted:,} adopted, {exposed:,} exposed; the metadata "
+                            f"{s.status}, {s.reached:,} adopted, {s.exposed_count:,} exposed")
+    if not any(m["id"] == s.message_id for m in world.messages):
+        problems.append(f"{p} spreads message {s.message_id}, which the metadata does not have")
+    n_ev = ev[0] if ev else 0
+    at = s.adopted_at
+    if not s.state.size or not s.new_per_tick:  # never started (or failed while starting): no adoptions
+        if s.reached or n_ev or (at.size and int(np.count_nonzero(at >= 0))):
+            problems.append(f"{p} never started but counts {s.reached:,} adoptions and {n_ev:,} events")
+        return
+    adopted = at >= 0
+    counts = {"adopted": int(np.count_nonzero(adopted)), "exposed": int(np.count_nonzero(s.exposed)),
+              "shown in feeds": int(np.count_nonzero(s.feed_seen))}
+    for name, counter, actual in (("adopted", s.reached, counts["adopted"]), ("exposed", s.exposed_count, counts["exposed"]),
+                                  ("shown in feeds", s.feed_exposed, counts["shown in feeds"])):
+        if counter != actual:
+            problems.append(f"{p} counts {counter:,} {name} but its arrays hold {actual:,}")
+    if sum(s.new_per_tick) != s.reached or len(s.new_per_tick) != s.round + 1:
+        problems.append(f"{p}: its adoption curve ({len(s.new_per_tick)} ticks, {sum(s.new_per_tick):,} adoptions) does not "
+                        f"match round {s.round} and {s.reached:,} adopted")
+    if s.started_tick is None or not 0 <= s.started_tick < T or (s.ended_tick is not None and not s.started_tick <= s.ended_tick < T):
+        problems.append(f"{p} started at tick {s.started_tick} and ended at {s.ended_tick}, not within the world's {T} ticks")
+    if counts["adopted"] and int(at.max()) >= T:
+        problems.append(f"{p} has adoptions at tick {int(at.max())}, after the world's tick {T}")
+    if len(problems) > before:
+        return  # the arrays disagree with themselves: comparing the events with them says nothing more
+    # Events of the checkpointed ticks from the file's history on: one per adopted agent, at its tick, from its source.
+    agents = np.flatnonzero(at >= since)
+    if agents.size == 0:
+        want = (0, None, None, None, None, None)
+    else:
+        ticks, src = at[agents], s.adopted_from[agents]
+        want = (int(agents.size), int(agents.sum()), int(ticks.astype(np.int64).sum()), int(src.astype(np.int64).sum()),
+                _hash_at(agents, ticks), _hash_from(agents, src))
+    got = tuple(ev[:6]) if ev else (0, None, None, None, None, None)
+    if got != want:
+        if got[0] != want[0]:
+            problems.append(f"{p}: the events table holds {got[0]:,} adoptions of ticks {since}..{T - 1}, its arrays {want[0]:,}")
+        else:
+            problems.append(f"{p}: the events table names other agents, ticks or sources than its arrays")
+    elif ev and not (0 <= ev[6] and ev[7] < world.n):
+        problems.append(f"{p}: the events table names agents outside 0..{world.n - 1}")
+    if ex:
+        cnt, a_sum, lo, hi = ex
+        if not (0 <= lo and hi < world.n):
+            problems.append(f"{p}: the exposures table names agents outside 0..{world.n - 1}")
+        elif since == 0 and (cnt, a_sum) != (counts["shown in feeds"], int(np.flatnonzero(s.feed_seen).sum())):
+            problems.append(f"{p}: the exposures table holds {cnt:,} first exposures, its arrays {counts['shown in feeds']:,}")
+        elif cnt > counts["shown in feeds"]:
+            problems.append(f"{p}: the exposures table holds {cnt:,} first exposures, its arrays only {counts['shown in feeds']:,}")
+    elif since == 0 and counts["shown in feeds"]:
+        problems.append(f"{p}: the exposures table holds no first exposures, its arrays {counts['shown in feeds']:,}")

@@ -1,0 +1,305 @@
+"""Import real edge lists: SNAP style (whitespace-separated ``u v``, ``#`` comments) and CSV with a
+header (``source,target[,weight]``), either optionally gzip-compressed.
+
+Parsing is numpy's C ``loadtxt``; only when it rejects a file does a diagnostic pass walk the lines to
+name the first malformed one. Lines give both directions unless ``directed``; self-loops are dropped
+and duplicates merged, and both are counted. Original ids are kept and remapped to ``0..n-1``.
+
+Any file ends in an :class:`EdgeList` or in one :class:`BadFileError` (with the line number when a line
+is malformed) or :class:`ResourceError`: the file's size, the size it decompresses to (read in chunks, so
+a gzip bomb stops early) and the number of lines are checked against the memory available before the
+work that needs it (``tests/test_fuzz.py`` fuzzes this).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import stat
+import warnings
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import psutil
+
+from sim.core.arrays import unique_sorted, unique_sorted_first
+from sim.errors import BadFileError, ResourceError
+from sim.core.memory import ensure_memory
+
+Progress = Callable[[str, float], None] | None
+
+
+@dataclass(slots=True)
+class EdgeList:
+    """An imported edge list, remapped to internal indices and sorted by (src, dst), duplicates merged."""
+
+    ids: np.ndarray  # original ids, ascending (index -> original id)
+    src: np.ndarray  # int32
+    dst: np.ndarray  # int32
+    weight: np.ndarray | None  # float32 or None
+    stats: dict = field(default_factory=dict)
+
+
+#: Memory an import needs per byte of text at its peak (the bytes, the decoded text and its copies, the
+#: parser's buffer, the parsed columns): a file or a decompressed stream larger than the memory available
+#: divided by this is refused before it is read, so a gzip bomb cannot exhaust the machine.
+BYTES_PER_TEXT_BYTE = 8
+#: Memory per parsed line while the ends are remapped and the world is built (measured about 100 bytes).
+BYTES_PER_LINE = 120
+_CHUNK = 1 << 20
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.ASCII | re.IGNORECASE)
+_COMMENT = re.compile(r"[#%]")
+_NON_ASCII_SPACE = re.compile(r"[^\S\x00-\x7f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_BLANK_LEAD = re.compile(r"^[^\S\n]+(?=[#%]|$)", re.MULTILINE)
+
+
+def _text_budget() -> int:
+    return psutil.virtual_memory().available // BYTES_PER_TEXT_BYTE
+
+
+def _too_large(path: str, what: str) -> ResourceError:
+    available = psutil.virtual_memory().available
+    return ResourceError(
+        f"edge list {path!r} {what}, too large to import with the {available / 2**30:.1f} GiB of memory available: "
+        "split it or import it on a machine with more memory"
+    )
+
+
+def _gunzip(path: str, raw: bytes) -> bytes:
+    """Decompress a gzip stream in chunks, refusing more text than the memory allows (a gzip bomb) and
+    binary content as soon as it shows."""
+    budget = _text_budget()
+    out = io.BytesIO()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+            while True:
+                chunk = gz.read(_CHUNK)
+                if not chunk:
+                    break
+                if out.tell() < 4096 and b"\x00" in chunk[: 4096 - out.tell()]:
+                    raise BadFileError(f"edge list {path!r} is a compressed binary file, not a text edge list")
+                if out.tell() + len(chunk) > budget:
+                    raise _too_large(path, f"decompresses to more than {budget / 2**20:.0f} MiB")
+                out.write(chunk)
+    except (OSError, EOFError, zlib.error):
+        raise BadFileError(f"edge list {path!r} is a damaged gzip file: re-download or decompress it yourself") from None
+    return out.getvalue()
+
+
+def _read_text(path: str) -> str:
+    if not os.path.exists(path):
+        raise BadFileError(f"edge list {path!r} does not exist: check the path")
+    if os.path.isdir(path):
+        raise BadFileError(f"edge list {path!r} is a folder, not a file")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BadFileError(f"edge list {path!r} is not a regular file (a pipe or a device): give a file")
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > _text_budget():
+                raise _too_large(path, f"is {size / 2**20:.0f} MiB")
+            raw = fh.read()
+    except OSError as exc:
+        raise BadFileError(f"edge list {path!r} cannot be read ({exc.strerror}): check its permissions") from None
+    if raw[:2] == b"\x1f\x8b":
+        raw = _gunzip(path, raw)
+    if b"\x00" in raw[:4096]:
+        raise BadFileError(f"edge list {path!r} is a binary file, not a text edge list")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise BadFileError(f"edge list {path!r}, line {line}: the bytes are not UTF-8 text: save it as UTF-8") from None
+
+
+def _is_number(tok: str) -> bool:
+    return _FLOAT.fullmatch(tok) is not None
+
+
+def _data_part(line: str) -> str:
+    """A line without its comment (``#`` or ``%`` to the end, as the parser reads it), stripped."""
+    return _COMMENT.split(line, 1)[0].strip()
+
+
+def _first_data_line(text: str) -> tuple[int, str] | None:
+    """The number and content of the first line holding data (not blank, not only a comment)."""
+    start, no = 0, 1
+    while start <= len(text):
+        stop = text.find("\n", start)
+        if stop < 0:
+            stop = len(text)
+        s = _data_part(text[start:stop])
+        if s:
+            return no, s
+        start, no = stop + 1, no + 1
+    return None
+
+
+def read_edge_list(path: str, *, directed: bool = False, progress: Progress = None) -> EdgeList:
+    """Read and clean an edge list file.
+
+    Raises:
+        BadFileError: the file is missing, unreadable, empty or has a malformed line (its number is named).
+    """
+    if progress:
+        progress("reading edge list", 0.0)
+    text = _read_text(path)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    first = _first_data_line(text)
+    if first is None:
+        raise BadFileError(f"edge list {path!r} has no edges: expected lines like 'u v' or a CSV 'source,target'")
+    first_no, first_line = first
+    delimiter = "," if "," in first_line else None
+    tokens = [t.strip() for t in (first_line.split(",") if delimiter else first_line.split())]
+    ncols = len(tokens)
+    if ncols < 2:
+        raise BadFileError(f"edge list {path!r}, line {first_no}: expected two ids per line, found {_shown(first_line)!r}")
+    # A header names the columns: its first two fields are not numbers (``1 2 label`` is an edge).
+    header = not (_is_number(tokens[0]) and _is_number(tokens[1]))
+    # Any header is accepted; the first two columns are the ends. A third column is a weight only
+    # under a header (CSV ``source,target,weight``): in SNAP files it is often a timestamp.
+    use_weight = header and ncols >= 3
+    usecols = (0, 1, 2) if use_weight else (0, 1)
+    skip = first_no if header else first_no - 1
+    # numpy's parser reads every id and weight as ASCII, and crashes on some characters beyond it (numpy
+    # 2.x segfaults on e.g. U+E449E): it is given the text with other whitespace as spaces and any other
+    # non-ASCII character as '?', which no number contains, so such a field fails as it should.
+    parse = text if text.isascii() else _NON_ASCII.sub("?", _NON_ASCII_SPACE.sub(" ", text))
+    if progress:
+        progress("parsing edge list", 0.2)
+    fields = np.dtype([("u", "<i8"), ("v", "<i8")] + ([("w", "<f8")] if use_weight else []))
+    rows = _parse(parse, fields, delimiter, skip, usecols)
+    if rows is None and delimiter:
+        # With a delimiter numpy takes a line of only spaces (or of spaces before a comment) for a row of
+        # empty fields: such lines are blank, as in SNAP files; parse again without them (only then, as
+        # clearing them costs half a parse).
+        cleared = _BLANK_LEAD.sub("", parse)
+        if cleared != parse:
+            rows = _parse(cleared, fields, delimiter, skip, usecols)
+        del cleared
+    del parse
+    if rows is None:
+        _diagnose(path, text, delimiter, skip, 3 if use_weight else 2)
+        raise BadFileError(f"edge list {path!r} could not be parsed: expected lines of two integer ids")
+    if rows.shape[0] == 0:
+        raise BadFileError(f"edge list {path!r} has no edges: expected lines like 'u v' or a CSV 'source,target'")
+    u_raw, v_raw = rows["u"], rows["v"]
+    weight = None
+    if use_weight:
+        raw_w = rows["w"]
+        ok = np.isfinite(raw_w) & (raw_w >= 0) & (raw_w <= 1)
+        if not np.all(ok):
+            bad = int(np.flatnonzero(~ok)[0])
+            value = float(raw_w[bad])
+            why = "is not a finite number" if not np.isfinite(value) else "is outside 0..1"
+            raise BadFileError(
+                f"edge list {path!r}, line {_line_of_row(text, skip, bad)}: weight {value:g} {why} "
+                "(the weight column is the trust of the edge, between 0 and 1)"
+            )
+        weight = raw_w.astype(np.float32)
+    del rows
+    lines = int(u_raw.shape[0])
+    # Cleaning (sorting and remapping the ends) and then building the world take about this much per line.
+    ensure_memory(lines * BYTES_PER_LINE, f"importing edge list {path!r} ({lines:,} lines)",
+                  "split it or import it on a machine with more memory")
+    if progress:
+        progress("cleaning edge list", 0.5)
+    ends = np.concatenate([u_raw, v_raw])
+    ids = unique_sorted(ends)
+    inverse = np.searchsorted(ids, ends)
+    del ends
+    n = int(ids.shape[0])
+    u = inverse[:lines].astype(np.int32)
+    v = inverse[lines:].astype(np.int32)
+    loops = u == v
+    self_loops = int(loops.sum())
+    if self_loops:
+        u, v = u[~loops], v[~loops]
+        weight = None if weight is None else weight[~loops]
+    if directed:
+        src, dst, w = u, v, weight
+    else:
+        src, dst = np.concatenate([u, v]), np.concatenate([v, u])
+        w = None if weight is None else np.concatenate([weight, weight])
+    key = src.astype(np.int64) * n + dst
+    if w is None:
+        key = unique_sorted(key)
+    else:
+        key, first_at = unique_sorted_first(key)
+        w = w[first_at]
+    given = int(src.shape[0])
+    src = (key // n).astype(np.int32)
+    dst = (key % n).astype(np.int32)
+    duplicates = given - int(key.shape[0])
+    if progress:
+        progress("cleaning edge list", 1.0)
+    stats = {
+        "file": os.path.abspath(path),
+        "format": "csv" if delimiter == "," else "snap",
+        "header": header,
+        "directed": directed,
+        "lines": lines,
+        "self_loops_dropped": self_loops,
+        # For undirected input a reciprocal pair (u v and v u) yields the same two directed edges twice.
+        "duplicates_merged": duplicates,
+        "weighted": weight is not None,
+    }
+    return EdgeList(ids=ids.astype(np.int64), src=src, dst=dst, weight=w, stats=stats)
+
+
+def _parse(text: str, fields: np.dtype, delimiter: str | None, skip: int, usecols: tuple[int, ...]) -> np.ndarray | None:
+    """numpy's C parser over ``text``; None when it rejects a line."""
+    try:
+        with warnings.catch_warnings():
+            # An empty body is reported by the caller as one clear sentence, not as numpy's warning.
+            warnings.simplefilter("ignore", UserWarning)
+            return np.loadtxt(io.StringIO(text), dtype=fields, delimiter=delimiter, comments=("#", "%"),
+                              skiprows=skip, usecols=usecols, ndmin=1)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _shown(s: str) -> str:
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _data_lines(text: str, skip: int):
+    """(line number, data part) of every line after the first ``skip`` that holds data."""
+    for no, line in enumerate(text.split("\n"), 1):
+        if no <= skip:
+            continue
+        s = _data_part(line)
+        if s:
+            yield no, s
+
+
+def _line_of_row(text: str, skip: int, row: int) -> int:
+    """The line number of parsed row ``row`` (0-based), counting as the parser does."""
+    for k, (no, _) in enumerate(_data_lines(text, skip)):
+        if k == row:
+            return no
+    return skip + row + 1  # pragma: no cover - the parser and this walk agree on what a row is
+
+
+def _diagnose(path: str, text: str, delimiter: str | None, skip: int, needed: int) -> None:
+    """Walk the lines (only after the fast parser failed) and raise for the first malformed one, judging
+    each field as the parser does (ASCII digits only; ``#`` and ``%`` start a comment anywhere)."""
+    for no, s in _data_lines(text, skip):
+        parts = [p.strip() for p in (s.split(",") if delimiter else s.split())]
+        if len(parts) < 2:
+            raise BadFileError(f"edge list {path!r}, line {no}: expected two ids, found {_shown(s)!r}")
+        if len(parts) < needed:
+            raise BadFileError(f"edge list {path!r}, line {no}: expected {needed} columns, found {len(parts)} in {_shown(s)!r}")
+        for p in parts[:2]:
+            if not _INT.fullmatch(p):
+                raise BadFileError(f"edge list {path!r}, line {no}: {p[:30]!r} is not an integer id")
+            if len(p.lstrip("+-").lstrip("0")) > 19 or not -(2**63) <= int(p) < 2**63:
+                raise BadFileError(f"edge list {path!r}, line {no}: id {p[:30]} is too large (ids must fit in 64 bits)")
+        if needed >= 3 and not _is_number(parts[2]):
+            raise BadFileError(f"edge list {path!r}, line {no}: weight {parts[2][:30]!r} is not a number")

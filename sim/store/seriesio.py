@@ -1,0 +1,628 @@
+"""Series files: the per-tick counts of a propagation session's runs, written and read back.
+
+The format is tidy long data, one row per (run, tick, measure)::
+
+    p,run,tick,measure,value
+    0.1,0,0,S,990
+    0.1,0,0,I,10
+
+The columns are the sweep's grid keys (none for ``agora run``), then ``run`` (the run index within its
+combination), ``tick`` (0 = right after seeding), ``measure`` (a state name, ``reached``, ``new``, or a
+variable's moment ``NAME.mean``/``NAME.std``/``NAME.min``/``NAME.max``) and ``value``. Rows come in record
+order, then tick, then measure order. Integers are written without a decimal point, floats with ``repr``
+(they read back exactly), NaN as ``nan``.
+
+Three containers, chosen by the file name: ``.csv``, ``.csv.gz`` (gzip) and ``.parquet`` (pyarrow, the
+optional extra ``agora-sim[parquet]``; key columns keep their type, ``run`` and ``tick`` are int64,
+``measure`` a string, ``value`` float64).
+
+Text cells (string key values such as a model name, measure names, key names) are data: the CSV writer
+quotes them, and a cell that would start a spreadsheet formula (``=``, ``+``, ``-``, ``@``, ...) gets a
+leading ``'`` (:func:`sim.core.safe.csv_cell`). The reader undoes nothing: a guarded name reads back with its
+``'``. Parquet is not opened by spreadsheets and stores text exactly.
+
+Files are written atomically (a temporary file beside the target, then a rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.core.diskio import replacing
+from sim.errors import BadFileError, BadParameterError
+from sim.core.safe import csv_cell
+
+#: The columns every series file ends with; key columns (one per sweep grid key) come first.
+COLUMNS = ("run", "tick", "measure", "value")
+#: The file names understood, by how they end.
+EXTENSIONS = (".csv", ".csv.gz", ".parquet")
+#: What a malformed file's message tells the user to do.
+_EXPECTED = "expected the columns run,tick,measure,value as written by agora run --series"
+_INT_TEXT = re.compile(r"[+-]?\d+\Z")
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+
+
+def _container(path: str) -> str:
+    """``csv``, ``csv.gz`` or ``parquet`` from the file name (case-insensitive)."""
+    lower = path.lower()
+    for ext in (".csv.gz", ".csv", ".parquet"):
+        if lower.endswith(ext):
+            return ext[1:]
+    raise BadParameterError(
+        f"series file {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet"
+    )
+
+
+def _pyarrow(doing: str) -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401  (the submodule has to be importable too)
+    except ImportError:
+        raise BadParameterError(
+            f"{doing} Parquet needs the optional extra: pip install 'agora-sim[parquet]'"
+        ) from None
+    return pyarrow
+
+
+def check_series_path(path: str) -> str:
+    """Check, before any work, that a series file can be written at ``path``: a known extension, and
+    pyarrow installed for ``.parquet``. Returns the container (``csv``, ``csv.gz`` or ``parquet``).
+
+    Raises:
+        BadParameterError: an unknown extension, or Parquet without the optional extra.
+    """
+    kind = _container(path)
+    if kind == "parquet":
+        _pyarrow("writing")
+    return kind
+
+
+# --- the in-memory table ------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class SeriesTable:
+    """A series file's rows as columns.
+
+    Attributes:
+        key_names: the key columns (sweep grid keys) in file order; empty for ``agora run``.
+        keys: one array per key column, aligned with the rows (numbers where the whole column is numeric).
+        run, tick: int64 arrays.
+        measure: an array of str.
+        value: a float64 array.
+        source: the file it came from ('' when built in memory).
+    """
+
+    key_names: list[str]
+    keys: dict[str, np.ndarray]
+    run: np.ndarray
+    tick: np.ndarray
+    measure: np.ndarray
+    value: np.ndarray
+    source: str = ""
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.run.size)
+
+    def measures(self) -> list[str]:
+        """The measure names in first-seen order."""
+        if "measures" not in self._cache:
+            names, first = np.unique(self.measure, return_index=True)
+            self._cache["measures"] = [str(names[i]) for i in np.argsort(first, kind="stable")]
+        return list(self._cache["measures"])
+
+    def _combination_codes(self) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+        """Every key combination in first-seen order, and each row's index into that list."""
+        if "combinations" not in self._cache:
+            n = len(self)
+            codes = np.zeros(n, dtype=np.int64)
+            for name in self.key_names:  # mixed-radix code over the per-column first-seen value codes
+                _, first, inverse = np.unique(self.keys[name], return_index=True, return_inverse=True)
+                rank = np.empty(first.size, dtype=np.int64)
+                rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+                codes = codes * max(1, first.size) + rank[inverse.reshape(-1)]
+                codes = np.unique(codes, return_inverse=True)[1].reshape(-1)  # dense again: no overflow
+            uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")
+            rank = np.empty(uniq.size, dtype=np.int64)
+            rank[order] = np.arange(uniq.size)
+            combos = [tuple(self.keys[k][first[i]].item() for k in self.key_names) for i in order]
+            self._cache["combinations"] = (combos, rank[inverse.reshape(-1)])
+        return self._cache["combinations"]
+
+    def combinations(self) -> list[tuple[Any, ...]]:
+        """The key combinations (tuples of values in key order) in first-seen order; ``[()]`` without keys."""
+        combos, _ = self._combination_codes()
+        return list(combos)
+
+    def combination_mask(self, combination: tuple[Any, ...]) -> np.ndarray:
+        """The rows of one key combination (a boolean array)."""
+        combos, codes = self._combination_codes()
+        try:
+            index = combos.index(tuple(combination))
+        except ValueError:
+            raise BadParameterError(
+                f"series file {self.source or '(in memory)'} has no combination {_combo_text(self.key_names, combination)}"
+            ) from None
+        return codes == index
+
+    def groups(self) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
+        """Each key combination (values in key order, first-seen order) with its row mask."""
+        combos, codes = self._combination_codes()
+        for i, combo in enumerate(combos):
+            yield combo, codes == i
+
+    def runs(self) -> int:
+        """How many runs the table holds: distinct (combination, run) pairs."""
+        if len(self) == 0:
+            return 0
+        _, codes = self._combination_codes()
+        runs, run_codes = np.unique(self.run, return_inverse=True)
+        return int(np.unique(codes * runs.size + run_codes.reshape(-1)).size)
+
+
+def _combo_text(key_names: Sequence[str], combination: Sequence[Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in zip(key_names, combination)) or "(no keys)"
+
+
+# --- records to columns -------------------------------------------------------------------------------
+
+
+def _record_columns(index: int, record: dict[str, Any], key_names: Sequence[str]
+                    ) -> tuple[list[Any], int, np.ndarray, list[str], list[np.ndarray]]:
+    """Validate one series record: its key values, run, ticks, measure names and value arrays."""
+    try:
+        keys = record.get("keys") or {}
+        run = record["run"]
+        series = record["series"]
+        ticks = series["tick"]
+    except (KeyError, TypeError, AttributeError):
+        raise BadParameterError(
+            f"series record {index} is not a dict with 'keys', 'run' and 'series' (holding 'tick')"
+        ) from None
+    missing = [k for k in key_names if k not in keys]
+    if missing:
+        raise BadParameterError(f"series record {index} has no value for the key {missing[0]!r}")
+    try:
+        run = int(run)
+    except (TypeError, ValueError):
+        raise BadParameterError(f"series record {index}: run {run!r} is not a whole number") from None
+    ticks = np.asarray(ticks)
+    if ticks.ndim != 1 or (ticks.size and ticks.dtype.kind not in "iu"):
+        raise BadParameterError(f"series record {index}: 'tick' must be a list of whole numbers")
+    names, values = [], []
+    for name, column in series.items():
+        if name == "tick":
+            continue
+        arr = np.asarray(column)
+        if arr.dtype.kind == "b":
+            arr = arr.astype(np.int64)
+        elif arr.dtype.kind not in "iuf":
+            try:
+                arr = np.asarray([np.nan if v is None else v for v in column], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise BadParameterError(f"series record {index}: measure {name!r} holds values that are not numbers") from None
+        if arr.shape != ticks.shape:
+            raise BadParameterError(
+                f"series record {index}: measure {name!r} has {arr.size} values for {ticks.size} ticks"
+            )
+        names.append(str(name))
+        values.append(arr)
+    return [keys[k] for k in key_names], int(run), ticks.astype(np.int64), names, values
+
+
+def _check_key_names(key_names: Sequence[str]) -> list[str]:
+    names = [str(k) for k in key_names]
+    clash = [k for k in names if k in COLUMNS]
+    if clash:
+        raise BadParameterError(f"a key column cannot be named {clash[0]!r}: that name is one of run,tick,measure,value")
+    if len(set(names)) != len(names):
+        raise BadParameterError(f"key columns {', '.join(names)} name one column twice")
+    return names
+
+
+def table_from_records(records: Iterable[dict[str, Any]], key_names: Sequence[str] = (),
+                       source: str = "") -> SeriesTable:
+    """The :class:`SeriesTable` of series records, as :func:`read_series` would give after a Parquet write.
+
+    Text is kept exactly (no formula guard: nothing is written).
+    """
+    key_names = _check_key_names(key_names)
+    record_keys: list[list[Any]] = []
+    counts, runs, ticks, measures, values = [], [], [], [], []
+    for i, record in enumerate(records):
+        kv, run, tk, names, vals = _record_columns(i, record, key_names)
+        rows = tk.size * len(names)
+        if not rows:
+            continue
+        record_keys.append(kv)
+        counts.append(rows)
+        runs.append(run)
+        ticks.append(np.repeat(tk, len(names)))
+        measures.append(np.tile(np.asarray(names, dtype=str), tk.size))
+        values.append(np.stack(vals, axis=1).astype(np.float64).reshape(-1))
+    keys = {}
+    for j, k in enumerate(key_names):
+        per_record = np.empty(len(record_keys), dtype=object)
+        per_record[:] = [kv[j] for kv in record_keys]
+        keys[k] = np.repeat(_typed_keys(per_record), counts)
+    return SeriesTable(
+        key_names=key_names, keys=keys,
+        run=np.repeat(np.asarray(runs, dtype=np.int64), counts),
+        tick=np.concatenate(ticks) if ticks else np.empty(0, dtype=np.int64),
+        measure=np.concatenate(measures) if measures else np.empty(0, dtype=str),
+        value=np.concatenate(values) if values else np.empty(0, dtype=np.float64),
+        source=source,
+    )
+
+
+def _typed_keys(values: np.ndarray) -> np.ndarray:
+    """An object array of key values as int64, float64 or str, by what every value is."""
+    items = values.tolist()
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
+        return np.asarray(items, dtype=np.int64)
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in items):
+        return np.asarray(items, dtype=np.float64)
+    return np.asarray([_key_text(v) for v in items], dtype=str)
+
+
+def _key_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return ""
+    return str(v)
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+
+def _text_cell(text: str) -> str:
+    """One CSV text cell, formula-guarded and quoted as Python's csv module quotes it."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([csv_cell(text)])
+    return buf.getvalue()
+
+
+def _key_cell(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return _text_cell("true" if value else "false")
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return _text_cell(_key_text(value))
+
+
+def _value_texts(values: np.ndarray) -> list[str]:
+    """Integers without a decimal point, floats by ``repr`` (exact round trip; NaN is ``nan``)."""
+    if values.dtype.kind in "iu":
+        return list(map(str, values.tolist()))
+    return list(map(repr, values.astype(np.float64).tolist()))
+
+
+def _csv_lines(records: Iterable[dict[str, Any]], key_names: list[str]) -> Iterator[tuple[str, int]]:
+    """The CSV text of each record (its lines, each ending in a newline) and its row count."""
+    cells: dict[str, str] = {}
+    for i, record in enumerate(records):
+        kv, run, ticks, names, vals = _record_columns(i, record, key_names)
+        if not names or not ticks.size:
+            continue
+        prefix = "".join(_key_cell(v) + "," for v in kv) + f"{run},"
+        heads = [prefix + t + "," for t in map(str, ticks.tolist())]
+        columns = []
+        for name, arr in zip(names, vals):
+            if name not in cells:
+                cells[name] = _text_cell(name) + ","
+            m = cells[name]
+            columns.append([m + v for v in _value_texts(arr)])
+        # Row order: tick, then measure.
+        text = "\n".join([h + c for h, row in zip(heads, zip(*columns)) for c in row])
+        yield text + "\n", ticks.size * len(names)
+
+
+def _parquet_table(records: Iterable[dict[str, Any]], key_names: list[str]) -> tuple[Any, int]:
+    pa = _pyarrow("writing")
+    table = table_from_records(records, key_names)
+    arrays, names = [], []
+    for k in key_names:
+        col = table.keys[k]
+        arrays.append(pa.array(col.tolist(), type=pa.string()) if col.dtype.kind == "U" else pa.array(col))
+        names.append(k)
+    arrays += [pa.array(table.run, type=pa.int64()), pa.array(table.tick, type=pa.int64()),
+               pa.array(table.measure.tolist(), type=pa.string()), pa.array(table.value, type=pa.float64())]
+    names += list(COLUMNS)
+    return pa.table(arrays, names=names), len(table)
+
+
+def write_series(path: str, records: Iterable[dict[str, Any]], key_names: Sequence[str] = ()) -> int:
+    """Write series records to ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), atomically.
+
+    Args:
+        path: the target; its extension picks the container.
+        records: series records ``{"keys": {...}, "run": r, "series": {"tick": [...], MEASURE: [...]}}``.
+        key_names: the key columns, written first, in this order (each record's ``keys`` must hold them).
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        BadParameterError: an unknown extension, Parquet without pyarrow, a malformed record.
+        BadFileError: the target cannot be written.
+    """
+    kind = _container(path)
+    if kind == "parquet":
+        _pyarrow("writing")  # before any work
+    key_names = _check_key_names(key_names)
+    if os.path.isdir(path):
+        raise BadFileError(f"cannot write series file {path!r}: it is a folder (give a file name)")
+    rows = 0
+    with replacing(path, "series file") as tmp:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            table, rows = _parquet_table(records, key_names)
+            pq.write_table(table, tmp)
+        else:
+            with open(tmp, "wb") as raw:
+                out: Any = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) \
+                    if kind == "csv.gz" else raw
+                try:
+                    header = ",".join([_text_cell(k) for k in key_names] + list(COLUMNS)) + "\n"
+                    out.write(header.encode("utf-8"))
+                    for text, n in _csv_lines(records, key_names):
+                        # "replace": a lone surrogate in a name (not text UTF-8 can carry) cannot end the write.
+                        out.write(text.encode("utf-8", errors="replace"))
+                        rows += n
+                finally:
+                    if out is not raw:
+                        out.close()
+    return rows
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def _bad(path: str, where: str, what: str) -> BadFileError:
+    return BadFileError(f"series file {path} {where}: {what} ({_EXPECTED})")
+
+
+def _check_header(path: str, header: list[str]) -> list[str]:
+    if len(header) < 4 or [h.strip() for h in header[-4:]] != list(COLUMNS):
+        shown = ",".join(header)
+        if len(shown) > 80:
+            shown = shown[:79] + "…"
+        raise _bad(path, "line 1", f"the header {shown!r} does not end with run,tick,measure,value")
+    keys = [h.strip() for h in header[:-4]]
+    if len(set(keys)) != len(keys) or any(not k for k in keys):
+        raise _bad(path, "line 1", "the key columns of the header must have distinct, non-empty names")
+    return keys
+
+
+def _open_text(path: str, kind: str) -> Any:
+    if kind == "csv.gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def read_series(path: str) -> SeriesTable:
+    """Read a series file (``.csv``, ``.csv.gz`` or ``.parquet``, by its name).
+
+    Key columns become numbers when every value of the column is a number (int64 when all are whole),
+    else strings. Text is returned as stored: a formula-guarded name keeps its leading ``'``.
+
+    Raises:
+        BadParameterError: an unknown extension, or Parquet without pyarrow.
+        BadFileError: a missing, empty or malformed file (the message names the line and what to do).
+    """
+    kind = _container(path)
+    if kind == "parquet":
+        _pyarrow("reading")
+    if os.path.isdir(path):
+        raise BadFileError(f"series file {path} is a folder: give the file written by agora run --series")
+    if not os.path.exists(path):
+        raise BadFileError(f"series file {path} does not exist: check the path")
+    try:
+        if kind == "parquet":
+            return _read_parquet(path)
+        try:
+            return _read_csv_fast(path, kind)
+        except _SlowPath:
+            return _read_csv_checked(path, kind)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            what = "is not UTF-8 text"
+        elif isinstance(exc, csv.Error):
+            what = f"is not valid CSV ({exc})"
+        elif isinstance(exc, (gzip.BadGzipFile, EOFError, zlib.error)):
+            what = "is not a complete gzip file"
+        else:
+            what = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        raise BadFileError(f"series file {path} {what}: give a file written by agora run --series") from None
+
+
+class _SlowPath(Exception):
+    """The vectorised reader met a row it cannot parse: read again row by row to say where."""
+
+
+def _read_bytes(path: str, kind: str) -> bytes:
+    opener: Any = gzip.open if kind == "csv.gz" else open
+    with opener(path, "rb") as fh:
+        data = fh.read()
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data  # a byte-order mark from a spreadsheet
+
+
+def _distinct(cells: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct cells in first-seen order and each cell's index among them (bulk, not cell by cell)."""
+    distinct = {v: i for i, v in enumerate(dict.fromkeys(cells))}
+    if len(distinct) <= 1:
+        return list(distinct), np.zeros(len(cells), dtype=np.int64)
+    return list(distinct), np.fromiter(map(distinct.__getitem__, cells), dtype=np.int64, count=len(cells))
+
+
+def _text_column(words: list[str], codes: np.ndarray) -> np.ndarray:
+    return np.asarray(words, dtype=str)[codes] if words else np.empty(0, dtype=str)
+
+
+def _read_csv_fast(path: str, kind: str) -> SeriesTable:
+    """The common case in a few bulk operations: no quoted cell (text holding a comma, quote or line
+    break), no blank line, every line with as many fields as the header. Anything else (and every error,
+    to name its line) goes to the row-by-row reader."""
+    data = _read_bytes(path, kind)
+    if not data.strip():
+        raise BadFileError(f"series file {path} is empty: give a file written by agora run --series")
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    if b'"' in data or b"\r" in data:
+        raise _SlowPath
+    head, _, body = data.partition(b"\n")
+    key_names = _check_header(path, head.decode("utf-8").split(","))
+    width = len(key_names) + 4
+    body = body.rstrip(b"\n")
+    if not body:
+        return _assemble(path, key_names, [[] for _ in range(width)])
+    if b"\n\n" in body:
+        raise _SlowPath
+    # Every line must have width - 1 commas (UTF-8 never hides a comma or newline byte inside a character).
+    buf = np.frombuffer(body, dtype=np.uint8)
+    ends = np.append(np.flatnonzero(buf == 10), buf.size)
+    per_line = np.diff(np.searchsorted(np.flatnonzero(buf == 44), ends), prepend=0)
+    if np.any(per_line != width - 1):
+        raise _SlowPath
+    cells = body.decode("utf-8").replace("\n", ",").split(",")
+    try:
+        run = np.fromiter(map(int, cells[width - 4::width]), dtype=np.int64, count=ends.size)
+        tick = np.fromiter(map(int, cells[width - 3::width]), dtype=np.int64, count=ends.size)
+        value = np.fromiter(map(float, cells[width - 1::width]), dtype=np.float64, count=ends.size)
+    except (ValueError, OverflowError):
+        raise _SlowPath from None
+    keys = {k: _key_column(*_distinct(cells[j::width])) for j, k in enumerate(key_names)}
+    return SeriesTable(key_names=key_names, keys=keys, run=run, tick=tick,
+                       measure=_text_column(*_distinct(cells[width - 2::width])), value=value, source=path)
+
+
+def _read_csv_checked(path: str, kind: str) -> SeriesTable:
+    """Row by row, naming the first bad line (only used when the fast reader failed)."""
+    with _open_text(path, kind) as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        key_names = _check_header(path, header)
+        width = len(header)
+        cols: list[list[Any]] = [[] for _ in range(width)]
+        start = reader.line_num
+        for row in reader:
+            line = start + 1
+            start = reader.line_num
+            if not row:
+                continue
+            if len(row) != width:
+                raise _bad(path, f"line {line}", f"{len(row)} fields where the header has {width}")
+            for name, j, conv, noun in (("run", -4, int, "a whole number"), ("tick", -3, int, "a whole number"),
+                                        ("value", -1, float, "a number")):
+                try:
+                    cols[j].append(conv(row[j]))
+                except (ValueError, OverflowError):
+                    cell = row[j] if len(row[j]) <= 40 else row[j][:39] + "…"
+                    raise _bad(path, f"line {line}", f"{name} {cell!r} is not {noun}") from None
+            for j in range(width - 4):
+                cols[j].append(row[j])
+            cols[-2].append(row[-2])
+    parts = [[np.asarray(c, dtype=str)] for c in cols[:-4]]
+    parts += [[np.asarray(cols[-4], dtype=np.int64)], [np.asarray(cols[-3], dtype=np.int64)],
+              [np.asarray(cols[-2], dtype=str)], [np.asarray(cols[-1], dtype=np.float64)]]
+    return _assemble(path, key_names, parts)
+
+
+def _assemble(path: str, key_names: list[str], parts: list[list[np.ndarray]]) -> SeriesTable:
+    def cat(p: list[np.ndarray], dtype: Any) -> np.ndarray:
+        return np.concatenate(p) if p else np.empty(0, dtype=dtype)
+
+    keys = {k: _key_column(*_distinct(cat(parts[j], str).tolist())) for j, k in enumerate(key_names)}
+    return SeriesTable(key_names=key_names, keys=keys, run=cat(parts[-4], np.int64), tick=cat(parts[-3], np.int64),
+                       measure=cat(parts[-2], str), value=cat(parts[-1], np.float64), source=path)
+
+
+def _key_column(words: list[str], codes: np.ndarray) -> np.ndarray:
+    """A key column from its distinct texts: numbers when every value is written as a number (int64 when
+    all are whole), else the strings."""
+    if words and all(_NUMBER_TEXT.match(w) for w in words):
+        if all(_INT_TEXT.match(w) for w in words) and all(abs(int(w)) < 2**63 for w in words):
+            return np.asarray([int(w) for w in words], dtype=np.int64)[codes]
+        return np.asarray([float(w) for w in words], dtype=np.float64)[codes]
+    return _text_column(words, codes)
+
+
+def _read_parquet(path: str) -> SeriesTable:
+    pa = _pyarrow("reading")
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadFileError(f"series file {path} is not a readable Parquet file ({first[:120]}): "
+                           "give a file written by agora run --series") from None
+    names = [str(n) for n in table.column_names]
+    key_names = _check_header(path, names)
+    cols = {}
+    for name in COLUMNS:
+        col = table.column(name)
+        if col.null_count:
+            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise _bad(path, f"row {row + 1}", f"{name} is missing")
+        cols[name] = col
+    out: dict[str, np.ndarray] = {}
+    for name, kinds, dtype, noun in (("run", "iu", np.int64, "whole numbers"), ("tick", "iu", np.int64, "whole numbers"),
+                                     ("value", "iuf", np.float64, "numbers")):
+        try:
+            arr = cols[name].to_numpy()
+        except (pa.ArrowException, ValueError):
+            arr = np.asarray(cols[name].to_pylist(), dtype=object)
+        if arr.dtype.kind not in kinds:
+            if name != "value" and arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                arr = arr.astype(np.int64)
+            else:
+                raise _bad(path, "column " + name, f"holds {cols[name].type} where {noun} are expected")
+        out[name] = arr.astype(dtype)
+    measure = cols["measure"]
+    if not (pa.types.is_string(measure.type) or pa.types.is_large_string(measure.type)
+            or pa.types.is_dictionary(measure.type)):
+        raise _bad(path, "column measure", f"holds {measure.type} where text is expected")
+    keys = {}
+    for k in key_names:
+        col = table.column(k)
+        if pa.types.is_integer(col.type) and not col.null_count:
+            keys[k] = col.to_numpy().astype(np.int64)
+        elif (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
+            keys[k] = np.asarray(col.to_pylist(), dtype=np.float64)
+        else:
+            keys[k] = _arrow_text(pa, col)
+    return SeriesTable(key_names=key_names, keys=keys, run=out["run"], tick=out["tick"],
+                       measure=_arrow_text(pa, measure), value=out["value"], source=path)
+
+
+def _arrow_text(pa: Any, column: Any) -> np.ndarray:
+    """A text column of many repeated values as a str array, through its distinct values."""
+    array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    if not pa.types.is_dictionary(array.type):
+        array = array.dictionary_encode()
+    words = [_key_text(v) for v in array.dictionary.to_pylist()]
+    codes = array.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    if array.null_count:  # a missing key value reads as ''
+        words.append("")
+        codes[array.is_null().to_numpy(zero_copy_only=False)] = len(words) - 1
+    return _text_column(words, codes) if words else np.full(len(array), "")
+
+
+__all__ = ["COLUMNS", "EXTENSIONS", "SeriesTable", "read_series", "table_from_records", "write_series"]

@@ -1,0 +1,450 @@
+"""Snapshots: a whole world in one compressed msgpack file (``.snap``).
+
+Layout (every part after the magic is msgpack)::
+
+    b"AGORASNP" + format version (1 byte)        9 bytes
+    bin: zstd-compressed bytes of array 0           \\
+    ...                                              } each array compressed on its own
+    bin: zstd-compressed bytes of array k-1         /
+    map: manifest {format_version, app_version, created, meta, arrays: [{name, dtype, shape,
+         offset, size, raw_size, crc32}], ...}
+    trailer: manifest offset (8 bytes, big-endian) + CRC-32 of the manifest (4 bytes) + b"AGORAEND"
+
+Writing goes to a temporary file that is fsynced and renamed over the target, so a crash mid-save
+never damages the previous snapshot. Loading executes nothing from the file (no pickle): it checks the
+magic, the trailer, the manifest's checksum and every declared size against the file's size and the
+machine's memory before reading any array, checks each array's CRC before decompressing it into a
+buffer of exactly the declared size, and validates the assembled world completely before returning
+it, so the caller's current world is untouched on any error.
+
+A declared size is bounded by the bytes behind it: zstd cannot expand more than :data:`MAX_RATIO` times,
+and each frame's own content size must match the manifest, so no buffer is ever larger than what the
+file can really hold or than the memory available. Decoding is iterative or depth-limited (msgpack's
+stack limit, :data:`MAX_DEPTH` for the JSON metadata): a deeply nested file cannot exhaust the Python
+stack. Every failure is one :class:`BadFileError` or :class:`ResourceError` (``tests/test_fuzz.py``
+fuzzes this); a failed save (a full disk, a quota, the file size limit) is one :class:`ResourceError`
+saying the previous snapshot is untouched (:mod:`sim.core.diskio`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import stat
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+import numpy as np
+import zstandard
+
+from sim import __version__
+from sim.core.diskio import remove_quietly, write_error
+from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.core.faults import kill_point
+from sim.core.memory import ensure_memory
+from sim.store.worldfile import (
+    _fsync_dir,
+    _meta_rows,
+    _world_arrays,
+    check_target,
+    remove_stale_temps,
+    world_from_parts,
+)
+from sim.core.world import World
+
+Progress = Callable[[str, float], None] | None
+
+MAGIC = b"AGORASNP"
+END_MAGIC = b"AGORAEND"
+FORMAT_VERSION = 1
+TRAILER = struct.Struct(">QI8s")
+MAX_MANIFEST = 64 * 1024 * 1024
+#: zstd expands at most this much (one 4-byte RLE block per 128 KiB): the bound on a declared array size.
+MAX_RATIO = 32768
+#: Deepest nesting accepted in the world metadata (configuration, sessions, messages).
+MAX_DEPTH = 64
+ALLOWED_DTYPES = {"<i8", "<u8", "<i4", "<u4", "<i2", "<u2", "|i1", "|u1", "<f4", "<f8", "|b1"}
+
+
+def _bin_header(size: int) -> bytes:
+    return b"\xc6" + struct.pack(">I", size)
+
+
+def save_snapshot(world: World, path: str, *, force: bool = False, level: int = 3, progress: Progress = None) -> int:
+    """Write ``world`` to ``path`` as a snapshot; returns the file size in bytes.
+
+    Raises:
+        TargetExistsError: ``path`` exists and ``force`` is false.
+    """
+    check_target(path, force, what="snapshot")
+    remove_stale_temps(path)  # left by saves that were killed before their rename
+    existed = os.path.exists(path)
+    arrays = _world_arrays(world)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    cctx = zstandard.ZstdCompressor(level=level, threads=-1)
+    total = sum(a.nbytes for a in arrays.values()) or 1
+    done = 0
+    entries = []
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(MAGIC + bytes([FORMAT_VERSION]))
+            for name, arr in arrays.items():
+                arr = np.ascontiguousarray(arr)
+                if arr.dtype.byteorder == ">":
+                    arr = arr.astype(arr.dtype.newbyteorder("<"))
+                comp = cctx.compress(memoryview(arr).cast("B")) if arr.nbytes else b""
+                if len(comp) >= 2**32:
+                    raise ResourceError(f"array {name} is too large for a snapshot section")
+                fh.write(_bin_header(len(comp)))
+                entries.append(
+                    {
+                        "name": name,
+                        "dtype": arr.dtype.str,
+                        "shape": list(arr.shape),
+                        "offset": fh.tell(),
+                        "size": len(comp),
+                        "raw_size": arr.nbytes,
+                        "crc32": zlib.crc32(comp),
+                    }
+                )
+                fh.write(comp)
+                done += arr.nbytes
+                if progress:
+                    progress("writing snapshot", done / total)
+            kill_point("snapshot")
+            manifest = {
+                "format": "agora-snapshot",
+                "format_version": FORMAT_VERSION,
+                "app_version": __version__,
+                "created": time.time(),
+                "compression": "zstd",
+                # World metadata as JSON text: it holds 128-bit generator states msgpack cannot.
+                "meta": json.dumps(dict(_meta_rows_decoded(world))),
+                "arrays": entries,
+                # LLM answers by prompt, and the latest posts (see sim.llm).
+                "llm_cache": [list(r) for r in world.llm_cache.rows()],
+                "posts": {"rows": [list(r) for r in world.posts.rows()], "total": len(world.posts), "next_id": world.posts.next_id},
+            }
+            offset = fh.tell()
+            packed = msgpack.packb(manifest, use_bin_type=True)
+            fh.write(packed)
+            fh.write(TRAILER.pack(offset, zlib.crc32(packed), END_MAGIC))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path)
+    except BaseException as exc:
+        remove_quietly(tmp)
+        error = write_error(exc, path, "snapshot", existed)
+        if error is not None:
+            raise error from None
+        raise
+    return os.path.getsize(path)
+
+
+def _meta_rows_decoded(world: World) -> list[tuple[str, Any]]:
+    return [(k, json.loads(v)) for k, v in _meta_rows(world)]
+
+
+def _fail(path: str, why: str) -> BadFileError:
+    return BadFileError(f"snapshot {path!r} {why}; the current world was left as it was")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+class _TooManyObjects(Exception):
+    pass
+
+
+def _unpack_manifest(path: str, packed: bytes) -> Any:
+    """msgpack-decode the manifest with every limit set: no binary, bounded lengths, nesting (msgpack's
+    own stack limit) and containers (at most one per 16 bytes, so memory stays a small multiple of the
+    manifest's size)."""
+    budget = [len(packed) // 16 + 10_000]
+
+    def count(obj: Any) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooManyObjects
+        return obj
+
+    try:
+        return msgpack.unpackb(
+            packed, raw=False, strict_map_key=True, list_hook=count, object_hook=count,
+            max_str_len=MAX_MANIFEST, max_bin_len=0, max_array_len=1_000_000, max_map_len=100_000, max_ext_len=0,
+        )
+    except _TooManyObjects:
+        raise _fail(path, "is damaged (its manifest holds too many nested objects)") from None
+    except (Exception, RecursionError):  # msgpack raises several unrelated types for bad input
+        raise _fail(path, "is damaged (unreadable manifest)") from None
+
+
+def _depth(obj: Any, limit: int) -> bool:
+    """Whether ``obj`` (decoded JSON or msgpack) nests no deeper than ``limit`` (walked without recursion)."""
+    stack = [(obj, 0)]
+    while stack:
+        cur, d = stack.pop()
+        if d > limit:
+            return False
+        if isinstance(cur, dict):
+            stack.extend((v, d + 1) for v in cur.values())
+        elif isinstance(cur, list):
+            stack.extend((v, d + 1) for v in cur)
+    return True
+
+
+def read_manifest(path: str) -> tuple[dict[str, Any], int]:
+    """Read and validate a snapshot's manifest; returns it and the file size.
+
+    Raises:
+        BadFileError: missing, foreign, truncated, corrupt or another format version.
+        ResourceError: the arrays it declares would not fit in the memory available now.
+    """
+    if not os.path.exists(path):
+        raise BadFileError(f"snapshot {path!r} does not exist: check the path (snapshots usually end in .snap)")
+    if os.path.isdir(path):
+        raise BadFileError(f"snapshot {path!r} is a folder, not a snapshot file")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BadFileError(f"snapshot {path!r} is not a regular file (a pipe or a device): give a .snap file")
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(len(MAGIC) + 1)
+            if head[: len(MAGIC)] != MAGIC:
+                if head.startswith(b"SQLite format 3"[: len(head)]) and len(head) == len(MAGIC) + 1:
+                    raise _fail(path, "is a world file, not a snapshot: open it directly, or give a .snap file")
+                raise _fail(path, "is not an Agora snapshot (wrong magic bytes)")
+            if len(head) < len(MAGIC) + 1 or head[len(MAGIC)] != FORMAT_VERSION:
+                version = head[len(MAGIC)] if len(head) > len(MAGIC) else None
+                if version is None:
+                    raise _fail(path, "is truncated")
+                raise _fail(path, f"has format version {version}, this Agora reads version {FORMAT_VERSION}")
+            if size < len(head) + TRAILER.size:
+                raise _fail(path, "is truncated")
+            fh.seek(size - TRAILER.size)
+            offset, crc, end = TRAILER.unpack(fh.read(TRAILER.size))
+            if end != END_MAGIC:
+                raise _fail(path, "is truncated or damaged (no end marker)")
+            length = size - TRAILER.size - offset
+            if not len(head) <= offset < size - TRAILER.size or length > MAX_MANIFEST:
+                raise _fail(path, "is damaged (bad manifest position)")
+            ensure_memory(length * 24, f"reading the {length / 2**20:.0f} MiB manifest of snapshot {path!r}",
+                          "the current world was left as it was")
+            fh.seek(offset)
+            packed = fh.read(length)
+    except OSError as exc:
+        raise BadFileError(f"snapshot {path!r} cannot be read ({exc.strerror}): check its permissions") from None
+    if len(packed) != length:
+        raise _fail(path, "is truncated (it changed while being read)")
+    if zlib.crc32(packed) != crc:
+        raise _fail(path, "is damaged (manifest checksum mismatch)")
+    manifest = _unpack_manifest(path, packed)
+    if not isinstance(manifest, dict) or manifest.get("format") != "agora-snapshot":
+        raise _fail(path, "is not an Agora snapshot")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION or not _is_int(version):
+        shown = version if _is_int(version) else "unknown"
+        raise _fail(path, f"has format version {shown}, this Agora reads version {FORMAT_VERSION}")
+    _validate_entries(path, manifest, offset)
+    return manifest, size
+
+
+def _validate_entries(path: str, manifest: dict[str, Any], manifest_offset: int) -> None:
+    """Check every array entry's types, names, dtype, shape and place before anything is allocated."""
+    entries = manifest.get("arrays")
+    if not isinstance(entries, list) or not isinstance(manifest.get("meta"), str):
+        raise _fail(path, "is damaged (bad manifest)")
+    raw_total = 0
+    lie: str | None = None
+    seen: set[str] = set()
+    first = len(MAGIC) + 1 + 5
+    for ent in entries:
+        if not isinstance(ent, dict):
+            raise _fail(path, "is damaged (bad array entry)")
+        name, dtype, shape = ent.get("name"), ent.get("dtype"), ent.get("shape")
+        off, size, raw, crc = ent.get("offset"), ent.get("size"), ent.get("raw_size"), ent.get("crc32")
+        if not isinstance(name, str) or not 0 < len(name) <= 200 or name in seen:
+            shown = repr(name[:60]) if isinstance(name, str) else "with a bad name"
+            raise _fail(path, f"is damaged (bad or repeated array entry {shown})")
+        seen.add(name)
+        if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
+            raise _fail(path, f"is damaged (array {name} has an unsupported type; only plain numbers are accepted)")
+        if not (isinstance(shape, list) and len(shape) <= 4 and all(_is_int(d) and 0 <= d < 2**40 for d in shape)):
+            raise _fail(path, f"is damaged (bad shape for array {name})")
+        if not all(_is_int(x) for x in (off, size, raw, crc)):
+            raise _fail(path, f"is damaged (bad sizes for array {name})")
+        if raw != math.prod(shape) * np.dtype(dtype).itemsize or not 0 <= crc < 2**32:
+            raise _fail(path, f"is damaged (array {name} size does not match its shape)")
+        if not (first <= off and 0 <= size and off + size <= manifest_offset):
+            raise _fail(path, f"is truncated or damaged (array {name} lies outside the file)")
+        # zstd cannot expand data more than MAX_RATIO times (a 4-byte block per 128 KiB at best): a
+        # larger declared size is a lie, refused before a buffer of that size is allocated.
+        if lie is None and ((raw == 0) != (size == 0) or raw > size * MAX_RATIO):
+            lie = f"array {name} declares {raw} bytes from {size} compressed bytes"
+        raw_total += raw
+    ensure_memory(raw_total, f"loading snapshot {path!r}", "the current world was left as it was")
+    if lie is not None:
+        raise _fail(path, f"is damaged ({lie})")
+
+
+#: Errors that assembling a world from a hostile (checksummed but forged) manifest can raise.
+_ASSEMBLY_ERRORS = (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError, RecursionError,
+                    ZeroDivisionError, BadParameterError)
+
+
+def _check_meta(path: str, meta: Any) -> dict[str, Any]:
+    if not isinstance(meta, dict) or not _depth(meta, MAX_DEPTH):
+        raise _fail(path, "is damaged (bad world metadata)")
+    for key in ("agents", "edges"):
+        if not _is_int(meta.get(key)) or not 0 <= meta[key] < 2**40:
+            raise _fail(path, f"is damaged (bad {key} count)")
+    messages, sessions = meta.get("messages") or [], meta.get("sessions") or []
+    if not isinstance(messages, list) or not isinstance(sessions, list):
+        raise _fail(path, "is damaged (bad message or session list)")
+    def int64(x: Any) -> bool:  # what a world file's INTEGER columns hold
+        return _is_int(x) and -(2**63) <= x < 2**63
+
+    for m in messages:
+        if not (isinstance(m, dict) and int64(m.get("id")) and isinstance(m.get("text"), str)
+                and _is_int(m.get("topics")) and 0 <= m["topics"] < 2**64 and int64(m.get("created_tick"))
+                and (m.get("author") is None or int64(m.get("author")))):
+            raise _fail(path, "is damaged (a message is invalid)")
+    for rec in sessions:
+        # The fields that PropagationSession.from_record keeps as they are, and world files store as columns.
+        if not (isinstance(rec, dict)
+                and all(int64(rec.get(k)) for k in ("id", "message_id", "priority", "reached", "exposed"))
+                and all(rec.get(k) is None or int64(rec[k]) for k in ("started_tick", "ended_tick"))
+                and all(rec.get(k) is None or isinstance(rec[k], str) for k in ("error", "traceback", "recommender"))
+                and isinstance(rec.get("params"), dict) and isinstance(rec.get("message") or {}, dict)):
+            raise _fail(path, "is damaged (a propagation session is invalid)")
+    config = meta.get("config") or {}
+    if isinstance(config, dict) and config.get("social") is not None:
+        from sim.model.settings import social_settings
+
+        social = config["social"]
+        try:
+            if not isinstance(social, dict):
+                raise TypeError("not a record")
+            social_settings(social)
+        except (*_ASSEMBLY_ERRORS, AgoraError):
+            raise _fail(path, "is damaged (bad living-network settings)") from None
+    return meta
+
+
+def _check_values(path: str, world: World) -> None:
+    """Values a forged file could hold that the structure checks let through but that would break the
+    world later: shares outside 0..1 or not numbers at all (SQLite stores NaN as NULL), infinite trust,
+    and persona codes beyond the word lists."""
+    from sim.core.persona import POOLS, STYLES
+
+    c = world.columns
+    for col in ("activity_rate", "susceptibility", "reputation", "influence"):
+        if not np.all((c[col] >= 0) & (c[col] <= 1)):  # false for NaN too
+            raise _fail(path, f"is damaged (column {col} holds a value outside 0..1)")
+    if not np.all(np.isfinite(world.graph.trust)):
+        raise _fail(path, "is damaged (an edge's trust is not a finite number)")
+    codes = c["persona_codes"]
+    if world.n and (np.any(codes.max(axis=0) >= np.array([len(p) for p in POOLS])) or c["persona_style"].max() >= len(STYLES)):
+        raise _fail(path, "is damaged (a persona code is out of range)")
+    if world.n and c["community"].min() < -1:
+        raise _fail(path, "is damaged (a community number is negative)")
+
+
+def load_snapshot(path: str, *, progress: Progress = None) -> World:
+    """Read, verify and assemble the world stored in a snapshot. Nothing live is touched.
+
+    Raises:
+        BadFileError: the file is missing, foreign, truncated, corrupt or of another version.
+        ResourceError: the machine cannot hold it.
+    """
+    manifest, _ = read_manifest(path)
+    try:
+        meta = json.loads(manifest["meta"])
+    except (ValueError, RecursionError):
+        raise _fail(path, "is damaged (bad world metadata)") from None
+    meta = _check_meta(path, meta)
+    dctx = zstandard.ZstdDecompressor()
+    arrays: dict[str, np.ndarray] = {}
+    total = sum(e["raw_size"] for e in manifest["arrays"]) or 1
+    done = 0
+    try:
+        with open(path, "rb") as fh:
+            for ent in manifest["arrays"]:
+                fh.seek(ent["offset"] - 5)
+                if fh.read(5) != _bin_header(ent["size"]):
+                    raise _fail(path, f"is damaged (array {ent['name']} header)")
+                comp = fh.read(ent["size"])
+                if len(comp) != ent["size"] or zlib.crc32(comp) != ent["crc32"]:
+                    raise _fail(path, f"is damaged (checksum mismatch in array {ent['name']})")
+                if ent["raw_size"]:
+                    try:
+                        declared = zstandard.frame_content_size(comp)
+                    except zstandard.ZstdError:
+                        declared = -1
+                    if declared != ent["raw_size"]:
+                        raise _fail(path, f"is damaged (array {ent['name']} has the wrong length)")
+                out = np.empty(ent["shape"], dtype=np.dtype(ent["dtype"]))
+                if out.nbytes:
+                    _decompress_into(dctx, comp, out, path, ent["name"])
+                del comp
+                arrays[ent["name"]] = out
+                done += ent["raw_size"]
+                if progress:
+                    progress("reading snapshot", done / total)
+    except OSError as exc:
+        raise BadFileError(f"snapshot {path!r} cannot be read ({exc.strerror})") from None
+    try:
+        world = world_from_parts(meta, arrays, path=None, source=f"snapshot {path!r}")
+    except BadFileError as exc:
+        raise BadFileError(f"{exc}; the current world was left as it was") from None
+    except _ASSEMBLY_ERRORS:
+        raise _fail(path, "is damaged (bad world metadata)") from None
+    try:
+        problems = world.graph.check()
+    except _ASSEMBLY_ERRORS:
+        problems = ["its graph arrays do not fit together"]
+    if problems:
+        raise _fail(path, f"is inconsistent ({problems[0]})")
+    _check_values(path, world)
+    try:
+        world.llm_cache.load(manifest.get("llm_cache") or [])
+        posts = manifest.get("posts") or {}
+        if not isinstance(posts, dict):
+            raise ValueError("posts is not a record")
+        total, next_id = posts.get("total"), posts.get("next_id")
+        if total is not None and (not _is_int(total) or total < 0):
+            raise ValueError("bad post count")
+        if next_id is not None and (not _is_int(next_id) or next_id < 1):
+            raise ValueError("bad post id")
+        world.posts.load(posts.get("rows") or [], total=total, next_id=next_id)
+        if any(not 0 <= r[2] < world.n for r in world.posts.rows()):
+            raise ValueError("a post names an agent the world does not have")
+    except (ValueError, TypeError) as exc:
+        raise _fail(path, f"is damaged (LLM cache or posts: {exc})") from None
+    return world
+
+
+def _decompress_into(dctx: zstandard.ZstdDecompressor, comp: bytes, out: np.ndarray, path: str, name: str) -> None:
+    """Decompress straight into ``out``; more or less data than declared is an error."""
+    target = memoryview(out).cast("B")
+    filled = 0
+    try:
+        with dctx.stream_reader(io.BytesIO(comp)) as reader:
+            while filled < target.nbytes:
+                got = reader.readinto(target[filled:])
+                if not got:
+                    break
+                filled += got
+            extra = reader.read(1)
+    except zstandard.ZstdError:
+        raise _fail(path, f"is damaged (array {name} does not decompress)") from None
+    if filled != target.nbytes or extra:
+        raise _fail(path, f"is damaged (array {name} has the wrong length)")

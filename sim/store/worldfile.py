@@ -1,0 +1,829 @@
+"""World files: one SQLite database per world (aiosqlite, WAL).
+
+The simulator works on arrays; the database keeps them two ways. The ``arrays`` table holds every
+column and the CSR graph as raw little-endian blobs (chunked), so opening a world is a few large
+reads. The ``agents`` and ``relationships`` tables mirror them as rows, so a world stays queryable with
+plain SQL. The schema is documented in the README (section "World files").
+
+A new world file is written to a temporary file beside the target, synced and renamed, so a crash
+while creating it never leaves half a world under the target's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiosqlite
+import numpy as np
+
+from sim import __version__
+from sim.errors import BadFileError, BadParameterError, TargetExistsError
+from sim.core.faults import kill_point
+from sim.core.graph import Graph, GraphDelta
+from sim.core.memory import ensure_disk, ensure_memory, world_file_bytes
+from sim.store.analysis_tables import ANALYSIS_SCHEMA
+from sim.core.persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
+from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
+
+Progress = Callable[[str, float], None] | None
+
+FORMAT_VERSION = 1
+BLOB_CHUNK = 64 * 1024 * 1024
+ROW_BATCH = 200_000
+
+SCHEMA_TEMPLATE = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE arrays (
+    name TEXT NOT NULL, chunk INTEGER NOT NULL, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (name, chunk)
+);
+CREATE TABLE persona_words (kind TEXT NOT NULL, code INTEGER NOT NULL, word TEXT NOT NULL, PRIMARY KEY (kind, code));
+CREATE TABLE agent_rows (
+    id INTEGER PRIMARY KEY,
+    orig_id INTEGER NOT NULL UNIQUE,
+    community INTEGER NOT NULL,
+    interests INTEGER NOT NULL,
+    susceptibility REAL NOT NULL,
+    reputation REAL NOT NULL,
+    influence REAL NOT NULL,
+    status INTEGER NOT NULL,
+    activity_profile INTEGER NOT NULL,
+    activity_rate REAL NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    trait INTEGER NOT NULL,
+    occupation INTEGER NOT NULL,
+    hobby INTEGER NOT NULL,
+    style INTEGER NOT NULL
+);
+CREATE TABLE personas (id INTEGER PRIMARY KEY, name TEXT NOT NULL, bio TEXT NOT NULL, style TEXT NOT NULL);
+CREATE VIEW agents AS
+    SELECT d.id AS id, d.orig_id AS orig_id,
+        COALESCE(p.name, @NAME@) AS name,
+        COALESCE(p.bio, @BIO@) AS bio,
+        COALESCE(p.style, @STYLE@) AS style,
+        d.community AS community, d.interests AS interests, d.susceptibility AS susceptibility,
+        d.reputation AS reputation, d.influence AS influence, d.status AS status,
+        d.activity_profile AS activity_profile, d.activity_rate AS activity_rate
+    FROM agent_rows d LEFT JOIN personas p ON p.id = d.id;
+CREATE TABLE relationships (
+    src INTEGER NOT NULL,
+    dst INTEGER NOT NULL,
+    trust REAL NOT NULL,
+    PRIMARY KEY (src, dst)
+) WITHOUT ROWID;
+CREATE VIEW follows AS
+    SELECT f.orig_id AS follower, a.orig_id AS followed, r.trust AS trust
+    FROM relationships r JOIN agents a ON a.id = r.src JOIN agents f ON f.id = r.dst;
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    topics INTEGER NOT NULL,
+    author INTEGER,
+    created_tick INTEGER NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    model TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    seeds TEXT NOT NULL DEFAULT '',
+    started_tick INTEGER,
+    ended_tick INTEGER,
+    exposed INTEGER NOT NULL DEFAULT 0,
+    adopted INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE TABLE events (
+    session_id INTEGER NOT NULL,
+    tick INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    source INTEGER,
+    kind INTEGER NOT NULL,
+    via INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX events_session ON events (session_id, tick);
+@EXPOSURES@
+CREATE TABLE metrics (tick INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (tick, name)) WITHOUT ROWID;
+CREATE TABLE audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, action TEXT NOT NULL, details TEXT NOT NULL);
+"""
+
+#: Feed exposures: the first time each agent was shown each message in a feed (added in a later
+#: version; ``ensure_schema`` adds it, and ``events.via``, to older world files).
+EXPOSURES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS exposures (
+    session_id INTEGER NOT NULL,
+    tick INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    source INTEGER,
+    recommender TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS exposures_session ON exposures (session_id, tick);
+"""
+
+#: LLM agents (added in a later version; ``ensure_schema`` adds them to older world files): the
+#: response cache keyed by prompt, and what agents wrote (``agent`` is the internal index, as in events).
+LLM_SCHEMA = """
+CREATE TABLE IF NOT EXISTS llm_cache (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    response TEXT NOT NULL,
+    tokens_in INTEGER NOT NULL,
+    tokens_out INTEGER NOT NULL,
+    delay INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS posts (
+    id INTEGER PRIMARY KEY,
+    tick INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    session_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    written_by TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posts_message ON posts (message_id, tick);
+"""
+
+_NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
+SCHEMA = SCHEMA_TEMPLATE.replace("@EXPOSURES@", EXPOSURES_SCHEMA).replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA + LLM_SCHEMA
+
+_REL_SQL_PACKED = (
+    "INSERT INTO relationships (src, dst, trust) "
+    "SELECT value >> 39, (value >> 15) & 16777215, (value & 32767) / 32767.0 FROM json_each(?)"
+)
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def stale_temps(path: str) -> list[str]:
+    """Temporary files of saves to ``path`` (``PATH.tmp-PID`` and their SQLite companions) whose writing
+    process is gone: a save killed before its rename leaves them; the target itself is never affected."""
+    out = []
+    for f in sorted(glob.glob(glob.escape(path) + ".tmp-*")):
+        pid = f[len(path) + len(".tmp-"):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            out.append(f)
+        except OSError:
+            pass  # alive (or another user's): a save may be in progress
+    return out
+
+
+def remove_stale_temps(path: str) -> list[str]:
+    """Remove what :func:`stale_temps` finds (called before every save to ``path``); returns the names."""
+    found = stale_temps(path)
+    for f in found:
+        with contextlib.suppress(OSError):
+            os.remove(f)
+    return found
+
+
+def check_target(path: str, force: bool, what: str = "world") -> None:
+    """Refuse to overwrite an existing target unless ``force``.
+
+    Raises:
+        TargetExistsError: the target exists and ``force`` is false.
+        BadFileError: the target's folder does not exist.
+    """
+    if os.path.isdir(path):
+        raise TargetExistsError(f"{what} target {path!r} is a folder: give a file name")
+    if os.path.exists(path) and not force:
+        raise TargetExistsError(f"{what} {path!r} already exists: pass --force to overwrite it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise BadFileError(f"folder {folder!r} for {what} {path!r} does not exist: create it first")
+
+
+def _meta_rows(world: World) -> list[tuple[str, str]]:
+    meta = {
+        "format": "agora-world",
+        "format_version": FORMAT_VERSION,
+        "app_version": __version__,
+        "name": world.name,
+        "seed": world.seed,
+        "agents": world.n,
+        "edges": world.num_edges,
+        "communities": world.num_communities,
+        "tick": world.tick,
+        "config": world.config,
+        "rng_state": world.rng_state,
+        "persona_overrides": {str(k): [p.name, p.bio, p.style] for k, p in world.persona_overrides.items()},
+        "messages": world.messages,
+        "sessions": [sess.to_record() for sess in world.sessions],
+        "saved": time.time(),
+    }
+    return [(k, json.dumps(v)) for k, v in meta.items()]
+
+
+def _world_arrays(world: World) -> dict[str, np.ndarray]:
+    arrays = {f"agent.{k}": v for k, v in world.columns.items()}
+    arrays.update({f"graph.{k}": getattr(world.graph, k) for k in GRAPH_ARRAYS})
+    arrays.update(_delta_arrays(world))
+    arrays.update(_session_arrays(world))
+    return arrays
+
+
+def _delta_arrays(world: World) -> dict[str, np.ndarray]:
+    """Follows and unfollows not merged into the graph yet (``delta.*``; none when the buffer is empty)."""
+    return {f"delta.{k}": v for k, v in world.delta.arrays().items()}
+
+
+async def ensure_schema(db: aiosqlite.Connection) -> None:
+    """Bring a world file written by an earlier version up to the current tables (idempotent)."""
+    cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(events)")]
+    if cols and "via" not in cols:
+        await db.execute("ALTER TABLE events ADD COLUMN via INTEGER NOT NULL DEFAULT 0")
+    await db.executescript(EXPOSURES_SCHEMA)
+    await db.executescript(LLM_SCHEMA)
+    cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(llm_cache)")]
+    if "delay" not in cols:
+        await db.execute("ALTER TABLE llm_cache ADD COLUMN delay INTEGER NOT NULL DEFAULT 0")
+    await db.commit()
+
+
+_CACHE_SQL = "INSERT OR REPLACE INTO llm_cache (key, model, prompt, response, tokens_in, tokens_out, delay) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_POSTS_SQL = "INSERT OR IGNORE INTO posts (id, tick, agent, message_id, session_id, kind, text, written_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _copy_posts(old_path: str) -> list[tuple]:
+    """Every post of the world file ``old_path`` (none when it is not a readable world)."""
+    try:
+        src = sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True)
+        try:
+            return src.execute("SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts ORDER BY id").fetchall()
+        finally:
+            src.close()
+    except sqlite3.Error:
+        return []
+
+
+def _load_llm_rows(world: World, path: str) -> None:
+    """The response cache and the latest posts of a world file, into ``world`` (older files have none)."""
+    try:
+        con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return
+    try:
+        try:
+            world.llm_cache.load(con.execute("SELECT key, model, prompt, response, tokens_in, tokens_out, delay FROM llm_cache"))
+            total, top = con.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM posts").fetchone()
+            rows = con.execute("SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts "
+                               "ORDER BY id DESC LIMIT ?", (world.posts.keep,)).fetchall()
+            world.posts.load(reversed(rows), total=total, next_id=top + 1)
+            if any(not 0 <= r[2] < world.n for r in rows):
+                raise ValueError("a post names an agent the world does not have")
+        except sqlite3.OperationalError:
+            pass  # a world file from before LLM agents
+        except ValueError as exc:
+            raise BadFileError(f"world {path!r} holds damaged LLM rows ({exc}); it may be damaged") from None
+    finally:
+        con.close()
+
+
+#: Agent columns mirrored in ``agent_rows`` that a running simulation may change.
+_MIRRORED = ("community", "susceptibility", "reputation", "influence", "status", "activity_rate")
+
+
+async def _sync_mirrors(db: aiosqlite.Connection, world: World) -> None:
+    """Bring the ``agent_rows`` and ``relationships`` rows in line with the arrays after a run changed
+    them: whole mirrored columns that are dirty, and the edges followed, unfollowed or re-trusted since
+    the rows were written (``world.edge_log``)."""
+    for col in _MIRRORED:
+        if f"agent.{col}" not in world.dirty_arrays:
+            continue
+        values = world.columns[col]
+        payload = json.dumps((np.round(values.astype(np.float64), 7) if values.dtype.kind == "f" else values.astype(np.int64)).tolist())
+        await db.execute(f"UPDATE agent_rows SET {col} = j.value FROM json_each(?) AS j WHERE agent_rows.id = j.key", (payload,))
+    log = world.edge_log
+    n = world.n
+    g = world.graph
+    if log["removed"]:
+        rk = np.concatenate(log["removed"])
+        await db.executemany("DELETE FROM relationships WHERE src = ? AND dst = ?",
+                             np.stack([rk // n, rk % n], axis=1).tolist())
+    keys = [np.concatenate(log["added"])] if log["added"] else []
+    keys += [np.concatenate(log["trust"])] if log["trust"] else []
+    if keys:
+        k = np.unique(np.concatenate(keys))
+        src, dst = k // n, k % n
+        eid = g.edge_ids(src, dst)
+        live = eid >= 0
+        rows = np.empty(int(live.sum()), dtype=[("s", "<i8"), ("d", "<i8"), ("t", "<f8")])
+        rows["s"], rows["d"] = src[live], dst[live]
+        rows["t"] = np.rint(g.trust[eid[live]].astype(np.float64) * 32767) / 32767.0
+        await db.executemany("INSERT OR REPLACE INTO relationships (src, dst, trust) VALUES (?, ?, ?)", rows.tolist())
+    # The log is cleared by the caller once the transaction is committed: a failed checkpoint keeps it.
+
+
+def _session_arrays(world: World) -> dict[str, np.ndarray]:
+    return {f"session.{sess.id}.{k}": v for sess in world.sessions for k, v in sess.arrays().items()}
+
+
+async def _write_arrays(db: aiosqlite.Connection, arrays: dict[str, np.ndarray], progress: Progress) -> None:
+    total = sum(a.nbytes for a in arrays.values()) or 1
+    done = 0
+    for name, arr in arrays.items():
+        arr = np.ascontiguousarray(arr)
+        dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+        raw = memoryview(arr.astype(dtype, copy=False)).cast("B")
+        shape = json.dumps(list(arr.shape))
+        nchunks = max(1, -(-raw.nbytes // BLOB_CHUNK))
+        for c in range(nchunks):
+            piece = raw[c * BLOB_CHUNK : (c + 1) * BLOB_CHUNK]
+            await db.execute(
+                "INSERT INTO arrays (name, chunk, dtype, shape, data) VALUES (?, ?, ?, ?, ?)",
+                (name, c, dtype.str, shape, piece.tobytes()),
+            )
+            done += piece.nbytes
+            if progress:
+                progress("writing arrays", done / total)
+
+
+async def _write_agents(db: aiosqlite.Connection, world: World, progress: Progress) -> None:
+    await db.executemany("INSERT INTO persona_words (kind, code, word) VALUES (?, ?, ?)", pool_rows())
+    c = world.columns
+    n = world.n
+    fields = [
+        ("id", "<i8"), ("orig_id", "<i8"), ("community", "<i8"), ("interests", "<i8"), ("susceptibility", "<f8"),
+        ("reputation", "<f8"), ("influence", "<f8"), ("status", "<i8"), ("activity_profile", "<i8"),
+        ("activity_rate", "<f8"),
+    ] + [(k, "<i8") for k in CODE_COLUMNS] + [("style", "<i8")]
+    sql = f"INSERT INTO agent_rows ({', '.join(f for f, _ in fields)}) VALUES ({', '.join('?' * len(fields))})"
+    rec = np.empty(min(ROW_BATCH, max(n, 1)), dtype=fields)
+    for start in range(0, n, ROW_BATCH):
+        stop = min(n, start + ROW_BATCH)
+        r = rec[: stop - start]
+        r["id"] = np.arange(start, stop)
+        r["orig_id"] = c["ids"][start:stop]
+        r["community"] = c["community"][start:stop]
+        r["interests"] = c["interests"][start:stop].view(np.int64)  # SQLite integers are signed
+        for col in ("susceptibility", "reputation", "influence", "status", "activity_profile", "activity_rate"):
+            r[col] = c[col][start:stop]
+        for j, kind in enumerate(CODE_COLUMNS):
+            r[kind] = c["persona_codes"][start:stop, j]
+        r["style"] = c["persona_style"][start:stop]
+        await db.executemany(sql, r.tolist())
+        if progress:
+            progress("writing agents", stop / n)
+    if world.persona_overrides:
+        await db.executemany(
+            "INSERT OR REPLACE INTO personas (id, name, bio, style) VALUES (?, ?, ?, ?)",
+            [(i, p.name, p.bio, p.style) for i, p in world.persona_overrides.items()],
+        )
+
+
+async def _write_relationships(db: aiosqlite.Connection, graph: Graph, progress: Progress) -> None:
+    n, e = graph.n, graph.num_edges
+    if e == 0:
+        return
+    trust = graph.trust
+    packable = n <= 2**24 and bool(np.all((trust >= 0) & (trust <= 1)))
+    batch = 500_000
+    pending: asyncio.Future | None = None
+    for start in range(0, e, batch):
+        stop = min(e, start + batch)
+        # Sources of this slice of out-edges, from the CSR offsets.
+        lo = int(np.searchsorted(graph.out_indptr, start, side="right")) - 1
+        hi = int(np.searchsorted(graph.out_indptr, stop, side="left"))
+        counts = np.diff(np.clip(graph.out_indptr[lo : hi + 1], start, stop))
+        src = np.repeat(np.arange(lo, hi, dtype=np.int64), counts)
+        dst = graph.out_indices[start:stop].astype(np.int64)
+        if packable:
+            # One JSON array of packed integers per batch; SQLite unpacks it in C. Trust is rounded to
+            # 1/32767 in this mirror only; the exact float32 lives in the arrays.
+            q = np.rint(trust[start:stop].astype(np.float64) * 32767).astype(np.int64)
+            packed = (src << 39) | (dst << 15) | q
+            payload = json.dumps(packed.tolist())
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(db.execute(_REL_SQL_PACKED, (payload,)))
+        else:
+            rec = np.empty(stop - start, dtype=[("s", "<i8"), ("d", "<i8"), ("t", "<f8")])
+            rec["s"], rec["d"], rec["t"] = src, dst, trust[start:stop]
+            await db.executemany("INSERT INTO relationships (src, dst, trust) VALUES (?, ?, ?)", rec.tolist())
+        if progress:
+            progress("writing relationships", stop / e)
+    if pending is not None:
+        await pending
+
+
+async def save_world(world: World, path: str, *, force: bool = False, progress: Progress = None,
+                     keep_audit: bool = False) -> None:
+    """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename).
+
+    With ``keep_audit``, the audit log of the world file being replaced is carried over, so loading a
+    snapshot over a world keeps the record of what was done to it.
+
+    Raises:
+        TargetExistsError: ``path`` exists and ``force`` is false.
+    """
+    from sim.core.diskio import remove_quietly, write_error
+
+    check_target(path, force)
+    remove_stale_temps(path)
+    ensure_disk(path, world_file_bytes(world.n, world.num_edges), f"writing world {path!r}")
+    existed = os.path.exists(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    for f in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
+        if os.path.exists(f):
+            os.remove(f)
+    try:
+        db = await aiosqlite.connect(tmp)
+        try:
+            # A fresh file that is renamed into place only when complete needs no journal. Larger pages
+            # make the bulk appends and blob reads cheaper.
+            await db.execute("PRAGMA page_size = 16384")
+            await db.execute("PRAGMA journal_mode = OFF")
+            await db.execute("PRAGMA synchronous = OFF")
+            await db.execute("PRAGMA cache_size = -131072")
+            await db.executescript(SCHEMA)
+            await db.execute("BEGIN")
+            await db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
+            # This file holds every adoption event and feed exposure from this tick on (a world loaded
+            # from a snapshot starts its history here); ``agora check`` compares them with the arrays.
+            await db.execute("INSERT INTO meta (key, value) VALUES ('events_since', ?)", (json.dumps(world.tick),))
+            await _write_arrays(db, _world_arrays(world), progress)
+            await _write_agents(db, world, progress)
+            await _write_relationships(db, world.graph, progress)
+            await _write_message_rows(db, world, world.sessions)  # a world from a snapshot has both
+            if world.config.get("analysis"):
+                from sim.store.analysis_tables import community_table, write_analysis
+
+                table = community_table(world) if world.columns["community"].max(initial=-1) >= 0 else None
+                await write_analysis(db, world, table, transaction=False, agents=False)
+            if world.path and os.path.exists(world.path):
+                await db.executemany(_POSTS_SQL, _copy_posts(world.path))
+            await db.executemany(_POSTS_SQL, world.posts.rows())
+            await db.executemany(_CACHE_SQL, world.llm_cache.rows())
+            if keep_audit and os.path.exists(path):
+                await _copy_audit(db, path)
+            await db.commit()
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            await db.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        for f in (path + "-wal", path + "-shm"):
+            if os.path.exists(f):
+                os.remove(f)
+        os.replace(tmp, path)
+        _fsync_dir(path)
+    except BaseException as exc:
+        remove_quietly(tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal")
+        # A full disk, a quota or the file size limit: one sentence saying the previous file is intact.
+        error = write_error(exc, path, "world", existed)
+        if error is not None:
+            raise error from None
+        raise
+    world.path = os.path.abspath(path)
+    world.clear_edge_log()
+    world.posts.mark_written()
+    world.llm_cache.mark_written()
+    world._persona_loader = PersonaReader(world.path)
+    world._persona_cache.clear()
+
+
+async def _copy_audit(db: aiosqlite.Connection, old_path: str) -> None:
+    try:
+        src = sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True)
+        try:
+            rows = src.execute("SELECT ts, action, details FROM audit ORDER BY id").fetchall()
+        finally:
+            src.close()
+    except sqlite3.Error:
+        return  # the file being replaced is not a readable world: nothing to carry over
+    await db.executemany("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)", rows)
+
+
+def _connect_ro(path: str) -> sqlite3.Connection:
+    if not os.path.exists(path):
+        raise BadFileError(f"world {path!r} does not exist: create it with 'agora new {path} --agents N'")
+    if os.path.isdir(path):
+        raise BadFileError(f"world {path!r} is a folder, not a world file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise BadFileError(f"world {path!r} cannot be read ({exc.strerror}): check its permissions") from None
+    if head != b"SQLite format 3\x00":
+        raise BadFileError(f"{path!r} is not an Agora world (not an SQLite file): open a .db made by 'agora new'")
+    try:
+        return sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise BadFileError(f"world {path!r} cannot be opened ({exc}): it may be damaged") from None
+
+
+def read_meta(path: str) -> dict[str, Any]:
+    """The world's ``meta`` table as a dict (validated: format and version).
+
+    Raises:
+        BadFileError: not a world file, damaged, or a newer format.
+    """
+    con = _connect_ro(path)
+    try:
+        try:
+            rows = con.execute("SELECT key, value FROM meta").fetchall()
+        except sqlite3.DatabaseError:
+            raise BadFileError(f"{path!r} is not an Agora world (no meta table): open a .db made by 'agora new'") from None
+    finally:
+        con.close()
+    try:
+        meta = {k: json.loads(v) for k, v in rows}
+    except (TypeError, ValueError):
+        raise BadFileError(f"world {path!r} has a damaged meta table") from None
+    if meta.get("format") != "agora-world":
+        raise BadFileError(f"{path!r} is not an Agora world: open a .db made by 'agora new'")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BadFileError(
+            f"world {path!r} has format version {version}, this Agora reads version {FORMAT_VERSION}: "
+            "open it with a matching Agora version"
+        )
+    return meta
+
+
+class PersonaReader:
+    """Reads persona text for one agent from the world file (a read-only connection, opened on first use)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._con: sqlite3.Connection | None = None
+
+    def __call__(self, i: int) -> Persona | None:
+        if self._con is None:
+            self._con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        row = self._con.execute("SELECT name, bio, style FROM agents WHERE id = ?", (int(i),)).fetchone()
+        return None if row is None else Persona(*row)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict[str, np.ndarray]:
+    try:
+        layout = con.execute(
+            "SELECT name, dtype, shape, COUNT(*), SUM(LENGTH(data)) FROM arrays GROUP BY name ORDER BY name"
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise BadFileError(f"world {path!r} is damaged ({exc}): restore it from a snapshot with 'agora load'") from None
+    total = sum(r[4] or 0 for r in layout) or 1
+    # The arrays are the world in memory; refuse before reading a world this machine cannot hold.
+    ensure_memory(int(total * 1.1), f"opening world {path!r}", "open it on a machine with more memory")
+    done = 0
+    arrays: dict[str, np.ndarray] = {}
+    for name, dtype_s, shape_s, nchunks, nbytes in layout:
+        try:
+            dtype = np.dtype(dtype_s)
+            shape = tuple(int(x) for x in json.loads(shape_s))
+        except (TypeError, ValueError):
+            raise BadFileError(f"world {path!r}: array {name} has a damaged description") from None
+        if dtype.kind not in "iufb" or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes:
+            raise BadFileError(f"world {path!r}: array {name} does not match its stored size; the file is damaged")
+        out = np.empty(shape, dtype=dtype)
+        view = memoryview(out).cast("B") if out.nbytes else None
+        offset = 0
+        for (data,) in con.execute("SELECT data FROM arrays WHERE name = ? ORDER BY chunk", (name,)):
+            if view is not None:
+                view[offset : offset + len(data)] = data
+            offset += len(data)
+            done += len(data)
+            if progress:
+                progress("reading arrays", done / total)
+        arrays[name] = out
+    return arrays
+
+
+async def open_world(path: str, *, progress: Progress = None) -> World:
+    """Open a world file: its arrays, tick, configuration and state; persona text is read lazily.
+
+    Raises:
+        BadFileError: missing, foreign, damaged or of another format version.
+    """
+    meta = read_meta(path)
+    con = _connect_ro(path)
+    try:
+        arrays = await asyncio.to_thread(_read_arrays, con, path, progress)
+    finally:
+        con.close()
+    world = world_from_parts(meta, arrays, path=os.path.abspath(path), source=f"world {path!r}")
+    _load_llm_rows(world, path)
+    return world
+
+
+def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, path: str | None, source: str) -> World:
+    """Assemble and validate a world from its metadata and named arrays (``agent.*``, ``graph.*``).
+
+    Raises:
+        BadFileError: an array is missing or inconsistent with the others.
+    """
+    try:
+        n = int(meta["agents"])
+        e = int(meta["edges"])
+        columns = {k: arrays[f"agent.{k}"] for k in AGENT_COLUMNS}
+        graph_parts = {k: arrays[f"graph.{k}"] for k in GRAPH_ARRAYS}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadFileError(f"{source} is incomplete (missing {exc}); it may be damaged") from None
+    problems = check_columns(columns, n)
+    expect = {
+        "out_indptr": ((n + 1,), "i"), "in_indptr": ((n + 1,), "i"), "out_indices": ((e,), "i"),
+        "in_indices": ((e,), "i"), "in_edge": ((e,), "i"), "trust": ((e,), "f"),
+    }
+    for k, (shape, kind) in expect.items():
+        a = graph_parts[k]
+        if a.shape != shape or a.dtype.kind != kind:
+            problems.append(f"graph array {k} has shape {a.shape}, expected {shape}")
+    if not problems:
+        for k in ("out_indptr", "in_indptr"):
+            ptr = graph_parts[k]
+            if ptr[0] != 0 or ptr[-1] != e:
+                problems.append(f"graph array {k} does not span the {e} edges")
+    if problems:
+        raise BadFileError(f"{source} is inconsistent: {problems[0]}")
+    state = _validated_state(meta, n, source)
+    state["sessions"] = _sessions_from(state["sessions"], arrays, n, source)
+    graph = Graph(n=n, **graph_parts)
+    try:
+        delta = GraphDelta.from_arrays(n, {k[len("delta."):]: v for k, v in arrays.items() if k.startswith("delta.")})
+    except (KeyError, BadParameterError) as exc:
+        raise BadFileError(f"{source} holds damaged pending graph changes ({exc}); it may be damaged") from None
+    world = World(columns=columns, graph=graph, path=path, delta=delta, **state)
+    if path is not None:
+        world._persona_loader = PersonaReader(path)
+    return world
+
+
+def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any]:
+    """The world's scalar state from its metadata, every field checked for type and range.
+
+    Raises:
+        BadFileError: a field is missing, of the wrong type or out of range.
+    """
+
+    def bad(field: str) -> BadFileError:
+        return BadFileError(f"{source} is damaged: its {field} is invalid")
+
+    name, seed, tick = meta.get("name", "world"), meta.get("seed", 0), meta.get("tick", 0)
+    if not isinstance(name, str) or len(name) > 1000:
+        raise bad("name")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64 and not -(2**63) <= seed < 0:
+        raise bad("seed")
+    if not isinstance(tick, int) or isinstance(tick, bool) or not 0 <= tick < 2**53:
+        raise bad("tick")
+    config = meta.get("config") or {}
+    if not isinstance(config, dict):
+        raise bad("config")
+    for key in ("minutes_per_tick", "start_hour"):
+        if key in config and (not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 0):
+            raise bad(f"config.{key}")
+    if config.get("minutes_per_tick", 1) == 0:
+        raise bad("config.minutes_per_tick")
+    rng_state = meta.get("rng_state")
+    if rng_state is not None:
+        try:
+            probe = np.random.Generator(np.random.PCG64())
+            probe.bit_generator.state = rng_state
+        except (TypeError, ValueError, KeyError, OverflowError):
+            raise bad("random-generator state") from None
+    overrides_raw = meta.get("persona_overrides") or {}
+    if not isinstance(overrides_raw, dict):
+        raise bad("persona overrides")
+    overrides: dict[int, Persona] = {}
+    for k, v in overrides_raw.items():
+        if not (isinstance(k, str) and k.isdigit() and int(k) < n and isinstance(v, list) and len(v) == 3
+                and all(isinstance(x, str) for x in v)):
+            raise bad("persona overrides")
+        overrides[int(k)] = Persona(*v)
+    messages, sessions = meta.get("messages") or [], meta.get("sessions") or []
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise bad("message list")
+    if not isinstance(sessions, list) or not all(isinstance(m, dict) for m in sessions):
+        raise bad("session list")
+    app_version = meta.get("app_version", "?")
+    return {
+        "name": name, "seed": seed, "tick": tick, "config": dict(config), "rng_state": rng_state,
+        "persona_overrides": overrides, "messages": list(messages), "sessions": list(sessions),
+        "app_version": str(app_version),
+    }
+
+
+def _sessions_from(records: list[dict[str, Any]], arrays: dict[str, np.ndarray], n: int, source: str) -> list:
+    from sim.model.session import PropagationSession
+
+    sessions = []
+    for rec in records:
+        try:
+            prefix = f"session.{int(rec['id'])}."
+            own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            sessions.append(PropagationSession.from_record(rec, own, n))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadFileError(f"{source} is damaged: a propagation session is invalid ({exc})") from None
+    return sessions
+
+
+def world_info(path: str) -> dict[str, Any]:
+    """What ``agora info`` reports, read from the metadata without loading the arrays."""
+    meta = read_meta(path)
+    size = os.path.getsize(path)
+    for extra in (path + "-wal",):
+        if os.path.exists(extra):
+            size += os.path.getsize(extra)
+    return {
+        "path": os.path.abspath(path),
+        "name": meta.get("name"),
+        "agents": meta.get("agents"),
+        "edges": meta.get("edges"),
+        "communities": meta.get("communities"),
+        "tick": meta.get("tick"),
+        "seed": meta.get("seed"),
+        "size_bytes": size,
+        "format_version": meta.get("format_version"),
+        "app_version": meta.get("app_version"),
+        "source": (meta.get("config") or {}).get("source", {}),
+        "messages": len(meta.get("messages") or []),
+        "sessions": len(meta.get("sessions") or []),
+    }
+
+
+async def _write_message_rows(db: aiosqlite.Connection, world: World, sessions: list) -> None:
+    """The ``messages`` rows (all) and the ``sessions`` rows of ``sessions``."""
+    await db.executemany(
+        "INSERT OR REPLACE INTO messages (id, text, topics, author, created_tick, meta) VALUES (?, ?, ?, ?, ?, ?)",
+        [(m["id"], m["text"], int(np.uint64(m["topics"]).view(np.int64)), m.get("author"), m["created_tick"],
+          json.dumps({k: v for k, v in m.items() if k not in ("id", "text", "topics", "author", "created_tick")}))
+         for m in world.messages],
+    )
+    await db.executemany(
+        "INSERT OR REPLACE INTO sessions (id, message_id, model, params, status, priority, seeds, started_tick, "
+        "ended_tick, exposed, adopted, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(s.id, s.message_id, s.model_name, json.dumps(s.params), s.status, s.priority, s.seeds, s.started_tick,
+          s.ended_tick, s.exposed_count, s.reached, s.error) for s in sessions],
+    )
+
+
+async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_sessions: list | None = None) -> None:
+    """Bring an open world file up to date in one transaction: metadata (tick, generator states,
+    messages, sessions), the arrays of the given sessions (all when None) and the ``messages`` and
+    ``sessions`` tables. Agent and graph arrays are rewritten only when ``world.dirty_arrays`` names them.
+    """
+    sessions = world.sessions if changed_sessions is None else changed_sessions
+    cache_rows, post_rows = world.llm_cache.take_new(), world.posts.take_new()
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        await db.executemany(_CACHE_SQL, cache_rows)
+        await db.executemany(_POSTS_SQL, post_rows)
+        await db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
+        arrays: dict[str, np.ndarray] = {}
+        for sess in sessions:
+            await db.execute("DELETE FROM arrays WHERE name LIKE ?", (f"session.{sess.id}.%",))
+            arrays.update({f"session.{sess.id}.{k}": v for k, v in sess.arrays().items()})
+        current = _world_arrays(world)
+        for name in sorted(world.dirty_arrays):
+            await db.execute("DELETE FROM arrays WHERE name = ?", (name,))
+            arrays[name] = current[name]
+        await db.execute("DELETE FROM arrays WHERE name LIKE 'delta.%'")
+        arrays.update(_delta_arrays(world))
+        await _write_arrays(db, arrays, None)
+        await _sync_mirrors(db, world)
+        await _write_message_rows(db, world, world.sessions)  # a few rows: all of them, always in step with meta
+        kill_point("checkpoint")
+        await db.commit()
+    except BaseException:
+        # A failed checkpoint (a full disk, an I/O error) leaves the file at its previous checkpoint and
+        # the world's change records (dirty arrays, edge log, new posts) in place for the next one.
+        with contextlib.suppress(Exception):
+            await db.rollback()
+        world.llm_cache.put_back(cache_rows)
+        world.posts.put_back(post_rows)
+        raise
+    world.dirty_arrays.clear()
+    world.clear_edge_log()

@@ -1,0 +1,255 @@
+"""The single SQLite writer of a running world.
+
+One task owns the world file's connection (aiosqlite, WAL); nothing else writes while a simulation
+runs. Adoption events are queued by the simulation and committed in batches; checkpoints bring the
+metadata, the session arrays and the message and session tables up to date in one transaction.
+
+Crash safety (see ``sim.store.check``): the file always holds its last checkpoint. Event and exposure rows of
+later ticks, left by a run that ended without a checkpoint, are discarded when the next writer starts.
+A batch of rows that cannot be written (a full disk) is kept and retried before the next checkpoint, so
+a checkpoint never commits a tick whose events are missing; a checkpoint that fails raises
+:class:`CheckpointError` (one sentence: why, and the tick the file still holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import os
+import shutil
+import sqlite3
+import time
+from typing import Any
+
+import aiosqlite
+import numpy as np
+
+from sim.store.check import discard_after_checkpoint
+from sim.errors import ResourceError
+from sim.core.faults import kill_point
+from sim.store.worldfile import checkpoint_world, ensure_schema
+
+
+class CheckpointError(ResourceError):
+    """A checkpoint could not be written (a full disk, a file size limit, an I/O error); the world file
+    keeps its previous checkpoint. The simulation in memory is unchanged and may checkpoint again."""
+
+
+def _why(exc: BaseException, path: str) -> str:
+    """Why a write failed, in a few words."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or primary == 13 or "disk is full" in text:
+        return "the disk is full"
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return "the file size limit (ulimit -f) was reached"
+    if primary == 10 or isinstance(exc, OSError):
+        try:
+            import resource
+
+            limited = resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
+        except (ImportError, OSError, ValueError):  # pragma: no cover - not on POSIX
+            limited = False
+        if limited:  # SQLite reports a write refused for the file size limit (EFBIG) as an I/O error
+            return "the file size limit (ulimit -f) was reached"
+        try:
+            if shutil.disk_usage(os.path.dirname(os.path.abspath(path)) or ".").free < 16 * 2**20:
+                return "the disk is full"
+        except OSError:
+            pass
+        return f"of a disk I/O error ({text})"
+    return f"of an error ({type(exc).__name__}: {text})"
+
+
+def checkpoint_error(exc: BaseException, path: str, tick: int) -> CheckpointError:
+    """The one-sentence error for a checkpoint of ``path`` that failed with ``exc``; the file holds ``tick``."""
+    why = _why(exc, path)
+    fix = "free some disk space (or raise the limit)" if "disk" in why or "limit" in why else "check the disk"
+    return CheckpointError(f"the world file {path!r} could not be checkpointed because {why}: it keeps its last "
+                           f"checkpoint (tick {tick}); {fix} and save again")
+
+
+_ROWS = ("events", "exposures")
+
+
+class WorldWriter:
+    """Batches writes to one world file from a background task."""
+
+    def __init__(self, path: str, *, batch_rows: int = 200_000) -> None:
+        self.path = path
+        self.batch_rows = batch_rows
+        self.queue_rows = 0  # adoption rows waiting to be written (the "database write queue")
+        self.rows_written = 0
+        self.error: BaseException | None = None
+        #: Tick of the file's last committed checkpoint (what it holds after a crash).
+        self.checkpoint_tick = 0
+        #: What starting discarded: ``{"tick", "events", "exposures"}`` rows of ticks after the last checkpoint.
+        self.recovered: dict[str, int] = {}
+        self._unwritten: list = []  # row batches not committed yet (kept when a write fails, retried first)
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._db: aiosqlite.Connection | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> "WorldWriter":
+        self._db = await aiosqlite.connect(self.path)
+        await self._db.execute("PRAGMA journal_mode = WAL")
+        await self._db.execute("PRAGMA synchronous = NORMAL")
+        await self._db.execute("PRAGMA busy_timeout = 5000")
+        await ensure_schema(self._db)
+        # The file holds its last checkpoint; rows of later ticks (a crash, a kill, a quit without saving)
+        # would contradict it: they go before anything new is written.
+        self.recovered = await discard_after_checkpoint(self._db)
+        self.checkpoint_tick = self.recovered["tick"]
+        self._task = asyncio.create_task(self._run(), name="agora-world-writer")
+        return self
+
+    def submit_events(self, session_id: int, records: np.ndarray) -> None:
+        """Queue adoption records (``tick, agent, source, kind``) of one session."""
+        self.queue_rows += len(records)
+        self._queue.put_nowait(("events", session_id, records))
+
+    def submit_exposures(self, session_id: int, records: np.ndarray, recommender: str) -> None:
+        """Queue first feed exposures (``tick, agent, source``) of one session, from ``recommender``."""
+        self.queue_rows += len(records)
+        self._queue.put_nowait(("exposures", session_id, records, recommender))
+
+    def submit_audit(self, action: str, details: dict[str, Any]) -> None:
+        """Append a user action to the world's audit log (after everything queued before it).
+
+        ``details`` is copied now, as JSON (values JSON cannot hold become their ``str``), so what is
+        recorded is the action as it was asked, whatever happens to the objects later."""
+        snapshot = json.loads(json.dumps(details, default=str))
+        self._queue.put_nowait(("audit", str(action), snapshot))
+
+    async def call(self, fn: Any) -> Any:
+        """Run ``await fn(connection)`` on the writer's connection, in order with everything queued."""
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(("call", fn, done))
+        return await done
+
+    async def checkpoint(self, world: Any, changed_sessions: list | None = None) -> None:
+        """Write the world's state (after every queued event) and wait until it is committed.
+
+        Raises:
+            CheckpointError: it could not be written; the file keeps its previous checkpoint.
+        """
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(("checkpoint", world, changed_sessions, done))
+        try:
+            await done
+        except (sqlite3.Error, OSError) as exc:
+            raise checkpoint_error(exc, self.path, self.checkpoint_tick) from exc
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        await self._queue.join()
+
+    async def _run(self) -> None:
+        assert self._db is not None
+        while True:
+            item = await self._queue.get()
+            items = [item]
+            rows = len(item[2]) if item[0] in _ROWS else 0
+            while rows < self.batch_rows and not self._queue.empty() and items[-1][0] in _ROWS:
+                nxt = self._queue.get_nowait()
+                items.append(nxt)
+                if nxt[0] in _ROWS:
+                    rows += len(nxt[2])
+            try:
+                await self._write(items)
+            except BaseException as exc:  # keep the task alive; report through .error
+                self.error = exc
+                for it in items:
+                    fut = it[3] if it[0] == "checkpoint" else (it[2] if it[0] == "call" else None)
+                    if fut is not None and not fut.done():
+                        fut.set_exception(exc)
+            finally:
+                for _ in items:
+                    self._queue.task_done()
+
+    async def _write(self, items: list) -> None:
+        db = self._db
+        assert db is not None
+        self._unwritten += [it for it in items if it[0] in _ROWS]
+        row_error = None
+        if self._unwritten:
+            try:
+                await self._write_unwritten(db)
+            except (sqlite3.Error, OSError) as exc:
+                row_error = exc  # the rows are kept; checkpoints fail until they are written
+        for it in items:
+            if it[0] == "audit":
+                await db.execute("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)",
+                                 (time.time(), it[1], json.dumps(it[2], default=str)))
+                await db.commit()
+            elif it[0] == "call":
+                _, fn, done = it
+                try:
+                    result = await fn(db)
+                except BaseException as exc:
+                    if not done.done():
+                        done.set_exception(exc)
+                else:
+                    if not done.done():
+                        done.set_result(result)
+            elif it[0] == "checkpoint":
+                _, world, changed, done = it
+                if self._unwritten:  # never a checkpoint without the events of its ticks: try them again first
+                    await self._write_unwritten(db)
+                await checkpoint_world(db, world, changed_sessions=changed)
+                self.checkpoint_tick = world.tick
+                if not done.done():
+                    done.set_result(None)
+        if row_error is not None:
+            raise row_error
+
+    async def _write_unwritten(self, db: aiosqlite.Connection) -> None:
+        """Write the queued rows in one transaction; on failure they stay queued (and the error is raised)."""
+        events = self._unwritten
+        try:
+            await self._write_rows(db, events)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await db.rollback()
+            raise
+        self._unwritten = []
+        n = sum(len(it[2]) for it in events)
+        self.queue_rows -= n
+        self.rows_written += n
+
+    @staticmethod
+    async def _write_rows(db: aiosqlite.Connection, events: list) -> None:
+        """One transaction of queued event and exposure rows."""
+        await db.execute("BEGIN")
+        for it in events:
+            sid, rec = it[1], it[2]
+            if it[0] == "events":
+                rows = np.empty(len(rec), dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8"), ("k", "<i8"), ("v", "<i8")])
+                rows["s"] = sid
+                rows["t"], rows["a"], rows["src"], rows["k"] = rec["tick"], rec["agent"], rec["source"], rec["kind"]
+                rows["v"] = rec["via"] if "via" in (rec.dtype.names or ()) else 0
+                await db.executemany("INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (?, ?, ?, ?, ?, ?)", rows.tolist())
+            else:
+                rows = np.empty(len(rec), dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8")])
+                rows["s"] = sid
+                rows["t"], rows["a"], rows["src"] = rec["tick"], rec["agent"], rec["source"]
+                name = it[3]
+                await db.executemany("INSERT INTO exposures (session_id, tick, agent, source, recommender) VALUES (?, ?, ?, ?, ?)",
+                                     [(*r, name) for r in rows.tolist()])
+        kill_point("events")
+        await db.commit()
+
+    async def close(self) -> None:
+        """Finish queued work and close the connection."""
+        if self._task is not None:
+            await self.flush()
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
