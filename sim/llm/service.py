@@ -1,6 +1,6 @@
 """The LLM service of a simulation: budgeted requests that never hold a tick up.
 
-A :class:`~sim.simulation.Simulation` owns one service. Each tick it gets ``calls_per_tick`` requests to
+A :class:`~sim.engine.simulation.Simulation` owns one service. Each tick it gets ``calls_per_tick`` requests to
 spend; propagation models ask first (during the rounds), then the agents who write texts. A request:
 
 - in offline mode, or over the tick's budget, is refused at once (``ask`` returns False) and the caller
@@ -29,14 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from sim.topics import mask_topics
-from sim.world import world_rng
+from sim.core.topics import mask_topics
+from sim.core.world import world_rng
 from sim.llm import offline, prompts
-from sim.llm.client import Completion, LLMClient
+from sim.llm.client import Completion, LLMClient, LLMStats
 from sim.llm.config import LLMConfig
 
 OnDone = Callable[[Completion], None]
-#: The world generator stream of the reply-or-repost draws of text writers (``sim.world.world_rng``).
+#: The world generator stream of the reply-or-repost draws of text writers (``sim.core.world.world_rng``).
 STREAM_TEXTS = 7
 
 
@@ -57,7 +57,8 @@ class LLMService:
     def __init__(self, world: Any, config: LLMConfig | None = None) -> None:
         self.world = world
         self.config = config if config is not None else LLMConfig.resolve(world.config.get("llm"))
-        self.client = LLMClient(self.config, world.llm_cache if self.config.cache else None, seed=world.seed)
+        self._client: LLMClient | None = None  # built on first use: an offline run never builds it
+        self._stats = LLMStats()  # the client's counters (kept here so they exist before it does)
         self.budget_left = self.config.calls_per_tick
         self.tick = world.tick
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -83,13 +84,28 @@ class LLMService:
 
     # -- state ------------------------------------------------------------------------------------
     @property
+    def client(self) -> LLMClient:
+        """The HTTP client, made when something first needs it (a request, a ping, the server list)."""
+        if self._client is None:
+            self._client = LLMClient(self.config, self.world.llm_cache if self.config.cache else None, seed=self.world.seed)
+            self._client.stats = self._stats  # counted before it existed (over budget) stay counted
+        return self._client
+
+    @property
+    def built(self) -> bool:
+        """Whether the client exists yet."""
+        return self._client is not None
+
+    @property
     def online(self) -> bool:
         """Whether requests can go to a server (a key is set and offline is not forced)."""
         return self.config.mode == "online"
 
     @property
     def mode(self) -> str:
-        return self.client.mode
+        if self._client is None:  # no request yet: every server is as good as new
+            return "offline" if self.config.mode == "offline" else "online"
+        return self._client.mode
 
     @property
     def in_flight(self) -> int:
@@ -97,14 +113,15 @@ class LLMService:
 
     def stats(self) -> dict[str, Any]:
         """Counters for ``--json``, metrics and the screen (the key is never among them)."""
-        out = self.client.stats.to_dict()
-        out.update({"asked": self.asked, "mode": self.mode, "model": self.config.model, "servers": len(self.client.servers),
+        out = self._stats.to_dict()
+        out.update({"asked": self.asked, "mode": self.mode, "model": self.config.model,
+                    "servers": len(self._client.servers) if self._client is not None else max(1, len(self.config.base_urls)),
                     "budget_per_tick": self.config.calls_per_tick, "posts": len(self.world.posts)})
         return out
 
     def metrics(self) -> dict[str, float]:
         """Numeric counters for a tick's metrics (``llm_*``)."""
-        st = self.client.stats
+        st = self._stats
         return {
             "llm_requests": st.requests, "llm_calls": st.calls, "llm_cache_hits": st.cache_hits,
             "llm_fallbacks": st.fallbacks, "llm_failures": st.failures, "llm_retries": st.retries,
@@ -137,7 +154,7 @@ class LLMService:
             return False
         with self._lock:
             if self.budget_left <= 0:
-                self.client.stats.over_budget += 1
+                self._stats.over_budget += 1
                 return False
             self.budget_left -= 1
             self.asked += 1
@@ -227,7 +244,8 @@ class LLMService:
     async def aclose(self, timeout: float = 0.0) -> None:
         """Cancel (after ``timeout`` seconds of waiting) what is in flight and close the connections."""
         await self.drain(timeout)
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     # -- what an agent knows ----------------------------------------------------------------------
     def interests(self, i: int) -> list[str]:
