@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult
+from plugins.threshold import ShareThreshold
+from sim.plugin import Param
 
 
-class LinearThreshold(PropagationModel):
+class LinearThreshold(ShareThreshold):
     name = "lt"
     uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
@@ -52,7 +53,7 @@ class LinearThreshold(PropagationModel):
         u = ctx.random_agents(np.arange(ctx.n, dtype=np.int32))
         ctx.store["threshold"] = (1.0 - u).astype(np.float32)
 
-    def _weights(self, ctx, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def weights(self, ctx, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(adopted weight, total weight)`` of each listed agent's in-edges (float64)."""
         _, followees, eid = ctx.gather_in(agents)
         group = np.repeat(np.arange(agents.size), ctx.in_degree(agents))
@@ -66,30 +67,5 @@ class LinearThreshold(PropagationModel):
             active = np.bincount(group[adopted], minlength=agents.size).astype(np.float64)
         return active, total
 
-    def step(self, ctx):
-        src, dst, _, _ = ctx.gather()
-        open_ = ctx.state[dst] == 0
-        src, dst = src[open_], dst[open_]
-        # Candidates ascending; `first` points at each one's lowest frontier followee (sources ascend).
-        cand, first = np.unique(dst, return_index=True)
-        shown, sharers = ctx.feed_open()
-        fw = self.p["feed_weight"]
-        if fw == 0:
-            shown = shown[:0]
-        if cand.size == 0 and shown.size == 0:
-            return StepResult.nothing(exposed=cand)
-        theta = ctx.store["threshold"]
-        if cand.size:
-            active, total = self._weights(ctx, cand)
-            share = np.divide(active, total, out=np.zeros(cand.size), where=total > 0)
-            win = share >= theta[cand]
-            result = StepResult(cand[win], 1, src[first][win], attempts=int(dst.size), exposed=cand)
-        else:
-            result = StepResult.nothing(exposed=cand)
-        if shown.size:
-            # Graph winners among them keep their graph adoption (ctx.with_feed).
-            active, total = self._weights(ctx, shown)
-            share = (active + fw) / (total + fw)
-            win = share >= theta[shown]
-            result = ctx.with_feed(result, shown[win], sharers[win])
-        return result
+    def thresholds(self, ctx, agents: np.ndarray) -> np.ndarray:
+        return ctx.store["threshold"][agents]

@@ -27,16 +27,27 @@ import numpy as np
 from sim.plugin import Param, PropagationModel, StepResult
 
 
-class FractionalThreshold(PropagationModel):
-    name = "threshold"
-    uses_feed = True  # reads feed exposures (ctx.feed_open)
-    version = "1.0"
-    description = "Complex contagion: adopt when the adopted fraction of your followees reaches a threshold."
-    params = {
-        "threshold": Param(float, 0.2, 0.0, 1.0, "fraction of followees that must have adopted"),
-        "feed_weight": Param(float, 1.0, 0.0, 1e6, "a feed item counts like this many more adopted followees"),
-    }
-    # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
+class ShareThreshold(PropagationModel):
+    """The round of both threshold models (``threshold`` here and ``lt``): an agent adopts when the
+    weighted share of its adopted followees reaches its threshold. A subclass says what the weights and
+    the thresholds are (:meth:`weights`, :meth:`thresholds`); it has no ``name`` of its own, so it is not
+    a model. Feed exposures count like ``feed_weight`` more weight of adopted followees."""
+
+    def weights(self, ctx, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
+        """``(adopted weight, total weight)`` of each listed agent's followees (float64)."""
+        raise NotImplementedError
+
+    def thresholds(self, ctx, agents: np.ndarray) -> np.ndarray | float:  # pragma: no cover - abstract
+        """The threshold of each listed agent (or one for all)."""
+        raise NotImplementedError
+
+    def _reach(self, ctx, agents: np.ndarray, extra: float = 0.0) -> np.ndarray:
+        active, total = self.weights(ctx, agents)
+        if extra:
+            share = (active + extra) / (total + extra)
+        else:
+            share = np.divide(active, total, out=np.zeros(agents.size), where=total > 0)
+        return share >= self.thresholds(ctx, agents)
 
     def step(self, ctx):
         src, dst, _, _ = ctx.gather()
@@ -51,15 +62,30 @@ class FractionalThreshold(PropagationModel):
         if cand.size == 0 and shown.size == 0:
             return StepResult.nothing(exposed=cand)
         if cand.size:
-            adopted = ctx.adopted_in_counts(cand)
-            share = adopted / ctx.in_degree(cand)  # every candidate follows at least one frontier agent
-            win = share >= self.p["threshold"]
+            win = self._reach(ctx, cand)
             result = StepResult(cand[win], 1, src[first][win], attempts=int(dst.size), exposed=cand)
         else:
             result = StepResult.nothing(exposed=cand)
         if shown.size:
             # Graph winners among them keep their graph adoption (ctx.with_feed).
-            share = (ctx.adopted_in_counts(shown) + fw) / (ctx.in_degree(shown) + fw)
-            win = share >= self.p["threshold"]
+            win = self._reach(ctx, shown, fw)
             result = ctx.with_feed(result, shown[win], sharers[win])
         return result
+
+
+class FractionalThreshold(ShareThreshold):
+    name = "threshold"
+    uses_feed = True  # reads feed exposures (ctx.feed_open)
+    version = "1.0"
+    description = "Complex contagion: adopt when the adopted fraction of your followees reaches a threshold."
+    params = {
+        "threshold": Param(float, 0.2, 0.0, 1.0, "fraction of followees that must have adopted"),
+        "feed_weight": Param(float, 1.0, 0.0, 1e6, "a feed item counts like this many more adopted followees"),
+    }
+    # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
+
+    def weights(self, ctx, agents):
+        return ctx.adopted_in_counts(agents).astype(np.float64), ctx.in_degree(agents).astype(np.float64)
+
+    def thresholds(self, ctx, agents):
+        return self.p["threshold"]
