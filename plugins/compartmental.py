@@ -606,10 +606,10 @@ def _rewire(ctx, v: np.ndarray, u: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     rewired link is handled for every follower together; the few followers that rewire two or more
     links in a round take one more pass each."""
     is_s = ctx.state == 0
-    susceptible = np.flatnonzero(is_s)
+    susceptible = np.flatnonzero(is_s).astype(np.int32)  # int32 halves the table the picks read
     ns = susceptible.size
-    place = np.cumsum(is_s) - 1  # place[a]: a's position in `susceptible` (when a is susceptible)
-    order = np.lexsort((u, v))  # by follower, then dropped followee
+    place = np.cumsum(is_s, dtype=np.int32) - 1  # place[a]: a's position in `susceptible` (when a is susceptible)
+    order = np.argsort(v * ctx.n + u)  # by follower, then dropped followee (each link once)
     v, u, y = v[order], u[order], y[order]
     head = np.ones(v.size, dtype=bool)
     np.not_equal(v[1:], v[:-1], out=head[1:])
