@@ -281,6 +281,44 @@ async def test_save_and_load_snapshots(world_file, tmp_path):
     assert "save" in actions and "load" in actions
 
 
+async def test_load_while_running_keeps_run_pause_and_step_working(world_file, tmp_path):
+    """Loading a snapshot while the simulation runs stops the old loop, binds the new world, and leaves
+    run/pause/step working: the run goes on from the snapshot's tick, space pauses it (the header says
+    so), n steps one tick, space runs again."""
+    saves = tmp_path / "saves"
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        await pilot.press("N")
+        await app.workers.wait_for_complete()
+        await pilot.press("s")
+        app.screen.query_one("#snapshot-name", Input).value = "at-ten"
+        await pilot.press("enter")
+        assert await until(pilot, lambda: (saves / "at-ten.snap").exists() and not app.busy)
+        await app.workers.wait_for_complete()
+        app.speed_index = SPEEDS.index(0)  # as fast as possible
+        await pilot.press("space")
+        assert await until(pilot, lambda: app.world.tick >= 14), app.world.tick
+        old = app.world
+        await pilot.press("l")
+        assert await until(pilot, lambda: isinstance(app.screen, LoadScreen))
+        await pilot.pause()
+        await pilot.press("enter")
+        assert await until(pilot, lambda: app.world is not old and not app.busy)
+        assert await until(pilot, lambda: app.world.tick >= 14), f"the run stalled at tick {app.world.tick} after the load"
+        assert app.sim_running and "RUNNING" in app.header_text().plain
+        await pilot.press("space")
+        async with app.sim.lock:  # a tick under way when the pause came ends first; no other starts
+            stopped = app.world.tick
+        await pilot.pause(0.3)
+        assert app.world.tick == stopped and not app.sim_running and "PAUSED" in app.header_text().plain
+        await pilot.press("n")  # (the paused loop is a live worker: wait for the tick, not for all workers)
+        assert await until(pilot, lambda: app.world.tick == stopped + 1), app.world.tick
+        await pilot.press("space")
+        assert await until(pilot, lambda: app.world.tick >= stopped + 5), app.world.tick
+        await pilot.press("space")
+
+
 async def test_help_and_command_palette(world_file):
     app = AgoraApp(world_file)
     async with app.run_test(size=SIZE) as pilot:

@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from sim.store.create import ensure_default_world, saves_dir
 from sim.errors import AgoraError, BadParameterError
@@ -371,9 +372,35 @@ class AgoraApp(App):
         elif self._run_worker is not None and self._run_worker.is_running:
             self.sim.resume()
         else:
-            self.sim.resume()
-            self._run_worker = self.run_simulation()
+            self.start_run_loop()
         self.refresh_ui()
+
+    def start_run_loop(self) -> None:
+        """Run the live simulation: resume it and start the loop bound to it."""
+        self.sim.resume()
+        self._run_worker = self.run_simulation()
+
+    async def stop_run_loop(self) -> bool:
+        """Stop the run loop and any stepping, with no tick under way when it returns; whether it was
+        running. Every action that replaces the world calls it first: the loop and the steps are bound to
+        the simulation they started on, and would wait on the old one for ever."""
+        was_running = self.sim_running
+        workers = [w for w in self.workers if w.group in ("run", "step") and w.is_running]
+        self._run_worker = None
+        if self.sim is not None:
+            self.sim.pause()
+            async with self.sim.lock:  # a tick under way ends first; the loop then waits, and is cancelled
+                for w in workers:
+                    w.cancel()
+        else:
+            for w in workers:
+                w.cancel()
+        for w in workers:
+            try:
+                await w.wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass
+        return was_running
 
     @work(exclusive=True, group="run")
     async def run_simulation(self) -> None:
@@ -573,8 +600,7 @@ class AgoraApp(App):
             self.busy = None
             return
         try:
-            was_running = self.sim_running
-            self.sim.pause()
+            was_running = await self.stop_run_loop()
             async with self.sim.lock:
                 if self.writer is not None:
                     await self.writer.close()
@@ -585,7 +611,7 @@ class AgoraApp(App):
             self.audit("load", {"snapshot": path, "tick": new_world.tick})
             self.notify(f"loaded {os.path.basename(path)} (tick {new_world.tick})", markup=False)
             if was_running:
-                self.sim.resume()
+                self.start_run_loop()
         finally:
             self.busy = None
 
