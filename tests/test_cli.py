@@ -448,3 +448,19 @@ def test_run_with_recommenders_reports_feed_and_graph_reach(tmp_path):
     assert con.execute("SELECT count(*) FROM exposures").fetchone()[0] == run["feed_exposed"]
     # a run's flags do not change the world's own settings
     assert ok_json(agora(tmp_path, "social", "w.db", "--json"))["settings"]["recommender"] == "none"
+
+
+def test_a_mistyped_flag_or_command_gets_the_nearest_one(tmp_path):
+    """A typo is refused in one line with exit 2, naming the flag or command meant: wherever argparse
+    stumbles (an unknown argument, or a required flag the typo left out), and for a command name."""
+    cases = [
+        (("run", "w.db", "--untl-done", "--model", "ic"), "did you mean --until-done (not --untl-done)?"),
+        (("sweep", "w.db", "--grid", "p=0.1", "--runz", "3"), "did you mean --runs (not --runz)?"),
+        (("rn", "w.db"), "did you mean 'run'?"),
+    ]
+    for args, hint in cases:
+        proc = agora(tmp_path, *args)
+        assert proc.returncode == 2, proc.stderr
+        assert hint in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    proc = agora(tmp_path, "run", "w.db", "--steps", "0")  # no typo: no guess
+    assert proc.returncode == 2 and "did you mean" not in proc.stderr

@@ -116,6 +116,9 @@ async def test_step_run_pause_and_speed(world_file):
         assert await until(pilot, lambda: app.world.tick >= 20), app.world.tick
         assert app.sim_running
         assert "RUNNING" in app.header_text().plain
+        # The header shows the measured rate and, apart, the pace asked for.
+        assert await until(pilot, lambda: (m := re.search(r"([\d.]+) t/s \(pace max\)", app.header_text().plain))
+                           and float(m.group(1)) > 0), app.header_text().plain
         await pilot.press("space")
         async with app.sim.lock:  # a tick under way when the pause came ends first; no other starts
             stopped = app.world.tick
@@ -203,6 +206,27 @@ async def test_agents_view_finds_by_id_and_name(world_file):
         await pilot.press("enter")
         await pilot.pause()
         assert view.agent_index is not None  # unchanged, and a notification instead of a crash
+
+
+async def test_slash_focuses_the_search_box_and_digits_go_into_it(world_file):
+    """``/`` puts the focus in the view's search (Agents) or filter (Communities) box; typed digits then
+    go into the box instead of switching views; escape leaves it and digits switch views again."""
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        await pilot.press("3", "slash", "4", "2", "enter")
+        await pilot.pause()
+        view = app._views["agents"]
+        assert app._switcher.current == "agents" and view.query_one("#agent-query", Input).value == "42"
+        assert await until(pilot, lambda: view.agent_index == app.world.index_of(42))
+        await pilot.press("escape", "2", "slash", "1")
+        await pilot.pause()
+        assert app._switcher.current == "communities"
+        assert app._views["communities"].query_one("#comm-filter", Input).value == "1"
+        await pilot.press("escape", "1")
+        assert app._switcher.current == "dashboard"
+        await pilot.press("slash")
+        assert await until(pilot, lambda: any("no search box" in m for m in notifications(app)))
 
 
 async def test_communities_view_lists_planted_communities_and_filters(world_file):
@@ -329,11 +353,19 @@ async def test_help_and_command_palette(world_file):
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Run/Pause", "Tick", "10 ticks", "Inject", "Save", "Load", "Communities", "Help", "Quit", "Reload plugins",
+        for title in ("Run/Pause", "Tick (step one)", "10 ticks (step ten)", "Inject a message", "Save a snapshot (.snap)",
+                      "Load a snapshot (.snap)", "Detect communities", "Help", "Quit", "Reload plugins",
+                      "View: dashboard", "View: communities", "View: agents", "View: messages", "View: plugins",
                       "Use for feeds", "Use for friends", "Feed recommender: interest", "Feed recommender: none",
                       "Friend recommender: adamic-adar"):
             assert title in titles
         assert "feed recommender" in HELP and "friend recommender" in HELP
+        # What users type finds the action: the palette's own matcher over the titles.
+        from textual.fuzzy import Matcher
+
+        for query, meant in (("snap", "Save a snapshot (.snap)"), ("snap", "Load a snapshot (.snap)"),
+                             ("agents", "View: agents"), ("step", "Tick (step one)")):
+            assert Matcher(query).match(meant) > 0 and meant in titles, (query, meant)
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         commands["Feed recommender: hot"].callback()
         commands["Friend recommender: random"].callback()
@@ -384,6 +416,9 @@ async def test_quit_offers_to_save(world_file):
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
+        # The dialog says which file it writes (the world file, not a snapshot) and what is kept otherwise.
+        words = " ".join(screen_text(app).split())
+        assert "Save into tui.db and quit" in words and "keeps its last checkpoint (tick 0)" in words, words[-600:]
         await pilot.click("#save")
         await until_exited(app)
     assert (await open_world(world_file)).tick == 1
@@ -498,6 +533,9 @@ async def test_plugins_view_chooses_the_worlds_recommenders(world_file):
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
+        # The dialog says which file it writes (the world file, not a snapshot) and what is kept otherwise.
+        words = " ".join(screen_text(app).split())
+        assert "Save into tui.db and quit" in words and "keeps its last checkpoint (tick 0)" in words, words[-600:]
         await pilot.click("#save")
         await until_exited(app)
     social = (await open_world(world_file)).config["social"]

@@ -49,6 +49,23 @@ VIEWS = ("dashboard", "communities", "agents", "messages", "plugins")
 SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possible
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # plugin names safe in the command palette (it parses markup)
 NOTIFY_LIMIT = 600  # characters of a notification at most
+#: Command palette titles (what users type to find an action) and help, where the key's short label
+#: would not be found: the palette matches titles only.
+PALETTE = {
+    "view('dashboard')": ("View: dashboard", "Show the dashboard (metrics and charts)"),
+    "view('communities')": ("View: communities", "Show the communities table"),
+    "view('agents')": ("View: agents", "Show the agents view (find an agent by id or name)"),
+    "view('messages')": ("View: messages", "Show the messages view (inject, sessions and their states)"),
+    "view('plugins')": ("View: plugins", "Show the plugins view (models and recommenders)"),
+    "save": ("Save a snapshot (.snap)", "Save the world as a snapshot file in the saves folder"),
+    "load": ("Load a snapshot (.snap)", "Replace the world by a snapshot from the saves folder"),
+    "communities": ("Detect communities", "Find communities and rank influence (PageRank)"),
+    "tick(1)": ("Tick (step one)", "Advance one tick"),
+    "tick(10)": ("10 ticks (step ten)", "Advance ten ticks"),
+    "inject": ("Inject a message", "Inject a message and start its propagation session"),
+    "quit_app": ("Quit", "Quit (offers to save the world file first)"),
+    "find": ("Find / filter", "Type in the current view's search or filter box"),
+}
 
 
 class StatusHeader(Static):
@@ -85,6 +102,7 @@ class AgoraApp(App):
         Binding("l", "load", "Load"),
         Binding("c", "communities", "Communities"),
         Binding("a", "ask", "Ask", tooltip="ask the agent shown in the Agents view a question"),
+        Binding("slash", "find", "Find", show=False),  # in the help and the palette; the footer is full
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
         Binding("escape", "leave_field", "Leave field", show=False),
@@ -314,7 +332,10 @@ class AgoraApp(App):
         t.append_text(literal(w.name, 30))
         t.append(f"  tick {w.tick:,}  day {day + 1} {rem // 60:02d}:{rem % 60:02d}  ")
         t.append(state.upper(), style="bold green" if self.sim_running else "bold yellow")
-        t.append(f"   {'max' if speed == 0 else f'{speed:g}'} t/s  {w.n:,} agents  {w.num_edges:,} edges  ")
+        # The measured rate (ticks over the last seconds) and, apart, the pace asked for: at 1M agents a
+        # run paced at 10 ticks a second may manage 3.
+        measured = self.latest_metrics().get("ticks_per_second", 0.0) if self.sim_running else 0.0
+        t.append(f"   {measured:.1f} t/s (pace {'max' if speed == 0 else f'{speed:g}'})  {w.n:,} agents  {w.num_edges:,} edges  ")
         t.append_text(self.llm_header())
         return t
 
@@ -357,6 +378,20 @@ class AgoraApp(App):
             self._views["plugins"].query_one("#plugins").focus()
         self.screen.refresh_bindings()  # the Agents view's key (a) shows only there
         self.refresh_ui()
+
+    #: The box ``/`` focuses in each view that has one.
+    FIND_BOXES = {"agents": "#agent-query", "communities": "#comm-filter", "messages": "#msg-text"}
+
+    def action_find(self) -> None:
+        """Focus the current view's search or filter box (``/``), so that typing (digits too) goes there."""
+        if self.sim is None:
+            return
+        box = self.FIND_BOXES.get(self._switcher.current)
+        if box is None:
+            self.notify("this view has no search box: / works in Communities (2), Agents (3) and Messages (4)",
+                        markup=False)
+            return
+        self._views[self._switcher.current].query_one(box).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "ask":
@@ -664,7 +699,7 @@ class AgoraApp(App):
 
     def action_quit_app(self) -> None:
         if self.sim is not None and self.sim.dirty and self.world.path:
-            self.push_screen(QuitScreen(), self._quit_chosen)
+            self.push_screen(QuitScreen(os.path.basename(self.world.path), self._checkpointed[0]), self._quit_chosen)
         else:
             self.shutdown_worker(save=False)
 
@@ -698,7 +733,8 @@ class AgoraApp(App):
                 yield SystemCommand("Ask an agent", "Interview the agent shown in the Agents view (key: a there)",
                                     self.action_ask)
                 continue
-            yield SystemCommand(b.description, f"{b.description} (key: {b.key.split(',')[0]})",
+            title, words = PALETTE.get(action, (b.description, b.description))
+            yield SystemCommand(title, f"{words} (key: {b.key.split(',')[0]})",
                                 lambda action=action: self.run_action(action))
         yield SystemCommand("Reload plugins", "Re-import user plugins without a restart", self.action_reload_plugins)
         yield SystemCommand("Use for feeds", "Make the content recommender highlighted in the Plugins view the world's "

@@ -28,6 +28,8 @@ Agora — keys
   s        save a snapshot into the saves folder
   l        load a snapshot (a picker over the saves folder)
   c        recompute communities and influence
+  /        type in the view's search or filter box (Communities, Agents,
+           Messages); escape leaves it, and digits switch views again
   a        ask the agent shown in the Agents view a question (an interview:
            the LLM answers in the agent's persona; offline without a key)
   x        cancel the selected session (Messages view)
@@ -37,7 +39,8 @@ Agora — keys
   w        the highlighted friend recommender suggests follows (Plugins view;
            on the one in use: suggestions off)
   ?        this help
-  q        quit (offers to save first when there are unsaved changes)
+  q        quit (offers to save the world file, .db, first when there are
+           unsaved changes; s saves snapshots, .snap)
   ctrl+p   command palette: every action by name
 
 The inject form chooses each message's feed recommender (default: the world's).
@@ -143,19 +146,31 @@ class LoadScreen(ModalScreen[str | None]):
 
 
 class QuitScreen(ModalScreen[str]):
-    """Unsaved changes: save, quit without saving, or stay."""
+    """Unsaved changes: save them into the world file (``.db``), quit without saving, or stay. The words
+    name the file that is written; snapshots (``.snap``) are what ``s`` saves, not this."""
 
     BINDINGS = [Binding("escape", "stay", "Stay")]
     DEFAULT_CSS = """
     QuitScreen { align: center middle; }
-    QuitScreen > Vertical { width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    QuitScreen > Vertical { width: 90; max-width: 100%; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    QuitScreen Horizontal { height: auto; }
+    QuitScreen Static { width: 100%; height: auto; }
+    QuitScreen Button { margin: 1 1 0 0; }
     """
 
+    def __init__(self, world_file: str = "the world file", checkpoint_tick: int | None = None) -> None:
+        super().__init__()
+        self.world_file = world_file
+        self.checkpoint_tick = checkpoint_tick
+
     def compose(self) -> ComposeResult:
+        kept = f" (tick {self.checkpoint_tick:,})" if self.checkpoint_tick is not None else ""
         with Vertical():
-            yield Label("The world has unsaved changes. Save before quitting?")
+            yield Static(Text(f"The world has changes that are not in its file {self.world_file} yet. Save them into "
+                             f"{self.world_file} before quitting? Without saving, the file keeps its last "
+                             f"checkpoint{kept}. (A snapshot, .snap, is what s saves.)"))
             with Horizontal():
-                yield Button("Save and quit", id="save", variant="primary")
+                yield Button(Text(f"Save into {self.world_file} and quit"), id="save", variant="primary")
                 yield Button("Quit without saving", id="discard", variant="error")
                 yield Button("Stay", id="stay")
 

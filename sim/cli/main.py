@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -22,11 +23,55 @@ EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage mistake in one line and exits with 2."""
+    """argparse that reports a usage mistake in one line, with the nearest flag or command when the
+    mistake looks like a typo (``--untl-done``: did you mean ``--until-done``?), and exits with 2."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        hint = self._suggestion(message)
+        sys.stderr.write(f"{self.prog}: error: {message}{hint} (see '{self.prog} --help')\n")
         sys.exit(EXIT_USAGE)
+
+    def _suggestion(self, message: str) -> str:
+        import difflib
+
+        # A mistyped flag, wherever argparse stumbled (an unrecognised argument, or a required one that
+        # the typo left out): the first word that is no flag of the command but is close to one.
+        words = getattr(self, "_words", [])
+        flags = self._flags(words)
+        for word in (w.split("=", 1)[0] for w in words if w.startswith("--")):
+            if word not in flags:
+                near = difflib.get_close_matches(word, flags, n=1, cutoff=0.6)
+                if near:
+                    return f"; did you mean {near[0]} (not {word})?"
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            options = re.findall(r"'([^']*)'", choice.group(2)) or [c.strip() for c in choice.group(2).split(",")]
+            near = difflib.get_close_matches(choice.group(1), options, n=1, cutoff=0.6)
+            if near:
+                return f"; did you mean {near[0]!r}?"
+        return ""
+
+    def _flags(self, words: list[str]) -> list[str]:
+        """The option strings of the command the words name (its subcommands' too), else of all."""
+        parser: argparse.ArgumentParser = self
+        for word in words:
+            subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            if subs and word in subs[0].choices:
+                parser = subs[0].choices[word]
+        found: list[str] = []
+        todo = [parser]
+        while todo:
+            p = todo.pop()
+            for action in p._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    todo.extend(action.choices.values())
+                else:
+                    found += [o for o in action.option_strings if o.startswith("--")]
+        return found
 
 
 def _positive_int(text: str) -> int:
