@@ -448,7 +448,7 @@ def test_smoke_real_program_in_a_terminal(world_file, tmp_path):
         subprocess.run(["tmux", "send-keys", "-t", session, "n"], check=True)
         wait_for(r"tick 1 ")
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
-        wait_for(r"Save before quitting")
+        wait_for(r"Save into tui\.db and quit")  # the dialog names the file it writes
         subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
