@@ -15,7 +15,7 @@ import time
 import pytest
 from conftest import notified
 from rich.text import Text
-from textual.widgets import DataTable, Input, Log, Static
+from textual.widgets import Label, DataTable, Input, Log, Static
 
 from sim.store.create import synthetic_world
 from sim.store.worldfile import open_world, save_world
@@ -124,6 +124,26 @@ async def test_step_run_pause_and_speed(world_file):
             stopped = app.world.tick
         await pilot.pause(0.3)
         assert app.world.tick == stopped and not app.sim_running
+
+
+async def test_inject_form_fields_are_labelled(world_file):
+    """Every field of the inject form says what it is: a label on screen (or, for the message text, its
+    placeholder) and a placeholder; the seed count and the priority too."""
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        form = app._views["messages"].query_one("#inject-form")
+        for row in form.query("Horizontal"):
+            kids = list(row.children)
+            for i, w in enumerate(kids):
+                if isinstance(w, Input):
+                    assert w.placeholder, w.id
+                    before = [k for k in kids[:i] if isinstance(k, Label)]
+                    assert before and str(before[-1].render()).strip(), f"{w.id} has no label"
+        words = " ".join(screen_text(app).split())
+        assert "seeds" in words and "priority" in words and "topics" in words
 
 
 async def test_inject_shows_markup_literally_and_cancel(world_file):

@@ -459,6 +459,9 @@ class MessagesView(View):
     MessagesView #inject-form Horizontal { height: auto; }
     MessagesView #inject-form Input { width: 1fr; }
     MessagesView #inject-form Select { width: 24; }
+    MessagesView #inject-form .field-label { width: auto; height: 3; content-align: left middle; padding: 0 1 0 1; color: $text-muted; }
+    MessagesView #inject-form #seed-arg { width: 14; }
+    MessagesView #inject-form #msg-priority { width: 8; }
     MessagesView #inject-form #msg-recommender { width: 32; }
     MessagesView #param-form { height: auto; }
     MessagesView .param-row { height: auto; }
@@ -489,10 +492,16 @@ class MessagesView(View):
         with Vertical(id="inject-form"):
             yield Input(placeholder="message text", id="msg-text")
             with Horizontal():
-                yield Input(placeholder="topics, comma-separated (e.g. ai, politics)", id="msg-topics")
-                yield Select([(k, k) for k in ("random", "top", "community", "ids")], value="random", allow_blank=False, id="seed-kind")
-                yield Input(value="10", placeholder="K, ids a,b,c, or C:K", id="seed-arg")
-                yield Input(value="0", placeholder="priority", id="msg-priority")
+                yield Label("topics", classes="field-label")
+                yield Input(placeholder="comma-separated (e.g. ai, politics)", id="msg-topics")
+                yield Label("seeds", classes="field-label")
+                yield Select([(k, k) for k in ("random", "top", "community", "ids")], value="random", allow_blank=False,
+                             id="seed-kind", tooltip="how the seed agents are chosen")
+                yield Input(value="10", placeholder="K, a,b,c or C:K", id="seed-arg",
+                            tooltip="random/top: how many (K); ids: original ids a,b,c; community: C:K (K agents of community C)")
+                yield Label("priority", classes="field-label")
+                yield Input(value="0", placeholder="0", id="msg-priority",
+                            tooltip="sessions with a higher priority start first when many are queued")
             with Horizontal():
                 yield Select([], id="model", allow_blank=True, prompt="model")
                 yield Select([(Text("feeds: world default"), WORLD_DEFAULT)], value=WORLD_DEFAULT, allow_blank=False,
@@ -562,7 +571,8 @@ class MessagesView(View):
             while suffix in self._param_ids or (suffix != key and suffix in cls.params):
                 suffix += "_"
             self._param_ids[suffix] = key
-            inp = Input(value=shown(spec.default, 200), id=f"param-{suffix}", classes="param-input")
+            inp = Input(value=shown(spec.default, 200), placeholder=f"default {shown(spec.default, 40)}", id=f"param-{suffix}",
+                        classes="param-input", tooltip=Text(shown(spec.help, 200)) if spec.help else None)
             inp.tooltip = literal(f"{spec.help} ({spec.describe_range()})", 500)  # a str tooltip is markup
             self._param_inputs[key] = inp
             rows.append(Horizontal(Label(literal(key, 20)), inp,
