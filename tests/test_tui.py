@@ -285,20 +285,25 @@ async def test_recompute_communities(world_file):
     assert con.execute("SELECT COUNT(*) FROM communities").fetchone()[0] == rec["count"]
 
 
+async def save_at_ten(app, pilot, saves) -> None:
+    """Ten ticks, then ``s`` saves the snapshot ``at-ten.snap`` through the dialog."""
+    await pilot.press("N")
+    await app.workers.wait_for_complete()
+    await pilot.press("s")
+    assert isinstance(app.screen, SaveScreen)
+    app.screen.query_one("#snapshot-name", Input).value = "at-ten"
+    await pilot.press("enter")
+    # The dialog's answer starts the save worker through a chain of messages: wait for its result.
+    assert await until(pilot, lambda: (saves / "at-ten.snap").exists() and not app.busy)
+    await app.workers.wait_for_complete()
+
+
 async def test_save_and_load_snapshots(world_file, tmp_path):
     saves = tmp_path / "saves"
     app = AgoraApp(world_file)
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
-        await pilot.press("N")
-        await app.workers.wait_for_complete()
-        await pilot.press("s")
-        assert isinstance(app.screen, SaveScreen)
-        app.screen.query_one("#snapshot-name", Input).value = "at-ten"
-        await pilot.press("enter")
-        # The dialog's answer starts the save worker through a chain of messages: wait for its result.
-        assert await until(pilot, lambda: (saves / "at-ten.snap").exists() and not app.busy)
-        await app.workers.wait_for_complete()
+        await save_at_ten(app, pilot, saves)
         await pilot.press("n")
         await app.workers.wait_for_complete()
         assert app.world.tick == 11
@@ -333,13 +338,7 @@ async def test_load_while_running_keeps_run_pause_and_step_working(world_file, t
     app = AgoraApp(world_file)
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
-        await pilot.press("N")
-        await app.workers.wait_for_complete()
-        await pilot.press("s")
-        app.screen.query_one("#snapshot-name", Input).value = "at-ten"
-        await pilot.press("enter")
-        assert await until(pilot, lambda: (saves / "at-ten.snap").exists() and not app.busy)
-        await app.workers.wait_for_complete()
+        await save_at_ten(app, pilot, saves)
         app.speed_index = SPEEDS.index(0)  # as fast as possible
         await pilot.press("space")
         assert await until(pilot, lambda: app.world.tick >= 14), app.world.tick
