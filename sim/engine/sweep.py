@@ -381,6 +381,12 @@ async def _run_pool(world_path: str, plugin_dirs: list[str], workers: int, spec:
 
 def _end_pool(pool: Any) -> None:
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    # The call queue's feeder thread may be in the middle of writing a chunk of jobs (tens of kB, more than
+    # a pipe holds) to a worker that is about to be terminated: nobody would ever read it, and the exit
+    # would wait for that thread for ever. Do not wait for it.
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         if p.is_alive():
