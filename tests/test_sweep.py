@@ -284,7 +284,16 @@ def test_ctrl_c_leaves_no_worker_processes(world_file):
         time.sleep(1.0)  # the workers have opened the world and are running
         assert proc.poll() is None
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:  # hung: show where (the CLI dumps its threads' stacks on SIGUSR1)
+            proc.send_signal(signal.SIGUSR1)
+            try:
+                proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+            raise AssertionError(f"the sweep did not exit after Ctrl-C; its threads:\n{err[-6000:]}") from None
     finally:
         if proc.poll() is None:
             proc.kill()

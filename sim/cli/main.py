@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -954,6 +955,13 @@ def main(argv: list[str] | None = None) -> int:
         "audit": _cmd_audit, "plot": _cmd_plot,
     }
     handler = handlers[args.command]
+    if hasattr(signal, "SIGUSR1"):  # kill -USR1 PID prints every thread's stack: what a hung run waits on
+        import faulthandler
+
+        try:
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+        except (OSError, ValueError, AttributeError):  # stderr is not a file (captured): no dump then
+            pass
     try:
         result = handler(args)
         if asyncio.iscoroutine(result):
