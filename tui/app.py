@@ -306,6 +306,9 @@ class AgoraApp(App):
             m["ticks_per_second"] = 0.0
         if self.writer is not None:
             m["db_queue"] = self.writer.queue_rows
+            m["db_backpressure"] = self.writer.backpressure
+            m["db_backpressure_seconds"] = self.writer.backpressure_seconds
+            m["db_rows_written"] = self.writer.rows_written
         return m
 
     def refresh_ui(self) -> None:
@@ -332,6 +335,9 @@ class AgoraApp(App):
         t.append_text(literal(w.name, 30))
         t.append(f"  tick {w.tick:,}  day {day + 1} {rem // 60:02d}:{rem % 60:02d}  ")
         t.append(state.upper(), style="bold green" if self.sim_running else "bold yellow")
+        if self.writer is not None and self.writer.backpressure:
+            # The world file's writer is behind: the loop waits for it rather than queueing more rows.
+            t.append("  WAITING FOR DISK", style="bold red")
         # The measured rate (ticks over the last seconds) and, apart, the pace asked for: at 1M agents a
         # run paced at 10 ticks a second may manage 3.
         measured = self.latest_metrics().get("ticks_per_second", 0.0) if self.sim_running else 0.0

@@ -131,6 +131,9 @@ class DashboardView(View):
             ("RSS memory", f"{app.rss_mb:,.0f} MB"),
             ("CPU", f"{app.cpu_percent:.0f} %"),
             ("database write queue", fmt_int(m.get("db_queue", 0))),
+            ("write backpressure", ("WAITING " if m.get("db_backpressure") else "")
+             + f"{float(m.get('db_backpressure_seconds', 0.0)):,.1f} s"),
+            ("rows written", fmt_int(m.get("db_rows_written", 0))),
             ("graph adoptions (tick)", fmt_int(m.get("graph_adoptions", 0))),
             ("feed adoptions (tick)", fmt_int(m.get("feed_adoptions", 0))),
             ("follows (tick)", fmt_int(m.get("follows", 0))),

@@ -296,6 +296,8 @@ class Monitor:
             snap["expect_since_age_s"] = _elapsed(self._expect_since, now)
             writer = self._writer
             snap["db_queue"] = int(getattr(writer, "queue_rows", 0) or 0) if writer is not None else 0
+            snap["db_backpressure"] = bool(getattr(writer, "backpressure", False)) if writer is not None else False
+            snap["db_backpressure_seconds"] = float(getattr(writer, "backpressure_seconds", 0.0) or 0.0) if writer is not None else 0.0
             snap["histogram"] = (list(self._hist), self._hist_count, self._hist_sum)
             snap["counters"] = self._counters_locked()
         return snap
@@ -436,6 +438,10 @@ class Monitor:
         yield gauge("edge_attempts_per_second", "Transmission attempts per second of the latest tick.",
                     snap.get("attempts_per_second", 0.0))
         yield gauge("db_queue_depth", "Adoption and exposure rows waiting for the world file's writer.", float(snap.get("db_queue", 0)))
+        yield gauge("db_backpressure", "1 while the simulation waits for the world file's writer to catch up (its queue is full).",
+                    1.0 if snap.get("db_backpressure") else 0.0)
+        yield counter("db_backpressure_seconds", "Seconds the simulation has waited for the world file's writer (backpressure).",
+                      float(snap.get("db_backpressure_seconds", 0.0)))
         yield counter("db_rows_written", "Adoption and exposure rows committed to the world file.", c.get("db_rows", 0.0))
         for key, (name, doc) in _LLM_COUNTERS.items():
             yield counter(name, doc, c.get(key, 0.0))

@@ -220,7 +220,12 @@ class Simulation:
 
     # -- ticks ------------------------------------------------------------------------------------
     async def step(self) -> dict[str, Any]:
-        """Advance one tick; returns its metrics (also published as :class:`TickCompleted`)."""
+        """Advance one tick; returns its metrics (also published as :class:`TickCompleted`).
+
+        With a writer whose queue is over its bound, the tick first waits until the writer has caught up
+        (backpressure, see :meth:`sim.store.writer.WorldWriter.wait_for_room`); ``db_wait_seconds`` says
+        how long."""
+        waited = await self.writer.wait_for_room() if self.writer is not None else 0.0
         async with self._lock:
             events: list[Event] = []
             self.llm.bind(asyncio.get_running_loop())
@@ -235,6 +240,7 @@ class Simulation:
                     if self.writer is not None:
                         self.writer.submit_events(s.id, rec)
             metrics["db_queue"] = self.writer.queue_rows if self.writer is not None else 0
+            metrics["db_wait_seconds"] = waited
             self.llm.write_texts(metrics["tick"], batches)
             metrics.update(self.llm.metrics())
             exposures = self.social.take_exposures()

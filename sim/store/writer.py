@@ -9,6 +9,13 @@ later ticks, left by a run that ended without a checkpoint, are discarded when t
 A batch of rows that cannot be written (a full disk) is kept and retried before the next checkpoint, so
 a checkpoint never commits a tick whose events are missing; a checkpoint that fails raises
 :class:`CheckpointError` (one sentence: why, and the tick the file still holds).
+
+Backpressure: the queue is bounded. When more than ``max_queue_rows`` rows wait, :meth:`WorldWriter.wait_for_room`
+(awaited by the simulation after every tick) holds the loop until the writer has brought the queue down
+to half that, so a run that adopts faster than the disk can write slows down instead of growing its
+memory; ``backpressure`` says while it holds, and ``backpressure_waits``/``backpressure_seconds`` add up
+how often and how long. Queued rows are coalesced: every batch is one transaction with one
+``executemany`` per table (per recommender for exposures), whatever number of sessions and ticks it spans.
 """
 
 from __future__ import annotations
@@ -73,15 +80,27 @@ def checkpoint_error(exc: BaseException, path: str, tick: int) -> CheckpointErro
 
 
 _ROWS = ("events", "exposures")
+#: Default bound of the write queue, in rows (an event row is 48 bytes in memory while it waits).
+MAX_QUEUE_ROWS = 500_000
 
 
 class WorldWriter:
     """Batches writes to one world file from a background task."""
 
-    def __init__(self, path: str, *, batch_rows: int = 200_000) -> None:
+    def __init__(self, path: str, *, batch_rows: int = 200_000, max_queue_rows: int = MAX_QUEUE_ROWS) -> None:
         self.path = path
         self.batch_rows = batch_rows
         self.queue_rows = 0  # adoption rows waiting to be written (the "database write queue")
+        #: The queue's bound: above it, :meth:`wait_for_room` holds the simulation until half of it is left.
+        self.max_queue_rows = max_queue_rows
+        #: Whether :meth:`wait_for_room` is holding the simulation now, how many times it has, for how long.
+        self.backpressure = False
+        self.backpressure_waits = 0
+        self.backpressure_seconds = 0.0
+        #: The most rows that have waited at once.
+        self.peak_queue_rows = 0
+        self._room = asyncio.Event()  # set whenever rows were written (or could not be): waiters look again
+        self._rows_failing = False  # the last attempt to write rows failed (a full disk): nothing to wait for
         self.rows_written = 0
         self.error: BaseException | None = None
         #: Tick of the file's last committed checkpoint (what it holds after a crash).
@@ -109,12 +128,41 @@ class WorldWriter:
     def submit_events(self, session_id: int, records: np.ndarray) -> None:
         """Queue adoption records (``tick, agent, source, kind``) of one session."""
         self.queue_rows += len(records)
+        self.peak_queue_rows = max(self.peak_queue_rows, self.queue_rows)
         self._queue.put_nowait(("events", session_id, records))
 
     def submit_exposures(self, session_id: int, records: np.ndarray, recommender: str) -> None:
         """Queue first feed exposures (``tick, agent, source``) of one session, from ``recommender``."""
         self.queue_rows += len(records)
+        self.peak_queue_rows = max(self.peak_queue_rows, self.queue_rows)
         self._queue.put_nowait(("exposures", session_id, records, recommender))
+
+    @property
+    def room_left(self) -> bool:
+        """Whether the queue is within its bound."""
+        return self.queue_rows <= self.max_queue_rows
+
+    async def wait_for_room(self) -> float:
+        """Backpressure: when more than ``max_queue_rows`` rows wait, wait until the writer has brought
+        them down to half of it; the seconds waited (0.0 without waiting).
+
+        Returns at once while rows cannot be written (a full disk: the checkpoint reports it) or once the
+        writer is closed, so a simulation is never held for ever."""
+        if self.room_left or self._task is None:
+            return 0.0
+        low = self.max_queue_rows // 2
+        t0 = time.perf_counter()
+        self.backpressure = True
+        self.backpressure_waits += 1
+        try:
+            while self.queue_rows > low and not self._rows_failing and self._task is not None and not self._task.done():
+                self._room.clear()
+                await self._room.wait()
+        finally:
+            waited = time.perf_counter() - t0
+            self.backpressure_seconds += waited
+            self.backpressure = False
+        return waited
 
     def submit_audit(self, action: str, details: dict[str, Any]) -> None:
         """Append a user action to the world's audit log (after everything queued before it).
@@ -161,6 +209,7 @@ class WorldWriter:
             try:
                 await self._write(items)
             except BaseException as exc:  # keep the task alive; report through .error
+                self._room.set()
                 self.error = exc
                 for it in items:
                     fut = it[3] if it[0] == "checkpoint" else (it[2] if it[0] == "call" else None)
@@ -212,6 +261,8 @@ class WorldWriter:
         try:
             await self._write_rows(db, events)
         except BaseException:
+            self._rows_failing = True
+            self._room.set()
             with contextlib.suppress(Exception):
                 await db.rollback()
             raise
@@ -219,26 +270,41 @@ class WorldWriter:
         n = sum(len(it[2]) for it in events)
         self.queue_rows -= n
         self.rows_written += n
+        self._rows_failing = False
+        self._room.set()
 
     @staticmethod
     async def _write_rows(db: aiosqlite.Connection, events: list) -> None:
-        """One transaction of queued event and exposure rows."""
+        """One transaction of queued event and exposure rows, coalesced: one ``executemany`` for all the
+        event rows and one per recommender for the exposure rows, whatever sessions and ticks they span."""
+        ev = [it for it in events if it[0] == "events"]
+        ex = [it for it in events if it[0] == "exposures"]
         await db.execute("BEGIN")
-        for it in events:
-            sid, rec = it[1], it[2]
-            if it[0] == "events":
-                rows = np.empty(len(rec), dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8"), ("k", "<i8"), ("v", "<i8")])
-                rows["s"] = sid
-                rows["t"], rows["a"], rows["src"], rows["k"] = rec["tick"], rec["agent"], rec["source"], rec["kind"]
-                rows["v"] = rec["via"] if "via" in (rec.dtype.names or ()) else 0
-                await db.executemany("INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (?, ?, ?, ?, ?, ?)", rows.tolist())
-            else:
-                rows = np.empty(len(rec), dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8")])
-                rows["s"] = sid
-                rows["t"], rows["a"], rows["src"] = rec["tick"], rec["agent"], rec["source"]
-                name = it[3]
-                await db.executemany("INSERT INTO exposures (session_id, tick, agent, source, recommender) VALUES (?, ?, ?, ?, ?)",
-                                     [(*r, name) for r in rows.tolist()])
+        if ev:
+            total = sum(len(it[2]) for it in ev)
+            rows = np.empty(total, dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8"), ("k", "<i8"), ("v", "<i8")])
+            at = 0
+            for it in ev:  # one slice per queued batch (a session's tick), not per row
+                sid, rec = it[1], it[2]
+                part = rows[at:at + len(rec)]
+                part["s"] = sid
+                part["t"], part["a"], part["src"], part["k"] = rec["tick"], rec["agent"], rec["source"], rec["kind"]
+                part["v"] = rec["via"] if "via" in (rec.dtype.names or ()) else 0
+                at += len(rec)
+            await db.executemany("INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (?, ?, ?, ?, ?, ?)", rows.tolist())
+        for name in dict.fromkeys(it[3] for it in ex):
+            mine = [it for it in ex if it[3] == name]
+            total = sum(len(it[2]) for it in mine)
+            rows = np.empty(total, dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8")])
+            at = 0
+            for it in mine:
+                sid, rec = it[1], it[2]
+                part = rows[at:at + len(rec)]
+                part["s"] = sid
+                part["t"], part["a"], part["src"] = rec["tick"], rec["agent"], rec["source"]
+                at += len(rec)
+            await db.executemany("INSERT INTO exposures (session_id, tick, agent, source, recommender) VALUES (?, ?, ?, ?, ?)",
+                                 [(*r, name) for r in rows.tolist()])
         kill_point("events")
         await db.commit()
 
@@ -250,6 +316,7 @@ class WorldWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            self._room.set()  # nothing will write any more: a waiter returns
         if self._db is not None:
             await self._db.close()
             self._db = None
