@@ -10,44 +10,61 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from .views import literal, literal_lines
 
-HELP = """\
-Agora — keys
+#: The keys, as (key, what it does) rows: the help screen lays them out in two columns whose second
+#: wraps at word boundaries, so the help reads well from 80 columns up.
+HELP_KEYS: list[tuple[str, str]] = [
+    ("1..5", "Dashboard, Communities, Agents, Messages, Plugins"),
+    ("space", "run / pause the simulation"),
+    ("n / N", "one tick / ten ticks"),
+    ("+ / -", "faster / slower"),
+    ("i", "inject a message (the Messages view's form)"),
+    ("s", "save a snapshot (.snap) into the saves folder"),
+    ("l", "load a snapshot (a picker over the saves folder)"),
+    ("c", "recompute communities and influence"),
+    ("/", "type in the view's search or filter box (Communities, Agents, Messages); escape leaves it, "
+          "and digits switch views again"),
+    ("a", "ask the agent shown in the Agents view a question (an interview: the LLM answers in the "
+          "agent's persona; offline without a key)"),
+    ("x", "cancel the selected session (Messages view)"),
+    ("r", "reload user plugins (Plugins view)"),
+    ("f", "the highlighted content recommender builds the feeds (Plugins view; on the one in use: feeds off)"),
+    ("w", "the highlighted friend recommender suggests follows (Plugins view; on the one in use: suggestions off)"),
+    ("?", "this help"),
+    ("q", "quit (offers to save the world file, .db, first when there are unsaved changes; s saves "
+          "snapshots, .snap)"),
+    ("ctrl+p", "command palette: every action by name"),
+]
+HELP_NOTES = [
+    "The inject form chooses each message's feed recommender (default: the world's).",
+    "The Messages view shows the latest posts, reposts and replies of the highlighted message, and who "
+    "wrote each text (llm, cache or offline).",
+    "Text that agents, users, plugins or the LLM wrote is always shown literally.",
+    "The header says WAITING FOR DISK while the simulation waits for the world file's writer to catch up.",
+]
+#: The help as plain text (for the docs and the tests).
+HELP = "Agora — keys\n\n" + "".join(f"  {k:<8} {v}\n" for k, v in HELP_KEYS) + "\n" + "\n".join(HELP_NOTES) + "\n"
 
-  1..5     Dashboard, Communities, Agents, Messages, Plugins
-  space    run / pause the simulation
-  n        one tick          N    ten ticks
-  + / -    faster / slower
-  i        inject a message (the Messages view's form)
-  s        save a snapshot into the saves folder
-  l        load a snapshot (a picker over the saves folder)
-  c        recompute communities and influence
-  /        type in the view's search or filter box (Communities, Agents,
-           Messages); escape leaves it, and digits switch views again
-  a        ask the agent shown in the Agents view a question (an interview:
-           the LLM answers in the agent's persona; offline without a key)
-  x        cancel the selected session (Messages view)
-  r        reload user plugins (Plugins view)
-  f        the highlighted content recommender builds the feeds (Plugins view;
-           on the one in use: feeds off)
-  w        the highlighted friend recommender suggests follows (Plugins view;
-           on the one in use: suggestions off)
-  ?        this help
-  q        quit (offers to save the world file, .db, first when there are
-           unsaved changes; s saves snapshots, .snap)
-  ctrl+p   command palette: every action by name
 
-The inject form chooses each message's feed recommender (default: the world's).
-The Messages view shows the latest posts, reposts and replies of the highlighted
-message, and who wrote each text (llm, cache or offline).
-Text that agents, users, plugins or the LLM wrote is always shown literally.
-"""
+def help_table() -> Any:
+    """The help as a rich renderable: a grid of keys and descriptions (wrapped to the width there is)
+    and the notes below. Plain ``Text`` only: nothing in it is parsed as markup."""
+    from rich.console import Group
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(overflow="fold")
+    for key, what in HELP_KEYS:
+        grid.add_row(Text(key), Text(what))
+    notes = [Text(note) for note in HELP_NOTES]
+    return Group(Text("Agora — keys", style="bold"), Text(""), grid, Text(""), *notes)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -56,12 +73,14 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 76; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    HelpScreen > #help-box { width: 100; max-width: 100%; height: auto; max-height: 100%; border: thick $primary;
+                             background: $surface; padding: 0 1; }
     """
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(HELP, markup=False, id="help-text")
+        # One scrolling box: on a short terminal the rest (and the Close button) is a scroll away.
+        with VerticalScroll(id="help-box"):
+            yield Static(help_table(), id="help-text")
             yield Button("Close", id="close", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
