@@ -527,6 +527,63 @@ def test_smoke_real_program_in_a_terminal(world_file, tmp_path):
     assert asyncio.run(open_world(world_file)).tick == 1
 
 
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_load_while_running_in_a_real_terminal(world_file, tmp_path):
+    """The load-while-running bug, in the real program: run, save, load while running; the run goes on
+    from the snapshot's tick, space pauses, n steps one tick."""
+    session = f"agora-load-{os.getpid()}"
+    cmd = f"cd {tmp_path} && AGORA_SAVES={tmp_path / 'saves'} {sys.executable} -m sim tui {world_file}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "45", cmd], check=True)
+
+    def screen() -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+    def keys(*names: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", session, *names], check=True)
+
+    def wait_for(condition, what: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = screen()
+            if condition(out):
+                return out
+            time.sleep(0.1)
+        raise AssertionError(f"{what} never showed; the screen was:\n{screen()}")
+
+    def tick(out: str) -> int:
+        found = re.search(r"tick ([\d,]+) ", out)
+        return int(found.group(1).replace(",", "")) if found else -1
+
+    try:
+        wait_for(lambda o: tick(o) == 0, "tick 0")
+        keys("N")
+        wait_for(lambda o: tick(o) == 10, "tick 10")
+        keys("s")
+        wait_for(lambda o: "Save a snapshot as" in o, "the save dialog")
+        keys("C-u")  # one key at a time, each seen on screen: a burst can reach the dialog as one paste
+        wait_for(lambda o: "tui-tick10" not in o, "the name field cleared")
+        keys("at-ten")
+        wait_for(lambda o: "at-ten" in o, "the typed name")
+        keys("Enter")
+        wait_for(lambda o: "saved at-ten.snap" in o, "the save's notification")
+        keys("space")
+        wait_for(lambda o: "RUNNING" in o and tick(o) >= 13, "a run past tick 13")
+        keys("l")
+        wait_for(lambda o: "Load a snapshot from" in o, "the load picker")
+        keys("Enter")
+        wait_for(lambda o: "loaded at-ten.snap (tick 10)" in o, "the load's notification")
+        wait_for(lambda o: "RUNNING" in o and tick(o) >= 14, "the run going on after the load")
+        keys("space")
+        paused = wait_for(lambda o: "PAUSED" in o, "the pause")
+        stopped = tick(paused)
+        keys("n")
+        wait_for(lambda o: tick(o) == stopped + 1, f"tick {stopped + 1} after n")
+        keys("space")
+        wait_for(lambda o: "RUNNING" in o and tick(o) >= stopped + 4, "the run going on again")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
 # -- the living network ---------------------------------------------------------------------------
 
 
