@@ -144,6 +144,7 @@ class AgoraApp(App):
         self._share_cache: tuple[Any, dict[str, Any]] | None = None
         self._run_worker = None
         self.busy: str | None = None  # a long action in progress (save, load, analysis)
+        self.step_requests = 0  # n and N presses acted on (agora bench tui waits for them)
 
     # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -461,6 +462,7 @@ class AgoraApp(App):
             return
         if self.sim_running:
             self.sim.pause()
+        self.step_requests += 1
         self.step_ticks(count)
 
     @work(group="step")

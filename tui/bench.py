@@ -23,16 +23,21 @@ from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
 
 from .app import SPEEDS, AgoraApp
+from .screens import HelpScreen
 
 #: (key, character, what must be true once the app has acted on it)
 VIEW_KEYS = [(str(i + 1), str(i + 1), name) for i, name in enumerate(("dashboard", "communities", "agents", "messages", "plugins"))]
 ROUNDS = 8
 
 
-async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[list[float], dict[str, Any]]:
+async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
     app = AgoraApp(path)
-    out: list[float] = []
+    out: dict[str, list[float]] = {}
     info: dict[str, Any] = {}
+
+    async def key(name: str, key: str, char: str | None, done: Any) -> None:
+        out.setdefault(name, []).append(await _timed_key(app, pilot, key, char, done))
+
     async with app.run_test(size=(160, 50)) as pilot:
         await asyncio.wait_for(app.ready.wait(), 120)
         await pilot.pause(0.2)
@@ -47,11 +52,18 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[list[f
         # Pilot's own press() waits for an idle CPU, which never comes while the simulation runs, so
         # keys go straight to the driver and the clock stops when the app has acted and repainted.
         for _ in range(ROUNDS):
-            for key, char, view in VIEW_KEYS:
-                out.append(await _timed_key(app, pilot, key, char, lambda view=view: app._switcher.current == view))
+            for k, char, view in VIEW_KEYS:
+                await key(f"view {view}", k, char, lambda view=view: app._switcher.current == view)
             speed = app.speed_index
-            out.append(await _timed_key(app, pilot, "minus", "-", lambda speed=speed: app.speed_index == speed - 1))
-            out.append(await _timed_key(app, pilot, "plus", "+", lambda speed=speed: app.speed_index == speed))
+            await key("slower (-)", "minus", "-", lambda speed=speed: app.speed_index == speed - 1)
+            await key("faster (+)", "plus", "+", lambda speed=speed: app.speed_index == speed)
+            steps = app.step_requests
+            await key("ten ticks (N)", "N", "N", lambda steps=steps: app.step_requests == steps + 1)
+            await key("one tick (n)", "n", "n", lambda steps=steps: app.step_requests == steps + 2)
+            if running:  # n and N paused the run: space runs it again
+                await key("run (space)", "space", " ", lambda: app.sim_running)
+            await key("help (?)", "question_mark", "?", lambda: isinstance(app.screen, HelpScreen))
+            await key("close help (escape)", "escape", None, lambda: not isinstance(app.screen, HelpScreen))
         info["ticks_during"] = app.world.tick - tick0
         info["seconds"] = round(time.perf_counter() - t_start, 3)
         if running:
@@ -59,7 +71,7 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[list[f
     return out, info
 
 
-async def _timed_key(app: AgoraApp, pilot: Any, key: str, char: str, done: Any) -> float:
+async def _timed_key(app: AgoraApp, pilot: Any, key: str, char: str | None, done: Any) -> float:
     from textual import events
 
     t0 = time.perf_counter()
@@ -88,7 +100,7 @@ def bench_tui(agents: int = 1_000_000, *, avg_degree: float = 10.0, sessions: in
     own = folder is None
     folder = folder or tempfile.mkdtemp(prefix="agora-bench-tui-")
     os.makedirs(folder, exist_ok=True)
-    r: dict[str, Any] = {"benchmark": "tui", "agents": agents, "sessions": sessions, "keys": ROUNDS * (len(VIEW_KEYS) + 2)}
+    r: dict[str, Any] = {"benchmark": "tui", "agents": agents, "sessions": sessions}
     try:
         big = os.path.join(folder, "big.db")
         small = os.path.join(folder, "small.db")
@@ -100,8 +112,9 @@ def bench_tui(agents: int = 1_000_000, *, avg_degree: float = 10.0, sessions: in
             default = os.path.join(folder, "default.db")
             asyncio.run(save_world(synthetic_world("default", 100_000, seed=42), default, force=True))
             first = asyncio.run(_first_frame(default))
-        ms = np.array(lat) * 1000
-        bms = np.array(base) * 1000
+        ms = np.concatenate([np.asarray(v) for v in lat.values()]) * 1000
+        bms = np.concatenate([np.asarray(v) for v in base.values()]) * 1000
+        r["keys"] = int(ms.size)
         r.update({
             "keypress_ms_p50": round(float(np.percentile(ms, 50)), 1),
             "keypress_ms_p95": round(float(np.percentile(ms, 95)), 1),
@@ -111,6 +124,9 @@ def bench_tui(agents: int = 1_000_000, *, avg_degree: float = 10.0, sessions: in
             "baseline_idle_small_world_ms_p95": round(float(np.percentile(bms, 95)), 1),
             "first_frame_default_world_s": round(first, 3),
             "peak_rss_mb": _mb(peak.peak),
+            "per_key_ms": {name: {"p50": round(float(np.percentile(np.asarray(v) * 1000, 50)), 1),
+                                  "p95": round(float(np.percentile(np.asarray(v) * 1000, 95)), 1),
+                                  "max": round(float(np.max(v) * 1000), 1)} for name, v in lat.items()},
             "targets": {"keypress_ms_p95": 100, "first_frame_default_world_s": 3},
         })
     finally:
