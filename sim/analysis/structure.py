@@ -40,8 +40,8 @@ Communities
     same partition every time.
 
 Stored results
-    :func:`store_analysis` writes ``community`` (int32, -1 for isolated agents) and ``influence`` (float32, PageRank divided by
-    its maximum) into the world's columns, marks them dirty and keeps a record in
+    :func:`store_analysis` writes ``community`` (int32, -1 for isolated agents) and ``influence``
+    (float32, PageRank divided by its maximum) into the world's columns, marks them dirty and keeps a record in
     ``world.config["analysis"]`` (persisted with the world's configuration): what was computed, the
     maximum PageRank (so raw PageRank is ``influence * record["pagerank"]["max"]``, see :func:`raw_pagerank`) and a fingerprint of the graph
     (edge count, an order-free hash of all edges, a bottom-k MinHash sketch) from which
