@@ -276,7 +276,9 @@ def test_store_analysis_columns_table_and_record(planted):
     assert rec["communities"]["count"] == table.count and rec["graph"]["edges"] == world.num_edges
     np.testing.assert_allclose(A.raw_pagerank(world), result.pagerank, rtol=1e-6)
     # Table: sizes, edges accounted for, sorted flows.
-    assert table.size.sum() == world.n and np.all(table.size[:-1] >= table.size[1:])
+    # Isolated agents (no links) are in no community: counted apart, not rows.
+    assert table.size.sum() + table.unassigned == world.n and np.all(table.size[:-1] >= table.size[1:])
+    assert table.unassigned == rec["communities"]["isolated"] == np.count_nonzero(comm < 0)
     assert table.internal_edges.sum() + table.flows["edges"].sum() == world.num_edges
     assert np.all(np.diff(table.flows["edges"]) <= 0) and np.all(table.flows["src"] != table.flows["dst"])
     # Brute force on community 3: internal edges, dominant interests, top influencers, one flow.

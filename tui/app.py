@@ -141,6 +141,7 @@ class AgoraApp(App):
         self._proc = psutil.Process()
         self._community_cache: tuple[Any, list[dict[str, Any]]] | None = None
         self._community_flows: list[dict[str, int]] = []
+        self._community_unassigned = 0  # agents in no community (isolated after detection), shown apart from the rows
         self._share_cache: tuple[Any, dict[str, Any]] | None = None
         self._run_worker = None
         self.busy: str | None = None  # a long action in progress (save, load, analysis)
@@ -680,7 +681,7 @@ class AgoraApp(App):
     async def run_analysis(self) -> str:
         """Recompute communities (Leiden) and influence (PageRank) off the event loop, keep them in the
         world and its file."""
-        from sim.analysis.structure import analyze, store_analysis
+        from sim.analysis.structure import analyze, communities_line, store_analysis
         from sim.store.analysis_tables import write_analysis
 
         world = self.world
@@ -690,9 +691,9 @@ class AgoraApp(App):
         if self.writer is not None:
             await self.sim.checkpoint()
             await self.writer.call(lambda db: write_analysis(db, world, table))
-        self.audit("analysis", {"communities": table.count if table is not None else 0})
         rec = world.config["analysis"]["communities"]
-        return f"{rec['count']:,} communities, modularity {rec['modularity']:.3f}"
+        self.audit("analysis", {"communities": rec["count"], "isolated": rec["isolated"]})
+        return communities_line(rec["count"], rec["modularity"], rec["isolated"])
 
     def action_reload_plugins(self) -> None:
         failures = self.registry.reload()
@@ -823,12 +824,14 @@ class AgoraApp(App):
         if world.columns["community"].max(initial=-1) < 0:
             self._community_cache = (key, [])
             self._community_flows = []
+            self._community_unassigned = 0
             return
         table = await asyncio.to_thread(community_table, world)
         rows = table.rows()
         for r in rows:
             r["top"] = r["top_influencers"][0] if r["top_influencers"] else None
         self._community_flows = table.top_flows(2000)
+        self._community_unassigned = table.unassigned
         self._community_cache = (key, [r for r in rows if r["size"] > 0])
 
     def _adoption_stats(self) -> dict[str, Any] | None:
@@ -851,6 +854,22 @@ class AgoraApp(App):
         if self._share_cache is None or self._share_cache[0] != key:
             self._share_cache = (key, session_community_stats(self.world, s))
         return self._share_cache[1]
+
+    def communities_detected(self) -> bool:
+        """Whether communities have been detected in this world (rather than planted or unknown)."""
+        return bool((self.world.config.get("analysis") or {}).get("communities"))
+
+    def unassigned_line(self) -> str:
+        """The line under the communities table about agents in no community (empty when there are none):
+        after detection they are the isolated agents, which are not communities and have no row."""
+        from sim.analysis.structure import isolated_text
+
+        n = self._community_unassigned
+        if not n or not self.community_rows():
+            return ""
+        if self.communities_detected():
+            return f"{isolated_text(n)}: they belong to no community (community -1) and are not rows of this table"
+        return f"{n:,} agents have no community"
 
     def community_detail(self, cid: int) -> Text:
         rows = {r["id"]: r for r in self.community_rows()}

@@ -233,6 +233,7 @@ class CommunitiesView(View):
     CommunitiesView DataTable { height: 1fr; }
     CommunitiesView #comm-detail { height: auto; max-height: 12; padding: 0 1; border: round $primary-darken-2; }
     CommunitiesView #comm-picture { height: auto; padding: 0 1; }
+    CommunitiesView #comm-isolated { height: auto; padding: 0 1; color: $text-muted; }
     """
 
     MAX_ROWS = 200
@@ -248,6 +249,8 @@ class CommunitiesView(View):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: community id, interest or influencer id", id="comm-filter")
         yield DataTable(id="comm-table", cursor_type="row", zebra_stripes=True)
+        # Agents in no community (isolated after detection): one line, never rows of the table.
+        yield Static(id="comm-isolated", markup=False)
         yield Static(id="comm-picture", markup=False)
         yield Static(id="comm-detail", markup=False)
 
@@ -309,6 +312,10 @@ class CommunitiesView(View):
         if rows and cursor < table.row_count:
             table.move_cursor(row=cursor)
         self.query_one("#comm-picture", Static).update(self.picture(rows))
+        unassigned = app.unassigned_line()
+        line = self.query_one("#comm-isolated", Static)
+        line.update(unassigned)
+        line.display = bool(unassigned)
         if not rows:
             self.query_one("#comm-detail", Static).update(
                 "No communities known for this world yet: press c to detect them." if not app.community_rows()
@@ -396,6 +403,18 @@ class AgentsView(View):
             return self.agent_index
         return None
 
+    def community_text(self, community: int, links: int) -> str:
+        """An agent's community for its profile: the number; before any detection "unknown"; after
+        one, an isolated agent's -1 reads "none (isolated, no links)" (or says it had none then, when
+        the living network has linked it since)."""
+        if community >= 0:
+            return str(community)
+        if not self.agora.communities_detected():
+            return "unknown"
+        if links:
+            return "none (it had no links when communities were detected: press c to place it)"
+        return "none (isolated, no links)"
+
     def refresh_view(self, full: bool = False) -> None:
         if self.agent_index is None or not full and self.agora.world.tick % 5:
             return
@@ -408,7 +427,8 @@ class AgentsView(View):
         rank = app.influence_rank(self.agent_index)
         profile = Text()
         profile.append_text(literal(d["name"], 80, style="bold"))
-        profile.append(f"   id {d['id']}   community {d['community'] if d['community'] >= 0 else 'unknown'}   {d['status']}\n")
+        profile.append(f"   id {d['id']}   community {self.community_text(d['community'], d['followers'] + d['followees'])}   "
+                       f"{d['status']}\n")
         profile.append_text(literal(d["bio"], 600))
         profile.append("\nwrites: ")
         profile.append_text(literal(d["style"], 200))

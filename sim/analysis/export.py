@@ -1,6 +1,7 @@
 """Exports of a world for pandas and Gephi: a CSV of agents, GraphML and GEXF through networkx.
 
-The CSV has one row per agent: ``id`` (original id), ``name``, ``community``, ``pagerank`` (raw
+The CSV has one row per agent: ``id`` (original id), ``name``, ``community`` (-1: an isolated agent,
+with no links, in no community; or unknown before any analysis), ``pagerank`` (raw
 PageRank, empty when none has been computed), ``influence`` (PageRank over its maximum),
 ``in_degree`` (agents it follows: edges into it) and ``out_degree`` (its followers: edges out of it).
 It is written in chunks from the columns; the csv module quotes and escapes text, which is otherwise

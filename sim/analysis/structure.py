@@ -30,14 +30,18 @@ PageRank
 
 Communities
     Leiden (modularity objective, with a resolution), Louvain (``community_multilevel``) or label
-    propagation, on the undirected view. Labels are renumbered so community 0 is the largest.
+    propagation, on the undirected view. Labels are renumbered so community 0 is the largest. An
+    isolated agent (no link in either direction; a self-loop is not a link) belongs to no community:
+    its community is -1 and it is counted apart (:attr:`Communities.isolated`), not as a community
+    of one. Worlds stored before this rule keep their isolated agents' singleton communities until
+    analysed again; every reader accepts both.
     All three draw random numbers; they are drawn from ``random.Random(seed)`` installed as
     igraph's generator for the call (igraph's own C generator cannot be seeded), so a seed gives the
     same partition every time.
 
 Stored results
-    :func:`store_analysis` writes ``community`` (int32) and ``influence`` (float32, PageRank divided by
-    its maximum) into the world's columns, marks them dirty and keeps a record in
+    :func:`store_analysis` writes ``community`` (int32, -1 for isolated agents) and ``influence``
+    (float32, PageRank divided by its maximum) into the world's columns, marks them dirty and keeps a record in
     ``world.config["analysis"]`` (persisted with the world's configuration): what was computed, the
     maximum PageRank (so raw PageRank is ``influence * record["pagerank"]["max"]``, see :func:`raw_pagerank`) and a fingerprint of the graph
     (edge count, an order-free hash of all edges, a bottom-k MinHash sketch) from which
@@ -357,20 +361,31 @@ def seeded_igraph_rng(seed: int) -> Iterator[None]:
 
 
 def relabel_by_size(membership: np.ndarray) -> np.ndarray:
-    """Renumber community labels so that 0 is the largest community (ties: lower old label first)."""
+    """Renumber community labels so that 0 is the largest community (ties: lower old label first).
+
+    Negative labels (agents in no community) become -1; labels no agent carries are dropped, so the
+    communities are numbered 0 to ``count - 1`` without gaps.
+    """
     m = np.asarray(membership, dtype=np.int64)
     if m.size == 0:
         return m.astype(np.int32)
-    sizes = np.bincount(m)
+    member = m >= 0
+    if not member.any():
+        return np.full(m.shape, -1, dtype=np.int32)
+    sizes = np.bincount(m[member])
+    # Empty labels sort last (stable), so the labels in use take the ranks 0..count-1.
     order = np.argsort(-sizes, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
-    return rank[m].astype(np.int32)
+    out = np.full(m.shape, -1, dtype=np.int32)
+    out[member] = rank[m[member]]
+    return out
 
 
 @dataclass(eq=False)
 class Communities:
-    """A partition of the agents: ``membership`` int32, community 0 the largest."""
+    """A partition of the linked agents: ``membership`` int32, community 0 the largest, -1 for an
+    isolated agent (no link in either direction), which belongs to no community."""
 
     membership: np.ndarray
     method: str
@@ -381,17 +396,26 @@ class Communities:
 
     @property
     def sizes(self) -> np.ndarray:
-        return np.bincount(self.membership) if self.membership.size else np.zeros(0, dtype=np.int64)
+        """Members of each community (isolated agents not counted), largest first."""
+        m = self.membership
+        return np.bincount(m[m >= 0]) if m.size else np.zeros(0, dtype=np.int64)
 
     @property
     def count(self) -> int:
+        """Number of communities; isolated agents are not communities (see :attr:`isolated`)."""
         return int(self.sizes.size)
+
+    @property
+    def isolated(self) -> int:
+        """Number of isolated agents: no link in either direction, community -1."""
+        return int(np.count_nonzero(self.membership < 0))
 
     def summary(self, top: int = 10) -> dict[str, Any]:
         sizes = self.sizes
         return {
             "count": self.count,
             "count_size_2_plus": int(np.count_nonzero(sizes >= 2)),
+            "isolated": self.isolated,
             "modularity": round(float(self.modularity), 6),
             "method": self.method,
             "resolution": self.resolution,
@@ -401,11 +425,43 @@ class Communities:
         }
 
 
+def isolated_text(isolated: int) -> str:
+    """``"7,512 isolated agents with no links"`` (``"1 isolated agent ..."``)."""
+    return f"{isolated:,} isolated {'agent' if isolated == 1 else 'agents'} with no links"
+
+
+def communities_line(count: int, modularity: float, isolated: int | None) -> str:
+    """``"12 communities (modularity 0.610) · 7,512 isolated agents with no links"``: how the TUI
+    reports a partition (``isolated`` None, a record stored before isolated agents were counted
+    apart: left out)."""
+    text = f"{count:,} {'community' if count == 1 else 'communities'} (modularity {modularity:.3f})"
+    if isolated is not None:
+        text += " · " + isolated_text(isolated)
+    return text
+
+
 def modularity(view: GraphView, membership: np.ndarray, *, resolution: float = 1.0) -> float:
-    """Newman modularity of a partition on the undirected view (``resolution`` 1 is the classic Q)."""
+    """Newman modularity of a partition on the undirected view (``resolution`` 1 is the classic Q).
+
+    Agents labelled -1 (isolated) are given singleton labels for igraph; an agent without links adds
+    nothing to Q whatever its label, so Q is the same as for the partition with them as singletons.
+    """
     if view.undirected.ecount() == 0:
         return 0.0
-    return float(view.undirected.modularity(np.asarray(membership).tolist(), resolution=resolution))
+    m = np.asarray(membership, dtype=np.int64)
+    none = m < 0
+    if none.any():
+        m = m.copy()
+        m[none] = int(m.max(initial=-1)) + 1 + np.arange(int(np.count_nonzero(none)))
+    return float(view.undirected.modularity(m.tolist(), resolution=resolution))
+
+
+def linked_agents(view: GraphView) -> np.ndarray:
+    """Whether each agent has a link in either direction (bool): undirected degree above 0 on the view,
+    which leaves self-loops out, so an agent whose only edge is to itself is isolated."""
+    if view.n == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(view.undirected.degree(), dtype=np.int64) > 0
 
 
 def detect_communities(view: GraphView, *, method: str = "leiden", resolution: float = 1.0, seed: int = 0,
@@ -414,8 +470,10 @@ def detect_communities(view: GraphView, *, method: str = "leiden", resolution: f
 
     ``leiden`` optimises modularity with the given resolution (higher: more, smaller communities) for
     ``iterations`` rounds (negative: until stable); ``louvain`` is igraph's multilevel algorithm with
-    the same resolution; ``label-propagation`` ignores the resolution. Agents without links form
-    communities of their own. ``modularity`` is the classic Q (resolution 1) of the result.
+    the same resolution; ``label-propagation`` ignores the resolution. An agent without links (an
+    isolated agent: undirected degree 0, self-loops not counted) belongs to no community and gets -1;
+    communities are numbered among linked agents only. ``modularity`` is the classic Q (resolution 1)
+    of the result, where isolated agents add nothing.
     """
     if method not in METHODS:
         raise BadParameterError(f"unknown community method {method!r}: use one of {', '.join(METHODS)}")
@@ -435,7 +493,9 @@ def detect_communities(view: GraphView, *, method: str = "leiden", resolution: f
                 cl = g.community_multilevel(resolution=resolution)
             else:
                 cl = g.community_label_propagation()
-        membership = relabel_by_size(np.asarray(cl.membership, dtype=np.int64))
+        labels = np.asarray(cl.membership, dtype=np.int64)
+        labels[~linked_agents(view)] = -1  # each would otherwise be a community of one
+        membership = relabel_by_size(labels)
     seconds = time.perf_counter() - t0
     _report(progress, f"communities ({method})", 1.0)
     q = modularity(view, membership) if membership.size else 0.0
@@ -882,9 +942,10 @@ class _Timer:
 
 
 def store_analysis(world: "World", result: AnalysisResult) -> CommunityTable | None:
-    """Write the result into the world: ``community`` (int32, 0 the largest) and ``influence``
-    (float32, PageRank over its maximum) columns, marked dirty, and the record in
-    ``world.config["analysis"]``. Returns the communities table (None when no community is known).
+    """Write the result into the world: ``community`` (int32, 0 the largest, -1 for an isolated agent)
+    and ``influence`` (float32, PageRank over its maximum) columns, marked dirty, and the record in
+    ``world.config["analysis"]`` (its ``communities`` part holds ``count`` and ``isolated``). Returns
+    the communities table (None when no community is known, e.g. a world without links).
 
     Call it on the thread that owns the world (e.g. the event loop after ``to_thread(analyze, ...)``).
     """
@@ -907,7 +968,7 @@ def store_analysis(world: "World", result: AnalysisResult) -> CommunityTable | N
         world.columns["community"] = c.membership.astype(np.int32)
         world.dirty_arrays.add("agent.community")
         rec["communities"] = {"method": c.method, "resolution": c.resolution, "seed": c.seed, "count": c.count,
-                              "modularity": c.modularity, "tick": world.tick,
+                              "isolated": c.isolated, "modularity": c.modularity, "tick": world.tick,
                               "edge_hash": result.fingerprint.get("edge_hash")}
     world.config["analysis"] = rec
     if world.columns["community"].max(initial=-1) < 0:

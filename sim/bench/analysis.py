@@ -54,6 +54,7 @@ def bench_analysis(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
         with timed(r, "leiden_s"):
             comm = detect_communities(view, method="leiden", seed=seed)
         r["communities"] = comm.count
+        r["isolated"] = comm.isolated  # agents without links: in no community, not counted above
         r["communities_size_2_plus"] = int(np.count_nonzero(comm.sizes >= 2))
         r["modularity"] = round(comm.modularity, 4)
         r["nmi_vs_planted"] = round(nmi(comm.membership, planted), 4)

@@ -48,7 +48,8 @@ def add_commands(sub: Any) -> None:
     an = sub.add_parser(
         "analyze", help="find communities and rank influence (PageRank); optional structure metrics",
         description="Analyse a world's network on igraph's C core and store the results in the world file: each agent's "
-                    "community (0 the largest) and influence (PageRank over its maximum), and the communities table "
+                    "community (0 the largest; -1 for an isolated agent, one with no links, which belongs to no community and "
+                    "is counted apart) and influence (PageRank over its maximum), and the communities table "
                     "(size, density, dominant interests, top influencers, edges between communities). Without "
                     "--communities, --pagerank or --all, both communities and PageRank are computed.",
     )
@@ -170,7 +171,8 @@ def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
 
 
 async def _cmd_analyze(args: argparse.Namespace) -> int:
-    from sim.analysis.structure import analysis_record, analyze, changed_fraction, influence_ranking, store_analysis
+    from sim.analysis.structure import (analysis_record, analyze, changed_fraction, influence_ranking, isolated_text,
+                                        store_analysis)
     from sim.store.analysis_tables import persist_analysis
     from sim.cli.progress import stderr_progress
     from sim.store.worldfile import open_world
@@ -198,6 +200,7 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
             from sim.core.audit import append_audit
 
             append_audit(args.world, "analysis", {"communities": table.count if table is not None else 0,
+                                                  "isolated": result.communities.isolated if result.communities else None,
                                                   "pagerank": bool(do_pr), "method": args.method if do_comm else None})
             t_store = time.perf_counter() - t1
             stored = True
@@ -219,8 +222,10 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
             c["table"] = table.rows(args.top)
             c["top_flows"] = table.top_flows(args.top)
         data["communities"] = c
-        lines.append(f"communities  {c['count']:,} ({c['count_size_2_plus']:,} with 2+ agents), modularity {c['modularity']:.4f} "
+        lines.append(f"communities  {c['count']:,} (modularity {c['modularity']:.4f}) · {isolated_text(c['isolated'])} "
                      f"[{c['method']}, resolution {c['resolution']:g}, {c['seconds']:.1f} s]")
+        if c["count_size_2_plus"] != c["count"]:
+            lines.append(f"  with 2+    {c['count_size_2_plus']:,} of the communities have 2 or more agents")
         lines.append("  largest    " + ", ".join(f"{s:,}" for s in c["largest"]))
         for row in c.get("table", [])[: args.top]:
             lines.append(f"  #{row['id']:<4} {row['size']:>9,} agents  density {row['density']:.2e}  "

@@ -317,12 +317,21 @@ def _fmt_size(n: int) -> str:
     return str(n)
 
 
+def _communities_text(info: dict[str, Any]) -> str:
+    if info.get("communities") is None:
+        return "unknown (run analysis)"
+    text = f"{info['communities']:,}"
+    if info.get("isolated"):
+        text += f" · {info['isolated']:,} isolated agents with no links (in no community)"
+    return text
+
+
 def _describe(info: dict[str, Any]) -> str:
     lines = [
         f"world        {info.get('name')}  ({info['path']})",
         f"agents       {info['agents']:,}",
         f"edges        {info['edges']:,} directed (edge u->v: v follows u)",
-        f"communities  {info['communities'] if info.get('communities') is not None else 'unknown (run analysis)'}",
+        f"communities  {_communities_text(info)}",
         f"tick         {info.get('tick', 0)}",
         f"seed         {info.get('seed')}",
         f"size         {_fmt_size(info['size_bytes'])}",
@@ -462,7 +471,11 @@ async def _cmd_agent(args: argparse.Namespace) -> int:
 
     world = await open_world(args.world)
     data = world.agent(world.index_of(args.id)).to_dict()
-    text = "\n".join(f"{k:<18}{', '.join(v) if isinstance(v, list) else v}" for k, v in data.items())
+    shown_values = dict(data)
+    if data["community"] < 0:  # the JSON keeps -1; the text says what it means
+        detected = bool((world.config.get("analysis") or {}).get("communities"))
+        shown_values["community"] = "none (isolated, no links)" if detected else "unknown (run 'agora analyze WORLD')"
+    text = "\n".join(f"{k:<18}{', '.join(v) if isinstance(v, list) else v}" for k, v in shown_values.items())
     _emit(args, data, text)
     return 0
 

@@ -165,7 +165,11 @@ class SeedSpec:
         if self.kind == "community":
             comm = world.columns["community"]
             if comm.max(initial=-1) < 0:
+                if (world.config.get("analysis") or {}).get("communities"):
+                    raise BadParameterError("this world has no communities: no agent has a link (isolated agents belong to "
+                                            "no community); use random:K or top:K seeds")
                 raise BadParameterError("this world has no communities yet: run analysis first or use random:K or top:K seeds")
+            # Isolated agents (community -1) are in no community, so C >= 0 never picks them.
             pool = np.flatnonzero((comm == self.community) & eligible)
             if pool.size == 0:
                 raise BadParameterError(f"community {self.community} has no agents: communities run from 0 to {int(comm.max())}")

@@ -7,7 +7,8 @@ world's columns, so a world saved from memory or a snapshot can always write the
 
 Tables (``ANALYSIS_SCHEMA``)::
 
-    communities(id INTEGER PRIMARY KEY,      -- community id, 0 the largest
+    communities(id INTEGER PRIMARY KEY,      -- community id, 0 the largest (no row for -1: agents in
+                                             -- no community, i.e. isolated agents after detection)
                 size, internal_edges INTEGER, density REAL,
                 interests TEXT,               -- JSON array of up to 3 topic names, most shared first
                 interest_share TEXT,          -- JSON array: share of members having each of them
@@ -54,7 +55,8 @@ class CommunityTable:
     fewer topics occur), most shared first, with ``interest_share`` the share of members having each.
     ``top_influencers`` holds up to five original ids by influence (-1 padded). ``flows`` lists
     ``(src, dst, edges)`` for ``src != dst``: world edges from a member of ``src`` to a member of ``dst``
-    (links a message can cross from ``src`` into ``dst``), most edges first.
+    (links a message can cross from ``src`` into ``dst``), most edges first. Agents with community -1
+    (isolated agents after detection) have no row and no flow; ``unassigned`` counts them.
     """
 
     size: np.ndarray

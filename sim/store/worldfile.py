@@ -763,6 +763,8 @@ def world_info(path: str) -> dict[str, Any]:
         "agents": meta.get("agents"),
         "edges": meta.get("edges"),
         "communities": meta.get("communities"),
+        # Agents in no community (no links) at the last detection; None when not recorded.
+        "isolated": ((((meta.get("config") or {}).get("analysis") or {}).get("communities") or {}).get("isolated")),
         "tick": meta.get("tick"),
         "seed": meta.get("seed"),
         "size_bytes": size,
