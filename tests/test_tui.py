@@ -792,3 +792,31 @@ async def test_messages_view_shows_the_states_and_a_variable_of_the_highlighted_
 
         hist, _ = np.histogram(x, bins=10, range=(float(x.min()), float(x.max())))
         assert f"{int(hist[0]):,}" in text
+
+
+async def test_footer_shows_the_keys_of_the_view_and_a_click_presses_one(world_file):
+    """The key bar is one line of text redrawn only when the keys shown change (Textual's footer
+    remounted some twenty widgets on every view switch); a click on a key presses it."""
+    from tui.app import KeyBar
+
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        bar = app.query_one(KeyBar)
+        assert "space Run/Pause" in bar.render().plain and "12345 views" in bar.render().plain
+        assert "a Ask" not in bar.render().plain
+        await pilot.press("3")
+        assert await until(pilot, lambda: "a Ask" in bar.render().plain)  # the Agents view's own key
+        shown = bar._shown
+        updates = []
+        original = bar.update
+        bar.update = lambda *a, **k: (updates.append(a), original(*a, **k))[1]
+        app.screen.refresh_bindings()
+        await pilot.pause()
+        assert bar._shown == shown and updates == []  # nothing changed: nothing redrawn
+        assert not bar.children
+        await pilot.press("1")
+        assert await until(pilot, lambda: "a Ask" not in bar.render().plain)
+        start_x = next(a for a, _b, key in bar._spans if key == "question_mark")
+        await pilot.click(KeyBar, offset=(start_x, 0))
+        assert await until(pilot, lambda: isinstance(app.screen, HelpScreen))

@@ -22,7 +22,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.widgets import ContentSwitcher, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from sim.store.create import ensure_default_world, saves_dir
@@ -66,6 +66,83 @@ PALETTE = {
     "quit_app": ("Quit", "Quit (offers to save the world file first)"),
     "find": ("Find / filter", "Type in the current view's search or filter box"),
 }
+
+
+class KeyBar(Static):
+    """The footer: the keys of the focused view and the app, on one line, in one widget.
+
+    Textual's own footer recomposes (some twenty widgets unmounted and mounted again) each time the
+    screen's bindings are refreshed: every view switch and focus change. That was most of a keypress's
+    cost (100-500 ms on a busy machine); this bar redraws one line of text, and only when what it shows
+    changed. A key is clicked as with Textual's footer: the click presses it."""
+
+    DEFAULT_CSS = """
+    KeyBar { dock: bottom; height: 1; background: $footer-background; color: $footer-foreground; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__("", markup=False, **kw)
+        self._shown: tuple | None = None
+        self._spans: list[tuple[int, int, str]] = []  # (start, end, key) of each key's cells
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+        self.bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if not self.is_attached or screen is not self.screen:
+            return
+        rows = [(b.key, self.app.get_key_display(b), b.description, b.action, b.group, enabled)
+                for (_node, b, enabled, _tooltip) in screen.active_bindings.values() if b.show]
+        shown = tuple((key, display, description, action, group.description if group else None, enabled)
+                      for key, display, description, action, group, enabled in rows)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        text = Text(no_wrap=True, overflow="ellipsis")
+        spans: list[tuple[int, int, str]] = []
+        seen_actions: set[str] = set()
+        i = 0
+        while i < len(rows):
+            key, display, description, action, group, enabled = rows[i]
+            if action in seen_actions:  # a second key of one action (N, shift+n): the first is shown
+                i += 1
+                continue
+            members = [rows[i]]
+            if group is not None:
+                j = i + 1
+                while j < len(rows) and rows[j][4] is group:
+                    if rows[j][3] not in seen_actions and rows[j][3] not in {m[3] for m in members}:
+                        members.append(rows[j])
+                    j += 1
+            else:
+                j = i + 1
+            text.append(" ")
+            for m_key, m_display, _d, m_action, _g, m_enabled in members:
+                seen_actions.add(m_action)
+                start = len(text)
+                text.append(m_display, style="bold" if m_enabled else "dim")
+                spans.append((start, len(text), m_key))
+            label = group.description if group is not None and len(members) > 1 else description
+            text.append(f" {label} ", style="" if enabled else "dim")
+            i = j
+        palette = f"{self.app.get_key_display(Binding(self.app.COMMAND_PALETTE_BINDING, ''))} palette"
+        if self.app.ENABLE_COMMAND_PALETTE:
+            text.append(" ▏")
+            start = len(text)
+            text.append(palette, style="bold")
+            spans.append((start, len(text), self.app.COMMAND_PALETTE_BINDING))
+        self._spans = spans
+        self.update(text)
+
+    def on_click(self, event: Any) -> None:
+        for start, end, key in self._spans:
+            if start <= event.x < end:
+                self.app.simulate_key(key.split(",")[0])
+                return
 
 
 class StatusHeader(Static):
@@ -157,7 +234,7 @@ class AgoraApp(App):
             yield AgentsView(id="agents")
             yield MessagesView(id="messages")
             yield PluginsView(id="plugins")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     async def on_mount(self) -> None:
         # Kept so the timers reach them while a modal screen is on top.
