@@ -43,7 +43,7 @@ from sim.store.writer import WorldWriter
 
 from .recommenders import RECOMMENDER_ROLES, recommender_label
 from .screens import AskScreen, HelpScreen, LoadScreen, QuitScreen, SaveScreen
-from .views import AgentsView, CommunitiesView, DashboardView, MessagesView, PluginsView, literal
+from .views import AgentsView, CommunitiesView, DashboardView, MessagesView, PluginsView, literal, show
 
 VIEWS = ("dashboard", "communities", "agents", "messages", "plugins")
 SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possible
@@ -395,7 +395,7 @@ class AgoraApp(App):
             return
         try:
             with self.batch_update():
-                self._status.update(self.header_text())
+                show(self._status, self.header_text())
                 current = self._switcher.current
                 if current in VIEWS:
                     self._views[current].refresh_view()  # type: ignore[attr-defined]
@@ -668,7 +668,10 @@ class AgoraApp(App):
         self.push_screen(AskScreen(literal(label, 60).plain, ask, answered))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        # Built once and kept: composing the help again on every ? took most of the key's time.
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(), "help")
+        self.push_screen("help")
 
     def action_save(self) -> None:
         if self.sim is None or self.busy:

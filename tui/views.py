@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -45,6 +46,33 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> Text:
     t.append("░" * (width - full), style="grey39")
     t.append(f" {100 * fraction:5.1f}%")
     return t
+
+
+def _shape(content: Any) -> tuple[int, int]:
+    """Lines and widest line (in cells) of a Static's content."""
+    plain = content.plain if isinstance(content, Text) else str(content)
+    lines = plain.split("\n")
+    return len(lines), max(cell_len(line) for line in lines)
+
+
+def show(widget: Static, content: Any) -> bool:
+    """Put ``content`` in ``widget`` only when it differs from what is shown, and ask for a layout pass
+    only when its shape may change the widget's size (more or fewer lines, or lines that may wrap).
+
+    Textual lays out the whole screen again for every ``Static.update``; the views refresh ten times
+    a second, mostly with the same text, and at a million agents those passes were what kept keys
+    waiting. Returns whether anything was updated."""
+    last = getattr(widget, "_agora_shown", None)
+    if last is not None and type(last) is type(content) and last == content:
+        return False
+    shape = _shape(content)
+    old = getattr(widget, "_agora_shape", None)
+    width = widget.content_size.width
+    layout = old is None or old[0] != shape[0] or max(old[1], shape[1]) >= width
+    widget._agora_shown = content  # type: ignore[attr-defined]
+    widget._agora_shape = shape  # type: ignore[attr-defined]
+    widget.update(content, layout=layout)
+    return True
 
 
 def literal(value: Any, limit: int | None = 80, style: str = "") -> Text:
@@ -148,8 +176,8 @@ class DashboardView(View):
             if i % 2 == 1:
                 lines.append("\n")
         lines.append_text(self.reach_line(app, m))
-        self.query_one("#metrics", Static).update(lines)
-        self.query_one("#llm", Static).update(self.llm_lines(app))
+        show(self.query_one("#metrics", Static), lines)
+        show(self.query_one("#llm", Static), self.llm_lines(app))
         running = [s for s in app.sim.sessions if s.status == "running"][:4]
         for i in range(4):
             spark = self.query_one(f"#curve-{i}", Sparkline)
@@ -292,7 +320,9 @@ class CommunitiesView(View):
     def refresh_view(self) -> None:
         app = self.agora
         rows = self.rows()
-        signature = (app.world.tick, len(rows), id(app._community_cache), self.sort_key, self.sort_reverse, self.filter_text,
+        # What the table shows, not the tick: at full speed the tick moves every refresh, the rows rarely.
+        signature = (tuple((r["id"], r["size"], r.get("share"), r.get("first_tick"), r.get("home")) for r in rows[: self.MAX_ROWS]),
+                     len(rows), id(app._community_cache), self.sort_key, self.sort_reverse, self.filter_text,
                      app.selected_session_id)
         if signature == self._shown_signature:
             return
@@ -311,10 +341,10 @@ class CommunitiesView(View):
             )
         if rows and cursor < table.row_count:
             table.move_cursor(row=cursor)
-        self.query_one("#comm-picture", Static).update(self.picture(rows))
+        show(self.query_one("#comm-picture", Static), self.picture(rows))
         unassigned = app.unassigned_line()
         line = self.query_one("#comm-isolated", Static)
-        line.update(unassigned)
+        show(line, unassigned)
         line.display = bool(unassigned)
         if not rows:
             self.query_one("#comm-detail", Static).update(
@@ -437,13 +467,17 @@ class AgentsView(View):
                        f"susceptibility {d['susceptibility']:.2f}   activity {d['activity_profile']}\n")
         profile.append(f"{d['followers']:,} followers, follows {d['followees']:,}")
         profile.append("   a: ask them a question", style="grey50")
-        self.query_one("#agent-profile", Static).update(profile)
+        show(self.query_one("#agent-profile", Static), profile)
         g = world.graph
         for tid, nbrs in (("#followers", g.followers(self.agent_index)), ("#followees", g.followees(self.agent_index))):
             t = self.query_one(tid, DataTable)
-            t.clear()
             infl = world.columns["influence"][nbrs]
             top = nbrs[np.argsort(-infl, kind="stable")[:50]]
+            shown_rows = (id(world), top.tobytes(), world.columns["influence"][top].tobytes())
+            if getattr(t, "_agora_rows", None) == shown_rows:
+                continue  # the same agents with the same influence: no rebuild
+            t._agora_rows = shown_rows  # type: ignore[attr-defined]
+            t.clear()
             for j in top:
                 j = int(j)
                 t.add_row(str(int(world.columns["ids"][j])), literal(world.persona(j).name, 30),
@@ -462,7 +496,7 @@ class AgentsView(View):
                 found = True
         if not found:
             events.append("none yet")
-        self.query_one("#agent-events", Static).update(events)
+        show(self.query_one("#agent-events", Static), events)
 
 
 # -- 4. Messages ----------------------------------------------------------------------------------
@@ -689,17 +723,21 @@ class MessagesView(View):
         if [k.value for k in table.rows] != wanted:
             cursor = table.cursor_row
             table.clear()
+            self.__dict__["_cells_shown"] = {}
             for s in sessions:
                 cells = self.cells(s, n)
                 table.add_row(*(cells[key] for key, _label in self.COLUMNS), key=str(s.id))
             if cursor < table.row_count:
                 table.move_cursor(row=cursor)
             return
+        shown = self.__dict__.setdefault("_cells_shown", {})
         for s in sessions:
             if s.status in ("running", "queued") or s.id == app.selected_session_id:
                 cells = self.cells(s, n)
                 for col in self.LIVE_COLUMNS:
-                    table.update_cell(str(s.id), col, cells[col])
+                    if shown.get((id(app.world), s.id, col)) != cells[col]:  # each change repaints the table
+                        shown[(id(app.world), s.id, col)] = cells[col]
+                        table.update_cell(str(s.id), col, cells[col])
 
     def show_posts(self, sessions: list[Any]) -> None:
         """The latest posts, reposts and replies of the highlighted message (the newest message's before
@@ -865,7 +903,7 @@ class PluginsView(View):
         if signature == self._shown_signature:
             return
         self._shown_signature = signature
-        self.query_one("#social-choice", Static).update(self.choice_text(settings, errors))
+        show(self.query_one("#social-choice", Static), self.choice_text(settings, errors))
         t = self.query_one("#plugins", DataTable)
         cursor = t.cursor_row
         t.clear()
