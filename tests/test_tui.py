@@ -820,3 +820,28 @@ async def test_footer_shows_the_keys_of_the_view_and_a_click_presses_one(world_f
         start_x = next(a for a, _b, key in bar._spans if key == "question_mark")
         await pilot.click(KeyBar, offset=(start_x, 0))
         assert await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_refresh_with_nothing_new_updates_no_widget(world_file):
+    """Ten refreshes a second must not redraw what did not change (each update made Textual lay the
+    screen out again: at a million agents that is what kept keys waiting): paused, a refresh updates
+    neither the header nor the dashboard's text; a tick updates the header, with no layout pass."""
+    from tui.views import show
+
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        app.refresh_ui()
+        widgets = [app._status, app._views["dashboard"].query_one("#metrics", Static)]
+        calls: list[tuple[str, bool]] = []
+        for w in widgets:
+            original = w.update
+            w.update = (lambda original, w: lambda *a, layout=True, **k: (calls.append((w.id, layout)), original(*a, layout=layout, **k))[1])(original, w)
+        for _ in range(5):
+            app.refresh_ui()
+        assert calls == []
+        await pilot.press("n")
+        assert await until(pilot, lambda: app.world.tick == 1)
+        app.refresh_ui()
+        assert ("status", False) in calls  # the tick changed: the header is redrawn, its shape is not
+        assert show(app._status, app.header_text()) is False  # the same text again: nothing to do
