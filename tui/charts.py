@@ -89,7 +89,7 @@ def downsample(x: np.ndarray, ys: Sequence[np.ndarray], points: int, how: str = 
 
 def nice_ticks(lo: float, hi: float, count: int = 5, integer: bool = False) -> list[float]:
     """Round tick values (1, 2, 2.5 or 5 times a power of ten apart) from at or below ``lo`` to at or
-    above ``hi``: the widest step that gives ``count`` ticks without stretching the range by half
+    above ``hi``: the widest step that gives ``count`` ticks without stretching the range by a quarter
     (``integer``: whole steps only, for counts)."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return []
@@ -103,7 +103,7 @@ def nice_ticks(lo: float, hi: float, count: int = 5, integer: bool = False) -> l
         first = math.floor(lo / step + 1e-9) * step
         last = math.ceil(hi / step - 1e-9) * step
         n = int(round((last - first) / step)) + 1
-        if n >= count and last - first <= 1.5 * (hi - lo):
+        if n >= count and last - first <= 1.25 * (hi - lo):
             break
     return [round(first + i * step, 12) for i in range(n)]
 
