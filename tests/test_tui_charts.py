@@ -279,3 +279,26 @@ def test_downsample_and_ticks():
     assert nice_ticks(0, 1, 2, integer=True) == [0, 1]
     assert [compact(v) for v in (950, 12_000, 1_250_000, 0.25, 2.0)] == ["950", "12k", "1.2M", "0.25", "2"]
 
+
+
+async def test_keys_are_in_the_help_and_the_palette(world_file):
+    """6, e and x are in the help; the palette finds the Compare view and the chart actions by name, and
+    its export works from any view (the dashboard's chart)."""
+    from textual.fuzzy import Matcher
+
+    from tui.screens import HELP
+
+    assert "Compare" in HELP and "export the chart" in HELP and "off the chart" in HELP
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        for title in ("View: compare sessions", "Export chart (PNG and SVG)", "Dismiss chart"):
+            assert title in commands
+        assert Matcher("compare").match("View: compare sessions") > 0
+        assert Matcher("export").match("Export chart (PNG and SVG)") > 0
+        app.sim.inject("palette", seeds="top:5", seed=1)
+        await step(app, 2)
+        await pilot.press("4")
+        commands["Export chart (PNG and SVG)"].callback()
+        assert await until(pilot, lambda: any("chart exported" in m and "session1-tick2.png" in m for m in notified(app)))

@@ -20,7 +20,7 @@ from .views import literal, literal_lines
 HELP = """\
 Agora — keys
 
-  1..5     Dashboard, Communities, Agents, Messages, Plugins
+  1..6     Dashboard, Communities, Agents, Messages, Plugins, Compare
   space    run / pause the simulation
   n        one tick          N    ten ticks
   + / -    faster / slower
@@ -32,7 +32,9 @@ Agora — keys
            Messages); escape leaves it, and digits switch views again
   a        ask the agent shown in the Agents view a question (an interview:
            the LLM answers in the agent's persona; offline without a key)
-  x        cancel the selected session (Messages view)
+  x        cancel the selected session (Messages view); take the session
+           off the chart (Dashboard)
+  e        export the chart shown to PNG and SVG (saves/exports)
   r        reload user plugins (Plugins view)
   f        the highlighted content recommender builds the feeds (Plugins view;
            on the one in use: feeds off)
