@@ -714,8 +714,10 @@ async def test_dashboard_shows_feed_reach_and_follows(world_file):
         assert follows and int(follows.group(1).replace(",", "")) == last["follows"]
         assert sum(m["follows"] for m in app.sim.metrics) > 0
         assert "recommenders: feed interest · friends common-neighbours" in shown
-        text = screen_text(app)
-        assert "feed adoptions per tick" in text and "follows per tick" in text
+        # The charts are drawn off the event loop: wait for them (adoptions via the graph and via feeds,
+        # follows and unfollows, each a line of a chart with axes).
+        assert await until(pilot, lambda: "via feed" in (text := screen_text(app)) and "new adoptions per tick" in text
+                           and "follows & unfollows per tick" in text)
         assert f"edges {last['edges']:,}" in " ".join(shown.split())
 
 

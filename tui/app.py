@@ -43,9 +43,9 @@ from sim.store.writer import WorldWriter
 
 from .recommenders import RECOMMENDER_ROLES, recommender_label
 from .screens import AskScreen, HelpScreen, LoadScreen, QuitScreen, SaveScreen
-from .views import AgentsView, CommunitiesView, DashboardView, MessagesView, PluginsView, literal, show
+from .views import AgentsView, CommunitiesView, CompareView, DashboardView, MessagesView, PluginsView, literal, show
 
-VIEWS = ("dashboard", "communities", "agents", "messages", "plugins")
+VIEWS = ("dashboard", "communities", "agents", "messages", "plugins", "compare")
 SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possible
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # plugin names safe in the command palette (it parses markup)
 NOTIFY_LIMIT = 600  # characters of a notification at most
@@ -57,6 +57,10 @@ PALETTE = {
     "view('agents')": ("View: agents", "Show the agents view (find an agent by id or name)"),
     "view('messages')": ("View: messages", "Show the messages view (inject, sessions and their states)"),
     "view('plugins')": ("View: plugins", "Show the plugins view (models and recommenders)"),
+    "view('compare')": ("View: compare sessions", "Show the sessions' reach side by side"),
+    "export_chart": ("Export chart (PNG and SVG)", "Write the chart shown (Dashboard or Compare) to PNG and SVG files "
+                     "in the saves folder's exports"),
+    "dismiss_chart": ("Dismiss chart", "Take the session off the dashboard's chart (a finished one stays until then)"),
     "save": ("Save a snapshot (.snap)", "Save the world as a snapshot file in the saves folder"),
     "load": ("Load a snapshot (.snap)", "Replace the world by a snapshot from the saves folder"),
     "communities": ("Detect communities", "Find communities and rank influence (PageRank)"),
@@ -169,6 +173,7 @@ class AgoraApp(App):
         Binding("3", "view('agents')", "Agents", group=_VIEWS_GROUP),
         Binding("4", "view('messages')", "Messages", group=_VIEWS_GROUP),
         Binding("5", "view('plugins')", "Plugins", group=_VIEWS_GROUP),
+        Binding("6", "view('compare')", "Compare", group=_VIEWS_GROUP),
         Binding("space", "toggle_run", "Run/Pause"),
         Binding("n", "tick(1)", "Tick"),
         Binding("N,shift+n", "tick(10)", "10 ticks"),
@@ -179,6 +184,8 @@ class AgoraApp(App):
         Binding("l", "load", "Load"),
         Binding("c", "communities", "Communities"),
         Binding("a", "ask", "Ask", tooltip="ask the agent shown in the Agents view a question"),
+        Binding("e", "export_chart", "Export", tooltip="write the chart shown to PNG and SVG (saves/exports)"),
+        Binding("x", "dismiss_chart", "Dismiss", tooltip="take the session off the chart (Dashboard)"),
         Binding("slash", "find", "Find", show=False),  # in the help and the palette; the footer is full
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
@@ -214,6 +221,7 @@ class AgoraApp(App):
         self.rss_mb = 0.0
         self.cpu_percent = 0.0
         self.rss_history: deque[float] = deque(maxlen=600)
+        self.rss_samples = 0  # how many RSS samples were taken (the memory chart redraws on a new one)
         self._tick_times: deque[float] = deque(maxlen=50)
         self._proc = psutil.Process()
         self._community_cache: tuple[Any, list[dict[str, Any]]] | None = None
@@ -234,6 +242,7 @@ class AgoraApp(App):
             yield AgentsView(id="agents")
             yield MessagesView(id="messages")
             yield PluginsView(id="plugins")
+            yield CompareView(id="compare")
         yield KeyBar(id="keys")
 
     async def on_mount(self) -> None:
@@ -375,6 +384,7 @@ class AgoraApp(App):
         self.rss_mb = self._proc.memory_info().rss / 2**20
         self.cpu_percent = self._proc.cpu_percent(interval=None)
         self.rss_history.append(self.rss_mb)
+        self.rss_samples += 1
 
     def latest_metrics(self) -> dict[str, Any]:
         m = dict(self.sim.metrics[-1]) if self.sim and self.sim.metrics else {}
@@ -482,6 +492,10 @@ class AgoraApp(App):
         if action == "ask":
             # Shown and active in the Agents view only (the command palette reaches it from anywhere).
             return self.sim is not None and self._switcher.current == "agents"
+        if action in ("export_chart", "dismiss_chart"):
+            # Keys of the views with charts (x is the Messages view's cancel there); the palette reaches them anywhere.
+            views = ("dashboard", "compare") if action == "export_chart" else ("dashboard",)
+            return self.sim is not None and self._switcher.current in views
         return True
 
     def action_toggle_run(self) -> None:
@@ -667,6 +681,65 @@ class AgoraApp(App):
 
         self.push_screen(AskScreen(literal(label, 60).plain, ask, answered))
 
+    def action_dismiss_chart(self) -> None:
+        """Take the session off the dashboard's chart (a finished session stays there until then)."""
+        if self.sim is None:
+            return
+        dismissed = self._views["dashboard"].dismiss_chart()  # type: ignore[attr-defined]
+        if dismissed is None:
+            self.notify("no session is on the chart", markup=False)
+        else:
+            self.notify(f"session {dismissed} taken off the chart", markup=False)
+
+    def action_export_chart(self) -> None:
+        """Write the chart shown to PNG and SVG in the saves folder's ``exports`` (``agora plot``'s
+        figures): the dashboard's session (its states), or in the Compare view every session's reach."""
+        if self.sim is None:
+            return
+        from sim.model.series import series_dict
+
+        world = self.world
+        name = re.sub(r"[^\w.\-]+", "_", world.name)[:60] or "world"
+        if self._switcher.current == "compare":
+            sessions = [s for s in self.sim.sessions if s.series is not None and s.series.length]
+            if not sessions:
+                self.notify("no session has started yet: nothing to export", severity="warning", markup=False)
+                return
+            series = [(f"session {s.id} ({shown(s.model_name, 24)})", series_dict(s)) for s in sessions]
+            measures, base = ["reached"], f"{name}-compare-tick{world.tick}"
+            title = f"reach of the sessions of {world.name}"
+        else:
+            session = self._views["dashboard"].chart_session()  # type: ignore[attr-defined]
+            if session is None or session.series is None or not session.series.length:
+                self.notify("no session with a tick is on the chart: nothing to export", severity="warning", markup=False)
+                return
+            series = [(f"session {session.id}", series_dict(session))]
+            measures = [str(n) for n in session.state_names]
+            base = f"{name}-session{session.id}-tick{world.tick}"
+            title = f"session {session.id} ({session.model_name}, {session.status}) of {world.name}"
+        self.export_worker(series, measures, title, base)
+
+    @work(group="export")
+    async def export_worker(self, series: list[tuple[str, dict[str, list]]], measures: list[str], title: str,
+                            base: str) -> None:
+        """Draw the figure twice (PNG, SVG) off the event loop and say where it went."""
+        from sim.analysis.plot import plot_sessions
+
+        folder = os.path.join(saves_dir(), "exports")
+        paths = [os.path.join(folder, f"{base}.{ext}") for ext in ("png", "svg")]
+        try:
+            os.makedirs(folder, exist_ok=True)
+            for path in paths:
+                await asyncio.to_thread(plot_sessions, series, path, measures, title)
+        except AgoraError as exc:
+            self.notify(f"the chart was not exported: {exc}", severity="error", markup=False)
+            return
+        except OSError as exc:
+            self.notify(f"could not write the chart into {folder}: {exc.strerror or exc}", severity="error",
+                        markup=False)
+            return
+        self.notify(f"chart exported to {paths[0]} and {os.path.basename(paths[1])}", markup=False)
+
     def action_help(self) -> None:
         # Built once and kept: composing the help again on every ? took most of the key's time.
         if not self.is_screen_installed("help"):
@@ -821,6 +894,10 @@ class AgoraApp(App):
             if action == "ask":  # its key works in the Agents view only; from the palette, anywhere
                 yield SystemCommand("Ask an agent", "Interview the agent shown in the Agents view (key: a there)",
                                     self.action_ask)
+                continue
+            if action in ("export_chart", "dismiss_chart"):  # likewise: their keys work where the charts are
+                title, words = PALETTE[action]
+                yield SystemCommand(title, f"{words} (key: {b.key})", getattr(self, f"action_{action}"))
                 continue
             title, words = PALETTE.get(action, (b.description, b.description))
             yield SystemCommand(title, f"{words} (key: {b.key.split(',')[0]})",

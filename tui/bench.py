@@ -26,7 +26,8 @@ from .app import SPEEDS, AgoraApp
 from .screens import HelpScreen
 
 #: (key, character, what must be true once the app has acted on it)
-VIEW_KEYS = [(str(i + 1), str(i + 1), name) for i, name in enumerate(("dashboard", "communities", "agents", "messages", "plugins"))]
+VIEW_KEYS = [(str(i + 1), str(i + 1), name)
+             for i, name in enumerate(("dashboard", "communities", "agents", "messages", "plugins", "compare"))]
 ROUNDS = 8
 
 

@@ -20,7 +20,7 @@ from .views import literal, literal_lines
 #: The keys, as (key, what it does) rows: the help screen lays them out in two columns whose second
 #: wraps at word boundaries, so the help reads well from 80 columns up.
 HELP_KEYS: list[tuple[str, str]] = [
-    ("1..5", "Dashboard, Communities, Agents, Messages, Plugins"),
+    ("1..6", "Dashboard, Communities, Agents, Messages, Plugins, Compare"),
     ("space", "run / pause the simulation"),
     ("n / N", "one tick / ten ticks"),
     ("+ / -", "faster / slower"),
@@ -32,7 +32,8 @@ HELP_KEYS: list[tuple[str, str]] = [
           "and digits switch views again"),
     ("a", "ask the agent shown in the Agents view a question (an interview: the LLM answers in the "
           "agent's persona; offline without a key)"),
-    ("x", "cancel the selected session (Messages view)"),
+    ("x", "cancel the selected session (Messages view); take the session off the chart (Dashboard)"),
+    ("e", "export the chart shown to PNG and SVG (saves/exports; Dashboard and Compare)"),
     ("r", "reload user plugins (Plugins view)"),
     ("f", "the highlighted content recommender builds the feeds (Plugins view; on the one in use: feeds off)"),
     ("w", "the highlighted friend recommender suggests follows (Plugins view; on the one in use: suggestions off)"),

@@ -8,6 +8,7 @@ one-line cells cut with ``…``.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, DataTable, Input, Label, Log, Select, Sparkline, Static
+from textual.widgets import Button, DataTable, Input, Label, Log, Select, Static
 
 from sim.errors import AgoraError
 from sim.core.safe import shown
@@ -24,6 +25,10 @@ from sim.model.session import SeedSpec
 from sim.social.dynamics import NONE
 from sim.core.topics import topics_mask
 
+from .charts import (
+    MAX_LINES, Chart, ChartSpec, compare_spec, histogram_spec, memory_spec, metric_spec, reach_curves, session_counts,
+    session_spec, session_title,
+)
 from .recommenders import RECOMMENDER_ROLES, error_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,44 +110,54 @@ class View(Vertical):
 # -- 1. Dashboard ---------------------------------------------------------------------------------
 
 
-def _series(values: list) -> list:
-    """Data for a sparkline: Textual draws a single value as a full-height bar, which reads as a peak,
-    so fewer than two points draw the empty baseline instead."""
-    return values if len(values) >= 2 else []
-
-
 class DashboardView(View):
-    #: Per-tick charts of the living network: metric key, label.
-    SOCIAL_CHARTS = (("graph_adoptions", "graph adoptions per tick"), ("feed_adoptions", "feed adoptions per tick"),
-                     ("follows", "follows per tick"), ("unfollows", "unfollows per tick"))
+    """Metrics, the LLM, charts with axes and the log. The session chart shows the session chosen in the
+    Messages view (or injected last), else the first running one, else the one that finished last; it is
+    pinned: a session that ends stays on the chart until ``x`` dismisses it."""
+
+    #: Per-tick lines of the world's charts: metric key, legend label.
+    ADOPTION_LINES = (("new_adoptions", "all"), ("graph_adoptions", "via graph"), ("feed_adoptions", "via feed"))
+    SOCIAL_LINES = (("follows", "follows"), ("unfollows", "unfollows"))
+    #: The latest ticks the world's charts show (metrics keep more).
+    CHART_TICKS = 600
+    HISTOGRAM_BINS = 20
     DEFAULT_CSS = """
+    DashboardView { overflow-y: auto; }
     DashboardView #metrics { height: auto; padding: 0 1; }
     DashboardView #llm { height: auto; padding: 0 1; }
-    DashboardView .chart-label { height: 1; padding: 0 1; color: $text-muted; }
-    DashboardView Sparkline { height: 3; margin: 0 1; }
-    DashboardView #curves { height: auto; }
-    DashboardView #social-charts { height: auto; }
-    DashboardView #social-charts Vertical { width: 1fr; height: auto; }
-    DashboardView Log { height: 1fr; border: round $primary-darken-2; }
+    DashboardView #session-charts { height: 2fr; min-height: 10; }
+    DashboardView #world-charts { height: 2fr; min-height: 9; }
+    DashboardView #session-chart { width: 2fr; }
+    DashboardView #histogram-chart { width: 1fr; display: none; }
+    DashboardView Log { height: 1fr; min-height: 4; border: round $primary-darken-2; }
+    DashboardView.-short #session-charts { height: 12; }
+    DashboardView.-short #world-charts { height: 11; }
+    DashboardView.-short Log { height: 8; }
     """
+    #: Below this height the charts keep a fixed height and the dashboard scrolls.
+    SHORT = 36
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        #: (id of the simulation, session id) on the session chart, until dismissed.
+        self.pinned: tuple[int, int] | None = None
+        #: Sessions dismissed (and every session finished when one was): not chosen again on their own.
+        self.dismissed: set[tuple[int, int]] = set()
 
     def compose(self) -> ComposeResult:
         yield Static(id="metrics", markup=False)
         yield Static(id="llm", markup=False)
-        yield Label("adoption curves of running sessions", classes="chart-label")
-        with Vertical(id="curves"):
-            for i in range(4):
-                yield Sparkline([], id=f"curve-{i}")
-        yield Label("new adoptions per tick", classes="chart-label", id="new-label")
-        yield Sparkline([], id="new-chart")
-        with Horizontal(id="social-charts"):
-            for key, label in self.SOCIAL_CHARTS:
-                with Vertical():
-                    yield Label(label, classes="chart-label")
-                    yield Sparkline([], id=f"{key}-chart")
-        yield Label("memory (RSS)", classes="chart-label", id="mem-label")
-        yield Sparkline([], id="mem-chart")
+        with Horizontal(id="session-charts"):
+            yield Chart(id="session-chart")
+            yield Chart(id="histogram-chart")
+        with Horizontal(id="world-charts"):
+            yield Chart(id="new-chart", min_interval=0.5)
+            yield Chart(id="social-chart", min_interval=0.5)
+            yield Chart(id="mem-chart", min_interval=1.0)
         yield Log(id="log", max_lines=2000)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < self.SHORT, "-short")
 
     def refresh_view(self) -> None:
         app = self.agora
@@ -178,19 +193,95 @@ class DashboardView(View):
         lines.append_text(self.reach_line(app, m))
         show(self.query_one("#metrics", Static), lines)
         show(self.query_one("#llm", Static), self.llm_lines(app))
-        running = [s for s in app.sim.sessions if s.status == "running"][:4]
-        for i in range(4):
-            spark = self.query_one(f"#curve-{i}", Sparkline)
-            if i < len(running):
-                spark.display = True
-                spark.data = _series(list(np.cumsum(running[i].new_per_tick[-200:])))
-            else:
-                spark.display = False
-        history = list(app.sim.metrics)[-200:]
-        self.query_one("#new-chart", Sparkline).data = _series([x.get("new_adoptions", 0) for x in history])
-        for key, _label in self.SOCIAL_CHARTS:
-            self.query_one(f"#{key}-chart", Sparkline).data = _series([x.get(key, 0) for x in history])
-        self.query_one("#mem-chart", Sparkline).data = _series(list(app.rss_history)[-200:])
+        self.refresh_charts(app)
+
+    # -- charts -------------------------------------------------------------------------------------
+    def chart_session(self) -> Any:
+        """The session on the chart (and pin it): the selected one (Messages view, or injected last), else
+        the one pinned, else the first running one, else the one that finished last; dismissed sessions
+        are not chosen again on their own. None when there is none."""
+        app = self.agora
+        sim = app.sim
+        key = id(sim)
+        by_id = {s.id: s for s in sim.sessions}
+        chosen = None
+        selected = app.selected_session_id
+        if selected in by_id:
+            chosen = by_id[selected]
+        elif self.pinned is not None and self.pinned[0] == key and self.pinned[1] in by_id:
+            chosen = by_id[self.pinned[1]]
+        else:
+            candidates = [s for s in sim.sessions if (key, s.id) not in self.dismissed]
+            running = [s for s in candidates if s.status == "running"]
+            done = [s for s in candidates if s.done]
+            if running:
+                chosen = running[0]
+            elif done:
+                chosen = max(done, key=lambda s: (s.ended_tick if s.ended_tick is not None else -1, s.id))
+        self.pinned = (key, chosen.id) if chosen is not None else None
+        return chosen
+
+    def dismiss_chart(self) -> int | None:
+        """Take the pinned session off the chart (and out of the selection); the chart falls back to the
+        next running session, or shows a hint. Returns the session dismissed (None: nothing was pinned)."""
+        app = self.agora
+        session = self.chart_session()
+        if session is None:
+            return None
+        key = id(app.sim)
+        self.dismissed.add((key, session.id))
+        self.dismissed.update((key, s.id) for s in app.sim.sessions if s.done)
+        if app.selected_session_id == session.id:
+            app.selected_session_id = None
+        self.pinned = None
+        self.refresh_charts(app)
+        return session.id
+
+    def refresh_charts(self, app: AgoraApp) -> None:
+        """Hand each chart its data when it changed (the charts draw off the event loop, a few times a
+        second at most)."""
+        sim_key = id(app.sim)
+        session = self.chart_session()
+        chart = self.query_one("#session-chart", Chart)
+        histogram = self.query_one("#histogram-chart", Chart)
+        if session is None:
+            chart.show((sim_key, None), lambda points: ChartSpec(
+                "no session on the chart", "tick since start", "agents",
+                hint="press i to inject a message, space to run (4: choose a session)"), force=True)
+            histogram.display = False
+        else:
+            length = session.series.length if session.series is not None else 0
+            key = (sim_key, session.id, session.round, session.status, length)
+            new_session = chart.key is None or chart.key[:2] != key[:2]
+            if chart.due(key, force=new_session):
+                ticks, counts = session_counts(session)
+                title = session_title(session) + (" (x: dismiss, e: export)" if session.done else "")
+                hint = "" if length else f"it starts with the next tick ({session.status})"
+                chart.show(key, partial(session_spec, title, tuple(session.state_names), ticks, counts, hint=hint),
+                           force=new_session)
+            variables = list(session.variables.items())
+            histogram.display = bool(variables)
+            if variables and histogram.due(key, force=new_session):
+                name, values = variables[0]
+                h_title = f"{shown(name, 24)} at round {session.round} · session {int(session.id)}"
+                histogram.show(key, lambda _points, t=h_title, n=name, v=values: histogram_spec(t, n, v, self.HISTOGRAM_BINS),
+                               force=new_session)
+        metrics = app.sim.metrics
+        last = metrics[-1].get("tick") if metrics else None
+        world_key = (sim_key, len(metrics), last)
+        history = None
+        for chart_id, chart_title, unit, lines in (
+                ("#new-chart", "new adoptions per tick", "agents", self.ADOPTION_LINES),
+                ("#social-chart", "follows & unfollows per tick", "edges", self.SOCIAL_LINES)):
+            world_chart = self.query_one(chart_id, Chart)
+            if world_chart.due(world_key):
+                history = list(metrics)[-self.CHART_TICKS:] if history is None else history
+                world_chart.show(world_key, partial(metric_spec, chart_title, unit, history, lines))
+        memory = self.query_one("#mem-chart", Chart)
+        mem_key = (app.rss_samples,)
+        if memory.due(mem_key):
+            samples = list(app.rss_history)[-self.CHART_TICKS:]
+            memory.show(mem_key, partial(memory_spec, samples))
 
     @staticmethod
     def reach_line(app: AgoraApp, m: dict[str, Any]) -> Text:
@@ -1008,4 +1099,63 @@ class PluginsView(View):
         self.refresh_view()
 
 
-__all__ = ["AgentsView", "CommunitiesView", "DashboardView", "MessagesView", "PluginsView"]
+
+# -- 6. Compare -----------------------------------------------------------------------------------
+
+
+class CompareView(View):
+    """The sessions of the world side by side: each one's reach per tick since it started, one line
+    per session (the latest ten), and a line of figures per session below."""
+
+    DEFAULT_CSS = """
+    CompareView #compare-chart { height: 1fr; min-height: 10; }
+    CompareView #compare-sessions { height: auto; max-height: 12; padding: 0 1; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._listed: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Chart(id="compare-chart")
+        yield Static(id="compare-sessions", markup=False)
+
+    def sessions(self) -> list[Any]:
+        """The sessions drawn: the latest :data:`MAX_LINES` that started."""
+        return [s for s in self.agora.sim.sessions if s.new_per_tick][-MAX_LINES:]
+
+    def refresh_view(self) -> None:
+        app = self.agora
+        sessions = self.sessions()
+        total = len(app.sim.sessions)
+        key = (id(app.sim), tuple((s.id, len(s.new_per_tick), s.status) for s in sessions))
+        chart = self.query_one("#compare-chart", Chart)
+        changed = chart.key is None or [k[0] for k in chart.key[1]] != [k[0] for k in key[1]]
+        if chart.due(key, force=changed):
+            curves = reach_curves(sessions)
+            title = f"reach of the sessions of {shown(app.world.name, 30)}"
+            if len(sessions) < total:
+                title += f" (the latest {len(sessions)} of {total})"
+            hint = "" if curves else "no session has started: press i to inject a message, space to run"
+            chart.show(key, lambda points: compare_spec(title, curves, points, hint), force=changed)
+        if key != self._listed:
+            self._listed = key
+            self.query_one("#compare-sessions", Static).update(self.session_lines(sessions, app.world.n))
+
+    @staticmethod
+    def session_lines(sessions: list[Any], n: int) -> Text:
+        """One line per session: id and model, status, reach (and its share), the tick of its peak, and its
+        message, literally."""
+        t = Text()
+        for j, s in enumerate(sessions):
+            if j:
+                t.append("\n")
+            t.append(f"session {int(s.id)} ", style="bold")
+            t.append_text(literal(f"({s.model_name})", 26))
+            t.append(f" {s.status:<9} reached {fmt_int(s.reached)} ({100 * s.reached / max(1, n):.1f} %)"
+                     f" · peak at tick {s.peak_tick if s.peak_tick is not None else '-'} · ")
+            t.append_text(literal(s.message.get("text", ""), 60))
+        return t
+
+
+__all__ = ["AgentsView", "CommunitiesView", "CompareView", "DashboardView", "MessagesView", "PluginsView"]

@@ -23,7 +23,7 @@ import numpy as np
 from sim.errors import BadFileError, BadParameterError
 from sim.core.safe import shown
 from sim.core.diskio import replacing
-from sim.store.seriesio import SeriesTable, read_series
+from sim.store.seriesio import SeriesTable, read_series, table_from_records
 from sim.core.stats import mean_ci95_columns
 
 #: The figure formats, by file extension.
@@ -208,6 +208,31 @@ def plot_tables(tables: list[tuple[str, SeriesTable]], output: str, measures: Se
     }
 
 
+def session_table(series: dict[str, list], source: str = "") -> SeriesTable:
+    """One session's series (``sim.model.series.series_dict``) as a table of one run, as ``agora run
+    --series`` would write it. A session restored from a file older than series recording starts its
+    series at a later round: its ticks are counted from 0 here, as :func:`run_matrix` wants."""
+    ticks = list(series.get("tick", []))
+    if ticks and ticks[0] != 0:
+        series = {**series, "tick": list(range(len(ticks)))}
+    return table_from_records([{"keys": {}, "run": 0, "series": series}], (), source=source)
+
+
+def plot_sessions(series: Sequence[tuple[str, dict[str, list]]], output: str, measures: Sequence[str] | None = None,
+                  title: str | None = None) -> dict[str, Any]:
+    """Draw sessions' series (``(label, series_dict(session))`` pairs) in one figure with
+    :func:`plot_tables`: the terminal UI's chart export. Sessions with no tick yet are left out.
+
+    Raises:
+        BadParameterError: no session with a tick, an unknown extension, a measure no session has.
+        BadFileError: an unwritable output.
+    """
+    tables = [(label, session_table(s, source=label)) for label, s in series if len(s.get("tick", []))]
+    if not tables:
+        raise BadParameterError("no session has a tick to draw yet: run the world first")
+    return plot_tables(tables, output, measures=measures, title=title)
+
+
 def _colours(n: int) -> list[Any]:
     from matplotlib import colormaps
 
@@ -285,4 +310,4 @@ def plot_files(paths: Sequence[str], output: str, measures: Sequence[str] | None
 
 
 __all__ = ["FORMATS", "aggregate", "bounds", "figure_format", "file_labels", "is_count", "plot_files",
-           "plot_tables", "run_matrix", "state_measures"]
+           "plot_sessions", "plot_tables", "run_matrix", "session_table", "state_measures"]

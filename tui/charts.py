@@ -1,0 +1,369 @@
+"""Charts with axes for the terminal UI: plotext figures (``textual-plotext``) built off the event loop.
+
+What a chart shows is a :class:`ChartSpec` (a title, axis labels, lines or bars of numpy arrays, a hint
+when there is nothing to draw). A :class:`Chart` widget is handed a spec maker and a key naming the data
+it came from; it rebuilds only when the key changes, at most every ``min_interval`` seconds (unless
+forced: another session chosen), and never two builds at once. The spec maker and plotext run in a
+thread (a figure of a few lines costs 10 to 20 ms of Python); the widget renders the last text built.
+Long series are cut down to about two points per column (plotext's half-block marker draws two per
+column) before they reach plotext.
+
+Text in a chart (state, variable, model and world names) is data: plotext draws it as it is, the widget
+reads plotext's ANSI output with ``Text.from_ansi`` (no markup is parsed), and names go through
+``sim.core.safe.shown`` first so that a control character or an escape sequence in a name is shown, not
+sent to the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
+
+from sim.core.safe import shown
+
+#: plotext keeps state at module level (a figure's build reads it): one build at a time, whatever the figure.
+_PLOTEXT = threading.Lock()
+#: Lines drawn in the compare view at most (the latest sessions); plotext has about a dozen colours.
+MAX_LINES = 10
+
+
+@dataclass(frozen=True, eq=False)
+class Line:
+    """One line of a chart (or the bars of a histogram): its legend label and its points."""
+
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ChartSpec:
+    """Everything a chart draws. ``bars`` draws the first line as a histogram (x: the bins' centres);
+    ``edges`` are then the bins' edges. With no line the chart shows empty axes and ``hint``."""
+
+    title: str
+    xlabel: str
+    ylabel: str
+    lines: tuple[Line, ...] = ()
+    hint: str = ""
+    bars: bool = False
+    edges: np.ndarray | None = None
+    #: Whether the y axis starts at 0, and whether its values are whole numbers (counts).
+    from_zero: bool = True
+    integer: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- data ---------------------------------------------------------------------------------------------
+
+
+def downsample(x: np.ndarray, ys: Sequence[np.ndarray], points: int, how: str = "last") -> tuple[np.ndarray, list[np.ndarray]]:
+    """At most ``points`` points of a series (x ascending), numpy only.
+
+    ``how="last"`` keeps evenly spaced points, the first and the last included (for curves: counts,
+    reach); ``"max"`` keeps each bucket's largest value at the bucket's last x (for per-tick figures,
+    so that a peak is not lost). A series that short already is returned as it is.
+    """
+    n = int(x.size)
+    points = max(2, int(points))
+    if n <= points:
+        return x, list(ys)
+    if how == "max":
+        starts = np.linspace(0, n, points, endpoint=False).astype(np.int64)
+        starts = np.unique(starts)
+        ends = np.append(starts[1:], n) - 1
+        return x[ends], [np.maximum.reduceat(np.asarray(y), starts) for y in ys]
+    idx = np.unique(np.linspace(0, n - 1, points).round().astype(np.int64))
+    return x[idx], [np.asarray(y)[idx] for y in ys]
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5, integer: bool = False) -> list[float]:
+    """Round tick values (1, 2, 2.5 or 5 times a power of ten apart) from at or below ``lo`` to at or
+    above ``hi``: the widest step that gives ``count`` ticks without stretching the range by a quarter
+    (``integer``: whole steps only, for counts)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    if hi <= lo:
+        return [lo]
+    top = 10.0 ** math.floor(math.log10(hi - lo))
+    steps = [m * top * 10.0**e for e in (0, -1, -2, -3) for m in (5, 2.5, 2, 1)]
+    if integer:
+        steps = [st for st in steps if st >= 1 and float(st).is_integer()] or [1.0]
+    for step in steps:
+        first = math.floor(lo / step + 1e-9) * step
+        last = math.ceil(hi / step - 1e-9) * step
+        n = int(round((last - first) / step)) + 1
+        if n >= count and last - first <= 1.25 * (hi - lo):
+            break
+    return [round(first + i * step, 12) for i in range(n)]
+
+
+def compact(v: float) -> str:
+    """A short axis label: ``950``, ``1.2k``, ``3M``, ``0.25``."""
+    a = abs(v)
+    if a >= 1e9:
+        s, unit = v / 1e9, "G"
+    elif a >= 1e6:
+        s, unit = v / 1e6, "M"
+    elif a >= 1e4:
+        s, unit = v / 1e3, "k"
+    else:
+        s, unit = v, ""
+    if unit or a >= 10 or v == int(v):
+        text = f"{s:.1f}".rstrip("0").rstrip(".") if s != int(s) else f"{int(s)}"
+        return text + unit
+    return f"{v:.3g}"
+
+
+# -- drawing ------------------------------------------------------------------------------------------
+
+
+def build_text(spec: ChartSpec, width: int, height: int, theme: str | None = None) -> Text:
+    """The chart drawn by plotext at ``width`` x ``height`` cells, as rich Text (ANSI colours kept, no
+    markup parsed). Runs in a thread: a fresh plotext figure each time, one build at a time."""
+    with _PLOTEXT:
+        return _build_text(spec, width, height, theme)
+
+
+def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> Text:
+    plt = Plot()
+    plt.plotsize(width, height)
+    plt._set_size(width, height)  # textual-plotext does both too (its issue #5)
+    if theme:
+        plt.theme(theme)
+    lines = [ln for ln in spec.lines if ln.x.size]
+    lows, highs = [], []
+    for ln in lines:
+        y = np.asarray(ln.y, dtype=np.float64)
+        x = np.asarray(ln.x, dtype=np.float64)
+        ok = np.isfinite(y) & np.isfinite(x)
+        x, y = x[ok], y[ok]
+        if not x.size:
+            continue
+        lows.append(float(y.min()))
+        highs.append(float(y.max()))
+        if spec.bars:
+            w = float(np.diff(spec.edges).min()) if spec.edges is not None and spec.edges.size > 1 else 1.0
+            plt.bar(x.tolist(), y.tolist(), width=0.8, label=ln.label or None)
+            if spec.edges is not None and spec.edges.size > 1:
+                edges = spec.edges
+                ticks = [t for t in nice_ticks(float(edges[0]), float(edges[-1]), 4) if edges[0] <= t <= edges[-1]]
+                plt.xticks(ticks, [compact(t) for t in ticks])
+                plt.xlim(float(edges[0]) - 0.1 * w, float(edges[-1]) + 0.1 * w)
+        else:
+            plt.plot(x.tolist(), y.tolist(), label=ln.label or None)
+    if lows:
+        lo = 0.0 if spec.from_zero else min(lows)
+        hi = max(highs)
+        if hi <= lo:
+            hi = lo + 1.0
+        rows = height - 5  # the title, two borders, the x ticks and the axis labels take the rest
+        yticks = nice_ticks(lo, hi, max(2, min(5, rows // 2)), integer=spec.integer)
+        plt.yticks(yticks, [compact(t) for t in yticks])
+        plt.ylim(yticks[0], yticks[-1])
+        if not spec.bars:
+            xs = np.concatenate([np.asarray(ln.x, dtype=np.float64) for ln in lines])
+            xlo, xhi = float(xs.min()), float(xs.max())
+            if xhi <= xlo:
+                xhi = xlo + 1.0
+            xticks = [t for t in nice_ticks(xlo, xhi, max(2, min(6, width // 12)), integer=True) if xlo <= t <= xhi]
+            plt.xticks(xticks, [compact(t) for t in xticks])
+            plt.xlim(xlo, xhi)
+    title = spec.title if lows or not spec.hint else f"{spec.title}: {spec.hint}" if spec.title else spec.hint
+    plt.title(title)
+    plt.xlabel(spec.xlabel)
+    plt.ylabel(spec.ylabel)
+    return Text.from_ansi(plt.build())
+
+
+class Chart(PlotextPlot):
+    """A plotext chart that redraws only when its data changed, off the event loop.
+
+    Call :meth:`show` on every refresh with the key of the data; the chart rebuilds when the key is new
+    (at most every ``min_interval`` seconds unless ``force``) or its size or theme changed.
+    """
+
+    DEFAULT_CSS = """
+    Chart { width: 1fr; height: 1fr; }
+    """
+
+    def __init__(self, *, min_interval: float = 0.3, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.min_interval = min_interval
+        #: The spec drawn last (or being drawn), and the key of its data.
+        self.spec: ChartSpec | None = None
+        self.key: Any = None
+        self._make: Callable[[int], ChartSpec] | None = None
+        self._text: Text | None = None
+        self._built_for: Any = None
+        self._shown_at = -math.inf
+        self._building = False
+        self._wanted = False
+        self.builds = 0
+
+    def show(self, key: Any, make: Callable[[int], ChartSpec], *, force: bool = False) -> bool:
+        """Draw what ``make(points)`` describes (called in a thread; ``points``: how many points fit
+        across) when ``key`` differs from the key drawn; returns whether a redraw was asked for."""
+        if not self.due(key, force=force):
+            return False  # the same data, or too soon: the next refresh asks again
+        self.key, self._make, self._shown_at = key, make, time.monotonic()
+        self._request()
+        return True
+
+    def due(self, key: Any, *, force: bool = False) -> bool:
+        """Whether :meth:`show` with ``key`` would redraw now (callers skip gathering data otherwise)."""
+        if key == self.key and self._make is not None:
+            return False
+        return force or time.monotonic() - self._shown_at >= self.min_interval
+
+    @property
+    def settled(self) -> bool:
+        """Whether the text on screen is built from the latest key (and size), with no build under way."""
+        return not self._building and not self._wanted and self._built_for == self._target()
+
+    @property
+    def text(self) -> str:
+        """The chart's text as plain characters (what the terminal shows)."""
+        return self._text.plain if self._text is not None else ""
+
+    def _target(self) -> Any:
+        return (self.key, self.size.width, self.size.height, self._get_plotext_theme_name(self.app.theme))
+
+    def _request(self) -> None:
+        if self._make is None or self.size.width < 8 or self.size.height < 4:
+            return  # not on screen yet: a resize asks again
+        if self._building:
+            self._wanted = True
+            return
+        self._building = True
+        self.run_worker(self._build(), group="chart", exit_on_error=False)
+
+    async def _build(self) -> None:
+        try:
+            while True:
+                self._wanted = False
+                target = self._target()
+                make, (_key, width, height, theme) = self._make, target
+                assert make is not None
+                try:
+                    spec, text = await asyncio.to_thread(_make_and_build, make, width, height, theme)
+                except Exception as exc:  # noqa: BLE001 - a chart that cannot be drawn says why; the app goes on
+                    spec, text = None, Text(shown(f"the chart could not be drawn: {type(exc).__name__}: {exc}", 300))
+                self.spec, self._text, self._built_for = spec, text, target
+                self.builds += 1
+                self.refresh()
+                if not self._wanted and self._target() == target:
+                    break
+        finally:
+            self._building = False
+
+    def on_resize(self) -> None:
+        if self._built_for != self._target():
+            self._request()
+
+    def render(self) -> Any:
+        if self._built_for is not None and self._built_for[1:] != self._target()[1:]:
+            self._request()  # the theme changed: draw again (the old text meanwhile)
+        return self._text if self._text is not None else Text("")
+
+
+def _make_and_build(make: Callable[[int], ChartSpec], width: int, height: int, theme: str) -> tuple[ChartSpec, Text]:
+    spec = make(max(16, 2 * width))
+    return spec, build_text(spec, width, height, theme)
+
+
+# -- what the views draw ------------------------------------------------------------------------------
+
+
+def session_title(session: Any) -> str:
+    """``session 3 · sir · running`` (the model's name shown literally)."""
+    return f"session {int(session.id)} · {shown(session.model_name, 30)} · {session.status}"
+
+
+def session_counts(session: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of the session's per-tick state counts: ``(ticks, counts[ticks, states])`` (ticks from
+    ``series_from``); empty before the session starts. Cheap (ticks x states), safe to hand to a thread."""
+    rec = session.series
+    if rec is None or rec.length == 0:
+        return np.empty(0, dtype=np.int64), np.empty((0, len(session.state_names)), dtype=np.int64)
+    counts = np.array(rec.counts, copy=True)
+    ticks = np.arange(counts.shape[0], dtype=np.int64) + int(session.series_from)
+    return ticks, counts
+
+
+def session_spec(title: str, state_names: Sequence[str], ticks: np.ndarray, counts: np.ndarray, points: int,
+                 hint: str = "") -> ChartSpec:
+    """One line per state: the count of agents in it per tick (downsampled to ``points``)."""
+    x, ys = downsample(ticks, [counts[:, i] for i in range(counts.shape[1])], points)
+    lines = tuple(Line(shown(name, 24), x, y) for name, y in zip(state_names, ys)) if ticks.size else ()
+    return ChartSpec(title, "tick since start", "agents", lines, hint=hint)
+
+
+def histogram_spec(title: str, name: str, values: np.ndarray, bins: int = 20) -> ChartSpec:
+    """The histogram of a variable's values (one per agent): ``bins`` equal bins from min to max."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)] if not np.isfinite(v).all() else v
+    if not v.size:
+        return ChartSpec(title, shown(name, 40), "agents", hint="no values")
+    lo, hi = float(v.min()), float(v.max())
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi) if hi > lo else (lo - 0.5, lo + 0.5))
+    centres = (edges[:-1] + edges[1:]) / 2
+    return ChartSpec(title, shown(name, 40), "agents", (Line("", centres, counts),), bars=True, edges=edges,
+                     extra={"mean": float(v.mean())})
+
+
+def metric_spec(title: str, ylabel: str, history: Sequence[dict[str, Any]], series: Sequence[tuple[str, str]],
+                points: int) -> ChartSpec:
+    """Per-tick figures of the world (``series``: metric key, legend label) over ``history``, the
+    simulation's metrics of the latest ticks; buckets keep their largest value when downsampled."""
+    if not history:
+        return ChartSpec(title, "tick", ylabel, hint="no tick yet")
+    ticks = np.fromiter((m.get("tick", i) for i, m in enumerate(history)), dtype=np.int64, count=len(history))
+    ys = [np.fromiter((m.get(key, 0) for m in history), dtype=np.float64, count=len(history)) for key, _ in series]
+    x, ys = downsample(ticks, ys, points, how="max")
+    return ChartSpec(title, "tick", ylabel, tuple(Line(label, x, y) for (_, label), y in zip(series, ys)))
+
+
+def memory_spec(samples: Sequence[float], points: int) -> ChartSpec:
+    """The process's resident memory over the last samples (one a second), in MB."""
+    y = np.asarray(samples, dtype=np.float64)
+    if y.size < 2:
+        return ChartSpec("memory (RSS)", "seconds", "MB", hint="measuring")
+    x = np.arange(-y.size + 1, 1, dtype=np.int64)
+    x, (y,) = downsample(x, [y], points)
+    return ChartSpec("memory (RSS)", "seconds", "MB", (Line("", x, y),), from_zero=False, integer=False)
+
+
+def reach_curves(sessions: Sequence[Any]) -> list[tuple[str, np.ndarray]]:
+    """Each started session's reach per tick since its start (the cumulative sum of its adoption
+    curve, seeds included), labelled ``session N (model)``."""
+    out = []
+    for s in sessions:
+        curve = np.asarray(s.new_per_tick, dtype=np.int64)
+        if curve.size:
+            out.append((f"session {int(s.id)} ({shown(s.model_name, 24)})", np.cumsum(curve)))
+    return out
+
+
+def compare_spec(title: str, curves: Sequence[tuple[str, np.ndarray]], points: int, hint: str = "") -> ChartSpec:
+    """One reach line per session, aligned on each session's start."""
+    lines = []
+    for label, reach in curves:
+        x, (y,) = downsample(np.arange(reach.size, dtype=np.int64), [reach], points)
+        lines.append(Line(label, x, y))
+    return ChartSpec(title, "tick since start", "agents reached", tuple(lines), hint=hint)
+
+
+__all__ = ["Chart", "ChartSpec", "Line", "build_text", "compact", "compare_spec", "downsample", "histogram_spec",
+           "memory_spec", "metric_spec", "nice_ticks", "reach_curves", "session_counts", "session_spec",
+           "session_title"]
