@@ -92,7 +92,7 @@ async def test_opens_on_a_world_and_switches_views(world_file):
             assert app._switcher.current == view
         # the footer shows the keys
         # The footer is redrawn after the bindings change: wait for the frame rather than a fixed time.
-        assert await until(pilot, lambda: "Tick" in (text := screen_text(app)) and "Inject" in text)
+        assert await until(pilot, lambda: "step 1/10" in (text := screen_text(app)) and "Inject" in text)
 
 
 async def test_step_run_pause_and_speed(world_file):
@@ -805,20 +805,22 @@ async def test_footer_shows_the_keys_of_the_view_and_a_click_presses_one(world_f
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
         bar = app.query_one(KeyBar)
-        assert "space Run/Pause" in bar.render().plain and "12345 views" in bar.render().plain
+        assert "space Run/Pause" in bar.render().plain and "123456 views" in bar.render().plain
+        assert bar.render().plain.rstrip().endswith("? Help  q Quit  ^p palette")
         assert "a Ask" not in bar.render().plain
         await pilot.press("3")
         assert await until(pilot, lambda: "a Ask" in bar.render().plain)  # the Agents view's own key
         shown = bar._shown
         updates = []
-        original = bar.update
-        bar.update = lambda *a, **k: (updates.append(a), original(*a, **k))[1]
+        original = bar.refresh
+        bar.refresh = lambda *a, **k: (updates.append(a), original(*a, **k))[1]
         app.screen.refresh_bindings()
         await pilot.pause()
         assert bar._shown == shown and updates == []  # nothing changed: nothing redrawn
         assert not bar.children
         await pilot.press("1")
         assert await until(pilot, lambda: "a Ask" not in bar.render().plain)
+        bar.refresh = original
         start_x = next(a for a, _b, key in bar._spans if key == "question_mark")
         await pilot.click(KeyBar, offset=(start_x, 0))
         assert await until(pilot, lambda: isinstance(app.screen, HelpScreen))
@@ -847,3 +849,14 @@ async def test_refresh_with_nothing_new_updates_no_widget(world_file):
         app.refresh_ui()
         assert ("status", False) in calls  # the tick changed: the header is redrawn, its shape is not
         assert show(app._status, app.header_text()) is False  # the same text again: nothing to do
+
+
+async def test_footer_keeps_help_and_quit_at_80_columns(world_file):
+    from tui.app import KeyBar
+
+    app = AgoraApp(world_file)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(app, pilot)
+        line = app.query_one(KeyBar).render().plain
+        assert line.rstrip().endswith("? Help  q Quit  ^p palette") and "…" in line
+        assert len(line) <= 80

@@ -22,6 +22,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
@@ -72,22 +73,26 @@ PALETTE = {
 }
 
 
-class KeyBar(Static):
+class KeyBar(Widget):
     """The footer: the keys of the focused view and the app, on one line, in one widget.
 
     Textual's own footer recomposes (some twenty widgets unmounted and mounted again) each time the
     screen's bindings are refreshed: every view switch and focus change. That was most of a keypress's
     cost (100-500 ms on a busy machine); this bar redraws one line of text, and only when what it shows
-    changed. A key is clicked as with Textual's footer: the click presses it."""
+    changed. Help, quit and the command palette stay at the right end whatever the width (the view's
+    keys are cut first, with "…"). A key is clicked as with Textual's footer: the click presses it."""
 
     DEFAULT_CSS = """
     KeyBar { dock: bottom; height: 1; background: $footer-background; color: $footer-foreground; }
     """
+    #: Actions always shown, at the right end.
+    KEEP = ("help", "quit_app")
 
     def __init__(self, **kw: Any) -> None:
-        super().__init__("", markup=False, **kw)
+        super().__init__(**kw)
         self._shown: tuple | None = None
-        self._spans: list[tuple[int, int, str]] = []  # (start, end, key) of each key's cells
+        self._items: list[tuple[list[tuple[str, str, bool]], str, bool, bool]] = []
+        self._spans: list[tuple[int, int, str]] = []  # (start, end, key) of each key's cells as drawn
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
@@ -106,41 +111,63 @@ class KeyBar(Static):
         if shown == self._shown:
             return
         self._shown = shown
-        text = Text(no_wrap=True, overflow="ellipsis")
-        spans: list[tuple[int, int, str]] = []
-        seen_actions: set[str] = set()
+        # Items: ([(key, display, enabled)], label, enabled, kept at the right end)
+        items: list[tuple[list[tuple[str, str, bool]], str, bool, bool]] = []
+        seen: set[str] = set()
         i = 0
         while i < len(rows):
             key, display, description, action, group, enabled = rows[i]
-            if action in seen_actions:  # a second key of one action (N, shift+n): the first is shown
-                i += 1
+            j = i + 1
+            if action in seen:  # a second key of one action (N, shift+n): the first is shown
+                i = j
                 continue
             members = [rows[i]]
             if group is not None:
-                j = i + 1
                 while j < len(rows) and rows[j][4] is group:
-                    if rows[j][3] not in seen_actions and rows[j][3] not in {m[3] for m in members}:
+                    if rows[j][3] not in seen and rows[j][3] not in {m[3] for m in members}:
                         members.append(rows[j])
                     j += 1
-            else:
-                j = i + 1
-            text.append(" ")
-            for m_key, m_display, _d, m_action, _g, m_enabled in members:
-                seen_actions.add(m_action)
-                start = len(text)
-                text.append(m_display, style="bold" if m_enabled else "dim")
-                spans.append((start, len(text), m_key))
+            seen.update(m[3] for m in members)
             label = group.description if group is not None and len(members) > 1 else description
-            text.append(f" {label} ", style="" if enabled else "dim")
+            items.append(([(m[0], m[1], m[5]) for m in members], label, enabled, action in self.KEEP))
             i = j
-        palette = f"{self.app.get_key_display(Binding(self.app.COMMAND_PALETTE_BINDING, ''))} palette"
         if self.app.ENABLE_COMMAND_PALETTE:
-            text.append(" ▏")
-            start = len(text)
-            text.append(palette, style="bold")
-            spans.append((start, len(text), self.app.COMMAND_PALETTE_BINDING))
-        self._spans = spans
-        self.update(text)
+            key = self.app.COMMAND_PALETTE_BINDING
+            items.append(([(key, self.app.get_key_display(Binding(key, "")), True)], "palette", True, True))
+        self._items = items
+        self.refresh()
+
+    @staticmethod
+    def _draw(items: list, text: Text, spans: list[tuple[int, int, str]]) -> None:
+        for keys, label, enabled, _keep in items:
+            text.append(" ")
+            for key, display, key_enabled in keys:
+                start = text.cell_len
+                text.append(display, style="bold" if key_enabled else "dim")
+                spans.append((start, text.cell_len, key))
+            text.append(f" {label} ", style="" if enabled else "dim")
+
+    def render(self) -> Text:
+        width = max(1, self.size.width)
+        left, right = Text(), Text()
+        left_spans: list[tuple[int, int, str]] = []
+        right_spans: list[tuple[int, int, str]] = []
+        self._draw([it for it in self._items if not it[3]], left, left_spans)
+        right.append("▏")
+        self._draw([it for it in self._items if it[3]], right, right_spans)
+        room = width - right.cell_len
+        if left.cell_len > room:  # the view's keys give way: cut with "…", keys cut in half are not clickable
+            left.truncate(max(0, room - 1))
+            left.append("…")
+            left_spans = [sp for sp in left_spans if sp[1] <= room - 1]
+        pad = max(0, room - left.cell_len)
+        text = Text(no_wrap=True, overflow="crop")
+        text.append_text(left)
+        text.append(" " * pad)
+        offset = text.cell_len
+        text.append_text(right)
+        self._spans = left_spans + [(a + offset, b + offset, key) for a, b, key in right_spans]
+        return text
 
     def on_click(self, event: Any) -> None:
         for start, end, key in self._spans:
@@ -167,6 +194,7 @@ class AgoraApp(App):
     """
     _VIEWS_GROUP = Binding.Group("views", compact=True)
     _SPEED_GROUP = Binding.Group("speed", compact=True)
+    _STEP_GROUP = Binding.Group("step 1/10", compact=True)
     BINDINGS = [
         Binding("1", "view('dashboard')", "Dashboard", group=_VIEWS_GROUP),
         Binding("2", "view('communities')", "Communities", group=_VIEWS_GROUP),
@@ -175,8 +203,8 @@ class AgoraApp(App):
         Binding("5", "view('plugins')", "Plugins", group=_VIEWS_GROUP),
         Binding("6", "view('compare')", "Compare", group=_VIEWS_GROUP),
         Binding("space", "toggle_run", "Run/Pause"),
-        Binding("n", "tick(1)", "Tick"),
-        Binding("N,shift+n", "tick(10)", "10 ticks"),
+        Binding("n", "tick(1)", "Tick", group=_STEP_GROUP),
+        Binding("N,shift+n", "tick(10)", "10 ticks", group=_STEP_GROUP),
         Binding("plus,equals_sign", "faster", "Faster", group=_SPEED_GROUP),
         Binding("minus", "slower", "Slower", group=_SPEED_GROUP),
         Binding("i", "inject", "Inject"),
