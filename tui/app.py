@@ -256,6 +256,7 @@ class AgoraApp(App):
         self._community_flows: list[dict[str, int]] = []
         self._community_unassigned = 0  # agents in no community (isolated after detection), shown apart from the rows
         self._share_cache: tuple[Any, dict[str, Any]] | None = None
+        self._share_pending: Any = None
         self._run_worker = None
         self.busy: str | None = None  # a long action in progress (save, load, analysis)
         self.step_requests = 0  # n and N presses acted on (agora bench tui waits for them)
@@ -1020,9 +1021,8 @@ class AgoraApp(App):
         self._community_cache = (key, [r for r in rows if r["size"] > 0])
 
     def _adoption_stats(self) -> dict[str, Any] | None:
-        """How the selected (or first running) session spread over the communities, cached per round."""
-        from sim.analysis.structure import session_community_stats
-
+        """How the selected (or first running) session spread over the communities, cached per round
+        and counted in a worker thread (None until the first count is ready)."""
         sid = self.selected_session_id
         if sid is None:
             running = [s for s in self.sim.sessions if s.status == "running"]
@@ -1036,9 +1036,29 @@ class AgoraApp(App):
         if s.adopted_at.size != self.world.n or self.world.columns["community"].max(initial=-1) < 0:
             return None
         key = (sid, s.round, s.status, id(self.world.columns["community"]))
-        if self._share_cache is None or self._share_cache[0] != key:
-            self._share_cache = (key, session_community_stats(self.world, s))
-        return self._share_cache[1]
+        cached = self._share_cache
+        if cached is None or cached[0] != key:
+            # Counted over every agent: off the event loop (keys wait otherwise); meanwhile the figures of
+            # the session's previous round stay on screen.
+            if self._share_pending != key:
+                self._share_pending = key
+                self.share_stats_worker(key, s)
+            return cached[1] if cached is not None and cached[0][0] == sid else None
+        return cached[1]
+
+    @work(exclusive=True, group="share-stats")
+    async def share_stats_worker(self, key: Any, session: Any) -> None:
+        from sim.analysis.structure import session_community_stats
+
+        world = self.world
+        try:
+            stats = await asyncio.to_thread(session_community_stats, world, session)
+        except (AgoraError, ValueError, IndexError):
+            stats = None  # the world or the session changed under it: the next refresh asks again
+        finally:
+            self._share_pending = None
+        if stats is not None and world is self.world:
+            self._share_cache = (key, stats)
 
     def communities_detected(self) -> bool:
         """Whether communities have been detected in this world (rather than planted or unknown)."""

@@ -84,6 +84,18 @@ _ROWS = ("events", "exposures")
 MAX_QUEUE_ROWS = 500_000
 
 
+def _tuples(rows: np.ndarray, extra: tuple = (), chunk: int = 8192):
+    """The rows of a structured array as tuples of Python ints (plus ``extra`` at the end), converted a
+    chunk at a time as SQLite asks for them: the conversion runs on the writer's connection thread,
+    not on the event loop (where 300,000 rows at once kept the UI from answering keys)."""
+    for at in range(0, len(rows), chunk):
+        part = rows[at:at + chunk].tolist()
+        if extra:
+            yield from (r + extra for r in part)
+        else:
+            yield from part
+
+
 class WorldWriter:
     """Batches writes to one world file from a background task."""
 
@@ -291,7 +303,8 @@ class WorldWriter:
                 part["t"], part["a"], part["src"], part["k"] = rec["tick"], rec["agent"], rec["source"], rec["kind"]
                 part["v"] = rec["via"] if "via" in (rec.dtype.names or ()) else 0
                 at += len(rec)
-            await db.executemany("INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (?, ?, ?, ?, ?, ?)", rows.tolist())
+            await db.executemany("INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (?, ?, ?, ?, ?, ?)",
+                                 _tuples(rows))
         for name in dict.fromkeys(it[3] for it in ex):
             mine = [it for it in ex if it[3] == name]
             total = sum(len(it[2]) for it in mine)
@@ -304,7 +317,7 @@ class WorldWriter:
                 part["t"], part["a"], part["src"] = rec["tick"], rec["agent"], rec["source"]
                 at += len(rec)
             await db.executemany("INSERT INTO exposures (session_id, tick, agent, source, recommender) VALUES (?, ?, ?, ?, ?)",
-                                 [(*r, name) for r in rows.tolist()])
+                                 _tuples(rows, (name,)))
         kill_point("events")
         await db.commit()
 

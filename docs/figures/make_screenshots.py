@@ -1,0 +1,67 @@
+"""Regenerate the TUI pictures of the README and docs/tui.md.
+
+    python docs/figures/make_screenshots.py [OUT_FOLDER]
+
+Opens the default world (100,000 agents, seed 42, created in a temporary saves folder), injects
+"Breaking news" with the form's defaults, runs eight ticks, waits until every chart has drawn, and
+writes ``dashboard.svg`` (Textual's own screenshot) and ``dashboard.txt`` (the same screen as text)
+into OUT_FOLDER (default: this folder), then the Compare view as ``compare.svg`` after a second,
+``sir`` message has run as long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+
+SIZE = (120, 44)
+
+
+async def _settle(app, pilot) -> None:
+    from tui.charts import Chart
+
+    last, stable = None, 0
+    deadline = time.monotonic() + 120
+    while stable < 3 and time.monotonic() < deadline:
+        app.refresh_ui()
+        await pilot.pause(0.4)
+        charts = [c for c in app.screen.query(Chart) if c.display and c.region.height]
+        state = [(c.id, c.key, c.settled) for c in charts]
+        stable = stable + 1 if state == last and all(c.settled for c in charts) else 0
+        last = state
+
+
+async def main(out: str) -> None:
+    from tui.app import AgoraApp
+
+    app = AgoraApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.wait_for(app.ready.wait(), 300)
+        app.inject(text="Breaking news", topics=[], seeds="random:10", model="ic", params={"p": 0.1}, priority=0)
+        for _ in range(8):
+            await app.sim.step()
+        app.sample_resources()
+        await _settle(app, pilot)
+        with open(os.path.join(out, "dashboard.svg"), "w") as f:
+            f.write(app.export_screenshot(title="Agora: the dashboard after eight ticks"))
+        lines = [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
+        with open(os.path.join(out, "dashboard.txt"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        app.inject(text="A rumour", topics=[], seeds="random:10", model="sir", params={}, priority=0)
+        for _ in range(8):
+            await app.sim.step()
+        await pilot.press("6")
+        await _settle(app, pilot)
+        with open(os.path.join(out, "compare.svg"), "w") as f:
+            f.write(app.export_screenshot(title="Agora: two sessions compared"))
+
+
+if __name__ == "__main__":
+    folder = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__))
+    with tempfile.TemporaryDirectory() as saves:
+        os.environ["AGORA_SAVES"] = saves
+        asyncio.run(main(folder))
+    print(f"wrote dashboard.svg, dashboard.txt and compare.svg into {folder}")
