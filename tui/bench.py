@@ -127,6 +127,7 @@ def bench_tui(agents: int = 1_000_000, *, avg_degree: float = 10.0, sessions: in
             "keypress_ms_max": round(float(ms.max()), 1),
             "ticks_while_measuring": info["ticks_during"],
             "running_sessions_at_end": info["running_sessions_at_end"],
+            "seconds_measuring": info["seconds"],
             "workload": "1 sis session (beta 0.05, gamma 0.2: endemic) and the rest ic (p 0.12), 2,000 seeds each, "
                         "as fast as possible; n and N pause the run and space runs it again",
             "baseline_idle_small_world_ms_p50": round(float(np.percentile(bms, 50)), 1),
