@@ -860,3 +860,19 @@ async def test_footer_keeps_help_and_quit_at_80_columns(world_file):
         line = app.query_one(KeyBar).render().plain
         assert line.rstrip().endswith("? Help  q Quit  ^p palette") and "…" in line
         assert len(line) <= 80
+
+
+async def test_the_heap_is_frozen_while_the_app_runs_and_thawed_after(world_file):
+    """Full garbage collections scanning the world and every widget were the worst keypress times: the
+    app freezes what is alive once a world is attached, makes full passes rarer, and undoes both."""
+    import gc
+
+    from tui.app import FULL_GC_THRESHOLD
+
+    before = gc.get_threshold()
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        assert gc.get_freeze_count() > 1000
+        assert gc.get_threshold()[2] == FULL_GC_THRESHOLD
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
