@@ -339,6 +339,7 @@ class LLMService:
         how many texts were started."""
         k = self.config.texts_per_tick
         if k <= 0 or not batches:
+            self._posted.clear()  # what the llm model posted this tick: nothing to leave out of an empty pick
             return 0
         agents = np.concatenate([rec["agent"] for _, rec in batches])
         if agents.size == 0:
