@@ -338,8 +338,10 @@ class LLMService:
         lower index) write their repost or reply. ``batches`` are ``(session, adoption records)``. Returns
         how many texts were started."""
         k = self.config.texts_per_tick
-        if k <= 0 or not batches:
-            self._posted.clear()  # what the llm model posted this tick: nothing to leave out of an empty pick
+        if k <= 0:  # texts are off (an offline ensemble): nothing to leave out of a pick
+            self._posted.clear()
+            return 0
+        if not batches:
             return 0
         agents = np.concatenate([rec["agent"] for _, rec in batches])
         if agents.size == 0:
