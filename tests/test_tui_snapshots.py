@@ -19,8 +19,8 @@ import pytest
 
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
+from agora_testing.tui import charts_settled
 from tui.app import AgoraApp
-from tui.charts import Chart
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 SIZE = (120, 40)
@@ -49,17 +49,8 @@ def masked(lines: list[str]) -> str:
 
 
 async def charts_drawn(app, pilot) -> None:
-    """Wait until every chart on screen has drawn its latest data (the same keys, all built, for a
-    second: the slowest chart redraws at most once a second)."""
-    last, stable = None, 0
-    deadline = time.monotonic() + 60  # only bounds a hang
-    while stable < 3 and time.monotonic() < deadline:
-        app.refresh_ui()
-        await pilot.pause(0.35)
-        charts = [c for c in app.screen.query(Chart) if c.display and c.region.height]
-        state = [(c.id, c.key, c.settled) for c in charts]
-        stable = stable + 1 if state == last and all(c.settled for c in charts) else 0
-        last = state
+    """Wait until every chart on screen has drawn its latest data."""
+    await charts_settled(app, pilot)
 
 
 @pytest.fixture

@@ -52,6 +52,11 @@ SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possi
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # plugin names safe in the command palette (it parses markup)
 NOTIFY_LIMIT = 600  # characters of a notification at most
 FULL_GC_THRESHOLD = 100  # collections of the middle generation between two full ones (Python's default: 10)
+def file_stem(text: str, limit: int) -> str:
+    """``text`` made safe as a file name (letters, digits, ``_.-``; anything else becomes ``_``), cut."""
+    return re.sub(r"[^\w.\-]+", "_", text)[:limit]
+
+
 #: Command palette titles (what users type to find an action) and help, where the key's short label
 #: would not be found: the palette matches titles only.
 PALETTE = {
@@ -748,7 +753,7 @@ class AgoraApp(App):
         from sim.model.series import series_dict
 
         world = self.world
-        name = re.sub(r"[^\w.\-]+", "_", world.name)[:60] or "world"
+        name = file_stem(world.name, 60) or "world"
         if self._switcher.current == "compare":
             sessions = [s for s in self.sim.sessions if s.series is not None and s.series.length]
             if not sessions:
@@ -799,7 +804,7 @@ class AgoraApp(App):
         if self.sim is None or self.busy:
             return
         # A file name from the world's name: anything but letters, digits, dot and dash becomes "_".
-        default = re.sub(r"[^\w.\-]+", "_", f"{self.world.name}-tick{self.world.tick}")[:100]
+        default = file_stem(f"{self.world.name}-tick{self.world.tick}", 100)
         self.push_screen(SaveScreen(default), self._save_chosen)
 
     def _save_chosen(self, name: str | None) -> None:
@@ -1090,8 +1095,9 @@ class AgoraApp(App):
         from sim.analysis.structure import isolated_text
 
         n = self._community_unassigned
-        if not n or not self.community_rows():
-            return ""
+        cache = self._community_cache
+        if not n or cache is None or not cache[1]:  # no table yet (or one being built: its rows are empty)
+            return ""  # the rows are not copied here (community_rows does): this runs on every refresh
         if self.communities_detected():
             return f"{isolated_text(n)}: they belong to no community (community -1) and are not rows of this table"
         return f"{n:,} agents have no community"

@@ -253,7 +253,7 @@ class Chart(PlotextPlot):
             while True:
                 self._wanted = False
                 target = self._target()
-                make, (_key, width, height, theme) = self._make, target
+                make, (_, width, height, theme) = self._make, target
                 assert make is not None
                 try:
                     spec, text = await asyncio.to_thread(_make_and_build, make, width, height, theme)

@@ -634,6 +634,7 @@ class MessagesView(View):
         self._param_inputs: dict[str, Input] = {}
         self._param_ids: dict[str, str] = {}  # widget id suffix -> parameter name
         self._posts_signature: Any = None
+        self._cells_shown: dict[tuple[int, int, str], Any] = {}  # (world, session, column) -> cell shown
         self._detail_signature: Any = None
 
     def compose(self) -> ComposeResult:
@@ -814,14 +815,14 @@ class MessagesView(View):
         if [k.value for k in table.rows] != wanted:
             cursor = table.cursor_row
             table.clear()
-            self.__dict__["_cells_shown"] = {}
+            self._cells_shown.clear()
             for s in sessions:
                 cells = self.cells(s, n)
                 table.add_row(*(cells[key] for key, _label in self.COLUMNS), key=str(s.id))
             if cursor < table.row_count:
                 table.move_cursor(row=cursor)
             return
-        shown = self.__dict__.setdefault("_cells_shown", {})
+        shown = self._cells_shown
         for s in sessions:
             if s.status in ("running", "queued") or s.id == app.selected_session_id:
                 cells = self.cells(s, n)

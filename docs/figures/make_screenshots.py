@@ -15,23 +15,14 @@ import asyncio
 import os
 import sys
 import tempfile
-import time
 
 SIZE = (120, 44)
 
 
 async def _settle(app, pilot) -> None:
-    from tui.charts import Chart
+    from agora_testing.tui import charts_settled
 
-    last, stable = None, 0
-    deadline = time.monotonic() + 120
-    while stable < 3 and time.monotonic() < deadline:
-        app.refresh_ui()
-        await pilot.pause(0.4)
-        charts = [c for c in app.screen.query(Chart) if c.display and c.region.height]
-        state = [(c.id, c.key, c.settled) for c in charts]
-        stable = stable + 1 if state == last and all(c.settled for c in charts) else 0
-        last = state
+    await charts_settled(app, pilot, poll=0.4, seconds=120)
 
 
 async def main(out: str) -> None:
@@ -61,6 +52,7 @@ async def main(out: str) -> None:
 
 if __name__ == "__main__":
     folder = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__))
+    os.makedirs(folder, exist_ok=True)
     with tempfile.TemporaryDirectory() as saves:
         os.environ["AGORA_SAVES"] = saves
         asyncio.run(main(folder))

@@ -1,0 +1,23 @@
+"""Waiting for the terminal UI's charts under Textual's Pilot (the snapshot tests and the README's
+screenshots both need every chart drawn before they read the screen)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+async def charts_settled(app: Any, pilot: Any, *, poll: float = 0.35, seconds: float = 60.0) -> None:
+    """Wait until every chart on screen has drawn its latest data: the same keys, all built, three polls
+    in a row (the slowest chart redraws at most once a second). ``seconds`` only bounds a hang."""
+    from tui.charts import Chart
+
+    last, stable = None, 0
+    deadline = time.monotonic() + seconds
+    while stable < 3 and time.monotonic() < deadline:
+        app.refresh_ui()
+        await pilot.pause(poll)
+        charts = [c for c in app.screen.query(Chart) if c.display and c.region.height]
+        state = [(c.id, c.key, c.settled) for c in charts]
+        stable = stable + 1 if state == last and all(c.settled for c in charts) else 0
+        last = state
