@@ -471,12 +471,24 @@ class PluginRunner:
     thread that does not keep the process alive).
 
     Without a budget (0 or None) calls run in the caller's thread.
+
+    ``in_thread``: with a budget, run each call in the caller's own thread under a timer (``SIGALRM``)
+    instead of handing it to a worker thread — for a headless tight loop (an ensemble run), where a thread
+    hop per call costs more than the work and moves the arrays between cores. When the budget runs out,
+    :class:`PluginAbandoned` is raised inside the plugin code (again every second while the call goes
+    on), and the caller gets :class:`PluginTimeout` as with a worker. Only a plugin blocked in native code
+    that never returns, or one that catches ``BaseException`` and goes on, cannot be stopped this way.
+    Used only where it can work (the main thread, a platform with ``setitimer``); elsewhere calls go to a
+    worker thread as usual.
     """
 
-    def __init__(self, budget: float | None = DEFAULT_PLUGIN_BUDGET) -> None:
+    def __init__(self, budget: float | None = DEFAULT_PLUGIN_BUDGET, *, in_thread: bool = False) -> None:
         import weakref
 
         self.budget = float(budget or 0.0)
+        self.in_thread = in_thread
+        self._alarm_previous: list[Any] | None = None  # the SIGALRM handler an in_thread runner replaced
+        self._alarm_call: _AlarmedCall | None = None
         # The live worker sits in a cell the finaliser shares: a runner that is dropped ends its thread.
         self._cell: list[_Worker | None] = [None]
         weakref.finalize(self, _end_worker, self._cell)
@@ -503,6 +515,9 @@ class PluginRunner:
             return fn(*args)
         import threading
 
+        if self.in_thread and _alarm_usable():
+            tail = f": {then}" if then else ""
+            return self._call_under_alarm(fn, args, f"{what} took longer than {self.budget:g} s {where} (the plugin budget){tail}")
         w = self._cell[0]
         if w is None:
             self._count += 1
@@ -533,6 +548,49 @@ class PluginRunner:
         tail = f": {then}" if then else ""
         raise PluginTimeout(f"{what} took longer than {self.budget:g} s {where} (the plugin budget){tail}", where_now)
 
+    def _call_under_alarm(self, fn: Any, args: tuple, message: str) -> Any:
+        """``fn(*args)`` in this (the main) thread under an interval timer; see ``in_thread``."""
+        import signal
+
+        call = _AlarmedCall()
+        if self._alarm_previous is None:  # installed once (until close): each install costs as much as a call
+            self._alarm_previous = [signal.signal(signal.SIGALRM, self._on_alarm)]
+        self._alarm_call = call
+        signal.setitimer(signal.ITIMER_REAL, self.budget, min(self.budget, 1.0))
+        try:
+            try:
+                value = fn(*args)
+                # No check for signals runs between the call's return and this store: an alarm that lands
+                # after it finds the call over and does nothing.
+                call.active[0] = False
+            except PluginAbandoned:
+                call.active[0] = False
+                if call.where is None:  # not this call's alarm
+                    raise
+                self.timeouts += 1
+                raise PluginTimeout(message, call.where) from None
+            except BaseException:
+                call.active[0] = False
+                raise
+        finally:
+            call.active[0] = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self._alarm_call = None
+        return value
+
+    def _on_alarm(self, signum: int, frame: Any) -> None:
+        call = self._alarm_call
+        if call is not None:
+            call.on_alarm(signum, frame)
+
+    def _restore_alarm(self) -> None:
+        if self._alarm_previous is not None and _alarm_usable():
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._alarm_previous[0])
+            self._alarm_previous = None
+
     @staticmethod
     def _stack(w: _Worker) -> str:
         import sys
@@ -559,8 +617,44 @@ class PluginRunner:
         return len(alive)
 
     def close(self) -> None:
-        """Let the idle worker thread end (a later call starts another)."""
+        """Let the idle worker thread end (a later call starts another); put back the ``SIGALRM``
+        handler an ``in_thread`` runner replaced."""
         _end_worker(self._cell)
+        self._restore_alarm()
+
+
+def _alarm_usable() -> bool:
+    """Whether a call can run under ``SIGALRM`` here: a platform with ``setitimer``, in the main thread
+    (the only thread Python runs signal handlers in)."""
+    import signal
+    import threading
+
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+class _AlarmedCall:
+    """One plugin call under the interval timer: the alarm raises :class:`PluginAbandoned` in it while it
+    is active, keeping where the plugin was for the timeout's traceback."""
+
+    __slots__ = ("active", "where")
+
+    def __init__(self) -> None:
+        self.active = [True]  # a list: set without a method call, so no signal check runs between
+        self.where: str | None = None
+
+    def on_alarm(self, _signum: int, frame: Any) -> None:
+        if not self.active[0]:
+            return
+        if self.where is None:
+            import traceback
+
+            stack = traceback.extract_stack(frame)
+            # The plugin's frames: those after the runner's own (the engine's frames below it say nothing).
+            ours = [i for i, f in enumerate(stack) if f.filename == __file__]
+            frames = stack[ours[-1] + 1:] if ours else stack
+            self.where = ("Where the plugin was when it was abandoned (most recent call last):\n"
+                          + "".join(traceback.format_list(frames)))
+        raise PluginAbandoned()
 
 
 def _end_worker(cell: list[_Worker | None]) -> None:

@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--priority", type=_int, help="scheduling priority of the session (higher first; default 0)")
     run.add_argument("--runs", type=_positive_int, metavar="R", help="repeat the cascade R times without modifying the world")
     run.add_argument("--seed", type=_int, help="session seed (run r uses S+r; default 0)")
+    run.add_argument("--workers", type=_positive_int, metavar="W",
+                     help="with --runs: spread the runs over W processes forked from this one (Linux; default: one per "
+                     "CPU, at most one per run); every run's result is the same whatever W")
     run.add_argument("--series", metavar="FILE", help="write the per-tick series of every run (agents in each state, reached, "
                      "new) in long format run,tick,measure,value: .csv, .csv.gz or .parquet (pip install 'agora-sim[parquet]')")
     run.add_argument("--plot", metavar="FILE", help="draw the series after the run (.png, .svg or .pdf; see 'agora plot')")
@@ -647,7 +650,7 @@ async def _cmd_run(args: argparse.Namespace) -> int:
 #: Options of ``agora run`` that describe the injected message or its runs: meaningless without --inject.
 _INJECT_OPTIONS = (("seeds", "--seeds"), ("model", "--model"), ("param", "--param"), ("topic", "--topic"),
                    ("priority", "--priority"), ("runs", "--runs"), ("author", "--author"), ("seed", "--seed"),
-                   ("series", "--series"), ("plot", "--plot"))
+                   ("series", "--series"), ("plot", "--plot"), ("workers", "--workers"))
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
@@ -665,6 +668,8 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise BadParameterError("--ticks-per-second 0 would never tick: give a rate above 0, or drop it to run as fast as possible")
     if args.max_ticks is not None and args.steps is not None:
         raise BadParameterError("--max-ticks limits --until-done: with --steps N the run takes exactly N ticks")
+    if args.workers is not None and args.runs is None:
+        raise BadParameterError("--workers spreads the runs of an ensemble: add --runs R")
     if args.runs is not None and (args.checkpoint_every is not None or args.checkpoint_seconds is not None):
         flag = "--checkpoint-every" if args.checkpoint_every is not None else "--checkpoint-seconds"
         raise BadParameterError(f"{flag} checkpoints a persisted run: with --runs the world file is not modified")
@@ -738,7 +743,7 @@ async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: An
                 progress=progress, social=_social_changes(args), llm=llm, llm_wait=args.llm_wait, author=args.author,
                 monitor=monitor, ticks_per_second=args.ticks_per_second or None, plugin_budget=args.plugin_budget,
                 checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
-                checkpoint_seconds=args.checkpoint_seconds or None,
+                checkpoint_seconds=args.checkpoint_seconds or None, workers=args.workers,
             )
         if writer is not None:
             from sim.core.audit import public_settings

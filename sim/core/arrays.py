@@ -27,3 +27,17 @@ def unique_sorted_first(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep[0] = True
     np.not_equal(sk[1:], sk[:-1], out=keep[1:])
     return sk[keep], order[keep]
+
+
+def one_of(values: np.ndarray | int, codes: tuple[int, ...] | np.ndarray) -> np.ndarray | np.bool_:
+    """Whether each of ``values`` is one of a few small integer ``codes`` (state or status codes): an
+    equality per code, or-ed. ``np.isin`` sorts or builds a table first, which costs hundreds of
+    microseconds per call on the arrays of one round; this costs a few."""
+    values = np.asarray(values)
+    codes = tuple(int(c) for c in np.asarray(codes).ravel())
+    if not codes:
+        return np.zeros(values.shape, dtype=bool)
+    out = values == codes[0]
+    for c in codes[1:]:
+        out |= values == c
+    return out

@@ -6,6 +6,7 @@ No Python object exists per agent. :class:`Agent` is a view that materialises on
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -181,12 +182,25 @@ class World:
         gen = self.rng()
         online = np.zeros(self.n, dtype=bool)
         for _ in range(ticks):
-            hour = self.hour_of(self.tick)
-            p = online_probability(self.columns["activity_profile"], self.columns["activity_rate"], hour)
-            online = gen.random(self.n, dtype=np.float32) < p
-            online &= self.columns["status"] == Status.ACTIVE
+            online = self._draw_online(gen, self.tick)
             self.tick += 1
         self.keep_rng(gen)
+        return online
+
+    def advance_lazily(self) -> "Activation":
+        """Advance the clock by one tick and return its activation undrawn: who is online is drawn only
+        if something reads it (:attr:`Activation.mask`); otherwise :meth:`Activation.settle` moves the
+        world's generator past the draw without making it. Either way the generator ends exactly where
+        :meth:`advance` leaves it, so a run that never looks at who is online (a headless ensemble of a
+        model that ignores it) gives the same trajectory as one that does, without the O(N) draw."""
+        act = Activation(self, self.tick)
+        self.tick += 1
+        return act
+
+    def _draw_online(self, gen: np.random.Generator, tick: int) -> np.ndarray:
+        p = online_probability(self.columns["activity_profile"], self.columns["activity_rate"], self.hour_of(tick))
+        online = gen.random(self.n, dtype=np.float32) < p
+        online &= self.columns["status"] == Status.ACTIVE
         return online
 
     def hour_of(self, tick: int) -> int:
@@ -259,19 +273,32 @@ class World:
             raise BadParameterError(f"agent index {i} is out of range 0..{self.n - 1}")
         return Agent(self, int(i))
 
-    def fork(self) -> "World":
+    def fork(self, *, shared: bool = False) -> "World":
         """A copy that can run independently of this one: the clock, generator state, messages,
         sessions and the agent columns and trust a run may change are copied; the rest of the graph
-        is shared read-only. Used for repeated runs from the same starting world."""
+        is shared read-only. Used for repeated runs from the same starting world.
+
+        ``shared``: for a run that changes no agent column and no trust (no living network: nothing
+        but propagation happens), the columns and trust are shared too, as read-only views, and so are
+        finished sessions, which no run changes. A fork then costs no copy of anything of size N; a
+        write to a shared array raises ``ValueError`` instead of changing this world."""
         import copy
 
+        if shared:
+            columns = {k: _read_only(v) for k, v in self.columns.items()}
+            trust = _read_only(self.graph.trust)
+            sessions = [s if s.done else s.copy() for s in self.sessions]
+        else:
+            columns = {k: v.copy() for k, v in self.columns.items()}
+            trust = self.graph.trust.copy()
+            sessions = [s.copy() for s in self.sessions]
         twin = World(
-            name=self.name, seed=self.seed, columns={k: v.copy() for k, v in self.columns.items()},
-            graph=Graph(self.graph.n, self.graph.out_indptr, self.graph.out_indices, self.graph.trust.copy(),
+            name=self.name, seed=self.seed, columns=columns,
+            graph=Graph(self.graph.n, self.graph.out_indptr, self.graph.out_indices, trust,
                         self.graph.in_indptr, self.graph.in_indices, self.graph.in_edge_lazy()),
             config=copy.deepcopy(self.config), tick=self.tick, rng_state=copy.deepcopy(self.rng_state),
             persona_overrides=dict(self.persona_overrides), messages=copy.deepcopy(self.messages),
-            sessions=[s.copy() for s in self.sessions], path=None, app_version=self.app_version,
+            sessions=sessions, path=None, app_version=self.app_version,
             delta=self.delta.copy(), llm_cache=self.llm_cache,
         )
         return twin
@@ -291,6 +318,94 @@ class World:
             "source": self.config.get("source", {}),
             "app_version": self.app_version,
         }
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+class Activation:
+    """Who is online in one tick, drawn on first use (see :meth:`World.advance_lazily`).
+
+    Until it is drawn, or settled, nothing else may draw from the world's generator: the draw must take
+    the generator's next numbers, as :meth:`World.advance` would have."""
+
+    __slots__ = ("_mask", "_settled", "tick", "world")
+
+    def __init__(self, world: World, tick: int) -> None:
+        self.world = world
+        self.tick = tick
+        self._mask: np.ndarray | None = None
+        self._settled = False
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the mask was drawn (something read it)."""
+        return self._mask is not None
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The online mask (bool, length N), drawn now if it was not yet."""
+        if self._mask is None:
+            if self._settled:
+                raise RuntimeError("the activation of this tick was settled undrawn: it can no longer be drawn")
+            gen = self.world.rng()
+            self._mask = self.world._draw_online(gen, self.tick)
+            self.world.keep_rng(gen)
+            self._settled = True
+        return self._mask
+
+    def settle(self) -> None:
+        """Move the world's generator past this tick's draw if it was not made (no-op if it was)."""
+        if self._settled:
+            return
+        self._settled = True
+        skip_float32(self.world, self.world.n)
+
+
+def skip_float32(world: World, count: int) -> None:
+    """Advance the world's generator exactly as ``random(count, dtype=np.float32)`` would, without drawing.
+
+    numpy's PCG64 makes a float32 from 32 bits of a 64-bit output and keeps the other 32 bits for the
+    next one (``has_uint32``/``uinteger`` in its state): a buffered half is used first, then whole
+    outputs are skipped with ``advance``, and an odd remainder takes one output and buffers its upper half.
+    """
+    n = int(count)
+    if n <= 0:
+        return
+    state = world.rng_state if world.rng_state is not None else world.rng().bit_generator.state
+    if state.get("bit_generator") != "PCG64":  # pragma: no cover - worlds use PCG64; draw to be exact
+        gen = world.rng()
+        gen.random(count, dtype=np.float32)
+        world.keep_rng(gen)
+        return
+    bg = _scratch_bit_generator()  # seeding a new generator costs more than the skip itself
+    bg.state = state
+    has, last = int(state["has_uint32"]), int(state["uinteger"])
+    if has:
+        n, has = n - 1, 0  # the buffered half is used first (numpy leaves it in ``uinteger``)
+    pairs, odd = divmod(n, 2)
+    if pairs:
+        bg.advance(pairs - 1)
+        last = int(bg.random_raw()) >> 32  # each pair leaves its output's upper half in ``uinteger``
+    if odd:
+        has, last = 1, int(bg.random_raw()) >> 32
+    state = bg.state
+    state["has_uint32"], state["uinteger"] = has, last
+    world.rng_state = state
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch_bit_generator() -> np.random.PCG64:
+    """This thread's PCG64 whose state is set before each use (see :func:`skip_float32`)."""
+    bg = getattr(_SCRATCH, "bg", None)
+    if bg is None:
+        bg = _SCRATCH.bg = np.random.PCG64(0)
+    return bg
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from sim.llm.service import LLMService, llm_report
 from sim.model.registry import Registry
 from sim.model.series import series_dict
 from sim.engine.simulation import Simulation
+from sim.plugin import plugin_budget as plugin_budget_seconds
 from sim.core.stats import mean_ci95
 from sim.core.world import World
 
@@ -79,6 +80,7 @@ async def run_cascades(
     plugin_budget: float | None = None,
     checkpoint_every: int | None = 50,
     checkpoint_seconds: float | None = None,
+    workers: int | None = 1,
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
@@ -96,6 +98,12 @@ async def run_cascades(
     injection, every ``checkpoint_every`` ticks and every ``checkpoint_seconds`` seconds (whichever comes
     first; None or 0 turns either off) and at the end, so a crash loses at most the ticks since the last
     checkpoint (see ``sim.store.check``).
+
+    An ensemble (``runs``) that nobody watches (no monitor, no pacing, no LLM server) runs each run as a
+    tight loop: every tick in the calling thread (:meth:`Simulation.step_now`: no thread hop, plugin code
+    under a timer, who is online drawn only if read), on a fork that shares the world's arrays when the
+    living network is off. ``workers`` > 1 spreads the runs over that many forked processes (Linux; None:
+    one per CPU); each run's result is the same whichever process runs it.
 
     Raises:
         BadParameterError: inconsistent options (bad model, parameter or seeds are reported by inject;
@@ -117,8 +125,26 @@ async def run_cascades(
     # their calls, tokens and cost are what the report is for.
     skip_texts = runs is not None and config.mode != "online" and config.texts_per_tick > 0
     run_config = dataclasses.replace(config, texts_per_tick=0) if skip_texts else config
+    inject = {"text": text, "topics": topics, "seeds": seeds, "model": model, "params": params, "priority": priority,
+              "author": author}
+    if runs is not None and workers not in (None, 1) and (monitor is not None or ticks_per_second or run_config.mode == "online"):
+        why = ("--metrics follows one run at a time" if monitor is not None else
+               "--ticks-per-second paces one run at a time" if ticks_per_second else "runs with an LLM server share its budget")
+        raise BadParameterError(f"--workers runs an ensemble in parallel, but {why}: drop --workers (or that option)")
+    if runs is not None and monitor is None and not ticks_per_second and run_config.mode != "online":
+        ensemble = _Ensemble(world, registry, inject, run_config, social, plugin_budget, seed, limit, until_done, max_ticks)
+        model_params = ensemble.check()
+        results, social_info = await ensemble.run(repeats, workers, progress, llm_totals)
+        return _report(world, results, social_info, llm_totals, skip_texts, model, model_params, seeds, runs, writer)
+    shared = False
+    if runs is not None:
+        # A run that changes no agent column and no trust (no living network) shares them with the world.
+        probe = Simulation(world.fork(shared=True), registry=registry, llm=LLMService.offline(world))
+        if social:
+            probe.social.configure(**social)
+        shared = not probe.social.living
     for r in range(repeats):
-        w = world.fork() if runs is not None else world
+        w = world.fork(shared=shared) if runs is not None else world
         sim = Simulation(w, registry=registry, writer=None if runs is not None else writer, llm=LLMService(w, run_config),
                          plugin_budget=plugin_budget)
         if monitor is not None:
@@ -172,16 +198,25 @@ async def run_cascades(
         results.append(summary)
     if monitor is not None:
         monitor.detach()
+    return _report(world, results, _social_info(sim), llm_totals, skip_texts, model, model_params, seeds, runs, writer)
+
+
+def _social_info(sim: Simulation) -> dict[str, Any]:
+    """What the report says of the living network (from the last run's simulation)."""
+    settings = sim.social.settings
+    return {"living": sim.social.living, "recommender": settings["recommender"],
+            "friend_recommender": settings["friend_recommender"], "feed_size": settings["feed_size"],
+            "errors": dict(sim.social.errors)}
+
+
+def _report(world: World, results: list[dict[str, Any]], social_info: dict[str, Any], llm_totals: dict[str, Any],
+            skip_texts: bool, model: str, model_params: dict[str, Any], seeds: str, runs: int | None,
+            writer: Any) -> dict[str, Any]:
     reached = [float(x["reached"]) for x in results if "reached" in x]
     mean, ci = mean_ci95(reached, 0, world.n) if reached else (None, [None, None])
     peak = [float(x["peak_tick"]) for x in results if x.get("peak_tick") is not None]
-    settings = sim.social.settings
     return {
-        "social": {
-            "living": sim.social.living, "recommender": settings["recommender"],
-            "friend_recommender": settings["friend_recommender"], "feed_size": settings["feed_size"],
-            "errors": dict(sim.social.errors), **{k: sum(r[k] for r in results) for k in _TOTALS},
-        },
+        "social": {**social_info, **{k: sum(r[k] for r in results) for k in _TOTALS}},
         "llm": {**llm_report(llm_totals), "texts_skipped": skip_texts},
         "model": model,
         "params": model_params,
@@ -195,3 +230,110 @@ async def run_cascades(
         "tick": world.tick,
         "persisted": runs is None and writer is not None,
     }
+
+
+class _Ensemble:
+    """The runs of an ensemble that nobody watches, each a tight loop (see :func:`run_cascades`)."""
+
+    def __init__(self, world: World, registry: Registry, inject: dict[str, Any], config: LLMConfig,
+                 social: dict[str, Any] | None, plugin_budget: float | None, seed: int, limit: int, until_done: bool,
+                 max_ticks: int) -> None:
+        self.world, self.registry, self.inject, self.config = world, registry, inject, config
+        self.social, self.plugin_budget, self.seed = social, plugin_budget, seed
+        self.limit, self.until_done, self.max_ticks = limit, until_done, max_ticks
+        self.shared = False
+
+    def _simulation(self, shared: bool) -> Simulation:
+        w = self.world.fork(shared=shared)
+        sim = Simulation(w, registry=self.registry, llm=LLMService(w, self.config), plugin_budget=self.plugin_budget,
+                         plugins_in_thread=True)
+        if self.social:
+            sim.social.configure(**self.social)
+        return sim
+
+    def check(self) -> dict[str, Any]:
+        """Validate the options once, before any run (in this process: a bad option is one sentence here,
+        not one per worker); returns the model's typed parameters.
+
+        Raises:
+            BadParameterError: a bad model, parameter, seed selection or social setting.
+        """
+        sim = self._simulation(True)
+        self.shared = not sim.social.living
+        s = sim.inject(self.inject["text"], topics=self.inject["topics"], seeds=self.inject["seeds"],
+                       model=self.inject["model"], params=self.inject["params"], priority=self.inject["priority"],
+                       seed=self.seed, author=self.inject["author"])
+        if s.status == "failed":
+            raise BadParameterError(f"model {self.inject['model']!r} could not be used: {s.error}")
+        sim.plugins.close()
+        return s.params
+
+    def run_one(self, r: int, report: Callable[[float], None] | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Run ``r`` (session seed ``seed + r``): its summary, LLM counters and living-network report."""
+        sim = self._simulation(self.shared)
+        w = sim.world
+        posts_before = len(w.posts)
+        inj = self.inject
+        s = sim.inject(inj["text"], topics=inj["topics"], seeds=inj["seeds"], model=inj["model"], params=inj["params"],
+                       priority=inj["priority"], seed=self.seed + r, author=inj["author"])
+        t0 = time.perf_counter()
+        done = 0
+        totals = dict.fromkeys(_TOTALS, 0)
+        limit, until_done = self.limit, self.until_done
+        try:
+            while done < limit and not (until_done and sim.idle):
+                m = sim.step_now()
+                for k in _TOTALS:
+                    totals[k] += int(m.get(k, 0))
+                done += 1
+                if report is not None:
+                    report(done / limit if not until_done else (1.0 if sim.idle else min(0.95, done / 200)))
+        finally:
+            sim.plugins.close()
+        stats = sim.llm.stats()
+        stats["posts"] = len(w.posts) - posts_before
+        summary = _run_summary(sim, s.id, done, time.perf_counter() - t0, totals)
+        summary["seed"] = self.seed + r
+        if until_done and not sim.idle:
+            summary["stopped"] = f"max ticks ({self.max_ticks}) reached before every session finished"
+            summary["status"] = "max-ticks"
+        return summary, stats, _social_info(sim)
+
+    def stalled(self, r: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The result of run ``r`` when its worker stopped answering (a plugin that could not be stopped)."""
+        budget = plugin_budget_seconds(self.plugin_budget)
+        summary = {"seed": self.seed + r, "status": "failed", "ticks": 0, "seconds": 0.0, **dict.fromkeys(_TOTALS, 0),
+                   "error": f"PluginTimeout: the run stopped answering: a plugin ran past the plugin budget ({budget:g} s) and "
+                            "could not be stopped in its thread, so its worker process was ended"}
+        return summary, {}, {"living": not self.shared, "recommender": None, "friend_recommender": None,
+                             "feed_size": None, "errors": {}}
+
+    async def run(self, repeats: int, workers: int | None, progress: Progress,
+                  llm_totals: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Every run, in this process or over ``workers`` forked processes; summaries in run order."""
+        from sim.engine.forkpool import default_workers, fork_available, map_forked
+
+        count = default_workers(repeats) if workers is None else max(1, min(int(workers), repeats))
+        if count > 1 and fork_available():
+            def relay(finished: int, fraction: float) -> None:
+                if progress:
+                    progress(f"{finished}/{repeats} runs ({count} workers)", fraction)
+
+            budget = plugin_budget_seconds(self.plugin_budget)
+            out = await map_forked(self.run_one, repeats, count, progress=relay,
+                                   stall_seconds=3 * budget + 60 if budget > 0 else None, on_stall=self.stalled)
+        else:
+            out = []
+            for r in range(repeats):
+                def report(fraction: float, _r: int = r) -> None:
+                    if progress:
+                        progress(f"run {_r + 1}/{repeats}", (_r + fraction) / repeats)
+
+                out.append(self.run_one(r, report))
+                await asyncio.sleep(0)  # let the event loop breathe between runs
+        results = []
+        for summary, stats, _ in out:
+            _add_llm(llm_totals, stats)
+            results.append(summary)
+        social_info = next((info for _, _, info in reversed(out) if info.get("recommender") is not None), out[-1][2])
+        return results, social_info

@@ -59,18 +59,20 @@ class Simulation:
 
     def __init__(self, world: World, *, registry: Registry | None = None, bus: EventBus | None = None,
                  max_running: int = 16, writer: Any = None, history: int = 3600, llm: LLMService | None = None,
-                 plugin_budget: float | None = None) -> None:
+                 plugin_budget: float | None = None, plugins_in_thread: bool = False) -> None:
         """``plugin_budget``: seconds one call into a plugin may take (a model's making, ``start``,
         ``step`` with the check of its answer, ``is_done``; a recommender's ``score`` or ``suggest``)
         before its session is failed or the recommender switched off; None: ``$AGORA_PLUGIN_BUDGET``,
         else 10; 0: no budget (plugin code runs in the tick's thread). See :class:`sim.plugin.PluginRunner`.
+        ``plugins_in_thread``: run plugin code in the calling thread under a timer rather than in a worker
+        thread (the headless tight loop of :meth:`step_now`; see ``PluginRunner``'s ``in_thread``).
 
         Raises:
             BadParameterError: a budget that is not a number >= 0.
         """
         self.world = world
         #: Runs plugin code under the per-call time budget (``sim.plugin.PluginRunner``).
-        self.plugins = PluginRunner(plugin_budget_seconds(plugin_budget))
+        self.plugins = PluginRunner(plugin_budget_seconds(plugin_budget), in_thread=plugins_in_thread)
         self.bus = bus or EventBus()
         self.registry = registry or Registry(bus=self.bus)
         self.max_running = max_running
@@ -230,34 +232,61 @@ class Simulation:
             events: list[Event] = []
             self.llm.bind(asyncio.get_running_loop())
             metrics = await asyncio.to_thread(self._tick, events)
-            for ev in events:
-                self.bus.publish(ev)
-            batches = []
-            for s in self.world.sessions:
-                rec = s.take_events()
-                if rec is not None:
-                    batches.append((s, rec))
-                    if self.writer is not None:
-                        self.writer.submit_events(s.id, rec)
-            metrics["db_queue"] = self.writer.queue_rows if self.writer is not None else 0
-            metrics["db_wait_seconds"] = waited
-            self.llm.write_texts(metrics["tick"], batches)
-            metrics.update(self.llm.metrics())
-            exposures = self.social.take_exposures()
-            if self.writer is not None:
-                for sid, rec, name in exposures:
-                    self.writer.submit_exposures(sid, rec, name)
-            self.metrics.append(metrics)
-            self.dirty = True
-            self.bus.publish(TickCompleted(metrics["tick"], metrics))
-            return metrics
+            return self._after_tick(events, metrics, waited)
 
-    def _tick(self, events: list[Event]) -> dict[str, Any]:
+    def step_now(self) -> dict[str, Any]:
+        """Advance one tick in the calling thread, with nothing on the event loop: the tight loop of a
+        headless ensemble (``sim.engine.runner``), where no UI waits for the loop and no world file is
+        written. Who is online is drawn only if something reads it (``World.advance_lazily``): the
+        trajectory is the same as :meth:`step`'s, and the ``online`` metric is None when nothing read it.
+
+        Raises:
+            RuntimeError: the simulation has a writer (use :meth:`step`).
+        """
+        if self.writer is not None:
+            raise RuntimeError("step_now is for simulations without a world file writer: use step()")
+        events: list[Event] = []
+        metrics = self._tick(events, lazy=True)
+        return self._after_tick(events, metrics, 0.0)
+
+    def _after_tick(self, events: list[Event], metrics: dict[str, Any], waited: float) -> dict[str, Any]:
+        """What follows a tick's array work, on the caller's thread: its events published, adoption and
+        exposure records handed to the writer, texts written, metrics kept and published."""
+        for ev in events:
+            self.bus.publish(ev)
+        batches = []
+        for s in self.world.sessions:
+            rec = s.take_events()
+            if rec is not None:
+                batches.append((s, rec))
+                if self.writer is not None:
+                    self.writer.submit_events(s.id, rec)
+        metrics["db_queue"] = self.writer.queue_rows if self.writer is not None else 0
+        metrics["db_wait_seconds"] = waited
+        self.llm.write_texts(metrics["tick"], batches)
+        metrics.update(self.llm.metrics())
+        exposures = self.social.take_exposures()
+        if self.writer is not None:
+            for sid, rec, name in exposures:
+                self.writer.submit_exposures(sid, rec, name)
+        self.metrics.append(metrics)
+        self.dirty = True
+        self.bus.publish(TickCompleted(metrics["tick"], metrics))
+        return metrics
+
+    def _tick(self, events: list[Event], lazy: bool = False) -> dict[str, Any]:
         t0 = time.perf_counter()
         world = self.world
         tick = world.tick
         self.llm.begin_tick(tick)
-        online = world.advance(1)
+        activation = None
+        online: Any
+        if lazy and not self.social.living:
+            # Drawn only if a model reads ctx.online; settled (the generator moved past it) at the end.
+            activation = world.advance_lazily()
+            online = activation
+        else:
+            online = world.advance(1)
         call = self.plugins.call
         if self.plugins.abandoned:
             self.plugins.sweep()  # hung plugin threads abandoned earlier: stop them if they can be stopped
@@ -343,12 +372,17 @@ class Simulation:
             s.last_round = None
         for name in out.errors:
             events.append(RecommenderFailed(name, social.errors.get(name, ""), social.tracebacks.get(name, ""), tick))
+        if activation is not None:
+            activation.settle()
+            online_count = int(activation.mask.sum()) if activation.drawn else None
+        else:
+            online_count = int(online.sum())
         seconds = time.perf_counter() - t0
         seeded = sum(s.seeds_count for s in started)
         return {
             "tick": tick,
             "seconds": seconds,
-            "online": int(online.sum()),
+            "online": online_count,
             "running": sum(1 for s in world.sessions if s.status == "running"),
             "queued": sum(1 for s in world.sessions if s.status == "queued"),
             "completed": sum(1 for s in world.sessions if s.status == "completed"),

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.errors import BadParameterError
+from sim.core.arrays import one_of
 from sim.core.graph import Graph, csr_positions
 from sim.plugin import PluginTimeout, PropagationModel, StepResult, call_directly
 from sim.model.series import SeriesRecorder, variable_moments
@@ -313,12 +314,12 @@ class StepContext:
         self.state = _readonly(session.state)
         self.frontier = _readonly(session.frontier)
         self.store = session.store
-        self.online = None if online is None else _readonly(online)
+        self._online = online  # an ndarray, None, or a lazy sim.core.world.Activation (drawn when read)
         self._llm = session.llm
         self._registry = session.registry
         self._world = world
         self._closed = False
-        self.columns = MappingProxyType({k: _readonly(v) for k, v in world.columns.items()})
+        self._columns: MappingProxyType | None = None
         self.trust = _readonly(world.graph.trust)
         #: The session's continuous variables (name -> read-only column of length N); see ``Variable``.
         self.variables = MappingProxyType({k: _readonly(v) for k, v in session.variables.items()})
@@ -329,6 +330,22 @@ class StepContext:
         self._gathered: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._targets: tuple[np.ndarray, np.ndarray] | None = None
         self._sources: np.ndarray | None = None
+
+    @property
+    def columns(self) -> MappingProxyType:
+        """The world's agent columns by name, read-only (made when first read: most rounds never do)."""
+        if self._columns is None:
+            self._columns = MappingProxyType({k: _readonly(v) for k, v in self._world.columns.items()})
+        return self._columns
+
+    @property
+    def online(self) -> np.ndarray | None:
+        """Who is online this tick (read-only bool column), or None when the caller gave no activation."""
+        src = self._online
+        if src is None or isinstance(src, np.ndarray) and not src.flags.writeable:
+            return src
+        self._online = src = _readonly(src if isinstance(src, np.ndarray) else src.mask)
+        return src
 
     @property
     def feed_agents(self) -> np.ndarray:
@@ -356,7 +373,7 @@ class StepContext:
         status = self._world.columns["status"]
         if _all_active(status):
             return None
-        return _readonly(np.isin(status, _FROZEN))
+        return _readonly(one_of(status, _FROZEN))
 
     @property
     def world(self) -> WorldView:
@@ -449,7 +466,7 @@ class StepContext:
             return self._gathered[1], self._gathered[3]
         if self._targets is None:
             eid, _ = csr_positions(self._graph.out_indptr, self._session.frontier)
-            self._targets = _frozen(self._graph.out_indices[eid], eid)
+            self._targets = _frozen(np.take(self._graph.out_indices, eid), eid)
         return self._targets
 
     def gather_sources(self) -> np.ndarray:
@@ -484,7 +501,7 @@ class StepContext:
 
     def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
         """Whether each listed agent is in one of the model's adopted states."""
-        return np.isin(self._session.state[agents], self._session.adopted_states)
+        return one_of(self._session.state[agents], self._session.adopted_states)
 
     def adopted_in_counts(self, agents: np.ndarray) -> np.ndarray:
         """For each listed agent, how many of the agents it follows have adopted."""
@@ -757,11 +774,11 @@ class PropagationSession:
                 raise ModelContractError(f"model {name} moved agents that are not in state 0 in start (the seeds are placed "
                                          "by the engine)")
             if mixed:
-                ok = ~np.isin(status[agents], _FROZEN)
+                ok = ~one_of(status[agents], _FROZEN)
                 agents, states = agents[ok], states[ok]
             self.state[agents] = states
             tick = int(self.started_tick or 0)
-            adopted = np.isin(states, self.adopted_states)
+            adopted = one_of(states, self.adopted_states)
             if adopted.any():
                 new, kinds = agents[adopted], states[adopted]
                 self.adopted_at[new] = tick
@@ -770,9 +787,9 @@ class PropagationSession:
                 self.reached += int(new.size)
                 self.new_per_tick[-1] = self.reached  # the start tick's entry: seeds and these
                 self._record(tick, new, np.full(new.size, -1, dtype=np.int32), kinds.astype(np.int64))
-            entered = np.sort(agents[np.isin(states, self.transmitting_states)]).astype(np.int32)
+            entered = np.sort(agents[one_of(states, self.transmitting_states)]).astype(np.int32)
             if entered.size and mixed:
-                entered = entered[~np.isin(status[entered], _SILENT)]
+                entered = entered[~one_of(status[entered], _SILENT)]
             if entered.size:
                 front = np.sort(self.frontier).astype(np.int32)
                 self.frontier = np.insert(front, np.searchsorted(front, entered), entered)
@@ -788,10 +805,10 @@ class PropagationSession:
             if status is None:
                 col[:] = vals
             else:
-                ok = ~np.isin(status, _FROZEN)
+                ok = ~one_of(status, _FROZEN)
                 col[ok] = vals[ok]
         elif status is not None and who.size:
-            ok = ~np.isin(status[who], _FROZEN)
+            ok = ~one_of(status[who], _FROZEN)
             col[who[ok]] = vals[ok]
         else:
             col[who] = vals
@@ -921,18 +938,18 @@ class PropagationSession:
         status = world.columns["status"]
         mixed = not _all_active(status)
         if agents.size and mixed:
-            ok = ~np.isin(status[agents], _FROZEN)
+            ok = ~one_of(status[agents], _FROZEN)
             if not ok.all():
                 agents, sources, via = agents[ok], sources[ok], via[ok]
                 if not np.isscalar(new_state):
                     new_state = np.asarray(new_state)[ok]
         prev = self.state[agents]
-        was_adopted = np.isin(prev, self.adopted_states)
-        now_adopted = np.isin(new_state, self.adopted_states)
+        was_adopted = one_of(prev, self.adopted_states)
+        now_adopted = one_of(new_state, self.adopted_states)
         if type(self.model).progressive and np.any(was_adopted & ~now_adopted):
             raise ModelContractError(f"model {self.model_name} declares itself progressive but moved adopted agents out of adoption")
-        was_tx = np.isin(prev, self.transmitting_states)
-        now_tx = np.isin(new_state, self.transmitting_states)
+        was_tx = one_of(prev, self.transmitting_states)
+        now_tx = one_of(new_state, self.transmitting_states)
         self.state[agents] = new_state
         if agents.size:  # the state counts follow the agents that changed, not a pass over all N
             t_rec = time.perf_counter()
@@ -999,7 +1016,7 @@ class PropagationSession:
         if not _strictly_increasing(entered):
             entered = np.sort(entered)
         if entered.size and mixed:
-            entered = entered[~np.isin(status[entered], _SILENT)]
+            entered = entered[~one_of(status[entered], _SILENT)]
         left = agents[was_tx & ~now_tx]
         if self.transmit == "while":
             keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
