@@ -210,7 +210,9 @@ def test_a_tick_counter_behind_the_sessions(damaged):
 
 def test_a_deleted_relationship_and_an_edited_agent_row(damaged):
     path, sql = damaged
-    sql("DELETE FROM relationships WHERE (src, dst) = (SELECT src, dst FROM relationships LIMIT 1)",
+    # One edge taken out of an agent's row of the graph mirror (the relationships view reads them).
+    sql("UPDATE adjacency SET edges = json_remove(edges, '$[0]') "
+        "WHERE src = (SELECT src FROM adjacency WHERE json_array_length(edges) > 1 LIMIT 1)",
         "UPDATE agent_rows SET status = status + 1 WHERE id = 7")
     problems = _problems(path)
     assert any(p.startswith("relationships holds") for p in problems), problems
@@ -221,9 +223,10 @@ def test_a_deleted_relationship_and_an_edited_agent_row(damaged):
 
 def test_a_moved_edge_row(damaged):
     path, sql = damaged
-    sql("UPDATE relationships SET dst = (dst + 1) % 3000 WHERE (src, dst) = "
-        "(SELECT src, dst FROM relationships r WHERE NOT EXISTS (SELECT 1 FROM relationships q WHERE q.src = r.src "
-        "AND q.dst = (r.dst + 1) % 3000) LIMIT 1)")
+    # An edge's follower moved to the next agent (its packed value is dst * 32768 + trust).
+    sql("UPDATE adjacency SET edges = json_replace(edges, '$[0]', json_extract(edges, '$[0]') + 32768) "
+        "WHERE src = (SELECT a.src FROM adjacency a WHERE NOT EXISTS (SELECT 1 FROM relationships q WHERE q.src = a.src "
+        "AND q.dst = (json_extract(a.edges, '$[0]') >> 15) + 1) LIMIT 1)")
     assert _problems(path) == ["relationships: the rows name other edges than the graph arrays"]
 
 

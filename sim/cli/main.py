@@ -509,14 +509,16 @@ async def _cmd_save(args: argparse.Namespace) -> int:
 
 async def _cmd_load(args: argparse.Namespace) -> int:
     from sim.cli.progress import stderr_progress
-    from sim.store.snapshot import load_snapshot
+    from sim.store.snapshot import SnapshotReader
     from sim.store.worldfile import check_target, save_world, world_info
 
     check_target(args.world, args.force)
     t0 = time.perf_counter()
     with stderr_progress() as progress:
-        world = await asyncio.to_thread(load_snapshot, args.snapshot, progress=progress)
-        await save_world(world, args.world, force=args.force, progress=progress, keep_audit=True)
+        # The agents are written while the graph is still being read and checked.
+        reader = await asyncio.to_thread(SnapshotReader, args.snapshot, progress=progress)
+        with reader:
+            world = await save_world(reader, args.world, force=args.force, progress=progress, keep_audit=True)
     from sim.core.audit import append_audit
 
     append_audit(args.world, "load", {"snapshot": os.path.abspath(args.snapshot), "tick": world.tick})

@@ -179,15 +179,33 @@ class Graph:
             problems.append("trust is not aligned with the edges")
         if self.in_edge.shape != (e,) or (e and (self.in_edge.min() < 0 or self.in_edge.max() >= e)):
             problems.append("in_edge holds edge positions out of range")
-        if not problems and e:
-            src = self.sources()
-            dst_in = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.in_indptr))
-            if not (
-                np.array_equal(src[self.in_edge], self.in_indices)
-                and np.array_equal(self.out_indices[self.in_edge], dst_in)
-            ):
-                problems.append("the in-edge arrays do not mirror the out-edge arrays")
+        if not problems and e and not self._mirrors_out():
+            problems.append("the in-edge arrays do not mirror the out-edge arrays")
         return problems
+
+    def _mirrors_out(self, blocks: int = 8) -> bool:
+        """Whether every in-edge names the out-edge it mirrors (same source, same target), checked in
+        blocks of in-edges on a few threads (the gathers are random reads; numpy lets go of the
+        interpreter lock for them)."""
+        n, e = self.n, self.num_edges
+        src = self.sources()
+        cuts = np.linspace(0, e, blocks + 1).astype(np.int64)
+
+        def block(i: int) -> bool:
+            a, b = int(cuts[i]), int(cuts[i + 1])
+            if a == b:
+                return True
+            link = self.in_edge[a:b]
+            if not np.array_equal(np.take(src, link), self.in_indices[a:b]):
+                return False
+            # Targets of in-edge positions a..b-1, from the in-CSR offsets.
+            v0 = int(np.searchsorted(self.in_indptr, a, side="right")) - 1
+            v1 = int(np.searchsorted(self.in_indptr, b, side="left"))
+            counts = np.diff(np.clip(self.in_indptr[v0 : v1 + 1], a, b))
+            dst = np.repeat(np.arange(v0, v1, dtype=np.int32), counts)
+            return bool(np.array_equal(np.take(self.out_indices, link), dst))
+
+        return all(_worker_pool().map(block, range(blocks)))
 
 
 def _transpose(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -362,6 +380,23 @@ def _row_search(indptr: np.ndarray, indices: np.ndarray, n: int, rows: np.ndarra
 #: thread (numpy releases the GIL in the copies and searches that make up each side).
 PARALLEL_SPLICE = 20_000
 _pool: ThreadPoolExecutor | None = None
+
+
+_check_pool: ThreadPoolExecutor | None = None
+
+
+def _worker_pool() -> ThreadPoolExecutor:
+    """Threads for checking a whole graph (one per CPU this process may use, at most 4)."""
+    global _check_pool
+    if _check_pool is None:
+        import os
+
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # pragma: no cover - not Linux
+            cpus = os.cpu_count() or 1
+        _check_pool = ThreadPoolExecutor(max_workers=max(1, min(4, cpus)), thread_name_prefix="agora-check")
+    return _check_pool
 
 
 def _worker() -> ThreadPoolExecutor:

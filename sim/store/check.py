@@ -205,7 +205,9 @@ def _check_rows(con: sqlite3.Connection, world: Any, quick: bool, problems: list
     if agents != n:
         problems.append(f"agent_rows holds {agents:,} rows for {n:,} agents")
     if quick:
-        (edges,) = con.execute("SELECT COUNT(*) FROM relationships").fetchone()
+        adjacency = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'adjacency' AND type = 'table'").fetchone()
+        (edges,) = con.execute("SELECT COALESCE(SUM(json_array_length(edges)), 0) FROM adjacency" if adjacency
+                               else "SELECT COUNT(*) FROM relationships").fetchone()
     else:
         edges, src_sum, dst_sum, pair = con.execute(
             "SELECT COUNT(*), SUM(src), SUM(dst), SUM((src * 1000003 + dst) % 2147483647) FROM relationships").fetchone()

@@ -34,9 +34,11 @@ import math
 import os
 import stat
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import msgpack
@@ -339,22 +341,19 @@ def _check_meta(path: str, meta: Any) -> dict[str, Any]:
     return meta
 
 
-def _check_values(path: str, world: World) -> None:
+def _check_column_values(path: str, c: dict[str, np.ndarray], n: int) -> None:
     """Values a forged file could hold that the structure checks let through but that would break the
-    world later: shares outside 0..1 or not numbers at all (SQLite stores NaN as NULL), infinite trust,
-    and persona codes beyond the word lists."""
+    world later: shares outside 0..1 or not numbers at all (SQLite stores NaN as NULL) and persona codes
+    beyond the word lists. (Infinite trust is refused with the graph.)"""
     from sim.core.persona import POOLS, STYLES
 
-    c = world.columns
     for col in ("activity_rate", "susceptibility", "reputation", "influence"):
         if not np.all((c[col] >= 0) & (c[col] <= 1)):  # false for NaN too
             raise _fail(path, f"is damaged (column {col} holds a value outside 0..1)")
-    if not np.all(np.isfinite(world.graph.trust)):
-        raise _fail(path, "is damaged (an edge's trust is not a finite number)")
     codes = c["persona_codes"]
-    if world.n and (np.any(codes.max(axis=0) >= np.array([len(p) for p in POOLS])) or c["persona_style"].max() >= len(STYLES)):
+    if n and (np.any(codes.max(axis=0) >= np.array([len(p) for p in POOLS])) or c["persona_style"].max() >= len(STYLES)):
         raise _fail(path, "is damaged (a persona code is out of range)")
-    if world.n and c["community"].min() < -1:
+    if n and c["community"].min() < -1:
         raise _fail(path, "is damaged (a community number is negative)")
 
 
@@ -365,71 +364,156 @@ def load_snapshot(path: str, *, progress: Progress = None) -> World:
         BadFileError: the file is missing, foreign, truncated, corrupt or of another version.
         ResourceError: the machine cannot hold it.
     """
-    manifest, _ = read_manifest(path)
-    try:
-        meta = json.loads(manifest["meta"])
-    except (ValueError, RecursionError):
-        raise _fail(path, "is damaged (bad world metadata)") from None
-    meta = _check_meta(path, meta)
-    dctx = zstandard.ZstdDecompressor()
-    arrays: dict[str, np.ndarray] = {}
-    total = sum(e["raw_size"] for e in manifest["arrays"]) or 1
-    done = 0
-    try:
+    with SnapshotReader(path, progress=progress) as reader:
+        return reader.world()
+
+
+class SnapshotReader:
+    """A snapshot being read: its manifest and metadata are checked at once, then every array is checked
+    and decompressed in worker threads (each array is its own zstd frame; zstd and crc32 let go of the
+    interpreter lock), the agent columns first. :meth:`columns` waits for those alone, so a caller can
+    start writing the agents while the graph is still being read (``agora load``); :meth:`world` waits for
+    everything and validates the whole world. Use it as a context manager (the threads are stopped).
+
+    Raises (from the constructor, :meth:`columns` and :meth:`world`):
+        BadFileError: the file is missing, foreign, truncated, corrupt or of another version.
+        ResourceError: the machine cannot hold it.
+    """
+
+    def __init__(self, path: str, *, progress: Progress = None) -> None:
+        self.path = path
+        manifest, _ = read_manifest(path)
+        try:
+            meta = json.loads(manifest["meta"])
+        except (ValueError, RecursionError):
+            raise _fail(path, "is damaged (bad world metadata)") from None
+        self._manifest = manifest
+        self._meta = _check_meta(path, meta)
+        #: Numbers of agents and edges (checked: integers in range).
+        self.n: int = self._meta["agents"]
+        self.edges: int = self._meta["edges"]
+        self._progress = progress
+        self._total = sum(e["raw_size"] for e in manifest["arrays"]) or 1
+        self._done = 0
+        self._lock = threading.Lock()
+        self._columns: dict[str, np.ndarray] | None = None
+        self._world: World | None = None
+        entries = manifest["arrays"]
+        # The agent columns first; then the largest first, so that the last to finish is a small one.
+        order = sorted(entries, key=lambda e: (not e["name"].startswith("agent."), -e["size"]))
+        self._pool = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="agora-snapshot")
+        self._futures = {ent["name"]: self._pool.submit(self._read_one, ent) for ent in order}
+
+    def __enter__(self) -> "SnapshotReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading (arrays not started are not read)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_one(self, ent: dict[str, Any]) -> np.ndarray:
+        path = self.path
         with open(path, "rb") as fh:
-            for ent in manifest["arrays"]:
-                fh.seek(ent["offset"] - 5)
-                if fh.read(5) != _bin_header(ent["size"]):
-                    raise _fail(path, f"is damaged (array {ent['name']} header)")
-                comp = fh.read(ent["size"])
-                if len(comp) != ent["size"] or zlib.crc32(comp) != ent["crc32"]:
-                    raise _fail(path, f"is damaged (checksum mismatch in array {ent['name']})")
-                if ent["raw_size"]:
-                    try:
-                        declared = zstandard.frame_content_size(comp)
-                    except zstandard.ZstdError:
-                        declared = -1
-                    if declared != ent["raw_size"]:
-                        raise _fail(path, f"is damaged (array {ent['name']} has the wrong length)")
-                out = np.empty(ent["shape"], dtype=np.dtype(ent["dtype"]))
-                if out.nbytes:
-                    _decompress_into(dctx, comp, out, path, ent["name"])
-                del comp
-                arrays[ent["name"]] = out
-                done += ent["raw_size"]
-                if progress:
-                    progress("reading snapshot", done / total)
-    except OSError as exc:
-        raise BadFileError(f"snapshot {path!r} cannot be read ({exc.strerror})") from None
+            fh.seek(ent["offset"] - 5)
+            if fh.read(5) != _bin_header(ent["size"]):
+                raise _fail(path, f"is damaged (array {ent['name']} header)")
+            comp = fh.read(ent["size"])
+        if len(comp) != ent["size"] or zlib.crc32(comp) != ent["crc32"]:
+            raise _fail(path, f"is damaged (checksum mismatch in array {ent['name']})")
+        if ent["raw_size"]:
+            try:
+                declared = zstandard.frame_content_size(comp)
+            except zstandard.ZstdError:
+                declared = -1
+            if declared != ent["raw_size"]:
+                raise _fail(path, f"is damaged (array {ent['name']} has the wrong length)")
+        out = np.empty(ent["shape"], dtype=np.dtype(ent["dtype"]))
+        if out.nbytes:
+            _decompress_into(zstandard.ZstdDecompressor(), comp, out, path, ent["name"])
+        del comp
+        with self._lock:
+            self._done += ent["raw_size"]
+            if self._progress:
+                self._progress("reading snapshot", self._done / self._total)
+        return out
+
+    def _array(self, name: str) -> np.ndarray:
+        try:
+            return self._futures[name].result()
+        except OSError as exc:
+            raise BadFileError(f"snapshot {self.path!r} cannot be read ({exc.strerror})") from None
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The agent columns, checked (dtypes, shapes, ranges); the graph may still be being read.
+
+        Raises:
+            BadFileError: a column is missing, of the wrong shape or holds values out of range.
+        """
+        if self._columns is None:
+            from sim.core.world import AGENT_COLUMNS, check_columns
+
+            missing = [k for k in AGENT_COLUMNS if f"agent.{k}" not in self._futures]
+            if missing:
+                raise BadFileError(f"snapshot {self.path!r} is incomplete (missing 'agent.{missing[0]}'); it may be "
+                                   "damaged; the current world was left as it was")
+            columns = {k: self._array(f"agent.{k}") for k in AGENT_COLUMNS}
+            problems = check_columns(columns, self.n)
+            if problems:
+                raise _fail(self.path, f"is inconsistent: {problems[0]}")
+            _check_column_values(self.path, columns, self.n)
+            self._columns = columns
+        return self._columns
+
+    def world(self) -> World:
+        """The whole world, assembled and validated (waits for every array)."""
+        if self._world is not None:
+            return self._world
+        path, manifest = self.path, self._manifest
+        self.columns()
+        arrays = {e["name"]: self._array(e["name"]) for e in manifest["arrays"]}  # the file's order
+        try:
+            world = world_from_parts(self._meta, arrays, path=None, source=f"snapshot {path!r}")
+        except BadFileError as exc:
+            raise BadFileError(f"{exc}; the current world was left as it was") from None
+        except _ASSEMBLY_ERRORS:
+            raise _fail(path, "is damaged (bad world metadata)") from None
+        try:
+            problems = world.graph.check()
+        except _ASSEMBLY_ERRORS:
+            problems = ["its graph arrays do not fit together"]
+        if problems:
+            raise _fail(path, f"is inconsistent ({problems[0]})")
+        if not np.all(np.isfinite(world.graph.trust)):
+            raise _fail(path, "is damaged (an edge's trust is not a finite number)")
+        try:
+            world.llm_cache.load(manifest.get("llm_cache") or [])
+            posts = manifest.get("posts") or {}
+            if not isinstance(posts, dict):
+                raise ValueError("posts is not a record")
+            total, next_id = posts.get("total"), posts.get("next_id")
+            if total is not None and (not _is_int(total) or total < 0):
+                raise ValueError("bad post count")
+            if next_id is not None and (not _is_int(next_id) or next_id < 1):
+                raise ValueError("bad post id")
+            world.posts.load(posts.get("rows") or [], total=total, next_id=next_id)
+            if any(not 0 <= r[2] < world.n for r in world.posts.rows()):
+                raise ValueError("a post names an agent the world does not have")
+        except (ValueError, TypeError) as exc:
+            raise _fail(path, f"is damaged (LLM cache or posts: {exc})") from None
+        self._world = world
+        return world
+
+
+def _threads() -> int:
+    """Threads for reading a snapshot's arrays: one per CPU this process may use (at most 4)."""
     try:
-        world = world_from_parts(meta, arrays, path=None, source=f"snapshot {path!r}")
-    except BadFileError as exc:
-        raise BadFileError(f"{exc}; the current world was left as it was") from None
-    except _ASSEMBLY_ERRORS:
-        raise _fail(path, "is damaged (bad world metadata)") from None
-    try:
-        problems = world.graph.check()
-    except _ASSEMBLY_ERRORS:
-        problems = ["its graph arrays do not fit together"]
-    if problems:
-        raise _fail(path, f"is inconsistent ({problems[0]})")
-    _check_values(path, world)
-    try:
-        world.llm_cache.load(manifest.get("llm_cache") or [])
-        posts = manifest.get("posts") or {}
-        if not isinstance(posts, dict):
-            raise ValueError("posts is not a record")
-        total, next_id = posts.get("total"), posts.get("next_id")
-        if total is not None and (not _is_int(total) or total < 0):
-            raise ValueError("bad post count")
-        if next_id is not None and (not _is_int(next_id) or next_id < 1):
-            raise ValueError("bad post id")
-        world.posts.load(posts.get("rows") or [], total=total, next_id=next_id)
-        if any(not 0 <= r[2] < world.n for r in world.posts.rows()):
-            raise ValueError("a post names an agent the world does not have")
-    except (ValueError, TypeError) as exc:
-        raise _fail(path, f"is damaged (LLM cache or posts: {exc})") from None
-    return world
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
 
 
 def _decompress_into(dctx: zstandard.ZstdDecompressor, comp: bytes, out: np.ndarray, path: str, name: str) -> None:
@@ -437,7 +521,8 @@ def _decompress_into(dctx: zstandard.ZstdDecompressor, comp: bytes, out: np.ndar
     target = memoryview(out).cast("B")
     filled = 0
     try:
-        with dctx.stream_reader(io.BytesIO(comp)) as reader:
+        # One call takes the whole frame: smaller reads hand the interpreter lock back and forth.
+        with dctx.stream_reader(io.BytesIO(comp), read_size=max(len(comp), 1)) as reader:
             while filled < target.nbytes:
                 got = reader.readinto(target[filled:])
                 if not got:

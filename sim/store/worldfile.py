@@ -19,7 +19,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Iterator, Protocol
 
 import aiosqlite
 import numpy as np
@@ -35,7 +35,10 @@ from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
 
 Progress = Callable[[str, float], None] | None
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this Agora opens: 1 kept one ``relationships`` row per edge (rewritten as ``adjacency`` rows
+#: the first time a run changes the graph of such a file).
+READABLE_VERSIONS = (1, 2)
 BLOB_CHUNK = 64 * 1024 * 1024
 ROW_BATCH = 200_000
 
@@ -46,24 +49,7 @@ CREATE TABLE arrays (
     PRIMARY KEY (name, chunk)
 );
 CREATE TABLE persona_words (kind TEXT NOT NULL, code INTEGER NOT NULL, word TEXT NOT NULL, PRIMARY KEY (kind, code));
-CREATE TABLE agent_rows (
-    id INTEGER PRIMARY KEY,
-    orig_id INTEGER NOT NULL UNIQUE,
-    community INTEGER NOT NULL,
-    interests INTEGER NOT NULL,
-    susceptibility REAL NOT NULL,
-    reputation REAL NOT NULL,
-    influence REAL NOT NULL,
-    status INTEGER NOT NULL,
-    activity_profile INTEGER NOT NULL,
-    activity_rate REAL NOT NULL,
-    first INTEGER NOT NULL,
-    last INTEGER NOT NULL,
-    trait INTEGER NOT NULL,
-    occupation INTEGER NOT NULL,
-    hobby INTEGER NOT NULL,
-    style INTEGER NOT NULL
-);
+@AGENT_ROWS@;
 CREATE TABLE personas (id INTEGER PRIMARY KEY, name TEXT NOT NULL, bio TEXT NOT NULL, style TEXT NOT NULL);
 CREATE VIEW agents AS
     SELECT d.id AS id, d.orig_id AS orig_id,
@@ -74,12 +60,7 @@ CREATE VIEW agents AS
         d.reputation AS reputation, d.influence AS influence, d.status AS status,
         d.activity_profile AS activity_profile, d.activity_rate AS activity_rate
     FROM agent_rows d LEFT JOIN personas p ON p.id = d.id;
-CREATE TABLE relationships (
-    src INTEGER NOT NULL,
-    dst INTEGER NOT NULL,
-    trust REAL NOT NULL,
-    PRIMARY KEY (src, dst)
-) WITHOUT ROWID;
+@ADJACENCY@
 CREATE VIEW follows AS
     SELECT f.orig_id AS follower, a.orig_id AS followed, r.trust AS trust
     FROM relationships r JOIN agents a ON a.id = r.src JOIN agents f ON f.id = r.dst;
@@ -117,6 +98,37 @@ CREATE INDEX events_session ON events (session_id, tick);
 @EXPOSURES@
 CREATE TABLE metrics (tick INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (tick, name)) WITHOUT ROWID;
 CREATE TABLE audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, action TEXT NOT NULL, details TEXT NOT NULL);
+"""
+
+#: The agents as rows.
+AGENT_ROWS_SCHEMA = """CREATE TABLE agent_rows (
+    id INTEGER PRIMARY KEY,
+    orig_id INTEGER NOT NULL UNIQUE,
+    community INTEGER NOT NULL,
+    interests INTEGER NOT NULL,
+    susceptibility REAL NOT NULL,
+    reputation REAL NOT NULL,
+    influence REAL NOT NULL,
+    status INTEGER NOT NULL,
+    activity_profile INTEGER NOT NULL,
+    activity_rate REAL NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    trait INTEGER NOT NULL,
+    occupation INTEGER NOT NULL,
+    hobby INTEGER NOT NULL,
+    style INTEGER NOT NULL
+)"""
+
+#: The follower graph as rows: one row per agent with followers, its out-edges as a JSON array of
+#: ``dst * 32768 + round(trust * 32767)`` (ascending), and the ``relationships`` view that unpacks them into
+#: one row per edge. One row per agent rather than per edge makes the mirror ten times fewer rows to
+#: write (format version 2; version 1 kept a ``relationships`` table with a row per edge).
+ADJACENCY_SCHEMA = """
+CREATE TABLE adjacency (src INTEGER PRIMARY KEY, edges TEXT NOT NULL);
+CREATE VIEW relationships AS
+    SELECT a.src AS src, e.value >> 15 AS dst, (e.value & 32767) / 32767.0 AS trust
+    FROM adjacency a, json_each(a.edges) AS e;
 """
 
 #: Feed exposures: the first time each agent was shown each message in a feed (added in a later
@@ -158,12 +170,8 @@ CREATE INDEX IF NOT EXISTS posts_message ON posts (message_id, tick);
 """
 
 _NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
-SCHEMA = SCHEMA_TEMPLATE.replace("@EXPOSURES@", EXPOSURES_SCHEMA).replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA + LLM_SCHEMA
+SCHEMA = SCHEMA_TEMPLATE.replace("@AGENT_ROWS@", AGENT_ROWS_SCHEMA).replace("@ADJACENCY@", ADJACENCY_SCHEMA).replace("@EXPOSURES@", EXPOSURES_SCHEMA).replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA + LLM_SCHEMA
 
-_REL_SQL_PACKED = (
-    "INSERT INTO relationships (src, dst, trust) "
-    "SELECT value >> 39, (value >> 15) & 16777215, (value & 32767) / 32767.0 FROM json_each(?)"
-)
 
 
 def _fsync_dir(path: str) -> None:
@@ -311,6 +319,12 @@ def _load_llm_rows(world: World, path: str) -> None:
 _MIRRORED = ("community", "susceptibility", "reputation", "influence", "status", "activity_rate")
 
 
+async def _is_version_1(db: aiosqlite.Connection) -> bool:
+    """Whether the open world file keeps its graph mirror as format version 1 did (a ``relationships`` table)."""
+    rows = await db.execute_fetchall("SELECT type FROM sqlite_master WHERE name = 'relationships'")
+    return bool(rows) and rows[0][0] == "table"
+
+
 async def _sync_mirrors(db: aiosqlite.Connection, world: World) -> None:
     """Bring the ``agent_rows`` and ``relationships`` rows in line with the arrays after a run changed
     them: whole mirrored columns that are dirty, and the edges followed, unfollowed or re-trusted since
@@ -322,23 +336,18 @@ async def _sync_mirrors(db: aiosqlite.Connection, world: World) -> None:
         payload = json.dumps((np.round(values.astype(np.float64), 7) if values.dtype.kind == "f" else values.astype(np.int64)).tolist())
         await db.execute(f"UPDATE agent_rows SET {col} = j.value FROM json_each(?) AS j WHERE agent_rows.id = j.key", (payload,))
     log = world.edge_log
-    n = world.n
-    g = world.graph
-    if log["removed"]:
-        rk = np.concatenate(log["removed"])
-        await db.executemany("DELETE FROM relationships WHERE src = ? AND dst = ?",
-                             np.stack([rk // n, rk % n], axis=1).tolist())
-    keys = [np.concatenate(log["added"])] if log["added"] else []
-    keys += [np.concatenate(log["trust"])] if log["trust"] else []
+    if await _is_version_1(db):
+        # A file of format version 1 keeps a row per edge: at its first checkpoint its graph mirror is
+        # rewritten in the current form (the checkpoint's metadata says version 2 from then on).
+        await db.execute("DROP TABLE relationships")
+        for statement in ADJACENCY_SCHEMA.split(";"):
+            if statement.strip():
+                await db.execute(statement)
+        await _write_relationships(db, world.graph, None)
+        return
+    keys = [np.concatenate(log[k]) for k in ("removed", "added", "trust") if log[k]]
     if keys:
-        k = np.unique(np.concatenate(keys))
-        src, dst = k // n, k % n
-        eid = g.edge_ids(src, dst)
-        live = eid >= 0
-        rows = np.empty(int(live.sum()), dtype=[("s", "<i8"), ("d", "<i8"), ("t", "<f8")])
-        rows["s"], rows["d"] = src[live], dst[live]
-        rows["t"] = np.rint(g.trust[eid[live]].astype(np.float64) * 32767) / 32767.0
-        await db.executemany("INSERT OR REPLACE INTO relationships (src, dst, trust) VALUES (?, ?, ?)", rows.tolist())
+        await _rewrite_adjacency(db, world.graph, np.concatenate(keys) // world.n)
     # The log is cleared by the caller once the transaction is committed: a failed checkpoint keeps it.
 
 
@@ -346,9 +355,12 @@ def _session_arrays(world: World) -> dict[str, np.ndarray]:
     return {f"session.{sess.id}.{k}": v for sess in world.sessions for k, v in sess.arrays().items()}
 
 
-async def _write_arrays(db: aiosqlite.Connection, arrays: dict[str, np.ndarray], progress: Progress) -> None:
-    total = sum(a.nbytes for a in arrays.values()) or 1
-    done = 0
+_ARRAY_SQL = "INSERT INTO arrays (name, chunk, dtype, shape, data) VALUES (?, ?, ?, ?, ?)"
+
+
+def _array_statements(arrays: dict[str, np.ndarray]) -> list[tuple[tuple[str, tuple[Any, ...]], int]]:
+    """``INSERT``s of the arrays' chunks (views of the arrays' memory, not copies) and their sizes."""
+    out = []
     for name, arr in arrays.items():
         arr = np.ascontiguousarray(arr)
         dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
@@ -357,41 +369,67 @@ async def _write_arrays(db: aiosqlite.Connection, arrays: dict[str, np.ndarray],
         nchunks = max(1, -(-raw.nbytes // BLOB_CHUNK))
         for c in range(nchunks):
             piece = raw[c * BLOB_CHUNK : (c + 1) * BLOB_CHUNK]
-            await db.execute(
-                "INSERT INTO arrays (name, chunk, dtype, shape, data) VALUES (?, ?, ?, ?, ?)",
-                (name, c, dtype.str, shape, piece.tobytes()),
-            )
-            done += piece.nbytes
-            if progress:
-                progress("writing arrays", done / total)
+            out.append(((_ARRAY_SQL, (name, c, dtype.str, shape, piece)), piece.nbytes))
+    return out
 
 
-async def _write_agents(db: aiosqlite.Connection, world: World, progress: Progress) -> None:
-    await db.executemany("INSERT INTO persona_words (kind, code, word) VALUES (?, ?, ?)", pool_rows())
-    c = world.columns
-    n = world.n
-    fields = [
-        ("id", "<i8"), ("orig_id", "<i8"), ("community", "<i8"), ("interests", "<i8"), ("susceptibility", "<f8"),
-        ("reputation", "<f8"), ("influence", "<f8"), ("status", "<i8"), ("activity_profile", "<i8"),
-        ("activity_rate", "<f8"),
-    ] + [(k, "<i8") for k in CODE_COLUMNS] + [("style", "<i8")]
-    sql = f"INSERT INTO agent_rows ({', '.join(f for f, _ in fields)}) VALUES ({', '.join('?' * len(fields))})"
-    rec = np.empty(min(ROW_BATCH, max(n, 1)), dtype=fields)
-    for start in range(0, n, ROW_BATCH):
-        stop = min(n, start + ROW_BATCH)
-        r = rec[: stop - start]
-        r["id"] = np.arange(start, stop)
-        r["orig_id"] = c["ids"][start:stop]
-        r["community"] = c["community"][start:stop]
-        r["interests"] = c["interests"][start:stop].view(np.int64)  # SQLite integers are signed
-        for col in ("susceptibility", "reputation", "influence", "status", "activity_profile", "activity_rate"):
-            r[col] = c[col][start:stop]
-        for j, kind in enumerate(CODE_COLUMNS):
-            r[kind] = c["persona_codes"][start:stop, j]
-        r["style"] = c["persona_style"][start:stop]
-        await db.executemany(sql, r.tolist())
+async def _write_arrays(db: aiosqlite.Connection, arrays: dict[str, np.ndarray], progress: Progress) -> None:
+    statements = _array_statements(arrays)
+    total = sum(size for _, size in statements) or 1
+    done = 0
+    for stmt, size in statements:
+        await db.execute(*stmt)
+        done += size
         if progress:
-            progress("writing agents", stop / n)
+            progress("writing arrays", done / total)
+
+
+_AGENT_FIELDS = ("orig_id", "community", "interests", "susceptibility", "reputation", "influence", "status",
+                 "activity_profile", "activity_rate", *CODE_COLUMNS, "style")
+
+
+def _agent_batch(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
+    """One ``INSERT`` of the ``agent_rows`` of agents ``start``..``stop - 1`` (see ``sim.store.fixedtext``);
+    floats are kept rounded to 7 decimals, as every later update writes them."""
+    from sim.store.fixedtext import FixedRows, scaled_floats
+
+    values: dict[str, np.ndarray] = {
+        "orig_id": c["ids"][start:stop], "community": c["community"][start:stop],
+        "interests": c["interests"][start:stop].view(np.int64),  # SQLite integers are signed
+        "status": c["status"][start:stop], "activity_profile": c["activity_profile"][start:stop],
+        "style": c["persona_style"][start:stop],
+    }
+    for j, kind in enumerate(CODE_COLUMNS):
+        values[kind] = c["persona_codes"][start:stop, j]
+    fields: list[tuple[str, np.ndarray, bool]] = []
+    for name in _AGENT_FIELDS:
+        if name in values:
+            fields.append((name, values[name].astype(np.int64), False))
+            continue
+        scaled = scaled_floats(c[name][start:stop])
+        if scaled is None:  # a value SQLite's text cannot carry this way (not finite): bind the rows one by one
+            return _agent_rows_bound(c, start, stop)
+        fields.append((name, scaled, True))
+    rows = FixedRows(fields)
+    names = ", ".join(_AGENT_FIELDS)
+    return f"INSERT INTO agent_rows (id, {names}) SELECT ?3 + i, {names} FROM ({rows.select()})", (rows.blob, rows.count, start)
+
+
+def _agent_rows_bound(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
+    """The rows of :func:`_agent_batch` as one ``INSERT`` of a ``json_each`` over row arrays (slower; only for
+    float columns holding values too large for 7 decimals as a 64-bit integer)."""
+    cols = [np.arange(start, stop), c["ids"][start:stop], c["community"][start:stop],
+            c["interests"][start:stop].view(np.int64)]
+    cols += [np.round(c[k][start:stop].astype(np.float64), 7) for k in ("susceptibility", "reputation", "influence")]
+    cols += [c["status"][start:stop], c["activity_profile"][start:stop], np.round(c["activity_rate"][start:stop].astype(np.float64), 7)]
+    cols += [c["persona_codes"][start:stop, j] for j in range(len(CODE_COLUMNS))] + [c["persona_style"][start:stop]]
+    rows = list(zip(*(a.tolist() for a in cols)))
+    picks = ", ".join(f"value ->> {j}" for j in range(len(cols)))
+    return (f"INSERT INTO agent_rows (id, {', '.join(_AGENT_FIELDS)}) SELECT {picks} FROM json_each(?)",
+            (json.dumps(rows),))
+
+
+async def _write_personas(db: aiosqlite.Connection, world: World) -> None:
     if world.persona_overrides:
         await db.executemany(
             "INSERT OR REPLACE INTO personas (id, name, bio, style) VALUES (?, ?, ?, ?)",
@@ -399,56 +437,235 @@ async def _write_agents(db: aiosqlite.Connection, world: World, progress: Progre
         )
 
 
-async def _write_relationships(db: aiosqlite.Connection, graph: Graph, progress: Progress) -> None:
+def _edges_width(n: int) -> int:
+    """Characters of the largest packed edge value ``(n - 1) * 32768 + 32767``."""
+    return len(str(max(0, n - 1) * 32768 + 32767))
+
+
+def _adjacency_text(graph: Graph, lo: int, hi: int) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The ``edges`` texts of agents ``lo``..``hi - 1`` as one block: ``(text, agents with followers, first
+    edge, end edge, cell)``; agent ``s``'s JSON array is ``text[first * cell : end * cell]``.
+
+    Every edge takes ``cell`` characters: ``[`` (an agent's first edge) or a space, the packed value
+    right-aligned, ``,`` or ``]`` (its last). No Python loop over edges."""
+    from sim.store.fixedtext import write_decimal
+
+    a, b = int(graph.out_indptr[lo]), int(graph.out_indptr[hi])
+    width = _edges_width(graph.n)
+    cell = width + 2
+    k = b - a
+    q = np.rint(np.clip(graph.trust[a:b], 0.0, 1.0).astype(np.float64) * 32767).astype(np.int64)
+    text = np.empty((k, cell), dtype=np.uint8)
+    text[:, 0] = 32  # " "
+    text[:, -1] = 44  # ","
+    write_decimal(text[:, 1:-1], graph.out_indices[a:b].astype(np.int64) * 32768 + q)
+    deg = np.diff(graph.out_indptr[lo : hi + 1])
+    has = np.flatnonzero(deg)
+    starts = graph.out_indptr[lo:hi][has] - a
+    ends = graph.out_indptr[lo + 1 : hi + 1][has] - a
+    if k:
+        text[starts, 0] = 91  # "["
+        text[ends - 1, -1] = 93  # "]"
+    return text.tobytes(), has + lo, starts, ends, cell
+
+
+def adjacency_rows(graph: Graph, lo: int, hi: int) -> list[tuple[int, str]]:
+    """``(src, edges)`` rows of the ``adjacency`` table for agents ``lo``..``hi - 1`` that have followers."""
+    text, agents, starts, ends, cell = _adjacency_text(graph, lo, hi)
+    flat = text.decode("ascii")
+    return [(s, flat[x * cell : y * cell]) for s, x, y in zip(agents.tolist(), starts.tolist(), ends.tolist())]
+
+
+def _adjacency_batch(graph: Graph, lo: int, hi: int) -> tuple[str, tuple[Any, ...]] | None:
+    """One ``INSERT`` of the ``adjacency`` rows of agents ``lo``..``hi - 1`` (see ``sim.store.fixedtext``)."""
+    from sim.store.fixedtext import FixedRows
+
+    text, agents, starts, ends, cell = _adjacency_text(graph, lo, hi)
+    if agents.size == 0:
+        return None
+    rows = FixedRows([("src", agents, False), ("first", starts, False), ("count", ends - starts, False)])
+    sql = (f"INSERT INTO adjacency (src, edges) SELECT src, CAST(substr(?3, first * {cell} + 1, count * {cell}) AS TEXT) "
+           f"FROM ({rows.select()})")
+    return sql, (rows.blob, rows.count, text)
+
+
+def _source_batches(graph: Graph, edges_per_batch: int = 1_000_000) -> list[tuple[int, int]]:
+    """Ranges of agents whose out-edges add up to about ``edges_per_batch`` (an agent is never split)."""
     n, e = graph.n, graph.num_edges
+    cuts = np.searchsorted(graph.out_indptr, np.arange(edges_per_batch, e, edges_per_batch), side="left")
+    bounds = np.unique(np.concatenate([[0], np.clip(cuts, 1, n), [n]]))
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+#: A statement to run (None: nothing this time), the phase it belongs to and the share of it done after it.
+Statement = tuple[tuple[str, tuple[Any, ...]] | None, str, float]
+
+
+async def _run_statements(db: aiosqlite.Connection, statements: Callable[[], Iterator[Statement]], progress: Progress,
+                          ahead: int = 3) -> None:
+    """Run the statements ``statements()`` yields, in order, on ``db``.
+
+    The generator runs in a worker thread of its own, up to ``ahead`` statements before SQLite (in
+    aiosqlite's thread) runs them: while SQLite writes one block of rows on one core, numpy makes the next
+    on the other, and at most ``ahead`` blocks wait in memory. The generator may block (on a snapshot still
+    being read, say) without holding anything up but itself."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in statements():
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(end)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            items.put(exc)
+
+    worker = threading.Thread(target=produce, name="agora-rows", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = await asyncio.to_thread(items.get)
+            if item is end:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            stmt, phase, fraction = item
+            if stmt is not None:
+                await db.execute(*stmt)
+            del stmt, item
+            if progress:
+                progress(phase, fraction)
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a producer blocked on a full queue see the stop
+            with contextlib.suppress(queue.Empty):
+                items.get_nowait()
+            await asyncio.sleep(0.01)
+
+
+def _array_rows(arrays: dict[str, np.ndarray]) -> Iterator[Statement]:
+    statements = _array_statements(arrays)
+    total = sum(size for _, size in statements) or 1
+    done = 0
+    for stmt, size in statements:
+        done += size
+        yield stmt, "writing arrays", done / total
+
+
+def _relationship_rows(graph: Graph) -> Iterator[Statement]:
+    e = graph.num_edges
     if e == 0:
         return
-    trust = graph.trust
-    packable = n <= 2**24 and bool(np.all((trust >= 0) & (trust <= 1)))
-    batch = 500_000
-    pending: asyncio.Future | None = None
-    for start in range(0, e, batch):
-        stop = min(e, start + batch)
-        # Sources of this slice of out-edges, from the CSR offsets.
-        lo = int(np.searchsorted(graph.out_indptr, start, side="right")) - 1
-        hi = int(np.searchsorted(graph.out_indptr, stop, side="left"))
-        counts = np.diff(np.clip(graph.out_indptr[lo : hi + 1], start, stop))
-        src = np.repeat(np.arange(lo, hi, dtype=np.int64), counts)
-        dst = graph.out_indices[start:stop].astype(np.int64)
-        if packable:
-            # One JSON array of packed integers per batch; SQLite unpacks it in C. Trust is rounded to
-            # 1/32767 in this mirror only; the exact float32 lives in the arrays.
-            q = np.rint(trust[start:stop].astype(np.float64) * 32767).astype(np.int64)
-            packed = (src << 39) | (dst << 15) | q
-            payload = json.dumps(packed.tolist())
-            if pending is not None:
-                await pending
-            pending = asyncio.ensure_future(db.execute(_REL_SQL_PACKED, (payload,)))
-        else:
-            rec = np.empty(stop - start, dtype=[("s", "<i8"), ("d", "<i8"), ("t", "<f8")])
-            rec["s"], rec["d"], rec["t"] = src, dst, trust[start:stop]
-            await db.executemany("INSERT INTO relationships (src, dst, trust) VALUES (?, ?, ?)", rec.tolist())
-        if progress:
-            progress("writing relationships", stop / e)
-    if pending is not None:
-        await pending
+    for lo, hi in _source_batches(graph):
+        yield _adjacency_batch(graph, lo, hi), "writing relationships", int(graph.out_indptr[hi]) / e
 
 
-async def save_world(world: World, path: str, *, force: bool = False, progress: Progress = None,
-                     keep_audit: bool = False) -> None:
+class WorldSource(Protocol):
+    """A world that may still be arriving (``sim.store.snapshot.SnapshotReader``): its numbers of agents and
+    edges and its checked agent columns now, the whole world when :meth:`world` returns."""
+
+    n: int
+    edges: int
+
+    def columns(self) -> dict[str, np.ndarray]: ...
+
+    def world(self) -> World: ...
+
+
+class _Ready:
+    """A world that is all there (the usual :class:`WorldSource`)."""
+
+    def __init__(self, world: World) -> None:
+        self.n, self.edges = world.n, world.num_edges
+        self._world = world
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return self._world.columns
+
+    def world(self) -> World:
+        return self._world
+
+
+def _graph_rows(source: WorldSource) -> Iterator[Statement]:
+    """The arrays and the graph's rows of a new world file (once the whole world is there)."""
+    world = source.world()
+    yield from _array_rows(_world_arrays(world))
+    yield from _relationship_rows(world.graph)
+
+
+def _agent_rows(source: WorldSource) -> Iterator[Statement]:
+    columns, n = source.columns(), source.n
+    for a in range(0, n, ROW_BATCH):
+        yield _agent_batch(columns, a, min(n, a + ROW_BATCH)), "writing agents", min(n, a + ROW_BATCH) / n
+
+
+def _bulk_rows(source: WorldSource) -> Iterator[Statement]:
+    """The big rows of a new world file: agent rows first (they need the agent columns only: a snapshot's
+    graph is still being read meanwhile), then the arrays and the graph's rows.
+
+    One connection writes them all: SQLite as Python ships it takes a process-wide lock around every
+    allocation, so two connections writing in two threads mostly wait for each other (measured: slower
+    than one)."""
+    yield from _agent_rows(source)
+    yield from _graph_rows(source)
+
+
+async def _write_relationships(db: aiosqlite.Connection, graph: Graph, progress: Progress) -> None:
+    """The ``adjacency`` rows of the whole graph, a batch of about a million edges per statement."""
+    await _run_statements(db, lambda: _relationship_rows(graph), progress)
+
+
+async def _rewrite_adjacency(db: aiosqlite.Connection, graph: Graph, sources: np.ndarray) -> None:
+    """Bring the ``adjacency`` rows of ``sources`` (agent indices) in line with the graph."""
+    sources = np.unique(sources.astype(np.int64))
+    if sources.size == 0:
+        return
+    deg = graph.out_indptr[sources + 1] - graph.out_indptr[sources]
+    gone = sources[deg == 0]
+    if gone.size:
+        await db.execute("DELETE FROM adjacency WHERE src IN (SELECT value FROM json_each(?))", (json.dumps(gone.tolist()),))
+    rows: list[tuple[int, str]] = []
+    # Runs of consecutive sources are built together (a slice of the CSR each).
+    live = sources[deg > 0]
+    if live.size:
+        breaks = np.flatnonzero(np.diff(live) != 1) + 1
+        for run in np.split(live, breaks):
+            rows.extend(adjacency_rows(graph, int(run[0]), int(run[-1]) + 1))
+    await db.executemany("INSERT OR REPLACE INTO adjacency (src, edges) VALUES (?, ?)", rows)
+
+
+async def save_world(world: World | WorldSource, path: str, *, force: bool = False, progress: Progress = None,
+                     keep_audit: bool = False) -> World:
     """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename).
+
+    ``world`` may be a :class:`WorldSource` whose graph is still arriving (a snapshot being read): the agent
+    rows are written meanwhile. Returns the world written.
 
     With ``keep_audit``, the audit log of the world file being replaced is carried over, so loading a
     snapshot over a world keeps the record of what was done to it.
 
     Raises:
         TargetExistsError: ``path`` exists and ``force`` is false.
+        whatever the source raises (a damaged snapshot): the target is untouched then.
     """
     from sim.core.diskio import remove_quietly, write_error
 
+    source: WorldSource = _Ready(world) if isinstance(world, World) else world
     check_target(path, force)
     remove_stale_temps(path)
-    ensure_disk(path, world_file_bytes(world.n, world.num_edges), f"writing world {path!r}")
+    num_edges = world.num_edges if isinstance(world, World) else int(world.edges)
+    ensure_disk(path, world_file_bytes(source.n, num_edges), f"writing world {path!r}")
     existed = os.path.exists(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     for f in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
@@ -465,13 +682,14 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
             await db.execute("PRAGMA cache_size = -131072")
             await db.executescript(SCHEMA)
             await db.execute("BEGIN")
+            await db.executemany("INSERT INTO persona_words (kind, code, word) VALUES (?, ?, ?)", pool_rows())
+            await _run_statements(db, lambda: _bulk_rows(source), progress)
+            world = source.world()
             await db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
             # This file holds every adoption event and feed exposure from this tick on (a world loaded
             # from a snapshot starts its history here); ``agora check`` compares them with the arrays.
             await db.execute("INSERT INTO meta (key, value) VALUES ('events_since', ?)", (json.dumps(world.tick),))
-            await _write_arrays(db, _world_arrays(world), progress)
-            await _write_agents(db, world, progress)
-            await _write_relationships(db, world.graph, progress)
+            await _write_personas(db, world)
             await _write_message_rows(db, world, world.sessions)  # a world from a snapshot has both
             if world.config.get("analysis"):
                 from sim.store.analysis_tables import community_table, write_analysis
@@ -509,6 +727,7 @@ async def save_world(world: World, path: str, *, force: bool = False, progress: 
     world.llm_cache.mark_written()
     world._persona_loader = PersonaReader(world.path)
     world._persona_cache.clear()
+    return world
 
 
 async def _copy_audit(db: aiosqlite.Connection, old_path: str) -> None:
@@ -562,7 +781,7 @@ def read_meta(path: str) -> dict[str, Any]:
     if meta.get("format") != "agora-world":
         raise BadFileError(f"{path!r} is not an Agora world: open a .db made by 'agora new'")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise BadFileError(
             f"world {path!r} has format version {version}, this Agora reads version {FORMAT_VERSION}: "
             "open it with a matching Agora version"
