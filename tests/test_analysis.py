@@ -215,6 +215,7 @@ def test_path_estimates_are_exact_with_every_source():
     assert est["sources"] == 300
     assert est["mean_distance"] == pytest.approx(nx.average_shortest_path_length(g), abs=1e-4)
     assert est["diameter_estimate"] == nx.diameter(g)
+    assert A.path_estimates(view, samples=300, seed=0, graph=w.graph) == est  # SciPy's search on the CSR
     line = tiny_world(60, [(i, i + 1) for i in range(59)] + [(i + 1, i) for i in range(59)])
     assert A.path_estimates(A.build_view(line), samples=1, seed=5)["diameter_estimate"] == 59  # double sweep
 
@@ -590,3 +591,20 @@ async def test_save_world_writes_the_analysis_tables(planted, tmp_path):
         assert len(rows) == table.count and rows[1] == table.row(1)
         assert await read_flows(db, limit=3) == table.top_flows(3)
         assert (await read_analysis_record(db))["communities"]["count"] == table.count
+
+
+@pytest.mark.parametrize("directed", [False, True])
+def test_path_estimates_on_the_csr_equal_igraph_searches(directed):
+    # A directed, non-symmetric graph with several components: SciPy's search on the CSR arrays and igraph's
+    # on the view give the same distances, pairs and diameter.
+    rng = np.random.default_rng(8)
+    src = rng.integers(0, 400, 1500)
+    dst = rng.integers(0, 400, 1500)
+    keep = src != dst
+    w = tiny_world(450, list(zip(src[keep].tolist(), dst[keep].tolist())))
+    view = A.build_view(w)
+    assert not view.symmetric
+    on_csr = A.path_estimates(view, samples=40, seed=3, directed=directed, graph=w.graph)
+    on_view = A.path_estimates(view, samples=40, seed=3, directed=directed)
+    assert on_csr == on_view
+    assert on_csr["pairs"] > 0

@@ -172,7 +172,6 @@ CREATE TABLE IF NOT EXISTS community_flows (
 META_KEY = "analysis"
 ROW_BATCH = 100_000
 
-_UPDATE_AGENTS = "UPDATE agent_rows SET community = ?, influence = ? WHERE id = ?"
 
 
 async def ensure_schema(db: "aiosqlite.Connection") -> None:
@@ -192,32 +191,20 @@ def _community_rows(table: "CommunityTable") -> list[tuple[Any, ...]]:
 
 
 async def write_analysis(db: "aiosqlite.Connection", world: "World", table: "CommunityTable | None", *,
-                         transaction: bool = True, agents: bool = True, max_flows: int | None = None,
-                         progress: Progress = None) -> None:
-    """Write the analysis of ``world`` into its file: the communities and flows tables (replaced), the
-    ``agent_rows`` community/influence mirror (when ``agents``) and the ``analysis`` meta row.
+                         transaction: bool = True, max_flows: int | None = None) -> None:
+    """Write the analysis of ``world`` into its file: the communities and flows tables (replaced) and the
+    ``analysis`` meta row.
 
     With ``transaction`` (the default) everything is one ``BEGIN IMMEDIATE`` transaction; pass False
-    to run inside a transaction the caller holds (e.g. ``save_world``). The agent and graph arrays
-    are not written here: ``checkpoint_world`` writes the dirty ``agent.community`` and
-    ``agent.influence`` arrays and the configuration that carries the record.
+    to run inside a transaction the caller holds (e.g. ``save_world``). The agent arrays and their
+    ``agent_rows`` mirror are not written here: ``checkpoint_world`` writes the dirty ``agent.community``
+    and ``agent.influence`` arrays, their mirror columns and the configuration that carries the record
+    (callers checkpoint first).
     """
     await ensure_schema(db)
     if transaction:
         await db.execute("BEGIN IMMEDIATE")
     try:
-        if agents:
-            comm = world.columns["community"]
-            infl = world.columns["influence"]
-            n = world.n
-            rec = np.empty(min(n, ROW_BATCH), dtype=[("c", "<i8"), ("f", "<f8"), ("i", "<i8")])
-            for start in range(0, n, ROW_BATCH):
-                stop = min(n, start + ROW_BATCH)
-                r = rec[: stop - start]
-                r["c"], r["f"], r["i"] = comm[start:stop], infl[start:stop], np.arange(start, stop)
-                await db.executemany(_UPDATE_AGENTS, r.tolist())
-                if progress:
-                    progress("writing agents", stop / max(n, 1))
         await db.execute("DELETE FROM communities")
         await db.execute("DELETE FROM community_flows")
         if table is not None:
@@ -253,8 +240,12 @@ async def persist_analysis(path: str, world: "World", table: "CommunityTable | N
     db = await aiosqlite.connect(path)
     try:
         await db.execute("PRAGMA busy_timeout = 5000")
+        if progress:
+            progress("writing the analysis", 0.0)
         await checkpoint_world(db, world, changed_sessions=[])
-        await write_analysis(db, world, table, progress=progress)
+        await write_analysis(db, world, table)
+        if progress:
+            progress("writing the analysis", 1.0)
     finally:
         await db.close()
 

@@ -329,12 +329,11 @@ async def _sync_mirrors(db: aiosqlite.Connection, world: World) -> None:
     """Bring the ``agent_rows`` and ``relationships`` rows in line with the arrays after a run changed
     them: whole mirrored columns that are dirty, and the edges followed, unfollowed or re-trusted since
     the rows were written (``world.edge_log``)."""
-    for col in _MIRRORED:
-        if f"agent.{col}" not in world.dirty_arrays:
-            continue
-        values = world.columns[col]
-        payload = json.dumps((np.round(values.astype(np.float64), 7) if values.dtype.kind == "f" else values.astype(np.int64)).tolist())
-        await db.execute(f"UPDATE agent_rows SET {col} = j.value FROM json_each(?) AS j WHERE agent_rows.id = j.key", (payload,))
+    dirty = [col for col in _MIRRORED if f"agent.{col}" in world.dirty_arrays]
+    if dirty:
+        # Every dirty column in one pass over the rows, a block of rows per statement (``sim.store.fixedtext``).
+        for start in range(0, world.n, ROW_BATCH):
+            await db.execute(*_mirror_update(world.columns, dirty, start, min(world.n, start + ROW_BATCH)))
     log = world.edge_log
     if await _is_version_1(db):
         # A file of format version 1 keeps a row per edge: at its first checkpoint its graph mirror is
@@ -413,6 +412,28 @@ def _agent_batch(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, 
     rows = FixedRows(fields)
     names = ", ".join(_AGENT_FIELDS)
     return f"INSERT INTO agent_rows (id, {names}) SELECT ?3 + i, {names} FROM ({rows.select()})", (rows.blob, rows.count, start)
+
+
+def _mirror_update(c: dict[str, np.ndarray], names: list[str], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
+    """One ``UPDATE`` of the mirrored columns ``names`` of agents ``start``..``stop - 1`` in ``agent_rows``."""
+    from sim.store.fixedtext import FixedRows, scaled_floats
+
+    fields: list[tuple[str, np.ndarray, bool]] = []
+    for name in names:
+        values = c[name][start:stop]
+        if values.dtype.kind == "f":
+            scaled = scaled_floats(values)
+            if scaled is None:  # not finite: the JSON way, one column at a time (never seen in practice)
+                payload = json.dumps(np.round(values.astype(np.float64), 7).tolist())
+                return (f"UPDATE agent_rows SET {name} = j.value FROM json_each(?1) AS j WHERE agent_rows.id = ?2 + j.key",
+                        (payload, start))
+            fields.append((name, scaled, True))
+        else:
+            fields.append((name, values.astype(np.int64), False))
+    rows = FixedRows(fields)
+    sets = ", ".join(f"{name} = x.{name}" for name in names)
+    return (f"UPDATE agent_rows SET {sets} FROM ({rows.select()}) AS x WHERE agent_rows.id = ?3 + x.i",
+            (rows.blob, rows.count, start))
 
 
 def _agent_rows_bound(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
@@ -695,7 +716,7 @@ async def save_world(world: World | WorldSource, path: str, *, force: bool = Fal
                 from sim.store.analysis_tables import community_table, write_analysis
 
                 table = community_table(world) if world.columns["community"].max(initial=-1) >= 0 else None
-                await write_analysis(db, world, table, transaction=False, agents=False)
+                await write_analysis(db, world, table, transaction=False)
             if world.path and os.path.exists(world.path):
                 await db.executemany(_POSTS_SQL, _copy_posts(world.path))
             await db.executemany(_POSTS_SQL, world.posts.rows())
