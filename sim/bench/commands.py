@@ -1,0 +1,231 @@
+"""``agora bench commands``: the commands a user runs on a big world, timed as the user sees them.
+
+Each repetition runs ``agora new``, ``agora save``, ``agora load`` and ``agora analyze --all`` as separate
+processes, one after the other on the same files (what a session at the terminal does), and takes each
+one's wall-clock time and peak RSS (``wait4``'s ``ru_maxrss`` of that process alone). Beside each, a
+plain yardstick measured in the same run on the same machine:
+
+- ``new`` and ``load``: the same rows put in SQLite the plain way (``executemany`` from numpy: one row
+  per agent with the 16 columns of ``agent_rows``, one row per edge), which is what the world file's
+  mirrors cost before they were written in bulk;
+- ``save``: ``np.save`` of the world's arrays, uncompressed and fsynced (the raw cost of the bytes);
+- ``analyze``: igraph's Leiden (modularity, two iterations) on an igraph graph built from numpy arrays,
+  the work that dominates ``--all``.
+
+Figures are medians over the repetitions; targets are the issue's 1,000,000-agent ones, scaled linearly
+with the number of agents above a million.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Progress = Callable[[str, float], None] | None
+
+#: Targets at 1,000,000 agents / 10,000,000 edges (seconds, MB).
+TARGETS = {"new_s": 15.0, "load_s": 5.0, "save_s": 3.0, "analyze_s": 45.0, "new_rss_mb": 800.0, "load_rss_mb": 800.0,
+           "analyze_rss_mb": 1200.0}
+
+
+def _run(args: list[str], cwd: str) -> tuple[float, float]:
+    """Run ``python -m sim ARGS`` as a user would (no progress bar); its wall-clock seconds and peak RSS (MB).
+
+    Raises:
+        RuntimeError: the command failed (its error output in the message).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "AGORA_PROGRESS"}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    with tempfile.TemporaryFile() as errors:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)  # this process's own resource use, peak RSS included
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            errors.seek(0)
+            text = errors.read().decode(errors="replace").strip()[-2000:]
+            raise RuntimeError(f"agora {' '.join(args)} failed ({proc.returncode}): {text}")
+    return seconds, usage.ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _plain_sqlite(world: Any, path: str) -> float:
+    """Yardstick of ``new``/``load``: the world's agent rows (16 columns) and edge rows written with
+    ``executemany`` from numpy (``tolist``), one transaction, fsynced."""
+    from sim.core.persona import CODE_COLUMNS
+
+    if os.path.exists(path):
+        os.remove(path)
+    t0 = time.perf_counter()
+    con = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
+        con.execute(pragma)
+    con.execute("CREATE TABLE agent_rows (id INTEGER PRIMARY KEY, orig_id INTEGER NOT NULL UNIQUE, community INTEGER, "
+                "interests INTEGER, susceptibility REAL, reputation REAL, influence REAL, status INTEGER, "
+                "activity_profile INTEGER, activity_rate REAL, first INTEGER, last INTEGER, trait INTEGER, "
+                "occupation INTEGER, hobby INTEGER, style INTEGER)")
+    con.execute("CREATE TABLE relationships (src INTEGER NOT NULL, dst INTEGER NOT NULL, trust REAL NOT NULL, "
+                "PRIMARY KEY (src, dst)) WITHOUT ROWID")
+    con.execute("BEGIN")
+    c, n, batch = world.columns, world.n, 200_000
+    fields = [("id", "<i8"), ("orig", "<i8"), ("community", "<i8"), ("interests", "<i8"), ("s", "<f8"), ("r", "<f8"),
+              ("i", "<f8"), ("status", "<i8"), ("profile", "<i8"), ("rate", "<f8")] + [(k, "<i8") for k in CODE_COLUMNS] + [("style", "<i8")]
+    for a in range(0, n, batch):
+        b = min(n, a + batch)
+        rec = np.empty(b - a, dtype=fields)
+        rec["id"], rec["orig"], rec["community"] = np.arange(a, b), c["ids"][a:b], c["community"][a:b]
+        rec["interests"] = c["interests"][a:b].view(np.int64)
+        rec["s"], rec["r"], rec["i"] = c["susceptibility"][a:b], c["reputation"][a:b], c["influence"][a:b]
+        rec["status"], rec["profile"], rec["rate"] = c["status"][a:b], c["activity_profile"][a:b], c["activity_rate"][a:b]
+        for j, k in enumerate(CODE_COLUMNS):
+            rec[k] = c["persona_codes"][a:b, j]
+        rec["style"] = c["persona_style"][a:b]
+        con.executemany(f"INSERT INTO agent_rows VALUES ({', '.join('?' * len(fields))})", rec.tolist())
+    g = world.graph
+    src = g.sources()
+    e, batch = g.num_edges, 1_000_000
+    for a in range(0, e, batch):
+        b = min(e, a + batch)
+        rec = np.empty(b - a, dtype=[("s", "<i8"), ("d", "<i8"), ("t", "<f8")])
+        rec["s"], rec["d"], rec["t"] = src[a:b], g.out_indices[a:b], g.trust[a:b]
+        con.executemany("INSERT INTO relationships VALUES (?, ?, ?)", rec.tolist())
+    con.execute("COMMIT")
+    con.close()
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+    seconds = time.perf_counter() - t0
+    os.remove(path)
+    return seconds
+
+
+def _npy_save(world: Any, folder: str) -> float:
+    """Yardstick of ``save``: ``np.save`` of the world's arrays, uncompressed, fsynced."""
+    from sim.store.worldfile import _world_arrays
+
+    os.makedirs(folder, exist_ok=True)
+    t0 = time.perf_counter()
+    for k, a in _world_arrays(world).items():
+        with open(os.path.join(folder, k + ".npy"), "wb") as fh:
+            np.save(fh, a)
+            fh.flush()
+            os.fsync(fh.fileno())
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(folder, ignore_errors=True)
+    return seconds
+
+
+def _igraph_leiden(world: Any) -> float:
+    """Yardstick of ``analyze --all``: an igraph graph of the connected pairs built from a numpy array, then
+    igraph's Leiden (modularity, two iterations)."""
+    import igraph as ig
+
+    from sim.analysis.structure import undirected_pairs
+
+    a, b = undirected_pairs(world.graph)
+    t0 = time.perf_counter()
+    g = ig.Graph(n=world.n, edges=np.column_stack([a, b]), directed=False)
+    g.community_leiden(objective_function="modularity", n_iterations=2)
+    return time.perf_counter() - t0
+
+
+def _median(xs: list[float]) -> float:
+    return round(float(np.median(xs)), 3)
+
+
+def bench_commands(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int = 1, repeats: int = 3,
+                   folder: str | None = None, analysis: bool = True, progress: Progress = None) -> dict[str, Any]:
+    """Time ``agora new``, ``save``, ``load`` and ``analyze --all`` (``repeats`` times each, fresh processes)
+    beside their yardsticks (see the module docstring); report medians, ratios and targets as JSON data."""
+    own = folder is None
+    folder = folder or tempfile.mkdtemp(prefix="agora-bench-commands-")
+    os.makedirs(folder, exist_ok=True)
+    names = ["new", "save", "load"] + (["analyze"] if analysis else [])
+    runs: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "rss": []} for k in names}
+    yard: dict[str, list[float]] = {k: [] for k in names}
+    steps = repeats * (len(names) + 3)
+    done = 0
+
+    def step(what: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(what, done / steps)
+
+    db, snap, db2 = (os.path.join(folder, f) for f in ("bench.db", "bench.snap", "loaded.db"))
+    commands = {
+        "new": ["new", db, "--agents", str(agents), "--avg-degree", str(avg_degree), "--seed", str(seed), "--force"],
+        "save": ["save", db, snap, "--force"],
+        "load": ["load", snap, db2, "--force"],
+        "analyze": ["analyze", db2, "--all"],
+    }
+    try:
+        for r in range(repeats):
+            for name in names:
+                seconds, rss = _run(commands[name], folder)
+                runs[name]["seconds"].append(seconds)
+                runs[name]["rss"].append(rss)
+                step(f"agora {name} ({r + 1}/{repeats})")
+            # The yardsticks, on the world just made, in this process (alternating with the commands, so both
+            # meet the machine in the same state).
+            from sim.store.snapshot import load_snapshot
+
+            world = load_snapshot(snap)
+            yard["new"].append(_plain_sqlite(world, os.path.join(folder, "plain.db")))
+            yard["load"].append(yard["new"][-1])
+            step("yardstick: plain SQLite rows")
+            yard["save"].append(_npy_save(world, os.path.join(folder, "npy")))
+            step("yardstick: np.save")
+            if analysis:
+                yard["analyze"].append(_igraph_leiden(world))
+            step("yardstick: igraph Leiden")
+            del world
+            gc.collect()
+            for f in (db, snap, db2):
+                for extra in ("", "-wal", "-shm"):
+                    if os.path.exists(f + extra):
+                        os.remove(f + extra)
+    finally:
+        if own:
+            shutil.rmtree(folder, ignore_errors=True)
+    scale = max(1.0, agents / 1_000_000)
+    yardsticks = {
+        "new": "agent and edge rows written the plain way (executemany from numpy, one row per edge)",
+        "load": "agent and edge rows written the plain way (executemany from numpy, one row per edge)",
+        "save": "np.save of the world's arrays, uncompressed, fsynced",
+        "analyze": "igraph Leiden (modularity, 2 iterations) on an igraph graph built from numpy arrays",
+    }
+    out: dict[str, Any] = {"benchmark": "commands", "agents": agents, "avg_degree": avg_degree, "seed": seed,
+                           "repeats": repeats, "cpu_count": os.cpu_count(), "commands": {}}
+    within = True
+    for name in names:
+        sec, rss = runs[name]["seconds"], runs[name]["rss"]
+        entry: dict[str, Any] = {
+            "command": "agora " + " ".join(commands[name]).replace(folder + os.sep, "W/"),
+            "seconds": [round(x, 3) for x in sec], "seconds_median": _median(sec),
+            "peak_rss_mb": [round(x, 1) for x in rss], "peak_rss_mb_max": round(max(rss), 1),
+            "yardstick": {"what": yardsticks[name], "seconds": [round(x, 3) for x in yard[name]],
+                          "seconds_median": _median(yard[name])},
+        }
+        entry["ratio_to_yardstick"] = round(entry["seconds_median"] / max(entry["yardstick"]["seconds_median"], 1e-9), 3)
+        entry["target_seconds"] = round(TARGETS[f"{name}_s"] * scale, 1)
+        entry["within_target"] = entry["seconds_median"] <= entry["target_seconds"]
+        if f"{name}_rss_mb" in TARGETS:
+            entry["target_peak_rss_mb"] = round(TARGETS[f"{name}_rss_mb"] * scale, 1)
+            entry["within_target"] = entry["within_target"] and entry["peak_rss_mb_max"] <= entry["target_peak_rss_mb"]
+        within = within and entry["within_target"]
+        out["commands"][name] = entry
+    out["targets_scaled_from_1m_by"] = scale
+    out["all_within_targets"] = within
+    return out
