@@ -25,7 +25,8 @@ from sim.store.writer import WorldWriter
 def test_fixed_width_decimals_are_what_sqlite_reads():
     rng = np.random.default_rng(3)
     values = np.concatenate([
-        np.array([0, 1, -1, 9, 10, 99, 100, 9999, 10000, -10000, 2**62, -(2**62), 2**63 - 1, -(2**63) + 1]),
+        np.array([0, 1, -1, 9, 10, 99, 100, 9999, 10000, -10000, 2**62, -(2**62), 2**63 - 1, -(2**63) + 1, -(2**63)]),
+        np.full(3, -(2**63)),  # an interest mask of topic 63 alone, seen as a signed integer
         rng.integers(-(2**63) + 1, 2**63 - 1, 500), rng.integers(-50, 50, 100),
     ]).astype(np.int64)
     rows = FixedRows([("v", values, False), ("w", values[::-1].copy(), False), ("f", values // 7, True)])
@@ -171,3 +172,30 @@ def test_a_snapshot_with_a_damaged_graph_leaves_no_world_behind(tmp_path, small_
     assert not target.exists() and [p.name for p in tmp_path.iterdir() if "w.db" in p.name] == []
     assert agora(tmp_path, "load", snap, str(target)).returncode == 0
     assert check_world(str(target))["ok"], check_world(str(target))["problems"]
+
+
+async def test_a_checkpoint_rewrites_the_rows_of_every_agent_whose_followers_changed(tmp_path):
+    world = synthetic_world("churn", 5000, avg_degree=6, seed=11)
+    path = str(tmp_path / "w.db")
+    await save_world(world, path)
+    rng = np.random.default_rng(2)
+    # Follows and unfollows scattered over the whole graph, some agents losing every follower.
+    src = world.graph.sources()
+    drop = rng.choice(world.num_edges, 4000, replace=False)
+    world.delta.unfollow(src[drop].astype(np.int64), world.graph.out_indices[drop].astype(np.int64))
+    hub = int(np.argmax(world.graph.out_degree()))
+    gone = world.graph.followers(hub)
+    world.delta.unfollow(np.full(gone.size, hub, dtype=np.int64), gone.astype(np.int64))
+    a, b = rng.integers(0, 5000, 3000), rng.integers(0, 5000, 3000)
+    keep = a != b
+    world.delta.follow(a[keep].astype(np.int64), b[keep].astype(np.int64), 0.25)
+    assert world.merge_delta() > 0 and world.graph.out_degree()[hub] == 0
+    writer = await WorldWriter(path).start()
+    try:
+        await writer.checkpoint(world, [])
+    finally:
+        await writer.close()
+    con = sqlite3.connect(path)
+    assert np.array_equal(_edges(con), _expect(world.graph))
+    assert con.execute("SELECT COUNT(*) FROM adjacency WHERE src = ?", (hub,)).fetchone()[0] == 0
+    assert check_world(path)["ok"], check_world(path)["problems"]

@@ -140,6 +140,35 @@ def _igraph_leiden(world: Any) -> float:
     return time.perf_counter() - t0
 
 
+def _yardstick(name: str, snap: str, folder: str) -> float:
+    """Seconds of yardstick ``name`` (``plain``, ``npy`` or ``leiden``) on the world in ``snap``, measured in
+    a fresh process (``python -m sim.bench.commands``)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    res = subprocess.run([sys.executable, "-m", "sim.bench.commands", name, snap, folder], capture_output=True,
+                         text=True, env=env, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"yardstick {name} failed: {res.stderr.strip()[-2000:]}")
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def _yardstick_main(argv: list[str]) -> int:
+    """``python -m sim.bench.commands plain|npy|leiden SNAPSHOT FOLDER``: print one yardstick's seconds."""
+    from sim.store.snapshot import load_snapshot
+
+    name, snap, folder = argv
+    world = load_snapshot(snap)
+    gc.collect()
+    if name == "plain":
+        seconds = _plain_sqlite(world, os.path.join(folder, "plain.db"))
+    elif name == "npy":
+        seconds = _npy_save(world, os.path.join(folder, "npy"))
+    else:
+        seconds = _igraph_leiden(world)
+    print(f"{seconds:.6f}")
+    return 0
+
+
 def _median(xs: list[float]) -> float:
     return round(float(np.median(xs)), 3)
 
@@ -177,21 +206,18 @@ def bench_commands(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
                 runs[name]["seconds"].append(seconds)
                 runs[name]["rss"].append(rss)
                 step(f"agora {name} ({r + 1}/{repeats})")
-            # The yardsticks, on the world just made, in this process (alternating with the commands, so both
-            # meet the machine in the same state).
-            from sim.store.snapshot import load_snapshot
-
-            world = load_snapshot(snap)
-            yard["new"].append(_plain_sqlite(world, os.path.join(folder, "plain.db")))
-            yard["load"].append(yard["new"][-1])
+            # The yardsticks, on the world just made (alternating with the commands, so both meet the machine
+            # in the same state), each in a process of its own: this one stays small, so the commands it
+            # starts report their own peak RSS (a child's high-water mark starts from its parent's).
+            plain = _yardstick("plain", snap, folder)
+            yard["new"].append(plain)
+            yard["load"].append(plain)
             step("yardstick: plain SQLite rows")
-            yard["save"].append(_npy_save(world, os.path.join(folder, "npy")))
+            yard["save"].append(_yardstick("npy", snap, folder))
             step("yardstick: np.save")
             if analysis:
-                yard["analyze"].append(_igraph_leiden(world))
+                yard["analyze"].append(_yardstick("leiden", snap, folder))
             step("yardstick: igraph Leiden")
-            del world
-            gc.collect()
             for f in (db, snap, db2):
                 for extra in ("", "-wal", "-shm"):
                     if os.path.exists(f + extra):
@@ -229,3 +255,7 @@ def bench_commands(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
     out["targets_scaled_from_1m_by"] = scale
     out["all_within_targets"] = within
     return out
+
+
+if __name__ == "__main__":
+    sys.exit(_yardstick_main(sys.argv[1:]))

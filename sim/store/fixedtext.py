@@ -16,9 +16,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-#: "0000" .. "9999" as 4 ASCII bytes each (read as uint32 in memory order).
-_QUAD = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), dtype=np.uint32)
-_POW10 = 10 ** np.arange(1, 19, dtype=np.uint64)
+#: "0000" .. "9999" as 4 ASCII bytes each (read as uint32 in memory order); then the same with the leading
+#: zeros as spaces ("   7"; 0 is "    ": a chunk above the number's first digit); then as that but 0 is
+#: "   0" (the last chunk of the number 0).
+_DIGITS = [b"%04d" % i for i in range(10000)]
+_QUAD = np.frombuffer(b"".join(_DIGITS), dtype=np.uint32)
+_QUAD_LEAD = np.frombuffer(b"".join([b"    "] + [b"%4d" % i for i in range(1, 10000)]), dtype=np.uint32)
+_QUAD_UNITS = np.frombuffer(b"".join(b"%4d" % i for i in range(10000)), dtype=np.uint32)
+#: Per chunk (0: the units), the table indexed by ``digits + 10000 * (nothing above this chunk)``.
+_TABLES = [np.concatenate([_QUAD, _QUAD_UNITS if c == 0 else _QUAD_LEAD]) for c in range(2)]
+_POW10 = 10 ** np.arange(1, 19, dtype=np.int64)
 
 #: Floats are kept in the row mirrors rounded to this many decimals (a mirror, not the arrays).
 FLOAT_DECIMALS = 7
@@ -33,26 +40,45 @@ def decimal_width(values: np.ndarray) -> int:
     return max(len(str(lo)), len(str(hi)))
 
 
+_INT64_MIN = np.iinfo(np.int64).min
+_BLOCK = 1 << 15  # rows at a time: the temporaries of a block stay in the CPU's cache
+
+
 def write_decimal(out: np.ndarray, values: np.ndarray) -> None:
     """Write ``values`` (integers) into ``out`` (a ``(k, width)`` uint8 array or view), right-aligned,
-    leading spaces, a ``-`` before negative numbers. ``width`` must hold the widest value."""
+    leading spaces, a ``-`` before negative numbers. ``width`` must hold the widest value.
+
+    Four digits at a time: each 4-digit chunk is looked up in a table of "0000".."9999", or of the same
+    with leading zeros as spaces when nothing of the number lies above that chunk."""
     k, width = out.shape
-    v = np.asarray(values, dtype=np.int64)
-    neg = v < 0
-    mag = np.abs(v).astype(np.uint64)  # -2**63 is not a row id or a count: never seen here
     chunks = -(-width // 4)
-    buf = np.empty((k, 4 * chunks), dtype=np.uint8)
-    rest = mag
-    for j in range(chunks - 1, -1, -1):
-        rest, quad = np.divmod(rest, np.uint64(10000))
-        buf[:, 4 * j : 4 * j + 4] = _QUAD[quad].view(np.uint8).reshape(k, 4)
-    digits = np.searchsorted(_POW10, mag, side="right") + 1
-    # Leading zeros become spaces: "0" is 48, " " is 32.
-    buf -= (np.arange(4 * chunks) < (4 * chunks - digits)[:, None]).view(np.uint8) << 4
-    if neg.any():
-        rows = np.flatnonzero(neg)
-        buf[rows, 4 * chunks - digits[rows] - 1] = 45  # "-"
-    out[:] = buf[:, 4 * chunks - width :]
+    v = np.asarray(values, dtype=np.int64)
+    buf = np.empty((min(k, _BLOCK), chunks), dtype=np.uint32)
+    for lo in range(0, k, _BLOCK):
+        hi = min(k, lo + _BLOCK)
+        part = v[lo:hi]
+        b = buf[: hi - lo]
+        rest = np.abs(part)  # int64: numpy divides it many times faster than uint64
+        for c in range(chunks):  # c = 0: the units
+            rest, quad = np.divmod(rest, 10000)
+            quad += (rest == 0) * 10000
+            b[:, chunks - 1 - c] = _TABLES[min(c, 1)][quad]
+        text = b.view(np.uint8)
+        neg = part < 0
+        if neg.any():
+            rows = np.flatnonzero(neg)
+            mag = np.abs(part[rows])
+            digits = np.searchsorted(_POW10, mag, side="right") + 1
+            text[rows, 4 * chunks - digits - 1] = 45  # "-"
+            lowest = rows[part[rows] == _INT64_MIN]  # its magnitude is not an int64: written whole
+            if lowest.size:
+                text[lowest] = np.frombuffer(str(_INT64_MIN).rjust(4 * chunks).encode(), dtype=np.uint8)
+        out[lo:hi] = text[:, 4 * chunks - width :]
+
+
+def as_blob(a: np.ndarray) -> memoryview | bytes:
+    """A C-contiguous array's bytes for binding as a blob, without copying them (``b""`` when empty)."""
+    return memoryview(a).cast("B") if a.size else b""
 
 
 def scaled_floats(values: np.ndarray) -> np.ndarray | None:
@@ -82,7 +108,8 @@ class FixedRows:
         for (_, values, _), w in zip(fields, self.widths):
             write_decimal(block[:, at : at + w], values)
             at += w
-        self.blob = block.tobytes()
+        #: The block, bound as a blob (sqlite3 takes any buffer; no copy is made here).
+        self.blob = as_blob(block)
 
     def select(self, blob: int = 1, count: int = 2) -> str:
         """``WITH ... SELECT`` of the block's rows, one column per field, with the blob bound as parameter

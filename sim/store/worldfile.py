@@ -27,7 +27,7 @@ import numpy as np
 from sim import __version__
 from sim.errors import BadFileError, BadParameterError, TargetExistsError
 from sim.core.faults import kill_point
-from sim.core.graph import Graph, GraphDelta
+from sim.core.graph import Graph, GraphDelta, csr_positions
 from sim.core.memory import ensure_disk, ensure_memory, world_file_bytes
 from sim.store.analysis_tables import ANALYSIS_SCHEMA
 from sim.core.persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
@@ -463,49 +463,49 @@ def _edges_width(n: int) -> int:
     return len(str(max(0, n - 1) * 32768 + 32767))
 
 
-def _adjacency_text(graph: Graph, lo: int, hi: int) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray, int]:
-    """The ``edges`` texts of agents ``lo``..``hi - 1`` as one block: ``(text, agents with followers, first
-    edge, end edge, cell)``; agent ``s``'s JSON array is ``text[first * cell : end * cell]``.
+def _adjacency_text(graph: Graph, agents: np.ndarray) -> tuple[memoryview | bytes, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The ``edges`` texts of ``agents`` (ascending indices) as one block: ``(text, those of them with
+    followers, first edge, end edge, cell)``; agent ``s``'s JSON array is ``text[first * cell : end * cell]``.
 
     Every edge takes ``cell`` characters: ``[`` (an agent's first edge) or a space, the packed value
-    right-aligned, ``,`` or ``]`` (its last). No Python loop over edges."""
-    from sim.store.fixedtext import write_decimal
+    right-aligned, ``,`` or ``]`` (its last). No Python loop over agents or edges."""
+    from sim.store.fixedtext import as_blob, write_decimal
 
-    a, b = int(graph.out_indptr[lo]), int(graph.out_indptr[hi])
+    agents = np.asarray(agents, dtype=np.int64)
+    eid, deg = csr_positions(graph.out_indptr, agents)
     width = _edges_width(graph.n)
     cell = width + 2
-    k = b - a
-    q = np.rint(np.clip(graph.trust[a:b], 0.0, 1.0).astype(np.float64) * 32767).astype(np.int64)
+    k = int(eid.size)
+    q = np.rint(np.clip(np.take(graph.trust, eid), 0.0, 1.0).astype(np.float64) * 32767).astype(np.int64)
     text = np.empty((k, cell), dtype=np.uint8)
     text[:, 0] = 32  # " "
     text[:, -1] = 44  # ","
-    write_decimal(text[:, 1:-1], graph.out_indices[a:b].astype(np.int64) * 32768 + q)
-    deg = np.diff(graph.out_indptr[lo : hi + 1])
+    write_decimal(text[:, 1:-1], np.take(graph.out_indices, eid).astype(np.int64) * 32768 + q)
+    ends = np.cumsum(deg)
     has = np.flatnonzero(deg)
-    starts = graph.out_indptr[lo:hi][has] - a
-    ends = graph.out_indptr[lo + 1 : hi + 1][has] - a
+    starts, ends = (ends - deg)[has], ends[has]
     if k:
         text[starts, 0] = 91  # "["
         text[ends - 1, -1] = 93  # "]"
-    return text.tobytes(), has + lo, starts, ends, cell
+    return as_blob(text), agents[has], starts, ends, cell
 
 
 def adjacency_rows(graph: Graph, lo: int, hi: int) -> list[tuple[int, str]]:
     """``(src, edges)`` rows of the ``adjacency`` table for agents ``lo``..``hi - 1`` that have followers."""
-    text, agents, starts, ends, cell = _adjacency_text(graph, lo, hi)
-    flat = text.decode("ascii")
+    text, agents, starts, ends, cell = _adjacency_text(graph, np.arange(lo, hi))
+    flat = bytes(text).decode("ascii")
     return [(s, flat[x * cell : y * cell]) for s, x, y in zip(agents.tolist(), starts.tolist(), ends.tolist())]
 
 
-def _adjacency_batch(graph: Graph, lo: int, hi: int) -> tuple[str, tuple[Any, ...]] | None:
-    """One ``INSERT`` of the ``adjacency`` rows of agents ``lo``..``hi - 1`` (see ``sim.store.fixedtext``)."""
+def _adjacency_batch(graph: Graph, agents: np.ndarray, verb: str = "INSERT") -> tuple[str, tuple[Any, ...]] | None:
+    """One ``INSERT`` (or ``verb``) of the ``adjacency`` rows of ``agents`` (see ``sim.store.fixedtext``)."""
     from sim.store.fixedtext import FixedRows
 
-    text, agents, starts, ends, cell = _adjacency_text(graph, lo, hi)
+    text, agents, starts, ends, cell = _adjacency_text(graph, agents)
     if agents.size == 0:
         return None
     rows = FixedRows([("src", agents, False), ("first", starts, False), ("count", ends - starts, False)])
-    sql = (f"INSERT INTO adjacency (src, edges) SELECT src, CAST(substr(?3, first * {cell} + 1, count * {cell}) AS TEXT) "
+    sql = (f"{verb} INTO adjacency (src, edges) SELECT src, CAST(substr(?3, first * {cell} + 1, count * {cell}) AS TEXT) "
            f"FROM ({rows.select()})")
     return sql, (rows.blob, rows.count, text)
 
@@ -589,7 +589,7 @@ def _relationship_rows(graph: Graph) -> Iterator[Statement]:
     if e == 0:
         return
     for lo, hi in _source_batches(graph):
-        yield _adjacency_batch(graph, lo, hi), "writing relationships", int(graph.out_indptr[hi]) / e
+        yield _adjacency_batch(graph, np.arange(lo, hi)), "writing relationships", int(graph.out_indptr[hi]) / e
 
 
 class WorldSource(Protocol):
@@ -648,7 +648,8 @@ async def _write_relationships(db: aiosqlite.Connection, graph: Graph, progress:
 
 
 async def _rewrite_adjacency(db: aiosqlite.Connection, graph: Graph, sources: np.ndarray) -> None:
-    """Bring the ``adjacency`` rows of ``sources`` (agent indices) in line with the graph."""
+    """Bring the ``adjacency`` rows of ``sources`` (agent indices) in line with the graph: rows of agents
+    left without followers deleted, the others written again, a block of about a million edges a statement."""
     sources = np.unique(sources.astype(np.int64))
     if sources.size == 0:
         return
@@ -656,14 +657,12 @@ async def _rewrite_adjacency(db: aiosqlite.Connection, graph: Graph, sources: np
     gone = sources[deg == 0]
     if gone.size:
         await db.execute("DELETE FROM adjacency WHERE src IN (SELECT value FROM json_each(?))", (json.dumps(gone.tolist()),))
-    rows: list[tuple[int, str]] = []
-    # Runs of consecutive sources are built together (a slice of the CSR each).
-    live = sources[deg > 0]
-    if live.size:
-        breaks = np.flatnonzero(np.diff(live) != 1) + 1
-        for run in np.split(live, breaks):
-            rows.extend(adjacency_rows(graph, int(run[0]), int(run[-1]) + 1))
-    await db.executemany("INSERT OR REPLACE INTO adjacency (src, edges) VALUES (?, ?)", rows)
+    live, deg = sources[deg > 0], deg[deg > 0]
+    cuts = np.searchsorted(np.cumsum(deg), np.arange(1_000_000, int(deg.sum()), 1_000_000), side="left") + 1
+    for part in np.split(live, cuts):
+        stmt = _adjacency_batch(graph, part, verb="INSERT OR REPLACE")
+        if stmt is not None:
+            await db.execute(*stmt)
 
 
 async def save_world(world: World | WorldSource, path: str, *, force: bool = False, progress: Progress = None,
@@ -700,7 +699,7 @@ async def save_world(world: World | WorldSource, path: str, *, force: bool = Fal
             await db.execute("PRAGMA page_size = 16384")
             await db.execute("PRAGMA journal_mode = OFF")
             await db.execute("PRAGMA synchronous = OFF")
-            await db.execute("PRAGMA cache_size = -131072")
+            await db.execute("PRAGMA cache_size = -16384")  # appends need little cache; more only costs memory
             await db.executescript(SCHEMA)
             await db.execute("BEGIN")
             await db.executemany("INSERT INTO persona_words (kind, code, word) VALUES (?, ?, ?)", pool_rows())
