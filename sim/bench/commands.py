@@ -12,8 +12,9 @@ plain yardstick measured in the same run on the same machine:
 - ``analyze``: igraph's Leiden (modularity, two iterations) on an igraph graph built from numpy arrays,
   the work that dominates ``--all``.
 
-Figures are medians over the repetitions; targets are the issue's 1,000,000-agent ones, scaled linearly
-with the number of agents above a million.
+Before each command (and each yardstick) ``os.sync()`` writes to disk what the one before left in the page
+cache, so that none pays for another's writing. Figures are medians over the repetitions; targets are the
+1,000,000-agent ones, scaled linearly with the number of agents above a million.
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ def bench_commands(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
     try:
         for r in range(repeats):
             for name in names:
+                os.sync()  # what the command before wrote is on disk: each starts from the same state
                 seconds, rss = _run(commands[name], folder)
                 runs[name]["seconds"].append(seconds)
                 runs[name]["rss"].append(rss)
@@ -209,6 +211,7 @@ def bench_commands(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
             # The yardsticks, on the world just made (alternating with the commands, so both meet the machine
             # in the same state), each in a process of its own: this one stays small, so the commands it
             # starts report their own peak RSS (a child's high-water mark starts from its parent's).
+            os.sync()
             plain = _yardstick("plain", snap, folder)
             yard["new"].append(plain)
             yard["load"].append(plain)

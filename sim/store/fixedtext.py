@@ -95,10 +95,11 @@ class FixedRows:
     Args:
         fields: ``(name, values, is_float)`` per field, all of the same length; integer values, or floats
             already scaled by :func:`scaled_floats` (``is_float``: SQL divides them back).
+        count: the number of rows when there is no field (every column computed in SQL).
     """
 
-    def __init__(self, fields: Sequence[tuple[str, np.ndarray, bool]]) -> None:
-        self.count = len(fields[0][1]) if fields else 0
+    def __init__(self, fields: Sequence[tuple[str, np.ndarray, bool]], count: int | None = None) -> None:
+        self.count = len(fields[0][1]) if fields else int(count or 0)
         self.names = [f[0] for f in fields]
         self.floats = [f[2] for f in fields]
         self.widths = [decimal_width(np.asarray(f[1])) for f in fields]
@@ -120,4 +121,4 @@ class FixedRows:
             cols.append(f"{cell} / {FLOAT_SCALE!r} AS {name}" if is_float else f"{cell} AS {name}")
             at += w
         return (f"WITH RECURSIVE r(i) AS (SELECT 0 WHERE ?{count} > 0 UNION ALL SELECT i + 1 FROM r WHERE i + 1 < ?{count}) "
-                f"SELECT r.i AS i, {', '.join(cols)} FROM r")
+                f"SELECT {', '.join(['r.i AS i', *cols])} FROM r")

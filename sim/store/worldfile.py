@@ -401,17 +401,29 @@ def _agent_batch(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, 
     for j, kind in enumerate(CODE_COLUMNS):
         values[kind] = c["persona_codes"][start:stop, j]
     fields: list[tuple[str, np.ndarray, bool]] = []
+    # A column the same for every agent of the block (a status, a community not detected yet) or equal to
+    # the index (synthetic ids) is written as an SQL expression: nothing of it to cut and parse per row.
+    shared: dict[str, str] = {}
+    if np.array_equal(values["orig_id"], np.arange(start, stop)):
+        shared["orig_id"] = "?3 + i"
     for name in _AGENT_FIELDS:
+        if name in shared:
+            continue
         if name in values:
-            fields.append((name, values[name].astype(np.int64), False))
+            v = values[name].astype(np.int64)
+            if v.size and v[0] == v.min() == v.max():
+                shared[name] = str(int(v[0]))
+            else:
+                fields.append((name, v, False))
             continue
         scaled = scaled_floats(c[name][start:stop])
-        if scaled is None:  # a value SQLite's text cannot carry this way (not finite): bind the rows one by one
+        if scaled is None:  # a value too large for 7 decimals as a 64-bit integer: the JSON way
             return _agent_rows_bound(c, start, stop)
         fields.append((name, scaled, True))
-    rows = FixedRows(fields)
-    names = ", ".join(_AGENT_FIELDS)
-    return f"INSERT INTO agent_rows (id, {names}) SELECT ?3 + i, {names} FROM ({rows.select()})", (rows.blob, rows.count, start)
+    rows = FixedRows(fields, count=stop - start)
+    picks = ", ".join(shared.get(name, name) for name in _AGENT_FIELDS)
+    return (f"INSERT INTO agent_rows (id, {', '.join(_AGENT_FIELDS)}) SELECT ?3 + i, {picks} FROM ({rows.select()})",
+            (rows.blob, rows.count, start))
 
 
 def _mirror_update(c: dict[str, np.ndarray], names: list[str], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
