@@ -40,19 +40,20 @@ class IndependentCascade(PropagationModel):
 
     def step(self, ctx):
         targets, edges = ctx.gather_targets()
-        open_ = np.flatnonzero(ctx.state[targets] == 0)
-        edges = edges[open_]
-        prob = self.p["p"] * ctx.trust[edges] if self.p["trust_weighted"] else self.p["p"]
+        # np.take rather than fancy indexing: the same values, a good deal faster on large arrays.
+        open_ = np.flatnonzero(np.take(ctx.state, targets) == 0)
+        edges = np.take(edges, open_)
+        prob = self.p["p"] * np.take(ctx.trust, edges) if self.p["trust_weighted"] else self.p["p"]
         hit = open_[ctx.random_edges(edges) < prob]
         # First successful sender per target: sort (target, position) pairs; positions ascend with the sender.
         span = targets.size + 1
-        key = targets[hit].astype(np.int64) * span + hit
+        key = np.take(targets, hit).astype(np.int64) * span + hit
         key.sort()
         winners = key // span
         first = np.ones(key.size, dtype=bool)
         first[1:] = winners[1:] != winners[:-1]
-        sources = ctx.gather_sources()[key[first] % span]
-        result = StepResult(winners[first], 1, sources, attempts=int(edges.size), exposed=targets[open_])
+        sources = np.take(ctx.gather_sources(), key[first] % span)
+        result = StepResult(winners[first], 1, sources, attempts=int(edges.size), exposed=np.take(targets, open_))
         shown, sharers = ctx.feed_open()
         if shown.size:
             hit = ctx.random_agents(shown) < min(1.0, self.p["p"] * self.p["feed_weight"])

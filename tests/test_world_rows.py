@@ -141,6 +141,7 @@ async def test_a_version_1_file_opens_and_is_rewritten_at_its_first_checkpoint(t
     assert con.execute("SELECT type FROM sqlite_master WHERE name = 'relationships'").fetchone() == ("view",)
     assert json.loads(con.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0]) == FORMAT_VERSION
     assert np.array_equal(_edges(con), before)
+    assert con.execute("SELECT COUNT(*) FROM follows").fetchone()[0] == small_world.num_edges  # the view over it
     assert check_world(path)["ok"], check_world(path)["problems"]
 
 

@@ -23,8 +23,8 @@ def csr_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.
     """Positions in a CSR's column arrays of every entry of the given rows, row after row, and the
     number of entries of each row. One ``repeat`` and one ``arange``: no Python loop."""
     rows = np.asarray(rows, dtype=np.int64)
-    starts = indptr[rows]
-    counts = indptr[rows + 1] - starts
+    starts = np.take(indptr, rows)
+    counts = np.take(indptr, rows + 1) - starts
     total = int(counts.sum())
     if total == 0:
         return np.empty(0, dtype=np.int64), counts

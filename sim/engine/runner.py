@@ -276,6 +276,8 @@ class _Ensemble:
         inj = self.inject
         s = sim.inject(inj["text"], topics=inj["topics"], seeds=inj["seeds"], model=inj["model"], params=inj["params"],
                        priority=inj["priority"], seed=self.seed + r, author=inj["author"])
+        # Nothing reads the adoption records of a run nobody keeps (no world file; texts are off offline).
+        s.record_events = self.config.texts_per_tick > 0
         t0 = time.perf_counter()
         done = 0
         totals = dict.fromkeys(_TOTALS, 0)

@@ -650,6 +650,9 @@ class PropagationSession:
     #: Whether rounds are appended to the series (off only to measure what recording costs: ``agora bench
     #: series``); the state counts are kept either way (models may read them).
     record_series: bool = field(default=True, repr=False)
+    #: Whether adoption records are kept for :meth:`take_events` (off in a headless ensemble, where no world
+    #: file and no text writer reads them; not persisted).
+    record_events: bool = field(default=True, repr=False)
     #: Wall time spent recording the series (counting states and appending rows; not persisted).
     series_seconds: float = field(default=0.0, repr=False)
     #: Agents in each state now (kept up to date from the agents that change state; not persisted).
@@ -872,10 +875,13 @@ class PropagationSession:
                                          "arrays of numbers, booleans or text under text keys (it is saved with the session)")
 
     def is_done(self, world: "World", tick: int, online: np.ndarray | None = None, call: Any = call_directly) -> bool:
-        """The model's ``is_done`` (as a plain bool), through ``call`` (see :meth:`start`)."""
+        """The model's ``is_done`` (as a plain bool), through ``call`` (see :meth:`start`). A model that keeps
+        the contract's own ``is_done`` (nobody transmits) is answered here: no plugin code runs for it."""
         assert self.model is not None
-        ctx = StepContext(self, world, tick, online)
         model = self.model
+        if type(model).is_done is PropagationModel.is_done:
+            return self.frontier.size == 0
+        ctx = StepContext(self, world, tick, online)
         try:
             done = call(lambda: bool(model.is_done(ctx)), what=f"model {self.model_name}", where="in is_done",
                         then="session failed")
@@ -892,6 +898,8 @@ class PropagationSession:
 
     def _record(self, tick: int, agents: np.ndarray, sources: np.ndarray, kind: int | np.ndarray,
                 via: int | np.ndarray = VIA_GRAPH) -> None:
+        if not self.record_events:
+            return
         rec = np.empty(len(agents), dtype=EVENT_DTYPE)
         rec["tick"] = tick
         rec["agent"] = agents
@@ -943,7 +951,7 @@ class PropagationSession:
                 agents, sources, via = agents[ok], sources[ok], via[ok]
                 if not np.isscalar(new_state):
                     new_state = np.asarray(new_state)[ok]
-        prev = self.state[agents]
+        prev = np.take(self.state, agents)
         was_adopted = one_of(prev, self.adopted_states)
         now_adopted = one_of(new_state, self.adopted_states)
         if type(self.model).progressive and np.any(was_adopted & ~now_adopted):
@@ -972,7 +980,7 @@ class PropagationSession:
             exposed = ctx._targets[0]
         if exposed is not None and len(exposed):
             targets = np.asarray(exposed)
-            fresh = targets[~self.exposed[targets]]
+            fresh = targets[~np.take(self.exposed, targets)]
             if fresh.size:
                 # Setting flags and recounting (a vectorised O(N) count) is cheaper than de-duplicating.
                 self.exposed[fresh] = True
