@@ -53,7 +53,8 @@ class IndependentCascade(PropagationModel):
         first = np.ones(key.size, dtype=bool)
         first[1:] = winners[1:] != winners[:-1]
         sources = np.take(ctx.gather_sources(), key[first] % span)
-        result = StepResult(winners[first], 1, sources, attempts=int(edges.size), exposed=np.take(targets, open_))
+        # Exposed: every target (the engine's default). Those not open have adopted, so were exposed already.
+        result = StepResult(winners[first], 1, sources, attempts=int(edges.size))
         shown, sharers = ctx.feed_open()
         if shown.size:
             hit = ctx.random_agents(shown) < min(1.0, self.p["p"] * self.p["feed_weight"])

@@ -303,7 +303,9 @@ def _ndlib_ic(world, seeds: np.ndarray, p: float) -> dict[str, Any]:
     while True:
         it = model.iteration(node_status=False)
         iterations += 1
-        if it["status_delta"].get(1, 0) == 0 and iterations > 1 or iterations > 10_000:
+        # Until nobody is infected (status 1) any more. (Stopping when the infected count does not change
+        # stopped some cascades after two iterations: as many newly infected as removed.)
+        if iterations > 1 and it["node_count"].get(1, 0) == 0 or iterations > 10_000:
             break
     seconds = time.perf_counter() - t0
     reached = int(it["node_count"].get(1, 0) + it["node_count"].get(2, 0))
