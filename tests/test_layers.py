@@ -1,10 +1,10 @@
 """The layer rule of docs/architecture.md, read from the source with ``ast`` (so an import inside a
 function, a relative import and an import under ``TYPE_CHECKING`` all count):
 
-    cli  ->  bench  ->  engine  ->  social | analysis | llm  ->  store  ->  model  ->  plugin  ->  core  ->  errors
+    cli  ->  bench | api  ->  engine  ->  social | analysis | llm  ->  store  ->  model  ->  plugin  ->  core  ->  errors
 
 A module may import its own package and anything to its right, never to its left nor a package of the
-same rank (social, analysis and llm do not import each other). ``sim`` has at most six top-level modules.
+same rank (social, analysis and llm do not import each other; nor do bench and api). ``sim`` has at most six top-level modules.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 #: Rank of each part of ``sim``: a part may import only parts of lower rank (and itself).
 RANK = {
     "sim.errors": 0, "sim.core": 1, "sim.plugin": 2, "sim.model": 3, "sim.store": 4,
-    "sim.social": 5, "sim.analysis": 5, "sim.llm": 5, "sim.engine": 6, "sim.bench": 7, "sim.cli": 8,
+    "sim.social": 5, "sim.analysis": 5, "sim.llm": 5, "sim.engine": 6, "sim.bench": 7, "sim.api": 7, "sim.cli": 8,
     "sim.__main__": 9,
 }
 TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py", "plugin.py"}

@@ -311,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.cli import audit as cli_audit
 
     cli_audit.add_command(sub)
+    from sim.cli import serve as cli_serve
+
+    cli_serve.add_commands(sub)
     return p
 
 
@@ -851,6 +854,7 @@ _cmd_analysis = _delegate("analysis")
 _cmd_llm = _delegate("llm")
 _cmd_audit = _delegate("audit")
 _cmd_check = _delegate("check")
+_cmd_serve = _delegate("serve")
 _cmd_sweep = _delegate("sweep")
 _cmd_plot = _delegate("plot")
 _cmd_plugins = _delegate("plugins")
@@ -996,7 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
         "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
         "topics": _cmd_topics, "bench": _cmd_bench, "run": _cmd_run, "tui": _cmd_tui, None: _cmd_tui,
         "plugins": _cmd_plugins, "social": _cmd_social, "interview": _cmd_llm, "llm": _cmd_llm, "sweep": _cmd_sweep, "check": _cmd_check, "analyze": _cmd_analysis, "export": _cmd_analysis, "path": _cmd_analysis,
-        "audit": _cmd_audit, "plot": _cmd_plot,
+        "audit": _cmd_audit, "plot": _cmd_plot, "serve": _cmd_serve,
     }
     handler = handlers[args.command]
     if hasattr(signal, "SIGUSR1"):  # kill -USR1 PID prints every thread's stack: what a hung run waits on

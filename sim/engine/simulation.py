@@ -103,7 +103,8 @@ class Simulation:
 
     def inject(self, text: str | None, *, topics: list[str] | tuple[str, ...] = (), author: int | None = None,
                seeds: str = "random:10", model: str = "ic", params: dict[str, Any] | None = None,
-               priority: int = 0, seed: int = 0, recommender: str | None = None) -> PropagationSession:
+               priority: int = 0, seed: int = 0, recommender: str | None = None,
+               actor: str | None = None) -> PropagationSession:
         """Inject a message and queue its propagation session.
 
         Args:
@@ -117,6 +118,7 @@ class Simulation:
             seed: varies the session's generator (repeated runs use different values).
             recommender: content recommender that puts this message in feeds (None: the world's;
                 ``"none"``: kept out of feeds).
+            actor: who asked, named in the audit log (an API token's name; None: nobody named).
 
         Returns:
             The queued session.
@@ -171,7 +173,7 @@ class Simulation:
             self.writer.submit_audit("inject", {
                 "message": message_id, "session": session_id, "tick": tick, "text": text[:TEXT_LIMIT],
                 "topics": list(topics), "author": author, "seeds": str(spec), "model": model, "params": clean,
-                "priority": int(priority), "recommender": recommender,
+                "priority": int(priority), "recommender": recommender, **({"by": actor} if actor else {}),
             })
         if load_error is not None:
             session.fail(load_error, tick)
@@ -194,8 +196,8 @@ class Simulation:
 
         self.llm.write(self.world.tick, int(message["author"]), message, session.id, "post", written, provisional=True)
 
-    def cancel(self, session_id: int) -> PropagationSession:
-        """Cancel a queued or running session (a finished one is left as it is)."""
+    def cancel(self, session_id: int, *, actor: str | None = None) -> PropagationSession:
+        """Cancel a queued or running session (a finished one is left as it is); ``actor`` as in :meth:`inject`."""
         s = self.session(session_id)
         if not s.done:
             s.cancel(self.world.tick)
@@ -204,7 +206,7 @@ class Simulation:
             self.bus.publish(PropagationCompleted(s.id, "cancelled", s.reached, self.world.tick))
             if self.writer is not None:
                 self.writer.submit_audit("cancel", {"session": s.id, "message": s.message_id, "tick": self.world.tick,
-                                                    "reached": int(s.reached)})
+                                                    "reached": int(s.reached), **({"by": actor} if actor else {})})
         return s
 
     @property

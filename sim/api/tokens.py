@@ -1,0 +1,106 @@
+"""Bearer tokens of the API: who may call it, under which name, and whether only to read.
+
+A token comes from ``$AGORA_API_TOKEN`` (named ``env``) or from a file (``--token-file FILE``, named after
+the file: ``admin.token`` is ``admin``; ``--read-token-file`` for tokens that may only read). A file
+holds the token on its first non-empty line. Tokens are compared in constant time
+(:func:`hmac.compare_digest`) against every known token, so the time of a refusal says nothing of how
+close a guess was. A token is never printed, logged or written anywhere: the audit log and the answers
+carry only its name.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from dataclasses import dataclass
+
+from sim.errors import BadParameterError
+
+#: Shortest token accepted: anything shorter is guessable.
+MIN_LENGTH = 16
+ENV_VAR = "AGORA_API_TOKEN"
+
+
+@dataclass(frozen=True)
+class Token:
+    name: str
+    secret: bytes
+    read_only: bool
+
+    def __repr__(self) -> str:  # never the secret
+        return f"Token(name={self.name!r}, read_only={self.read_only})"
+
+
+def _checked(secret: str, where: str) -> bytes:
+    secret = secret.strip()
+    if len(secret) < MIN_LENGTH:
+        raise BadParameterError(f"the token in {where} is shorter than {MIN_LENGTH} characters: use a long random one "
+                                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    if any(c.isspace() for c in secret):
+        raise BadParameterError(f"the token in {where} holds whitespace: put the token alone on the first line")
+    return secret.encode()
+
+
+def read_token_file(path: str) -> str:
+    """The token of a token file (its first non-empty line).
+
+    Raises:
+        BadParameterError: the file cannot be read or holds no token.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    return line.strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise BadParameterError(f"token file {path!r} cannot be read ({reason}): give a file holding the token") from None
+    raise BadParameterError(f"token file {path!r} is empty: put the token on its first line")
+
+
+class Tokens:
+    """The tokens an API server accepts."""
+
+    def __init__(self, tokens: list[Token]) -> None:
+        names = [t.name for t in tokens]
+        if len(set(names)) != len(names):
+            raise BadParameterError("two tokens have the same name: name token files differently")
+        self.tokens = tokens
+
+    @classmethod
+    def from_sources(cls, token_files: list[str] = (), read_token_files: list[str] = (),  # type: ignore[assignment]
+                     env: dict[str, str] | None = None) -> "Tokens":
+        """The tokens of ``$AGORA_API_TOKEN`` and the given files.
+
+        Raises:
+            BadParameterError: an unreadable file, a short token, two tokens of one name, or one secret
+                given twice.
+        """
+        env = os.environ if env is None else env
+        tokens: list[Token] = []
+        if env.get(ENV_VAR, "").strip():
+            tokens.append(Token("env", _checked(env[ENV_VAR], f"${ENV_VAR}"), False))
+        for path, read_only in [(p, False) for p in token_files] + [(p, True) for p in read_token_files]:
+            name = os.path.splitext(os.path.basename(path))[0] or "token"
+            tokens.append(Token(name, _checked(read_token_file(path), f"token file {path!r}"), read_only))
+        secrets = [t.secret for t in tokens]
+        if len(set(secrets)) != len(secrets):
+            raise BadParameterError("the same token is given twice: each token (and each read-only token) must differ")
+        return cls(tokens)
+
+    def __bool__(self) -> bool:
+        return bool(self.tokens)
+
+    def check(self, authorization: str | None) -> Token | None:
+        """The token an ``Authorization: Bearer ...`` header carries, or None (missing, malformed, unknown)."""
+        if not authorization:
+            return None
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            return None
+        candidate = given.strip().encode("utf-8", errors="replace")
+        found = None
+        for t in self.tokens:  # every token compared, in constant time each
+            if hmac.compare_digest(candidate, t.secret):
+                found = t
+        return found
