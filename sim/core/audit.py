@@ -6,7 +6,8 @@ While a simulation runs, rows go through its writer (``WorldWriter.submit_audit`
 everything else it writes; a command that runs no simulation appends with :func:`append_audit`.
 
 The actions (see the README's "Audit log"): ``inject`` and ``cancel`` (recorded by the simulation itself
-when it has a writer: once, whether the terminal UI, ``agora run`` or a script asked), ``run``, ``save``,
+when it has a writer: once, whether the terminal UI, ``agora run``, the HTTP API or a script asked; a
+call of the API adds ``"by"``: the token's name), ``run``, ``step`` and ``pause`` (the API), ``save``,
 ``load``, ``analysis``, ``social``, ``llm settings``, ``plugin_reload`` and ``interview``.
 
 ``agora audit WORLD [--action A] [--limit N] [--json]`` shows the log (``sim.cli.audit``).
@@ -26,7 +27,8 @@ from sim.errors import BadFileError
 
 #: The actions Agora records (see the module docstring); ``agora audit --action`` accepts these and any
 #: other action found in the log.
-ACTIONS = ("inject", "cancel", "run", "save", "load", "analysis", "social", "llm settings", "plugin_reload", "interview")
+ACTIONS = ("inject", "cancel", "run", "step", "pause", "save", "load", "analysis", "social", "llm settings", "plugin_reload",
+           "interview")
 
 #: How much of a message's text an ``inject`` row keeps (the whole text is in the ``messages`` table).
 TEXT_LIMIT = 1000
