@@ -193,6 +193,7 @@ def test_malformed_bodies_and_bad_values_are_one_sentence(server):
         ("GET", "/api/v1/agents/-5", None, 404, "no agent"),
         ("POST", "/api/v1/snapshots/missing/load", None, 404, "no snapshot 'missing'"),
         ("GET", "/api/v1/nothing", None, 404, "no route"),
+        ("POST", "/api/v1/messages", b'{"text": "' + b"x" * (2 << 20) + b'"}', 400, "more than the"),
         ("DELETE", "/api/v1/world", None, 405, "not allowed"),
     ]
     for method, path, raw, want, needle in cases:
@@ -343,6 +344,20 @@ def test_refusals_at_start_are_one_sentence(tmp_path, world_file):
     assert res.returncode == 2 and "does not exist" in res.stderr and ADMIN not in res.stderr
 
 
+def test_the_living_network_options_of_run_apply_while_served(tmp_path, world_file):
+    import shutil
+
+    shutil.copy(world_file, tmp_path / "w.db")
+    s = Server(tmp_path, "w.db", "--recommender", "hot", "--feed-size", "5")
+    try:
+        living = s.call("GET", "/api/v1/world")[1]["living"]
+        assert living["on"] is True and living["recommender"] == "hot" and living["feed_size"] == 5
+    finally:
+        assert s.stop() == 0
+    res = agora(tmp_path, "serve", "w.db", "--port", "0", "--recommender", "nope", env={"AGORA_API_TOKEN": ADMIN})
+    assert res.returncode == 2 and "nope" in res.stderr and res.stderr.count("\n") == 1
+
+
 def test_metrics_and_health_on_the_same_server(tmp_path, world_file):
     import shutil
 
@@ -356,3 +371,23 @@ def test_metrics_and_health_on_the_same_server(tmp_path, world_file):
         assert s.call("GET", "/api/v1/world", token=None)[0] == 401  # the API still needs its token
     finally:
         assert s.stop() == 0
+
+
+def test_the_websocket_carries_the_same_events(server):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{server.port}/api/v1/live"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, additional_headers={"Authorization": "Bearer wrong-token-0123456789"}, open_timeout=WAIT)
+    assert refused.value.response.status_code == 401
+    with connect(url, additional_headers={"Authorization": f"Bearer {ADMIN}"}, open_timeout=WAIT) as ws:
+        hello = json.loads(ws.recv(timeout=WAIT))
+        assert hello["type"] == "hello" and hello["agents"] == 3000
+        assert server.call("POST", "/api/v1/messages", {"text": "ws", "params": {"p": 0.2}})[0] == 201
+        assert server.call("POST", "/api/v1/step", {"ticks": 2})[0] == 200
+        seen = []
+        while len([e for e in seen if e["type"] == "tick"]) < 2:
+            seen.append(json.loads(ws.recv(timeout=WAIT)))
+        assert seen[0]["type"] == "message" and seen[0]["text"] == "ws"
+        assert [e["tick"] for e in seen if e["type"] == "tick"] == [0, 1]

@@ -9,11 +9,13 @@ the world are serialised by the host and recorded in the world's audit log under
 ``GET /api/v1/events`` is a Server-Sent Events stream: a ``hello`` event with the world's state, then one
 ``tick`` event per tick while the world runs (the dashboard's figures and every live session's counts),
 and ``message``, ``session_started``, ``session_finished``, ``state``, ``load`` events as they happen.
+``/api/v1/live`` carries the same events over a WebSocket, one JSON message each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,7 +23,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sim.api.tokens import Token, Tokens
 from sim.engine.host import NotFoundError, StateError, WorldHost
@@ -30,6 +33,8 @@ from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceErro
 Handler = Callable[[Request], Awaitable[Response]]
 #: Seconds between keep-alive comments on an idle event stream.
 KEEPALIVE = 15.0
+#: The largest body a call takes (a message's text included).
+MAX_BODY = 1 << 20
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -59,6 +64,7 @@ class App:
             Route(f"{v1}/snapshots", self.guard(self.save, changes=True), methods=["POST"]),
             Route(v1 + "/snapshots/{name}/load", self.guard(self.load, changes=True), methods=["POST"]),
             Route(f"{v1}/events", self.guard(self.stream), methods=["GET"]),
+            WebSocketRoute(f"{v1}/live", self.live),
             Route(f"{v1}/openapi.json", self.guard(self.openapi), methods=["GET"]),
         ]
         if monitor is not None:
@@ -100,7 +106,14 @@ class App:
         Raises:
             BadParameterError: not JSON, or not an object.
         """
-        raw = await request.body()
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+            raise BadParameterError(f"the body is {int(declared):,} bytes, more than the {MAX_BODY:,} a call takes: send less")
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise BadParameterError(f"the body is more than the {MAX_BODY:,} bytes a call takes: send less")
         if not raw.strip():
             if empty_ok:
                 return {}
@@ -208,6 +221,39 @@ class App:
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def live(self, websocket: WebSocket) -> None:
+        """The event stream over a WebSocket (``/api/v1/live``): each event one JSON text message, ``type``
+        included. The token goes in the handshake's ``Authorization`` header (refused with 401 before the
+        socket opens)."""
+        if self.tokens and self.tokens.check(websocket.headers.get("authorization")) is None:
+            await websocket.send_denial_response(error(401, "a valid bearer token is needed: send 'Authorization: Bearer TOKEN'"))
+            return
+        await websocket.accept()
+        listener = self.host.events.subscribe()
+        gone = asyncio.ensure_future(self._until_closed(websocket))
+        try:
+            await websocket.send_text(json.dumps({"type": "hello", **self.host.summary()}, default=str))
+            while not self.closing.is_set() and not gone.done():
+                event = await listener.get(timeout=1.0)
+                if event is not None:
+                    await websocket.send_text(json.dumps(event, default=str))
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            self.host.events.unsubscribe(listener)
+            gone.cancel()
+            with contextlib.suppress(Exception):  # already closed by the client: nothing to do
+                await websocket.close()
+
+    @staticmethod
+    async def _until_closed(websocket: WebSocket) -> None:
+        """Returns when the client closes the socket (what it sends is ignored)."""
+        try:
+            while True:
+                await websocket.receive_text()
+        except (WebSocketDisconnect, RuntimeError, KeyError):
+            return
 
     async def metrics(self, request: Request) -> Response:
         body, ctype = self.monitor.exposition(request.headers.get("accept"))

@@ -49,7 +49,8 @@ def spec() -> dict[str, Any]:
         "info": {"title": "Agora management API", "version": __version__,
                  "description": "Drive a running Agora world: inject messages, step, run and pause it, read its "
                                 "sessions, agents and communities, save and load snapshots, and follow its live "
-                                "events (Server-Sent Events). Every route needs a bearer token when the server has "
+                                "events (Server-Sent Events at /api/v1/events, or a WebSocket at /api/v1/live with the "
+                                "same events as JSON messages). Every route needs a bearer token when the server has "
                                 "any; read-only tokens may only GET."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],

@@ -98,8 +98,8 @@ async def serve(args: argparse.Namespace) -> int:
 
     from sim.api.app import App
     from sim.api.tokens import Tokens
-    from sim.cli.llm import llm_overrides
-    from sim.cli.main import _social_changes
+    from sim.cli.llm import llm_overrides, refuse_unused_llm
+    from sim.cli.main import _check_social_params, _social_changes
     from sim.engine.host import WorldHost
 
     tokens = Tokens.from_sources(args.token_file, args.read_token_file)
@@ -112,11 +112,15 @@ async def serve(args: argparse.Namespace) -> int:
     host = None
     monitor = None
     try:
+        changes = _social_changes(args)
         host = await WorldHost.open(
-            args.world, plugin_dirs=args.plugins, social=_social_changes(args) or None, llm=llm_overrides(args) or None,
+            args.world, plugin_dirs=args.plugins, social=changes or None, llm=llm_overrides(args) or None,
             plugin_budget=args.plugin_budget, snapshots=args.snapshots,
             checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
-            checkpoint_seconds=args.checkpoint_seconds or 60.0)
+            checkpoint_seconds=args.checkpoint_seconds or 60.0,
+            check_llm=lambda config: refuse_unused_llm(args, config, command="run"))
+        if changes:
+            _check_social_params(host.sim.social.settings, changes)
         if args.metrics:
             from sim.engine.observe import Monitor
 

@@ -117,10 +117,13 @@ class WorldHost:
     @classmethod
     async def open(cls, path: str, *, plugin_dirs: list[str] | tuple[str, ...] = (), social: dict[str, Any] | None = None,
                    llm: dict[str, Any] | None = None, plugin_budget: float | None = None, snapshots: str | None = None,
-                   checkpoint_every: int | None = 50, checkpoint_seconds: float | None = 60.0) -> "WorldHost":
+                   checkpoint_every: int | None = 50, checkpoint_seconds: float | None = 60.0,
+                   check_llm: Any = None) -> "WorldHost":
         """Open the world file at ``path`` with its writer (recovering it after a crash) and a simulation.
 
-        ``social`` and ``llm`` override the world's living-network and LLM settings while it is served.
+        ``social`` and ``llm`` override the world's living-network and LLM settings while it is served;
+        ``check_llm`` is handed the resolved LLM configuration before anything starts (the command refuses
+        settings that would have no effect there).
 
         Raises:
             BadFileError: the world file cannot be opened; BadParameterError: bad settings.
@@ -133,6 +136,8 @@ class WorldHost:
         from sim.store.writer import WorldWriter
 
         world = await open_world(path)
+        if check_llm is not None:
+            check_llm(LLMConfig.resolve(world.config.get("llm"), llm))
         dirs = list(plugin_dirs)
         if os.path.isdir(world_plugin_dir(path)):
             dirs.append(world_plugin_dir(path))
