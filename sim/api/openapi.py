@@ -68,10 +68,11 @@ def spec() -> dict[str, Any]:
                                              code="201", body=message, errors=changing)},
             "/api/v1/step": {"post": _op("Advance the paused world by ticks (default 1, at most 10,000)",
                                          _json("the new tick"), errors=(*changing, "409"),
-                                         body={"type": "object", "properties": {"ticks": {"type": "integer", "minimum": 1}}})},
+                                         body={"type": "object", "additionalProperties": False,
+                                               "properties": {"ticks": {"type": "integer", "minimum": 1, "maximum": 10000}}})},
             "/api/v1/run": {"post": _op("Run the world (as fast as possible, or at ticks_per_second)", _json("running"),
-                                        errors=changing, body={"type": "object", "properties": {
-                                            "ticks_per_second": {"type": "number", "exclusiveMinimum": 0}}})},
+                                        errors=changing, body={"type": "object", "additionalProperties": False, "properties": {
+                                            "ticks_per_second": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000}}})},
             "/api/v1/pause": {"post": _op("Pause after the tick under way; the world is checkpointed", _json("paused"),
                                           errors=changing)},
             "/api/v1/sessions": {"get": _op("Every propagation session", _json("the sessions"))},
@@ -83,7 +84,7 @@ def spec() -> dict[str, Any]:
             "/api/v1/snapshots": {
                 "get": _op("The snapshots in the server's snapshot folder", _json("snapshots")),
                 "post": _op("Save the world as a snapshot", _json("saved"), code="201", errors=(*changing, "503"),
-                            body={"type": "object", "required": ["name"], "properties": {
+                            body={"type": "object", "required": ["name"], "additionalProperties": False, "properties": {
                                 "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"}}}),
             },
             "/api/v1/snapshots/{name}/load": {"post": _op("Replace the world by a snapshot (the run goes on if it was running)",
