@@ -19,8 +19,10 @@ Each round:
    (``sample``; drawn from a generator of the session's own, so the rule's random numbers are unchanged) —
    are asked through the simulation's LLM service, within the tick's budget. They wait in ``deciding``
    instead of taking the rule's decision, which is kept as their fallback. The prompt holds the agent's
-   persona and interests, the message and its author, who shared it, and up to ``history`` other messages
-   the agent has seen.
+   persona and interests, the message and its author, who shared it, and the agent's memory (its summary,
+   what it recalls as relevant to the message, its recent events: ``sim.core.agentmemory``; an agent the
+   LLM is asked about remembers from then on). With the world's ``memory`` setting ``off``, up to
+   ``history`` other messages the agent has seen stand in for its memory.
 
 Nothing waits for an answer: it lands when the server answers, and is applied in the next round. An answer
 from the world's cache lands at once (applied in the next round), so a replay with the cache on is
@@ -118,18 +120,27 @@ class LLMDecisions(PropagationModel):
     def _ask(self, ctx, agent: int, sharer: int) -> bool:
         llm = ctx.llm
         msg = ctx.message
-        seen, _ = llm.memory(agent, skip_message=msg.get("id"), limit=self.p["history"]) if self.p["history"] else ([], [])
+        text = str(msg.get("text", ""))
+        memory, tokens, new = "", 0, False
+        if llm.remembering and llm.budget_left > 0:  # the agent's memory: summary, recalled, recent
+            new = llm.enroll(agent, tick=ctx.tick)
+            memory, tokens = llm.memory_for(agent, text)
+        seen: list[str] = []
+        if not memory and self.p["history"]:
+            seen, _ = llm.memory(agent, skip_message=msg.get("id"), limit=self.p["history"])
         messages = prompts.decision_prompt(
-            ctx.world.persona(agent), llm.interests(agent), str(msg.get("text", "")),
-            author=llm.name(msg.get("author")), sharer=llm.name(sharer), seen=seen,
+            ctx.world.persona(agent), llm.interests(agent), text,
+            author=llm.name(msg.get("author")), sharer=llm.name(sharer), seen=seen, memory=memory,
         )
         inbox = self.inbox
 
         def landed(completion, a=agent):
             inbox.append((a, completion))
 
-        if llm.ask(messages, landed, parse=prompts.parse_decision):
+        if llm.ask(messages, landed, parse=prompts.parse_decision, memory_tokens=tokens):
             self.asked.add(agent)
+            if new:  # this round's exposures were taken before it remembered: what it is shown now
+                llm.note_seen(agent, ctx.tick, msg, sharer)
             return True
         return False
 

@@ -146,7 +146,7 @@ def test_the_happy_path(server, tmp_path):
         assert sum(series[k][i] for k in ("S", "I", "R")) == 3000
     assert server.call("GET", "/api/v1/sessions")[1]["sessions"][0]["id"] == 1
     status, a, _ = server.call("GET", "/api/v1/agents/17")
-    assert status == 200 and a["id"] == 17 and "name" in a
+    assert status == 200 and a["id"] == 17 and "name" in a and a["memory"]["remembers"] is False
     assert server.call("GET", "/api/v1/communities")[0] == 200
     status, saved, _ = server.call("POST", "/api/v1/snapshots", {"name": "day-1"})
     assert status == 201 and saved["name"] == "day-1" and saved["tick"] == 4 and (tmp_path / "day-1.snap").is_file()

@@ -241,12 +241,23 @@ async def test_interviews_answer_in_persona_offline_then_online_then_from_the_ca
     hobby = persona.bio.split(" who loves ")[1].rstrip(".").lower()
     assert job in ans.text.lower() or hobby in ans.text.lower()
 
-    sim2 = online(w, server.url)
+    # Without memory the same question is the same prompt: the second answer comes from the cache.
+    sim2 = online(world(), server.url, memory="off")
     first = await sim2.llm.interview(5, "Do you trust the news these days?")
     again = await sim2.llm.interview(5, "Do you trust the news these days?")
     await sim2.aclose()
     assert (first.source, again.source) == ("llm", "cache") and first.text == again.text
     assert server.received == 1
+    # With memory (the default) the agent remembers being asked: the second prompt holds the first
+    # question and answer, so the server is asked again.
+    server.keep_bodies = True
+    sim3 = online(w, server.url)
+    first = await sim3.llm.interview(5, "Do you trust the news these days?")
+    again = await sim3.llm.interview(5, "Do you trust the news these days?")
+    await sim3.aclose()
+    assert (first.source, again.source) == ("llm", "llm") and server.received == 3
+    prompt = server.bodies[-1]["messages"][1]["content"]
+    assert "an interviewer asked you" in prompt and json.dumps(first.text, ensure_ascii=False) in prompt
 
 
 async def test_cache_and_posts_persist_in_the_world_file_and_in_snapshots(tmp_path, server):
@@ -299,6 +310,9 @@ def test_cli_run_reports_llm_counts_and_the_key_is_never_written_anywhere(tmp_pa
         assert list(llm)[:7] == ["calls", "failures", "retries", "fallbacks", "cache_hits", "tokens_in", "tokens_out"]
         assert llm["calls"] == srv.received > 0 and llm["mode"] == "online" and llm["posts"] > 0
         assert KEY not in r.stdout and KEY not in r.stderr
+        # The same question twice: answered from the world's cache the second time (without agent memory;
+        # with it, the agent remembers the first interview and the prompt differs).
+        assert _agora("llm", str(tmp_path / "w.db"), "--set", "memory=off", env=env).returncode == 0
         iv = _agora("interview", str(tmp_path / "w.db"), "3", "What do you do for fun?", "--json", env=env)
         assert iv.returncode == 0, iv.stderr
         assert json.loads(iv.stdout)["source"] == "llm"

@@ -140,8 +140,9 @@ async def test_offline_header_dashboard_and_interview():
 
 async def test_online_figures_posts_and_cached_interview(online):
     """Against the fake server: online with the model in the header, LLM calls on the dashboard, posts
-    written by the LLM in the Messages view, an interview answered by the LLM and then by the cache."""
-    app = make_app(texts_per_tick=10)
+    written by the LLM in the Messages view, an interview answered by the LLM and then by the cache (with
+    agent memory off: with it on, the agent remembers the first question and the prompt differs)."""
+    app = make_app(texts_per_tick=10, memory="off")
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
         header = app.header_text().plain
@@ -255,3 +256,28 @@ async def test_the_key_never_reaches_the_screen(online):
         await pilot.pause()
         assert "SECRET" not in screen_text(app)
         assert all("SECRET" not in m for m in notifications(app))
+
+
+async def test_agent_view_shows_what_the_agent_remembers_literally(online):
+    """After two interviews (answered by the LLM), the Agents view's memory panel lists the questions and
+    answers, markup in them shown as written; the second prompt held the first question (its memory)."""
+    online.keep_bodies = True
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        panel = app._views["agents"].query_one("#agent-memory", Static)
+        app._views["agents"].show(9)
+        await pilot.pause()
+        assert "none (the LLM has not spoken for this agent" in rendered(panel)
+        screen = await open_interview(app, pilot, agent=9)
+        first = await ask(app, pilot, screen, "Did you see the [b]flood[/b] warning?")
+        second = await ask(app, pilot, screen, "What else do you remember?")
+        assert (first.source, second.source) == ("llm", "llm")
+        assert "[b]flood[/b]" in online.bodies[-1]["messages"][1]["content"]
+        await pilot.press("escape")
+        await pilot.pause()
+        app._views["agents"].show(9)
+        await pilot.pause()
+        text = rendered(panel)
+        assert "4 events" in text and "asked" in text and "answered" in text
+        assert "Did you see the [b]flood[/b] warning?" in text and first.text[:60] in text

@@ -470,7 +470,10 @@ class AgentsView(View):
     AgentsView #agent-lists { height: 1fr; }
     AgentsView #agent-lists DataTable { width: 1fr; }
     AgentsView #agent-events { height: auto; max-height: 10; padding: 0 1; }
+    AgentsView #agent-memory { height: auto; max-height: 14; padding: 0 1; border: round $primary-darken-2; }
     """
+    #: Recent memories listed in the memory panel at most.
+    MEMORIES_SHOWN = 10
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -483,6 +486,7 @@ class AgentsView(View):
             yield DataTable(id="followers", cursor_type="row")
             yield DataTable(id="followees", cursor_type="row")
         yield Static(id="agent-events", markup=False)
+        yield Static(id="agent-memory", markup=False)
 
     def on_mount(self) -> None:
         for tid, title in (("#followers", "followers"), ("#followees", "follows")):
@@ -588,6 +592,30 @@ class AgentsView(View):
         if not found:
             events.append("none yet")
         show(self.query_one("#agent-events", Static), events)
+        show(self.query_one("#agent-memory", Static), self.memory_text(self.agent_index))
+
+    def memory_text(self, idx: int) -> Text:
+        """What the agent remembers (``sim.core.agentmemory``): its size, its summary and its latest
+        events, every text shown literally."""
+        sim = self.agora.sim
+        mem = sim.llm.agent_memory(idx, recent=self.MEMORIES_SHOWN)
+        out = Text("memory: ", style="bold")
+        if not mem["remembers"]:
+            out.append(f"none (the LLM has not spoken for this agent; setting: {mem['setting']})", style="grey50")
+            return out
+        size = mem["size"]
+        out.append(f"{size['events']:,} events, {size['text_bytes']:,} bytes of text")
+        if mem["summary"]:
+            out.append("\nsummary: ", style="bold")
+            out.append_text(literal(mem["summary"]["text"], 600))
+            out.append(f" (tick {mem['summary']['tick']}, {mem['summary']['written_by']})", style="grey50")
+        for e in reversed(mem["recent"]):
+            out.append(f"\n  tick {e['tick']}  {e['kind']}  ")
+            if e["other_name"]:
+                out.append_text(literal(e["other_name"], 30, style="italic"))
+                out.append(" ")
+            out.append_text(literal(e["text"], 120))
+        return out
 
 
 # -- 4. Messages ----------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ RUN_ONLY_SETTINGS = ("calls_per_tick", "texts_per_tick", "reply_share")
 #: LLM settings a run uses with the offline generator too (how many adopters write, and replies or reposts).
 OFFLINE_RUN_SETTINGS = ("texts_per_tick", "reply_share")
 
+#: Settings of agent memory: they take effect offline too (the offline generator recalls and condenses).
+MEMORY_SETTINGS = ("memory", "memory_window", "memory_recall", "memory_tokens", "memory_summary_every",
+                   "memory_horizon", "memory_max_events")
+
 
 def _given_llm(args: argparse.Namespace) -> dict[str, str]:
     """The ``--llm KEY=VALUE`` items given (raw, names stripped; empty when none)."""
@@ -71,7 +75,8 @@ def refuse_unused_llm(args: argparse.Namespace, config: Any, *, command: str) ->
     if config.mode != "offline":
         return
     for key, value in given.items():
-        if (key == "offline" and config.offline) or (command == "run" and key in OFFLINE_RUN_SETTINGS):
+        if ((key == "offline" and config.offline) or (command == "run" and key in OFFLINE_RUN_SETTINGS)
+                or key in MEMORY_SETTINGS):
             continue  # it took effect
         when, fix = _why_offline(args, config)
         raise BadParameterError(f"--llm {key}={value} has no effect {when} (the offline generator answers): "
@@ -214,12 +219,16 @@ async def _llm(args: argparse.Namespace) -> int:
     data: dict[str, Any] = {
         "world": os.path.abspath(args.world), "settings": stored, "effective": cfg.public(),
         "why_offline": cfg.why_offline, "cache_entries": len(world.llm_cache), "posts": len(world.posts),
-        "changed": bool(changes),
+        "changed": bool(changes), "memory": world.memory.stats(),
     }
-    lines = [f"{k:<18}{v}" for k, v in stored.items()]
+    width = max(18, max(len(k) for k in stored) + 2)
+    lines = [f"{k:<{width}}{v}" for k, v in stored.items()]
     lines.append(f"mode              {cfg.mode}" + (f" ({cfg.why_offline})" if cfg.why_offline else "") +
                  f"; model {cfg.model}; servers {', '.join(cfg.base_urls) or 'the OpenAI API'}")
     lines.append(f"cache             {len(world.llm_cache):,} answers; posts {len(world.posts):,}")
+    ms = data["memory"]
+    lines.append(f"memory            {ms['agents']:,} agents remember {ms['events']:,} events, {ms['summaries']:,} summaries "
+                 f"({ms['bytes'] / 1e6:.2f} MB in memory" + (f", {ms['bytes'] / ms['agents'] / 1e3:.1f} kB per agent)" if ms["agents"] else ")"))
     if args.ping:
         service = LLMService(world, cfg)
         try:

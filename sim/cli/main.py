@@ -145,9 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("world", metavar="WORLD")
     info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
-    agent = sub.add_parser("agent", help="show one agent", description="Show one agent of a world by its original id.")
+    agent = sub.add_parser("agent", help="show one agent", description="Show one agent of a world by its original id, "
+                           "with what it remembers when the LLM speaks for it: its recent events (the short-term window, "
+                           "'agora llm WORLD --set memory_window=K'), the summary of its older ones and the size of its memory.")
     agent.add_argument("world", metavar="WORLD")
     agent.add_argument("id", type=_int, metavar="ID", help="the agent's original id")
+    agent.add_argument("--memory", type=_non_negative_int, default=None, metavar="N",
+                       help="recent memories to list (default: the world's memory_window)")
     agent.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     save = sub.add_parser("save", help="save a world file as a snapshot", description="Write a world to a snapshot file (.snap).")
@@ -488,14 +492,32 @@ def _cmd_info(args: argparse.Namespace) -> int:
 async def _cmd_agent(args: argparse.Namespace) -> int:
     from sim.store.worldfile import open_world
 
+    from sim.llm.config import LLMConfig
+    from sim.llm.service import LLMService
+    from sim.core.safe import shown
+
     world = await open_world(args.world)
-    data = world.agent(world.index_of(args.id)).to_dict()
+    i = world.index_of(args.id)
+    data = world.agent(i).to_dict()
     shown_values = dict(data)
     if data["community"] < 0:  # the JSON keeps -1; the text says what it means
         detected = bool((world.config.get("analysis") or {}).get("communities"))
         shown_values["community"] = "none (isolated, no links)" if detected else "unknown (run 'agora analyze WORLD')"
-    text = "\n".join(f"{k:<18}{', '.join(v) if isinstance(v, list) else v}" for k, v in shown_values.items())
-    _emit(args, data, text)
+    lines = [f"{k:<18}{', '.join(v) if isinstance(v, list) else v}" for k, v in shown_values.items()]
+    memory = LLMService(world, LLMConfig.resolve(world.config.get("llm"), env={})).agent_memory(i, recent=args.memory)
+    data["memory"] = memory
+    size = memory["size"]
+    if not memory["remembers"]:
+        lines.append(f"{'memory':<18}none (the LLM has not spoken for this agent; memory setting: {memory['setting']})")
+    else:
+        lines.append(f"{'memory':<18}{size['events']:,} events, {size['text_bytes']:,} bytes of text")
+        if memory["summary"]:
+            lines.append(f"{'summary':<18}{shown(memory['summary']['text'], 600)} (tick {memory['summary']['tick']}, "
+                         f"{memory['summary']['written_by']})")
+        for e in memory["recent"]:
+            who = f" [{shown(e['other_name'], 60)}]" if e["other_name"] else ""
+            lines.append(f"  tick {e['tick']:<6} {e['kind']:<13}{who} {shown(e['text'], 160)}")
+    _emit(args, data, "\n".join(lines))
     return 0
 
 

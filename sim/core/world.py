@@ -22,6 +22,7 @@ from sim.errors import BadParameterError
 from sim.core.generators import GeneratedGraph
 from sim.core.graph import Graph, GraphDelta
 from sim.core.llmcache import LLMCache
+from sim.core.agentmemory import AgentMemory
 from sim.core.posts import PostLog
 from sim.core.persona import Persona, draw_codes, persona_text
 from sim.core.topics import mask_topics
@@ -98,6 +99,8 @@ class World:
     #: Answers of the LLM by prompt (``sim.core.llmcache``) and what agents wrote (``sim.core.posts``).
     llm_cache: LLMCache = field(default_factory=LLMCache, repr=False)
     posts: PostLog = field(default_factory=PostLog, repr=False)
+    #: What LLM agents remember (``sim.core.agentmemory``): empty, and free, until an agent remembers.
+    memory: AgentMemory = field(default_factory=AgentMemory, repr=False)
     _persona_loader: Callable[[int], Persona | None] | None = field(default=None, repr=False)
     _persona_cache: OrderedDict[int, Persona] = field(default_factory=OrderedDict, repr=False)
 
@@ -120,14 +123,32 @@ class World:
         """Merge the buffered follows and unfollows into the graph; returns how many edges changed."""
         if not self.delta.pending:
             return 0
+        n = self.graph.n
         self.graph = self.delta.merge_into(self.graph)
         removed = self.delta.last_removed
         added, trust = self.delta.last_added
+        if self.memory.active:
+            self._remember_edges(n, removed, added)
         self.edge_log["removed"].append(removed)
         self.edge_log["added"].append(added)
         self.edge_log["added_trust"].append(trust)
         self.dirty_arrays.update(f"graph.{k}" for k in GRAPH_ARRAYS)
         return int(removed.size + added.size)
+
+    def _remember_edges(self, n: int, removed: np.ndarray, added: np.ndarray) -> None:
+        """Follows and unfollows of agents that remember, as memory events of both ends (keys
+        ``followed * n + follower``; the text is the other agent's name, so recall finds it by name)."""
+        mem = self.memory
+        rows: list[tuple[int, int, str, int, int, str]] = []
+        for keys, mine, theirs in ((added, "followed", "followed_by"), (removed, "unfollowed", "unfollowed_by")):
+            if keys.size == 0:
+                continue
+            followed, follower = keys // n, keys % n
+            for who, other, kind in ((follower, followed, mine), (followed, follower, theirs)):
+                m = mem.which(who)
+                if m.any():  # only the ends that remember: a handful, not every edge
+                    rows += [(a, self.tick, kind, -1, o, self.persona(o).name) for a, o in zip(who[m].tolist(), other[m].tolist())]
+        mem.record_rows(rows)
 
     def clear_edge_log(self) -> None:
         for v in self.edge_log.values():
@@ -299,7 +320,7 @@ class World:
             config=copy.deepcopy(self.config), tick=self.tick, rng_state=copy.deepcopy(self.rng_state),
             persona_overrides=dict(self.persona_overrides), messages=copy.deepcopy(self.messages),
             sessions=sessions, path=None, app_version=self.app_version,
-            delta=self.delta.copy(), llm_cache=self.llm_cache,
+            delta=self.delta.copy(), llm_cache=self.llm_cache, memory=self.memory.copy(),
         )
         return twin
 

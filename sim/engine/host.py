@@ -365,7 +365,9 @@ class WorldHost:
             i = self.world.index_of(int(original_id))
         except (TypeError, ValueError, BadParameterError):
             raise NotFoundError(f"no agent {str(original_id)[:40]!r}: agents are named by their original ids") from None
-        return self.world.agent(i).to_dict()
+        out = self.world.agent(i).to_dict()
+        out["memory"] = self.sim.llm.agent_memory(i)  # what it remembers (sim.core.agentmemory)
+        return out
 
     async def communities(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The communities table of the last analysis (empty before one)."""

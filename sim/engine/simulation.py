@@ -265,7 +265,9 @@ class Simulation:
                     self.writer.submit_events(s.id, rec)
         metrics["db_queue"] = self.writer.queue_rows if self.writer is not None else 0
         metrics["db_wait_seconds"] = waited
+        self.llm.remember_adoptions(metrics["tick"], batches)
         self.llm.write_texts(metrics["tick"], batches)
+        self.llm.maintain_memory(metrics["tick"])
         metrics.update(self.llm.metrics())
         exposures = self.social.take_exposures()
         if self.writer is not None:
@@ -290,6 +292,7 @@ class Simulation:
         else:
             online = world.advance(1)
         call = self.plugins.call
+        watch = self.llm.watching()  # agents that remember: their new exposures become memories
         if self.plugins.abandoned:
             self.plugins.sweep()  # hung plugin threads abandoned earlier: stop them if they can be stopped
         # Schedule: start queued sessions by priority while there is room.
@@ -309,6 +312,8 @@ class Simulation:
                     self._fail(s, exc, tick, events)
                     continue
                 started.append(s)
+                if watch is not None:  # its seeds were shown the message
+                    self.llm.remember_seen(s, tick, watch, np.zeros(watch.size, dtype=bool))
                 self._changed.add(s.id)
                 events.append(PropagationStarted(s.id, s.model_name, s.seeds_count, tick))
                 try:
@@ -344,6 +349,7 @@ class Simulation:
                     continue
             feed_before = s.feed_reached
             s.llm, s.registry = self.llm, self.registry
+            before = s.exposed[watch] if watch is not None and s.exposed.size else None
             try:
                 result = s.advance(world, tick, online, feeds.get(s.id), call)
             except BaseException as exc:  # the model's, its answer's, or over the plugin budget
@@ -352,6 +358,8 @@ class Simulation:
                 self._fail(s, exc, tick, events)
                 continue
             stepped.append(s)
+            if before is not None:
+                self.llm.remember_seen(s, tick, watch, before)
             out.feed_adoptions += s.feed_reached - feed_before
             self._changed.add(s.id)
             attempts += int(result.attempts)

@@ -57,6 +57,14 @@ LLM_PARAMS: dict[str, Param] = {
     "cache": Param(bool, True, help="answer repeated prompts from the world's response cache"),
     "price_in": Param(float, -1.0, -1.0, 1e6, "dollars per million input tokens (-1: the model's list price)"),
     "price_out": Param(float, -1.0, -1.0, 1e6, "dollars per million output tokens (-1: the model's list price)"),
+    "memory": Param(str, "llm", help="who remembers: the agents the LLM speaks for (llm), every agent (all), nobody (off)",
+                    choices=("llm", "all", "off")),
+    "memory_window": Param(int, 10, 0, 1000, "short-term memory: the last K events of an agent, always in its prompts"),
+    "memory_recall": Param(int, 5, 0, 100, "long-term memories recalled by relevance into a prompt"),
+    "memory_tokens": Param(int, 400, 0, 100_000, "tokens a prompt may spend on memory (summary, recalled, recent)"),
+    "memory_summary_every": Param(int, 20, 1, 100_000, "condense an agent's older events into its summary every N events"),
+    "memory_horizon": Param(int, 10_000, 1, 10**9, "ticks an event is kept before it is forgotten (its gist stays in the summary)"),
+    "memory_max_events": Param(int, 500, 1, 10**6, "events kept per agent at most (the oldest go first)"),
 }
 
 _SECRET_NAMES = ("api_key", "key", "openai_api_key", "token", "secret", "password")
@@ -120,6 +128,13 @@ class LLMConfig:
     cache: bool = True
     price_in: float = -1.0
     price_out: float = -1.0
+    memory: str = "llm"
+    memory_window: int = 10
+    memory_recall: int = 5
+    memory_tokens: int = 400
+    memory_summary_every: int = 20
+    memory_horizon: int = 10_000
+    memory_max_events: int = 500
 
     @property
     def mode(self) -> str:

@@ -28,11 +28,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 from sim.core.persona import Persona
 from sim.core.topics import TOPICS
 
-__all__ = ["KINDS", "MAX_CHARS", "QUOTE_CHARS", "SHORT_CHARS", "answer_interview", "seed_for", "write_post"]
+__all__ = ["KINDS", "MAX_CHARS", "QUOTE_CHARS", "SHORT_CHARS", "answer_interview", "condense_memory", "seed_for", "write_post"]
 
 #: The kinds of text :func:`write_post` writes.
 KINDS = ("post", "repost", "reply")
@@ -223,6 +224,8 @@ _SEEN = ("I saw a post saying “{q}” and it stuck with me.",
          "There was a post in my feed, “{q}”, that I still think about.")
 _ADOPTED = ("I even shared one myself: “{q}”.", "I passed one along too: “{q}”.",
             "One I reposted: “{q}”.")
+_RECALLED = ("I remember this one: “{q}”.", "It reminds me of something I saw back then: “{q}”.",
+             "I still remember it: “{q}”.")
 _INTEREST = ("Lately I've mostly been following {topic}.", "{Topic} is what I follow most these days.",
              "If you want my real passion, it's {topic}.")
 _INTEREST_MATCH = ("It's one of the things I follow most, actually.", "It's honestly one of my main interests.")
@@ -375,14 +378,15 @@ def write_post(persona: Persona, topics: Sequence[str], seed: int, *, kind: str 
 
 
 def answer_interview(persona: Persona, question: str, seed: int, *, interests: Sequence[str] = (),
-                     seen: Sequence[str] = (), adopted: Sequence[str] = ()) -> str:
+                     seen: Sequence[str] = (), adopted: Sequence[str] = (), recalled: Sequence[str] = ()) -> str:
     """An agent's answer to an interviewer's ``question``, in the first person and its persona's voice.
 
     The answer says who the agent is (occupation or hobby from the bio), picks up a keyword of the
     question, answers yes/no questions with a yes or a no, reacts to questions about why, feelings or
     news, and may mention one of its ``interests`` (topic names). Messages it has ``seen`` or shared
-    (``adopted``), given as texts, are referred to with a short quote. One to four sentences on one
-    line, at most ``MAX_CHARS`` characters.
+    (``adopted``), given as texts, are referred to with a short quote; so is the memory ``recalled`` as
+    the most relevant to the question (the first of them), which comes before the rest. One to four
+    sentences on one line, at most ``MAX_CHARS`` characters.
     """
     q = _one_line(question[:_SCAN_CHARS] if isinstance(question, str) else str(question))
     voice = _Voice.make(persona, seed_for("interview", seed, persona.name, q))
@@ -396,8 +400,11 @@ def answer_interview(persona: Persona, question: str, seed: int, *, interests: S
     kinds = set(words)
     short = voice.style == _SHORT
 
-    # First sentence: (yes/no,) who I am, and the question's keyword.
+    # First sentence: (yes/no,) who I am, and the question's keyword. A question that brings back a
+    # memory is answered with a yes.
     lead = voice.pick(_YES_NO) if yes_no else ""
+    if yes_no and recalled:
+        lead = "Yes"
     if short:
         pool = _SHORT_INTROS if keyword else _SHORT_NO_KEYWORD
         fields.update(kw=keyword, Kw=_cap(keyword))
@@ -410,10 +417,13 @@ def answer_interview(persona: Persona, question: str, seed: int, *, interests: S
         first = f"{lead} — {_decap(first)}" if lead else first
     body = [first]
 
-    # Second: why, feelings, news or an opinion.
+    # Second: what the question brought back to mind, why, feelings, news or an opinion.
     seen_q = _pick_quote(rng, seen, _SHORT_QUOTE if short else QUOTE_CHARS)
     adopted_q = _pick_quote(rng, adopted, _SHORT_QUOTE if short else QUOTE_CHARS)
-    if "why" in kinds:
+    recalled_q = _quote(recalled[0], _SHORT_QUOTE if short else QUOTE_CHARS) if recalled else ""
+    if recalled_q:  # what the question brought back comes first: it is what was asked about
+        body.insert(0, voice.fill(_RECALLED, {"q": recalled_q}))
+    elif "why" in kinds:
         body.append(f"Mostly because {voice.pick(_WHY)}.")
     elif kinds & _FEEL_WORDS:
         body.append(voice.fill(("I feel {f} about it, if I'm honest.", "Mostly I feel {f}."),
@@ -645,3 +655,41 @@ def _expand(match: re.Match[str]) -> str:
     else:
         full = next(low[: -len(s)] + e for s, e in _SUFFIXES if low.endswith(s))
     return word[0] + full[1:] if word[0].isupper() else full
+
+
+def condense_memory(persona: Persona, previous: str, events: Sequence[dict[str, Any]], *, limit: int = 600) -> str:
+    """The summary an agent's older memories are condensed into, without a model: the ``previous``
+    summary, then one sentence on the ``events`` (memory rows with ``kind``, ``tick``, ``text``, and
+    ``other_name`` for follows): up to which tick, what it saw, took up and wrote (a short quote of up to
+    two distinct texts each, with counts) and whom it followed. At most ``limit`` characters: the oldest
+    part goes first (its gist was condensed once already)."""
+    if not events:
+        return _clip(_one_line(previous), limit)
+    groups: dict[str, list[str]] = {}
+    for e in events:
+        kind = str(e.get("kind", ""))
+        key = ("took up" if kind in ("reposted", "replied", "liked", "adopted") else
+               "wrote" if kind.startswith("wrote_") else
+               "followed" if kind == "followed" else "was asked" if kind == "asked" else
+               "saw" if kind == "seen" else "")
+        if not key:
+            continue
+        text = _one_line(e.get("other_name") if key == "followed" else e.get("text"))
+        if text and text not in groups.setdefault(key, []):
+            groups[key].append(text)
+    bits = []
+    for key, what in (("saw", "posts"), ("took up", "posts"), ("wrote", "texts"), ("was asked", "questions")):
+        texts = groups.get(key) or []
+        if texts:
+            quotes = ", ".join(f"“{_clip(t, 70)}”" for t in texts[:2])
+            more = f" and {len(texts) - 2} more" if len(texts) > 2 else ""
+            bits.append(f"{key} {len(texts)} {what if len(texts) != 1 else what[:-1]} ({quotes}{more})")
+    if groups.get("followed"):
+        names = groups["followed"]
+        bits.append("followed " + ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else ""))
+    last = max(int(e.get("tick", 0)) for e in events)
+    part = f"By tick {last} I " + "; ".join(bits) + "." if bits else ""
+    text = (_one_line(previous) + " " + part).strip() if previous else part or f"I am {persona.name}."
+    if len(text) > limit:
+        text = "…" + text[len(text) - limit + 1:]
+    return text

@@ -24,6 +24,7 @@ import asyncio
 import heapq
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,12 @@ from sim.llm.config import LLMConfig
 OnDone = Callable[[Completion], None]
 #: The world generator stream of the reply-or-repost draws of text writers (``sim.core.world.world_rng``).
 STREAM_TEXTS = 7
+#: Prompt sizes kept for the statistics (the latest).
+PROMPT_SIZES = 100_000
+#: Agents whose older memories are condensed per tick at most (the rest wait for the next tick).
+CONDENSE_PER_TICK = 200
+#: Adoption states whose name is a kind of memory of its own (the others are "adopted").
+_ADOPTION_KINDS = ("reposted", "replied", "liked")
 
 
 def llm_report(stats: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +82,11 @@ class LLMService:
         self._due: list[tuple[int, int, OnDone, Completion]] = []
         #: Answers that landed since the last tick: (tick asked, order, cache key, callback, completion).
         self._landed: list[tuple[int, int, str | None, OnDone, Completion]] = []
+        #: Estimated tokens of the prompts built here (whole prompt, and its memory part), the latest
+        #: ``PROMPT_SIZES`` of each (``sim.bench.memory`` reports their distribution).
+        self.prompt_sizes: deque[tuple[int, int]] = deque(maxlen=PROMPT_SIZES)
+        #: Agents whose summary is being written by the LLM (not asked again until it lands).
+        self._condensing: set[int] = set()
 
     @classmethod
     def offline(cls, world: Any) -> LLMService:
@@ -116,13 +128,16 @@ class LLMService:
         out = self._stats.to_dict()
         out.update({"asked": self.asked, "mode": self.mode, "model": self.config.model,
                     "servers": len(self._client.servers) if self._client is not None else max(1, len(self.config.base_urls)),
-                    "budget_per_tick": self.config.calls_per_tick, "posts": len(self.world.posts)})
+                    "budget_per_tick": self.config.calls_per_tick, "posts": len(self.world.posts),
+                    "memory_agents": self.world.memory.agents, "memory_events": self.world.memory.total})
         return out
 
     def metrics(self) -> dict[str, float]:
         """Numeric counters for a tick's metrics (``llm_*``)."""
         st = self._stats
+        mem = self.world.memory
         return {
+            "memory_agents": mem.agents if mem.active else 0, "memory_events": mem.total,
             "llm_requests": st.requests, "llm_calls": st.calls, "llm_cache_hits": st.cache_hits,
             "llm_fallbacks": st.fallbacks, "llm_failures": st.failures, "llm_retries": st.retries,
             "llm_tokens_in": st.tokens_in, "llm_tokens_out": st.tokens_out, "llm_cost_usd": round(st.cost_usd, 6),
@@ -142,11 +157,16 @@ class LLMService:
         self.tick = tick
         self._deliver_due(tick)
         self.budget_left = self.config.calls_per_tick
+        if self.config.memory == "all":
+            mem = self.world.memory
+            if mem.enrolled is None or mem.enrolled.size < self.world.n:
+                mem.enroll(np.arange(self.world.n), self.world.n)
 
     def ask(self, messages: list[dict[str, Any]], on_done: OnDone, *, parse: Callable[[str], Any] | None = None,
-            fallback: Callable[[], str] | None = None, max_tokens: int | None = None) -> bool:
+            fallback: Callable[[], str] | None = None, max_tokens: int | None = None, memory_tokens: int = 0) -> bool:
         """Spend one request of this tick's budget on ``messages``; ``on_done`` gets the :class:`Completion`
-        at the start of the tick it lands in (see :meth:`begin_tick`).
+        at the start of the tick it lands in (see :meth:`begin_tick`). ``memory_tokens``: how many of the
+        prompt's estimated tokens are the agent's memory (kept for the prompt-size statistics).
 
         Returns False, and does nothing else, in offline mode, over the budget, or without an event loop
         (the caller then decides without the LLM). Safe to call from the tick's worker thread."""
@@ -160,6 +180,7 @@ class LLMService:
             self.asked += 1
             self._seq += 1
             seq = self._seq
+            self.prompt_sizes.append((prompts.prompt_tokens(messages), int(memory_tokens)))
         asked_at = self.tick
         key = self.client.key_for(messages, max_tokens)
         hit = self.client.cached(messages, parse=parse, fallback=fallback, max_tokens=max_tokens, key=key)
@@ -273,30 +294,245 @@ class LLMService:
                 break
         return seen, adopted
 
+    # -- what an agent remembers (sim.core.agentmemory) --------------------------------------------
+    @property
+    def remembering(self) -> bool:
+        """Whether agents the LLM speaks for remember (the ``memory`` setting is not ``off``)."""
+        return self.config.memory != "off"
+
+    def enroll(self, i: int, *, tick: int | None = None) -> bool:
+        """The LLM speaks for agent index ``i``: from now on it remembers. An agent that did not yet
+        starts with what the world still shows it knows: the messages of sessions in memory it saw or
+        took up, and its posts kept in memory. Returns whether it was new."""
+        if not self.remembering:
+            return False
+        mem = self.world.memory
+        if mem.is_enrolled(i):
+            return False
+        mem.enroll([int(i)], self.world.n)
+        mem.record_rows(self._known(int(i)))
+        return True
+
+    def note_seen(self, i: int, tick: int, message: dict[str, Any], sharer: int | None) -> None:
+        """Agent index ``i`` (which remembers) is shown ``message`` by ``sharer`` outside the round's
+        exposures (it started to remember in the middle of the round that shows it)."""
+        self.world.memory.record_rows([(int(i), int(tick), "seen", int(message.get("id", 0)),
+                                        -1 if sharer is None or sharer < 0 else int(sharer), str(message.get("text", "")))])
+
+    def _known(self, i: int) -> list[tuple[int, int, str, int, int, str]]:
+        """Memory rows of what the world shows agent ``i`` already knows (a loop over sessions and the
+        agent's posts, once, when it starts to remember)."""
+        rows = []
+        for s in self.world.sessions:
+            if not s.state.size or i >= s.state.size or not s.exposed[i] or s.message is None:
+                continue
+            text, mid = str(s.message.get("text", "")), int(s.message_id)
+            at = int(s.adopted_at[i])
+            adopted = at >= 0 and int(s.state[i]) in s.adopted_states
+            start = s.started_tick if s.started_tick is not None else s.created_tick
+            src = int(s.adopted_from[i]) if adopted else -1
+            rows.append((i, at if adopted else int(start or 0), "seen", mid, src, text))
+            if adopted:
+                name = s.state_names[int(s.state[i])]
+                rows.append((i, at, name if name in _ADOPTION_KINDS else "adopted", mid, src, text))
+        for p in reversed(self.world.posts.recent(agent=i, limit=self.config.memory_max_events)):
+            rows.append((i, int(p["tick"]), "wrote_" + p["kind"], int(p["message_id"]), -1, p["text"]))
+        rows.sort(key=lambda r: r[1])
+        return rows
+
+    def watching(self) -> np.ndarray | None:
+        """The agents whose new exposures a tick records (None when nobody remembers)."""
+        mem = self.world.memory
+        return mem.enrolled_indices() if mem.active and self.remembering else None
+
+    def remember_seen(self, session: Any, tick: int, watch: np.ndarray, before: np.ndarray) -> None:
+        """After a session's round: its message joins the memory of the watched agents it reached this
+        round (``before``: their exposure flags before it), with who passed it on when they took it up."""
+        now = session.exposed[watch]
+        new = watch[now & ~before]
+        if new.size:
+            src = np.where(session.adopted_at[new] == tick, session.adopted_from[new], -1)
+            self.world.memory.record(tick, "seen", new, ref=int(session.message_id), other=src,
+                                     text=str(session.message.get("text", "")))
+
+    def remember_adoptions(self, tick: int, batches: list[tuple[Any, np.ndarray]]) -> None:
+        """A tick's adoptions by agents that remember (one batch insert per session and state)."""
+        mem = self.world.memory
+        if not mem.active or not self.remembering:
+            return
+        for s, rec in batches:
+            m = mem.which(rec["agent"])
+            if not m.any():
+                continue
+            agents, kinds, src = rec["agent"][m], rec["kind"][m], rec["source"][m]
+            text = str(s.message.get("text", ""))
+            for k in np.unique(kinds).tolist():
+                name = s.state_names[k] if 0 <= k < len(s.state_names) else ""
+                pick = kinds == k
+                mem.record(tick, name if name in _ADOPTION_KINDS else "adopted", agents[pick], ref=int(s.message_id),
+                           other=src[pick], text=text)
+
+    def _remember_post(self, tick: int, agent: int, message_id: int, kind: str, text: str) -> None:
+        if self.remembering:
+            self.world.memory.record_rows([(int(agent), int(tick), "wrote_" + kind, int(message_id), -1, text)])
+
+    def _name_of(self, i: int) -> str | None:
+        try:
+            return self.name(i)
+        except Exception:
+            return None
+
+    def memory_for(self, i: int, about: str) -> tuple[str, int]:
+        """The memory part of a prompt of agent index ``i`` about the text ``about``: its summary, the
+        memories recalled as most relevant to ``about`` among those older than its short-term window,
+        and that window, within ``memory_tokens`` (see ``prompts.memory_text``). Returns the text and
+        its estimated tokens; empty for an agent that does not remember."""
+        mem = self.world.memory
+        cfg = self.config
+        if not self.remembering or not mem.is_enrolled(i):
+            return "", 0
+        recent = mem.recent(i, cfg.memory_window)
+        first = recent[0]["id"] if recent else None
+        recalled = mem.recall(i, about, cfg.memory_recall, before=first) if cfg.memory_recall else []
+        summary = mem.summary(i)
+        return prompts.memory_text(summary["text"] if summary else None,
+                                   [prompts.describe_event(e, self._name_of) for e in recalled],
+                                   [prompts.describe_event(e, self._name_of) for e in recent], cfg.memory_tokens)
+
+    def recalled(self, i: int, about: str) -> list[dict[str, Any]]:
+        """The memories of agent index ``i`` most relevant to ``about`` beyond its short-term window."""
+        mem = self.world.memory
+        if not self.remembering or not mem.is_enrolled(i):
+            return []
+        recent = mem.recent(i, self.config.memory_window)
+        return mem.recall(i, about, self.config.memory_recall, before=recent[0]["id"] if recent else None)
+
+    def _condense_job(self, i: int) -> tuple[int, list[dict[str, str]], Callable[[], str]] | None:
+        """What condensing agent ``i``'s older memories takes: the last event id it covers, the prompt,
+        and the offline summary as fallback; None when there is nothing to condense."""
+        mem = self.world.memory
+        window = self.config.memory_window
+        s = mem.summary(i)
+        events = mem.events(i, after=s["upto"] if s else 0)
+        old = events[:-window] if window else events
+        if not old:
+            return None
+        lines = [prompts.describe_event(e, self._name_of) for e in old]
+        previous = s["text"] if s else ""
+        persona = self.world.persona(i)
+        named = [{**e, "other_name": self._name_of(e["other"]) if e["other"] >= 0 else None} for e in old
+                 if e["kind"] == "followed"] + [e for e in old if e["kind"] != "followed"]
+
+        def fallback() -> str:
+            return offline.condense_memory(persona, previous, sorted(named, key=lambda e: e["id"]))
+
+        return int(old[-1]["id"]), prompts.summary_prompt(persona, self.interests(i), previous, lines), fallback
+
+    def maintain_memory(self, tick: int) -> None:
+        """After a tick: agents with enough older memories have them condensed into their summary
+        (through the LLM within the tick's budget, else offline at once; at most ``CONDENSE_PER_TICK``
+        agents a tick), then memory past its horizon or its per-agent bound is forgotten."""
+        mem = self.world.memory
+        if not mem.active:
+            return
+        cfg = self.config
+        due = mem.due(cfg.memory_window, cfg.memory_summary_every)
+        if due.size:
+            for i in due[:CONDENSE_PER_TICK].tolist():
+                if i in self._condensing:
+                    continue
+                job = self._condense_job(i)
+                if job is None:
+                    continue
+                upto, messages, fallback = job
+
+                def done(c: Completion, i: int = i, upto: int = upto, fallback: Callable[[], str] = fallback) -> None:
+                    self._condensing.discard(i)
+                    text = prompts.clean(c.text, 1200) if c.source != "offline" else c.text
+                    by = c.source if c.source != "offline" and text.strip() else "offline"
+                    mem.set_summary(i, upto, self.tick, text if by != "offline" else fallback(), by)
+
+                if self.ask(messages, done, fallback=fallback, max_tokens=200):
+                    self._condensing.add(i)
+                else:
+                    mem.set_summary(i, upto, tick, fallback(), "offline")
+        mem.prune(tick, horizon=cfg.memory_horizon, max_events=cfg.memory_max_events)
+
+    async def condense_now(self, i: int) -> None:
+        """Condense agent ``i``'s older memories now if they are due (an interview, outside any tick:
+        through the LLM when online, not counted against a tick's budget)."""
+        mem = self.world.memory
+        cfg = self.config
+        if not mem.is_enrolled(i) or mem.fresh is None or mem.fresh[i] < cfg.memory_window + cfg.memory_summary_every:
+            return
+        job = self._condense_job(i)
+        if job is None:
+            return
+        upto, messages, fallback = job
+        c = await self.client.complete(messages, fallback=fallback, max_tokens=200)
+        text = prompts.clean(c.text, 1200) if c.source != "offline" else c.text
+        by = c.source if c.source != "offline" and text.strip() else "offline"
+        mem.set_summary(i, upto, self.world.tick, text if by != "offline" else fallback(), by)
+
+    def agent_memory(self, i: int, *, recent: int | None = None) -> dict[str, Any]:
+        """What agent index ``i`` remembers, for ``agora agent --json`` and the agent view: its recent
+        events (the short-term window, or ``recent`` of them), its summary, and the size of its memory."""
+        mem = self.world.memory
+        k = self.config.memory_window if recent is None else recent
+        events = []
+        for e in mem.recent(i, k):
+            other = e["other"]
+            events.append({"id": e["id"], "tick": e["tick"], "kind": e["kind"], "message": e["ref"] if e["ref"] >= 0 else None,
+                           "other": None if other < 0 else int(self.world.columns["ids"][other]),
+                           "other_name": self._name_of(other) if other >= 0 else None, "text": e["text"]})
+        s = mem.summary(i)
+        return {"remembers": mem.is_enrolled(i), "setting": self.config.memory, "window": self.config.memory_window,
+                "recent": events, "summary": None if s is None else {"text": s["text"], "tick": s["tick"], "upto": s["upto"],
+                                                                     "written_by": s["written_by"]},
+                "size": mem.size_of(i)}
+
     # -- uses -------------------------------------------------------------------------------------
     async def interview(self, i: int, question: str) -> Completion:
         """Ask agent index ``i`` a question; it answers in its persona (through the LLM when online,
         from the cache for a question asked before, else offline). Not counted against the tick budget."""
         persona = self.world.persona(i)
         interests = self.interests(i)
-        seen, adopted = self.memory(i)
-        messages = prompts.interview_prompt(persona, interests, question, seen=seen, adopted=adopted)
+        memory, tokens = "", 0
+        recalled: list[str] = []
+        if self.remembering:
+            self.enroll(i, tick=self.world.tick)
+            await self.condense_now(i)
+            memory, tokens = self.memory_for(i, question)
+            recalled = [e["text"] for e in self.recalled(i, question)]
+        seen, adopted = self.memory(i) if not memory else ([], [])
+        messages = prompts.interview_prompt(persona, interests, question, seen=seen, adopted=adopted, memory=memory)
+        if memory:  # the offline answer quotes what the agent remembers: recent posts it saw or took up
+            recent = self.world.memory.recent(i, self.config.memory_window)
+            seen = [e["text"] for e in reversed(recent) if e["kind"] == "seen"][:3]
+            adopted = [e["text"] for e in reversed(recent) if e["kind"] in ("reposted", "replied", "liked", "adopted")][:3]
+        self.prompt_sizes.append((prompts.prompt_tokens(messages), tokens))
         seed = offline.seed_for(self.world.seed, "interview", i, question)
 
         def fallback() -> str:
-            return offline.answer_interview(persona, question, seed, interests=interests, seen=seen, adopted=adopted)
+            return offline.answer_interview(persona, question, seed, interests=interests, seen=seen, adopted=adopted,
+                                            recalled=recalled)
 
         result = await self.client.complete(messages, fallback=fallback)
         if result.source != "offline":
             result = Completion(prompts.clean(result.text), result.source, None, result.tokens_in, result.tokens_out,
                                 None, result.seconds)
+        if self.remembering:
+            t = self.world.tick
+            self.world.memory.record_rows([(i, t, "asked", -1, -1, str(question)), (i, t, "answered", -1, -1, result.text)])
         return result
 
     def post(self, tick: int, agent: int, message_id: int, session_id: int, kind: str, text: str, written_by: str) -> int:
         """Record a text an agent wrote (a model's LLM decision came with it); returns the post's id."""
         with self._lock:
             self._posted.add((int(message_id), int(agent)))
-        return self.world.posts.add(tick, agent, message_id, session_id, kind, text, written_by)
+        pid = self.world.posts.add(tick, agent, message_id, session_id, kind, text, written_by)
+        self._remember_post(tick, agent, message_id, kind, text)
+        return pid
 
     def write(self, tick: int, agent: int, message: dict[str, Any], session_id: int, kind: str,
               on_written: Callable[[int, str, str], None] | None = None, *, provisional: bool = False) -> bool:
@@ -321,12 +557,17 @@ class LLMService:
             else:
                 by = "offline" if c.source == "offline" else c.source
             pid = self.world.posts.add(tick, agent, int(message.get("id", 0)), session_id, kind, text, by)
+            self._remember_post(tick, agent, int(message.get("id", 0)), kind, text)
             if on_written is not None:
                 on_written(pid, text, by)
 
+        memory, tokens = "", 0
+        if self.online and self.budget_left > 0 and self.remembering:  # the LLM will write it: the agent remembers
+            self.enroll(agent, tick=tick)
+            memory, tokens = self.memory_for(agent, " ".join([*topics, original or ""]))
         msgs = prompts.post_prompt(persona, self.interests(agent), kind, topics=topics, original=original,
-                                   original_author=author_name)
-        if self.ask(msgs, done, fallback=fallback):
+                                   original_author=author_name, memory=memory)
+        if self.ask(msgs, done, fallback=fallback, memory_tokens=tokens):
             if provisional and on_written is not None:
                 on_written(0, fallback(), "offline")
             return True

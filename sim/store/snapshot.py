@@ -132,6 +132,8 @@ def save_snapshot(world: World, path: str, *, force: bool = False, level: int = 
                 # LLM answers by prompt, and the latest posts (see sim.llm).
                 "llm_cache": [list(r) for r in world.llm_cache.rows()],
                 "posts": {"rows": [list(r) for r in world.posts.rows()], "total": len(world.posts), "next_id": world.posts.next_id},
+                # What LLM agents remember (sim.core.agentmemory): every event, summary and agent.
+                "memory": world.memory.snapshot(),
             }
             offset = fh.tell()
             packed = msgpack.packb(manifest, use_bin_type=True)
@@ -501,8 +503,16 @@ class SnapshotReader:
             world.posts.load(posts.get("rows") or [], total=total, next_id=next_id)
             if any(not 0 <= r[2] < world.n for r in world.posts.rows()):
                 raise ValueError("a post names an agent the world does not have")
+            memory = manifest.get("memory") or {}
+            if not isinstance(memory, dict):
+                raise ValueError("memory is not a record")
+            next_id = memory.get("next_id")
+            if next_id is not None and (not _is_int(next_id) or next_id < 1):
+                raise ValueError("bad memory id")
+            world.memory.load(memory.get("events") or [], memory.get("summaries") or [], memory.get("agents") or [],
+                              world.n, next_id=next_id)
         except (ValueError, TypeError) as exc:
-            raise _fail(path, f"is damaged (LLM cache or posts: {exc})") from None
+            raise _fail(path, f"is damaged (LLM cache, posts or memory: {exc})") from None
         self._world = world
         return world
 

@@ -28,6 +28,7 @@ from sim import __version__
 from sim.errors import BadFileError, BadParameterError, TargetExistsError
 from sim.core.faults import kill_point
 from sim.core.graph import Graph, GraphDelta, csr_positions
+from sim.core.agentmemory import SCHEMA as MEMORY_SCHEMA
 from sim.core.memory import ensure_disk, ensure_memory, world_file_bytes
 from sim.store.analysis_tables import ANALYSIS_SCHEMA
 from sim.core.persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
@@ -167,7 +168,7 @@ CREATE TABLE IF NOT EXISTS posts (
     written_by TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS posts_message ON posts (message_id, tick);
-"""
+""" + MEMORY_SCHEMA
 
 _NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
 SCHEMA = SCHEMA_TEMPLATE.replace("@AGENT_ROWS@", AGENT_ROWS_SCHEMA).replace("@ADJACENCY@", ADJACENCY_SCHEMA).replace("@EXPOSURES@", EXPOSURES_SCHEMA).replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA + LLM_SCHEMA
@@ -276,6 +277,34 @@ async def ensure_schema(db: aiosqlite.Connection) -> None:
     await db.commit()
 
 
+_MEMORY_SQL = "INSERT OR REPLACE INTO memory (id, agent, tick, kind, ref, other, text) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_SUMMARY_SQL = "INSERT OR REPLACE INTO memory_summary (agent, upto, tick, text, written_by) VALUES (?, ?, ?, ?, ?)"
+
+
+async def _write_memory(db: aiosqlite.Connection, world: World) -> None:
+    """All of the world's agent memory (a world file written whole)."""
+    events, summaries, agents = world.memory.rows()
+    await db.executemany("INSERT OR IGNORE INTO memory_agents (agent) VALUES (?)", [(a,) for a in agents])
+    await db.executemany(_MEMORY_SQL, events)
+    await db.executemany(_SUMMARY_SQL, summaries)
+    if world.memory.active:
+        await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('memory_next_id', ?)", (json.dumps(world.memory.next_id),))
+
+
+async def _write_memory_changes(db: aiosqlite.Connection, world: World, changes: dict[str, Any]) -> None:
+    """What changed in the agent memory since the last checkpoint (inside its transaction)."""
+    if changes["agents"]:
+        await db.executemany("INSERT OR IGNORE INTO memory_agents (agent) VALUES (?)", [(a,) for a in changes["agents"]])
+    if changes["deleted"]:
+        await db.execute("DELETE FROM memory WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(changes["deleted"]),))
+    if changes["events"]:
+        await db.executemany(_MEMORY_SQL, changes["events"])
+    if changes["summaries"]:
+        await db.executemany(_SUMMARY_SQL, changes["summaries"])
+    if changes["events"] or changes["agents"]:
+        await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('memory_next_id', ?)", (json.dumps(changes["next"]),))
+
+
 _CACHE_SQL = "INSERT OR REPLACE INTO llm_cache (key, model, prompt, response, tokens_in, tokens_out, delay) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _POSTS_SQL = "INSERT OR IGNORE INTO posts (id, tick, agent, message_id, session_id, kind, text, written_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
@@ -307,6 +336,12 @@ def _load_llm_rows(world: World, path: str) -> None:
             world.posts.load(reversed(rows), total=total, next_id=top + 1)
             if any(not 0 <= r[2] < world.n for r in rows):
                 raise ValueError("a post names an agent the world does not have")
+            agents = [r[0] for r in con.execute("SELECT agent FROM memory_agents ORDER BY agent")]
+            if agents:
+                nid = con.execute("SELECT value FROM meta WHERE key = 'memory_next_id'").fetchone()
+                world.memory.load(con.execute("SELECT id, agent, tick, kind, ref, other, text FROM memory ORDER BY id"),
+                                  con.execute("SELECT agent, upto, tick, text, written_by FROM memory_summary ORDER BY agent"),
+                                  agents, world.n, next_id=None if nid is None else int(json.loads(nid[0])))
         except sqlite3.OperationalError:
             pass  # a world file from before LLM agents
         except ValueError as exc:
@@ -732,6 +767,7 @@ async def save_world(world: World | WorldSource, path: str, *, force: bool = Fal
                 await db.executemany(_POSTS_SQL, _copy_posts(world.path))
             await db.executemany(_POSTS_SQL, world.posts.rows())
             await db.executemany(_CACHE_SQL, world.llm_cache.rows())
+            await _write_memory(db, world)
             if keep_audit and os.path.exists(path):
                 await _copy_audit(db, path)
             await db.commit()
@@ -757,6 +793,7 @@ async def save_world(world: World | WorldSource, path: str, *, force: bool = Fal
     world.clear_edge_log()
     world.posts.mark_written()
     world.llm_cache.mark_written()
+    world.memory.mark_written()
     world._persona_loader = PersonaReader(world.path)
     world._persona_cache.clear()
     return world
@@ -1050,10 +1087,12 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
     """
     sessions = world.sessions if changed_sessions is None else changed_sessions
     cache_rows, post_rows = world.llm_cache.take_new(), world.posts.take_new()
+    memory = world.memory.take_changes()
     await db.execute("BEGIN IMMEDIATE")
     try:
         await db.executemany(_CACHE_SQL, cache_rows)
         await db.executemany(_POSTS_SQL, post_rows)
+        await _write_memory_changes(db, world, memory)
         await db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
         arrays: dict[str, np.ndarray] = {}
         for sess in sessions:
@@ -1077,6 +1116,7 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
             await db.rollback()
         world.llm_cache.put_back(cache_rows)
         world.posts.put_back(post_rows)
+        world.memory.put_back(memory)
         raise
     world.dirty_arrays.clear()
     world.clear_edge_log()
