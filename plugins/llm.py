@@ -117,14 +117,17 @@ class LLMDecisions(PropagationModel):
         return ctx.store.get("llm.pending", np.empty(0)).size == 0 and self._rule(ctx).is_done(ctx)
 
     # -- asking -----------------------------------------------------------------------------------
-    def _ask(self, ctx, agent: int, sharer: int) -> bool:
+    def _ask(self, ctx, agent: int, sharer: int, prepared: tuple[str, int, bool] | None = None,
+             noted: list[tuple[int, int]] | None = None) -> bool:
+        """Ask the LLM what ``agent`` does with the message; ``prepared``: its memory part from
+        ``llm.prepare`` (made here when None); ``noted``: where an agent that started to remember now is
+        put with its sharer, for one ``note_seen_many`` after the sample (None: noted at once)."""
         llm = ctx.llm
         msg = ctx.message
         text = str(msg.get("text", ""))
         memory, tokens, new = "", 0, False
         if llm.remembering and llm.budget_left > 0:  # the agent's memory: summary, recalled, recent
-            new = llm.enroll(agent, tick=ctx.tick)
-            memory, tokens = llm.memory_for(agent, text)
+            memory, tokens, new = prepared if prepared is not None else llm.prepare([agent], ctx.tick, text)[agent]
         seen: list[str] = []
         if not memory and self.p["history"]:
             seen, _ = llm.memory(agent, skip_message=msg.get("id"), limit=self.p["history"])
@@ -140,7 +143,10 @@ class LLMDecisions(PropagationModel):
         if llm.ask(messages, landed, parse=prompts.parse_decision, memory_tokens=tokens):
             self.asked.add(agent)
             if new:  # this round's exposures were taken before it remembered: what it is shown now
-                llm.note_seen(agent, ctx.tick, msg, sharer)
+                if noted is None:
+                    llm.note_seen(agent, ctx.tick, msg, sharer)
+                else:
+                    noted.append((agent, sharer))
             return True
         return False
 
@@ -170,13 +176,19 @@ class LLMDecisions(PropagationModel):
         first_t, first_i = np.unique(targets, return_index=True)
         senders = ctx.gather_sources()
         asked, sharer_of = [], []
-        for a in self._sample(ctx, candidates).tolist():
+        llm = ctx.llm
+        # Only as many as the tick's budget still allows; their memories in one go.
+        sample = self._sample(ctx, candidates)[: max(0, int(llm.budget_left))].tolist()
+        prepared = llm.prepare(sample, ctx.tick, str(ctx.message.get("text", ""))) if llm.remembering else {}
+        noted: list[tuple[int, int]] = []
+        for a in sample:
             j = int(np.searchsorted(first_t, a))
             sharer = int(senders[first_i[j]]) if j < first_t.size and first_t[j] == a else int(sharers[np.searchsorted(shown, a)])
-            if not self._ask(ctx, a, sharer):
+            if not self._ask(ctx, a, sharer, prepared.get(a), noted):
                 break  # the tick's budget is spent
             asked.append(a)
             sharer_of.append(sharer)
+        llm.note_seen_many(noted, ctx.tick, ctx.message)
         agents = np.array(asked, dtype=np.int64)
         by_rule = np.isin(agents, r_agents)
         fb_src = np.array(sharer_of, dtype=np.int32)

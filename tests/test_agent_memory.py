@@ -52,9 +52,11 @@ def user_prompts(server) -> list[str]:
 
 
 def parts(prompt: str) -> tuple[str, str]:
-    """The recalled part and the recent part of a prompt's memory."""
-    recalled = prompt.split("Memories related to this:", 1)[1].split("Most recently:", 1)[0] if "Memories related to this:" in prompt else ""
-    recent = prompt.split("Most recently:", 1)[1] if "Most recently:" in prompt else ""
+    """The recalled part and the recent part of a prompt's memory (what comes before the message of a
+    decision or the question of an interview)."""
+    memory = prompt.split(" this post by ", 1)[0].split(" An interviewer asks you: ", 1)[0]
+    recalled = memory.split("Memories related to this:", 1)[1].split("Most recently:", 1)[0] if "Memories related to this:" in memory else ""
+    recent = memory.split("Most recently:", 1)[1] if "Most recently:" in memory else ""
     return recalled, recent
 
 
@@ -159,11 +161,11 @@ async def test_an_agent_recalls_an_event_past_its_window_in_runs_and_interviews(
     assert holders, "the bridge should have left the short-term window of agents asked about it first"
     # A run: a decision about a related message brings the bridge back from long-term memory.
     n_before = len(server.bodies)
-    sim.inject(LATER, seeds="top:40", model="llm", params={"llm_agents": 40})
+    sim.inject(LATER, seeds="top:40", model="llm", params={"llm_agents": 40}, priority=10)  # asked first
     await settle(sim, 3)
     recalls = []
     for p in user_prompts(server)[n_before:]:
-        if '"action"' in p and LATER in p:
+        if '"action"' in p and json.dumps(LATER) + "." in p.split(" this post by ", 1)[-1]:
             recalled, recent = parts(p)
             if BRIDGE in recalled and BRIDGE not in recent:
                 recalls.append(p)

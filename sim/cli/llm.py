@@ -135,13 +135,60 @@ def add_bench_command(bsub: Any) -> None:
     bl.add_argument("--servers", type=_positive_int, default=1, metavar="K", help="local servers, balanced by load (default 1)")
     bl.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    bm = bsub.add_parser("memory", help="agent memory: bytes per LLM agent, prompt sizes, recall time, rule runs unchanged",
+                         description="Agent memory benchmark: LLM agents deciding through a local chat-completions server with "
+                         "memory on, beside the same run with memory=off (memory bytes and events per agent, the distribution "
+                         "of estimated prompt tokens); the time to build one agent's memory part beside a plain indexed read; "
+                         "and a rule-based cascade with the default settings beside memory=off (nothing is made).")
+    bm.add_argument("--agents", type=_positive_int, default=3000, metavar="N", help="agents of the LLM world (default 3000)")
+    bm.add_argument("--ticks", type=_positive_int, default=40, metavar="T", help="ticks of each LLM run (default 40)")
+    bm.add_argument("--llm-agents", type=_positive_int, default=20, metavar="K", help="agents asked per round and message (default 20)")
+    bm.add_argument("--rule-agents", type=_positive_int, default=1_000_000, metavar="N", help="agents of the rule run (default 1,000,000)")
+    bm.add_argument("--latency", type=_non_negative_float, default=0.005, metavar="S", help="server latency in seconds (default 0.005)")
+    bm.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
 
 def handle(args: argparse.Namespace) -> Any:
     if args.command == "interview":
         return _interview(args)
     if args.command == "llm":
         return _llm(args)
+    if getattr(args, "bench", None) == "memory":
+        return _bench_memory(args)
     return _bench(args)
+
+
+def _bench_memory(args: argparse.Namespace) -> int:
+    from sim.bench.memory import bench_memory
+    from sim.cli.main import _emit
+    from sim.cli.progress import stderr_progress
+
+    with stderr_progress() as progress:
+        r = bench_memory(agents=args.agents, ticks=args.ticks, llm_agents=args.llm_agents, rule_agents=args.rule_agents,
+                         latency=args.latency, progress=progress)
+    on, off = r["llm"]["with_memory"], r["llm"]["baseline_off"]
+    rec, rule = r["recall"], r["rule_runs"]
+    lines = [
+        f"LLM agents remembering   {on['agents_remembering']:,}; {on['events']:,} events "
+        f"(mean {on['events_per_agent']['mean']} per agent, max {on['events_per_agent']['max']}); {on['summaries']:,} summaries",
+        f"memory per LLM agent     {on['bytes_per_agent'] / 1e3:.1f} kB ({on['memory_bytes'] / 1e6:.2f} MB in all)",
+        f"prompt tokens            p50 {on['prompt_tokens']['p50']:.0f}  p90 {on['prompt_tokens']['p90']:.0f}  "
+        f"max {on['prompt_tokens']['max']:.0f}  (memory part p50 {on['memory_tokens']['p50']:.0f}, max {on['memory_tokens']['max']:.0f})",
+        f"  baseline memory=off    p50 {off['prompt_tokens']['p50']:.0f}  p90 {off['prompt_tokens']['p90']:.0f}  "
+        f"max {off['prompt_tokens']['max']:.0f}",
+        f"tick median              {on['tick_ms_median']:.1f} ms with memory ({on['requests']:,} requests), "
+        f"{off['tick_ms_median']:.1f} ms without ({off['requests']:,} requests)",
+        f"memory work per tick     {on['memory_ms_per_tick_median']:.1f} ms CPU median, {on['memory_ms_per_tick_max']:.1f} ms max",
+        f"memory part of a prompt  {rec.get('memory_part_us_median', 0):.0f} µs median "
+        f"(plain indexed read {rec.get('plain_select_us_median', 0):.0f} µs)",
+        f"recall, {r['recall_scaling']['events']:,} events  common words {r['recall_scaling']['common_words']['ms_median']:.2f} ms "
+        f"(plain-word index {r['recall_scaling']['common_words']['baseline_plain_words_ms_median']:.2f} ms), rare words "
+        f"{r['recall_scaling']['rare_words']['ms_median']:.2f} ms ({r['recall_scaling']['rare_words']['baseline_plain_words_ms_median']:.2f} ms)",
+        f"rule run, {rule['agents']:,} agents  {rule['default']['tick_ms_median']:.1f} ms/tick default, "
+        f"{rule['baseline_off']['tick_ms_median']:.1f} ms memory=off (ratio {rule['ratio']}); memory made: {rule['default']['memory_made']}",
+    ]
+    _emit(args, r, "\n".join(lines))
+    return 0
 
 
 async def _interview(args: argparse.Namespace) -> int:

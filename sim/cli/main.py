@@ -901,7 +901,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         _emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
         return 0
 
-    if args.bench == "llm":
+    if args.bench in ("llm", "memory"):
         from sim.cli import llm as cli_llm
 
         return cli_llm.handle(args)

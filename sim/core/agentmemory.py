@@ -8,16 +8,16 @@ use the LLM never makes it):
   whom it followed; -1 for none) and ``text`` (the message, what the agent wrote, the question, or the
   other agent's name). Indexed by ``(agent, id)``. An agent's **short-term memory** is its last K rows;
   everything older is its **long-term memory**.
-- ``memory_fts``: an FTS5 index over the rows' text (external content: no second copy of the text),
-  with the agent as a column, so recall by relevance is one ``MATCH`` limited to the agent and ranked by
-  BM25.
+- ``memory_fts``: an FTS5 index over the rows' words, each as a term of its agent (external content: no
+  second copy of the text), so recall by relevance is one ``MATCH`` of the agent's own terms, ranked by
+  BM25, at a cost that follows the agent's memory, not everyone's.
 - ``memory_summary``: per agent, the summary its older events were condensed into, and ``upto``, the
   last event id it covers.
 - ``memory_agents``: the agents that remember (``enrolled``, also a boolean column in memory).
 
 Only enrolled agents get events: the LLM service enrolls the agents it speaks for, and a world whose
 setting is ``memory=all`` enrolls everyone. Recording a tick's events for many agents is one
-``INSERT ... SELECT`` over ``json_each`` (no Python loop per agent). The world file keeps the same three
+``executemany`` over the columns zipped in C (no Python loop per agent). The world file keeps the same three
 tables (without the FTS index, rebuilt when a world is opened); checkpoints write what changed since
 the last one: new rows, deleted ids, changed summaries and newly enrolled agents.
 
@@ -31,6 +31,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -69,19 +70,30 @@ CREATE TABLE IF NOT EXISTS memory_summary (
 CREATE TABLE IF NOT EXISTS memory_agents (agent INTEGER PRIMARY KEY);
 """
 
+#: The FTS5 index holds each event's words as terms of its agent (``a12_bridge``: agent 12, "bridge"),
+#: made by the ``agent_terms`` SQL function: a recall looks up only the agent's own terms, so its cost
+#: follows the size of that agent's memory, not of everyone's (an index of plain words would scan every
+#: agent's events for a common word), and BM25 weighs a word by how rare it is in the agent's memory.
 _INDEX = """
 CREATE INDEX memory_tick ON memory (tick);
-CREATE VIEW memory_text AS SELECT id, 'a' || agent AS who, text FROM memory;
-CREATE VIRTUAL TABLE memory_fts USING fts5(who, text, content='memory_text', content_rowid='id');
+CREATE VIEW memory_terms AS SELECT id, agent_terms(agent, text) AS terms FROM memory;
+CREATE VIRTUAL TABLE memory_fts USING fts5(terms, content='memory_terms', content_rowid='id',
+                                           tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
 CREATE TRIGGER memory_ai AFTER INSERT ON memory BEGIN
-    INSERT INTO memory_fts (rowid, who, text) VALUES (new.id, 'a' || new.agent, new.text);
+    INSERT INTO memory_fts (rowid, terms) VALUES (new.id, agent_terms(new.agent, new.text));
 END;
 CREATE TRIGGER memory_ad AFTER DELETE ON memory BEGIN
-    INSERT INTO memory_fts (memory_fts, rowid, who, text) VALUES ('delete', old.id, 'a' || old.agent, old.text);
+    INSERT INTO memory_fts (memory_fts, rowid, terms) VALUES ('delete', old.id, agent_terms(old.agent, old.text));
 END;
 """
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def agent_terms(agent: int, text: str) -> str:
+    """The index terms of one event: each word of ``text``, lowercased, as a term of ``agent``."""
+    prefix = f"a{int(agent)}_"
+    return " ".join(prefix + w for w in _WORD.findall(str(text).lower()))
 #: Words too common to say what a prompt is about (recall ignores them).
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
@@ -175,6 +187,7 @@ class AgentMemory:
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             db = sqlite3.connect(":memory:", check_same_thread=False)
+            db.create_function("agent_terms", 2, agent_terms, deterministic=True)
             db.executescript(SCHEMA + _INDEX)
             self._db = db
         return self._db
@@ -210,13 +223,16 @@ class AgentMemory:
         text = str(text)[:TEXT_LIMIT]
         with self._lock:
             first = self.next_id
+            k = int(who.size)
+            # One statement, one step: a tick's thread that steps SQLite row by row gives the interpreter
+            # up (and waits to get it back) at every row.
             self.db.execute(
-                "INSERT INTO memory (id, agent, tick, kind, ref, other, text) "
-                "SELECT ? + a.key, a.value, ?, ?, ?, o.value, ? FROM json_each(?) a JOIN json_each(?) o ON o.key = a.key",
-                (first, int(tick), kind, int(ref), text, _json_ints(who), _json_ints(oth)),
+                "INSERT INTO memory (id, agent, tick, kind, ref, other, text) SELECT ? + key, json_extract(value, '$[0]'), ?, ?, ?, "
+                "json_extract(value, '$[1]'), ? FROM json_each(?)",
+                (first, int(tick), kind, int(ref), text, json.dumps(np.column_stack([who, oth]).tolist())),
             )
-            self._added(who, int(tick), who.size)
-        return int(who.size)
+            self._added(who, int(tick), k)
+        return k
 
     def record_rows(self, rows: Iterable[tuple[int, int, str, int, int, str]]) -> int:
         """Events with their own texts: ``(agent, tick, kind, ref, other, text)``, kept for agents that
@@ -229,9 +245,12 @@ class AgentMemory:
                 raise ValueError(f"unknown kind of memory {r[2]!r}")
         with self._lock:
             first = self.next_id
-            self.db.executemany(
-                "INSERT INTO memory (id, agent, tick, kind, ref, other, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(first + j, int(a), int(t), k, int(ref), int(o), str(x)[:TEXT_LIMIT]) for j, (a, t, k, ref, o, x) in enumerate(keep)],
+            data = [[int(a), int(t), k, int(ref), int(o), str(x)[:TEXT_LIMIT]] for a, t, k, ref, o, x in keep]
+            self.db.execute(
+                "INSERT INTO memory (id, agent, tick, kind, ref, other, text) SELECT ? + key, json_extract(value, '$[0]'), "
+                "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
+                "json_extract(value, '$[4]'), json_extract(value, '$[5]') FROM json_each(?)",
+                (first, json.dumps(data)),
             )
             who = np.array([r[0] for r in keep], dtype=np.int64)
             self._added(who, min(int(r[1]) for r in keep), len(keep))
@@ -287,14 +306,20 @@ class AgentMemory:
             self.fresh[r[:, 0]] = r[:, 1]
 
     # -- reading ----------------------------------------------------------------------------------
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[list[Any]]:
+        """The rows of ``sql`` (wrapped to return them as one JSON array: one step, see :meth:`record`)."""
+        with self._lock:
+            row = self.db.execute(f"SELECT json_group_array(json(r)) FROM ({sql})", args).fetchone()
+        return json.loads(row[0]) if row and row[0] else []
+
     def recent(self, agent: int, k: int) -> list[dict[str, Any]]:
         """The agent's last ``k`` events (its short-term memory), oldest first."""
         if not self.is_enrolled(agent) or k <= 0:
             return []
-        with self._lock:
-            rows = self.db.execute("SELECT id, agent, tick, kind, ref, other, text FROM memory WHERE agent = ? "
-                                   "ORDER BY id DESC LIMIT ?", (int(agent), int(k))).fetchall()
-        return [dict(zip(EVENT_FIELDS, r)) for r in reversed(rows)]
+        rows = self._rows("SELECT json_array(id, agent, tick, kind, ref, other, text) AS r FROM memory WHERE agent = ? "
+                          "ORDER BY id DESC LIMIT ?", (int(agent), int(k)))
+        rows.sort(key=lambda r: r[0])
+        return [dict(zip(EVENT_FIELDS, r)) for r in rows]
 
     def recall(self, agent: int, about: str, limit: int, *, before: int | None = None) -> list[dict[str, Any]]:
         """Up to ``limit`` of the agent's events most relevant to the text ``about`` (FTS5, BM25; the
@@ -302,14 +327,52 @@ class AgentMemory:
         words = query_words(about)
         if not words or limit <= 0 or not self.is_enrolled(agent):
             return []
-        match = f"who:a{int(agent)} AND (" + " OR ".join(f'"{w}"' for w in words) + ")"
-        sql = ("SELECT m.id, m.agent, m.tick, m.kind, m.ref, m.other, m.text FROM memory_fts JOIN memory m ON m.id = memory_fts.rowid "
-               "WHERE memory_fts MATCH ?" + ("" if before is None else " AND m.id < ?") +
-               " ORDER BY bm25(memory_fts, 0.0, 1.0), m.id DESC LIMIT ?")
+        match = " OR ".join(f'"a{int(agent)}_{w}"' for w in words)
+        sql = ("SELECT json_array(m.id, m.agent, m.tick, m.kind, m.ref, m.other, m.text, bm25(memory_fts)) AS r "
+               "FROM memory_fts JOIN memory m ON m.id = memory_fts.rowid WHERE memory_fts MATCH ?"
+               + ("" if before is None else " AND m.id < ?") + " ORDER BY bm25(memory_fts), m.id DESC LIMIT ?")
         args: tuple[Any, ...] = (match, int(limit)) if before is None else (match, int(before), int(limit))
-        with self._lock:
-            rows = self.db.execute(sql, args).fetchall()
-        return [dict(zip(EVENT_FIELDS, r)) for r in rows]
+        rows = self._rows(sql, args)
+        rows.sort(key=lambda r: (r[7], -r[0]))
+        return [dict(zip(EVENT_FIELDS, r[:7])) for r in rows]
+
+    def context(self, agents: Sequence[int], about: str, window: int, limit: int) -> dict[int, dict[str, Any]]:
+        """For each of ``agents`` (that remember), in one statement: its last ``window`` events
+        (``recent``, oldest first), up to ``limit`` older ones most relevant to ``about`` (``recalled``,
+        best first) and its ``summary`` (or None). One call for a whole sample of agents: a tick's
+        thread pays for each call into SQLite (it gives the interpreter up and waits to get it back)."""
+        agents = [int(a) for a in dict.fromkeys(agents) if self.is_enrolled(a)]
+        out: dict[int, dict[str, Any]] = {a: {"recent": [], "recalled": [], "summary": None} for a in agents}
+        if not agents:
+            return out
+        words = query_words(about)
+        parts = ["SELECT json_array('s', agent, upto, tick, text, written_by) AS r FROM memory_summary "
+                 "WHERE agent IN (SELECT value FROM json_each(?1))"]
+        args: list[Any] = [json.dumps(agents)]
+        if window > 0:
+            parts.append("SELECT json_array('w', id, agent, tick, kind, ref, other, text) AS r FROM (SELECT *, ROW_NUMBER() OVER "
+                         "(PARTITION BY agent ORDER BY id DESC) AS n FROM memory WHERE agent IN (SELECT value FROM json_each(?1))) "
+                         f"WHERE n <= {int(window)}")
+        if words and limit > 0:
+            for a in agents:  # the agent's own terms: each lookup reads only its memory
+                args.append(" OR ".join(f'"a{a}_{w}"' for w in words))
+                parts.append("SELECT * FROM (SELECT json_array('m', m.id, m.agent, m.tick, m.kind, m.ref, m.other, m.text, "
+                             "bm25(memory_fts)) AS r FROM memory_fts JOIN memory m ON m.id = memory_fts.rowid "
+                             f"WHERE memory_fts MATCH ?{len(args)} ORDER BY bm25(memory_fts), m.id DESC LIMIT {int(limit + window)})")
+        rows = self._rows(" UNION ALL ".join(parts), tuple(args))
+        for r in rows:
+            if r[0] == "s":
+                out[r[1]]["summary"] = dict(zip(SUMMARY_FIELDS, r[1:]))
+            elif r[0] == "w":
+                out[r[2]]["recent"].append(dict(zip(EVENT_FIELDS, r[1:])))
+            else:
+                out[r[2]]["recalled"].append((r[8], -r[1], dict(zip(EVENT_FIELDS, r[1:8]))))
+        for a, c in out.items():
+            c["recent"].sort(key=lambda e: e["id"])
+            first = c["recent"][0]["id"] if c["recent"] else None
+            best = sorted(c["recalled"], key=lambda x: (x[0], x[1]))
+            c["recalled"] = [e for _, _, e in best if first is None or e["id"] < first][:limit]
+        return out
 
     def events(self, agent: int, *, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         """The agent's events with an id above ``after``, oldest first (at most ``limit``, the oldest)."""

@@ -37,6 +37,23 @@ from sim.llm.client import Completion, LLMClient, LLMStats
 from sim.llm.config import LLMConfig
 
 OnDone = Callable[[Completion], None]
+
+
+def _timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Count the CPU time of the calling thread a memory method takes into ``memory_seconds`` (CPU, not
+    wall time: a tick's thread shares the interpreter with the HTTP client on the loop, and wall time
+    would count the waits for it)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
+        t0 = time.thread_time()
+        try:
+            return fn(self, *args, **kw)
+        finally:
+            self.memory_seconds += time.thread_time() - t0
+
+    return wrapper
 #: The world generator stream of the reply-or-repost draws of text writers (``sim.core.world.world_rng``).
 STREAM_TEXTS = 7
 #: Prompt sizes kept for the statistics (the latest).
@@ -87,6 +104,11 @@ class LLMService:
         self.prompt_sizes: deque[tuple[int, int]] = deque(maxlen=PROMPT_SIZES)
         #: Agents whose summary is being written by the LLM (not asked again until it lands).
         self._condensing: set[int] = set()
+        #: CPU seconds spent on agent memory (recording, recall, summaries, pruning), for the benchmark.
+        self.memory_seconds = 0.0
+        #: Memory events of the tick under way, written after it (:meth:`flush_memory`): from the tick's
+        #: threads every call into SQLite waits for the interpreter, which the HTTP client on the loop holds.
+        self._memory_queue: list[tuple[str, tuple[Any, ...]]] = []
 
     @classmethod
     def offline(cls, world: Any) -> LLMService:
@@ -300,6 +322,7 @@ class LLMService:
         """Whether agents the LLM speaks for remember (the ``memory`` setting is not ``off``)."""
         return self.config.memory != "off"
 
+    @_timed
     def enroll(self, i: int, *, tick: int | None = None) -> bool:
         """The LLM speaks for agent index ``i``: from now on it remembers. An agent that did not yet
         starts with what the world still shows it knows: the messages of sessions in memory it saw or
@@ -313,11 +336,38 @@ class LLMService:
         mem.record_rows(self._known(int(i)))
         return True
 
+    @_timed
     def note_seen(self, i: int, tick: int, message: dict[str, Any], sharer: int | None) -> None:
         """Agent index ``i`` (which remembers) is shown ``message`` by ``sharer`` outside the round's
         exposures (it started to remember in the middle of the round that shows it)."""
-        self.world.memory.record_rows([(int(i), int(tick), "seen", int(message.get("id", 0)),
-                                        -1 if sharer is None or sharer < 0 else int(sharer), str(message.get("text", "")))])
+        self._queue_rows([(int(i), int(tick), "seen", int(message.get("id", 0)),
+                           -1 if sharer is None or sharer < 0 else int(sharer), str(message.get("text", "")))])
+
+    def _queue_rows(self, rows: list[tuple[int, int, str, int, int, str]]) -> None:
+        """Memory rows: queued from a tick's threads, written at once on the loop's (or without one)."""
+        if rows:
+            with self._lock:
+                self._memory_queue.append(("rows", (rows,)))
+            if self._loop_thread is None or threading.get_ident() == self._loop_thread:
+                self.flush_memory()
+
+    def flush_memory(self) -> None:
+        """Write the memory events queued during a tick (called after it, on the caller's thread)."""
+        with self._lock:
+            queue, self._memory_queue = self._memory_queue, []
+        mem = self.world.memory
+        rows: list[tuple[int, int, str, int, int, str]] = []
+        for what, args in queue:
+            if what == "rows":
+                rows += args[0]
+            else:
+                if rows:
+                    mem.record_rows(rows)
+                    rows = []
+                tick, kind, agents, ref, other, text = args
+                mem.record(tick, kind, agents, ref=ref, other=other, text=text)
+        if rows:
+            mem.record_rows(rows)
 
     def _known(self, i: int) -> list[tuple[int, int, str, int, int, str]]:
         """Memory rows of what the world shows agent ``i`` already knows (a loop over sessions and the
@@ -345,6 +395,7 @@ class LLMService:
         mem = self.world.memory
         return mem.enrolled_indices() if mem.active and self.remembering else None
 
+    @_timed
     def remember_seen(self, session: Any, tick: int, watch: np.ndarray, before: np.ndarray) -> None:
         """After a session's round: its message joins the memory of the watched agents it reached this
         round (``before``: their exposure flags before it), with who passed it on when they took it up."""
@@ -352,12 +403,15 @@ class LLMService:
         new = watch[now & ~before]
         if new.size:
             src = np.where(session.adopted_at[new] == tick, session.adopted_from[new], -1)
-            self.world.memory.record(tick, "seen", new, ref=int(session.message_id), other=src,
-                                     text=str(session.message.get("text", "")))
+            with self._lock:
+                self._memory_queue.append(("record", (tick, "seen", new, int(session.message_id), src,
+                                                      str(session.message.get("text", "")))))
 
+    @_timed
     def remember_adoptions(self, tick: int, batches: list[tuple[Any, np.ndarray]]) -> None:
         """A tick's adoptions by agents that remember (one batch insert per session and state)."""
         mem = self.world.memory
+        self.flush_memory()  # what the tick queued comes first
         if not mem.active or not self.remembering:
             return
         for s, rec in batches:
@@ -372,9 +426,10 @@ class LLMService:
                 mem.record(tick, name if name in _ADOPTION_KINDS else "adopted", agents[pick], ref=int(s.message_id),
                            other=src[pick], text=text)
 
+    @_timed
     def _remember_post(self, tick: int, agent: int, message_id: int, kind: str, text: str) -> None:
-        if self.remembering:
-            self.world.memory.record_rows([(int(agent), int(tick), "wrote_" + kind, int(message_id), -1, text)])
+        if self.remembering and self.world.memory.is_enrolled(agent):
+            self._queue_rows([(int(agent), int(tick), "wrote_" + kind, int(message_id), -1, text)])
 
     def _name_of(self, i: int) -> str | None:
         try:
@@ -382,22 +437,52 @@ class LLMService:
         except Exception:
             return None
 
+    @_timed
     def memory_for(self, i: int, about: str) -> tuple[str, int]:
         """The memory part of a prompt of agent index ``i`` about the text ``about``: its summary, the
         memories recalled as most relevant to ``about`` among those older than its short-term window,
         and that window, within ``memory_tokens`` (see ``prompts.memory_text``). Returns the text and
         its estimated tokens; empty for an agent that does not remember."""
-        mem = self.world.memory
-        cfg = self.config
-        if not self.remembering or not mem.is_enrolled(i):
+        if not self.remembering or not self.world.memory.is_enrolled(i):
             return "", 0
-        recent = mem.recent(i, cfg.memory_window)
-        first = recent[0]["id"] if recent else None
-        recalled = mem.recall(i, about, cfg.memory_recall, before=first) if cfg.memory_recall else []
-        summary = mem.summary(i)
-        return prompts.memory_text(summary["text"] if summary else None,
-                                   [prompts.describe_event(e, self._name_of) for e in recalled],
-                                   [prompts.describe_event(e, self._name_of) for e in recent], cfg.memory_tokens)
+        return self._memory_texts([int(i)], about)[int(i)]
+
+    def _memory_texts(self, agents: list[int], about: str) -> dict[int, tuple[str, int]]:
+        cfg = self.config
+        ctx = self.world.memory.context(agents, about, cfg.memory_window, cfg.memory_recall)
+        out = {}
+        for a in agents:
+            c = ctx.get(a)
+            if c is None:
+                out[a] = ("", 0)
+                continue
+            out[a] = prompts.memory_text(c["summary"]["text"] if c["summary"] else None,
+                                         [prompts.describe_event(e, self._name_of) for e in c["recalled"]],
+                                         [prompts.describe_event(e, self._name_of) for e in c["recent"]], cfg.memory_tokens)
+        return out
+
+    @_timed
+    def prepare(self, agents: list[int], tick: int, about: str) -> dict[int, tuple[str, int, bool]]:
+        """The LLM is about to speak for ``agents`` about the text ``about``: they remember from now on
+        (see :meth:`enroll`), and each gets the memory part of its prompt. Returns, per agent, the text,
+        its estimated tokens and whether it started to remember now. A few calls into SQLite for the
+        whole sample, not a few per agent (see ``AgentMemory.context``)."""
+        if not self.remembering or not agents:
+            return {int(a): ("", 0, False) for a in agents}
+        mem = self.world.memory
+        agents = [int(a) for a in agents]
+        new = set(mem.enroll(agents, self.world.n).tolist())
+        if new:
+            mem.record_rows([r for a in agents if a in new for r in self._known(a)])
+        texts = self._memory_texts(agents, about)
+        return {a: (*texts[a], a in new) for a in agents}
+
+    @_timed
+    def note_seen_many(self, seen: list[tuple[int, int]], tick: int, message: dict[str, Any]) -> None:
+        """:meth:`note_seen` for many ``(agent, sharer)`` pairs at once."""
+        if seen:
+            text, mid = str(message.get("text", "")), int(message.get("id", 0))
+            self._queue_rows([(int(a), int(tick), "seen", mid, -1 if s is None or s < 0 else int(s), text) for a, s in seen])
 
     def recalled(self, i: int, about: str) -> list[dict[str, Any]]:
         """The memories of agent index ``i`` most relevant to ``about`` beyond its short-term window."""
@@ -428,6 +513,7 @@ class LLMService:
 
         return int(old[-1]["id"]), prompts.summary_prompt(persona, self.interests(i), previous, lines), fallback
 
+    @_timed
     def maintain_memory(self, tick: int) -> None:
         """After a tick: agents with enough older memories have them condensed into their summary
         (through the LLM within the tick's budget, else offline at once; at most ``CONDENSE_PER_TICK``
@@ -456,6 +542,7 @@ class LLMService:
                     self._condensing.add(i)
                 else:
                     mem.set_summary(i, upto, tick, fallback(), "offline")
+        self.flush_memory()
         mem.prune(tick, horizon=cfg.memory_horizon, max_events=cfg.memory_max_events)
 
     async def condense_now(self, i: int) -> None:
