@@ -270,12 +270,13 @@ async def _llm(args: argparse.Namespace) -> int:
     }
     width = max(18, max(len(k) for k in stored) + 2)
     lines = [f"{k:<{width}}{v}" for k, v in stored.items()]
-    lines.append(f"mode              {cfg.mode}" + (f" ({cfg.why_offline})" if cfg.why_offline else "") +
+    lines.append(f"{'mode':<{width}}{cfg.mode}" + (f" ({cfg.why_offline})" if cfg.why_offline else "") +
                  f"; model {cfg.model}; servers {', '.join(cfg.base_urls) or 'the OpenAI API'}")
-    lines.append(f"cache             {len(world.llm_cache):,} answers; posts {len(world.posts):,}")
+    lines.append(f"{'cache':<{width}}{len(world.llm_cache):,} answers; posts {len(world.posts):,}")
     ms = data["memory"]
-    lines.append(f"memory            {ms['agents']:,} agents remember {ms['events']:,} events, {ms['summaries']:,} summaries "
-                 f"({ms['bytes'] / 1e6:.2f} MB in memory" + (f", {ms['bytes'] / ms['agents'] / 1e3:.1f} kB per agent)" if ms["agents"] else ")"))
+    lines.append(f"{'memory':<{width}}{ms['agents']:,} agents remember {ms['events']:,} events, {ms['summaries']:,} summaries "
+                 f"({ms['database_bytes'] / 1e6:.2f} MB" + (f", {ms['database_bytes'] / ms['agents'] / 1e3:.1f} kB per agent" if ms["agents"] else "")
+                 + f"; {ms['column_bytes'] / 1e6:.2f} MB of columns over every agent)")
     if args.ping:
         service = LLMService(world, cfg)
         try:

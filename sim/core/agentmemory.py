@@ -428,7 +428,12 @@ class AgentMemory:
         return cols + int(pages) * int(size)
 
     def stats(self) -> dict[str, Any]:
-        return {"agents": self.agents, "events": self.total, "summaries": self._summaries(), "bytes": self.nbytes()}
+        """Agents that remember, events, summaries, and bytes: in all, of the database (events, summaries,
+        the FTS index) and of the per-agent columns (a few bytes for every agent of the world)."""
+        cols = sum(a.nbytes for a in (self.enrolled, self.count, self.fresh) if a is not None)
+        total = self.nbytes()
+        return {"agents": self.agents, "events": self.total, "summaries": self._summaries(), "bytes": total,
+                "database_bytes": total - cols, "column_bytes": cols}
 
     def _summaries(self) -> int:
         if self._db is None:

@@ -249,6 +249,7 @@ _STOPWORDS = _words(
     "should so some such than that the their theirs them themselves then there these they this those "
     "through to too under until up very was we were what when where which while who whom why will with "
     "would you your yours yourself yourselves think feel tell really thing things much many lot anything "
+    "remember remembers recall recalls forget forgot "
     "something everything people person someone anyone like yes okay well get got make made say said "
     "know want way time today day days week lately recently news seen saw read heard"
 )

@@ -590,7 +590,7 @@ class LLMService:
             self.enroll(i, tick=self.world.tick)
             await self.condense_now(i)
             memory, tokens = self.memory_for(i, question)
-            recalled = [e["text"] for e in self.recalled(i, question)]
+            recalled = [e["text"] for e in self.recalled(i, question) if e["kind"] not in ("asked", "answered")]
         seen, adopted = self.memory(i) if not memory else ([], [])
         messages = prompts.interview_prompt(persona, interests, question, seen=seen, adopted=adopted, memory=memory)
         if memory:  # the offline answer quotes what the agent remembers: recent posts it saw or took up
