@@ -309,3 +309,20 @@ def test_agent_command_lists_memories_and_settings_are_checked(tmp_path):
     bad = agora("llm", path, "--set", "memory_window=-3")
     assert bad.returncode == 2 and "memory_window" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert "memory" in agora("agent", path, "13").stdout
+
+
+def test_the_memory_part_of_a_prompt_never_exceeds_its_token_budget():
+    import random
+
+    from sim.llm.prompts import estimate_tokens, memory_text
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        budget = rng.randint(0, 700)
+        summary = "s" * rng.randint(1, 3000) if rng.random() < 0.7 else None
+        recalled = [f"tick {i}: you saw a post: {'r' * rng.randint(1, 400)}" for i in range(rng.randint(0, 8))]
+        recent = [f"tick {i}: you saw {'w' * rng.randint(1, 300)}" for i in range(rng.randint(0, 12))]
+        text, tokens = memory_text(summary, recalled, recent, budget)
+        assert tokens == estimate_tokens(text) <= budget
+        if recent and estimate_tokens(recent[-1]) + 8 < budget // 4:
+            assert recent[-1] in text  # a quarter of the budget is left for the recent memories, newest first
