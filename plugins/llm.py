@@ -117,38 +117,46 @@ class LLMDecisions(PropagationModel):
         return ctx.store.get("llm.pending", np.empty(0)).size == 0 and self._rule(ctx).is_done(ctx)
 
     # -- asking -----------------------------------------------------------------------------------
-    def _ask(self, ctx, agent: int, sharer: int, prepared: tuple[str, int, bool] | None = None,
-             noted: list[tuple[int, int]] | None = None) -> bool:
-        """Ask the LLM what ``agent`` does with the message; ``prepared``: its memory part from
-        ``llm.prepare`` (made here when None); ``noted``: where an agent that started to remember now is
-        put with its sharer, for one ``note_seen_many`` after the sample (None: noted at once)."""
+    def _ask(self, ctx, agent: int, sharer: int, memory, noted: list[tuple[int, int]]) -> bool:
+        """Ask the LLM what ``agent`` does with the message; ``memory``: what it brings to the prompt
+        (``llm.prepare``); ``noted``: where an agent that started to remember now is put with its sharer,
+        for one ``llm.note_seen`` after the sample."""
         llm = ctx.llm
         msg = ctx.message
         text = str(msg.get("text", ""))
-        memory, tokens, new = "", 0, False
-        if llm.remembering and llm.budget_left > 0:  # the agent's memory: summary, recalled, recent
-            memory, tokens, new = prepared if prepared is not None else llm.prepare([agent], ctx.tick, text)[agent]
         seen: list[str] = []
-        if not memory and self.p["history"]:
+        if not memory.text and self.p["history"]:
             seen, _ = llm.memory(agent, skip_message=msg.get("id"), limit=self.p["history"])
         messages = prompts.decision_prompt(
             ctx.world.persona(agent), llm.interests(agent), text,
-            author=llm.name(msg.get("author")), sharer=llm.name(sharer), seen=seen, memory=memory,
+            author=llm.name(msg.get("author")), sharer=llm.name(sharer), seen=seen, memory=memory.text,
         )
         inbox = self.inbox
 
         def landed(completion, a=agent):
             inbox.append((a, completion))
 
-        if llm.ask(messages, landed, parse=prompts.parse_decision, memory_tokens=tokens):
+        if llm.ask(messages, landed, parse=prompts.parse_decision, memory_tokens=memory.tokens):
             self.asked.add(agent)
-            if new:  # this round's exposures were taken before it remembered: what it is shown now
-                if noted is None:
-                    llm.note_seen(agent, ctx.tick, msg, sharer)
-                else:
-                    noted.append((agent, sharer))
+            if memory.new:  # this round's exposures were taken before it remembered: what it is shown now
+                noted.append((agent, sharer))
             return True
         return False
+
+    def _ask_many(self, ctx, agents: list[int], sharers: list[int]) -> list[int]:
+        """Ask for ``agents`` in order (their memories made in one go) until the tick's budget is spent;
+        returns those asked."""
+        llm = ctx.llm
+        agents = agents[: max(0, int(llm.budget_left))]
+        memories = llm.prepare(agents, str(ctx.message.get("text", "")))
+        noted: list[tuple[int, int]] = []
+        asked = []
+        for a, sharer in zip(agents, sharers):
+            if not self._ask(ctx, a, sharer, memories[a], noted):
+                break  # the tick's budget is spent
+            asked.append(a)
+        llm.note_seen(noted, ctx.tick, ctx.message)
+        return asked
 
     def _sample(self, ctx, candidates: np.ndarray) -> np.ndarray:
         k = self.p["llm_agents"]
@@ -175,20 +183,14 @@ class LLMDecisions(PropagationModel):
         # else the feed's sharer.
         first_t, first_i = np.unique(targets, return_index=True)
         senders = ctx.gather_sources()
-        asked, sharer_of = [], []
-        llm = ctx.llm
-        # Only as many as the tick's budget still allows; their memories in one go.
-        sample = self._sample(ctx, candidates)[: max(0, int(llm.budget_left))].tolist()
-        prepared = llm.prepare(sample, ctx.tick, str(ctx.message.get("text", ""))) if llm.remembering else {}
-        noted: list[tuple[int, int]] = []
+        sample = self._sample(ctx, candidates).tolist()
+        senders_of = []
         for a in sample:
             j = int(np.searchsorted(first_t, a))
-            sharer = int(senders[first_i[j]]) if j < first_t.size and first_t[j] == a else int(sharers[np.searchsorted(shown, a)])
-            if not self._ask(ctx, a, sharer, prepared.get(a), noted):
-                break  # the tick's budget is spent
-            asked.append(a)
-            sharer_of.append(sharer)
-        llm.note_seen_many(noted, ctx.tick, ctx.message)
+            senders_of.append(int(senders[first_i[j]]) if j < first_t.size and first_t[j] == a
+                              else int(sharers[np.searchsorted(shown, a)]))
+        asked = self._ask_many(ctx, sample, senders_of)
+        sharer_of = senders_of[: len(asked)]
         agents = np.array(asked, dtype=np.int64)
         by_rule = np.isin(agents, r_agents)
         fb_src = np.array(sharer_of, dtype=np.int32)
@@ -216,9 +218,12 @@ class LLMDecisions(PropagationModel):
             a, c = self.inbox.popleft()
             results[int(a)] = c
         lost = [int(a) for a in pend.tolist() if int(a) not in self.asked and int(a) not in results]
-        for a, s in zip(lost, p_src[np.isin(pend, lost)].tolist()):
-            if not (online and self._ask(ctx, a, s)):
-                results[a] = None  # cannot ask: the fallback now
+        if lost:
+            sharers = p_src[np.isin(pend, lost)].tolist()
+            again = set(self._ask_many(ctx, lost, sharers)) if online else set()
+            for a in lost:
+                if a not in again:
+                    results[a] = None  # cannot ask: the fallback now
         while self.inbox:  # cached answers to the questions just asked again
             a, c = self.inbox.popleft()
             results[int(a)] = c

@@ -109,7 +109,7 @@ def _recall_timing(sim: Any, repeats: int = 3) -> dict[str, Any]:
     for _ in range(repeats):
         for a in agents:
             t0 = time.perf_counter()
-            sim.llm.memory_for(a, about)
+            sim.llm.prepare([a], about)
             ours.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             mem.db.execute("SELECT id, tick, kind, ref, other, text FROM memory WHERE agent = ? ORDER BY id DESC LIMIT ?",

@@ -131,6 +131,7 @@ class AgentMemory:
         self._lock = threading.RLock()
         #: Which agents remember (boolean per agent; None until the first is enrolled).
         self.enrolled: np.ndarray | None = None
+        self._indices: np.ndarray | None = None  # np.flatnonzero(enrolled), cached
         #: Events held per agent, and events since its summary's ``upto`` (None until first use).
         self.count: np.ndarray | None = None
         self.fresh: np.ndarray | None = None
@@ -152,10 +153,13 @@ class AgentMemory:
     @property
     def agents(self) -> int:
         """How many agents remember."""
-        return 0 if self.enrolled is None else int(np.count_nonzero(self.enrolled))
+        return int(self.enrolled_indices().size)
 
     def enrolled_indices(self) -> np.ndarray:
-        return np.empty(0, dtype=np.int64) if self.enrolled is None else np.flatnonzero(self.enrolled)
+        """The agents that remember, ascending (kept until the next enrollment: a tick asks every time)."""
+        if self._indices is None:
+            self._indices = np.empty(0, dtype=np.int64) if self.enrolled is None else np.flatnonzero(self.enrolled)
+        return self._indices
 
     def is_enrolled(self, i: int) -> bool:
         e = self.enrolled
@@ -203,6 +207,7 @@ class AgentMemory:
             new = agents[~self.enrolled[agents]]
             if new.size:
                 self.enrolled[new] = True
+                self._indices = None
                 self._new_agents.append(new)
                 self.db.execute("INSERT OR IGNORE INTO memory_agents (agent) SELECT value FROM json_each(?)", (_json_ints(new),))
             return new
@@ -419,9 +424,12 @@ class AgentMemory:
         s = self.summary(agent)
         return {"events": int(n), "text_bytes": int(size), "summary_chars": len(s["text"]) if s else 0}
 
+    def _column_bytes(self) -> int:
+        return sum(a.nbytes for a in (self.enrolled, self.count, self.fresh) if a is not None)
+
     def nbytes(self) -> int:
         """Bytes the memory takes: the database's pages and the per-agent columns."""
-        cols = sum(a.nbytes for a in (self.enrolled, self.count, self.fresh) if a is not None)
+        cols = self._column_bytes()
         if self._db is None:
             return cols
         with self._lock:
@@ -432,7 +440,7 @@ class AgentMemory:
     def stats(self) -> dict[str, Any]:
         """Agents that remember, events, summaries, and bytes: in all, of the database (events, summaries,
         the FTS index) and of the per-agent columns (a few bytes for every agent of the world)."""
-        cols = sum(a.nbytes for a in (self.enrolled, self.count, self.fresh) if a is not None)
+        cols = self._column_bytes()
         total = self.nbytes()
         return {"agents": self.agents, "events": self.total, "summaries": self._summaries(), "bytes": total,
                 "database_bytes": total - cols, "column_bytes": cols}
@@ -553,6 +561,7 @@ class AgentMemory:
             self.db.backup(db)
             twin._db = db
             twin.enrolled, twin.count, twin.fresh = self.enrolled.copy(), self.count.copy(), self.fresh.copy()  # type: ignore[union-attr]
+            twin._indices = self._indices
             twin.next_id, twin.total, twin.oldest_tick, twin._written_upto = self.next_id, self.total, self.oldest_tick, self._written_upto
         return twin
 

@@ -21,11 +21,13 @@ goes to the world's post log (``world.posts``; the ``posts`` table of the world 
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,11 +41,22 @@ from sim.llm.config import LLMConfig
 OnDone = Callable[[Completion], None]
 
 
+@dataclass(frozen=True)
+class Recalled:
+    """What an agent brings to one prompt (:meth:`LLMService.prepare`): the memory part and its estimated
+    tokens, whether it started to remember now, and the events recalled and recent behind the text."""
+
+    text: str = ""
+    tokens: int = 0
+    new: bool = False
+    recalled: list[dict[str, Any]] = field(default_factory=list)
+    recent: list[dict[str, Any]] = field(default_factory=list)
+
+
 def _timed(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Count the CPU time of the calling thread a memory method takes into ``memory_seconds`` (CPU, not
     wall time: a tick's thread shares the interpreter with the HTTP client on the loop, and wall time
     would count the waits for it)."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
@@ -322,27 +335,6 @@ class LLMService:
         """Whether agents the LLM speaks for remember (the ``memory`` setting is not ``off``)."""
         return self.config.memory != "off"
 
-    @_timed
-    def enroll(self, i: int, *, tick: int | None = None) -> bool:
-        """The LLM speaks for agent index ``i``: from now on it remembers. An agent that did not yet
-        starts with what the world still shows it knows: the messages of sessions in memory it saw or
-        took up, and its posts kept in memory. Returns whether it was new."""
-        if not self.remembering:
-            return False
-        mem = self.world.memory
-        if mem.is_enrolled(i):
-            return False
-        mem.enroll([int(i)], self.world.n)
-        mem.record_rows(self._known(int(i)))
-        return True
-
-    @_timed
-    def note_seen(self, i: int, tick: int, message: dict[str, Any], sharer: int | None) -> None:
-        """Agent index ``i`` (which remembers) is shown ``message`` by ``sharer`` outside the round's
-        exposures (it started to remember in the middle of the round that shows it)."""
-        self._queue_rows([(int(i), int(tick), "seen", int(message.get("id", 0)),
-                           -1 if sharer is None or sharer < 0 else int(sharer), str(message.get("text", "")))])
-
     def _queue_rows(self, rows: list[tuple[int, int, str, int, int, str]]) -> None:
         """Memory rows: queued from a tick's threads, written at once on the loop's (or without one)."""
         if rows:
@@ -438,59 +430,42 @@ class LLMService:
             return None
 
     @_timed
-    def memory_for(self, i: int, about: str) -> tuple[str, int]:
-        """The memory part of a prompt of agent index ``i`` about the text ``about``: its summary, the
-        memories recalled as most relevant to ``about`` among those older than its short-term window,
-        and that window, within ``memory_tokens`` (see ``prompts.memory_text``). Returns the text and
-        its estimated tokens; empty for an agent that does not remember."""
-        if not self.remembering or not self.world.memory.is_enrolled(i):
-            return "", 0
-        return self._memory_texts([int(i)], about)[int(i)]
-
-    def _memory_texts(self, agents: list[int], about: str) -> dict[int, tuple[str, int]]:
-        cfg = self.config
-        ctx = self.world.memory.context(agents, about, cfg.memory_window, cfg.memory_recall)
+    def prepare(self, agents: list[int], about: str) -> dict[int, Recalled]:
+        """The LLM is about to speak for ``agents`` (indices) about the text ``about``: they remember from
+        now on — one that did not yet starts with what the world shows it knows already (the messages of
+        sessions in memory it saw or took up, its posts kept in memory) — and each gets the memory part
+        of its prompt (see ``prompts.memory_text``). A few calls into SQLite for the whole sample, not a
+        few per agent (see ``AgentMemory.context``). Empty memories when the setting is ``off``."""
+        agents = [int(a) for a in agents]
+        if not self.remembering or not agents:
+            return {a: Recalled() for a in agents}
+        mem, cfg = self.world.memory, self.config
+        new = self._enroll(agents)
+        ctx = mem.context(agents, about, cfg.memory_window, cfg.memory_recall)
         out = {}
         for a in agents:
-            c = ctx.get(a)
-            if c is None:
-                out[a] = ("", 0)
-                continue
-            out[a] = prompts.memory_text(c["summary"]["text"] if c["summary"] else None,
-                                         [prompts.describe_event(e, self._name_of) for e in c["recalled"]],
-                                         [prompts.describe_event(e, self._name_of) for e in c["recent"]], cfg.memory_tokens)
+            c = ctx[a]
+            text, tokens = prompts.memory_text(c["summary"]["text"] if c["summary"] else None,
+                                               [prompts.describe_event(e, self._name_of) for e in c["recalled"]],
+                                               [prompts.describe_event(e, self._name_of) for e in c["recent"]], cfg.memory_tokens)
+            out[a] = Recalled(text, tokens, a in new, c["recalled"], c["recent"])
         return out
 
-    @_timed
-    def prepare(self, agents: list[int], tick: int, about: str) -> dict[int, tuple[str, int, bool]]:
-        """The LLM is about to speak for ``agents`` about the text ``about``: they remember from now on
-        (see :meth:`enroll`), and each gets the memory part of its prompt. Returns, per agent, the text,
-        its estimated tokens and whether it started to remember now. A few calls into SQLite for the
-        whole sample, not a few per agent (see ``AgentMemory.context``)."""
-        if not self.remembering or not agents:
-            return {int(a): ("", 0, False) for a in agents}
-        mem = self.world.memory
-        agents = [int(a) for a in agents]
-        new = set(mem.enroll(agents, self.world.n).tolist())
+    def _enroll(self, agents: list[int]) -> set[int]:
+        """Make ``agents`` remember; those that did not yet start with what the world shows they know.
+        Returns them."""
+        new = set(self.world.memory.enroll(agents, self.world.n).tolist())
         if new:
-            mem.record_rows([r for a in agents if a in new for r in self._known(a)])
-        texts = self._memory_texts(agents, about)
-        return {a: (*texts[a], a in new) for a in agents}
+            self.world.memory.record_rows([r for a in agents if a in new for r in self._known(a)])
+        return new
 
     @_timed
-    def note_seen_many(self, seen: list[tuple[int, int]], tick: int, message: dict[str, Any]) -> None:
-        """:meth:`note_seen` for many ``(agent, sharer)`` pairs at once."""
+    def note_seen(self, seen: list[tuple[int, int]], tick: int, message: dict[str, Any]) -> None:
+        """``(agent, sharer)`` pairs of agents shown ``message`` outside the round's exposures (they
+        started to remember in the middle of the round that shows it)."""
         if seen:
             text, mid = str(message.get("text", "")), int(message.get("id", 0))
             self._queue_rows([(int(a), int(tick), "seen", mid, -1 if s is None or s < 0 else int(s), text) for a, s in seen])
-
-    def recalled(self, i: int, about: str) -> list[dict[str, Any]]:
-        """The memories of agent index ``i`` most relevant to ``about`` beyond its short-term window."""
-        mem = self.world.memory
-        if not self.remembering or not mem.is_enrolled(i):
-            return []
-        recent = mem.recent(i, self.config.memory_window)
-        return mem.recall(i, about, self.config.memory_recall, before=recent[0]["id"] if recent else None)
 
     def _condense_job(self, i: int) -> tuple[int, list[dict[str, str]], Callable[[], str]] | None:
         """What condensing agent ``i``'s older memories takes: the last event id it covers, the prompt,
@@ -505,11 +480,10 @@ class LLMService:
         lines = [prompts.describe_event(e, self._name_of) for e in old]
         previous = s["text"] if s else ""
         persona = self.world.persona(i)
-        named = [{**e, "other_name": self._name_of(e["other"]) if e["other"] >= 0 else None} for e in old
-                 if e["kind"] == "followed"] + [e for e in old if e["kind"] != "followed"]
+        named = [{**e, "other_name": self._name_of(e["other"])} if e["kind"] == "followed" else e for e in old]
 
         def fallback() -> str:
-            return offline.condense_memory(persona, previous, sorted(named, key=lambda e: e["id"]))
+            return offline.condense_memory(persona, previous, named)
 
         return int(old[-1]["id"]), prompts.summary_prompt(persona, self.interests(i), previous, lines), fallback
 
@@ -534,9 +508,7 @@ class LLMService:
 
                 def done(c: Completion, i: int = i, upto: int = upto, fallback: Callable[[], str] = fallback) -> None:
                     self._condensing.discard(i)
-                    text = prompts.clean(c.text, 1200) if c.source != "offline" else c.text
-                    by = c.source if c.source != "offline" and text.strip() else "offline"
-                    mem.set_summary(i, upto, self.tick, text if by != "offline" else fallback(), by)
+                    self._store_summary(i, upto, c, fallback, self.tick)
 
                 if self.ask(messages, done, fallback=fallback, max_tokens=200):
                     self._condensing.add(i)
@@ -556,10 +528,16 @@ class LLMService:
         if job is None:
             return
         upto, messages, fallback = job
-        c = await self.client.complete(messages, fallback=fallback, max_tokens=200)
-        text = prompts.clean(c.text, 1200) if c.source != "offline" else c.text
-        by = c.source if c.source != "offline" and text.strip() else "offline"
-        mem.set_summary(i, upto, self.world.tick, text if by != "offline" else fallback(), by)
+        self._store_summary(i, upto, await self.client.complete(messages, fallback=fallback, max_tokens=200), fallback,
+                            self.world.tick)
+
+    def _store_summary(self, i: int, upto: int, c: Completion, fallback: Callable[[], str], tick: int) -> None:
+        """A summary written by the LLM (cleaned), or the offline one when it did not write one."""
+        text = prompts.clean(c.text, 1200) if c.source != "offline" else ""
+        if text.strip():
+            self.world.memory.set_summary(i, upto, tick, text, c.source)
+        else:
+            self.world.memory.set_summary(i, upto, tick, fallback(), "offline")
 
     def agent_memory(self, i: int, *, recent: int | None = None) -> dict[str, Any]:
         """What agent index ``i`` remembers, for ``agora agent --json`` and the agent view: its recent
@@ -584,20 +562,17 @@ class LLMService:
         from the cache for a question asked before, else offline). Not counted against the tick budget."""
         persona = self.world.persona(i)
         interests = self.interests(i)
-        memory, tokens = "", 0
-        recalled: list[str] = []
         if self.remembering:
-            self.enroll(i, tick=self.world.tick)
+            self._enroll([i])  # it remembers from now on; a summary due is written before it answers
             await self.condense_now(i)
-            memory, tokens = self.memory_for(i, question)
-            recalled = [e["text"] for e in self.recalled(i, question) if e["kind"] not in ("asked", "answered")]
-        seen, adopted = self.memory(i) if not memory else ([], [])
-        messages = prompts.interview_prompt(persona, interests, question, seen=seen, adopted=adopted, memory=memory)
-        if memory:  # the offline answer quotes what the agent remembers: recent posts it saw or took up
-            recent = self.world.memory.recent(i, self.config.memory_window)
-            seen = [e["text"] for e in reversed(recent) if e["kind"] == "seen"][:3]
-            adopted = [e["text"] for e in reversed(recent) if e["kind"] in ("reposted", "replied", "liked", "adopted")][:3]
-        self.prompt_sizes.append((prompts.prompt_tokens(messages), tokens))
+        mem = self.prepare([i], question)[i]
+        seen, adopted = self.memory(i) if not mem.text else ([], [])
+        messages = prompts.interview_prompt(persona, interests, question, seen=seen, adopted=adopted, memory=mem.text)
+        recalled = [e["text"] for e in mem.recalled if e["kind"] not in ("asked", "answered")]
+        if mem.text:  # the offline answer quotes what the agent remembers: recent posts it saw or took up
+            seen = [e["text"] for e in reversed(mem.recent) if e["kind"] == "seen"][:3]
+            adopted = [e["text"] for e in reversed(mem.recent) if e["kind"] in _ADOPTION_KINDS + ("adopted",)][:3]
+        self.prompt_sizes.append((prompts.prompt_tokens(messages), mem.tokens))
         seed = offline.seed_for(self.world.seed, "interview", i, question)
 
         def fallback() -> str:
@@ -648,13 +623,12 @@ class LLMService:
             if on_written is not None:
                 on_written(pid, text, by)
 
-        memory, tokens = "", 0
-        if self.online and self.budget_left > 0 and self.remembering:  # the LLM will write it: the agent remembers
-            self.enroll(agent, tick=tick)
-            memory, tokens = self.memory_for(agent, " ".join([*topics, original or ""]))
+        mem = Recalled()
+        if self.online and self.budget_left > 0:  # the LLM will write it: the agent remembers
+            mem = self.prepare([agent], " ".join([*topics, original or ""]))[agent]
         msgs = prompts.post_prompt(persona, self.interests(agent), kind, topics=topics, original=original,
-                                   original_author=author_name, memory=memory)
-        if self.ask(msgs, done, fallback=fallback, memory_tokens=tokens):
+                                   original_author=author_name, memory=mem.text)
+        if self.ask(msgs, done, fallback=fallback, memory_tokens=mem.tokens):
             if provisional and on_written is not None:
                 on_written(0, fallback(), "offline")
             return True
