@@ -326,6 +326,7 @@ class AgoraApp(App):
         await self.attach_world(world, Registry(dirs))
         self.query_one("#views", ContentSwitcher).current = "dashboard"
         self.screen.refresh_bindings()
+        self.refresh_ui()  # the views show the world before the app says it is ready
         self.ready.set()
 
     async def attach_world(self, world: World, registry: Registry | None = None) -> None:
@@ -471,6 +472,8 @@ class AgoraApp(App):
         minutes = int(w.config.get("minutes_per_tick", 10)) * w.tick + 60 * int(w.config.get("start_hour", 8))
         day, rem = divmod(minutes, 24 * 60)
         state = "paused" if not self.sim_running else "running"
+        if state == "paused" and self.sim.pausing:
+            state = "pausing"  # the run's tick under way when space was pressed ends first
         if self.busy:
             state += f" · {self.busy}"
         speed = SPEEDS[self.speed_index]

@@ -83,6 +83,7 @@ class Simulation:
         self._running = asyncio.Event()
         self._running.set()
         self._stop = False
+        self._run_ticking = False
         self._changed: set[int] = set()
         #: The living network: feeds, friends, churn, reputation and trust (``sim.social.dynamics``).
         self.social = Social(world, self.registry)
@@ -446,7 +447,11 @@ class Simulation:
             if self._stop:
                 break
             t0 = time.perf_counter()
-            await self.step()
+            self._run_ticking = True
+            try:
+                await self.step()
+            finally:
+                self._run_ticking = False
             done += 1
             if ticks_per_second:
                 await asyncio.sleep(max(0.0, 1.0 / ticks_per_second - (time.perf_counter() - t0)))
@@ -460,6 +465,11 @@ class Simulation:
 
     def resume(self) -> None:
         self._running.set()
+
+    @property
+    def pausing(self) -> bool:
+        """Paused while :meth:`run`'s tick is still under way: it ends, then the run holds."""
+        return self.paused and self._run_ticking
 
     @property
     def paused(self) -> bool:
