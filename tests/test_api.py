@@ -391,3 +391,27 @@ def test_the_websocket_carries_the_same_events(server):
             seen.append(json.loads(ws.recv(timeout=WAIT)))
         assert seen[0]["type"] == "message" and seen[0]["text"] == "ws"
         assert [e["tick"] for e in seen if e["type"] == "tick"] == [0, 1]
+
+
+def test_a_browser_gives_the_websocket_its_token_as_a_subprotocol(server):
+    """Browsers cannot set Authorization on a WebSocket: the token rides in Sec-WebSocket-Protocol as
+    agora.bearer.<unpadded base64url>, and the server answers agora.v1, never the token."""
+    import base64
+
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{server.port}/api/v1/live"
+
+    def bearer(secret: str) -> str:
+        return "agora.bearer." + base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")
+
+    for offered in ([bearer("wrong-token-0123456789"), "agora.v1"], ["agora.bearer.***not-base64***", "agora.v1"],
+                    ["agora.bearer.", "agora.v1"], ["agora.v1"]):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, subprotocols=offered, open_timeout=WAIT)
+        assert refused.value.response.status_code == 401
+    with connect(url, subprotocols=["agora.v1", bearer(ADMIN)], open_timeout=WAIT) as ws:
+        assert ws.subprotocol == "agora.v1"
+        hello = json.loads(ws.recv(timeout=WAIT))
+        assert hello["type"] == "hello" and hello["agents"] == 3000

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from sim.api.tokens import Token, Tokens
+from sim.api.tokens import WS_PROTOCOL, Token, Tokens
 from sim.engine.host import NotFoundError, StateError, WorldHost
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 
@@ -224,12 +224,19 @@ class App:
 
     async def live(self, websocket: WebSocket) -> None:
         """The event stream over a WebSocket (``/api/v1/live``): each event one JSON text message, ``type``
-        included. The token goes in the handshake's ``Authorization`` header (refused with 401 before the
-        socket opens)."""
-        if self.tokens and self.tokens.check(websocket.headers.get("authorization")) is None:
-            await websocket.send_denial_response(error(401, "a valid bearer token is needed: send 'Authorization: Bearer TOKEN'"))
+        included. The token goes in the handshake's ``Authorization`` header or, from a browser (which
+        cannot set that header), as the subprotocol ``agora.bearer.<unpadded base64url token>`` beside
+        ``agora.v1``; refused with 401 before the socket opens."""
+        offered = websocket.headers.get("sec-websocket-protocol")
+        if self.tokens and self.tokens.check(websocket.headers.get("authorization")) is None \
+                and self.tokens.check_protocols(offered) is None:
+            await websocket.send_denial_response(error(
+                401, "a valid bearer token is needed: send 'Authorization: Bearer TOKEN' or offer the "
+                     "subprotocol agora.bearer.<the token in unpadded base64url>"))
             return
-        await websocket.accept()
+        # The chosen subprotocol is agora.v1 when offered; the one carrying the token is never echoed.
+        wanted = [p.strip() for p in (offered or "").split(",")]
+        await websocket.accept(subprotocol=WS_PROTOCOL if WS_PROTOCOL in wanted else None)
         listener = self.host.events.subscribe()
         gone = asyncio.ensure_future(self._until_closed(websocket))
         try:

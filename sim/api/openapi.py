@@ -50,7 +50,8 @@ def spec() -> dict[str, Any]:
                  "description": "Drive a running Agora world: inject messages, step, run and pause it, read its "
                                 "sessions, agents and communities, save and load snapshots, and follow its live "
                                 "events (Server-Sent Events at /api/v1/events, or a WebSocket at /api/v1/live with the "
-                                "same events as JSON messages). Every route needs a bearer token when the server has "
+                                "same events as JSON messages; a browser offers its token there as the subprotocol "
+                                "agora.bearer.<unpadded base64url> beside agora.v1). Every route needs a bearer token when the server has "
                                 "any; read-only tokens may only GET."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],

@@ -10,6 +10,8 @@ carry only its name.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import os
 from dataclasses import dataclass
@@ -19,6 +21,11 @@ from sim.errors import BadParameterError
 #: Shortest token accepted: anything shorter is guessable.
 MIN_LENGTH = 16
 ENV_VAR = "AGORA_API_TOKEN"
+#: WebSocket subprotocols: a browser cannot set ``Authorization`` on a WebSocket, so it offers
+#: ``agora.v1`` and ``agora.bearer.<the token in unpadded base64url>`` (the way Kubernetes does); the
+#: server answers ``agora.v1`` and never echoes the token.
+WS_PROTOCOL = "agora.v1"
+WS_BEARER_PREFIX = "agora.bearer."
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,23 @@ class Tokens:
         scheme, _, given = authorization.partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
             return None
-        candidate = given.strip().encode("utf-8", errors="replace")
+        return self._find(given.strip().encode("utf-8", errors="replace"))
+
+    def check_protocols(self, offered: str | None) -> Token | None:
+        """The token a WebSocket handshake carries in ``Sec-WebSocket-Protocol`` as
+        ``agora.bearer.<unpadded base64url>``, or None."""
+        for item in (offered or "").split(","):
+            item = item.strip()
+            if item.startswith(WS_BEARER_PREFIX):
+                encoded = item[len(WS_BEARER_PREFIX):]
+                try:
+                    candidate = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+                except (binascii.Error, ValueError):
+                    return None
+                return self._find(candidate) if candidate else None
+        return None
+
+    def _find(self, candidate: bytes) -> Token | None:
         found = None
         for t in self.tokens:  # every token compared, in constant time each
             if hmac.compare_digest(candidate, t.secret):
