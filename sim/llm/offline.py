@@ -251,7 +251,8 @@ _STOPWORDS = _words(
     "would you your yours yourself yourselves think feel tell really thing things much many lot anything "
     "remember remembers recall recalls forget forgot "
     "something everything people person someone anyone like yes okay well get got make made say said "
-    "know want way time today day days week lately recently news seen saw read heard"
+    "know want way time today day days week lately recently news see sees seeing seen saw read heard "
+    "look looked watch watched notice noticed"
 )
 
 # Style touches.
