@@ -415,3 +415,68 @@ def test_a_browser_gives_the_websocket_its_token_as_a_subprotocol(server):
         assert ws.subprotocol == "agora.v1"
         hello = json.loads(ws.recv(timeout=WAIT))
         assert hello["type"] == "hello" and hello["agents"] == 3000
+
+
+FAILING_PLUGINS = '''
+from sim.plugin import ContentRecommender, PropagationModel
+
+
+class Broken(PropagationModel):
+    name = "broken-model"
+
+    def step(self, ctx):
+        raise RuntimeError("the model broke")
+
+
+class BrokenFeed(ContentRecommender):
+    name = "broken-feed"
+
+    def score(self, ctx):
+        raise ValueError("the feed broke")
+'''
+
+
+def test_failures_are_said_with_the_plugins_file_and_line(tmp_path, world_file):
+    """A failed session's resource carries its traceback and the plugin's file:line; a recommender that
+    fails is switched off with a ``recommender_failed`` event, and the server's stderr says both."""
+    import shutil
+
+    shutil.copy(world_file, tmp_path / "w.db")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "broken.py").write_text(FAILING_PLUGINS)
+    lines = FAILING_PLUGINS.splitlines()
+    model_line = next(i for i, ln in enumerate(lines, 1) if "the model broke" in ln)
+    feed_line = next(i for i, ln in enumerate(lines, 1) if "the feed broke" in ln)
+    s = Server(tmp_path, "w.db", "--plugins", str(plugins), "--recommender", "broken-feed")
+    try:
+        got: dict[str, list] = {}
+        subscribed = threading.Event()
+
+        def listen() -> None:
+            got["events"] = _read_events(s, lambda ev: any(e["type"] == "session_finished" for e in ev)
+                                         and any(e["type"] == "recommender_failed" for e in ev), subscribed=subscribed)
+
+        t = threading.Thread(target=listen)
+        t.start()
+        assert subscribed.wait(WAIT)
+        assert s.call("POST", "/api/v1/messages", {"text": "x", "model": "broken-model"})[0] == 201
+        for _ in range(4):
+            assert s.call("POST", "/api/v1/step", {"ticks": 1})[0] == 200
+        t.join(WAIT)
+        assert not t.is_alive()
+        events = got["events"]
+        where_model = f"{plugins / 'broken.py'}:{model_line}"
+        finished = next(e for e in events if e["type"] == "session_finished")
+        assert finished["status"] == "failed" and finished["where"] == where_model
+        off = next(e for e in events if e["type"] == "recommender_failed")
+        assert off["recommender"] == "broken-feed" and off["switched_off"] is True
+        assert off["where"] == f"{plugins / 'broken.py'}:{feed_line}" and "the feed broke" in off["traceback"]
+        status, session, _ = s.call("GET", "/api/v1/sessions/1")
+        assert status == 200 and session["status"] == "failed" and session["where"] == where_model
+        assert session["traceback"].startswith("Traceback") and 'raise RuntimeError("the model broke")' in session["traceback"]
+    finally:
+        assert s.stop() == 0
+    err = s.errors()
+    assert f"session 1 failed at tick" in err and where_model in err
+    assert "recommender broken-feed failed at tick" in err and "switched off" in err

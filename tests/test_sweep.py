@@ -53,9 +53,9 @@ def cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def sweep_json(*args: str) -> dict:
-    code, out, err = cli("sweep", *args, "--json")
-    assert code == 0, err
+def sweep_json(*args: str, code: int = 0) -> dict:
+    got, out, err = cli("sweep", *args, "--json")
+    assert got == code, err
     lines = out.splitlines()
     assert len(lines) == 1, out
     return json.loads(lines[0])
@@ -210,15 +210,22 @@ def test_text_table(world_file):
 
 
 def test_failed_runs_are_counted_not_fatal(world_file, plugin_dir):
+    """Failed runs are counted, left out of every statistic, shown with the plugin's file:line, and
+    the sweep exits 3 (it finished, but runs failed)."""
     result = sweep_json(str(world_file), "--plugins", str(plugin_dir), "--model", "fragile",
-                        "--grid", "explode=false,true", "--param", "p=0.2", "--runs", "3", "--workers", "2")
+                        "--grid", "explode=false,true", "--param", "p=0.2", "--runs", "3", "--workers", "2", code=3)
     ok, broken = result["results"]
     assert (ok["completed"], ok["failed"]) == (3, 0)
     assert (broken["completed"], broken["failed"]) == (0, 3)
     assert broken["mean_reached"] is None and broken["reached"] == [None] * 3
     assert "boom" in broken["errors"][0]
-    assert result["failed"] == 3
+    assert (result["failed"], result["completed"], result["failed_arms"]) == (3, 3, 1)
     assert ok["mean_reached"] > 100
+    first = broken["first_failure"]
+    assert first["where"] == f"{plugin_dir / 'fragile.py'}:14"
+    assert 'fragile.py", line 14, in step' in first["traceback"] and "sim/" not in first["traceback"]
+    assert all(r["status"] == "failed" and r["where"] == first["where"] for r in broken["per_run"])
+    assert broken["paired"]["pairs"] == 0 and broken["paired"]["reach_diff_mean"] is None
 
 
 @pytest.fixture
@@ -253,9 +260,9 @@ def test_ray_equals_process_pool_and_ships_the_world_once(world_file, pool_resul
 def test_ray_ships_plugins_and_counts_failures(world_file, plugin_dir, ray):
     args = (str(world_file), "--plugins", str(plugin_dir), "--model", "fragile", "--grid", "explode=false,true",
             "--param", "p=0.2", "--runs", "3", "--workers", "2")
-    on_ray = sweep_json(*args, "--ray", "auto")
-    local = sweep_json(*args)
-    assert runs_of(on_ray) == runs_of(local)
+    on_ray = sweep_json(*args, "--ray", "auto", code=3)
+    local = sweep_json(*args, code=3)
+    assert runs_of(on_ray) == runs_of(local)  # where the plugin failed too: the user's folder, its source line
     assert [c["failed"] for c in on_ray["results"]] == [0, 3]
 
 

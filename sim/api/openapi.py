@@ -92,7 +92,7 @@ def spec() -> dict[str, Any]:
                                                           _json("loaded"), errors=(*changing, "404"),
                                                           params=[_path_param("name", "string", "snapshot name")])},
             "/api/v1/events": {"get": {"summary": "Live events (Server-Sent Events): hello, tick, message, session_started, "
-                                                  "session_finished, state, load",
+                                                  "session_finished, recommender_failed, state, load",
                                        "responses": {"200": {"description": "an event stream",
                                                              "content": {"text/event-stream": {}}}, "401": _ERROR}}},
             "/api/v1/openapi.json": {"get": _op("This description", _json("OpenAPI 3.1"))},

@@ -77,7 +77,9 @@ def add_commands(sub: Any) -> None:
         description="Export a world. CSV: one row per agent (id, name, community, pagerank, influence, in_degree, "
                     "out_degree). GraphML/GEXF: the graph through networkx, for Gephi: the whole graph (refused above "
                     "--max-edges), one community (--community ID) or the ego network of an agent (--ego AGENT "
-                    "--radius K). Worlds without stored analysis are analysed for the export (not stored).",
+                    "--radius K). The community column is the world's own (planted by the generator or stored by "
+                    "'agora analyze', as 'agora agent' shows it); a world with no communities, or no PageRank, gets them "
+                    "computed for the export only (not stored).",
     )
     ex.add_argument("world", metavar="WORLD")
     ex.add_argument("out", metavar="OUT", help="the file to write")
@@ -284,10 +286,13 @@ async def _cmd_export(args: argparse.Namespace) -> int:
         world = await open_world(args.world, progress=progress)
         rec = analysis_record(world) or {}
         analysed = False
-        if not rec.get("communities") or not rec.get("pagerank"):
+        # The world's own communities (planted by the generator, or stored by 'agora analyze') are the ones
+        # 'agora agent' and the TUI show: an export never replaces them with a fresh detection.
+        has_communities = bool(rec.get("communities")) or int(world.columns["community"].max(initial=-1)) >= 0
+        if not has_communities or not rec.get("pagerank"):
             # Computed for this export only; the world file is not modified.
             result = await asyncio.to_thread(analyze, world, pagerank=not rec.get("pagerank"),
-                                             communities=not rec.get("communities"), progress=progress)
+                                             communities=not has_communities, progress=progress)
             store_analysis(world, result)
             analysed = True
         info = await asyncio.to_thread(export_world, world, args.out, fmt, community=args.community, ego=args.ego,

@@ -21,11 +21,27 @@ from sim import __version__
 from sim.errors import AgoraError, BadParameterError
 
 EXIT_USAGE = 2
+#: The command finished, but some runs (or arms, or a recommender) failed: its numbers leave them out.
+EXIT_FAILED = 3
+
+
+#: Words from other tools for Agora's flags: what a typo's spelling alone would not suggest.
+_SYNONYMS = {
+    "--nodes": "--agents", "--node": "--agents", "--n": "--agents", "--num-agents": "--agents", "--users": "--agents",
+    "--vertices": "--agents", "--agent": "--agents", "--edgelist": "--edges", "--edge-list": "--edges",
+    "--iterations": "--steps", "--ticks": "--steps", "--repeats": "--runs", "--trials": "--runs",
+    "--jobs": "--workers", "--processes": "--workers", "--parameter": "--param",
+}
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake in one line, with the nearest flag or command when the
     mistake looks like a typo (``--untl-done``: did you mean ``--until-done``?), and exits with 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Scripts rely on exact flags: argparse's abbreviations would take --agent for --agents.
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         self._words = list(sys.argv[1:] if args is None else args)
@@ -45,6 +61,9 @@ class _Parser(argparse.ArgumentParser):
         flags = self._flags(words)
         for word in (w.split("=", 1)[0] for w in words if w.startswith("--")):
             if word not in flags:
+                synonym = _SYNONYMS.get(word)
+                if synonym in flags:
+                    return f"; did you mean {synonym} (not {word})?"
                 near = difflib.get_close_matches(word, flags, n=1, cutoff=0.6)
                 if near:
                     return f"; did you mean {near[0]} (not {word})?"
@@ -113,7 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="agora",
         description="Agora: simulate information spreading through social networks of up to millions of agents.",
-        epilog="With no command, agora opens the default world (created in ./saves on first use).",
+        epilog="With no command, agora opens the default world (created in ./saves on first use).\n\n"
+               "exit codes:\n"
+               "  0  done, and every run completed (a cascade that reached nobody is a completed run)\n"
+               "  2  bad input: one sentence on stderr says what and how to fix it; nothing was changed\n"
+               "  3  the command finished, but some runs, sweep arms or recommenders failed: their plugin's\n"
+               "     error and traceback are on stderr, and every statistic leaves the failed runs out",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"agora {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -172,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "R times from the same starting world with seeds S, S+1, ... and the world file is not modified.")
     run.add_argument("world", metavar="WORLD")
     length = run.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=_positive_int, metavar="N", help="run N ticks")
+    length.add_argument("--steps", type=_positive_int, metavar="N",
+                        help="run N ticks; an injected message's session seeds in the first, so N ticks give it N-1 "
+                        "propagation rounds (each run's 'rounds' in --json)")
     length.add_argument("--until-done", action="store_true", help="run until every session has finished")
     run.add_argument("--max-ticks", type=_positive_int, metavar="N", help="stop --until-done after N ticks (default 10000)")
     run.add_argument("--inject", metavar="TEXT", help="text of a message to inject before running")
@@ -800,14 +827,53 @@ async def _run_command(args: argparse.Namespace, params: dict[str, Any], llm: An
     if stopped:
         sys.stderr.write(f"agora: note: {len(stopped)} of {len(result['runs'])} run{'s' if len(result['runs']) != 1 else ''} "
                          f"stopped at --max-ticks {max_ticks} before the model ended (status max-ticks)\n")
-    records = [{"keys": {}, "run": i, "series": r["series"]} for i, r in enumerate(result["runs"]) if "series" in r]
+    # A failed run is no result: its series stays in the JSON (how far it got) but not in files or figures.
+    records = [{"keys": {}, "run": i, "series": r["series"]} for i, r in enumerate(result["runs"])
+               if "series" in r and r.get("status") != "failed"]
     runs = f"{len(records)} run{'s' if len(records) != 1 else ''}"
-    write_outputs(args, result, records, [], f"{result['model']} on {os.path.basename(args.world)}, {runs}")
+    if records or not (args.series or args.plot):
+        write_outputs(args, result, records, [], f"{result['model']} on {os.path.basename(args.world)}, {runs}")
+    else:
+        sys.stderr.write("agora: note: no run completed, so no --series file or --plot figure was written\n")
     if not args.json:
         for r in result["runs"]:
             r.pop("new_per_tick", None)
     _emit(args, result, format_run(result))
-    return 0
+    return report_failures(result)
+
+
+def report_failures(result: dict[str, Any]) -> int:
+    """Say on stderr what failed in a run report (the first failed run's traceback, the recommenders
+    switched off in a persisted run) and return the exit code: 3 when something failed, else 0."""
+    failed = result.get("failed") or 0
+    switched_off = [e for r in result["runs"] for e in r.get("recommender_errors") or []]
+    first = result.get("first_failure")
+    if failed and first is not None:
+        total = result["completed"] + failed
+        sys.stderr.write(f"agora: {failed} of {total} run{'s' if total != 1 else ''} failed; the first, run {first['run']} "
+                         f"(seed {first['seed']}): {shown_line(first['error'])}\n")
+        if first.get("traceback"):
+            sys.stderr.write(_indented(first["traceback"]) + "\n")
+    for e in switched_off:
+        what = "friend recommender" if e["role"] == "friend" else "recommender"
+        sys.stderr.write(f"agora: {what} {shown_line(e['recommender'])} failed and was switched off; the run went on "
+                         f"without it: {shown_line(e['error'])}\n")
+        if e.get("traceback"):
+            sys.stderr.write(_indented(e["traceback"]) + "\n")
+    return EXIT_FAILED if failed or switched_off else 0
+
+
+def shown_line(text: Any) -> str:
+    """Plugin text made safe for a terminal line (control characters escaped, one line, bounded)."""
+    from sim.core.safe import shown
+
+    return shown(str(text), 500)
+
+
+def _indented(tb: str) -> str:
+    from sim.core.safe import shown
+
+    return "\n".join("  " + shown(ln, 500) for ln in tb.splitlines()[:60])
 
 
 def format_run(result: dict[str, Any]) -> str:
@@ -816,29 +882,54 @@ def format_run(result: dict[str, Any]) -> str:
 
     n = result["agents"]
     lines = []
-    runs = [r for r in result["runs"] if "reached" in r]
+    runs = [r for r in result["runs"] if "status" in r]
     if runs:
         living = result["social"]["living"]
-        head = ["run", "seed", "status", "reached", "share", "peak tick", "ticks"]
+        head = ["run", "seed", "status", "reached", "share", "busiest tick", "ticks"]
         head += ["via graph", "via feeds"] if living else []
         rows = []
         for i, r in enumerate(runs):
-            row = [i, r["seed"], r["status"] + (f" ({r['error']})" if r.get("error") else ""), f"{r['reached']:,}",
-                   f"{100 * r['reached'] / n:.1f}%" if n else "-", "-" if r.get("peak_tick") is None else r["peak_tick"],
-                   r["ticks"]]
+            ok = r["status"] != "failed"
+            row = [i, r["seed"], r["status"], f"{r['reached']:,}" if ok else "-",
+                   f"{100 * r['reached'] / n:.1f}%" if ok and n else "-",
+                   "-" if r.get("peak_tick") is None else r["peak_tick"], r["ticks"]]
             row += [f"{r['graph_reached']:,}", f"{r['feed_reached']:,}"] if living else []
             rows.append(row)
         numeric = [0, 1, 3, 4, 5, 6, 7, 8]
         title = f"model {result['model']} {_params_text(result['params'])}, seeds {result['seeds']}, {n:,} agents"
         lines.append(render_table(head, rows, title=title, numeric=numeric))
+        lines.append("busiest tick: ticks from the seeding to the one with the most new adoptions (peak_tick in --json); "
+                     "not the peak of a state curve such as I in SIR: see --series")
     else:
         lines.append(f"ran {sum(r['ticks'] for r in result['runs'])} ticks")
-    if result["mean_reached"] is not None and len(runs) > 1:
-        lo, hi = result["ci95"]
-        lines.append(f"mean reached {result['mean_reached']:,.1f}  (95% CI {lo:,.1f} .. {hi:,.1f})")
+    failed = result.get("failed") or 0
+    if failed:
+        first = result["first_failure"]
+        where = f" at {shown_line(first['where'])}" if first.get("where") else ""
+        if len(runs) == 1:
+            lines.append(f"the run failed: {shown_line(first['error'])}{where}")
+        else:
+            lines.append(f"{failed} of {len(runs)} runs failed and are left out of every figure below; the first, run "
+                         f"{first['run']} (seed {first['seed']}): {shown_line(first['error'])}{where}")
+    if len(runs) > 1:
+        if result["mean_reached"] is not None:
+            lo, hi = result["ci95"]
+            of = f" over the {result['completed']} completed runs" if failed else ""
+            lines.append(f"mean reached {result['mean_reached']:,.1f}  (95% CI {lo:,.1f} .. {hi:,.1f}){of}")
+        else:
+            lines.append("mean reached: none (no run completed)")
+    for r in runs:
+        for e in r.get("recommender_errors") or []:
+            what = "friend recommender" if e["role"] == "friend" else "recommender"
+            where = f" at {shown_line(e['where'])}" if e.get("where") else ""
+            lines.append(f"{what} {shown_line(e['recommender'])} failed and was switched off; the run went on without "
+                         f"it: {shown_line(e['error'])}{where}")
     if result["social"]["living"]:
         soc = result["social"]
-        lines.append(f"living network: feeds {soc['recommender']}, friends {soc['friend_recommender']}; "
+        off = soc.get("errors") or {}
+        feeds = f"{soc['recommender']}{' (failed, switched off)' if soc['recommender'] in off else ''}"
+        friends = f"{soc['friend_recommender']}{' (failed, switched off)' if 'friend:' + str(soc['friend_recommender']) in off else ''}"
+        lines.append(f"living network: feeds {feeds}, friends {friends}; "
                      f"follows {soc['follows']:,}, unfollows {soc['unfollows']:,}, joins {soc['joins']:,}, leaves {soc['leaves']:,}")
     st = result["llm"]
     lines.append(f"LLM {st['mode']} ({st['model']}): {st['calls']:,} calls, {st['cache_hits']:,} from cache, "

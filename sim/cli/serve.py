@@ -121,6 +121,8 @@ async def serve(args: argparse.Namespace) -> int:
             check_llm=lambda config: refuse_unused_llm(args, config, command="run"))
         if changes:
             _check_social_params(host.sim.social.settings, changes)
+        _say_failures(host.sim)
+        host.on_replace.append(_say_failures)
         if args.metrics:
             from sim.engine.observe import Monitor
 
@@ -163,6 +165,28 @@ async def serve(args: argparse.Namespace) -> int:
         if monitor is not None:
             monitor.detach()
         sock.close()
+
+
+def _say_failures(sim: Any) -> None:
+    """Say on stderr, as they happen, that a session failed or a recommender was switched off (with the
+    plugin's file:line): whoever started the server sees what its clients see on the event stream."""
+    from sim.core.events import PropagationFailed, RecommenderFailed
+    from sim.core.safe import shown
+    from sim.core.tracebacks import one_line, plugin_location
+
+    def say(event: Any) -> None:
+        where = plugin_location(event.traceback)
+        at = f" at {shown(where, 300)}" if where else ""
+        if isinstance(event, RecommenderFailed):
+            what = "friend recommender" if event.name.startswith("friend:") else "recommender"
+            text = (f"{what} {shown(event.name.removeprefix('friend:'), 100)} failed at tick {event.tick} and was switched "
+                    f"off: {shown(one_line(event.error) or '', 500)}{at}")
+        else:
+            text = f"session {event.session_id} failed at tick {event.tick}: {shown(one_line(event.error) or '', 500)}{at}"
+        sys.stderr.write(f"agora: {text}\n")
+        sys.stderr.flush()
+
+    sim.bus.subscribe(say, RecommenderFailed, PropagationFailed)
 
 
 def _server_class() -> Any:

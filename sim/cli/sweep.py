@@ -41,7 +41,8 @@ def add_commands(sub: Any) -> None:
                     "a line) (default random:10)")
     sw.add_argument("--seed", type=_int, default=0, metavar="S", help="base session seed: run r uses S+r (default 0)")
     length = sw.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive_int, metavar="N", help="run each cascade exactly N ticks")
+    length.add_argument("--steps", type=_positive_int, metavar="N", help="run each cascade exactly N ticks: the first seeds it, so N ticks give N-1 "
+                        "propagation rounds (each run's 'rounds' in --json)")
     length.add_argument("--until-done", action="store_true", help="run each cascade until it ends (the default)")
     sw.add_argument("--max-ticks", type=_positive_int, metavar="N",
                     help="stop a run that is not done after N ticks (default 10000)")
@@ -96,7 +97,27 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
     write_outputs(args, result, records, keys, f"sweep of {result['model']} on {os.path.basename(args.world)}, "
                   f"{result['runs']} runs per combination")
     _emit(args, result, format_table(result))
-    return 0
+    return report_sweep_failures(result)
+
+
+def report_sweep_failures(result: dict[str, Any]) -> int:
+    """Say on stderr which arms had failed runs (the first failure's traceback) and return the exit code:
+    3 when any run failed, else 0."""
+    import sys
+
+    from sim.cli.main import EXIT_FAILED, _indented, shown_line
+
+    if not result["failed"]:
+        return 0
+    sys.stderr.write(f"agora: {result['failed']} of {result['total_runs']} runs failed, in {result['failed_arms']} of "
+                     f"{result['combinations']} combinations; their statistics use completed runs only\n")
+    first = next(c for c in result["results"] if c["failed"])
+    f = first["first_failure"]
+    arm = " ".join(f"{k}={_value(v)}" for k, v in first["grid"].items()) or "the sweep"
+    sys.stderr.write(f"agora: the first, in {shown_line(arm)}, run {f['run']} (seed {f['seed']}): {shown_line(f['error'])}\n")
+    if f.get("traceback"):
+        sys.stderr.write(_indented(f["traceback"]) + "\n")
+    return EXIT_FAILED
 
 
 def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -105,7 +126,7 @@ def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
     for c in result["results"]:
         for r, run in enumerate(c["per_run"]):
             series = run.pop("series", None)
-            if series is not None:
+            if series is not None and run["status"] != "failed":  # a failed run is no result
                 records.append({"keys": dict(c["grid"]), "run": r, "series": series})
     return records
 
@@ -133,7 +154,7 @@ def format_table(result: dict[str, Any]) -> str:
 
     n = result["agents"]
     keys = list(result["grid"])
-    head = keys + ["runs", "mean reached", "95% CI", "time to peak", "95% CI"]
+    head = keys + ["runs", "mean reached", "95% CI", "busiest tick", "95% CI"]
     paired = len(result["results"]) > 1
     if paired:
         head += ["reach vs first", "95% CI"]
@@ -147,7 +168,13 @@ def format_table(result: dict[str, Any]) -> str:
                                                        _ci(c["peak_ci95"], 2)]
         if paired:
             d = c.get("paired")
-            row += ["(first)", ""] if d is None else [_signed(d["reach_diff_mean"]), _ci(d["reach_diff_ci95"])]
+            if d is None:
+                row += ["(first)", ""]
+            else:
+                diff = _signed(d["reach_diff_mean"])
+                if d["pairs"] < result["runs"]:  # pairs where either run failed are left out: say how many are left
+                    diff += f" ({d['pairs']} pairs)"
+                row += [diff, _ci(d["reach_diff_ci95"])]
         rows.append(row)
     fixed = " ".join(f"{k}={_value(v)}" for k, v in result["fixed"].items())
     backend = ("a Ray cluster" if result["backend"] == "ray"
@@ -166,8 +193,16 @@ def format_table(result: dict[str, Any]) -> str:
         out.append(f"series: {result['series_file']['rows']:,} rows written to {result['series_file']['path']}")
     if "plot" in result:
         out.append(f"figure: {result['plot']['output']}")
+    out.append("busiest tick: ticks from the seeding to the one with the most new adoptions; not the peak of a state "
+               "curve such as I in SIR (see --series)")
     if errors:
-        out.append(f"first failure: {errors[0]}")
+        from sim.cli.main import shown_line
+
+        first = next(c for c in result["results"] if c["failed"])
+        f = first["first_failure"]
+        where = f" at {shown_line(f['where'])}" if f.get("where") else ""
+        out.append(f"{result['failed']} of {result['total_runs']} runs failed and are left out of the statistics; the "
+                   f"first: {shown_line(f['error'])}{where}")
     return "\n".join(out)
 
 

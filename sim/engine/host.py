@@ -26,8 +26,10 @@ from sim.core.events import (
     PropagationCompleted,
     PropagationFailed,
     PropagationStarted,
+    RecommenderFailed,
     TickCompleted,
 )
+from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.errors import AgoraError, BadParameterError
 
 #: The figures of a tick's metrics that a tick event carries (the dashboard's).
@@ -190,7 +192,16 @@ class WorldHost:
                                  "reached": int(event.reached), "tick": event.tick})
         elif isinstance(event, PropagationFailed):
             self.events.publish({"type": "session_finished", "session": event.session_id, "status": "failed",
-                                 "error": event.error, "tick": event.tick})
+                                 "error": one_line(event.error), "where": plugin_location(event.traceback),
+                                 "tick": event.tick})
+        elif isinstance(event, RecommenderFailed):
+            # Switched off, the world runs on without it: said on the stream, with where it failed.
+            friend = event.name.startswith("friend:")
+            self.events.publish({"type": "recommender_failed", "recommender": event.name.removeprefix("friend:"),
+                                 "role": "friend" if friend else "content", "error": one_line(event.error),
+                                 "where": plugin_location(event.traceback),
+                                 "traceback": plugin_traceback(event.traceback), "switched_off": True,
+                                 "tick": event.tick})
 
     def audit(self, action: str, details: dict[str, Any], actor: str | None) -> None:
         self.sim.writer.submit_audit(action, {**details, **({"by": actor} if actor else {})})
@@ -347,6 +358,8 @@ class WorldHost:
             "seeds": s.seeds, "status": s.status, "priority": s.priority, "created_tick": s.created_tick,
             "started_tick": s.started_tick, "ended_tick": s.ended_tick, "reached": int(s.reached),
             "exposed": int(s.exposed_count), "rounds": s.round, "error": s.error,
+            "where": plugin_location(s.traceback) if s.status == "failed" else None,
+            "traceback": s.traceback if s.status == "failed" else None,
         }
         if series:
             out["series"] = series_dict(s)

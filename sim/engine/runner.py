@@ -20,6 +20,7 @@ from sim.model.series import series_dict
 from sim.engine.simulation import Simulation
 from sim.plugin import plugin_budget as plugin_budget_seconds
 from sim.core.stats import mean_ci95
+from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
 
 Progress = Callable[[str, float], None] | None
@@ -28,17 +29,54 @@ Progress = Callable[[str, float], None] | None
 _TOTALS = ("follows", "unfollows", "joins", "leaves", "feed_items", "reports")
 
 
-def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: float, totals: dict[str, int]) -> dict[str, Any]:
+def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: float, totals: dict[str, int],
+                 *, until_done: bool = False, ensemble: bool = False) -> dict[str, Any]:
+    """One run as ``agora run --json`` reports it.
+
+    ``status`` is ``completed`` (the model ended, or ``--steps`` ran out: ``ended`` says which),
+    ``max-ticks`` (``--until-done`` stopped at ``--max-ticks``) or ``failed``: the model raised or broke
+    the contract, or, in an ensemble (``ensemble``), a recommender that fed the run failed. ``error`` is
+    one line, ``traceback`` the plugin's frames and ``where`` the plugin's ``file:line``."""
     out: dict[str, Any] = {"ticks": ticks, "seconds": round(seconds, 4), **totals}
-    if session_id is not None:
-        s = sim.session(session_id)
-        out.update({
-            "session": s.id, "status": s.status, "reached": s.reached, "exposed": s.exposed_count,
-            "graph_reached": s.graph_reached, "feed_reached": s.feed_reached, "feed_exposed": s.feed_exposed,
-            "seeds": s.seeds_count, "attempts": s.attempts, "rounds": s.round,
-            "peak_tick": s.peak_tick, "reproduction_number": round(s.mean_offspring, 4),
-            "new_per_tick": s.new_per_tick, "error": s.error, "series": series_dict(s),
-        })
+    if session_id is None:
+        return out
+    s = sim.session(session_id)
+    error, tb = s.error, s.traceback
+    failed = s.status == "failed"
+    recommender = None
+    if not failed and ensemble and sim.social.errors:
+        # A run fed by a recommender that failed measured a run without it: that is no result.
+        key = next(iter(sim.social.errors))
+        recommender = key.removeprefix("friend:")
+        role = "friend recommender" if key.startswith("friend:") else "recommender"
+        said = sim.social.errors[key]
+        # The engine's refusal names the recommender already; anything the recommender raised does not.
+        error = (said.removeprefix("RecommenderFailure: ") if said.startswith("RecommenderFailure: ")
+                 else f"{role} {recommender!r} failed: {said}")
+        tb = sim.social.tracebacks.get(key) or None
+        failed = True
+    if failed:
+        status = "failed"
+    elif until_done and not sim.idle:
+        status = "max-ticks"  # the session still runs: the limit stopped it, not the model
+    else:
+        status = "completed"
+    out.update({
+        "session": s.id, "status": status, "session_status": s.status, "ended": s.status == "completed",
+        "reached": s.reached, "exposed": s.exposed_count,
+        "graph_reached": s.graph_reached, "feed_reached": s.feed_reached, "feed_exposed": s.feed_exposed,
+        "seeds": s.seeds_count, "attempts": s.attempts, "rounds": s.round,
+        "peak_tick": s.peak_tick, "reproduction_number": round(s.mean_offspring, 4),
+        "edges_removed": s.edges_removed, "edges_added": s.edges_added,
+        "new_per_tick": s.new_per_tick, "series": series_dict(s),
+        "error": one_line(error) if failed else None,
+        "where": plugin_location(tb) if failed else None,
+        "traceback": plugin_traceback(tb) if failed else None,
+    })
+    if recommender is not None:
+        out["recommender"] = recommender
+    if failed:
+        out["reached"] = out["peak_tick"] = None  # a failed run is never a number (its series shows how far it got)
     return out
 
 
@@ -172,6 +210,8 @@ async def run_cascades(
             for k in _TOTALS:
                 totals[k] += int(m.get(k, 0))
             done += 1
+            if runs is not None and sim.social.errors:
+                break  # a recommender failed: this run is failed (see _run_summary), not run on without it
             if persisted and ((checkpoint_every and done - last_checkpoint >= checkpoint_every)
                               or (checkpoint_seconds and time.perf_counter() - last_checkpoint_time >= checkpoint_seconds)):
                 await sim.checkpoint()
@@ -189,12 +229,13 @@ async def run_cascades(
         _add_llm(llm_totals, stats)
         if persisted:
             await sim.checkpoint()
-        summary = _run_summary(sim, session_id, done, time.perf_counter() - t0, totals)
+        summary = _run_summary(sim, session_id, done, time.perf_counter() - t0, totals, until_done=until_done,
+                               ensemble=runs is not None)
         summary["seed"] = seed + r
-        if until_done and not sim.idle:
+        if until_done and not sim.idle and summary.get("status") != "failed":
             summary["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
-            if "status" in summary:
-                summary["status"] = "max-ticks"  # the session still runs: the limit stopped it, not the model
+        if persisted:
+            summary["recommender_errors"] = _recommender_errors(sim)
         results.append(summary)
     if monitor is not None:
         monitor.detach()
@@ -209,12 +250,28 @@ def _social_info(sim: Simulation) -> dict[str, Any]:
             "errors": dict(sim.social.errors)}
 
 
+def _recommender_errors(sim: Simulation) -> list[dict[str, Any]]:
+    """The recommenders that failed in a persisted run and were switched off (it ran on without them)."""
+    out = []
+    for key, error in sim.social.errors.items():
+        tb = sim.social.tracebacks.get(key) or None
+        out.append({"recommender": key.removeprefix("friend:"), "role": "friend" if key.startswith("friend:") else "content",
+                    "error": one_line(error), "where": plugin_location(tb), "traceback": plugin_traceback(tb)})
+    return out
+
+
 def _report(world: World, results: list[dict[str, Any]], social_info: dict[str, Any], llm_totals: dict[str, Any],
             skip_texts: bool, model: str, model_params: dict[str, Any], seeds: str, runs: int | None,
             writer: Any) -> dict[str, Any]:
-    reached = [float(x["reached"]) for x in results if "reached" in x]
+    """The report of every run. Statistics come from the runs that did not fail (``completed`` of them;
+    ``max-ticks`` runs count, and are counted in ``stopped`` too): a failed run is never a number."""
+    with_session = [x for x in results if "status" in x]
+    ok = [x for x in with_session if x["status"] != "failed"]
+    reached = [float(x["reached"]) for x in ok]
     mean, ci = mean_ci95(reached, 0, world.n) if reached else (None, [None, None])
-    peak = [float(x["peak_tick"]) for x in results if x.get("peak_tick") is not None]
+    peak = [float(x["peak_tick"]) for x in ok if x.get("peak_tick") is not None]
+    failed = len(with_session) - len(ok)
+    first = next((i for i, x in enumerate(results) if x.get("status") == "failed"), None)
     return {
         "social": {**social_info, **{k: sum(r[k] for r in results) for k in _TOTALS}},
         "llm": {**llm_report(llm_totals), "texts_skipped": skip_texts},
@@ -222,6 +279,12 @@ def _report(world: World, results: list[dict[str, Any]], social_info: dict[str, 
         "params": model_params,
         "seeds": seeds,
         "runs": results,
+        "completed": len(ok),
+        "failed": failed,
+        "stopped": sum(1 for x in ok if x.get("status") == "max-ticks"),
+        "first_failure": None if first is None else {
+            "run": first, "seed": results[first].get("seed"), "error": results[first].get("error"),
+            "where": results[first].get("where"), "traceback": results[first].get("traceback")},
         "mean_reached": mean,
         "ci95": ci,
         "mean_peak_tick": mean_ci95(peak)[0] if peak else None,
@@ -260,6 +323,10 @@ class _Ensemble:
         """
         sim = self._simulation(True)
         self.shared = not sim.social.living
+        for key, error in sim.social.errors.items():  # the world names a recommender that cannot be made here
+            role, name = ("--friend-recommender", key.removeprefix("friend:")) if key.startswith("friend:") else ("--recommender", key)
+            raise BadParameterError(f"the world's {role.removeprefix('--').replace('-', ' ')} {name!r} cannot be used "
+                                    f"({error}): load its folder with --plugins DIR, or choose another with {role}")
         s = sim.inject(self.inject["text"], topics=self.inject["topics"], seeds=self.inject["seeds"],
                        model=self.inject["model"], params=self.inject["params"], priority=self.inject["priority"],
                        seed=self.seed, author=self.inject["author"])
@@ -288,17 +355,18 @@ class _Ensemble:
                 for k in _TOTALS:
                     totals[k] += int(m.get(k, 0))
                 done += 1
+                if sim.social.errors:
+                    break  # a recommender failed: this run is failed (see _run_summary)
                 if report is not None:
                     report(done / limit if not until_done else (1.0 if sim.idle else min(0.95, done / 200)))
         finally:
             sim.plugins.close()
         stats = sim.llm.stats()
         stats["posts"] = len(w.posts) - posts_before
-        summary = _run_summary(sim, s.id, done, time.perf_counter() - t0, totals)
+        summary = _run_summary(sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True)
         summary["seed"] = self.seed + r
-        if until_done and not sim.idle:
+        if until_done and not sim.idle and summary["status"] != "failed":
             summary["stopped"] = f"max ticks ({self.max_ticks}) reached before every session finished"
-            summary["status"] = "max-ticks"
         return summary, stats, _social_info(sim)
 
     def stalled(self, r: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -306,7 +374,8 @@ class _Ensemble:
         budget = plugin_budget_seconds(self.plugin_budget)
         summary = {"seed": self.seed + r, "status": "failed", "ticks": 0, "seconds": 0.0, **dict.fromkeys(_TOTALS, 0),
                    "error": f"PluginTimeout: the run stopped answering: a plugin ran past the plugin budget ({budget:g} s) and "
-                            "could not be stopped in its thread, so its worker process was ended"}
+                            "could not be stopped in its thread, so its worker process was ended",
+                   "where": None, "traceback": None}
         return summary, {}, {"living": not self.shared, "recommender": None, "friend_recommender": None,
                              "feed_size": None, "errors": {}}
 

@@ -141,8 +141,7 @@ class Simulation:
             raise BadParameterError("the message has no text: write one, or name an author (--author ID) to write it")
         mask = topics_mask(list(topics))
         spec = SeedSpec.parse(seeds)
-        if spec.kind in ("ids", "file"):
-            spec.select(self.world, None)  # unknown ids are refused before anything changes
+        spec.check(self.world)  # unknown ids, a missing community, too many seeds: refused before anything changes
         author_idx = None if author is None else self.world.index_of(author)
         if recommender is not None and recommender != NONE:
             self.registry.content_recommender(recommender)

@@ -47,8 +47,9 @@ DEFAULT_TEXT = "sweep"
 #: LLM settings every sweep run uses: the offline generator (deterministic, no cost, no network).
 OFFLINE = {"offline": True}
 #: Per-run fields kept from ``run_cascades`` (the rest describe the living network and the LLM).
-_RUN_FIELDS = ("reached", "peak_tick", "ticks", "status", "exposed", "attempts", "rounds", "reproduction_number",
-               "graph_reached", "feed_reached", "error", "stopped")
+_RUN_FIELDS = ("reached", "peak_tick", "ticks", "status", "session_status", "ended", "exposed", "attempts", "rounds",
+               "reproduction_number", "graph_reached", "feed_reached", "edges_removed", "edges_added", "error", "where",
+               "traceback", "recommender", "stopped")
 
 
 @dataclass(frozen=True)
@@ -228,8 +229,14 @@ async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_se
             max_ticks=spec.max_ticks, llm=OFFLINE, llm_wait=0.0, social=dict(arm.get("social") or {}) or None,
         )
     except Exception as exc:  # noqa: BLE001 - one failed run is counted in its combination, not a crash
+        import traceback
+
+        from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
+
         message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
-        return {"seed": session_seed, "status": "failed", "error": message}
+        tb = None if isinstance(exc, AgoraError) else "".join(traceback.format_exception(exc))
+        return {"seed": session_seed, "status": "failed", "error": one_line(message), "where": plugin_location(tb),
+                "traceback": plugin_traceback(tb)}
     run = result["runs"][0]
     out = {k: run[k] for k in _RUN_FIELDS if k in run}
     if spec.series and "series" in run:
@@ -252,7 +259,7 @@ async def _run_jobs(world: Any, registry: Any, spec: RunSpec, jobs: list[Job],
 #: Worlds this process has loaded (reported with every chunk: a worker loads its world once).
 _LOADS = 0
 _POOL_STATE: tuple[Any, Any] | None = None
-_RAY_CACHE: dict[str, tuple[Any, Any]] = {}
+_RAY_CACHE: dict[str, tuple[Any, Any, dict[str, str]]] = {}
 
 
 def _worker_id() -> str:
@@ -280,8 +287,9 @@ def _pool_chunk(spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list]:
     return _worker_id(), _LOADS, asyncio.run(_run_jobs(world, registry, spec, jobs))
 
 
-def _ray_world(ref: Any) -> tuple[Any, Any]:
-    """The world and registry of a Ray payload, loaded once per worker process (cached by object id)."""
+def _ray_world(ref: Any) -> tuple[Any, Any, dict[str, str]]:
+    """The world, registry and plugin folder names (this node's copy -> the user's folder) of a Ray
+    payload, loaded once per worker process (cached by object id)."""
     global _LOADS
     key = ref.hex()
     hit = _RAY_CACHE.get(key)
@@ -298,27 +306,42 @@ def _ray_world(ref: Any) -> tuple[Any, Any]:
             with open(snap, "wb") as fh:
                 fh.write(memoryview(payload["snapshot"]))
             world = load_snapshot(snap)
-            dirs = []
+            import linecache
+
+            dirs, renames = [], {}
+            originals = payload.get("plugin_dirs") or []
             for i, files in enumerate(payload["plugins"]):
                 d = os.path.join(folder, f"plugins{i}")
                 os.makedirs(d)
                 for name, data in files:
-                    with open(os.path.join(d, name), "wb") as fh:
+                    path = os.path.join(d, name)
+                    with open(path, "wb") as fh:
                         fh.write(data)
+                    # A plugin's traceback shows its source lines after the file is gone (no mtime: never re-read).
+                    text = data.decode("utf-8", errors="replace")
+                    linecache.cache[path] = (len(data), None, text.splitlines(keepends=True), path)
                 dirs.append(d)
+                if i < len(originals):
+                    renames[d] = originals[i]
             registry = Registry(dirs, env=False)  # imports the plugin files now, so they need not stay
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         _RAY_CACHE.clear()  # one sweep's world at a time
-        hit = _RAY_CACHE[key] = (world, registry)
+        hit = _RAY_CACHE[key] = (world, registry, renames)
         _LOADS += 1
     return hit
 
 
 def _ray_chunk(box: list, spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list]:
     """A Ray task. The object ref comes in a list so Ray does not fetch the world for every task."""
-    world, registry = _ray_world(box[0])
-    return _worker_id(), _LOADS, asyncio.run(_run_jobs(world, registry, spec, jobs))
+    world, registry, renames = _ray_world(box[0])
+    out = asyncio.run(_run_jobs(world, registry, spec, jobs))
+    for _, _, run in out:  # where a plugin failed, named by the folder the user gave, not this node's copy
+        for key in ("where", "traceback"):
+            if isinstance(run.get(key), str):
+                for copy, original in renames.items():
+                    run[key] = run[key].replace(copy + os.sep, original + os.sep)
+    return _worker_id(), _LOADS, out
 
 
 # -- backends (driver side) ------------------------------------------------------------------------------
@@ -420,7 +443,7 @@ def _ray_payload(world: Any, plugin_dirs: list[str]) -> dict[str, Any]:
                     with open(p, "rb") as fh:
                         files.append((name, fh.read()))
         plugins.append(files)
-    return {"snapshot": snapshot, "plugins": plugins}
+    return {"snapshot": snapshot, "plugins": plugins, "plugin_dirs": [os.path.abspath(d) for d in plugin_dirs]}
 
 
 def import_ray() -> Any:
@@ -512,6 +535,7 @@ def _summary(params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[
     if len(reached) > 1:
         std = math.sqrt(sum((x - mean) ** 2 for x in reached) / (len(reached) - 1))
     errors = list(dict.fromkeys(r["error"] for r in runs if r["status"] == "failed" and r.get("error")))
+    first = next((i for i, r in enumerate(runs) if r["status"] == "failed"), None)
     frac_ci = [None if x is None or not n else min(1.0, max(0.0, x / n)) for x in ci]
     return {
         "model": arm["model"],
@@ -535,6 +559,9 @@ def _summary(params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[
         "reached": [r.get("reached") if r["status"] != "failed" else None for r in runs],
         "peak_tick": [r.get("peak_tick") if r["status"] != "failed" else None for r in runs],
         "errors": errors,
+        "first_failure": None if first is None else {
+            "run": first, "seed": runs[first].get("seed"), "error": runs[first].get("error"),
+            "where": runs[first].get("where"), "traceback": runs[first].get("traceback")},
         "per_run": runs,
     }
 
@@ -702,7 +729,9 @@ async def run_sweep(
         "topics": list(topics),
         "combinations": len(results),
         "total_runs": len(jobs),
+        "completed": sum(r["completed"] for r in results),
         "failed": sum(r["failed"] for r in results),
+        "failed_arms": sum(1 for r in results if r["failed"]),
         "backend": backend,
         "workers": workers,
         "worker_processes": len(tally.loads),

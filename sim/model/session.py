@@ -26,6 +26,7 @@ import numpy as np
 from sim.errors import BadParameterError
 from sim.core.arrays import one_of
 from sim.core.graph import Graph, csr_positions
+from sim.core.tracebacks import with_method_frame
 from sim.plugin import PluginTimeout, PropagationModel, StepResult, call_directly
 from sim.model.series import SeriesRecorder, variable_moments
 
@@ -137,6 +138,28 @@ class SeedSpec:
         if self.kind == "community":
             return f"community:{self.community}:{self.k}"
         return f"{self.kind}:{self.k}"
+
+    def check(self, world: "World") -> None:
+        """Refuse a selection this world cannot meet now (unknown ids, a missing or empty community, more
+        seeds than eligible agents) without drawing anything: a session injected with it would fail.
+
+        Raises:
+            BadParameterError: as :meth:`select`.
+        """
+        if self.kind in ("ids", "file"):
+            self.select(world, None)  # type: ignore[arg-type]
+            return
+        from sim.core.world import Status
+
+        status = world.columns["status"]
+        if self.kind == "community":
+            self.select(world, np.random.default_rng(0))  # the community's pool: small next to the world
+            return
+        eligible = world.n if _all_active(status) else int(np.count_nonzero(
+            (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)))
+        if self.k > eligible:
+            raise BadParameterError(f"{self} asks for {self.k:,} seeds but only {eligible:,} agents are eligible: "
+                                    f"ask for at most {eligible:,}")
 
     def select(self, world: "World", rng: np.random.Generator) -> np.ndarray:
         """Agent indices chosen as seeds (sorted int32), among agents that have joined and are not suspended or deactivated.
@@ -1247,7 +1270,11 @@ class PropagationSession:
         self.ended_tick = tick
         self.store = {k: v for k, v in list(self.store.items()) if _storable(k, v)}
         self.error = f"{type(exc).__name__}: {exc}"
-        self.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        if isinstance(exc, ModelContractError) and self.model is not None:
+            # The engine refused the answer: the author's place to look is the method that gave it.
+            tb = with_method_frame(tb, self.model, "start" if self.series is None else "step")
+        self.traceback = tb
 
     def cancel(self, tick: int) -> None:
         self.status = "cancelled"

@@ -39,6 +39,7 @@ import numpy as np
 from sim.core.activity import PROFILES
 from sim.errors import BadParameterError
 from sim.core.graph import Graph, _row_search, csr_positions
+from sim.core.tracebacks import with_method_frame
 from sim.plugin import (
     ContentRecommender,
     FriendRecommender,
@@ -489,7 +490,13 @@ class Social:
             raise exc
         self.errors[key] = f"{type(exc).__name__}: {exc}"
         tb = getattr(exc, "traceback", None)  # PluginTimeout: where the recommender was when abandoned
-        self.tracebacks[key] = tb if isinstance(tb, str) and tb else "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb = tb if isinstance(tb, str) and tb else "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        if isinstance(exc, RecommenderFailure):
+            # The engine refused the answer: the author's place to look is the method that gave it.
+            rec = self._friend if key.startswith("friend:") else self._content.get(key)
+            if rec is not None:
+                tb = with_method_frame(tb, rec, "suggest" if key.startswith("friend:") else "score")
+        self.tracebacks[key] = tb
         out.errors.append(key)
 
     # -- 1. feeds ---------------------------------------------------------------------------------

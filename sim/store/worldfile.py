@@ -85,7 +85,8 @@ CREATE TABLE sessions (
     ended_tick INTEGER,
     exposed INTEGER NOT NULL DEFAULT 0,
     adopted INTEGER NOT NULL DEFAULT 0,
-    error TEXT
+    error TEXT,
+    traceback TEXT
 );
 CREATE TABLE events (
     session_id INTEGER NOT NULL,
@@ -269,6 +270,9 @@ async def ensure_schema(db: aiosqlite.Connection) -> None:
     cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(events)")]
     if cols and "via" not in cols:
         await db.execute("ALTER TABLE events ADD COLUMN via INTEGER NOT NULL DEFAULT 0")
+    cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(sessions)")]
+    if cols and "traceback" not in cols:
+        await db.execute("ALTER TABLE sessions ADD COLUMN traceback TEXT")
     await db.executescript(EXPOSURES_SCHEMA)
     await db.executescript(LLM_SCHEMA)
     cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(llm_cache)")]
@@ -1074,9 +1078,9 @@ async def _write_message_rows(db: aiosqlite.Connection, world: World, sessions: 
     )
     await db.executemany(
         "INSERT OR REPLACE INTO sessions (id, message_id, model, params, status, priority, seeds, started_tick, "
-        "ended_tick, exposed, adopted, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "ended_tick, exposed, adopted, error, traceback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(s.id, s.message_id, s.model_name, json.dumps(s.params), s.status, s.priority, s.seeds, s.started_tick,
-          s.ended_tick, s.exposed_count, s.reached, s.error) for s in sessions],
+          s.ended_tick, s.exposed_count, s.reached, s.error, s.traceback) for s in sessions],
     )
 
 
