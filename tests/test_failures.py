@@ -45,7 +45,7 @@ class Half(PropagationModel):
 
 RECOMMENDERS = '''
 import numpy as np
-from sim.plugin import ContentRecommender
+from sim.plugin import ContentRecommender, FriendRecommender
 
 
 class Raises(ContentRecommender):
@@ -60,6 +60,13 @@ class WrongShape(ContentRecommender):
 
     def score(self, ctx):
         return np.zeros((3, 3))
+
+
+class NoFriends(FriendRecommender):
+    name = "no-friends"
+
+    def suggest(self, ctx):
+        raise KeyError("nobody")
 '''
 
 HALF_LINE = 'raise ValueError("half of the time")'
@@ -187,6 +194,15 @@ def test_a_failing_recommender_fails_the_runs_it_feeds(world_file, plugins, name
         path, _, lineno = r["where"].rpartition(":")
         assert path == str(plugins / "recs.py") and line in source[int(lineno) - 1]
     assert "recs.py" in err
+
+
+def test_a_failing_friend_recommender_fails_the_runs_it_feeds(world_file, plugins):
+    result, _ = as_json("run", str(world_file), "--steps", "4", "--inject", "x", "--friend-recommender", "no-friends",
+                        "--plugins", str(plugins), "--runs", "2", code=3)
+    for r in result["runs"]:
+        assert r["status"] == "failed" and r["recommender"] == "no-friends"
+        assert r["error"] == "friend recommender 'no-friends' failed: KeyError: 'nobody'"
+        assert r["where"].startswith(str(plugins / "recs.py") + ":")
 
 
 def test_a_failing_recommender_arm_is_not_the_arm_without_one(world_file, plugins):
