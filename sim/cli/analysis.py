@@ -289,7 +289,9 @@ async def _cmd_export(args: argparse.Namespace) -> int:
         # The world's own communities (planted by the generator, or stored by 'agora analyze') are the ones
         # 'agora agent' and the TUI show: an export never replaces them with a fresh detection.
         has_communities = bool(rec.get("communities")) or int(world.columns["community"].max(initial=-1)) >= 0
-        if not has_communities or not rec.get("pagerank"):
+        computed = [what for what, missing in (("communities", not has_communities), ("PageRank", not rec.get("pagerank")))
+                    if missing]
+        if computed:
             # Computed for this export only; the world file is not modified.
             result = await asyncio.to_thread(analyze, world, pagerank=not rec.get("pagerank"),
                                              communities=not has_communities, progress=progress)
@@ -298,11 +300,14 @@ async def _cmd_export(args: argparse.Namespace) -> int:
         info = await asyncio.to_thread(export_world, world, args.out, fmt, community=args.community, ego=args.ego,
                                        radius=radius, max_edges=max_edges, force=args.force, progress=progress)
     info["analysed_for_export"] = analysed
+    info["computed_for_export"] = computed
     info["seconds"] = round(time.perf_counter() - t0, 3)
     text = f"wrote {info['agents']:,} agents" + (f" and {info['edges']:,} edges" if info.get("edges") is not None else "")
     text += f" ({info['part']}) to {args.out} as {fmt}"
     if analysed:
-        text += "\ncommunities and PageRank were computed for this export only: run 'agora analyze WORLD' to store them"
+        what = " and ".join(computed)
+        text += (f"\n{what} {'were' if len(computed) > 1 else 'was'} computed for this export only: run 'agora analyze "
+                 f"WORLD' to store {'them' if len(computed) > 1 else 'it'}")
     _emit(args, info, text)
     return 0
 
