@@ -127,23 +127,35 @@ async def test_step_run_pause_and_speed(world_file):
 
 
 async def test_inject_form_fields_are_labelled(world_file):
-    """Every field of the inject form says what it is: a label on screen (or, for the message text, its
-    placeholder) and a placeholder; the seed count and the priority too."""
+    """Every field of the inject form (message, topics, seed selection, seed count, priority, model, feeds,
+    and each parameter of the model) has a label right before it, on screen; the seed count's label says
+    what it holds for the seed selection chosen."""
+    from textual.widgets import Select
+
     app = AgoraApp(world_file)
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
         await pilot.press("i")
         await pilot.pause()
-        form = app._views["messages"].query_one("#inject-form")
-        for row in form.query("Horizontal"):
-            kids = list(row.children)
-            for i, w in enumerate(kids):
-                if isinstance(w, Input):
-                    assert w.placeholder, w.id
-                    before = [k for k in kids[:i] if isinstance(k, Label)]
-                    assert before and str(before[-1].render()).strip(), f"{w.id} has no label"
-        words = " ".join(screen_text(app).split())
-        assert "seeds" in words and "priority" in words and "topics" in words
+        view = app._views["messages"]
+        form = view.query_one("#inject-form")
+        fields = [w for w in form.query("Input, Select") if isinstance(w, (Input, Select))]
+        ids = {w.id for w in fields}
+        assert {"msg-text", "msg-topics", "seed-kind", "seed-arg", "msg-priority", "model", "msg-recommender",
+                "param-p"} <= ids, ids
+        labels = {}
+        for w in fields:
+            kids = list(w.parent.children)
+            before = kids[kids.index(w) - 1] if kids.index(w) else None
+            assert isinstance(before, Label), f"{w.id} has no label right before it"
+            labels[w.id] = str(before.render()).strip()
+            assert labels[w.id], f"{w.id} has an empty label"
+        assert labels["seed-arg"] == "count" and labels["msg-recommender"] == "feeds" and labels["model"] == "model"
+        drawn = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        for label in ("message", "topics", "seeds", "count", "priority", "model", "feeds"):
+            assert re.search(rf"[│▎]\s+{label} ▊", drawn), label
+        view.query_one("#seed-kind", Select).value = "community"
+        assert await until(pilot, lambda: str(view.query_one("#seed-arg-label", Label).render()) == "community:count")
 
 
 async def test_inject_shows_markup_literally_and_cancel(world_file):
@@ -277,10 +289,11 @@ async def test_recompute_communities(world_file):
         await app.workers.wait_for_complete()
         rec = app.world.config["analysis"]["communities"]
         assert rec["count"] >= 2 and rec["modularity"] > 0.3
-        assert not (app.world.columns["community"] == planted).all(), "labels are recomputed (0 is the largest)"
+        assert rec["ids"] == "kept"
         table = app._views["communities"].query_one("#comm-table", DataTable)
         # The new table is built by a worker the view's next refresh starts, and shown at the one after.
         assert await until(pilot, lambda: table.row_count == min(rec["count"], 200)), table.row_count
+        assert planted.max() >= 0
     con = sqlite3.connect(world_file)
     assert con.execute("SELECT COUNT(*) FROM communities").fetchone()[0] == rec["count"]
 
@@ -565,13 +578,13 @@ def test_load_while_running_in_a_real_terminal(world_file, tmp_path):
         keys("at-ten")
         wait_for(lambda o: "at-ten" in o, "the typed name")
         keys("Enter")
-        wait_for(lambda o: "saved at-ten.snap" in o, "the save's notification")
+        wait_for(lambda o: "snapshot saved at tick 10" in o and "at-ten.snap" in o, "the save's notification")
         keys("space")
         wait_for(lambda o: "RUNNING" in o and tick(o) >= 13, "a run past tick 13")
         keys("l")
         wait_for(lambda o: "Load a snapshot from" in o, "the load picker")
         keys("Enter")
-        wait_for(lambda o: "loaded at-ten.snap (tick 10)" in o, "the load's notification")
+        wait_for(lambda o: "snapshot loaded (tick 10)" in o, "the load's notification")
         wait_for(lambda o: "RUNNING" in o and tick(o) >= 14, "the run going on after the load")
         keys("space")
         paused = wait_for(lambda o: "PAUSED" in o, "the pause")
@@ -876,3 +889,292 @@ async def test_the_heap_is_frozen_while_the_app_runs_and_thawed_after(world_file
         assert gc.get_freeze_count() > 1000
         assert gc.get_threshold()[2] == FULL_GC_THRESHOLD
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+
+# -- issue 29: every readout from its one source of truth ---------------------------------------------
+
+
+def dashboard_text(app) -> str:
+    return " ".join(str(app._views["dashboard"].query_one("#metrics", Static).render()).split())
+
+
+def dashboard_figure(app, label: str) -> str:
+    """The dashboard's figure after ``label`` (as shown, e.g. ``"1,234"`` or ``"-"``)."""
+    found = re.search(re.escape(label) + r" (-|[\d,.]+(?: t/s(?: \(was [\d.]+\))?)?)", dashboard_text(app))
+    assert found, (label, dashboard_text(app))
+    return found.group(1)
+
+
+def header_rate(app) -> str:
+    """The tick rate the header shows (``"9.8 t/s"``, ``"0.0 t/s (was 9.8)"``)."""
+    found = re.search(r"(\d[\d.]* t/s(?: \(was [\d.]+\))?) \(pace", str(app._status.render()))
+    assert found, str(app._status.render())
+    return found.group(1)
+
+
+def rates_shown(app) -> tuple[str, str]:
+    """The tick rate in the header and on the dashboard, as last drawn."""
+    return header_rate(app), dashboard_figure(app, "tick rate")
+
+
+async def test_tick_rate_is_the_worlds_and_the_same_in_header_and_dashboard(world_file):
+    """The tick rate is ticks over the last two seconds of tick completion times: it follows a change of
+    pace at once (a count over the last 50 ticks lagged, 4.3, 5.4, 6.1 while 10 ticks/s ran), and the
+    header and the dashboard show one figure, read once per refresh (the header said "PAUSED 0.0 t/s"
+    while the dashboard said 76.9). Paused, both say 0.0 and the rate the run had.
+
+    First on the real clock (the two agree, running and paused); then on a clock that is the world's
+    own ticks: 30 ticks at 2 a second, then 10 a second, so the rate must read exactly 10.0."""
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        app.speed_index = SPEEDS.index(0)
+        await pilot.press("space")
+        assert await until(pilot, lambda: app.world.tick >= 15 and header_rate(app) != "0.0 t/s")
+        for _ in range(5):  # each refresh: the same figure in both places
+            app.refresh_ui()
+            header, body = rates_shown(app)
+            assert header == body and float(header.split()[0]) > 0, (header, body)
+            await pilot.pause(0.05)
+        await pilot.press("space")
+        assert await until(pilot, lambda: not app.ticking)
+        app.refresh_ui()
+        header, body = rates_shown(app)
+        assert header == body and re.fullmatch(r"0\.0 t/s \(was [\d.]+\)", header), (header, body)
+        assert float(header.split("was ")[1].rstrip(")")) > 0
+
+        # A clock that is the world's tick count: the rate the world ran at is known exactly.
+        base = app.world.tick
+
+        def clock() -> float:
+            t = app.world.tick - base
+            return 0.5 * min(t, 30) + 0.1 * max(0, t - 30)
+
+        app.tick_rate.clock = clock
+        app.tick_rate.reset()
+        await pilot.press("space")
+        assert await until(pilot, lambda: app.world.tick >= base + 60)
+        # Over the last two (world) seconds 10 ticks a second ran; the 30 slow ticks before do not count.
+        assert await until(pilot, lambda: rates_shown(app) == ("10.0 t/s", "10.0 t/s")), rates_shown(app)
+        await pilot.press("space")
+        assert await until(pilot, lambda: not app.ticking)
+        app.refresh_ui()
+        assert rates_shown(app) == ("0.0 t/s (was 10.0)", "0.0 t/s (was 10.0)")
+
+
+async def test_session_counts_are_the_worlds_sessions_by_status(world_file):
+    """Running, queued, completed and failed sessions on the dashboard are the world's sessions by status
+    now: a session injected since the last tick is queued at once (the dashboard said 0), and one
+    waiting behind the cap on running sessions is queued too."""
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        app.sim.max_running = 1
+
+        def by_status(status: str) -> int:
+            return sum(1 for s in app.world.sessions if s.status == status)
+
+        def agrees() -> bool:
+            return all(dashboard_figure(app, f"{status} sessions") == f"{by_status(status):,}"
+                       for status in ("running", "queued", "completed"))
+
+        await inject(app, pilot, "first", **{"seed-arg": "5"})
+        await inject(app, pilot, "second", **{"seed-arg": "5"})
+        await pilot.press("1")
+        assert by_status("queued") == 2
+        assert await until(pilot, agrees), dashboard_text(app)
+        assert dashboard_figure(app, "queued sessions") == "2"
+        await pilot.press("n")
+        assert await until(pilot, lambda: app.world.tick == 1 and not app.ticking)
+        assert by_status("running") == 1 and by_status("queued") == 1, "the cap holds the second back"
+        assert await until(pilot, agrees), dashboard_text(app)
+        app.sim.inject("third", seeds="random:5", seed=3)
+        assert await until(pilot, lambda: dashboard_figure(app, "queued sessions") == "2"), dashboard_text(app)
+        assert agrees()
+
+
+async def test_after_a_load_the_dashboard_reads_the_loaded_world(world_file, tmp_path):
+    """A snapshot at tick 10 with a session that reached agents, loaded: the dashboard's total reached,
+    reach through the graph and session counts are the loaded world's sessions' (it said "total
+    reached 0"), the figures of one tick read "-" (no tick of it ran here, not 0), and the per-tick
+    charts say since which tick they are empty (they said "no tick yet" for a world at tick 41)."""
+    from tui.charts import Chart
+
+    saves = tmp_path / "saves"
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        app.sim.inject("spreads", seeds="top:10", params={"p": 0.2}, seed=1)
+        await save_at_ten(app, pilot, saves)
+        reached = sum(s.reached for s in app.world.sessions)
+        assert reached > 10
+        await pilot.press("N")
+        await app.workers.wait_for_complete()
+        await pilot.press("l")
+        assert await until(pilot, lambda: isinstance(app.screen, LoadScreen))
+        await pilot.pause()
+        await pilot.press("enter")
+        assert await until(pilot, lambda: app.world.tick == 10 and not app.busy), app.world.tick
+        await pilot.press("1")
+        sessions = app.world.sessions
+        assert sum(s.reached for s in sessions) == reached
+        assert await until(pilot, lambda: dashboard_figure(app, "total reached") == f"{reached:,}"), dashboard_text(app)
+        graph = sum(s.graph_reached for s in sessions)
+        assert f"reach: graph {graph:,} · feed 0" in dashboard_text(app)
+        for status in ("running", "queued", "completed"):
+            assert dashboard_figure(app, f"{status} sessions") == f"{sum(s.status == status for s in sessions):,}"
+        for label in ("new adoptions (tick)", "follows (tick)", "edge attempts/s"):
+            assert dashboard_figure(app, label) == "-", label
+        chart = app._views["dashboard"].query_one("#new-chart", Chart)
+        assert await until(pilot, lambda: chart.settled and chart.spec is not None and chart.spec.hint
+                           == "no tick run since the world was opened or loaded at tick 10"), chart.spec
+        await pilot.press("n")
+        assert await until(pilot, lambda: app.world.tick == 11 and not app.ticking)
+        last = app.sim.metrics[-1]
+        assert await until(pilot, lambda: dashboard_figure(app, "new adoptions (tick)") == f"{last['new_adoptions']:,}")
+        assert dashboard_figure(app, "total reached") == f"{sum(s.reached for s in app.world.sessions):,}"
+
+
+def test_match_labels_keeps_ids_where_most_members_agree():
+    """A detected community takes the id of the community most of its members were in; a split keeps the
+    id for the larger part; a community with no majority gets a new id above every previous one; an id
+    whose community is gone is not reused; -1 stays -1."""
+    import numpy as np
+
+    from sim.analysis.structure import match_labels
+
+    previous = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 5, 5, -1, -1])
+    # detected 0 = old 1 exactly; detected 1 = most of old 0, detected 2 the rest of it (a split: 1 wins
+    # id 0, 2 is new); detected 3 = half old 2 and half old 5 (no majority: new); detected 4 = two agents
+    # of old 2 and one of no community (a majority: id 2). Old 5 is gone: id 5 is not reused.
+    detected = np.array([1, 1, 1, 2, 0, 0, 0, 0, 3, 3, 4, 4, 3, 3, 4, -1])
+    labels, kept = match_labels(previous, detected)
+    assert labels.dtype == np.int32
+    assert labels.tolist() == [0, 0, 0, 6, 1, 1, 1, 1, 7, 7, 2, 2, 7, 7, 2, -1]
+    assert kept == 3
+    # Matching a labelling against itself changes nothing; against nothing, new ids from 0 in label order.
+    same, kept_all = match_labels(labels, labels)
+    assert same.tolist() == labels.tolist() and kept_all == 5
+    fresh, none_kept = match_labels(np.full(4, -1), np.array([1, 0, 1, -1]))
+    assert fresh.tolist() == [1, 0, 1, -1] and none_kept == 0
+
+
+async def test_community_ids_stay_what_they_were_after_detection(world_file):
+    """The ids shown before c (the world's planted communities) stay after c: each detected community has
+    the id of the planted community most of its members are in (checked against a plain count per
+    community); pressing c again changes no id; the view says what the ids are."""
+    import numpy as np
+
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        await pilot.press("2")
+        planted = app.world.columns["community"].copy()
+        await pilot.press("c")
+        await app.workers.wait_for_complete()
+        detected = app.world.columns["community"].copy()
+        rec = app.world.config["analysis"]["communities"]
+        first_new = int(planted.max()) + 1
+        for cid in np.unique(detected[detected >= 0]):
+            members = planted[detected == cid]
+            values, counts = np.unique(members[members >= 0], return_counts=True)
+            if cid < first_new:
+                assert 2 * counts[values == cid].sum() > members.size, f"community {cid} is not mostly planted {cid}"
+            elif values.size and 2 * counts.max() > members.size:  # new, though most members share a planted id:
+                majority = values[np.argmax(counts)]  # only when another community won that id
+                assert (detected == majority).any(), f"community {cid} is new, but no community kept id {majority}"
+        same = np.mean(detected[planted >= 0] == planted[planted >= 0])
+        assert same > 0.8, f"only {same:.0%} of the agents kept their community id"
+        assert rec["kept"] >= 2
+        await pilot.press("c")
+        await app.workers.wait_for_complete()
+        assert (app.world.columns["community"] == detected).all(), "a second detection renumbered communities"
+        log = app._views["dashboard"].query_one("#log", Log)
+        assert any(f"{rec['kept']:,} kept their ids" in line for line in log.lines)
+        again = app.world.config["analysis"]["communities"]
+        assert again["kept"] == again["count"], "the same partition again: every community keeps its id"
+        words = "none is new"
+        caption = app._views["communities"].query_one("#comm-caption", Static)
+        assert await until(pilot, lambda: "each keeps the id" in (text := " ".join(str(caption.render()).split()))
+                           and words in text), str(caption.render())
+
+
+async def test_a_failed_sessions_whole_traceback_is_in_the_messages_view(world_file, tmp_path):
+    """A model that raises deep in its own code: the Messages view's session panel shows the error and the
+    whole traceback (every line, scrollable to its last), literally (its markup-like text is not markup)."""
+    from textual.containers import VerticalScroll
+
+    folder = tmp_path / "plugs"
+    folder.mkdir()
+    # Thirty distinct frames (Python folds a frame repeated more than three times into one line).
+    frames = "".join(f"def f{i}():\n    return f{i - 1}()\n" for i in range(1, 31))
+    (folder / "boom.py").write_text(
+        "from sim.plugin import PropagationModel, StepResult\n"
+        "def f0():\n    raise RuntimeError('model [b]exploded[/b] [link=x]here[/link]')\n" + frames +
+        "class Boom(PropagationModel):\n    name = 'boom'\n"
+        "    def step(self, ctx):\n        return f30()\n")
+    app = AgoraApp(world_file, plugin_dirs=[str(folder)])
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        session = app.sim.inject("doomed", seeds="random:5", model="boom", seed=1)
+        for _ in range(2):  # the session starts in the first tick and steps (and fails) in the second
+            await pilot.press("n")
+            await app.workers.wait_for_complete()
+        assert session.status == "failed" and session.traceback and "[b]exploded[/b]" in session.traceback
+        assert any(f"session {session.id} failed" in m and "Messages view" in m for m in notifications(app))
+        await pilot.press("4")
+        view = app._views["messages"]
+        text = view.query_one("#session-text", Static)
+        assert await until(pilot, lambda: "Traceback" in str(text.render()))
+        shown_text = str(text.render())
+        assert "model [b]exploded[/b] [link=x]here[/link]" in shown_text
+        tb_lines = session.traceback.rstrip("\n").splitlines()
+        assert len(tb_lines) > 60
+        assert "\n".join(tb_lines) in shown_text, "the traceback is shown whole"
+        box = view.query_one("#session-detail", VerticalScroll)
+        assert box.max_scroll_y > 0, "a long traceback scrolls"
+        box.scroll_end(animate=False)
+        assert await until(pilot, lambda: "RuntimeError: model [b]exploded[/b]" in screen_text(app))
+
+
+async def test_a_failing_friend_recommender_is_named_switched_off_and_its_traceback_shown(world_file, tmp_path):
+    """A friend recommender that raises: the notification names it, says it was switched off and where its
+    traceback is; the Plugins view shows the traceback; the world runs on without it."""
+    folder = tmp_path / "friends"
+    folder.mkdir()
+    (folder / "broken_friends.py").write_text(
+        "from sim.plugin import FriendRecommender\n"
+        "class Broken(FriendRecommender):\n    name = 'pals[i]'\n"
+        "    def suggest(self, ctx):\n        raise ValueError('friends [i]gone[/i]')\n")
+    app = AgoraApp(world_file, plugin_dirs=[str(folder)])
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        assert await app.set_recommender("friend", "pals[i]")
+        await pilot.press("n")
+        assert await until(pilot, lambda: any("failed and was switched off" in m for m in notifications(app)))
+        message = next(m for m in notifications(app) if "failed and was switched off" in m)
+        assert "friend recommender pals[i]" in message and "friends [i]gone[/i]" in message
+        assert "Plugins view" in message
+        assert "friend:pals[i]" in app.sim.social.errors
+        await highlight_plugin(app, pilot, "friend-recommender:pals[i]")
+        detail = str(app._views["plugins"].query_one("#plugin-text", Static).render())
+        assert "switched off" in detail and "Traceback" in detail and "friends [i]gone[/i]" in detail
+        await pilot.press("n")
+        assert await until(pilot, lambda: app.world.tick == 2 and not app.ticking)
+
+
+async def test_save_and_load_notifications_quote_the_whole_path(world_file, tmp_path):
+    """Saving and loading name the snapshot's whole path, on a line of its own, never cut."""
+    saves = tmp_path / "saves"
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        await save_at_ten(app, pilot, saves)
+        path = str(saves / "at-ten.snap")
+        assert await until(pilot, lambda: any(path in m.splitlines() for m in notifications(app)))
+        await pilot.press("l")
+        assert await until(pilot, lambda: isinstance(app.screen, LoadScreen))
+        await pilot.pause()
+        await pilot.press("enter")
+        assert await until(pilot, lambda: any(m.startswith("snapshot loaded") and path in m.splitlines()
+                                               for m in notifications(app)))

@@ -194,7 +194,50 @@ async def test_export_writes_png_and_svg_of_the_chart(world_file, tmp_path):
         text = svg.read_text()
         assert text.lstrip().startswith("<?xml") and "<svg" in text
         assert "[bold]x[/]" in text and "[b]high[/b]" in text  # the legend: one entry per state
-        assert f"chart exported to {png}" in notified(app)[-1]
+        message = next(m for m in notified(app) if "chart exported" in m)
+        assert message.splitlines() == ["chart exported (PNG and SVG):", str(png), str(svg)]
+
+
+def toast_lines(app, words: str) -> list[str] | None:
+    """The text lines of the toast on screen that shows ``words`` (None while there is none): its cells
+    inside the left border and the padding, as drawn."""
+    from textual.widgets._toast import Toast
+
+    strips = app.screen._compositor.render_strips()
+    for toast in app.screen.query(Toast):
+        r = toast.region
+        lines = [strip.text[r.x + 2 : r.right - 1].rstrip() for strip in strips[r.y : r.bottom]]
+        if words in "".join(lines):
+            return lines
+    return None
+
+
+async def test_export_notification_shows_the_whole_paths(world_file, tmp_path):
+    """The export's notification (the toast on screen) shows both files' whole paths, each on a line of
+    its own: on a screen wide enough each path is one line of the toast, not cut mid-path at the toast's
+    60 columns; on 80 columns a longer path wraps, and all of it is there."""
+    app = AgoraApp(world_file)
+    app.NOTIFICATION_TIMEOUT = 3600  # the toast stays while the test reads it, however slow the machine
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await start(app, pilot)
+        session = app.sim.inject("x", seeds="top:5", seed=1)
+        await step(app, 3)
+        assert await until(pilot, lambda: drawn(app, "session-chart", session))
+        await pilot.press("e")
+        folder = tmp_path / "saves" / "exports"
+        png, svg = str(folder / "charts-session1-tick3.png"), str(folder / "charts-session1-tick3.svg")
+        assert len(png) > 60, "a path longer than Textual's toasts are wide"
+        assert await until(pilot, lambda: toast_lines(app, "chart exported") is not None)
+        assert await until(pilot, lambda: png in toast_lines(app, "chart exported")), toast_lines(app, "chart exported")
+        assert svg in toast_lines(app, "chart exported")
+        await pilot.resize_terminal(80, 40)
+        assert await until(pilot, lambda: app.screen.size.width == 80)
+
+        def wrapped_whole() -> bool:
+            lines = toast_lines(app, "chart exported")
+            return lines is not None and png in "".join(lines) and svg in "".join(lines)
+
+        assert await until(pilot, wrapped_whole), toast_lines(app, "chart exported")
 
 
 async def test_export_error_is_one_sentence(world_file, tmp_path, monkeypatch):

@@ -43,6 +43,7 @@ from sim.store.worldfile import open_world, save_world
 from sim.core.world import World
 from sim.store.writer import WorldWriter
 
+from .rate import TickRate
 from .recommenders import RECOMMENDER_ROLES, recommender_label
 from .screens import AskScreen, HelpScreen, LoadScreen, QuitScreen, SaveScreen
 from .views import AgentsView, CommunitiesView, CompareView, DashboardView, MessagesView, PluginsView, literal, show
@@ -51,6 +52,8 @@ VIEWS = ("dashboard", "communities", "agents", "messages", "plugins", "compare")
 SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possible
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # plugin names safe in the command palette (it parses markup)
 NOTIFY_LIMIT = 600  # characters of a notification at most
+#: Characters of a notification that quotes file paths at most: a path is never cut (PATH_MAX is 4096).
+PATH_NOTIFY_LIMIT = 2 * 4096 + NOTIFY_LIMIT
 FULL_GC_THRESHOLD = 100  # collections of the middle generation between two full ones (Python's default: 10)
 def file_stem(text: str, limit: int) -> str:
     """``text`` made safe as a file name (letters, digits, ``_.-``; anything else becomes ``_``), cut."""
@@ -198,6 +201,9 @@ class AgoraApp(App):
     CSS = """
     #views { height: 1fr; }
     #loading { padding: 1 2; }
+    /* Notifications as wide as their longest line allows (up to most of the screen), so a path they
+       quote is on one line where the terminal is wide enough (Textual's are 60 columns). */
+    Toast { width: auto; min-width: 60; max-width: 85%; }
     """
     _VIEWS_GROUP = Binding.Group("views", compact=True)
     _SPEED_GROUP = Binding.Group("speed", compact=True)
@@ -257,7 +263,11 @@ class AgoraApp(App):
         self.cpu_percent = 0.0
         self.rss_history: deque[float] = deque(maxlen=600)
         self.rss_samples = 0  # how many RSS samples were taken (the memory chart redraws on a new one)
-        self._tick_times: deque[float] = deque(maxlen=50)
+        #: Tick completion times: the measured rate the header and the dashboard show (``rate_text``).
+        self.tick_rate = TickRate()
+        #: The rate as shown by the latest refresh (header and dashboard read this one value).
+        self.shown_rate = ""
+        self._stepping = 0  # step workers (n, N) under way
         self._proc = psutil.Process()
         self._community_cache: tuple[Any, list[dict[str, Any]]] | None = None
         self._community_flows: list[dict[str, int]] = []
@@ -346,6 +356,7 @@ class AgoraApp(App):
         else:
             self.writer = None
         self._checkpointed = (world.tick, time.monotonic())
+        self.tick_rate.reset()  # the rate is this world's: the previous one's ticks are not counted
         self.sim = Simulation(world, registry=registry, writer=self.writer)
         registry.bus = self.sim.bus
         self.sim.bus.subscribe(self.on_sim_event)
@@ -404,7 +415,7 @@ class AgoraApp(App):
     # -- events from the simulation ---------------------------------------------------------------
     def on_sim_event(self, event: Event) -> None:
         if isinstance(event, TickCompleted):
-            self._tick_times.append(time.perf_counter())
+            self.tick_rate.record()
             return
         if isinstance(event, MessageInjected):
             self.log_line(f"tick {event.tick}: message {event.message_id} injected ({event.model}): {event.text}")
@@ -414,25 +425,35 @@ class AgoraApp(App):
             self.log_line(f"tick {event.tick}: session {event.session_id} {event.status}, reached {event.reached:,}")
         elif isinstance(event, PropagationFailed):
             self.log_line(f"tick {event.tick}: session {event.session_id} FAILED: {event.error}")
-            self.notify(f"session {event.session_id} failed: {event.error}", severity="error", markup=False)
+            self.notify(f"session {event.session_id} failed: {event.error} (its traceback: the Messages view, 4)",
+                        severity="error", markup=False)
         elif isinstance(event, PluginFailed):
             self.log_line(f"plugin {event.name} failed to load: {event.error}")
         elif isinstance(event, RecommenderFailed):
             what = recommender_label(event.name)
             self.log_line(f"tick {event.tick}: {what} FAILED and was switched off: {event.error}")
-            self.notify(f"{what} failed and was switched off: {event.error}", severity="error", markup=False, timeout=10)
+            self.notify(f"{what} failed and was switched off: {event.error} (its traceback: the Plugins view, 5)",
+                        severity="error", markup=False, timeout=10)
 
     def log_line(self, text: str) -> None:
         # Control characters are made visible; the Log widget never parses markup.
         self._views["dashboard"].log_line(shown(text, 500))  # type: ignore[attr-defined]
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
-               markup: bool = True) -> None:
+               markup: bool = True, limit: int = NOTIFY_LIMIT) -> None:
         """Every notification of the app (and of its screens and widgets) goes out safe: control characters
-        and ANSI escapes in it (an agent's name, a file name, a plugin's error) shown as visible escapes, long
-        text cut. Text from outside is passed with ``markup=False`` as well."""
-        super().notify(shown(message, NOTIFY_LIMIT, lines=True), title=shown(title, 80), severity=severity,
+        and ANSI escapes in it (an agent's name, a file name, a plugin's error) shown as visible escapes, text
+        longer than ``limit`` cut (a notification quoting paths passes :data:`PATH_NOTIFY_LIMIT`: see
+        :meth:`notify_paths`). Text from outside is passed with ``markup=False`` as well."""
+        super().notify(shown(message, limit, lines=True), title=shown(title, 80), severity=severity,
                        timeout=timeout, markup=markup)
+
+    def notify_paths(self, what: str, paths: list[str], *, severity: Any = "information",
+                     timeout: float | None = None) -> None:
+        """A notification that quotes file paths: ``what`` on the first line, then each path whole on a line
+        of its own (never cut; the toast is as wide as the screen allows, see ``CSS``), shown literally."""
+        self.notify("\n".join([what, *paths]), severity=severity, timeout=timeout, markup=False,
+                    limit=PATH_NOTIFY_LIMIT)
 
     # -- polling ----------------------------------------------------------------------------------
     def sample_resources(self) -> None:
@@ -441,33 +462,70 @@ class AgoraApp(App):
         self.rss_history.append(self.rss_mb)
         self.rss_samples += 1
 
-    def latest_metrics(self) -> dict[str, Any]:
-        m = dict(self.sim.metrics[-1]) if self.sim and self.sim.metrics else {}
-        times = list(self._tick_times)
-        if len(times) >= 2 and time.perf_counter() - times[-1] < 2.0:
-            m["ticks_per_second"] = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
-        else:
-            m["ticks_per_second"] = 0.0
+    @property
+    def ticking(self) -> bool:
+        """Whether ticks are under way: the run goes (or its last tick is ending after a pause), or n/N steps."""
+        return self.sim is not None and (self.sim_running or self.sim.pausing or self._stepping > 0)
+
+    def rate_text(self) -> str:
+        """The measured tick rate, as the header and the dashboard both show it (one computation; see
+        :class:`tui.rate.TickRate`): ``"9.8 t/s"`` while ticks are under way; paused, ``"0.0 t/s"`` and
+        the rate the run had when it stopped (``"0.0 t/s (was 9.8)"``)."""
+        if self.ticking:
+            return f"{self.tick_rate.rate():.1f} t/s"
+        if self.tick_rate.ticks >= 2:
+            return f"0.0 t/s (was {self.tick_rate.last_rate():.1f})"
+        return "0.0 t/s"
+
+    def world_figures(self) -> dict[str, Any]:
+        """What the dashboard shows, each figure from its one source of truth: session counts and reach
+        from the world's sessions now (a session injected since the last tick is queued at once; after a
+        load they are the loaded world's); per-tick figures (``new_adoptions``, ``follows``,
+        ``attempts_per_second``, ...) from the metrics of the world's latest tick, and absent when that tick
+        was not run here (a world just opened or loaded: its history before is not in memory); the database
+        writer's figures from the writer."""
+        world = self.world
+        sessions = world.sessions
+        by_status: dict[str, int] = {}
+        for s in sessions:
+            by_status[s.status] = by_status.get(s.status, 0) + 1
+        running = [s for s in sessions if s.status == "running"]
+        f: dict[str, Any] = {
+            "sessions": by_status,
+            "running": by_status.get("running", 0),
+            "queued": by_status.get("queued", 0),
+            "reached": sum(int(s.reached) for s in sessions),
+            "graph_reached": sum(int(s.graph_reached) for s in sessions),
+            "feed_reached": sum(int(s.feed_reached) for s in sessions),
+            "reproduction_number": float(np.mean([s.reproduction_number for s in running])) if running else 0.0,
+            "edges": world.num_edges,
+            "pending_graph_changes": world.delta.pending,
+        }
+        last = self.sim.metrics[-1] if self.sim is not None and self.sim.metrics else None
+        f["tick_metrics"] = last if last is not None and last.get("tick") == world.tick - 1 else None
         if self.writer is not None:
-            m["db_queue"] = self.writer.queue_rows
-            m["db_backpressure"] = self.writer.backpressure
-            m["db_backpressure_seconds"] = self.writer.backpressure_seconds
-            m["db_rows_written"] = self.writer.rows_written
-        return m
+            f["db_queue"] = self.writer.queue_rows
+            f["db_backpressure"] = self.writer.backpressure
+            f["db_backpressure_seconds"] = self.writer.backpressure_seconds
+            f["db_rows_written"] = self.writer.rows_written
+        return f
 
     def refresh_ui(self) -> None:
         if self.sim is None or self._exit_renderables or not self._switcher.is_attached:
             return
         try:
             with self.batch_update():
-                show(self._status, self.header_text())
+                # One reading of the rate for the header and the dashboard: they never disagree.
+                self.shown_rate = self.rate_text()
+                show(self._status, self.header_text(self.shown_rate))
                 current = self._switcher.current
                 if current in VIEWS:
                     self._views[current].refresh_view()  # type: ignore[attr-defined]
         except NoMatches:
             pass  # widgets are being torn down (the app is closing)
 
-    def header_text(self) -> Text:
+    def header_text(self, rate: str | None = None) -> Text:
+        """The header line; ``rate`` is the tick rate as the refresh read it (None: read it now)."""
         w = self.world
         minutes = int(w.config.get("minutes_per_tick", 10)) * w.tick + 60 * int(w.config.get("start_hour", 8))
         day, rem = divmod(minutes, 24 * 60)
@@ -484,10 +542,10 @@ class AgoraApp(App):
         if self.writer is not None and self.writer.backpressure:
             # The world file's writer is behind: the loop waits for it rather than queueing more rows.
             t.append("  WAITING FOR DISK", style="bold red")
-        # The measured rate (ticks over the last seconds) and, apart, the pace asked for: at 1M agents a
-        # run paced at 10 ticks a second may manage 3.
-        measured = self.latest_metrics().get("ticks_per_second", 0.0) if self.sim_running else 0.0
-        t.append(f"   {measured:.1f} t/s (pace {'max' if speed == 0 else f'{speed:g}'})  {w.n:,} agents  {w.num_edges:,} edges  ")
+        # The measured rate (ticks over the last seconds, as the dashboard shows it) and, apart, the pace
+        # asked for: at 1M agents a run paced at 10 ticks a second may manage 3.
+        rate = self.rate_text() if rate is None else rate
+        t.append(f"   {rate} (pace {'max' if speed == 0 else f'{speed:g}'})  {w.n:,} agents  {w.num_edges:,} edges  ")
         t.append_text(self.llm_header())
         return t
 
@@ -616,9 +674,13 @@ class AgoraApp(App):
 
     @work(group="step")
     async def step_ticks(self, count: int) -> None:
-        for _ in range(count):
-            await self.sim.step()
-            await self.periodic_checkpoint()
+        self._stepping += 1
+        try:
+            for _ in range(count):
+                await self.sim.step()
+                await self.periodic_checkpoint()
+        finally:
+            self._stepping -= 1
         self.refresh_ui()
 
     async def periodic_checkpoint(self) -> None:
@@ -793,9 +855,9 @@ class AgoraApp(App):
             return
         except OSError as exc:
             self.notify(f"could not write the chart into {folder}: {exc.strerror or exc}", severity="error",
-                        markup=False)
+                        markup=False, limit=PATH_NOTIFY_LIMIT)
             return
-        self.notify(f"chart exported to {paths[0]} and {os.path.basename(paths[1])}", markup=False)
+        self.notify_paths("chart exported (PNG and SVG):", paths)
 
     def action_help(self) -> None:
         # Built once and kept: composing the help again on every ? took most of the key's time.
@@ -826,11 +888,12 @@ class AgoraApp(App):
                 size = await asyncio.to_thread(save_snapshot, self.world, path, force=True)
             await self.sim.checkpoint()
             self.audit("save", {"snapshot": path, "tick": self.world.tick})
-            self.notify(f"saved {os.path.basename(path)} ({size / 2**20:.1f} MB) at tick {self.world.tick}", markup=False)
+            self.notify_paths(f"snapshot saved at tick {self.world.tick} ({size / 2**20:.1f} MB):", [path])
         except AgoraError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(str(exc), severity="error", markup=False, limit=PATH_NOTIFY_LIMIT)
         except OSError as exc:
-            self.notify(f"could not save {path}: {exc.strerror}; the previous snapshot is intact", severity="error", markup=False)
+            self.notify_paths(f"could not save the snapshot ({exc.strerror}); the previous one is intact:", [path],
+                              severity="error")
         finally:
             self.busy = None
 
@@ -850,7 +913,7 @@ class AgoraApp(App):
             # Read and validate completely before anything live is touched.
             new_world = await asyncio.to_thread(load_snapshot, path)
         except AgoraError as exc:
-            self.notify(str(exc), severity="error", markup=False, timeout=10)
+            self.notify(str(exc), severity="error", markup=False, timeout=10, limit=PATH_NOTIFY_LIMIT)
             self.busy = None
             return
         try:
@@ -863,7 +926,7 @@ class AgoraApp(App):
                     await save_world(new_world, self.world_path, force=True, keep_audit=True)
             await self.attach_world(new_world)
             self.audit("load", {"snapshot": path, "tick": new_world.tick})
-            self.notify(f"loaded {os.path.basename(path)} (tick {new_world.tick})", markup=False)
+            self.notify_paths(f"snapshot loaded (tick {new_world.tick}):", [path])
             if was_running:
                 self.start_run_loop()
         finally:
@@ -885,25 +948,50 @@ class AgoraApp(App):
         finally:
             self.busy = None
         self._community_cache = None
-        self.notify(result, markup=False)
-        self.log_line(result)
+        line, ids = result
+        self.notify(line, markup=False)
+        self.log_line(f"{line} · {ids}")
 
-    async def run_analysis(self) -> str:
+    async def run_analysis(self) -> tuple[str, str]:
         """Recompute communities (Leiden) and influence (PageRank) off the event loop, keep them in the
-        world and its file."""
+        world and its file. Returns the line that reports the communities and one about their ids."""
         from sim.analysis.structure import analyze, communities_line, store_analysis
         from sim.store.analysis_tables import write_analysis
 
         world = self.world
         result = await asyncio.to_thread(analyze, world)
         async with self.sim.lock:
-            table = store_analysis(world, result)
+            # The ids shown before (planted, or an earlier c) stay: a detected community takes the id of
+            # the community most of its members were in (``match_labels``, vectorised).
+            table = store_analysis(world, result, keep_ids=True)
         if self.writer is not None:
             await self.sim.checkpoint()
             await self.writer.call(lambda db: write_analysis(db, world, table))
         rec = world.config["analysis"]["communities"]
-        self.audit("analysis", {"communities": rec["count"], "isolated": rec["isolated"]})
-        return communities_line(rec["count"], rec["modularity"], rec["isolated"])
+        self.audit("analysis", {"communities": rec["count"], "isolated": rec["isolated"], "kept_ids": rec["kept"]})
+        new = rec["count"] - rec["kept"]
+        if not rec["kept"] and not rec["first_new"]:
+            ids = "numbered by size (the world had no communities before)"
+        else:
+            ids = f"{rec['kept']:,} kept their ids" + (f", {new:,} new (ids from {rec['first_new']:,})" if new else "")
+        return communities_line(rec["count"], rec["modularity"], rec["isolated"]), ids
+
+    def communities_caption(self) -> str:
+        """What the community ids are: the world's own (from when it was made) or detected, and how
+        detected ones were numbered."""
+        rec = (self.world.config.get("analysis") or {}).get("communities")
+        cache = self._community_cache
+        if not rec and cache is not None and cache[0][0] != "pending" and not cache[1]:
+            return "no communities known yet: c detects them"
+        if not rec:
+            return ("the world's own communities (from when it was made). c detects communities: a detected one "
+                    "keeps the id of the community most of its members are in here")
+        words = f"communities detected ({rec.get('method', '?')}) at tick {int(rec.get('tick', 0)):,}"
+        if rec.get("ids") == "kept" and (rec["kept"] or rec["first_new"]):
+            new = int(rec["count"]) - int(rec["kept"])
+            return (f"{words}: each keeps the id of the community most of its members were in before; "
+                    + (f"{new:,} new, numbered from {int(rec['first_new']):,}" if new else "none is new"))
+        return f"{words}: numbered by size (0 the largest)"
 
     def action_reload_plugins(self) -> None:
         failures = self.registry.reload()

@@ -323,11 +323,12 @@ def histogram_spec(title: str, name: str, values: np.ndarray, bins: int = 20) ->
 
 
 def metric_spec(title: str, ylabel: str, history: Sequence[dict[str, Any]], series: Sequence[tuple[str, str]],
-                points: int) -> ChartSpec:
+                points: int, empty: str = "no tick yet") -> ChartSpec:
     """Per-tick figures of the world (``series``: metric key, legend label) over ``history``, the
-    simulation's metrics of the latest ticks; buckets keep their largest value when downsampled."""
+    simulation's metrics of the latest ticks; buckets keep their largest value when downsampled.
+    ``empty`` is the hint shown while the history is empty."""
     if not history:
-        return ChartSpec(title, "tick", ylabel, hint="no tick yet")
+        return ChartSpec(title, "tick", ylabel, hint=empty)
     ticks = np.fromiter((m.get("tick", i) for i, m in enumerate(history)), dtype=np.int64, count=len(history))
     ys = [np.fromiter((m.get(key, 0) for m in history), dtype=np.float64, count=len(history)) for key, _ in series]
     x, ys = downsample(ticks, ys, points, how="max")

@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # pragma: no cover
 BAR_WIDTH = 16
 #: The most characters a text of several lines (an answer, a traceback) shows.
 LINES_LIMIT = 20_000
+#: The most characters of a failed session's traceback shown (a whole traceback is far shorter; this
+#: bounds a plugin whose error message is megabytes long).
+TRACEBACK_LIMIT = 200_000
 #: Parameter names usable as they are in a widget id (others get one by position).
 _WIDGET_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 #: The inject form's recommender choice meaning "whatever the world's feed recommender is".
@@ -159,41 +162,58 @@ class DashboardView(View):
     def on_resize(self) -> None:
         self.set_class(self.size.height < self.SHORT, "-short")
 
+    #: Width of a figure's column (the tick rate says what it was when paused: "0.0 t/s (was 12.5)").
+    VALUE_WIDTH = 18
+
     def refresh_view(self) -> None:
         app = self.agora
-        m = app.latest_metrics()
+        f = app.world_figures()
         lines = Text()
-        rows = [
-            ("ticks/s", f"{m.get('ticks_per_second', 0):.1f}"),
-            ("edge attempts/s", f"{m.get('attempts_per_second', 0):,.0f}"),
-            ("running sessions", fmt_int(m.get("running", 0))),
-            ("queued sessions", fmt_int(m.get("queued", 0))),
-            ("new adoptions (tick)", fmt_int(m.get("new_adoptions", 0))),
-            ("total reached", fmt_int(m.get("reached", 0))),
-            ("reproduction number", f"{m.get('reproduction_number', 0):.2f}"),
-            ("RSS memory", f"{app.rss_mb:,.0f} MB"),
-            ("CPU", f"{app.cpu_percent:.0f} %"),
-            ("database write queue", fmt_int(m.get("db_queue", 0))),
-            ("write backpressure", ("WAITING " if m.get("db_backpressure") else "")
-             + f"{float(m.get('db_backpressure_seconds', 0.0)):,.1f} s"),
-            ("rows written", fmt_int(m.get("db_rows_written", 0))),
-            ("graph adoptions (tick)", fmt_int(m.get("graph_adoptions", 0))),
-            ("feed adoptions (tick)", fmt_int(m.get("feed_adoptions", 0))),
-            ("follows (tick)", fmt_int(m.get("follows", 0))),
-            ("unfollows (tick)", fmt_int(m.get("unfollows", 0))),
-            ("joins / leaves (tick)", f"{int(m.get('joins', 0)):,} / {int(m.get('leaves', 0)):,}"),
-            ("edges", fmt_int(m.get("edges", app.world.num_edges))
-             + (f" (+{int(m['pending_graph_changes']):,} pending)" if m.get("pending_graph_changes") else "")),
-        ]
-        for i, (k, v) in enumerate(rows):
+        for i, (k, v) in enumerate(self.figure_rows(app, f)):
             lines.append(f"{k:>22} ", style="bold")
-            lines.append(f"{v:<14}")
+            lines.append(f"{v:<{self.VALUE_WIDTH}}")
             if i % 2 == 1:
                 lines.append("\n")
-        lines.append_text(self.reach_line(app, m))
+        lines.append_text(self.reach_line(app, f))
         show(self.query_one("#metrics", Static), lines)
         show(self.query_one("#llm", Static), self.llm_lines(app))
         self.refresh_charts(app)
+
+    @staticmethod
+    def figure_rows(app: AgoraApp, f: dict[str, Any]) -> list[tuple[str, str]]:
+        """The dashboard's figures, label and value (see :meth:`AgoraApp.world_figures` for where each
+        comes from). Figures of one tick read ``-`` until a tick of this world runs here: after opening or
+        loading a world at tick 41, its tick 40 was not measured in this process."""
+        m = f["tick_metrics"]
+
+        def per_tick(key: str, fmt: Any = fmt_int) -> str:
+            return "-" if m is None else fmt(m.get(key, 0))
+
+        sessions = f["sessions"]
+        return [
+            ("tick rate", app.shown_rate or app.rate_text()),
+            ("edge attempts/s", per_tick("attempts_per_second", lambda v: f"{float(v):,.0f}")),
+            ("running sessions", fmt_int(f["running"])),
+            ("queued sessions", fmt_int(f["queued"])),
+            ("completed sessions", fmt_int(sessions.get("completed", 0))),
+            ("failed / cancelled", f"{sessions.get('failed', 0):,} / {sessions.get('cancelled', 0):,}"),
+            ("new adoptions (tick)", per_tick("new_adoptions")),
+            ("total reached", fmt_int(f["reached"])),
+            ("reproduction number", f"{f['reproduction_number']:.2f}"),
+            ("RSS memory", f"{app.rss_mb:,.0f} MB"),
+            ("CPU", f"{app.cpu_percent:.0f} %"),
+            ("database write queue", fmt_int(f.get("db_queue", 0))),
+            ("write backpressure", ("WAITING " if f.get("db_backpressure") else "")
+             + f"{float(f.get('db_backpressure_seconds', 0.0)):,.1f} s"),
+            ("rows written", fmt_int(f.get("db_rows_written", 0))),
+            ("graph adoptions (tick)", per_tick("graph_adoptions")),
+            ("feed adoptions (tick)", per_tick("feed_adoptions")),
+            ("follows (tick)", per_tick("follows")),
+            ("unfollows (tick)", per_tick("unfollows")),
+            ("joins / leaves (tick)", "-" if m is None else f"{int(m.get('joins', 0)):,} / {int(m.get('leaves', 0)):,}"),
+            ("edges", fmt_int(f["edges"])
+             + (f" (+{int(f['pending_graph_changes']):,} pending)" if f.get("pending_graph_changes") else "")),
+        ]
 
     # -- charts -------------------------------------------------------------------------------------
     def chart_session(self) -> Any:
@@ -270,13 +290,16 @@ class DashboardView(View):
         last = metrics[-1].get("tick") if metrics else None
         world_key = (sim_key, len(metrics), last)
         history = None
+        # The per-tick history is the ticks run here: a world opened or loaded at tick 41 starts it empty.
+        tick = app.world.tick
+        empty = "no tick yet" if tick == 0 else f"no tick run since the world was opened or loaded at tick {tick:,}"
         for chart_id, chart_title, unit, lines in (
                 ("#new-chart", "new adoptions per tick", "agents", self.ADOPTION_LINES),
                 ("#social-chart", "follows & unfollows per tick", "edges", self.SOCIAL_LINES)):
             world_chart = self.query_one(chart_id, Chart)
             if world_chart.due(world_key):
                 history = list(metrics)[-self.CHART_TICKS:] if history is None else history
-                world_chart.show(world_key, partial(metric_spec, chart_title, unit, history, lines))
+                world_chart.show(world_key, partial(metric_spec, chart_title, unit, history, lines, empty=empty))
         memory = self.query_one("#mem-chart", Chart)
         mem_key = (app.rss_samples,)
         if memory.due(mem_key):
@@ -284,10 +307,11 @@ class DashboardView(View):
             memory.show(mem_key, partial(memory_spec, samples))
 
     @staticmethod
-    def reach_line(app: AgoraApp, m: dict[str, Any]) -> Text:
+    def reach_line(app: AgoraApp, f: dict[str, Any]) -> Text:
         """``reach: graph N · feed M`` (adoptions through the follower graph and through feeds, seeds not
-        counted) and the world's recommenders (plugin names shown literally)."""
-        graph, feed = int(m.get("graph_reached", 0)), int(m.get("feed_reached", 0))
+        counted, summed over the world's sessions) and the world's recommenders (plugin names shown
+        literally)."""
+        graph, feed = int(f.get("graph_reached", 0)), int(f.get("feed_reached", 0))
         t = Text(" " * 16)
         t.append("reach: ", style="bold")
         t.append(f"graph {graph:,} · feed {feed:,}")
@@ -353,6 +377,7 @@ class CommunitiesView(View):
     CommunitiesView #comm-detail { height: auto; max-height: 12; padding: 0 1; border: round $primary-darken-2; }
     CommunitiesView #comm-picture { height: auto; padding: 0 1; }
     CommunitiesView #comm-isolated { height: auto; padding: 0 1; color: $text-muted; }
+    CommunitiesView #comm-caption { height: auto; padding: 0 1; color: $text-muted; }
     """
 
     MAX_ROWS = 200
@@ -367,6 +392,8 @@ class CommunitiesView(View):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: community id, interest or influencer id", id="comm-filter")
+        # What the ids are: the world's own communities, or detected ones (and how they were numbered).
+        yield Static(id="comm-caption", markup=False)
         yield DataTable(id="comm-table", cursor_type="row", zebra_stripes=True)
         # Agents in no community (isolated after detection): one line, never rows of the table.
         yield Static(id="comm-isolated", markup=False)
@@ -410,6 +437,7 @@ class CommunitiesView(View):
 
     def refresh_view(self) -> None:
         app = self.agora
+        show(self.query_one("#comm-caption", Static), app.communities_caption())
         rows = self.rows()
         # What the table shows, not the tick: at full speed the tick moves every refresh, the rows rarely.
         signature = (tuple((r["id"], r["size"], r.get("share"), r.get("first_tick"), r.get("home")) for r in rows[: self.MAX_ROWS]),
@@ -649,7 +677,10 @@ class MessagesView(View):
     MessagesView #posts { height: auto; max-height: 10; padding: 0 1; border: round $primary-darken-2;
                           text-wrap: nowrap; text-overflow: ellipsis; }
     MessagesView #session-detail { height: auto; max-height: 24; padding: 0 1; border: round $primary-darken-2; }
+    MessagesView #session-text { height: auto; }
     """
+    #: The label of the seed field after the seed selection: what it holds for that selection.
+    SEED_ARG_LABELS = {"random": "count", "top": "count", "community": "community:count", "ids": "ids"}
     #: Bins of a continuous variable's histogram, and communities listed with its mean.
     HISTOGRAM_BINS = 10
     COMMUNITIES_SHOWN = 8
@@ -666,28 +697,37 @@ class MessagesView(View):
         self._detail_signature: Any = None
 
     def compose(self) -> ComposeResult:
+        # Every field has a label before it (the parameter rows too): what it is, not only a placeholder.
         with Vertical(id="inject-form"):
-            yield Input(placeholder="message text", id="msg-text")
+            with Horizontal():
+                yield Label("message", classes="field-label")
+                yield Input(placeholder="message text", id="msg-text")
             with Horizontal():
                 yield Label("topics", classes="field-label")
-                yield Input(placeholder="comma-separated (e.g. ai, politics)", id="msg-topics")
+                yield Input(placeholder="e.g. ai, politics", id="msg-topics",
+                            tooltip="topic names, comma-separated (agora topics lists them)")
                 yield Label("seeds", classes="field-label")
                 yield Select([(k, k) for k in ("random", "top", "community", "ids")], value="random", allow_blank=False,
                              id="seed-kind", tooltip="how the seed agents are chosen")
+                yield Label(self.SEED_ARG_LABELS["random"], id="seed-arg-label", classes="field-label")
                 yield Input(value="10", placeholder="K, a,b,c or C:K", id="seed-arg",
                             tooltip="random/top: how many (K); ids: original ids a,b,c; community: C:K (K agents of community C)")
                 yield Label("priority", classes="field-label")
                 yield Input(value="0", placeholder="0", id="msg-priority",
                             tooltip="sessions with a higher priority start first when many are queued")
             with Horizontal():
+                yield Label("model", classes="field-label")
                 yield Select([], id="model", allow_blank=True, prompt="model")
+                yield Label("feeds", classes="field-label")
                 yield Select([(Text("feeds: world default"), WORLD_DEFAULT)], value=WORLD_DEFAULT, allow_blank=False,
                              id="msg-recommender", tooltip="the content recommender that puts this message in feeds")
                 yield Button("Inject", id="inject", variant="primary")
             yield VerticalScroll(id="param-form")
             yield Static("", id="form-error", classes="param-error", markup=False)
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="session-detail", markup=False)
+        # Scrolls: a failed session's whole traceback is in it.
+        with VerticalScroll(id="session-detail"):
+            yield Static("", id="session-text", markup=False)
         yield Static("No posts yet.", id="posts", markup=False)
 
     def on_mount(self) -> None:
@@ -723,6 +763,7 @@ class MessagesView(View):
         elif event.select.id == "seed-kind":
             arg = self.query_one("#seed-arg", Input)
             arg.value = {"random": "10", "top": "10", "community": "0:10", "ids": ""}[str(event.value)]
+            self.query_one("#seed-arg-label", Label).update(self.SEED_ARG_LABELS[str(event.value)])
 
     def build_param_form(self) -> None:
         select = self.query_one("#model", Select)
@@ -881,24 +922,46 @@ class MessagesView(View):
 
     def show_detail(self, sessions: list[Any]) -> None:
         """The highlighted session's states (count and share of each) and, for each of its continuous
-        variables, a histogram and the mean per community; rebuilt when the session moves on a round."""
+        variables, a histogram and the mean per community; a failed session's error and whole traceback
+        first, literally (a plugin's text is never markup). Rebuilt when the session moves on a round."""
         app = self.agora
         session = next((s for s in sessions if s.id == app.selected_session_id), sessions[0] if sessions else None)
-        widget = self.query_one("#session-detail", Static)
-        if session is None or not session.state.size:
-            signature = None if session is None else (id(app.world), session.id, session.status)
-            if signature != self._detail_signature:
-                self._detail_signature = signature
-                widget.border_title = "session"
-                widget.update("No session yet." if session is None else f"Session {session.id} is {session.status}.")
+        box = self.query_one("#session-detail", VerticalScroll)
+        widget = self.query_one("#session-text", Static)
+        if session is None:
+            if self._detail_signature is not None:
+                self._detail_signature = None
+                box.border_title = "session"
+                widget.update("No session yet.")
             return
-        signature = (id(app.world), session.id, session.round, session.status)
+        signature = (id(app.world), session.id, session.round, session.status, session.traceback)
         if signature == self._detail_signature:
             return
         self._detail_signature = signature
-        widget.border_title = f"session {session.id}: {session.model_name}, round {session.round}, {session.status}"
-        widget.update(self.detail_lines(session, app.world.columns.get("community"), self.HISTOGRAM_BINS,
-                                        self.COMMUNITIES_SHOWN))
+        title = Text(f"session {int(session.id)}: ")
+        title.append_text(literal(session.model_name, 30))
+        title.append(f", round {int(session.round)}, {session.status}")
+        box.border_title = title  # a Text: the model's name is not read as markup
+        text = self.failure_lines(session) if session.status == "failed" else Text()
+        if session.state.size:
+            if text:
+                text.append("\n\n")
+            text.append_text(self.detail_lines(session, app.world.columns.get("community"), self.HISTOGRAM_BINS,
+                                               self.COMMUNITIES_SHOWN))
+        elif not text:
+            text = Text(f"Session {int(session.id)} is {session.status}.")
+        widget.update(text)
+
+    @staticmethod
+    def failure_lines(session: Any) -> Text:
+        """A failed session's error and its whole traceback (up to :data:`TRACEBACK_LIMIT` characters),
+        shown literally."""
+        t = Text(f"failed at tick {session.ended_tick}: ", style="bold red")
+        t.append_text(literal(session.error or "unknown error", 2000))
+        if session.traceback:
+            t.append("\n")
+            t.append_text(literal_lines(session.traceback.rstrip("\n"), TRACEBACK_LIMIT))
+        return t
 
     @staticmethod
     def detail_lines(session: Any, community: Any, bins: int = 10, communities: int = 8) -> Text:

@@ -30,7 +30,9 @@ PageRank
 
 Communities
     Leiden (modularity objective, with a resolution), Louvain (``community_multilevel``) or label
-    propagation, on the undirected view. Labels are renumbered so community 0 is the largest. An
+    propagation, on the undirected view. Labels are renumbered so community 0 is the largest (or, with
+    ``store_analysis(..., keep_ids=True)``, as the terminal UI stores them, matched to the world's
+    communities before so that ids stay stable: :func:`match_labels`). An
     isolated agent (no link in either direction; a self-loop is not a link) belongs to no community:
     its community is -1 and it is counted apart (:attr:`Communities.isolated`), not as a community
     of one. Worlds stored before this rule keep their isolated agents' singleton communities until
@@ -380,6 +382,59 @@ def relabel_by_size(membership: np.ndarray) -> np.ndarray:
     out = np.full(m.shape, -1, dtype=np.int32)
     out[member] = rank[m[member]]
     return out
+
+
+def match_labels(previous: np.ndarray, detected: np.ndarray) -> tuple[np.ndarray, int]:
+    """Renumber detected communities so that ids stay what they were: a detected community takes the id
+    of the previous community that most of its members were in, when more than half of them were (of
+    two detected communities with the same such majority, the one with more of its members wins; ties:
+    the lower detected label); every other detected community gets a new id above every previous one,
+    in the order of its detected label (largest first after :func:`relabel_by_size`). An id whose
+    community is gone is not given to another. Negative labels (no community) stay -1.
+
+    Vectorised: one ``unique`` over (detected, previous) pairs of the agents in a community in both.
+
+    Args:
+        previous: the community of each agent before (planted, or an earlier detection; -1: none).
+        detected: the detected community of each agent (-1: none), the same length.
+
+    Returns:
+        The renumbered labels (int32) and how many detected communities kept a previous id.
+
+    Raises:
+        ValueError: the two labelings have different lengths.
+    """
+    prev = np.asarray(previous, dtype=np.int64)
+    det = np.asarray(detected, dtype=np.int64)
+    if prev.shape != det.shape:
+        raise ValueError("previous and detected labelings must have the same length")
+    out = np.full(det.shape, -1, dtype=np.int32)
+    member = det >= 0
+    if not member.any():
+        return out, 0
+    k_det = int(det.max()) + 1
+    det_size = np.bincount(det[member], minlength=k_det)
+    mapping = np.full(k_det, -1, dtype=np.int64)
+    both = member & (prev >= 0)
+    if both.any():
+        k_prev = int(prev.max()) + 1
+        keys, overlap = np.unique(det[both] * k_prev + prev[both], return_counts=True)
+        d, p = keys // k_prev, keys % k_prev
+        majority = 2 * overlap > det_size[d]  # at most one previous community per detected one
+        d, p, overlap = d[majority], p[majority], overlap[majority]
+        # One detected community per previous id: the largest overlap, then the lower detected label.
+        order = np.lexsort((d, -overlap, p))
+        d, p = d[order], p[order]
+        first = np.ones(p.size, dtype=bool)
+        first[1:] = p[1:] != p[:-1]
+        mapping[d[first]] = p[first]
+    kept = int(np.count_nonzero(mapping >= 0))
+    used = det_size > 0
+    fresh = used & (mapping < 0)
+    start = int(prev.max(initial=-1)) + 1
+    mapping[fresh] = start + np.arange(int(np.count_nonzero(fresh)))
+    out[member] = mapping[det[member]]
+    return out, kept
 
 
 @dataclass(eq=False)
@@ -986,11 +1041,16 @@ class _Timer:
 # -- keeping results in the world ----------------------------------------------------------------------
 
 
-def store_analysis(world: "World", result: AnalysisResult) -> CommunityTable | None:
+def store_analysis(world: "World", result: AnalysisResult, *, keep_ids: bool = False) -> CommunityTable | None:
     """Write the result into the world: ``community`` (int32, 0 the largest, -1 for an isolated agent)
     and ``influence`` (float32, PageRank over its maximum) columns, marked dirty, and the record in
     ``world.config["analysis"]`` (its ``communities`` part holds ``count`` and ``isolated``). Returns
     the communities table (None when no community is known, e.g. a world without links).
+
+    With ``keep_ids`` the detected communities are renumbered by :func:`match_labels` against the
+    world's communities before (planted, or an earlier detection), so a community keeps its id; ids are
+    then not ordered by size and may have gaps (a community that disappeared), and the record says
+    ``"ids": "kept"`` with ``kept`` (communities that kept an id) and ``first_new`` (the lowest new id).
 
     Call it on the thread that owns the world (e.g. the event loop after ``to_thread(analyze, ...)``).
     """
@@ -1010,11 +1070,17 @@ def store_analysis(world: "World", result: AnalysisResult) -> CommunityTable | N
                            "edge_hash": result.fingerprint.get("edge_hash")}
     if result.communities is not None:
         c = result.communities
-        world.columns["community"] = c.membership.astype(np.int32)
+        membership = c.membership.astype(np.int32)
+        ids: dict[str, Any] = {}
+        if keep_ids:
+            before = world.columns["community"]
+            membership, kept = match_labels(before, membership)
+            ids = {"ids": "kept", "kept": kept, "first_new": int(before.max(initial=-1)) + 1}
+        world.columns["community"] = membership
         world.dirty_arrays.add("agent.community")
         rec["communities"] = {"method": c.method, "resolution": c.resolution, "seed": c.seed, "count": c.count,
                               "isolated": c.isolated, "modularity": c.modularity, "tick": world.tick,
-                              "edge_hash": result.fingerprint.get("edge_hash")}
+                              "edge_hash": result.fingerprint.get("edge_hash"), **ids}
     world.config["analysis"] = rec
     if world.columns["community"].max(initial=-1) < 0:
         return None

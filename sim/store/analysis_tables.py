@@ -184,6 +184,8 @@ async def ensure_schema(db: "aiosqlite.Connection") -> None:
 def _community_rows(table: "CommunityTable") -> list[tuple[Any, ...]]:
     rows = []
     for c in range(table.count):
+        if not table.size[c]:
+            continue  # an id no agent carries (ids kept across detections, see structure.match_labels)
         r = table.row(c)
         rows.append((c, r["size"], r["internal_edges"], r["density"], json.dumps(r["interests"]),
                      json.dumps(r["interest_share"]), json.dumps(r["top_influencers"])))
