@@ -144,9 +144,9 @@ class SI(PropagationModel):
     deactivated — stay susceptible, and infectious followees keep trying them: stop such a run with
     ``--max-ticks``.)
 
-    Difference from NDlib: NDlib's ``SIModel`` infects a susceptible node with probability ``beta *
-    (infected neighbours)`` (a probability that can exceed 1); here each infectious followee is an
-    independent attempt, so the chance is ``1 - (1 - beta)^k``.
+    NDlib's ``SIModel`` (6.0.1) has the same rule: a susceptible node with ``k`` infected neighbours is
+    infected with probability ``1 - (1 - beta)^k`` (its ``tp_rate`` left at 1), and the two agree tick
+    for tick (see docs/models.md, "Agora and NDlib side by side").
     """
 
     name = "si"
@@ -211,12 +211,11 @@ class SEIS(PropagationModel):
     exposed or infectious; near its endemic level it may run for ever (``endless``): stop it with
     ``--max-ticks``.
 
-    Difference from NDlib: NDlib's SEIS updates every node from the previous iteration's states too,
-    but infects with probability ``beta * (exposed or infectious neighbours)`` — its exposed nodes
-    transmit as well — and models incubation by lowering a fractional status by ``alpha`` each
-    iteration (a fixed delay of about ``1/alpha`` iterations). Here only infectious agents transmit,
-    each infectious followee is one independent attempt, and incubation ends with probability ``sigma``
-    per round (a geometric delay, mean ``1/sigma`` rounds).
+    NDlib's ``SEISModel`` (6.0.1) has the same rule (``alpha`` is ``sigma``, ``lambda`` is ``gamma``):
+    only infectious nodes transmit, ``1 - (1 - beta)^k``, and incubation ends with probability ``alpha``
+    per iteration; the two agree tick for tick. Its continuous-time ``SEISctModel`` is another model:
+    its chances ``1 - exp(-alpha t)`` follow the iteration number, not the time spent exposed (see
+    docs/models/compartmental.md).
     """
 
     name = "seis"

@@ -233,9 +233,10 @@ class HegselmannKrause(_ContinuousOpinion):
     The paper's agents hear everybody (a complete graph, itself included); here they hear themselves and
     their followees. No random numbers are drawn.
 
-    NDlib's ``HKModel`` instead draws random agents one after another within an iteration and averages
-    over the neighbours only (not the agent itself) with a strict ``< epsilon``; ours is the paper's
-    synchronous rule, so one round is one step of the paper's dynamics.
+    NDlib's ``HKModel`` (6.0.1) instead changes one agent per iteration (it draws N agents but stores only
+    the last one's new opinion) and averages over the neighbours only (not the agent itself) with a
+    strict ``< epsilon``; ours is the paper's synchronous rule, so one round is one step of the paper's
+    dynamics (about N of NDlib's iterations).
 
     Parameters: ``epsilon`` (confidence bound, [0, 1], default 0.2), ``tolerance``.
 
