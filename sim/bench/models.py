@@ -9,9 +9,11 @@ the maximum is reported beside it. Parameters and seeds are chosen so every mode
 
 Beside it, where NDlib (the standard diffusion library, ``pip install 'agora-sim[bench]'``) has the
 model, both run on a smaller world (default 100,000 agents) with the same parameters: Agora's tick and
-NDlib's ``iteration()``. NDlib's epidemic and threshold models, HK, WHK, algorithmic bias and the
+NDlib's ``iteration()``. NDlib's epidemic and threshold models, WHK, algorithmic bias and the
 cognitive model update every node in an iteration, as an Agora round does; its voter, q-voter, Sznajd
-and majority-rule models update one agent (or one group) per iteration. The comparable figure is
+and majority-rule models update one agent (or one group) per iteration. NDlib's HK computes a new
+opinion for N drawn nodes per iteration but stores only the last one's (6.0.1): it is counted at N, the
+work it does, so its speedup is that of work done, not of opinions changed. The comparable figure is
 therefore agent updates per second (agents decided per round or iteration, divided by its time), and
 ``speedup`` is Agora's rate over NDlib's. NDlib's set-up (graph conversion, per-node configuration) is
 reported but not timed into the rate.
