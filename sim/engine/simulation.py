@@ -48,7 +48,7 @@ from sim.llm.service import LLMService
 from sim.plugin import PluginRunner, PluginTimeout, is_plugin_fault
 from sim.plugin import plugin_budget as plugin_budget_seconds
 from sim.model.registry import PluginError, Registry
-from sim.model.session import PropagationSession, SeedSpec
+from sim.model.session import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, PropagationSession, SeedSpec
 from sim.social.dynamics import NONE, Social, SocialTick
 from sim.core.topics import topics_mask
 from sim.core.world import World
@@ -140,8 +140,19 @@ class Simulation:
         if not text.strip() and author is None:
             raise BadParameterError("the message has no text: write one, or name an author (--author ID) to write it")
         mask = topics_mask(list(topics))
+        for what, value, lo, hi, range_text in (
+                ("priority", priority, INT32_MIN, INT32_MAX, "-2,147,483,648 to 2,147,483,647"),
+                ("session seed", seed, 0, INT64_MAX, "0 to 2^63 - 1"),
+                ("author", author, INT64_MIN, INT64_MAX, "an agent's original id, which fits in 64 bits")):
+            if value is None and what == "author":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
+                shown = str(value)[:30]
+                raise BadParameterError(f"{what} {shown} is invalid: give a whole number from {range_text}"
+                                        if what != "author" else f"author {shown} is invalid: give {range_text}")
         spec = SeedSpec.parse(seeds)
         spec.check(self.world)  # unknown ids, a missing community, too many seeds: refused before anything changes
+        seed_agents = spec.select(self.world, None) if spec.kind == "file" else None  # the file's ids, resolved once
         author_idx = None if author is None else self.world.index_of(author)
         if recommender is not None and recommender != NONE:
             self.registry.content_recommender(recommender)
@@ -160,7 +171,8 @@ class Simulation:
             id=session_id, message_id=message_id, model_name=model, params=clean, seeds=str(spec),
             priority=int(priority), message=message, created_tick=tick, seed=int(seed), recommender=recommender,
         )
-        session.seed_spec = spec  # a seed file is read once, here
+        session.seed_spec = spec
+        session.seed_agents = seed_agents  # a seed file was read once, above: a stored session keeps its ids
         self.world.sessions.append(session)
         if not text.strip():
             self._author_writes(message, session)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from sim.core.world import World
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+#: The ranges integers from outside must fit: SQLite's INTEGER and numpy's int64; int32 columns.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting", "feed_seen")
 #: How an adoption came about (the ``via`` of an adoption record): a seed or a graph attempt, or a feed.
 VIA_GRAPH, VIA_FEED = 0, 1
@@ -113,17 +116,21 @@ class SeedSpec:
         try:
             if kind in ("random", "top") and len(parts) == 2:
                 k = int(parts[1])
-                if k < 1:
+                if not 1 <= k <= INT64_MAX:
                     raise ValueError
                 return cls(kind, k=k)
             if kind == "ids" and len(parts) == 2:
                 ids = tuple(int(x) for x in parts[1].split(",") if x.strip())
                 if not ids:
                     raise ValueError
+                out_of_range = next((i for i in ids if not INT64_MIN <= i <= INT64_MAX), None)
+                if out_of_range is not None:
+                    raise BadParameterError(f"seed id {str(out_of_range)[:30]} is out of range: agent ids are whole "
+                                            "numbers that fit in 64 bits (see 'agora agent' or 'agora export')")
                 return cls(kind, ids=ids)
             if kind == "community" and len(parts) == 3:
                 c, k = int(parts[1]), int(parts[2])
-                if k < 1 or c < 0:
+                if not (1 <= k <= INT64_MAX and 0 <= c <= INT32_MAX):
                     raise ValueError
                 return cls(kind, k=k, community=c)
         except ValueError:
@@ -691,6 +698,10 @@ class PropagationSession:
     registry: Any = field(default=None, repr=False)
     #: The parsed seed selection when the session was injected in this process (a seed file read once).
     seed_spec: Any = field(default=None, repr=False)
+    #: The seed agents of a selection resolved when the message was injected (a ``file:`` list: the file is
+    #: read once, then; a stored session that has not started keeps these indices, never the file's path to
+    #: read again). Kept until the session starts.
+    seed_agents: np.ndarray | None = field(default=None, repr=False)
     #: Edges the model removed and added so far (``StepResult.remove_edges``/``add_edges``, as asked).
     edges_removed: int = 0
     edges_added: int = 0
@@ -738,8 +749,16 @@ class PropagationSession:
         self.adopted_from = np.full(n, -1, dtype=np.int32)
         self.exposed = np.zeros(n, dtype=bool)
         self.feed_seen = np.zeros(n, dtype=bool)
-        spec = self.seed_spec if self.seed_spec is not None else SeedSpec.parse(self.seeds)
-        seeds = spec.select(world, self.rng)
+        if self.seed_agents is not None:
+            seeds = self.seed_agents
+        else:
+            if self.seeds[:5].lower() == "file:" and self.seed_spec is None:
+                # A stored session never reads a file: only the ids resolved at injection count.
+                raise BadParameterError(f"session {self.id} names seed file {self.seeds[5:]!r} but kept no seed ids: "
+                                        "seed files are read once, when a message is injected; inject it again")
+            spec = self.seed_spec if self.seed_spec is not None else SeedSpec.parse(self.seeds)
+            seeds = spec.select(world, self.rng)
+        self.seed_agents = None
         self.variables = _initial_variables(cls, world, self.rng, seeds)
         self.seeds_count = int(seeds.size)
         seed_state = int(cls.seed_state)
@@ -1313,6 +1332,8 @@ class PropagationSession:
         if self.state.size:
             out.update({f"var.{k}": v for k, v in self.variables.items()})
         out.update({f"store.{k}": v for k, v in self.store.items()})
+        if self.seed_agents is not None and not self.state.size:
+            out["seed_agents"] = self.seed_agents
         return out
 
     @classmethod
@@ -1370,6 +1391,13 @@ class PropagationSession:
                 s.variables[v] = a
             s._restore_series(rec, arrays, n)
         s.store = {k[len("store."):]: v for k, v in arrays.items() if k.startswith("store.")}
+        seed_agents = arrays.get("seed_agents")
+        if seed_agents is not None:
+            if (seed_agents.dtype != np.int32 or seed_agents.ndim != 1 or s.state.size
+                    or (seed_agents.size and (seed_agents.min() < 0 or seed_agents.max() >= n))
+                    or _has_repeats(seed_agents)):
+                raise ValueError(f"session {s.id} array seed_agents is invalid")
+            s.seed_agents = seed_agents
         extra = sorted(k for k in arrays if k.startswith("var.") and k[4:] not in s.variables)
         if extra:
             raise ValueError(f"session {s.id} array {extra[0]} is not one of its variables")
