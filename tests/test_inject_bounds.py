@@ -140,3 +140,13 @@ def test_a_stored_file_session_without_ids_fails_instead_of_reading(world, tmp_p
     world.sessions.append(s)
     asyncio.run(Simulation(world).step())
     assert s.status == "failed" and "kept no seed ids" in s.error and "inject it again" in s.error
+
+
+def test_a_fifo_named_as_a_seed_file_is_refused_not_waited_on(world, tmp_path):
+    import os
+
+    fifo = tmp_path / "seeds.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(BadParameterError, match="is not a regular file"):
+        Simulation(world).inject("x", seeds=f"file:{fifo}")
+    assert world.sessions == []

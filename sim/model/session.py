@@ -57,8 +57,16 @@ def read_seed_file(path: str) -> np.ndarray:
     Raises:
         BadParameterError: the file cannot be read, a line is not a whole number, or it lists no id.
     """
+    import os
+    import stat
+
     try:
-        with open(path, "rb") as fh:
+        # Opened without blocking and checked to be a regular file before reading: a FIFO or a device
+        # named as a seed file would otherwise hold the reader for ever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise BadParameterError(f"seed file {path!r} is not a regular file: give a text file of agent ids, one a line")
             raw = fh.read(64 * 1024 * 1024 + 1)
     except OSError as exc:
         raise BadParameterError(f"seed file {path!r} cannot be read ({exc.strerror or exc}): give a text file of agent ids, one a line") from None
