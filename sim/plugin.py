@@ -288,8 +288,14 @@ class PropagationModel(Plugin):
         raise NotImplementedError
 
     def is_done(self, ctx: StepContext) -> bool:
-        """Whether the session has ended (an absorbing state, consensus, no change); checked after every
-        round, and ``--until-done`` stops there. Default: nobody transmits."""
+        """Whether the session has ended (an absorbing state, consensus, no change); ``--until-done``
+        stops there. Default: nobody transmits (answered by the core without calling the model).
+
+        Asked once right after :meth:`start` (in the tick the session starts, before any round:
+        ``ctx.round`` is 0 and nothing ``step`` stores exists yet) and then after every round. True right
+        after start ends the session at tick 0 with only its seeds: right when nothing can ever change
+        (a rate of 0), wrong when rounds would still change something, which ``agora plugins check``
+        fails (it runs such a session again with ``is_done`` held false for a few rounds)."""
         return ctx.frontier.size == 0
 
 
@@ -314,6 +320,11 @@ class ContentRecommender(Recommender):
     The core then drops messages the reader already adopted or wrote, keeps each reader's ``K`` best
     (``feed_size``; ties go to the older message) and hands each item to its session's model as a
     feed exposure. One instance is made per simulation; per-tick randomness comes from ``ctx.rng``.
+
+    The arrays of the context are the world's own, read-only: compute new arrays, never write to them.
+    The answer must depend only on the context and ``ctx.rng``: the same tick with the same generator
+    gives the same scores (keep nothing on ``self`` that changes from call to call). ``agora plugins
+    check`` checks all of this through the engine, across the parameter space.
     """
 
     role: ClassVar[str] = "content"
@@ -330,7 +341,9 @@ class FriendRecommender(Recommender):
     arrays ``(agents, candidates, scores)``: a suggestion that ``agents[i]`` follow ``candidates[i]``,
     higher scores first. The core drops self-suggestions, agents already followed and candidates that are
     not active, keeps each agent's ``k`` best (``suggestions``; ties go to the lower index) and lets the
-    agent accept with a probability from compatibility. No Python loop over agents.
+    agent accept with a probability from compatibility. No Python loop over agents. Scores must be
+    finite (drop a pair rather than scoring it ``-inf``); the context's arrays are read-only and
+    randomness comes from ``ctx.rng``, as for a :class:`ContentRecommender`.
     """
 
     role: ClassVar[str] = "friend"

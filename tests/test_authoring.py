@@ -90,14 +90,22 @@ def test_the_reference_cascade_passes(tmp_path):
     assert report.ok, report.render()
     assert {c["name"] for c in report.checks} == {"schema", "run", "shapes", "monotonicity", "determinism",
                                                   "zero-probability", "isolation", "resume", "states",
-                                                  "variables", "feeds", "edges", "end"}
+                                                  "variables", "feeds", "edges", "end", "explore"}
     assert all(c["status"] == "pass" for c in report.checks if c["name"] != "variables"), report.render()
     assert report.check("variables")["status"] == "skip"  # it declares none
     fig = report.figures["good"]
     assert fig["agents"] == AGENTS and fig["attempts"] > 0 and fig["attempts_per_second"] > 0 and fig["seconds_per_round"] > 0
-    assert "result: all 13 checks passed" in report.render()
+    assert "result: all 14 checks passed" in report.render()
     data = json.loads(json.dumps(report.to_dict()))
     assert data["ok"] is True and data["failed"] == 0 and data["models"] == ["good"]
+    # The JSON only grew: every earlier key is there, with the new ones beside it.
+    assert {"path", "ok", "models", "checks", "figures", "world", "failed"} <= set(data)
+    assert data["recommenders"] == [] and data["kinds"] == {"good": "model"}
+    assert set(data["explore_worlds"]) == {"scale-free", "directed"} and data["explore_worlds"]["directed"]["isolated"] > 0
+    explored = data["explored"]["good"]
+    assert {r["how"] for r in explored} == {"defaults", "one", "draw"} and all(r["status"] == "ok" for r in explored)
+    assert {r["world"] for r in explored} == {"scale-free", "directed"}
+    assert {(r["how"], r["world"]) for r in explored if r["params"] == {"p": 1.0}} == {("one", "scale-free"), ("one", "directed")}
 
 
 def test_builtin_ic_passes():
@@ -476,7 +484,7 @@ def test_cli_new_list_and_check(tmp_path, capsys):
     assert "echo_chamber" in text and "ImportError: no luck" in text and "broken.py, line 1" in text
 
     assert run_cli("plugins", "check", str(folder / "echo_chamber.py"), "--agents", str(AGENTS)) == 0
-    assert "result: all 13 checks passed" in capsys.readouterr().out
+    assert "result: all 14 checks passed" in capsys.readouterr().out
     bad = write_model(tmp_path, "deaf", prob="0.5")
     assert run_cli("plugins", "check", str(bad), "--agents", str(AGENTS), "--json") == 1
     data = json.loads(capsys.readouterr().out)

@@ -1,4 +1,5 @@
-"""``agora plugins``: list the plugins the registry finds, write a new model, check a model file.
+"""``agora plugins``: list the plugins the registry finds, write a new plugin from a template, check a
+plugin file (its propagation models and recommenders).
 
 Wired into ``sim.cli`` with :func:`add_commands` (adds the ``plugins`` command to the top-level
 subparsers) and :func:`handle` (runs it; returns the exit code). ``plugins check`` exits 0 when every
@@ -13,7 +14,7 @@ import os
 import re
 from typing import Any
 
-from sim.engine.templates import TEMPLATES
+from sim.engine.templates import RECOMMENDER_TEMPLATES, TEMPLATES
 
 EXIT_CHECK_FAILED = 1
 
@@ -27,8 +28,9 @@ def add_commands(sub: Any) -> None:
 
     plugins = sub.add_parser(
         "plugins", help="list, create and check plugins (propagation models, recommenders)",
-        description="List the plugins Agora finds, write a new propagation model from a template, or check a model "
-                    "file against the plugin contract. Plugins are code and run with your rights: only load folders you trust.",
+        description="List the plugins Agora finds, write a new propagation model or recommender from a template, or "
+                    "check a plugin file against the plugin contract. Plugins are code and run with your rights: only load "
+                    "folders you trust.",
     )
     psub = plugins.add_subparsers(dest="plugins_command", metavar="ACTION", parser_class=_Parser, required=True)
 
@@ -43,30 +45,42 @@ def add_commands(sub: Any) -> None:
     lst.add_argument("--json", action="store_true", help="print one JSON object on stdout (with parameter schemas and tracebacks)")
 
     new = psub.add_parser(
-        "new", help="write a new propagation model and its tests from a template",
-        description="Write NAME.py, a working and documented propagation model, and test_NAME.py, its tests, into a "
-                    "folder, from a template: cascade (a cascade that only reaches agents who share a topic with the "
-                    "message), compartmental (an SIRS epidemic), opinion (bounded-confidence averaging of a continuous "
-                    "opinion variable) or network (a cascade whose unconvinced followers unfollow and rewire). Each "
-                    "passes 'agora plugins check' as written. Nothing is overwritten.",
+        "new", help="write a new propagation model or recommender and its tests from a template",
+        description="Write NAME.py, a working and documented plugin, and test_NAME.py, its tests, into a folder, from "
+                    "a template. Propagation models: cascade (a cascade that only reaches agents who share a topic "
+                    "with the message), compartmental (an SIRS epidemic), opinion (bounded-confidence averaging of a "
+                    "continuous opinion variable) or network (a cascade whose unconvinced followers unfollow and "
+                    "rewire). Recommenders: recommender (a content recommender: messages sharing a topic with the "
+                    "reader, fresher and more adopted first) or friend-recommender (friends of friends). Each passes "
+                    "'agora plugins check' as written. Nothing is overwritten.",
     )
-    new.add_argument("name", metavar="NAME", help="the model's name, a Python identifier (e.g. topic_cascade)")
+    new.add_argument("name", metavar="NAME", help="the plugin's name, a Python identifier (e.g. topic_cascade)")
     new.add_argument("--template", default="cascade", choices=TEMPLATES, metavar="T",
                      help="what to start from: " + ", ".join(TEMPLATES) + " (default: cascade)")
     new.add_argument("--dir", default=".", metavar="DIR", help="folder to write the two files into (default: the current folder; created if missing)")
     new.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     chk = psub.add_parser(
-        "check", help="run the conformance suite on a model file",
-        description="Check every propagation model in FILE: its schema, the shapes and dtypes of its answers, "
-                    "determinism under one seed, that a probability of 0 leaves only the seeds, that sessions do not "
-                    "share state, declared monotonicity, and its speed. Exits 0 when every check passes, 1 otherwise. "
-                    "The model's code runs in this process with your rights.",
+        "check", help="run the conformance suite on a plugin file (models and recommenders)",
+        description="Check every plugin in FILE. A propagation model: its schema, the shapes and dtypes of its "
+                    "answers, determinism under one seed, that a probability of 0 leaves only the seeds, that sessions "
+                    "do not share state, declared monotonicity, its end (an is_done that ends a session right after "
+                    "start while rounds would still change something fails), and its speed. A content or friend "
+                    "recommender: its schema, the shapes and dtypes of its answers, that -inf and nan scores are "
+                    "never shown, no writes to the read-only arrays it is handed, determinism under the tick's "
+                    "generator, and its speed. Each plugin is also run across its parameter space (every parameter "
+                    "at its extremes with the others default, and random joint draws seeded by --seed) on two small "
+                    "worlds, one directed with isolated agents; a failure names the parameter set. Exits 0 when "
+                    "every check passes, 1 otherwise. The plugin's code runs in this process (in the simulation's "
+                    "plugin thread, under the plugin time budget: AGORA_PLUGIN_BUDGET, 10 s per call) with your rights.",
     )
-    chk.add_argument("file", metavar="FILE", help="a .py file defining one or more PropagationModel subclasses")
+    chk.add_argument("file", metavar="FILE", help="a .py file defining PropagationModel, ContentRecommender or "
+                     "FriendRecommender subclasses")
     chk.add_argument("--agents", type=_positive_int, default=100_000, metavar="N",
-                     help="agents of the synthetic graph the speed figure is measured on (default 100,000; the other checks use 2,000)")
-    chk.add_argument("--seed", type=_int, default=0, help="seed of the synthetic worlds and the sessions (default 0)")
+                     help="agents of the synthetic graph the speed figure is measured on (default 100,000; the contract "
+                          "checks use 2,000, the parameter exploration 500 and 300)")
+    chk.add_argument("--seed", type=_int, default=0, help="seed of the synthetic worlds, the sessions and the random "
+                     "parameter draws (default 0)")
     chk.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -159,13 +173,17 @@ def _cmd_new(args: argparse.Namespace) -> int:
     written = new_plugin(args.name, args.dir, args.template)
     folder = os.path.dirname(written[0])
     rel = [_short(p) for p in written]
+    if args.template in RECOMMENDER_TEMPLATES:
+        use = f"agora run WORLD --plugins {_short(folder)} --{args.template} {args.name} --inject TEXT --steps 50"
+    else:
+        use = f"agora run WORLD --plugins {_short(folder)} --inject TEXT --model {args.name} --until-done"
     text = "\n".join([
         *(f"wrote {p} ({args.template} template)" if i == 0 else f"wrote {p}" for i, p in enumerate(rel)),
         "next:",
         f"  agora plugins check {rel[0]}        run the conformance suite",
         f"  python -m pytest {rel[1]}      run its tests",
         f"  agora plugins list --plugins {_short(folder)}    see it listed",
-        f"  agora run WORLD --plugins {_short(folder)} --inject TEXT --model {args.name} --until-done    use it",
+        f"  {use}    use it",
     ])
     _emit(args, {"name": args.name, "template": args.template, "files": written, "folder": folder}, text)
     return 0

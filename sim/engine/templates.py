@@ -1,18 +1,24 @@
-"""The model templates of ``agora plugins new NAME --template T``: for each, a working, documented model
-and its tests, written the way the built-in models are. Each passes ``agora plugins check`` as written.
+"""The templates of ``agora plugins new NAME --template T``: for each, a working, documented plugin (a
+propagation model or a recommender) and its tests, written the way the built-ins are. Each passes
+``agora plugins check`` as written.
 
 - ``cascade``: an independent cascade that only reaches agents who share a topic with the message.
 - ``compartmental``: an SIR-like epidemic with a waning immunity (S, I, R; ``beta``, ``gamma``, ``xi``).
 - ``opinion``: bounded-confidence averaging of a continuous ``opinion`` variable (a Hegselmann–Krause rule).
 - ``network``: a cascade whose unconvinced followers unfollow adopters and follow someone else instead.
+- ``recommender``: a content recommender: messages that share a topic with the reader, fresher and more
+  adopted first.
+- ``friend-recommender``: a friend recommender: friends of friends, more paths and more compatible first.
 
-``@NAME@``, ``@CLASS@`` and ``@TITLE@`` are replaced by the model's name, class name and title.
+``@NAME@``, ``@CLASS@`` and ``@TITLE@`` are replaced by the plugin's name, class name and title.
 """
 
 from __future__ import annotations
 
 #: The templates users can ask for, in the order ``--help`` lists them.
-TEMPLATES = ("cascade", "compartmental", "opinion", "network")
+TEMPLATES = ("cascade", "compartmental", "opinion", "network", "recommender", "friend-recommender")
+#: The templates that write a recommender (the others write a propagation model).
+RECOMMENDER_TEMPLATES = ("recommender", "friend-recommender")
 
 #: What the first lines of every model file say about using it (the right flags).
 _USE = '''Written by `agora plugins new @NAME@`: edit it freely. Check it with `agora plugins check @NAME@.py`,
@@ -435,10 +441,190 @@ def test_rewiring_keeps_the_number_of_edges_and_the_graph_consistent():
     assert world.graph.check() == []
 '''
 
-#: template -> (model text, test text)
+#: What the first lines of every recommender file say about using it (the right flags).
+_USE_RECOMMENDER = '''Written by `agora plugins new @NAME@ --template @TEMPLATE@`: edit it freely. Check it with
+`agora plugins check @NAME@.py`, run its tests with `python -m pytest test_@NAME@.py`, and use it by naming its
+folder: `agora run WORLD --plugins FOLDER --@FLAG@ @NAME@ --inject TEXT --steps 50` (also `agora social WORLD
+--plugins FOLDER --@FLAG@ @NAME@`, `agora tui WORLD --plugins FOLDER` and its Plugins view, or
+`AGORA_PLUGINS=FOLDER` for every command). See docs/writing-a-recommender.md.'''
+
+RECOMMENDER = '''"""@TITLE@: a content recommender — messages that share a topic with the reader, fresher and more
+adopted first.
+
+''' + _USE_RECOMMENDER.replace("@TEMPLATE@", "recommender").replace("@FLAG@", "recommender") + '''
+
+Every tick the core calls ``score`` with a block of online readers (R) and the live messages (M) and
+takes an (R, M) array of scores: higher is shown first; -inf (or nan) means never show. The score of
+message m for reader r is
+
+    match(r, m) * 0.5 ** (age(m) / half_life)  +  popularity * log10(1 + adopted(m)) / 10
+
+where ``match`` is the share of the message's topics the reader is interested in, ``age`` the
+message's age in hours of simulated time and ``adopted`` its adoptions so far. A message that shares
+no topic with the reader (``match`` 0; a message without topics shares none) scores -inf: never shown.
+The core then drops what the reader adopted or wrote and keeps the ``feed_size`` best.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.plugin import ContentRecommender, Param
+
+
+class @CLASS@(ContentRecommender):
+    # What users type (`--recommender @NAME@`), and what `agora plugins list` shows.
+    name = "@NAME@"
+    version = "0.1"
+    description = "Messages sharing a topic with the reader; fresher and more adopted first."
+    # The parameter schema: type, default, min, max, help (validated before the recommender is made).
+    params = {
+        "half_life": Param(float, 6.0, 0.1, 10_000.0, "hours after which a message's topic score halves"),
+        "popularity": Param(float, 0.1, 0.0, 10.0, "weight of log10(1 + adoptions) / 10"),
+    }
+
+    def score(self, ctx):
+        # Arrays of the context are read-only views of the world's: compute new arrays, never write in them.
+        match = ctx.interest_match()  # (R, M) floats in [0, 1]
+        age = (ctx.tick - ctx.created).astype(np.float64) * ctx.minutes_per_tick / 60.0  # (M,) hours
+        fresh = 0.5 ** (np.maximum(age, 0.0) / self.p["half_life"])
+        popular = self.p["popularity"] * np.log10(1.0 + ctx.adopted) / 10.0  # (M,)
+        scores = match * fresh[None, :] + popular[None, :]
+        # Randomness, if you need it, only from ctx.rng (this tick's seeded generator): runs replay exactly.
+        return np.where(match > 0, scores, -np.inf)
+'''
+
+RECOMMENDER_TEST = '''"""Tests of the @NAME@ recommender: the conformance suite and one behavioural check.
+
+Run them with:  python -m pytest test_@NAME@.py
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from sim.engine.authoring import check_plugin, check_world, run_recommender
+from sim.model.registry import load_file
+
+RECOMMENDER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
+
+
+def load_recommender():
+    """The recommender class, from a fresh import of the file (edits take effect)."""
+    return load_file(RECOMMENDER_FILE).@CLASS@
+
+
+def test_conformance():
+    report = check_plugin(RECOMMENDER_FILE, agents=2000)
+    assert report.ok, report.render()
+
+
+def test_only_messages_that_share_a_topic_with_the_reader_are_shown():
+    world = check_world(2000)
+    run = run_recommender(load_recommender(), world, ticks=8)
+    assert run.error is None, run.traceback
+    interests = world.columns["interests"]
+    topics = {s.id: np.uint64(int(s.message.get("topics", 0) or 0)) for s in run.sessions}
+    shown = 0
+    for tick, session_id, readers, _ in run.shown:  # what the core put in feeds
+        shares = (interests[readers] & topics[session_id]) != 0
+        assert shares.all(), f"tick {tick}: {int((~shares).sum())} readers were shown a message that shares no topic with them"
+        shown += readers.size
+    assert shown > 0, "nothing was shown, so the check above would prove nothing"
+'''
+
+FRIEND = '''"""@TITLE@: a friend recommender — friends of friends, joined by more paths and more compatible first.
+
+''' + _USE_RECOMMENDER.replace("@TEMPLATE@", "friend-recommender").replace("@FLAG@", "friend-recommender") + '''
+
+Every tick the core calls ``suggest`` with the agents looking for suggestions and takes three aligned
+arrays ``(agents, candidates, scores)``: ``agents[i]`` could follow ``candidates[i]``, higher scores
+first. The candidates of an agent are the agents followed by the agents it follows (at most ``fanout``
+followees looked at per agent and per middle agent); the score of a candidate is
+
+    paths + interest_weight * compatibility
+
+where ``paths`` counts the followees through which it was reached and ``compatibility`` (in [0, 1]) is
+the mean of shared interests, activity overlap and the candidate's reputation. Scores must be finite.
+The core drops self-suggestions, agents already followed and inactive candidates, keeps each agent's
+``suggestions`` best and lets the agent accept with probability ``accept_rate * compatibility``.
+"""
+
+from __future__ import annotations
+
+from sim.plugin import FriendRecommender, Param
+from sim.social import aggregate_pairs
+
+
+class @CLASS@(FriendRecommender):
+    # What users type (`--friend-recommender @NAME@`), and what `agora plugins list` shows.
+    name = "@NAME@"
+    version = "0.1"
+    description = "Friends of friends, joined by more paths and more compatible first."
+    params = {
+        "fanout": Param(int, 6, 1, 100, "followees looked at per agent and per middle agent"),
+        "interest_weight": Param(float, 1.0, 0.0, 100.0, "weight of compatibility against the number of paths"),
+    }
+
+    def suggest(self, ctx):
+        # Paths agent -> f -> candidate: the agent follows f and f follows the candidate (randomness,
+        # where there are more followees than fanout, comes from ctx.rng inside two_hop).
+        agents, _, candidates = ctx.two_hop(self.p["fanout"])
+        agents, candidates, paths = aggregate_pairs(agents, candidates, 1.0, ctx.n)  # distinct pairs, paths summed
+        return agents, candidates, paths + self.p["interest_weight"] * ctx.compatibility(agents, candidates)
+'''
+
+FRIEND_TEST = '''"""Tests of the @NAME@ friend recommender: the conformance suite and one behavioural check.
+
+Run them with:  python -m pytest test_@NAME@.py
+"""
+
+from __future__ import annotations
+
+import os
+
+from sim.engine.authoring import check_plugin, check_world, run_recommender
+from sim.model.registry import load_file
+
+RECOMMENDER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
+
+
+def load_recommender():
+    """The recommender class, from a fresh import of the file (edits take effect)."""
+    return load_file(RECOMMENDER_FILE).@CLASS@
+
+
+def test_conformance():
+    report = check_plugin(RECOMMENDER_FILE, agents=2000)
+    assert report.ok, report.render()
+
+
+def test_every_suggestion_is_followed_by_someone_the_agent_follows():
+    world = check_world(2000)
+    # Accepted follows reach the graph every 6 ticks (merge_every): in 4 ticks the graph stays as it was.
+    run = run_recommender(load_recommender(), world, ticks=4)
+    assert run.error is None, run.traceback
+    g = world.graph
+
+    def followees(agent):
+        return set(g.in_indices[g.in_indptr[agent]:g.in_indptr[agent + 1]].tolist())
+
+    checked = 0
+    for _, _, agents, candidates in run.shown:  # the suggestions the core kept
+        for a, c in zip(agents[:100].tolist(), candidates[:100].tolist()):  # a slow, obvious check: a sample
+            assert any(c in followees(f) for f in followees(a)), f"agent {a} was suggested {c}, whom none of its followees follows"
+            checked += 1
+    assert checked > 0, "nothing was suggested, so the check above would prove nothing"
+'''
+
+#: template -> (plugin text, test text)
 FILES = {
     "cascade": (CASCADE, CASCADE_TEST),
     "compartmental": (COMPARTMENTAL, COMPARTMENTAL_TEST),
     "opinion": (OPINION, OPINION_TEST),
     "network": (NETWORK, NETWORK_TEST),
+    "recommender": (RECOMMENDER, RECOMMENDER_TEST),
+    "friend-recommender": (FRIEND, FRIEND_TEST),
 }
