@@ -3,7 +3,7 @@
     python docs/figures/make_screenshots.py [OUT_FOLDER]
 
 Opens the default world (100,000 agents, seed 42, created in a temporary saves folder), injects
-"Breaking news" with the form's defaults, runs eight ticks, waits until every chart has drawn, and
+"Breaking news" with the form's defaults, runs eight ticks at the UI's default pace (10 a second), waits until every chart has drawn, and
 writes ``dashboard.svg`` (Textual's own screenshot) and ``dashboard.txt`` (the same screen as text)
 into OUT_FOLDER (default: this folder), then the Compare view as ``compare.svg`` after a second,
 ``sir`` message has run as long.
@@ -32,8 +32,7 @@ async def main(out: str) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await asyncio.wait_for(app.ready.wait(), 300)
         app.inject(text="Breaking news", topics=[], seeds="random:10", model="ic", params={"p": 0.1}, priority=0)
-        for _ in range(8):
-            await app.sim.step()
+        await app.sim.run(ticks=8, ticks_per_second=10)  # at the UI's pace, so the rate shown is a user's
         app.sample_resources()
         await _settle(app, pilot)
         with open(os.path.join(out, "dashboard.svg"), "w") as f:
