@@ -622,12 +622,13 @@ def test_custom_recommenders_plug_in_like_the_builtins():
 
 
 def test_the_recommenders_in_the_docs_work(tmp_path):
-    """The two examples of docs/writing-a-recommender.md, loaded as a user's plugin folder."""
+    """The two recommenders of docs/writing-a-recommender.md, loaded as a user's plugin folder (its other
+    Python block, a test of a recommender, is run by the checker's own tests)."""
     import re
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "writing-a-recommender.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if re.search(r"^class \w+\(", b, re.M)]
     assert len(blocks) == 2
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -644,3 +645,21 @@ def test_the_recommenders_in_the_docs_work(tmp_path):
             totals[k] += m[k]
     assert not sim.social.errors
     assert totals["feed_items"] > 0 and totals["follows"] > 0
+
+
+def test_the_recommender_test_in_the_docs_runs(tmp_path, monkeypatch):
+    """docs/writing-a-recommender.md's example test, run against the recommender template it names."""
+    import re
+    from pathlib import Path
+
+    from sim.engine.authoring import new_plugin
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "writing-a-recommender.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "def test_" in b]
+    new_plugin("topical_feed", str(tmp_path / "myplugins"), template="recommender")
+    monkeypatch.chdir(tmp_path)
+    space: dict = {}
+    exec(compile(block, "writing-a-recommender.md", "exec"), space)
+    tests = [f for name, f in space.items() if name.startswith("test_")]
+    assert len(tests) == 1
+    tests[0]()
