@@ -29,10 +29,12 @@ WAIT = 60.0
 class Server:
     """``agora serve`` in a subprocess, its port from ``--port-file`` (written once it listens)."""
 
-    def __init__(self, folder: Path, world: str, *extra: str, env: dict | None = None) -> None:
+    def __init__(self, folder: Path, world: str, *extra: str, env: dict | None = None, tokens: bool = True,
+                 preexec_fn=None) -> None:
         self.folder = folder
         (folder / "admin.token").write_text(ADMIN + "\n")
         (folder / "viewer.token").write_text(VIEWER + "\n")
+        given = ["--token-file", str(folder / "admin.token"), "--read-token-file", str(folder / "viewer.token")]
         port_file = folder / "port.txt"
         if port_file.exists():
             port_file.unlink()
@@ -42,8 +44,8 @@ class Server:
         self.stderr = open(folder / "serve.err", "w+b")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sim", "serve", world, "--port", "0", "--port-file", str(port_file),
-             "--token-file", str(folder / "admin.token"), "--read-token-file", str(folder / "viewer.token"), *extra],
-            cwd=folder, env=full_env, stdout=subprocess.DEVNULL, stderr=self.stderr)
+             *(given if tokens else []), *extra],
+            cwd=folder, env=full_env, stdout=subprocess.DEVNULL, stderr=self.stderr, preexec_fn=preexec_fn)
         deadline = time.monotonic() + WAIT
         while not port_file.exists():
             if self.proc.poll() is not None:
@@ -65,7 +67,7 @@ class Server:
         if token is not None:
             h["Authorization"] = f"Bearer {token}"
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        if data is not None:
+        if data is not None and not any(k.lower() == "content-type" for k in h):
             h["Content-Type"] = "application/json"
         con.request(method, path, body=data, headers=h)
         res = con.getresponse()

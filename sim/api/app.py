@@ -1,15 +1,26 @@
 """The API's routes: a Starlette application over a :class:`~sim.engine.host.WorldHost`.
 
-Every ``/api/v1`` route needs a bearer token (:mod:`sim.api.tokens`) when the server has any: a missing or
+Every ``/api/v1`` route needs a bearer token (:mod:`sim.api.tokens`; a server always has one): a missing or
 wrong one is refused with 401, a read-only token that asks to change something with 403. Bodies and
-answers are JSON; an error is ``{"error": "one sentence"}`` with 400 (malformed JSON, a bad value), 404
-(an unknown id or name), 409 (what the current state forbids) or 503 (a full disk). Calls that change
-the world are serialised by the host and recorded in the world's audit log under the token's name.
+answers are JSON; an error is ``{"error": "one sentence"}`` with 400 (malformed JSON, a bad value), 403 (a
+``Host`` or WebSocket ``Origin`` that is not this server's), 404 (an unknown id or name), 409 (what the
+current state forbids), 415 (a body that is not ``application/json``) or 503 (a full disk, a checkpoint
+that failed, a request past its deadline). Anything unexpected is a JSON 500, its traceback on the
+server's stderr. Calls that change the world are serialised by the host and recorded in the world's audit
+log under the token's name.
+
+What a request may reach (see docs/api.md, "What a client can and cannot do"): no field names a path on
+the server (seeds are ``ids:``, ``random:``, ``top:``, ``community:`` or a JSON list of ids; snapshots are
+names inside the server's snapshot folder); every number is range-checked; bodies, texts, seed lists,
+messages and pages are bounded; a request has a deadline, after which it answers 503 while the work goes
+on. ``Host`` must be a loopback name or address or one allowed with ``--allow-host`` (DNS rebinding), and
+a browser's WebSocket ``Origin`` must be this server's own loopback origin or an allowed host.
 
 ``GET /api/v1/events`` is a Server-Sent Events stream: a ``hello`` event with the world's state, then one
 ``tick`` event per tick while the world runs (the dashboard's figures and every live session's counts),
-and ``message``, ``session_started``, ``session_finished``, ``state``, ``load`` events as they happen.
-``/api/v1/live`` carries the same events over a WebSocket, one JSON message each.
+and ``message``, ``session_started``, ``session_finished``, ``state``, ``load``, ``checkpoint_failed`` and
+``checkpoint_recovered`` events as they happen. ``/api/v1/live`` carries the same events over a WebSocket,
+one JSON message each.
 """
 
 from __future__ import annotations
@@ -17,42 +28,138 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse as StarletteJSON, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sim.api.tokens import WS_PROTOCOL, Token, Tokens
-from sim.engine.host import NotFoundError, StateError, WorldHost
+from sim.core.net import is_loopback
+from sim.core.safe import shown
+from sim.engine.host import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldHost
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 
 Handler = Callable[[Request], Awaitable[Response]]
 #: Seconds between keep-alive comments on an idle event stream.
 KEEPALIVE = 15.0
-#: The largest body a call takes (a message's text included).
-MAX_BODY = 1 << 20
+#: The largest body a call takes; a message's (its text and a seed list of ids) may be larger.
+MAX_BODY = 64 * 1024
+MAX_MESSAGE_BODY = 4 * 1024 * 1024
+#: Seconds a request may take before it answers 503 (the work it started goes on).
+DEADLINE = 60.0
+#: Host names that are this machine whatever DNS says (loopback addresses are recognised as such).
+
+
+class JSONResponse(StarletteJSON):
+    """JSON with every non-ASCII character escaped: text from clients, plugins or the world (a lone
+    surrogate included) can never make an answer fail to encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=str).encode("ascii")
 
 
 def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    """``{"error": message}``: one line, control and invisible formatting characters (a newline or a
+    right-to-left override a client put in a value the message quotes) shown as visible escapes."""
+    return JSONResponse({"error": shown(message, 2000)}, status_code=status)
+
+
+class MediaTypeError(AgoraError):
+    """A request body that is not declared ``application/json`` (HTTP 415)."""
+
+
+def host_name(header: str | None) -> str | None:
+    """The name of a ``Host`` header (or an origin's host) without its port, lowercased, without a
+    trailing dot; None when it is malformed."""
+    value = (header or "").strip().lower()
+    if not value:
+        return None
+    if value.startswith("["):  # [v6]:port
+        end = value.find("]")
+        rest = value[end + 1:] if end > 0 else "x"
+        if end < 0 or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+        return value[1:end]
+    if value.count(":") == 1:
+        value, _, port = value.partition(":")
+        if not port.isdigit():
+            return None
+    name = value.rstrip(".")
+    if not name or any(c.isspace() or c in "/\\@?#" for c in name):
+        return None
+    return name
+
+
+def _log_exception(what: str, exc: BaseException) -> None:
+    sys.stderr.write(f"agora: {what}:\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    sys.stderr.flush()
+
+
+class HostCheck:
+    """ASGI middleware: refuses (403, one sentence) any request or WebSocket whose ``Host`` is not a
+    loopback name or address or one of ``allowed``, so a web page cannot reach the server through a DNS
+    name it controls (DNS rebinding)."""
+
+    def __init__(self, app: Any, allowed: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(allowed)
+
+    def refusal(self, header: str | None) -> str | None:
+        name = host_name(header)
+        if name is None:
+            return "the request has no valid Host header: send the server's address as Host"
+        if is_loopback(name) or name in self.allowed:
+            return None
+        return (f"host {name[:100]!r} is not one this server answers to: use 127.0.0.1 or localhost, or start the "
+                f"server with --allow-host {name[:100]}")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            hosts = [v for k, v in scope.get("headers", []) if k == b"host"]
+            header = hosts[0].decode("latin-1") if len(hosts) == 1 else None
+            refused = self.refusal(header)
+            if refused is not None:
+                response = error(403, refused)
+                if scope["type"] == "http":
+                    await response(scope, receive, send)
+                else:
+                    await WebSocket(scope, receive, send).send_denial_response(response)
+                return
+        await self.app(scope, receive, send)
 
 
 class App:
-    """The routes of one served world (``app`` is the ASGI application)."""
+    """The routes of one served world (``app`` is the ASGI application).
 
-    def __init__(self, host: WorldHost, tokens: Tokens, *, monitor: Any = None) -> None:
+    Args:
+        allowed_hosts: host names (besides loopback ones) that ``Host`` and a WebSocket's ``Origin`` may name.
+        port: the port the server listens on (a loopback ``Origin`` must name it).
+        deadline: seconds a request may take before it answers 503.
+    """
+
+    def __init__(self, host: WorldHost, tokens: Tokens, *, monitor: Any = None, allowed_hosts: Iterable[str] = (),
+                 port: int | None = None, deadline: float = DEADLINE) -> None:
+        if not tokens:
+            raise BadParameterError("the API needs a token: every server has one (agora serve makes one when none is given)")
         self.host = host
         self.tokens = tokens
         self.monitor = monitor
+        self.allowed_hosts = frozenset(h.lower().rstrip(".") for h in allowed_hosts)
+        self.port = port
+        self.deadline = deadline
         self.closing = asyncio.Event()
         v1 = "/api/v1"
         routes = [
             Route(f"{v1}/world", self.guard(self.world), methods=["GET"]),
-            Route(f"{v1}/messages", self.guard(self.messages, changes=True), methods=["POST"]),
+            Route(f"{v1}/messages", self.guard(self.messages, changes=True, max_body=MAX_MESSAGE_BODY), methods=["POST"]),
             Route(f"{v1}/step", self.guard(self.step, changes=True), methods=["POST"]),
             Route(f"{v1}/run", self.guard(self.run, changes=True), methods=["POST"]),
             Route(f"{v1}/pause", self.guard(self.pause, changes=True), methods=["POST"]),
@@ -69,81 +176,115 @@ class App:
         ]
         if monitor is not None:
             routes += [Route("/metrics", self.metrics, methods=["GET"]), Route("/healthz", self.health, methods=["GET"])]
-        self.app = Starlette(routes=routes, exception_handlers={404: self.not_found, 405: self.not_allowed})
+        starlette = Starlette(routes=routes, exception_handlers={404: self.not_found, 405: self.not_allowed,
+                                                                  Exception: self.internal_error})
+        starlette.router.redirect_slashes = False  # "/world/" is no route (a 404 saying so), not a redirect
+        self.app = HostCheck(starlette, self.allowed_hosts)
 
-    # -- the guard: tokens, errors, JSON ---------------------------------------------------------------
-    def guard(self, handler: Callable[..., Awaitable[Response]], *, changes: bool = False) -> Handler:
+    # -- the guard: tokens, bodies, deadlines, errors ----------------------------------------------------
+    def guard(self, handler: Callable[..., Awaitable[Response]], *, changes: bool = False,
+              max_body: int = MAX_BODY) -> Handler:
         async def guarded(request: Request) -> Response:
-            token: Token | None = None
-            if self.tokens:
-                token = self.tokens.check(request.headers.get("authorization"))
-                if token is None:
-                    res = error(401, "a valid bearer token is needed: send 'Authorization: Bearer TOKEN'")
-                    res.headers["WWW-Authenticate"] = 'Bearer realm="agora"'
-                    return res
-                if changes and token.read_only:
-                    return error(403, f"token {token.name!r} may only read: use a token that may change the world")
+            token: Token | None = self.tokens.check(request.headers.get("authorization"))
+            if token is None:
+                res = error(401, "a valid bearer token is needed: send 'Authorization: Bearer TOKEN'")
+                res.headers["WWW-Authenticate"] = 'Bearer realm="agora"'
+                return res
+            if changes and token.read_only:
+                return error(403, f"token {token.name!r} may only read: use a token that may change the world")
             try:
-                return await handler(request, token.name if token else None)
+                data = None
+                if request.method == "POST":
+                    try:
+                        data = await asyncio.wait_for(self.body(request, max_body), self.deadline)
+                    except asyncio.TimeoutError:
+                        return error(408, f"the body did not arrive within {self.deadline:g} s: send it at once")
+                    except ClientDisconnect:
+                        return error(400, "the client closed the connection before sending the whole body")
+                work = asyncio.ensure_future(handler(request, token.name, data))
+                done, _ = await asyncio.wait({work}, timeout=self.deadline)
+                if not done:  # the work goes on (a world is never left half-changed); the caller is told
+                    work.add_done_callback(_late_outcome)
+                    return error(503, f"the request took longer than {self.deadline:g} s and goes on in the server: "
+                                      "GET /api/v1/world shows its effect when it is done")
+                return work.result()
             except NotFoundError as exc:
                 return error(404, str(exc))
             except StateError as exc:
                 return error(409, str(exc))
+            except MediaTypeError as exc:
+                return error(415, str(exc))
             except ResourceError as exc:
                 return error(503, str(exc))
             except (BadParameterError, BadFileError) as exc:
                 return error(400, str(exc))
             except AgoraError as exc:
                 return error(400, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a bug: a JSON 500, and its traceback in the server's log
+                _log_exception(f"{request.method} {request.url.path[:100]} failed", exc)
+                return error(500, f"the server failed on this request ({type(exc).__name__}): its log has the details")
 
         guarded.__name__ = handler.__name__
         return guarded
 
     @staticmethod
-    async def body(request: Request, *, empty_ok: bool = True) -> dict[str, Any]:
-        """The JSON object of the request's body ({} when it is empty and that is allowed).
+    async def body(request: Request, limit: int = MAX_BODY) -> dict[str, Any] | None:
+        """The JSON object of the request's body (None when it is empty).
 
         Raises:
-            BadParameterError: not JSON, or not an object.
+            BadParameterError: too large, not JSON, or not an object. MediaTypeError: a body that is not
+                declared ``application/json``.
         """
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            raise BadParameterError(f"the body is {int(declared):,} bytes, more than the {MAX_BODY:,} a call takes: send less")
-        raw = b""
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            raise BadParameterError(f"the body is {int(declared):,} bytes, more than the {limit:,} this call takes: send less")
+        chunks: list[bytes] = []
+        size = 0
         async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_BODY:
-                raise BadParameterError(f"the body is more than the {MAX_BODY:,} bytes a call takes: send less")
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise BadParameterError(f"the body is more than the {limit:,} bytes this call takes: send less")
+        raw = b"".join(chunks)
         if not raw.strip():
-            if empty_ok:
-                return {}
-            raise BadParameterError("the body is empty: send a JSON object")
+            return None
+        kind = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
+        if kind != "application/json":
+            raise MediaTypeError(f"the body is {kind[:60] or 'of no declared type'!r}, not JSON: send it with "
+                                 "'Content-Type: application/json'")
         try:
-            data = json.loads(raw)
+            data = json.loads(raw) if len(raw) < 65536 else await asyncio.to_thread(json.loads, raw)
         except (ValueError, RecursionError) as exc:
             raise BadParameterError(f"the body is not valid JSON ({str(exc)[:80]}): send a JSON object") from None
         if not isinstance(data, dict):
             raise BadParameterError(f"the body is a JSON {type(data).__name__}, not an object: send {{...}}")
+        _refuse_invalid_unicode(data)
         return data
 
     @staticmethod
     def only(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
         extra = sorted(set(data) - set(allowed))
         if extra:
-            raise BadParameterError(f"unknown field {extra[0]!r}: the fields are {', '.join(allowed)}")
+            fields = f"the fields are {', '.join(allowed)}" if allowed else "this call takes none (send {} or no body)"
+            raise BadParameterError(f"unknown field {extra[0][:60]!r}: {fields}")
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         return error(404, f"no route {request.url.path[:100]!r}: GET /api/v1/openapi.json lists them")
 
     async def not_allowed(self, request: Request, exc: Exception) -> Response:
-        return error(405, f"{request.method} is not allowed on {request.url.path[:100]!r}: GET /api/v1/openapi.json lists the routes")
+        return error(405, f"{request.method[:20]} is not allowed on {request.url.path[:100]!r}: GET /api/v1/openapi.json lists the routes")
+
+    async def internal_error(self, request: Request, exc: Exception) -> Response:
+        # Starlette logs nothing itself; uvicorn prints the traceback when the exception leaves the app.
+        return error(500, f"the server failed on this request ({type(exc).__name__}): its log has the details")
 
     # -- routes -------------------------------------------------------------------------------------------
-    async def world(self, request: Request, actor: str | None) -> Response:
+    async def world(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse(self.host.summary())
 
-    async def messages(self, request: Request, actor: str | None) -> Response:
-        data = await self.body(request, empty_ok=False)
+    async def messages(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        if data is None:
+            raise BadParameterError("the body is empty: send a JSON object such as {\"text\": \"...\"}")
         self.only(data, ("text", "model", "params", "seeds", "topics", "author", "priority"))
         if "text" not in data and data.get("author") is None:
             raise BadParameterError("the message has no text: give \"text\", or an \"author\" to write it")
@@ -152,52 +293,62 @@ class App:
                                          author=data.get("author"), priority=data.get("priority", 0), actor=actor)
         return JSONResponse({"session": session.id, "message": session.message_id, "status": session.status}, status_code=201)
 
-    async def step(self, request: Request, actor: str | None) -> Response:
-        data = await self.body(request)
+    async def step(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        data = data or {}
         self.only(data, ("ticks",))
         return JSONResponse(await self.host.step(data.get("ticks", 1), actor=actor))
 
-    async def run(self, request: Request, actor: str | None) -> Response:
-        data = await self.body(request)
+    async def run(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        data = data or {}
         self.only(data, ("ticks_per_second",))
         return JSONResponse(await self.host.run(data.get("ticks_per_second"), actor=actor))
 
-    async def pause(self, request: Request, actor: str | None) -> Response:
-        await self.body(request)
+    async def pause(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        self.only(data or {}, ())
         return JSONResponse(await self.host.pause(actor=actor))
 
-    async def sessions(self, request: Request, actor: str | None) -> Response:
-        return JSONResponse({"sessions": self.host.sessions()})
+    async def sessions(self, request: Request, actor: str, data: None) -> Response:
+        query = request.query_params
+        extra = sorted(set(query) - {"limit", "offset"})
+        if extra:
+            raise BadParameterError(f"unknown query parameter {extra[0][:60]!r}: the parameters are limit and offset")
+        limit = _whole(query.get("limit"), "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        offset = _whole(query.get("offset"), "offset", 0, 0, 2**63 - 1)
+        total = len(self.host.world.sessions)
+        page = self.host.sessions(limit, offset)
+        return JSONResponse({"sessions": page, "total": total, "offset": offset, "limit": limit,
+                             "next_offset": offset + limit if offset + limit < total else None})
 
-    async def session(self, request: Request, actor: str | None) -> Response:
+    async def session(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse(self.host.session_record(request.path_params["id"], series=True))
 
-    async def agent(self, request: Request, actor: str | None) -> Response:
+    async def agent(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse(self.host.agent(request.path_params["id"]))
 
-    async def communities(self, request: Request, actor: str | None) -> Response:
+    async def communities(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse({"communities": await self.host.communities()})
 
-    async def snapshots(self, request: Request, actor: str | None) -> Response:
-        return JSONResponse({"snapshots": self.host.list_snapshots()})
+    async def snapshots(self, request: Request, actor: str, data: None) -> Response:
+        return JSONResponse({"snapshots": await self.host.list_snapshots()})
 
-    async def save(self, request: Request, actor: str | None) -> Response:
-        data = await self.body(request, empty_ok=False)
+    async def save(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        if data is None:
+            raise BadParameterError("the body is empty: send {\"name\": \"...\"}")
         self.only(data, ("name",))
         if "name" not in data:
             raise BadParameterError("the snapshot has no name: send {\"name\": \"...\"}")
         return JSONResponse(await self.host.save_snapshot(data["name"], actor=actor), status_code=201)
 
-    async def load(self, request: Request, actor: str | None) -> Response:
-        await self.body(request)
+    async def load(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        self.only(data or {}, ())
         return JSONResponse(await self.host.load_snapshot(request.path_params["name"], actor=actor))
 
-    async def openapi(self, request: Request, actor: str | None) -> Response:
+    async def openapi(self, request: Request, actor: str, data: None) -> Response:
         from sim.api.openapi import spec
 
         return JSONResponse(spec())
 
-    async def stream(self, request: Request, actor: str | None) -> Response:
+    async def stream(self, request: Request, actor: str, data: None) -> Response:
         listener = self.host.events.subscribe()
 
         async def events() -> AsyncIterator[str]:
@@ -222,17 +373,46 @@ class App:
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
+    def origin_refusal(self, origin: str | None) -> str | None:
+        """Why a WebSocket handshake's ``Origin`` is refused (None: no Origin, as from a script, or an
+        allowed one: this server's own loopback origin, or an ``--allow-host`` name on any port)."""
+        if origin is None:
+            return None
+        try:
+            parts = urlsplit(origin.strip())
+            name, port = host_name(parts.hostname or ""), parts.port
+        except ValueError:
+            name, port = None, None
+        if name is not None and parts.scheme in ("http", "https"):
+            port = port if port is not None else (443 if parts.scheme == "https" else 80)
+            if name in self.allowed_hosts or (is_loopback(name) and port == self.port):
+                return None
+        return (f"a page from {origin[:100]!r} may not use this server: only its own origin and hosts allowed with "
+                "--allow-host may open the WebSocket")
+
     async def live(self, websocket: WebSocket) -> None:
         """The event stream over a WebSocket (``/api/v1/live``): each event one JSON text message, ``type``
         included. The token goes in the handshake's ``Authorization`` header or, from a browser (which
         cannot set that header), as the subprotocol ``agora.bearer.<unpadded base64url token>`` beside
-        ``agora.v1``; refused with 401 before the socket opens."""
-        offered = websocket.headers.get("sec-websocket-protocol")
-        if self.tokens and self.tokens.check(websocket.headers.get("authorization")) is None \
-                and self.tokens.check_protocols(offered) is None:
-            await websocket.send_denial_response(error(
-                401, "a valid bearer token is needed: send 'Authorization: Bearer TOKEN' or offer the "
-                     "subprotocol agora.bearer.<the token in unpadded base64url>"))
+        ``agora.v1``; refused with 401 before the socket opens. A browser's ``Origin`` must be this
+        server's own (loopback) origin or a host allowed with ``--allow-host`` (403 otherwise)."""
+        try:
+            refused = self.origin_refusal(websocket.headers.get("origin"))
+            if refused is not None:
+                await websocket.send_denial_response(error(403, refused))
+                return
+            offered = websocket.headers.get("sec-websocket-protocol")
+            if self.tokens.check(websocket.headers.get("authorization")) is None \
+                    and self.tokens.check_protocols(offered) is None:
+                await websocket.send_denial_response(error(
+                    401, "a valid bearer token is needed: send 'Authorization: Bearer TOKEN' or offer the "
+                         "subprotocol agora.bearer.<the token in unpadded base64url>"))
+                return
+        except Exception as exc:  # noqa: BLE001 - a bug: a JSON 500 before the socket opens, logged
+            _log_exception("a WebSocket handshake failed", exc)
+            with contextlib.suppress(Exception):
+                await websocket.send_denial_response(error(500, f"the server failed on this handshake ({type(exc).__name__}): "
+                                                                "its log has the details"))
             return
         # The chosen subprotocol is agora.v1 when offered; the one carrying the token is never echoed.
         wanted = [p.strip() for p in (offered or "").split(",")]
@@ -269,6 +449,52 @@ class App:
     async def health(self, request: Request) -> Response:
         health = self.monitor.health()
         return JSONResponse(health, status_code=200 if health["status"] == "ok" else 503)
+
+
+def _whole(text: str | None, what: str, default: int, lo: int, hi: int) -> int:
+    """A query parameter that is a whole number from ``lo`` to ``hi`` (``default`` when absent).
+
+    Raises:
+        BadParameterError: not such a number.
+    """
+    if text is None:
+        return default
+    value = text
+    if not value.isdigit() or not value.isascii() or len(value) > 20 or not lo <= int(value) <= hi:
+        raise BadParameterError(f"{what} {text[:30]!r} is invalid: give a whole number from {lo:,} to {hi:,}")
+    return int(value)
+
+
+def _refuse_invalid_unicode(data: Any) -> None:
+    """Refuse a body holding a string that is not valid Unicode (a lone surrogate such as ``"\\ud800"``,
+    which JSON can spell but UTF-8 cannot hold).
+
+    Raises:
+        BadParameterError: such a string, as a key or a value.
+    """
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadParameterError(f"the body holds text that is not valid Unicode ({item[:30]!r} has a lone "
+                                        "surrogate): send UTF-8 text") from None
+
+
+def _late_outcome(work: asyncio.Future) -> None:
+    """What became of a request that answered 503 past its deadline: a bug is logged with its traceback."""
+    if work.cancelled():
+        return
+    exc = work.exception()
+    if exc is not None and not isinstance(exc, AgoraError):
+        _log_exception("a request that had answered 503 past its deadline failed", exc)
 
 
 def _sse(kind: str, data: dict[str, Any]) -> str:

@@ -2,7 +2,10 @@
 
 A token comes from ``$AGORA_API_TOKEN`` (named ``env``) or from a file (``--token-file FILE``, named after
 the file: ``admin.token`` is ``admin``; ``--read-token-file`` for tokens that may only read). A file
-holds the token on its first non-empty line. Tokens are compared in constant time
+holds the token on its first non-empty line. A server given none makes one (:func:`generate_token_file`):
+a random token named ``local``, written to ``WORLD.token`` beside the world file, readable by its owner
+only (0600), replaced at every start and removed when the server stops; the server prints the file's
+path, never the token. Tokens are compared in constant time
 (:func:`hmac.compare_digest`) against every known token, so the time of a refusal says nothing of how
 close a guess was. A token is never printed, logged or written anywhere: the audit log and the answers
 carry only its name.
@@ -12,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import os
+import secrets
 from dataclasses import dataclass
 
 from sim.errors import BadParameterError
@@ -63,6 +68,58 @@ def read_token_file(path: str) -> str:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise BadParameterError(f"token file {path!r} cannot be read ({reason}): give a file holding the token") from None
     raise BadParameterError(f"token file {path!r} is empty: put the token on its first line")
+
+
+#: The name of a token the server made itself.
+GENERATED_NAME = "local"
+
+
+def token_file_for(world: str) -> str:
+    """Where the token made for serving ``world`` is written: ``WORLD.token`` beside it (absolute)."""
+    return os.path.abspath(world) + ".token"
+
+
+def generate_token_file(path: str) -> Token:
+    """Make a random token and write it to ``path``, readable by its owner only (0600). The file is written
+    under a temporary name and renamed over ``path``, so a link or file already there is replaced, never
+    followed or written through.
+
+    Raises:
+        BadParameterError: the file cannot be written.
+    """
+    secret = secrets.token_urlsafe(32)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            os.write(fd, (secret + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise BadParameterError(f"cannot write a token to {path!r} ({exc.strerror or exc}): give --token-file FILE or "
+                                f"set ${ENV_VAR}") from None
+    return Token(GENERATED_NAME, secret.encode(), False)
+
+
+def remove_token_file(path: str, token: Token) -> None:
+    """Remove a generated token's file, if it still holds that token (another server may have replaced it)."""
+    import stat
+
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            held = os.read(fd, 4096) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        finally:
+            os.close(fd)
+        if hmac.compare_digest(held.strip(), token.secret):
+            os.unlink(path)
 
 
 class Tokens:

@@ -3,6 +3,11 @@
 The world runs on the same asyncio core the terminal UI uses (``sim.engine.host.WorldHost``); uvicorn
 serves the Starlette application on that loop. Ctrl-C or SIGTERM stop the server, checkpoint the world and
 close its file; ``kill -9`` loses at most the ticks since the last checkpoint (``--checkpoint-every``).
+
+Every server has a token: given none (``$AGORA_API_TOKEN``, ``--token-file``), one bound to this machine
+makes one and writes it to ``WORLD.token`` (0600), printing that file's path. A checkpoint that fails is
+said on stderr (once, and once when one succeeds again); the stop message names the tick the file really
+holds, and the exit code is 1 when the final checkpoint failed.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ import contextlib
 import ipaddress
 import os
 import signal
-import socket
 import sys
 from typing import Any
 
+from sim.core.net import is_loopback, listen
 from sim.errors import BadParameterError
 
 
@@ -29,8 +34,10 @@ def add_commands(sub: Any) -> None:
         description="Serve a world over HTTP until interrupted: inject messages, step, run and pause it, read its "
         "sessions, agents and communities, save and load snapshots, and follow its live events "
         "(GET /api/v1/events, Server-Sent Events). Every /api/v1 route needs a bearer token from $AGORA_API_TOKEN "
-        "or --token-file (read-only ones from --read-token-file); a server on an address other than this machine's "
-        "refuses to start without one. The routes are described at /api/v1/openapi.json and in docs/api.md.")
+        "or --token-file (read-only ones from --read-token-file); given none, a server on this machine makes one and "
+        "writes it to WORLD.token (readable by you only), and a server on another address refuses to start. Requests "
+        "must name a loopback host (or one given with --allow-host) and send JSON bodies. The routes are described at "
+        "/api/v1/openapi.json and in docs/api.md.")
     p.add_argument("world", metavar="WORLD")
     p.add_argument("--host", default="127.0.0.1", metavar="HOST",
                    help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 or :: for every interface)")
@@ -40,6 +47,13 @@ def add_commands(sub: Any) -> None:
                    help="a token that may do everything, on the first line of FILE (named after the file; repeatable)")
     p.add_argument("--read-token-file", action="append", default=[], metavar="FILE",
                    help="a token that may only read (GET), on the first line of FILE (repeatable)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME", type=_host_name,
+                   help="also answer requests whose Host header is NAME (a name or address clients use to reach this "
+                        "server; loopback names and addresses always are), and WebSockets from pages of NAME (repeatable)")
+    p.add_argument("--request-timeout", type=_positive_seconds, default=60.0, metavar="S",
+                   help="seconds a request may take before it answers 503 (the work it started goes on; default 60)")
+    p.add_argument("--max-messages", type=_int, default=100_000, metavar="N",
+                   help="the most messages the served world may hold: an injection past it answers 409 (default 100,000)")
     p.add_argument("--snapshots", metavar="DIR", help="folder of the snapshots it saves and loads (default: the world file's)")
     p.add_argument("--metrics", action="store_true", help="also serve Prometheus /metrics and /healthz (no token needed)")
     p.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
@@ -50,40 +64,34 @@ def add_commands(sub: Any) -> None:
     _checkpoint_arguments(p)
 
 
-def loopback(host: str) -> bool:
-    """Whether ``host`` is an address (or name) of this machine only."""
-    if host in ("localhost", "ip6-localhost"):
-        return True
+def _host_name(text: str) -> str:
+    """An ``--allow-host`` value: a host name or an address, without scheme or port."""
+    import re
+
+    name = text.strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        ipaddress.ip_address(name)
+        return name
     except ValueError:
-        return False
+        pass
+    if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*", name) or len(name) > 253:
+        raise argparse.ArgumentTypeError(f"{text[:100]!r} is not a host name or address: give a name such as "
+                                         "api.example.org or an address, without http:// or a port")
+    return name
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``.
+def _positive_seconds(text: str) -> float:
+    import math
 
-    Raises:
-        BadParameterError: the address cannot be bound (in use, not this machine's, no permission).
-    """
-    if not 0 <= port <= 65535:
-        raise BadParameterError(f"--port {port} is out of range: use 1 to 65535, or 0 for a free port")
     try:
-        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise BadParameterError(f"--host {host!r} is not an address of this machine ({exc.strerror}): use 127.0.0.1 or 0.0.0.0") from None
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        raise BadParameterError(f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port (0 picks a "
-                                "free one) or --host") from None
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 86400):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds above 0 (at most 86400)")
+    return value
 
 
 def _write_port(path: str, port: int) -> None:
@@ -97,20 +105,23 @@ async def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sim.api.app import App
-    from sim.api.tokens import Tokens
+    from sim.api.tokens import Tokens, generate_token_file, remove_token_file, token_file_for
     from sim.cli.llm import llm_overrides, refuse_unused_llm
     from sim.cli.main import _check_social_params, _social_changes
     from sim.engine.host import WorldHost
 
     tokens = Tokens.from_sources(args.token_file, args.read_token_file)
-    if not tokens and not loopback(args.host):
+    if not tokens and not is_loopback(args.host):
         raise BadParameterError(f"--host {args.host} lets other machines in, and no token was given: set $AGORA_API_TOKEN "
                                 "or give --token-file FILE (or serve on 127.0.0.1)")
+    if not 1 <= args.max_messages <= 10_000_000:
+        raise BadParameterError(f"--max-messages {args.max_messages} is out of range: give 1 to 10,000,000")
     if args.port_file and os.path.isdir(args.port_file):
         raise BadParameterError(f"--port-file {args.port_file!r} is a folder: give a file name")
-    sock = _bind(args.host, args.port)
+    sock = listen(args.host, args.port)
     host = None
     monitor = None
+    generated = None
     try:
         changes = _social_changes(args)
         host = await WorldHost.open(
@@ -118,18 +129,28 @@ async def serve(args: argparse.Namespace) -> int:
             plugin_budget=args.plugin_budget, snapshots=args.snapshots,
             checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
             checkpoint_seconds=args.checkpoint_seconds or 60.0,
-            check_llm=lambda config: refuse_unused_llm(args, config, command="run"))
+            check_llm=lambda config: refuse_unused_llm(args, config, command="run"), max_messages=args.max_messages)
         if changes:
             _check_social_params(host.sim.social.settings, changes)
         _say_failures(host.sim)
         host.on_replace.append(_say_failures)
+        host.on_checkpoint.append(lambda failure, tick: _say_checkpoint(args.world, failure, tick))
         if args.metrics:
             from sim.engine.observe import Monitor
 
             monitor = Monitor()
             monitor.attach(host.sim, host.sim.writer, active=lambda: host.running)
             host.on_replace.append(lambda sim: monitor.attach(sim, sim.writer, active=lambda: host.running))
-        api = App(host, tokens, monitor=monitor)
+            host.on_checkpoint.append(lambda failure, tick: monitor.checkpoint_failed(failure) if failure
+                                      else monitor.checkpoint_succeeded())
+        if not tokens:  # every server has a token: one of its own, in a file only its user can read
+            generated = (token_file_for(args.world), generate_token_file(token_file_for(args.world)))
+            tokens = Tokens([generated[1]])
+        port = sock.getsockname()[1]
+        allowed = list(args.allow_host)
+        if not is_loopback(args.host) and args.host.strip("[]") not in ("0.0.0.0", "::"):
+            allowed.append(args.host.strip("[]").lower())  # the address it was told to listen on
+        api = App(host, tokens, monitor=monitor, allowed_hosts=allowed, port=port, deadline=args.request_timeout)
         config = uvicorn.Config(api.app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=3)
         server = _server_class()(config)
@@ -145,26 +166,44 @@ async def serve(args: argparse.Namespace) -> int:
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
         if server.started:
-            port = sock.getsockname()[1]
             if args.port_file:
                 _write_port(args.port_file, port)
-            who = ", ".join(f"{t.name}{' (read-only)' if t.read_only else ''}" for t in tokens.tokens) or "none: anyone on this machine"
+            who = ", ".join(f"{t.name}{' (read-only)' if t.read_only else ''}" for t in tokens.tokens)
+            if generated is not None:
+                who += f", made for this run and written to {generated[0]}: send it as 'Authorization: Bearer TOKEN'"
             shown_host = f"[{args.host}]" if ":" in args.host else args.host
             sys.stderr.write(f"agora: serving {args.world} on http://{shown_host}:{port}/api/v1 (tokens: {who}); "
                              "Ctrl-C stops\n")
             sys.stderr.flush()
         await task
-        await host.close()
-        sys.stderr.write(f"agora: stopped; {args.world} checkpointed at tick {host.world.tick}\n")
+        saved = await host.close()
+        if saved:
+            sys.stderr.write(f"agora: stopped; {args.world} checkpointed at tick {host.disk_tick}\n")
+        else:
+            sys.stderr.write(f"agora: stopped, but the last checkpoint failed ({host.checkpoint_failure}); {args.world} "
+                             f"holds tick {host.disk_tick}, not {host.world.tick}: the ticks after it are lost\n")
+        sys.stderr.flush()
         host = None
-        return 0
+        return 0 if saved else 1
     finally:
         if host is not None:  # an error: still close the world file (its last checkpoint stands)
             with contextlib.suppress(Exception):
                 await host.close()
         if monitor is not None:
             monitor.detach()
+        if generated is not None:
+            remove_token_file(*generated)
         sock.close()
+
+
+def _say_checkpoint(world: str, failure: str | None, tick: int) -> None:
+    """Say on stderr that checkpoints of the world file began to fail, or succeed again."""
+    if failure is not None:
+        text = f"checkpoint failed: {failure}; calls that change the world answer 503 until one succeeds"
+    else:
+        text = f"checkpoint succeeded again: {world} holds tick {tick}"
+    sys.stderr.write(f"agora: {text}\n")
+    sys.stderr.flush()
 
 
 def _say_failures(sim: Any) -> None:

@@ -6,6 +6,12 @@ the ticks since the last one), snapshots saved and loaded in a folder of its own
 of the simulation fanned out to any number of listeners (:class:`EventHub`). Every call that changes the
 world is serialised by one lock and recorded in the world's audit log with the name of who asked.
 
+A checkpoint that fails is never silent: :attr:`WorldHost.checkpoint_failure` holds its one sentence
+until a checkpoint succeeds again, a ``checkpoint_failed`` event goes out (and ``checkpoint_recovered``
+when it clears), every call that changes the world first tries the checkpoint again and is refused with
+:class:`CheckpointFailedError` while it still fails, and a background task tries again every
+``retry_seconds``. :attr:`WorldHost.disk_tick` is the tick the file really holds.
+
 Calls that the current state forbids (stepping while the world runs) raise :class:`StateError`; bad
 values raise :class:`~sim.errors.BadParameterError`; unknown ids :class:`NotFoundError`. Headless.
 """
@@ -16,8 +22,12 @@ import asyncio
 import contextlib
 import os
 import re
+import stat
+import sys
 import time
+import traceback
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from sim.core.events import (
@@ -30,14 +40,32 @@ from sim.core.events import (
     TickCompleted,
 )
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
-from sim.errors import AgoraError, BadParameterError
+from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.store.worldfile import load_warnings
 
 #: The figures of a tick's metrics that a tick event carries (the dashboard's).
 TICK_FIELDS = ("tick", "seconds", "online", "running", "queued", "completed", "failed", "attempts", "new_adoptions",
                "reached", "feed_reached", "graph_reached", "edges", "follows", "unfollows", "joins", "leaves",
                "llm_calls", "llm_fallbacks", "llm_cost_usd", "posts", "db_queue", "db_wait_seconds")
-#: How a snapshot may be named: letters, digits, dot, dash and underscore (no folders).
-SNAPSHOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+#: How a snapshot may be named: letters, digits, dot, dash and underscore (no folders). Always matched
+#: whole (``fullmatch``): ``$`` alone would let a name end with a newline.
+SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+#: The longest message text a client may inject (characters).
+MAX_TEXT = 10_000
+#: The most messages a served world holds: an injection past it is refused (409).
+MAX_MESSAGES = 100_000
+#: The most agent ids one injection may name as seeds (``ids:a,b,c`` or a JSON list).
+MAX_SEED_IDS = 100_000
+#: The largest snapshot file the server reads (bytes): a larger one is refused before it is opened.
+MAX_SNAPSHOT_BYTES = 8 * 2**30
+#: Seconds between two attempts at a checkpoint that failed (each call that changes the world tries too).
+RETRY_SECONDS = 10.0
+#: Sessions in one page of :meth:`WorldHost.sessions` unless asked otherwise, and the most one page holds.
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: The seed selections a client may send (no ``file:``: a request never names a path on the server).
+SEEDS_HINT = "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, or a JSON list of agent ids"
 
 
 class StateError(AgoraError):
@@ -46,6 +74,11 @@ class StateError(AgoraError):
 
 class NotFoundError(AgoraError):
     """An id or name that does not exist (HTTP 404)."""
+
+
+class CheckpointFailedError(ResourceError):
+    """The world file could not be checkpointed (HTTP 503): calls that change the world are refused until a
+    checkpoint succeeds again."""
 
 
 class Listener:
@@ -101,17 +134,29 @@ class WorldHost:
     """See the module docstring. Use :meth:`open`; call :meth:`close` at the end."""
 
     def __init__(self, sim: Any, *, snapshots: str, checkpoint_every: int | None = 50,
-                 checkpoint_seconds: float | None = 60.0) -> None:
+                 checkpoint_seconds: float | None = 60.0, retry_seconds: float = RETRY_SECONDS,
+                 max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES, max_messages: int = MAX_MESSAGES) -> None:
         self.sim = sim
         self.snapshots = os.path.abspath(snapshots)
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
+        self.retry_seconds = retry_seconds
+        self.max_snapshot_bytes = max_snapshot_bytes
+        self.max_messages = max_messages
         self.events = EventHub()
         #: Called with the new simulation when a loaded snapshot replaces the world (a metrics monitor).
         self.on_replace: list[Any] = []
+        #: Called with (the failure's sentence or None, the tick the file holds) when a checkpoint fails
+        #: after one that succeeded, and when one succeeds after a failure (stderr, a metrics monitor).
+        self.on_checkpoint: list[Callable[[str | None, int], None]] = []
+        #: The one sentence of the last checkpoint when it failed; None once one succeeds.
+        self.checkpoint_failure: str | None = None
+        #: Checkpoints that failed since the server started.
+        self.checkpoint_failures = 0
         #: Serialises every call that changes the world (one caller at a time).
         self.lock = asyncio.Lock()
         self._loop_task: asyncio.Task | None = None
+        self._retry_task: asyncio.Task | None = None
         self._ticks_per_second: float | None = None
         self._checkpointed = (sim.world.tick, time.monotonic())
         self._subscribe(sim)
@@ -120,7 +165,8 @@ class WorldHost:
     async def open(cls, path: str, *, plugin_dirs: list[str] | tuple[str, ...] = (), social: dict[str, Any] | None = None,
                    llm: dict[str, Any] | None = None, plugin_budget: float | None = None, snapshots: str | None = None,
                    checkpoint_every: int | None = 50, checkpoint_seconds: float | None = 60.0,
-                   check_llm: Any = None) -> "WorldHost":
+                   check_llm: Any = None, retry_seconds: float = RETRY_SECONDS,
+                   max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES, max_messages: int = MAX_MESSAGES) -> "WorldHost":
         """Open the world file at ``path`` with its writer (recovering it after a crash) and a simulation.
 
         ``social`` and ``llm`` override the world's living-network and LLM settings while it is served;
@@ -133,17 +179,17 @@ class WorldHost:
         from sim.engine.simulation import Simulation
         from sim.llm.config import LLMConfig
         from sim.llm.service import LLMService
-        from sim.model.registry import Registry, world_plugin_dir
+        from sim.model.registry import Registry, tell_once, world_plugin_folders
         from sim.store.worldfile import open_world
         from sim.store.writer import WorldWriter
 
         world = await open_world(path)
         if check_llm is not None:
             check_llm(LLMConfig.resolve(world.config.get("llm"), llm))
-        dirs = list(plugin_dirs)
-        if os.path.isdir(world_plugin_dir(path)):
-            dirs.append(world_plugin_dir(path))
-        registry = Registry(dirs)
+        # The plugin folder beside the world is code: loaded only when named or trusted, as by every command.
+        extra, notice = world_plugin_folders(path, list(plugin_dirs))
+        tell_once(notice)
+        registry = Registry(list(plugin_dirs) + extra)
         writer = await WorldWriter(path).start()
         try:
             sim = Simulation(world, registry=registry, writer=writer, plugin_budget=plugin_budget,
@@ -155,7 +201,8 @@ class WorldHost:
             await writer.close()
             raise
         folder = snapshots or os.path.dirname(os.path.abspath(path))
-        return cls(sim, snapshots=folder, checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds)
+        return cls(sim, snapshots=folder, checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
+                   retry_seconds=retry_seconds, max_snapshot_bytes=max_snapshot_bytes, max_messages=max_messages)
 
     # -- the state -----------------------------------------------------------------------------------
     @property
@@ -225,12 +272,88 @@ class WorldHost:
         ticks = self.world.tick - tick
         if (self.checkpoint_every and ticks >= self.checkpoint_every) or (
                 self.checkpoint_seconds and ticks > 0 and time.monotonic() - at >= self.checkpoint_seconds):
-            await self.checkpoint()
+            with contextlib.suppress(CheckpointFailedError):  # recorded and said; the run goes on, tried again later
+                await self.checkpoint()
+
+    @property
+    def disk_tick(self) -> int:
+        """The tick the world file holds: that of its last committed checkpoint."""
+        return int(getattr(self.sim.writer, "checkpoint_tick", self.world.tick))
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Whether the last checkpoint succeeded (``ok``), its failure's sentence (``error``), the tick the
+        file holds (``tick_on_disk``) and the failures counted since the server started."""
+        return {"ok": self.checkpoint_failure is None, "error": self.checkpoint_failure, "tick_on_disk": self.disk_tick,
+                "failures": self.checkpoint_failures}
 
     async def checkpoint(self) -> None:
-        """Write the world's state into its file now (see ``WorldWriter.checkpoint``)."""
+        """Write the world's state into its file now (see ``WorldWriter.checkpoint``).
+
+        Raises:
+            CheckpointFailedError: it could not be written (the file keeps its previous checkpoint); the
+                failure stays recorded, and loud, until a checkpoint succeeds.
+        """
         self._checkpointed = (self.world.tick, time.monotonic())
-        await self.sim.checkpoint()
+        try:
+            await self.sim.checkpoint()
+        except Exception as exc:  # noqa: BLE001 - any failure, a bug included, must be said, never swallowed
+            self._checkpoint_failed(exc)
+            raise CheckpointFailedError(self.checkpoint_failure) from exc
+        self._checkpoint_succeeded()
+
+    def _checkpoint_failed(self, exc: BaseException) -> None:
+        path = os.path.basename(str(getattr(self.sim.writer, "path", "") or self.world.path or "the world file"))
+        if isinstance(exc, AgoraError):
+            sentence = one_line(str(exc)) or type(exc).__name__
+        else:  # a bug: the traceback goes to the server's log, the sentence to everyone
+            sentence = (f"the world file {path!r} could not be checkpointed ({type(exc).__name__}: "
+                        f"{(one_line(str(exc)) or '')[:200]}): it keeps its last checkpoint (tick {self.disk_tick}); "
+                        "see the server's log")
+            sys.stderr.write("agora: a checkpoint failed with an unexpected error:\n"
+                             + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+            sys.stderr.flush()
+        first = self.checkpoint_failure is None
+        self.checkpoint_failures += 1
+        self.checkpoint_failure = sentence
+        if first:
+            self.events.publish({"type": "checkpoint_failed", "error": sentence, "tick": self.world.tick,
+                                 "tick_on_disk": self.disk_tick})
+            for callback in self.on_checkpoint:
+                callback(sentence, self.disk_tick)
+        if self._retry_task is None or self._retry_task.done():
+            with contextlib.suppress(RuntimeError):  # no running loop: the next call retries
+                self._retry_task = asyncio.get_running_loop().create_task(self._retry(), name="agora-checkpoint-retry")
+
+    def _checkpoint_succeeded(self) -> None:
+        # Every row queued before a checkpoint is committed with it: an earlier write error is over.
+        if getattr(self.sim.writer, "error", None) is not None:
+            self.sim.writer.error = None
+        if self.checkpoint_failure is None:
+            return
+        self.checkpoint_failure = None
+        self.events.publish({"type": "checkpoint_recovered", "tick": self.world.tick, "tick_on_disk": self.disk_tick})
+        for callback in self.on_checkpoint:
+            callback(None, self.disk_tick)
+
+    async def _retry(self) -> None:
+        """Try a failed checkpoint again every ``retry_seconds`` until one succeeds."""
+        while self.checkpoint_failure is not None:
+            await asyncio.sleep(self.retry_seconds)
+            async with self.lock:
+                if self.checkpoint_failure is None:
+                    return
+                with contextlib.suppress(CheckpointFailedError):
+                    await self.checkpoint()
+
+    async def _require_checkpoint(self) -> None:
+        """Before a change (the caller holds ``lock``): while the last checkpoint failed, try it again, and
+        refuse the change if it still fails.
+
+        Raises:
+            CheckpointFailedError: the checkpoint still fails.
+        """
+        if self.checkpoint_failure is not None:
+            await self.checkpoint()
 
     async def run(self, ticks_per_second: float | None = None, *, actor: str | None = None) -> dict[str, Any]:
         """Start (or resume) ticking, as fast as possible or at ``ticks_per_second``.
@@ -243,6 +366,7 @@ class WorldHost:
                 raise BadParameterError(f"ticks_per_second {ticks_per_second!r} is invalid: give a number above 0 "
                                         "(or leave it out to run as fast as possible)")
         async with self.lock:
+            await self._require_checkpoint()
             self._ticks_per_second = float(ticks_per_second) if ticks_per_second is not None else None
             self.sim.resume()
             if self._loop_task is None or self._loop_task.done():
@@ -253,17 +377,33 @@ class WorldHost:
             return {"state": "running", "tick": self.world.tick, "ticks_per_second": self._ticks_per_second}
 
     async def pause(self, *, actor: str | None = None) -> dict[str, Any]:
-        """Pause after the tick under way (if any); the world is checkpointed."""
+        """Pause after the tick under way (if any); the world is checkpointed.
+
+        Raises:
+            CheckpointFailedError: the world is paused, but its file could not be checkpointed.
+        """
         async with self.lock:
             was = self.running
             self.sim.pause()
             async with self.sim.lock:  # the tick under way ends first
                 pass
             if was:
-                await self.checkpoint()
                 self.audit("pause", {"tick": self.world.tick}, actor)
                 self.events.publish({"type": "state", "state": "paused", "tick": self.world.tick})
+            if was or self.checkpoint_failure is not None:
+                await self._checkpoint_after(f"the world is paused at tick {self.world.tick}")
             return {"state": "paused", "tick": self.world.tick}
+
+    async def _checkpoint_after(self, done: str) -> None:
+        """Checkpoint after a change that is done whatever happens to the checkpoint.
+
+        Raises:
+            CheckpointFailedError: ``done``, but the checkpoint failed (one sentence saying both).
+        """
+        try:
+            await self.checkpoint()
+        except CheckpointFailedError as exc:
+            raise CheckpointFailedError(f"{done}, but {exc}") from exc
 
     async def step(self, ticks: int = 1, *, actor: str | None = None) -> dict[str, Any]:
         """Advance ``ticks`` ticks (the world must be paused); returns the new tick.
@@ -276,10 +416,11 @@ class WorldHost:
         async with self.lock:
             if self.running:
                 raise StateError("the world is running: pause it first (POST /api/v1/pause), then step")
+            await self._require_checkpoint()
             for _ in range(ticks):
                 await self.sim.step()
-            await self.checkpoint()
             self.audit("step", {"ticks": ticks, "tick": self.world.tick}, actor)
+            await self._checkpoint_after(f"the world stepped to tick {self.world.tick}")
             return {"tick": self.world.tick, "state": self.state}
 
     async def stop(self) -> None:
@@ -297,8 +438,14 @@ class WorldHost:
                      author: Any = None, priority: Any = 0, actor: str | None = None) -> Any:
         """Inject a message (see :meth:`Simulation.inject`); returns its session.
 
+        ``seeds`` is ``ids:a,b,c``, ``random:K``, ``top:K``, ``community:C:K`` or a list of original agent
+        ids (at most :data:`MAX_SEED_IDS`); never ``file:``, which would name a path on the server. The text
+        is at most :data:`MAX_TEXT` characters, and the world holds at most ``max_messages`` messages.
+
         Raises:
             BadParameterError: any value of the wrong type or out of range, in one sentence.
+            StateError: the world holds ``max_messages`` messages already.
+            CheckpointFailedError: the last checkpoint failed and still does.
         """
         def typed(value: Any, kind: type | tuple[type, ...], what: str, example: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, kind):
@@ -306,9 +453,12 @@ class WorldHost:
             return value
 
         text = typed(text if text is not None else "", str, "text", "a string")
+        if len(text) > MAX_TEXT:
+            raise BadParameterError(f"the text is {len(text):,} characters, more than the {MAX_TEXT:,} a message may have: "
+                                    "send a shorter one")
         model = typed(model, str, "model", "a model name such as \"ic\"")
         params = typed(params if params is not None else {}, dict, "params", "an object of parameter names and values")
-        seeds = typed(seeds, str, "seeds", "a seed selection such as \"random:10\"")
+        seeds = self._seeds(seeds)
         topics = list(typed(topics if topics is not None else [], (list, tuple), "topics", "a list of topic names"))
         if not all(isinstance(t, str) for t in topics):
             raise BadParameterError("topics must be a list of topic names (strings)")
@@ -316,11 +466,44 @@ class WorldHost:
             typed(author, int, "author", "an agent's original id (a whole number)")
         priority = typed(priority if priority is not None else 0, int, "priority", "a whole number")
         async with self.lock:
+            await self._require_checkpoint()
+            if len(self.world.messages) >= self.max_messages:
+                raise StateError(f"the world holds {len(self.world.messages):,} messages, the most this server allows "
+                                 f"({self.max_messages:,}, --max-messages): serve it with a higher bound to inject more")
             session = self.sim.inject(text, topics=topics, author=author, seeds=seeds, model=model, params=params,
                                       priority=priority, actor=actor)
         if session.status == "failed":
             raise BadParameterError(f"model {model!r} could not be used: {session.error}")
         return session
+
+    @staticmethod
+    def _seeds(seeds: Any) -> str:
+        """The seed selection of a request as the engine's text (a list of ids becomes ``ids:a,b,c``).
+
+        Raises:
+            BadParameterError: not one of the forms a client may send, or too many ids.
+        """
+        if isinstance(seeds, list):
+            if not seeds:
+                raise BadParameterError(f"the seed list is empty: {SEEDS_HINT}")
+            if len(seeds) > MAX_SEED_IDS:
+                raise BadParameterError(f"the seed list has {len(seeds):,} ids, more than the {MAX_SEED_IDS:,} one message "
+                                        "may name: use random:K or top:K for large seed sets")
+            for x in seeds:
+                if type(x) is not int or not INT64_MIN <= x <= INT64_MAX:  # a bool is no id, nor a float
+                    raise BadParameterError(f"seed {str(x)[:30]} is not an agent id: a seed list holds whole numbers "
+                                            "that fit in 64 bits (original agent ids)")
+            return "ids:" + ",".join(map(str, seeds))
+        if isinstance(seeds, bool) or not isinstance(seeds, str):
+            raise BadParameterError(f"seeds must be a seed selection such as \"random:10\" or a list of agent ids, got "
+                                    f"{type(seeds).__name__}: {SEEDS_HINT}")
+        kind = seeds.strip().partition(":")[0].strip().lower()
+        if kind not in ("ids", "random", "top", "community"):
+            raise BadParameterError(f"seed selection {seeds[:40]!r} is not allowed: {SEEDS_HINT}")
+        if kind == "ids" and seeds.count(",") >= MAX_SEED_IDS:
+            raise BadParameterError(f"the seed selection names more than the {MAX_SEED_IDS:,} ids one message may name: "
+                                    "use random:K or top:K for large seed sets")
+        return seeds
 
     # -- reading -----------------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -336,6 +519,9 @@ class WorldHost:
             "living": {"on": sim.social.living, **{k: v for k, v in settings.items()}},
             "llm": {"mode": sim.llm.mode, "model": sim.llm.config.model},
             "messages": len(world.messages), "communities": world.num_communities,
+            "checkpoint": self.checkpoint_state(),
+            # What the world's file or snapshot named and Agora ignored (LLM servers, credentials).
+            "warnings": load_warnings(world),
         }
 
     def session_record(self, session_id: Any, *, series: bool = False) -> dict[str, Any]:
@@ -365,8 +551,9 @@ class WorldHost:
             out["series"] = series_dict(s)
         return out
 
-    def sessions(self) -> list[dict[str, Any]]:
-        return [self.session_record(s.id) for s in self.world.sessions]
+    def sessions(self, limit: int = PAGE_SIZE, offset: int = 0) -> list[dict[str, Any]]:
+        """One page of the sessions, oldest first: at most ``limit`` of them from the ``offset``-th."""
+        return [self.session_record(s.id) for s in self.world.sessions[offset:offset + limit]]
 
     def agent(self, original_id: Any) -> dict[str, Any]:
         """An agent by original id, as ``agora agent --json`` prints it.
@@ -375,8 +562,11 @@ class WorldHost:
             NotFoundError: no agent has that id.
         """
         try:
-            i = self.world.index_of(int(original_id))
-        except (TypeError, ValueError, BadParameterError):
+            key = int(original_id)
+            if not INT64_MIN <= key <= INT64_MAX:  # no agent id is outside 64 bits
+                raise ValueError
+            i = self.world.index_of(key)
+        except (TypeError, ValueError, OverflowError, BadParameterError):
             raise NotFoundError(f"no agent {str(original_id)[:40]!r}: agents are named by their original ids") from None
         out = self.world.agent(i).to_dict()
         out["memory"] = self.sim.llm.agent_memory(i)  # what it remembers (sim.core.agentmemory)
@@ -390,20 +580,73 @@ class WorldHost:
 
     # -- snapshots -----------------------------------------------------------------------------------------
     def _snapshot_path(self, name: Any) -> str:
-        if not isinstance(name, str) or not SNAPSHOT_NAME.match(name.removesuffix(".snap") or "-"):
+        if not isinstance(name, str) or not SNAPSHOT_NAME.fullmatch(name.removesuffix(".snap") or "-"):
             raise BadParameterError(f"snapshot name {str(name)[:60]!r} is invalid: use letters, digits, '.', '-' and '_' "
                                     "(up to 100, starting with a letter or digit)")
         return os.path.join(self.snapshots, name.removesuffix(".snap") + ".snap")
 
-    def list_snapshots(self) -> list[dict[str, Any]]:
-        if not os.path.isdir(self.snapshots):
-            return []
+    def _list_snapshots(self) -> list[dict[str, Any]]:
         out = []
-        for f in sorted(os.listdir(self.snapshots)):
-            if f.endswith(".snap") and SNAPSHOT_NAME.match(f[:-5] or "-"):
-                st = os.stat(os.path.join(self.snapshots, f))
-                out.append({"name": f[:-5], "size_bytes": st.st_size, "modified": st.st_mtime})
+        try:
+            entries = sorted(os.scandir(self.snapshots), key=lambda e: e.name)
+        except OSError:  # no folder yet (or not readable): nothing saved there
+            return []
+        for entry in entries:
+            name = entry.name
+            if not (name.endswith(".snap") and SNAPSHOT_NAME.fullmatch(name[:-5] or "-")):
+                continue
+            try:
+                st = os.stat(entry.path)  # never opened: a pipe or a device is only looked at
+            except OSError:  # a dangling link
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out.append({"name": name[:-5], "size_bytes": st.st_size, "modified": st.st_mtime})
         return out
+
+    async def list_snapshots(self) -> list[dict[str, Any]]:
+        """The regular ``.snap`` files of the snapshot folder (read in a worker thread)."""
+        return await asyncio.to_thread(self._list_snapshots)
+
+    def _read_snapshot(self, path: str) -> Any:
+        """The world in snapshot ``path`` (in a worker thread): a regular file inside the snapshot folder
+        (a link may point only inside it), no larger than ``max_snapshot_bytes``, opened without blocking
+        and read through that one open file, so a file swapped in meanwhile is never read.
+
+        Raises:
+            NotFoundError: no such snapshot. BadParameterError: a pipe, a device, a link out of the folder,
+            a file too large. BadFileError: a damaged snapshot.
+        """
+        from sim.store.snapshot import load_snapshot
+
+        shown = os.path.basename(path)[:-5]
+        folder = os.path.realpath(self.snapshots)
+        real = os.path.realpath(path)
+        if os.path.commonpath([folder, real]) != folder:
+            raise BadParameterError(f"snapshot {shown!r} is a link to a file outside the snapshot folder: the server "
+                                    "reads snapshots only from its own folder")
+        try:
+            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            raise NotFoundError(f"no snapshot {shown!r}: GET /api/v1/snapshots lists them") from None
+        except OSError as exc:
+            raise BadParameterError(f"snapshot {shown!r} cannot be opened ({exc.strerror}): save it again") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise BadParameterError(f"snapshot {shown!r} is not a regular file (a folder, a pipe or a device): the server "
+                                        "reads only snapshot files it can read at once")
+            if st.st_size > self.max_snapshot_bytes:
+                raise BadParameterError(f"snapshot {shown!r} is {st.st_size:,} bytes, more than the "
+                                        f"{self.max_snapshot_bytes:,} the server reads: load it with 'agora load' instead")
+            pinned = f"/proc/self/fd/{fd}"
+            source = pinned if os.path.exists(pinned) else real  # Linux: the very file checked above
+            try:
+                return load_snapshot(source)
+            except (BadFileError, ResourceError) as exc:
+                message = str(exc).replace(repr(source), repr(shown)).replace(source, shown)
+                raise type(exc)(message) from None
+        finally:
+            os.close(fd)
 
     async def save_snapshot(self, name: Any, *, actor: str | None = None) -> dict[str, Any]:
         """Save the world as snapshot ``name`` (replacing one of that name).
@@ -416,10 +659,11 @@ class WorldHost:
         path = self._snapshot_path(name)
         os.makedirs(self.snapshots, exist_ok=True)
         async with self.lock:
+            await self._require_checkpoint()
             async with self.sim.lock:
                 size = await asyncio.to_thread(save_snapshot, self.world, path, force=True)
-            await self.checkpoint()
             self.audit("save", {"snapshot": os.path.basename(path), "tick": self.world.tick, "size_bytes": size}, actor)
+            await self._checkpoint_after(f"snapshot {os.path.basename(path)[:-5]!r} is saved")
         return {"name": os.path.basename(path)[:-5], "size_bytes": size, "tick": self.world.tick}
 
     async def load_snapshot(self, name: Any, *, actor: str | None = None) -> dict[str, Any]:
@@ -431,15 +675,13 @@ class WorldHost:
         """
         from sim.engine.simulation import Simulation
         from sim.llm.service import LLMService
-        from sim.store.snapshot import load_snapshot
         from sim.store.worldfile import save_world
         from sim.store.writer import WorldWriter
 
         path = self._snapshot_path(name)
-        if not os.path.isfile(path):
-            raise NotFoundError(f"no snapshot {os.path.basename(path)[:-5]!r}: GET /api/v1/snapshots lists them")
-        new_world = await asyncio.to_thread(load_snapshot, path)  # checked whole before anything changes
+        new_world = await asyncio.to_thread(self._read_snapshot, path)  # checked whole before anything changes
         async with self.lock:
+            await self._require_checkpoint()
             was_running = self.running
             tps = self._ticks_per_second
             await self.stop()
@@ -466,11 +708,25 @@ class WorldHost:
             await self.run(tps, actor=actor)
         return {"name": os.path.basename(path)[:-5], "tick": new_world.tick, "state": self.state}
 
-    async def close(self) -> None:
-        """Stop ticking, checkpoint, and close the world file's writer and the LLM connections."""
+    async def close(self) -> bool:
+        """Stop ticking, checkpoint, and close the world file's writer and the LLM connections.
+
+        Returns:
+            Whether the final checkpoint succeeded; when it did not, :attr:`checkpoint_failure` says why
+            and :attr:`disk_tick` is the tick the file holds.
+        """
         await self.stop()
-        with contextlib.suppress(Exception):
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._retry_task
+            self._retry_task = None
+        saved = True
+        try:
             await self.checkpoint()
+        except CheckpointFailedError:
+            saved = False
         with contextlib.suppress(Exception):
             await self.sim.aclose()
         await self.sim.writer.close()
+        return saved

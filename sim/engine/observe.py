@@ -12,8 +12,11 @@ while the event loop is blocked, which is what lets ``/healthz`` say so:
 * ``loop``: the heartbeat is fresher than ``loop_timeout`` seconds;
 * ``ticking``: a tick happened within ``stall_after`` seconds whenever ticks are expected (sessions
   queued or running, not paused, and the driver running); paused, idle or finished is healthy;
-* ``database``: the world's writer has no error, its task is alive and the file and its folder are
-  writable (``not persisted`` when there is no writer, e.g. ``agora run --runs``);
+* ``database``: the world's writer has no error, its task is alive, the file and its folder are
+  writable (``not persisted`` when there is no writer, e.g. ``agora run --runs``), and the last
+  checkpoint its driver reported (:meth:`Monitor.checkpoint_failed`) did not fail: ``checkpoint failed``
+  with the failure's sentence and the tick the file holds until one succeeds
+  (:meth:`Monitor.checkpoint_succeeded`);
 * ``llm``: reachable (online or degraded) or answering from the offline generator (offline or
   fallback); both are healthy, the mode and the servers' breakers are reported.
 
@@ -121,6 +124,8 @@ class Monitor:
         self._expecting = False
         self._now_cumulative: dict[str, float] = {}
         self.attached_runs = 0
+        #: The sentence of the last checkpoint the driver reported as failed (None: none, or one succeeded since).
+        self._checkpoint_error: str | None = None
 
     # -- following a simulation -------------------------------------------------------------------
     def attach(self, sim: Any, writer: Any = None, *, active: Callable[[], bool] | None = None) -> None:
@@ -141,6 +146,7 @@ class Monitor:
             self._last_tick = None
             self._expect_since = None
             self._expecting = False
+            self._checkpoint_error = None  # a new world file: nothing has failed on it yet
             self.attached_runs += 1
         self._unsubscribe = sim.bus.subscribe(self._on_tick, TickCompleted)
         self.refresh()
@@ -149,6 +155,17 @@ class Monitor:
         except RuntimeError:  # no loop: the loop check fails until attached from one
             return
         self._task = loop.create_task(self._heartbeat(), name="agora-metrics-heartbeat")
+
+    def checkpoint_failed(self, error: str) -> None:
+        """The driver's checkpoint of the world file failed (``error``: its one sentence): the ``database``
+        check fails, saying so, until :meth:`checkpoint_succeeded`. Any thread."""
+        with self._lock:
+            self._checkpoint_error = str(error)
+
+    def checkpoint_succeeded(self) -> None:
+        """A checkpoint succeeded: a failure reported before is over. Any thread."""
+        with self._lock:
+            self._checkpoint_error = None
 
     def finish(self) -> None:
         """The driver has stopped stepping for good (end of a run): ticks are no longer expected."""
@@ -354,14 +371,17 @@ class Monitor:
 
     def _check_database(self) -> dict[str, Any]:
         with self._lock:
-            writer, attached = self._writer, self._sim is not None
+            writer, attached, failed = self._writer, self._sim is not None, self._checkpoint_error
         if not attached:
             return {"ok": True, "state": "detached"}
         if writer is None:
             return {"ok": True, "state": "not persisted"}
         path = str(getattr(writer, "path", "") or "")
         out: dict[str, Any] = {"path": os.path.abspath(path) if path else path, "queue_rows": int(getattr(writer, "queue_rows", 0) or 0),
-                               "rows_written": int(getattr(writer, "rows_written", 0) or 0)}
+                               "rows_written": int(getattr(writer, "rows_written", 0) or 0),
+                               "tick_on_disk": int(getattr(writer, "checkpoint_tick", 0) or 0)}
+        if failed is not None:  # the file holds an older tick than the world: what a crash would leave
+            return {"ok": False, "state": "checkpoint failed", **out, "error": failed}
         error = getattr(writer, "error", None)
         if error is not None:
             return {"ok": False, "state": "error", **out, "error": f"{type(error).__name__}: {error}"}
