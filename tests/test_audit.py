@@ -81,9 +81,10 @@ def test_every_cli_action_is_audited_once_with_its_details(world_file, tmp_path,
     assert cli(capsys, "social", world_file, "--recommender", "hot")[0] == 0
     assert one(world_file, "social") == {"recommender": "hot"}
     assert cli(capsys, "social", world_file)[0] == 0  # showing changes nothing
-    assert cli(capsys, "llm", world_file, "--set", "calls_per_tick=7",
-               "--set", "base_urls=http://user:pw@127.0.0.1:9/v1?token=t")[0] == 0
-    assert one(world_file, "llm settings") == {"calls_per_tick": "7", "base_urls": ["http://127.0.0.1:9/v1"]}
+    assert cli(capsys, "llm", world_file, "--set", "calls_per_tick=7")[0] == 0
+    assert one(world_file, "llm settings") == {"calls_per_tick": "7"}
+    # Where requests go is the user's (environment and flags), never the world file's: refused, not audited.
+    assert cli(capsys, "llm", world_file, "--set", "base_urls=http://user:pw@127.0.0.1:9/v1?token=t")[0] == 2
     assert cli(capsys, "interview", world_file, "3", HOSTILE)[0] == 0
     assert one(world_file, "interview") == {"agent": 3, "question": HOSTILE, "source": "offline"}
 

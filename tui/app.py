@@ -34,12 +34,12 @@ from sim.core.events import (
     TickCompleted,
 )
 from sim.core.persona import FIRST_NAMES, LAST_NAMES
-from sim.model.registry import Registry, world_plugin_dir
+from sim.model.registry import Registry, world_plugin_folders
 from sim.core.safe import shown
 from sim.engine.simulation import Simulation
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.social.dynamics import NONE
-from sim.store.worldfile import open_world, save_world
+from sim.store.worldfile import load_warnings, open_world, save_world
 from sim.core.world import World
 from sim.store.writer import WorldWriter
 
@@ -242,6 +242,8 @@ class AgoraApp(App):
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self._checkpointed = (0, time.monotonic())  # (tick, time) of the last periodic checkpoint
+        #: The sentence of the last periodic checkpoint when it failed (said once; once more when one succeeds).
+        self.checkpoint_failure: str | None = None
         self.world_path = world_path
         #: Serve Prometheus metrics and health on this port (None: no server; 0: a free port).
         self.metrics_port = metrics_port
@@ -330,10 +332,13 @@ class AgoraApp(App):
             self.query_one("#loading", Static).update(literal(f"Could not open the world: {exc}", 500))
             self.notify(str(exc), severity="error", markup=False, timeout=30)
             return
-        dirs = list(self.plugin_dirs)
-        if self.world_path and os.path.isdir(world_plugin_dir(self.world_path)):
-            dirs.append(world_plugin_dir(self.world_path))
-        await self.attach_world(world, Registry(dirs))
+        # The plugin folder beside the world loads only when named or trusted (plugins are code).
+        extra, notice = world_plugin_folders(self.world_path, list(self.plugin_dirs))
+        if notice:
+            self.notify(notice, severity="warning", markup=False, timeout=30)
+        for warning in load_warnings(world):
+            self.notify(warning, severity="warning", markup=False, timeout=30)
+        await self.attach_world(world, Registry(list(self.plugin_dirs) + extra))
         self.query_one("#views", ContentSwitcher).current = "dashboard"
         self.screen.refresh_bindings()
         self.refresh_ui()  # the views show the world before the app says it is ready
@@ -697,8 +702,21 @@ class AgoraApp(App):
         self._checkpointed = (self.world.tick, time.monotonic())
         try:
             await self.sim.checkpoint()
-        except AgoraError as exc:
-            self.notify(str(exc), severity="error", markup=False, timeout=15)
+        except Exception as exc:  # noqa: BLE001 - any failure, a bug included, is said: never lost silently
+            failure = str(exc) if isinstance(exc, AgoraError) else (
+                f"the world file could not be checkpointed ({type(exc).__name__}: {exc}): it keeps its last checkpoint "
+                f"(tick {getattr(self.writer, 'checkpoint_tick', '?')})")
+            if self.checkpoint_failure is None:  # once per failure, not at every interval it is tried again
+                self.notify(failure, severity="error", markup=False, timeout=30)
+            self.checkpoint_failure = failure
+            if self.monitor is not None:
+                self.monitor.checkpoint_failed(failure)
+            return
+        if self.checkpoint_failure is not None:
+            self.checkpoint_failure = None
+            self.notify(f"the world file is checkpointed again: it holds tick {self.world.tick}", markup=False, timeout=10)
+            if self.monitor is not None:
+                self.monitor.checkpoint_succeeded()
 
     def action_faster(self) -> None:
         self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
@@ -925,6 +943,8 @@ class AgoraApp(App):
                     new_world.name = self.world.name
                     await save_world(new_world, self.world_path, force=True, keep_audit=True)
             await self.attach_world(new_world)
+            for warning in load_warnings(new_world):  # what the snapshot named and Agora ignored
+                self.notify(warning, severity="warning", markup=False, timeout=30)
             self.audit("load", {"snapshot": path, "tick": new_world.tick})
             self.notify_paths(f"snapshot loaded (tick {new_world.tick}):", [path])
             if was_running:

@@ -1,6 +1,8 @@
 """``agora interview``, ``agora llm`` and ``agora bench llm``: LLM agents from the command line.
 
 The API key comes from ``OPENAI_API_KEY`` only and is never printed: ``--json`` says whether one is set.
+The servers it is sent to come from ``OPENAI_BASE_URL`` or ``--llm base_urls=...`` only: a world never
+stores them (``--set base_urls=...`` is refused) and one that names them has them ignored, with a warning.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from sim.errors import BadParameterError
 
 def add_llm_arguments(p: argparse.ArgumentParser) -> None:
     """``--llm KEY=VALUE`` and ``--offline``, shared by run, interview and llm."""
-    g = p.add_argument_group("LLM", "LLM agents (see 'agora llm --help'). The key comes from OPENAI_API_KEY only; "
-                             "OPENAI_BASE_URL (several, comma-separated) and AGORA_LLM_MODEL override the world's settings.")
+    g = p.add_argument_group("LLM", "LLM agents (see 'agora llm --help'). The key comes from OPENAI_API_KEY only, the "
+                             "servers from OPENAI_BASE_URL (several, comma-separated) or --llm base_urls=... only, never "
+                             "from a world file; AGORA_LLM_MODEL overrides the world's model.")
     g.add_argument("--llm", action="append", default=[], metavar="KEY=VALUE",
                    help="an LLM setting for this command, e.g. model=gpt-4o-mini, base_urls=http://127.0.0.1:8000/v1, "
                    "calls_per_tick=50, concurrency=32 (repeatable; 'agora llm WORLD' lists them)")
@@ -114,9 +117,12 @@ def add_commands(sub: Any) -> None:
     lm = sub.add_parser("llm", help="show or change a world's LLM settings",
                         description="Show a world's LLM settings, the configuration in effect (settings, then the environment, "
                         "then --llm), the response cache and the posts agents wrote; --set changes the world's settings "
-                        "(validated, written to the world file). --ping sends one request to every server.")
+                        "(validated, written to the world file). Servers are never stored in a world (a shared world could "
+                        "send your API key elsewhere): set OPENAI_BASE_URL or pass --llm base_urls=... to each command. "
+                        "--ping sends one request to every server.")
     lm.add_argument("world", metavar="WORLD")
-    lm.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change a setting of the world (repeatable)")
+    lm.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="change a setting of the world (repeatable; not base_urls: servers come from the environment or --llm)")
     lm.add_argument("--ping", action="store_true", help="send one short request to every configured server and report")
     add_llm_arguments(lm)
     lm.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -242,15 +248,17 @@ async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
 async def _llm(args: argparse.Namespace) -> int:
     from sim.core.audit import public_settings
     from sim.cli.main import _emit, _parse_params
-    from sim.llm.config import LLMConfig, llm_settings
+    from sim.llm.config import ENDPOINT_SETTINGS, LLMConfig, llm_settings, refuse_endpoint_settings
     from sim.llm.service import LLMService
     from sim.store.worldfile import open_world
     from sim.store.writer import WorldWriter
 
     changes = _parse_params(args.set, "--set", "calls_per_tick=50")
+    refuse_endpoint_settings(changes)  # before the world is even opened: nothing is written
     overrides = llm_overrides(args)
     world = await open_world(args.world)
-    stored = llm_settings(world.config.get("llm"), **changes)
+    # What the world stores: never its servers (a file cannot name them; see sim.llm.config).
+    stored = {k: v for k, v in llm_settings(world.config.get("llm"), **changes).items() if k not in ENDPOINT_SETTINGS}
     cfg = LLMConfig.resolve(stored, overrides)
     if args.ping and cfg.mode == "offline":  # refused before --set writes anything
         when, fix = _why_offline(args, cfg)

@@ -329,6 +329,15 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--seed", type=_int, default=7)
     bs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    ba = bsub.add_parser("api", help="requests to agora serve, kept alive and not, beside a minimal Starlette app",
+                         description="API benchmark: GET /api/v1/world to agora serve (a world of N agents) over one kept-alive "
+                         "connection and over a new connection each time, beside a minimal Starlette app on uvicorn on this "
+                         "machine (with TCP_NODELAY, and on a protocol-0 socket that leaves Nagle on); medians in ms, target "
+                         "under 2 ms kept alive.")
+    ba.add_argument("--agents", type=_positive_int, default=1000, metavar="N", help="agents (default 1,000)")
+    ba.add_argument("--requests", type=_positive_int, default=300, metavar="R", help="requests timed per case (default 300)")
+    ba.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     from sim.cli import analysis as cli_analysis, llm as cli_llm, plot as cli_plot, plugins as cli_plugins, sweep as cli_sweep
 
     cli_plugins.add_commands(sub)
@@ -646,18 +655,18 @@ def _check_social_params(settings: dict[str, Any], changes: dict[str, Any]) -> N
 
 
 def make_registry(plugin_dirs: list[str], world_path: str | None = None):
-    """The registry for a command: built-ins, entry points, ``AGORA_PLUGINS``, ``--plugins`` folders
-    and the world's own ``<world>.plugins/`` folder."""
+    """The registry for a command: built-ins, entry points, ``AGORA_PLUGINS`` and ``--plugins`` folders,
+    and the world's own ``<world>.plugins/`` folder only when named or trusted (``agora plugins trust``);
+    one left out is said once on stderr (see ``sim.model.registry.world_plugin_folders``)."""
     from sim.errors import BadFileError
-    from sim.model.registry import Registry, world_plugin_dir
+    from sim.model.registry import Registry, tell_once, world_plugin_folders
 
     for d in plugin_dirs:
         if not os.path.isdir(d):
             raise BadFileError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
-    dirs = list(plugin_dirs)
-    if world_path is not None and os.path.isdir(world_plugin_dir(world_path)):
-        dirs.append(world_plugin_dir(world_path))
-    return Registry(dirs)
+    extra, notice = world_plugin_folders(world_path, plugin_dirs)
+    tell_once(notice)
+    return Registry(list(plugin_dirs) + extra)
 
 
 def _non_negative_int(text: str) -> int:
@@ -992,6 +1001,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         _emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
         return 0
 
+    if args.bench == "api":
+        from sim.bench.api import bench_api
+
+        result = bench_api(args.agents, requests=args.requests)
+        lines = [f"{k:<28}median {v['ms_median']:>8.3f} ms  p90 {v['ms_p90']:>8.3f} ms  {v['requests_per_second']} requests/s"
+                 for k, v in result.items() if isinstance(v, dict)]
+        lines.append(f"keep-alive under {result['target_ms']} ms: {result['agora_keepalive_within_target']}")
+        _emit(args, result, "\n".join(lines))
+        return 0
     if args.bench in ("llm", "memory"):
         from sim.cli import llm as cli_llm
 

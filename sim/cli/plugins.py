@@ -27,7 +27,7 @@ def add_commands(sub: Any) -> None:
     from sim.cli.main import _int, _Parser, _positive_int
 
     plugins = sub.add_parser(
-        "plugins", help="list, create and check plugins (propagation models, recommenders)",
+        "plugins", help="list, create, check and trust plugins (propagation models, recommenders)",
         description="List the plugins Agora finds, write a new propagation model or recommender from a template, or "
                     "check a plugin file against the plugin contract. Plugins are code and run with your rights: only load "
                     "folders you trust.",
@@ -83,6 +83,21 @@ def add_commands(sub: Any) -> None:
                      "parameter draws (default 0)")
     chk.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    tr = psub.add_parser(
+        "trust", help="load the plugin folder beside a world from now on (until a file in it changes)",
+        description="Trust the <world>.plugins folder beside WORLD (or a folder given directly) as it is now: commands "
+                    "that open the world load it from then on. Remembered in trusted.json of Agora's user folder "
+                    "($AGORA_CONFIG_HOME, else $XDG_CONFIG_HOME/agora, else ~/.config/agora) by the folder's real path "
+                    "and a SHA-256 of its files; once a file is added, removed or edited it is not loaded until trusted "
+                    "again. Plugins are code that runs with your rights: read them first.",
+    )
+    tr.add_argument("target", metavar="WORLD", help="a world file (its <world>.plugins folder) or a plugin folder")
+    tr.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    un = psub.add_parser("untrust", help="stop loading the plugin folder beside a world",
+                         description="Forget that the plugin folder beside WORLD (or the folder given) was trusted.")
+    un.add_argument("target", metavar="WORLD", help="a world file (its <world>.plugins folder) or a plugin folder")
+    un.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
 
 def handle(args: argparse.Namespace) -> int:
     """Run the ``plugins`` action in ``args``; returns the exit code.
@@ -97,7 +112,33 @@ def handle(args: argparse.Namespace) -> int:
         return _cmd_new(args)
     if action == "check":
         return _cmd_check(args)
+    if action == "trust":
+        return _cmd_trust(args)
+    if action == "untrust":
+        return _cmd_untrust(args)
     raise AssertionError(f"unknown plugins action {action!r}")  # pragma: no cover - argparse restricts it
+
+
+def _cmd_trust(args: argparse.Namespace) -> int:
+    from sim.cli.main import _emit, shown_line
+    from sim.model.registry import trust_plugin_folder
+
+    r = trust_plugin_folder(args.target)
+    files = f"{r['files']} file{'s' if r['files'] != 1 else ''}"
+    _emit(args, r, f"trusted {shown_line(r['folder'])} ({files}, sha256 {r['sha256'][:12]}…): commands that open the "
+                   f"world load it until a file in it changes (recorded in {shown_line(r['trust_file'])})")
+    return 0
+
+
+def _cmd_untrust(args: argparse.Namespace) -> int:
+    from sim.cli.main import _emit, shown_line
+    from sim.model.registry import plugin_folder_of, untrust_plugin_folder
+
+    folder = plugin_folder_of(args.target)
+    was = untrust_plugin_folder(args.target)
+    _emit(args, {"folder": folder, "was_trusted": was},
+          f"{shown_line(folder)} is {'no longer' if was else 'not'} trusted")
+    return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -101,6 +101,9 @@ class World:
     posts: PostLog = field(default_factory=PostLog, repr=False)
     #: What LLM agents remember (``sim.core.agentmemory``): empty, and free, until an agent remembers.
     memory: AgentMemory = field(default_factory=AgentMemory, repr=False)
+    #: What the file or snapshot the world was read from named and Agora ignored (one sentence each: LLM
+    #: servers and credentials, which come only from the user's environment and flags).
+    load_warnings: list[str] = field(default_factory=list, repr=False)
     _persona_loader: Callable[[int], Persona | None] | None = field(default=None, repr=False)
     _persona_cache: OrderedDict[int, Persona] = field(default_factory=OrderedDict, repr=False)
 

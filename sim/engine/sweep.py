@@ -585,15 +585,17 @@ def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: 
 
 
 def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str) -> list[str]:
-    from sim.model.registry import world_plugin_dir
+    """The user folders of a sweep: those named, and the world's ``<world>.plugins/`` folder only when
+    named or trusted (a folder left out is said once on stderr; see ``world_plugin_folders``)."""
+    from sim.model.registry import tell_once, world_plugin_folders
 
     dirs = list(plugin_dirs)
     for d in dirs:
         if not os.path.isdir(d):
             raise BadFileError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
-    if os.path.isdir(world_plugin_dir(world_path)):
-        dirs.append(world_plugin_dir(world_path))
-    return dirs
+    extra, notice = world_plugin_folders(world_path, dirs)
+    tell_once(notice)
+    return dirs + extra
 
 
 async def run_sweep(
@@ -626,7 +628,8 @@ async def run_sweep(
         runs: runs per combination; run r uses session seed ``seed + r`` in every combination.
         seeds: the seed-agent selection; steps: ticks per run, or None to run each until done (at most
             ``max_ticks`` ticks); text and topics: the injected message.
-        plugin_dirs: user plugin folders (the world's ``<world>.plugins/`` folder is added).
+        plugin_dirs: user plugin folders (the world's ``<world>.plugins/`` folder is added when named or
+            trusted: ``sim.model.registry.world_plugin_folders``).
         workers: parallel processes (default: the CPU count); 1 runs in this process.
         ray: None for the local backends; a Ray address, or ``"auto"`` to start a local Ray cluster.
         progress: called with ``("runs D/T", fraction)`` as runs finish.

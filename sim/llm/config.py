@@ -1,13 +1,16 @@
 """LLM settings: what a world stores, what the environment says, and the resolved configuration.
 
-A world keeps its non-secret settings in ``world.config["llm"]`` (model, servers, limits, budgets). The
-environment overrides them for one process, and command-line overrides win over both:
+A world keeps its settings in ``world.config["llm"]`` (model, limits, budgets, memory). The environment
+overrides them for one process, and command-line overrides win over both:
 
 - ``OPENAI_API_KEY`` — the key. **Only ever read from the environment**: it is never stored in a world,
   a snapshot, the database, a log or on screen. Without a key the mode is *offline*: every text comes
   from the offline generator. For a keyless local server (vLLM and the like) set it to any value.
 - ``OPENAI_BASE_URL`` — one base URL, or several separated by commas or spaces (a fleet of
-  OpenAI-compatible servers, balanced by load).
+  OpenAI-compatible servers, balanced by load). **Servers come from the user only** — this variable or
+  ``--llm base_urls=...`` — never from a file: a world or snapshot from someone else could otherwise
+  send the key to a server it chose. ``sim.store.worldfile.file_llm_settings`` drops them (and any
+  setting that looks like a credential, a header or a proxy) when a file is read, and files never store them.
 - ``AGORA_LLM_MODEL`` — the model name (default ``gpt-4o-mini``).
 - ``AGORA_LLM_OFFLINE=1`` — force the offline generator even with a key.
 """
@@ -22,6 +25,7 @@ from typing import Any
 
 from sim.errors import BadParameterError
 from sim.plugin import Param
+from sim.store.worldfile import LLM_ENDPOINT_SETTINGS
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -68,6 +72,25 @@ LLM_PARAMS: dict[str, Param] = {
 }
 
 _SECRET_NAMES = ("api_key", "key", "openai_api_key", "token", "secret", "password")
+
+#: Settings that decide where requests go, and so where the API key is sent (``base_urls``). They are
+#: taken only from the user (``OPENAI_BASE_URL``, ``--llm base_urls=...``), never from a world file or a
+#: snapshot (``sim.store.worldfile.file_llm_settings`` drops them when a file is read, and world files
+#: and snapshots never store them), and ``agora llm WORLD --set base_urls=...`` is refused.
+ENDPOINT_SETTINGS = LLM_ENDPOINT_SETTINGS
+
+
+def refuse_endpoint_settings(changes: Mapping[str, Any]) -> None:
+    """Refuse to store a setting that decides where requests go in a world.
+
+    Raises:
+        BadParameterError: ``changes`` names one (``base_urls``), with what to do instead.
+    """
+    for name in changes:
+        if name in ENDPOINT_SETTINGS:
+            raise BadParameterError(f"LLM servers are not stored in worlds (a shared world could send your API key to a "
+                                    f"server it chose): set OPENAI_BASE_URL in the environment, or pass --llm {name}=... "
+                                    "to each command")
 
 
 def llm_settings(current: Mapping[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
@@ -167,6 +190,9 @@ class LLMConfig:
     def resolve(cls, settings: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
                 env: Mapping[str, str] | None = None) -> LLMConfig:
         """World ``settings``, then the environment, then ``overrides`` (validated).
+
+        ``settings`` as a world holds them in memory: read from a file they never name servers
+        (``sim.store.worldfile.file_llm_settings``), so servers come from ``OPENAI_BASE_URL`` or ``overrides`` (``--llm``).
 
         Raises:
             BadParameterError: a bad setting or override (named).

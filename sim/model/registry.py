@@ -1,28 +1,40 @@
 """The plugin registry: propagation models and recommenders from four places.
 
 1. the built-in ``plugins`` package (imported at discovery);
-2. user folders — ``--plugins DIR``, the ``AGORA_PLUGINS`` environment variable (folders separated by
-   ``os.pathsep``) and a ``<world>.plugins/`` folder beside a world file — every ``*.py`` file not
-   starting with ``_`` (imported at discovery, re-imported by :meth:`Registry.reload`);
+2. user folders — ``--plugins DIR`` and the ``AGORA_PLUGINS`` environment variable (folders separated by
+   ``os.pathsep``) — every ``*.py`` file not starting with ``_`` (imported at discovery, re-imported by
+   :meth:`Registry.reload`);
 3. installed packages through the entry-point group ``agora.plugins``: listed from metadata without
    importing, imported on first use.
 
-Plugins are code and run with your rights; only folders you name are loaded. A file that fails to
-import is kept as a failed entry with its traceback, under the file's stem; using it fails only the
-session that asked for it.
+Plugins are code and run with your rights; only folders you name are loaded. A ``<world>.plugins/``
+folder beside a world file (``saves/city.plugins`` beside ``saves/city.db``) travels with the world when
+it is shared, so it is *not* named by having a world: it is loaded only when named (``--plugins``,
+``AGORA_PLUGINS``) or after you trusted it (:func:`trust_plugin_folder`, ``agora plugins trust WORLD``),
+which is remembered outside the world, in ``trusted.json`` of Agora's user folder
+(:func:`user_config_dir`), by the folder's real path and a hash of every file in it: a folder changed
+since is not loaded until trusted again. :func:`world_plugin_folders` says what to load and, for a folder
+left out, the one sentence to tell the user.
+
+A file that fails to import is kept as a failed entry with its traceback, under the file's stem; using
+it fails only the session that asked for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import json
 import os
 import pkgutil
 import re
 import sys
+import tempfile
+import time
 import traceback
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -423,6 +435,176 @@ class Registry:
 
 
 def world_plugin_dir(world_path: str) -> str:
-    """The plugin folder that belongs to a world file: ``saves/city.db`` -> ``saves/city.plugins``."""
+    """The plugin folder that belongs to a world file: ``saves/city.db`` -> ``saves/city.plugins``.
+    It is loaded only when named or trusted: see :func:`world_plugin_folders`."""
     root, _ = os.path.splitext(os.path.abspath(world_path))
     return root + ".plugins"
+
+
+# -- trusting the plugin folder beside a world ---------------------------------------------------------
+
+#: Where Agora keeps what a user decided (the trusted plugin folders): this variable, else
+#: ``$XDG_CONFIG_HOME/agora``, else ``~/.config/agora``. Never inside a world or beside one.
+CONFIG_ENV = "AGORA_CONFIG_HOME"
+TRUST_FILE = "trusted.json"
+
+
+def user_config_dir() -> str:
+    """Agora's folder of user settings (see :data:`CONFIG_ENV`)."""
+    if os.environ.get(CONFIG_ENV):
+        return os.path.abspath(os.environ[CONFIG_ENV])
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(os.path.abspath(base), "agora")
+
+
+def trust_file() -> str:
+    """The file that remembers trusted plugin folders."""
+    return os.path.join(user_config_dir(), TRUST_FILE)
+
+
+def folder_digest(folder: str) -> tuple[str, int]:
+    """A SHA-256 of every file under ``folder`` (names, and contents; compiled ``__pycache__`` left out; a
+    linked folder by where it points) and how many files: any added, removed, renamed or edited file
+    changes it."""
+    h = hashlib.sha256()
+    count = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for d in dirs:
+            p = os.path.join(root, d)
+            if os.path.islink(p):  # not walked into: where it points is what is trusted
+                h.update(b"L\0" + os.path.relpath(p, folder).encode("utf-8", "surrogateescape") + b"\0"
+                         + os.readlink(p).encode("utf-8", "surrogateescape") + b"\0")
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            h.update(b"F\0" + os.path.relpath(p, folder).encode("utf-8", "surrogateescape") + b"\0")
+            try:
+                with open(p, "rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        h.update(chunk)
+            except OSError as exc:  # unreadable (a dangling link, a socket): its name and the error count
+                h.update(f"unreadable {exc.errno}".encode())
+            h.update(b"\0")
+            count += 1
+    return h.hexdigest(), count
+
+
+def _read_trusted() -> dict[str, Any]:
+    try:
+        with open(trust_file(), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    folders = data.get("folders") if isinstance(data, dict) else None
+    return {k: v for k, v in folders.items() if isinstance(v, dict)} if isinstance(folders, dict) else {}
+
+
+def _write_trusted(folders: dict[str, Any]) -> None:
+    """Write the trusted folders (a temporary file renamed over the old one; readable by you only)."""
+    path = trust_file()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".trusted-", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"about": "plugin folders beside worlds that Agora loads (agora plugins trust WORLD)",
+                       "folders": folders}, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def plugin_folder_of(target: str) -> str:
+    """The plugin folder ``target`` means: a world file's ``<world>.plugins/`` folder, or a folder itself.
+
+    Raises:
+        BadParameterError: there is no such folder.
+    """
+    folder = target if os.path.isdir(target) else world_plugin_dir(target)
+    if not os.path.isdir(folder):
+        raise BadParameterError(f"there is no plugin folder {folder!r}: give a world whose <world>.plugins folder exists, "
+                                "or the folder itself")
+    return os.path.realpath(folder)
+
+
+def trust_plugin_folder(target: str) -> dict[str, Any]:
+    """Trust the plugin folder of ``target`` (a world file or the folder) as it is now: remembered in
+    :func:`trust_file` by its real path and :func:`folder_digest`. Returns ``folder``, ``sha256``,
+    ``files`` and ``trust_file``.
+
+    Raises:
+        BadParameterError: there is no such folder.
+    """
+    folder = plugin_folder_of(target)
+    digest, files = folder_digest(folder)
+    trusted = _read_trusted()
+    trusted[folder] = {"sha256": digest, "files": files, "trusted_at": time.time()}
+    _write_trusted(trusted)
+    return {"folder": folder, "sha256": digest, "files": files, "trust_file": trust_file()}
+
+
+def untrust_plugin_folder(target: str) -> bool:
+    """Forget that the plugin folder of ``target`` was trusted; whether it was.
+
+    Raises:
+        BadParameterError: there is no such folder.
+    """
+    folder = plugin_folder_of(target)
+    trusted = _read_trusted()
+    if trusted.pop(folder, None) is None:
+        return False
+    _write_trusted(trusted)
+    return True
+
+
+def plugin_folder_trust(folder: str) -> str:
+    """``"trusted"`` (as it was when trusted), ``"changed"`` (trusted, but a file differs since) or
+    ``"untrusted"``. Only a folder that has a record is hashed."""
+    record = _read_trusted().get(os.path.realpath(folder))
+    if record is None:
+        return "untrusted"
+    return "trusted" if folder_digest(os.path.realpath(folder))[0] == record.get("sha256") else "changed"
+
+
+def world_plugin_folders(world_path: str | None, named: list[str] | tuple[str, ...] = (), *,
+                         env: bool = True) -> tuple[list[str], str | None]:
+    """What to load of the plugin folder beside ``world_path``: ``([folder], None)`` when you trusted it
+    as it is; ``([], None)`` when there is none or it is among the ``named`` folders (``--plugins``, and
+    ``AGORA_PLUGINS`` with ``env``: loaded as named); else ``([], notice)``: it is not loaded, and
+    ``notice`` is the one sentence to tell the user (the folder, and how to load it).
+    """
+    if world_path is None:
+        return [], None
+    folder = world_plugin_dir(world_path)
+    if not os.path.isdir(folder):
+        return [], None
+    given = list(named) + (os.environ.get(ENV_VAR, "").split(os.pathsep) if env else [])
+    real = os.path.realpath(folder)
+    if any(d and os.path.isdir(d) and os.path.realpath(d) == real for d in given):
+        return [], None
+    status = plugin_folder_trust(folder)
+    if status == "trusted":
+        return [folder], None
+    from sim.core.safe import shown
+
+    where, world = shown(folder, 300), shown(world_path, 300)
+    if status == "changed":
+        return [], (f"plugin folder {where} changed since you trusted it and was not loaded (plugins are code): read "
+                    f"it, then trust it again with 'agora plugins trust {world}', or load it with --plugins {where}")
+    return [], (f"plugin folder {where} beside the world was not loaded: plugins are code that runs with your rights, so "
+                f"Agora loads only folders you name; read it, then load it with --plugins {where} or trust it with "
+                f"'agora plugins trust {world}'")
+
+
+_told: set[str] = set()
+
+
+def tell_once(notice: str | None) -> None:
+    """Write ``notice`` on stderr (``agora: note: ...``), once per process."""
+    if notice and notice not in _told:
+        _told.add(notice)
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"agora: note: {notice}\n")

@@ -15,11 +15,16 @@ the operating system wrote its cache, a full disk): the file opens and holds the
 - ``meta.events_since`` is the tick from which the file holds the events (0 for a world made by
   ``agora new``; the snapshot's tick for a world loaded from one, since snapshots carry no event rows).
 
-:func:`check_world` verifies all of this without modifying the file: SQLite's own integrity check, the
-arrays (the same validation as opening the world, plus the graph's structure), the row mirrors against
+:func:`check_world` verifies all of this without modifying the file: SQLite's own integrity check, that
+the schema holds nothing Agora did not make (a trigger, a view, an index or a table: each is a problem,
+and opening the world refuses such a file), the arrays (the same validation as opening the world, plus the graph's structure), the row mirrors against
 the arrays, the ``messages`` and ``sessions`` tables against the metadata, the session counters against
 the session arrays, and per session the events (count and checksums of agent, tick and source) against
 ``adopted_at`` and ``adopted_from``. It works with SQL aggregates and numpy, never a Python loop per row.
+
+Given a snapshot (``.snap``, recognised by its magic bytes), it checks that instead
+(:func:`check_snapshot`): everything loading it checks — checksums, sizes, the assembled world, unique
+message and session ids — plus every session's counters against its arrays, without writing anything.
 """
 
 from __future__ import annotations
@@ -87,8 +92,11 @@ async def discard_after_checkpoint(db: Any) -> dict[str, int]:
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    # Read-only: checking never changes the file (not even a WAL checkpoint on close).
-    return sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+    # Read-only: checking never changes the file (not even a WAL checkpoint on close); and no function
+    # with side effects may run from the file's schema.
+    con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+    con.execute("PRAGMA trusted_schema = OFF")
+    return con
 
 
 def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
@@ -102,7 +110,8 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     Raises:
         BadFileError: ``path`` does not exist or is a folder (nothing to check).
     """
-    from sim.store.worldfile import _read_arrays, read_meta, stale_temps, world_from_parts
+    from sim.store.snapshot import MAGIC
+    from sim.store.worldfile import _read_arrays, foreign_schema, load_warnings, read_meta, stale_temps, world_from_parts
 
     t0 = time.perf_counter()
     if not os.path.exists(path):
@@ -112,8 +121,8 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     problems: list[str] = []
     notes: list[str] = []
     checks: dict[str, Any] = {}
-    out: dict[str, Any] = {"path": os.path.abspath(path), "ok": False, "problems": problems, "checks": checks,
-                           "notes": notes, "tick": None}
+    out: dict[str, Any] = {"path": os.path.abspath(path), "kind": "world", "ok": False, "problems": problems,
+                           "checks": checks, "notes": notes, "tick": None}
 
     def done() -> dict[str, Any]:
         out["ok"] = not problems
@@ -131,6 +140,8 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     except OSError as exc:
         problems.append(f"the file cannot be read ({exc.strerror})")
         return done()
+    if head.startswith(MAGIC):
+        return check_snapshot(path, t0=t0, out=out)
     if head != b"SQLite format 3\x00":
         problems.append("the file is not an SQLite database (its header is damaged, or it is another kind of file)")
         return done()
@@ -144,7 +155,15 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
         if problems:
             return done()
         try:
-            meta = read_meta(path)
+            foreign = foreign_schema(con)
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"the schema cannot be read ({exc})")
+            return done()
+        checks["foreign_schema"] = foreign
+        problems.extend(f"schema: {f} was not made by Agora (it could run code when the world is read or written, "
+                        "so Agora refuses to open it)" for f in foreign)
+        try:
+            meta = read_meta(path, schema=False)  # the schema was judged just above, object by object
             arrays = _read_arrays(con, path, None)
             world = world_from_parts(meta, arrays, path=None, source="the world")
         except BadFileError as exc:
@@ -153,6 +172,7 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
         except sqlite3.DatabaseError as exc:
             problems.append(f"the arrays cannot be read ({exc})")
             return done()
+        notes.extend(load_warnings(world))
         out["tick"] = world.tick
         checks["agents"], checks["edges"], checks["tick"] = world.n, world.num_edges, world.tick
         problems.extend(f"graph: {p}" for p in world.graph.check())
@@ -295,26 +315,17 @@ def _check_sessions(con: sqlite3.Connection, world: Any, meta: dict[str, Any], p
         _check_session(s, T, since, table.get(sid), ev.get(sid), ex.get(sid), world, problems)
 
 
-def _check_session(s: Any, T: int, since: int, row: tuple | None, ev: tuple | None, ex: tuple | None, world: Any,
-                   problems: list[str]) -> None:
+def _session_problems(s: Any, T: int, world: Any, problems: list[str], *, events: int = 0) -> dict[str, int] | None:
+    """A session against itself and the world at tick ``T``: its message, its counters against its arrays,
+    its adoption curve and ticks. Returns the counts of its arrays (None when it never started)."""
     p = f"session {s.id}"
-    before = len(problems)
-    if row is None:
-        problems.append(f"{p} is in the metadata but not in the sessions table")
-    else:
-        message_id, status, started, ended, exposed, adopted = row
-        if (message_id, status, started, ended, exposed, adopted) != (s.message_id, s.status, s.started_tick, s.ended_tick,
-                                                                     s.exposed_count, s.reached):
-            problems.append(f"{p}: the sessions table says {status}, {adopted:,} adopted, {exposed:,} exposed; the metadata "
-                            f"{s.status}, {s.reached:,} adopted, {s.exposed_count:,} exposed")
     if not any(m["id"] == s.message_id for m in world.messages):
         problems.append(f"{p} spreads message {s.message_id}, which the metadata does not have")
-    n_ev = ev[0] if ev else 0
     at = s.adopted_at
     if not s.state.size or not s.new_per_tick:  # never started (or failed while starting): no adoptions
-        if s.reached or n_ev or (at.size and int(np.count_nonzero(at >= 0))):
-            problems.append(f"{p} never started but counts {s.reached:,} adoptions and {n_ev:,} events")
-        return
+        if s.reached or events or (at.size and int(np.count_nonzero(at >= 0))):
+            problems.append(f"{p} never started but counts {s.reached:,} adoptions and {events:,} events")
+        return None
     adopted = at >= 0
     counts = {"adopted": int(np.count_nonzero(adopted)), "exposed": int(np.count_nonzero(s.exposed)),
               "shown in feeds": int(np.count_nonzero(s.feed_seen))}
@@ -329,8 +340,64 @@ def _check_session(s: Any, T: int, since: int, row: tuple | None, ev: tuple | No
         problems.append(f"{p} started at tick {s.started_tick} and ended at {s.ended_tick}, not within the world's {T} ticks")
     if counts["adopted"] and int(at.max()) >= T:
         problems.append(f"{p} has adoptions at tick {int(at.max())}, after the world's tick {T}")
-    if len(problems) > before:
-        return  # the arrays disagree with themselves: comparing the events with them says nothing more
+    return counts
+
+
+def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check a snapshot file without loading it anywhere: the same result as :func:`check_world`, with
+    ``kind`` ``"snapshot"``. Everything loading it checks (magic, version, trailer, manifest and array
+    checksums, declared sizes, decompression, the assembled world, unique message, session and post ids)
+    and every session's counters, curve and ticks against its arrays.
+
+    Raises:
+        ResourceError: the machine cannot hold it (as loading it would say).
+    """
+    from sim.store.snapshot import SnapshotReader, read_manifest
+    from sim.store.worldfile import load_warnings
+
+    t0 = time.perf_counter() if t0 is None else t0
+    if out is None:
+        out = {"path": os.path.abspath(path), "ok": False, "problems": [], "checks": {}, "notes": [], "tick": None}
+    out["kind"] = "snapshot"
+    problems, checks, notes = out["problems"], out["checks"], out["notes"]
+    try:
+        manifest, size = read_manifest(path)
+        checks.update({"format_version": manifest.get("format_version"), "app_version": str(manifest.get("app_version")),
+                       "arrays": len(manifest["arrays"]), "size_bytes": size})
+        with SnapshotReader(path, quiet=True) as reader:  # what it ignores becomes notes
+            world = reader.world()
+    except BadFileError as exc:
+        # Loading says the current world is untouched; checking touches nothing, so that part is dropped.
+        problems.append(str(exc).replace("; the current world was left as it was", ""))
+    else:
+        out["tick"] = world.tick
+        checks.update({"agents": world.n, "edges": world.num_edges, "tick": world.tick, "messages": len(world.messages),
+                       "sessions": len(world.sessions), "posts": len(world.posts), "memory_events": world.memory.total})
+        for s in world.sessions:
+            _session_problems(s, world.tick, world, problems)
+        notes.extend(load_warnings(world))
+    out["ok"] = not problems
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def _check_session(s: Any, T: int, since: int, row: tuple | None, ev: tuple | None, ex: tuple | None, world: Any,
+                   problems: list[str]) -> None:
+    p = f"session {s.id}"
+    before = len(problems)
+    if row is None:
+        problems.append(f"{p} is in the metadata but not in the sessions table")
+    else:
+        message_id, status, started, ended, exposed, adopted = row
+        if (message_id, status, started, ended, exposed, adopted) != (s.message_id, s.status, s.started_tick, s.ended_tick,
+                                                                     s.exposed_count, s.reached):
+            problems.append(f"{p}: the sessions table says {status}, {adopted:,} adopted, {exposed:,} exposed; the metadata "
+                            f"{s.status}, {s.reached:,} adopted, {s.exposed_count:,} exposed")
+    n_ev = ev[0] if ev else 0
+    counts = _session_problems(s, T, world, problems, events=n_ev)
+    if counts is None or len(problems) > before:
+        return  # never started, or the arrays disagree with themselves: the events say nothing more
+    at = s.adopted_at
     # Events of the checkpointed ticks from the file's history on: one per adopted agent, at its tick, from its source.
     agents = np.flatnonzero(at >= since)
     if agents.size == 0:

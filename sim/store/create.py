@@ -72,13 +72,16 @@ def synthetic_world(
     return world_from_generated(name, seed, gen, config, progress=progress)
 
 
-def imported_world(name: str, edges_path: str, *, directed: bool = False, seed: int = 0, progress: Progress = None) -> World:
+def imported_world(name: str, edges_path: str, *, directed: bool = False, seed: int = 0, progress: Progress = None,
+                   max_ratio: float | None = None) -> World:
     """A world from a real edge list (SNAP or CSV, optionally gzipped); attributes drawn from ``seed``.
+    ``max_ratio``: how many times a gzip file may expand (see ``sim.store.importer.max_ratio_setting``).
 
     Raises:
         BadFileError: the file is missing, unreadable or malformed.
+        ResourceError: a gzip file expands more than allowed, or the machine cannot hold it.
     """
-    el = read_edge_list(edges_path, directed=directed, progress=progress)
+    el = read_edge_list(edges_path, directed=directed, progress=progress, max_ratio=max_ratio)
     config = {"source": {"kind": "import", **el.stats}}
     return build_world(
         name, seed, int(el.ids.shape[0]), el.src, el.dst, ids=el.ids, trust=el.weight, config=config,

@@ -6,9 +6,12 @@ name the first malformed one. Lines give both directions unless ``directed``; se
 and duplicates merged, and both are counted. Original ids are kept and remapped to ``0..n-1``.
 
 Any file ends in an :class:`EdgeList` or in one :class:`BadFileError` (with the line number when a line
-is malformed) or :class:`ResourceError`: the file's size, the size it decompresses to (read in chunks, so
-a gzip bomb stops early) and the number of lines are checked against the memory available before the
-work that needs it (``tests/test_fuzz.py`` fuzzes this).
+is malformed) or :class:`ResourceError`: the file's size, the size it decompresses to and its number of
+lines are checked against the memory available before it is parsed — while it is decompressed, a chunk at
+a time, so a gzip bomb stops early — and a gzip file may expand at most :data:`MAX_RATIO` times
+(``AGORA_IMPORT_MAX_RATIO`` raises it): real edge lists expand 2 to 4 times, a 200 KB file that expands to
+200 MB of ``1 2`` lines (50 million edges, gigabytes to import) is refused after its first megabytes
+(``tests/test_fuzz.py`` fuzzes this; ``tests/test_files_import.py`` tries a bomb).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 import psutil
 
 from sim.core.arrays import unique_sorted, unique_sorted_first
-from sim.errors import BadFileError, ResourceError
+from sim.errors import BadFileError, BadParameterError, ResourceError
 from sim.core.memory import ensure_memory
 
 Progress = Callable[[str, float], None] | None
@@ -50,6 +53,13 @@ class EdgeList:
 BYTES_PER_TEXT_BYTE = 8
 #: Memory per parsed line while the ends are remapped and the world is built (measured about 100 bytes).
 BYTES_PER_LINE = 120
+#: How many times a gzip edge list may expand (real ones: 2 to 4; ``1 2`` lines repeated: over 1000). A
+#: file that expands more is refused while it is decompressed, before it costs memory.
+MAX_RATIO = 100
+#: The environment variable that raises (or lowers) :data:`MAX_RATIO` for a file you trust.
+RATIO_ENV = "AGORA_IMPORT_MAX_RATIO"
+#: Decompressed text never refused for its ratio: so little costs nothing, however well it compresses.
+RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 20
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.ASCII | re.IGNORECASE)
@@ -71,11 +81,57 @@ def _too_large(path: str, what: str) -> ResourceError:
     )
 
 
-def _gunzip(path: str, raw: bytes) -> bytes:
-    """Decompress a gzip stream in chunks, refusing more text than the memory allows (a gzip bomb) and
-    binary content as soon as it shows."""
-    budget = _text_budget()
+def max_ratio_setting(value: float | None = None) -> float:
+    """The expansion a gzip edge list is allowed: ``value``, else ``AGORA_IMPORT_MAX_RATIO``, else :data:`MAX_RATIO`.
+
+    Raises:
+        BadParameterError: the value (or the variable) is not a number of at least 1.
+    """
+    if value is None:
+        text = os.environ.get(RATIO_ENV, "").strip()
+        if not text:
+            return float(MAX_RATIO)
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        where = f"{RATIO_ENV}={text[:30]!r}"
+    else:
+        where = f"the import's ratio limit {value!r}"
+    if not value >= 1 or value == float("inf"):
+        raise BadParameterError(f"{where} is not a number of 1 or more: give how many times a gzip edge list may "
+                                f"expand, e.g. {RATIO_ENV}=1000")
+    return float(value)
+
+
+def _import_cost(text_bytes: int, lines: int) -> int:
+    """Memory an import of ``text_bytes`` bytes in ``lines`` lines needs at its peak."""
+    return max(text_bytes * BYTES_PER_TEXT_BYTE, lines * BYTES_PER_LINE)
+
+
+def _refuse_cost(path: str, text_bytes: int, lines: int, available: int, *, so_far: bool = False) -> None:
+    """Refuse, before parsing, an edge list whose text and lines would not fit in the memory available
+    (``so_far``: what was decompressed until now, the file holds more).
+
+    Raises:
+        ResourceError: with the size, the lines and the memory available.
+    """
+    if _import_cost(text_bytes, lines) > available * 0.9:
+        more = "at least " if so_far else ""
+        raise ResourceError(
+            f"edge list {path!r} holds {more}{text_bytes / 2**20:,.0f} MiB of text in {more}{lines:,} lines, too large to "
+            f"import with the {available / 2**30:.1f} GiB of memory available: split it or import it on a machine with "
+            "more memory"
+        )
+
+
+def _gunzip(path: str, raw: bytes, max_ratio: float) -> bytes:
+    """Decompress a gzip stream in chunks, refusing as soon as it shows binary content, more expansion than
+    ``max_ratio`` allows (a gzip bomb), or more text and lines than the memory allows."""
+    available = psutil.virtual_memory().available
+    limit = max(RATIO_FLOOR, int(len(raw) * max_ratio))
     out = io.BytesIO()
+    lines = 0
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
             while True:
@@ -84,15 +140,22 @@ def _gunzip(path: str, raw: bytes) -> bytes:
                     break
                 if out.tell() < 4096 and b"\x00" in chunk[: 4096 - out.tell()]:
                     raise BadFileError(f"edge list {path!r} is a compressed binary file, not a text edge list")
-                if out.tell() + len(chunk) > budget:
-                    raise _too_large(path, f"decompresses to more than {budget / 2**20:.0f} MiB")
+                size = out.tell() + len(chunk)
+                if size > limit:  # a bound on the memory an import may take, whatever the machine has
+                    raise ResourceError(
+                        f"edge list {path!r} expands more than {max_ratio:g} times when decompressed ({len(raw) / 2**10:,.0f} KiB "
+                        f"of gzip to over {limit / 2**20:,.0f} MiB), far beyond any real edge list (a gzip bomb?), so it was not "
+                        f"imported, to bound the memory an import takes: if you trust it, decompress it yourself and import "
+                        f"the plain file, or raise the limit with {RATIO_ENV}=N")
+                lines += chunk.count(b"\n")
+                _refuse_cost(path, size, lines, available, so_far=True)
                 out.write(chunk)
     except (OSError, EOFError, zlib.error):
         raise BadFileError(f"edge list {path!r} is a damaged gzip file: re-download or decompress it yourself") from None
     return out.getvalue()
 
 
-def _read_text(path: str) -> str:
+def _read_text(path: str, max_ratio: float = MAX_RATIO) -> str:
     if not os.path.exists(path):
         raise BadFileError(f"edge list {path!r} does not exist: check the path")
     if os.path.isdir(path):
@@ -108,7 +171,9 @@ def _read_text(path: str) -> str:
     except OSError as exc:
         raise BadFileError(f"edge list {path!r} cannot be read ({exc.strerror}): check its permissions") from None
     if raw[:2] == b"\x1f\x8b":
-        raw = _gunzip(path, raw)
+        raw = _gunzip(path, raw, max_ratio)
+    else:  # counted before parsing: numpy's parser would reach its peak before any later check
+        _refuse_cost(path, len(raw), raw.count(b"\n") + (not raw.endswith(b"\n")), psutil.virtual_memory().available)
     if b"\x00" in raw[:4096]:
         raise BadFileError(f"edge list {path!r} is a binary file, not a text edge list")
     try:
@@ -141,15 +206,21 @@ def _first_data_line(text: str) -> tuple[int, str] | None:
     return None
 
 
-def read_edge_list(path: str, *, directed: bool = False, progress: Progress = None) -> EdgeList:
+def read_edge_list(path: str, *, directed: bool = False, progress: Progress = None,
+                   max_ratio: float | None = None) -> EdgeList:
     """Read and clean an edge list file.
+
+    ``max_ratio``: how many times a gzip file may expand (None: ``AGORA_IMPORT_MAX_RATIO`` or :data:`MAX_RATIO`).
 
     Raises:
         BadFileError: the file is missing, unreadable, empty or has a malformed line (its number is named).
+        BadParameterError: ``max_ratio`` (or the variable) is not a number of 1 or more.
+        ResourceError: a gzip file expands more than ``max_ratio`` times, or the machine cannot hold it.
     """
+    ratio = max_ratio_setting(max_ratio)
     if progress:
         progress("reading edge list", 0.0)
-    text = _read_text(path)
+    text = _read_text(path, ratio)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     first = _first_data_line(text)
     if first is None:

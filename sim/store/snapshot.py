@@ -56,6 +56,8 @@ from sim.store.worldfile import (
     _world_arrays,
     check_target,
     remove_stale_temps,
+    repeated_id,
+    tell_load_warnings,
     world_from_parts,
 )
 from sim.core.world import World
@@ -329,6 +331,10 @@ def _check_meta(path: str, meta: Any) -> dict[str, Any]:
                 and all(rec.get(k) is None or isinstance(rec[k], str) for k in ("error", "traceback", "recommender"))
                 and isinstance(rec.get("params"), dict) and isinstance(rec.get("message") or {}, dict)):
             raise _fail(path, "is damaged (a propagation session is invalid)")
+    for what, records in (("message", messages), ("session", sessions)):
+        twice = repeated_id(records)
+        if twice is not None:
+            raise _fail(path, f"is damaged (two {what}s have id {twice})")
     config = meta.get("config") or {}
     if isinstance(config, dict) and config.get("social") is not None:
         from sim.model.settings import social_settings
@@ -377,13 +383,17 @@ class SnapshotReader:
     start writing the agents while the graph is still being read (``agora load``); :meth:`world` waits for
     everything and validates the whole world. Use it as a context manager (the threads are stopped).
 
+    What the file named and was ignored (LLM servers: see ``sim.store.worldfile.file_llm_settings``) is in
+    the world's ``load_warnings`` and, unless ``quiet``, said once on stderr.
+
     Raises (from the constructor, :meth:`columns` and :meth:`world`):
         BadFileError: the file is missing, foreign, truncated, corrupt or of another version.
         ResourceError: the machine cannot hold it.
     """
 
-    def __init__(self, path: str, *, progress: Progress = None) -> None:
+    def __init__(self, path: str, *, progress: Progress = None, quiet: bool = False) -> None:
         self.path = path
+        self._quiet = quiet  # not a word on stderr about what the file named and was ignored (agora check)
         manifest, _ = read_manifest(path)
         try:
             meta = json.loads(manifest["meta"])
@@ -501,8 +511,11 @@ class SnapshotReader:
             if next_id is not None and (not _is_int(next_id) or next_id < 1):
                 raise ValueError("bad post id")
             world.posts.load(posts.get("rows") or [], total=total, next_id=next_id)
-            if any(not 0 <= r[2] < world.n for r in world.posts.rows()):
+            rows = world.posts.rows()
+            if any(not 0 <= r[2] < world.n for r in rows):
                 raise ValueError("a post names an agent the world does not have")
+            if len({r[0] for r in rows}) != len(rows):
+                raise ValueError("two posts have the same id")
             memory = manifest.get("memory") or {}
             if not isinstance(memory, dict):
                 raise ValueError("memory is not a record")
@@ -514,6 +527,8 @@ class SnapshotReader:
         except (ValueError, TypeError) as exc:
             raise _fail(path, f"is damaged (LLM cache, posts or memory: {exc})") from None
         self._world = world
+        if not self._quiet:
+            tell_load_warnings(world)  # LLM servers the file named, ignored (also in world.load_warnings)
         return world
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import glob
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from sim.core.agentmemory import SCHEMA as MEMORY_SCHEMA
 from sim.core.memory import ensure_disk, ensure_memory, world_file_bytes
 from sim.store.analysis_tables import ANALYSIS_SCHEMA
 from sim.core.persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
+from sim.core.safe import shown
 from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
 
 Progress = Callable[[str, float], None] | None
@@ -174,6 +177,208 @@ CREATE INDEX IF NOT EXISTS posts_message ON posts (message_id, tick);
 _NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
 SCHEMA = SCHEMA_TEMPLATE.replace("@AGENT_ROWS@", AGENT_ROWS_SCHEMA).replace("@ADJACENCY@", ADJACENCY_SCHEMA).replace("@EXPOSURES@", EXPOSURES_SCHEMA).replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA + LLM_SCHEMA
 
+# -- what a world file may hold ------------------------------------------------------------------------
+#
+# A world file is data. SQLite can also keep code in a file — triggers that run on every write, views
+# and defaults that call functions — so a file from someone else could act when Agora writes to it.
+# Every connection to a world file therefore turns ``trusted_schema`` off (functions with side effects
+# are refused inside schema objects), and a file whose schema holds anything Agora did not make (a
+# trigger, a view, an index, a table, or one of Agora's own objects with other SQL) is refused when it
+# is opened (``read_meta``, ``ensure_schema``); ``agora check`` names each such object as a problem.
+
+#: The relationships table of format version 1 (one row per edge), as Agora made it.
+RELATIONSHIPS_V1_SCHEMA = """CREATE TABLE relationships (
+    src INTEGER NOT NULL,
+    dst INTEGER NOT NULL,
+    trust REAL NOT NULL,
+    PRIMARY KEY (src, dst)
+) WITHOUT ROWID"""
+
+#: Columns that ``ensure_schema`` adds to files of earlier versions (``ALTER TABLE ... ADD COLUMN``).
+_ADDED_COLUMNS = (("events", "via INTEGER NOT NULL DEFAULT 0"), ("sessions", "traceback TEXT"),
+                  ("llm_cache", "delay INTEGER NOT NULL DEFAULT 0"))
+
+#: Tables SQLite makes itself (``ANALYZE``, ``AUTOINCREMENT``): statistics for its planner, no code.
+_SQLITE_OWN = (("sqlite_stat1", "CREATE TABLE sqlite_stat1(tbl,idx,stat)"),
+               ("sqlite_stat4", "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)"),
+               ("sqlite_sequence", "CREATE TABLE sqlite_sequence(name,seq)"))
+
+_SQL_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|[(),;]|[^\s'\"`\[(),;]+")
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def normalized_sql(sql: str | None) -> str | None:
+    """``sql`` as a sequence of tokens: whitespace between tokens dropped (kept inside string literals),
+    a plain identifier in quotes (``"relationships"``, as ``ALTER TABLE ... RENAME`` writes it) unquoted.
+    Two statements with the same tokens are the same statement."""
+    if sql is None:
+        return None
+    out: list[str] = []
+    for tok in _SQL_TOKEN.findall(sql):
+        if tok[0] in "\"`[" and _PLAIN_NAME.fullmatch(tok[1:-1]):
+            tok = tok[1:-1]
+        if out and tok not in "(),;" and out[-1] not in "(),;":
+            out.append(" ")
+        out.append(tok)
+    return "".join(out).rstrip(";")
+
+
+@functools.lru_cache(maxsize=1)
+def known_schema() -> frozenset[tuple[str, str, str, str | None]]:
+    """Every schema object Agora makes in a world file, of this version and the earlier ones it opens:
+    ``(type, name, table, normalized SQL)``, read from SQLite after creating them in memory."""
+    rows: set[tuple[str, str, str, str | None]] = set()
+
+    def made(script: str, *statements: str) -> None:
+        con = sqlite3.connect(":memory:")
+        try:
+            con.executescript(script)
+            for stmt in statements:
+                con.execute(stmt)
+            for kind, name, table, sql in con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"):
+                rows.add((kind, name, table, normalized_sql(sql)))
+        finally:
+            con.close()
+
+    made(SCHEMA)
+    # Tables of earlier versions that lacked a column: as they were, and as ensure_schema leaves them
+    # after adding it.
+    for table, column in _ADDED_COLUMNS:
+        con = sqlite3.connect(":memory:")
+        try:
+            con.executescript(SCHEMA)
+            (sql,) = con.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        finally:
+            con.close()
+        before = re.sub(r",\s*" + re.escape(column), "", sql)
+        made(before)
+        made(before, f"ALTER TABLE {table} ADD COLUMN {column}")
+    made(RELATIONSHIPS_V1_SCHEMA)  # format version 1 (its follows view is today's)
+    rows.update(("table", name, name, normalized_sql(sql)) for name, sql in _SQLITE_OWN)
+    return frozenset(rows)
+
+
+_SCHEMA_SQL = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+
+
+def foreign_objects(rows: Any) -> list[str]:
+    """Of the ``(type, name, table, sql)`` rows of a file's ``sqlite_master``, those Agora did not make,
+    one phrase each (``trigger 'wipe' on table 'events'``, ``view 'agents' with other SQL than Agora's``)."""
+    known = known_schema()
+    names = {(k, n) for k, n, _, _ in known}
+    out = []
+    for kind, name, table, sql in rows:
+        if (kind, name, table, normalized_sql(sql)) in known:
+            continue
+        what = f"{shown(kind, 20)} {shown(name, 80)!r}"
+        if kind in ("trigger", "index"):
+            what += f" on table {shown(table, 80)!r}"
+        out.append(f"{what} with other SQL than Agora's" if (kind, name) in names else what)
+    return out
+
+
+def foreign_schema(con: sqlite3.Connection) -> list[str]:
+    """:func:`foreign_objects` of an open world file; empty for a file Agora made.
+
+    Raises:
+        sqlite3.DatabaseError: the schema cannot be read (a damaged file).
+    """
+    return foreign_objects(con.execute(_SCHEMA_SQL).fetchall())
+
+
+def _foreign_error(path: str, found: list[str]) -> BadFileError:
+    more = f" and {len(found) - 1} more object{'s' if len(found) > 2 else ''}" if len(found) > 1 else ""
+    return BadFileError(f"world {path!r} holds a {found[0]}{more} that Agora did not make (SQL of its own that could run "
+                        f"when the world is read or written), so it was not opened: 'agora check {path}' lists them; open only "
+                        "worlds made by Agora, or drop them with sqlite3 if you added them yourself")
+
+
+def _refuse_foreign_schema(con: sqlite3.Connection, path: str) -> None:
+    """Refuse a world file holding schema objects Agora did not make, before anything else reads it.
+
+    Raises:
+        BadFileError: naming the first such object and what to do.
+    """
+    try:
+        found = foreign_schema(con)
+    except sqlite3.DatabaseError as exc:
+        raise BadFileError(f"world {path!r} cannot be read ({exc}): it may be damaged") from None
+    if found:
+        raise _foreign_error(path, found)
+
+
+def _untrusting(con: sqlite3.Connection) -> sqlite3.Connection:
+    """``con`` with ``trusted_schema`` off: a schema object may not call a function with side effects."""
+    con.execute("PRAGMA trusted_schema = OFF")
+    return con
+
+
+# -- LLM settings a file may carry ---------------------------------------------------------------------
+
+#: LLM settings that decide where requests go, and so where the API key is sent: taken only from the
+#: user (``OPENAI_BASE_URL``, ``--llm base_urls=...``), never from a world file or a snapshot, and never
+#: written to one (``sim.llm.config.ENDPOINT_SETTINGS`` is this tuple).
+LLM_ENDPOINT_SETTINGS = ("base_urls",)
+#: Names of settings a file might use to route requests or carry a credential (a key, a header, a proxy,
+#: an organisation): none of Agora's settings but the endpoint ones look like this (a test holds it).
+_LLM_ROUTING_NAME = re.compile(r"url|host|endpoint|proxy|header|organi[sz]ation|^org(_id)?$|project|key|secret|passw|auth|"
+                               r"cert|credential|^token$|_token$", re.IGNORECASE)
+
+
+def file_llm_settings(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The LLM settings a world file or snapshot stores, without what decides where requests go:
+    ``(kept, ignored)``. Ignored: the endpoint settings when set (an empty ``base_urls`` is a stored
+    default and goes quietly) and any setting named like a credential, a header or a proxy; ``ignored``
+    describes each, URLs without their credentials or query."""
+    from sim.core.audit import public_settings
+
+    kept: dict[str, Any] = {}
+    ignored: list[str] = []
+    for name, value in raw.items():
+        if name in LLM_ENDPOINT_SETTINGS:
+            if value not in (None, "", [], ()):
+                urls = public_settings({name: value if isinstance(value, (str, list, tuple)) else str(value)})[name]
+                ignored.append(f"{name}={','.join(str(u) for u in urls)}")
+        elif _LLM_ROUTING_NAME.search(str(name)):
+            ignored.append(str(name))
+        else:
+            kept[name] = value
+    return kept, ignored
+
+
+def _storable_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` as a file may store it: LLM settings without endpoints (whatever put them in memory)."""
+    llm = config.get("llm")
+    if isinstance(llm, dict):
+        kept, ignored = file_llm_settings(llm)
+        if len(kept) != len(llm):
+            return {**config, "llm": kept}
+    return config
+
+
+def load_warnings(world: World) -> list[str]:
+    """What was ignored when ``world`` was read from its file or snapshot (one sentence each), for front
+    ends to show: LLM servers and credentials a file named. Empty for a world made here."""
+    return list(world.load_warnings)
+
+
+_told: set[str] = set()
+
+
+def tell_load_warnings(world: World) -> None:
+    """Say :func:`load_warnings` on stderr, each once per process (``agora: warning: ...``), in the main
+    process only (the workers of an ensemble or sweep open the same file again)."""
+    import multiprocessing
+    import sys
+
+    if multiprocessing.parent_process() is not None:
+        return
+    for w in load_warnings(world):
+        if w not in _told:
+            _told.add(w)
+            with contextlib.suppress(Exception):
+                sys.stderr.write(f"agora: warning: {w}\n")
+
 
 
 def _fsync_dir(path: str) -> None:
@@ -242,7 +447,7 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
         "edges": world.num_edges,
         "communities": world.num_communities,
         "tick": world.tick,
-        "config": world.config,
+        "config": _storable_config(world.config),
         "rng_state": world.rng_state,
         "persona_overrides": {str(k): [p.name, p.bio, p.style] for k, p in world.persona_overrides.items()},
         "messages": world.messages,
@@ -266,7 +471,24 @@ def _delta_arrays(world: World) -> dict[str, np.ndarray]:
 
 
 async def ensure_schema(db: aiosqlite.Connection) -> None:
-    """Bring a world file written by an earlier version up to the current tables (idempotent)."""
+    """Bring a world file written by an earlier version up to the current tables (idempotent), on a
+    connection that is to write it: ``trusted_schema`` off, and a file holding schema objects Agora did
+    not make (a trigger would run on every write) is refused before anything is written.
+
+    Raises:
+        BadFileError: the file holds a trigger, view, index or table Agora did not make (``db`` is closed).
+    """
+    await db.execute("PRAGMA trusted_schema = OFF")
+    try:
+        found = foreign_objects(await db.execute_fetchall(_SCHEMA_SQL))
+        rows = await db.execute_fetchall("PRAGMA database_list")
+    except sqlite3.DatabaseError as exc:
+        await db.close()
+        raise BadFileError(f"world file cannot be read ({exc}): it may be damaged") from None
+    if found:
+        path = next((r[2] for r in rows if r[1] == "main"), "") or "(in memory)"
+        await db.close()  # the connection is of no use now (and its thread would outlive the caller)
+        raise _foreign_error(path, found)
     cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(events)")]
     if cols and "via" not in cols:
         await db.execute("ALTER TABLE events ADD COLUMN via INTEGER NOT NULL DEFAULT 0")
@@ -316,7 +538,7 @@ _POSTS_SQL = "INSERT OR IGNORE INTO posts (id, tick, agent, message_id, session_
 def _copy_posts(old_path: str) -> list[tuple]:
     """Every post of the world file ``old_path`` (none when it is not a readable world)."""
     try:
-        src = sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True)
+        src = _untrusting(sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True))
         try:
             return src.execute("SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts ORDER BY id").fetchall()
         finally:
@@ -328,7 +550,7 @@ def _copy_posts(old_path: str) -> list[tuple]:
 def _load_llm_rows(world: World, path: str) -> None:
     """The response cache and the latest posts of a world file, into ``world`` (older files have none)."""
     try:
-        con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+        con = _untrusting(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True))
     except sqlite3.Error:
         return
     try:
@@ -805,7 +1027,7 @@ async def save_world(world: World | WorldSource, path: str, *, force: bool = Fal
 
 async def _copy_audit(db: aiosqlite.Connection, old_path: str) -> None:
     try:
-        src = sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True)
+        src = _untrusting(sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True))
         try:
             rows = src.execute("SELECT ts, action, details FROM audit ORDER BY id").fetchall()
         finally:
@@ -828,16 +1050,18 @@ def _connect_ro(path: str) -> sqlite3.Connection:
     if head != b"SQLite format 3\x00":
         raise BadFileError(f"{path!r} is not an Agora world (not an SQLite file): open a .db made by 'agora new'")
     try:
-        return sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True, check_same_thread=False)
+        return _untrusting(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True, check_same_thread=False))
     except sqlite3.Error as exc:
         raise BadFileError(f"world {path!r} cannot be opened ({exc}): it may be damaged") from None
 
 
-def read_meta(path: str) -> dict[str, Any]:
-    """The world's ``meta`` table as a dict (validated: format and version).
+def read_meta(path: str, *, schema: bool = True) -> dict[str, Any]:
+    """The world's ``meta`` table as a dict (validated: format and version; with ``schema``, also that
+    the file holds no schema object Agora did not make, see :func:`foreign_schema`).
 
     Raises:
-        BadFileError: not a world file, damaged, or a newer format.
+        BadFileError: not a world file, damaged, a newer format, or holding a trigger, view, index or
+            table Agora did not make.
     """
     con = _connect_ro(path)
     try:
@@ -845,6 +1069,8 @@ def read_meta(path: str) -> dict[str, Any]:
             rows = con.execute("SELECT key, value FROM meta").fetchall()
         except sqlite3.DatabaseError:
             raise BadFileError(f"{path!r} is not an Agora world (no meta table): open a .db made by 'agora new'") from None
+        if schema and any(k == "format" and v == '"agora-world"' for k, v in rows):
+            _refuse_foreign_schema(con, path)
     finally:
         con.close()
     try:
@@ -871,7 +1097,7 @@ class PersonaReader:
 
     def __call__(self, i: int) -> Persona | None:
         if self._con is None:
-            self._con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._con = _untrusting(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False))
         row = self._con.execute("SELECT name, bio, style FROM agents WHERE id = ?", (int(i),)).fetchone()
         return None if row is None else Persona(*row)
 
@@ -929,6 +1155,7 @@ async def open_world(path: str, *, progress: Progress = None) -> World:
         con.close()
     world = world_from_parts(meta, arrays, path=os.path.abspath(path), source=f"world {path!r}")
     _load_llm_rows(world, path)
+    tell_load_warnings(world)
     return world
 
 
@@ -968,7 +1195,10 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
         delta = GraphDelta.from_arrays(n, {k[len("delta."):]: v for k, v in arrays.items() if k.startswith("delta.")})
     except (KeyError, BadParameterError) as exc:
         raise BadFileError(f"{source} holds damaged pending graph changes ({exc}); it may be damaged") from None
+    warnings = state.pop("load_warnings")
     world = World(columns=columns, graph=graph, path=path, delta=delta, **state)
+    #: What was ignored in the file (see :func:`load_warnings`).
+    world.load_warnings = warnings
     if path is not None:
         world._persona_loader = PersonaReader(path)
     return world
@@ -999,6 +1229,21 @@ def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any
             raise bad(f"config.{key}")
     if config.get("minutes_per_tick", 1) == 0:
         raise bad("config.minutes_per_tick")
+    warnings: list[str] = []
+    if config.get("llm") is not None:
+        # Where LLM requests go (and the API key with them) is the user's to say, never a file's.
+        if not isinstance(config["llm"], dict):
+            raise bad("config.llm")
+        kept, ignored = file_llm_settings(config["llm"])
+        config = {**config, "llm": kept}
+        servers = [x for x in ignored if "=" in x]
+        others = [x for x in ignored if "=" not in x]
+        if servers:
+            warnings.append(f"{source} names LLM servers ({shown('; '.join(servers), 300)}), which were ignored: servers come "
+                            "only from OPENAI_BASE_URL or --llm base_urls=..., so a file cannot send your API key elsewhere")
+        if others:
+            warnings.append(f"{source} holds LLM settings named like a credential, header or proxy "
+                            f"({shown(', '.join(others), 300)}), which were ignored: Agora never takes them from a file")
     rng_state = meta.get("rng_state")
     if rng_state is not None:
         try:
@@ -1020,12 +1265,31 @@ def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any
         raise bad("message list")
     if not isinstance(sessions, list) or not all(isinstance(m, dict) for m in sessions):
         raise bad("session list")
+    for what, records in (("message", messages), ("session", sessions)):
+        twice = repeated_id(records)
+        if twice is not None:
+            raise BadFileError(f"{source} is damaged: its {what} list names {what} id {shown(twice, 40)} twice")
     app_version = meta.get("app_version", "?")
     return {
         "name": name, "seed": seed, "tick": tick, "config": dict(config), "rng_state": rng_state,
         "persona_overrides": overrides, "messages": list(messages), "sessions": list(sessions),
-        "app_version": str(app_version),
+        "app_version": str(app_version), "load_warnings": warnings,
     }
+
+
+def repeated_id(records: list[dict[str, Any]]) -> Any:
+    """The first ``id`` that two of ``records`` share (None when every id is unique): two messages or
+    sessions with one id would be merged or confused by everything that looks them up by id."""
+    seen: set[Any] = set()
+    for rec in records:
+        key = rec.get("id")
+        try:
+            if key in seen:
+                return key
+            seen.add(key)
+        except TypeError:  # an id that is not even a number: the session or message check names it
+            continue
+    return None
 
 
 def _sessions_from(records: list[dict[str, Any]], arrays: dict[str, np.ndarray], n: int, source: str) -> list:
