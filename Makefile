@@ -1,11 +1,13 @@
-# Two commands: `make run` and `make test`. Everything else is a helper for them.
+# Three commands: `make run`, `make test` and `make check` (lint, format and types; CI runs it before
+# the tests). Everything else is a helper for them.
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+CHECK_STAMP := $(VENV)/.installed-check
 
-.PHONY: run test venv bench clean
+.PHONY: run test check check-report format venv bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +21,12 @@ $(TEST_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
+# The test extra too: mypy reads the optional libraries' types (pyarrow, ray) when they are installed,
+# so the check sees the same code as CI's tests whichever ran first.
+$(CHECK_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,check]'
+	touch $@ $(TEST_STAMP) $(STAMP)
+
 venv: $(STAMP)
 
 run: $(STAMP)
@@ -27,8 +35,25 @@ run: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
+# Every check runs, so one run lists everything to fix; it fails if any did.
+check: $(CHECK_STAMP)
+	@status=0; \
+	echo "== ruff check"; $(BIN)/ruff check . || status=1; \
+	echo "== ruff format --check"; $(BIN)/ruff format --check . || status=1; \
+	echo "== mypy"; $(BIN)/mypy || status=1; \
+	exit $$status
+
+# What is left to fix, counted per file and rule (never fails): for a clean-up pass.
+check-report: $(CHECK_STAMP)
+	@$(BIN)/python .ci/check_report.py
+
+# Fix what ruff can by itself (imports, syntax upgrades) and format everything.
+format: $(CHECK_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
 bench: $(STAMP)
 	$(BIN)/agora bench world --json
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
