@@ -1,6 +1,48 @@
-"""Agora's headless core: the world, its graph, persistence, snapshots and (later) the simulation.
+"""Agora's headless core: the world, its graph, persistence, snapshots and the simulation.
 
-``import sim`` never imports a UI toolkit.
+``import sim`` is cheap and never imports a UI toolkit: the public Python API (docs/python.md) is loaded
+from :mod:`sim.lab` on first use of one of its names::
+
+    import sim
+    w = sim.open_world("city.db")
+    res = w.ensemble(model="sir", params={"beta": 0.05, "gamma": 0.3}, seeds="top:10", runs=100)
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+#: The public names and the module each comes from (imported on first use: numpy, SQLite and the engine
+#: are not loaded by ``import sim``).
+_PUBLIC = {
+    "open_world": "sim.lab.world", "new_world": "sim.lab.world", "import_edges": "sim.lab.world",
+    "WorldFile": "sim.lab.world", "Simulation": "sim.lab.live", "ClosedError": "sim.lab.live",
+    "EnsembleResult": "sim.lab.results", "SweepResult": "sim.lab.results", "Arm": "sim.lab.results",
+    "Run": "sim.lab.results", "Failure": "sim.lab.results", "Paired": "sim.lab.results", "Series": "sim.lab.results",
+    "AgoraError": "sim.errors", "BadParameterError": "sim.errors", "BadFileError": "sim.errors",
+    "TargetExistsError": "sim.errors", "ResourceError": "sim.errors",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+if TYPE_CHECKING:
+    from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError, TargetExistsError
+    from sim.lab.live import ClosedError, Simulation
+    from sim.lab.results import Arm, EnsembleResult, Failure, Paired, Run, Series, SweepResult
+    from sim.lab.world import WorldFile, import_edges, new_world, open_world
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -242,6 +242,27 @@ async def run_cascades(
     return _report(world, results, _social_info(sim), llm_totals, skip_texts, model, model_params, seeds, runs, writer)
 
 
+def check_social_params(settings: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Refuse recommender parameters no recommender receives (``Social.configure`` keeps only the parameters
+    of the recommenders in ``settings``).
+
+    Raises:
+        BadParameterError: naming the option and what to do.
+    """
+    for key, flag, option in (("recommender_params", "--recommender-param", "recommender"),
+                              ("friend_params", "--friend-param", "friend_recommender")):
+        if changes.get(key) and settings[option] == "none":
+            raise BadParameterError(f"{flag} sets a parameter of the {option.replace('_', ' ')}, and this world has "
+                                    f"none: add --{option.replace('_', '-')} NAME, or drop {flag}")
+
+
+def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The series records (``sim.store.seriesio``) of a :func:`run_cascades` report: one per run that did
+    not fail (a failed run is no result: its series stays in the report, to show how far it got)."""
+    return [{"keys": {}, "run": i, "series": r["series"]} for i, r in enumerate(result["runs"])
+            if "series" in r and r.get("status") != "failed"]
+
+
 def _social_info(sim: Simulation) -> dict[str, Any]:
     """What the report says of the living network (from the last run's simulation)."""
     settings = sim.social.settings

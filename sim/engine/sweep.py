@@ -106,6 +106,50 @@ def parse_grid(items: Iterable[str]) -> list[tuple[str, list[str]]]:
     return grid
 
 
+def grid_text(value: Any) -> str:
+    """A Python value as the command line spells it (``True`` -> ``true``, ``0.1`` -> ``0.1``), so that a grid or a
+    parameter given from Python is read exactly as the same one given to ``agora sweep``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+
+
+def grid_from_mapping(grid: Any) -> list[tuple[str, list[str]]]:
+    """``{"p": [0.05, 0.1], "model": ["ic", "sir"]}`` -> the grid :func:`parse_grid` makes of
+    ``--grid p=0.05,0.1 --grid model=ic,sir`` (order kept; a single value is a list of one).
+
+    Raises:
+        BadParameterError: not a mapping of names to values, or a key with no values.
+    """
+    if not hasattr(grid, "items"):
+        raise BadParameterError("the grid must map names to lists of values, such as {'p': [0.05, 0.1]}, "
+                                f"got {type(grid).__name__}")
+    out: list[tuple[str, list[str]]] = []
+    for key, values in grid.items():
+        key = ARM_KEYS.get(str(key).strip(), str(key).strip())
+        listed = [values] if isinstance(values, (str, int, float, bool)) else list(values)
+        if not key:
+            raise BadParameterError("a grid key is empty: name a model parameter, model, recommender or friend_recommender")
+        if not listed:
+            raise BadParameterError(f"grid key {key} lists no values: give it a list of values")
+        if any(k == key for k, _ in out):
+            raise BadParameterError(f"grid key {key} is given twice: list all its values under one key")
+        out.append((key, [grid_text(v).strip() for v in listed]))
+    return out
+
+
+def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A :func:`run_sweep` report's per-run series as series records (``sim.store.seriesio``), taken out of
+    the report (as ``agora sweep --series`` leaves it); a failed run's series is dropped (no result)."""
+    records = []
+    for c in result["results"]:
+        for r, run in enumerate(c["per_run"]):
+            series = run.pop("series", None)
+            if series is not None and run["status"] != "failed":  # a failed run is no result
+                records.append({"keys": dict(c["grid"]), "run": r, "series": series})
+    return records
+
+
 def expand_grid(grid: list[tuple[str, list[str]]]) -> list[dict[str, str]]:
     """The cartesian product of the grid, the first key varying slowest (one empty combination without a grid)."""
     keys = [k for k, _ in grid]
@@ -584,7 +628,7 @@ def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: 
             "peak_diff_mean": p_mean, "peak_diff_ci95": p_ci}
 
 
-def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str) -> list[str]:
+def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str | None) -> list[str]:
     """The user folders of a sweep: those named, and the world's ``<world>.plugins/`` folder only when
     named or trusted (a folder left out is said once on stderr; see ``world_plugin_folders``)."""
     from sim.model.registry import tell_once, world_plugin_folders
@@ -596,6 +640,18 @@ def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str) -> list[str]
     extra, notice = world_plugin_folders(world_path, dirs)
     tell_once(notice)
     return dirs + extra
+
+
+def plugin_registry(world_path: str | None, plugin_dirs: Iterable[str] = ()) -> Any:
+    """The plugin registry of a command on the world at ``world_path``: built-ins, entry points,
+    ``AGORA_PLUGINS``, the named folders, and the world's ``<world>.plugins/`` folder when named or trusted.
+
+    Raises:
+        BadFileError: a named folder does not exist.
+    """
+    from sim.model.registry import Registry
+
+    return Registry(_check_plugin_dirs(plugin_dirs, world_path))
 
 
 async def run_sweep(

@@ -391,6 +391,13 @@ def write_series(path: str, records: Iterable[dict[str, Any]], key_names: Sequen
     return rows
 
 
+def save_series(path: str, records: Iterable[dict[str, Any]], key_names: Sequence[str] = ()) -> dict[str, Any]:
+    """:func:`write_series`, then what ``agora run`` and ``agora sweep`` report of the file:
+    ``{"path": its absolute path, "rows": rows written}`` (``series_file`` in their JSON)."""
+    rows = write_series(path, records, key_names)
+    return {"path": os.path.abspath(path), "rows": rows}
+
+
 # --- reading ------------------------------------------------------------------------------------------
 
 

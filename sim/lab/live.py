@@ -1,0 +1,227 @@
+"""A live world from Python: the world controller (:class:`sim.engine.controller.WorldController`, the one
+under ``agora serve`` and the terminal UI) on a private event loop in a background thread.
+
+Every method is synchronous, so a script needs no asyncio, and works inside a running loop (a Jupyter
+cell): the call is submitted to the private loop (``asyncio.run_coroutine_threadsafe``) and its result
+returned. Code already in a loop may ``await`` the ``a``-prefixed variants instead (``await live.astep(10)``).
+Closing (``close()``, the end of a ``with`` block, or at the latest when the handle is collected or the
+interpreter exits) stops ticking, checkpoints the world into its file and ends the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from collections.abc import Coroutine, Iterable, Mapping
+from typing import Any, TypeVar
+
+from sim.engine.controller import SERVER, WorldController, WorldSnapshot
+from sim.errors import AgoraError
+from sim.lab.loop import LoopThread
+
+T = TypeVar("T")
+
+
+class ClosedError(AgoraError):
+    """The live simulation was closed."""
+
+
+def _shutdown(thread: LoopThread, host: WorldController, saved: list[bool]) -> None:
+    """Close ``host`` on its loop and end the loop (the finalizer: it must not hold the handle)."""
+    if thread.alive:
+        try:
+            saved.append(thread.call(host.close()))
+        finally:
+            thread.stop()
+
+
+class Simulation:
+    """A world file, live. See the module docstring; open it with :meth:`sim.WorldFile.simulation`.
+
+    Args:
+        path: the world file. plugins: user plugin folders. social: living-network settings while it runs.
+        plugin_budget: seconds one plugin call may take. checkpoint_every: checkpoint the file every N ticks
+            (None or 0: only on pause, step, save and close). snapshots: the folder of ``save``/``load``
+            snapshots (default the world file's folder).
+
+    Raises:
+        BadFileError: the world file cannot be opened. BadParameterError: bad settings.
+    """
+
+    def __init__(self, path: str, *, plugins: Iterable[str] = (), social: Mapping[str, Any] | None = None,
+                 plugin_budget: float | None = None, checkpoint_every: int | None = 50,
+                 snapshots: str | None = None) -> None:
+        self.path = os.fspath(path)
+        self._thread = LoopThread(name="agora-live")
+        try:
+            self._host: WorldController = self._thread.call(WorldController.open(
+                self.path, plugin_dirs=[os.fspath(p) for p in plugins], social=dict(social) if social else None,
+                plugin_budget=plugin_budget, snapshots=snapshots, checkpoint_every=checkpoint_every,
+                checkpoint_seconds=None, policy=SERVER))
+        except BaseException:
+            self._thread.stop()
+            raise
+        self._saved: list[bool] = []
+        self._finalizer = weakref.finalize(self, _shutdown, self._thread, self._host, self._saved)
+
+    # -- plumbing --------------------------------------------------------------------------------------------
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if not self._finalizer.alive:
+            coro.close()
+            raise ClosedError(f"the simulation of {self.path} is closed: open it again with sim.open_world(path).simulation()")
+        return self._thread.call(coro)
+
+    async def _acall(self, coro: Coroutine[Any, Any, T]) -> T:
+        if not self._finalizer.alive:
+            coro.close()
+            raise ClosedError(f"the simulation of {self.path} is closed: open it again with sim.open_world(path).simulation()")
+        return await self._thread.acall(coro)
+
+    @staticmethod
+    async def _read(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)  # on the loop's thread: never while a tick changes the world
+
+    @property
+    def host(self) -> WorldController:
+        """The world controller (its coroutines must run on this handle's loop: use the methods here)."""
+        return self._host
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def __enter__(self) -> "Simulation":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Simulation":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"tick {self.tick}, {self._host.state}"
+        return f"Simulation({self.path!r}: {state})"
+
+    # -- the state -------------------------------------------------------------------------------------------
+    @property
+    def tick(self) -> int:
+        """The world's tick."""
+        return int(self._host.world.tick)
+
+    @property
+    def state(self) -> str:
+        """``running`` or ``paused``."""
+        return self._host.state
+
+    def snapshot(self) -> WorldSnapshot:
+        """What screens show of the world as of its latest tick (a frozen :class:`WorldSnapshot`)."""
+        return self._call(self._read(self._host.snapshot))
+
+    def summary(self) -> dict[str, Any]:
+        """The world as ``GET /api/v1/world`` answers: agents, edges, tick, state, sessions, living network, ..."""
+        return self._call(self._read(self._host.summary))
+
+    def session(self, session_id: int, *, series: bool = False) -> dict[str, Any]:
+        """One session (an injected message's cascade) as ``GET /api/v1/sessions/{id}`` answers it."""
+        return self._call(self._read(self._host.session_record, session_id, series=series))
+
+    def sessions(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """The sessions, oldest first (``limit`` from ``offset``)."""
+        return self._call(self._read(self._host.sessions, limit, offset))
+
+    def agent(self, original_id: int) -> dict[str, Any]:
+        """One agent by its original id."""
+        return self._call(self._read(self._host.agent, original_id))
+
+    def communities(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The communities, largest first."""
+        return self._call(self._host.communities(limit))
+
+    # -- changing the world ------------------------------------------------------------------------------------
+    async def _inject(self, **kwargs: Any) -> dict[str, Any]:
+        session = await self._host.inject(**kwargs, actor="python")
+        return self._host.session_record(session.id)
+
+    def inject(self, text: str, *, model: str = "ic", params: Mapping[str, Any] | None = None,
+               seeds: str | list[int] = "random:10", topics: Iterable[str] = (), author: int | None = None,
+               priority: int = 0) -> dict[str, Any]:
+        """Inject a message whose cascade follows ``model``; returns its session (``session(id)``'s fields).
+
+        ``seeds``: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K`` or a list of original agent ids.
+
+        Raises:
+            BadParameterError: a bad model, parameter, seed selection or value.
+        """
+        return self._call(self._inject(text=text, model=model, params=dict(params or {}), seeds=seeds,
+                                       topics=list(topics), author=author, priority=priority))
+
+    async def ainject(self, text: str, *, model: str = "ic", params: Mapping[str, Any] | None = None,
+                      seeds: str | list[int] = "random:10", topics: Iterable[str] = (), author: int | None = None,
+                      priority: int = 0) -> dict[str, Any]:
+        """:meth:`inject` as a coroutine."""
+        return await self._acall(self._inject(text=text, model=model, params=dict(params or {}), seeds=seeds,
+                                              topics=list(topics), author=author, priority=priority))
+
+    def step(self, ticks: int = 1) -> dict[str, Any]:
+        """Advance ``ticks`` ticks (paused worlds only); the file is checkpointed after. Returns the tick."""
+        return self._call(self._host.step(ticks, actor="python"))
+
+    async def astep(self, ticks: int = 1) -> dict[str, Any]:
+        """:meth:`step` as a coroutine."""
+        return await self._acall(self._host.step(ticks, actor="python"))
+
+    def run(self, ticks_per_second: float | None = None) -> dict[str, Any]:
+        """Start ticking in the background (as fast as possible, or at ``ticks_per_second``) until :meth:`pause`."""
+        return self._call(self._host.run(ticks_per_second, actor="python"))
+
+    async def arun(self, ticks_per_second: float | None = None) -> dict[str, Any]:
+        """:meth:`run` as a coroutine."""
+        return await self._acall(self._host.run(ticks_per_second, actor="python"))
+
+    def pause(self) -> dict[str, Any]:
+        """Pause after the tick under way; the file is checkpointed."""
+        return self._call(self._host.pause(actor="python"))
+
+    async def apause(self) -> dict[str, Any]:
+        """:meth:`pause` as a coroutine."""
+        return await self._acall(self._host.pause(actor="python"))
+
+    def save_snapshot(self, name: str) -> dict[str, Any]:
+        """Save the world as snapshot ``name`` in the snapshots folder."""
+        return self._call(self._host.save_snapshot(name, actor="python"))
+
+    async def asave_snapshot(self, name: str) -> dict[str, Any]:
+        """:meth:`save_snapshot` as a coroutine."""
+        return await self._acall(self._host.save_snapshot(name, actor="python"))
+
+    def load_snapshot(self, name: str) -> dict[str, Any]:
+        """Replace the world by snapshot ``name`` (its file is rewritten)."""
+        return self._call(self._host.load_snapshot(name, actor="python"))
+
+    async def aload_snapshot(self, name: str) -> dict[str, Any]:
+        """:meth:`load_snapshot` as a coroutine."""
+        return await self._acall(self._host.load_snapshot(name, actor="python"))
+
+    def close(self) -> bool:
+        """Stop ticking, checkpoint the world into its file and end the background thread (again: nothing).
+
+        Returns:
+            Whether the final checkpoint succeeded.
+        """
+        if self._finalizer.alive:
+            self._finalizer()
+        return bool(self._saved and self._saved[-1])
+
+    async def aclose(self) -> bool:
+        """:meth:`close` as a coroutine (the loop's thread is joined off this loop)."""
+        if not self._finalizer.alive:
+            return bool(self._saved and self._saved[-1])
+        self._saved.append(await self._thread.acall(self._host.close()))
+        self._finalizer.detach()
+        await asyncio.to_thread(self._thread.stop)
+        return self._saved[-1]

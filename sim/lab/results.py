@@ -1,0 +1,421 @@
+"""Typed results of ensembles and sweeps, made from the very dicts ``agora run --json`` and
+``agora sweep --json`` print (``to_dict()`` gives that dict back), with tables only when asked.
+
+pandas and pyarrow are optional: ``to_pandas()`` and ``to_arrow()`` import them when called, and say in one
+sentence how to install them when they are missing.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.engine.runner import series_records
+from sim.engine.sweep import paired_difference
+from sim.errors import BadParameterError
+from sim.store.seriesio import COLUMNS, SeriesTable, check_series_path, save_series, table_from_records
+from sim.store.worldfile import check_target
+
+
+def _pandas() -> Any:
+    try:
+        import pandas  # a heavy optional dependency: imported only when a DataFrame is asked for
+    except ImportError:
+        raise BadParameterError("to_pandas() needs pandas: pip install pandas") from None
+    return pandas
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow  # a heavy optional dependency: imported only when an Arrow table is asked for
+    except ImportError:
+        raise BadParameterError("to_arrow() needs pyarrow: pip install 'agora-sim[parquet]'") from None
+    return pyarrow
+
+
+def _columns_frame(columns: dict[str, Any]) -> Any:
+    return _pandas().DataFrame(columns)
+
+
+def _columns_arrow(columns: dict[str, Any]) -> Any:
+    pa = _pyarrow()
+    return pa.table({k: pa.array(v.tolist() if isinstance(v, np.ndarray) and v.dtype.kind in "OU" else v)
+                     for k, v in columns.items()})
+
+
+# -- series ------------------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class Series:
+    """Per-tick series of the runs that did not fail, in long format: one row per (run, tick, measure), with one
+    column per sweep grid key first: exactly the rows ``--series FILE`` writes.
+
+    Attributes:
+        table: the columns (:class:`sim.store.seriesio.SeriesTable`: ``run``, ``tick``, ``measure``, ``value``
+            and ``keys``).
+        records: the series records the table and files are made from.
+    """
+
+    table: SeriesTable
+    records: list[dict[str, Any]] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def key_names(self) -> list[str]:
+        """The grid keys, the first columns (none for an ensemble)."""
+        return list(self.table.key_names)
+
+    def measures(self) -> list[str]:
+        """The measure names (``reached``, ``new``, a model's states such as ``S``, ``I``, ``R``) in order."""
+        return self.table.measures()
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The table as numpy columns, key columns first, then run, tick, measure, value."""
+        t = self.table
+        return {**{k: t.keys[k] for k in t.key_names}, "run": t.run, "tick": t.tick, "measure": t.measure,
+                "value": t.value}
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame of :meth:`columns` (needs pandas)."""
+        return _columns_frame(self.columns())
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
+        return _columns_arrow(self.columns())
+
+    def write(self, path: str, *, force: bool = False) -> dict[str, Any]:
+        """Write the series file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as ``--series`` does.
+
+        Returns:
+            ``{"path": the absolute path, "rows": rows written}``.
+
+        Raises:
+            TargetExistsError: ``path`` exists and ``force`` is false. BadParameterError: an unknown extension,
+                or Parquet without pyarrow.
+        """
+        check_target(path, force, what="series file")
+        check_series_path(path)
+        return save_series(path, self.records, self.key_names)
+
+
+# -- runs --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Run:
+    """One run of an ensemble or of a sweep's combination (the fields of its JSON entry).
+
+    ``status`` is ``completed``, ``max-ticks`` (stopped by ``max_ticks`` before the model ended) or ``failed``;
+    a failed run's ``reached`` and ``peak_tick`` are None (a failed run is never a number), and ``error`` (one
+    line), ``where`` (the plugin's file:line) and ``traceback`` (the plugin's frames) say why.
+    """
+
+    index: int
+    seed: int | None
+    status: str
+    reached: int | None
+    peak_tick: int | None
+    ticks: int
+    rounds: int | None
+    error: str | None
+    where: str | None
+    traceback: str | None
+    data: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, index: int, data: dict[str, Any], seed: int | None = None) -> "Run":
+        return cls(index=index, seed=data.get("seed", seed), status=data.get("status", "completed"),
+                   reached=data.get("reached"), peak_tick=data.get("peak_tick"), ticks=int(data.get("ticks", 0)),
+                   rounds=data.get("rounds"), error=data.get("error"), where=data.get("where"),
+                   traceback=data.get("traceback"), data=data)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def __getitem__(self, key: str) -> Any:
+        """Any field of the run's JSON entry (``exposed``, ``graph_reached``, ``reproduction_number``, ...)."""
+        return self.data[key]
+
+
+_RUN_TABLE = ("seed", "status", "reached", "peak_tick", "ticks", "rounds", "error")
+
+
+def _runs_columns(runs: list[Run], keys: dict[str, Any] | None = None) -> dict[str, Any]:
+    cols: dict[str, list[Any]] = {k: [] for k in (list(keys or {}) + ["run", *_RUN_TABLE])}
+    for r in runs:
+        for k, v in (keys or {}).items():
+            cols[k].append(v)
+        cols["run"].append(r.index)
+        for k in _RUN_TABLE:
+            cols[k].append(getattr(r, k))
+    return cols
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The first failed run: its index, session seed, one-line error, plugin file:line and traceback."""
+
+    run: int
+    seed: int | None
+    error: str | None
+    where: str | None
+    traceback: str | None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "Failure | None":
+        if data is None:
+            return None
+        return cls(run=data["run"], seed=data.get("seed"), error=data.get("error"), where=data.get("where"),
+                   traceback=data.get("traceback"))
+
+
+# -- an ensemble ---------------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class EnsembleResult:
+    """An ensemble: ``runs`` runs of one cascade with session seeds ``seed, seed+1, ...``; the statistics use
+    the runs that did not fail (``completed`` of them; ``failed`` counts the others).
+
+    ``to_dict()`` is the JSON object ``agora run WORLD --inject TEXT --runs R --json`` prints for the same
+    options (with ``series_file`` once :meth:`write_series` wrote one).
+    """
+
+    model: str
+    params: dict[str, Any]
+    seeds: str
+    runs: list[Run]
+    completed: int
+    failed: int
+    stopped: int
+    mean_reached: float | None
+    ci95: list[float | None]
+    mean_peak_tick: float | None
+    agents: int
+    first_failure: Failure | None
+    data: dict[str, Any] = field(repr=False)
+    source: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "") -> "EnsembleResult":
+        runs = [Run.from_dict(i, r) for i, r in enumerate(data["runs"])]
+        return cls(model=data["model"], params=dict(data["params"]), seeds=data["seeds"], runs=runs,
+                   completed=data["completed"], failed=data["failed"], stopped=data["stopped"],
+                   mean_reached=data["mean_reached"], ci95=list(data["ci95"]), mean_peak_tick=data["mean_peak_tick"],
+                   agents=data["agents"], first_failure=Failure.from_dict(data["first_failure"]), data=data,
+                   source=source)
+
+    @property
+    def mean_fraction(self) -> float | None:
+        """The mean reach as a share of the agents."""
+        return None if self.mean_reached is None or not self.agents else self.mean_reached / self.agents
+
+    @property
+    def series(self) -> Series:
+        """The per-tick series of the runs that did not fail (long format: run, tick, measure, value)."""
+        records = series_records(self.data)
+        return Series(table_from_records(records, (), source=self.source), records)
+
+    def write_series(self, path: str, *, force: bool = False) -> dict[str, Any]:
+        """Write :attr:`series` to ``path`` as ``agora run --series PATH`` does, and note it in :meth:`to_dict`.
+
+        Raises:
+            BadParameterError: no run completed (nothing to write), an unknown extension, Parquet without pyarrow.
+            TargetExistsError: ``path`` exists and ``force`` is false.
+        """
+        series = self.series
+        if not series.records:
+            raise BadParameterError("no run completed, so there is no series to write")
+        self.data["series_file"] = written = series.write(path, force=force)
+        return dict(written)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as ``agora run ... --json`` prints it (a copy)."""
+        return copy.deepcopy(self.data)
+
+    def to_pandas(self) -> Any:
+        """One row per run: run, seed, status, reached, peak_tick, ticks, rounds, error (needs pandas)."""
+        return _columns_frame(_runs_columns(self.runs))
+
+    def to_arrow(self) -> Any:
+        """:meth:`to_pandas`'s rows as a pyarrow Table (needs pyarrow)."""
+        pa = _pyarrow()
+        return pa.table(_runs_columns(self.runs))
+
+
+# -- a sweep ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Paired:
+    """One combination against another, run by run on the same session seeds (common random numbers): the mean
+    paired difference of ``measure`` (``reached`` or ``peak_tick``) and its 95% interval over ``pairs`` pairs
+    (pairs where either run failed are left out)."""
+
+    arm: int
+    against: int
+    grid: dict[str, Any]
+    measure: str
+    pairs: int
+    mean: float | None
+    ci95: list[float | None]
+
+
+@dataclass(eq=False)
+class Arm:
+    """One combination of a sweep: its grid values, model, typed parameters, runs and statistics over the
+    runs that did not fail (the fields of one entry of ``results`` in ``agora sweep --json``)."""
+
+    index: int
+    grid: dict[str, Any]
+    model: str
+    params: dict[str, Any]
+    runs: list[Run]
+    completed: int
+    failed: int
+    mean_reached: float | None
+    ci95: list[float | None]
+    mean_peak_tick: float | None
+    peak_ci95: list[float | None]
+    first_failure: Failure | None
+    data: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, index: int, data: dict[str, Any], seeds: list[int]) -> "Arm":
+        runs = [Run.from_dict(i, r, seeds[i] if i < len(seeds) else None) for i, r in enumerate(data["per_run"])]
+        return cls(index=index, grid=dict(data["grid"]), model=data["model"], params=dict(data["params"]), runs=runs,
+                   completed=data["completed"], failed=data["failed"], mean_reached=data["mean_reached"],
+                   ci95=list(data["ci95"]), mean_peak_tick=data["mean_peak_tick"], peak_ci95=list(data["peak_ci95"]),
+                   first_failure=Failure.from_dict(data["first_failure"]), data=data)
+
+    def __getitem__(self, key: str) -> Any:
+        """Any field of the combination's JSON entry (``std_reached``, ``mean_fraction``, ``paired``, ...)."""
+        return self.data[key]
+
+
+_MEASURES = {"reached": "reach", "peak_tick": "peak"}
+
+
+@dataclass(eq=False)
+class SweepResult:
+    """A sweep: every combination of the grid, each run ``runs`` times with session seeds ``seed + r``.
+
+    ``to_dict()`` is the JSON object ``agora sweep WORLD ... --series FILE --json`` prints for the same options
+    (``series_file`` appears once :meth:`write_series` wrote one).
+    """
+
+    arms: list[Arm]
+    grid: dict[str, list[Any]]
+    fixed: dict[str, Any]
+    model: str
+    runs: int
+    total_runs: int
+    completed: int
+    failed: int
+    agents: int
+    data: dict[str, Any] = field(repr=False)
+    records: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    source: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], records: list[dict[str, Any]], source: str = "") -> "SweepResult":
+        arms = [Arm.from_dict(i, c, data["session_seeds"]) for i, c in enumerate(data["results"])]
+        return cls(arms=arms, grid=dict(data["grid"]), fixed=dict(data["fixed"]), model=data["model"], runs=data["runs"],
+                   total_runs=data["total_runs"], completed=data["completed"], failed=data["failed"],
+                   agents=data["agents"], data=data, records=records, source=source)
+
+    def __len__(self) -> int:
+        return len(self.arms)
+
+    def __getitem__(self, index: int) -> Arm:
+        return self.arms[index]
+
+    def arm(self, **grid: Any) -> Arm:
+        """The combination with these grid values, e.g. ``res.arm(model="sir")``.
+
+        Raises:
+            BadParameterError: no combination has them.
+        """
+        for a in self.arms:
+            if all(k in a.grid and a.grid[k] == v for k, v in grid.items()):
+                return a
+        shown = ", ".join(f"{k}={v!r}" for k, v in grid.items())
+        raise BadParameterError(f"no combination of the sweep has {shown}: its grid is {self.grid}")
+
+    def paired(self, measure: str = "reached", against: int = 0) -> list[Paired]:
+        """Every other combination against combination ``against`` (the first by default), run by run on the
+        same session seeds; for the first, the same numbers as ``paired`` in ``agora sweep --json``.
+
+        Raises:
+            BadParameterError: an unknown measure or combination.
+        """
+        if measure not in _MEASURES:
+            raise BadParameterError(f"paired differences are of reached or peak_tick, not {measure!r}")
+        if isinstance(against, bool) or not isinstance(against, int) or not 0 <= against < len(self.arms):
+            raise BadParameterError(f"against={against!r} is not a combination: give 0 to {len(self.arms) - 1}")
+        base = self.arms[against].data["per_run"]
+        prefix = _MEASURES[measure]
+        out = []
+        for a in self.arms:
+            if a.index == against:
+                continue
+            d = paired_difference(base, a.data["per_run"], self.agents)
+            out.append(Paired(arm=a.index, against=against, grid=dict(a.grid), measure=measure, pairs=d["pairs"],
+                              mean=d[f"{prefix}_diff_mean"], ci95=list(d[f"{prefix}_diff_ci95"])))
+        return out
+
+    @property
+    def series(self) -> Series:
+        """The per-tick series of every run that did not fail, with one column per grid key first."""
+        keys = list(self.grid)
+        return Series(table_from_records(self.records, keys, source=self.source), self.records)
+
+    def write_series(self, path: str, *, force: bool = False) -> dict[str, Any]:
+        """Write :attr:`series` to ``path`` as ``agora sweep --series PATH`` does, and note it in :meth:`to_dict`.
+
+        Raises:
+            TargetExistsError: ``path`` exists and ``force`` is false. BadParameterError: an unknown extension.
+        """
+        self.data["series_file"] = written = self.series.write(path, force=force)
+        return dict(written)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as ``agora sweep ... --json`` prints it (a copy)."""
+        return copy.deepcopy(self.data)
+
+    def _table(self) -> dict[str, list[Any]]:
+        keys = list(self.grid)
+        cols: dict[str, list[Any]] = {k: [] for k in keys}
+        for name in ("model", "completed", "failed", "mean_reached", "ci95_low", "ci95_high", "mean_peak_tick"):
+            cols[name] = []
+        for a in self.arms:
+            for k in keys:
+                cols[k].append(a.grid.get(k))
+            cols["model"].append(a.model)
+            cols["completed"].append(a.completed)
+            cols["failed"].append(a.failed)
+            cols["mean_reached"].append(a.mean_reached)
+            cols["ci95_low"].append(a.ci95[0])
+            cols["ci95_high"].append(a.ci95[1])
+            cols["mean_peak_tick"].append(a.mean_peak_tick)
+        return cols
+
+    def to_pandas(self) -> Any:
+        """One row per combination: grid keys, model, completed, failed, mean_reached, ci95_low, ci95_high,
+        mean_peak_tick (needs pandas)."""
+        return _columns_frame(self._table())
+
+    def to_arrow(self) -> Any:
+        """:meth:`to_pandas`'s rows as a pyarrow Table (needs pyarrow)."""
+        return _pyarrow().table(self._table())
+
+    def runs_table(self) -> Any:
+        """One row per run of every combination (grid keys, run, seed, status, reached, ...) as a DataFrame."""
+        cols: dict[str, list[Any]] = {}
+        for a in self.arms:
+            part = _runs_columns(a.runs, a.grid)
+            for k, v in part.items():
+                cols.setdefault(k, []).extend(v)
+        return _columns_frame(cols)
+
+
+__all__ = ["Arm", "COLUMNS", "EnsembleResult", "Failure", "Paired", "Run", "Series", "SweepResult"]

@@ -1,0 +1,287 @@
+"""World files from Python: open, create or import one, and run ensembles and sweeps on it over the
+same engine functions as ``agora run --runs`` and ``agora sweep``, so the two cannot drift.
+
+Every function is synchronous and works in a script and inside a running event loop (a Jupyter cell; see
+:mod:`sim.lab.loop`); the ``a``-prefixed methods are the same as coroutines. Bad input raises the CLI's
+one-sentence :class:`sim.errors.AgoraError` subclasses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sim.engine.runner import check_social_params, run_cascades
+from sim.engine.sweep import grid_from_mapping, grid_text, plugin_registry, run_sweep, series_records
+from sim.errors import BadParameterError
+from sim.lab.live import Simulation
+from sim.lab.loop import run_sync
+from sim.lab.results import EnsembleResult, SweepResult
+from sim.social.dynamics import Social
+from sim.store.create import imported_world, synthetic_world
+from sim.store.worldfile import check_target, open_world as open_world_file, save_world, world_info
+
+Progress = Callable[[str, float], None] | None
+
+#: What ``agora run --runs`` and ``agora sweep`` use when ``--max-ticks`` is not given.
+MAX_TICKS = 10_000
+
+
+def _whole(value: Any, what: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise BadParameterError(f"{what} must be a whole number of at least {least}, got {value!r}")
+    return value
+
+
+def _length(steps: int | None, max_ticks: int | None) -> tuple[int | None, int]:
+    """``steps`` and ``max_ticks`` checked as ``--steps`` and ``--max-ticks`` are."""
+    if steps is not None:
+        _whole(steps, "steps", 1)
+        if max_ticks is not None:
+            raise BadParameterError("max_ticks limits runs until done: with steps=N every run takes exactly N ticks")
+    if max_ticks is not None:
+        _whole(max_ticks, "max_ticks", 1)
+    return steps, MAX_TICKS if max_ticks is None else max_ticks
+
+
+def _topics(topics: Iterable[str] | str) -> list[str]:
+    listed = [topics] if isinstance(topics, str) else list(topics)
+    if not all(isinstance(t, str) for t in listed):
+        raise BadParameterError("topics must be a list of topic names (strings)")
+    return listed
+
+
+class WorldFile:
+    """A world file to experiment on: ``ensemble``, ``sweep`` and a live ``simulation``.
+
+    Ensembles and sweeps start from the world as saved and never modify the file; a live simulation
+    changes it (it is checkpointed as it runs, as ``agora serve`` and the TUI do).
+
+    Args:
+        path: the world file. plugins: user plugin folders (``--plugins DIR``); the world's own
+            ``<world>.plugins/`` folder is loaded when named here or trusted (``agora plugins trust``).
+    """
+
+    def __init__(self, path: str, *, plugins: Iterable[str] = ()) -> None:
+        self.path = os.fspath(path)
+        self.plugins = [os.fspath(p) for p in plugins]
+        self._info = world_info(self.path)  # a missing, foreign or damaged file is one sentence now
+
+    def __repr__(self) -> str:
+        return f"WorldFile({self.path!r}: {self.agents:,} agents, {self.edges:,} edges, tick {self.tick})"
+
+    def info(self) -> dict[str, Any]:
+        """What ``agora info WORLD --json`` prints (read again from the file)."""
+        self._info = world_info(self.path)
+        return dict(self._info)
+
+    @property
+    def name(self) -> str:
+        return self._info["name"]
+
+    @property
+    def agents(self) -> int:
+        return self._info["agents"]
+
+    @property
+    def edges(self) -> int:
+        return self._info["edges"]
+
+    @property
+    def tick(self) -> int:
+        return self.info()["tick"]
+
+    # -- ensembles ---------------------------------------------------------------------------------------
+    def ensemble(self, *, model: str = "ic", params: Mapping[str, Any] | None = None, seeds: str = "random:10",
+                 runs: int = 10, seed: int = 0, steps: int | None = None, max_ticks: int | None = None,
+                 text: str = "ensemble", topics: Iterable[str] = (), social: Mapping[str, Any] | None = None,
+                 workers: int | None = None, plugin_budget: float | None = None, author: int | None = None,
+                 priority: int = 0, progress: Progress = None) -> EnsembleResult:
+        """Run one cascade ``runs`` times (run r with session seed ``seed + r``), as
+        ``agora run WORLD --inject TEXT --runs R --until-done`` (or ``--steps N``) does; the file is not modified.
+
+        Args:
+            model, params: the propagation model and its parameters (values typed or as text).
+            seeds: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K`` or ``file:PATH``.
+            steps: run each cascade exactly this many ticks; None runs each until it ends (at most
+                ``max_ticks``, default 10,000).
+            text, topics: the injected message. social: living-network settings for these runs (the keys of
+                ``agora social WORLD``: ``recommender``, ``feed_size``, ``recommender_params``, ...).
+            workers: processes the runs are spread over (None: one per CPU; 1: this process); a run's result is
+                the same whichever process runs it.
+            progress: called with ``(what, fraction)`` as the runs go.
+
+        Returns:
+            An :class:`EnsembleResult`; its ``to_dict()`` is what ``agora run ... --json`` prints.
+
+        Raises:
+            BadParameterError: a bad model, parameter, seed selection, setting or option.
+            BadFileError: the world file or a plugin folder cannot be read.
+        """
+        return run_sync(self.aensemble(model=model, params=params, seeds=seeds, runs=runs, seed=seed, steps=steps,
+                                       max_ticks=max_ticks, text=text, topics=topics, social=social, workers=workers,
+                                       plugin_budget=plugin_budget, author=author, priority=priority, progress=progress))
+
+    async def aensemble(self, *, model: str = "ic", params: Mapping[str, Any] | None = None, seeds: str = "random:10",
+                        runs: int = 10, seed: int = 0, steps: int | None = None, max_ticks: int | None = None,
+                        text: str = "ensemble", topics: Iterable[str] = (), social: Mapping[str, Any] | None = None,
+                        workers: int | None = None, plugin_budget: float | None = None, author: int | None = None,
+                        priority: int = 0, progress: Progress = None) -> EnsembleResult:
+        """:meth:`ensemble` as a coroutine."""
+        _whole(runs, "runs", 1)
+        if workers is not None:
+            _whole(workers, "workers", 1)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise BadParameterError(f"seed must be a whole number, got {seed!r}")
+        if not isinstance(text, str):
+            raise BadParameterError(f"text must be a string, got {type(text).__name__}")
+        steps, limit = _length(steps, max_ticks)
+        registry = plugin_registry(self.path, self.plugins)
+        world = await open_world_file(self.path)
+        changes = dict(social or {})
+        if changes:  # validated before anything runs, as agora run does
+            check_social_params(Social(world, registry).configure(**changes), changes)
+        result = await run_cascades(
+            world, registry=registry, text=text, topics=_topics(topics), seeds=seeds, model=model,
+            params=dict(params or {}), runs=runs, seed=seed, steps=steps, until_done=steps is None, max_ticks=limit,
+            priority=priority, writer=None, progress=progress, social=changes, author=author,
+            plugin_budget=plugin_budget, workers=workers,
+        )
+        return EnsembleResult.from_dict(result, source=self.path)
+
+    # -- sweeps ----------------------------------------------------------------------------------------------
+    def sweep(self, grid: Mapping[str, Any] | None = None, *, model: str | None = None,
+              params: Mapping[str, Any] | None = None, runs: int = 10, seeds: str = "random:10", seed: int = 0,
+              steps: int | None = None, max_ticks: int | None = None, text: str = "sweep", topics: Iterable[str] = (),
+              social: Mapping[str, Any] | None = None, workers: int | None = None, ray: str | None = None,
+              progress: Progress = None) -> SweepResult:
+        """Run every combination of ``grid`` ``runs`` times, as ``agora sweep`` does; the file is not modified.
+
+        Args:
+            grid: swept names and their values, in order: a model parameter (``{"p": [0.01, 0.05]}``), ``model``,
+                ``recommender`` or ``friend_recommender``; combinations are the product, the first key slowest.
+            model: the model when ``model`` is not a grid key (default ic). params: fixed parameters;
+                ``"sir.beta"`` for a parameter of one swept model.
+            runs: runs per combination; run r uses session seed ``seed + r`` and the same seed agents in every
+                combination (common random numbers: see :meth:`SweepResult.paired`).
+            workers: processes (None: one per CPU; 1: this process). ray: a Ray address or ``"auto"``.
+            Others: as :meth:`ensemble`.
+
+        Returns:
+            A :class:`SweepResult`; its ``to_dict()`` is what ``agora sweep ... --json`` prints.
+
+        Raises:
+            BadParameterError: a bad grid, model, parameter, seed selection or option.
+            BadFileError: the world file or a plugin folder cannot be read.
+        """
+        return run_sync(self.asweep(grid, model=model, params=params, runs=runs, seeds=seeds, seed=seed, steps=steps,
+                                    max_ticks=max_ticks, text=text, topics=topics, social=social, workers=workers,
+                                    ray=ray, progress=progress))
+
+    async def asweep(self, grid: Mapping[str, Any] | None = None, *, model: str | None = None,
+                     params: Mapping[str, Any] | None = None, runs: int = 10, seeds: str = "random:10", seed: int = 0,
+                     steps: int | None = None, max_ticks: int | None = None, text: str = "sweep",
+                     topics: Iterable[str] = (), social: Mapping[str, Any] | None = None, workers: int | None = None,
+                     ray: str | None = None, progress: Progress = None) -> SweepResult:
+        """:meth:`sweep` as a coroutine."""
+        _whole(runs, "runs", 1)
+        if workers is not None:
+            _whole(workers, "workers", 1)
+            if ray not in (None, "auto", "local"):
+                raise BadParameterError("workers sizes the local pool or a local Ray cluster (ray='auto'), and a Ray "
+                                        "cluster at an address brings its own CPUs: drop workers")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise BadParameterError(f"seed must be a whole number, got {seed!r}")
+        steps, limit = _length(steps, max_ticks)
+        result = await run_sweep(
+            self.path, model=model, grid=grid_from_mapping(grid or {}),
+            params={str(k): grid_text(v) for k, v in (params or {}).items()}, runs=runs, seeds=seeds, seed=seed,
+            steps=steps, max_ticks=limit, text=text, topics=_topics(topics), plugin_dirs=self.plugins,
+            workers=workers, ray=ray, progress=progress, social=dict(social or {}), series=True,
+        )
+        records = series_records(result)  # out of the report, as agora sweep --series leaves it
+        return SweepResult.from_dict(result, records, source=self.path)
+
+    # -- a live world ----------------------------------------------------------------------------------------
+    def simulation(self, *, social: Mapping[str, Any] | None = None, plugin_budget: float | None = None,
+                   checkpoint_every: int | None = 50, snapshots: str | None = None) -> Simulation:
+        """The world, live: inject, step, run, pause, save and load, as ``agora serve`` and the TUI do.
+        It changes the file (checkpointed every ``checkpoint_every`` ticks and on close). Close it, or use
+        it as a context manager."""
+        return Simulation(self.path, plugins=self.plugins, social=social, plugin_budget=plugin_budget,
+                          checkpoint_every=checkpoint_every, snapshots=snapshots)
+
+
+# -- opening and making world files ---------------------------------------------------------------------
+def open_world(path: str, *, plugins: Iterable[str] = ()) -> WorldFile:
+    """The world file at ``path``.
+
+    Raises:
+        BadFileError: missing, foreign, damaged or of another format version.
+    """
+    return WorldFile(path, plugins=plugins)
+
+
+def _configure(world: Any, minutes_per_tick: int, social: Mapping[str, Any] | None) -> None:
+    _whole(minutes_per_tick, "minutes_per_tick", 1)
+    world.config["minutes_per_tick"] = minutes_per_tick
+    if social:
+        world.config["social"] = Social(world, plugin_registry(None), {}).configure(**dict(social))
+
+
+def new_world(path: str, *, agents: int = 1000, graph: str = "community", avg_degree: float = 10.0,
+              communities: int | None = None, mixing: float | None = None, seed: int = 0, name: str | None = None,
+              minutes_per_tick: int = 10, social: Mapping[str, Any] | None = None, force: bool = False) -> WorldFile:
+    """Generate a synthetic world and save it at ``path``, as ``agora new PATH --agents N ...`` does.
+
+    Args:
+        graph: ``community`` (planted communities), ``sbm``, ``ba`` or ``er``; communities and mixing shape the
+            first two (mixing defaults to 0.2). seed: seed for everything random. name: default the file name.
+        social: the world's living-network settings. force: overwrite an existing file.
+
+    Raises:
+        BadParameterError: a bad size or option. TargetExistsError: ``path`` exists and ``force`` is false.
+        ResourceError: the machine cannot hold it.
+    """
+    if graph in ("ba", "er"):
+        for what, value in (("communities", communities), ("mixing", mixing)):
+            if value is not None:
+                raise BadParameterError(f"{what} applies to the community and sbm graphs, and {graph} plants no "
+                                        f"communities: drop {what}, or choose graph='community' or 'sbm'")
+    _whole(agents, "agents", 1)
+    check_target(path, force)
+    label = name or os.path.splitext(os.path.basename(path))[0]
+
+    async def make() -> None:
+        world = await asyncio.to_thread(synthetic_world, label, agents, graph=graph, avg_degree=float(avg_degree),
+                                        communities=communities, mixing=0.2 if mixing is None else float(mixing),
+                                        seed=seed)
+        _configure(world, minutes_per_tick, social)
+        await save_world(world, path, force=force)
+
+    run_sync(make())
+    return WorldFile(path)
+
+
+def import_edges(path: str, edges: str, *, directed: bool = False, seed: int = 0, name: str | None = None,
+                 minutes_per_tick: int = 10, social: Mapping[str, Any] | None = None,
+                 force: bool = False) -> WorldFile:
+    """Import an edge list (SNAP or CSV, optionally gzipped) as a world saved at ``path``, as
+    ``agora new PATH --edges FILE`` does; agent attributes are drawn from ``seed``.
+
+    Raises:
+        BadFileError: the edge file is missing, unreadable or malformed. TargetExistsError: ``path`` exists and
+            ``force`` is false. ResourceError: the machine cannot hold it.
+    """
+    check_target(path, force)
+    label = name or os.path.splitext(os.path.basename(path))[0]
+
+    async def make() -> None:
+        world = await asyncio.to_thread(imported_world, label, os.fspath(edges), directed=directed, seed=seed)
+        _configure(world, minutes_per_tick, social)
+        await save_world(world, path, force=force)
+
+    run_sync(make())
+    return WorldFile(path)
