@@ -11,7 +11,7 @@ from :mod:`sim.lab` on first use of one of its names::
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -27,12 +27,6 @@ _PUBLIC = {
 }
 
 __all__ = ["__version__", *_PUBLIC]
-
-if TYPE_CHECKING:
-    from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError, TargetExistsError
-    from sim.lab.live import ClosedError, Simulation
-    from sim.lab.results import Arm, EnsembleResult, Failure, Paired, Run, Series, SweepResult
-    from sim.lab.world import WorldFile, import_edges, new_world, open_world
 
 
 def __getattr__(name: str) -> Any:

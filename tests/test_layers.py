@@ -17,7 +17,7 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 #: Rank of each part of ``sim``: a part may import only parts of lower rank (and itself).
 RANK = {
     "sim.errors": 0, "sim.core": 1, "sim.plugin": 2, "sim.model": 3, "sim.store": 4,
-    "sim.social": 5, "sim.analysis": 5, "sim.llm": 5, "sim.engine": 6, "sim.bench": 7, "sim.api": 7, "sim.cli": 8,
+    "sim.social": 5, "sim.analysis": 5, "sim.llm": 5, "sim.engine": 6, "sim.bench": 7, "sim.api": 7, "sim.lab": 7, "sim.cli": 8,
     "sim.__main__": 9,
 }
 TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py", "plugin.py"}
