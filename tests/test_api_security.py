@@ -350,7 +350,7 @@ def test_text_that_is_not_unicode_is_refused_and_answers_are_always_json(server)
 
 # -- 8. never a 500 for bad input; a bug is a JSON 500 with its traceback in the log ----------------------
 BROKEN_HOST = '''
-from sim.engine import host
+from sim.engine import controller
 from sim.plugin import PropagationModel
 
 
@@ -358,7 +358,7 @@ async def broken(self, limit=None):
     raise ZeroDivisionError("a bug in the communities route")
 
 
-host.WorldHost.communities = broken  # a bug, planted for the test
+controller.WorldController.communities = broken  # a bug, planted for the test
 
 
 class Unused(PropagationModel):

@@ -1,4 +1,4 @@
-"""The API's routes: a Starlette application over a :class:`~sim.engine.host.WorldHost`.
+"""The API's routes: a Starlette application over the world controller (:class:`~sim.engine.controller.WorldController`).
 
 Every ``/api/v1`` route needs a bearer token (:mod:`sim.api.tokens`; a server always has one): a missing or
 wrong one is refused with 401, a read-only token that asks to change something with 403. Bodies and
@@ -44,7 +44,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from sim.api.tokens import WS_PROTOCOL, Token, Tokens
 from sim.core.net import is_loopback
 from sim.core.safe import shown
-from sim.engine.host import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldHost
+from sim.engine.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -145,7 +145,7 @@ class App:
         deadline: seconds a request may take before it answers 503.
     """
 
-    def __init__(self, host: WorldHost, tokens: Tokens, *, monitor: Any = None, allowed_hosts: Iterable[str] = (),
+    def __init__(self, host: WorldController, tokens: Tokens, *, monitor: Any = None, allowed_hosts: Iterable[str] = (),
                  port: int | None = None, deadline: float = DEADLINE) -> None:
         if not tokens:
             raise BadParameterError("the API needs a token: every server has one (agora serve makes one when none is given)")

@@ -1,6 +1,6 @@
 """``agora serve WORLD``: serve a world over HTTP (``sim.api``) until interrupted.
 
-The world runs on the same asyncio core the terminal UI uses (``sim.engine.host.WorldHost``); uvicorn
+The world runs on the same asyncio core the terminal UI uses (``sim.engine.controller.WorldController``); uvicorn
 serves the Starlette application on that loop. Ctrl-C or SIGTERM stop the server, checkpoint the world and
 close its file; ``kill -9`` loses at most the ticks since the last checkpoint (``--checkpoint-every``).
 
@@ -108,7 +108,7 @@ async def serve(args: argparse.Namespace) -> int:
     from sim.api.tokens import Tokens, generate_token_file, remove_token_file, token_file_for
     from sim.cli.llm import llm_overrides, refuse_unused_llm
     from sim.cli.main import _check_social_params, _social_changes
-    from sim.engine.host import WorldHost
+    from sim.engine.controller import WorldController
 
     tokens = Tokens.from_sources(args.token_file, args.read_token_file)
     if not tokens and not is_loopback(args.host):
@@ -124,7 +124,7 @@ async def serve(args: argparse.Namespace) -> int:
     generated = None
     try:
         changes = _social_changes(args)
-        host = await WorldHost.open(
+        host = await WorldController.open(
             args.world, plugin_dirs=args.plugins, social=changes or None, llm=llm_overrides(args) or None,
             plugin_budget=args.plugin_budget, snapshots=args.snapshots,
             checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,

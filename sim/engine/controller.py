@@ -1,19 +1,28 @@
-"""A world kept live for a front end other than the terminal UI (the HTTP API of ``agora serve``).
+"""The one world controller: a live world that the terminal UI, the HTTP API and Python scripts drive.
 
-:class:`WorldHost` owns one :class:`~sim.engine.simulation.Simulation` on a world file, with the file's
-writer: a run loop that can be started and paused, stepping, periodic checkpoints (a crash loses at most
-the ticks since the last one), snapshots saved and loaded in a folder of its own, and the live events
-of the simulation fanned out to any number of listeners (:class:`EventHub`). Every call that changes the
-world is serialised by one lock and recorded in the world's audit log with the name of who asked.
+:class:`WorldController` owns one :class:`~sim.engine.simulation.Simulation` on a world file, with the
+file's writer, its LLM service and its social layer: a run loop that can be started, paced and paused,
+stepping, injection and cancellation, periodic checkpoints (a crash loses at most the ticks since the
+last one), snapshots saved and loaded (in a folder of its own, or from any path for the terminal UI),
+community detection, and the live events of the simulation fanned out to any number of listeners
+(:class:`EventHub`). Every call that changes the world is serialised by one lock and recorded in the
+world's audit log with the name of who asked. :meth:`WorldController.snapshot` is a frozen
+:class:`WorldSnapshot` of what screens show, built once per tick.
 
-A checkpoint that fails is never silent: :attr:`WorldHost.checkpoint_failure` holds its one sentence
-until a checkpoint succeeds again, a ``checkpoint_failed`` event goes out (and ``checkpoint_recovered``
-when it clears), every call that changes the world first tries the checkpoint again and is refused with
-:class:`CheckpointFailedError` while it still fails, and a background task tries again every
-``retry_seconds``. :attr:`WorldHost.disk_tick` is the tick the file really holds.
+The front ends differ only in their :class:`Policy`: a served world (:data:`SERVER`) checkpoints after
+every change, refuses changes while its file cannot be checkpointed and audits run, pause and step; the
+terminal UI (:data:`INTERACTIVE`) checkpoints periodically and lets its user go on.
+
+A checkpoint that fails is never silent: :attr:`WorldController.checkpoint_failure` holds its one
+sentence until a checkpoint succeeds again, a ``checkpoint_failed`` event goes out (and
+``checkpoint_recovered`` when it clears), the ``on_checkpoint`` callbacks are called, and a background
+task tries again every ``retry_seconds``; a served world refuses every change with
+:class:`CheckpointFailedError` while it still fails. :attr:`WorldController.disk_tick` is the tick the
+file really holds.
 
 Calls that the current state forbids (stepping while the world runs) raise :class:`StateError`; bad
-values raise :class:`~sim.errors.BadParameterError`; unknown ids :class:`NotFoundError`. Headless.
+values raise :class:`~sim.errors.BadParameterError`; unknown ids :class:`NotFoundError`. Headless: no
+front end is imported here.
 """
 
 from __future__ import annotations
@@ -28,7 +37,10 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from sim.core.events import (
     Event,
@@ -40,8 +52,17 @@ from sim.core.events import (
     TickCompleted,
 )
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
+from sim.analysis.structure import analyze, communities_line, store_analysis
+from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
-from sim.store.worldfile import load_warnings
+from sim.llm.config import LLMConfig
+from sim.llm.service import LLMService
+from sim.model.registry import Registry, tell_once, world_plugin_folders
+from sim.model.series import series_dict
+from sim.store.analysis_tables import read_communities, write_analysis
+from sim.store.snapshot import load_snapshot as read_snapshot_file, save_snapshot as write_snapshot_file
+from sim.store.worldfile import load_warnings, open_world, save_world
+from sim.store.writer import WorldWriter
 
 #: The figures of a tick's metrics that a tick event carries (the dashboard's).
 TICK_FIELDS = ("tick", "seconds", "online", "running", "queued", "completed", "failed", "attempts", "new_adoptions",
@@ -60,7 +81,7 @@ MAX_SEED_IDS = 100_000
 MAX_SNAPSHOT_BYTES = 8 * 2**30
 #: Seconds between two attempts at a checkpoint that failed (each call that changes the world tries too).
 RETRY_SECONDS = 10.0
-#: Sessions in one page of :meth:`WorldHost.sessions` unless asked otherwise, and the most one page holds.
+#: Sessions in one page of :meth:`WorldController.sessions` unless asked otherwise, and the most one page holds.
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -130,12 +151,82 @@ class EventHub:
             listener.put(event)
 
 
-class WorldHost:
+@dataclass(frozen=True)
+class Policy:
+    """How a front end wants its world kept (see the module docstring).
+
+    Attributes:
+        durable: checkpoint after every change (step, pause, save) and refuse changes while the file
+            cannot be checkpointed (a server: what a client was told is on disk); otherwise checkpoint
+            every ``checkpoint_every`` ticks or ``checkpoint_seconds`` and let the user go on.
+        audit_runs: record run, pause and step in the audit log (who started a served world matters;
+            a key pressed in the terminal UI is not a change of the world's settings).
+        refuse_failed_model: an injection whose model cannot be used is an error (HTTP 400); otherwise
+            its session fails like any other and says so on the event bus.
+        log_bugs: an unexpected checkpoint failure writes its traceback on stderr (a server's log; the
+            terminal UI owns the terminal and shows the sentence instead).
+    """
+
+    durable: bool = True
+    audit_runs: bool = True
+    refuse_failed_model: bool = True
+    log_bugs: bool = True
+
+
+#: A world served over HTTP (``agora serve``), and driven from Python.
+SERVER = Policy()
+#: A world in the terminal UI.
+INTERACTIVE = Policy(durable=False, audit_runs=False, refuse_failed_model=False, log_bugs=False)
+
+
+@dataclass(frozen=True)
+class WorldSnapshot:
+    """What screens show of a live world, as of its latest tick (:meth:`WorldController.snapshot`).
+
+    Session figures are those of the world's sessions now; ``tick_metrics`` are the metrics of the world's
+    latest tick, None when that tick did not run in this process (a world just opened or loaded); the
+    database figures are the writer's (zero without one)."""
+
+    name: str
+    tick: int
+    agents: int
+    edges: int
+    state: str  # "running", "pausing" (the run's tick under way ends first) or "paused"
+    running: bool
+    ticking: bool  # ticks are under way: the run goes (or its last tick is ending), or a step runs
+    ticks_per_second: float | None
+    sessions: dict[str, int]  # sessions by status
+    reached: int
+    graph_reached: int
+    feed_reached: int
+    reproduction_number: float
+    pending_graph_changes: int
+    messages: int
+    communities: int
+    tick_metrics: dict[str, Any] | None
+    db_queue: int = 0
+    db_backpressure: bool = False
+    db_backpressure_seconds: float = 0.0
+    db_rows_written: int = 0
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def running_sessions(self) -> int:
+        return self.sessions.get("running", 0)
+
+    @property
+    def queued_sessions(self) -> int:
+        return self.sessions.get("queued", 0)
+
+
+class WorldController:
     """See the module docstring. Use :meth:`open`; call :meth:`close` at the end."""
 
     def __init__(self, sim: Any, *, snapshots: str, checkpoint_every: int | None = 50,
                  checkpoint_seconds: float | None = 60.0, retry_seconds: float = RETRY_SECONDS,
-                 max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES, max_messages: int = MAX_MESSAGES) -> None:
+                 max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES, max_messages: int = MAX_MESSAGES,
+                 policy: Policy = SERVER) -> None:
         self.sim = sim
         self.snapshots = os.path.abspath(snapshots)
         self.checkpoint_every = checkpoint_every
@@ -143,66 +234,81 @@ class WorldHost:
         self.retry_seconds = retry_seconds
         self.max_snapshot_bytes = max_snapshot_bytes
         self.max_messages = max_messages
+        self.policy = policy
         self.events = EventHub()
         #: Called with the new simulation when a loaded snapshot replaces the world (a metrics monitor).
-        self.on_replace: list[Any] = []
+        self.on_replace: list[Callable[[Any], None]] = []
         #: Called with (the failure's sentence or None, the tick the file holds) when a checkpoint fails
         #: after one that succeeded, and when one succeeds after a failure (stderr, a metrics monitor).
         self.on_checkpoint: list[Callable[[str | None, int], None]] = []
         #: The one sentence of the last checkpoint when it failed; None once one succeeds.
         self.checkpoint_failure: str | None = None
-        #: Checkpoints that failed since the server started.
+        #: Called with the exception when the run loop stops on an unexpected error (a bug).
+        self.on_error: list[Callable[[BaseException], None]] = []
+        #: Checkpoints that failed since the world was opened.
         self.checkpoint_failures = 0
         #: Serialises every call that changes the world (one caller at a time).
         self.lock = asyncio.Lock()
+        #: Steps under way (:meth:`step`).
+        self.stepping = 0
         self._loop_task: asyncio.Task | None = None
         self._retry_task: asyncio.Task | None = None
         self._ticks_per_second: float | None = None
         self._checkpointed = (sim.world.tick, time.monotonic())
+        self._snapshot: tuple[tuple, WorldSnapshot] | None = None
+        self._ticks_seen = 0
+        self._closed = False
+        self._version = 0  # bumped by every change a snapshot shows that is not a tick
         self._subscribe(sim)
 
     @classmethod
-    async def open(cls, path: str, *, plugin_dirs: list[str] | tuple[str, ...] = (), social: dict[str, Any] | None = None,
-                   llm: dict[str, Any] | None = None, plugin_budget: float | None = None, snapshots: str | None = None,
+    async def open(cls, path: str | None, *, plugin_dirs: list[str] | tuple[str, ...] = (),
+                   social: dict[str, Any] | None = None, llm: dict[str, Any] | None = None,
+                   plugin_budget: float | None = None, snapshots: str | None = None,
                    checkpoint_every: int | None = 50, checkpoint_seconds: float | None = 60.0,
                    check_llm: Any = None, retry_seconds: float = RETRY_SECONDS,
-                   max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES, max_messages: int = MAX_MESSAGES) -> "WorldHost":
+                   max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES, max_messages: int = MAX_MESSAGES,
+                   policy: Policy = SERVER, world: Any = None, writer: bool = True,
+                   tell: Callable[[str | None], None] = tell_once) -> "WorldController":
         """Open the world file at ``path`` with its writer (recovering it after a crash) and a simulation.
 
-        ``social`` and ``llm`` override the world's living-network and LLM settings while it is served;
+        ``social`` and ``llm`` override the world's living-network and LLM settings while it is open;
         ``check_llm`` is handed the resolved LLM configuration before anything starts (the command refuses
-        settings that would have no effect there).
+        settings that would have no effect there). ``world``: a world already in memory to drive instead
+        of opening ``path`` (its own path is used; ``writer=False``: no world file is written). ``tell``
+        is given the notice about the plugin folder beside the world when it is not loaded (stderr by
+        default; the terminal UI shows it).
 
         Raises:
             BadFileError: the world file cannot be opened; BadParameterError: bad settings.
         """
-        from sim.engine.simulation import Simulation
-        from sim.llm.config import LLMConfig
-        from sim.llm.service import LLMService
-        from sim.model.registry import Registry, tell_once, world_plugin_folders
-        from sim.store.worldfile import open_world
-        from sim.store.writer import WorldWriter
-
-        world = await open_world(path)
+        if world is None:
+            if path is None:
+                raise BadParameterError("no world to open: give a world file")
+            world = await open_world(path)
+        path = world.path or path
+        config = LLMConfig.resolve(world.config.get("llm"), llm)
         if check_llm is not None:
-            check_llm(LLMConfig.resolve(world.config.get("llm"), llm))
+            check_llm(config)
         # The plugin folder beside the world is code: loaded only when named or trusted, as by every command.
         extra, notice = world_plugin_folders(path, list(plugin_dirs))
-        tell_once(notice)
+        tell(notice)
         registry = Registry(list(plugin_dirs) + extra)
-        writer = await WorldWriter(path).start()
+        world_writer = await WorldWriter(path).start() if writer and path else None
         try:
-            sim = Simulation(world, registry=registry, writer=writer, plugin_budget=plugin_budget,
-                             llm=LLMService(world, LLMConfig.resolve(world.config.get("llm"), llm)))
+            sim = Simulation(world, registry=registry, writer=world_writer, plugin_budget=plugin_budget,
+                             llm=LLMService(world, config))
             registry.bus = sim.bus
             if social:
                 sim.social.configure(**social)
         except BaseException:
-            await writer.close()
+            if world_writer is not None:
+                await world_writer.close()
             raise
-        folder = snapshots or os.path.dirname(os.path.abspath(path))
+        folder = snapshots or os.path.dirname(os.path.abspath(path or "."))
         return cls(sim, snapshots=folder, checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
-                   retry_seconds=retry_seconds, max_snapshot_bytes=max_snapshot_bytes, max_messages=max_messages)
+                   retry_seconds=retry_seconds, max_snapshot_bytes=max_snapshot_bytes, max_messages=max_messages,
+                   policy=policy)
 
     # -- the state -----------------------------------------------------------------------------------
     @property
@@ -218,11 +324,75 @@ class WorldHost:
     def state(self) -> str:
         return "running" if self.running else "paused"
 
+    @property
+    def writer(self) -> Any:
+        """The world file's writer (None for a world without a file)."""
+        return self.sim.writer
+
+    @property
+    def registry(self) -> Registry:
+        return self.sim.registry
+
+    @property
+    def loop_alive(self) -> bool:
+        """Whether the run loop exists (running, or paused and waiting to resume)."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    @property
+    def ticking(self) -> bool:
+        """Whether ticks are under way: the run goes (or its last tick is ending after a pause), or a step runs."""
+        return self.running or self.sim.pausing or self.stepping > 0
+
+    @property
+    def ticks_per_second(self) -> float | None:
+        """The pace of the run loop (None: as fast as possible)."""
+        return self._ticks_per_second
+
+    def set_pace(self, ticks_per_second: float | None) -> None:
+        """Pace the run loop (from its next tick); None or 0: as fast as possible. Not audited: no world changes."""
+        self._ticks_per_second = float(ticks_per_second) if ticks_per_second else None
+
+    def snapshot(self) -> WorldSnapshot:
+        """What screens show, as a frozen :class:`WorldSnapshot`: built once per tick (and again when a
+        session, the state or the writer's figures change), so any number of screens may ask."""
+        world, sim, writer = self.world, self.sim, self.sim.writer
+        sessions = world.sessions
+        state = "running" if self.running else ("pausing" if sim.pausing else "paused")
+        key = (id(world), world.tick, self._ticks_seen, self._version, len(sessions), state, self.stepping, self._ticks_per_second,
+               self.checkpoint_failure, sim.dirty,
+               (writer.queue_rows, writer.backpressure, writer.rows_written) if writer is not None else None)
+        cached = self._snapshot
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        by_status: dict[str, int] = {}
+        for s in sessions:
+            by_status[s.status] = by_status.get(s.status, 0) + 1
+        running = [s for s in sessions if s.status == "running"]
+        last = sim.metrics[-1] if sim.metrics else None
+        snap = WorldSnapshot(
+            name=world.name, tick=world.tick, agents=world.n, edges=world.num_edges, state=state,
+            running=self.running, ticking=self.ticking, ticks_per_second=self._ticks_per_second,
+            sessions=by_status, reached=sum(int(s.reached) for s in sessions),
+            graph_reached=sum(int(s.graph_reached) for s in sessions),
+            feed_reached=sum(int(s.feed_reached) for s in sessions),
+            reproduction_number=float(np.mean([s.reproduction_number for s in running])) if running else 0.0,
+            pending_graph_changes=int(world.delta.pending), messages=len(world.messages),
+            communities=int(world.num_communities),
+            tick_metrics=last if last is not None and last.get("tick") == world.tick - 1 else None,
+            db_queue=int(writer.queue_rows) if writer is not None else 0,
+            db_backpressure=bool(writer.backpressure) if writer is not None else False,
+            db_backpressure_seconds=float(writer.backpressure_seconds) if writer is not None else 0.0,
+            db_rows_written=int(writer.rows_written) if writer is not None else 0,
+            checkpoint=self.checkpoint_state(), warnings=tuple(load_warnings(world)))
+        self._snapshot = (key, snap)
+        return snap
+
     def _subscribe(self, sim: Any) -> None:
         sim.bus.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, TickCompleted):
+            self._ticks_seen += 1
             m = event.metrics
             sessions = [{"id": s.id, "status": s.status, "reached": int(s.reached),
                          "new": int(s.new_per_tick[-1]) if s.new_per_tick else 0}
@@ -250,8 +420,11 @@ class WorldHost:
                                  "traceback": plugin_traceback(event.traceback), "switched_off": True,
                                  "tick": event.tick})
 
-    def audit(self, action: str, details: dict[str, Any], actor: str | None) -> None:
-        self.sim.writer.submit_audit(action, {**details, **({"by": actor} if actor else {})})
+    def audit(self, action: str, details: dict[str, Any], actor: str | None = None) -> None:
+        """Append a user action to the world's audit log (through the writer, after queued work; a world
+        without a file keeps none)."""
+        if self.sim.writer is not None:
+            self.sim.writer.submit_audit(action, {**details, **({"by": actor} if actor else {})})
 
     # -- running -----------------------------------------------------------------------------------------
     async def _run_loop(self) -> None:
@@ -264,8 +437,10 @@ class WorldHost:
                     break
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a bug: said on the stream; the world stays served, paused
+        except Exception as exc:  # noqa: BLE001 - a bug: said on the stream; the world stays open, paused
             self.events.publish({"type": "error", "error": f"{type(exc).__name__}: {exc}"})
+            for callback in self.on_error:
+                callback(exc)
 
     async def _periodic_checkpoint(self) -> None:
         tick, at = self._checkpointed
@@ -305,13 +480,16 @@ class WorldHost:
         path = os.path.basename(str(getattr(self.sim.writer, "path", "") or self.world.path or "the world file"))
         if isinstance(exc, AgoraError):
             sentence = one_line(str(exc)) or type(exc).__name__
-        else:  # a bug: the traceback goes to the server's log, the sentence to everyone
+        elif self.policy.log_bugs:  # a bug: the traceback goes to the server's log, the sentence to everyone
             sentence = (f"the world file {path!r} could not be checkpointed ({type(exc).__name__}: "
                         f"{(one_line(str(exc)) or '')[:200]}): it keeps its last checkpoint (tick {self.disk_tick}); "
                         "see the server's log")
             sys.stderr.write("agora: a checkpoint failed with an unexpected error:\n"
                              + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
             sys.stderr.flush()
+        else:  # the terminal UI owns the terminal: the sentence says what failed
+            sentence = (f"the world file could not be checkpointed ({type(exc).__name__}: "
+                        f"{(one_line(str(exc)) or '')[:200]}): it keeps its last checkpoint (tick {self.disk_tick})")
         first = self.checkpoint_failure is None
         self.checkpoint_failures += 1
         self.checkpoint_failure = sentence
@@ -352,7 +530,7 @@ class WorldHost:
         Raises:
             CheckpointFailedError: the checkpoint still fails.
         """
-        if self.checkpoint_failure is not None:
+        if self.checkpoint_failure is not None and self.policy.durable:
             await self.checkpoint()
 
     async def run(self, ticks_per_second: float | None = None, *, actor: str | None = None) -> dict[str, Any]:
@@ -371,8 +549,9 @@ class WorldHost:
             self.sim.resume()
             if self._loop_task is None or self._loop_task.done():
                 self.sim._stop = False
-                self._loop_task = asyncio.create_task(self._run_loop(), name="agora-serve-run")
-            self.audit("run", {"tick": self.world.tick, "ticks_per_second": self._ticks_per_second}, actor)
+                self._loop_task = asyncio.create_task(self._run_loop(), name="agora-run")
+            if self.policy.audit_runs:
+                self.audit("run", {"tick": self.world.tick, "ticks_per_second": self._ticks_per_second}, actor)
             self.events.publish({"type": "state", "state": "running", "tick": self.world.tick})
             return {"state": "running", "tick": self.world.tick, "ticks_per_second": self._ticks_per_second}
 
@@ -382,24 +561,29 @@ class WorldHost:
         Raises:
             CheckpointFailedError: the world is paused, but its file could not be checkpointed.
         """
+        was = self.running
+        self.sim.pause()  # at once: a screen says "pausing" while the tick under way ends
         async with self.lock:
-            was = self.running
-            self.sim.pause()
             async with self.sim.lock:  # the tick under way ends first
                 pass
             if was:
-                self.audit("pause", {"tick": self.world.tick}, actor)
+                if self.policy.audit_runs:
+                    self.audit("pause", {"tick": self.world.tick}, actor)
                 self.events.publish({"type": "state", "state": "paused", "tick": self.world.tick})
-            if was or self.checkpoint_failure is not None:
+            if self.policy.durable and (was or self.checkpoint_failure is not None):
                 await self._checkpoint_after(f"the world is paused at tick {self.world.tick}")
             return {"state": "paused", "tick": self.world.tick}
 
-    async def _checkpoint_after(self, done: str) -> None:
-        """Checkpoint after a change that is done whatever happens to the checkpoint.
+    async def _checkpoint_after(self, done: str, *, always: bool = False) -> None:
+        """Checkpoint after a change that is done whatever happens to the checkpoint (a world that is not
+        ``durable``: only when ``always``, else when one is due).
 
         Raises:
             CheckpointFailedError: ``done``, but the checkpoint failed (one sentence saying both).
         """
+        if not (self.policy.durable or always):
+            await self._periodic_checkpoint()
+            return
         try:
             await self.checkpoint()
         except CheckpointFailedError as exc:
@@ -413,15 +597,23 @@ class WorldHost:
         """
         if isinstance(ticks, bool) or not isinstance(ticks, int) or not 1 <= ticks <= 10_000:
             raise BadParameterError(f"ticks {ticks!r} is invalid: give a whole number from 1 to 10,000")
-        async with self.lock:
-            if self.running:
-                raise StateError("the world is running: pause it first (POST /api/v1/pause), then step")
-            await self._require_checkpoint()
-            for _ in range(ticks):
-                await self.sim.step()
-            self.audit("step", {"ticks": ticks, "tick": self.world.tick}, actor)
-            await self._checkpoint_after(f"the world stepped to tick {self.world.tick}")
-            return {"tick": self.world.tick, "state": self.state}
+        self.stepping += 1
+        try:
+            async with self.lock:
+                if self.running:
+                    raise StateError("the world is running: pause it first (POST /api/v1/pause), then step")
+                await self._require_checkpoint()
+                for _ in range(ticks):
+                    await self.sim.step()
+                    if not self.policy.durable:
+                        await self._periodic_checkpoint()
+                if self.policy.audit_runs:
+                    self.audit("step", {"ticks": ticks, "tick": self.world.tick}, actor)
+                if self.policy.durable:
+                    await self._checkpoint_after(f"the world stepped to tick {self.world.tick}")
+                return {"tick": self.world.tick, "state": self.state}
+        finally:
+            self.stepping -= 1
 
     async def stop(self) -> None:
         """End the run loop (at the end of serving): no tick is under way when it returns."""
@@ -435,8 +627,23 @@ class WorldHost:
 
     # -- messages --------------------------------------------------------------------------------------
     async def inject(self, *, text: Any, model: Any = "ic", params: Any = None, seeds: Any = "random:10", topics: Any = (),
-                     author: Any = None, priority: Any = 0, actor: str | None = None) -> Any:
-        """Inject a message (see :meth:`Simulation.inject`); returns its session.
+                     author: Any = None, priority: Any = 0, recommender: Any = None, actor: str | None = None) -> Any:
+        """Inject a message (see :meth:`Simulation.inject`) once no other call is changing the world;
+        returns its session. The checks and the injection are :meth:`inject_now`'s.
+
+        Raises:
+            see :meth:`inject_now`; CheckpointFailedError: the last checkpoint failed and still does (a
+            ``durable`` world).
+        """
+        async with self.lock:
+            await self._require_checkpoint()
+            return self.inject_now(text=text, model=model, params=params, seeds=seeds, topics=topics, author=author,
+                                   priority=priority, recommender=recommender, actor=actor)
+
+    def inject_now(self, *, text: Any, model: Any = "ic", params: Any = None, seeds: Any = "random:10", topics: Any = (),
+                   author: Any = None, priority: Any = 0, recommender: Any = None, actor: str | None = None) -> Any:
+        """Inject a message at once, between two ticks or while one runs (the terminal UI's form: the
+        session is queued when this returns); returns its session.
 
         ``seeds`` is ``ids:a,b,c``, ``random:K``, ``top:K``, ``community:C:K`` or a list of original agent
         ids (at most :data:`MAX_SEED_IDS`); never ``file:``, which would name a path on the server. The text
@@ -445,7 +652,6 @@ class WorldHost:
         Raises:
             BadParameterError: any value of the wrong type or out of range, in one sentence.
             StateError: the world holds ``max_messages`` messages already.
-            CheckpointFailedError: the last checkpoint failed and still does.
         """
         def typed(value: Any, kind: type | tuple[type, ...], what: str, example: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, kind):
@@ -465,15 +671,26 @@ class WorldHost:
         if author is not None:
             typed(author, int, "author", "an agent's original id (a whole number)")
         priority = typed(priority if priority is not None else 0, int, "priority", "a whole number")
-        async with self.lock:
-            await self._require_checkpoint()
-            if len(self.world.messages) >= self.max_messages:
-                raise StateError(f"the world holds {len(self.world.messages):,} messages, the most this server allows "
-                                 f"({self.max_messages:,}, --max-messages): serve it with a higher bound to inject more")
-            session = self.sim.inject(text, topics=topics, author=author, seeds=seeds, model=model, params=params,
-                                      priority=priority, actor=actor)
-        if session.status == "failed":
+        if recommender is not None:
+            typed(recommender, str, "recommender", "a content recommender's name")
+        if len(self.world.messages) >= self.max_messages:
+            raise StateError(f"the world holds {len(self.world.messages):,} messages, the most this server allows "
+                             f"({self.max_messages:,}, --max-messages): serve it with a higher bound to inject more")
+        session = self.sim.inject(text, topics=topics, author=author, seeds=seeds, model=model, params=params,
+                                  priority=priority, actor=actor, **({"recommender": recommender} if recommender else {}))
+        self._version += 1
+        if session.status == "failed" and self.policy.refuse_failed_model:
             raise BadParameterError(f"model {model!r} could not be used: {session.error}")
+        return session
+
+    def cancel(self, session_id: int, *, actor: str | None = None) -> Any:
+        """Cancel a queued or running session (recorded in the audit log by the simulation); returns it.
+
+        Raises:
+            AgoraError: no such session, or one that has ended.
+        """
+        session = self.sim.cancel(session_id, actor=actor)
+        self._version += 1
         return session
 
     @staticmethod
@@ -530,8 +747,6 @@ class WorldHost:
         Raises:
             NotFoundError: no such session.
         """
-        from sim.model.series import series_dict
-
         try:
             sid = int(session_id)
         except (TypeError, ValueError):
@@ -573,10 +788,77 @@ class WorldHost:
         return out
 
     async def communities(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """The communities table of the last analysis (empty before one)."""
-        from sim.store.analysis_tables import read_communities
-
+        """The communities table of the last analysis (empty before one, and for a world without a file)."""
+        if self.sim.writer is None:
+            return []
         return await self.sim.writer.call(lambda db: read_communities(db, limit=limit))
+
+    # -- analysis and settings -----------------------------------------------------------------------
+    async def analyse(self, *, actor: str | None = None) -> dict[str, Any]:
+        """Detect communities (Leiden) and rank influence (PageRank) off the event loop, and keep them in
+        the world and its file. A detected community takes the id of the community most of its members
+        were in (the ids shown before stay). Audited.
+
+        Returns:
+            ``line`` (the communities in one line), ``ids`` (how they were numbered) and ``record`` (the
+            world's ``config["analysis"]["communities"]``).
+        """
+        world = self.world
+        result = await asyncio.to_thread(analyze, world)
+        async with self.lock:
+            if world is not self.world:
+                raise StateError("a snapshot replaced the world during the analysis: detect communities again")
+            async with self.sim.lock:
+                table = store_analysis(world, result, keep_ids=True)
+            if self.sim.writer is not None:
+                await self.sim.checkpoint()
+                await self.sim.writer.call(lambda db: write_analysis(db, world, table))
+            self._version += 1
+            return self._analysed(world.config["analysis"]["communities"])
+
+    def _analysed(self, rec: dict[str, Any]) -> dict[str, Any]:
+        self.audit("analysis", {"communities": rec["count"], "isolated": rec["isolated"], "kept_ids": rec["kept"]})
+        new = rec["count"] - rec["kept"]
+        if not rec["kept"] and not rec["first_new"]:
+            ids = "numbered by size (the world had no communities before)"
+        else:
+            ids = f"{rec['kept']:,} kept their ids" + (f", {new:,} new (ids from {rec['first_new']:,})" if new else "")
+        return {"line": communities_line(rec["count"], rec["modularity"], rec["isolated"]), "ids": ids, "record": rec}
+
+    async def configure_social(self, setting: str, value: Any, *, actor: str | None = None) -> tuple[Any, Any]:
+        """Change one setting of the living network (``recommender``, ``friend_recommender``, ...) between
+        two ticks, keep it in the world's settings and audit it. Returns the value before and after.
+
+        Raises:
+            AgoraError: a bad value (settings unchanged); any error of a plugin's constructor as it is.
+        """
+        social = self.sim.social
+        before = social.settings[setting]
+        async with self.sim.lock:  # never between a tick's feeds and its friend suggestions
+            social.configure(**{setting: value})
+        after = social.settings[setting]
+        self.world.config["social"] = {k: dict(v) if isinstance(v, dict) else v for k, v in social.settings.items()}
+        self.sim.dirty = True
+        self._version += 1
+        self.audit("social", {setting: after, "was": before}, actor)
+        return before, after
+
+    def reload_plugins(self, *, actor: str | None = None) -> list[Any]:
+        """Import the user's plugins again (no restart); returns the entries that failed to load. Audited."""
+        failures = self.sim.registry.reload()
+        self.audit("plugin_reload", {"failures": [f.name for f in failures]}, actor)
+        self._version += 1
+        return failures
+
+    async def interview(self, index: int, question: str, *, actor: str | None = None) -> Any:
+        """Ask agent ``index`` (an index, not an id) a question (the LLM, else the offline generator);
+        the interview is audited unless a snapshot replaced the world meanwhile."""
+        world, llm = self.world, self.sim.llm
+        result = await llm.interview(index, question)
+        if self.world is world:
+            self.audit("interview", {"agent": int(world.columns["ids"][index]), "question": question[:1000],
+                                     "source": result.source, "tick": world.tick}, actor)
+        return result
 
     # -- snapshots -----------------------------------------------------------------------------------------
     def _snapshot_path(self, name: Any) -> str:
@@ -616,8 +898,6 @@ class WorldHost:
             NotFoundError: no such snapshot. BadParameterError: a pipe, a device, a link out of the folder,
             a file too large. BadFileError: a damaged snapshot.
         """
-        from sim.store.snapshot import load_snapshot
-
         shown = os.path.basename(path)[:-5]
         folder = os.path.realpath(self.snapshots)
         real = os.path.realpath(path)
@@ -641,7 +921,7 @@ class WorldHost:
             pinned = f"/proc/self/fd/{fd}"
             source = pinned if os.path.exists(pinned) else real  # Linux: the very file checked above
             try:
-                return load_snapshot(source)
+                return read_snapshot_file(source)
             except (BadFileError, ResourceError) as exc:
                 message = str(exc).replace(repr(source), repr(shown)).replace(source, shown)
                 raise type(exc)(message) from None
@@ -649,37 +929,63 @@ class WorldHost:
             os.close(fd)
 
     async def save_snapshot(self, name: Any, *, actor: str | None = None) -> dict[str, Any]:
-        """Save the world as snapshot ``name`` (replacing one of that name).
+        """Save the world as snapshot ``name`` in the snapshot folder (replacing one of that name).
 
         Raises:
             BadParameterError: a bad name. ResourceError: the disk is full (nothing replaced).
         """
-        from sim.store.snapshot import save_snapshot
-
         path = self._snapshot_path(name)
         os.makedirs(self.snapshots, exist_ok=True)
+        done = await self._save(path, os.path.basename(path), actor)
+        return {"name": os.path.basename(path)[:-5], "size_bytes": done["size_bytes"], "tick": done["tick"]}
+
+    async def save_snapshot_file(self, path: str, *, actor: str | None = None) -> dict[str, Any]:
+        """Save the world as a snapshot at ``path``, any file the user names (the terminal UI's save
+        screen); audited with the whole path.
+
+        Raises:
+            AgoraError: it could not be written (the previous file is intact). OSError: likewise.
+        """
+        return await self._save(path, path, actor)
+
+    async def _save(self, path: str, recorded: str, actor: str | None) -> dict[str, Any]:
         async with self.lock:
             await self._require_checkpoint()
             async with self.sim.lock:
-                size = await asyncio.to_thread(save_snapshot, self.world, path, force=True)
-            self.audit("save", {"snapshot": os.path.basename(path), "tick": self.world.tick, "size_bytes": size}, actor)
-            await self._checkpoint_after(f"snapshot {os.path.basename(path)[:-5]!r} is saved")
-        return {"name": os.path.basename(path)[:-5], "size_bytes": size, "tick": self.world.tick}
+                size = await asyncio.to_thread(write_snapshot_file, self.world, path, force=True)
+            self.audit("save", {"snapshot": recorded, "tick": self.world.tick, "size_bytes": size}, actor)
+            await self._checkpoint_after(f"snapshot {os.path.basename(path).removesuffix('.snap')!r} is saved",
+                                         always=True)
+        return {"path": path, "size_bytes": size, "tick": self.world.tick}
 
     async def load_snapshot(self, name: Any, *, actor: str | None = None) -> dict[str, Any]:
-        """Replace the world by snapshot ``name`` (its file rewritten; the run goes on if it was running).
+        """Replace the world by snapshot ``name`` of the snapshot folder (its file rewritten; the run goes
+        on if it was running).
 
         Raises:
             BadParameterError: a bad name. NotFoundError: no such snapshot. BadFileError: a damaged one
             (the world is left as it was).
         """
-        from sim.engine.simulation import Simulation
-        from sim.llm.service import LLMService
-        from sim.store.worldfile import save_world
-        from sim.store.writer import WorldWriter
-
         path = self._snapshot_path(name)
         new_world = await asyncio.to_thread(self._read_snapshot, path)  # checked whole before anything changes
+        await self._replace(new_world, os.path.basename(path), actor)
+        return {"name": os.path.basename(path)[:-5], "tick": new_world.tick, "state": self.state}
+
+    async def load_snapshot_file(self, path: str, *, actor: str | None = None) -> dict[str, Any]:
+        """Replace the world by the snapshot at ``path``, any file the user names (the terminal UI's load
+        screen); audited with the path as given.
+
+        Raises:
+            AgoraError: no such file, or a damaged one (the world is left as it was).
+        """
+        new_world = await asyncio.to_thread(read_snapshot_file, path)  # checked whole before anything changes
+        await self._replace(new_world, path, actor)
+        return {"path": path, "tick": new_world.tick, "state": self.state}
+
+    async def _replace(self, new_world: Any, recorded: str, actor: str | None) -> None:
+        """Make ``new_world`` the live world: the run loop stopped (no tick under way), the world file
+        rewritten with the new world (its audit log kept), a new writer and simulation on the same
+        plugins and LLM settings, ``on_replace`` told; the run goes on if it was running."""
         async with self.lock:
             await self._require_checkpoint()
             was_running = self.running
@@ -687,34 +993,43 @@ class WorldHost:
             await self.stop()
             old = self.sim
             world_path = old.world.path
-            new_world.name = old.world.name
+            writer = None
             async with old.lock:
-                await old.writer.close()
-                await save_world(new_world, world_path, force=True, keep_audit=True)
-            with contextlib.suppress(Exception):
+                if old.writer is not None:
+                    await old.writer.close()
+                if world_path:
+                    new_world.name = old.world.name
+                    await save_world(new_world, world_path, force=True, keep_audit=True)
+            with contextlib.suppress(Exception):  # closing half-dead LLM connections must not stop the load
                 await old.aclose()
-            writer = await WorldWriter(world_path).start()
+            if old.writer is not None:
+                writer = await WorldWriter(world_path).start()
             sim = Simulation(new_world, registry=old.registry, writer=writer, plugin_budget=old.plugins.budget,
                              llm=LLMService(new_world, old.llm.config))
             old.registry.bus = sim.bus
             self.sim = sim
             self._subscribe(sim)
+            self._version += 1
             for callback in self.on_replace:
                 callback(sim)
             self._checkpointed = (new_world.tick, time.monotonic())
-            self.audit("load", {"snapshot": os.path.basename(path), "tick": new_world.tick}, actor)
-            self.events.publish({"type": "load", "snapshot": os.path.basename(path)[:-5], "tick": new_world.tick})
+            self.audit("load", {"snapshot": recorded, "tick": new_world.tick}, actor)
+            self.events.publish({"type": "load", "snapshot": os.path.basename(recorded).removesuffix(".snap"),
+                                 "tick": new_world.tick})
         if was_running:
             await self.run(tps, actor=actor)
-        return {"name": os.path.basename(path)[:-5], "tick": new_world.tick, "state": self.state}
 
-    async def close(self) -> bool:
-        """Stop ticking, checkpoint, and close the world file's writer and the LLM connections.
+    async def close(self, *, save: bool = True) -> bool:
+        """Stop ticking, checkpoint (unless not ``save``: the file keeps its last checkpoint), and close
+        the world file's writer and the LLM connections.
 
         Returns:
-            Whether the final checkpoint succeeded; when it did not, :attr:`checkpoint_failure` says why
-            and :attr:`disk_tick` is the tick the file holds.
+            Whether the final checkpoint succeeded (True without ``save``); when it did not,
+            :attr:`checkpoint_failure` says why and :attr:`disk_tick` is the tick the file holds.
         """
+        if self._closed:
+            return self.checkpoint_failure is None
+        self._closed = True
         await self.stop()
         if self._retry_task is not None:
             self._retry_task.cancel()
@@ -722,11 +1037,13 @@ class WorldHost:
                 await self._retry_task
             self._retry_task = None
         saved = True
-        try:
-            await self.checkpoint()
-        except CheckpointFailedError:
-            saved = False
-        with contextlib.suppress(Exception):
+        if save:
+            try:
+                await self.checkpoint()
+            except CheckpointFailedError:
+                saved = False
+        with contextlib.suppress(Exception):  # closing half-dead LLM connections must not stop the end
             await self.sim.aclose()
-        await self.sim.writer.close()
+        if self.sim.writer is not None:
+            await self.sim.writer.close()
         return saved
