@@ -84,7 +84,7 @@ class Collaborative(ContentRecommender):
 
     def score(self, ctx):
         live = ctx.sessions
-        past = [s for s in ctx.world.sessions if s.state.size][-self.p["history"]:]
+        past = list(ctx.recent_sessions(self.p["history"]))
         live_ids = {s.id for s in live}
         past = [s for s in past if s.id not in live_ids]
         scores = np.zeros(ctx.shape)

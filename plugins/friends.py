@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import FriendRecommender, Param
-from sim.social import aggregate_pairs
+from sim.plugin import FriendContext, FriendRecommender, Param, aggregate_pairs
 
 _FANOUT = Param(int, 6, 1, 1000, "followees looked at per agent and per middle agent")
 

@@ -9,8 +9,8 @@ Each round:
 1. **Decisions that landed** since the last round are applied to the agents waiting in ``deciding``:
    ``repost`` → reposted, ``reply`` → replied, ``like`` → liked, ``ignore`` → back to susceptible (a later
    exposure may win it over). A reply or repost that came with text is posted under the agent's name.
-   A request that failed, fell back or came back malformed (see ``sim.llm.prompts`` for the strict
-   schema) gets the rule model's decision instead: reposted if the rule adopted the agent, else
+   A request that failed, fell back or came back malformed (``ctx.llm.parse_decision`` holds it to a
+   strict schema) gets the rule model's decision instead: reposted if the rule adopted the agent, else
    susceptible.
 2. **The rule model** (``rule``, ``viral`` by default; any model with the two states susceptible/adopted
    that transmits once) steps as usual on the session; its adoptions become reposts.
@@ -37,14 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import BadParameterError
-from sim.llm import prompts
-from sim.plugin import Param, PropagationModel, StepResult, union_agents
-from sim.core.world import world_rng
+from sim.plugin import BadParameterError, Param, PropagationModel, StepContext, StepResult, union_agents
 
 REPOSTED, REPLIED, LIKED, DECIDING = 1, 2, 3, 4
 _ACTION_STATE = {"repost": REPOSTED, "reply": REPLIED, "like": LIKED, "ignore": 0}
-#: The world generator stream of the random sample (``sim.core.world.world_rng``), apart from the session's own.
+#: The generator stream of the random sample (``ctx.stream_rng``), apart from the session's own.
 SAMPLE_STREAM = 11
 
 
@@ -95,10 +92,8 @@ class LLMDecisions(PropagationModel):
     # -- the rule model ---------------------------------------------------------------------------
     def _rule(self, ctx) -> PropagationModel:
         if self.rule is None:
-            if ctx.registry is None:
-                raise BadParameterError("the llm model needs the simulation's plugin registry to make its rule model")
             name = self.p["rule"]
-            cls = ctx.registry.model(name)
+            cls = ctx.model_class(name)
             if (cls is type(self) or len(cls.states) != 2 or tuple(cls.adopted_states) != (1,) or cls.transmit != "once"
                     or int(cls.seed_state) != 1 or not cls.progressive):
                 raise BadParameterError(f"rule model {name!r} cannot decide for the llm model: it needs the two states "
@@ -127,7 +122,7 @@ class LLMDecisions(PropagationModel):
         seen: list[str] = []
         if not memory.text and self.p["history"]:
             seen, _ = llm.memory(agent, skip_message=msg.get("id"), limit=self.p["history"])
-        messages = prompts.decision_prompt(
+        messages = llm.decision_prompt(
             ctx.world.persona(agent), llm.interests(agent), text,
             author=llm.name(msg.get("author")), sharer=llm.name(sharer), seen=seen, memory=memory.text,
         )
@@ -136,7 +131,7 @@ class LLMDecisions(PropagationModel):
         def landed(completion, a=agent):
             inbox.append((a, completion))
 
-        if llm.ask(messages, landed, parse=prompts.parse_decision, memory_tokens=memory.tokens):
+        if llm.ask(messages, landed, parse=llm.parse_decision, memory_tokens=memory.tokens):
             self.asked.add(agent)
             if memory.new:  # this round's exposures were taken before it remembered: what it is shown now
                 noted.append((agent, sharer))
@@ -163,8 +158,7 @@ class LLMDecisions(PropagationModel):
         if candidates.size <= k:
             return candidates
         if self.p["sample"] == "random":
-            s = ctx.session
-            rng = world_rng(ctx.world.seed, SAMPLE_STREAM, int(s.id), int(s.seed) & 0xFFFFFFFF, int(ctx.round))
+            rng = ctx.stream_rng(SAMPLE_STREAM)
             return np.sort(rng.choice(candidates, size=k, replace=False))
         infl = ctx.columns["influence"][candidates].astype(np.float64)
         order = np.lexsort((candidates, -infl))[:k]

@@ -81,7 +81,7 @@ def test_merges_in_a_row_compute_the_in_edge_map_when_read(read_between):
     one was read (``read_between``), else from the out arrays alone. Either way, after three merges in
     a row it is the map of the graph built from scratch, and reading the rest of the graph (or a
     read-only view of it) does not compute it."""
-    from sim.model.session import readonly_graph
+    from sim.model.views import readonly_graph
 
     world = synthetic_world("delta", 900, avg_degree=8, seed=7)
     g = world.graph

@@ -74,7 +74,7 @@ def _ids_file(path, world, agents) -> None:
 def test_a_seed_file_is_read_once_when_injected(world, tmp_path, monkeypatch):
     """The file is read at injection; when the session starts it is not read again (here: the file has
     changed by then, and reading it would fail)."""
-    import sim.model.session as session_module
+    import sim.model.seeds as seeds_module
 
     seeds_file = tmp_path / "seeds.txt"
     _ids_file(seeds_file, world, [3, 7, 11])
@@ -86,7 +86,7 @@ def test_a_seed_file_is_read_once_when_injected(world, tmp_path, monkeypatch):
     def no_reading(path):
         raise AssertionError(f"the seed file {path} was read again")
 
-    monkeypatch.setattr(session_module, "read_seed_file", no_reading)
+    monkeypatch.setattr(seeds_module, "read_seed_file", no_reading)
     asyncio.run(sim.step())
     assert s.status == "running"
     assert np.flatnonzero(s.adopted_at == s.started_tick).tolist() == [3, 7, 11]
@@ -99,7 +99,7 @@ def test_a_stored_queued_session_keeps_its_seed_ids_not_its_file(world, tmp_path
     would block whoever read it)."""
     import os
 
-    import sim.model.session as session_module
+    import sim.model.seeds as seeds_module
     from sim.store.snapshot import load_snapshot, save_snapshot
     from sim.store.worldfile import open_world, save_world
 
@@ -121,7 +121,7 @@ def test_a_stored_queued_session_keeps_its_seed_ids_not_its_file(world, tmp_path
     def no_reading(path):
         raise AssertionError(f"the seed file {path} was read again")
 
-    monkeypatch.setattr(session_module, "read_seed_file", no_reading)
+    monkeypatch.setattr(seeds_module, "read_seed_file", no_reading)
     (s,) = back.sessions
     assert s.status == "queued" and s.seed_agents.tolist() == [5, 9]
     asyncio.run(Simulation(back).step())

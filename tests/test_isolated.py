@@ -23,7 +23,7 @@ from sim.analysis import structure as A
 from sim.analysis.export import export_world
 from sim.core.world import build_world
 from sim.errors import BadParameterError
-from sim.model.session import SeedSpec
+from sim.model.seeds import SeedSpec
 from sim.store.create import imported_world, synthetic_world
 from sim.store.worldfile import open_world, save_world
 

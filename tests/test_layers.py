@@ -20,7 +20,7 @@ RANK = {
     "sim.social": 5, "sim.analysis": 5, "sim.llm": 5, "sim.engine": 6, "sim.bench": 7, "sim.api": 7, "sim.lab": 7, "sim.cli": 8,
     "sim.__main__": 9,
 }
-TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py", "plugin.py"}
+TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py"}
 
 
 def part_of(module: str) -> str | None:
@@ -88,7 +88,7 @@ def test_the_tree_is_the_architecture():
     top = {p.name for p in SIM.glob("*.py")}
     assert top <= TOP_LEVEL and len(top) <= 6, top
     packages = {f"sim.{p.name}" for p in SIM.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
-    assert packages == {k for k in RANK if k.count(".") == 1 and not k.endswith(("errors", "plugin", "__main__"))}
+    assert packages == {k for k in RANK if k.count(".") == 1 and not k.endswith(("errors", "__main__"))}
     assert len(packages) >= 5
     doc = (SIM.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     for package in packages:

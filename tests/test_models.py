@@ -36,7 +36,8 @@ import pytest
 from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
-from sim.model.session import PropagationSession, StepContext
+from sim.model.context import StepContext
+from sim.model.session import PropagationSession
 from sim.engine.simulation import Simulation
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.core.world import build_world, world_rng

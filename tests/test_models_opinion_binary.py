@@ -46,7 +46,7 @@ from test_models import (
 from sim.engine.authoring import check_plugin
 from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
-from sim.model.session import StepContext
+from sim.model.context import StepContext
 from sim.engine.simulation import Simulation
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.core.world import world_rng

@@ -43,7 +43,8 @@ from sim.engine.authoring import check_plugin
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.model.series import series_dict
-from sim.model.session import PropagationSession, StepContext
+from sim.model.context import StepContext
+from sim.model.session import PropagationSession
 from sim.engine.simulation import Simulation
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.core.world import Status, build_world

@@ -22,7 +22,7 @@ from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
 from sim.core.events import PropagationFailed, RecommenderFailed
 from sim.llm.service import LLMService
-from sim.plugin import DEFAULT_PLUGIN_BUDGET, PluginRunner, PluginTimeout, plugin_budget
+from sim.model.guard import DEFAULT_PLUGIN_BUDGET, PluginRunner, PluginTimeout, plugin_budget
 from sim.model.registry import Registry
 from sim.engine.simulation import Simulation
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import agora, digest
 
 from sim.errors import BadParameterError
-from sim.model.session import SeedSpec, read_seed_file
+from sim.model.seeds import SeedSpec, read_seed_file
 
 
 @pytest.fixture(scope="module")

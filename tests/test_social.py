@@ -13,11 +13,11 @@ import pytest
 from sim.store.create import synthetic_world
 from sim.errors import BadParameterError
 from sim.core.graph import Graph
-from sim.plugin import ContentRecommender, FriendRecommender
+from sim.plugin import ContentRecommender, FriendRecommender, aggregate_pairs
 from sim.model.registry import Registry
 from sim.engine.simulation import Simulation
 from sim.store.snapshot import load_snapshot, save_snapshot
-from sim.social.dynamics import FeedContext, SocialTick, aggregate_pairs, compatibility, follows, top_k_per_row
+from sim.social.dynamics import FeedContext, SocialTick, compatibility, follows, top_k_per_row
 from sim.store.worldfile import open_world, save_world
 from sim.core.topics import topics_mask
 from sim.core.world import Status, build_world

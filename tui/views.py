@@ -21,7 +21,7 @@ from textual.widgets import Button, DataTable, Input, Label, Log, Select, Static
 
 from sim.errors import AgoraError
 from sim.core.safe import shown
-from sim.model.session import SeedSpec
+from sim.model.seeds import SeedSpec
 from sim.social.dynamics import NONE
 from sim.core.topics import topics_mask
 

@@ -18,7 +18,7 @@ from sim.llm.service import LLMService, llm_report
 from sim.model.registry import Registry
 from sim.model.series import series_dict
 from sim.engine.simulation import Simulation
-from sim.plugin import plugin_budget as plugin_budget_seconds
+from sim.model.guard import plugin_budget as plugin_budget_seconds
 from sim.core.stats import mean_ci95
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World

@@ -20,7 +20,7 @@ traceback kept; the other sessions and the simulation go on. Plugin code (a mode
 ``step`` with the check of its answer, ``is_done``; recommenders' ``score`` and ``suggest``) runs in a
 worker thread under a per-call time budget (``plugin_budget``, default 10 s): a call past it is
 abandoned and fails its session (a recommender is switched off), and the tick goes on. Plugins see the
-world only through read-only views (``sim.model.session.StepContext``).
+world only through read-only views (``sim.model.context.StepContext``).
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ from sim.core.events import (
     TickCompleted,
 )
 from sim.llm.service import LLMService
-from sim.plugin import PluginRunner, PluginTimeout, is_plugin_fault
-from sim.plugin import plugin_budget as plugin_budget_seconds
+from sim.model.guard import PluginRunner, PluginTimeout, is_plugin_fault
+from sim.model.guard import plugin_budget as plugin_budget_seconds
 from sim.model.registry import PluginError, Registry
-from sim.model.session import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, PropagationSession, SeedSpec
+from sim.model.seeds import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, SeedSpec
+from sim.model.session import PropagationSession
 from sim.social.dynamics import NONE, Social, SocialTick
 from sim.core.topics import topics_mask
 from sim.core.world import World
@@ -63,7 +64,7 @@ class Simulation:
         """``plugin_budget``: seconds one call into a plugin may take (a model's making, ``start``,
         ``step`` with the check of its answer, ``is_done``; a recommender's ``score`` or ``suggest``)
         before its session is failed or the recommender switched off; None: ``$AGORA_PLUGIN_BUDGET``,
-        else 10; 0: no budget (plugin code runs in the tick's thread). See :class:`sim.plugin.PluginRunner`.
+        else 10; 0: no budget (plugin code runs in the tick's thread). See :class:`sim.model.guard.PluginRunner`.
         ``plugins_in_thread``: run plugin code in the calling thread under a timer rather than in a worker
         thread (the headless tight loop of :meth:`step_now`; see ``PluginRunner``'s ``in_thread``).
 
@@ -71,7 +72,7 @@ class Simulation:
             BadParameterError: a budget that is not a number >= 0.
         """
         self.world = world
-        #: Runs plugin code under the per-call time budget (``sim.plugin.PluginRunner``).
+        #: Runs plugin code under the per-call time budget (``sim.model.guard.PluginRunner``).
         self.plugins = PluginRunner(plugin_budget_seconds(plugin_budget), in_thread=plugins_in_thread)
         self.bus = bus or EventBus()
         self.registry = registry or Registry(bus=self.bus)

@@ -705,7 +705,7 @@ async def run_sweep(
     import numpy as np
 
     from sim.model.registry import Registry
-    from sim.model.session import SeedSpec
+    from sim.model.seeds import SeedSpec
     from sim.store.worldfile import open_world
     from sim.core.topics import topics_mask
 

@@ -91,6 +91,11 @@ def llm_report(stats: dict[str, Any]) -> dict[str, Any]:
 class LLMService:
     """See the module docstring."""
 
+    #: The decision prompt and its strict parser, offered to models through ``ctx.llm`` (the plugin
+    #: contract's ``LLMAgents``): a plugin imports nothing from ``sim`` but ``sim.plugin``.
+    decision_prompt = staticmethod(prompts.decision_prompt)
+    parse_decision = staticmethod(prompts.parse_decision)
+
     def __init__(self, world: Any, config: LLMConfig | None = None) -> None:
         self.world = world
         self.config = config if config is not None else LLMConfig.resolve(world.config.get("llm"))

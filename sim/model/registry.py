@@ -42,16 +42,8 @@ from typing import Any
 
 from sim.errors import AgoraError, BadParameterError
 from sim.core.events import EventBus, PluginFailed, PluginLoaded
-from sim.plugin import (
-    ContentRecommender,
-    FriendRecommender,
-    Plugin,
-    PluginRunner,
-    PropagationModel,
-    Recommender,
-    is_plugin_fault,
-    plugin_budget,
-)
+from sim.plugin import ContentRecommender, FriendRecommender, Plugin, PropagationModel, Recommender
+from sim.model.guard import PluginRunner, is_plugin_fault, plugin_budget
 
 ENTRY_POINT_GROUP = "agora.plugins"
 ENV_VAR = "AGORA_PLUGINS"

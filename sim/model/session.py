@@ -13,30 +13,27 @@ adopted from or -1), an ``exposed`` flag per agent, its frontier, its own seeded
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import time
 import traceback
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from sim.errors import BadParameterError
 from sim.core.arrays import one_of
-from sim.core.graph import Graph, csr_positions
 from sim.core.tracebacks import with_method_frame
-from sim.plugin import PluginTimeout, PropagationModel, StepResult, call_directly
+from sim.core.world import World, world_rng
+from sim.plugin import PropagationModel, StepResult
+from sim.model.context import StepContext
+from sim.model.guard import PluginTimeout, call_directly
+from sim.model.lifecycle import FROZEN, SILENT, all_active
+from sim.model.seeds import SeedSpec
 from sim.model.series import SeriesRecorder, variable_moments
-
-if TYPE_CHECKING:  # pragma: no cover
-    from sim.core.world import World
+from sim.model.views import SessionBase
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
-#: The ranges integers from outside must fit: SQLite's INTEGER and numpy's int64; int32 columns.
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting", "feed_seen")
 #: How an adoption came about (the ``via`` of an adoption record): a seed or a graph attempt, or a feed.
 VIA_GRAPH, VIA_FEED = 0, 1
@@ -47,524 +44,7 @@ class ModelContractError(Exception):
     """A model returned something the contract does not allow (wrong shape, dtype or range)."""
 
 
-# -- seed selection --------------------------------------------------------------------------------
-
-
-def read_seed_file(path: str) -> np.ndarray:
-    """The original agent ids listed in a seed file: one id a line; blank lines and ``#`` comments
-    (whole lines or after an id) are ignored. Returned as int64, in file order (repeats kept).
-
-    Raises:
-        BadParameterError: the file cannot be read, a line is not a whole number, or it lists no id.
-    """
-    import os
-    import stat
-
-    try:
-        # Opened without blocking and checked to be a regular file before reading: a FIFO or a device
-        # named as a seed file would otherwise hold the reader for ever.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with open(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise BadParameterError(f"seed file {path!r} is not a regular file: give a text file of agent ids, one a line")
-            raw = fh.read(64 * 1024 * 1024 + 1)
-    except OSError as exc:
-        raise BadParameterError(f"seed file {path!r} cannot be read ({exc.strerror or exc}): give a text file of agent ids, one a line") from None
-    if len(raw) > 64 * 1024 * 1024:
-        raise BadParameterError(f"seed file {path!r} is larger than 64 MiB: list at most a few million agent ids, one a line")
-    text = raw.decode("utf-8", errors="replace")
-    lines = [line.partition("#")[0].strip() for line in text.splitlines()]
-    tokens = [t for t in lines if t]
-    if not tokens:
-        raise BadParameterError(f"seed file {path!r} lists no agent ids: give one original agent id a line")
-    try:
-        ids = np.array([int(t) for t in tokens], dtype=np.int64)
-    except (ValueError, OverflowError):
-        for number, t in enumerate(lines, 1):  # only on the error path: find the line to name
-            if t:
-                try:
-                    int(t)
-                    if not -(2**63) <= int(t) < 2**63:
-                        raise ValueError
-                except ValueError:
-                    raise BadParameterError(f"seed file {path!r} line {number}: {t[:40]!r} is not an agent id "
-                                            "(one whole number a line; # starts a comment)") from None
-        raise
-    return ids
-
-
-@dataclass(frozen=True, slots=True)
-class SeedSpec:
-    """A parsed seed selection: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K`` or ``file:PATH``
-    (original agent ids, one a line, read when the selection is parsed)."""
-
-    kind: str
-    k: int = 0
-    ids: tuple[int, ...] = ()
-    community: int = -1
-    path: str = ""
-    file_ids: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def parse(cls, text: str) -> "SeedSpec":
-        """Parse a seed selection.
-
-        Raises:
-            BadParameterError: the text is not one of the four forms.
-        """
-        hint = "use random:K, top:K, ids:a,b,c, community:C:K or file:PATH"
-        text = str(text).strip()
-        if text[:5].lower() == "file:":
-            path = text[5:]
-            if not path:
-                raise BadParameterError(f"seed selection {text!r} names no file: use file:PATH (original agent ids, one a line)")
-            return cls("file", path=path, file_ids=read_seed_file(path))
-        parts = text.split(":")
-        kind = parts[0].lower()
-        try:
-            if kind in ("random", "top") and len(parts) == 2:
-                k = int(parts[1])
-                if not 1 <= k <= INT64_MAX:
-                    raise ValueError
-                return cls(kind, k=k)
-            if kind == "ids" and len(parts) == 2:
-                ids = tuple(int(x) for x in parts[1].split(",") if x.strip())
-                if not ids:
-                    raise ValueError
-                out_of_range = next((i for i in ids if not INT64_MIN <= i <= INT64_MAX), None)
-                if out_of_range is not None:
-                    raise BadParameterError(f"seed id {str(out_of_range)[:30]} is out of range: agent ids are whole "
-                                            "numbers that fit in 64 bits (see 'agora agent' or 'agora export')")
-                return cls(kind, ids=ids)
-            if kind == "community" and len(parts) == 3:
-                c, k = int(parts[1]), int(parts[2])
-                if not (1 <= k <= INT64_MAX and 0 <= c <= INT32_MAX):
-                    raise ValueError
-                return cls(kind, k=k, community=c)
-        except ValueError:
-            pass
-        raise BadParameterError(f"seed selection {text!r} is not valid: {hint}")
-
-    def __str__(self) -> str:
-        if self.kind == "ids":
-            return "ids:" + ",".join(map(str, self.ids))
-        if self.kind == "file":
-            return f"file:{self.path}"
-        if self.kind == "community":
-            return f"community:{self.community}:{self.k}"
-        return f"{self.kind}:{self.k}"
-
-    def check(self, world: "World") -> None:
-        """Refuse a selection this world cannot meet now (unknown ids, a missing or empty community, more
-        seeds than eligible agents) without drawing anything: a session injected with it would fail.
-
-        Raises:
-            BadParameterError: as :meth:`select`.
-        """
-        if self.kind in ("ids", "file"):
-            self.select(world, None)  # type: ignore[arg-type]
-            return
-        from sim.core.world import Status
-
-        status = world.columns["status"]
-        if self.kind == "community":
-            self.select(world, np.random.default_rng(0))  # the community's pool: small next to the world
-            return
-        eligible = world.n if _all_active(status) else int(np.count_nonzero(
-            (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)))
-        if self.k > eligible:
-            raise BadParameterError(f"{self} asks for {self.k:,} seeds but only {eligible:,} agents are eligible: "
-                                    f"ask for at most {eligible:,}")
-
-    def select(self, world: "World", rng: np.random.Generator) -> np.ndarray:
-        """Agent indices chosen as seeds (sorted int32), among agents that have joined and are not suspended or deactivated.
-
-        Raises:
-            BadParameterError: unknown ids, an unknown or empty community, or more seeds than agents.
-        """
-        from sim.core.world import Status
-
-        status = world.columns["status"]
-        eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
-        if self.kind == "ids":
-            idx = world.indices_of(np.array(self.ids, dtype=np.int64))
-            return np.unique(idx).astype(np.int32)
-        if self.kind == "file":
-            assert self.file_ids is not None
-            keys = self.file_ids
-            ids = world.columns["ids"]
-            idx = np.searchsorted(ids, keys)
-            bad = (idx >= ids.size) | (ids[np.minimum(idx, max(ids.size - 1, 0))] != keys) if ids.size else np.ones(keys.size, bool)
-            if bad.any():
-                unknown = np.unique(keys[bad])
-                raise BadParameterError(f"seed file {self.path!r} names agent id {int(keys[bad][0])}, which this world does not "
-                                        f"have ({unknown.size:,} of its {np.unique(keys).size:,} distinct ids are unknown): "
-                                        "list original agent ids (see 'agora agent' or 'agora export')")
-            return np.unique(idx).astype(np.int32)
-        if self.kind == "community":
-            comm = world.columns["community"]
-            if comm.max(initial=-1) < 0:
-                if (world.config.get("analysis") or {}).get("communities"):
-                    raise BadParameterError("this world has no communities: no agent has a link (isolated agents belong to "
-                                            "no community); use random:K or top:K seeds")
-                raise BadParameterError("this world has no communities yet: run analysis first or use random:K or top:K seeds")
-            # Isolated agents (community -1) are in no community, so C >= 0 never picks them.
-            pool = np.flatnonzero((comm == self.community) & eligible)
-            if pool.size == 0:
-                raise BadParameterError(f"community {self.community} has no agents: communities run from 0 to {int(comm.max())}")
-        elif self.kind == "top":
-            pool = np.flatnonzero(eligible)
-            if self.k > pool.size:
-                raise BadParameterError(f"top:{self.k} asks for more seeds than the {pool.size} eligible agents")
-            infl = world.columns["influence"][pool]
-            # Highest influence first; ties broken by lower index (stable).
-            order = np.argsort(-infl, kind="stable")[: self.k]
-            return np.sort(pool[order]).astype(np.int32)
-        else:
-            pool = np.flatnonzero(eligible)
-        if self.k > pool.size:
-            raise BadParameterError(f"{self} asks for {self.k} seeds but only {pool.size} agents are eligible")
-        return np.sort(rng.choice(pool, size=self.k, replace=False)).astype(np.int32)
-
-
-# -- the context a model steps in ------------------------------------------------------------------
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    v = a.view()
-    v.flags.writeable = False
-    return v
-
-
-def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Arrays the core made for this round, made read-only in place (no copy)."""
-    for a in arrays:
-        a.flags.writeable = False
-    return arrays
-
-
-def readonly_graph(g: Graph) -> Graph:
-    """The same graph over read-only views of its CSR arrays and trust (no copy)."""
-    in_edge = _readonly(g.in_edge) if g.in_edge_ready else (lambda: _readonly(g.in_edge))
-    return Graph(g.n, _readonly(g.out_indptr), _readonly(g.out_indices), _readonly(g.trust),
-                 _readonly(g.in_indptr), _readonly(g.in_indices), in_edge)
-
-
-def _protect(value: Any) -> Any:
-    """What a read-only view hands a plugin for ``value``: arrays as read-only views, dicts as read-only
-    mappings (their arrays read-only), lists as tuples, sessions as :class:`SessionView`."""
-    if isinstance(value, np.ndarray):
-        return _readonly(value)
-    if isinstance(value, dict):
-        return MappingProxyType({k: _protect(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(_protect(v) for v in value)
-    if isinstance(value, PropagationSession):
-        return SessionView(value)
-    if isinstance(value, Graph):
-        return readonly_graph(value)
-    return value
-
-
-class _ReadOnlyView:
-    """A read-only facade of a core object for plugins: only the attributes in ``_ALLOWED`` are handed
-    out, through :func:`_protect`; nothing can be set. Plugin code reads shared state through these and
-    can change it only through its answer (and its session's ``store``)."""
-
-    __slots__ = ("_obj",)
-    _WHAT = "object"
-    _ALLOWED: frozenset[str] = frozenset()
-
-    def __init__(self, obj: Any) -> None:
-        object.__setattr__(self, "_obj", obj)
-
-    def __getattr__(self, name: str) -> Any:
-        obj = object.__getattribute__(self, "_obj")
-        if name not in self._ALLOWED and not self._extra(obj, name):
-            raise AttributeError(f"{self._WHAT}.{name} is not available to plugins: the {self._WHAT} is read-only "
-                                 f"to them (available: {', '.join(sorted(self._ALLOWED))})")
-        return _protect(getattr(obj, name))
-
-    @staticmethod
-    def _extra(obj: Any, name: str) -> bool:
-        return False
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot set {self._WHAT}.{name}: the {self._WHAT} is read-only to plugins")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete {self._WHAT}.{name}: the {self._WHAT} is read-only to plugins")
-
-    def __repr__(self) -> str:
-        return f"<read-only {self._WHAT} {object.__getattribute__(self, '_obj')!r:.80}>"
-
-
-class WorldView(_ReadOnlyView):
-    """The world as a plugin sees it (``ctx.world``): its agent columns (also as attributes), graph,
-    sessions and messages read-only, personas, ids and the clock. Nothing can be changed through it."""
-
-    __slots__ = ()
-    _WHAT = "world"
-    _ALLOWED = frozenset({
-        "name", "seed", "tick", "n", "num_edges", "num_communities", "columns", "graph", "sessions", "messages",
-        "config", "path", "persona", "index_of", "indices_of", "hour_of", "nbytes", "summary", "app_version",
-    })
-
-    @staticmethod
-    def _extra(obj: Any, name: str) -> bool:
-        return name in obj.columns
-
-
-class SessionView(_ReadOnlyView):
-    """A propagation session as a plugin sees it (``ctx.session``, a recommender's ``ctx.sessions``):
-    counters, message and arrays, read-only."""
-
-    __slots__ = ()
-    _WHAT = "session"
-    _ALLOWED = frozenset({
-        "id", "message_id", "model_name", "params", "seeds", "priority", "status", "message", "created_tick",
-        "started_tick", "ended_tick", "round", "seed", "reached", "exposed_count", "attempts", "seeds_count",
-        "new_per_tick", "frontier_sizes", "reproduction_number", "error", "recommender", "feed_exposed",
-        "feed_reached", "state_names", "adopted_states", "transmitting_states", "transmit", "state", "adopted_at",
-        "adopted_from", "exposed", "frontier", "transmitting", "feed_seen", "store", "done", "speed",
-        "mean_offspring", "peak_tick", "graph_reached", "state_counts", "series_from", "variables",
-    })
-
-
-class StepContext:
-    """What a model sees in one round. Arrays are read-only views, and the world, the session and the
-    graph are read-only facades (:class:`WorldView`, :class:`SessionView`, :func:`readonly_graph`): a
-    model cannot change the world or the session except through its :class:`~sim.plugin.StepResult` and
-    its own ``store``; writing to a shared array raises ``ValueError`` (its session fails)."""
-
-    def __init__(self, session: "PropagationSession", world: "World", tick: int, online: np.ndarray | None = None,
-                 *, starting: bool = False) -> None:
-        self._session = session
-        self._graph: Graph = world.graph
-        #: True in the model's ``start()`` (seeding), False in every round; ``round`` is 0 in both.
-        self.starting = starting
-        self.n: int = world.n
-        self.tick = tick
-        self.round = session.round
-        self.params = MappingProxyType(session.params)
-        self.message = MappingProxyType(session.message)
-        self.rng: np.random.Generator = session.rng
-        self.state = _readonly(session.state)
-        self.frontier = _readonly(session.frontier)
-        self.store = session.store
-        self._online = online  # an ndarray, None, or a lazy sim.core.world.Activation (drawn when read)
-        self._llm = session.llm
-        self._registry = session.registry
-        self._world = world
-        self._closed = False
-        self._columns: MappingProxyType | None = None
-        self.trust = _readonly(world.graph.trust)
-        #: The session's continuous variables (name -> read-only column of length N); see ``Variable``.
-        self.variables = MappingProxyType({k: _readonly(v) for k, v in session.variables.items()})
-        self._feed_agents = np.empty(0, dtype=np.int32)
-        self._feed_sources = np.empty(0, dtype=np.int32)
-        #: Whether the model looked at the feed exposures (``agora plugins check`` compares it with ``uses_feed``).
-        self.feed_used = False
-        self._gathered: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._targets: tuple[np.ndarray, np.ndarray] | None = None
-        self._sources: np.ndarray | None = None
-
-    @property
-    def columns(self) -> MappingProxyType:
-        """The world's agent columns by name, read-only (made when first read: most rounds never do)."""
-        if self._columns is None:
-            self._columns = MappingProxyType({k: _readonly(v) for k, v in self._world.columns.items()})
-        return self._columns
-
-    @property
-    def online(self) -> np.ndarray | None:
-        """Who is online this tick (read-only bool column), or None when the caller gave no activation."""
-        src = self._online
-        if src is None or isinstance(src, np.ndarray) and not src.flags.writeable:
-            return src
-        self._online = src = _readonly(src if isinstance(src, np.ndarray) else src.mask)
-        return src
-
-    @property
-    def feed_agents(self) -> np.ndarray:
-        """Feed exposures of this round: agents shown the message by the content recommender (ascending,
-        int32). Empty without a recommender. Declare ``uses_feed = True`` in a model that reads them."""
-        self.feed_used = True
-        return self._feed_agents
-
-    @property
-    def feed_sources(self) -> np.ndarray:
-        """The agent credited for each item of :attr:`feed_agents` (int32, -1 none)."""
-        self.feed_used = True
-        return self._feed_sources
-
-    def set_feed(self, agents: np.ndarray, sources: np.ndarray) -> None:
-        """The core hands the round's feed exposures to the context (not for models)."""
-        self._feed_agents = _readonly(np.asarray(agents, dtype=np.int32))
-        self._feed_sources = _readonly(np.asarray(sources, dtype=np.int32))
-
-    @property
-    def frozen(self) -> np.ndarray | None:
-        """Agents the engine never lets change state in this session (not joined yet, suspended or
-        deactivated), as a read-only bool column — or None when there are none (every agent active). A
-        model that decides its own end (consensus, no change) leaves them out of it."""
-        status = self._world.columns["status"]
-        if _all_active(status):
-            return None
-        return _readonly(one_of(status, _FROZEN))
-
-    @property
-    def world(self) -> WorldView:
-        """The world, read-only (:class:`WorldView`): personas, ids, the clock, columns, graph."""
-        return WorldView(self._world)
-
-    @property
-    def session(self) -> "SessionView":
-        """This session, read-only (:class:`SessionView`); change it only through the answer and ``store``."""
-        return SessionView(self._session)
-
-    @property
-    def graph(self) -> Graph:
-        """The follower graph over read-only views of its arrays (see ``sim.core.graph``)."""
-        return readonly_graph(self._graph)
-
-    @property
-    def llm(self) -> Any:
-        """The simulation's LLM service (``sim.llm.service.LLMService``) or None; see the ``llm`` model.
-        None once the call this context was handed to has been abandoned (over the plugin budget)."""
-        return None if self._closed else self._llm
-
-    @property
-    def registry(self) -> Any:
-        """The plugin registry (a model that wraps another, like ``llm``, makes it through this); may be None."""
-        return None if self._closed else self._registry
-
-    def close(self) -> None:
-        """Cut this context off the simulation's services (its call was abandoned)."""
-        self._closed = True
-
-    # Randomness goes through these two so that tests can couple a model to a reference
-    # implementation by handing both the same pre-drawn numbers.
-    def random_edges(self, edge_ids: np.ndarray) -> np.ndarray:
-        """One uniform [0, 1) number per listed edge, in order."""
-        return self.rng.random(len(edge_ids))
-
-    def random_agents(self, agents: np.ndarray) -> np.ndarray:
-        """One uniform [0, 1) number per listed agent, in order."""
-        return self.rng.random(len(agents))
-
-    def feed_open(self) -> tuple[np.ndarray, np.ndarray]:
-        """The feed exposures of agents still in state 0: ``(agents, sources)``."""
-        self.feed_used = True
-        if self._feed_agents.size == 0:
-            return self._feed_agents, self._feed_sources
-        ok = self.state[self._feed_agents] == 0
-        return self._feed_agents[ok], self._feed_sources[ok]
-
-    def with_feed(self, result: StepResult, agents: np.ndarray, sources: np.ndarray, new_state: int = 1) -> StepResult:
-        """``result`` plus adoptions through the feed: ``agents`` (from :meth:`feed_open`) entering
-        ``new_state`` with their credited ``sources``. An agent the graph result already moves keeps its
-        graph adoption; the others are marked as feed adoptions (``via_feed``)."""
-        self.feed_used = True
-        g_agents = np.asarray(result.agents, dtype=np.int64)
-        extra = np.asarray(agents, dtype=np.int64)
-        if extra.size == 0:
-            return result
-        if g_agents.size:
-            keep = ~np.isin(extra, g_agents)
-            extra, sources = extra[keep], np.asarray(sources)[keep]
-        n_g = g_agents.size
-        states = result.new_state
-        if isinstance(states, (int, np.integer)) and int(states) == new_state:
-            merged_states: np.ndarray | int = new_state
-        else:
-            merged_states = np.concatenate([np.broadcast_to(np.asarray(states, dtype=np.int8), (n_g,)),
-                                            np.full(extra.size, new_state, dtype=np.int8)])
-        g_src = np.full(n_g, -1, dtype=np.int32) if result.sources is None else np.asarray(result.sources, dtype=np.int32)
-        via = np.zeros(n_g + extra.size, dtype=bool)
-        if result.via_feed is not None:
-            via[:n_g] = result.via_feed
-        via[n_g:] = True
-        return dataclasses.replace(result, agents=np.concatenate([g_agents, extra]), new_state=merged_states,
-                                   sources=np.concatenate([g_src, np.asarray(sources, dtype=np.int32)]), via_feed=via)
-
-    def gather(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Out-edges of the frontier: ``(sources, targets, trust, edge_ids)``, sources ascending and
-        each source's targets ascending. Computed once per round."""
-        if self._gathered is None:
-            src, dst, eid = self._graph.gather_out(self._session.frontier)
-            # Read-only: the core reads them back after the step (exposure, the round's record for trust).
-            self._gathered = _frozen(src, dst, self._graph.trust[eid], eid)
-        return self._gathered
-
-    def gather_targets(self) -> tuple[np.ndarray, np.ndarray]:
-        """The cheap part of :meth:`gather`: ``(targets, edge_ids)`` of the frontier's out-edges.
-        Edge ids ascend with the sending agent, so the smallest edge id is the lowest sender."""
-        if self._gathered is not None:
-            return self._gathered[1], self._gathered[3]
-        if self._targets is None:
-            eid, _ = csr_positions(self._graph.out_indptr, self._session.frontier)
-            self._targets = _frozen(np.take(self._graph.out_indices, eid), eid)
-        return self._targets
-
-    def gather_sources(self) -> np.ndarray:
-        """The sending agent of each edge of :meth:`gather_targets` (aligned with it, ascending)."""
-        if self._gathered is not None:
-            return self._gathered[0]
-        if self._sources is None:
-            f = self._session.frontier
-            counts = self._graph.out_indptr[f.astype(np.int64) + 1] - self._graph.out_indptr[f]
-            self._sources = _frozen(np.repeat(f.astype(np.int32), counts))[0]
-        return self._sources
-
-    def edge_sources(self, edge_ids: np.ndarray) -> np.ndarray:
-        """The sending agent of each listed out-edge (int32)."""
-        return (np.searchsorted(self._graph.out_indptr, edge_ids, side="right") - 1).astype(np.int32)
-
-    def gather_in(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """In-edges of ``agents``: ``(targets, sources, edge_ids)`` grouped by target in the given order."""
-        agents = np.asarray(agents, dtype=np.int64)
-        g = self._graph
-        pos, counts = csr_positions(g.in_indptr, agents)
-        return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos], g.in_edge[pos].astype(np.int64)
-
-    def followees(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The agents each listed agent follows: ``(targets, sources)`` as in :meth:`gather_in`, without
-        the edge ids. Prefer it when the ids are not needed: right after the graph changed, the in->out
-        edge map is computed only when first read, and this does not read it."""
-        agents = np.asarray(agents, dtype=np.int64)
-        g = self._graph
-        pos, counts = csr_positions(g.in_indptr, agents)
-        return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos]
-
-    def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
-        """Whether each listed agent is in one of the model's adopted states."""
-        return one_of(self._session.state[agents], self._session.adopted_states)
-
-    def adopted_in_counts(self, agents: np.ndarray) -> np.ndarray:
-        """For each listed agent, how many of the agents it follows have adopted."""
-        targets, sources = self.followees(agents)
-        hit = self.adopted_mask(sources)
-        if targets.size == 0:
-            return np.zeros(len(agents), dtype=np.int64)
-        # targets come grouped in the order of `agents`; count per group.
-        counts = np.diff(self._graph.in_indptr)[np.asarray(agents, dtype=np.int64)]
-        group = np.repeat(np.arange(len(agents)), counts)
-        return np.bincount(group, weights=hit, minlength=len(agents)).astype(np.int64)
-
-    def in_degree(self, agents: np.ndarray) -> np.ndarray:
-        """How many agents each listed agent follows."""
-        a = np.asarray(agents, dtype=np.int64)
-        return self._graph.in_indptr[a + 1] - self._graph.in_indptr[a]
-
-
-#: Lifecycle states (``sim.core.world.Status``) in which an agent never changes state in a session
-#: (created: not joined yet; suspended; deactivated), and in which it does not transmit (also muted).
-_FROZEN = np.array([0, 4, 5], dtype=np.int8)
-_SILENT = np.array([0, 3, 4, 5], dtype=np.int8)
-
-
-def _initial_variables(cls: type[PropagationModel], world: "World", rng: np.random.Generator,
+def _initial_variables(cls: type[PropagationModel], world: World, rng: np.random.Generator,
                        seeds: np.ndarray) -> dict[str, np.ndarray]:
     """The starting columns of a model's continuous variables (see :class:`~sim.plugin.Variable`), in
     declaration order: from the world's column when the variable names one the world has (clipped to
@@ -585,10 +65,6 @@ def _initial_variables(cls: type[PropagationModel], world: "World", rng: np.rand
             values[seeds] = var.seed_value
         out[name] = values
     return out
-
-
-def _all_active(status: np.ndarray) -> bool:
-    return status.size == 0 or (int(status[0]) == 1 and int(status.min()) == int(status.max()))
 
 
 def _strictly_increasing(a: np.ndarray) -> bool:
@@ -629,7 +105,7 @@ def _has_repeats(a: np.ndarray) -> bool:
 
 
 @dataclass(eq=False)
-class PropagationSession:
+class PropagationSession(SessionBase):
     """One message spreading under one model. See the module docstring."""
 
     id: int
@@ -736,13 +212,11 @@ class PropagationSession:
         return int(np.argmax(self.new_per_tick)) if self.new_per_tick else None
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self, world: "World", model: PropagationModel, tick: int, call: Any = call_directly) -> None:
+    def start(self, world: World, model: PropagationModel, tick: int, call: Any = call_directly) -> None:
         """Allocate the arrays, choose the seeds and put them in the model's seed state.
 
-        ``call`` runs the model's code (``start``): :meth:`sim.plugin.PluginRunner.call` under the
+        ``call`` runs the model's code (``start``): :meth:`sim.model.guard.PluginRunner.call` under the
         simulation's plugin budget, or directly."""
-        from sim.core.world import world_rng
-
         cls = type(model)
         self.model = model
         self.state_names = tuple(cls.states)
@@ -807,7 +281,7 @@ class PropagationSession:
         answer = self.model.start(ctx)
         return None if answer is None else self._validate(answer, n)
 
-    def _apply_start(self, answer: StepResult, world: "World") -> None:
+    def _apply_start(self, answer: StepResult, world: World) -> None:
         """What ``start`` answered, applied with the seeding (tick 0): agents still in state 0 moved to the
         states it names — an adopted one counts as reached at tick 0 (no source), a transmitting one
         transmits from the first round, like the seeds — and variables set.
@@ -820,14 +294,14 @@ class PropagationSession:
             raise ModelContractError(f"model {name} answered edge changes from start: change edges in step")
         agents = answer.agents
         status = world.columns["status"]
-        mixed = not _all_active(status)
+        mixed = not all_active(status)
         if agents.size:
             states = np.broadcast_to(np.asarray(answer.new_state, dtype=np.int8), agents.shape)
             if np.any(self.state[agents] != 0):
                 raise ModelContractError(f"model {name} moved agents that are not in state 0 in start (the seeds are placed "
                                          "by the engine)")
             if mixed:
-                ok = ~one_of(status[agents], _FROZEN)
+                ok = ~one_of(status[agents], FROZEN)
                 agents, states = agents[ok], states[ok]
             self.state[agents] = states
             tick = int(self.started_tick or 0)
@@ -842,7 +316,7 @@ class PropagationSession:
                 self._record(tick, new, np.full(new.size, -1, dtype=np.int32), kinds.astype(np.int64))
             entered = np.sort(agents[one_of(states, self.transmitting_states)]).astype(np.int32)
             if entered.size and mixed:
-                entered = entered[~one_of(status[entered], _SILENT)]
+                entered = entered[~one_of(status[entered], SILENT)]
             if entered.size:
                 front = np.sort(self.frontier).astype(np.int32)
                 self.frontier = np.insert(front, np.searchsorted(front, entered), entered)
@@ -858,10 +332,10 @@ class PropagationSession:
             if status is None:
                 col[:] = vals
             else:
-                ok = ~one_of(status, _FROZEN)
+                ok = ~one_of(status, FROZEN)
                 col[ok] = vals[ok]
         elif status is not None and who.size:
-            ok = ~one_of(status[who], _FROZEN)
+            ok = ~one_of(status[who], FROZEN)
             col[who[ok]] = vals[ok]
         else:
             col[who] = vals
@@ -924,7 +398,7 @@ class PropagationSession:
                 raise ModelContractError(f"model {self.model_name} put {what} in ctx.store[{k!r}]: the store keeps numpy "
                                          "arrays of numbers, booleans or text under text keys (it is saved with the session)")
 
-    def is_done(self, world: "World", tick: int, online: np.ndarray | None = None, call: Any = call_directly) -> bool:
+    def is_done(self, world: World, tick: int, online: np.ndarray | None = None, call: Any = call_directly) -> bool:
         """The model's ``is_done`` (as a plain bool), through ``call`` (see :meth:`start`). A model that keeps
         the contract's own ``is_done`` (nobody transmits) is answered here: no plugin code runs for it."""
         assert self.model is not None
@@ -966,11 +440,11 @@ class PropagationSession:
         self.pending_events = []
         return out
 
-    def advance(self, world: "World", tick: int, online: np.ndarray | None = None,
+    def advance(self, world: World, tick: int, online: np.ndarray | None = None,
                 feed: tuple[np.ndarray, np.ndarray] | None = None, call: Any = call_directly) -> StepResult:
         """One synchronous round under the model, with this tick's feed exposures ``(agents, sources)``.
         Raises whatever the model raises, :class:`ModelContractError` when its answer breaks the
-        contract, or :class:`~sim.plugin.PluginTimeout` when it runs past the plugin budget; the caller
+        contract, or :class:`~sim.model.guard.PluginTimeout` when it runs past the plugin budget; the caller
         fails the session.
 
         ``call`` runs the model's code (see :meth:`start`): its ``step`` and the checking of its answer
@@ -994,9 +468,9 @@ class PropagationSession:
         agents, new_state, sources = result.agents, result.new_state, result.sources
         via = self._via(result, ctx, agents)
         status = world.columns["status"]
-        mixed = not _all_active(status)
+        mixed = not all_active(status)
         if agents.size and mixed:
-            ok = ~one_of(status[agents], _FROZEN)
+            ok = ~one_of(status[agents], FROZEN)
             if not ok.all():
                 agents, sources, via = agents[ok], sources[ok], via[ok]
                 if not np.isscalar(new_state):
@@ -1074,7 +548,7 @@ class PropagationSession:
         if not _strictly_increasing(entered):
             entered = np.sort(entered)
         if entered.size and mixed:
-            entered = entered[~one_of(status[entered], _SILENT)]
+            entered = entered[~one_of(status[entered], SILENT)]
         left = agents[was_tx & ~now_tx]
         if self.transmit == "while":
             keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
@@ -1094,7 +568,7 @@ class PropagationSession:
         self.seconds += time.perf_counter() - t0
         return result
 
-    def _buffer_edges(self, world: "World", result: StepResult) -> None:
+    def _buffer_edges(self, world: World, result: StepResult) -> None:
         """Hand the round's checked edge changes to the world's graph buffer (merged before the next tick)."""
         self.changed_edges = False
         if result.remove_edges is not None and result.remove_edges[0].size:
@@ -1410,8 +884,6 @@ class PropagationSession:
         if extra:
             raise ValueError(f"session {s.id} array {extra[0]} is not one of its variables")
         if s.rng_state is not None:
-            from sim.core.world import world_rng
-
             s.rng = world_rng(0)
             s.rng.bit_generator.state = s.rng_state
         return s

@@ -40,15 +40,9 @@ from sim.core.activity import PROFILES
 from sim.errors import BadParameterError
 from sim.core.graph import Graph, _row_search, csr_positions
 from sim.core.tracebacks import with_method_frame
-from sim.plugin import (
-    ContentRecommender,
-    FriendRecommender,
-    Param,
-    PluginTimeout,
-    call_directly,
-    is_plugin_fault,
-)
-from sim.model.session import SessionView, WorldView, readonly_graph
+from sim.plugin import ContentRecommender, FriendRecommender, Param
+from sim.model.guard import PluginTimeout, call_directly, is_plugin_fault
+from sim.model.views import SessionView, WorldView, readonly_graph
 from sim.model.settings import NONE, SOCIAL_PARAMS, social_settings
 from sim.core.world import Status, World, world_rng
 
@@ -83,7 +77,7 @@ class FeedContext:
         self.graph: Graph = readonly_graph(world.graph)
         self.n = world.n
         self.readers = _ro(readers)
-        #: Read-only views (``sim.model.session.SessionView``): a recommender cannot change a session.
+        #: Read-only views (``sim.model.views.SessionView``): a recommender cannot change a session.
         self.sessions = tuple(SessionView(s) for s in sessions)
         self.tick = tick
         self.minutes_per_tick = int(world.config.get("minutes_per_tick", 10))
@@ -98,7 +92,7 @@ class FeedContext:
 
     @property
     def world(self) -> WorldView:
-        """The world, read-only (``sim.model.session.WorldView``)."""
+        """The world, read-only (``sim.model.views.WorldView``)."""
         return WorldView(self._world)
 
     @property
@@ -153,6 +147,11 @@ class FeedContext:
                 out[:, j] = np.isin(self.readers, self.graph.followers(int(a)), assume_unique=True)
         return out
 
+    def recent_sessions(self, last: int) -> tuple[SessionView, ...]:
+        """The latest ``last`` sessions that have started (running or ended), oldest first, read-only."""
+        started = [s for s in self._world.sessions if s.state.size]
+        return tuple(SessionView(s) for s in started[max(0, len(started) - int(last)):])
+
 
 class FriendContext:
     """What a friend recommender sees: the agents looking for suggestions this tick.
@@ -176,7 +175,7 @@ class FriendContext:
 
     @property
     def world(self) -> WorldView:
-        """The world, read-only (``sim.model.session.WorldView``)."""
+        """The world, read-only (``sim.model.views.WorldView``)."""
         return WorldView(self._world)
 
     def two_hop(self, fanout: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -252,64 +251,6 @@ def _sample_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cap:
     if owners is None:
         return np.repeat(rows.astype(np.int32), take), entry
     return (np.repeat(np.asarray(owners, dtype=np.int32), take), np.repeat(rows.astype(np.int32), take)), entry
-
-
-def aggregate_pairs(agents: np.ndarray, candidates: np.ndarray, weights: np.ndarray | float = 1.0,
-                    n: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sum ``weights`` over repeated ``(agent, candidate)`` pairs: distinct pairs sorted by agent then
-    candidate, with their totals."""
-    a = np.asarray(agents, dtype=np.int64)
-    c = np.asarray(candidates, dtype=np.int64)
-    if a.size == 0:
-        e = np.empty(0, dtype=np.int32)
-        return e, e, np.empty(0)
-    span = int(n if n is not None else max(int(c.max()), int(a.max())) + 1)
-    w = np.broadcast_to(np.asarray(weights, dtype=np.float64), a.shape)
-    if a.size > 1 and bool(np.all(a[1:] >= a[:-1])):
-        dense = _aggregate_rows(a, c, w)
-        if dense is not None:
-            return dense
-    key = a * span + c
-    order = np.argsort(key)  # the fast (unstable) sort: equal keys are summed anyway
-    key, w = key[order], w[order]
-    start = np.empty(key.size, dtype=bool)
-    start[0] = True
-    np.not_equal(key[1:], key[:-1], out=start[1:])
-    idx = np.flatnonzero(start)
-    total = np.add.reduceat(w, idx)
-    uk = key[idx]
-    return (uk // span).astype(np.int32), (uk % span).astype(np.int32), total
-
-
-def _aggregate_rows(a: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """:func:`aggregate_pairs` for pairs already grouped by agent: each agent's short row of candidates
-    is sorted on its own (a dense matrix), far cheaper than one global sort. None when too ragged."""
-    start = np.empty(a.size, dtype=bool)
-    start[0] = True
-    np.not_equal(a[1:], a[:-1], out=start[1:])
-    starts = np.flatnonzero(start)
-    counts = np.diff(np.append(starts, a.size))
-    width = int(counts.max())
-    if starts.size * width > 4 * a.size + 1024:
-        return None
-    row = np.repeat(np.arange(starts.size), counts)
-    col = np.arange(a.size) - np.repeat(starts, counts)
-    big = np.iinfo(np.int64).max
-    cand = np.full((starts.size, width), big, dtype=np.int64)
-    cand[row, col] = c
-    wt = np.zeros((starts.size, width))
-    wt[row, col] = w
-    order = np.argsort(cand, axis=1)
-    cand = np.take_along_axis(cand, order, axis=1).ravel()
-    wt = np.take_along_axis(wt, order, axis=1).ravel()
-    owner = np.repeat(a[starts], width)
-    valid = cand != big
-    cand, wt, owner = cand[valid], wt[valid], owner[valid]
-    new = np.empty(cand.size, dtype=bool)
-    new[0] = True
-    np.logical_or(cand[1:] != cand[:-1], owner[1:] != owner[:-1], out=new[1:])
-    idx = np.flatnonzero(new)
-    return owner[idx].astype(np.int32), cand[idx].astype(np.int32), np.add.reduceat(wt, idx)
 
 
 def top_k_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -408,7 +349,7 @@ class Social:
         self.errors: dict[str, str] = {}
         self.tracebacks: dict[str, str] = {}
         #: Runs recommender code (``score``, ``suggest`` and the check of the answer): the simulation sets
-        #: its :meth:`sim.plugin.PluginRunner.call` (the plugin budget); directly otherwise.
+        #: its :meth:`sim.model.guard.PluginRunner.call` (the plugin budget); directly otherwise.
         self.call: Any = call_directly
         self._content: dict[str, ContentRecommender | None] = {}
         self._friend: FriendRecommender | None = None

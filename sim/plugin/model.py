@@ -1,0 +1,349 @@
+"""What a propagation model is, what it sees each round, and how it answers.
+
+A model is a :class:`PropagationModel` subclass. One instance is made per propagation session, so
+anything it keeps on ``self`` belongs to that session alone. Each round the engine hands it a context
+(``ctx``) that satisfies :class:`StepContext`: the frontier, a gather of the frontier's out-edges, the
+session's state, store and generator, the feed exposures and read-only agent columns. The model answers
+with a :class:`StepResult` — which agents change to which state, and from whom they adopted. The engine
+validates the answer (shapes, dtypes, ranges) and applies it; a model never writes the state array.
+
+:class:`StepContext` lists everything a model may use; the engine's context (``sim.model.context``) has
+a few more members for the engine's own use, which a model must not touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from sim.plugin.base import Plugin
+from sim.plugin.params import Variable
+from sim.plugin.views import GraphView, SessionView, WorldView
+
+
+@dataclass(slots=True)
+class StepResult:
+    """A model's answer for one round.
+
+    Attributes:
+        agents: indices of the agents whose state changes (int, 1-D, no repeats).
+        new_state: the state each of them enters: one int for all, or an int array aligned with ``agents``.
+        sources: who each adopting agent adopted from (int32, aligned with ``agents``; -1 unknown or none).
+        attempts: edge attempts made this round (for throughput metrics).
+        exposed: agents that received an attempt this round (counts ``exposed``); optional.
+        via_feed: see below; optional.
+    """
+
+    agents: np.ndarray
+    new_state: np.ndarray | int
+    sources: np.ndarray | None = None
+    attempts: int = 0
+    exposed: np.ndarray | None = None
+    #: Whether each adopting agent adopted through a feed exposure (bool, aligned with ``agents``).
+    #: When None the core decides: an agent shown the message in a feed this round that received no
+    #: graph attempt counts as a feed adoption.
+    via_feed: np.ndarray | None = None
+    #: New values of the model's continuous variables, by name: a whole column (length N) or a pair
+    #: ``(agents, values)`` for some agents. Values must lie in the variable's declared range.
+    variables: dict[str, Any] | None = None
+    #: Edges to remove and to add, each a pair ``(sources, targets)`` of aligned agent arrays, in the
+    #: graph's direction (``u -> v``: v follows u). The engine applies them between ticks, to the CSR
+    #: graph, the world file and snapshots alike: removals first, then additions; removing a missing
+    #: edge or adding an existing one changes nothing. New edges get trust ``new_trust``.
+    remove_edges: tuple[np.ndarray, np.ndarray] | None = None
+    add_edges: tuple[np.ndarray, np.ndarray] | None = None
+    new_trust: float = 0.5
+
+    @classmethod
+    def nothing(cls, attempts: int = 0, exposed: np.ndarray | None = None, *,
+                variables: dict[str, Any] | None = None) -> "StepResult":
+        """No agent changes state this round (the model's variables may change: ``variables``)."""
+        return cls(np.empty(0, dtype=np.int32), 0, None, attempts, exposed, variables=variables)
+
+
+
+
+# -- the LLM, as a model may use it ------------------------------------------------------------------
+
+
+@runtime_checkable
+class Recollection(Protocol):
+    """What an agent brings to a prompt from its memory (``LLMAgents.prepare``)."""
+
+    @property
+    def text(self) -> str:
+        """The memory part of the prompt (empty when the agent remembers nothing)."""
+    @property
+    def tokens(self) -> int:
+        """Its estimated tokens."""
+    @property
+    def new(self) -> bool:
+        """Whether the agent started to remember just now."""
+
+
+@runtime_checkable
+class Answer(Protocol):
+    """An LLM request's outcome, handed to the ``on_done`` of :meth:`LLMAgents.ask`."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def source(self) -> str:
+        """``"llm"`` (a server answered), ``"cache"`` or ``"offline"`` (a fallback)."""
+    @property
+    def value(self) -> Any:
+        """What ``parse`` made of the text (None for a fallback or without ``parse``)."""
+
+
+@runtime_checkable
+class Decision(Protocol):
+    """A parsed decision (:meth:`LLMAgents.parse_decision`): ``repost``, ``reply``, ``like`` or ``ignore``, and a text."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+@runtime_checkable
+class LLMAgents(Protocol):
+    """The simulation's LLM agents as a model may use them (``ctx.llm``; None without LLM agents): ask
+    what an agent does with a message within the tick's request budget, with its persona, interests and
+    memory in the prompt. Answers land later (at the start of a tick), never inside the round that asked."""
+
+    @property
+    def online(self) -> bool:
+        """Whether requests go to a server (False: offline, nobody is asked)."""
+    @property
+    def budget_left(self) -> int:
+        """Requests left in this tick's budget."""
+
+    def interests(self, i: int) -> list[str]:
+        """Agent ``i``'s interests, as topic names."""
+
+    def name(self, i: int | None) -> str | None:
+        """Agent ``i``'s name (None for None or -1)."""
+
+    def memory(self, i: int, *, skip_message: int | None = None, limit: int = 3) -> tuple[list[str], list[str]]:
+        """Texts of messages agent ``i`` was shown and adopted, newest first."""
+
+    def prepare(self, agents: list[int], about: str) -> Mapping[int, Recollection]:
+        """The memory part of the prompt of each of ``agents``, about the text ``about`` (they remember from now on)."""
+
+    def note_seen(self, seen: list[tuple[int, int]], tick: int, message: Mapping[str, Any]) -> None:
+        """``(agent, sharer)`` pairs shown ``message`` outside the round's exposures (they started to remember)."""
+
+    def ask(self, messages: list[dict[str, Any]], on_done: Callable[[Any], None], *,
+            parse: Callable[[str], Any] | None = None, memory_tokens: int = 0) -> bool:
+        """Spend one request of this tick's budget; ``on_done`` gets an :class:`Answer` when it lands.
+        False (and nothing else) offline or over the budget."""
+
+    def post(self, tick: int, agent: int, message_id: int, session_id: int, kind: str, text: str, written_by: str) -> int:
+        """Record a text an agent wrote; returns the post's id."""
+
+    def decision_prompt(self, persona: Any, interests: Sequence[str], message: str, *, author: str | None = None,
+                        sharer: str | None = None, seen: Sequence[str] = (), memory: str = "") -> list[dict[str, str]]:
+        """The chat messages asking what an agent does with ``message`` (its answer: see :meth:`parse_decision`)."""
+
+    def parse_decision(self, text: str) -> Decision:
+        """An answer to :meth:`decision_prompt` parsed strictly (raises ``ValueError`` when malformed)."""
+
+
+# -- the context of a round --------------------------------------------------------------------------
+
+
+@runtime_checkable
+class StepContext(Protocol):
+    """What a model sees in ``start``, ``step`` and ``is_done``: everything it may use, and nothing else.
+
+    Arrays are read-only views (writing to one raises ``ValueError`` and fails the session); the world,
+    the session and the graph are read-only views. A model changes the world only through its
+    :class:`StepResult` and its own ``store``. Randomness comes only from ``rng``, ``random_edges``,
+    ``random_agents`` and ``stream_rng``, so a run replays exactly.
+    """
+
+    # -- where the session is ------------------------------------------------------------------------
+    @property
+    def starting(self) -> bool:
+        """True in ``start`` (seeding), False in every round; ``round`` is 0 in both."""
+    @property
+    def n(self) -> int:
+        """Agents in the world (the length of every column)."""
+    @property
+    def tick(self) -> int: ...
+    @property
+    def round(self) -> int:
+        """Rounds this session has run (0 in ``start`` and in the first round)."""
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The session's parameters, validated (``self.p`` holds the same values)."""
+    @property
+    def message(self) -> Mapping[str, Any]:
+        """The message: ``id``, ``text``, ``topics`` (a 64-bit topic mask), ``author``, ``created_tick``."""
+    @property
+    def rng(self) -> np.random.Generator:
+        """The session's own seeded generator."""
+
+    # -- the session's arrays ------------------------------------------------------------------------
+    @property
+    def state(self) -> np.ndarray:
+        """int8 (N,): each agent's state (0 untouched; then the model's states)."""
+    @property
+    def frontier(self) -> np.ndarray:
+        """int32: the agents that transmit this round, ascending."""
+    @property
+    def store(self) -> MutableMapping[str, np.ndarray]:
+        """The model's own arrays, saved with the session (numpy arrays of numbers, booleans or text)."""
+    @property
+    def variables(self) -> Mapping[str, np.ndarray]:
+        """The model's continuous variables (name -> read-only float column of length N)."""
+    @property
+    def session(self) -> SessionView:
+        """This session, read-only."""
+
+    # -- the world -----------------------------------------------------------------------------------
+    @property
+    def columns(self) -> Mapping[str, np.ndarray]:
+        """The world's agent columns by name, read-only."""
+    @property
+    def trust(self) -> np.ndarray:
+        """float32 (E,): the trust of each out-edge."""
+    @property
+    def graph(self) -> GraphView:
+        """The follower graph, read-only."""
+    @property
+    def world(self) -> WorldView:
+        """The world, read-only: personas, ids, the clock."""
+    @property
+    def online(self) -> np.ndarray | None:
+        """Who is online this tick (bool column), or None when the caller gave no activation."""
+    @property
+    def frozen(self) -> np.ndarray | None:
+        """Agents the engine never lets change state (not joined, suspended, deactivated) as a bool
+        column, or None when there are none."""
+    @property
+    def llm(self) -> LLMAgents | None:
+        """The simulation's LLM agents, or None (no LLM agents in this run)."""
+
+    def model_class(self, name: str) -> type[PropagationModel]:
+        """The registered model called ``name`` (for a model that wraps another, like ``llm``).
+
+        Raises:
+            BadParameterError: no such model."""
+
+    def stream_rng(self, stream: int) -> np.random.Generator:
+        """A generator of this session's own for this round, apart from ``rng`` (drawing from it leaves
+        ``rng``'s numbers unchanged): seeded from the world's seed, ``stream``, the session and the round."""
+
+    # -- randomness that tests can couple to a reference ---------------------------------------------
+    def random_edges(self, edge_ids: np.ndarray) -> np.ndarray:
+        """One uniform [0, 1) number per listed edge, in order."""
+
+    def random_agents(self, agents: np.ndarray) -> np.ndarray:
+        """One uniform [0, 1) number per listed agent, in order."""
+
+    # -- the frontier's edges ------------------------------------------------------------------------
+    def gather(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Out-edges of the frontier: ``(sources, targets, trust, edge_ids)``, sources ascending."""
+
+    def gather_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cheap part of :meth:`gather`: ``(targets, edge_ids)``."""
+
+    def gather_sources(self) -> np.ndarray:
+        """The sending agent of each edge of :meth:`gather_targets` (aligned, ascending)."""
+
+    def edge_sources(self, edge_ids: np.ndarray) -> np.ndarray:
+        """The sending agent of each listed out-edge (int32)."""
+
+    def gather_in(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """In-edges of ``agents``: ``(targets, sources, edge_ids)`` grouped by target in the given order."""
+
+    def followees(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The agents each listed agent follows: ``(targets, sources)``, as :meth:`gather_in` without edge ids."""
+
+    def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
+        """Whether each listed agent is in one of the model's adopted states."""
+
+    def adopted_in_counts(self, agents: np.ndarray) -> np.ndarray:
+        """For each listed agent, how many of the agents it follows have adopted."""
+
+    def in_degree(self, agents: np.ndarray) -> np.ndarray:
+        """How many agents each listed agent follows."""
+
+    # -- feeds (declare ``uses_feed = True``) --------------------------------------------------------
+    @property
+    def feed_agents(self) -> np.ndarray:
+        """This round's feed exposures: agents shown the message by the content recommender (int32, ascending)."""
+    @property
+    def feed_sources(self) -> np.ndarray:
+        """The agent credited for each item of :attr:`feed_agents` (int32, -1 none)."""
+
+    def feed_open(self) -> tuple[np.ndarray, np.ndarray]:
+        """The feed exposures of agents still in state 0: ``(agents, sources)``."""
+
+    def with_feed(self, result: StepResult, agents: np.ndarray, sources: np.ndarray, new_state: int = 1) -> StepResult:
+        """``result`` plus adoptions through the feed (``agents`` from :meth:`feed_open`)."""
+
+
+class PropagationModel(Plugin):
+    """A propagation model. Override :meth:`step`; optionally :meth:`start` and :meth:`is_done`.
+
+    Class attributes describe the compartments:
+
+    - ``states``: names of the states; state 0 is the untouched/susceptible one.
+    - ``adopted_states``: states that count as having adopted (``reached`` counts agents that ever
+      entered one of them; for SIR-like models, ever infected).
+    - ``transmitting_states``: states whose agents spread the message.
+    - ``transmit``: ``"once"`` — an agent transmits only in the round after it entered a transmitting
+      state (independent cascade); ``"while"`` — in every round while it is in one (SIR).
+    - ``seed_state``: the state seeds are put in.
+    - ``progressive``: adoption never decreases (no agent leaves ``adopted_states``); checked.
+
+    And what else the model uses:
+
+    - ``variables``: its continuous per-agent variables (name -> :class:`Variable`), kept by the engine
+      as columns (``ctx.variables``) and changed through ``StepResult.variables``.
+    - ``uses_feed``: whether it reads feed exposures (``ctx.feed_open``, ``ctx.with_feed``,
+      ``ctx.feed_agents``); ``agora plugins check`` flags a model that does without saying so.
+    - ``changes_edges``: whether it answers with ``remove_edges``/``add_edges`` (checked likewise).
+    - ``endless``: the model may run for ever by design (SIS near its endemic level); without it a model
+      that never ends in ``agora plugins check`` and keeps the default :meth:`is_done` is flagged.
+    """
+
+    kind: ClassVar[str] = "model"
+    states: ClassVar[tuple[str, ...]] = ("susceptible", "adopted")
+    adopted_states: ClassVar[tuple[int, ...]] = (1,)
+    transmitting_states: ClassVar[tuple[int, ...]] = (1,)
+    transmit: ClassVar[str] = "once"
+    seed_state: ClassVar[int] = 1
+    progressive: ClassVar[bool] = True
+    variables: ClassVar[dict[str, Variable]] = {}
+    uses_feed: ClassVar[bool] = False
+    changes_edges: ClassVar[bool] = False
+    endless: ClassVar[bool] = False
+
+    def start(self, ctx: StepContext) -> "StepResult | None":
+        """Called once when the session starts, after seeding (draw per-session thresholds here).
+
+        May answer a :class:`StepResult` applied with the seeding, at tick 0: agents still untouched
+        moved to other states (blocked, immune; or adopted ones, which count as reached at tick 0 with no
+        source, like the seeds), and starting values of the variables. The seeds themselves are the
+        engine's."""
+
+    def step(self, ctx: StepContext) -> StepResult:  # pragma: no cover - abstract
+        """One synchronous round. Must not loop over agents or edges in Python."""
+        raise NotImplementedError
+
+    def is_done(self, ctx: StepContext) -> bool:
+        """Whether the session has ended (an absorbing state, consensus, no change); ``--until-done``
+        stops there. Default: nobody transmits (answered by the core without calling the model).
+
+        Asked once right after :meth:`start` (in the tick the session starts, before any round:
+        ``ctx.round`` is 0 and nothing ``step`` stores exists yet) and then after every round. True right
+        after start ends the session at tick 0 with only its seeds: right when nothing can ever change
+        (a rate of 0), wrong when rounds would still change something, which ``agora plugins check``
+        fails (it runs such a session again with ``is_done`` held false for a few rounds)."""
+        return ctx.frontier.size == 0
