@@ -18,12 +18,24 @@ __version__ = "0.1.0"
 #: The public names and the module each comes from (imported on first use: numpy, SQLite and the engine
 #: are not loaded by ``import sim``).
 _PUBLIC = {
-    "open_world": "sim.lab.world", "new_world": "sim.lab.world", "import_edges": "sim.lab.world",
-    "WorldFile": "sim.lab.world", "Simulation": "sim.lab.live", "ClosedError": "sim.lab.live",
-    "EnsembleResult": "sim.lab.results", "SweepResult": "sim.lab.results", "Arm": "sim.lab.results",
-    "Run": "sim.lab.results", "Failure": "sim.lab.results", "Paired": "sim.lab.results", "Series": "sim.lab.results",
-    "AgoraError": "sim.errors", "BadParameterError": "sim.errors", "BadFileError": "sim.errors",
-    "TargetExistsError": "sim.errors", "ResourceError": "sim.errors",
+    "open_world": "sim.lab.world",
+    "new_world": "sim.lab.world",
+    "import_edges": "sim.lab.world",
+    "WorldFile": "sim.lab.world",
+    "Simulation": "sim.lab.live",
+    "ClosedError": "sim.lab.live",
+    "EnsembleResult": "sim.lab.results",
+    "SweepResult": "sim.lab.results",
+    "Arm": "sim.lab.results",
+    "Run": "sim.lab.results",
+    "Failure": "sim.lab.results",
+    "Paired": "sim.lab.results",
+    "Series": "sim.lab.results",
+    "AgoraError": "sim.errors",
+    "BadParameterError": "sim.errors",
+    "BadFileError": "sim.errors",
+    "TargetExistsError": "sim.errors",
+    "ResourceError": "sim.errors",
 }
 
 __all__ = ["__version__", *_PUBLIC]

@@ -93,12 +93,34 @@ def comparable(data: Any) -> Any:
 def test_ensemble_and_its_series_file_equal_agora_run(world, tmp_path):
     w = sim.open_world(str(world))
     before = digest(world)
-    res = w.ensemble(model="sir", params={"beta": 0.05, "gamma": 0.3}, seeds="top:5", runs=4, seed=3, workers=1,
-                     text="rumour")
+    res = w.ensemble(
+        model="sir", params={"beta": 0.05, "gamma": 0.3}, seeds="top:5", runs=4, seed=3, workers=1, text="rumour"
+    )
     written = res.write_series(str(tmp_path / "api.csv"))
-    cli = cli_json(tmp_path, "run", str(world), "--inject", "rumour", "--until-done", "--runs", "4", "--seed", "3",
-                   "--model", "sir", "--param", "beta=0.05", "--param", "gamma=0.3", "--seeds", "top:5",
-                   "--workers", "1", "--series", "cli.csv")
+    cli = cli_json(
+        tmp_path,
+        "run",
+        str(world),
+        "--inject",
+        "rumour",
+        "--until-done",
+        "--runs",
+        "4",
+        "--seed",
+        "3",
+        "--model",
+        "sir",
+        "--param",
+        "beta=0.05",
+        "--param",
+        "gamma=0.3",
+        "--seeds",
+        "top:5",
+        "--workers",
+        "1",
+        "--series",
+        "cli.csv",
+    )
     assert digest(world) == before  # neither modified the world
     assert comparable(res.to_dict()) == comparable({**cli, "series_file": {**cli["series_file"], "path": "api.csv"}})
     assert (tmp_path / "api.csv").read_bytes() == (tmp_path / "cli.csv").read_bytes()
@@ -108,25 +130,46 @@ def test_ensemble_and_its_series_file_equal_agora_run(world, tmp_path):
     assert (res.completed, res.failed) == (4, 0) and res.first_failure is None
     assert [r.reached for r in res.runs] == [r["reached"] for r in cli["runs"]]
     assert [r.seed for r in res.runs] == [3, 4, 5, 6] and {r.status for r in res.runs} == {"completed"}
-    assert res.params == {"beta": 0.05, "gamma": 0.3, "feed_weight": 1.0} and res.runs[0]["exposed"] == cli["runs"][0]["exposed"]
+    assert res.params == {"beta": 0.05, "gamma": 0.3, "feed_weight": 1.0}
+    assert res.runs[0]["exposed"] == cli["runs"][0]["exposed"]
 
 
 def test_sweep_and_its_series_file_equal_agora_sweep(world, tmp_path):
     w = sim.open_world(str(world))
-    res = w.sweep(grid={"model": ["ic", "sir"]}, params={"ic.p": 0.1, "sir.beta": 0.08}, runs=3, seeds="top:5",
-                  workers=1)
+    res = w.sweep(
+        grid={"model": ["ic", "sir"]}, params={"ic.p": 0.1, "sir.beta": 0.08}, runs=3, seeds="top:5", workers=1
+    )
     res.write_series(str(tmp_path / "api.csv.gz"))
-    cli = cli_json(tmp_path, "sweep", str(world), "--grid", "model=ic,sir", "--param", "ic.p=0.1",
-                   "--param", "sir.beta=0.08", "--runs", "3", "--seeds", "top:5", "--workers", "1",
-                   "--series", "cli.csv.gz")
+    cli = cli_json(
+        tmp_path,
+        "sweep",
+        str(world),
+        "--grid",
+        "model=ic,sir",
+        "--param",
+        "ic.p=0.1",
+        "--param",
+        "sir.beta=0.08",
+        "--runs",
+        "3",
+        "--seeds",
+        "top:5",
+        "--workers",
+        "1",
+        "--series",
+        "cli.csv.gz",
+    )
     assert comparable(res.to_dict()) == comparable({**cli, "series_file": {**cli["series_file"], "path": "api.csv.gz"}})
     assert (tmp_path / "api.csv.gz").read_bytes() == (tmp_path / "cli.csv.gz").read_bytes()
     # Typed views of the same numbers; paired() of the first is the JSON's paired difference.
     assert [a.grid for a in res.arms] == [{"model": "ic"}, {"model": "sir"}]
     assert [a.mean_reached for a in res.arms] == [c["mean_reached"] for c in cli["results"]]
     (d,) = res.paired("reached")
-    assert (d.mean, d.ci95, d.pairs) == (cli["results"][1]["paired"]["reach_diff_mean"],
-                                         cli["results"][1]["paired"]["reach_diff_ci95"], 3)
+    assert (d.mean, d.ci95, d.pairs) == (
+        cli["results"][1]["paired"]["reach_diff_mean"],
+        cli["results"][1]["paired"]["reach_diff_ci95"],
+        3,
+    )
     (back,) = res.paired("reached", against=1)
     assert back.mean == -d.mean
     assert res.arm(model="sir") is res.arms[1]
@@ -137,23 +180,45 @@ def test_a_grid_of_typed_values_is_the_command_lines_grid(world, tmp_path):
     """Floats and bools from Python are read as the same text on the command line would be."""
     w = sim.open_world(str(world))
     res = w.sweep(grid={"p": [0.05, 0.2], "trust_weighted": [False, True]}, runs=2, seeds="top:3", workers=1)
-    cli = cli_json(tmp_path, "sweep", str(world), "--grid", "p=0.05,0.2", "--grid", "trust_weighted=false,true",
-                   "--runs", "2", "--seeds", "top:3", "--workers", "1")
+    cli = cli_json(
+        tmp_path,
+        "sweep",
+        str(world),
+        "--grid",
+        "p=0.05,0.2",
+        "--grid",
+        "trust_weighted=false,true",
+        "--runs",
+        "2",
+        "--seeds",
+        "top:3",
+        "--workers",
+        "1",
+    )
     assert comparable(res.to_dict()) == comparable(cli)
     assert res.grid == {"p": [0.05, 0.2], "trust_weighted": [False, True]}
 
 
 # -- errors ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("call, args", [
-    (lambda w: w.ensemble(model="nope", runs=2), ("run", "{w}", "--inject", "x", "--until-done", "--runs", "2",
-                                                  "--model", "nope")),
-    (lambda w: w.ensemble(params={"p": 2}, runs=2), ("run", "{w}", "--inject", "x", "--until-done", "--runs", "2",
-                                                     "--param", "p=2")),
-    (lambda w: w.ensemble(seeds="ids:999999", runs=2), ("run", "{w}", "--inject", "x", "--until-done", "--runs", "2",
-                                                        "--seeds", "ids:999999")),
-    (lambda w: w.sweep(grid={"nope": [1, 2]}, runs=2), ("sweep", "{w}", "--grid", "nope=1,2", "--runs", "2")),
-    (lambda w: w.sweep(grid={"p": []}), ("sweep", "{w}", "--grid", "p=")),
-])
+@pytest.mark.parametrize(
+    "call, args",
+    [
+        (
+            lambda w: w.ensemble(model="nope", runs=2),
+            ("run", "{w}", "--inject", "x", "--until-done", "--runs", "2", "--model", "nope"),
+        ),
+        (
+            lambda w: w.ensemble(params={"p": 2}, runs=2),
+            ("run", "{w}", "--inject", "x", "--until-done", "--runs", "2", "--param", "p=2"),
+        ),
+        (
+            lambda w: w.ensemble(seeds="ids:999999", runs=2),
+            ("run", "{w}", "--inject", "x", "--until-done", "--runs", "2", "--seeds", "ids:999999"),
+        ),
+        (lambda w: w.sweep(grid={"nope": [1, 2]}, runs=2), ("sweep", "{w}", "--grid", "nope=1,2", "--runs", "2")),
+        (lambda w: w.sweep(grid={"p": []}), ("sweep", "{w}", "--grid", "p=")),
+    ],
+)
 def test_bad_input_raises_the_clis_sentence(world, tmp_path, call, args):
     w = sim.open_world(str(world))
     with pytest.raises(BadParameterError) as err:
@@ -222,9 +287,29 @@ def test_failed_runs_are_counted_and_left_out(world, plugin_dir, tmp_path):
     assert res.mean_reached == pytest.approx(sum(r.reached for r in done) / len(done))
     assert res.first_failure.run == failed[0].index and res.first_failure.error == failed[0].error
     assert sorted(set(res.series.columns()["run"].tolist())) == [r.index for r in done]
-    cli = cli_json(tmp_path, "run", str(world), "--plugins", str(plugin_dir), "--inject", "ensemble", "--until-done",
-                   "--runs", "8", "--model", "fragile", "--param", "explode=true", "--param", "p=0.2", "--seeds",
-                   "top:3", "--workers", "1", code=3)
+    cli = cli_json(
+        tmp_path,
+        "run",
+        str(world),
+        "--plugins",
+        str(plugin_dir),
+        "--inject",
+        "ensemble",
+        "--until-done",
+        "--runs",
+        "8",
+        "--model",
+        "fragile",
+        "--param",
+        "explode=true",
+        "--param",
+        "p=0.2",
+        "--seeds",
+        "top:3",
+        "--workers",
+        "1",
+        code=3,
+    )
     assert comparable(res.to_dict()) == comparable(cli)
 
 
@@ -278,17 +363,21 @@ def test_the_sync_api_works_inside_a_running_loop(world, tmp_path):
 def test_an_unclosed_simulation_is_checkpointed_at_exit(world, tmp_path):
     path = tmp_path / "exit.db"
     path.write_bytes(world.read_bytes())
-    code = ("import sim\nlive = sim.open_world(%r).simulation(checkpoint_every=0)\nlive.inject('x', seeds='top:3')\n"
-            "live.step(3)\nlive.run()\n" % str(path))
+    code = (
+        f"import sim\nlive = sim.open_world({str(path)!r}).simulation(checkpoint_every=0)\n"
+        "live.inject('x', seeds='top:3')\nlive.step(3)\nlive.run()\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert sim.open_world(str(path)).tick >= 3
 
 
 def test_import_sim_is_light():
-    code = ("import sys, sim\nprint(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('numpy', 'textual', 'tui', 'aiosqlite') or m.startswith('sim.')))\n"
-            "sim.open_world\nprint('textual' in sys.modules, 'sim.lab.world' in sys.modules)")
+    code = (
+        "import sys, sim\nprint(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('numpy', 'textual', 'tui', 'aiosqlite') or m.startswith('sim.')))\n"
+        "sim.open_world\nprint('textual' in sys.modules, 'sim.lab.world' in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["[]", "False True"]

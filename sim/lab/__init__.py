@@ -8,5 +8,18 @@ from sim.lab.live import ClosedError, Simulation
 from sim.lab.results import Arm, EnsembleResult, Failure, Paired, Run, Series, SweepResult
 from sim.lab.world import WorldFile, import_edges, new_world, open_world
 
-__all__ = ["Arm", "ClosedError", "EnsembleResult", "Failure", "Paired", "Run", "Series", "Simulation", "SweepResult",
-           "WorldFile", "import_edges", "new_world", "open_world"]
+__all__ = [
+    "Arm",
+    "ClosedError",
+    "EnsembleResult",
+    "Failure",
+    "Paired",
+    "Run",
+    "Series",
+    "Simulation",
+    "SweepResult",
+    "WorldFile",
+    "import_edges",
+    "new_world",
+    "open_world",
+]

@@ -49,16 +49,31 @@ class Simulation:
         BadFileError: the world file cannot be opened. BadParameterError: bad settings.
     """
 
-    def __init__(self, path: str, *, plugins: Iterable[str] = (), social: Mapping[str, Any] | None = None,
-                 plugin_budget: float | None = None, checkpoint_every: int | None = 50,
-                 snapshots: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        plugins: Iterable[str] = (),
+        social: Mapping[str, Any] | None = None,
+        plugin_budget: float | None = None,
+        checkpoint_every: int | None = 50,
+        snapshots: str | None = None,
+    ) -> None:
         self.path = os.fspath(path)
         self._thread = LoopThread(name="agora-live")
         try:
-            self._host: WorldController = self._thread.call(WorldController.open(
-                self.path, plugin_dirs=[os.fspath(p) for p in plugins], social=dict(social) if social else None,
-                plugin_budget=plugin_budget, snapshots=snapshots, checkpoint_every=checkpoint_every,
-                checkpoint_seconds=None, policy=SERVER))
+            self._host: WorldController = self._thread.call(
+                WorldController.open(
+                    self.path,
+                    plugin_dirs=[os.fspath(p) for p in plugins],
+                    social=dict(social) if social else None,
+                    plugin_budget=plugin_budget,
+                    snapshots=snapshots,
+                    checkpoint_every=checkpoint_every,
+                    checkpoint_seconds=None,
+                    policy=SERVER,
+                )
+            )
         except BaseException:
             self._thread.stop()
             raise
@@ -69,13 +84,17 @@ class Simulation:
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         if not self._finalizer.alive:
             coro.close()
-            raise ClosedError(f"the simulation of {self.path} is closed: open it again with sim.open_world(path).simulation()")
+            raise ClosedError(
+                f"the simulation of {self.path} is closed: open it again with sim.open_world(path).simulation()"
+            )
         return self._thread.call(coro)
 
     async def _acall(self, coro: Coroutine[Any, Any, T]) -> T:
         if not self._finalizer.alive:
             coro.close()
-            raise ClosedError(f"the simulation of {self.path} is closed: open it again with sim.open_world(path).simulation()")
+            raise ClosedError(
+                f"the simulation of {self.path} is closed: open it again with sim.open_world(path).simulation()"
+            )
         return await self._thread.acall(coro)
 
     @staticmethod
@@ -91,13 +110,13 @@ class Simulation:
     def closed(self) -> bool:
         return not self._finalizer.alive
 
-    def __enter__(self) -> "Simulation":
+    def __enter__(self) -> Simulation:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    async def __aenter__(self) -> "Simulation":
+    async def __aenter__(self) -> Simulation:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -147,9 +166,17 @@ class Simulation:
         session = await self._host.inject(**kwargs, actor="python")
         return self._host.session_record(session.id)
 
-    def inject(self, text: str, *, model: str = "ic", params: Mapping[str, Any] | None = None,
-               seeds: str | list[int] = "random:10", topics: Iterable[str] = (), author: int | None = None,
-               priority: int = 0) -> dict[str, Any]:
+    def inject(
+        self,
+        text: str,
+        *,
+        model: str = "ic",
+        params: Mapping[str, Any] | None = None,
+        seeds: str | list[int] = "random:10",
+        topics: Iterable[str] = (),
+        author: int | None = None,
+        priority: int = 0,
+    ) -> dict[str, Any]:
         """Inject a message whose cascade follows ``model``; returns its session (``session(id)``'s fields).
 
         ``seeds``: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K`` or a list of original agent ids.
@@ -157,15 +184,41 @@ class Simulation:
         Raises:
             BadParameterError: a bad model, parameter, seed selection or value.
         """
-        return self._call(self._inject(text=text, model=model, params=dict(params or {}), seeds=seeds,
-                                       topics=list(topics), author=author, priority=priority))
+        return self._call(
+            self._inject(
+                text=text,
+                model=model,
+                params=dict(params or {}),
+                seeds=seeds,
+                topics=list(topics),
+                author=author,
+                priority=priority,
+            )
+        )
 
-    async def ainject(self, text: str, *, model: str = "ic", params: Mapping[str, Any] | None = None,
-                      seeds: str | list[int] = "random:10", topics: Iterable[str] = (), author: int | None = None,
-                      priority: int = 0) -> dict[str, Any]:
+    async def ainject(
+        self,
+        text: str,
+        *,
+        model: str = "ic",
+        params: Mapping[str, Any] | None = None,
+        seeds: str | list[int] = "random:10",
+        topics: Iterable[str] = (),
+        author: int | None = None,
+        priority: int = 0,
+    ) -> dict[str, Any]:
         """:meth:`inject` as a coroutine."""
-        return await self._acall(self._inject(text=text, model=model, params=dict(params or {}), seeds=seeds,
-                                              topics=list(topics), author=author, priority=priority))
+        return await self._acall(
+            self._inject(
+                text=text,
+                model=model,
+                params=dict(params or {}),
+                seeds=seeds,
+                topics=list(topics),
+                author=author,
+                priority=priority,
+            )
+        )
 
     def step(self, ticks: int = 1) -> dict[str, Any]:
         """Advance ``ticks`` ticks (paused worlds only); the file is checkpointed after. Returns the tick."""

@@ -16,13 +16,13 @@ import numpy as np
 from sim.engine.runner import series_records
 from sim.engine.sweep import paired_difference
 from sim.errors import BadParameterError
-from sim.store.seriesio import COLUMNS, SeriesTable, check_series_path, save_series, table_from_records
+from sim.store.seriesio import SeriesTable, check_series_path, save_series, table_from_records
 from sim.store.worldfile import check_target
 
 
 def _pandas() -> Any:
     try:
-        import pandas  # a heavy optional dependency: imported only when a DataFrame is asked for
+        import pandas  # noqa: PLC0415 - heavy optional dependency, only when a DataFrame is asked for
     except ImportError:
         raise BadParameterError("to_pandas() needs pandas: pip install pandas") from None
     return pandas
@@ -30,7 +30,7 @@ def _pandas() -> Any:
 
 def _pyarrow() -> Any:
     try:
-        import pyarrow  # a heavy optional dependency: imported only when an Arrow table is asked for
+        import pyarrow  # noqa: PLC0415 - heavy optional dependency, only when an Arrow table is asked for
     except ImportError:
         raise BadParameterError("to_arrow() needs pyarrow: pip install 'agora-sim[parquet]'") from None
     return pyarrow
@@ -42,8 +42,12 @@ def _columns_frame(columns: dict[str, Any]) -> Any:
 
 def _columns_arrow(columns: dict[str, Any]) -> Any:
     pa = _pyarrow()
-    return pa.table({k: pa.array(v.tolist() if isinstance(v, np.ndarray) and v.dtype.kind in "OU" else v)
-                     for k, v in columns.items()})
+    return pa.table(
+        {
+            k: pa.array(v.tolist() if isinstance(v, np.ndarray) and v.dtype.kind in "OU" else v)
+            for k, v in columns.items()
+        }
+    )
 
 
 # -- series ------------------------------------------------------------------------------------------------
@@ -76,8 +80,13 @@ class Series:
     def columns(self) -> dict[str, np.ndarray]:
         """The table as numpy columns, key columns first, then run, tick, measure, value."""
         t = self.table
-        return {**{k: t.keys[k] for k in t.key_names}, "run": t.run, "tick": t.tick, "measure": t.measure,
-                "value": t.value}
+        return {
+            **{k: t.keys[k] for k in t.key_names},
+            "run": t.run,
+            "tick": t.tick,
+            "measure": t.measure,
+            "value": t.value,
+        }
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame of :meth:`columns` (needs pandas)."""
@@ -125,11 +134,20 @@ class Run:
     data: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, index: int, data: dict[str, Any], seed: int | None = None) -> "Run":
-        return cls(index=index, seed=data.get("seed", seed), status=data.get("status", "completed"),
-                   reached=data.get("reached"), peak_tick=data.get("peak_tick"), ticks=int(data.get("ticks", 0)),
-                   rounds=data.get("rounds"), error=data.get("error"), where=data.get("where"),
-                   traceback=data.get("traceback"), data=data)
+    def from_dict(cls, index: int, data: dict[str, Any], seed: int | None = None) -> Run:
+        return cls(
+            index=index,
+            seed=data.get("seed", seed),
+            status=data.get("status", "completed"),
+            reached=data.get("reached"),
+            peak_tick=data.get("peak_tick"),
+            ticks=int(data.get("ticks", 0)),
+            rounds=data.get("rounds"),
+            error=data.get("error"),
+            where=data.get("where"),
+            traceback=data.get("traceback"),
+            data=data,
+        )
 
     @property
     def failed(self) -> bool:
@@ -165,11 +183,16 @@ class Failure:
     traceback: str | None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Failure | None":
+    def from_dict(cls, data: dict[str, Any] | None) -> Failure | None:
         if data is None:
             return None
-        return cls(run=data["run"], seed=data.get("seed"), error=data.get("error"), where=data.get("where"),
-                   traceback=data.get("traceback"))
+        return cls(
+            run=data["run"],
+            seed=data.get("seed"),
+            error=data.get("error"),
+            where=data.get("where"),
+            traceback=data.get("traceback"),
+        )
 
 
 # -- an ensemble ---------------------------------------------------------------------------------------------
@@ -198,13 +221,24 @@ class EnsembleResult:
     source: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "") -> "EnsembleResult":
+    def from_dict(cls, data: dict[str, Any], source: str = "") -> EnsembleResult:
         runs = [Run.from_dict(i, r) for i, r in enumerate(data["runs"])]
-        return cls(model=data["model"], params=dict(data["params"]), seeds=data["seeds"], runs=runs,
-                   completed=data["completed"], failed=data["failed"], stopped=data["stopped"],
-                   mean_reached=data["mean_reached"], ci95=list(data["ci95"]), mean_peak_tick=data["mean_peak_tick"],
-                   agents=data["agents"], first_failure=Failure.from_dict(data["first_failure"]), data=data,
-                   source=source)
+        return cls(
+            model=data["model"],
+            params=dict(data["params"]),
+            seeds=data["seeds"],
+            runs=runs,
+            completed=data["completed"],
+            failed=data["failed"],
+            stopped=data["stopped"],
+            mean_reached=data["mean_reached"],
+            ci95=list(data["ci95"]),
+            mean_peak_tick=data["mean_peak_tick"],
+            agents=data["agents"],
+            first_failure=Failure.from_dict(data["first_failure"]),
+            data=data,
+            source=source,
+        )
 
     @property
     def mean_fraction(self) -> float | None:
@@ -280,12 +314,23 @@ class Arm:
     data: dict[str, Any] = field(repr=False)
 
     @classmethod
-    def from_dict(cls, index: int, data: dict[str, Any], seeds: list[int]) -> "Arm":
+    def from_dict(cls, index: int, data: dict[str, Any], seeds: list[int]) -> Arm:
         runs = [Run.from_dict(i, r, seeds[i] if i < len(seeds) else None) for i, r in enumerate(data["per_run"])]
-        return cls(index=index, grid=dict(data["grid"]), model=data["model"], params=dict(data["params"]), runs=runs,
-                   completed=data["completed"], failed=data["failed"], mean_reached=data["mean_reached"],
-                   ci95=list(data["ci95"]), mean_peak_tick=data["mean_peak_tick"], peak_ci95=list(data["peak_ci95"]),
-                   first_failure=Failure.from_dict(data["first_failure"]), data=data)
+        return cls(
+            index=index,
+            grid=dict(data["grid"]),
+            model=data["model"],
+            params=dict(data["params"]),
+            runs=runs,
+            completed=data["completed"],
+            failed=data["failed"],
+            mean_reached=data["mean_reached"],
+            ci95=list(data["ci95"]),
+            mean_peak_tick=data["mean_peak_tick"],
+            peak_ci95=list(data["peak_ci95"]),
+            first_failure=Failure.from_dict(data["first_failure"]),
+            data=data,
+        )
 
     def __getitem__(self, key: str) -> Any:
         """Any field of the combination's JSON entry (``std_reached``, ``mean_fraction``, ``paired``, ...)."""
@@ -317,11 +362,22 @@ class SweepResult:
     source: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], records: list[dict[str, Any]], source: str = "") -> "SweepResult":
+    def from_dict(cls, data: dict[str, Any], records: list[dict[str, Any]], source: str = "") -> SweepResult:
         arms = [Arm.from_dict(i, c, data["session_seeds"]) for i, c in enumerate(data["results"])]
-        return cls(arms=arms, grid=dict(data["grid"]), fixed=dict(data["fixed"]), model=data["model"], runs=data["runs"],
-                   total_runs=data["total_runs"], completed=data["completed"], failed=data["failed"],
-                   agents=data["agents"], data=data, records=records, source=source)
+        return cls(
+            arms=arms,
+            grid=dict(data["grid"]),
+            fixed=dict(data["fixed"]),
+            model=data["model"],
+            runs=data["runs"],
+            total_runs=data["total_runs"],
+            completed=data["completed"],
+            failed=data["failed"],
+            agents=data["agents"],
+            data=data,
+            records=records,
+            source=source,
+        )
 
     def __len__(self) -> int:
         return len(self.arms)
@@ -359,8 +415,17 @@ class SweepResult:
             if a.index == against:
                 continue
             d = paired_difference(base, a.data["per_run"], self.agents)
-            out.append(Paired(arm=a.index, against=against, grid=dict(a.grid), measure=measure, pairs=d["pairs"],
-                              mean=d[f"{prefix}_diff_mean"], ci95=list(d[f"{prefix}_diff_ci95"])))
+            out.append(
+                Paired(
+                    arm=a.index,
+                    against=against,
+                    grid=dict(a.grid),
+                    measure=measure,
+                    pairs=d["pairs"],
+                    mean=d[f"{prefix}_diff_mean"],
+                    ci95=list(d[f"{prefix}_diff_ci95"]),
+                )
+            )
         return out
 
     @property
@@ -418,4 +483,4 @@ class SweepResult:
         return _columns_frame(cols)
 
 
-__all__ = ["Arm", "COLUMNS", "EnsembleResult", "Failure", "Paired", "Run", "Series", "SweepResult"]
+__all__ = ["Arm", "EnsembleResult", "Failure", "Paired", "Run", "Series", "SweepResult"]

@@ -21,7 +21,8 @@ from sim.lab.loop import run_sync
 from sim.lab.results import EnsembleResult, SweepResult
 from sim.social.dynamics import Social
 from sim.store.create import imported_world, synthetic_world
-from sim.store.worldfile import check_target, open_world as open_world_file, save_world, world_info
+from sim.store.worldfile import check_target, save_world, world_info
+from sim.store.worldfile import open_world as open_world_file
 
 Progress = Callable[[str, float], None] | None
 
@@ -94,11 +95,25 @@ class WorldFile:
         return self.info()["tick"]
 
     # -- ensembles ---------------------------------------------------------------------------------------
-    def ensemble(self, *, model: str = "ic", params: Mapping[str, Any] | None = None, seeds: str = "random:10",
-                 runs: int = 10, seed: int = 0, steps: int | None = None, max_ticks: int | None = None,
-                 text: str = "ensemble", topics: Iterable[str] = (), social: Mapping[str, Any] | None = None,
-                 workers: int | None = None, plugin_budget: float | None = None, author: int | None = None,
-                 priority: int = 0, progress: Progress = None) -> EnsembleResult:
+    def ensemble(
+        self,
+        *,
+        model: str = "ic",
+        params: Mapping[str, Any] | None = None,
+        seeds: str = "random:10",
+        runs: int = 10,
+        seed: int = 0,
+        steps: int | None = None,
+        max_ticks: int | None = None,
+        text: str = "ensemble",
+        topics: Iterable[str] = (),
+        social: Mapping[str, Any] | None = None,
+        workers: int | None = None,
+        plugin_budget: float | None = None,
+        author: int | None = None,
+        priority: int = 0,
+        progress: Progress = None,
+    ) -> EnsembleResult:
         """Run one cascade ``runs`` times (run r with session seed ``seed + r``), as
         ``agora run WORLD --inject TEXT --runs R --until-done`` (or ``--steps N``) does; the file is not modified.
 
@@ -120,15 +135,45 @@ class WorldFile:
             BadParameterError: a bad model, parameter, seed selection, setting or option.
             BadFileError: the world file or a plugin folder cannot be read.
         """
-        return run_sync(self.aensemble(model=model, params=params, seeds=seeds, runs=runs, seed=seed, steps=steps,
-                                       max_ticks=max_ticks, text=text, topics=topics, social=social, workers=workers,
-                                       plugin_budget=plugin_budget, author=author, priority=priority, progress=progress))
+        return run_sync(
+            self.aensemble(
+                model=model,
+                params=params,
+                seeds=seeds,
+                runs=runs,
+                seed=seed,
+                steps=steps,
+                max_ticks=max_ticks,
+                text=text,
+                topics=topics,
+                social=social,
+                workers=workers,
+                plugin_budget=plugin_budget,
+                author=author,
+                priority=priority,
+                progress=progress,
+            )
+        )
 
-    async def aensemble(self, *, model: str = "ic", params: Mapping[str, Any] | None = None, seeds: str = "random:10",
-                        runs: int = 10, seed: int = 0, steps: int | None = None, max_ticks: int | None = None,
-                        text: str = "ensemble", topics: Iterable[str] = (), social: Mapping[str, Any] | None = None,
-                        workers: int | None = None, plugin_budget: float | None = None, author: int | None = None,
-                        priority: int = 0, progress: Progress = None) -> EnsembleResult:
+    async def aensemble(
+        self,
+        *,
+        model: str = "ic",
+        params: Mapping[str, Any] | None = None,
+        seeds: str = "random:10",
+        runs: int = 10,
+        seed: int = 0,
+        steps: int | None = None,
+        max_ticks: int | None = None,
+        text: str = "ensemble",
+        topics: Iterable[str] = (),
+        social: Mapping[str, Any] | None = None,
+        workers: int | None = None,
+        plugin_budget: float | None = None,
+        author: int | None = None,
+        priority: int = 0,
+        progress: Progress = None,
+    ) -> EnsembleResult:
         """:meth:`ensemble` as a coroutine."""
         _whole(runs, "runs", 1)
         if workers is not None:
@@ -144,19 +189,47 @@ class WorldFile:
         if changes:  # validated before anything runs, as agora run does
             check_social_params(Social(world, registry).configure(**changes), changes)
         result = await run_cascades(
-            world, registry=registry, text=text, topics=_topics(topics), seeds=seeds, model=model,
-            params=dict(params or {}), runs=runs, seed=seed, steps=steps, until_done=steps is None, max_ticks=limit,
-            priority=priority, writer=None, progress=progress, social=changes, author=author,
-            plugin_budget=plugin_budget, workers=workers,
+            world,
+            registry=registry,
+            text=text,
+            topics=_topics(topics),
+            seeds=seeds,
+            model=model,
+            params=dict(params or {}),
+            runs=runs,
+            seed=seed,
+            steps=steps,
+            until_done=steps is None,
+            max_ticks=limit,
+            priority=priority,
+            writer=None,
+            progress=progress,
+            social=changes,
+            author=author,
+            plugin_budget=plugin_budget,
+            workers=workers,
         )
         return EnsembleResult.from_dict(result, source=self.path)
 
     # -- sweeps ----------------------------------------------------------------------------------------------
-    def sweep(self, grid: Mapping[str, Any] | None = None, *, model: str | None = None,
-              params: Mapping[str, Any] | None = None, runs: int = 10, seeds: str = "random:10", seed: int = 0,
-              steps: int | None = None, max_ticks: int | None = None, text: str = "sweep", topics: Iterable[str] = (),
-              social: Mapping[str, Any] | None = None, workers: int | None = None, ray: str | None = None,
-              progress: Progress = None) -> SweepResult:
+    def sweep(
+        self,
+        grid: Mapping[str, Any] | None = None,
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        runs: int = 10,
+        seeds: str = "random:10",
+        seed: int = 0,
+        steps: int | None = None,
+        max_ticks: int | None = None,
+        text: str = "sweep",
+        topics: Iterable[str] = (),
+        social: Mapping[str, Any] | None = None,
+        workers: int | None = None,
+        ray: str | None = None,
+        progress: Progress = None,
+    ) -> SweepResult:
         """Run every combination of ``grid`` ``runs`` times, as ``agora sweep`` does; the file is not modified.
 
         Args:
@@ -176,42 +249,97 @@ class WorldFile:
             BadParameterError: a bad grid, model, parameter, seed selection or option.
             BadFileError: the world file or a plugin folder cannot be read.
         """
-        return run_sync(self.asweep(grid, model=model, params=params, runs=runs, seeds=seeds, seed=seed, steps=steps,
-                                    max_ticks=max_ticks, text=text, topics=topics, social=social, workers=workers,
-                                    ray=ray, progress=progress))
+        return run_sync(
+            self.asweep(
+                grid,
+                model=model,
+                params=params,
+                runs=runs,
+                seeds=seeds,
+                seed=seed,
+                steps=steps,
+                max_ticks=max_ticks,
+                text=text,
+                topics=topics,
+                social=social,
+                workers=workers,
+                ray=ray,
+                progress=progress,
+            )
+        )
 
-    async def asweep(self, grid: Mapping[str, Any] | None = None, *, model: str | None = None,
-                     params: Mapping[str, Any] | None = None, runs: int = 10, seeds: str = "random:10", seed: int = 0,
-                     steps: int | None = None, max_ticks: int | None = None, text: str = "sweep",
-                     topics: Iterable[str] = (), social: Mapping[str, Any] | None = None, workers: int | None = None,
-                     ray: str | None = None, progress: Progress = None) -> SweepResult:
+    async def asweep(
+        self,
+        grid: Mapping[str, Any] | None = None,
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        runs: int = 10,
+        seeds: str = "random:10",
+        seed: int = 0,
+        steps: int | None = None,
+        max_ticks: int | None = None,
+        text: str = "sweep",
+        topics: Iterable[str] = (),
+        social: Mapping[str, Any] | None = None,
+        workers: int | None = None,
+        ray: str | None = None,
+        progress: Progress = None,
+    ) -> SweepResult:
         """:meth:`sweep` as a coroutine."""
         _whole(runs, "runs", 1)
         if workers is not None:
             _whole(workers, "workers", 1)
             if ray not in (None, "auto", "local"):
-                raise BadParameterError("workers sizes the local pool or a local Ray cluster (ray='auto'), and a Ray "
-                                        "cluster at an address brings its own CPUs: drop workers")
+                raise BadParameterError(
+                    "workers sizes the local pool or a local Ray cluster (ray='auto'), and a Ray "
+                    "cluster at an address brings its own CPUs: drop workers"
+                )
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise BadParameterError(f"seed must be a whole number, got {seed!r}")
         steps, limit = _length(steps, max_ticks)
         result = await run_sweep(
-            self.path, model=model, grid=grid_from_mapping(grid or {}),
-            params={str(k): grid_text(v) for k, v in (params or {}).items()}, runs=runs, seeds=seeds, seed=seed,
-            steps=steps, max_ticks=limit, text=text, topics=_topics(topics), plugin_dirs=self.plugins,
-            workers=workers, ray=ray, progress=progress, social=dict(social or {}), series=True,
+            self.path,
+            model=model,
+            grid=grid_from_mapping(grid or {}),
+            params={str(k): grid_text(v) for k, v in (params or {}).items()},
+            runs=runs,
+            seeds=seeds,
+            seed=seed,
+            steps=steps,
+            max_ticks=limit,
+            text=text,
+            topics=_topics(topics),
+            plugin_dirs=self.plugins,
+            workers=workers,
+            ray=ray,
+            progress=progress,
+            social=dict(social or {}),
+            series=True,
         )
         records = series_records(result)  # out of the report, as agora sweep --series leaves it
         return SweepResult.from_dict(result, records, source=self.path)
 
     # -- a live world ----------------------------------------------------------------------------------------
-    def simulation(self, *, social: Mapping[str, Any] | None = None, plugin_budget: float | None = None,
-                   checkpoint_every: int | None = 50, snapshots: str | None = None) -> Simulation:
+    def simulation(
+        self,
+        *,
+        social: Mapping[str, Any] | None = None,
+        plugin_budget: float | None = None,
+        checkpoint_every: int | None = 50,
+        snapshots: str | None = None,
+    ) -> Simulation:
         """The world, live: inject, step, run, pause, save and load, as ``agora serve`` and the TUI do.
         It changes the file (checkpointed every ``checkpoint_every`` ticks and on close). Close it, or use
         it as a context manager."""
-        return Simulation(self.path, plugins=self.plugins, social=social, plugin_budget=plugin_budget,
-                          checkpoint_every=checkpoint_every, snapshots=snapshots)
+        return Simulation(
+            self.path,
+            plugins=self.plugins,
+            social=social,
+            plugin_budget=plugin_budget,
+            checkpoint_every=checkpoint_every,
+            snapshots=snapshots,
+        )
 
 
 # -- opening and making world files ---------------------------------------------------------------------
@@ -231,9 +359,20 @@ def _configure(world: Any, minutes_per_tick: int, social: Mapping[str, Any] | No
         world.config["social"] = Social(world, plugin_registry(None), {}).configure(**dict(social))
 
 
-def new_world(path: str, *, agents: int = 1000, graph: str = "community", avg_degree: float = 10.0,
-              communities: int | None = None, mixing: float | None = None, seed: int = 0, name: str | None = None,
-              minutes_per_tick: int = 10, social: Mapping[str, Any] | None = None, force: bool = False) -> WorldFile:
+def new_world(
+    path: str,
+    *,
+    agents: int = 1000,
+    graph: str = "community",
+    avg_degree: float = 10.0,
+    communities: int | None = None,
+    mixing: float | None = None,
+    seed: int = 0,
+    name: str | None = None,
+    minutes_per_tick: int = 10,
+    social: Mapping[str, Any] | None = None,
+    force: bool = False,
+) -> WorldFile:
     """Generate a synthetic world and save it at ``path``, as ``agora new PATH --agents N ...`` does.
 
     Args:
@@ -248,16 +387,25 @@ def new_world(path: str, *, agents: int = 1000, graph: str = "community", avg_de
     if graph in ("ba", "er"):
         for what, value in (("communities", communities), ("mixing", mixing)):
             if value is not None:
-                raise BadParameterError(f"{what} applies to the community and sbm graphs, and {graph} plants no "
-                                        f"communities: drop {what}, or choose graph='community' or 'sbm'")
+                raise BadParameterError(
+                    f"{what} applies to the community and sbm graphs, and {graph} plants no "
+                    f"communities: drop {what}, or choose graph='community' or 'sbm'"
+                )
     _whole(agents, "agents", 1)
     check_target(path, force)
     label = name or os.path.splitext(os.path.basename(path))[0]
 
     async def make() -> None:
-        world = await asyncio.to_thread(synthetic_world, label, agents, graph=graph, avg_degree=float(avg_degree),
-                                        communities=communities, mixing=0.2 if mixing is None else float(mixing),
-                                        seed=seed)
+        world = await asyncio.to_thread(
+            synthetic_world,
+            label,
+            agents,
+            graph=graph,
+            avg_degree=float(avg_degree),
+            communities=communities,
+            mixing=0.2 if mixing is None else float(mixing),
+            seed=seed,
+        )
         _configure(world, minutes_per_tick, social)
         await save_world(world, path, force=force)
 
@@ -265,9 +413,17 @@ def new_world(path: str, *, agents: int = 1000, graph: str = "community", avg_de
     return WorldFile(path)
 
 
-def import_edges(path: str, edges: str, *, directed: bool = False, seed: int = 0, name: str | None = None,
-                 minutes_per_tick: int = 10, social: Mapping[str, Any] | None = None,
-                 force: bool = False) -> WorldFile:
+def import_edges(
+    path: str,
+    edges: str,
+    *,
+    directed: bool = False,
+    seed: int = 0,
+    name: str | None = None,
+    minutes_per_tick: int = 10,
+    social: Mapping[str, Any] | None = None,
+    force: bool = False,
+) -> WorldFile:
     """Import an edge list (SNAP or CSV, optionally gzipped) as a world saved at ``path``, as
     ``agora new PATH --edges FILE`` does; agent attributes are drawn from ``seed``.
 
