@@ -31,6 +31,7 @@ _PUBLIC = {
     "Failure": "sim.lab.results",
     "Paired": "sim.lab.results",
     "Series": "sim.lab.results",
+    "plot": "sim.lab.results",
     "AgoraError": "sim.errors",
     "BadParameterError": "sim.errors",
     "BadFileError": "sim.errors",

@@ -81,6 +81,8 @@ def comparable(data: Any) -> Any:
             out = {k: strip(v) for k, v in x.items() if k != "seconds"}
             if "series_file" in out:
                 out["series_file"] = {"name": Path(out["series_file"]["path"]).name, "rows": out["series_file"]["rows"]}
+            if "plot" in out:
+                out["plot"] = {**out["plot"], "output": Path(out["plot"]["output"]).suffix}
             return out
         if isinstance(x, list):
             return [strip(v) for v in x]
@@ -97,6 +99,7 @@ def test_ensemble_and_its_series_file_equal_agora_run(world, tmp_path):
         model="sir", params={"beta": 0.05, "gamma": 0.3}, seeds="top:5", runs=4, seed=3, workers=1, text="rumour"
     )
     written = res.write_series(str(tmp_path / "api.csv"))
+    drawn = res.plot(str(tmp_path / "api.svg"))
     cli = cli_json(
         tmp_path,
         "run",
@@ -120,11 +123,21 @@ def test_ensemble_and_its_series_file_equal_agora_run(world, tmp_path):
         "1",
         "--series",
         "cli.csv",
+        "--plot",
+        "cli.svg",
     )
     assert digest(world) == before  # neither modified the world
     assert comparable(res.to_dict()) == comparable({**cli, "series_file": {**cli["series_file"], "path": "api.csv"}})
     assert (tmp_path / "api.csv").read_bytes() == (tmp_path / "cli.csv").read_bytes()
     assert written["rows"] == cli["series_file"]["rows"] == len(res.series) > 0
+    assert drawn["lines"] == cli["plot"]["lines"] > 0 and (tmp_path / "api.svg").stat().st_size > 0
+    # agora plot over the series file, from Python and from the command line.
+    mine = sim.plot(str(tmp_path / "api.csv"), str(tmp_path / "mine.png"), measures=["I", "R"])
+    theirs = cli_json(tmp_path, "plot", "cli.csv", "-o", "theirs.png", "--measure", "I", "--measure", "R")
+    same = ("format", "lines", "measures", "combinations", "runs")
+    assert {k: mine[k] for k in same} == {k: theirs[k] for k in same} and mine["measures"] == ["I", "R"]
+    with pytest.raises(TargetExistsError):
+        sim.plot(str(tmp_path / "api.csv"), str(tmp_path / "mine.png"))
     # The typed fields are the JSON's.
     assert res.mean_reached == cli["mean_reached"] and res.ci95 == cli["ci95"]
     assert (res.completed, res.failed) == (4, 0) and res.first_failure is None
@@ -140,6 +153,7 @@ def test_sweep_and_its_series_file_equal_agora_sweep(world, tmp_path):
         grid={"model": ["ic", "sir"]}, params={"ic.p": 0.1, "sir.beta": 0.08}, runs=3, seeds="top:5", workers=1
     )
     res.write_series(str(tmp_path / "api.csv.gz"))
+    res.plot(str(tmp_path / "api.svg"))
     cli = cli_json(
         tmp_path,
         "sweep",
@@ -158,8 +172,11 @@ def test_sweep_and_its_series_file_equal_agora_sweep(world, tmp_path):
         "1",
         "--series",
         "cli.csv.gz",
+        "--plot",
+        "cli.svg",
     )
     assert comparable(res.to_dict()) == comparable({**cli, "series_file": {**cli["series_file"], "path": "api.csv.gz"}})
+    assert res.to_dict()["plot"]["lines"] == cli["plot"]["lines"] > 0
     assert (tmp_path / "api.csv.gz").read_bytes() == (tmp_path / "cli.csv.gz").read_bytes()
     # Typed views of the same numbers; paired() of the first is the JSON's paired difference.
     assert [a.grid for a in res.arms] == [{"model": "ic"}, {"model": "sir"}]
@@ -197,6 +214,10 @@ def test_a_grid_of_typed_values_is_the_command_lines_grid(world, tmp_path):
     )
     assert comparable(res.to_dict()) == comparable(cli)
     assert res.grid == {"p": [0.05, 0.2], "trust_weighted": [False, True]}
+    lean = w.sweep(grid={"p": [0.05, 0.2]}, runs=2, seeds="top:3", workers=1, series=False)
+    assert [a.mean_reached for a in lean.arms] == [c["mean_reached"] for c in cli["results"][::2]]
+    with pytest.raises(BadParameterError, match="kept no series"):
+        lean.series  # noqa: B018
 
 
 # -- errors ------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ See docs/python.md. Ensembles and sweeps run over the same engine functions as `
 """
 
 from sim.lab.live import ClosedError, Simulation
-from sim.lab.results import Arm, EnsembleResult, Failure, Paired, Run, Series, SweepResult
+from sim.lab.results import Arm, EnsembleResult, Failure, Paired, Run, Series, SweepResult, plot
 from sim.lab.world import WorldFile, import_edges, new_world, open_world
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "import_edges",
     "new_world",
     "open_world",
+    "plot",
 ]

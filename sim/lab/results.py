@@ -8,11 +8,14 @@ sentence how to install them when they are missing.
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from sim.analysis.plot import check_figure_path, figure_format, plot_files, plot_tables
 from sim.engine.runner import series_records
 from sim.engine.sweep import paired_difference
 from sim.errors import BadParameterError
@@ -48,6 +51,49 @@ def _columns_arrow(columns: dict[str, Any]) -> Any:
             for k, v in columns.items()
         }
     )
+
+
+def _figure(
+    records: list[dict[str, Any]],
+    keys: list[str],
+    source: str,
+    output: str,
+    title: str,
+    measures: Sequence[str] | None,
+    force: bool,
+) -> dict[str, Any]:
+    """Draw series records as ``--plot FILE`` does (one line per combination and measure, a 95% band)."""
+    check_target(output, force, what="figure")
+    check_figure_path(output)
+    if not records:
+        raise BadParameterError("no run completed, so there is no series to draw")
+    label = os.path.basename(source) if source else "series"
+    table = table_from_records(records, keys, source=source)
+    return plot_tables([(label, table)], output, measures=measures, title=title)
+
+
+def plot(
+    files: str | Sequence[str],
+    output: str,
+    *,
+    measures: Sequence[str] | None = None,
+    title: str | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Draw series files (``.csv``, ``.csv.gz``, ``.parquet``) in one figure, as ``agora plot FILES -o OUTPUT``
+    does: for each file, combination and measure the mean over the runs per tick and its 95% band.
+
+    Returns:
+        What ``agora plot --json`` prints: ``{"output", "format", "lines", "labels", "measures", ...}``.
+
+    Raises:
+        BadParameterError: an unknown figure format or a measure no file has. TargetExistsError: ``output``
+            exists and ``force`` is false. BadFileError: a series file is missing or malformed.
+    """
+    paths = [files] if isinstance(files, str | os.PathLike) else list(files)
+    figure_format(output)  # both checks before any input is read, as agora plot does
+    check_target(output, force, "figure")
+    return plot_files([os.fspath(p) for p in paths], output, measures=list(measures) if measures else None, title=title)
 
 
 # -- series ------------------------------------------------------------------------------------------------
@@ -264,6 +310,22 @@ class EnsembleResult:
         self.data["series_file"] = written = series.write(path, force=force)
         return dict(written)
 
+    def plot(
+        self, output: str, *, measures: Sequence[str] | None = None, title: str | None = None, force: bool = False
+    ) -> dict[str, Any]:
+        """Draw :attr:`series` to ``output`` (``.png``, ``.svg`` or ``.pdf``) as ``agora run --plot OUTPUT`` does,
+        and note it in :meth:`to_dict`; ``measures`` picks some (default every one).
+
+        Raises:
+            BadParameterError: no run completed, an unknown format or measure. TargetExistsError: ``output``
+                exists and ``force`` is false.
+        """
+        records = series_records(self.data)
+        n = len(records)
+        title = title or f"{self.model} on {os.path.basename(self.source)}, {n} run{'s' if n != 1 else ''}"
+        self.data["plot"] = drawn = _figure(records, [], self.source, output, title, measures, force)
+        return dict(drawn)
+
     def to_dict(self) -> dict[str, Any]:
         """The report as ``agora run ... --json`` prints it (a copy)."""
         return copy.deepcopy(self.data)
@@ -360,9 +422,12 @@ class SweepResult:
     data: dict[str, Any] = field(repr=False)
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)
     source: str = ""
+    kept_series: bool = True
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], records: list[dict[str, Any]], source: str = "") -> SweepResult:
+    def from_dict(
+        cls, data: dict[str, Any], records: list[dict[str, Any]], source: str = "", kept_series: bool = True
+    ) -> SweepResult:
         arms = [Arm.from_dict(i, c, data["session_seeds"]) for i, c in enumerate(data["results"])]
         return cls(
             arms=arms,
@@ -377,6 +442,7 @@ class SweepResult:
             data=data,
             records=records,
             source=source,
+            kept_series=kept_series,
         )
 
     def __len__(self) -> int:
@@ -431,6 +497,7 @@ class SweepResult:
     @property
     def series(self) -> Series:
         """The per-tick series of every run that did not fail, with one column per grid key first."""
+        self._require_series()
         keys = list(self.grid)
         return Series(table_from_records(self.records, keys, source=self.source), self.records)
 
@@ -442,6 +509,25 @@ class SweepResult:
         """
         self.data["series_file"] = written = self.series.write(path, force=force)
         return dict(written)
+
+    def plot(
+        self, output: str, *, measures: Sequence[str] | None = None, title: str | None = None, force: bool = False
+    ) -> dict[str, Any]:
+        """Draw :attr:`series` to ``output``, one line per combination, as ``agora sweep --plot OUTPUT`` does, and
+        note it in :meth:`to_dict`.
+
+        Raises:
+            BadParameterError: no series kept, no run completed, an unknown format or measure.
+            TargetExistsError: ``output`` exists and ``force`` is false.
+        """
+        self._require_series()
+        title = title or (f"sweep of {self.model} on {os.path.basename(self.source)}, {self.runs} runs per combination")
+        self.data["plot"] = drawn = _figure(self.records, list(self.grid), self.source, output, title, measures, force)
+        return dict(drawn)
+
+    def _require_series(self) -> None:
+        if not self.kept_series:
+            raise BadParameterError("this sweep kept no series: run it with series=True")
 
     def to_dict(self) -> dict[str, Any]:
         """The report as ``agora sweep ... --json`` prints it (a copy)."""
@@ -483,4 +569,4 @@ class SweepResult:
         return _columns_frame(cols)
 
 
-__all__ = ["Arm", "EnsembleResult", "Failure", "Paired", "Run", "Series", "SweepResult"]
+__all__ = ["Arm", "EnsembleResult", "Failure", "Paired", "Run", "Series", "SweepResult", "plot"]

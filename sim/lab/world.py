@@ -113,6 +113,10 @@ class WorldFile:
         author: int | None = None,
         priority: int = 0,
         progress: Progress = None,
+        llm: Mapping[str, Any] | None = None,
+        llm_wait: float = 30.0,
+        ticks_per_second: float | None = None,
+        monitor: Any = None,
     ) -> EnsembleResult:
         """Run one cascade ``runs`` times (run r with session seed ``seed + r``), as
         ``agora run WORLD --inject TEXT --runs R --until-done`` (or ``--steps N``) does; the file is not modified.
@@ -127,6 +131,10 @@ class WorldFile:
             workers: processes the runs are spread over (None: one per CPU; 1: this process); a run's result is
                 the same whichever process runs it.
             progress: called with ``(what, fraction)`` as the runs go.
+            llm: LLM settings for these runs (``agora llm``'s keys; an ensemble uses the offline writer unless the
+                world names a server); llm_wait: seconds answers in flight get at the end of a run.
+            ticks_per_second: pace the ticks. monitor: a :class:`sim.engine.observe.Monitor` following each run
+                (``agora run --metrics-port``). Either runs the runs one at a time, in this process.
 
         Returns:
             An :class:`EnsembleResult`; its ``to_dict()`` is what ``agora run ... --json`` prints.
@@ -152,6 +160,10 @@ class WorldFile:
                 author=author,
                 priority=priority,
                 progress=progress,
+                llm=llm,
+                llm_wait=llm_wait,
+                ticks_per_second=ticks_per_second,
+                monitor=monitor,
             )
         )
 
@@ -173,6 +185,10 @@ class WorldFile:
         author: int | None = None,
         priority: int = 0,
         progress: Progress = None,
+        llm: Mapping[str, Any] | None = None,
+        llm_wait: float = 30.0,
+        ticks_per_second: float | None = None,
+        monitor: Any = None,
     ) -> EnsembleResult:
         """:meth:`ensemble` as a coroutine."""
         _whole(runs, "runs", 1)
@@ -208,6 +224,10 @@ class WorldFile:
             author=author,
             plugin_budget=plugin_budget,
             workers=workers,
+            llm=dict(llm) if llm else None,
+            llm_wait=llm_wait,
+            ticks_per_second=ticks_per_second,
+            monitor=monitor,
         )
         return EnsembleResult.from_dict(result, source=self.path)
 
@@ -229,6 +249,7 @@ class WorldFile:
         workers: int | None = None,
         ray: str | None = None,
         progress: Progress = None,
+        series: bool = True,
     ) -> SweepResult:
         """Run every combination of ``grid`` ``runs`` times, as ``agora sweep`` does; the file is not modified.
 
@@ -240,6 +261,7 @@ class WorldFile:
             runs: runs per combination; run r uses session seed ``seed + r`` and the same seed agents in every
                 combination (common random numbers: see :meth:`SweepResult.paired`).
             workers: processes (None: one per CPU; 1: this process). ray: a Ray address or ``"auto"``.
+            series: keep every run's per-tick series (:attr:`SweepResult.series`); False saves the time and memory.
             Others: as :meth:`ensemble`.
 
         Returns:
@@ -265,6 +287,7 @@ class WorldFile:
                 workers=workers,
                 ray=ray,
                 progress=progress,
+                series=series,
             )
         )
 
@@ -285,6 +308,7 @@ class WorldFile:
         workers: int | None = None,
         ray: str | None = None,
         progress: Progress = None,
+        series: bool = True,
     ) -> SweepResult:
         """:meth:`sweep` as a coroutine."""
         _whole(runs, "runs", 1)
@@ -315,10 +339,10 @@ class WorldFile:
             ray=ray,
             progress=progress,
             social=dict(social or {}),
-            series=True,
+            series=bool(series),
         )
         records = series_records(result)  # out of the report, as agora sweep --series leaves it
-        return SweepResult.from_dict(result, records, source=self.path)
+        return SweepResult.from_dict(result, records, source=self.path, kept_series=bool(series))
 
     # -- a live world ----------------------------------------------------------------------------------------
     def simulation(
