@@ -25,11 +25,13 @@ They share the conventions of the ``sir``, ``sis`` and ``seir`` models (``plugin
 
 The models (each class docstring gives its paper and its round in full):
 
-``si``            S -> I, for good.                                          Ends: no infectious agent has a susceptible follower.
-``seis``          S -> E -> I -> S.                                          Ends: nobody exposed or infectious.
-``sirs``          S -> I -> R -> S (waning immunity).                        Ends: nobody infectious.
-``swir``          S -> W (weakened) -> I -> R, or S -> I directly.           Ends: nobody infectious.
-``adaptive-sis``  S -> I -> S, susceptible agents rewire away from infectious ones.  Ends: nobody infectious.
+``si``            S -> I, for good.                                     Ends: no infectious agent has a susceptible
+                                                                        follower.
+``seis``          S -> E -> I -> S.                                     Ends: nobody exposed or infectious.
+``sirs``          S -> I -> R -> S (waning immunity).                   Ends: nobody infectious.
+``swir``          S -> W (weakened) -> I -> R, or S -> I directly.      Ends: nobody infectious.
+``adaptive-sis``  S -> I -> S, susceptible agents rewire away from      Ends: nobody infectious.
+                  infectious ones.
 
 Rates are per round: ``beta`` = 0.05 means a 5 % chance per attempt per round, not a rate of a
 continuous-time process. With small probabilities the two agree to first order.
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult, union_agents
+from sim.plugin import Param, PropagationModel, StepContext, StepResult, union_agents
 
 _BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
 _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
@@ -53,7 +55,7 @@ _EMPTY = np.empty(0, dtype=np.int64)
 # -- shared steps -----------------------------------------------------------------------------------
 
 
-def _open_attempts(ctx, top: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _open_attempts(ctx: StepContext, top: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The frontier's out-edges to followers in a state from 0 to ``top`` at the start of the round:
     ``(targets, edge_ids)`` in gather order (edge ids ascend with the sender)."""
     targets, eid = ctx.gather_targets()
@@ -61,14 +63,14 @@ def _open_attempts(ctx, top: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return targets[open_], eid[open_]
 
 
-def _infect(ctx, targets: np.ndarray, eid: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
+def _infect(ctx: StepContext, targets: np.ndarray, eid: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
     """One ``random_edges`` number per attempt; the agents infected (ascending, int64) and, for each,
     the lowest-numbered successful sender (int32)."""
     hit = ctx.random_edges(eid) < prob
     return _first_hits(ctx, targets[hit], eid[hit])
 
 
-def _first_hits(ctx, targets: np.ndarray, eid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _first_hits(ctx: StepContext, targets: np.ndarray, eid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``targets`` (ascending, int64) and for each the sender of its smallest edge id — the
     lowest sender, since edge ids ascend with the sender (int32). One sort of (target, edge) keys."""
     if targets.size == 0:
@@ -82,7 +84,7 @@ def _first_hits(ctx, targets: np.ndarray, eid: np.ndarray) -> tuple[np.ndarray, 
     return who[head], ctx.edge_sources(key[head] % span)
 
 
-def _in_state(ctx, key: str, code: int) -> np.ndarray:
+def _in_state(ctx: StepContext, key: str, code: int) -> np.ndarray:
     """The stored list ``key`` (ascending agents) kept to those in state ``code`` now.
 
     The list is kept so that a round never scans all N states; filtering it here keeps it right when
@@ -91,7 +93,9 @@ def _in_state(ctx, key: str, code: int) -> np.ndarray:
     return agents[ctx.state[agents] == code] if agents.size else agents
 
 
-def _feed(ctx, result: StepResult, beta: float, feed_weight: float, new_state: int) -> tuple[StepResult, np.ndarray]:
+def _feed(
+    ctx: StepContext, result: StepResult, beta: float, feed_weight: float, new_state: int
+) -> tuple[StepResult, np.ndarray]:
     """Step 4: feed exposures of agents susceptible at the start of the round. Returns the merged
     result and the agents the feed infected (before dropping those the graph infected already)."""
     shown, sharers = ctx.feed_open()
@@ -107,8 +111,9 @@ def _result(groups: list[tuple[np.ndarray, int, np.ndarray | None]], attempts: i
     """A StepResult from disjoint groups ``(agents, new_state, sources or None)``."""
     agents = np.concatenate([g[0].astype(np.int64) for g in groups])
     states = np.concatenate([np.full(g[0].size, g[1], dtype=np.int8) for g in groups])
-    sources = np.concatenate([g[2].astype(np.int32) if g[2] is not None else np.full(g[0].size, -1, dtype=np.int32)
-                              for g in groups])
+    sources = np.concatenate(
+        [g[2].astype(np.int32) if g[2] is not None else np.full(g[0].size, -1, dtype=np.int32) for g in groups]
+    )
     return StepResult(agents, states, sources, attempts=int(attempts), exposed=exposed)
 
 
@@ -151,7 +156,9 @@ class SI(PropagationModel):
 
     name = "si"
     version = "1.0"
-    description = "SI epidemic: infect followers with probability beta per round; infected agents stay infectious for good."
+    description = (
+        "SI epidemic: infect followers with probability beta per round; infected agents stay infectious for good."
+    )
     params = {"beta": _BETA, "feed_weight": _FEED_WEIGHT}
     states = ("S", "I")
     adopted_states = (1,)
@@ -161,11 +168,11 @@ class SI(PropagationModel):
     progressive = True
     uses_feed = True  # reads feed exposures (ctx.feed_open)
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         # Whether the latest round left every state as it was with no attempt to a susceptible agent.
         ctx.store["quiet"] = np.zeros(1, dtype=bool)
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         beta = self.p["beta"]
         targets, eid = _open_attempts(ctx)
         infected, sources = _infect(ctx, targets, eid, beta)
@@ -175,7 +182,7 @@ class SI(PropagationModel):
         ctx.store["quiet"] = np.array([changed == 0 and (eid.size == 0 or beta == 0.0)])
         return result
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         return ctx.frontier.size == 0 or bool(ctx.store["quiet"][0])
 
 
@@ -220,7 +227,10 @@ class SEIS(PropagationModel):
 
     name = "seis"
     version = "1.0"
-    description = "SEIS epidemic: exposed agents turn infectious with probability sigma, infectious ones become susceptible again with gamma."
+    description = (
+        "SEIS epidemic: exposed agents turn infectious with probability sigma, infectious ones become susceptible "
+        "again with gamma."
+    )
     params = {"beta": _BETA, "sigma": _SIGMA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
     states = ("S", "E", "I")
     adopted_states = (1, 2)
@@ -231,11 +241,11 @@ class SEIS(PropagationModel):
     uses_feed = True  # reads feed exposures (ctx.feed_open)
     endless = True  # may sit at its endemic level for ever
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         # The exposed agents, ascending (kept so that a round never scans all N states).
         ctx.store["latent"] = np.empty(0, dtype=np.int32)
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         infectious = ctx.frontier
         targets, eid = _open_attempts(ctx)
         infected, sources = _infect(ctx, targets, eid, self.p["beta"])
@@ -247,7 +257,7 @@ class SEIS(PropagationModel):
         ctx.store["latent"] = union_agents(latent[~onset], infected, caught)
         return result
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         return ctx.frontier.size == 0 and not np.any(ctx.state[ctx.store["latent"]] == 1)
 
 
@@ -300,11 +310,11 @@ class SIRS(PropagationModel):
     uses_feed = True  # reads feed exposures (ctx.feed_open)
     endless = True  # may sit at its endemic level for ever
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         # The recovered agents, ascending (kept so that a round never scans all N states).
         ctx.store["immune"] = np.empty(0, dtype=np.int32)
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         infectious = ctx.frontier
         targets, eid = _open_attempts(ctx)
         infected, sources = _infect(ctx, targets, eid, self.p["beta"])
@@ -316,7 +326,7 @@ class SIRS(PropagationModel):
         ctx.store["immune"] = union_agents(immune[~waned], recovered)
         return result
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         return ctx.frontier.size == 0
 
 
@@ -370,12 +380,19 @@ class SWIR(PropagationModel):
 
     name = "swir"
     version = "1.0"
-    description = "SWIR epidemic: a contact infects (kappa) or weakens (mu) a susceptible agent; a weakened one is infected with nu."
+    description = (
+        "SWIR epidemic: a contact infects (kappa) or weakens (mu) a susceptible agent; a weakened one is infected "
+        "with nu."
+    )
     params = {
         "kappa": Param(float, 0.1, 0.0, 1.0, "probability that a contact infects a susceptible agent"),
-        "mu": Param(float, 0.3, 0.0, 1.0, "probability that a contact that did not infect a susceptible agent weakens it"),
+        "mu": Param(
+            float, 0.3, 0.0, 1.0, "probability that a contact that did not infect a susceptible agent weakens it"
+        ),
         "nu": Param(float, 0.5, 0.0, 1.0, "probability that a contact infects a weakened agent"),
-        "feed_weight": Param(float, 1.0, 0.0, 1e6, "a feed exposure is a contact with kappa, mu and nu times feed_weight (capped at 1)"),
+        "feed_weight": Param(
+            float, 1.0, 0.0, 1e6, "a feed exposure is a contact with kappa, mu and nu times feed_weight (capped at 1)"
+        ),
     }
     #: The infection probabilities: with both at 0 nobody but the seeds is ever infected.
     zero_params = ("kappa", "nu")
@@ -387,9 +404,9 @@ class SWIR(PropagationModel):
     progressive = True
     uses_feed = True  # reads feed exposures (ctx.feed_agents)
 
-    S, W, I, R = 0, 1, 2, 3
+    S, W, I, R = 0, 1, 2, 3  # noqa: E741 - the compartments' names
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         kappa, mu, nu = self.p["kappa"], self.p["mu"], self.p["nu"]
         infectious = ctx.frontier
         targets, eid = _open_attempts(ctx, top=self.W)  # S and W can be contacted
@@ -401,12 +418,22 @@ class SWIR(PropagationModel):
         via = None
         shown = ctx.feed_agents
         if shown.size:
-            agents, states, srcs, via = self._feed(ctx, shown, ctx.feed_sources, changed, new_state, agents, states, srcs)
-        result = StepResult(np.concatenate(agents), np.concatenate(states), np.concatenate(srcs),
-                            attempts=int(eid.size), exposed=targets, via_feed=via)
+            agents, states, srcs, via = self._feed(
+                ctx, shown, ctx.feed_sources, changed, new_state, agents, states, srcs
+            )
+        result = StepResult(
+            np.concatenate(agents),
+            np.concatenate(states),
+            np.concatenate(srcs),
+            attempts=int(eid.size),
+            exposed=targets,
+            via_feed=via,
+        )
         return result
 
-    def _contacts(self, ctx, targets, eid, u, kappa, mu, nu):
+    def _contacts(
+        self, ctx: StepContext, targets: np.ndarray, eid: np.ndarray, u: np.ndarray, kappa: float, mu: float, nu: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Step 1: the followers whose state changes, their new states and sources (-1 for W)."""
         leave_s = kappa + (1.0 - kappa) * mu  # u below it moves a susceptible agent (to I or W)
         start = ctx.state[targets]
@@ -447,11 +474,25 @@ class SWIR(PropagationModel):
         caught = infected_by < big
         weak = weakened_now & ~caught
         who = np.concatenate([follower[caught], follower[weak]]).astype(np.int64)
-        new_state = np.concatenate([np.full(int(caught.sum()), self.I, dtype=np.int8), np.full(int(weak.sum()), self.W, dtype=np.int8)])
-        sources = np.concatenate([ctx.edge_sources(e[infected_by[caught]]), np.full(int(weak.sum()), -1, dtype=np.int32)])
+        new_state = np.concatenate(
+            [np.full(int(caught.sum()), self.I, dtype=np.int8), np.full(int(weak.sum()), self.W, dtype=np.int8)]
+        )
+        sources = np.concatenate(
+            [ctx.edge_sources(e[infected_by[caught]]), np.full(int(weak.sum()), -1, dtype=np.int32)]
+        )
         return who, new_state, sources
 
-    def _feed(self, ctx, shown, sharers, changed, new_state, agents, states, srcs):
+    def _feed(
+        self,
+        ctx: StepContext,
+        shown: np.ndarray,
+        sharers: np.ndarray,
+        changed: np.ndarray,
+        new_state: np.ndarray,
+        agents: list[np.ndarray],
+        states: list[np.ndarray],
+        srcs: list[np.ndarray],
+    ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], np.ndarray | None]:
         """Step 3: one more contact for agents in S or W at the start of the round shown the message."""
         fw = self.p["feed_weight"]
         start = ctx.state[shown]
@@ -551,11 +592,21 @@ class AdaptiveSIS(PropagationModel):
 
     name = "adaptive-sis"
     version = "1.0"
-    description = "Adaptive SIS (Gross et al. 2006): susceptible agents rewire their links away from infectious agents with probability w."
+    description = (
+        "Adaptive SIS (Gross et al. 2006): susceptible agents rewire their links away from infectious agents with "
+        "probability w."
+    )
     params = {
         "beta": _BETA,
         "gamma": _GAMMA,
-        "w": Param(float, 0.1, 0.0, 1.0, "probability per round that a susceptible agent drops a link to an infectious agent and follows a random susceptible one"),
+        "w": Param(
+            float,
+            0.1,
+            0.0,
+            1.0,
+            "probability per round that a susceptible agent drops a link to an infectious agent and follows a random "
+            "susceptible one",
+        ),
         "feed_weight": _FEED_WEIGHT,
     }
     states = ("S", "I")
@@ -568,7 +619,7 @@ class AdaptiveSIS(PropagationModel):
     changes_edges = True
     endless = True  # may sit at an endemic level for ever
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         beta, w = self.p["beta"], self.p["w"]
         infectious = ctx.frontier
         targets, eid = _open_attempts(ctx)
@@ -593,7 +644,7 @@ class AdaptiveSIS(PropagationModel):
         return result
 
 
-def _rewire(ctx, v: np.ndarray, u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rewire(ctx: StepContext, v: np.ndarray, u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Step 3 of adaptive SIS: for each rewired link ``u[i] -> v[i]`` (in gather order) with its number
     ``y[i]`` in [0, 1), the susceptible agent ``v[i]`` follows instead. Returns the links rewired
     ``(dropped followees, followers, new followees)``; a link whose follower has no candidate left is kept.
@@ -623,8 +674,9 @@ def _rewire(ctx, v: np.ndarray, u: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     _, fol_s = ctx.followees(followers)
     fol_g = np.repeat(np.arange(n_groups, dtype=np.int64), ctx.in_degree(followers))
     s_mask = is_s[fol_s]
-    key = np.concatenate([fol_g[s_mask] * span + place[fol_s[s_mask]],
-                          np.arange(n_groups, dtype=np.int64) * span + place[followers]])
+    key = np.concatenate(
+        [fol_g[s_mask] * span + place[fol_s[s_mask]], np.arange(n_groups, dtype=np.int64) * span + place[followers]]
+    )
     key = np.sort(key, kind="stable")
     picked = np.full(v.size, -1, dtype=np.int64)
     last = int(rank.max())

@@ -40,8 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult, union_agents
-
+from sim.plugin import Param, PropagationModel, StepContext, StepResult, union_agents
 
 _BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
 _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
@@ -62,12 +61,12 @@ class _Compartmental(PropagationModel):
     #: The exposed state, or -1 when there is none.
     latent_state = -1
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         if self.latent_state >= 0:
             # The exposed agents, ascending (kept so a round never scans all N states).
             ctx.store["latent"] = np.empty(0, dtype=np.int32)
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         infectious = ctx.frontier  # infectious at the start of the round, ascending
         # 1. infection attempts from the agents infectious at the start of the round
         src, dst, _, eid = ctx.gather()
@@ -93,8 +92,9 @@ class _Compartmental(PropagationModel):
         states.append(np.full(recovered.size, self.recovered_state, dtype=np.int8))
         sources.append(np.full(recovered.size, -1, dtype=np.int32))
         # The three groups are disjoint: susceptible, exposed and infectious at the start of the round.
-        result = StepResult(np.concatenate(agents), np.concatenate(states), np.concatenate(sources),
-                            attempts=int(eid.size), exposed=dst)
+        result = StepResult(
+            np.concatenate(agents), np.concatenate(states), np.concatenate(sources), attempts=int(eid.size), exposed=dst
+        )
         # 4. feed exposures of agents susceptible at the start of the round
         shown, sharers = ctx.feed_open()
         if shown.size:
@@ -106,7 +106,7 @@ class _Compartmental(PropagationModel):
             result = ctx.with_feed(result, caught, sharers[hit], new_state=self.infected_state)
         return result
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         if ctx.frontier.size:
             return False
         return self.latent_state < 0 or ctx.store["latent"].size == 0

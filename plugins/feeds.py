@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import ContentRecommender, Param
+from sim.plugin import ContentRecommender, FeedContext, Param
 
 
 class Chronological(ContentRecommender):
@@ -35,7 +35,7 @@ class Chronological(ContentRecommender):
     description = "Followees' messages, newest share first."
     params = {}
 
-    def score(self, ctx):
+    def score(self, ctx: FeedContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         count, latest, sharer = ctx.followee_adoptions()
         scores = np.where(count > 0, latest.astype(np.float64), -np.inf)
         by_author = ctx.follows_author()
@@ -54,7 +54,7 @@ class Hot(ContentRecommender):
         "half_life": Param(float, 12.5, 0.01, 1e6, "hours of recency worth ten times the adoptions"),
     }
 
-    def score(self, ctx):
+    def score(self, ctx: FeedContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         hours = ctx.created.astype(np.float64) * ctx.minutes_per_tick / 60.0
         per_message = np.log10(np.maximum(ctx.adopted, 1).astype(np.float64)) + hours / self.p["half_life"]
         return np.broadcast_to(per_message[None, :], ctx.shape).copy()
@@ -66,7 +66,7 @@ class Interest(ContentRecommender):
     description = "Topic match between message and reader; author reputation breaks ties."
     params = {}
 
-    def score(self, ctx):
+    def score(self, ctx: FeedContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         match = ctx.interest_match()
         rep = np.where(ctx.authors >= 0, ctx.columns["reputation"][np.maximum(ctx.authors, 0)], 0.0).astype(np.float64)
         # The tie-break term is below the smallest step between two matches (1/64 * 1/64).
@@ -82,7 +82,7 @@ class Collaborative(ContentRecommender):
         "sample": Param(int, 20000, 100, 10**8, "adopters of a live message used to estimate similarities"),
     }
 
-    def score(self, ctx):
+    def score(self, ctx: FeedContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         live = ctx.sessions
         past = list(ctx.recent_sessions(self.p["history"]))
         live_ids = {s.id for s in live}
@@ -116,7 +116,7 @@ class SocialProof(ContentRecommender):
         "min_followees": Param(int, 1, 1, 10**6, "followees who must have adopted a message before it is shown"),
     }
 
-    def score(self, ctx):
+    def score(self, ctx: FeedContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         count, _, sharer = ctx.followee_adoptions()
         return np.where(count >= self.p["min_followees"], count.astype(np.float64), -np.inf), sharer
 
@@ -127,5 +127,5 @@ class RandomFeed(ContentRecommender):
     description = "Live messages in random order (a baseline)."
     params = {}
 
-    def score(self, ctx):
+    def score(self, ctx: FeedContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         return ctx.rng.random(ctx.shape)

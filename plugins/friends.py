@@ -15,8 +15,8 @@ agent accept with probability ``accept_rate * compatibility``. Each recommender 
 - ``random``: uniformly random active agents (a baseline).
 
 The two path-based recommenders look at no more than ``fanout`` followees per agent and per middle agent
-(a window at a random offset when there are more), so a tick costs at most ``agents * fanout**2`` paths (fanout 6 by default);
-with smaller degrees every path counts and the scores are exact.
+(a window at a random offset when there are more), so a tick costs at most ``agents * fanout**2`` paths
+(fanout 6 by default); with smaller degrees every path counts and the scores are exact.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class CommonNeighbours(FriendRecommender):
     description = "Suggest accounts followed by the accounts you follow (count of such paths)."
     params = {"fanout": _FANOUT}
 
-    def suggest(self, ctx):
+    def suggest(self, ctx: FriendContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a, _, c = ctx.two_hop(self.p["fanout"])
         return aggregate_pairs(a, c, 1.0, ctx.n)
 
@@ -45,10 +45,15 @@ class AdamicAdar(FriendRecommender):
     description = "Common neighbours weighted by 1/log(degree) of the agent in the middle."
     params = {"fanout": _FANOUT}
 
-    def suggest(self, ctx):
+    def suggest(self, ctx: FriendContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a, f, c = ctx.two_hop(self.p["fanout"])
         g = ctx.graph
-        deg = (g.out_indptr[f.astype(np.int64) + 1] - g.out_indptr[f] + g.in_indptr[f.astype(np.int64) + 1] - g.in_indptr[f])
+        deg = (
+            g.out_indptr[f.astype(np.int64) + 1]
+            - g.out_indptr[f]
+            + g.in_indptr[f.astype(np.int64) + 1]
+            - g.in_indptr[f]
+        )
         weight = 1.0 / np.log(np.maximum(deg, 2).astype(np.float64))
         return aggregate_pairs(a, c, weight, ctx.n)
 
@@ -59,7 +64,7 @@ class InterestCompatibility(FriendRecommender):
     description = "Random active candidates scored by shared interests, activity overlap and reputation."
     params = {"candidates": Param(int, 32, 1, 10000, "random candidates scored per agent")}
 
-    def suggest(self, ctx):
+    def suggest(self, ctx: FriendContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a, c = ctx.candidates_random(self.p["candidates"])
         return a, c, ctx.compatibility(a, c)
 
@@ -70,6 +75,6 @@ class RandomFriends(FriendRecommender):
     description = "Uniformly random active agents (a baseline)."
     params = {}
 
-    def suggest(self, ctx):
+    def suggest(self, ctx: FriendContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a, c = ctx.candidates_random(ctx.k)
         return a, c, np.zeros(a.size)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult
+from sim.plugin import Param, PropagationModel, StepContext, StepResult
 
 
 class IndependentCascade(PropagationModel):
@@ -29,7 +29,9 @@ class IndependentCascade(PropagationModel):
     params = {
         "p": Param(float, 0.1, 0.0, 1.0, "probability that one attempt along an edge succeeds"),
         "trust_weighted": Param(bool, False, help="multiply p by the edge's trust"),
-        "feed_weight": Param(float, 1.0, 0.0, 1e6, "a feed exposure succeeds with probability p * feed_weight (capped at 1)"),
+        "feed_weight": Param(
+            float, 1.0, 0.0, 1e6, "a feed exposure succeeds with probability p * feed_weight (capped at 1)"
+        ),
     }
     states = ("susceptible", "adopted")
     adopted_states = (1,)
@@ -38,7 +40,7 @@ class IndependentCascade(PropagationModel):
     seed_state = 1
     progressive = True
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         targets, edges = ctx.gather_targets()
         # np.take rather than fancy indexing: the same values, a good deal faster on large arrays.
         open_ = np.flatnonzero(np.take(ctx.state, targets) == 0)

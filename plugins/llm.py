@@ -37,7 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from sim.plugin import BadParameterError, Param, PropagationModel, StepContext, StepResult, union_agents
+from sim.plugin import (
+    Answer,
+    BadParameterError,
+    LLMAgents,
+    Param,
+    PropagationModel,
+    Recollection,
+    StepContext,
+    StepResult,
+    union_agents,
+)
 
 REPOSTED, REPLIED, LIKED, DECIDING = 1, 2, 3, 4
 _ACTION_STATE = {"repost": REPOSTED, "reply": REPLIED, "like": LIKED, "ignore": 0}
@@ -61,7 +71,10 @@ class LLMDecisions(PropagationModel):
     name = "llm"
     uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
-    description = "LLM agents: a sample of exposed agents repost, like, reply or ignore as the LLM decides; a rule model decides for the rest."
+    description = (
+        "LLM agents: a sample of exposed agents repost, like, reply or ignore as the LLM decides; a rule model decides "
+        "for the rest."
+    )
     states = ("susceptible", "reposted", "replied", "liked", "deciding")
     adopted_states = (REPOSTED, REPLIED, LIKED)
     transmitting_states = (REPOSTED, REPLIED)
@@ -69,10 +82,19 @@ class LLMDecisions(PropagationModel):
     seed_state = REPOSTED
     progressive = True
     params = {
-        "rule": Param(str, "viral", help="rule model deciding for everyone the LLM does not (two states, transmits once: ic, viral, diffusion, hybrid, lt, threshold)"),
+        "rule": Param(
+            str,
+            "viral",
+            help="rule model deciding for everyone the LLM does not (two states, transmits once: ic, viral, diffusion, "
+            "hybrid, lt, threshold)",
+        ),
         "rule_params": Param(str, "", help="the rule model's parameters: KEY=VALUE pairs separated by commas"),
-        "llm_agents": Param(int, 8, 0, 100_000, "exposed agents per round whose decision comes from the LLM (within the tick's budget)"),
-        "sample": Param(str, "influential", help="which exposed agents the LLM decides for", choices=("influential", "random")),
+        "llm_agents": Param(
+            int, 8, 0, 100_000, "exposed agents per round whose decision comes from the LLM (within the tick's budget)"
+        ),
+        "sample": Param(
+            str, "influential", help="which exposed agents the LLM decides for", choices=("influential", "random")
+        ),
         "history": Param(int, 3, 0, 20, "messages the agent saw recently that go into its prompt"),
     }
 
@@ -90,45 +112,65 @@ class LLMDecisions(PropagationModel):
         self.answers: dict[str, int] = {"llm": 0, "cache": 0, "fallback": 0}
 
     # -- the rule model ---------------------------------------------------------------------------
-    def _rule(self, ctx) -> PropagationModel:
+    def _rule(self, ctx: StepContext) -> PropagationModel:
         if self.rule is None:
             name = self.p["rule"]
             cls = ctx.model_class(name)
-            if (cls is type(self) or len(cls.states) != 2 or tuple(cls.adopted_states) != (1,) or cls.transmit != "once"
-                    or int(cls.seed_state) != 1 or not cls.progressive):
-                raise BadParameterError(f"rule model {name!r} cannot decide for the llm model: it needs the two states "
-                                        "susceptible and adopted and must transmit once (ic, viral, diffusion, hybrid, lt, threshold)")
+            if (
+                cls is type(self)
+                or len(cls.states) != 2
+                or tuple(cls.adopted_states) != (1,)
+                or cls.transmit != "once"
+                or int(cls.seed_state) != 1
+                or not cls.progressive
+            ):
+                raise BadParameterError(
+                    f"rule model {name!r} cannot decide for the llm model: it needs the two states "
+                    "susceptible and adopted and must transmit once (ic, viral, diffusion, hybrid, lt, threshold)"
+                )
             self.rule = cls(**_pairs(self.p["rule_params"]))
         return self.rule
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         self._rule(ctx).start(ctx)
         ctx.store["llm.pending"] = np.empty(0, dtype=np.int32)
         ctx.store["llm.pending_source"] = np.empty(0, dtype=np.int32)
         ctx.store["llm.pending_fallback"] = np.empty(0, dtype=np.int8)
         ctx.store["llm.pending_via"] = np.empty(0, dtype=np.bool_)
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         return ctx.store.get("llm.pending", np.empty(0)).size == 0 and self._rule(ctx).is_done(ctx)
 
     # -- asking -----------------------------------------------------------------------------------
-    def _ask(self, ctx, agent: int, sharer: int, memory, noted: list[tuple[int, int]]) -> bool:
+    def _ask(
+        self,
+        ctx: StepContext,
+        llm: LLMAgents,
+        agent: int,
+        sharer: int,
+        memory: Recollection,
+        noted: list[tuple[int, int]],
+    ) -> bool:
         """Ask the LLM what ``agent`` does with the message; ``memory``: what it brings to the prompt
         (``llm.prepare``); ``noted``: where an agent that started to remember now is put with its sharer,
         for one ``llm.note_seen`` after the sample."""
-        llm = ctx.llm
         msg = ctx.message
         text = str(msg.get("text", ""))
         seen: list[str] = []
         if not memory.text and self.p["history"]:
             seen, _ = llm.memory(agent, skip_message=msg.get("id"), limit=self.p["history"])
         messages = llm.decision_prompt(
-            ctx.world.persona(agent), llm.interests(agent), text,
-            author=llm.name(msg.get("author")), sharer=llm.name(sharer), seen=seen, memory=memory.text,
+            ctx.world.persona(agent),
+            llm.interests(agent),
+            text,
+            author=llm.name(msg.get("author")),
+            sharer=llm.name(sharer),
+            seen=seen,
+            memory=memory.text,
         )
         inbox = self.inbox
 
-        def landed(completion, a=agent):
+        def landed(completion: Answer, a: int = agent) -> None:
             inbox.append((a, completion))
 
         if llm.ask(messages, landed, parse=llm.parse_decision, memory_tokens=memory.tokens):
@@ -138,22 +180,21 @@ class LLMDecisions(PropagationModel):
             return True
         return False
 
-    def _ask_many(self, ctx, agents: list[int], sharers: list[int]) -> list[int]:
+    def _ask_many(self, ctx: StepContext, llm: LLMAgents, agents: list[int], sharers: list[int]) -> list[int]:
         """Ask for ``agents`` in order (their memories made in one go) until the tick's budget is spent;
         returns those asked."""
-        llm = ctx.llm
         agents = agents[: max(0, int(llm.budget_left))]
         memories = llm.prepare(agents, str(ctx.message.get("text", "")))
         noted: list[tuple[int, int]] = []
         asked = []
         for a, sharer in zip(agents, sharers):
-            if not self._ask(ctx, a, sharer, memories[a], noted):
+            if not self._ask(ctx, llm, a, sharer, memories[a], noted):
                 break  # the tick's budget is spent
             asked.append(a)
         llm.note_seen(noted, ctx.tick, ctx.message)
         return asked
 
-    def _sample(self, ctx, candidates: np.ndarray) -> np.ndarray:
+    def _sample(self, ctx: StepContext, candidates: np.ndarray) -> np.ndarray:
         k = self.p["llm_agents"]
         if candidates.size <= k:
             return candidates
@@ -164,8 +205,15 @@ class LLMDecisions(PropagationModel):
         order = np.lexsort((candidates, -infl))[:k]
         return candidates[order]
 
-    def _ask_sample(self, ctx, targets: np.ndarray, r_agents: np.ndarray, r_src: np.ndarray,
-                    r_via: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _ask_sample(
+        self,
+        ctx: StepContext,
+        llm: LLMAgents,
+        targets: np.ndarray,
+        r_agents: np.ndarray,
+        r_src: np.ndarray,
+        r_via: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Ask the LLM for the sampled exposed agents (until the tick's budget is spent). Returns the
         agents asked and, for each, the rule's decision as fallback: state (1 or 0), source, via feed."""
         shown, sharers = ctx.feed_open()
@@ -181,9 +229,12 @@ class LLMDecisions(PropagationModel):
         senders_of = []
         for a in sample:
             j = int(np.searchsorted(first_t, a))
-            senders_of.append(int(senders[first_i[j]]) if j < first_t.size and first_t[j] == a
-                              else int(sharers[np.searchsorted(shown, a)]))
-        asked = self._ask_many(ctx, sample, senders_of)
+            senders_of.append(
+                int(senders[first_i[j]])
+                if j < first_t.size and first_t[j] == a
+                else int(sharers[np.searchsorted(shown, a)])
+            )
+        asked = self._ask_many(ctx, llm, sample, senders_of)
         sharer_of = senders_of[: len(asked)]
         agents = np.array(asked, dtype=np.int64)
         by_rule = np.isin(agents, r_agents)
@@ -197,14 +248,14 @@ class LLMDecisions(PropagationModel):
         return agents, by_rule.astype(np.int8), fb_src, fb_via
 
     # -- a round ----------------------------------------------------------------------------------
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         rule = self._rule(ctx)
         store = ctx.store
         pend = np.asarray(store["llm.pending"], dtype=np.int32)
         p_src = np.asarray(store["llm.pending_source"], dtype=np.int32)
         p_fb = np.asarray(store["llm.pending_fallback"], dtype=np.int8)
         p_via = np.asarray(store["llm.pending_via"], dtype=np.bool_)
-        online = ctx.llm is not None and ctx.llm.online
+        llm = ctx.llm if ctx.llm is not None and ctx.llm.online else None  # None: nobody is asked
 
         # 1. What landed (and, for a session restored from a file, asking again what was pending).
         results: dict[int, Any] = {}
@@ -214,7 +265,7 @@ class LLMDecisions(PropagationModel):
         lost = [int(a) for a in pend.tolist() if int(a) not in self.asked and int(a) not in results]
         if lost:
             sharers = p_src[np.isin(pend, lost)].tolist()
-            again = set(self._ask_many(ctx, lost, sharers)) if online else set()
+            again = set(self._ask_many(ctx, llm, lost, sharers)) if llm is not None else set()
             for a in lost:
                 if a not in again:
                     results[a] = None  # cannot ask: the fallback now
@@ -224,7 +275,7 @@ class LLMDecisions(PropagationModel):
         l_agents, l_states = [], []
         if results and pend.size:
             done = np.isin(pend, np.fromiter(results, dtype=np.int64, count=len(results)))
-            for a, src, fb in zip(pend[done].tolist(), p_src[done].tolist(), p_fb[done].tolist()):
+            for a, fb in zip(pend[done].tolist(), p_fb[done].tolist()):
                 c = results[a]
                 self.asked.discard(a)
                 if c is None or c.source == "offline" or c.value is None:
@@ -235,7 +286,10 @@ class LLMDecisions(PropagationModel):
                     d = c.value
                     state = _ACTION_STATE[d.action]
                     if d.text and d.action in ("repost", "reply"):
-                        ctx.llm.post(ctx.tick, a, int(ctx.message.get("id", 0)), ctx.session.id, d.action, d.text, c.source)
+                        assert ctx.llm is not None  # the answer came from it
+                        ctx.llm.post(
+                            ctx.tick, a, int(ctx.message.get("id", 0)), ctx.session.id, d.action, d.text, c.source
+                        )
                 l_agents.append(a)
                 l_states.append(state)
             keep = ~done
@@ -264,8 +318,8 @@ class LLMDecisions(PropagationModel):
 
         # 3. The sample asked this round: it waits in "deciding", the rule's decision kept as its fallback.
         asked = np.empty(0, dtype=np.int64)
-        if online and self.p["llm_agents"] > 0:
-            asked, fb_state, fb_src, fb_via = self._ask_sample(ctx, targets, r_agents, r_src, r_via)
+        if llm is not None and self.p["llm_agents"] > 0:
+            asked, fb_state, fb_src, fb_via = self._ask_sample(ctx, llm, targets, r_agents, r_src, r_via)
             if asked.size:
                 keep = ~np.isin(r_agents, asked)
                 r_agents, r_src, r_via = r_agents[keep], r_src[keep], r_via[keep]
@@ -277,9 +331,13 @@ class LLMDecisions(PropagationModel):
         store["llm.pending_fallback"], store["llm.pending_via"] = p_fb, p_via
 
         agents = np.concatenate([r_agents, np.array(l_agents, dtype=np.int64), asked])
-        states = np.concatenate([np.full(r_agents.size, REPOSTED, dtype=np.int8), np.array(l_states, dtype=np.int8),
-                                 np.full(asked.size, DECIDING, dtype=np.int8)])
+        states = np.concatenate(
+            [
+                np.full(r_agents.size, REPOSTED, dtype=np.int8),
+                np.array(l_states, dtype=np.int8),
+                np.full(asked.size, DECIDING, dtype=np.int8),
+            ]
+        )
         sources = np.concatenate([r_src, l_src, np.full(asked.size, -1, dtype=np.int32)])
         via = np.concatenate([r_via, l_via, np.zeros(asked.size, dtype=bool)])
         return StepResult(agents, states, sources, attempts=int(res.attempts), exposed=res.exposed, via_feed=via)
-

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from plugins.threshold import ShareThreshold
-from sim.plugin import Param
+from sim.plugin import Param, StepContext
 
 
 class LinearThreshold(ShareThreshold):
@@ -42,18 +42,27 @@ class LinearThreshold(ShareThreshold):
     version = "1.0"
     description = "Linear threshold: adopt when the weighted share of adopted followees reaches a threshold drawn once."
     params = {
-        "weights": Param(str, "uniform", choices=("uniform", "trust"),
-                         help="in-edge weights: uniform (1/followees) or trust (trust / total in-trust)"),
-        "feed_weight": Param(float, 1.0, 0.0, 1e6,
-                             "a feed item counts like one more adopted followee of this weight (uniform: count, trust: trust)"),
+        "weights": Param(
+            str,
+            "uniform",
+            choices=("uniform", "trust"),
+            help="in-edge weights: uniform (1/followees) or trust (trust / total in-trust)",
+        ),
+        "feed_weight": Param(
+            float,
+            1.0,
+            0.0,
+            1e6,
+            "a feed item counts like one more adopted followee of this weight (uniform: count, trust: trust)",
+        ),
     }
     # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         u = ctx.random_agents(np.arange(ctx.n, dtype=np.int32))
         ctx.store["threshold"] = (1.0 - u).astype(np.float32)
 
-    def weights(self, ctx, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def weights(self, ctx: StepContext, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(adopted weight, total weight)`` of each listed agent's in-edges (float64)."""
         _, followees, eid = ctx.gather_in(agents)
         group = np.repeat(np.arange(agents.size), ctx.in_degree(agents))
@@ -67,5 +76,5 @@ class LinearThreshold(ShareThreshold):
             active = np.bincount(group[adopted], minlength=agents.size).astype(np.float64)
         return active, total
 
-    def thresholds(self, ctx, agents: np.ndarray) -> np.ndarray:
+    def thresholds(self, ctx: StepContext, agents: np.ndarray) -> np.ndarray:
         return ctx.store["threshold"][agents]

@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult
+from sim.plugin import Param, PropagationModel, StepContext, StepResult
 
 #: How many agents the cheap first pass of an end test looks at (a spread-out sample); see ``_sample``.
 _PROBE = 16384
 
 
-def _changeable(ctx) -> np.ndarray | None:
+def _changeable(ctx: StepContext) -> np.ndarray | None:
     """Mask of the agents whose opinion the engine may change, or None when every agent may
     (``ctx.frozen``: not joined yet, suspended or deactivated agents never change)."""
     frozen = ctx.frozen
@@ -53,7 +53,7 @@ def _picks(followees: np.ndarray, start: np.ndarray, degree: np.ndarray, u: np.n
     return followees[start + offset]
 
 
-def _followers_of_someone(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _followers_of_someone(ctx: StepContext) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(in_indptr, in_indices, in_degree, agents, degree)``: the graph's in-CSR, every agent's in-degree,
     the agents that follow someone (ascending) and their in-degrees."""
     g = ctx.graph
@@ -79,14 +79,14 @@ def _sample(agents: np.ndarray) -> np.ndarray:
     return agents[:: max(1, agents.size // _PROBE)]
 
 
-def _listeners(ctx, indeg: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _listeners(ctx: StepContext, indeg: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The agents that follow someone and whose opinion the engine may change (ascending), and the
     mask of :func:`_changeable`."""
     mask = _changeable(ctx)
     return np.flatnonzero(indeg > 0 if mask is None else (indeg > 0) & mask), mask
 
 
-def _disagreement(ctx) -> bool:
+def _disagreement(ctx: StepContext) -> bool:
     """Whether some changeable agent follows an agent of the other opinion (first on a sample of the
     agents, then, when that finds none, on every in-edge)."""
     state = ctx.state
@@ -126,13 +126,13 @@ class _BinaryOpinion(PropagationModel):
     seed_state = 1
     progressive = False
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         ones = int(np.count_nonzero(ctx.state))
         if ones == 0 or ones == ctx.n:
             return True  # consensus: the cheap test, an O(N) count
         return not self._can_change(ctx, ones)
 
-    def _can_change(self, ctx, ones: int) -> bool:
+    def _can_change(self, ctx: StepContext, ones: int) -> bool:
         """Whether some agent can still change its opinion (consensus already excluded)."""
         return _disagreement(ctx)
 
@@ -176,11 +176,16 @@ class Voter(_BinaryOpinion):
     name = "voter"
     description = "Voter model: every round every agent copies the opinion of one random followee (synchronous)."
     params = {
-        "rate": Param(float, 1.0, 0.0, 1.0,
-                      "probability that an agent updates in a round (below 1: lazy, no bipartite oscillation)"),
+        "rate": Param(
+            float,
+            1.0,
+            0.0,
+            1.0,
+            "probability that an agent updates in a round (below 1: lazy, no bipartite oscillation)",
+        ),
     }
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         indptr, followees, _, agents, degree = _followers_of_someone(ctx)
         rate = self.p["rate"]
         if rate < 1.0:
@@ -192,7 +197,7 @@ class Voter(_BinaryOpinion):
         moved = new != state[agents]
         return StepResult(agents[moved], new[moved], pick[moved], attempts=int(agents.size))
 
-    def _can_change(self, ctx, ones):
+    def _can_change(self, ctx: StepContext, ones: int) -> bool:
         return self.p["rate"] > 0 and _disagreement(ctx)
 
 
@@ -231,7 +236,7 @@ class QVoter(_BinaryOpinion):
         "epsilon": Param(float, 0.0, 0.0, 1.0, "probability of flipping when the q followees do not all agree"),
     }
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         indptr, followees, _, agents, degree = _followers_of_someone(ctx)
         state = ctx.state
         start = indptr[agents]
@@ -281,15 +286,21 @@ class MajorityRule(_BinaryOpinion):
     """
 
     name = "majority-rule"
-    description = ("Majority rule (Galam): every round the population is regrouped in random groups of q "
-                   "that adopt their majority.")
+    description = (
+        "Majority rule (Galam): every round the population is regrouped in random groups of q "
+        "that adopt their majority."
+    )
     params = {
         "q": Param(int, 3, 1, 1_000_000, "size of the discussion groups"),
-        "tie": Param(str, "1", help="opinion a tied group takes (even q): 1 as NDlib, 0 for Galam's status quo",
-                     choices=("1", "0")),
+        "tie": Param(
+            str,
+            "1",
+            help="opinion a tied group takes (even q): 1 as NDlib, 0 for Galam's status quo",
+            choices=("1", "0"),
+        ),
     }
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         n = ctx.n
         q = self.p["q"]
         groups = n // q
@@ -306,7 +317,7 @@ class MajorityRule(_BinaryOpinion):
         agents = np.flatnonzero(after != state)
         return StepResult(agents, after[agents], None, attempts=groups * q)
 
-    def _can_change(self, ctx, ones):
+    def _can_change(self, ctx: StepContext, ones: int) -> bool:
         n, q = ctx.n, self.p["q"]
         if n < q or q == 1:
             return False
@@ -367,9 +378,9 @@ class Sznajd(_BinaryOpinion):
 
     name = "sznajd"
     description = "Sznajd model (parallel): agreeing pairs of an agent and a followee convince the followers of both."
-    params: dict[str, Param] = {}
+    params = {}
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         indptr, followees, indeg, agents, degree = _followers_of_someone(ctx)
         state = ctx.state
         n = ctx.n
@@ -411,7 +422,7 @@ class Sznajd(_BinaryOpinion):
             sources[first_time] = followees[pos[first]]
         return StepResult(changed, new[changed], sources, attempts=int(agents.size))
 
-    def _can_change(self, ctx, ones):
+    def _can_change(self, ctx: StepContext, ones: int) -> bool:
         state = ctx.state
         g = ctx.graph
         indptr, followees = g.in_indptr, g.in_indices

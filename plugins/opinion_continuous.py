@@ -35,17 +35,25 @@ Conventions shared by the five models:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 # BadParameterError is the error sim.plugin's own validation raises (Param.coerce), re-used for the
 # cross-parameter checks of the cognitive model.
-from sim.plugin import BadParameterError, Param, PropagationModel, StepResult, Variable
+from sim.plugin import BadParameterError, Param, PropagationModel, StepContext, StepResult, Variable
 
 #: NDlib's floor on the opinion distance in the algorithmic-bias weights (equal opinions).
 MIN_DISTANCE = 1e-5
 
-_TOLERANCE = Param(float, 1e-5, 0.0, 1.0, "the session ends after a round in which no opinion moved by more than this "
-                                          "(and, for the random models, none could)")
+_TOLERANCE = Param(
+    float,
+    1e-5,
+    0.0,
+    1.0,
+    "the session ends after a round in which no opinion moved by more than this "
+    "(and, for the random models, none could)",
+)
 _EPSILON = Param(float, 0.2, 0.0, 1.0, "confidence bound: followees whose opinion is further away are ignored")
 _MU = Param(float, 0.5, 0.0, 1.0, "convergence: the share of the distance to the heard followee an agent moves")
 
@@ -64,7 +72,7 @@ def _distances(x: np.ndarray, in_indices: np.ndarray, deg: np.ndarray) -> tuple[
     return heard, np.abs(d, out=d)
 
 
-def _close(ctx, x: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _close(ctx: StepContext, x: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The follows within ``epsilon`` (inclusive): ``(in-positions, their followers, their followees'
     opinions)``, in in-CSR order (followers ascending, each one's followees ascending)."""
     g = ctx.graph
@@ -74,7 +82,7 @@ def _close(ctx, x: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray, 
     return pos, follower[pos], heard[pos]
 
 
-def _frozen(ctx) -> np.ndarray | None:
+def _frozen(ctx: StepContext) -> np.ndarray | None:
     """The agents the engine never changes (``ctx.frozen``: not joined yet, suspended, deactivated), or
     None when there are none. Their proposed moves are dropped, so they cannot keep a session from
     ending."""
@@ -82,7 +90,7 @@ def _frozen(ctx) -> np.ndarray | None:
     return frozen if frozen is not None and frozen.any() else None
 
 
-def _pick_uniform(ctx, indptr: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pick_uniform(ctx: StepContext, indptr: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every agent that follows somebody picks one followee uniformly: ``(listeners, in-positions)``.
 
     One ``ctx.random_agents`` number ``u`` per listener (ascending); the pick is the followee at
@@ -98,8 +106,11 @@ class _ContinuousOpinion(PropagationModel):
     """The round shared by the five models: a subclass computes the new opinion column."""
 
     version = "1.0"
-    variables = {"opinion": Variable(0.0, 1.0, init="uniform", seed_value=1.0, world_column="opinion",
-                                     help="the agent's opinion, in [0, 1]")}
+    variables = {
+        "opinion": Variable(
+            0.0, 1.0, init="uniform", seed_value=1.0, world_column="opinion", help="the agent's opinion, in [0, 1]"
+        )
+    }
     states = ("0", "1")
     adopted_states = (1,)
     transmitting_states = ()
@@ -109,16 +120,16 @@ class _ContinuousOpinion(PropagationModel):
     # tick 0, whatever epsilon or mu (agora plugins check skips its zero-probability check).
     zero_params = ()
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> StepResult | None:
         """Every untouched agent whose starting opinion is 0.5 or more enters state 1 at tick 0."""
         x = ctx.variables["opinion"]
         return StepResult(np.flatnonzero((x >= 0.5) & (ctx.state == 0)), 1)
 
-    def new_opinions(self, ctx, x: np.ndarray) -> tuple[np.ndarray, int]:
+    def new_opinions(self, ctx: StepContext, x: np.ndarray) -> tuple[np.ndarray, int]:
         """``(new opinion column, edge attempts)`` from the opinions ``x`` at the start of the round."""
         raise NotImplementedError
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         x = ctx.variables["opinion"]
         new, attempts = self.new_opinions(ctx, x)
         np.clip(new, 0.0, 1.0, out=new)  # rounding insurance: every rule keeps opinions in [0, 1]
@@ -132,15 +143,16 @@ class _ContinuousOpinion(PropagationModel):
         if frozen is not None:
             differs &= ~frozen
         changed = np.flatnonzero(differs)
-        return StepResult(changed, side[changed].astype(np.int8), attempts=attempts,
-                          variables={"opinion": (moved, new[moved])})
+        return StepResult(
+            changed, side[changed].astype(np.int8), attempts=attempts, variables={"opinion": (moved, new[moved])}
+        )
 
-    def quiet(self, ctx) -> bool:
+    def quiet(self, ctx: StepContext) -> bool:
         """Whether the latest round moved no opinion by more than ``tolerance``."""
         moved = ctx.store.get("moved")
         return moved is not None and float(moved[0]) <= self.p["tolerance"]
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         return self.quiet(ctx)
 
 
@@ -179,16 +191,18 @@ class Deffuant(_ContinuousOpinion):
     """
 
     name = "deffuant"
-    description = "Deffuant bounded confidence: each round every agent hears one random followee and moves toward it if close."
+    description = (
+        "Deffuant bounded confidence: each round every agent hears one random followee and moves toward it if close."
+    )
     params = {"epsilon": _EPSILON, "mu": _MU, "tolerance": _TOLERANCE}
 
-    def new_opinions(self, ctx, x):
+    def new_opinions(self, ctx: StepContext, x: np.ndarray) -> tuple[np.ndarray, int]:
         g = ctx.graph
         deg = np.diff(g.in_indptr)
         listeners, pos = _pick_uniform(ctx, g.in_indptr, deg)
         return _bounded_move(x, listeners, g.in_indices[pos], self.p["epsilon"], self.p["mu"]), int(listeners.size)
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         return self.quiet(ctx) and _live_follows(ctx, self.p["epsilon"], self.p["mu"], self.p["tolerance"])[0].size == 0
 
 
@@ -202,7 +216,9 @@ def _bounded_move(x: np.ndarray, listeners: np.ndarray, heard: np.ndarray, epsil
     return new
 
 
-def _live_follows(ctx, epsilon: float, mu: float, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _live_follows(
+    ctx: StepContext, epsilon: float, mu: float, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The follows that could still move their follower by more than ``tolerance``: within ``epsilon``
     (strict) with ``mu |x_j - x_i| > tolerance``, frozen followers left out. Returns their in-positions,
     with the distances of all follows and every agent's number of followees (for the caller's use)."""
@@ -246,10 +262,12 @@ class HegselmannKrause(_ContinuousOpinion):
     """
 
     name = "hegselmann-krause"
-    description = "Hegselmann-Krause: every round each agent moves to the mean of itself and its followees within epsilon."
+    description = (
+        "Hegselmann-Krause: every round each agent moves to the mean of itself and its followees within epsilon."
+    )
     params = {"epsilon": _EPSILON, "tolerance": _TOLERANCE}
 
-    def new_opinions(self, ctx, x):
+    def new_opinions(self, ctx: StepContext, x: np.ndarray) -> tuple[np.ndarray, int]:
         _, who, heard = _close(ctx, x, self.p["epsilon"])
         total = np.bincount(who, weights=heard, minlength=ctx.n)
         count = np.bincount(who, minlength=ctx.n)
@@ -298,15 +316,19 @@ class WeightedHK(_ContinuousOpinion):
     """
 
     name = "weighted-hk"
-    description = "Weighted Hegselmann-Krause (NDlib WHK): opinions pushed by the trust-weighted mean of close followees."
+    description = (
+        "Weighted Hegselmann-Krause (NDlib WHK): opinions pushed by the trust-weighted mean of close followees."
+    )
     params = {
         "epsilon": _EPSILON,
-        "perc_stubborness": Param(float, 0.0, 0.0, 1.0, "share of the extreme agents (|y| >= 0.8) that never change opinion"),
+        "perc_stubborness": Param(
+            float, 0.0, 0.0, 1.0, "share of the extreme agents (|y| >= 0.8) that never change opinion"
+        ),
         "option_for_stubbornness": Param(int, 0, -1, 1, "which extremes may be stubborn: -1 low, 1 high, 0 both"),
         "tolerance": _TOLERANCE,
     }
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> StepResult | None:
         perc = self.p["perc_stubborness"]
         if perc == 0:
             ctx.store["stubborn"] = np.empty(0, dtype=np.int32)
@@ -321,7 +343,7 @@ class WeightedHK(_ContinuousOpinion):
         ctx.store["stubborn"] = np.sort(chosen).astype(np.int32)
         return super().start(ctx)
 
-    def new_opinions(self, ctx, x):
+    def new_opinions(self, ctx: StepContext, x: np.ndarray) -> tuple[np.ndarray, int]:
         g = ctx.graph
         pos, who, heard = _close(ctx, x, self.p["epsilon"])
         # w_ij y_j with y_j = 2 x_j - 1 and w_ij the trust of the follow j -> i (through in_edge), in
@@ -385,11 +407,13 @@ class AlgorithmicBias(_ContinuousOpinion):
     params = {
         "epsilon": _EPSILON,
         "mu": _MU,
-        "gamma": Param(float, 1.0, 0.0, 100.0, "algorithmic bias: a followee is heard with probability ~ distance^-gamma"),
+        "gamma": Param(
+            float, 1.0, 0.0, 100.0, "algorithmic bias: a followee is heard with probability ~ distance^-gamma"
+        ),
         "tolerance": _TOLERANCE,
     }
 
-    def _weights(self, ctx, x: np.ndarray, deg: np.ndarray) -> np.ndarray:
+    def _weights(self, ctx: StepContext, x: np.ndarray, deg: np.ndarray) -> np.ndarray:
         """The selection weight of every in-edge, at most 1 (exactly 1 for each agent's closest followee)."""
         g = ctx.graph
         _, d = _distances(x, g.in_indices, deg)
@@ -400,7 +424,7 @@ class AlgorithmicBias(_ContinuousOpinion):
         closest = np.repeat(np.minimum.reduceat(d, g.in_indptr[:-1][has]), deg[has])
         return _bias_weights(d, closest, self.p["gamma"])
 
-    def new_opinions(self, ctx, x):
+    def new_opinions(self, ctx: StepContext, x: np.ndarray) -> tuple[np.ndarray, int]:
         g = ctx.graph
         indptr = g.in_indptr
         deg = np.diff(indptr)
@@ -419,7 +443,7 @@ class AlgorithmicBias(_ContinuousOpinion):
             pos = np.clip(np.searchsorted(cum, target, side="right"), lo, hi - 1)
         return _bounded_move(x, listeners, g.in_indices[pos], self.p["epsilon"], self.p["mu"]), int(listeners.size)
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         if not self.quiet(ctx):
             return False
         pos, d, deg = _live_follows(ctx, self.p["epsilon"], self.p["mu"], self.p["tolerance"])
@@ -503,7 +527,9 @@ class CognitiveOpinion(_ContinuousOpinion):
     """
 
     name = "cognitive-opinion"
-    description = "Cognitive opinion dynamics (NDlib COD): institutional information, trust in peers and risk sensitivity."
+    description = (
+        "Cognitive opinion dynamics (NDlib COD): institutional information, trust in peers and risk sensitivity."
+    )
     endless = True
     params = {
         "I": Param(float, 0.15, 0.0, 1.0, "external (institutional) information every agent hears each round"),
@@ -511,26 +537,34 @@ class CognitiveOpinion(_ContinuousOpinion):
         "T_range_max": Param(float, 1.0, 0.0, 1.0, "highest trust in institutions T"),
         "B_range_min": Param(float, 0.0, 0.0, 1.0, "lowest tendency to inform others B"),
         "B_range_max": Param(float, 1.0, 0.0, 1.0, "highest tendency to inform others B"),
-        "R_fraction_negative": Param(float, 1 / 3, 0.0, 1.0, "share of agents with risk sensitivity R = -1 (halves opinions)"),
+        "R_fraction_negative": Param(
+            float, 1 / 3, 0.0, 1.0, "share of agents with risk sensitivity R = -1 (halves opinions)"
+        ),
         "R_fraction_neutral": Param(float, 1 / 3, 0.0, 1.0, "share of agents with risk sensitivity R = 0"),
-        "R_fraction_positive": Param(float, 1 / 3, 0.0, 1.0, "share of agents with risk sensitivity R = 1 (halves the distance to 1)"),
+        "R_fraction_positive": Param(
+            float, 1 / 3, 0.0, 1.0, "share of agents with risk sensitivity R = 1 (halves the distance to 1)"
+        ),
         "tolerance": _TOLERANCE,
     }
 
     @classmethod
-    def validate(cls, params):
+    def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
         out = super().validate(params)
         for what in ("T", "B"):
             lo, hi = out[f"{what}_range_min"], out[f"{what}_range_max"]
             if lo > hi:
-                raise BadParameterError(f"parameter {what}_range_min={lo:g} is above {what}_range_max={hi:g}: "
-                                        f"give {what}_range_min <= {what}_range_max")
+                raise BadParameterError(
+                    f"parameter {what}_range_min={lo:g} is above {what}_range_max={hi:g}: "
+                    f"give {what}_range_min <= {what}_range_max"
+                )
         if out["R_fraction_negative"] + out["R_fraction_neutral"] + out["R_fraction_positive"] <= 0:
-            raise BadParameterError("parameters R_fraction_negative, R_fraction_neutral and R_fraction_positive are all 0: "
-                                    "give at least one a share above 0")
+            raise BadParameterError(
+                "parameters R_fraction_negative, R_fraction_neutral and R_fraction_positive are all 0: "
+                "give at least one a share above 0"
+            )
         return out
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> StepResult | None:
         everyone = np.arange(ctx.n, dtype=np.int32)
         u_r = ctx.random_agents(everyone)
         u_b = ctx.random_agents(everyone)
@@ -549,7 +583,7 @@ class CognitiveOpinion(_ContinuousOpinion):
         """The risk modulation ``M``: ``(1 + o) / 2`` where ``r = 1``, ``o / 2`` where ``r = -1``."""
         return np.where(r == 1, 0.5 * (1.0 + o), np.where(r == -1, 0.5 * o, o))
 
-    def _institution(self, ctx, x: np.ndarray) -> np.ndarray:
+    def _institution(self, ctx: StepContext, x: np.ndarray) -> np.ndarray:
         t, r = ctx.store["T"], ctx.store["R"]
         return self._modulate(x + t * (self.p["I"] - x), r)
 
@@ -559,7 +593,7 @@ class CognitiveOpinion(_ContinuousOpinion):
         with np.errstate(divide="ignore"):
             return np.power(z, 1.0 / b)
 
-    def new_opinions(self, ctx, x):
+    def new_opinions(self, ctx: StepContext, x: np.ndarray) -> tuple[np.ndarray, int]:
         g = ctx.graph
         deg = np.diff(g.in_indptr)
         z = self._institution(ctx, x)
@@ -572,7 +606,7 @@ class CognitiveOpinion(_ContinuousOpinion):
         new[who] = self._modulate(z[who] + (1.0 - t) * (z[heard] - z[who]), r)
         return new, int(listeners.size)
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         if not self.quiet(ctx):
             return False
         tol = self.p["tolerance"]

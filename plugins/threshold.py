@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult
+from sim.plugin import Param, PropagationModel, StepContext, StepResult
 
 
 class ShareThreshold(PropagationModel):
@@ -33,15 +33,17 @@ class ShareThreshold(PropagationModel):
     the thresholds are (:meth:`weights`, :meth:`thresholds`); it has no ``name`` of its own, so it is not
     a model. Feed exposures count like ``feed_weight`` more weight of adopted followees."""
 
-    def weights(self, ctx, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
+    def weights(
+        self, ctx: StepContext, agents: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
         """``(adopted weight, total weight)`` of each listed agent's followees (float64)."""
         raise NotImplementedError
 
-    def thresholds(self, ctx, agents: np.ndarray) -> np.ndarray | float:  # pragma: no cover - abstract
+    def thresholds(self, ctx: StepContext, agents: np.ndarray) -> np.ndarray | float:  # pragma: no cover - abstract
         """The threshold of each listed agent (or one for all)."""
         raise NotImplementedError
 
-    def _reach(self, ctx, agents: np.ndarray, extra: float = 0.0) -> np.ndarray:
+    def _reach(self, ctx: StepContext, agents: np.ndarray, extra: float = 0.0) -> np.ndarray:
         active, total = self.weights(ctx, agents)
         if extra:
             share = (active + extra) / (total + extra)
@@ -49,7 +51,7 @@ class ShareThreshold(PropagationModel):
             share = np.divide(active, total, out=np.zeros(agents.size), where=total > 0)
         return share >= self.thresholds(ctx, agents)
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         src, dst, _, _ = ctx.gather()
         open_ = ctx.state[dst] == 0
         src, dst = src[open_], dst[open_]
@@ -84,8 +86,8 @@ class FractionalThreshold(ShareThreshold):
     }
     # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
-    def weights(self, ctx, agents):
+    def weights(self, ctx: StepContext, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ctx.adopted_in_counts(agents).astype(np.float64), ctx.in_degree(agents).astype(np.float64)
 
-    def thresholds(self, ctx, agents):
+    def thresholds(self, ctx: StepContext, agents: np.ndarray) -> np.ndarray | float:
         return self.p["threshold"]

@@ -51,14 +51,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult, union_agents
+from sim.plugin import Param, PropagationModel, StepContext, StepResult, union_agents
 
-S, I, B = 0, 1, 2
+S, I, B = 0, 1, 2  # noqa: E741 - the states' names
 
-_THRESHOLD = Param(float, 0.1, 0.0, 1.0, "adopted share of followees needed (NDlib's node threshold; default 0.1 as there)")
-_THRESHOLD_SPREAD = Param(float, 0.0, 0.0, 1.0, "thresholds are uniform in threshold +- spread (clipped to [0, 1]), drawn once")
-_PROFILE = Param(float, 0.1, 0.0, 1.0, "probability that an aware agent adopts in a round (NDlib's node profile; default 0.1)")
-_PROFILE_SPREAD = Param(float, 0.0, 0.0, 1.0, "profiles are uniform in profile +- spread (clipped to [0, 1]), drawn once")
+_THRESHOLD = Param(
+    float, 0.1, 0.0, 1.0, "adopted share of followees needed (NDlib's node threshold; default 0.1 as there)"
+)
+_THRESHOLD_SPREAD = Param(
+    float, 0.0, 0.0, 1.0, "thresholds are uniform in threshold +- spread (clipped to [0, 1]), drawn once"
+)
+_PROFILE = Param(
+    float, 0.1, 0.0, 1.0, "probability that an aware agent adopts in a round (NDlib's node profile; default 0.1)"
+)
+_PROFILE_SPREAD = Param(
+    float, 0.0, 0.0, 1.0, "profiles are uniform in profile +- spread (clipped to [0, 1]), drawn once"
+)
 _ADOPTER_RATE = Param(float, 0.0, 0.0, 1.0, "probability that a susceptible agent adopts spontaneously in a round")
 _BLOCKED = Param(float, 0.0, 0.0, 1.0, "probability that an agent that turned the message down is blocked for good")
 
@@ -68,19 +76,19 @@ _EMPTY = np.empty(0, dtype=np.int32)
 # -- shared pieces ----------------------------------------------------------------------------------
 
 
-def _draw_values(ctx, value: float, spread: float) -> np.ndarray:
+def _draw_values(ctx: StepContext, value: float, spread: float) -> np.ndarray:
     """Per-agent values uniform in ``value +- spread``, clipped to [0, 1], float32 (one number per agent)."""
     u = ctx.random_agents(np.arange(ctx.n, dtype=np.int32))
     return np.clip(value + spread * (2.0 * u - 1.0), 0.0, 1.0).astype(np.float32)
 
 
-def _values(ctx, key: str, value: float, agents: np.ndarray) -> np.ndarray | float:
+def _values(ctx: StepContext, key: str, value: float, agents: np.ndarray) -> np.ndarray | float:
     """The listed agents' per-agent values from the store (float64), or the one value for everybody."""
     drawn = ctx.store.get(key)
     return value if drawn is None else drawn[agents].astype(np.float64)
 
 
-def _open_followers(ctx) -> tuple[np.ndarray, int]:
+def _open_followers(ctx: StepContext) -> tuple[np.ndarray, int]:
     """Susceptible followers of the frontier, ascending and once each, and the number of frontier
     out-edges that reach a susceptible agent (the round's attempts)."""
     targets, _ = ctx.gather_targets()
@@ -96,7 +104,7 @@ def _open_followers(ctx) -> tuple[np.ndarray, int]:
     return np.flatnonzero(flag).astype(np.int32), int(targets.size)
 
 
-def _followee_stats(ctx, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _followee_stats(ctx: StepContext, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each listed agent: followees in ``I``, followees, and its lowest-numbered followee in ``I``
     (-1 if none), all on the states at the start of the round."""
     g = ctx.graph
@@ -135,7 +143,7 @@ def _followee_stats(ctx, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return adopted, degree, first
 
 
-def _susceptible_draws(ctx, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _susceptible_draws(ctx: StepContext, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every susceptible agent (ascending, without ``exclude``) and a column of length N holding one
     uniform number for each of them (2.0, above any probability, for everybody else)."""
     open_ = ctx.state == S
@@ -212,14 +220,28 @@ class GeneralisedThreshold(PropagationModel):
 
     name = "generalised-threshold"
     version = "1.0"
-    description = "Generalised threshold (Török-Kertész): threshold adoption after a delay tau, plus exogenous adoption at rate mu t / tau."
+    description = (
+        "Generalised threshold (Török-Kertész): threshold adoption after a delay tau, plus exogenous adoption at rate "
+        "mu t / tau."
+    )
     params = {
         "threshold": _THRESHOLD,
         "threshold_spread": _THRESHOLD_SPREAD,
         "tau": Param(int, 3, 1, 1_000_000, "delay in rounds between meeting the threshold and adopting (NDlib's tau)"),
-        "mu": Param(float, 0.0, 0.0, 1_000_000.0, "exogenous timescale: a susceptible agent adopts in round t with probability min(1, mu t / tau)"),
-        "delay": Param(str, "fixed", choices=("fixed", "random"),
-                       help="fixed: adopt exactly tau rounds after (NDlib's queue); random: with probability 1/tau per round (the paper's rate)"),
+        "mu": Param(
+            float,
+            0.0,
+            0.0,
+            1_000_000.0,
+            "exogenous timescale: a susceptible agent adopts in round t with probability min(1, mu t / tau)",
+        ),
+        "delay": Param(
+            str,
+            "fixed",
+            choices=("fixed", "random"),
+            help="fixed: adopt exactly tau rounds after (NDlib's queue); random: with probability 1/tau per round "
+            "(the paper's rate)",
+        ),
     }
     states = ("S", "I")
     adopted_states = (I,)
@@ -228,7 +250,7 @@ class GeneralisedThreshold(PropagationModel):
     seed_state = I
     progressive = True
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         if self.p["threshold_spread"] > 0:
             ctx.store["threshold"] = _draw_values(ctx, self.p["threshold"], self.p["threshold_spread"])
         # The round (from 1) in which each agent became inclined (-1: not inclined), and its lowest-numbered
@@ -239,14 +261,14 @@ class GeneralisedThreshold(PropagationModel):
     def _exogenous(self, t: int) -> float:
         return min(1.0, self.p["mu"] * t / self.p["tau"])
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         t = ctx.round + 1
         tau = self.p["tau"]
         g_t = self._exogenous(t)
         inclined_at, credit = ctx.store["inclined_at"], ctx.store["credit"]
         # 1. exogenous adoption
         exo = _EMPTY
-        u_all = None
+        u_all = _EMPTY  # one number per agent, drawn only when there is exogenous adoption (g_t > 0)
         if g_t > 0:
             sus, u_all = _susceptible_draws(ctx)
             exo = sus[u_all[sus] < g_t]
@@ -273,7 +295,7 @@ class GeneralisedThreshold(PropagationModel):
             due = waiting[u < g_t + (1.0 - g_t) / tau]
         return _answer([(exo, I, _none(exo.size)), (due, I, credit[due])], attempts, exposed)
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         if self.p["mu"] > 0:
             return not np.any(ctx.state == S)
         if ctx.frontier.size:
@@ -321,12 +343,17 @@ class KerteszThreshold(PropagationModel):
 
     name = "kertesz-threshold"
     version = "1.0"
-    description = "Kertész threshold (Ruan et al. 2015): threshold adoption, spontaneous adopters at adopter_rate, a blocked share that never adopts."
+    description = (
+        "Kertész threshold (Ruan et al. 2015): threshold adoption, spontaneous adopters at adopter_rate, a blocked "
+        "share that never adopts."
+    )
     params = {
         "threshold": _THRESHOLD,
         "threshold_spread": _THRESHOLD_SPREAD,
         "adopter_rate": _ADOPTER_RATE,
-        "percentage_blocked": Param(float, 0.1, 0.0, 1.0, "share of all agents chosen at the start (among the non-seeds) to be blocked"),
+        "percentage_blocked": Param(
+            float, 0.1, 0.0, 1.0, "share of all agents chosen at the start (among the non-seeds) to be blocked"
+        ),
     }
     states = ("S", "I", "B")
     adopted_states = (I,)
@@ -336,7 +363,7 @@ class KerteszThreshold(PropagationModel):
     progressive = True
     zero_params = ()  # no parameter stops the spread (see the docstring)
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> StepResult | None:
         if self.p["threshold_spread"] > 0:
             ctx.store["threshold"] = _draw_values(ctx, self.p["threshold"], self.p["threshold_spread"])
         k = int(ctx.n * self.p["percentage_blocked"])
@@ -351,7 +378,7 @@ class KerteszThreshold(PropagationModel):
         # They are blocked from tick 0: the engine applies this answer with the seeding.
         return StepResult(to_block, B)
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         a = self.p["adopter_rate"]
         # 1. spontaneous adoption
         spont = _EMPTY
@@ -370,7 +397,7 @@ class KerteszThreshold(PropagationModel):
             won, first = cand[win], first[win]
         return _answer([(spont, I, _none(spont.size)), (won, I, first)], attempts, exposed)
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         if self.p["adopter_rate"] > 0:
             return not np.any(ctx.state == S)
         return ctx.frontier.size == 0
@@ -392,27 +419,27 @@ class _Aware(PropagationModel):
     #: The checker's zero-probability run sets these to 0 (with adopter_rate): then nobody adopts.
     zero_params = ("profile",)
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         if self.p.get("threshold_spread", 0.0) > 0:
             ctx.store["threshold"] = _draw_values(ctx, self.p["threshold"], self.p["threshold_spread"])
         if self.p["profile_spread"] > 0:
             ctx.store["profile"] = _draw_values(ctx, self.p["profile"], self.p["profile_spread"])
         ctx.store["aware"] = np.zeros(ctx.n, dtype=bool)
 
-    def _newly_aware(self, ctx, cand: np.ndarray) -> np.ndarray:
+    def _newly_aware(self, ctx: StepContext, cand: np.ndarray) -> np.ndarray:
         """Which of the frontier's susceptible followers become aware this round."""
         raise NotImplementedError
 
-    def _can_change(self, ctx, agents: np.ndarray) -> np.ndarray | bool:
+    def _can_change(self, ctx: StepContext, agents: np.ndarray) -> np.ndarray | bool:
         """Whether an aware agent's coin can ever do anything: a profile above 0, or blocking on."""
         if self.p["blocked"] > 0:
             return np.ones(agents.size, dtype=bool)
         return _values(ctx, "profile", self.p["profile"], agents) > 0
 
-    def _feed(self, ctx) -> tuple[np.ndarray, np.ndarray]:
+    def _feed(self, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
         return _EMPTY, _EMPTY
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         a, blocked = self.p["adopter_rate"], self.p["blocked"]
         aware = ctx.store["aware"]
         cand, attempts = _open_followers(ctx)
@@ -445,10 +472,13 @@ class _Aware(PropagationModel):
             sources[from_feed] = sharers[np.searchsorted(shown, adopters[from_feed])]
         if (~from_feed).any():
             sources[~from_feed] = _followee_stats(ctx, adopters[~from_feed])[2]
-        return _answer([(spont, I, _none(spont.size)), (adopters, I, sources, from_feed), (gone, B, _none(gone.size))],
-                       attempts, cand)
+        return _answer(
+            [(spont, I, _none(spont.size)), (adopters, I, sources, from_feed), (gone, B, _none(gone.size))],
+            attempts,
+            cand,
+        )
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         if self.p["adopter_rate"] > 0:
             return not np.any(ctx.state == S)
         if ctx.frontier.size:
@@ -502,7 +532,10 @@ class Profile(_Aware):
 
     name = "profile"
     version = "1.0"
-    description = "Profile (Milli et al. 2018): aware agents adopt with their profile's probability each round; refusers may be blocked."
+    description = (
+        "Profile (Milli et al. 2018): aware agents adopt with their profile's probability each round; refusers may be "
+        "blocked."
+    )
     uses_feed = True  # a feed item makes an agent aware for that round
     params = {
         "profile": _PROFILE,
@@ -511,10 +544,10 @@ class Profile(_Aware):
         "adopter_rate": _ADOPTER_RATE,
     }
 
-    def _newly_aware(self, ctx, cand):
+    def _newly_aware(self, ctx: StepContext, cand: np.ndarray) -> np.ndarray:
         return cand  # following an agent that adopted is enough
 
-    def _feed(self, ctx):
+    def _feed(self, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
         shown, sharers = ctx.feed_open()
         if shown.size == 0:
             return _EMPTY, _EMPTY
@@ -547,7 +580,10 @@ class ProfileThreshold(_Aware):
 
     name = "profile-threshold"
     version = "1.0"
-    description = "Profile-threshold (Milli et al. 2018): agents whose adopted share reaches a threshold adopt with their profile's probability."
+    description = (
+        "Profile-threshold (Milli et al. 2018): agents whose adopted share reaches a threshold adopt with their "
+        "profile's probability."
+    )
     params = {
         "threshold": _THRESHOLD,
         "threshold_spread": _THRESHOLD_SPREAD,
@@ -557,6 +593,6 @@ class ProfileThreshold(_Aware):
         "adopter_rate": _ADOPTER_RATE,
     }
 
-    def _newly_aware(self, ctx, cand):
+    def _newly_aware(self, ctx: StepContext, cand: np.ndarray) -> np.ndarray:
         adopted, degree, _ = _followee_stats(ctx, cand)
         return cand[adopted / degree >= _values(ctx, "threshold", self.p["threshold"], cand)]

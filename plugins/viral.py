@@ -67,23 +67,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepResult, union_agents
-
+from sim.plugin import Param, PropagationModel, StepContext, StepResult, union_agents
 
 _VIRAL_PARAMS = {
     "p": Param(float, 0.3, 0.0, 1.0, "base probability of one attempt, before the factors below"),
     "topic_weight": Param(float, 1.0, 0.0, 100.0, "a full topic-interest match multiplies the chance by 1 + weight"),
-    "influence_weight": Param(float, 1.0, 0.0, 100.0, "the sender's influence multiplies the chance by 1 + weight * influence"),
-    "fatigue_weight": Param(float, 0.5, 0.0, 100.0, "earlier attempts on the receiver divide the chance by 1 + weight * attempts"),
-    "reputation_weight": Param(float, 1.0, 0.0, 100.0,
-                               "the sender's reputation multiplies the chance by max(0, 1 + weight * (reputation - 0.5))"),
-    "feed_weight": Param(float, 1.0, 0.0, 1e6, "a feed item is tried like an attempt along an edge of this trust (capped at 1 after the formula)"),
+    "influence_weight": Param(
+        float, 1.0, 0.0, 100.0, "the sender's influence multiplies the chance by 1 + weight * influence"
+    ),
+    "fatigue_weight": Param(
+        float, 0.5, 0.0, 100.0, "earlier attempts on the receiver divide the chance by 1 + weight * attempts"
+    ),
+    "reputation_weight": Param(
+        float,
+        1.0,
+        0.0,
+        100.0,
+        "the sender's reputation multiplies the chance by max(0, 1 + weight * (reputation - 0.5))",
+    ),
+    "feed_weight": Param(
+        float,
+        1.0,
+        0.0,
+        1e6,
+        "a feed item is tried like an attempt along an edge of this trust (capped at 1 after the formula)",
+    ),
 }
 _RATE = Param(float, 0.1, 0.0, 100.0, "exposure gained per round per unit of trust from adopted followees")
-_FEED_WEIGHT = Param(float, 1.0, 0.0, 1e6, "a feed item adds exposure like this much trust from an adopted followee, for one round")
+_FEED_WEIGHT = Param(
+    float, 1.0, 0.0, 1e6, "a feed item adds exposure like this much trust from an adopted followee, for one round"
+)
 
 
-def _writable(ctx, key: str) -> np.ndarray:
+def _writable(ctx: StepContext, key: str) -> np.ndarray:
     """The store array ``key``, copied once if it came back read-only (a restored snapshot)."""
     arr = ctx.store[key]
     if not arr.flags.writeable:
@@ -91,7 +107,7 @@ def _writable(ctx, key: str) -> np.ndarray:
     return arr
 
 
-def _viral_probability(ctx, p: dict, src: np.ndarray, dst: np.ndarray, trust: np.ndarray) -> np.ndarray:
+def _viral_probability(ctx: StepContext, p: dict, src: np.ndarray, dst: np.ndarray, trust: np.ndarray) -> np.ndarray:
     """``p_uv`` of the module docstring for the attempts ``src -> dst`` (float64, clipped to [0, 1]).
     A sender of -1 (a feed item without a sharer) has influence 0 and reputation 0.5."""
     topics = int(ctx.message.get("topics", 0) or 0) & 0xFFFFFFFFFFFFFFFF
@@ -116,12 +132,12 @@ def _viral_probability(ctx, p: dict, src: np.ndarray, dst: np.ndarray, trust: np
     return np.clip(prob, 0.0, 1.0, out=prob)
 
 
-def _feed_probability(ctx, p: dict, shown: np.ndarray, sharers: np.ndarray) -> np.ndarray:
+def _feed_probability(ctx: StepContext, p: dict, shown: np.ndarray, sharers: np.ndarray) -> np.ndarray:
     """The viral probability of feed items: sender = the sharer, trust = ``feed_weight``."""
     return _viral_probability(ctx, p, sharers, shown, np.full(shown.size, p["feed_weight"]))
 
 
-def _tire(ctx, dst: np.ndarray) -> None:
+def _tire(ctx: StepContext, dst: np.ndarray) -> None:
     """Add this round's attempts to the fatigue of their targets."""
     if dst.size:
         fatigue = _writable(ctx, "fatigue")
@@ -129,8 +145,14 @@ def _tire(ctx, dst: np.ndarray) -> None:
         fatigue[hit] += count.astype(np.int32)
 
 
-def _accumulate(ctx, dst: np.ndarray, trust: np.ndarray, rate: float, shown: np.ndarray | None = None,
-                boost: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+def _accumulate(
+    ctx: StepContext,
+    dst: np.ndarray,
+    trust: np.ndarray,
+    rate: float,
+    shown: np.ndarray | None = None,
+    boost: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Add new pressure along ``dst`` (edges from last round's adopters to agents that have not
     adopted), accumulate exposure for every pending agent, then ``boost`` for every ``shown`` agent (feed
     exposures of agents that have not adopted). Returns the agents that reach their threshold without
@@ -156,7 +178,7 @@ def _accumulate(ctx, dst: np.ndarray, trust: np.ndarray, rate: float, shown: np.
     return by_graph, fed
 
 
-def _lowest_adopted_followee(ctx, agents: np.ndarray) -> np.ndarray:
+def _lowest_adopted_followee(ctx: StepContext, agents: np.ndarray) -> np.ndarray:
     """For each listed agent (ascending), its lowest-numbered followee that has adopted, or -1."""
     out = np.full(agents.size, -1, dtype=np.int32)
     if agents.size:
@@ -168,7 +190,7 @@ def _lowest_adopted_followee(ctx, agents: np.ndarray) -> np.ndarray:
     return out
 
 
-def _start_exposure(ctx) -> None:
+def _start_exposure(ctx: StepContext) -> None:
     n = ctx.n
     ctx.store["threshold"] = (1.0 - ctx.random_agents(np.arange(n, dtype=np.int32))).astype(np.float32)
     ctx.store["pressure"] = np.zeros(n, dtype=np.float64)
@@ -180,14 +202,16 @@ class ViralCascade(PropagationModel):
     name = "viral"
     uses_feed = True  # reads feed exposures (ctx.feed_open)
     version = "1.0"
-    description = "Viral cascade: one attempt per edge, likelier with topic match, influence and trust, less with fatigue."
+    description = (
+        "Viral cascade: one attempt per edge, likelier with topic match, influence and trust, less with fatigue."
+    )
     params = dict(_VIRAL_PARAMS)
     # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         ctx.store["fatigue"] = np.zeros(ctx.n, dtype=np.int32)
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         src, dst, trust, eid = ctx.gather()
         open_ = ctx.state[dst] == 0
         src, dst, trust, eid = src[open_], dst[open_], trust[open_], eid[open_]
@@ -212,10 +236,10 @@ class ExposureDiffusion(PropagationModel):
     params = {"rate": _RATE, "feed_weight": _FEED_WEIGHT}
     # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         _start_exposure(ctx)
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         _, dst, trust, _ = ctx.gather()
         open_ = ctx.state[dst] == 0
         dst, trust = dst[open_], trust[open_]
@@ -230,7 +254,7 @@ class ExposureDiffusion(PropagationModel):
                 result = ctx.with_feed(result, shown[fed], sharers[fed])
         return result
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         if ctx.frontier.size:
             return False
         return self.p["rate"] == 0 or ctx.store["pending"].size == 0
@@ -245,16 +269,22 @@ class HybridContagion(PropagationModel):
         **_VIRAL_PARAMS,
         "rate": _RATE,
         "mix": Param(float, 0.5, 0.0, 1.0, "0: purely viral attempts, 1: purely accumulated exposure"),
-        "feed_weight": Param(float, 1.0, 0.0, 1e6, "a feed item is tried like an edge of this trust and adds exposure like "
-                             "this much trust from an adopted followee"),
+        "feed_weight": Param(
+            float,
+            1.0,
+            0.0,
+            1e6,
+            "a feed item is tried like an edge of this trust and adds exposure like "
+            "this much trust from an adopted followee",
+        ),
     }
     # compartments: the PropagationModel defaults (susceptible/adopted, transmit once, progressive)
 
-    def start(self, ctx):
+    def start(self, ctx: StepContext) -> None:
         _start_exposure(ctx)
         ctx.store["fatigue"] = np.zeros(ctx.n, dtype=np.int32)
 
-    def step(self, ctx):
+    def step(self, ctx: StepContext) -> StepResult:
         src, dst, trust, eid = ctx.gather()
         open_ = ctx.state[dst] == 0
         src, dst, trust, eid = src[open_], dst[open_], trust[open_], eid[open_]
@@ -289,7 +319,7 @@ class HybridContagion(PropagationModel):
                 result = ctx.with_feed(result, shown[by_feed], sharers[by_feed])
         return result
 
-    def is_done(self, ctx):
+    def is_done(self, ctx: StepContext) -> bool:
         if ctx.frontier.size:
             return False
         return self.p["mix"] * self.p["rate"] == 0 or ctx.store["pending"].size == 0

@@ -10,6 +10,7 @@ same rank (social, analysis and llm do not import each other; nor do bench and a
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 SIM = Path(__file__).resolve().parents[1] / "sim"
@@ -103,3 +104,44 @@ def test_the_rule_sees_lazy_relative_and_type_checking_imports():
     assert found == ["sim.engine.simulation", "sim.cli", "sim.store.worldfile"]
     assert imports("from sim import plugin\nimport textual.app\n", "sim.core.world") == ["sim.plugin", "textual.app"]
     assert part_of("sim.engine.simulation") == "sim.engine" and part_of("sim") is None
+
+
+# -- plugins import only the contract; the contract imports only the core ---------------------------------
+
+
+def plugin_contract_violations() -> dict[str, list[str]]:
+    """What each file of ``plugins/`` imports from ``sim`` other than ``sim.plugin`` (and its modules),
+    and what ``sim/plugin/`` imports above ``sim.core`` and ``sim.errors``."""
+    out: dict[str, list[str]] = {}
+    top = SIM.parent
+    for path in sorted((top / "plugins").rglob("*.py")):
+        module = ".".join(path.relative_to(top).with_suffix("").parts)
+        found = imports(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+        bad = [n for n in found if not (n == "sim.plugin" or n.startswith("sim.plugin."))]
+        if bad:
+            out[str(path.relative_to(top))] = bad
+    for path in sorted((SIM / "plugin").rglob("*.py")):
+        found = imports(path.read_text(encoding="utf-8"), module_name(path), path.name == "__init__.py")
+        bad = [n for n in found if part_of(n) not in ("sim.plugin", "sim.core", "sim.errors")]
+        if bad:
+            out[str(path.relative_to(top))] = bad
+    return out
+
+
+def test_plugins_import_only_the_contract_and_the_contract_only_the_core():
+    assert (SIM / "plugin" / "__init__.py").exists(), "sim.plugin is a package"
+    assert plugin_contract_violations() == {}
+
+
+def test_the_plugin_rule_sees_a_plugin_reaching_into_sim(tmp_path, monkeypatch):
+    """The rule itself: a plugin file importing ``sim.social`` (or ``import sim.llm``) is named."""
+    fake = tmp_path / "plugins"
+    fake.mkdir()
+    (fake / "bad.py").write_text("from sim.plugin import Param\nfrom sim.social import aggregate_pairs\n"
+                                 "def f():\n    import sim.llm.prompts\n")
+    (fake / "good.py").write_text("from sim.plugin import Param\nfrom sim.plugin.arrays import union_agents\n")
+    (tmp_path / "sim" / "plugin").mkdir(parents=True)
+    (tmp_path / "sim" / "plugin" / "x.py").write_text("from sim.core.graph import Graph\nfrom sim.model import session\n")
+    monkeypatch.setattr(sys.modules[__name__], "SIM", tmp_path / "sim")
+    assert plugin_contract_violations() == {"plugins/bad.py": ["sim.social", "sim.llm.prompts"],
+                                            "sim/plugin/x.py": ["sim.model"]}

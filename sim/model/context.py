@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import BadParameterError
 from sim.core.arrays import one_of
 from sim.core.graph import Graph, csr_positions
 from sim.core.world import World, world_rng
-from sim.plugin import PropagationModel, StepResult
+from sim.errors import BadParameterError
 from sim.model.lifecycle import FROZEN, all_active
 from sim.model.views import SessionBase, SessionView, WorldView, freeze, readonly, readonly_graph
+from sim.plugin import PropagationModel, StepResult
 
 
 class StepContext:
@@ -30,8 +30,9 @@ class StepContext:
     model cannot change the world or the session except through its :class:`~sim.plugin.StepResult` and
     its own ``store``; writing to a shared array raises ``ValueError`` (its session fails)."""
 
-    def __init__(self, session: SessionBase, world: World, tick: int, online: np.ndarray | None = None,
-                 *, starting: bool = False) -> None:
+    def __init__(
+        self, session: SessionBase, world: World, tick: int, online: np.ndarray | None = None, *, starting: bool = False
+    ) -> None:
         self._session = session
         self._graph: Graph = world.graph
         #: True in the model's ``start()`` (seeding), False in every round; ``round`` is 0 in both.
@@ -104,7 +105,7 @@ class StepContext:
         status = self._world.columns["status"]
         if all_active(status):
             return None
-        return readonly(one_of(status, FROZEN))
+        return readonly(np.asarray(one_of(status, FROZEN)))
 
     @property
     def world(self) -> WorldView:
@@ -140,8 +141,9 @@ class StepContext:
         """
         registry = self.registry
         if registry is None:
-            raise BadParameterError(f"model {name!r} cannot be made here: this session runs without the simulation's "
-                                    "plugin registry")
+            raise BadParameterError(
+                f"model {name!r} cannot be made here: this session runs without the simulation's plugin registry"
+            )
         cls: type[PropagationModel] = registry.model(name)
         return cls
 
@@ -190,15 +192,26 @@ class StepContext:
         if isinstance(states, (int, np.integer)) and int(states) == new_state:
             merged_states: np.ndarray | int = new_state
         else:
-            merged_states = np.concatenate([np.broadcast_to(np.asarray(states, dtype=np.int8), (n_g,)),
-                                            np.full(extra.size, new_state, dtype=np.int8)])
-        g_src = np.full(n_g, -1, dtype=np.int32) if result.sources is None else np.asarray(result.sources, dtype=np.int32)
+            merged_states = np.concatenate(
+                [
+                    np.broadcast_to(np.asarray(states, dtype=np.int8), (n_g,)),
+                    np.full(extra.size, new_state, dtype=np.int8),
+                ]
+            )
+        g_src = (
+            np.full(n_g, -1, dtype=np.int32) if result.sources is None else np.asarray(result.sources, dtype=np.int32)
+        )
         via = np.zeros(n_g + extra.size, dtype=bool)
         if result.via_feed is not None:
             via[:n_g] = result.via_feed
         via[n_g:] = True
-        return dataclasses.replace(result, agents=np.concatenate([g_agents, extra]), new_state=merged_states,
-                                   sources=np.concatenate([g_src, np.asarray(sources, dtype=np.int32)]), via_feed=via)
+        return dataclasses.replace(
+            result,
+            agents=np.concatenate([g_agents, extra]),
+            new_state=merged_states,
+            sources=np.concatenate([g_src, np.asarray(sources, dtype=np.int32)]),
+            via_feed=via,
+        )
 
     def gather(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Out-edges of the frontier: ``(sources, targets, trust, edge_ids)``, sources ascending and
@@ -206,7 +219,9 @@ class StepContext:
         if self._gathered is None:
             src, dst, eid = self._graph.gather_out(self._session.frontier)
             # Read-only: the core reads them back after the step (exposure, the round's record for trust).
-            self._gathered = freeze(src, dst, self._graph.trust[eid], eid)
+            trust = self._graph.trust[eid]
+            freeze(src, dst, trust, eid)
+            self._gathered = (src, dst, trust, eid)
         return self._gathered
 
     def gather_targets(self) -> tuple[np.ndarray, np.ndarray]:
@@ -216,7 +231,9 @@ class StepContext:
             return self._gathered[1], self._gathered[3]
         if self._targets is None:
             eid, _ = csr_positions(self._graph.out_indptr, self._session.frontier)
-            self._targets = freeze(np.take(self._graph.out_indices, eid), eid)
+            targets = np.take(self._graph.out_indices, eid)
+            freeze(targets, eid)
+            self._targets = (targets, eid)
         return self._targets
 
     def gather_sources(self) -> np.ndarray:
@@ -251,7 +268,7 @@ class StepContext:
 
     def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
         """Whether each listed agent is in one of the model's adopted states."""
-        return one_of(self._session.state[agents], self._session.adopted_states)
+        return np.asarray(one_of(self._session.state[agents], self._session.adopted_states))
 
     def adopted_in_counts(self, agents: np.ndarray) -> np.ndarray:
         """For each listed agent, how many of the agents it follows have adopted."""

@@ -64,7 +64,9 @@ def plugin_budget(value: Any = None) -> float:
         if not math.isfinite(budget) or budget < 0:
             raise ValueError
     except (TypeError, ValueError):
-        raise BadParameterError(f"{source} = {value!r} is invalid: expected seconds, a number >= 0 (0 turns it off)") from None
+        raise BadParameterError(
+            f"{source} = {value!r} is invalid: expected seconds, a number >= 0 (0 turns it off)"
+        ) from None
     return budget
 
 
@@ -191,7 +193,9 @@ class PluginRunner:
 
         if self.in_thread and _alarm_usable():
             tail = f": {then}" if then else ""
-            return self._call_under_alarm(fn, args, f"{what} took longer than {self.budget:g} s {where} (the plugin budget){tail}")
+            return self._call_under_alarm(
+                fn, args, f"{what} took longer than {self.budget:g} s {where} (the plugin budget){tail}"
+            )
         w = self._cell[0]
         if w is None:
             self._count += 1
@@ -258,7 +262,6 @@ class PluginRunner:
 
     def _restore_alarm(self) -> None:
         if self._alarm_previous is not None and _alarm_usable():
-
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._alarm_previous[0])
             self._alarm_previous = None
@@ -270,9 +273,14 @@ class PluginRunner:
         if frame is None:
             return ""
         # The worker's own frames (threading, this module) say nothing about the plugin.
-        frames = [f for f in traceback.extract_stack(frame)
-                  if not (f.filename == __file__ or f.filename.endswith(("threading.py", "queue.py")))]
-        return "Where the plugin was when it was abandoned (most recent call last):\n" + "".join(traceback.format_list(frames))
+        frames = [
+            f
+            for f in traceback.extract_stack(frame)
+            if not (f.filename == __file__ or f.filename.endswith(("threading.py", "queue.py")))
+        ]
+        return "Where the plugin was when it was abandoned (most recent call last):\n" + "".join(
+            traceback.format_list(frames)
+        )
 
     def sweep(self) -> int:
         """Raise :class:`PluginAbandoned` again in abandoned threads still running (a plugin that caught it);
@@ -314,13 +322,13 @@ class _AlarmedCall:
         if not self.active[0]:
             return
         if self.where is None:
-
             stack = traceback.extract_stack(frame)
             # The plugin's frames: those after the runner's own (the engine's frames below it say nothing).
             ours = [i for i, f in enumerate(stack) if f.filename == __file__]
-            frames = stack[ours[-1] + 1:] if ours else stack
-            self.where = ("Where the plugin was when it was abandoned (most recent call last):\n"
-                          + "".join(traceback.format_list(frames)))
+            frames = stack[ours[-1] + 1 :] if ours else stack
+            self.where = "Where the plugin was when it was abandoned (most recent call last):\n" + "".join(
+                traceback.format_list(frames)
+            )
         raise PluginAbandoned()
 
 

@@ -22,6 +22,7 @@ it fails only the session that asked for it.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import importlib
@@ -40,10 +41,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from sim.errors import AgoraError, BadParameterError
 from sim.core.events import EventBus, PluginFailed, PluginLoaded
-from sim.plugin import ContentRecommender, FriendRecommender, Plugin, PropagationModel, Recommender
+from sim.core.safe import shown
+from sim.errors import AgoraError, BadParameterError
 from sim.model.guard import PluginRunner, is_plugin_fault, plugin_budget
+from sim.plugin import ContentRecommender, FriendRecommender, Plugin, PropagationModel, Recommender
 
 ENTRY_POINT_GROUP = "agora.plugins"
 ENV_VAR = "AGORA_PLUGINS"
@@ -102,7 +104,7 @@ def plugin_classes(module: ModuleType) -> list[type[Plugin]]:
     """Plugin classes defined in ``module`` (not imported into it), with a name."""
     found = []
     for _, obj in inspect.getmembers(module, inspect.isclass):
-        if issubclass(obj, Plugin) and obj.__module__ == module.__name__ and getattr(obj, "name", ""):
+        if issubclass(obj, Plugin) and obj.__module__ == module.__name__ and obj.name:
             if obj in (Plugin, PropagationModel, Recommender, ContentRecommender, FriendRecommender):
                 continue
             found.append(obj)
@@ -153,12 +155,15 @@ def _guard_validate(cls: type[Plugin]) -> None:
                 if not is_plugin_fault(exc):
                     raise
                 tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                raise PluginError(f"plugin {getattr(c, 'name', c.__name__)}: checking its parameters raised "
-                                  f"{type(exc).__name__}: {exc}", tb) from exc
+                raise PluginError(
+                    f"plugin {getattr(c, 'name', c.__name__)}: checking its parameters raised "
+                    f"{type(exc).__name__}: {exc}",
+                    tb,
+                ) from exc
 
         guarded._agora_guarded = True  # type: ignore[attr-defined]
         guarded.__name__, guarded.__doc__, guarded.__wrapped__ = "validate", func.__doc__, func  # type: ignore[attr-defined]
-        klass.validate = classmethod(guarded)  # type: ignore[method-assign, assignment]
+        klass.validate = classmethod(guarded)  # type: ignore[attr-defined]
 
 
 def _key(name: str, kind: str | None) -> str:
@@ -168,8 +173,12 @@ def _key(name: str, kind: str | None) -> str:
 FRIEND = "friend-recommender"
 
 
-_BASE_KINDS = {"PropagationModel": "model", "ContentRecommender": "recommender", "Recommender": "recommender",
-               "FriendRecommender": FRIEND}
+_BASE_KINDS = {
+    "PropagationModel": "model",
+    "ContentRecommender": "recommender",
+    "Recommender": "recommender",
+    "FriendRecommender": FRIEND,
+}
 
 
 def declared_kind(path: str | None) -> str:
@@ -177,8 +186,6 @@ def declared_kind(path: str | None) -> str:
     to import): the kind of its first class deriving, directly or through a class of the same file,
     from ``PropagationModel``, ``ContentRecommender`` or ``FriendRecommender``. A file Python cannot
     parse is judged by the names it mentions; ``"none"`` when it declares no plugin class."""
-    import ast
-
     try:
         with open(path or "", encoding="utf-8", errors="replace") as fh:
             text = fh.read(4 * 1024 * 1024)
@@ -197,8 +204,8 @@ def declared_kind(path: str | None) -> str:
         if not isinstance(node, ast.ClassDef):
             continue
         for b in node.bases:
-            base = b.attr if isinstance(b, ast.Attribute) else b.id if isinstance(b, ast.Name) else None
-            kind = _BASE_KINDS.get(base or "") or local.get(base or "")
+            base_name = b.attr if isinstance(b, ast.Attribute) else b.id if isinstance(b, ast.Name) else None
+            kind = _BASE_KINDS.get(base_name or "") or local.get(base_name or "")
             if kind:
                 local[node.name] = kind
                 first = first or kind
@@ -218,8 +225,6 @@ def _kind_of(cls: type[Plugin]) -> str:
 
 def _entry_point_file(ep: Any) -> str | None:
     """The source file of an entry point's module, found without importing it (None when not found)."""
-    import importlib.util
-
     module = str(getattr(ep, "value", "")).partition(":")[0].strip()
     try:
         spec = importlib.util.find_spec(module) if module else None
@@ -231,8 +236,15 @@ def _entry_point_file(ep: Any) -> str | None:
 class Registry:
     """Plugins by name. See the module docstring for discovery."""
 
-    def __init__(self, user_dirs: list[str] | tuple[str, ...] = (), *, bus: EventBus | None = None,
-                 builtins: bool = True, entry_points: bool = True, env: bool = True) -> None:
+    def __init__(
+        self,
+        user_dirs: list[str] | tuple[str, ...] = (),
+        *,
+        bus: EventBus | None = None,
+        builtins: bool = True,
+        entry_points: bool = True,
+        env: bool = True,
+    ) -> None:
         dirs = list(user_dirs)
         if env and os.environ.get(ENV_VAR):
             dirs += [d for d in os.environ[ENV_VAR].split(os.pathsep) if d]
@@ -280,7 +292,9 @@ class Registry:
 
     def _fail(self, name: str, source: str, exc: BaseException) -> None:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        info = PluginInfo(name=name, kind=declared_kind(source), source=source, error=f"{type(exc).__name__}: {exc}", traceback=tb)
+        info = PluginInfo(
+            name=name, kind=declared_kind(source), source=source, error=f"{type(exc).__name__}: {exc}", traceback=tb
+        )
         self.failures.append(info)
         if name not in self.entries or self.entries[name].source == source:
             self.entries[name] = info
@@ -332,15 +346,22 @@ class Registry:
             try:
                 # Import-time code is plugin code: under the plugin budget, so a file that hangs on import
                 # is listed as failed instead of freezing discovery (and the app's reload).
-                module = self._importer().call(load_file, path, what=f"plugin file {fname}", where="while being imported",
-                                               then="not loaded")
+                module = self._importer().call(
+                    load_file, path, what=f"plugin file {fname}", where="while being imported", then="not loaded"
+                )
             except BaseException as exc:  # a plugin may raise anything, even SystemExit
                 if not is_plugin_fault(exc):
                     raise
                 self._fail(stem, path, exc)
                 continue
             if self._register_module(module, path) == 0:
-                self._fail(stem, path, ImportError(f"{fname} defines no plugin class (a subclass of PropagationModel or Recommender with a name)"))
+                self._fail(
+                    stem,
+                    path,
+                    ImportError(
+                        f"{fname} defines no plugin class (a subclass of PropagationModel or Recommender with a name)"
+                    ),
+                )
 
     def _importer(self) -> PluginRunner:
         runner = getattr(self, "_runner", None)
@@ -350,7 +371,7 @@ class Registry:
 
     def register(self, cls: type[Plugin], source: str = "runtime") -> PluginInfo:
         """Register a plugin class directly (tests, notebooks, the conformance checker)."""
-        if not (inspect.isclass(cls) and issubclass(cls, Plugin) and getattr(cls, "name", "")):
+        if not (inspect.isclass(cls) and issubclass(cls, Plugin) and cls.name):
             raise BadParameterError("only a Plugin subclass with a name can be registered")
         info = PluginInfo(name=cls.name, kind=_kind_of(cls), source=source, cls=cls)
         self._add(info)
@@ -370,8 +391,11 @@ class Registry:
                 info.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 info.kind = declared_kind(_entry_point_file(info.entry_point))
             else:
-                classes = [obj] if inspect.isclass(obj) and issubclass(obj, Plugin) else (
-                    plugin_classes(obj) if isinstance(obj, ModuleType) else [])
+                classes = (
+                    [obj]
+                    if inspect.isclass(obj) and issubclass(obj, Plugin)
+                    else (plugin_classes(obj) if isinstance(obj, ModuleType) else [])
+                )
                 match = [c for c in classes if c.name == info.name] or classes
                 if match:
                     _guard_validate(match[0])
@@ -393,8 +417,12 @@ class Registry:
         if info is None and kind == FRIEND:
             info = self.entries.get(name)  # an entry point not imported yet
         if info is None:
-            names = ", ".join(sorted(e.name for e in self.entries.values() if kind is None or e.kind in (kind, "unknown")))
-            raise BadParameterError(f"unknown {kind or 'plugin'} {name!r}: available are {names or 'none'} (see 'agora plugins list')")
+            names = ", ".join(
+                sorted(e.name for e in self.entries.values() if kind is None or e.kind in (kind, "unknown"))
+            )
+            raise BadParameterError(
+                f"unknown {kind or 'plugin'} {name!r}: available are {names or 'none'} (see 'agora plugins list')"
+            )
         cls = self._resolve(info)
         if kind is not None and info.kind != kind:
             raise BadParameterError(f"plugin {name!r} is a {info.kind}, not a {kind}")
@@ -465,8 +493,13 @@ def folder_digest(folder: str) -> tuple[str, int]:
         for d in dirs:
             p = os.path.join(root, d)
             if os.path.islink(p):  # not walked into: where it points is what is trusted
-                h.update(b"L\0" + os.path.relpath(p, folder).encode("utf-8", "surrogateescape") + b"\0"
-                         + os.readlink(p).encode("utf-8", "surrogateescape") + b"\0")
+                h.update(
+                    b"L\0"
+                    + os.path.relpath(p, folder).encode("utf-8", "surrogateescape")
+                    + b"\0"
+                    + os.readlink(p).encode("utf-8", "surrogateescape")
+                    + b"\0"
+                )
         for f in sorted(files):
             p = os.path.join(root, f)
             h.update(b"F\0" + os.path.relpath(p, folder).encode("utf-8", "surrogateescape") + b"\0")
@@ -498,8 +531,15 @@ def _write_trusted(folders: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".trusted-", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"about": "plugin folders beside worlds that Agora loads (agora plugins trust WORLD)",
-                       "folders": folders}, fh, indent=1, sort_keys=True)
+            json.dump(
+                {
+                    "about": "plugin folders beside worlds that Agora loads (agora plugins trust WORLD)",
+                    "folders": folders,
+                },
+                fh,
+                indent=1,
+                sort_keys=True,
+            )
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -517,8 +557,10 @@ def plugin_folder_of(target: str) -> str:
     """
     folder = target if os.path.isdir(target) else world_plugin_dir(target)
     if not os.path.isdir(folder):
-        raise BadParameterError(f"there is no plugin folder {folder!r}: give a world whose <world>.plugins folder exists, "
-                                "or the folder itself")
+        raise BadParameterError(
+            f"there is no plugin folder {folder!r}: give a world whose <world>.plugins folder exists, "
+            "or the folder itself"
+        )
     return os.path.realpath(folder)
 
 
@@ -561,8 +603,9 @@ def plugin_folder_trust(folder: str) -> str:
     return "trusted" if folder_digest(os.path.realpath(folder))[0] == record.get("sha256") else "changed"
 
 
-def world_plugin_folders(world_path: str | None, named: list[str] | tuple[str, ...] = (), *,
-                         env: bool = True) -> tuple[list[str], str | None]:
+def world_plugin_folders(
+    world_path: str | None, named: list[str] | tuple[str, ...] = (), *, env: bool = True
+) -> tuple[list[str], str | None]:
     """What to load of the plugin folder beside ``world_path``: ``([folder], None)`` when you trusted it
     as it is; ``([], None)`` when there is none or it is among the ``named`` folders (``--plugins``, and
     ``AGORA_PLUGINS`` with ``env``: loaded as named); else ``([], notice)``: it is not loaded, and
@@ -580,15 +623,17 @@ def world_plugin_folders(world_path: str | None, named: list[str] | tuple[str, .
     status = plugin_folder_trust(folder)
     if status == "trusted":
         return [folder], None
-    from sim.core.safe import shown
-
     where, world = shown(folder, 300), shown(world_path, 300)
     if status == "changed":
-        return [], (f"plugin folder {where} changed since you trusted it and was not loaded (plugins are code): read "
-                    f"it, then trust it again with 'agora plugins trust {world}', or load it with --plugins {where}")
-    return [], (f"plugin folder {where} beside the world was not loaded: plugins are code that runs with your rights, so "
-                f"Agora loads only folders you name; read it, then load it with --plugins {where} or trust it with "
-                f"'agora plugins trust {world}'")
+        return [], (
+            f"plugin folder {where} changed since you trusted it and was not loaded (plugins are code): read "
+            f"it, then trust it again with 'agora plugins trust {world}', or load it with --plugins {where}"
+        )
+    return [], (
+        f"plugin folder {where} beside the world was not loaded: plugins are code that runs with your rights, so "
+        f"Agora loads only folders you name; read it, then load it with --plugins {where} or trust it with "
+        f"'agora plugins trust {world}'"
+    )
 
 
 _told: set[str] = set()

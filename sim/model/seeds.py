@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.errors import BadParameterError
 from sim.core.world import Status, World
+from sim.errors import BadParameterError
 from sim.model.lifecycle import all_active
 
 #: The ranges integers from outside must fit: SQLite's INTEGER and numpy's int64; int32 columns.
@@ -31,12 +31,18 @@ def read_seed_file(path: str) -> np.ndarray:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with open(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise BadParameterError(f"seed file {path!r} is not a regular file: give a text file of agent ids, one a line")
+                raise BadParameterError(
+                    f"seed file {path!r} is not a regular file: give a text file of agent ids, one a line"
+                )
             raw = fh.read(64 * 1024 * 1024 + 1)
     except OSError as exc:
-        raise BadParameterError(f"seed file {path!r} cannot be read ({exc.strerror or exc}): give a text file of agent ids, one a line") from None
+        raise BadParameterError(
+            f"seed file {path!r} cannot be read ({exc.strerror or exc}): give a text file of agent ids, one a line"
+        ) from None
     if len(raw) > 64 * 1024 * 1024:
-        raise BadParameterError(f"seed file {path!r} is larger than 64 MiB: list at most a few million agent ids, one a line")
+        raise BadParameterError(
+            f"seed file {path!r} is larger than 64 MiB: list at most a few million agent ids, one a line"
+        )
     text = raw.decode("utf-8", errors="replace")
     lines = [line.partition("#")[0].strip() for line in text.splitlines()]
     tokens = [t for t in lines if t]
@@ -52,8 +58,10 @@ def read_seed_file(path: str) -> np.ndarray:
                     if not -(2**63) <= int(t) < 2**63:
                         raise ValueError
                 except ValueError:
-                    raise BadParameterError(f"seed file {path!r} line {number}: {t[:40]!r} is not an agent id "
-                                            "(one whole number a line; # starts a comment)") from None
+                    raise BadParameterError(
+                        f"seed file {path!r} line {number}: {t[:40]!r} is not an agent id "
+                        "(one whole number a line; # starts a comment)"
+                    ) from None
         raise
     return ids
 
@@ -71,7 +79,7 @@ class SeedSpec:
     file_ids: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def parse(cls, text: str) -> "SeedSpec":
+    def parse(cls, text: str) -> SeedSpec:
         """Parse a seed selection.
 
         Raises:
@@ -82,7 +90,9 @@ class SeedSpec:
         if text[:5].lower() == "file:":
             path = text[5:]
             if not path:
-                raise BadParameterError(f"seed selection {text!r} names no file: use file:PATH (original agent ids, one a line)")
+                raise BadParameterError(
+                    f"seed selection {text!r} names no file: use file:PATH (original agent ids, one a line)"
+                )
             return cls("file", path=path, file_ids=read_seed_file(path))
         parts = text.split(":")
         kind = parts[0].lower()
@@ -98,8 +108,10 @@ class SeedSpec:
                     raise ValueError
                 out_of_range = next((i for i in ids if not INT64_MIN <= i <= INT64_MAX), None)
                 if out_of_range is not None:
-                    raise BadParameterError(f"seed id {str(out_of_range)[:30]} is out of range: agent ids are whole "
-                                            "numbers that fit in 64 bits (see 'agora agent' or 'agora export')")
+                    raise BadParameterError(
+                        f"seed id {str(out_of_range)[:30]} is out of range: agent ids are whole "
+                        "numbers that fit in 64 bits (see 'agora agent' or 'agora export')"
+                    )
                 return cls(kind, ids=ids)
             if kind == "community" and len(parts) == 3:
                 c, k = int(parts[1]), int(parts[2])
@@ -133,14 +145,24 @@ class SeedSpec:
         if self.kind == "community":
             self.select(world, np.random.default_rng(0))  # the community's pool: small next to the world
             return
-        eligible = world.n if all_active(status) else int(np.count_nonzero(
-            (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)))
+        eligible = (
+            world.n
+            if all_active(status)
+            else int(
+                np.count_nonzero(
+                    (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
+                )
+            )
+        )
         if self.k > eligible:
-            raise BadParameterError(f"{self} asks for {self.k:,} seeds but only {eligible:,} agents are eligible: "
-                                    f"ask for at most {eligible:,}")
+            raise BadParameterError(
+                f"{self} asks for {self.k:,} seeds but only {eligible:,} agents are eligible: "
+                f"ask for at most {eligible:,}"
+            )
 
     def select(self, world: World, rng: np.random.Generator) -> np.ndarray:
-        """Agent indices chosen as seeds (sorted int32), among agents that have joined and are not suspended or deactivated.
+        """Agent indices chosen as seeds (sorted int32), among agents that have joined and are not suspended or
+        deactivated.
 
         Raises:
             BadParameterError: unknown ids, an unknown or empty community, or more seeds than agents.
@@ -155,24 +177,36 @@ class SeedSpec:
             keys = self.file_ids
             ids = world.columns["ids"]
             idx = np.searchsorted(ids, keys)
-            bad = (idx >= ids.size) | (ids[np.minimum(idx, max(ids.size - 1, 0))] != keys) if ids.size else np.ones(keys.size, bool)
+            bad = (
+                (idx >= ids.size) | (ids[np.minimum(idx, max(ids.size - 1, 0))] != keys)
+                if ids.size
+                else np.ones(keys.size, bool)
+            )
             if bad.any():
                 unknown = np.unique(keys[bad])
-                raise BadParameterError(f"seed file {self.path!r} names agent id {int(keys[bad][0])}, which this world does not "
-                                        f"have ({unknown.size:,} of its {np.unique(keys).size:,} distinct ids are unknown): "
-                                        "list original agent ids (see 'agora agent' or 'agora export')")
+                raise BadParameterError(
+                    f"seed file {self.path!r} names agent id {int(keys[bad][0])}, which this world does not "
+                    f"have ({unknown.size:,} of its {np.unique(keys).size:,} distinct ids are unknown): "
+                    "list original agent ids (see 'agora agent' or 'agora export')"
+                )
             return np.unique(idx).astype(np.int32)
         if self.kind == "community":
             comm = world.columns["community"]
             if comm.max(initial=-1) < 0:
                 if (world.config.get("analysis") or {}).get("communities"):
-                    raise BadParameterError("this world has no communities: no agent has a link (isolated agents belong to "
-                                            "no community); use random:K or top:K seeds")
-                raise BadParameterError("this world has no communities yet: run analysis first or use random:K or top:K seeds")
+                    raise BadParameterError(
+                        "this world has no communities: no agent has a link (isolated agents belong to "
+                        "no community); use random:K or top:K seeds"
+                    )
+                raise BadParameterError(
+                    "this world has no communities yet: run analysis first or use random:K or top:K seeds"
+                )
             # Isolated agents (community -1) are in no community, so C >= 0 never picks them.
             pool = np.flatnonzero((comm == self.community) & eligible)
             if pool.size == 0:
-                raise BadParameterError(f"community {self.community} has no agents: communities run from 0 to {int(comm.max())}")
+                raise BadParameterError(
+                    f"community {self.community} has no agents: communities run from 0 to {int(comm.max())}"
+                )
         elif self.kind == "top":
             pool = np.flatnonzero(eligible)
             if self.k > pool.size:

@@ -70,7 +70,7 @@ class SeriesRecorder:
         return self._moments[: self.length]
 
     @classmethod
-    def restore(cls, counts: np.ndarray, moments: np.ndarray | None, variables: tuple[str, ...] = ()) -> "SeriesRecorder":
+    def restore(cls, counts: np.ndarray, moments: np.ndarray | None, variables: tuple[str, ...] = ()) -> SeriesRecorder:
         """A recorder holding stored rows (a session loaded from a world file or a snapshot)."""
         rec = cls(counts.shape[1], variables, capacity=max(64, 2 * counts.shape[0]))
         rec._counts[: counts.shape[0]] = counts

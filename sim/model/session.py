@@ -21,17 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import BadParameterError
 from sim.core.arrays import one_of
 from sim.core.tracebacks import with_method_frame
 from sim.core.world import World, world_rng
-from sim.plugin import PropagationModel, StepResult
+from sim.errors import BadParameterError
 from sim.model.context import StepContext
 from sim.model.guard import PluginTimeout, call_directly
 from sim.model.lifecycle import FROZEN, SILENT, all_active
 from sim.model.seeds import SeedSpec
 from sim.model.series import SeriesRecorder, variable_moments
 from sim.model.views import SessionBase
+from sim.plugin import PropagationModel, StepResult
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting", "feed_seen")
@@ -44,8 +44,9 @@ class ModelContractError(Exception):
     """A model returned something the contract does not allow (wrong shape, dtype or range)."""
 
 
-def _initial_variables(cls: type[PropagationModel], world: World, rng: np.random.Generator,
-                       seeds: np.ndarray) -> dict[str, np.ndarray]:
+def _initial_variables(
+    cls: type[PropagationModel], world: World, rng: np.random.Generator, seeds: np.ndarray
+) -> dict[str, np.ndarray]:
     """The starting columns of a model's continuous variables (see :class:`~sim.plugin.Variable`), in
     declaration order: from the world's column when the variable names one the world has (clipped to
     the range), else uniform from the session's generator or constant; seeds get ``seed_value``."""
@@ -84,7 +85,9 @@ def _plain(value: Any, field_name: str, model: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
     except Exception as exc:
-        raise ModelContractError(f"model {model} returned {field_name} that is not an array ({type(value).__name__}: {exc})") from exc
+        raise ModelContractError(
+            f"model {model} returned {field_name} that is not an array ({type(value).__name__}: {exc})"
+        ) from exc
     if type(arr) is not np.ndarray:
         arr = np.array(arr, subok=False)
     return arr
@@ -236,8 +239,10 @@ class PropagationSession(SessionBase):
         else:
             if self.seeds[:5].lower() == "file:" and self.seed_spec is None:
                 # A stored session never reads a file: only the ids resolved at injection count.
-                raise BadParameterError(f"session {self.id} names seed file {self.seeds[5:]!r} but kept no seed ids: "
-                                        "seed files are read once, when a message is injected; inject it again")
+                raise BadParameterError(
+                    f"session {self.id} names seed file {self.seeds[5:]!r} but kept no seed ids: "
+                    "seed files are read once, when a message is injected; inject it again"
+                )
             spec = self.seed_spec if self.seed_spec is not None else SeedSpec.parse(self.seeds)
             seeds = spec.select(world, self.rng)
         self.seed_agents = None
@@ -260,14 +265,16 @@ class PropagationSession(SessionBase):
         self.started_tick = tick
         ctx = StepContext(self, world, tick, starting=True)
         try:
-            answer = call(self._started, ctx, n, what=f"model {self.model_name}", where="in its start", then="session failed")
+            answer = call(
+                self._started, ctx, n, what=f"model {self.model_name}", where="in its start", then="session failed"
+            )
         except PluginTimeout:
             ctx.close()
             raise
         self._check_store()
         if answer is not None:
             self._apply_start(answer, world)
-        self.rng_state = self.rng.bit_generator.state
+        self.rng_state = dict(self.rng.bit_generator.state)
         # Tick 0 of the series: the states right after seeding (one full count; every later tick is
         # updated from the agents that change state).
         self.state_counts = np.bincount(self.state, minlength=len(self.state_names)).astype(np.int64)
@@ -298,8 +305,9 @@ class PropagationSession(SessionBase):
         if agents.size:
             states = np.broadcast_to(np.asarray(answer.new_state, dtype=np.int8), agents.shape)
             if np.any(self.state[agents] != 0):
-                raise ModelContractError(f"model {name} moved agents that are not in state 0 in start (the seeds are placed "
-                                         "by the engine)")
+                raise ModelContractError(
+                    f"model {name} moved agents that are not in state 0 in start (the seeds are placed by the engine)"
+                )
             if mixed:
                 ok = ~one_of(status[agents], FROZEN)
                 agents, states = agents[ok], states[ok]
@@ -370,9 +378,13 @@ class PropagationSession(SessionBase):
         if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < curve:
             raise ValueError(f"session {self.id} has an invalid series start {start!r}")
         if counts.dtype != np.int64 or counts.shape != (curve - start, k):
-            raise ValueError(f"session {self.id} array series_counts has dtype {counts.dtype} and shape {counts.shape}, "
-                             f"expected int64 ({curve - start}, {k})")
-        if counts.size and (counts.min() < 0 or np.any(counts.sum(axis=1) != n) or np.any(counts[-1] != self.state_counts)):
+            raise ValueError(
+                f"session {self.id} array series_counts has dtype {counts.dtype} and shape {counts.shape}, "
+                f"expected int64 ({curve - start}, {k})"
+            )
+        if counts.size and (
+            counts.min() < 0 or np.any(counts.sum(axis=1) != n) or np.any(counts[-1] != self.state_counts)
+        ):
             raise ValueError(f"session {self.id} array series_counts does not match its states")
         variables = tuple(self.variables)
         moments = arrays.get("series_moments")
@@ -380,7 +392,9 @@ class PropagationSession(SessionBase):
             width = 4 * len(variables)
             if moments is None or moments.dtype != np.float64 or moments.shape != (curve - start, width):
                 shape = None if moments is None else moments.shape
-                raise ValueError(f"session {self.id} array series_moments has shape {shape}, expected ({curve - start}, {width})")
+                raise ValueError(
+                    f"session {self.id} array series_moments has shape {shape}, expected ({curve - start}, {width})"
+                )
         elif moments is not None:
             raise ValueError(f"session {self.id} has series_moments but no variables")
         self.series_from = start
@@ -395,8 +409,10 @@ class PropagationSession(SessionBase):
         for k, v in list(self.store.items()):
             if not _storable(k, v):
                 what = f"a {type(v).__name__}" if not isinstance(v, np.ndarray) else f"an array of dtype {v.dtype}"
-                raise ModelContractError(f"model {self.model_name} put {what} in ctx.store[{k!r}]: the store keeps numpy "
-                                         "arrays of numbers, booleans or text under text keys (it is saved with the session)")
+                raise ModelContractError(
+                    f"model {self.model_name} put {what} in ctx.store[{k!r}]: the store keeps numpy "
+                    "arrays of numbers, booleans or text under text keys (it is saved with the session)"
+                )
 
     def is_done(self, world: World, tick: int, online: np.ndarray | None = None, call: Any = call_directly) -> bool:
         """The model's ``is_done`` (as a plain bool), through ``call`` (see :meth:`start`). A model that keeps
@@ -407,8 +423,12 @@ class PropagationSession(SessionBase):
             return self.frontier.size == 0
         ctx = StepContext(self, world, tick, online)
         try:
-            done = call(lambda: bool(model.is_done(ctx)), what=f"model {self.model_name}", where="in is_done",
-                        then="session failed")
+            done = call(
+                lambda: bool(model.is_done(ctx)),
+                what=f"model {self.model_name}",
+                where="in is_done",
+                then="session failed",
+            )
         except PluginTimeout:
             ctx.close()
             raise
@@ -420,8 +440,14 @@ class PropagationSession(SessionBase):
         """Adoptions through the follower graph (seeds and feed adoptions excluded)."""
         return max(0, self.reached - self.seeds_count - self.feed_reached)
 
-    def _record(self, tick: int, agents: np.ndarray, sources: np.ndarray, kind: int | np.ndarray,
-                via: int | np.ndarray = VIA_GRAPH) -> None:
+    def _record(
+        self,
+        tick: int,
+        agents: np.ndarray,
+        sources: np.ndarray,
+        kind: int | np.ndarray,
+        via: int | np.ndarray = VIA_GRAPH,
+    ) -> None:
         if not self.record_events:
             return
         rec = np.empty(len(agents), dtype=EVENT_DTYPE)
@@ -440,8 +466,14 @@ class PropagationSession(SessionBase):
         self.pending_events = []
         return out
 
-    def advance(self, world: World, tick: int, online: np.ndarray | None = None,
-                feed: tuple[np.ndarray, np.ndarray] | None = None, call: Any = call_directly) -> StepResult:
+    def advance(
+        self,
+        world: World,
+        tick: int,
+        online: np.ndarray | None = None,
+        feed: tuple[np.ndarray, np.ndarray] | None = None,
+        call: Any = call_directly,
+    ) -> StepResult:
         """One synchronous round under the model, with this tick's feed exposures ``(agents, sources)``.
         Raises whatever the model raises, :class:`ModelContractError` when its answer breaks the
         contract, or :class:`~sim.model.guard.PluginTimeout` when it runs past the plugin budget; the caller
@@ -459,8 +491,9 @@ class PropagationSession(SessionBase):
         if feed is not None and feed[0].size:
             ctx.set_feed(feed[0], feed[1])
         try:
-            result = call(self._answer, ctx, world.n, what=f"model {self.model_name}", where="in one step",
-                          then="session failed")
+            result = call(
+                self._answer, ctx, world.n, what=f"model {self.model_name}", where="in one step", then="session failed"
+            )
         except PluginTimeout:
             ctx.close()
             raise
@@ -479,7 +512,9 @@ class PropagationSession(SessionBase):
         was_adopted = one_of(prev, self.adopted_states)
         now_adopted = one_of(new_state, self.adopted_states)
         if type(self.model).progressive and np.any(was_adopted & ~now_adopted):
-            raise ModelContractError(f"model {self.model_name} declares itself progressive but moved adopted agents out of adoption")
+            raise ModelContractError(
+                f"model {self.model_name} declares itself progressive but moved adopted agents out of adoption"
+            )
         was_tx = one_of(prev, self.transmitting_states)
         now_tx = one_of(new_state, self.transmitting_states)
         self.state[agents] = new_state
@@ -487,8 +522,8 @@ class PropagationSession(SessionBase):
             t_rec = time.perf_counter()
             k = len(self.state_names)
             self.state_counts -= np.bincount(prev, minlength=k)
-            if np.isscalar(new_state):
-                self.state_counts[int(new_state)] += agents.size
+            if isinstance(new_state, int):
+                self.state_counts[new_state] += agents.size
             else:
                 self.state_counts += np.bincount(new_state, minlength=k)
             self.series_seconds += time.perf_counter() - t_rec
@@ -518,7 +553,7 @@ class PropagationSession(SessionBase):
             if not self.exposed[new_agents].all():
                 self.exposed[new_agents] = True
                 self.exposed_count = int(np.count_nonzero(self.exposed))
-            ns = new_state if np.isscalar(new_state) else new_state[newly]
+            ns = new_state if isinstance(new_state, int) else new_state[newly]
             v = via[newly]
             self.feed_reached += int(np.count_nonzero(v))
             self._record(tick, new_agents, src, ns, v.astype(np.int64))
@@ -554,14 +589,15 @@ class PropagationSession(SessionBase):
             keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
             # Both ascending and disjoint (entered agents were not transmitting): a merge, not np.union1d,
             # whose hash-based unique costs half a second on a million agents.
-            self.transmitting = (np.insert(keep, np.searchsorted(keep, entered), entered).astype(np.int32)
-                                 if entered.size else keep)
+            self.transmitting = (
+                np.insert(keep, np.searchsorted(keep, entered), entered).astype(np.int32) if entered.size else keep
+            )
             self.frontier = self.transmitting
         else:
             self.frontier = entered
             self.transmitting = entered
         self.round += 1
-        self.rng_state = self.rng.bit_generator.state
+        self.rng_state = dict(self.rng.bit_generator.state)
         if self.is_done(world, tick, online, call):
             self.status = "completed"
             self.ended_tick = tick
@@ -600,6 +636,7 @@ class PropagationSession(SessionBase):
         """This round's graph attempts (edge ids, targets, and the senders when the model gathered them:
         None otherwise, for the social layer to derive from the edge ids if it learns) and feed adoptions.
         The context's own arrays, not copies: most ticks nobody reads them."""
+        src: np.ndarray | None
         if ctx._gathered is not None:
             src, dst, _, eid = ctx._gathered
         elif ctx._targets is not None:
@@ -607,7 +644,13 @@ class PropagationSession(SessionBase):
             src = ctx._sources
         else:
             src = dst = eid = np.empty(0, dtype=np.int32)
-        return {"edges": eid, "sources": src, "targets": dst, "feed_adopted": feed_adopted, "feed_sources": feed_sources}
+        return {
+            "edges": eid,
+            "sources": src,
+            "targets": dst,
+            "feed_adopted": feed_adopted,
+            "feed_sources": feed_sources,
+        }
 
     def _answer(self, ctx: StepContext, n: int) -> StepResult:
         """The model's step and the check of its answer: what runs as plugin code, under the budget."""
@@ -625,14 +668,21 @@ class PropagationSession(SessionBase):
         """
         name = self.model_name
         if not isinstance(result, StepResult):
-            hint = " (is step a generator? it must return its answer, not yield it)" if inspect.isgenerator(result) else ""
+            hint = (
+                " (is step a generator? it must return its answer, not yield it)" if inspect.isgenerator(result) else ""
+            )
             raise ModelContractError(f"model {name} returned {type(result).__name__}, expected a StepResult{hint}")
         agents = _plain(result.agents, "agents", name)
         if agents.ndim != 1 or (agents.size and agents.dtype.kind not in "iu"):
             hint = " (a mask? pass np.flatnonzero(mask))" if agents.dtype == np.bool_ else ""
-            raise ModelContractError(f"model {name} returned agents of shape {agents.shape} and dtype {agents.dtype}; expected a 1-D integer array{hint}")
+            raise ModelContractError(
+                f"model {name} returned agents of shape {agents.shape} and dtype {agents.dtype}; "
+                f"expected a 1-D integer array{hint}"
+            )
         if agents.size > n:
-            raise ModelContractError(f"model {name} returned {agents.size:,} agents in one round, more than the {n:,} agents of the world")
+            raise ModelContractError(
+                f"model {name} returned {agents.size:,} agents in one round, more than the {n:,} agents of the world"
+            )
         if agents.dtype == np.uint64 and agents.size and agents.max() > np.uint64(2**62):
             raise ModelContractError(f"model {name} returned agent indices outside 0..{n - 1}")
         agents = agents.astype(np.int64, copy=False)
@@ -649,7 +699,10 @@ class PropagationSession(SessionBase):
         else:
             arr = _plain(ns, "new_state", name)
             if arr.shape != agents.shape or (arr.size and arr.dtype.kind not in "iu"):
-                raise ModelContractError(f"model {name} returned new_state of shape {arr.shape} and dtype {arr.dtype}, expected {agents.shape} integers")
+                raise ModelContractError(
+                    f"model {name} returned new_state of shape {arr.shape} and dtype {arr.dtype}, "
+                    f"expected {agents.shape} integers"
+                )
             if arr.size and (arr.min() < 0 or arr.max() >= k):
                 raise ModelContractError(f"model {name} returned states outside 0..{k - 1}")
             new_state = arr.astype(np.int8)
@@ -658,33 +711,62 @@ class PropagationSession(SessionBase):
         else:
             sources = _plain(result.sources, "sources", name)
             if sources.shape != agents.shape or (sources.size and sources.dtype.kind not in "iu"):
-                raise ModelContractError(f"model {name} returned sources of shape {sources.shape} and dtype {sources.dtype}, expected {agents.shape} integers")
+                raise ModelContractError(
+                    f"model {name} returned sources of shape {sources.shape} and dtype {sources.dtype}, "
+                    f"expected {agents.shape} integers"
+                )
             if sources.size and (sources.min() < -1 or sources.max() >= n):
                 raise ModelContractError(f"model {name} returned sources outside -1..{n - 1}")
             sources = sources.astype(np.int32)
         exposed = None
         if result.exposed is not None:
             exposed = _plain(result.exposed, "exposed", name)
-            if exposed.ndim != 1 or (exposed.size and (exposed.dtype.kind not in "iu" or exposed.min() < 0 or exposed.max() >= n)):
-                raise ModelContractError(f"model {name} returned exposed agents that are not a 1-D integer array in 0..{n - 1}")
+            if exposed.ndim != 1 or (
+                exposed.size and (exposed.dtype.kind not in "iu" or exposed.min() < 0 or exposed.max() >= n)
+            ):
+                raise ModelContractError(
+                    f"model {name} returned exposed agents that are not a 1-D integer array in 0..{n - 1}"
+                )
         attempts = result.attempts
-        if (not isinstance(attempts, (int, np.integer)) or isinstance(attempts, (bool, np.bool_))
-                or not 0 <= int(attempts) <= MAX_ATTEMPTS):
-            raise ModelContractError(f"model {name} returned attempts={attempts!r:.60}, expected a count (a whole number from 0 to {MAX_ATTEMPTS:,})")
+        if (
+            not isinstance(attempts, (int, np.integer))
+            or isinstance(attempts, (bool, np.bool_))
+            or not 0 <= int(attempts) <= MAX_ATTEMPTS
+        ):
+            raise ModelContractError(
+                f"model {name} returned attempts={attempts!r:.60}, "
+                f"expected a count (a whole number from 0 to {MAX_ATTEMPTS:,})"
+            )
         via = None
         if result.via_feed is not None:
             via = _plain(result.via_feed, "via_feed", name)
             if via.shape != agents.shape or via.dtype != np.bool_:
-                raise ModelContractError(f"model {name} returned via_feed of shape {via.shape} and dtype {via.dtype}; expected {agents.shape} booleans")
+                raise ModelContractError(
+                    f"model {name} returned via_feed of shape {via.shape} and dtype {via.dtype}; "
+                    f"expected {agents.shape} booleans"
+                )
         variables = self._checked_variables(result.variables, n)
         removed = self._checked_edges(result.remove_edges, "remove_edges", n)
         added = self._checked_edges(result.add_edges, "add_edges", n)
         trust = result.new_trust
-        if added is not None and (isinstance(trust, bool) or not isinstance(trust, (int, float, np.floating))
-                                  or not 0.0 <= float(trust) <= 1.0):
+        if added is not None and (
+            isinstance(trust, bool)
+            or not isinstance(trust, (int, float, np.floating))
+            or not 0.0 <= float(trust) <= 1.0
+        ):
             raise ModelContractError(f"model {name} returned new_trust={trust!r:.60}, expected a number in [0, 1]")
-        return StepResult(agents, new_state, sources, int(attempts), exposed, via, variables, removed, added,
-                          float(trust) if added is not None else 0.5)
+        return StepResult(
+            agents,
+            new_state,
+            sources,
+            int(attempts),
+            exposed,
+            via,
+            variables,
+            removed,
+            added,
+            float(trust) if added is not None else 0.5,
+        )
 
     def _checked_variables(self, given: Any, n: int) -> dict[str, tuple[np.ndarray | None, np.ndarray]] | None:
         """``StepResult.variables`` checked: declared names, values in the declared range, as
@@ -697,22 +779,30 @@ class PropagationSession(SessionBase):
             return None
         name = self.model_name
         if not isinstance(given, dict):
-            raise ModelContractError(f"model {name} returned variables as {type(given).__name__}, expected a dict of name -> values")
+            raise ModelContractError(
+                f"model {name} returned variables as {type(given).__name__}, expected a dict of name -> values"
+            )
         declared = type(self.model).variables if self.model is not None else {}
         out: dict[str, tuple[np.ndarray | None, np.ndarray]] = {}
         for var, value in given.items():
             spec = declared.get(var) if isinstance(var, str) else None
             if spec is None or var not in self.variables:
                 known = ", ".join(declared) or "none"
-                raise ModelContractError(f"model {name} returned variable {var!r:.60}, which it does not declare (its variables: {known})")
+                raise ModelContractError(
+                    f"model {name} returned variable {var!r:.60}, which it does not declare (its variables: {known})"
+                )
             if isinstance(value, tuple):
                 if len(value) != 2:
-                    raise ModelContractError(f"model {name} returned variable {var} as a tuple of {len(value)}, expected (agents, values)")
+                    raise ModelContractError(
+                        f"model {name} returned variable {var} as a tuple of {len(value)}, expected (agents, values)"
+                    )
                 who = _plain(value[0], f"variables[{var!r}] agents", name)
                 vals = _plain(value[1], f"variables[{var!r}] values", name)
                 if who.ndim != 1 or (who.size and who.dtype.kind not in "iu") or vals.shape != who.shape:
-                    raise ModelContractError(f"model {name} returned variable {var} with agents of shape {who.shape} and values of "
-                                             f"shape {vals.shape}: expected a 1-D integer array and as many values")
+                    raise ModelContractError(
+                        f"model {name} returned variable {var} with agents of shape {who.shape} and values of "
+                        f"shape {vals.shape}: expected a 1-D integer array and as many values"
+                    )
                 who = who.astype(np.int64, copy=False)
                 if who.size and (who.min() < 0 or who.max() >= n):
                     raise ModelContractError(f"model {name} returned variable {var} for agents outside 0..{n - 1}")
@@ -722,18 +812,24 @@ class PropagationSession(SessionBase):
                 who = None
                 vals = _plain(value, f"variables[{var!r}]", name)
                 if vals.shape != (n,):
-                    raise ModelContractError(f"model {name} returned variable {var} of shape {vals.shape}, expected ({n},) "
-                                             "(or a pair (agents, values))")
+                    raise ModelContractError(
+                        f"model {name} returned variable {var} of shape {vals.shape}, expected ({n},) "
+                        "(or a pair (agents, values))"
+                    )
             if vals.size and vals.dtype.kind not in "fiu":
-                raise ModelContractError(f"model {name} returned variable {var} of dtype {vals.dtype}, expected numbers")
+                raise ModelContractError(
+                    f"model {name} returned variable {var} of dtype {vals.dtype}, expected numbers"
+                )
             vals = vals.astype(self.variables[var].dtype)
             if vals.size:
                 bad = ~((vals >= spec.min) & (vals <= spec.max))  # NaN is bad too
                 if bad.any():
                     i = int(np.flatnonzero(bad)[0])
                     agent = i if who is None else int(who[i])
-                    raise ModelContractError(f"model {name} set variable {var} of agent {agent} to {float(vals[i])!r}, outside its "
-                                             f"declared range [{spec.min:g}, {spec.max:g}]")
+                    raise ModelContractError(
+                        f"model {name} set variable {var} of agent {agent} to {float(vals[i])!r}, outside its "
+                        f"declared range [{spec.min:g}, {spec.max:g}]"
+                    )
             out[var] = (who, vals)
         return out
 
@@ -747,14 +843,24 @@ class PropagationSession(SessionBase):
             return None
         name = self.model_name
         if not isinstance(given, tuple) or len(given) != 2:
-            raise ModelContractError(f"model {name} returned {field_name} as {type(given).__name__}, expected a pair (sources, targets)")
+            raise ModelContractError(
+                f"model {name} returned {field_name} as {type(given).__name__}, expected a pair (sources, targets)"
+            )
         src = _plain(given[0], f"{field_name} sources", name)
         dst = _plain(given[1], f"{field_name} targets", name)
-        if src.ndim != 1 or src.shape != dst.shape or (src.size and (src.dtype.kind not in "iu" or dst.dtype.kind not in "iu")):
-            raise ModelContractError(f"model {name} returned {field_name} of shapes {src.shape} and {dst.shape}: expected two "
-                                     "aligned 1-D integer arrays")
+        if (
+            src.ndim != 1
+            or src.shape != dst.shape
+            or (src.size and (src.dtype.kind not in "iu" or dst.dtype.kind not in "iu"))
+        ):
+            raise ModelContractError(
+                f"model {name} returned {field_name} of shapes {src.shape} and {dst.shape}: expected two "
+                "aligned 1-D integer arrays"
+            )
         if src.size > MAX_ATTEMPTS:
-            raise ModelContractError(f"model {name} returned {src.size:,} {field_name} in one round, more than {MAX_ATTEMPTS:,}")
+            raise ModelContractError(
+                f"model {name} returned {src.size:,} {field_name} in one round, more than {MAX_ATTEMPTS:,}"
+            )
         src, dst = src.astype(np.int64, copy=False), dst.astype(np.int64, copy=False)
         if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
             raise ModelContractError(f"model {name} returned {field_name} with agents outside 0..{n - 1}")
@@ -781,27 +887,52 @@ class PropagationSession(SessionBase):
         self.status = "cancelled"
         self.ended_tick = tick
 
-    def copy(self) -> "PropagationSession":
+    def copy(self) -> PropagationSession:
         """An independent copy (arrays copied; the model instance is made again when run)."""
-        twin = PropagationSession.from_record(self.to_record(), {k: v.copy() for k, v in self.arrays().items()}, self.state.size)
+        twin = PropagationSession.from_record(
+            self.to_record(), {k: v.copy() for k, v in self.arrays().items()}, self.state.size
+        )
         return twin
 
     # -- persistence -------------------------------------------------------------------------------
     def to_record(self) -> dict[str, Any]:
         """Everything but the arrays, as JSON-able data."""
         return {
-            "id": self.id, "message_id": self.message_id, "model": self.model_name, "params": self.params,
-            "seeds": self.seeds, "priority": self.priority, "status": self.status, "message": self.message,
-            "created_tick": self.created_tick, "started_tick": self.started_tick, "ended_tick": self.ended_tick,
-            "round": self.round, "seed": self.seed, "rng_state": self.rng_state, "reached": self.reached,
-            "exposed": self.exposed_count, "attempts": self.attempts, "seeds_count": self.seeds_count,
-            "new_per_tick": self.new_per_tick, "frontier_sizes": self.frontier_sizes,
-            "reproduction_number": self.reproduction_number, "error": self.error, "traceback": self.traceback,
-            "state_names": list(self.state_names), "adopted_states": list(self.adopted_states),
-            "transmitting_states": list(self.transmitting_states), "transmit": self.transmit,
-            "store_keys": sorted(self.store), "recommender": self.recommender,
-            "feed_exposed": self.feed_exposed, "feed_reached": self.feed_reached, "series_from": self.series_from,
-            "variables": list(self.variables), "edges_removed": self.edges_removed, "edges_added": self.edges_added,
+            "id": self.id,
+            "message_id": self.message_id,
+            "model": self.model_name,
+            "params": self.params,
+            "seeds": self.seeds,
+            "priority": self.priority,
+            "status": self.status,
+            "message": self.message,
+            "created_tick": self.created_tick,
+            "started_tick": self.started_tick,
+            "ended_tick": self.ended_tick,
+            "round": self.round,
+            "seed": self.seed,
+            "rng_state": self.rng_state,
+            "reached": self.reached,
+            "exposed": self.exposed_count,
+            "attempts": self.attempts,
+            "seeds_count": self.seeds_count,
+            "new_per_tick": self.new_per_tick,
+            "frontier_sizes": self.frontier_sizes,
+            "reproduction_number": self.reproduction_number,
+            "error": self.error,
+            "traceback": self.traceback,
+            "state_names": list(self.state_names),
+            "adopted_states": list(self.adopted_states),
+            "transmitting_states": list(self.transmitting_states),
+            "transmit": self.transmit,
+            "store_keys": sorted(self.store),
+            "recommender": self.recommender,
+            "feed_exposed": self.feed_exposed,
+            "feed_reached": self.feed_reached,
+            "series_from": self.series_from,
+            "variables": list(self.variables),
+            "edges_removed": self.edges_removed,
+            "edges_added": self.edges_added,
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -819,31 +950,54 @@ class PropagationSession(SessionBase):
         return out
 
     @classmethod
-    def from_record(cls, rec: dict[str, Any], arrays: dict[str, np.ndarray], n: int) -> "PropagationSession":
+    def from_record(cls, rec: dict[str, Any], arrays: dict[str, np.ndarray], n: int) -> PropagationSession:
         """Rebuild a stored session (its model instance is made again when the simulation runs it).
 
         Raises:
             ValueError / KeyError / TypeError: a malformed record; callers turn it into a clear error.
         """
         s = cls(
-            id=int(rec["id"]), message_id=int(rec["message_id"]), model_name=str(rec["model"]),
-            params=dict(rec["params"]), seeds=str(rec["seeds"]), priority=int(rec["priority"]),
-            status=str(rec["status"]), message=dict(rec.get("message") or {}),
-            created_tick=int(rec["created_tick"]), started_tick=rec.get("started_tick"), ended_tick=rec.get("ended_tick"),
-            round=int(rec["round"]), seed=int(rec["seed"]), rng_state=rec.get("rng_state"),
-            reached=int(rec["reached"]), exposed_count=int(rec["exposed"]), attempts=int(rec["attempts"]),
-            seeds_count=int(rec.get("seeds_count", 0)), new_per_tick=[int(x) for x in rec["new_per_tick"]],
+            id=int(rec["id"]),
+            message_id=int(rec["message_id"]),
+            model_name=str(rec["model"]),
+            params=dict(rec["params"]),
+            seeds=str(rec["seeds"]),
+            priority=int(rec["priority"]),
+            status=str(rec["status"]),
+            message=dict(rec.get("message") or {}),
+            created_tick=int(rec["created_tick"]),
+            started_tick=rec.get("started_tick"),
+            ended_tick=rec.get("ended_tick"),
+            round=int(rec["round"]),
+            seed=int(rec["seed"]),
+            rng_state=rec.get("rng_state"),
+            reached=int(rec["reached"]),
+            exposed_count=int(rec["exposed"]),
+            attempts=int(rec["attempts"]),
+            seeds_count=int(rec.get("seeds_count", 0)),
+            new_per_tick=[int(x) for x in rec["new_per_tick"]],
             frontier_sizes=[int(x) for x in rec["frontier_sizes"]],
-            reproduction_number=float(rec["reproduction_number"]), error=rec.get("error"), traceback=rec.get("traceback"),
-            state_names=tuple(rec["state_names"]), adopted_states=tuple(int(x) for x in rec["adopted_states"]),
-            transmitting_states=tuple(int(x) for x in rec["transmitting_states"]), transmit=str(rec["transmit"]),
+            reproduction_number=float(rec["reproduction_number"]),
+            error=rec.get("error"),
+            traceback=rec.get("traceback"),
+            state_names=tuple(rec["state_names"]),
+            adopted_states=tuple(int(x) for x in rec["adopted_states"]),
+            transmitting_states=tuple(int(x) for x in rec["transmitting_states"]),
+            transmit=str(rec["transmit"]),
             recommender=None if rec.get("recommender") is None else str(rec["recommender"]),
-            feed_exposed=int(rec.get("feed_exposed", 0)), feed_reached=int(rec.get("feed_reached", 0)),
-            edges_removed=int(rec.get("edges_removed", 0)), edges_added=int(rec.get("edges_added", 0)),
+            feed_exposed=int(rec.get("feed_exposed", 0)),
+            feed_reached=int(rec.get("feed_reached", 0)),
+            edges_removed=int(rec.get("edges_removed", 0)),
+            edges_added=int(rec.get("edges_added", 0)),
         )
         if s.status not in STATUSES:
             raise ValueError(f"unknown session status {s.status!r}")
-        expected = {"state": (np.int8, (n,)), "adopted_at": (np.int32, (n,)), "adopted_from": (np.int32, (n,)), "exposed": (np.bool_, (n,))}
+        expected = {
+            "state": (np.int8, (n,)),
+            "adopted_at": (np.int32, (n,)),
+            "adopted_from": (np.int32, (n,)),
+            "exposed": (np.bool_, (n,)),
+        }
         if "state" in arrays:
             for k, (dt, shape) in expected.items():
                 a = arrays[k]
@@ -864,20 +1018,33 @@ class PropagationSession(SessionBase):
             if s.state.size and (s.state.min() < 0 or s.state.max() >= len(s.state_names)):
                 raise ValueError(f"session {s.id} holds unknown states")
             names = rec.get("variables", [])
-            if not isinstance(names, list) or not all(isinstance(v, str) for v in names) or len(set(names)) != len(names):
+            if (
+                not isinstance(names, list)
+                or not all(isinstance(v, str) for v in names)
+                or len(set(names)) != len(names)
+            ):
                 raise ValueError(f"session {s.id} has an invalid list of variables")
             for v in names:
-                a = arrays.get(f"var.{v}")
-                if a is None or a.dtype.kind != "f" or a.shape != (n,) or (a.size and not np.isfinite(a).all()):
+                col = arrays.get(f"var.{v}")
+                if (
+                    col is None
+                    or col.dtype.kind != "f"
+                    or col.shape != (n,)
+                    or (col.size and not np.isfinite(col).all())
+                ):
                     raise ValueError(f"session {s.id} variable {v!r} is missing or not {n:,} finite numbers")
-                s.variables[v] = a
+                s.variables[v] = col
             s._restore_series(rec, arrays, n)
-        s.store = {k[len("store."):]: v for k, v in arrays.items() if k.startswith("store.")}
+        s.store = {k[len("store.") :]: v for k, v in arrays.items() if k.startswith("store.")}
         seed_agents = arrays.get("seed_agents")
         if seed_agents is not None:
-            if (seed_agents.dtype != np.int32 or seed_agents.ndim != 1 or s.state.size
-                    or (seed_agents.size and (seed_agents.min() < 0 or seed_agents.max() >= n))
-                    or _has_repeats(seed_agents)):
+            if (
+                seed_agents.dtype != np.int32
+                or seed_agents.ndim != 1
+                or s.state.size
+                or (seed_agents.size and (seed_agents.min() < 0 or seed_agents.max() >= n))
+                or _has_repeats(seed_agents)
+            ):
                 raise ValueError(f"session {s.id} array seed_agents is invalid")
             s.seed_agents = seed_agents
         extra = sorted(k for k in arrays if k.startswith("var.") and k[4:] not in s.variables)

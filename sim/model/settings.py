@@ -17,11 +17,15 @@ SOCIAL_PARAMS: dict[str, Param] = {
     "feed_size": Param(int, 10, 1, 1000, "items per feed (K)"),
     "suggestions": Param(int, 10, 1, 1000, "friend suggestions per agent and tick"),
     "suggest_share": Param(float, 1.0, 0.0, 1.0, "share of online agents that look at friend suggestions each tick"),
-    "accept_rate": Param(float, 0.05, 0.0, 1.0, "a suggestion is accepted with probability accept_rate * compatibility"),
+    "accept_rate": Param(
+        float, 0.05, 0.0, 1.0, "a suggestion is accepted with probability accept_rate * compatibility"
+    ),
     "unfollow_trust": Param(float, 0.15, 0.0, 1.0, "followees trusted below this may be unfollowed"),
     "unfollow_rate": Param(float, 0.2, 0.0, 1.0, "chance per tick that an online agent drops a low-trust followee"),
     "fatigue_following": Param(int, 1000, 1, 10**9, "following more than this many agents tires an agent"),
-    "fatigue_rate": Param(float, 0.05, 0.0, 1.0, "chance per tick that a tired online agent drops its least trusted followee"),
+    "fatigue_rate": Param(
+        float, 0.05, 0.0, 1.0, "chance per tick that a tired online agent drops its least trusted followee"
+    ),
     "join_rate": Param(float, 0.0, 0.0, 1.0, "share of created agents that join per tick"),
     "join_follows": Param(int, 5, 0, 1000, "agents a newcomer follows when it joins"),
     "leave_rate": Param(float, 0.0, 0.0, 1.0, "chance per tick that an active or idle agent leaves (deactivated)"),
@@ -29,10 +33,18 @@ SOCIAL_PARAMS: dict[str, Param] = {
     "return_rate": Param(float, 0.0, 0.0, 1.0, "chance per tick that an idle agent becomes active again"),
     "trust_gain": Param(float, 0.1, 0.0, 1.0, "an adoption along an edge moves its trust this share of the way to 1"),
     "trust_loss": Param(float, 0.02, 0.0, 1.0, "an ignored attempt moves the edge's trust this share of the way to 0"),
-    "reputation_gain": Param(float, 0.02, 0.0, 1.0, "each adoption credited to an agent moves its reputation this share of the way to 1"),
-    "reputation_loss": Param(float, 0.001, 0.0, 1.0, "each ignored attempt moves the sender's reputation this share of the way to 0"),
-    "report_rate": Param(float, 0.02, 0.0, 1.0, "chance that an ignored message off the reader's interests is reported"),
-    "report_penalty": Param(float, 0.05, 0.0, 1.0, "each report moves the sender's reputation this share of the way to 0"),
+    "reputation_gain": Param(
+        float, 0.02, 0.0, 1.0, "each adoption credited to an agent moves its reputation this share of the way to 1"
+    ),
+    "reputation_loss": Param(
+        float, 0.001, 0.0, 1.0, "each ignored attempt moves the sender's reputation this share of the way to 0"
+    ),
+    "report_rate": Param(
+        float, 0.02, 0.0, 1.0, "chance that an ignored message off the reader's interests is reported"
+    ),
+    "report_penalty": Param(
+        float, 0.05, 0.0, 1.0, "each report moves the sender's reputation this share of the way to 0"
+    ),
     "merge_every": Param(int, 6, 1, 10**6, "ticks between merges of follows and unfollows into the graph"),
 }
 
@@ -44,7 +56,9 @@ def social_settings(current: dict[str, Any] | None = None, **changes: Any) -> di
         BadParameterError: an unknown setting or a value out of range (named).
     """
     merged = {k: v for k, v in (current or {}).items() if k not in ("recommender_params", "friend_params")}
-    merged.update({k: v for k, v in changes.items() if k not in ("recommender_params", "friend_params") and v is not None})
+    merged.update(
+        {k: v for k, v in changes.items() if k not in ("recommender_params", "friend_params") and v is not None}
+    )
     unknown = sorted(set(merged) - set(SOCIAL_PARAMS))
     if unknown:
         raise BadParameterError(f"unknown social setting {unknown[0]!r}: the settings are {', '.join(SOCIAL_PARAMS)}")

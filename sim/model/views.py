@@ -50,8 +50,15 @@ def freeze(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 def readonly_graph(g: Graph) -> Graph:
     """The same graph over read-only views of its CSR arrays and trust (no copy)."""
     in_edge = readonly(g.in_edge) if g.in_edge_ready else (lambda: readonly(g.in_edge))
-    return Graph(g.n, readonly(g.out_indptr), readonly(g.out_indices), readonly(g.trust),
-                 readonly(g.in_indptr), readonly(g.in_indices), in_edge)
+    return Graph(
+        g.n,
+        readonly(g.out_indptr),
+        readonly(g.out_indices),
+        readonly(g.trust),
+        readonly(g.in_indptr),
+        readonly(g.in_indices),
+        in_edge,
+    )
 
 
 def _protect(value: Any) -> Any:
@@ -85,8 +92,10 @@ class _ReadOnlyView:
     def __getattr__(self, name: str) -> Any:
         obj = object.__getattribute__(self, "_obj")
         if name not in self._ALLOWED and not self._extra(obj, name):
-            raise AttributeError(f"{self._WHAT}.{name} is not available to plugins: the {self._WHAT} is read-only "
-                                 f"to them (available: {', '.join(sorted(self._ALLOWED))})")
+            raise AttributeError(
+                f"{self._WHAT}.{name} is not available to plugins: the {self._WHAT} is read-only "
+                f"to them (available: {', '.join(sorted(self._ALLOWED))})"
+            )
         return _protect(getattr(obj, name))
 
     @staticmethod
@@ -112,10 +121,29 @@ class WorldView(_ReadOnlyView):
 
     __slots__ = ()
     _WHAT = "world"
-    _ALLOWED = frozenset({
-        "name", "seed", "tick", "n", "num_edges", "num_communities", "columns", "graph", "sessions", "messages",
-        "config", "path", "persona", "index_of", "indices_of", "hour_of", "nbytes", "summary", "app_version",
-    })
+    _ALLOWED = frozenset(
+        {
+            "name",
+            "seed",
+            "tick",
+            "n",
+            "num_edges",
+            "num_communities",
+            "columns",
+            "graph",
+            "sessions",
+            "messages",
+            "config",
+            "path",
+            "persona",
+            "index_of",
+            "indices_of",
+            "hour_of",
+            "nbytes",
+            "summary",
+            "app_version",
+        }
+    )
 
     @staticmethod
     def _extra(obj: Any, name: str) -> bool:
@@ -128,11 +156,51 @@ class SessionView(_ReadOnlyView):
 
     __slots__ = ()
     _WHAT = "session"
-    _ALLOWED = frozenset({
-        "id", "message_id", "model_name", "params", "seeds", "priority", "status", "message", "created_tick",
-        "started_tick", "ended_tick", "round", "seed", "reached", "exposed_count", "attempts", "seeds_count",
-        "new_per_tick", "frontier_sizes", "reproduction_number", "error", "recommender", "feed_exposed",
-        "feed_reached", "state_names", "adopted_states", "transmitting_states", "transmit", "state", "adopted_at",
-        "adopted_from", "exposed", "frontier", "transmitting", "feed_seen", "store", "done", "speed",
-        "mean_offspring", "peak_tick", "graph_reached", "state_counts", "series_from", "variables",
-    })
+    _ALLOWED = frozenset(
+        {
+            "id",
+            "message_id",
+            "model_name",
+            "params",
+            "seeds",
+            "priority",
+            "status",
+            "message",
+            "created_tick",
+            "started_tick",
+            "ended_tick",
+            "round",
+            "seed",
+            "reached",
+            "exposed_count",
+            "attempts",
+            "seeds_count",
+            "new_per_tick",
+            "frontier_sizes",
+            "reproduction_number",
+            "error",
+            "recommender",
+            "feed_exposed",
+            "feed_reached",
+            "state_names",
+            "adopted_states",
+            "transmitting_states",
+            "transmit",
+            "state",
+            "adopted_at",
+            "adopted_from",
+            "exposed",
+            "frontier",
+            "transmitting",
+            "feed_seen",
+            "store",
+            "done",
+            "speed",
+            "mean_offspring",
+            "peak_tick",
+            "graph_reached",
+            "state_counts",
+            "series_from",
+            "variables",
+        }
+    )

@@ -18,8 +18,9 @@ def union_agents(*lists: np.ndarray) -> np.ndarray:
     return unique_sorted(np.concatenate([np.asarray(a, dtype=np.int32) for a in lists]))
 
 
-def aggregate_pairs(agents: np.ndarray, candidates: np.ndarray, weights: np.ndarray | float = 1.0,
-                    n: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def aggregate_pairs(
+    agents: np.ndarray, candidates: np.ndarray, weights: np.ndarray | float = 1.0, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sum ``weights`` over repeated ``(agent, candidate)`` pairs: distinct pairs sorted by agent then
     candidate, with their totals."""
     a = np.asarray(agents, dtype=np.int64)
@@ -64,11 +65,11 @@ def _aggregate_rows(a: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.nda
     wt = np.zeros((starts.size, width))
     wt[row, col] = w
     order = np.argsort(cand, axis=1)
-    cand = np.take_along_axis(cand, order, axis=1).ravel()
-    wt = np.take_along_axis(wt, order, axis=1).ravel()
+    cand_flat = np.take_along_axis(cand, order, axis=1).ravel()
+    wt_flat = np.take_along_axis(wt, order, axis=1).ravel()
     owner = np.repeat(a[starts], width)
-    valid = cand != big
-    cand, wt, owner = cand[valid], wt[valid], owner[valid]
+    valid = cand_flat != big
+    cand, wt, owner = cand_flat[valid], wt_flat[valid], owner[valid]
     new = np.empty(cand.size, dtype=bool)
     new[0] = True
     np.logical_or(cand[1:] != cand[:-1], owner[1:] != owner[:-1], out=new[1:])

@@ -41,8 +41,12 @@ class Plugin:
         """The parameter schema as plain data (for forms, ``--json`` and docs)."""
         return {
             k: {
-                "type": p.type.__name__, "default": p.default, "min": p.min, "max": p.max,
-                "help": p.help, "choices": list(p.choices) if p.choices else None,
+                "type": p.type.__name__,
+                "default": p.default,
+                "min": p.min,
+                "max": p.max,
+                "help": p.help,
+                "choices": list(p.choices) if p.choices else None,
             }
             for k, p in cls.params.items()
         }

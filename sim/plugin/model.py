@@ -58,12 +58,11 @@ class StepResult:
     new_trust: float = 0.5
 
     @classmethod
-    def nothing(cls, attempts: int = 0, exposed: np.ndarray | None = None, *,
-                variables: dict[str, Any] | None = None) -> "StepResult":
+    def nothing(
+        cls, attempts: int = 0, exposed: np.ndarray | None = None, *, variables: dict[str, Any] | None = None
+    ) -> StepResult:
         """No agent changes state this round (the model's variables may change: ``variables``)."""
         return cls(np.empty(0, dtype=np.int32), 0, None, attempts, exposed, variables=variables)
-
-
 
 
 # -- the LLM, as a model may use it ------------------------------------------------------------------
@@ -76,9 +75,11 @@ class Recollection(Protocol):
     @property
     def text(self) -> str:
         """The memory part of the prompt (empty when the agent remembers nothing)."""
+
     @property
     def tokens(self) -> int:
         """Its estimated tokens."""
+
     @property
     def new(self) -> bool:
         """Whether the agent started to remember just now."""
@@ -93,6 +94,7 @@ class Answer(Protocol):
     @property
     def source(self) -> str:
         """``"llm"`` (a server answered), ``"cache"`` or ``"offline"`` (a fallback)."""
+
     @property
     def value(self) -> Any:
         """What ``parse`` made of the text (None for a fallback or without ``parse``)."""
@@ -100,7 +102,8 @@ class Answer(Protocol):
 
 @runtime_checkable
 class Decision(Protocol):
-    """A parsed decision (:meth:`LLMAgents.parse_decision`): ``repost``, ``reply``, ``like`` or ``ignore``, and a text."""
+    """A parsed decision (:meth:`LLMAgents.parse_decision`): ``repost``, ``reply``, ``like`` or ``ignore``, and a
+    text."""
 
     @property
     def action(self) -> str: ...
@@ -117,6 +120,7 @@ class LLMAgents(Protocol):
     @property
     def online(self) -> bool:
         """Whether requests go to a server (False: offline, nobody is asked)."""
+
     @property
     def budget_left(self) -> int:
         """Requests left in this tick's budget."""
@@ -136,16 +140,33 @@ class LLMAgents(Protocol):
     def note_seen(self, seen: list[tuple[int, int]], tick: int, message: Mapping[str, Any]) -> None:
         """``(agent, sharer)`` pairs shown ``message`` outside the round's exposures (they started to remember)."""
 
-    def ask(self, messages: list[dict[str, Any]], on_done: Callable[[Any], None], *,
-            parse: Callable[[str], Any] | None = None, memory_tokens: int = 0) -> bool:
+    def ask(
+        self,
+        messages: list[dict[str, Any]],
+        on_done: Callable[[Any], None],
+        *,
+        parse: Callable[[str], Any] | None = None,
+        memory_tokens: int = 0,
+    ) -> bool:
         """Spend one request of this tick's budget; ``on_done`` gets an :class:`Answer` when it lands.
         False (and nothing else) offline or over the budget."""
 
-    def post(self, tick: int, agent: int, message_id: int, session_id: int, kind: str, text: str, written_by: str) -> int:
+    def post(
+        self, tick: int, agent: int, message_id: int, session_id: int, kind: str, text: str, written_by: str
+    ) -> int:
         """Record a text an agent wrote; returns the post's id."""
 
-    def decision_prompt(self, persona: Any, interests: Sequence[str], message: str, *, author: str | None = None,
-                        sharer: str | None = None, seen: Sequence[str] = (), memory: str = "") -> list[dict[str, str]]:
+    def decision_prompt(
+        self,
+        persona: Any,
+        interests: Sequence[str],
+        message: str,
+        *,
+        author: str | None = None,
+        sharer: str | None = None,
+        seen: Sequence[str] = (),
+        memory: str = "",
+    ) -> list[dict[str, str]]:
         """The chat messages asking what an agent does with ``message`` (its answer: see :meth:`parse_decision`)."""
 
     def parse_decision(self, text: str) -> Decision:
@@ -169,20 +190,25 @@ class StepContext(Protocol):
     @property
     def starting(self) -> bool:
         """True in ``start`` (seeding), False in every round; ``round`` is 0 in both."""
+
     @property
     def n(self) -> int:
         """Agents in the world (the length of every column)."""
+
     @property
     def tick(self) -> int: ...
     @property
     def round(self) -> int:
         """Rounds this session has run (0 in ``start`` and in the first round)."""
+
     @property
     def params(self) -> Mapping[str, Any]:
         """The session's parameters, validated (``self.p`` holds the same values)."""
+
     @property
     def message(self) -> Mapping[str, Any]:
         """The message: ``id``, ``text``, ``topics`` (a 64-bit topic mask), ``author``, ``created_tick``."""
+
     @property
     def rng(self) -> np.random.Generator:
         """The session's own seeded generator."""
@@ -191,15 +217,19 @@ class StepContext(Protocol):
     @property
     def state(self) -> np.ndarray:
         """int8 (N,): each agent's state (0 untouched; then the model's states)."""
+
     @property
     def frontier(self) -> np.ndarray:
         """int32: the agents that transmit this round, ascending."""
+
     @property
     def store(self) -> MutableMapping[str, np.ndarray]:
         """The model's own arrays, saved with the session (numpy arrays of numbers, booleans or text)."""
+
     @property
     def variables(self) -> Mapping[str, np.ndarray]:
         """The model's continuous variables (name -> read-only float column of length N)."""
+
     @property
     def session(self) -> SessionView:
         """This session, read-only."""
@@ -208,22 +238,28 @@ class StepContext(Protocol):
     @property
     def columns(self) -> Mapping[str, np.ndarray]:
         """The world's agent columns by name, read-only."""
+
     @property
     def trust(self) -> np.ndarray:
         """float32 (E,): the trust of each out-edge."""
+
     @property
     def graph(self) -> GraphView:
         """The follower graph, read-only."""
+
     @property
     def world(self) -> WorldView:
         """The world, read-only: personas, ids, the clock."""
+
     @property
     def online(self) -> np.ndarray | None:
         """Who is online this tick (bool column), or None when the caller gave no activation."""
+
     @property
     def frozen(self) -> np.ndarray | None:
         """Agents the engine never lets change state (not joined, suspended, deactivated) as a bool
         column, or None when there are none."""
+
     @property
     def llm(self) -> LLMAgents | None:
         """The simulation's LLM agents, or None (no LLM agents in this run)."""
@@ -277,6 +313,7 @@ class StepContext(Protocol):
     @property
     def feed_agents(self) -> np.ndarray:
         """This round's feed exposures: agents shown the message by the content recommender (int32, ascending)."""
+
     @property
     def feed_sources(self) -> np.ndarray:
         """The agent credited for each item of :attr:`feed_agents` (int32, -1 none)."""
@@ -325,7 +362,7 @@ class PropagationModel(Plugin):
     changes_edges: ClassVar[bool] = False
     endless: ClassVar[bool] = False
 
-    def start(self, ctx: StepContext) -> "StepResult | None":
+    def start(self, ctx: StepContext) -> StepResult | None:
         """Called once when the session starts, after seeding (draw per-session thresholds here).
 
         May answer a :class:`StepResult` applied with the seeding, at tick 0: agents still untouched

@@ -50,7 +50,16 @@ class Param:
         if self.type is bool:
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            if isinstance(value, str) and value.strip().lower() in (
+                "1",
+                "true",
+                "yes",
+                "on",
+                "0",
+                "false",
+                "no",
+                "off",
+            ):
                 return value.strip().lower() in ("1", "true", "yes", "on")
             if isinstance(value, (int, np.integer)) and value in (0, 1):
                 return bool(value)
@@ -61,6 +70,7 @@ class Param:
             if self.choices and value not in self.choices:
                 raise bad()
             return value
+        value_n: int | float
         try:
             if isinstance(value, bool):
                 raise ValueError
@@ -117,7 +127,10 @@ class Variable:
         if not (isinstance(name, str) and name and name.replace("_", "a").isalnum() and name.isascii()):
             out.append(f"variable name {name!r} is not a plain name (letters, digits, underscores)")
         lo, hi = self.min, self.max
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lo, hi)) or lo > hi:
+        if (
+            not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lo, hi))
+            or lo > hi
+        ):
             out.append(f"variable {name}: min {lo!r} and max {hi!r} must be finite numbers with min <= max")
             return out
         if self.init not in ("uniform", "constant"):

@@ -21,24 +21,31 @@ class FeedContext(Protocol):
     @property
     def readers(self) -> np.ndarray:
         """(R,) int32: the online readers, ascending."""
+
     @property
     def sessions(self) -> Sequence[SessionView]:
         """The M live propagation sessions (their messages), read-only."""
+
     @property
     def shape(self) -> tuple[int, int]:
         """(R, M): the shape of the scores to return."""
+
     @property
     def topics(self) -> np.ndarray:
         """(M,) uint64: each message's topic mask."""
+
     @property
     def authors(self) -> np.ndarray:
         """(M,) int32: each message's author (-1 external)."""
+
     @property
     def created(self) -> np.ndarray:
         """(M,) int64: the tick each message was created."""
+
     @property
     def adopted(self) -> np.ndarray:
         """(M,) int64: each message's adoptions so far."""
+
     @property
     def tick(self) -> int: ...
     @property
@@ -50,6 +57,7 @@ class FeedContext(Protocol):
     @property
     def columns(self) -> Mapping[str, np.ndarray]:
         """The world's agent columns by name, read-only."""
+
     @property
     def graph(self) -> GraphView: ...
     @property
@@ -77,9 +85,11 @@ class FriendContext(Protocol):
     @property
     def agents(self) -> np.ndarray:
         """(A,) int32: the online agents looking for suggestions, ascending."""
+
     @property
     def k(self) -> int:
         """Suggestions the core keeps per agent."""
+
     @property
     def tick(self) -> int: ...
     @property

@@ -91,14 +91,17 @@ class SessionView(Protocol):
     @property
     def seed(self) -> int:
         """The session's seed (its generator is seeded from the world's seed, this and its id)."""
+
     @property
     def status(self) -> str:
         """``queued``, ``running``, ``completed``, ``failed`` or ``cancelled``."""
+
     @property
     def done(self) -> bool: ...
     @property
     def message(self) -> Mapping[str, Any]:
         """The message: ``id``, ``text``, ``topics`` (a 64-bit topic mask), ``author`` (or None), ``created_tick``."""
+
     @property
     def created_tick(self) -> int: ...
     @property
@@ -108,6 +111,7 @@ class SessionView(Protocol):
     @property
     def reached(self) -> int:
         """Agents that ever entered an adopted state."""
+
     @property
     def exposed_count(self) -> int: ...
     @property
@@ -125,18 +129,23 @@ class SessionView(Protocol):
     @property
     def state(self) -> np.ndarray:
         """int8 (N,): each agent's state in this session."""
+
     @property
     def adopted_at(self) -> np.ndarray:
         """int32 (N,): the tick each agent first adopted, -1 never."""
+
     @property
     def adopted_from(self) -> np.ndarray:
         """int32 (N,): whom each agent adopted from, -1 none or unknown."""
+
     @property
     def exposed(self) -> np.ndarray:
         """bool (N,): whether each agent was ever exposed."""
+
     @property
     def frontier(self) -> np.ndarray:
         """int32: the agents that transmit in the next round."""
+
     @property
     def variables(self) -> Mapping[str, np.ndarray]:
         """The model's continuous variables (name -> float column of length N)."""
@@ -151,12 +160,15 @@ class WorldView(Protocol):
     @property
     def seed(self) -> int:
         """The world's seed."""
+
     @property
     def tick(self) -> int:
         """The tick now."""
+
     @property
     def n(self) -> int:
         """Agents."""
+
     @property
     def num_edges(self) -> int: ...
     @property
@@ -165,6 +177,7 @@ class WorldView(Protocol):
     def columns(self) -> Mapping[str, np.ndarray]:
         """Agent columns by name (length N each): ``ids``, ``interests`` (uint64 topic masks),
         ``influence``, ``reputation``, ``susceptibility``, ``community``, ``status``, ``activity_profile``, ..."""
+
     @property
     def graph(self) -> GraphView: ...
 
