@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -391,6 +392,21 @@ def test_an_unclosed_simulation_is_checkpointed_at_exit(world, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert sim.open_world(str(path)).tick >= 3
+
+
+def test_a_script_that_sweeps_in_parallel_unguarded_is_told_why(tmp_path):
+    """Sweep workers start by importing the main script again: an unguarded script is told to guard itself."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import sim\nw = sim.new_world('w.db', agents=200, seed=1, force=True)\n"
+        "w.sweep(grid={'p': [0.05, 0.1]}, runs=2, seeds='top:3', workers=2)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+    )
+    assert proc.returncode != 0
+    assert "put its code under 'if __name__ == \"__main__\":' (or sweep with workers=1)" in proc.stderr
 
 
 def test_import_sim_is_light():

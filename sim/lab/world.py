@@ -9,13 +9,14 @@ one-sentence :class:`sim.errors.AgoraError` subclasses.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sim.engine.runner import check_social_params, run_cascades
 from sim.engine.sweep import grid_from_mapping, grid_text, plugin_registry, run_sweep, series_records
-from sim.errors import BadParameterError
+from sim.errors import AgoraError, BadParameterError
 from sim.lab.live import Simulation
 from sim.lab.loop import run_sync
 from sim.lab.results import EnsembleResult, SweepResult
@@ -28,6 +29,21 @@ Progress = Callable[[str, float], None] | None
 
 #: What ``agora run --runs`` and ``agora sweep`` use when ``--max-ticks`` is not given.
 MAX_TICKS = 10_000
+
+
+def _not_in_a_worker_start() -> None:
+    """Refuse to run while a sweep's worker process imports the main script again (``spawn``): the script's
+    top level is then running a second time, in the worker, and would make worlds and sweeps of its own.
+
+    Raises:
+        AgoraError: saying to guard the script (in the worker; the sweep's own error follows in the parent).
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise AgoraError(
+            "a parallel sweep's worker processes import the main script again, and this script "
+            "makes worlds and runs sweeps when imported: put its code under "
+            "'if __name__ == \"__main__\":' (or sweep with workers=1)"
+        )
 
 
 def _whole(value: Any, what: str, least: int) -> int:
@@ -66,6 +82,7 @@ class WorldFile:
     """
 
     def __init__(self, path: str, *, plugins: Iterable[str] = ()) -> None:
+        _not_in_a_worker_start()
         self.path = os.fspath(path)
         self.plugins = [os.fspath(p) for p in plugins]
         self._info = world_info(self.path)  # a missing, foreign or damaged file is one sentence now
@@ -408,6 +425,7 @@ def new_world(
         BadParameterError: a bad size or option. TargetExistsError: ``path`` exists and ``force`` is false.
         ResourceError: the machine cannot hold it.
     """
+    _not_in_a_worker_start()
     if graph in ("ba", "er"):
         for what, value in (("communities", communities), ("mixing", mixing)):
             if value is not None:
@@ -455,6 +473,7 @@ def import_edges(
         BadFileError: the edge file is missing, unreadable or malformed. TargetExistsError: ``path`` exists and
             ``force`` is false. ResourceError: the machine cannot hold it.
     """
+    _not_in_a_worker_start()
     check_target(path, force)
     label = name or os.path.splitext(os.path.basename(path))[0]
 
