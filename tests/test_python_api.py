@@ -348,6 +348,9 @@ def test_live_simulation_steps_injects_and_saves(world, tmp_path):
             live.step(0)
         with pytest.raises(BadParameterError):
             live.inject("x", model="nope")
+        queued = live.inject("later", seeds="top:3")
+        assert live.cancel(queued["id"])["status"] == "cancelled"
+        assert "communities" in live.analyse()["line"] and live.snapshot().tick == 4
         live.save_snapshot("four")
         live.step(2)
         assert live.load_snapshot("four")["tick"] == 4 and live.tick == 4

@@ -43,7 +43,7 @@ class Simulation:
         path: the world file. plugins: user plugin folders. social: living-network settings while it runs.
         plugin_budget: seconds one plugin call may take. checkpoint_every: checkpoint the file every N ticks
             (None or 0: only on pause, step, save and close). snapshots: the folder of ``save``/``load``
-            snapshots (default the world file's folder).
+            snapshots (default the world file's folder). llm: LLM settings while it runs (``agora llm``'s keys).
 
     Raises:
         BadFileError: the world file cannot be opened. BadParameterError: bad settings.
@@ -58,6 +58,7 @@ class Simulation:
         plugin_budget: float | None = None,
         checkpoint_every: int | None = 50,
         snapshots: str | None = None,
+        llm: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self._thread = LoopThread(name="agora-live")
@@ -67,6 +68,7 @@ class Simulation:
                     self.path,
                     plugin_dirs=[os.fspath(p) for p in plugins],
                     social=dict(social) if social else None,
+                    llm=dict(llm) if llm else None,
                     plugin_budget=plugin_budget,
                     snapshots=snapshots,
                     checkpoint_every=checkpoint_every,
@@ -219,6 +221,27 @@ class Simulation:
                 priority=priority,
             )
         )
+
+    async def _cancel(self, session_id: int) -> dict[str, Any]:
+        session = self._host.cancel(session_id, actor="python")
+        return self._host.session_record(session.id)
+
+    def cancel(self, session_id: int) -> dict[str, Any]:
+        """Cancel a queued or running session; returns it.
+
+        Raises:
+            AgoraError: no such session, or one that has ended.
+        """
+        return self._call(self._cancel(session_id))
+
+    def analyse(self) -> dict[str, Any]:
+        """Detect communities (Leiden) and rank influence (PageRank), kept in the world and its file, as the
+        terminal UI's ``c`` does; returns ``line`` (the communities in one line), ``ids`` and ``record``."""
+        return self._call(self._host.analyse(actor="python"))
+
+    async def aanalyse(self) -> dict[str, Any]:
+        """:meth:`analyse` as a coroutine."""
+        return await self._acall(self._host.analyse(actor="python"))
 
     def step(self, ticks: int = 1) -> dict[str, Any]:
         """Advance ``ticks`` ticks (paused worlds only); the file is checkpointed after. Returns the tick."""

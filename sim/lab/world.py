@@ -369,6 +369,7 @@ class WorldFile:
         plugin_budget: float | None = None,
         checkpoint_every: int | None = 50,
         snapshots: str | None = None,
+        llm: Mapping[str, Any] | None = None,
     ) -> Simulation:
         """The world, live: inject, step, run, pause, save and load, as ``agora serve`` and the TUI do.
         It changes the file (checkpointed every ``checkpoint_every`` ticks and on close). Close it, or use
@@ -380,6 +381,7 @@ class WorldFile:
             plugin_budget=plugin_budget,
             checkpoint_every=checkpoint_every,
             snapshots=snapshots,
+            llm=llm,
         )
 
 
