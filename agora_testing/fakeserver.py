@@ -58,8 +58,17 @@ def answer_for(messages: list[dict[str, Any]]) -> str:
 class FakeChatServer:
     """See the module docstring."""
 
-    def __init__(self, *, latency: float = 0.0, plan: Plan = None, retry_after: float = 1.0, hang: float = 30.0,
-                 host: str = "127.0.0.1", port: int = 0, answer: Callable[[list[dict[str, Any]]], str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        plan: Plan = None,
+        retry_after: float = 1.0,
+        hang: float = 30.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        answer: Callable[[list[dict[str, Any]]], str] | None = None,
+    ) -> None:
         self.latency = latency
         self.plan = plan
         self.retry_after = retry_after
@@ -136,7 +145,13 @@ class FakeChatServer:
     async def _respond(self, writer: asyncio.StreamWriter, method: str, path: str, raw: bytes) -> bool:
         path = path.split("?", 1)[0]
         if method == "GET" and path.rstrip("/").endswith("/models"):
-            self._send(writer, 200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "agora"}]}))
+            self._send(
+                writer,
+                200,
+                json.dumps(
+                    {"object": "list", "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "agora"}]}
+                ),
+            )
             return True
         if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
             self._send(writer, 404, json.dumps({"error": {"message": "not found", "type": "invalid_request_error"}}))
@@ -144,7 +159,9 @@ class FakeChatServer:
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
-            self._send(writer, 400, json.dumps({"error": {"message": "body is not JSON", "type": "invalid_request_error"}}))
+            self._send(
+                writer, 400, json.dumps({"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
+            )
             return True
         n = self.received
         self.received += 1
@@ -179,23 +196,43 @@ class FakeChatServer:
             messages = body.get("messages") or []
             content = "I cannot answer that in JSON, sorry." if fault == "bad_content" else self.answer(messages)
             prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
-            choices = [] if fault == "empty" else [{
-                "index": 0, "finish_reason": "stop", "logprobs": None,
-                "message": {"role": "assistant", "content": content, "refusal": None},
-            }]
+            choices = (
+                []
+                if fault == "empty"
+                else [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                        "message": {"role": "assistant", "content": content, "refusal": None},
+                    }
+                ]
+            )
             reply = {
-                "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()),
-                "model": str(body.get("model", "fake")), "choices": choices,
-                "usage": {"prompt_tokens": max(1, prompt_chars // 4), "completion_tokens": max(1, len(content) // 4),
-                          "total_tokens": max(1, prompt_chars // 4) + max(1, len(content) // 4)},
+                "id": f"chatcmpl-{n}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": str(body.get("model", "fake")),
+                "choices": choices,
+                "usage": {
+                    "prompt_tokens": max(1, prompt_chars // 4),
+                    "completion_tokens": max(1, len(content) // 4),
+                    "total_tokens": max(1, prompt_chars // 4) + max(1, len(content) // 4),
+                },
             }
             self._send(writer, 200, json.dumps(reply))
         return True
 
     @staticmethod
     def _send(writer: asyncio.StreamWriter, status: int, body: str, headers: dict[str, str] | None = None) -> None:
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
-                  500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Error")
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            404: "Not Found",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+            503: "Service Unavailable",
+        }.get(status, "Error")
         data = body.encode()
         head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(data)}"]
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
@@ -231,7 +268,9 @@ class FakeChatServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m agora_testing.fakeserver", description="A local chat-completions server with injected faults.")
+    ap = argparse.ArgumentParser(
+        prog="python -m agora_testing.fakeserver", description="A local chat-completions server with injected faults."
+    )
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--latency", type=float, default=0.02, help="seconds before each answer (default 0.02)")
     ap.add_argument("--fail", type=float, default=0.0, help="share of requests answered with a 500 (default 0)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tui.charts import Chart
 
 #: Charts whose data changes every second whatever the world does (the process's RSS): they must have
 #: drawn their latest data, but their keys are not waited on to stop changing (they never do).
@@ -16,7 +17,6 @@ async def charts_settled(app: Any, pilot: Any, *, poll: float = 0.35, seconds: f
     """Wait until every chart on screen has drawn its latest data: the same keys, all built, three polls
     in a row (the slowest chart redraws at most once a second); the keys of :data:`VOLATILE_CHARTS` are
     not compared. ``seconds`` only bounds a hang."""
-    from tui.charts import Chart
 
     last, stable = None, 0
     deadline = time.monotonic() + seconds

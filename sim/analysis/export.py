@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.analysis.structure import NoCommunitiesError, ego_agents, induced_edges, raw_pagerank
-from sim.errors import AgoraError, BadParameterError
 from sim.core.persona import FIRST_NAMES, LAST_NAMES
 from sim.core.safe import csv_cell, xml_safe
+from sim.errors import AgoraError, BadParameterError
+from sim.store.worldfile import check_target
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -54,7 +55,7 @@ class ExportTooLargeError(AgoraError):
     """The graph asked for is too large for a useful GraphML/GEXF file."""
 
 
-def names_of(world: "World", idx: np.ndarray) -> list[str]:
+def names_of(world: World, idx: np.ndarray) -> list[str]:
     """Display names of the agents ``idx``: built from the persona codes in bulk, with overrides
     (names set by users or agents) applied on top."""
     codes = world.columns["persona_codes"][idx]
@@ -68,8 +69,9 @@ def names_of(world: "World", idx: np.ndarray) -> list[str]:
     return names.tolist()
 
 
-def select_agents(world: "World", *, community: int | None = None, ego: int | None = None,
-                  radius: int = 1) -> np.ndarray | None:
+def select_agents(
+    world: World, *, community: int | None = None, ego: int | None = None, radius: int = 1
+) -> np.ndarray | None:
     """Indices (sorted) of the agents of a part: a community, the ego network of ``ego`` (original id)
     within ``radius`` links, or both intersected. None means the whole world.
 
@@ -112,7 +114,7 @@ def _float_text(values: np.ndarray) -> list[str]:
     return text.tolist()
 
 
-def _csv_names(world: "World", idx: np.ndarray) -> list[str]:
+def _csv_names(world: World, idx: np.ndarray) -> list[str]:
     """Names for the CSV: generated names are plain words; an override may need the formula guard."""
     names = names_of(world, idx)
     if world.persona_overrides:
@@ -120,7 +122,7 @@ def _csv_names(world: "World", idx: np.ndarray) -> list[str]:
     return names
 
 
-def write_csv(world: "World", path: str, agents: np.ndarray | None = None, *, progress: Progress = None) -> int:
+def write_csv(world: World, path: str, agents: np.ndarray | None = None, *, progress: Progress = None) -> int:
     """Write the agents CSV (all agents, or the indices ``agents``) to ``path``; returns the rows written."""
     n_rows = world.n if agents is None else int(agents.size)
     pr = raw_pagerank(world)
@@ -136,10 +138,17 @@ def write_csv(world: "World", path: str, agents: np.ndarray | None = None, *, pr
                 stop = min(n_rows, start + CSV_CHUNK)
                 idx = np.arange(start, stop) if agents is None else np.asarray(agents[start:stop], dtype=np.int64)
                 prv = np.full(idx.size, np.nan) if pr is None else pr[idx]
-                w.writerows(zip(
-                    c["ids"][idx].tolist(), _csv_names(world, idx), c["community"][idx].tolist(), _float_text(prv),
-                    _float_text(c["influence"][idx]), indeg[idx].tolist(), outdeg[idx].tolist(),
-                ))
+                w.writerows(
+                    zip(
+                        c["ids"][idx].tolist(),
+                        _csv_names(world, idx),
+                        c["community"][idx].tolist(),
+                        _float_text(prv),
+                        _float_text(c["influence"][idx]),
+                        indeg[idx].tolist(),
+                        outdeg[idx].tolist(),
+                    )
+                )
                 if progress:
                     progress("writing CSV", stop / max(n_rows, 1))
         os.replace(tmp, path)
@@ -150,10 +159,10 @@ def write_csv(world: "World", path: str, agents: np.ndarray | None = None, *, pr
     return n_rows
 
 
-def to_networkx(world: "World", agents: np.ndarray | None = None) -> "nx.DiGraph":
+def to_networkx(world: World, agents: np.ndarray | None = None) -> nx.DiGraph:
     """A networkx DiGraph of the agents ``agents`` (indices; all when None) and the world edges among
     them; nodes keyed by original id with the attributes listed in the module docstring."""
-    import networkx as nx
+    import networkx as nx  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
 
     g = world.graph
     idx = np.arange(world.n, dtype=np.int64) if agents is None else np.asarray(agents, dtype=np.int64)
@@ -168,9 +177,12 @@ def to_networkx(world: "World", agents: np.ndarray | None = None) -> "nx.DiGraph
     indeg, outdeg = g.in_degree(), g.out_degree()
     names = [xml_safe(s) for s in names_of(world, idx)]
     attrs: dict[str, list[Any]] = {
-        "name": names, "label": names, "community": c["community"][idx].tolist(),
+        "name": names,
+        "label": names,
+        "community": c["community"][idx].tolist(),
         "influence": c["influence"][idx].astype(np.float64).tolist(),
-        "in_degree": indeg[idx].tolist(), "out_degree": outdeg[idx].tolist(),
+        "in_degree": indeg[idx].tolist(),
+        "out_degree": outdeg[idx].tolist(),
     }
     if pr is not None:
         attrs["pagerank"] = pr[idx].tolist()
@@ -178,21 +190,31 @@ def to_networkx(world: "World", agents: np.ndarray | None = None) -> "nx.DiGraph
     G = nx.DiGraph()
     G.add_nodes_from(zip(c["ids"][idx].tolist(), (dict(zip(keys, vals)) for vals in zip(*attrs.values()))))
     ids = c["ids"]
-    G.add_weighted_edges_from(zip(ids[src].tolist(), ids[dst].tolist(), g.trust[eid].astype(np.float64).tolist()),
-                              weight="trust")
+    G.add_weighted_edges_from(
+        zip(ids[src].tolist(), ids[dst].tolist(), g.trust[eid].astype(np.float64).tolist()), weight="trust"
+    )
     return G
 
 
-def count_edges(world: "World", agents: np.ndarray | None) -> int:
+def count_edges(world: World, agents: np.ndarray | None) -> int:
     """World edges among ``agents`` (all edges when None)."""
     if agents is None:
         return world.num_edges
     return int(induced_edges(world, agents)[0].size)
 
 
-def export_world(world: "World", out: str, fmt: str, *, community: int | None = None, ego: int | None = None,
-                 radius: int = 1, max_edges: int = MAX_GRAPH_EDGES, force: bool = False,
-                 progress: Progress = None) -> dict[str, Any]:
+def export_world(
+    world: World,
+    out: str,
+    fmt: str,
+    *,
+    community: int | None = None,
+    ego: int | None = None,
+    radius: int = 1,
+    max_edges: int = MAX_GRAPH_EDGES,
+    force: bool = False,
+    progress: Progress = None,
+) -> dict[str, Any]:
     """Export ``world`` (or a part) to ``out`` in ``fmt`` (csv, graphml or gexf); returns what was written.
 
     Raises:
@@ -200,7 +222,6 @@ def export_world(world: "World", out: str, fmt: str, *, community: int | None = 
         ExportTooLargeError: a GraphML/GEXF graph above ``max_edges`` edges.
         BadParameterError / NoCommunitiesError: an unknown format, community or agent.
     """
-    from sim.store.worldfile import check_target
 
     if fmt not in FORMATS:
         raise BadParameterError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -211,20 +232,28 @@ def export_world(world: "World", out: str, fmt: str, *, community: int | None = 
     part = _part_name(community, ego, radius)
     if agents is not None and agents.size == 0:
         raise BadParameterError(f"{part} has no agents: nothing to export")
-    info: dict[str, Any] = {"path": os.path.abspath(out), "format": fmt, "part": part,
-                            "agents": world.n if agents is None else int(agents.size)}
+    info: dict[str, Any] = {
+        "path": os.path.abspath(out),
+        "format": fmt,
+        "part": part,
+        "agents": world.n if agents is None else int(agents.size),
+    }
     if fmt == "csv":
         write_csv(world, out, agents, progress=progress)
         info["edges"] = None
         return info
     edges = count_edges(world, agents)
     if edges > max_edges:
-        hint = ("export one community (--community ID) or the ego network of an agent (--ego AGENT --radius K)"
-                if agents is None else "choose a smaller part (a smaller --radius, or --community with --ego)")
+        hint = (
+            "export one community (--community ID) or the ego network of an agent (--ego AGENT --radius K)"
+            if agents is None
+            else "choose a smaller part (a smaller --radius, or --community with --ego)"
+        )
         raise ExportTooLargeError(
             f"{part} has {edges:,} edges, more than the {max_edges:,} a {fmt.upper()} file is useful with in Gephi: "
-            f"{hint}, or write the agents as CSV (--format csv)")
-    import networkx as nx
+            f"{hint}, or write the agents as CSV (--format csv)"
+        )
+    import networkx as nx  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
 
     if progress:
         progress(f"building {fmt} graph", 0.0)

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import BadFileError, BadParameterError
-from sim.core.safe import shown
 from sim.core.diskio import replacing
-from sim.store.seriesio import SeriesTable, read_series, table_from_records
+from sim.core.safe import shown
 from sim.core.stats import mean_ci95_columns
+from sim.errors import BadFileError, BadParameterError
+from sim.store.seriesio import SeriesTable, read_series, table_from_records
 
 #: The figure formats, by file extension.
 FORMATS = ("png", "svg", "pdf")
@@ -91,7 +91,8 @@ def run_matrix(table: SeriesTable, combination: tuple[Any, ...], measure: str) -
     run, tick, value = table.run[mask], table.tick[mask], table.value[mask]
     if not run.size:
         raise BadParameterError(
-            f"series file {table.source or '(in memory)'} has no measure {measure!r} for {_combo(table, combination)}")
+            f"series file {table.source or '(in memory)'} has no measure {measure!r} for {_combo(table, combination)}"
+        )
     order = np.lexsort((tick, run))
     run, tick, value = run[order], tick[order], value[order]
     runs, start, counts = np.unique(run, return_index=True, return_counts=True)
@@ -99,11 +100,18 @@ def run_matrix(table: SeriesTable, combination: tuple[Any, ...], measure: str) -
     bad = np.flatnonzero(tick != position)
     if bad.size:
         i = int(bad[0])
-        problem = (f"has tick {tick[i]} twice" if 0 <= tick[i] < position[i]
-                   else f"has tick {tick[i]}" if tick[i] < 0 else f"has no tick {position[i]}")
+        problem = (
+            f"has tick {tick[i]} twice"
+            if 0 <= tick[i] < position[i]
+            else f"has tick {tick[i]}"
+            if tick[i] < 0
+            else f"has no tick {position[i]}"
+        )
         raise BadFileError(
             f"series file {table.source or '(in memory)'}: run {run[i]} of {_combo(table, combination)} {problem} "
-            f"for measure {shown(measure, 40)} (the ticks of a run must be 0, 1, 2, ... as written by agora run --series)")
+            f"for measure {shown(measure, 40)} (the ticks of a run must be 0, 1, 2, ... as written by agora run "
+            "--series)"
+        )
     width = int(counts.max())
     matrix = np.empty((runs.size, width), dtype=np.float64)
     matrix[np.repeat(np.arange(runs.size), counts), tick] = value
@@ -112,8 +120,9 @@ def run_matrix(table: SeriesTable, combination: tuple[Any, ...], measure: str) -
     return np.where(after_end, pad[:, None], matrix)
 
 
-def aggregate(table: SeriesTable, combination: tuple[Any, ...],
-              measure: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def aggregate(
+    table: SeriesTable, combination: tuple[Any, ...], measure: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The curve of one measure of one combination: ``(ticks, mean, low, high)`` over tick 0..T.
 
     ``low``/``high`` bound the 95 % interval of the mean across runs, clipped by :func:`bounds`; with one
@@ -150,8 +159,9 @@ def _line_label(file_label: str | None, table: SeriesTable, combination: tuple[A
     return f"{prefix}: {shown(measure, 40)}" if prefix else shown(measure, 40)
 
 
-def plot_tables(tables: list[tuple[str, SeriesTable]], output: str, measures: Sequence[str] | None = None,
-                title: str | None = None) -> dict[str, Any]:
+def plot_tables(
+    tables: list[tuple[str, SeriesTable]], output: str, measures: Sequence[str] | None = None, title: str | None = None
+) -> dict[str, Any]:
     """Draw series tables in one figure and write it to ``output`` (PNG, SVG or PDF, by its extension).
 
     Args:
@@ -173,7 +183,9 @@ def plot_tables(tables: list[tuple[str, SeriesTable]], output: str, measures: Se
         raise BadParameterError("nothing to plot: give at least one series file")
     for label, table in tables:
         if len(table) == 0:
-            raise BadFileError(f"series file {table.source or label} holds no rows: give a file written by agora run --series")
+            raise BadFileError(
+                f"series file {table.source or label} holds no rows: give a file written by agora run --series"
+            )
     available = list(dict.fromkeys(m for _, t in tables for m in t.measures()))
     wanted = list(dict.fromkeys(measures)) if measures else None
     if wanted:
@@ -181,7 +193,8 @@ def plot_tables(tables: list[tuple[str, SeriesTable]], output: str, measures: Se
         if missing:
             raise BadParameterError(
                 f"measure {shown(missing[0], 40)!r} is in none of the series: the measures are "
-                f"{', '.join(shown(m, 40) for m in available)}")
+                f"{', '.join(shown(m, 40) for m in available)}"
+            )
 
     several = len(tables) > 1
     lines: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -195,15 +208,33 @@ def plot_tables(tables: list[tuple[str, SeriesTable]], output: str, measures: Se
             for measure in table_measures:
                 if measure in present:
                     ticks, mean, low, high = aggregate(table, combination, measure)
-                    lines.append((_line_label(label if several else None, table, combination, measure), measure,
-                                  ticks, mean, low, high))
+                    lines.append(
+                        (
+                            _line_label(label if several else None, table, combination, measure),
+                            measure,
+                            ticks,
+                            mean,
+                            low,
+                            high,
+                        )
+                    )
     drawn = list(dict.fromkeys(line[1] for line in lines))
     default_title = " + ".join(label for label, _ in tables)
-    _draw(lines, output, fmt, title if title is not None else default_title,
-          y_label="value" if all(not is_count(m) for m in drawn) else "agents")
+    _draw(
+        lines,
+        output,
+        fmt,
+        title if title is not None else default_title,
+        y_label="value" if all(not is_count(m) for m in drawn) else "agents",
+    )
     return {
-        "output": os.path.abspath(output), "format": fmt, "lines": len(lines), "labels": [line[0] for line in lines],
-        "measures": drawn, "files": [t.source or label for label, t in tables], "combinations": combinations,
+        "output": os.path.abspath(output),
+        "format": fmt,
+        "lines": len(lines),
+        "labels": [line[0] for line in lines],
+        "measures": drawn,
+        "files": [t.source or label for label, t in tables],
+        "combinations": combinations,
         "runs": runs,
     }
 
@@ -218,8 +249,12 @@ def session_table(series: dict[str, list], source: str = "") -> SeriesTable:
     return table_from_records([{"keys": {}, "run": 0, "series": series}], (), source=source)
 
 
-def plot_sessions(series: Sequence[tuple[str, dict[str, list]]], output: str, measures: Sequence[str] | None = None,
-                  title: str | None = None) -> dict[str, Any]:
+def plot_sessions(
+    series: Sequence[tuple[str, dict[str, list]]],
+    output: str,
+    measures: Sequence[str] | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
     """Draw sessions' series (``(label, series_dict(session))`` pairs) in one figure with
     :func:`plot_tables`: the terminal UI's chart export. Sessions with no tick yet are left out.
 
@@ -234,7 +269,7 @@ def plot_sessions(series: Sequence[tuple[str, dict[str, list]]], output: str, me
 
 
 def _colours(n: int) -> list[Any]:
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
 
     if n <= 10:
         return [colormaps["tab10"](i) for i in range(n)]
@@ -243,14 +278,18 @@ def _colours(n: int) -> list[Any]:
     return [colormaps["tab20"](order[i % 20]) for i in range(n)]
 
 
-def _draw(lines: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]], output: str, fmt: str,
-          title: str, y_label: str) -> None:
-    import matplotlib
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+def _draw(
+    lines: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    output: str,
+    fmt: str,
+    title: str,
+    y_label: str,
+) -> None:
+    import matplotlib  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
+    from matplotlib.figure import Figure  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
 
-    rc = {"svg.fonttype": "none", "svg.hashsalt": "agora", "pdf.fonttype": 42}
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "agora", "pdf.fonttype": 42}):
         fig = Figure(figsize=(9, 5.5), dpi=150, layout="constrained" if len(lines) <= _LEGEND_INSIDE else None)
         ax = fig.add_subplot()
         handles = []
@@ -276,9 +315,16 @@ def _draw(lines: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, np.nda
         if len(lines) <= _LEGEND_INSIDE:
             ax.legend(handles, labels, loc="best", fontsize="small", framealpha=0.9)
         else:
-            ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
-                      fontsize="small" if len(lines) <= 2 * _LEGEND_ROWS else "x-small",
-                      ncols=math.ceil(len(lines) / _LEGEND_ROWS), framealpha=0.9)
+            ax.legend(
+                handles,
+                labels,
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+                borderaxespad=0,
+                fontsize="small" if len(lines) <= 2 * _LEGEND_ROWS else "x-small",
+                ncols=math.ceil(len(lines) / _LEGEND_ROWS),
+                framealpha=0.9,
+            )
         metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
         _save(fig, output, fmt, metadata)
 
@@ -301,13 +347,26 @@ def file_labels(paths: Sequence[str]) -> list[str]:
         depth += 1
 
 
-def plot_files(paths: Sequence[str], output: str, measures: Sequence[str] | None = None,
-               title: str | None = None) -> dict[str, Any]:
+def plot_files(
+    paths: Sequence[str], output: str, measures: Sequence[str] | None = None, title: str | None = None
+) -> dict[str, Any]:
     """Read series files (:func:`sim.store.seriesio.read_series`) and draw them with :func:`plot_tables`."""
     figure_format(output)  # before reading anything
     tables = [(label, read_series(path)) for label, path in zip(file_labels(paths), paths)]
     return plot_tables(tables, output, measures=measures, title=title)
 
 
-__all__ = ["FORMATS", "aggregate", "bounds", "figure_format", "file_labels", "is_count", "plot_files",
-           "plot_sessions", "plot_tables", "run_matrix", "session_table", "state_measures"]
+__all__ = [
+    "FORMATS",
+    "aggregate",
+    "bounds",
+    "figure_format",
+    "file_labels",
+    "is_count",
+    "plot_files",
+    "plot_sessions",
+    "plot_tables",
+    "run_matrix",
+    "session_table",
+    "state_measures",
+]

@@ -42,11 +42,11 @@ Communities
     same partition every time.
 
 Stored results
-    :func:`store_analysis` writes ``community`` (int32, -1 for isolated agents) and ``influence``
-    (float32, PageRank divided by its maximum) into the world's columns, marks them dirty and keeps a record in
-    ``world.config["analysis"]`` (persisted with the world's configuration): what was computed, the
-    maximum PageRank (so raw PageRank is ``influence * record["pagerank"]["max"]``, see :func:`raw_pagerank`) and a fingerprint of the graph
-    (edge count, an order-free hash of all edges, a bottom-k MinHash sketch) from which
+    :func:`store_analysis` writes ``community`` (int32, -1 for isolated agents) and ``influence`` (float32, PageRank
+    divided by its maximum) into the world's columns, marks them dirty and keeps a record in
+    ``world.config["analysis"]`` (persisted with the world's configuration): what was computed, the maximum PageRank
+    (so raw PageRank is ``influence * record["pagerank"]["max"]``, see :func:`raw_pagerank`) and a fingerprint of
+    the graph (edge count, an order-free hash of all edges, a bottom-k MinHash sketch) from which
     :func:`analysis_stale` estimates how many follows and unfollows happened since.
 """
 
@@ -67,9 +67,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.core.graph import csr_positions
-
 from sim.core.arrays import unique_sorted
+from sim.core.graph import csr_positions
 from sim.errors import AgoraError, BadParameterError
 from sim.store.analysis_tables import CommunityTable, NoCommunitiesError, community_table  # noqa: F401 (used here and re-exported)
 
@@ -111,13 +110,15 @@ def _report(progress: Progress, phase: str, fraction: float) -> None:
 # -- the igraph view ---------------------------------------------------------------------------------
 
 
-def is_symmetric(graph: "Graph") -> bool:
+def is_symmetric(graph: Graph) -> bool:
     """Whether every edge ``u -> v`` has its reverse ``v -> u`` (an undirected follower graph).
 
     Row ``u`` of the out-CSR lists ``u``'s followers and row ``u`` of the in-CSR the agents ``u``
     follows, both sorted, so the graph is symmetric exactly when the two CSRs are equal.
     """
-    return bool(np.array_equal(graph.out_indptr, graph.in_indptr) and np.array_equal(graph.out_indices, graph.in_indices))
+    return bool(
+        np.array_equal(graph.out_indptr, graph.in_indptr) and np.array_equal(graph.out_indices, graph.in_indices)
+    )
 
 
 class _Pairs:
@@ -147,17 +148,25 @@ class _Pairs:
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return itertools.chain.from_iterable(self._chunks())
 
-    def finish(self, g: "igraph.Graph") -> None:
+    def finish(self, g: igraph.Graph) -> None:
         if self.error is not None:
             raise self.error
         if g.ecount() != self.total:  # pragma: no cover - would be an igraph conversion bug
             raise RuntimeError(f"igraph received {g.ecount()} of {self.total} edges")
 
 
-def igraph_from_arrays(n: int, a: np.ndarray, b: np.ndarray, *, directed: bool, phase: str = "building graph view",
-                       progress: Progress = None, cancel: threading.Event | None = None) -> "igraph.Graph":
+def igraph_from_arrays(
+    n: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    directed: bool,
+    phase: str = "building graph view",
+    progress: Progress = None,
+    cancel: threading.Event | None = None,
+) -> igraph.Graph:
     """An igraph graph on ``n`` vertices with edges ``a[i] - b[i]``, fed to igraph chunk by chunk."""
-    import igraph as ig
+    import igraph as ig  # noqa: PLC0415 - heavy (~0.5 s to import), needed only for analysis
 
     pairs = _Pairs(a, b, phase, progress, cancel)
     g = ig.Graph(n=n, edges=iter(pairs), directed=directed)
@@ -165,7 +174,7 @@ def igraph_from_arrays(n: int, a: np.ndarray, b: np.ndarray, *, directed: bool, 
     return g
 
 
-def undirected_pairs(graph: "Graph", symmetric: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def undirected_pairs(graph: Graph, symmetric: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The connected pairs ``(a, b)`` with ``a < b`` (int32), one per pair, self-loops left out."""
     if symmetric is None:
         symmetric = is_symmetric(graph)
@@ -190,19 +199,20 @@ class GraphView:
 
     n: int
     edges: int
-    undirected: "igraph.Graph"
-    directed: "igraph.Graph | None"
+    undirected: igraph.Graph
+    directed: igraph.Graph | None
     symmetric: bool
     seconds: float
 
     @property
-    def attention(self) -> "igraph.Graph":
+    def attention(self) -> igraph.Graph:
         """The graph PageRank walks: follower -> followed (the undirected view when symmetric)."""
         return self.directed if self.directed is not None else self.undirected
 
 
-def build_view(world: "World", *, symmetric: bool | None = None, progress: Progress = None,
-               cancel: threading.Event | None = None) -> GraphView:
+def build_view(
+    world: World, *, symmetric: bool | None = None, progress: Progress = None, cancel: threading.Event | None = None
+) -> GraphView:
     """Build the igraph view of ``world``'s graph.
 
     ``symmetric=None`` detects whether the graph is undirected; ``False`` forces the directed
@@ -219,11 +229,19 @@ def build_view(world: "World", *, symmetric: bool | None = None, progress: Progr
     if not sym:
         _check(cancel)
         # Attention graph: the world's edge u -> v (v follows u) becomes v -> u.
-        directed = igraph_from_arrays(g.n, g.out_indices, g.sources(), directed=True,
-                                      phase="building directed view", progress=progress, cancel=cancel)
+        directed = igraph_from_arrays(
+            g.n,
+            g.out_indices,
+            g.sources(),
+            directed=True,
+            phase="building directed view",
+            progress=progress,
+            cancel=cancel,
+        )
     _report(progress, "building graph view", 1.0)
-    return GraphView(n=g.n, edges=g.num_edges, undirected=und, directed=directed, symmetric=sym,
-                     seconds=time.perf_counter() - t0)
+    return GraphView(
+        n=g.n, edges=g.num_edges, undirected=und, directed=directed, symmetric=sym, seconds=time.perf_counter() - t0
+    )
 
 
 # -- influence ---------------------------------------------------------------------------------------
@@ -242,8 +260,15 @@ def pagerank_scores(view: GraphView, *, damping: float = 0.85) -> np.ndarray:
     return np.asarray(view.attention.pagerank(damping=damping, directed=True), dtype=np.float64)
 
 
-def pagerank_csr(graph: "Graph", *, damping: float = 0.85, tol: float = 1e-10, max_iter: int = 1000,
-                 progress: Progress = None, cancel: threading.Event | None = None) -> np.ndarray:
+def pagerank_csr(
+    graph: Graph,
+    *,
+    damping: float = 0.85,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+    progress: Progress = None,
+    cancel: threading.Event | None = None,
+) -> np.ndarray:
     """PageRank of every agent (float64, sums to 1) by power iteration straight on the world's CSR arrays.
 
     The same PageRank as :func:`pagerank_scores` (attention graph follower -> followed, dangling agents
@@ -258,7 +283,7 @@ def pagerank_csr(graph: "Graph", *, damping: float = 0.85, tol: float = 1e-10, m
         BadParameterError: ``damping`` is not strictly between 0 and 1.
         AnalysisCancelled: ``cancel`` was set (checked every iteration).
     """
-    import scipy.sparse as sp
+    import scipy.sparse as sp  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
 
     if not 0 < damping < 1:
         raise BadParameterError(f"PageRank damping must be between 0 and 1 (exclusive), got {damping}")
@@ -316,13 +341,15 @@ def coreness(view: GraphView) -> np.ndarray:
     return np.asarray(view.undirected.coreness(), dtype=np.int32)
 
 
-def degrees(world: "World") -> tuple[np.ndarray, np.ndarray]:
+def degrees(world: World) -> tuple[np.ndarray, np.ndarray]:
     """``(in_degree, out_degree)`` of every agent in the world's edge direction: ``in_degree`` counts
     the agents it follows (edges into it), ``out_degree`` its followers (edges out of it)."""
     return world.graph.in_degree(), world.graph.out_degree()
 
 
-def influence_ranking(world: "World", pr: np.ndarray, *, top: int = 10, core: np.ndarray | None = None) -> list[dict[str, Any]]:
+def influence_ranking(
+    world: World, pr: np.ndarray, *, top: int = 10, core: np.ndarray | None = None
+) -> list[dict[str, Any]]:
     """The ``top`` agents by PageRank (ties by lower index) with their degrees, as plain dicts."""
     k = min(int(top), world.n)
     if k <= 0:
@@ -334,8 +361,13 @@ def influence_ranking(world: "World", pr: np.ndarray, *, top: int = 10, core: np
     rows = []
     for rank, i in enumerate(idx.tolist(), 1):
         row = {
-            "rank": rank, "id": int(world.columns["ids"][i]), "name": world.persona(i).name,
-            "pagerank": float(pr[i]), "followers": int(outdeg[i]), "follows": int(indeg[i]), "community": int(comm[i]),
+            "rank": rank,
+            "id": int(world.columns["ids"][i]),
+            "name": world.persona(i).name,
+            "pagerank": float(pr[i]),
+            "followers": int(outdeg[i]),
+            "follows": int(indeg[i]),
+            "community": int(comm[i]),
         }
         if core is not None:
             row["coreness"] = int(core[i])
@@ -352,7 +384,7 @@ _RNG_LOCK = threading.Lock()
 def seeded_igraph_rng(seed: int) -> Iterator[None]:
     """Install ``random.Random(seed)`` as igraph's random generator for the block (igraph's generator
     is process-global, so calls are serialised), then restore python-igraph's default (``random``)."""
-    import igraph as ig
+    import igraph as ig  # noqa: PLC0415 - heavy (~0.5 s to import), needed only for analysis
 
     with _RNG_LOCK:
         ig.set_random_number_generator(random.Random(int(seed)))
@@ -519,8 +551,16 @@ def linked_agents(view: GraphView) -> np.ndarray:
     return np.asarray(view.undirected.degree(), dtype=np.int64) > 0
 
 
-def detect_communities(view: GraphView, *, method: str = "leiden", resolution: float = 1.0, seed: int = 0,
-                       iterations: int = 2, progress: Progress = None, cancel: threading.Event | None = None) -> Communities:
+def detect_communities(
+    view: GraphView,
+    *,
+    method: str = "leiden",
+    resolution: float = 1.0,
+    seed: int = 0,
+    iterations: int = 2,
+    progress: Progress = None,
+    cancel: threading.Event | None = None,
+) -> Communities:
     """Communities of the undirected view.
 
     ``leiden`` optimises modularity with the given resolution (higher: more, smaller communities) for
@@ -554,8 +594,14 @@ def detect_communities(view: GraphView, *, method: str = "leiden", resolution: f
     seconds = time.perf_counter() - t0
     _report(progress, f"communities ({method})", 1.0)
     q = modularity(view, membership) if membership.size else 0.0
-    return Communities(membership=membership, method=method, resolution=float(resolution), seed=int(seed),
-                       modularity=q, seconds=seconds)
+    return Communities(
+        membership=membership,
+        method=method,
+        resolution=float(resolution),
+        seed=int(seed),
+        modularity=q,
+        seconds=seconds,
+    )
 
 
 def nmi(a: np.ndarray, b: np.ndarray) -> float:
@@ -603,8 +649,12 @@ def clustering(view: GraphView) -> dict[str, float]:
 def _component_summary(sizes: list[int], n: int) -> dict[str, Any]:
     s = np.asarray(sizes, dtype=np.int64)
     largest = int(s.max()) if s.size else 0
-    return {"count": int(s.size), "largest": largest, "largest_share": round(largest / n, 6) if n else 0.0,
-            "isolated": int(np.count_nonzero(s == 1))}
+    return {
+        "count": int(s.size),
+        "largest": largest,
+        "largest_share": round(largest / n, 6) if n else 0.0,
+        "isolated": int(np.count_nonzero(s == 1)),
+    }
 
 
 def components(view: GraphView) -> dict[str, Any]:
@@ -632,7 +682,7 @@ def _log2_histogram(d: np.ndarray) -> list[list[int]]:
     return out
 
 
-def degree_distribution(world: "World") -> dict[str, Any]:
+def degree_distribution(world: World) -> dict[str, Any]:
     """Followers (out-degree) and follows (in-degree): mean, median, 99th percentile, maximum, agents
     with none, and a log2-binned histogram."""
     indeg, outdeg = degrees(world)
@@ -652,9 +702,17 @@ def degree_distribution(world: "World") -> dict[str, Any]:
     return out
 
 
-def path_estimates(view: GraphView, *, samples: int = 16, seed: int = 0, sweeps: int = 2, directed: bool = False,
-                   progress: Progress = None, cancel: threading.Event | None = None,
-                   graph: "Graph | None" = None) -> dict[str, Any]:
+def path_estimates(
+    view: GraphView,
+    *,
+    samples: int = 16,
+    seed: int = 0,
+    sweeps: int = 2,
+    directed: bool = False,
+    progress: Progress = None,
+    cancel: threading.Event | None = None,
+    graph: Graph | None = None,
+) -> dict[str, Any]:
     """Sampled average shortest-path length and a diameter estimate.
 
     A breadth-first search from each of ``samples`` agents drawn (seeded) among agents with a link
@@ -672,8 +730,14 @@ def path_estimates(view: GraphView, *, samples: int = 16, seed: int = 0, sweeps:
     g = view.undirected
     deg = np.asarray(g.degree(), dtype=np.int64) if view.n else np.zeros(0, dtype=np.int64)
     pool = np.flatnonzero(deg > 0)
-    empty = {"sources": 0, "mean_distance": None, "diameter_estimate": 0, "pairs": 0, "directed": directed,
-             "method": "BFS from seeded random sources + double sweep"}
+    empty = {
+        "sources": 0,
+        "mean_distance": None,
+        "diameter_estimate": 0,
+        "pairs": 0,
+        "directed": directed,
+        "method": "BFS from seeded random sources + double sweep",
+    }
     if pool.size == 0:
         return empty
     rng = np.random.default_rng(seed)
@@ -705,8 +769,11 @@ def path_estimates(view: GraphView, *, samples: int = 16, seed: int = 0, sweeps:
             break
         diameter, far_node = ecc, last
     return {
-        "sources": int(sources.size), "mean_distance": round(total_d / pairs, 4) if pairs else None,
-        "diameter_estimate": int(diameter), "pairs": pairs, "directed": directed,
+        "sources": int(sources.size),
+        "mean_distance": round(total_d / pairs, 4) if pairs else None,
+        "diameter_estimate": int(diameter),
+        "pairs": pairs,
+        "directed": directed,
         "method": "BFS from seeded random sources + double sweep",
     }
 
@@ -725,14 +792,14 @@ def _igraph_search(view: GraphView, directed: bool) -> Callable[[int], tuple[np.
     return search
 
 
-def _csr_search(graph: "Graph", symmetric: bool, directed: bool) -> Callable[[int], tuple[np.ndarray, int]]:
+def _csr_search(graph: Graph, symmetric: bool, directed: bool) -> Callable[[int], tuple[np.ndarray, int]]:
     """:func:`_igraph_search` on the world's CSR arrays with SciPy's breadth-first order.
 
     The order lists agents by distance and each agent's parent comes before it, in order of the parents'
     positions: so the agents at distance ``k + 1`` are exactly those whose parent lies among the agents at
     distance ``k``, and each distance's boundary in the order is one binary search."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import breadth_first_order
+    import scipy.sparse as sp  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
+    from scipy.sparse.csgraph import breadth_first_order  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
 
     n = graph.n
     ones = np.ones(graph.num_edges, dtype=np.int8)
@@ -764,8 +831,9 @@ def _gather(indptr: np.ndarray, indices: np.ndarray, frontier: np.ndarray) -> tu
     return np.repeat(frontier, counts), indices[eid].astype(np.int64)
 
 
-def bfs_parents(graph: "Graph", source: int, *, target: int | None = None, directed: bool = True,
-                max_depth: int | None = None) -> np.ndarray:
+def bfs_parents(
+    graph: Graph, source: int, *, target: int | None = None, directed: bool = True, max_depth: int | None = None
+) -> np.ndarray:
     """Level-synchronous breadth-first search from ``source`` on the CSR (no Python loop over agents
     or edges: one vectorised gather per level). Returns the parent of every reached agent (int32,
     the source is its own parent, -1 where not reached). ``directed`` follows edges the way messages
@@ -790,7 +858,7 @@ def bfs_parents(graph: "Graph", source: int, *, target: int | None = None, direc
     return parent
 
 
-def shortest_path(world: "World", a: int, b: int, *, directed: bool = True, view: GraphView | None = None) -> list[int]:
+def shortest_path(world: World, a: int, b: int, *, directed: bool = True, view: GraphView | None = None) -> list[int]:
     """A shortest path from agent ``a`` to agent ``b`` (original ids), as the list of original ids.
 
     ``directed`` follows edges the way a message travels: from an agent to its followers. With a
@@ -825,12 +893,14 @@ def shortest_path(world: "World", a: int, b: int, *, directed: bool = True, view
 
 def _no_path(a: int, b: int, directed: bool) -> str:
     if directed:
-        return (f"agent {b} cannot be reached from agent {a} along follow links (the way messages travel): "
-                "try ignoring direction (--undirected)")
+        return (
+            f"agent {b} cannot be reached from agent {a} along follow links (the way messages travel): "
+            "try ignoring direction (--undirected)"
+        )
     return f"agents {a} and {b} are not connected: they lie in different components of the network"
 
 
-def ego_agents(world: "World", agent: int, radius: int) -> np.ndarray:
+def ego_agents(world: World, agent: int, radius: int) -> np.ndarray:
     """Indices (sorted) of the agents within ``radius`` links of ``agent`` (original id), either direction."""
     if radius < 0:
         raise BadParameterError(f"radius must be 0 or more, got {radius}")
@@ -839,7 +909,7 @@ def ego_agents(world: "World", agent: int, radius: int) -> np.ndarray:
     return np.flatnonzero(parent >= 0)
 
 
-def induced_edges(world: "World", agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def induced_edges(world: World, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """World edges ``(src, dst, edge_ids)`` with both ends among ``agents`` (indices)."""
     g = world.graph
     member = np.zeros(g.n, dtype=bool)
@@ -871,7 +941,7 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def fingerprint(world: "World", *, k: int = SKETCH_SIZE, progress: Progress = None) -> dict[str, Any]:
+def fingerprint(world: World, *, k: int = SKETCH_SIZE, progress: Progress = None) -> dict[str, Any]:
     """A fingerprint of the follower graph: agents, edges, an order-free 64-bit hash of all edges (by
     original ids) and the ``k`` smallest 63-bit edge hashes (a bottom-k MinHash sketch)."""
     g = world.graph
@@ -897,15 +967,23 @@ def fingerprint(world: "World", *, k: int = SKETCH_SIZE, progress: Progress = No
                 progress("fingerprint", e / g.num_edges)
     sketch = np.concatenate(cands) if cands else np.empty(0, dtype=np.uint64)
     sketch = np.unique(sketch)[:k]
-    return {"agents": int(world.n), "edges": int(g.num_edges), "edge_hash": f"{int(total):016x}",
-            "sketch": [int(x) for x in sketch.tolist()]}
+    return {
+        "agents": int(world.n),
+        "edges": int(g.num_edges),
+        "edge_hash": f"{int(total):016x}",
+        "sketch": [int(x) for x in sketch.tolist()],
+    }
 
 
 def changed_fraction(old: dict[str, Any], new: dict[str, Any]) -> float:
     """Estimated edge changes (follows plus unfollows) between two fingerprints, relative to the old
     edge count: ``|A xor B| / |A|``, from the MinHash estimate of the Jaccard similarity ``J`` and
     ``|A u B| = (|A| + |B|) / (1 + J)``."""
-    if old.get("edge_hash") == new.get("edge_hash") and old.get("edges") == new.get("edges") and old.get("agents") == new.get("agents"):
+    if (
+        old.get("edge_hash") == new.get("edge_hash")
+        and old.get("edges") == new.get("edges")
+        and old.get("agents") == new.get("agents")
+    ):
         return 0.0
     ea, eb = int(old.get("edges", 0)), int(new.get("edges", 0))
     if ea == 0:
@@ -919,13 +997,13 @@ def changed_fraction(old: dict[str, Any], new: dict[str, Any]) -> float:
     return (ea + eb) * (1 - j) / ((1 + j) * ea)
 
 
-def analysis_record(world: "World") -> dict[str, Any] | None:
+def analysis_record(world: World) -> dict[str, Any] | None:
     """The record of the last stored analysis (``world.config["analysis"]``), or None."""
     rec = world.config.get("analysis")
     return rec if isinstance(rec, dict) else None
 
 
-def analysis_stale(world: "World", *, threshold: float = STALE_FRACTION, current: dict[str, Any] | None = None) -> bool:
+def analysis_stale(world: World, *, threshold: float = STALE_FRACTION, current: dict[str, Any] | None = None) -> bool:
     """Whether analysis should be offered again: none stored yet, the stored one lacks communities or
     PageRank, the agent count changed, or more than ``threshold`` edge changes (follows plus
     unfollows, relative to the edges then) happened since. Costs one pass over the edges."""
@@ -961,10 +1039,21 @@ class AnalysisResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def analyze(world: "World", *, pagerank: bool = True, communities: bool = True, structure: bool = False,
-            method: str = "leiden", resolution: float = 1.0, seed: int = 0, damping: float = 0.85,
-            path_samples: int = 16, view: GraphView | None = None, progress: Progress = None,
-            cancel: threading.Event | None = None) -> AnalysisResult:
+def analyze(
+    world: World,
+    *,
+    pagerank: bool = True,
+    communities: bool = True,
+    structure: bool = False,
+    method: str = "leiden",
+    resolution: float = 1.0,
+    seed: int = 0,
+    damping: float = 0.85,
+    path_samples: int = 16,
+    view: GraphView | None = None,
+    progress: Progress = None,
+    cancel: threading.Event | None = None,
+) -> AnalysisResult:
     """Run the requested analyses on ``world`` (read-only; see :func:`store_analysis` to keep them).
 
     ``structure`` adds k-core numbers, clustering, components, the degree distribution and sampled
@@ -997,16 +1086,21 @@ def analyze(world: "World", *, pagerank: bool = True, communities: bool = True, 
             view = build_view(world, progress=progress, cancel=cancel)
     res.symmetric = view.symmetric if view is not None else is_symmetric(world.graph)
     if communities:
+        assert view is not None  # built above
         with phase("communities"):
-            res.communities = detect_communities(view, method=method, resolution=resolution, seed=seed,
-                                                 progress=progress, cancel=cancel)
+            res.communities = detect_communities(
+                view, method=method, resolution=resolution, seed=seed, progress=progress, cancel=cancel
+            )
     if structure:
+        assert view is not None  # built above
         st: dict[str, Any] = {}
         with phase("coreness"):
             _report(progress, "k-core", 0.0)
             res.coreness = coreness(view)
-            st["coreness"] = {"max": int(res.coreness.max()) if res.coreness.size else 0,
-                              "mean": round(float(res.coreness.mean()), 4) if res.coreness.size else 0.0}
+            st["coreness"] = {
+                "max": int(res.coreness.max()) if res.coreness.size else 0,
+                "mean": round(float(res.coreness.mean()), 4) if res.coreness.size else 0.0,
+            }
         with phase("clustering"):
             _report(progress, "clustering", 0.0)
             st["clustering"] = clustering(view)
@@ -1016,8 +1110,9 @@ def analyze(world: "World", *, pagerank: bool = True, communities: bool = True, 
         with phase("degree_distribution"):
             st["degree_distribution"] = degree_distribution(world)
         with phase("path_lengths"):
-            st["paths"] = path_estimates(view, samples=path_samples, seed=seed, progress=progress, cancel=cancel,
-                                         graph=world.graph)
+            st["paths"] = path_estimates(
+                view, samples=path_samples, seed=seed, progress=progress, cancel=cancel, graph=world.graph
+            )
         res.structure = st
     _check(cancel)
     return res
@@ -1027,7 +1122,7 @@ class _Timer:
     def __init__(self, out: dict[str, float], name: str) -> None:
         self.out, self.name = out, name
 
-    def __enter__(self) -> "_Timer":
+    def __enter__(self) -> _Timer:
         self.t0 = time.perf_counter()
         return self
 
@@ -1041,7 +1136,7 @@ class _Timer:
 # -- keeping results in the world ----------------------------------------------------------------------
 
 
-def store_analysis(world: "World", result: AnalysisResult, *, keep_ids: bool = False) -> CommunityTable | None:
+def store_analysis(world: World, result: AnalysisResult, *, keep_ids: bool = False) -> CommunityTable | None:
     """Write the result into the world: ``community`` (int32, 0 the largest, -1 for an isolated agent)
     and ``influence`` (float32, PageRank over its maximum) columns, marked dirty, and the record in
     ``world.config["analysis"]`` (its ``communities`` part holds ``count`` and ``isolated``). Returns
@@ -1058,16 +1153,25 @@ def store_analysis(world: "World", result: AnalysisResult, *, keep_ids: bool = F
         raise BadParameterError("the analysis result belongs to a different graph: analyse this world again")
     prev = analysis_record(world) or {}
     rec: dict[str, Any] = {
-        "version": RECORD_VERSION, "time": time.time(), "tick": world.tick, "graph": result.fingerprint,
-        "symmetric": result.symmetric, "pagerank": prev.get("pagerank"), "communities": prev.get("communities"),
+        "version": RECORD_VERSION,
+        "time": time.time(),
+        "tick": world.tick,
+        "graph": result.fingerprint,
+        "symmetric": result.symmetric,
+        "pagerank": prev.get("pagerank"),
+        "communities": prev.get("communities"),
     }
     if result.pagerank is not None:
         pr = result.pagerank
         top = float(pr.max()) if pr.size else 0.0
         world.columns["influence"] = (pr / top if top > 0 else np.zeros_like(pr)).astype(np.float32)
         world.dirty_arrays.add("agent.influence")
-        rec["pagerank"] = {"max": top, "damping": result.damping, "tick": world.tick,
-                           "edge_hash": result.fingerprint.get("edge_hash")}
+        rec["pagerank"] = {
+            "max": top,
+            "damping": result.damping,
+            "tick": world.tick,
+            "edge_hash": result.fingerprint.get("edge_hash"),
+        }
     if result.communities is not None:
         c = result.communities
         membership = c.membership.astype(np.int32)
@@ -1078,16 +1182,24 @@ def store_analysis(world: "World", result: AnalysisResult, *, keep_ids: bool = F
             ids = {"ids": "kept", "kept": kept, "first_new": int(before.max(initial=-1)) + 1}
         world.columns["community"] = membership
         world.dirty_arrays.add("agent.community")
-        rec["communities"] = {"method": c.method, "resolution": c.resolution, "seed": c.seed, "count": c.count,
-                              "isolated": c.isolated, "modularity": c.modularity, "tick": world.tick,
-                              "edge_hash": result.fingerprint.get("edge_hash"), **ids}
+        rec["communities"] = {
+            "method": c.method,
+            "resolution": c.resolution,
+            "seed": c.seed,
+            "count": c.count,
+            "isolated": c.isolated,
+            "modularity": c.modularity,
+            "tick": world.tick,
+            "edge_hash": result.fingerprint.get("edge_hash"),
+            **ids,
+        }
     world.config["analysis"] = rec
     if world.columns["community"].max(initial=-1) < 0:
         return None
     return community_table(world)
 
 
-def raw_pagerank(world: "World") -> np.ndarray | None:
+def raw_pagerank(world: World) -> np.ndarray | None:
     """PageRank of every agent recovered from the stored influence column (float32 precision), or
     None when no PageRank has been stored."""
     rec = analysis_record(world)
@@ -1111,7 +1223,7 @@ def session_seeds(session: Any) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def session_community_stats(world: "World", session: Any) -> dict[str, Any]:
+def session_community_stats(world: World, session: Any) -> dict[str, Any]:
     """How one propagation session spread over the communities.
 
     Per community (arrays indexed by community id): ``size``, ``adopted`` (members that adopted),

@@ -18,20 +18,40 @@ from typing import Any
 import numpy as np
 import psutil
 
+from sim.analysis.structure import (
+    AnalysisResult,
+    build_view,
+    detect_communities,
+    fingerprint,
+    nmi,
+    pagerank_csr,
+    pagerank_scores,
+    store_analysis,
+    undirected_pairs,
+)
 from sim.bench.engine import PeakRSS, _mb, timed
+from sim.store.create import synthetic_world
 
 
-def bench_analysis(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int = 1,
-                   baseline_agents: int = 100_000, directed: bool = True) -> dict[str, Any]:
+def bench_analysis(
+    agents: int = 1_000_000,
+    *,
+    avg_degree: float = 10.0,
+    seed: int = 1,
+    baseline_agents: int = 100_000,
+    directed: bool = True,
+) -> dict[str, Any]:
     """Run the analysis benchmark and return its figures (see the module docstring)."""
-    import igraph as ig
+    import igraph as ig  # noqa: PLC0415 - heavy (~0.5 s to import), needed only for analysis
 
-    from sim.analysis.structure import (build_view, detect_communities, fingerprint, nmi, pagerank_csr, pagerank_scores,
-                           store_analysis, undirected_pairs, AnalysisResult)
-    from sim.store.create import synthetic_world
-
-    r: dict[str, Any] = {"benchmark": "analysis", "agents": agents, "avg_degree": avg_degree, "cpu_count": os.cpu_count(),
-                         "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "igraph": ig.__version__}
+    r: dict[str, Any] = {
+        "benchmark": "analysis",
+        "agents": agents,
+        "avg_degree": avg_degree,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "igraph": ig.__version__,
+    }
     with timed(r, "generate_s"):
         world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
     planted = world.columns["community"].copy()
@@ -58,8 +78,14 @@ def bench_analysis(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
         r["communities_size_2_plus"] = int(np.count_nonzero(comm.sizes >= 2))
         r["modularity"] = round(comm.modularity, 4)
         r["nmi_vs_planted"] = round(nmi(comm.membership, planted), 4)
-        res = AnalysisResult(agents=world.n, edges=world.num_edges, pagerank=pr, communities=comm, fingerprint=fp,
-                             symmetric=view.symmetric)
+        res = AnalysisResult(
+            agents=world.n,
+            edges=world.num_edges,
+            pagerank=pr,
+            communities=comm,
+            fingerprint=fp,
+            symmetric=view.symmetric,
+        )
         with timed(r, "store_and_table_s"):
             table = store_analysis(world, res)
         r["flows"] = int(table.flows.shape[0]) if table is not None else 0
@@ -86,7 +112,7 @@ def bench_analysis(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
     small = synthetic_world("baseline", baseline_agents, avg_degree=avg_degree, seed=seed)
     b["edges"] = small.num_edges
     with timed(b, "ours_build_view_s"):
-        sview = build_view(small)
+        build_view(small)
     with timed(b, "ours_pagerank_s"):
         spr = pagerank_csr(small.graph)
     a_, b_ = undirected_pairs(small.graph)
@@ -100,7 +126,7 @@ def bench_analysis(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
     with timed(b, "igraph_from_numpy_array_s"):
         g3 = ig.Graph(n=small.n, edges=np.column_stack([a_, b_]).astype(np.int64), directed=False)
     del g3
-    import networkx as nx
+    import networkx as nx  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
 
     with timed(b, "networkx_build_s"):
         G = nx.Graph()

@@ -30,6 +30,10 @@ import tempfile
 import time
 from typing import Any
 
+import psutil
+
+from sim.core.net import listen
+
 #: A keep-alive request to agora serve should take less than this (milliseconds, median).
 TARGET_MS = 2.0
 TOKEN = "bench-token-0123456789abcdefghij"
@@ -118,8 +122,12 @@ def _times(port: int, requests: int, *, keepalive: bool, token: str | None) -> d
         con.close()
     samples.sort()
     median = statistics.median(samples)
-    return {"requests": len(samples), "ms_median": round(median, 3), "ms_p90": round(samples[int(0.9 * (len(samples) - 1))], 3),
-            "requests_per_second": round(1000 / median, 1) if median else None}
+    return {
+        "requests": len(samples),
+        "ms_median": round(median, 3),
+        "ms_p90": round(samples[int(0.9 * (len(samples) - 1))], 3),
+        "requests_per_second": round(1000 / median, 1) if median else None,
+    }
 
 
 def bench_api(agents: int = 1000, *, requests: int = 300, seed: int = 1, nagle_requests: int = 40) -> dict[str, Any]:
@@ -128,19 +136,28 @@ def bench_api(agents: int = 1000, *, requests: int = 300, seed: int = 1, nagle_r
     Raises:
         RuntimeError: a server did not start or answered an error.
     """
-    import psutil
 
     env = _env()
     out: dict[str, Any] = {"agents": agents, "target_ms": TARGET_MS}
     with tempfile.TemporaryDirectory(prefix="agora-bench-api-") as folder:
-        made = subprocess.run([sys.executable, "-m", "sim", "new", "w.db", "--agents", str(agents), "--seed", str(seed)],
-                              cwd=folder, env=env, capture_output=True, text=True, check=False)
+        made = subprocess.run(
+            [sys.executable, "-m", "sim", "new", "w.db", "--agents", str(agents), "--seed", str(seed)],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if made.returncode != 0:
             raise RuntimeError(f"agora new failed: {made.stderr.strip()[-500:]}")
         port_file = os.path.join(folder, "port")
-        proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", "w.db", "--port", "0", "--port-file", port_file],
-                                cwd=folder, env={**env, "AGORA_API_TOKEN": TOKEN}, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sim", "serve", "w.db", "--port", "0", "--port-file", port_file],
+            cwd=folder,
+            env={**env, "AGORA_API_TOKEN": TOKEN},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             port = _wait_port(proc, port_file)
             out["agora_keepalive"] = _times(port, requests, keepalive=True, token=TOKEN)
@@ -148,16 +165,26 @@ def bench_api(agents: int = 1000, *, requests: int = 300, seed: int = 1, nagle_r
             out["server_rss_mb"] = round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
         finally:
             _stop(proc)
-        for name, mode, n in (("starlette_keepalive", "nodelay", requests), ("starlette_nagle_keepalive", "nagle", nagle_requests)):
+        for name, mode, n in (
+            ("starlette_keepalive", "nodelay", requests),
+            ("starlette_nagle_keepalive", "nagle", nagle_requests),
+        ):
             port_file = os.path.join(folder, f"port-{mode}")
-            proc = subprocess.Popen([sys.executable, "-c", _MINIMAL, port_file, mode], cwd=folder, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _MINIMAL, port_file, mode],
+                cwd=folder,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 out[name] = _times(_wait_port(proc, port_file), n, keepalive=True, token=None)
             finally:
                 _stop(proc)
     out["agora_keepalive_within_target"] = out["agora_keepalive"]["ms_median"] < TARGET_MS
-    out["ratio_to_starlette_keepalive"] = round(out["agora_keepalive"]["ms_median"] / out["starlette_keepalive"]["ms_median"], 2)
+    out["ratio_to_starlette_keepalive"] = round(
+        out["agora_keepalive"]["ms_median"] / out["starlette_keepalive"]["ms_median"], 2
+    )
     out.update(_bind_options())
     return out
 
@@ -165,15 +192,16 @@ def bench_api(agents: int = 1000, *, requests: int = 300, seed: int = 1, nagle_r
 def _bind_options() -> dict[str, bool]:
     """Whether ``agora serve``'s listening socket says it is TCP (asyncio sets TCP_NODELAY on the transports
     of such sockets only) and whether a socket accepted on it has TCP_NODELAY before asyncio touches it."""
-    from sim.core.net import listen
 
     listener = listen("127.0.0.1", 0)
     listener.setblocking(True)
     client = socket.create_connection(listener.getsockname()[:2])
     conn, _ = listener.accept()
     try:
-        return {"listener_protocol_is_tcp": listener.proto == socket.IPPROTO_TCP,
-                "accepted_socket_nodelay": bool(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))}
+        return {
+            "listener_protocol_is_tcp": listener.proto == socket.IPPROTO_TCP,
+            "accepted_socket_nodelay": bool(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)),
+        }
     finally:
         conn.close()
         client.close()

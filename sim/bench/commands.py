@@ -32,11 +32,23 @@ from typing import Any
 
 import numpy as np
 
+from sim.analysis.structure import undirected_pairs
+from sim.core.persona import CODE_COLUMNS
+from sim.store.snapshot import load_snapshot
+from sim.store.worldfile import _world_arrays
+
 Progress = Callable[[str, float], None] | None
 
 #: Targets at 1,000,000 agents / 10,000,000 edges (seconds, MB).
-TARGETS = {"new_s": 15.0, "load_s": 5.0, "save_s": 3.0, "analyze_s": 45.0, "new_rss_mb": 800.0, "load_rss_mb": 800.0,
-           "analyze_rss_mb": 1200.0}
+TARGETS = {
+    "new_s": 15.0,
+    "load_s": 5.0,
+    "save_s": 3.0,
+    "analyze_s": 45.0,
+    "new_rss_mb": 800.0,
+    "load_rss_mb": 800.0,
+    "analyze_rss_mb": 1200.0,
+}
 
 
 def _run(args: list[str], cwd: str) -> tuple[float, float]:
@@ -50,8 +62,9 @@ def _run(args: list[str], cwd: str) -> tuple[float, float]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     with tempfile.TemporaryFile() as errors:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                                stderr=errors)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sim", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors
+        )
         _, status, usage = os.wait4(proc.pid, 0)  # this process's own resource use, peak RSS included
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -65,7 +78,6 @@ def _run(args: list[str], cwd: str) -> tuple[float, float]:
 def _plain_sqlite(world: Any, path: str) -> float:
     """Yardstick of ``new``/``load``: the world's agent rows (16 columns) and edge rows written with
     ``executemany`` from numpy (``tolist``), one transaction, fsynced."""
-    from sim.core.persona import CODE_COLUMNS
 
     if os.path.exists(path):
         os.remove(path)
@@ -73,23 +85,45 @@ def _plain_sqlite(world: Any, path: str) -> float:
     con = sqlite3.connect(path, isolation_level=None)
     for pragma in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
         con.execute(pragma)
-    con.execute("CREATE TABLE agent_rows (id INTEGER PRIMARY KEY, orig_id INTEGER NOT NULL UNIQUE, community INTEGER, "
-                "interests INTEGER, susceptibility REAL, reputation REAL, influence REAL, status INTEGER, "
-                "activity_profile INTEGER, activity_rate REAL, first INTEGER, last INTEGER, trait INTEGER, "
-                "occupation INTEGER, hobby INTEGER, style INTEGER)")
-    con.execute("CREATE TABLE relationships (src INTEGER NOT NULL, dst INTEGER NOT NULL, trust REAL NOT NULL, "
-                "PRIMARY KEY (src, dst)) WITHOUT ROWID")
+    con.execute(
+        "CREATE TABLE agent_rows (id INTEGER PRIMARY KEY, orig_id INTEGER NOT NULL UNIQUE, community INTEGER, "
+        "interests INTEGER, susceptibility REAL, reputation REAL, influence REAL, status INTEGER, "
+        "activity_profile INTEGER, activity_rate REAL, first INTEGER, last INTEGER, trait INTEGER, "
+        "occupation INTEGER, hobby INTEGER, style INTEGER)"
+    )
+    con.execute(
+        "CREATE TABLE relationships (src INTEGER NOT NULL, dst INTEGER NOT NULL, trust REAL NOT NULL, "
+        "PRIMARY KEY (src, dst)) WITHOUT ROWID"
+    )
     con.execute("BEGIN")
     c, n, batch = world.columns, world.n, 200_000
-    fields = [("id", "<i8"), ("orig", "<i8"), ("community", "<i8"), ("interests", "<i8"), ("s", "<f8"), ("r", "<f8"),
-              ("i", "<f8"), ("status", "<i8"), ("profile", "<i8"), ("rate", "<f8")] + [(k, "<i8") for k in CODE_COLUMNS] + [("style", "<i8")]
+    fields = (
+        [
+            ("id", "<i8"),
+            ("orig", "<i8"),
+            ("community", "<i8"),
+            ("interests", "<i8"),
+            ("s", "<f8"),
+            ("r", "<f8"),
+            ("i", "<f8"),
+            ("status", "<i8"),
+            ("profile", "<i8"),
+            ("rate", "<f8"),
+        ]
+        + [(k, "<i8") for k in CODE_COLUMNS]
+        + [("style", "<i8")]
+    )
     for a in range(0, n, batch):
         b = min(n, a + batch)
         rec = np.empty(b - a, dtype=fields)
         rec["id"], rec["orig"], rec["community"] = np.arange(a, b), c["ids"][a:b], c["community"][a:b]
         rec["interests"] = c["interests"][a:b].view(np.int64)
         rec["s"], rec["r"], rec["i"] = c["susceptibility"][a:b], c["reputation"][a:b], c["influence"][a:b]
-        rec["status"], rec["profile"], rec["rate"] = c["status"][a:b], c["activity_profile"][a:b], c["activity_rate"][a:b]
+        rec["status"], rec["profile"], rec["rate"] = (
+            c["status"][a:b],
+            c["activity_profile"][a:b],
+            c["activity_rate"][a:b],
+        )
         for j, k in enumerate(CODE_COLUMNS):
             rec[k] = c["persona_codes"][a:b, j]
         rec["style"] = c["persona_style"][a:b]
@@ -113,7 +147,6 @@ def _plain_sqlite(world: Any, path: str) -> float:
 
 def _npy_save(world: Any, folder: str) -> float:
     """Yardstick of ``save``: ``np.save`` of the world's arrays, uncompressed, fsynced."""
-    from sim.store.worldfile import _world_arrays
 
     os.makedirs(folder, exist_ok=True)
     t0 = time.perf_counter()
@@ -130,9 +163,7 @@ def _npy_save(world: Any, folder: str) -> float:
 def _igraph_leiden(world: Any) -> float:
     """Yardstick of ``analyze --all``: an igraph graph of the connected pairs built from a numpy array, then
     igraph's Leiden (modularity, two iterations)."""
-    import igraph as ig
-
-    from sim.analysis.structure import undirected_pairs
+    import igraph as ig  # noqa: PLC0415 - heavy (~0.5 s to import), needed only for analysis
 
     a, b = undirected_pairs(world.graph)
     t0 = time.perf_counter()
@@ -146,8 +177,13 @@ def _yardstick(name: str, snap: str, folder: str) -> float:
     a fresh process (``python -m sim.bench.commands``)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-    res = subprocess.run([sys.executable, "-m", "sim.bench.commands", name, snap, folder], capture_output=True,
-                         text=True, env=env, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "sim.bench.commands", name, snap, folder],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if res.returncode != 0:
         raise RuntimeError(f"yardstick {name} failed: {res.stderr.strip()[-2000:]}")
     return float(res.stdout.strip().splitlines()[-1])
@@ -155,7 +191,6 @@ def _yardstick(name: str, snap: str, folder: str) -> float:
 
 def _yardstick_main(argv: list[str]) -> int:
     """``python -m sim.bench.commands plain|npy|leiden SNAPSHOT FOLDER``: print one yardstick's seconds."""
-    from sim.store.snapshot import load_snapshot
 
     name, snap, folder = argv
     world = load_snapshot(snap)
@@ -174,8 +209,16 @@ def _median(xs: list[float]) -> float:
     return round(float(np.median(xs)), 3)
 
 
-def bench_commands(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int = 1, repeats: int = 3,
-                   folder: str | None = None, analysis: bool = True, progress: Progress = None) -> dict[str, Any]:
+def bench_commands(
+    agents: int = 1_000_000,
+    *,
+    avg_degree: float = 10.0,
+    seed: int = 1,
+    repeats: int = 3,
+    folder: str | None = None,
+    analysis: bool = True,
+    progress: Progress = None,
+) -> dict[str, Any]:
     """Time ``agora new``, ``save``, ``load`` and ``analyze --all`` (``repeats`` times each, fresh processes)
     beside their yardsticks (see the module docstring); report medians, ratios and targets as JSON data."""
     own = folder is None
@@ -235,19 +278,33 @@ def bench_commands(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: i
         "save": "np.save of the world's arrays, uncompressed, fsynced",
         "analyze": "igraph Leiden (modularity, 2 iterations) on an igraph graph built from numpy arrays",
     }
-    out: dict[str, Any] = {"benchmark": "commands", "agents": agents, "avg_degree": avg_degree, "seed": seed,
-                           "repeats": repeats, "cpu_count": os.cpu_count(), "commands": {}}
+    out: dict[str, Any] = {
+        "benchmark": "commands",
+        "agents": agents,
+        "avg_degree": avg_degree,
+        "seed": seed,
+        "repeats": repeats,
+        "cpu_count": os.cpu_count(),
+        "commands": {},
+    }
     within = True
     for name in names:
-        sec, rss = runs[name]["seconds"], runs[name]["rss"]
+        sec, rss_mb = runs[name]["seconds"], runs[name]["rss"]
         entry: dict[str, Any] = {
             "command": "agora " + " ".join(commands[name]).replace(folder + os.sep, "W/"),
-            "seconds": [round(x, 3) for x in sec], "seconds_median": _median(sec),
-            "peak_rss_mb": [round(x, 1) for x in rss], "peak_rss_mb_max": round(max(rss), 1),
-            "yardstick": {"what": yardsticks[name], "seconds": [round(x, 3) for x in yard[name]],
-                          "seconds_median": _median(yard[name])},
+            "seconds": [round(x, 3) for x in sec],
+            "seconds_median": _median(sec),
+            "peak_rss_mb": [round(x, 1) for x in rss_mb],
+            "peak_rss_mb_max": round(max(rss_mb), 1),
+            "yardstick": {
+                "what": yardsticks[name],
+                "seconds": [round(x, 3) for x in yard[name]],
+                "seconds_median": _median(yard[name]),
+            },
         }
-        entry["ratio_to_yardstick"] = round(entry["seconds_median"] / max(entry["yardstick"]["seconds_median"], 1e-9), 3)
+        entry["ratio_to_yardstick"] = round(
+            entry["seconds_median"] / max(entry["yardstick"]["seconds_median"], 1e-9), 3
+        )
         entry["target_seconds"] = round(TARGETS[f"{name}_s"] * scale, 1)
         entry["within_target"] = entry["seconds_median"] <= entry["target_seconds"]
         if f"{name}_rss_mb" in TARGETS:

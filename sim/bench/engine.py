@@ -7,21 +7,35 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 import random
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import psutil
 
+from sim.analysis.structure import build_view, pagerank_csr, pagerank_scores
 from sim.core.arrays import unique_sorted
+from sim.engine.forkpool import default_workers, fork_available
+from sim.engine.runner import run_cascades
+from sim.engine.simulation import Simulation
+from sim.llm.service import LLMService
+from sim.model.registry import Registry
+from sim.model.series import series_dict
+from sim.store.create import synthetic_world
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.store.worldfile import _world_arrays, open_world, save_world
+from sim.store.writer import WorldWriter
 
 
 class PeakRSS:
@@ -39,7 +53,7 @@ class PeakRSS:
             self.peak = max(self.peak, self._proc.memory_info().rss)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self.peak = self._proc.memory_info().rss
         self._thread.start()
         return self
@@ -66,21 +80,26 @@ def _maxrss_mb() -> float:
     return _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
-def bench_world(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int = 1, folder: str | None = None,
-                progress: Callable[[str, float], None] | None = None, analyse: bool = True,
-                run_ticks: int = 30) -> dict[str, Any]:
+def bench_world(
+    agents: int = 1_000_000,
+    *,
+    avg_degree: float = 10.0,
+    seed: int = 1,
+    folder: str | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    analyse: bool = True,
+    run_ticks: int = 30,
+) -> dict[str, Any]:
     """Generate, persist, open, analyse (PageRank), run headless, snapshot-save and snapshot-load a
     world; report times and peak RSS.
 
     Baselines, measured in the same run on the same arrays: a bare uniform random graph (numpy pairs +
     unique, no communities, no attributes, no in-CSR), ``np.save``/``np.load`` of the world's arrays
     uncompressed (the raw cost of putting those bytes on disk and back), igraph's PRPACK on an igraph
-    graph of the same arrays for PageRank, and a bare numpy frontier kernel for the headless cascade's edge attempts per second.
+    graph of the same arrays for PageRank, and a bare numpy frontier kernel for the headless cascade's edge
+    attempts per second.
     Time targets are the 1,000,000-agent ones scaled linearly with the number of agents.
     """
-    from sim.store.create import synthetic_world
-    from sim.store.snapshot import load_snapshot, save_snapshot
-    from sim.store.worldfile import _world_arrays, open_world, save_world
 
     own = folder is None
     folder = folder or tempfile.mkdtemp(prefix="agora-bench-")
@@ -117,8 +136,6 @@ def bench_world(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int 
                 gc.collect()
             ours = None
             if analyse:
-                from sim.analysis.structure import pagerank_csr
-
                 r["pagerank"] = {}
                 with timed(r["pagerank"], "pagerank_s"):
                     ours = pagerank_csr(world.graph, progress=progress)
@@ -179,17 +196,27 @@ def bench_world(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int 
         "snapshot_load_vs_npy_load": round(r["snapshot_load_s"] / max(r["baseline_npy_load_s"], 1e-9), 2),
     }
     scale = max(1.0, agents / 1_000_000)
-    r["targets"] = {k: round(v * scale, 1) for k, v in
-                    {"generate_s": 10, "persist_s": 10, "open_s": 5, "snapshot_save_s": 3, "snapshot_load_s": 3, "peak_rss_mb": 800}.items()}
+    r["targets"] = {
+        k: round(v * scale, 1)
+        for k, v in {
+            "generate_s": 10,
+            "persist_s": 10,
+            "open_s": 5,
+            "snapshot_save_s": 3,
+            "snapshot_load_s": 3,
+            "peak_rss_mb": 800,
+        }.items()
+    }
     r["targets_scaled_from_1m_by"] = scale
     r["within_targets"] = all(r[k] <= v for k, v in r["targets"].items())
     return r
 
 
-def _pagerank_baseline(world: Any, ours: np.ndarray, ours_s: float, progress: Callable[[str, float], None] | None) -> dict[str, Any]:
+def _pagerank_baseline(
+    world: Any, ours: np.ndarray, ours_s: float, progress: Callable[[str, float], None] | None
+) -> dict[str, Any]:
     """The plain igraph route to PageRank (an igraph graph built from the same arrays, then PRPACK), the
     extra memory it takes, and its largest difference from ``ours`` (``agora analyze``'s power iteration)."""
-    from sim.analysis.structure import build_view, pagerank_scores
 
     out: dict[str, Any] = {}
     before = _maxrss_mb()
@@ -210,11 +237,6 @@ async def _bench_headless_run(world: Any, db: str, seed: int, max_ticks: int, p:
     """What ``agora run WORLD --inject bench --param p=0.1 --seeds random:100 --until-done`` does on the
     opened world file (events written through the world's writer, a checkpoint at the end), beside the bare
     numpy frontier kernel from the same seeds. Also the cost of an idle tick (activation only)."""
-    from sim.llm.service import LLMService
-    from sim.model.registry import Registry
-    from sim.engine.runner import run_cascades
-    from sim.engine.simulation import Simulation
-    from sim.store.writer import WorldWriter
 
     idle = Simulation(world.fork(), llm=LLMService.offline(world))
     idle_ms = []
@@ -227,8 +249,19 @@ async def _bench_headless_run(world: Any, db: str, seed: int, max_ticks: int, p:
     writer = await WorldWriter(db).start()
     t0 = time.perf_counter()
     try:
-        res = await run_cascades(world, registry=Registry(), text="bench", model="ic", params={"p": p}, seeds="random:100",
-                                 seed=seed, until_done=True, max_ticks=max_ticks, writer=writer, llm={"offline": True})
+        res = await run_cascades(
+            world,
+            registry=Registry(),
+            text="bench",
+            model="ic",
+            params={"p": p},
+            seeds="random:100",
+            seed=seed,
+            until_done=True,
+            max_ticks=max_ticks,
+            writer=writer,
+            llm={"offline": True},
+        )
         t_run = time.perf_counter() - t0
     finally:
         await writer.close()
@@ -237,24 +270,37 @@ async def _bench_headless_run(world: Any, db: str, seed: int, max_ticks: int, p:
     session = world.sessions[-1]
     seeds = np.flatnonzero(session.adopted_at == session.started_tick)
     t1 = time.perf_counter()
-    b_reached, b_attempts = _numpy_ic_kernel(world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p,
-                                             np.random.default_rng(seed))
+    b_reached, b_attempts = _numpy_ic_kernel(
+        world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p, np.random.default_rng(seed)
+    )
     b_secs = time.perf_counter() - t1
     out = {
-        "model": "ic", "p": p, "seeds": int(seeds.size), "ticks": run["ticks"], "reached": run["reached"],
-        "attempts": run["attempts"], "status": run["status"], "seconds": round(t_run, 3),
-        "seconds_with_writer_close": round(t_all, 3), "ticks_per_second": round(run["ticks"] / max(t_run, 1e-9), 2),
+        "model": "ic",
+        "p": p,
+        "seeds": int(seeds.size),
+        "ticks": run["ticks"],
+        "reached": run["reached"],
+        "attempts": run["attempts"],
+        "status": run["status"],
+        "seconds": round(t_run, 3),
+        "seconds_with_writer_close": round(t_all, 3),
+        "ticks_per_second": round(run["ticks"] / max(t_run, 1e-9), 2),
         "edge_attempts_per_second": round(run["attempts"] / max(t_run, 1e-9)),
-        "events_written": int(writer.rows_written), "idle_tick_ms_median": round(float(np.median(idle_ms)), 1),
-        "baseline_kernel_reached": b_reached, "baseline_kernel_seconds": round(b_secs, 3),
+        "events_written": int(writer.rows_written),
+        "idle_tick_ms_median": round(float(np.median(idle_ms)), 1),
+        "baseline_kernel_reached": b_reached,
+        "baseline_kernel_seconds": round(b_secs, 3),
         "baseline_kernel_edge_attempts_per_second": round(b_attempts / max(b_secs, 1e-9)),
     }
-    out["ratio_to_baseline"] = round(out["edge_attempts_per_second"] / max(out["baseline_kernel_edge_attempts_per_second"], 1), 3)
+    out["ratio_to_baseline"] = round(
+        out["edge_attempts_per_second"] / max(out["baseline_kernel_edge_attempts_per_second"], 1), 3
+    )
     return out
 
 
-def _numpy_ic_kernel(indptr: np.ndarray, indices: np.ndarray, n: int, seeds: np.ndarray, p: float,
-                     rng: np.random.Generator) -> tuple[int, int]:
+def _numpy_ic_kernel(
+    indptr: np.ndarray, indices: np.ndarray, n: int, seeds: np.ndarray, p: float, rng: np.random.Generator
+) -> tuple[int, int]:
     """The baseline: a plain numpy frontier kernel for independent cascade (no sessions, no events,
     no validation, no bookkeeping). Returns (reached, edge attempts)."""
     adopted = np.zeros(n, dtype=bool)
@@ -281,11 +327,14 @@ def _numpy_ic_kernel(indptr: np.ndarray, indices: np.ndarray, n: int, seeds: np.
 def _ndlib_ic(world, seeds: np.ndarray, p: float) -> dict[str, Any]:
     """NDlib's independent cascade on the same graph, when NDlib is installed."""
     try:
-        import networkx as nx
-        import ndlib.models.ModelConfig as mc
-        import ndlib.models.epidemics as ep
+        import ndlib.models.epidemics as ep  # noqa: PLC0415 - optional (the bench extra)
+        import ndlib.models.ModelConfig as mc  # noqa: PLC0415 - optional (the bench extra)
+        import networkx as nx  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
     except Exception as exc:  # noqa: BLE001 - any import problem means "not available"
-        return {"available": False, "reason": f"NDlib is not installed ({type(exc).__name__}); pip install ndlib to compare"}
+        return {
+            "available": False,
+            "reason": f"NDlib is not installed ({type(exc).__name__}); pip install ndlib to compare",
+        }
     t_setup = time.perf_counter()
     g = nx.DiGraph()
     g.add_nodes_from(range(world.n))
@@ -309,8 +358,13 @@ def _ndlib_ic(world, seeds: np.ndarray, p: float) -> dict[str, Any]:
             break
     seconds = time.perf_counter() - t0
     reached = int(it["node_count"].get(1, 0) + it["node_count"].get(2, 0))
-    return {"available": True, "seconds": round(seconds, 3), "setup_seconds": round(setup, 3),
-            "iterations": iterations, "reached": reached}
+    return {
+        "available": True,
+        "seconds": round(seconds, 3),
+        "setup_seconds": round(setup, 3),
+        "iterations": iterations,
+        "reached": reached,
+    }
 
 
 def _ensemble(world: Any, p: float, runs: int, seed: int, repeats: int = 3) -> dict[str, Any]:
@@ -318,9 +372,6 @@ def _ensemble(world: Any, p: float, runs: int, seed: int, repeats: int = 3) -> d
     (``--workers 1``) and over one forked worker per CPU (the command's default), each ensemble ``repeats``
     times; against the plain numpy kernel from as many random 10-agent seed sets on the same graph in the
     same run. Per-run figures are an ensemble's wall-clock time over its runs; medians over the repeats."""
-    from sim.engine.forkpool import default_workers, fork_available
-    from sim.engine.runner import run_cascades
-    from sim.model.registry import Registry
 
     registry = Registry([])
     parallel = default_workers(runs) if fork_available() else 1
@@ -329,8 +380,20 @@ def _ensemble(world: Any, p: float, runs: int, seed: int, repeats: int = 3) -> d
     for _ in range(repeats):
         for workers in dict.fromkeys((1, parallel)):
             t0 = time.perf_counter()
-            out = asyncio.run(run_cascades(world, registry=registry, text="bench", seeds="random:10", model="ic",
-                                           params={"p": p}, runs=runs, until_done=True, seed=seed, workers=workers))
+            out = asyncio.run(
+                run_cascades(
+                    world,
+                    registry=registry,
+                    text="bench",
+                    seeds="random:10",
+                    model="ic",
+                    params={"p": p},
+                    runs=runs,
+                    until_done=True,
+                    seed=seed,
+                    workers=workers,
+                )
+            )
             per_run[workers].append((time.perf_counter() - t0) / runs)
             gc.collect()
     assert out is not None
@@ -339,48 +402,76 @@ def _ensemble(world: Any, p: float, runs: int, seed: int, repeats: int = 3) -> d
     for i in range(runs):
         seeds = rng.choice(world.n, size=min(10, world.n), replace=False)
         k0 = time.perf_counter()
-        got, _attempts = _numpy_ic_kernel(world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p,
-                                          np.random.default_rng(seed + i))
+        got, _attempts = _numpy_ic_kernel(
+            world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p, np.random.default_rng(seed + i)
+        )
         kernel.append(time.perf_counter() - k0)
         reached.append(got)
     k = float(np.median(kernel))
     one, par = float(np.median(per_run[1])), float(np.median(per_run[parallel]))
-    return {"runs": runs, "repeats": repeats, "workers": parallel,
-            "seconds_per_run": round(par, 4), "seconds_per_run_each": [round(x, 4) for x in per_run[parallel]],
-            "seconds_per_run_one_worker": round(one, 4), "seconds_per_run_one_worker_each": [round(x, 4) for x in per_run[1]],
-            "reached_mean": out["mean_reached"], "ticks_median": float(np.median([x["ticks"] for x in out["runs"]])),
-            "texts_skipped": out["llm"].get("texts_skipped"),
-            "baseline_kernel_seconds_median": round(k, 4), "baseline_kernel_reached_mean": float(np.mean(reached)),
-            "ratio_to_baseline": round(k / max(par, 1e-9), 3),
-            "ratio_to_baseline_one_worker": round(k / max(one, 1e-9), 3)}
+    return {
+        "runs": runs,
+        "repeats": repeats,
+        "workers": parallel,
+        "seconds_per_run": round(par, 4),
+        "seconds_per_run_each": [round(x, 4) for x in per_run[parallel]],
+        "seconds_per_run_one_worker": round(one, 4),
+        "seconds_per_run_one_worker_each": [round(x, 4) for x in per_run[1]],
+        "reached_mean": out["mean_reached"],
+        "ticks_median": float(np.median([x["ticks"] for x in out["runs"]])),
+        "texts_skipped": out["llm"].get("texts_skipped"),
+        "baseline_kernel_seconds_median": round(k, 4),
+        "baseline_kernel_reached_mean": float(np.mean(reached)),
+        "ratio_to_baseline": round(k / max(par, 1e-9), 3),
+        "ratio_to_baseline_one_worker": round(k / max(one, 1e-9), 3),
+    }
 
 
 def _ensemble_fresh(agents: int, avg_degree: float, p: float, runs: int, seed: int) -> dict[str, Any]:
     """:func:`_ensemble` in a fresh process on the same synthetic world (``synthetic_world`` with this seed):
     as ``agora run --runs`` meets it, with only that world in memory (forking workers from a process that
     holds a bigger world costs more than the command ever pays)."""
-    import json
-    import subprocess
-    import sys
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
-    res = subprocess.run([sys.executable, "-m", "sim.bench.engine", "ensemble", str(agents), str(avg_degree), str(p),
-                          str(runs), str(seed)], capture_output=True, text=True, env=env, check=False)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.bench.engine",
+            "ensemble",
+            str(agents),
+            str(avg_degree),
+            str(p),
+            str(runs),
+            str(seed),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if res.returncode != 0:
         raise RuntimeError(f"the ensemble benchmark failed: {res.stderr.strip()[-2000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: float = 0.3, seed: int = 1,
-                      sessions: int = 10, ndlib_agents: int = 100_000, repeats: int = 3,
-                      ensemble_runs: int = 6, small_ensemble_runs: int = 21, ndlib_repeats: int = 3) -> dict[str, Any]:
+def bench_propagation(
+    agents: int = 1_000_000,
+    *,
+    avg_degree: float = 10.0,
+    p: float = 0.3,
+    seed: int = 1,
+    sessions: int = 10,
+    ndlib_agents: int = 100_000,
+    repeats: int = 3,
+    ensemble_runs: int = 6,
+    small_ensemble_runs: int = 21,
+    ndlib_repeats: int = 3,
+) -> dict[str, Any]:
     """Independent-cascade throughput against a plain numpy frontier kernel; one tick with many
     concurrent sessions; ``agora run --runs`` ensembles per run against the kernel (and, on the
     100,000-agent graph, against NDlib); and NDlib on a 100,000-agent graph when installed."""
-    from sim.store.create import synthetic_world
-    from sim.llm.service import LLMService
-    from sim.engine.simulation import Simulation
 
     r: dict[str, Any] = {"benchmark": "propagation", "agents": agents, "avg_degree": avg_degree, "p": p}
     with PeakRSS() as peak:
@@ -399,22 +490,28 @@ def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: f
             ours.append((s.attempts / secs, s.reached, secs, s.attempts, s.attempts / tick_secs))
             seeds = np.flatnonzero(s.adopted_at == s.started_tick)
             t0 = time.perf_counter()
-            reached, attempts = _numpy_ic_kernel(world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p,
-                                                 np.random.default_rng(rep))
+            reached, attempts = _numpy_ic_kernel(
+                world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p, np.random.default_rng(rep)
+            )
             bsecs = time.perf_counter() - t0
             base.append((attempts / bsecs, reached, bsecs, attempts, attempts / bsecs))
             del fork, sim
             gc.collect()
         med = lambda xs, i: float(np.median([x[i] for x in xs]))  # noqa: E731
         r["cascade"] = {
-            "reached_median": med(ours, 1), "seconds_median": round(med(ours, 2), 3),
+            "reached_median": med(ours, 1),
+            "seconds_median": round(med(ours, 2), 3),
             "edge_attempts_per_second_median": round(med(ours, 0)),
             "whole_tick_edge_attempts_per_second_median": round(med(ours, 4)),
-            "baseline_reached_median": med(base, 1), "baseline_seconds_median": round(med(base, 2), 3),
+            "baseline_reached_median": med(base, 1),
+            "baseline_seconds_median": round(med(base, 2), 3),
             "baseline_edge_attempts_per_second_median": round(med(base, 0)),
             "runs": repeats,
         }
-        r["cascade"]["ratio_to_baseline"] = round(r["cascade"]["edge_attempts_per_second_median"] / r["cascade"]["baseline_edge_attempts_per_second_median"], 3)
+        r["cascade"]["ratio_to_baseline"] = round(
+            r["cascade"]["edge_attempts_per_second_median"] / r["cascade"]["baseline_edge_attempts_per_second_median"],
+            3,
+        )
         # 1b) An ensemble as `agora run --runs` runs it: the whole per-run cost, texts and tick loop included.
         r["ensemble"] = _ensemble_fresh(agents, avg_degree, p, ensemble_runs, seed)
         gc.collect()
@@ -431,7 +528,8 @@ def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: f
                 break
             tick_seconds.append(sim.metrics[-1]["seconds"])
         r["concurrent_tick"] = {
-            "sessions": sessions, "ticks_measured": len(tick_seconds),
+            "sessions": sessions,
+            "ticks_measured": len(tick_seconds),
             "tick_ms_median": round(1000 * float(np.median(tick_seconds)), 1) if tick_seconds else None,
             "tick_ms_max": round(1000 * float(np.max(tick_seconds)), 1) if tick_seconds else None,
         }
@@ -468,18 +566,31 @@ def bench_propagation(agents: int = 1_000_000, *, avg_degree: float = 10.0, p: f
             # A whole `agora run --runs` run (the tick loop and its bookkeeping) against NDlib's iterations: with the
             # command's default workers (one per CPU) and in one process.
             nd["ensemble_speedup"] = round(nd["seconds"] / max(small_ensemble["seconds_per_run"], 1e-9), 1)
-            nd["ensemble_speedup_one_worker"] = round(nd["seconds"] / max(small_ensemble["seconds_per_run_one_worker"], 1e-9), 1)
+            nd["ensemble_speedup_one_worker"] = round(
+                nd["seconds"] / max(small_ensemble["seconds_per_run_one_worker"], 1e-9), 1
+            )
         r["ndlib"] = nd
         r["ensemble_small"] = small_ensemble
     r["peak_rss_mb"] = _mb(peak.peak)
-    r["targets"] = {"ratio_to_baseline": 0.7, "ensemble_ratio_to_baseline": 0.7, "concurrent_tick_ms": 300,
-                    "ndlib_speedup": 100, "ndlib_ensemble_speedup": 100}
+    r["targets"] = {
+        "ratio_to_baseline": 0.7,
+        "ensemble_ratio_to_baseline": 0.7,
+        "concurrent_tick_ms": 300,
+        "ndlib_speedup": 100,
+        "ndlib_ensemble_speedup": 100,
+    }
     return r
 
 
-def bench_series(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int = 1, repeats: int = 5,
-                 models: tuple[tuple[str, dict[str, Any]], ...] = (("ic", {"p": 0.15}), ("sir", {"beta": 0.08, "gamma": 0.2})),
-                 progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
+def bench_series(
+    agents: int = 1_000_000,
+    *,
+    avg_degree: float = 10.0,
+    seed: int = 1,
+    repeats: int = 5,
+    models: tuple[tuple[str, dict[str, Any]], ...] = (("ic", {"p": 0.15}), ("sir", {"beta": 0.08, "gamma": 0.2})),
+    progress: Callable[[str, float], None] | None = None,
+) -> dict[str, Any]:
     """What recording the per-tick series costs: the same cascade (same world, model, seeds and session
     seed, so the same trajectory) with recording on and off, ``repeats`` times each in a seeded shuffled
     order to share the machine's noise. The figure is the session's own time (its rounds: model step, checks and
@@ -487,10 +598,6 @@ def bench_series(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int
     of the session's time spent inside the recording code (timed around it) is the figure held to the
     5 % target; the on/off difference of whole runs is reported beside it and is mostly noise on a
     shared machine."""
-    from sim.store.create import synthetic_world
-    from sim.llm.service import LLMService
-    from sim.model.series import series_dict
-    from sim.engine.simulation import Simulation
 
     r: dict[str, Any] = {"benchmark": "series", "agents": agents, "avg_degree": avg_degree, "repeats": repeats}
     with PeakRSS() as peak:
@@ -498,11 +605,13 @@ def bench_series(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int
             progress("building the world", 0.0)
         world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
         r["edges"] = world.num_edges
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         steps = len(models) * repeats * 2
         done = 0
         for name, params in models:
-            on, off, ticks, check, share, reached = [], [], None, None, [], set()
+            on: list[float] = []
+            off: list[float] = []
+            ticks, check, share, reached = None, None, [], set()
             # On and off runs in a seeded shuffled order: a fixed alternation favours whichever runs second
             # in a pair (memory the first one freed), which on this machine was a steady few percent.
             order = [True, False] * repeats
@@ -530,10 +639,14 @@ def bench_series(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int
                 raise RuntimeError(f"{name}: recording changed the trajectory (reached {sorted(reached)})")
             on_med, off_med = float(np.median(on)), float(np.median(off))
             out[name] = {
-                "params": params, "ticks": ticks, "reached": check[0] if check else None,
+                "params": params,
+                "ticks": ticks,
+                "reached": check[0] if check else None,
                 "states_sum_to_agents": bool(check and check[1]),
-                "seconds_median": round(on_med, 4), "baseline_seconds_median": round(off_med, 4),
-                "seconds": [round(x, 4) for x in on], "baseline_seconds": [round(x, 4) for x in off],
+                "seconds_median": round(on_med, 4),
+                "baseline_seconds_median": round(off_med, 4),
+                "seconds": [round(x, 4) for x in on],
+                "baseline_seconds": [round(x, 4) for x in off],
                 "recording_share_median": round(float(np.median(share)), 5),
                 "recording_seconds_median": round(float(np.median(share)) * on_med, 5),
                 "overhead": round(on_med / off_med - 1, 4) if off_med > 0 else None,

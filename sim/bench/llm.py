@@ -24,6 +24,8 @@ import numpy as np
 import psutil
 
 from sim.bench.engine import PeakRSS, _mb
+from sim.llm.client import LLMClient
+from sim.llm.config import LLMConfig
 
 #: The issue's target: completions per second at concurrency 64 against a server answering in 20 ms.
 TARGET_PER_SECOND = 500.0
@@ -50,8 +52,20 @@ def _start_servers(count: int, latency: float, timeout: float = 30.0) -> tuple[l
             errlog = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _stop_servers
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "agora_testing.fakeserver", "--port", "0", "--latency", repr(float(latency))],
-                    stdout=subprocess.PIPE, stderr=errlog, stdin=subprocess.DEVNULL, cwd=_ROOT, env=env,
+                    [
+                        sys.executable,
+                        "-m",
+                        "agora_testing.fakeserver",
+                        "--port",
+                        "0",
+                        "--latency",
+                        repr(float(latency)),
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=errlog,
+                    stdin=subprocess.DEVNULL,
+                    cwd=_ROOT,
+                    env=env,
                 )
             except BaseException:
                 errlog.close()
@@ -91,7 +105,7 @@ def _read_url(proc: subprocess.Popen, timeout: float) -> str:
     line = buf.split(b"\n", 1)[0].decode().strip()
     if not line.startswith("listening on "):
         raise RuntimeError(f"unexpected first line from the fake LLM server: {line!r}")
-    return line[len("listening on "):]
+    return line[len("listening on ") :]
 
 
 def _stderr_of(proc: subprocess.Popen) -> str:
@@ -135,8 +149,10 @@ def _messages(tag: str, i: int) -> list[dict[str, Any]]:
     """A distinct prompt per (tag, i): no two requests of a run are the same."""
     return [
         {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"[{tag} #{i}] A neighbour shared a post about the new bike lanes downtown. "
-                                    "What do you reply?"},
+        {
+            "role": "user",
+            "content": f"[{tag} #{i}] A neighbour shared a post about the new bike lanes downtown. What do you reply?",
+        },
     ]
 
 
@@ -164,7 +180,7 @@ class _Baseline:
     """A plain ``httpx2.AsyncClient`` posting chat-completion bodies and parsing the JSON answers."""
 
     def __init__(self, urls: list[str], concurrency: int) -> None:
-        import httpx2
+        import httpx2  # noqa: PLC0415 - openai's transport: httpx2 in openai 3, httpx before
 
         self.urls = urls
         self.client = httpx2.AsyncClient(
@@ -185,6 +201,7 @@ class _Baseline:
             text = data["choices"][0]["message"]["content"]
             usage = data.get("usage") or {}
             return isinstance(text, str) and int(usage.get("prompt_tokens", 0)) >= 0
+
         return call
 
     async def aclose(self) -> None:
@@ -195,12 +212,19 @@ class _Agora:
     """The project's :class:`LLMClient`, cache off (every request reaches a server), default retries."""
 
     def __init__(self, urls: list[str], concurrency: int) -> None:
-        from sim.llm.client import LLMClient
-        from sim.llm.config import LLMConfig
 
-        cfg = LLMConfig.resolve({"base_urls": ",".join(urls), "concurrency": concurrency, "cache": False,
-                                 "timeout": 30, "model": MODEL, "max_tokens": MAX_TOKENS, "temperature": TEMPERATURE},
-                                env={"OPENAI_API_KEY": "bench"})
+        cfg = LLMConfig.resolve(
+            {
+                "base_urls": ",".join(urls),
+                "concurrency": concurrency,
+                "cache": False,
+                "timeout": 30,
+                "model": MODEL,
+                "max_tokens": MAX_TOKENS,
+                "temperature": TEMPERATURE,
+            },
+            env={"OPENAI_API_KEY": "bench"},
+        )
         self.client = LLMClient(cfg)
 
     def caller(self, tag: str) -> Callable[[int], Awaitable[bool]]:
@@ -209,6 +233,7 @@ class _Agora:
         async def call(i: int) -> bool:
             c = await client.complete(_messages(tag, i))
             return c.source == "llm"
+
         return call
 
     async def aclose(self) -> None:
@@ -233,8 +258,14 @@ def _summary(runs: list[dict[str, Any]], requests: int) -> dict[str, Any]:
     }
 
 
-async def _measure(urls: list[str], procs: list[subprocess.Popen], requests: int, concurrency: int, warmup: int,
-                   progress: Callable[[str, float], None] | None) -> dict[str, Any]:
+async def _measure(
+    urls: list[str],
+    procs: list[subprocess.Popen],
+    requests: int,
+    concurrency: int,
+    warmup: int,
+    progress: Callable[[str, float], None] | None,
+) -> dict[str, Any]:
     base = _Baseline(urls, concurrency)
     agora = _Agora(urls, concurrency)
     clients: dict[str, Any] = {"baseline": base, "agora": agora}
@@ -266,8 +297,15 @@ async def _measure(urls: list[str], procs: list[subprocess.Popen], requests: int
             await c.aclose()
 
 
-def bench_llm(*, requests: int = 2000, concurrency: int = 64, latency: float = 0.02, servers: int = 1,
-              progress: Callable[[str, float], None] | None = None, warmup: int | None = None) -> dict[str, Any]:
+def bench_llm(
+    *,
+    requests: int = 2000,
+    concurrency: int = 64,
+    latency: float = 0.02,
+    servers: int = 1,
+    progress: Callable[[str, float], None] | None = None,
+    warmup: int | None = None,
+) -> dict[str, Any]:
     """Completions per second of :class:`~sim.llm.client.LLMClient` against ``servers`` local fake
     servers that answer after ``latency`` seconds, beside a plain-HTTP baseline in the same run.
 
@@ -299,10 +337,17 @@ def bench_llm(*, requests: int = 2000, concurrency: int = 64, latency: float = 0
         raise ValueError("requests, concurrency and servers must be at least 1, latency at least 0")
     warmup = max(16, concurrency) if warmup is None else warmup
     t0 = time.perf_counter()
-    r: dict[str, Any] = {"benchmark": "llm", "requests": requests, "concurrency": concurrency,
-                         "latency_ms": round(1000 * latency, 3), "servers": servers, "repeats": REPEATS,
-                         "warmup": warmup, "cpu_count": os.cpu_count(),
-                         "ideal_per_second": round(concurrency / latency * servers, 1) if latency > 0 else None}
+    r: dict[str, Any] = {
+        "benchmark": "llm",
+        "requests": requests,
+        "concurrency": concurrency,
+        "latency_ms": round(1000 * latency, 3),
+        "servers": servers,
+        "repeats": REPEATS,
+        "warmup": warmup,
+        "cpu_count": os.cpu_count(),
+        "ideal_per_second": round(concurrency / latency * servers, 1) if latency > 0 else None,
+    }
     procs: list[subprocess.Popen] = []
     try:
         with PeakRSS(interval=0.05) as pk:
@@ -319,8 +364,9 @@ def bench_llm(*, requests: int = 2000, concurrency: int = 64, latency: float = 0
     r["share_of_ideal"] = round(agora["per_second"] / r["ideal_per_second"], 3) if r["ideal_per_second"] else None
     r["target_per_second"] = TARGET_PER_SECOND
     r["target_met"] = bool(agora["per_second"] >= TARGET_PER_SECOND)
-    r["all_answered"] = bool(st["answered"] == st["requests"] and st["fallbacks"] == 0
-                             and all(n == requests for n in agora["ok"]))
+    r["all_answered"] = bool(
+        st["answered"] == st["requests"] and st["fallbacks"] == 0 and all(n == requests for n in agora["ok"])
+    )
     r["peak_rss_mb"] = _mb(pk.peak)
     r["total_s"] = round(time.perf_counter() - t0, 2)
     if progress:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import statistics
 import time
 from collections.abc import Callable
@@ -34,6 +35,12 @@ from typing import Any
 import numpy as np
 
 from sim.bench.engine import PeakRSS, _mb
+from sim.bench.llm import _start_servers, _stop_servers
+from sim.core.agentmemory import AgentMemory, query_words
+from sim.engine.simulation import Simulation
+from sim.llm.config import LLMConfig
+from sim.llm.service import LLMService
+from sim.store.create import synthetic_world
 
 Progress = Callable[[str, float], None] | None
 KEY = "sk-agora-bench-memory"
@@ -43,27 +50,43 @@ def _pcts(values: list[int]) -> dict[str, float]:
     if not values:
         return {"count": 0, "p50": 0, "p90": 0, "p99": 0, "max": 0, "mean": 0.0}
     a = np.asarray(values, dtype=np.float64)
-    return {"count": int(a.size), "p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
-            "p99": float(np.percentile(a, 99)), "max": float(a.max()), "mean": round(float(a.mean()), 1)}
+    return {
+        "count": int(a.size),
+        "p50": float(np.percentile(a, 50)),
+        "p90": float(np.percentile(a, 90)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+        "mean": round(float(a.mean()), 1),
+    }
 
 
-async def _llm_run(url: str, agents: int, ticks: int, llm_agents: int, memory: str, seed: int,
-                   progress: Progress, label: str) -> dict[str, Any]:
-    from sim.engine.simulation import Simulation
-    from sim.llm.config import LLMConfig
-    from sim.llm.service import LLMService
-    from sim.store.create import synthetic_world
+async def _llm_run(
+    url: str, agents: int, ticks: int, llm_agents: int, memory: str, seed: int, progress: Progress, label: str
+) -> dict[str, Any]:
 
     w = synthetic_world("bench-memory", agents, avg_degree=10, seed=seed)
-    cfg = LLMConfig.resolve({"base_urls": url, "calls_per_tick": 4 * llm_agents, "texts_per_tick": llm_agents,
-                             "memory": memory, "timeout": 30.0}, env={"OPENAI_API_KEY": KEY})
+    cfg = LLMConfig.resolve(
+        {
+            "base_urls": url,
+            "calls_per_tick": 4 * llm_agents,
+            "texts_per_tick": llm_agents,
+            "memory": memory,
+            "timeout": 30.0,
+        },
+        env={"OPENAI_API_KEY": KEY},
+    )
     sim = Simulation(w, llm=LLMService(w, cfg))
     tick_s: list[float] = []
     mem_s: list[float] = []
     for t in range(ticks):
         if t % 2 == 0:
-            sim.inject(f"Bulletin {t}: news about topic {t % 7} and the town council", seeds="top:50", model="llm",
-                       params={"llm_agents": llm_agents, "sample": "random"}, seed=t)
+            sim.inject(
+                f"Bulletin {t}: news about topic {t % 7} and the town council",
+                seeds="top:50",
+                model="llm",
+                params={"llm_agents": llm_agents, "sample": "random"},
+                seed=t,
+            )
         t0, m0 = time.perf_counter(), sim.llm.memory_seconds
         await sim.step()
         tick_s.append(time.perf_counter() - t0)
@@ -78,9 +101,11 @@ async def _llm_run(url: str, agents: int, ticks: int, llm_agents: int, memory: s
     sizes = list(sim.llm.prompt_sizes)
     mem = w.memory
     n_agents = mem.agents
-    counts = mem.count[mem.enrolled_indices()] if n_agents else np.empty(0)
+    counts = mem.count[mem.enrolled_indices()] if n_agents and mem.count is not None else np.empty(0)
     out = {
-        "memory": memory, "ticks": ticks, "requests": sim.llm.stats()["calls"],
+        "memory": memory,
+        "ticks": ticks,
+        "requests": sim.llm.stats()["calls"],
         "tick_ms_median": round(statistics.median(tick_s) * 1000, 2),
         "memory_ms_per_tick_median": round(statistics.median(mem_s) * 1000, 2),
         "memory_ms_per_tick_max": round(max(mem_s) * 1000, 2),
@@ -88,8 +113,10 @@ async def _llm_run(url: str, agents: int, ticks: int, llm_agents: int, memory: s
         "memory_tokens": _pcts([s[1] for s in sizes]),
         "agents_remembering": n_agents,
         "events": int(mem.total),
-        "events_per_agent": {"mean": round(float(counts.mean()), 1) if counts.size else 0.0,
-                             "max": int(counts.max()) if counts.size else 0},
+        "events_per_agent": {
+            "mean": round(float(counts.mean()), 1) if counts.size else 0.0,
+            "max": int(counts.max()) if counts.size else 0,
+        },
         "summaries": mem._summaries(),
         "memory_bytes": mem.nbytes(),
         "bytes_per_agent": round(mem.nbytes() / n_agents) if n_agents else 0,
@@ -112,27 +139,32 @@ def _recall_timing(sim: Any, repeats: int = 3) -> dict[str, Any]:
             sim.llm.prepare([a], about)
             ours.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            mem.db.execute("SELECT id, tick, kind, ref, other, text FROM memory WHERE agent = ? ORDER BY id DESC LIMIT ?",
-                           (a, sim.llm.config.memory_window)).fetchall()
+            mem.db.execute(
+                "SELECT id, tick, kind, ref, other, text FROM memory WHERE agent = ? ORDER BY id DESC LIMIT ?",
+                (a, sim.llm.config.memory_window),
+            ).fetchall()
             plain.append(time.perf_counter() - t0)
     o, p = statistics.median(ours) * 1e6, statistics.median(plain) * 1e6
-    return {"agents": len(agents), "memory_part_us_median": round(o, 1), "plain_select_us_median": round(p, 1),
-            "ratio_to_plain": round(o / p, 1) if p else None}
+    return {
+        "agents": len(agents),
+        "memory_part_us_median": round(o, 1),
+        "plain_select_us_median": round(p, 1),
+        "ratio_to_plain": round(o / p, 1) if p else None,
+    }
 
 
 def _recall_scaling(agents: int = 400, per_agent: int = 500, samples: int = 200) -> dict[str, Any]:
     """Recall in a large memory (``agents`` x ``per_agent`` events about the same common words, one rare
     event each): our index (each word a term of its agent) beside an FTS5 index of plain words with the
     agent as a column, built from the same rows in the same run."""
-    import sqlite3
-
-    from sim.core.agentmemory import AgentMemory, query_words
 
     mem = AgentMemory()
     mem.enroll(np.arange(agents), agents)
     t0 = time.perf_counter()
     for t in range(per_agent - 1):
-        mem.record(t, "seen", np.arange(agents), ref=t, text=f"Bulletin {t}: news about topic {t % 7} and the town council")
+        mem.record(
+            t, "seen", np.arange(agents), ref=t, text=f"Bulletin {t}: news about topic {t % 7} and the town council"
+        )
     mem.record(per_agent, "seen", np.arange(agents), ref=per_agent, text="The old bridge on Elm street collapsed")
     build_s = time.perf_counter() - t0
     plain = sqlite3.connect(":memory:")
@@ -141,8 +173,12 @@ def _recall_scaling(agents: int = 400, per_agent: int = 500, samples: int = 200)
     t0 = time.perf_counter()
     plain.executemany("INSERT INTO f (rowid, who, text) VALUES (?, ?, ?)", rows)
     plain_build_s = time.perf_counter() - t0
-    out: dict[str, Any] = {"events": int(mem.total), "agents": agents, "build_us_per_event": round(build_s / mem.total * 1e6, 1),
-                           "baseline_build_us_per_event": round(plain_build_s / mem.total * 1e6, 1)}
+    out: dict[str, Any] = {
+        "events": int(mem.total),
+        "agents": agents,
+        "build_us_per_event": round(build_s / mem.total * 1e6, 1),
+        "baseline_build_us_per_event": round(plain_build_s / mem.total * 1e6, 1),
+    }
     for label, about in (("common_words", "news about the town council"), ("rare_words", "the bridge on Elm street")):
         words = query_words(about)
         ours, base = [], []
@@ -151,19 +187,22 @@ def _recall_scaling(agents: int = 400, per_agent: int = 500, samples: int = 200)
             mem.recall(a, about, 5)
             ours.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            plain.execute("SELECT rowid FROM f WHERE f MATCH ? ORDER BY bm25(f) LIMIT 5",
-                          (f"who:a{a} AND (" + " OR ".join(f'"{w}"' for w in words) + ")",)).fetchall()
+            plain.execute(
+                "SELECT rowid FROM f WHERE f MATCH ? ORDER BY bm25(f) LIMIT 5",
+                (f"who:a{a} AND (" + " OR ".join(f'"{w}"' for w in words) + ")",),
+            ).fetchall()
             base.append(time.perf_counter() - t0)
         o, b = statistics.median(ours) * 1000, statistics.median(base) * 1000
-        out[label] = {"ms_median": round(o, 3), "baseline_plain_words_ms_median": round(b, 3), "ratio_to_baseline": round(o / b, 3)}
+        out[label] = {
+            "ms_median": round(o, 3),
+            "baseline_plain_words_ms_median": round(b, 3),
+            "ratio_to_baseline": round(o / b, 3),
+        }
     plain.close()
     return out
 
 
 async def _rule_run(base: Any, memory: str, ticks: int, seed: int) -> dict[str, Any]:
-    from sim.engine.simulation import Simulation
-    from sim.llm.config import LLMConfig
-    from sim.llm.service import LLMService
 
     w = base.fork()
     sim = Simulation(w, llm=LLMService(w, LLMConfig.resolve({"memory": memory, "offline": True}, env={})))
@@ -173,14 +212,17 @@ async def _rule_run(base: Any, memory: str, ticks: int, seed: int) -> dict[str, 
         t0 = time.perf_counter()
         await sim.step()
         times.append(time.perf_counter() - t0)
-    return {"tick_ms_median": statistics.median(times) * 1000, "memory_made": w.memory._db is not None,
-            "memory_bytes": w.memory.nbytes(), "reached": int(sum(s.reached for s in w.sessions))}
+    return {
+        "tick_ms_median": statistics.median(times) * 1000,
+        "memory_made": w.memory._db is not None,
+        "memory_bytes": w.memory.nbytes(),
+        "reached": int(sum(s.reached for s in w.sessions)),
+    }
 
 
 async def _rule_runs(agents: int, ticks: int, seed: int, repeats: int = 3) -> dict[str, Any]:
     """The same cascade with the default settings and with ``memory=off``, alternating ``repeats`` times
     on forks of one world: the median of each side's median tick."""
-    from sim.store.create import synthetic_world
 
     base = synthetic_world("bench-rule", agents, avg_degree=10, seed=seed)
     on, off = [], []
@@ -189,24 +231,42 @@ async def _rule_runs(agents: int, ticks: int, seed: int, repeats: int = 3) -> di
         off.append(await _rule_run(base, "off", ticks, seed))
     med_on = statistics.median(r["tick_ms_median"] for r in on)
     med_off = statistics.median(r["tick_ms_median"] for r in off)
-    return {"agents": agents, "ticks": ticks, "repeats": repeats,
-            "default": {"memory": "llm", "tick_ms_median": round(med_on, 2), "memory_made": any(r["memory_made"] for r in on),
-                        "memory_bytes": max(r["memory_bytes"] for r in on), "reached": on[0]["reached"]},
-            "baseline_off": {"memory": "off", "tick_ms_median": round(med_off, 2), "reached": off[0]["reached"]},
-            "ratio": round(med_on / max(med_off, 1e-9), 3),
-            "same_trajectory": on[0]["reached"] == off[0]["reached"]}
+    return {
+        "agents": agents,
+        "ticks": ticks,
+        "repeats": repeats,
+        "default": {
+            "memory": "llm",
+            "tick_ms_median": round(med_on, 2),
+            "memory_made": any(r["memory_made"] for r in on),
+            "memory_bytes": max(r["memory_bytes"] for r in on),
+            "reached": on[0]["reached"],
+        },
+        "baseline_off": {"memory": "off", "tick_ms_median": round(med_off, 2), "reached": off[0]["reached"]},
+        "ratio": round(med_on / max(med_off, 1e-9), 3),
+        "same_trajectory": on[0]["reached"] == off[0]["reached"],
+    }
 
 
-def bench_memory(*, agents: int = 3000, ticks: int = 40, llm_agents: int = 20, rule_agents: int = 1_000_000,
-                 rule_ticks: int = 20, latency: float = 0.005, seed: int = 1, scaling: tuple[int, int] = (400, 500),
-                 progress: Progress = None) -> dict[str, Any]:
+def bench_memory(
+    *,
+    agents: int = 3000,
+    ticks: int = 40,
+    llm_agents: int = 20,
+    rule_agents: int = 1_000_000,
+    rule_ticks: int = 20,
+    latency: float = 0.005,
+    seed: int = 1,
+    scaling: tuple[int, int] = (400, 500),
+    progress: Progress = None,
+) -> dict[str, Any]:
     """See the module docstring. Keys: ``llm`` (``with_memory``, ``baseline_off``, their prompt-size
     ratio), ``recall``, ``rule_runs`` (``default``, ``baseline_off``, ``ratio``), ``peak_rss_mb``."""
-    from sim.bench.llm import _start_servers, _stop_servers
 
     procs, urls = _start_servers(1, latency)
     peak = PeakRSS()
     try:
+
         async def main() -> dict[str, Any]:
             on = await _llm_run(urls[0], agents, ticks, llm_agents, "llm", seed, progress, "LLM agents with memory")
             off = await _llm_run(urls[0], agents, ticks, llm_agents, "off", seed, progress, "LLM agents without memory")
@@ -227,10 +287,16 @@ def bench_memory(*, agents: int = 3000, ticks: int = 40, llm_agents: int = 20, r
     on, off = r["on"], r["off"]
     base_p50 = off["prompt_tokens"]["p50"] or 1.0
     return {
-        "agents": agents, "ticks": ticks, "llm_agents_per_round": llm_agents, "server_latency_s": latency,
-        "llm": {"with_memory": on, "baseline_off": off,
-                "prompt_p50_ratio_to_baseline": round(on["prompt_tokens"]["p50"] / base_p50, 2),
-                "memory_tokens_budget": 400},
+        "agents": agents,
+        "ticks": ticks,
+        "llm_agents_per_round": llm_agents,
+        "server_latency_s": latency,
+        "llm": {
+            "with_memory": on,
+            "baseline_off": off,
+            "prompt_p50_ratio_to_baseline": round(on["prompt_tokens"]["p50"] / base_p50, 2),
+            "memory_tokens_budget": 400,
+        },
         "recall": r["recall"],
         "recall_scaling": r["scaling"],
         "rule_runs": r["rules"],

@@ -4,8 +4,8 @@ For each built-in model (the ``llm`` model wraps a rule model and is left out) o
 synthetic world of N agents (default 1,000,000 agents, about 10,000,000 edges) for up to ``ticks``
 rounds after its seeding tick; the figure is the wall time of whole simulation ticks (the model's step,
 the engine's checks and bookkeeping, the series, edge merges): the median is held to the 0.5 s target,
-the maximum is reported beside it. Parameters and seeds are chosen so every model is busy (``BENCH_RUNS``): cascades start from
-1,000 random seeds, opinion models from half the agents.
+the maximum is reported beside it. Parameters and seeds are chosen so every model is busy
+(``BENCH_RUNS``): cascades start from 1,000 random seeds, opinion models from half the agents.
 
 Beside it, where NDlib (the standard diffusion library, ``pip install 'agora-sim[bench]'``) has the
 model, both run on a smaller world (default 100,000 agents) with the same parameters: Agora's tick and
@@ -23,11 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from sim.bench.engine import PeakRSS, _mb
+from sim.engine.simulation import Simulation
+from sim.errors import BadParameterError
+from sim.llm.service import LLMService
+from sim.model.registry import Registry
+from sim.store.create import synthetic_world
 
 #: The 0.5 s per tick at 1M agents / 10M edges that every built-in model must keep.
 TARGET_TICK_S = 0.5
@@ -135,28 +143,40 @@ def _ndlib_parameters(name: str, p: dict[str, Any]) -> tuple[dict[str, Any], dic
     elif name in ("algorithmic-bias", "deffuant"):
         model = {"epsilon": get("epsilon", 0.2), "gamma": 0.0 if name == "deffuant" else get("gamma", 1.0)}
     elif name == "cognitive-opinion":
-        model = {k: get(k, d) for k, d in (("I", 0.15), ("T_range_min", 0.0), ("T_range_max", 1.0), ("B_range_min", 0.0),
-                                           ("B_range_max", 1.0), ("R_fraction_negative", 1 / 3),
-                                           ("R_fraction_neutral", 1 / 3), ("R_fraction_positive", 1 / 3))}
+        model = {
+            k: get(k, d)
+            for k, d in (
+                ("I", 0.15),
+                ("T_range_min", 0.0),
+                ("T_range_max", 1.0),
+                ("B_range_min", 0.0),
+                ("B_range_max", 1.0),
+                ("R_fraction_negative", 1 / 3),
+                ("R_fraction_neutral", 1 / 3),
+                ("R_fraction_positive", 1 / 3),
+            )
+        }
     return model, node, edge
 
 
-def _ndlib_run(name: str, world: Any, params: dict[str, Any], seeds: np.ndarray, iterations: int,
-               budget_s: float) -> dict[str, Any]:
+def _ndlib_run(
+    name: str, world: Any, params: dict[str, Any], seeds: np.ndarray, iterations: int, budget_s: float
+) -> dict[str, Any]:
     """NDlib's model on ``world``'s graph (undirected: Agora's synthetic worlds store both directions;
     without isolated agents):
     seconds per ``iteration()`` (median of up to ``iterations``, within ``budget_s``), set-up apart."""
     try:
-        import importlib
-
-        import ndlib.models.ModelConfig as mc
-        import networkx as nx
+        import ndlib.models.ModelConfig as mc  # noqa: PLC0415 - optional (the bench extra)
+        import networkx as nx  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
 
         module, cls_name, per_iteration = NDLIB_MODELS[name]
         cls = getattr(importlib.import_module(f"ndlib.models.{module}"), cls_name)
     except Exception as exc:  # noqa: BLE001 - any import problem means "not available"
-        return {"available": False, "reason": f"NDlib is not installed or incomplete ({type(exc).__name__}: {exc}); "
-                "pip install 'agora-sim[bench]'"}
+        return {
+            "available": False,
+            "reason": f"NDlib is not installed or incomplete ({type(exc).__name__}: {exc}); "
+            "pip install 'agora-sim[bench]'",
+        }
     t_setup = time.perf_counter()
     # Isolated agents are left out: several NDlib opinion models fail on a node without neighbours.
     g = nx.Graph()
@@ -176,9 +196,7 @@ def _ndlib_run(name: str, world: Any, params: dict[str, Any], seeds: np.ndarray,
         for k, v in edge_p.items():
             for e in g.edges():
                 cfg.add_edge_configuration(k, e, v)
-        if module == "epidemics":
-            cfg.add_model_initial_configuration("Infected", seeds.tolist())
-        elif per_iteration != "n":  # binary opinions: the seeds hold opinion 1
+        if module == "epidemics" or per_iteration != "n":
             cfg.add_model_initial_configuration("Infected", seeds.tolist())
         model.set_initial_status(cfg)
         setup = time.perf_counter() - t_setup
@@ -193,16 +211,23 @@ def _ndlib_run(name: str, world: Any, params: dict[str, Any], seeds: np.ndarray,
         return {"available": False, "reason": f"NDlib's {cls_name} failed: {type(exc).__name__}: {exc}"}
     seconds = float(np.median(times))
     updates = g.number_of_nodes() if per_iteration == "n" else int(model_p.get("q", 1)) if per_iteration == "q" else 1
-    return {"available": True, "model": f"{module}.{cls_name}", "parameters": model_p, "node_parameters": node_p,
-            "iterations_timed": len(times), "iteration_ms_median": round(1000 * seconds, 3),
-            "agents_per_iteration": updates, "agent_updates_per_second": updates / seconds if seconds > 0 else None,
-            "setup_seconds": round(setup, 2)}
+    return {
+        "available": True,
+        "model": f"{module}.{cls_name}",
+        "parameters": model_p,
+        "node_parameters": node_p,
+        "iterations_timed": len(times),
+        "iteration_ms_median": round(1000 * seconds, 3),
+        "agents_per_iteration": updates,
+        "agent_updates_per_second": updates / seconds if seconds > 0 else None,
+        "setup_seconds": round(setup, 2),
+    }
 
 
-def _agora_ticks(world: Any, registry: Any, name: str, params: dict[str, Any], seeds: str, ticks: int) -> dict[str, Any]:
+def _agora_ticks(
+    world: Any, registry: Any, name: str, params: dict[str, Any], seeds: str, ticks: int
+) -> dict[str, Any]:
     """One session of ``name`` on a fork of ``world``: whole-tick seconds of up to ``ticks`` rounds."""
-    from sim.llm.service import LLMService
-    from sim.engine.simulation import Simulation
 
     fork = world.fork()
     sim = Simulation(fork, registry=registry, llm=LLMService.offline(fork))
@@ -214,37 +239,57 @@ def _agora_ticks(world: Any, registry: Any, name: str, params: dict[str, Any], s
             break
         asyncio.run(sim.step())
         seconds.append(sim.metrics[-1]["seconds"])
-    out = {"params": s.params, "seeds": seeds, "ticks_timed": len(seconds), "status": s.status,
-           "reached": s.reached, "error": s.error}
+    out = {
+        "params": s.params,
+        "seeds": seeds,
+        "ticks_timed": len(seconds),
+        "status": s.status,
+        "reached": s.reached,
+        "error": s.error,
+    }
     if seconds:
-        out.update({"tick_ms_median": round(1000 * float(np.median(seconds)), 1),
-                    "tick_ms_max": round(1000 * float(np.max(seconds)), 1),
-                    "agent_updates_per_second": world.n / float(np.median(seconds))})
+        out.update(
+            {
+                "tick_ms_median": round(1000 * float(np.median(seconds)), 1),
+                "tick_ms_max": round(1000 * float(np.max(seconds)), 1),
+                "agent_updates_per_second": world.n / float(np.median(seconds)),
+            }
+        )
     del fork, sim, s
     gc.collect()
     return out
 
 
-def bench_models(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int = 1, ticks: int = 10,
-                 ndlib_agents: int = 100_000, ndlib_iterations: int = 3, ndlib_budget_s: float = 60.0,
-                 models: list[str] | None = None, progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
+def bench_models(
+    agents: int = 1_000_000,
+    *,
+    avg_degree: float = 10.0,
+    seed: int = 1,
+    ticks: int = 10,
+    ndlib_agents: int = 100_000,
+    ndlib_iterations: int = 3,
+    ndlib_budget_s: float = 60.0,
+    models: list[str] | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> dict[str, Any]:
     """Every built-in model's tick at ``agents`` agents, and beside it NDlib at ``ndlib_agents`` (see the
     module docstring). ``models`` limits the run to some models; ``ndlib_agents=0`` skips NDlib."""
-    from sim.bench.engine import PeakRSS, _mb
-    from sim.store.create import synthetic_world
-    from sim.model.registry import Registry
 
     registry = Registry(entry_points=False, env=False)
     names = sorted(i.name for i in registry.list("model") if i.source == "builtin" and i.name != "llm")
     if models:
         unknown = sorted(set(models) - set(names))
         if unknown:
-            from sim.errors import BadParameterError
-
             raise BadParameterError(f"no built-in model {unknown[0]!r}: the built-in models are {', '.join(names)}")
         names = [n for n in names if n in models]
-    r: dict[str, Any] = {"benchmark": "models", "agents": agents, "avg_degree": avg_degree, "ticks": ticks,
-                         "target_tick_ms": 1000 * TARGET_TICK_S, "ndlib_agents": ndlib_agents}
+    r: dict[str, Any] = {
+        "benchmark": "models",
+        "agents": agents,
+        "avg_degree": avg_degree,
+        "ticks": ticks,
+        "target_tick_ms": 1000 * TARGET_TICK_S,
+        "ndlib_agents": ndlib_agents,
+    }
     steps = 2 * len(names)
     done = 0
     out: dict[str, dict[str, Any]] = {name: {} for name in names}
@@ -262,7 +307,9 @@ def bench_models(agents: int = 1_000_000, *, avg_degree: float = 10.0, seed: int
             res = _agora_ticks(world, registry, name, params, seeds, ticks)
             # The target holds for the typical tick (the median); the slowest is reported beside it (the first
             # heavy round of a process also pays the page faults of fresh work arrays).
-            res["within_target"] = res.get("tick_ms_median") is not None and res["tick_ms_median"] <= 1000 * TARGET_TICK_S
+            res["within_target"] = (
+                res.get("tick_ms_median") is not None and res["tick_ms_median"] <= 1000 * TARGET_TICK_S
+            )
             out[name] = res
             done += 1
         del world

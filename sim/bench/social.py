@@ -17,6 +17,13 @@ import numpy as np
 import psutil
 
 from sim.bench.engine import PeakRSS, _maxrss_mb, _mb
+from sim.core.graph import GraphDelta, csr_positions
+from sim.core.topics import TOPICS
+from sim.core.world import Status, world_rng
+from sim.engine.simulation import Simulation
+from sim.llm.service import LLMService
+from sim.social.dynamics import FeedContext, FriendContext, SocialTick
+from sim.store.create import synthetic_world
 
 CONTENT_RECOMMENDERS: tuple[str, ...] = ("chronological", "hot", "interest", "collaborative", "social-proof", "random")
 FRIEND_RECOMMENDERS: tuple[str, ...] = ("common-neighbours", "adamic-adar", "interest-compatibility", "random")
@@ -79,7 +86,6 @@ def _forget_feeds(sessions: Sequence[Any]) -> None:
 def _online_masks(world: Any, share: float, ticks: int, seed: int) -> list[np.ndarray]:
     """Exactly ``round(share * n)`` active agents online per tick (at most all active ones), drawn
     uniformly with a generator seeded from (seed, tick): independent of the activity profiles."""
-    from sim.core.world import Status
 
     pool = np.flatnonzero(world.columns["status"] == Status.ACTIVE)
     size = min(round(share * world.n), int(pool.size))
@@ -93,11 +99,11 @@ def _online_masks(world: Any, share: float, ticks: int, seed: int) -> list[np.nd
     return masks
 
 
-def _setup_sessions(sim: Any, messages: int, history: int, seed: int,
-                    progress: Callable[[str, float], None] | None) -> tuple[list[Any], list[Any], dict[str, Any]]:
+def _setup_sessions(
+    sim: Any, messages: int, history: int, seed: int, progress: Callable[[str, float], None] | None
+) -> tuple[list[Any], list[Any], dict[str, Any]]:
     """Run ``history`` messages to completion, then inject ``messages`` live ones over
     ``WARM_TICKS`` ticks; all with the social layer off (recommender "none")."""
-    from sim.core.topics import TOPICS
 
     world = sim.world
     n = world.n
@@ -109,8 +115,9 @@ def _setup_sessions(sim: Any, messages: int, history: int, seed: int,
     def inject(label: str, p: float, k: int, s: int) -> Any:
         topics = [TOPICS[t] for t in rng.choice(TOPIC_COUNT, size=int(rng.integers(1, 4)), replace=False)]
         author = int(ids[int(rng.integers(0, n))])
-        return sim.inject(label, topics=topics, author=author, seeds=f"random:{min(k, n)}", model="ic",
-                          params={"p": p}, seed=s)
+        return sim.inject(
+            label, topics=topics, author=author, seeds=f"random:{min(k, n)}", model="ic", params={"p": p}, seed=s
+        )
 
     t0 = time.perf_counter()
     hist = [inject(f"history {i}", HISTORY_P, hist_seeds, 1000 + i) for i in range(history)]
@@ -146,10 +153,20 @@ def _setup_sessions(sim: Any, messages: int, history: int, seed: int,
     return hist, live, info
 
 
-def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: float = 0.1, k: int = 10, ticks: int = 5,
-                 messages: int = 10, seed: int = 7, content: Sequence[str] = CONTENT_RECOMMENDERS,
-                 friends: Sequence[str] = FRIEND_RECOMMENDERS, progress: Callable[[str, float], None] | None = None,
-                 *, history: int = 5) -> dict[str, Any]:
+def bench_social(
+    agents: int = 1_000_000,
+    avg_degree: float = 10.0,
+    online: float = 0.1,
+    k: int = 10,
+    ticks: int = 5,
+    messages: int = 10,
+    seed: int = 7,
+    content: Sequence[str] = CONTENT_RECOMMENDERS,
+    friends: Sequence[str] = FRIEND_RECOMMENDERS,
+    progress: Callable[[str, float], None] | None = None,
+    *,
+    history: int = 5,
+) -> dict[str, Any]:
     """Time the social layer's feeds, friend suggestions, graph merge and learning on one world.
 
     The world (``community`` graph) is built once. ``history`` messages run to completion first (the
@@ -203,19 +220,22 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
     - ``peak_rss_mb``: the higher of ``peak_rss_sampled_mb`` and ``maxrss_mb``.
     - ``targets``, ``within_targets`` (each target: bool), ``all_within_targets``, ``notes``.
     """
-    from sim.store.create import synthetic_world
-    from sim.core.graph import GraphDelta, csr_positions
-    from sim.llm.service import LLMService
-    from sim.engine.simulation import Simulation
-    from sim.social.dynamics import FeedContext, FriendContext, SocialTick
-    from sim.core.world import world_rng
 
     t_start = time.perf_counter()
     content = tuple(content)
     friends = tuple(friends)
-    r: dict[str, Any] = {"benchmark": "social", "agents": agents, "avg_degree": avg_degree, "online": online, "k": k,
-                         "ticks": ticks, "messages": messages, "history": history, "seed": seed,
-                         "cpu_count": os.cpu_count()}
+    r: dict[str, Any] = {
+        "benchmark": "social",
+        "agents": agents,
+        "avg_degree": avg_degree,
+        "online": online,
+        "k": k,
+        "ticks": ticks,
+        "messages": messages,
+        "history": history,
+        "seed": seed,
+        "cpu_count": os.cpu_count(),
+    }
     mem: dict[str, Any] = {}
     phase_peak: dict[str, float] = {}
 
@@ -226,8 +246,9 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
     # -- world ------------------------------------------------------------------------------------
     with PeakRSS() as pk:
         t0 = time.perf_counter()
-        world = synthetic_world("bench-social", agents, graph="community", avg_degree=avg_degree, seed=seed,
-                                progress=progress)
+        world = synthetic_world(
+            "bench-social", agents, graph="community", avg_degree=avg_degree, seed=seed, progress=progress
+        )
         r["generate_s"] = round(time.perf_counter() - t0, 2)
     gc.collect()
     phase_peak["generate"] = _mb(pk.peak)
@@ -316,7 +337,9 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
             st = _stats(samples)
             readers_n = r["online_agents"]
             res_content[name] = {
-                **st, "score_ms": score_ms, "peak_rss_mb": _mb(rpk.peak),
+                **st,
+                "score_ms": score_ms,
+                "peak_rss_mb": _mb(rpk.peak),
                 "items_per_tick_median": int(np.median(items)) if items else 0,
                 "items_per_reader": round(float(np.median(items)) / max(readers_n, 1), 2) if items else 0.0,
                 "readers_served_share": round((served or 0) / max(readers_n, 1), 3),
@@ -349,19 +372,22 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
             if kept_delta is None and masks:
                 kept_delta = (name, world.delta, follows[-1], unfollows[-1])
             world.delta = GraphDelta(n)
-            rec = social.friend_recommender()
+            friend_rec = social.friend_recommender()
             suggest_ms = pairs = None
-            if masks and rec is not None:
+            if masks and friend_rec is not None:
                 agents_ = np.flatnonzero(masks[0]).astype(np.int32)
-                ctx = FriendContext(world, agents_, k, base_tick, world_rng(seed, 6, base_tick, 98), rec.p)
+                fctx = FriendContext(world, agents_, k, base_tick, world_rng(seed, 6, base_tick, 98), friend_rec.p)
                 t0 = time.perf_counter()
-                answer = rec.suggest(ctx)
+                answer = friend_rec.suggest(fctx)
                 suggest_ms = _ms(time.perf_counter() - t0)
                 pairs = int(np.asarray(answer[0]).size)
-                del ctx, answer
+                del fctx, answer
             st = _stats(samples)
             res_friends[name] = {
-                **st, "suggest_ms": suggest_ms, "candidate_pairs": pairs, "peak_rss_mb": _mb(rpk.peak),
+                **st,
+                "suggest_ms": suggest_ms,
+                "candidate_pairs": pairs,
+                "peak_rss_mb": _mb(rpk.peak),
                 "follows_per_tick_median": int(np.median(follows)) if follows else 0,
                 "unfollows_per_tick_median": int(np.median(unfollows)) if unfollows else 0,
                 "target_ms": TARGETS["friends_ms"],
@@ -420,10 +446,13 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
                 s.take_events()
             del feeds
         st = _stats(learn_s)
-        r["learn"] = {**st, "recommender": learn_rec,
-                      "round_ms_median": _ms(float(np.median(round_s))) if round_s else None,
-                      "attempts_per_tick_median": int(np.median(attempts)) if attempts else 0,
-                      "feed_adoptions": int(feed_adoptions)}
+        r["learn"] = {
+            **st,
+            "recommender": learn_rec,
+            "round_ms_median": _ms(float(np.median(round_s))) if round_s else None,
+            "attempts_per_tick_median": int(np.median(attempts)) if attempts else 0,
+            "feed_adoptions": int(feed_adoptions),
+        }
         note_progress("learning", 1.0)
     phase_peak["learn"] = _mb(pk.peak)
 
@@ -446,13 +475,29 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
             keys.sort()
             base = time.perf_counter() - t0
             del keys
-            merge.update({"recommender": name, "ms": _ms(secs), "follows": fol, "unfollows": unf,
-                          "changed_edges": changed, "edges_after": world.num_edges,
-                          "amortised_ms_per_tick": _ms(secs / merge["merge_every"]),
-                          "baseline_sort_ms": _ms(base), "ratio_to_sort_baseline": _ratio(secs, base)})
+            merge.update(
+                {
+                    "recommender": name,
+                    "ms": _ms(secs),
+                    "follows": fol,
+                    "unfollows": unf,
+                    "changed_edges": changed,
+                    "edges_after": world.num_edges,
+                    "amortised_ms_per_tick": _ms(secs / merge["merge_every"]),
+                    "baseline_sort_ms": _ms(base),
+                    "ratio_to_sort_baseline": _ratio(secs, base),
+                }
+            )
         else:
-            merge.update({"ms": None, "follows": 0, "unfollows": 0, "changed_edges": 0,
-                          "note": "no follows or unfollows to merge"})
+            merge.update(
+                {
+                    "ms": None,
+                    "follows": 0,
+                    "unfollows": 0,
+                    "changed_edges": 0,
+                    "note": "no follows or unfollows to merge",
+                }
+            )
         note_progress("merge", 1.0)
     phase_peak["merge"] = _mb(pk.peak)
     r["merge"] = merge
@@ -478,29 +523,41 @@ def bench_social(agents: int = 1_000_000, avg_degree: float = 10.0, online: floa
     r["within_targets"] = within
     r["all_within_targets"] = all(within.values())
     r["notes"] = [
-        (f"Messages: {history} history messages (IC p={HISTORY_P}, {info['history_seeds']} random seeds) ran to "
-         f"completion first ({info['history_ticks']} ticks), the co-adoption history 'collaborative' needs; then "
-         f"{messages} live messages (IC p={LIVE_P}, {info['live_seeds']} random seeds) were injected over "
-         f"{WARM_TICKS} ticks, so they are 1-{WARM_TICKS} ticks old with growing adopter sets. Each message has "
-         "1-3 random topics (for 'interest') and a random author (for 'chronological' and own-message removal). "
-         "All of this ran with the social layer off."),
-        ("Online: exactly round(online * agents) active agents per tick, a seeded uniform draw (not the activity "
-         "profiles), the same masks for every recommender. Sessions are not advanced while feeds and friends are "
-         "timed, so every recommender sees the same messages; exposure records are dropped after each call and "
-         "who-was-shown-what is cleared before each recommender, so new_exposures_first_tick is its own."),
-        ("Friends: the world's graph delta is emptied before each friends() call; the delta of one tick (the "
-         "first friend recommender's last tick) is the one merged under 'merge'. A merge runs every merge_every "
-         "ticks, so 'amortised_ms_per_tick' is its share of one tick."),
-        ("Memory: overhead_over_world_mb includes the messages' session arrays (about 11 bytes per agent per "
-         "message); overhead_over_setup_mb is the social layer's own peak above RSS with those messages in "
-         "place. The targets' 'overhead_mb' is checked against overhead_over_world_mb. RSS baselines are "
-         "taken as the process stands (no malloc_trim): after the warm-up rounds the allocator keeps freed heap, "
-         "so rss_after_setup_mb exceeds world plus session arrays."),
-        ("Baselines are measured once per timed tick, interleaved with the recommenders, on the same online "
-         "masks; ratios are recommender median / baseline median."),
-        ("Live messages that finished before the measurement (possible on small worlds; see sessions.live_running) "
-         "are still handed to feeds(), so every recommender scores exactly `messages` messages; the learning "
-         "rounds advance only running ones."),
+        (
+            f"Messages: {history} history messages (IC p={HISTORY_P}, {info['history_seeds']} random seeds) ran to "
+            f"completion first ({info['history_ticks']} ticks), the co-adoption history 'collaborative' needs; then "
+            f"{messages} live messages (IC p={LIVE_P}, {info['live_seeds']} random seeds) were injected over "
+            f"{WARM_TICKS} ticks, so they are 1-{WARM_TICKS} ticks old with growing adopter sets. Each message has "
+            "1-3 random topics (for 'interest') and a random author (for 'chronological' and own-message removal). "
+            "All of this ran with the social layer off."
+        ),
+        (
+            "Online: exactly round(online * agents) active agents per tick, a seeded uniform draw (not the activity "
+            "profiles), the same masks for every recommender. Sessions are not advanced while feeds and friends are "
+            "timed, so every recommender sees the same messages; exposure records are dropped after each call and "
+            "who-was-shown-what is cleared before each recommender, so new_exposures_first_tick is its own."
+        ),
+        (
+            "Friends: the world's graph delta is emptied before each friends() call; the delta of one tick (the "
+            "first friend recommender's last tick) is the one merged under 'merge'. A merge runs every merge_every "
+            "ticks, so 'amortised_ms_per_tick' is its share of one tick."
+        ),
+        (
+            "Memory: overhead_over_world_mb includes the messages' session arrays (about 11 bytes per agent per "
+            "message); overhead_over_setup_mb is the social layer's own peak above RSS with those messages in "
+            "place. The targets' 'overhead_mb' is checked against overhead_over_world_mb. RSS baselines are "
+            "taken as the process stands (no malloc_trim): after the warm-up rounds the allocator keeps freed heap, "
+            "so rss_after_setup_mb exceeds world plus session arrays."
+        ),
+        (
+            "Baselines are measured once per timed tick, interleaved with the recommenders, on the same online "
+            "masks; ratios are recommender median / baseline median."
+        ),
+        (
+            "Live messages that finished before the measurement (possible on small worlds; see sessions.live_running) "
+            "are still handed to feeds(), so every recommender scores exactly `messages` messages; the learning "
+            "rounds advance only running ones."
+        ),
     ]
     r["total_s"] = round(time.perf_counter() - t_start, 1)
     return r

@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 PROFILE_NAMES = (
-    "early-bird", "nine-to-five", "evening", "night-owl", "lunch-breaks", "always-on", "weekend-ish", "commuter",
+    "early-bird",
+    "nine-to-five",
+    "evening",
+    "night-owl",
+    "lunch-breaks",
+    "always-on",
+    "weekend-ish",
+    "commuter",
 )
 
 

@@ -31,7 +31,6 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -39,8 +38,22 @@ import numpy as np
 #: Kinds of events: shown a message; took it up (by the model's state: reposted, replied, liked, else
 #: adopted); wrote a post, a repost comment or a reply; followed or unfollowed someone, or was followed
 #: or unfollowed; was asked a question in an interview, and answered it.
-KINDS = ("seen", "reposted", "replied", "liked", "adopted", "wrote_post", "wrote_repost", "wrote_reply",
-         "followed", "unfollowed", "followed_by", "unfollowed_by", "asked", "answered")
+KINDS = (
+    "seen",
+    "reposted",
+    "replied",
+    "liked",
+    "adopted",
+    "wrote_post",
+    "wrote_repost",
+    "wrote_reply",
+    "followed",
+    "unfollowed",
+    "followed_by",
+    "unfollowed_by",
+    "asked",
+    "answered",
+)
 #: Fields of an event row, in order.
 EVENT_FIELDS = ("id", "agent", "tick", "kind", "ref", "other", "text")
 #: Fields of a summary row, in order.
@@ -94,8 +107,11 @@ def agent_terms(agent: int, text: str) -> str:
     """The index terms of one event: each word of ``text``, lowercased, as a term of ``agent``."""
     prefix = f"a{int(agent)}_"
     return " ".join(prefix + w for w in _WORD.findall(str(text).lower()))
+
+
 #: Words too common to say what a prompt is about (recall ignores them).
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all am an and any are as at be because been before being below between
 both but by can could did do does doing down during each few for from further had has have having he her
 here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
@@ -103,7 +119,8 @@ now of off on once only or other our ours ourselves out over own same she should
 the their theirs them themselves then there these they this those through to too under until up very was
 we were what when where which while who whom why will with would you your yours yourself yourselves
 think tell said say saw see seen did know anything something post posts posted message messages
-""".split())
+""".split()
+)
 
 
 def query_words(text: str, limit: int = 24) -> list[str]:
@@ -209,12 +226,15 @@ class AgentMemory:
                 self.enrolled[new] = True
                 self._indices = None
                 self._new_agents.append(new)
-                self.db.execute("INSERT OR IGNORE INTO memory_agents (agent) SELECT value FROM json_each(?)", (_json_ints(new),))
+                self.db.execute(
+                    "INSERT OR IGNORE INTO memory_agents (agent) SELECT value FROM json_each(?)", (_json_ints(new),)
+                )
             return new
 
     # -- recording --------------------------------------------------------------------------------
-    def record(self, tick: int, kind: str, agents: np.ndarray, *, ref: int = -1, other: np.ndarray | int = -1,
-               text: str = "") -> int:
+    def record(
+        self, tick: int, kind: str, agents: np.ndarray, *, ref: int = -1, other: np.ndarray | int = -1, text: str = ""
+    ) -> int:
         """One event of ``kind`` for each of ``agents`` that remembers, all with the same ``text`` and
         ``ref`` (``other`` per agent or one for all). Returns how many were recorded."""
         if kind not in KINDS:
@@ -234,7 +254,8 @@ class AgentMemory:
             # One statement, one step: a tick's thread that steps SQLite row by row gives the interpreter
             # up (and waits to get it back) at every row.
             self.db.execute(
-                "INSERT INTO memory (id, agent, tick, kind, ref, other, text) SELECT ? + key, json_extract(value, '$[0]'), ?, ?, ?, "
+                "INSERT INTO memory (id, agent, tick, kind, ref, other, text) SELECT ? + key, json_extract(value, "
+                "'$[0]'), ?, ?, ?, "
                 "json_extract(value, '$[1]'), ? FROM json_each(?)",
                 (first, int(tick), kind, int(ref), text, json.dumps(np.column_stack([who, oth]).tolist())),
             )
@@ -254,7 +275,8 @@ class AgentMemory:
             first = self.next_id
             data = [[int(a), int(t), k, int(ref), int(o), str(x)[:TEXT_LIMIT]] for a, t, k, ref, o, x in keep]
             self.db.execute(
-                "INSERT INTO memory (id, agent, tick, kind, ref, other, text) SELECT ? + key, json_extract(value, '$[0]'), "
+                "INSERT INTO memory (id, agent, tick, kind, ref, other, text) SELECT ? + key, json_extract(value, "
+                "'$[0]'), "
                 "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
                 "json_extract(value, '$[4]'), json_extract(value, '$[5]') FROM json_each(?)",
                 (first, json.dumps(data)),
@@ -290,8 +312,11 @@ class AgentMemory:
             if over.size:
                 gone += self.db.execute(
                     "DELETE FROM memory WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
-                    "(PARTITION BY agent ORDER BY id DESC) AS r FROM memory WHERE agent IN (SELECT value FROM json_each(?))) "
-                    "WHERE r > ?) RETURNING id, agent", (_json_ints(over), int(max_events))).fetchall()
+                    "(PARTITION BY agent ORDER BY id DESC) AS r FROM memory WHERE agent IN (SELECT value FROM "
+                    "json_each(?))) "
+                    "WHERE r > ?) RETURNING id, agent",
+                    (_json_ints(over), int(max_events)),
+                ).fetchall()
             if gone:
                 a = np.array(gone, dtype=np.int64)
                 self._deleted.append(a[:, 0])
@@ -307,7 +332,8 @@ class AgentMemory:
         rows = self.db.execute(
             "SELECT m.agent, COUNT(*) FROM memory m LEFT JOIN memory_summary s ON s.agent = m.agent "
             "WHERE m.agent IN (SELECT value FROM json_each(?)) AND m.id > COALESCE(s.upto, 0) GROUP BY m.agent",
-            (_json_ints(agents),)).fetchall()
+            (_json_ints(agents),),
+        ).fetchall()
         if rows:
             r = np.array(rows, dtype=np.int64)
             self.fresh[r[:, 0]] = r[:, 1]
@@ -323,8 +349,11 @@ class AgentMemory:
         """The agent's last ``k`` events (its short-term memory), oldest first."""
         if not self.is_enrolled(agent) or k <= 0:
             return []
-        rows = self._rows("SELECT json_array(id, agent, tick, kind, ref, other, text) AS r FROM memory WHERE agent = ? "
-                          "ORDER BY id DESC LIMIT ?", (int(agent), int(k)))
+        rows = self._rows(
+            "SELECT json_array(id, agent, tick, kind, ref, other, text) AS r FROM memory WHERE agent = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (int(agent), int(k)),
+        )
         rows.sort(key=lambda r: r[0])
         return [dict(zip(EVENT_FIELDS, r)) for r in rows]
 
@@ -335,9 +364,12 @@ class AgentMemory:
         if not words or limit <= 0 or not self.is_enrolled(agent):
             return []
         match = " OR ".join(f'"a{int(agent)}_{w}"' for w in words)
-        sql = ("SELECT json_array(m.id, m.agent, m.tick, m.kind, m.ref, m.other, m.text, bm25(memory_fts)) AS r "
-               "FROM memory_fts JOIN memory m ON m.id = memory_fts.rowid WHERE memory_fts MATCH ?"
-               + ("" if before is None else " AND m.id < ?") + " ORDER BY bm25(memory_fts), m.id DESC LIMIT ?")
+        sql = (
+            "SELECT json_array(m.id, m.agent, m.tick, m.kind, m.ref, m.other, m.text, bm25(memory_fts)) AS r "
+            "FROM memory_fts JOIN memory m ON m.id = memory_fts.rowid WHERE memory_fts MATCH ?"
+            + ("" if before is None else " AND m.id < ?")
+            + " ORDER BY bm25(memory_fts), m.id DESC LIMIT ?"
+        )
         args: tuple[Any, ...] = (match, int(limit)) if before is None else (match, int(before), int(limit))
         rows = self._rows(sql, args)
         rows.sort(key=lambda r: (r[7], -r[0]))
@@ -353,19 +385,28 @@ class AgentMemory:
         if not agents:
             return out
         words = query_words(about)
-        parts = ["SELECT json_array('s', agent, upto, tick, text, written_by) AS r FROM memory_summary "
-                 "WHERE agent IN (SELECT value FROM json_each(?1))"]
+        parts = [
+            "SELECT json_array('s', agent, upto, tick, text, written_by) AS r FROM memory_summary "
+            "WHERE agent IN (SELECT value FROM json_each(?1))"
+        ]
         args: list[Any] = [json.dumps(agents)]
         if window > 0:
-            parts.append("SELECT json_array('w', id, agent, tick, kind, ref, other, text) AS r FROM (SELECT *, ROW_NUMBER() OVER "
-                         "(PARTITION BY agent ORDER BY id DESC) AS n FROM memory WHERE agent IN (SELECT value FROM json_each(?1))) "
-                         f"WHERE n <= {int(window)}")
+            parts.append(
+                "SELECT json_array('w', id, agent, tick, kind, ref, other, text) AS r FROM (SELECT *, ROW_NUMBER() "
+                "OVER "
+                "(PARTITION BY agent ORDER BY id DESC) AS n FROM memory WHERE agent IN (SELECT value FROM "
+                "json_each(?1))) "
+                f"WHERE n <= {int(window)}"
+            )
         if words and limit > 0:
             for a in agents:  # the agent's own terms: each lookup reads only its memory
                 args.append(" OR ".join(f'"a{a}_{w}"' for w in words))
-                parts.append("SELECT * FROM (SELECT json_array('m', m.id, m.agent, m.tick, m.kind, m.ref, m.other, m.text, "
-                             "bm25(memory_fts)) AS r FROM memory_fts JOIN memory m ON m.id = memory_fts.rowid "
-                             f"WHERE memory_fts MATCH ?{len(args)} ORDER BY bm25(memory_fts), m.id DESC LIMIT {int(limit + window)})")
+                parts.append(
+                    "SELECT * FROM (SELECT json_array('m', m.id, m.agent, m.tick, m.kind, m.ref, m.other, m.text, "
+                    "bm25(memory_fts)) AS r FROM memory_fts JOIN memory m ON m.id = memory_fts.rowid "
+                    f"WHERE memory_fts MATCH ?{len(args)} ORDER BY bm25(memory_fts), m.id DESC LIMIT "
+                    f"{int(limit + window)})"
+                )
         rows = self._rows(" UNION ALL ".join(parts), tuple(args))
         for r in rows:
             if r[0] == "s":
@@ -374,7 +415,7 @@ class AgentMemory:
                 out[r[2]]["recent"].append(dict(zip(EVENT_FIELDS, r[1:])))
             else:
                 out[r[2]]["recalled"].append((r[8], -r[1], dict(zip(EVENT_FIELDS, r[1:8]))))
-        for a, c in out.items():
+        for c in out.values():
             c["recent"].sort(key=lambda e: e["id"])
             first = c["recent"][0]["id"] if c["recent"] else None
             best = sorted(c["recalled"], key=lambda x: (x[0], x[1]))
@@ -386,16 +427,20 @@ class AgentMemory:
         if not self.is_enrolled(agent):
             return []
         with self._lock:
-            rows = self.db.execute("SELECT id, agent, tick, kind, ref, other, text FROM memory WHERE agent = ? AND id > ? "
-                                   "ORDER BY id LIMIT ?", (int(agent), int(after), -1 if limit is None else int(limit))).fetchall()
+            rows = self.db.execute(
+                "SELECT id, agent, tick, kind, ref, other, text FROM memory WHERE agent = ? AND id > ? "
+                "ORDER BY id LIMIT ?",
+                (int(agent), int(after), -1 if limit is None else int(limit)),
+            ).fetchall()
         return [dict(zip(EVENT_FIELDS, r)) for r in rows]
 
     def summary(self, agent: int) -> dict[str, Any] | None:
         if not self.is_enrolled(agent):
             return None
         with self._lock:
-            row = self.db.execute("SELECT agent, upto, tick, text, written_by FROM memory_summary WHERE agent = ?",
-                                  (int(agent),)).fetchone()
+            row = self.db.execute(
+                "SELECT agent, upto, tick, text, written_by FROM memory_summary WHERE agent = ?", (int(agent),)
+            ).fetchone()
         return None if row is None else dict(zip(SUMMARY_FIELDS, row))
 
     def set_summary(self, agent: int, upto: int, tick: int, text: str, written_by: str) -> None:
@@ -403,8 +448,10 @@ class AgentMemory:
         if written_by not in WRITERS:
             raise ValueError(f"unknown writer {written_by!r}")
         with self._lock:
-            self.db.execute("INSERT OR REPLACE INTO memory_summary (agent, upto, tick, text, written_by) VALUES (?, ?, ?, ?, ?)",
-                            (int(agent), int(upto), int(tick), str(text)[:TEXT_LIMIT], written_by))
+            self.db.execute(
+                "INSERT OR REPLACE INTO memory_summary (agent, upto, tick, text, written_by) VALUES (?, ?, ?, ?, ?)",
+                (int(agent), int(upto), int(tick), str(text)[:TEXT_LIMIT], written_by),
+            )
             self._recount_fresh(np.array([int(agent)]))
             self._dirty_summaries.add(int(agent))
 
@@ -419,8 +466,10 @@ class AgentMemory:
         if not self.is_enrolled(agent):
             return {"events": 0, "text_bytes": 0, "summary_chars": 0}
         with self._lock:
-            n, size = self.db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB))), 0) FROM memory WHERE agent = ?",
-                                      (int(agent),)).fetchone()
+            n, size = self.db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB))), 0) FROM memory WHERE agent = ?",
+                (int(agent),),
+            ).fetchone()
         s = self.summary(agent)
         return {"events": int(n), "text_bytes": int(size), "summary_chars": len(s["text"]) if s else 0}
 
@@ -442,8 +491,14 @@ class AgentMemory:
         the FTS index) and of the per-agent columns (a few bytes for every agent of the world)."""
         cols = self._column_bytes()
         total = self.nbytes()
-        return {"agents": self.agents, "events": self.total, "summaries": self._summaries(), "bytes": total,
-                "database_bytes": total - cols, "column_bytes": cols}
+        return {
+            "agents": self.agents,
+            "events": self.total,
+            "summaries": self._summaries(),
+            "bytes": total,
+            "database_bytes": total - cols,
+            "column_bytes": cols,
+        }
 
     def _summaries(self) -> int:
         if self._db is None:
@@ -457,8 +512,12 @@ class AgentMemory:
         if self._db is None:
             return [], [], []
         with self._lock:
-            events = self._db.execute("SELECT id, agent, tick, kind, ref, other, text FROM memory ORDER BY id").fetchall()
-            summaries = self._db.execute("SELECT agent, upto, tick, text, written_by FROM memory_summary ORDER BY agent").fetchall()
+            events = self._db.execute(
+                "SELECT id, agent, tick, kind, ref, other, text FROM memory ORDER BY id"
+            ).fetchall()
+            summaries = self._db.execute(
+                "SELECT agent, upto, tick, text, written_by FROM memory_summary ORDER BY agent"
+            ).fetchall()
         return events, summaries, self.enrolled_indices().tolist()
 
     def take_changes(self) -> dict[str, Any]:
@@ -466,16 +525,37 @@ class AgentMemory:
         the write fails)."""
         with self._lock:
             if self._db is None:
-                return {"events": [], "deleted": [], "summaries": [], "agents": [], "upto": self._written_upto, "next": self.next_id}
-            events = self._db.execute("SELECT id, agent, tick, kind, ref, other, text FROM memory WHERE id > ? ORDER BY id",
-                                      (self._written_upto,)).fetchall()
+                return {
+                    "events": [],
+                    "deleted": [],
+                    "summaries": [],
+                    "agents": [],
+                    "upto": self._written_upto,
+                    "next": self.next_id,
+                }
+            events = self._db.execute(
+                "SELECT id, agent, tick, kind, ref, other, text FROM memory WHERE id > ? ORDER BY id",
+                (self._written_upto,),
+            ).fetchall()
             deleted = np.concatenate(self._deleted).tolist() if self._deleted else []
             agents = np.concatenate(self._new_agents).tolist() if self._new_agents else []
             dirty = sorted(self._dirty_summaries)
-            summaries = [r for a in dirty for r in self._db.execute(
-                "SELECT agent, upto, tick, text, written_by FROM memory_summary WHERE agent = ?", (a,)).fetchall()]
-            out = {"events": events, "deleted": deleted, "summaries": summaries, "agents": agents,
-                   "upto": self._written_upto, "next": self.next_id, "dirty": dirty}
+            summaries = [
+                r
+                for a in dirty
+                for r in self._db.execute(
+                    "SELECT agent, upto, tick, text, written_by FROM memory_summary WHERE agent = ?", (a,)
+                ).fetchall()
+            ]
+            out = {
+                "events": events,
+                "deleted": deleted,
+                "summaries": summaries,
+                "agents": agents,
+                "upto": self._written_upto,
+                "next": self.next_id,
+                "dirty": dirty,
+            }
             self._written_upto = self.next_id - 1
             self._deleted, self._new_agents, self._dirty_summaries = [], [], set()
         return out
@@ -494,8 +574,15 @@ class AgentMemory:
             self._written_upto = self.next_id - 1
             self._deleted, self._new_agents, self._dirty_summaries = [], [], set()
 
-    def load(self, events: Iterable[Sequence[Any]], summaries: Iterable[Sequence[Any]], agents: Iterable[int], n: int,
-             *, next_id: int | None = None) -> None:
+    def load(
+        self,
+        events: Iterable[Sequence[Any]],
+        summaries: Iterable[Sequence[Any]],
+        agents: Iterable[int],
+        n: int,
+        *,
+        next_id: int | None = None,
+    ) -> None:
         """Memory read from a world file or a snapshot (not written again). Checked: agents below ``n``,
         known kinds and writers, integer fields.
 
@@ -513,7 +600,12 @@ class AgentMemory:
             if not 0 <= r[1] < n:
                 raise ValueError("a memory row names an agent the world does not have")
         for r in sm:
-            if len(r) != len(SUMMARY_FIELDS) or not all(_is_int(x) for x in r[:3]) or not isinstance(r[3], str) or r[4] not in WRITERS:
+            if (
+                len(r) != len(SUMMARY_FIELDS)
+                or not all(_is_int(x) for x in r[:3])
+                or not isinstance(r[3], str)
+                or r[4] not in WRITERS
+            ):
                 raise ValueError("a memory summary row has the wrong shape")
             if not 0 <= r[0] < n:
                 raise ValueError("a memory summary names an agent the world does not have")
@@ -523,14 +615,20 @@ class AgentMemory:
             return
         with self._lock:
             self.enroll(ag, n)
+            enrolled = self.enrolled
+            assert enrolled is not None  # enroll made it
             for r in ev:
-                if not self.enrolled[r[1]]:
+                if not enrolled[r[1]]:
                     raise ValueError("a memory row belongs to an agent that does not remember")
             try:
-                self.db.executemany("INSERT INTO memory (id, agent, tick, kind, ref, other, text) VALUES (?, ?, ?, ?, ?, ?, ?)", ev)
+                self.db.executemany(
+                    "INSERT INTO memory (id, agent, tick, kind, ref, other, text) VALUES (?, ?, ?, ?, ?, ?, ?)", ev
+                )
             except sqlite3.IntegrityError:
                 raise ValueError("two memory rows have the same id") from None
-            self.db.executemany("INSERT OR REPLACE INTO memory_summary (agent, upto, tick, text, written_by) VALUES (?, ?, ?, ?, ?)", sm)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO memory_summary (agent, upto, tick, text, written_by) VALUES (?, ?, ?, ?, ?)", sm
+            )
             assert self.count is not None and self.fresh is not None
             if ev:
                 who = np.array([r[1] for r in ev], dtype=np.int64)
@@ -549,7 +647,7 @@ class AgentMemory:
                 self.next_id = max(self.next_id, int(next_id))
             self.mark_written()
 
-    def copy(self) -> "AgentMemory":
+    def copy(self) -> AgentMemory:
         """An independent copy (a forked world's memory): the database's pages copied by SQLite's backup
         (no row by row, no index rebuilt), the columns by numpy."""
         twin = AgentMemory()
@@ -562,14 +660,23 @@ class AgentMemory:
             twin._db = db
             twin.enrolled, twin.count, twin.fresh = self.enrolled.copy(), self.count.copy(), self.fresh.copy()  # type: ignore[union-attr]
             twin._indices = self._indices
-            twin.next_id, twin.total, twin.oldest_tick, twin._written_upto = self.next_id, self.total, self.oldest_tick, self._written_upto
+            twin.next_id, twin.total, twin.oldest_tick, twin._written_upto = (
+                self.next_id,
+                self.total,
+                self.oldest_tick,
+                self._written_upto,
+            )
         return twin
 
     def snapshot(self) -> dict[str, Any]:
         """Everything, as plain lists for a snapshot's manifest."""
         events, summaries, agents = self.rows()
-        return {"events": [list(r) for r in events], "summaries": [list(r) for r in summaries], "agents": agents,
-                "next_id": self.next_id}
+        return {
+            "events": [list(r) for r in events],
+            "summaries": [list(r) for r in summaries],
+            "agents": agents,
+            "next_id": self.next_id,
+        }
 
 
 def _is_int(x: Any) -> bool:

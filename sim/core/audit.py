@@ -27,8 +27,20 @@ from sim.errors import BadFileError
 
 #: The actions Agora records (see the module docstring); ``agora audit --action`` accepts these and any
 #: other action found in the log.
-ACTIONS = ("inject", "cancel", "run", "step", "pause", "save", "load", "analysis", "social", "llm settings", "plugin_reload",
-           "interview")
+ACTIONS = (
+    "inject",
+    "cancel",
+    "run",
+    "step",
+    "pause",
+    "save",
+    "load",
+    "analysis",
+    "social",
+    "llm settings",
+    "plugin_reload",
+    "interview",
+)
 
 #: How much of a message's text an ``inject`` row keeps (the whole text is in the ``messages`` table).
 TEXT_LIMIT = 1000
@@ -76,10 +88,14 @@ def append_audit(path: str, action: str, details: dict[str, Any]) -> None:
         raise BadFileError(f"cannot open {path} to record {action!r} in its audit log: {exc}") from None
     try:
         with con:
-            con.execute("CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, "
-                        "action TEXT NOT NULL, details TEXT NOT NULL)")
-            con.execute("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)",
-                        (time.time(), str(action), encode_details(details)))
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, "
+                "action TEXT NOT NULL, details TEXT NOT NULL)"
+            )
+            con.execute(
+                "INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)",
+                (time.time(), str(action), encode_details(details)),
+            )
     except sqlite3.Error as exc:
         raise BadFileError(f"cannot record {action!r} in the audit log of {path}: {exc}") from None
     finally:

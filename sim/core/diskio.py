@@ -29,7 +29,7 @@ _SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_PERM = 
 
 def _file_size_limited() -> bool:
     try:
-        import resource
+        import resource  # noqa: PLC0415 - POSIX only
 
         soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
         return soft != resource.RLIM_INFINITY
@@ -128,8 +128,9 @@ def temp_beside(path: str, what: str) -> str:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise BadFileError(f"cannot write {what} {path!r}: {exc.strerror or exc} "
-                               "(check that its folder exists and is writable)") from None
+            raise BadFileError(
+                f"cannot write {what} {path!r}: {exc.strerror or exc} (check that its folder exists and is writable)"
+            ) from None
         return tmp
     raise BadFileError(f"cannot write {what} {path!r}: no temporary name is free in its folder")
 
@@ -151,8 +152,10 @@ def replacing(path: str, what: str) -> Iterator[str]:
     except OSError as exc:
         remove_quietly(tmp)
         error = write_error(exc, path, what, existed)
-        raise (error or BadFileError(f"cannot write {what} {path!r}: {exc.strerror or exc} "
-                                     "(check the folder and free space)")) from None
+        raise (
+            error
+            or BadFileError(f"cannot write {what} {path!r}: {exc.strerror or exc} (check the folder and free space)")
+        ) from None
     except BaseException:
         remove_quietly(tmp)
         raise

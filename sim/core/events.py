@@ -142,7 +142,13 @@ class EventBus:
                     handler(event)
                 except Exception:
                     if not isinstance(event, HandlerFailed):
-                        self.publish(HandlerFailed(getattr(handler, "__qualname__", repr(handler)), type(event).__name__, traceback.format_exc()))
+                        self.publish(
+                            HandlerFailed(
+                                getattr(handler, "__qualname__", repr(handler)),
+                                type(event).__name__,
+                                traceback.format_exc(),
+                            )
+                        )
         for types, q in self._queues:
             if isinstance(event, types):
                 if q.full():

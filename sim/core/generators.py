@@ -227,7 +227,9 @@ class WeightLine:
         return v
 
 
-def _dense_pairs(n: int, sizes: np.ndarray, mixing: float, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _dense_pairs(
+    n: int, sizes: np.ndarray, mixing: float, m: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Dense small graphs: choose ``m`` of all pairs, inside pairs weighted by ``1 - mixing``."""
     a, b = np.triu_indices(n, k=1)
     community_of = np.repeat(np.arange(len(sizes)), sizes)
@@ -248,7 +250,9 @@ def _unique_pairs(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, n
     return (key // n).astype(np.int32), (key % n).astype(np.int32)
 
 
-def _barabasi_albert(n: int, links: float, rng: np.random.Generator, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+def _barabasi_albert(
+    n: int, links: float, rng: np.random.Generator, progress: Progress
+) -> tuple[np.ndarray, np.ndarray]:
     """Preferential attachment, drawn in parallel.
 
     Agents ``0..m0`` start as a clique; every later agent adds ``floor(links)`` or ``ceil(links)`` links

@@ -9,9 +9,10 @@ so per-edge data (trust) is stored once.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -47,9 +48,16 @@ class Graph:
 
     __slots__ = ("n", "out_indptr", "out_indices", "trust", "in_indptr", "in_indices", "_in_edge")
 
-    def __init__(self, n: int, out_indptr: np.ndarray, out_indices: np.ndarray, trust: np.ndarray,
-                 in_indptr: np.ndarray, in_indices: np.ndarray,
-                 in_edge: "np.ndarray | Callable[[], np.ndarray]") -> None:
+    def __init__(
+        self,
+        n: int,
+        out_indptr: np.ndarray,
+        out_indices: np.ndarray,
+        trust: np.ndarray,
+        in_indptr: np.ndarray,
+        in_indices: np.ndarray,
+        in_edge: np.ndarray | Callable[[], np.ndarray],
+    ) -> None:
         self.n = n
         self.out_indptr = out_indptr  # int64, n + 1
         self.out_indices = out_indices  # int32, E
@@ -70,7 +78,7 @@ class Graph:
         """Whether ``in_edge`` is computed already (reading it costs nothing)."""
         return not callable(self._in_edge)
 
-    def in_edge_lazy(self) -> "np.ndarray | Callable[[], np.ndarray]":
+    def in_edge_lazy(self) -> np.ndarray | Callable[[], np.ndarray]:
         """``in_edge`` as it stands: the array, or a function that computes it here (for a new graph
         over the same arrays that should not force the computation)."""
         return self._in_edge if not callable(self._in_edge) else (lambda: self.in_edge)
@@ -89,7 +97,7 @@ class Graph:
         trust: np.ndarray | None = None,
         *,
         assume_sorted_unique: bool = False,
-    ) -> "Graph":
+    ) -> Graph:
         """Build from parallel edge arrays. Duplicates are merged (first trust kept) unless the caller
         promises ``assume_sorted_unique`` (sorted by (src, dst), no duplicates). Self-loops are kept
         as given; callers drop them.
@@ -163,7 +171,9 @@ class Graph:
     def nbytes(self) -> int:
         """Memory held by the arrays."""
         links = self.in_edge.nbytes if self.in_edge_ready else self.num_edges * index_dtype(self.num_edges).itemsize
-        return links + sum(a.nbytes for a in (self.out_indptr, self.out_indices, self.trust, self.in_indptr, self.in_indices))
+        return links + sum(
+            a.nbytes for a in (self.out_indptr, self.out_indices, self.trust, self.in_indptr, self.in_indices)
+        )
 
     def check(self) -> list[str]:
         """Structural problems (empty when consistent)."""
@@ -187,7 +197,7 @@ class Graph:
         """Whether every in-edge names the out-edge it mirrors (same source, same target), checked in
         blocks of in-edges on a few threads (the gathers are random reads; numpy lets go of the
         interpreter lock for them)."""
-        n, e = self.n, self.num_edges
+        e = self.num_edges
         src = self.sources()
         cuts = np.linspace(0, e, blocks + 1).astype(np.int64)
 
@@ -242,7 +252,9 @@ class GraphDelta:
     #: What the last merge changed: keys ``followed * n + follower`` of the edges it removed, and of
     #: the edges it added with their trust (for mirroring the change elsewhere).
     last_removed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    last_added: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)))
+    last_added: tuple[np.ndarray, np.ndarray] = field(
+        default_factory=lambda: (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+    )
 
     def follow(self, followed: np.ndarray, follower: np.ndarray, trust: np.ndarray | float = 0.5) -> None:
         """Buffer new edges ``followed[i] -> follower[i]`` with their initial trust."""
@@ -269,16 +281,20 @@ class GraphDelta:
         """The buffered changes as named arrays (for world files and snapshots); empty when none."""
         if not self.pending:
             return {}
+
         def cat(parts: list, i: int, dtype: str) -> np.ndarray:
             return np.concatenate([p[i] for p in parts]).astype(dtype) if parts else np.empty(0, dtype=dtype)
+
         return {
-            "follow_src": cat(self._adds, 0, "<i8"), "follow_dst": cat(self._adds, 1, "<i8"),
+            "follow_src": cat(self._adds, 0, "<i8"),
+            "follow_dst": cat(self._adds, 1, "<i8"),
             "follow_trust": cat(self._adds, 2, "<f4"),
-            "unfollow_src": cat(self._removes, 0, "<i8"), "unfollow_dst": cat(self._removes, 1, "<i8"),
+            "unfollow_src": cat(self._removes, 0, "<i8"),
+            "unfollow_dst": cat(self._removes, 1, "<i8"),
         }
 
     @classmethod
-    def from_arrays(cls, n: int, arrays: dict[str, np.ndarray]) -> "GraphDelta":
+    def from_arrays(cls, n: int, arrays: dict[str, np.ndarray]) -> GraphDelta:
         """The buffer back from :meth:`arrays` (checked: raises BadParameterError when inconsistent)."""
         d = cls(n)
         if arrays:
@@ -292,7 +308,7 @@ class GraphDelta:
                 d.follow(fs, fd, ft)
         return d
 
-    def copy(self) -> "GraphDelta":
+    def copy(self) -> GraphDelta:
         return GraphDelta.from_arrays(self.n, self.arrays())
 
     @property
@@ -349,8 +365,9 @@ class GraphDelta:
         return _splice(graph, del_out, self.last_removed, ak, at, ins_out)
 
 
-def _row_search(indptr: np.ndarray, indices: np.ndarray, n: int, rows: np.ndarray, cols: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _row_search(
+    indptr: np.ndarray, indices: np.ndarray, n: int, rows: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """For each ``(rows[i], cols[i])``: the position in a CSR's column arrays where ``cols[i]`` sits (or
     would be inserted) in its sorted row, and whether it is there.
 
@@ -389,8 +406,6 @@ def _worker_pool() -> ThreadPoolExecutor:
     """Threads for checking a whole graph (one per CPU this process may use, at most 4)."""
     global _check_pool
     if _check_pool is None:
-        import os
-
         try:
             cpus = len(os.sched_getaffinity(0))
         except (AttributeError, OSError):  # pragma: no cover - not Linux
@@ -406,12 +421,12 @@ def _worker() -> ThreadPoolExecutor:
     return _pool
 
 
-def _splice(graph: Graph, del_out: np.ndarray, removed: np.ndarray, ak: np.ndarray, at: np.ndarray,
-            ins_out: np.ndarray) -> Graph:
+def _splice(
+    graph: Graph, del_out: np.ndarray, removed: np.ndarray, ak: np.ndarray, at: np.ndarray, ins_out: np.ndarray
+) -> Graph:
     """The graph with the out positions ``del_out`` (ascending) removed and the edges ``ak`` (keys
     ``src * n + dst``, ascending, with trust ``at``) inserted at the old out positions ``ins_out``."""
     n = graph.n
-    e = graph.num_edges
     r_src, r_dst = removed // n, removed % n
     a_src, a_dst = ak // n, ak % n
 
@@ -440,14 +455,20 @@ def _splice(graph: Graph, del_out: np.ndarray, removed: np.ndarray, ak: np.ndarr
     added_links = added_at[order]
     if graph.in_edge_ready:
         old_links = graph.in_edge
-        in_edge: Callable[[], np.ndarray] = lambda: _moved_links(old_links, del_out, ins_out, del_in, q_in, added_links)
+
+        def in_edge() -> np.ndarray:
+            return _moved_links(old_links, del_out, ins_out, del_in, q_in, added_links)
     else:
-        in_edge = lambda: _links_from_out(out_indices)
+
+        def in_edge() -> np.ndarray:
+            return _links_from_out(out_indices)
+
     return Graph(n, out_indptr, out_indices, trust, in_indptr, in_indices, in_edge)
 
 
-def _splice_arrays(columns: list[tuple[np.ndarray, np.ndarray]], dropped: np.ndarray, q: np.ndarray
-                   ) -> list[np.ndarray]:
+def _splice_arrays(
+    columns: list[tuple[np.ndarray, np.ndarray]], dropped: np.ndarray, q: np.ndarray
+) -> list[np.ndarray]:
     """Each ``(array, values)`` with the entries at ``dropped`` removed and ``values`` inserted before
     position ``q`` of what is left (``q`` non-decreasing; equal places keep the order given). What
     ``np.insert(array[keep], q, values)`` gives, with the masks shared by all columns and no sort."""
@@ -474,8 +495,14 @@ def _indptr_after(indptr: np.ndarray, removed_rows: np.ndarray, added_rows: np.n
     return out
 
 
-def _moved_links(old_links: np.ndarray, del_out: np.ndarray, ins_out: np.ndarray, del_in: np.ndarray,
-                 q_in: np.ndarray, added_links: np.ndarray) -> np.ndarray:
+def _moved_links(
+    old_links: np.ndarray,
+    del_out: np.ndarray,
+    ins_out: np.ndarray,
+    del_in: np.ndarray,
+    q_in: np.ndarray,
+    added_links: np.ndarray,
+) -> np.ndarray:
     """The in->out map after a splice, from the one before it: the in-edges at ``del_in`` dropped, every
     kept link moved to its edge's new out position, the new links ``added_links`` inserted at ``q_in``."""
     e = old_links.shape[0]
@@ -516,4 +543,6 @@ def _rebuild(graph: Graph, removed: np.ndarray, ak: np.ndarray, at: np.ndarray) 
         trust = np.concatenate([trust, at.astype(np.float32)])
         order = np.argsort(key, kind="stable")
         key, trust = key[order], trust[order]
-    return Graph.from_edges(n, (key // n).astype(np.int32), (key % n).astype(np.int32), trust, assume_sorted_unique=True)
+    return Graph.from_edges(
+        n, (key // n).astype(np.int32), (key % n).astype(np.int32), trust, assume_sorted_unique=True
+    )

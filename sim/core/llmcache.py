@@ -38,7 +38,9 @@ class CacheEntry:
 
 def cache_key(model: str, messages: list[dict[str, Any]], temperature: float, max_tokens: int) -> str:
     """The key of one request (hex SHA-256)."""
-    blob = json.dumps([model, messages, round(float(temperature), 6), int(max_tokens)], sort_keys=True, ensure_ascii=False)
+    blob = json.dumps(
+        [model, messages, round(float(temperature), 6), int(max_tokens)], sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -56,12 +58,16 @@ class LLMCache:
     def get(self, key: str) -> CacheEntry | None:
         return self._entries.get(key)
 
-    def put(self, key: str, model: str, messages: list[dict[str, Any]], response: str, tokens_in: int, tokens_out: int) -> None:
+    def put(
+        self, key: str, model: str, messages: list[dict[str, Any]], response: str, tokens_in: int, tokens_out: int
+    ) -> None:
         """Keep an answer (the first one for a key wins)."""
         with self._lock:
             if key in self._entries:
                 return
-            entry = CacheEntry(response, int(tokens_in), int(tokens_out), model, json.dumps(messages, ensure_ascii=False))
+            entry = CacheEntry(
+                response, int(tokens_in), int(tokens_out), model, json.dumps(messages, ensure_ascii=False)
+            )
             self._entries[key] = entry
             self._new.append(entry.row(key))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import psutil
 
@@ -35,8 +36,11 @@ def ensure_fits(agents: int, edges: int, what: str = "this world") -> int:
     Raises:
         ResourceError: with the estimate and what is available.
     """
-    return ensure_memory(build_peak_bytes(agents, edges), f"{what} ({agents:,} agents, about {edges:,} directed edges)",
-                         "use fewer agents or a lower --avg-degree")
+    return ensure_memory(
+        build_peak_bytes(agents, edges),
+        f"{what} ({agents:,} agents, about {edges:,} directed edges)",
+        "use fewer agents or a lower --avg-degree",
+    )
 
 
 #: Bytes a world file takes on disk per agent (its row, persona codes, the arrays) and per directed edge
@@ -56,7 +60,6 @@ def ensure_disk(path: str, need: int, what: str) -> int:
     Raises:
         ResourceError: with the estimate and the free space.
     """
-    import shutil
 
     folder = os.path.dirname(os.path.abspath(path)) or "."
     while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
@@ -79,6 +82,7 @@ def ensure_memory(need: int, what: str, hint: str) -> int:
     available = psutil.virtual_memory().available
     if need > available * 0.9:
         raise ResourceError(
-            f"{what} needs about {need / 2**30:.1f} GiB of memory but only {available / 2**30:.1f} GiB is available: {hint}"
+            f"{what} needs about {need / 2**30:.1f} GiB of memory but only {available / 2**30:.1f} GiB is available: "
+            f"{hint}"
         )
     return need

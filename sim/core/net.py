@@ -39,7 +39,9 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise BadParameterError(f"--host {host!r} is not an address of this machine ({exc.strerror}): use 127.0.0.1 or 0.0.0.0") from None
+        raise BadParameterError(
+            f"--host {host!r} is not an address of this machine ({exc.strerror}): use 127.0.0.1 or 0.0.0.0"
+        ) from None
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -49,8 +51,9 @@ def listen(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise BadParameterError(f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port (0 picks a "
-                                "free one) or --host") from None
+        raise BadParameterError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port (0 picks a free one) or --host"
+        ) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock

@@ -37,7 +37,9 @@ class PostLog:
     def __len__(self) -> int:
         return self.total
 
-    def add(self, tick: int, agent: int, message_id: int, session_id: int, kind: str, text: str, written_by: str) -> int:
+    def add(
+        self, tick: int, agent: int, message_id: int, session_id: int, kind: str, text: str, written_by: str
+    ) -> int:
         """Record one post; returns its id."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind of post {kind!r}")
@@ -54,7 +56,9 @@ class PostLog:
             self.total += 1
         return pid
 
-    def recent(self, *, message_id: int | None = None, agent: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def recent(
+        self, *, message_id: int | None = None, agent: int | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
         """The latest posts (newest first), optionally of one message or one agent."""
         with self._lock:
             rows = list(self._recent)

@@ -14,9 +14,36 @@ import numpy as np
 
 # Two-sided 95 % critical values of Student's t for 1..30 degrees of freedom.
 _T95 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
 )
 
 
@@ -54,8 +81,9 @@ def mean_ci95(values: list[float], lo: float | None = None, hi: float | None = N
     return mean, [_clip(mean - half, lo, hi), _clip(mean + half, lo, hi)]
 
 
-def mean_ci95_columns(values: np.ndarray, lo: float | None = None,
-                      hi: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mean_ci95_columns(
+    values: np.ndarray, lo: float | None = None, hi: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Column-wise :func:`mean_ci95` of a (runs, points) matrix: ``(mean, low, high)``, each of length points.
 
     With one run the band is the line itself.

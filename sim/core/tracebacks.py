@@ -15,14 +15,17 @@ Only the last exception of a chain is read (``During handling of ...`` blocks be
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import sysconfig
 
 #: ``  File "PATH", line N, in NAME`` as the traceback module writes it.
 _FRAME = re.compile(r'^  File "(?P<path>.*)", line (?P<line>\d+)(?:, in (?P<name>.*))?$')
-_CHAIN = re.compile(r"\n(?:The above exception was the direct cause of the following exception:|"
-                    r"During handling of the above exception, another exception occurred:)\n")
+_CHAIN = re.compile(
+    r"\n(?:The above exception was the direct cause of the following exception:|"
+    r"During handling of the above exception, another exception occurred:)\n"
+)
 _HEADER = "Traceback (most recent call last):"
 
 _SIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,7 +116,6 @@ def with_method_frame(tb: str, obj: object, method: str) -> str:
     """``tb`` with a frame naming where ``obj``'s ``method`` is defined, when no frame of ``tb`` is plugin
     code: the engine refused what the method answered (a wrong shape, a state out of range), so the
     author's place to look is that method. The frame goes just before the error lines."""
-    import inspect
 
     if plugin_frames(tb):
         return tb

@@ -6,6 +6,7 @@ No Python object exists per agent. :class:`Agent` is a view that materialises on
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections import OrderedDict
@@ -18,14 +19,14 @@ import numpy as np
 
 from sim import __version__
 from sim.core.activity import PROFILE_NAMES, PROFILES, draw_profiles, online_probability
-from sim.errors import BadParameterError
+from sim.core.agentmemory import AgentMemory
 from sim.core.generators import GeneratedGraph
 from sim.core.graph import Graph, GraphDelta
 from sim.core.llmcache import LLMCache
-from sim.core.agentmemory import AgentMemory
-from sim.core.posts import PostLog
 from sim.core.persona import Persona, draw_codes, persona_text
+from sim.core.posts import PostLog
 from sim.core.topics import mask_topics
+from sim.errors import BadParameterError
 
 Progress = Callable[[str, float], None] | None
 
@@ -95,7 +96,9 @@ class World:
     delta: GraphDelta = field(default=None)  # type: ignore[assignment]
     #: Graph changes since the world file's relationship rows were last written: removed edge keys,
     #: added edge keys with trust, and keys of edges whose trust changed (``followed * n + follower``).
-    edge_log: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"removed": [], "added": [], "added_trust": [], "trust": []})
+    edge_log: dict[str, list[np.ndarray]] = field(
+        default_factory=lambda: {"removed": [], "added": [], "added_trust": [], "trust": []}
+    )
     #: Answers of the LLM by prompt (``sim.core.llmcache``) and what agents wrote (``sim.core.posts``).
     llm_cache: LLMCache = field(default_factory=LLMCache, repr=False)
     posts: PostLog = field(default_factory=PostLog, repr=False)
@@ -150,7 +153,10 @@ class World:
             for who, other, kind in ((follower, followed, mine), (followed, follower, theirs)):
                 m = mem.which(who)
                 if m.any():  # only the ends that remember: a handful, not every edge
-                    rows += [(a, self.tick, kind, -1, o, self.persona(o).name) for a, o in zip(who[m].tolist(), other[m].tolist())]
+                    rows += [
+                        (a, self.tick, kind, -1, o, self.persona(o).name)
+                        for a, o in zip(who[m].tolist(), other[m].tolist())
+                    ]
         mem.record_rows(rows)
 
     def clear_edge_log(self) -> None:
@@ -196,7 +202,7 @@ class World:
 
     def keep_rng(self, gen: np.random.Generator) -> None:
         """Store the state of a generator obtained from :meth:`rng`."""
-        self.rng_state = gen.bit_generator.state
+        self.rng_state = dict(gen.bit_generator.state)
 
     def advance(self, ticks: int = 1) -> np.ndarray:
         """Advance the world clock by ``ticks``, drawing who is online; returns the last online mask.
@@ -211,7 +217,7 @@ class World:
         self.keep_rng(gen)
         return online
 
-    def advance_lazily(self) -> "Activation":
+    def advance_lazily(self) -> Activation:
         """Advance the clock by one tick and return its activation undrawn: who is online is drawn only
         if something reads it (:attr:`Activation.mask`); otherwise :meth:`Activation.settle` moves the
         world's generator past the draw without making it. Either way the generator ends exactly where
@@ -246,7 +252,9 @@ class World:
             raise BadParameterError(f"agent id {original_id!r} is not an integer") from None
         i = int(np.searchsorted(ids, key))
         if i >= ids.size or ids[i] != key:
-            raise BadParameterError(f"no agent has id {key}: ids run from {ids[0]} to {ids[-1]}" if ids.size else "the world has no agents")
+            raise BadParameterError(
+                f"no agent has id {key}: ids run from {ids[0]} to {ids[-1]}" if ids.size else "the world has no agents"
+            )
         return i
 
     def indices_of(self, original_ids: np.ndarray) -> np.ndarray:
@@ -291,13 +299,13 @@ class World:
         self.persona_overrides[int(i)] = persona
         self._persona_cache.pop(int(i), None)
 
-    def agent(self, i: int) -> "Agent":
+    def agent(self, i: int) -> Agent:
         """A view of agent index ``i``."""
         if not 0 <= i < self.n:
             raise BadParameterError(f"agent index {i} is out of range 0..{self.n - 1}")
         return Agent(self, int(i))
 
-    def fork(self, *, shared: bool = False) -> "World":
+    def fork(self, *, shared: bool = False) -> World:
         """A copy that can run independently of this one: the clock, generator state, messages,
         sessions and the agent columns and trust a run may change are copied; the rest of the graph
         is shared read-only. Used for repeated runs from the same starting world.
@@ -306,7 +314,6 @@ class World:
         but propagation happens), the columns and trust are shared too, as read-only views, and so are
         finished sessions, which no run changes. A fork then costs no copy of anything of size N; a
         write to a shared array raises ``ValueError`` instead of changing this world."""
-        import copy
 
         if shared:
             columns = {k: _read_only(v) for k, v in self.columns.items()}
@@ -317,13 +324,29 @@ class World:
             trust = self.graph.trust.copy()
             sessions = [s.copy() for s in self.sessions]
         twin = World(
-            name=self.name, seed=self.seed, columns=columns,
-            graph=Graph(self.graph.n, self.graph.out_indptr, self.graph.out_indices, trust,
-                        self.graph.in_indptr, self.graph.in_indices, self.graph.in_edge_lazy()),
-            config=copy.deepcopy(self.config), tick=self.tick, rng_state=copy.deepcopy(self.rng_state),
-            persona_overrides=dict(self.persona_overrides), messages=copy.deepcopy(self.messages),
-            sessions=sessions, path=None, app_version=self.app_version,
-            delta=self.delta.copy(), llm_cache=self.llm_cache, memory=self.memory.copy(),
+            name=self.name,
+            seed=self.seed,
+            columns=columns,
+            graph=Graph(
+                self.graph.n,
+                self.graph.out_indptr,
+                self.graph.out_indices,
+                trust,
+                self.graph.in_indptr,
+                self.graph.in_indices,
+                self.graph.in_edge_lazy(),
+            ),
+            config=copy.deepcopy(self.config),
+            tick=self.tick,
+            rng_state=copy.deepcopy(self.rng_state),
+            persona_overrides=dict(self.persona_overrides),
+            messages=copy.deepcopy(self.messages),
+            sessions=sessions,
+            path=None,
+            app_version=self.app_version,
+            delta=self.delta.copy(),
+            llm_cache=self.llm_cache,
+            memory=self.memory.copy(),
         )
         return twin
 
@@ -399,14 +422,14 @@ def skip_float32(world: World, count: int) -> None:
     n = int(count)
     if n <= 0:
         return
-    state = world.rng_state if world.rng_state is not None else world.rng().bit_generator.state
+    state = dict(world.rng_state if world.rng_state is not None else world.rng().bit_generator.state)
     if state.get("bit_generator") != "PCG64":  # pragma: no cover - worlds use PCG64; draw to be exact
         gen = world.rng()
         gen.random(count, dtype=np.float32)
         world.keep_rng(gen)
         return
     bg = _scratch_bit_generator()  # seeding a new generator costs more than the skip itself
-    bg.state = state
+    bg.state = state  # type: ignore[assignment]  # a PCG64 state (checked above), as a plain dict
     has, last = int(state["has_uint32"]), int(state["uinteger"])
     if has:
         n, has = n - 1, 0  # the buffered half is used first (numpy leaves it in ``uinteger``)
@@ -416,7 +439,7 @@ def skip_float32(world: World, count: int) -> None:
         last = int(bg.random_raw()) >> 32  # each pair leaves its output's upper half in ``uinteger``
     if odd:
         has, last = 1, int(bg.random_raw()) >> 32
-    state = bg.state
+    state = dict(bg.state)
     state["has_uint32"], state["uinteger"] = has, last
     world.rng_state = state
 
@@ -531,7 +554,9 @@ def _interests(n: int, community: np.ndarray | None, rng: np.random.Generator) -
     k = rng.integers(1, 5, size=n)
     draws = rng.integers(0, 64, size=(n, 4), dtype=np.uint64)
     if community is not None and community.size:
-        themes = world_rng(int(rng.integers(2**62)), 0).integers(0, 64, size=(int(community.max()) + 1, 4), dtype=np.uint64)
+        themes = world_rng(int(rng.integers(2**62)), 0).integers(
+            0, 64, size=(int(community.max()) + 1, 4), dtype=np.uint64
+        )
         themed = rng.random((n, 4)) < 0.7
         pick = rng.integers(0, 4, size=(n, 4))
         draws = np.where(themed, themes[community[:, None], pick], draws)
@@ -591,7 +616,9 @@ def build_world(
     return World(name=name, seed=int(seed), columns=columns, graph=graph, config=cfg)
 
 
-def world_from_generated(name: str, seed: int, gen: GeneratedGraph, config: dict[str, Any], progress: Progress = None) -> World:
+def world_from_generated(
+    name: str, seed: int, gen: GeneratedGraph, config: dict[str, Any], progress: Progress = None
+) -> World:
     """A world from an undirected generated graph: both directions of every pair."""
     n = gen.n
     src = np.concatenate([gen.a, gen.b])
@@ -603,7 +630,9 @@ def world_from_generated(name: str, seed: int, gen: GeneratedGraph, config: dict
     src = (key // n).astype(np.int32)
     dst = (key % n).astype(np.int32)
     del key
-    return build_world(name, seed, n, src, dst, community=gen.community, config=config, assume_sorted_unique=True, progress=progress)
+    return build_world(
+        name, seed, n, src, dst, community=gen.community, config=config, assume_sorted_unique=True, progress=progress
+    )
 
 
 def check_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:
@@ -620,7 +649,7 @@ def check_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:
     ids = columns["ids"]
     if n > 1 and np.any(ids[1:] <= ids[:-1]):
         problems.append("agent ids are not unique and ascending")
-    if np.any((columns["activity_profile"] >= len(PROFILES))):
+    if np.any(columns["activity_profile"] >= len(PROFILES)):
         problems.append("activity_profile holds an unknown profile")
     st = columns["status"]
     if st.size and (st.min() < 0 or st.max() > max(Status)):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import multiprocessing
 import os
 import signal
 import sys
@@ -76,7 +77,7 @@ def _child(fn: Job, conn: Connection) -> None:
                 return
             last = [0.0]
 
-            def report(fraction: float, _i: int = index) -> None:
+            def report(fraction: float, _i: int = index, last: list[float] = last) -> None:
                 now = time.monotonic()
                 if now - last[0] >= _REPORT_EVERY:
                     last[0] = now
@@ -85,7 +86,9 @@ def _child(fn: Job, conn: Connection) -> None:
             try:
                 result = fn(index, report)
             except BaseException as exc:  # noqa: BLE001 - everything goes to the parent, which decides
-                kind = "bad" if isinstance(exc, BadParameterError) else "agora" if isinstance(exc, AgoraError) else "bug"
+                kind = (
+                    "bad" if isinstance(exc, BadParameterError) else "agora" if isinstance(exc, AgoraError) else "bug"
+                )
                 conn.send(("error", index, kind, str(exc), "".join(traceback.format_exception(exc))))
                 return
             conn.send(("done", index, result))
@@ -112,9 +115,14 @@ def _end(workers: list[_Worker]) -> None:
         w.conn.close()
 
 
-def _collect(fn: Job, count: int, workers: int, progress: MapProgress, stall_seconds: float | None,
-             on_stall: Callable[[int], Any] | None) -> list[Any]:
-    import multiprocessing
+def _collect(
+    fn: Job,
+    count: int,
+    workers: int,
+    progress: MapProgress,
+    stall_seconds: float | None,
+    on_stall: Callable[[int], Any] | None,
+) -> list[Any]:
 
     ctx = multiprocessing.get_context("fork")
     results: list[Any] = [None] * count
@@ -168,8 +176,10 @@ def _collect(fn: Job, count: int, workers: int, progress: MapProgress, stall_sec
                     msg = w.conn.recv()
                 except (EOFError, OSError):
                     w.process.join(timeout=5)
-                    raise ResourceError(f"an ensemble worker process ended abruptly (exit code {w.process.exitcode}; "
-                                        "out of memory?): try fewer --workers") from None
+                    raise ResourceError(
+                        f"an ensemble worker process ended abruptly (exit code {w.process.exitcode}; "
+                        "out of memory?): try fewer --workers"
+                    ) from None
                 w.heard = now
                 kind, index = msg[0], msg[1]
                 if kind == "progress":
@@ -194,8 +204,15 @@ def _collect(fn: Job, count: int, workers: int, progress: MapProgress, stall_sec
         gc.unfreeze()
 
 
-async def map_forked(fn: Job, count: int, workers: int, *, progress: MapProgress = None,
-                     stall_seconds: float | None = None, on_stall: Callable[[int], Any] | None = None) -> list[Any]:
+async def map_forked(
+    fn: Job,
+    count: int,
+    workers: int,
+    *,
+    progress: MapProgress = None,
+    stall_seconds: float | None = None,
+    on_stall: Callable[[int], Any] | None = None,
+) -> list[Any]:
     """``[fn(0, report), ..., fn(count - 1, report)]`` computed by ``workers`` forked processes.
 
     ``fn`` runs in a child that was forked from this process when the map started: it sees everything

@@ -205,7 +205,7 @@ class LLMClient:
         self.config = config
         self.cache = cache if cache is not None else LLMCache()
         self.stats = LLMStats()
-        urls = list(config.base_urls) or [None]
+        urls: list[str | None] = [*config.base_urls] or [None]
         self.servers = [Server(u, i) for i, u in enumerate(urls)]
         self._sem: asyncio.Semaphore | None = None
         self._rpm = RateLimiter(config.rpm)
@@ -229,12 +229,20 @@ class LLMClient:
 
     def servers_info(self) -> list[dict[str, Any]]:
         now = time.monotonic()
-        return [{"url": s.label, "state": s.state(now), "in_flight": s.in_flight, "calls": s.calls,
-                 "failures": s.failures} for s in self.servers]
+        return [
+            {"url": s.label, "state": s.state(now), "in_flight": s.in_flight, "calls": s.calls, "failures": s.failures}
+            for s in self.servers
+        ]
 
     # -- requests ---------------------------------------------------------------------------------
-    async def complete(self, messages: list[dict[str, Any]], *, parse: Callable[[str], Any] | None = None,
-                       fallback: Callable[[], str] | None = None, max_tokens: int | None = None) -> Completion:
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        parse: Callable[[str], Any] | None = None,
+        fallback: Callable[[], str] | None = None,
+        max_tokens: int | None = None,
+    ) -> Completion:
         """Answer ``messages`` (chat format). Never raises for a server's failure: see the module docstring."""
         cfg = self.config
         st = self.stats
@@ -263,9 +271,15 @@ class LLMClient:
         cfg = self.config
         return cache_key(cfg.model, messages, cfg.temperature, int(max_tokens or cfg.max_tokens)) if cfg.cache else None
 
-    def cached(self, messages: list[dict[str, Any]], *, parse: Callable[[str], Any] | None = None,
-               fallback: Callable[[], str] | None = None, max_tokens: int | None = None,
-               key: str | None = None) -> Completion | None:
+    def cached(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        parse: Callable[[str], Any] | None = None,
+        fallback: Callable[[], str] | None = None,
+        max_tokens: int | None = None,
+        key: str | None = None,
+    ) -> Completion | None:
         """The cached answer to ``messages`` (counted as a request and a cache hit), or None without
         one (nothing counted). ``key``: :meth:`key_for` of the request, when the caller has it already.
         Synchronous: a cached answer never waits for the event loop."""
@@ -281,8 +295,15 @@ class LLMClient:
         self.stats.cache_hits += 1
         return self._parsed(hit.response, "cache", parse, fallback, 0, 0, time.perf_counter())
 
-    async def _send(self, messages: list[dict[str, Any]], key: str | None, parse: Callable[[str], Any] | None,
-                    fallback: Callable[[], str] | None, max_tokens: int, t0: float) -> Completion:
+    async def _send(
+        self,
+        messages: list[dict[str, Any]],
+        key: str | None,
+        parse: Callable[[str], Any] | None,
+        fallback: Callable[[], str] | None,
+        max_tokens: int,
+        t0: float,
+    ) -> Completion:
         cfg = self.config
         st = self.stats
         if self._sem is None:
@@ -347,15 +368,19 @@ class LLMClient:
         error classes) with the chat-completions body built here, and the answer is read as plain JSON:
         the typed ``chat.completions.create`` spends about a millisecond of CPU per call on transforming
         arguments and building models, which halves the throughput a 2-core machine can drive."""
-        import openai
+        import openai  # noqa: PLC0415 - heavy (~1 s to import), needed only for a real server
 
         cfg = self.config
         if server.client is None:
-            server.client = openai.AsyncOpenAI(api_key=cfg.api_key, base_url=server.url, max_retries=0, timeout=cfg.timeout)
+            server.client = openai.AsyncOpenAI(
+                api_key=cfg.api_key, base_url=server.url, max_retries=0, timeout=cfg.timeout
+            )
             server.raw = _raw_response_type()
         body = {"model": cfg.model, "messages": messages, "temperature": cfg.temperature, "max_tokens": max_tokens}
         try:
-            resp = await server.client.post("/chat/completions", body=body, cast_to=server.raw, options={"timeout": cfg.timeout})
+            resp = await server.client.post(
+                "/chat/completions", body=body, cast_to=server.raw, options={"timeout": cfg.timeout}
+            )
             data = json.loads(resp.content)
         except openai.APITimeoutError:
             raise _Retryable("timeout") from None
@@ -413,8 +438,16 @@ class LLMClient:
         base = cfg.backoff * 2 ** (attempt - 1)
         return min(cfg.max_backoff, base * (0.5 + self._jitter.random()))
 
-    def _parsed(self, text: str, source: str, parse: Callable[[str], Any] | None, fallback: Callable[[], str] | None,
-                tin: int, tout: int, t0: float) -> Completion:
+    def _parsed(
+        self,
+        text: str,
+        source: str,
+        parse: Callable[[str], Any] | None,
+        fallback: Callable[[], str] | None,
+        tin: int,
+        tout: int,
+        t0: float,
+    ) -> Completion:
         value = None
         if parse is not None:
             try:
@@ -425,7 +458,9 @@ class LLMClient:
                 return self._fallback(fallback, f"malformed answer: {exc}", t0, tin, tout)
         return Completion(text, source, value, tin, tout, None, time.perf_counter() - t0)
 
-    def _fallback(self, fallback: Callable[[], str] | None, reason: str, t0: float, tin: int = 0, tout: int = 0) -> Completion:
+    def _fallback(
+        self, fallback: Callable[[], str] | None, reason: str, t0: float, tin: int = 0, tout: int = 0
+    ) -> Completion:
         text = fallback() if fallback is not None else ""
         return Completion(text, "offline", None, tin, tout, reason, time.perf_counter() - t0)
 
@@ -447,11 +482,11 @@ def _raw_response_type() -> Any:
     """The HTTP response class of the ``openai`` client's transport (``httpx2`` in openai 3, ``httpx``
     before), so that ``post`` hands the response back unparsed."""
     try:
-        import httpx2
+        import httpx2  # noqa: PLC0415 - openai's transport: httpx2 in openai 3, httpx before
 
         return httpx2.Response
     except ImportError:  # pragma: no cover - older openai releases
-        import httpx
+        import httpx  # noqa: PLC0415 - openai's transport: httpx2 in openai 3, httpx before
 
         return httpx.Response
 

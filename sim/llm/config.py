@@ -42,7 +42,9 @@ PRICES: dict[str, tuple[float, float]] = {
 
 LLM_PARAMS: dict[str, Param] = {
     "model": Param(str, DEFAULT_MODEL, help="model name sent to the server (AGORA_LLM_MODEL overrides)"),
-    "base_urls": Param(str, "", help="OpenAI-compatible base URLs, comma-separated ('' = OPENAI_BASE_URL or the OpenAI API)"),
+    "base_urls": Param(
+        str, "", help="OpenAI-compatible base URLs, comma-separated ('' = OPENAI_BASE_URL or the OpenAI API)"
+    ),
     "offline": Param(bool, False, help="always use the offline generator, even with a key"),
     "concurrency": Param(int, 16, 1, 4096, "requests in flight at once, over all servers"),
     "rpm": Param(float, 0.0, 0.0, 1e9, "requests per minute, over all servers (0: no limit)"),
@@ -53,7 +55,9 @@ LLM_PARAMS: dict[str, Param] = {
     "max_backoff": Param(float, 30.0, 0.0, 3600.0, "longest wait before a retry, Retry-After included"),
     "breaker_failures": Param(int, 5, 1, 1000, "consecutive failures that open a server's circuit breaker"),
     "breaker_cooldown": Param(float, 30.0, 0.0, 3600.0, "seconds an open breaker waits before one trial request"),
-    "calls_per_tick": Param(int, 20, 0, 10**6, "LLM requests the simulation may start per tick (decisions, then texts)"),
+    "calls_per_tick": Param(
+        int, 20, 0, 10**6, "LLM requests the simulation may start per tick (decisions, then texts)"
+    ),
     "texts_per_tick": Param(int, 20, 0, 10**5, "new adopters per tick who write the text of their repost or reply"),
     "reply_share": Param(float, 0.3, 0.0, 1.0, "share of writers who reply rather than repost (rule models)"),
     "temperature": Param(float, 0.7, 0.0, 2.0, "sampling temperature"),
@@ -61,13 +65,21 @@ LLM_PARAMS: dict[str, Param] = {
     "cache": Param(bool, True, help="answer repeated prompts from the world's response cache"),
     "price_in": Param(float, -1.0, -1.0, 1e6, "dollars per million input tokens (-1: the model's list price)"),
     "price_out": Param(float, -1.0, -1.0, 1e6, "dollars per million output tokens (-1: the model's list price)"),
-    "memory": Param(str, "llm", help="who remembers: the agents the LLM speaks for (llm), every agent (all), nobody (off)",
-                    choices=("llm", "all", "off")),
+    "memory": Param(
+        str,
+        "llm",
+        help="who remembers: the agents the LLM speaks for (llm), every agent (all), nobody (off)",
+        choices=("llm", "all", "off"),
+    ),
     "memory_window": Param(int, 10, 0, 1000, "short-term memory: the last K events of an agent, always in its prompts"),
     "memory_recall": Param(int, 5, 0, 100, "long-term memories recalled by relevance into a prompt"),
     "memory_tokens": Param(int, 400, 0, 100_000, "tokens a prompt may spend on memory (summary, recalled, recent)"),
-    "memory_summary_every": Param(int, 20, 1, 100_000, "condense an agent's older events into its summary every N events"),
-    "memory_horizon": Param(int, 10_000, 1, 10**9, "ticks an event is kept before it is forgotten (its gist stays in the summary)"),
+    "memory_summary_every": Param(
+        int, 20, 1, 100_000, "condense an agent's older events into its summary every N events"
+    ),
+    "memory_horizon": Param(
+        int, 10_000, 1, 10**9, "ticks an event is kept before it is forgotten (its gist stays in the summary)"
+    ),
     "memory_max_events": Param(int, 500, 1, 10**6, "events kept per agent at most (the oldest go first)"),
 }
 
@@ -88,9 +100,11 @@ def refuse_endpoint_settings(changes: Mapping[str, Any]) -> None:
     """
     for name in changes:
         if name in ENDPOINT_SETTINGS:
-            raise BadParameterError(f"LLM servers are not stored in worlds (a shared world could send your API key to a "
-                                    f"server it chose): set OPENAI_BASE_URL in the environment, or pass --llm {name}=... "
-                                    "to each command")
+            raise BadParameterError(
+                f"LLM servers are not stored in worlds (a shared world could send your API key to a "
+                f"server it chose): set OPENAI_BASE_URL in the environment, or pass --llm {name}=... "
+                "to each command"
+            )
 
 
 def llm_settings(current: Mapping[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
@@ -103,7 +117,9 @@ def llm_settings(current: Mapping[str, Any] | None = None, **changes: Any) -> di
     merged.update({k: v for k, v in changes.items() if v is not None})
     for k in merged:
         if k.lower() in _SECRET_NAMES:
-            raise BadParameterError("the API key is never stored in a world: set OPENAI_API_KEY in the environment instead")
+            raise BadParameterError(
+                "the API key is never stored in a world: set OPENAI_API_KEY in the environment instead"
+            )
     unknown = sorted(set(merged) - set(LLM_PARAMS))
     if unknown:
         raise BadParameterError(f"unknown LLM setting {unknown[0]!r}: the settings are {', '.join(LLM_PARAMS)}")
@@ -187,12 +203,17 @@ class LLMConfig:
         return out
 
     @classmethod
-    def resolve(cls, settings: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
-                env: Mapping[str, str] | None = None) -> LLMConfig:
+    def resolve(
+        cls,
+        settings: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> LLMConfig:
         """World ``settings``, then the environment, then ``overrides`` (validated).
 
         ``settings`` as a world holds them in memory: read from a file they never name servers
-        (``sim.store.worldfile.file_llm_settings``), so servers come from ``OPENAI_BASE_URL`` or ``overrides`` (``--llm``).
+        (``sim.store.worldfile.file_llm_settings``), so servers come from ``OPENAI_BASE_URL`` or
+        ``overrides`` (``--llm``).
 
         Raises:
             BadParameterError: a bad setting or override (named).

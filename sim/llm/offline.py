@@ -33,7 +33,16 @@ from typing import Any
 from sim.core.persona import Persona
 from sim.core.topics import TOPICS
 
-__all__ = ["KINDS", "MAX_CHARS", "QUOTE_CHARS", "SHORT_CHARS", "answer_interview", "condense_memory", "seed_for", "write_post"]
+__all__ = [
+    "KINDS",
+    "MAX_CHARS",
+    "QUOTE_CHARS",
+    "SHORT_CHARS",
+    "answer_interview",
+    "condense_memory",
+    "seed_for",
+    "write_post",
+]
 
 #: The kinds of text :func:`write_post` writes.
 KINDS = ("post", "repost", "reply")
@@ -59,25 +68,46 @@ _UNSAFE = re.compile(
 _BIO = re.compile(r"^(\S+)\s+(.+?)\s+who loves\s+(.+?)\s*\.?$")
 _WORD = re.compile(r"[^\W\d_][\w-]*")
 _TOPIC_IN_TEXT = re.compile(
-    r"\b(" + "|".join(sorted((re.escape(t).replace("\\-", "[- ]") for t in TOPICS), key=len, reverse=True))
-    + r")\b"
+    r"\b(" + "|".join(sorted((re.escape(t).replace("\\-", "[- ]") for t in TOPICS), key=len, reverse=True)) + r")\b"
 )
 _CONTRACTION = re.compile(r"\b[A-Za-z]+(?:n't|'m|'re|'ve|'ll|'d|'s)\b")
 _SPECIAL_CONTRACTIONS = {"can't": "cannot", "won't": "will not", "let's": "let us", "i'm": "I am"}
-_SUFFIXES = (("n't", " not"), ("'m", " am"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"),
-             ("'d", " would"), ("'s", " is"))
+_SUFFIXES = (
+    ("n't", " not"),
+    ("'m", " am"),
+    ("'re", " are"),
+    ("'ve", " have"),
+    ("'ll", " will"),
+    ("'d", " would"),
+    ("'s", " is"),
+)
 _FORMAL_PHRASES = (
-    ("Hot take on", "A considered view on"), ("Hot take:", "A considered view:"),
-    ("Quick thought on", "A brief observation on"), ("Zero regrets.", "No regrets."),
-    ("Love this.", "Well said."), ("Hmm, ", ""), ("Honestly, yes", "Yes"), ("Honestly, as", "As"),
-    ("Honestly, ", "Frankly, "), (", honestly", ""),
+    ("Hot take on", "A considered view on"),
+    ("Hot take:", "A considered view:"),
+    ("Quick thought on", "A brief observation on"),
+    ("Zero regrets.", "No regrets."),
+    ("Love this.", "Well said."),
+    ("Hmm, ", ""),
+    ("Honestly, yes", "Yes"),
+    ("Honestly, as", "As"),
+    ("Honestly, ", "Frankly, "),
+    (", honestly", ""),
 )
 _TOPIC_DISPLAY = {"ai": "AI", "diy": "DIY"}
 
 _STYLES = (
-    "short and punchy", "long-winded and careful", "sarcastic", "warm, with emojis", "formal",
-    "all lowercase, casual", "data-driven, cites sources", "enthusiastic!!!", "dry humour",
-    "asks lots of questions", "blunt", "poetic",
+    "short and punchy",
+    "long-winded and careful",
+    "sarcastic",
+    "warm, with emojis",
+    "formal",
+    "all lowercase, casual",
+    "data-driven, cites sources",
+    "enthusiastic!!!",
+    "dry humour",
+    "asks lots of questions",
+    "blunt",
+    "poetic",
 )
 _SHORT, _LONG, _SARCASTIC, _WARM, _FORMAL, _LOWER, _DATA, _EXCITED, _DRY, _ASKS, _BLUNT, _POETIC = _STYLES
 
@@ -95,9 +125,14 @@ _TAKES = (
     "there's more common ground here than the comments suggest.",
 )
 _REACTIONS = (
-    "Still processing it.", "Learned more than I expected.", "Mixed feelings, honestly.",
-    "Worth a closer look.", "It changed my mind a little.", "More questions than answers so far.",
-    "Glad I took the time.", "Not what I expected at all.",
+    "Still processing it.",
+    "Learned more than I expected.",
+    "Mixed feelings, honestly.",
+    "Worth a closer look.",
+    "It changed my mind a little.",
+    "More questions than answers so far.",
+    "Glad I took the time.",
+    "Not what I expected at all.",
 )
 _POST_TOPIC = (
     "Can't stop thinking about {topic} today. {Take}",
@@ -124,14 +159,25 @@ _POST_FREE = (
     "The thing nobody tells you about being {a_occ}: the quiet days are the hardest.",
 )
 _SHORT_POST_TOPIC = (
-    "{Topic} matters. Full stop.", "Hot take: {topic} is underrated.", "Thinking about {topic}. A lot.",
-    "{Topic}? Overhyped. Mostly.", "More {topic}, less noise.", "{Topic} done right is rare.",
-    "Today: {hobby}. Tomorrow: {topic}.", "Watch {topic} this week.", "{Topic}. Pay attention.",
+    "{Topic} matters. Full stop.",
+    "Hot take: {topic} is underrated.",
+    "Thinking about {topic}. A lot.",
+    "{Topic}? Overhyped. Mostly.",
+    "More {topic}, less noise.",
+    "{Topic} done right is rare.",
+    "Today: {hobby}. Tomorrow: {topic}.",
+    "Watch {topic} this week.",
+    "{Topic}. Pay attention.",
 )
 _SHORT_POST_FREE = (
-    "{Hobby} beats everything.", "Long shift as {a_occ}. Worth it.", "{Hobby} time. Phone off.",
-    "Work, {hobby}, sleep. Repeat.", "Best part of the week: {hobby}.",
-    "Being {a_occ} is not for the faint-hearted.", "Tired. Happy. {Hobby} helps.", "New week. Same {hobby}.",
+    "{Hobby} beats everything.",
+    "Long shift as {a_occ}. Worth it.",
+    "{Hobby} time. Phone off.",
+    "Work, {hobby}, sleep. Repeat.",
+    "Best part of the week: {hobby}.",
+    "Being {a_occ} is not for the faint-hearted.",
+    "Tired. Happy. {Hobby} helps.",
+    "New week. Same {hobby}.",
 )
 _REPOST = (
     "Worth a read: “{q}”",
@@ -151,8 +197,13 @@ _REPOST = (
 _REPOST_TOPIC = ("Good read on {topic}: “{q}”", "For anyone following {topic}: “{q}”")
 _REPOST_AUTHOR = ("{author} gets it: “{q}”", "Via {author}: “{q}”")
 _REPOST_BARE = (
-    "Sharing this one.", "Worth a read.", "Passing this along.", "This deserves more eyes.",
-    "Saving this for later.", "Everyone should see this.", "Couldn't have said it better.",
+    "Sharing this one.",
+    "Worth a read.",
+    "Passing this along.",
+    "This deserves more eyes.",
+    "Saving this for later.",
+    "Everyone should see this.",
+    "Couldn't have said it better.",
     "Not sure I fully agree, but worth sharing.",
 )
 _REPLY = (
@@ -168,18 +219,37 @@ _REPLY = (
     "Hmm, “{q}”. I'd need to see more before I'm convinced.",
 )
 _REPLY_BARE = (
-    "Fair point, though as {a_occ} I see it a bit differently.", "Not sure I agree. {Take}",
-    "Exactly what I was thinking.", "Thanks for posting this.", "Interesting, that made me stop and think.",
-    "Respectfully, this leaves out a lot.", "Love this, spot on.",
+    "Fair point, though as {a_occ} I see it a bit differently.",
+    "Not sure I agree. {Take}",
+    "Exactly what I was thinking.",
+    "Thanks for posting this.",
+    "Interesting, that made me stop and think.",
+    "Respectfully, this leaves out a lot.",
+    "Love this, spot on.",
     "Hmm, I'd need to see more before I'm convinced.",
 )
-_SHORT_REPOST = ("Yes. “{q}”", "Read this: “{q}”", "Spot on: “{q}”", "This. “{q}”",
-                 "Important: “{q}”", "Worth it: “{q}”", "Sharing: “{q}”", "Must read: “{q}”")
-_SHORT_REPLY = ("Agreed: “{q}”", "Nope. “{q}”", "Exactly. “{q}”", "“{q}”? Disagree.",
-                "Spot on: “{q}”", "Source? “{q}”", "Hard agree: “{q}”", "Not convinced: “{q}”")
+_SHORT_REPOST = (
+    "Yes. “{q}”",
+    "Read this: “{q}”",
+    "Spot on: “{q}”",
+    "This. “{q}”",
+    "Important: “{q}”",
+    "Worth it: “{q}”",
+    "Sharing: “{q}”",
+    "Must read: “{q}”",
+)
+_SHORT_REPLY = (
+    "Agreed: “{q}”",
+    "Nope. “{q}”",
+    "Exactly. “{q}”",
+    "“{q}”? Disagree.",
+    "Spot on: “{q}”",
+    "Source? “{q}”",
+    "Hard agree: “{q}”",
+    "Not convinced: “{q}”",
+)
 _SHORT_REPOST_BARE = ("Sharing.", "Read this.", "Worth it.", "Important.", "Must read.", "This.")
-_SHORT_BARE = ("Agreed.", "Nope.", "Exactly.", "Disagree.", "Spot on.", "Source?", "Hard agree.",
-               "Not convinced.")
+_SHORT_BARE = ("Agreed.", "Nope.", "Exactly.", "Disagree.", "Spot on.", "Source?", "Hard agree.", "Not convinced.")
 
 _INTROS = (
     "As {a_occ}, {kw}",
@@ -201,33 +271,54 @@ _KEYWORD_LINES = (
     "I'd say {kw} is more nuanced than the headlines make it.",
 )
 _NO_KEYWORD_LINES = (
-    "that's a question I've been asked before.", "I'll answer as honestly as I can.",
-    "I have to think about that one.", "it's a fair thing to ask.",
+    "that's a question I've been asked before.",
+    "I'll answer as honestly as I can.",
+    "I have to think about that one.",
+    "it's a fair thing to ask.",
 )
-_SHORT_INTROS = ("As {a_occ}, {kw} matters to me.", "{Kw}? As {a_occ}, I care.",
-                 "As {a_occ}: {kw} is complicated.", "{Kw} hits home for {a_occ}.")
-_SHORT_NO_KEYWORD = ("As {a_occ}, fair question.", "Speaking as {a_occ}: it depends.",
-                     "Ask {a_occ}? It's complicated.")
+_SHORT_INTROS = (
+    "As {a_occ}, {kw} matters to me.",
+    "{Kw}? As {a_occ}, I care.",
+    "As {a_occ}: {kw} is complicated.",
+    "{Kw} hits home for {a_occ}.",
+)
+_SHORT_NO_KEYWORD = ("As {a_occ}, fair question.", "Speaking as {a_occ}: it depends.", "Ask {a_occ}? It's complicated.")
 _YES_NO = ("Yes", "Honestly, yes", "Yes, mostly", "No", "Not really, no", "Mostly no", "Yes and no")
 _YES_NO_REASONS = (
-    "It matches what I see day to day.", "That's what my experience tells me, anyway.",
-    "I've gone back and forth, but that's where I land.", "Ask me again next year, though.",
+    "It matches what I see day to day.",
+    "That's what my experience tells me, anyway.",
+    "I've gone back and forth, but that's where I land.",
+    "Ask me again next year, though.",
 )
-_WHY = ("it touches people I care about", "I've seen what happens when nobody pays attention",
-        "it keeps showing up in my work", "curiosity, honestly", "it affects everyday life more than it seems")
-_FEELINGS = ("hopeful", "a bit uneasy", "cautiously optimistic", "tired but curious", "conflicted",
-             "calm about it all")
-_NEWS_EMPTY = ("My feed has been fairly quiet, honestly.", "Nothing in my feed really stood out lately.",
-               "I haven't seen much worth mentioning recently.")
-_SEEN = ("I saw a post saying “{q}” and it stuck with me.",
-         "Something I read recently, “{q}”, keeps coming back to me.",
-         "There was a post in my feed, “{q}”, that I still think about.")
-_ADOPTED = ("I even shared one myself: “{q}”.", "I passed one along too: “{q}”.",
-            "One I reposted: “{q}”.")
-_RECALLED = ("I remember this one: “{q}”.", "It reminds me of something I saw back then: “{q}”.",
-             "I still remember it: “{q}”.")
-_INTEREST = ("Lately I've mostly been following {topic}.", "{Topic} is what I follow most these days.",
-             "If you want my real passion, it's {topic}.")
+_WHY = (
+    "it touches people I care about",
+    "I've seen what happens when nobody pays attention",
+    "it keeps showing up in my work",
+    "curiosity, honestly",
+    "it affects everyday life more than it seems",
+)
+_FEELINGS = ("hopeful", "a bit uneasy", "cautiously optimistic", "tired but curious", "conflicted", "calm about it all")
+_NEWS_EMPTY = (
+    "My feed has been fairly quiet, honestly.",
+    "Nothing in my feed really stood out lately.",
+    "I haven't seen much worth mentioning recently.",
+)
+_SEEN = (
+    "I saw a post saying “{q}” and it stuck with me.",
+    "Something I read recently, “{q}”, keeps coming back to me.",
+    "There was a post in my feed, “{q}”, that I still think about.",
+)
+_ADOPTED = ("I even shared one myself: “{q}”.", "I passed one along too: “{q}”.", "One I reposted: “{q}”.")
+_RECALLED = (
+    "I remember this one: “{q}”.",
+    "It reminds me of something I saw back then: “{q}”.",
+    "I still remember it: “{q}”.",
+)
+_INTEREST = (
+    "Lately I've mostly been following {topic}.",
+    "{Topic} is what I follow most these days.",
+    "If you want my real passion, it's {topic}.",
+)
 _INTEREST_MATCH = ("It's one of the things I follow most, actually.", "It's honestly one of my main interests.")
 
 
@@ -256,32 +347,55 @@ _STOPWORDS = _words(
 )
 
 # Style touches.
-_LONG_OPENERS = ("To be fair, and I want to be careful here:", "Let me try to put this carefully:",
-                 "I have been turning this over for a while, so bear with me:")
+_LONG_OPENERS = (
+    "To be fair, and I want to be careful here:",
+    "Let me try to put this carefully:",
+    "I have been turning this over for a while, so bear with me:",
+)
 _LONG_CLOSERS = (
     "That said, I could be wrong, and I'd genuinely welcome other perspectives.",
     "Of course, there are nuances I'm surely missing, so take this with a grain of salt.",
     "Then again, it's complicated, and reasonable people can disagree.",
 )
 _SARCASTIC_OPENERS = ("Oh, fantastic:", "Wow, what a shock:", "Oh great, more of this:", "Shocking, I know:")
-_SARCASTIC_CLOSERS = ("What could possibly go wrong?", "Truly groundbreaking.", "Who could have guessed.",
-                      "Because that always works out so well.", "Colour me amazed.")
-_DRY_CLOSERS = ("Riveting stuff.", "I'll try to contain my excitement.", "Truly, a time to be alive.",
-                "Mark your calendars.", "Thrilling, as always.", "Hold the front page.")
+_SARCASTIC_CLOSERS = (
+    "What could possibly go wrong?",
+    "Truly groundbreaking.",
+    "Who could have guessed.",
+    "Because that always works out so well.",
+    "Colour me amazed.",
+)
+_DRY_CLOSERS = (
+    "Riveting stuff.",
+    "I'll try to contain my excitement.",
+    "Truly, a time to be alive.",
+    "Mark your calendars.",
+    "Thrilling, as always.",
+    "Hold the front page.",
+)
 _BLUNT_OPENERS = ("Bottom line:", "Plainly:", "Straight up:", "No sugarcoating:")
 _BLUNT_CLOSERS = ("That's it.", "End of story.", "Simple as that.")
 _POETIC_OPENERS = ("Softly, now:", "In the hush of the evening:", "Like a tide coming in:")
-_POETIC_CLOSERS = ("Some days it all feels like light moving on water.",
-                   "The world turns, and we turn with it.",
-                   "Like leaves, we drift and settle.", "There is a small poem in that, somewhere.",
-                   "Everything blooms in its own slow season.")
+_POETIC_CLOSERS = (
+    "Some days it all feels like light moving on water.",
+    "The world turns, and we turn with it.",
+    "Like leaves, we drift and settle.",
+    "There is a small poem in that, somewhere.",
+    "Everything blooms in its own slow season.",
+)
 _EMOJIS = ("😊", "💛", "🌻", "✨", "🤗", "🌈", "☕", "🙌")
 _WARM_CLOSERS = ("{e}", "Sending love {e}", "Take care, everyone {e}", "Hope you're all well {e}")
 _WARM_OPENERS = ("Hi friends!", "Good morning, everyone!")
 _CASUAL_OPENERS = ("ngl", "tbh", "ok so", "honestly")
 _CASUAL_CLOSERS = ("lol", "haha", "tbh", "idk")
-_QUESTIONS = ("What do you all think?", "Am I wrong?", "Has anyone else noticed this?",
-              "Where do you stand?", "What am I missing?", "Does that make sense?")
+_QUESTIONS = (
+    "What do you all think?",
+    "Am I wrong?",
+    "Has anyone else noticed this?",
+    "Where do you stand?",
+    "What am I missing?",
+    "Does that make sense?",
+)
 _EXCITED_OPENERS = ("Oh wow!!", "Okay, listen!!", "Big news, people!!")
 _EXCITED_CLOSERS = ("So excited about this!!", "Love it so much!!", "Can't wait to see what's next!!")
 _FORMAL_OPENERS = ("For the record:", "Respectfully:")
@@ -292,8 +406,7 @@ _DATA_LINES = (
     "The numbers back this up: {pct}% ({src}, {year}).",
     "Source: {src}, {year}; {pct}% of respondents agreed.",
 )
-_SOURCES = ("Pew Research", "OECD", "Eurostat", "Our World in Data", "Gallup", "WHO", "YouGov",
-            "World Bank", "Ipsos")
+_SOURCES = ("Pew Research", "OECD", "Eurostat", "Our World in Data", "Gallup", "WHO", "YouGov", "World Bank", "Ipsos")
 
 
 # --- Public API --------------------------------------------------------------------------------------
@@ -315,8 +428,15 @@ def seed_for(*parts: int | str) -> int:
     return int.from_bytes(digest.digest(), "little")
 
 
-def write_post(persona: Persona, topics: Sequence[str], seed: int, *, kind: str = "post",
-               original: str | None = None, original_author: str | None = None) -> str:
+def write_post(
+    persona: Persona,
+    topics: Sequence[str],
+    seed: int,
+    *,
+    kind: str = "post",
+    original: str | None = None,
+    original_author: str | None = None,
+) -> str:
     """Text an agent writes, in its persona's voice.
 
     Args:
@@ -348,6 +468,7 @@ def write_post(persona: Persona, topics: Sequence[str], seed: int, *, kind: str 
     if topic is not None:
         fields.update(topic=topic, Topic=_cap(topic))
 
+    pool: tuple[str, ...]
     if kind == "post":
         if short:
             pool = _SHORT_POST_TOPIC if topic is not None else _SHORT_POST_FREE
@@ -379,8 +500,16 @@ def write_post(persona: Persona, topics: Sequence[str], seed: int, *, kind: str 
     return _render([text], voice, lead=f"@{handle}" if handle else "")
 
 
-def answer_interview(persona: Persona, question: str, seed: int, *, interests: Sequence[str] = (),
-                     seen: Sequence[str] = (), adopted: Sequence[str] = (), recalled: Sequence[str] = ()) -> str:
+def answer_interview(
+    persona: Persona,
+    question: str,
+    seed: int,
+    *,
+    interests: Sequence[str] = (),
+    seen: Sequence[str] = (),
+    adopted: Sequence[str] = (),
+    recalled: Sequence[str] = (),
+) -> str:
     """An agent's answer to an interviewer's ``question``, in the first person and its persona's voice.
 
     The answer says who the agent is (occupation or hobby from the bio), picks up a keyword of the
@@ -428,8 +557,9 @@ def answer_interview(persona: Persona, question: str, seed: int, *, interests: S
     elif "why" in kinds:
         body.append(f"Mostly because {voice.pick(_WHY)}.")
     elif kinds & _FEEL_WORDS:
-        body.append(voice.fill(("I feel {f} about it, if I'm honest.", "Mostly I feel {f}."),
-                               {"f": voice.pick(_FEELINGS)}))
+        body.append(
+            voice.fill(("I feel {f} about it, if I'm honest.", "Mostly I feel {f}."), {"f": voice.pick(_FEELINGS)})
+        )
     elif kinds & _NEWS_WORDS:
         if seen_q:
             body.append(voice.fill(_SEEN, {"q": seen_q}))
@@ -508,9 +638,17 @@ class _Who:
             a_occ = "someone who pays attention"
         hobby = self.hobby or "a long walk"
         take = voice.pick(_TAKES)
-        return {"first": self.first, "a_occ": a_occ, "hobby": hobby, "Hobby": _cap(hobby),
-                "take": take, "Take": _cap(take), "reaction": voice.pick(_REACTIONS),
-                "topic": "", "Topic": ""}
+        return {
+            "first": self.first,
+            "a_occ": a_occ,
+            "hobby": hobby,
+            "Hobby": _cap(hobby),
+            "take": take,
+            "Take": _cap(take),
+            "reaction": voice.pick(_REACTIONS),
+            "topic": "",
+            "Topic": "",
+        }
 
 
 def _touches(voice: _Voice, interview: bool) -> tuple[str, list[str]]:
@@ -532,8 +670,11 @@ def _touches(voice: _Voice, interview: bool) -> tuple[str, list[str]]:
         opener = voice.pick(_CASUAL_OPENERS) if rng.random() < 0.5 else ""
         return opener, ([] if opener else [voice.pick(_CASUAL_CLOSERS)])
     if style == _DATA:
-        fields = {"src": voice.pick(_SOURCES), "year": str(rng.randrange(2015, 2025)),
-                  "pct": str(rng.randrange(12, 89))}
+        fields = {
+            "src": voice.pick(_SOURCES),
+            "year": str(rng.randrange(2015, 2025)),
+            "pct": str(rng.randrange(12, 89)),
+        }
         return "", [voice.fill(_DATA_LINES, fields)]
     if style == _EXCITED:
         opener = voice.pick(_EXCITED_OPENERS) if not interview and rng.random() < 0.4 else ""
@@ -624,8 +765,7 @@ def _keyword(lower: str, words: list[str]) -> str:
     best = ""
     for word in words:
         word = word.strip("-")
-        if len(best) < len(word) <= _KEYWORD_CHARS and len(word) >= 3 and word not in _STOPWORDS \
-                and word not in _AUX:
+        if len(best) < len(word) <= _KEYWORD_CHARS and len(word) >= 3 and word not in _STOPWORDS and word not in _AUX:
             best = word
     return best
 
@@ -670,10 +810,19 @@ def condense_memory(persona: Persona, previous: str, events: Sequence[dict[str, 
     groups: dict[str, list[str]] = {}
     for e in events:
         kind = str(e.get("kind", ""))
-        key = ("took up" if kind in ("reposted", "replied", "liked", "adopted") else
-               "wrote" if kind.startswith("wrote_") else
-               "followed" if kind == "followed" else "was asked" if kind == "asked" else
-               "saw" if kind == "seen" else "")
+        key = (
+            "took up"
+            if kind in ("reposted", "replied", "liked", "adopted")
+            else "wrote"
+            if kind.startswith("wrote_")
+            else "followed"
+            if kind == "followed"
+            else "was asked"
+            if kind == "asked"
+            else "saw"
+            if kind == "seen"
+            else ""
+        )
         if not key:
             continue
         text = _one_line(e.get("other_name") if key == "followed" else e.get("text"))
@@ -693,5 +842,5 @@ def condense_memory(persona: Persona, previous: str, events: Sequence[dict[str, 
     part = f"By tick {last} I " + "; ".join(bits) + "." if bits else ""
     text = (_one_line(previous) + " " + part).strip() if previous else part or f"I am {persona.name}."
     if len(text) > limit:
-        text = "…" + text[len(text) - limit + 1:]
+        text = "…" + text[len(text) - limit + 1 :]
     return text

@@ -67,6 +67,8 @@ def _timed(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.memory_seconds += time.thread_time() - t0
 
     return wrapper
+
+
 #: The world generator stream of the reply-or-repost draws of text writers (``sim.core.world.world_rng``).
 STREAM_TEXTS = 7
 #: Prompt sizes kept for the statistics (the latest).
@@ -139,7 +141,9 @@ class LLMService:
     def client(self) -> LLMClient:
         """The HTTP client, made when something first needs it (a request, a ping, the server list)."""
         if self._client is None:
-            self._client = LLMClient(self.config, self.world.llm_cache if self.config.cache else None, seed=self.world.seed)
+            self._client = LLMClient(
+                self.config, self.world.llm_cache if self.config.cache else None, seed=self.world.seed
+            )
             self._client.stats = self._stats  # counted before it existed (over budget) stay counted
         return self._client
 
@@ -166,10 +170,20 @@ class LLMService:
     def stats(self) -> dict[str, Any]:
         """Counters for ``--json``, metrics and the screen (the key is never among them)."""
         out = self._stats.to_dict()
-        out.update({"asked": self.asked, "mode": self.mode, "model": self.config.model,
-                    "servers": len(self._client.servers) if self._client is not None else max(1, len(self.config.base_urls)),
-                    "budget_per_tick": self.config.calls_per_tick, "posts": len(self.world.posts),
-                    "memory_agents": self.world.memory.agents, "memory_events": self.world.memory.total})
+        out.update(
+            {
+                "asked": self.asked,
+                "mode": self.mode,
+                "model": self.config.model,
+                "servers": len(self._client.servers)
+                if self._client is not None
+                else max(1, len(self.config.base_urls)),
+                "budget_per_tick": self.config.calls_per_tick,
+                "posts": len(self.world.posts),
+                "memory_agents": self.world.memory.agents,
+                "memory_events": self.world.memory.total,
+            }
+        )
         return out
 
     def metrics(self) -> dict[str, float]:
@@ -177,11 +191,20 @@ class LLMService:
         st = self._stats
         mem = self.world.memory
         return {
-            "memory_agents": mem.agents if mem.active else 0, "memory_events": mem.total,
-            "llm_requests": st.requests, "llm_calls": st.calls, "llm_cache_hits": st.cache_hits,
-            "llm_fallbacks": st.fallbacks, "llm_failures": st.failures, "llm_retries": st.retries,
-            "llm_tokens_in": st.tokens_in, "llm_tokens_out": st.tokens_out, "llm_cost_usd": round(st.cost_usd, 6),
-            "llm_in_flight": self.in_flight, "llm_over_budget": st.over_budget, "posts": len(self.world.posts),
+            "memory_agents": mem.agents if mem.active else 0,
+            "memory_events": mem.total,
+            "llm_requests": st.requests,
+            "llm_calls": st.calls,
+            "llm_cache_hits": st.cache_hits,
+            "llm_fallbacks": st.fallbacks,
+            "llm_failures": st.failures,
+            "llm_retries": st.retries,
+            "llm_tokens_in": st.tokens_in,
+            "llm_tokens_out": st.tokens_out,
+            "llm_cost_usd": round(st.cost_usd, 6),
+            "llm_in_flight": self.in_flight,
+            "llm_over_budget": st.over_budget,
+            "posts": len(self.world.posts),
         }
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -202,8 +225,16 @@ class LLMService:
             if mem.enrolled is None or mem.enrolled.size < self.world.n:
                 mem.enroll(np.arange(self.world.n), self.world.n)
 
-    def ask(self, messages: list[dict[str, Any]], on_done: OnDone, *, parse: Callable[[str], Any] | None = None,
-            fallback: Callable[[], str] | None = None, max_tokens: int | None = None, memory_tokens: int = 0) -> bool:
+    def ask(
+        self,
+        messages: list[dict[str, Any]],
+        on_done: OnDone,
+        *,
+        parse: Callable[[str], Any] | None = None,
+        fallback: Callable[[], str] | None = None,
+        max_tokens: int | None = None,
+        memory_tokens: int = 0,
+    ) -> bool:
         """Spend one request of this tick's budget on ``messages``; ``on_done`` gets the :class:`Completion`
         at the start of the tick it lands in (see :meth:`begin_tick`). ``memory_tokens``: how many of the
         prompt's estimated tokens are the agent's memory (kept for the prompt-size statistics).
@@ -244,8 +275,17 @@ class LLMService:
         with self._lock:
             self._tasks.discard(task)
 
-    async def _run(self, messages: list[dict[str, Any]], on_done: OnDone, parse: Callable[[str], Any] | None,
-                   fallback: Callable[[], str] | None, max_tokens: int | None, asked_at: int, seq: int, key: str | None) -> None:
+    async def _run(
+        self,
+        messages: list[dict[str, Any]],
+        on_done: OnDone,
+        parse: Callable[[str], Any] | None,
+        fallback: Callable[[], str] | None,
+        max_tokens: int | None,
+        asked_at: int,
+        seq: int,
+        key: str | None,
+    ) -> None:
         try:
             result = await self.client.complete(messages, parse=parse, fallback=fallback, max_tokens=max_tokens)
         except asyncio.CancelledError:
@@ -401,8 +441,9 @@ class LLMService:
         if new.size:
             src = np.where(session.adopted_at[new] == tick, session.adopted_from[new], -1)
             with self._lock:
-                self._memory_queue.append(("record", (tick, "seen", new, int(session.message_id), src,
-                                                      str(session.message.get("text", "")))))
+                self._memory_queue.append(
+                    ("record", (tick, "seen", new, int(session.message_id), src, str(session.message.get("text", ""))))
+                )
 
     @_timed
     def remember_adoptions(self, tick: int, batches: list[tuple[Any, np.ndarray]]) -> None:
@@ -420,8 +461,14 @@ class LLMService:
             for k in np.unique(kinds).tolist():
                 name = s.state_names[k] if 0 <= k < len(s.state_names) else ""
                 pick = kinds == k
-                mem.record(tick, name if name in _ADOPTION_KINDS else "adopted", agents[pick], ref=int(s.message_id),
-                           other=src[pick], text=text)
+                mem.record(
+                    tick,
+                    name if name in _ADOPTION_KINDS else "adopted",
+                    agents[pick],
+                    ref=int(s.message_id),
+                    other=src[pick],
+                    text=text,
+                )
 
     @_timed
     def _remember_post(self, tick: int, agent: int, message_id: int, kind: str, text: str) -> None:
@@ -450,9 +497,12 @@ class LLMService:
         out = {}
         for a in agents:
             c = ctx[a]
-            text, tokens = prompts.memory_text(c["summary"]["text"] if c["summary"] else None,
-                                               [prompts.describe_event(e, self._name_of) for e in c["recalled"]],
-                                               [prompts.describe_event(e, self._name_of) for e in c["recent"]], cfg.memory_tokens)
+            text, tokens = prompts.memory_text(
+                c["summary"]["text"] if c["summary"] else None,
+                [prompts.describe_event(e, self._name_of) for e in c["recalled"]],
+                [prompts.describe_event(e, self._name_of) for e in c["recent"]],
+                cfg.memory_tokens,
+            )
             out[a] = Recalled(text, tokens, a in new, c["recalled"], c["recent"])
         return out
 
@@ -470,7 +520,9 @@ class LLMService:
         started to remember in the middle of the round that shows it)."""
         if seen:
             text, mid = str(message.get("text", "")), int(message.get("id", 0))
-            self._queue_rows([(int(a), int(tick), "seen", mid, -1 if s is None or s < 0 else int(s), text) for a, s in seen])
+            self._queue_rows(
+                [(int(a), int(tick), "seen", mid, -1 if s is None or s < 0 else int(s), text) for a, s in seen]
+            )
 
     def _condense_job(self, i: int) -> tuple[int, list[dict[str, str]], Callable[[], str]] | None:
         """What condensing agent ``i``'s older memories takes: the last event id it covers, the prompt,
@@ -533,8 +585,9 @@ class LLMService:
         if job is None:
             return
         upto, messages, fallback = job
-        self._store_summary(i, upto, await self.client.complete(messages, fallback=fallback, max_tokens=200), fallback,
-                            self.world.tick)
+        self._store_summary(
+            i, upto, await self.client.complete(messages, fallback=fallback, max_tokens=200), fallback, self.world.tick
+        )
 
     def _store_summary(self, i: int, upto: int, c: Completion, fallback: Callable[[], str], tick: int) -> None:
         """A summary written by the LLM (cleaned), or the offline one when it did not write one."""
@@ -552,14 +605,28 @@ class LLMService:
         events = []
         for e in mem.recent(i, k):
             other = e["other"]
-            events.append({"id": e["id"], "tick": e["tick"], "kind": e["kind"], "message": e["ref"] if e["ref"] >= 0 else None,
-                           "other": None if other < 0 else int(self.world.columns["ids"][other]),
-                           "other_name": self._name_of(other) if other >= 0 else None, "text": e["text"]})
+            events.append(
+                {
+                    "id": e["id"],
+                    "tick": e["tick"],
+                    "kind": e["kind"],
+                    "message": e["ref"] if e["ref"] >= 0 else None,
+                    "other": None if other < 0 else int(self.world.columns["ids"][other]),
+                    "other_name": self._name_of(other) if other >= 0 else None,
+                    "text": e["text"],
+                }
+            )
         s = mem.summary(i)
-        return {"remembers": mem.is_enrolled(i), "setting": self.config.memory, "window": self.config.memory_window,
-                "recent": events, "summary": None if s is None else {"text": s["text"], "tick": s["tick"], "upto": s["upto"],
-                                                                     "written_by": s["written_by"]},
-                "size": mem.size_of(i)}
+        return {
+            "remembers": mem.is_enrolled(i),
+            "setting": self.config.memory,
+            "window": self.config.memory_window,
+            "recent": events,
+            "summary": None
+            if s is None
+            else {"text": s["text"], "tick": s["tick"], "upto": s["upto"], "written_by": s["written_by"]},
+            "size": mem.size_of(i),
+        }
 
     # -- uses -------------------------------------------------------------------------------------
     async def interview(self, i: int, question: str) -> Completion:
@@ -581,19 +648,31 @@ class LLMService:
         seed = offline.seed_for(self.world.seed, "interview", i, question)
 
         def fallback() -> str:
-            return offline.answer_interview(persona, question, seed, interests=interests, seen=seen, adopted=adopted,
-                                            recalled=recalled)
+            return offline.answer_interview(
+                persona, question, seed, interests=interests, seen=seen, adopted=adopted, recalled=recalled
+            )
 
         result = await self.client.complete(messages, fallback=fallback)
         if result.source != "offline":
-            result = Completion(prompts.clean(result.text), result.source, None, result.tokens_in, result.tokens_out,
-                                None, result.seconds)
+            result = Completion(
+                prompts.clean(result.text),
+                result.source,
+                None,
+                result.tokens_in,
+                result.tokens_out,
+                None,
+                result.seconds,
+            )
         if self.remembering:
             t = self.world.tick
-            self.world.memory.record_rows([(i, t, "asked", -1, -1, str(question)), (i, t, "answered", -1, -1, result.text)])
+            self.world.memory.record_rows(
+                [(i, t, "asked", -1, -1, str(question)), (i, t, "answered", -1, -1, result.text)]
+            )
         return result
 
-    def post(self, tick: int, agent: int, message_id: int, session_id: int, kind: str, text: str, written_by: str) -> int:
+    def post(
+        self, tick: int, agent: int, message_id: int, session_id: int, kind: str, text: str, written_by: str
+    ) -> int:
         """Record a text an agent wrote (a model's LLM decision came with it); returns the post's id."""
         with self._lock:
             self._posted.add((int(message_id), int(agent)))
@@ -601,8 +680,17 @@ class LLMService:
         self._remember_post(tick, agent, message_id, kind, text)
         return pid
 
-    def write(self, tick: int, agent: int, message: dict[str, Any], session_id: int, kind: str,
-              on_written: Callable[[int, str, str], None] | None = None, *, provisional: bool = False) -> bool:
+    def write(
+        self,
+        tick: int,
+        agent: int,
+        message: dict[str, Any],
+        session_id: int,
+        kind: str,
+        on_written: Callable[[int, str, str], None] | None = None,
+        *,
+        provisional: bool = False,
+    ) -> bool:
         """Agent index ``agent`` writes a ``kind`` text about ``message``: through the LLM when the budget
         allows (the post lands later), else offline at once. ``on_written(post_id, text, written_by)`` is
         called when the post exists; with ``provisional``, also at once with the offline text (post id 0,
@@ -631,8 +719,15 @@ class LLMService:
         mem = Recalled()
         if self.online and self.budget_left > 0:  # the LLM will write it: the agent remembers
             mem = self.prepare([agent], " ".join([*topics, original or ""]))[agent]
-        msgs = prompts.post_prompt(persona, self.interests(agent), kind, topics=topics, original=original,
-                                   original_author=author_name, memory=mem.text)
+        msgs = prompts.post_prompt(
+            persona,
+            self.interests(agent),
+            kind,
+            topics=topics,
+            original=original,
+            original_author=author_name,
+            memory=mem.text,
+        )
         if self.ask(msgs, done, fallback=fallback, memory_tokens=mem.tokens):
             if provisional and on_written is not None:
                 on_written(0, fallback(), "offline")
@@ -678,7 +773,11 @@ class LLMService:
         for pos, d in zip(chosen.tolist(), draws.tolist()):
             s = batches[int(which[pos])][0]
             state_name = s.state_names[int(kinds[pos])] if 0 <= int(kinds[pos]) < len(s.state_names) else ""
-            kind = "reply" if state_name == "replied" or (state_name != "reposted" and d < self.config.reply_share) else "repost"
+            kind = (
+                "reply"
+                if state_name == "replied" or (state_name != "reposted" and d < self.config.reply_share)
+                else "repost"
+            )
             self.write(tick, int(agents[pos]), s.message, s.id, kind)
             started += 1
         return started

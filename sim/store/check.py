@@ -15,11 +15,11 @@ the operating system wrote its cache, a full disk): the file opens and holds the
 - ``meta.events_since`` is the tick from which the file holds the events (0 for a world made by
   ``agora new``; the snapshot's tick for a world loaded from one, since snapshots carry no event rows).
 
-:func:`check_world` verifies all of this without modifying the file: SQLite's own integrity check, that
-the schema holds nothing Agora did not make (a trigger, a view, an index or a table: each is a problem,
-and opening the world refuses such a file), the arrays (the same validation as opening the world, plus the graph's structure), the row mirrors against
-the arrays, the ``messages`` and ``sessions`` tables against the metadata, the session counters against
-the session arrays, and per session the events (count and checksums of agent, tick and source) against
+:func:`check_world` verifies all of this without modifying the file: SQLite's own integrity check, that the schema
+holds nothing Agora did not make (a trigger, a view, an index or a table: each is a problem, and opening the world
+refuses such a file), the arrays (the same validation as opening the world, plus the graph's structure), the row
+mirrors against the arrays, the ``messages`` and ``sessions`` tables against the metadata, the session counters
+against the session arrays, and per session the events (count and checksums of agent, tick and source) against
 ``adopted_at`` and ``adopted_from``. It works with SQL aggregates and numpy, never a Python loop per row.
 
 Given a snapshot (``.snap``, recognised by its magic bytes), it checks that instead
@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 
 from sim.errors import BadFileError
+from sim.store.snapshot import MAGIC, SnapshotReader, read_manifest
+from sim.store.worldfile import _read_arrays, foreign_schema, load_warnings, read_meta, stale_temps, world_from_parts
 
 #: Modulus of the row checksums (a prime below 2**31, so the SQL integer sums cannot overflow).
 _MOD = 2147483647
@@ -76,14 +78,22 @@ async def discard_after_checkpoint(db: Any) -> dict[str, int]:
         for table in ("events", "exposures"):
             # Two index range scans on (session_id, tick): the checkpointed sessions' later ticks, and the
             # sessions injected after the checkpoint (ids above every checkpointed one).
-            cur = await db.execute(f"DELETE FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
-                                   (payload, tick))
+            cur = await db.execute(
+                f"DELETE FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
+                (payload, tick),
+            )
             n = max(0, cur.rowcount)
             cur = await db.execute(f"DELETE FROM {table} WHERE session_id > ?", (top,))
             counts[table] = n + max(0, cur.rowcount)
         if counts["events"] or counts["exposures"]:
-            details = {"tick": tick, **counts, "why": "rows of ticks after the last checkpoint (the run before ended without one)"}
-            await db.execute("INSERT INTO audit (ts, action, details) VALUES (?, 'recover', ?)", (time.time(), json.dumps(details)))
+            details = {
+                "tick": tick,
+                **counts,
+                "why": "rows of ticks after the last checkpoint (the run before ended without one)",
+            }
+            await db.execute(
+                "INSERT INTO audit (ts, action, details) VALUES (?, 'recover', ?)", (time.time(), json.dumps(details))
+            )
         await db.commit()
     except BaseException:
         await db.rollback()
@@ -110,8 +120,6 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     Raises:
         BadFileError: ``path`` does not exist or is a folder (nothing to check).
     """
-    from sim.store.snapshot import MAGIC
-    from sim.store.worldfile import _read_arrays, foreign_schema, load_warnings, read_meta, stale_temps, world_from_parts
 
     t0 = time.perf_counter()
     if not os.path.exists(path):
@@ -121,8 +129,15 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     problems: list[str] = []
     notes: list[str] = []
     checks: dict[str, Any] = {}
-    out: dict[str, Any] = {"path": os.path.abspath(path), "kind": "world", "ok": False, "problems": problems,
-                           "checks": checks, "notes": notes, "tick": None}
+    out: dict[str, Any] = {
+        "path": os.path.abspath(path),
+        "kind": "world",
+        "ok": False,
+        "problems": problems,
+        "checks": checks,
+        "notes": notes,
+        "tick": None,
+    }
 
     def done() -> dict[str, Any]:
         out["ok"] = not problems
@@ -131,8 +146,10 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
 
     temps = stale_temps(path)
     if temps:
-        notes.append(f"{len(temps)} temporary file(s) of killed saves lie beside the world ({os.path.basename(temps[0])}...); "
-                     "they are not part of it and the next save to it removes them")
+        notes.append(
+            f"{len(temps)} temporary file(s) of killed saves lie beside the world ({os.path.basename(temps[0])}...); "
+            "they are not part of it and the next save to it removes them"
+        )
     checks["stale_temp_files"] = temps
     try:
         with open(path, "rb") as fh:
@@ -160,8 +177,11 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
             problems.append(f"the schema cannot be read ({exc})")
             return done()
         checks["foreign_schema"] = foreign
-        problems.extend(f"schema: {f} was not made by Agora (it could run code when the world is read or written, "
-                        "so Agora refuses to open it)" for f in foreign)
+        problems.extend(
+            f"schema: {f} was not made by Agora (it could run code when the world is read or written, "
+            "so Agora refuses to open it)"
+            for f in foreign
+        )
         try:
             meta = read_meta(path, schema=False)  # the schema was judged just above, object by object
             arrays = _read_arrays(con, path, None)
@@ -214,11 +234,17 @@ def _check_rows(con: sqlite3.Connection, world: Any, quick: bool, problems: list
         (agents,) = con.execute("SELECT COUNT(*) FROM agent_rows").fetchone()
     else:
         agents, id_sum, status_sum, community_sum = con.execute(
-            "SELECT COUNT(*), SUM(orig_id % 1000003), SUM(status), SUM(community) FROM agent_rows").fetchone()
+            "SELECT COUNT(*), SUM(orig_id % 1000003), SUM(status), SUM(community) FROM agent_rows"
+        ).fetchone()
         if agents == n:
-            expect = (int(np.fmod(c["ids"], 1000003).sum()), int(c["status"].astype(np.int64).sum()),
-                      int(c["community"].astype(np.int64).sum()))
-            for name, got, want in zip(("original ids", "status", "community"), (id_sum, status_sum, community_sum), expect):
+            expect = (
+                int(np.fmod(c["ids"], 1000003).sum()),
+                int(c["status"].astype(np.int64).sum()),
+                int(c["community"].astype(np.int64).sum()),
+            )
+            for name, got, want in zip(
+                ("original ids", "status", "community"), (id_sum, status_sum, community_sum), expect
+            ):
                 if (got or 0) != want:
                     problems.append(f"agent_rows: the {name} column does not match the agent arrays")
     checks["agent_rows"] = agents
@@ -226,24 +252,38 @@ def _check_rows(con: sqlite3.Connection, world: Any, quick: bool, problems: list
         problems.append(f"agent_rows holds {agents:,} rows for {n:,} agents")
     if quick:
         adjacency = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'adjacency' AND type = 'table'").fetchone()
-        (edges,) = con.execute("SELECT COALESCE(SUM(json_array_length(edges)), 0) FROM adjacency" if adjacency
-                               else "SELECT COUNT(*) FROM relationships").fetchone()
+        (edges,) = con.execute(
+            "SELECT COALESCE(SUM(json_array_length(edges)), 0) FROM adjacency"
+            if adjacency
+            else "SELECT COUNT(*) FROM relationships"
+        ).fetchone()
     else:
         edges, src_sum, dst_sum, pair = con.execute(
-            "SELECT COUNT(*), SUM(src), SUM(dst), SUM((src * 1000003 + dst) % 2147483647) FROM relationships").fetchone()
+            "SELECT COUNT(*), SUM(src), SUM(dst), SUM((src * 1000003 + dst) % 2147483647) FROM relationships"
+        ).fetchone()
         if edges == e and e:
             g = world.graph
             src = g.sources()
-            want = (int(src.astype(np.int64).sum()), int(g.out_indices.astype(np.int64).sum()), _hash_edge(src, g.out_indices))
-            if (src_sum, dst_sum, pair) != want:
+            expected = (
+                int(src.astype(np.int64).sum()),
+                int(g.out_indices.astype(np.int64).sum()),
+                _hash_edge(src, g.out_indices),
+            )
+            if (src_sum, dst_sum, pair) != expected:
                 problems.append("relationships: the rows name other edges than the graph arrays")
     checks["relationships"] = edges
     if edges != e:
         problems.append(f"relationships holds {edges:,} rows for {e:,} edges")
 
 
-def _check_sessions(con: sqlite3.Connection, world: Any, meta: dict[str, Any], problems: list[str],
-                    checks: dict[str, Any], notes: list[str]) -> None:
+def _check_sessions(
+    con: sqlite3.Connection,
+    world: Any,
+    meta: dict[str, Any],
+    problems: list[str],
+    checks: dict[str, Any],
+    notes: list[str],
+) -> None:
     """Messages and sessions tables, session counters and arrays, events and exposures."""
     T = world.tick
     # -- messages ------------------------------------------------------------------------------------
@@ -251,13 +291,19 @@ def _check_sessions(con: sqlite3.Connection, world: Any, meta: dict[str, Any], p
     want = {int(m["id"]): m.get("text") for m in world.messages}
     checks["messages"] = len(rows)
     if set(rows) != set(want):
-        problems.append(f"the messages table holds {len(rows)} messages, the metadata {len(want)}"
-                        + ("" if len(rows) != len(want) else " (other ids)"))
+        problems.append(
+            f"the messages table holds {len(rows)} messages, the metadata {len(want)}"
+            + ("" if len(rows) != len(want) else " (other ids)")
+        )
     elif any(rows[k] != want[k] for k in want):
         problems.append("the messages table holds other texts than the metadata")
     # -- sessions ------------------------------------------------------------------------------------
-    table = {r[0]: r[1:] for r in con.execute(
-        "SELECT id, message_id, status, started_tick, ended_tick, exposed, adopted FROM sessions").fetchall()}
+    table = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT id, message_id, status, started_tick, ended_tick, exposed, adopted FROM sessions"
+        ).fetchall()
+    }
     sessions = {s.id: s for s in world.sessions}
     checks["sessions"] = len(sessions)
     if len(sessions) != len(world.sessions):
@@ -270,6 +316,7 @@ def _check_sessions(con: sqlite3.Connection, world: Any, meta: dict[str, Any], p
     if inferred:  # a file from before events_since: its history starts at its first event
         (first,) = con.execute("SELECT MIN(tick) FROM events").fetchone()
         since = T if first is None else min(int(first), T)
+    assert since is not None  # inferred above when the file had none
     since = int(since)
     checks["events_since"] = since
     checks["events_since_inferred"] = inferred
@@ -278,8 +325,11 @@ def _check_sessions(con: sqlite3.Connection, world: Any, meta: dict[str, Any], p
     before_ev = 0
     for sid, part, cnt, a_sum, t_sum, s_sum, h_at, h_from, lo, hi in con.execute(
         "SELECT session_id, CASE WHEN tick >= ? THEN 1 WHEN tick < ? THEN -1 ELSE 0 END AS part, COUNT(*), SUM(agent), "
-        "SUM(tick), SUM(source), SUM((agent * 1000003 + tick) % 2147483647), SUM((agent * 7919 + source + 1) % 2147483647), "
-        "MIN(agent), MAX(agent) FROM events GROUP BY session_id, part", (T, since)):
+        "SUM(tick), SUM(source), SUM((agent * 1000003 + tick) % 2147483647), SUM((agent * 7919 + source + 1) % "
+        "2147483647), "
+        "MIN(agent), MAX(agent) FROM events GROUP BY session_id, part",
+        (T, since),
+    ):
         if part == 1:
             after_ev[sid] = cnt
         elif part == -1:
@@ -291,7 +341,9 @@ def _check_sessions(con: sqlite3.Connection, world: Any, meta: dict[str, Any], p
     before_ex = 0
     for sid, part, cnt, a_sum, lo, hi in con.execute(
         "SELECT session_id, CASE WHEN tick >= ? THEN 1 WHEN tick < ? THEN -1 ELSE 0 END AS part, COUNT(*), SUM(agent), "
-        "MIN(agent), MAX(agent) FROM exposures GROUP BY session_id, part", (T, since)):
+        "MIN(agent), MAX(agent) FROM exposures GROUP BY session_id, part",
+        (T, since),
+    ):
         if part == 1:
             after_ex[sid] = cnt
         elif part == -1:
@@ -303,14 +355,22 @@ def _check_sessions(con: sqlite3.Connection, world: Any, meta: dict[str, Any], p
     checks["events_after_checkpoint"] = sum(after_ev.values())
     checks["exposures_after_checkpoint"] = sum(after_ex.values())
     if after_ev or after_ex:
-        notes.append(f"{sum(after_ev.values()):,} event and {sum(after_ex.values()):,} exposure rows are from ticks after the "
-                     f"last checkpoint (tick {T}); they are discarded when the world is next opened for writing")
+        notes.append(
+            f"{sum(after_ev.values()):,} event and {sum(after_ex.values()):,} exposure rows are from ticks after the "
+            f"last checkpoint (tick {T}); they are discarded when the world is next opened for writing"
+        )
     if before_ev or before_ex:
-        problems.append(f"{before_ev:,} event and {before_ex:,} exposure rows are older than the file's history (tick {since})")
+        problems.append(
+            f"{before_ev:,} event and {before_ex:,} exposure rows are older than the file's history (tick {since})"
+        )
     for sid in sorted(set(ev) - set(sessions)):
-        problems.append(f"events: {ev[sid][0]:,} rows of checkpointed ticks name session {sid}, which the metadata does not have")
+        problems.append(
+            f"events: {ev[sid][0]:,} rows of checkpointed ticks name session {sid}, which the metadata does not have"
+        )
     for sid in sorted(set(ex) - set(sessions)):
-        problems.append(f"exposures: {ex[sid][0]:,} rows of checkpointed ticks name session {sid}, which the metadata does not have")
+        problems.append(
+            f"exposures: {ex[sid][0]:,} rows of checkpointed ticks name session {sid}, which the metadata does not have"
+        )
     for sid, s in sorted(sessions.items()):
         _check_session(s, T, since, table.get(sid), ev.get(sid), ex.get(sid), world, problems)
 
@@ -327,17 +387,31 @@ def _session_problems(s: Any, T: int, world: Any, problems: list[str], *, events
             problems.append(f"{p} never started but counts {s.reached:,} adoptions and {events:,} events")
         return None
     adopted = at >= 0
-    counts = {"adopted": int(np.count_nonzero(adopted)), "exposed": int(np.count_nonzero(s.exposed)),
-              "shown in feeds": int(np.count_nonzero(s.feed_seen))}
-    for name, counter, actual in (("adopted", s.reached, counts["adopted"]), ("exposed", s.exposed_count, counts["exposed"]),
-                                  ("shown in feeds", s.feed_exposed, counts["shown in feeds"])):
+    counts = {
+        "adopted": int(np.count_nonzero(adopted)),
+        "exposed": int(np.count_nonzero(s.exposed)),
+        "shown in feeds": int(np.count_nonzero(s.feed_seen)),
+    }
+    for name, counter, actual in (
+        ("adopted", s.reached, counts["adopted"]),
+        ("exposed", s.exposed_count, counts["exposed"]),
+        ("shown in feeds", s.feed_exposed, counts["shown in feeds"]),
+    ):
         if counter != actual:
             problems.append(f"{p} counts {counter:,} {name} but its arrays hold {actual:,}")
     if sum(s.new_per_tick) != s.reached or len(s.new_per_tick) != s.round + 1:
-        problems.append(f"{p}: its adoption curve ({len(s.new_per_tick)} ticks, {sum(s.new_per_tick):,} adoptions) does not "
-                        f"match round {s.round} and {s.reached:,} adopted")
-    if s.started_tick is None or not 0 <= s.started_tick < T or (s.ended_tick is not None and not s.started_tick <= s.ended_tick < T):
-        problems.append(f"{p} started at tick {s.started_tick} and ended at {s.ended_tick}, not within the world's {T} ticks")
+        problems.append(
+            f"{p}: its adoption curve ({len(s.new_per_tick)} ticks, {sum(s.new_per_tick):,} adoptions) does not "
+            f"match round {s.round} and {s.reached:,} adopted"
+        )
+    if (
+        s.started_tick is None
+        or not 0 <= s.started_tick < T
+        or (s.ended_tick is not None and not s.started_tick <= s.ended_tick < T)
+    ):
+        problems.append(
+            f"{p} started at tick {s.started_tick} and ended at {s.ended_tick}, not within the world's {T} ticks"
+        )
     if counts["adopted"] and int(at.max()) >= T:
         problems.append(f"{p} has adoptions at tick {int(at.max())}, after the world's tick {T}")
     return counts
@@ -352,8 +426,6 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
     Raises:
         ResourceError: the machine cannot hold it (as loading it would say).
     """
-    from sim.store.snapshot import SnapshotReader, read_manifest
-    from sim.store.worldfile import load_warnings
 
     t0 = time.perf_counter() if t0 is None else t0
     if out is None:
@@ -362,8 +434,14 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
     problems, checks, notes = out["problems"], out["checks"], out["notes"]
     try:
         manifest, size = read_manifest(path)
-        checks.update({"format_version": manifest.get("format_version"), "app_version": str(manifest.get("app_version")),
-                       "arrays": len(manifest["arrays"]), "size_bytes": size})
+        checks.update(
+            {
+                "format_version": manifest.get("format_version"),
+                "app_version": str(manifest.get("app_version")),
+                "arrays": len(manifest["arrays"]),
+                "size_bytes": size,
+            }
+        )
         with SnapshotReader(path, quiet=True) as reader:  # what it ignores becomes notes
             world = reader.world()
     except BadFileError as exc:
@@ -371,8 +449,17 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
         problems.append(str(exc).replace("; the current world was left as it was", ""))
     else:
         out["tick"] = world.tick
-        checks.update({"agents": world.n, "edges": world.num_edges, "tick": world.tick, "messages": len(world.messages),
-                       "sessions": len(world.sessions), "posts": len(world.posts), "memory_events": world.memory.total})
+        checks.update(
+            {
+                "agents": world.n,
+                "edges": world.num_edges,
+                "tick": world.tick,
+                "messages": len(world.messages),
+                "sessions": len(world.sessions),
+                "posts": len(world.posts),
+                "memory_events": world.memory.total,
+            }
+        )
         for s in world.sessions:
             _session_problems(s, world.tick, world, problems)
         notes.extend(load_warnings(world))
@@ -381,18 +468,27 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
     return out
 
 
-def _check_session(s: Any, T: int, since: int, row: tuple | None, ev: tuple | None, ex: tuple | None, world: Any,
-                   problems: list[str]) -> None:
+def _check_session(
+    s: Any, T: int, since: int, row: tuple | None, ev: tuple | None, ex: tuple | None, world: Any, problems: list[str]
+) -> None:
     p = f"session {s.id}"
     before = len(problems)
     if row is None:
         problems.append(f"{p} is in the metadata but not in the sessions table")
     else:
         message_id, status, started, ended, exposed, adopted = row
-        if (message_id, status, started, ended, exposed, adopted) != (s.message_id, s.status, s.started_tick, s.ended_tick,
-                                                                     s.exposed_count, s.reached):
-            problems.append(f"{p}: the sessions table says {status}, {adopted:,} adopted, {exposed:,} exposed; the metadata "
-                            f"{s.status}, {s.reached:,} adopted, {s.exposed_count:,} exposed")
+        if (message_id, status, started, ended, exposed, adopted) != (
+            s.message_id,
+            s.status,
+            s.started_tick,
+            s.ended_tick,
+            s.exposed_count,
+            s.reached,
+        ):
+            problems.append(
+                f"{p}: the sessions table says {status}, {adopted:,} adopted, {exposed:,} exposed; the metadata "
+                f"{s.status}, {s.reached:,} adopted, {s.exposed_count:,} exposed"
+            )
     n_ev = ev[0] if ev else 0
     counts = _session_problems(s, T, world, problems, events=n_ev)
     if counts is None or len(problems) > before:
@@ -401,26 +497,38 @@ def _check_session(s: Any, T: int, since: int, row: tuple | None, ev: tuple | No
     # Events of the checkpointed ticks from the file's history on: one per adopted agent, at its tick, from its source.
     agents = np.flatnonzero(at >= since)
     if agents.size == 0:
-        want = (0, None, None, None, None, None)
+        want: tuple[int | None, ...] = (0, None, None, None, None, None)
     else:
         ticks, src = at[agents], s.adopted_from[agents]
-        want = (int(agents.size), int(agents.sum()), int(ticks.astype(np.int64).sum()), int(src.astype(np.int64).sum()),
-                _hash_at(agents, ticks), _hash_from(agents, src))
+        want = (
+            int(agents.size),
+            int(agents.sum()),
+            int(ticks.astype(np.int64).sum()),
+            int(src.astype(np.int64).sum()),
+            _hash_at(agents, ticks),
+            _hash_from(agents, src),
+        )
     got = tuple(ev[:6]) if ev else (0, None, None, None, None, None)
     if got != want:
         if got[0] != want[0]:
-            problems.append(f"{p}: the events table holds {got[0]:,} adoptions of ticks {since}..{T - 1}, its arrays {want[0]:,}")
+            problems.append(
+                f"{p}: the events table holds {got[0]:,} adoptions of ticks {since}..{T - 1}, its arrays {want[0]:,}"
+            )
         else:
             problems.append(f"{p}: the events table names other agents, ticks or sources than its arrays")
-    elif ev and not (0 <= ev[6] and ev[7] < world.n):
+    elif ev and not (ev[6] >= 0 and ev[7] < world.n):
         problems.append(f"{p}: the events table names agents outside 0..{world.n - 1}")
     if ex:
         cnt, a_sum, lo, hi = ex
-        if not (0 <= lo and hi < world.n):
+        if not (lo >= 0 and hi < world.n):
             problems.append(f"{p}: the exposures table names agents outside 0..{world.n - 1}")
         elif since == 0 and (cnt, a_sum) != (counts["shown in feeds"], int(np.flatnonzero(s.feed_seen).sum())):
-            problems.append(f"{p}: the exposures table holds {cnt:,} first exposures, its arrays {counts['shown in feeds']:,}")
+            problems.append(
+                f"{p}: the exposures table holds {cnt:,} first exposures, its arrays {counts['shown in feeds']:,}"
+            )
         elif cnt > counts["shown in feeds"]:
-            problems.append(f"{p}: the exposures table holds {cnt:,} first exposures, its arrays only {counts['shown in feeds']:,}")
+            problems.append(
+                f"{p}: the exposures table holds {cnt:,} first exposures, its arrays only {counts['shown in feeds']:,}"
+            )
     elif since == 0 and counts["shown in feeds"]:
         problems.append(f"{p}: the exposures table holds no first exposures, its arrays {counts['shown in feeds']:,}")

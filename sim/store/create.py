@@ -8,11 +8,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from sim.errors import BadParameterError
 from sim.core.generators import GRAPH_KINDS, generate
-from sim.store.importer import read_edge_list
 from sim.core.memory import ensure_fits
 from sim.core.world import STREAM_GRAPH, World, build_world, world_from_generated, world_rng
+from sim.errors import BadParameterError
+from sim.store.importer import read_edge_list
+from sim.store.worldfile import save_world
 
 Progress = Callable[[str, float], None] | None
 
@@ -65,15 +66,24 @@ def synthetic_world(
             "kind": "synthetic",
             "graph": graph,
             "avg_degree": avg_degree,
-            "communities": communities if communities is not None else (None if gen.community is None else int(gen.community.max()) + 1),
+            "communities": communities
+            if communities is not None
+            else (None if gen.community is None else int(gen.community.max()) + 1),
             "mixing": mixing if graph in ("community", "sbm") else None,
         }
     }
     return world_from_generated(name, seed, gen, config, progress=progress)
 
 
-def imported_world(name: str, edges_path: str, *, directed: bool = False, seed: int = 0, progress: Progress = None,
-                   max_ratio: float | None = None) -> World:
+def imported_world(
+    name: str,
+    edges_path: str,
+    *,
+    directed: bool = False,
+    seed: int = 0,
+    progress: Progress = None,
+    max_ratio: float | None = None,
+) -> World:
     """A world from a real edge list (SNAP or CSV, optionally gzipped); attributes drawn from ``seed``.
     ``max_ratio``: how many times a gzip file may expand (see ``sim.store.importer.max_ratio_setting``).
 
@@ -84,8 +94,16 @@ def imported_world(name: str, edges_path: str, *, directed: bool = False, seed: 
     el = read_edge_list(edges_path, directed=directed, progress=progress, max_ratio=max_ratio)
     config = {"source": {"kind": "import", **el.stats}}
     return build_world(
-        name, seed, int(el.ids.shape[0]), el.src, el.dst, ids=el.ids, trust=el.weight, config=config,
-        assume_sorted_unique=True, progress=progress,
+        name,
+        seed,
+        int(el.ids.shape[0]),
+        el.src,
+        el.dst,
+        ids=el.ids,
+        trust=el.weight,
+        config=config,
+        assume_sorted_unique=True,
+        progress=progress,
     )
 
 
@@ -95,15 +113,20 @@ def default_world_path() -> str:
 
 async def ensure_default_world(progress: Progress = None) -> str:
     """Create the embedded default world in the saves folder if it is not there; return its path."""
-    from sim.store.worldfile import save_world
 
     path = default_world_path()
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         spec = DEFAULT_WORLD
         world = await asyncio.to_thread(
-            synthetic_world, spec["name"], spec["agents"], graph=spec["graph"], avg_degree=spec["avg_degree"],
-            mixing=spec["mixing"], seed=spec["seed"], progress=progress,
+            synthetic_world,
+            spec["name"],
+            spec["agents"],
+            graph=spec["graph"],
+            avg_degree=spec["avg_degree"],
+            mixing=spec["mixing"],
+            seed=spec["seed"],
+            progress=progress,
         )
         await save_world(world, path, progress=progress)
     return path

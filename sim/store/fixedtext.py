@@ -78,7 +78,7 @@ def write_decimal(out: np.ndarray, values: np.ndarray) -> None:
 
 def as_blob(a: np.ndarray) -> memoryview | bytes:
     """A C-contiguous array's bytes for binding as a blob, without copying them (``b""`` when empty)."""
-    return memoryview(a).cast("B") if a.size else b""
+    return a.data.cast("B") if a.size else b""
 
 
 def scaled_floats(values: np.ndarray) -> np.ndarray | None:
@@ -120,5 +120,8 @@ class FixedRows:
             cell = f"CAST(substr(?{blob}, r.i * {self.row_width} + {at}, {w}) AS INTEGER)"
             cols.append(f"{cell} / {FLOAT_SCALE!r} AS {name}" if is_float else f"{cell} AS {name}")
             at += w
-        return (f"WITH RECURSIVE r(i) AS (SELECT 0 WHERE ?{count} > 0 UNION ALL SELECT i + 1 FROM r WHERE i + 1 < ?{count}) "
-                f"SELECT {', '.join(['r.i AS i', *cols])} FROM r")
+        return (
+            f"WITH RECURSIVE r(i) AS (SELECT 0 WHERE ?{count} > 0 UNION ALL SELECT i + 1 FROM r WHERE i + 1 < "
+            f"?{count}) "
+            f"SELECT {', '.join(['r.i AS i', *cols])} FROM r"
+        )

@@ -30,8 +30,8 @@ import numpy as np
 import psutil
 
 from sim.core.arrays import unique_sorted, unique_sorted_first
-from sim.errors import BadFileError, BadParameterError, ResourceError
 from sim.core.memory import ensure_memory
+from sim.errors import BadFileError, BadParameterError, ResourceError
 
 Progress = Callable[[str, float], None] | None
 
@@ -62,7 +62,9 @@ RATIO_ENV = "AGORA_IMPORT_MAX_RATIO"
 RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 20
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.ASCII | re.IGNORECASE)
+_FLOAT = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.ASCII | re.IGNORECASE
+)
 _COMMENT = re.compile(r"[#%]")
 _NON_ASCII_SPACE = re.compile(r"[^\S\x00-\x7f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -99,8 +101,10 @@ def max_ratio_setting(value: float | None = None) -> float:
     else:
         where = f"the import's ratio limit {value!r}"
     if not value >= 1 or value == float("inf"):
-        raise BadParameterError(f"{where} is not a number of 1 or more: give how many times a gzip edge list may "
-                                f"expand, e.g. {RATIO_ENV}=1000")
+        raise BadParameterError(
+            f"{where} is not a number of 1 or more: give how many times a gzip edge list may "
+            f"expand, e.g. {RATIO_ENV}=1000"
+        )
     return float(value)
 
 
@@ -119,7 +123,8 @@ def _refuse_cost(path: str, text_bytes: int, lines: int, available: int, *, so_f
     if _import_cost(text_bytes, lines) > available * 0.9:
         more = "at least " if so_far else ""
         raise ResourceError(
-            f"edge list {path!r} holds {more}{text_bytes / 2**20:,.0f} MiB of text in {more}{lines:,} lines, too large to "
+            f"edge list {path!r} holds {more}{text_bytes / 2**20:,.0f} MiB of text in {more}{lines:,} lines, too large "
+            "to "
             f"import with the {available / 2**30:.1f} GiB of memory available: split it or import it on a machine with "
             "more memory"
         )
@@ -143,15 +148,21 @@ def _gunzip(path: str, raw: bytes, max_ratio: float) -> bytes:
                 size = out.tell() + len(chunk)
                 if size > limit:  # a bound on the memory an import may take, whatever the machine has
                     raise ResourceError(
-                        f"edge list {path!r} expands more than {max_ratio:g} times when decompressed ({len(raw) / 2**10:,.0f} KiB "
-                        f"of gzip to over {limit / 2**20:,.0f} MiB), far beyond any real edge list (a gzip bomb?), so it was not "
-                        f"imported, to bound the memory an import takes: if you trust it, decompress it yourself and import "
-                        f"the plain file, or raise the limit with {RATIO_ENV}=N")
+                        f"edge list {path!r} expands more than {max_ratio:g} times when decompressed "
+                        f"({len(raw) / 2**10:,.0f} KiB "
+                        f"of gzip to over {limit / 2**20:,.0f} MiB), far beyond any real edge list (a gzip bomb?), so "
+                        "it was not "
+                        "imported, to bound the memory an import takes: if you trust it, decompress it yourself and "
+                        "import "
+                        f"the plain file, or raise the limit with {RATIO_ENV}=N"
+                    )
                 lines += chunk.count(b"\n")
                 _refuse_cost(path, size, lines, available, so_far=True)
                 out.write(chunk)
     except (OSError, EOFError, zlib.error):
-        raise BadFileError(f"edge list {path!r} is a damaged gzip file: re-download or decompress it yourself") from None
+        raise BadFileError(
+            f"edge list {path!r} is a damaged gzip file: re-download or decompress it yourself"
+        ) from None
     return out.getvalue()
 
 
@@ -206,8 +217,9 @@ def _first_data_line(text: str) -> tuple[int, str] | None:
     return None
 
 
-def read_edge_list(path: str, *, directed: bool = False, progress: Progress = None,
-                   max_ratio: float | None = None) -> EdgeList:
+def read_edge_list(
+    path: str, *, directed: bool = False, progress: Progress = None, max_ratio: float | None = None
+) -> EdgeList:
     """Read and clean an edge list file.
 
     ``max_ratio``: how many times a gzip file may expand (None: ``AGORA_IMPORT_MAX_RATIO`` or :data:`MAX_RATIO`).
@@ -230,7 +242,9 @@ def read_edge_list(path: str, *, directed: bool = False, progress: Progress = No
     tokens = [t.strip() for t in (first_line.split(",") if delimiter else first_line.split())]
     ncols = len(tokens)
     if ncols < 2:
-        raise BadFileError(f"edge list {path!r}, line {first_no}: expected two ids per line, found {_shown(first_line)!r}")
+        raise BadFileError(
+            f"edge list {path!r}, line {first_no}: expected two ids per line, found {_shown(first_line)!r}"
+        )
     # A header names the columns: its first two fields are not numbers (``1 2 label`` is an edge).
     header = not (_is_number(tokens[0]) and _is_number(tokens[1]))
     # Any header is accepted; the first two columns are the ends. A third column is a weight only
@@ -277,8 +291,11 @@ def read_edge_list(path: str, *, directed: bool = False, progress: Progress = No
     del rows
     lines = int(u_raw.shape[0])
     # Cleaning (sorting and remapping the ends) and then building the world take about this much per line.
-    ensure_memory(lines * BYTES_PER_LINE, f"importing edge list {path!r} ({lines:,} lines)",
-                  "split it or import it on a machine with more memory")
+    ensure_memory(
+        lines * BYTES_PER_LINE,
+        f"importing edge list {path!r} ({lines:,} lines)",
+        "split it or import it on a machine with more memory",
+    )
     if progress:
         progress("cleaning edge list", 0.5)
     ends = np.concatenate([u_raw, v_raw])
@@ -324,14 +341,23 @@ def read_edge_list(path: str, *, directed: bool = False, progress: Progress = No
     return EdgeList(ids=ids.astype(np.int64), src=src, dst=dst, weight=w, stats=stats)
 
 
-def _parse(text: str, fields: np.dtype, delimiter: str | None, skip: int, usecols: tuple[int, ...]) -> np.ndarray | None:
+def _parse(
+    text: str, fields: np.dtype, delimiter: str | None, skip: int, usecols: tuple[int, ...]
+) -> np.ndarray | None:
     """numpy's C parser over ``text``; None when it rejects a line."""
     try:
         with warnings.catch_warnings():
             # An empty body is reported by the caller as one clear sentence, not as numpy's warning.
             warnings.simplefilter("ignore", UserWarning)
-            return np.loadtxt(io.StringIO(text), dtype=fields, delimiter=delimiter, comments=("#", "%"),
-                              skiprows=skip, usecols=usecols, ndmin=1)
+            return np.loadtxt(
+                io.StringIO(text),
+                dtype=fields,
+                delimiter=delimiter,
+                comments=("#", "%"),
+                skiprows=skip,
+                usecols=usecols,
+                ndmin=1,
+            )
     except (ValueError, OverflowError):
         return None
 
@@ -366,7 +392,9 @@ def _diagnose(path: str, text: str, delimiter: str | None, skip: int, needed: in
         if len(parts) < 2:
             raise BadFileError(f"edge list {path!r}, line {no}: expected two ids, found {_shown(s)!r}")
         if len(parts) < needed:
-            raise BadFileError(f"edge list {path!r}, line {no}: expected {needed} columns, found {len(parts)} in {_shown(s)!r}")
+            raise BadFileError(
+                f"edge list {path!r}, line {no}: expected {needed} columns, found {len(parts)} in {_shown(s)!r}"
+            )
         for p in parts[:2]:
             if not _INT.fullmatch(p):
                 raise BadFileError(f"edge list {path!r}, line {no}: {p[:30]!r} is not an integer id")

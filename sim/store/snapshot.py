@@ -39,7 +39,7 @@ import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgpack
 import numpy as np
@@ -47,9 +47,12 @@ import zstandard
 
 from sim import __version__
 from sim.core.diskio import remove_quietly, write_error
-from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.core.faults import kill_point
 from sim.core.memory import ensure_memory
+from sim.core.persona import POOLS, STYLES
+from sim.core.world import AGENT_COLUMNS, World, check_columns
+from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.model.settings import social_settings
 from sim.store.worldfile import (
     _fsync_dir,
     _meta_rows,
@@ -60,7 +63,6 @@ from sim.store.worldfile import (
     tell_load_warnings,
     world_from_parts,
 )
-from sim.core.world import World
 
 Progress = Callable[[str, float], None] | None
 
@@ -102,7 +104,7 @@ def save_snapshot(world: World, path: str, *, force: bool = False, level: int = 
                 arr = np.ascontiguousarray(arr)
                 if arr.dtype.byteorder == ">":
                     arr = arr.astype(arr.dtype.newbyteorder("<"))
-                comp = cctx.compress(memoryview(arr).cast("B")) if arr.nbytes else b""
+                comp = cctx.compress(arr.data.cast("B")) if arr.nbytes else b""
                 if len(comp) >= 2**32:
                     raise ResourceError(f"array {name} is too large for a snapshot section")
                 fh.write(_bin_header(len(comp)))
@@ -133,7 +135,11 @@ def save_snapshot(world: World, path: str, *, force: bool = False, level: int = 
                 "arrays": entries,
                 # LLM answers by prompt, and the latest posts (see sim.llm).
                 "llm_cache": [list(r) for r in world.llm_cache.rows()],
-                "posts": {"rows": [list(r) for r in world.posts.rows()], "total": len(world.posts), "next_id": world.posts.next_id},
+                "posts": {
+                    "rows": [list(r) for r in world.posts.rows()],
+                    "total": len(world.posts),
+                    "next_id": world.posts.next_id,
+                },
                 # What LLM agents remember (sim.core.agentmemory): every event, summary and agent.
                 "memory": world.memory.snapshot(),
             }
@@ -162,7 +168,7 @@ def _fail(path: str, why: str) -> BadFileError:
     return BadFileError(f"snapshot {path!r} {why}; the current world was left as it was")
 
 
-def _is_int(x: Any) -> bool:
+def _is_int(x: Any) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -184,8 +190,16 @@ def _unpack_manifest(path: str, packed: bytes) -> Any:
 
     try:
         return msgpack.unpackb(
-            packed, raw=False, strict_map_key=True, list_hook=count, object_hook=count,
-            max_str_len=MAX_MANIFEST, max_bin_len=0, max_array_len=1_000_000, max_map_len=100_000, max_ext_len=0,
+            packed,
+            raw=False,
+            strict_map_key=True,
+            list_hook=count,
+            object_hook=count,
+            max_str_len=MAX_MANIFEST,
+            max_bin_len=0,
+            max_array_len=1_000_000,
+            max_map_len=100_000,
+            max_ext_len=0,
         )
     except _TooManyObjects:
         raise _fail(path, "is damaged (its manifest holds too many nested objects)") from None
@@ -242,8 +256,11 @@ def read_manifest(path: str) -> tuple[dict[str, Any], int]:
             length = size - TRAILER.size - offset
             if not len(head) <= offset < size - TRAILER.size or length > MAX_MANIFEST:
                 raise _fail(path, "is damaged (bad manifest position)")
-            ensure_memory(length * 24, f"reading the {length / 2**20:.0f} MiB manifest of snapshot {path!r}",
-                          "the current world was left as it was")
+            ensure_memory(
+                length * 24,
+                f"reading the {length / 2**20:.0f} MiB manifest of snapshot {path!r}",
+                "the current world was left as it was",
+            )
             fh.seek(offset)
             packed = fh.read(length)
     except OSError as exc:
@@ -285,11 +302,11 @@ def _validate_entries(path: str, manifest: dict[str, Any], manifest_offset: int)
             raise _fail(path, f"is damaged (array {name} has an unsupported type; only plain numbers are accepted)")
         if not (isinstance(shape, list) and len(shape) <= 4 and all(_is_int(d) and 0 <= d < 2**40 for d in shape)):
             raise _fail(path, f"is damaged (bad shape for array {name})")
-        if not all(_is_int(x) for x in (off, size, raw, crc)):
+        if not (_is_int(off) and _is_int(size) and _is_int(raw) and _is_int(crc)):
             raise _fail(path, f"is damaged (bad sizes for array {name})")
         if raw != math.prod(shape) * np.dtype(dtype).itemsize or not 0 <= crc < 2**32:
             raise _fail(path, f"is damaged (array {name} size does not match its shape)")
-        if not (first <= off and 0 <= size and off + size <= manifest_offset):
+        if not (first <= off and size >= 0 and off + size <= manifest_offset):
             raise _fail(path, f"is truncated or damaged (array {name} lies outside the file)")
         # zstd cannot expand data more than MAX_RATIO times (a 4-byte block per 128 KiB at best): a
         # larger declared size is a lie, refused before a buffer of that size is allocated.
@@ -302,8 +319,17 @@ def _validate_entries(path: str, manifest: dict[str, Any], manifest_offset: int)
 
 
 #: Errors that assembling a world from a hostile (checksummed but forged) manifest can raise.
-_ASSEMBLY_ERRORS = (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError, RecursionError,
-                    ZeroDivisionError, BadParameterError)
+_ASSEMBLY_ERRORS = (
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    AttributeError,
+    RecursionError,
+    ZeroDivisionError,
+    BadParameterError,
+)
 
 
 def _check_meta(path: str, meta: Any) -> dict[str, Any]:
@@ -315,21 +341,31 @@ def _check_meta(path: str, meta: Any) -> dict[str, Any]:
     messages, sessions = meta.get("messages") or [], meta.get("sessions") or []
     if not isinstance(messages, list) or not isinstance(sessions, list):
         raise _fail(path, "is damaged (bad message or session list)")
+
     def int64(x: Any) -> bool:  # what a world file's INTEGER columns hold
         return _is_int(x) and -(2**63) <= x < 2**63
 
     for m in messages:
-        if not (isinstance(m, dict) and int64(m.get("id")) and isinstance(m.get("text"), str)
-                and _is_int(m.get("topics")) and 0 <= m["topics"] < 2**64 and int64(m.get("created_tick"))
-                and (m.get("author") is None or int64(m.get("author")))):
+        if not (
+            isinstance(m, dict)
+            and int64(m.get("id"))
+            and isinstance(m.get("text"), str)
+            and _is_int(m.get("topics"))
+            and 0 <= m["topics"] < 2**64
+            and int64(m.get("created_tick"))
+            and (m.get("author") is None or int64(m.get("author")))
+        ):
             raise _fail(path, "is damaged (a message is invalid)")
     for rec in sessions:
         # The fields that PropagationSession.from_record keeps as they are, and world files store as columns.
-        if not (isinstance(rec, dict)
-                and all(int64(rec.get(k)) for k in ("id", "message_id", "priority", "reached", "exposed"))
-                and all(rec.get(k) is None or int64(rec[k]) for k in ("started_tick", "ended_tick"))
-                and all(rec.get(k) is None or isinstance(rec[k], str) for k in ("error", "traceback", "recommender"))
-                and isinstance(rec.get("params"), dict) and isinstance(rec.get("message") or {}, dict)):
+        if not (
+            isinstance(rec, dict)
+            and all(int64(rec.get(k)) for k in ("id", "message_id", "priority", "reached", "exposed"))
+            and all(rec.get(k) is None or int64(rec[k]) for k in ("started_tick", "ended_tick"))
+            and all(rec.get(k) is None or isinstance(rec[k], str) for k in ("error", "traceback", "recommender"))
+            and isinstance(rec.get("params"), dict)
+            and isinstance(rec.get("message") or {}, dict)
+        ):
             raise _fail(path, "is damaged (a propagation session is invalid)")
     for what, records in (("message", messages), ("session", sessions)):
         twice = repeated_id(records)
@@ -337,8 +373,6 @@ def _check_meta(path: str, meta: Any) -> dict[str, Any]:
             raise _fail(path, f"is damaged (two {what}s have id {twice})")
     config = meta.get("config") or {}
     if isinstance(config, dict) and config.get("social") is not None:
-        from sim.model.settings import social_settings
-
         social = config["social"]
         try:
             if not isinstance(social, dict):
@@ -353,13 +387,14 @@ def _check_column_values(path: str, c: dict[str, np.ndarray], n: int) -> None:
     """Values a forged file could hold that the structure checks let through but that would break the
     world later: shares outside 0..1 or not numbers at all (SQLite stores NaN as NULL) and persona codes
     beyond the word lists. (Infinite trust is refused with the graph.)"""
-    from sim.core.persona import POOLS, STYLES
 
     for col in ("activity_rate", "susceptibility", "reputation", "influence"):
         if not np.all((c[col] >= 0) & (c[col] <= 1)):  # false for NaN too
             raise _fail(path, f"is damaged (column {col} holds a value outside 0..1)")
     codes = c["persona_codes"]
-    if n and (np.any(codes.max(axis=0) >= np.array([len(p) for p in POOLS])) or c["persona_style"].max() >= len(STYLES)):
+    if n and (
+        np.any(codes.max(axis=0) >= np.array([len(p) for p in POOLS])) or c["persona_style"].max() >= len(STYLES)
+    ):
         raise _fail(path, "is damaged (a persona code is out of range)")
     if n and c["community"].min() < -1:
         raise _fail(path, "is damaged (a community number is negative)")
@@ -416,7 +451,7 @@ class SnapshotReader:
         self._pool = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="agora-snapshot")
         self._futures = {ent["name"]: self._pool.submit(self._read_one, ent) for ent in order}
 
-    def __enter__(self) -> "SnapshotReader":
+    def __enter__(self) -> SnapshotReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -465,12 +500,12 @@ class SnapshotReader:
             BadFileError: a column is missing, of the wrong shape or holds values out of range.
         """
         if self._columns is None:
-            from sim.core.world import AGENT_COLUMNS, check_columns
-
             missing = [k for k in AGENT_COLUMNS if f"agent.{k}" not in self._futures]
             if missing:
-                raise BadFileError(f"snapshot {self.path!r} is incomplete (missing 'agent.{missing[0]}'); it may be "
-                                   "damaged; the current world was left as it was")
+                raise BadFileError(
+                    f"snapshot {self.path!r} is incomplete (missing 'agent.{missing[0]}'); it may be "
+                    "damaged; the current world was left as it was"
+                )
             columns = {k: self._array(f"agent.{k}") for k in AGENT_COLUMNS}
             problems = check_columns(columns, self.n)
             if problems:
@@ -522,8 +557,13 @@ class SnapshotReader:
             next_id = memory.get("next_id")
             if next_id is not None and (not _is_int(next_id) or next_id < 1):
                 raise ValueError("bad memory id")
-            world.memory.load(memory.get("events") or [], memory.get("summaries") or [], memory.get("agents") or [],
-                              world.n, next_id=next_id)
+            world.memory.load(
+                memory.get("events") or [],
+                memory.get("summaries") or [],
+                memory.get("agents") or [],
+                world.n,
+                next_id=next_id,
+            )
         except (ValueError, TypeError) as exc:
             raise _fail(path, f"is damaged (LLM cache, posts or memory: {exc})") from None
         self._world = world
@@ -543,7 +583,7 @@ def _threads() -> int:
 
 def _decompress_into(dctx: zstandard.ZstdDecompressor, comp: bytes, out: np.ndarray, path: str, name: str) -> None:
     """Decompress straight into ``out``; more or less data than declared is an error."""
-    target = memoryview(out).cast("B")
+    target = out.data.cast("B")
     filled = 0
     try:
         # One call takes the whole frame: smaller reads hand the interpreter lock back and forth.

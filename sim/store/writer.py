@@ -33,9 +33,9 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
-from sim.store.check import discard_after_checkpoint
-from sim.errors import ResourceError
 from sim.core.faults import kill_point
+from sim.errors import ResourceError
+from sim.store.check import discard_after_checkpoint
 from sim.store.worldfile import checkpoint_world, ensure_schema
 
 
@@ -55,7 +55,7 @@ def _why(exc: BaseException, path: str) -> str:
         return "the file size limit (ulimit -f) was reached"
     if primary == 10 or isinstance(exc, OSError):
         try:
-            import resource
+            import resource  # noqa: PLC0415 - POSIX only
 
             limited = resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
         except (ImportError, OSError, ValueError):  # pragma: no cover - not on POSIX
@@ -75,8 +75,10 @@ def checkpoint_error(exc: BaseException, path: str, tick: int) -> CheckpointErro
     """The one-sentence error for a checkpoint of ``path`` that failed with ``exc``; the file holds ``tick``."""
     why = _why(exc, path)
     fix = "free some disk space (or raise the limit)" if "disk" in why or "limit" in why else "check the disk"
-    return CheckpointError(f"the world file {path!r} could not be checkpointed because {why}: it keeps its last "
-                           f"checkpoint (tick {tick}); {fix} and save again")
+    return CheckpointError(
+        f"the world file {path!r} could not be checkpointed because {why}: it keeps its last "
+        f"checkpoint (tick {tick}); {fix} and save again"
+    )
 
 
 _ROWS = ("events", "exposures")
@@ -89,7 +91,7 @@ def _tuples(rows: np.ndarray, extra: tuple = (), chunk: int = 8192):
     chunk at a time as SQLite asks for them: the conversion runs on the writer's connection thread,
     not on the event loop (where 300,000 rows at once kept the UI from answering keys)."""
     for at in range(0, len(rows), chunk):
-        part = rows[at:at + chunk].tolist()
+        part = rows[at : at + chunk].tolist()
         if extra:
             yield from (r + extra for r in part)
         else:
@@ -124,7 +126,7 @@ class WorldWriter:
         self._db: aiosqlite.Connection | None = None
         self._task: asyncio.Task | None = None
 
-    async def start(self) -> "WorldWriter":
+    async def start(self) -> WorldWriter:
         self._db = await aiosqlite.connect(self.path)
         await self._db.execute("PRAGMA journal_mode = WAL")
         await self._db.execute("PRAGMA synchronous = NORMAL")
@@ -243,8 +245,10 @@ class WorldWriter:
                 row_error = exc  # the rows are kept; checkpoints fail until they are written
         for it in items:
             if it[0] == "audit":
-                await db.execute("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)",
-                                 (time.time(), it[1], json.dumps(it[2], default=str)))
+                await db.execute(
+                    "INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)",
+                    (time.time(), it[1], json.dumps(it[2], default=str)),
+                )
                 await db.commit()
             elif it[0] == "call":
                 _, fn, done = it
@@ -294,17 +298,21 @@ class WorldWriter:
         await db.execute("BEGIN")
         if ev:
             total = sum(len(it[2]) for it in ev)
-            rows = np.empty(total, dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8"), ("k", "<i8"), ("v", "<i8")])
+            rows = np.empty(
+                total, dtype=[("s", "<i8"), ("t", "<i8"), ("a", "<i8"), ("src", "<i8"), ("k", "<i8"), ("v", "<i8")]
+            )
             at = 0
             for it in ev:  # one slice per queued batch (a session's tick), not per row
                 sid, rec = it[1], it[2]
-                part = rows[at:at + len(rec)]
+                part = rows[at : at + len(rec)]
                 part["s"] = sid
                 part["t"], part["a"], part["src"], part["k"] = rec["tick"], rec["agent"], rec["source"], rec["kind"]
                 part["v"] = rec["via"] if "via" in (rec.dtype.names or ()) else 0
                 at += len(rec)
-            await db.executemany("INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (?, ?, ?, ?, ?, ?)",
-                                 _tuples(rows))
+            await db.executemany(
+                "INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (?, ?, ?, ?, ?, ?)",
+                _tuples(rows),
+            )
         for name in dict.fromkeys(it[3] for it in ex):
             mine = [it for it in ex if it[3] == name]
             total = sum(len(it[2]) for it in mine)
@@ -312,12 +320,14 @@ class WorldWriter:
             at = 0
             for it in mine:
                 sid, rec = it[1], it[2]
-                part = rows[at:at + len(rec)]
+                part = rows[at : at + len(rec)]
                 part["s"] = sid
                 part["t"], part["a"], part["src"] = rec["tick"], rec["agent"], rec["source"]
                 at += len(rec)
-            await db.executemany("INSERT INTO exposures (session_id, tick, agent, source, recommender) VALUES (?, ?, ?, ?, ?)",
-                                 _tuples(rows, (name,)))
+            await db.executemany(
+                "INSERT INTO exposures (session_id, tick, agent, source, recommender) VALUES (?, ?, ?, ?, ?)",
+                _tuples(rows, (name,)),
+            )
         kill_point("events")
         await db.commit()
 
