@@ -353,7 +353,7 @@ def test_cancel_between_phases_leaves_world_untouched(planted):
 
 
 async def test_persisted_analysis_round_trip(planted, tmp_path):
-    from sim.store.analysis_tables import persist_analysis
+    from sim.store.worldfile import persist_analysis
     from sim.store.worldfile import open_world, save_world
 
     world = planted[0].fork()

@@ -90,7 +90,7 @@ class CommunityTable:
         return [{"src": int(s), "dst": int(d), "edges": int(e)} for s, d, e in zip(f["src"].tolist(), f["dst"].tolist(), f["edges"].tolist())]
 
 
-def community_table(world: "World", *, membership: np.ndarray | None = None, influence: np.ndarray | None = None,
+def community_table(world: World, *, membership: np.ndarray | None = None, influence: np.ndarray | None = None,
                     top_interests: int = 3, top_influencers: int = 5) -> CommunityTable:
     """The communities table of ``world`` (from its ``community`` and ``influence`` columns unless given).
 
@@ -174,14 +174,14 @@ ROW_BATCH = 100_000
 
 
 
-async def ensure_schema(db: "aiosqlite.Connection") -> None:
+async def ensure_schema(db: aiosqlite.Connection) -> None:
     """Create the analysis tables if the world file predates them."""
     for stmt in ANALYSIS_SCHEMA.split(";"):
         if stmt.strip():
             await db.execute(stmt)
 
 
-def _community_rows(table: "CommunityTable") -> list[tuple[Any, ...]]:
+def _community_rows(table: CommunityTable) -> list[tuple[Any, ...]]:
     rows = []
     for c in range(table.count):
         if not table.size[c]:
@@ -192,7 +192,7 @@ def _community_rows(table: "CommunityTable") -> list[tuple[Any, ...]]:
     return rows
 
 
-async def write_analysis(db: "aiosqlite.Connection", world: "World", table: "CommunityTable | None", *,
+async def write_analysis(db: aiosqlite.Connection, world: World, table: CommunityTable | None, *,
                          transaction: bool = True, max_flows: int | None = None) -> None:
     """Write the analysis of ``world`` into its file: the communities and flows tables (replaced) and the
     ``analysis`` meta row.
@@ -232,32 +232,12 @@ async def write_analysis(db: "aiosqlite.Connection", world: "World", table: "Com
         raise
 
 
-async def persist_analysis(path: str, world: "World", table: "CommunityTable | None", *, progress: Progress = None) -> None:
-    """Bring a world file up to date after :func:`sim.analysis.structure.store_analysis`: the dirty columns and
-    the configuration (``checkpoint_world``, sessions untouched), then :func:`write_analysis`."""
-    import aiosqlite
-
-    from sim.store.worldfile import checkpoint_world
-
-    db = await aiosqlite.connect(path)
-    try:
-        await db.execute("PRAGMA busy_timeout = 5000")
-        if progress:
-            progress("writing the analysis", 0.0)
-        await checkpoint_world(db, world, changed_sessions=[])
-        await write_analysis(db, world, table)
-        if progress:
-            progress("writing the analysis", 1.0)
-    finally:
-        await db.close()
-
-
-async def _has_table(db: "aiosqlite.Connection", name: str) -> bool:
+async def _has_table(db: aiosqlite.Connection, name: str) -> bool:
     cur = await db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
     return await cur.fetchone() is not None
 
 
-async def read_communities(db: "aiosqlite.Connection", *, limit: int | None = None) -> list[dict[str, Any]]:
+async def read_communities(db: aiosqlite.Connection, *, limit: int | None = None) -> list[dict[str, Any]]:
     """Rows of the communities table, largest first (empty when none is stored)."""
     if not await _has_table(db, "communities"):
         return []
@@ -274,7 +254,7 @@ async def read_communities(db: "aiosqlite.Connection", *, limit: int | None = No
     ]
 
 
-async def read_flows(db: "aiosqlite.Connection", *, limit: int | None = None, community: int | None = None) -> list[dict[str, int]]:
+async def read_flows(db: aiosqlite.Connection, *, limit: int | None = None, community: int | None = None) -> list[dict[str, int]]:
     """Flows between communities, most edges first; only those touching ``community`` when given."""
     if not await _has_table(db, "community_flows"):
         return []
@@ -291,7 +271,7 @@ async def read_flows(db: "aiosqlite.Connection", *, limit: int | None = None, co
     return [{"src": s, "dst": d, "edges": e} for s, d, e in await cur.fetchall()]
 
 
-async def read_analysis_record(db: "aiosqlite.Connection") -> dict[str, Any] | None:
+async def read_analysis_record(db: aiosqlite.Connection) -> dict[str, Any] | None:
     """The ``analysis`` meta record, or None."""
     cur = await db.execute("SELECT value FROM meta WHERE key = ?", (META_KEY,))
     row = await cur.fetchone()

@@ -16,26 +16,34 @@ import contextlib
 import functools
 import glob
 import json
+import multiprocessing
 import os
+import queue
 import re
 import sqlite3
+import sys
+import threading
 import time
-from collections.abc import Callable
-from typing import Any, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import aiosqlite
 import numpy as np
 
 from sim import __version__
-from sim.errors import BadFileError, BadParameterError, TargetExistsError
+from sim.core.agentmemory import SCHEMA as MEMORY_SCHEMA
+from sim.core.audit import public_settings
+from sim.core.diskio import remove_quietly, write_error
 from sim.core.faults import kill_point
 from sim.core.graph import Graph, GraphDelta, csr_positions
-from sim.core.agentmemory import SCHEMA as MEMORY_SCHEMA
 from sim.core.memory import ensure_disk, ensure_memory, world_file_bytes
-from sim.store.analysis_tables import ANALYSIS_SCHEMA
 from sim.core.persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
 from sim.core.safe import shown
 from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
+from sim.errors import BadFileError, BadParameterError, TargetExistsError
+from sim.model.session import PropagationSession
+from sim.store.analysis_tables import ANALYSIS_SCHEMA, CommunityTable, community_table, write_analysis
+from sim.store.fixedtext import FixedRows, as_blob, scaled_floats, write_decimal
 
 Progress = Callable[[str, float], None] | None
 
@@ -330,7 +338,6 @@ def file_llm_settings(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     ``(kept, ignored)``. Ignored: the endpoint settings when set (an empty ``base_urls`` is a stored
     default and goes quietly) and any setting named like a credential, a header or a proxy; ``ignored``
     describes each, URLs without their credentials or query."""
-    from sim.core.audit import public_settings
 
     kept: dict[str, Any] = {}
     ignored: list[str] = []
@@ -368,8 +375,6 @@ _told: set[str] = set()
 def tell_load_warnings(world: World) -> None:
     """Say :func:`load_warnings` on stderr, each once per process (``agora: warning: ...``), in the main
     process only (the workers of an ensemble or sweep open the same file again)."""
-    import multiprocessing
-    import sys
 
     if multiprocessing.parent_process() is not None:
         return
@@ -651,7 +656,6 @@ _AGENT_FIELDS = ("orig_id", "community", "interests", "susceptibility", "reputat
 def _agent_batch(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
     """One ``INSERT`` of the ``agent_rows`` of agents ``start``..``stop - 1`` (see ``sim.store.fixedtext``);
     floats are kept rounded to 7 decimals, as every later update writes them."""
-    from sim.store.fixedtext import FixedRows, scaled_floats
 
     values: dict[str, np.ndarray] = {
         "orig_id": c["ids"][start:stop], "community": c["community"][start:stop],
@@ -689,7 +693,6 @@ def _agent_batch(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, 
 
 def _mirror_update(c: dict[str, np.ndarray], names: list[str], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
     """One ``UPDATE`` of the mirrored columns ``names`` of agents ``start``..``stop - 1`` in ``agent_rows``."""
-    from sim.store.fixedtext import FixedRows, scaled_floats
 
     fields: list[tuple[str, np.ndarray, bool]] = []
     for name in names:
@@ -742,7 +745,6 @@ def _adjacency_text(graph: Graph, agents: np.ndarray) -> tuple[memoryview | byte
 
     Every edge takes ``cell`` characters: ``[`` (an agent's first edge) or a space, the packed value
     right-aligned, ``,`` or ``]`` (its last). No Python loop over agents or edges."""
-    from sim.store.fixedtext import as_blob, write_decimal
 
     agents = np.asarray(agents, dtype=np.int64)
     eid, deg = csr_positions(graph.out_indptr, agents)
@@ -772,7 +774,6 @@ def adjacency_rows(graph: Graph, lo: int, hi: int) -> list[tuple[int, str]]:
 
 def _adjacency_batch(graph: Graph, agents: np.ndarray, verb: str = "INSERT") -> tuple[str, tuple[Any, ...]] | None:
     """One ``INSERT`` (or ``verb``) of the ``adjacency`` rows of ``agents`` (see ``sim.store.fixedtext``)."""
-    from sim.store.fixedtext import FixedRows
 
     text, agents, starts, ends, cell = _adjacency_text(graph, agents)
     if agents.size == 0:
@@ -803,8 +804,6 @@ async def _run_statements(db: aiosqlite.Connection, statements: Callable[[], Ite
     aiosqlite's thread) runs them: while SQLite writes one block of rows on one core, numpy makes the next
     on the other, and at most ``ahead`` blocks wait in memory. The generator may block (on a snapshot still
     being read, say) without holding anything up but itself."""
-    import queue
-    import threading
 
     items: queue.Queue = queue.Queue(maxsize=ahead)
     stop = threading.Event()
@@ -952,7 +951,6 @@ async def save_world(world: World | WorldSource, path: str, *, force: bool = Fal
         TargetExistsError: ``path`` exists and ``force`` is false.
         whatever the source raises (a damaged snapshot): the target is untouched then.
     """
-    from sim.core.diskio import remove_quietly, write_error
 
     source: WorldSource = _Ready(world) if isinstance(world, World) else world
     check_target(path, force)
@@ -985,8 +983,6 @@ async def save_world(world: World | WorldSource, path: str, *, force: bool = Fal
             await _write_personas(db, world)
             await _write_message_rows(db, world, world.sessions)  # a world from a snapshot has both
             if world.config.get("analysis"):
-                from sim.store.analysis_tables import community_table, write_analysis
-
                 table = community_table(world) if world.columns["community"].max(initial=-1) >= 0 else None
                 await write_analysis(db, world, table, transaction=False)
             if world.path and os.path.exists(world.path):
@@ -1119,7 +1115,7 @@ def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict
     ensure_memory(int(total * 1.1), f"opening world {path!r}", "open it on a machine with more memory")
     done = 0
     arrays: dict[str, np.ndarray] = {}
-    for name, dtype_s, shape_s, nchunks, nbytes in layout:
+    for name, dtype_s, shape_s, _nchunks, nbytes in layout:
         try:
             dtype = np.dtype(dtype_s)
             shape = tuple(int(x) for x in json.loads(shape_s))
@@ -1293,8 +1289,6 @@ def repeated_id(records: list[dict[str, Any]]) -> Any:
 
 
 def _sessions_from(records: list[dict[str, Any]], arrays: dict[str, np.ndarray], n: int, source: str) -> list:
-    from sim.model.session import PropagationSession
-
     sessions = []
     for rec in records:
         try:
@@ -1388,3 +1382,20 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
         raise
     world.dirty_arrays.clear()
     world.clear_edge_log()
+
+
+async def persist_analysis(path: str, world: World, table: CommunityTable | None, *, progress: Progress = None) -> None:
+    """Bring a world file up to date after :func:`sim.analysis.structure.store_analysis`: the dirty columns and
+    the configuration (:func:`checkpoint_world`, sessions untouched), then
+    :func:`sim.store.analysis_tables.write_analysis`."""
+    db = await aiosqlite.connect(path)
+    try:
+        await db.execute("PRAGMA busy_timeout = 5000")
+        if progress:
+            progress("writing the analysis", 0.0)
+        await checkpoint_world(db, world, changed_sessions=[])
+        await write_analysis(db, world, table)
+        if progress:
+            progress("writing the analysis", 1.0)
+    finally:
+        await db.close()
