@@ -456,8 +456,9 @@ def test_an_entry_point_is_listed_without_importing_and_fails_on_use(tmp_path, m
 
 
 def run_cli(*argv: str) -> int:
-    from sim.cli.main import _Parser
-    from sim.cli.plugins import add_commands, handle
+    from sim.cli.args import Parser as _Parser
+    from sim.cli.parser import add_plugins as add_commands
+    from sim.cli.plugins import handle
 
     parser = _Parser(prog="agora")
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser))

@@ -64,8 +64,9 @@ def verdict(report) -> str:
 
 
 def run_cli(*argv: str) -> int:
-    from sim.cli.main import _Parser
-    from sim.cli.plugins import add_commands, handle
+    from sim.cli.args import Parser as _Parser
+    from sim.cli.parser import add_plugins as add_commands
+    from sim.cli.plugins import handle
 
     parser = _Parser(prog="agora")
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser))

@@ -74,8 +74,9 @@ def failed(report) -> set[str]:
 
 
 def run_cli(*argv: str) -> int:
-    from sim.cli.main import _Parser
-    from sim.cli.plugins import add_commands, handle
+    from sim.cli.args import Parser as _Parser
+    from sim.cli.parser import add_plugins as add_commands
+    from sim.cli.plugins import handle
 
     parser = _Parser(prog="agora")
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser))
@@ -343,8 +344,8 @@ def test_the_builtin_recommenders_pass(plugin):
 
 
 def test_the_help_and_the_guide_say_the_checker_runs_plugin_code_in_this_process():
-    from sim.cli.main import _Parser
-    from sim.cli.plugins import add_commands
+    from sim.cli.args import Parser as _Parser
+    from sim.cli.parser import add_plugins as add_commands
 
     parser = _Parser(prog="agora")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)

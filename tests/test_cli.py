@@ -466,3 +466,74 @@ def test_a_mistyped_flag_or_command_gets_the_nearest_one(tmp_path):
         assert hint in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     proc = agora(tmp_path, "run", "w.db", "--steps", "0")  # no typo: no guess
     assert proc.returncode == 2 and "did you mean" not in proc.stderr
+
+
+# -- how the command is put together ------------------------------------------------------------------------
+
+
+def test_the_terminal_ui_registers_its_commands_through_the_entry_point_group(tmp_path):
+    from importlib.metadata import entry_points
+
+    assert {ep.name: ep.value for ep in entry_points(group="agora.commands")}.get("tui") == "tui.commands"
+    listed = ok(agora(tmp_path, "--help")).stdout
+    assert "    tui       open the terminal UI on a world" in listed
+    assert "keypress-to-screen latency" in ok(agora(tmp_path, "bench", "--help")).stdout
+    assert "--checkpoint-every N" in ok(agora(tmp_path, "tui", "--help")).stdout
+    # Run through the entry point's handler: without a terminal it describes the world it would open.
+    world = tmp_path / "w.db"
+    ok(agora(tmp_path, "new", str(world), "--agents", "300"))
+    env_free = {k: v for k, v in os.environ.items() if k != "AGORA_FORCE_TUI"}
+    proc = subprocess.run([sys.executable, "-m", "sim", "tui", str(world)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**env_free, "PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert "agents       300" in proc.stdout and "(no terminal: the UI needs one" in proc.stdout
+
+
+def test_without_the_entry_point_agora_and_agora_tui_say_so_in_one_sentence(tmp_path):
+    """A checkout used without ``pip install -e .`` has no entry points: the UI's commands are one sentence
+    and exit 2; the headless commands work."""
+    code = "import sys, sim.cli.main as m; m.command_groups = lambda: []; sys.exit(m.main(sys.argv[1:]))"
+    program = [sys.executable, "-c", code]
+    for args in ((), ("tui",), ("tui", "some.db")):
+        user_error(agora(tmp_path, *args, program=program), "'agora.commands'", "pip install -e .")
+    assert "open the terminal UI" not in ok(agora(tmp_path, "--help", program=program)).stdout
+    assert ok(agora(tmp_path, "topics", "--json", program=program)).stdout.startswith('{"topics"')
+
+
+def test_every_command_and_benchmark_has_a_handler():
+    import argparse
+
+    from sim.cli.main import _handler, command_groups
+    from sim.cli.parser import BUILTIN_COMMANDS, build_parser
+
+    groups = command_groups()
+    sub = next(a for a in build_parser(groups)._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(BUILTIN_COMMANDS) | {c for g in groups for c in g.COMMANDS}
+    assert set(next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices) == set(BUILTIN_COMMANDS)
+    bench = next(a for a in sub.choices["bench"]._actions if isinstance(a, argparse._SubParsersAction))
+    handlers = {c: _handler(argparse.Namespace(command=c), groups) for c in sub.choices if c != "bench"}
+    handlers |= {f"bench {b}": _handler(argparse.Namespace(command="bench", bench=b), groups) for b in bench.choices}
+    handlers[None] = _handler(argparse.Namespace(command=None), groups)
+    assert all(callable(h) for h in handlers.values()), handlers
+    assert handlers["bench tui"].__module__ == handlers["tui"].__module__ == handlers[None].__module__ == "tui.commands"
+    assert handlers["bench analysis"].__module__ == "sim.cli.analysis" and handlers["bench llm"].__module__ == "sim.cli.llm"
+    assert handlers["bench world"].__module__ == "sim.cli.bench" and handlers["run"].__module__ == "sim.cli.run"
+
+
+def test_help_imports_no_command_and_no_module_imports_main():
+    """``agora --help`` builds the whole parser without the engine, numpy, rich or Textual; the command
+    modules share sim.cli.args and sim.cli.output, and none of them imports sim.cli.main."""
+    import ast
+
+    code = ("import sys; from sim.cli.main import command_groups; from sim.cli.parser import build_parser; "
+            "build_parser(command_groups()); "
+            "print(sorted(m for m in ('numpy', 'igraph', 'rich', 'textual', 'tui.app', 'sim.store.worldfile', "
+            "'sim.engine.runner', 'sim.cli.run', 'sim.cli.world') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    for path in sorted((ROOT / "sim" / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+                assert "sim.cli.main" not in names, path.name

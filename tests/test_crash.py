@@ -37,7 +37,7 @@ from conftest import notified
 from worldcheck import assert_same_world
 
 from sim.store.check import check_world
-from sim.cli.main import world_rng_pick
+from sim.cli.world import world_rng_pick
 from sim.store.create import synthetic_world
 from sim.engine.simulation import Simulation
 from sim.store.snapshot import load_snapshot, save_snapshot

@@ -1,8 +1,7 @@
 """``agora analyze``, ``agora export``, ``agora path`` and ``agora bench analysis``.
 
-Wired into ``sim.cli`` with :func:`add_commands` (adds ``analyze``, ``export`` and ``path`` to the
-top-level subparsers), :func:`add_bench_command` (adds ``analysis`` to the ``bench`` subparsers) and
-:func:`handle` (runs any of them; returns the exit code). A user's mistake raises
+Their flags are declared in :mod:`sim.cli.parser` (``add_analysis``, ``add_analysis_bench``);
+:func:`handle` runs any of them and returns the exit code. A user's mistake raises
 :class:`~sim.errors.AgoraError` (one line on stderr, exit 2, as everywhere in the CLI).
 """
 
@@ -12,112 +11,35 @@ import argparse
 import asyncio
 import os
 import re
+import sys
 import time
 from typing import Any
 
-from sim.cli.main import _emit, _int, _Parser, _positive_int
+from sim.analysis.export import MAX_GRAPH_EDGES, export_world
+from sim.analysis.structure import (
+    analysis_record,
+    analyze,
+    changed_fraction,
+    influence_ranking,
+    isolated_text,
+    shortest_path,
+    store_analysis,
+)
+from sim.bench.analysis import bench_analysis
+from sim.cli.args import EXIT_USAGE, Parser
+from sim.cli.output import emit
+from sim.cli.parser import add_analysis, add_analysis_bench
+from sim.cli.progress import stderr_progress
+from sim.core.audit import append_audit
+from sim.errors import AgoraError, BadParameterError
+from sim.store.worldfile import check_target, open_world, persist_analysis
 
-METHOD_CHOICES = ("leiden", "louvain", "label-propagation")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _printable(text: str) -> str:
     """Agent text for a terminal: control characters (escape sequences) shown as ``\\xNN``."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number above 0")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def add_commands(sub: Any) -> None:
-    """Add ``analyze``, ``export`` and ``path`` to ``sub`` (the object ``add_subparsers`` returned)."""
-    an = sub.add_parser(
-        "analyze", help="find communities and rank influence (PageRank); optional structure metrics",
-        description="Analyse a world's network on igraph's C core and store the results in the world file: each agent's "
-                    "community (0 the largest; -1 for an isolated agent, one with no links, which belongs to no community and "
-                    "is counted apart) and influence (PageRank over its maximum), and the communities table "
-                    "(size, density, dominant interests, top influencers, edges between communities). Without "
-                    "--communities, --pagerank or --all, both communities and PageRank are computed.",
-    )
-    an.add_argument("world", metavar="WORLD")
-    an.add_argument("--communities", action="store_true", help="detect communities")
-    an.add_argument("--pagerank", action="store_true", help="rank influence by PageRank")
-    an.add_argument("--structure", action="store_true",
-                    help="k-core, clustering, connected components, degree distribution and sampled path lengths")
-    an.add_argument("--all", action="store_true", help="communities, PageRank and --structure")
-    # Defaults of None tell an option given from one left out: one that cannot apply is refused (see _analyses).
-    an.add_argument("--method", choices=METHOD_CHOICES, default=None,
-                    help="community detection method (default leiden; all work on the undirected view)")
-    an.add_argument("--resolution", type=_positive_float, default=None, metavar="R",
-                    help="modularity resolution for leiden and louvain: higher gives more, smaller communities (default 1)")
-    an.add_argument("--seed", type=_int, default=None,
-                    help="seed of the community search and of --structure's path sampling (default 0)")
-    an.add_argument("--samples", type=_positive_int, default=None, metavar="K",
-                    help="with --structure: breadth-first searches for the path-length estimate (default 16)")
-    an.add_argument("--top", type=_positive_int, default=10, metavar="N", help="agents and communities listed (default 10)")
-    an.add_argument("--no-store", action="store_true", help="report only; leave the world file unchanged")
-    an.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-    ex = sub.add_parser(
-        "export", help="write agents as CSV, or the graph (or a part) as GraphML/GEXF for Gephi",
-        description="Export a world. CSV: one row per agent (id, name, community, pagerank, influence, in_degree, "
-                    "out_degree). GraphML/GEXF: the graph through networkx, for Gephi: the whole graph (refused above "
-                    "--max-edges), one community (--community ID) or the ego network of an agent (--ego AGENT "
-                    "--radius K). The community column is the world's own (planted by the generator or stored by "
-                    "'agora analyze', as 'agora agent' shows it); a world with no communities, or no PageRank, gets them "
-                    "computed for the export only (not stored).",
-    )
-    ex.add_argument("world", metavar="WORLD")
-    ex.add_argument("out", metavar="OUT", help="the file to write")
-    ex.add_argument("--format", choices=("csv", "graphml", "gexf"), default=None,
-                    help="file format (default: from OUT's extension)")
-    ex.add_argument("--community", type=_non_negative_int, metavar="ID", help="only this community")
-    ex.add_argument("--ego", type=_int, metavar="AGENT", help="only agents within --radius links of this agent (original id)")
-    ex.add_argument("--radius", type=_non_negative_int, default=None, metavar="K", help="radius of --ego (default 1)")
-    ex.add_argument("--max-edges", type=_positive_int, default=None, metavar="N",
-                    help="refuse GraphML/GEXF graphs with more edges (default 200,000; a CSV has no edges)")
-    ex.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
-    ex.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-    pa = sub.add_parser(
-        "path", help="a shortest path between two agents",
-        description="Print a shortest path from agent A to agent B (original ids) along follow links, the way a "
-                    "message travels (from an agent to its followers); --undirected ignores direction.",
-    )
-    pa.add_argument("world", metavar="WORLD")
-    pa.add_argument("a", type=_int, metavar="A", help="original id of the first agent")
-    pa.add_argument("b", type=_int, metavar="B", help="original id of the last agent")
-    pa.add_argument("--undirected", action="store_true", help="ignore the direction of follow links")
-    pa.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-
-def add_bench_command(bsub: Any) -> None:
-    """Add ``analysis`` to the ``bench`` subparsers."""
-    ba = bsub.add_parser(
-        "analysis", help="igraph view, PageRank, Leiden and peak RSS at a million agents, with baselines",
-        description="Analysis benchmark: building the igraph view, PageRank, Leiden and peak RSS on a synthetic world, "
-                    "beside a plain igraph build from a Python edge list and networkx PageRank on a smaller world.",
-    )
-    ba.add_argument("--agents", type=_positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    ba.add_argument("--avg-degree", type=_positive_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
-    ba.add_argument("--baseline-agents", type=_positive_int, default=100_000, metavar="N",
-                    help="agents of the world the baselines run on (default 100,000)")
-    ba.add_argument("--seed", type=_int, default=1)
-    ba.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -144,7 +66,6 @@ def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
     Raises:
         BadParameterError: an option given that none of those analyses uses.
     """
-    from sim.errors import BadParameterError
 
     do_comm = args.communities or args.all
     do_pr = args.pagerank or args.all
@@ -173,12 +94,6 @@ def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
 
 
 async def _cmd_analyze(args: argparse.Namespace) -> int:
-    from sim.analysis.structure import (analysis_record, analyze, changed_fraction, influence_ranking, isolated_text,
-                                        store_analysis)
-    from sim.store.analysis_tables import persist_analysis
-    from sim.cli.progress import stderr_progress
-    from sim.store.worldfile import open_world
-
     do_comm, do_pr, structure = _analyses(args)
     t0 = time.perf_counter()
     with stderr_progress() as progress:
@@ -199,7 +114,6 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
             t1 = time.perf_counter()
             table = await asyncio.to_thread(store_analysis, world, result)
             await persist_analysis(args.world, world, table, progress=progress)
-            from sim.core.audit import append_audit
 
             append_audit(args.world, "analysis", {"communities": table.count if table is not None else 0,
                                                   "isolated": result.communities.isolated if result.communities else None,
@@ -250,13 +164,11 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
         lines.append(f"k-core       max {st['coreness']['max']}")
     lines.append("seconds      " + ", ".join(f"{k} {v:g}" for k, v in seconds.items()))
     lines.append("stored in the world file" if stored else "world file not modified (--no-store)")
-    _emit(args, data, "\n".join(lines))
+    emit(args, data, "\n".join(lines))
     return 0
 
 
 def _format_of(args: argparse.Namespace) -> str:
-    from sim.errors import BadParameterError
-
     if args.format:
         return args.format
     ext = os.path.splitext(args.out)[1].lower().lstrip(".")
@@ -266,12 +178,6 @@ def _format_of(args: argparse.Namespace) -> str:
 
 
 async def _cmd_export(args: argparse.Namespace) -> int:
-    from sim.analysis.structure import analysis_record, analyze, store_analysis
-    from sim.errors import BadParameterError
-    from sim.analysis.export import MAX_GRAPH_EDGES, export_world
-    from sim.cli.progress import stderr_progress
-    from sim.store.worldfile import check_target, open_world
-
     fmt = _format_of(args)
     if args.radius is not None and args.ego is None:
         raise BadParameterError("--radius needs --ego AGENT: it is the radius of an ego network")
@@ -308,14 +214,11 @@ async def _cmd_export(args: argparse.Namespace) -> int:
         what = " and ".join(computed)
         text += (f"\n{what} {'were' if len(computed) > 1 else 'was'} computed for this export only: run 'agora analyze "
                  f"WORLD' to store {'them' if len(computed) > 1 else 'it'}")
-    _emit(args, info, text)
+    emit(args, info, text)
     return 0
 
 
 async def _cmd_path(args: argparse.Namespace) -> int:
-    from sim.analysis.structure import shortest_path
-    from sim.store.worldfile import open_world
-
     world = await open_world(args.world)
     t0 = time.perf_counter()
     path = await asyncio.to_thread(shortest_path, world, args.a, args.b, directed=not args.undirected)
@@ -324,46 +227,42 @@ async def _cmd_path(args: argparse.Namespace) -> int:
     names = [_printable(world.persona(world.index_of(i)).name) for i in path]
     arrow = " -- " if args.undirected else " -> "
     text = arrow.join(f"{i} ({name})" for i, name in zip(path, names)) + f"\n{len(path) - 1} hops"
-    _emit(args, data, text)
+    emit(args, data, text)
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from sim.bench.analysis import bench_analysis
-
     result = bench_analysis(args.agents, avg_degree=args.avg_degree, seed=args.seed, baseline_agents=args.baseline_agents)
     text = "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict))
     for k, v in result.items():
         if isinstance(v, dict):
             text += f"\n{k}:\n" + "\n".join(f"  {kk:<34}{vv}" for kk, vv in v.items())
-    _emit(args, result, text)
+    emit(args, result, text)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """A parser with only this module's commands (``analyze``, ``export``, ``path``, ``bench analysis``):
     for tests."""
-    p = _Parser(prog="agora", description="Agora network analysis commands.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
-    add_commands(sub)
+    p = Parser(prog="agora", description="Agora network analysis commands.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, required=True)
+    add_analysis(sub)
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
-    bsub = bench.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=_Parser, required=True)
-    add_bench_command(bsub)
+    bsub = bench.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=Parser, required=True)
+    add_analysis_bench(bsub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` with :func:`build_parser` and run it, reporting errors as ``agora`` does."""
-    import sys
 
-    from sim.errors import AgoraError
 
     args = build_parser().parse_args(argv)
     try:
         return handle(args)
     except AgoraError as exc:
         sys.stderr.write(f"agora: error: {exc}\n")
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("agora: interrupted\n")
         return 130

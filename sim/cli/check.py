@@ -6,31 +6,12 @@ Exit codes: 0 consistent, 1 problems found (one line each on stdout), 2 a usage 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-
-def add_commands(sub: Any) -> None:
-    p = sub.add_parser(
-        "check", help="check a world file: SQLite integrity, arrays, tables and counters",
-        description="Check a world file without changing it: SQLite's integrity check, the arrays (as opening the "
-        "world validates them, plus the graph's structure), the agent and relationship rows against the arrays, "
-        "the messages and sessions tables against the metadata, every session's counters against its arrays, "
-        "and its adoption events against who adopted when and from whom; triggers, views, indexes or tables "
-        "Agora did not make are problems (Agora refuses to open such a file). Rows of ticks after the last checkpoint "
-        "(left by a crash) are reported as notes: the next run discards them. Given a snapshot (.snap), it checks "
-        "the snapshot as loading it would (checksums, sizes, the whole world, unique ids) plus every session's "
-        "counters, and changes nothing. Exit code 0: consistent; 1: problems (one line each); 2: no such file.")
-    p.add_argument("world", metavar="FILE", help="a world file (.db) or a snapshot (.snap)")
-    p.add_argument("--quick", action="store_true",
-                   help="SQLite's quick_check instead of integrity_check, and row counts instead of row checksums")
-    p.add_argument("--json", action="store_true",
-                   help='print one JSON object: {"ok", "problems": [...], "checks": {...}, "notes": [...], ...}')
+from sim.cli.output import emit
+from sim.store.check import check_world
 
 
 def handle(args: argparse.Namespace) -> int:
-    from sim.store.check import check_world
-    from sim.cli.main import _emit
-
     result = check_world(args.world, quick=args.quick)
     lines = [f"problem: {p}" for p in result["problems"]] + [f"note: {n}" for n in result["notes"]]
     c = result["checks"]
@@ -45,5 +26,5 @@ def handle(args: argparse.Namespace) -> int:
     else:
         what = "snapshot " if result.get("kind") == "snapshot" else ""
         lines.append(f"{what}{args.world}: {len(result['problems'])} problem(s) found")
-    _emit(args, result, "\n".join(lines))
+    emit(args, result, "\n".join(lines))
     return 0 if result["ok"] else 1

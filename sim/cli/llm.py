@@ -11,19 +11,17 @@ import argparse
 import os
 from typing import Any
 
-from sim.core.audit import TEXT_LIMIT
+from sim.bench.llm import bench_llm
+from sim.bench.memory import bench_memory
+from sim.cli.args import parse_params
+from sim.cli.output import emit
+from sim.cli.progress import stderr_progress
+from sim.core.audit import TEXT_LIMIT, public_settings
 from sim.errors import BadParameterError
-
-
-def add_llm_arguments(p: argparse.ArgumentParser) -> None:
-    """``--llm KEY=VALUE`` and ``--offline``, shared by run, interview and llm."""
-    g = p.add_argument_group("LLM", "LLM agents (see 'agora llm --help'). The key comes from OPENAI_API_KEY only, the "
-                             "servers from OPENAI_BASE_URL (several, comma-separated) or --llm base_urls=... only, never "
-                             "from a world file; AGORA_LLM_MODEL overrides the world's model.")
-    g.add_argument("--llm", action="append", default=[], metavar="KEY=VALUE",
-                   help="an LLM setting for this command, e.g. model=gpt-4o-mini, base_urls=http://127.0.0.1:8000/v1, "
-                   "calls_per_tick=50, concurrency=32 (repeatable; 'agora llm WORLD' lists them)")
-    g.add_argument("--offline", action="store_true", help="use the offline generator even when a key is set")
+from sim.llm.config import ENDPOINT_SETTINGS, LLM_PARAMS, LLMConfig, llm_settings, refuse_endpoint_settings
+from sim.llm.service import LLMService, llm_report
+from sim.store.worldfile import open_world
+from sim.store.writer import WorldWriter
 
 
 def llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -32,10 +30,8 @@ def llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
     Raises:
         BadParameterError: a bad KEY=VALUE or setting (named).
     """
-    from sim.cli.main import _parse_params
-    from sim.llm.config import llm_settings
 
-    changes: dict[str, Any] = dict(_parse_params(getattr(args, "llm", []), "--llm", "calls_per_tick=50"))
+    changes: dict[str, Any] = dict(parse_params(getattr(args, "llm", []), "--llm", "calls_per_tick=50"))
     if getattr(args, "offline", False):
         changes["offline"] = True
     if changes:
@@ -56,9 +52,8 @@ MEMORY_SETTINGS = ("memory", "memory_window", "memory_recall", "memory_tokens", 
 
 def _given_llm(args: argparse.Namespace) -> dict[str, str]:
     """The ``--llm KEY=VALUE`` items given (raw, names stripped; empty when none)."""
-    from sim.cli.main import _parse_params
 
-    return _parse_params(getattr(args, "llm", []), "--llm", "calls_per_tick=50")
+    return parse_params(getattr(args, "llm", []), "--llm", "calls_per_tick=50")
 
 
 def refuse_unused_llm(args: argparse.Namespace, config: Any, *, command: str) -> None:
@@ -89,7 +84,6 @@ def refuse_unused_llm(args: argparse.Namespace, config: Any, *, command: str) ->
 def _why_offline(args: argparse.Namespace, config: Any) -> tuple[str, str | None]:
     """Why ``config`` is offline and what would change it: ``(when, fix)``, parts of one sentence; ``fix``
     is None when --offline (or --llm offline=true) was given on this command line."""
-    from sim.llm.config import LLM_PARAMS
 
     asked = _given_llm(args).get("offline")
     if getattr(args, "offline", False) or (asked is not None and LLM_PARAMS["offline"].coerce("offline", asked)):
@@ -98,60 +92,6 @@ def _why_offline(args: argparse.Namespace, config: Any) -> tuple[str, str | None
         return ("while offline is forced by the world's settings or AGORA_LLM_OFFLINE",
                 "add --llm offline=false (or run 'agora llm WORLD --set offline=false')")
     return "without OPENAI_API_KEY in the environment", "set it (any value for a keyless local server)"
-
-
-def add_commands(sub: Any) -> None:
-    from sim.cli.main import _int
-
-    iv = sub.add_parser("interview", help="ask an agent a question; it answers in its persona",
-                        description="Ask one agent of a world a question. It answers in its persona, from its interests and "
-                        "the messages it has seen and shared: through the LLM when OPENAI_API_KEY is set, from the world's "
-                        "response cache for a question asked before, else from the offline generator. The answer's source "
-                        "is printed (llm, cache or offline).")
-    iv.add_argument("world", metavar="WORLD")
-    iv.add_argument("agent", type=_int, metavar="AGENT", help="the agent's original id")
-    iv.add_argument("question", metavar="QUESTION")
-    add_llm_arguments(iv)
-    iv.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-    lm = sub.add_parser("llm", help="show or change a world's LLM settings",
-                        description="Show a world's LLM settings, the configuration in effect (settings, then the environment, "
-                        "then --llm), the response cache and the posts agents wrote; --set changes the world's settings "
-                        "(validated, written to the world file). Servers are never stored in a world (a shared world could "
-                        "send your API key elsewhere): set OPENAI_BASE_URL or pass --llm base_urls=... to each command. "
-                        "--ping sends one request to every server.")
-    lm.add_argument("world", metavar="WORLD")
-    lm.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="change a setting of the world (repeatable; not base_urls: servers come from the environment or --llm)")
-    lm.add_argument("--ping", action="store_true", help="send one short request to every configured server and report")
-    add_llm_arguments(lm)
-    lm.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-
-def add_bench_command(bsub: Any) -> None:
-    from sim.cli.main import _non_negative_float, _positive_int
-
-    bl = bsub.add_parser("llm", help="LLM client throughput against a local chat-completions server",
-                         description="LLM benchmark: completions per second through Agora's client (limits, retries, breaker) "
-                         "against local servers answering after a fixed latency, beside a plain HTTP client measured in the "
-                         "same run, with the client's own CPU time per call.")
-    bl.add_argument("--requests", type=_positive_int, default=2000, metavar="N", help="completions per measurement (default 2000)")
-    bl.add_argument("--concurrency", type=_positive_int, default=64, metavar="C", help="requests in flight (default 64)")
-    bl.add_argument("--latency", type=_non_negative_float, default=0.02, metavar="S", help="server latency in seconds (default 0.02)")
-    bl.add_argument("--servers", type=_positive_int, default=1, metavar="K", help="local servers, balanced by load (default 1)")
-    bl.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-    bm = bsub.add_parser("memory", help="agent memory: bytes per LLM agent, prompt sizes, recall time, rule runs unchanged",
-                         description="Agent memory benchmark: LLM agents deciding through a local chat-completions server with "
-                         "memory on, beside the same run with memory=off (memory bytes and events per agent, the distribution "
-                         "of estimated prompt tokens); the time to build one agent's memory part beside a plain indexed read; "
-                         "and a rule-based cascade with the default settings beside memory=off (nothing is made).")
-    bm.add_argument("--agents", type=_positive_int, default=3000, metavar="N", help="agents of the LLM world (default 3000)")
-    bm.add_argument("--ticks", type=_positive_int, default=40, metavar="T", help="ticks of each LLM run (default 40)")
-    bm.add_argument("--llm-agents", type=_positive_int, default=20, metavar="K", help="agents asked per round and message (default 20)")
-    bm.add_argument("--rule-agents", type=_positive_int, default=1_000_000, metavar="N", help="agents of the rule run (default 1,000,000)")
-    bm.add_argument("--latency", type=_non_negative_float, default=0.005, metavar="S", help="server latency in seconds (default 0.005)")
-    bm.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def handle(args: argparse.Namespace) -> Any:
@@ -165,10 +105,6 @@ def handle(args: argparse.Namespace) -> Any:
 
 
 def _bench_memory(args: argparse.Namespace) -> int:
-    from sim.bench.memory import bench_memory
-    from sim.cli.main import _emit
-    from sim.cli.progress import stderr_progress
-
     with stderr_progress() as progress:
         r = bench_memory(agents=args.agents, ticks=args.ticks, llm_agents=args.llm_agents, rule_agents=args.rule_agents,
                          latency=args.latency, progress=progress)
@@ -193,16 +129,11 @@ def _bench_memory(args: argparse.Namespace) -> int:
         f"rule run, {rule['agents']:,} agents  {rule['default']['tick_ms_median']:.1f} ms/tick default, "
         f"{rule['baseline_off']['tick_ms_median']:.1f} ms memory=off (ratio {rule['ratio']}); memory made: {rule['default']['memory_made']}",
     ]
-    _emit(args, r, "\n".join(lines))
+    emit(args, r, "\n".join(lines))
     return 0
 
 
 async def _interview(args: argparse.Namespace) -> int:
-    from sim.cli.main import _emit
-    from sim.llm.config import LLMConfig
-    from sim.llm.service import LLMService, llm_report
-    from sim.store.worldfile import open_world
-
     question = str(args.question)
     if not question.strip():
         raise BadParameterError("the question is empty: write one, e.g. agora interview WORLD 42 \"What do you think of AI?\"")
@@ -225,7 +156,7 @@ async def _interview(args: argparse.Namespace) -> int:
         "seconds": round(answer.seconds, 3), "llm": llm_report(service.stats()),
     }
     note = f"({answer.source}" + (f": {answer.reason}" if answer.reason else "") + ")"
-    _emit(args, data, f"{persona.name}: {answer.text}\n{note}")
+    emit(args, data, f"{persona.name}: {answer.text}\n{note}")
     return 0
 
 
@@ -234,7 +165,6 @@ async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
     the interview to its audit log."""
     if world.path is None:
         return
-    from sim.store.writer import WorldWriter
 
     writer = await WorldWriter(world.path).start()
     try:
@@ -246,14 +176,7 @@ async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
 
 
 async def _llm(args: argparse.Namespace) -> int:
-    from sim.core.audit import public_settings
-    from sim.cli.main import _emit, _parse_params
-    from sim.llm.config import ENDPOINT_SETTINGS, LLMConfig, llm_settings, refuse_endpoint_settings
-    from sim.llm.service import LLMService
-    from sim.store.worldfile import open_world
-    from sim.store.writer import WorldWriter
-
-    changes = _parse_params(args.set, "--set", "calls_per_tick=50")
+    changes = parse_params(args.set, "--set", "calls_per_tick=50")
     refuse_endpoint_settings(changes)  # before the world is even opened: nothing is written
     overrides = llm_overrides(args)
     world = await open_world(args.world)
@@ -295,15 +218,11 @@ async def _llm(args: argparse.Namespace) -> int:
         lines += [f"ping {p['url']}: {p['result']} in {p['ms']:.0f} ms" for p in pings]
     if changes:
         lines.append("settings saved")
-    _emit(args, data, "\n".join(lines))
+    emit(args, data, "\n".join(lines))
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sim.bench.llm import bench_llm
-    from sim.cli.main import _emit
-    from sim.cli.progress import stderr_progress
-
     with stderr_progress() as progress:
         result = bench_llm(requests=args.requests, concurrency=args.concurrency, latency=args.latency,
                            servers=args.servers, progress=progress)
@@ -315,5 +234,5 @@ def _bench(args: argparse.Namespace) -> int:
         f"ratio to baseline     {result['ratio_to_baseline']:.2f}",
         f"target {result['target_per_second']}/s met: {result['target_met']}",
     ]
-    _emit(args, result, "\n".join(lines))
+    emit(args, result, "\n".join(lines))
     return 0

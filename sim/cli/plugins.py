@@ -1,10 +1,10 @@
 """``agora plugins``: list the plugins the registry finds, write a new plugin from a template, check a
 plugin file (its propagation models and recommenders).
 
-Wired into ``sim.cli`` with :func:`add_commands` (adds the ``plugins`` command to the top-level
-subparsers) and :func:`handle` (runs it; returns the exit code). ``plugins check`` exits 0 when every
-conformance check passes and 1 when one fails; a user's mistake raises :class:`~sim.errors.AgoraError`
-(one line on stderr, exit 2, as everywhere in the CLI).
+Its flags are declared in :mod:`sim.cli.parser` (``add_plugins``); :func:`handle` runs it and returns the
+exit code. ``plugins check`` exits 0 when every conformance check passes and 1 when one fails; a user's
+mistake raises :class:`~sim.errors.AgoraError` (one line on stderr, exit 2, as everywhere in the CLI).
+:func:`make_registry` is the plugin registry every command builds.
 """
 
 from __future__ import annotations
@@ -14,89 +14,21 @@ import os
 import re
 from typing import Any
 
-from sim.engine.templates import RECOMMENDER_TEMPLATES, TEMPLATES
+from sim.cli.output import emit, shown_line
+from sim.cli.progress import stderr_progress
+from sim.engine.authoring import check_plugin, new_plugin, plugin_rows
+from sim.engine.sweep import plugin_registry
+from sim.engine.templates import RECOMMENDER_TEMPLATES
+from sim.model.registry import Registry, plugin_folder_of, trust_plugin_folder, untrust_plugin_folder
 
 EXIT_CHECK_FAILED = 1
 
-# The helpers of sim.cli are imported inside the functions, so that sim.cli may import this module at
-# its top without a circular import.
 
-
-def add_commands(sub: Any) -> None:
-    """Add ``plugins list|new|check`` to ``sub`` (the object ``add_subparsers`` returned)."""
-    from sim.cli.main import _int, _Parser, _positive_int
-
-    plugins = sub.add_parser(
-        "plugins", help="list, create, check and trust plugins (propagation models, recommenders)",
-        description="List the plugins Agora finds, write a new propagation model or recommender from a template, or "
-                    "check a plugin file against the plugin contract. Plugins are code and run with your rights: only load "
-                    "folders you trust.",
-    )
-    psub = plugins.add_subparsers(dest="plugins_command", metavar="ACTION", parser_class=_Parser, required=True)
-
-    lst = psub.add_parser(
-        "list", help="list built-in, user-folder and installed plugins",
-        description="List every plugin: built-in ones, those in user folders (--plugins, the AGORA_PLUGINS variable) "
-                    "and installed packages' 'agora.plugins' entry points (listed without importing them). "
-                    "Plugins that failed to import are listed with their error.",
-    )
-    lst.add_argument("--plugins", action="append", default=[], metavar="DIR",
-                     help="also load the plugins in DIR (repeat for more folders; AGORA_PLUGINS is read too)")
-    lst.add_argument("--json", action="store_true", help="print one JSON object on stdout (with parameter schemas and tracebacks)")
-
-    new = psub.add_parser(
-        "new", help="write a new propagation model or recommender and its tests from a template",
-        description="Write NAME.py, a working and documented plugin, and test_NAME.py, its tests, into a folder, from "
-                    "a template. Propagation models: cascade (a cascade that only reaches agents who share a topic "
-                    "with the message), compartmental (an SIRS epidemic), opinion (bounded-confidence averaging of a "
-                    "continuous opinion variable) or network (a cascade whose unconvinced followers unfollow and "
-                    "rewire). Recommenders: recommender (a content recommender: messages sharing a topic with the "
-                    "reader, fresher and more adopted first) or friend-recommender (friends of friends). Each passes "
-                    "'agora plugins check' as written. Nothing is overwritten.",
-    )
-    new.add_argument("name", metavar="NAME", help="the plugin's name, a Python identifier (e.g. topic_cascade)")
-    new.add_argument("--template", default="cascade", choices=TEMPLATES, metavar="T",
-                     help="what to start from: " + ", ".join(TEMPLATES) + " (default: cascade)")
-    new.add_argument("--dir", default=".", metavar="DIR", help="folder to write the two files into (default: the current folder; created if missing)")
-    new.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-    chk = psub.add_parser(
-        "check", help="run the conformance suite on a plugin file (models and recommenders)",
-        description="Check every plugin in FILE. A propagation model: its schema, the shapes and dtypes of its "
-                    "answers, determinism under one seed, that a probability of 0 leaves only the seeds, that sessions "
-                    "do not share state, declared monotonicity, its end (an is_done that ends a session right after "
-                    "start while rounds would still change something fails), and its speed. A content or friend "
-                    "recommender: its schema, the shapes and dtypes of its answers, that -inf and nan scores are "
-                    "never shown, no writes to the read-only arrays it is handed, determinism under the tick's "
-                    "generator, and its speed. Each plugin is also run across its parameter space (every parameter "
-                    "at its extremes with the others default, and random joint draws seeded by --seed) on two small "
-                    "worlds, one directed with isolated agents; a failure names the parameter set. Exits 0 when "
-                    "every check passes, 1 otherwise. The plugin's code runs in this process (in the simulation's "
-                    "plugin thread, under the plugin time budget: AGORA_PLUGIN_BUDGET, 10 s per call) with your rights.",
-    )
-    chk.add_argument("file", metavar="FILE", help="a .py file defining PropagationModel, ContentRecommender or "
-                     "FriendRecommender subclasses")
-    chk.add_argument("--agents", type=_positive_int, default=100_000, metavar="N",
-                     help="agents of the synthetic graph the speed figure is measured on (default 100,000; the contract "
-                          "checks use 2,000, the parameter exploration 500 and 300)")
-    chk.add_argument("--seed", type=_int, default=0, help="seed of the synthetic worlds, the sessions and the random "
-                     "parameter draws (default 0)")
-    chk.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-    tr = psub.add_parser(
-        "trust", help="load the plugin folder beside a world from now on (until a file in it changes)",
-        description="Trust the <world>.plugins folder beside WORLD (or a folder given directly) as it is now: commands "
-                    "that open the world load it from then on. Remembered in trusted.json of Agora's user folder "
-                    "($AGORA_CONFIG_HOME, else $XDG_CONFIG_HOME/agora, else ~/.config/agora) by the folder's real path "
-                    "and a SHA-256 of its files; once a file is added, removed or edited it is not loaded until trusted "
-                    "again. Plugins are code that runs with your rights: read them first.",
-    )
-    tr.add_argument("target", metavar="WORLD", help="a world file (its <world>.plugins folder) or a plugin folder")
-    tr.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    un = psub.add_parser("untrust", help="stop loading the plugin folder beside a world",
-                         description="Forget that the plugin folder beside WORLD (or the folder given) was trusted.")
-    un.add_argument("target", metavar="WORLD", help="a world file (its <world>.plugins folder) or a plugin folder")
-    un.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+def make_registry(plugin_dirs: list[str], world_path: str | None = None) -> Registry:
+    """The registry for a command: built-ins, entry points, ``AGORA_PLUGINS`` and ``--plugins`` folders,
+    and the world's own ``<world>.plugins/`` folder only when named or trusted (``agora plugins trust``);
+    one left out is said once on stderr (:func:`sim.engine.sweep.plugin_registry`)."""
+    return plugin_registry(world_path, plugin_dirs)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -120,34 +52,25 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _cmd_trust(args: argparse.Namespace) -> int:
-    from sim.cli.main import _emit, shown_line
-    from sim.model.registry import trust_plugin_folder
-
     r = trust_plugin_folder(args.target)
     files = f"{r['files']} file{'s' if r['files'] != 1 else ''}"
-    _emit(args, r, f"trusted {shown_line(r['folder'])} ({files}, sha256 {r['sha256'][:12]}…): commands that open the "
+    emit(args, r, f"trusted {shown_line(r['folder'])} ({files}, sha256 {r['sha256'][:12]}…): commands that open the "
                    f"world load it until a file in it changes (recorded in {shown_line(r['trust_file'])})")
     return 0
 
 
 def _cmd_untrust(args: argparse.Namespace) -> int:
-    from sim.cli.main import _emit, shown_line
-    from sim.model.registry import plugin_folder_of, untrust_plugin_folder
-
     folder = plugin_folder_of(args.target)
     was = untrust_plugin_folder(args.target)
-    _emit(args, {"folder": folder, "was_trusted": was},
-          f"{shown_line(folder)} is {'no longer' if was else 'not'} trusted")
+    emit(args, {"folder": folder, "was_trusted": was},
+         f"{shown_line(folder)} is {'no longer' if was else 'not'} trusted")
     return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from sim.engine.authoring import plugin_rows
-    from sim.cli.main import _emit, make_registry
-
     registry = make_registry(args.plugins)
     rows = plugin_rows(registry)
-    _emit(args, {"plugins": rows, "folders": registry.user_dirs}, _render_rows(rows, registry.user_dirs))
+    emit(args, {"plugins": rows, "folders": registry.user_dirs}, _render_rows(rows, registry.user_dirs))
     return 0
 
 
@@ -208,9 +131,6 @@ def _render_rows(rows: list[dict[str, Any]], folders: list[str]) -> str:
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
-    from sim.engine.authoring import new_plugin
-    from sim.cli.main import _emit
-
     written = new_plugin(args.name, args.dir, args.template)
     folder = os.path.dirname(written[0])
     rel = [_short(p) for p in written]
@@ -226,7 +146,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
         f"  agora plugins list --plugins {_short(folder)}    see it listed",
         f"  {use}    use it",
     ])
-    _emit(args, {"name": args.name, "template": args.template, "files": written, "folder": folder}, text)
+    emit(args, {"name": args.name, "template": args.template, "files": written, "folder": folder}, text)
     return 0
 
 
@@ -237,11 +157,7 @@ def _short(path: str) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from sim.engine.authoring import check_plugin
-    from sim.cli.main import _emit
-    from sim.cli.progress import stderr_progress
-
     with stderr_progress() as progress:
         report = check_plugin(args.file, agents=args.agents, seed=args.seed, progress=progress)
-    _emit(args, report.to_dict(), report.render())
+    emit(args, report.to_dict(), report.render())
     return 0 if report.ok else EXIT_CHECK_FAILED

@@ -15,83 +15,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import os
 import signal
 import sys
 from typing import Any
 
+import uvicorn
+
+from sim.api.app import App
+from sim.api.tokens import Tokens, generate_token_file, remove_token_file, token_file_for
+from sim.cli.args import social_changes
+from sim.cli.llm import llm_overrides, refuse_unused_llm
+from sim.core.events import PropagationFailed, RecommenderFailed
 from sim.core.net import is_loopback, listen
+from sim.core.safe import shown
+from sim.core.tracebacks import one_line, plugin_location
+from sim.engine.controller import WorldController
+from sim.engine.observe import Monitor
+from sim.engine.runner import check_social_params
 from sim.errors import BadParameterError
-
-
-def add_commands(sub: Any) -> None:
-    from sim.cli.llm import add_llm_arguments
-    from sim.cli.main import _checkpoint_arguments, _int, _non_negative_float, _social_arguments
-
-    p = sub.add_parser(
-        "serve", help="serve a world over HTTP: a management API with a live event stream, behind a token",
-        description="Serve a world over HTTP until interrupted: inject messages, step, run and pause it, read its "
-        "sessions, agents and communities, save and load snapshots, and follow its live events "
-        "(GET /api/v1/events, Server-Sent Events). Every /api/v1 route needs a bearer token from $AGORA_API_TOKEN "
-        "or --token-file (read-only ones from --read-token-file); given none, a server on this machine makes one and "
-        "writes it to WORLD.token (readable by you only), and a server on another address refuses to start. Requests "
-        "must name a loopback host (or one given with --allow-host) and send JSON bodies. The routes are described at "
-        "/api/v1/openapi.json and in docs/api.md.")
-    p.add_argument("world", metavar="WORLD")
-    p.add_argument("--host", default="127.0.0.1", metavar="HOST",
-                   help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 or :: for every interface)")
-    p.add_argument("--port", type=_int, default=8765, metavar="PORT", help="port (default 8765; 0 picks a free one)")
-    p.add_argument("--port-file", metavar="FILE", help="write the port to FILE once the server listens")
-    p.add_argument("--token-file", action="append", default=[], metavar="FILE",
-                   help="a token that may do everything, on the first line of FILE (named after the file; repeatable)")
-    p.add_argument("--read-token-file", action="append", default=[], metavar="FILE",
-                   help="a token that may only read (GET), on the first line of FILE (repeatable)")
-    p.add_argument("--allow-host", action="append", default=[], metavar="NAME", type=_host_name,
-                   help="also answer requests whose Host header is NAME (a name or address clients use to reach this "
-                        "server; loopback names and addresses always are), and WebSockets from pages of NAME (repeatable)")
-    p.add_argument("--request-timeout", type=_positive_seconds, default=60.0, metavar="S",
-                   help="seconds a request may take before it answers 503 (the work it started goes on; default 60)")
-    p.add_argument("--max-messages", type=_int, default=100_000, metavar="N",
-                   help="the most messages the served world may hold: an injection past it answers 409 (default 100,000)")
-    p.add_argument("--snapshots", metavar="DIR", help="folder of the snapshots it saves and loads (default: the world file's)")
-    p.add_argument("--metrics", action="store_true", help="also serve Prometheus /metrics and /healthz (no token needed)")
-    p.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
-    p.add_argument("--plugin-budget", type=_non_negative_float, metavar="S",
-                   help="seconds one plugin call may take before its session fails (default: $AGORA_PLUGIN_BUDGET, else 10)")
-    _social_arguments(p, "while served (default: the world's setting)")
-    add_llm_arguments(p)
-    _checkpoint_arguments(p)
-
-
-def _host_name(text: str) -> str:
-    """An ``--allow-host`` value: a host name or an address, without scheme or port."""
-    import re
-
-    name = text.strip().lower().rstrip(".")
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    try:
-        ipaddress.ip_address(name)
-        return name
-    except ValueError:
-        pass
-    if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*", name) or len(name) > 253:
-        raise argparse.ArgumentTypeError(f"{text[:100]!r} is not a host name or address: give a name such as "
-                                         "api.example.org or an address, without http:// or a port")
-    return name
-
-
-def _positive_seconds(text: str) -> float:
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= 86400):
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds above 0 (at most 86400)")
-    return value
 
 
 def _write_port(path: str, port: int) -> None:
@@ -102,14 +44,6 @@ def _write_port(path: str, port: int) -> None:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from sim.api.app import App
-    from sim.api.tokens import Tokens, generate_token_file, remove_token_file, token_file_for
-    from sim.cli.llm import llm_overrides, refuse_unused_llm
-    from sim.cli.main import _check_social_params, _social_changes
-    from sim.engine.controller import WorldController
-
     tokens = Tokens.from_sources(args.token_file, args.read_token_file)
     if not tokens and not is_loopback(args.host):
         raise BadParameterError(f"--host {args.host} lets other machines in, and no token was given: set $AGORA_API_TOKEN "
@@ -123,7 +57,7 @@ async def serve(args: argparse.Namespace) -> int:
     monitor = None
     generated = None
     try:
-        changes = _social_changes(args)
+        changes = social_changes(args)
         host = await WorldController.open(
             args.world, plugin_dirs=args.plugins, social=changes or None, llm=llm_overrides(args) or None,
             plugin_budget=args.plugin_budget, snapshots=args.snapshots,
@@ -131,12 +65,11 @@ async def serve(args: argparse.Namespace) -> int:
             checkpoint_seconds=args.checkpoint_seconds or 60.0,
             check_llm=lambda config: refuse_unused_llm(args, config, command="run"), max_messages=args.max_messages)
         if changes:
-            _check_social_params(host.sim.social.settings, changes)
+            check_social_params(host.sim.social.settings, changes)
         _say_failures(host.sim)
         host.on_replace.append(_say_failures)
         host.on_checkpoint.append(lambda failure, tick: _say_checkpoint(args.world, failure, tick))
         if args.metrics:
-            from sim.engine.observe import Monitor
 
             monitor = Monitor()
             monitor.attach(host.sim, host.sim.writer, active=lambda: host.running)
@@ -209,9 +142,6 @@ def _say_checkpoint(world: str, failure: str | None, tick: int) -> None:
 def _say_failures(sim: Any) -> None:
     """Say on stderr, as they happen, that a session failed or a recommender was switched off (with the
     plugin's file:line): whoever started the server sees what its clients see on the event stream."""
-    from sim.core.events import PropagationFailed, RecommenderFailed
-    from sim.core.safe import shown
-    from sim.core.tracebacks import one_line, plugin_location
 
     def say(event: Any) -> None:
         where = plugin_location(event.traceback)
@@ -229,8 +159,6 @@ def _say_failures(sim: Any) -> None:
 
 
 def _server_class() -> Any:
-    import uvicorn
-
     class Server(uvicorn.Server):
         """uvicorn's server without its own signal handling: it would re-raise SIGTERM after shutting down,
         ending the process before the world is checkpointed. ``serve`` handles the signals instead."""

@@ -11,6 +11,11 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 
 def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
                  numeric: Sequence[int] = (), width: int | None = None) -> str:
@@ -20,10 +25,6 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title
         columns: the header cells; rows: the rows (cells converted with ``str``).
         title: a line above the table; width: the rendering width (default: the terminal's, at least 100).
     """
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, title=None, show_edge=False, pad_edge=False, highlight=False)
     right = set(numeric)

@@ -1,0 +1,84 @@
+"""How ``agora`` commands print: one JSON object with ``--json``, else text made safe for a terminal
+(names, bios, messages and plugin errors are data: control characters and escapes are shown, never sent
+raw), and the text of a world's description shared by ``new``, ``info``, ``load`` and ``tui``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from sim.core.safe import shown
+
+
+def emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    """Print ``data`` as one JSON line when ``args.json``, else ``text`` made safe for the terminal."""
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+    else:
+        # Names, bios, messages and answers are data: control characters and ANSI escapes in them are shown
+        # as visible escapes (sim.safe), never sent to the terminal raw.
+        sys.stdout.write(shown(text.rstrip("\n"), lines=True) + "\n")
+
+
+def shown_line(text: Any) -> str:
+    """Plugin text made safe for a terminal line (control characters escaped, one line, bounded)."""
+    return shown(str(text), 500)
+
+
+def indented(tb: str) -> str:
+    """A traceback for stderr: each line indented and made safe, at most 60 lines."""
+    return "\n".join("  " + shown(ln, 500) for ln in tb.splitlines()[:60])
+
+
+def fmt_size(n: float) -> str:
+    """A byte count for people: ``512 B``, ``1.5 MB``."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def communities_text(info: dict[str, Any]) -> str:
+    if info.get("communities") is None:
+        return "unknown (run analysis)"
+    text = f"{info['communities']:,}"
+    if info.get("isolated"):
+        text += f" · {info['isolated']:,} isolated agents with no links (in no community)"
+    return text
+
+
+def describe(info: dict[str, Any]) -> str:
+    """The text of a world file's description (``agora info``)."""
+    lines = [
+        f"world        {info.get('name')}  ({info['path']})",
+        f"agents       {info['agents']:,}",
+        f"edges        {info['edges']:,} directed (edge u->v: v follows u)",
+        f"communities  {communities_text(info)}",
+        f"tick         {info.get('tick', 0)}",
+        f"seed         {info.get('seed')}",
+        f"size         {fmt_size(info['size_bytes'])}",
+    ]
+    src = info.get("source") or {}
+    if src.get("kind") == "import":
+        lines.append(
+            f"imported     {src.get('file')} ({src.get('lines'):,} lines, {src.get('self_loops_dropped'):,} self-loops dropped, "
+            f"{src.get('duplicates_merged'):,} duplicate edges merged)"
+        )
+    elif src.get("kind") == "synthetic":
+        lines.append(f"generated    {src.get('graph')} graph, avg degree {src.get('avg_degree')}, mixing {src.get('mixing')}")
+    return "\n".join(lines)
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """Model parameters as ``p=0.05 q=true``."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return " ".join(f"{k}={value(v)}" for k, v in params.items())

@@ -1,0 +1,241 @@
+"""``agora new``, ``info``, ``agent``, ``save``, ``load``, ``social`` and ``topics``: make, describe,
+copy and configure world files; and :func:`world_for_ui`, the world ``agora tui`` opens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sim.cli.args import check_metrics_options, social_changes
+from sim.cli.output import describe, emit, fmt_size
+from sim.cli.plugins import make_registry
+from sim.cli.progress import stderr_progress
+from sim.core.audit import append_audit
+from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
+from sim.core.safe import shown
+from sim.core.topics import TOPICS
+from sim.core.world import Status, world_rng
+from sim.engine.runner import check_social_params
+from sim.errors import AgoraError, BadParameterError
+from sim.llm.config import LLMConfig
+from sim.llm.service import LLMService
+from sim.social.dynamics import Social
+from sim.store.create import ensure_default_world, imported_world, synthetic_world
+from sim.store.snapshot import SnapshotReader, save_snapshot
+from sim.store.worldfile import check_target, open_world, read_meta, save_world, world_info
+from sim.store.writer import WorldWriter
+
+
+async def _cmd_new(args: argparse.Namespace) -> int:
+    _check_new_options(args)
+    check_target(args.world, args.force)
+    if not args.edges:  # refuse before minutes of work: memory (in synthetic_world) and disk here
+        edges = int(args.agents * args.avg_degree)
+        ensure_fits(args.agents, edges, what="a world")
+        ensure_disk(args.world, world_file_bytes(args.agents, edges), f"a world of {args.agents:,} agents and about {edges:,} directed edges")
+    name = args.name or os.path.splitext(os.path.basename(args.world))[0]
+    t0 = time.perf_counter()
+    with stderr_progress() as progress:
+        if args.edges:
+            world = await asyncio.to_thread(imported_world, name, args.edges, directed=args.directed, seed=args.seed, progress=progress)
+        else:
+            world = await asyncio.to_thread(
+                synthetic_world, name, args.agents, graph=args.graph, avg_degree=args.avg_degree,
+                communities=args.communities, mixing=args.mixing, seed=args.seed, progress=progress,
+            )
+        world.config["minutes_per_tick"] = args.minutes_per_tick
+        changes = social_changes(args)
+        if changes:
+            social = Social(world, make_registry([]), {})
+            world.config["social"] = social.configure(**changes)
+        if args.reserve > 0:
+            pool = world_rng_pick(world, args.reserve)
+            world.columns["status"][pool] = Status.CREATED
+        t1 = time.perf_counter()
+        await save_world(world, args.world, force=args.force, progress=progress)
+    t2 = time.perf_counter()
+    info = world_info(args.world)
+    info.update({"build_seconds": round(t1 - t0, 3), "persist_seconds": round(t2 - t1, 3)})
+    emit(args, info, describe(info) + f"\ncreated in   {t2 - t0:.1f} s")
+    return 0
+
+
+def _check_new_options(args: argparse.Namespace) -> None:
+    """Refuse the options of ``agora new`` its graph source cannot use, then fill in the defaults.
+
+    Raises:
+        BadParameterError: naming the option and what to do.
+    """
+    synthetic = (("--graph", args.graph), ("--avg-degree", args.avg_degree), ("--communities", args.communities),
+                 ("--mixing", args.mixing))
+    if args.edges:
+        for flag, value in synthetic:
+            if value is not None:
+                raise BadParameterError(f"{flag} shapes a synthetic graph and --edges imports one as it is: "
+                                        f"drop {flag}, or give --agents N instead of --edges")
+    elif args.directed:
+        raise BadParameterError("--directed keeps the lines of an --edges file as given, and synthetic graphs are "
+                                "undirected: drop --directed, or import a file with --edges FILE")
+    elif args.graph in ("ba", "er"):
+        for flag, value in synthetic[2:]:
+            if value is not None:
+                raise BadParameterError(f"{flag} applies to the community and sbm graphs, and {args.graph} plants no "
+                                        f"communities: drop {flag}, or choose --graph community or sbm")
+    for flag, attr, option in (("--recommender-param", "recommender_param", "recommender"),
+                               ("--friend-param", "friend_param", "friend_recommender")):
+        if getattr(args, attr) and getattr(args, option) in (None, "none"):
+            raise BadParameterError(f"{flag} sets a parameter of the {option.replace('_', ' ')}, and a new world has "
+                                    f"none: add --{option.replace('_', '-')} NAME, or drop {flag}")
+    args.graph = args.graph or "community"
+    args.avg_degree = 10.0 if args.avg_degree is None else args.avg_degree
+    args.mixing = 0.2 if args.mixing is None else args.mixing
+
+
+def world_rng_pick(world: Any, share: float) -> Any:
+    """A seeded choice of ``share`` of the world's agents (the reserve of agents not joined yet)."""
+    k = int(round(share * world.n))
+    return world_rng(world.seed, 7).choice(world.n, size=k, replace=False)
+
+
+async def _cmd_social(args: argparse.Namespace) -> int:
+    registry = make_registry(args.plugins, args.world)
+    world = await open_world(args.world)
+    social = Social(world, registry)
+    changes = social_changes(args)
+    if changes:
+        settings = social.configure(**changes)
+        check_social_params(settings, changes)
+        world.config["social"] = settings
+        writer = await WorldWriter(args.world).start()
+        try:
+            writer.submit_audit("social", changes)
+            await writer.checkpoint(world, [])
+        finally:
+            await writer.close()
+    out = {"world": args.world, "settings": social.settings, "living": social.living, "changed": bool(changes),
+           "errors": social.errors}
+    lines = [f"{k:<20}{v}" for k, v in social.settings.items()]
+    lines += [f"problem: {k}: {v}" for k, v in social.errors.items()]
+    lines.append("settings saved" if changes else ("the network is living" if social.living else "the network is static (no recommender, no churn)"))
+    emit(args, out, "\n".join(lines))
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    info = world_info(args.world)
+    emit(args, info, describe(info))
+    return 0
+
+
+async def _cmd_agent(args: argparse.Namespace) -> int:
+    world = await open_world(args.world)
+    i = world.index_of(args.id)
+    data = world.agent(i).to_dict()
+    shown_values = dict(data)
+    if data["community"] < 0:  # the JSON keeps -1; the text says what it means
+        detected = bool((world.config.get("analysis") or {}).get("communities"))
+        shown_values["community"] = "none (isolated, no links)" if detected else "unknown (run 'agora analyze WORLD')"
+    lines = [f"{k:<18}{', '.join(v) if isinstance(v, list) else v}" for k, v in shown_values.items()]
+    memory = LLMService(world, LLMConfig.resolve(world.config.get("llm"), env={})).agent_memory(i, recent=args.memory)
+    data["memory"] = memory
+    size = memory["size"]
+    if not memory["remembers"]:
+        lines.append(f"{'memory':<18}none (the LLM has not spoken for this agent; memory setting: {memory['setting']})")
+    else:
+        lines.append(f"{'memory':<18}{size['events']:,} events, {size['text_bytes']:,} bytes of text")
+        if memory["summary"]:
+            lines.append(f"{'summary':<18}{shown(memory['summary']['text'], 600)} (tick {memory['summary']['tick']}, "
+                         f"{memory['summary']['written_by']})")
+        for e in memory["recent"]:
+            who = f" [{shown(e['other_name'], 60)}]" if e["other_name"] else ""
+            lines.append(f"  tick {e['tick']:<6} {e['kind']:<13}{who} {shown(e['text'], 160)}")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+async def _cmd_save(args: argparse.Namespace) -> int:
+    check_target(args.snapshot, args.force, what="snapshot")
+    t0 = time.perf_counter()
+    with stderr_progress() as progress:
+        world = await open_world(args.world, progress=progress)
+        size = await asyncio.to_thread(save_snapshot, world, args.snapshot, force=args.force, progress=progress)
+    data = {"world": os.path.abspath(args.world), "snapshot": os.path.abspath(args.snapshot), "size_bytes": size,
+            "tick": world.tick, "seconds": round(time.perf_counter() - t0, 3)}
+    try:  # the world's audit log records the snapshot taken; a world file that cannot be written still saves
+        append_audit(args.world, "save", {"snapshot": data["snapshot"], "tick": world.tick, "size_bytes": size})
+    except AgoraError as exc:
+        sys.stderr.write(f"agora: note: the snapshot was saved, but {shown(exc, 500)}\n")
+    emit(args, data, f"saved {args.world} (tick {world.tick}) to {args.snapshot} ({fmt_size(size)})")
+    return 0
+
+
+async def _cmd_load(args: argparse.Namespace) -> int:
+    check_target(args.world, args.force)
+    t0 = time.perf_counter()
+    with stderr_progress() as progress:
+        # The agents are written while the graph is still being read and checked.
+        reader = await asyncio.to_thread(SnapshotReader, args.snapshot, progress=progress)
+        with reader:
+            world = await save_world(reader, args.world, force=args.force, progress=progress, keep_audit=True)
+    append_audit(args.world, "load", {"snapshot": os.path.abspath(args.snapshot), "tick": world.tick})
+    info = world_info(args.world)
+    info["seconds"] = round(time.perf_counter() - t0, 3)
+    emit(args, info, f"loaded {args.snapshot} into {args.world}\n" + describe(info))
+    return 0
+
+
+def _cmd_topics(args: argparse.Namespace) -> int:
+    emit(args, {"topics": list(TOPICS)}, "\n".join(f"{i:>2}  {t}" for i, t in enumerate(TOPICS)))
+    return 0
+
+
+def world_for_ui(args: argparse.Namespace) -> str | None:
+    """The world file ``agora tui`` (or a bare ``agora``) opens: the one named, else the default world
+    (created on first use). Without a terminal the UI cannot run: the world it would open is described on
+    stdout instead and the answer is None.
+
+    Raises:
+        BadParameterError: options only the running UI would use, without a terminal; a missing plugin folder.
+        AgoraError: a missing or foreign world file (before the screen switches).
+    """
+    world = getattr(args, "world", None)
+    plugins = getattr(args, "plugins", [])
+    check_metrics_options(args)
+    terminal = (sys.stdin.isatty() and sys.stdout.isatty()) or bool(os.environ.get("AGORA_FORCE_TUI"))
+    if not terminal:  # before the default world is created: options only the running UI would use are refused
+        for flag, value in (("--plugins", plugins or None), ("--metrics-port", getattr(args, "metrics_port", None)),
+                            ("--checkpoint-every", getattr(args, "checkpoint_every", None)),
+                            ("--checkpoint-seconds", getattr(args, "checkpoint_seconds", None))):
+            if value is not None:
+                raise BadParameterError(f"{flag} applies to the running terminal UI, and there is no terminal here: "
+                                        f"run one headless with 'agora run WORLD --steps N {flag} ...'")
+    for d in plugins:
+        if not os.path.isdir(d):
+            raise BadParameterError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
+    if world is None:
+        with stderr_progress() as progress:
+            world = asyncio.run(ensure_default_world(progress=progress))
+    else:
+        read_meta(world)  # a clear error for a missing or foreign file, before the screen switches
+    if not terminal:
+        info = world_info(world)
+        emit(args, info, describe(info) + "\n\n(no terminal: the UI needs one; this is the world it would open)")
+        return None
+    return world
+
+
+def handle(args: argparse.Namespace) -> Any:
+    """Run ``new``, ``info``, ``agent``, ``save``, ``load``, ``social`` or ``topics``: an exit code, or a
+    coroutine that ``sim.cli.main`` runs."""
+    return _COMMANDS[args.command](args)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
+    "social": _cmd_social, "topics": _cmd_topics,
+}

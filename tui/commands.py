@@ -1,0 +1,62 @@
+"""The terminal UI's commands, registered with ``agora`` through the ``agora.commands`` entry-point group
+(``pyproject.toml``): ``agora tui [WORLD]`` (and a bare ``agora``), which open the UI on a world, and
+``agora bench tui``. ``sim`` never imports this package; it finds these commands by their entry point.
+
+``agora --help`` loads this module to list the commands, so it imports only the parser's helpers: the
+UI itself (Textual) is imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sim.cli.args import checkpoint_arguments, metrics_arguments, positive_int
+from sim.cli.output import emit
+
+#: The top-level commands this module adds (``tui`` also runs a bare ``agora``).
+COMMANDS = ("tui",)
+#: The benchmarks it adds to ``agora bench``.
+BENCHMARKS = ("tui",)
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``agora tui`` to the top-level subparsers."""
+    tui = sub.add_parser("tui", help="open the terminal UI on a world", description="Open the terminal UI on a world file.")
+    tui.add_argument("world", metavar="WORLD", nargs="?", help="world file (default: the default world in the saves folder)")
+    tui.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
+    checkpoint_arguments(tui)
+    metrics_arguments(tui)
+
+
+def add_bench_commands(bsub: Any) -> None:
+    """Add ``agora bench tui`` to the ``bench`` subparsers."""
+    bt = bsub.add_parser("tui", help="keypress-to-screen latency with a large world running; first frame",
+                         description="TUI benchmark (Textual Pilot, headless): keypress latency while a world of N agents runs, "
+                         "beside the same keys on a tiny idle world, and the time to the first frame on a default-sized world.")
+    bt.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    bt.add_argument("--sessions", type=positive_int, default=5, metavar="S", help="concurrent sessions while measuring (default 5)")
+    bt.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run ``agora tui``, a bare ``agora`` or ``agora bench tui``; returns the exit code."""
+    if args.command == "bench":
+        # Textual and the engine are imported when the benchmark runs: `agora --help` loads this module.
+        from tui.bench import bench_tui  # noqa: PLC0415 - Textual, only to run the benchmark
+
+        result = bench_tui(args.agents, sessions=args.sessions)
+        emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
+        return 0
+    # The engine (numpy, igraph) and Textual are imported when the UI opens: `agora --help` loads this module.
+    from sim.cli.world import world_for_ui  # noqa: PLC0415 - the engine, only to open the UI
+    from tui.app import run_app  # noqa: PLC0415 - Textual, only to open the UI
+
+    world = world_for_ui(args)
+    if world is None:  # no terminal: the world it would open was described instead
+        return 0
+    run_app(world, plugin_dirs=getattr(args, "plugins", []), metrics_port=getattr(args, "metrics_port", None),
+            metrics_host=args.metrics_host,
+            checkpoint_every=50 if getattr(args, "checkpoint_every", None) is None else args.checkpoint_every,
+            checkpoint_seconds=getattr(args, "checkpoint_seconds", None) or None)
+    return 0
