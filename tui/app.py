@@ -7,15 +7,12 @@ metrics about ten times a second and applies them in one batch, and only the vis
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import os
 import re
-import time
 from collections import deque
 from typing import Any
 
-import numpy as np
 import psutil
 from rich.text import Text
 from textual import work
@@ -25,24 +22,30 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static
-from textual.worker import WorkerCancelled, WorkerFailed
 
-from sim.store.create import ensure_default_world, saves_dir
-from sim.errors import AgoraError, BadParameterError
 from sim.core.events import (
-    Event, MessageInjected, PluginFailed, PropagationCompleted, PropagationFailed, PropagationStarted, RecommenderFailed,
+    Event,
+    MessageInjected,
+    PluginFailed,
+    PropagationCompleted,
+    PropagationFailed,
+    PropagationStarted,
+    RecommenderFailed,
     TickCompleted,
 )
-from sim.core.persona import FIRST_NAMES, LAST_NAMES
-from sim.model.registry import Registry, world_plugin_folders
 from sim.core.safe import shown
-from sim.engine.simulation import Simulation
-from sim.store.snapshot import load_snapshot, save_snapshot
-from sim.social.dynamics import NONE
-from sim.store.worldfile import load_warnings, open_world, save_world
 from sim.core.world import World
+from sim.engine.controller import INTERACTIVE, WorldController, WorldSnapshot
+from sim.engine.observe import MetricsServer, Monitor
+from sim.engine.simulation import Simulation
+from sim.errors import AgoraError
+from sim.model.registry import Registry
+from sim.social.dynamics import NONE
+from sim.store.create import ensure_default_world, saves_dir
+from sim.store.worldfile import load_warnings
 from sim.store.writer import WorldWriter
 
+from .messages import WorldOpened
 from .rate import TickRate
 from .recommenders import RECOMMENDER_ROLES, recommender_label
 from .screens import AskScreen, HelpScreen, LoadScreen, QuitScreen, SaveScreen
@@ -241,9 +244,6 @@ class AgoraApp(App):
         #: seconds (None: off), so a crash loses at most the ticks since (see ``sim.store.check``).
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
-        self._checkpointed = (0, time.monotonic())  # (tick, time) of the last periodic checkpoint
-        #: The sentence of the last periodic checkpoint when it failed (said once; once more when one succeeds).
-        self.checkpoint_failure: str | None = None
         self.world_path = world_path
         #: Serve Prometheus metrics and health on this port (None: no server; 0: a free port).
         self.metrics_port = metrics_port
@@ -253,10 +253,8 @@ class AgoraApp(App):
         self.plugin_dirs = list(plugin_dirs)
         self._initial_world = world
         self.writer_enabled = writer_enabled
-        self.world: World = None  # type: ignore[assignment]
-        self.sim: Simulation = None  # type: ignore[assignment]
-        self.registry: Registry = None  # type: ignore[assignment]
-        self.writer: WorldWriter | None = None
+        #: The live world: every engine part and every world operation is the controller's.
+        self.controller: WorldController | None = None
         self.ready = asyncio.Event()
         self.speed_index = SPEEDS.index(10)
         self.selected_session_id: int | None = None
@@ -269,17 +267,32 @@ class AgoraApp(App):
         self.tick_rate = TickRate()
         #: The rate as shown by the latest refresh (header and dashboard read this one value).
         self.shown_rate = ""
-        self._stepping = 0  # step workers (n, N) under way
         self._proc = psutil.Process()
-        self._community_cache: tuple[Any, list[dict[str, Any]]] | None = None
-        self._community_flows: list[dict[str, int]] = []
-        self._community_unassigned = 0  # agents in no community (isolated after detection), shown apart from the rows
-        self._share_cache: tuple[Any, dict[str, Any]] | None = None
-        self._share_pending: Any = None
-        self._run_worker = None
         self.busy: str | None = None  # a long action in progress (save, load, analysis)
         self.step_requests = 0  # n and N presses acted on (agora bench tui waits for them)
         self._gc_threshold = gc.get_threshold()  # restored when the app ends
+
+    # -- the live world (the controller's) ---------------------------------------------------------
+    @property
+    def sim(self) -> Simulation:
+        return self.controller.sim if self.controller is not None else None  # type: ignore[return-value]
+
+    @property
+    def world(self) -> World:
+        return self.controller.world if self.controller is not None else None  # type: ignore[return-value]
+
+    @property
+    def writer(self) -> WorldWriter | None:
+        return self.controller.writer if self.controller is not None else None
+
+    @property
+    def registry(self) -> Registry:
+        return self.controller.registry if self.controller is not None else None  # type: ignore[return-value]
+
+    @property
+    def checkpoint_failure(self) -> str | None:
+        """The sentence of the last periodic checkpoint when it failed (said once; once more when one succeeds)."""
+        return self.controller.checkpoint_failure if self.controller is not None else None
 
     # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -311,72 +324,74 @@ class AgoraApp(App):
             server.stop()
         if self.monitor is not None:
             self.monitor.detach()
-        # The writer's connection runs a non-daemon thread: always close it, however the app ends.
-        if self.sim is not None:
-            self.sim.stop()
-            await self.close_llm(self.sim)
-        if self.writer is not None:
-            writer, self.writer = self.writer, None
-            await writer.close()
+        # The writer's connection runs a non-daemon thread: always close it, however the app ends (the
+        # file keeps its last checkpoint: the quit screen offered to save).
+        if self.controller is not None:
+            await self.controller.close(save=False)
 
     @work(exclusive=True, group="open")
     async def open_world_worker(self) -> None:
         try:
-            if self._initial_world is not None:
-                world = self._initial_world
-            else:
-                if self.world_path is None:
-                    self.world_path = await ensure_default_world()
-                world = await open_world(self.world_path)
+            if self._initial_world is None and self.world_path is None:
+                self.world_path = await ensure_default_world()
+            controller = await WorldController.open(
+                self.world_path, plugin_dirs=self.plugin_dirs, world=self._initial_world, writer=self.writer_enabled,
+                policy=INTERACTIVE, snapshots=saves_dir(), checkpoint_every=self.checkpoint_every,
+                checkpoint_seconds=self.checkpoint_seconds,
+                # The plugin folder beside the world loads only when named or trusted (plugins are code).
+                tell=lambda notice: notice and self.notify(notice, severity="warning", markup=False, timeout=30))
         except AgoraError as exc:
             self.query_one("#loading", Static).update(literal(f"Could not open the world: {exc}", 500))
             self.notify(str(exc), severity="error", markup=False, timeout=30)
             return
-        # The plugin folder beside the world loads only when named or trusted (plugins are code).
-        extra, notice = world_plugin_folders(self.world_path, list(self.plugin_dirs))
-        if notice:
-            self.notify(notice, severity="warning", markup=False, timeout=30)
-        for warning in load_warnings(world):
+        self.post_message(WorldOpened(controller))
+
+    async def on_world_opened(self, message: WorldOpened) -> None:
+        """The open worker's result: the live world's controller."""
+        controller = self.controller = message.controller
+        for warning in load_warnings(controller.world):
             self.notify(warning, severity="warning", markup=False, timeout=30)
-        await self.attach_world(world, Registry(list(self.plugin_dirs) + extra))
+        controller.on_replace.append(lambda _sim: self.world_attached())
+        controller.on_checkpoint.append(self.checkpoint_changed)
+        controller.on_error.append(
+            lambda exc: self.notify(f"the simulation stopped: {type(exc).__name__}: {exc}", severity="error",
+                                    markup=False))
+        self.world_attached()
         self.query_one("#views", ContentSwitcher).current = "dashboard"
         self.screen.refresh_bindings()
         self.refresh_ui()  # the views show the world before the app says it is ready
         self.ready.set()
 
-    async def attach_world(self, world: World, registry: Registry | None = None) -> None:
-        """Make ``world`` the live world: a simulation, its writer and the event subscriptions."""
-        if registry is None:
-            registry = self.registry
-        if self.sim is not None:
-            await self.close_llm(self.sim)  # the old world's requests in flight fall back; connections close
-        self.world = world
-        self.registry = registry
-        if self.writer_enabled and world.path:
-            self.writer = await WorldWriter(world.path).start()
-            rec = self.writer.recovered
+    def world_attached(self) -> None:
+        """A world became live (opened, or a snapshot loaded): subscribe to its events, serve its metrics,
+        forget what the views computed for the previous one, and say what went wrong while opening it."""
+        controller = self.controller
+        sim, writer = controller.sim, controller.writer
+        if writer is not None:
+            rec = writer.recovered
             if rec.get("events") or rec.get("exposures"):
                 self.log_line(f"the world file holds tick {rec['tick']}, its last checkpoint: {rec['events']:,} events and "
                               f"{rec['exposures']:,} exposures of later ticks (a run that ended without saving) were discarded")
-        else:
-            self.writer = None
-        self._checkpointed = (world.tick, time.monotonic())
         self.tick_rate.reset()  # the rate is this world's: the previous one's ticks are not counted
-        self.sim = Simulation(world, registry=registry, writer=self.writer)
-        registry.bus = self.sim.bus
-        self.sim.bus.subscribe(self.on_sim_event)
+        sim.bus.subscribe(self.on_sim_event)
         self.attach_monitor()
-        self._community_cache = None
-        self._share_cache = None
         self.registry_version += 1
+        self._views["communities"].world_changed()  # type: ignore[attr-defined]
         self._views["messages"].reload_models()  # type: ignore[attr-defined]
-        for entry in registry.failures:
+        for entry in sim.registry.failures:
             self.log_line(f"plugin {entry.name} failed to load: {entry.error}")
         # A world may name a recommender that is not available here: it runs without it.
-        for name, error in self.sim.social.errors.items():
+        for name, error in sim.social.errors.items():
             self.log_line(f"{recommender_label(name)} is off: {error}")
             self.notify(f"{recommender_label(name)} is off: {error}", severity="warning", markup=False)
         self.freeze_heap()
+
+    def checkpoint_changed(self, failure: str | None, _tick_on_disk: int) -> None:
+        """A periodic checkpoint failed (said once), or succeeded after failures."""
+        if failure is not None:
+            self.notify(failure, severity="error", markup=False, timeout=30)
+        else:
+            self.notify(f"the world file is checkpointed again: it holds tick {self.world.tick}", markup=False, timeout=10)
 
     @staticmethod
     def freeze_heap() -> None:
@@ -393,29 +408,20 @@ class AgoraApp(App):
         gc.set_threshold(gen0, gen1, FULL_GC_THRESHOLD)
 
     def attach_monitor(self) -> None:
-        """Serve metrics and health for the live simulation (the server starts with the first world)."""
-        if self.metrics_port is None:
+        """Serve metrics and health for the live world (the server starts with the first world; the
+        controller keeps the monitor on the world a snapshot load brings)."""
+        if self.metrics_port is None or self.monitor is not None:
             return
-        if self.monitor is None:
-            from sim.engine.observe import MetricsServer, Monitor
-
-            monitor = Monitor()
-            try:
-                server = MetricsServer(monitor, self.metrics_host, self.metrics_port).start()
-            except AgoraError as exc:
-                self.metrics_port = None  # the app goes on without metrics
-                self.notify(f"{exc}; Agora runs without metrics", severity="error", markup=False, timeout=15)
-                return
-            self.monitor, self.metrics_server = monitor, server
-            self.notify(f"metrics on {server.url}/metrics, health on {server.url}/healthz", markup=False, timeout=8)
-        self.monitor.attach(self.sim, self.writer, active=lambda: self.sim_running)
-
-    @staticmethod
-    async def close_llm(sim: Simulation) -> None:
-        """Cancel a simulation's LLM requests in flight and close its connections (never raises)."""
-        # Closing half-dead connections must not stop the app ending.
-        with contextlib.suppress(Exception):
-            await sim.aclose()
+        monitor = Monitor()
+        try:
+            server = MetricsServer(monitor, self.metrics_host, self.metrics_port).start()
+        except AgoraError as exc:
+            self.metrics_port = None  # the app goes on without metrics
+            self.notify(f"{exc}; Agora runs without metrics", severity="error", markup=False, timeout=15)
+            return
+        self.monitor, self.metrics_server = monitor, server
+        self.notify(f"metrics on {server.url}/metrics, health on {server.url}/healthz", markup=False, timeout=8)
+        self.controller.attach_monitor(monitor)
 
     # -- events from the simulation ---------------------------------------------------------------
     def on_sim_event(self, event: Event) -> None:
@@ -470,7 +476,7 @@ class AgoraApp(App):
     @property
     def ticking(self) -> bool:
         """Whether ticks are under way: the run goes (or its last tick is ending after a pause), or n/N steps."""
-        return self.sim is not None and (self.sim_running or self.sim.pausing or self._stepping > 0)
+        return self.controller is not None and self.controller.ticking
 
     def rate_text(self) -> str:
         """The measured tick rate, as the header and the dashboard both show it (one computation; see
@@ -482,75 +488,46 @@ class AgoraApp(App):
             return f"0.0 t/s (was {self.tick_rate.last_rate():.1f})"
         return "0.0 t/s"
 
-    def world_figures(self) -> dict[str, Any]:
-        """What the dashboard shows, each figure from its one source of truth: session counts and reach
-        from the world's sessions now (a session injected since the last tick is queued at once; after a
-        load they are the loaded world's); per-tick figures (``new_adoptions``, ``follows``,
-        ``attempts_per_second``, ...) from the metrics of the world's latest tick, and absent when that tick
-        was not run here (a world just opened or loaded: its history before is not in memory); the database
-        writer's figures from the writer."""
-        world = self.world
-        sessions = world.sessions
-        by_status: dict[str, int] = {}
-        for s in sessions:
-            by_status[s.status] = by_status.get(s.status, 0) + 1
-        running = [s for s in sessions if s.status == "running"]
-        f: dict[str, Any] = {
-            "sessions": by_status,
-            "running": by_status.get("running", 0),
-            "queued": by_status.get("queued", 0),
-            "reached": sum(int(s.reached) for s in sessions),
-            "graph_reached": sum(int(s.graph_reached) for s in sessions),
-            "feed_reached": sum(int(s.feed_reached) for s in sessions),
-            "reproduction_number": float(np.mean([s.reproduction_number for s in running])) if running else 0.0,
-            "edges": world.num_edges,
-            "pending_graph_changes": world.delta.pending,
-        }
-        last = self.sim.metrics[-1] if self.sim is not None and self.sim.metrics else None
-        f["tick_metrics"] = last if last is not None and last.get("tick") == world.tick - 1 else None
-        if self.writer is not None:
-            f["db_queue"] = self.writer.queue_rows
-            f["db_backpressure"] = self.writer.backpressure
-            f["db_backpressure_seconds"] = self.writer.backpressure_seconds
-            f["db_rows_written"] = self.writer.rows_written
-        return f
+    def world_snapshot(self) -> WorldSnapshot:
+        """The controller's snapshot of what the screens show (built once per tick)."""
+        return self.controller.snapshot()  # type: ignore[union-attr]
 
     def refresh_ui(self) -> None:
-        if self.sim is None or self._exit_renderables or not self._switcher.is_attached:
+        if self.controller is None or self._exit_renderables or not self._switcher.is_attached:
             return
         try:
             with self.batch_update():
-                # One reading of the rate for the header and the dashboard: they never disagree.
+                # One reading of the rate and one snapshot for the header and the view: they never disagree.
                 self.shown_rate = self.rate_text()
-                show(self._status, self.header_text(self.shown_rate))
+                snapshot = self.world_snapshot()
+                show(self._status, self.header_text(self.shown_rate, snapshot))
                 current = self._switcher.current
                 if current in VIEWS:
                     self._views[current].refresh_view()  # type: ignore[attr-defined]
         except NoMatches:
             pass  # widgets are being torn down (the app is closing)
 
-    def header_text(self, rate: str | None = None) -> Text:
+    def header_text(self, rate: str | None = None, snapshot: WorldSnapshot | None = None) -> Text:
         """The header line; ``rate`` is the tick rate as the refresh read it (None: read it now)."""
         w = self.world
-        minutes = int(w.config.get("minutes_per_tick", 10)) * w.tick + 60 * int(w.config.get("start_hour", 8))
+        snap = snapshot if snapshot is not None else self.world_snapshot()
+        minutes = int(w.config.get("minutes_per_tick", 10)) * snap.tick + 60 * int(w.config.get("start_hour", 8))
         day, rem = divmod(minutes, 24 * 60)
-        state = "paused" if not self.sim_running else "running"
-        if state == "paused" and self.sim.pausing:
-            state = "pausing"  # the run's tick under way when space was pressed ends first
+        state = snap.state  # "pausing": the run's tick under way when space was pressed ends first
         if self.busy:
             state += f" · {self.busy}"
         speed = SPEEDS[self.speed_index]
         t = Text()
-        t.append_text(literal(w.name, 30))
-        t.append(f"  tick {w.tick:,}  day {day + 1} {rem // 60:02d}:{rem % 60:02d}  ")
-        t.append(state.upper(), style="bold green" if self.sim_running else "bold yellow")
-        if self.writer is not None and self.writer.backpressure:
+        t.append_text(literal(snap.name, 30))
+        t.append(f"  tick {snap.tick:,}  day {day + 1} {rem // 60:02d}:{rem % 60:02d}  ")
+        t.append(state.upper(), style="bold green" if snap.running else "bold yellow")
+        if snap.db_backpressure:
             # The world file's writer is behind: the loop waits for it rather than queueing more rows.
             t.append("  WAITING FOR DISK", style="bold red")
         # The measured rate (ticks over the last seconds, as the dashboard shows it) and, apart, the pace
         # asked for: at 1M agents a run paced at 10 ticks a second may manage 3.
         rate = self.rate_text() if rate is None else rate
-        t.append(f"   {rate} (pace {'max' if speed == 0 else f'{speed:g}'})  {w.n:,} agents  {w.num_edges:,} edges  ")
+        t.append(f"   {rate} (pace {'max' if speed == 0 else f'{speed:g}'})  {snap.agents:,} agents  {snap.edges:,} edges  ")
         t.append_text(self.llm_header())
         return t
 
@@ -577,7 +554,7 @@ class AgoraApp(App):
 
     @property
     def sim_running(self) -> bool:
-        return self._run_worker is not None and self._run_worker.is_running and not self.sim.paused
+        return self.controller is not None and self.controller.running
 
     # -- actions ----------------------------------------------------------------------------------
     def action_view(self, name: str) -> None:
@@ -619,111 +596,53 @@ class AgoraApp(App):
         return True
 
     def action_toggle_run(self) -> None:
-        if self.sim is None:
+        if self.controller is None:
             return
-        if self.sim_running:
-            self.sim.pause()
-        elif self._run_worker is not None and self._run_worker.is_running:
-            self.sim.resume()
+        if self.controller.running:
+            self.control_worker(self.controller.pause())
         else:
-            self.start_run_loop()
+            self.control_worker(self.controller.run(SPEEDS[self.speed_index] or None))
         self.refresh_ui()
 
-    def start_run_loop(self) -> None:
-        """Run the live simulation: resume it and start the loop bound to it."""
-        self.sim.resume()
-        self._run_worker = self.run_simulation()
-
-    async def stop_run_loop(self) -> bool:
-        """Stop the run loop and any stepping, with no tick under way when it returns; whether it was
-        running. Every action that replaces the world calls it first: the loop and the steps are bound to
-        the simulation they started on, and would wait on the old one for ever."""
-        was_running = self.sim_running
-        workers = [w for w in self.workers if w.group in ("run", "step") and w.is_running]
-        self._run_worker = None
-        if self.sim is not None:
-            self.sim.pause()
-            async with self.sim.lock:  # a tick under way ends first; the loop then waits, and is cancelled
-                for w in workers:
-                    w.cancel()
-        else:
-            for w in workers:
-                w.cancel()
-        for w in workers:
-            try:
-                await w.wait()
-            except (WorkerCancelled, WorkerFailed):
-                pass
-        return was_running
-
-    @work(exclusive=True, group="run")
-    async def run_simulation(self) -> None:
+    @work(group="control")
+    async def control_worker(self, call: Any) -> None:
+        """Run, pause or step through the controller; a refusal (a bad state, a full disk) is a notification."""
         try:
-            while True:
-                speed = SPEEDS[self.speed_index]
-                await self.sim.run(ticks=1, ticks_per_second=speed or None)
-                await self.periodic_checkpoint()
-                if self.sim._stop:
-                    break
-        except Exception as exc:  # a bug: report it and keep the app
-            self.notify(f"the simulation stopped: {type(exc).__name__}: {exc}", severity="error", markup=False)
-            raise
+            await call
+        except AgoraError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+        self.refresh_ui()
 
     async def action_tick(self, count: int) -> None:
-        if self.sim is None:
+        if self.controller is None:
             return
-        if self.sim_running:
-            self.sim.pause()
         self.step_requests += 1
         self.step_ticks(count)
 
     @work(group="step")
     async def step_ticks(self, count: int) -> None:
-        self._stepping += 1
+        controller = self.controller
+        controller.stepping += 1  # ticking from the key press on (the header's rate), until the steps end
         try:
-            for _ in range(count):
-                await self.sim.step()
-                await self.periodic_checkpoint()
+            if controller.loop_alive:
+                await controller.pause()  # n and N pause a run, then step
+            await controller.step(count)
+        except AgoraError as exc:
+            self.notify(str(exc), severity="error", markup=False)
         finally:
-            self._stepping -= 1
+            controller.stepping -= 1
         self.refresh_ui()
-
-    async def periodic_checkpoint(self) -> None:
-        """Checkpoint the world into its file when ``checkpoint_every`` ticks or ``checkpoint_seconds`` have
-        passed since the last one; a failure (a full disk) is a notification, and is tried again one
-        interval later (the file keeps its previous checkpoint meanwhile)."""
-        if self.writer is None or self.sim is None:
-            return
-        tick, at = self._checkpointed
-        ticks = self.world.tick - tick
-        if not ((self.checkpoint_every and ticks >= self.checkpoint_every)
-                or (self.checkpoint_seconds and ticks > 0 and time.monotonic() - at >= self.checkpoint_seconds)):
-            return
-        self._checkpointed = (self.world.tick, time.monotonic())
-        try:
-            await self.sim.checkpoint()
-        except Exception as exc:  # noqa: BLE001 - any failure, a bug included, is said: never lost silently
-            failure = str(exc) if isinstance(exc, AgoraError) else (
-                f"the world file could not be checkpointed ({type(exc).__name__}: {exc}): it keeps its last checkpoint "
-                f"(tick {getattr(self.writer, 'checkpoint_tick', '?')})")
-            if self.checkpoint_failure is None:  # once per failure, not at every interval it is tried again
-                self.notify(failure, severity="error", markup=False, timeout=30)
-            self.checkpoint_failure = failure
-            if self.monitor is not None:
-                self.monitor.checkpoint_failed(failure)
-            return
-        if self.checkpoint_failure is not None:
-            self.checkpoint_failure = None
-            self.notify(f"the world file is checkpointed again: it holds tick {self.world.tick}", markup=False, timeout=10)
-            if self.monitor is not None:
-                self.monitor.checkpoint_succeeded()
 
     def action_faster(self) -> None:
         self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
+        if self.controller is not None:
+            self.controller.set_pace(SPEEDS[self.speed_index] or None)
         self.refresh_ui()
 
     def action_slower(self) -> None:
         self.speed_index = max(0, self.speed_index - 1)
+        if self.controller is not None:
+            self.controller.set_pace(SPEEDS[self.speed_index] or None)
         self.refresh_ui()
 
     def action_inject(self) -> None:
@@ -734,9 +653,9 @@ class AgoraApp(App):
 
     def inject(self, **values: Any) -> None:
         """Inject from the form's values (raises AgoraError with one clear sentence)."""
-        session = self.sim.inject(values["text"], topics=values["topics"], seeds=values["seeds"], model=values["model"],
-                                  params=values["params"], priority=values["priority"],
-                                  recommender=values.get("recommender"))
+        session = self.controller.inject_now(text=values["text"], topics=values["topics"], seeds=values["seeds"],
+                                             model=values["model"], params=values["params"],
+                                             priority=values["priority"], recommender=values.get("recommender"))
         self.selected_session_id = session.id  # the simulation records the injection in the audit log
         self.notify(f"message {session.message_id} injected: session {session.id} queued", markup=False)
 
@@ -754,21 +673,14 @@ class AgoraApp(App):
         if self.sim is None:
             return False
         setting, _kind, words = RECOMMENDER_ROLES[role]
-        social = self.sim.social
-        before = social.settings[setting]
         try:
-            async with self.sim.lock:  # never between a tick's feeds and its friend suggestions
-                social.configure(**{setting: name})
+            before, after = await self.controller.configure_social(setting, name)  # audited there
         except AgoraError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return False
         except Exception as exc:  # noqa: BLE001 - a plugin's constructor raised: settings are unchanged
             self.notify(f"{words} {name} could not start: {type(exc).__name__}: {exc}", severity="error", markup=False)
             return False
-        after = social.settings[setting]
-        self.world.config["social"] = {k: dict(v) if isinstance(v, dict) else v for k, v in social.settings.items()}
-        self.sim.dirty = True
-        self.audit("social", {setting: after, "was": before})
         text = f"{words}: off (was {before})" if after == NONE else f"{words}: {after}" + (f" (was {before})" if before != after else "")
         self.notify(text, markup=False)
         self.log_line(f"tick {self.world.tick}: {text}")
@@ -776,13 +688,13 @@ class AgoraApp(App):
         return True
 
     def cancel_session(self, session_id: int) -> None:
-        s = self.sim.cancel(session_id)  # recorded in the audit log by the simulation
+        s = self.controller.cancel(session_id)  # recorded in the audit log by the simulation
         self.notify(f"session {s.id} is {s.status}", markup=False)
 
     def audit(self, action: str, details: dict[str, Any]) -> None:
         """Append a user action to the world's audit log (through the writer, after queued work)."""
-        if self.writer is not None:
-            self.writer.submit_audit(action, details)
+        if self.controller is not None:
+            self.controller.audit(action, details)
 
     def action_leave_field(self) -> None:
         """Escape leaves a text field, so the single-key controls work again."""
@@ -800,17 +712,14 @@ class AgoraApp(App):
             self.notify("find an agent first (type an id or a name in the Agents view), then press a to ask them",
                         severity="warning", markup=False)
             return
-        world, llm = self.world, self.sim.llm
+        controller, world, llm = self.controller, self.world, self.sim.llm
         label = f"{world.persona(idx).name} (id {int(world.columns['ids'][idx])})"
 
         async def ask(question: str) -> Any:
-            return await llm.interview(idx, question)
+            return await controller.interview(idx, question)  # audited there
 
         def answered(question: str, result: Any) -> None:
             self.log_line(f"tick {world.tick}: asked {label}: {question} (answered: {result.source})")
-            if self.world is world:
-                self.audit("interview", {"agent": int(world.columns["ids"][idx]), "question": question[:1000],
-                                         "source": result.source, "tick": world.tick})
             if result.source == "offline" and llm.online:
                 self.notify(f"the LLM did not answer ({result.reason or 'unknown reason'}): the offline generator did",
                             severity="warning", markup=False)
@@ -902,11 +811,8 @@ class AgoraApp(App):
         path = os.path.join(folder, base if base.endswith(".snap") else base + ".snap")
         self.busy = "saving"
         try:
-            async with self.sim.lock:
-                size = await asyncio.to_thread(save_snapshot, self.world, path, force=True)
-            await self.sim.checkpoint()
-            self.audit("save", {"snapshot": path, "tick": self.world.tick})
-            self.notify_paths(f"snapshot saved at tick {self.world.tick} ({size / 2**20:.1f} MB):", [path])
+            saved = await self.controller.save_snapshot_file(path)  # audited there
+            self.notify_paths(f"snapshot saved at tick {saved['tick']} ({saved['size_bytes'] / 2**20:.1f} MB):", [path])
         except AgoraError as exc:
             self.notify(str(exc), severity="error", markup=False, limit=PATH_NOTIFY_LIMIT)
         except OSError as exc:
@@ -928,29 +834,16 @@ class AgoraApp(App):
     async def load_worker(self, path: str) -> None:
         self.busy = "loading"
         try:
-            # Read and validate completely before anything live is touched.
-            new_world = await asyncio.to_thread(load_snapshot, path)
+            # Read and validate completely before anything live is touched; the run goes on if it ran.
+            loaded = await self.controller.load_snapshot_file(path)  # audited there; world_attached follows
         except AgoraError as exc:
             self.notify(str(exc), severity="error", markup=False, timeout=10, limit=PATH_NOTIFY_LIMIT)
-            self.busy = None
             return
-        try:
-            was_running = await self.stop_run_loop()
-            async with self.sim.lock:
-                if self.writer is not None:
-                    await self.writer.close()
-                if self.world_path:
-                    new_world.name = self.world.name
-                    await save_world(new_world, self.world_path, force=True, keep_audit=True)
-            await self.attach_world(new_world)
-            for warning in load_warnings(new_world):  # what the snapshot named and Agora ignored
-                self.notify(warning, severity="warning", markup=False, timeout=30)
-            self.audit("load", {"snapshot": path, "tick": new_world.tick})
-            self.notify_paths(f"snapshot loaded (tick {new_world.tick}):", [path])
-            if was_running:
-                self.start_run_loop()
         finally:
             self.busy = None
+        for warning in load_warnings(self.world):  # what the snapshot named and Agora ignored
+            self.notify(warning, severity="warning", markup=False, timeout=30)
+        self.notify_paths(f"snapshot loaded (tick {loaded['tick']}):", [path])
 
     def action_communities(self) -> None:
         if self.sim is None or self.busy:
@@ -961,64 +854,22 @@ class AgoraApp(App):
     async def analysis_worker(self) -> None:
         self.busy = "detecting communities"
         try:
-            result = await self.run_analysis()
+            result = await self.controller.analyse()  # audited there
         except AgoraError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
         finally:
             self.busy = None
-        self._community_cache = None
-        line, ids = result
+        self._views["communities"].world_changed()  # type: ignore[attr-defined]
+        line, ids = result["line"], result["ids"]
         self.notify(line, markup=False)
         self.log_line(f"{line} · {ids}")
 
-    async def run_analysis(self) -> tuple[str, str]:
-        """Recompute communities (Leiden) and influence (PageRank) off the event loop, keep them in the
-        world and its file. Returns the line that reports the communities and one about their ids."""
-        from sim.analysis.structure import analyze, communities_line, store_analysis
-        from sim.store.analysis_tables import write_analysis
-
-        world = self.world
-        result = await asyncio.to_thread(analyze, world)
-        async with self.sim.lock:
-            # The ids shown before (planted, or an earlier c) stay: a detected community takes the id of
-            # the community most of its members were in (``match_labels``, vectorised).
-            table = store_analysis(world, result, keep_ids=True)
-        if self.writer is not None:
-            await self.sim.checkpoint()
-            await self.writer.call(lambda db: write_analysis(db, world, table))
-        rec = world.config["analysis"]["communities"]
-        self.audit("analysis", {"communities": rec["count"], "isolated": rec["isolated"], "kept_ids": rec["kept"]})
-        new = rec["count"] - rec["kept"]
-        if not rec["kept"] and not rec["first_new"]:
-            ids = "numbered by size (the world had no communities before)"
-        else:
-            ids = f"{rec['kept']:,} kept their ids" + (f", {new:,} new (ids from {rec['first_new']:,})" if new else "")
-        return communities_line(rec["count"], rec["modularity"], rec["isolated"]), ids
-
-    def communities_caption(self) -> str:
-        """What the community ids are: the world's own (from when it was made) or detected, and how
-        detected ones were numbered."""
-        rec = (self.world.config.get("analysis") or {}).get("communities")
-        cache = self._community_cache
-        if not rec and cache is not None and cache[0][0] != "pending" and not cache[1]:
-            return "no communities known yet: c detects them"
-        if not rec:
-            return ("the world's own communities (from when it was made). c detects communities: a detected one "
-                    "keeps the id of the community most of its members are in here")
-        words = f"communities detected ({rec.get('method', '?')}) at tick {int(rec.get('tick', 0)):,}"
-        if rec.get("ids") == "kept" and (rec["kept"] or rec["first_new"]):
-            new = int(rec["count"]) - int(rec["kept"])
-            return (f"{words}: each keeps the id of the community most of its members were in before; "
-                    + (f"{new:,} new, numbered from {int(rec['first_new']):,}" if new else "none is new"))
-        return f"{words}: numbered by size (0 the largest)"
-
     def action_reload_plugins(self) -> None:
-        failures = self.registry.reload()
+        failures = self.controller.reload_plugins()  # audited there
         self.registry_version += 1
         self._views["messages"].reload_models()  # type: ignore[attr-defined]
         self._views["plugins"].refresh_view()  # type: ignore[attr-defined]
-        self.audit("plugin_reload", {"failures": [f.name for f in failures]})
         if failures:
             self.notify(f"plugins reloaded; {len(failures)} failed to load (see the Plugins view)", severity="warning", markup=False)
         else:
@@ -1026,7 +877,7 @@ class AgoraApp(App):
 
     def action_quit_app(self) -> None:
         if self.sim is not None and self.sim.dirty and self.world.path:
-            self.push_screen(QuitScreen(os.path.basename(self.world.path), self._checkpointed[0]), self._quit_chosen)
+            self.push_screen(QuitScreen(os.path.basename(self.world.path), self.controller.disk_tick), self._quit_chosen)
         else:
             self.shutdown_worker(save=False)
 
@@ -1036,19 +887,18 @@ class AgoraApp(App):
 
     @work(exclusive=True, group="io")
     async def shutdown_worker(self, save: bool) -> None:
-        if self.sim is not None:
-            self.sim.stop()
+        controller = self.controller
+        if controller is not None:
+            await controller.stop()
             if save:
                 self.busy = "saving"
                 try:
-                    await self.sim.checkpoint()
+                    await controller.checkpoint()
                 except AgoraError as exc:  # a full disk: say so and stay, the world still in memory
                     self.notify(str(exc), severity="error", markup=False, timeout=30)
                     self.busy = None
                     return
-            if self.writer is not None:
-                await self.writer.close()
-                self.writer = None
+            await controller.close(save=False)
         self.exit()
 
     def get_system_commands(self, screen: Screen):
@@ -1087,158 +937,6 @@ class AgoraApp(App):
             return
         self.action_view("plugins")
         self.run_worker(self._views["plugins"].use_highlighted(role))  # type: ignore[attr-defined]
-
-    # -- data for the views -----------------------------------------------------------------------
-    def find_agent(self, query: str) -> int:
-        """An agent index from an original id or a name (first match)."""
-        q = query.strip()
-        if not q:
-            raise BadParameterError("type an agent id or a name")
-        if q.lstrip("-").isdigit():
-            return self.world.index_of(int(q))
-        words = q.lower().split()
-        codes = self.world.columns["persona_codes"]
-        firsts = [i for i, n in enumerate(FIRST_NAMES) if n.lower() == words[0]]
-        mask = np.isin(codes[:, 0], firsts) if firsts else np.zeros(self.world.n, dtype=bool)
-        if len(words) > 1:
-            lasts = [i for i, n in enumerate(LAST_NAMES) if n.lower() == words[1]]
-            mask &= np.isin(codes[:, 1], lasts)
-        for i, p in self.world.persona_overrides.items():
-            mask[i] = p.name.lower() == q.lower()
-        hits = np.flatnonzero(mask)
-        if hits.size == 0:
-            raise BadParameterError(f"no agent is called {q!r}: try an id or another name")
-        if hits.size > 1:
-            self.notify(f"{hits.size:,} agents are called {q}; showing the first (id {int(self.world.columns['ids'][hits[0]])})",
-                        markup=False)
-        return int(hits[0])
-
-    def influence_rank(self, idx: int) -> int:
-        infl = self.world.columns["influence"]
-        return int(np.count_nonzero(infl > infl[idx])) + 1
-
-    def community_rows(self) -> list[dict[str, Any]]:
-        """One row per community: size, density, dominant interests, top influencer, adoption share.
-        Built off the event loop when the communities change; empty until ready."""
-        w = self.world
-        key = (id(w), id(w.columns["community"]), (w.config.get("analysis") or {}).get("time"))
-        if self._community_cache is None or self._community_cache[0] != key:
-            if self._community_cache is None or self._community_cache[0] != ("pending", key):
-                self._community_cache = (("pending", key), [])
-                self.community_table_worker(key)
-            return []
-        rows = [dict(r) for r in self._community_cache[1]]
-        stats = self._adoption_stats()
-        if stats is not None:
-            share, first = stats["share"], stats["first_tick"]
-            for r in rows:
-                if r["id"] < share.size:
-                    r["share"] = float(share[r["id"]])
-                    r["first_tick"] = int(first[r["id"]])
-                    r["home"] = r["id"] == stats.get("home")
-        return rows
-
-    @work(exclusive=True, group="community-table")
-    async def community_table_worker(self, key: Any) -> None:
-        from sim.analysis.structure import community_table
-
-        world = self.world
-        if world.columns["community"].max(initial=-1) < 0:
-            self._community_cache = (key, [])
-            self._community_flows = []
-            self._community_unassigned = 0
-            return
-        table = await asyncio.to_thread(community_table, world)
-        rows = table.rows()
-        for r in rows:
-            r["top"] = r["top_influencers"][0] if r["top_influencers"] else None
-        self._community_flows = table.top_flows(2000)
-        self._community_unassigned = table.unassigned
-        self._community_cache = (key, [r for r in rows if r["size"] > 0])
-
-    def _adoption_stats(self) -> dict[str, Any] | None:
-        """How the selected (or first running) session spread over the communities, cached per round
-        and counted in a worker thread (None until the first count is ready)."""
-        sid = self.selected_session_id
-        if sid is None:
-            running = [s for s in self.sim.sessions if s.status == "running"]
-            if not running:
-                return None
-            sid = running[0].id
-        try:
-            s = self.sim.session(sid)
-        except AgoraError:
-            return None
-        if s.adopted_at.size != self.world.n or self.world.columns["community"].max(initial=-1) < 0:
-            return None
-        key = (sid, s.round, s.status, id(self.world.columns["community"]))
-        cached = self._share_cache
-        if cached is None or cached[0] != key:
-            # Counted over every agent: off the event loop (keys wait otherwise); meanwhile the figures of
-            # the session's previous round stay on screen.
-            if self._share_pending != key:
-                self._share_pending = key
-                self.share_stats_worker(key, s)
-            return cached[1] if cached is not None and cached[0][0] == sid else None
-        return cached[1]
-
-    @work(exclusive=True, group="share-stats")
-    async def share_stats_worker(self, key: Any, session: Any) -> None:
-        from sim.analysis.structure import session_community_stats
-
-        world = self.world
-        try:
-            stats = await asyncio.to_thread(session_community_stats, world, session)
-        except (AgoraError, ValueError, IndexError):
-            stats = None  # the world or the session changed under it: the next refresh asks again
-        finally:
-            self._share_pending = None
-        if stats is not None and world is self.world:
-            self._share_cache = (key, stats)
-
-    def communities_detected(self) -> bool:
-        """Whether communities have been detected in this world (rather than planted or unknown)."""
-        return bool((self.world.config.get("analysis") or {}).get("communities"))
-
-    def unassigned_line(self) -> str:
-        """The line under the communities table about agents in no community (empty when there are none):
-        after detection they are the isolated agents, which are not communities and have no row."""
-        from sim.analysis.structure import isolated_text
-
-        n = self._community_unassigned
-        cache = self._community_cache
-        if not n or cache is None or not cache[1]:  # no table yet (or one being built: its rows are empty)
-            return ""  # the rows are not copied here (community_rows does): this runs on every refresh
-        if self.communities_detected():
-            return f"{isolated_text(n)}: they belong to no community (community -1) and are not rows of this table"
-        return f"{n:,} agents have no community"
-
-    def community_detail(self, cid: int) -> Text:
-        rows = {r["id"]: r for r in self.community_rows()}
-        r = rows.get(cid)
-        if r is None:
-            return Text("")
-        t = Text(f"community {cid}: {r['size']:,} agents")
-        if r.get("density") is not None:
-            t.append(f", internal density {r['density']:.4f}")
-        t.append("\ndominant interests: " + ", ".join(r["interests"]))
-        t.append("\ntop influencers: ")
-        for j, oid in enumerate(r.get("top_influencers") or []):
-            idx = self.world.index_of(oid)
-            if j:
-                t.append(", ")
-            t.append_text(literal(f"{self.world.persona(idx).name} ({oid})", 60))
-        flows = [f for f in self._community_flows if f["src"] == cid][:8]
-        if flows:
-            t.append("\nedges to other communities: ")
-            t.append(", ".join(f"→{f['dst']}: {f['edges']:,}" for f in flows))
-        if r.get("share") is not None:
-            t.append(f"\nadoption share of the selected message: {100 * r['share']:.1f} %")
-            if r.get("home"):
-                t.append(" (its home community: where its seeds are)")
-            if r.get("first_tick", -1) >= 0:
-                t.append(f", first reached at tick {r['first_tick']}")
-        return t
 
 
 def run_app(world_path: str | None = None, plugin_dirs: list[str] | tuple[str, ...] = (), *,

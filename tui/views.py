@@ -7,32 +7,44 @@ one-line cells cut with ``…``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from rich.cells import cell_len
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Log, Select, Static
 
-from sim.errors import AgoraError
+from sim.analysis.structure import community_table, isolated_text, session_community_stats
 from sim.core.safe import shown
+from sim.core.topics import topics_mask
+from sim.engine.controller import WorldSnapshot
+from sim.errors import AgoraError
 from sim.model.seeds import SeedSpec
 from sim.social.dynamics import NONE
-from sim.core.topics import topics_mask
 
 from .charts import (
-    MAX_LINES, Chart, ChartSpec, compare_spec, histogram_spec, memory_spec, metric_spec, reach_curves, session_counts,
-    session_spec, session_title,
+    MAX_LINES,
+    Chart,
+    ChartSpec,
+    compare_spec,
+    histogram_spec,
+    memory_spec,
+    metric_spec,
+    reach_curves,
+    session_counts,
+    session_spec,
+    session_title,
 )
+from .messages import CommunitiesCounted
+from .protocol import AgoraHost
 from .recommenders import RECOMMENDER_ROLES, error_key
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .app import AgoraApp
 
 BAR_WIDTH = 16
 #: The most characters a text of several lines (an answer, a traceback) shows.
@@ -99,11 +111,16 @@ def fmt_int(v: Any) -> str:
     return f"{int(v):,}"
 
 
+def communities_detected(world: Any) -> bool:
+    """Whether communities have been detected in ``world`` (rather than planted or unknown)."""
+    return bool((world.config.get("analysis") or {}).get("communities"))
+
+
 class View(Vertical):
     """Base: a view refreshes itself from the app when visible."""
 
     @property
-    def agora(self) -> "AgoraApp":
+    def agora(self) -> AgoraHost:
         return self.app  # type: ignore[return-value]
 
     def refresh_view(self) -> None:  # pragma: no cover - overridden
@@ -167,7 +184,7 @@ class DashboardView(View):
 
     def refresh_view(self) -> None:
         app = self.agora
-        f = app.world_figures()
+        f = app.world_snapshot()
         lines = Text()
         for i, (k, v) in enumerate(self.figure_rows(app, f)):
             lines.append(f"{k:>22} ", style="bold")
@@ -180,39 +197,39 @@ class DashboardView(View):
         self.refresh_charts(app)
 
     @staticmethod
-    def figure_rows(app: AgoraApp, f: dict[str, Any]) -> list[tuple[str, str]]:
-        """The dashboard's figures, label and value (see :meth:`AgoraApp.world_figures` for where each
-        comes from). Figures of one tick read ``-`` until a tick of this world runs here: after opening or
+    def figure_rows(app: AgoraHost, f: WorldSnapshot) -> list[tuple[str, str]]:
+        """The dashboard's figures, label and value (see :class:`~sim.engine.controller.WorldSnapshot` for where
+        each comes from). Figures of one tick read ``-`` until a tick of this world runs here: after opening or
         loading a world at tick 41, its tick 40 was not measured in this process."""
-        m = f["tick_metrics"]
+        m = f.tick_metrics
 
         def per_tick(key: str, fmt: Any = fmt_int) -> str:
             return "-" if m is None else fmt(m.get(key, 0))
 
-        sessions = f["sessions"]
+        sessions = f.sessions
         return [
             ("tick rate", app.shown_rate or app.rate_text()),
             ("edge attempts/s", per_tick("attempts_per_second", lambda v: f"{float(v):,.0f}")),
-            ("running sessions", fmt_int(f["running"])),
-            ("queued sessions", fmt_int(f["queued"])),
+            ("running sessions", fmt_int(f.running_sessions)),
+            ("queued sessions", fmt_int(f.queued_sessions)),
             ("completed sessions", fmt_int(sessions.get("completed", 0))),
             ("failed / cancelled", f"{sessions.get('failed', 0):,} / {sessions.get('cancelled', 0):,}"),
             ("new adoptions (tick)", per_tick("new_adoptions")),
-            ("total reached", fmt_int(f["reached"])),
-            ("reproduction number", f"{f['reproduction_number']:.2f}"),
+            ("total reached", fmt_int(f.reached)),
+            ("reproduction number", f"{f.reproduction_number:.2f}"),
             ("RSS memory", f"{app.rss_mb:,.0f} MB"),
             ("CPU", f"{app.cpu_percent:.0f} %"),
-            ("database write queue", fmt_int(f.get("db_queue", 0))),
-            ("write backpressure", ("WAITING " if f.get("db_backpressure") else "")
-             + f"{float(f.get('db_backpressure_seconds', 0.0)):,.1f} s"),
-            ("rows written", fmt_int(f.get("db_rows_written", 0))),
+            ("database write queue", fmt_int(f.db_queue)),
+            ("write backpressure", ("WAITING " if f.db_backpressure else "")
+             + f"{f.db_backpressure_seconds:,.1f} s"),
+            ("rows written", fmt_int(f.db_rows_written)),
             ("graph adoptions (tick)", per_tick("graph_adoptions")),
             ("feed adoptions (tick)", per_tick("feed_adoptions")),
             ("follows (tick)", per_tick("follows")),
             ("unfollows (tick)", per_tick("unfollows")),
             ("joins / leaves (tick)", "-" if m is None else f"{int(m.get('joins', 0)):,} / {int(m.get('leaves', 0)):,}"),
-            ("edges", fmt_int(f["edges"])
-             + (f" (+{int(f['pending_graph_changes']):,} pending)" if f.get("pending_graph_changes") else "")),
+            ("edges", fmt_int(f.edges)
+             + (f" (+{f.pending_graph_changes:,} pending)" if f.pending_graph_changes else "")),
         ]
 
     # -- charts -------------------------------------------------------------------------------------
@@ -257,7 +274,7 @@ class DashboardView(View):
         self.refresh_charts(app)
         return session.id
 
-    def refresh_charts(self, app: AgoraApp) -> None:
+    def refresh_charts(self, app: AgoraHost) -> None:
         """Hand each chart its data when it changed (the charts draw off the event loop, a few times a
         second at most)."""
         sim_key = id(app.sim)
@@ -307,11 +324,11 @@ class DashboardView(View):
             memory.show(mem_key, partial(memory_spec, samples))
 
     @staticmethod
-    def reach_line(app: AgoraApp, f: dict[str, Any]) -> Text:
+    def reach_line(app: AgoraHost, f: WorldSnapshot) -> Text:
         """``reach: graph N · feed M`` (adoptions through the follower graph and through feeds, seeds not
         counted, summed over the world's sessions) and the world's recommenders (plugin names shown
         literally)."""
-        graph, feed = int(f.get("graph_reached", 0)), int(f.get("feed_reached", 0))
+        graph, feed = f.graph_reached, f.feed_reached
         t = Text(" " * 16)
         t.append("reach: ", style="bold")
         t.append(f"graph {graph:,} · feed {feed:,}")
@@ -330,7 +347,7 @@ class DashboardView(View):
         return t
 
     @staticmethod
-    def llm_lines(app: AgoraApp) -> Text:
+    def llm_lines(app: AgoraHost) -> Text:
         """The LLM layer at a glance: mode, model, servers up, requests and what became of them, tokens,
         estimated cost and posts written; why it is offline when it is. The key is never shown."""
         llm = app.sim.llm
@@ -389,6 +406,11 @@ class CommunitiesView(View):
         self.filter_text = ""
         self.selected: int | None = None
         self._shown_signature: Any = None
+        self._community_cache: tuple[Any, list[dict[str, Any]]] | None = None
+        self._community_flows: list[dict[str, int]] = []
+        self._community_unassigned = 0  # agents in no community (isolated after detection), shown apart from the rows
+        self._share_cache: tuple[Any, dict[str, Any]] | None = None
+        self._share_pending: Any = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: community id, interest or influencer id", id="comm-filter")
@@ -427,7 +449,7 @@ class CommunitiesView(View):
             self.show_detail()
 
     def rows(self) -> list[dict[str, Any]]:
-        table = self.agora.community_rows()
+        table = self.community_rows()
         f = self.filter_text
         if f:
             table = [r for r in table if f == str(r["id"]) or any(f in t for t in r["interests"]) or f == str(r["top"])]
@@ -437,11 +459,11 @@ class CommunitiesView(View):
 
     def refresh_view(self) -> None:
         app = self.agora
-        show(self.query_one("#comm-caption", Static), app.communities_caption())
+        show(self.query_one("#comm-caption", Static), self.communities_caption())
         rows = self.rows()
         # What the table shows, not the tick: at full speed the tick moves every refresh, the rows rarely.
         signature = (tuple((r["id"], r["size"], r.get("share"), r.get("first_tick"), r.get("home")) for r in rows[: self.MAX_ROWS]),
-                     len(rows), id(app._community_cache), self.sort_key, self.sort_reverse, self.filter_text,
+                     len(rows), id(self._community_cache), self.sort_key, self.sort_reverse, self.filter_text,
                      app.selected_session_id)
         if signature == self._shown_signature:
             return
@@ -461,13 +483,13 @@ class CommunitiesView(View):
         if rows and cursor < table.row_count:
             table.move_cursor(row=cursor)
         show(self.query_one("#comm-picture", Static), self.picture(rows))
-        unassigned = app.unassigned_line()
+        unassigned = self.unassigned_line()
         line = self.query_one("#comm-isolated", Static)
         show(line, unassigned)
         line.display = bool(unassigned)
         if not rows:
             self.query_one("#comm-detail", Static).update(
-                "No communities known for this world yet: press c to detect them." if not app.community_rows()
+                "No communities known for this world yet: press c to detect them." if not self.community_rows()
                 else "No community matches the filter.")
 
     def picture(self, rows: list[dict[str, Any]]) -> Text:
@@ -484,8 +506,152 @@ class CommunitiesView(View):
     def show_detail(self) -> None:
         if self.selected is None:
             return
-        detail = self.agora.community_detail(self.selected)
+        detail = self.community_detail(self.selected)
         self.query_one("#comm-detail", Static).update(detail)
+
+
+    # -- the view's data: the communities table, counted off the event loop ----------------------------
+    def world_changed(self) -> None:
+        """A world became live (or its communities were detected again): what was counted is forgotten."""
+        self._community_cache = None
+        self._share_cache = None
+        self._shown_signature = None
+
+    def community_rows(self) -> list[dict[str, Any]]:
+        """One row per community: size, density, dominant interests, top influencer, adoption share.
+        Built off the event loop when the communities change; empty until ready."""
+        w = self.agora.world
+        key = (id(w), id(w.columns["community"]), (w.config.get("analysis") or {}).get("time"))
+        if self._community_cache is None or self._community_cache[0] != key:
+            if self._community_cache is None or self._community_cache[0] != ("pending", key):
+                self._community_cache = (("pending", key), [])
+                self.community_table_worker(key)
+            return []
+        rows = [dict(r) for r in self._community_cache[1]]
+        stats = self._adoption_stats()
+        if stats is not None:
+            share, first = stats["share"], stats["first_tick"]
+            for r in rows:
+                if r["id"] < share.size:
+                    r["share"] = float(share[r["id"]])
+                    r["first_tick"] = int(first[r["id"]])
+                    r["home"] = r["id"] == stats.get("home")
+        return rows
+
+    @work(exclusive=True, group="community-table")
+    async def community_table_worker(self, key: Any) -> None:
+        world = self.agora.world
+        if world.columns["community"].max(initial=-1) < 0:
+            self.post_message(CommunitiesCounted(key, [], [], 0))
+            return
+        table = await asyncio.to_thread(community_table, world)
+        rows = table.rows()
+        for r in rows:
+            r["top"] = r["top_influencers"][0] if r["top_influencers"] else None
+        self.post_message(CommunitiesCounted(key, [r for r in rows if r["size"] > 0], table.top_flows(2000),
+                                             table.unassigned))
+
+    def on_communities_counted(self, message: CommunitiesCounted) -> None:
+        """The table worker's result: kept, and shown at once when the view is."""
+        self._community_cache = (message.key, message.rows)
+        self._community_flows = message.flows
+        self._community_unassigned = message.unassigned
+        self._shown_signature = None
+        if self.display and self.is_attached:
+            self.refresh_view()
+
+    def _adoption_stats(self) -> dict[str, Any] | None:
+        """How the selected (or first running) session spread over the communities, cached per round
+        and counted in a worker thread (None until the first count is ready)."""
+        sid = self.agora.selected_session_id
+        if sid is None:
+            running = [s for s in self.agora.sim.sessions if s.status == "running"]
+            if not running:
+                return None
+            sid = running[0].id
+        try:
+            s = self.agora.sim.session(sid)
+        except AgoraError:
+            return None
+        if s.adopted_at.size != self.agora.world.n or self.agora.world.columns["community"].max(initial=-1) < 0:
+            return None
+        key = (sid, s.round, s.status, id(self.agora.world.columns["community"]))
+        cached = self._share_cache
+        if cached is None or cached[0] != key:
+            # Counted over every agent: off the event loop (keys wait otherwise); meanwhile the figures of
+            # the session's previous round stay on screen.
+            if self._share_pending != key:
+                self._share_pending = key
+                self.share_stats_worker(key, s)
+            return cached[1] if cached is not None and cached[0][0] == sid else None
+        return cached[1]
+
+    @work(exclusive=True, group="share-stats")
+    async def share_stats_worker(self, key: Any, session: Any) -> None:
+        world = self.agora.world
+        try:
+            stats = await asyncio.to_thread(session_community_stats, world, session)
+        except (AgoraError, ValueError, IndexError):
+            stats = None  # the world or the session changed under it: the next refresh asks again
+        finally:
+            self._share_pending = None
+        if stats is not None and world is self.agora.world:
+            self._share_cache = (key, stats)
+
+    def unassigned_line(self) -> str:
+        """The line under the communities table about agents in no community (empty when there are none):
+        after detection they are the isolated agents, which are not communities and have no row."""
+        n = self._community_unassigned
+        cache = self._community_cache
+        if not n or cache is None or not cache[1]:  # no table yet (or one being built: its rows are empty)
+            return ""  # the rows are not copied here (community_rows does): this runs on every refresh
+        if communities_detected(self.agora.world):
+            return f"{isolated_text(n)}: they belong to no community (community -1) and are not rows of this table"
+        return f"{n:,} agents have no community"
+
+    def community_detail(self, cid: int) -> Text:
+        rows = {r["id"]: r for r in self.community_rows()}
+        r = rows.get(cid)
+        if r is None:
+            return Text("")
+        t = Text(f"community {cid}: {r['size']:,} agents")
+        if r.get("density") is not None:
+            t.append(f", internal density {r['density']:.4f}")
+        t.append("\ndominant interests: " + ", ".join(r["interests"]))
+        t.append("\ntop influencers: ")
+        for j, oid in enumerate(r.get("top_influencers") or []):
+            idx = self.agora.world.index_of(oid)
+            if j:
+                t.append(", ")
+            t.append_text(literal(f"{self.agora.world.persona(idx).name} ({oid})", 60))
+        flows = [f for f in self._community_flows if f["src"] == cid][:8]
+        if flows:
+            t.append("\nedges to other communities: ")
+            t.append(", ".join(f"→{f['dst']}: {f['edges']:,}" for f in flows))
+        if r.get("share") is not None:
+            t.append(f"\nadoption share of the selected message: {100 * r['share']:.1f} %")
+            if r.get("home"):
+                t.append(" (its home community: where its seeds are)")
+            if r.get("first_tick", -1) >= 0:
+                t.append(f", first reached at tick {r['first_tick']}")
+        return t
+
+    def communities_caption(self) -> str:
+        """What the community ids are: the world's own (from when it was made) or detected, and how
+        detected ones were numbered."""
+        rec = (self.agora.world.config.get("analysis") or {}).get("communities")
+        cache = self._community_cache
+        if not rec and cache is not None and cache[0][0] != "pending" and not cache[1]:
+            return "no communities known yet: c detects them"
+        if not rec:
+            return ("the world's own communities (from when it was made). c detects communities: a detected one "
+                    "keeps the id of the community most of its members are in here")
+        words = f"communities detected ({rec.get('method', '?')}) at tick {int(rec.get('tick', 0)):,}"
+        if rec.get("ids") == "kept" and (rec["kept"] or rec["first_new"]):
+            new = int(rec["count"]) - int(rec["kept"])
+            return (f"{words}: each keeps the id of the community most of its members were in before; "
+                    + (f"{new:,} new, numbered from {int(rec['first_new']):,}" if new else "none is new"))
+        return f"{words}: numbered by size (0 the largest)"
 
 
 # -- 3. Agents ------------------------------------------------------------------------------------
@@ -534,11 +700,14 @@ class AgentsView(View):
     def find(self, query: str) -> None:
         app = self.agora
         try:
-            idx = app.find_agent(query)
+            hits = app.controller.find_agents(query)
         except AgoraError as exc:
             app.notify(str(exc), severity="error", markup=False)
             return
-        self.show(idx)
+        if hits.size > 1:
+            app.notify(f"{hits.size:,} agents are called {query.strip()}; showing the first "
+                       f"(id {int(app.world.columns['ids'][hits[0]])})", markup=False)
+        self.show(int(hits[0]))
 
     def show(self, idx: int) -> None:
         self.agent_index = idx
@@ -562,7 +731,7 @@ class AgentsView(View):
         the living network has linked it since)."""
         if community >= 0:
             return str(community)
-        if not self.agora.communities_detected():
+        if not communities_detected(self.agora.world):
             return "unknown"
         if links:
             return "none (it had no links when communities were detected: press c to place it)"
@@ -577,7 +746,7 @@ class AgentsView(View):
             return
         agent = world.agent(self.agent_index)
         d = agent.to_dict()
-        rank = app.influence_rank(self.agent_index)
+        rank = app.controller.influence_rank(self.agent_index)
         profile = Text()
         profile.append_text(literal(d["name"], 80, style="bold"))
         profile.append(f"   id {d['id']}   community {self.community_text(d['community'], d['followers'] + d['followees'])}   "

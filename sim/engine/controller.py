@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.analysis.structure import analyze, communities_line, store_analysis
 from sim.core.events import (
     Event,
     MessageInjected,
@@ -51,8 +52,8 @@ from sim.core.events import (
     RecommenderFailed,
     TickCompleted,
 )
+from sim.core.persona import FIRST_NAMES, LAST_NAMES
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
-from sim.analysis.structure import analyze, communities_line, store_analysis
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.llm.config import LLMConfig
@@ -60,7 +61,8 @@ from sim.llm.service import LLMService
 from sim.model.registry import Registry, tell_once, world_plugin_folders
 from sim.model.series import series_dict
 from sim.store.analysis_tables import read_communities, write_analysis
-from sim.store.snapshot import load_snapshot as read_snapshot_file, save_snapshot as write_snapshot_file
+from sim.store.snapshot import load_snapshot as read_snapshot_file
+from sim.store.snapshot import save_snapshot as write_snapshot_file
 from sim.store.worldfile import load_warnings, open_world, save_world
 from sim.store.writer import WorldWriter
 
@@ -123,7 +125,7 @@ class Listener:
             self._ready.clear()
             try:
                 await asyncio.wait_for(self._ready.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return None
         return self.events.popleft()
 
@@ -269,7 +271,7 @@ class WorldController:
                    check_llm: Any = None, retry_seconds: float = RETRY_SECONDS,
                    max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES, max_messages: int = MAX_MESSAGES,
                    policy: Policy = SERVER, world: Any = None, writer: bool = True,
-                   tell: Callable[[str | None], None] = tell_once) -> "WorldController":
+                   tell: Callable[[str | None], None] = tell_once) -> WorldController:
         """Open the world file at ``path`` with its writer (recovering it after a crash) and a simulation.
 
         ``social`` and ``llm`` override the world's living-network and LLM settings while it is open;
@@ -386,6 +388,14 @@ class WorldController:
             checkpoint=self.checkpoint_state(), warnings=tuple(load_warnings(world)))
         self._snapshot = (key, snap)
         return snap
+
+    def attach_monitor(self, monitor: Any) -> None:
+        """Let ``monitor`` (:class:`sim.engine.observe.Monitor`) watch this world: its ticks, its writer,
+        whether it runs, and its checkpoints, across snapshot loads."""
+        monitor.attach(self.sim, self.sim.writer, active=lambda: self.running)
+        self.on_replace.append(lambda sim: monitor.attach(sim, sim.writer, active=lambda: self.running))
+        self.on_checkpoint.append(lambda failure, _tick: monitor.checkpoint_failed(failure) if failure
+                                  else monitor.checkpoint_succeeded())
 
     def _subscribe(self, sim: Any) -> None:
         sim.bus.subscribe(self._on_event)
@@ -786,6 +796,38 @@ class WorldController:
         out = self.world.agent(i).to_dict()
         out["memory"] = self.sim.llm.agent_memory(i)  # what it remembers (sim.core.agentmemory)
         return out
+
+    def find_agents(self, query: str) -> np.ndarray:
+        """The indices of the agents that ``query`` names: an original id (one agent) or a name (first name,
+        or first and last; every agent called so, in index order).
+
+        Raises:
+            BadParameterError: an empty query, an unknown id, or no agent of that name.
+        """
+        world = self.world
+        q = query.strip()
+        if not q:
+            raise BadParameterError("type an agent id or a name")
+        if q.lstrip("-").isdigit():
+            return np.array([world.index_of(int(q))], dtype=np.int64)
+        words = q.lower().split()
+        codes = world.columns["persona_codes"]
+        firsts = [i for i, n in enumerate(FIRST_NAMES) if n.lower() == words[0]]
+        mask = np.isin(codes[:, 0], firsts) if firsts else np.zeros(world.n, dtype=bool)
+        if len(words) > 1:
+            lasts = [i for i, n in enumerate(LAST_NAMES) if n.lower() == words[1]]
+            mask &= np.isin(codes[:, 1], lasts)
+        for i, p in world.persona_overrides.items():  # agents given a persona of their own: few
+            mask[i] = p.name.lower() == q.lower()
+        hits = np.flatnonzero(mask)
+        if hits.size == 0:
+            raise BadParameterError(f"no agent is called {q!r}: try an id or another name")
+        return hits
+
+    def influence_rank(self, index: int) -> int:
+        """Agent ``index``'s rank by influence (1: the most influential)."""
+        infl = self.world.columns["influence"]
+        return int(np.count_nonzero(infl > infl[index])) + 1
 
     async def communities(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The communities table of the last analysis (empty before one, and for a world without a file)."""
