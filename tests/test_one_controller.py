@@ -1,0 +1,281 @@
+"""One world controller under every front end (issue 31): the same sequence of operations, driven through
+the terminal UI under Pilot and over HTTP (a real ``agora serve``) on two copies of one world, leaves
+two identical world files.
+
+The sequence is :func:`drive`'s; a front end is a :class:`Driver`. To add one (the Python API, ``import
+sim``), write its driver and add it to ``DRIVERS``: :func:`test_every_front_end_makes_the_same_world`
+compares every driver's world with the first one's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from textual.widgets import Input
+
+from sim.store.create import synthetic_world
+from sim.store.worldfile import save_world
+from test_api import Server
+
+#: Seconds that bound a wait for something that should happen well within them (only bounds a hang).
+WAIT = 60.0
+#: The message every driver injects, how its seeds are chosen, and its model's spread (one that lasts past
+#: the save and the load, so both worlds have events, posts and a session under way to compare).
+TEXT = "one controller, three front ends"
+SEEDS = 6
+P = "0.2"
+#: The run goes on (at ten ticks a second) until the world reaches RUN_UNTIL, is paused, then stepped to
+#: STEP_TO: a run's last tick depends on the clock, the ticks after it do not.
+RUN_UNTIL, STEP_TO = 3, 12
+#: Columns whose values are wall-clock times (or durations), and tables that are logs of who did what when.
+WALL_CLOCK = {"ts", "time", "seconds", "saved", "saved_at", "created_at", "updated_at", "modified", "wall", "elapsed",
+              "db_wait_seconds", "started_at", "ended_at"}
+LOGS = {"audit"}
+
+
+class Driver(Protocol):
+    """A front end driving one world (every call returns once the front end says it is done)."""
+
+    async def inject(self, text: str, seeds: int) -> None: ...
+    async def step(self, ticks: int) -> None: ...
+    async def run(self) -> None: ...
+    async def tick(self) -> int: ...
+    async def pause(self) -> None: ...
+    async def save(self, name: str) -> None: ...
+    async def load(self, name: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+async def drive(driver: Driver) -> None:
+    """The sequence every front end runs: inject, step, run, pause, step to a fixed tick, save, step on,
+    load what was saved, step again, close (the world file checkpointed)."""
+    await driver.inject(TEXT, SEEDS)
+    await driver.step(2)
+    await driver.run()
+    deadline = time.monotonic() + WAIT
+    while await driver.tick() < RUN_UNTIL:
+        assert time.monotonic() < deadline, "the run did not reach its tick"
+        await asyncio.sleep(0.02)
+    await driver.pause()
+    tick = await driver.tick()
+    assert RUN_UNTIL <= tick < STEP_TO, tick
+    await driver.step(STEP_TO - tick)
+    assert await driver.tick() == STEP_TO
+    await driver.save("same")
+    await driver.step(3)
+    assert await driver.tick() == STEP_TO + 3
+    await driver.load("same")
+    assert await driver.tick() == STEP_TO
+    await driver.step(2)
+    await driver.close()
+
+
+# -- the terminal UI ---------------------------------------------------------------------------------------
+class TUIDriver:
+    """Keys and forms of the terminal UI, under Textual's Pilot."""
+
+    def __init__(self, app: Any, pilot: Any) -> None:
+        self.app, self.pilot = app, pilot
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + WAIT
+        while not condition():
+            assert time.monotonic() < deadline, "the terminal UI did not get there"
+            await self.pilot.pause(0.02)
+
+    async def inject(self, text: str, seeds: int) -> None:
+        app = self.app
+        await self.pilot.press("i")
+        view = app._views["messages"]
+        view.query_one("#msg-text", Input).value = text
+        view.query_one("#seed-arg", Input).value = str(seeds)
+        await self.pilot.pause()
+        view._param_inputs["p"].value = P  # the model offered first: ic
+        await self.pilot.click("#inject")
+        await self.until(lambda: len(app.sim.sessions) == 1)
+        await self.pilot.press("escape")
+
+    async def step(self, ticks: int) -> None:
+        target = self.app.world.tick + ticks
+        for _ in range(ticks):
+            await self.pilot.press("n")
+        await self.app.workers.wait_for_complete()
+        await self.until(lambda: self.app.world.tick == target and not self.app.ticking)
+
+    async def run(self) -> None:
+        await self.pilot.press("space")
+        await self.until(lambda: self.app.sim_running)
+
+    async def tick(self) -> int:
+        await self.pilot.pause()
+        return self.app.world.tick
+
+    async def pause(self) -> None:
+        await self.pilot.press("space")
+        await self.until(lambda: not self.app.ticking)
+
+    async def save(self, name: str) -> None:
+        await self.pilot.press("s")
+        self.app.screen.query_one("#snapshot-name", Input).value = name
+        await self.pilot.press("enter")
+        await self.until(lambda: not self.app.busy and self.app.world is not None
+                         and any(e[1] == "save" for e in audit(self.app.world.path)))
+
+    async def load(self, name: str) -> None:
+        before = self.app.world
+        await self.pilot.press("l")
+        await self.pilot.pause()
+        await self.pilot.press("enter")  # the only snapshot in the saves folder
+        await self.until(lambda: self.app.world is not before and not self.app.busy)
+        await self.app.workers.wait_for_complete()
+
+    async def close(self) -> None:
+        await self.pilot.press("q")
+        await self.pilot.pause()
+        if self.app.is_running and self.app.screen.query("#save"):
+            await self.pilot.click("#save")
+        await self.until(lambda: not self.app.is_running or self.app.return_code is not None)
+
+
+async def tui_world(path: Path) -> None:
+    from tui.app import AgoraApp
+
+    app = AgoraApp(str(path))
+    async with app.run_test(size=(150, 48)) as pilot:
+        await asyncio.wait_for(app.ready.wait(), WAIT)
+        await pilot.pause()
+        await drive(TUIDriver(app, pilot))
+
+
+# -- the HTTP API ------------------------------------------------------------------------------------------
+class HTTPDriver:
+    """The routes of a real ``agora serve`` (blocking calls, each answered when the world has done it)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def call(self, method: str, path: str, body: object = None) -> Any:
+        status, answer, _ = self.server.call(method, path, body)
+        assert status in (200, 201), (method, path, status, answer)
+        return answer
+
+    async def inject(self, text: str, seeds: int) -> None:
+        # What the terminal UI's form sends: the model it offers first (ic), its spread typed in.
+        self.call("POST", "/api/v1/messages", {"text": text, "seeds": f"random:{seeds}", "model": "ic",
+                                               "params": {"p": float(P)}})
+
+    async def step(self, ticks: int) -> None:
+        self.call("POST", "/api/v1/step", {"ticks": ticks})
+
+    async def run(self) -> None:
+        self.call("POST", "/api/v1/run", {"ticks_per_second": 10})
+
+    async def tick(self) -> int:
+        return int(self.call("GET", "/api/v1/world")["tick"])
+
+    async def pause(self) -> None:
+        self.call("POST", "/api/v1/pause", {})
+
+    async def save(self, name: str) -> None:
+        self.call("POST", "/api/v1/snapshots", {"name": name})
+
+    async def load(self, name: str) -> None:
+        self.call("POST", f"/api/v1/snapshots/{name}/load", {})
+
+    async def close(self) -> None:
+        assert self.server.stop() == 0, self.server.errors()
+
+
+async def http_world(path: Path) -> None:
+    server = Server(path.parent, path.name)
+    try:
+        await drive(HTTPDriver(server))
+    finally:
+        if server.proc.poll() is None:
+            server.stop()
+
+
+#: The front ends, each a coroutine that drives the world file it is given through :func:`drive`.
+#: The Python API (``import sim``) is to be added here as a third.
+DRIVERS: dict[str, Callable[[Path], Awaitable[None]]] = {"tui": tui_world, "http": http_world}
+
+
+# -- comparing worlds --------------------------------------------------------------------------------------
+def audit(path: str | None) -> list[tuple[Any, ...]]:
+    if not path:
+        return []
+    with sqlite3.connect(path) as con:
+        return con.execute("SELECT id, action FROM audit ORDER BY id").fetchall()
+
+
+def world_tables(path: Path) -> dict[str, list[tuple]]:
+    """Every table of a world file, its rows sorted, wall-clock columns and the audit log left out."""
+    out: dict[str, list[tuple]] = {}
+    with sqlite3.connect(path) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        for table in tables:
+            if table in LOGS or table.startswith("sqlite_"):
+                continue
+            columns = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
+            kept = [c for c in columns if c not in WALL_CLOCK]
+            rows = con.execute(f"SELECT {', '.join(kept)} FROM {table}").fetchall()
+            if kept and kept[0] in ("key", "name"):  # a table of settings: a wall-clock one is left out
+                rows = [r for r in rows if r[0] not in WALL_CLOCK]
+            out[table] = sorted((tuple(normalise(table, c, v) for c, v in zip(kept, row)) for row in rows), key=repr)
+    return out
+
+
+def normalise(table: str, column: str, value: Any) -> Any:
+    """A value as compared: JSON read (its wall-clock keys dropped), anything else as it is."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.dumps(drop_wall_clock(json.loads(value)), sort_keys=True)
+        except ValueError:
+            return value
+    return value
+
+
+def drop_wall_clock(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: drop_wall_clock(v) for k, v in value.items() if k not in WALL_CLOCK}
+    if isinstance(value, list):
+        return [drop_wall_clock(v) for v in value]
+    return value
+
+
+@pytest.fixture
+def world(tmp_path) -> Path:
+    path = tmp_path / "made" / "w.db"
+    path.parent.mkdir()
+    asyncio.run(save_world(synthetic_world("same", 1500, avg_degree=6, seed=11), str(path)))
+    return path
+
+
+def test_every_front_end_makes_the_same_world(world, tmp_path):
+    copies = {}
+    for name, front_end in DRIVERS.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        copies[name] = folder / "w.db"
+        shutil.copy(world, copies[name])
+        asyncio.run(front_end(copies[name]))
+    names = list(copies)
+    first = world_tables(copies[names[0]])
+    assert len(first["sessions"]) == 1 and first["events"] and first["posts"], {t: len(r) for t, r in first.items()}
+    for name in names[1:]:
+        other = world_tables(copies[name])
+        assert other.keys() == first.keys(), (name, other.keys() ^ first.keys())
+        for table in first:
+            assert other[table] == first[table], f"{name} and {names[0]} differ in table {table}"
+    # Each front end's audit log says what it did, in order (the terminal UI does not log run, pause and step).
+    actions = {name: [a for _, a in audit(str(path))] for name, path in copies.items()}
+    assert [a for a in actions["http"] if a in ("inject", "save", "load")] == ["inject", "save", "load"], actions
+    assert [a for a in actions["tui"] if a in ("inject", "save", "load")] == ["inject", "save", "load"], actions
