@@ -1,10 +1,11 @@
 """The layer rule of docs/architecture.md, read from the source with ``ast`` (so an import inside a
 function, a relative import and an import under ``TYPE_CHECKING`` all count):
 
-    cli  ->  bench | api  ->  engine  ->  social | analysis | llm  ->  store  ->  model  ->  plugin  ->  core  ->  errors
+    cli -> bench | api | lab -> engine -> social | analysis | llm -> store -> model -> plugin -> core -> errors
 
 A module may import its own package and anything to its right, never to its left nor a package of the
-same rank (social, analysis and llm do not import each other; nor do bench and api). ``sim`` has at most six top-level modules.
+same rank (social, analysis and llm do not import each other; nor do bench, api and lab). ``sim`` has at
+most six top-level modules. No package's modules import each other in a circle (the second rule below).
 """
 
 from __future__ import annotations
@@ -19,8 +20,19 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 
 #: Rank of each part of ``sim``: a part may import only parts of lower rank (and itself).
 RANK = {
-    "sim.errors": 0, "sim.core": 1, "sim.plugin": 2, "sim.model": 3, "sim.store": 4,
-    "sim.social": 5, "sim.analysis": 5, "sim.llm": 5, "sim.engine": 6, "sim.bench": 7, "sim.api": 7, "sim.lab": 7, "sim.cli": 8,
+    "sim.errors": 0,
+    "sim.core": 1,
+    "sim.plugin": 2,
+    "sim.model": 3,
+    "sim.store": 4,
+    "sim.social": 5,
+    "sim.analysis": 5,
+    "sim.llm": 5,
+    "sim.engine": 6,
+    "sim.bench": 7,
+    "sim.api": 7,
+    "sim.lab": 7,
+    "sim.cli": 8,
     "sim.__main__": 9,
 }
 TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py"}
@@ -100,8 +112,10 @@ def test_the_tree_is_the_architecture():
 
 def test_the_rule_sees_lazy_relative_and_type_checking_imports():
     """The scan itself: function-level, relative and TYPE_CHECKING imports are found, at any depth."""
-    source = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from sim.engine.simulation import Simulation\n"
-              "def f():\n    from ..cli import main\n    from . import worldfile\n")
+    source = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from sim.engine.simulation import Simulation\n"
+        "def f():\n    from ..cli import main\n    from . import worldfile\n"
+    )
     found = imports(source, "sim.store.snapshot")
     assert found == ["sim.engine.simulation", "sim.cli", "sim.store.worldfile"]
     assert imports("from sim import plugin\nimport textual.app\n", "sim.core.world") == ["sim.plugin", "textual.app"]
@@ -159,8 +173,10 @@ def import_graph(package: str) -> dict[str, set[str]]:
         inside = {m for m in known if m == "sim" or (m.count(".") == 1 and modules[m].parent == SIM)}
     else:
         inside = {m for m in known if m == package or m.startswith(package + ".")}
-    return {m: imported_modules(modules[m].read_text(encoding="utf-8"), m, modules[m].name == "__init__.py", known) & inside
-            for m in sorted(inside)}
+    return {
+        m: imported_modules(modules[m].read_text(encoding="utf-8"), m, modules[m].name == "__init__.py", known) & inside
+        for m in sorted(inside)
+    }
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -212,36 +228,44 @@ def a_cycle(graph: dict[str, set[str]], component: list[str]) -> list[str]:
         step = next((w for w in nxt if w not in seen), None)
         if step is None:  # close the loop at the first module seen again
             w = nxt[0]
-            return path[path.index(w):] + [w]
+            return path[path.index(w) :] + [w]
         path.append(step)
         seen.add(step)
 
 
-#: Packages whose circle is being removed by work in progress: skipped, with the reason, until it lands.
-CIRCLE_IN_PROGRESS = {"tui": "tui circle removed by the controller work (issue 31)"}
-
-
 @pytest.mark.parametrize("package", CIRCLE_PACKAGES)
 def test_no_import_circle_inside_a_package(package):
-    if package in CIRCLE_IN_PROGRESS and circles(import_graph(package)):
-        pytest.skip(CIRCLE_IN_PROGRESS[package])
     graph = import_graph(package)
     assert graph, package
-    found = [" -> ".join(a_cycle(graph, c)) + (f" (modules in the circle: {', '.join(c)})" if len(c) > 2 else "")
-             for c in circles(graph)]
+    found = [
+        " -> ".join(a_cycle(graph, c)) + (f" (modules in the circle: {', '.join(c)})" if len(c) > 2 else "")
+        for c in circles(graph)
+    ]
     assert not found, f"import circle in {package}: " + "; ".join(found)
 
 
 def test_the_circle_rule_finds_a_circle():
     """The rule itself: a two-module and a three-module circle are found and named; a chain is not a circle."""
-    graph = {"p.a": {"p.b"}, "p.b": {"p.a"}, "p.c": {"p.d"}, "p.d": {"p.e"}, "p.e": {"p.c"}, "p.f": {"p.a"}, "p.g": set()}
+    graph = {
+        "p.a": {"p.b"},
+        "p.b": {"p.a"},
+        "p.c": {"p.d"},
+        "p.d": {"p.e"},
+        "p.e": {"p.c"},
+        "p.f": {"p.a"},
+        "p.g": set(),
+    }
     assert circles(graph) == [["p.a", "p.b"], ["p.c", "p.d", "p.e"]]
     assert a_cycle(graph, ["p.a", "p.b"]) == ["p.a", "p.b", "p.a"]
     assert a_cycle(graph, ["p.c", "p.d", "p.e"]) == ["p.c", "p.d", "p.e", "p.c"]
     assert circles({"p.a": {"p.b"}, "p.b": set()}) == []
     known = {"sim", "sim.cli", "sim.cli.main", "sim.cli.args", "sim.store", "sim.store.worldfile"}
     source = "from sim.cli import args\nfrom . import main\ndef f():\n    import sim.store.worldfile\n"
-    assert imported_modules(source, "sim.cli.run", False, known) == {"sim.cli.args", "sim.cli.main", "sim.store.worldfile"}
+    assert imported_modules(source, "sim.cli.run", False, known) == {
+        "sim.cli.args",
+        "sim.cli.main",
+        "sim.store.worldfile",
+    }
 
 
 # -- plugins import only the contract; the contract imports only the core ---------------------------------
@@ -275,11 +299,16 @@ def test_the_plugin_rule_sees_a_plugin_reaching_into_sim(tmp_path, monkeypatch):
     """The rule itself: a plugin file importing ``sim.social`` (or ``import sim.llm``) is named."""
     fake = tmp_path / "plugins"
     fake.mkdir()
-    (fake / "bad.py").write_text("from sim.plugin import Param\nfrom sim.social import aggregate_pairs\n"
-                                 "def f():\n    import sim.llm.prompts\n")
+    (fake / "bad.py").write_text(
+        "from sim.plugin import Param\nfrom sim.social import aggregate_pairs\ndef f():\n    import sim.llm.prompts\n"
+    )
     (fake / "good.py").write_text("from sim.plugin import Param\nfrom sim.plugin.arrays import union_agents\n")
     (tmp_path / "sim" / "plugin").mkdir(parents=True)
-    (tmp_path / "sim" / "plugin" / "x.py").write_text("from sim.core.graph import Graph\nfrom sim.model import session\n")
+    (tmp_path / "sim" / "plugin" / "x.py").write_text(
+        "from sim.core.graph import Graph\nfrom sim.model import session\n"
+    )
     monkeypatch.setattr(sys.modules[__name__], "SIM", tmp_path / "sim")
-    assert plugin_contract_violations() == {"plugins/bad.py": ["sim.social", "sim.llm.prompts"],
-                                            "sim/plugin/x.py": ["sim.model"]}
+    assert plugin_contract_violations() == {
+        "plugins/bad.py": ["sim.social", "sim.llm.prompts"],
+        "sim/plugin/x.py": ["sim.model"],
+    }
