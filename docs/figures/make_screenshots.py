@@ -2,11 +2,11 @@
 
     python docs/figures/make_screenshots.py [OUT_FOLDER]
 
-Opens the default world (100,000 agents, seed 42, created in a temporary saves folder), injects
-"Breaking news" with the form's defaults, runs eight ticks at the UI's default pace (10 a second), waits until every chart has drawn, and
-writes ``dashboard.svg`` (Textual's own screenshot) and ``dashboard.txt`` (the same screen as text)
-into OUT_FOLDER (default: this folder), then the Compare view as ``compare.svg`` after a second,
-``sir`` message has run as long.
+Opens the default world (100,000 agents, seed 42, created in a temporary saves folder), injects "Breaking
+news" with the form's defaults, runs eight ticks at the UI's default pace (10 a second), waits until every
+chart has drawn, and writes ``dashboard.svg`` (Textual's own screenshot) and ``dashboard.txt`` (the same
+screen as text) into OUT_FOLDER (default: this folder), then the Compare view as ``compare.svg`` after a
+second, ``sir`` message has run as long.
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ import os
 import sys
 import tempfile
 
+from agora_testing.tui import charts_settled
+from tui.app import AgoraApp
+
 SIZE = (120, 44)
 
 
 async def _settle(app, pilot) -> None:
-    from agora_testing.tui import charts_settled
 
     await charts_settled(app, pilot, poll=0.4, seconds=120)
 
 
 async def main(out: str) -> None:
-    from tui.app import AgoraApp
 
     app = AgoraApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import BadParameterError
+from sim.core.audit import TEXT_LIMIT
 from sim.core.events import (
     Event,
     EventBus,
@@ -44,6 +44,9 @@ from sim.core.events import (
     RecommenderFailed,
     TickCompleted,
 )
+from sim.core.topics import topics_mask
+from sim.core.world import World
+from sim.errors import BadParameterError
 from sim.llm.service import LLMService
 from sim.model.guard import PluginRunner, PluginTimeout, is_plugin_fault
 from sim.model.guard import plugin_budget as plugin_budget_seconds
@@ -51,16 +54,24 @@ from sim.model.registry import PluginError, Registry
 from sim.model.seeds import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, SeedSpec
 from sim.model.session import PropagationSession
 from sim.social.dynamics import NONE, Social, SocialTick
-from sim.core.topics import topics_mask
-from sim.core.world import World
 
 
 class Simulation:
     """A world in motion. See the module docstring."""
 
-    def __init__(self, world: World, *, registry: Registry | None = None, bus: EventBus | None = None,
-                 max_running: int = 16, writer: Any = None, history: int = 3600, llm: LLMService | None = None,
-                 plugin_budget: float | None = None, plugins_in_thread: bool = False) -> None:
+    def __init__(
+        self,
+        world: World,
+        *,
+        registry: Registry | None = None,
+        bus: EventBus | None = None,
+        max_running: int = 16,
+        writer: Any = None,
+        history: int = 3600,
+        llm: LLMService | None = None,
+        plugin_budget: float | None = None,
+        plugins_in_thread: bool = False,
+    ) -> None:
         """``plugin_budget``: seconds one call into a plugin may take (a model's making, ``start``,
         ``step`` with the check of its answer, ``is_done``; a recommender's ``score`` or ``suggest``)
         before its session is failed or the recommender switched off; None: ``$AGORA_PLUGIN_BUDGET``,
@@ -103,10 +114,20 @@ class Simulation:
                 return s
         raise BadParameterError(f"no propagation session {session_id}")
 
-    def inject(self, text: str | None, *, topics: list[str] | tuple[str, ...] = (), author: int | None = None,
-               seeds: str = "random:10", model: str = "ic", params: dict[str, Any] | None = None,
-               priority: int = 0, seed: int = 0, recommender: str | None = None,
-               actor: str | None = None) -> PropagationSession:
+    def inject(
+        self,
+        text: str | None,
+        *,
+        topics: list[str] | tuple[str, ...] = (),
+        author: int | None = None,
+        seeds: str = "random:10",
+        model: str = "ic",
+        params: dict[str, Any] | None = None,
+        priority: int = 0,
+        seed: int = 0,
+        recommender: str | None = None,
+        actor: str | None = None,
+    ) -> PropagationSession:
         """Inject a message and queue its propagation session.
 
         Args:
@@ -136,24 +157,31 @@ class Simulation:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            raise BadParameterError("the message text is not valid Unicode (it holds a lone surrogate, such as bytes "
-                                    "that are not UTF-8 given on a command line): write it in UTF-8") from None
+            raise BadParameterError(
+                "the message text is not valid Unicode (it holds a lone surrogate, such as bytes "
+                "that are not UTF-8 given on a command line): write it in UTF-8"
+            ) from None
         if not text.strip() and author is None:
             raise BadParameterError("the message has no text: write one, or name an author (--author ID) to write it")
         mask = topics_mask(list(topics))
         for what, value, lo, hi, range_text in (
-                ("priority", priority, INT32_MIN, INT32_MAX, "-2,147,483,648 to 2,147,483,647"),
-                ("session seed", seed, 0, INT64_MAX, "0 to 2^63 - 1"),
-                ("author", author, INT64_MIN, INT64_MAX, "an agent's original id, which fits in 64 bits")):
+            ("priority", priority, INT32_MIN, INT32_MAX, "-2,147,483,648 to 2,147,483,647"),
+            ("session seed", seed, 0, INT64_MAX, "0 to 2^63 - 1"),
+            ("author", author, INT64_MIN, INT64_MAX, "an agent's original id, which fits in 64 bits"),
+        ):
             if value is None and what == "author":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
                 shown = str(value)[:30]
-                raise BadParameterError(f"{what} {shown} is invalid: give a whole number from {range_text}"
-                                        if what != "author" else f"author {shown} is invalid: give {range_text}")
+                raise BadParameterError(
+                    f"{what} {shown} is invalid: give a whole number from {range_text}"
+                    if what != "author"
+                    else f"author {shown} is invalid: give {range_text}"
+                )
         spec = SeedSpec.parse(seeds)
         spec.check(self.world)  # unknown ids, a missing community, too many seeds: refused before anything changes
-        seed_agents = spec.select(self.world, None) if spec.kind == "file" else None  # the file's ids, resolved once
+        # A seed file's ids, resolved once (a file needs no random draw, hence no generator).
+        seed_agents = spec.select(self.world, None) if spec.kind == "file" else None  # type: ignore[arg-type]
         author_idx = None if author is None else self.world.index_of(author)
         if recommender is not None and recommender != NONE:
             self.registry.content_recommender(recommender)
@@ -169,8 +197,16 @@ class Simulation:
         message = {"id": message_id, "text": text, "topics": int(mask), "author": author_idx, "created_tick": tick}
         self.world.messages.append(message)
         session = PropagationSession(
-            id=session_id, message_id=message_id, model_name=model, params=clean, seeds=str(spec),
-            priority=int(priority), message=message, created_tick=tick, seed=int(seed), recommender=recommender,
+            id=session_id,
+            message_id=message_id,
+            model_name=model,
+            params=clean,
+            seeds=str(spec),
+            priority=int(priority),
+            message=message,
+            created_tick=tick,
+            seed=int(seed),
+            recommender=recommender,
         )
         session.seed_spec = spec
         session.seed_agents = seed_agents  # a seed file was read once, above: a stored session keeps its ids
@@ -179,15 +215,25 @@ class Simulation:
             self._author_writes(message, session)
         self._changed.add(session_id)
         self.dirty = True
-        self.bus.publish(MessageInjected(message_id, session_id, message["text"], model, tick))
+        self.bus.publish(MessageInjected(message_id, session_id, text, model, tick))
         if self.writer is not None:  # a user action on a world with a file: its audit log records it, once
-            from sim.core.audit import TEXT_LIMIT
-
-            self.writer.submit_audit("inject", {
-                "message": message_id, "session": session_id, "tick": tick, "text": text[:TEXT_LIMIT],
-                "topics": list(topics), "author": author, "seeds": str(spec), "model": model, "params": clean,
-                "priority": int(priority), "recommender": recommender, **({"by": actor} if actor else {}),
-            })
+            self.writer.submit_audit(
+                "inject",
+                {
+                    "message": message_id,
+                    "session": session_id,
+                    "tick": tick,
+                    "text": text[:TEXT_LIMIT],
+                    "topics": list(topics),
+                    "author": author,
+                    "seeds": str(spec),
+                    "model": model,
+                    "params": clean,
+                    "priority": int(priority),
+                    "recommender": recommender,
+                    **({"by": actor} if actor else {}),
+                },
+            )
         if load_error is not None:
             session.fail(load_error, tick)
             session.traceback = load_error.traceback or session.traceback
@@ -218,8 +264,16 @@ class Simulation:
             self.dirty = True
             self.bus.publish(PropagationCompleted(s.id, "cancelled", s.reached, self.world.tick))
             if self.writer is not None:
-                self.writer.submit_audit("cancel", {"session": s.id, "message": s.message_id, "tick": self.world.tick,
-                                                    "reached": int(s.reached), **({"by": actor} if actor else {})})
+                self.writer.submit_audit(
+                    "cancel",
+                    {
+                        "session": s.id,
+                        "message": s.message_id,
+                        "tick": self.world.tick,
+                        "reached": int(s.reached),
+                        **({"by": actor} if actor else {}),
+                    },
+                )
         return s
 
     @property
@@ -432,8 +486,12 @@ class Simulation:
         """A session's model instance: loading the plugin (an entry point imports on first use) and its
         ``__init__`` are plugin code, run under the budget."""
         name, params, registry = s.model_name, dict(s.params), self.registry
-        return self.plugins.call(lambda: registry.model(name)(**params), what=f"model {name}",
-                                 where="while being loaded and made", then="session failed")
+        return self.plugins.call(
+            lambda: registry.model(name)(**params),
+            what=f"model {name}",
+            where="while being loaded and made",
+            then="session failed",
+        )
 
     def _fail(self, s: PropagationSession, exc: BaseException, tick: int, events: list[Event]) -> None:
         s.fail(exc, tick)
@@ -442,8 +500,14 @@ class Simulation:
         self._changed.add(s.id)
         events.append(PropagationFailed(s.id, s.error or "", s.traceback or "", tick))
 
-    async def run(self, ticks: int | None = None, *, until_done: bool = False, ticks_per_second: float | None = None,
-                  max_ticks: int | None = None) -> int:
+    async def run(
+        self,
+        ticks: int | None = None,
+        *,
+        until_done: bool = False,
+        ticks_per_second: float | None = None,
+        max_ticks: int | None = None,
+    ) -> int:
         """Run ticks until ``ticks`` have passed, or (``until_done``) every session has finished, or
         :meth:`stop` is called. Honours :meth:`pause`. Returns the number of ticks run."""
         self._stop = False

@@ -37,14 +37,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.core.activity import PROFILES
-from sim.errors import BadParameterError
 from sim.core.graph import Graph, _row_search, csr_positions
 from sim.core.tracebacks import with_method_frame
-from sim.plugin import ContentRecommender, FriendRecommender, Param
-from sim.model.guard import PluginTimeout, call_directly, is_plugin_fault
-from sim.model.views import SessionView, WorldView, readonly_graph
-from sim.model.settings import NONE, SOCIAL_PARAMS, social_settings
 from sim.core.world import Status, World, world_rng
+from sim.model.guard import PluginTimeout, call_directly, is_plugin_fault
+from sim.model.settings import NONE, social_settings
+from sim.model.views import SessionView, WorldView, readonly_graph
+from sim.plugin import ContentRecommender, FriendRecommender
+from sim.social.lifecycle import transition
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.model.registry import Registry
@@ -71,8 +71,15 @@ class FeedContext:
         tick, minutes_per_tick, columns (read-only agent columns), graph, n, rng (this tick's generator).
     """
 
-    def __init__(self, world: World, readers: np.ndarray, sessions: list["PropagationSession"], tick: int,
-                 rng: np.random.Generator, params: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        world: World,
+        readers: np.ndarray,
+        sessions: list[PropagationSession],
+        tick: int,
+        rng: np.random.Generator,
+        params: dict[str, Any],
+    ) -> None:
         self._world = world
         self.graph: Graph = readonly_graph(world.graph)
         self.n = world.n
@@ -84,8 +91,12 @@ class FeedContext:
         self.rng = rng
         self.params = params
         self.columns = {k: _ro(v) for k, v in world.columns.items()}
-        self.topics = np.array([int(s.message.get("topics", 0) or 0) & 0xFFFFFFFFFFFFFFFF for s in sessions], dtype=np.uint64)
-        self.authors = np.array([-1 if s.message.get("author") is None else int(s.message["author"]) for s in sessions], dtype=np.int32)
+        self.topics = np.array(
+            [int(s.message.get("topics", 0) or 0) & 0xFFFFFFFFFFFFFFFF for s in sessions], dtype=np.uint64
+        )
+        self.authors = np.array(
+            [-1 if s.message.get("author") is None else int(s.message["author"]) for s in sessions], dtype=np.int32
+        )
         self.created = np.array([int(s.message.get("created_tick", s.created_tick)) for s in sessions], dtype=np.int64)
         self.adopted = np.array([s.reached for s in sessions], dtype=np.int64)
         self._followee: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -150,7 +161,7 @@ class FeedContext:
     def recent_sessions(self, last: int) -> tuple[SessionView, ...]:
         """The latest ``last`` sessions that have started (running or ended), oldest first, read-only."""
         started = [s for s in self._world.sessions if s.state.size]
-        return tuple(SessionView(s) for s in started[max(0, len(started) - int(last)):])
+        return tuple(SessionView(s) for s in started[max(0, len(started) - int(last)) :])
 
 
 class FriendContext:
@@ -161,8 +172,9 @@ class FriendContext:
         columns (read-only), graph, n, tick, rng, params.
     """
 
-    def __init__(self, world: World, agents: np.ndarray, k: int, tick: int, rng: np.random.Generator,
-                 params: dict[str, Any]) -> None:
+    def __init__(
+        self, world: World, agents: np.ndarray, k: int, tick: int, rng: np.random.Generator, params: dict[str, Any]
+    ) -> None:
         self._world = world
         self.graph: Graph = readonly_graph(world.graph)
         self.n = world.n
@@ -229,8 +241,14 @@ def compatibility(world: World, agents: np.ndarray, candidates: np.ndarray) -> n
     return np.clip((jac + act + rep) / 3.0, 0.0, 1.0)
 
 
-def _sample_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cap: int, rng: np.random.Generator,
-                 owners: np.ndarray | None = None) -> tuple[Any, np.ndarray]:
+def _sample_rows(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    rows: np.ndarray,
+    cap: int,
+    rng: np.random.Generator,
+    owners: np.ndarray | None = None,
+) -> tuple[Any, np.ndarray]:
     """Up to ``cap`` entries of each listed CSR row (all of them when the row is short, else a
     circular window at a random offset). Returns ``(owner of each entry, entry)``; the owner is the row
     itself, or ``(owners[i], row)`` when ``owners`` is given."""
@@ -325,11 +343,19 @@ class SocialTick:
 
     def to_metrics(self) -> dict[str, Any]:
         return {
-            "feed_readers": self.feed_readers, "feed_items": self.feed_items,
-            "feed_new_exposures": self.feed_new_exposures, "feed_adoptions": self.feed_adoptions,
-            "graph_adoptions": self.graph_adoptions, "follows": self.follows, "unfollows": self.unfollows,
-            "joins": self.joins, "leaves": self.leaves, "reports": self.reports, "graph_merged": self.merged,
-            "feed_seconds": self.feed_seconds, "friend_seconds": self.friend_seconds,
+            "feed_readers": self.feed_readers,
+            "feed_items": self.feed_items,
+            "feed_new_exposures": self.feed_new_exposures,
+            "feed_adoptions": self.feed_adoptions,
+            "graph_adoptions": self.graph_adoptions,
+            "follows": self.follows,
+            "unfollows": self.unfollows,
+            "joins": self.joins,
+            "leaves": self.leaves,
+            "reports": self.reports,
+            "graph_merged": self.merged,
+            "feed_seconds": self.feed_seconds,
+            "friend_seconds": self.friend_seconds,
             "merge_seconds": self.merge_seconds,
         }
 
@@ -341,7 +367,7 @@ class RecommenderFailure(Exception):
 class Social:
     """The social layer of one simulation. See the module docstring."""
 
-    def __init__(self, world: World, registry: "Registry", settings: dict[str, Any] | None = None) -> None:
+    def __init__(self, world: World, registry: Registry, settings: dict[str, Any] | None = None) -> None:
         self.world = world
         self.registry = registry
         self.settings = social_settings(settings if settings is not None else world.config.get("social"))
@@ -356,12 +382,18 @@ class Social:
         self._friend_name: str | None = None
         # A world may name a recommender that is not available here (a user plugin not loaded): the
         # layer then runs without it and says why in ``errors``; ``configure`` raises instead.
-        for key, make in (("recommender", lambda: self.content_recommender(self.settings["recommender"])),
-                          ("friend", self.friend_recommender)):
+        for key, make in (
+            ("recommender", lambda: self.content_recommender(self.settings["recommender"])),
+            ("friend", self.friend_recommender),
+        ):
             try:
                 make()
             except Exception as exc:
-                name = self.settings["recommender"] if key == "recommender" else f"friend:{self.settings['friend_recommender']}"
+                name = (
+                    self.settings["recommender"]
+                    if key == "recommender"
+                    else f"friend:{self.settings['friend_recommender']}"
+                )
                 self.errors[name] = str(exc)
                 self.tracebacks[name] = ""
         #: Feed records waiting for the writer: (session id, records, recommender name).
@@ -395,8 +427,11 @@ class Social:
     def living(self) -> bool:
         """Whether anything beyond propagation happens: a recommender or churn is configured."""
         s = self.settings
-        return (s["recommender"] != NONE or s["friend_recommender"] != NONE
-                or any(s[k] > 0 for k in ("join_rate", "leave_rate", "idle_rate", "return_rate")))
+        return (
+            s["recommender"] != NONE
+            or s["friend_recommender"] != NONE
+            or any(s[k] > 0 for k in ("join_rate", "leave_rate", "idle_rate", "return_rate"))
+        )
 
     def content_recommender(self, name: str | None) -> ContentRecommender | None:
         """The instance for ``name`` (None for 'none' or a failed recommender).
@@ -431,7 +466,9 @@ class Social:
             raise exc
         self.errors[key] = f"{type(exc).__name__}: {exc}"
         tb = getattr(exc, "traceback", None)  # PluginTimeout: where the recommender was when abandoned
-        tb = tb if isinstance(tb, str) and tb else "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb = (
+            tb if isinstance(tb, str) and tb else "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        )
         if isinstance(exc, RecommenderFailure):
             # The engine refused the answer: the author's place to look is the method that gave it.
             rec = self._friend if key.startswith("friend:") else self._content.get(key)
@@ -441,8 +478,9 @@ class Social:
         out.errors.append(key)
 
     # -- 1. feeds ---------------------------------------------------------------------------------
-    def feeds(self, tick: int, online: np.ndarray, live: list["PropagationSession"], out: SocialTick
-              ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    def feeds(
+        self, tick: int, online: np.ndarray, live: list[PropagationSession], out: SocialTick
+    ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Feed exposures of this tick per session id: ``(agents, credited sharers)``, agents ascending."""
         t0 = time.perf_counter()
         result: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -467,7 +505,9 @@ class Social:
         parts_r: list[np.ndarray] = []
         parts_j: list[np.ndarray] = []
         parts_s: list[np.ndarray] = []
-        authors = np.array([-1 if s.message.get("author") is None else int(s.message["author"]) for s in live], dtype=np.int32)
+        authors = np.array(
+            [-1 if s.message.get("author") is None else int(s.message["author"]) for s in live], dtype=np.int32
+        )
         for lo in range(0, readers.size, chunk):
             block = readers[lo : lo + chunk]
             scores = np.full((block.size, m), -np.inf)
@@ -480,8 +520,16 @@ class Social:
                 ctx = FeedContext(self.world, block, sub, tick, rng, rec.p)
                 before = rng.bit_generator.state
                 try:
-                    sc, sh = self.call(_scored, name, rec, ctx, self.world.n, what=f"recommender {name}",
-                                       where="scoring feeds", then="recommender switched off")
+                    sc, sh = self.call(
+                        _scored,
+                        name,
+                        rec,
+                        ctx,
+                        self.world.n,
+                        what=f"recommender {name}",
+                        where="scoring feeds",
+                        then="recommender switched off",
+                    )
                 except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything; over the budget: PluginTimeout
                     if isinstance(exc, PluginTimeout):
                         # The abandoned call may still draw from this tick's generator: go on with a copy
@@ -525,9 +573,9 @@ class Social:
                     s.feed_seen[ag[fresh]] = True
                     s.feed_exposed += int(fresh.sum())
                     out.feed_new_exposures += int(fresh.sum())
-                    rec = np.empty(int(fresh.sum()), dtype=[("tick", "<i8"), ("agent", "<i8"), ("source", "<i8")])
-                    rec["tick"], rec["agent"], rec["source"] = tick, ag[fresh], sr[fresh]
-                    self.pending_exposures.append((s.id, rec, s.recommender or default))
+                    exposed = np.empty(int(fresh.sum()), dtype=[("tick", "<i8"), ("agent", "<i8"), ("source", "<i8")])
+                    exposed["tick"], exposed["agent"], exposed["source"] = tick, ag[fresh], sr[fresh]
+                    self.pending_exposures.append((s.id, exposed, s.recommender or default))
         out.feed_seconds = time.perf_counter() - t0
         return result
 
@@ -536,12 +584,11 @@ class Social:
         return out
 
     # -- 2. learning ------------------------------------------------------------------------------
-    def learn(self, tick: int, stepped: list["PropagationSession"], out: SocialTick) -> None:
+    def learn(self, tick: int, stepped: list[PropagationSession], out: SocialTick) -> None:
         """Trust and reputation from this tick's rounds (see the module docstring)."""
         s_cfg = self.settings
         world = self.world
         g = world.graph
-        n = world.n
         rng = self._rng(tick, 2)
         succ_src: list[np.ndarray] = []
         ign_src: list[np.ndarray] = []
@@ -641,9 +688,11 @@ class Social:
             if tired.any() and cfg["fatigue_rate"] > 0:
                 tired &= rng.random(agents.size) < cfg["fatigue_rate"]
                 if tired.any():
-                    starts = (np.cumsum(counts) - counts)
+                    starts = np.cumsum(counts) - counts
                     # least trusted followee of each tired agent: min over (trust bits, position) per row
-                    key = (t.view(np.int32).astype(np.int64) << 32) | np.arange(t.size, dtype=np.int64) - np.repeat(starts, counts)
+                    key = (t.view(np.int32).astype(np.int64) << 32) | np.arange(t.size, dtype=np.int64) - np.repeat(
+                        starts, counts
+                    )
                     nonempty = counts > 0
                     best = np.minimum.reduceat(key, starts[nonempty])
                     rows = np.flatnonzero(nonempty)
@@ -654,8 +703,9 @@ class Social:
                     out.unfollows += int(at.size)
         out.friend_seconds = time.perf_counter() - t0
 
-    def suggestions(self, tick: int, looking: np.ndarray, rng: np.random.Generator | None = None,
-                    out: SocialTick | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def suggestions(
+        self, tick: int, looking: np.ndarray, rng: np.random.Generator | None = None, out: SocialTick | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The friend recommender's suggestions for ``looking`` (agent indices, ascending), after the
         core's rules: no self-suggestions, no one already followed, only active or idle candidates, each
         agent's ``suggestions`` best (ties to the lower index). Aligned ``(agents, candidates, scores)``,
@@ -669,9 +719,16 @@ class Social:
         rng = rng if rng is not None else self._rng(tick, 3)
         ctx = FriendContext(world, looking, int(self.settings["suggestions"]), tick, rng, rec.p)
         try:
-            a, c, sc = self.call(_suggested, self._friend_name or "", rec, ctx, world.n,
-                                 what=f"friend recommender {self._friend_name}", where="suggesting",
-                                 then="recommender switched off")
+            a, c, sc = self.call(
+                _suggested,
+                self._friend_name or "",
+                rec,
+                ctx,
+                world.n,
+                what=f"friend recommender {self._friend_name}",
+                where="suggesting",
+                then="recommender switched off",
+            )
         except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything; over the budget: PluginTimeout
             self._fail(f"friend:{self._friend_name}", exc, out if out is not None else SocialTick())
             return empty
@@ -695,7 +752,6 @@ class Social:
     # -- 4. churn ---------------------------------------------------------------------------------
     def churn(self, tick: int, out: SocialTick) -> None:
         """Joins, departures and idling (vectorised lifecycle transitions)."""
-        from sim.social.lifecycle import transition
 
         cfg = self.settings
         world = self.world
@@ -774,7 +830,9 @@ def _scored(name: str, rec: ContentRecommender, ctx: FeedContext, n: int) -> tup
     return _check_scores(name, rec.score(ctx), ctx.shape, n)
 
 
-def _suggested(name: str, rec: FriendRecommender, ctx: FriendContext, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _suggested(
+    name: str, rec: FriendRecommender, ctx: FriendContext, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A friend recommender's suggestions, checked (plugin code: runs under the plugin budget)."""
     return _check_suggestions(name, rec.suggest(ctx), n)
 
@@ -783,18 +841,25 @@ def _check_scores(name: str, answer: Any, shape: tuple[int, int], n: int) -> tup
     sharers = None
     if isinstance(answer, tuple):
         if len(answer) != 2:
-            raise RecommenderFailure(f"recommender {name} returned a tuple of {len(answer)}; expected scores or (scores, sharers)")
+            raise RecommenderFailure(
+                f"recommender {name} returned a tuple of {len(answer)}; expected scores or (scores, sharers)"
+            )
         answer, sharers = answer
     scores = np.asarray(answer)
     if scores.shape != shape or scores.dtype.kind not in "fiub":
-        raise RecommenderFailure(f"recommender {name} returned scores of shape {scores.shape} and dtype {scores.dtype}; expected {shape} numbers")
+        raise RecommenderFailure(
+            f"recommender {name} returned scores of shape {scores.shape} and dtype {scores.dtype}; expected {shape} "
+            "numbers"
+        )
     scores = scores.astype(np.float64, copy=False)
     if np.isposinf(scores).any():
         raise RecommenderFailure(f"recommender {name} returned +inf scores; use finite numbers (-inf hides an item)")
     if sharers is not None:
         sharers = np.asarray(sharers)
         if sharers.shape != shape or sharers.dtype.kind not in "iu":
-            raise RecommenderFailure(f"recommender {name} returned sharers of shape {sharers.shape}; expected {shape} integers")
+            raise RecommenderFailure(
+                f"recommender {name} returned sharers of shape {sharers.shape}; expected {shape} integers"
+            )
         if sharers.size and (sharers.min() < -1 or sharers.max() >= n):
             raise RecommenderFailure(f"recommender {name} returned sharers outside -1..{n - 1}")
         sharers = sharers.astype(np.int32)
@@ -806,9 +871,15 @@ def _check_suggestions(name: str, answer: Any, n: int) -> tuple[np.ndarray, np.n
         raise RecommenderFailure(f"friend recommender {name} must return (agents, candidates, scores)")
     a, c, s = (np.asarray(x) for x in answer)
     if not (a.ndim == c.ndim == s.ndim == 1 and a.shape == c.shape == s.shape):
-        raise RecommenderFailure(f"friend recommender {name} returned arrays of shapes {a.shape}, {c.shape}, {s.shape}; expected three aligned 1-D arrays")
+        raise RecommenderFailure(
+            f"friend recommender {name} returned arrays of shapes {a.shape}, {c.shape}, {s.shape}; expected three "
+            "aligned 1-D arrays"
+        )
     if a.size and (a.dtype.kind not in "iu" or c.dtype.kind not in "iu" or s.dtype.kind not in "fiub"):
-        raise RecommenderFailure(f"friend recommender {name} returned agents or candidates that are not integers, or scores that are not numbers")
+        raise RecommenderFailure(
+            f"friend recommender {name} returned agents or candidates that are not integers, or scores that are not "
+            "numbers"
+        )
     if a.size and (min(a.min(), c.min()) < 0 or max(a.max(), c.max()) >= n):
         raise RecommenderFailure(f"friend recommender {name} returned agent indices outside 0..{n - 1}")
     s = s.astype(np.float64)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.errors import BadParameterError
 from sim.core.world import Status, World
+from sim.errors import BadParameterError
 
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.CREATED: frozenset({Status.ACTIVE, Status.DEACTIVATED}),
@@ -54,7 +54,9 @@ def parse_status(name: str | int | Status) -> Status:
     key = str(name).strip().upper()
     if key in Status.__members__:
         return Status[key]
-    raise BadParameterError(f"unknown lifecycle status {name!r}: use one of {', '.join(s.name.lower() for s in Status)}")
+    raise BadParameterError(
+        f"unknown lifecycle status {name!r}: use one of {', '.join(s.name.lower() for s in Status)}"
+    )
 
 
 def transition(world: World, agents: np.ndarray, new: str | int | Status) -> int:
