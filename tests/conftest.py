@@ -28,8 +28,10 @@ def data_file(name: str) -> Path:
     path = folder / name
     if not path.is_file():
         where = f"AGORA_DATA={os.environ['AGORA_DATA']}" if os.environ.get("AGORA_DATA") else "AGORA_DATA is not set"
-        pytest.skip(f"real dataset {name} not found in {folder} ({where}): set AGORA_DATA to the folder holding it, "
-                    f"or put it in the fallback folder ../shared/data beside the project ({FALLBACK_DATA})")
+        pytest.skip(
+            f"real dataset {name} not found in {folder} ({where}): set AGORA_DATA to the folder holding it, "
+            f"or put it in the fallback folder ../shared/data beside the project ({FALLBACK_DATA})"
+        )
     return path
 
 
@@ -39,8 +41,15 @@ def agora(cwd, *args: str, env: dict | None = None, timeout: float = 600) -> sub
     full_env = {k: v for k, v in os.environ.items() if k != "AGORA_PROGRESS"}
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=full_env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        check=False,
+    )
 
 
 def digest(path) -> str:

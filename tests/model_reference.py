@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
 # -- test worlds -----------------------------------------------------------------------------------
 
 
@@ -57,7 +56,7 @@ class RefGraph:
     reputation: list[float]
 
     @classmethod
-    def from_world(cls, world) -> "RefGraph":
+    def from_world(cls, world) -> RefGraph:
         g = world.graph
         n = g.n
         indptr = g.out_indptr.tolist()
@@ -74,7 +73,9 @@ class RefGraph:
         for lst in out:
             lst.sort()
         return cls(
-            n, out, inn,
+            n,
+            out,
+            inn,
             [int(x) for x in world.columns["interests"].tolist()],
             world.columns["influence"].tolist(),
             world.columns["susceptibility"].tolist(),
@@ -171,8 +172,17 @@ def threshold_from(u: float) -> float:
 # -- cascades -------------------------------------------------------------------------------------
 
 
-def ic(g: RefGraph, seeds: list[int], draws: Draws, *, p: float, trust_weighted: bool = False,
-       feed_weight: float = 1.0, feeds: Feeds | None = None, max_rounds: int = 10_000) -> Trace:
+def ic(
+    g: RefGraph,
+    seeds: list[int],
+    draws: Draws,
+    *,
+    p: float,
+    trust_weighted: bool = False,
+    feed_weight: float = 1.0,
+    feeds: Feeds | None = None,
+    max_rounds: int = 10_000,
+) -> Trace:
     """Independent cascade: each new adopter tries each not-yet-adopted follower once; a feed
     exposure succeeds with probability min(1, p * feed_weight)."""
     state = [0] * g.n
@@ -225,23 +235,51 @@ def _adopted_share(g: RefGraph, state: list[int], v: int, weights: str, feed: fl
     return active / total if total > 0 else 0.0
 
 
-def lt(g: RefGraph, seeds: list[int], draws: Draws, *, weights: str = "uniform", feed_weight: float = 1.0,
-       feeds: Feeds | None = None, max_rounds: int = 10_000) -> Trace:
+def lt(
+    g: RefGraph,
+    seeds: list[int],
+    draws: Draws,
+    *,
+    weights: str = "uniform",
+    feed_weight: float = 1.0,
+    feeds: Feeds | None = None,
+    max_rounds: int = 10_000,
+) -> Trace:
     """Linear threshold with thresholds ``1 - u`` drawn once per agent at the start."""
     theta = [threshold_from(draws.start(v)) for v in range(g.n)]
-    return _share_cascade(g, seeds, lambda state, v, f: _adopted_share(g, state, v, weights, f) >= theta[v],
-                          feed_weight, feeds, max_rounds)
+    return _share_cascade(
+        g,
+        seeds,
+        lambda state, v, f: _adopted_share(g, state, v, weights, f) >= theta[v],
+        feed_weight,
+        feeds,
+        max_rounds,
+    )
 
 
-def threshold(g: RefGraph, seeds: list[int], *, threshold: float, feed_weight: float = 1.0,
-              feeds: Feeds | None = None, max_rounds: int = 10_000) -> Trace:
+def threshold(
+    g: RefGraph,
+    seeds: list[int],
+    *,
+    threshold: float,
+    feed_weight: float = 1.0,
+    feeds: Feeds | None = None,
+    max_rounds: int = 10_000,
+) -> Trace:
     """Fractional threshold: adopt when adopted followees / followees >= threshold."""
-    return _share_cascade(g, seeds, lambda state, v, f: _adopted_share(g, state, v, "uniform", f) >= threshold,
-                          feed_weight, feeds, max_rounds)
+    return _share_cascade(
+        g,
+        seeds,
+        lambda state, v, f: _adopted_share(g, state, v, "uniform", f) >= threshold,
+        feed_weight,
+        feeds,
+        max_rounds,
+    )
 
 
-def _share_cascade(g: RefGraph, seeds: list[int], adopts, feed_weight: float, feeds: Feeds | None,
-                   max_rounds: int) -> Trace:
+def _share_cascade(
+    g: RefGraph, seeds: list[int], adopts, feed_weight: float, feeds: Feeds | None, max_rounds: int
+) -> Trace:
     """``adopts(state, v, feed)``: whether v's share, with a feed item worth ``feed`` (0: none), is enough."""
     state = [0] * g.n
     for s in seeds:
@@ -274,9 +312,19 @@ def _share_cascade(g: RefGraph, seeds: list[int], adopts, feed_weight: float, fe
 # -- epidemics ------------------------------------------------------------------------------------
 
 
-def epidemic(g: RefGraph, seeds: list[int], draws: Draws, *, kind: str, beta: float, gamma: float,
-             sigma: float = 0.0, feed_weight: float = 1.0, feeds: Feeds | None = None,
-             max_rounds: int = 10_000) -> Trace:
+def epidemic(
+    g: RefGraph,
+    seeds: list[int],
+    draws: Draws,
+    *,
+    kind: str,
+    beta: float,
+    gamma: float,
+    sigma: float = 0.0,
+    feed_weight: float = 1.0,
+    feeds: Feeds | None = None,
+    max_rounds: int = 10_000,
+) -> Trace:
     """SIR, SIS or SEIR: infection from the round-start infectious, then E->I, then recovery, then
     infection through the feed."""
     S = 0
@@ -292,7 +340,7 @@ def epidemic(g: RefGraph, seeds: list[int], draws: Draws, *, kind: str, beta: fl
     ever = set(seeds)
     trace = Trace()
     r = 0
-    while any(x == I or x == E for x in state) and r < max_rounds:
+    while any(x in (I, E) for x in state) and r < max_rounds:
         before = list(state)
         infectious = [u for u in range(g.n) if before[u] == I]
         new: dict[int, int] = {}
@@ -325,9 +373,20 @@ def epidemic(g: RefGraph, seeds: list[int], draws: Draws, *, kind: str, beta: fl
 # -- content-aware contagion ----------------------------------------------------------------------
 
 
-def viral_probability(g: RefGraph, u: int, v: int, t: float, fatigue: int, topics: int, *, p: float,
-                      topic_weight: float, influence_weight: float, fatigue_weight: float,
-                      reputation_weight: float = 1.0) -> float:
+def viral_probability(
+    g: RefGraph,
+    u: int,
+    v: int,
+    t: float,
+    fatigue: int,
+    topics: int,
+    *,
+    p: float,
+    topic_weight: float,
+    influence_weight: float,
+    fatigue_weight: float,
+    reputation_weight: float = 1.0,
+) -> float:
     """The ``viral`` model's per-attempt probability, as its docstring writes it (u = -1: a feed item
     without a sharer, influence 0 and reputation 0.5)."""
     k = bin(topics).count("1")
@@ -343,13 +402,33 @@ def viral_probability(g: RefGraph, u: int, v: int, t: float, fatigue: int, topic
     return min(max(prob, 0.0), 1.0)
 
 
-def hybrid(g: RefGraph, seeds: list[int], draws: Draws, *, topics: int, mix: float, rate: float, p: float = 0.3,
-           topic_weight: float = 1.0, influence_weight: float = 1.0, fatigue_weight: float = 0.5,
-           reputation_weight: float = 1.0, feed_weight: float = 1.0, feeds: Feeds | None = None,
-           viral_part: bool = True, exposure_part: bool = True, max_rounds: int = 10_000) -> Trace:
+def hybrid(
+    g: RefGraph,
+    seeds: list[int],
+    draws: Draws,
+    *,
+    topics: int,
+    mix: float,
+    rate: float,
+    p: float = 0.3,
+    topic_weight: float = 1.0,
+    influence_weight: float = 1.0,
+    fatigue_weight: float = 0.5,
+    reputation_weight: float = 1.0,
+    feed_weight: float = 1.0,
+    feeds: Feeds | None = None,
+    viral_part: bool = True,
+    exposure_part: bool = True,
+    max_rounds: int = 10_000,
+) -> Trace:
     """``hybrid``; ``viral`` is the viral part alone, ``diffusion`` the exposure part alone (see below)."""
-    weights = {"p": p, "topic_weight": topic_weight, "influence_weight": influence_weight,
-               "fatigue_weight": fatigue_weight, "reputation_weight": reputation_weight}
+    weights = {
+        "p": p,
+        "topic_weight": topic_weight,
+        "influence_weight": influence_weight,
+        "fatigue_weight": fatigue_weight,
+        "reputation_weight": reputation_weight,
+    }
     n = g.n
     theta = [threshold_from(draws.start(v)) for v in range(n)] if exposure_part else []
     state = [0] * n
@@ -420,8 +499,26 @@ def viral(g: RefGraph, seeds: list[int], draws: Draws, *, topics: int, **params)
     return hybrid(g, seeds, draws, topics=topics, mix=0.0, rate=0.0, exposure_part=False, **params)
 
 
-def diffusion(g: RefGraph, seeds: list[int], draws: Draws, *, rate: float, feed_weight: float = 1.0,
-              feeds: Feeds | None = None, max_rounds: int = 10_000) -> Trace:
+def diffusion(
+    g: RefGraph,
+    seeds: list[int],
+    draws: Draws,
+    *,
+    rate: float,
+    feed_weight: float = 1.0,
+    feeds: Feeds | None = None,
+    max_rounds: int = 10_000,
+) -> Trace:
     """``diffusion``: the exposure part of ``hybrid`` with ``mix = 1``."""
-    return hybrid(g, seeds, draws, topics=0, mix=1.0, rate=rate, viral_part=False, feed_weight=feed_weight,
-                  feeds=feeds, max_rounds=max_rounds)
+    return hybrid(
+        g,
+        seeds,
+        draws,
+        topics=0,
+        mix=1.0,
+        rate=rate,
+        viral_part=False,
+        feed_weight=feed_weight,
+        feeds=feeds,
+        max_rounds=max_rounds,
+    )

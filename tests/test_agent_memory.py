@@ -55,7 +55,11 @@ def parts(prompt: str) -> tuple[str, str]:
     """The recalled part and the recent part of a prompt's memory (what comes before the message of a
     decision or the question of an interview)."""
     memory = prompt.split(" this post by ", 1)[0].split(" An interviewer asks you: ", 1)[0]
-    recalled = memory.split("Memories related to this:", 1)[1].split("Most recently:", 1)[0] if "Memories related to this:" in memory else ""
+    recalled = (
+        memory.split("Memories related to this:", 1)[1].split("Most recently:", 1)[0]
+        if "Memories related to this:" in memory
+        else ""
+    )
     recent = memory.split("Most recently:", 1)[1] if "Most recently:" in memory else ""
     return recalled, recent
 
@@ -77,7 +81,9 @@ async def bridge_run(server, w=None, rounds: int = 12, **settings):
     sim.inject(BRIDGE, seeds="top:30", model="llm", params={"llm_agents": 20})
     await settle(sim, 4)
     for k in range(rounds):
-        sim.inject(f"Weather report {k}: sunny spells and a light wind", seeds="top:40", model="llm", params={"llm_agents": 20})
+        sim.inject(
+            f"Weather report {k}: sunny spells and a light wind", seeds="top:40", model="llm", params={"llm_agents": 20}
+        )
         await settle(sim, 2)
     await settle(sim, 4)
     return w, sim
@@ -290,7 +296,9 @@ def test_agent_command_lists_memories_and_settings_are_checked(tmp_path):
     env.pop("OPENAI_API_KEY", None)
 
     def agora(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=env, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=env, timeout=300
+        )
 
     assert agora("new", path, "--agents", "500").returncode == 0
     assert agora("run", path, "--inject", BRIDGE, "--seeds", "ids:12", "--steps", "3").returncode == 0

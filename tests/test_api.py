@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, agora
 
 ADMIN = "admin-token-0123456789abcdef"
@@ -29,8 +28,9 @@ WAIT = 60.0
 class Server:
     """``agora serve`` in a subprocess, its port from ``--port-file`` (written once it listens)."""
 
-    def __init__(self, folder: Path, world: str, *extra: str, env: dict | None = None, tokens: bool = True,
-                 preexec_fn=None) -> None:
+    def __init__(
+        self, folder: Path, world: str, *extra: str, env: dict | None = None, tokens: bool = True, preexec_fn=None
+    ) -> None:
         self.folder = folder
         (folder / "admin.token").write_text(ADMIN + "\n")
         (folder / "viewer.token").write_text(VIEWER + "\n")
@@ -43,9 +43,25 @@ class Server:
         full_env.update(env or {})
         self.stderr = open(folder / "serve.err", "w+b")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", "serve", world, "--port", "0", "--port-file", str(port_file),
-             *(given if tokens else []), *extra],
-            cwd=folder, env=full_env, stdout=subprocess.DEVNULL, stderr=self.stderr, preexec_fn=preexec_fn)
+            [
+                sys.executable,
+                "-m",
+                "sim",
+                "serve",
+                world,
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+                *(given if tokens else []),
+                *extra,
+            ],
+            cwd=folder,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr,
+            preexec_fn=preexec_fn,
+        )
         deadline = time.monotonic() + WAIT
         while not port_file.exists():
             if self.proc.poll() is not None:
@@ -60,8 +76,15 @@ class Server:
             self.stderr.flush()
         return (self.folder / "serve.err").read_bytes().decode(errors="replace")
 
-    def call(self, method: str, path: str, body: object = None, token: str | None = ADMIN, raw: bytes | None = None,
-             headers: dict | None = None) -> tuple[int, object, dict]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        token: str | None = ADMIN,
+        raw: bytes | None = None,
+        headers: dict | None = None,
+    ) -> tuple[int, object, dict]:
         con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
         h = dict(headers or {})
         if token is not None:
@@ -88,10 +111,20 @@ class Server:
 
 
 ROUTES = [
-    ("GET", "/api/v1/world"), ("POST", "/api/v1/messages"), ("POST", "/api/v1/step"), ("POST", "/api/v1/run"),
-    ("POST", "/api/v1/pause"), ("GET", "/api/v1/sessions"), ("GET", "/api/v1/sessions/1"), ("GET", "/api/v1/agents/0"),
-    ("GET", "/api/v1/communities"), ("GET", "/api/v1/snapshots"), ("POST", "/api/v1/snapshots"),
-    ("POST", "/api/v1/snapshots/x/load"), ("GET", "/api/v1/events"), ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/world"),
+    ("POST", "/api/v1/messages"),
+    ("POST", "/api/v1/step"),
+    ("POST", "/api/v1/run"),
+    ("POST", "/api/v1/pause"),
+    ("GET", "/api/v1/sessions"),
+    ("GET", "/api/v1/sessions/1"),
+    ("GET", "/api/v1/agents/0"),
+    ("GET", "/api/v1/communities"),
+    ("GET", "/api/v1/snapshots"),
+    ("POST", "/api/v1/snapshots"),
+    ("POST", "/api/v1/snapshots/x/load"),
+    ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/openapi.json"),
 ]
 
 
@@ -116,15 +149,22 @@ def server(tmp_path, world_file):
 def test_every_route_refuses_a_missing_or_wrong_token(server):
     before = server.call("GET", "/api/v1/world")[1]["tick"]
     for method, path in ROUTES:
-        for token, headers in ((None, None), ("not-the-token-at-all-xxxxxxxx", None), (None, {"Authorization": f"Basic {ADMIN}"}),
-                               (ADMIN[:-1], None), (ADMIN + "x", None)):
+        for token, headers in (
+            (None, None),
+            ("not-the-token-at-all-xxxxxxxx", None),
+            (None, {"Authorization": f"Basic {ADMIN}"}),
+            (ADMIN[:-1], None),
+            (ADMIN + "x", None),
+        ):
             status, body, head = server.call(method, path, {"ticks": 1}, token=token, headers=headers)
             assert status == 401, (method, path, status, body)
             assert "bearer token" in body["error"] and head["www-authenticate"].startswith("Bearer")
     assert server.call("GET", "/api/v1/world")[1]["tick"] == before  # nothing was done
     # A read-only token reads, and is refused (403) everything that changes the world.
     for method, path in ROUTES:
-        status, body, _ = server.call(method, path, {"name": "r"}, token=VIEWER) if method == "POST" else (None, None, None)
+        status, body, _ = (
+            server.call(method, path, {"name": "r"}, token=VIEWER) if method == "POST" else (None, None, None)
+        )
         if method == "POST":
             assert status == 403 and "may only read" in body["error"], (path, status, body)
     assert server.call("GET", "/api/v1/world", token=VIEWER)[0] == 200
@@ -134,14 +174,25 @@ def test_every_route_refuses_a_missing_or_wrong_token(server):
 def test_the_happy_path(server, tmp_path):
     status, world, _ = server.call("GET", "/api/v1/world")
     assert status == 200 and world["agents"] == 3000 and world["state"] == "paused" and world["tick"] == 0
-    status, made, _ = server.call("POST", "/api/v1/messages", {"text": "Breaking [bold]news[/] \x1b[31m", "model": "sir",
-                                                                "params": {"beta": 0.2, "gamma": 0.3}, "seeds": "top:5",
-                                                                "topics": ["politics"], "priority": 2})
+    status, made, _ = server.call(
+        "POST",
+        "/api/v1/messages",
+        {
+            "text": "Breaking [bold]news[/] \x1b[31m",
+            "model": "sir",
+            "params": {"beta": 0.2, "gamma": 0.3},
+            "seeds": "top:5",
+            "topics": ["politics"],
+            "priority": 2,
+        },
+    )
     assert status == 201 and made["session"] == 1
     status, stepped, _ = server.call("POST", "/api/v1/step", {"ticks": 4})
     assert status == 200 and stepped == {"tick": 4, "state": "paused"}
     status, s, _ = server.call("GET", "/api/v1/sessions/1")
-    assert status == 200 and s["text"] == "Breaking [bold]news[/] \x1b[31m" and s["model"] == "sir" and s["reached"] >= 5
+    assert (
+        status == 200 and s["text"] == "Breaking [bold]news[/] \x1b[31m" and s["model"] == "sir" and s["reached"] >= 5
+    )
     series = s["series"]
     assert series["tick"] == list(range(len(series["tick"]))) and len(series["tick"]) == 4
     for i in range(len(series["tick"])):
@@ -158,7 +209,9 @@ def test_the_happy_path(server, tmp_path):
     assert status == 200 and loaded["tick"] == 4
     assert server.call("GET", "/api/v1/world")[1]["tick"] == 4
     spec = server.call("GET", "/api/v1/openapi.json")[1]
-    assert spec["openapi"].startswith("3.") and {p for p in spec["paths"]} >= {p.replace("/1", "/{id}").replace("/0", "/{id}").replace("/x/", "/{name}/") for _, p in ROUTES}
+    assert spec["openapi"].startswith("3.") and {p for p in spec["paths"]} >= {
+        p.replace("/1", "/{id}").replace("/0", "/{id}").replace("/x/", "/{name}/") for _, p in ROUTES
+    }
     assert server.stop() == 0
     # The audit log names the token, never its secret; neither the file nor the server's output holds it.
     con = sqlite3.connect(tmp_path / "w.db")
@@ -240,9 +293,14 @@ def test_the_event_stream_follows_the_run(server):
     subscribed = threading.Event()
 
     def listen() -> None:
-        got["events"] = _read_events(server, lambda ev: any(e["type"] == "session_finished" for e in ev)
-                                     and any(e["type"] == "state" and e["state"] == "paused" for e in ev),
-                                     subscribed=subscribed)
+        got["events"] = _read_events(
+            server,
+            lambda ev: (
+                any(e["type"] == "session_finished" for e in ev)
+                and any(e["type"] == "state" and e["state"] == "paused" for e in ev)
+            ),
+            subscribed=subscribed,
+        )
 
     t = threading.Thread(target=listen)
     t.start()
@@ -276,10 +334,17 @@ def test_fifty_concurrent_clients_leave_the_world_consistent(server, tmp_path):
     problems: list[str] = []
     lock = threading.Lock()
     mix = [
-        ("GET", "/api/v1/world", None), ("GET", "/api/v1/sessions", None), ("POST", "/api/v1/step", {"ticks": 1}),
-        ("POST", "/api/v1/messages", {"text": "load", "params": {"p": 0.05}}), ("POST", "/api/v1/run", {"ticks_per_second": 200}),
-        ("POST", "/api/v1/pause", None), ("GET", "/api/v1/agents/5", None), ("GET", "/api/v1/sessions/1", None),
-        ("POST", "/api/v1/snapshots", {"name": "stress"}), ("GET", "/api/v1/snapshots", None), ("POST", "/api/v1/step", "x"),
+        ("GET", "/api/v1/world", None),
+        ("GET", "/api/v1/sessions", None),
+        ("POST", "/api/v1/step", {"ticks": 1}),
+        ("POST", "/api/v1/messages", {"text": "load", "params": {"p": 0.05}}),
+        ("POST", "/api/v1/run", {"ticks_per_second": 200}),
+        ("POST", "/api/v1/pause", None),
+        ("GET", "/api/v1/agents/5", None),
+        ("GET", "/api/v1/sessions/1", None),
+        ("POST", "/api/v1/snapshots", {"name": "stress"}),
+        ("GET", "/api/v1/snapshots", None),
+        ("POST", "/api/v1/step", "x"),
     ]
     ok = {200, 201, 404, 409, 400}
     stop_at = time.monotonic() + seconds
@@ -290,7 +355,9 @@ def test_fifty_concurrent_clients_leave_the_world_consistent(server, tmp_path):
             method, path, body = mix[i % len(mix)]
             i += 7
             try:
-                status, payload, _ = server.call(method, path, raw=b"{oops" if body == "x" else None, body=None if body == "x" else body)
+                status, payload, _ = server.call(
+                    method, path, raw=b"{oops" if body == "x" else None, body=None if body == "x" else body
+                )
             except Exception as exc:  # noqa: BLE001 - an unanswered call is the failure this test looks for
                 with lock:
                     problems.append(f"{method} {path}: {type(exc).__name__}: {exc}")
@@ -318,7 +385,10 @@ def test_kill_9_during_a_run_then_restart_with_the_world_intact(tmp_path, world_
 
     shutil.copy(world_file, tmp_path / "w.db")
     s = Server(tmp_path, "w.db", "--checkpoint-every", "3")
-    assert s.call("POST", "/api/v1/messages", {"text": "x", "model": "sis", "params": {"beta": 0.1, "gamma": 0.05}})[0] == 201
+    assert (
+        s.call("POST", "/api/v1/messages", {"text": "x", "model": "sis", "params": {"beta": 0.1, "gamma": 0.05}})[0]
+        == 201
+    )
     assert s.call("POST", "/api/v1/run", {"ticks_per_second": 100})[0] == 200
     deadline = time.monotonic() + WAIT
     while s.call("GET", "/api/v1/world")[1]["tick"] < 12:
@@ -408,8 +478,12 @@ def test_a_browser_gives_the_websocket_its_token_as_a_subprotocol(server):
     def bearer(secret: str) -> str:
         return "agora.bearer." + base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")
 
-    for offered in ([bearer("wrong-token-0123456789"), "agora.v1"], ["agora.bearer.***not-base64***", "agora.v1"],
-                    ["agora.bearer.", "agora.v1"], ["agora.v1"]):
+    for offered in (
+        [bearer("wrong-token-0123456789"), "agora.v1"],
+        ["agora.bearer.***not-base64***", "agora.v1"],
+        ["agora.bearer.", "agora.v1"],
+        ["agora.v1"],
+    ):
         with pytest.raises(InvalidStatus) as refused:
             connect(url, subprotocols=offered, open_timeout=WAIT)
         assert refused.value.response.status_code == 401
@@ -419,7 +493,7 @@ def test_a_browser_gives_the_websocket_its_token_as_a_subprotocol(server):
         assert hello["type"] == "hello" and hello["agents"] == 3000
 
 
-FAILING_PLUGINS = '''
+FAILING_PLUGINS = """
 from sim.plugin import ContentRecommender, PropagationModel
 
 
@@ -435,7 +509,7 @@ class BrokenFeed(ContentRecommender):
 
     def score(self, ctx):
         raise ValueError("the feed broke")
-'''
+"""
 
 
 def test_failures_are_said_with_the_plugins_file_and_line(tmp_path, world_file):
@@ -456,8 +530,14 @@ def test_failures_are_said_with_the_plugins_file_and_line(tmp_path, world_file):
         subscribed = threading.Event()
 
         def listen() -> None:
-            got["events"] = _read_events(s, lambda ev: any(e["type"] == "session_finished" for e in ev)
-                                         and any(e["type"] == "recommender_failed" for e in ev), subscribed=subscribed)
+            got["events"] = _read_events(
+                s,
+                lambda ev: (
+                    any(e["type"] == "session_finished" for e in ev)
+                    and any(e["type"] == "recommender_failed" for e in ev)
+                ),
+                subscribed=subscribed,
+            )
 
         t = threading.Thread(target=listen)
         t.start()
@@ -476,9 +556,12 @@ def test_failures_are_said_with_the_plugins_file_and_line(tmp_path, world_file):
         assert off["where"] == f"{plugins / 'broken.py'}:{feed_line}" and "the feed broke" in off["traceback"]
         status, session, _ = s.call("GET", "/api/v1/sessions/1")
         assert status == 200 and session["status"] == "failed" and session["where"] == where_model
-        assert session["traceback"].startswith("Traceback") and 'raise RuntimeError("the model broke")' in session["traceback"]
+        assert (
+            session["traceback"].startswith("Traceback")
+            and 'raise RuntimeError("the model broke")' in session["traceback"]
+        )
     finally:
         assert s.stop() == 0
     err = s.errors()
-    assert f"session 1 failed at tick" in err and where_model in err
+    assert "session 1 failed at tick" in err and where_model in err
     assert "recommender broken-feed failed at tick" in err and "switched off" in err

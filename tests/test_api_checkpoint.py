@@ -17,11 +17,12 @@ import sys
 import threading
 
 import pytest
-
 from conftest import agora
 from test_api import WAIT, Server, _read_events, world_file  # noqa: F401 - world_file is a fixture
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prlimit (RLIMIT_FSIZE of another process) is Linux")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="prlimit (RLIMIT_FSIZE of another process) is Linux"
+)
 
 
 def _ignore_sigxfsz() -> None:
@@ -40,8 +41,9 @@ def _start_failing(server: Server) -> list[dict]:
     subscribed = threading.Event()
 
     def listen() -> None:
-        got["events"] = _read_events(server, lambda ev: any(e["type"] in ("checkpoint_failed", "error") for e in ev),
-                                     subscribed=subscribed)
+        got["events"] = _read_events(
+            server, lambda ev: any(e["type"] in ("checkpoint_failed", "error") for e in ev), subscribed=subscribed
+        )
 
     t = threading.Thread(target=listen)
     t.start()
@@ -58,7 +60,10 @@ def failing(tmp_path, world_file):  # noqa: F811
     shutil.copy(world_file, tmp_path / "w.db")
     s = Server(tmp_path, "w.db", "--metrics", "--checkpoint-every", "2", preexec_fn=_ignore_sigxfsz)
     try:
-        assert s.call("POST", "/api/v1/messages", {"text": "x", "model": "sis", "params": {"beta": 0.1, "gamma": 0.05}})[0] == 201
+        assert (
+            s.call("POST", "/api/v1/messages", {"text": "x", "model": "sis", "params": {"beta": 0.1, "gamma": 0.05}})[0]
+            == 201
+        )
         assert s.call("POST", "/api/v1/step", {"ticks": 2})[1] == {"tick": 2, "state": "paused"}
         events = _start_failing(s)
         yield s, events
@@ -84,10 +89,16 @@ def test_a_failed_checkpoint_is_said_everywhere_and_refuses_changes_until_one_su
     assert world["checkpoint"]["ok"] is False and world["checkpoint"]["tick_on_disk"] == 2
     assert world["checkpoint"]["error"] == db["error"]
     # Every call that changes the world answers 503 with one sentence while the checkpoint still fails.
-    for method, path, body in (("POST", "/api/v1/messages", {"text": "y"}), ("POST", "/api/v1/run", None),
-                               ("POST", "/api/v1/snapshots", {"name": "rescue"})):
+    for method, path, body in (
+        ("POST", "/api/v1/messages", {"text": "y"}),
+        ("POST", "/api/v1/run", None),
+        ("POST", "/api/v1/snapshots", {"name": "rescue"}),
+    ):
         status, answer, _ = s.call(method, path, body)
-        assert status == 503 and "could not be checkpointed" in answer["error"] and "\n" not in answer["error"], (path, answer)
+        assert status == 503 and "could not be checkpointed" in answer["error"] and "\n" not in answer["error"], (
+            path,
+            answer,
+        )
     status, answer, _ = s.call("POST", "/api/v1/pause")  # pausing still pauses: it says the file did not follow
     assert status == 503 and answer["error"].startswith("the world is paused at tick ")
     assert s.call("GET", "/api/v1/world")[1]["state"] == "paused"
@@ -131,6 +142,7 @@ async def test_the_tui_says_a_failed_checkpoint_once_and_once_when_it_recovers(t
     """The terminal UI checkpoints periodically: while checkpoints fail it shows one error notification
     (not one per attempt), and one more when a checkpoint succeeds again; any failure counts, a bug's too."""
     from conftest import notified
+
     from sim.store.create import synthetic_world
     from sim.store.worldfile import save_world
     from tui.app import AgoraApp

@@ -17,18 +17,13 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, agora
 from test_api import ADMIN, VIEWER, WAIT, Server, world_file  # noqa: F401 - world_file is a fixture
 
 SEEDS_HINT = "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, or a JSON list of agent ids"
@@ -52,8 +47,16 @@ def one_sentence(status: int, body: object, want: int, needle: str = "") -> None
 def test_seeds_never_name_a_file_and_may_be_a_list_of_ids(server, tmp_path):
     seed_file = tmp_path / "seeds.txt"
     seed_file.write_text("1\n2\n3\n")  # a real, readable file: refused all the same
-    for seeds in (f"file:{seed_file}", f"FILE:{seed_file}", f"  file:{seed_file}", "file:/etc/passwd", "file:",
-                  "nope:3", "", "ids"):
+    for seeds in (
+        f"file:{seed_file}",
+        f"FILE:{seed_file}",
+        f"  file:{seed_file}",
+        "file:/etc/passwd",
+        "file:",
+        "nope:3",
+        "",
+        "ids",
+    ):
         status, body, _ = server.call("POST", "/api/v1/messages", {"text": "x", "seeds": seeds})
         if seeds in ("", "ids"):
             assert status == 400, (seeds, body)
@@ -66,10 +69,20 @@ def test_seeds_never_name_a_file_and_may_be_a_list_of_ids(server, tmp_path):
     session = server.call("GET", f"/api/v1/sessions/{made['session']}")[1]
     assert session["seeds"] == "ids:5,17,17,2999"
     # Only ids: whole numbers that fit in 64 bits, at most 100,000 of them, at least one.
-    for seeds, needle in (([], "empty"), ([1, True], "not an agent id"), ([1.5], "not an agent id"), (["7"], "not an agent id"),
-                          ([2**63], "not an agent id"), ([-(2**63) - 1], "not an agent id"), ([[1]], "not an agent id"),
-                          ([0] * 100_001, "more than the 100,000"), ({"ids": [1]}, "seed selection"), (7, "seed selection"),
-                          ([123456789], "does not have"), ("ids:99999999999999999999999", "out of range")):
+    for seeds, needle in (
+        ([], "empty"),
+        ([1, True], "not an agent id"),
+        ([1.5], "not an agent id"),
+        (["7"], "not an agent id"),
+        ([2**63], "not an agent id"),
+        ([-(2**63) - 1], "not an agent id"),
+        ([[1]], "not an agent id"),
+        ([0] * 100_001, "more than the 100,000"),
+        ({"ids": [1]}, "seed selection"),
+        (7, "seed selection"),
+        ([123456789], "does not have"),
+        ("ids:99999999999999999999999", "out of range"),
+    ):
         status, body, _ = server.call("POST", "/api/v1/messages", {"text": "x", "seeds": seeds})
         one_sentence(status, body, 400)
         assert needle in body["error"] or "no agent" in body["error"], (seeds, body)
@@ -107,8 +120,12 @@ def _snapshot_files(server: Server, tmp_path: Path, snaps: Path) -> None:
     con.close()
     t.join(WAIT)
     one_sentence(answers["pipe"][0], answers["pipe"][1], 400, "not a regular file")
-    for name, want, needle in (("out", 400, "outside the snapshot folder"), ("zero", 400, "outside the snapshot folder"),
-                               ("huge", 400, "more than the 8,589,934,592"), ("dangling", 404, "no snapshot 'dangling'")):
+    for name, want, needle in (
+        ("out", 400, "outside the snapshot folder"),
+        ("zero", 400, "outside the snapshot folder"),
+        ("huge", 400, "more than the 8,589,934,592"),
+        ("dangling", 404, "no snapshot 'dangling'"),
+    ):
         status, body, _ = server.call("POST", f"/api/v1/snapshots/{name}/load")
         one_sentence(status, body, want, needle)
     assert server.call("GET", "/api/v1/world")[1]["tick"] == 0
@@ -199,23 +216,48 @@ def test_the_host_header_must_be_a_loopback_or_an_allowed_name(tmp_path, world_f
     shutil.copy(world_file, tmp_path / "w.db")
     s = Server(tmp_path, "w.db", "--metrics", "--allow-host", "api.example.org")
     try:
-        for host in ("evil.example", "127.0.0.1.nip.io", "attacker.localhost.evil", "10.0.0.1:8765", "api.example.org.evil",
-                     "", "a b", "x:y"):
-            for path, token in (("/api/v1/world", ADMIN), ("/healthz", None), ("/metrics", None), ("/api/v1/nothing", ADMIN)):
+        for host in (
+            "evil.example",
+            "127.0.0.1.nip.io",
+            "attacker.localhost.evil",
+            "10.0.0.1:8765",
+            "api.example.org.evil",
+            "",
+            "a b",
+            "x:y",
+        ):
+            for path, token in (
+                ("/api/v1/world", ADMIN),
+                ("/healthz", None),
+                ("/metrics", None),
+                ("/api/v1/nothing", ADMIN),
+            ):
                 status, body, _ = s.call("GET", path, token=token, headers={"Host": host})
                 one_sentence(status, body, 403, "Host" if host in ("", "a b", "x:y") else "--allow-host")
         status, body, _ = s.call("POST", "/api/v1/step", {"ticks": 1}, headers={"Host": "evil.example"})
         one_sentence(status, body, 403, "'evil.example' is not one this server answers to")
         assert s.call("GET", "/api/v1/world")[1]["tick"] == 0
-        for host in (f"127.0.0.1:{s.port}", f"localhost:{s.port}", "LOCALHOST", f"[::1]:{s.port}", "127.0.0.2",
-                     "api.example.org", "API.Example.Org.:443"):
+        for host in (
+            f"127.0.0.1:{s.port}",
+            f"localhost:{s.port}",
+            "LOCALHOST",
+            f"[::1]:{s.port}",
+            "127.0.0.2",
+            "api.example.org",
+            "API.Example.Org.:443",
+        ):
             assert s.call("GET", "/api/v1/world", headers={"Host": host})[0] == 200, host
     finally:
         assert s.stop() == 0
 
 
 def test_bodies_must_be_json(server):
-    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"):
+    for ctype in (
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+    ):
         status, body, _ = server.call("POST", "/api/v1/step", raw=b'{"ticks": 1}', headers={"Content-Type": ctype})
         one_sentence(status, body, 415, "Content-Type: application/json")
     con = http.client.HTTPConnection("127.0.0.1", server.port, timeout=WAIT)  # a body with no type at all
@@ -227,8 +269,9 @@ def test_bodies_must_be_json(server):
     assert res.status == 415
     con.close()
     assert server.call("GET", "/api/v1/world")[1]["tick"] == 0
-    status, body, _ = server.call("POST", "/api/v1/step", raw=b'{"ticks": 1}',
-                                  headers={"Content-Type": "Application/JSON; charset=utf-8"})
+    status, body, _ = server.call(
+        "POST", "/api/v1/step", raw=b'{"ticks": 1}', headers={"Content-Type": "Application/JSON; charset=utf-8"}
+    )
     assert status == 200 and body["tick"] == 1
     assert server.call("POST", "/api/v1/pause")[0] == 200  # no body: no type needed
     assert server.call("POST", "/api/v1/step", raw=b"", headers={"Content-Type": "text/plain"})[1]["tick"] == 2
@@ -243,14 +286,26 @@ def test_a_browser_origin_must_be_the_servers_own_or_an_allowed_host(tmp_path, w
     try:
         url = f"ws://127.0.0.1:{s.port}/api/v1/live"
         bearer = "agora.bearer." + base64.urlsafe_b64encode(ADMIN.encode()).decode().rstrip("=")
-        for origin in ("http://evil.example", "null", "http://127.0.0.1:1", f"https://evil.example:{s.port}",
-                       f"http://localhost.evil:{s.port}", "file://", "chrome-extension://abc"):
+        for origin in (
+            "http://evil.example",
+            "null",
+            "http://127.0.0.1:1",
+            f"https://evil.example:{s.port}",
+            f"http://localhost.evil:{s.port}",
+            "file://",
+            "chrome-extension://abc",
+        ):
             with pytest.raises(InvalidStatus) as refused:
                 connect(url, subprotocols=["agora.v1", bearer], origin=origin, open_timeout=WAIT)
             assert refused.value.response.status_code == 403, origin
             assert b"may not use this server" in refused.value.response.body
-        for origin in (f"http://127.0.0.1:{s.port}", f"http://localhost:{s.port}", "https://dash.example.org",
-                       "http://dash.example.org:8080", None):
+        for origin in (
+            f"http://127.0.0.1:{s.port}",
+            f"http://localhost:{s.port}",
+            "https://dash.example.org",
+            "http://dash.example.org:8080",
+            None,
+        ):
             with connect(url, subprotocols=["agora.v1", bearer], origin=origin, open_timeout=WAIT) as ws:
                 assert ws.subprotocol == "agora.v1"
                 assert ws.recv(timeout=WAIT).startswith('{"type": "hello"')
@@ -318,8 +373,20 @@ def test_texts_messages_and_session_pages_are_bounded(tmp_path, world_file):  # 
         page = s.call("GET", "/api/v1/sessions?limit=2&offset=4")[1]
         assert [x["id"] for x in page["sessions"]] == [5] and page["next_offset"] is None
         assert s.call("GET", f"/api/v1/sessions?offset={2**62}")[1]["sessions"] == []
-        for query in ("limit=0", "limit=1001", "limit=-1", "limit=abc", "limit=1e3", "offset=-1", f"offset={2**64}",
-                      "limit=%D9%A3", "page=2", "limit=", "limit=%201", "limit=1%00"):
+        for query in (
+            "limit=0",
+            "limit=1001",
+            "limit=-1",
+            "limit=abc",
+            "limit=1e3",
+            "offset=-1",
+            f"offset={2**64}",
+            "limit=%D9%A3",
+            "page=2",
+            "limit=",
+            "limit=%201",
+            "limit=1%00",
+        ):
             status, body, _ = s.call("GET", f"/api/v1/sessions?{query}")
             one_sentence(status, body, 400)
         with pytest.raises(AssertionError):  # the bound must be a positive whole number
@@ -331,9 +398,15 @@ def test_texts_messages_and_session_pages_are_bounded(tmp_path, world_file):  # 
 def test_text_that_is_not_unicode_is_refused_and_answers_are_always_json(server):
     """JSON can spell a lone surrogate (``"\\ud800"``) that UTF-8 cannot hold: refused wherever it is
     (it once made an error answer itself fail to encode: a plain-text 500); odd but valid Unicode is kept."""
-    for raw in (b'{"text": "x", "seeds": ["\\ud800"]}', b'{"text": "x", "params": {"p": "\\ud800"}}',
-                b'{"text": "x", "params": {"\\udfff": 1}}', b'{"text": "\\ud800"}', b'{"text": "x", "topics": ["a\\udc00"]}',
-                b'{"text": "x", "model": "llm", "params": {"rule": "\\ud800"}}', b'{"\\ud800": 1}'):
+    for raw in (
+        b'{"text": "x", "seeds": ["\\ud800"]}',
+        b'{"text": "x", "params": {"p": "\\ud800"}}',
+        b'{"text": "x", "params": {"\\udfff": 1}}',
+        b'{"text": "\\ud800"}',
+        b'{"text": "x", "topics": ["a\\udc00"]}',
+        b'{"text": "x", "model": "llm", "params": {"rule": "\\ud800"}}',
+        b'{"\\ud800": 1}',
+    ):
         status, body, head = server.call("POST", "/api/v1/messages", raw=raw)
         one_sentence(status, body, 400, "not valid Unicode")
         assert head["content-type"] == "application/json"
@@ -349,7 +422,7 @@ def test_text_that_is_not_unicode_is_refused_and_answers_are_always_json(server)
 
 
 # -- 8. never a 500 for bad input; a bug is a JSON 500 with its traceback in the log ----------------------
-BROKEN_HOST = '''
+BROKEN_HOST = """
 from sim.engine import controller
 from sim.plugin import PropagationModel
 
@@ -366,7 +439,7 @@ class Unused(PropagationModel):
 
     def step(self, ctx):
         raise RuntimeError("never run")
-'''
+"""
 
 
 def test_bad_input_is_a_4xx_and_a_bug_is_a_json_500_in_the_log(tmp_path, world_file):  # noqa: F811
@@ -376,9 +449,14 @@ def test_bad_input_is_a_4xx_and_a_bug_is_a_json_500_in_the_log(tmp_path, world_f
     (plugins / "bug.py").write_text(BROKEN_HOST)
     s = Server(tmp_path, "w.db", "--plugins", str(plugins))
     try:
-        for body in ({"text": "x", "seeds": "ids:99999999999999999999999"}, {"text": "x", "priority": 2**70},
-                     {"text": "x", "author": 2**64}, {"text": "x", "seeds": "random:99999999999999999999999"},
-                     {"text": "x", "seeds": "community:99999999999:1"}, {"text": "x", "priority": -(2**31) - 1}):
+        for body in (
+            {"text": "x", "seeds": "ids:99999999999999999999999"},
+            {"text": "x", "priority": 2**70},
+            {"text": "x", "author": 2**64},
+            {"text": "x", "seeds": "random:99999999999999999999999"},
+            {"text": "x", "seeds": "community:99999999999:1"},
+            {"text": "x", "priority": -(2**31) - 1},
+        ):
             status, answer, head = s.call("POST", "/api/v1/messages", body)
             one_sentence(status, answer, 400)
             assert head["content-type"] == "application/json", head

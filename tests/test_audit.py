@@ -16,8 +16,8 @@ from collections import Counter
 import pytest
 from textual.widgets import DataTable, Input
 
-from sim.core.audit import append_audit, public_settings, read_audit
 from sim.cli.main import main
+from sim.core.audit import append_audit, public_settings, read_audit
 from sim.store.create import synthetic_world
 from sim.store.worldfile import open_world, save_world
 
@@ -28,8 +28,10 @@ SIZE = (150, 48)
 def audit_rows(path: str) -> list[tuple[float, str, dict]]:
     con = sqlite3.connect(path)
     try:
-        return [(ts, action, json.loads(details)) for ts, action, details in
-                con.execute("SELECT ts, action, details FROM audit ORDER BY id")]
+        return [
+            (ts, action, json.loads(details))
+            for ts, action, details in con.execute("SELECT ts, action, details FROM audit ORDER BY id")
+        ]
     finally:
         con.close()
 
@@ -63,8 +65,25 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
 def test_every_cli_action_is_audited_once_with_its_details(world_file, tmp_path, capsys):
     t0 = time.time()
     assert actions(world_file) == []
-    code, _, err = cli(capsys, "run", world_file, "--steps", "3", "--inject", HOSTILE, "--topic", "ai",
-                       "--seeds", "random:5", "--model", "ic", "--param", "p=0.05", "--social", "join_rate=0.001")
+    code, _, err = cli(
+        capsys,
+        "run",
+        world_file,
+        "--steps",
+        "3",
+        "--inject",
+        HOSTILE,
+        "--topic",
+        "ai",
+        "--seeds",
+        "random:5",
+        "--model",
+        "ic",
+        "--param",
+        "p=0.05",
+        "--social",
+        "join_rate=0.001",
+    )
     assert code == 0, err
     assert actions(world_file) == ["inject", "run"]
     inject = one(world_file, "inject")
@@ -96,7 +115,7 @@ def test_every_cli_action_is_audited_once_with_its_details(world_file, tmp_path,
     # Loading over the world keeps its log and adds the load.
     assert cli(capsys, "load", snap, world_file, "--force")[0] == 0
     after = audit_rows(world_file)
-    assert after[: len(before)] == before and [a for _, a, _ in after[len(before):]] == ["load"]
+    assert after[: len(before)] == before and [a for _, a, _ in after[len(before) :]] == ["load"]
     assert one(world_file, "load") == {"snapshot": snap, "tick": 3}
     # A fresh world from a snapshot starts its log with the load.
     fresh = str(tmp_path / "fresh.db")
@@ -105,7 +124,8 @@ def test_every_cli_action_is_audited_once_with_its_details(world_file, tmp_path,
 
     rows = audit_rows(world_file)
     assert Counter(a for _, a, _ in rows) == Counter(
-        {"inject": 1, "run": 1, "social": 1, "llm settings": 1, "interview": 1, "save": 1, "load": 1})
+        {"inject": 1, "run": 1, "social": 1, "llm settings": 1, "interview": 1, "save": 1, "load": 1}
+    )
     stamps = [ts for ts, _, _ in rows]
     assert stamps == sorted(stamps) and t0 - 1 <= stamps[0] and stamps[-1] <= time.time() + 1
 
@@ -129,8 +149,8 @@ def test_every_cli_action_is_audited_once_with_its_details(world_file, tmp_path,
 
 
 async def test_inject_and_cancel_are_audited_by_the_simulation_once(world_file):
-    from sim.errors import BadParameterError
     from sim.engine.simulation import Simulation
+    from sim.errors import BadParameterError
     from sim.store.writer import WorldWriter
 
     w = await open_world(world_file)
@@ -157,7 +177,9 @@ async def test_inject_and_cancel_are_audited_by_the_simulation_once(world_file):
 
 def test_the_audit_helpers():
     assert public_settings({"base_urls": "http://a:b@h:1/v1,https://h2/v1?key=k", "model": "m"}) == {
-        "base_urls": ["http://h:1/v1", "https://h2/v1"], "model": "m"}
+        "base_urls": ["http://h:1/v1", "https://h2/v1"],
+        "model": "m",
+    }
 
 
 def test_append_and_read_audit(world_file):
@@ -246,8 +268,9 @@ async def test_every_tui_action_is_audited_once(world_file, tmp_path):
         await pilot.press("plus", "minus", "1")
     rows = audit_rows(world_file)
     counts = Counter(a for _, a, _ in rows)
-    assert counts == Counter({"inject": 1, "cancel": 1, "social": 1, "plugin_reload": 1, "analysis": 1,
-                              "interview": 1, "save": 1, "load": 1}), rows
+    assert counts == Counter(
+        {"inject": 1, "cancel": 1, "social": 1, "plugin_reload": 1, "analysis": 1, "interview": 1, "save": 1, "load": 1}
+    ), rows
     assert [a for _, a, _ in rows][:2] == ["inject", "cancel"]
     details = {a: d for _, a, d in rows}
     assert details["inject"]["text"] == HOSTILE and details["inject"]["seeds"] == "random:4"
@@ -256,4 +279,7 @@ async def test_every_tui_action_is_audited_once(world_file, tmp_path):
     assert details["plugin_reload"] == {"failures": []}
     assert details["analysis"]["communities"] >= 2
     assert details["interview"]["question"] == HOSTILE and details["interview"]["agent"] == 3
-    assert details["save"]["snapshot"].endswith("audited.snap") and details["load"]["snapshot"] == details["save"]["snapshot"]
+    assert (
+        details["save"]["snapshot"].endswith("audited.snap")
+        and details["load"]["snapshot"] == details["save"]["snapshot"]
+    )

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import agora
+
 from sim.bench.commands import bench_commands
 
 
@@ -18,10 +18,14 @@ def test_bench_commands_times_each_command_beside_its_yardstick(tmp_path):
         assert len(c["seconds"]) == 2 and c["seconds_median"] == pytest.approx(sum(c["seconds"]) / 2, abs=2e-3)
         assert all(s > 0 for s in c["seconds"]) and all(m > 10 for m in c["peak_rss_mb"]), name
         assert len(c["yardstick"]["seconds"]) == 2 and c["yardstick"]["seconds_median"] > 0
-        assert c["ratio_to_yardstick"] == pytest.approx(c["seconds_median"] / c["yardstick"]["seconds_median"], rel=0.02)
+        assert c["ratio_to_yardstick"] == pytest.approx(
+            c["seconds_median"] / c["yardstick"]["seconds_median"], rel=0.02
+        )
         assert c["command"].startswith(f"agora {name} ") and str(tmp_path) not in c["command"]
-        assert c["within_target"] is (c["seconds_median"] <= c["target_seconds"] and
-                                      c["peak_rss_mb_max"] <= c.get("target_peak_rss_mb", float("inf")))
+        assert c["within_target"] is (
+            c["seconds_median"] <= c["target_seconds"]
+            and c["peak_rss_mb_max"] <= c.get("target_peak_rss_mb", float("inf"))
+        )
     assert r["commands"]["new"]["target_seconds"] == 15.0 and r["commands"]["load"]["target_peak_rss_mb"] == 800.0
     assert r["all_within_targets"] is all(c["within_target"] for c in r["commands"].values())
     assert list(tmp_path.iterdir()) == []  # the worlds are removed as it goes

@@ -26,9 +26,22 @@ def result():
 def test_fields_and_json(result):
     r, _, _, _ = result
     json.dumps(r)  # JSON-able
-    for key in ("benchmark", "requests", "concurrency", "latency_ms", "servers", "ideal_per_second", "baseline",
-                "agora", "ratio_to_baseline", "overhead_ms_per_call", "target_per_second", "target_met",
-                "all_answered", "peak_rss_mb"):
+    for key in (
+        "benchmark",
+        "requests",
+        "concurrency",
+        "latency_ms",
+        "servers",
+        "ideal_per_second",
+        "baseline",
+        "agora",
+        "ratio_to_baseline",
+        "overhead_ms_per_call",
+        "target_per_second",
+        "target_met",
+        "all_answered",
+        "peak_rss_mb",
+    ):
         assert key in r, key
     assert r["benchmark"] == "llm"
     assert (r["requests"], r["concurrency"], r["servers"]) == (200, 16, 1)
@@ -47,8 +60,9 @@ def test_fields_and_json(result):
         assert s["ok"] == [200, 200, 200]
     # the derived figures come from the measured ones
     assert r["ratio_to_baseline"] == pytest.approx(r["agora"]["per_second"] / r["baseline"]["per_second"], abs=1e-3)
-    assert r["overhead_ms_per_call"] == pytest.approx(r["agora"]["cpu_ms_per_call"] - r["baseline"]["cpu_ms_per_call"],
-                                                      abs=1e-3)
+    assert r["overhead_ms_per_call"] == pytest.approx(
+        r["agora"]["cpu_ms_per_call"] - r["baseline"]["cpu_ms_per_call"], abs=1e-3
+    )
 
 
 def test_every_agora_request_answered(result):
@@ -101,8 +115,11 @@ def test_server_that_dies_is_reported():
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write('no port for you'); sys.exit(3)"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stderr.write('no port for you'); sys.exit(3)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         with pytest.raises(RuntimeError, match="exited before listening"):
             bench_llm_module._read_url(proc, 120)  # it ends at the child's exit: only bounds a hang

@@ -9,8 +9,24 @@ from conftest import agora
 
 
 def test_bench_models_times_every_model_asked_for(tmp_path):
-    out = agora(tmp_path, "bench", "models", "--agents", "3000", "--ticks", "2", "--ndlib-agents", "0",
-                "--model", "ic", "--model", "sir", "--model", "threshold", "--json")
+    out = agora(
+        tmp_path,
+        "bench",
+        "models",
+        "--agents",
+        "3000",
+        "--ticks",
+        "2",
+        "--ndlib-agents",
+        "0",
+        "--model",
+        "ic",
+        "--model",
+        "sir",
+        "--model",
+        "threshold",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["benchmark"] == "models" and data["agents"] == 3000 and data["edges"] > 0
@@ -31,8 +47,22 @@ def test_bench_models_refuses_an_unknown_model(tmp_path):
 
 
 def test_ndlib_side_runs_or_says_why(tmp_path):
-    out = agora(tmp_path, "bench", "models", "--agents", "2000", "--ticks", "1", "--ndlib-agents", "500",
-                "--model", "sir", "--model", "viral", "--json")
+    out = agora(
+        tmp_path,
+        "bench",
+        "models",
+        "--agents",
+        "2000",
+        "--ticks",
+        "1",
+        "--ndlib-agents",
+        "500",
+        "--model",
+        "sir",
+        "--model",
+        "viral",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     models = json.loads(out.stdout)["models"]
     assert models["viral"]["ndlib"] == {"available": False, "reason": "NDlib has no such model"}

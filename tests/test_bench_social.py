@@ -21,8 +21,22 @@ def test_structure_and_json(result):
     r = dict(result)
     progress = r.pop("_progress")
     json.dumps(r)  # JSON-able
-    for key in ("agents", "edges", "online", "k", "content", "friends", "merge", "learn", "baseline", "memory",
-                "peak_rss_mb", "targets", "within_targets", "notes"):
+    for key in (
+        "agents",
+        "edges",
+        "online",
+        "k",
+        "content",
+        "friends",
+        "merge",
+        "learn",
+        "baseline",
+        "memory",
+        "peak_rss_mb",
+        "targets",
+        "within_targets",
+        "notes",
+    ):
         assert key in r, key
     assert r["agents"] == 3000 and r["k"] == 10 and r["ticks"] == 2
     assert r["edges"] > 0

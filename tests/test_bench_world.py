@@ -28,6 +28,22 @@ def test_bench_world_reports_every_phase(tmp_path, capsys):
 
 
 def test_bench_world_can_skip_the_run_and_the_analysis(tmp_path, capsys):
-    assert main(["bench", "world", "--agents", "5000", "--dir", str(tmp_path), "--run-ticks", "0", "--no-analysis", "--json"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "world",
+                "--agents",
+                "5000",
+                "--dir",
+                str(tmp_path),
+                "--run-ticks",
+                "0",
+                "--no-analysis",
+                "--json",
+            ]
+        )
+        == 0
+    )
     r = json.loads(capsys.readouterr().out)
     assert "run" not in r and "pagerank" not in r

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from sim.engine.simulation import Simulation
 from sim.store.check import check_world
 from sim.store.create import synthetic_world
-from sim.engine.simulation import Simulation
 from sim.store.worldfile import open_world, save_world
 from sim.store.writer import WorldWriter
 
@@ -30,7 +30,9 @@ def agora(cwd, *args):
     env = {**os.environ, "AGORA_SAVES": str(cwd)}
     env.pop("AGORA_PROGRESS", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return subprocess.run([sys.executable, "-m", "sim", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +175,10 @@ def test_a_deleted_event_row(damaged):
 
 def test_an_edited_event(damaged):
     path, sql = damaged
-    sql("UPDATE events SET tick = tick + 1 WHERE rowid = (SELECT MIN(rowid) FROM events WHERE session_id = 2 AND tick < 10)")
+    sql(
+        "UPDATE events SET tick = tick + 1 WHERE rowid = (SELECT MIN(rowid) FROM events WHERE session_id = 2 AND tick "
+        "< 10)"
+    )
     problems = _problems(path)
     assert problems == ["session 2: the events table names other agents, ticks or sources than its arrays"], problems
 
@@ -211,9 +216,11 @@ def test_a_tick_counter_behind_the_sessions(damaged):
 def test_a_deleted_relationship_and_an_edited_agent_row(damaged):
     path, sql = damaged
     # One edge taken out of an agent's row of the graph mirror (the relationships view reads them).
-    sql("UPDATE adjacency SET edges = json_remove(edges, '$[0]') "
+    sql(
+        "UPDATE adjacency SET edges = json_remove(edges, '$[0]') "
         "WHERE src = (SELECT src FROM adjacency WHERE json_array_length(edges) > 1 LIMIT 1)",
-        "UPDATE agent_rows SET status = status + 1 WHERE id = 7")
+        "UPDATE agent_rows SET status = status + 1 WHERE id = 7",
+    )
     problems = _problems(path)
     assert any(p.startswith("relationships holds") for p in problems), problems
     assert any(p == "agent_rows: the status column does not match the agent arrays" for p in problems), problems
@@ -224,9 +231,12 @@ def test_a_deleted_relationship_and_an_edited_agent_row(damaged):
 def test_a_moved_edge_row(damaged):
     path, sql = damaged
     # An edge's follower moved to the next agent (its packed value is dst * 32768 + trust).
-    sql("UPDATE adjacency SET edges = json_replace(edges, '$[0]', json_extract(edges, '$[0]') + 32768) "
-        "WHERE src = (SELECT a.src FROM adjacency a WHERE NOT EXISTS (SELECT 1 FROM relationships q WHERE q.src = a.src "
-        "AND q.dst = (json_extract(a.edges, '$[0]') >> 15) + 1) LIMIT 1)")
+    sql(
+        "UPDATE adjacency SET edges = json_replace(edges, '$[0]', json_extract(edges, '$[0]') + 32768) "
+        "WHERE src = (SELECT a.src FROM adjacency a WHERE NOT EXISTS (SELECT 1 FROM relationships q WHERE q.src = "
+        "a.src "
+        "AND q.dst = (json_extract(a.edges, '$[0]') >> 15) + 1) LIMIT 1)"
+    )
     assert _problems(path) == ["relationships: the rows name other edges than the graph arrays"]
 
 
@@ -241,8 +251,11 @@ def test_a_deleted_message_and_a_zeroed_array(damaged):
 
 def test_the_cli_prints_one_line_per_problem(damaged, tmp_path):
     path, sql = damaged
-    sql("UPDATE sessions SET adopted = adopted + 5 WHERE id = 1", "UPDATE sessions SET status = 'completed' WHERE id = 2",
-        "DELETE FROM messages WHERE id = 1")
+    sql(
+        "UPDATE sessions SET adopted = adopted + 5 WHERE id = 1",
+        "UPDATE sessions SET status = 'completed' WHERE id = 2",
+        "DELETE FROM messages WHERE id = 1",
+    )
     out = agora(tmp_path, "check", path)
     assert out.returncode == 1 and out.stderr == ""
     lines = out.stdout.strip().splitlines()
@@ -255,9 +268,12 @@ def test_the_cli_prints_one_line_per_problem(damaged, tmp_path):
 def test_rows_after_the_checkpoint_are_a_note_and_the_next_writer_discards_them(damaged):
     path, sql = damaged
     # What a run killed after its last checkpoint leaves: rows of later ticks, for a known session and a new one.
-    sql("INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (1, 12, 5, -1, 1, 0), (1, 13, 6, 5, 1, 0), "
+    sql(
+        "INSERT INTO events (session_id, tick, agent, source, kind, via) VALUES (1, 12, 5, -1, 1, 0), (1, 13, 6, 5, 1, "
+        "0), "
         "(3, 12, 7, -1, 1, 0)",
-        "INSERT INTO exposures (session_id, tick, agent, source, recommender) VALUES (2, 14, 9, 1, 'random')")
+        "INSERT INTO exposures (session_id, tick, agent, source, recommender) VALUES (2, 14, 9, 1, 'random')",
+    )
     result = check_world(path)
     assert result["ok"], result["problems"]
     assert result["checks"]["events_after_checkpoint"] == 3 and result["checks"]["exposures_after_checkpoint"] == 1

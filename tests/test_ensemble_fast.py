@@ -5,7 +5,6 @@ that hang are stopped; the world is never changed."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import textwrap
@@ -13,8 +12,8 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import agora
+
 from sim.core.world import skip_float32
 from sim.engine.forkpool import fork_available, map_forked
 from sim.engine.runner import run_cascades
@@ -104,7 +103,9 @@ def registry(tmp_path_factory):
 
 def fingerprint(w) -> dict:
     out = {k: v.copy() for k, v in w.columns.items()}
-    out.update({k: getattr(w.graph, k).copy() for k in ("out_indptr", "out_indices", "trust", "in_indptr", "in_indices")})
+    out.update(
+        {k: getattr(w.graph, k).copy() for k in ("out_indptr", "out_indices", "trust", "in_indptr", "in_indices")}
+    )
     out["rng_state"] = json.dumps(w.rng_state)
     out["tick"] = w.tick
     return out
@@ -113,14 +114,23 @@ def fingerprint(w) -> dict:
 def assert_unchanged(w, before: dict) -> None:
     after = fingerprint(w)
     for k, v in before.items():
-        assert (np.array_equal(v, after[k]) if isinstance(v, np.ndarray) else v == after[k]), f"{k} changed"
+        assert np.array_equal(v, after[k]) if isinstance(v, np.ndarray) else v == after[k], f"{k} changed"
 
 
 async def ordinary_run(world, registry, model, params, seed, **kw) -> dict:
     """The same run through the ordinary tick (``Simulation.step``: activation drawn every tick, plugins in
     a worker thread), on a full copy of the world."""
-    out = await run_cascades(world.fork(), registry=registry, text="x", seeds="random:10", model=model, params=params,
-                             seed=seed, llm={"offline": True}, **kw)
+    out = await run_cascades(
+        world.fork(),
+        registry=registry,
+        text="x",
+        seeds="random:10",
+        model=model,
+        params=params,
+        seed=seed,
+        llm={"offline": True},
+        **kw,
+    )
     return out["runs"][0]
 
 
@@ -130,6 +140,7 @@ def same_run(a: dict, b: dict) -> None:
 
 
 # -- who is online: drawn lazily, the generator left exactly where a draw leaves it ------------------
+
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 999, 1000])
 @pytest.mark.parametrize("before", [0, 1, 2, 3])
@@ -164,17 +175,22 @@ def test_a_lazy_activation_is_the_eager_one_read_or_not(world):
 
 # -- the tight loop gives the ordinary run ------------------------------------------------------------
 
-@pytest.mark.parametrize("model, params", [
-    ("ic", {"p": 0.12}),
-    ("sir", {"beta": 0.1, "gamma": 0.3}),
-    ("online-cascade", {"p": 0.4}),  # reads ctx.online: the lazy draw is made, and must be the eager one
-    ("adaptive-sis", {"beta": 0.2, "gamma": 0.2, "w": 0.3}),  # changes edges on a fork that shares the graph
-    ("deffuant", {}),  # continuous variables
-])
+
+@pytest.mark.parametrize(
+    "model, params",
+    [
+        ("ic", {"p": 0.12}),
+        ("sir", {"beta": 0.1, "gamma": 0.3}),
+        ("online-cascade", {"p": 0.4}),  # reads ctx.online: the lazy draw is made, and must be the eager one
+        ("adaptive-sis", {"beta": 0.2, "gamma": 0.2, "w": 0.3}),  # changes edges on a fork that shares the graph
+        ("deffuant", {}),  # continuous variables
+    ],
+)
 async def test_each_ensemble_run_is_the_ordinary_run(world, registry, model, params):
     before = fingerprint(world)
-    ensemble = await run_cascades(world, registry=registry, text="x", seeds="random:10", model=model, params=params,
-                                  runs=3, seed=5, steps=25)
+    ensemble = await run_cascades(
+        world, registry=registry, text="x", seeds="random:10", model=model, params=params, runs=3, seed=5, steps=25
+    )
     assert_unchanged(world, before)
     assert [r["seed"] for r in ensemble["runs"]] == [5, 6, 7]
     for r, run in enumerate(ensemble["runs"]):
@@ -184,8 +200,16 @@ async def test_each_ensemble_run_is_the_ordinary_run(world, registry, model, par
 @needs_fork
 async def test_forked_workers_give_the_same_runs_in_order(world, registry):
     before = fingerprint(world)
-    kw = dict(registry=registry, text="x", seeds="random:10", model="sir", params={"beta": 0.1, "gamma": 0.3}, runs=7,
-              seed=3, until_done=True)
+    kw = dict(
+        registry=registry,
+        text="x",
+        seeds="random:10",
+        model="sir",
+        params={"beta": 0.1, "gamma": 0.3},
+        runs=7,
+        seed=3,
+        until_done=True,
+    )
     one = await run_cascades(world, workers=1, **kw)
     two = await run_cascades(world, workers=2, **kw)
     assert_unchanged(world, before)
@@ -200,8 +224,9 @@ async def test_a_bad_option_is_one_sentence_before_any_worker_starts(world, regi
     with pytest.raises(BadParameterError, match="seed selection"):
         await run_cascades(world, registry=registry, text="x", seeds="random:0", runs=4, until_done=True, workers=2)
     with pytest.raises(BadParameterError, match="parameter p"):
-        await run_cascades(world, registry=registry, text="x", model="ic", params={"p": 3}, runs=4, until_done=True,
-                           workers=2)
+        await run_cascades(
+            world, registry=registry, text="x", model="ic", params={"p": 3}, runs=4, until_done=True, workers=2
+        )
 
 
 async def test_workers_are_refused_where_runs_cannot_be_parallel(world, registry):
@@ -211,12 +236,23 @@ async def test_workers_are_refused_where_runs_cannot_be_parallel(world, registry
 
 # -- plugins that hang are stopped in the run's own thread -----------------------------------------------
 
+
 @pytest.mark.parametrize("workers", [1, pytest.param(2, marks=needs_fork)])
 @pytest.mark.parametrize("model", ["spin", "sleeper", "swallow"])
 async def test_a_hanging_model_fails_its_run_and_the_ensemble_goes_on(world, registry, model, workers):
     t0 = time.perf_counter()
-    out = await run_cascades(world, registry=registry, text="x", seeds="random:10", model=model, runs=2, steps=6,
-                             seed=1, plugin_budget=0.5, workers=workers)
+    out = await run_cascades(
+        world,
+        registry=registry,
+        text="x",
+        seeds="random:10",
+        model=model,
+        runs=2,
+        steps=6,
+        seed=1,
+        plugin_budget=0.5,
+        workers=workers,
+    )
     assert time.perf_counter() - t0 < 60, "the hang cost more than its budget"
     for run in out["runs"]:
         assert run["status"] == "failed"
@@ -254,6 +290,7 @@ def test_a_shared_fork_refuses_writes_and_copies_nothing(world):
 
 # -- the forked pool itself ---------------------------------------------------------------------------------
 
+
 def _square(i, report):
     report(0.5)
     return i * i
@@ -283,7 +320,9 @@ def _bad(i, report):
 @needs_fork
 async def test_the_pool_returns_results_in_order_and_reports_progress():
     seen = []
-    assert await map_forked(_square, 9, 3, progress=lambda done, frac: seen.append((done, frac))) == [i * i for i in range(9)]
+    assert await map_forked(_square, 9, 3, progress=lambda done, frac: seen.append((done, frac))) == [
+        i * i for i in range(9)
+    ]
     assert seen and seen[-1] == (9, 1.0)
     assert all(0.0 <= f <= 1.0 for _, f in seen)
 
@@ -305,6 +344,7 @@ async def test_the_pool_ends_a_stalled_worker_and_goes_on():
 
 
 # -- the command -----------------------------------------------------------------------------------------------
+
 
 @needs_fork
 def test_the_cli_gives_the_same_runs_with_any_number_of_workers(tmp_path):

@@ -12,12 +12,29 @@ from sim.store.create import synthetic_world
 async def test_offline_ensemble_skips_texts_and_reaches_the_same_agents():
     world = synthetic_world("ens", 3000, avg_degree=8, seed=4)
     registry = Registry([])
-    ensemble = await run_cascades(world, registry=registry, text="news", seeds="random:10", model="ic",
-                                  params={"p": 0.2}, runs=3, until_done=True, seed=11)
+    ensemble = await run_cascades(
+        world,
+        registry=registry,
+        text="news",
+        seeds="random:10",
+        model="ic",
+        params={"p": 0.2},
+        runs=3,
+        until_done=True,
+        seed=11,
+    )
     assert ensemble["llm"]["texts_skipped"] is True and ensemble["llm"]["posts"] == 0
     assert len(world.posts) == 0
     for r, run in enumerate(ensemble["runs"]):
-        single = await run_cascades(world.fork(), registry=registry, text="news", seeds="random:10", model="ic",
-                                    params={"p": 0.2}, until_done=True, seed=11 + r)
+        single = await run_cascades(
+            world.fork(),
+            registry=registry,
+            text="news",
+            seeds="random:10",
+            model="ic",
+            params={"p": 0.2},
+            until_done=True,
+            seed=11 + r,
+        )
         assert single["llm"]["texts_skipped"] is False and single["llm"]["posts"] > 0  # written when kept
         assert single["runs"][0]["reached"] == run["reached"] and single["runs"][0]["ticks"] == run["ticks"]

@@ -43,7 +43,7 @@ class Half(PropagationModel):
         return StepResult(dst.astype(np.int32), 1, src[hit][first].astype(np.int32), attempts=int(eid.size))
 '''
 
-RECOMMENDERS = '''
+RECOMMENDERS = """
 import numpy as np
 from sim.plugin import ContentRecommender, FriendRecommender
 
@@ -67,7 +67,7 @@ class NoFriends(FriendRecommender):
 
     def suggest(self, ctx):
         raise KeyError("nobody")
-'''
+"""
 
 HALF_LINE = 'raise ValueError("half of the time")'
 
@@ -117,8 +117,22 @@ def half_line(plugins: Path) -> int:
 def test_failed_runs_are_counted_and_left_out_of_the_statistics(world_file, plugins, workers):
     """About half of 24 runs fail: the mean and its interval are those of the completed runs alone,
     every failed run names the plugin's file and line, and the command exits 3."""
-    result, err = as_json("run", str(world_file), "--until-done", "--inject", "x", "--model", "half", "--plugins",
-                          str(plugins), "--runs", "24", "--workers", workers, code=3)
+    result, err = as_json(
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--model",
+        "half",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "24",
+        "--workers",
+        workers,
+        code=3,
+    )
     runs = result["runs"]
     failed = [r for r in runs if r["status"] == "failed"]
     done = [r for r in runs if r["status"] != "failed"]
@@ -141,19 +155,70 @@ def test_failed_runs_are_counted_and_left_out_of_the_statistics(world_file, plug
 
 
 def test_the_same_runs_fail_whatever_the_number_of_workers(world_file, plugins):
-    one, _ = as_json("run", str(world_file), "--until-done", "--inject", "x", "--model", "half", "--plugins", str(plugins),
-                     "--runs", "10", "--workers", "1", code=3)
-    two, _ = as_json("run", str(world_file), "--until-done", "--inject", "x", "--model", "half", "--plugins", str(plugins),
-                     "--runs", "10", "--workers", "2", code=3)
+    one, _ = as_json(
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--model",
+        "half",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "10",
+        "--workers",
+        "1",
+        code=3,
+    )
+    two, _ = as_json(
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--model",
+        "half",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "10",
+        "--workers",
+        "2",
+        code=3,
+    )
     assert [(r["status"], r["reached"]) for r in one["runs"]] == [(r["status"], r["reached"]) for r in two["runs"]]
 
 
 def test_text_says_how_many_failed_and_where(world_file, plugins):
-    code, out, err = cli("run", str(world_file), "--until-done", "--inject", "x", "--model", "half", "--plugins",
-                         str(plugins), "--runs", "12")
+    code, out, err = cli(
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--model",
+        "half",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "12",
+    )
     assert code == 3
-    result, _ = as_json("run", str(world_file), "--until-done", "--inject", "x", "--model", "half", "--plugins",
-                        str(plugins), "--runs", "12", code=3)
+    result, _ = as_json(
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--model",
+        "half",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "12",
+        code=3,
+    )
     k = result["failed"]
     assert f"{k} of 12 runs failed" in out
     assert f"half.py:{half_line(plugins)}" in out
@@ -164,29 +229,71 @@ def test_text_says_how_many_failed_and_where(world_file, plugins):
 def test_when_every_run_fails_there_is_no_mean(world_file, plugins, tmp_path):
     """The seeds alone are not a result: no mean, no interval, no series file, exit 3."""
     series = tmp_path / "s.csv"
-    result, _ = as_json("run", str(world_file), "--until-done", "--inject", "x", "--recommender", "raises", "--plugins",
-                        str(plugins), "--runs", "3", "--series", str(series), code=3)
+    result, _ = as_json(
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--recommender",
+        "raises",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "3",
+        "--series",
+        str(series),
+        code=3,
+    )
     assert (result["completed"], result["failed"]) == (0, 3)
     assert result["mean_reached"] is None and result["ci95"] == [None, None] and result["mean_peak_tick"] is None
     assert not series.exists()
-    code, out, _ = cli("run", str(world_file), "--until-done", "--inject", "x", "--recommender", "raises", "--plugins",
-                       str(plugins), "--runs", "3")
+    code, out, _ = cli(
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--recommender",
+        "raises",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "3",
+    )
     assert code == 3 and "mean reached: none (no run completed)" in out
 
 
 def test_a_dead_cascade_is_a_completed_run(world_file):
     """Exit 0 means every run completed, however small its reach: p = 0 reaches only the seeds."""
-    result, _ = as_json("run", str(world_file), "--until-done", "--inject", "x", "--param", "p=0", "--runs", "3", code=0)
+    result, _ = as_json(
+        "run", str(world_file), "--until-done", "--inject", "x", "--param", "p=0", "--runs", "3", code=0
+    )
     assert result["failed"] == 0 and [r["reached"] for r in result["runs"]] == [10, 10, 10]
 
 
-@pytest.mark.parametrize("name, error, line", [
-    ("raises", "recommender 'raises' failed: ValueError: the feed broke", 'raise ValueError("the feed broke")'),
-    ("wrong-shape", "recommender wrong-shape returned scores of shape (3, 3)", "def score(self, ctx):"),
-])
+@pytest.mark.parametrize(
+    "name, error, line",
+    [
+        ("raises", "recommender 'raises' failed: ValueError: the feed broke", 'raise ValueError("the feed broke")'),
+        ("wrong-shape", "recommender wrong-shape returned scores of shape (3, 3)", "def score(self, ctx):"),
+    ],
+)
 def test_a_failing_recommender_fails_the_runs_it_feeds(world_file, plugins, name, error, line):
-    result, err = as_json("run", str(world_file), "--until-done", "--inject", "x", "--recommender", name, "--plugins",
-                          str(plugins), "--runs", "2", code=3)
+    result, err = as_json(
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--recommender",
+        name,
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "2",
+        code=3,
+    )
     source = (plugins / "recs.py").read_text().splitlines()
     for r in result["runs"]:
         assert r["status"] == "failed" and r["recommender"] == name and r["reached"] is None
@@ -197,8 +304,21 @@ def test_a_failing_recommender_fails_the_runs_it_feeds(world_file, plugins, name
 
 
 def test_a_failing_friend_recommender_fails_the_runs_it_feeds(world_file, plugins):
-    result, _ = as_json("run", str(world_file), "--steps", "4", "--inject", "x", "--friend-recommender", "no-friends",
-                        "--plugins", str(plugins), "--runs", "2", code=3)
+    result, _ = as_json(
+        "run",
+        str(world_file),
+        "--steps",
+        "4",
+        "--inject",
+        "x",
+        "--friend-recommender",
+        "no-friends",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "2",
+        code=3,
+    )
     for r in result["runs"]:
         assert r["status"] == "failed" and r["recommender"] == "no-friends"
         assert r["error"] == "friend recommender 'no-friends' failed: KeyError: 'nobody'"
@@ -207,8 +327,19 @@ def test_a_failing_friend_recommender_fails_the_runs_it_feeds(world_file, plugin
 
 def test_a_failing_recommender_arm_is_not_the_arm_without_one(world_file, plugins):
     """The arm fails; it does not quietly report the numbers of 'none' with a difference of +0.0."""
-    result, err = as_json("sweep", str(world_file), "--grid", "recommender=none,raises,wrong-shape", "--plugins",
-                          str(plugins), "--runs", "3", "--workers", "1", code=3)
+    result, err = as_json(
+        "sweep",
+        str(world_file),
+        "--grid",
+        "recommender=none,raises,wrong-shape",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "3",
+        "--workers",
+        "1",
+        code=3,
+    )
     none, raises, shape = result["results"]
     assert (none["completed"], none["failed"]) == (3, 0)
     for arm in (raises, shape):
@@ -217,16 +348,39 @@ def test_a_failing_recommender_arm_is_not_the_arm_without_one(world_file, plugin
         assert "recs.py" in arm["first_failure"]["where"]
     assert (result["completed"], result["failed"], result["failed_arms"]) == (3, 6, 2)
     assert "6 of 9 runs failed, in 2 of 3 combinations" in err
-    code, out, _ = cli("sweep", str(world_file), "--grid", "recommender=none,raises", "--plugins", str(plugins),
-                       "--runs", "3", "--workers", "1")
+    code, out, _ = cli(
+        "sweep",
+        str(world_file),
+        "--grid",
+        "recommender=none,raises",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "3",
+        "--workers",
+        "1",
+    )
     assert code == 3 and "0 (3 failed)" in out and "(0 pairs)" in out
 
 
 def test_paired_differences_use_only_pairs_where_both_completed(world_file, plugins):
-    result, _ = as_json("sweep", str(world_file), "--grid", "model=ic,half", "--plugins", str(plugins), "--runs", "12",
-                        "--workers", "1", code=3)
+    result, _ = as_json(
+        "sweep",
+        str(world_file),
+        "--grid",
+        "model=ic,half",
+        "--plugins",
+        str(plugins),
+        "--runs",
+        "12",
+        "--workers",
+        "1",
+        code=3,
+    )
     ic, half = result["results"]
-    both = [(a, b) for a, b in zip(ic["per_run"], half["per_run"]) if a["status"] != "failed" and b["status"] != "failed"]
+    both = [
+        (a, b) for a, b in zip(ic["per_run"], half["per_run"]) if a["status"] != "failed" and b["status"] != "failed"
+    ]
     assert 0 < len(both) < 12 and half["paired"]["pairs"] == len(both)
     assert half["paired"]["reach_diff_mean"] == pytest.approx(np.mean([b["reached"] - a["reached"] for a, b in both]))
 
@@ -234,8 +388,19 @@ def test_paired_differences_use_only_pairs_where_both_completed(world_file, plug
 def test_a_persisted_run_switches_a_failing_recommender_off_and_says_so(world_file, plugins, tmp_path):
     target = tmp_path / "live.db"
     target.write_bytes(world_file.read_bytes())
-    result, err = as_json("run", str(target), "--steps", "4", "--inject", "x", "--recommender", "raises", "--plugins",
-                          str(plugins), code=3)
+    result, err = as_json(
+        "run",
+        str(target),
+        "--steps",
+        "4",
+        "--inject",
+        "x",
+        "--recommender",
+        "raises",
+        "--plugins",
+        str(plugins),
+        code=3,
+    )
     run = result["runs"][0]
     assert run["status"] == "completed"  # the world went on, without the recommender
     (off,) = run["recommender_errors"]
@@ -251,16 +416,29 @@ def test_a_persisted_failed_session_keeps_its_traceback(world_file, plugins, tmp
     target = tmp_path / "fail.db"
     target.write_bytes(world_file.read_bytes())
     for seed in range(20):  # a session seed whose run fails
-        code, out, _ = cli("run", str(target), "--until-done", "--inject", "x", "--model", "half", "--plugins",
-                           str(plugins), "--seed", str(seed), "--json")
+        code, out, _ = cli(
+            "run",
+            str(target),
+            "--until-done",
+            "--inject",
+            "x",
+            "--model",
+            "half",
+            "--plugins",
+            str(plugins),
+            "--seed",
+            str(seed),
+            "--json",
+        )
         if code == 3:
             break
     else:
         pytest.fail("no seed of 20 made the fixture fail")
     run = json.loads(out)["runs"][0]
     with sqlite3.connect(target) as db:
-        status, error, tb = db.execute("SELECT status, error, traceback FROM sessions WHERE id = ?",
-                                       (run["session"],)).fetchone()
+        status, error, tb = db.execute(
+            "SELECT status, error, traceback FROM sessions WHERE id = ?", (run["session"],)
+        ).fetchone()
     assert status == "failed" and error == "ValueError: half of the time"
     assert HALF_LINE in tb and tb.startswith("Traceback")
     world = asyncio.run(open_world(str(target)))
@@ -270,9 +448,11 @@ def test_a_persisted_failed_session_keeps_its_traceback(world_file, plugins, tmp
 
 def test_a_seed_selection_that_cannot_be_met_is_refused_before_any_run(world_file, tmp_path):
     before = world_file.read_bytes()
-    for args in (["run", str(world_file), "--until-done", "--inject", "x", "--seeds", "top:200000", "--runs", "3"],
-                 ["run", str(world_file), "--until-done", "--inject", "x", "--seeds", "random:1501"],
-                 ["sweep", str(world_file), "--seeds", "random:1501", "--runs", "2"]):
+    for args in (
+        ["run", str(world_file), "--until-done", "--inject", "x", "--seeds", "top:200000", "--runs", "3"],
+        ["run", str(world_file), "--until-done", "--inject", "x", "--seeds", "random:1501"],
+        ["sweep", str(world_file), "--seeds", "random:1501", "--runs", "2"],
+    ):
         code, out, err = cli(*args)
         assert code == 2 and out == "", err
         assert len(err.splitlines()) == 1 and "1,500" in err.replace("1500", "1,500"), err
@@ -288,7 +468,9 @@ def test_flags_are_never_abbreviated(tmp_path):
 
 
 def test_steps_give_one_round_fewer_and_runs_report_rounds(world_file):
-    result, _ = as_json("run", str(world_file), "--steps", "5", "--inject", "x", "--param", "p=0.05", "--runs", "2", code=0)
+    result, _ = as_json(
+        "run", str(world_file), "--steps", "5", "--inject", "x", "--param", "p=0.05", "--runs", "2", code=0
+    )
     for r in result["runs"]:
         assert r["ticks"] == 5 and r["rounds"] == 4
         assert r["status"] == "completed" and r["session_status"] in ("running", "completed")
@@ -296,8 +478,20 @@ def test_steps_give_one_round_fewer_and_runs_report_rounds(world_file):
 
 
 def test_edge_changing_models_report_their_edge_changes(world_file):
-    result, _ = as_json("run", str(world_file), "--until-done", "--max-ticks", "30", "--inject", "x", "--model",
-                        "adaptive-sis", "--runs", "2", code=0)
+    result, _ = as_json(
+        "run",
+        str(world_file),
+        "--until-done",
+        "--max-ticks",
+        "30",
+        "--inject",
+        "x",
+        "--model",
+        "adaptive-sis",
+        "--runs",
+        "2",
+        code=0,
+    )
     assert all(r["edges_removed"] > 0 and r["edges_removed"] == r["edges_added"] for r in result["runs"])
     plain, _ = as_json("run", str(world_file), "--steps", "3", "--inject", "x", "--runs", "1", code=0)
     assert plain["runs"][0]["edges_removed"] == plain["runs"][0]["edges_added"] == 0

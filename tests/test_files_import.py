@@ -42,16 +42,22 @@ def bomb(path: Path, lines: int, line: bytes = b"1 2\n") -> Path:
 
 def agora_measured(*args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, int]:
     """Run agora in a child of a child and return its result and the child's peak RSS in bytes."""
-    code = ("import resource, subprocess, sys\n"
-            "r = subprocess.run([sys.executable, '-m', 'sim', *sys.argv[1:]], capture_output=True, text=True)\n"
-            "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr)\n"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
-            "sys.exit(r.returncode)\n")
+    code = (
+        "import resource, subprocess, sys\n"
+        "r = subprocess.run([sys.executable, '-m', 'sim', *sys.argv[1:]], capture_output=True, text=True)\n"
+        "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(r.returncode)\n"
+    )
     e = {k: v for k, v in os.environ.items() if k != RATIO_ENV}
     e.update(env or {})
-    p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=e, cwd=ROOT, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=e, cwd=ROOT, timeout=300
+    )
     *lines, peak = p.stderr.splitlines()
-    return subprocess.CompletedProcess(p.args, p.returncode, p.stdout, "\n".join(lines) + ("\n" if lines else "")), int(peak) * 1024
+    return subprocess.CompletedProcess(p.args, p.returncode, p.stdout, "\n".join(lines) + ("\n" if lines else "")), int(
+        peak
+    ) * 1024
 
 
 def test_a_gzip_bomb_is_refused_early_with_one_sentence(tmp_path):

@@ -30,11 +30,16 @@ KEY = "sk-agora-files-SECRET-5b1e"
 
 
 def agora(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    e = {k: v for k, v in os.environ.items()
-         if not k.startswith(("OPENAI_", "AGORA_LLM")) and k.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")}
+    e = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "AGORA_LLM"))
+        and k.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    }
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, cwd=cwd or ROOT,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, cwd=cwd or ROOT, timeout=300
+    )
 
 
 class Sink:
@@ -77,8 +82,13 @@ def user_env():
     """The user's environment: a key, no server named (the OpenAI API), a proxy (a local sink) for
     everything but 127.0.0.1 — so a request to a server on 127.0.0.1 goes there directly."""
     sink = Sink()
-    env = {"OPENAI_API_KEY": KEY, "HTTPS_PROXY": sink.url, "HTTP_PROXY": sink.url, "ALL_PROXY": sink.url,
-           "NO_PROXY": "127.0.0.1,localhost"}
+    env = {
+        "OPENAI_API_KEY": KEY,
+        "HTTPS_PROXY": sink.url,
+        "HTTP_PROXY": sink.url,
+        "ALL_PROXY": sink.url,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
     yield env, sink
     sink.close()
 
@@ -89,8 +99,8 @@ def forge_snapshot(src: Path, dst: Path, edit) -> None:
     from sim.store.snapshot import END_MAGIC, TRAILER
 
     data = src.read_bytes()
-    offset, _, _ = TRAILER.unpack(data[-TRAILER.size:])
-    manifest = msgpack.unpackb(data[offset:-TRAILER.size], raw=False)
+    offset, _, _ = TRAILER.unpack(data[-TRAILER.size :])
+    manifest = msgpack.unpackb(data[offset : -TRAILER.size], raw=False)
     meta = json.loads(manifest["meta"])
     edit(meta)
     manifest["meta"] = json.dumps(meta)
@@ -118,8 +128,26 @@ def stored_config(path: Path) -> dict:
 
 
 def run_llm(world: Path, env: dict) -> subprocess.CompletedProcess:
-    return agora("run", str(world), "--inject", "breaking news", "--model", "llm", "--steps", "3", "--json",
-                 "--llm", "retries=0", "--llm", "timeout=3", "--llm", "calls_per_tick=4", "--llm-wait", "5", env=env)
+    return agora(
+        "run",
+        str(world),
+        "--inject",
+        "breaking news",
+        "--model",
+        "llm",
+        "--steps",
+        "3",
+        "--json",
+        "--llm",
+        "retries=0",
+        "--llm",
+        "timeout=3",
+        "--llm",
+        "calls_per_tick=4",
+        "--llm-wait",
+        "5",
+        env=env,
+    )
 
 
 def warnings_in(stderr: str) -> list[str]:
@@ -138,7 +166,9 @@ def test_a_snapshot_naming_a_server_sends_it_nothing_and_says_so(tmp_path, world
     env, sink = user_env
     _, snap = world_and_snapshot
     evil = tmp_path / "evil.snap"
-    forge_snapshot(snap, evil, lambda meta: meta["config"].__setitem__("llm", {"base_urls": attacker.url, "calls_per_tick": 4}))
+    forge_snapshot(
+        snap, evil, lambda meta: meta["config"].__setitem__("llm", {"base_urls": attacker.url, "calls_per_tick": 4})
+    )
     loaded = tmp_path / "loaded.db"
     r = agora("load", str(evil), str(loaded), env=env)
     assert r.returncode == 0, r.stderr
@@ -154,13 +184,16 @@ def test_a_snapshot_naming_a_server_sends_it_nothing_and_says_so(tmp_path, world
     assert KEY not in r.stdout + r.stderr
 
 
-def test_a_world_file_naming_a_server_sends_it_nothing_and_says_so_once(tmp_path, world_and_snapshot, attacker, user_env):
+def test_a_world_file_naming_a_server_sends_it_nothing_and_says_so_once(
+    tmp_path, world_and_snapshot, attacker, user_env
+):
     env, sink = user_env
     src, _ = world_and_snapshot
     world = tmp_path / "shared.db"
     world.write_bytes(src.read_bytes())
-    set_world_llm(world, {"base_urls": f"http://user:pw@127.0.0.1:{attacker.port}/v1?x=1," + attacker.url,
-                          "calls_per_tick": 4})
+    set_world_llm(
+        world, {"base_urls": f"http://user:pw@127.0.0.1:{attacker.port}/v1?x=1," + attacker.url, "calls_per_tick": 4}
+    )
     r = run_llm(world, env)
     assert r.returncode == 0, r.stderr
     said = warnings_in(r.stderr)
@@ -181,8 +214,21 @@ def test_servers_from_the_environment_or_the_command_line_are_used(tmp_path, wor
     assert r.returncode == 0, r.stderr
     assert attacker.received > 0 and attacker.authorization == {f"Bearer {KEY}"}
     before = attacker.received
-    r = agora("run", str(world), "--inject", "more", "--model", "llm", "--steps", "2", "--llm", f"base_urls={attacker.url}",
-              "--llm", "retries=0", env=env)
+    r = agora(
+        "run",
+        str(world),
+        "--inject",
+        "more",
+        "--model",
+        "llm",
+        "--steps",
+        "2",
+        "--llm",
+        f"base_urls={attacker.url}",
+        "--llm",
+        "retries=0",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert attacker.received > before and not warnings_in(r.stderr)
 
@@ -212,8 +258,17 @@ async def test_front_ends_get_the_warnings_from_the_loading_functions(tmp_path, 
     src, snap = world_and_snapshot
     world = tmp_path / "w.db"
     world.write_bytes(src.read_bytes())
-    set_world_llm(world, {"base_urls": "http://127.0.0.1:9/v1", "api_key": "sk-evil", "organization": "org-x",
-                          "http_proxy": "http://evil:3128", "default_headers": "{}", "max_tokens": 50})
+    set_world_llm(
+        world,
+        {
+            "base_urls": "http://127.0.0.1:9/v1",
+            "api_key": "sk-evil",
+            "organization": "org-x",
+            "http_proxy": "http://evil:3128",
+            "default_headers": "{}",
+            "max_tokens": 50,
+        },
+    )
     w = await open_world(str(world))
     said = load_warnings(w)
     assert len(said) == 2 and "base_urls=http://127.0.0.1:9/v1" in said[0]

@@ -32,7 +32,9 @@ class Shared(IndependentCascade):
 def agora(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     e = {k: v for k, v in os.environ.items() if k != "AGORA_PLUGINS"}
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, cwd=ROOT, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +81,33 @@ def test_run_and_sweep_do_not_run_a_folder_that_came_with_the_world(shared):
 
 def test_a_named_folder_is_loaded(shared):
     world, folder, marker, env = shared
-    r = agora("run", str(world), "--inject", "hello", "--steps", "2", "--model", "shared_model", "--plugins", str(folder), env=env)
+    r = agora(
+        "run",
+        str(world),
+        "--inject",
+        "hello",
+        "--steps",
+        "2",
+        "--model",
+        "shared_model",
+        "--plugins",
+        str(folder),
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert marker.exists() and not notes(r.stderr)
     marker.unlink()
-    r = agora("run", str(world), "--inject", "hi", "--steps", "1", "--model", "shared_model", env={**env, "AGORA_PLUGINS": str(folder)})
+    r = agora(
+        "run",
+        str(world),
+        "--inject",
+        "hi",
+        "--steps",
+        "1",
+        "--model",
+        "shared_model",
+        env={**env, "AGORA_PLUGINS": str(folder)},
+    )
     assert r.returncode == 0 and marker.exists() and not notes(r.stderr)
 
 

@@ -26,12 +26,15 @@ def foreign_schema(con):
 
     return found(con)
 
+
 ROOT = Path(__file__).resolve().parents[1]
 TRIGGER = "CREATE TRIGGER wipe AFTER INSERT ON events BEGIN DELETE FROM audit; END"
 
 
 def agora(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
+    )
 
 
 def digest(path: Path) -> str:
@@ -74,8 +77,12 @@ def test_a_trigger_is_refused_on_open_the_file_untouched_and_check_names_it(tmp_
     world = copy(ran, tmp_path / "shared.db")
     sql(world, TRIGGER)
     before, audits = digest(world), audit_rows(world)
-    for args in (("run", str(world), "--inject", "hello", "--steps", "3"), ("llm", str(world), "--set", "calls_per_tick=3"),
-                 ("info", str(world)), ("save", str(world), str(tmp_path / "s.snap"))):
+    for args in (
+        ("run", str(world), "--inject", "hello", "--steps", "3"),
+        ("llm", str(world), "--set", "calls_per_tick=3"),
+        ("info", str(world)),
+        ("save", str(world), str(tmp_path / "s.snap")),
+    ):
         r = agora(*args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
@@ -88,16 +95,23 @@ def test_a_trigger_is_refused_on_open_the_file_untouched_and_check_names_it(tmp_
     assert digest(world) == before
 
 
-@pytest.mark.parametrize("script, named", [
-    ("CREATE VIEW v AS SELECT 1 AS x", "view 'v'"),
-    ("CREATE INDEX mine ON events (agent)", "index 'mine' on table 'events'"),
-    ("CREATE TABLE extra (x)", "table 'extra'"),
-    ("CREATE TRIGGER t2 BEFORE UPDATE ON meta BEGIN SELECT 1; END", "trigger 't2' on table 'meta'"),
-    ("DROP VIEW follows; CREATE VIEW follows AS SELECT 1 AS follower, 2 AS followed, 0.5 AS trust",
-     "view 'follows' with other SQL than Agora's"),
-    ("DROP INDEX events_session; CREATE INDEX events_session ON events (session_id, tick) WHERE agent > 0",
-     "index 'events_session' on table 'events' with other SQL than Agora's"),
-])
+@pytest.mark.parametrize(
+    "script, named",
+    [
+        ("CREATE VIEW v AS SELECT 1 AS x", "view 'v'"),
+        ("CREATE INDEX mine ON events (agent)", "index 'mine' on table 'events'"),
+        ("CREATE TABLE extra (x)", "table 'extra'"),
+        ("CREATE TRIGGER t2 BEFORE UPDATE ON meta BEGIN SELECT 1; END", "trigger 't2' on table 'meta'"),
+        (
+            "DROP VIEW follows; CREATE VIEW follows AS SELECT 1 AS follower, 2 AS followed, 0.5 AS trust",
+            "view 'follows' with other SQL than Agora's",
+        ),
+        (
+            "DROP INDEX events_session; CREATE INDEX events_session ON events (session_id, tick) WHERE agent > 0",
+            "index 'events_session' on table 'events' with other SQL than Agora's",
+        ),
+    ],
+)
 async def test_every_object_agora_did_not_make_is_refused_and_listed(tmp_path, ran, script, named):
     world = copy(ran, tmp_path / "w.db")
     sql(world, script)
@@ -146,12 +160,16 @@ async def test_files_of_earlier_versions_open_and_are_upgraded(tmp_path, ran):
         cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})") if r[1] != column]
         old = text.replace(f",\n    {column} INTEGER NOT NULL DEFAULT 0", "").replace(",\n    traceback TEXT", "")
         old = old.replace(f"CREATE TABLE {table}", f"CREATE TABLE {table}_old", 1)
-        con.executescript(f"{old}; INSERT INTO {table}_old SELECT {', '.join(cols)} FROM {table}; DROP TABLE {table}; "
-                          f"ALTER TABLE {table}_old RENAME TO {table};")
+        con.executescript(
+            f"{old}; INSERT INTO {table}_old SELECT {', '.join(cols)} FROM {table}; DROP TABLE {table}; "
+            f"ALTER TABLE {table}_old RENAME TO {table};"
+        )
     con.execute("CREATE INDEX events_session ON events (session_id, tick)")
     con.commit()
-    assert all(column not in [r[1] for r in con.execute(f"PRAGMA table_info({t})")]
-               for t, column in (("events", "via"), ("sessions", "traceback"), ("llm_cache", "delay")))
+    assert all(
+        column not in [r[1] for r in con.execute(f"PRAGMA table_info({t})")]
+        for t, column in (("events", "via"), ("sessions", "traceback"), ("llm_cache", "delay"))
+    )
     con.close()
     w = await open_world(str(world))
     writer = await WorldWriter(str(world)).start()
@@ -187,7 +205,8 @@ async def test_every_connection_to_a_world_file_distrusts_its_schema(tmp_path, r
 def test_normalized_sql_keeps_literals_and_unquotes_plain_names():
     from sim.store.worldfile import normalized_sql
 
-    assert normalized_sql('CREATE TABLE "relationships" (\n  src INTEGER ,dst INTEGER)') == \
-        normalized_sql("CREATE TABLE relationships(src INTEGER, dst INTEGER)")
+    assert normalized_sql('CREATE TABLE "relationships" (\n  src INTEGER ,dst INTEGER)') == normalized_sql(
+        "CREATE TABLE relationships(src INTEGER, dst INTEGER)"
+    )
     assert normalized_sql("SELECT 'a  b'") != normalized_sql("SELECT 'a b'")
     assert json.dumps(normalized_sql(None)) == "null"

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_files_llm import forge_snapshot
 
 from sim.store.check import check_world

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.store.create import synthetic_world
 from sim.errors import ResourceError
+from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.store.worldfile import open_world, save_world
 
@@ -56,8 +56,15 @@ def digest(path) -> str:
 
 def run_limited(limit: int, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", AGORA_PROGRESS="0")
-    return subprocess.run([sys.executable, "-c", CHILD, str(limit), *args], capture_output=True, text=True, check=False,
-                          timeout=120, cwd=str(ROOT), env=env)
+    return subprocess.run(
+        [sys.executable, "-c", CHILD, str(limit), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=str(ROOT),
+        env=env,
+    )
 
 
 def assert_refused(res: subprocess.CompletedProcess, previous: Path, before: str, folder: Path) -> str:
@@ -122,6 +129,7 @@ def test_the_same_saves_succeed_without_the_limit(files, tmp_path):
 
 # --- ENOSPC, EDQUOT and SQLite's "disk is full", injected in-process ----------------------------------------
 
+
 class _FillingFile:
     """A real file whose writes fail with ``code`` once ``room`` bytes are written."""
 
@@ -145,8 +153,9 @@ class _FillingFile:
         self._fh.close()
 
 
-@pytest.mark.parametrize("code, words", [(errno.ENOSPC, "disk is full"), (errno.EDQUOT, "quota"),
-                                         (errno.EFBIG, "file size limit")])
+@pytest.mark.parametrize(
+    "code, words", [(errno.ENOSPC, "disk is full"), (errno.EDQUOT, "quota"), (errno.EFBIG, "file size limit")]
+)
 def test_snapshot_write_errors_become_one_sentence(tmp_path, monkeypatch, code, words):
     import builtins
 
@@ -157,8 +166,14 @@ def test_snapshot_write_errors_become_one_sentence(tmp_path, monkeypatch, code, 
     save_snapshot(synthetic_world("old", 50, seed=2), str(path))
     before = digest(path)
     real_open = builtins.open
-    monkeypatch.setattr(snapshot, "open", lambda p, mode="r", *a, **k: _FillingFile(real_open(p, mode, *a, **k), 2000, code)
-                        if "w" in mode else real_open(p, mode, *a, **k), raising=False)
+    monkeypatch.setattr(
+        snapshot,
+        "open",
+        lambda p, mode="r", *a, **k: (
+            _FillingFile(real_open(p, mode, *a, **k), 2000, code) if "w" in mode else real_open(p, mode, *a, **k)
+        ),
+        raising=False,
+    )
     with pytest.raises(ResourceError) as info:
         save_snapshot(world, str(path), force=True)
     msg = str(info.value)
@@ -166,8 +181,14 @@ def test_snapshot_write_errors_become_one_sentence(tmp_path, monkeypatch, code, 
     assert digest(path) == before and [p.name for p in tmp_path.iterdir()] == ["x.snap"]
     monkeypatch.undo()
     new = tmp_path / "new.snap"
-    monkeypatch.setattr(snapshot, "open", lambda p, mode="r", *a, **k: _FillingFile(real_open(p, mode, *a, **k), 10, code)
-                        if "w" in mode else real_open(p, mode, *a, **k), raising=False)
+    monkeypatch.setattr(
+        snapshot,
+        "open",
+        lambda p, mode="r", *a, **k: (
+            _FillingFile(real_open(p, mode, *a, **k), 10, code) if "w" in mode else real_open(p, mode, *a, **k)
+        ),
+        raising=False,
+    )
     with pytest.raises(ResourceError, match="no partial file"):
         save_snapshot(world, str(new))
     assert not new.exists() and [p.name for p in tmp_path.iterdir()] == ["x.snap"]
@@ -226,8 +247,8 @@ def test_unwritable_folder_is_one_sentence(tmp_path):
 def test_permission_denied_is_one_sentence_even_as_root(tmp_path, monkeypatch):
     import builtins
 
-    from sim.store import snapshot
     from sim.errors import BadFileError
+    from sim.store import snapshot
 
     real_open = builtins.open
 

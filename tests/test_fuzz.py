@@ -35,14 +35,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sim.cli.main import main as cli_main
-from sim.store.create import imported_world, synthetic_world
-from sim.errors import AgoraError, BadFileError, ResourceError
-from sim.store.importer import read_edge_list
 from sim.core.persona import Persona
+from sim.core.world import check_columns
 from sim.engine.simulation import Simulation
+from sim.errors import AgoraError, BadFileError, ResourceError
+from sim.store.create import imported_world, synthetic_world
+from sim.store.importer import read_edge_list
 from sim.store.snapshot import END_MAGIC, FORMAT_VERSION, MAGIC, TRAILER, load_snapshot, save_snapshot
 from sim.store.worldfile import save_world
-from sim.core.world import check_columns
 
 #: Examples per hypothesis test; their sum is what one run of this file fuzzes (reported by the suite).
 EXAMPLES = {
@@ -65,9 +65,16 @@ EXAMPLES = {
 
 def fuzz(name: str):
     return settings(
-        max_examples=EXAMPLES[name], deadline=None, database=None, derandomize=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-                               HealthCheck.large_base_example],
+        max_examples=EXAMPLES[name],
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,
+        ],
     )
 
 
@@ -91,14 +98,14 @@ WORLD = _make_world()
 SNAP = os.path.join(DIR, "base.snap")
 save_snapshot(WORLD, SNAP)
 DATA = Path(SNAP).read_bytes()
-OFFSET = TRAILER.unpack(DATA[-TRAILER.size:])[0]
-MANIFEST = msgpack.unpackb(DATA[OFFSET:-TRAILER.size], raw=False)
+OFFSET = TRAILER.unpack(DATA[-TRAILER.size :])[0]
+MANIFEST = msgpack.unpackb(DATA[OFFSET : -TRAILER.size], raw=False)
 META = json.loads(MANIFEST["meta"])
 NAMES = [e["name"] for e in MANIFEST["arrays"]]
 _loaded = load_snapshot(SNAP)
 ARRAYS = {}
 for _e in MANIFEST["arrays"]:
-    _comp = DATA[_e["offset"]:_e["offset"] + _e["size"]]
+    _comp = DATA[_e["offset"] : _e["offset"] + _e["size"]]
     _raw = zstandard.ZstdDecompressor().decompress(_comp) if _e["raw_size"] else b""
     ARRAYS[_e["name"]] = np.frombuffer(_raw, dtype=_e["dtype"]).reshape(_e["shape"]).copy()
 #: This process's resident memory when the module's first test starts (set by ``_module_baseline``; not
@@ -142,8 +149,17 @@ def build(arrays: dict[str, tuple[str, list, bytes]], manifest: dict | None = No
     for name, (dtype, shape, raw) in arrays.items():
         comp = cctx.compress(raw) if raw else b""
         out += b"\xc6" + struct.pack(">I", len(comp))
-        entries.append({"name": name, "dtype": dtype, "shape": list(shape), "offset": len(out), "size": len(comp),
-                        "raw_size": len(raw), "crc32": zlib.crc32(comp)})
+        entries.append(
+            {
+                "name": name,
+                "dtype": dtype,
+                "shape": list(shape),
+                "offset": len(out),
+                "size": len(comp),
+                "raw_size": len(raw),
+                "crc32": zlib.crc32(comp),
+            }
+        )
         out += comp
     manifest["arrays"] = entries
     return pack(manifest, bytes(out))
@@ -190,15 +206,22 @@ def outcome(data: bytes, *, must_fail: bool = False) -> AgoraError | None:
 
 MSGPACK_INTS = st.one_of(
     st.integers(-(2**63), 2**64 - 1),
-    st.sampled_from([-1, 0, 1, 2, 5, 59, 60, 61, 240, 2**31 - 1, 2**31, 2**32, 2**40, 2**53, 2**63 - 1, -(2**63), 2**64 - 1]),
+    st.sampled_from(
+        [-1, 0, 1, 2, 5, 59, 60, 61, 240, 2**31 - 1, 2**31, 2**32, 2**40, 2**53, 2**63 - 1, -(2**63), 2**64 - 1]
+    ),
 )
 SCALARS = st.one_of(
-    st.none(), st.booleans(), MSGPACK_INTS,
-    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([float("nan"), float("inf"), -0.0, 1e308, 0.5]),
-    st.text(max_size=12), st.sampled_from(["", "0", "-1", "NaN", "<i8", "|O", "agora-snapshot", "running", "\x00"]),
+    st.none(),
+    st.booleans(),
+    MSGPACK_INTS,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([float("nan"), float("inf"), -0.0, 1e308, 0.5]),
+    st.text(max_size=12),
+    st.sampled_from(["", "0", "-1", "NaN", "<i8", "|O", "agora-snapshot", "running", "\x00"]),
 )
 HOSTILE = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=8,
 )
 JSON_INTS = st.one_of(st.integers(), st.sampled_from([-1, 0, 1, 59, 60, 61, 240, 2**63, 2**64, 10**400, -(10**30)]))
@@ -213,6 +236,7 @@ ENTRY_KEYS = ["name", "dtype", "shape", "offset", "size", "raw_size", "crc32", "
 
 # --- snapshots: damage to the bytes -----------------------------------------------------------------------
 
+
 def test_base_snapshot_loads_and_is_the_world():
     assert outcome(DATA) is None
     assert _loaded.n == WORLD.n and _loaded.tick == WORLD.tick and len(_loaded.sessions) == 1
@@ -225,8 +249,11 @@ def test_truncated_snapshot(cut):
 
 
 @fuzz("snapshot_bit_flips")
-@given(flips=st.lists(st.tuples(st.integers(0, len(DATA) - 1), st.integers(0, 7)), min_size=1, max_size=4,
-                      unique_by=lambda f: f[0]))
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(0, len(DATA) - 1), st.integers(0, 7)), min_size=1, max_size=4, unique_by=lambda f: f[0]
+    )
+)
 def test_bit_flips_are_caught(flips):
     bad = bytearray(DATA)
     for pos, bit in flips:
@@ -248,11 +275,28 @@ def test_random_bytes_behind_the_magic(body, trailer, offset):
 
 # --- snapshots: forged manifests, checksums recomputed ----------------------------------------------------
 
+
 @st.composite
 def manifest_edits(draw):
     m = copy.deepcopy(MANIFEST)
-    kind = draw(st.sampled_from(["top", "del_top", "whole", "entry", "del_entry_key", "dup", "drop", "rename",
-                                 "offset", "posts", "cache", "reorder"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "top",
+                "del_top",
+                "whole",
+                "entry",
+                "del_entry_key",
+                "dup",
+                "drop",
+                "rename",
+                "offset",
+                "posts",
+                "cache",
+                "reorder",
+            ]
+        )
+    )
     entries = m["arrays"]
     i = draw(st.integers(0, len(entries) - 1))
     if kind == "top":
@@ -275,8 +319,11 @@ def manifest_edits(draw):
     elif kind == "rename":
         entries[i]["name"] = draw(st.sampled_from(NAMES + ["", "x" * 300, "graph.trust"]))
     elif kind == "offset":  # sections pointing at other sections, the manifest, the trailer, outside
-        entries[i]["offset"] = draw(st.sampled_from([0, 9, 14, OFFSET - 1, OFFSET, OFFSET + 5, len(DATA), 2**63,
-                                                     entries[(i + 1) % len(entries)]["offset"]]))
+        entries[i]["offset"] = draw(
+            st.sampled_from(
+                [0, 9, 14, OFFSET - 1, OFFSET, OFFSET + 5, len(DATA), 2**63, entries[(i + 1) % len(entries)]["offset"]]
+            )
+        )
         if draw(st.booleans()):
             entries[i]["size"] = draw(st.sampled_from([0, 1, OFFSET, 2**32 - 1, 2**32, -5]))
     elif kind == "posts":
@@ -332,15 +379,40 @@ def test_forged_world_metadata(text):
     outcome(pack(m))
 
 
-HOSTILE_DTYPES = ["|O", "<U10", "|S4", "|V8", "<M8[s]", "<m8[s]", "<c16", "<f2", ">i8", ">f4", "=i8", "i8", "<i16",
-                  "[('a', '<i4')]", "{'names': ['a'], 'formats': ['<i8']}", "<i8,<i8", "bool", "int64", "O", ""]
+HOSTILE_DTYPES = [
+    "|O",
+    "<U10",
+    "|S4",
+    "|V8",
+    "<M8[s]",
+    "<m8[s]",
+    "<c16",
+    "<f2",
+    ">i8",
+    ">f4",
+    "=i8",
+    "i8",
+    "<i16",
+    "[('a', '<i4')]",
+    "{'names': ['a'], 'formats': ['<i8']}",
+    "<i8,<i8",
+    "bool",
+    "int64",
+    "O",
+    "",
+]
 
 
 @fuzz("snapshot_dtype_shape")
-@given(name=st.sampled_from(NAMES), dtype=st.one_of(st.sampled_from(HOSTILE_DTYPES + sorted({"<i8", "<i4", "|u1", "<f4", "<f8", "|b1", "<u2"}))),
-       shape=st.one_of(st.lists(st.integers(0, 2**41), max_size=6),
-                       st.sampled_from([[2**40], [2**39, 2**39], [2**32, 2**32], [2**21] * 4, [0, 2**39], [], [60, 0]])),
-       consistent=st.booleans())
+@given(
+    name=st.sampled_from(NAMES),
+    dtype=st.one_of(st.sampled_from(HOSTILE_DTYPES + sorted({"<i8", "<i4", "|u1", "<f4", "<f8", "|b1", "<u2"}))),
+    shape=st.one_of(
+        st.lists(st.integers(0, 2**41), max_size=6),
+        st.sampled_from([[2**40], [2**39, 2**39], [2**32, 2**32], [2**21] * 4, [0, 2**39], [], [60, 0]]),
+    ),
+    consistent=st.booleans(),
+)
 def test_hostile_dtypes_and_shapes(name, dtype, shape, consistent):
     """Declared shapes up to 2**160 elements: refused (or, when they hold no elements, read) without
     allocating; dtypes that are not plain little-endian numbers are refused."""
@@ -418,8 +490,8 @@ def test_lying_zstd_frames_are_refused_before_allocating():
     huge = 2**37
     m = copy.deepcopy(MANIFEST)
     data = build(arrays, m)
-    offset = TRAILER.unpack(data[-TRAILER.size:])[0]
-    m2 = msgpack.unpackb(data[offset:-TRAILER.size], raw=False)
+    offset = TRAILER.unpack(data[-TRAILER.size :])[0]
+    m2 = msgpack.unpackb(data[offset : -TRAILER.size], raw=False)
     ent = m2["arrays"][0]
     ent["shape"], ent["raw_size"] = [huge // 8], huge
     err = outcome(pack(m2, data[:offset]), must_fail=True)
@@ -429,13 +501,14 @@ def test_lying_zstd_frames_are_refused_before_allocating():
     params = zstandard.get_frame_parameters(frame)
     assert params.content_size == 4096
     data = build({"agent.ids": ("<i8", [512], b"\x00" * 4096)})
-    offset = TRAILER.unpack(data[-TRAILER.size:])[0]
-    m3 = msgpack.unpackb(data[offset:-TRAILER.size], raw=False)
+    offset = TRAILER.unpack(data[-TRAILER.size :])[0]
+    m3 = msgpack.unpackb(data[offset : -TRAILER.size], raw=False)
     m3["arrays"][0]["shape"], m3["arrays"][0]["raw_size"] = [2**28], 2**31
     assert outcome(pack(m3, data[:offset]), must_fail=True) is not None
 
 
 # --- snapshots: deep nesting, versions, foreign files -----------------------------------------------------
+
 
 def _deep_msgpack(depth: int, kind: str) -> bytes:
     if kind == "array":
@@ -467,8 +540,11 @@ def test_deeply_nested_world_metadata(depth, where):
         text = deep_json
     else:
         meta = copy.deepcopy(META)
-        target = {"config": meta["config"], "session_params": meta["sessions"][0]["params"],
-                  "message": meta["messages"][0]}[where]
+        target = {
+            "config": meta["config"],
+            "session_params": meta["sessions"][0]["params"],
+            "message": meta["messages"][0],
+        }[where]
         target["deep"] = "@DEEP@"
         text = json.dumps(meta).replace('"@DEEP@"', deep_json)
     m = copy.deepcopy(MANIFEST)
@@ -534,8 +610,8 @@ def test_memory_never_follows_a_declared_size():
         m["arrays"][0].update(shape=shape, dtype=dtype, raw_size=math.prod(shape) * np.dtype(dtype).itemsize)
         cases.append(_write(pack(m), f"mem{len(cases)}.snap"))
     data = build({"agent.ids": ("<i8", [2**17], b"\x00" * 2**20)})
-    offset = TRAILER.unpack(data[-TRAILER.size:])[0]
-    m = msgpack.unpackb(data[offset:-TRAILER.size], raw=False)
+    offset = TRAILER.unpack(data[-TRAILER.size :])[0]
+    m = msgpack.unpackb(data[offset : -TRAILER.size], raw=False)
     m["arrays"][0]["shape"], m["arrays"][0]["raw_size"] = [2**28], 2**31
     cases.append(_write(pack(m, data[:offset]), "mem_frame.snap"))
     code = (
@@ -557,8 +633,15 @@ def test_memory_never_follows_a_declared_size():
         "print(json.dumps(out))\n"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, "-c", code, *cases], capture_output=True, text=True, timeout=60, check=False,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env)
+    res = subprocess.run(
+        [sys.executable, "-c", code, *cases],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env=env,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     results = json.loads(res.stdout.strip().splitlines()[-1])
     assert all(r in ("BadFileError", "ResourceError") for r in results), results
@@ -604,8 +687,9 @@ def test_cli_load_of_a_damaged_snapshot_keeps_the_world(how, pos, bit):
     assert_cli_refuses(["load", path, CLI_WORLD, "--force"])
 
 
-@pytest.mark.parametrize("case", ["huge", "dtype", "deep", "meta", "inconsistent", "version", "world", "empty",
-                                  "folder", "missing", "fifo"])
+@pytest.mark.parametrize(
+    "case", ["huge", "dtype", "deep", "meta", "inconsistent", "version", "world", "empty", "folder", "missing", "fifo"]
+)
 def test_cli_load_of_hostile_files_keeps_the_world(case, tmp_path):
     m = copy.deepcopy(MANIFEST)
     if case == "huge":
@@ -650,6 +734,7 @@ def test_cli_load_of_hostile_files_keeps_the_world(case, tmp_path):
 
 # --- edge lists ---------------------------------------------------------------------------------------------
 
+
 def import_outcome(data: bytes, *, directed: bool = False):
     """Import ``data``: the EdgeList when it is a valid edge list (checked), else the BadFileError."""
     path = os.path.join(DIR, "edges.txt")
@@ -685,10 +770,47 @@ def test_arbitrary_bytes_as_an_edge_list(data, gz, directed):
 
 TOKENS = st.one_of(
     st.integers(-(2**63), 2**63 - 1).map(str),
-    st.sampled_from(["0", "1", "2", "-1", "+3", "007", "99999999999999999999", "-9223372036854775809",
-                     "9223372036854775807", "1.5", "1e3", "nan", "inf", "-inf", "NaN", "0x10", "1_000", "١٢",
-                     "", " ", "\x00", "\x0b", "\x1c", "\u2028", "\u00a0", "#", "%", "x", "source", "target",
-                     "weight", '"1"', "0.5", "-0.5", "2.0", "1e400", "\ufeff"]),
+    st.sampled_from(
+        [
+            "0",
+            "1",
+            "2",
+            "-1",
+            "+3",
+            "007",
+            "99999999999999999999",
+            "-9223372036854775809",
+            "9223372036854775807",
+            "1.5",
+            "1e3",
+            "nan",
+            "inf",
+            "-inf",
+            "NaN",
+            "0x10",
+            "1_000",
+            "١٢",
+            "",
+            " ",
+            "\x00",
+            "\x0b",
+            "\x1c",
+            "\u2028",
+            "\u00a0",
+            "#",
+            "%",
+            "x",
+            "source",
+            "target",
+            "weight",
+            '"1"',
+            "0.5",
+            "-0.5",
+            "2.0",
+            "1e400",
+            "\ufeff",
+        ]
+    ),
     st.text(max_size=6),
 )
 SEPS = st.sampled_from([" ", "\t", ",", ", ", "  ", ";", "|", " \t "])
@@ -701,8 +823,23 @@ def random_lines(draw):
     for _ in range(draw(st.integers(0, 12))):
         kind = draw(st.integers(0, 9))
         if kind == 0:
-            lines.append(draw(st.sampled_from(["# comment", "% comment", "", "   ", "#", "source,target",
-                                               "source,target,weight", "from to", "a,b"])))
+            lines.append(
+                draw(
+                    st.sampled_from(
+                        [
+                            "# comment",
+                            "% comment",
+                            "",
+                            "   ",
+                            "#",
+                            "source,target",
+                            "source,target,weight",
+                            "from to",
+                            "a,b",
+                        ]
+                    )
+                )
+            )
         elif kind == 1:
             lines.append(draw(st.text(max_size=20)))
         else:
@@ -768,8 +905,21 @@ def test_valid_edge_lists_import_exactly(f, directed, gz):
     assert (el.weight is not None) == weighted
 
 
-BAD_FIELDS = ["x", "1.5", "1e3", "nan", "0x10", "1_000", "١٢", "99999999999999999999", "-9223372036854775809",
-              '"1"', "\x00", "1#", ""]
+BAD_FIELDS = [
+    "x",
+    "1.5",
+    "1e3",
+    "nan",
+    "0x10",
+    "1_000",
+    "١٢",
+    "99999999999999999999",
+    "-9223372036854775809",
+    '"1"',
+    "\x00",
+    "1#",
+    "",
+]
 
 
 @st.composite
@@ -811,8 +961,13 @@ def test_a_malformed_line_is_named_by_its_number(f):
 
 
 @fuzz("edges_gzip")
-@given(n=st.integers(1, 400), cut=st.floats(0, 1, exclude_max=True), flip=st.integers(0, 10**6), bit=st.integers(0, 7),
-       how=st.sampled_from(["cut", "flip", "append", "double"]))
+@given(
+    n=st.integers(1, 400),
+    cut=st.floats(0, 1, exclude_max=True),
+    flip=st.integers(0, 10**6),
+    bit=st.integers(0, 7),
+    how=st.sampled_from(["cut", "flip", "append", "double"]),
+)
 def test_damaged_gzip(n, cut, flip, bit, how):
     plain = "".join(f"{i} {i * 7 % 13}\n" for i in range(n)).encode()
     whole = gzip.compress(plain, mtime=0)
@@ -856,8 +1011,19 @@ def test_import_refuses_what_memory_cannot_hold(monkeypatch):
     assert "many.txt" in str(info.value) and "800,000 lines" in str(info.value)
 
 
-@pytest.mark.parametrize("content", [b"", b"# only\n% comments\n", b"\r\n\r\n", b"\xef\xbb\xbf", b"1 2 \x00\n",
-                                     b"source,target\n", b"\x1f\x8b", b"\x1f\x8b\x08\x00" + b"\x00" * 20])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"# only\n% comments\n",
+        b"\r\n\r\n",
+        b"\xef\xbb\xbf",
+        b"1 2 \x00\n",
+        b"source,target\n",
+        b"\x1f\x8b",
+        b"\x1f\x8b\x08\x00" + b"\x00" * 20,
+    ],
+)
 def test_empty_and_degenerate_edge_lists(content):
     assert isinstance(import_outcome(content), BadFileError)
 
@@ -893,8 +1059,10 @@ def test_first_edge_after_a_long_comment_block_is_found():
 
 
 @fuzz("edges_cli")
-@given(content=st.sampled_from([b"", b"1 2\n3 x\n", b"\x00\x01", b"source,target,weight\n1,2,9\n", b"1;2\n"]),
-       gz=st.booleans())
+@given(
+    content=st.sampled_from([b"", b"1 2\n3 x\n", b"\x00\x01", b"source,target,weight\n1,2,9\n", b"1;2\n"]),
+    gz=st.booleans(),
+)
 def test_cli_new_from_a_bad_edge_list(content, gz):
     path = os.path.join(DIR, "bad_edges.txt")
     with open(path, "wb") as fh:

@@ -12,10 +12,10 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from sim.store.create import synthetic_world
-from sim.errors import AgoraError, BadParameterError
 from sim.core.generators import default_communities
 from sim.core.world import GRAPH_ARRAYS, check_columns
+from sim.errors import AgoraError, BadParameterError
+from sim.store.create import synthetic_world
 
 KINDS = ("community", "ba", "er", "sbm")
 HEAVY = ("community", "ba")  # heavy-tailed degrees
@@ -27,7 +27,9 @@ K = 10.0
 
 
 @lru_cache(maxsize=64)
-def make(kind: str, n: int = N, avg_degree: float = K, seed: int = 1, mixing: float = 0.2, communities: int | None = None):
+def make(
+    kind: str, n: int = N, avg_degree: float = K, seed: int = 1, mixing: float = 0.2, communities: int | None = None
+):
     """A cached world; tests only read it."""
     return synthetic_world(
         f"{kind}-{n}", n, graph=kind, avg_degree=avg_degree, communities=communities, mixing=mixing, seed=seed
@@ -361,7 +363,12 @@ def test_weight_line_is_exactly_searchsorted():
     from sim.core.generators import WeightLine
 
     rng = np.random.default_rng(5)
-    for weights in (np.ones(1000), rng.pareto(1.5, 5000) + 1.0, np.r_[1e-9, rng.random(2000), 1e6, rng.random(10)], np.array([3.0])):
+    for weights in (
+        np.ones(1000),
+        rng.pareto(1.5, 5000) + 1.0,
+        np.r_[1e-9, rng.random(2000), 1e6, rng.random(10)],
+        np.array([3.0]),
+    ):
         cw = np.cumsum(weights)
         x = np.concatenate([rng.random(20_000) * cw[-1], cw, cw * (1 - 1e-16), [0.0, cw[-1], np.nextafter(cw[-1], 0)]])
         got = WeightLine(cw).search(x)

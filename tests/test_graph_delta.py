@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.store.create import synthetic_world
-from sim.errors import BadParameterError
 from sim.core.graph import Graph, GraphDelta
+from sim.errors import BadParameterError
+from sim.store.create import synthetic_world
 
 
 def edge_dict(g: Graph) -> dict[tuple[int, int], float]:
@@ -15,8 +15,9 @@ def edge_dict(g: Graph) -> dict[tuple[int, int], float]:
     return {(int(u), int(v)): float(t) for u, v, t in zip(src, g.out_indices, g.trust)}
 
 
-def random_delta(g: Graph, rng: np.random.Generator, removes: int, follows: int,
-                 expected: dict[tuple[int, int], float]) -> GraphDelta:
+def random_delta(
+    g: Graph, rng: np.random.Generator, removes: int, follows: int, expected: dict[tuple[int, int], float]
+) -> GraphDelta:
     """A buffer of unfollows (existing edges and missing ones) and follows (repeats, self-loops, existing
     edges, edges unfollowed in the same buffer), with ``expected`` updated to the edges after it."""
     delta = GraphDelta(g.n)
@@ -45,8 +46,12 @@ def random_delta(g: Graph, rng: np.random.Generator, removes: int, follows: int,
 
 def rebuilt(n: int, expected: dict[tuple[int, int], float]) -> Graph:
     keys = sorted(expected)
-    return Graph.from_edges(n, np.array([k[0] for k in keys], dtype=np.int64), np.array([k[1] for k in keys], dtype=np.int64),
-                            np.array([expected[k] for k in keys], dtype=np.float32))
+    return Graph.from_edges(
+        n,
+        np.array([k[0] for k in keys], dtype=np.int64),
+        np.array([k[1] for k in keys], dtype=np.int64),
+        np.array([expected[k] for k in keys], dtype=np.float32),
+    )
 
 
 def assert_same(merged: Graph, reference: Graph) -> None:
@@ -54,8 +59,10 @@ def assert_same(merged: Graph, reference: Graph) -> None:
         assert np.array_equal(getattr(merged, name), getattr(reference, name)), name
 
 
-@pytest.mark.parametrize("seed, removes, follows, parallel", [
-    (0, 300, 500, False), (1, 300, 500, False), (2, 300, 500, True), (3, 1500, 2500, False)])
+@pytest.mark.parametrize(
+    "seed, removes, follows, parallel",
+    [(0, 300, 500, False), (1, 300, 500, False), (2, 300, 500, True), (3, 1500, 2500, False)],
+)
 def test_merge_equals_a_rebuild(seed, removes, follows, parallel, monkeypatch):
     """Small buffers are spliced into the CSR (the two directions at once on a worker thread when
     ``parallel``), large ones (the last case) rebuild it: both give the CSR built from scratch."""
@@ -116,7 +123,7 @@ def test_row_search_against_a_scan():
     cols = rng.integers(-1, n + 1, 5000)
     where, found = _row_search(g.out_indptr, g.out_indices, n, rows, cols)
     for r, c, w, f in zip(rows.tolist(), cols.tolist(), where.tolist(), found.tolist()):
-        row = g.out_indices[g.out_indptr[r]:g.out_indptr[r + 1]]
+        row = g.out_indices[g.out_indptr[r] : g.out_indptr[r + 1]]
         assert w == g.out_indptr[r] + int(np.searchsorted(row, c))
         assert f == bool(c in row)
     ids = g.edge_ids(rows, cols)

@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 from conftest import notified
 
-from sim.store.create import synthetic_world
 from sim.core.persona import Persona
 from sim.core.safe import csv_cell, shown, xml_safe
+from sim.store.create import synthetic_world
 from sim.store.worldfile import open_world, save_world
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ CASES = {
     "sql": "Robert'); DROP TABLE agents;--",
     "lines": "line1\nline2\r\nline3\tend\u2028sep\u2029para",
     "xml": "<b>&amp;\"'</b> ]]> <!--",
-    "formula": "=HYPERLINK(\"http://evil\",\"x\")",
+    "formula": '=HYPERLINK("http://evil","x")',
     "formula-plus": "+1+cmd|' /C calc'!A0",
     "formula-at": "@SUM(A1:A9)",
     "long": "L" * 100_000 + "\x1b[31mEND",
@@ -117,8 +117,8 @@ def hostile_world(n: int = 400):
 
 
 def test_a_lone_surrogate_is_refused_with_a_clear_error():
-    from sim.errors import BadParameterError
     from sim.engine.simulation import Simulation
+    from sim.errors import BadParameterError
 
     w = synthetic_world("s", 200, avg_degree=4, seed=1)
     with pytest.raises(BadParameterError, match="not valid Unicode"):
@@ -151,10 +151,16 @@ async def test_sql_and_snapshots_keep_hostile_text_literally(tmp_path):
     assert {"agents", "agent_rows", "messages", "posts", "audit", "personas"} <= tables  # nothing was dropped
     for i, name in enumerate(NAMES):
         assert con.execute("SELECT name, bio, style FROM agents WHERE id = ?", (i,)).fetchone() == (
-            CASES[name], f"bio {CASES[name]}", CASES[name])
+            CASES[name],
+            f"bio {CASES[name]}",
+            CASES[name],
+        )
         mid = sessions[name].message_id
         assert con.execute("SELECT text FROM messages WHERE id = ?", (mid,)).fetchone()[0] == CASES[name]
-        assert con.execute("SELECT text FROM posts WHERE message_id = ? AND written_by = 'llm'", (mid,)).fetchone()[0] == CASES[name]
+        assert (
+            con.execute("SELECT text FROM posts WHERE message_id = ? AND written_by = 'llm'", (mid,)).fetchone()[0]
+            == CASES[name]
+        )
     audit = [json.loads(d) for (d,) in con.execute("SELECT details FROM audit WHERE action = 'inject' ORDER BY id")]
     assert [a["text"] for a in audit] == [CASES[n][:1000] for n in NAMES]
     assert json.loads(con.execute("SELECT value FROM meta WHERE key = 'name'").fetchone()[0]) == WORLD_NAME
@@ -235,7 +241,8 @@ def hostile_plugins(tmp_path):
         "    name = 'evil\\x1b[31m[b]'\n"
         "    params = {'q\\x1b[1m': Param(float, 0.5, 0.0, 1.0, help='help \\x1b]0;PWNED\\x07 [b]x[/')}\n"
         "    def step(self, ctx):\n"
-        "        raise RuntimeError('step \\x1b]0;PWNED\\x07 \\x1b[31m[b]boom[/b] \\u202eRTL')\n")
+        "        raise RuntimeError('step \\x1b]0;PWNED\\x07 \\x1b[31m[b]boom[/b] \\u202eRTL')\n"
+    )
     (folder / "broken.py").write_text("raise RuntimeError('import \\x1b[31mfailed\\x1b[0m [b]x[/b] \\x9b2J')\n")
     return str(folder)
 
@@ -429,8 +436,16 @@ def test_the_real_terminal_never_receives_a_raw_escape(hostile_file):
             os.close(fd)
             os.waitpid(pid, 0)
     raw = bytes(out)
-    for seq in ("\x1b[31mRED", "\x1b]0;PWNED", "\x9b31m", "\u202eevil", "\u200b", "\u2066isolate", "\x1b[0m plain",
-                "bio \x1b"):
+    for seq in (
+        "\x1b[31mRED",
+        "\x1b]0;PWNED",
+        "\x9b31m",
+        "\u202eevil",
+        "\u200b",
+        "\u2066isolate",
+        "\x1b[0m plain",
+        "bio \x1b",
+    ):
         assert seq.encode() not in raw, seq
     assert b"\x07title" not in raw and b"\x00" not in raw
     assert b"\\x1b[31mRED" in raw and b"\\u202eevil" in raw
@@ -443,7 +458,9 @@ def agora(cwd: Path, *args, env: dict | None = None) -> subprocess.CompletedProc
     e = {**os.environ, **(env or {})}
     e["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     e.pop("AGORA_PROGRESS", None)
-    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, env=e, capture_output=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], cwd=cwd, env=e, capture_output=True, timeout=120, check=False
+    )
 
 
 def test_the_command_line_prints_hostile_text_escaped_and_json_literally(hostile_file, tmp_path):
@@ -482,22 +499,31 @@ def test_the_command_line_prints_hostile_text_escaped_and_json_literally(hostile
 async def test_hostile_llm_answers_are_stored_and_shown_safely(tmp_path):
     """A server answering with escapes, markup and megabytes: posts are kept (cleaned of control
     characters and cut by ``sim.llm.prompts.clean``), the world file stays writable, the UI shows them safely."""
-    from sim.llm.config import LLMConfig
     from agora_testing.fakeserver import FakeChatServer
-    from sim.llm.service import LLMService
     from sim.engine.simulation import Simulation
+    from sim.llm.config import LLMConfig
+    from sim.llm.service import LLMService
     from sim.store.writer import WorldWriter
     from tui.views import MessagesView
 
-    answers = [CASES["ansi-color"], CASES["osc-title"] + CASES["markup"], CASES["c1-csi"], CASES["bidi"],
-               CASES["long"], CASES["sql"]]
+    answers = [
+        CASES["ansi-color"],
+        CASES["osc-title"] + CASES["markup"],
+        CASES["c1-csi"],
+        CASES["bidi"],
+        CASES["long"],
+        CASES["sql"],
+    ]
     srv = await FakeChatServer(answer=lambda messages: answers[len(str(messages)) % len(answers)]).start()
     path = str(tmp_path / "llm.db")
     await save_world(hostile_world(), path)
     w = await open_world(path)
     writer = await WorldWriter(path).start()
-    sim = Simulation(w, writer=writer, llm=LLMService(w, LLMConfig.resolve({"base_urls": srv.url, "timeout": 5},
-                                                                               env={"OPENAI_API_KEY": "sk-test"})))
+    sim = Simulation(
+        w,
+        writer=writer,
+        llm=LLMService(w, LLMConfig.resolve({"base_urls": srv.url, "timeout": 5}, env={"OPENAI_API_KEY": "sk-test"})),
+    )
     try:
         sim.inject(CASES["markup"], seeds="random:20", model="ic", params={"p": 0.3})
         for _ in range(6):
@@ -521,10 +547,10 @@ async def test_hostile_llm_answers_are_stored_and_shown_safely(tmp_path):
 
 
 async def test_an_llm_answer_with_a_lone_surrogate_does_not_break_the_world_file(tmp_path):
-    from sim.llm.config import LLMConfig
     from agora_testing.fakeserver import FakeChatServer
-    from sim.llm.service import LLMService
     from sim.engine.simulation import Simulation
+    from sim.llm.config import LLMConfig
+    from sim.llm.service import LLMService
     from sim.store.writer import WorldWriter
 
     srv = await FakeChatServer(answer=lambda messages: "half a pair \ud800 here").start()
@@ -532,8 +558,11 @@ async def test_an_llm_answer_with_a_lone_surrogate_does_not_break_the_world_file
     await save_world(synthetic_world("s", 300, avg_degree=6, seed=2), path)
     w = await open_world(path)
     writer = await WorldWriter(path).start()
-    sim = Simulation(w, writer=writer, llm=LLMService(w, LLMConfig.resolve({"base_urls": srv.url, "timeout": 5},
-                                                                               env={"OPENAI_API_KEY": "sk-test"})))
+    sim = Simulation(
+        w,
+        writer=writer,
+        llm=LLMService(w, LLMConfig.resolve({"base_urls": srv.url, "timeout": 5}, env={"OPENAI_API_KEY": "sk-test"})),
+    )
     try:
         sim.inject("x", seeds="random:10", model="ic", params={"p": 0.3})
         for _ in range(4):

@@ -23,8 +23,9 @@ def agora(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     e = {k: v for k, v in os.environ.items() if k not in LLM_ENV}
     e["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, timeout=120,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, timeout=120, check=False
+    )
 
 
 def state(world: Path) -> bytes:
@@ -43,25 +44,52 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # (arguments after the command's WORLD, the option the sentence must name, extra environment)
 REFUSED = {
-    "analyze --method without communities": (["analyze", "{world}", "--pagerank", "--method", "louvain"], "--method", None),
-    "analyze --resolution without communities": (["analyze", "{world}", "--pagerank", "--resolution", "2"], "--resolution", None),
+    "analyze --method without communities": (
+        ["analyze", "{world}", "--pagerank", "--method", "louvain"],
+        "--method",
+        None,
+    ),
+    "analyze --resolution without communities": (
+        ["analyze", "{world}", "--pagerank", "--resolution", "2"],
+        "--resolution",
+        None,
+    ),
     "analyze --resolution with label-propagation": (
-        ["analyze", "{world}", "--method", "label-propagation", "--resolution", "2"], "--resolution", None),
+        ["analyze", "{world}", "--method", "label-propagation", "--resolution", "2"],
+        "--resolution",
+        None,
+    ),
     "analyze --samples without --structure": (["analyze", "{world}", "--samples", "4"], "--samples", None),
     "analyze --seed with PageRank alone": (["analyze", "{world}", "--pagerank", "--seed", "4"], "--seed", None),
     "export --max-edges with csv": (["export", "{world}", "{out}.csv", "--max-edges", "10"], "--max-edges", None),
     "export --radius without --ego": (["export", "{world}", "{out}.gexf", "--radius", "1"], "--radius", None),
     "audit --action unknown": (["audit", "{world}", "--action", "injetc"], "--action", None),
-    "interview --llm run budget": (["interview", "{world}", "3", "Why?", "--llm", "calls_per_tick=5"], "calls_per_tick", None),
-    "interview --llm with --offline": (["interview", "{world}", "3", "Why?", "--offline", "--llm", "model=gpt-4o"],
-                                       "--llm model", None),
-    "interview --llm without a key": (["interview", "{world}", "3", "Why?", "--llm", "base_urls=http://127.0.0.1:9/v1"],
-                                      "--llm base_urls", None),
-    "interview --llm while offline is forced": (["interview", "{world}", "3", "Why?", "--llm", "timeout=5"], "--llm timeout",
-                                                {"OPENAI_API_KEY": "sk-test", "AGORA_LLM_OFFLINE": "1"}),
+    "interview --llm run budget": (
+        ["interview", "{world}", "3", "Why?", "--llm", "calls_per_tick=5"],
+        "calls_per_tick",
+        None,
+    ),
+    "interview --llm with --offline": (
+        ["interview", "{world}", "3", "Why?", "--offline", "--llm", "model=gpt-4o"],
+        "--llm model",
+        None,
+    ),
+    "interview --llm without a key": (
+        ["interview", "{world}", "3", "Why?", "--llm", "base_urls=http://127.0.0.1:9/v1"],
+        "--llm base_urls",
+        None,
+    ),
+    "interview --llm while offline is forced": (
+        ["interview", "{world}", "3", "Why?", "--llm", "timeout=5"],
+        "--llm timeout",
+        {"OPENAI_API_KEY": "sk-test", "AGORA_LLM_OFFLINE": "1"},
+    ),
     "llm --ping without a key": (["llm", "{world}", "--ping"], "--ping", None),
     "llm --ping with --offline, before --set writes": (
-        ["llm", "{world}", "--ping", "--offline", "--set", "calls_per_tick=3"], "--ping", {"OPENAI_API_KEY": "sk-test"}),
+        ["llm", "{world}", "--ping", "--offline", "--set", "calls_per_tick=3"],
+        "--ping",
+        {"OPENAI_API_KEY": "sk-test"},
+    ),
 }
 
 
@@ -80,15 +108,27 @@ def test_a_meaningless_option_is_refused_and_nothing_is_written(case: str, world
     assert not list(tmp_path.iterdir()), "a refused export wrote a file"
 
 
-def test_the_same_options_are_accepted_where_they_apply(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_same_options_are_accepted_where_they_apply(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from sim.cli.main import main
 
     for name in LLM_ENV:
         monkeypatch.delenv(name, raising=False)
     before = state(world)
     ok = [
-        ["analyze", str(world), "--communities", "--method", "louvain", "--resolution", "2", "--seed", "1", "--no-store"],
+        [
+            "analyze",
+            str(world),
+            "--communities",
+            "--method",
+            "louvain",
+            "--resolution",
+            "2",
+            "--seed",
+            "1",
+            "--no-store",
+        ],
         ["analyze", str(world), "--pagerank", "--structure", "--seed", "1", "--samples", "4", "--no-store"],
         ["export", str(world), str(tmp_path / "e.gexf"), "--ego", "3", "--radius", "1", "--max-edges", "100000"],
         ["export", str(world), str(tmp_path / "c.csv")],
@@ -117,5 +157,6 @@ def test_run_keeps_the_llm_settings_the_offline_generator_uses() -> None:
     refuse_unused_llm(uses, online, command="run")
     with pytest.raises(BadParameterError, match="--llm calls_per_tick=9 has no effect without OPENAI_API_KEY"):
         refuse_unused_llm(uses, offline, command="run")
-    refuse_unused_llm(argparse.Namespace(llm=["texts_per_tick=5", "reply_share=0.5"], offline=True), offline,
-                      command="run")
+    refuse_unused_llm(
+        argparse.Namespace(llm=["texts_per_tick=5", "reply_share=0.5"], offline=True), offline, command="run"
+    )

@@ -5,35 +5,84 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from test_ignored_options import agora, state, world  # noqa: F401  (the fixture)
 
 CLI_REFUSED = {
     "new --graph with --edges": (["new", "{out}.db", "--edges", "{edges}", "--graph", "ba"], "--graph", None),
-    "new --avg-degree with --edges": (["new", "{out}.db", "--edges", "{edges}", "--avg-degree", "4"], "--avg-degree", None),
-    "new --communities with --edges": (["new", "{out}.db", "--edges", "{edges}", "--communities", "3"], "--communities", None),
+    "new --avg-degree with --edges": (
+        ["new", "{out}.db", "--edges", "{edges}", "--avg-degree", "4"],
+        "--avg-degree",
+        None,
+    ),
+    "new --communities with --edges": (
+        ["new", "{out}.db", "--edges", "{edges}", "--communities", "3"],
+        "--communities",
+        None,
+    ),
     "new --mixing with --edges": (["new", "{out}.db", "--edges", "{edges}", "--mixing", "0.3"], "--mixing", None),
     "new --directed without --edges": (["new", "{out}.db", "--agents", "100", "--directed"], "--directed", None),
-    "new --communities with er": (["new", "{out}.db", "--agents", "100", "--graph", "er", "--communities", "3"],
-                                  "--communities", None),
-    "new --mixing with ba": (["new", "{out}.db", "--agents", "100", "--graph", "ba", "--mixing", "0.3"], "--mixing", None),
+    "new --communities with er": (
+        ["new", "{out}.db", "--agents", "100", "--graph", "er", "--communities", "3"],
+        "--communities",
+        None,
+    ),
+    "new --mixing with ba": (
+        ["new", "{out}.db", "--agents", "100", "--graph", "ba", "--mixing", "0.3"],
+        "--mixing",
+        None,
+    ),
     "new --recommender-param without a recommender": (
-        ["new", "{out}.db", "--agents", "100", "--recommender-param", "half_life=3"], "--recommender-param", None),
+        ["new", "{out}.db", "--agents", "100", "--recommender-param", "half_life=3"],
+        "--recommender-param",
+        None,
+    ),
     "social --recommender-param without a recommender": (
-        ["social", "{world}", "--recommender-param", "half_life=3"], "--recommender-param", None),
+        ["social", "{world}", "--recommender-param", "half_life=3"],
+        "--recommender-param",
+        None,
+    ),
     "social --friend-param without a friend recommender": (
-        ["social", "{world}", "--friend-param", "fanout=3"], "--friend-param", None),
+        ["social", "{world}", "--friend-param", "fanout=3"],
+        "--friend-param",
+        None,
+    ),
     "run --recommender-param without a recommender": (
-        ["run", "{world}", "--steps", "1", "--recommender-param", "half_life=3"], "--recommender-param", None),
-    "run --metrics-host without --metrics-port": (["run", "{world}", "--steps", "1", "--metrics-host", "0.0.0.0"],
-                                                  "--metrics-host", None),
-    "run --ticks-per-second 0": (["run", "{world}", "--steps", "1", "--ticks-per-second", "0"], "--ticks-per-second", None),
-    "run --llm client setting offline": (["run", "{world}", "--steps", "1", "--llm", "model=gpt-4o"], "--llm model", None),
+        ["run", "{world}", "--steps", "1", "--recommender-param", "half_life=3"],
+        "--recommender-param",
+        None,
+    ),
+    "run --metrics-host without --metrics-port": (
+        ["run", "{world}", "--steps", "1", "--metrics-host", "0.0.0.0"],
+        "--metrics-host",
+        None,
+    ),
+    "run --ticks-per-second 0": (
+        ["run", "{world}", "--steps", "1", "--ticks-per-second", "0"],
+        "--ticks-per-second",
+        None,
+    ),
+    "run --llm client setting offline": (
+        ["run", "{world}", "--steps", "1", "--llm", "model=gpt-4o"],
+        "--llm model",
+        None,
+    ),
     "tui --metrics-port without a terminal": (["tui", "{world}", "--metrics-port", "0"], "--metrics-port", None),
-    "tui --checkpoint-every without a terminal": (["tui", "{world}", "--checkpoint-every", "5"], "--checkpoint-every", None),
+    "tui --checkpoint-every without a terminal": (
+        ["tui", "{world}", "--checkpoint-every", "5"],
+        "--checkpoint-every",
+        None,
+    ),
     "tui --plugins without a terminal": (["tui", "{world}", "--plugins", "{tmp}"], "--plugins", None),
-    "tui --metrics-host without --metrics-port": (["tui", "{world}", "--metrics-host", "0.0.0.0"], "--metrics-host", None),
-    "bench world --run-ticks negative": (["bench", "world", "--agents", "100", "--run-ticks", "-1"], "--run-ticks", None),
+    "tui --metrics-host without --metrics-port": (
+        ["tui", "{world}", "--metrics-host", "0.0.0.0"],
+        "--metrics-host",
+        None,
+    ),
+    "bench world --run-ticks negative": (
+        ["bench", "world", "--agents", "100", "--run-ticks", "-1"],
+        "--run-ticks",
+        None,
+    ),
 }
 
 

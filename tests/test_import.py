@@ -1,27 +1,27 @@
 """Importing real edge lists: the three shared networks, id remapping, formats, and every bad-file case.
 
 The shared data sets are read in place from ``$AGORA_DATA``, else ``../shared/data`` (relative to the
-project root; see ``conftest.data_file``), and never copied. Expected figures are computed here independently, with plain Python over the file.
+project root; see ``conftest.data_file``), and never copied. Expected figures are computed here independently,
+with plain Python over the file.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import data_file
 
-from sim.store.create import imported_world
 from sim.errors import BadFileError, BadParameterError
+from sim.store.create import imported_world
 from sim.store.importer import read_edge_list
 
 
-
-@lru_cache(maxsize=None)
+@cache
 def plain_rows(path: Path) -> tuple[tuple[int, int], ...]:
     """Every data line of a SNAP or CSV file as (u, v), parsed with plain Python (no numpy, no sim)."""
     rows = []
@@ -58,7 +58,7 @@ def both_directions(pairs: set[frozenset[int]]) -> set[tuple[int, int]]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str, directed: bool = False):
     return imported_world(name, str(data_file(name)), directed=directed, seed=0)
 
@@ -453,7 +453,7 @@ def test_gzip_with_bad_checksum(tmp_path):
 
 
 def test_non_utf8_bytes(tmp_path):
-    assert "not UTF-8" in _bad(write(tmp_path, "latin1.txt", "1 2\n3 4\n".encode() + "5 6 café\n".encode("latin-1")))
+    assert "not UTF-8" in _bad(write(tmp_path, "latin1.txt", b"1 2\n3 4\n" + "5 6 café\n".encode("latin-1")))
 
 
 def test_wrong_delimiter(tmp_path):

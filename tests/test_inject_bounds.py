@@ -25,20 +25,23 @@ def world():
     return synthetic_world("bounds", 600, avg_degree=6, seed=5)
 
 
-@pytest.mark.parametrize("kw, needle", [
-    (dict(priority=1180591620717411303424), "priority 1180591620717411303424 is invalid"),
-    (dict(priority=-(2**31) - 1), "priority -2147483649 is invalid"),
-    (dict(priority=True), "priority True is invalid"),
-    (dict(seed=-1), "session seed -1 is invalid"),
-    (dict(seed=2**63), "session seed 9223372036854775808 is invalid"),
-    (dict(author=10**25), "author 10000000000000000000000000 is invalid"),
-    (dict(seeds="ids:99999999999999999999999"), "seed id 99999999999999999999999 is out of range"),
-    (dict(seeds="random:99999999999999999999999"), "is not valid"),
-    (dict(seeds="random:601"), "random:601 asks for 601 seeds but only 600 agents are eligible"),
-    (dict(seeds="top:100000"), "asks for 100,000 seeds"),
-    (dict(seeds="community:99:5"), "community 99"),
-    (dict(model="nope"), "unknown model 'nope'"),
-])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        (dict(priority=1180591620717411303424), "priority 1180591620717411303424 is invalid"),
+        (dict(priority=-(2**31) - 1), "priority -2147483649 is invalid"),
+        (dict(priority=True), "priority True is invalid"),
+        (dict(seed=-1), "session seed -1 is invalid"),
+        (dict(seed=2**63), "session seed 9223372036854775808 is invalid"),
+        (dict(author=10**25), "author 10000000000000000000000000 is invalid"),
+        (dict(seeds="ids:99999999999999999999999"), "seed id 99999999999999999999999 is out of range"),
+        (dict(seeds="random:99999999999999999999999"), "is not valid"),
+        (dict(seeds="random:601"), "random:601 asks for 601 seeds but only 600 agents are eligible"),
+        (dict(seeds="top:100000"), "asks for 100,000 seeds"),
+        (dict(seeds="community:99:5"), "community 99"),
+        (dict(model="nope"), "unknown model 'nope'"),
+    ],
+)
 def test_an_injection_out_of_range_changes_nothing(world, kw, needle):
     sim = Simulation(world)
     with pytest.raises(BadParameterError) as err:
@@ -134,8 +137,14 @@ def test_a_stored_file_session_without_ids_fails_instead_of_reading(world, tmp_p
     would start: the engine never opens a file a stored record names."""
     from sim.model.session import PropagationSession
 
-    s = PropagationSession(id=1, message_id=1, model_name="ic", params={"p": 0.1}, seeds=f"file:{tmp_path / 'x.txt'}",
-                           message={"id": 1, "text": "x", "topics": 0, "author": None, "created_tick": 0})
+    s = PropagationSession(
+        id=1,
+        message_id=1,
+        model_name="ic",
+        params={"p": 0.1},
+        seeds=f"file:{tmp_path / 'x.txt'}",
+        message={"id": 1, "text": "x", "topics": 0, "author": None, "created_tick": 0},
+    )
     world.messages.append(s.message)
     world.sessions.append(s)
     asyncio.run(Simulation(world).step())

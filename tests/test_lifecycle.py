@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.store.create import synthetic_world
+from sim.core.world import Status
+from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.social.lifecycle import ALLOWED, InvalidTransition, parse_status, transition
-from sim.engine.simulation import Simulation
-from sim.core.world import Status
+from sim.store.create import synthetic_world
 
 
 @pytest.fixture
@@ -75,8 +75,13 @@ def test_minutes_per_tick_sets_the_simulated_clock(tmp_path):
 
     from sim.store.worldfile import open_world
 
-    out = subprocess.run([sys.executable, "-m", "sim", "new", "w.db", "--agents", "300", "--minutes-per-tick", "60"],
-                         cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "AGORA_SAVES": str(tmp_path)})
+    out = subprocess.run(
+        [sys.executable, "-m", "sim", "new", "w.db", "--agents", "300", "--minutes-per-tick", "60"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AGORA_SAVES": str(tmp_path)},
+    )
     assert out.returncode == 0, out.stderr
     world = asyncio.run(open_world(str(tmp_path / "w.db")))
     assert world.config["minutes_per_tick"] == 60

@@ -10,10 +10,10 @@ from collections import namedtuple
 import psutil
 import pytest
 
-from sim.core import memory
 from sim.cli.main import main
-from sim.store.create import synthetic_world
+from sim.core import memory
 from sim.errors import ResourceError
+from sim.store.create import synthetic_world
 from sim.store.worldfile import open_world, save_world
 
 Usage = namedtuple("Usage", "total used free")

@@ -15,11 +15,11 @@ import time
 import numpy as np
 import pytest
 
-from sim.store.create import synthetic_world
-from sim.llm.config import LLMConfig
 from agora_testing.fakeserver import FakeChatServer
-from sim.llm.service import LLMService
 from sim.engine.simulation import Simulation
+from sim.llm.config import LLMConfig
+from sim.llm.service import LLMService
+from sim.store.create import synthetic_world
 
 KEY = "sk-agora-test-SECRET-91c2"
 
@@ -55,8 +55,15 @@ async def until(condition, seconds: float = 60.0) -> bool:
 
 
 def accounted(st: dict) -> None:
-    assert st["requests"] == (st["offline"] + st["cache_hits"] + st["answered"] + st["circuit_open"] + st["gave_up"]
-                              + st["cancelled"] + st["in_flight"])
+    assert st["requests"] == (
+        st["offline"]
+        + st["cache_hits"]
+        + st["answered"]
+        + st["circuit_open"]
+        + st["gave_up"]
+        + st["cancelled"]
+        + st["in_flight"]
+    )
     assert st["calls"] == st["answered"] + st["failures"]
 
 
@@ -84,7 +91,9 @@ async def test_offline_the_llm_model_adopts_exactly_as_its_rule_model():
 async def test_online_decisions_come_from_the_llm_and_every_request_is_accounted_for(server):
     w = world()
     sim = online(w, server.url, calls_per_tick=20)
-    s = sim.inject("A new AI model writes poems", topics=["ai"], seeds="random:6", model="llm", params={"llm_agents": 6})
+    s = sim.inject(
+        "A new AI model writes poems", topics=["ai"], seeds="random:6", model="llm", params={"llm_agents": 6}
+    )
     await run_until_done(sim, pause=0.002)
     await sim.aclose(60)
     assert s.status == "completed"
@@ -97,7 +106,11 @@ async def test_online_decisions_come_from_the_llm_and_every_request_is_accounted
     accounted(st)
     assert st["calls"] == server.received == st["answered"]
     assert st["fallbacks"] == 0 and st["in_flight"] == 0
-    replies = [p for p in w.posts.recent(message_id=s.message_id, limit=10_000) if p["kind"] == "reply" and p["written_by"] == "llm"]
+    replies = [
+        p
+        for p in w.posts.recent(message_id=s.message_id, limit=10_000)
+        if p["kind"] == "reply" and p["written_by"] == "llm"
+    ]
     assert replies and all(p["text"] for p in replies)
     # Every replied agent is among the agents who posted a reply through the LLM, or wrote one after adopting.
     replied = set(np.flatnonzero(s.state == 2).tolist())
@@ -139,14 +152,18 @@ async def test_a_replay_with_the_cache_is_identical_and_sends_nothing(server):
         again = world()
         again.llm_cache = first.llm_cache
         replay = online(again, server.url, calls_per_tick=10, retries=0)
-        b = replay.inject("Replay me", topics=["science"], seeds="random:6", model="llm", params={"llm_agents": 5}, seed=1)
+        b = replay.inject(
+            "Replay me", topics=["science"], seeds="random:6", model="llm", params={"llm_agents": 5}, seed=1
+        )
         await run_until_done(replay)
         await replay.aclose()
         st = replay.llm.stats()
         assert st["calls"] == 0 and st["fallbacks"] == 0 and st["cache_hits"] > 20
         assert np.array_equal(a.state, b.state) and np.array_equal(a.adopted_at, b.adopted_at)
-        assert [(p["tick"], p["agent"], p["kind"], p["text"]) for p in first.posts.rows() and first.posts.recent(limit=10**6)] == \
-               [(p["tick"], p["agent"], p["kind"], p["text"]) for p in again.posts.recent(limit=10**6)]
+        assert [
+            (p["tick"], p["agent"], p["kind"], p["text"])
+            for p in first.posts.rows() and first.posts.recent(limit=10**6)
+        ] == [(p["tick"], p["agent"], p["kind"], p["text"]) for p in again.posts.recent(limit=10**6)]
 
 
 async def test_malformed_answers_fall_back_to_the_rule_decision():
@@ -269,7 +286,9 @@ async def test_cache_and_posts_persist_in_the_world_file_and_in_snapshots(tmp_pa
     await save_world(world(), path)
     w = await open_world(path)
     writer = await WorldWriter(path).start()
-    sim = Simulation(w, writer=writer, llm=LLMService(w, LLMConfig.resolve({"base_urls": server.url}, env={"OPENAI_API_KEY": KEY})))
+    sim = Simulation(
+        w, writer=writer, llm=LLMService(w, LLMConfig.resolve({"base_urls": server.url}, env={"OPENAI_API_KEY": KEY}))
+    )
     sim.inject("persist me", seeds="random:5", model="llm", params={"llm_agents": 4})
     for _ in range(8):
         await sim.step()
@@ -294,7 +313,9 @@ def _agora(*args: str, env: dict | None = None, cwd: str | None = None) -> subpr
     for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGORA_LLM_MODEL", "AGORA_LLM_OFFLINE"):
         e.pop(k, None)
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, cwd=cwd, timeout=300
+    )
 
 
 def test_cli_run_reports_llm_counts_and_the_key_is_never_written_anywhere(tmp_path):
@@ -302,8 +323,19 @@ def test_cli_run_reports_llm_counts_and_the_key_is_never_written_anywhere(tmp_pa
     try:
         assert _agora("new", str(tmp_path / "w.db"), "--agents", "1500").returncode == 0
         env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": srv.url}
-        r = _agora("run", str(tmp_path / "w.db"), "--inject", "hello", "--model", "llm", "--until-done", "--json",
-                   "--llm", "calls_per_tick=8", env=env)
+        r = _agora(
+            "run",
+            str(tmp_path / "w.db"),
+            "--inject",
+            "hello",
+            "--model",
+            "llm",
+            "--until-done",
+            "--json",
+            "--llm",
+            "calls_per_tick=8",
+            env=env,
+        )
         assert r.returncode == 0, r.stderr
         out = json.loads(r.stdout)
         llm = out["llm"]
@@ -403,8 +435,9 @@ async def test_decisions_pending_in_a_snapshot_are_asked_again_or_fall_back(tmp_
 
 
 def test_a_snapshot_with_damaged_llm_rows_is_refused_with_one_clear_error(tmp_path):
-    import msgpack
     import zlib
+
+    import msgpack
 
     from sim.errors import BadFileError
     from sim.store.snapshot import END_MAGIC, TRAILER, load_snapshot, save_snapshot
@@ -419,8 +452,8 @@ def test_a_snapshot_with_damaged_llm_rows_is_refused_with_one_clear_error(tmp_pa
     data = path.read_bytes()
 
     def rewrite(change) -> str:
-        offset, _, _ = TRAILER.unpack(data[-TRAILER.size:])
-        manifest = msgpack.unpackb(data[offset:-TRAILER.size], raw=False)
+        offset, _, _ = TRAILER.unpack(data[-TRAILER.size :])
+        manifest = msgpack.unpackb(data[offset : -TRAILER.size], raw=False)
         change(manifest)
         packed = msgpack.packb(manifest, use_bin_type=True)
         bad = tmp_path / "bad.snap"

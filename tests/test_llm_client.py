@@ -10,12 +10,12 @@ import time
 
 import pytest
 
+from agora_testing.fakeserver import FakeChatServer
 from sim.core.llmcache import LLMCache
+from sim.errors import BadParameterError
 from sim.llm.client import LLMClient
 from sim.llm.config import LLMConfig, llm_settings
-from agora_testing.fakeserver import FakeChatServer
 from sim.llm.prompts import Decision, parse_decision
-from sim.errors import BadParameterError
 
 KEY = "sk-agora-test-SECRET-7f3a"
 ENV = {"OPENAI_API_KEY": KEY}
@@ -37,7 +37,10 @@ def offline_text() -> str:
 
 def invariants(st) -> None:
     """The accounting identities of sim.llm.client."""
-    assert st.requests == st.offline + st.cache_hits + st.answered + st.circuit_open + st.gave_up + st.cancelled + st.in_flight
+    assert (
+        st.requests
+        == st.offline + st.cache_hits + st.answered + st.circuit_open + st.gave_up + st.cancelled + st.in_flight
+    )
     assert st.calls == st.answered + st.failures
     if st.cancelled == 0:
         assert st.failures == st.retries + st.gave_up
@@ -184,8 +187,16 @@ async def test_answers_that_break_the_schema_are_counted_and_fall_back():
 def test_the_decision_schema_is_strict():
     assert parse_decision('{"action": "like"}') == Decision("like", "")
     assert parse_decision('```json\n{"action": "reply", "text": "so true"}\n```') == Decision("reply", "so true")
-    for bad in ('"like"', "[1]", '{"action": "share"}', '{"action": "reply"}', '{"action": "like", "mood": 1}',
-                '{"action": "repost", "text": 5}', '{"action": "repost", "text": "' + "x" * 1001 + '"}', "not json"):
+    for bad in (
+        '"like"',
+        "[1]",
+        '{"action": "share"}',
+        '{"action": "reply"}',
+        '{"action": "like", "mood": 1}',
+        '{"action": "repost", "text": 5}',
+        '{"action": "repost", "text": "' + "x" * 1001 + '"}',
+        "not json",
+    ):
         with pytest.raises(ValueError):
             parse_decision(bad)
 
@@ -239,7 +250,9 @@ async def test_requests_are_balanced_over_servers_and_a_dead_one_is_avoided():
     dead = await FakeChatServer().start()
     dead_url = dead.url
     await dead.stop()
-    client = LLMClient(config([a.url, b.url, dead_url], retries=2, breaker_failures=1, breaker_cooldown=60, cache=False))
+    client = LLMClient(
+        config([a.url, b.url, dead_url], retries=2, breaker_failures=1, breaker_cooldown=60, cache=False)
+    )
     try:
         out = await asyncio.gather(*(client.complete(msgs(i)) for i in range(40)))
     finally:
@@ -322,8 +335,10 @@ def test_settings_are_validated_and_the_key_is_never_a_setting():
         llm_settings({}, modle="x")
     with pytest.raises(BadParameterError, match="not valid"):
         llm_settings({}, base_urls="ftp://x")
-    cfg = LLMConfig.resolve({"model": "m1"}, env={"OPENAI_API_KEY": KEY, "AGORA_LLM_MODEL": "m2",
-                                                  "OPENAI_BASE_URL": "http://a:1/v1, http://b:2/v1"})
+    cfg = LLMConfig.resolve(
+        {"model": "m1"},
+        env={"OPENAI_API_KEY": KEY, "AGORA_LLM_MODEL": "m2", "OPENAI_BASE_URL": "http://a:1/v1, http://b:2/v1"},
+    )
     assert cfg.model == "m2" and cfg.base_urls == ("http://a:1/v1", "http://b:2/v1") and cfg.mode == "online"
     assert KEY not in repr(cfg) and KEY not in str(cfg.public())
     assert LLMConfig.resolve({}, env={"OPENAI_API_KEY": KEY, "AGORA_LLM_OFFLINE": "1"}).mode == "offline"

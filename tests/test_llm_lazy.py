@@ -33,12 +33,14 @@ def test_a_headless_run_does_not_import_openai(tmp_path):
     """``agora new`` then ``agora run`` offline, in their own process: the run completes and ``openai``
     was never imported."""
     path = str(tmp_path / "w.db")
-    code = ("import sys\n"
-            "from sim.cli.main import main\n"
-            f"assert main(['new', {path!r}, '--agents', '3000']) == 0\n"
-            f"rc = main(['run', {path!r}, '--model', 'ic', '--inject', 'hi', '--steps', '4', '--json'])\n"
-            "assert rc == 0, rc\n"
-            "assert 'openai' not in sys.modules, 'openai imported'\n")
+    code = (
+        "import sys\n"
+        "from sim.cli.main import main\n"
+        f"assert main(['new', {path!r}, '--agents', '3000']) == 0\n"
+        f"rc = main(['run', {path!r}, '--model', 'ic', '--inject', 'hi', '--steps', '4', '--json'])\n"
+        "assert rc == 0, rc\n"
+        "assert 'openai' not in sys.modules, 'openai imported'\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGORA_LLM"))}
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]

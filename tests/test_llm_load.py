@@ -21,19 +21,27 @@ import numpy as np
 import pytest
 from conftest import notified
 
-from sim.store.create import synthetic_world
-from sim.llm.config import LLMConfig
 from agora_testing.fakeserver import FakeChatServer
-from sim.llm.service import LLMService
 from sim.engine.simulation import Simulation
+from sim.llm.config import LLMConfig
+from sim.llm.service import LLMService
+from sim.store.create import synthetic_world
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-agora-load-SECRET-5e1d"
 #: Every fault the local server can inject.
 FAULTS = ("400", "429", "500", "503", "timeout", "malformed", "empty", "bad_content", "drop")
 #: The client's name for each failed call (bad_content is answered, then fails the decision schema).
-ERROR_OF = {"400": "http 400", "429": "http 429", "500": "http 500", "503": "http 503", "timeout": "timeout",
-            "malformed": "malformed body", "empty": "malformed body", "drop": "connection"}
+ERROR_OF = {
+    "400": "http 400",
+    "429": "http 429",
+    "500": "http 500",
+    "503": "http 503",
+    "timeout": "timeout",
+    "malformed": "malformed body",
+    "empty": "malformed body",
+    "drop": "connection",
+}
 #: Phrases only the server writes: an offline fallback never holds them.
 SERVER_WORDS = ("Here is my take", "makes me think", "I cannot answer that in JSON")
 
@@ -58,8 +66,15 @@ class ThirdFails:
 
 
 def accounted(st: dict) -> None:
-    assert st["requests"] == (st["offline"] + st["cache_hits"] + st["answered"] + st["circuit_open"] + st["gave_up"]
-                              + st["cancelled"] + st["in_flight"]), st
+    assert st["requests"] == (
+        st["offline"]
+        + st["cache_hits"]
+        + st["answered"]
+        + st["circuit_open"]
+        + st["gave_up"]
+        + st["cancelled"]
+        + st["in_flight"]
+    ), st
     assert st["calls"] == st["answered"] + st["failures"], st
     assert st["fallbacks"] == st["circuit_open"] + st["gave_up"] + st["malformed"] + st["cancelled"], st
 
@@ -98,16 +113,31 @@ class Ledger:
 
 
 def make_sim(w, url: str, **settings) -> Simulation:
-    base = {"base_urls": url, "retries": 2, "backoff": 0.005, "max_backoff": 0.02, "timeout": 0.25,
-            "calls_per_tick": 16, "texts_per_tick": 8, "concurrency": 16, "breaker_failures": 4,
-            "breaker_cooldown": 0.05}
+    base = {
+        "base_urls": url,
+        "retries": 2,
+        "backoff": 0.005,
+        "max_backoff": 0.02,
+        "timeout": 0.25,
+        "calls_per_tick": 16,
+        "texts_per_tick": 8,
+        "concurrency": 16,
+        "breaker_failures": 4,
+        "breaker_cooldown": 0.05,
+    }
     base.update(settings)
     return Simulation(w, llm=LLMService(w, LLMConfig.resolve(base, env={"OPENAI_API_KEY": KEY})))
 
 
 def inject(sim: Simulation, i: int):
-    return sim.inject(f"Breaking news number {i}", topics=["ai", "science"], seeds="random:8", model="llm",
-                      params={"llm_agents": 4, "rule_params": "p=0.05"}, seed=i)
+    return sim.inject(
+        f"Breaking news number {i}",
+        topics=["ai", "science"],
+        seeds="random:8",
+        model="llm",
+        params={"llm_agents": 4, "rule_params": "p=0.05"},
+        seed=i,
+    )
 
 
 async def test_a_long_run_against_a_server_failing_a_third_of_requests_accounts_for_everything():
@@ -190,8 +220,21 @@ async def lockstep_run(seed: int, ticks: int = 24):
     ledger.check()
     st = sim.llm.stats()
     accounted(st)
-    keep = ("requests", "calls", "answered", "failures", "retries", "gave_up", "malformed", "fallbacks", "tokens_in",
-            "tokens_out", "errors", "cache_hits", "over_budget")
+    keep = (
+        "requests",
+        "calls",
+        "answered",
+        "failures",
+        "retries",
+        "gave_up",
+        "malformed",
+        "fallbacks",
+        "tokens_in",
+        "tokens_out",
+        "errors",
+        "cache_hits",
+        "over_budget",
+    )
     return {
         "stats": {k: st[k] for k in keep},
         "server": dict(srv.counts),
@@ -242,14 +285,47 @@ def test_the_key_is_in_no_file_log_audit_row_or_output_after_a_faulty_run(tmp_pa
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
         world = str(saves / "w.db")
         outputs = []
-        new = subprocess.run([sys.executable, "-m", "sim", "new", world, "--agents", "800", "--seed", "2"], env=env,
-                             capture_output=True, timeout=120, check=False)
+        new = subprocess.run(
+            [sys.executable, "-m", "sim", "new", world, "--agents", "800", "--seed", "2"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         assert new.returncode == 0, new.stderr
         # The real program: a run of the llm model with texts, a third of its requests failing.
-        run = subprocess.run([sys.executable, "-m", "sim", "run", world, "--inject", "Leaked keys are bad news",
-                              "--model", "llm", "--steps", "12", "--json", "--llm", "timeout=0.3", "--llm", "retries=1",
-                              "--llm", "backoff=0.01", "--llm", "breaker_failures=3", "--llm", "breaker_cooldown=0.05",
-                              "--llm-wait", "5"], env=env, capture_output=True, timeout=120, check=False)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sim",
+                "run",
+                world,
+                "--inject",
+                "Leaked keys are bad news",
+                "--model",
+                "llm",
+                "--steps",
+                "12",
+                "--json",
+                "--llm",
+                "timeout=0.3",
+                "--llm",
+                "retries=1",
+                "--llm",
+                "backoff=0.01",
+                "--llm",
+                "breaker_failures=3",
+                "--llm",
+                "breaker_cooldown=0.05",
+                "--llm-wait",
+                "5",
+            ],
+            env=env,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         assert run.returncode == 0, run.stderr
         outputs += [run.stdout, run.stderr, new.stdout, new.stderr]
         llm = json.loads(run.stdout)["llm"]
@@ -257,12 +333,15 @@ def test_the_key_is_in_no_file_log_audit_row_or_output_after_a_faulty_run(tmp_pa
         # In this process (faster), the rest of what writes files, with the key in the environment.
         monkeypatch.setenv("OPENAI_API_KEY", KEY)
         monkeypatch.setenv("OPENAI_BASE_URL", srv.url)
-        for args in (["interview", world, "3", "What about the news?", "--json", "--llm", "timeout=0.3"],
-                     ["llm", world, "--set", "calls_per_tick=5", "--ping", "--json"],
-                     ["save", world, str(saves / "w.snap")],
-                     ["load", str(saves / "w.snap"), str(saves / "copy.db")],
-                     ["export", world, str(tmp_path / "agents.csv")],
-                     ["audit", world, "--json"], ["audit", world]):
+        for args in (
+            ["interview", world, "3", "What about the news?", "--json", "--llm", "timeout=0.3"],
+            ["llm", world, "--set", "calls_per_tick=5", "--ping", "--json"],
+            ["save", world, str(saves / "w.snap")],
+            ["load", str(saves / "w.snap"), str(saves / "copy.db")],
+            ["export", world, str(tmp_path / "agents.csv")],
+            ["audit", world, "--json"],
+            ["audit", world],
+        ):
             assert main(args) == 0, args
         asyncio.run(_tui_session(world))
     finally:
@@ -313,15 +392,31 @@ async def test_each_fault_alone_is_accounted_for(fault):
     # server still reads every request in time on a loaded machine); elsewhere a generous timeout, so that a
     # slow answer is never counted as a timeout instead of its fault.
     timeout = 2.0 if fault == "timeout" else 10.0
-    cfg = LLMConfig.resolve({"base_urls": srv.url, "retries": 1, "backoff": 0.005, "timeout": timeout,
-                             "breaker_failures": 100, "cache": False}, env={"OPENAI_API_KEY": KEY})
+    cfg = LLMConfig.resolve(
+        {
+            "base_urls": srv.url,
+            "retries": 1,
+            "backoff": 0.005,
+            "timeout": timeout,
+            "breaker_failures": 100,
+            "cache": False,
+        },
+        env={"OPENAI_API_KEY": KEY},
+    )
     client = LLMClient(cfg)
     try:
         from sim.llm.prompts import parse_decision
 
-        results = await asyncio.gather(*[
-            client.complete([{"role": "user", "content": f'question {i}: answer {{"action": ...}}'}],
-                            parse=parse_decision, fallback=lambda: "offline text") for i in range(6)])
+        results = await asyncio.gather(
+            *[
+                client.complete(
+                    [{"role": "user", "content": f'question {i}: answer {{"action": ...}}'}],
+                    parse=parse_decision,
+                    fallback=lambda: "offline text",
+                )
+                for i in range(6)
+            ]
+        )
     finally:
         await client.aclose()
         await srv.stop()

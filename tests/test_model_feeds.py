@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 from test_models import MODELS, TOPICS, VIRAL, assert_same_trace, run_model, seeds_of, tiny_world
 
-from sim.plugin import ContentRecommender
-from sim.model.registry import Registry
-from sim.engine.simulation import Simulation
 from sim.core.world import build_world, world_rng
+from sim.engine.simulation import Simulation
+from sim.model.registry import Registry
+from sim.plugin import ContentRecommender
 
 # -- 1. through the simulation ---------------------------------------------------------------------
 
@@ -60,17 +60,26 @@ def feed_world():
 
 #: Parameters under which agent 5 surely adopts in the first round it is shown the message.
 CERTAIN_FEED = {
-    "ic": {"p": 1.0}, "lt": {}, "threshold": {"threshold": 0.5},
-    "sir": {"beta": 1.0, "gamma": 0.0}, "sis": {"beta": 1.0, "gamma": 0.0},
+    "ic": {"p": 1.0},
+    "lt": {},
+    "threshold": {"threshold": 0.5},
+    "sir": {"beta": 1.0, "gamma": 0.0},
+    "sis": {"beta": 1.0, "gamma": 0.0},
     "seir": {"beta": 1.0, "sigma": 1.0, "gamma": 0.0},
-    "viral": {"p": 1.0}, "diffusion": {"rate": 1.0},
+    "viral": {"p": 1.0},
+    "diffusion": {"rate": 1.0},
     # the feed draw succeeds with 0.5, the feed's exposure (0.5 * 2) * 1 = 1 reaches any threshold
     "hybrid": {"p": 1.0, "mix": 0.5, "rate": 2.0},
 }
 #: Parameters under which the feed can do nothing for agent 5 even at feed_weight 1.
 NO_FEED = {
-    "ic": {"p": 0.0}, "sir": {"beta": 0.0}, "sis": {"beta": 0.0}, "seir": {"beta": 0.0},
-    "viral": {"p": 0.0}, "diffusion": {"rate": 0.0}, "hybrid": {"p": 0.0, "rate": 0.0},
+    "ic": {"p": 0.0},
+    "sir": {"beta": 0.0},
+    "sis": {"beta": 0.0},
+    "seir": {"beta": 0.0},
+    "viral": {"p": 0.0},
+    "diffusion": {"rate": 0.0},
+    "hybrid": {"p": 0.0, "rate": 0.0},
 }
 
 
@@ -147,23 +156,40 @@ def random_feeds(n: int, rounds: int, share: float, seed: int) -> ref.Feeds:
 FEED_VIRAL = {**VIRAL, "reputation_weight": 1.5, "feed_weight": 4.0}
 FEED_CASES = {
     "ic": ({"p": 0.2, "feed_weight": 1.5}, lambda g, s, d, f: ref.ic(g, s, d, p=0.2, feed_weight=1.5, feeds=f)),
-    "ic-trust": ({"p": 0.4, "trust_weighted": True}, lambda g, s, d, f: ref.ic(g, s, d, p=0.4, trust_weighted=True, feeds=f)),
+    "ic-trust": (
+        {"p": 0.4, "trust_weighted": True},
+        lambda g, s, d, f: ref.ic(g, s, d, p=0.4, trust_weighted=True, feeds=f),
+    ),
     "lt": ({}, lambda g, s, d, f: ref.lt(g, s, d, feeds=f)),
-    "lt-trust": ({"weights": "trust", "feed_weight": 0.5},
-                 lambda g, s, d, f: ref.lt(g, s, d, weights="trust", feed_weight=0.5, feeds=f)),
-    "threshold": ({"threshold": 0.3, "feed_weight": 0.7},
-                  lambda g, s, d, f: ref.threshold(g, s, threshold=0.3, feed_weight=0.7, feeds=f)),
-    "sir": ({"beta": 0.15, "gamma": 0.3, "feed_weight": 2.0},
-            lambda g, s, d, f: ref.epidemic(g, s, d, kind="sir", beta=0.15, gamma=0.3, feed_weight=2.0, feeds=f)),
-    "sis": ({"beta": 0.15, "gamma": 0.3},
-            lambda g, s, d, f: ref.epidemic(g, s, d, kind="sis", beta=0.15, gamma=0.3, feeds=f, max_rounds=40)),
-    "seir": ({"beta": 0.2, "sigma": 0.4, "gamma": 0.3, "feed_weight": 3.0},
-             lambda g, s, d, f: ref.epidemic(g, s, d, kind="seir", beta=0.2, sigma=0.4, gamma=0.3, feed_weight=3.0, feeds=f)),
+    "lt-trust": (
+        {"weights": "trust", "feed_weight": 0.5},
+        lambda g, s, d, f: ref.lt(g, s, d, weights="trust", feed_weight=0.5, feeds=f),
+    ),
+    "threshold": (
+        {"threshold": 0.3, "feed_weight": 0.7},
+        lambda g, s, d, f: ref.threshold(g, s, threshold=0.3, feed_weight=0.7, feeds=f),
+    ),
+    "sir": (
+        {"beta": 0.15, "gamma": 0.3, "feed_weight": 2.0},
+        lambda g, s, d, f: ref.epidemic(g, s, d, kind="sir", beta=0.15, gamma=0.3, feed_weight=2.0, feeds=f),
+    ),
+    "sis": (
+        {"beta": 0.15, "gamma": 0.3},
+        lambda g, s, d, f: ref.epidemic(g, s, d, kind="sis", beta=0.15, gamma=0.3, feeds=f, max_rounds=40),
+    ),
+    "seir": (
+        {"beta": 0.2, "sigma": 0.4, "gamma": 0.3, "feed_weight": 3.0},
+        lambda g, s, d, f: ref.epidemic(g, s, d, kind="seir", beta=0.2, sigma=0.4, gamma=0.3, feed_weight=3.0, feeds=f),
+    ),
     "viral": (FEED_VIRAL, lambda g, s, d, f: ref.viral(g, s, d, topics=TOPICS, feeds=f, **FEED_VIRAL)),
-    "diffusion": ({"rate": 0.15, "feed_weight": 2.0},
-                  lambda g, s, d, f: ref.diffusion(g, s, d, rate=0.15, feed_weight=2.0, feeds=f)),
-    "hybrid": ({**FEED_VIRAL, "rate": 0.1, "mix": 0.4},
-               lambda g, s, d, f: ref.hybrid(g, s, d, topics=TOPICS, mix=0.4, rate=0.1, feeds=f, **FEED_VIRAL)),
+    "diffusion": (
+        {"rate": 0.15, "feed_weight": 2.0},
+        lambda g, s, d, f: ref.diffusion(g, s, d, rate=0.15, feed_weight=2.0, feeds=f),
+    ),
+    "hybrid": (
+        {**FEED_VIRAL, "rate": 0.1, "mix": 0.4},
+        lambda g, s, d, f: ref.hybrid(g, s, d, topics=TOPICS, mix=0.4, rate=0.1, feeds=f, **FEED_VIRAL),
+    ),
 }
 
 
@@ -176,8 +202,9 @@ def test_fast_model_with_feeds_matches_the_reference_round_by_round(case, feed_d
     draws = ref.Draws(world.n, world.num_edges, seed=29)
     feeds = random_feeds(world.n, 300, 0.01, seed=31)
     max_rounds = 40 if name == "sis" else 10_000
-    fast = run_model(world, name, params, seeds, draws=draws, message={"topics": TOPICS}, max_rounds=max_rounds,
-                     feeds=feeds)
+    fast = run_model(
+        world, name, params, seeds, draws=draws, message={"topics": TOPICS}, max_rounds=max_rounds, feeds=feeds
+    )
     trace = reference(ref.RefGraph.from_world(world), seeds, draws, feeds)
     assert_same_trace(fast, trace)
     # Not vacuous: both routes were taken, over several rounds.

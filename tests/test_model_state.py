@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from conftest import agora
 
-from sim.engine.authoring import check_plugin
-from sim.plugin import PropagationModel, StepResult, Variable
-from sim.model.registry import Registry
-from sim.engine.simulation import Simulation
-from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.core.world import build_world
+from sim.engine.authoring import check_plugin
+from sim.engine.simulation import Simulation
+from sim.model.registry import Registry
+from sim.plugin import PropagationModel, StepResult, Variable
+from sim.store.snapshot import load_snapshot, save_snapshot
 
 
 def registry_with(*classes) -> Registry:
@@ -130,7 +130,7 @@ def test_a_variable_starts_uniform_from_the_session_seed_with_seeds_at_their_val
     assert np.array_equal(x, b.variables["x"]) and not np.array_equal(x, c.variables["x"])
     assert x[3] == x[7] == 1.0
     rest = np.delete(x, [3, 7])
-    assert 0.0 <= rest.min() and rest.max() < 1.0 and abs(rest.mean() - 0.5) < 0.05
+    assert rest.min() >= 0.0 and rest.max() < 1.0 and abs(rest.mean() - 0.5) < 0.05
 
 
 def test_a_variable_starts_from_the_world_column_it_names():
@@ -194,7 +194,9 @@ def test_variables_survive_a_snapshot_and_the_run_continues_exactly(tmp_path):
     sim2 = Simulation(loaded, registry=registry_with(Averaging), plugin_budget=0)
     asyncio.run(sim2.run(ticks=18))
     assert np.array_equal(s.variables["x"], whole.variables["x"])
-    assert np.array_equal(s.series.moments, whole.series.moments) and np.array_equal(s.series.counts, whole.series.counts)
+    assert np.array_equal(s.series.moments, whole.series.moments) and np.array_equal(
+        s.series.counts, whole.series.counts
+    )
 
 
 def test_a_stored_variable_that_is_damaged_is_refused():
@@ -264,7 +266,7 @@ def test_bad_edge_answers_fail_the_session():
     assert s.status == "failed" and "remove_edges of shapes (2,) and (1,)" in s.error
 
 
-PLUGIN = '''
+PLUGIN = """
 import numpy as np
 from sim.plugin import PropagationModel, StepResult
 
@@ -288,7 +290,7 @@ class Rewire(PropagationModel):
 
     def is_done(self, ctx):
         return ctx.round >= 4
-'''
+"""
 
 
 def test_edge_changes_reach_the_world_file_and_agora_check(tmp_path):
@@ -296,8 +298,21 @@ def test_edge_changes_reach_the_world_file_and_agora_check(tmp_path):
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "rewire.py").write_text(PLUGIN)
     assert agora(tmp_path, "new", "w.db", "--agents", "2000", "--seed", "4").returncode == 0
-    out = agora(tmp_path, "run", "w.db", "--inject", "x", "--model", "rewire", "--seeds", "random:50",
-                "--until-done", "--plugins", "plugins", "--json")
+    out = agora(
+        tmp_path,
+        "run",
+        "w.db",
+        "--inject",
+        "x",
+        "--model",
+        "rewire",
+        "--seeds",
+        "random:50",
+        "--until-done",
+        "--plugins",
+        "plugins",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     out = agora(tmp_path, "check", "w.db", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["ok"], out.stdout
@@ -317,8 +332,9 @@ def test_edge_changes_reach_the_world_file_and_agora_check(tmp_path):
 
 def write_plugin(tmp_path, name: str, body: str) -> str:
     path = tmp_path / f"{name}.py"
-    path.write_text("import numpy as np\nfrom sim.plugin import PropagationModel, StepResult, Variable\n\n"
-                    + textwrap.dedent(body))
+    path.write_text(
+        "import numpy as np\nfrom sim.plugin import PropagationModel, StepResult, Variable\n\n" + textwrap.dedent(body)
+    )
     return str(path)
 
 
@@ -327,7 +343,10 @@ def status(report, name):
 
 
 def test_check_flags_feed_use_without_a_declaration(tmp_path):
-    path = write_plugin(tmp_path, "sneaky", '''
+    path = write_plugin(
+        tmp_path,
+        "sneaky",
+        """
         class Sneaky(PropagationModel):
             name = "sneaky"
             version = "1.0"
@@ -339,7 +358,8 @@ def test_check_flags_feed_use_without_a_declaration(tmp_path):
                 open_ = np.unique(targets[ctx.state[targets] == 0])
                 hit = open_[ctx.random_agents(open_) < 0.2]
                 return StepResult(hit, 1)
-        ''')
+        """,
+    )
     report = check_plugin(path, agents=3000)
     st, detail = status(report, "feeds")
     assert st == "fail" and "set uses_feed = True" in detail
@@ -347,7 +367,10 @@ def test_check_flags_feed_use_without_a_declaration(tmp_path):
 
 
 def test_check_flags_a_model_that_never_ends(tmp_path):
-    path = write_plugin(tmp_path, "forever", '''
+    path = write_plugin(
+        tmp_path,
+        "forever",
+        """
         class Forever(PropagationModel):
             name = "forever"
             version = "1.0"
@@ -357,11 +380,15 @@ def test_check_flags_a_model_that_never_ends(tmp_path):
 
             def step(self, ctx):
                 return StepResult.nothing()
-        ''')
+        """,
+    )
     report = check_plugin(path, agents=3000)
     st, detail = status(report, "end")
     assert st == "fail" and "declare an end in is_done" in detail and "endless = True" in detail
-    path = write_plugin(tmp_path, "forever2", '''
+    path = write_plugin(
+        tmp_path,
+        "forever2",
+        """
         class Forever2(PropagationModel):
             name = "forever2"
             version = "1.0"
@@ -372,13 +399,17 @@ def test_check_flags_a_model_that_never_ends(tmp_path):
 
             def step(self, ctx):
                 return StepResult.nothing()
-        ''')
+        """,
+    )
     report = check_plugin(path, agents=3000)
     assert status(report, "end")[0] == "pass" and report.ok, report.render()
 
 
 def test_check_flags_a_variable_leaving_its_range_and_edges_without_a_declaration(tmp_path):
-    path = write_plugin(tmp_path, "runaway", '''
+    path = write_plugin(
+        tmp_path,
+        "runaway",
+        """
         class Runaway(PropagationModel):
             name = "runaway"
             version = "1.0"
@@ -391,11 +422,15 @@ def test_check_flags_a_variable_leaving_its_range_and_edges_without_a_declaratio
 
             def is_done(self, ctx):
                 return ctx.round >= 10
-        ''')
+        """,
+    )
     report = check_plugin(path, agents=3000)
     st, detail = status(report, "variables")
     assert st == "fail" and "outside its declared range [0, 1]" in detail
-    path = write_plugin(tmp_path, "cutter", '''
+    path = write_plugin(
+        tmp_path,
+        "cutter",
+        """
         class Cutter(PropagationModel):
             name = "cutter"
             version = "1.0"
@@ -404,18 +439,23 @@ def test_check_flags_a_variable_leaving_its_range_and_edges_without_a_declaratio
 
             def step(self, ctx):
                 g = ctx.graph
-                return StepResult(np.empty(0, np.int64), 1, remove_edges=(np.array([0]), g.out_indices[g.out_indptr[0]:g.out_indptr[0] + 1]))
+                cut = g.out_indices[g.out_indptr[0]:g.out_indptr[0] + 1]
+                return StepResult(np.empty(0, np.int64), 1, remove_edges=(np.array([0]), cut))
 
             def is_done(self, ctx):
                 return ctx.round >= 3
-        ''')
+        """,
+    )
     report = check_plugin(path, agents=3000)
     st, detail = status(report, "edges")
     assert st == "fail" and "set changes_edges = True" in detail
 
 
 def test_check_passes_a_sound_opinion_model(tmp_path):
-    path = write_plugin(tmp_path, "avg", '''
+    path = write_plugin(
+        tmp_path,
+        "avg",
+        """
         class Avg(PropagationModel):
             name = "avg"
             version = "1.0"
@@ -437,7 +477,8 @@ def test_check_passes_a_sound_opinion_model(tmp_path):
 
             def is_done(self, ctx):
                 return "moved" in ctx.store and ctx.store["moved"][0] < 1e-6
-        ''')
+        """,
+    )
     report = check_plugin(path, agents=3000)
     assert report.ok, report.render()
     assert status(report, "variables")[0] == "pass"
@@ -449,21 +490,29 @@ def test_check_passes_a_sound_opinion_model(tmp_path):
 def test_plugins_list_names_the_kind_of_a_plugin_that_failed_to_load(tmp_path):
     folder = tmp_path / "p"
     folder.mkdir()
-    (folder / "badmodel.py").write_text("from sim.plugin import PropagationModel\nimport nosuchmodule_xyz\n"
-                                        "class M(PropagationModel):\n    name = 'm'\n")
-    (folder / "badfriend.py").write_text("from sim.plugin import FriendRecommender\nclass B(FriendRecommender):\n"
-                                         "    name = 'b'\nclass C(B):\n    name = 'c'\nraise ValueError('no')\n")
-    (folder / "badsyntax.py").write_text("from sim.plugin import ContentRecommender\nclass R(ContentRecommender):\n  def (\n")
+    (folder / "badmodel.py").write_text(
+        "from sim.plugin import PropagationModel\nimport nosuchmodule_xyz\nclass M(PropagationModel):\n    name = 'm'\n"
+    )
+    (folder / "badfriend.py").write_text(
+        "from sim.plugin import FriendRecommender\nclass B(FriendRecommender):\n"
+        "    name = 'b'\nclass C(B):\n    name = 'c'\nraise ValueError('no')\n"
+    )
+    (folder / "badsyntax.py").write_text(
+        "from sim.plugin import ContentRecommender\nclass R(ContentRecommender):\n  def (\n"
+    )
     (folder / "empty.py").write_text("x = 1\n")
     out = agora(tmp_path, "plugins", "list", "--plugins", str(folder), "--json")
     assert out.returncode == 0, out.stderr
     failed = {r["name"]: r for r in json.loads(out.stdout)["plugins"] if r["status"] == "failed"}
     assert {k: v["kind"] for k, v in failed.items()} == {
-        "badmodel": "model", "badfriend": "friend-recommender", "badsyntax": "recommender", "empty": "none"}
+        "badmodel": "model",
+        "badfriend": "friend-recommender",
+        "badsyntax": "recommender",
+        "empty": "none",
+    }
     assert "nosuchmodule_xyz" in failed["badmodel"]["error"]
     text = agora(tmp_path, "plugins", "list", "--plugins", str(folder)).stdout
     assert "model FAILED" in text and "friend-recommender FAILED" in text and "unknown" not in text
-
 
 
 def test_variables_survive_the_world_file_and_a_run_continues_exactly(tmp_path):

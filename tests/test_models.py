@@ -29,18 +29,18 @@ from dataclasses import dataclass, field
 from unittest import mock
 
 import model_reference as ref
-from model_reference import directed_world
 import numpy as np
 import pytest
+from model_reference import directed_world
 
-from sim.store.create import synthetic_world
-from sim.errors import BadParameterError
-from sim.model.registry import Registry
-from sim.model.context import StepContext
-from sim.model.session import PropagationSession
-from sim.engine.simulation import Simulation
-from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.core.world import build_world, world_rng
+from sim.engine.simulation import Simulation
+from sim.errors import BadParameterError
+from sim.model.context import StepContext
+from sim.model.registry import Registry
+from sim.model.session import PropagationSession
+from sim.store.create import synthetic_world
+from sim.store.snapshot import load_snapshot, save_snapshot
 
 REGISTRY = Registry(entry_points=False, env=False)
 MODELS = ("ic", "lt", "threshold", "sir", "sis", "seir", "viral", "diffusion", "hybrid")
@@ -65,8 +65,10 @@ def coupled(draws: ref.Draws | None):
         a = np.asarray(agents, dtype=np.int64)
         return (draws.start_row() if draws.in_start else draws.agent_row(ctx.round))[a]
 
-    with mock.patch.object(StepContext, "random_edges", random_edges), \
-            mock.patch.object(StepContext, "random_agents", random_agents):
+    with (
+        mock.patch.object(StepContext, "random_edges", random_edges),
+        mock.patch.object(StepContext, "random_agents", random_agents),
+    ):
         yield
 
 
@@ -86,17 +88,28 @@ class Run:
         return len(self.adopted)
 
 
-def run_model(world, name: str, params: dict | None = None, seeds=(0,), *, seed: int = 0,
-              draws: ref.Draws | None = None, message: dict | None = None, max_rounds: int = 10_000,
-              keep_states: bool = True, feeds: ref.Feeds | None = None) -> Run:
+def run_model(
+    world,
+    name: str,
+    params: dict | None = None,
+    seeds=(0,),
+    *,
+    seed: int = 0,
+    draws: ref.Draws | None = None,
+    message: dict | None = None,
+    max_rounds: int = 10_000,
+    keep_states: bool = True,
+    feeds: ref.Feeds | None = None,
+) -> Run:
     """Start a session on ``world`` and advance it round by round until it is done (or ``max_rounds``).
 
     ``feeds`` (``{round: {agent: sharer}}``, rounds from 0) are handed to the session as the feed
     exposures of those rounds, as the simulation does when a content recommender runs."""
     model = REGISTRY.model(name)(**(params or {}))
     ids = ",".join(str(int(s)) for s in seeds)
-    s = PropagationSession(id=1, message_id=1, model_name=name, params=model.p, seeds=f"ids:{ids}",
-                           message=message or {}, seed=seed)
+    s = PropagationSession(
+        id=1, message_id=1, model_name=name, params=model.p, seeds=f"ids:{ids}", message=message or {}, seed=seed
+    )
     out = Run(s)
     with coupled(draws):
         if draws is not None:
@@ -111,7 +124,10 @@ def run_model(world, name: str, params: dict | None = None, seeds=(0,), *, seed:
             feed = None
             if feeds and feeds.get(s.round):
                 shown = sorted(feeds[s.round].items())
-                feed = (np.array([v for v, _ in shown], dtype=np.int32), np.array([u for _, u in shown], dtype=np.int32))
+                feed = (
+                    np.array([v for v, _ in shown], dtype=np.int32),
+                    np.array([u for _, u in shown], dtype=np.int32),
+                )
             result = s.advance(world, tick, feed=feed)
             assert s.status in ("running", "completed"), s.traceback
             new = np.flatnonzero(s.adopted_at == tick)
@@ -227,15 +243,28 @@ COUPLED_CASES = {
     "lt": ({}, 0.05, lambda g, s, d: ref.lt(g, s, d)),
     "lt-trust": ({"weights": "trust"}, 0.05, lambda g, s, d: ref.lt(g, s, d, weights="trust")),
     "threshold": ({"threshold": 0.2}, 0.08, lambda g, s, d: ref.threshold(g, s, threshold=0.2)),
-    "sir": ({"beta": 0.15, "gamma": 0.3}, 0.01, lambda g, s, d: ref.epidemic(g, s, d, kind="sir", beta=0.15, gamma=0.3)),
-    "sis": ({"beta": 0.15, "gamma": 0.3}, 0.01,
-            lambda g, s, d: ref.epidemic(g, s, d, kind="sis", beta=0.15, gamma=0.3, max_rounds=40)),
-    "seir": ({"beta": 0.2, "sigma": 0.4, "gamma": 0.3}, 0.01,
-             lambda g, s, d: ref.epidemic(g, s, d, kind="seir", beta=0.2, sigma=0.4, gamma=0.3)),
+    "sir": (
+        {"beta": 0.15, "gamma": 0.3},
+        0.01,
+        lambda g, s, d: ref.epidemic(g, s, d, kind="sir", beta=0.15, gamma=0.3),
+    ),
+    "sis": (
+        {"beta": 0.15, "gamma": 0.3},
+        0.01,
+        lambda g, s, d: ref.epidemic(g, s, d, kind="sis", beta=0.15, gamma=0.3, max_rounds=40),
+    ),
+    "seir": (
+        {"beta": 0.2, "sigma": 0.4, "gamma": 0.3},
+        0.01,
+        lambda g, s, d: ref.epidemic(g, s, d, kind="seir", beta=0.2, sigma=0.4, gamma=0.3),
+    ),
     "viral": (VIRAL, 0.01, lambda g, s, d: ref.viral(g, s, d, topics=TOPICS, **VIRAL)),
     "diffusion": ({"rate": 0.15}, 0.01, lambda g, s, d: ref.diffusion(g, s, d, rate=0.15)),
-    "hybrid": ({**VIRAL, "rate": 0.1, "mix": 0.4}, 0.01,
-               lambda g, s, d: ref.hybrid(g, s, d, topics=TOPICS, mix=0.4, rate=0.1, **VIRAL)),
+    "hybrid": (
+        {**VIRAL, "rate": 0.1, "mix": 0.4},
+        0.01,
+        lambda g, s, d: ref.hybrid(g, s, d, topics=TOPICS, mix=0.4, rate=0.1, **VIRAL),
+    ),
 }
 
 
@@ -302,7 +331,9 @@ def test_ic_final_set_is_the_live_edge_reach_for_every_edge_outcome():
 def test_ic_mean_reach_on_replicas_matches_exact_enumeration():
     p = 0.3
     exact = sum(
-        p ** sum(live) * (1 - p) ** (len(DIAMOND) - sum(live)) * len(_reachable(4, [e for e, on in zip(DIAMOND, live) if on], {0}))
+        p ** sum(live)
+        * (1 - p) ** (len(DIAMOND) - sum(live))
+        * len(_reachable(4, [e for e, on in zip(DIAMOND, live) if on], {0}))
         for live in itertools.product([0, 1], repeat=len(DIAMOND))
     )
     copies = 20_000
@@ -414,7 +445,10 @@ def test_sir_and_seir_mean_reach_is_the_transmissibility_polynomial():
     copies = 20_000
     world = replicated_world(4, [(0, 1), (1, 2), (0, 3)], copies)
     seeds = np.arange(copies) * 4
-    for name, params in (("sir", {"beta": beta, "gamma": gamma}), ("seir", {"beta": beta, "gamma": gamma, "sigma": 0.35})):
+    for name, params in (
+        ("sir", {"beta": beta, "gamma": gamma}),
+        ("seir", {"beta": beta, "gamma": gamma, "sigma": 0.35}),
+    ):
         run = run_model(world, name, params, seeds, seed=3, keep_states=False)
         reach = (run.session.adopted_at.reshape(copies, 4) >= 0).sum(axis=1)
         assert_mean(reach, 1 + 2 * t + t * t, f"{name} reach")
@@ -441,8 +475,12 @@ def test_sis_extinction_time_on_a_mutual_pair_matches_its_markov_chain():
     one infected with 2 gamma (1-gamma), extinction with gamma^2. Expected rounds to extinction solve
     a = 1 + ((1-beta)(1-gamma) + beta*gamma) a + beta(1-gamma) b and b = 1 + 2 gamma(1-gamma) a + (1-gamma)^2 b."""
     beta, gamma = 0.3, 0.4
-    m = np.array([[1 - (1 - beta) * (1 - gamma) - beta * gamma, -beta * (1 - gamma)],
-                  [-2 * gamma * (1 - gamma), 1 - (1 - gamma) ** 2]])
+    m = np.array(
+        [
+            [1 - (1 - beta) * (1 - gamma) - beta * gamma, -beta * (1 - gamma)],
+            [-2 * gamma * (1 - gamma), 1 - (1 - gamma) ** 2],
+        ]
+    )
     a, _ = np.linalg.solve(m, np.ones(2))
     copies = 20_000
     world = replicated_world(2, [(0, 1), (1, 0)], copies)
@@ -504,7 +542,9 @@ def test_viral_mean_reach_with_fatigue_matches_exact_value():
 
     p01, p02, p12 = prob(0, 1, 0.9, 0), prob(0, 2, 0.6, 0), prob(1, 2, 0.8, 1)
     exact = 1 + p01 + p02 + (1 - p02) * p01 * p12
-    run = run_model(world, "viral", params, np.arange(copies) * 3, seed=6, message={"topics": topics}, keep_states=False)
+    run = run_model(
+        world, "viral", params, np.arange(copies) * 3, seed=6, message={"topics": topics}, keep_states=False
+    )
     reach = (run.session.adopted_at.reshape(copies, 3) >= 0).sum(axis=1)
     assert_mean(reach, exact, "viral reach")
 
@@ -542,9 +582,15 @@ def test_diffusion_and_hybrid_mean_adoption_round_match_exact_values():
 # -- 3. invariants -------------------------------------------------------------------------------
 
 INVARIANT_PARAMS = {
-    "ic": {"p": 0.2}, "lt": {}, "threshold": {"threshold": 0.2}, "sir": {"beta": 0.15, "gamma": 0.3},
-    "sis": {"beta": 0.15, "gamma": 0.3}, "seir": {"beta": 0.2, "sigma": 0.4, "gamma": 0.3},
-    "viral": VIRAL, "diffusion": {"rate": 0.2}, "hybrid": {**VIRAL, "mix": 0.5, "rate": 0.1},
+    "ic": {"p": 0.2},
+    "lt": {},
+    "threshold": {"threshold": 0.2},
+    "sir": {"beta": 0.15, "gamma": 0.3},
+    "sis": {"beta": 0.15, "gamma": 0.3},
+    "seir": {"beta": 0.2, "sigma": 0.4, "gamma": 0.3},
+    "viral": VIRAL,
+    "diffusion": {"rate": 0.2},
+    "hybrid": {**VIRAL, "mix": 0.5, "rate": 0.1},
 }
 
 
@@ -578,7 +624,7 @@ def test_invariants_hold_every_round(name, community):
                 # Compartments move forward one step at a time.
                 assert np.all((state == before) | (state == before + 1))
     # Every source is an adopted followee that adopted earlier.
-    adopters = np.flatnonzero((s.adopted_at > 0))
+    adopters = np.flatnonzero(s.adopted_at > 0)
     src = s.adopted_from[adopters]
     assert np.all(src >= 0)
     g = community.graph
@@ -601,8 +647,15 @@ def test_ic_makes_exactly_one_attempt_per_edge_from_adopter_to_susceptible(direc
     assert run.session.attempts == expected.size > 1000
 
 
-ZERO = {"ic": {"p": 0.0}, "sir": {"beta": 0.0}, "sis": {"beta": 0.0}, "seir": {"beta": 0.0},
-        "viral": {"p": 0.0}, "diffusion": {"rate": 0.0}, "hybrid": {"p": 0.0, "rate": 0.0}}
+ZERO = {
+    "ic": {"p": 0.0},
+    "sir": {"beta": 0.0},
+    "sis": {"beta": 0.0},
+    "seir": {"beta": 0.0},
+    "viral": {"p": 0.0},
+    "diffusion": {"rate": 0.0},
+    "hybrid": {"p": 0.0, "rate": 0.0},
+}
 
 
 @pytest.mark.parametrize("name", list(ZERO))
@@ -628,9 +681,17 @@ def sure_world():
     return world
 
 
-CERTAIN = {"ic": {"p": 1.0}, "sir": {"beta": 1.0, "gamma": 0.5}, "sis": {"beta": 1.0, "gamma": 0.5},
-           "seir": {"beta": 1.0, "sigma": 0.5, "gamma": 0.5}, "viral": {"p": 1.0, "fatigue_weight": 0.0},
-           "diffusion": {"rate": 0.3}, "hybrid": {"mix": 0.5, "rate": 0.3}, "threshold": {"threshold": 0.0}, "lt": {}}
+CERTAIN = {
+    "ic": {"p": 1.0},
+    "sir": {"beta": 1.0, "gamma": 0.5},
+    "sis": {"beta": 1.0, "gamma": 0.5},
+    "seir": {"beta": 1.0, "sigma": 0.5, "gamma": 0.5},
+    "viral": {"p": 1.0, "fatigue_weight": 0.0},
+    "diffusion": {"rate": 0.3},
+    "hybrid": {"mix": 0.5, "rate": 0.3},
+    "threshold": {"threshold": 0.0},
+    "lt": {},
+}
 
 
 @pytest.mark.parametrize("name", list(CERTAIN))
@@ -652,10 +713,22 @@ def test_certain_spread_reaches_the_seeds_whole_out_component(name, sure_world):
 async def _run_all(world, seed: int) -> Simulation:
     sim = Simulation(world)
     for name in MODELS:
-        sim.inject("news", topics=["politics", "football"], seeds="random:20", model=name,
-                   params=INVARIANT_PARAMS[name], seed=seed)
-        sim.inject("news", topics=["politics"], seeds="ids:" + ",".join(map(str, range(0, 400, 20))),
-                   model=name, params=INVARIANT_PARAMS[name], seed=seed)
+        sim.inject(
+            "news",
+            topics=["politics", "football"],
+            seeds="random:20",
+            model=name,
+            params=INVARIANT_PARAMS[name],
+            seed=seed,
+        )
+        sim.inject(
+            "news",
+            topics=["politics"],
+            seeds="ids:" + ",".join(map(str, range(0, 400, 20))),
+            model=name,
+            params=INVARIANT_PARAMS[name],
+            seed=seed,
+        )
     await sim.run(until_done=True, max_ticks=80)
     return sim
 
@@ -718,11 +791,14 @@ def er_world():
     return synthetic_world("er", 30_000, graph="er", avg_degree=6, seed=21)
 
 
-@pytest.mark.parametrize("name, params, t", [
-    ("ic", {"p": 0.3}, 0.3),
-    ("sir", {"beta": 0.2, "gamma": 0.5}, transmissibility(0.2, 0.5)),
-    ("seir", {"beta": 0.25, "sigma": 0.5, "gamma": 0.6}, transmissibility(0.25, 0.6)),
-])
+@pytest.mark.parametrize(
+    "name, params, t",
+    [
+        ("ic", {"p": 0.3}, 0.3),
+        ("sir", {"beta": 0.2, "gamma": 0.5}, transmissibility(0.2, 0.5)),
+        ("seir", {"beta": 0.25, "sigma": 0.5, "gamma": 0.6}, transmissibility(0.25, 0.6)),
+    ],
+)
 def test_final_size_on_a_large_er_graph_matches_percolation(name, params, t, er_world):
     """N = 30,000, mean degree 6, 2 % seeded. Over 12 session seeds the final share had a standard
     deviation of 0.0035 to 0.0047 and a mean within 0.0025 of the formula (finite-size corrections are

@@ -21,20 +21,20 @@ import math
 from pathlib import Path
 
 import model_reference as ref
-from model_reference import directed_world
 import numpy as np
 import pytest
 from conftest import agora
+from model_reference import directed_world
 from test_models import Run, assert_mean, assert_same_trace, coupled, replicated_world, tiny_world
 
+from sim.core.world import world_rng
 from sim.engine.authoring import check_plugin
-from sim.store.create import synthetic_world
+from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.model.session import PropagationSession
-from sim.engine.simulation import Simulation
+from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
-from sim.core.world import world_rng
 
 REGISTRY = Registry(entry_points=False, env=False)
 PLUGIN_FILE = Path(__file__).resolve().parents[1] / "plugins" / "compartmental.py"
@@ -44,9 +44,18 @@ MODELS = ("si", "seis", "sirs", "swir", "adaptive-sis")
 # -- harness: rounds with the graph changes merged between them ------------------------------------
 
 
-def run_rounds(world, name: str, params: dict | None = None, seeds=(0,), *, seed: int = 0,
-               draws: ref.Draws | None = None, feeds: ref.Feeds | None = None, max_rounds: int = 10_000,
-               keep_states: bool = True) -> Run:
+def run_rounds(
+    world,
+    name: str,
+    params: dict | None = None,
+    seeds=(0,),
+    *,
+    seed: int = 0,
+    draws: ref.Draws | None = None,
+    feeds: ref.Feeds | None = None,
+    max_rounds: int = 10_000,
+    keep_states: bool = True,
+) -> Run:
     """``test_models.run_model``, plus what the simulation does between ticks: the edge changes a model
     asked for are merged into the graph before the next round. ``run.edges`` (set here) holds the
     graph's sorted edge keys ``u * n + v`` after the start and after each round."""
@@ -69,7 +78,10 @@ def run_rounds(world, name: str, params: dict | None = None, seeds=(0,), *, seed
             feed = None
             if feeds and feeds.get(s.round):
                 shown = sorted(feeds[s.round].items())
-                feed = (np.array([v for v, _ in shown], dtype=np.int32), np.array([u for _, u in shown], dtype=np.int32))
+                feed = (
+                    np.array([v for v, _ in shown], dtype=np.int32),
+                    np.array([u for _, u in shown], dtype=np.int32),
+                )
             before = s.state.copy()
             result = s.advance(world, tick, feed=feed)
             assert s.status in ("running", "completed"), s.traceback
@@ -121,8 +133,16 @@ def random_feeds(n: int, rounds: int = 10, per_round: int = 40, seed: int = 5) -
 # -- the slow references, written from the docstrings ----------------------------------------------
 
 
-def ref_si(g: ref.RefGraph, seeds, draws: ref.Draws, *, beta: float, feed_weight: float = 1.0,
-           feeds: ref.Feeds | None = None, max_rounds: int = 10_000) -> ref.Trace:
+def ref_si(
+    g: ref.RefGraph,
+    seeds,
+    draws: ref.Draws,
+    *,
+    beta: float,
+    feed_weight: float = 1.0,
+    feeds: ref.Feeds | None = None,
+    max_rounds: int = 10_000,
+) -> ref.Trace:
     """SI: infection from every infectious agent, then the feed; ends after a round that tried no
     susceptible follower (or had beta = 0) and infected nobody."""
     state = [0] * g.n
@@ -156,9 +176,20 @@ def ref_si(g: ref.RefGraph, seeds, draws: ref.Draws, *, beta: float, feed_weight
     return trace
 
 
-def ref_seis_sirs(g: ref.RefGraph, seeds, draws: ref.Draws, *, kind: str, beta: float, gamma: float,
-                  sigma: float = 0.0, eta: float = 0.0, feed_weight: float = 1.0, feeds: ref.Feeds | None = None,
-                  max_rounds: int = 10_000) -> ref.Trace:
+def ref_seis_sirs(
+    g: ref.RefGraph,
+    seeds,
+    draws: ref.Draws,
+    *,
+    kind: str,
+    beta: float,
+    gamma: float,
+    sigma: float = 0.0,
+    eta: float = 0.0,
+    feed_weight: float = 1.0,
+    feeds: ref.Feeds | None = None,
+    max_rounds: int = 10_000,
+) -> ref.Trace:
     """SEIS (S 0, E 1, I 2) or SIRS (S 0, I 1, R 2): infection, onset (SEIS), recovery, waning (SIRS),
     then the feed; each judged on the states at the start of the round."""
     seis = kind == "seis"
@@ -200,8 +231,18 @@ def ref_seis_sirs(g: ref.RefGraph, seeds, draws: ref.Draws, *, kind: str, beta: 
     return trace
 
 
-def ref_swir(g: ref.RefGraph, seeds, draws: ref.Draws, *, kappa: float, mu: float, nu: float,
-             feed_weight: float = 1.0, feeds: ref.Feeds | None = None, max_rounds: int = 10_000) -> ref.Trace:
+def ref_swir(
+    g: ref.RefGraph,
+    seeds,
+    draws: ref.Draws,
+    *,
+    kappa: float,
+    mu: float,
+    nu: float,
+    feed_weight: float = 1.0,
+    feeds: ref.Feeds | None = None,
+    max_rounds: int = 10_000,
+) -> ref.Trace:
     """SWIR (S 0, W 1, I 2, R 3): each follower takes its contacts one by one in sender order, then the
     round's infectious agents are removed, then one more contact per feed exposure."""
     S, W, I, R = 0, 1, 2, 3
@@ -245,9 +286,18 @@ def ref_swir(g: ref.RefGraph, seeds, draws: ref.Draws, *, kappa: float, mu: floa
     return trace
 
 
-def ref_adaptive(g: ref.RefGraph, seeds, draws: ref.Draws, *, beta: float, gamma: float, w: float,
-                 feed_weight: float = 1.0, feeds: ref.Feeds | None = None, max_rounds: int = 10_000
-                 ) -> tuple[ref.Trace, list[list[tuple[int, int]]]]:
+def ref_adaptive(
+    g: ref.RefGraph,
+    seeds,
+    draws: ref.Draws,
+    *,
+    beta: float,
+    gamma: float,
+    w: float,
+    feed_weight: float = 1.0,
+    feeds: ref.Feeds | None = None,
+    max_rounds: int = 10_000,
+) -> tuple[ref.Trace, list[list[tuple[int, int]]]]:
     """Adaptive SIS on an edge set it keeps itself (edge ids: ranks in (source, follower) order).
     Returns the trace and the sorted edge list after each round."""
     edges = sorted((u, v) for u in range(g.n) for v, _, _ in g.out[u])
@@ -312,10 +362,18 @@ def ref_adaptive(g: ref.RefGraph, seeds, draws: ref.Draws, *, beta: float, gamma
 SWIR = {"kappa": 0.15, "mu": 0.5, "nu": 0.6}
 COUPLED = {
     "si": ({"beta": 0.1}, 0.01, None, lambda g, s, d, f: ref_si(g, s, d, beta=0.1, feeds=f)),
-    "seis": ({"beta": 0.2, "sigma": 0.4, "gamma": 0.3}, 0.01, 40,
-             lambda g, s, d, f: ref_seis_sirs(g, s, d, kind="seis", beta=0.2, sigma=0.4, gamma=0.3, feeds=f, max_rounds=40)),
-    "sirs": ({"beta": 0.2, "gamma": 0.3, "eta": 0.2}, 0.01, 40,
-             lambda g, s, d, f: ref_seis_sirs(g, s, d, kind="sirs", beta=0.2, gamma=0.3, eta=0.2, feeds=f, max_rounds=40)),
+    "seis": (
+        {"beta": 0.2, "sigma": 0.4, "gamma": 0.3},
+        0.01,
+        40,
+        lambda g, s, d, f: ref_seis_sirs(g, s, d, kind="seis", beta=0.2, sigma=0.4, gamma=0.3, feeds=f, max_rounds=40),
+    ),
+    "sirs": (
+        {"beta": 0.2, "gamma": 0.3, "eta": 0.2},
+        0.01,
+        40,
+        lambda g, s, d, f: ref_seis_sirs(g, s, d, kind="sirs", beta=0.2, gamma=0.3, eta=0.2, feeds=f, max_rounds=40),
+    ),
     "swir": (SWIR, 0.02, None, lambda g, s, d, f: ref_swir(g, s, d, **SWIR, feeds=f)),
 }
 
@@ -392,7 +450,10 @@ def test_cross_checks_with_the_epidemic_models(directed):
     si, sir0 = go("si", {"beta": 0.1}, rounds=1000), go("sir", {"beta": 0.1, "gamma": 0.0}, rounds=1000)
     assert si.session.status == "completed" and si.rounds < sir0.rounds == 1000
     assert si.adopted == sir0.adopted[: si.rounds] and all(np.array_equal(a, b) for a, b in zip(si.states, sir0.states))
-    adaptive, sis = go("adaptive-sis", {"beta": 0.1, "gamma": 0.2, "w": 0.0}, draws=False), go("sis", {"beta": 0.1, "gamma": 0.2}, draws=False)
+    adaptive, sis = (
+        go("adaptive-sis", {"beta": 0.1, "gamma": 0.2, "w": 0.0}, draws=False),
+        go("sis", {"beta": 0.1, "gamma": 0.2}, draws=False),
+    )
     assert adaptive.rounds == sis.rounds == 40 and adaptive.session.reached > 100
     assert all(np.array_equal(a, b) for a, b in zip(adaptive.states, sis.states))
 
@@ -479,20 +540,24 @@ def test_extinction_time_on_a_mutual_pair_matches_its_markov_chain(name):
     chain; so does, for SIRS, the chance that agent 1 is ever infected (absorbing with a flag)."""
     beta, gamma, sigma, eta = 0.4, 0.3, 0.5, 0.35
     if name == "seis":  # S 0, E 1, I 2
+
         def step(a, b):
             if a == 0:
                 return {1: beta, 0: 1 - beta} if b == 2 else {0: 1.0}
             if a == 1:
                 return {2: sigma, 1: 1 - sigma}
             return {0: gamma, 2: 1 - gamma}
+
         params, start, alive = {"beta": beta, "sigma": sigma, "gamma": gamma}, (2, 0), lambda s: 1 in s or 2 in s
     else:  # S 0, I 1, R 2
+
         def step(a, b):
             if a == 0:
                 return {1: beta, 0: 1 - beta} if b == 1 else {0: 1.0}
             if a == 1:
                 return {2: gamma, 1: 1 - gamma}
             return {0: eta, 2: 1 - eta}
+
         params, start, alive = {"beta": beta, "gamma": gamma, "eta": eta}, (1, 0), lambda s: 1 in s
     states, p = _pair_chain(step)
     exact = _expected_rounds_to(states, p, alive, start)
@@ -500,8 +565,14 @@ def test_extinction_time_on_a_mutual_pair_matches_its_markov_chain(name):
     world = replicated_world(2, [(0, 1), (1, 0)], copies)
     run = run_rounds(world, name, params, np.arange(copies) * 2, seed=5)
     infectious = 2 if name == "seis" else 1
-    live = np.stack([((s.reshape(copies, 2) == infectious) | ((s.reshape(copies, 2) == 1) if name == "seis" else False)).any(axis=1)
-                     for s in run.states])
+    live = np.stack(
+        [
+            ((s.reshape(copies, 2) == infectious) | ((s.reshape(copies, 2) == 1) if name == "seis" else False)).any(
+                axis=1
+            )
+            for s in run.states
+        ]
+    )
     assert not live[-1].any() and run.session.status == "completed"
     assert_mean(np.argmin(live, axis=0), exact, f"{name} extinction round")
     # Agent 1 is ever infected iff a transmission happens before 0 recovers: the SIR transmissibility.
@@ -579,7 +650,9 @@ def test_adaptive_sis_rewires_with_probability_w_to_a_uniform_susceptible_agent(
     beta, w = 0.2, 0.4
     copies = 20_000
     world = replicated_world(3, [(0, 1)], copies)
-    run = run_rounds(world, "adaptive-sis", {"beta": beta, "gamma": 0.0, "w": w}, np.arange(copies) * 3, seed=8, max_rounds=1)
+    run = run_rounds(
+        world, "adaptive-sis", {"beta": beta, "gamma": 0.0, "w": w}, np.arange(copies) * 3, seed=8, max_rounds=1
+    )
     n = world.n
     keys = run.edges[1]
     still = np.isin(np.arange(copies, dtype=np.int64) * 3 * n + np.arange(copies) * 3 + 1, keys)
@@ -623,11 +696,25 @@ def test_rewiring_raises_the_epidemic_threshold():
     for seed in (1, 2, 3):
         world = directed_world(3000, 10.0, seed=seed)
         seeds = seeds_of(world, 0.05, seed=seed)
-        plain = run_rounds(world, "adaptive-sis", {"beta": 0.06, "gamma": 0.2, "w": 0.0}, seeds, seed=seed,
-                           max_rounds=150, keep_states=False)
+        plain = run_rounds(
+            world,
+            "adaptive-sis",
+            {"beta": 0.06, "gamma": 0.2, "w": 0.0},
+            seeds,
+            seed=seed,
+            max_rounds=150,
+            keep_states=False,
+        )
         assert plain.session.status == "running" and np.mean(plain.session.state == 1) > 0.2
-        adaptive = run_rounds(world, "adaptive-sis", {"beta": 0.06, "gamma": 0.2, "w": 0.9}, seeds, seed=seed,
-                              max_rounds=150, keep_states=False)
+        adaptive = run_rounds(
+            world,
+            "adaptive-sis",
+            {"beta": 0.06, "gamma": 0.2, "w": 0.9},
+            seeds,
+            seed=seed,
+            max_rounds=150,
+            keep_states=False,
+        )
         assert adaptive.session.status == "completed" and not np.any(adaptive.session.state == 1)
         assert world.num_edges == plain.edges[0].size  # still the same number of edges
 
@@ -644,9 +731,16 @@ def test_models_are_registered_and_validate_their_parameters():
         assert cls.seed_state in cls.adopted_states and cls.seed_state in cls.transmitting_states
         assert all(len(s) == 1 and s.isupper() for s in cls.states) and cls.states[0] == "S"
         cls()  # the defaults are valid
-    bad = [("si", {"beta": 1.5}, "beta"), ("seis", {"sigma": -0.1}, "sigma"), ("sirs", {"eta": 2}, "eta"),
-           ("sirs", {"xi": 0.1}, "xi"), ("swir", {"kappa": "often"}, "kappa"), ("swir", {"nu": 1.01}, "nu"),
-           ("adaptive-sis", {"w": 1.1}, "w"), ("adaptive-sis", {"gamma": float("nan")}, "gamma")]
+    bad = [
+        ("si", {"beta": 1.5}, "beta"),
+        ("seis", {"sigma": -0.1}, "sigma"),
+        ("sirs", {"eta": 2}, "eta"),
+        ("sirs", {"xi": 0.1}, "xi"),
+        ("swir", {"kappa": "often"}, "kappa"),
+        ("swir", {"nu": 1.01}, "nu"),
+        ("adaptive-sis", {"w": 1.1}, "w"),
+        ("adaptive-sis", {"gamma": float("nan")}, "gamma"),
+    ]
     for name, params, word in bad:
         with pytest.raises(BadParameterError, match=word):
             REGISTRY.model(name)(**params)
@@ -671,10 +765,16 @@ def test_each_model_ends_where_its_docstring_says():
     assert gone.session.status == "completed" and gone.session.reached == len(seeds) and gone.rounds < 40
 
 
-@pytest.mark.parametrize("name, params", [
-    ("si", {"beta": 0.1}), ("seis", {"beta": 0.15, "sigma": 0.4, "gamma": 0.3}),
-    ("sirs", {"beta": 0.15, "gamma": 0.3, "eta": 0.2}), ("swir", SWIR), ("adaptive-sis", {"beta": 0.15, "gamma": 0.2, "w": 0.3}),
-])
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("si", {"beta": 0.1}),
+        ("seis", {"beta": 0.15, "sigma": 0.4, "gamma": 0.3}),
+        ("sirs", {"beta": 0.15, "gamma": 0.3, "eta": 0.2}),
+        ("swir", SWIR),
+        ("adaptive-sis", {"beta": 0.15, "gamma": 0.2, "w": 0.3}),
+    ],
+)
 async def test_a_snapshot_mid_run_continues_exactly(name, params, tmp_path):
     """Saved after 4 ticks and reloaded (the model is made again, ``start`` is not called), a run goes
     on exactly as the original: states, adoptions, stored lists and, for adaptive-sis, the graph."""
@@ -708,8 +808,23 @@ async def test_agora_check_passes_after_an_adaptive_run_from_the_cli(tmp_path):
     """The graph a model rewires is saved consistently: relationships rows, arrays and events agree."""
     world = str(tmp_path / "w.db")
     assert agora(tmp_path, "new", world, "--agents", "2000", "--seed", "7").returncode == 0
-    run = agora(tmp_path, "run", world, "--until-done", "--max-ticks", "25", "--inject", "x", "--model", "adaptive-sis",
-                "--param", "beta=0.1", "--param", "w=0.3", "--json")
+    run = agora(
+        tmp_path,
+        "run",
+        world,
+        "--until-done",
+        "--max-ticks",
+        "25",
+        "--inject",
+        "x",
+        "--model",
+        "adaptive-sis",
+        "--param",
+        "beta=0.1",
+        "--param",
+        "w=0.3",
+        "--json",
+    )
     assert run.returncode == 0, run.stderr
     check = agora(tmp_path, "check", world)
     assert check.returncode == 0, check.stdout + check.stderr

@@ -31,9 +31,9 @@ from pathlib import Path
 from unittest import mock
 
 import model_reference as ref
-from model_reference import directed_world
 import numpy as np
 import pytest
+from model_reference import directed_world
 from test_models import (
     REGISTRY,
     assert_mean,
@@ -43,13 +43,13 @@ from test_models import (
     tiny_world,
 )
 
+from sim.core.world import world_rng
 from sim.engine.authoring import check_plugin
-from sim.store.create import synthetic_world
+from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.model.context import StepContext
-from sim.engine.simulation import Simulation
+from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
-from sim.core.world import world_rng
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("voter", "q-voter", "majority-rule", "sznajd")
@@ -96,8 +96,10 @@ def coupled(rows: Rows):
     def random_edges(ctx, edge_ids):
         raise AssertionError("the opinion models draw no per-edge numbers")
 
-    with mock.patch.object(StepContext, "random_agents", random_agents), \
-            mock.patch.object(StepContext, "random_edges", random_edges):
+    with (
+        mock.patch.object(StepContext, "random_agents", random_agents),
+        mock.patch.object(StepContext, "random_edges", random_edges),
+    ):
         yield
 
 
@@ -193,7 +195,7 @@ def ref_majority(g, seeds, rows, *, q, tie, max_rounds=10_000):
         order = sorted(range(n), key=lambda v: (sort_key(rows.u(r, 0, v), n), v))
         changes = {}
         for start in range(0, (n // q) * q, q):
-            group = order[start:start + q]
+            group = order[start : start + q]
             ones = sum(before[v] for v in group)
             majority = 1 if 2 * ones > q else 0 if 2 * ones < q else int(tie)
             for v in group:
@@ -205,6 +207,7 @@ def ref_majority(g, seeds, rows, *, q, tie, max_rounds=10_000):
         def outvoted(x):  # can an agent holding x find itself in a group with a majority for 1 - x?
             others = min(state.count(1 - x), q - 1)
             return n >= q and (2 * others > q or (2 * others == q and int(tie) == 1 - x))
+
         return not any(outvoted(x) for x in (0, 1) if x in state)
 
     return run_rounds(g, seeds, one_round, done, max_rounds)
@@ -232,8 +235,10 @@ def ref_sznajd(g, seeds, rows, *, max_rounds=10_000):
 
     def done(state):
         # u belongs to a possible agreeing pair when it follows, or is followed by, an agent of its opinion.
-        member = [any(state[w] == state[u] for w, _, _ in g.inn[u])
-                  or any(state[w] == state[u] for w in followers(g, u)) for u in range(g.n)]
+        member = [
+            any(state[w] == state[u] for w, _, _ in g.inn[u]) or any(state[w] == state[u] for w in followers(g, u))
+            for u in range(g.n)
+        ]
         return not any(state[u] != state[v] and member[u] for v in range(g.n) for u, _, _ in g.inn[v])
 
     return run_rounds(g, seeds, one_round, done, max_rounds)
@@ -273,14 +278,31 @@ COUPLED_CASES = {
     "voter": ("voter", {}, lambda g, s, rows, m: ref_voter(g, s, rows, max_rounds=m)),
     "voter-lazy": ("voter", {"rate": 0.6}, lambda g, s, rows, m: ref_voter(g, s, rows, rate=0.6, max_rounds=m)),
     "q-voter-1": ("q-voter", {"q": 1}, lambda g, s, rows, m: ref_q_voter(g, s, rows, q=1, epsilon=0.0, max_rounds=m)),
-    "q-voter-3": ("q-voter", {"q": 3, "epsilon": 0.2},
-                  lambda g, s, rows, m: ref_q_voter(g, s, rows, q=3, epsilon=0.2, max_rounds=m)),
-    "q-voter-2": ("q-voter", {"q": 2, "epsilon": 0.05},
-                  lambda g, s, rows, m: ref_q_voter(g, s, rows, q=2, epsilon=0.05, max_rounds=m)),
-    "majority-3": ("majority-rule", {"q": 3}, lambda g, s, rows, m: ref_majority(g, s, rows, q=3, tie="1", max_rounds=m)),
-    "majority-4-tie-0": ("majority-rule", {"q": 4, "tie": "0"},
-                         lambda g, s, rows, m: ref_majority(g, s, rows, q=4, tie="0", max_rounds=m)),
-    "majority-2": ("majority-rule", {"q": 2}, lambda g, s, rows, m: ref_majority(g, s, rows, q=2, tie="1", max_rounds=m)),
+    "q-voter-3": (
+        "q-voter",
+        {"q": 3, "epsilon": 0.2},
+        lambda g, s, rows, m: ref_q_voter(g, s, rows, q=3, epsilon=0.2, max_rounds=m),
+    ),
+    "q-voter-2": (
+        "q-voter",
+        {"q": 2, "epsilon": 0.05},
+        lambda g, s, rows, m: ref_q_voter(g, s, rows, q=2, epsilon=0.05, max_rounds=m),
+    ),
+    "majority-3": (
+        "majority-rule",
+        {"q": 3},
+        lambda g, s, rows, m: ref_majority(g, s, rows, q=3, tie="1", max_rounds=m),
+    ),
+    "majority-4-tie-0": (
+        "majority-rule",
+        {"q": 4, "tie": "0"},
+        lambda g, s, rows, m: ref_majority(g, s, rows, q=4, tie="0", max_rounds=m),
+    ),
+    "majority-2": (
+        "majority-rule",
+        {"q": 2},
+        lambda g, s, rows, m: ref_majority(g, s, rows, q=2, tie="1", max_rounds=m),
+    ),
     "sznajd": ("sznajd", {}, lambda g, s, rows, m: ref_sznajd(g, s, rows, max_rounds=m)),
 }
 
@@ -404,13 +426,16 @@ def test_majority_rule_one_round_matches_the_exact_hypergeometric_expectation(q,
 LOLLIPOP = undirected([(0, 1), (1, 2), (0, 2), (2, 3)])  # a triangle with a tail: degrees 2, 2, 3, 1
 
 
-@pytest.mark.parametrize("k, edges, seeds, exact, rate", [
-    (4, complete(4), (0,), 1 / 4, 1.0),  # regular: the plain share
-    (4, LOLLIPOP, (3,), 1 / 8, 1.0),  # degree-weighted: 1 / (2 + 2 + 3 + 1), not 1/4
-    (4, LOLLIPOP, (2,), 3 / 8, 1.0),
-    (4, LOLLIPOP, (2,), 3 / 8, 0.5),  # laziness keeps the martingale
-    (4, undirected([(0, 1), (1, 2), (2, 3), (3, 0)]), (0,), 1 / 4, 0.5),  # bipartite C_4: needs rate < 1
-])
+@pytest.mark.parametrize(
+    "k, edges, seeds, exact, rate",
+    [
+        (4, complete(4), (0,), 1 / 4, 1.0),  # regular: the plain share
+        (4, LOLLIPOP, (3,), 1 / 8, 1.0),  # degree-weighted: 1 / (2 + 2 + 3 + 1), not 1/4
+        (4, LOLLIPOP, (2,), 3 / 8, 1.0),
+        (4, LOLLIPOP, (2,), 3 / 8, 0.5),  # laziness keeps the martingale
+        (4, undirected([(0, 1), (1, 2), (2, 3), (3, 0)]), (0,), 1 / 4, 0.5),  # bipartite C_4: needs rate < 1
+    ],
+)
 def test_voter_ends_on_opinion_1_with_the_degree_weighted_initial_share(k, edges, seeds, exact, rate):
     """Reference: known result (Hassin & Peleg 2001): in synchronous pull voting on a connected
     non-bipartite graph, sum(d_v x_v) / sum(d_v) is a martingale and consensus is reached, so the
@@ -419,8 +444,15 @@ def test_voter_ends_on_opinion_1_with_the_degree_weighted_initial_share(k, edges
     ends when every copy is at consensus."""
     copies = 3000
     world = replicated_world(k, edges, copies)
-    run = run_model(world, "voter", {"rate": rate}, [c * k + s for c in range(copies) for s in seeds], seed=5,
-                    keep_states=False, max_rounds=2000)
+    run = run_model(
+        world,
+        "voter",
+        {"rate": rate},
+        [c * k + s for c in range(copies) for s in seeds],
+        seed=5,
+        keep_states=False,
+        max_rounds=2000,
+    )
     assert run.session.status == "completed"
     final = run.session.state.reshape(copies, k)
     assert np.all(final.min(axis=1) == final.max(axis=1)), "every copy ends at consensus"
@@ -441,8 +473,16 @@ def test_synchronous_voter_on_a_bipartite_pair_swaps_for_ever_and_a_lazy_one_end
 # -- 4. the end, parameters, snapshots, the checker ---------------------------------------------------
 
 
-@pytest.mark.parametrize("name, params", [("voter", {}), ("q-voter", {"q": 2}), ("q-voter", {"q": 3, "epsilon": 0.1}),
-                                          ("majority-rule", {}), ("sznajd", {})])
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("voter", {}),
+        ("q-voter", {"q": 2}),
+        ("q-voter", {"q": 3, "epsilon": 0.1}),
+        ("majority-rule", {}),
+        ("sznajd", {}),
+    ],
+)
 def test_the_session_completes_at_consensus(name, params):
     """On a complete graph of 12 agents every model reaches consensus and the session completes there,
     not before: in every earlier round both opinions were held."""
@@ -523,17 +563,26 @@ def test_parameters_are_validated_with_their_names_and_ranges():
         assert cls.states == ("0", "1") and cls.adopted_states == (1,) and cls.seed_state == 1
         assert cls.transmitting_states == () and not cls.progressive and not cls.uses_feed
         cls()  # the defaults are valid
-    bad = [("voter", {"rate": 1.5}, "rate"), ("voter", {"rate": -0.1}, "rate"), ("q-voter", {"q": 0}, "q"),
-           ("q-voter", {"q": 2.5}, "q"), ("q-voter", {"epsilon": 2}, "epsilon"), ("majority-rule", {"q": 0}, "q"),
-           ("majority-rule", {"tie": "2"}, "tie"), ("sznajd", {"p": 0.5}, "sznajd has no parameter 'p'")]
+    bad = [
+        ("voter", {"rate": 1.5}, "rate"),
+        ("voter", {"rate": -0.1}, "rate"),
+        ("q-voter", {"q": 0}, "q"),
+        ("q-voter", {"q": 2.5}, "q"),
+        ("q-voter", {"epsilon": 2}, "epsilon"),
+        ("majority-rule", {"q": 0}, "q"),
+        ("majority-rule", {"tie": "2"}, "tie"),
+        ("sznajd", {"p": 0.5}, "sznajd has no parameter 'p'"),
+    ]
     for name, params, needle in bad:
         with pytest.raises(BadParameterError, match=needle):
             REGISTRY.model(name)(**params)
     assert REGISTRY.model("q-voter")(q="4", epsilon="0.25").p == {"q": 4, "epsilon": 0.25}
 
 
-@pytest.mark.parametrize("name, params", [("voter", {"rate": 0.8}), ("q-voter", {"q": 3, "epsilon": 0.1}),
-                                          ("majority-rule", {"q": 4}), ("sznajd", {})])
+@pytest.mark.parametrize(
+    "name, params",
+    [("voter", {"rate": 0.8}), ("q-voter", {"q": 3, "epsilon": 0.1}), ("majority-rule", {"q": 4}), ("sznajd", {})],
+)
 def test_a_snapshot_mid_run_continues_exactly(name, params, tmp_path):
     """Saved after 3 ticks and reloaded (the model made again, start not called), the session goes on
     exactly as the original: the same opinions, adoptions and sources after 10 more ticks."""

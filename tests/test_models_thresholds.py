@@ -23,18 +23,18 @@ so each ``random_agents`` call made in ``start`` gets its own row, in call order
 from __future__ import annotations
 
 import model_reference as ref
-from model_reference import directed_world
 import numpy as np
 import pytest
+from model_reference import directed_world
 from test_models import assert_mean, assert_same_trace, replicated_world, run_model, tiny_world
 
+from sim.core.world import build_world, world_rng
 from sim.engine.authoring import check_plugin
-from sim.store.create import synthetic_world
+from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
-from sim.engine.simulation import Simulation
+from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
-from sim.core.world import build_world, world_rng
 
 REGISTRY = Registry(entry_points=False, env=False)
 NAMES = ("generalised-threshold", "kertesz-threshold", "profile", "profile-threshold")
@@ -92,8 +92,9 @@ def _frontier_followers(g: ref.RefGraph, newly: list[int], state: list[int]) -> 
     return sorted({v for u in newly for v, _, _ in g.out[u] if state[v] == 0})
 
 
-def generalised(g, seeds, draws, *, threshold=0.1, threshold_spread=0.0, tau=3, mu=0.0, delay="fixed",
-                max_rounds=10_000) -> ref.Trace:
+def generalised(
+    g, seeds, draws, *, threshold=0.1, threshold_spread=0.0, tau=3, mu=0.0, delay="fixed", max_rounds=10_000
+) -> ref.Trace:
     n = g.n
     theta = _spread(draws, 0, n, threshold, threshold_spread)
     state = [0] * n
@@ -138,8 +139,9 @@ def generalised(g, seeds, draws, *, threshold=0.1, threshold_spread=0.0, tau=3, 
     return trace
 
 
-def kertesz(g, seeds, draws, *, threshold=0.1, threshold_spread=0.0, adopter_rate=0.0, percentage_blocked=0.1,
-            max_rounds=10_000) -> ref.Trace:
+def kertesz(
+    g, seeds, draws, *, threshold=0.1, threshold_spread=0.0, adopter_rate=0.0, percentage_blocked=0.1, max_rounds=10_000
+) -> ref.Trace:
     n = g.n
     theta = _spread(draws, 0, n, threshold, threshold_spread)
     state = [0] * n
@@ -180,8 +182,21 @@ def kertesz(g, seeds, draws, *, threshold=0.1, threshold_spread=0.0, adopter_rat
     return trace
 
 
-def aware_model(g, seeds, draws, *, with_threshold: bool, threshold=0.1, threshold_spread=0.0, profile=0.1,
-                profile_spread=0.0, blocked=0.0, adopter_rate=0.0, feeds=None, max_rounds=10_000) -> ref.Trace:
+def aware_model(
+    g,
+    seeds,
+    draws,
+    *,
+    with_threshold: bool,
+    threshold=0.1,
+    threshold_spread=0.0,
+    profile=0.1,
+    profile_spread=0.0,
+    blocked=0.0,
+    adopter_rate=0.0,
+    feeds=None,
+    max_rounds=10_000,
+) -> ref.Trace:
     """``profile`` (``with_threshold=False``, reads ``feeds``) and ``profile-threshold``."""
     n = g.n
     a = adopter_rate
@@ -243,8 +258,12 @@ def profile_threshold(g, seeds, draws, **params) -> ref.Trace:
     return aware_model(g, seeds, draws, with_threshold=True, **params)
 
 
-ORACLES = {"generalised-threshold": generalised, "kertesz-threshold": kertesz, "profile": profile,
-           "profile-threshold": profile_threshold}
+ORACLES = {
+    "generalised-threshold": generalised,
+    "kertesz-threshold": kertesz,
+    "profile": profile,
+    "profile-threshold": profile_threshold,
+}
 
 
 # -- worlds ----------------------------------------------------------------------------------------
@@ -270,8 +289,10 @@ def seeds_of(world, share: float, seed: int = 1) -> list[int]:
 def random_feeds(world, rounds: int, per_round: int, seed: int = 4) -> ref.Feeds:
     """``{round: {agent: sharer}}``: ``per_round`` random agents a round, each credited to a random agent."""
     rng = np.random.default_rng(seed)
-    return {r: {int(v): int(rng.integers(world.n)) for v in rng.choice(world.n, per_round, replace=False)}
-            for r in range(rounds)}
+    return {
+        r: {int(v): int(rng.integers(world.n)) for v in rng.choice(world.n, per_round, replace=False)}
+        for r in range(rounds)
+    }
 
 
 # -- 0. registration and parameters -----------------------------------------------------------------
@@ -290,12 +311,15 @@ def test_the_models_are_registered_with_their_states_and_validate_parameters():
     assert REGISTRY.model("kertesz-threshold").states == ("S", "I", "B")
     assert REGISTRY.model("profile").uses_feed and not REGISTRY.model("kertesz-threshold").uses_feed
     bad = [
-        ("generalised-threshold", {"tau": 0}, "tau"), ("generalised-threshold", {"tau": 2.5}, "tau"),
-        ("generalised-threshold", {"mu": -1}, "mu"), ("generalised-threshold", {"delay": "soon"}, "delay"),
+        ("generalised-threshold", {"tau": 0}, "tau"),
+        ("generalised-threshold", {"tau": 2.5}, "tau"),
+        ("generalised-threshold", {"mu": -1}, "mu"),
+        ("generalised-threshold", {"delay": "soon"}, "delay"),
         ("kertesz-threshold", {"percentage_blocked": 1.5}, "percentage_blocked"),
         ("kertesz-threshold", {"adopter_rate": -0.1}, "adopter_rate"),
         ("kertesz-threshold", {"threshold": "high"}, "threshold"),
-        ("profile", {"profile": 2}, "profile"), ("profile", {"blocked": -0.5}, "blocked"),
+        ("profile", {"profile": 2}, "profile"),
+        ("profile", {"blocked": -0.5}, "blocked"),
         ("profile", {"threshold": 0.2}, "threshold"),  # profile has no threshold
         ("profile-threshold", {"profile_spread": 1.1}, "profile_spread"),
         ("profile-threshold", {"threshold_spread": -0.1}, "threshold_spread"),
@@ -312,18 +336,40 @@ CASES = {
     # Exogenous adopters break the lockstep of the fixed delay: an agent waiting on its delay sees
     # more followees adopt (and must not be inclined again).
     "gt-fixed-exogenous": ("generalised-threshold", {"threshold": 0.3, "tau": 4, "mu": 0.003}, 0.02, 30),
-    "gt-random-exogenous": ("generalised-threshold", {"threshold": 0.2, "threshold_spread": 0.15, "tau": 3,
-                                                      "delay": "random", "mu": 0.004}, 0.02, 30),
+    "gt-random-exogenous": (
+        "generalised-threshold",
+        {"threshold": 0.2, "threshold_spread": 0.15, "tau": 3, "delay": "random", "mu": 0.004},
+        0.02,
+        30,
+    ),
     "kertesz": ("kertesz-threshold", {"threshold": 0.2, "percentage_blocked": 0.1}, 0.05, None),
-    "kertesz-spontaneous": ("kertesz-threshold", {"threshold": 0.3, "threshold_spread": 0.2, "adopter_rate": 0.01,
-                                                  "percentage_blocked": 0.2}, 0.02, 30),
+    "kertesz-spontaneous": (
+        "kertesz-threshold",
+        {"threshold": 0.3, "threshold_spread": 0.2, "adopter_rate": 0.01, "percentage_blocked": 0.2},
+        0.02,
+        30,
+    ),
     "profile": ("profile", {"profile": 0.3}, 0.01, None),
-    "profile-blocked-feeds": ("profile", {"profile": 0.25, "profile_spread": 0.2, "blocked": 0.3,
-                                          "adopter_rate": 0.005}, 0.01, 30),
+    "profile-blocked-feeds": (
+        "profile",
+        {"profile": 0.25, "profile_spread": 0.2, "blocked": 0.3, "adopter_rate": 0.005},
+        0.01,
+        30,
+    ),
     "profile-threshold": ("profile-threshold", {"threshold": 0.2, "profile": 0.4}, 0.03, None),
-    "profile-threshold-all": ("profile-threshold", {"threshold": 0.25, "threshold_spread": 0.2, "profile": 0.5,
-                                                    "profile_spread": 0.3, "blocked": 0.2, "adopter_rate": 0.003},
-                              0.03, 30),
+    "profile-threshold-all": (
+        "profile-threshold",
+        {
+            "threshold": 0.25,
+            "threshold_spread": 0.2,
+            "profile": 0.5,
+            "profile_spread": 0.3,
+            "blocked": 0.2,
+            "adopter_rate": 0.003,
+        },
+        0.03,
+        30,
+    ),
 }
 
 
@@ -339,7 +385,9 @@ def test_fast_model_matches_its_per_agent_oracle_round_by_round(case, world_name
     draws = StartDraws(world.n, world.num_edges, seed=17)
     fast = run_model(world, name, params, seeds, draws=draws, feeds=feeds, max_rounds=max_rounds or 10_000)
     extra = {"feeds": feeds} if feeds else {}
-    trace = ORACLES[name](ref.RefGraph.from_world(world), seeds, draws, max_rounds=max_rounds or 10_000, **params, **extra)
+    trace = ORACLES[name](
+        ref.RefGraph.from_world(world), seeds, draws, max_rounds=max_rounds or 10_000, **params, **extra
+    )
     assert_same_trace(fast, trace)
     # Not a vacuous comparison: the message spread over several rounds.
     assert fast.rounds >= 3 and fast.session.reached >= len(seeds) + 20
@@ -391,8 +439,13 @@ def test_kertesz_blocked_agents_stop_the_cascade_on_a_hand_traced_graph():
     draws.fixed_starts = [np.array([0.5, 0.5, 0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])]
     run = run_model(world, "kertesz-threshold", {"threshold": 0.5}, draws=draws)
     assert run.adopted == [{1: 0}, {3: 1}, {4: 3}, {}] and run.session.status == "completed"
-    assert [s[:5].tolist() for s in run.states] == [[1, 0, 2, 0, 0], [1, 1, 2, 0, 0], [1, 1, 2, 1, 0],
-                                                   [1, 1, 2, 1, 1], [1, 1, 2, 1, 1]]
+    assert [s[:5].tolist() for s in run.states] == [
+        [1, 0, 2, 0, 0],
+        [1, 1, 2, 0, 0],
+        [1, 1, 2, 1, 0],
+        [1, 1, 2, 1, 1],
+        [1, 1, 2, 1, 1],
+    ]
     draws.calls = 0
     strict = run_model(world, "kertesz-threshold", {"threshold": 0.6}, draws=draws)
     assert strict.adopted == [{1: 0}, {}]
@@ -448,8 +501,14 @@ def test_spontaneous_adoption_on_a_graph_without_edges_is_binomial():
     int(N * percentage_blocked) agents are blocked, none of them adopted."""
     n, a, t = 20_000, 0.05, 6
     world = empty_world(n)
-    run = run_model(world, "kertesz-threshold", {"adopter_rate": a, "percentage_blocked": 0.1}, seed=3,
-                    max_rounds=t, keep_states=False)
+    run = run_model(
+        world,
+        "kertesz-threshold",
+        {"adopter_rate": a, "percentage_blocked": 0.1},
+        seed=3,
+        max_rounds=t,
+        keep_states=False,
+    )
     s = run.session
     blocked = s.state == 2
     assert blocked.sum() == 2000 and not np.any(blocked & (s.adopted_at >= 0))
@@ -465,7 +524,9 @@ def test_exogenous_adoption_grows_linearly_in_time():
     follows from the same product."""
     n, mu, tau, rounds = 20_000, 0.02, 2, 8
     world = empty_world(n)
-    run = run_model(world, "generalised-threshold", {"mu": mu, "tau": tau}, seed=5, max_rounds=rounds, keep_states=False)
+    run = run_model(
+        world, "generalised-threshold", {"mu": mu, "tau": tau}, seed=5, max_rounds=rounds, keep_states=False
+    )
     at = run.session.adopted_at[1:]
     survive = [1.0]
     for t in range(1, rounds + 1):
@@ -476,7 +537,9 @@ def test_exogenous_adoption_grows_linearly_in_time():
     assert_mean(adopted, exact, "mean round of exogenous adoption")
 
 
-@pytest.mark.parametrize("name, follows_dummy", [("profile", False), ("profile-threshold", False), ("profile-threshold", True)])
+@pytest.mark.parametrize(
+    "name, follows_dummy", [("profile", False), ("profile-threshold", False), ("profile-threshold", True)]
+)
 def test_profile_coin_absorption_law_on_copies(name, follows_dummy):
     """Reference: closed form. Copies of seed 0 -> agent 1 (and, with a dummy, 2 -> 1 from an agent
     that never adopts, share 1/2 >= threshold 0.5). Each round agent 1 adopts with probability p, else
@@ -503,8 +566,13 @@ def test_thresholds_are_drawn_once_uniform_around_the_value_and_clipped():
     """Reference: closed form. threshold 0.1, spread 0.2: 0.1 + 0.2 (2u - 1) is uniform on [-0.1, 0.3),
     clipped at 0: a quarter of the agents at 0, the rest below 0.3, mean 0.3^2 / 2 / 0.4 = 0.1125."""
     world = empty_world(20_000)
-    run = run_model(world, "kertesz-threshold", {"threshold": 0.1, "threshold_spread": 0.2, "percentage_blocked": 0.0},
-                    max_rounds=1, keep_states=False)
+    run = run_model(
+        world,
+        "kertesz-threshold",
+        {"threshold": 0.1, "threshold_spread": 0.2, "percentage_blocked": 0.0},
+        max_rounds=1,
+        keep_states=False,
+    )
     theta = run.session.store["threshold"]
     assert theta.dtype == np.float32 and theta.min() == 0.0 and theta.max() < 0.3
     assert_mean(theta == 0.0, 0.25, "clipped share")
@@ -532,8 +600,11 @@ def test_sessions_end_exactly_when_nothing_can_change():
     assert shut.rounds == 1 and shut.states[1].tolist() == [1, 2, 2, 2, 2] and shut.session.status == "completed"
     # A threshold nobody reaches: done after the first round.
     for name in ("generalised-threshold", "kertesz-threshold", "profile-threshold"):
-        run = run_model(tiny_world(3, [(0, 2), (1, 2)]), name, {"threshold": 0.9, "percentage_blocked": 0.0}
-                        if name == "kertesz-threshold" else {"threshold": 0.9})
+        run = run_model(
+            tiny_world(3, [(0, 2), (1, 2)]),
+            name,
+            {"threshold": 0.9, "percentage_blocked": 0.0} if name == "kertesz-threshold" else {"threshold": 0.9},
+        )
         assert run.rounds == 1 and run.session.status == "completed", name
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.llm.offline import MAX_CHARS, SHORT_CHARS, answer_interview, seed_for, write_post
 from sim.core.persona import HOBBIES, OCCUPATIONS, STYLES, Persona
 from sim.core.topics import TOPICS
+from sim.llm.offline import MAX_CHARS, SHORT_CHARS, answer_interview, seed_for, write_post
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = range(30)
@@ -99,12 +99,10 @@ def test_same_text_in_another_process():
         "print(json.dumps(out))\n"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     p = Persona("Ada Chen", "Curious nurse who loves chess.", "poetic")
     here = [write_post(p, ["local-news"], s) for s in range(5)]
-    here += [write_post(p, [], s, kind="reply", original="hello there", original_author="Bob")
-             for s in range(5)]
+    here += [write_post(p, [], s, kind="reply", original="hello there", original_author="Bob") for s in range(5)]
     here += [answer_interview(p, "Do you like AI?", s, interests=["ai"]) for s in range(5)]
     here.append(seed_for(1, "a", 2))
     assert json.loads(result.stdout) == here
@@ -165,8 +163,7 @@ def test_short_style_is_short():
     texts = all_texts("short and punchy")
     for s in SEEDS:
         for original in HOSTILE:
-            texts.append(write_post(p, ["world-news"], s, kind="repost", original=original,
-                                    original_author="X" * 500))
+            texts.append(write_post(p, ["world-news"], s, kind="repost", original=original, original_author="X" * 500))
             texts.append(write_post(p, [], s, kind="reply", original=original, original_author=original))
     for text in texts:
         assert 0 < len(text) <= SHORT_CHARS, text
@@ -175,9 +172,13 @@ def test_short_style_is_short():
 def test_formal_style_has_no_contractions_or_slang():
     p = persona("formal")
     for s in SEEDS:
-        for text in (write_post(p, ["ai"], s), write_post(p, [], s),
-                     write_post(p, [], s, kind="reply"), write_post(p, [], s, kind="repost"),
-                     answer_interview(p, QUESTIONS[s % len(QUESTIONS)], s, interests=["space"])):
+        for text in (
+            write_post(p, ["ai"], s),
+            write_post(p, [], s),
+            write_post(p, [], s, kind="reply"),
+            write_post(p, [], s, kind="repost"),
+            answer_interview(p, QUESTIONS[s % len(QUESTIONS)], s, interests=["space"]),
+        ):
             assert "'" not in text and "’" not in text, text
             assert not re.search(r"\b(lol|tbh|ngl|gonna|wanna|kinda|omg|idk|haha|hmm)\b", text.lower()), text
 
@@ -188,16 +189,44 @@ def test_data_style_cites_a_number_and_a_source():
 
 
 MARKERS = {
-    "sarcastic": ("oh, fantastic", "what a shock", "oh great", "shocking, i know",
-                  "what could possibly go wrong", "truly groundbreaking", "who could have guessed",
-                  "always works out so well", "colour me amazed"),
-    "dry humour": ("riveting stuff", "contain my excitement", "a time to be alive", "mark your calendars",
-                   "thrilling, as always", "hold the front page"),
+    "sarcastic": (
+        "oh, fantastic",
+        "what a shock",
+        "oh great",
+        "shocking, i know",
+        "what could possibly go wrong",
+        "truly groundbreaking",
+        "who could have guessed",
+        "always works out so well",
+        "colour me amazed",
+    ),
+    "dry humour": (
+        "riveting stuff",
+        "contain my excitement",
+        "a time to be alive",
+        "mark your calendars",
+        "thrilling, as always",
+        "hold the front page",
+    ),
     "blunt": ("bottom line:", "plainly:", "straight up:", "no sugarcoating:"),
-    "poetic": ("light moving on water", "we turn with it", "like leaves", "a small poem", "its own slow season",
-               "softly, now", "hush of the evening", "like a tide"),
-    "long-winded and careful": ("to be fair", "put this carefully", "bear with me", "i could be wrong",
-                                "nuances", "reasonable people can disagree"),
+    "poetic": (
+        "light moving on water",
+        "we turn with it",
+        "like leaves",
+        "a small poem",
+        "its own slow season",
+        "softly, now",
+        "hush of the evening",
+        "like a tide",
+    ),
+    "long-winded and careful": (
+        "to be fair",
+        "put this carefully",
+        "bear with me",
+        "i could be wrong",
+        "nuances",
+        "reasonable people can disagree",
+    ),
 }
 
 
@@ -260,12 +289,18 @@ def test_every_topic_and_style_gives_text(kind):
 
 
 def test_unparseable_persona_still_writes():
-    odd = (persona(bio="", name=""), persona(bio="Just here for the memes", name="x" * 5000),
-           persona(bio="Tall\nperson\x1b[31m who loves " + "y" * 5000 + ".", style="poetic"))
+    odd = (
+        persona(bio="", name=""),
+        persona(bio="Just here for the memes", name="x" * 5000),
+        persona(bio="Tall\nperson\x1b[31m who loves " + "y" * 5000 + ".", style="poetic"),
+    )
     for p in odd:
         for s in range(5):
-            for text in (write_post(p, [], s), write_post(p, ["ai"], s, kind="reply", original=ORIGINAL),
-                         answer_interview(p, QUESTIONS[s], s)):
+            for text in (
+                write_post(p, [], s),
+                write_post(p, ["ai"], s, kind="reply", original=ORIGINAL),
+                answer_interview(p, QUESTIONS[s], s),
+            ):
                 assert 0 < len(text) <= MAX_CHARS and one_line(text)
 
 
@@ -355,8 +390,12 @@ def test_interview_says_who_they_are_and_picks_up_the_question():
 def test_interview_answers_yes_no_questions():
     for style in STYLES + ("plain",):
         p = persona(style)
-        for question in ("Do you trust the news?", "Is AI good for jobs?", "Would you move abroad?",
-                         "Can cities fix housing?"):
+        for question in (
+            "Do you trust the news?",
+            "Is AI good for jobs?",
+            "Would you move abroad?",
+            "Can cities fix housing?",
+        ):
             for s in range(10):
                 assert re.search(r"\b(yes|no)\b", answer_interview(p, question, s).lower())
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import agora, digest
 
-from sim.model.registry import Registry
-from sim.engine.simulation import Simulation
 from sim.core.stats import mean_ci95, mean_ci95_columns, t95
+from sim.engine.simulation import Simulation
+from sim.model.registry import Registry
 
 
 def sweep(world, *args: str) -> dict:
@@ -36,14 +36,31 @@ def test_identical_arms_differ_by_exactly_zero(world_file):
     a, b = data["results"]
     assert "paired" not in a
     assert a["reached"] == b["reached"] and a["peak_tick"] == b["peak_tick"]
-    assert b["paired"] == {"against": 0, "pairs": 6, "reach_diff_mean": 0.0, "reach_diff_ci95": [0.0, 0.0],
-                           "peak_diff_mean": 0.0, "peak_diff_ci95": [0.0, 0.0]}
+    assert b["paired"] == {
+        "against": 0,
+        "pairs": 6,
+        "reach_diff_mean": 0.0,
+        "reach_diff_ci95": [0.0, 0.0],
+        "peak_diff_mean": 0.0,
+        "peak_diff_ci95": [0.0, 0.0],
+    }
     assert data["grid"] == {"p": [0.1, 0.1]}
 
 
 def test_two_models_with_qualified_parameters_are_paired_run_by_run(world_file):
-    data = sweep(world_file, "--grid", "model=ic,sir", "--param", "ic.p=0.1", "--param", "sir.beta=0.08",
-                 "--runs", "5", "--workers", "1")
+    data = sweep(
+        world_file,
+        "--grid",
+        "model=ic,sir",
+        "--param",
+        "ic.p=0.1",
+        "--param",
+        "sir.beta=0.08",
+        "--runs",
+        "5",
+        "--workers",
+        "1",
+    )
     ic, sir = data["results"]
     assert (ic["model"], sir["model"]) == ("ic", "sir")
     assert ic["params"]["p"] == 0.1 and sir["params"]["beta"] == 0.08 and "p" not in sir["params"]
@@ -68,18 +85,46 @@ def test_every_arm_of_run_r_starts_from_the_same_seed_agents(small_world):
         sim = Simulation(world, registry=registry, plugin_budget=0)
         s = sim.inject("m", model=model, seeds="random:25", seed=7)
         asyncio.run(sim.step())
-        chosen.append(np.flatnonzero(s.adopted_at == s.started_tick).tolist() if model != "lt" else
-                      np.flatnonzero(s.state == 1).tolist())
+        chosen.append(
+            np.flatnonzero(s.adopted_at == s.started_tick).tolist()
+            if model != "lt"
+            else np.flatnonzero(s.state == 1).tolist()
+        )
     assert len(chosen[0]) == 25 and all(c == chosen[0] for c in chosen)
 
 
 def test_sweep_results_equal_agora_run_per_arm(world_file):
-    data = sweep(world_file, "--grid", "recommender=chronological,hot", "--param", "p=0.05", "--runs", "3",
-                 "--steps", "12", "--workers", "2")
+    data = sweep(
+        world_file,
+        "--grid",
+        "recommender=chronological,hot",
+        "--param",
+        "p=0.05",
+        "--runs",
+        "3",
+        "--steps",
+        "12",
+        "--workers",
+        "2",
+    )
     chrono, hot = data["results"]
     assert chrono["social"] == {"recommender": "chronological"} and hot["grid"] == {"recommender": "hot"}
-    out = agora(world_file.parent, "run", str(world_file), "--steps", "12", "--inject", "sweep", "--param", "p=0.05",
-                "--runs", "3", "--recommender", "hot", "--json")
+    out = agora(
+        world_file.parent,
+        "run",
+        str(world_file),
+        "--steps",
+        "12",
+        "--inject",
+        "sweep",
+        "--param",
+        "p=0.05",
+        "--runs",
+        "3",
+        "--recommender",
+        "hot",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     assert [r["reached"] for r in json.loads(out.stdout)["runs"]] == hot["reached"]
     assert hot["paired"]["pairs"] == 3
@@ -87,24 +132,36 @@ def test_sweep_results_equal_agora_run_per_arm(world_file):
 
 
 def test_friend_recommender_can_be_swept(world_file):
-    data = sweep(world_file, "--grid", "friend-recommender=none,common-neighbours", "--runs", "2", "--steps", "6",
-                 "--workers", "1")
+    data = sweep(
+        world_file,
+        "--grid",
+        "friend-recommender=none,common-neighbours",
+        "--runs",
+        "2",
+        "--steps",
+        "6",
+        "--workers",
+        "1",
+    )
     assert [r["grid"]["friend_recommender"] for r in data["results"]] == ["none", "common-neighbours"]
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--grid", "model=ic,sir", "--param", "p=0.1"], "sir has no parameter 'p'"),
-    (["--grid", "model=ic,sir", "--param", "lt.p=0.1"], "names model 'lt', which the sweep does not run"),
-    (["--grid", "model=ic,sir", "--grid", "ic.p=0.1,0.2"], "while model is swept"),
-    (["--grid", "model=ic,sir", "--grid", "p=0.1,0.2"], "sir has no parameter 'p'"),
-    (["--grid", "model=ic,sir", "--model", "ic"], "model is both swept"),
-    (["--grid", "model=ic,nosuch"], "nosuch"),
-    (["--grid", "recommender=chronological,hot", "--recommender", "hot"], "recommender is both swept"),
-    (["--grid", "recommender=chronological,nosuch"], "nosuch"),
-    (["--grid", "p=0.1", "--param", "ic.p=0.2"], "both swept"),
-    (["--grid", "p=0.1", "--steps", "3", "--max-ticks", "9"], "--max-ticks"),
-    (["--grid", "p=0.1", "--series", "out.txt"], ".csv"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--grid", "model=ic,sir", "--param", "p=0.1"], "sir has no parameter 'p'"),
+        (["--grid", "model=ic,sir", "--param", "lt.p=0.1"], "names model 'lt', which the sweep does not run"),
+        (["--grid", "model=ic,sir", "--grid", "ic.p=0.1,0.2"], "while model is swept"),
+        (["--grid", "model=ic,sir", "--grid", "p=0.1,0.2"], "sir has no parameter 'p'"),
+        (["--grid", "model=ic,sir", "--model", "ic"], "model is both swept"),
+        (["--grid", "model=ic,nosuch"], "nosuch"),
+        (["--grid", "recommender=chronological,hot", "--recommender", "hot"], "recommender is both swept"),
+        (["--grid", "recommender=chronological,nosuch"], "nosuch"),
+        (["--grid", "p=0.1", "--param", "ic.p=0.2"], "both swept"),
+        (["--grid", "p=0.1", "--steps", "3", "--max-ticks", "9"], "--max-ticks"),
+        (["--grid", "p=0.1", "--series", "out.txt"], ".csv"),
+    ],
+)
 def test_sweep_refuses_what_it_would_drop(world_file, args, needle):
     before = digest(world_file)
     out = agora(world_file.parent, "sweep", str(world_file), "--runs", "2", *args)
@@ -114,22 +171,50 @@ def test_sweep_refuses_what_it_would_drop(world_file, args, needle):
 
 
 def test_a_qualified_parameter_of_the_only_model_is_accepted(world_file):
-    data = sweep(world_file, "--param", "ic.p=0.2", "--grid", "ic.trust_weighted=false,true", "--runs", "2", "--steps", "3",
-                 "--workers", "1")
+    data = sweep(
+        world_file,
+        "--param",
+        "ic.p=0.2",
+        "--grid",
+        "ic.trust_weighted=false,true",
+        "--runs",
+        "2",
+        "--steps",
+        "3",
+        "--workers",
+        "1",
+    )
     assert [r["params"]["p"] for r in data["results"]] == [0.2, 0.2]
     assert [r["params"]["trust_weighted"] for r in data["results"]] == [False, True]
 
 
 def test_sweep_series_file_has_a_column_per_grid_key(world_file, tmp_path):
     target = tmp_path / "ab.csv"
-    data = sweep(world_file, "--grid", "model=ic,sir", "--grid", "feed_weight=1,2", "--runs", "2", "--steps", "4",
-                 "--workers", "2", "--series", str(target))
+    data = sweep(
+        world_file,
+        "--grid",
+        "model=ic,sir",
+        "--grid",
+        "feed_weight=1,2",
+        "--runs",
+        "2",
+        "--steps",
+        "4",
+        "--workers",
+        "2",
+        "--series",
+        str(target),
+    )
     with open(target, newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["model", "feed_weight", "run", "tick", "measure", "value"]
     combos = {(r[0], r[1]) for r in rows[1:]}
-    assert combos == {("ic", "1.0"), ("ic", "2.0"), ("sir", "1.0"), ("sir", "2.0")} or \
-        combos == {("ic", "1"), ("ic", "2"), ("sir", "1"), ("sir", "2")}
+    assert combos == {("ic", "1.0"), ("ic", "2.0"), ("sir", "1.0"), ("sir", "2.0")} or combos == {
+        ("ic", "1"),
+        ("ic", "2"),
+        ("sir", "1"),
+        ("sir", "2"),
+    }
     sir_measures = {r[4] for r in rows[1:] if r[0] == "sir"}
     assert sir_measures == {"S", "I", "R", "reached", "new"}
     assert data["series_file"]["rows"] == len(rows) - 1

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from conftest import agora
 
-from sim.errors import BadFileError, BadParameterError
 from sim.analysis.plot import aggregate, bounds, plot_files, plot_tables, run_matrix
+from sim.errors import BadFileError, BadParameterError
 from sim.store.seriesio import table_from_records, write_series
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,15 +30,25 @@ def sir_run(run: int, infected: list[int], recovered: list[int], keys: dict | No
     s = [N - i - r for i, r in zip(infected, recovered)]
     reached = [i + r for i, r in zip(infected, recovered)]
     new = [reached[0]] + [b - a for a, b in zip(reached, reached[1:])]
-    return {"keys": keys or {}, "run": run, "series": {
-        "tick": list(range(len(infected))), "S": s, "I": infected, "R": recovered, "reached": reached, "new": new}}
+    return {
+        "keys": keys or {},
+        "run": run,
+        "series": {
+            "tick": list(range(len(infected))),
+            "S": s,
+            "I": infected,
+            "R": recovered,
+            "reached": reached,
+            "new": new,
+        },
+    }
 
 
 def three_runs(keys: dict | None = None) -> list[dict]:
     return [
-        sir_run(0, [2, 6, 3], [0, 1, 5], keys),            # ends after tick 2
-        sir_run(1, [2, 4], [0, 2], keys),                  # ends after tick 1
-        sir_run(2, [2, 8, 10, 4], [0, 2, 6, 14], keys),    # the longest: ticks 0..3
+        sir_run(0, [2, 6, 3], [0, 1, 5], keys),  # ends after tick 2
+        sir_run(1, [2, 4], [0, 2], keys),  # ends after tick 1
+        sir_run(2, [2, 8, 10, 4], [0, 2, 6, 14], keys),  # the longest: ticks 0..3
     ]
 
 
@@ -86,8 +96,10 @@ def test_one_run_has_a_zero_width_band():
 
 
 def test_variables_are_not_clipped_and_bounds_need_states():
-    recs = [{"keys": {}, "run": r, "series": {"tick": [0, 1], "reached": [1, 2], "new": [1, 1], "x.mean": [0.0, v]}}
-            for r, v in enumerate([-1.0, 0.5, 2.0])]
+    recs = [
+        {"keys": {}, "run": r, "series": {"tick": [0, 1], "reached": [1, 2], "new": [1, 1], "x.mean": [0.0, v]}}
+        for r, v in enumerate([-1.0, 0.5, 2.0])
+    ]
     table = table_from_records(recs)
     assert bounds(table, (), "x.mean") == (None, None)
     assert bounds(table, (), "reached") == (0.0, None)  # no state measures: no known N
@@ -99,7 +111,12 @@ def test_variables_are_not_clipped_and_bounds_need_states():
 
 def test_n_comes_from_the_first_run_of_each_combination():
     recs = three_runs({"p": 0.1}) + [
-        {"keys": {"p": 0.2}, "run": 0, "series": {"tick": [0], "S": [40], "I": [10], "R": [0], "reached": [10], "new": [10]}}]
+        {
+            "keys": {"p": 0.2},
+            "run": 0,
+            "series": {"tick": [0], "S": [40], "I": [10], "R": [0], "reached": [10], "new": [10]},
+        }
+    ]
     table = table_from_records(recs, ["p"])
     assert bounds(table, (0.1,), "I") == (0.0, 100.0)
     assert bounds(table, (0.2,), "reached") == (0.0, 50.0)
@@ -107,8 +124,9 @@ def test_n_comes_from_the_first_run_of_each_combination():
         aggregate(table, (0.3,), "I")
 
 
-@pytest.mark.parametrize("ticks,words", [([0, 2], "has no tick 1"), ([0, 1, 1], "has tick 1 twice"),
-                                         ([1, 2], "has no tick 0")])
+@pytest.mark.parametrize(
+    "ticks,words", [([0, 2], "has no tick 1"), ([0, 1, 1], "has tick 1 twice"), ([1, 2], "has no tick 0")]
+)
 def test_ticks_must_be_consecutive(tmp_path, ticks, words):
     path = tmp_path / "gaps.csv"
     path.write_text("p,run,tick,measure,value\n" + "".join(f"0.5,3,{t},I,1\n" for t in ticks))
@@ -239,8 +257,10 @@ def test_bad_output_and_empty_input(tmp_path):
 
 
 def test_matplotlib_is_imported_only_to_draw():
-    code = ("import sys, sim, sim.analysis.plot, sim.store.seriesio, sim.cli.plot, sim.cli.main; "
-            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
+    code = (
+        "import sys, sim, sim.analysis.plot, sim.store.seriesio, sim.cli.plot, sim.cli.main; "
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 

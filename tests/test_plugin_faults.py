@@ -18,13 +18,13 @@ import time
 import numpy as np
 import pytest
 
-from sim.store.create import synthetic_world
-from sim.errors import BadParameterError
 from sim.core.events import PropagationFailed, RecommenderFailed
+from sim.engine.simulation import Simulation
+from sim.errors import BadParameterError
 from sim.llm.service import LLMService
 from sim.model.guard import DEFAULT_PLUGIN_BUDGET, PluginRunner, PluginTimeout, plugin_budget
 from sim.model.registry import Registry
-from sim.engine.simulation import Simulation
+from sim.store.create import synthetic_world
 
 pytestmark = pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 
@@ -417,7 +417,10 @@ MALFORMED = [
 LEGAL = ["ndarray_subclass", "prints_garbage", "own_params"]
 CONTENT = [
     ("rec_raises", "RuntimeError: recommender boom"),
-    ("rec_hangs", "recommender rec_hangs took longer than 0.5 s scoring feeds (the plugin budget): recommender switched off"),
+    (
+        "rec_hangs",
+        "recommender rec_hangs took longer than 0.5 s scoring feeds (the plugin budget): recommender switched off",
+    ),
     ("rec_spins", "recommender rec_spins took longer than 0.5 s scoring feeds"),
     ("rec_exit", "SystemExit: 1"),
     ("rec_shape", "returned scores of shape"),
@@ -430,7 +433,11 @@ CONTENT = [
 ]
 FRIEND = [
     ("friend_raises", "RuntimeError: recommender boom"),
-    ("friend_hangs", "friend recommender friend_hangs took longer than 0.5 s suggesting (the plugin budget): recommender switched off"),
+    (
+        "friend_hangs",
+        "friend recommender friend_hangs took longer than 0.5 s suggesting (the plugin budget): recommender switched "
+        "off",
+    ),
     ("friend_shape", "returned arrays of shapes (2,), (1,), (1,)"),
     ("friend_writes_graph", "read-only"),
 ]
@@ -459,14 +466,27 @@ def stop_stubborn(reg) -> None:
 def world_arrays(world) -> dict[str, np.ndarray]:
     g = world.graph
     out = {f"column {k}": v.copy() for k, v in world.columns.items()}
-    out.update({f"graph {k}": getattr(g, k).copy() for k in ("out_indptr", "out_indices", "trust", "in_indptr", "in_indices", "in_edge")})
+    out.update(
+        {
+            f"graph {k}": getattr(g, k).copy()
+            for k in ("out_indptr", "out_indices", "trust", "in_indptr", "in_indices", "in_edge")
+        }
+    )
     return out
 
 
 def session_arrays(s) -> dict[str, object]:
-    return {"state": s.state.copy(), "adopted_at": s.adopted_at.copy(), "adopted_from": s.adopted_from.copy(),
-            "exposed": s.exposed.copy(), "reached": s.reached, "new_per_tick": list(s.new_per_tick),
-            "attempts": s.attempts, "status": s.status, "rng": s.rng.bit_generator.state}
+    return {
+        "state": s.state.copy(),
+        "adopted_at": s.adopted_at.copy(),
+        "adopted_from": s.adopted_from.copy(),
+        "exposed": s.exposed.copy(),
+        "reached": s.reached,
+        "new_per_tick": list(s.new_per_tick),
+        "attempts": s.attempts,
+        "status": s.status,
+        "rng": s.rng.bit_generator.state,
+    }
 
 
 def run(base_world, registry, faulty=None, *, social=None, budget=DEFAULT_PLUGIN_BUDGET, ticks=TICKS):
@@ -515,7 +535,9 @@ def assert_isolated(base_world, registry, sim, healthy, key="models", social=Non
 
 def check_failed(bad, events, needle):
     assert bad.status == "failed", (bad.status, bad.error)
-    assert all(isinstance(k, str) and type(v) is np.ndarray for k, v in bad.store.items()), "what is saved must be arrays"
+    assert all(isinstance(k, str) and type(v) is np.ndarray for k, v in bad.store.items()), (
+        "what is saved must be arrays"
+    )
     assert needle in (bad.error or ""), bad.error
     assert bad.traceback
     failed = [e for e in events if isinstance(e, PropagationFailed) and e.session_id == bad.id]
@@ -588,7 +610,9 @@ def test_a_faulty_content_recommender_is_switched_off(base_world, registry, name
 
 @pytest.mark.parametrize("name, needle", FRIEND, ids=[c[0] for c in FRIEND])
 def test_a_faulty_friend_recommender_is_switched_off(base_world, registry, name, needle):
-    sim, healthy, _, events, seconds = run(base_world, registry, social={"friend_recommender": name}, budget=HANG_BUDGET)
+    sim, healthy, _, events, seconds = run(
+        base_world, registry, social={"friend_recommender": name}, budget=HANG_BUDGET
+    )
     key = f"friend:{name}"
     assert needle in sim.social.errors.get(key, ""), sim.social.errors
     failed = [e for e in events if isinstance(e, RecommenderFailed)]
@@ -687,7 +711,7 @@ def test_models_and_world_are_untouched_by_read_only_views(base_world, registry)
     assert all(np.array_equal(before[k], after[k]) for k in before)
 
 
-SLEEPER = textwrap.dedent('''
+SLEEPER = textwrap.dedent("""
     import time
     from sim.plugin import PropagationModel
 
@@ -696,7 +720,7 @@ SLEEPER = textwrap.dedent('''
 
         def step(self, ctx):
             time.sleep(1e9)
-''')
+""")
 
 
 def send_key(app, key: str) -> None:

@@ -28,13 +28,16 @@ def test_read_seed_file_skips_blanks_and_comments(tmp_path):
     assert spec.kind == "file" and str(spec) == f"file:{path}"
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("", "lists no agent ids"),
-    ("# only a comment\n\n", "lists no agent ids"),
-    ("1\n2\nthree\n", "line 3"),
-    ("1\n2.5\n", "line 2"),
-    ("99999999999999999999999\n", "line 1"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("", "lists no agent ids"),
+        ("# only a comment\n\n", "lists no agent ids"),
+        ("1\n2\nthree\n", "line 3"),
+        ("1\n2.5\n", "line 2"),
+        ("99999999999999999999999\n", "line 1"),
+    ],
+)
 def test_malformed_seed_files_are_one_sentence(tmp_path, text, needle):
     path = tmp_path / "s.txt"
     path.write_text(text)
@@ -53,15 +56,28 @@ def test_run_seeds_tens_of_thousands_of_ids_from_a_file(world_file, tmp_path):
     ids = np.random.default_rng(1).choice(30000, size=20000, replace=False)
     path = tmp_path / "seeds.txt"
     path.write_text("# twenty thousand accounts\n" + "\n".join(map(str, ids)) + "\n\n" + str(ids[0]) + "  # again\n")
-    out = agora(tmp_path, "run", str(world), "--steps", "2", "--inject", "x", "--seeds", f"file:{path}",
-                "--param", "p=0.0", "--json")
+    out = agora(
+        tmp_path,
+        "run",
+        str(world),
+        "--steps",
+        "2",
+        "--inject",
+        "x",
+        "--seeds",
+        f"file:{path}",
+        "--param",
+        "p=0.0",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     run = data["runs"][0]
     assert run["seeds"] == 20000 and run["reached"] == 20000
     assert data["seeds"] == f"file:{path}"
-    from sim.store.worldfile import open_world
     import asyncio
+
+    from sim.store.worldfile import open_world
 
     w = asyncio.run(open_world(str(world)))
     s = w.sessions[-1]
@@ -86,8 +102,22 @@ def test_unknown_ids_are_refused_naming_the_first_and_the_count(world_file, tmp_
 def test_sweep_seeds_from_a_file_in_worker_processes(world_file, tmp_path):
     path = tmp_path / "seeds.txt"
     path.write_text("\n".join(str(i) for i in range(0, 3000, 3)) + "\n")
-    out = agora(tmp_path, "sweep", str(world_file), "--seeds", f"file:{path}", "--grid", "p=0.0,0.01", "--runs", "2",
-                "--steps", "2", "--workers", "2", "--json")
+    out = agora(
+        tmp_path,
+        "sweep",
+        str(world_file),
+        "--seeds",
+        f"file:{path}",
+        "--grid",
+        "p=0.0,0.01",
+        "--runs",
+        "2",
+        "--steps",
+        "2",
+        "--workers",
+        "2",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["seeds"] == f"file:{path}"

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from conftest import agora, digest
 
-from sim.plugin import PropagationModel, StepResult, Variable
+from sim.core.world import build_world
+from sim.engine.simulation import Simulation
 from sim.model.registry import Registry
 from sim.model.series import MOMENTS, pad_series, series_dict, variable_moments
 from sim.model.session import PropagationSession
-from sim.engine.simulation import Simulation
+from sim.plugin import PropagationModel, StepResult, Variable
 from sim.store.snapshot import load_snapshot, save_snapshot
-from sim.core.world import build_world
 
 REGISTRY = Registry(entry_points=False, env=False)
 BUILTIN_MODELS = sorted(i.name for i in REGISTRY.list("model") if i.source == "builtin")
@@ -55,8 +55,9 @@ def test_every_model_records_state_counts_equal_to_a_full_count_at_every_tick(sm
         asyncio.run(sim.step())
         if s.state.size:
             full.append(np.bincount(s.state, minlength=len(s.state_names)))
-            moments.append({f"{v}.{m}": x for v, col in s.variables.items()
-                            for m, x in zip(MOMENTS, variable_moments(col))})
+            moments.append(
+                {f"{v}.{m}": x for v, col in s.variables.items() for m, x in zip(MOMENTS, variable_moments(col))}
+            )
         if s.done:
             break
     assert s.status in ("running", "completed"), s.error
@@ -81,15 +82,26 @@ def test_every_model_records_state_counts_equal_to_a_full_count_at_every_tick(sm
 
 def test_ic_on_a_chain_is_exact():
     s = run_to_end(tiny_world(3, [(0, 1), (1, 2)]), "ic", {"p": 1.0}, "ids:0")
-    assert series_dict(s) == {"tick": [0, 1, 2, 3], "susceptible": [2, 1, 0, 0], "adopted": [1, 2, 3, 3],
-                              "reached": [1, 2, 3, 3], "new": [1, 1, 1, 0]}
+    assert series_dict(s) == {
+        "tick": [0, 1, 2, 3],
+        "susceptible": [2, 1, 0, 0],
+        "adopted": [1, 2, 3, 3],
+        "reached": [1, 2, 3, 3],
+        "new": [1, 1, 1, 0],
+    }
 
 
 def test_sir_on_a_chain_is_exact_with_named_states():
     """beta = gamma = 1: each infectious agent infects its follower, then recovers, in the same round."""
     s = run_to_end(tiny_world(3, [(0, 1), (1, 2)]), "sir", {"beta": 1.0, "gamma": 1.0}, "ids:0")
-    assert series_dict(s) == {"tick": [0, 1, 2, 3], "S": [2, 1, 0, 0], "I": [1, 1, 1, 0], "R": [0, 1, 2, 3],
-                              "reached": [1, 2, 3, 3], "new": [1, 1, 1, 0]}
+    assert series_dict(s) == {
+        "tick": [0, 1, 2, 3],
+        "S": [2, 1, 0, 0],
+        "I": [1, 1, 1, 0],
+        "R": [0, 1, 2, 3],
+        "reached": [1, 2, 3, 3],
+        "new": [1, 1, 1, 0],
+    }
 
 
 def test_seir_names_its_four_states():
@@ -114,8 +126,13 @@ def test_sis_shows_who_is_infected_now_beside_reached():
 
 def test_pad_series_carries_states_and_pads_new_with_zero():
     series = {"tick": [0, 1], "S": [2, 1], "I": [1, 2], "reached": [1, 2], "new": [1, 1]}
-    assert pad_series(series, 4) == {"tick": [0, 1, 2, 3], "S": [2, 1, 1, 1], "I": [1, 2, 2, 2],
-                                     "reached": [1, 2, 2, 2], "new": [1, 1, 0, 0]}
+    assert pad_series(series, 4) == {
+        "tick": [0, 1, 2, 3],
+        "S": [2, 1, 1, 1],
+        "I": [1, 2, 2, 2],
+        "reached": [1, 2, 2, 2],
+        "new": [1, 1, 0, 0],
+    }
     assert pad_series(series, 2) is series
 
 
@@ -146,7 +163,7 @@ def test_continuous_variables_are_recorded_as_four_moments(small_world):
     assert s.status == "completed" and s.round == 3
     series = series_dict(s)
     assert [k for k in series if k.startswith("x.")] == ["x.mean", "x.std", "x.min", "x.max"]
-    x = s.variables["x"] * 2 ** s.round  # the starting column
+    x = s.variables["x"] * 2**s.round  # the starting column
     assert x.max() == 1.0 and np.count_nonzero(x == 1.0) >= 5
     for t in range(len(series["tick"])):
         col = x / 2**t
@@ -228,8 +245,21 @@ def world_file(tmp_path_factory):
 
 
 def test_run_json_has_a_series_per_run(world_file):
-    out = agora(world_file.parent, "run", str(world_file), "--until-done", "--inject", "x", "--model", "sir",
-                "--param", "beta=0.1", "--runs", "3", "--json")
+    out = agora(
+        world_file.parent,
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--model",
+        "sir",
+        "--param",
+        "beta=0.1",
+        "--runs",
+        "3",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert len(data["runs"]) == 3
@@ -255,14 +285,31 @@ def read_csv(path) -> list[list[str]]:
 @pytest.mark.parametrize("name", ["s.csv", "s.csv.gz"])
 def test_run_series_file_is_tidy_long_format(world_file, tmp_path, name):
     target = tmp_path / name
-    out = agora(tmp_path, "run", str(world_file), "--until-done", "--inject", "x", "--model", "sir", "--runs", "2",
-                "--series", str(target), "--json")
+    out = agora(
+        tmp_path,
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--model",
+        "sir",
+        "--runs",
+        "2",
+        "--series",
+        str(target),
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     rows = read_csv(target)
     assert rows[0] == ["run", "tick", "measure", "value"]
-    expected = [[str(r), str(t), m, str(run["series"][m][t])]
-                for r, run in enumerate(data["runs"]) for t in run["series"]["tick"] for m in ("S", "I", "R", "reached", "new")]
+    expected = [
+        [str(r), str(t), m, str(run["series"][m][t])]
+        for r, run in enumerate(data["runs"])
+        for t in run["series"]["tick"]
+        for m in ("S", "I", "R", "reached", "new")
+    ]
     assert rows[1:] == expected
     assert data["series_file"]["rows"] == len(expected)
 
@@ -270,8 +317,22 @@ def test_run_series_file_is_tidy_long_format(world_file, tmp_path, name):
 def test_parquet_series_round_trips(world_file, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     target = tmp_path / "s.parquet"
-    out = agora(tmp_path, "run", str(world_file), "--steps", "5", "--inject", "x", "--model", "ic", "--runs", "2",
-                "--series", str(target), "--json")
+    out = agora(
+        tmp_path,
+        "run",
+        str(world_file),
+        "--steps",
+        "5",
+        "--inject",
+        "x",
+        "--model",
+        "ic",
+        "--runs",
+        "2",
+        "--series",
+        str(target),
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     table = pq.read_table(target).to_pydict()
     assert list(table) == ["run", "tick", "measure", "value"]
@@ -282,10 +343,28 @@ def test_parquet_series_round_trips(world_file, tmp_path):
 
 def test_parquet_without_pyarrow_is_exit_2_naming_the_extra(world_file, tmp_path):
     before = digest(world_file)
-    code = ("import sys; sys.modules['pyarrow'] = None; sys.modules['pyarrow.parquet'] = None; "
-            "from sim.cli.main import main; sys.exit(main(sys.argv[1:]))")
-    out = subprocess.run([sys.executable, "-c", code, "run", str(world_file), "--steps", "3", "--inject", "x",
-                          "--series", str(tmp_path / "s.parquet")], capture_output=True, text=True, timeout=300)
+    code = (
+        "import sys; sys.modules['pyarrow'] = None; sys.modules['pyarrow.parquet'] = None; "
+        "from sim.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "run",
+            str(world_file),
+            "--steps",
+            "3",
+            "--inject",
+            "x",
+            "--series",
+            str(tmp_path / "s.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1 and "agora-sim[parquet]" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "s.parquet").exists()
@@ -294,8 +373,21 @@ def test_parquet_without_pyarrow_is_exit_2_naming_the_extra(world_file, tmp_path
 
 def test_run_plot_draws_the_series(world_file, tmp_path):
     target = tmp_path / "f.png"
-    out = agora(tmp_path, "run", str(world_file), "--until-done", "--inject", "x", "--model", "sir", "--runs", "3",
-                "--plot", str(target), "--json")
+    out = agora(
+        tmp_path,
+        "run",
+        str(world_file),
+        "--until-done",
+        "--inject",
+        "x",
+        "--model",
+        "sir",
+        "--runs",
+        "3",
+        "--plot",
+        str(target),
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(out.stdout)["plot"]["output"] == str(target)
@@ -312,8 +404,25 @@ def test_a_persisted_run_reports_its_series_too(world_file, tmp_path):
 
 
 def test_until_done_stopped_by_max_ticks_says_so(world_file, tmp_path):
-    out = agora(tmp_path, "run", str(world_file), "--until-done", "--max-ticks", "5", "--inject", "x", "--model", "sis",
-                "--param", "beta=0.2", "--param", "gamma=0.05", "--runs", "2", "--json")
+    out = agora(
+        tmp_path,
+        "run",
+        str(world_file),
+        "--until-done",
+        "--max-ticks",
+        "5",
+        "--inject",
+        "x",
+        "--model",
+        "sis",
+        "--param",
+        "beta=0.2",
+        "--param",
+        "gamma=0.05",
+        "--runs",
+        "2",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert [r["status"] for r in data["runs"]] == ["max-ticks", "max-ticks"]
@@ -330,21 +439,27 @@ def test_plain_output_is_a_table(world_file, tmp_path):
     assert sum(1 for line in lines if "completed" in line) == 3
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--steps", "3", "--seeds", "top:3"], "--seeds applies to an injected message"),
-    (["--steps", "3", "--model", "sir"], "--model applies to an injected message"),
-    (["--steps", "3", "--param", "p=0.1"], "--param applies"),
-    (["--steps", "3", "--topic", "sports"], "--topic applies"),
-    (["--steps", "3", "--priority", "2"], "--priority applies"),
-    (["--steps", "3", "--runs", "2"], "--runs applies"),
-    (["--steps", "3", "--author", "1"], "--author applies"),
-    (["--steps", "3", "--series", "x.csv"], "--series applies"),
-    (["--steps", "3", "--inject", "x", "--max-ticks", "9"], "--max-ticks limits --until-done"),
-    (["--steps", "3", "--inject", "x", "--runs", "2", "--checkpoint-every", "5"], "with --runs the world file is not modified"),
-    (["--steps", "3", "--inject", "x", "--series", "x.txt"], ".csv"),
-    (["--steps", "3", "--inject", "x", "--plot", "x.jpg"], ".png"),
-    (["--steps", "3", "--inject", "x", "--force"], "--force overwrites"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--steps", "3", "--seeds", "top:3"], "--seeds applies to an injected message"),
+        (["--steps", "3", "--model", "sir"], "--model applies to an injected message"),
+        (["--steps", "3", "--param", "p=0.1"], "--param applies"),
+        (["--steps", "3", "--topic", "sports"], "--topic applies"),
+        (["--steps", "3", "--priority", "2"], "--priority applies"),
+        (["--steps", "3", "--runs", "2"], "--runs applies"),
+        (["--steps", "3", "--author", "1"], "--author applies"),
+        (["--steps", "3", "--series", "x.csv"], "--series applies"),
+        (["--steps", "3", "--inject", "x", "--max-ticks", "9"], "--max-ticks limits --until-done"),
+        (
+            ["--steps", "3", "--inject", "x", "--runs", "2", "--checkpoint-every", "5"],
+            "with --runs the world file is not modified",
+        ),
+        (["--steps", "3", "--inject", "x", "--series", "x.txt"], ".csv"),
+        (["--steps", "3", "--inject", "x", "--plot", "x.jpg"], ".png"),
+        (["--steps", "3", "--inject", "x", "--force"], "--force overwrites"),
+    ],
+)
 def test_run_refuses_options_it_would_ignore(world_file, tmp_path, args, needle):
     world = tmp_path / "r.db"
     world.write_bytes(world_file.read_bytes())

@@ -29,14 +29,35 @@ FORMULA = "=1+1"
 def sweep_records() -> list[dict]:
     """Two combinations (p numeric, model text), runs of different lengths, ints and exact floats."""
     return [
-        {"keys": {"p": 0.1, "model": FORMULA}, "run": 0,
-         "series": {"tick": [0, 1, 2], "S": [990, 950, 900], "I": [10, 40, 60], "reached": [10, 50, 100],
-                    "new": [10, 40, 50], "x.mean": [0.1, 1 / 3, float("nan")]}},
-        {"keys": {"p": 0.1, "model": FORMULA}, "run": 1,
-         "series": {"tick": [0, 1], "S": [990, 985], "I": [10, 15], "reached": [10, 15], "new": [10, 5],
-                    "x.mean": [2.5e-300, -0.0]}},
-        {"keys": {"p": 0.25, "model": NASTY}, "run": 0,
-         "series": {"tick": [0], "S": [995], "I": [5], "reached": [5], "new": [5], "x.mean": [123456789.125]}},
+        {
+            "keys": {"p": 0.1, "model": FORMULA},
+            "run": 0,
+            "series": {
+                "tick": [0, 1, 2],
+                "S": [990, 950, 900],
+                "I": [10, 40, 60],
+                "reached": [10, 50, 100],
+                "new": [10, 40, 50],
+                "x.mean": [0.1, 1 / 3, float("nan")],
+            },
+        },
+        {
+            "keys": {"p": 0.1, "model": FORMULA},
+            "run": 1,
+            "series": {
+                "tick": [0, 1],
+                "S": [990, 985],
+                "I": [10, 15],
+                "reached": [10, 15],
+                "new": [10, 5],
+                "x.mean": [2.5e-300, -0.0],
+            },
+        },
+        {
+            "keys": {"p": 0.25, "model": NASTY},
+            "run": 0,
+            "series": {"tick": [0], "S": [995], "I": [5], "reached": [5], "new": [5], "x.mean": [123456789.125]},
+        },
     ]
 
 
@@ -52,14 +73,24 @@ def expected_rows(records: list[dict]) -> list[tuple]:
 
 
 def table_rows(table: SeriesTable) -> list[tuple]:
-    return list(zip(table.keys["p"].tolist(), table.keys["model"].tolist(), table.run.tolist(),
-                    table.tick.tolist(), table.measure.tolist(), table.value.tolist()))
+    return list(
+        zip(
+            table.keys["p"].tolist(),
+            table.keys["model"].tolist(),
+            table.run.tolist(),
+            table.tick.tolist(),
+            table.measure.tolist(),
+            table.value.tolist(),
+        )
+    )
 
 
 def same(a: list[tuple], b: list[tuple]) -> bool:
     """Rows equal exactly (floats bit for bit: -0.0 stays negative, NaN equals NaN)."""
+
     def key(v):
         return ("f", np.float64(v).tobytes()) if isinstance(v, float) else v
+
     return [tuple(map(key, r)) for r in a] == [tuple(map(key, r)) for r in b]
 
 
@@ -87,14 +118,19 @@ def test_round_trip_is_exact(tmp_path, ext):
 
 def test_csv_text_exact(tmp_path):
     path = tmp_path / "s.csv"
-    records = [{"keys": {"p": 0.1}, "run": 0, "series": {"tick": [0, 1], "I": [10, 40], "x.mean": [0.1, float("nan")]}},
-               {"keys": {"p": 2}, "run": 3, "series": {"tick": [0], "I": [7], "x.mean": [1e16]}}]
+    records = [
+        {"keys": {"p": 0.1}, "run": 0, "series": {"tick": [0, 1], "I": [10, 40], "x.mean": [0.1, float("nan")]}},
+        {"keys": {"p": 2}, "run": 3, "series": {"tick": [0], "I": [7], "x.mean": [1e16]}},
+    ]
     write_series(str(path), records, ["p"])
     assert path.read_text().splitlines() == [
         "p,run,tick,measure,value",
-        "0.1,0,0,I,10", "0.1,0,0,x.mean,0.1",
-        "0.1,0,1,I,40", "0.1,0,1,x.mean,nan",
-        "2,3,0,I,7", "2,3,0,x.mean,1e+16",
+        "0.1,0,0,I,10",
+        "0.1,0,0,x.mean,0.1",
+        "0.1,0,1,I,40",
+        "0.1,0,1,x.mean,nan",
+        "2,3,0,I,7",
+        "2,3,0,x.mean,1e+16",
     ]
     # No key columns for agora run.
     write_series(str(path), [{"keys": {}, "run": 0, "series": {"tick": [0], "I": [1]}}])
@@ -103,13 +139,18 @@ def test_csv_text_exact(tmp_path):
 
 def test_text_cells_go_through_the_csv_module_with_the_guard(tmp_path):
     path = tmp_path / "s.csv"
-    records = [{"keys": {"model": NASTY}, "run": 0, "series": {"tick": [0], "@count": [1]}},
-               {"keys": {"model": FORMULA}, "run": 0, "series": {"tick": [0], "@count": [2]}}]
+    records = [
+        {"keys": {"model": NASTY}, "run": 0, "series": {"tick": [0], "@count": [1]}},
+        {"keys": {"model": FORMULA}, "run": 0, "series": {"tick": [0], "@count": [2]}},
+    ]
     write_series(str(path), records, ["model"])
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows == [["model", "run", "tick", "measure", "value"],
-                    [NASTY, "0", "0", "'@count", "1"], ["'=1+1", "0", "0", "'@count", "2"]]
+    assert rows == [
+        ["model", "run", "tick", "measure", "value"],
+        [NASTY, "0", "0", "'@count", "1"],
+        ["'=1+1", "0", "0", "'@count", "2"],
+    ]
     table = read_series(str(path))
     assert table.keys["model"].tolist() == [NASTY, "'=1+1"]
     assert table.measures() == ["'@count"]
@@ -117,9 +158,11 @@ def test_text_cells_go_through_the_csv_module_with_the_guard(tmp_path):
 
 def test_key_column_types(tmp_path):
     path = str(tmp_path / "k.csv")
-    recs = [{"keys": {"k": 3, "x": 1, "name": "ic"}, "run": 0, "series": {"tick": [0], "I": [1]}},
-            {"keys": {"k": 5, "x": 0.5, "name": "42"}, "run": 0, "series": {"tick": [0], "I": [1]}},
-            {"keys": {"k": -2, "x": 1e-05, "name": "sir"}, "run": 0, "series": {"tick": [0], "I": [1]}}]
+    recs = [
+        {"keys": {"k": 3, "x": 1, "name": "ic"}, "run": 0, "series": {"tick": [0], "I": [1]}},
+        {"keys": {"k": 5, "x": 0.5, "name": "42"}, "run": 0, "series": {"tick": [0], "I": [1]}},
+        {"keys": {"k": -2, "x": 1e-05, "name": "sir"}, "run": 0, "series": {"tick": [0], "I": [1]}},
+    ]
     write_series(path, recs, ["k", "x", "name"])
     t = read_series(path)
     assert t.keys["k"].dtype == np.int64 and t.keys["k"].tolist() == [3, 5, -2]
@@ -131,12 +174,21 @@ def test_key_column_types(tmp_path):
 def test_parquet_column_types(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     path = str(tmp_path / "s.parquet")
-    write_series(path, [{"keys": {"n": 3, "p": 0.5, "model": "ic"}, "run": 0, "series": {"tick": [0], "I": [1]}}],
-                 ["n", "p", "model"])
+    write_series(
+        path,
+        [{"keys": {"n": 3, "p": 0.5, "model": "ic"}, "run": 0, "series": {"tick": [0], "I": [1]}}],
+        ["n", "p", "model"],
+    )
     schema = pq.read_schema(path)
     assert [(f.name, str(f.type)) for f in schema] == [
-        ("n", "int64"), ("p", "double"), ("model", "string"),
-        ("run", "int64"), ("tick", "int64"), ("measure", "string"), ("value", "double")]
+        ("n", "int64"),
+        ("p", "double"),
+        ("model", "string"),
+        ("run", "int64"),
+        ("tick", "int64"),
+        ("measure", "string"),
+        ("value", "double"),
+    ]
 
 
 def test_table_from_records_matches_the_parquet_reading(tmp_path):
@@ -151,8 +203,11 @@ def test_table_from_records_matches_the_parquet_reading(tmp_path):
 
 
 def test_groups_are_first_seen_with_their_rows():
-    recs = [{"keys": {"p": p, "m": m}, "run": r, "series": {"tick": [0, 1], "I": [r, r]}}
-            for p, m in [(0.2, "b"), (0.1, "a"), (0.2, "a")] for r in range(2)]
+    recs = [
+        {"keys": {"p": p, "m": m}, "run": r, "series": {"tick": [0, 1], "I": [r, r]}}
+        for p, m in [(0.2, "b"), (0.1, "a"), (0.2, "a")]
+        for r in range(2)
+    ]
     t = table_from_records(recs, ["p", "m"])
     groups = list(t.groups())
     assert [g for g, _ in groups] == [(0.2, "b"), (0.1, "a"), (0.2, "a")]
@@ -342,9 +397,20 @@ def test_writing_is_vectorised(tmp_path):
     records = []
     for r in range(200):
         infected = rng.integers(0, 100, 300)
-        records.append({"keys": {"p": 0.1}, "run": r, "series": {
-            "tick": ticks, "S": (1000 - infected).tolist(), "I": infected.tolist(), "R": [0] * 300,
-            "reached": infected.tolist(), "new": infected.tolist()}})
+        records.append(
+            {
+                "keys": {"p": 0.1},
+                "run": r,
+                "series": {
+                    "tick": ticks,
+                    "S": (1000 - infected).tolist(),
+                    "I": infected.tolist(),
+                    "R": [0] * 300,
+                    "reached": infected.tolist(),
+                    "new": infected.tolist(),
+                },
+            }
+        )
     out = str(tmp_path / "s.csv.gz")
     start = time.perf_counter()
     assert write_series(out, records, ["p"]) == 200 * 300 * 5

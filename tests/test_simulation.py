@@ -13,21 +13,25 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import data_file
 
-from sim.store.create import synthetic_world
-from sim.errors import BadParameterError
 from sim.core.events import (
-    MessageInjected, PropagationCompleted, PropagationFailed, PropagationRound, PropagationStarted, TickCompleted,
+    MessageInjected,
+    PropagationCompleted,
+    PropagationFailed,
+    PropagationRound,
+    PropagationStarted,
+    TickCompleted,
 )
-from sim.model.registry import Registry
 from sim.engine.simulation import Simulation
+from sim.errors import BadParameterError
+from sim.model.registry import Registry
+from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.store.worldfile import open_world, save_world
 from sim.store.writer import WorldWriter
 
-from conftest import data_file
-
-BROKEN = textwrap.dedent('''
+BROKEN = textwrap.dedent("""
     import numpy as np
     from sim.plugin import Param, PropagationModel, StepResult
 
@@ -61,7 +65,7 @@ BROKEN = textwrap.dedent('''
         def step(self, ctx):
             ctx.columns["reputation"][:] = 0  # read-only: must raise, not change the world
             return StepResult.nothing()
-''')
+""")
 
 
 @pytest.fixture
@@ -121,8 +125,10 @@ async def test_a_failing_plugin_fails_only_its_own_session(world, broken_registr
     seen = []
     sim.bus.subscribe(seen.append)
     good = sim.inject("good", model="ic", params={"p": 0.1}, seeds="random:5")
-    bad = {name: sim.inject(name, model=name, seeds="random:5")
-           for name in ("raises", "wrong_dtype", "wrong_shape", "out_of_range", "bad_state", "mutates", "noimport")}
+    bad = {
+        name: sim.inject(name, model=name, seeds="random:5")
+        for name in ("raises", "wrong_dtype", "wrong_shape", "out_of_range", "bad_state", "mutates", "noimport")
+    }
     before = world.columns["reputation"].copy()
     await sim.run(until_done=True, max_ticks=300)
     assert good.status == "completed" and good.reached > 5
@@ -141,7 +147,9 @@ async def test_a_failing_plugin_fails_only_its_own_session(world, broken_registr
 async def test_events_are_published_in_order(world):
     sim = Simulation(world)
     seen = []
-    sim.bus.subscribe(seen.append, MessageInjected, PropagationStarted, PropagationRound, PropagationCompleted, TickCompleted)
+    sim.bus.subscribe(
+        seen.append, MessageInjected, PropagationStarted, PropagationRound, PropagationCompleted, TickCompleted
+    )
     s = sim.inject("hello", params={"p": 0.2}, seeds="random:3")
     await sim.run(until_done=True, max_ticks=200)
     kinds = [type(e).__name__ for e in seen]
@@ -229,22 +237,45 @@ async def test_writer_persists_events_and_a_reopened_world_continues(tmp_path, w
     assert con.execute("SELECT COUNT(*) FROM events WHERE session_id = 1").fetchone()[0] == ref.reached
     assert con.execute("SELECT status, adopted FROM sessions WHERE id = 1").fetchone() == ("completed", ref.reached)
     # every adoption but the seeds' names who it came from, and that agent had adopted earlier
-    rows = con.execute("SELECT e.tick, s.tick FROM events e JOIN events s ON s.agent = e.source AND s.session_id = e.session_id "
-                       "WHERE e.session_id = 1").fetchall()
+    rows = con.execute(
+        "SELECT e.tick, s.tick FROM events e JOIN events s ON s.agent = e.source AND s.session_id = e.session_id "
+        "WHERE e.session_id = 1"
+    ).fetchall()
     assert len(rows) == ref.reached - ref.seeds_count
     assert all(t > st for t, st in rows)
 
 
 def _agora(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "AGORA_SAVES": str(cwd)}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AGORA_SAVES": str(cwd)},
+        timeout=300,
+    )
 
 
 def test_cli_run_end_to_end_on_a_real_network(tmp_path):
     edges = data_file("email-Eu-core.txt")
     assert _agora(tmp_path, "new", "e.db", "--edges", str(edges)).returncode == 0
-    out = _agora(tmp_path, "run", "e.db", "--until-done", "--inject", "news", "--seeds", "top:5",
-                 "--param", "p=0.05", "--runs", "4", "--seed", "7", "--json")
+    out = _agora(
+        tmp_path,
+        "run",
+        "e.db",
+        "--until-done",
+        "--inject",
+        "news",
+        "--seeds",
+        "top:5",
+        "--param",
+        "p=0.05",
+        "--runs",
+        "4",
+        "--seed",
+        "7",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["model"] == "ic" and data["params"]["p"] == 0.05
@@ -257,26 +288,61 @@ def test_cli_run_end_to_end_on_a_real_network(tmp_path):
     info = json.loads(_agora(tmp_path, "info", "e.db", "--json").stdout)
     assert info["tick"] == 0 and info["sessions"] == 0, "--runs leaves the world file untouched"
     # the same seeds give the same numbers
-    again = json.loads(_agora(tmp_path, "run", "e.db", "--until-done", "--inject", "news", "--seeds", "top:5",
-                              "--param", "p=0.05", "--runs", "4", "--seed", "7", "--json").stdout)
+    again = json.loads(
+        _agora(
+            tmp_path,
+            "run",
+            "e.db",
+            "--until-done",
+            "--inject",
+            "news",
+            "--seeds",
+            "top:5",
+            "--param",
+            "p=0.05",
+            "--runs",
+            "4",
+            "--seed",
+            "7",
+            "--json",
+        ).stdout
+    )
     assert [r["reached"] for r in again["runs"]] == reached
     # without --runs the run is persisted
-    single = json.loads(_agora(tmp_path, "run", "e.db", "--until-done", "--inject", "news", "--seeds", "top:5",
-                               "--param", "p=0.05", "--seed", "7", "--json").stdout)
+    single = json.loads(
+        _agora(
+            tmp_path,
+            "run",
+            "e.db",
+            "--until-done",
+            "--inject",
+            "news",
+            "--seeds",
+            "top:5",
+            "--param",
+            "p=0.05",
+            "--seed",
+            "7",
+            "--json",
+        ).stdout
+    )
     assert single["runs"][0]["reached"] == reached[0]
     info = json.loads(_agora(tmp_path, "info", "e.db", "--json").stdout)
     assert info["tick"] == single["runs"][0]["ticks"] and info["sessions"] == 1
 
 
-@pytest.mark.parametrize("args, match", [
-    (["--steps", "3", "--model", "nope", "--inject", "x"], "unknown model"),
-    (["--steps", "3", "--param", "p=7", "--inject", "x"], "p=7"),
-    (["--steps", "3", "--param", "oops", "--inject", "x"], "KEY=VALUE"),
-    (["--steps", "3", "--seeds", "top:x", "--inject", "x"], "seed selection"),
-    (["--steps", "3", "--runs", "2"], "--inject"),
-    (["--inject", "x"], "--steps"),
-    (["--steps", "3", "--plugins", "no-such-dir", "--inject", "x"], "plugin folder"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--steps", "3", "--model", "nope", "--inject", "x"], "unknown model"),
+        (["--steps", "3", "--param", "p=7", "--inject", "x"], "p=7"),
+        (["--steps", "3", "--param", "oops", "--inject", "x"], "KEY=VALUE"),
+        (["--steps", "3", "--seeds", "top:x", "--inject", "x"], "seed selection"),
+        (["--steps", "3", "--runs", "2"], "--inject"),
+        (["--inject", "x"], "--steps"),
+        (["--steps", "3", "--plugins", "no-such-dir", "--inject", "x"], "plugin folder"),
+    ],
+)
 def test_cli_run_errors(tmp_path, args, match):
     assert _agora(tmp_path, "new", "w.db", "--agents", "500").returncode == 0
     out = _agora(tmp_path, "run", "w.db", *args)

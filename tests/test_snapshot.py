@@ -8,12 +8,12 @@ import zlib
 import msgpack
 import numpy as np
 import pytest
+from worldcheck import assert_same_world
 
-from sim.store.create import synthetic_world
 from sim.errors import AgoraError, BadFileError, ResourceError, TargetExistsError
+from sim.store.create import synthetic_world
 from sim.store.snapshot import END_MAGIC, MAGIC, TRAILER, load_snapshot, read_manifest, save_snapshot
 from sim.store.worldfile import open_world, save_world
-from worldcheck import assert_same_world
 
 
 @pytest.fixture
@@ -89,8 +89,12 @@ def _expect_clean_error(path):
 def test_truncations_fail_cleanly(snap, tmp_path):
     _, path = snap
     data = open(path, "rb").read()
-    cuts = sorted(set([0, 1, 5, 8, 9, 20, len(data) // 2, len(data) - TRAILER.size - 1, len(data) - 1]
-                      + list(np.random.default_rng(0).integers(0, len(data), 40))))
+    cuts = sorted(
+        set(
+            [0, 1, 5, 8, 9, 20, len(data) // 2, len(data) - TRAILER.size - 1, len(data) - 1]
+            + list(np.random.default_rng(0).integers(0, len(data), 40))
+        )
+    )
     for cut in cuts:
         p = tmp_path / f"cut{cut}.snap"
         p.write_bytes(data[:cut])
@@ -102,7 +106,9 @@ def test_every_sampled_byte_flip_is_detected(snap, tmp_path):
     _, path = snap
     data = bytearray(open(path, "rb").read())
     rng = np.random.default_rng(1)
-    positions = set(range(0, 16)) | set(range(len(data) - 64, len(data))) | set(rng.integers(0, len(data), 300).tolist())
+    positions = (
+        set(range(0, 16)) | set(range(len(data) - 64, len(data))) | set(rng.integers(0, len(data), 300).tolist())
+    )
     p = tmp_path / "flip.snap"
     for pos in sorted(positions):
         bad = bytearray(data)
@@ -133,8 +139,8 @@ def test_foreign_wrong_version_and_missing(tmp_path, snap):
 
 
 def _rewrite_manifest(data: bytes, change) -> bytes:
-    offset, _, _ = TRAILER.unpack(data[-TRAILER.size:])
-    manifest = msgpack.unpackb(data[offset:-TRAILER.size], raw=False)
+    offset, _, _ = TRAILER.unpack(data[-TRAILER.size :])
+    manifest = msgpack.unpackb(data[offset : -TRAILER.size], raw=False)
     change(manifest)
     packed = msgpack.packb(manifest, use_bin_type=True)
     return data[:offset] + packed + TRAILER.pack(offset, zlib.crc32(packed), END_MAGIC)
@@ -182,7 +188,7 @@ def test_huge_declared_sizes_are_refused_before_allocating(snap, tmp_path):
         p.write_bytes(_rewrite_manifest(data, deep))
     except (ValueError, RecursionError):
         # msgpack itself refuses to pack that deep; write the bytes by hand instead
-        offset, _, _ = TRAILER.unpack(data[-TRAILER.size:])
+        offset, _, _ = TRAILER.unpack(data[-TRAILER.size :])
         packed = b"\x91" * 100000 + b"\x90"
         p.write_bytes(data[:offset] + packed + TRAILER.pack(offset, zlib.crc32(packed), END_MAGIC))
     _expect_clean_error(p)

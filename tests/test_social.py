@@ -10,17 +10,17 @@ import sqlite3
 import numpy as np
 import pytest
 
-from sim.store.create import synthetic_world
-from sim.errors import BadParameterError
 from sim.core.graph import Graph
-from sim.plugin import ContentRecommender, FriendRecommender, aggregate_pairs
-from sim.model.registry import Registry
-from sim.engine.simulation import Simulation
-from sim.store.snapshot import load_snapshot, save_snapshot
-from sim.social.dynamics import FeedContext, SocialTick, compatibility, follows, top_k_per_row
-from sim.store.worldfile import open_world, save_world
 from sim.core.topics import topics_mask
 from sim.core.world import Status, build_world
+from sim.engine.simulation import Simulation
+from sim.errors import BadParameterError
+from sim.model.registry import Registry
+from sim.plugin import ContentRecommender, FriendRecommender, aggregate_pairs
+from sim.social.dynamics import FeedContext, SocialTick, compatibility, follows, top_k_per_row
+from sim.store.create import synthetic_world
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.store.worldfile import open_world, save_world
 from sim.store.writer import WorldWriter
 
 
@@ -117,7 +117,9 @@ def test_collaborative_follows_co_adoption_history():
     past = inject_with_adopters(sim, "past", {10: 0})
     m1 = inject_with_adopters(sim, "like past", {10: 0})
     m2 = inject_with_adopters(sim, "unrelated", {20: 0})
-    asyncio.run(started(sim, [past, m1, m2], [{10: 0, 11: 0, 12: 0, 14: 0}, {10: 1, 11: 1, 12: 1, 13: 1}, {20: 1, 21: 1}]))
+    asyncio.run(
+        started(sim, [past, m1, m2], [{10: 0, 11: 0, 12: 0, 14: 0}, {10: 1, 11: 1, 12: 1, 13: 1}, {20: 1, 21: 1}])
+    )
     past.status = "completed"
     # reader 14 adopted `past`, whose adopters overlap m1's: m1 is recommended, m2 is not
     assert [sid for sid, _ in feed_of(sim, 14)] == [m1.id]
@@ -480,6 +482,7 @@ def test_a_static_world_learns_nothing():
 def test_viral_feels_trust_and_reputation():
     """Reputation and trust feed back into viral: a sender with higher reputation over more trusted
     edges reaches more."""
+
     def reached(rep, trust):
         w = synthetic_world("v", 4000, avg_degree=8, seed=9)
         w.columns["reputation"][:] = rep
@@ -489,6 +492,7 @@ def test_viral_feels_trust_and_reputation():
         for _ in range(30):
             asyncio.run(sim.step())
         return s.reached
+
     assert reached(0.9, 0.9) > reached(0.1, 0.3)
 
 
@@ -497,8 +501,14 @@ def test_viral_feels_trust_and_reputation():
 
 def living(world, seed=0):
     sim = Simulation(world)
-    sim.social.configure(recommender="interest", friend_recommender="adamic-adar", leave_rate=0.002,
-                         join_rate=0.05, merge_every=3, accept_rate=0.3)
+    sim.social.configure(
+        recommender="interest",
+        friend_recommender="adamic-adar",
+        leave_rate=0.002,
+        join_rate=0.05,
+        merge_every=3,
+        accept_rate=0.3,
+    )
     return sim
 
 
@@ -570,7 +580,9 @@ def test_world_file_keeps_pending_changes_and_mirrors_in_sync(tmp_path):
     rows = np.array(con.execute("SELECT src, dst, trust FROM relationships ORDER BY src, dst").fetchall())
     g = world.graph
     assert rows.shape[0] == g.num_edges
-    assert np.array_equal(rows[:, 0].astype(np.int64), g.sources()) and np.array_equal(rows[:, 1].astype(np.int64), g.out_indices)
+    assert np.array_equal(rows[:, 0].astype(np.int64), g.sources()) and np.array_equal(
+        rows[:, 1].astype(np.int64), g.out_indices
+    )
     assert np.allclose(rows[:, 2], g.trust, atol=1 / 32767)
     status = np.array([r[0] for r in con.execute("SELECT status FROM agent_rows ORDER BY id")])
     assert np.array_equal(status, world.columns["status"])

@@ -7,11 +7,11 @@ import sqlite3
 
 import numpy as np
 import pytest
-
-from sim.errors import BadFileError, TargetExistsError
-from sim.core.persona import Persona
-from sim.store.worldfile import open_world, read_meta, save_world, world_info
 from worldcheck import assert_same_world
+
+from sim.core.persona import Persona
+from sim.errors import BadFileError, TargetExistsError
+from sim.store.worldfile import open_world, read_meta, save_world, world_info
 
 
 async def test_round_trip_keeps_every_array(tmp_path, small_world):
@@ -38,13 +38,25 @@ async def test_tables_are_queryable_with_plain_sql(tmp_path, small_world):
     assert via_view == small_world.columns["ids"][g.followers(u)].tolist()
     trust = np.array([r[0] for r in con.execute("SELECT trust FROM relationships ORDER BY src, dst")])
     assert np.allclose(trust, g.trust, atol=1 / 32767)
-    row = con.execute("SELECT orig_id, community, interests, susceptibility, status FROM agents WHERE id = 17").fetchone()
+    row = con.execute(
+        "SELECT orig_id, community, interests, susceptibility, status FROM agents WHERE id = 17"
+    ).fetchone()
     c = small_world.columns
     assert row[0] == c["ids"][17] and row[1] == c["community"][17]
     assert np.int64(row[2]).view(np.uint64) == c["interests"][17]
     assert row[3] == pytest.approx(float(c["susceptibility"][17]))
     assert {t for (t,) in con.execute("SELECT name FROM sqlite_master")} >= {
-        "meta", "arrays", "agent_rows", "agents", "relationships", "follows", "messages", "sessions", "events", "metrics", "audit",
+        "meta",
+        "arrays",
+        "agent_rows",
+        "agents",
+        "relationships",
+        "follows",
+        "messages",
+        "sessions",
+        "events",
+        "metrics",
+        "audit",
     }
 
 
@@ -56,7 +68,9 @@ async def test_persona_override_persists(tmp_path, small_world):
     loaded = await open_world(path)
     assert loaded.persona(3) == hostile
     con = sqlite3.connect(path)
-    assert con.execute("SELECT name, bio, style FROM agents WHERE id = 3").fetchone() == tuple(hostile.__getattribute__(f) for f in ("name", "bio", "style"))
+    assert con.execute("SELECT name, bio, style FROM agents WHERE id = 3").fetchone() == tuple(
+        hostile.__getattribute__(f) for f in ("name", "bio", "style")
+    )
     assert con.execute("SELECT COUNT(*) FROM agents").fetchone()[0] == small_world.n
 
 

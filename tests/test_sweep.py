@@ -98,26 +98,31 @@ def test_grid_expands_in_the_order_given():
     grid = parse_grid(["p=0.05, 0.2", "trust_weighted=false,true"])
     assert grid == [("p", ["0.05", "0.2"]), ("trust_weighted", ["false", "true"])]
     assert expand_grid(grid) == [
-        {"p": "0.05", "trust_weighted": "false"}, {"p": "0.05", "trust_weighted": "true"},
-        {"p": "0.2", "trust_weighted": "false"}, {"p": "0.2", "trust_weighted": "true"},
+        {"p": "0.05", "trust_weighted": "false"},
+        {"p": "0.05", "trust_weighted": "true"},
+        {"p": "0.2", "trust_weighted": "false"},
+        {"p": "0.2", "trust_weighted": "true"},
     ]
     assert expand_grid([]) == [{}]
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--grid", "p"], "is not KEY=V1,V2"),
-    (["--grid", "p=,"], "lists no values"),
-    (["--grid", "p=0.1", "--grid", "p=0.2"], "given twice"),
-    (["--grid", "q=1,2"], "has no parameter 'q'"),
-    (["--grid", "p=0.1,lots"], "p=lots is invalid"),
-    (["--grid", "p=0.1,1.5"], "p=1.5 is invalid"),
-    (["--grid", "p=0.1", "--param", "p=0.2"], "both swept"),
-    (["--model", "nosuch"], "unknown model 'nosuch'"),
-    (["--seeds", "ids:99999999"], "99999999"),
-    (["--seeds", "most:3"], "seed selection"),
-    (["--topic", "nosuchtopic"], "nosuchtopic"),
-    (["--plugins", "no/such/folder"], "plugin folder"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--grid", "p"], "is not KEY=V1,V2"),
+        (["--grid", "p=,"], "lists no values"),
+        (["--grid", "p=0.1", "--grid", "p=0.2"], "given twice"),
+        (["--grid", "q=1,2"], "has no parameter 'q'"),
+        (["--grid", "p=0.1,lots"], "p=lots is invalid"),
+        (["--grid", "p=0.1,1.5"], "p=1.5 is invalid"),
+        (["--grid", "p=0.1", "--param", "p=0.2"], "both swept"),
+        (["--model", "nosuch"], "unknown model 'nosuch'"),
+        (["--seeds", "ids:99999999"], "99999999"),
+        (["--seeds", "most:3"], "seed selection"),
+        (["--topic", "nosuchtopic"], "nosuchtopic"),
+        (["--plugins", "no/such/folder"], "plugin folder"),
+    ],
+)
 def test_mistakes_are_one_line_exit_2_before_any_run(world_file, args, needle):
     before = digest(world_file)
     t0 = time.perf_counter()
@@ -128,7 +133,9 @@ def test_mistakes_are_one_line_exit_2_before_any_run(world_file, args, needle):
     assert len(lines) == 1 and lines[0].startswith("agora: error: "), err
     assert needle in lines[0]
     assert "Traceback" not in err
-    assert time.perf_counter() - t0 < 60  # only a bound on a hang; the empty output and the untouched world show nothing ran
+    assert (
+        time.perf_counter() - t0 < 60
+    )  # only a bound on a hang; the empty output and the untouched world show nothing ran
     assert digest(world_file) == before
 
 
@@ -140,8 +147,8 @@ def test_missing_ray_is_one_sentence(world_file, monkeypatch):
 
 
 def test_sweep_equals_run_cascades_per_seed(world_file):
-    from sim.model.registry import Registry
     from sim.engine.runner import run_cascades
+    from sim.model.registry import Registry
     from sim.store.worldfile import open_world
 
     result = sweep_json(str(world_file), *GRID, "--seed", "5", "--workers", "1")
@@ -150,8 +157,19 @@ def test_sweep_equals_run_cascades_per_seed(world_file):
     world = asyncio.run(open_world(str(world_file)))
     registry = Registry()
     for combo, p in zip(result["results"], ("0.05", "0.2")):
-        direct = asyncio.run(run_cascades(world, registry=registry, text="sweep", model="ic", params={"p": p}, runs=4,
-                                          seed=5, until_done=True, llm={"offline": True}))
+        direct = asyncio.run(
+            run_cascades(
+                world,
+                registry=registry,
+                text="sweep",
+                model="ic",
+                params={"p": p},
+                runs=4,
+                seed=5,
+                until_done=True,
+                llm={"offline": True},
+            )
+        )
         assert combo["params"] == direct["params"]
         assert combo["grid"] == {"p": float(p)}
         assert combo["reached"] == [r["reached"] for r in direct["runs"]]
@@ -196,24 +214,57 @@ def test_json_shape(world_file, pool_result):
 
 
 def test_text_table(world_file):
-    code, out, err = cli("sweep", str(world_file), "--grid", "p=0.05,0.2", "--grid", "trust_weighted=false,true",
-                         "--runs", "2", "--steps", "3", "--workers", "1")
+    code, out, err = cli(
+        "sweep",
+        str(world_file),
+        "--grid",
+        "p=0.05,0.2",
+        "--grid",
+        "trust_weighted=false,true",
+        "--runs",
+        "2",
+        "--steps",
+        "3",
+        "--workers",
+        "1",
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[1].split()[:3] == ["p", "trust_weighted", "runs"]
     assert set(lines[2]) == {"─"}  # the rule under the header
-    assert [line.split()[:2] for line in lines[3:7]] == [["0.05", "false"], ["0.05", "true"], ["0.2", "false"], ["0.2", "true"]]
+    assert [line.split()[:2] for line in lines[3:7]] == [
+        ["0.05", "false"],
+        ["0.05", "true"],
+        ["0.2", "false"],
+        ["0.2", "true"],
+    ]
     assert "reach vs first" in lines[1]
     # the paired difference from the first combination and its interval, at the end of every later row
-    assert lines[3].endswith("(first)") and all(re.search(r"[+-][\d,.]+ +-?[\d,.]+ \.\. -?[\d,.]+$", x) for x in lines[4:7])
+    assert lines[3].endswith("(first)") and all(
+        re.search(r"[+-][\d,.]+ +-?[\d,.]+ \.\. -?[\d,.]+$", x) for x in lines[4:7]
+    )
     assert "8 runs" in lines[7] and "world file not modified" in lines[7]
 
 
 def test_failed_runs_are_counted_not_fatal(world_file, plugin_dir):
     """Failed runs are counted, left out of every statistic, shown with the plugin's file:line, and
     the sweep exits 3 (it finished, but runs failed)."""
-    result = sweep_json(str(world_file), "--plugins", str(plugin_dir), "--model", "fragile",
-                        "--grid", "explode=false,true", "--param", "p=0.2", "--runs", "3", "--workers", "2", code=3)
+    result = sweep_json(
+        str(world_file),
+        "--plugins",
+        str(plugin_dir),
+        "--model",
+        "fragile",
+        "--grid",
+        "explode=false,true",
+        "--param",
+        "p=0.2",
+        "--runs",
+        "3",
+        "--workers",
+        "2",
+        code=3,
+    )
     ok, broken = result["results"]
     assert (ok["completed"], ok["failed"]) == (3, 0)
     assert (broken["completed"], broken["failed"]) == (0, 3)
@@ -258,8 +309,21 @@ def test_ray_equals_process_pool_and_ships_the_world_once(world_file, pool_resul
 
 @pytest.mark.slow
 def test_ray_ships_plugins_and_counts_failures(world_file, plugin_dir, ray):
-    args = (str(world_file), "--plugins", str(plugin_dir), "--model", "fragile", "--grid", "explode=false,true",
-            "--param", "p=0.2", "--runs", "3", "--workers", "2")
+    args = (
+        str(world_file),
+        "--plugins",
+        str(plugin_dir),
+        "--model",
+        "fragile",
+        "--grid",
+        "explode=false,true",
+        "--param",
+        "p=0.2",
+        "--runs",
+        "3",
+        "--workers",
+        "2",
+    )
     on_ray = sweep_json(*args, "--ray", "auto", code=3)
     local = sweep_json(*args, code=3)
     assert runs_of(on_ray) == runs_of(local)  # where the plugin failed too: the user's folder, its source line
@@ -278,8 +342,13 @@ def command_line(process) -> str:
 def test_ctrl_c_leaves_no_worker_processes(world_file):
     psutil = pytest.importorskip("psutil")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(world_file), "--grid", "p=0.2", "--runs", "5000",
-                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "sweep", str(world_file), "--grid", "p=0.2", "--runs", "5000", "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         parent = psutil.Process(proc.pid)
         deadline = time.monotonic() + 120  # only bounds a hang: spawning is slow on a loaded machine
@@ -311,9 +380,18 @@ def test_ctrl_c_leaves_no_worker_processes(world_file):
 
 
 def test_engine_is_headless_and_imports_ray_lazily():
-    code = ("import sys, sim.engine.sweep, sim.cli.sweep; "
-            "print(sorted(m for m in ('textual', 'ray', 'tui') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, sim.engine.sweep, sim.cli.sweep; "
+        "print(sorted(m for m in ('textual', 'ray', 'tui') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

@@ -15,7 +15,7 @@ import time
 import pytest
 from conftest import notified
 from rich.text import Text
-from textual.widgets import Label, DataTable, Input, Log, Static
+from textual.widgets import DataTable, Input, Label, Log, Static
 
 from sim.store.create import synthetic_world
 from sim.store.worldfile import open_world, save_world
@@ -117,8 +117,10 @@ async def test_step_run_pause_and_speed(world_file):
         assert app.sim_running
         assert "RUNNING" in app.header_text().plain
         # The header shows the measured rate and, apart, the pace asked for.
-        assert await until(pilot, lambda: (m := re.search(r"([\d.]+) t/s \(pace max\)", app.header_text().plain))
-                           and float(m.group(1)) > 0), app.header_text().plain
+        assert await until(
+            pilot,
+            lambda: (m := re.search(r"([\d.]+) t/s \(pace max\)", app.header_text().plain)) and float(m.group(1)) > 0,
+        ), app.header_text().plain
         await pilot.press("space")
         async with app.sim.lock:  # a tick under way when the pause came ends first; no other starts
             stopped = app.world.tick
@@ -141,8 +143,16 @@ async def test_inject_form_fields_are_labelled(world_file):
         form = view.query_one("#inject-form")
         fields = [w for w in form.query("Input, Select") if isinstance(w, (Input, Select))]
         ids = {w.id for w in fields}
-        assert {"msg-text", "msg-topics", "seed-kind", "seed-arg", "msg-priority", "model", "msg-recommender",
-                "param-p"} <= ids, ids
+        assert {
+            "msg-text",
+            "msg-topics",
+            "seed-kind",
+            "seed-arg",
+            "msg-priority",
+            "model",
+            "msg-recommender",
+            "param-p",
+        } <= ids, ids
         labels = {}
         for w in fields:
             kids = list(w.parent.children)
@@ -361,7 +371,9 @@ async def test_load_while_running_keeps_run_pause_and_step_working(world_file, t
         await pilot.pause()
         await pilot.press("enter")
         assert await until(pilot, lambda: app.world is not old and not app.busy)
-        assert await until(pilot, lambda: app.world.tick >= 14), f"the run stalled at tick {app.world.tick} after the load"
+        assert await until(pilot, lambda: app.world.tick >= 14), (
+            f"the run stalled at tick {app.world.tick} after the load"
+        )
         assert app.sim_running and "RUNNING" in app.header_text().plain
         await pilot.press("space")
         async with app.sim.lock:  # a tick under way when the pause came ends first; no other starts
@@ -418,7 +430,7 @@ async def test_help_reads_well_from_80_columns(world_file, width, height):
         assert max(len(line) for line in lines) <= inner
         first = next(i for i, line in enumerate(lines) if "ask the agent shown" in line)
         column = lines[first].index("ask the agent shown")
-        assert lines[first + 1][:column].strip() == "" and lines[first + 1][column] != " ", lines[first:first + 2]
+        assert lines[first + 1][:column].strip() == "" and lines[first + 1][column] != " ", lines[first : first + 2]
 
 
 async def test_help_and_command_palette(world_file):
@@ -431,18 +443,39 @@ async def test_help_and_command_palette(world_file):
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Run/Pause", "Tick (step one)", "10 ticks (step ten)", "Inject a message", "Save a snapshot (.snap)",
-                      "Load a snapshot (.snap)", "Detect communities", "Help", "Quit", "Reload plugins",
-                      "View: dashboard", "View: communities", "View: agents", "View: messages", "View: plugins",
-                      "Use for feeds", "Use for friends", "Feed recommender: interest", "Feed recommender: none",
-                      "Friend recommender: adamic-adar"):
+        for title in (
+            "Run/Pause",
+            "Tick (step one)",
+            "10 ticks (step ten)",
+            "Inject a message",
+            "Save a snapshot (.snap)",
+            "Load a snapshot (.snap)",
+            "Detect communities",
+            "Help",
+            "Quit",
+            "Reload plugins",
+            "View: dashboard",
+            "View: communities",
+            "View: agents",
+            "View: messages",
+            "View: plugins",
+            "Use for feeds",
+            "Use for friends",
+            "Feed recommender: interest",
+            "Feed recommender: none",
+            "Friend recommender: adamic-adar",
+        ):
             assert title in titles
         assert "feed recommender" in HELP and "friend recommender" in HELP
         # What users type finds the action: the palette's own matcher over the titles.
         from textual.fuzzy import Matcher
 
-        for query, meant in (("snap", "Save a snapshot (.snap)"), ("snap", "Load a snapshot (.snap)"),
-                             ("agents", "View: agents"), ("step", "Tick (step one)")):
+        for query, meant in (
+            ("snap", "Save a snapshot (.snap)"),
+            ("snap", "Load a snapshot (.snap)"),
+            ("agents", "View: agents"),
+            ("step", "Tick (step one)"),
+        ):
             assert Matcher(query).match(meant) > 0 and meant in titles, (query, meant)
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         commands["Feed recommender: hot"].callback()
@@ -475,7 +508,9 @@ async def test_plugins_view_shows_failures_and_reloads(world_file, tmp_path):
         assert "plugin [b]exploded[/b]" in detail and "Traceback" in detail
         (folder / "bad.py").write_text(
             "from sim.plugin import PropagationModel, StepResult\n"
-            "class Fixed(PropagationModel):\n    name = 'fixed'\n    def step(self, ctx):\n        return StepResult.nothing()\n")
+            "class Fixed(PropagationModel):\n    name = 'fixed'\n    def step(self, ctx):\n        return "
+            "StepResult.nothing()\n"
+        )
         await pilot.press("r")
 
         def names():
@@ -510,6 +545,7 @@ def test_smoke_real_program_in_a_terminal(world_file, tmp_path):
     cmd = f"cd {tmp_path} && {env} {sys.executable} -m sim tui {world_file}"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "45", cmd], check=True)
     try:
+
         def screen() -> str:
             return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
 
@@ -729,8 +765,14 @@ async def test_dashboard_shows_feed_reach_and_follows(world_file):
         assert "recommenders: feed interest · friends common-neighbours" in shown
         # The charts are drawn off the event loop: wait for them (adoptions via the graph and via feeds,
         # follows and unfollows, each a line of a chart with axes).
-        assert await until(pilot, lambda: "via feed" in (text := screen_text(app)) and "new adoptions per tick" in text
-                           and "follows & unfollows per tick" in text)
+        assert await until(
+            pilot,
+            lambda: (
+                "via feed" in (text := screen_text(app))
+                and "new adoptions per tick" in text
+                and "follows & unfollows per tick" in text
+            ),
+        )
         assert f"edges {last['edges']:,}" in " ".join(shown.split())
 
 
@@ -742,7 +784,8 @@ async def test_a_failing_recommender_is_a_notification(world_file, tmp_path):
     (folder / "broken_feed.py").write_text(
         "from sim.plugin import ContentRecommender\n"
         "class Broken(ContentRecommender):\n    name = 'broken[b]'\n"
-        "    def score(self, ctx):\n        raise RuntimeError('feed [b]exploded[/b]')\n")
+        "    def score(self, ctx):\n        raise RuntimeError('feed [b]exploded[/b]')\n"
+    )
     app = AgoraApp(world_file, plugin_dirs=[str(folder)])
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
@@ -851,9 +894,16 @@ async def test_refresh_with_nothing_new_updates_no_widget(world_file):
         app.refresh_ui()
         widgets = [app._status, app._views["dashboard"].query_one("#metrics", Static)]
         calls: list[tuple[str, bool]] = []
+
+        def recording(original, wid):
+            def update(*a, layout=True, **k):
+                calls.append((wid, layout))
+                return original(*a, layout=layout, **k)
+
+            return update
+
         for w in widgets:
-            original = w.update
-            w.update = (lambda original, w: lambda *a, layout=True, **k: (calls.append((w.id, layout)), original(*a, layout=layout, **k))[1])(original, w)
+            w.update = recording(w.update, w.id)
         for _ in range(5):
             app.refresh_ui()
         assert calls == []
@@ -975,8 +1025,10 @@ async def test_session_counts_are_the_worlds_sessions_by_status(world_file):
             return sum(1 for s in app.world.sessions if s.status == status)
 
         def agrees() -> bool:
-            return all(dashboard_figure(app, f"{status} sessions") == f"{by_status(status):,}"
-                       for status in ("running", "queued", "completed"))
+            return all(
+                dashboard_figure(app, f"{status} sessions") == f"{by_status(status):,}"
+                for status in ("running", "queued", "completed")
+            )
 
         await inject(app, pilot, "first", **{"seed-arg": "5"})
         await inject(app, pilot, "second", **{"seed-arg": "5"})
@@ -1026,8 +1078,14 @@ async def test_after_a_load_the_dashboard_reads_the_loaded_world(world_file, tmp
         for label in ("new adoptions (tick)", "follows (tick)", "edge attempts/s"):
             assert dashboard_figure(app, label) == "-", label
         chart = app._views["dashboard"].query_one("#new-chart", Chart)
-        assert await until(pilot, lambda: chart.settled and chart.spec is not None and chart.spec.hint
-                           == "no tick run since the world was opened or loaded at tick 10"), chart.spec
+        assert await until(
+            pilot,
+            lambda: (
+                chart.settled
+                and chart.spec is not None
+                and chart.spec.hint == "no tick run since the world was opened or loaded at tick 10"
+            ),
+        ), chart.spec
         await pilot.press("n")
         assert await until(pilot, lambda: app.world.tick == 11 and not app.ticking)
         last = app.sim.metrics[-1]
@@ -1095,8 +1153,9 @@ async def test_community_ids_stay_what_they_were_after_detection(world_file):
         assert again["kept"] == again["count"], "the same partition again: every community keeps its id"
         words = "none is new"
         caption = app._views["communities"].query_one("#comm-caption", Static)
-        assert await until(pilot, lambda: "each keeps the id" in (text := " ".join(str(caption.render()).split()))
-                           and words in text), str(caption.render())
+        assert await until(
+            pilot, lambda: "each keeps the id" in (text := " ".join(str(caption.render()).split())) and words in text
+        ), str(caption.render())
 
 
 async def test_a_failed_sessions_whole_traceback_is_in_the_messages_view(world_file, tmp_path):
@@ -1110,9 +1169,11 @@ async def test_a_failed_sessions_whole_traceback_is_in_the_messages_view(world_f
     frames = "".join(f"def f{i}():\n    return f{i - 1}()\n" for i in range(1, 31))
     (folder / "boom.py").write_text(
         "from sim.plugin import PropagationModel, StepResult\n"
-        "def f0():\n    raise RuntimeError('model [b]exploded[/b] [link=x]here[/link]')\n" + frames +
-        "class Boom(PropagationModel):\n    name = 'boom'\n"
-        "    def step(self, ctx):\n        return f30()\n")
+        "def f0():\n    raise RuntimeError('model [b]exploded[/b] [link=x]here[/link]')\n"
+        + frames
+        + "class Boom(PropagationModel):\n    name = 'boom'\n"
+        "    def step(self, ctx):\n        return f30()\n"
+    )
     app = AgoraApp(world_file, plugin_dirs=[str(folder)])
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
@@ -1145,7 +1206,8 @@ async def test_a_failing_friend_recommender_is_named_switched_off_and_its_traceb
     (folder / "broken_friends.py").write_text(
         "from sim.plugin import FriendRecommender\n"
         "class Broken(FriendRecommender):\n    name = 'pals[i]'\n"
-        "    def suggest(self, ctx):\n        raise ValueError('friends [i]gone[/i]')\n")
+        "    def suggest(self, ctx):\n        raise ValueError('friends [i]gone[/i]')\n"
+    )
     app = AgoraApp(world_file, plugin_dirs=[str(folder)])
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
@@ -1176,5 +1238,6 @@ async def test_save_and_load_notifications_quote_the_whole_path(world_file, tmp_
         assert await until(pilot, lambda: isinstance(app.screen, LoadScreen))
         await pilot.pause()
         await pilot.press("enter")
-        assert await until(pilot, lambda: any(m.startswith("snapshot loaded") and path in m.splitlines()
-                                               for m in notifications(app)))
+        assert await until(
+            pilot, lambda: any(m.startswith("snapshot loaded") and path in m.splitlines() for m in notifications(app))
+        )

@@ -323,7 +323,6 @@ def test_downsample_and_ticks():
     assert [compact(v) for v in (950, 12_000, 1_250_000, 0.25, 2.0)] == ["950", "12k", "1.2M", "0.25", "2"]
 
 
-
 async def test_keys_are_in_the_help_and_the_palette(world_file):
     """6, e and x are in the help; the palette finds the Compare view and the chart actions by name, and
     its export works from any view (the dashboard's chart)."""
@@ -344,4 +343,6 @@ async def test_keys_are_in_the_help_and_the_palette(world_file):
         await step(app, 2)
         await pilot.press("4")
         commands["Export chart (PNG and SVG)"].callback()
-        assert await until(pilot, lambda: any("chart exported" in m and "session1-tick2.png" in m for m in notified(app)))
+        assert await until(
+            pilot, lambda: any("chart exported" in m and "session1-tick2.png" in m for m in notified(app))
+        )

@@ -14,8 +14,8 @@ import pytest
 from conftest import notified
 from textual.widgets import Input, Static
 
-from sim.store.create import synthetic_world
 from agora_testing.fakeserver import FakeChatServer
+from sim.store.create import synthetic_world
 from tui.app import AgoraApp
 from tui.screens import AskScreen
 
@@ -224,7 +224,9 @@ async def test_markup_like_posts_are_shown_literally():
         session = app.sim.inject("hello", seeds="random:3")
         await app.sim.step()
         app.world.posts.add(app.world.tick, 4, session.message_id, session.id, "reply", "[bold red]x[/]", "offline")
-        app.world.posts.add(app.world.tick, 5, session.message_id, session.id, "reply", "\x1b[31mred[link=x]y[/link]", "llm")
+        app.world.posts.add(
+            app.world.tick, 5, session.message_id, session.id, "reply", "\x1b[31mred[link=x]y[/link]", "llm"
+        )
         await pilot.press("4")
         await pilot.pause()
         app.refresh_ui()

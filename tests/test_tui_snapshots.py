@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from agora_testing.tui import charts_settled
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
-from agora_testing.tui import charts_settled
 from tui.app import AgoraApp
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -36,7 +36,7 @@ def screen_lines(app) -> list[str]:
     for chart in app.screen.query("#mem-chart"):
         r = chart.region
         for y in range(r.y, min(r.bottom, len(lines))):
-            lines[y] = lines[y][: r.x] + "~" * r.width + lines[y][r.right:]
+            lines[y] = lines[y][: r.x] + "~" * r.width + lines[y][r.right :]
     return [line.rstrip() for line in lines]
 
 

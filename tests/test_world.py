@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from sim.store.create import synthetic_world
-from sim.errors import BadParameterError
 from sim.core.persona import persona_text
-from sim.store.worldfile import save_world
 from sim.core.world import AGENT_COLUMNS, Status, check_columns
+from sim.errors import BadParameterError
+from sim.store.create import synthetic_world
+from sim.store.worldfile import save_world
 
 
 def test_columns_have_documented_dtypes_and_lengths(small_world):

@@ -10,8 +10,8 @@ import sqlite3
 
 import numpy as np
 import pytest
-
 from conftest import agora
+
 from sim.core.graph import Graph
 from sim.store.check import check_world
 from sim.store.create import synthetic_world
@@ -23,11 +23,16 @@ from sim.store.writer import WorldWriter
 
 def test_fixed_width_decimals_are_what_sqlite_reads():
     rng = np.random.default_rng(3)
-    values = np.concatenate([
-        np.array([0, 1, -1, 9, 10, 99, 100, 9999, 10000, -10000, 2**62, -(2**62), 2**63 - 1, -(2**63) + 1, -(2**63)]),
-        np.full(3, -(2**63)),  # an interest mask of topic 63 alone, seen as a signed integer
-        rng.integers(-(2**63) + 1, 2**63 - 1, 500), rng.integers(-50, 50, 100),
-    ]).astype(np.int64)
+    values = np.concatenate(
+        [
+            np.array(
+                [0, 1, -1, 9, 10, 99, 100, 9999, 10000, -10000, 2**62, -(2**62), 2**63 - 1, -(2**63) + 1, -(2**63)]
+            ),
+            np.full(3, -(2**63)),  # an interest mask of topic 63 alone, seen as a signed integer
+            rng.integers(-(2**63) + 1, 2**63 - 1, 500),
+            rng.integers(-50, 50, 100),
+        ]
+    ).astype(np.int64)
     rows = FixedRows([("v", values, False), ("w", values[::-1].copy(), False), ("f", values // 7, True)])
     con = sqlite3.connect(":memory:")
     got = con.execute(f"SELECT v, w, f FROM ({rows.select()}) ORDER BY i", (rows.blob, rows.count)).fetchall()
@@ -44,7 +49,9 @@ def test_fixed_width_decimals_are_what_sqlite_reads():
 
 
 def _edges(con) -> np.ndarray:
-    return np.array(con.execute("SELECT src, dst, trust FROM relationships ORDER BY src, dst").fetchall(), dtype=np.float64)
+    return np.array(
+        con.execute("SELECT src, dst, trust FROM relationships ORDER BY src, dst").fetchall(), dtype=np.float64
+    )
 
 
 def _expect(g: Graph) -> np.ndarray:
@@ -66,13 +73,35 @@ async def test_agent_rows_and_the_relationships_view_equal_the_arrays(tmp_path, 
     await save_world(world, path)
     con = sqlite3.connect(path)
     assert np.array_equal(_edges(con), _expect(world.graph)) if world.num_edges else _edges(con).size == 0
-    rows = con.execute("SELECT id, orig_id, community, interests, susceptibility, reputation, influence, status, "
-                       "activity_profile, activity_rate, first, last, trait, occupation, hobby, style FROM agent_rows "
-                       "ORDER BY id").fetchall()
+    rows = con.execute(
+        "SELECT id, orig_id, community, interests, susceptibility, reputation, influence, status, "
+        "activity_profile, activity_rate, first, last, trait, occupation, hobby, style FROM agent_rows "
+        "ORDER BY id"
+    ).fetchall()
     c = world.columns
-    got = {k: np.array([r[j] for r in rows]) for j, k in enumerate(
-        ("id", "ids", "community", "interests", "susceptibility", "reputation", "influence", "status", "activity_profile",
-         "activity_rate", "first", "last", "trait", "occupation", "hobby", "style"))}
+    got = {
+        k: np.array([r[j] for r in rows])
+        for j, k in enumerate(
+            (
+                "id",
+                "ids",
+                "community",
+                "interests",
+                "susceptibility",
+                "reputation",
+                "influence",
+                "status",
+                "activity_profile",
+                "activity_rate",
+                "first",
+                "last",
+                "trait",
+                "occupation",
+                "hobby",
+                "style",
+            )
+        )
+    }
     assert np.array_equal(got["id"], np.arange(n))
     for k in ("ids", "community", "status", "activity_profile"):
         assert np.array_equal(got[k], c[k]), k
@@ -115,7 +144,8 @@ def _make_version_1(path: str) -> None:
     """Turn a world file into the layout of format version 1: a ``relationships`` table, a row per edge."""
     con = sqlite3.connect(path)
     con.executescript("""
-        CREATE TABLE rel_v1 (src INTEGER NOT NULL, dst INTEGER NOT NULL, trust REAL NOT NULL, PRIMARY KEY (src, dst)) WITHOUT ROWID;
+        CREATE TABLE rel_v1 (src INTEGER NOT NULL, dst INTEGER NOT NULL, trust REAL NOT NULL,
+                             PRIMARY KEY (src, dst)) WITHOUT ROWID;
         INSERT INTO rel_v1 SELECT src, dst, trust FROM relationships;
         DROP VIEW follows; DROP VIEW relationships; DROP TABLE adjacency;
         ALTER TABLE rel_v1 RENAME TO relationships;
@@ -139,7 +169,9 @@ async def test_a_version_1_file_opens_and_is_rewritten_at_its_first_checkpoint(t
     await _checkpoint(path, await open_world(path))
     con = sqlite3.connect(path)
     assert con.execute("SELECT type FROM sqlite_master WHERE name = 'relationships'").fetchone() == ("view",)
-    assert json.loads(con.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0]) == FORMAT_VERSION
+    assert (
+        json.loads(con.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0]) == FORMAT_VERSION
+    )
     assert np.array_equal(_edges(con), before)
     assert con.execute("SELECT COUNT(*) FROM follows").fetchone()[0] == small_world.num_edges  # the view over it
     assert check_world(path)["ok"], check_world(path)["problems"]
@@ -201,8 +233,11 @@ async def test_columns_the_same_for_every_agent_are_written_too(tmp_path):
     path = str(tmp_path / "flat.db")
     await save_world(world, path)
     con = sqlite3.connect(path)
-    rows = con.execute("SELECT id, orig_id, community, status, reputation, first, style FROM agent_rows ORDER BY id").fetchall()
+    rows = con.execute(
+        "SELECT id, orig_id, community, status, reputation, first, style FROM agent_rows ORDER BY id"
+    ).fetchall()
     assert [r[0] for r in rows] == list(range(300)) and [r[1] for r in rows] == c["ids"].tolist()
-    assert {r[2:] for r in rows} == {(int(c["community"][0]), int(c["status"][0]), 0.25, int(c["persona_codes"][0, 0]),
-                                      int(c["persona_style"][0]))}
+    assert {r[2:] for r in rows} == {
+        (int(c["community"][0]), int(c["status"][0]), 0.25, int(c["persona_codes"][0, 0]), int(c["persona_style"][0]))
+    }
     assert check_world(path)["ok"], check_world(path)["problems"]
