@@ -13,6 +13,8 @@ agent accept with probability ``accept_rate * compatibility``. Each recommender 
   compatibility: the mean of shared interests (Jaccard of the topic sets), activity overlap (cosine of
   the two hourly profiles) and the candidate's reputation.
 - ``random``: uniformly random active agents (a baseline).
+- ``friends-of-friends``: the paths of ``common-neighbours`` plus a weight of compatibility (see its
+  class); also the code of ``agora plugins new --template friend-recommender``.
 
 The two path-based recommenders look at no more than ``fanout`` followees per agent and per middle agent
 (a window at a random offset when there are more), so a tick costs at most ``agents * fanout**2`` paths
@@ -78,3 +80,36 @@ class RandomFriends(FriendRecommender):
     def suggest(self, ctx: FriendContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a, c = ctx.candidates_random(ctx.k)
         return a, c, np.zeros(a.size)
+
+
+class FriendsOfFriends(FriendRecommender):
+    """Friends of friends, joined by more paths and more compatible first.
+
+    Every tick the core calls ``suggest`` with the agents looking for suggestions and takes three aligned
+    arrays ``(agents, candidates, scores)``: ``agents[i]`` could follow ``candidates[i]``, higher scores
+    first. The candidates of an agent are the agents followed by the agents it follows (at most ``fanout``
+    followees looked at per agent and per middle agent); the score of a candidate is
+
+        paths + interest_weight * compatibility
+
+    where ``paths`` counts the followees through which it was reached and ``compatibility`` (in [0, 1]) is
+    the mean of shared interests, activity overlap and the candidate's reputation. Scores must be finite.
+    The core drops self-suggestions, agents already followed and inactive candidates, keeps each agent's
+    ``suggestions`` best and lets the agent accept with probability ``accept_rate * compatibility``.
+    """
+
+    # What users type (`--friend-recommender friends-of-friends`), and what `agora plugins list` shows.
+    name = "friends-of-friends"
+    version = "1.0"
+    description = "Friends of friends, joined by more paths and more compatible first."
+    params = {
+        "fanout": Param(int, 6, 1, 100, "followees looked at per agent and per middle agent"),
+        "interest_weight": Param(float, 1.0, 0.0, 100.0, "weight of compatibility against the number of paths"),
+    }
+
+    def suggest(self, ctx: FriendContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Paths agent -> f -> candidate: the agent follows f and f follows the candidate (randomness,
+        # where there are more followees than fanout, comes from ctx.rng inside two_hop).
+        agents, _, candidates = ctx.two_hop(self.p["fanout"])
+        agents, candidates, paths = aggregate_pairs(agents, candidates, 1.0, ctx.n)  # distinct pairs, paths summed
+        return agents, candidates, paths + self.p["interest_weight"] * ctx.compatibility(agents, candidates)

@@ -245,7 +245,7 @@ def test_the_explore_worlds_are_small_and_unlike_the_contract_world():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("plugin", ["ic", "lt", "threshold", "viral", "llm", "epidemic", "compartmental",
-                                    "opinion_binary", "opinion_continuous", "threshold_models"])
+                                    "opinion_binary", "opinion_continuous", "threshold_models", "cascades"])
 def test_the_builtin_models_pass_the_explorative_checker(plugin):
     report = check_plugin(str(ROOT / "plugins" / f"{plugin}.py"), agents=AGENTS)
     assert report.ok, report.render()

@@ -47,8 +47,14 @@ def members(protocol: type) -> set[str]:
 def started_session(world: Any) -> PropagationSession:
     registry = Registry(entry_points=False, env=False)
     model = registry.model("ic")()
-    s = PropagationSession(id=1, message_id=1, model_name="ic", params=dict(model.p), seeds="random:5",
-                           message={"id": 1, "text": "x", "topics": 3, "author": 0, "created_tick": 0})
+    s = PropagationSession(
+        id=1,
+        message_id=1,
+        model_name="ic",
+        params=dict(model.p),
+        seeds="random:5",
+        message={"id": 1, "text": "x", "topics": 3, "author": 0, "created_tick": 0},
+    )
     s.registry = registry
     world.messages.append(s.message)
     world.sessions.append(s)
@@ -58,8 +64,23 @@ def started_session(world: Any) -> PropagationSession:
 
 def test_the_protocols_list_what_the_docs_promise():
     """A sample of each protocol's members, so that an accidental deletion fails here."""
-    assert {"frontier", "gather", "gather_targets", "random_edges", "feed_open", "with_feed", "store", "rng",
-            "variables", "world", "session", "graph", "llm", "model_class", "stream_rng"} <= members(contract.StepContext)
+    assert {
+        "frontier",
+        "gather",
+        "gather_targets",
+        "random_edges",
+        "feed_open",
+        "with_feed",
+        "store",
+        "rng",
+        "variables",
+        "world",
+        "session",
+        "graph",
+        "llm",
+        "model_class",
+        "stream_rng",
+    } <= members(contract.StepContext)
     assert {"registry", "close", "set_feed", "feed_used"}.isdisjoint(members(contract.StepContext))
     assert {"sessions", "messages", "delta", "config"}.isdisjoint(members(contract.WorldView))
     assert {"readers", "sessions", "shape", "interest_match", "recent_sessions"} <= members(contract.FeedContext)
@@ -74,11 +95,20 @@ def test_the_engine_contexts_offer_every_member_the_protocols_list():
     friend = FriendContext(world, np.arange(10, dtype=np.int32), 3, 1, np.random.default_rng(0), {})
     llm = LLMService.offline(world)
     pairs = [
-        (ctx, contract.StepContext), (ctx.world, contract.WorldView), (ctx.session, contract.SessionView),
-        (ctx.graph, contract.GraphView), (ctx.world.graph, contract.GraphView), (feed, contract.FeedContext),
-        (feed.sessions[0], contract.SessionView), (feed.world, contract.WorldView), (friend, contract.FriendContext),
-        (friend.graph, contract.GraphView), (llm, contract.LLMAgents), (Recalled(), contract.Recollection),
-        (Completion("x", "llm"), contract.Answer), (Decision("like"), contract.Decision),
+        (ctx, contract.StepContext),
+        (ctx.world, contract.WorldView),
+        (ctx.session, contract.SessionView),
+        (ctx.graph, contract.GraphView),
+        (ctx.world.graph, contract.GraphView),
+        (feed, contract.FeedContext),
+        (feed.sessions[0], contract.SessionView),
+        (feed.world, contract.WorldView),
+        (friend, contract.FriendContext),
+        (friend.graph, contract.GraphView),
+        (llm, contract.LLMAgents),
+        (Recalled(), contract.Recollection),
+        (Completion("x", "llm"), contract.Answer),
+        (Decision("like"), contract.Decision),
     ]
     for obj, protocol in pairs:
         missing = sorted(m for m in members(protocol) if not hasattr(obj, m))
@@ -95,7 +125,8 @@ def test_the_engine_contexts_offer_every_member_the_protocols_list():
 def test_a_type_checker_accepts_the_engine_classes_as_the_protocols(tmp_path):
     pytest.importorskip("mypy")
     probe = tmp_path / "probe.py"
-    probe.write_text(textwrap.dedent("""
+    probe.write_text(
+        textwrap.dedent("""
         from sim import plugin
         from sim.llm.client import Completion
         from sim.llm.prompts import Decision
@@ -112,20 +143,42 @@ def test_a_type_checker_accepts_the_engine_classes_as_the_protocols(tmp_path):
         def friend(ctx: FriendContext) -> plugin.FriendContext:
             return ctx
 
-        def llm(service: LLMService, r: Recalled, c: Completion, d: Decision) -> tuple[plugin.LLMAgents, plugin.Recollection, plugin.Answer, plugin.Decision]:
-            return service, r, c, d
-    """))
-    proc = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports", "--follow-imports=silent",
-                           "--cache-dir", str(tmp_path / "cache"), str(probe)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+        def llm(service: LLMService) -> plugin.LLMAgents:
+            return service
+
+        def parts(r: Recalled, c: Completion, d: Decision) -> tuple[plugin.Recollection, plugin.Answer, object]:
+            plugin_decision: plugin.Decision = d
+            return r, c, d
+    """)
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--ignore-missing-imports",
+            "--follow-imports=silent",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            str(probe),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 class Only:
     """``obj`` seen through ``protocol``: reading a member the protocol does not list fails the plugin."""
 
-    NESTED = {"world": contract.WorldView, "session": contract.SessionView, "graph": contract.GraphView,
-              "llm": contract.LLMAgents}
+    NESTED = {
+        "world": contract.WorldView,
+        "session": contract.SessionView,
+        "graph": contract.GraphView,
+        "llm": contract.LLMAgents,
+    }
 
     def __init__(self, obj: Any, protocol: type) -> None:
         self._obj, self._protocol, self._members = obj, protocol, members(protocol)
@@ -171,8 +224,11 @@ def strict_recommender(cls: type) -> type:
 
 def builtins(kind: str) -> list[type]:
     registry = Registry(entry_points=False, env=False)
-    return [registry.model(i.name) if kind == "model" else i.cls for i in registry.list()
-            if i.source == "builtin" and (i.kind == "model") == (kind == "model")]
+    return [
+        registry.model(i.name) if kind == "model" else i.cls
+        for i in registry.list()
+        if i.source == "builtin" and (i.kind == "model") == (kind == "model")
+    ]
 
 
 @pytest.mark.parametrize("cls", builtins("model"), ids=lambda c: c.name)

@@ -111,6 +111,7 @@ import numpy as np
 from sim.errors import BadFileError, BadParameterError, TargetExistsError
 from sim.core.events import EventBus
 from sim.plugin import ContentRecommender, FriendRecommender, Param, PropagationModel, Recommender, StepResult, Variable
+from sim.engine.templates import TEMPLATES, template_files
 from sim.model.registry import PluginInfo, Registry, load_file
 from sim.model.session import PropagationSession
 from sim.core.topics import TOPICS
@@ -178,13 +179,13 @@ def _class_name(name: str) -> str:
 def new_plugin(name: str, folder: str = ".", template: str = "cascade") -> list[str]:
     """Write a new plugin ``<folder>/<name>.py`` and its tests ``<folder>/test_<name>.py``.
 
-    The plugin is a working, documented propagation model or recommender written like the built-ins,
-    from one of the templates of :mod:`sim.engine.templates` (``cascade``: a cascade that only reaches
-    agents who share a topic with the message; ``compartmental``: SIRS; ``opinion``: bounded-confidence
-    averaging of a continuous opinion; ``network``: a cascade whose unconvinced followers rewire;
-    ``recommender``: a content recommender, topic match and freshness; ``friend-recommender``: friends of
-    friends); the test file runs the conformance suite on it and checks its behaviour. Nothing is
-    overwritten.
+    The plugin is a working, documented propagation model or recommender: the code of a built-in plugin,
+    renamed, chosen by the template of :mod:`sim.engine.templates` (``cascade``: ``topic-cascade``, a
+    cascade that only reaches agents who share a topic with the message; ``compartmental``: ``sirs``;
+    ``opinion``: ``hegselmann-krause``, bounded-confidence averaging of a continuous opinion; ``network``:
+    ``rewiring-cascade``, a cascade whose unconvinced followers rewire; ``recommender``: ``topic-fresh``,
+    topic match and freshness; ``friend-recommender``: ``friends-of-friends``); the test file runs the
+    conformance suite on it and checks its behaviour. Nothing is overwritten.
 
     Args:
         name: the plugin's name (what users pass as the model or recommender): a Python identifier, not a
@@ -200,9 +201,7 @@ def new_plugin(name: str, folder: str = ".", template: str = "cascade") -> list[
         BadParameterError: the name is not acceptable (the reason is named), or ``folder`` is a file.
         TargetExistsError: one of the two files exists already (nothing is written then).
     """
-    from sim.engine.templates import FILES, TEMPLATES
-
-    if template not in FILES:
+    if template not in TEMPLATES:
         raise BadParameterError(f"template {template!r} is not one of {', '.join(TEMPLATES)}: choose one with --template")
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         raise BadParameterError(f"plugin name {name!r} is not valid: use letters, digits and underscores, starting with a letter (e.g. topic_cascade)")
@@ -229,7 +228,7 @@ def new_plugin(name: str, folder: str = ".", template: str = "cascade") -> list[
     os.makedirs(folder, exist_ok=True)
     written: list[str] = []
     try:
-        model_text, test_text = FILES[template]
+        model_text, test_text = template_files(template)
         for path, source in ((model_path, model_text), (test_path, test_text)):
             text = re.sub(r"@(NAME|CLASS|TITLE)@", lambda m: subs[m.group(1)], source)
             with open(path, "x", encoding="utf-8") as fh:  # "x": never overwrite, even on a race
