@@ -8,6 +8,7 @@ must fail the check that names its fault, with a reason a plugin author can act 
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from sim.engine.authoring import check_plugin, new_plugin, plugin_rows, schema_problems
+from sim.engine.templates import SOURCES, TEMPLATES, builtin_class, plugin_code
 from sim.errors import AgoraError, BadFileError, BadParameterError, TargetExistsError
 from sim.model.registry import PluginError, Registry, load_file
 
@@ -155,6 +157,38 @@ def test_every_template_writes_a_model_that_passes_the_check_and_tests_that_pass
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test.name], cwd=model.parent,
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_template_is_the_code_of_its_built_in_renamed(tmp_path, template):
+    """Written out and loaded, a template's class has its built-in's methods line for line, its schema and
+    its declarations, under the new name: the template is made from the built-in, so it cannot drift."""
+    builtin = builtin_class(template)
+    assert builtin.name == SOURCES[template][1]
+    model_path, _ = new_plugin("mine", str(tmp_path), template)
+    text = Path(model_path).read_text()
+    assert "@NAME@" not in text and "@CLASS@" not in text and "@TITLE@" not in text
+    assert "The code of the built-in" in text and f"``{builtin.name}``" in text
+    mine = load_file(model_path).Mine
+    assert mine.name == "mine" and mine.__name__ == "Mine"
+    own = {k: v for k, v in vars(builtin).items() if inspect.isfunction(v) or isinstance(v, classmethod)}
+    assert own, "the built-in defines no method"
+    for key, value in own.items():
+        func = value.__func__ if isinstance(value, classmethod) else value
+        got = vars(mine)[key]
+        got = got.__func__ if isinstance(got, classmethod) else got
+        assert inspect.getsource(got) == inspect.getsource(func), f"{template}: {key} differs from {builtin.name}'s"
+    assert mine.schema() == builtin.schema()
+    for attr in ("states", "adopted_states", "transmitting_states", "transmit", "progressive", "variables",
+                 "uses_feed", "changes_edges", "role", "kind"):
+        assert getattr(mine, attr, None) == getattr(builtin, attr, None), attr
+
+
+def test_a_template_refuses_a_built_in_that_needs_another_plugin_module():
+    """A template must stand alone: ``lt`` subclasses ``plugins.threshold``'s class, so it cannot be one."""
+    lt = Registry(entry_points=False, env=False).model("lt")
+    with pytest.raises(ValueError, match="needs plugins.threshold: a template must stand alone"):
+        plugin_code(lt, "lt")
 
 
 def test_new_plugin_refuses_an_unknown_template(tmp_path):
