@@ -45,7 +45,7 @@ from sim.store.create import ensure_default_world, saves_dir
 from sim.store.worldfile import load_warnings
 from sim.store.writer import WorldWriter
 
-from .messages import WorldOpened
+from .messages import CommunitiesDetected, SnapshotLoaded, SnapshotSaved, WorkFailed, WorldOpened
 from .rate import TickRate
 from .recommenders import RECOMMENDER_ROLES, recommender_label
 from .screens import AskScreen, HelpScreen, LoadScreen, QuitScreen, SaveScreen
@@ -809,17 +809,27 @@ class AgoraApp(App):
         os.makedirs(folder, exist_ok=True)
         base = os.path.basename(name)
         path = os.path.join(folder, base if base.endswith(".snap") else base + ".snap")
-        self.busy = "saving"
+        self.busy = "saving"  # until the result is applied (a message)
         try:
             saved = await self.controller.save_snapshot_file(path)  # audited there
-            self.notify_paths(f"snapshot saved at tick {saved['tick']} ({saved['size_bytes'] / 2**20:.1f} MB):", [path])
         except AgoraError as exc:
-            self.notify(str(exc), severity="error", markup=False, limit=PATH_NOTIFY_LIMIT)
+            self.post_message(WorkFailed(str(exc)))
         except OSError as exc:
-            self.notify_paths(f"could not save the snapshot ({exc.strerror}); the previous one is intact:", [path],
-                              severity="error")
-        finally:
-            self.busy = None
+            self.post_message(WorkFailed(f"could not save the snapshot ({exc.strerror}); the previous one is intact:",
+                                         paths=[path]))
+        else:
+            self.post_message(SnapshotSaved(path, saved["tick"], saved["size_bytes"]))
+
+    def on_snapshot_saved(self, message: SnapshotSaved) -> None:
+        self.busy = None
+        self.notify_paths(f"snapshot saved at tick {message.tick} ({message.size_bytes / 2**20:.1f} MB):", [message.path])
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.busy = None
+        if message.paths:
+            self.notify_paths(message.text, message.paths, severity="error", timeout=message.timeout)
+        else:
+            self.notify(message.text, severity="error", markup=False, timeout=message.timeout, limit=PATH_NOTIFY_LIMIT)
 
     def action_load(self) -> None:
         if self.sim is None or self.busy:
@@ -832,18 +842,20 @@ class AgoraApp(App):
 
     @work(exclusive=True, group="io")
     async def load_worker(self, path: str) -> None:
-        self.busy = "loading"
+        self.busy = "loading"  # until the result is applied (a message)
         try:
             # Read and validate completely before anything live is touched; the run goes on if it ran.
             loaded = await self.controller.load_snapshot_file(path)  # audited there; world_attached follows
         except AgoraError as exc:
-            self.notify(str(exc), severity="error", markup=False, timeout=10, limit=PATH_NOTIFY_LIMIT)
-            return
-        finally:
-            self.busy = None
+            self.post_message(WorkFailed(str(exc), timeout=10))
+        else:
+            self.post_message(SnapshotLoaded(path, loaded["tick"]))
+
+    def on_snapshot_loaded(self, message: SnapshotLoaded) -> None:
+        self.busy = None
         for warning in load_warnings(self.world):  # what the snapshot named and Agora ignored
             self.notify(warning, severity="warning", markup=False, timeout=30)
-        self.notify_paths(f"snapshot loaded (tick {loaded['tick']}):", [path])
+        self.notify_paths(f"snapshot loaded (tick {message.tick}):", [message.path])
 
     def action_communities(self) -> None:
         if self.sim is None or self.busy:
@@ -852,18 +864,19 @@ class AgoraApp(App):
 
     @work(exclusive=True, group="analysis", thread=False)
     async def analysis_worker(self) -> None:
-        self.busy = "detecting communities"
+        self.busy = "detecting communities"  # until the result is applied (a message)
         try:
             result = await self.controller.analyse()  # audited there
         except AgoraError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        finally:
-            self.busy = None
+            self.post_message(WorkFailed(str(exc)))
+        else:
+            self.post_message(CommunitiesDetected(result["line"], result["ids"]))
+
+    def on_communities_detected(self, message: CommunitiesDetected) -> None:
+        self.busy = None
         self._views["communities"].world_changed()  # type: ignore[attr-defined]
-        line, ids = result["line"], result["ids"]
-        self.notify(line, markup=False)
-        self.log_line(f"{line} · {ids}")
+        self.notify(message.line, markup=False)
+        self.log_line(f"{message.line} · {message.ids}")
 
     def action_reload_plugins(self) -> None:
         failures = self.controller.reload_plugins()  # audited there

@@ -27,3 +27,36 @@ class CommunitiesCounted(Message):
     def __init__(self, key: Any, rows: list[dict[str, Any]], flows: list[dict[str, int]], unassigned: int) -> None:
         super().__init__()
         self.key, self.rows, self.flows, self.unassigned = key, rows, flows, unassigned
+
+
+class SnapshotSaved(Message):
+    """The world was saved as the snapshot at ``path`` (at ``tick``, ``size_bytes`` long)."""
+
+    def __init__(self, path: str, tick: int, size_bytes: int) -> None:
+        super().__init__()
+        self.path, self.tick, self.size_bytes = path, tick, size_bytes
+
+
+class SnapshotLoaded(Message):
+    """The snapshot at ``path`` replaced the world (now at ``tick``)."""
+
+    def __init__(self, path: str, tick: int) -> None:
+        super().__init__()
+        self.path, self.tick = path, tick
+
+
+class CommunitiesDetected(Message):
+    """Communities were detected: ``line`` says how many and how good, ``ids`` how they were numbered."""
+
+    def __init__(self, line: str, ids: str) -> None:
+        super().__init__()
+        self.line, self.ids = line, ids
+
+
+class WorkFailed(Message):
+    """A long action failed: ``text`` says why in one sentence (``paths``: files it names, each shown whole
+    on a line of its own); the world is as it was."""
+
+    def __init__(self, text: str, *, paths: list[str] | None = None, timeout: float | None = None) -> None:
+        super().__init__()
+        self.text, self.paths, self.timeout = text, paths, timeout
