@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 AGENTS = 2000  # small worlds keep the suite fast; the speed figure is measured on this size too
 
 # A correct cascade; each broken model below replaces one marked piece of it.
-CASCADE = '''
+CASCADE = """
 import numpy as np
 from sim.plugin import Param, PropagationModel, StepResult
 {globals}
@@ -49,7 +49,7 @@ class Model(PropagationModel):
         winners, first = np.unique(dst[hit], return_index=True)
 {post}
         return {result}
-'''
+"""
 
 DEFAULTS = {
     "globals": "",
@@ -67,7 +67,9 @@ DEFAULTS = {
 def write_model(folder: Path, name: str, **changes: str) -> Path:
     parts = {**DEFAULTS, **changes}
     for key in ("pre", "post", "members"):
-        parts[key] = textwrap.indent(textwrap.dedent(parts[key]).strip("\n"), "        " if key != "members" else "    ")
+        parts[key] = textwrap.indent(
+            textwrap.dedent(parts[key]).strip("\n"), "        " if key != "members" else "    "
+        )
     parts["prob"] = parts["prob"].replace("{pname}", parts["pname"])
     path = folder / f"{name}.py"
     path.write_text(CASCADE.format(name=name, **parts))
@@ -90,24 +92,47 @@ def failed_names(report) -> set[str]:
 def test_the_reference_cascade_passes(tmp_path):
     report = check(write_model(tmp_path, "good"))
     assert report.ok, report.render()
-    assert {c["name"] for c in report.checks} == {"schema", "run", "shapes", "monotonicity", "determinism",
-                                                  "zero-probability", "isolation", "resume", "states",
-                                                  "variables", "feeds", "edges", "end", "explore"}
+    assert {c["name"] for c in report.checks} == {
+        "schema",
+        "run",
+        "shapes",
+        "monotonicity",
+        "determinism",
+        "zero-probability",
+        "isolation",
+        "resume",
+        "states",
+        "variables",
+        "feeds",
+        "edges",
+        "end",
+        "explore",
+    }
     assert all(c["status"] == "pass" for c in report.checks if c["name"] != "variables"), report.render()
     assert report.check("variables")["status"] == "skip"  # it declares none
     fig = report.figures["good"]
-    assert fig["agents"] == AGENTS and fig["attempts"] > 0 and fig["attempts_per_second"] > 0 and fig["seconds_per_round"] > 0
+    assert (
+        fig["agents"] == AGENTS
+        and fig["attempts"] > 0
+        and fig["attempts_per_second"] > 0
+        and fig["seconds_per_round"] > 0
+    )
     assert "result: all 14 checks passed" in report.render()
     data = json.loads(json.dumps(report.to_dict()))
     assert data["ok"] is True and data["failed"] == 0 and data["models"] == ["good"]
     # The JSON only grew: every earlier key is there, with the new ones beside it.
     assert {"path", "ok", "models", "checks", "figures", "world", "failed"} <= set(data)
     assert data["recommenders"] == [] and data["kinds"] == {"good": "model"}
-    assert set(data["explore_worlds"]) == {"scale-free", "directed"} and data["explore_worlds"]["directed"]["isolated"] > 0
+    assert (
+        set(data["explore_worlds"]) == {"scale-free", "directed"} and data["explore_worlds"]["directed"]["isolated"] > 0
+    )
     explored = data["explored"]["good"]
     assert {r["how"] for r in explored} == {"defaults", "one", "draw"} and all(r["status"] == "ok" for r in explored)
     assert {r["world"] for r in explored} == {"scale-free", "directed"}
-    assert {(r["how"], r["world"]) for r in explored if r["params"] == {"p": 1.0}} == {("one", "scale-free"), ("one", "directed")}
+    assert {(r["how"], r["world"]) for r in explored if r["params"] == {"p": 1.0}} == {
+        ("one", "scale-free"),
+        ("one", "directed"),
+    }
 
 
 def test_builtin_ic_passes():
@@ -154,8 +179,14 @@ def test_every_template_writes_a_model_that_passes_the_check_and_tests_that_pass
     declared = {"compartmental": "progressive = False", "opinion": "variables = {", "network": "changes_edges = True"}
     assert declared[template] in text
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test.name], cwd=model.parent,
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test.name],
+        cwd=model.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -179,8 +210,18 @@ def test_every_template_is_the_code_of_its_built_in_renamed(tmp_path, template):
         got = got.__func__ if isinstance(got, classmethod) else got
         assert inspect.getsource(got) == inspect.getsource(func), f"{template}: {key} differs from {builtin.name}'s"
     assert mine.schema() == builtin.schema()
-    for attr in ("states", "adopted_states", "transmitting_states", "transmit", "progressive", "variables",
-                 "uses_feed", "changes_edges", "role", "kind"):
+    for attr in (
+        "states",
+        "adopted_states",
+        "transmitting_states",
+        "transmit",
+        "progressive",
+        "variables",
+        "uses_feed",
+        "changes_edges",
+        "role",
+        "kind",
+    ):
         assert getattr(mine, attr, None) == getattr(builtin, attr, None), attr
 
 
@@ -192,7 +233,9 @@ def test_a_template_refuses_a_built_in_that_needs_another_plugin_module():
 
 
 def test_new_plugin_refuses_an_unknown_template(tmp_path):
-    with pytest.raises(BadParameterError, match="template 'graph' is not one of cascade, compartmental, opinion, network"):
+    with pytest.raises(
+        BadParameterError, match="template 'graph' is not one of cascade, compartmental, opinion, network"
+    ):
         new_plugin("mine", str(tmp_path), "graph")
     assert list(tmp_path.iterdir()) == []
 
@@ -209,8 +252,15 @@ def test_new_plugin_refuses_to_overwrite_and_bad_names(tmp_path):
         new_plugin("other", str(tmp_path))
     assert not (tmp_path / "other.py").exists()
     assert (tmp_path / "test_other.py").read_text() == "# mine\n"
-    for bad, why in (("my-model", "not valid"), ("2fast", "not valid"), ("class", "keyword"), ("ic", "built-in"),
-                     ("_hidden", "starts with '_'"), ("random", "shadow"), ("test_x", "pytest")):
+    for bad, why in (
+        ("my-model", "not valid"),
+        ("2fast", "not valid"),
+        ("class", "keyword"),
+        ("ic", "built-in"),
+        ("_hidden", "starts with '_'"),
+        ("random", "shadow"),
+        ("test_x", "pytest"),
+    ):
         with pytest.raises(BadParameterError, match=why):
             new_plugin(bad, str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py", "test_mine.py", "test_other.py"]
@@ -220,10 +270,14 @@ def test_new_plugin_refuses_to_overwrite_and_bad_names(tmp_path):
 
 
 def test_a_model_that_raises_in_step_fails_run_with_its_traceback(tmp_path):
-    path = write_model(tmp_path, "raiser", pre="""
+    path = write_model(
+        tmp_path,
+        "raiser",
+        pre="""
         if ctx.round >= 1:
             raise RuntimeError("boom in round two")
-    """)
+    """,
+    )
     report = check(path)
     assert not report.ok
     run = report.check("run")
@@ -236,12 +290,28 @@ def test_a_model_that_raises_in_step_fails_run_with_its_traceback(tmp_path):
     assert "FAIL  run" in text and "boom in round two" in text and str(path) in text
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"result": "StepResult(winners.astype(np.float64), 1, src[hit][first], attempts=int(eid.size))"}, "dtype float64"),
-    ({"result": "StepResult(winners, np.full(winners.size, 1.0), src[hit][first], attempts=int(eid.size))"}, "new_state"),
-    ({"result": "StepResult(winners, 1, np.append(src[hit][first], -1), attempts=int(eid.size))"}, "sources of shape"),
-    ({"result": "StepResult(winners, 1, src[hit][first], attempts=int(eid.size), exposed=dst.astype(float))"}, "exposed"),
-], ids=["agents-float", "new-state-float", "sources-misaligned", "exposed-float"])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (
+            {"result": "StepResult(winners.astype(np.float64), 1, src[hit][first], attempts=int(eid.size))"},
+            "dtype float64",
+        ),
+        (
+            {"result": "StepResult(winners, np.full(winners.size, 1.0), src[hit][first], attempts=int(eid.size))"},
+            "new_state",
+        ),
+        (
+            {"result": "StepResult(winners, 1, np.append(src[hit][first], -1), attempts=int(eid.size))"},
+            "sources of shape",
+        ),
+        (
+            {"result": "StepResult(winners, 1, src[hit][first], attempts=int(eid.size), exposed=dst.astype(float))"},
+            "exposed",
+        ),
+    ],
+    ids=["agents-float", "new-state-float", "sources-misaligned", "exposed-float"],
+)
 def test_wrong_dtypes_and_shapes_fail_shapes(tmp_path, change, needle):
     report = check(write_model(tmp_path, "shapeless", **change))
     shapes = report.check("shapes")
@@ -251,11 +321,19 @@ def test_wrong_dtypes_and_shapes_fail_shapes(tmp_path, change, needle):
     assert not report.ok
 
 
-@pytest.mark.parametrize("change", [
-    {"draw": "np.random.random(eid.size)"},
-    {"members": "def __init__(self, **kw):\n    super().__init__(**kw)\n    self.gen = np.random.default_rng()\n",
-     "draw": "self.gen.random(eid.size)"},
-], ids=["global-numpy-random", "unseeded-generator"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"draw": "np.random.random(eid.size)"},
+        {
+            "members": (
+                "def __init__(self, **kw):\n    super().__init__(**kw)\n    self.gen = np.random.default_rng()\n"
+            ),
+            "draw": "self.gen.random(eid.size)",
+        },
+    ],
+    ids=["global-numpy-random", "unseeded-generator"],
+)
 def test_non_deterministic_models_fail_determinism(tmp_path, change):
     report = check(write_model(tmp_path, "dice", **change))
     det = report.check("determinism")
@@ -284,18 +362,26 @@ def test_zero_params_names_a_parameter_to_zero(tmp_path):
     assert liar.check("zero-probability")["status"] == "fail"
     none = check(write_model(tmp_path, "strength_e", members="zero_params = ()", **kw)).check("zero-probability")
     assert none["status"] == "skip" and "no parameter stops its spread" in none["detail"]
-    assert "zero_params names 'nope', which is not a parameter" in check(
-        write_model(tmp_path, "strength_d", members="zero_params = ('nope',)", **kw)).check("schema")["detail"]
+    assert (
+        "zero_params names 'nope', which is not a parameter"
+        in check(write_model(tmp_path, "strength_d", members="zero_params = ('nope',)", **kw)).check("schema")["detail"]
+    )
 
 
 def test_module_level_state_fails_isolation(tmp_path):
     # Remembers every agent any session reached, in a module global: the second of two sessions that
     # run side by side then skips agents the first one reached.
-    path = write_model(tmp_path, "leaky", globals="_REACHED = {}", pre="""
+    path = write_model(
+        tmp_path,
+        "leaky",
+        globals="_REACHED = {}",
+        pre="""
         seen = _REACHED.setdefault(ctx.n, np.zeros(ctx.n, dtype=bool))
         keep = ~seen[dst]
         src, dst, eid = src[keep], dst[keep], eid[keep]
-    """, post="seen[winners] = True")
+    """,
+        post="seen[winners] = True",
+    )
     report = check(path)
     iso = report.check("isolation")
     assert iso["status"] == "fail", report.render()
@@ -332,12 +418,17 @@ def test_data_kept_on_self_by_start_fails_resume(tmp_path):
 
 
 def test_progressive_model_that_unadopts_fails_monotonicity(tmp_path):
-    path = write_model(tmp_path, "fickle", post="""
+    path = write_model(
+        tmp_path,
+        "fickle",
+        post="""
         back = ctx.frontier[:1]
         agents = np.concatenate([winners, back])
         states = np.concatenate([np.ones(winners.size, dtype=np.int8), np.zeros(back.size, dtype=np.int8)])
         sources = np.concatenate([src[hit][first], np.full(back.size, -1)])
-    """, result="StepResult(agents, states, sources, attempts=int(eid.size))")
+    """,
+        result="StepResult(agents, states, sources, attempts=int(eid.size))",
+    )
     report = check(path)
     mono = report.check("monotonicity")
     assert mono["status"] == "fail", report.render()
@@ -348,12 +439,18 @@ def test_progressive_model_that_unadopts_fails_monotonicity(tmp_path):
 
 
 def test_the_same_model_not_declared_progressive_passes(tmp_path):
-    path = write_model(tmp_path, "fickle_ok", members="progressive = False", post="""
+    path = write_model(
+        tmp_path,
+        "fickle_ok",
+        members="progressive = False",
+        post="""
         back = ctx.frontier[:1]
         agents = np.concatenate([winners, back])
         states = np.concatenate([np.ones(winners.size, dtype=np.int8), np.zeros(back.size, dtype=np.int8)])
         sources = np.concatenate([src[hit][first], np.full(back.size, -1)])
-    """, result="StepResult(agents, states, sources, attempts=int(eid.size))")
+    """,
+        result="StepResult(agents, states, sources, attempts=int(eid.size))",
+    )
     report = check(path)
     assert report.check("monotonicity")["status"] == "skip"
     assert report.ok, report.render()
@@ -385,18 +482,29 @@ def test_schema_problems_name_each_inconsistency():
             raise NotImplementedError
 
     text = "\n".join(schema_problems(Bad))
-    for needle in ("contains whitespace", "version is empty", "parameter k: min 5 is above max 1",
-                   "parameter mode: default 'c' fails", "parameter q: is a float, not a Param",
-                   "adopted_states (1, 3) holds 3", "transmit 'sometimes'", "seed_state 1 (i) is not a transmitting state"):
+    for needle in (
+        "contains whitespace",
+        "version is empty",
+        "parameter k: min 5 is above max 1",
+        "parameter mode: default 'c' fails",
+        "parameter q: is a float, not a Param",
+        "adopted_states (1, 3) holds 3",
+        "transmit 'sometimes'",
+        "seed_state 1 (i) is not a transmitting state",
+    ):
         assert needle in text, text
     assert schema_problems(load_file(str(ROOT / "plugins" / "ic.py")).IndependentCascade) == []
 
 
-@pytest.mark.parametrize("source, needle", [
-    ("import definitely_not_a_module_xyz\n", "ModuleNotFoundError"),
-    ("def broken(:\n", "SyntaxError"),
-    ("raise SystemExit(3)\n", "SystemExit"),
-], ids=["missing-import", "syntax-error", "system-exit"])
+@pytest.mark.parametrize(
+    "source, needle",
+    [
+        ("import definitely_not_a_module_xyz\n", "ModuleNotFoundError"),
+        ("def broken(:\n", "SyntaxError"),
+        ("raise SystemExit(3)\n", "SystemExit"),
+    ],
+    ids=["missing-import", "syntax-error", "system-exit"],
+)
 def test_a_file_that_fails_to_import_is_reported(tmp_path, source, needle):
     path = tmp_path / "unloadable.py"
     path.write_text(source)
@@ -482,7 +590,9 @@ def test_an_entry_point_is_listed_without_importing_and_fails_on_use(tmp_path, m
     with pytest.raises(PluginError) as info:
         reg.get("explode")
     assert "the fake plugin exploded on import" in str(info.value)
-    assert "the fake plugin exploded on import" in info.value.traceback and "agora_fake_explode.py" in info.value.traceback
+    assert (
+        "the fake plugin exploded on import" in info.value.traceback and "agora_fake_explode.py" in info.value.traceback
+    )
     assert next(r for r in plugin_rows(reg) if r["name"] == "explode")["status"] == "failed"
 
 

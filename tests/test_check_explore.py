@@ -26,7 +26,7 @@ AGENTS = 2000
 HEADER = "import numpy as np\nfrom sim.plugin import Param, PropagationModel, StepResult\n\n"
 
 # A cascade; ``{odds}``, ``{params}``, ``{start}`` and ``{is_done}`` vary per fixture.
-CASCADE = '''
+CASCADE = """
 class Model(PropagationModel):
     name = "{name}"
     version = "1.0"
@@ -42,15 +42,28 @@ class Model(PropagationModel):
         {remember}
         return StepResult(winners, 1, ctx.gather_sources()[hit[first]], attempts=int(open_.size))
 {is_done}
-'''
+"""
 
 
-def write_model(folder: Path, name: str, *, params: str = '{"p": Param(float, 0.3, 0.0, 1.0, "probability per edge")}',
-                prob: str = 'self.p["p"]', start: str = "", remember: str = "pass", is_done: str = "") -> Path:
+def write_model(
+    folder: Path,
+    name: str,
+    *,
+    params: str = '{"p": Param(float, 0.3, 0.0, 1.0, "probability per edge")}',
+    prob: str = 'self.p["p"]',
+    start: str = "",
+    remember: str = "pass",
+    is_done: str = "",
+) -> Path:
     path = folder / f"{name}.py"
-    body = CASCADE.format(name=name, params=params, prob=prob, remember=remember,
-                          start=textwrap.indent(textwrap.dedent(start), "    "),
-                          is_done=textwrap.indent(textwrap.dedent(is_done), "    "))
+    body = CASCADE.format(
+        name=name,
+        params=params,
+        prob=prob,
+        remember=remember,
+        start=textwrap.indent(textwrap.dedent(start), "    "),
+        is_done=textwrap.indent(textwrap.dedent(is_done), "    "),
+    )
     path.write_text(HEADER + body)
     return path
 
@@ -78,7 +91,9 @@ def run_cli(*argv: str) -> int:
 
 def test_a_model_that_raises_only_at_its_maximum_fails_explore_and_the_verdict_names_the_set(tmp_path, capsys):
     # The odds p / (1 - p) divide by zero at p = 1, the maximum its schema allows; the defaults are fine.
-    path = write_model(tmp_path, "odds", prob='(self.p["p"] / (1.0 - self.p["p"])) / (1.0 + self.p["p"] / (1.0 - self.p["p"]))')
+    path = write_model(
+        tmp_path, "odds", prob='(self.p["p"] / (1.0 - self.p["p"])) / (1.0 + self.p["p"] / (1.0 - self.p["p"]))'
+    )
     report = check_plugin(str(path), agents=AGENTS)
     assert failed(report) == {"explore"}, report.render()
     explore = report.check("explore")
@@ -92,7 +107,9 @@ def test_a_model_that_raises_only_at_its_maximum_fails_explore_and_the_verdict_n
 
     assert run_cli("plugins", "check", str(path), "--agents", str(AGENTS)) == 1
     out = capsys.readouterr().out
-    assert "FAIL  explore           fails at p=1" in out and out.rstrip().endswith("(explore at p=1: raised ZeroDivisionError)")
+    assert "FAIL  explore           fails at p=1" in out and out.rstrip().endswith(
+        "(explore at p=1: raised ZeroDivisionError)"
+    )
     assert run_cli("plugins", "check", str(path), "--agents", str(AGENTS), "--json") == 1
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is False and [c["name"] for c in data["checks"] if not c["ok"]] == ["explore"]
@@ -104,8 +121,10 @@ def test_is_done_true_right_after_start_at_one_extreme_fails_explore(tmp_path):
     # round's count: at delta's maximum is_done, asked right after start, is already true, so every
     # session ends at tick 0 although rounds would spread the message.
     path = write_model(
-        tmp_path, "quitter",
-        params='{"p": Param(float, 0.3, 0.0, 1.0, "probability"), "delta": Param(float, 0.001, 0.0, 0.05, "end below delta * n")}',
+        tmp_path,
+        "quitter",
+        params='{"p": Param(float, 0.3, 0.0, 1.0, "probability"), '
+        '"delta": Param(float, 0.001, 0.0, 0.05, "end below delta * n")}',
         start="""
             def start(self, ctx):
                 ctx.store["last"] = np.array([float(ctx.frontier.size)])
@@ -114,17 +133,22 @@ def test_is_done_true_right_after_start_at_one_extreme_fails_explore(tmp_path):
         is_done="""
             def is_done(self, ctx):
                 return ctx.frontier.size == 0 or ctx.store["last"][0] < self.p["delta"] * ctx.n
-        """)
+        """,
+    )
     report = check_plugin(str(path), agents=AGENTS)
     assert failed(report) == {"explore"}, report.render()
     explore = report.check("explore")
-    assert explore["detail"].startswith("fails at delta=0.05 (others default) on both worlds: the session ended right after "
-                                        "start, before any round"), explore["detail"]
+    assert explore["detail"].startswith(
+        "fails at delta=0.05 (others default) on both worlds: the session ended right after start, before any round"
+    ), explore["detail"]
     assert "rounds run anyway changed the state of" in explore["detail"]
     line = path.read_text().splitlines().index("    def is_done(self, ctx):") + 1
     assert f"is_done (quitter.py:{line})" in explore["detail"]  # no traceback here: the detail points at is_done
     assert explore["params"] == {"p": 0.3, "delta": 0.05}
-    assert verdict(report) == "result: 1 of 14 checks failed (explore at delta=0.05 (others default): ended right after start)"
+    assert (
+        verdict(report)
+        == "result: 1 of 14 checks failed (explore at delta=0.05 (others default): ended right after start)"
+    )
     assert report.check("end")["status"] == "pass"  # the defaults run rounds
     kinds = {r["kind"] for r in report.explored["quitter"] if r["params"] == {"delta": 0.05}}
     assert kinds == {"ended-at-start"}
@@ -134,17 +158,23 @@ def test_a_model_that_ends_every_session_right_after_start_fails_end(tmp_path):
     # "No opinion moved more than tolerance in the last round": the store is empty right after start,
     # and the default 0.0 reads as "nothing moved", so is_done ends every session at tick 0.
     path = write_model(
-        tmp_path, "hasty",
-        params='{"p": Param(float, 0.3, 0.0, 1.0, "probability"), "tolerance": Param(float, 1e-6, 0.0, 1.0, "tolerance")}',
+        tmp_path,
+        "hasty",
+        params='{"p": Param(float, 0.3, 0.0, 1.0, "probability"), '
+        '"tolerance": Param(float, 1e-6, 0.0, 1.0, "tolerance")}',
         remember='ctx.store["moved"] = np.array([float(winners.size)])',
         is_done="""
             def is_done(self, ctx):
                 return float(ctx.store.get("moved", np.zeros(1))[0]) <= self.p["tolerance"]
-        """)
+        """,
+    )
     report = check_plugin(str(path), agents=AGENTS)
     end = report.check("end")
     assert end["status"] == "fail", report.render()
-    assert "ended right after start, before any round" in end["detail"] and "is asked once right after start" in end["detail"]
+    assert (
+        "ended right after start, before any round" in end["detail"]
+        and "is asked once right after start" in end["detail"]
+    )
     assert "rounds run anyway changed the state of" in end["detail"]
     assert "(end ended right after start" in verdict(report)
     assert report.check("run")["status"] == "pass"
@@ -152,14 +182,21 @@ def test_a_model_that_ends_every_session_right_after_start_fails_end(tmp_path):
 
 def test_an_end_right_after_start_where_nothing_can_change_passes(tmp_path):
     # At p = 0 nobody can ever adopt: ending right after start is right, and the check says so.
-    path = write_model(tmp_path, "still", is_done="""
+    path = write_model(
+        tmp_path,
+        "still",
+        is_done="""
         def is_done(self, ctx):
             return self.p["p"] == 0 or ctx.frontier.size == 0
-    """)
+    """,
+    )
     report = check_plugin(str(path), agents=AGENTS)
     assert report.ok, report.render()
     explore = report.check("explore")
-    assert "ended right after start where nothing could change (rounds run anyway changed nothing) at p=0" in explore["detail"]
+    assert (
+        "ended right after start where nothing could change (rounds run anyway changed nothing) at p=0"
+        in explore["detail"]
+    )
 
 
 def test_sets_the_model_itself_refuses_are_not_run_and_draws_are_drawn_again():
@@ -209,9 +246,20 @@ def test_param_space_covers_every_kind_of_parameter_and_is_seeded():
 
     sets, notes = param_space(Every, seed=0)
     ones = {ps.values for ps in sets if ps.how == "one"}
-    for expected in ((("p", 0.0),), (("p", 1.0),), (("bias", -99.5),), (("bias", 100.5),), (("bias", 0.0),),
-                     (("k", 1),), (("k", 303),), (("flag", True),), (("mode", "b"),), (("mode", "c"),),
-                     (("scale", 0.001),), (("scale", 1e6),)):
+    for expected in (
+        (("p", 0.0),),
+        (("p", 1.0),),
+        (("bias", -99.5),),
+        (("bias", 100.5),),
+        (("bias", 0.0),),
+        (("k", 1),),
+        (("k", 303),),
+        (("flag", True),),
+        (("mode", "b"),),
+        (("mode", "c"),),
+        (("scale", 0.001),),
+        (("scale", 1e6),),
+    ):
         assert expected in ones, expected
     assert not any(k == "label" for ps in sets for k, _ in ps.values)  # free text keeps its default
     assert sets[0] == ParamSet((), "defaults")
@@ -244,8 +292,22 @@ def test_the_explore_worlds_are_small_and_unlike_the_contract_world():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("plugin", ["ic", "lt", "threshold", "viral", "llm", "epidemic", "compartmental",
-                                    "opinion_binary", "opinion_continuous", "threshold_models", "cascades"])
+@pytest.mark.parametrize(
+    "plugin",
+    [
+        "ic",
+        "lt",
+        "threshold",
+        "viral",
+        "llm",
+        "epidemic",
+        "compartmental",
+        "opinion_binary",
+        "opinion_continuous",
+        "threshold_models",
+        "cascades",
+    ],
+)
 def test_the_builtin_models_pass_the_explorative_checker(plugin):
     report = check_plugin(str(ROOT / "plugins" / f"{plugin}.py"), agents=AGENTS)
     assert report.ok, report.render()

@@ -97,7 +97,9 @@ def test_a_good_content_recommender_passes_every_check(tmp_path, capsys):
     assert "were -inf" in hidden and "none of those items was shown" in hidden  # the -inf items existed and stayed out
     assert "0 items shown" not in hidden
     fig = report.figures["good"]
-    assert fig["agents"] == AGENTS and fig["readers_per_tick"] > 0 and fig["messages"] >= 3 and fig["seconds_per_tick"] > 0
+    assert (
+        fig["agents"] == AGENTS and fig["readers_per_tick"] > 0 and fig["messages"] >= 3 and fig["seconds_per_tick"] > 0
+    )
     text = report.render()
     assert "content recommender good" in text and "readers x" in text and "result: all 7 checks passed" in text
 
@@ -118,7 +120,10 @@ def test_nan_and_minus_inf_scores_are_never_shown_and_do_not_crash_the_engine(tm
     report = check(write(tmp_path, "holes", content("holes", score)))
     assert report.ok, report.render()
     detail = report.check("hidden")["detail"]
-    neg, nan = (int(x.replace(",", "")) for x in (detail.split(" were -inf")[0].split()[-1], detail.split(" nan")[0].split()[-1]))
+    neg, nan = (
+        int(x.replace(",", ""))
+        for x in (detail.split(" were -inf")[0].split()[-1], detail.split(" nan")[0].split()[-1])
+    )
     assert neg > 0 and nan > 0, detail
     # Driven by hand: no shown item was scored nan or -inf.
     run = run_recommender(load_file(str(tmp_path / "holes.py")).Rec, check_world(AGENTS), ticks=6, seed=0)
@@ -146,17 +151,27 @@ def test_a_good_friend_recommender_passes(tmp_path):
 
 
 def test_a_recommender_that_raises_fails_run_with_its_traceback(tmp_path, capsys):
-    path = write(tmp_path, "raiser", content("raiser", """
+    path = write(
+        tmp_path,
+        "raiser",
+        content(
+            "raiser",
+            """
         if ctx.tick >= 2:
             raise RuntimeError("boom in score")
         return np.zeros(ctx.shape)
-    """))
+    """,
+        ),
+    )
     report = check(path)
     run = report.check("run")
     assert run["status"] == "fail", report.render()
     assert run["detail"] == "score raised RuntimeError: boom in score at tick 2"
     line = path.read_text().splitlines().index('            raise RuntimeError("boom in score")') + 1
-    assert f'File "{path}", line {line}, in score' in run["traceback"] and 'raise RuntimeError("boom in score")' in run["traceback"]
+    assert (
+        f'File "{path}", line {line}, in score' in run["traceback"]
+        and 'raise RuntimeError("boom in score")' in run["traceback"]
+    )
     assert failed(report) == {"run"}
     assert report.render().splitlines()[-1] == "result: 1 of 7 checks failed (run raised RuntimeError)"
     assert run_cli("plugins", "check", str(path), "--agents", str(AGENTS)) == 1
@@ -175,13 +190,17 @@ def test_a_recommender_whose_init_raises_fails_run(tmp_path):
     assert "unmade.py" in run["traceback"]
 
 
-@pytest.mark.parametrize("score, needle", [
-    ("return np.zeros((len(ctx.sessions), ctx.readers.size))", "returned scores of shape (4, "),
-    ("return np.zeros(ctx.readers.size)", "returned scores of shape ("),
-    ("return np.full(ctx.shape, 'high')", "dtype <U4"),
-    ("return np.full(ctx.shape, np.inf)", "returned +inf scores"),
-    ("return np.zeros(ctx.shape), np.full(ctx.shape, 1.5)", "returned sharers of shape"),
-], ids=["transposed", "one-per-reader", "text", "plus-inf", "float-sharers"])
+@pytest.mark.parametrize(
+    "score, needle",
+    [
+        ("return np.zeros((len(ctx.sessions), ctx.readers.size))", "returned scores of shape (4, "),
+        ("return np.zeros(ctx.readers.size)", "returned scores of shape ("),
+        ("return np.full(ctx.shape, 'high')", "dtype <U4"),
+        ("return np.full(ctx.shape, np.inf)", "returned +inf scores"),
+        ("return np.zeros(ctx.shape), np.full(ctx.shape, 1.5)", "returned sharers of shape"),
+    ],
+    ids=["transposed", "one-per-reader", "text", "plus-inf", "float-sharers"],
+)
 def test_a_recommender_with_the_wrong_shape_or_dtype_fails_shapes(tmp_path, score, needle):
     path = write(tmp_path, "shapeless", content("shapeless", score))
     report = check(path)
@@ -193,17 +212,26 @@ def test_a_recommender_with_the_wrong_shape_or_dtype_fails_shapes(tmp_path, scor
 
 
 def test_a_recommender_that_writes_to_a_read_only_array_is_reported_clearly(tmp_path):
-    path = write(tmp_path, "vandal", content("vandal", """
+    path = write(
+        tmp_path,
+        "vandal",
+        content(
+            "vandal",
+            """
         rep = ctx.columns["reputation"]
         rep /= rep.max()
         return np.zeros(ctx.shape)
-    """))
+    """,
+        ),
+    )
     report = check(path)
     ro = report.check("read-only")
     assert ro["status"] == "fail", report.render()
     line = path.read_text().splitlines().index("        rep /= rep.max()") + 1
-    assert ro["detail"].startswith("score wrote to a read-only array at tick 1 (ValueError: output array is read-only, "
-                                   f"at vandal.py:{line}: rep /= rep.max())"), ro["detail"]
+    assert ro["detail"].startswith(
+        "score wrote to a read-only array at tick 1 (ValueError: output array is read-only, "
+        f"at vandal.py:{line}: rep /= rep.max())"
+    ), ro["detail"]
     assert f'vandal.py", line {line}, in score' in ro["traceback"]
     assert "copy one before changing it" in ro["detail"]
     assert report.check("run")["status"] == "skip" and failed(report) == {"read-only"}
@@ -211,22 +239,45 @@ def test_a_recommender_that_writes_to_a_read_only_array_is_reported_clearly(tmp_
 
 
 def test_a_recommender_that_writes_to_the_world_behind_the_context_fails_read_only(tmp_path):
-    path = write(tmp_path, "sneak", content("sneak", """
+    path = write(
+        tmp_path,
+        "sneak",
+        content(
+            "sneak",
+            """
         ctx._world.columns["reputation"][ctx.readers] = 1.0
         return np.zeros(ctx.shape)
-    """))
+    """,
+        ),
+    )
     ro = check(path).check("read-only")
     assert ro["status"] == "fail" and "changed the world (column reputation)" in ro["detail"], ro["detail"]
 
 
-@pytest.mark.parametrize("body, needle", [
-    (content("dice", "return np.random.random(ctx.shape)"), "called twice with the same generator, score answered differently"),
-    (content("drift", "self.calls = getattr(self, 'calls', 0) + 1\nreturn np.full(ctx.shape, float(self.calls))"),
-     "called twice with the same generator, score answered differently"),
-    (friend("counter", "self.calls = getattr(self, 'calls', 0) + 1\na, c = ctx.candidates_random(3)\n"
-                       "return a, c, np.full(a.size, float(self.calls))"),
-     "called twice with the same generator, suggest answered differently"),
-], ids=["global-numpy-random", "state-on-self", "friend-state-on-self"])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        (
+            content("dice", "return np.random.random(ctx.shape)"),
+            "called twice with the same generator, score answered differently",
+        ),
+        (
+            content(
+                "drift", "self.calls = getattr(self, 'calls', 0) + 1\nreturn np.full(ctx.shape, float(self.calls))"
+            ),
+            "called twice with the same generator, score answered differently",
+        ),
+        (
+            friend(
+                "counter",
+                "self.calls = getattr(self, 'calls', 0) + 1\na, c = ctx.candidates_random(3)\n"
+                "return a, c, np.full(a.size, float(self.calls))",
+            ),
+            "called twice with the same generator, suggest answered differently",
+        ),
+    ],
+    ids=["global-numpy-random", "state-on-self", "friend-state-on-self"],
+)
 def test_a_recommender_that_is_not_a_function_of_the_tick_generator_fails_determinism(tmp_path, body, needle):
     report = check(write(tmp_path, "undetermined", body))
     det = report.check("determinism")
@@ -241,22 +292,35 @@ def test_a_seeded_random_recommender_is_deterministic(tmp_path):
 
 
 def test_a_friend_recommender_that_breaks_at_a_parameter_extreme_fails_explore(tmp_path):
-    path = write(tmp_path, "extreme", friend("extreme", """
+    path = write(
+        tmp_path,
+        "extreme",
+        friend(
+            "extreme",
+            """
         a, c = ctx.candidates_random(self.p["k"])
         if self.p["k"] == 50:
             c = c + ctx.n
         return a, c, np.ones(a.size)
-    """, params='{"k": Param(int, 3, 1, 50, "candidates per agent")}'))
+    """,
+            params='{"k": Param(int, 3, 1, 50, "candidates per agent")}',
+        ),
+    )
     report = check(path)
     assert failed(report) == {"explore"}, report.render()
     explore = report.check("explore")
-    assert explore["detail"].startswith("fails at k=50 on both worlds: friend recommender extreme returned agent indices outside")
+    assert explore["detail"].startswith(
+        "fails at k=50 on both worlds: friend recommender extreme returned agent indices outside"
+    )
     assert explore["params"] == {"k": 50}
     assert report.render().splitlines()[-1].startswith("result: 1 of 7 checks failed (explore at k=50: ")
 
 
 def test_a_file_with_a_model_and_recommenders_checks_all_of_them(tmp_path, capsys):
-    body = content("feed", GOOD_SCORE) + friend("feed", "a, c = ctx.candidates_random(2)\nreturn a, c, np.zeros(a.size)") + '''
+    body = (
+        content("feed", GOOD_SCORE)
+        + friend("feed", "a, c = ctx.candidates_random(2)\nreturn a, c, np.zeros(a.size)")
+        + """
 from sim.plugin import PropagationModel, StepResult
 
 
@@ -272,14 +336,19 @@ class Cascade(PropagationModel):
         hit = open_[ctx.random_edges(edges[open_]) < self.p["p"]]
         winners, first = np.unique(targets[hit], return_index=True)
         return StepResult(winners, 1, ctx.gather_sources()[hit[first]], attempts=int(open_.size))
-'''
+"""
+    )
     path = write(tmp_path, "mixed", body)
     report = check(path)
     assert report.ok, report.render()
     assert report.models == ["mixed_cascade"]
     # A content and a friend recommender may share a name (the registry keeps them apart): labels tell them apart.
     assert report.recommenders == ["feed", "feed (friend-recommender)"]
-    assert report.kinds == {"mixed_cascade": "model", "feed": "recommender", "feed (friend-recommender)": "friend-recommender"}
+    assert report.kinds == {
+        "mixed_cascade": "model",
+        "feed": "recommender",
+        "feed (friend-recommender)": "friend-recommender",
+    }
     assert {c["name"] for c in report.checks if c["model"] == "feed (friend-recommender)"} == RECOMMENDER_CHECKS
     assert len(report.checks) == 14 + 7 + 7
     assert run_cli("plugins", "check", str(path), "--agents", str(AGENTS)) == 0
@@ -287,12 +356,18 @@ class Cascade(PropagationModel):
 
 
 def test_a_recommender_that_does_not_override_its_method_fails_schema(tmp_path):
-    report = check(write(tmp_path, "empty", '''
+    report = check(
+        write(
+            tmp_path,
+            "empty",
+            """
 class Nothing(ContentRecommender):
     name = "nothing"
     version = "1.0"
     description = "forgot score"
-'''))
+""",
+        )
+    )
     schema = report.check("schema")
     assert schema["status"] == "fail" and "score is not overridden" in schema["detail"]
     assert report.check("run")["status"] == "skip"
@@ -301,11 +376,19 @@ class Nothing(ContentRecommender):
 # -- templates and built-ins ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("template, broken", [
-    ("recommender", ("return np.where(match > 0, scores, -np.inf)", "return scores")),
-    ("friend-recommender", ("agents, _, candidates = ctx.two_hop(self.p[\"fanout\"])",
-                            "agents, candidates = ctx.candidates_random(self.p[\"fanout\"])")),
-])
+@pytest.mark.parametrize(
+    "template, broken",
+    [
+        ("recommender", ("return np.where(match > 0, scores, -np.inf)", "return scores")),
+        (
+            "friend-recommender",
+            (
+                'agents, _, candidates = ctx.two_hop(self.p["fanout"])',
+                'agents, candidates = ctx.candidates_random(self.p["fanout"])',
+            ),
+        ),
+    ],
+)
 def test_the_recommender_templates_pass_the_check_and_their_tests_pass_and_can_fail(tmp_path, template, broken):
     written = new_plugin(f"my_{template.replace('-', '_')}", str(tmp_path), template)
     plugin, test = (Path(p) for p in written)
@@ -322,7 +405,9 @@ def test_the_recommender_templates_pass_the_check_and_their_tests_pass_and_can_f
     # The behavioural test really tests the rule: break it and it fails.
     assert broken[0] in text
     plugin.write_text(text.replace(*broken))
-    proc = subprocess.run(cmd + ["-k", "not conformance"], cwd=plugin.parent, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        cmd + ["-k", "not conformance"], cwd=plugin.parent, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
 
 
