@@ -819,10 +819,10 @@ def schema_problems(cls: type) -> list[str]:
     transmit = getattr(cls, "transmit", None)
     if transmit not in ("once", "while"):
         problems.append(f"transmit {transmit!r} must be \"once\" (the round after entering) or \"while\" (every round in a transmitting state)")
-    seed_state = getattr(cls, "seed_state", None)
+    seed_state: Any = getattr(cls, "seed_state", None)
     if not _is_int(seed_state) or not 1 <= int(seed_state) < k:
         problems.append(f"seed_state {seed_state!r} must be one of the states 1..{k - 1}")
-    elif transmitting is not None and int(seed_state) not in transmitting and cls.is_done is PropagationModel.is_done:
+    elif transmitting is not None and int(seed_state) not in transmitting and not own_end:
         problems.append(f"seed_state {seed_state} ({states[int(seed_state)]}) is not a transmitting state, so the seeds never transmit and the "
                         "session ends at once: make it transmitting or override is_done")
     if not isinstance(getattr(cls, "progressive", None), bool):
@@ -1834,7 +1834,7 @@ def run_recommender(recommender: type, world: World, *, params: dict[str, Any] |
     async def drive() -> None:
         from sim.engine.simulation import Simulation
 
-        cls = recommender
+        cls: Any = recommender
         name = str(cls.name)
         registry = Registry((), builtins=True, entry_points=False, env=False)
         registry.register(cls, source="check")
@@ -1842,6 +1842,7 @@ def run_recommender(recommender: type, world: World, *, params: dict[str, Any] |
         sim = Simulation(fork, registry=registry, bus=EventBus(), llm=_offline_llm(fork, quiet=True))
         quiet = {"trust_gain": 0.0, "trust_loss": 0.0, "reputation_gain": 0.0, "reputation_loss": 0.0, "report_rate": 0.0,
                  "unfollow_rate": 0.0, "fatigue_rate": 0.0}
+        rec: Recommender | None
         if role == "content":
             sim.social.configure(recommender=name, recommender_params=dict(params or {}), **quiet)
             rec = sim.social.content_recommender(name)
@@ -2040,9 +2041,9 @@ def _compare_recommender_runs(a: RecommenderRun, b: RecommenderRun) -> str | Non
             return f"at tick {x.tick}, {diff}"
     if len(a.shown) != len(b.shown):
         return "the core showed different items"
-    for x, y in zip(a.shown, b.shown, strict=True):
-        if x[0] != y[0] or x[1] != y[1] or not np.array_equal(x[2], y[2]) or not np.array_equal(x[3], y[3]):
-            return f"at tick {x[0]} the core showed different items"
+    for one, two in zip(a.shown, b.shown, strict=True):
+        if one[0] != two[0] or one[1] != two[1] or not np.array_equal(one[2], two[2]) or not np.array_equal(one[3], two[3]):
+            return f"at tick {one[0]} the core showed different items"
     return None
 
 
@@ -2258,8 +2259,8 @@ def check_plugin(path: str, *, agents: int = 100_000, seed: int = 0, rounds: int
         report.add(None, "import", "fail", f"the file failed to import: {type(exc).__name__}: {exc}", tb)
         return report
     defined = [obj for _, obj in inspect.getmembers(module, inspect.isclass) if obj.__module__ == module.__name__]
-    models = [c for c in defined if issubclass(c, PropagationModel) and c is not PropagationModel and getattr(c, "name", "")]
-    recommenders = [c for c in defined if issubclass(c, Recommender) and getattr(c, "name", "")
+    models = [c for c in defined if issubclass(c, PropagationModel) and c is not PropagationModel and c.name]
+    recommenders = [c for c in defined if issubclass(c, Recommender) and c.name
                     and c not in (Recommender, ContentRecommender, FriendRecommender)]
     recommenders.sort(key=lambda c: issubclass(c, FriendRecommender))  # content first, each by class name
     if not models and not recommenders:
