@@ -39,7 +39,7 @@ test: $(TEST_STAMP)
 check: $(CHECK_STAMP)
 	@status=0; \
 	echo "== ruff check"; $(BIN)/ruff check . || status=1; \
-	echo "== ruff format --check"; $(BIN)/ruff format --check . || status=1; \
+	echo "== ruff format --check (make format fixes it)"; $(BIN)/ruff format --check --output-format concise . || status=1; \
 	echo "== mypy"; $(BIN)/mypy || status=1; \
 	exit $$status
 
