@@ -12,16 +12,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sim.errors import BadParameterError
-from sim.llm.config import LLMConfig
-from sim.llm.service import LLMService, llm_report
-from sim.model.registry import Registry
-from sim.model.series import series_dict
-from sim.engine.simulation import Simulation
-from sim.model.guard import plugin_budget as plugin_budget_seconds
 from sim.core.stats import mean_ci95
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
+from sim.engine.forkpool import default_workers, fork_available, map_forked
+from sim.engine.simulation import Simulation
+from sim.errors import BadParameterError
+from sim.llm.config import LLMConfig
+from sim.llm.service import LLMService, llm_report
+from sim.model.guard import plugin_budget as plugin_budget_seconds
+from sim.model.registry import Registry
+from sim.model.series import series_dict
 
 Progress = Callable[[str, float], None] | None
 
@@ -29,8 +30,16 @@ Progress = Callable[[str, float], None] | None
 _TOTALS = ("follows", "unfollows", "joins", "leaves", "feed_items", "reports")
 
 
-def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: float, totals: dict[str, int],
-                 *, until_done: bool = False, ensemble: bool = False) -> dict[str, Any]:
+def _run_summary(
+    sim: Simulation,
+    session_id: int | None,
+    ticks: int,
+    seconds: float,
+    totals: dict[str, int],
+    *,
+    until_done: bool = False,
+    ensemble: bool = False,
+) -> dict[str, Any]:
     """One run as ``agora run --json`` reports it.
 
     ``status`` is ``completed`` (the model ended, or ``--steps`` ran out: ``ended`` says which),
@@ -51,8 +60,11 @@ def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: f
         role = "friend recommender" if key.startswith("friend:") else "recommender"
         said = sim.social.errors[key]
         # The engine's refusal names the recommender already; anything the recommender raised does not.
-        error = (said.removeprefix("RecommenderFailure: ") if said.startswith("RecommenderFailure: ")
-                 else f"{role} {recommender!r} failed: {said}")
+        error = (
+            said.removeprefix("RecommenderFailure: ")
+            if said.startswith("RecommenderFailure: ")
+            else f"{role} {recommender!r} failed: {said}"
+        )
         tb = sim.social.tracebacks.get(key) or None
         failed = True
     if failed:
@@ -61,18 +73,31 @@ def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: f
         status = "max-ticks"  # the session still runs: the limit stopped it, not the model
     else:
         status = "completed"
-    out.update({
-        "session": s.id, "status": status, "session_status": s.status, "ended": s.status == "completed",
-        "reached": s.reached, "exposed": s.exposed_count,
-        "graph_reached": s.graph_reached, "feed_reached": s.feed_reached, "feed_exposed": s.feed_exposed,
-        "seeds": s.seeds_count, "attempts": s.attempts, "rounds": s.round,
-        "peak_tick": s.peak_tick, "reproduction_number": round(s.mean_offspring, 4),
-        "edges_removed": s.edges_removed, "edges_added": s.edges_added,
-        "new_per_tick": s.new_per_tick, "series": series_dict(s),
-        "error": one_line(error) if failed else None,
-        "where": plugin_location(tb) if failed else None,
-        "traceback": plugin_traceback(tb) if failed else None,
-    })
+    out.update(
+        {
+            "session": s.id,
+            "status": status,
+            "session_status": s.status,
+            "ended": s.status == "completed",
+            "reached": s.reached,
+            "exposed": s.exposed_count,
+            "graph_reached": s.graph_reached,
+            "feed_reached": s.feed_reached,
+            "feed_exposed": s.feed_exposed,
+            "seeds": s.seeds_count,
+            "attempts": s.attempts,
+            "rounds": s.round,
+            "peak_tick": s.peak_tick,
+            "reproduction_number": round(s.mean_offspring, 4),
+            "edges_removed": s.edges_removed,
+            "edges_added": s.edges_added,
+            "new_per_tick": s.new_per_tick,
+            "series": series_dict(s),
+            "error": one_line(error) if failed else None,
+            "where": plugin_location(tb) if failed else None,
+            "traceback": plugin_traceback(tb) if failed else None,
+        }
+    )
     if recommender is not None:
         out["recommender"] = recommender
     if failed:
@@ -83,7 +108,11 @@ def _run_summary(sim: Simulation, session_id: int | None, ticks: int, seconds: f
 def _add_llm(totals: dict[str, Any], stats: dict[str, Any]) -> None:
     """Sum one run's LLM counters into ``totals`` (text fields: the latest run's)."""
     for k, v in stats.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("servers", "budget_per_tick", "mean_latency_ms"):
+        if (
+            isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and k not in ("servers", "budget_per_tick", "mean_latency_ms")
+        ):
             totals[k] = totals.get(k, 0) + v
         elif k != "errors":
             totals[k] = v
@@ -153,7 +182,7 @@ async def run_cascades(
     if runs is not None and text is None:
         raise BadParameterError("--runs repeats an injected cascade: give the message with --inject TEXT")
     limit = steps if steps is not None else max_ticks
-    results = []
+    results: list[dict[str, Any]] = []
     repeats = runs or 1
     model_params: dict[str, Any] = dict(params or {})
     config = LLMConfig.resolve(world.config.get("llm"), llm)
@@ -163,14 +192,32 @@ async def run_cascades(
     # their calls, tokens and cost are what the report is for.
     skip_texts = runs is not None and config.mode != "online" and config.texts_per_tick > 0
     run_config = dataclasses.replace(config, texts_per_tick=0) if skip_texts else config
-    inject = {"text": text, "topics": topics, "seeds": seeds, "model": model, "params": params, "priority": priority,
-              "author": author}
-    if runs is not None and workers not in (None, 1) and (monitor is not None or ticks_per_second or run_config.mode == "online"):
-        why = ("--metrics follows one run at a time" if monitor is not None else
-               "--ticks-per-second paces one run at a time" if ticks_per_second else "runs with an LLM server share its budget")
+    inject = {
+        "text": text,
+        "topics": topics,
+        "seeds": seeds,
+        "model": model,
+        "params": params,
+        "priority": priority,
+        "author": author,
+    }
+    if (
+        runs is not None
+        and workers not in (None, 1)
+        and (monitor is not None or ticks_per_second or run_config.mode == "online")
+    ):
+        why = (
+            "--metrics follows one run at a time"
+            if monitor is not None
+            else "--ticks-per-second paces one run at a time"
+            if ticks_per_second
+            else "runs with an LLM server share its budget"
+        )
         raise BadParameterError(f"--workers runs an ensemble in parallel, but {why}: drop --workers (or that option)")
     if runs is not None and monitor is None and not ticks_per_second and run_config.mode != "online":
-        ensemble = _Ensemble(world, registry, inject, run_config, social, plugin_budget, seed, limit, until_done, max_ticks)
+        ensemble = _Ensemble(
+            world, registry, inject, run_config, social, plugin_budget, seed, limit, until_done, max_ticks
+        )
         model_params = ensemble.check()
         results, social_info = await ensemble.run(repeats, workers, progress, llm_totals)
         return _report(world, results, social_info, llm_totals, skip_texts, model, model_params, seeds, runs, writer)
@@ -183,8 +230,13 @@ async def run_cascades(
         shared = not probe.social.living
     for r in range(repeats):
         w = world.fork(shared=shared) if runs is not None else world
-        sim = Simulation(w, registry=registry, writer=None if runs is not None else writer, llm=LLMService(w, run_config),
-                         plugin_budget=plugin_budget)
+        sim = Simulation(
+            w,
+            registry=registry,
+            writer=None if runs is not None else writer,
+            llm=LLMService(w, run_config),
+            plugin_budget=plugin_budget,
+        )
         if monitor is not None:
             monitor.attach(sim, sim.writer)
         posts_before = len(w.posts)
@@ -192,8 +244,16 @@ async def run_cascades(
             sim.social.configure(**social)
         session_id = None
         if text is not None:
-            s = sim.inject(text, topics=topics, seeds=seeds, model=model, params=params, priority=priority, seed=seed + r,
-                           author=author)
+            s = sim.inject(
+                text,
+                topics=topics,
+                seeds=seeds,
+                model=model,
+                params=params,
+                priority=priority,
+                seed=seed + r,
+                author=author,
+            )
             session_id, model_params = s.id, s.params
             if s.status == "failed":
                 raise BadParameterError(f"model {model!r} could not be used: {s.error}")
@@ -212,14 +272,20 @@ async def run_cascades(
             done += 1
             if runs is not None and sim.social.errors:
                 break  # a recommender failed: this run is failed (see _run_summary), not run on without it
-            if persisted and ((checkpoint_every and done - last_checkpoint >= checkpoint_every)
-                              or (checkpoint_seconds and time.perf_counter() - last_checkpoint_time >= checkpoint_seconds)):
+            if persisted and (
+                (checkpoint_every and done - last_checkpoint >= checkpoint_every)
+                or (checkpoint_seconds and time.perf_counter() - last_checkpoint_time >= checkpoint_seconds)
+            ):
                 await sim.checkpoint()
                 last_checkpoint, last_checkpoint_time = done, time.perf_counter()
             if ticks_per_second:
                 await asyncio.sleep(max(0.0, 1.0 / ticks_per_second - (time.perf_counter() - t_tick)))
             if progress:
-                frac = (r + done / limit) / repeats if steps is not None else (r + (1.0 if sim.idle else min(0.95, done / 200))) / repeats
+                frac = (
+                    (r + done / limit) / repeats
+                    if steps is not None
+                    else (r + (1.0 if sim.idle else min(0.95, done / 200))) / repeats
+                )
                 progress(f"run {r + 1}/{repeats}, tick {done}", frac)
         if monitor is not None:
             monitor.finish()
@@ -229,8 +295,9 @@ async def run_cascades(
         _add_llm(llm_totals, stats)
         if persisted:
             await sim.checkpoint()
-        summary = _run_summary(sim, session_id, done, time.perf_counter() - t0, totals, until_done=until_done,
-                               ensemble=runs is not None)
+        summary = _run_summary(
+            sim, session_id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=runs is not None
+        )
         summary["seed"] = seed + r
         if until_done and not sim.idle and summary.get("status") != "failed":
             summary["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
@@ -249,26 +316,37 @@ def check_social_params(settings: dict[str, Any], changes: dict[str, Any]) -> No
     Raises:
         BadParameterError: naming the option and what to do.
     """
-    for key, flag, option in (("recommender_params", "--recommender-param", "recommender"),
-                              ("friend_params", "--friend-param", "friend_recommender")):
+    for key, flag, option in (
+        ("recommender_params", "--recommender-param", "recommender"),
+        ("friend_params", "--friend-param", "friend_recommender"),
+    ):
         if changes.get(key) and settings[option] == "none":
-            raise BadParameterError(f"{flag} sets a parameter of the {option.replace('_', ' ')}, and this world has "
-                                    f"none: add --{option.replace('_', '-')} NAME, or drop {flag}")
+            raise BadParameterError(
+                f"{flag} sets a parameter of the {option.replace('_', ' ')}, and this world has "
+                f"none: add --{option.replace('_', '-')} NAME, or drop {flag}"
+            )
 
 
 def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The series records (``sim.store.seriesio``) of a :func:`run_cascades` report: one per run that did
     not fail (a failed run is no result: its series stays in the report, to show how far it got)."""
-    return [{"keys": {}, "run": i, "series": r["series"]} for i, r in enumerate(result["runs"])
-            if "series" in r and r.get("status") != "failed"]
+    return [
+        {"keys": {}, "run": i, "series": r["series"]}
+        for i, r in enumerate(result["runs"])
+        if "series" in r and r.get("status") != "failed"
+    ]
 
 
 def _social_info(sim: Simulation) -> dict[str, Any]:
     """What the report says of the living network (from the last run's simulation)."""
     settings = sim.social.settings
-    return {"living": sim.social.living, "recommender": settings["recommender"],
-            "friend_recommender": settings["friend_recommender"], "feed_size": settings["feed_size"],
-            "errors": dict(sim.social.errors)}
+    return {
+        "living": sim.social.living,
+        "recommender": settings["recommender"],
+        "friend_recommender": settings["friend_recommender"],
+        "feed_size": settings["feed_size"],
+        "errors": dict(sim.social.errors),
+    }
 
 
 def _recommender_errors(sim: Simulation) -> list[dict[str, Any]]:
@@ -276,14 +354,30 @@ def _recommender_errors(sim: Simulation) -> list[dict[str, Any]]:
     out = []
     for key, error in sim.social.errors.items():
         tb = sim.social.tracebacks.get(key) or None
-        out.append({"recommender": key.removeprefix("friend:"), "role": "friend" if key.startswith("friend:") else "content",
-                    "error": one_line(error), "where": plugin_location(tb), "traceback": plugin_traceback(tb)})
+        out.append(
+            {
+                "recommender": key.removeprefix("friend:"),
+                "role": "friend" if key.startswith("friend:") else "content",
+                "error": one_line(error),
+                "where": plugin_location(tb),
+                "traceback": plugin_traceback(tb),
+            }
+        )
     return out
 
 
-def _report(world: World, results: list[dict[str, Any]], social_info: dict[str, Any], llm_totals: dict[str, Any],
-            skip_texts: bool, model: str, model_params: dict[str, Any], seeds: str, runs: int | None,
-            writer: Any) -> dict[str, Any]:
+def _report(
+    world: World,
+    results: list[dict[str, Any]],
+    social_info: dict[str, Any],
+    llm_totals: dict[str, Any],
+    skip_texts: bool,
+    model: str,
+    model_params: dict[str, Any],
+    seeds: str,
+    runs: int | None,
+    writer: Any,
+) -> dict[str, Any]:
     """The report of every run. Statistics come from the runs that did not fail (``completed`` of them;
     ``max-ticks`` runs count, and are counted in ``stopped`` too): a failed run is never a number."""
     with_session = [x for x in results if "status" in x]
@@ -303,9 +397,15 @@ def _report(world: World, results: list[dict[str, Any]], social_info: dict[str, 
         "completed": len(ok),
         "failed": failed,
         "stopped": sum(1 for x in ok if x.get("status") == "max-ticks"),
-        "first_failure": None if first is None else {
-            "run": first, "seed": results[first].get("seed"), "error": results[first].get("error"),
-            "where": results[first].get("where"), "traceback": results[first].get("traceback")},
+        "first_failure": None
+        if first is None
+        else {
+            "run": first,
+            "seed": results[first].get("seed"),
+            "error": results[first].get("error"),
+            "where": results[first].get("where"),
+            "traceback": results[first].get("traceback"),
+        },
         "mean_reached": mean,
         "ci95": ci,
         "mean_peak_tick": mean_ci95(peak)[0] if peak else None,
@@ -319,9 +419,19 @@ def _report(world: World, results: list[dict[str, Any]], social_info: dict[str, 
 class _Ensemble:
     """The runs of an ensemble that nobody watches, each a tight loop (see :func:`run_cascades`)."""
 
-    def __init__(self, world: World, registry: Registry, inject: dict[str, Any], config: LLMConfig,
-                 social: dict[str, Any] | None, plugin_budget: float | None, seed: int, limit: int, until_done: bool,
-                 max_ticks: int) -> None:
+    def __init__(
+        self,
+        world: World,
+        registry: Registry,
+        inject: dict[str, Any],
+        config: LLMConfig,
+        social: dict[str, Any] | None,
+        plugin_budget: float | None,
+        seed: int,
+        limit: int,
+        until_done: bool,
+        max_ticks: int,
+    ) -> None:
         self.world, self.registry, self.inject, self.config = world, registry, inject, config
         self.social, self.plugin_budget, self.seed = social, plugin_budget, seed
         self.limit, self.until_done, self.max_ticks = limit, until_done, max_ticks
@@ -329,8 +439,13 @@ class _Ensemble:
 
     def _simulation(self, shared: bool) -> Simulation:
         w = self.world.fork(shared=shared)
-        sim = Simulation(w, registry=self.registry, llm=LLMService(w, self.config), plugin_budget=self.plugin_budget,
-                         plugins_in_thread=True)
+        sim = Simulation(
+            w,
+            registry=self.registry,
+            llm=LLMService(w, self.config),
+            plugin_budget=self.plugin_budget,
+            plugins_in_thread=True,
+        )
         if self.social:
             sim.social.configure(**self.social)
         return sim
@@ -345,25 +460,48 @@ class _Ensemble:
         sim = self._simulation(True)
         self.shared = not sim.social.living
         for key, error in sim.social.errors.items():  # the world names a recommender that cannot be made here
-            role, name = ("--friend-recommender", key.removeprefix("friend:")) if key.startswith("friend:") else ("--recommender", key)
-            raise BadParameterError(f"the world's {role.removeprefix('--').replace('-', ' ')} {name!r} cannot be used "
-                                    f"({error}): load its folder with --plugins DIR, or choose another with {role}")
-        s = sim.inject(self.inject["text"], topics=self.inject["topics"], seeds=self.inject["seeds"],
-                       model=self.inject["model"], params=self.inject["params"], priority=self.inject["priority"],
-                       seed=self.seed, author=self.inject["author"])
+            role, name = (
+                ("--friend-recommender", key.removeprefix("friend:"))
+                if key.startswith("friend:")
+                else ("--recommender", key)
+            )
+            raise BadParameterError(
+                f"the world's {role.removeprefix('--').replace('-', ' ')} {name!r} cannot be used "
+                f"({error}): load its folder with --plugins DIR, or choose another with {role}"
+            )
+        s = sim.inject(
+            self.inject["text"],
+            topics=self.inject["topics"],
+            seeds=self.inject["seeds"],
+            model=self.inject["model"],
+            params=self.inject["params"],
+            priority=self.inject["priority"],
+            seed=self.seed,
+            author=self.inject["author"],
+        )
         if s.status == "failed":
             raise BadParameterError(f"model {self.inject['model']!r} could not be used: {s.error}")
         sim.plugins.close()
         return s.params
 
-    def run_one(self, r: int, report: Callable[[float], None] | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    def run_one(
+        self, r: int, report: Callable[[float], None] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Run ``r`` (session seed ``seed + r``): its summary, LLM counters and living-network report."""
         sim = self._simulation(self.shared)
         w = sim.world
         posts_before = len(w.posts)
         inj = self.inject
-        s = sim.inject(inj["text"], topics=inj["topics"], seeds=inj["seeds"], model=inj["model"], params=inj["params"],
-                       priority=inj["priority"], seed=self.seed + r, author=inj["author"])
+        s = sim.inject(
+            inj["text"],
+            topics=inj["topics"],
+            seeds=inj["seeds"],
+            model=inj["model"],
+            params=inj["params"],
+            priority=inj["priority"],
+            seed=self.seed + r,
+            author=inj["author"],
+        )
         # Nothing reads the adoption records of a run nobody keeps (no world file; texts are off offline).
         s.record_events = self.config.texts_per_tick > 0
         t0 = time.perf_counter()
@@ -393,30 +531,53 @@ class _Ensemble:
     def stalled(self, r: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """The result of run ``r`` when its worker stopped answering (a plugin that could not be stopped)."""
         budget = plugin_budget_seconds(self.plugin_budget)
-        summary = {"seed": self.seed + r, "status": "failed", "ticks": 0, "seconds": 0.0, **dict.fromkeys(_TOTALS, 0),
-                   "error": f"PluginTimeout: the run stopped answering: a plugin ran past the plugin budget ({budget:g} s) and "
-                            "could not be stopped in its thread, so its worker process was ended",
-                   "where": None, "traceback": None}
-        return summary, {}, {"living": not self.shared, "recommender": None, "friend_recommender": None,
-                             "feed_size": None, "errors": {}}
+        summary = {
+            "seed": self.seed + r,
+            "status": "failed",
+            "ticks": 0,
+            "seconds": 0.0,
+            **dict.fromkeys(_TOTALS, 0),
+            "error": f"PluginTimeout: the run stopped answering: a plugin ran past the plugin budget ({budget:g} s) "
+            "and could not be stopped in its thread, so its worker process was ended",
+            "where": None,
+            "traceback": None,
+        }
+        return (
+            summary,
+            {},
+            {
+                "living": not self.shared,
+                "recommender": None,
+                "friend_recommender": None,
+                "feed_size": None,
+                "errors": {},
+            },
+        )
 
-    async def run(self, repeats: int, workers: int | None, progress: Progress,
-                  llm_totals: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    async def run(
+        self, repeats: int, workers: int | None, progress: Progress, llm_totals: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Every run, in this process or over ``workers`` forked processes; summaries in run order."""
-        from sim.engine.forkpool import default_workers, fork_available, map_forked
-
         count = default_workers(repeats) if workers is None else max(1, min(int(workers), repeats))
         if count > 1 and fork_available():
+
             def relay(finished: int, fraction: float) -> None:
                 if progress:
                     progress(f"{finished}/{repeats} runs ({count} workers)", fraction)
 
             budget = plugin_budget_seconds(self.plugin_budget)
-            out = await map_forked(self.run_one, repeats, count, progress=relay,
-                                   stall_seconds=3 * budget + 60 if budget > 0 else None, on_stall=self.stalled)
+            out = await map_forked(
+                self.run_one,
+                repeats,
+                count,
+                progress=relay,
+                stall_seconds=3 * budget + 60 if budget > 0 else None,
+                on_stall=self.stalled,
+            )
         else:
             out = []
             for r in range(repeats):
+
                 def report(fraction: float, _r: int = r) -> None:
                     if progress:
                         progress(f"run {_r + 1}/{repeats}", (_r + fraction) / repeats)

@@ -27,18 +27,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import linecache
 import logging
 import math
+import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from sim.core.stats import mean_ci95
+from sim.core.topics import topics_mask
+from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
+from sim.engine.runner import run_cascades
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.model.registry import Registry, tell_once, world_plugin_folders
+from sim.model.seeds import SeedSpec
+from sim.social.dynamics import Social
+from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.store.worldfile import open_world
 
 Progress = Callable[[str, float], None] | None
 
@@ -47,9 +64,27 @@ DEFAULT_TEXT = "sweep"
 #: LLM settings every sweep run uses: the offline generator (deterministic, no cost, no network).
 OFFLINE = {"offline": True}
 #: Per-run fields kept from ``run_cascades`` (the rest describe the living network and the LLM).
-_RUN_FIELDS = ("reached", "peak_tick", "ticks", "status", "session_status", "ended", "exposed", "attempts", "rounds",
-               "reproduction_number", "graph_reached", "feed_reached", "edges_removed", "edges_added", "error", "where",
-               "traceback", "recommender", "stopped")
+_RUN_FIELDS = (
+    "reached",
+    "peak_tick",
+    "ticks",
+    "status",
+    "session_status",
+    "ended",
+    "exposed",
+    "attempts",
+    "rounds",
+    "reproduction_number",
+    "graph_reached",
+    "feed_reached",
+    "edges_removed",
+    "edges_added",
+    "error",
+    "where",
+    "traceback",
+    "recommender",
+    "stopped",
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +113,12 @@ Arm = dict[str, Any]
 Job = tuple[int, int, Arm, int]
 
 #: Grid keys that choose an arm's model or recommenders (with their spellings) rather than a parameter.
-ARM_KEYS = {"model": "model", "recommender": "recommender", "friend_recommender": "friend_recommender",
-            "friend-recommender": "friend_recommender"}
+ARM_KEYS = {
+    "model": "model",
+    "recommender": "recommender",
+    "friend_recommender": "friend_recommender",
+    "friend-recommender": "friend_recommender",
+}
 
 
 # -- the grid ------------------------------------------------------------------------------------------
@@ -122,14 +161,17 @@ def grid_from_mapping(grid: Any) -> list[tuple[str, list[str]]]:
         BadParameterError: not a mapping of names to values, or a key with no values.
     """
     if not hasattr(grid, "items"):
-        raise BadParameterError("the grid must map names to lists of values, such as {'p': [0.05, 0.1]}, "
-                                f"got {type(grid).__name__}")
+        raise BadParameterError(
+            f"the grid must map names to lists of values, such as {{'p': [0.05, 0.1]}}, got {type(grid).__name__}"
+        )
     out: list[tuple[str, list[str]]] = []
     for key, values in grid.items():
         key = ARM_KEYS.get(str(key).strip(), str(key).strip())
         listed = [values] if isinstance(values, (str, int, float, bool)) else list(values)
         if not key:
-            raise BadParameterError("a grid key is empty: name a model parameter, model, recommender or friend_recommender")
+            raise BadParameterError(
+                "a grid key is empty: name a model parameter, model, recommender or friend_recommender"
+            )
         if not listed:
             raise BadParameterError(f"grid key {key} lists no values: give it a list of values")
         if any(k == key for k, _ in out):
@@ -160,9 +202,14 @@ def _known(cls: Any) -> str:
     return ", ".join(sorted(cls.params)) or "none"
 
 
-def plan_arms(registry: Any, grid: list[tuple[str, list[str]]], fixed: dict[str, str], model: str | None = None,
-              social: dict[str, Any] | None = None, check_social: Callable[[dict[str, Any]], None] | None = None,
-              ) -> tuple[list[Arm], list[dict[str, Any]], list[dict[str, Any]]]:
+def plan_arms(
+    registry: Any,
+    grid: list[tuple[str, list[str]]],
+    fixed: dict[str, str],
+    model: str | None = None,
+    social: dict[str, Any] | None = None,
+    check_social: Callable[[dict[str, Any]], Any] | None = None,
+) -> tuple[list[Arm], list[dict[str, Any]], list[dict[str, Any]]]:
     """Every combination of the grid as an arm, checked before anything runs.
 
     Grid keys are model parameters, ``model`` (arms with different models), ``recommender`` and
@@ -194,7 +241,9 @@ def plan_arms(registry: Any, grid: list[tuple[str, list[str]]], fixed: dict[str,
             return None, key
         if owner not in classes:
             runs = ", ".join(models)
-            raise BadParameterError(f"{flag} {key} names model {owner!r}, which the sweep does not run (it runs {runs})")
+            raise BadParameterError(
+                f"{flag} {key} names model {owner!r}, which the sweep does not run (it runs {runs})"
+            )
         return owner, name
 
     for key in ("recommender", "friend_recommender"):
@@ -205,29 +254,35 @@ def plan_arms(registry: Any, grid: list[tuple[str, list[str]]], fixed: dict[str,
     fixed_by: dict[str, dict[str, str]] = {m: {} for m in models}
     for key, value in fixed.items():
         owner, name = split(key, "--param")
-        for m in ([owner] if owner else models):
+        for m in [owner] if owner else models:
             cls = classes[m]
             if name not in cls.params:
-                hint = f": qualify a parameter of one model, as --param {models[0]}.NAME=V" if len(models) > 1 and owner is None else ""
+                hint = (
+                    f": qualify a parameter of one model, as --param {models[0]}.NAME=V"
+                    if len(models) > 1 and owner is None
+                    else ""
+                )
                 raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
             fixed_by[m][name] = value
     # Swept parameters.
     param_keys: dict[str, str] = {}  # grid key -> parameter name
-    for key, values in grid:
+    for key, listed in grid:
         if key in ("model", "recommender", "friend_recommender"):
             continue
         owner, name = split(key, "--grid")
         if owner is not None and swept_models:
-            raise BadParameterError(f"--grid {key} sweeps a parameter of one model while model is swept too: "
-                                    f"fix it with --param {key}=V, or sweep {name} of every model unqualified")
+            raise BadParameterError(
+                f"--grid {key} sweeps a parameter of one model while model is swept too: "
+                f"fix it with --param {key}=V, or sweep {name} of every model unqualified"
+            )
         if any(name in fixed_by[m] for m in ([owner] if owner else models)):
             raise BadParameterError(f"{name} is both swept (--grid) and fixed (--param): give it once")
-        for m in ([owner] if owner else models):
+        for m in [owner] if owner else models:
             cls = classes[m]
             if name not in cls.params:
                 hint = " (sweep only parameters every swept model has)" if swept_models else ""
                 raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
-            for v in values:
+            for v in listed:
                 cls.params[name].coerce(name, v)
         param_keys[key] = name
     arms: list[Arm] = []
@@ -239,7 +294,8 @@ def plan_arms(registry: Any, grid: list[tuple[str, list[str]]], fixed: dict[str,
         cls = classes[m]
         params = {**fixed_by[m], **{param_keys[k]: v for k, v in combo.items() if k in param_keys}}
         full = cls.validate(params)
-        arm_social = {**social, **{k: combo[k] for k in ("recommender", "friend_recommender") if k in combo}}
+        chosen: dict[str, Any] = {k: combo[k] for k in ("recommender", "friend_recommender") if k in combo}
+        arm_social = {**social, **chosen}
         if check_social is not None and arm_social and arm_social not in checked:
             check_social(arm_social)
             checked.append(arm_social)
@@ -264,23 +320,35 @@ def chunk_jobs(jobs: list[Job], workers: int) -> list[list[Job]]:
 async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_seed: int) -> dict[str, Any]:
     """One run of one arm on a fork of ``world``; a model that raises gives ``status: failed`` with the
     error, not an exception."""
-    from sim.engine.runner import run_cascades
 
     try:
         result = await run_cascades(
-            world, registry=registry, text=spec.text, topics=list(spec.topics), seeds=spec.seeds, model=arm["model"],
-            params=dict(arm["params"]), runs=1, seed=session_seed, steps=spec.steps, until_done=spec.steps is None,
-            max_ticks=spec.max_ticks, llm=OFFLINE, llm_wait=0.0, social=dict(arm.get("social") or {}) or None,
+            world,
+            registry=registry,
+            text=spec.text,
+            topics=list(spec.topics),
+            seeds=spec.seeds,
+            model=arm["model"],
+            params=dict(arm["params"]),
+            runs=1,
+            seed=session_seed,
+            steps=spec.steps,
+            until_done=spec.steps is None,
+            max_ticks=spec.max_ticks,
+            llm=OFFLINE,
+            llm_wait=0.0,
+            social=dict(arm.get("social") or {}) or None,
         )
     except Exception as exc:  # noqa: BLE001 - one failed run is counted in its combination, not a crash
-        import traceback
-
-        from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
-
         message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
         tb = None if isinstance(exc, AgoraError) else "".join(traceback.format_exception(exc))
-        return {"seed": session_seed, "status": "failed", "error": one_line(message), "where": plugin_location(tb),
-                "traceback": plugin_traceback(tb)}
+        return {
+            "seed": session_seed,
+            "status": "failed",
+            "error": one_line(message),
+            "where": plugin_location(tb),
+            "traceback": plugin_traceback(tb),
+        }
     run = result["runs"][0]
     out = {k: run[k] for k in _RUN_FIELDS if k in run}
     if spec.series and "series" in run:
@@ -289,8 +357,9 @@ async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_se
     return out
 
 
-async def _run_jobs(world: Any, registry: Any, spec: RunSpec, jobs: list[Job],
-                    done: Callable[[], None] | None = None) -> list[tuple[int, int, dict[str, Any]]]:
+async def _run_jobs(
+    world: Any, registry: Any, spec: RunSpec, jobs: list[Job], done: Callable[[], None] | None = None
+) -> list[tuple[int, int, dict[str, Any]]]:
     out = []
     for ci, r, arm, session_seed in jobs:
         out.append((ci, r, await run_one(world, registry, spec, arm, session_seed)))
@@ -308,7 +377,6 @@ _RAY_CACHE: dict[str, tuple[Any, Any, dict[str, str]]] = {}
 
 def _worker_id() -> str:
     """This process, unique across a cluster's nodes."""
-    import socket
 
     return f"{socket.gethostname()}/{os.getpid()}"
 
@@ -317,8 +385,6 @@ def _pool_init(world_path: str, plugin_dirs: list[str]) -> None:
     """Process-pool initializer: open the world once (read-only) and build the registry once."""
     global _POOL_STATE, _LOADS
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
-    from sim.model.registry import Registry
-    from sim.store.worldfile import open_world
 
     world = asyncio.run(open_world(world_path))
     _POOL_STATE = (world, Registry(plugin_dirs, env=False))
@@ -338,11 +404,7 @@ def _ray_world(ref: Any) -> tuple[Any, Any, dict[str, str]]:
     key = ref.hex()
     hit = _RAY_CACHE.get(key)
     if hit is None:
-        import ray
-
-        from sim.model.registry import Registry
-        from sim.store.snapshot import load_snapshot
-
+        ray = import_ray()
         payload = ray.get(ref)
         folder = tempfile.mkdtemp(prefix="agora-sweep-")
         try:
@@ -350,7 +412,6 @@ def _ray_world(ref: Any) -> tuple[Any, Any, dict[str, str]]:
             with open(snap, "wb") as fh:
                 fh.write(memoryview(payload["snapshot"]))
             world = load_snapshot(snap)
-            import linecache
 
             dirs, renames = [], {}
             originals = payload.get("plugin_dirs") or []
@@ -426,15 +487,17 @@ async def _collect(futures: list[Any], tally: _Tally) -> None:
         raise
 
 
-async def _run_pool(world_path: str, plugin_dirs: list[str], workers: int, spec: RunSpec, jobs: list[Job],
-                    tally: _Tally) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+async def _run_pool(
+    world_path: str, plugin_dirs: list[str], workers: int, spec: RunSpec, jobs: list[Job], tally: _Tally
+) -> None:
 
     # spawn, not fork: the parent runs an event loop and threads that a forked child must not inherit.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_pool_init, initargs=(world_path, plugin_dirs))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_pool_init,
+        initargs=(world_path, plugin_dirs),
+    )
     try:
         await _collect([pool.submit(_pool_chunk, spec, chunk) for chunk in chunk_jobs(jobs, workers)], tally)
     except BrokenProcessPool:
@@ -464,9 +527,6 @@ def _end_pool(pool: Any) -> None:
 
 def _ray_payload(world: Any, plugin_dirs: list[str]) -> dict[str, Any]:
     """The world as snapshot bytes (compressed, checksummed, no pickle) and the plugin folders' files."""
-    import numpy as np
-
-    from sim.store.snapshot import save_snapshot
 
     folder = tempfile.mkdtemp(prefix="agora-sweep-")
     try:
@@ -497,7 +557,7 @@ def import_ray() -> Any:
         BadParameterError: Ray is not installed.
     """
     try:
-        import ray
+        import ray  # noqa: PLC0415 - heavy optional dependency (the ray extra), only for --ray
     except ImportError:
         raise BadParameterError(RAY_HINT) from None
     return ray
@@ -509,7 +569,6 @@ def _check_reachable(address: str) -> None:
     Raises:
         BadParameterError: HOST:PORT (or ray://HOST:PORT) refuses or does not answer within 5 seconds.
     """
-    import socket
 
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit():
@@ -517,12 +576,15 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as exc:
-        raise BadParameterError(f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
-                                "'ray start --head' or use --ray auto") from None
+        raise BadParameterError(
+            f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
+            "'ray start --head' or use --ray auto"
+        ) from None
 
 
-async def _run_ray(address: str, workers: int, world: Any, plugin_dirs: list[str], spec: RunSpec, jobs: list[Job],
-                   tally: _Tally) -> int:
+async def _run_ray(
+    address: str, workers: int, world: Any, plugin_dirs: list[str], spec: RunSpec, jobs: list[Job], tally: _Tally
+) -> int:
     """Run the jobs on Ray; returns the number of CPUs the cluster offered."""
     ray = import_ray()
     started = False
@@ -564,10 +626,11 @@ async def _run_ray(address: str, workers: int, world: Any, plugin_dirs: list[str
 
 
 # -- the sweep -------------------------------------------------------------------------------------------
-def _summary(params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
+def _summary(
+    params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[dict[str, Any]], n: int
+) -> dict[str, Any]:
     """One combination's statistics over its completed runs (failed runs are counted, not averaged).
     Intervals are bounded: reach inside [0, agents], time to peak at least 0 (``sim.core.stats``)."""
-    from sim.core.stats import mean_ci95
 
     ok = [r for r in runs if r["status"] != "failed"]
     raw = [r["reached"] for r in ok]
@@ -576,7 +639,7 @@ def _summary(params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[
     mean, ci = mean_ci95(reached, 0, n) if reached else (None, [None, None])
     peak, peak_ci = mean_ci95(peaks, 0) if peaks else (None, [None, None])
     std = None
-    if len(reached) > 1:
+    if mean is not None and len(reached) > 1:
         std = math.sqrt(sum((x - mean) ** 2 for x in reached) / (len(reached) - 1))
     errors = list(dict.fromkeys(r["error"] for r in runs if r["status"] == "failed" and r.get("error")))
     first = next((i for i, r in enumerate(runs) if r["status"] == "failed"), None)
@@ -603,9 +666,15 @@ def _summary(params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[
         "reached": [r.get("reached") if r["status"] != "failed" else None for r in runs],
         "peak_tick": [r.get("peak_tick") if r["status"] != "failed" else None for r in runs],
         "errors": errors,
-        "first_failure": None if first is None else {
-            "run": first, "seed": runs[first].get("seed"), "error": runs[first].get("error"),
-            "where": runs[first].get("where"), "traceback": runs[first].get("traceback")},
+        "first_failure": None
+        if first is None
+        else {
+            "run": first,
+            "seed": runs[first].get("seed"),
+            "error": runs[first].get("error"),
+            "where": runs[first].get("where"),
+            "traceback": runs[first].get("traceback"),
+        },
         "per_run": runs,
     }
 
@@ -616,22 +685,29 @@ def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: 
     where either run failed are left out (``pairs`` says how many were used); peak-tick differences
     use the pairs where both runs have a peak. Intervals are Student-t intervals of the mean paired
     difference, bounded to [-agents, agents]; identical arms give exactly 0 with interval [0, 0]."""
-    from sim.core.stats import mean_ci95
 
     both = [(a, b) for a, b in zip(base, arm) if a["status"] != "failed" and b["status"] != "failed"]
     reach = [float(b["reached"] - a["reached"]) for a, b in both]
-    peak = [float(b["peak_tick"] - a["peak_tick"]) for a, b in both
-            if a.get("peak_tick") is not None and b.get("peak_tick") is not None]
+    peak = [
+        float(b["peak_tick"] - a["peak_tick"])
+        for a, b in both
+        if a.get("peak_tick") is not None and b.get("peak_tick") is not None
+    ]
     r_mean, r_ci = mean_ci95(reach, -n, n) if reach else (None, [None, None])
     p_mean, p_ci = mean_ci95(peak) if peak else (None, [None, None])
-    return {"against": 0, "pairs": len(reach), "reach_diff_mean": r_mean, "reach_diff_ci95": r_ci,
-            "peak_diff_mean": p_mean, "peak_diff_ci95": p_ci}
+    return {
+        "against": 0,
+        "pairs": len(reach),
+        "reach_diff_mean": r_mean,
+        "reach_diff_ci95": r_ci,
+        "peak_diff_mean": p_mean,
+        "peak_diff_ci95": p_ci,
+    }
 
 
 def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str | None) -> list[str]:
     """The user folders of a sweep: those named, and the world's ``<world>.plugins/`` folder only when
     named or trusted (a folder left out is said once on stderr; see ``world_plugin_folders``)."""
-    from sim.model.registry import tell_once, world_plugin_folders
 
     dirs = list(plugin_dirs)
     for d in dirs:
@@ -649,7 +725,6 @@ def plugin_registry(world_path: str | None, plugin_dirs: Iterable[str] = ()) -> 
     Raises:
         BadFileError: a named folder does not exist.
     """
-    from sim.model.registry import Registry
 
     return Registry(_check_plugin_dirs(plugin_dirs, world_path))
 
@@ -674,7 +749,8 @@ async def run_sweep(
     social: dict[str, Any] | None = None,
     series: bool = False,
 ) -> dict[str, Any]:
-    """Run every combination of ``grid`` (see :func:`parse_grid` and :func:`plan_arms`) ``runs`` times on the world file.
+    """Run every combination of ``grid`` (see :func:`parse_grid` and :func:`plan_arms`) ``runs`` times on the
+    world file.
 
     Args:
         world_path: the world file (only read).
@@ -702,12 +778,6 @@ async def run_sweep(
         BadFileError: the world file or a plugin folder is missing or not readable.
         PluginError: the model cannot be loaded.
     """
-    import numpy as np
-
-    from sim.model.registry import Registry
-    from sim.model.seeds import SeedSpec
-    from sim.store.worldfile import open_world
-    from sim.core.topics import topics_mask
 
     t0 = time.perf_counter()
     if runs < 1:
@@ -729,14 +799,17 @@ async def run_sweep(
     if progress:
         progress("opening the world", 0.0)
     world = await open_world(world_path)
-    from sim.social.dynamics import Social
 
-    arms, typed, grid_values = plan_arms(registry, grid, fixed, model, social,
-                                         check_social=lambda changes: Social(world, registry).configure(**changes))
+    arms, typed, grid_values = plan_arms(
+        registry, grid, fixed, model, social, check_social=lambda changes: Social(world, registry).configure(**changes)
+    )
     spec.select(world, np.random.default_rng(0))  # unknown ids, an empty community, too many seeds
     info = {"agents": world.n, "edges": world.num_edges, "tick": world.tick}
     # A seed file travels as its ids, so that workers (on other nodes too) need not read it.
-    shipped = str(spec) if spec.kind != "file" else "ids:" + ",".join(map(str, np.unique(spec.file_ids).tolist()))
+    shipped = str(spec)
+    if spec.kind == "file":
+        assert spec.file_ids is not None  # a file: selection read its ids when parsed
+        shipped = "ids:" + ",".join(map(str, np.unique(spec.file_ids).tolist()))
     run_spec = RunSpec(text=text, topics=topics, seeds=shipped, steps=steps, max_ticks=max_ticks, series=series)
     jobs = make_jobs(arms, runs, seed)
     workers = min(workers, len(jobs))
@@ -805,7 +878,7 @@ def _typed_fixed(registry: Any, models: list[str], fixed: dict[str, str]) -> dic
     out: dict[str, Any] = {}
     for key, value in fixed.items():
         owner, dot, name = key.rpartition(".")
-        for m in ([owner] if dot else models):
+        for m in [owner] if dot else models:
             cls = registry.model(m)
             if name in cls.params:
                 out[key] = cls.params[name].coerce(name, value)

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 
 from sim.core.diskio import replacing
-from sim.errors import BadFileError, BadParameterError
 from sim.core.safe import csv_cell
+from sim.errors import BadFileError, BadParameterError
 
 #: The columns every series file ends with; key columns (one per sweep grid key) come first.
 COLUMNS = ("run", "tick", "measure", "value")
@@ -58,19 +58,15 @@ def _container(path: str) -> str:
     for ext in (".csv.gz", ".csv", ".parquet"):
         if lower.endswith(ext):
             return ext[1:]
-    raise BadParameterError(
-        f"series file {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet"
-    )
+    raise BadParameterError(f"series file {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet")
 
 
 def _pyarrow(doing: str) -> Any:
     try:
-        import pyarrow
-        import pyarrow.parquet  # noqa: F401  (the submodule has to be importable too)
+        import pyarrow  # noqa: PLC0415 - heavy optional dependency (the parquet extra), only for .parquet
+        import pyarrow.parquet  # noqa: F401, PLC0415 - the submodule has to be importable too
     except ImportError:
-        raise BadParameterError(
-            f"{doing} Parquet needs the optional extra: pip install 'agora-sim[parquet]'"
-        ) from None
+        raise BadParameterError(f"{doing} Parquet needs the optional extra: pip install 'agora-sim[parquet]'") from None
     return pyarrow
 
 
@@ -152,9 +148,8 @@ class SeriesTable:
         try:
             index = combos.index(tuple(combination))
         except ValueError:
-            raise BadParameterError(
-                f"series file {self.source or '(in memory)'} has no combination {_combo_text(self.key_names, combination)}"
-            ) from None
+            which = _combo_text(self.key_names, combination)
+            raise BadParameterError(f"series file {self.source or '(in memory)'} has no combination {which}") from None
         return codes == index
 
     def groups(self) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
@@ -179,8 +174,9 @@ def _combo_text(key_names: Sequence[str], combination: Sequence[Any]) -> str:
 # --- records to columns -------------------------------------------------------------------------------
 
 
-def _record_columns(index: int, record: dict[str, Any], key_names: Sequence[str]
-                    ) -> tuple[list[Any], int, np.ndarray, list[str], list[np.ndarray]]:
+def _record_columns(
+    index: int, record: dict[str, Any], key_names: Sequence[str]
+) -> tuple[list[Any], int, np.ndarray, list[str], list[np.ndarray]]:
     """Validate one series record: its key values, run, ticks, measure names and value arrays."""
     try:
         keys = record.get("keys") or {}
@@ -212,7 +208,9 @@ def _record_columns(index: int, record: dict[str, Any], key_names: Sequence[str]
             try:
                 arr = np.asarray([np.nan if v is None else v for v in column], dtype=np.float64)
             except (TypeError, ValueError):
-                raise BadParameterError(f"series record {index}: measure {name!r} holds values that are not numbers") from None
+                raise BadParameterError(
+                    f"series record {index}: measure {name!r} holds values that are not numbers"
+                ) from None
         if arr.shape != ticks.shape:
             raise BadParameterError(
                 f"series record {index}: measure {name!r} has {arr.size} values for {ticks.size} ticks"
@@ -226,14 +224,17 @@ def _check_key_names(key_names: Sequence[str]) -> list[str]:
     names = [str(k) for k in key_names]
     clash = [k for k in names if k in COLUMNS]
     if clash:
-        raise BadParameterError(f"a key column cannot be named {clash[0]!r}: that name is one of run,tick,measure,value")
+        raise BadParameterError(
+            f"a key column cannot be named {clash[0]!r}: that name is one of run,tick,measure,value"
+        )
     if len(set(names)) != len(names):
         raise BadParameterError(f"key columns {', '.join(names)} name one column twice")
     return names
 
 
-def table_from_records(records: Iterable[dict[str, Any]], key_names: Sequence[str] = (),
-                       source: str = "") -> SeriesTable:
+def table_from_records(
+    records: Iterable[dict[str, Any]], key_names: Sequence[str] = (), source: str = ""
+) -> SeriesTable:
     """The :class:`SeriesTable` of series records, as :func:`read_series` would give after a Parquet write.
 
     Text is kept exactly (no formula guard: nothing is written).
@@ -258,7 +259,8 @@ def table_from_records(records: Iterable[dict[str, Any]], key_names: Sequence[st
         per_record[:] = [kv[j] for kv in record_keys]
         keys[k] = np.repeat(_typed_keys(per_record), counts)
     return SeriesTable(
-        key_names=key_names, keys=keys,
+        key_names=key_names,
+        keys=keys,
         run=np.repeat(np.asarray(runs, dtype=np.int64), counts),
         tick=np.concatenate(ticks) if ticks else np.empty(0, dtype=np.int64),
         measure=np.concatenate(measures) if measures else np.empty(0, dtype=str),
@@ -340,8 +342,12 @@ def _parquet_table(records: Iterable[dict[str, Any]], key_names: list[str]) -> t
         col = table.keys[k]
         arrays.append(pa.array(col.tolist(), type=pa.string()) if col.dtype.kind == "U" else pa.array(col))
         names.append(k)
-    arrays += [pa.array(table.run, type=pa.int64()), pa.array(table.tick, type=pa.int64()),
-               pa.array(table.measure.tolist(), type=pa.string()), pa.array(table.value, type=pa.float64())]
+    arrays += [
+        pa.array(table.run, type=pa.int64()),
+        pa.array(table.tick, type=pa.int64()),
+        pa.array(table.measure.tolist(), type=pa.string()),
+        pa.array(table.value, type=pa.float64()),
+    ]
     names += list(COLUMNS)
     return pa.table(arrays, names=names), len(table)
 
@@ -370,14 +376,17 @@ def write_series(path: str, records: Iterable[dict[str, Any]], key_names: Sequen
     rows = 0
     with replacing(path, "series file") as tmp:
         if kind == "parquet":
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # noqa: PLC0415 - optional, only for .parquet
 
             table, rows = _parquet_table(records, key_names)
             pq.write_table(table, tmp)
         else:
             with open(tmp, "wb") as raw:
-                out: Any = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) \
-                    if kind == "csv.gz" else raw
+                out: Any = (
+                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0)
+                    if kind == "csv.gz"
+                    else raw
+                )
                 try:
                     header = ",".join([_text_cell(k) for k in key_names] + list(COLUMNS)) + "\n"
                     out.write(header.encode("utf-8"))
@@ -509,14 +518,21 @@ def _read_csv_fast(path: str, kind: str) -> SeriesTable:
         raise _SlowPath
     cells = body.decode("utf-8").replace("\n", ",").split(",")
     try:
-        run = np.fromiter(map(int, cells[width - 4::width]), dtype=np.int64, count=ends.size)
-        tick = np.fromiter(map(int, cells[width - 3::width]), dtype=np.int64, count=ends.size)
-        value = np.fromiter(map(float, cells[width - 1::width]), dtype=np.float64, count=ends.size)
+        run = np.fromiter(map(int, cells[width - 4 :: width]), dtype=np.int64, count=ends.size)
+        tick = np.fromiter(map(int, cells[width - 3 :: width]), dtype=np.int64, count=ends.size)
+        value = np.fromiter(map(float, cells[width - 1 :: width]), dtype=np.float64, count=ends.size)
     except (ValueError, OverflowError):
         raise _SlowPath from None
     keys = {k: _key_column(*_distinct(cells[j::width])) for j, k in enumerate(key_names)}
-    return SeriesTable(key_names=key_names, keys=keys, run=run, tick=tick,
-                       measure=_text_column(*_distinct(cells[width - 2::width])), value=value, source=path)
+    return SeriesTable(
+        key_names=key_names,
+        keys=keys,
+        run=run,
+        tick=tick,
+        measure=_text_column(*_distinct(cells[width - 2 :: width])),
+        value=value,
+        source=path,
+    )
 
 
 def _read_csv_checked(path: str, kind: str) -> SeriesTable:
@@ -535,8 +551,11 @@ def _read_csv_checked(path: str, kind: str) -> SeriesTable:
                 continue
             if len(row) != width:
                 raise _bad(path, f"line {line}", f"{len(row)} fields where the header has {width}")
-            for name, j, conv, noun in (("run", -4, int, "a whole number"), ("tick", -3, int, "a whole number"),
-                                        ("value", -1, float, "a number")):
+            for name, j, conv, noun in (
+                ("run", -4, int, "a whole number"),
+                ("tick", -3, int, "a whole number"),
+                ("value", -1, float, "a number"),
+            ):
                 try:
                     cols[j].append(conv(row[j]))
                 except (ValueError, OverflowError):
@@ -546,8 +565,12 @@ def _read_csv_checked(path: str, kind: str) -> SeriesTable:
                 cols[j].append(row[j])
             cols[-2].append(row[-2])
     parts = [[np.asarray(c, dtype=str)] for c in cols[:-4]]
-    parts += [[np.asarray(cols[-4], dtype=np.int64)], [np.asarray(cols[-3], dtype=np.int64)],
-              [np.asarray(cols[-2], dtype=str)], [np.asarray(cols[-1], dtype=np.float64)]]
+    parts += [
+        [np.asarray(cols[-4], dtype=np.int64)],
+        [np.asarray(cols[-3], dtype=np.int64)],
+        [np.asarray(cols[-2], dtype=str)],
+        [np.asarray(cols[-1], dtype=np.float64)],
+    ]
     return _assemble(path, key_names, parts)
 
 
@@ -556,8 +579,15 @@ def _assemble(path: str, key_names: list[str], parts: list[list[np.ndarray]]) ->
         return np.concatenate(p) if p else np.empty(0, dtype=dtype)
 
     keys = {k: _key_column(*_distinct(cat(parts[j], str).tolist())) for j, k in enumerate(key_names)}
-    return SeriesTable(key_names=key_names, keys=keys, run=cat(parts[-4], np.int64), tick=cat(parts[-3], np.int64),
-                       measure=cat(parts[-2], str), value=cat(parts[-1], np.float64), source=path)
+    return SeriesTable(
+        key_names=key_names,
+        keys=keys,
+        run=cat(parts[-4], np.int64),
+        tick=cat(parts[-3], np.int64),
+        measure=cat(parts[-2], str),
+        value=cat(parts[-1], np.float64),
+        source=path,
+    )
 
 
 def _key_column(words: list[str], codes: np.ndarray) -> np.ndarray:
@@ -572,14 +602,16 @@ def _key_column(words: list[str], codes: np.ndarray) -> np.ndarray:
 
 def _read_parquet(path: str) -> SeriesTable:
     pa = _pyarrow("reading")
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # noqa: PLC0415 - optional, only for .parquet
 
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BadFileError(f"series file {path} is not a readable Parquet file ({first[:120]}): "
-                           "give a file written by agora run --series") from None
+        raise BadFileError(
+            f"series file {path} is not a readable Parquet file ({first[:120]}): "
+            "give a file written by agora run --series"
+        ) from None
     names = [str(n) for n in table.column_names]
     key_names = _check_header(path, names)
     cols = {}
@@ -590,8 +622,11 @@ def _read_parquet(path: str) -> SeriesTable:
             raise _bad(path, f"row {row + 1}", f"{name} is missing")
         cols[name] = col
     out: dict[str, np.ndarray] = {}
-    for name, kinds, dtype, noun in (("run", "iu", np.int64, "whole numbers"), ("tick", "iu", np.int64, "whole numbers"),
-                                     ("value", "iuf", np.float64, "numbers")):
+    for name, kinds, dtype, noun in (
+        ("run", "iu", np.int64, "whole numbers"),
+        ("tick", "iu", np.int64, "whole numbers"),
+        ("value", "iuf", np.float64, "numbers"),
+    ):
         try:
             arr = cols[name].to_numpy()
         except (pa.ArrowException, ValueError):
@@ -603,20 +638,30 @@ def _read_parquet(path: str) -> SeriesTable:
                 raise _bad(path, "column " + name, f"holds {cols[name].type} where {noun} are expected")
         out[name] = arr.astype(dtype)
     measure = cols["measure"]
-    if not (pa.types.is_string(measure.type) or pa.types.is_large_string(measure.type)
-            or pa.types.is_dictionary(measure.type)):
+    if not (
+        pa.types.is_string(measure.type)
+        or pa.types.is_large_string(measure.type)
+        or pa.types.is_dictionary(measure.type)
+    ):
         raise _bad(path, "column measure", f"holds {measure.type} where text is expected")
     keys = {}
     for k in key_names:
         col = table.column(k)
         if pa.types.is_integer(col.type) and not col.null_count:
             keys[k] = col.to_numpy().astype(np.int64)
-        elif (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
+        elif pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
             keys[k] = np.asarray(col.to_pylist(), dtype=np.float64)
         else:
             keys[k] = _arrow_text(pa, col)
-    return SeriesTable(key_names=key_names, keys=keys, run=out["run"], tick=out["tick"],
-                       measure=_arrow_text(pa, measure), value=out["value"], source=path)
+    return SeriesTable(
+        key_names=key_names,
+        keys=keys,
+        run=out["run"],
+        tick=out["tick"],
+        measure=_arrow_text(pa, measure),
+        value=out["value"],
+        source=path,
+    )
 
 
 def _arrow_text(pa: Any, column: Any) -> np.ndarray:
