@@ -17,12 +17,12 @@ import pytest
 from conftest import data_file
 
 from sim.analysis import structure as A
-from sim.store.analysis_tables import read_analysis_record, read_communities, read_flows, write_analysis
-from sim.store.create import imported_world, synthetic_world
-from sim.errors import AgoraError, BadParameterError
 from sim.analysis.export import ExportTooLargeError, export_world
 from sim.core.persona import Persona
 from sim.core.world import build_world
+from sim.errors import AgoraError, BadParameterError
+from sim.store.analysis_tables import read_analysis_record, read_communities, read_flows, write_analysis
+from sim.store.create import imported_world, synthetic_world
 
 HOSTILE = "<b>&\"'\x1b[31m"
 
@@ -110,7 +110,9 @@ def test_pagerank_matches_networkx_on_facebook(facebook):
     # Forcing the directed attention graph on a symmetric world gives the same ranks.
     np.testing.assert_allclose(A.pagerank_scores(A.build_view(world, symmetric=False)), ours, rtol=1e-9)
     np.testing.assert_allclose(A.pagerank_csr(world.graph), ours, rtol=1e-7, atol=0)
-    np.testing.assert_allclose(A.pagerank_csr(world.graph, damping=0.5), A.pagerank_scores(view, damping=0.5), rtol=1e-7)
+    np.testing.assert_allclose(
+        A.pagerank_csr(world.graph, damping=0.5), A.pagerank_scores(view, damping=0.5), rtol=1e-7
+    )
     with pytest.raises(BadParameterError, match="damping"):
         A.pagerank_csr(world.graph, damping=1.0)
 
@@ -353,8 +355,7 @@ def test_cancel_between_phases_leaves_world_untouched(planted):
 
 
 async def test_persisted_analysis_round_trip(planted, tmp_path):
-    from sim.store.worldfile import persist_analysis
-    from sim.store.worldfile import open_world, save_world
+    from sim.store.worldfile import open_world, persist_analysis, save_world
 
     world = planted[0].fork()
     path = str(tmp_path / "w.db")
@@ -373,7 +374,9 @@ async def test_persisted_analysis_round_trip(planted, tmp_path):
         assert flows == table.top_flows(5)
         assert all(f["src"] == 2 or f["dst"] == 2 for f in await read_flows(db, community=2))
         assert (await read_analysis_record(db))["graph"]["edge_hash"] == world.config["analysis"]["graph"]["edge_hash"]
-        cur = await db.execute("SELECT community, influence FROM agents WHERE id = ?", (int(np.argmax(world.columns["influence"])),))
+        cur = await db.execute(
+            "SELECT community, influence FROM agents WHERE id = ?", (int(np.argmax(world.columns["influence"])),)
+        )
         c, f = await cur.fetchone()
         assert f == pytest.approx(1.0) and c == int(world.columns["community"][np.argmax(world.columns["influence"])])
         # Writing again replaces, never duplicates.
@@ -432,7 +435,7 @@ def export_world_small():
     w = synthetic_world("exp", 2000, avg_degree=6, seed=3)
     analysed(w)
     w.set_persona(5, Persona(name=HOSTILE, bio="b", style="s"))
-    w.set_persona(6, Persona(name="comma, \"quoted\"\nnewline", bio="b", style="s"))
+    w.set_persona(6, Persona(name='comma, "quoted"\nnewline', bio="b", style="s"))
     return w
 
 
@@ -445,7 +448,7 @@ def test_export_csv_round_trip(export_world_small, tmp_path):
         rows = list(csv.DictReader(fh))
     assert len(rows) == w.n
     assert list(rows[0]) == ["id", "name", "community", "pagerank", "influence", "in_degree", "out_degree"]
-    assert rows[5]["name"] == HOSTILE and rows[6]["name"] == "comma, \"quoted\"\nnewline"
+    assert rows[5]["name"] == HOSTILE and rows[6]["name"] == 'comma, "quoted"\nnewline'
     assert rows[7]["name"] == w.persona(7).name
     assert [int(r["id"]) for r in rows] == w.columns["ids"].tolist()
     assert [int(r["community"]) for r in rows] == w.columns["community"].tolist()
@@ -474,7 +477,7 @@ def test_export_graph_round_trip(export_world_small, tmp_path, fmt):
     assert info["edges"] == w.num_edges == g.number_of_edges()
     assert sorted(g.nodes) == w.columns["ids"].tolist()
     assert g.nodes[5]["name"] == "<b>&\"'\ufffd[31m"
-    assert g.nodes[6]["name"] == "comma, \"quoted\"\nnewline" or fmt == "gexf"  # GEXF attribute values may fold newlines
+    assert g.nodes[6]["name"] == 'comma, "quoted"\nnewline' or fmt == "gexf"  # GEXF attribute values may fold newlines
     pr = A.raw_pagerank(w)
     for i in (0, 17, 1999):
         node = g.nodes[int(w.columns["ids"][i])]
@@ -501,7 +504,11 @@ def test_export_parts_and_size_refusal(export_world_small, tmp_path):
     export_world(w, str(tmp_path / "e.gexf"), "gexf", ego=10, radius=1)
     e = nx.read_gexf(tmp_path / "e.gexf", node_type=int)
     i = w.index_of(10)
-    expect = {10} | set(w.columns["ids"][w.graph.followers(i)].tolist()) | set(w.columns["ids"][w.graph.followees(i)].tolist())
+    expect = (
+        {10}
+        | set(w.columns["ids"][w.graph.followers(i)].tolist())
+        | set(w.columns["ids"][w.graph.followees(i)].tolist())
+    )
     assert set(e.nodes) == expect
     with pytest.raises(BadParameterError, match="communities run from 0 to"):
         export_world(w, str(tmp_path / "x.csv"), "csv", community=10_000)
@@ -569,13 +576,15 @@ def test_cli_path_and_export(world_file, tmp_path, capsys):
 
 
 def test_agora_analyze_in_a_subprocess(world_file):
-    res = subprocess.run([sys.executable, "-m", "sim", "analyze", world_file, "--json"], capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "sim", "analyze", world_file, "--json"], capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert data["communities"]["count"] >= 2 and "modularity" in data["communities"]
-    res = subprocess.run([sys.executable, "-m", "sim", "path", world_file, "0", "-5"], capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "sim", "path", world_file, "0", "-5"], capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 2 and "no agent has id -5" in res.stderr
 
 

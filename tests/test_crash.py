@@ -36,13 +36,13 @@ import pytest
 from conftest import notified
 from worldcheck import assert_same_world
 
-from sim.store.check import check_world
 from sim.cli.world import world_rng_pick
-from sim.store.create import synthetic_world
+from sim.core.world import Status
 from sim.engine.simulation import Simulation
+from sim.store.check import check_world
+from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.store.worldfile import open_world, save_world
-from sim.core.world import Status
 from sim.store.writer import CheckpointError, WorldWriter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,10 +50,31 @@ SEED = int(os.environ.get("AGORA_CRASH_SEED", "20250609"))
 ITERATIONS = int(os.environ.get("AGORA_CRASH_ITERATIONS", "30"))
 TOTAL = 24  # ticks of one story: a world driven from tick 0 to TOTAL through kills
 #: The injected message's options (given only with --inject: agora run refuses them otherwise).
-MESSAGE = ["--inject", "crash", "--model", "sir", "--param", "beta=0.03", "--param", "gamma=0.1", "--seeds", "random:20"]
+MESSAGE = [
+    "--inject",
+    "crash",
+    "--model",
+    "sir",
+    "--param",
+    "beta=0.03",
+    "--param",
+    "gamma=0.1",
+    "--seeds",
+    "random:20",
+]
 #: The world's options, given on every run.
-RUN = ["--recommender", "random", "--friend-recommender", "random", "--social", "join_rate=0.01",
-       "--social", "leave_rate=0.001", "--llm-wait", "0"]
+RUN = [
+    "--recommender",
+    "random",
+    "--friend-recommender",
+    "random",
+    "--social",
+    "join_rate=0.01",
+    "--social",
+    "leave_rate=0.001",
+    "--llm-wait",
+    "0",
+]
 
 
 def _env(**extra):
@@ -64,8 +85,16 @@ def _env(**extra):
 
 
 def agora(cwd, *args, **kw):
-    return subprocess.run([sys.executable, "-m", "sim", *args], check=False, cwd=cwd, env=_env(), capture_output=True, text=True,
-                          timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        check=False,
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
+    )
 
 
 def _copy_world(src, dst):
@@ -104,7 +133,11 @@ def _load(path):
 
 def _events_per_session(path, below=None):
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    sql = "SELECT session_id, COUNT(*) FROM events" + (" WHERE tick < ?" if below is not None else "") + " GROUP BY session_id"
+    sql = (
+        "SELECT session_id, COUNT(*) FROM events"
+        + (" WHERE tick < ?" if below is not None else "")
+        + " GROUP BY session_id"
+    )
     out = dict(con.execute(sql, () if below is None else (below,)).fetchall())
     con.close()
     return out
@@ -115,7 +148,12 @@ def _assert_same_run(a, b):
     assert len(a.sessions) == len(b.sessions)
     for s, r in zip(a.sessions, b.sessions):
         assert (s.status, s.reached, s.exposed_count, s.feed_exposed, s.new_per_tick) == (
-            r.status, r.reached, r.exposed_count, r.feed_exposed, r.new_per_tick)
+            r.status,
+            r.reached,
+            r.exposed_count,
+            r.feed_exposed,
+            r.new_per_tick,
+        )
         for k, v in s.arrays().items():
             assert np.array_equal(v, r.arrays()[k]), k
 
@@ -134,7 +172,9 @@ def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
     for i in range(ITERATIONS):
         mode = ("checkpoint", "events", "time", "time")[i % 4]
         every = rng.randint(1, 4)
-        injected = bool(json.loads(sqlite3.connect(world).execute("SELECT value FROM meta WHERE key = 'sessions'").fetchone()[0]))
+        injected = bool(
+            json.loads(sqlite3.connect(world).execute("SELECT value FROM meta WHERE key = 'sessions'").fetchone()[0])
+        )
         args = ["run", world, "--steps", str(TOTAL - prev), "--checkpoint-every", str(every), *RUN]
         if not injected:
             args += MESSAGE
@@ -144,8 +184,13 @@ def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
         elif mode == "events":
             extra, delay = {"AGORA_KILL_AT": f"events:{rng.randint(1, 8)}"}, 30.0
         where = f"seed {SEED}, iteration {i}, {mode} {extra or round(delay, 3)}, every {every}, from tick {prev}"
-        proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=tmp_path, env=_env(**extra),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sim", *args],
+            cwd=tmp_path,
+            env=_env(**extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             _, err = proc.communicate(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -164,8 +209,10 @@ def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
         assert (tick - prev) % every == 0 or tick == TOTAL, (where, tick)  # checkpoints: every N ticks and the end
         # ... with exactly the events of its ticks (later ones are rows the next writer discards).
         assert _events_per_session(world, below=tick) == {s.id: s.reached for s in w.sessions if s.reached}, where
-        assert sum(_events_per_session(world).values()) - sum(s.reached for s in w.sessions) == \
-            result["checks"]["events_after_checkpoint"], where
+        assert (
+            sum(_events_per_session(world).values()) - sum(s.reached for s in w.sessions)
+            == result["checks"]["events_after_checkpoint"]
+        ), where
         advanced += tick > prev
         if tick == TOTAL:  # the story is done: through every kill, the same world as the uninterrupted run
             _assert_same_run(w, ref)
@@ -185,8 +232,10 @@ def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
         assert _events_per_session(world) == ref_events
         stories += 1
     seconds = time.perf_counter() - t0
-    print(f"crash loop: {ITERATIONS} iterations in {seconds:.1f} s; kills {dict(kills)}; the tick advanced in "
-          f"{advanced}; {stories} stories of {TOTAL} ticks ended equal to the uninterrupted run")
+    print(
+        f"crash loop: {ITERATIONS} iterations in {seconds:.1f} s; kills {dict(kills)}; the tick advanced in "
+        f"{advanced}; {stories} stories of {TOTAL} ticks ended equal to the uninterrupted run"
+    )
     assert kills["checkpoint"] and kills["events"] and kills["time"], kills
     assert stories >= 1
 
@@ -220,8 +269,13 @@ def test_kills_during_a_snapshot_save_leave_the_previous_snapshot(base, referenc
         hook = i % 2 == 1
         extra = {"AGORA_KILL_AT": "snapshot:1"} if hook else {}
         delay = rng.uniform(0.5, 1.05) * whole
-        proc = subprocess.Popen([sys.executable, "-m", "sim", "save", newer, snap, "--force"], cwd=tmp_path,
-                                env=_env(**extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sim", "save", newer, snap, "--force"],
+            cwd=tmp_path,
+            env=_env(**extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         if hook:  # the process kills itself at the hook; the timeout only bounds a hang
             _, err = proc.communicate(timeout=300)
             assert proc.returncode == -signal.SIGKILL, (i, err)
@@ -278,21 +332,54 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(base, tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 
-    out = subprocess.run([sys.executable, "-m", "sim", "run", world, "--steps", "400", "--inject", "full",
-                          "--checkpoint-every", "2", "--model", "sir", "--param", "beta=0.03", "--param", "gamma=0.05",
-                          "--llm-wait", "0"], check=False, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300,
-                         preexec_fn=limited)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            world,
+            "--steps",
+            "400",
+            "--inject",
+            "full",
+            "--checkpoint-every",
+            "2",
+            "--model",
+            "sir",
+            "--param",
+            "beta=0.03",
+            "--param",
+            "gamma=0.05",
+            "--llm-wait",
+            "0",
+        ],
+        check=False,
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limited,
+    )
     assert out.returncode == 2, out.stdout + out.stderr
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
-    m = re.search(r"could not be checkpointed because the file size limit \(ulimit -f\) was reached: it keeps its last "
-                  r"checkpoint \(tick (\d+)\)", out.stderr)
+    m = re.search(
+        r"could not be checkpointed because the file size limit \(ulimit -f\) was reached: it keeps its last "
+        r"checkpoint \(tick (\d+)\)",
+        out.stderr,
+    )
     assert m, out.stderr
     kept = int(m.group(1))
     assert 0 < kept < 400
     result = check_world(world)
     assert result["ok"], result["problems"]
     w = _load(world)
-    assert w.tick == kept and w.sessions and _events_per_session(world, below=kept) == {w.sessions[0].id: w.sessions[0].reached}
+    assert (
+        w.tick == kept
+        and w.sessions
+        and _events_per_session(world, below=kept) == {w.sessions[0].id: w.sessions[0].reached}
+    )
     # With room again the world continues from its last checkpoint and checks clean.
     out = agora(tmp_path, "run", world, "--steps", "3")
     assert out.returncode == 0, out.stderr
@@ -321,8 +408,10 @@ async def test_full_database_checkpoint_fails_whole_and_the_next_one_catches_up(
     assert world.edge_log["added"] or world.edge_log["removed"]
     with pytest.raises(CheckpointError) as info:
         await sim.checkpoint()
-    assert str(info.value).startswith(f"the world file {world_path!r} could not be checkpointed because the disk is full: "
-                                      "it keeps its last checkpoint (tick 3)")
+    assert str(info.value).startswith(
+        f"the world file {world_path!r} could not be checkpointed because the disk is full: "
+        "it keeps its last checkpoint (tick 3)"
+    )
     assert check_world(world_path)["ok"] and check_world(world_path)["tick"] == 3
     assert sim.dirty and world.edge_log["added"]  # the change records are kept for the next checkpoint
     await writer.call(lambda db: db.execute("PRAGMA max_page_count = 1073741823"))
@@ -364,8 +453,10 @@ async def test_tui_checkpoints_periodically_and_says_when_it_cannot(tmp_path):
         await app.workers.wait_for_complete()
         assert file_tick() == 8
         texts = notified(app)
-        assert any("could not be checkpointed because the disk is full: it keeps its last checkpoint (tick 8)" in t
-                   for t in texts), texts
+        assert any(
+            "could not be checkpointed because the disk is full: it keeps its last checkpoint (tick 8)" in t
+            for t in texts
+        ), texts
         await app.writer.call(lambda db: db.execute("PRAGMA max_page_count = 1073741823"))
         await pilot.press("N")
         await app.workers.wait_for_complete()
