@@ -126,10 +126,28 @@ def test_new_synthetic_json(tmp_path):
 
 
 def test_new_synthetic_options(tmp_path):
-    info = ok_json(agora(
-        tmp_path, "new", "s.db", "--agents", "1_500", "--graph", "sbm", "--communities", "7",
-        "--avg-degree", "6", "--mixing", "0.1", "--seed", "3", "--name", "demo", "--json",
-    ))
+    info = ok_json(
+        agora(
+            tmp_path,
+            "new",
+            "s.db",
+            "--agents",
+            "1_500",
+            "--graph",
+            "sbm",
+            "--communities",
+            "7",
+            "--avg-degree",
+            "6",
+            "--mixing",
+            "0.1",
+            "--seed",
+            "3",
+            "--name",
+            "demo",
+            "--json",
+        )
+    )
     assert info["agents"] == 1500
     assert info["communities"] == 7
     assert info["name"] == "demo" and info["seed"] == 3
@@ -221,8 +239,8 @@ def test_save_load_round_trip(email, tmp_path):
         assert after[key] == before[key] == loaded[key], key
     assert after["agents"] == 1005 and after["edges"] == 32128
 
-    from sim.store.worldfile import open_world
     from sim.core.world import GRAPH_ARRAYS
+    from sim.store.worldfile import open_world
 
     a = asyncio.run(open_world(str(tmp_path / "e.db")))
     b = asyncio.run(open_world(str(tmp_path / "back.db")))
@@ -340,8 +358,16 @@ def _snapshot_variants(good: bytes) -> dict[str, bytes]:
 
 @pytest.mark.parametrize(
     "variant",
-    ["truncated", "flipped-array-byte", "flipped-manifest-byte", "no-end-marker", "empty", "garbage",
-     "magic-only", "future-version"],
+    [
+        "truncated",
+        "flipped-array-byte",
+        "flipped-manifest-byte",
+        "no-end-marker",
+        "empty",
+        "garbage",
+        "magic-only",
+        "future-version",
+    ],
 )
 def test_load_corrupt_snapshot(email, tmp_path, variant):
     data = _snapshot_variants((email / "e.snap").read_bytes())[variant]
@@ -401,8 +427,22 @@ def test_load_snapshot_with_invalid_metadata(email, tmp_path, change):
 
 
 def test_new_with_recommenders_and_a_reserve(tmp_path):
-    info = ok_json(agora(tmp_path, "new", "w.db", "--agents", "3000", "--recommender", "interest",
-                         "--friend-recommender", "adamic-adar", "--reserve", "0.1", "--json"))
+    info = ok_json(
+        agora(
+            tmp_path,
+            "new",
+            "w.db",
+            "--agents",
+            "3000",
+            "--recommender",
+            "interest",
+            "--friend-recommender",
+            "adamic-adar",
+            "--reserve",
+            "0.1",
+            "--json",
+        )
+    )
     assert info["agents"] == 3000
     social = ok_json(agora(tmp_path, "social", "w.db", "--json"))
     assert social["settings"]["recommender"] == "interest"
@@ -423,21 +463,55 @@ def test_social_changes_are_validated_and_saved(tmp_path):
     user_error(agora(tmp_path, "social", "w.db", "--social", "bogus=1"), "unknown social setting 'bogus'")
     user_error(agora(tmp_path, "social", "w.db", "--social", "join_rate"), "KEY=VALUE")
     assert (tmp_path / "w.db").read_bytes() == before
-    out = ok_json(agora(tmp_path, "social", "w.db", "--recommender", "hot", "--recommender-param", "half_life=3",
-                        "--social", "join_rate=0.01", "--json"))
+    out = ok_json(
+        agora(
+            tmp_path,
+            "social",
+            "w.db",
+            "--recommender",
+            "hot",
+            "--recommender-param",
+            "half_life=3",
+            "--social",
+            "join_rate=0.01",
+            "--json",
+        )
+    )
     assert out["changed"] and out["settings"]["recommender_params"] == {"half_life": 3.0}
     assert ok_json(agora(tmp_path, "social", "w.db", "--json"))["settings"]["join_rate"] == 0.01
-    user_error(agora(tmp_path, "social", "w.db", "--recommender", "hot", "--recommender-param", "half_life=-1"),
-               "half_life")
+    user_error(
+        agora(tmp_path, "social", "w.db", "--recommender", "hot", "--recommender-param", "half_life=-1"), "half_life"
+    )
 
 
 def test_run_with_recommenders_reports_feed_and_graph_reach(tmp_path):
     ok(agora(tmp_path, "new", "w.db", "--agents", "3000", "--avg-degree", "6"))
-    user_error(agora(tmp_path, "run", "w.db", "--steps", "3", "--inject", "x", "--recommender", "nope"),
-               "unknown recommender 'nope'")
-    out = ok_json(agora(tmp_path, "run", "w.db", "--steps", "8", "--inject", "hello", "--topic", "ai", "--seeds", "random:20",
-                        "--recommender", "random", "--friend-recommender", "common-neighbours",
-                        "--social", "accept_rate=0.5", "--json"))
+    user_error(
+        agora(tmp_path, "run", "w.db", "--steps", "3", "--inject", "x", "--recommender", "nope"),
+        "unknown recommender 'nope'",
+    )
+    out = ok_json(
+        agora(
+            tmp_path,
+            "run",
+            "w.db",
+            "--steps",
+            "8",
+            "--inject",
+            "hello",
+            "--topic",
+            "ai",
+            "--seeds",
+            "random:20",
+            "--recommender",
+            "random",
+            "--friend-recommender",
+            "common-neighbours",
+            "--social",
+            "accept_rate=0.5",
+            "--json",
+        )
+    )
     run = out["runs"][0]
     assert run["reached"] == run["graph_reached"] + run["feed_reached"] + run["seeds"]
     assert run["feed_exposed"] > 0 and out["social"]["follows"] > 0
@@ -483,8 +557,15 @@ def test_the_terminal_ui_registers_its_commands_through_the_entry_point_group(tm
     world = tmp_path / "w.db"
     ok(agora(tmp_path, "new", str(world), "--agents", "300"))
     env_free = {k: v for k, v in os.environ.items() if k != "AGORA_FORCE_TUI"}
-    proc = subprocess.run([sys.executable, "-m", "sim", "tui", str(world)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, env={**env_free, "PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "tui", str(world)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env_free, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "agents       300" in proc.stdout and "(no terminal: the UI needs one" in proc.stdout
 
@@ -509,15 +590,25 @@ def test_every_command_and_benchmark_has_a_handler():
     groups = command_groups()
     sub = next(a for a in build_parser(groups)._actions if isinstance(a, argparse._SubParsersAction))
     assert set(sub.choices) == set(BUILTIN_COMMANDS) | {c for g in groups for c in g.COMMANDS}
-    assert set(next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices) == set(BUILTIN_COMMANDS)
+    assert set(next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices) == set(
+        BUILTIN_COMMANDS
+    )
     bench = next(a for a in sub.choices["bench"]._actions if isinstance(a, argparse._SubParsersAction))
     handlers = {c: _handler(argparse.Namespace(command=c), groups) for c in sub.choices if c != "bench"}
     handlers |= {f"bench {b}": _handler(argparse.Namespace(command="bench", bench=b), groups) for b in bench.choices}
     handlers[None] = _handler(argparse.Namespace(command=None), groups)
     assert all(callable(h) for h in handlers.values()), handlers
     assert handlers["bench tui"].__module__ == handlers["tui"].__module__ == handlers[None].__module__ == "tui.commands"
-    assert handlers["bench analysis"].__module__ == "sim.cli.analysis" and handlers["bench llm"].__module__ == "sim.cli.llm"
+    assert handlers["bench analysis"].__module__ == "sim.cli.analysis" and handlers["llm"].__module__ == "sim.cli.llm"
+    assert handlers["bench llm"].__module__ == handlers["bench memory"].__module__ == "sim.cli.bench"
     assert handlers["bench world"].__module__ == "sim.cli.bench" and handlers["run"].__module__ == "sim.cli.run"
+
+
+def test_the_parser_names_the_plugin_templates_there_are():
+    from sim.cli.parser import PLUGIN_TEMPLATES
+    from sim.engine.templates import TEMPLATES
+
+    assert PLUGIN_TEMPLATES == TEMPLATES
 
 
 def test_help_imports_no_command_and_no_module_imports_main():
@@ -525,10 +616,20 @@ def test_help_imports_no_command_and_no_module_imports_main():
     modules share sim.cli.args and sim.cli.output, and none of them imports sim.cli.main."""
     import ast
 
-    code = ("import sys; from sim.cli.main import command_groups; from sim.cli.parser import build_parser; "
-            "build_parser(command_groups()); "
-            "print(sorted(m for m in ('numpy', 'igraph', 'rich', 'textual', 'tui.app', 'sim.store.worldfile', "
-            "'sim.engine.runner', 'sim.cli.run', 'sim.cli.world') if m in sys.modules))")
+    code = (
+        "import sys; from sim.cli.main import command_groups; from sim.cli.parser import build_parser; "
+        "build_parser(command_groups()); "
+        "print(sorted(m for m in ('numpy', 'igraph', 'rich', 'textual', 'tui.app', 'sim.store.worldfile', "
+        "'sim.engine.runner', 'sim.cli.run', 'sim.cli.world') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    # A headless run or sweep loads no benchmark, no rich (only drawn for a terminal) and no optional library.
+    code = (
+        "import sys, sim.cli.run, sim.cli.world, sim.cli.sweep; print(sorted(m for m in sys.modules if m.startswith("
+        "('sim.bench', 'rich', 'textual', 'tui', 'matplotlib', 'pyarrow', 'openai', 'ray', 'sim.engine.authoring'))))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

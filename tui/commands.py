@@ -22,20 +22,31 @@ BENCHMARKS = ("tui",)
 
 def add_commands(sub: Any) -> None:
     """Add ``agora tui`` to the top-level subparsers."""
-    tui = sub.add_parser("tui", help="open the terminal UI on a world", description="Open the terminal UI on a world file.")
-    tui.add_argument("world", metavar="WORLD", nargs="?", help="world file (default: the default world in the saves folder)")
-    tui.add_argument("--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)")
+    tui = sub.add_parser(
+        "tui", help="open the terminal UI on a world", description="Open the terminal UI on a world file."
+    )
+    tui.add_argument(
+        "world", metavar="WORLD", nargs="?", help="world file (default: the default world in the saves folder)"
+    )
+    tui.add_argument(
+        "--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)"
+    )
     checkpoint_arguments(tui)
     metrics_arguments(tui)
 
 
 def add_bench_commands(bsub: Any) -> None:
     """Add ``agora bench tui`` to the ``bench`` subparsers."""
-    bt = bsub.add_parser("tui", help="keypress-to-screen latency with a large world running; first frame",
-                         description="TUI benchmark (Textual Pilot, headless): keypress latency while a world of N agents runs, "
-                         "beside the same keys on a tiny idle world, and the time to the first frame on a default-sized world.")
+    bt = bsub.add_parser(
+        "tui",
+        help="keypress-to-screen latency with a large world running; first frame",
+        description="TUI benchmark (Textual Pilot, headless): keypress latency while a world of N agents runs, "
+        "beside the same keys on a tiny idle world, and the time to the first frame on a default-sized world.",
+    )
     bt.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    bt.add_argument("--sessions", type=positive_int, default=5, metavar="S", help="concurrent sessions while measuring (default 5)")
+    bt.add_argument(
+        "--sessions", type=positive_int, default=5, metavar="S", help="concurrent sessions while measuring (default 5)"
+    )
     bt.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -55,8 +66,12 @@ def handle(args: argparse.Namespace) -> int:
     world = world_for_ui(args)
     if world is None:  # no terminal: the world it would open was described instead
         return 0
-    run_app(world, plugin_dirs=getattr(args, "plugins", []), metrics_port=getattr(args, "metrics_port", None),
-            metrics_host=args.metrics_host,
-            checkpoint_every=50 if getattr(args, "checkpoint_every", None) is None else args.checkpoint_every,
-            checkpoint_seconds=getattr(args, "checkpoint_seconds", None) or None)
+    run_app(
+        world,
+        plugin_dirs=getattr(args, "plugins", []),
+        metrics_port=getattr(args, "metrics_port", None),
+        metrics_host=args.metrics_host,
+        checkpoint_every=50 if getattr(args, "checkpoint_every", None) is None else args.checkpoint_every,
+        checkpoint_seconds=getattr(args, "checkpoint_seconds", None) or None,
+    )
     return 0

@@ -75,17 +75,24 @@ def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
     if not do_comm:
         for flag, value in (("--method", args.method), ("--resolution", args.resolution)):
             if value is not None:
-                raise BadParameterError(f"{flag} applies to community detection, which --pagerank alone does not run: "
-                                        f"add --communities (or --all), or drop {flag}")
+                raise BadParameterError(
+                    f"{flag} applies to community detection, which --pagerank alone does not run: "
+                    f"add --communities (or --all), or drop {flag}"
+                )
     if args.method == "label-propagation" and args.resolution is not None:
-        raise BadParameterError("--resolution applies to leiden and louvain, and label-propagation has none: "
-                                "drop --resolution, or choose --method leiden or louvain")
+        raise BadParameterError(
+            "--resolution applies to leiden and louvain, and label-propagation has none: "
+            "drop --resolution, or choose --method leiden or louvain"
+        )
     if args.seed is not None and not (do_comm or structure):
-        raise BadParameterError("--seed seeds the community search and --structure's path sampling, and PageRank alone "
-                                "draws no random numbers: drop --seed, or add --communities or --structure")
+        raise BadParameterError(
+            "--seed seeds the community search and --structure's path sampling, and PageRank alone "
+            "draws no random numbers: drop --seed, or add --communities or --structure"
+        )
     if args.samples is not None and not structure:
-        raise BadParameterError("--samples sets the path-length estimate of --structure: add --structure (or --all), "
-                                "or drop --samples")
+        raise BadParameterError(
+            "--samples sets the path-length estimate of --structure: add --structure (or --all), or drop --samples"
+        )
     args.method = args.method or "leiden"
     args.resolution = 1.0 if args.resolution is None else args.resolution
     args.seed = 0 if args.seed is None else args.seed
@@ -101,8 +108,16 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
         t_open = time.perf_counter() - t0
         before = analysis_record(world)
         result = await asyncio.to_thread(
-            analyze, world, pagerank=do_pr, communities=do_comm, structure=structure, method=args.method,
-            resolution=args.resolution, seed=args.seed, path_samples=args.samples, progress=progress,
+            analyze,
+            world,
+            pagerank=do_pr,
+            communities=do_comm,
+            structure=structure,
+            method=args.method,
+            resolution=args.resolution,
+            seed=args.seed,
+            path_samples=args.samples,
+            progress=progress,
         )
         changed = None
         if before and before.get("graph"):
@@ -115,9 +130,16 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
             table = await asyncio.to_thread(store_analysis, world, result)
             await persist_analysis(args.world, world, table, progress=progress)
 
-            append_audit(args.world, "analysis", {"communities": table.count if table is not None else 0,
-                                                  "isolated": result.communities.isolated if result.communities else None,
-                                                  "pagerank": bool(do_pr), "method": args.method if do_comm else None})
+            append_audit(
+                args.world,
+                "analysis",
+                {
+                    "communities": table.count if table is not None else 0,
+                    "isolated": result.communities.isolated if result.communities else None,
+                    "pagerank": bool(do_pr),
+                    "method": args.method if do_comm else None,
+                },
+            )
             t_store = time.perf_counter() - t1
             stored = True
     seconds = dict(result.seconds)
@@ -125,10 +147,15 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
     seconds["store"] = round(t_store, 3)
     seconds["total"] = round(time.perf_counter() - t0, 3)
     data: dict[str, Any] = {
-        "world": os.path.abspath(args.world), "agents": world.n, "edges": world.num_edges,
-        "symmetric": result.symmetric, "stored": stored,
+        "world": os.path.abspath(args.world),
+        "agents": world.n,
+        "edges": world.num_edges,
+        "symmetric": result.symmetric,
+        "stored": stored,
         "previous_analysis": before is not None,
-        "changed_since_previous": None if changed is None else (round(changed, 4) if changed != float("inf") else "all"),
+        "changed_since_previous": None
+        if changed is None
+        else (round(changed, 4) if changed != float("inf") else "all"),
         "seconds": seconds,
     }
     lines = [f"world        {args.world}: {world.n:,} agents, {world.num_edges:,} edges"]
@@ -138,29 +165,40 @@ async def _cmd_analyze(args: argparse.Namespace) -> int:
             c["table"] = table.rows(args.top)
             c["top_flows"] = table.top_flows(args.top)
         data["communities"] = c
-        lines.append(f"communities  {c['count']:,} (modularity {c['modularity']:.4f}) · {isolated_text(c['isolated'])} "
-                     f"[{c['method']}, resolution {c['resolution']:g}, {c['seconds']:.1f} s]")
+        lines.append(
+            f"communities  {c['count']:,} (modularity {c['modularity']:.4f}) · {isolated_text(c['isolated'])} "
+            f"[{c['method']}, resolution {c['resolution']:g}, {c['seconds']:.1f} s]"
+        )
         if c["count_size_2_plus"] != c["count"]:
             lines.append(f"  with 2+    {c['count_size_2_plus']:,} of the communities have 2 or more agents")
         lines.append("  largest    " + ", ".join(f"{s:,}" for s in c["largest"]))
         for row in c.get("table", [])[: args.top]:
-            lines.append(f"  #{row['id']:<4} {row['size']:>9,} agents  density {row['density']:.2e}  "
-                         f"{', '.join(row['interests'])}  top {', '.join(map(str, row['top_influencers'][:3]))}")
+            lines.append(
+                f"  #{row['id']:<4} {row['size']:>9,} agents  density {row['density']:.2e}  "
+                f"{', '.join(row['interests'])}  top {', '.join(map(str, row['top_influencers'][:3]))}"
+            )
     if result.pagerank is not None:
         top = influence_ranking(world, result.pagerank, top=args.top)
         data["pagerank"] = {"top": top, "seconds": seconds.get("pagerank")}
         lines.append(f"pagerank     top {len(top)} [{seconds.get('pagerank', 0):.1f} s]")
         for r in top:
-            lines.append(f"  {r['rank']:>3}. {r['id']:<12} {_printable(r['name']):<24} {r['pagerank']:.3e}  {r['followers']:,} followers")
+            lines.append(
+                f"  {r['rank']:>3}. {r['id']:<12} {_printable(r['name']):<24} {r['pagerank']:.3e}  {r['followers']:,} "
+                "followers"
+            )
     if result.structure is not None:
         st = result.structure
         data["structure"] = st
         comp, clus, paths = st["components"], st["clustering"], st["paths"]
-        lines.append(f"components   weak {comp['weak']['count']:,} (largest {comp['weak']['largest_share']:.1%}), "
-                     f"strong {comp['strong']['count']:,} (largest {comp['strong']['largest_share']:.1%})")
+        lines.append(
+            f"components   weak {comp['weak']['count']:,} (largest {comp['weak']['largest_share']:.1%}), "
+            f"strong {comp['strong']['count']:,} (largest {comp['strong']['largest_share']:.1%})"
+        )
         lines.append(f"clustering   global {clus['global']:.4f}, average local {clus['average_local']:.4f}")
-        lines.append(f"paths        mean distance {paths['mean_distance']} (from {paths['sources']} sources), "
-                     f"diameter >= {paths['diameter_estimate']}")
+        lines.append(
+            f"paths        mean distance {paths['mean_distance']} (from {paths['sources']} sources), "
+            f"diameter >= {paths['diameter_estimate']}"
+        )
         lines.append(f"k-core       max {st['coreness']['max']}")
     lines.append("seconds      " + ", ".join(f"{k} {v:g}" for k, v in seconds.items()))
     lines.append("stored in the world file" if stored else "world file not modified (--no-store)")
@@ -174,7 +212,9 @@ def _format_of(args: argparse.Namespace) -> str:
     ext = os.path.splitext(args.out)[1].lower().lstrip(".")
     if ext in ("csv", "graphml", "gexf"):
         return ext
-    raise BadParameterError(f"cannot tell the format of {args.out!r} from its extension: pass --format csv, graphml or gexf")
+    raise BadParameterError(
+        f"cannot tell the format of {args.out!r} from its extension: pass --format csv, graphml or gexf"
+    )
 
 
 async def _cmd_export(args: argparse.Namespace) -> int:
@@ -182,8 +222,10 @@ async def _cmd_export(args: argparse.Namespace) -> int:
     if args.radius is not None and args.ego is None:
         raise BadParameterError("--radius needs --ego AGENT: it is the radius of an ego network")
     if args.max_edges is not None and fmt == "csv":
-        raise BadParameterError("--max-edges limits GraphML and GEXF graphs, and a CSV holds agents only: drop --max-edges, "
-                                "or choose --format graphml or gexf")
+        raise BadParameterError(
+            "--max-edges limits GraphML and GEXF graphs, and a CSV holds agents only: drop --max-edges, "
+            "or choose --format graphml or gexf"
+        )
     radius = 1 if args.radius is None else args.radius
     max_edges = MAX_GRAPH_EDGES if args.max_edges is None else args.max_edges
     check_target(args.out, args.force, what="export")
@@ -195,25 +237,43 @@ async def _cmd_export(args: argparse.Namespace) -> int:
         # The world's own communities (planted by the generator, or stored by 'agora analyze') are the ones
         # 'agora agent' and the TUI show: an export never replaces them with a fresh detection.
         has_communities = bool(rec.get("communities")) or int(world.columns["community"].max(initial=-1)) >= 0
-        computed = [what for what, missing in (("communities", not has_communities), ("PageRank", not rec.get("pagerank")))
-                    if missing]
+        computed = [
+            what
+            for what, missing in (("communities", not has_communities), ("PageRank", not rec.get("pagerank")))
+            if missing
+        ]
         if computed:
             # Computed for this export only; the world file is not modified.
-            result = await asyncio.to_thread(analyze, world, pagerank=not rec.get("pagerank"),
-                                             communities=not has_communities, progress=progress)
+            result = await asyncio.to_thread(
+                analyze, world, pagerank=not rec.get("pagerank"), communities=not has_communities, progress=progress
+            )
             store_analysis(world, result)
             analysed = True
-        info = await asyncio.to_thread(export_world, world, args.out, fmt, community=args.community, ego=args.ego,
-                                       radius=radius, max_edges=max_edges, force=args.force, progress=progress)
+        info = await asyncio.to_thread(
+            export_world,
+            world,
+            args.out,
+            fmt,
+            community=args.community,
+            ego=args.ego,
+            radius=radius,
+            max_edges=max_edges,
+            force=args.force,
+            progress=progress,
+        )
     info["analysed_for_export"] = analysed
     info["computed_for_export"] = computed
     info["seconds"] = round(time.perf_counter() - t0, 3)
-    text = f"wrote {info['agents']:,} agents" + (f" and {info['edges']:,} edges" if info.get("edges") is not None else "")
+    text = f"wrote {info['agents']:,} agents" + (
+        f" and {info['edges']:,} edges" if info.get("edges") is not None else ""
+    )
     text += f" ({info['part']}) to {args.out} as {fmt}"
     if analysed:
         what = " and ".join(computed)
-        text += (f"\n{what} {'were' if len(computed) > 1 else 'was'} computed for this export only: run 'agora analyze "
-                 f"WORLD' to store {'them' if len(computed) > 1 else 'it'}")
+        text += (
+            f"\n{what} {'were' if len(computed) > 1 else 'was'} computed for this export only: run 'agora analyze "
+            f"WORLD' to store {'them' if len(computed) > 1 else 'it'}"
+        )
     emit(args, info, text)
     return 0
 
@@ -222,8 +282,14 @@ async def _cmd_path(args: argparse.Namespace) -> int:
     world = await open_world(args.world)
     t0 = time.perf_counter()
     path = await asyncio.to_thread(shortest_path, world, args.a, args.b, directed=not args.undirected)
-    data = {"from": args.a, "to": args.b, "directed": not args.undirected, "length": len(path) - 1, "path": path,
-            "seconds": round(time.perf_counter() - t0, 3)}
+    data = {
+        "from": args.a,
+        "to": args.b,
+        "directed": not args.undirected,
+        "length": len(path) - 1,
+        "path": path,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
     names = [_printable(world.persona(world.index_of(i)).name) for i in path]
     arrow = " -- " if args.undirected else " -> "
     text = arrow.join(f"{i} ({name})" for i, name in zip(path, names)) + f"\n{len(path) - 1} hops"
@@ -232,7 +298,9 @@ async def _cmd_path(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    result = bench_analysis(args.agents, avg_degree=args.avg_degree, seed=args.seed, baseline_agents=args.baseline_agents)
+    result = bench_analysis(
+        args.agents, avg_degree=args.avg_degree, seed=args.seed, baseline_agents=args.baseline_agents
+    )
     text = "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict))
     for k, v in result.items():
         if isinstance(v, dict):
@@ -255,7 +323,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` with :func:`build_parser` and run it, reporting errors as ``agora`` does."""
-
 
     args = build_parser().parse_args(argv)
     try:

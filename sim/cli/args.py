@@ -23,10 +23,22 @@ EXIT_FAILED = 3
 
 #: Words from other tools for Agora's flags: what a typo's spelling alone would not suggest.
 _SYNONYMS = {
-    "--nodes": "--agents", "--node": "--agents", "--n": "--agents", "--num-agents": "--agents", "--users": "--agents",
-    "--vertices": "--agents", "--agent": "--agents", "--edgelist": "--edges", "--edge-list": "--edges",
-    "--iterations": "--steps", "--ticks": "--steps", "--repeats": "--runs", "--trials": "--runs",
-    "--jobs": "--workers", "--processes": "--workers", "--parameter": "--param",
+    "--nodes": "--agents",
+    "--node": "--agents",
+    "--n": "--agents",
+    "--num-agents": "--agents",
+    "--users": "--agents",
+    "--vertices": "--agents",
+    "--agent": "--agents",
+    "--edgelist": "--edges",
+    "--edge-list": "--edges",
+    "--iterations": "--steps",
+    "--ticks": "--steps",
+    "--repeats": "--runs",
+    "--trials": "--runs",
+    "--jobs": "--workers",
+    "--processes": "--workers",
+    "--parameter": "--param",
 }
 
 
@@ -39,7 +51,7 @@ class Parser(argparse.ArgumentParser):
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args=None, namespace=None):
         self._words = list(sys.argv[1:] if args is None else args)
         return super().parse_known_args(args, namespace)
 
@@ -140,24 +152,54 @@ def parse_params(items: list[str], flag: str = "--param", example: str = "p=0.05
 
 
 def social_arguments(p: argparse.ArgumentParser, scope: str) -> None:
-    g = p.add_argument_group("living network", f"Recommenders, feeds and social dynamics ({scope}); see 'agora social --help'.")
-    g.add_argument("--recommender", metavar="NAME", help="content recommender building the feeds: chronological, hot, interest, "
-                   "collaborative, social-proof, random, a plugin's name, or none")
-    g.add_argument("--friend-recommender", metavar="NAME", help="friend recommender: common-neighbours, adamic-adar, "
-                   "interest-compatibility, random, a plugin's name, or none")
+    g = p.add_argument_group(
+        "living network", f"Recommenders, feeds and social dynamics ({scope}); see 'agora social --help'."
+    )
+    g.add_argument(
+        "--recommender",
+        metavar="NAME",
+        help="content recommender building the feeds: chronological, hot, interest, "
+        "collaborative, social-proof, random, a plugin's name, or none",
+    )
+    g.add_argument(
+        "--friend-recommender",
+        metavar="NAME",
+        help="friend recommender: common-neighbours, adamic-adar, "
+        "interest-compatibility, random, a plugin's name, or none",
+    )
     g.add_argument("--feed-size", type=positive_int, metavar="K", help="items per feed (default 10)")
-    g.add_argument("--recommender-param", action="append", default=[], metavar="KEY=VALUE", help="a content recommender parameter (repeatable)")
-    g.add_argument("--friend-param", action="append", default=[], metavar="KEY=VALUE", help="a friend recommender parameter (repeatable)")
-    g.add_argument("--social", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other living-network setting, e.g. join_rate=0.01 or trust_gain=0.2 (repeatable; "
-                   "'agora social WORLD' lists them)")
+    g.add_argument(
+        "--recommender-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a content recommender parameter (repeatable)",
+    )
+    g.add_argument(
+        "--friend-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a friend recommender parameter (repeatable)",
+    )
+    g.add_argument(
+        "--social",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other living-network setting, e.g. join_rate=0.01 or trust_gain=0.2 (repeatable; "
+        "'agora social WORLD' lists them)",
+    )
 
 
 def social_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The living-network settings given on the command line (empty when none)."""
     changes: dict[str, Any] = dict(parse_params(args.social, "--social", "join_rate=0.01"))
-    for key, value in (("recommender", args.recommender), ("friend_recommender", args.friend_recommender),
-                       ("feed_size", args.feed_size)):
+    for key, value in (
+        ("recommender", args.recommender),
+        ("friend_recommender", args.friend_recommender),
+        ("feed_size", args.feed_size),
+    ):
         if value is not None:
             changes[key] = value
     if args.recommender_param:
@@ -168,36 +210,61 @@ def social_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def checkpoint_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint-every", type=non_negative_int, metavar="N",
-                   help="checkpoint the world into its file every N ticks while running; a crash loses at most the "
-                   "ticks since the last checkpoint (default 50; 0: only when the run ends or you save)")
-    p.add_argument("--checkpoint-seconds", type=non_negative_float, metavar="S",
-                   help="also checkpoint every S seconds of wall time, whichever comes first (default: off)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=non_negative_int,
+        metavar="N",
+        help="checkpoint the world into its file every N ticks while running; a crash loses at most the "
+        "ticks since the last checkpoint (default 50; 0: only when the run ends or you save)",
+    )
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=non_negative_float,
+        metavar="S",
+        help="also checkpoint every S seconds of wall time, whichever comes first (default: off)",
+    )
 
 
 def check_metrics_options(args: argparse.Namespace) -> None:
     """Refuse --metrics-host without --metrics-port (no server to bind), then fill in its default."""
     if getattr(args, "metrics_host", None) is not None and getattr(args, "metrics_port", None) is None:
-        raise BadParameterError("--metrics-host is the address of the metrics server, and there is none without "
-                                "--metrics-port: add --metrics-port PORT, or drop --metrics-host")
+        raise BadParameterError(
+            "--metrics-host is the address of the metrics server, and there is none without "
+            "--metrics-port: add --metrics-port PORT, or drop --metrics-host"
+        )
     args.metrics_host = getattr(args, "metrics_host", None) or "127.0.0.1"
 
 
 def metrics_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metrics-port", type=integer, metavar="PORT",
-                   help="serve Prometheus metrics on /metrics and health on /healthz at PORT (0 picks a free port)")
-    p.add_argument("--metrics-host", metavar="HOST",
-                   help="address the metrics server binds to (default 127.0.0.1, this machine only)")
+    p.add_argument(
+        "--metrics-port",
+        type=integer,
+        metavar="PORT",
+        help="serve Prometheus metrics on /metrics and health on /healthz at PORT (0 picks a free port)",
+    )
+    p.add_argument(
+        "--metrics-host",
+        metavar="HOST",
+        help="address the metrics server binds to (default 127.0.0.1, this machine only)",
+    )
 
 
 def llm_arguments(p: argparse.ArgumentParser) -> None:
     """``--llm KEY=VALUE`` and ``--offline``, shared by run, interview and llm."""
-    g = p.add_argument_group("LLM", "LLM agents (see 'agora llm --help'). The key comes from OPENAI_API_KEY only, the "
-                             "servers from OPENAI_BASE_URL (several, comma-separated) or --llm base_urls=... only, never "
-                             "from a world file; AGORA_LLM_MODEL overrides the world's model.")
-    g.add_argument("--llm", action="append", default=[], metavar="KEY=VALUE",
-                   help="an LLM setting for this command, e.g. model=gpt-4o-mini, base_urls=http://127.0.0.1:8000/v1, "
-                   "calls_per_tick=50, concurrency=32 (repeatable; 'agora llm WORLD' lists them)")
+    g = p.add_argument_group(
+        "LLM",
+        "LLM agents (see 'agora llm --help'). The key comes from OPENAI_API_KEY only, the "
+        "servers from OPENAI_BASE_URL (several, comma-separated) or --llm base_urls=... only, never "
+        "from a world file; AGORA_LLM_MODEL overrides the world's model.",
+    )
+    g.add_argument(
+        "--llm",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an LLM setting for this command, e.g. model=gpt-4o-mini, base_urls=http://127.0.0.1:8000/v1, "
+        "calls_per_tick=50, concurrency=32 (repeatable; 'agora llm WORLD' lists them)",
+    )
     g.add_argument("--offline", action="store_true", help="use the offline generator even when a key is set")
 
 
@@ -222,8 +289,10 @@ def host_name(text: str) -> str:
     except ValueError:
         pass
     if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*", name) or len(name) > 253:
-        raise argparse.ArgumentTypeError(f"{text[:100]!r} is not a host name or address: give a name such as "
-                                         "api.example.org or an address, without http:// or a port")
+        raise argparse.ArgumentTypeError(
+            f"{text[:100]!r} is not a host name or address: give a name such as "
+            "api.example.org or an address, without http:// or a port"
+        )
     return name
 
 

@@ -1,6 +1,6 @@
 """``agora bench``: the benchmarks of the engine, the world file, the living network, the commands, the
-models and the HTTP API (``bench analysis``, ``llm`` and ``memory`` are in their groups' modules; ``bench tui``
-is the terminal UI's, registered through the ``agora.commands`` entry points)."""
+models, the HTTP API, the LLM client and agent memory (``bench analysis`` is in ``sim.cli.analysis``;
+``bench tui`` is the terminal UI's, registered through the ``agora.commands`` entry points)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import argparse
 from sim.bench.api import bench_api
 from sim.bench.commands import bench_commands
 from sim.bench.engine import bench_propagation, bench_series, bench_world
+from sim.bench.llm import bench_llm
+from sim.bench.memory import bench_memory
 from sim.bench.models import bench_models
 from sim.bench.social import bench_social
 from sim.cli.output import emit
@@ -17,64 +19,192 @@ from sim.cli.progress import stderr_progress
 
 def handle(args: argparse.Namespace) -> int:
     """Run the benchmark ``args.bench`` names and print its figures; returns the exit code."""
+    if args.bench == "llm":
+        return _bench_llm(args)
+    if args.bench == "memory":
+        return _bench_memory(args)
     if args.bench == "api":
         result = bench_api(args.agents, requests=args.requests)
-        lines = [f"{k:<28}median {v['ms_median']:>8.3f} ms  p90 {v['ms_p90']:>8.3f} ms  {v['requests_per_second']} requests/s"
-                 for k, v in result.items() if isinstance(v, dict)]
+        lines = [
+            f"{k:<28}median {v['ms_median']:>8.3f} ms  p90 {v['ms_p90']:>8.3f} ms  {v['requests_per_second']} "
+            "requests/s"
+            for k, v in result.items()
+            if isinstance(v, dict)
+        ]
         lines.append(f"keep-alive under {result['target_ms']} ms: {result['agora_keepalive_within_target']}")
         emit(args, result, "\n".join(lines))
         return 0
     if args.bench == "social":
         with stderr_progress() as progress:
-            result = bench_social(args.agents, avg_degree=args.avg_degree, online=args.online, k=args.k, ticks=args.ticks,
-                                  messages=args.messages, seed=args.seed, progress=progress)
-        lines = [f"{kind} {name:<24} median {r['ms_median']:>8.1f} ms  max {r['ms_max']:>8.1f} ms  target {r['target_ms']:.0f} ms"
-                 for kind in ("content", "friends") for name, r in result[kind].items()]
-        lines += [f"merge {result['merge']['ms']:.0f} ms every {result['merge']['merge_every']} ticks",
-                  f"peak RSS {result['peak_rss_mb']:.0f} MB", f"all within targets: {result['all_within_targets']}"]
+            result = bench_social(
+                args.agents,
+                avg_degree=args.avg_degree,
+                online=args.online,
+                k=args.k,
+                ticks=args.ticks,
+                messages=args.messages,
+                seed=args.seed,
+                progress=progress,
+            )
+        lines = [
+            f"{kind} {name:<24} median {r['ms_median']:>8.1f} ms  max {r['ms_max']:>8.1f} ms  target "
+            f"{r['target_ms']:.0f} ms"
+            for kind in ("content", "friends")
+            for name, r in result[kind].items()
+        ]
+        lines += [
+            f"merge {result['merge']['ms']:.0f} ms every {result['merge']['merge_every']} ticks",
+            f"peak RSS {result['peak_rss_mb']:.0f} MB",
+            f"all within targets: {result['all_within_targets']}",
+        ]
         emit(args, result, "\n".join(lines))
         return 0
     if args.bench == "commands":
         with stderr_progress() as progress:
-            result = bench_commands(args.agents, avg_degree=args.avg_degree, seed=args.seed, repeats=args.repeats,
-                                    folder=args.dir, analysis=not args.no_analysis, progress=progress)
-        lines = [f"{k:<10}{v['seconds_median']:>9.2f} s  (target {v['target_seconds']} s; yardstick {v['yardstick']['seconds_median']:.2f} s, "
-                 f"ratio {v['ratio_to_yardstick']}); peak RSS {v['peak_rss_mb_max']:.0f} MB" for k, v in result["commands"].items()]
+            result = bench_commands(
+                args.agents,
+                avg_degree=args.avg_degree,
+                seed=args.seed,
+                repeats=args.repeats,
+                folder=args.dir,
+                analysis=not args.no_analysis,
+                progress=progress,
+            )
+        lines = [
+            f"{k:<10}{v['seconds_median']:>9.2f} s  (target {v['target_seconds']} s; yardstick "
+            f"{v['yardstick']['seconds_median']:.2f} s, "
+            f"ratio {v['ratio_to_yardstick']}); peak RSS {v['peak_rss_mb_max']:.0f} MB"
+            for k, v in result["commands"].items()
+        ]
         emit(args, result, "\n".join(lines + [f"all within targets: {result['all_within_targets']}"]))
         return 0
     if args.bench == "models":
         with stderr_progress() as progress:
-            result = bench_models(args.agents, avg_degree=args.avg_degree, seed=args.seed, ticks=args.ticks,
-                                  ndlib_agents=args.ndlib_agents, models=args.model or None, progress=progress)
+            result = bench_models(
+                args.agents,
+                avg_degree=args.avg_degree,
+                seed=args.seed,
+                ticks=args.ticks,
+                ndlib_agents=args.ndlib_agents,
+                models=args.model or None,
+                progress=progress,
+            )
         lines = []
         for name, m in result["models"].items():
-            tick = (f"{m['tick_ms_median']:>8.1f} ms a tick (max {m['tick_ms_max']:.1f})" if m.get("tick_ms_median") is not None
-                    else f"no tick timed ({m.get('status')}{': ' + m['error'] if m.get('error') else ''})")
+            tick = (
+                f"{m['tick_ms_median']:>8.1f} ms a tick (max {m['tick_ms_max']:.1f})"
+                if m.get("tick_ms_median") is not None
+                else f"no tick timed ({m.get('status')}{': ' + m['error'] if m.get('error') else ''})"
+            )
             nd = m.get("ndlib") or {}
-            vs = (f"  {nd['speedup']:,.3g}x NDlib's agent updates/s" if nd.get("speedup") is not None
-                  else "" if not nd else f"  NDlib: {nd.get('reason', 'n/a')}")
+            vs = (
+                f"  {nd['speedup']:,.3g}x NDlib's agent updates/s"
+                if nd.get("speedup") is not None
+                else ""
+                if not nd
+                else f"  NDlib: {nd.get('reason', 'n/a')}"
+            )
             lines.append(f"{name:<22} {tick}{vs}")
-        lines += [f"peak RSS {result['peak_rss_mb']:.0f} MB",
-                  f"every model's median tick within {result['target_tick_ms']:.0f} ms: {result['all_within_target']}"]
+        lines += [
+            f"peak RSS {result['peak_rss_mb']:.0f} MB",
+            f"every model's median tick within {result['target_tick_ms']:.0f} ms: {result['all_within_target']}",
+        ]
         emit(args, result, "\n".join(lines))
         return 0
     if args.bench == "series":
         with stderr_progress() as progress:
-            result = bench_series(args.agents, avg_degree=args.avg_degree, seed=args.seed, repeats=args.repeats,
-                                  progress=progress)
-        lines = [f"{name:<6} {m['ticks']} ticks, reached {m['reached']:,}: recording {100 * m['recording_share_median']:.2f}% "
-                 f"of the session's time; {1000 * m['seconds_median']:.1f} ms recorded, "
-                 f"{1000 * m['baseline_seconds_median']:.1f} ms not (difference {100 * m['overhead']:+.2f}%)"
-                 for name, m in result["models"].items()]
+            result = bench_series(
+                args.agents, avg_degree=args.avg_degree, seed=args.seed, repeats=args.repeats, progress=progress
+            )
+        lines = [
+            f"{name:<6} {m['ticks']} ticks, reached {m['reached']:,}: recording "
+            f"{100 * m['recording_share_median']:.2f}% "
+            f"of the session's time; {1000 * m['seconds_median']:.1f} ms recorded, "
+            f"{1000 * m['baseline_seconds_median']:.1f} ms not (difference {100 * m['overhead']:+.2f}%)"
+            for name, m in result["models"].items()
+        ]
         lines += [f"peak RSS {result['peak_rss_mb']:.0f} MB", f"within the 5% target: {result['within_target']}"]
         emit(args, result, "\n".join(lines))
         return 0
     if args.bench == "propagation":
-        result = bench_propagation(args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents)
+        result = bench_propagation(
+            args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents
+        )
     else:
         with stderr_progress() as progress:
-            result = bench_world(args.agents, avg_degree=args.avg_degree, seed=args.seed, folder=args.dir, progress=progress,
-                                 analyse=not args.no_analysis, run_ticks=max(0, args.run_ticks))
+            result = bench_world(
+                args.agents,
+                avg_degree=args.avg_degree,
+                seed=args.seed,
+                folder=args.dir,
+                progress=progress,
+                analyse=not args.no_analysis,
+                run_ticks=max(0, args.run_ticks),
+            )
     text = "\n".join(f"{k:<28}{v}" for k, v in result.items() if not isinstance(v, dict))
     emit(args, result, text)
+    return 0
+
+
+def _bench_memory(args: argparse.Namespace) -> int:
+    with stderr_progress() as progress:
+        r = bench_memory(
+            agents=args.agents,
+            ticks=args.ticks,
+            llm_agents=args.llm_agents,
+            rule_agents=args.rule_agents,
+            latency=args.latency,
+            progress=progress,
+        )
+    on, off = r["llm"]["with_memory"], r["llm"]["baseline_off"]
+    rec, rule = r["recall"], r["rule_runs"]
+    lines = [
+        f"LLM agents remembering   {on['agents_remembering']:,}; {on['events']:,} events "
+        f"(mean {on['events_per_agent']['mean']} per agent, max {on['events_per_agent']['max']}); {on['summaries']:,} "
+        "summaries",
+        f"memory per LLM agent     {on['bytes_per_agent'] / 1e3:.1f} kB ({on['memory_bytes'] / 1e6:.2f} MB in all)",
+        f"prompt tokens            p50 {on['prompt_tokens']['p50']:.0f}  p90 {on['prompt_tokens']['p90']:.0f}  "
+        f"max {on['prompt_tokens']['max']:.0f}  (memory part p50 {on['memory_tokens']['p50']:.0f}, max "
+        f"{on['memory_tokens']['max']:.0f})",
+        f"  baseline memory=off    p50 {off['prompt_tokens']['p50']:.0f}  p90 {off['prompt_tokens']['p90']:.0f}  "
+        f"max {off['prompt_tokens']['max']:.0f}",
+        f"tick median              {on['tick_ms_median']:.1f} ms with memory ({on['requests']:,} requests), "
+        f"{off['tick_ms_median']:.1f} ms without ({off['requests']:,} requests)",
+        f"memory work per tick     {on['memory_ms_per_tick_median']:.1f} ms CPU median, "
+        f"{on['memory_ms_per_tick_max']:.1f} ms max",
+        f"memory part of a prompt  {rec.get('memory_part_us_median', 0):.0f} µs median "
+        f"(plain indexed read {rec.get('plain_select_us_median', 0):.0f} µs)",
+        f"recall, {r['recall_scaling']['events']:,} events  common words "
+        f"{r['recall_scaling']['common_words']['ms_median']:.2f} ms "
+        f"(plain-word index {r['recall_scaling']['common_words']['baseline_plain_words_ms_median']:.2f} ms), rare "
+        "words "
+        f"{r['recall_scaling']['rare_words']['ms_median']:.2f} ms "
+        f"({r['recall_scaling']['rare_words']['baseline_plain_words_ms_median']:.2f} ms)",
+        f"rule run, {rule['agents']:,} agents  {rule['default']['tick_ms_median']:.1f} ms/tick default, "
+        f"{rule['baseline_off']['tick_ms_median']:.1f} ms memory=off (ratio {rule['ratio']}); memory made: "
+        f"{rule['default']['memory_made']}",
+    ]
+    emit(args, r, "\n".join(lines))
+    return 0
+
+
+def _bench_llm(args: argparse.Namespace) -> int:
+    with stderr_progress() as progress:
+        result = bench_llm(
+            requests=args.requests,
+            concurrency=args.concurrency,
+            latency=args.latency,
+            servers=args.servers,
+            progress=progress,
+        )
+    base, ours = result["baseline"], result["agora"]
+    lines = [
+        f"ideal                 {result['ideal_per_second']:,.0f} completions/s ({args.concurrency} in flight, "
+        f"{args.latency * 1000:g} ms each)",
+        f"plain HTTP client     {base['per_second']:,.0f} /s   cpu {base['cpu_ms_per_call']:.2f} ms/call",
+        f"agora client          {ours['per_second']:,.0f} /s   cpu {ours['cpu_ms_per_call']:.2f} ms/call",
+        f"ratio to baseline     {result['ratio_to_baseline']:.2f}",
+        f"target {result['target_per_second']}/s met: {result['target_met']}",
+    ]
+    emit(args, result, "\n".join(lines))
     return 0

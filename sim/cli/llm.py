@@ -1,4 +1,5 @@
-"""``agora interview``, ``agora llm`` and ``agora bench llm``: LLM agents from the command line.
+"""``agora interview`` and ``agora llm``: LLM agents from the command line; and the ``--llm`` options'
+checks, which ``agora run`` and ``agora serve`` share (:func:`llm_overrides`, :func:`refuse_unused_llm`).
 
 The API key comes from ``OPENAI_API_KEY`` only and is never printed: ``--json`` says whether one is set.
 The servers it is sent to come from ``OPENAI_BASE_URL`` or ``--llm base_urls=...`` only: a world never
@@ -11,11 +12,8 @@ import argparse
 import os
 from typing import Any
 
-from sim.bench.llm import bench_llm
-from sim.bench.memory import bench_memory
 from sim.cli.args import parse_params
 from sim.cli.output import emit
-from sim.cli.progress import stderr_progress
 from sim.core.audit import TEXT_LIMIT, public_settings
 from sim.errors import BadParameterError
 from sim.llm.config import ENDPOINT_SETTINGS, LLM_PARAMS, LLMConfig, llm_settings, refuse_endpoint_settings
@@ -46,8 +44,15 @@ RUN_ONLY_SETTINGS = ("calls_per_tick", "texts_per_tick", "reply_share")
 OFFLINE_RUN_SETTINGS = ("texts_per_tick", "reply_share")
 
 #: Settings of agent memory: they take effect offline too (the offline generator recalls and condenses).
-MEMORY_SETTINGS = ("memory", "memory_window", "memory_recall", "memory_tokens", "memory_summary_every",
-                   "memory_horizon", "memory_max_events")
+MEMORY_SETTINGS = (
+    "memory",
+    "memory_window",
+    "memory_recall",
+    "memory_tokens",
+    "memory_summary_every",
+    "memory_horizon",
+    "memory_max_events",
+)
 
 
 def _given_llm(args: argparse.Namespace) -> dict[str, str]:
@@ -68,17 +73,24 @@ def refuse_unused_llm(args: argparse.Namespace, config: Any, *, command: str) ->
     if command == "interview":
         for key in given:
             if key in RUN_ONLY_SETTINGS:
-                raise BadParameterError(f"--llm {key} budgets a simulation's ticks and an interview has none: drop it "
-                                        f"(or store it with 'agora llm WORLD --set {key}=...')")
+                raise BadParameterError(
+                    f"--llm {key} budgets a simulation's ticks and an interview has none: drop it "
+                    f"(or store it with 'agora llm WORLD --set {key}=...')"
+                )
     if config.mode != "offline":
         return
     for key, value in given.items():
-        if ((key == "offline" and config.offline) or (command == "run" and key in OFFLINE_RUN_SETTINGS)
-                or key in MEMORY_SETTINGS):
+        if (
+            (key == "offline" and config.offline)
+            or (command == "run" and key in OFFLINE_RUN_SETTINGS)
+            or key in MEMORY_SETTINGS
+        ):
             continue  # it took effect
         when, fix = _why_offline(args, config)
-        raise BadParameterError(f"--llm {key}={value} has no effect {when} (the offline generator answers): "
-                                + (f"{fix}, or drop --llm {key}" if fix else f"drop --offline or --llm {key}"))
+        raise BadParameterError(
+            f"--llm {key}={value} has no effect {when} (the offline generator answers): "
+            + (f"{fix}, or drop --llm {key}" if fix else f"drop --offline or --llm {key}")
+        )
 
 
 def _why_offline(args: argparse.Namespace, config: Any) -> tuple[str, str | None]:
@@ -89,54 +101,25 @@ def _why_offline(args: argparse.Namespace, config: Any) -> tuple[str, str | None
     if getattr(args, "offline", False) or (asked is not None and LLM_PARAMS["offline"].coerce("offline", asked)):
         return "under --offline", None
     if config.offline:
-        return ("while offline is forced by the world's settings or AGORA_LLM_OFFLINE",
-                "add --llm offline=false (or run 'agora llm WORLD --set offline=false')")
+        return (
+            "while offline is forced by the world's settings or AGORA_LLM_OFFLINE",
+            "add --llm offline=false (or run 'agora llm WORLD --set offline=false')",
+        )
     return "without OPENAI_API_KEY in the environment", "set it (any value for a keyless local server)"
 
 
 def handle(args: argparse.Namespace) -> Any:
     if args.command == "interview":
         return _interview(args)
-    if args.command == "llm":
-        return _llm(args)
-    if getattr(args, "bench", None) == "memory":
-        return _bench_memory(args)
-    return _bench(args)
-
-
-def _bench_memory(args: argparse.Namespace) -> int:
-    with stderr_progress() as progress:
-        r = bench_memory(agents=args.agents, ticks=args.ticks, llm_agents=args.llm_agents, rule_agents=args.rule_agents,
-                         latency=args.latency, progress=progress)
-    on, off = r["llm"]["with_memory"], r["llm"]["baseline_off"]
-    rec, rule = r["recall"], r["rule_runs"]
-    lines = [
-        f"LLM agents remembering   {on['agents_remembering']:,}; {on['events']:,} events "
-        f"(mean {on['events_per_agent']['mean']} per agent, max {on['events_per_agent']['max']}); {on['summaries']:,} summaries",
-        f"memory per LLM agent     {on['bytes_per_agent'] / 1e3:.1f} kB ({on['memory_bytes'] / 1e6:.2f} MB in all)",
-        f"prompt tokens            p50 {on['prompt_tokens']['p50']:.0f}  p90 {on['prompt_tokens']['p90']:.0f}  "
-        f"max {on['prompt_tokens']['max']:.0f}  (memory part p50 {on['memory_tokens']['p50']:.0f}, max {on['memory_tokens']['max']:.0f})",
-        f"  baseline memory=off    p50 {off['prompt_tokens']['p50']:.0f}  p90 {off['prompt_tokens']['p90']:.0f}  "
-        f"max {off['prompt_tokens']['max']:.0f}",
-        f"tick median              {on['tick_ms_median']:.1f} ms with memory ({on['requests']:,} requests), "
-        f"{off['tick_ms_median']:.1f} ms without ({off['requests']:,} requests)",
-        f"memory work per tick     {on['memory_ms_per_tick_median']:.1f} ms CPU median, {on['memory_ms_per_tick_max']:.1f} ms max",
-        f"memory part of a prompt  {rec.get('memory_part_us_median', 0):.0f} µs median "
-        f"(plain indexed read {rec.get('plain_select_us_median', 0):.0f} µs)",
-        f"recall, {r['recall_scaling']['events']:,} events  common words {r['recall_scaling']['common_words']['ms_median']:.2f} ms "
-        f"(plain-word index {r['recall_scaling']['common_words']['baseline_plain_words_ms_median']:.2f} ms), rare words "
-        f"{r['recall_scaling']['rare_words']['ms_median']:.2f} ms ({r['recall_scaling']['rare_words']['baseline_plain_words_ms_median']:.2f} ms)",
-        f"rule run, {rule['agents']:,} agents  {rule['default']['tick_ms_median']:.1f} ms/tick default, "
-        f"{rule['baseline_off']['tick_ms_median']:.1f} ms memory=off (ratio {rule['ratio']}); memory made: {rule['default']['memory_made']}",
-    ]
-    emit(args, r, "\n".join(lines))
-    return 0
+    return _llm(args)
 
 
 async def _interview(args: argparse.Namespace) -> int:
     question = str(args.question)
     if not question.strip():
-        raise BadParameterError("the question is empty: write one, e.g. agora interview WORLD 42 \"What do you think of AI?\"")
+        raise BadParameterError(
+            'the question is empty: write one, e.g. agora interview WORLD 42 "What do you think of AI?"'
+        )
     overrides = llm_overrides(args)
     world = await open_world(args.world)
     i = world.index_of(args.agent)
@@ -150,10 +133,19 @@ async def _interview(args: argparse.Namespace) -> int:
     await _store_cache(world, {"agent": int(args.agent), "question": question[:TEXT_LIMIT], "source": answer.source})
     persona = world.persona(i)
     data = {
-        "world": os.path.abspath(args.world), "agent": int(args.agent), "name": persona.name, "question": question,
-        "answer": answer.text, "source": answer.source, "reason": answer.reason, "mode": service.config.mode,
-        "model": service.config.model, "tokens_in": answer.tokens_in, "tokens_out": answer.tokens_out,
-        "seconds": round(answer.seconds, 3), "llm": llm_report(service.stats()),
+        "world": os.path.abspath(args.world),
+        "agent": int(args.agent),
+        "name": persona.name,
+        "question": question,
+        "answer": answer.text,
+        "source": answer.source,
+        "reason": answer.reason,
+        "mode": service.config.mode,
+        "model": service.config.model,
+        "tokens_in": answer.tokens_in,
+        "tokens_out": answer.tokens_out,
+        "seconds": round(answer.seconds, 3),
+        "llm": llm_report(service.stats()),
     }
     note = f"({answer.source}" + (f": {answer.reason}" if answer.reason else "") + ")"
     emit(args, data, f"{persona.name}: {answer.text}\n{note}")
@@ -195,19 +187,30 @@ async def _llm(args: argparse.Namespace) -> int:
         finally:
             await writer.close()
     data: dict[str, Any] = {
-        "world": os.path.abspath(args.world), "settings": stored, "effective": cfg.public(),
-        "why_offline": cfg.why_offline, "cache_entries": len(world.llm_cache), "posts": len(world.posts),
-        "changed": bool(changes), "memory": world.memory.stats(),
+        "world": os.path.abspath(args.world),
+        "settings": stored,
+        "effective": cfg.public(),
+        "why_offline": cfg.why_offline,
+        "cache_entries": len(world.llm_cache),
+        "posts": len(world.posts),
+        "changed": bool(changes),
+        "memory": world.memory.stats(),
     }
     width = max(18, max(len(k) for k in stored) + 2)
     lines = [f"{k:<{width}}{v}" for k, v in stored.items()]
-    lines.append(f"{'mode':<{width}}{cfg.mode}" + (f" ({cfg.why_offline})" if cfg.why_offline else "") +
-                 f"; model {cfg.model}; servers {', '.join(cfg.base_urls) or 'the OpenAI API'}")
+    lines.append(
+        f"{'mode':<{width}}{cfg.mode}"
+        + (f" ({cfg.why_offline})" if cfg.why_offline else "")
+        + f"; model {cfg.model}; servers {', '.join(cfg.base_urls) or 'the OpenAI API'}"
+    )
     lines.append(f"{'cache':<{width}}{len(world.llm_cache):,} answers; posts {len(world.posts):,}")
     ms = data["memory"]
-    lines.append(f"{'memory':<{width}}{ms['agents']:,} agents remember {ms['events']:,} events, {ms['summaries']:,} summaries "
-                 f"({ms['database_bytes'] / 1e6:.2f} MB" + (f", {ms['database_bytes'] / ms['agents'] / 1e3:.1f} kB per agent" if ms["agents"] else "")
-                 + f"; {ms['column_bytes'] / 1e6:.2f} MB of columns over every agent)")
+    lines.append(
+        f"{'memory':<{width}}{ms['agents']:,} agents remember {ms['events']:,} events, {ms['summaries']:,} summaries "
+        f"({ms['database_bytes'] / 1e6:.2f} MB"
+        + (f", {ms['database_bytes'] / ms['agents'] / 1e3:.1f} kB per agent" if ms["agents"] else "")
+        + f"; {ms['column_bytes'] / 1e6:.2f} MB of columns over every agent)"
+    )
     if args.ping:
         service = LLMService(world, cfg)
         try:
@@ -219,20 +222,4 @@ async def _llm(args: argparse.Namespace) -> int:
     if changes:
         lines.append("settings saved")
     emit(args, data, "\n".join(lines))
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    with stderr_progress() as progress:
-        result = bench_llm(requests=args.requests, concurrency=args.concurrency, latency=args.latency,
-                           servers=args.servers, progress=progress)
-    base, ours = result["baseline"], result["agora"]
-    lines = [
-        f"ideal                 {result['ideal_per_second']:,.0f} completions/s ({args.concurrency} in flight, {args.latency * 1000:g} ms each)",
-        f"plain HTTP client     {base['per_second']:,.0f} /s   cpu {base['cpu_ms_per_call']:.2f} ms/call",
-        f"agora client          {ours['per_second']:,.0f} /s   cpu {ours['cpu_ms_per_call']:.2f} ms/call",
-        f"ratio to baseline     {result['ratio_to_baseline']:.2f}",
-        f"target {result['target_per_second']}/s met: {result['target_met']}",
-    ]
-    emit(args, result, "\n".join(lines))
     return 0

@@ -27,9 +27,11 @@ from sim.errors import AgoraError
 COMMANDS_GROUP = "agora.commands"
 
 #: What a bare ``agora`` or ``agora tui`` says when no installed package registers the terminal UI.
-NO_TUI = ("the terminal UI is not registered: no installed package names 'tui' in the 'agora.commands' entry "
-          "points; install Agora with pip install -e . (or pip install agora-sim), or run 'agora --help' for the "
-          "headless commands")
+NO_TUI = (
+    "the terminal UI is not registered: no installed package names 'tui' in the 'agora.commands' entry "
+    "points; install Agora with pip install -e . (or pip install agora-sim), or run 'agora --help' for the "
+    "headless commands"
+)
 
 Handler = Callable[[Any], Any]
 
@@ -66,7 +68,7 @@ def _handler(args: Any, groups: Sequence[CommandGroup]) -> Handler:
         from sim.cli import analysis  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
 
         return analysis.handle
-    if command in ("interview", "llm") or (command == "bench" and bench in ("llm", "memory")):
+    if command in ("interview", "llm"):
         from sim.cli import llm  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
 
         return llm.handle

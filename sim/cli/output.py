@@ -65,11 +65,14 @@ def describe(info: dict[str, Any]) -> str:
     src = info.get("source") or {}
     if src.get("kind") == "import":
         lines.append(
-            f"imported     {src.get('file')} ({src.get('lines'):,} lines, {src.get('self_loops_dropped'):,} self-loops dropped, "
+            f"imported     {src.get('file')} ({src.get('lines'):,} lines, {src.get('self_loops_dropped'):,} "
+            "self-loops dropped, "
             f"{src.get('duplicates_merged'):,} duplicate edges merged)"
         )
     elif src.get("kind") == "synthetic":
-        lines.append(f"generated    {src.get('graph')} graph, avg degree {src.get('avg_degree')}, mixing {src.get('mixing')}")
+        lines.append(
+            f"generated    {src.get('graph')} graph, avg degree {src.get('avg_degree')}, mixing {src.get('mixing')}"
+        )
     return "\n".join(lines)
 
 

@@ -25,5 +25,7 @@ def format_result(result: dict[str, Any]) -> str:
     """The one line ``agora plot`` prints without --json."""
     files = len(result["files"])
     lines = result["lines"]
-    return (f"wrote {result['output']} ({lines} line{'s' if lines != 1 else ''}: measures "
-            f"{', '.join(result['measures'])} from {files} file{'s' if files != 1 else ''})")
+    return (
+        f"wrote {result['output']} ({lines} line{'s' if lines != 1 else ''}: measures "
+        f"{', '.join(result['measures'])} from {files} file{'s' if files != 1 else ''})"
+    )

@@ -4,7 +4,6 @@ plugin file (its propagation models and recommenders).
 Its flags are declared in :mod:`sim.cli.parser` (``add_plugins``); :func:`handle` runs it and returns the
 exit code. ``plugins check`` exits 0 when every conformance check passes and 1 when one fails; a user's
 mistake raises :class:`~sim.errors.AgoraError` (one line on stderr, exit 2, as everywhere in the CLI).
-:func:`make_registry` is the plugin registry every command builds.
 """
 
 from __future__ import annotations
@@ -19,16 +18,9 @@ from sim.cli.progress import stderr_progress
 from sim.engine.authoring import check_plugin, new_plugin, plugin_rows
 from sim.engine.sweep import plugin_registry
 from sim.engine.templates import RECOMMENDER_TEMPLATES
-from sim.model.registry import Registry, plugin_folder_of, trust_plugin_folder, untrust_plugin_folder
+from sim.model.registry import plugin_folder_of, trust_plugin_folder, untrust_plugin_folder
 
 EXIT_CHECK_FAILED = 1
-
-
-def make_registry(plugin_dirs: list[str], world_path: str | None = None) -> Registry:
-    """The registry for a command: built-ins, entry points, ``AGORA_PLUGINS`` and ``--plugins`` folders,
-    and the world's own ``<world>.plugins/`` folder only when named or trusted (``agora plugins trust``);
-    one left out is said once on stderr (:func:`sim.engine.sweep.plugin_registry`)."""
-    return plugin_registry(world_path, plugin_dirs)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -54,21 +46,26 @@ def handle(args: argparse.Namespace) -> int:
 def _cmd_trust(args: argparse.Namespace) -> int:
     r = trust_plugin_folder(args.target)
     files = f"{r['files']} file{'s' if r['files'] != 1 else ''}"
-    emit(args, r, f"trusted {shown_line(r['folder'])} ({files}, sha256 {r['sha256'][:12]}…): commands that open the "
-                   f"world load it until a file in it changes (recorded in {shown_line(r['trust_file'])})")
+    emit(
+        args,
+        r,
+        f"trusted {shown_line(r['folder'])} ({files}, sha256 {r['sha256'][:12]}…): commands that open the "
+        f"world load it until a file in it changes (recorded in {shown_line(r['trust_file'])})",
+    )
     return 0
 
 
 def _cmd_untrust(args: argparse.Namespace) -> int:
     folder = plugin_folder_of(args.target)
     was = untrust_plugin_folder(args.target)
-    emit(args, {"folder": folder, "was_trusted": was},
-         f"{shown_line(folder)} is {'no longer' if was else 'not'} trusted")
+    emit(
+        args, {"folder": folder, "was_trusted": was}, f"{shown_line(folder)} is {'no longer' if was else 'not'} trusted"
+    )
     return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    registry = make_registry(args.plugins)
+    registry = plugin_registry(None, args.plugins)
     rows = plugin_rows(registry)
     emit(args, {"plugins": rows, "folders": registry.user_dirs}, _render_rows(rows, registry.user_dirs))
     return 0
@@ -138,14 +135,16 @@ def _cmd_new(args: argparse.Namespace) -> int:
         use = f"agora run WORLD --plugins {_short(folder)} --{args.template} {args.name} --inject TEXT --steps 50"
     else:
         use = f"agora run WORLD --plugins {_short(folder)} --inject TEXT --model {args.name} --until-done"
-    text = "\n".join([
-        *(f"wrote {p} ({args.template} template)" if i == 0 else f"wrote {p}" for i, p in enumerate(rel)),
-        "next:",
-        f"  agora plugins check {rel[0]}        run the conformance suite",
-        f"  python -m pytest {rel[1]}      run its tests",
-        f"  agora plugins list --plugins {_short(folder)}    see it listed",
-        f"  {use}    use it",
-    ])
+    text = "\n".join(
+        [
+            *(f"wrote {p} ({args.template} template)" if i == 0 else f"wrote {p}" for i, p in enumerate(rel)),
+            "next:",
+            f"  agora plugins check {rel[0]}        run the conformance suite",
+            f"  python -m pytest {rel[1]}      run its tests",
+            f"  agora plugins list --plugins {_short(folder)}    see it listed",
+            f"  {use}    use it",
+        ]
+    )
     emit(args, {"name": args.name, "template": args.template, "files": written, "folder": folder}, text)
     return 0
 

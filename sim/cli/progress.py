@@ -8,10 +8,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
-from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
-
 Progress = Callable[[str, float], None]
 
 
@@ -25,10 +21,19 @@ def stderr_progress(enabled: bool | None = None) -> Iterator[Progress | None]:
         yield None
         return
 
+    # rich is imported only to draw a bar (on a terminal): headless runs, pipes and tests never load it.
+    from rich.console import Console  # noqa: PLC0415 - see above
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+    from rich.progress import Progress as RichProgress  # noqa: PLC0415
+
     console = Console(stderr=True)
     bar = RichProgress(
-        TextColumn("{task.description:<24}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     )
     task = bar.add_task("starting", total=1.0)
 

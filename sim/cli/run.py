@@ -12,12 +12,12 @@ from sim.analysis.plot import check_figure_path, plot_tables
 from sim.cli.args import EXIT_FAILED, check_metrics_options, parse_params, social_changes
 from sim.cli.llm import llm_overrides, refuse_unused_llm
 from sim.cli.output import emit, indented, params_text, shown_line
-from sim.cli.plugins import make_registry
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
 from sim.core.audit import public_settings
 from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.runner import check_social_params, run_cascades, series_records
+from sim.engine.sweep import plugin_registry
 from sim.errors import BadParameterError
 from sim.llm.config import LLMConfig
 from sim.social.dynamics import Social
@@ -41,7 +41,7 @@ async def run_command(args: argparse.Namespace) -> int:
     check_metrics_options(args)
     params = parse_params(args.param)
     llm = llm_overrides(args)
-    registry = make_registry(args.plugins, args.world)
+    registry = plugin_registry(args.world, args.plugins)
     monitor = server = None
     if args.metrics_port is not None:  # bound before anything is opened: a busy port fails at once
         tps = args.ticks_per_second
@@ -57,9 +57,19 @@ async def run_command(args: argparse.Namespace) -> int:
 
 
 #: Options of ``agora run`` that describe the injected message or its runs: meaningless without --inject.
-_INJECT_OPTIONS = (("seeds", "--seeds"), ("model", "--model"), ("param", "--param"), ("topic", "--topic"),
-                   ("priority", "--priority"), ("runs", "--runs"), ("author", "--author"), ("seed", "--seed"),
-                   ("series", "--series"), ("plot", "--plot"), ("workers", "--workers"))
+_INJECT_OPTIONS = (
+    ("seeds", "--seeds"),
+    ("model", "--model"),
+    ("param", "--param"),
+    ("topic", "--topic"),
+    ("priority", "--priority"),
+    ("runs", "--runs"),
+    ("author", "--author"),
+    ("seed", "--seed"),
+    ("series", "--series"),
+    ("plot", "--plot"),
+    ("workers", "--workers"),
+)
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
@@ -71,10 +81,14 @@ def _check_run_options(args: argparse.Namespace) -> None:
     if args.inject is None:
         for attr, flag in _INJECT_OPTIONS:
             if getattr(args, attr) not in (None, []):
-                raise BadParameterError(f"{flag} applies to an injected message: add --inject TEXT (or --inject '' with "
-                                        "--author ID to let that agent write it)")
+                raise BadParameterError(
+                    f"{flag} applies to an injected message: add --inject TEXT (or --inject '' with "
+                    "--author ID to let that agent write it)"
+                )
     if args.ticks_per_second == 0:
-        raise BadParameterError("--ticks-per-second 0 would never tick: give a rate above 0, or drop it to run as fast as possible")
+        raise BadParameterError(
+            "--ticks-per-second 0 would never tick: give a rate above 0, or drop it to run as fast as possible"
+        )
     if args.max_ticks is not None and args.steps is not None:
         raise BadParameterError("--max-ticks limits --until-done: with --steps N the run takes exactly N ticks")
     if args.workers is not None and args.runs is None:
@@ -102,14 +116,17 @@ def check_outputs(args: argparse.Namespace) -> None:
         check_figure_path(args.plot)
 
 
-def write_outputs(args: argparse.Namespace, result: dict[str, Any], records: list[dict[str, Any]],
-                  keys: list[str], title: str) -> None:
+def write_outputs(
+    args: argparse.Namespace, result: dict[str, Any], records: list[dict[str, Any]], keys: list[str], title: str
+) -> None:
     """Write the ``--series`` file and draw the ``--plot`` figure of a run or sweep; note them in ``result``."""
     if args.series:
         result["series_file"] = save_series(args.series, records, keys)
     if args.plot:
         label = os.path.basename(args.world)
-        result["plot"] = plot_tables([(label, table_from_records(records, keys, source=args.world))], args.plot, title=title)
+        result["plot"] = plot_tables(
+            [(label, table_from_records(records, keys, source=args.world))], args.plot, title=title
+        )
 
 
 async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, registry: Any, monitor: Any) -> int:
@@ -125,27 +142,55 @@ async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, regis
     try:
         with stderr_progress() as progress:
             result = await run_cascades(
-                world, registry=registry, text=args.inject, topics=args.topic, seeds=args.seeds or "random:10",
-                model=args.model or "ic", params=params, runs=args.runs, seed=args.seed or 0, steps=args.steps,
-                until_done=args.until_done, max_ticks=max_ticks, priority=args.priority or 0, writer=writer,
-                progress=progress, social=social_changes(args), llm=llm, llm_wait=args.llm_wait, author=args.author,
-                monitor=monitor, ticks_per_second=args.ticks_per_second or None, plugin_budget=args.plugin_budget,
+                world,
+                registry=registry,
+                text=args.inject,
+                topics=args.topic,
+                seeds=args.seeds or "random:10",
+                model=args.model or "ic",
+                params=params,
+                runs=args.runs,
+                seed=args.seed or 0,
+                steps=args.steps,
+                until_done=args.until_done,
+                max_ticks=max_ticks,
+                priority=args.priority or 0,
+                writer=writer,
+                progress=progress,
+                social=social_changes(args),
+                llm=llm,
+                llm_wait=args.llm_wait,
+                author=args.author,
+                monitor=monitor,
+                ticks_per_second=args.ticks_per_second or None,
+                plugin_budget=args.plugin_budget,
                 checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
-                checkpoint_seconds=args.checkpoint_seconds or None, workers=args.workers,
+                checkpoint_seconds=args.checkpoint_seconds or None,
+                workers=args.workers,
             )
         if writer is not None:
-            writer.submit_audit("run", {
-                "ticks": sum(int(r.get("ticks", 0)) for r in result["runs"]), "tick": world.tick,
-                "steps": args.steps, "until_done": bool(args.until_done), "session": result["runs"][0].get("session"),
-                "social": changes, "llm": public_settings(llm), "model": result["model"] if args.inject is not None else None,
-            })
+            writer.submit_audit(
+                "run",
+                {
+                    "ticks": sum(int(r.get("ticks", 0)) for r in result["runs"]),
+                    "tick": world.tick,
+                    "steps": args.steps,
+                    "until_done": bool(args.until_done),
+                    "session": result["runs"][0].get("session"),
+                    "social": changes,
+                    "llm": public_settings(llm),
+                    "model": result["model"] if args.inject is not None else None,
+                },
+            )
     finally:
         if writer is not None:
             await writer.close()
     stopped = [r for r in result["runs"] if r.get("status") == "max-ticks"]
     if stopped:
-        sys.stderr.write(f"agora: note: {len(stopped)} of {len(result['runs'])} run{'s' if len(result['runs']) != 1 else ''} "
-                         f"stopped at --max-ticks {max_ticks} before the model ended (status max-ticks)\n")
+        sys.stderr.write(
+            f"agora: note: {len(stopped)} of {len(result['runs'])} run{'s' if len(result['runs']) != 1 else ''} "
+            f"stopped at --max-ticks {max_ticks} before the model ended (status max-ticks)\n"
+        )
     # A failed run is no result: its series stays in the JSON (how far it got) but not in files or figures.
     records = series_records(result)
     runs = f"{len(records)} run{'s' if len(records) != 1 else ''}"
@@ -168,14 +213,18 @@ def report_failures(result: dict[str, Any]) -> int:
     first = result.get("first_failure")
     if failed and first is not None:
         total = result["completed"] + failed
-        sys.stderr.write(f"agora: {failed} of {total} run{'s' if total != 1 else ''} failed; the first, run {first['run']} "
-                         f"(seed {first['seed']}): {shown_line(first['error'])}\n")
+        sys.stderr.write(
+            f"agora: {failed} of {total} run{'s' if total != 1 else ''} failed; the first, run {first['run']} "
+            f"(seed {first['seed']}): {shown_line(first['error'])}\n"
+        )
         if first.get("traceback"):
             sys.stderr.write(indented(first["traceback"]) + "\n")
     for e in switched_off:
         what = "friend recommender" if e["role"] == "friend" else "recommender"
-        sys.stderr.write(f"agora: {what} {shown_line(e['recommender'])} failed and was switched off; the run went on "
-                         f"without it: {shown_line(e['error'])}\n")
+        sys.stderr.write(
+            f"agora: {what} {shown_line(e['recommender'])} failed and was switched off; the run went on "
+            f"without it: {shown_line(e['error'])}\n"
+        )
         if e.get("traceback"):
             sys.stderr.write(indented(e["traceback"]) + "\n")
     return EXIT_FAILED if failed or switched_off else 0
@@ -193,16 +242,24 @@ def format_run(result: dict[str, Any]) -> str:
         rows = []
         for i, r in enumerate(runs):
             ok = r["status"] != "failed"
-            row = [i, r["seed"], r["status"], f"{r['reached']:,}" if ok else "-",
-                   f"{100 * r['reached'] / n:.1f}%" if ok and n else "-",
-                   "-" if r.get("peak_tick") is None else r["peak_tick"], r["ticks"]]
+            row = [
+                i,
+                r["seed"],
+                r["status"],
+                f"{r['reached']:,}" if ok else "-",
+                f"{100 * r['reached'] / n:.1f}%" if ok and n else "-",
+                "-" if r.get("peak_tick") is None else r["peak_tick"],
+                r["ticks"],
+            ]
             row += [f"{r['graph_reached']:,}", f"{r['feed_reached']:,}"] if living else []
             rows.append(row)
         numeric = [0, 1, 3, 4, 5, 6, 7, 8]
         title = f"model {result['model']} {params_text(result['params'])}, seeds {result['seeds']}, {n:,} agents"
         lines.append(render_table(head, rows, title=title, numeric=numeric))
-        lines.append("busiest tick: ticks from the seeding to the one with the most new adoptions (peak_tick in --json); "
-                     "not the peak of a state curve such as I in SIR: see --series")
+        lines.append(
+            "busiest tick: ticks from the seeding to the one with the most new adoptions (peak_tick in --json); "
+            "not the peak of a state curve such as I in SIR: see --series"
+        )
     else:
         lines.append(f"ran {sum(r['ticks'] for r in result['runs'])} ticks")
     failed = result.get("failed") or 0
@@ -212,8 +269,10 @@ def format_run(result: dict[str, Any]) -> str:
         if len(runs) == 1:
             lines.append(f"the run failed: {shown_line(first['error'])}{where}")
         else:
-            lines.append(f"{failed} of {len(runs)} runs failed and are left out of every figure below; the first, run "
-                         f"{first['run']} (seed {first['seed']}): {shown_line(first['error'])}{where}")
+            lines.append(
+                f"{failed} of {len(runs)} runs failed and are left out of every figure below; the first, run "
+                f"{first['run']} (seed {first['seed']}): {shown_line(first['error'])}{where}"
+            )
     if len(runs) > 1:
         if result["mean_reached"] is not None:
             lo, hi = result["ci95"]
@@ -225,19 +284,27 @@ def format_run(result: dict[str, Any]) -> str:
         for e in r.get("recommender_errors") or []:
             what = "friend recommender" if e["role"] == "friend" else "recommender"
             where = f" at {shown_line(e['where'])}" if e.get("where") else ""
-            lines.append(f"{what} {shown_line(e['recommender'])} failed and was switched off; the run went on without "
-                         f"it: {shown_line(e['error'])}{where}")
+            lines.append(
+                f"{what} {shown_line(e['recommender'])} failed and was switched off; the run went on without "
+                f"it: {shown_line(e['error'])}{where}"
+            )
     if result["social"]["living"]:
         soc = result["social"]
         off = soc.get("errors") or {}
         feeds = f"{soc['recommender']}{' (failed, switched off)' if soc['recommender'] in off else ''}"
-        friends = f"{soc['friend_recommender']}{' (failed, switched off)' if 'friend:' + str(soc['friend_recommender']) in off else ''}"
-        lines.append(f"living network: feeds {feeds}, friends {friends}; "
-                     f"follows {soc['follows']:,}, unfollows {soc['unfollows']:,}, joins {soc['joins']:,}, leaves {soc['leaves']:,}")
+        friend_off = "friend:" + str(soc["friend_recommender"]) in off
+        friends = f"{soc['friend_recommender']}{' (failed, switched off)' if friend_off else ''}"
+        lines.append(
+            f"living network: feeds {feeds}, friends {friends}; "
+            f"follows {soc['follows']:,}, unfollows {soc['unfollows']:,}, joins {soc['joins']:,}, leaves "
+            f"{soc['leaves']:,}"
+        )
     st = result["llm"]
-    lines.append(f"LLM {st['mode']} ({st['model']}): {st['calls']:,} calls, {st['cache_hits']:,} from cache, "
-                 f"{st['fallbacks']:,} fallbacks, {st['tokens_in'] + st['tokens_out']:,} tokens (${st['cost_usd']:.4f}); "
-                 f"{st['posts']:,} posts written")
+    lines.append(
+        f"LLM {st['mode']} ({st['model']}): {st['calls']:,} calls, {st['cache_hits']:,} from cache, "
+        f"{st['fallbacks']:,} fallbacks, {st['tokens_in'] + st['tokens_out']:,} tokens (${st['cost_usd']:.4f}); "
+        f"{st['posts']:,} posts written"
+    )
     if "series_file" in result:
         lines.append(f"series: {result['series_file']['rows']:,} rows written to {result['series_file']['path']}")
     if "plot" in result:

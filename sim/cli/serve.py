@@ -46,8 +46,10 @@ def _write_port(path: str, port: int) -> None:
 async def serve(args: argparse.Namespace) -> int:
     tokens = Tokens.from_sources(args.token_file, args.read_token_file)
     if not tokens and not is_loopback(args.host):
-        raise BadParameterError(f"--host {args.host} lets other machines in, and no token was given: set $AGORA_API_TOKEN "
-                                "or give --token-file FILE (or serve on 127.0.0.1)")
+        raise BadParameterError(
+            f"--host {args.host} lets other machines in, and no token was given: set $AGORA_API_TOKEN "
+            "or give --token-file FILE (or serve on 127.0.0.1)"
+        )
     if not 1 <= args.max_messages <= 10_000_000:
         raise BadParameterError(f"--max-messages {args.max_messages} is out of range: give 1 to 10,000,000")
     if args.port_file and os.path.isdir(args.port_file):
@@ -59,23 +61,30 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         changes = social_changes(args)
         host = await WorldController.open(
-            args.world, plugin_dirs=args.plugins, social=changes or None, llm=llm_overrides(args) or None,
-            plugin_budget=args.plugin_budget, snapshots=args.snapshots,
+            args.world,
+            plugin_dirs=args.plugins,
+            social=changes or None,
+            llm=llm_overrides(args) or None,
+            plugin_budget=args.plugin_budget,
+            snapshots=args.snapshots,
             checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
             checkpoint_seconds=args.checkpoint_seconds or 60.0,
-            check_llm=lambda config: refuse_unused_llm(args, config, command="run"), max_messages=args.max_messages)
+            check_llm=lambda config: refuse_unused_llm(args, config, command="run"),
+            max_messages=args.max_messages,
+        )
         if changes:
             check_social_params(host.sim.social.settings, changes)
         _say_failures(host.sim)
         host.on_replace.append(_say_failures)
         host.on_checkpoint.append(lambda failure, tick: _say_checkpoint(args.world, failure, tick))
         if args.metrics:
-
             monitor = Monitor()
-            monitor.attach(host.sim, host.sim.writer, active=lambda: host.running)
-            host.on_replace.append(lambda sim: monitor.attach(sim, sim.writer, active=lambda: host.running))
-            host.on_checkpoint.append(lambda failure, tick: monitor.checkpoint_failed(failure) if failure
-                                      else monitor.checkpoint_succeeded())
+            served = host  # the controller the lambdas below ask (never None from here on)
+            monitor.attach(host.sim, host.sim.writer, active=lambda: served.running)
+            host.on_replace.append(lambda sim: monitor.attach(sim, sim.writer, active=lambda: served.running))
+            host.on_checkpoint.append(
+                lambda failure, tick: monitor.checkpoint_failed(failure) if failure else monitor.checkpoint_succeeded()
+            )
         if not tokens:  # every server has a token: one of its own, in a file only its user can read
             generated = (token_file_for(args.world), generate_token_file(token_file_for(args.world)))
             tokens = Tokens([generated[1]])
@@ -84,10 +93,12 @@ async def serve(args: argparse.Namespace) -> int:
         if not is_loopback(args.host) and args.host.strip("[]") not in ("0.0.0.0", "::"):
             allowed.append(args.host.strip("[]").lower())  # the address it was told to listen on
         api = App(host, tokens, monitor=monitor, allowed_hosts=allowed, port=port, deadline=args.request_timeout)
-        config = uvicorn.Config(api.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=3)
+        config = uvicorn.Config(
+            api.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=3
+        )
         server = _server_class()(config)
         loop = asyncio.get_running_loop()
+
         def stop() -> None:  # stop serving (event streams end too), then checkpoint and close the world file
             server.should_exit = True
             api.closing.set()
@@ -105,16 +116,19 @@ async def serve(args: argparse.Namespace) -> int:
             if generated is not None:
                 who += f", made for this run and written to {generated[0]}: send it as 'Authorization: Bearer TOKEN'"
             shown_host = f"[{args.host}]" if ":" in args.host else args.host
-            sys.stderr.write(f"agora: serving {args.world} on http://{shown_host}:{port}/api/v1 (tokens: {who}); "
-                             "Ctrl-C stops\n")
+            sys.stderr.write(
+                f"agora: serving {args.world} on http://{shown_host}:{port}/api/v1 (tokens: {who}); Ctrl-C stops\n"
+            )
             sys.stderr.flush()
         await task
         saved = await host.close()
         if saved:
             sys.stderr.write(f"agora: stopped; {args.world} checkpointed at tick {host.disk_tick}\n")
         else:
-            sys.stderr.write(f"agora: stopped, but the last checkpoint failed ({host.checkpoint_failure}); {args.world} "
-                             f"holds tick {host.disk_tick}, not {host.world.tick}: the ticks after it are lost\n")
+            sys.stderr.write(
+                f"agora: stopped, but the last checkpoint failed ({host.checkpoint_failure}); {args.world} "
+                f"holds tick {host.disk_tick}, not {host.world.tick}: the ticks after it are lost\n"
+            )
         sys.stderr.flush()
         host = None
         return 0 if saved else 1
@@ -148,10 +162,14 @@ def _say_failures(sim: Any) -> None:
         at = f" at {shown(where, 300)}" if where else ""
         if isinstance(event, RecommenderFailed):
             what = "friend recommender" if event.name.startswith("friend:") else "recommender"
-            text = (f"{what} {shown(event.name.removeprefix('friend:'), 100)} failed at tick {event.tick} and was switched "
-                    f"off: {shown(one_line(event.error) or '', 500)}{at}")
+            text = (
+                f"{what} {shown(event.name.removeprefix('friend:'), 100)} failed at tick {event.tick} and was switched "
+                f"off: {shown(one_line(event.error) or '', 500)}{at}"
+            )
         else:
-            text = f"session {event.session_id} failed at tick {event.tick}: {shown(one_line(event.error) or '', 500)}{at}"
+            text = (
+                f"session {event.session_id} failed at tick {event.tick}: {shown(one_line(event.error) or '', 500)}{at}"
+            )
         sys.stderr.write(f"agora: {text}\n")
         sys.stderr.flush()
 
@@ -163,7 +181,7 @@ def _server_class() -> Any:
         """uvicorn's server without its own signal handling: it would re-raise SIGTERM after shutting down,
         ending the process before the world is checkpointed. ``serve`` handles the signals instead."""
 
-        def capture_signals(self):  # type: ignore[override]
+        def capture_signals(self):
             return contextlib.nullcontext()
 
     return Server

@@ -26,25 +26,46 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.max_ticks is not None and args.steps is not None:
         raise BadParameterError("--max-ticks limits runs until done: with --steps N every run takes exactly N ticks")
     if args.workers is not None and args.ray not in (None, "auto", "local"):
-        raise BadParameterError("--workers sizes the local pool or a local Ray cluster (--ray auto), and a Ray cluster "
-                                "at an address brings its own CPUs: drop --workers")
+        raise BadParameterError(
+            "--workers sizes the local pool or a local Ray cluster (--ray auto), and a Ray cluster "
+            "at an address brings its own CPUs: drop --workers"
+        )
     check_outputs(args)
     with stderr_progress() as progress:
         result = await run_sweep(
-            args.world, model=args.model, grid=grid, params=params, runs=args.runs, seeds=args.seeds, seed=args.seed,
-            steps=args.steps, max_ticks=10_000 if args.max_ticks is None else args.max_ticks, text=args.inject,
-            topics=args.topic, plugin_dirs=args.plugins, workers=args.workers, ray=args.ray, progress=progress,
-            social=social_changes(args), series=bool(args.series or args.plot),
+            args.world,
+            model=args.model,
+            grid=grid,
+            params=params,
+            runs=args.runs,
+            seeds=args.seeds,
+            seed=args.seed,
+            steps=args.steps,
+            max_ticks=10_000 if args.max_ticks is None else args.max_ticks,
+            text=args.inject,
+            topics=args.topic,
+            plugin_dirs=args.plugins,
+            workers=args.workers,
+            ray=args.ray,
+            progress=progress,
+            social=social_changes(args),
+            series=bool(args.series or args.plot),
         )
     stopped = sum(c["stopped"] for c in result["results"])
     if stopped:
-
-        sys.stderr.write(f"agora: note: {stopped} of {result['total_runs']} runs stopped at --max-ticks "
-                         f"{result['max_ticks']} before the model ended (status max-ticks)\n")
+        sys.stderr.write(
+            f"agora: note: {stopped} of {result['total_runs']} runs stopped at --max-ticks "
+            f"{result['max_ticks']} before the model ended (status max-ticks)\n"
+        )
     records = series_records(result)
     keys = list(result["grid"])
-    write_outputs(args, result, records, keys, f"sweep of {result['model']} on {os.path.basename(args.world)}, "
-                  f"{result['runs']} runs per combination")
+    write_outputs(
+        args,
+        result,
+        records,
+        keys,
+        f"sweep of {result['model']} on {os.path.basename(args.world)}, {result['runs']} runs per combination",
+    )
     emit(args, result, format_table(result))
     return report_sweep_failures(result)
 
@@ -53,15 +74,18 @@ def report_sweep_failures(result: dict[str, Any]) -> int:
     """Say on stderr which arms had failed runs (the first failure's traceback) and return the exit code:
     3 when any run failed, else 0."""
 
-
     if not result["failed"]:
         return 0
-    sys.stderr.write(f"agora: {result['failed']} of {result['total_runs']} runs failed, in {result['failed_arms']} of "
-                     f"{result['combinations']} combinations; their statistics use completed runs only\n")
+    sys.stderr.write(
+        f"agora: {result['failed']} of {result['total_runs']} runs failed, in {result['failed_arms']} of "
+        f"{result['combinations']} combinations; their statistics use completed runs only\n"
+    )
     first = next(c for c in result["results"] if c["failed"])
     f = first["first_failure"]
     arm = " ".join(f"{k}={_value(v)}" for k, v in first["grid"].items()) or "the sweep"
-    sys.stderr.write(f"agora: the first, in {shown_line(arm)}, run {f['run']} (seed {f['seed']}): {shown_line(f['error'])}\n")
+    sys.stderr.write(
+        f"agora: the first, in {shown_line(arm)}, run {f['run']} (seed {f['seed']}): {shown_line(f['error'])}\n"
+    )
     if f.get("traceback"):
         sys.stderr.write(indented(f["traceback"]) + "\n")
     return EXIT_FAILED
@@ -99,8 +123,13 @@ def format_table(result: dict[str, Any]) -> str:
         if c["mean_fraction"] is not None:
             reached += f" ({100 * c['mean_fraction']:.1f}%)"
         runs = str(c["completed"]) if not c["failed"] else f"{c['completed']} ({c['failed']} failed)"
-        row = [_value(c["grid"][k]) for k in keys] + [runs, reached, _ci(c["ci95"]), _num(c["mean_peak_tick"], 2),
-                                                       _ci(c["peak_ci95"], 2)]
+        row = [_value(c["grid"][k]) for k in keys] + [
+            runs,
+            reached,
+            _ci(c["ci95"]),
+            _num(c["mean_peak_tick"], 2),
+            _ci(c["peak_ci95"], 2),
+        ]
         if paired:
             d = c.get("paired")
             if d is None:
@@ -112,31 +141,43 @@ def format_table(result: dict[str, Any]) -> str:
                 row += [diff, _ci(d["reach_diff_ci95"])]
         rows.append(row)
     fixed = " ".join(f"{k}={_value(v)}" for k, v in result["fixed"].items())
-    backend = ("a Ray cluster" if result["backend"] == "ray"
-               else "this process" if result["workers"] == 1 else "a process pool")
+    backend = (
+        "a Ray cluster"
+        if result["backend"] == "ray"
+        else "this process"
+        if result["workers"] == 1
+        else "a process pool"
+    )
     seeds = result["session_seeds"]
-    title = (f"sweep of {result['model']}{' ' + fixed if fixed else ''} on {result['world']} ({n:,} agents), "
-             f"seeds {result['seeds']}, {result['runs']} runs per combination (session seeds {seeds[0]}..{seeds[-1]})")
+    title = (
+        f"sweep of {result['model']}{' ' + fixed if fixed else ''} on {result['world']} ({n:,} agents), "
+        f"seeds {result['seeds']}, {result['runs']} runs per combination (session seeds {seeds[0]}..{seeds[-1]})"
+    )
     out = [render_table(head, rows, title=title, numeric=range(len(keys), len(head)))]
     failed = f", {result['failed']} failed" if result["failed"] else ""
     errors = [e for c in result["results"] for e in c["errors"]]
-    out.append(f"{result['total_runs']} runs{failed} in {result['seconds']:.1f} s on {backend} "
-               f"({result['workers']} worker{'s' if result['workers'] != 1 else ''}); LLM offline; world file not modified")
+    out.append(
+        f"{result['total_runs']} runs{failed} in {result['seconds']:.1f} s on {backend} "
+        f"({result['workers']} worker{'s' if result['workers'] != 1 else ''}); LLM offline; world file not modified"
+    )
     if paired:
         out.append("reach vs first: mean paired difference from the first combination, run by run on the same seeds")
     if "series_file" in result:
         out.append(f"series: {result['series_file']['rows']:,} rows written to {result['series_file']['path']}")
     if "plot" in result:
         out.append(f"figure: {result['plot']['output']}")
-    out.append("busiest tick: ticks from the seeding to the one with the most new adoptions; not the peak of a state "
-               "curve such as I in SIR (see --series)")
+    out.append(
+        "busiest tick: ticks from the seeding to the one with the most new adoptions; not the peak of a state "
+        "curve such as I in SIR (see --series)"
+    )
     if errors:
-
         first = next(c for c in result["results"] if c["failed"])
         f = first["first_failure"]
         where = f" at {shown_line(f['where'])}" if f.get("where") else ""
-        out.append(f"{result['failed']} of {result['total_runs']} runs failed and are left out of the statistics; the "
-                   f"first: {shown_line(f['error'])}{where}")
+        out.append(
+            f"{result['failed']} of {result['total_runs']} runs failed and are left out of the statistics; the "
+            f"first: {shown_line(f['error'])}{where}"
+        )
     return "\n".join(out)
 
 

@@ -11,20 +11,26 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-
-def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
-                 numeric: Sequence[int] = (), width: int | None = None) -> str:
+def render_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    numeric: Sequence[int] = (),
+    width: int | None = None,
+) -> str:
     """The table as text: a header, one line per row, columns in ``numeric`` right-aligned.
 
     Args:
         columns: the header cells; rows: the rows (cells converted with ``str``).
         title: a line above the table; width: the rendering width (default: the terminal's, at least 100).
     """
+    # rich is imported only to draw a table: a command run with --json (scripts) never loads it.
+    from rich import box  # noqa: PLC0415 - see above
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
 
     table = Table(box=box.SIMPLE_HEAD, title=None, show_edge=False, pad_edge=False, highlight=False)
     right = set(numeric)
@@ -35,7 +41,15 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title
     if width is None:
         width = max(100, shutil.get_terminal_size((160, 24)).columns)
     out = io.StringIO()
-    Console(file=out, width=width, color_system=None, force_terminal=False, highlight=False, markup=False,
-            emoji=False, soft_wrap=False).print(table)
+    Console(
+        file=out,
+        width=width,
+        color_system=None,
+        force_terminal=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+    ).print(table)
     text = "\n".join(line.rstrip() for line in out.getvalue().splitlines())
     return f"{title}\n{text}" if title else text

@@ -13,7 +13,6 @@ from typing import Any
 
 from sim.cli.args import check_metrics_options, social_changes
 from sim.cli.output import describe, emit, fmt_size
-from sim.cli.plugins import make_registry
 from sim.cli.progress import stderr_progress
 from sim.core.audit import append_audit
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
@@ -21,6 +20,7 @@ from sim.core.safe import shown
 from sim.core.topics import TOPICS
 from sim.core.world import Status, world_rng
 from sim.engine.runner import check_social_params
+from sim.engine.sweep import plugin_registry
 from sim.errors import AgoraError, BadParameterError
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
@@ -37,21 +37,34 @@ async def _cmd_new(args: argparse.Namespace) -> int:
     if not args.edges:  # refuse before minutes of work: memory (in synthetic_world) and disk here
         edges = int(args.agents * args.avg_degree)
         ensure_fits(args.agents, edges, what="a world")
-        ensure_disk(args.world, world_file_bytes(args.agents, edges), f"a world of {args.agents:,} agents and about {edges:,} directed edges")
+        ensure_disk(
+            args.world,
+            world_file_bytes(args.agents, edges),
+            f"a world of {args.agents:,} agents and about {edges:,} directed edges",
+        )
     name = args.name or os.path.splitext(os.path.basename(args.world))[0]
     t0 = time.perf_counter()
     with stderr_progress() as progress:
         if args.edges:
-            world = await asyncio.to_thread(imported_world, name, args.edges, directed=args.directed, seed=args.seed, progress=progress)
+            world = await asyncio.to_thread(
+                imported_world, name, args.edges, directed=args.directed, seed=args.seed, progress=progress
+            )
         else:
             world = await asyncio.to_thread(
-                synthetic_world, name, args.agents, graph=args.graph, avg_degree=args.avg_degree,
-                communities=args.communities, mixing=args.mixing, seed=args.seed, progress=progress,
+                synthetic_world,
+                name,
+                args.agents,
+                graph=args.graph,
+                avg_degree=args.avg_degree,
+                communities=args.communities,
+                mixing=args.mixing,
+                seed=args.seed,
+                progress=progress,
             )
         world.config["minutes_per_tick"] = args.minutes_per_tick
         changes = social_changes(args)
         if changes:
-            social = Social(world, make_registry([]), {})
+            social = Social(world, plugin_registry(None), {})
             world.config["social"] = social.configure(**changes)
         if args.reserve > 0:
             pool = world_rng_pick(world, args.reserve)
@@ -71,26 +84,40 @@ def _check_new_options(args: argparse.Namespace) -> None:
     Raises:
         BadParameterError: naming the option and what to do.
     """
-    synthetic = (("--graph", args.graph), ("--avg-degree", args.avg_degree), ("--communities", args.communities),
-                 ("--mixing", args.mixing))
+    synthetic = (
+        ("--graph", args.graph),
+        ("--avg-degree", args.avg_degree),
+        ("--communities", args.communities),
+        ("--mixing", args.mixing),
+    )
     if args.edges:
         for flag, value in synthetic:
             if value is not None:
-                raise BadParameterError(f"{flag} shapes a synthetic graph and --edges imports one as it is: "
-                                        f"drop {flag}, or give --agents N instead of --edges")
+                raise BadParameterError(
+                    f"{flag} shapes a synthetic graph and --edges imports one as it is: "
+                    f"drop {flag}, or give --agents N instead of --edges"
+                )
     elif args.directed:
-        raise BadParameterError("--directed keeps the lines of an --edges file as given, and synthetic graphs are "
-                                "undirected: drop --directed, or import a file with --edges FILE")
+        raise BadParameterError(
+            "--directed keeps the lines of an --edges file as given, and synthetic graphs are "
+            "undirected: drop --directed, or import a file with --edges FILE"
+        )
     elif args.graph in ("ba", "er"):
         for flag, value in synthetic[2:]:
             if value is not None:
-                raise BadParameterError(f"{flag} applies to the community and sbm graphs, and {args.graph} plants no "
-                                        f"communities: drop {flag}, or choose --graph community or sbm")
-    for flag, attr, option in (("--recommender-param", "recommender_param", "recommender"),
-                               ("--friend-param", "friend_param", "friend_recommender")):
+                raise BadParameterError(
+                    f"{flag} applies to the community and sbm graphs, and {args.graph} plants no "
+                    f"communities: drop {flag}, or choose --graph community or sbm"
+                )
+    for flag, attr, option in (
+        ("--recommender-param", "recommender_param", "recommender"),
+        ("--friend-param", "friend_param", "friend_recommender"),
+    ):
         if getattr(args, attr) and getattr(args, option) in (None, "none"):
-            raise BadParameterError(f"{flag} sets a parameter of the {option.replace('_', ' ')}, and a new world has "
-                                    f"none: add --{option.replace('_', '-')} NAME, or drop {flag}")
+            raise BadParameterError(
+                f"{flag} sets a parameter of the {option.replace('_', ' ')}, and a new world has "
+                f"none: add --{option.replace('_', '-')} NAME, or drop {flag}"
+            )
     args.graph = args.graph or "community"
     args.avg_degree = 10.0 if args.avg_degree is None else args.avg_degree
     args.mixing = 0.2 if args.mixing is None else args.mixing
@@ -103,7 +130,7 @@ def world_rng_pick(world: Any, share: float) -> Any:
 
 
 async def _cmd_social(args: argparse.Namespace) -> int:
-    registry = make_registry(args.plugins, args.world)
+    registry = plugin_registry(args.world, args.plugins)
     world = await open_world(args.world)
     social = Social(world, registry)
     changes = social_changes(args)
@@ -117,11 +144,20 @@ async def _cmd_social(args: argparse.Namespace) -> int:
             await writer.checkpoint(world, [])
         finally:
             await writer.close()
-    out = {"world": args.world, "settings": social.settings, "living": social.living, "changed": bool(changes),
-           "errors": social.errors}
+    out = {
+        "world": args.world,
+        "settings": social.settings,
+        "living": social.living,
+        "changed": bool(changes),
+        "errors": social.errors,
+    }
     lines = [f"{k:<20}{v}" for k, v in social.settings.items()]
     lines += [f"problem: {k}: {v}" for k, v in social.errors.items()]
-    lines.append("settings saved" if changes else ("the network is living" if social.living else "the network is static (no recommender, no churn)"))
+    lines.append(
+        "settings saved"
+        if changes
+        else ("the network is living" if social.living else "the network is static (no recommender, no churn)")
+    )
     emit(args, out, "\n".join(lines))
     return 0
 
@@ -149,8 +185,10 @@ async def _cmd_agent(args: argparse.Namespace) -> int:
     else:
         lines.append(f"{'memory':<18}{size['events']:,} events, {size['text_bytes']:,} bytes of text")
         if memory["summary"]:
-            lines.append(f"{'summary':<18}{shown(memory['summary']['text'], 600)} (tick {memory['summary']['tick']}, "
-                         f"{memory['summary']['written_by']})")
+            lines.append(
+                f"{'summary':<18}{shown(memory['summary']['text'], 600)} (tick {memory['summary']['tick']}, "
+                f"{memory['summary']['written_by']})"
+            )
         for e in memory["recent"]:
             who = f" [{shown(e['other_name'], 60)}]" if e["other_name"] else ""
             lines.append(f"  tick {e['tick']:<6} {e['kind']:<13}{who} {shown(e['text'], 160)}")
@@ -164,8 +202,13 @@ async def _cmd_save(args: argparse.Namespace) -> int:
     with stderr_progress() as progress:
         world = await open_world(args.world, progress=progress)
         size = await asyncio.to_thread(save_snapshot, world, args.snapshot, force=args.force, progress=progress)
-    data = {"world": os.path.abspath(args.world), "snapshot": os.path.abspath(args.snapshot), "size_bytes": size,
-            "tick": world.tick, "seconds": round(time.perf_counter() - t0, 3)}
+    data = {
+        "world": os.path.abspath(args.world),
+        "snapshot": os.path.abspath(args.snapshot),
+        "size_bytes": size,
+        "tick": world.tick,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
     try:  # the world's audit log records the snapshot taken; a world file that cannot be written still saves
         append_audit(args.world, "save", {"snapshot": data["snapshot"], "tick": world.tick, "size_bytes": size})
     except AgoraError as exc:
@@ -208,12 +251,17 @@ def world_for_ui(args: argparse.Namespace) -> str | None:
     check_metrics_options(args)
     terminal = (sys.stdin.isatty() and sys.stdout.isatty()) or bool(os.environ.get("AGORA_FORCE_TUI"))
     if not terminal:  # before the default world is created: options only the running UI would use are refused
-        for flag, value in (("--plugins", plugins or None), ("--metrics-port", getattr(args, "metrics_port", None)),
-                            ("--checkpoint-every", getattr(args, "checkpoint_every", None)),
-                            ("--checkpoint-seconds", getattr(args, "checkpoint_seconds", None))):
+        for flag, value in (
+            ("--plugins", plugins or None),
+            ("--metrics-port", getattr(args, "metrics_port", None)),
+            ("--checkpoint-every", getattr(args, "checkpoint_every", None)),
+            ("--checkpoint-seconds", getattr(args, "checkpoint_seconds", None)),
+        ):
             if value is not None:
-                raise BadParameterError(f"{flag} applies to the running terminal UI, and there is no terminal here: "
-                                        f"run one headless with 'agora run WORLD --steps N {flag} ...'")
+                raise BadParameterError(
+                    f"{flag} applies to the running terminal UI, and there is no terminal here: "
+                    f"run one headless with 'agora run WORLD --steps N {flag} ...'"
+                )
     for d in plugins:
         if not os.path.isdir(d):
             raise BadParameterError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
@@ -236,6 +284,11 @@ def handle(args: argparse.Namespace) -> Any:
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
-    "new": _cmd_new, "info": _cmd_info, "agent": _cmd_agent, "save": _cmd_save, "load": _cmd_load,
-    "social": _cmd_social, "topics": _cmd_topics,
+    "new": _cmd_new,
+    "info": _cmd_info,
+    "agent": _cmd_agent,
+    "save": _cmd_save,
+    "load": _cmd_load,
+    "social": _cmd_social,
+    "topics": _cmd_topics,
 }
