@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.engine.runner import check_social_params, run_cascades
 from sim.engine.sweep import grid_from_mapping, grid_text, plugin_registry, run_sweep, series_records
 from sim.errors import AgoraError, BadParameterError
@@ -396,7 +397,6 @@ def open_world(path: str, *, plugins: Iterable[str] = ()) -> WorldFile:
 
 
 def _configure(world: Any, minutes_per_tick: int, social: Mapping[str, Any] | None) -> None:
-    _whole(minutes_per_tick, "minutes_per_tick", 1)
     world.config["minutes_per_tick"] = minutes_per_tick
     if social:
         world.config["social"] = Social(world, plugin_registry(None), {}).configure(**dict(social))
@@ -436,7 +436,13 @@ def new_world(
                     f"communities: drop {what}, or choose graph='community' or 'sbm'"
                 )
     _whole(agents, "agents", 1)
+    _whole(minutes_per_tick, "minutes_per_tick", 1)
     check_target(path, force)
+    edges = int(agents * avg_degree)  # refused before minutes of work, as agora new does: memory, then disk
+    ensure_fits(agents, edges, what="a world")
+    ensure_disk(
+        path, world_file_bytes(agents, edges), f"a world of {agents:,} agents and about {edges:,} directed edges"
+    )
     label = name or os.path.splitext(os.path.basename(path))[0]
 
     async def make() -> None:
@@ -476,6 +482,7 @@ def import_edges(
             ``force`` is false. ResourceError: the machine cannot hold it.
     """
     _not_in_a_worker_start()
+    _whole(minutes_per_tick, "minutes_per_tick", 1)
     check_target(path, force)
     label = name or os.path.splitext(os.path.basename(path))[0]
 
