@@ -91,6 +91,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 import inspect
 import keyword
 import math
@@ -108,14 +109,18 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import BadFileError, BadParameterError, TargetExistsError
 from sim.core.events import EventBus
-from sim.plugin import ContentRecommender, FriendRecommender, Param, PropagationModel, Recommender, StepResult, Variable
+from sim.core.topics import TOPICS
+from sim.core.world import World, build_world, world_rng
+from sim.engine.simulation import Simulation
 from sim.engine.templates import TEMPLATES, template_files
+from sim.errors import BadFileError, BadParameterError, TargetExistsError
+from sim.llm.config import LLMConfig
+from sim.llm.service import LLMService
 from sim.model.registry import PluginInfo, Registry, load_file
 from sim.model.session import PropagationSession
-from sim.core.topics import TOPICS
-from sim.core.world import World, world_rng
+from sim.plugin import ContentRecommender, FriendRecommender, Param, PropagationModel, Recommender, StepResult, Variable
+from sim.store.create import synthetic_world
 
 Progress = Callable[[str, float], None] | None
 
@@ -161,10 +166,10 @@ def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
 def _builtin_names() -> set[str]:
     """Names of the built-in plugins and the module names of the ``plugins`` package."""
     names: set[str] = set()
-    try:
-        import plugins as pkg
-
-        names.update(m.name for m in pkgutil.iter_modules(pkg.__path__))
+    try:  # found without importing it: sim knows the plugins only through the registry
+        spec = importlib.util.find_spec("plugins")
+        if spec is not None:
+            names.update(m.name for m in pkgutil.iter_modules(list(spec.submodule_search_locations or [])))
     except Exception:  # pragma: no cover - the package ships with Agora
         pass
     registry = Registry((), builtins=True, entry_points=False, env=False)
@@ -202,19 +207,34 @@ def new_plugin(name: str, folder: str = ".", template: str = "cascade") -> list[
         TargetExistsError: one of the two files exists already (nothing is written then).
     """
     if template not in TEMPLATES:
-        raise BadParameterError(f"template {template!r} is not one of {', '.join(TEMPLATES)}: choose one with --template")
+        raise BadParameterError(
+            f"template {template!r} is not one of {', '.join(TEMPLATES)}: choose one with --template"
+        )
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
-        raise BadParameterError(f"plugin name {name!r} is not valid: use letters, digits and underscores, starting with a letter (e.g. topic_cascade)")
+        raise BadParameterError(
+            f"plugin name {name!r} is not valid: use letters, digits and underscores, starting with a letter "
+            "(e.g. topic_cascade)"
+        )
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise BadParameterError(f"plugin name {name!r} is a Python keyword: choose another name")
     if name.startswith("_"):
-        raise BadParameterError(f"plugin name {name!r} starts with '_': plugin folders skip such files, so choose a name starting with a letter")
+        raise BadParameterError(
+            f"plugin name {name!r} starts with '_': plugin folders skip such files, so choose a name starting "
+            "with a letter"
+        )
     if name.lower().startswith("test"):
-        raise BadParameterError(f"plugin name {name!r} starts with 'test': pytest would collect the model as a test file; choose another name")
+        raise BadParameterError(
+            f"plugin name {name!r} starts with 'test': pytest would collect the model as a test file; choose "
+            "another name"
+        )
     if name in sys.stdlib_module_names or name in ("sim", "plugins", "tui", "numpy"):
-        raise BadParameterError(f"plugin name {name!r} is the name of a Python module it would shadow in its folder: choose another name")
+        raise BadParameterError(
+            f"plugin name {name!r} is the name of a Python module it would shadow in its folder: choose another name"
+        )
     if name in _builtin_names():
-        raise BadParameterError(f"plugin name {name!r} is taken by a built-in plugin: choose another name (see 'agora plugins list')")
+        raise BadParameterError(
+            f"plugin name {name!r} is taken by a built-in plugin: choose another name (see 'agora plugins list')"
+        )
     folder = os.path.abspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise BadParameterError(f"{folder} is a file, not a folder: pass a folder to write the plugin into")
@@ -251,13 +271,18 @@ def _base_world(agents: int, seed: int) -> World:
     key = (int(agents), int(seed))
     world = _WORLDS.get(key)
     if world is None:
-        from sim.store.create import synthetic_world
-
         world = synthetic_world(f"check-{agents}", agents, avg_degree=10.0, seed=seed)
         # Forks copy the columns and trust but share the rest of the graph: freezing the base keeps a
         # model that writes into the graph from spoiling the checks that follow (it fails instead).
-        for arr in (*world.columns.values(), world.graph.out_indptr, world.graph.out_indices, world.graph.trust,
-                    world.graph.in_indptr, world.graph.in_indices, world.graph.in_edge):
+        for arr in (
+            *world.columns.values(),
+            world.graph.out_indptr,
+            world.graph.out_indices,
+            world.graph.trust,
+            world.graph.in_indptr,
+            world.graph.in_indices,
+            world.graph.in_edge,
+        ):
             arr.flags.writeable = False
         _WORLDS[key] = world
         while len(_WORLDS) > 2:
@@ -286,7 +311,7 @@ def common_topics(world: World, k: int = 3, skip: int = 0) -> list[str]:
     bits = np.arange(64, dtype=np.uint64)
     counts = np.array([np.count_nonzero((interests >> b) & np.uint64(1)) for b in bits])
     order = np.argsort(-counts, kind="stable")
-    return [TOPICS[int(t)] for t in order[skip: skip + k]]
+    return [TOPICS[int(t)] for t in order[skip : skip + k]]
 
 
 def _run_sync(make_coro: Callable[[], Any]) -> Any:
@@ -354,14 +379,24 @@ class _Watch:
             ex = np.asarray(result.exposed)
             if ex.ndim != 1 or (ex.size and ex.dtype.kind not in "iu"):
                 self.problems.setdefault(label, []).append(
-                    f"round {rnd}: exposed has shape {ex.shape} and dtype {ex.dtype}; expected a 1-D integer array of agent indices")
+                    f"round {rnd}: exposed has shape {ex.shape} and dtype {ex.dtype}; expected a 1-D integer "
+                    "array of agent indices"
+                )
             elif ex.size and (ex.min() < 0 or ex.max() >= n):
-                self.problems.setdefault(label, []).append(f"round {rnd}: exposed holds agent indices outside 0..{n - 1}")
+                self.problems.setdefault(label, []).append(
+                    f"round {rnd}: exposed holds agent indices outside 0..{n - 1}"
+                )
         cls = type(session.model)
         if not getattr(cls, "progressive", False) or label in self.violations:
             return
         agents = np.asarray(result.agents)
-        if agents.ndim != 1 or not agents.size or agents.dtype.kind not in "iu" or agents.min() < 0 or agents.max() >= n:
+        if (
+            agents.ndim != 1
+            or not agents.size
+            or agents.dtype.kind not in "iu"
+            or agents.min() < 0
+            or agents.max() >= n
+        ):
             return
         new_state = np.broadcast_to(np.asarray(result.new_state), agents.shape)
         before = ctx.state[agents]
@@ -376,7 +411,9 @@ class _Watch:
 
             self.violations[label] = (
                 f"round {rnd}: {int(left.sum())} agents left the adopted states (agent {int(agents[i])}: "
-                f"{state_name(int(before[i]))} -> {state_name(int(new_state[i]))}) although the model declares progressive = True")
+                f"{state_name(int(before[i]))} -> {state_name(int(new_state[i]))}) although the model declares "
+                "progressive = True"
+            )
 
 
 @dataclass
@@ -410,7 +447,9 @@ class _Run:
         if s is None or s.status != "failed":
             return None
         error = s.error or "unknown error"
-        where = "while starting (in __init__ or start)" if self.fail_tick.get(label, 0) == 0 else f"in round {s.round + 1}"
+        where = (
+            "while starting (in __init__ or start)" if self.fail_tick.get(label, 0) == 0 else f"in round {s.round + 1}"
+        )
         if error.startswith("ModelContractError"):
             detail = error.split(": ", 1)[-1]
             kind = "progressive" if label in self.watch.violations else "contract"
@@ -430,10 +469,20 @@ def _fresh_class(path: str, qualname: str) -> type[PropagationModel]:
     return obj
 
 
-def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages: list[_Message],
-           params: dict[str, Any] | None = None, *, rounds: int = CONTRACT_ROUNDS, seed: int = 0,
-           record: bool = True, budget_s: float | None = None, reraise: bool = False,
-           resume_after: int | None = None, quick: bool = False) -> _Run:
+def _trace(
+    make_cls: Callable[[], type[PropagationModel]],
+    base: World,
+    messages: list[_Message],
+    params: dict[str, Any] | None = None,
+    *,
+    rounds: int = CONTRACT_ROUNDS,
+    seed: int = 0,
+    record: bool = True,
+    budget_s: float | None = None,
+    reraise: bool = False,
+    resume_after: int | None = None,
+    quick: bool = False,
+) -> _Run:
     """Run ``messages`` side by side in one Simulation on a fork of ``base``, round by round.
 
     With ``resume_after=k`` the world is forked after tick ``k`` (as saving and loading it would: the
@@ -446,9 +495,6 @@ def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages
     worlds = [base.fork()]
 
     async def drive() -> None:
-        from sim.llm.service import LLMService
-        from sim.engine.simulation import Simulation
-
         cls = make_cls()
         name = cls.name if isinstance(getattr(cls, "name", None), str) and cls.name else "unnamed"
         registry = Registry((), builtins=True, entry_points=False, env=False)  # built-ins: a model may wrap one
@@ -456,8 +502,14 @@ def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages
         world = worlds[0]
         sim = Simulation(world, registry=registry, bus=EventBus(), llm=_offline_llm(world, quick))
         for m in messages:
-            s = sim.inject(f"checker message {m.label}", topics=list(m.topics), seeds=m.seeds, model=name,
-                           params=dict(params or {}), seed=seed)
+            s = sim.inject(
+                f"checker message {m.label}",
+                topics=list(m.topics),
+                seeds=m.seeds,
+                model=name,
+                params=dict(params or {}),
+                seed=seed,
+            )
             # Each message's generator depends on its key only, so a message draws the same numbers
             # whether it runs alone or beside another.
             s.rng = world_rng(world.seed, 100, seed, m.key)
@@ -508,24 +560,34 @@ def _trace(make_cls: Callable[[], type[PropagationModel]], base: World, messages
         for key, col in world.columns.items():
             if not np.array_equal(col, base.columns[key]) and f"column {key}" not in run.world_writes:
                 run.world_writes.append(f"column {key}")
-        same_edges = (np.array_equal(world.graph.out_indptr, base.graph.out_indptr)
-                      and np.array_equal(world.graph.out_indices, base.graph.out_indices))
+        same_edges = np.array_equal(world.graph.out_indptr, base.graph.out_indptr) and np.array_equal(
+            world.graph.out_indices, base.graph.out_indices
+        )
         # A model changes edges only through its answers (the ``edges`` check); trust is compared on the same edges.
-        if same_edges and not np.array_equal(world.graph.trust, base.graph.trust) and "edge trust" not in run.world_writes:
+        if (
+            same_edges
+            and not np.array_equal(world.graph.trust, base.graph.trust)
+            and "edge trust" not in run.world_writes
+        ):
             run.world_writes.append("edge trust")
     return run
 
 
 def _offline_llm(world: World, quiet: bool = False) -> Any:
     """The LLM service of a check run: never online; ``quiet``: no agent texts either (as in an ensemble)."""
-    from sim.llm.config import LLMConfig
-    from sim.llm.service import LLMService
-
     return LLMService(world, LLMConfig(offline=True, texts_per_tick=0)) if quiet else LLMService.offline(world)
 
 
-def run_model(model: type[PropagationModel], world: World, *, params: dict[str, Any] | None = None,
-              seeds: str = "random:10", topics: Iterable[str] = (), rounds: int = 100, seed: int = 0) -> PropagationSession:
+def run_model(
+    model: type[PropagationModel],
+    world: World,
+    *,
+    params: dict[str, Any] | None = None,
+    seeds: str = "random:10",
+    topics: Iterable[str] = (),
+    rounds: int = 100,
+    seed: int = 0,
+) -> PropagationSession:
     """Run one propagation session of ``model`` on a copy of ``world`` until it ends (at most ``rounds``).
 
     For tests of a model: the session's arrays (``state``, ``adopted_at``, ``adopted_from``,
@@ -535,8 +597,16 @@ def run_model(model: type[PropagationModel], world: World, *, params: dict[str, 
     Raises:
         BadParameterError: bad parameters, seeds or topics.
     """
-    run = _trace(lambda: model, world, [_Message("A", tuple(topics), seeds, 1)], params, rounds=rounds, seed=seed,
-                 record=False, reraise=True)
+    run = _trace(
+        lambda: model,
+        world,
+        [_Message("A", tuple(topics), seeds, 1)],
+        params,
+        rounds=rounds,
+        seed=seed,
+        record=False,
+        reraise=True,
+    )
     return run.sessions["A"]
 
 
@@ -583,13 +653,32 @@ class CheckReport:
     def failed(self) -> list[dict[str, Any]]:
         return [c for c in self.checks if c["status"] == "fail"]
 
-    def add(self, model: str | None, name: str, status: str, detail: str, tb: str | None = None, *,
-            params: dict[str, Any] | None = None, world: str | None = None, summary: str | None = None) -> dict[str, Any]:
+    def add(
+        self,
+        model: str | None,
+        name: str,
+        status: str,
+        detail: str,
+        tb: str | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+        world: str | None = None,
+        summary: str | None = None,
+    ) -> dict[str, Any]:
         """Add one check. ``model`` names the plugin (a model or a recommender; None for the file);
         ``params`` and ``world``: the parameter set and world a failure was found at; ``summary``: the
         few words the verdict line shows after the check's name."""
-        check = {"model": model, "name": name, "ok": status != "fail", "status": status, "detail": detail,
-                 "traceback": tb or None, "params": params, "world": world, "summary": summary}
+        check = {
+            "model": model,
+            "name": name,
+            "ok": status != "fail",
+            "status": status,
+            "detail": detail,
+            "traceback": tb or None,
+            "params": params,
+            "world": world,
+            "summary": summary,
+        }
         self.checks.append(check)
         return check
 
@@ -605,11 +694,19 @@ class CheckReport:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "ok": self.ok, "models": list(self.models), "checks": [dict(c) for c in self.checks],
-                "figures": {k: dict(v) for k, v in self.figures.items()}, "world": dict(self.world),
-                "failed": len(self.failed), "recommenders": list(self.recommenders), "kinds": dict(self.kinds),
-                "explored": {k: [dict(r) for r in v] for k, v in self.explored.items()},
-                "explore_worlds": {k: dict(v) for k, v in self.explore_worlds.items()}}
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "models": list(self.models),
+            "checks": [dict(c) for c in self.checks],
+            "figures": {k: dict(v) for k, v in self.figures.items()},
+            "world": dict(self.world),
+            "failed": len(self.failed),
+            "recommenders": list(self.recommenders),
+            "kinds": dict(self.kinds),
+            "explored": {k: [dict(r) for r in v] for k, v in self.explored.items()},
+            "explore_worlds": {k: dict(v) for k, v in self.explore_worlds.items()},
+        }
 
     def _check_lines(self, c: dict[str, Any]) -> list[str]:
         mark = {"pass": "ok  ", "fail": "FAIL", "skip": "skip"}[c["status"]]
@@ -624,17 +721,30 @@ class CheckReport:
         lines = [f"checking {self.path}"]
         if self.world:
             w = self.world
-            lines.append(f"contract runs on a synthetic world of {w['agents']:,} agents and {w['edges']:,} edges, seed {w['seed']}")
+            lines.append(
+                f"contract runs on a synthetic world of {w['agents']:,} agents and {w['edges']:,} edges, seed "
+                f"{w['seed']}"
+            )
         if self.explore_worlds:
-            lines.append("parameters explored on " + " and ".join(
-                f"a {v['agents']:,}-agent {v['what']} ({v['edges']:,} edges)" for v in self.explore_worlds.values()))
+            lines.append(
+                "parameters explored on "
+                + " and ".join(
+                    f"a {v['agents']:,}-agent {v['what']} ({v['edges']:,} edges)" for v in self.explore_worlds.values()
+                )
+            )
         for c in self.checks:
             if c["model"] is None:
                 lines += self._check_lines(c)
         for name in [*self.models, *self.recommenders]:
             kind = self.kinds.get(name, "model")
-            lines.append({"model": "model", "recommender": "content recommender",
-                          "friend-recommender": "friend recommender"}.get(kind, kind) + f" {name}")
+            lines.append(
+                {
+                    "model": "model",
+                    "recommender": "content recommender",
+                    "friend-recommender": "friend recommender",
+                }.get(kind, kind)
+                + f" {name}"
+            )
             for c in self.checks:
                 if c["model"] == name:
                     lines += self._check_lines(c)
@@ -661,17 +771,26 @@ class CheckReport:
 def _speed_line(kind: str, fig: dict[str, Any]) -> str:
     """The speed figure of one plugin, in words."""
     if kind == "recommender":
-        return (f"  speed on {fig['agents']:,} agents, {fig['edges']:,} edges: {fig['ticks']} ticks, "
-                f"{fig['readers_per_tick']:,.0f} readers x {fig['messages']} live messages per tick, "
-                f"{fig['seconds_per_tick'] * 1000:.1f} ms per tick in score ({fig['feed_seconds_per_tick'] * 1000:.1f} ms "
-                f"building feeds in all), {_fmt_rate(fig['scores_per_second'])} scores/s")
+        return (
+            f"  speed on {fig['agents']:,} agents, {fig['edges']:,} edges: {fig['ticks']} ticks, "
+            f"{fig['readers_per_tick']:,.0f} readers x {fig['messages']} live messages per tick, "
+            f"{fig['seconds_per_tick'] * 1000:.1f} ms per tick in score ({fig['feed_seconds_per_tick'] * 1000:.1f} ms "
+            f"building feeds in all), {_fmt_rate(fig['scores_per_second'])} scores/s"
+        )
     if kind == "friend-recommender":
-        return (f"  speed on {fig['agents']:,} agents, {fig['edges']:,} edges: {fig['ticks']} ticks, "
-                f"{fig['agents_per_tick']:,.0f} agents looking per tick, {fig['seconds_per_tick'] * 1000:.1f} ms per tick in "
-                f"suggest, {fig['suggestions_per_tick']:,.0f} suggestions per tick, {_fmt_rate(fig['agents_per_second'])} agents/s")
-    return (f"  speed on {fig['agents']:,} agents, {fig['edges']:,} edges: {fig['rounds']} rounds, "
-            f"{fig['attempts']:,} edge attempts, {fig['seconds_per_round'] * 1000:.1f} ms per round "
-            f"({fig['model_seconds_per_round'] * 1000:.1f} ms in the model), {_fmt_rate(fig['attempts_per_second'])} edge attempts/s")
+        return (
+            f"  speed on {fig['agents']:,} agents, {fig['edges']:,} edges: {fig['ticks']} ticks, "
+            f"{fig['agents_per_tick']:,.0f} agents looking per tick, {fig['seconds_per_tick'] * 1000:.1f} ms "
+            "per tick in "
+            f"suggest, {fig['suggestions_per_tick']:,.0f} suggestions per tick, "
+            f"{_fmt_rate(fig['agents_per_second'])} agents/s"
+        )
+    return (
+        f"  speed on {fig['agents']:,} agents, {fig['edges']:,} edges: {fig['rounds']} rounds, "
+        f"{fig['attempts']:,} edge attempts, {fig['seconds_per_round'] * 1000:.1f} ms per round "
+        f"({fig['model_seconds_per_round'] * 1000:.1f} ms in the model), "
+        f"{_fmt_rate(fig['attempts_per_second'])} edge attempts/s"
+    )
 
 
 def _plural(n: int, word: str) -> str:
@@ -726,13 +845,13 @@ def _plugin_schema_problems(cls: type, what: str) -> list[str]:
     problems: list[str] = []
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name.strip():
-        problems.append(f"name is empty: set name = \"...\" (what users pass to choose the {what})")
+        problems.append(f'name is empty: set name = "..." (what users pass to choose the {what})')
     elif re.search(r"\s", name):
         problems.append(f"name {name!r} contains whitespace: use letters, digits, '_', '-' or '.'")
     for attr in ("version", "description"):
         value = getattr(cls, attr, None)
         if not isinstance(value, str) or not value.strip():
-            problems.append(f"{attr} is empty: set {attr} = \"...\"")
+            problems.append(f'{attr} is empty: set {attr} = "..."')
     params = getattr(cls, "params", None)
     if not isinstance(params, dict):
         problems.append(f"params is a {type(params).__name__}: it must be a dict of name -> Param")
@@ -744,7 +863,10 @@ def _plugin_schema_problems(cls: type, what: str) -> list[str]:
             problems.append(f"parameter {key}: is a {type(spec).__name__}, not a Param(type, default, min, max, help)")
             continue
         if spec.type not in (float, int, bool, str):
-            problems.append(f"parameter {key}: type {getattr(spec.type, '__name__', spec.type)!r} is not one of float, int, bool, str")
+            problems.append(
+                f"parameter {key}: type {getattr(spec.type, '__name__', spec.type)!r} is not one of float, int, "
+                "bool, str"
+            )
             continue
         for bound in ("min", "max"):
             b = getattr(spec, bound)
@@ -752,13 +874,22 @@ def _plugin_schema_problems(cls: type, what: str) -> list[str]:
                 continue
             if spec.type in (bool, str):
                 problems.append(f"parameter {key}: a {spec.type.__name__} parameter cannot have a {bound}")
-            elif not isinstance(b, (int, float, np.integer, np.floating)) or isinstance(b, bool) or math.isnan(float(b)):
+            elif (
+                not isinstance(b, (int, float, np.integer, np.floating)) or isinstance(b, bool) or math.isnan(float(b))
+            ):
                 problems.append(f"parameter {key}: {bound} {b!r} is not a number")
-        if (spec.min is not None and spec.max is not None and spec.type in (float, int)
-                and not isinstance(spec.min, bool) and not isinstance(spec.max, bool)):
+        if (
+            spec.min is not None
+            and spec.max is not None
+            and spec.type in (float, int)
+            and not isinstance(spec.min, bool)
+            and not isinstance(spec.max, bool)
+        ):
             try:
                 if float(spec.min) > float(spec.max):
-                    problems.append(f"parameter {key}: min {spec.min:g} is above max {spec.max:g}, so no value is valid")
+                    problems.append(
+                        f"parameter {key}: min {spec.min:g} is above max {spec.max:g}, so no value is valid"
+                    )
             except (TypeError, ValueError):
                 pass
         if spec.choices is not None:
@@ -767,15 +898,21 @@ def _plugin_schema_problems(cls: type, what: str) -> list[str]:
             elif not spec.choices or not all(isinstance(c, str) for c in spec.choices):
                 problems.append(f"parameter {key}: choices must be a non-empty tuple of strings")
         d = spec.default
-        type_ok = {float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-                   int: lambda v: _is_int(v), bool: lambda v: isinstance(v, bool), str: lambda v: isinstance(v, str)}[spec.type](d)
+        type_ok = {
+            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            int: lambda v: _is_int(v),
+            bool: lambda v: isinstance(v, bool),
+            str: lambda v: isinstance(v, str),
+        }[spec.type](d)
         if not type_ok:
             problems.append(f"parameter {key}: default {d!r} is a {type(d).__name__}, not a {spec.type.__name__}")
         else:
             try:
                 spec.coerce(key, d)
             except BadParameterError:
-                problems.append(f"parameter {key}: default {d!r} fails its own validation: expected {spec.describe_range()}")
+                problems.append(
+                    f"parameter {key}: default {d!r} fails its own validation: expected {spec.describe_range()}"
+                )
             except Exception as exc:
                 problems.append(f"parameter {key}: validating its default raised {type(exc).__name__}: {exc}")
         if not spec.help:
@@ -791,7 +928,9 @@ def schema_problems(cls: type) -> list[str]:
         params = {}
     states = getattr(cls, "states", None)
     if not isinstance(states, (tuple, list)) or len(states) < 2 or not all(isinstance(s, str) and s for s in states):
-        problems.append(f"states {states!r} must be a tuple of at least two non-empty names (state 0 is the untouched one)")
+        problems.append(
+            f"states {states!r} must be a tuple of at least two non-empty names (state 0 is the untouched one)"
+        )
         return problems
     if len(set(states)) != len(states):
         problems.append(f"states {tuple(states)!r} repeat a name")
@@ -808,7 +947,10 @@ def schema_problems(cls: type) -> list[str]:
             problems.append(f"{attr} is empty: name at least one of the states 1..{k - 1}")
         bad = [int(v) for v in value if not 1 <= int(v) < k]
         if bad:
-            problems.append(f"{attr} {tuple(value)!r} holds {bad[0]}, but the states that can be entered are 1..{k - 1} ({', '.join(states[1:])})")
+            problems.append(
+                f"{attr} {tuple(value)!r} holds {bad[0]}, but the states that can be entered are 1..{k - 1} "
+                f"({', '.join(states[1:])})"
+            )
         return tuple(int(v) for v in value)
 
     adopted = state_set("adopted_states", allow_empty=False)
@@ -818,13 +960,19 @@ def schema_problems(cls: type) -> list[str]:
     transmitting = state_set("transmitting_states", allow_empty=own_end)
     transmit = getattr(cls, "transmit", None)
     if transmit not in ("once", "while"):
-        problems.append(f"transmit {transmit!r} must be \"once\" (the round after entering) or \"while\" (every round in a transmitting state)")
+        problems.append(
+            f'transmit {transmit!r} must be "once" (the round after entering) or "while" (every round in a '
+            "transmitting state)"
+        )
     seed_state: Any = getattr(cls, "seed_state", None)
     if not _is_int(seed_state) or not 1 <= int(seed_state) < k:
         problems.append(f"seed_state {seed_state!r} must be one of the states 1..{k - 1}")
     elif transmitting is not None and int(seed_state) not in transmitting and not own_end:
-        problems.append(f"seed_state {seed_state} ({states[int(seed_state)]}) is not a transmitting state, so the seeds never transmit and the "
-                        "session ends at once: make it transmitting or override is_done")
+        problems.append(
+            f"seed_state {seed_state} ({states[int(seed_state)]}) is not a transmitting state, so the seeds "
+            "never transmit and the "
+            "session ends at once: make it transmitting or override is_done"
+        )
     if not isinstance(getattr(cls, "progressive", None), bool):
         problems.append(f"progressive {getattr(cls, 'progressive', None)!r} must be True or False")
     if adopted is not None and transmitting is not None and not (set(adopted) | set(transmitting)):
@@ -839,12 +987,16 @@ def schema_problems(cls: type) -> list[str]:
                 if not isinstance(spec, Param):
                     problems.append(f"zero_params names {z!r}, which is not a parameter")
                 elif spec.type not in (float, int):
-                    problems.append(f"zero_params names {z!r}, a {spec.type.__name__} parameter: only numbers can be set to 0")
+                    problems.append(
+                        f"zero_params names {z!r}, a {spec.type.__name__} parameter: only numbers can be set to 0"
+                    )
                 else:
                     try:
                         spec.coerce(z, 0)
                     except BadParameterError:
-                        problems.append(f"zero_params names {z!r}, but 0 is outside its range ({spec.describe_range()})")
+                        problems.append(
+                            f"zero_params names {z!r}, but 0 is outside its range ({spec.describe_range()})"
+                        )
     for flag in ("uses_feed", "changes_edges", "endless"):
         if not isinstance(getattr(cls, flag, False), bool):
             problems.append(f"{flag} {getattr(cls, flag, None)!r} must be True or False")
@@ -898,8 +1050,10 @@ def _compare(a: _Run, la: str, b: _Run, lb: str) -> str | None:
                 diff = np.flatnonzero(x != y)
                 i = int(diff[0])
                 when = "after seeding" if r == 0 else f"in round {r}"
-                return (f"{when}: {diff.size} agents have a different {what} (agent {i}: {int(x[i])} vs {int(y[i])}); "
-                        f"{int(np.count_nonzero(x))} vs {int(np.count_nonzero(y))} non-zero")
+                return (
+                    f"{when}: {diff.size} agents have a different {what} (agent {i}: {int(x[i])} vs {int(y[i])}); "
+                    f"{int(np.count_nonzero(x))} vs {int(np.count_nonzero(y))} non-zero"
+                )
     if len(sa) != len(sb):
         return f"one run lasted {len(sa) - 1} rounds, the other {len(sb) - 1}"
     return None
@@ -919,7 +1073,7 @@ EXPLORE_BUDGET_S = 30.0
 #: ``* max(1, |default|)``: far out, finite, and said so in the check's detail.
 OPEN_BOUND_SPAN = 100.0
 
-_EXPLORE_WORLDS: OrderedDict[int, tuple["ExploreWorld", ...]] = OrderedDict()
+_EXPLORE_WORLDS: OrderedDict[int, tuple[ExploreWorld, ...]] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -935,8 +1089,15 @@ class ExploreWorld:
 def _freeze(world: World) -> World:
     # Forks copy the columns and trust but share the rest of the graph: freezing the base keeps a
     # plugin that writes into the graph from spoiling the checks that follow (it fails instead).
-    for arr in (*world.columns.values(), world.graph.out_indptr, world.graph.out_indices, world.graph.trust,
-                world.graph.in_indptr, world.graph.in_indices, world.graph.in_edge):
+    for arr in (
+        *world.columns.values(),
+        world.graph.out_indptr,
+        world.graph.out_indices,
+        world.graph.trust,
+        world.graph.in_indptr,
+        world.graph.in_indices,
+        world.graph.in_edge,
+    ):
         arr.flags.writeable = False
     return world
 
@@ -956,9 +1117,6 @@ def explore_worlds(seed: int = 0) -> tuple[ExploreWorld, ...]:
     if worlds is not None:
         _EXPLORE_WORLDS.move_to_end(key)
         return worlds
-    from sim.core.world import build_world
-    from sim.store.create import synthetic_world
-
     ba = _freeze(synthetic_world("check-scale-free", 500, graph="ba", avg_degree=6.0, seed=seed))
     n = 300
     rng = np.random.default_rng([abs(key) % 2**32, 29])
@@ -971,7 +1129,9 @@ def explore_worlds(seed: int = 0) -> tuple[ExploreWorld, ...]:
     lo, hi = pair // n, pair % n
     flip = rng.random(pair.size) < 0.5  # one direction per pair: never reciprocal
     src, dst = np.where(flip, hi, lo).astype(np.int32), np.where(flip, lo, hi).astype(np.int32)
-    directed = build_world("check-directed", seed, n, src, dst, config={"source": {"kind": "synthetic", "graph": "directed"}})
+    directed = build_world(
+        "check-directed", seed, n, src, dst, config={"source": {"kind": "synthetic", "graph": "directed"}}
+    )
     lonely = int(np.count_nonzero((np.diff(directed.graph.out_indptr) == 0) & (np.diff(directed.graph.in_indptr) == 0)))
     directed = _freeze(directed)
     worlds = (
@@ -1065,8 +1225,11 @@ def param_space(cls: type, seed: int = 0, draws: int = EXPLORE_DRAWS) -> tuple[l
     the notes. Values that fail the parameter's own validation are left out.
     """
     params = getattr(cls, "params", None)
-    specs = {k: s for k, s in (params.items() if isinstance(params, dict) else ())
-             if isinstance(k, str) and isinstance(s, Param) and s.type in (float, int, bool, str)}
+    specs = {
+        k: s
+        for k, s in (params.items() if isinstance(params, dict) else ())
+        if isinstance(k, str) and isinstance(s, Param) and s.type in (float, int, bool, str)
+    }
     sets = [ParamSet((), "defaults")]
     notes: list[str] = []
     spans: dict[str, tuple[float, float]] = {}
@@ -1096,8 +1259,11 @@ def param_space(cls: type, seed: int = 0, draws: int = EXPLORE_DRAWS) -> tuple[l
                 sets.append(ParamSet(((key, v),), "one"))
     refused = [ps for ps in sets if _refused(cls, ps.params)]
     if refused:
-        notes.append(f"{_plural(len(refused), 'set')} refused by the plugin's own validation, not run: "
-                     + "; ".join(ps.describe(len(specs)) for ps in refused[:3]) + (" ..." if len(refused) > 3 else ""))
+        notes.append(
+            f"{_plural(len(refused), 'set')} refused by the plugin's own validation, not run: "
+            + "; ".join(ps.describe(len(specs)) for ps in refused[:3])
+            + (" ..." if len(refused) > 3 else "")
+        )
         sets = [ps for ps in sets if ps not in refused]
     name = str(getattr(cls, "name", "") or "")
     rng = np.random.default_rng([abs(int(seed)) % 2**32, zlib.crc32(name.encode())])
@@ -1170,14 +1336,19 @@ def _judge_model_run(run: _Run, cls: type[PropagationModel]) -> _Finding | None:
         bad = np.flatnonzero(sums != run.n)
         if bad.size:
             t = int(bad[0])
-            return _Finding("states", f"at tick {t} the states counted {int(sums[t]):,} agents, not the world's {run.n:,}")
+            return _Finding(
+                "states", f"at tick {t} the states counted {int(sums[t]):,} agents, not the world's {run.n:,}"
+            )
     for vname, spec in (getattr(cls, "variables", {}) or {}).items():
         col = s.variables.get(vname)
         if col is None or not col.size:
             continue
         if np.isnan(col).any() or float(col.min()) < spec.min or float(col.max()) > spec.max:
-            return _Finding("variables", f"variable {vname} left its declared range [{spec.min:g}, {spec.max:g}] "
-                                         f"(now [{float(np.nanmin(col)):g}, {float(np.nanmax(col)):g}])")
+            return _Finding(
+                "variables",
+                f"variable {vname} left its declared range [{spec.min:g}, {spec.max:g}] "
+                f"(now [{float(np.nanmin(col)):g}, {float(np.nanmax(col)):g}])",
+            )
     if run.world_writes:
         return _Finding("writes", f"the model wrote to the world ({', '.join(run.world_writes)})")
     return None
@@ -1188,8 +1359,9 @@ def _judge_model_run(run: _Run, cls: type[PropagationModel]) -> _Finding | None:
 PROBE_ROUNDS = 3
 
 
-def _forced_rounds(make_cls: Callable[[], type[PropagationModel]], base: World, msg: _Message,
-                   params: dict[str, Any] | None, seed: int) -> tuple[str | None, str | None]:
+def _forced_rounds(
+    make_cls: Callable[[], type[PropagationModel]], base: World, msg: _Message, params: dict[str, Any] | None, seed: int
+) -> tuple[str | None, str | None]:
     """Run a session that ended right after start again, with ``is_done`` held false for its first
     :data:`PROBE_ROUNDS` rounds. Returns ``(change, error)``: what those rounds changed (states,
     adoptions, variables; None when nothing), and what went wrong running them (None when nothing)."""
@@ -1241,24 +1413,38 @@ def _where_defined(cls: type, method: str) -> str:
     return f" ({os.path.basename(path)}:{line})" if path else ""
 
 
-def _explore_verdict(report: CheckReport, label: str, results: list[dict[str, Any]],
-                     failures: list[tuple[ParamSet, ExploreWorld, _Finding]], sets: list[ParamSet],
-                     worlds: tuple[ExploreWorld, ...], notes: list[str], defaults: dict[str, Any], ran: int,
-                     total: int, ticks: str, seed: int) -> None:
+def _explore_verdict(
+    report: CheckReport,
+    label: str,
+    results: list[dict[str, Any]],
+    failures: list[tuple[ParamSet, ExploreWorld, _Finding]],
+    sets: list[ParamSet],
+    worlds: tuple[ExploreWorld, ...],
+    notes: list[str],
+    defaults: dict[str, Any],
+    ran: int,
+    total: int,
+    ticks: str,
+    seed: int,
+) -> None:
     """Add the ``explore`` check from the exploring runs' results."""
     report.explored[label] = results
     n_params = len(defaults)
     cut = f"; the time budget ({EXPLORE_BUDGET_S:g} s) stopped it after {ran} of {total} runs" if ran < total else ""
     if not failures:
         tried = sorted({k for ps in sets for k, _ in ps.values})
-        how = (f"each parameter at its extremes ({', '.join(tried)}) with the others default"
-               if tried else "the defaults (the plugin has no parameter to vary)")
+        how = (
+            f"each parameter at its extremes ({', '.join(tried)}) with the others default"
+            if tried
+            else "the defaults (the plugin has no parameter to vary)"
+        )
         n_draws = sum(1 for ps in sets if ps.how == "draw")
         if n_draws:
             how += f", and {n_draws} random draws (seed {seed})"
         where = "both small worlds" if len(worlds) == 2 else " and ".join(w.text for w in worlds)
-        detail = (f"{_plural(len(sets), 'parameter set')} ({how}) on {where}, {ticks}: none raised or broke the "
-                  f"contract{cut}")
+        detail = (
+            f"{_plural(len(sets), 'parameter set')} ({how}) on {where}, {ticks}: none raised or broke the contract{cut}"
+        )
         if notes:
             detail += f" ({'; '.join(notes)})"
         report.add(label, "explore", "pass", detail)
@@ -1276,8 +1462,16 @@ def _explore_verdict(report: CheckReport, label: str, results: list[dict[str, An
         shown = others[:2]
         detail += f"; also fails at {'; '.join(shown)}" + (f" (and {len(others) - 2} more)" if len(others) > 2 else "")
     detail += cut
-    report.add(label, "explore", "fail", detail, finding.traceback, params={**defaults, **first_set.params},
-               world=world.key, summary=f"at {first_set.describe(n_params)}: {_short_what(finding)}")
+    report.add(
+        label,
+        "explore",
+        "fail",
+        detail,
+        finding.traceback,
+        params={**defaults, **first_set.params},
+        world=world.key,
+        summary=f"at {first_set.describe(n_params)}: {_short_what(finding)}",
+    )
 
 
 def _param_defaults(cls: type) -> dict[str, Any]:
@@ -1296,8 +1490,14 @@ def _short_what(f: _Finding) -> str:
     return text if len(text) <= 60 else text[:57].rstrip() + "..."
 
 
-def _explore_model(report: CheckReport, label: str, cls: type[PropagationModel], fresh: Callable[[], type[PropagationModel]],
-                   *, seed: int) -> None:
+def _explore_model(
+    report: CheckReport,
+    label: str,
+    cls: type[PropagationModel],
+    fresh: Callable[[], type[PropagationModel]],
+    *,
+    seed: int,
+) -> None:
     """The ``explore`` check of a model: every parameter set of :func:`param_space` on every world of
     :func:`explore_worlds`, for up to :data:`EXPLORE_ROUNDS` rounds. A set fails when its run raises,
     breaks the contract (an answer the core refuses, states that do not sum to the agents, a variable
@@ -1337,27 +1537,64 @@ def _explore_model(report: CheckReport, label: str, cls: type[PropagationModel],
             if finding is None and s is not None and s.status == "completed" and rounds == 0:
                 change, _ = _forced_rounds(make, w.world, msg, ps.params, seed)
                 if change is not None:
-                    finding = _Finding("ended-at-start", "the session ended right after start, before any round: is_done"
-                                       f"{_where_defined(cls, 'is_done')}, asked once right after start, was already true, "
-                                       f"yet {change}")
+                    finding = _Finding(
+                        "ended-at-start",
+                        "the session ended right after start, before any round: is_done"
+                        f"{_where_defined(cls, 'is_done')}, asked once right after start, was already true, "
+                        f"yet {change}",
+                    )
                 elif ps.describe(n_params) not in still:
                     still.append(ps.describe(n_params))
-            results.append({"params": ps.params, "how": ps.how, "world": w.key,
-                            "status": "fail" if finding else "ok", "kind": finding.kind if finding else None,
-                            "rounds": rounds, "reached": s.reached if s is not None else 0,
-                            "ended": s.status == "completed" if s is not None else False,
-                            "error": finding.what if finding else None})
+            results.append(
+                {
+                    "params": ps.params,
+                    "how": ps.how,
+                    "world": w.key,
+                    "status": "fail" if finding else "ok",
+                    "kind": finding.kind if finding else None,
+                    "rounds": rounds,
+                    "reached": s.reached if s is not None else 0,
+                    "ended": s.status == "completed" if s is not None else False,
+                    "error": finding.what if finding else None,
+                }
+            )
             if finding is not None:
                 failures.append((ps, w, finding))
     if still:
-        notes = [*notes, "ended right after start where nothing could change (rounds run anyway changed nothing) at "
-                 + "; ".join(still[:3]) + (" ..." if len(still) > 3 else "")]
-    _explore_verdict(report, label, results, failures, sets, worlds, notes, _param_defaults(cls), ran, total,
-                     f"up to {EXPLORE_ROUNDS} rounds each", seed)
+        notes = [
+            *notes,
+            "ended right after start where nothing could change (rounds run anyway changed nothing) at "
+            + "; ".join(still[:3])
+            + (" ..." if len(still) > 3 else ""),
+        ]
+    _explore_verdict(
+        report,
+        label,
+        results,
+        failures,
+        sets,
+        worlds,
+        notes,
+        _param_defaults(cls),
+        ran,
+        total,
+        f"up to {EXPLORE_ROUNDS} rounds each",
+        seed,
+    )
 
 
-def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], base: World, speed_base: Callable[[], World],
-                 *, seed: int, rounds: int, progress: Progress, frac: tuple[float, float]) -> None:
+def _check_model(
+    report: CheckReport,
+    path: str,
+    cls: type[PropagationModel],
+    base: World,
+    speed_base: Callable[[], World],
+    *,
+    seed: int,
+    rounds: int,
+    progress: Progress,
+    frac: tuple[float, float],
+) -> None:
     label = cls.name
     qualname = cls.__qualname__
     lo, hi = frac
@@ -1380,8 +1617,13 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
         report.add(label, "schema", "fail", "; ".join(problems))
     else:
         params = cls.params
-        report.add(label, "schema", "pass", f"name, version, description, {len(params)} parameter{'s' * (len(params) != 1)} "
-                   f"with valid defaults and bounds, {len(cls.states)} consistent states")
+        report.add(
+            label,
+            "schema",
+            "pass",
+            f"name, version, description, {len(params)} parameter{'s' * (len(params) != 1)} "
+            f"with valid defaults and bounds, {len(cls.states)} consistent states",
+        )
 
     # the default run: run, shapes, monotonicity
     step_progress("run", 1)
@@ -1399,19 +1641,35 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
             status = f"still running after {rounds} rounds (cut there)"
         reached = sa.reached if sa is not None else 0
         seeds = sa.seeds_count if sa is not None else 0
-        report.add(label, "run", "pass", f"{_plural(a1.rounds, 'round')} on {base.n:,} agents without raising: reached {reached:,} from "
-                   f"{seeds} seeds, {status}")
+        report.add(
+            label,
+            "run",
+            "pass",
+            f"{_plural(a1.rounds, 'round')} on {base.n:,} agents without raising: reached {reached:,} from "
+            f"{seeds} seeds, {status}",
+        )
     stepped = a1.watch.calls.get("A", 0) > 0
     problems_seen = a1.watch.problems.get("A", [])
     if out is not None and out[0] == "contract":
         report.add(label, "shapes", "fail", out[1], out[2])
     elif problems_seen:
-        report.add(label, "shapes", "fail", "; ".join(problems_seen[:3]) + (f" (and {len(problems_seen) - 3} more)" if len(problems_seen) > 3 else ""))
+        report.add(
+            label,
+            "shapes",
+            "fail",
+            "; ".join(problems_seen[:3]) + (f" (and {len(problems_seen) - 3} more)" if len(problems_seen) > 3 else ""),
+        )
     elif not stepped:
         report.add(label, "shapes", "skip", "not judged: the model never stepped")
     else:
-        report.add(label, "shapes", "pass", f"every StepResult of {_plural(a1.watch.calls['A'], 'round')} had 1-D integer agents, states in 0..{len(cls.states) - 1}, "
-                   "aligned sources and a count of attempts")
+        report.add(
+            label,
+            "shapes",
+            "pass",
+            f"every StepResult of {_plural(a1.watch.calls['A'], 'round')} had 1-D integer agents, states in "
+            f"0..{len(cls.states) - 1}, "
+            "aligned sources and a count of attempts",
+        )
     if not getattr(cls, "progressive", False):
         report.add(label, "monotonicity", "skip", "the model does not declare progressive: agents may leave adoption")
     elif "A" in a1.watch.violations:
@@ -1423,8 +1681,12 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
         elif a1.rounds == 0:
             report.add(label, "monotonicity", "skip", "not judged: no round was completed")
         else:
-            report.add(label, "monotonicity", "pass", f"no agent left the adopted states in {_plural(a1.rounds, 'round')}")
-    _check_declarations(report, label, cls, a1, sa, out, rounds, probe=lambda: _forced_rounds(fresh, base, msg_a, None, seed))
+            report.add(
+                label, "monotonicity", "pass", f"no agent left the adopted states in {_plural(a1.rounds, 'round')}"
+            )
+    _check_declarations(
+        report, label, cls, a1, sa, out, rounds, probe=lambda: _forced_rounds(fresh, base, msg_a, None, seed)
+    )
     if out is not None:
         why = "not judged: the run with default parameters failed (see above)"
         for name in ("determinism", "zero-probability", "isolation", "resume", "explore"):
@@ -1437,22 +1699,39 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
         deterministic = diff is None
         if diff is not None:
             o2 = a2.outcome("A")
-            report.add(label, "determinism", "fail", f"two runs with the same seeds differ {diff}. Draw random numbers only from "
-                       "ctx.rng, ctx.random_edges or ctx.random_agents", o2[2] if o2 else None)
+            report.add(
+                label,
+                "determinism",
+                "fail",
+                f"two runs with the same seeds differ {diff}. Draw random numbers only from "
+                "ctx.rng, ctx.random_edges or ctx.random_agents",
+                o2[2] if o2 else None,
+            )
         else:
-            report.add(label, "determinism", "pass", f"two runs with the same seeds agreed after seeding and in "
-                       f"{_plural(len(a1.states['A']) - 1, 'round')}")
+            report.add(
+                label,
+                "determinism",
+                "pass",
+                f"two runs with the same seeds agreed after seeding and in {_plural(len(a1.states['A']) - 1, 'round')}",
+            )
 
         # zero probability
         step_progress("zero probability", 3)
         zero, notes = _zero_params(cls)
         declared = getattr(cls, "zero_params", None)
         if declared is not None and not isinstance(declared, str) and len(tuple(declared)) == 0:
-            report.add(label, "zero-probability", "skip", "not judged: the model declares zero_params = (), no parameter "
-                       "stops its spread (a deterministic rule, or adoption from outside the graph)")
+            report.add(
+                label,
+                "zero-probability",
+                "skip",
+                "not judged: the model declares zero_params = (), no parameter "
+                "stops its spread (a deterministic rule, or adoption from outside the graph)",
+            )
         elif not zero:
             why = "; ".join(notes) if notes else "no probability parameter (p, beta, prob*, rate)"
-            report.add(label, "zero-probability", "skip", f"not judged: {why}; list parameters in zero_params to enable it")
+            report.add(
+                label, "zero-probability", "skip", f"not judged: {why}; list parameters in zero_params to enable it"
+            )
         else:
             z = _trace(fresh, base, [msg_a], zero, rounds=rounds, seed=seed)
             setting = ", ".join(f"{k}=0" for k in zero)
@@ -1467,14 +1746,24 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
                 adopted = sz.adopted_at >= 0
                 extra = adopted & ~seeds_mask
                 if extra.any():
-                    report.add(label, "zero-probability", "fail", f"with {setting}, {int(extra.sum()):,} agents besides the {int(seeds_mask.sum())} "
-                               f"seeds adopted (reached {sz.reached:,}): a probability of 0 must stop the spread")
+                    report.add(
+                        label,
+                        "zero-probability",
+                        "fail",
+                        f"with {setting}, {int(extra.sum()):,} agents besides the {int(seeds_mask.sum())} "
+                        f"seeds adopted (reached {sz.reached:,}): a probability of 0 must stop the spread",
+                    )
                 else:
                     weak = ""
                     if sa is not None and sa.reached <= sa.seeds_count:
                         weak = " (but the default run did not spread beyond the seeds either, so this proves little)"
-                    report.add(label, "zero-probability", "pass", f"with {setting} only the {int(seeds_mask.sum())} seeds adopted{weak}"
-                               + (f"; {'; '.join(notes)}" if notes else ""))
+                    report.add(
+                        label,
+                        "zero-probability",
+                        "pass",
+                        f"with {setting} only the {int(seeds_mask.sum())} seeds adopted{weak}"
+                        + (f"; {'; '.join(notes)}" if notes else ""),
+                    )
 
         # isolation: A and B interleaved in one simulation vs each alone
         step_progress("isolation", 4)
@@ -1494,12 +1783,29 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
                 report.add(label, "isolation", "fail", f"a run of a second message {ob[1]}", ob[2])
             elif diff_a is not None or diff_b is not None:
                 which, diff = ("first", diff_a) if diff_a is not None else ("second", diff_b)
-                report.add(label, "isolation", "fail", f"the {which} of two sessions run side by side differs from the same session run alone, "
-                           f"{diff}. Keep per-session data in ctx.store or on self, never in module globals or class attributes")
+                report.add(
+                    label,
+                    "isolation",
+                    "fail",
+                    f"the {which} of two sessions run side by side differs from the same session run alone, "
+                    f"{diff}. Keep per-session data in ctx.store or on self, never in module globals or class "
+                    "attributes",
+                )
             elif writes:
-                report.add(label, "isolation", "fail", f"the model wrote to the world ({', '.join(writes)}): it may change only its session, through StepResult and ctx.store")
+                report.add(
+                    label,
+                    "isolation",
+                    "fail",
+                    f"the model wrote to the world ({', '.join(writes)}): it may change only its session, "
+                    "through StepResult and ctx.store",
+                )
             else:
-                report.add(label, "isolation", "pass", "two sessions run side by side gave what each gives alone, and the world was left unchanged")
+                report.add(
+                    label,
+                    "isolation",
+                    "pass",
+                    "two sessions run side by side gave what each gives alone, and the world was left unchanged",
+                )
         if writes and not deterministic:
             report.add(label, "world-writes", "fail", f"the model wrote to the world ({', '.join(writes)})")
 
@@ -1515,11 +1821,22 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
             diff = _compare(a1, "A", rs, "A")
             if diff is not None:
                 ors = rs.outcome("A")
-                report.add(label, "resume", "fail", f"saved and reloaded after round {k} (the model is made again and start is not "
-                           f"called), the run went differently: {diff}. Keep what start computes in ctx.store, which is saved "
-                           "with the session", ors[2] if ors else None)
+                report.add(
+                    label,
+                    "resume",
+                    "fail",
+                    f"saved and reloaded after round {k} (the model is made again and start is not "
+                    f"called), the run went differently: {diff}. Keep what start computes in ctx.store, which is saved "
+                    "with the session",
+                    ors[2] if ors else None,
+                )
             else:
-                report.add(label, "resume", "pass", f"saved and reloaded after round {k}, the run went on exactly as without the reload")
+                report.add(
+                    label,
+                    "resume",
+                    "pass",
+                    f"saved and reloaded after round {k}, the run went on exactly as without the reload",
+                )
 
         # explore: the parameter space, on other worlds
         step_progress("exploring parameters", 6)
@@ -1533,29 +1850,53 @@ def _check_model(report: CheckReport, path: str, cls: type[PropagationModel], ba
         report.figures[label] = {"error": f"could not build the speed world: {exc}"}
         return
     n_seeds = max(10, big.n // 100)  # enough senders in the first rounds to measure throughput
-    sp = _trace(fresh, big, [_Message("A", msg_a.topics, f"random:{n_seeds}", 1)], rounds=rounds, seed=seed,
-                record=False, budget_s=SPEED_BUDGET_S)
+    sp = _trace(
+        fresh,
+        big,
+        [_Message("A", msg_a.topics, f"random:{n_seeds}", 1)],
+        rounds=rounds,
+        seed=seed,
+        record=False,
+        budget_s=SPEED_BUDGET_S,
+    )
     osp = sp.outcome("A")
     ssp = sp.sessions.get("A")
     if osp is not None and out is None:
         report.add(label, "scale", "fail", f"on {big.n:,} agents the model {osp[1]}", osp[2])
     if osp is not None or ssp is None:
-        report.figures[label] = {"agents": big.n, "edges": big.num_edges, "error": osp[1] if osp else "the session did not start"}
+        report.figures[label] = {
+            "agents": big.n,
+            "edges": big.num_edges,
+            "error": osp[1] if osp else "the session did not start",
+        }
         return
     n_rounds = max(1, len(sp.round_seconds))
     secs = sum(sp.round_seconds)
     report.figures[label] = {
-        "agents": big.n, "edges": big.num_edges, "seeds": ssp.seeds_count, "rounds": ssp.round, "attempts": ssp.attempts,
-        "reached": ssp.reached, "seconds": round(secs, 6), "seconds_per_round": secs / n_rounds,
+        "agents": big.n,
+        "edges": big.num_edges,
+        "seeds": ssp.seeds_count,
+        "rounds": ssp.round,
+        "attempts": ssp.attempts,
+        "reached": ssp.reached,
+        "seconds": round(secs, 6),
+        "seconds_per_round": secs / n_rounds,
         "model_seconds_per_round": sp.watch.model_seconds / n_rounds,
         "attempts_per_second": ssp.attempts / secs if secs > 0 else 0.0,
     }
     step_progress("done", 8)
 
 
-def _check_declarations(report: CheckReport, label: str, cls: type[PropagationModel], run: _Run,
-                        session: PropagationSession | None, out: tuple[str, str, str] | None, rounds: int,
-                        probe: Callable[[], tuple[str | None, str | None]] | None = None) -> None:
+def _check_declarations(
+    report: CheckReport,
+    label: str,
+    cls: type[PropagationModel],
+    run: _Run,
+    session: PropagationSession | None,
+    out: tuple[str, str, str] | None,
+    rounds: int,
+    probe: Callable[[], tuple[str | None, str | None]] | None = None,
+) -> None:
     """The checks of what a model declares against what its default run did: ``states`` (the counts
     sum to the agents at every tick), ``variables`` (every value within its declared range), ``feeds``
     (reading feed exposures only with ``uses_feed``), ``edges`` (edge changes only with
@@ -1571,11 +1912,21 @@ def _check_declarations(report: CheckReport, label: str, cls: type[PropagationMo
     bad = np.flatnonzero(sums != run.n)
     if bad.size:
         t = int(bad[0])
-        report.add(label, "states", "fail", f"at tick {t} the {len(session.state_names)} states counted {int(sums[t]):,} agents, "
-                   f"not the world's {run.n:,}")
+        report.add(
+            label,
+            "states",
+            "fail",
+            f"at tick {t} the {len(session.state_names)} states counted {int(sums[t]):,} agents, "
+            f"not the world's {run.n:,}",
+        )
     else:
-        report.add(label, "states", "pass", f"at each of {_plural(len(sums), 'tick')} the {len(session.state_names)} states "
-                   f"({', '.join(session.state_names)}) summed to the {run.n:,} agents")
+        report.add(
+            label,
+            "states",
+            "pass",
+            f"at each of {_plural(len(sums), 'tick')} the {len(session.state_names)} states "
+            f"({', '.join(session.state_names)}) summed to the {run.n:,} agents",
+        )
     declared = getattr(cls, "variables", {}) or {}
     if not declared:
         report.add(label, "variables", "skip", "the model declares no continuous variable")
@@ -1589,17 +1940,32 @@ def _check_declarations(report: CheckReport, label: str, cls: type[PropagationMo
                 continue
             lo, hi = float(col.min()), float(col.max())
             if not (spec.min <= lo and hi <= spec.max):
-                report.add(label, "variables", "fail", f"variable {vname} ranges over [{lo:g}, {hi:g}], outside its declared "
-                           f"range [{spec.min:g}, {spec.max:g}]")
+                report.add(
+                    label,
+                    "variables",
+                    "fail",
+                    f"variable {vname} ranges over [{lo:g}, {hi:g}], outside its declared "
+                    f"range [{spec.min:g}, {spec.max:g}]",
+                )
                 break
             spans.append(f"{vname} in [{lo:.3g}, {hi:.3g}] of [{spec.min:g}, {spec.max:g}]")
         else:
-            report.add(label, "variables", "pass", f"every value set in {_plural(run.rounds, 'round')} stayed in its declared range "
-                       f"({'; '.join(spans)}, after the last round)")
+            report.add(
+                label,
+                "variables",
+                "pass",
+                f"every value set in {_plural(run.rounds, 'round')} stayed in its declared range "
+                f"({'; '.join(spans)}, after the last round)",
+            )
     used_feed = "A" in run.watch.feed_used  # the default run's message
     if used_feed and not getattr(cls, "uses_feed", False):
-        report.add(label, "feeds", "fail", "the model reads feed exposures (ctx.feed_open, ctx.with_feed or ctx.feed_agents) but does not "
-                   "declare it: set uses_feed = True")
+        report.add(
+            label,
+            "feeds",
+            "fail",
+            "the model reads feed exposures (ctx.feed_open, ctx.with_feed or ctx.feed_agents) but does not "
+            "declare it: set uses_feed = True",
+        )
     elif used_feed:
         report.add(label, "feeds", "pass", "reads feed exposures and declares uses_feed = True")
     elif getattr(cls, "uses_feed", False):
@@ -1607,10 +1973,20 @@ def _check_declarations(report: CheckReport, label: str, cls: type[PropagationMo
     else:
         report.add(label, "feeds", "pass", "reads no feed exposure and does not declare uses_feed")
     if "A" in run.watch.edge_answers and not getattr(cls, "changes_edges", False):
-        report.add(label, "edges", "fail", "the model answers with remove_edges or add_edges but does not declare it: set changes_edges = True")
+        report.add(
+            label,
+            "edges",
+            "fail",
+            "the model answers with remove_edges or add_edges but does not declare it: set changes_edges = True",
+        )
     elif getattr(cls, "changes_edges", False):
-        report.add(label, "edges", "pass", f"declares changes_edges = True; removed {session.edges_removed:,} and added "
-                   f"{session.edges_added:,} edges in the run")
+        report.add(
+            label,
+            "edges",
+            "pass",
+            f"declares changes_edges = True; removed {session.edges_removed:,} and added "
+            f"{session.edges_added:,} edges in the run",
+        )
     else:
         report.add(label, "edges", "pass", "changes no edge")
     if out is not None:
@@ -1618,24 +1994,42 @@ def _check_declarations(report: CheckReport, label: str, cls: type[PropagationMo
     elif session.status == "completed" and session.round == 0:
         change, error = probe() if probe is not None else (None, None)
         if change is not None:
-            report.add(label, "end", "fail", "the session ended right after start, before any round: is_done is asked once "
-                       f"right after start and after every round, and it{_where_defined(cls, 'is_done')} was already true "
-                       f"after start, yet {change}. So every "
-                       "session ends at tick 0 before anything happens: make is_done true only when nothing can change any "
-                       "more (keep what it reads in ctx.store, set by step)", summary="ended right after start")
+            report.add(
+                label,
+                "end",
+                "fail",
+                "the session ended right after start, before any round: is_done is asked once "
+                f"right after start and after every round, and it{_where_defined(cls, 'is_done')} was already true "
+                f"after start, yet {change}. So every "
+                "session ends at tick 0 before anything happens: make is_done true only when nothing can change any "
+                "more (keep what it reads in ctx.store, set by step)",
+                summary="ended right after start",
+            )
         else:
             why = f" (could not tell: {error})" if error else f" ({PROBE_ROUNDS} rounds run anyway changed nothing)"
-            report.add(label, "end", "pass", f"the run ended right after start, before any round: nothing could change{why}")
+            report.add(
+                label, "end", "pass", f"the run ended right after start, before any round: nothing could change{why}"
+            )
     elif session.status == "completed":
         report.add(label, "end", "pass", f"the run ended after {_plural(session.round, 'round')} (is_done)")
     elif getattr(cls, "endless", False):
-        report.add(label, "end", "pass", f"declares endless = True (still running after {rounds} rounds): runs until --max-ticks")
+        report.add(
+            label,
+            "end",
+            "pass",
+            f"declares endless = True (still running after {rounds} rounds): runs until --max-ticks",
+        )
     elif cls.is_done is not PropagationModel.is_done:
         report.add(label, "end", "pass", f"declares an end (is_done) that this run did not reach in {rounds} rounds")
     else:
-        report.add(label, "end", "fail", f"still running after {rounds} rounds and keeps the default is_done (nobody transmits), "
-                   "which its agents never reach: declare an end in is_done (an absorbing state, consensus, no change) or "
-                   "set endless = True")
+        report.add(
+            label,
+            "end",
+            "fail",
+            f"still running after {rounds} rounds and keeps the default is_done (nobody transmits), "
+            "which its agents never reach: declare an end in is_done (an absorbing state, consensus, no change) or "
+            "set endless = True",
+        )
 
 
 def _left_adoption(run: _Run, label: str, session: PropagationSession | None) -> str | None:
@@ -1647,7 +2041,10 @@ def _left_adoption(run: _Run, label: str, session: PropagationSession | None) ->
     for r in range(1, len(states)):
         left = np.isin(states[r - 1], adopted) & ~np.isin(states[r], adopted)
         if left.any():
-            return f"round {r}: {int(left.sum())} agents left the adopted states although the model declares progressive = True"
+            return (
+                f"round {r}: {int(left.sum())} agents left the adopted states although the model declares "
+                "progressive = True"
+            )
     return None
 
 
@@ -1679,7 +2076,9 @@ class _Carrier(PropagationModel):
         open_ = np.flatnonzero(ctx.state[targets] == 0)
         hit = open_[ctx.random_edges(edges[open_]) < 0.05]
         winners, first = np.unique(targets[hit], return_index=True)
-        result = StepResult(winners, 1, ctx.gather_sources()[hit[first]], attempts=int(open_.size), exposed=targets[open_])
+        result = StepResult(
+            winners, 1, ctx.gather_sources()[hit[first]], attempts=int(open_.size), exposed=targets[open_]
+        )
         shown, sharers = ctx.feed_open()
         if shown.size:
             take = ctx.random_agents(shown) < 0.3
@@ -1700,8 +2099,10 @@ def recommender_schema_problems(cls: type) -> list[str]:
         if getattr(cls, "score", None) is ContentRecommender.score:
             problems.append("score is not overridden: the recommender scores nothing")
     else:
-        problems.append("it subclasses Recommender directly: subclass ContentRecommender (feeds, score) or "
-                        "FriendRecommender (whom to follow, suggest)")
+        problems.append(
+            "it subclasses Recommender directly: subclass ContentRecommender (feeds, score) or "
+            "FriendRecommender (whom to follow, suggest)"
+        )
     return problems
 
 
@@ -1774,8 +2175,13 @@ def _answer_arrays(answer: Any, role: str) -> tuple[np.ndarray, ...] | None:
         return None
 
 
-def _answer_diff(a: tuple[np.ndarray, ...] | None, b: tuple[np.ndarray, ...] | None, role: str,
-                 who: np.ndarray | None = None, sessions: tuple[int, ...] = ()) -> str | None:
+def _answer_diff(
+    a: tuple[np.ndarray, ...] | None,
+    b: tuple[np.ndarray, ...] | None,
+    role: str,
+    who: np.ndarray | None = None,
+    sessions: tuple[int, ...] = (),
+) -> str | None:
     """Where two answers first differ, in words, or None when they are equal (nan equals nan)."""
     if a is None or b is None:
         return None if a is None and b is None else "one answer could not be read, the other could"
@@ -1814,9 +2220,18 @@ def _recommender_messages(world: World) -> list[tuple[str, list[str], int | None
     ]
 
 
-def run_recommender(recommender: type, world: World, *, params: dict[str, Any] | None = None, ticks: int = RECOMMENDER_TICKS,
-                    seed: int = 0, record: bool = True, replay: bool = False, quick: bool = False,
-                    budget_s: float | None = None) -> RecommenderRun:
+def run_recommender(
+    recommender: type,
+    world: World,
+    *,
+    params: dict[str, Any] | None = None,
+    ticks: int = RECOMMENDER_TICKS,
+    seed: int = 0,
+    record: bool = True,
+    replay: bool = False,
+    quick: bool = False,
+    budget_s: float | None = None,
+) -> RecommenderRun:
     """Run a simulation on a copy of ``world`` that uses ``recommender`` (a content or friend
     recommender class) for ``ticks`` ticks, with four messages carried by the checker's own model (see
     :class:`RecommenderRun`), and return what the recommender answered and what the core made of it.
@@ -1832,16 +2247,21 @@ def run_recommender(recommender: type, world: World, *, params: dict[str, Any] |
     fork = run.world
 
     async def drive() -> None:
-        from sim.engine.simulation import Simulation
-
         cls: Any = recommender
         name = str(cls.name)
         registry = Registry((), builtins=True, entry_points=False, env=False)
         registry.register(cls, source="check")
         registry.register(_Carrier, source="check")
         sim = Simulation(fork, registry=registry, bus=EventBus(), llm=_offline_llm(fork, quiet=True))
-        quiet = {"trust_gain": 0.0, "trust_loss": 0.0, "reputation_gain": 0.0, "reputation_loss": 0.0, "report_rate": 0.0,
-                 "unfollow_rate": 0.0, "fatigue_rate": 0.0}
+        quiet = {
+            "trust_gain": 0.0,
+            "trust_loss": 0.0,
+            "reputation_gain": 0.0,
+            "reputation_loss": 0.0,
+            "report_rate": 0.0,
+            "unfollow_rate": 0.0,
+            "fatigue_rate": 0.0,
+        }
         rec: Recommender | None
         if role == "content":
             sim.social.configure(recommender=name, recommender_params=dict(params or {}), **quiet)
@@ -1909,8 +2329,11 @@ def run_recommender(recommender: type, world: World, *, params: dict[str, Any] |
 
             social.suggestions = suggested  # type: ignore[method-assign]
         for text, topics, author, seeds, rounds in _recommender_messages(fork):
-            run.sessions.append(sim.inject(text, topics=topics, author=author, seeds=seeds, model=CARRIER,
-                                           params={"rounds": rounds}, seed=seed))
+            run.sessions.append(
+                sim.inject(
+                    text, topics=topics, author=author, seeds=seeds, model=CARRIER, params={"rounds": rounds}, seed=seed
+                )
+            )
         t_start = time.perf_counter()
         for _ in range(ticks):
             if quick:
@@ -1937,8 +2360,9 @@ def run_recommender(recommender: type, world: World, *, params: dict[str, Any] |
         base_col = world.columns.get(key_)
         if base_col is not None and (col.shape != base_col.shape or not np.array_equal(col, base_col)):
             run.world_writes.append(f"column {key_}")
-    same_edges = (np.array_equal(fork.graph.out_indptr, world.graph.out_indptr)
-                  and np.array_equal(fork.graph.out_indices, world.graph.out_indices))
+    same_edges = np.array_equal(fork.graph.out_indptr, world.graph.out_indptr) and np.array_equal(
+        fork.graph.out_indices, world.graph.out_indices
+    )
     if same_edges and not np.array_equal(fork.graph.trust, world.graph.trust):
         run.world_writes.append("edge trust")
     return run
@@ -1955,7 +2379,9 @@ def _plugin_line(tb: str | None, path: str) -> str | None:
     found = None
     for m in re.finditer(r'  File "([^"]+)", line (\d+), in [^\n]*\n((?:    [^\n]*\n)?)', tb + "\n"):
         if m.group(1) in (path, real):
-            found = f"{os.path.basename(m.group(1))}:{m.group(2)}" + (f": {m.group(3).strip()}" if m.group(3).strip() else "")
+            found = f"{os.path.basename(m.group(1))}:{m.group(2)}" + (
+                f": {m.group(3).strip()}" if m.group(3).strip() else ""
+            )
     return found
 
 
@@ -1972,13 +2398,19 @@ def _judge_recommender_run(run: RecommenderRun, path: str) -> _Finding | None:
             return _Finding("contract", run.error.split(": ", 1)[-1] + at, run.traceback)
         if _READ_ONLY.search(run.error):
             where = _plugin_line(run.traceback, path)
-            return _Finding("read-only", f"{method} wrote to a read-only array{at} ({run.error}"
-                            + (f", at {where}" if where else "") + "): the arrays of the context are the world's own, "
-                            "handed read-only; copy one before changing it (x = ctx.columns['reputation'].copy())",
-                            run.traceback)
+            return _Finding(
+                "read-only",
+                f"{method} wrote to a read-only array{at} ({run.error}"
+                + (f", at {where}" if where else "")
+                + "): the arrays of the context are the world's own, "
+                "handed read-only; copy one before changing it (x = ctx.columns['reputation'].copy())",
+                run.traceback,
+            )
         return _Finding("raised", f"{method} raised {run.error}{at}", run.traceback)
     if run.world_writes:
-        return _Finding("writes", f"the recommender changed the world ({', '.join(run.world_writes)}): it may only answer")
+        return _Finding(
+            "writes", f"the recommender changed the world ({', '.join(run.world_writes)}): it may only answer"
+        )
     if run.role == "content":
         bad = _shown_unshowable(run)
         if bad is not None:
@@ -2005,8 +2437,11 @@ def _shown_unshowable(run: RecommenderRun) -> str | None:
             hidden = ~np.isfinite(s)
             if hidden.any():
                 i = int(np.flatnonzero(hidden)[0])
-                return (f"at tick {tick} the feed of agent {int(agents[ok][i])} showed session {sid}, which the recommender "
-                        f"scored {float(s[i])!r} ({int(hidden.sum())} such items): -inf and nan mean never show")
+                return (
+                    f"at tick {tick} the feed of agent {int(agents[ok][i])} showed session {sid}, which the "
+                    "recommender "
+                    f"scored {float(s[i])!r} ({int(hidden.sum())} such items): -inf and nan mean never show"
+                )
     return None
 
 
@@ -2042,13 +2477,19 @@ def _compare_recommender_runs(a: RecommenderRun, b: RecommenderRun) -> str | Non
     if len(a.shown) != len(b.shown):
         return "the core showed different items"
     for one, two in zip(a.shown, b.shown, strict=True):
-        if one[0] != two[0] or one[1] != two[1] or not np.array_equal(one[2], two[2]) or not np.array_equal(one[3], two[3]):
+        if (
+            one[0] != two[0]
+            or one[1] != two[1]
+            or not np.array_equal(one[2], two[2])
+            or not np.array_equal(one[3], two[3])
+        ):
             return f"at tick {one[0]} the core showed different items"
     return None
 
 
-def _explore_recommender(report: CheckReport, label: str, cls: type, fresh: Callable[[], type], *, seed: int,
-                         path: str) -> None:
+def _explore_recommender(
+    report: CheckReport, label: str, cls: type, fresh: Callable[[], type], *, seed: int, path: str
+) -> None:
     """The ``explore`` check of a recommender: every parameter set of :func:`param_space` on every world
     of :func:`explore_worlds`, for :data:`RECOMMENDER_EXPLORE_TICKS` ticks each."""
     sets, notes = param_space(cls, seed)
@@ -2068,21 +2509,59 @@ def _explore_recommender(report: CheckReport, label: str, cls: type, fresh: Call
         for w in worlds:
             if ran and time.perf_counter() - t0 > EXPLORE_BUDGET_S:
                 break
-            run = run_recommender(once if once is not None else fresh(), w.world, params=ps.params,
-                                  ticks=RECOMMENDER_EXPLORE_TICKS, seed=seed, quick=True)
+            run = run_recommender(
+                once if once is not None else fresh(),
+                w.world,
+                params=ps.params,
+                ticks=RECOMMENDER_EXPLORE_TICKS,
+                seed=seed,
+                quick=True,
+            )
             ran += 1
             finding = _judge_recommender_run(run, path)
-            results.append({"params": ps.params, "how": ps.how, "world": w.key, "status": "fail" if finding else "ok",
-                            "kind": finding.kind if finding else None, "ticks": run.ticks, "calls": run.calls,
-                            "shown": sum(int(x[2].size) for x in run.shown), "error": finding.what if finding else None})
+            results.append(
+                {
+                    "params": ps.params,
+                    "how": ps.how,
+                    "world": w.key,
+                    "status": "fail" if finding else "ok",
+                    "kind": finding.kind if finding else None,
+                    "ticks": run.ticks,
+                    "calls": run.calls,
+                    "shown": sum(int(x[2].size) for x in run.shown),
+                    "error": finding.what if finding else None,
+                }
+            )
             if finding is not None:
                 failures.append((ps, w, finding))
-    _explore_verdict(report, label, results, failures, sets, worlds, notes, _param_defaults(cls), ran, total,
-                     f"{RECOMMENDER_EXPLORE_TICKS} ticks each", seed)
+    _explore_verdict(
+        report,
+        label,
+        results,
+        failures,
+        sets,
+        worlds,
+        notes,
+        _param_defaults(cls),
+        ran,
+        total,
+        f"{RECOMMENDER_EXPLORE_TICKS} ticks each",
+        seed,
+    )
 
 
-def _check_recommender(report: CheckReport, path: str, cls: type, label: str, base: World,
-                       speed_base: Callable[[], World], *, seed: int, progress: Progress, frac: tuple[float, float]) -> None:
+def _check_recommender(
+    report: CheckReport,
+    path: str,
+    cls: type,
+    label: str,
+    base: World,
+    speed_base: Callable[[], World],
+    *,
+    seed: int,
+    progress: Progress,
+    frac: tuple[float, float],
+) -> None:
     """The checks of one recommender (see the module docstring)."""
     role = "friend" if issubclass(cls, FriendRecommender) else "content"
     method = "suggest" if role == "friend" else "score"
@@ -2106,8 +2585,13 @@ def _check_recommender(report: CheckReport, path: str, cls: type, label: str, ba
             return
     else:
         params = getattr(cls, "params", {}) or {}
-        report.add(label, "schema", "pass", f"name, version, description, {_plural(len(params), 'parameter')} with valid "
-                   f"defaults and bounds, {method} overridden")
+        report.add(
+            label,
+            "schema",
+            "pass",
+            f"name, version, description, {_plural(len(params), 'parameter')} with valid "
+            f"defaults and bounds, {method} overridden",
+        )
 
     step_progress("run", 1)
     r1 = run_recommender(fresh(), base, ticks=RECOMMENDER_TICKS, seed=seed, replay=True)
@@ -2115,40 +2599,73 @@ def _check_recommender(report: CheckReport, path: str, cls: type, label: str, ba
     who = sum(t[1] for t in r1.timings)
     shown = sum(int(x[2].size) for x in r1.shown)
     if role == "content":
-        did = (f"scored {who:,} readers against the live messages in {_plural(r1.calls, 'call')}; the core showed "
-               f"{shown:,} feed items")
+        did = (
+            f"scored {who:,} readers against the live messages in {_plural(r1.calls, 'call')}; the core showed "
+            f"{shown:,} feed items"
+        )
     else:
-        did = f"suggested for {who:,} agents in {_plural(r1.calls, 'call')}; {shown:,} suggestions passed the core's rules"
+        did = (
+            f"suggested for {who:,} agents in {_plural(r1.calls, 'call')}; "
+            f"{shown:,} suggestions passed the core's rules"
+        )
     if f1 is not None and f1.kind == "raised":
         report.add(label, "run", "fail", f1.what, f1.traceback, summary=_short_what(f1))
     elif f1 is not None and f1.kind == "read-only":
         report.add(label, "run", "skip", "not judged: stopped by a write to a read-only array (see read-only)")
     else:
         tail = ", then the core refused an answer (see shapes)" if f1 is not None and f1.kind == "contract" else ""
-        report.add(label, "run", "pass", f"{_plural(r1.ticks, 'tick')} on {base.n:,} agents without raising: {did}{tail}")
+        report.add(
+            label, "run", "pass", f"{_plural(r1.ticks, 'tick')} on {base.n:,} agents without raising: {did}{tail}"
+        )
     if f1 is not None and f1.kind == "contract":
         report.add(label, "shapes", "fail", f1.what, f1.traceback, summary="an answer the core refused")
     elif f1 is not None and f1.kind in ("raised", "read-only"):
-        report.add(label, "shapes", "skip", f"not judged: the run failed (see {'run' if f1.kind == 'raised' else 'read-only'})")
+        report.add(
+            label, "shapes", "skip", f"not judged: the run failed (see {'run' if f1.kind == 'raised' else 'read-only'})"
+        )
     elif r1.calls == 0:
         report.add(label, "shapes", "skip", f"not judged: {method} was never called")
     elif role == "content":
-        report.add(label, "shapes", "pass", f"every answer of {_plural(r1.calls, 'call')} was an (R, M) array of numbers "
-                   "(R readers, M live messages), with aligned integer sharers where given")
+        report.add(
+            label,
+            "shapes",
+            "pass",
+            f"every answer of {_plural(r1.calls, 'call')} was an (R, M) array of numbers "
+            "(R readers, M live messages), with aligned integer sharers where given",
+        )
     else:
-        report.add(label, "shapes", "pass", f"every answer of {_plural(r1.calls, 'call')} was three aligned 1-D arrays: "
-                   "integer agents and candidates in range, finite scores")
+        report.add(
+            label,
+            "shapes",
+            "pass",
+            f"every answer of {_plural(r1.calls, 'call')} was three aligned 1-D arrays: "
+            "integer agents and candidates in range, finite scores",
+        )
     if f1 is not None and f1.kind in ("read-only", "writes"):
-        report.add(label, "read-only", "fail", f1.what, f1.traceback, summary="wrote to the world" if f1.kind == "writes"
-                   else "wrote to a read-only array")
+        report.add(
+            label,
+            "read-only",
+            "fail",
+            f1.what,
+            f1.traceback,
+            summary="wrote to the world" if f1.kind == "writes" else "wrote to a read-only array",
+        )
     elif f1 is not None and f1.kind == "raised":
         report.add(label, "read-only", "skip", "not judged: the run failed (see run)")
     else:
-        report.add(label, "read-only", "pass", "wrote to no array of the context, and the world's columns and trust were "
-                   "left unchanged")
+        report.add(
+            label,
+            "read-only",
+            "pass",
+            "wrote to no array of the context, and the world's columns and trust were left unchanged",
+        )
     if role == "friend":
-        report.add(label, "hidden", "skip", "a friend recommender has no hidden items: its scores must be finite (the "
-                   "core refuses others: see shapes)")
+        report.add(
+            label,
+            "hidden",
+            "skip",
+            "a friend recommender has no hidden items: its scores must be finite (the core refuses others: see shapes)",
+        )
     elif f1 is not None and f1.kind == "shown":
         report.add(label, "hidden", "fail", f1.what)
     elif f1 is not None:
@@ -2156,8 +2673,10 @@ def _check_recommender(report: CheckReport, path: str, cls: type, label: str, ba
     else:
         total, neg, nan, n_shown = _score_stats(r1)
         if neg or nan:
-            detail = (f"of {total:,} scores {neg:,} were -inf and {nan:,} nan, and none of those items was shown "
-                      f"({n_shown:,} items shown)")
+            detail = (
+                f"of {total:,} scores {neg:,} were -inf and {nan:,} nan, and none of those items was shown "
+                f"({n_shown:,} items shown)"
+            )
         else:
             detail = f"no score of {total:,} was -inf or nan (nothing to hide); {n_shown:,} items shown"
         if not n_shown:
@@ -2172,14 +2691,30 @@ def _check_recommender(report: CheckReport, path: str, cls: type, label: str, ba
         r2 = run_recommender(fresh(), base, ticks=RECOMMENDER_TICKS, seed=seed, replay=True)
         diff = _compare_recommender_runs(r1, r2)
         if r1.replay is not None:
-            report.add(label, "determinism", "fail", f"called twice with the same generator, {method} answered differently "
-                       f"{r1.replay}: keep nothing between calls on self and draw random numbers only from ctx.rng")
+            report.add(
+                label,
+                "determinism",
+                "fail",
+                f"called twice with the same generator, {method} answered differently "
+                f"{r1.replay}: keep nothing between calls on self and draw random numbers only from ctx.rng",
+            )
         elif diff is not None:
-            report.add(label, "determinism", "fail", f"two runs with the same seeds, each on a fresh import, differ {diff}: "
-                       "draw random numbers only from ctx.rng")
+            report.add(
+                label,
+                "determinism",
+                "fail",
+                f"two runs with the same seeds, each on a fresh import, differ {diff}: "
+                "draw random numbers only from ctx.rng",
+            )
         else:
-            report.add(label, "determinism", "pass", f"called twice with the same generator it answered the same, and two "
-                       f"runs on fresh imports agreed in all {_plural(len(r1.answers), 'answer')} and what the core made of them")
+            report.add(
+                label,
+                "determinism",
+                "pass",
+                f"called twice with the same generator it answered the same, and two "
+                f"runs on fresh imports agreed in all {_plural(len(r1.answers), 'answer')} and what the core "
+                "made of them",
+            )
         step_progress("exploring parameters", 3)
         _explore_recommender(report, label, cls, fresh, seed=seed, path=path)
 
@@ -2189,33 +2724,53 @@ def _check_recommender(report: CheckReport, path: str, cls: type, label: str, ba
     except Exception as exc:  # pragma: no cover - only a machine out of memory
         report.figures[label] = {"error": f"could not build the speed world: {exc}"}
         return
-    sp = run_recommender(fresh(), big, ticks=RECOMMENDER_SPEED_TICKS, seed=seed, record=False, quick=True,
-                         budget_s=SPEED_BUDGET_S)
+    sp = run_recommender(
+        fresh(), big, ticks=RECOMMENDER_SPEED_TICKS, seed=seed, record=False, quick=True, budget_s=SPEED_BUDGET_S
+    )
     fsp = _judge_recommender_run(sp, path)
     if fsp is not None and f1 is None:
         report.add(label, "scale", "fail", f"on {big.n:,} agents: {fsp.what}", fsp.traceback)
     calls = [t for t in sp.timings if t[1]]
     if fsp is not None or not calls:
-        report.figures[label] = {"agents": big.n, "edges": big.num_edges,
-                                 "error": fsp.what if fsp is not None else f"{method} was never called"}
+        report.figures[label] = {
+            "agents": big.n,
+            "edges": big.num_edges,
+            "error": fsp.what if fsp is not None else f"{method} was never called",
+        }
         return
     ticks = len({t[0] for t in calls})
     secs = sum(t[3] for t in calls)
     who = sum(t[1] for t in calls)
-    fig: dict[str, Any] = {"agents": big.n, "edges": big.num_edges, "ticks": ticks, "calls": len(calls),
-                           "seconds": round(secs, 6), "seconds_per_tick": secs / ticks}
+    fig: dict[str, Any] = {
+        "agents": big.n,
+        "edges": big.num_edges,
+        "ticks": ticks,
+        "calls": len(calls),
+        "seconds": round(secs, 6),
+        "seconds_per_tick": secs / ticks,
+    }
     if role == "content":
         pairs = sum(t[1] * t[2] for t in calls)
-        fig.update(readers_per_tick=who / ticks, messages=max(t[2] for t in calls), scores_per_second=pairs / secs if secs > 0 else 0.0,
-                   feed_seconds_per_tick=sp.engine_seconds / ticks, items_per_tick=sp.kept / ticks)
+        fig.update(
+            readers_per_tick=who / ticks,
+            messages=max(t[2] for t in calls),
+            scores_per_second=pairs / secs if secs > 0 else 0.0,
+            feed_seconds_per_tick=sp.engine_seconds / ticks,
+            items_per_tick=sp.kept / ticks,
+        )
     else:
-        fig.update(agents_per_tick=who / ticks, agents_per_second=who / secs if secs > 0 else 0.0,
-                   suggestions_per_tick=sp.kept / ticks, friend_seconds_per_tick=sp.engine_seconds / ticks)
+        fig.update(
+            agents_per_tick=who / ticks,
+            agents_per_second=who / secs if secs > 0 else 0.0,
+            suggestions_per_tick=sp.kept / ticks,
+            friend_seconds_per_tick=sp.engine_seconds / ticks,
+        )
     report.figures[label] = fig
 
 
-def check_plugin(path: str, *, agents: int = 100_000, seed: int = 0, rounds: int = CONTRACT_ROUNDS,
-                 progress: Progress = None) -> CheckReport:
+def check_plugin(
+    path: str, *, agents: int = 100_000, seed: int = 0, rounds: int = CONTRACT_ROUNDS, progress: Progress = None
+) -> CheckReport:
     """Run the conformance suite on every plugin in the file ``path``: its propagation models, content
     recommenders and friend recommenders.
 
@@ -2260,28 +2815,41 @@ def check_plugin(path: str, *, agents: int = 100_000, seed: int = 0, rounds: int
         return report
     defined = [obj for _, obj in inspect.getmembers(module, inspect.isclass) if obj.__module__ == module.__name__]
     models = [c for c in defined if issubclass(c, PropagationModel) and c is not PropagationModel and c.name]
-    recommenders = [c for c in defined if issubclass(c, Recommender) and c.name
-                    and c not in (Recommender, ContentRecommender, FriendRecommender)]
+    recommenders = [
+        c
+        for c in defined
+        if issubclass(c, Recommender) and c.name and c not in (Recommender, ContentRecommender, FriendRecommender)
+    ]
     recommenders.sort(key=lambda c: issubclass(c, FriendRecommender))  # content first, each by class name
     if not models and not recommenders:
         nameless = [c.__name__ for c in defined if issubclass(c, (PropagationModel, Recommender))]
         if nameless:
-            why = (f"{', '.join(nameless)} subclass a plugin class but set no name, so the registry ignores them: "
-                   "set name = \"...\"")
+            why = (
+                f"{', '.join(nameless)} subclass a plugin class but set no name, so the registry ignores them: "
+                'set name = "..."'
+            )
         else:
-            why = ("the file defines no subclass of sim.plugin.PropagationModel, ContentRecommender or FriendRecommender "
-                   "with a name: it holds no plugin to check")
+            why = (
+                "the file defines no subclass of sim.plugin.PropagationModel, ContentRecommender or FriendRecommender "
+                "with a name: it holds no plugin to check"
+            )
         report.add(None, "models", "fail", why)
         return report
     names = [str(c.name) for c in models]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
-        report.add(None, "models", "fail", f"two classes in the file are both named {dup!r}: the registry would keep only one")
+        report.add(
+            None, "models", "fail", f"two classes in the file are both named {dup!r}: the registry would keep only one"
+        )
     rec_keys = [(str(c.name), issubclass(c, FriendRecommender)) for c in recommenders]
     if len(set(rec_keys)) != len(rec_keys):
         dup = next(k for k in rec_keys if rec_keys.count(k) > 1)[0]
-        report.add(None, "recommenders", "fail", f"two recommender classes in the file are both named {dup!r}: the registry "
-                   "would keep only one")
+        report.add(
+            None,
+            "recommenders",
+            "fail",
+            f"two recommender classes in the file are both named {dup!r}: the registry would keep only one",
+        )
     report.models = names
     labels: list[tuple[type, str]] = []
     for c in recommenders:
@@ -2306,11 +2874,21 @@ def check_plugin(path: str, *, agents: int = 100_000, seed: int = 0, rounds: int
     count = len(models) + len(labels)
     for i, cls in enumerate(models):
         report.kinds[str(cls.name)] = "model"
-        _check_model(report, path, cls, base, speed_world, seed=seed, rounds=rounds, progress=progress,
-                     frac=(i / count, (i + 1) / count))
+        _check_model(
+            report,
+            path,
+            cls,
+            base,
+            speed_world,
+            seed=seed,
+            rounds=rounds,
+            progress=progress,
+            frac=(i / count, (i + 1) / count),
+        )
     for j, (cls, label) in enumerate(labels, start=len(models)):
-        _check_recommender(report, path, cls, label, base, speed_world, seed=seed, progress=progress,
-                           frac=(j / count, (j + 1) / count))
+        _check_recommender(
+            report, path, cls, label, base, speed_world, seed=seed, progress=progress, frac=(j / count, (j + 1) / count)
+        )
     return report
 
 
