@@ -324,7 +324,7 @@ def _numpy_ic_kernel(
     return int(adopted.sum()), attempts
 
 
-def _ndlib_ic(world, seeds: np.ndarray, p: float) -> dict[str, Any]:
+def _ndlib_ic(world: Any, seeds: np.ndarray, p: float) -> dict[str, Any]:
     """NDlib's independent cascade on the same graph, when NDlib is installed."""
     try:
         import ndlib.models.epidemics as ep  # noqa: PLC0415 - optional (the bench extra)

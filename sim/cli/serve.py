@@ -181,7 +181,7 @@ def _server_class() -> Any:
         """uvicorn's server without its own signal handling: it would re-raise SIGTERM after shutting down,
         ending the process before the world is checkpointed. ``serve`` handles the signals instead."""
 
-        def capture_signals(self):
+        def capture_signals(self) -> Any:  # uvicorn declares a generator context manager
             return contextlib.nullcontext()
 
     return Server

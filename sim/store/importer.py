@@ -23,7 +23,7 @@ import re
 import stat
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -366,7 +366,7 @@ def _shown(s: str) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def _data_lines(text: str, skip: int):
+def _data_lines(text: str, skip: int) -> Iterator[tuple[int, str]]:
     """(line number, data part) of every line after the first ``skip`` that holds data."""
     for no, line in enumerate(text.split("\n"), 1):
         if no <= skip:

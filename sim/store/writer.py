@@ -28,6 +28,7 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import aiosqlite
@@ -86,7 +87,7 @@ _ROWS = ("events", "exposures")
 MAX_QUEUE_ROWS = 500_000
 
 
-def _tuples(rows: np.ndarray, extra: tuple = (), chunk: int = 8192):
+def _tuples(rows: np.ndarray, extra: tuple = (), chunk: int = 8192) -> Iterator[tuple]:
     """The rows of a structured array as tuples of Python ints (plus ``extra`` at the end), converted a
     chunk at a time as SQLite asks for them: the conversion runs on the writer's connection thread,
     not on the event loop (where 300,000 rows at once kept the UI from answering keys)."""
