@@ -26,10 +26,12 @@ import functools
 import inspect
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.errors import BadParameterError
-from sim.model.registry import Registry
-from sim.plugin import Plugin
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.plugin import Plugin
 
 #: The templates users can ask for, in the order ``--help`` lists them.
 TEMPLATES = ("cascade", "compartmental", "opinion", "network", "recommender", "friend-recommender")
@@ -328,6 +330,9 @@ def builtin_class(template: str) -> type[Plugin]:
     if template not in SOURCES:
         known = ", ".join(TEMPLATES)
         raise BadParameterError(f"template {template!r} is not one of {known}: choose one with --template")
+    # Imported here to keep `agora --help` light: the parser reads TEMPLATES, and the registry brings numpy.
+    from sim.model.registry import Registry  # noqa: PLC0415
+
     kind, name = SOURCES[template]
     return Registry(entry_points=False, env=False).get(name, kind)
 
