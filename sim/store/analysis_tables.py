@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Progress = Callable[[str, float], None] | None
 
+
 class NoCommunitiesError(AgoraError):
     """The world has no community assignment yet."""
 
@@ -75,7 +76,9 @@ class CommunityTable:
     def row(self, c: int) -> dict[str, Any]:
         """Community ``c`` as a plain dict (topic names, ids)."""
         return {
-            "id": int(c), "size": int(self.size[c]), "internal_edges": int(self.internal_edges[c]),
+            "id": int(c),
+            "size": int(self.size[c]),
+            "internal_edges": int(self.internal_edges[c]),
             "density": float(self.density[c]),
             "interests": [TOPICS[t] for t in self.interests[c].tolist() if t >= 0],
             "interest_share": [round(float(s), 4) for s, t in zip(self.interest_share[c], self.interests[c]) if t >= 0],
@@ -87,11 +90,20 @@ class CommunityTable:
 
     def top_flows(self, limit: int = 20) -> list[dict[str, int]]:
         f = self.flows[:limit]
-        return [{"src": int(s), "dst": int(d), "edges": int(e)} for s, d, e in zip(f["src"].tolist(), f["dst"].tolist(), f["edges"].tolist())]
+        return [
+            {"src": int(s), "dst": int(d), "edges": int(e)}
+            for s, d, e in zip(f["src"].tolist(), f["dst"].tolist(), f["edges"].tolist())
+        ]
 
 
-def community_table(world: World, *, membership: np.ndarray | None = None, influence: np.ndarray | None = None,
-                    top_interests: int = 3, top_influencers: int = 5) -> CommunityTable:
+def community_table(
+    world: World,
+    *,
+    membership: np.ndarray | None = None,
+    influence: np.ndarray | None = None,
+    top_interests: int = 3,
+    top_influencers: int = 5,
+) -> CommunityTable:
     """The communities table of ``world`` (from its ``community`` and ``influence`` columns unless given).
 
     Vectorised: sizes, internal edges and flows by ``bincount``/``unique`` over the edge arrays,
@@ -146,9 +158,16 @@ def community_table(world: World, *, membership: np.ndarray | None = None, influ
     sel = rank < top_influencers
     tops = np.full((c_count, top_influencers), -1, dtype=np.int64)
     tops[sorted_c[sel], rank[sel]] = world.columns["ids"][members[order[sel]]]
-    return CommunityTable(size=size.astype(np.int64), internal_edges=internal.astype(np.int64), density=density,
-                          interests=interests, interest_share=share, top_influencers=tops, flows=flows,
-                          unassigned=int(np.count_nonzero(~valid)))
+    return CommunityTable(
+        size=size.astype(np.int64),
+        internal_edges=internal.astype(np.int64),
+        density=density,
+        interests=interests,
+        interest_share=share,
+        top_influencers=tops,
+        flows=flows,
+        unassigned=int(np.count_nonzero(~valid)),
+    )
 
 
 ANALYSIS_SCHEMA = """
@@ -173,7 +192,6 @@ META_KEY = "analysis"
 ROW_BATCH = 100_000
 
 
-
 async def ensure_schema(db: aiosqlite.Connection) -> None:
     """Create the analysis tables if the world file predates them."""
     for stmt in ANALYSIS_SCHEMA.split(";"):
@@ -187,13 +205,28 @@ def _community_rows(table: CommunityTable) -> list[tuple[Any, ...]]:
         if not table.size[c]:
             continue  # an id no agent carries (ids kept across detections, see structure.match_labels)
         r = table.row(c)
-        rows.append((c, r["size"], r["internal_edges"], r["density"], json.dumps(r["interests"]),
-                     json.dumps(r["interest_share"]), json.dumps(r["top_influencers"])))
+        rows.append(
+            (
+                c,
+                r["size"],
+                r["internal_edges"],
+                r["density"],
+                json.dumps(r["interests"]),
+                json.dumps(r["interest_share"]),
+                json.dumps(r["top_influencers"]),
+            )
+        )
     return rows
 
 
-async def write_analysis(db: aiosqlite.Connection, world: World, table: CommunityTable | None, *,
-                         transaction: bool = True, max_flows: int | None = None) -> None:
+async def write_analysis(
+    db: aiosqlite.Connection,
+    world: World,
+    table: CommunityTable | None,
+    *,
+    transaction: bool = True,
+    max_flows: int | None = None,
+) -> None:
     """Write the analysis of ``world`` into its file: the communities and flows tables (replaced) and the
     ``analysis`` meta row.
 
@@ -211,14 +244,19 @@ async def write_analysis(db: aiosqlite.Connection, world: World, table: Communit
         await db.execute("DELETE FROM community_flows")
         if table is not None:
             await db.executemany(
-                "INSERT INTO communities (id, size, internal_edges, density, interests, interest_share, top_influencers) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", _community_rows(table))
+                "INSERT INTO communities (id, size, internal_edges, density, interests, interest_share, "
+                "top_influencers) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                _community_rows(table),
+            )
             flows = table.flows if max_flows is None else table.flows[:max_flows]
             rec = np.empty(flows.shape[0], dtype=[("s", "<i8"), ("d", "<i8"), ("e", "<i8")])
             rec["s"], rec["d"], rec["e"] = flows["src"], flows["dst"], flows["edges"]
             for start in range(0, rec.shape[0], ROW_BATCH):
-                await db.executemany("INSERT INTO community_flows (src, dst, edges) VALUES (?, ?, ?)",
-                                     rec[start : start + ROW_BATCH].tolist())
+                await db.executemany(
+                    "INSERT INTO community_flows (src, dst, edges) VALUES (?, ?, ?)",
+                    rec[start : start + ROW_BATCH].tolist(),
+                )
         record = world.config.get("analysis")
         if record is None:
             await db.execute("DELETE FROM meta WHERE key = ?", (META_KEY,))
@@ -241,20 +279,32 @@ async def read_communities(db: aiosqlite.Connection, *, limit: int | None = None
     """Rows of the communities table, largest first (empty when none is stored)."""
     if not await _has_table(db, "communities"):
         return []
-    sql = "SELECT id, size, internal_edges, density, interests, interest_share, top_influencers FROM communities ORDER BY id"
+    sql = (
+        "SELECT id, size, internal_edges, density, interests, interest_share, top_influencers "
+        "FROM communities ORDER BY id"
+    )
     params: tuple[Any, ...] = ()
     if limit is not None:
         sql += " LIMIT ?"
         params = (int(limit),)
     cur = await db.execute(sql, params)
     return [
-        {"id": r[0], "size": r[1], "internal_edges": r[2], "density": r[3], "interests": json.loads(r[4]),
-         "interest_share": json.loads(r[5]), "top_influencers": json.loads(r[6])}
+        {
+            "id": r[0],
+            "size": r[1],
+            "internal_edges": r[2],
+            "density": r[3],
+            "interests": json.loads(r[4]),
+            "interest_share": json.loads(r[5]),
+            "top_influencers": json.loads(r[6]),
+        }
         for r in await cur.fetchall()
     ]
 
 
-async def read_flows(db: aiosqlite.Connection, *, limit: int | None = None, community: int | None = None) -> list[dict[str, int]]:
+async def read_flows(
+    db: aiosqlite.Connection, *, limit: int | None = None, community: int | None = None
+) -> list[dict[str, int]]:
     """Flows between communities, most edges first; only those touching ``community`` when given."""
     if not await _has_table(db, "community_flows"):
         return []

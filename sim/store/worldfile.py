@@ -111,7 +111,7 @@ CREATE INDEX events_session ON events (session_id, tick);
 @EXPOSURES@
 CREATE TABLE metrics (tick INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (tick, name)) WITHOUT ROWID;
 CREATE TABLE audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, action TEXT NOT NULL, details TEXT NOT NULL);
-"""
+"""  # noqa: E501 - the schema as SQLite stores it, one table a line
 
 #: The agents as rows.
 AGENT_ROWS_SCHEMA = """CREATE TABLE agent_rows (
@@ -159,7 +159,8 @@ CREATE INDEX IF NOT EXISTS exposures_session ON exposures (session_id, tick);
 
 #: LLM agents (added in a later version; ``ensure_schema`` adds them to older world files): the
 #: response cache keyed by prompt, and what agents wrote (``agent`` is the internal index, as in events).
-LLM_SCHEMA = """
+LLM_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS llm_cache (
     key TEXT PRIMARY KEY,
     model TEXT NOT NULL,
@@ -180,10 +181,21 @@ CREATE TABLE IF NOT EXISTS posts (
     written_by TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS posts_message ON posts (message_id, tick);
-""" + MEMORY_SCHEMA
+"""
+    + MEMORY_SCHEMA
+)
 
 _NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
-SCHEMA = SCHEMA_TEMPLATE.replace("@AGENT_ROWS@", AGENT_ROWS_SCHEMA).replace("@ADJACENCY@", ADJACENCY_SCHEMA).replace("@EXPOSURES@", EXPOSURES_SCHEMA).replace("@NAME@", _NAME).replace("@BIO@", _BIO).replace("@STYLE@", _STYLE) + ANALYSIS_SCHEMA + LLM_SCHEMA
+SCHEMA = (
+    SCHEMA_TEMPLATE.replace("@AGENT_ROWS@", AGENT_ROWS_SCHEMA)
+    .replace("@ADJACENCY@", ADJACENCY_SCHEMA)
+    .replace("@EXPOSURES@", EXPOSURES_SCHEMA)
+    .replace("@NAME@", _NAME)
+    .replace("@BIO@", _BIO)
+    .replace("@STYLE@", _STYLE)
+    + ANALYSIS_SCHEMA
+    + LLM_SCHEMA
+)
 
 # -- what a world file may hold ------------------------------------------------------------------------
 #
@@ -203,13 +215,18 @@ RELATIONSHIPS_V1_SCHEMA = """CREATE TABLE relationships (
 ) WITHOUT ROWID"""
 
 #: Columns that ``ensure_schema`` adds to files of earlier versions (``ALTER TABLE ... ADD COLUMN``).
-_ADDED_COLUMNS = (("events", "via INTEGER NOT NULL DEFAULT 0"), ("sessions", "traceback TEXT"),
-                  ("llm_cache", "delay INTEGER NOT NULL DEFAULT 0"))
+_ADDED_COLUMNS = (
+    ("events", "via INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "traceback TEXT"),
+    ("llm_cache", "delay INTEGER NOT NULL DEFAULT 0"),
+)
 
 #: Tables SQLite makes itself (``ANALYZE``, ``AUTOINCREMENT``): statistics for its planner, no code.
-_SQLITE_OWN = (("sqlite_stat1", "CREATE TABLE sqlite_stat1(tbl,idx,stat)"),
-               ("sqlite_stat4", "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)"),
-               ("sqlite_sequence", "CREATE TABLE sqlite_sequence(name,seq)"))
+_SQLITE_OWN = (
+    ("sqlite_stat1", "CREATE TABLE sqlite_stat1(tbl,idx,stat)"),
+    ("sqlite_stat4", "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)"),
+    ("sqlite_sequence", "CREATE TABLE sqlite_sequence(name,seq)"),
+)
 
 _SQL_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|[(),;]|[^\s'\"`\[(),;]+")
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -223,7 +240,7 @@ def normalized_sql(sql: str | None) -> str | None:
         return None
     out: list[str] = []
     for tok in _SQL_TOKEN.findall(sql):
-        if tok[0] in "\"`[" and _PLAIN_NAME.fullmatch(tok[1:-1]):
+        if tok[0] in '"`[' and _PLAIN_NAME.fullmatch(tok[1:-1]):
             tok = tok[1:-1]
         if out and tok not in "(),;" and out[-1] not in "(),;":
             out.append(" ")
@@ -296,9 +313,11 @@ def foreign_schema(con: sqlite3.Connection) -> list[str]:
 
 def _foreign_error(path: str, found: list[str]) -> BadFileError:
     more = f" and {len(found) - 1} more object{'s' if len(found) > 2 else ''}" if len(found) > 1 else ""
-    return BadFileError(f"world {path!r} holds a {found[0]}{more} that Agora did not make (SQL of its own that could run "
-                        f"when the world is read or written), so it was not opened: 'agora check {path}' lists them; open only "
-                        "worlds made by Agora, or drop them with sqlite3 if you added them yourself")
+    return BadFileError(
+        f"world {path!r} holds a {found[0]}{more} that Agora did not make (SQL of its own that could run "
+        f"when the world is read or written), so it was not opened: 'agora check {path}' lists them; open only "
+        "worlds made by Agora, or drop them with sqlite3 if you added them yourself"
+    )
 
 
 def _refuse_foreign_schema(con: sqlite3.Connection, path: str) -> None:
@@ -329,8 +348,11 @@ def _untrusting(con: sqlite3.Connection) -> sqlite3.Connection:
 LLM_ENDPOINT_SETTINGS = ("base_urls",)
 #: Names of settings a file might use to route requests or carry a credential (a key, a header, a proxy,
 #: an organisation): none of Agora's settings but the endpoint ones look like this (a test holds it).
-_LLM_ROUTING_NAME = re.compile(r"url|host|endpoint|proxy|header|organi[sz]ation|^org(_id)?$|project|key|secret|passw|auth|"
-                               r"cert|credential|^token$|_token$", re.IGNORECASE)
+_LLM_ROUTING_NAME = re.compile(
+    r"url|host|endpoint|proxy|header|organi[sz]ation|^org(_id)?$|project|key|secret|passw|auth|"
+    r"cert|credential|^token$|_token$",
+    re.IGNORECASE,
+)
 
 
 def file_llm_settings(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -385,7 +407,6 @@ def tell_load_warnings(world: World) -> None:
                 sys.stderr.write(f"agora: warning: {w}\n")
 
 
-
 def _fsync_dir(path: str) -> None:
     try:
         fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
@@ -404,7 +425,7 @@ def stale_temps(path: str) -> list[str]:
     process is gone: a save killed before its rename leaves them; the target itself is never affected."""
     out = []
     for f in sorted(glob.glob(glob.escape(path) + ".tmp-*")):
-        pid = f[len(path) + len(".tmp-"):].split("-", 1)[0]
+        pid = f[len(path) + len(".tmp-") :].split("-", 1)[0]
         if not pid.isdigit():
             continue
         try:
@@ -519,25 +540,39 @@ async def _write_memory(db: aiosqlite.Connection, world: World) -> None:
     await db.executemany(_MEMORY_SQL, events)
     await db.executemany(_SUMMARY_SQL, summaries)
     if world.memory.active:
-        await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('memory_next_id', ?)", (json.dumps(world.memory.next_id),))
+        await db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('memory_next_id', ?)", (json.dumps(world.memory.next_id),)
+        )
 
 
 async def _write_memory_changes(db: aiosqlite.Connection, world: World, changes: dict[str, Any]) -> None:
     """What changed in the agent memory since the last checkpoint (inside its transaction)."""
     if changes["agents"]:
-        await db.executemany("INSERT OR IGNORE INTO memory_agents (agent) VALUES (?)", [(a,) for a in changes["agents"]])
+        await db.executemany(
+            "INSERT OR IGNORE INTO memory_agents (agent) VALUES (?)", [(a,) for a in changes["agents"]]
+        )
     if changes["deleted"]:
-        await db.execute("DELETE FROM memory WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(changes["deleted"]),))
+        await db.execute(
+            "DELETE FROM memory WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(changes["deleted"]),)
+        )
     if changes["events"]:
         await db.executemany(_MEMORY_SQL, changes["events"])
     if changes["summaries"]:
         await db.executemany(_SUMMARY_SQL, changes["summaries"])
     if changes["events"] or changes["agents"]:
-        await db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('memory_next_id', ?)", (json.dumps(changes["next"]),))
+        await db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('memory_next_id', ?)", (json.dumps(changes["next"]),)
+        )
 
 
-_CACHE_SQL = "INSERT OR REPLACE INTO llm_cache (key, model, prompt, response, tokens_in, tokens_out, delay) VALUES (?, ?, ?, ?, ?, ?, ?)"
-_POSTS_SQL = "INSERT OR IGNORE INTO posts (id, tick, agent, message_id, session_id, kind, text, written_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_CACHE_SQL = (
+    "INSERT OR REPLACE INTO llm_cache (key, model, prompt, response, tokens_in, tokens_out, delay) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_POSTS_SQL = (
+    "INSERT OR IGNORE INTO posts (id, tick, agent, message_id, session_id, kind, text, written_by) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _copy_posts(old_path: str) -> list[tuple]:
@@ -545,7 +580,9 @@ def _copy_posts(old_path: str) -> list[tuple]:
     try:
         src = _untrusting(sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True))
         try:
-            return src.execute("SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts ORDER BY id").fetchall()
+            return src.execute(
+                "SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts ORDER BY id"
+            ).fetchall()
         finally:
             src.close()
     except sqlite3.Error:
@@ -560,19 +597,28 @@ def _load_llm_rows(world: World, path: str) -> None:
         return
     try:
         try:
-            world.llm_cache.load(con.execute("SELECT key, model, prompt, response, tokens_in, tokens_out, delay FROM llm_cache"))
+            world.llm_cache.load(
+                con.execute("SELECT key, model, prompt, response, tokens_in, tokens_out, delay FROM llm_cache")
+            )
             total, top = con.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM posts").fetchone()
-            rows = con.execute("SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts "
-                               "ORDER BY id DESC LIMIT ?", (world.posts.keep,)).fetchall()
+            rows = con.execute(
+                "SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts "
+                "ORDER BY id DESC LIMIT ?",
+                (world.posts.keep,),
+            ).fetchall()
             world.posts.load(reversed(rows), total=total, next_id=top + 1)
             if any(not 0 <= r[2] < world.n for r in rows):
                 raise ValueError("a post names an agent the world does not have")
             agents = [r[0] for r in con.execute("SELECT agent FROM memory_agents ORDER BY agent")]
             if agents:
                 nid = con.execute("SELECT value FROM meta WHERE key = 'memory_next_id'").fetchone()
-                world.memory.load(con.execute("SELECT id, agent, tick, kind, ref, other, text FROM memory ORDER BY id"),
-                                  con.execute("SELECT agent, upto, tick, text, written_by FROM memory_summary ORDER BY agent"),
-                                  agents, world.n, next_id=None if nid is None else int(json.loads(nid[0])))
+                world.memory.load(
+                    con.execute("SELECT id, agent, tick, kind, ref, other, text FROM memory ORDER BY id"),
+                    con.execute("SELECT agent, upto, tick, text, written_by FROM memory_summary ORDER BY agent"),
+                    agents,
+                    world.n,
+                    next_id=None if nid is None else int(json.loads(nid[0])),
+                )
         except sqlite3.OperationalError:
             pass  # a world file from before LLM agents
         except ValueError as exc:
@@ -587,7 +633,7 @@ _MIRRORED = ("community", "susceptibility", "reputation", "influence", "status",
 
 async def _is_version_1(db: aiosqlite.Connection) -> bool:
     """Whether the open world file keeps its graph mirror as format version 1 did (a ``relationships`` table)."""
-    rows = await db.execute_fetchall("SELECT type FROM sqlite_master WHERE name = 'relationships'")
+    rows = list(await db.execute_fetchall("SELECT type FROM sqlite_master WHERE name = 'relationships'"))
     return bool(rows) and rows[0][0] == "table"
 
 
@@ -629,7 +675,7 @@ def _array_statements(arrays: dict[str, np.ndarray]) -> list[tuple[tuple[str, tu
     for name, arr in arrays.items():
         arr = np.ascontiguousarray(arr)
         dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
-        raw = memoryview(arr.astype(dtype, copy=False)).cast("B")
+        raw = arr.astype(dtype, copy=False).data.cast("B")
         shape = json.dumps(list(arr.shape))
         nchunks = max(1, -(-raw.nbytes // BLOB_CHUNK))
         for c in range(nchunks):
@@ -649,8 +695,19 @@ async def _write_arrays(db: aiosqlite.Connection, arrays: dict[str, np.ndarray],
             progress("writing arrays", done / total)
 
 
-_AGENT_FIELDS = ("orig_id", "community", "interests", "susceptibility", "reputation", "influence", "status",
-                 "activity_profile", "activity_rate", *CODE_COLUMNS, "style")
+_AGENT_FIELDS = (
+    "orig_id",
+    "community",
+    "interests",
+    "susceptibility",
+    "reputation",
+    "influence",
+    "status",
+    "activity_profile",
+    "activity_rate",
+    *CODE_COLUMNS,
+    "style",
+)
 
 
 def _agent_batch(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
@@ -658,9 +715,11 @@ def _agent_batch(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, 
     floats are kept rounded to 7 decimals, as every later update writes them."""
 
     values: dict[str, np.ndarray] = {
-        "orig_id": c["ids"][start:stop], "community": c["community"][start:stop],
+        "orig_id": c["ids"][start:stop],
+        "community": c["community"][start:stop],
         "interests": c["interests"][start:stop].view(np.int64),  # SQLite integers are signed
-        "status": c["status"][start:stop], "activity_profile": c["activity_profile"][start:stop],
+        "status": c["status"][start:stop],
+        "activity_profile": c["activity_profile"][start:stop],
         "style": c["persona_style"][start:stop],
     }
     for j, kind in enumerate(CODE_COLUMNS):
@@ -687,8 +746,10 @@ def _agent_batch(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, 
         fields.append((name, scaled, True))
     rows = FixedRows(fields, count=stop - start)
     picks = ", ".join(shared.get(name, name) for name in _AGENT_FIELDS)
-    return (f"INSERT INTO agent_rows (id, {', '.join(_AGENT_FIELDS)}) SELECT ?3 + i, {picks} FROM ({rows.select()})",
-            (rows.blob, rows.count, start))
+    return (
+        f"INSERT INTO agent_rows (id, {', '.join(_AGENT_FIELDS)}) SELECT ?3 + i, {picks} FROM ({rows.select()})",
+        (rows.blob, rows.count, start),
+    )
 
 
 def _mirror_update(c: dict[str, np.ndarray], names: list[str], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
@@ -701,29 +762,43 @@ def _mirror_update(c: dict[str, np.ndarray], names: list[str], start: int, stop:
             scaled = scaled_floats(values)
             if scaled is None:  # not finite: the JSON way, one column at a time (never seen in practice)
                 payload = json.dumps(np.round(values.astype(np.float64), 7).tolist())
-                return (f"UPDATE agent_rows SET {name} = j.value FROM json_each(?1) AS j WHERE agent_rows.id = ?2 + j.key",
-                        (payload, start))
+                return (
+                    f"UPDATE agent_rows SET {name} = j.value FROM json_each(?1) AS j WHERE agent_rows.id = ?2 + j.key",
+                    (payload, start),
+                )
             fields.append((name, scaled, True))
         else:
             fields.append((name, values.astype(np.int64), False))
     rows = FixedRows(fields)
     sets = ", ".join(f"{name} = x.{name}" for name in names)
-    return (f"UPDATE agent_rows SET {sets} FROM ({rows.select()}) AS x WHERE agent_rows.id = ?3 + x.i",
-            (rows.blob, rows.count, start))
+    return (
+        f"UPDATE agent_rows SET {sets} FROM ({rows.select()}) AS x WHERE agent_rows.id = ?3 + x.i",
+        (rows.blob, rows.count, start),
+    )
 
 
 def _agent_rows_bound(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
     """The rows of :func:`_agent_batch` as one ``INSERT`` of a ``json_each`` over row arrays (slower; only for
     float columns holding values too large for 7 decimals as a 64-bit integer)."""
-    cols = [np.arange(start, stop), c["ids"][start:stop], c["community"][start:stop],
-            c["interests"][start:stop].view(np.int64)]
+    cols = [
+        np.arange(start, stop),
+        c["ids"][start:stop],
+        c["community"][start:stop],
+        c["interests"][start:stop].view(np.int64),
+    ]
     cols += [np.round(c[k][start:stop].astype(np.float64), 7) for k in ("susceptibility", "reputation", "influence")]
-    cols += [c["status"][start:stop], c["activity_profile"][start:stop], np.round(c["activity_rate"][start:stop].astype(np.float64), 7)]
+    cols += [
+        c["status"][start:stop],
+        c["activity_profile"][start:stop],
+        np.round(c["activity_rate"][start:stop].astype(np.float64), 7),
+    ]
     cols += [c["persona_codes"][start:stop, j] for j in range(len(CODE_COLUMNS))] + [c["persona_style"][start:stop]]
     rows = list(zip(*(a.tolist() for a in cols)))
     picks = ", ".join(f"value ->> {j}" for j in range(len(cols)))
-    return (f"INSERT INTO agent_rows (id, {', '.join(_AGENT_FIELDS)}) SELECT {picks} FROM json_each(?)",
-            (json.dumps(rows),))
+    return (
+        f"INSERT INTO agent_rows (id, {', '.join(_AGENT_FIELDS)}) SELECT {picks} FROM json_each(?)",
+        (json.dumps(rows),),
+    )
 
 
 async def _write_personas(db: aiosqlite.Connection, world: World) -> None:
@@ -739,7 +814,9 @@ def _edges_width(n: int) -> int:
     return len(str(max(0, n - 1) * 32768 + 32767))
 
 
-def _adjacency_text(graph: Graph, agents: np.ndarray) -> tuple[memoryview | bytes, np.ndarray, np.ndarray, np.ndarray, int]:
+def _adjacency_text(
+    graph: Graph, agents: np.ndarray
+) -> tuple[memoryview | bytes, np.ndarray, np.ndarray, np.ndarray, int]:
     """The ``edges`` texts of ``agents`` (ascending indices) as one block: ``(text, those of them with
     followers, first edge, end edge, cell)``; agent ``s``'s JSON array is ``text[first * cell : end * cell]``.
 
@@ -779,8 +856,10 @@ def _adjacency_batch(graph: Graph, agents: np.ndarray, verb: str = "INSERT") -> 
     if agents.size == 0:
         return None
     rows = FixedRows([("src", agents, False), ("first", starts, False), ("count", ends - starts, False)])
-    sql = (f"{verb} INTO adjacency (src, edges) SELECT src, CAST(substr(?3, first * {cell} + 1, count * {cell}) AS TEXT) "
-           f"FROM ({rows.select()})")
+    sql = (
+        f"{verb} INTO adjacency (src, edges) SELECT src, CAST(substr(?3, first * {cell} + 1, count * {cell}) AS TEXT) "
+        f"FROM ({rows.select()})"
+    )
     return sql, (rows.blob, rows.count, text)
 
 
@@ -796,8 +875,9 @@ def _source_batches(graph: Graph, edges_per_batch: int = 1_000_000) -> list[tupl
 Statement = tuple[tuple[str, tuple[Any, ...]] | None, str, float]
 
 
-async def _run_statements(db: aiosqlite.Connection, statements: Callable[[], Iterator[Statement]], progress: Progress,
-                          ahead: int = 3) -> None:
+async def _run_statements(
+    db: aiosqlite.Connection, statements: Callable[[], Iterator[Statement]], progress: Progress, ahead: int = 3
+) -> None:
     """Run the statements ``statements()`` yields, in order, on ``db``.
 
     The generator runs in a worker thread of its own, up to ``ahead`` statements before SQLite (in
@@ -928,7 +1008,9 @@ async def _rewrite_adjacency(db: aiosqlite.Connection, graph: Graph, sources: np
     deg = graph.out_indptr[sources + 1] - graph.out_indptr[sources]
     gone = sources[deg == 0]
     if gone.size:
-        await db.execute("DELETE FROM adjacency WHERE src IN (SELECT value FROM json_each(?))", (json.dumps(gone.tolist()),))
+        await db.execute(
+            "DELETE FROM adjacency WHERE src IN (SELECT value FROM json_each(?))", (json.dumps(gone.tolist()),)
+        )
     live, deg = sources[deg > 0], deg[deg > 0]
     cuts = np.searchsorted(np.cumsum(deg), np.arange(1_000_000, int(deg.sum()), 1_000_000), side="left") + 1
     for part in np.split(live, cuts):
@@ -937,8 +1019,9 @@ async def _rewrite_adjacency(db: aiosqlite.Connection, graph: Graph, sources: np
             await db.execute(*stmt)
 
 
-async def save_world(world: World | WorldSource, path: str, *, force: bool = False, progress: Progress = None,
-                     keep_audit: bool = False) -> World:
+async def save_world(
+    world: World | WorldSource, path: str, *, force: bool = False, progress: Progress = None, keep_audit: bool = False
+) -> World:
     """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename).
 
     ``world`` may be a :class:`WorldSource` whose graph is still arriving (a snapshot being read): the agent
@@ -1064,7 +1147,9 @@ def read_meta(path: str, *, schema: bool = True) -> dict[str, Any]:
         try:
             rows = con.execute("SELECT key, value FROM meta").fetchall()
         except sqlite3.DatabaseError:
-            raise BadFileError(f"{path!r} is not an Agora world (no meta table): open a .db made by 'agora new'") from None
+            raise BadFileError(
+                f"{path!r} is not an Agora world (no meta table): open a .db made by 'agora new'"
+            ) from None
         if schema and any(k == "format" and v == '"agora-world"' for k, v in rows):
             _refuse_foreign_schema(con, path)
     finally:
@@ -1124,7 +1209,7 @@ def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict
         if dtype.kind not in "iufb" or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes:
             raise BadFileError(f"world {path!r}: array {name} does not match its stored size; the file is damaged")
         out = np.empty(shape, dtype=dtype)
-        view = memoryview(out).cast("B") if out.nbytes else None
+        view = out.data.cast("B") if out.nbytes else None
         offset = 0
         for (data,) in con.execute("SELECT data FROM arrays WHERE name = ? ORDER BY chunk", (name,)):
             if view is not None:
@@ -1170,8 +1255,12 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
         raise BadFileError(f"{source} is incomplete (missing {exc}); it may be damaged") from None
     problems = check_columns(columns, n)
     expect = {
-        "out_indptr": ((n + 1,), "i"), "in_indptr": ((n + 1,), "i"), "out_indices": ((e,), "i"),
-        "in_indices": ((e,), "i"), "in_edge": ((e,), "i"), "trust": ((e,), "f"),
+        "out_indptr": ((n + 1,), "i"),
+        "in_indptr": ((n + 1,), "i"),
+        "out_indices": ((e,), "i"),
+        "in_indices": ((e,), "i"),
+        "in_edge": ((e,), "i"),
+        "trust": ((e,), "f"),
     }
     for k, (shape, kind) in expect.items():
         a = graph_parts[k]
@@ -1188,7 +1277,7 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
     state["sessions"] = _sessions_from(state["sessions"], arrays, n, source)
     graph = Graph(n=n, **graph_parts)
     try:
-        delta = GraphDelta.from_arrays(n, {k[len("delta."):]: v for k, v in arrays.items() if k.startswith("delta.")})
+        delta = GraphDelta.from_arrays(n, {k[len("delta.") :]: v for k, v in arrays.items() if k.startswith("delta.")})
     except (KeyError, BadParameterError) as exc:
         raise BadFileError(f"{source} holds damaged pending graph changes ({exc}); it may be damaged") from None
     warnings = state.pop("load_warnings")
@@ -1235,11 +1324,15 @@ def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any
         servers = [x for x in ignored if "=" in x]
         others = [x for x in ignored if "=" not in x]
         if servers:
-            warnings.append(f"{source} names LLM servers ({shown('; '.join(servers), 300)}), which were ignored: servers come "
-                            "only from OPENAI_BASE_URL or --llm base_urls=..., so a file cannot send your API key elsewhere")
+            warnings.append(
+                f"{source} names LLM servers ({shown('; '.join(servers), 300)}), which were ignored: servers come "
+                "only from OPENAI_BASE_URL or --llm base_urls=..., so a file cannot send your API key elsewhere"
+            )
         if others:
-            warnings.append(f"{source} holds LLM settings named like a credential, header or proxy "
-                            f"({shown(', '.join(others), 300)}), which were ignored: Agora never takes them from a file")
+            warnings.append(
+                f"{source} holds LLM settings named like a credential, header or proxy "
+                f"({shown(', '.join(others), 300)}), which were ignored: Agora never takes them from a file"
+            )
     rng_state = meta.get("rng_state")
     if rng_state is not None:
         try:
@@ -1252,8 +1345,14 @@ def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any
         raise bad("persona overrides")
     overrides: dict[int, Persona] = {}
     for k, v in overrides_raw.items():
-        if not (isinstance(k, str) and k.isdigit() and int(k) < n and isinstance(v, list) and len(v) == 3
-                and all(isinstance(x, str) for x in v)):
+        if not (
+            isinstance(k, str)
+            and k.isdigit()
+            and int(k) < n
+            and isinstance(v, list)
+            and len(v) == 3
+            and all(isinstance(x, str) for x in v)
+        ):
             raise bad("persona overrides")
         overrides[int(k)] = Persona(*v)
     messages, sessions = meta.get("messages") or [], meta.get("sessions") or []
@@ -1267,9 +1366,16 @@ def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any
             raise BadFileError(f"{source} is damaged: its {what} list names {what} id {shown(twice, 40)} twice")
     app_version = meta.get("app_version", "?")
     return {
-        "name": name, "seed": seed, "tick": tick, "config": dict(config), "rng_state": rng_state,
-        "persona_overrides": overrides, "messages": list(messages), "sessions": list(sessions),
-        "app_version": str(app_version), "load_warnings": warnings,
+        "name": name,
+        "seed": seed,
+        "tick": tick,
+        "config": dict(config),
+        "rng_state": rng_state,
+        "persona_overrides": overrides,
+        "messages": list(messages),
+        "sessions": list(sessions),
+        "app_version": str(app_version),
+        "load_warnings": warnings,
     }
 
 
@@ -1293,7 +1399,7 @@ def _sessions_from(records: list[dict[str, Any]], arrays: dict[str, np.ndarray],
     for rec in records:
         try:
             prefix = f"session.{int(rec['id'])}."
-            own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
             sessions.append(PropagationSession.from_record(rec, own, n))
         except (KeyError, TypeError, ValueError) as exc:
             raise BadFileError(f"{source} is damaged: a propagation session is invalid ({exc})") from None
@@ -1330,15 +1436,39 @@ async def _write_message_rows(db: aiosqlite.Connection, world: World, sessions: 
     """The ``messages`` rows (all) and the ``sessions`` rows of ``sessions``."""
     await db.executemany(
         "INSERT OR REPLACE INTO messages (id, text, topics, author, created_tick, meta) VALUES (?, ?, ?, ?, ?, ?)",
-        [(m["id"], m["text"], int(np.uint64(m["topics"]).view(np.int64)), m.get("author"), m["created_tick"],
-          json.dumps({k: v for k, v in m.items() if k not in ("id", "text", "topics", "author", "created_tick")}))
-         for m in world.messages],
+        [
+            (
+                m["id"],
+                m["text"],
+                int(np.uint64(m["topics"]).view(np.int64)),
+                m.get("author"),
+                m["created_tick"],
+                json.dumps({k: v for k, v in m.items() if k not in ("id", "text", "topics", "author", "created_tick")}),
+            )
+            for m in world.messages
+        ],
     )
     await db.executemany(
         "INSERT OR REPLACE INTO sessions (id, message_id, model, params, status, priority, seeds, started_tick, "
         "ended_tick, exposed, adopted, error, traceback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(s.id, s.message_id, s.model_name, json.dumps(s.params), s.status, s.priority, s.seeds, s.started_tick,
-          s.ended_tick, s.exposed_count, s.reached, s.error, s.traceback) for s in sessions],
+        [
+            (
+                s.id,
+                s.message_id,
+                s.model_name,
+                json.dumps(s.params),
+                s.status,
+                s.priority,
+                s.seeds,
+                s.started_tick,
+                s.ended_tick,
+                s.exposed_count,
+                s.reached,
+                s.error,
+                s.traceback,
+            )
+            for s in sessions
+        ],
     )
 
 
