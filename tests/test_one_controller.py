@@ -1,10 +1,10 @@
 """One world controller under every front end (issue 31): the same sequence of operations, driven through
-the terminal UI under Pilot and over HTTP (a real ``agora serve``) on two copies of one world, leaves
-two identical world files.
+the terminal UI under Pilot, over HTTP (a real ``agora serve``) and through the Python API (``import
+sim``) on copies of one world, leaves identical world files.
 
-The sequence is :func:`drive`'s; a front end is a :class:`Driver`. To add one (the Python API, ``import
-sim``), write its driver and add it to ``DRIVERS``: :func:`test_every_front_end_makes_the_same_world`
-compares every driver's world with the first one's.
+The sequence is :func:`drive`'s; a front end is a :class:`Driver`. To add one, write its driver and add it
+to ``DRIVERS``: :func:`test_every_front_end_makes_the_same_world` compares every driver's world with the
+first one's.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from test_api import Server
 from textual.widgets import Input
 
+import sim
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
-from test_api import Server
 
 #: Seconds that bound a wait for something that should happen well within them (only bounds a hang).
 WAIT = 60.0
@@ -36,8 +37,21 @@ P = "0.2"
 #: STEP_TO: a run's last tick depends on the clock, the ticks after it do not.
 RUN_UNTIL, STEP_TO = 3, 12
 #: Columns whose values are wall-clock times (or durations), and tables that are logs of who did what when.
-WALL_CLOCK = {"ts", "time", "seconds", "saved", "saved_at", "created_at", "updated_at", "modified", "wall", "elapsed",
-              "db_wait_seconds", "started_at", "ended_at"}
+WALL_CLOCK = {
+    "ts",
+    "time",
+    "seconds",
+    "saved",
+    "saved_at",
+    "created_at",
+    "updated_at",
+    "modified",
+    "wall",
+    "elapsed",
+    "db_wait_seconds",
+    "started_at",
+    "ended_at",
+}
 LOGS = {"audit"}
 
 
@@ -126,8 +140,13 @@ class TUIDriver:
         await self.pilot.press("s")
         self.app.screen.query_one("#snapshot-name", Input).value = name
         await self.pilot.press("enter")
-        await self.until(lambda: not self.app.busy and self.app.world is not None
-                         and any(e[1] == "save" for e in audit(self.app.world.path)))
+        await self.until(
+            lambda: (
+                not self.app.busy
+                and self.app.world is not None
+                and any(e[1] == "save" for e in audit(self.app.world.path))
+            )
+        )
 
     async def load(self, name: str) -> None:
         before = self.app.world
@@ -169,8 +188,11 @@ class HTTPDriver:
 
     async def inject(self, text: str, seeds: int) -> None:
         # What the terminal UI's form sends: the model it offers first (ic), its spread typed in.
-        self.call("POST", "/api/v1/messages", {"text": text, "seeds": f"random:{seeds}", "model": "ic",
-                                               "params": {"p": float(P)}})
+        self.call(
+            "POST",
+            "/api/v1/messages",
+            {"text": text, "seeds": f"random:{seeds}", "model": "ic", "params": {"p": float(P)}},
+        )
 
     async def step(self, ticks: int) -> None:
         self.call("POST", "/api/v1/step", {"ticks": ticks})
@@ -203,9 +225,45 @@ async def http_world(path: Path) -> None:
             server.stop()
 
 
-#: The front ends, each a coroutine that drives the world file it is given through :func:`drive`.
-#: The Python API (``import sim``) is to be added here as a third.
-DRIVERS: dict[str, Callable[[Path], Awaitable[None]]] = {"tui": tui_world, "http": http_world}
+# -- the Python API ----------------------------------------------------------------------------------------
+class PythonDriver:
+    """``import sim``'s live world (``sim.open_world(path).simulation()``): plain calls, no asyncio."""
+
+    def __init__(self, live: Any) -> None:
+        self.live = live
+
+    async def inject(self, text: str, seeds: int) -> None:
+        self.live.inject(text, model="ic", params={"p": float(P)}, seeds=f"random:{seeds}")
+
+    async def step(self, ticks: int) -> None:
+        self.live.step(ticks)
+
+    async def run(self) -> None:
+        self.live.run(10)
+
+    async def tick(self) -> int:
+        return self.live.tick
+
+    async def pause(self) -> None:
+        self.live.pause()
+
+    async def save(self, name: str) -> None:
+        self.live.save_snapshot(name)
+
+    async def load(self, name: str) -> None:
+        self.live.load_snapshot(name)
+
+    async def close(self) -> None:
+        assert self.live.close() is True
+
+
+async def python_world(path: Path) -> None:
+    await drive(PythonDriver(sim.open_world(str(path)).simulation()))
+
+
+#: The front ends, each a coroutine that drives the world file it is given through :func:`drive`; a new
+#: front end is one more entry.
+DRIVERS: dict[str, Callable[[Path], Awaitable[None]]] = {"tui": tui_world, "http": http_world, "python": python_world}
 
 
 # -- comparing worlds --------------------------------------------------------------------------------------
@@ -277,5 +335,5 @@ def test_every_front_end_makes_the_same_world(world, tmp_path):
             assert other[table] == first[table], f"{name} and {names[0]} differ in table {table}"
     # Each front end's audit log says what it did, in order (the terminal UI does not log run, pause and step).
     actions = {name: [a for _, a in audit(str(path))] for name, path in copies.items()}
-    assert [a for a in actions["http"] if a in ("inject", "save", "load")] == ["inject", "save", "load"], actions
-    assert [a for a in actions["tui"] if a in ("inject", "save", "load")] == ["inject", "save", "load"], actions
+    for name in names:
+        assert [a for a in actions[name] if a in ("inject", "save", "load")] == ["inject", "save", "load"], actions

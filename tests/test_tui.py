@@ -855,7 +855,7 @@ async def test_messages_view_shows_the_states_and_a_variable_of_the_highlighted_
 async def test_footer_shows_the_keys_of_the_view_and_a_click_presses_one(world_file):
     """The key bar is one line of text redrawn only when the keys shown change (Textual's footer
     remounted some twenty widgets on every view switch); a click on a key presses it."""
-    from tui.app import KeyBar
+    from tui.widgets import KeyBar
 
     app = AgoraApp(world_file)
     async with app.run_test(size=SIZE) as pilot:
@@ -915,7 +915,7 @@ async def test_refresh_with_nothing_new_updates_no_widget(world_file):
 
 
 async def test_footer_keeps_help_and_quit_at_80_columns(world_file):
-    from tui.app import KeyBar
+    from tui.widgets import KeyBar
 
     app = AgoraApp(world_file)
     async with app.run_test(size=(80, 24)) as pilot:

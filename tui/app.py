@@ -20,9 +20,9 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static
 
+from sim.analysis.plot import plot_sessions
 from sim.core.events import (
     Event,
     MessageInjected,
@@ -40,16 +40,18 @@ from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError
 from sim.model.registry import Registry
+from sim.model.series import series_dict
 from sim.social.dynamics import NONE
 from sim.store.create import ensure_default_world, saves_dir
 from sim.store.worldfile import load_warnings
 from sim.store.writer import WorldWriter
 
-from .messages import CommunitiesDetected, SnapshotLoaded, SnapshotSaved, WorkFailed, WorldOpened
+from .messages import ChartExported, CommunitiesDetected, SnapshotLoaded, SnapshotSaved, WorkFailed, WorldOpened
 from .rate import TickRate
 from .recommenders import RECOMMENDER_ROLES, recommender_label
 from .screens import AskScreen, HelpScreen, LoadScreen, QuitScreen, SaveScreen
 from .views import AgentsView, CommunitiesView, CompareView, DashboardView, MessagesView, PluginsView, literal, show
+from .widgets import KeyBar, StatusHeader
 
 VIEWS = ("dashboard", "communities", "agents", "messages", "plugins", "compare")
 SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possible
@@ -58,6 +60,8 @@ NOTIFY_LIMIT = 600  # characters of a notification at most
 #: Characters of a notification that quotes file paths at most: a path is never cut (PATH_MAX is 4096).
 PATH_NOTIFY_LIMIT = 2 * 4096 + NOTIFY_LIMIT
 FULL_GC_THRESHOLD = 100  # collections of the middle generation between two full ones (Python's default: 10)
+
+
 def file_stem(text: str, limit: int) -> str:
     """``text`` made safe as a file name (letters, digits, ``_.-``; anything else becomes ``_``), cut."""
     return re.sub(r"[^\w.\-]+", "_", text)[:limit]
@@ -72,8 +76,10 @@ PALETTE = {
     "view('messages')": ("View: messages", "Show the messages view (inject, sessions and their states)"),
     "view('plugins')": ("View: plugins", "Show the plugins view (models and recommenders)"),
     "view('compare')": ("View: compare sessions", "Show the sessions' reach side by side"),
-    "export_chart": ("Export chart (PNG and SVG)", "Write the chart shown (Dashboard or Compare) to PNG and SVG files "
-                     "in the saves folder's exports"),
+    "export_chart": (
+        "Export chart (PNG and SVG)",
+        "Write the chart shown (Dashboard or Compare) to PNG and SVG files in the saves folder's exports",
+    ),
     "dismiss_chart": ("Dismiss chart", "Take the session off the dashboard's chart (a finished one stays until then)"),
     "save": ("Save a snapshot (.snap)", "Save the world as a snapshot file in the saves folder"),
     "load": ("Load a snapshot (.snap)", "Replace the world by a snapshot from the saves folder"),
@@ -84,117 +90,6 @@ PALETTE = {
     "quit_app": ("Quit", "Quit (offers to save the world file first)"),
     "find": ("Find / filter", "Type in the current view's search or filter box"),
 }
-
-
-class KeyBar(Widget):
-    """The footer: the keys of the focused view and the app, on one line, in one widget.
-
-    Textual's own footer recomposes (some twenty widgets unmounted and mounted again) each time the
-    screen's bindings are refreshed: every view switch and focus change. That was most of a keypress's
-    cost (100-500 ms on a busy machine); this bar redraws one line of text, and only when what it shows
-    changed. Help, quit and the command palette stay at the right end whatever the width (the view's
-    keys are cut first, with "…"). A key is clicked as with Textual's footer: the click presses it."""
-
-    DEFAULT_CSS = """
-    KeyBar { dock: bottom; height: 1; background: $footer-background; color: $footer-foreground; }
-    """
-    #: Actions always shown, at the right end.
-    KEEP = ("help", "quit_app")
-
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self._shown: tuple | None = None
-        self._items: list[tuple[list[tuple[str, str, bool]], str, bool, bool]] = []
-        self._spans: list[tuple[int, int, str]] = []  # (start, end, key) of each key's cells as drawn
-
-    def on_mount(self) -> None:
-        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
-        self.bindings_changed(self.screen)
-
-    def on_unmount(self) -> None:
-        self.screen.bindings_updated_signal.unsubscribe(self)
-
-    def bindings_changed(self, screen: Screen) -> None:
-        if not self.is_attached or screen is not self.screen:
-            return
-        rows = [(b.key, self.app.get_key_display(b), b.description, b.action, b.group, enabled)
-                for (_node, b, enabled, _tooltip) in screen.active_bindings.values() if b.show]
-        shown = tuple((key, display, description, action, group.description if group else None, enabled)
-                      for key, display, description, action, group, enabled in rows)
-        if shown == self._shown:
-            return
-        self._shown = shown
-        # Items: ([(key, display, enabled)], label, enabled, kept at the right end)
-        items: list[tuple[list[tuple[str, str, bool]], str, bool, bool]] = []
-        seen: set[str] = set()
-        i = 0
-        while i < len(rows):
-            key, display, description, action, group, enabled = rows[i]
-            j = i + 1
-            if action in seen:  # a second key of one action (N, shift+n): the first is shown
-                i = j
-                continue
-            members = [rows[i]]
-            if group is not None:
-                while j < len(rows) and rows[j][4] is group:
-                    if rows[j][3] not in seen and rows[j][3] not in {m[3] for m in members}:
-                        members.append(rows[j])
-                    j += 1
-            seen.update(m[3] for m in members)
-            label = group.description if group is not None and len(members) > 1 else description
-            items.append(([(m[0], m[1], m[5]) for m in members], label, enabled, action in self.KEEP))
-            i = j
-        if self.app.ENABLE_COMMAND_PALETTE:
-            key = self.app.COMMAND_PALETTE_BINDING
-            items.append(([(key, self.app.get_key_display(Binding(key, "")), True)], "palette", True, True))
-        self._items = items
-        self.refresh()
-
-    @staticmethod
-    def _draw(items: list, text: Text, spans: list[tuple[int, int, str]]) -> None:
-        for keys, label, enabled, _keep in items:
-            text.append(" ")
-            for key, display, key_enabled in keys:
-                start = text.cell_len
-                text.append(display, style="bold" if key_enabled else "dim")
-                spans.append((start, text.cell_len, key))
-            text.append(f" {label} ", style="" if enabled else "dim")
-
-    def render(self) -> Text:
-        width = max(1, self.size.width)
-        left, right = Text(), Text()
-        left_spans: list[tuple[int, int, str]] = []
-        right_spans: list[tuple[int, int, str]] = []
-        self._draw([it for it in self._items if not it[3]], left, left_spans)
-        right.append("▏")
-        self._draw([it for it in self._items if it[3]], right, right_spans)
-        room = width - right.cell_len
-        if left.cell_len > room:  # the view's keys give way: cut with "…", keys cut in half are not clickable
-            left.truncate(max(0, room - 1))
-            left.append("…")
-            left_spans = [sp for sp in left_spans if sp[1] <= room - 1]
-        pad = max(0, room - left.cell_len)
-        text = Text(no_wrap=True, overflow="crop")
-        text.append_text(left)
-        text.append(" " * pad)
-        offset = text.cell_len
-        text.append_text(right)
-        self._spans = left_spans + [(a + offset, b + offset, key) for a, b, key in right_spans]
-        return text
-
-    def on_click(self, event: Any) -> None:
-        for start, end, key in self._spans:
-            if start <= event.x < end:
-                self.app.simulate_key(key.split(",")[0])
-                return
-
-
-class StatusHeader(Static):
-    """World name, tick and simulated time, running or paused, agents and edges, LLM mode and spend."""
-
-    DEFAULT_CSS = """
-    StatusHeader { dock: top; height: 1; background: $primary-darken-2; color: $text; padding: 0 1; }
-    """
 
 
 class AgoraApp(App):
@@ -236,9 +131,18 @@ class AgoraApp(App):
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
-    def __init__(self, world_path: str | None = None, *, plugin_dirs: list[str] | tuple[str, ...] = (),
-                 world: World | None = None, writer_enabled: bool = True, metrics_port: int | None = None,
-                 metrics_host: str = "127.0.0.1", checkpoint_every: int = 50, checkpoint_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        world_path: str | None = None,
+        *,
+        plugin_dirs: list[str] | tuple[str, ...] = (),
+        world: World | None = None,
+        writer_enabled: bool = True,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
+        checkpoint_every: int = 50,
+        checkpoint_seconds: float | None = None,
+    ) -> None:
         super().__init__()
         #: While the simulation runs, checkpoint the world into its file every this many ticks (0: off) or
         #: seconds (None: off), so a crash loses at most the ticks since (see ``sim.store.check``).
@@ -335,11 +239,17 @@ class AgoraApp(App):
             if self._initial_world is None and self.world_path is None:
                 self.world_path = await ensure_default_world()
             controller = await WorldController.open(
-                self.world_path, plugin_dirs=self.plugin_dirs, world=self._initial_world, writer=self.writer_enabled,
-                policy=INTERACTIVE, snapshots=saves_dir(), checkpoint_every=self.checkpoint_every,
+                self.world_path,
+                plugin_dirs=self.plugin_dirs,
+                world=self._initial_world,
+                writer=self.writer_enabled,
+                policy=INTERACTIVE,
+                snapshots=saves_dir(),
+                checkpoint_every=self.checkpoint_every,
                 checkpoint_seconds=self.checkpoint_seconds,
                 # The plugin folder beside the world loads only when named or trusted (plugins are code).
-                tell=lambda notice: notice and self.notify(notice, severity="warning", markup=False, timeout=30))
+                tell=lambda notice: notice and self.notify(notice, severity="warning", markup=False, timeout=30),
+            )
         except AgoraError as exc:
             self.query_one("#loading", Static).update(literal(f"Could not open the world: {exc}", 500))
             self.notify(str(exc), severity="error", markup=False, timeout=30)
@@ -354,8 +264,10 @@ class AgoraApp(App):
         controller.on_replace.append(lambda _sim: self.world_attached())
         controller.on_checkpoint.append(self.checkpoint_changed)
         controller.on_error.append(
-            lambda exc: self.notify(f"the simulation stopped: {type(exc).__name__}: {exc}", severity="error",
-                                    markup=False))
+            lambda exc: self.notify(
+                f"the simulation stopped: {type(exc).__name__}: {exc}", severity="error", markup=False
+            )
+        )
         self.world_attached()
         self.query_one("#views", ContentSwitcher).current = "dashboard"
         self.screen.refresh_bindings()
@@ -370,8 +282,10 @@ class AgoraApp(App):
         if writer is not None:
             rec = writer.recovered
             if rec.get("events") or rec.get("exposures"):
-                self.log_line(f"the world file holds tick {rec['tick']}, its last checkpoint: {rec['events']:,} events and "
-                              f"{rec['exposures']:,} exposures of later ticks (a run that ended without saving) were discarded")
+                self.log_line(
+                    f"the world file holds tick {rec['tick']}, its last checkpoint: {rec['events']:,} events and "
+                    f"{rec['exposures']:,} exposures of later ticks (a run that ended without saving) were discarded"
+                )
         self.tick_rate.reset()  # the rate is this world's: the previous one's ticks are not counted
         sim.bus.subscribe(self.on_sim_event)
         self.attach_monitor()
@@ -391,7 +305,9 @@ class AgoraApp(App):
         if failure is not None:
             self.notify(failure, severity="error", markup=False, timeout=30)
         else:
-            self.notify(f"the world file is checkpointed again: it holds tick {self.world.tick}", markup=False, timeout=10)
+            self.notify(
+                f"the world file is checkpointed again: it holds tick {self.world.tick}", markup=False, timeout=10
+            )
 
     @staticmethod
     def freeze_heap() -> None:
@@ -436,35 +352,53 @@ class AgoraApp(App):
             self.log_line(f"tick {event.tick}: session {event.session_id} {event.status}, reached {event.reached:,}")
         elif isinstance(event, PropagationFailed):
             self.log_line(f"tick {event.tick}: session {event.session_id} FAILED: {event.error}")
-            self.notify(f"session {event.session_id} failed: {event.error} (its traceback: the Messages view, 4)",
-                        severity="error", markup=False)
+            self.notify(
+                f"session {event.session_id} failed: {event.error} (its traceback: the Messages view, 4)",
+                severity="error",
+                markup=False,
+            )
         elif isinstance(event, PluginFailed):
             self.log_line(f"plugin {event.name} failed to load: {event.error}")
         elif isinstance(event, RecommenderFailed):
             what = recommender_label(event.name)
             self.log_line(f"tick {event.tick}: {what} FAILED and was switched off: {event.error}")
-            self.notify(f"{what} failed and was switched off: {event.error} (its traceback: the Plugins view, 5)",
-                        severity="error", markup=False, timeout=10)
+            self.notify(
+                f"{what} failed and was switched off: {event.error} (its traceback: the Plugins view, 5)",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
 
     def log_line(self, text: str) -> None:
         # Control characters are made visible; the Log widget never parses markup.
         self._views["dashboard"].log_line(shown(text, 500))  # type: ignore[attr-defined]
 
-    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
-               markup: bool = True, limit: int = NOTIFY_LIMIT) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+        limit: int = NOTIFY_LIMIT,
+    ) -> None:
         """Every notification of the app (and of its screens and widgets) goes out safe: control characters
         and ANSI escapes in it (an agent's name, a file name, a plugin's error) shown as visible escapes, text
         longer than ``limit`` cut (a notification quoting paths passes :data:`PATH_NOTIFY_LIMIT`: see
         :meth:`notify_paths`). Text from outside is passed with ``markup=False`` as well."""
-        super().notify(shown(message, limit, lines=True), title=shown(title, 80), severity=severity,
-                       timeout=timeout, markup=markup)
+        super().notify(
+            shown(message, limit, lines=True), title=shown(title, 80), severity=severity, timeout=timeout, markup=markup
+        )
 
-    def notify_paths(self, what: str, paths: list[str], *, severity: Any = "information",
-                     timeout: float | None = None) -> None:
+    def notify_paths(
+        self, what: str, paths: list[str], *, severity: Any = "information", timeout: float | None = None
+    ) -> None:
         """A notification that quotes file paths: ``what`` on the first line, then each path whole on a line
         of its own (never cut; the toast is as wide as the screen allows, see ``CSS``), shown literally."""
-        self.notify("\n".join([what, *paths]), severity=severity, timeout=timeout, markup=False,
-                    limit=PATH_NOTIFY_LIMIT)
+        self.notify(
+            "\n".join([what, *paths]), severity=severity, timeout=timeout, markup=False, limit=PATH_NOTIFY_LIMIT
+        )
 
     # -- polling ----------------------------------------------------------------------------------
     def sample_resources(self) -> None:
@@ -527,7 +461,9 @@ class AgoraApp(App):
         # The measured rate (ticks over the last seconds, as the dashboard shows it) and, apart, the pace
         # asked for: at 1M agents a run paced at 10 ticks a second may manage 3.
         rate = self.rate_text() if rate is None else rate
-        t.append(f"   {rate} (pace {'max' if speed == 0 else f'{speed:g}'})  {snap.agents:,} agents  {snap.edges:,} edges  ")
+        t.append(
+            f"   {rate} (pace {'max' if speed == 0 else f'{speed:g}'})  {snap.agents:,} agents  {snap.edges:,} edges  "
+        )
         t.append_text(self.llm_header())
         return t
 
@@ -580,8 +516,9 @@ class AgoraApp(App):
             return
         box = self.FIND_BOXES.get(self._switcher.current)
         if box is None:
-            self.notify("this view has no search box: / works in Communities (2), Agents (3) and Messages (4)",
-                        markup=False)
+            self.notify(
+                "this view has no search box: / works in Communities (2), Agents (3) and Messages (4)", markup=False
+            )
             return
         self._views[self._switcher.current].query_one(box).focus()
 
@@ -653,9 +590,15 @@ class AgoraApp(App):
 
     def inject(self, **values: Any) -> None:
         """Inject from the form's values (raises AgoraError with one clear sentence)."""
-        session = self.controller.inject_now(text=values["text"], topics=values["topics"], seeds=values["seeds"],
-                                             model=values["model"], params=values["params"],
-                                             priority=values["priority"], recommender=values.get("recommender"))
+        session = self.controller.inject_now(
+            text=values["text"],
+            topics=values["topics"],
+            seeds=values["seeds"],
+            model=values["model"],
+            params=values["params"],
+            priority=values["priority"],
+            recommender=values.get("recommender"),
+        )
         self.selected_session_id = session.id  # the simulation records the injection in the audit log
         self.notify(f"message {session.message_id} injected: session {session.id} queued", markup=False)
 
@@ -681,7 +624,11 @@ class AgoraApp(App):
         except Exception as exc:  # noqa: BLE001 - a plugin's constructor raised: settings are unchanged
             self.notify(f"{words} {name} could not start: {type(exc).__name__}: {exc}", severity="error", markup=False)
             return False
-        text = f"{words}: off (was {before})" if after == NONE else f"{words}: {after}" + (f" (was {before})" if before != after else "")
+        text = (
+            f"{words}: off (was {before})"
+            if after == NONE
+            else f"{words}: {after}" + (f" (was {before})" if before != after else "")
+        )
         self.notify(text, markup=False)
         self.log_line(f"tick {self.world.tick}: {text}")
         self.refresh_ui()
@@ -709,8 +656,11 @@ class AgoraApp(App):
             self.action_view("agents")
         idx = self._views["agents"].target_agent()  # type: ignore[attr-defined]
         if idx is None:
-            self.notify("find an agent first (type an id or a name in the Agents view), then press a to ask them",
-                        severity="warning", markup=False)
+            self.notify(
+                "find an agent first (type an id or a name in the Agents view), then press a to ask them",
+                severity="warning",
+                markup=False,
+            )
             return
         controller, world, llm = self.controller, self.world, self.sim.llm
         label = f"{world.persona(idx).name} (id {int(world.columns['ids'][idx])})"
@@ -721,8 +671,11 @@ class AgoraApp(App):
         def answered(question: str, result: Any) -> None:
             self.log_line(f"tick {world.tick}: asked {label}: {question} (answered: {result.source})")
             if result.source == "offline" and llm.online:
-                self.notify(f"the LLM did not answer ({result.reason or 'unknown reason'}): the offline generator did",
-                            severity="warning", markup=False)
+                self.notify(
+                    f"the LLM did not answer ({result.reason or 'unknown reason'}): the offline generator did",
+                    severity="warning",
+                    markup=False,
+                )
             self.refresh_ui()
 
         self.push_screen(AskScreen(literal(label, 60).plain, ask, answered))
@@ -742,8 +695,6 @@ class AgoraApp(App):
         figures): the dashboard's session (its states), or in the Compare view every session's reach."""
         if self.sim is None:
             return
-        from sim.model.series import series_dict
-
         world = self.world
         name = file_stem(world.name, 60) or "world"
         if self._switcher.current == "compare":
@@ -757,7 +708,9 @@ class AgoraApp(App):
         else:
             session = self._views["dashboard"].chart_session()  # type: ignore[attr-defined]
             if session is None or session.series is None or not session.series.length:
-                self.notify("no session with a tick is on the chart: nothing to export", severity="warning", markup=False)
+                self.notify(
+                    "no session with a tick is on the chart: nothing to export", severity="warning", markup=False
+                )
                 return
             series = [(f"session {session.id}", series_dict(session))]
             measures = [str(n) for n in session.state_names]
@@ -766,11 +719,10 @@ class AgoraApp(App):
         self.export_worker(series, measures, title, base)
 
     @work(group="export")
-    async def export_worker(self, series: list[tuple[str, dict[str, list]]], measures: list[str], title: str,
-                            base: str) -> None:
+    async def export_worker(
+        self, series: list[tuple[str, dict[str, list]]], measures: list[str], title: str, base: str
+    ) -> None:
         """Draw the figure twice (PNG, SVG) off the event loop and say where it went."""
-        from sim.analysis.plot import plot_sessions
-
         folder = os.path.join(saves_dir(), "exports")
         paths = [os.path.join(folder, f"{base}.{ext}") for ext in ("png", "svg")]
         try:
@@ -778,13 +730,14 @@ class AgoraApp(App):
             for path in paths:
                 await asyncio.to_thread(plot_sessions, series, path, measures, title)
         except AgoraError as exc:
-            self.notify(f"the chart was not exported: {exc}", severity="error", markup=False)
-            return
+            self.post_message(WorkFailed(f"the chart was not exported: {exc}", busy=False))
         except OSError as exc:
-            self.notify(f"could not write the chart into {folder}: {exc.strerror or exc}", severity="error",
-                        markup=False, limit=PATH_NOTIFY_LIMIT)
-            return
-        self.notify_paths("chart exported (PNG and SVG):", paths)
+            self.post_message(WorkFailed(f"could not write the chart into {folder}: {exc.strerror or exc}", busy=False))
+        else:
+            self.post_message(ChartExported(paths))
+
+    def on_chart_exported(self, message: ChartExported) -> None:
+        self.notify_paths("chart exported (PNG and SVG):", message.paths)
 
     def action_help(self) -> None:
         # Built once and kept: composing the help again on every ? took most of the key's time.
@@ -815,17 +768,21 @@ class AgoraApp(App):
         except AgoraError as exc:
             self.post_message(WorkFailed(str(exc)))
         except OSError as exc:
-            self.post_message(WorkFailed(f"could not save the snapshot ({exc.strerror}); the previous one is intact:",
-                                         paths=[path]))
+            self.post_message(
+                WorkFailed(f"could not save the snapshot ({exc.strerror}); the previous one is intact:", paths=[path])
+            )
         else:
             self.post_message(SnapshotSaved(path, saved["tick"], saved["size_bytes"]))
 
     def on_snapshot_saved(self, message: SnapshotSaved) -> None:
         self.busy = None
-        self.notify_paths(f"snapshot saved at tick {message.tick} ({message.size_bytes / 2**20:.1f} MB):", [message.path])
+        self.notify_paths(
+            f"snapshot saved at tick {message.tick} ({message.size_bytes / 2**20:.1f} MB):", [message.path]
+        )
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        self.busy = None
+        if message.busy:
+            self.busy = None
         if message.paths:
             self.notify_paths(message.text, message.paths, severity="error", timeout=message.timeout)
         else:
@@ -884,13 +841,19 @@ class AgoraApp(App):
         self._views["messages"].reload_models()  # type: ignore[attr-defined]
         self._views["plugins"].refresh_view()  # type: ignore[attr-defined]
         if failures:
-            self.notify(f"plugins reloaded; {len(failures)} failed to load (see the Plugins view)", severity="warning", markup=False)
+            self.notify(
+                f"plugins reloaded; {len(failures)} failed to load (see the Plugins view)",
+                severity="warning",
+                markup=False,
+            )
         else:
             self.notify("plugins reloaded", markup=False)
 
     def action_quit_app(self) -> None:
         if self.sim is not None and self.sim.dirty and self.world.path:
-            self.push_screen(QuitScreen(os.path.basename(self.world.path), self.controller.disk_tick), self._quit_chosen)
+            self.push_screen(
+                QuitScreen(os.path.basename(self.world.path), self.controller.disk_tick), self._quit_chosen
+            )
         else:
             self.shutdown_worker(save=False)
 
@@ -920,29 +883,42 @@ class AgoraApp(App):
             b = binding if isinstance(binding, Binding) else Binding(*binding)
             action = b.action
             if action == "ask":  # its key works in the Agents view only; from the palette, anywhere
-                yield SystemCommand("Ask an agent", "Interview the agent shown in the Agents view (key: a there)",
-                                    self.action_ask)
+                yield SystemCommand(
+                    "Ask an agent", "Interview the agent shown in the Agents view (key: a there)", self.action_ask
+                )
                 continue
             if action in ("export_chart", "dismiss_chart"):  # likewise: their keys work where the charts are
                 title, words = PALETTE[action]
                 yield SystemCommand(title, f"{words} (key: {b.key})", getattr(self, f"action_{action}"))
                 continue
             title, words = PALETTE.get(action, (b.description, b.description))
-            yield SystemCommand(title, f"{words} (key: {b.key.split(',')[0]})",
-                                lambda action=action: self.run_action(action))
+            yield SystemCommand(
+                title, f"{words} (key: {b.key.split(',')[0]})", lambda action=action: self.run_action(action)
+            )
         yield SystemCommand("Reload plugins", "Re-import user plugins without a restart", self.action_reload_plugins)
-        yield SystemCommand("Use for feeds", "Make the content recommender highlighted in the Plugins view the world's "
-                            "feed recommender; again: off (key: f)", lambda: self.use_highlighted("feed"))
-        yield SystemCommand("Use for friends", "Make the friend recommender highlighted in the Plugins view the world's "
-                            "friend recommender; again: off (key: w)", lambda: self.use_highlighted("friend"))
+        yield SystemCommand(
+            "Use for feeds",
+            "Make the content recommender highlighted in the Plugins view the world's "
+            "feed recommender; again: off (key: f)",
+            lambda: self.use_highlighted("feed"),
+        )
+        yield SystemCommand(
+            "Use for friends",
+            "Make the friend recommender highlighted in the Plugins view the world's "
+            "friend recommender; again: off (key: w)",
+            lambda: self.use_highlighted("friend"),
+        )
         if self.registry is not None:
             for role, (_setting, kind, words) in RECOMMENDER_ROLES.items():
                 for name in [NONE] + [e.name for e in self.registry.list(kind) if not e.error]:
                     # The palette parses titles as markup: a plugin name that could be read as markup is
                     # left out here (f and w in the Plugins view still reach it).
                     if PLAIN_NAME.fullmatch(name):
-                        yield SystemCommand(f"{words.capitalize()}: {name}", f"Make {name} the world's {words}",
-                                            lambda role=role, name=name: self.run_worker(self.set_recommender(role, name)))
+                        yield SystemCommand(
+                            f"{words.capitalize()}: {name}",
+                            f"Make {name} the world's {words}",
+                            lambda role=role, name=name: self.run_worker(self.set_recommender(role, name)),
+                        )
 
     def use_highlighted(self, role: str) -> None:
         """Show the Plugins view and apply its highlighted recommender to ``role`` (the f / w keys)."""
@@ -952,10 +928,22 @@ class AgoraApp(App):
         self.run_worker(self._views["plugins"].use_highlighted(role))  # type: ignore[attr-defined]
 
 
-def run_app(world_path: str | None = None, plugin_dirs: list[str] | tuple[str, ...] = (), *,
-            metrics_port: int | None = None, metrics_host: str = "127.0.0.1", checkpoint_every: int = 50,
-            checkpoint_seconds: float | None = None) -> None:
+def run_app(
+    world_path: str | None = None,
+    plugin_dirs: list[str] | tuple[str, ...] = (),
+    *,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+    checkpoint_every: int = 50,
+    checkpoint_seconds: float | None = None,
+) -> None:
     """Open the terminal UI on a world file (the default world when None); with ``metrics_port``, serve
     Prometheus metrics on ``/metrics`` and health on ``/healthz`` (see ``sim.engine.observe``)."""
-    AgoraApp(world_path, plugin_dirs=plugin_dirs, metrics_port=metrics_port, metrics_host=metrics_host,
-             checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds).run()
+    AgoraApp(
+        world_path,
+        plugin_dirs=plugin_dirs,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+        checkpoint_every=checkpoint_every,
+        checkpoint_seconds=checkpoint_seconds,
+    ).run()

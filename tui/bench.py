@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import numpy as np
+from textual import events
 
 from sim.bench.engine import PeakRSS, _mb
 from sim.store.create import synthetic_world
@@ -26,8 +27,10 @@ from .app import SPEEDS, AgoraApp
 from .screens import HelpScreen
 
 #: (key, character, what must be true once the app has acted on it)
-VIEW_KEYS = [(str(i + 1), str(i + 1), name)
-             for i, name in enumerate(("dashboard", "communities", "agents", "messages", "plugins", "compare"))]
+VIEW_KEYS = [
+    (str(i + 1), str(i + 1), name)
+    for i, name in enumerate(("dashboard", "communities", "agents", "messages", "plugins", "compare"))
+]
 ROUNDS = 8
 
 
@@ -78,8 +81,6 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[s
 
 
 async def _timed_key(app: AgoraApp, pilot: Any, key: str, char: str | None, done: Any) -> float:
-    from textual import events
-
     t0 = time.perf_counter()
     event = events.Key(key, char)
     event.set_sender(app)
@@ -102,7 +103,9 @@ async def _first_frame(path: str) -> float:
         return time.perf_counter() - t0
 
 
-def bench_tui(agents: int = 1_000_000, *, avg_degree: float = 10.0, sessions: int = 5, folder: str | None = None) -> dict[str, Any]:
+def bench_tui(
+    agents: int = 1_000_000, *, avg_degree: float = 10.0, sessions: int = 5, folder: str | None = None
+) -> dict[str, Any]:
     own = folder is None
     folder = folder or tempfile.mkdtemp(prefix="agora-bench-tui-")
     os.makedirs(folder, exist_ok=True)
@@ -121,24 +124,31 @@ def bench_tui(agents: int = 1_000_000, *, avg_degree: float = 10.0, sessions: in
         ms = np.concatenate([np.asarray(v) for v in lat.values()]) * 1000
         bms = np.concatenate([np.asarray(v) for v in base.values()]) * 1000
         r["keys"] = int(ms.size)
-        r.update({
-            "keypress_ms_p50": round(float(np.percentile(ms, 50)), 1),
-            "keypress_ms_p95": round(float(np.percentile(ms, 95)), 1),
-            "keypress_ms_max": round(float(ms.max()), 1),
-            "ticks_while_measuring": info["ticks_during"],
-            "running_sessions_at_end": info["running_sessions_at_end"],
-            "seconds_measuring": info["seconds"],
-            "workload": "1 sis session (beta 0.05, gamma 0.2: endemic) and the rest ic (p 0.12), 2,000 seeds each, "
-                        "as fast as possible; n and N pause the run and space runs it again",
-            "baseline_idle_small_world_ms_p50": round(float(np.percentile(bms, 50)), 1),
-            "baseline_idle_small_world_ms_p95": round(float(np.percentile(bms, 95)), 1),
-            "first_frame_default_world_s": round(first, 3),
-            "peak_rss_mb": _mb(peak.peak),
-            "per_key_ms": {name: {"p50": round(float(np.percentile(np.asarray(v) * 1000, 50)), 1),
-                                  "p95": round(float(np.percentile(np.asarray(v) * 1000, 95)), 1),
-                                  "max": round(float(np.max(v) * 1000), 1)} for name, v in lat.items()},
-            "targets": {"keypress_ms_p95": 100, "first_frame_default_world_s": 3},
-        })
+        r.update(
+            {
+                "keypress_ms_p50": round(float(np.percentile(ms, 50)), 1),
+                "keypress_ms_p95": round(float(np.percentile(ms, 95)), 1),
+                "keypress_ms_max": round(float(ms.max()), 1),
+                "ticks_while_measuring": info["ticks_during"],
+                "running_sessions_at_end": info["running_sessions_at_end"],
+                "seconds_measuring": info["seconds"],
+                "workload": "1 sis session (beta 0.05, gamma 0.2: endemic) and the rest ic (p 0.12), 2,000 seeds each, "
+                "as fast as possible; n and N pause the run and space runs it again",
+                "baseline_idle_small_world_ms_p50": round(float(np.percentile(bms, 50)), 1),
+                "baseline_idle_small_world_ms_p95": round(float(np.percentile(bms, 95)), 1),
+                "first_frame_default_world_s": round(first, 3),
+                "peak_rss_mb": _mb(peak.peak),
+                "per_key_ms": {
+                    name: {
+                        "p50": round(float(np.percentile(np.asarray(v) * 1000, 50)), 1),
+                        "p95": round(float(np.percentile(np.asarray(v) * 1000, 95)), 1),
+                        "max": round(float(np.max(v) * 1000), 1),
+                    }
+                    for name, v in lat.items()
+                },
+                "targets": {"keypress_ms_p95": 100, "first_frame_default_world_s": 3},
+            }
+        )
     finally:
         if own:
             shutil.rmtree(folder, ignore_errors=True)

@@ -67,7 +67,9 @@ class ChartSpec:
 # -- data ---------------------------------------------------------------------------------------------
 
 
-def downsample(x: np.ndarray, ys: Sequence[np.ndarray], points: int, how: str = "last") -> tuple[np.ndarray, list[np.ndarray]]:
+def downsample(
+    x: np.ndarray, ys: Sequence[np.ndarray], points: int, how: str = "last"
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """At most ``points`` points of a series (x ascending), numpy only.
 
     ``how="last"`` keeps evenly spaced points, the first and the last included (for curves: counts,
@@ -301,8 +303,9 @@ def session_counts(session: Any) -> tuple[np.ndarray, np.ndarray]:
     return ticks, counts
 
 
-def session_spec(title: str, state_names: Sequence[str], ticks: np.ndarray, counts: np.ndarray, points: int,
-                 hint: str = "") -> ChartSpec:
+def session_spec(
+    title: str, state_names: Sequence[str], ticks: np.ndarray, counts: np.ndarray, points: int, hint: str = ""
+) -> ChartSpec:
     """One line per state: the count of agents in it per tick (downsampled to ``points``)."""
     x, ys = downsample(ticks, [counts[:, i] for i in range(counts.shape[1])], points)
     lines = tuple(Line(shown(name, 24), x, y) for name, y in zip(state_names, ys)) if ticks.size else ()
@@ -318,12 +321,25 @@ def histogram_spec(title: str, name: str, values: np.ndarray, bins: int = 20) ->
     lo, hi = float(v.min()), float(v.max())
     counts, edges = np.histogram(v, bins=bins, range=(lo, hi) if hi > lo else (lo - 0.5, lo + 0.5))
     centres = (edges[:-1] + edges[1:]) / 2
-    return ChartSpec(title, shown(name, 40), "agents", (Line("", centres, counts),), bars=True, edges=edges,
-                     extra={"mean": float(v.mean())})
+    return ChartSpec(
+        title,
+        shown(name, 40),
+        "agents",
+        (Line("", centres, counts),),
+        bars=True,
+        edges=edges,
+        extra={"mean": float(v.mean())},
+    )
 
 
-def metric_spec(title: str, ylabel: str, history: Sequence[dict[str, Any]], series: Sequence[tuple[str, str]],
-                points: int, empty: str = "no tick yet") -> ChartSpec:
+def metric_spec(
+    title: str,
+    ylabel: str,
+    history: Sequence[dict[str, Any]],
+    series: Sequence[tuple[str, str]],
+    points: int,
+    empty: str = "no tick yet",
+) -> ChartSpec:
     """Per-tick figures of the world (``series``: metric key, legend label) over ``history``, the
     simulation's metrics of the latest ticks; buckets keep their largest value when downsampled.
     ``empty`` is the hint shown while the history is empty."""
@@ -365,6 +381,20 @@ def compare_spec(title: str, curves: Sequence[tuple[str, np.ndarray]], points: i
     return ChartSpec(title, "tick since start", "agents reached", tuple(lines), hint=hint)
 
 
-__all__ = ["Chart", "ChartSpec", "Line", "build_text", "compact", "compare_spec", "downsample", "histogram_spec",
-           "memory_spec", "metric_spec", "nice_ticks", "reach_curves", "session_counts", "session_spec",
-           "session_title"]
+__all__ = [
+    "Chart",
+    "ChartSpec",
+    "Line",
+    "build_text",
+    "compact",
+    "compare_spec",
+    "downsample",
+    "histogram_spec",
+    "memory_spec",
+    "metric_spec",
+    "nice_ticks",
+    "reach_curves",
+    "session_counts",
+    "session_spec",
+    "session_title",
+]

@@ -53,10 +53,21 @@ class CommunitiesDetected(Message):
         self.line, self.ids = line, ids
 
 
+class ChartExported(Message):
+    """The chart shown was written to ``paths`` (PNG and SVG)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__()
+        self.paths = paths
+
+
 class WorkFailed(Message):
     """A long action failed: ``text`` says why in one sentence (``paths``: files it names, each shown whole
-    on a line of its own); the world is as it was."""
+    on a line of its own); the world is as it was. ``busy``: the action had made the app busy (a save, a
+    load, an analysis), which ends with it."""
 
-    def __init__(self, text: str, *, paths: list[str] | None = None, timeout: float | None = None) -> None:
+    def __init__(
+        self, text: str, *, paths: list[str] | None = None, timeout: float | None = None, busy: bool = True
+    ) -> None:
         super().__init__()
-        self.text, self.paths, self.timeout = text, paths, timeout
+        self.text, self.paths, self.timeout, self.busy = text, paths, timeout, busy

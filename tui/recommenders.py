@@ -18,5 +18,5 @@ def error_key(kind: str, name: str) -> str:
 def recommender_label(key: str) -> str:
     """Words for a key of ``sim.social.errors`` or a RecommenderFailed event's name."""
     if key.startswith(FRIEND_PREFIX):
-        return f"friend recommender {key[len(FRIEND_PREFIX):]}"
+        return f"friend recommender {key[len(FRIEND_PREFIX) :]}"
     return f"content recommender {key}"

@@ -6,6 +6,8 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -28,18 +30,23 @@ HELP_KEYS: list[tuple[str, str]] = [
     ("s", "save a snapshot (.snap) into the saves folder"),
     ("l", "load a snapshot (a picker over the saves folder)"),
     ("c", "recompute communities and influence"),
-    ("/", "type in the view's search or filter box (Communities, Agents, Messages); escape leaves it, "
-          "and digits switch views again"),
-    ("a", "ask the agent shown in the Agents view a question (an interview: the LLM answers in the "
-          "agent's persona; offline without a key)"),
+    (
+        "/",
+        "type in the view's search or filter box (Communities, Agents, Messages); escape leaves it, "
+        "and digits switch views again",
+    ),
+    (
+        "a",
+        "ask the agent shown in the Agents view a question (an interview: the LLM answers in the "
+        "agent's persona; offline without a key)",
+    ),
     ("x", "cancel the selected session (Messages view); take the session off the chart (Dashboard)"),
     ("e", "export the chart shown to PNG and SVG (saves/exports; Dashboard and Compare)"),
     ("r", "reload user plugins (Plugins view)"),
     ("f", "the highlighted content recommender builds the feeds (Plugins view; on the one in use: feeds off)"),
     ("w", "the highlighted friend recommender suggests follows (Plugins view; on the one in use: suggestions off)"),
     ("?", "this help"),
-    ("q", "quit (offers to save the world file, .db, first when there are unsaved changes; s saves "
-          "snapshots, .snap)"),
+    ("q", "quit (offers to save the world file, .db, first when there are unsaved changes; s saves snapshots, .snap)"),
     ("ctrl+p", "command palette: every action by name"),
 ]
 HELP_NOTES = [
@@ -56,9 +63,6 @@ HELP = "Agora — keys\n\n" + "".join(f"  {k:<8} {v}\n" for k, v in HELP_KEYS) +
 def help_table() -> Any:
     """The help as a rich renderable: a grid of keys and descriptions (wrapped to the width there is)
     and the notes below. Plain ``Text`` only: nothing in it is parsed as markup."""
-    from rich.console import Group
-    from rich.table import Table
-
     grid = Table.grid(padding=(0, 2))
     grid.add_column(no_wrap=True, style="bold")
     grid.add_column(overflow="fold")
@@ -148,8 +152,11 @@ class LoadScreen(ModalScreen[str | None]):
         names = self.snapshots()
         with Vertical():
             folder = literal(self.folder, 200)
-            yield Label(Text("Load a snapshot from ") + folder if names
-                        else Text("No snapshots in ") + folder + Text(" yet (press s to save one)."))
+            yield Label(
+                Text("Load a snapshot from ") + folder
+                if names
+                else Text("No snapshots in ") + folder + Text(" yet (press s to save one).")
+            )
             # A file name is shown literally (its control characters made visible) and kept as it is.
             self._names = names
             yield OptionList(*[Option(literal(n, 70), id=str(j)) for j, n in enumerate(names)], id="snapshots")
@@ -172,7 +179,9 @@ class QuitScreen(ModalScreen[str]):
     BINDINGS = [Binding("escape", "stay", "Stay")]
     DEFAULT_CSS = """
     QuitScreen { align: center middle; }
-    QuitScreen > Vertical { width: 90; max-width: 100%; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    QuitScreen > Vertical {
+        width: 90; max-width: 100%; height: auto; border: thick $warning; background: $surface; padding: 1 2;
+    }
     QuitScreen Horizontal { height: auto; }
     QuitScreen Static { width: 100%; height: auto; }
     QuitScreen Button { margin: 1 1 0 0; }
@@ -186,9 +195,13 @@ class QuitScreen(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         kept = f" (tick {self.checkpoint_tick:,})" if self.checkpoint_tick is not None else ""
         with Vertical():
-            yield Static(Text(f"The world has changes that are not in its file {self.world_file} yet. Save them into "
-                             f"{self.world_file} before quitting? Without saving, the file keeps its last "
-                             f"checkpoint{kept}. (A snapshot, .snap, is what s saves.)"))
+            yield Static(
+                Text(
+                    f"The world has changes that are not in its file {self.world_file} yet. Save them into "
+                    f"{self.world_file} before quitting? Without saving, the file keeps its last "
+                    f"checkpoint{kept}. (A snapshot, .snap, is what s saves.)"
+                )
+            )
             with Horizontal():
                 yield Button(Text(f"Save into {self.world_file} and quit"), id="save", variant="primary")
                 yield Button("Quit without saving", id="discard", variant="error")
@@ -211,13 +224,19 @@ class AskScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "Close")]
     DEFAULT_CSS = """
     AskScreen { align: center middle; }
-    AskScreen > Vertical { width: 90; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
+    AskScreen > Vertical {
+        width: 90; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2;
+    }
     AskScreen #ask-answer { height: auto; max-height: 20; margin: 1 0; }
     AskScreen #ask-source { height: auto; color: $text-muted; }
     """
 
-    def __init__(self, agent_label: str, ask: Callable[[str], Awaitable[Any]],
-                 on_answer: Callable[[str, Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        agent_label: str,
+        ask: Callable[[str], Awaitable[Any]],
+        on_answer: Callable[[str, Any], None] | None = None,
+    ) -> None:
         """
         Args:
             agent_label: who is asked (a name and id; shown literally).
@@ -242,8 +261,9 @@ class AskScreen(ModalScreen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         question = event.value.strip()
         if not question:
-            self.app.notify("the question is empty: type what you want to ask, then press enter", severity="warning",
-                            markup=False)
+            self.app.notify(
+                "the question is empty: type what you want to ask, then press enter", severity="warning", markup=False
+            )
             return
         event.input.value = ""
         self.interview(question)
@@ -251,19 +271,27 @@ class AskScreen(ModalScreen[None]):
     @work(exclusive=True, group="interview")
     async def interview(self, question: str) -> None:
         self.asking = True
-        self.query_one("#ask-answer", Static).update(Text("Q: ", style="bold") + literal_lines(question)
-                                                      + Text("\n\nasking…", style="italic"))
+        self.query_one("#ask-answer", Static).update(
+            Text("Q: ", style="bold") + literal_lines(question) + Text("\n\nasking…", style="italic")
+        )
         self.query_one("#ask-source", Static).update("")
         try:
             result = await self.ask(question)
         except Exception as exc:  # noqa: BLE001 - a bug: say so and keep the app
-            self.query_one("#ask-answer", Static).update(Text(f"the interview failed: {type(exc).__name__}: ") + literal_lines(exc))
+            self.query_one("#ask-answer", Static).update(
+                Text(f"the interview failed: {type(exc).__name__}: ") + literal_lines(exc)
+            )
             self.app.notify(f"the interview failed: {type(exc).__name__}: {exc}", severity="error", markup=False)
             return
         finally:
             self.asking = False
         self.answer = result
-        text = Text("Q: ", style="bold") + literal_lines(question) + Text("\n\nA: ", style="bold") + literal_lines(result.text)
+        text = (
+            Text("Q: ", style="bold")
+            + literal_lines(question)
+            + Text("\n\nA: ", style="bold")
+            + literal_lines(result.text)
+        )
         self.query_one("#ask-answer", Static).update(text)
         source = Text(f"written by: {result.source}")
         if result.source == "llm":

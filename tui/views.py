@@ -25,7 +25,7 @@ from sim.analysis.structure import community_table, isolated_text, session_commu
 from sim.core.safe import shown
 from sim.core.topics import topics_mask
 from sim.engine.controller import WorldSnapshot
-from sim.errors import AgoraError
+from sim.errors import AgoraError, BadParameterError
 from sim.model.seeds import SeedSpec
 from sim.social.dynamics import NONE
 
@@ -220,16 +220,20 @@ class DashboardView(View):
             ("RSS memory", f"{app.rss_mb:,.0f} MB"),
             ("CPU", f"{app.cpu_percent:.0f} %"),
             ("database write queue", fmt_int(f.db_queue)),
-            ("write backpressure", ("WAITING " if f.db_backpressure else "")
-             + f"{f.db_backpressure_seconds:,.1f} s"),
+            ("write backpressure", ("WAITING " if f.db_backpressure else "") + f"{f.db_backpressure_seconds:,.1f} s"),
             ("rows written", fmt_int(f.db_rows_written)),
             ("graph adoptions (tick)", per_tick("graph_adoptions")),
             ("feed adoptions (tick)", per_tick("feed_adoptions")),
             ("follows (tick)", per_tick("follows")),
             ("unfollows (tick)", per_tick("unfollows")),
-            ("joins / leaves (tick)", "-" if m is None else f"{int(m.get('joins', 0)):,} / {int(m.get('leaves', 0)):,}"),
-            ("edges", fmt_int(f.edges)
-             + (f" (+{f.pending_graph_changes:,} pending)" if f.pending_graph_changes else "")),
+            (
+                "joins / leaves (tick)",
+                "-" if m is None else f"{int(m.get('joins', 0)):,} / {int(m.get('leaves', 0)):,}",
+            ),
+            (
+                "edges",
+                fmt_int(f.edges) + (f" (+{f.pending_graph_changes:,} pending)" if f.pending_graph_changes else ""),
+            ),
         ]
 
     # -- charts -------------------------------------------------------------------------------------
@@ -282,9 +286,16 @@ class DashboardView(View):
         chart = self.query_one("#session-chart", Chart)
         histogram = self.query_one("#histogram-chart", Chart)
         if session is None:
-            chart.show((sim_key, None), lambda points: ChartSpec(
-                "no session on the chart", "tick since start", "agents",
-                hint="press i to inject a message, space to run (4: choose a session)"), force=True)
+            chart.show(
+                (sim_key, None),
+                lambda points: ChartSpec(
+                    "no session on the chart",
+                    "tick since start",
+                    "agents",
+                    hint="press i to inject a message, space to run (4: choose a session)",
+                ),
+                force=True,
+            )
             histogram.display = False
         else:
             length = session.series.length if session.series is not None else 0
@@ -294,15 +305,21 @@ class DashboardView(View):
                 ticks, counts = session_counts(session)
                 title = session_title(session) + (" (x: dismiss, e: export)" if session.done else "")
                 hint = "" if length else f"it starts with the next tick ({session.status})"
-                chart.show(key, partial(session_spec, title, tuple(session.state_names), ticks, counts, hint=hint),
-                           force=new_session)
+                chart.show(
+                    key,
+                    partial(session_spec, title, tuple(session.state_names), ticks, counts, hint=hint),
+                    force=new_session,
+                )
             variables = list(session.variables.items())
             histogram.display = bool(variables)
             if variables and histogram.due(key, force=new_session):
                 name, values = variables[0]
                 h_title = f"{shown(name, 24)} at round {session.round} · session {int(session.id)}"
-                histogram.show(key, lambda _points, t=h_title, n=name, v=values: histogram_spec(t, n, v, self.HISTOGRAM_BINS),
-                               force=new_session)
+                histogram.show(
+                    key,
+                    lambda _points, t=h_title, n=name, v=values: histogram_spec(t, n, v, self.HISTOGRAM_BINS),
+                    force=new_session,
+                )
         metrics = app.sim.metrics
         last = metrics[-1].get("tick") if metrics else None
         world_key = (sim_key, len(metrics), last)
@@ -311,16 +328,17 @@ class DashboardView(View):
         tick = app.world.tick
         empty = "no tick yet" if tick == 0 else f"no tick run since the world was opened or loaded at tick {tick:,}"
         for chart_id, chart_title, unit, lines in (
-                ("#new-chart", "new adoptions per tick", "agents", self.ADOPTION_LINES),
-                ("#social-chart", "follows & unfollows per tick", "edges", self.SOCIAL_LINES)):
+            ("#new-chart", "new adoptions per tick", "agents", self.ADOPTION_LINES),
+            ("#social-chart", "follows & unfollows per tick", "edges", self.SOCIAL_LINES),
+        ):
             world_chart = self.query_one(chart_id, Chart)
             if world_chart.due(world_key):
-                history = list(metrics)[-self.CHART_TICKS:] if history is None else history
+                history = list(metrics)[-self.CHART_TICKS :] if history is None else history
                 world_chart.show(world_key, partial(metric_spec, chart_title, unit, history, lines, empty=empty))
         memory = self.query_one("#mem-chart", Chart)
         mem_key = (app.rss_samples,)
         if memory.due(mem_key):
-            samples = list(app.rss_history)[-self.CHART_TICKS:]
+            samples = list(app.rss_history)[-self.CHART_TICKS :]
             memory.show(mem_key, partial(memory_spec, samples))
 
     @staticmethod
@@ -368,15 +386,21 @@ class DashboardView(View):
         t.append_text(literal(llm.config.model, 30))
         servers = llm.client.servers_info()
         up = sum(1 for s in servers if s["state"] == "closed")
-        t.append(f" · servers {up}/{len(servers)} up · {int(st['in_flight']):,} in flight"
-                 f" · budget {int(st['budget_per_tick']):,} calls/tick\n")
+        t.append(
+            f" · servers {up}/{len(servers)} up · {int(st['in_flight']):,} in flight"
+            f" · budget {int(st['budget_per_tick']):,} calls/tick\n"
+        )
         t.append(indent + "     ")
-        t.append(f"requests {int(st['requests']):,} · calls {int(st['calls']):,} · cache hits {int(st['cache_hits']):,}"
-                 f" · fallbacks {int(st['fallbacks']):,} · retries {int(st['retries']):,}"
-                 f" · failures {int(st['failures']):,}\n")
+        t.append(
+            f"requests {int(st['requests']):,} · calls {int(st['calls']):,} · cache hits {int(st['cache_hits']):,}"
+            f" · fallbacks {int(st['fallbacks']):,} · retries {int(st['retries']):,}"
+            f" · failures {int(st['failures']):,}\n"
+        )
         t.append(indent + "     ")
-        t.append(f"tokens {int(st['tokens_in']):,} in / {int(st['tokens_out']):,} out"
-                 f" · est. cost ${float(st['cost_usd']):,.4f} · posts written {int(st['posts']):,}")
+        t.append(
+            f"tokens {int(st['tokens_in']):,} in / {int(st['tokens_out']):,} out"
+            f" · est. cost ${float(st['cost_usd']):,.4f} · posts written {int(st['posts']):,}"
+        )
         return t
 
     def log_line(self, text: str) -> None:
@@ -424,8 +448,15 @@ class CommunitiesView(View):
 
     def on_mount(self) -> None:
         table = self.query_one("#comm-table", DataTable)
-        for key, label in (("id", "community"), ("size", "size"), ("density", "density"), ("interests", "dominant interests"),
-                           ("top", "top influencer"), ("share", "adoption share"), ("first", "first reached")):
+        for key, label in (
+            ("id", "community"),
+            ("size", "size"),
+            ("density", "density"),
+            ("interests", "dominant interests"),
+            ("top", "top influencer"),
+            ("share", "adoption share"),
+            ("first", "first reached"),
+        ):
             table.add_column(label, key=key)
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -454,7 +485,7 @@ class CommunitiesView(View):
         if f:
             table = [r for r in table if f == str(r["id"]) or any(f in t for t in r["interests"]) or f == str(r["top"])]
         key = self.sort_key if self.sort_key != "interests" else "id"
-        table.sort(key=lambda r: (r[key] if r[key] is not None else -1), reverse=self.sort_reverse)
+        table.sort(key=lambda r: r[key] if r[key] is not None else -1, reverse=self.sort_reverse)
         return table
 
     def refresh_view(self) -> None:
@@ -462,9 +493,17 @@ class CommunitiesView(View):
         show(self.query_one("#comm-caption", Static), self.communities_caption())
         rows = self.rows()
         # What the table shows, not the tick: at full speed the tick moves every refresh, the rows rarely.
-        signature = (tuple((r["id"], r["size"], r.get("share"), r.get("first_tick"), r.get("home")) for r in rows[: self.MAX_ROWS]),
-                     len(rows), id(self._community_cache), self.sort_key, self.sort_reverse, self.filter_text,
-                     app.selected_session_id)
+        signature = (
+            tuple(
+                (r["id"], r["size"], r.get("share"), r.get("first_tick"), r.get("home")) for r in rows[: self.MAX_ROWS]
+            ),
+            len(rows),
+            id(self._community_cache),
+            self.sort_key,
+            self.sort_reverse,
+            self.filter_text,
+            app.selected_session_id,
+        )
         if signature == self._shown_signature:
             return
         self._shown_signature = signature
@@ -474,10 +513,15 @@ class CommunitiesView(View):
         for r in rows[: self.MAX_ROWS]:
             share = r.get("share")
             table.add_row(
-                str(r["id"]), fmt_int(r["size"]), f"{r['density']:.4f}" if r["density"] is not None else "-",
-                literal(", ".join(r["interests"]), 40), str(r["top"]) if r["top"] is not None else "-",
+                str(r["id"]),
+                fmt_int(r["size"]),
+                f"{r['density']:.4f}" if r["density"] is not None else "-",
+                literal(", ".join(r["interests"]), 40),
+                str(r["top"]) if r["top"] is not None else "-",
                 bar(share, 10) if share is not None else Text("-"),
-                (f"tick {r['first_tick']}" + (" (home)" if r.get("home") else "")) if r.get("first_tick", -1) >= 0 else "-",
+                (f"tick {r['first_tick']}" + (" (home)" if r.get("home") else ""))
+                if r.get("first_tick", -1) >= 0
+                else "-",
                 key=str(r["id"]),
             )
         if rows and cursor < table.row_count:
@@ -489,8 +533,10 @@ class CommunitiesView(View):
         line.display = bool(unassigned)
         if not rows:
             self.query_one("#comm-detail", Static).update(
-                "No communities known for this world yet: press c to detect them." if not self.community_rows()
-                else "No community matches the filter.")
+                "No communities known for this world yet: press c to detect them."
+                if not self.community_rows()
+                else "No community matches the filter."
+            )
 
     def picture(self, rows: list[dict[str, Any]]) -> Text:
         """A compact picture: one block per community (largest first), coloured by adoption share."""
@@ -508,7 +554,6 @@ class CommunitiesView(View):
             return
         detail = self.community_detail(self.selected)
         self.query_one("#comm-detail", Static).update(detail)
-
 
     # -- the view's data: the communities table, counted off the event loop ----------------------------
     def world_changed(self) -> None:
@@ -548,8 +593,9 @@ class CommunitiesView(View):
         rows = table.rows()
         for r in rows:
             r["top"] = r["top_influencers"][0] if r["top_influencers"] else None
-        self.post_message(CommunitiesCounted(key, [r for r in rows if r["size"] > 0], table.top_flows(2000),
-                                             table.unassigned))
+        self.post_message(
+            CommunitiesCounted(key, [r for r in rows if r["size"] > 0], table.top_flows(2000), table.unassigned)
+        )
 
     def on_communities_counted(self, message: CommunitiesCounted) -> None:
         """The table worker's result: kept, and shown at once when the view is."""
@@ -644,13 +690,16 @@ class CommunitiesView(View):
         if not rec and cache is not None and cache[0][0] != "pending" and not cache[1]:
             return "no communities known yet: c detects them"
         if not rec:
-            return ("the world's own communities (from when it was made). c detects communities: a detected one "
-                    "keeps the id of the community most of its members are in here")
+            return (
+                "the world's own communities (from when it was made). c detects communities: a detected one "
+                "keeps the id of the community most of its members are in here"
+            )
         words = f"communities detected ({rec.get('method', '?')}) at tick {int(rec.get('tick', 0)):,}"
         if rec.get("ids") == "kept" and (rec["kept"] or rec["first_new"]):
             new = int(rec["count"]) - int(rec["kept"])
-            return (f"{words}: each keeps the id of the community most of its members were in before; "
-                    + (f"{new:,} new, numbered from {int(rec['first_new']):,}" if new else "none is new"))
+            return f"{words}: each keeps the id of the community most of its members were in before; " + (
+                f"{new:,} new, numbered from {int(rec['first_new']):,}" if new else "none is new"
+            )
         return f"{words}: numbered by size (0 the largest)"
 
 
@@ -705,8 +754,11 @@ class AgentsView(View):
             app.notify(str(exc), severity="error", markup=False)
             return
         if hits.size > 1:
-            app.notify(f"{hits.size:,} agents are called {query.strip()}; showing the first "
-                       f"(id {int(app.world.columns['ids'][hits[0]])})", markup=False)
+            app.notify(
+                f"{hits.size:,} agents are called {query.strip()}; showing the first "
+                f"(id {int(app.world.columns['ids'][hits[0]])})",
+                markup=False,
+            )
         self.show(int(hits[0]))
 
     def show(self, idx: int) -> None:
@@ -749,14 +801,18 @@ class AgentsView(View):
         rank = app.controller.influence_rank(self.agent_index)
         profile = Text()
         profile.append_text(literal(d["name"], 80, style="bold"))
-        profile.append(f"   id {d['id']}   community {self.community_text(d['community'], d['followers'] + d['followees'])}   "
-                       f"{d['status']}\n")
+        profile.append(
+            f"   id {d['id']}   community {self.community_text(d['community'], d['followers'] + d['followees'])}   "
+            f"{d['status']}\n"
+        )
         profile.append_text(literal(d["bio"], 600))
         profile.append("\nwrites: ")
         profile.append_text(literal(d["style"], 200))
         profile.append(f"\ninterests: {', '.join(d['interests'])}\n")
-        profile.append(f"reputation {d['reputation']:.2f}   influence {d['influence']:.3f} (rank {rank:,} of {world.n:,})   "
-                       f"susceptibility {d['susceptibility']:.2f}   activity {d['activity_profile']}\n")
+        profile.append(
+            f"reputation {d['reputation']:.2f}   influence {d['influence']:.3f} (rank {rank:,} of {world.n:,})   "
+            f"susceptibility {d['susceptibility']:.2f}   activity {d['activity_profile']}\n"
+        )
         profile.append(f"{d['followers']:,} followers, follows {d['followees']:,}")
         profile.append("   a: ask them a question", style="grey50")
         show(self.query_one("#agent-profile", Static), profile)
@@ -772,8 +828,12 @@ class AgentsView(View):
             t.clear()
             for j in top:
                 j = int(j)
-                t.add_row(str(int(world.columns["ids"][j])), literal(world.persona(j).name, 30),
-                          f"{world.columns['influence'][j]:.3f}", key=str(j))
+                t.add_row(
+                    str(int(world.columns["ids"][j])),
+                    literal(world.persona(j).name, 30),
+                    f"{world.columns['influence'][j]:.3f}",
+                    key=str(j),
+                )
         events = Text("recent events: ")
         found = False
         for s in reversed(world.sessions[-50:]):
@@ -822,9 +882,19 @@ class MessagesView(View):
     BINDINGS = [Binding("x", "cancel_session", "Cancel session")]
     #: The sessions table: column key, header. ``feed`` is the recommender putting the message in feeds
     #: ("world": the world's), ``via_feed`` its adoptions through feeds (part of ``reached``).
-    COLUMNS = (("id", "session"), ("text", "message"), ("model", "model"), ("feed", "feed"), ("status", "status"),
-               ("progress", "reached"), ("reached", "adopted"), ("via_feed", "by feed"), ("exposed", "exposed"),
-               ("r", "R"), ("rounds", "rounds"))
+    COLUMNS = (
+        ("id", "session"),
+        ("text", "message"),
+        ("model", "model"),
+        ("feed", "feed"),
+        ("status", "status"),
+        ("progress", "reached"),
+        ("reached", "adopted"),
+        ("via_feed", "by feed"),
+        ("exposed", "exposed"),
+        ("r", "R"),
+        ("rounds", "rounds"),
+    )
     #: Columns that change while a session runs.
     LIVE_COLUMNS = ("status", "progress", "reached", "via_feed", "exposed", "r", "rounds")
     DEFAULT_CSS = """
@@ -832,7 +902,9 @@ class MessagesView(View):
     MessagesView #inject-form Horizontal { height: auto; }
     MessagesView #inject-form Input { width: 1fr; }
     MessagesView #inject-form Select { width: 24; }
-    MessagesView #inject-form .field-label { width: auto; height: 3; content-align: left middle; padding: 0 1 0 1; color: $text-muted; }
+    MessagesView #inject-form .field-label {
+        width: auto; height: 3; content-align: left middle; padding: 0 1 0 1; color: $text-muted;
+    }
     MessagesView #inject-form #seed-arg { width: 14; }
     MessagesView #inject-form #msg-priority { width: 8; }
     MessagesView #inject-form #msg-recommender { width: 32; }
@@ -873,23 +945,45 @@ class MessagesView(View):
                 yield Input(placeholder="message text", id="msg-text")
             with Horizontal():
                 yield Label("topics", classes="field-label")
-                yield Input(placeholder="e.g. ai, politics", id="msg-topics",
-                            tooltip="topic names, comma-separated (agora topics lists them)")
+                yield Input(
+                    placeholder="e.g. ai, politics",
+                    id="msg-topics",
+                    tooltip="topic names, comma-separated (agora topics lists them)",
+                )
                 yield Label("seeds", classes="field-label")
-                yield Select([(k, k) for k in ("random", "top", "community", "ids")], value="random", allow_blank=False,
-                             id="seed-kind", tooltip="how the seed agents are chosen")
+                yield Select(
+                    [(k, k) for k in ("random", "top", "community", "ids")],
+                    value="random",
+                    allow_blank=False,
+                    id="seed-kind",
+                    tooltip="how the seed agents are chosen",
+                )
                 yield Label(self.SEED_ARG_LABELS["random"], id="seed-arg-label", classes="field-label")
-                yield Input(value="10", placeholder="K, a,b,c or C:K", id="seed-arg",
-                            tooltip="random/top: how many (K); ids: original ids a,b,c; community: C:K (K agents of community C)")
+                yield Input(
+                    value="10",
+                    placeholder="K, a,b,c or C:K",
+                    id="seed-arg",
+                    tooltip="random/top: how many (K); ids: original ids a,b,c; "
+                    "community: C:K (K agents of community C)",
+                )
                 yield Label("priority", classes="field-label")
-                yield Input(value="0", placeholder="0", id="msg-priority",
-                            tooltip="sessions with a higher priority start first when many are queued")
+                yield Input(
+                    value="0",
+                    placeholder="0",
+                    id="msg-priority",
+                    tooltip="sessions with a higher priority start first when many are queued",
+                )
             with Horizontal():
                 yield Label("model", classes="field-label")
                 yield Select([], id="model", allow_blank=True, prompt="model")
                 yield Label("feeds", classes="field-label")
-                yield Select([(Text("feeds: world default"), WORLD_DEFAULT)], value=WORLD_DEFAULT, allow_blank=False,
-                             id="msg-recommender", tooltip="the content recommender that puts this message in feeds")
+                yield Select(
+                    [(Text("feeds: world default"), WORLD_DEFAULT)],
+                    value=WORLD_DEFAULT,
+                    allow_blank=False,
+                    id="msg-recommender",
+                    tooltip="the content recommender that puts this message in feeds",
+                )
                 yield Button("Inject", id="inject", variant="primary")
             yield VerticalScroll(id="param-form")
             yield Static("", id="form-error", classes="param-error", markup=False)
@@ -910,7 +1004,11 @@ class MessagesView(View):
         app = self.agora
         names = [e.name for e in app.registry.list("model") if e.loaded or e.entry_point is not None]
         select = self.query_one("#model", Select)
-        current = select.value if select.value in names else ("ic" if "ic" in names else (names[0] if names else Select.BLANK))
+        current = (
+            select.value
+            if select.value in names
+            else ("ic" if "ic" in names else (names[0] if names else Select.BLANK))
+        )
         select.set_options([(literal(n, 30), n) for n in names])  # a prompt given as str would be parsed as markup
         if current is not Select.BLANK:
             select.value = current
@@ -958,20 +1056,30 @@ class MessagesView(View):
             while suffix in self._param_ids or (suffix != key and suffix in cls.params):
                 suffix += "_"
             self._param_ids[suffix] = key
-            inp = Input(value=shown(spec.default, 200), placeholder=f"default {shown(spec.default, 40)}", id=f"param-{suffix}",
-                        classes="param-input", tooltip=Text(shown(spec.help, 200)) if spec.help else None)
+            inp = Input(
+                value=shown(spec.default, 200),
+                placeholder=f"default {shown(spec.default, 40)}",
+                id=f"param-{suffix}",
+                classes="param-input",
+                tooltip=Text(shown(spec.help, 200)) if spec.help else None,
+            )
             inp.tooltip = literal(f"{spec.help} ({spec.describe_range()})", 500)  # a str tooltip is markup
             self._param_inputs[key] = inp
-            rows.append(Horizontal(Label(literal(key, 20)), inp,
-                                   Static("", classes="param-error", id=f"param-error-{suffix}", markup=False),
-                                   classes="param-row"))
+            rows.append(
+                Horizontal(
+                    Label(literal(key, 20)),
+                    inp,
+                    Static("", classes="param-error", id=f"param-error-{suffix}", markup=False),
+                    classes="param-row",
+                )
+            )
         if rows:
             form.mount(*rows)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         iid = event.input.id or ""
         if iid.startswith("param-") and self._model_shown:
-            suffix = iid[len("param-"):]
+            suffix = iid[len("param-") :]
             key = self._param_ids.get(suffix, suffix)
             try:
                 cls = self.agora.registry.model(self._model_shown)
@@ -982,7 +1090,9 @@ class MessagesView(View):
             self.query_one(f"#param-error-{suffix}", Static).update(literal(msg, 300))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id in ("msg-text", "msg-topics", "seed-arg", "msg-priority") or (event.input.id or "").startswith("param-"):
+        if event.input.id in ("msg-text", "msg-topics", "seed-arg", "msg-priority") or (
+            event.input.id or ""
+        ).startswith("param-"):
             self.inject()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -991,8 +1101,6 @@ class MessagesView(View):
 
     def form_values(self) -> dict[str, Any]:
         """What the form asks for, converted (raises AgoraError with one clear sentence)."""
-        from sim.errors import BadParameterError
-
         text = self.query_one("#msg-text", Input).value
         if not text.strip():
             raise BadParameterError("the message text is empty: type what the message says")
@@ -1012,8 +1120,15 @@ class MessagesView(View):
         params = {k: inp.value for k, inp in self._param_inputs.items()}
         choice = self.query_one("#msg-recommender", Select).value
         recommender = None if choice in (WORLD_DEFAULT, Select.BLANK) else str(choice)
-        return {"text": text, "topics": topics, "seeds": seeds, "priority": priority, "model": str(model), "params": params,
-                "recommender": recommender}
+        return {
+            "text": text,
+            "topics": topics,
+            "seeds": seeds,
+            "priority": priority,
+            "model": str(model),
+            "params": params,
+            "recommender": recommender,
+        }
 
     def inject(self) -> None:
         app = self.agora
@@ -1087,7 +1202,9 @@ class MessagesView(View):
             return
         posts = world.posts.recent(message_id=message_id, limit=self.POSTS_SHOWN)
         widget.border_title = f"latest posts of message {int(message_id)}"
-        widget.update(self.post_lines(world, posts) if posts else Text(f"No posts about message {int(message_id)} yet."))
+        widget.update(
+            self.post_lines(world, posts) if posts else Text(f"No posts about message {int(message_id)} yet.")
+        )
 
     def show_detail(self, sessions: list[Any]) -> None:
         """The highlighted session's states (count and share of each) and, for each of its continuous
@@ -1115,8 +1232,11 @@ class MessagesView(View):
         if session.state.size:
             if text:
                 text.append("\n\n")
-            text.append_text(self.detail_lines(session, app.world.columns.get("community"), self.HISTOGRAM_BINS,
-                                               self.COMMUNITIES_SHOWN))
+            text.append_text(
+                self.detail_lines(
+                    session, app.world.columns.get("community"), self.HISTOGRAM_BINS, self.COMMUNITIES_SHOWN
+                )
+            )
         elif not text:
             text = Text(f"Session {int(session.id)} is {session.status}.")
         widget.update(text)
@@ -1138,8 +1258,11 @@ class MessagesView(View):
         name is shown literally (a plugin's state and variable names are text from the plugin)."""
         t = Text()
         n = max(1, int(session.state.size))
-        counts = session.state_counts if len(session.state_counts) == len(session.state_names) else \
-            np.bincount(session.state, minlength=len(session.state_names))
+        counts = (
+            session.state_counts
+            if len(session.state_counts) == len(session.state_names)
+            else np.bincount(session.state, minlength=len(session.state_names))
+        )
         width = max(len(str(name)) for name in session.state_names)
         for i, name in enumerate(session.state_names):
             if i:
@@ -1196,13 +1319,22 @@ class MessagesView(View):
     @staticmethod
     def cells(s: Any, n: int) -> dict[str, Any]:
         """The session's cells by column key; every one a Text (a str cell would be parsed as markup)."""
-        status = Text(s.status, style={"running": "green", "queued": "yellow", "failed": "red", "cancelled": "grey50"}.get(s.status, ""))
+        status = Text(
+            s.status,
+            style={"running": "green", "queued": "yellow", "failed": "red", "cancelled": "grey50"}.get(s.status, ""),
+        )
         return {
-            "id": Text(str(s.id)), "text": literal(s.message.get("text", ""), 60), "model": literal(s.model_name, 20),
+            "id": Text(str(s.id)),
+            "text": literal(s.message.get("text", ""), 60),
+            "model": literal(s.model_name, 20),
             "feed": Text("world", style="grey50") if s.recommender is None else literal(s.recommender, 20),
-            "status": status, "progress": bar(s.reached / n, 7), "reached": Text(fmt_int(s.reached)),
-            "via_feed": Text(fmt_int(s.feed_reached)), "exposed": Text(fmt_int(s.exposed_count)),
-            "r": Text(f"{s.reproduction_number:.2f}"), "rounds": Text(str(s.round)),
+            "status": status,
+            "progress": bar(s.reached / n, 7),
+            "reached": Text(fmt_int(s.reached)),
+            "via_feed": Text(fmt_int(s.feed_reached)),
+            "exposed": Text(fmt_int(s.exposed_count)),
+            "r": Text(f"{s.reproduction_number:.2f}"),
+            "rounds": Text(str(s.round)),
         }
 
 
@@ -1214,10 +1346,18 @@ class PluginsView(View):
 
     BINDINGS = [
         Binding("r", "reload_plugins", "Reload plugins"),
-        Binding("f", "use_for('feed')", "Use for feeds", tooltip="make the highlighted content recommender the world's "
-                "feed recommender (again: off)"),
-        Binding("w", "use_for('friend')", "Use for friends", tooltip="make the highlighted friend recommender the "
-                "world's friend recommender (again: off)"),
+        Binding(
+            "f",
+            "use_for('feed')",
+            "Use for feeds",
+            tooltip="make the highlighted content recommender the world's feed recommender (again: off)",
+        ),
+        Binding(
+            "w",
+            "use_for('friend')",
+            "Use for friends",
+            tooltip="make the highlighted friend recommender the world's friend recommender (again: off)",
+        ),
     ]
     DEFAULT_CSS = """
     PluginsView #social-choice { height: auto; padding: 0 1; }
@@ -1234,11 +1374,19 @@ class PluginsView(View):
         yield Static(id="social-choice", markup=False)
         yield DataTable(id="plugins", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="plugin-detail"):
-            yield Static("Select a plugin to see its parameters (or its traceback if it failed).", id="plugin-text", markup=False)
+            yield Static(
+                "Select a plugin to see its parameters (or its traceback if it failed).", id="plugin-text", markup=False
+            )
 
     def on_mount(self) -> None:
         t = self.query_one("#plugins", DataTable)
-        for key, label in (("name", "name"), ("kind", "kind"), ("version", "version"), ("status", "status"), ("source", "source")):
+        for key, label in (
+            ("name", "name"),
+            ("kind", "kind"),
+            ("version", "version"),
+            ("status", "status"),
+            ("source", "source"),
+        ):
             t.add_column(label, key=key)
         self.refresh_view()
 
@@ -1250,8 +1398,13 @@ class PluginsView(View):
         settings = social.settings if social is not None else {"recommender": NONE, "friend_recommender": NONE}
         errors = dict(social.errors) if social is not None else {}
         entries = app.registry.list()
-        signature = ([e.key for e in entries], app.registry_version, settings["recommender"], settings["friend_recommender"],
-                     tuple(errors))
+        signature = (
+            [e.key for e in entries],
+            app.registry_version,
+            settings["recommender"],
+            settings["friend_recommender"],
+            tuple(errors),
+        )
         if signature == self._shown_signature:
             return
         self._shown_signature = signature
@@ -1261,8 +1414,14 @@ class PluginsView(View):
         t.clear()
         for e in entries:
             d = e.to_dict()
-            t.add_row(literal(e.name, 30), Text(e.kind), literal(d["version"] or "-", 12), self.status(e, settings, errors),
-                      literal(e.source, 60), key=e.key)
+            t.add_row(
+                literal(e.name, 30),
+                Text(e.kind),
+                literal(d["version"] or "-", 12),
+                self.status(e, settings, errors),
+                literal(e.source, 60),
+                key=e.key,
+            )
         if entries and cursor < t.row_count:
             t.move_cursor(row=cursor)
         self.show_detail()
@@ -1317,7 +1476,9 @@ class PluginsView(View):
         text.append_text(literal(d["description"] or "", None))
         for k, p in (d["params"] or {}).items():
             text.append("\n  ")
-            text.append_text(literal(f"{k}: {p['type']} = {p['default']!r}  [{p['min']}, {p['max']}]  {p['help']}", None))
+            text.append_text(
+                literal(f"{k}: {p['type']} = {p['default']!r}  [{p['min']}, {p['max']}]  {p['help']}", None)
+            )
         for note in d["notes"]:
             text.append_text(literal(f"\nnote: {note}", None))
         if entry.kind == "recommender":
@@ -1349,16 +1510,25 @@ class PluginsView(View):
         key = "f" if role == "feed" else "w"
         if entry is None or entry.kind != kind:
             other = {"recommender": "f", "friend-recommender": "w"}.get(entry.kind if entry is not None else "")
-            hint = f" ({literal(entry.name, 30).plain} is a {entry.kind}: press {other})" if entry is not None and other else ""
-            app.notify(f"{key} makes the highlighted {'content' if role == 'feed' else 'friend'} recommender the world's "
-                       f"{words}: highlight one first{hint}", severity="warning", markup=False)
+            hint = (
+                f" ({literal(entry.name, 30).plain} is a {entry.kind}: press {other})"
+                if entry is not None and other
+                else ""
+            )
+            app.notify(
+                f"{key} makes the highlighted {'content' if role == 'feed' else 'friend'} recommender the world's "
+                f"{words}: highlight one first{hint}",
+                severity="warning",
+                markup=False,
+            )
             return
-        in_use = app.sim.social.settings[setting] == entry.name and error_key(kind, entry.name) not in app.sim.social.errors
+        in_use = (
+            app.sim.social.settings[setting] == entry.name and error_key(kind, entry.name) not in app.sim.social.errors
+        )
         # Choosing the one in use turns the role off; choosing one that failed gives it another try.
         name = NONE if in_use else entry.name
         await app.set_recommender(role, name)
         self.refresh_view()
-
 
 
 # -- 6. Compare -----------------------------------------------------------------------------------
@@ -1413,8 +1583,10 @@ class CompareView(View):
                 t.append("\n")
             t.append(f"session {int(s.id)} ", style="bold")
             t.append_text(literal(f"({s.model_name})", 26))
-            t.append(f" {s.status:<9} reached {fmt_int(s.reached)} ({100 * s.reached / max(1, n):.1f} %)"
-                     f" · peak at tick {s.peak_tick if s.peak_tick is not None else '-'} · ")
+            t.append(
+                f" {s.status:<9} reached {fmt_int(s.reached)} ({100 * s.reached / max(1, n):.1f} %)"
+                f" · peak at tick {s.peak_tick if s.peak_tick is not None else '-'} · "
+            )
             t.append_text(literal(s.message.get("text", ""), 60))
         return t
 

@@ -1,4 +1,5 @@
-"""The API's routes: a Starlette application over the world controller (:class:`~sim.engine.controller.WorldController`).
+"""The API's routes: a Starlette application over the world controller
+(:class:`~sim.engine.controller.WorldController`).
 
 Every ``/api/v1`` route needs a bearer token (:mod:`sim.api.tokens`; a server always has one): a missing or
 wrong one is refused with 401, a read-only token that asks to change something with 403. Bodies and
@@ -36,11 +37,13 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse as StarletteJSON, Response, StreamingResponse
+from starlette.responses import JSONResponse as StarletteJSON
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from sim.api.openapi import spec
 from sim.api.tokens import WS_PROTOCOL, Token, Tokens
 from sim.core.net import is_loopback
 from sim.core.safe import shown
@@ -63,7 +66,9 @@ class JSONResponse(StarletteJSON):
     surrogate included) can never make an answer fail to encode."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=str).encode("ascii")
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=str).encode(
+            "ascii"
+        )
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -84,7 +89,7 @@ def host_name(header: str | None) -> str | None:
         return None
     if value.startswith("["):  # [v6]:port
         end = value.find("]")
-        rest = value[end + 1:] if end > 0 else "x"
+        rest = value[end + 1 :] if end > 0 else "x"
         if end < 0 or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
             return None
         return value[1:end]
@@ -118,8 +123,10 @@ class HostCheck:
             return "the request has no valid Host header: send the server's address as Host"
         if is_loopback(name) or name in self.allowed:
             return None
-        return (f"host {name[:100]!r} is not one this server answers to: use 127.0.0.1 or localhost, or start the "
-                f"server with --allow-host {name[:100]}")
+        return (
+            f"host {name[:100]!r} is not one this server answers to: use 127.0.0.1 or localhost, or start the "
+            f"server with --allow-host {name[:100]}"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -145,10 +152,20 @@ class App:
         deadline: seconds a request may take before it answers 503.
     """
 
-    def __init__(self, host: WorldController, tokens: Tokens, *, monitor: Any = None, allowed_hosts: Iterable[str] = (),
-                 port: int | None = None, deadline: float = DEADLINE) -> None:
+    def __init__(
+        self,
+        host: WorldController,
+        tokens: Tokens,
+        *,
+        monitor: Any = None,
+        allowed_hosts: Iterable[str] = (),
+        port: int | None = None,
+        deadline: float = DEADLINE,
+    ) -> None:
         if not tokens:
-            raise BadParameterError("the API needs a token: every server has one (agora serve makes one when none is given)")
+            raise BadParameterError(
+                "the API needs a token: every server has one (agora serve makes one when none is given)"
+            )
         self.host = host
         self.tokens = tokens
         self.monitor = monitor
@@ -159,7 +176,9 @@ class App:
         v1 = "/api/v1"
         routes = [
             Route(f"{v1}/world", self.guard(self.world), methods=["GET"]),
-            Route(f"{v1}/messages", self.guard(self.messages, changes=True, max_body=MAX_MESSAGE_BODY), methods=["POST"]),
+            Route(
+                f"{v1}/messages", self.guard(self.messages, changes=True, max_body=MAX_MESSAGE_BODY), methods=["POST"]
+            ),
             Route(f"{v1}/step", self.guard(self.step, changes=True), methods=["POST"]),
             Route(f"{v1}/run", self.guard(self.run, changes=True), methods=["POST"]),
             Route(f"{v1}/pause", self.guard(self.pause, changes=True), methods=["POST"]),
@@ -175,15 +194,21 @@ class App:
             Route(f"{v1}/openapi.json", self.guard(self.openapi), methods=["GET"]),
         ]
         if monitor is not None:
-            routes += [Route("/metrics", self.metrics, methods=["GET"]), Route("/healthz", self.health, methods=["GET"])]
-        starlette = Starlette(routes=routes, exception_handlers={404: self.not_found, 405: self.not_allowed,
-                                                                  Exception: self.internal_error})
+            routes += [
+                Route("/metrics", self.metrics, methods=["GET"]),
+                Route("/healthz", self.health, methods=["GET"]),
+            ]
+        starlette = Starlette(
+            routes=routes,
+            exception_handlers={404: self.not_found, 405: self.not_allowed, Exception: self.internal_error},
+        )
         starlette.router.redirect_slashes = False  # "/world/" is no route (a 404 saying so), not a redirect
         self.app = HostCheck(starlette, self.allowed_hosts)
 
     # -- the guard: tokens, bodies, deadlines, errors ----------------------------------------------------
-    def guard(self, handler: Callable[..., Awaitable[Response]], *, changes: bool = False,
-              max_body: int = MAX_BODY) -> Handler:
+    def guard(
+        self, handler: Callable[..., Awaitable[Response]], *, changes: bool = False, max_body: int = MAX_BODY
+    ) -> Handler:
         async def guarded(request: Request) -> Response:
             token: Token | None = self.tokens.check(request.headers.get("authorization"))
             if token is None:
@@ -197,7 +222,7 @@ class App:
                 if request.method == "POST":
                     try:
                         data = await asyncio.wait_for(self.body(request, max_body), self.deadline)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         return error(408, f"the body did not arrive within {self.deadline:g} s: send it at once")
                     except ClientDisconnect:
                         return error(400, "the client closed the connection before sending the whole body")
@@ -205,8 +230,11 @@ class App:
                 done, _ = await asyncio.wait({work}, timeout=self.deadline)
                 if not done:  # the work goes on (a world is never left half-changed); the caller is told
                     work.add_done_callback(_late_outcome)
-                    return error(503, f"the request took longer than {self.deadline:g} s and goes on in the server: "
-                                      "GET /api/v1/world shows its effect when it is done")
+                    return error(
+                        503,
+                        f"the request took longer than {self.deadline:g} s and goes on in the server: "
+                        "GET /api/v1/world shows its effect when it is done",
+                    )
                 return work.result()
             except NotFoundError as exc:
                 return error(404, str(exc))
@@ -237,7 +265,9 @@ class App:
         """
         declared = request.headers.get("content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            raise BadParameterError(f"the body is {int(declared):,} bytes, more than the {limit:,} this call takes: send less")
+            raise BadParameterError(
+                f"the body is {int(declared):,} bytes, more than the {limit:,} this call takes: send less"
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
@@ -250,8 +280,10 @@ class App:
             return None
         kind = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
         if kind != "application/json":
-            raise MediaTypeError(f"the body is {kind[:60] or 'of no declared type'!r}, not JSON: send it with "
-                                 "'Content-Type: application/json'")
+            raise MediaTypeError(
+                f"the body is {kind[:60] or 'of no declared type'!r}, not JSON: send it with "
+                "'Content-Type: application/json'"
+            )
         try:
             data = json.loads(raw) if len(raw) < 65536 else await asyncio.to_thread(json.loads, raw)
         except (ValueError, RecursionError) as exc:
@@ -272,7 +304,11 @@ class App:
         return error(404, f"no route {request.url.path[:100]!r}: GET /api/v1/openapi.json lists them")
 
     async def not_allowed(self, request: Request, exc: Exception) -> Response:
-        return error(405, f"{request.method[:20]} is not allowed on {request.url.path[:100]!r}: GET /api/v1/openapi.json lists the routes")
+        return error(
+            405,
+            f"{request.method[:20]} is not allowed on {request.url.path[:100]!r}: "
+            "GET /api/v1/openapi.json lists the routes",
+        )
 
     async def internal_error(self, request: Request, exc: Exception) -> Response:
         # Starlette logs nothing itself; uvicorn prints the traceback when the exception leaves the app.
@@ -284,14 +320,23 @@ class App:
 
     async def messages(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         if data is None:
-            raise BadParameterError("the body is empty: send a JSON object such as {\"text\": \"...\"}")
+            raise BadParameterError('the body is empty: send a JSON object such as {"text": "..."}')
         self.only(data, ("text", "model", "params", "seeds", "topics", "author", "priority"))
         if "text" not in data and data.get("author") is None:
-            raise BadParameterError("the message has no text: give \"text\", or an \"author\" to write it")
-        session = await self.host.inject(text=data.get("text"), model=data.get("model", "ic"), params=data.get("params"),
-                                         seeds=data.get("seeds", "random:10"), topics=data.get("topics"),
-                                         author=data.get("author"), priority=data.get("priority", 0), actor=actor)
-        return JSONResponse({"session": session.id, "message": session.message_id, "status": session.status}, status_code=201)
+            raise BadParameterError('the message has no text: give "text", or an "author" to write it')
+        session = await self.host.inject(
+            text=data.get("text"),
+            model=data.get("model", "ic"),
+            params=data.get("params"),
+            seeds=data.get("seeds", "random:10"),
+            topics=data.get("topics"),
+            author=data.get("author"),
+            priority=data.get("priority", 0),
+            actor=actor,
+        )
+        return JSONResponse(
+            {"session": session.id, "message": session.message_id, "status": session.status}, status_code=201
+        )
 
     async def step(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         data = data or {}
@@ -316,8 +361,15 @@ class App:
         offset = _whole(query.get("offset"), "offset", 0, 0, 2**63 - 1)
         total = len(self.host.world.sessions)
         page = self.host.sessions(limit, offset)
-        return JSONResponse({"sessions": page, "total": total, "offset": offset, "limit": limit,
-                             "next_offset": offset + limit if offset + limit < total else None})
+        return JSONResponse(
+            {
+                "sessions": page,
+                "total": total,
+                "offset": offset,
+                "limit": limit,
+                "next_offset": offset + limit if offset + limit < total else None,
+            }
+        )
 
     async def session(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse(self.host.session_record(request.path_params["id"], series=True))
@@ -333,10 +385,10 @@ class App:
 
     async def save(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         if data is None:
-            raise BadParameterError("the body is empty: send {\"name\": \"...\"}")
+            raise BadParameterError('the body is empty: send {"name": "..."}')
         self.only(data, ("name",))
         if "name" not in data:
-            raise BadParameterError("the snapshot has no name: send {\"name\": \"...\"}")
+            raise BadParameterError('the snapshot has no name: send {"name": "..."}')
         return JSONResponse(await self.host.save_snapshot(data["name"], actor=actor), status_code=201)
 
     async def load(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
@@ -344,8 +396,6 @@ class App:
         return JSONResponse(await self.host.load_snapshot(request.path_params["name"], actor=actor))
 
     async def openapi(self, request: Request, actor: str, data: None) -> Response:
-        from sim.api.openapi import spec
-
         return JSONResponse(spec())
 
     async def stream(self, request: Request, actor: str, data: None) -> Response:
@@ -370,8 +420,9 @@ class App:
             finally:
                 self.host.events.unsubscribe(listener)
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        )
 
     def origin_refusal(self, origin: str | None) -> str | None:
         """Why a WebSocket handshake's ``Origin`` is refused (None: no Origin, as from a script, or an
@@ -387,8 +438,10 @@ class App:
             port = port if port is not None else (443 if parts.scheme == "https" else 80)
             if name in self.allowed_hosts or (is_loopback(name) and port == self.port):
                 return None
-        return (f"a page from {origin[:100]!r} may not use this server: only its own origin and hosts allowed with "
-                "--allow-host may open the WebSocket")
+        return (
+            f"a page from {origin[:100]!r} may not use this server: only its own origin and hosts allowed with "
+            "--allow-host may open the WebSocket"
+        )
 
     async def live(self, websocket: WebSocket) -> None:
         """The event stream over a WebSocket (``/api/v1/live``): each event one JSON text message, ``type``
@@ -402,17 +455,24 @@ class App:
                 await websocket.send_denial_response(error(403, refused))
                 return
             offered = websocket.headers.get("sec-websocket-protocol")
-            if self.tokens.check(websocket.headers.get("authorization")) is None \
-                    and self.tokens.check_protocols(offered) is None:
-                await websocket.send_denial_response(error(
-                    401, "a valid bearer token is needed: send 'Authorization: Bearer TOKEN' or offer the "
-                         "subprotocol agora.bearer.<the token in unpadded base64url>"))
+            if (
+                self.tokens.check(websocket.headers.get("authorization")) is None
+                and self.tokens.check_protocols(offered) is None
+            ):
+                await websocket.send_denial_response(
+                    error(
+                        401,
+                        "a valid bearer token is needed: send 'Authorization: Bearer TOKEN' or offer the "
+                        "subprotocol agora.bearer.<the token in unpadded base64url>",
+                    )
+                )
                 return
         except Exception as exc:  # noqa: BLE001 - a bug: a JSON 500 before the socket opens, logged
             _log_exception("a WebSocket handshake failed", exc)
             with contextlib.suppress(Exception):
-                await websocket.send_denial_response(error(500, f"the server failed on this handshake ({type(exc).__name__}): "
-                                                                "its log has the details"))
+                await websocket.send_denial_response(
+                    error(500, f"the server failed on this handshake ({type(exc).__name__}): its log has the details")
+                )
             return
         # The chosen subprotocol is agora.v1 when offered; the one carrying the token is never echoed.
         wanted = [p.strip() for p in (offered or "").split(",")]
@@ -484,8 +544,10 @@ def _refuse_invalid_unicode(data: Any) -> None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                raise BadParameterError(f"the body holds text that is not valid Unicode ({item[:30]!r} has a lone "
-                                        "surrogate): send UTF-8 text") from None
+                raise BadParameterError(
+                    f"the body holds text that is not valid Unicode ({item[:30]!r} has a lone "
+                    "surrogate): send UTF-8 text"
+                ) from None
 
 
 def _late_outcome(work: asyncio.Future) -> None:

@@ -19,6 +19,8 @@ import contextlib
 import hmac
 import os
 import secrets
+import stat
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sim.errors import BadParameterError
@@ -46,8 +48,10 @@ class Token:
 def _checked(secret: str, where: str) -> bytes:
     secret = secret.strip()
     if len(secret) < MIN_LENGTH:
-        raise BadParameterError(f"the token in {where} is shorter than {MIN_LENGTH} characters: use a long random one "
-                                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        raise BadParameterError(
+            f"the token in {where} is shorter than {MIN_LENGTH} characters: use a long random one "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     if any(c.isspace() for c in secret):
         raise BadParameterError(f"the token in {where} holds whitespace: put the token alone on the first line")
     return secret.encode()
@@ -66,7 +70,9 @@ def read_token_file(path: str) -> str:
                     return line.strip()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise BadParameterError(f"token file {path!r} cannot be read ({reason}): give a file holding the token") from None
+        raise BadParameterError(
+            f"token file {path!r} cannot be read ({reason}): give a file holding the token"
+        ) from None
     raise BadParameterError(f"token file {path!r} is empty: put the token on its first line")
 
 
@@ -103,15 +109,14 @@ def generate_token_file(path: str) -> Token:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise BadParameterError(f"cannot write a token to {path!r} ({exc.strerror or exc}): give --token-file FILE or "
-                                f"set ${ENV_VAR}") from None
+        raise BadParameterError(
+            f"cannot write a token to {path!r} ({exc.strerror or exc}): give --token-file FILE or set ${ENV_VAR}"
+        ) from None
     return Token(GENERATED_NAME, secret.encode(), False)
 
 
 def remove_token_file(path: str, token: Token) -> None:
     """Remove a generated token's file, if it still holds that token (another server may have replaced it)."""
-    import stat
-
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
         try:
@@ -132,18 +137,22 @@ class Tokens:
         self.tokens = tokens
 
     @classmethod
-    def from_sources(cls, token_files: list[str] = (), read_token_files: list[str] = (),  # type: ignore[assignment]
-                     env: dict[str, str] | None = None) -> "Tokens":
+    def from_sources(
+        cls,
+        token_files: Sequence[str] = (),
+        read_token_files: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> Tokens:
         """The tokens of ``$AGORA_API_TOKEN`` and the given files.
 
         Raises:
             BadParameterError: an unreadable file, a short token, two tokens of one name, or one secret
                 given twice.
         """
-        env = os.environ if env is None else env
+        environ: Mapping[str, str] = os.environ if env is None else env
         tokens: list[Token] = []
-        if env.get(ENV_VAR, "").strip():
-            tokens.append(Token("env", _checked(env[ENV_VAR], f"${ENV_VAR}"), False))
+        if environ.get(ENV_VAR, "").strip():
+            tokens.append(Token("env", _checked(environ[ENV_VAR], f"${ENV_VAR}"), False))
         for path, read_only in [(p, False) for p in token_files] + [(p, True) for p in read_token_files]:
             name = os.path.splitext(os.path.basename(path))[0] or "token"
             tokens.append(Token(name, _checked(read_token_file(path), f"token file {path!r}"), read_only))
@@ -170,7 +179,7 @@ class Tokens:
         for item in (offered or "").split(","):
             item = item.strip()
             if item.startswith(WS_BEARER_PREFIX):
-                encoded = item[len(WS_BEARER_PREFIX):]
+                encoded = item[len(WS_BEARER_PREFIX) :]
                 try:
                     candidate = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
                 except (binascii.Error, ValueError):

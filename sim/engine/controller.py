@@ -67,9 +67,31 @@ from sim.store.worldfile import load_warnings, open_world, save_world
 from sim.store.writer import WorldWriter
 
 #: The figures of a tick's metrics that a tick event carries (the dashboard's).
-TICK_FIELDS = ("tick", "seconds", "online", "running", "queued", "completed", "failed", "attempts", "new_adoptions",
-               "reached", "feed_reached", "graph_reached", "edges", "follows", "unfollows", "joins", "leaves",
-               "llm_calls", "llm_fallbacks", "llm_cost_usd", "posts", "db_queue", "db_wait_seconds")
+TICK_FIELDS = (
+    "tick",
+    "seconds",
+    "online",
+    "running",
+    "queued",
+    "completed",
+    "failed",
+    "attempts",
+    "new_adoptions",
+    "reached",
+    "feed_reached",
+    "graph_reached",
+    "edges",
+    "follows",
+    "unfollows",
+    "joins",
+    "leaves",
+    "llm_calls",
+    "llm_fallbacks",
+    "llm_cost_usd",
+    "posts",
+    "db_queue",
+    "db_wait_seconds",
+)
 #: How a snapshot may be named: letters, digits, dot, dash and underscore (no folders). Always matched
 #: whole (``fullmatch``): ``$`` alone would let a name end with a newline.
 SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -225,10 +247,18 @@ class WorldSnapshot:
 class WorldController:
     """See the module docstring. Use :meth:`open`; call :meth:`close` at the end."""
 
-    def __init__(self, sim: Any, *, snapshots: str, checkpoint_every: int | None = 50,
-                 checkpoint_seconds: float | None = 60.0, retry_seconds: float = RETRY_SECONDS,
-                 max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES, max_messages: int = MAX_MESSAGES,
-                 policy: Policy = SERVER) -> None:
+    def __init__(
+        self,
+        sim: Any,
+        *,
+        snapshots: str,
+        checkpoint_every: int | None = 50,
+        checkpoint_seconds: float | None = 60.0,
+        retry_seconds: float = RETRY_SECONDS,
+        max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES,
+        max_messages: int = MAX_MESSAGES,
+        policy: Policy = SERVER,
+    ) -> None:
         self.sim = sim
         self.snapshots = os.path.abspath(snapshots)
         self.checkpoint_every = checkpoint_every
@@ -264,14 +294,26 @@ class WorldController:
         self._subscribe(sim)
 
     @classmethod
-    async def open(cls, path: str | None, *, plugin_dirs: list[str] | tuple[str, ...] = (),
-                   social: dict[str, Any] | None = None, llm: dict[str, Any] | None = None,
-                   plugin_budget: float | None = None, snapshots: str | None = None,
-                   checkpoint_every: int | None = 50, checkpoint_seconds: float | None = 60.0,
-                   check_llm: Any = None, retry_seconds: float = RETRY_SECONDS,
-                   max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES, max_messages: int = MAX_MESSAGES,
-                   policy: Policy = SERVER, world: Any = None, writer: bool = True,
-                   tell: Callable[[str | None], None] = tell_once) -> WorldController:
+    async def open(
+        cls,
+        path: str | None,
+        *,
+        plugin_dirs: list[str] | tuple[str, ...] = (),
+        social: dict[str, Any] | None = None,
+        llm: dict[str, Any] | None = None,
+        plugin_budget: float | None = None,
+        snapshots: str | None = None,
+        checkpoint_every: int | None = 50,
+        checkpoint_seconds: float | None = 60.0,
+        check_llm: Any = None,
+        retry_seconds: float = RETRY_SECONDS,
+        max_snapshot_bytes: int = MAX_SNAPSHOT_BYTES,
+        max_messages: int = MAX_MESSAGES,
+        policy: Policy = SERVER,
+        world: Any = None,
+        writer: bool = True,
+        tell: Callable[[str | None], None] = tell_once,
+    ) -> WorldController:
         """Open the world file at ``path`` with its writer (recovering it after a crash) and a simulation.
 
         ``social`` and ``llm`` override the world's living-network and LLM settings while it is open;
@@ -298,8 +340,13 @@ class WorldController:
         registry = Registry(list(plugin_dirs) + extra)
         world_writer = await WorldWriter(path).start() if writer and path else None
         try:
-            sim = Simulation(world, registry=registry, writer=world_writer, plugin_budget=plugin_budget,
-                             llm=LLMService(world, config))
+            sim = Simulation(
+                world,
+                registry=registry,
+                writer=world_writer,
+                plugin_budget=plugin_budget,
+                llm=LLMService(world, config),
+            )
             registry.bus = sim.bus
             if social:
                 sim.social.configure(**social)
@@ -308,9 +355,16 @@ class WorldController:
                 await world_writer.close()
             raise
         folder = snapshots or os.path.dirname(os.path.abspath(path or "."))
-        return cls(sim, snapshots=folder, checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
-                   retry_seconds=retry_seconds, max_snapshot_bytes=max_snapshot_bytes, max_messages=max_messages,
-                   policy=policy)
+        return cls(
+            sim,
+            snapshots=folder,
+            checkpoint_every=checkpoint_every,
+            checkpoint_seconds=checkpoint_seconds,
+            retry_seconds=retry_seconds,
+            max_snapshot_bytes=max_snapshot_bytes,
+            max_messages=max_messages,
+            policy=policy,
+        )
 
     # -- the state -----------------------------------------------------------------------------------
     @property
@@ -360,9 +414,19 @@ class WorldController:
         world, sim, writer = self.world, self.sim, self.sim.writer
         sessions = world.sessions
         state = "running" if self.running else ("pausing" if sim.pausing else "paused")
-        key = (id(world), world.tick, self._ticks_seen, self._version, len(sessions), state, self.stepping, self._ticks_per_second,
-               self.checkpoint_failure, sim.dirty,
-               (writer.queue_rows, writer.backpressure, writer.rows_written) if writer is not None else None)
+        key = (
+            id(world),
+            world.tick,
+            self._ticks_seen,
+            self._version,
+            len(sessions),
+            state,
+            self.stepping,
+            self._ticks_per_second,
+            self.checkpoint_failure,
+            sim.dirty,
+            (writer.queue_rows, writer.backpressure, writer.rows_written) if writer is not None else None,
+        )
         cached = self._snapshot
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -372,20 +436,30 @@ class WorldController:
         running = [s for s in sessions if s.status == "running"]
         last = sim.metrics[-1] if sim.metrics else None
         snap = WorldSnapshot(
-            name=world.name, tick=world.tick, agents=world.n, edges=world.num_edges, state=state,
-            running=self.running, ticking=self.ticking, ticks_per_second=self._ticks_per_second,
-            sessions=by_status, reached=sum(int(s.reached) for s in sessions),
+            name=world.name,
+            tick=world.tick,
+            agents=world.n,
+            edges=world.num_edges,
+            state=state,
+            running=self.running,
+            ticking=self.ticking,
+            ticks_per_second=self._ticks_per_second,
+            sessions=by_status,
+            reached=sum(int(s.reached) for s in sessions),
             graph_reached=sum(int(s.graph_reached) for s in sessions),
             feed_reached=sum(int(s.feed_reached) for s in sessions),
             reproduction_number=float(np.mean([s.reproduction_number for s in running])) if running else 0.0,
-            pending_graph_changes=int(world.delta.pending), messages=len(world.messages),
+            pending_graph_changes=int(world.delta.pending),
+            messages=len(world.messages),
             communities=int(world.num_communities),
             tick_metrics=last if last is not None and last.get("tick") == world.tick - 1 else None,
             db_queue=int(writer.queue_rows) if writer is not None else 0,
             db_backpressure=bool(writer.backpressure) if writer is not None else False,
             db_backpressure_seconds=float(writer.backpressure_seconds) if writer is not None else 0.0,
             db_rows_written=int(writer.rows_written) if writer is not None else 0,
-            checkpoint=self.checkpoint_state(), warnings=tuple(load_warnings(world)))
+            checkpoint=self.checkpoint_state(),
+            warnings=tuple(load_warnings(world)),
+        )
         self._snapshot = (key, snap)
         return snap
 
@@ -394,8 +468,9 @@ class WorldController:
         whether it runs, and its checkpoints, across snapshot loads."""
         monitor.attach(self.sim, self.sim.writer, active=lambda: self.running)
         self.on_replace.append(lambda sim: monitor.attach(sim, sim.writer, active=lambda: self.running))
-        self.on_checkpoint.append(lambda failure, _tick: monitor.checkpoint_failed(failure) if failure
-                                  else monitor.checkpoint_succeeded())
+        self.on_checkpoint.append(
+            lambda failure, _tick: monitor.checkpoint_failed(failure) if failure else monitor.checkpoint_succeeded()
+        )
 
     def _subscribe(self, sim: Any) -> None:
         sim.bus.subscribe(self._on_event)
@@ -404,31 +479,74 @@ class WorldController:
         if isinstance(event, TickCompleted):
             self._ticks_seen += 1
             m = event.metrics
-            sessions = [{"id": s.id, "status": s.status, "reached": int(s.reached),
-                         "new": int(s.new_per_tick[-1]) if s.new_per_tick else 0}
-                        for s in self.sim.world.sessions if s.status in ("running", "queued") or s.ended_tick == event.tick]
+            sessions = [
+                {
+                    "id": s.id,
+                    "status": s.status,
+                    "reached": int(s.reached),
+                    "new": int(s.new_per_tick[-1]) if s.new_per_tick else 0,
+                }
+                for s in self.sim.world.sessions
+                if s.status in ("running", "queued") or s.ended_tick == event.tick
+            ]
             self.events.publish({"type": "tick", **{k: m.get(k) for k in TICK_FIELDS if k in m}, "sessions": sessions})
         elif isinstance(event, MessageInjected):
-            self.events.publish({"type": "message", "message": event.message_id, "session": event.session_id,
-                                 "model": event.model, "tick": event.tick, "text": event.text})
+            self.events.publish(
+                {
+                    "type": "message",
+                    "message": event.message_id,
+                    "session": event.session_id,
+                    "model": event.model,
+                    "tick": event.tick,
+                    "text": event.text,
+                }
+            )
         elif isinstance(event, PropagationStarted):
-            self.events.publish({"type": "session_started", "session": event.session_id, "model": event.model,
-                                 "seeds": event.seeds, "tick": event.tick})
+            self.events.publish(
+                {
+                    "type": "session_started",
+                    "session": event.session_id,
+                    "model": event.model,
+                    "seeds": event.seeds,
+                    "tick": event.tick,
+                }
+            )
         elif isinstance(event, PropagationCompleted):
-            self.events.publish({"type": "session_finished", "session": event.session_id, "status": event.status,
-                                 "reached": int(event.reached), "tick": event.tick})
+            self.events.publish(
+                {
+                    "type": "session_finished",
+                    "session": event.session_id,
+                    "status": event.status,
+                    "reached": int(event.reached),
+                    "tick": event.tick,
+                }
+            )
         elif isinstance(event, PropagationFailed):
-            self.events.publish({"type": "session_finished", "session": event.session_id, "status": "failed",
-                                 "error": one_line(event.error), "where": plugin_location(event.traceback),
-                                 "tick": event.tick})
+            self.events.publish(
+                {
+                    "type": "session_finished",
+                    "session": event.session_id,
+                    "status": "failed",
+                    "error": one_line(event.error),
+                    "where": plugin_location(event.traceback),
+                    "tick": event.tick,
+                }
+            )
         elif isinstance(event, RecommenderFailed):
             # Switched off, the world runs on without it: said on the stream, with where it failed.
             friend = event.name.startswith("friend:")
-            self.events.publish({"type": "recommender_failed", "recommender": event.name.removeprefix("friend:"),
-                                 "role": "friend" if friend else "content", "error": one_line(event.error),
-                                 "where": plugin_location(event.traceback),
-                                 "traceback": plugin_traceback(event.traceback), "switched_off": True,
-                                 "tick": event.tick})
+            self.events.publish(
+                {
+                    "type": "recommender_failed",
+                    "recommender": event.name.removeprefix("friend:"),
+                    "role": "friend" if friend else "content",
+                    "error": one_line(event.error),
+                    "where": plugin_location(event.traceback),
+                    "traceback": plugin_traceback(event.traceback),
+                    "switched_off": True,
+                    "tick": event.tick,
+                }
+            )
 
     def audit(self, action: str, details: dict[str, Any], actor: str | None = None) -> None:
         """Append a user action to the world's audit log (through the writer, after queued work; a world
@@ -456,7 +574,8 @@ class WorldController:
         tick, at = self._checkpointed
         ticks = self.world.tick - tick
         if (self.checkpoint_every and ticks >= self.checkpoint_every) or (
-                self.checkpoint_seconds and ticks > 0 and time.monotonic() - at >= self.checkpoint_seconds):
+            self.checkpoint_seconds and ticks > 0 and time.monotonic() - at >= self.checkpoint_seconds
+        ):
             with contextlib.suppress(CheckpointFailedError):  # recorded and said; the run goes on, tried again later
                 await self.checkpoint()
 
@@ -468,8 +587,12 @@ class WorldController:
     def checkpoint_state(self) -> dict[str, Any]:
         """Whether the last checkpoint succeeded (``ok``), its failure's sentence (``error``), the tick the
         file holds (``tick_on_disk``) and the failures counted since the server started."""
-        return {"ok": self.checkpoint_failure is None, "error": self.checkpoint_failure, "tick_on_disk": self.disk_tick,
-                "failures": self.checkpoint_failures}
+        return {
+            "ok": self.checkpoint_failure is None,
+            "error": self.checkpoint_failure,
+            "tick_on_disk": self.disk_tick,
+            "failures": self.checkpoint_failures,
+        }
 
     async def checkpoint(self) -> None:
         """Write the world's state into its file now (see ``WorldWriter.checkpoint``).
@@ -491,21 +614,33 @@ class WorldController:
         if isinstance(exc, AgoraError):
             sentence = one_line(str(exc)) or type(exc).__name__
         elif self.policy.log_bugs:  # a bug: the traceback goes to the server's log, the sentence to everyone
-            sentence = (f"the world file {path!r} could not be checkpointed ({type(exc).__name__}: "
-                        f"{(one_line(str(exc)) or '')[:200]}): it keeps its last checkpoint (tick {self.disk_tick}); "
-                        "see the server's log")
-            sys.stderr.write("agora: a checkpoint failed with an unexpected error:\n"
-                             + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+            sentence = (
+                f"the world file {path!r} could not be checkpointed ({type(exc).__name__}: "
+                f"{(one_line(str(exc)) or '')[:200]}): it keeps its last checkpoint (tick {self.disk_tick}); "
+                "see the server's log"
+            )
+            sys.stderr.write(
+                "agora: a checkpoint failed with an unexpected error:\n"
+                + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            )
             sys.stderr.flush()
         else:  # the terminal UI owns the terminal: the sentence says what failed
-            sentence = (f"the world file could not be checkpointed ({type(exc).__name__}: "
-                        f"{(one_line(str(exc)) or '')[:200]}): it keeps its last checkpoint (tick {self.disk_tick})")
+            sentence = (
+                f"the world file could not be checkpointed ({type(exc).__name__}: "
+                f"{(one_line(str(exc)) or '')[:200]}): it keeps its last checkpoint (tick {self.disk_tick})"
+            )
         first = self.checkpoint_failure is None
         self.checkpoint_failures += 1
         self.checkpoint_failure = sentence
         if first:
-            self.events.publish({"type": "checkpoint_failed", "error": sentence, "tick": self.world.tick,
-                                 "tick_on_disk": self.disk_tick})
+            self.events.publish(
+                {
+                    "type": "checkpoint_failed",
+                    "error": sentence,
+                    "tick": self.world.tick,
+                    "tick_on_disk": self.disk_tick,
+                }
+            )
             for callback in self.on_checkpoint:
                 callback(sentence, self.disk_tick)
         if self._retry_task is None or self._retry_task.done():
@@ -549,10 +684,15 @@ class WorldController:
         Raises:
             BadParameterError: a rate that is not a number above 0.
         """
-        if ticks_per_second is not None:
-            if isinstance(ticks_per_second, bool) or not isinstance(ticks_per_second, (int, float)) or not 0 < ticks_per_second <= 1e6:
-                raise BadParameterError(f"ticks_per_second {ticks_per_second!r} is invalid: give a number above 0 "
-                                        "(or leave it out to run as fast as possible)")
+        if ticks_per_second is not None and (
+            isinstance(ticks_per_second, bool)
+            or not isinstance(ticks_per_second, (int, float))
+            or not 0 < ticks_per_second <= 1e6
+        ):
+            raise BadParameterError(
+                f"ticks_per_second {ticks_per_second!r} is invalid: give a number above 0 "
+                "(or leave it out to run as fast as possible)"
+            )
         async with self.lock:
             await self._require_checkpoint()
             self._ticks_per_second = float(ticks_per_second) if ticks_per_second is not None else None
@@ -636,8 +776,19 @@ class WorldController:
                 await task
 
     # -- messages --------------------------------------------------------------------------------------
-    async def inject(self, *, text: Any, model: Any = "ic", params: Any = None, seeds: Any = "random:10", topics: Any = (),
-                     author: Any = None, priority: Any = 0, recommender: Any = None, actor: str | None = None) -> Any:
+    async def inject(
+        self,
+        *,
+        text: Any,
+        model: Any = "ic",
+        params: Any = None,
+        seeds: Any = "random:10",
+        topics: Any = (),
+        author: Any = None,
+        priority: Any = 0,
+        recommender: Any = None,
+        actor: str | None = None,
+    ) -> Any:
         """Inject a message (see :meth:`Simulation.inject`) once no other call is changing the world;
         returns its session. The checks and the injection are :meth:`inject_now`'s.
 
@@ -647,11 +798,31 @@ class WorldController:
         """
         async with self.lock:
             await self._require_checkpoint()
-            return self.inject_now(text=text, model=model, params=params, seeds=seeds, topics=topics, author=author,
-                                   priority=priority, recommender=recommender, actor=actor)
+            return self.inject_now(
+                text=text,
+                model=model,
+                params=params,
+                seeds=seeds,
+                topics=topics,
+                author=author,
+                priority=priority,
+                recommender=recommender,
+                actor=actor,
+            )
 
-    def inject_now(self, *, text: Any, model: Any = "ic", params: Any = None, seeds: Any = "random:10", topics: Any = (),
-                   author: Any = None, priority: Any = 0, recommender: Any = None, actor: str | None = None) -> Any:
+    def inject_now(
+        self,
+        *,
+        text: Any,
+        model: Any = "ic",
+        params: Any = None,
+        seeds: Any = "random:10",
+        topics: Any = (),
+        author: Any = None,
+        priority: Any = 0,
+        recommender: Any = None,
+        actor: str | None = None,
+    ) -> Any:
         """Inject a message at once, between two ticks or while one runs (the terminal UI's form: the
         session is queued when this returns); returns its session.
 
@@ -663,6 +834,7 @@ class WorldController:
             BadParameterError: any value of the wrong type or out of range, in one sentence.
             StateError: the world holds ``max_messages`` messages already.
         """
+
         def typed(value: Any, kind: type | tuple[type, ...], what: str, example: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, kind):
                 raise BadParameterError(f"{what} must be {example}, got {type(value).__name__}")
@@ -670,9 +842,11 @@ class WorldController:
 
         text = typed(text if text is not None else "", str, "text", "a string")
         if len(text) > MAX_TEXT:
-            raise BadParameterError(f"the text is {len(text):,} characters, more than the {MAX_TEXT:,} a message may have: "
-                                    "send a shorter one")
-        model = typed(model, str, "model", "a model name such as \"ic\"")
+            raise BadParameterError(
+                f"the text is {len(text):,} characters, more than the {MAX_TEXT:,} a message may have: "
+                "send a shorter one"
+            )
+        model = typed(model, str, "model", 'a model name such as "ic"')
         params = typed(params if params is not None else {}, dict, "params", "an object of parameter names and values")
         seeds = self._seeds(seeds)
         topics = list(typed(topics if topics is not None else [], (list, tuple), "topics", "a list of topic names"))
@@ -684,10 +858,21 @@ class WorldController:
         if recommender is not None:
             typed(recommender, str, "recommender", "a content recommender's name")
         if len(self.world.messages) >= self.max_messages:
-            raise StateError(f"the world holds {len(self.world.messages):,} messages, the most this server allows "
-                             f"({self.max_messages:,}, --max-messages): serve it with a higher bound to inject more")
-        session = self.sim.inject(text, topics=topics, author=author, seeds=seeds, model=model, params=params,
-                                  priority=priority, actor=actor, **({"recommender": recommender} if recommender else {}))
+            raise StateError(
+                f"the world holds {len(self.world.messages):,} messages, the most this server allows "
+                f"({self.max_messages:,}, --max-messages): serve it with a higher bound to inject more"
+            )
+        session = self.sim.inject(
+            text,
+            topics=topics,
+            author=author,
+            seeds=seeds,
+            model=model,
+            params=params,
+            priority=priority,
+            actor=actor,
+            **({"recommender": recommender} if recommender else {}),
+        )
         self._version += 1
         if session.status == "failed" and self.policy.refuse_failed_model:
             raise BadParameterError(f"model {model!r} could not be used: {session.error}")
@@ -714,22 +899,30 @@ class WorldController:
             if not seeds:
                 raise BadParameterError(f"the seed list is empty: {SEEDS_HINT}")
             if len(seeds) > MAX_SEED_IDS:
-                raise BadParameterError(f"the seed list has {len(seeds):,} ids, more than the {MAX_SEED_IDS:,} one message "
-                                        "may name: use random:K or top:K for large seed sets")
+                raise BadParameterError(
+                    f"the seed list has {len(seeds):,} ids, more than the {MAX_SEED_IDS:,} one message "
+                    "may name: use random:K or top:K for large seed sets"
+                )
             for x in seeds:
                 if type(x) is not int or not INT64_MIN <= x <= INT64_MAX:  # a bool is no id, nor a float
-                    raise BadParameterError(f"seed {str(x)[:30]} is not an agent id: a seed list holds whole numbers "
-                                            "that fit in 64 bits (original agent ids)")
+                    raise BadParameterError(
+                        f"seed {str(x)[:30]} is not an agent id: a seed list holds whole numbers "
+                        "that fit in 64 bits (original agent ids)"
+                    )
             return "ids:" + ",".join(map(str, seeds))
         if isinstance(seeds, bool) or not isinstance(seeds, str):
-            raise BadParameterError(f"seeds must be a seed selection such as \"random:10\" or a list of agent ids, got "
-                                    f"{type(seeds).__name__}: {SEEDS_HINT}")
+            raise BadParameterError(
+                f'seeds must be a seed selection such as "random:10" or a list of agent ids, got '
+                f"{type(seeds).__name__}: {SEEDS_HINT}"
+            )
         kind = seeds.strip().partition(":")[0].strip().lower()
         if kind not in ("ids", "random", "top", "community"):
             raise BadParameterError(f"seed selection {seeds[:40]!r} is not allowed: {SEEDS_HINT}")
         if kind == "ids" and seeds.count(",") >= MAX_SEED_IDS:
-            raise BadParameterError(f"the seed selection names more than the {MAX_SEED_IDS:,} ids one message may name: "
-                                    "use random:K or top:K for large seed sets")
+            raise BadParameterError(
+                f"the seed selection names more than the {MAX_SEED_IDS:,} ids one message may name: "
+                "use random:K or top:K for large seed sets"
+            )
         return seeds
 
     # -- reading -----------------------------------------------------------------------------------------
@@ -741,11 +934,18 @@ class WorldController:
             counts[s.status] = counts.get(s.status, 0) + 1
         settings = sim.social.settings
         return {
-            "name": world.name, "agents": world.n, "edges": world.num_edges, "tick": world.tick, "state": self.state,
-            "ticks_per_second": self._ticks_per_second, "sessions": len(world.sessions), "session_status": counts,
+            "name": world.name,
+            "agents": world.n,
+            "edges": world.num_edges,
+            "tick": world.tick,
+            "state": self.state,
+            "ticks_per_second": self._ticks_per_second,
+            "sessions": len(world.sessions),
+            "session_status": counts,
             "living": {"on": sim.social.living, **{k: v for k, v in settings.items()}},
             "llm": {"mode": sim.llm.mode, "model": sim.llm.config.model},
-            "messages": len(world.messages), "communities": world.num_communities,
+            "messages": len(world.messages),
+            "communities": world.num_communities,
             "checkpoint": self.checkpoint_state(),
             # What the world's file or snapshot named and Agora ignored (LLM servers, credentials).
             "warnings": load_warnings(world),
@@ -765,10 +965,21 @@ class WorldController:
         if s is None:
             raise NotFoundError(f"no session {sid}: GET /api/v1/sessions lists them")
         out = {
-            "id": s.id, "message": s.message_id, "text": s.message.get("text"), "model": s.model_name, "params": s.params,
-            "seeds": s.seeds, "status": s.status, "priority": s.priority, "created_tick": s.created_tick,
-            "started_tick": s.started_tick, "ended_tick": s.ended_tick, "reached": int(s.reached),
-            "exposed": int(s.exposed_count), "rounds": s.round, "error": s.error,
+            "id": s.id,
+            "message": s.message_id,
+            "text": s.message.get("text"),
+            "model": s.model_name,
+            "params": s.params,
+            "seeds": s.seeds,
+            "status": s.status,
+            "priority": s.priority,
+            "created_tick": s.created_tick,
+            "started_tick": s.started_tick,
+            "ended_tick": s.ended_tick,
+            "reached": int(s.reached),
+            "exposed": int(s.exposed_count),
+            "rounds": s.round,
+            "error": s.error,
             "where": plugin_location(s.traceback) if s.status == "failed" else None,
             "traceback": s.traceback if s.status == "failed" else None,
         }
@@ -778,7 +989,7 @@ class WorldController:
 
     def sessions(self, limit: int = PAGE_SIZE, offset: int = 0) -> list[dict[str, Any]]:
         """One page of the sessions, oldest first: at most ``limit`` of them from the ``offset``-th."""
-        return [self.session_record(s.id) for s in self.world.sessions[offset:offset + limit]]
+        return [self.session_record(s.id) for s in self.world.sessions[offset : offset + limit]]
 
     def agent(self, original_id: Any) -> dict[str, Any]:
         """An agent by original id, as ``agora agent --json`` prints it.
@@ -898,15 +1109,25 @@ class WorldController:
         world, llm = self.world, self.sim.llm
         result = await llm.interview(index, question)
         if self.world is world:
-            self.audit("interview", {"agent": int(world.columns["ids"][index]), "question": question[:1000],
-                                     "source": result.source, "tick": world.tick}, actor)
+            self.audit(
+                "interview",
+                {
+                    "agent": int(world.columns["ids"][index]),
+                    "question": question[:1000],
+                    "source": result.source,
+                    "tick": world.tick,
+                },
+                actor,
+            )
         return result
 
     # -- snapshots -----------------------------------------------------------------------------------------
     def _snapshot_path(self, name: Any) -> str:
         if not isinstance(name, str) or not SNAPSHOT_NAME.fullmatch(name.removesuffix(".snap") or "-"):
-            raise BadParameterError(f"snapshot name {str(name)[:60]!r} is invalid: use letters, digits, '.', '-' and '_' "
-                                    "(up to 100, starting with a letter or digit)")
+            raise BadParameterError(
+                f"snapshot name {str(name)[:60]!r} is invalid: use letters, digits, '.', '-' and '_' "
+                "(up to 100, starting with a letter or digit)"
+            )
         return os.path.join(self.snapshots, name.removesuffix(".snap") + ".snap")
 
     def _list_snapshots(self) -> list[dict[str, Any]]:
@@ -944,8 +1165,10 @@ class WorldController:
         folder = os.path.realpath(self.snapshots)
         real = os.path.realpath(path)
         if os.path.commonpath([folder, real]) != folder:
-            raise BadParameterError(f"snapshot {shown!r} is a link to a file outside the snapshot folder: the server "
-                                    "reads snapshots only from its own folder")
+            raise BadParameterError(
+                f"snapshot {shown!r} is a link to a file outside the snapshot folder: the server "
+                "reads snapshots only from its own folder"
+            )
         try:
             fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
         except FileNotFoundError:
@@ -955,11 +1178,15 @@ class WorldController:
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
-                raise BadParameterError(f"snapshot {shown!r} is not a regular file (a folder, a pipe or a device): the server "
-                                        "reads only snapshot files it can read at once")
+                raise BadParameterError(
+                    f"snapshot {shown!r} is not a regular file (a folder, a pipe or a device): the server "
+                    "reads only snapshot files it can read at once"
+                )
             if st.st_size > self.max_snapshot_bytes:
-                raise BadParameterError(f"snapshot {shown!r} is {st.st_size:,} bytes, more than the "
-                                        f"{self.max_snapshot_bytes:,} the server reads: load it with 'agora load' instead")
+                raise BadParameterError(
+                    f"snapshot {shown!r} is {st.st_size:,} bytes, more than the "
+                    f"{self.max_snapshot_bytes:,} the server reads: load it with 'agora load' instead"
+                )
             pinned = f"/proc/self/fd/{fd}"
             source = pinned if os.path.exists(pinned) else real  # Linux: the very file checked above
             try:
@@ -996,8 +1223,9 @@ class WorldController:
             async with self.sim.lock:
                 size = await asyncio.to_thread(write_snapshot_file, self.world, path, force=True)
             self.audit("save", {"snapshot": recorded, "tick": self.world.tick, "size_bytes": size}, actor)
-            await self._checkpoint_after(f"snapshot {os.path.basename(path).removesuffix('.snap')!r} is saved",
-                                         always=True)
+            await self._checkpoint_after(
+                f"snapshot {os.path.basename(path).removesuffix('.snap')!r} is saved", always=True
+            )
         return {"path": path, "size_bytes": size, "tick": self.world.tick}
 
     async def load_snapshot(self, name: Any, *, actor: str | None = None) -> dict[str, Any]:
@@ -1046,8 +1274,13 @@ class WorldController:
                 await old.aclose()
             if old.writer is not None:
                 writer = await WorldWriter(world_path).start()
-            sim = Simulation(new_world, registry=old.registry, writer=writer, plugin_budget=old.plugins.budget,
-                             llm=LLMService(new_world, old.llm.config))
+            sim = Simulation(
+                new_world,
+                registry=old.registry,
+                writer=writer,
+                plugin_budget=old.plugins.budget,
+                llm=LLMService(new_world, old.llm.config),
+            )
             old.registry.bus = sim.bus
             self.sim = sim
             self._subscribe(sim)
@@ -1056,8 +1289,9 @@ class WorldController:
                 callback(sim)
             self._checkpointed = (new_world.tick, time.monotonic())
             self.audit("load", {"snapshot": recorded, "tick": new_world.tick}, actor)
-            self.events.publish({"type": "load", "snapshot": os.path.basename(recorded).removesuffix(".snap"),
-                                 "tick": new_world.tick})
+            self.events.publish(
+                {"type": "load", "snapshot": os.path.basename(recorded).removesuffix(".snap"), "tick": new_world.tick}
+            )
         if was_running:
             await self.run(tps, actor=actor)
 

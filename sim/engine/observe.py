@@ -51,8 +51,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from sim import __version__
-from sim.errors import BadParameterError
 from sim.core.events import TickCompleted
+from sim.errors import BadParameterError
 
 #: Every session status, always exported (at 0 when there is none).
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
@@ -63,7 +63,10 @@ TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.
 
 #: Per-tick sums turned into counters: tick metric key -> (metric name without ``agora_``/``_total``, help).
 _TICK_SUMS = {
-    "attempts": ("edge_attempts", "Transmission attempts along edges and feed items (every propagation model counts its tries)."),
+    "attempts": (
+        "edge_attempts",
+        "Transmission attempts along edges and feed items (every propagation model counts its tries).",
+    ),
     "follows": ("follows", "Follow edges created by the living network."),
     "unfollows": ("unfollows", "Follow edges removed by the living network."),
     "joins": ("joins", "Agents who joined the network."),
@@ -75,7 +78,10 @@ _LLM_COUNTERS = {
     "requests": ("llm_requests", "Text requests to the LLM layer (cache, server or offline generator)."),
     "calls": ("llm_calls", "Calls sent to an LLM server."),
     "cache_hits": ("llm_cache_hits", "Requests answered from the LLM cache."),
-    "fallbacks": ("llm_fallbacks", "Requests answered by the offline generator after the LLM failed or was unavailable."),
+    "fallbacks": (
+        "llm_fallbacks",
+        "Requests answered by the offline generator after the LLM failed or was unavailable.",
+    ),
     "failures": ("llm_failures", "Failed LLM calls (each retry counts)."),
     "retries": ("llm_retries", "LLM calls retried."),
 }
@@ -222,7 +228,9 @@ class Monitor:
         return {
             "adoptions": float(sum(s.reached for s in sim.world.sessions)),
             **{k: float(getattr(st, k)) for k in _LLM_COUNTERS},
-            "tokens_in": float(st.tokens_in), "tokens_out": float(st.tokens_out), "cost_usd": float(st.cost_usd),
+            "tokens_in": float(st.tokens_in),
+            "tokens_out": float(st.tokens_out),
+            "cost_usd": float(st.cost_usd),
             "db_rows": float(getattr(writer, "rows_written", 0) or 0) if writer is not None else 0.0,
         }
 
@@ -314,7 +322,9 @@ class Monitor:
             writer = self._writer
             snap["db_queue"] = int(getattr(writer, "queue_rows", 0) or 0) if writer is not None else 0
             snap["db_backpressure"] = bool(getattr(writer, "backpressure", False)) if writer is not None else False
-            snap["db_backpressure_seconds"] = float(getattr(writer, "backpressure_seconds", 0.0) or 0.0) if writer is not None else 0.0
+            snap["db_backpressure_seconds"] = (
+                float(getattr(writer, "backpressure_seconds", 0.0) or 0.0) if writer is not None else 0.0
+            )
             snap["histogram"] = (list(self._hist), self._hist_count, self._hist_sum)
             snap["counters"] = self._counters_locked()
         return snap
@@ -344,13 +354,21 @@ class Monitor:
         if not snap.get("attached"):
             return {"ok": False, "state": "detached", "heartbeat_age_s": None, "threshold_s": self.loop_timeout}
         ok = age is not None and age <= self.loop_timeout
-        return {"ok": ok, "state": "alive" if ok else "blocked or stopped",
-                "heartbeat_age_s": None if age is None else round(age, 3), "threshold_s": self.loop_timeout}
+        return {
+            "ok": ok,
+            "state": "alive" if ok else "blocked or stopped",
+            "heartbeat_age_s": None if age is None else round(age, 3),
+            "threshold_s": self.loop_timeout,
+        }
 
     def _check_ticking(self, snap: dict[str, Any]) -> dict[str, Any]:
         last = snap["last_tick_age_s"]
-        out: dict[str, Any] = {"tick": snap.get("tick"), "last_tick_age_s": None if last is None else round(last, 3),
-                               "threshold_s": self.stall_after, "tick_in_progress": snap.get("tick_in_progress", False)}
+        out: dict[str, Any] = {
+            "tick": snap.get("tick"),
+            "last_tick_age_s": None if last is None else round(last, 3),
+            "threshold_s": self.stall_after,
+            "tick_in_progress": snap.get("tick_in_progress", False),
+        }
         if not snap.get("attached"):
             return {"ok": False, "state": "detached", **out}
         if snap.get("finished"):
@@ -377,9 +395,12 @@ class Monitor:
         if writer is None:
             return {"ok": True, "state": "not persisted"}
         path = str(getattr(writer, "path", "") or "")
-        out: dict[str, Any] = {"path": os.path.abspath(path) if path else path, "queue_rows": int(getattr(writer, "queue_rows", 0) or 0),
-                               "rows_written": int(getattr(writer, "rows_written", 0) or 0),
-                               "tick_on_disk": int(getattr(writer, "checkpoint_tick", 0) or 0)}
+        out: dict[str, Any] = {
+            "path": os.path.abspath(path) if path else path,
+            "queue_rows": int(getattr(writer, "queue_rows", 0) or 0),
+            "rows_written": int(getattr(writer, "rows_written", 0) or 0),
+            "tick_on_disk": int(getattr(writer, "checkpoint_tick", 0) or 0),
+        }
         if failed is not None:  # the file holds an older tick than the world: what a crash would leave
             return {"ok": False, "state": "checkpoint failed", **out, "error": failed}
         error = getattr(writer, "error", None)
@@ -403,9 +424,15 @@ class Monitor:
         servers = snap.get("llm_servers", [])
         up = sum(1 for s in servers if s.get("state") != "open")
         state = "reachable" if mode in ("online", "degraded") else "fallback"
-        return {"ok": True, "state": state, "mode": mode, "model": snap.get("llm_model", ""),
-                "servers_up": up if mode != "offline" else 0, "servers": servers if mode != "offline" else [],
-                "in_flight": snap.get("llm_in_flight", 0)}
+        return {
+            "ok": True,
+            "state": state,
+            "mode": mode,
+            "model": snap.get("llm_model", ""),
+            "servers_up": up if mode != "offline" else 0,
+            "servers": servers if mode != "offline" else [],
+            "in_flight": snap.get("llm_in_flight", 0),
+        }
 
     # -- exposition -------------------------------------------------------------------------------
     def families(self) -> Iterator[Any]:
@@ -418,7 +445,9 @@ class Monitor:
         def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
             return CounterMetricFamily(f"agora_{name}", doc, value=value)
 
-        def gauge(name: str, doc: str, value: float | None = None, labels: list[str] | None = None) -> GaugeMetricFamily:
+        def gauge(
+            name: str, doc: str, value: float | None = None, labels: list[str] | None = None
+        ) -> GaugeMetricFamily:
             return GaugeMetricFamily(f"agora_{name}", doc, value=value, labels=labels)
 
         info = InfoMetricFamily("agora", "Agora version and the world followed.")
@@ -440,10 +469,17 @@ class Monitor:
         yield h
         yield gauge("last_tick_duration_seconds", "Wall seconds of the latest tick.", snap.get("tick_seconds", 0.0))
         age = snap["last_tick_age_s"]
-        yield gauge("last_tick_age_seconds", "Seconds since the latest tick (-1 before the first).", -1.0 if age is None else age)
+        yield gauge(
+            "last_tick_age_seconds",
+            "Seconds since the latest tick (-1 before the first).",
+            -1.0 if age is None else age,
+        )
         beat = snap["heartbeat_age_s"]
-        yield gauge("loop_heartbeat_age_seconds", "Seconds since the event loop's latest heartbeat (-1 without one).",
-                    -1.0 if beat is None else beat)
+        yield gauge(
+            "loop_heartbeat_age_seconds",
+            "Seconds since the event loop's latest heartbeat (-1 without one).",
+            -1.0 if beat is None else beat,
+        )
         yield gauge("agents", "Agents in the world.", float(snap.get("agents", 0) or 0))
         yield gauge("online_agents", "Agents online in the latest tick.", float(snap.get("online", 0) or 0))
         yield gauge("edges", "Directed follow edges stored.", float(snap.get("edges", 0) or 0))
@@ -451,21 +487,40 @@ class Monitor:
         for status, n in (snap.get("sessions") or dict.fromkeys(STATUSES, 0)).items():
             sessions.add_metric([status], float(n))
         yield sessions
-        yield counter("adoptions", "Adoptions (agents reached, summed over sessions), seeds included.", c.get("adoptions", 0.0))
+        yield counter(
+            "adoptions", "Adoptions (agents reached, summed over sessions), seeds included.", c.get("adoptions", 0.0)
+        )
         yield gauge("reached", "Agents reached, summed over the world's sessions.", float(snap.get("reached", 0) or 0))
         for key, (name, doc) in _TICK_SUMS.items():
             yield counter(name, doc, c.get(key, 0.0))
-        yield gauge("edge_attempts_per_second", "Transmission attempts per second of the latest tick.",
-                    snap.get("attempts_per_second", 0.0))
-        yield gauge("db_queue_depth", "Adoption and exposure rows waiting for the world file's writer.", float(snap.get("db_queue", 0)))
-        yield gauge("db_backpressure", "1 while the simulation waits for the world file's writer to catch up (its queue is full).",
-                    1.0 if snap.get("db_backpressure") else 0.0)
-        yield counter("db_backpressure_seconds", "Seconds the simulation has waited for the world file's writer (backpressure).",
-                      float(snap.get("db_backpressure_seconds", 0.0)))
-        yield counter("db_rows_written", "Adoption and exposure rows committed to the world file.", c.get("db_rows", 0.0))
+        yield gauge(
+            "edge_attempts_per_second",
+            "Transmission attempts per second of the latest tick.",
+            snap.get("attempts_per_second", 0.0),
+        )
+        yield gauge(
+            "db_queue_depth",
+            "Adoption and exposure rows waiting for the world file's writer.",
+            float(snap.get("db_queue", 0)),
+        )
+        yield gauge(
+            "db_backpressure",
+            "1 while the simulation waits for the world file's writer to catch up (its queue is full).",
+            1.0 if snap.get("db_backpressure") else 0.0,
+        )
+        yield counter(
+            "db_backpressure_seconds",
+            "Seconds the simulation has waited for the world file's writer (backpressure).",
+            float(snap.get("db_backpressure_seconds", 0.0)),
+        )
+        yield counter(
+            "db_rows_written", "Adoption and exposure rows committed to the world file.", c.get("db_rows", 0.0)
+        )
         for key, (name, doc) in _LLM_COUNTERS.items():
             yield counter(name, doc, c.get(key, 0.0))
-        tokens = CounterMetricFamily("agora_llm_tokens", "LLM tokens, in (prompt) and out (completion).", labels=["direction"])
+        tokens = CounterMetricFamily(
+            "agora_llm_tokens", "LLM tokens, in (prompt) and out (completion).", labels=["direction"]
+        )
         tokens.add_metric(["in"], c.get("tokens_in", 0.0))
         tokens.add_metric(["out"], c.get("tokens_out", 0.0))
         yield tokens
@@ -475,7 +530,11 @@ class Monitor:
         for m in LLM_MODES:
             mode.add_metric([m], 1.0 if snap.get("llm_mode", "offline") == m else 0.0)
         yield mode
-        yield gauge("llm_servers_up", "LLM servers whose circuit breaker is not open.", float(health["checks"]["llm"]["servers_up"]))
+        yield gauge(
+            "llm_servers_up",
+            "LLM servers whose circuit breaker is not open.",
+            float(health["checks"]["llm"]["servers_up"]),
+        )
         yield gauge("posts", "Posts (messages, replies and reposts) in the world.", float(snap.get("posts", 0) or 0))
         try:
             mem = self._proc.memory_info().rss
@@ -588,20 +647,28 @@ class MetricsServer:
         """
         host, port = self.host, self.requested_port
         if not 0 <= port <= 65535:
-            raise BadParameterError(f"metrics port {port} is out of range: give a port from 1 to 65535 (0 picks a free one)")
+            raise BadParameterError(
+                f"metrics port {port} is out of range: give a port from 1 to 65535 (0 picks a free one)"
+            )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
             self._httpd = _Server((host, port), self.monitor, family)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise BadParameterError(f"metrics port {port} on {host} is already in use: choose another --metrics-port "
-                                        "(0 picks a free one)") from None
+                raise BadParameterError(
+                    f"metrics port {port} on {host} is already in use: choose another --metrics-port "
+                    "(0 picks a free one)"
+                ) from None
             if exc.errno in (errno.EACCES, errno.EPERM):
-                raise BadParameterError(f"metrics port {port} on {host} needs privileges: choose a port above 1023") from None
-            raise BadParameterError(f"cannot serve metrics on {host}:{port} ({exc.strerror or exc}): "
-                                    "check --metrics-host") from None
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="agora-metrics-http", daemon=True)
+                raise BadParameterError(
+                    f"metrics port {port} on {host} needs privileges: choose a port above 1023"
+                ) from None
+            raise BadParameterError(
+                f"cannot serve metrics on {host}:{port} ({exc.strerror or exc}): check --metrics-host"
+            ) from None
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="agora-metrics-http", daemon=True
+        )
         self._thread.start()
         return self
 
