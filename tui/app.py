@@ -442,51 +442,16 @@ class AgoraApp(App):
             pass  # widgets are being torn down (the app is closing)
 
     def header_text(self, rate: str | None = None, snapshot: WorldSnapshot | None = None) -> Text:
-        """The header line; ``rate`` is the tick rate as the refresh read it (None: read it now)."""
-        w = self.world
-        snap = snapshot if snapshot is not None else self.world_snapshot()
-        minutes = int(w.config.get("minutes_per_tick", 10)) * snap.tick + 60 * int(w.config.get("start_hour", 8))
-        day, rem = divmod(minutes, 24 * 60)
-        state = snap.state  # "pausing": the run's tick under way when space was pressed ends first
-        if self.busy:
-            state += f" · {self.busy}"
-        speed = SPEEDS[self.speed_index]
-        t = Text()
-        t.append_text(literal(snap.name, 30))
-        t.append(f"  tick {snap.tick:,}  day {day + 1} {rem // 60:02d}:{rem % 60:02d}  ")
-        t.append(state.upper(), style="bold green" if snap.running else "bold yellow")
-        if snap.db_backpressure:
-            # The world file's writer is behind: the loop waits for it rather than queueing more rows.
-            t.append("  WAITING FOR DISK", style="bold red")
-        # The measured rate (ticks over the last seconds, as the dashboard shows it) and, apart, the pace
-        # asked for: at 1M agents a run paced at 10 ticks a second may manage 3.
-        rate = self.rate_text() if rate is None else rate
-        t.append(
-            f"   {rate} (pace {'max' if speed == 0 else f'{speed:g}'})  {snap.agents:,} agents  {snap.edges:,} edges  "
+        """The header line (:meth:`StatusHeader.line`); ``rate`` is the tick rate as the refresh read it
+        (None: read it now), ``snapshot`` the world's as the refresh read it (None: the latest)."""
+        return StatusHeader.line(
+            snapshot if snapshot is not None else self.world_snapshot(),
+            self.world.config,
+            self.sim.llm,
+            busy=self.busy,
+            pace=SPEEDS[self.speed_index],
+            rate=self.rate_text() if rate is None else rate,
         )
-        t.append_text(self.llm_header())
-        return t
-
-    def llm_header(self) -> Text:
-        """``LLM: offline``, ``LLM: online MODEL``, ``LLM: degraded`` or ``LLM: fallback (server down)``,
-        with calls, tokens and estimated cost when a key is set. The key is never shown."""
-        llm = self.sim.llm
-        mode = llm.mode
-        t = Text("LLM: ")
-        if mode == "offline":
-            t.append("offline")
-            return t
-        if mode == "online":
-            t.append("online ", style="bold green")
-            t.append_text(literal(llm.config.model, 24))
-        elif mode == "degraded":
-            t.append("degraded", style="bold yellow")
-        else:
-            t.append("fallback (server down)", style="bold red")
-        st = llm.client.stats
-        tokens = (st.tokens_in + st.tokens_out) / 1000
-        t.append(f"  {st.calls:,} calls  {tokens:,.1f}k tok  ${st.cost_usd:,.4f}")
-        return t
 
     @property
     def sim_running(self) -> bool:
@@ -588,20 +553,6 @@ class AgoraApp(App):
         self.action_view("messages")
         self._views["messages"].query_one("#msg-text").focus()
 
-    def inject(self, **values: Any) -> None:
-        """Inject from the form's values (raises AgoraError with one clear sentence)."""
-        session = self.controller.inject_now(
-            text=values["text"],
-            topics=values["topics"],
-            seeds=values["seeds"],
-            model=values["model"],
-            params=values["params"],
-            priority=values["priority"],
-            recommender=values.get("recommender"),
-        )
-        self.selected_session_id = session.id  # the simulation records the injection in the audit log
-        self.notify(f"message {session.message_id} injected: session {session.id} queued", markup=False)
-
     async def set_recommender(self, role: str, name: str) -> bool:
         """Make ``name`` (or ``"none"``) the world's feed or friend recommender, keep the choice in
         ``world.config["social"]`` and confirm with a notification; an error is a notification too.
@@ -633,15 +584,6 @@ class AgoraApp(App):
         self.log_line(f"tick {self.world.tick}: {text}")
         self.refresh_ui()
         return True
-
-    def cancel_session(self, session_id: int) -> None:
-        s = self.controller.cancel(session_id)  # recorded in the audit log by the simulation
-        self.notify(f"session {s.id} is {s.status}", markup=False)
-
-    def audit(self, action: str, details: dict[str, Any]) -> None:
-        """Append a user action to the world's audit log (through the writer, after queued work)."""
-        if self.controller is not None:
-            self.controller.audit(action, details)
 
     def action_leave_field(self) -> None:
         """Escape leaves a text field, so the single-key controls work again."""

@@ -1133,12 +1133,14 @@ class MessagesView(View):
     def inject(self) -> None:
         app = self.agora
         try:
-            values = self.form_values()
-            app.inject(**values)
+            # Queued at once (the controller's inject_now); the simulation records it in the audit log.
+            session = app.controller.inject_now(**self.form_values())  # type: ignore[union-attr]
         except AgoraError as exc:
             self.query_one("#form-error", Static).update(literal(exc, 300))
             app.notify(str(exc), severity="error", markup=False)
             return
+        app.selected_session_id = session.id
+        app.notify(f"message {session.message_id} injected: session {session.id} queued", markup=False)
         self.query_one("#form-error", Static).update("")
         self.query_one("#msg-text", Input).value = ""
         self.refresh_view()
@@ -1151,7 +1153,13 @@ class MessagesView(View):
             return
         row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         if row_key.value is not None:
-            self.agora.cancel_session(int(row_key.value))
+            app = self.agora
+            try:
+                session = app.controller.cancel(int(row_key.value))  # type: ignore[union-attr]
+            except AgoraError as exc:
+                app.notify(str(exc), severity="error", markup=False)
+                return
+            app.notify(f"session {session.id} is {session.status}", markup=False)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value is not None:

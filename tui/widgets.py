@@ -10,6 +10,10 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from sim.engine.controller import WorldSnapshot
+
+from .views import literal
+
 
 class KeyBar(Widget):
     """The footer: the keys of the focused view and the app, on one line, in one widget.
@@ -125,3 +129,49 @@ class StatusHeader(Static):
     DEFAULT_CSS = """
     StatusHeader { dock: top; height: 1; background: $primary-darken-2; color: $text; padding: 0 1; }
     """
+
+    @staticmethod
+    def line(
+        snap: WorldSnapshot, config: dict[str, Any], llm: Any, *, busy: str | None, pace: float, rate: str
+    ) -> Text:
+        """The header of a world's snapshot: ``busy`` names a long action under way, ``pace`` is the pace
+        asked for (0: as fast as possible), ``rate`` the measured tick rate as the dashboard shows it."""
+        minutes = int(config.get("minutes_per_tick", 10)) * snap.tick + 60 * int(config.get("start_hour", 8))
+        day, rem = divmod(minutes, 24 * 60)
+        state = snap.state  # "pausing": the run's tick under way when space was pressed ends first
+        if busy:
+            state += f" · {busy}"
+        t = Text()
+        t.append_text(literal(snap.name, 30))
+        t.append(f"  tick {snap.tick:,}  day {day + 1} {rem // 60:02d}:{rem % 60:02d}  ")
+        t.append(state.upper(), style="bold green" if snap.running else "bold yellow")
+        if snap.db_backpressure:
+            # The world file's writer is behind: the loop waits for it rather than queueing more rows.
+            t.append("  WAITING FOR DISK", style="bold red")
+        # The measured rate (ticks over the last seconds, as the dashboard shows it) and, apart, the pace
+        # asked for: at 1M agents a run paced at 10 ticks a second may manage 3.
+        shown_pace = "max" if pace == 0 else f"{pace:g}"
+        t.append(f"   {rate} (pace {shown_pace})  {snap.agents:,} agents  {snap.edges:,} edges  ")
+        t.append_text(StatusHeader.llm_line(llm))
+        return t
+
+    @staticmethod
+    def llm_line(llm: Any) -> Text:
+        """``LLM: offline``, ``LLM: online MODEL``, ``LLM: degraded`` or ``LLM: fallback (server down)``,
+        with calls, tokens and estimated cost when a key is set. The key is never shown."""
+        mode = llm.mode
+        t = Text("LLM: ")
+        if mode == "offline":
+            t.append("offline")
+            return t
+        if mode == "online":
+            t.append("online ", style="bold green")
+            t.append_text(literal(llm.config.model, 24))
+        elif mode == "degraded":
+            t.append("degraded", style="bold yellow")
+        else:
+            t.append("fallback (server down)", style="bold red")
+        st = llm.client.stats
+        tokens = (st.tokens_in + st.tokens_out) / 1000
+        t.append(f"  {st.calls:,} calls  {tokens:,.1f}k tok  ${st.cost_usd:,.4f}")
+        return t
