@@ -32,7 +32,9 @@ async def main(out: str) -> None:
     app = AgoraApp()
     async with app.run_test(size=SIZE) as pilot:
         await asyncio.wait_for(app.ready.wait(), 300)
-        app.inject(text="Breaking news", topics=[], seeds="random:10", model="ic", params={"p": 0.1}, priority=0)
+        app.controller.inject_now(
+            text="Breaking news", topics=[], seeds="random:10", model="ic", params={"p": 0.1}, priority=0
+        )
         await app.sim.run(ticks=8, ticks_per_second=10)  # at the UI's pace, so the rate shown is a user's
         app.sample_resources()
         await _settle(app, pilot)
@@ -41,7 +43,7 @@ async def main(out: str) -> None:
         lines = [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
         with open(os.path.join(out, "dashboard.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")
-        app.inject(text="A rumour", topics=[], seeds="random:10", model="sir", params={}, priority=0)
+        app.controller.inject_now(text="A rumour", topics=[], seeds="random:10", model="sir", params={}, priority=0)
         for _ in range(8):
             await app.sim.step()
         await pilot.press("6")
