@@ -10,6 +10,7 @@ first one's.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 import sqlite3
@@ -23,6 +24,7 @@ from test_api import Server
 from textual.widgets import Input
 
 import sim
+from sim.engine.controller import INTERACTIVE, SERVER, WorldController
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
 
@@ -337,3 +339,41 @@ def test_every_front_end_makes_the_same_world(world, tmp_path):
     actions = {name: [a for _, a in audit(str(path))] for name, path in copies.items()}
     for name in names:
         assert [a for a in actions[name] if a in ("inject", "save", "load")] == ["inject", "save", "load"], actions
+
+
+# -- the controller itself ---------------------------------------------------------------------------------
+async def test_the_snapshot_is_frozen_built_once_per_tick_and_says_the_state(world):
+    controller = await WorldController.open(str(world), policy=INTERACTIVE)
+    try:
+        first = controller.snapshot()
+        assert controller.snapshot() is first  # nothing changed: the same snapshot
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            first.tick = 5  # type: ignore[misc]
+        assert (first.tick, first.state, first.running, first.tick_metrics) == (0, "paused", False, None)
+        session = controller.inject_now(text="x", seeds="random:3", params={"p": 0.3})
+        injected = controller.snapshot()
+        assert injected is not first and injected.sessions == {"queued": 1} and first.sessions == {}
+        await controller.step(2)
+        stepped = controller.snapshot()
+        assert stepped.tick == 2 and stepped.tick_metrics is not None and stepped.tick_metrics["tick"] == 1
+        assert stepped.reached == controller.world.sessions[0].reached > 0 and session.id == 1
+        await controller.run(50)
+        assert controller.snapshot().state == "running" and controller.snapshot().running
+        await controller.pause()
+        assert controller.snapshot().state == "paused" and not controller.snapshot().ticking
+    finally:
+        await controller.close()
+
+
+@pytest.mark.parametrize("policy", [SERVER, INTERACTIVE], ids=["server", "interactive"])
+async def test_a_policy_says_what_is_audited_and_checkpointed(world, policy):
+    controller = await WorldController.open(str(world), policy=policy)
+    try:
+        await controller.step(3)
+        assert controller.disk_tick == (3 if policy.durable else 0)  # a served world checkpoints every change
+        await controller.run(50)
+        await controller.pause()
+    finally:
+        await controller.close()
+    actions = [a for _, a in audit(str(world))]
+    assert actions == (["step", "run", "pause"] if policy.audit_runs else []), actions
