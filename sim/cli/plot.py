@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sim.analysis.plot import figure_format, plot_files
 from sim.cli.output import emit
-from sim.store.worldfile import check_target
+from sim.lab.results import plot
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run ``agora plot``; returns the exit code."""
 
-    # Both checks come before any input is read: a long read must not end in a refusal.
-    figure_format(args.output)
-    check_target(args.output, args.force, "figure")
-    result = plot_files(args.series, args.output, measures=args.measure or None, title=args.title)
+    # A thin layer over the Python API's sim.plot (which checks the output before any input is read).
+    result = plot(args.series, args.output, measures=args.measure or None, title=args.title, force=args.force)
     emit(args, result, format_result(result))
     return 0
 

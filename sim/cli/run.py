@@ -19,10 +19,11 @@ from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.runner import check_social_params, run_cascades, series_records
 from sim.engine.sweep import plugin_registry
 from sim.errors import BadParameterError
+from sim.lab.world import MAX_TICKS, WorldFile
 from sim.llm.config import LLMConfig
 from sim.social.dynamics import Social
 from sim.store.seriesio import check_series_path, save_series, table_from_records
-from sim.store.worldfile import check_target, open_world
+from sim.store.worldfile import check_target, open_world, read_meta
 from sim.store.writer import WorldWriter
 
 
@@ -50,6 +51,8 @@ async def run_command(args: argparse.Namespace) -> int:
         sys.stderr.write(f"agora: metrics on {server.url}/metrics, health on {server.url}/healthz\n")
         sys.stderr.flush()
     try:
+        if args.runs is not None:
+            return await _ensemble(args, params, llm, monitor)
         return await _run(args, params, llm, registry, monitor)
     finally:
         if server is not None:
@@ -129,6 +132,58 @@ def write_outputs(
         )
 
 
+async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, monitor: Any) -> int:
+    """``agora run --runs R``: a thin layer over the Python API's :meth:`sim.lab.world.WorldFile.aensemble`, so the
+    command and the API cannot drift."""
+    if args.steps is None and not args.until_done:
+        raise BadParameterError("say how long to run: --steps N or --until-done")
+    config = (read_meta(args.world).get("config") or {}).get("llm")
+    refuse_unused_llm(args, LLMConfig.resolve(config, llm), command="run")
+    with stderr_progress() as progress:
+        res = await WorldFile(args.world, plugins=args.plugins).aensemble(
+            model=args.model or "ic",
+            params=params,
+            seeds=args.seeds or "random:10",
+            runs=args.runs,
+            seed=args.seed or 0,
+            steps=args.steps,
+            max_ticks=args.max_ticks,
+            text=args.inject,
+            topics=args.topic,
+            social=social_changes(args),
+            workers=args.workers,
+            plugin_budget=args.plugin_budget,
+            author=args.author,
+            priority=args.priority or 0,
+            progress=progress,
+            llm=llm,
+            llm_wait=args.llm_wait,
+            ticks_per_second=args.ticks_per_second or None,
+            monitor=monitor,
+        )
+    stopped = [r for r in res.runs if r.status == "max-ticks"]
+    if stopped:
+        sys.stderr.write(
+            f"agora: note: {len(stopped)} of {len(res.runs)} run{'s' if len(res.runs) != 1 else ''} "
+            f"stopped at --max-ticks {MAX_TICKS if args.max_ticks is None else args.max_ticks} before the model "
+            "ended (status max-ticks)\n"
+        )
+    # A failed run is no result: its series stays in the JSON (how far it got) but not in files or figures.
+    if series_records(res.data) or not (args.series or args.plot):
+        if args.series:
+            res.write_series(args.series, force=args.force)
+        if args.plot:
+            res.plot(args.plot, force=args.force)
+    else:
+        sys.stderr.write("agora: note: no run completed, so no --series file or --plot figure was written\n")
+    result = res.to_dict()
+    if not args.json:
+        for r in result["runs"]:
+            r.pop("new_per_tick", None)
+    emit(args, result, format_run(result))
+    return report_failures(result)
+
+
 async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, registry: Any, monitor: Any) -> int:
     world = await open_world(args.world)
     refuse_unused_llm(args, LLMConfig.resolve(world.config.get("llm"), llm), command="run")
@@ -138,7 +193,7 @@ async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, regis
     writer = None
     if args.runs is None:
         writer = await WorldWriter(args.world).start()
-    max_ticks = 10_000 if args.max_ticks is None else args.max_ticks
+    max_ticks = MAX_TICKS if args.max_ticks is None else args.max_ticks
     try:
         with stderr_progress() as progress:
             result = await run_cascades(

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
 from sim.cli.args import EXIT_FAILED, parse_params, social_changes
 from sim.cli.output import emit, indented, shown_line
 from sim.cli.progress import stderr_progress
-from sim.cli.run import check_outputs, write_outputs
+from sim.cli.run import check_outputs
 from sim.cli.textable import render_table
-from sim.engine.sweep import parse_grid, run_sweep, series_records
+from sim.engine.sweep import parse_grid
 from sim.errors import BadParameterError
+from sim.lab.world import WorldFile
 
 
 def handle(args: argparse.Namespace) -> Any:
@@ -31,41 +31,36 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
             "at an address brings its own CPUs: drop --workers"
         )
     check_outputs(args)
+    # The command is a thin layer over the Python API (sim.lab), so the two cannot drift.
     with stderr_progress() as progress:
-        result = await run_sweep(
-            args.world,
+        res = await WorldFile(args.world, plugins=args.plugins).asweep(
+            dict(grid),
             model=args.model,
-            grid=grid,
             params=params,
             runs=args.runs,
             seeds=args.seeds,
             seed=args.seed,
             steps=args.steps,
-            max_ticks=10_000 if args.max_ticks is None else args.max_ticks,
+            max_ticks=args.max_ticks,
             text=args.inject,
             topics=args.topic,
-            plugin_dirs=args.plugins,
             workers=args.workers,
             ray=args.ray,
             progress=progress,
             social=social_changes(args),
             series=bool(args.series or args.plot),
         )
-    stopped = sum(c["stopped"] for c in result["results"])
+    stopped = sum(arm["stopped"] for arm in res.data["results"])
     if stopped:
         sys.stderr.write(
-            f"agora: note: {stopped} of {result['total_runs']} runs stopped at --max-ticks "
-            f"{result['max_ticks']} before the model ended (status max-ticks)\n"
+            f"agora: note: {stopped} of {res.total_runs} runs stopped at --max-ticks "
+            f"{res.data['max_ticks']} before the model ended (status max-ticks)\n"
         )
-    records = series_records(result)
-    keys = list(result["grid"])
-    write_outputs(
-        args,
-        result,
-        records,
-        keys,
-        f"sweep of {result['model']} on {os.path.basename(args.world)}, {result['runs']} runs per combination",
-    )
+    if args.series:
+        res.write_series(args.series, force=args.force)
+    if args.plot:
+        res.plot(args.plot, force=args.force)
+    result = res.to_dict()
     emit(args, result, format_table(result))
     return report_sweep_failures(result)
 
