@@ -22,7 +22,6 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
 
-from sim.analysis.plot import plot_sessions
 from sim.core.events import (
     Event,
     MessageInjected,
@@ -40,7 +39,6 @@ from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError
 from sim.model.registry import Registry
-from sim.model.series import series_dict
 from sim.social.dynamics import NONE
 from sim.store.create import ensure_default_world, saves_dir
 from sim.store.worldfile import load_warnings
@@ -50,7 +48,17 @@ from .messages import ChartExported, CommunitiesDetected, SnapshotLoaded, Snapsh
 from .rate import TickRate
 from .recommenders import RECOMMENDER_ROLES, recommender_label
 from .screens import AskScreen, HelpScreen, LoadScreen, QuitScreen, SaveScreen
-from .views import AgentsView, CommunitiesView, CompareView, DashboardView, MessagesView, PluginsView, literal, show
+from .views import (
+    AgentsView,
+    CommunitiesView,
+    CompareView,
+    DashboardView,
+    MessagesView,
+    PluginsView,
+    file_stem,
+    literal,
+    show,
+)
 from .widgets import KeyBar, StatusHeader
 
 VIEWS = ("dashboard", "communities", "agents", "messages", "plugins", "compare")
@@ -60,11 +68,6 @@ NOTIFY_LIMIT = 600  # characters of a notification at most
 #: Characters of a notification that quotes file paths at most: a path is never cut (PATH_MAX is 4096).
 PATH_NOTIFY_LIMIT = 2 * 4096 + NOTIFY_LIMIT
 FULL_GC_THRESHOLD = 100  # collections of the middle generation between two full ones (Python's default: 10)
-
-
-def file_stem(text: str, limit: int) -> str:
-    """``text`` made safe as a file name (letters, digits, ``_.-``; anything else becomes ``_``), cut."""
-    return re.sub(r"[^\w.\-]+", "_", text)[:limit]
 
 
 #: Command palette titles (what users type to find an action) and help, where the key's short label
@@ -624,59 +627,14 @@ class AgoraApp(App):
 
     def action_dismiss_chart(self) -> None:
         """Take the session off the dashboard's chart (a finished session stays there until then)."""
-        if self.sim is None:
-            return
-        dismissed = self._views["dashboard"].dismiss_chart()  # type: ignore[attr-defined]
-        if dismissed is None:
-            self.notify("no session is on the chart", markup=False)
-        else:
-            self.notify(f"session {dismissed} taken off the chart", markup=False)
+        if self.sim is not None:
+            self._views["dashboard"].dismiss_chart_said()  # type: ignore[attr-defined]
 
     def action_export_chart(self) -> None:
-        """Write the chart shown to PNG and SVG in the saves folder's ``exports`` (``agora plot``'s
-        figures): the dashboard's session (its states), or in the Compare view every session's reach."""
-        if self.sim is None:
-            return
-        world = self.world
-        name = file_stem(world.name, 60) or "world"
-        if self._switcher.current == "compare":
-            sessions = [s for s in self.sim.sessions if s.series is not None and s.series.length]
-            if not sessions:
-                self.notify("no session has started yet: nothing to export", severity="warning", markup=False)
-                return
-            series = [(f"session {s.id} ({shown(s.model_name, 24)})", series_dict(s)) for s in sessions]
-            measures, base = ["reached"], f"{name}-compare-tick{world.tick}"
-            title = f"reach of the sessions of {world.name}"
-        else:
-            session = self._views["dashboard"].chart_session()  # type: ignore[attr-defined]
-            if session is None or session.series is None or not session.series.length:
-                self.notify(
-                    "no session with a tick is on the chart: nothing to export", severity="warning", markup=False
-                )
-                return
-            series = [(f"session {session.id}", series_dict(session))]
-            measures = [str(n) for n in session.state_names]
-            base = f"{name}-session{session.id}-tick{world.tick}"
-            title = f"session {session.id} ({session.model_name}, {session.status}) of {world.name}"
-        self.export_worker(series, measures, title, base)
-
-    @work(group="export")
-    async def export_worker(
-        self, series: list[tuple[str, dict[str, list]]], measures: list[str], title: str, base: str
-    ) -> None:
-        """Draw the figure twice (PNG, SVG) off the event loop and say where it went."""
-        folder = os.path.join(saves_dir(), "exports")
-        paths = [os.path.join(folder, f"{base}.{ext}") for ext in ("png", "svg")]
-        try:
-            os.makedirs(folder, exist_ok=True)
-            for path in paths:
-                await asyncio.to_thread(plot_sessions, series, path, measures, title)
-        except AgoraError as exc:
-            self.post_message(WorkFailed(f"the chart was not exported: {exc}", busy=False))
-        except OSError as exc:
-            self.post_message(WorkFailed(f"could not write the chart into {folder}: {exc.strerror or exc}", busy=False))
-        else:
-            self.post_message(ChartExported(paths))
+        """Write the chart shown (Dashboard or Compare) to PNG and SVG in the saves folder's ``exports``."""
+        if self.sim is not None:
+            view = self._views["compare" if self._switcher.current == "compare" else "dashboard"]
+            view.export_chart()  # type: ignore[attr-defined]
 
     def on_chart_exported(self, message: ChartExported) -> None:
         self.notify_paths("chart exported (PNG and SVG):", message.paths)

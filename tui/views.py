@@ -8,6 +8,7 @@ one-line cells cut with ``…``.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from functools import partial
 from typing import Any
@@ -21,13 +22,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Log, Select, Static
 
+from sim.analysis.plot import plot_sessions
 from sim.analysis.structure import community_table, isolated_text, session_community_stats
 from sim.core.safe import shown
 from sim.core.topics import topics_mask
 from sim.engine.controller import WorldSnapshot
 from sim.errors import AgoraError, BadParameterError
 from sim.model.seeds import SeedSpec
+from sim.model.series import series_dict
 from sim.social.dynamics import NONE
+from sim.store.create import saves_dir
 
 from .charts import (
     MAX_LINES,
@@ -42,7 +46,7 @@ from .charts import (
     session_spec,
     session_title,
 )
-from .messages import CommunitiesCounted
+from .messages import ChartExported, CommunitiesCounted, WorkFailed
 from .protocol import AgoraHost
 from .recommenders import RECOMMENDER_ROLES, error_key
 
@@ -107,6 +111,11 @@ def literal_lines(value: Any, limit: int | None = LINES_LIMIT) -> Text:
     return Text(shown(value, limit, lines=True).expandtabs(4))
 
 
+def file_stem(text: str, limit: int) -> str:
+    """``text`` made safe as a file name (letters, digits, ``_.-``; anything else becomes ``_``), cut."""
+    return re.sub(r"[^\w.\-]+", "_", text)[:limit]
+
+
 def fmt_int(v: Any) -> str:
     return f"{int(v):,}"
 
@@ -125,6 +134,25 @@ class View(Vertical):
 
     def refresh_view(self) -> None:  # pragma: no cover - overridden
         pass
+
+    @work(group="export")
+    async def export_worker(
+        self, series: list[tuple[str, dict[str, list]]], measures: list[str], title: str, base: str
+    ) -> None:
+        """Draw a chart's figure twice (PNG, SVG) in the saves folder's ``exports``, off the event loop
+        (``agora plot``'s figures); the result goes to the app as a message."""
+        folder = os.path.join(saves_dir(), "exports")
+        paths = [os.path.join(folder, f"{base}.{ext}") for ext in ("png", "svg")]
+        try:
+            os.makedirs(folder, exist_ok=True)
+            for path in paths:
+                await asyncio.to_thread(plot_sessions, series, path, measures, title)
+        except AgoraError as exc:
+            self.post_message(WorkFailed(f"the chart was not exported: {exc}", busy=False))
+        except OSError as exc:
+            self.post_message(WorkFailed(f"could not write the chart into {folder}: {exc.strerror or exc}", busy=False))
+        else:
+            self.post_message(ChartExported(paths))
 
 
 # -- 1. Dashboard ---------------------------------------------------------------------------------
@@ -235,6 +263,32 @@ class DashboardView(View):
                 fmt_int(f.edges) + (f" (+{f.pending_graph_changes:,} pending)" if f.pending_graph_changes else ""),
             ),
         ]
+
+    def dismiss_chart_said(self) -> None:
+        """Take the session off the chart (the x key) and say so."""
+        dismissed = self.dismiss_chart()
+        if dismissed is None:
+            self.agora.notify("no session is on the chart", markup=False)
+        else:
+            self.agora.notify(f"session {dismissed} taken off the chart", markup=False)
+
+    def export_chart(self) -> None:
+        """Write the chart's session (its states) to PNG and SVG (the e key)."""
+        world = self.agora.world
+        session = self.chart_session()
+        if session is None or session.series is None or not session.series.length:
+            self.agora.notify(
+                "no session with a tick is on the chart: nothing to export", severity="warning", markup=False
+            )
+            return
+        name = file_stem(world.name, 60) or "world"
+        title = f"session {session.id} ({session.model_name}, {session.status}) of {world.name}"
+        self.export_worker(
+            [(f"session {session.id}", series_dict(session))],
+            [str(n) for n in session.state_names],
+            title,
+            f"{name}-session{session.id}-tick{world.tick}",
+        )
 
     # -- charts -------------------------------------------------------------------------------------
     def chart_session(self) -> Any:
@@ -1562,6 +1616,22 @@ class CompareView(View):
     def sessions(self) -> list[Any]:
         """The sessions drawn: the latest :data:`MAX_LINES` that started."""
         return [s for s in self.agora.sim.sessions if s.new_per_tick][-MAX_LINES:]
+
+    def export_chart(self) -> None:
+        """Write every session's reach to PNG and SVG (the e key)."""
+        app = self.agora
+        world = app.world
+        sessions = [s for s in app.sim.sessions if s.series is not None and s.series.length]
+        if not sessions:
+            app.notify("no session has started yet: nothing to export", severity="warning", markup=False)
+            return
+        name = file_stem(world.name, 60) or "world"
+        self.export_worker(
+            [(f"session {s.id} ({shown(s.model_name, 24)})", series_dict(s)) for s in sessions],
+            ["reached"],
+            f"reach of the sessions of {world.name}",
+            f"{name}-compare-tick{world.tick}",
+        )
 
     def refresh_view(self) -> None:
         app = self.agora
