@@ -226,7 +226,7 @@ class WorldSnapshot:
     reproduction_number: float
     pending_graph_changes: int
     messages: int
-    communities: int
+    communities: int | None  # None until communities are detected or planted
     tick_metrics: dict[str, Any] | None
     db_queue: int = 0
     db_backpressure: bool = False
@@ -451,7 +451,7 @@ class WorldController:
             reproduction_number=float(np.mean([s.reproduction_number for s in running])) if running else 0.0,
             pending_graph_changes=int(world.delta.pending),
             messages=len(world.messages),
-            communities=int(world.num_communities),
+            communities=None if world.num_communities is None else int(world.num_communities),
             tick_metrics=last if last is not None and last.get("tick") == world.tick - 1 else None,
             db_queue=int(writer.queue_rows) if writer is not None else 0,
             db_backpressure=bool(writer.backpressure) if writer is not None else False,
