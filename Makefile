@@ -32,8 +32,10 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/agora
 
+# The test files are spread over TEST_WORKERS processes (default 2; each file stays in one process).
+TEST_WORKERS ?= 2
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Every check runs, so one run lists everything to fix; it fails if any did.
 check: $(CHECK_STAMP)

@@ -94,6 +94,9 @@ def small_world():
 @pytest.fixture(autouse=True)
 def _saves_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("AGORA_SAVES", str(tmp_path / "saves"))
+    # Plain-text tables are as wide as the terminal: the tests read them at one width, whatever terminal (or
+    # test worker without one) runs them.
+    monkeypatch.setenv("COLUMNS", "160")
     # The LLM is offline in tests unless a test points it at its own local server.
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGORA_LLM_MODEL", "AGORA_LLM_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
