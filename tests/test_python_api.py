@@ -424,3 +424,15 @@ def test_import_sim_is_light():
     assert "open_world" in dir(sim) and "Simulation" in sim.__all__
     with pytest.raises(AttributeError):
         sim.no_such_name  # noqa: B018
+
+
+def test_a_sweep_table_has_one_row_per_combination_when_the_model_is_swept(world):
+    res = sim.open_world(str(world)).sweep(
+        grid={"model": ["ic", "sir"]}, params={"ic.p": 0.05}, runs=2, seeds="top:3", workers=1, series=False
+    )
+    table = res.to_arrow()
+    assert table.num_rows == 2 and table.column("model").to_pylist() == ["ic", "sir"]
+    assert table.column("completed").to_pylist() == [a.completed for a in res.arms]
+    pytest.importorskip("pandas")
+    frame = res.to_pandas()
+    assert list(frame["model"]) == ["ic", "sir"] and list(frame["mean_reached"]) == [a.mean_reached for a in res.arms]

@@ -540,7 +540,8 @@ class SweepResult:
             cols[name] = []
         for a in self.arms:
             for k in keys:
-                cols[k].append(a.grid.get(k))
+                if k != "model":  # a swept model is the model column
+                    cols[k].append(a.grid.get(k))
             cols["model"].append(a.model)
             cols["completed"].append(a.completed)
             cols["failed"].append(a.failed)
