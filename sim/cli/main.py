@@ -56,7 +56,11 @@ def _handler(args: Any, groups: Sequence[CommandGroup]) -> Handler:
             return group.handle
     if command is None:
         raise AgoraError(NO_TUI)
-    if command in ("new", "info", "agent", "save", "load", "social", "topics"):
+    if command == "info":
+        from sim.cli import info  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
+
+        return info.handle
+    if command in ("new", "agent", "save", "load", "social", "topics"):
         from sim.cli import world  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
 
         return world.handle

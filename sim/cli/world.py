@@ -1,4 +1,4 @@
-"""``agora new``, ``info``, ``agent``, ``save``, ``load``, ``social`` and ``topics``: make, describe,
+"""``agora new``, ``agent``, ``save``, ``load``, ``social`` and ``topics``: make, describe,
 copy and configure world files; and :func:`world_for_ui`, the world ``agora tui`` opens."""
 
 from __future__ import annotations
@@ -162,12 +162,6 @@ async def _cmd_social(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_info(args: argparse.Namespace) -> int:
-    info = world_info(args.world)
-    emit(args, info, describe(info))
-    return 0
-
-
 async def _cmd_agent(args: argparse.Namespace) -> int:
     world = await open_world(args.world)
     i = world.index_of(args.id)
@@ -278,14 +272,13 @@ def world_for_ui(args: argparse.Namespace) -> str | None:
 
 
 def handle(args: argparse.Namespace) -> Any:
-    """Run ``new``, ``info``, ``agent``, ``save``, ``load``, ``social`` or ``topics``: an exit code, or a
+    """Run ``new``, ``agent``, ``save``, ``load``, ``social`` or ``topics``: an exit code, or a
     coroutine that ``sim.cli.main`` runs."""
     return _COMMANDS[args.command](args)
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "new": _cmd_new,
-    "info": _cmd_info,
     "agent": _cmd_agent,
     "save": _cmd_save,
     "load": _cmd_load,
