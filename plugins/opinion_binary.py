@@ -286,6 +286,7 @@ class MajorityRule(_BinaryOpinion):
     """
 
     name = "majority-rule"
+    gives_sources = False  # a group decides, not one agent
     description = (
         "Majority rule (Galam): every round the population is regrouped in random groups of q "
         "that adopt their majority."

@@ -116,6 +116,7 @@ class _ContinuousOpinion(PropagationModel):
     transmitting_states = ()
     seed_state = 1
     progressive = False
+    gives_sources = False  # an opinion crosses 0.5 under many influences: no one agent is the source
     # No parameter stops the "spread": every agent whose opinion is 0.5 or more is in state 1 from
     # tick 0, whatever epsilon or mu (agora plugins check skips its zero-probability check).
     zero_params = ()

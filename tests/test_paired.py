@@ -36,6 +36,7 @@ def test_identical_arms_differ_by_exactly_zero(world_file):
     a, b = data["results"]
     assert "paired" not in a
     assert a["reached"] == b["reached"] and a["peak_tick"] == b["peak_tick"]
+    cascade = b["paired"].pop("cascade")
     assert b["paired"] == {
         "against": 0,
         "pairs": 6,
@@ -44,6 +45,9 @@ def test_identical_arms_differ_by_exactly_zero(world_file):
         "peak_diff_mean": 0.0,
         "peak_diff_ci95": [0.0, 0.0],
     }
+    assert cascade["pairs"] == 6
+    for m in ("size", "trees", "depth", "max_breadth", "structural_virality", "by_feed"):
+        assert cascade[m] == {"mean": 0.0, "ci95": [0.0, 0.0]}, m
     assert data["grid"] == {"p": [0.1, 0.1]}
 
 
@@ -216,7 +220,7 @@ def test_sweep_series_file_has_a_column_per_grid_key(world_file, tmp_path):
         ("sir", "2"),
     }
     sir_measures = {r[4] for r in rows[1:] if r[0] == "sir"}
-    assert sir_measures == {"S", "I", "R", "reached", "new"}
+    assert sir_measures == {"S", "I", "R", "reached", "new", "depth", "breadth"}
     assert data["series_file"]["rows"] == len(rows) - 1
     assert all("series" not in run for c in data["results"] for run in c["per_run"])
 

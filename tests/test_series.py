@@ -64,7 +64,8 @@ def test_every_model_records_state_counts_equal_to_a_full_count_at_every_tick(sm
     series = series_dict(s)
     names = list(s.state_names)
     measures = [f"{v}.{m}" for v in s.variables for m in MOMENTS]
-    assert list(series) == ["tick", *names, "reached", "new", *measures]
+    tree = ["depth", "breadth"] if s.gives_sources else []
+    assert list(series) == ["tick", *names, "reached", "new", *tree, *measures]
     ticks = len(series["tick"])
     assert series["tick"] == list(range(ticks)) and ticks == s.round + 1 == len(full)
     for t in range(ticks):
@@ -88,6 +89,8 @@ def test_ic_on_a_chain_is_exact():
         "adopted": [1, 2, 3, 3],
         "reached": [1, 2, 3, 3],
         "new": [1, 1, 1, 0],
+        "depth": [0, 1, 2, 2],
+        "breadth": [1, 1, 1, 1],
     }
 
 
@@ -101,6 +104,8 @@ def test_sir_on_a_chain_is_exact_with_named_states():
         "R": [0, 1, 2, 3],
         "reached": [1, 2, 3, 3],
         "new": [1, 1, 1, 0],
+        "depth": [0, 1, 2, 2],
+        "breadth": [1, 1, 1, 1],
     }
 
 
@@ -265,7 +270,7 @@ def test_run_json_has_a_series_per_run(world_file):
     assert len(data["runs"]) == 3
     for run in data["runs"]:
         series = run["series"]
-        assert list(series) == ["tick", "S", "I", "R", "reached", "new"]
+        assert list(series) == ["tick", "S", "I", "R", "reached", "new", "depth", "breadth"]
         n = len(series["tick"])
         assert n == run["ticks"] and all(len(v) == n for v in series.values())
         assert series["tick"] == list(range(n))
@@ -308,7 +313,7 @@ def test_run_series_file_is_tidy_long_format(world_file, tmp_path, name):
         [str(r), str(t), m, str(run["series"][m][t])]
         for r, run in enumerate(data["runs"])
         for t in run["series"]["tick"]
-        for m in ("S", "I", "R", "reached", "new")
+        for m in ("S", "I", "R", "reached", "new", "depth", "breadth")
     ]
     assert rows[1:] == expected
     assert data["series_file"]["rows"] == len(expected)
@@ -337,8 +342,8 @@ def test_parquet_series_round_trips(world_file, tmp_path):
     table = pq.read_table(target).to_pydict()
     assert list(table) == ["run", "tick", "measure", "value"]
     data = json.loads(out.stdout)
-    assert len(table["run"]) == sum(len(r["series"]["tick"]) * 4 for r in data["runs"])
-    assert table["measure"][:4] == ["susceptible", "adopted", "reached", "new"]
+    assert len(table["run"]) == sum(len(r["series"]["tick"]) * 6 for r in data["runs"])
+    assert table["measure"][:6] == ["susceptible", "adopted", "reached", "new", "depth", "breadth"]
 
 
 def test_parquet_without_pyarrow_is_exit_2_naming_the_extra(world_file, tmp_path):

@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from sim.core.cascade import Forest, cascade_stats
 from sim.core.stats import mean_ci95
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
@@ -39,8 +42,13 @@ def _run_summary(
     *,
     until_done: bool = False,
     ensemble: bool = False,
+    tree: bool = False,
 ) -> dict[str, Any]:
     """One run as ``agora run --json`` reports it.
+
+    ``cascade`` holds the measures of the run's adoption forest (``sim.core.cascade``; None for a failed
+    run and for a model that names no sources); with ``tree``, ``tree`` holds the forest itself as arrays
+    (:func:`tree_arrays`), for ``--cascades``.
 
     ``status`` is ``completed`` (the model ended, or ``--steps`` ran out: ``ended`` says which),
     ``max-ticks`` (``--until-done`` stopped at ``--max-ticks``) or ``failed``: the model raised or broke
@@ -98,11 +106,27 @@ def _run_summary(
             "traceback": plugin_traceback(tb) if failed else None,
         }
     )
+    forest = None if failed else s.forest()
+    out["cascade"] = None if forest is None else forest.measures()
+    if tree:
+        out["tree"] = None if forest is None else tree_arrays(forest, s.started_tick or 0)
     if recommender is not None:
         out["recommender"] = recommender
     if failed:
         out["reached"] = out["peak_tick"] = None  # a failed run is never a number (its series shows how far it got)
     return out
+
+
+def tree_arrays(forest: Forest, started_tick: int) -> dict[str, np.ndarray]:
+    """A forest as the columns ``--cascades`` writes (agent indices; ``source`` -1 for a root; ``tick``
+    counted from the session's start, 0 being the seeding), in forest order."""
+    ticks = forest.ticks if forest.ticks is not None else np.zeros(forest.size, dtype=np.int64)
+    return {
+        "agent": forest.agents.astype(np.int64),
+        "source": forest.source_agents(),
+        "tick": ticks.astype(np.int64) - int(started_tick),
+        "generation": forest.generation.astype(np.int64),
+    }
 
 
 def _add_llm(totals: dict[str, Any], stats: dict[str, Any]) -> None:
@@ -148,6 +172,7 @@ async def run_cascades(
     checkpoint_every: int | None = 50,
     checkpoint_seconds: float | None = None,
     workers: int | None = 1,
+    trees: bool = False,
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
@@ -171,6 +196,10 @@ async def run_cascades(
     under a timer, who is online drawn only if read), on a fork that shares the world's arrays when the
     living network is off. ``workers`` > 1 spreads the runs over that many forked processes (Linux; None:
     one per CPU); each run's result is the same whichever process runs it.
+
+    Every run reports ``cascade``, the measures of its adoption forest; with ``trees`` it also carries
+    ``tree``, the forest's arrays (:func:`tree_arrays`), and the report ``cascade`` has their mean and
+    interval over the runs (:func:`sim.core.cascade.cascade_stats`).
 
     Raises:
         BadParameterError: inconsistent options (bad model, parameter or seeds are reported by inject;
@@ -216,7 +245,7 @@ async def run_cascades(
         raise BadParameterError(f"--workers runs an ensemble in parallel, but {why}: drop --workers (or that option)")
     if runs is not None and monitor is None and not ticks_per_second and run_config.mode != "online":
         ensemble = _Ensemble(
-            world, registry, inject, run_config, social, plugin_budget, seed, limit, until_done, max_ticks
+            world, registry, inject, run_config, social, plugin_budget, seed, limit, until_done, max_ticks, trees
         )
         model_params = ensemble.check()
         results, social_info = await ensemble.run(repeats, workers, progress, llm_totals)
@@ -296,7 +325,14 @@ async def run_cascades(
         if persisted:
             await sim.checkpoint()
         summary = _run_summary(
-            sim, session_id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=runs is not None
+            sim,
+            session_id,
+            done,
+            time.perf_counter() - t0,
+            totals,
+            until_done=until_done,
+            ensemble=runs is not None,
+            tree=trees,
         )
         summary["seed"] = seed + r
         if until_done and not sim.idle and summary.get("status") != "failed":
@@ -409,6 +445,7 @@ def _report(
         "mean_reached": mean,
         "ci95": ci,
         "mean_peak_tick": mean_ci95(peak)[0] if peak else None,
+        "cascade": cascade_stats([x.get("cascade") for x in ok], world.n),
         "agents": world.n,
         "edges": world.num_edges,
         "tick": world.tick,
@@ -431,10 +468,12 @@ class _Ensemble:
         limit: int,
         until_done: bool,
         max_ticks: int,
+        trees: bool = False,
     ) -> None:
         self.world, self.registry, self.inject, self.config = world, registry, inject, config
         self.social, self.plugin_budget, self.seed = social, plugin_budget, seed
         self.limit, self.until_done, self.max_ticks = limit, until_done, max_ticks
+        self.trees = trees
         self.shared = False
 
     def _simulation(self, shared: bool) -> Simulation:
@@ -522,7 +561,9 @@ class _Ensemble:
             sim.plugins.close()
         stats = sim.llm.stats()
         stats["posts"] = len(w.posts) - posts_before
-        summary = _run_summary(sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True)
+        summary = _run_summary(
+            sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True, tree=self.trees
+        )
         summary["seed"] = self.seed + r
         if until_done and not sim.idle and summary["status"] != "failed":
             summary["stopped"] = f"max ticks ({self.max_ticks}) reached before every session finished"

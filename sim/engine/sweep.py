@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.core.cascade import cascade_differences, cascade_stats
 from sim.core.stats import mean_ci95
 from sim.core.topics import topics_mask
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
@@ -84,6 +85,7 @@ _RUN_FIELDS = (
     "traceback",
     "recommender",
     "stopped",
+    "cascade",
 )
 
 
@@ -97,6 +99,7 @@ class RunSpec:
             file is shipped as its ``ids:`` list, so workers need not see the file).
         steps: run exactly this many ticks, or None to run until the cascade is done (at most ``max_ticks``).
         series: keep each run's per-tick series (``sim.model.series``).
+        trees: keep each run's adoption forest (``tree``: arrays, ``sim.engine.runner.tree_arrays``).
     """
 
     text: str = DEFAULT_TEXT
@@ -105,6 +108,7 @@ class RunSpec:
     steps: int | None = None
     max_ticks: int = 10_000
     series: bool = False
+    trees: bool = False
 
 
 #: One arm of the sweep (a combination): ``{"model": name, "params": {name: text value}, "social": {...}}``.
@@ -338,6 +342,7 @@ async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_se
             llm=OFFLINE,
             llm_wait=0.0,
             social=dict(arm.get("social") or {}) or None,
+            trees=spec.trees,
         )
     except Exception as exc:  # noqa: BLE001 - one failed run is counted in its combination, not a crash
         message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
@@ -353,6 +358,8 @@ async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_se
     out = {k: run[k] for k in _RUN_FIELDS if k in run}
     if spec.series and "series" in run:
         out["series"] = run["series"]
+    if spec.trees:
+        out["tree"] = run.get("tree")
     out["seed"] = session_seed
     return out
 
@@ -675,6 +682,7 @@ def _summary(
             "where": runs[first].get("where"),
             "traceback": runs[first].get("traceback"),
         },
+        "cascade": cascade_stats([r.get("cascade") for r in ok], n),
         "per_run": runs,
     }
 
@@ -702,6 +710,7 @@ def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: 
         "reach_diff_ci95": r_ci,
         "peak_diff_mean": p_mean,
         "peak_diff_ci95": p_ci,
+        "cascade": cascade_differences([(a.get("cascade"), b.get("cascade")) for a, b in both], n),
     }
 
 
@@ -748,6 +757,7 @@ async def run_sweep(
     progress: Progress = None,
     social: dict[str, Any] | None = None,
     series: bool = False,
+    trees: bool = False,
 ) -> dict[str, Any]:
     """Run every combination of ``grid`` (see :func:`parse_grid` and :func:`plan_arms`) ``runs`` times on the
     world file.
@@ -768,6 +778,7 @@ async def run_sweep(
         social: living-network settings of every run (as ``agora run``'s flags); the grid may vary
             ``recommender`` and ``friend_recommender``.
         series: keep every run's per-tick series (``per_run[i]["series"]``).
+        trees: keep every run's adoption forest (``per_run[i]["tree"]``, for ``--cascades``).
 
     Returns:
         ``{"results": [one summary per combination, in grid order], "world", "model", "runs", "backend", ...}``;
@@ -810,7 +821,9 @@ async def run_sweep(
     if spec.kind == "file":
         assert spec.file_ids is not None  # a file: selection read its ids when parsed
         shipped = "ids:" + ",".join(map(str, np.unique(spec.file_ids).tolist()))
-    run_spec = RunSpec(text=text, topics=topics, seeds=shipped, steps=steps, max_ticks=max_ticks, series=series)
+    run_spec = RunSpec(
+        text=text, topics=topics, seeds=shipped, steps=steps, max_ticks=max_ticks, series=series, trees=trees
+    )
     jobs = make_jobs(arms, runs, seed)
     workers = min(workers, len(jobs))
     tally = _Tally(len(jobs), progress)

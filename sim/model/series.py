@@ -10,7 +10,9 @@ right after seeding; tick t the end of round t. At every tick the state counts s
 Continuous per-agent variables (float columns a model declares) are recorded as four measures each,
 ``NAME.mean``, ``NAME.std``, ``NAME.min`` and ``NAME.max`` (one pass over the column per tick).
 
-The measures of one series, in order: the state names, ``reached``, ``new``, then the variable moments.
+The measures of one series, in order: the state names, ``reached``, ``new``, ``depth`` and ``breadth`` (the
+cascade forest's largest generation so far and most agents in one generation so far, for a model that
+names sources: ``sim.core.cascade``), then the variable moments.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import numpy as np
 
 #: The measures every series has beside its states.
 REACHED, NEW = "reached", "new"
+#: The cascade forest's measures (a model that names sources only): its largest generation so far and the
+#: most agents in one generation so far (``sim.core.cascade``).
+DEPTH, BREADTH = "depth", "breadth"
 #: The four moments recorded per continuous variable, in order.
 MOMENTS = ("mean", "std", "min", "max")
 
@@ -80,9 +85,10 @@ class SeriesRecorder:
         return rec
 
 
-def measure_names(states: tuple[str, ...], variables: tuple[str, ...] = ()) -> list[str]:
-    """The measures of a series, in order (see the module docstring)."""
-    return [*states, REACHED, NEW, *(f"{v}.{m}" for v in variables for m in MOMENTS)]
+def measure_names(states: tuple[str, ...], variables: tuple[str, ...] = (), cascade: bool = False) -> list[str]:
+    """The measures of a series, in order (see the module docstring); ``cascade`` for a model that names sources."""
+    tree = [DEPTH, BREADTH] if cascade else []
+    return [*states, REACHED, NEW, *tree, *(f"{v}.{m}" for v in variables for m in MOMENTS)]
 
 
 def series_dict(session: Any) -> dict[str, list]:
@@ -105,6 +111,10 @@ def series_dict(session: Any) -> dict[str, list]:
         out[str(name)] = counts[:, i].tolist()
     out[REACHED] = reached.tolist()
     out[NEW] = new.tolist()
+    tracker = session.tracker() if getattr(session, "gives_sources", False) else None
+    if tracker is not None and len(tracker.depth) >= start + length:
+        out[DEPTH] = tracker.depth[start : start + length]
+        out[BREADTH] = tracker.breadth[start : start + length]
     moments = rec.moments
     for j, var in enumerate(rec.variables):
         for k, m in enumerate(MOMENTS):

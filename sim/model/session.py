@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from sim.core.arrays import one_of
+from sim.core.cascade import CascadeTracker, Forest, replay
 from sim.core.tracebacks import with_method_frame
 from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
@@ -194,6 +195,16 @@ class PropagationSession(SessionBase):
     edges_added: int = 0
     #: Whether the latest round asked for edge changes (the simulation merges them before the next tick).
     changed_edges: bool = field(default=False, repr=False)
+    #: Whether the model names sources (``PropagationModel.gives_sources``): without, no cascade tree.
+    gives_sources: bool = True
+    #: The adoption forest as it grows (``sim.core.cascade``); rebuilt from ``adopted_at``/``adopted_from``
+    #: when first needed for a session restored from a file (not persisted).
+    cascade_tracker: CascadeTracker | None = field(default=None, repr=False)
+    #: Forest edges that came through a feed, as stored (the tracker counts them in a running session).
+    stored_feed_edges: int = field(default=0, repr=False)
+    #: Whether the forest is kept as the session runs (off only to measure what it costs: ``agora bench
+    #: cascade``); :meth:`tracker` rebuilds it from the arrays when asked.
+    record_cascade: bool = field(default=True, repr=False)
 
     @property
     def done(self) -> bool:
@@ -246,6 +257,8 @@ class PropagationSession(SessionBase):
             spec = self.seed_spec if self.seed_spec is not None else SeedSpec.parse(self.seeds)
             seeds = spec.select(world, self.rng)
         self.seed_agents = None
+        self.gives_sources = bool(getattr(cls, "gives_sources", True))
+        self.cascade_tracker = CascadeTracker(n) if self.record_cascade else None
         self.variables = _initial_variables(cls, world, self.rng, seeds)
         self.seeds_count = int(seeds.size)
         seed_state = int(cls.seed_state)
@@ -256,6 +269,8 @@ class PropagationSession(SessionBase):
             self.adopted_at[seeds] = tick
             self.reached = int(seeds.size)
             self._record(tick, seeds, np.full(seeds.size, -1, dtype=np.int32), seed_state)
+            if self.cascade_tracker is not None:
+                self.cascade_tracker.add(seeds)
         # The start tick's entry of the adoption curve is the seeds.
         self.new_per_tick.append(self.reached)
         self.frontier_sizes.append(0)
@@ -275,6 +290,8 @@ class PropagationSession(SessionBase):
         if answer is not None:
             self._apply_start(answer, world)
         self.rng_state = dict(self.rng.bit_generator.state)
+        if self.cascade_tracker is not None:
+            self.cascade_tracker.end_round()
         # Tick 0 of the series: the states right after seeding (one full count; every later tick is
         # updated from the agents that change state).
         self.state_counts = np.bincount(self.state, minlength=len(self.state_names)).astype(np.int64)
@@ -322,6 +339,8 @@ class PropagationSession(SessionBase):
                 self.reached += int(new.size)
                 self.new_per_tick[-1] = self.reached  # the start tick's entry: seeds and these
                 self._record(tick, new, np.full(new.size, -1, dtype=np.int32), kinds.astype(np.int64))
+                if self.cascade_tracker is not None:
+                    self.cascade_tracker.add(new)
             entered = np.sort(agents[one_of(states, self.transmitting_states)]).astype(np.int32)
             if entered.size and mixed:
                 entered = entered[~one_of(status[entered], SILENT)]
@@ -487,6 +506,8 @@ class PropagationSession(SessionBase):
         suspended or deactivated never change state, and muted ones adopt but do not transmit."""
         assert self.model is not None
         t0 = time.perf_counter()
+        # A session restored from a file rebuilds its forest once, then grows it like any other.
+        tracker = self.tracker() if self.record_cascade else self.cascade_tracker
         ctx = StepContext(self, world, tick, online)
         if feed is not None and feed[0].size:
             ctx.set_feed(feed[0], feed[1])
@@ -557,6 +578,8 @@ class PropagationSession(SessionBase):
             v = via[newly]
             self.feed_reached += int(np.count_nonzero(v))
             self._record(tick, new_agents, src, ns, v.astype(np.int64))
+            if tracker is not None:
+                tracker.add(new_agents, src, v)
         else:
             src = np.empty(0, dtype=np.int32)
             v = np.empty(0, dtype=bool)
@@ -573,6 +596,8 @@ class PropagationSession(SessionBase):
         frontier_size = int(self.frontier.size)
         self.frontier_sizes.append(frontier_size)
         self.new_per_tick.append(n_new)
+        if tracker is not None:
+            tracker.end_round()
         if self.record_series:
             t_rec = time.perf_counter()
             self._record_series()
@@ -603,6 +628,36 @@ class PropagationSession(SessionBase):
             self.ended_tick = tick
         self.seconds += time.perf_counter() - t0
         return result
+
+    # -- the cascade ---------------------------------------------------------------------------------
+    @property
+    def feed_edges(self) -> int:
+        """Forest edges whose adoption came through a feed."""
+        return self.cascade_tracker.feed_edges if self.cascade_tracker is not None else self.stored_feed_edges
+
+    def tracker(self) -> CascadeTracker | None:
+        """The adoption forest (None before the session starts): the one kept as it ran, or one rebuilt
+        from ``adopted_at`` and ``adopted_from`` (a session restored from a file), which is the same."""
+        if self.cascade_tracker is None and self.state.size and self.started_tick is not None:
+            nodes = np.flatnonzero(self.adopted_at >= 0)
+            t = replay(
+                self.state.size,
+                self.adopted_at[nodes],
+                nodes,
+                self.adopted_from[nodes],
+                start=self.started_tick,
+                rounds=self.round,
+            )
+            t.feed_edges = min(self.stored_feed_edges, t.edges)
+            self.cascade_tracker = t
+        return self.cascade_tracker
+
+    def forest(self) -> Forest | None:
+        """The finished (or current) forest, or None before the start or for a model that names no sources."""
+        t = self.tracker()
+        if t is None or not self.gives_sources:
+            return None
+        return t.forest(self.adopted_from, self.adopted_at)
 
     def _buffer_edges(self, world: World, result: StepResult) -> None:
         """Hand the round's checked edge changes to the world's graph buffer (merged before the next tick)."""
@@ -933,6 +988,8 @@ class PropagationSession(SessionBase):
             "variables": list(self.variables),
             "edges_removed": self.edges_removed,
             "edges_added": self.edges_added,
+            "gives_sources": self.gives_sources,
+            "feed_edges": self.feed_edges,
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -989,7 +1046,10 @@ class PropagationSession(SessionBase):
             feed_reached=int(rec.get("feed_reached", 0)),
             edges_removed=int(rec.get("edges_removed", 0)),
             edges_added=int(rec.get("edges_added", 0)),
+            gives_sources=bool(rec.get("gives_sources", True)),
         )
+        # Sessions stored before cascades were kept: every feed adoption is taken as a forest edge.
+        s.stored_feed_edges = max(0, int(rec.get("feed_edges", rec.get("feed_reached", 0)) or 0))
         if s.status not in STATUSES:
             raise ValueError(f"unknown session status {s.status!r}")
         expected = {

@@ -348,6 +348,9 @@ class PropagationModel(Plugin):
     - ``changes_edges``: whether it answers with ``remove_edges``/``add_edges`` (checked likewise).
     - ``endless``: the model may run for ever by design (SIS near its endemic level); without it a model
       that never ends in ``agora plugins check`` and keeps the default :meth:`is_done` is flagged.
+    - ``gives_sources``: whether ``StepResult.sources`` names who each adoption came from, so a run has a
+      cascade tree (``sim.core.cascade``). False for a model where no one agent causes an adoption (a
+      group decides, an opinion crosses a level): its runs report ``"cascade": null``.
     """
 
     kind: ClassVar[str] = "model"
@@ -361,6 +364,7 @@ class PropagationModel(Plugin):
     uses_feed: ClassVar[bool] = False
     changes_edges: ClassVar[bool] = False
     endless: ClassVar[bool] = False
+    gives_sources: ClassVar[bool] = True
 
     def start(self, ctx: StepContext) -> StepResult | None:
         """Called once when the session starts, after seeding (draw per-session thresholds here).

@@ -1,0 +1,394 @@
+"""Cascades as objects: the diffusion forest of a session and its shape.
+
+Every adoption has a *parent*, the agent credited as its source (``events.source``, a feed's sharer).
+An adoption with no source — a seed, an exogenous adoption, one made by a model's ``start`` — is a root,
+so a run is a forest. The measures are those of Goel, Anderson, Hofman and Watts, "The structural
+virality of online diffusion" (Management Science 2016) and Vosoughi, Roy and Aral, "The spread of true
+and false news online" (Science 2018):
+
+``size``
+    agents in the forest, roots included;
+``trees``
+    the number of roots;
+``depth``
+    the largest generation (roots are generation 0);
+``max_breadth``
+    the most agents in one generation;
+``structural_virality``
+    for one tree of ``n >= 2`` nodes, the mean shortest-path distance over all pairs of nodes,
+    ``v(T) = 1/(n(n-1)) * sum_i sum_j d_ij``. Each edge (v, parent) lies on the path of exactly
+    ``s_v (n - s_v)`` unordered pairs, where ``s_v`` is the size of the subtree under v, so
+    ``v(T) = 2 * sum_v s_v (n - s_v) / (n (n - 1))`` over the non-root nodes: O(n) from subtree sizes,
+    never all pairs. For a forest, the size-weighted mean over trees of two or more nodes,
+    ``sum_T n_T v(T) / sum_T n_T``; 0 when every tree is a single node.
+``by_feed``
+    the share of the forest's edges whose adoption came through a feed.
+
+**Which parents count.** A parent counts when it adopted at a tick no later than its child's (an agent
+cannot pass on what it has not got). Adoptions in one round may chain (a parent and its child adopting in
+the same round, as a sequential schedule does); a cycle of such claims — two agents crediting each other —
+cannot be a tree, so the agents whose chain of parents never reaches a root become roots. The same rule
+holds whether the forest grows round by round (:class:`CascadeTracker`, in a running session) or is
+rebuilt afterwards from stored adoptions (:func:`replay`), so both give the same forest.
+
+**Cost.** A running session spends O(new adoptions) per round (two gathers and a ``bincount``); the
+measures are computed once, at the end, in O(size + depth) numpy work: generations are known already, and
+subtree sizes are summed one generation at a time (a ``bincount`` per generation, children to parents).
+For a synchronous model the depth is at most the number of rounds run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.core.stats import mean_ci95
+
+#: The cascade measures of a run, in the order reports list them.
+MEASURES = ("size", "trees", "depth", "max_breadth", "structural_virality", "by_feed")
+#: The per-tick series measures of the forest (see :class:`CascadeTracker`).
+SERIES = ("depth", "breadth")
+
+
+class CascadeTracker:
+    """The generations of a forest that grows one round at a time.
+
+    ``generation`` is -1 for agents not in the forest. After each round, :meth:`end_round` records the
+    forest's depth so far and its breadth so far (the most agents in one generation), the two per-tick
+    series measures."""
+
+    __slots__ = ("breadth", "depth", "edges", "feed_edges", "gen_counts", "generation")
+
+    def __init__(self, n: int) -> None:
+        self.generation = np.full(int(n), -1, dtype=np.int32)
+        self.gen_counts = np.zeros(8, dtype=np.int64)
+        self.depth: list[int] = []
+        self.breadth: list[int] = []
+        self.edges = 0
+        self.feed_edges = 0
+
+    def add(self, agents: np.ndarray, sources: np.ndarray | None = None, via: np.ndarray | None = None) -> None:
+        """One round's first adoptions: ``agents`` (not in the forest yet) crediting ``sources`` (-1: none)
+        and, where ``via`` is given, whether each came through a feed."""
+        agents = np.asarray(agents, dtype=np.int64)
+        if agents.size == 0:
+            return
+        gen = self.generation
+        n = gen.size
+        if sources is None:
+            gen[agents] = 0
+            self._count(np.zeros(agents.size, dtype=np.int32))
+            return
+        src = np.asarray(sources, dtype=np.int64)
+        inside = (src >= 0) & (src < n)
+        pgen = np.full(agents.size, -1, dtype=np.int32)
+        pgen[inside] = gen[src[inside]]
+        mine = np.where(pgen >= 0, pgen + 1, 0).astype(np.int32)
+        # Parents that adopt in this same round: resolved along their chains (rare; most rounds have none).
+        pending = np.flatnonzero(inside & (pgen < 0))
+        if pending.size:
+            in_round = np.isin(src[pending], agents)
+            pending = pending[in_round]
+        gen[agents] = mine
+        if pending.size:
+            gen[agents[pending]] = -1
+            while pending.size:
+                pg = gen[src[pending]]
+                ready = pg >= 0
+                if not ready.any():  # a cycle, or hanging from one: these become roots
+                    gen[agents[pending]] = 0
+                    mine[pending] = 0
+                    inside[pending] = False
+                    break
+                done = pending[ready]
+                gen[agents[done]] = pg[ready] + 1
+                mine[done] = pg[ready] + 1
+                pending = pending[~ready]
+        self._count(mine)
+        linked = mine > 0
+        self.edges += int(np.count_nonzero(linked))
+        if via is not None:
+            self.feed_edges += int(np.count_nonzero(np.asarray(via, dtype=bool) & linked))
+
+    def _count(self, gens: np.ndarray) -> None:
+        top = int(gens.max())
+        if top >= self.gen_counts.size:
+            grown = np.zeros(max(top + 1, 2 * self.gen_counts.size), dtype=np.int64)
+            grown[: self.gen_counts.size] = self.gen_counts
+            self.gen_counts = grown
+        self.gen_counts[: top + 1] += np.bincount(gens, minlength=top + 1)
+
+    def end_round(self) -> None:
+        """Record this round's depth and breadth so far (a tick of the series)."""
+        nz = np.flatnonzero(self.gen_counts)
+        if nz.size:
+            self.depth.append(int(nz[-1]))
+            self.breadth.append(int(self.gen_counts.max()))
+        else:
+            self.depth.append(0)
+            self.breadth.append(0)
+
+    def forest(self, parents: np.ndarray, adopted_at: np.ndarray | None = None) -> Forest:
+        """The forest so far, with each non-root's parent taken from ``parents`` (the session's
+        ``adopted_from``; a root's entry is ignored)."""
+        return Forest.build(self.generation, parents, adopted_at, self.feed_edges)
+
+
+def replay(
+    n: int,
+    ticks: np.ndarray,
+    agents: np.ndarray,
+    sources: np.ndarray,
+    via: np.ndarray | None = None,
+    rounds: int | None = None,
+    start: int | None = None,
+) -> CascadeTracker:
+    """The tracker a session would have built, rebuilt from its stored first adoptions (``ticks`` since
+    any origin, ``agents``, ``sources``, ``via``): one :meth:`CascadeTracker.add` per tick, in tick order,
+    so the forest and the series are the same as when it grew. With ``start`` and ``rounds``, the series
+    has one entry per tick ``start .. start + rounds`` (ticks with no adoption repeat the last values).
+
+    Rows for agents outside ``0..n-1`` and repeated agents (only the first adoption counts) are dropped."""
+    ticks = np.asarray(ticks, dtype=np.int64)
+    agents = np.asarray(agents, dtype=np.int64)
+    sources = np.asarray(sources, dtype=np.int64)
+    keep = (agents >= 0) & (agents < n)
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(ticks[order], kind="stable")]
+    if order.size:
+        _, first = np.unique(agents[order], return_index=True)
+        order = order[np.sort(first)]
+    t, a, s = ticks[order], agents[order], sources[order]
+    v = None if via is None else np.asarray(via, dtype=bool)[order]
+    tracker = CascadeTracker(n)
+    bounds = np.flatnonzero(np.diff(t)) + 1
+    starts = np.concatenate([[0], bounds]) if t.size else np.empty(0, dtype=np.int64)
+    ends = np.concatenate([bounds, [t.size]]) if t.size else np.empty(0, dtype=np.int64)
+    first_tick = int(start) if start is not None else (int(t[0]) if t.size else 0)
+    last_tick = first_tick + int(rounds) if rounds is not None else (int(t[-1]) if t.size else first_tick)
+    i = 0
+    for tick in range(first_tick, last_tick + 1) if rounds is not None else ():
+        while i < starts.size and t[starts[i]] < tick:  # adoptions before the series starts
+            lo, hi = starts[i], ends[i]
+            tracker.add(a[lo:hi], s[lo:hi], None if v is None else v[lo:hi])
+            i += 1
+        if i < starts.size and t[starts[i]] == tick:
+            lo, hi = starts[i], ends[i]
+            tracker.add(a[lo:hi], s[lo:hi], None if v is None else v[lo:hi])
+            i += 1
+        tracker.end_round()
+    for j in range(i, starts.size):  # no series asked for, or adoptions after its last tick
+        lo, hi = starts[j], ends[j]
+        tracker.add(a[lo:hi], s[lo:hi], None if v is None else v[lo:hi])
+        if rounds is None:
+            tracker.end_round()
+    return tracker
+
+
+@dataclass(frozen=True)
+class Forest:
+    """A finished forest, ordered by generation: ``agents[i]`` is at ``generation[i]`` and its parent is
+    ``agents[parent[i]]`` (``parent[i] == -1`` for a root). ``subtree[i]`` counts the agents under and
+    including ``agents[i]``; ``tree[i]`` is the position of its root."""
+
+    agents: np.ndarray
+    generation: np.ndarray
+    parent: np.ndarray
+    subtree: np.ndarray
+    tree: np.ndarray
+    bounds: np.ndarray
+    feed_edges: int = 0
+    ticks: np.ndarray | None = None
+
+    @classmethod
+    def build(
+        cls,
+        generation: np.ndarray,
+        parents: np.ndarray,
+        adopted_at: np.ndarray | None = None,
+        feed_edges: int = 0,
+    ) -> Forest:
+        """The forest of per-agent ``generation`` (-1: not in it) and ``parents`` arrays (length N)."""
+        nodes = np.flatnonzero(generation >= 0)
+        g = generation[nodes]
+        depth = int(g.max()) if g.size else -1
+        narrow = g.astype(np.int16) if depth < np.iinfo(np.int16).max else g
+        order = np.argsort(narrow, kind="stable")  # a radix sort for 16-bit keys: O(size)
+        agents = nodes[order]
+        g = g[order]
+        counts = np.bincount(g, minlength=depth + 1) if g.size else np.zeros(0, dtype=np.int64)
+        bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        size = agents.size
+        position = np.empty(generation.size, dtype=np.int64)
+        position[agents] = np.arange(size)
+        parent = np.full(size, -1, dtype=np.int64)
+        nonroot = slice(int(bounds[1]) if depth >= 0 else 0, size)
+        parent[nonroot] = position[parents[agents[nonroot]]]
+        subtree = np.ones(size, dtype=np.int64)
+        for level in range(depth, 0, -1):  # children to parents, one generation at a time
+            lo, hi = bounds[level], bounds[level + 1]
+            plo, phi = bounds[level - 1], bounds[level]
+            subtree[plo:phi] += np.bincount(
+                parent[lo:hi] - plo, weights=subtree[lo:hi], minlength=int(phi - plo)
+            ).astype(np.int64)
+        tree = np.empty(size, dtype=np.int64)
+        if size:
+            tree[: bounds[1]] = np.arange(bounds[1])
+            for level in range(1, depth + 1):
+                lo, hi = bounds[level], bounds[level + 1]
+                tree[lo:hi] = tree[parent[lo:hi]]
+        ticks = None if adopted_at is None else np.asarray(adopted_at)[agents]
+        return cls(agents, g, parent, subtree, tree, bounds, int(feed_edges), ticks)
+
+    @property
+    def size(self) -> int:
+        return int(self.agents.size)
+
+    @property
+    def trees(self) -> int:
+        return int(self.bounds[1]) if self.bounds.size > 1 else 0
+
+    @property
+    def edges(self) -> int:
+        return self.size - self.trees
+
+    def generation_sizes(self) -> np.ndarray:
+        """Agents in each generation (0 = roots)."""
+        return np.diff(self.bounds)
+
+    def tree_sizes(self) -> np.ndarray:
+        """The size of each tree, by root position (0 .. trees-1)."""
+        return self.subtree[: self.trees]
+
+    def tree_virality(self) -> np.ndarray:
+        """Structural virality of each tree, by root position (NaN for a single node)."""
+        sizes = self.tree_sizes().astype(np.float64)
+        if self.edges == 0:
+            return np.full(self.trees, np.nan)
+        s = self.subtree[self.trees :].astype(np.float64)
+        total = sizes[self.tree[self.trees :]]
+        wiener = np.bincount(self.tree[self.trees :], weights=s * (total - s), minlength=self.trees)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(sizes >= 2, 2.0 * wiener / (sizes * (sizes - 1.0)), np.nan)
+
+    def largest(self) -> int:
+        """Root position of the biggest tree (the first root among equals); -1 for an empty forest."""
+        return int(np.argmax(self.tree_sizes())) if self.trees else -1
+
+    def tree_measures(self, root: int) -> dict[str, Any]:
+        """``{size, depth, max_breadth, structural_virality}`` of the tree rooted at position ``root``."""
+        mine = self.tree == root
+        gens = np.bincount(self.generation[mine])
+        v = self.tree_virality()[root]
+        return {
+            "size": int(self.subtree[root]),
+            "depth": int(gens.size - 1),
+            "max_breadth": int(gens.max()),
+            "structural_virality": 0.0 if not np.isfinite(v) else float(v),
+        }
+
+    def measures(self) -> dict[str, Any]:
+        """The run's ``cascade`` report (see the module docstring)."""
+        if self.size == 0:
+            return {
+                "size": 0,
+                "trees": 0,
+                "depth": 0,
+                "max_breadth": 0,
+                "structural_virality": 0.0,
+                "largest_tree": {"size": 0, "depth": 0, "max_breadth": 0, "structural_virality": 0.0},
+                "by_feed": 0.0,
+            }
+        sizes = self.tree_sizes().astype(np.float64)
+        vir = self.tree_virality()
+        big = sizes >= 2
+        forest_v = float((sizes[big] * vir[big]).sum() / sizes[big].sum()) if big.any() else 0.0
+        counts = self.generation_sizes()
+        return {
+            "size": self.size,
+            "trees": self.trees,
+            "depth": int(counts.size - 1),
+            "max_breadth": int(counts.max()),
+            "structural_virality": forest_v,
+            "largest_tree": self.tree_measures(self.largest()),
+            "by_feed": min(1.0, self.feed_edges / self.edges) if self.edges else 0.0,
+        }
+
+    def children(self) -> np.ndarray:
+        """The number of children of each node, in forest order."""
+        return np.bincount(self.parent[self.trees :], minlength=self.size) if self.size else np.zeros(0, np.int64)
+
+    def top_spreaders(self, k: int = 10) -> list[tuple[int, int]]:
+        """``(agent index, children)`` of the ``k`` nodes with the most children (ties: lower index first);
+        nodes without children are left out."""
+        kids = self.children()
+        if kids.size == 0:
+            return []
+        k = max(0, min(int(k), kids.size))
+        top = np.argpartition(-kids, k - 1)[:k] if k < kids.size else np.arange(kids.size)
+        top = top[np.lexsort((self.agents[top], -kids[top]))]
+        return [(int(self.agents[i]), int(kids[i])) for i in top if kids[i] > 0]
+
+    def source_agents(self) -> np.ndarray:
+        """Each node's parent agent (-1 for a root), in forest order."""
+        out = np.full(self.size, -1, dtype=np.int64)
+        nonroot = self.parent >= 0
+        out[nonroot] = self.agents[self.parent[nonroot]]
+        return out
+
+
+def measures_of(forest: Forest | None) -> dict[str, Any] | None:
+    """:meth:`Forest.measures`, or None for no forest (a model that gives no sources)."""
+    return None if forest is None else forest.measures()
+
+
+def ccdf(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The complementary CDF of cascade sizes: the distinct sizes ``s`` ascending and ``P(S >= s)``."""
+    values = np.sort(np.asarray(sizes, dtype=np.int64))
+    if values.size == 0:
+        return values, np.zeros(0)
+    distinct, first = np.unique(values, return_index=True)
+    return distinct, (values.size - first) / values.size
+
+
+def _bounds(measure: str, n: int) -> tuple[float | None, float | None]:
+    """The range a measure can take in a world of ``n`` agents (intervals are clipped to it)."""
+    if measure == "by_feed":
+        return 0.0, 1.0
+    if measure == "structural_virality":
+        return 0.0, None
+    return 0.0, float(n)
+
+
+def cascade_stats(cascades: list[dict[str, Any] | None], n: int) -> dict[str, Any] | None:
+    """Mean and 95 % interval of each cascade measure over runs (their ``cascade`` reports; None for a run
+    without a tree, left out): ``{"runs": k, MEASURE: {"mean": m, "ci95": [lo, hi]}, ...}``, or None when
+    no run has a tree."""
+    have = [c for c in cascades if c is not None]
+    if not have:
+        return None
+    out: dict[str, Any] = {"runs": len(have)}
+    for m in MEASURES:
+        lo, hi = _bounds(m, n)
+        mean, ci = mean_ci95([float(c[m]) for c in have], lo, hi)
+        out[m] = {"mean": mean, "ci95": ci}
+    return out
+
+
+def cascade_differences(
+    pairs: list[tuple[dict[str, Any] | None, dict[str, Any] | None]], n: int
+) -> dict[str, Any] | None:
+    """Paired differences (arm minus first arm, run by run) of each cascade measure, over the pairs where
+    both runs have a tree: ``{"pairs": k, MEASURE: {"mean": m, "ci95": [lo, hi]}, ...}`` or None."""
+    both = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if not both:
+        return None
+    out: dict[str, Any] = {"pairs": len(both)}
+    for m in MEASURES:
+        lo, hi = _bounds(m, n)
+        span = None if hi is None else hi - (lo or 0.0)
+        mean, ci = mean_ci95([float(b[m]) - float(a[m]) for a, b in both], None if span is None else -span, span)
+        out[m] = {"mean": mean, "ci95": ci}
+    return out
