@@ -109,7 +109,7 @@ def _run_summary(
     forest = None if failed else s.forest()
     out["cascade"] = None if forest is None else forest.measures()
     if tree:
-        out["tree"] = None if forest is None else tree_arrays(forest, s.started_tick or 0)
+        out["tree"] = None if forest is None else tree_arrays(forest, s.started_tick or 0, sim.world.columns["ids"])
     if recommender is not None:
         out["recommender"] = recommender
     if failed:
@@ -117,13 +117,18 @@ def _run_summary(
     return out
 
 
-def tree_arrays(forest: Forest, started_tick: int) -> dict[str, np.ndarray]:
-    """A forest as the columns ``--cascades`` writes (agent indices; ``source`` -1 for a root; ``tick``
-    counted from the session's start, 0 being the seeding), in forest order."""
+def tree_arrays(forest: Forest, started_tick: int, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """A forest as the columns ``--cascades`` writes, in forest order (generation by generation): ``agent``
+    and ``source`` by original id (``ids``, the world's id column), ``root`` (True where the agent has no
+    source: ``source`` means nothing there), ``tick`` counted from the session's start (0 is the seeding)
+    and ``generation`` (0 for roots)."""
     ticks = forest.ticks if forest.ticks is not None else np.zeros(forest.size, dtype=np.int64)
+    src = forest.source_agents()
+    root = src < 0
     return {
-        "agent": forest.agents.astype(np.int64),
-        "source": forest.source_agents(),
+        "agent": ids[forest.agents].astype(np.int64),
+        "source": np.where(root, 0, ids[np.maximum(src, 0)]).astype(np.int64),
+        "root": root,
         "tick": ticks.astype(np.int64) - int(started_tick),
         "generation": forest.generation.astype(np.int64),
     }
