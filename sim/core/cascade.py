@@ -27,7 +27,9 @@ and false news online" (Science 2018):
 **Which parents count.** A parent counts when it adopted at a tick no later than its child's (an agent
 cannot pass on what it has not got). Adoptions in one round may chain (a parent and its child adopting in
 the same round, as a sequential schedule does); a cycle of such claims — two agents crediting each other —
-cannot be a tree, so the agents whose chain of parents never reaches a root become roots. The same rule
+cannot be a tree, so the agents of a round whose chain of parents within that round never reaches an agent
+of an earlier round or a root (those on the cycle and those hanging from it) become roots. Agents of later
+rounds may hang from them. The same rule
 holds whether the forest grows round by round (:class:`CascadeTracker`, in a running session) or is
 rebuilt afterwards from stored adoptions (:func:`replay`), so both give the same forest.
 
