@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from sim.bench.api import bench_api
+from sim.bench.cascade import bench_cascade
 from sim.bench.commands import bench_commands
 from sim.bench.engine import bench_propagation, bench_series, bench_world
 from sim.bench.llm import bench_llm
@@ -108,6 +109,31 @@ def handle(args: argparse.Namespace) -> int:
         lines += [
             f"peak RSS {result['peak_rss_mb']:.0f} MB",
             f"every model's median tick within {result['target_tick_ms']:.0f} ms: {result['all_within_target']}",
+        ]
+        emit(args, result, "\n".join(lines))
+        return 0
+    if args.bench == "cascade":
+        with stderr_progress() as progress:
+            result = bench_cascade(
+                args.agents,
+                avg_degree=args.avg_degree,
+                p=args.p,
+                seed=args.seed,
+                repeats=args.repeats,
+                progress=progress,
+            )
+        c = result["cascade"] or {}
+        lines = [
+            f"ic p={result['p']:g} on {result['agents']:,} agents / {result['edges']:,} edges: reached "
+            f"{result['reached']:,} ({100 * result['reached_share']:.1f}%) in {result['ticks']} ticks",
+            f"cascade: depth {c.get('depth')}, max breadth {c.get('max_breadth'):,}, "
+            f"structural virality {c.get('structural_virality', 0):.2f}",
+            f"run {1000 * result['seconds_median']:.1f} ms with the forest, "
+            f"{1000 * result['baseline_seconds_median']:.1f} ms without (difference {100 * result['overhead']:+.2f}%)",
+            f"forest cost inside the run: {1000 * result['rounds_forest_seconds_median']:.1f} ms in rounds + "
+            f"{1000 * result['measures_seconds_median']:.1f} ms measuring = {100 * result['cost_share']:.2f}% "
+            "of the run without it",
+            f"peak RSS {result['peak_rss_mb']:.0f} MB; within the 10% target: {result['within_target']}",
         ]
         emit(args, result, "\n".join(lines))
         return 0

@@ -41,7 +41,6 @@ For a synchronous model the depth is at most the number of rounds run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -72,27 +71,27 @@ class CascadeTracker:
         self.feed_edges = 0
 
     def add(self, agents: np.ndarray, sources: np.ndarray | None = None, via: np.ndarray | None = None) -> None:
-        """One round's first adoptions: ``agents`` (not in the forest yet) crediting ``sources`` (-1: none)
-        and, where ``via`` is given, whether each came through a feed."""
-        agents = np.asarray(agents, dtype=np.int64)
+        """One round's first adoptions: ``agents`` (not in the forest yet) crediting ``sources`` (-1: none;
+        every source must be in ``-1 .. n-1``: the engine checks a model's answer, :func:`replay` a file's
+        rows) and, where ``via`` is given, whether each came through a feed."""
+        agents = np.asarray(agents)
         if agents.size == 0:
             return
         gen = self.generation
-        n = gen.size
         if sources is None:
             gen[agents] = 0
             self._count(np.zeros(agents.size, dtype=np.int32))
             return
-        src = np.asarray(sources, dtype=np.int64)
-        inside = (src >= 0) & (src < n)
-        pgen = np.full(agents.size, -1, dtype=np.int32)
-        pgen[inside] = gen[src[inside]]
-        mine = np.where(pgen >= 0, pgen + 1, 0).astype(np.int32)
-        # Parents that adopt in this same round: resolved along their chains (rare; most rounds have none).
-        pending = np.flatnonzero(inside & (pgen < 0))
-        if pending.size:
-            in_round = np.isin(src[pending], agents)
-            pending = pending[in_round]
+        src = np.asarray(sources)
+        sourced = src >= 0
+        # A parent's generation plus one; a parent not in the forest (generation -1) and no parent give 0.
+        mine = np.where(sourced, gen[src] + 1, 0).astype(np.int32, copy=False)
+        orphans = np.flatnonzero((mine == 0) & sourced)
+        if orphans.size:
+            # Parents that adopt in this same round: resolved along their chains (rare; most rounds have none).
+            pending = orphans[np.isin(src[orphans], agents)]
+        else:
+            pending = orphans
         gen[agents] = mine
         if pending.size:
             gen[agents[pending]] = -1
@@ -102,7 +101,6 @@ class CascadeTracker:
                 if not ready.any():  # a cycle, or hanging from one: these become roots
                     gen[agents[pending]] = 0
                     mine[pending] = 0
-                    inside[pending] = False
                     break
                 done = pending[ready]
                 gen[agents[done]] = pg[ready] + 1
@@ -152,10 +150,12 @@ def replay(
     so the forest and the series are the same as when it grew. With ``start`` and ``rounds``, the series
     has one entry per tick ``start .. start + rounds`` (ticks with no adoption repeat the last values).
 
-    Rows for agents outside ``0..n-1`` and repeated agents (only the first adoption counts) are dropped."""
+    Rows for agents outside ``0..n-1`` and repeated agents (only the first adoption counts) are dropped; a
+    source outside ``0..n-1`` counts as none."""
     ticks = np.asarray(ticks, dtype=np.int64)
     agents = np.asarray(agents, dtype=np.int64)
     sources = np.asarray(sources, dtype=np.int64)
+    sources = np.where((sources >= 0) & (sources < n), sources, -1)  # a source outside the world: none
     keep = (agents >= 0) & (agents < n)
     order = np.flatnonzero(keep)
     order = order[np.argsort(ticks[order], kind="stable")]
@@ -189,20 +189,41 @@ def replay(
     return tracker
 
 
-@dataclass(frozen=True)
 class Forest:
     """A finished forest, ordered by generation: ``agents[i]`` is at ``generation[i]`` and its parent is
     ``agents[parent[i]]`` (``parent[i] == -1`` for a root). ``subtree[i]`` counts the agents under and
-    including ``agents[i]``; ``tree[i]`` is the position of its root."""
+    including ``agents[i]``; ``tree[i]`` is the position of its root (roots come first, ``0 .. trees-1``);
+    ``bounds[g]:bounds[g+1]`` are the positions of generation ``g``. Positions are int32 (a world has fewer
+    than 2**31 agents)."""
 
-    agents: np.ndarray
-    generation: np.ndarray
-    parent: np.ndarray
-    subtree: np.ndarray
-    tree: np.ndarray
-    bounds: np.ndarray
-    feed_edges: int = 0
-    ticks: np.ndarray | None = None
+    __slots__ = (
+        "_adopted_at",
+        "_virality",
+        "agents",
+        "bounds",
+        "feed_edges",
+        "generation",
+        "parent",
+        "subtree",
+        "tree",
+    )
+
+    def __init__(
+        self,
+        agents: np.ndarray,
+        generation: np.ndarray,
+        parent: np.ndarray,
+        subtree: np.ndarray,
+        tree: np.ndarray,
+        bounds: np.ndarray,
+        feed_edges: int = 0,
+        adopted_at: np.ndarray | None = None,
+    ) -> None:
+        self.agents, self.generation, self.parent = agents, generation, parent
+        self.subtree, self.tree, self.bounds = subtree, tree, bounds
+        self.feed_edges = int(feed_edges)
+        self._adopted_at = adopted_at
+        self._virality: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -212,8 +233,9 @@ class Forest:
         adopted_at: np.ndarray | None = None,
         feed_edges: int = 0,
     ) -> Forest:
-        """The forest of per-agent ``generation`` (-1: not in it) and ``parents`` arrays (length N)."""
-        nodes = np.flatnonzero(generation >= 0)
+        """The forest of per-agent ``generation`` (-1: not in it) and ``parents`` arrays (length N): a
+        non-root's parent is ``parents[agent]``, an agent of the generation before."""
+        nodes = np.flatnonzero(generation >= 0).astype(np.int32)
         g = generation[nodes]
         depth = int(g.max()) if g.size else -1
         narrow = g.astype(np.int16) if depth < np.iinfo(np.int16).max else g
@@ -223,11 +245,12 @@ class Forest:
         counts = np.bincount(g, minlength=depth + 1) if g.size else np.zeros(0, dtype=np.int64)
         bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         size = agents.size
-        position = np.empty(generation.size, dtype=np.int64)
-        position[agents] = np.arange(size)
-        parent = np.full(size, -1, dtype=np.int64)
-        nonroot = slice(int(bounds[1]) if depth >= 0 else 0, size)
-        parent[nonroot] = position[parents[agents[nonroot]]]
+        roots = int(bounds[1]) if depth >= 0 else 0
+        position = np.empty(generation.size, dtype=np.int32)
+        position[agents] = np.arange(size, dtype=np.int32)
+        parent = np.full(size, -1, dtype=np.int32)
+        parent[roots:] = position[parents[agents[roots:]]]
+        del position
         subtree = np.ones(size, dtype=np.int64)
         for level in range(depth, 0, -1):  # children to parents, one generation at a time
             lo, hi = bounds[level], bounds[level + 1]
@@ -235,14 +258,17 @@ class Forest:
             subtree[plo:phi] += np.bincount(
                 parent[lo:hi] - plo, weights=subtree[lo:hi], minlength=int(phi - plo)
             ).astype(np.int64)
-        tree = np.empty(size, dtype=np.int64)
-        if size:
-            tree[: bounds[1]] = np.arange(bounds[1])
-            for level in range(1, depth + 1):
-                lo, hi = bounds[level], bounds[level + 1]
-                tree[lo:hi] = tree[parent[lo:hi]]
-        ticks = None if adopted_at is None else np.asarray(adopted_at)[agents]
-        return cls(agents, g, parent, subtree, tree, bounds, int(feed_edges), ticks)
+        tree = np.empty(size, dtype=np.int32)
+        tree[:roots] = np.arange(roots, dtype=np.int32)
+        for level in range(1, depth + 1):
+            lo, hi = bounds[level], bounds[level + 1]
+            tree[lo:hi] = tree[parent[lo:hi]]
+        return cls(agents, g, parent, subtree, tree, bounds, int(feed_edges), adopted_at)
+
+    @property
+    def ticks(self) -> np.ndarray | None:
+        """Each node's adoption tick (None when the forest was built without ``adopted_at``)."""
+        return None if self._adopted_at is None else np.asarray(self._adopted_at)[self.agents]
 
     @property
     def size(self) -> int:
@@ -266,14 +292,18 @@ class Forest:
 
     def tree_virality(self) -> np.ndarray:
         """Structural virality of each tree, by root position (NaN for a single node)."""
-        sizes = self.tree_sizes().astype(np.float64)
-        if self.edges == 0:
-            return np.full(self.trees, np.nan)
-        s = self.subtree[self.trees :].astype(np.float64)
-        total = sizes[self.tree[self.trees :]]
-        wiener = np.bincount(self.tree[self.trees :], weights=s * (total - s), minlength=self.trees)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(sizes >= 2, 2.0 * wiener / (sizes * (sizes - 1.0)), np.nan)
+        if self._virality is None:
+            sizes = self.tree_sizes().astype(np.float64)
+            if self.edges == 0:
+                self._virality = np.full(self.trees, np.nan)
+            else:
+                roots = self.trees
+                s = self.subtree[roots:].astype(np.float64)
+                total = sizes[self.tree[roots:]]
+                wiener = np.bincount(self.tree[roots:], weights=s * (total - s), minlength=roots)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    self._virality = np.where(sizes >= 2, 2.0 * wiener / (sizes * (sizes - 1.0)), np.nan)
+        return self._virality
 
     def largest(self) -> int:
         """Root position of the biggest tree (the first root among equals); -1 for an empty forest."""

@@ -205,6 +205,8 @@ class PropagationSession(SessionBase):
     #: Whether the forest is kept as the session runs (off only to measure what it costs: ``agora bench
     #: cascade``); :meth:`tracker` rebuilds it from the arrays when asked.
     record_cascade: bool = field(default=True, repr=False)
+    #: Wall time spent growing the forest in rounds (not persisted; ``agora bench cascade``).
+    cascade_seconds: float = field(default=0.0, repr=False)
 
     @property
     def done(self) -> bool:
@@ -579,7 +581,9 @@ class PropagationSession(SessionBase):
             self.feed_reached += int(np.count_nonzero(v))
             self._record(tick, new_agents, src, ns, v.astype(np.int64))
             if tracker is not None:
+                t_tree = time.perf_counter()
                 tracker.add(new_agents, src, v)
+                self.cascade_seconds += time.perf_counter() - t_tree
         else:
             src = np.empty(0, dtype=np.int32)
             v = np.empty(0, dtype=bool)
@@ -597,7 +601,9 @@ class PropagationSession(SessionBase):
         self.frontier_sizes.append(frontier_size)
         self.new_per_tick.append(n_new)
         if tracker is not None:
+            t_tree = time.perf_counter()
             tracker.end_round()
+            self.cascade_seconds += time.perf_counter() - t_tree
         if self.record_series:
             t_rec = time.perf_counter()
             self._record_series()
