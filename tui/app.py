@@ -84,6 +84,10 @@ PALETTE = {
         "Write the chart shown (Dashboard or Compare) to PNG and SVG files in the saves folder's exports",
     ),
     "dismiss_chart": ("Dismiss chart", "Take the session off the dashboard's chart (a finished one stays until then)"),
+    "cascade_tree": (
+        "Cascade tree of the selected session",
+        "Draw the adoption tree of the session selected in the Messages view, generation by generation",
+    ),
     "save": ("Save a snapshot (.snap)", "Save the world as a snapshot file in the saves folder"),
     "load": ("Load a snapshot (.snap)", "Replace the world by a snapshot from the saves folder"),
     "communities": ("Detect communities", "Find communities and rank influence (PageRank)"),
@@ -110,6 +114,8 @@ class AgoraApp(App):
     _SPEED_GROUP = Binding.Group("speed", compact=True)
     _STEP_GROUP = Binding.Group("step 1/10", compact=True)
     BINDINGS = [
+        # First: shown in the Messages view only, beside that view's own key (x), before the footer runs out.
+        Binding("t", "cascade_tree", "Tree", tooltip="the selected session's adoption tree, generation by generation"),
         Binding("1", "view('dashboard')", "Dashboard", group=_VIEWS_GROUP),
         Binding("2", "view('communities')", "Communities", group=_VIEWS_GROUP),
         Binding("3", "view('agents')", "Agents", group=_VIEWS_GROUP),
@@ -494,6 +500,9 @@ class AgoraApp(App):
         if action == "ask":
             # Shown and active in the Agents view only (the command palette reaches it from anywhere).
             return self.sim is not None and self._switcher.current == "agents"
+        if action == "cascade_tree":
+            # The Messages view's key (its sessions); the palette reaches it from anywhere.
+            return self.sim is not None and self._switcher.current == "messages"
         if action in ("export_chart", "dismiss_chart"):
             # Keys of the views with charts (x is the Messages view's cancel there); the palette reaches them anywhere.
             views = ("dashboard", "compare") if action == "export_chart" else ("dashboard",)
@@ -629,6 +638,14 @@ class AgoraApp(App):
         """Take the session off the dashboard's chart (a finished session stays there until then)."""
         if self.sim is not None:
             self._views["dashboard"].dismiss_chart_said()  # type: ignore[attr-defined]
+
+    def action_cascade_tree(self) -> None:
+        """Draw the selected session's adoption tree in a screen of its own (t in the Messages view)."""
+        if self.sim is None:
+            return
+        if self._switcher.current != "messages":
+            self.action_view("messages")
+        self._views["messages"].open_tree()  # type: ignore[attr-defined]
 
     def action_export_chart(self) -> None:
         """Write the chart shown (Dashboard or Compare) to PNG and SVG in the saves folder's ``exports``."""
@@ -787,7 +804,7 @@ class AgoraApp(App):
                     "Ask an agent", "Interview the agent shown in the Agents view (key: a there)", self.action_ask
                 )
                 continue
-            if action in ("export_chart", "dismiss_chart"):  # likewise: their keys work where the charts are
+            if action in ("export_chart", "dismiss_chart", "cascade_tree"):  # likewise: keys of one or two views
                 title, words = PALETTE[action]
                 yield SystemCommand(title, f"{words} (key: {b.key})", getattr(self, f"action_{action}"))
                 continue

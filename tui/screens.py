@@ -41,6 +41,11 @@ HELP_KEYS: list[tuple[str, str]] = [
         "agent's persona; offline without a key)",
     ),
     ("x", "cancel the selected session (Messages view); take the session off the chart (Dashboard)"),
+    (
+        "t",
+        "the selected session's adoption tree, generation by generation, trimmed to the screen with counts of "
+        "what was cut (Messages view; escape closes it)",
+    ),
     ("e", "export the chart shown to PNG and SVG (saves/exports; Dashboard and Compare)"),
     ("r", "reload user plugins (Plugins view)"),
     ("f", "the highlighted content recommender builds the feeds (Plugins view; on the one in use: feeds off)"),
@@ -52,7 +57,8 @@ HELP_KEYS: list[tuple[str, str]] = [
 HELP_NOTES = [
     "The inject form chooses each message's feed recommender (default: the world's).",
     "The Messages view shows the latest posts, reposts and replies of the highlighted message, and who "
-    "wrote each text (llm, cache or offline).",
+    "wrote each text (llm, cache or offline), and the highlighted session's cascade: size, trees, depth, "
+    "breadth, structural virality and its top spreaders.",
     "Text that agents, users, plugins or the LLM wrote is always shown literally.",
     "The header says WAITING FOR DISK while the simulation waits for the world file's writer to catch up.",
 ]

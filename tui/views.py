@@ -26,6 +26,7 @@ from sim.analysis.plot import plot_sessions
 from sim.analysis.structure import community_table, isolated_text, session_community_stats
 from sim.core.safe import shown
 from sim.core.topics import topics_mask
+from sim.engine.cascadeview import BUSY, CascadeSummary, measures_line, no_tree_reason, summarise
 from sim.engine.controller import WorldSnapshot
 from sim.errors import AgoraError, BadParameterError
 from sim.model.seeds import SeedSpec
@@ -33,6 +34,7 @@ from sim.model.series import series_dict
 from sim.social.dynamics import NONE
 from sim.store.create import saves_dir
 
+from .cascade import CascadeTreeScreen
 from .charts import (
     MAX_LINES,
     Chart,
@@ -972,6 +974,7 @@ class MessagesView(View):
     MessagesView #posts { height: auto; max-height: 10; padding: 0 1; border: round $primary-darken-2;
                           text-wrap: nowrap; text-overflow: ellipsis; }
     MessagesView #session-detail { height: auto; max-height: 24; padding: 0 1; border: round $primary-darken-2; }
+    MessagesView #session-cascade { height: auto; padding: 0 1; border: round $primary-darken-2; }
     MessagesView #session-text { height: auto; }
     """
     #: The label of the seed field after the seed selection: what it holds for that selection.
@@ -990,6 +993,12 @@ class MessagesView(View):
         self._posts_signature: Any = None
         self._cells_shown: dict[tuple[int, int, str], Any] = {}  # (world, session, column) -> cell shown
         self._detail_signature: Any = None
+        #: The selected session's cascade: (world, session, round, status) it was measured at, and what it
+        #: gave (a :class:`~sim.engine.cascadeview.CascadeSummary`). Measured at most once per round.
+        self._cascade: tuple[Any, CascadeSummary] | None = None
+        self._cascade_drawn: CascadeSummary | None = None  # the one in the box
+        #: The key a worker is measuring now (None: none is).
+        self._measuring: tuple[int, int, int, str] | None = None
 
     def compose(self) -> ComposeResult:
         # Every field has a label before it (the parameter rows too): what it is, not only a placeholder.
@@ -1042,6 +1051,7 @@ class MessagesView(View):
             yield VerticalScroll(id="param-form")
             yield Static("", id="form-error", classes="param-error", markup=False)
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield Static("No session yet.", id="session-cascade", markup=False)
         # Scrolls: a failed session's whole traceback is in it.
         with VerticalScroll(id="session-detail"):
             yield Static("", id="session-text", markup=False)
@@ -1226,6 +1236,7 @@ class MessagesView(View):
         sessions = list(reversed(app.sim.sessions))[:200]
         self.show_posts(sessions)
         self.show_detail(sessions)
+        self.show_cascade(sessions)
         wanted = [str(s.id) for s in sessions]
         if [k.value for k in table.rows] != wanted:
             cursor = table.cursor_row
@@ -1302,6 +1313,141 @@ class MessagesView(View):
         elif not text:
             text = Text(f"Session {int(session.id)} is {session.status}.")
         widget.update(text)
+
+    def selected_session(self, sessions: list[Any] | None = None) -> Any:
+        """The highlighted session (the newest before one is highlighted), None when there is none."""
+        app = self.agora
+        if sessions is None:
+            sessions = list(reversed(app.sim.sessions))[:200]
+        return next((s for s in sessions if s.id == app.selected_session_id), sessions[0] if sessions else None)
+
+    def cascade_key(self, session: Any) -> tuple[int, int, int, str]:
+        """What a measured cascade is valid for: the world, the session, its round and its status."""
+        return (id(self.agora.world), int(session.id), int(session.round), str(session.status))
+
+    def tracker_ready(self, session: Any) -> bool:
+        """Whether ``session``'s forest can be read now. A session restored from a file rebuilds its tracker
+        from its stored adoptions on first use; that is done here, between two ticks (a tick under way
+        would rebuild it too): while one runs, False (the next refresh tries again)."""
+        if session.cascade_tracker is not None or no_tree_reason(session) is not None:
+            return True
+        if self.agora.sim.lock.locked():
+            return False
+        session.tracker()
+        return True
+
+    def cascade_summary(self, session: Any) -> CascadeSummary | None:
+        """The cascade of ``session`` as of its latest round, measured here unless it was this round (the t
+        key); while a tick is writing its arrays, the one measured before (None if there is none)."""
+        key = self.cascade_key(session)
+        cached = self._cascade
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        summary = summarise(session, self.agora.world.columns["ids"], tick_under_way=not self.tracker_ready(session))
+        if summary is BUSY:  # a round half-written: keep the last one of this session
+            return cached[1] if cached is not None and cached[0][:2] == key[:2] else None
+        self._cascade = (key, summary)
+        return summary
+
+    def show_cascade(self, sessions: list[Any]) -> None:
+        """The highlighted session's cascade: size, trees, depth, max breadth, structural virality and share
+        by feed, and its top spreaders (the agents with the most children); a model that names no sources
+        says so. Measured once per round of the session, in a worker thread (at a million agents a forest
+        takes a tenth of a second: keys do not wait for it); until it lands, the box shows the last one."""
+        widget = self.query_one("#session-cascade", Static)
+        session = self.selected_session(sessions)
+        if session is None:
+            widget.border_title = "cascade"
+            show(widget, Text("No session yet."))
+            self._cascade_drawn = None
+            return
+        key = self.cascade_key(session)
+        cached = self._cascade
+        if cached is not None and cached[0] == key:
+            self.draw_cascade(cached[1])
+            return
+        if self._measuring is not None or not self.tracker_ready(session):
+            return  # one measure at a time; the next refresh asks again
+        self._measuring = key
+        self.run_worker(
+            partial(self.measure_cascade, key, session, self.agora.world.columns["ids"]),
+            thread=True,
+            group="cascade",
+        )
+
+    def measure_cascade(self, key: tuple[int, int, int, str], session: Any, ids: np.ndarray) -> None:
+        """The worker: measure ``session``'s forest (from checked copies of its arrays, see
+        ``sim.engine.cascadeview.live_forest``) and hand the result to the UI thread."""
+        try:
+            summary = summarise(session, ids, tick_under_way=True)
+        except Exception as exc:  # noqa: BLE001 - a bug: said in the box, the app goes on
+            summary = CascadeSummary(
+                int(session.id), int(session.round), reason=f"the cascade could not be measured: {exc!r}"
+            )
+        self.app.call_from_thread(self.cascade_measured, key, summary)
+
+    def cascade_measured(self, key: tuple[int, int, int, str], summary: Any) -> None:
+        """A measure landed (on the UI thread): kept and shown; :data:`BUSY` (a round half-written when the
+        arrays were copied) is dropped, and the next refresh measures again."""
+        self._measuring = None
+        if summary is BUSY or not self.is_attached:
+            return
+        self._cascade = (key, summary)
+        selected = self.selected_session() if self.display and key[0] == id(self.agora.world) else None
+        if selected is not None and selected.id == key[1]:
+            self.draw_cascade(summary)
+
+    def draw_cascade(self, summary: CascadeSummary) -> None:
+        """Show ``summary`` in the cascade box (nothing to do when it is the one shown)."""
+        if summary is self._cascade_drawn:
+            return
+        self._cascade_drawn = summary
+        widget = self.query_one("#session-cascade", Static)
+        widget.border_title = f"cascade of session {int(summary.session)}, round {int(summary.round)}"
+        show(widget, self.cascade_lines(summary, self.agora.world))
+
+    @staticmethod
+    def cascade_lines(summary: CascadeSummary, world: Any) -> Text:
+        """The measures on one line, the top spreaders (name, original id: children) on the next, and the
+        key that draws the tree; names shown literally."""
+        if summary.measures is None:
+            return literal(summary.reason or "no tree", 200)
+        t = Text(measures_line(summary.measures))
+        t.append("\ntop spreaders (children): ", style="bold")
+        if not summary.spreaders:
+            t.append("none yet (no agent has passed the message on)")
+        for j, (agent, original, children) in enumerate(summary.spreaders):
+            if j:
+                t.append(" · ")
+            t.append_text(literal(world.persona(agent).name, 24))
+            t.append(f" (id {original}): {children:,}")
+        t.append("\nt: the tree, generation by generation", style="grey50")
+        return t
+
+    def open_tree(self) -> None:
+        """Draw the highlighted session's forest in a screen of its own (the t key); a session without a tree
+        is a notification saying why."""
+        app = self.agora
+        session = self.selected_session()
+        if session is None:
+            app.notify("no session yet: inject a message first (i), then press t", severity="warning", markup=False)
+            return
+        summary = self.cascade_summary(session)
+        if summary is None:
+            app.notify(
+                f"session {int(session.id)} is in the middle of a round: press t again",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if summary.forest is None:
+            app.notify(summary.reason or "no tree", severity="warning", markup=False)
+            return
+        title = Text(f"session {int(session.id)} (")
+        title.append_text(literal(session.model_name, 30))
+        title.append(f"), round {int(summary.round)}, {session.status}: ")
+        title.append_text(literal(session.message.get("text", ""), 80))
+        app.push_screen(CascadeTreeScreen(title, summary.forest, app.world.columns["ids"]))
 
     @staticmethod
     def failure_lines(session: Any) -> Text:
