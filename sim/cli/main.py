@@ -92,6 +92,10 @@ def _handler(args: Any, groups: Sequence[CommandGroup]) -> Handler:
         from sim.cli import plugins  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
 
         return plugins.handle
+    if command == "cascades":
+        from sim.cli import cascades  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
+
+        return cascades.handle
     if command == "check":
         from sim.cli import check  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
 

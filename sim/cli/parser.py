@@ -2,9 +2,9 @@
 implementation, so that ``agora --help`` and a usage mistake answer at once.
 
 A command's flags are declared here and its work is done by its module (``sim.cli.world``, ``run``,
-``bench``, ``analysis``, ``audit``, ``check``, ``llm``, ``plot``, ``plugins``, ``serve``, ``sweep``);
-``sim.cli.main`` dispatches to them. Packages add commands through the ``agora.commands`` entry-point
-group (:class:`CommandGroup`): the terminal UI registers ``agora tui`` and ``agora bench tui`` so.
+``bench``, ``analysis``, ``audit``, ``cascades``, ``check``, ``llm``, ``plot``, ``plugins``, ``serve``,
+``sweep``); ``sim.cli.main`` dispatches to them. Packages add commands through the ``agora.commands``
+entry-point group (:class:`CommandGroup`): the terminal UI registers ``agora tui`` and ``agora bench tui`` so.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ BUILTIN_COMMANDS = (
     "plugins",
     "sweep",
     "plot",
+    "cascades",
     "check",
     "analyze",
     "export",
@@ -275,7 +276,23 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     run.add_argument(
         "--plot", metavar="FILE", help="draw the series after the run (.png, .svg or .pdf; see 'agora plot')"
     )
-    run.add_argument("--force", action="store_true", help="overwrite the --series and --plot files if they exist")
+    run.add_argument(
+        "--cascades",
+        metavar="FILE",
+        help="write the adoption forest of every run, one row per agent: run,agent,source,tick,generation "
+        "(original ids; a root's source is empty): .csv, .csv.gz or .parquet (see 'agora cascades')",
+    )
+    run.add_argument(
+        "--ccdf",
+        metavar="FILE",
+        help="with --runs: write the distribution of the runs' cascade sizes as a complementary CDF, "
+        "size,ccdf (P(S >= size)): .csv, .csv.gz or .parquet",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite the --series, --plot, --cascades and --ccdf files if they exist",
+    )
     run.add_argument(
         "--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)"
     )
@@ -476,6 +493,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     add_plugins(sub)
     add_sweep(sub)
     add_plot(sub)
+    add_cascades(sub)
     add_check(sub)
     add_analysis(sub)
     add_analysis_bench(bsub)
@@ -684,7 +702,23 @@ def add_sweep(sub: Any) -> None:
         "per grid key first (e.g. p,run,tick,measure,value): .csv, .csv.gz or .parquet",
     )
     sw.add_argument("--plot", metavar="FILE", help="draw the series, one line per combination (.png, .svg or .pdf)")
-    sw.add_argument("--force", action="store_true", help="overwrite the --series and --plot files if they exist")
+    sw.add_argument(
+        "--cascades",
+        metavar="FILE",
+        help="write every run's adoption forest, one row per agent, with one column per grid key first "
+        "(e.g. p,run,agent,source,tick,generation): .csv, .csv.gz or .parquet",
+    )
+    sw.add_argument(
+        "--ccdf",
+        metavar="FILE",
+        help="write each combination's distribution of cascade sizes as a complementary CDF, the grid keys "
+        "first (e.g. p,size,ccdf): .csv, .csv.gz or .parquet",
+    )
+    sw.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite the --series, --plot, --cascades and --ccdf files if they exist",
+    )
     sw.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -719,6 +753,46 @@ def add_plot(sub: Any) -> None:
     pl.add_argument("--title", metavar="TEXT", help="the figure's title (default: the file names)")
     pl.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     pl.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+#: The examples under ``agora cascades --help``.
+_CASCADES_EXAMPLES = """examples:
+  agora run saves/w.db --until-done --inject x --model ic --param p=0.1 && agora cascades saves/w.db
+  agora cascades saves/w.db 3 --json                  (session 3: measures and top spreaders)
+  agora cascades saves/w.db -o tree.graphml           (the latest session's forest, for Gephi)
+  agora cascades saves/w.db 3 -o tree.csv.gz          (rows run,agent,source,tick,generation; run = 3)
+
+The forest is rebuilt from the session's rows of the world's events table. A model that names no sources
+(who adopted from whom) has no tree: its cascade is null, with a note."""
+
+
+def add_cascades(sub: Any) -> None:
+    """Add ``agora cascades`` to the command's subparsers."""
+    p = sub.add_parser(
+        "cascades",
+        help="the adoption forest of a session persisted in a world file: measures, spreaders, GraphML",
+        description="The cascade of a propagation session persisted in a world file (a run without --runs): "
+        "its adoption forest rebuilt from the world's events, its measures (size, trees, depth, max breadth, "
+        "structural virality, largest tree, share by feed) and top spreaders, and optionally the forest "
+        "written as rows or as GraphML for Gephi. Without SESSION, the latest session.",
+        epilog=_CASCADES_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("world", metavar="WORLD")
+    p.add_argument(
+        "session", nargs="?", type=non_negative_int, metavar="SESSION", help="a session id (default: the latest)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the forest; the extension picks the format: .csv, .csv.gz or .parquet (rows "
+        "run,agent,source,tick,generation with run = the session id) or .graphml (nodes: agents with "
+        "tick, generation, root; edges source -> agent with via graph or feed)",
+    )
+    p.add_argument("--top", type=non_negative_int, default=10, metavar="K", help="top spreaders listed (default 10)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def add_check(sub: Any) -> None:

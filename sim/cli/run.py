@@ -1,5 +1,6 @@
 """``agora run``: a world headless, a persisted run or an ensemble of cascades (the engine is
-:func:`sim.engine.runner.run_cascades`), with its ``--series`` file and ``--plot`` figure."""
+:func:`sim.engine.runner.run_cascades`), with its ``--series`` file, ``--plot`` figure, ``--cascades`` file
+(every run's adoption forest) and ``--ccdf`` file (the distribution of the runs' cascade sizes)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from sim.errors import BadParameterError
 from sim.lab.world import MAX_TICKS, WorldFile
 from sim.llm.config import LLMConfig
 from sim.social.dynamics import Social
+from sim.store.cascadeio import check_cascades_path, check_ccdf_path, save_cascades
 from sim.store.seriesio import check_series_path, save_series, table_from_records
 from sim.store.worldfile import check_target, open_world, read_meta
 from sim.store.writer import WorldWriter
@@ -71,6 +73,8 @@ _INJECT_OPTIONS = (
     ("seed", "--seed"),
     ("series", "--series"),
     ("plot", "--plot"),
+    ("cascades", "--cascades"),
+    ("ccdf", "--ccdf"),
     ("workers", "--workers"),
 )
 
@@ -96,6 +100,11 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise BadParameterError("--max-ticks limits --until-done: with --steps N the run takes exactly N ticks")
     if args.workers is not None and args.runs is None:
         raise BadParameterError("--workers spreads the runs of an ensemble: add --runs R")
+    if args.ccdf is not None and args.runs is None:
+        raise BadParameterError(
+            "--ccdf is the distribution of cascade sizes over an ensemble's runs: add --runs R (one run's "
+            "size is in its 'cascade' in --json)"
+        )
     if args.runs is not None and (args.checkpoint_every is not None or args.checkpoint_seconds is not None):
         flag = "--checkpoint-every" if args.checkpoint_every is not None else "--checkpoint-seconds"
         raise BadParameterError(f"{flag} checkpoints a persisted run: with --runs the world file is not modified")
@@ -103,20 +112,44 @@ def _check_run_options(args: argparse.Namespace) -> None:
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Check ``--series``, ``--plot`` and ``--force`` (of ``run`` and ``sweep``) before any work.
+    """Check ``--series``, ``--plot``, ``--cascades``, ``--ccdf`` and ``--force`` (of ``run`` and ``sweep``)
+    before any work.
 
     Raises:
         BadParameterError / TargetExistsError: an unknown extension, Parquet without its extra, an
-            existing file without ``--force``, or ``--force`` with neither file.
+            existing file without ``--force``, ``--force`` with no file, or one file named twice.
     """
-    if args.force and not (args.series or args.plot):
-        raise BadParameterError("--force overwrites the --series and --plot files: give one of them")
+    named = [
+        (f, p)
+        for f, p in (
+            ("--series", args.series),
+            ("--plot", args.plot),
+            ("--cascades", args.cascades),
+            ("--ccdf", args.ccdf),
+        )
+        if p
+    ]
+    if args.force and not named:
+        raise BadParameterError(
+            "--force overwrites the --series, --plot, --cascades and --ccdf files: give one of them"
+        )
+    paths = [os.path.abspath(p) for _, p in named]
+    for i, (flag, path) in enumerate(named):
+        if paths[i] in paths[:i]:
+            other = named[paths.index(paths[i])][0]
+            raise BadParameterError(f"{flag} and {other} name the same file {path!r}: give each its own file")
     if args.series:
         check_target(args.series, args.force, what="series file")
         check_series_path(args.series)
     if args.plot:
         check_target(args.plot, args.force, what="figure")
         check_figure_path(args.plot)
+    if args.cascades:
+        check_target(args.cascades, args.force, what="cascades file")
+        check_cascades_path(args.cascades)
+    if args.ccdf:
+        check_target(args.ccdf, args.force, what="ccdf file")
+        check_ccdf_path(args.ccdf)
 
 
 def write_outputs(
@@ -160,6 +193,7 @@ async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, 
             llm_wait=args.llm_wait,
             ticks_per_second=args.ticks_per_second or None,
             monitor=monitor,
+            trees=bool(args.cascades),
         )
     stopped = [r for r in res.runs if r.status == "max-ticks"]
     if stopped:
@@ -176,6 +210,7 @@ async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, 
             res.plot(args.plot, force=args.force)
     else:
         sys.stderr.write("agora: note: no run completed, so no --series file or --plot figure was written\n")
+    write_cascade_files(args, res)
     result = res.to_dict()
     if not args.json:
         for r in result["runs"]:
@@ -222,6 +257,7 @@ async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, regis
                 checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
                 checkpoint_seconds=args.checkpoint_seconds or None,
                 workers=args.workers,
+                trees=bool(args.cascades),
             )
         if writer is not None:
             writer.submit_audit(
@@ -253,11 +289,69 @@ async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, regis
         write_outputs(args, result, records, [], f"{result['model']} on {os.path.basename(args.world)}, {runs}")
     else:
         sys.stderr.write("agora: note: no run completed, so no --series file or --plot figure was written\n")
+    # The trees (numpy arrays) come out of the report before it is printed as JSON.
+    trees = [(r.get("status"), r.pop("tree", None)) for r in result["runs"]]
+    records = [{"keys": {}, "run": i, "tree": t} for i, (st, t) in enumerate(trees) if t is not None and st != "failed"]
+    if args.cascades:
+        if records:
+            result["cascades_file"] = save_cascades(args.cascades, records)
+        else:
+            sys.stderr.write(f"agora: note: {_NO_TREE_NOTE}, so no --cascades file was written\n")
     if not args.json:
         for r in result["runs"]:
             r.pop("new_per_tick", None)
     emit(args, result, format_run(result))
     return report_failures(result)
+
+
+#: What is said when there is no cascade tree to write.
+_NO_TREE_NOTE = "no completed run has a cascade tree (a failed run has none, nor has a model that names no sources)"
+
+
+def write_cascade_files(args: argparse.Namespace, res: Any) -> None:
+    """Write the ``--cascades`` and ``--ccdf`` files of an ensemble or sweep result (checked before the runs by
+    :func:`check_outputs`); a note on stderr instead when no completed run has a tree."""
+    if args.cascades:
+        if len(res.cascades.records):
+            res.write_cascades(args.cascades, force=args.force)
+        else:
+            sys.stderr.write(f"agora: note: {_NO_TREE_NOTE}, so no --cascades file was written\n")
+    if args.ccdf:
+        if len(res.ccdf()):
+            res.write_ccdf(args.ccdf, force=args.force)
+        else:
+            sys.stderr.write(f"agora: note: {_NO_TREE_NOTE}, so no --ccdf file was written\n")
+
+
+def cascade_stats_text(stats: dict[str, Any]) -> str:
+    """The mean and interval of the cascade measures of an ensemble or sweep arm, on one line."""
+
+    def part(name: str, label: str, digits: int) -> str:
+        m = stats[name]
+        lo, hi = m["ci95"]
+        ci = "" if lo is None or hi is None else f" ({lo:,.{digits}f} .. {hi:,.{digits}f})"
+        return f"{label} {m['mean']:,.{digits}f}{ci}"
+
+    return ", ".join(
+        [
+            part("size", "size", 1),
+            part("depth", "depth", 1),
+            part("max_breadth", "max breadth", 1),
+            part("structural_virality", "structural virality", 2),
+        ]
+    )
+
+
+def written_files_text(result: dict[str, Any]) -> list[str]:
+    """The lines that say where the ``--cascades`` and ``--ccdf`` files went."""
+    lines = []
+    if "cascades_file" in result:
+        f = result["cascades_file"]
+        lines.append(f"cascades: {f['rows']:,} rows (one per agent of a forest) written to {f['path']}")
+    if "ccdf_file" in result:
+        f = result["ccdf_file"]
+        lines.append(f"cascade sizes: {f['rows']:,} rows of their complementary CDF written to {f['path']}")
+    return lines
 
 
 def report_failures(result: dict[str, Any]) -> int:
@@ -335,6 +429,14 @@ def format_run(result: dict[str, Any]) -> str:
             lines.append(f"mean reached {result['mean_reached']:,.1f}  (95% CI {lo:,.1f} .. {hi:,.1f}){of}")
         else:
             lines.append("mean reached: none (no run completed)")
+        if result.get("cascade"):
+            lines.append("cascade, mean (95% CI): " + cascade_stats_text(result["cascade"]))
+    elif len(runs) == 1 and runs[0].get("cascade"):
+        c = runs[0]["cascade"]
+        lines.append(
+            f"cascade: size {c['size']:,}, {c['trees']:,} tree{'s' if c['trees'] != 1 else ''}, depth {c['depth']}, "
+            f"max breadth {c['max_breadth']:,}, structural virality {c['structural_virality']:.2f}"
+        )
     for r in runs:
         for e in r.get("recommender_errors") or []:
             what = "friend recommender" if e["role"] == "friend" else "recommender"
@@ -364,5 +466,6 @@ def format_run(result: dict[str, Any]) -> str:
         lines.append(f"series: {result['series_file']['rows']:,} rows written to {result['series_file']['path']}")
     if "plot" in result:
         lines.append(f"figure: {result['plot']['output']}")
+    lines += written_files_text(result)
     lines.append("world file updated" if result["persisted"] else "world file not modified")
     return "\n".join(lines)

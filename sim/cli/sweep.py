@@ -9,7 +9,7 @@ from typing import Any
 from sim.cli.args import EXIT_FAILED, parse_params, social_changes
 from sim.cli.output import emit, indented, shown_line
 from sim.cli.progress import stderr_progress
-from sim.cli.run import check_outputs
+from sim.cli.run import cascade_stats_text, check_outputs, write_cascade_files, written_files_text
 from sim.cli.textable import render_table
 from sim.engine.sweep import parse_grid
 from sim.errors import BadParameterError
@@ -49,6 +49,7 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
             progress=progress,
             social=social_changes(args),
             series=bool(args.series or args.plot),
+            trees=bool(args.cascades),
         )
     stopped = sum(arm["stopped"] for arm in res.data["results"])
     if stopped:
@@ -60,6 +61,7 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
         res.write_series(args.series, force=args.force)
     if args.plot:
         res.plot(args.plot, force=args.force)
+    write_cascade_files(args, res)
     result = res.to_dict()
     emit(args, result, format_table(result))
     return report_sweep_failures(result)
@@ -161,6 +163,13 @@ def format_table(result: dict[str, Any]) -> str:
         out.append(f"series: {result['series_file']['rows']:,} rows written to {result['series_file']['path']}")
     if "plot" in result:
         out.append(f"figure: {result['plot']['output']}")
+    out += written_files_text(result)
+    cascades = [(c["grid"], c.get("cascade")) for c in result["results"] if c.get("cascade")]
+    if cascades:
+        out.append("cascade, mean (95% CI):")
+        for grid, stats in cascades:
+            arm = " ".join(f"{k}={_value(v)}" for k, v in grid.items()) or "runs"
+            out.append(f"  {shown_line(arm)}: {cascade_stats_text(stats)}")
     out.append(
         "busiest tick: ticks from the seeding to the one with the most new adoptions; not the peak of a state "
         "curve such as I in SIR (see --series)"

@@ -19,6 +19,16 @@ from sim.analysis.plot import check_figure_path, figure_format, plot_files, plot
 from sim.engine.runner import series_records
 from sim.engine.sweep import paired_difference
 from sim.errors import BadParameterError
+from sim.store.cascadeio import (
+    CascadeTable,
+    CcdfTable,
+    ccdf_table,
+    check_cascades_path,
+    check_ccdf_path,
+    save_cascades,
+    save_ccdf,
+)
+from sim.store.cascadeio import table_from_records as cascade_table
 from sim.store.seriesio import SeriesTable, check_series_path, save_series, table_from_records
 from sim.store.worldfile import check_target
 
@@ -157,6 +167,121 @@ class Series:
         return save_series(path, self.records, self.key_names)
 
 
+# -- cascades ----------------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class Cascades:
+    """The adoption forests of the completed runs, one row per agent: the grid keys first (a sweep), then
+    ``run``, ``agent`` and ``source`` (original ids; a root's source is -1 here and ``root`` is True),
+    ``root``, ``tick`` (since the seeding) and ``generation``: the rows ``--cascades FILE`` writes.
+
+    Attributes:
+        table: the columns (:class:`sim.store.cascadeio.CascadeTable`).
+        records: the tree records the table and files are made from.
+    """
+
+    table: CascadeTable
+    records: list[dict[str, Any]] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def key_names(self) -> list[str]:
+        """The grid keys, the first columns (none for an ensemble)."""
+        return list(self.table.key_names)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The table as numpy columns, key columns first."""
+        return self.table.columns()
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame of :meth:`columns` (needs pandas)."""
+        return _columns_frame(self.columns())
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
+        return _columns_arrow(self.columns())
+
+    def write(self, path: str, *, force: bool = False) -> dict[str, Any]:
+        """Write the cascades file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as ``--cascades`` does.
+
+        Returns:
+            ``{"path": the absolute path, "rows": rows written}``.
+
+        Raises:
+            TargetExistsError: ``path`` exists and ``force`` is false. BadParameterError: an unknown extension,
+                or Parquet without pyarrow.
+        """
+        check_target(path, force, what="cascades file")
+        check_cascades_path(path)
+        return save_cascades(path, self.records, self.key_names)
+
+
+@dataclass(eq=False)
+class SizeDistribution:
+    """The distribution of cascade sizes over the completed runs with a tree, as a complementary CDF: one row
+    per distinct size of each ensemble or combination, the grid keys first, then ``size`` and ``ccdf``
+    (P(S >= size)): the rows ``--ccdf FILE`` writes.
+
+    Attributes:
+        table: the columns (:class:`sim.store.cascadeio.CcdfTable`).
+        records: ``{"keys": {...}, "sizes": [...]}``, the sizes of each combination's runs.
+    """
+
+    table: CcdfTable
+    records: list[dict[str, Any]] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Key columns first, then size and ccdf."""
+        return self.table.columns()
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame of :meth:`columns` (needs pandas)."""
+        return _columns_frame(self.columns())
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
+        return _columns_arrow(self.columns())
+
+    def write(self, path: str, *, force: bool = False) -> dict[str, Any]:
+        """Write the file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as ``--ccdf`` does.
+
+        Raises:
+            TargetExistsError: ``path`` exists and ``force`` is false. BadParameterError: an unknown extension,
+                or Parquet without pyarrow.
+        """
+        check_target(path, force, what="ccdf file")
+        check_ccdf_path(path)
+        return save_ccdf(path, self.records, list(self.table.key_names))
+
+
+def _size_distribution(records: list[dict[str, Any]], key_names: list[str]) -> SizeDistribution:
+    return SizeDistribution(ccdf_table(records, key_names), records)
+
+
+def _sizes(runs: list[dict[str, Any]]) -> list[int]:
+    """The cascade sizes of the runs that did not fail and have a tree."""
+    return [int(r["cascade"]["size"]) for r in runs if r.get("status") != "failed" and r.get("cascade") is not None]
+
+
+def _take_trees(runs: list[dict[str, Any]]) -> list[Any] | None:
+    """Each run's ``tree`` (numpy arrays), taken out of its JSON entry; None when no run kept one."""
+    if not any("tree" in r for r in runs):
+        return None
+    return [r.pop("tree", None) for r in runs]
+
+
+#: Why there is no cascades or ccdf file to write.
+_NO_TREE = "no completed run has a cascade tree (a failed run has none, nor has a model that names no sources)"
+
+
+def _no_trees(what: str, call: str) -> BadParameterError:
+    return BadParameterError(f"this {what} kept no cascade trees: run it with {call}(..., trees=True)")
+
+
 # -- runs --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Run:
@@ -248,7 +373,8 @@ class EnsembleResult:
     the runs that did not fail (``completed`` of them; ``failed`` counts the others).
 
     ``to_dict()`` is the JSON object ``agora run WORLD --inject TEXT --runs R --json`` prints for the same
-    options (with ``series_file`` once :meth:`write_series` wrote one).
+    options (with ``series_file``, ``cascades_file`` and ``ccdf_file`` once those files were written). An
+    ensemble run with ``trees=True`` keeps each run's adoption forest (:attr:`cascades`) outside that dict.
     """
 
     model: str
@@ -265,9 +391,13 @@ class EnsembleResult:
     first_failure: Failure | None
     data: dict[str, Any] = field(repr=False)
     source: str = ""
+    trees: list[Any] | None = field(default=None, repr=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "") -> EnsembleResult:
+        """The result of a :func:`sim.engine.runner.run_cascades` report; each run's ``tree`` (arrays, with
+        ``trees=True``) is taken out of it, so that :meth:`to_dict` stays JSON."""
+        trees = _take_trees(data["runs"])
         runs = [Run.from_dict(i, r) for i, r in enumerate(data["runs"])]
         return cls(
             model=data["model"],
@@ -284,6 +414,7 @@ class EnsembleResult:
             first_failure=Failure.from_dict(data["first_failure"]),
             data=data,
             source=source,
+            trees=trees,
         )
 
     @property
@@ -325,6 +456,56 @@ class EnsembleResult:
         title = title or f"{self.model} on {os.path.basename(self.source)}, {n} run{'s' if n != 1 else ''}"
         self.data["plot"] = drawn = _figure(records, [], self.source, output, title, measures, force)
         return dict(drawn)
+
+    @property
+    def cascades(self) -> Cascades:
+        """The adoption forest of every run that did not fail, one row per agent (run, agent, source, root,
+        tick, generation; original ids).
+
+        Raises:
+            BadParameterError: the ensemble was run without ``trees=True``.
+        """
+        if self.trees is None:
+            raise _no_trees("ensemble", "ensemble")
+        records = [
+            {"keys": {}, "run": i, "tree": tree}
+            for i, (r, tree) in enumerate(zip(self.data["runs"], self.trees))
+            if tree is not None and r.get("status") != "failed"
+        ]
+        return Cascades(cascade_table(records), records)
+
+    def write_cascades(self, path: str, *, force: bool = False) -> dict[str, Any]:
+        """Write :attr:`cascades` to ``path`` as ``agora run --runs R --cascades PATH`` does, and note it in
+        :meth:`to_dict` (``cascades_file``).
+
+        Raises:
+            BadParameterError: run without ``trees=True``, no run has a tree, an unknown extension.
+            TargetExistsError: ``path`` exists and ``force`` is false.
+        """
+        cascades = self.cascades
+        if not cascades.records:
+            raise BadParameterError(_NO_TREE)
+        self.data["cascades_file"] = written = cascades.write(path, force=force)
+        return dict(written)
+
+    def ccdf(self) -> SizeDistribution:
+        """The distribution of cascade sizes over the completed runs with a tree: ``size`` and ``ccdf``
+        (P(S >= size)). Needs no ``trees=True``: each run's ``cascade.size`` is enough."""
+        return _size_distribution([{"keys": {}, "sizes": _sizes(self.data["runs"])}], [])
+
+    def write_ccdf(self, path: str, *, force: bool = False) -> dict[str, Any]:
+        """Write :meth:`ccdf` to ``path`` as ``agora run --runs R --ccdf PATH`` does, and note it in
+        :meth:`to_dict` (``ccdf_file``).
+
+        Raises:
+            BadParameterError: no completed run has a tree, an unknown extension. TargetExistsError: ``path``
+                exists and ``force`` is false.
+        """
+        dist = self.ccdf()
+        if not len(dist):
+            raise BadParameterError(_NO_TREE)
+        self.data["ccdf_file"] = written = dist.write(path, force=force)
+        return dict(written)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as ``agora run ... --json`` prints it (a copy)."""
@@ -407,7 +588,8 @@ class SweepResult:
     """A sweep: every combination of the grid, each run ``runs`` times with session seeds ``seed + r``.
 
     ``to_dict()`` is the JSON object ``agora sweep WORLD ... --series FILE --json`` prints for the same options
-    (``series_file`` appears once :meth:`write_series` wrote one).
+    (``series_file``, ``cascades_file`` and ``ccdf_file`` appear once those files were written). A sweep run
+    with ``trees=True`` keeps each run's adoption forest (:attr:`cascades`) outside that dict.
     """
 
     arms: list[Arm]
@@ -423,11 +605,16 @@ class SweepResult:
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)
     source: str = ""
     kept_series: bool = True
+    trees: list[list[Any]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_dict(
         cls, data: dict[str, Any], records: list[dict[str, Any]], source: str = "", kept_series: bool = True
     ) -> SweepResult:
+        """The result of a :func:`sim.engine.sweep.run_sweep` report; each run's ``tree`` (arrays, with
+        ``trees=True``) is taken out of it, so that :meth:`to_dict` stays JSON."""
+        taken = [_take_trees(c["per_run"]) for c in data["results"]]
+        trees = None if all(t is None for t in taken) else [t or [] for t in taken]
         arms = [Arm.from_dict(i, c, data["session_seeds"]) for i, c in enumerate(data["results"])]
         return cls(
             arms=arms,
@@ -443,6 +630,7 @@ class SweepResult:
             records=records,
             source=source,
             kept_series=kept_series,
+            trees=trees,
         )
 
     def __len__(self) -> int:
@@ -525,6 +713,57 @@ class SweepResult:
         self.data["plot"] = drawn = _figure(self.records, list(self.grid), self.source, output, title, measures, force)
         return dict(drawn)
 
+    @property
+    def cascades(self) -> Cascades:
+        """The adoption forest of every run that did not fail, one row per agent, the grid keys first.
+
+        Raises:
+            BadParameterError: the sweep was run without ``trees=True``.
+        """
+        if self.trees is None:
+            raise _no_trees("sweep", "sweep")
+        records = [
+            {"keys": dict(a.grid), "run": i, "tree": tree}
+            for a, trees in zip(self.arms, self.trees)
+            for i, (r, tree) in enumerate(zip(a.data["per_run"], trees))
+            if tree is not None and r.get("status") != "failed"
+        ]
+        return Cascades(cascade_table(records, list(self.grid)), records)
+
+    def write_cascades(self, path: str, *, force: bool = False) -> dict[str, Any]:
+        """Write :attr:`cascades` to ``path`` as ``agora sweep --cascades PATH`` does, and note it in
+        :meth:`to_dict` (``cascades_file``).
+
+        Raises:
+            BadParameterError: run without ``trees=True``, no run has a tree, an unknown extension.
+            TargetExistsError: ``path`` exists and ``force`` is false.
+        """
+        cascades = self.cascades
+        if not cascades.records:
+            raise BadParameterError(_NO_TREE)
+        self.data["cascades_file"] = written = cascades.write(path, force=force)
+        return dict(written)
+
+    def ccdf(self) -> SizeDistribution:
+        """The distribution of cascade sizes of each combination, over its completed runs with a tree: the grid
+        keys, ``size`` and ``ccdf`` (P(S >= size)). Needs no ``trees=True``."""
+        records = [{"keys": dict(a.grid), "sizes": _sizes(a.data["per_run"])} for a in self.arms]
+        return _size_distribution(records, list(self.grid))
+
+    def write_ccdf(self, path: str, *, force: bool = False) -> dict[str, Any]:
+        """Write :meth:`ccdf` to ``path`` as ``agora sweep --ccdf PATH`` does, and note it in :meth:`to_dict`
+        (``ccdf_file``).
+
+        Raises:
+            BadParameterError: no completed run has a tree, an unknown extension. TargetExistsError: ``path``
+                exists and ``force`` is false.
+        """
+        dist = self.ccdf()
+        if not len(dist):
+            raise BadParameterError(_NO_TREE)
+        self.data["ccdf_file"] = written = dist.write(path, force=force)
+        return dict(written)
+
     def _require_series(self) -> None:
         if not self.kept_series:
             raise BadParameterError("this sweep kept no series: run it with series=True")
@@ -570,4 +809,15 @@ class SweepResult:
         return _columns_frame(cols)
 
 
-__all__ = ["Arm", "EnsembleResult", "Failure", "Paired", "Run", "Series", "SweepResult", "plot"]
+__all__ = [
+    "Arm",
+    "Cascades",
+    "EnsembleResult",
+    "Failure",
+    "Paired",
+    "Run",
+    "Series",
+    "SizeDistribution",
+    "SweepResult",
+    "plot",
+]

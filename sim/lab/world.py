@@ -135,6 +135,7 @@ class WorldFile:
         llm_wait: float = 30.0,
         ticks_per_second: float | None = None,
         monitor: Any = None,
+        trees: bool = False,
     ) -> EnsembleResult:
         """Run one cascade ``runs`` times (run r with session seed ``seed + r``), as
         ``agora run WORLD --inject TEXT --runs R --until-done`` (or ``--steps N``) does; the file is not modified.
@@ -153,6 +154,7 @@ class WorldFile:
                 world names a server); llm_wait: seconds answers in flight get at the end of a run.
             ticks_per_second: pace the ticks. monitor: a :class:`sim.engine.observe.Monitor` following each run
                 (``agora run --metrics-port``). Either runs the runs one at a time, in this process.
+            trees: keep every run's adoption forest (:attr:`EnsembleResult.cascades`, ``--cascades``).
 
         Returns:
             An :class:`EnsembleResult`; its ``to_dict()`` is what ``agora run ... --json`` prints.
@@ -182,6 +184,7 @@ class WorldFile:
                 llm_wait=llm_wait,
                 ticks_per_second=ticks_per_second,
                 monitor=monitor,
+                trees=trees,
             )
         )
 
@@ -207,6 +210,7 @@ class WorldFile:
         llm_wait: float = 30.0,
         ticks_per_second: float | None = None,
         monitor: Any = None,
+        trees: bool = False,
     ) -> EnsembleResult:
         """:meth:`ensemble` as a coroutine."""
         _whole(runs, "runs", 1)
@@ -246,6 +250,7 @@ class WorldFile:
             llm_wait=llm_wait,
             ticks_per_second=ticks_per_second,
             monitor=monitor,
+            trees=bool(trees),
         )
         return EnsembleResult.from_dict(result, source=self.path)
 
@@ -268,6 +273,7 @@ class WorldFile:
         ray: str | None = None,
         progress: Progress = None,
         series: bool = True,
+        trees: bool = False,
     ) -> SweepResult:
         """Run every combination of ``grid`` ``runs`` times, as ``agora sweep`` does; the file is not modified.
 
@@ -280,6 +286,7 @@ class WorldFile:
                 combination (common random numbers: see :meth:`SweepResult.paired`).
             workers: processes (None: one per CPU; 1: this process). ray: a Ray address or ``"auto"``.
             series: keep every run's per-tick series (:attr:`SweepResult.series`); False saves the time and memory.
+            trees: keep every run's adoption forest (:attr:`SweepResult.cascades`, ``--cascades``).
             Others: as :meth:`ensemble`.
 
         Returns:
@@ -306,6 +313,7 @@ class WorldFile:
                 ray=ray,
                 progress=progress,
                 series=series,
+                trees=trees,
             )
         )
 
@@ -327,6 +335,7 @@ class WorldFile:
         ray: str | None = None,
         progress: Progress = None,
         series: bool = True,
+        trees: bool = False,
     ) -> SweepResult:
         """:meth:`sweep` as a coroutine."""
         _whole(runs, "runs", 1)
@@ -358,6 +367,7 @@ class WorldFile:
             progress=progress,
             social=dict(social or {}),
             series=bool(series),
+            trees=bool(trees),
         )
         records = series_records(result)  # out of the report, as agora sweep --series leaves it
         return SweepResult.from_dict(result, records, source=self.path, kept_series=bool(series))
