@@ -13,10 +13,7 @@ import argparse
 import os
 from typing import Any
 
-import numpy as np
-
 from sim.cli.output import emit, shown_line
-from sim.core.cascade import Forest
 from sim.core.topics import mask_topics
 from sim.engine.runner import tree_arrays
 from sim.errors import BadParameterError
@@ -36,22 +33,6 @@ def _message(record: dict[str, Any]) -> tuple[str | None, list[str]]:
     topics = msg.get("topics")
     names = mask_topics(int(topics)) if isinstance(topics, int) and not isinstance(topics, bool) else []
     return (text if isinstance(text, str) else None), names
-
-
-def top_spreaders(forest: Forest, k: int) -> list[tuple[int, int]]:
-    """``(agent index, children)`` of the ``k`` agents with the most children, ties by lower index (so the
-    first ``k`` of a longer list are the list for ``k``); agents without children are left out.
-
-    ``Forest.top_spreaders`` picks among agents tied at the cut with ``argpartition``, in no fixed order:
-    here every agent tied with the k-th is a candidate, and the order decides."""
-    kids = forest.children()
-    k = min(int(k), int(np.count_nonzero(kids)))
-    if k <= 0:
-        return []
-    cut = np.partition(kids, kids.size - k)[kids.size - k]  # the k-th most children
-    candidates = np.flatnonzero(kids >= cut)
-    order = candidates[np.lexsort((forest.agents[candidates], -kids[candidates]))][:k]
-    return list(zip(forest.agents[order].tolist(), kids[order].tolist()))
 
 
 def cascades_command(args: argparse.Namespace) -> int:
@@ -89,7 +70,7 @@ def cascades_command(args: argparse.Namespace) -> int:
     forest, ids = found.forest, found.ids
     if forest is not None and ids is not None and found.via_feed is not None:
         result["cascade"] = forest.measures()
-        result["top_spreaders"] = [{"agent": int(ids[a]), "children": k} for a, k in top_spreaders(forest, args.top)]
+        result["top_spreaders"] = [{"agent": int(ids[a]), "children": k} for a, k in forest.top_spreaders(args.top)]
         if args.output:
             tree = tree_arrays(forest, int(rec["started_tick"]), ids)
             tree["via"] = found.via_feed[forest.agents]

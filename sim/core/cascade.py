@@ -353,15 +353,17 @@ class Forest:
         return np.bincount(self.parent[self.trees :], minlength=self.size) if self.size else np.zeros(0, np.int64)
 
     def top_spreaders(self, k: int = 10) -> list[tuple[int, int]]:
-        """``(agent index, children)`` of the ``k`` nodes with the most children (ties: lower index first);
-        nodes without children are left out."""
+        """``(agent index, children)`` of the ``k`` nodes with the most children, ties by lower agent index
+        (so the first ``k`` of a longer list are the list for ``k``); nodes without children are left out.
+        Every node tied with the k-th is a candidate before the order decides: O(size)."""
         kids = self.children()
-        if kids.size == 0:
+        k = min(int(k), int(np.count_nonzero(kids)))
+        if k <= 0:
             return []
-        k = max(0, min(int(k), kids.size))
-        top = np.argpartition(-kids, k - 1)[:k] if k < kids.size else np.arange(kids.size)
-        top = top[np.lexsort((self.agents[top], -kids[top]))]
-        return [(int(self.agents[i]), int(kids[i])) for i in top if kids[i] > 0]
+        cut = np.partition(kids, kids.size - k)[kids.size - k]  # the k-th most children
+        candidates = np.flatnonzero(kids >= cut)
+        order = candidates[np.lexsort((self.agents[candidates], -kids[candidates]))][:k]
+        return list(zip(self.agents[order].tolist(), kids[order].tolist()))
 
     def source_agents(self) -> np.ndarray:
         """Each node's parent agent (-1 for a root), in forest order."""
@@ -424,3 +426,24 @@ def cascade_differences(
         mean, ci = mean_ci95([float(b[m]) - float(a[m]) for a, b in both], None if span is None else -span, span)
         out[m] = {"mean": mean, "ci95": ci}
     return out
+
+
+def forest_of_rows(
+    agents: np.ndarray, sources: np.ndarray, roots: np.ndarray, ticks: np.ndarray, via: np.ndarray | None = None
+) -> tuple[Forest, np.ndarray]:
+    """The forest of one run's tree rows as ``--cascades`` writes them (agents and sources by original id,
+    ``roots`` True where the source is empty, ``ticks``): ``(forest, ids)``, the forest over positions
+    ``0 .. k-1`` and ``ids[i]`` the original id at position ``i``. A source that is not among the run's agents
+    counts as none."""
+    agents = np.asarray(agents, dtype=np.int64)
+    sources = np.asarray(sources, dtype=np.int64)
+    ids, index = np.unique(agents, return_inverse=True)
+    k = ids.size
+    pos = np.searchsorted(ids, sources)
+    found = ~np.asarray(roots, dtype=bool) & (pos < k)
+    found[found] = ids[pos[found]] == sources[found]
+    parent_index = np.where(found, pos, -1)
+    tracker = replay(k, np.asarray(ticks, dtype=np.int64), index, parent_index, via)
+    parents = np.full(k, -1, dtype=np.int64)
+    parents[index] = parent_index
+    return tracker.forest(parents), ids
