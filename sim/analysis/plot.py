@@ -13,6 +13,8 @@ matplotlib is imported only when a figure is drawn (``import sim`` stays fast), 
 
 from __future__ import annotations
 
+import csv
+import gzip
 import math
 import os
 from collections.abc import Sequence
@@ -20,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from sim.core.cascade import ccdf, forest_of_rows
 from sim.core.diskio import replacing
 from sim.core.safe import shown
 from sim.core.stats import mean_ci95_columns
 from sim.errors import BadFileError, BadParameterError
+from sim.store.cascadeio import CASCADE_COLUMNS, CCDF_COLUMNS, read_cascades, read_ccdf
 from sim.store.seriesio import SeriesTable, read_series, table_from_records
 
 #: The figure formats, by file extension.
@@ -329,6 +333,69 @@ def _draw(
         _save(fig, output, fmt, metadata)
 
 
+def plot_cascade_groups(
+    groups: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]],
+    output: str,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """The cascade figures, one colour per group (an arm of a file): the complementary CDF of cascade sizes
+    on log-log axes (``P(S >= s)``, drawn as steps) and, where the runs' trees are known, structural virality
+    against size, one point per run, size on a log axis — the figure of Goel, Anderson, Hofman and Watts
+    (2016). ``groups`` holds ``(label, sizes, ccdf, run sizes, run virality)``; the last two are None for a
+    ``--ccdf`` file (the figure is then the CCDF alone).
+
+    Returns:
+        ``{"output", "format", "groups", "labels", "runs", "panels"}`` (``runs``: runs with a tree drawn).
+
+    Raises:
+        BadParameterError: an unknown figure format, or nothing to draw.
+    """
+    fmt = figure_format(output)
+    if not any(len(values) for _, values, _, _, _ in groups):
+        raise BadParameterError("there is no cascade to draw: no run with a tree is in the file")
+    import matplotlib  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
+    from matplotlib.figure import Figure  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
+
+    scatter = any(sizes is not None for _, _, _, sizes, _ in groups)
+    labels = [_literal(g[0]) for g in groups]
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "agora", "pdf.fonttype": 42}):
+        fig = Figure(figsize=(12, 5) if scatter else (7, 5), dpi=150, layout="constrained")
+        axes = fig.subplots(1, 2) if scatter else [fig.add_subplot()]
+        left = axes[0]
+        colours = _colours(len(groups))
+        handles = []
+        for i, (_, values, tail, sizes, virality) in enumerate(groups):
+            (h,) = left.step(values, tail, where="post", color=colours[i], linewidth=1.6)
+            handles.append(h)
+            if scatter and sizes is not None and virality is not None:
+                axes[1].scatter(sizes, virality, s=12, color=colours[i], alpha=0.7, linewidths=0)
+        left.set_xscale("log")
+        left.set_yscale("log")
+        left.set_xlabel("cascade size s (agents)")
+        left.set_ylabel("P(size ≥ s)")
+        left.set_title("size distribution (CCDF)")
+        if scatter:
+            axes[1].set_xscale("log")
+            axes[1].set_xlabel("cascade size (agents)")
+            axes[1].set_ylabel("structural virality")
+            axes[1].set_title("structural virality against size")
+        for ax in axes:
+            ax.grid(True, alpha=0.3, linewidth=0.6, which="both")
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(4, max(1, len(groups))), fontsize="small")
+        if title:
+            fig.suptitle(_literal(title))
+        metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
+        _save(fig, output, fmt, metadata)
+    return {
+        "output": os.path.abspath(output),
+        "format": fmt,
+        "groups": len(groups),
+        "labels": [g[0] for g in groups],
+        "runs": int(sum(len(g[3]) for g in groups if g[3] is not None)),
+        "panels": ["ccdf", "virality"] if scatter else ["ccdf"],
+    }
+
+
 def _save(fig: Any, output: str, fmt: str, metadata: dict[str, Any]) -> None:
     """Write the figure beside the target, then rename: a failed write leaves no partial figure."""
     with replacing(output, "figure") as tmp:
@@ -347,12 +414,133 @@ def file_labels(paths: Sequence[str]) -> list[str]:
         depth += 1
 
 
+def file_kind(path: str) -> str:
+    """What a file written by Agora holds, from its columns: ``"cascades"`` (``--cascades``), ``"ccdf"``
+    (``--ccdf``) or ``"series"`` (``--series``, and anything else: its reader says what is wrong)."""
+    names: list[str] = []
+    try:
+        lower = path.lower()
+        if lower.endswith(".parquet"):
+            import pyarrow.parquet as pq  # noqa: PLC0415 - optional, only for .parquet
+
+            names = list(pq.read_schema(path).names)
+        elif lower.endswith((".csv", ".csv.gz")):
+            opener: Any = gzip.open if lower.endswith(".gz") else open
+            with opener(path, "rt", encoding="utf-8", newline="") as f:
+                names = next(csv.reader([f.readline()]), [])
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, ImportError, ValueError):
+        return "series"
+    if names[-len(CASCADE_COLUMNS) :] == list(CASCADE_COLUMNS):
+        return "cascades"
+    if names[-len(CCDF_COLUMNS) :] == list(CCDF_COLUMNS):
+        return "ccdf"
+    return "series"
+
+
+def _combo_label(file_label: str | None, key_names: list[str], combination: tuple[Any, ...]) -> str:
+    parts = []
+    if file_label:
+        parts.append(shown(file_label) if len(file_label) <= 50 else "…" + shown(file_label[-49:]))
+    if key_names:
+        parts.append(shown(", ".join(f"{k}={_value_text(v)}" for k, v in zip(key_names, combination)), 80))
+    return ", ".join(parts) or "cascades"
+
+
+def _combinations(
+    key_names: list[str], keys: dict[str, np.ndarray], rows: int
+) -> list[tuple[tuple[Any, ...], np.ndarray]]:
+    """Each combination of the key columns (in file order) and the mask of its rows."""
+    if not key_names:
+        return [((), np.ones(rows, dtype=bool))]
+    codes = []
+    for k in key_names:
+        _, first, inverse = np.unique(keys[k], return_index=True, return_inverse=True)
+        codes.append(np.argsort(np.argsort(first))[inverse])  # codes in order of first appearance
+    combined = np.zeros(rows, dtype=np.int64)
+    for c in codes:
+        combined = combined * (int(c.max()) + 1 if c.size else 1) + c
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    out = []
+    for code in np.argsort(first):
+        mask = inverse == code
+        i = int(np.flatnonzero(mask)[0])
+        out.append((tuple(keys[k][i].item() if hasattr(keys[k][i], "item") else keys[k][i] for k in key_names), mask))
+    return out
+
+
+def cascade_groups(label: str | None, path: str) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The groups :func:`plot_cascade_groups` draws from one ``--cascades`` file: per combination, every run's
+    forest rebuilt from its rows (:func:`sim.core.cascade.forest_of_rows`), its size and structural virality."""
+
+    table = read_cascades(path)
+    groups = []
+    for combination, mask in _combinations(table.key_names, table.keys, len(table)):
+        runs = table.run[mask]
+        order = np.argsort(runs, kind="stable")
+        rows = np.flatnonzero(mask)[order]
+        bounds = np.flatnonzero(np.diff(runs[order])) + 1
+        sizes, virality = [], []
+        for part in np.split(rows, bounds) if rows.size else []:  # one forest per run
+            forest, _ = forest_of_rows(table.agent[part], table.source[part], table.root[part], table.tick[part])
+            m = forest.measures()
+            sizes.append(m["size"])
+            virality.append(m["structural_virality"])
+        size_array = np.asarray(sizes, dtype=np.int64)
+        values, tail = ccdf(size_array)
+        groups.append(
+            (
+                _combo_label(label, table.key_names, combination),
+                values,
+                tail,
+                size_array,
+                np.asarray(virality, dtype=np.float64),
+            )
+        )
+    return groups
+
+
+def ccdf_groups(label: str | None, path: str) -> list[tuple[str, np.ndarray, np.ndarray, None, None]]:
+    """The groups of one ``--ccdf`` file: per combination, its sizes and ``P(S >= size)``."""
+
+    table = read_ccdf(path)
+    out = []
+    for combination, mask in _combinations(table.key_names, table.keys, len(table)):
+        order = np.argsort(table.size[mask], kind="stable")
+        out.append(
+            (
+                _combo_label(label, table.key_names, combination),
+                table.size[mask][order],
+                table.ccdf[mask][order],
+                None,
+                None,
+            )
+        )
+    return out
+
+
 def plot_files(
     paths: Sequence[str], output: str, measures: Sequence[str] | None = None, title: str | None = None
 ) -> dict[str, Any]:
-    """Read series files (:func:`sim.store.seriesio.read_series`) and draw them with :func:`plot_tables`."""
+    """Read files written by ``--series`` (:func:`sim.store.seriesio.read_series`, drawn with
+    :func:`plot_tables`) or by ``--cascades`` and ``--ccdf`` (drawn with :func:`plot_cascade_groups`)."""
     figure_format(output)  # before reading anything
-    tables = [(label, read_series(path)) for label, path in zip(file_labels(paths), paths)]
+    labels = file_labels(paths)
+    kinds = [file_kind(p) for p in paths]
+    if any(k != "series" for k in kinds):
+        if "series" in kinds:
+            raise BadParameterError(
+                "agora plot draws series files, or cascade files (--cascades, --ccdf), but not both in one "
+                "figure: draw them separately"
+            )
+        if measures:
+            raise BadParameterError("--measure picks series measures: a cascade file has none (drop --measure)")
+        groups: list[Any] = []
+        for label, path, kind in zip(labels if len(paths) > 1 else [None] * len(paths), paths, kinds):
+            groups += cascade_groups(label, path) if kind == "cascades" else ccdf_groups(label, path)
+        result = plot_cascade_groups(groups, output, title=title)
+        result["files"] = list(paths)
+        return result
+    tables = [(label, read_series(path)) for label, path in zip(labels, paths)]
     return plot_tables(tables, output, measures=measures, title=title)
 
 
@@ -360,9 +548,13 @@ __all__ = [
     "FORMATS",
     "aggregate",
     "bounds",
+    "cascade_groups",
+    "ccdf_groups",
     "figure_format",
+    "file_kind",
     "file_labels",
     "is_count",
+    "plot_cascade_groups",
     "plot_files",
     "plot_sessions",
     "plot_tables",

@@ -21,6 +21,14 @@ def handle(args: argparse.Namespace) -> int:
 def format_result(result: dict[str, Any]) -> str:
     """The one line ``agora plot`` prints without --json."""
     files = len(result["files"])
+    if "panels" in result:  # cascade files
+        groups = result["groups"]
+        drawn = "size CCDF and structural virality against size" if "virality" in result["panels"] else "size CCDF"
+        return (
+            f"wrote {result['output']} ({drawn}: {groups} group{'s' if groups != 1 else ''}, "
+            f"{result['runs']:,} run{'s' if result['runs'] != 1 else ''} with trees, from {files} "
+            f"file{'s' if files != 1 else ''})"
+        )
     lines = result["lines"]
     return (
         f"wrote {result['output']} ({lines} line{'s' if lines != 1 else ''}: measures "
