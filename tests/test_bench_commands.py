@@ -28,6 +28,14 @@ def test_bench_commands_times_each_command_beside_its_yardstick(tmp_path):
         )
     assert r["commands"]["new"]["target_seconds"] == 15.0 and r["commands"]["load"]["target_peak_rss_mb"] == 800.0
     assert r["all_within_targets"] is all(c["within_target"] for c in r["commands"].values())
+    # What the events cost: one cascade run into the world, then save and load with its events and --slim.
+    ev = r["events"]
+    assert ev["run"]["events"] > 100 and ev["run"]["command"].startswith("agora run W --inject")
+    full, slim = ev["with_events"], ev["slim"]
+    for kind in (full, slim):
+        assert len(kind["save_seconds"]) == len(kind["load_seconds"]) == 2 and kind["load_seconds_median"] > 0
+    assert full["snapshot_bytes"] > slim["snapshot_bytes"] > 0
+    assert ev["events_cost"]["snapshot_bytes"] == full["snapshot_bytes"] - slim["snapshot_bytes"]
     assert list(tmp_path.iterdir()) == []  # the worlds are removed as it goes
 
 

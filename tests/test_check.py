@@ -112,10 +112,18 @@ def test_a_fresh_world_and_a_world_loaded_from_a_snapshot_pass(ran_world, tmp_pa
     fresh = str(tmp_path / "fresh.db")
     asyncio.run(save_world(synthetic_world("fresh", 500, avg_degree=4, seed=1), fresh))
     assert check_world(fresh)["ok"]
-    # A snapshot carries no event rows: the loaded world's history starts at the snapshot's tick.
+    # A snapshot carries the event and exposure rows: the loaded world's history is the original's.
+    original = check_world(ran_world)["checks"]
     assert agora(tmp_path, "save", ran_world, "s.snap").returncode == 0
     assert agora(tmp_path, "load", "s.snap", "loaded.db").returncode == 0
     result = check_world(str(tmp_path / "loaded.db"))
+    assert result["ok"], result["problems"]
+    c = result["checks"]
+    assert (c["events_since"], c["events"], c["exposures"]) == (0, original["events"], original["exposures"])
+    # A slim one carries none: the loaded world's history starts at the snapshot's tick.
+    assert agora(tmp_path, "save", ran_world, "slim.snap", "--slim").returncode == 0
+    assert agora(tmp_path, "load", "slim.snap", "slim.db").returncode == 0
+    result = check_world(str(tmp_path / "slim.db"))
     assert result["ok"], result["problems"]
     assert result["checks"]["events_since"] == 12 and result["checks"]["events"] == 0
 

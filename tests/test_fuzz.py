@@ -561,7 +561,7 @@ def test_many_small_objects_in_the_manifest_are_bounded():
     outcome(pack(packed), must_fail=True)
 
 
-@pytest.mark.parametrize("version", [0, 2, 99, 255])
+@pytest.mark.parametrize("version", [0, 3, 99, 255])
 def test_other_format_versions(version):
     bad = bytearray(DATA)
     bad[len(MAGIC)] = version
@@ -699,7 +699,7 @@ def test_cli_load_of_hostile_files_keeps_the_world(case, tmp_path):
     elif case == "meta":
         m["meta"] = json.dumps({**META, "agents": float("inf")})
     elif case == "version":
-        m["format_version"] = 2
+        m["format_version"] = 3
     data = pack(m)
     if case == "deep":
         data = pack(_deep_msgpack(10_000, "mixed"))

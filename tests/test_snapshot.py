@@ -38,7 +38,7 @@ def test_snapshot_is_compressed_and_versioned(tmp_path):
     size = save_snapshot(world, path)
     assert size < world.nbytes()
     manifest, _ = read_manifest(path)
-    assert manifest["format_version"] == 1 and manifest["compression"] == "zstd"
+    assert manifest["format_version"] == 2 and manifest["compression"] == "zstd"
     assert manifest["app_version"]
     assert all("crc32" in e for e in manifest["arrays"])
 

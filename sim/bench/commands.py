@@ -15,6 +15,11 @@ plain yardstick measured in the same run on the same machine:
 Before each command (and each yardstick) ``os.sync()`` writes to disk what the one before left in the page
 cache, so that none pays for another's writing. Figures are medians over the repetitions; targets are the
 1,000,000-agent ones, scaled linearly with the number of agents above a million.
+
+What a world's history costs (``events`` in the report): after the last repetition, one ``ic`` cascade
+(p = 0.1 from 100 random seeds; about a third of a million adoptions at a million agents) is run into the
+world with ``agora run``, then ``agora save`` with its events and with ``--slim``, and ``agora load`` of
+each, ``repeats`` times each: the snapshots' sizes, and the medians of the seconds and peak RSS of each.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import numpy as np
 
 from sim.analysis.structure import undirected_pairs
 from sim.core.persona import CODE_COLUMNS
-from sim.store.snapshot import load_snapshot
+from sim.store.snapshot import load_snapshot, snapshot_history
 from sim.store.worldfile import _world_arrays
 
 Progress = Callable[[str, float], None] | None
@@ -209,6 +214,71 @@ def _median(xs: list[float]) -> float:
     return round(float(np.median(xs)), 3)
 
 
+#: The cascade that gives the world its events (``agora run`` arguments after the world).
+EVENTS_RUN = ["--inject", "bench news", "--model", "ic", "--param", "p=0.1", "--seeds", "random:100", "--until-done"]
+
+
+def _bench_events(db: str, folder: str, repeats: int, step: Callable[[str], None]) -> dict[str, Any]:
+    """``agora save`` with the events and with ``--slim``, and ``agora load`` of each, after one cascade run
+    into ``db`` (see the module docstring): sizes, seconds and peak RSS, medians and ratios."""
+    os.sync()
+    run_seconds, _ = _run(["run", db, *EVENTS_RUN], folder)
+    step("agora run (the events)")
+    kinds = {"with_events": [], "slim": ["--slim"]}
+    times: dict[str, dict[str, list[float]]] = {
+        k: {"save": [], "load": [], "save_rss": [], "load_rss": []} for k in kinds
+    }
+    sizes: dict[str, int] = {}
+    history = None
+    for r in range(repeats):
+        for kind, flags in kinds.items():
+            snap, loaded = (os.path.join(folder, f"{kind}{ext}") for ext in (".snap", ".db"))
+            for command, what in (
+                (["save", db, snap, "--force", *flags], "save"),
+                (["load", snap, loaded, "--force"], "load"),
+            ):
+                os.sync()
+                seconds, rss = _run(command, folder)
+                times[kind][what].append(seconds)
+                times[kind][f"{what}_rss"].append(rss)
+                step(f"agora {what} {kind.replace('_', ' ')} ({r + 1}/{repeats})")
+            sizes[kind] = os.path.getsize(snap)
+            if kind == "with_events":
+                history = snapshot_history(snap)
+            for f in (snap, loaded, loaded + "-wal", loaded + "-shm"):
+                if os.path.exists(f):
+                    os.remove(f)
+    out: dict[str, Any] = {
+        "run": {
+            "command": "agora run W " + " ".join(f"'{a}'" if " " in a else a for a in EVENTS_RUN),
+            "seconds": round(run_seconds, 3),
+            "events": history["events"] if history else 0,
+            "exposures": history["exposures"] if history else 0,
+        }
+    }
+    for kind in kinds:
+        t = times[kind]
+        out[kind] = {
+            "snapshot_bytes": sizes[kind],
+            "snapshot_mb": round(sizes[kind] / 2**20, 1),
+            "save_seconds": [round(x, 3) for x in t["save"]],
+            "save_seconds_median": _median(t["save"]),
+            "save_peak_rss_mb_max": round(max(t["save_rss"]), 1),
+            "load_seconds": [round(x, 3) for x in t["load"]],
+            "load_seconds_median": _median(t["load"]),
+            "load_peak_rss_mb_max": round(max(t["load_rss"]), 1),
+        }
+    e, s = out["with_events"], out["slim"]
+    out["events_cost"] = {
+        "snapshot_bytes": e["snapshot_bytes"] - s["snapshot_bytes"],
+        "bytes_per_event": round((e["snapshot_bytes"] - s["snapshot_bytes"]) / max(1, out["run"]["events"]), 2),
+        "size_ratio": round(e["snapshot_bytes"] / max(1, s["snapshot_bytes"]), 3),
+        "save_seconds": round(e["save_seconds_median"] - s["save_seconds_median"], 3),
+        "load_seconds": round(e["load_seconds_median"] - s["load_seconds_median"], 3),
+    }
+    return out
+
+
 def bench_commands(
     agents: int = 1_000_000,
     *,
@@ -217,17 +287,19 @@ def bench_commands(
     repeats: int = 3,
     folder: str | None = None,
     analysis: bool = True,
+    events: bool = True,
     progress: Progress = None,
 ) -> dict[str, Any]:
     """Time ``agora new``, ``save``, ``load`` and ``analyze --all`` (``repeats`` times each, fresh processes)
-    beside their yardsticks (see the module docstring); report medians, ratios and targets as JSON data."""
+    beside their yardsticks, and with ``events`` what a world's events cost its snapshots (see the module
+    docstring); report medians, ratios and targets as JSON data."""
     own = folder is None
     folder = folder or tempfile.mkdtemp(prefix="agora-bench-commands-")
     os.makedirs(folder, exist_ok=True)
     names = ["new", "save", "load"] + (["analyze"] if analysis else [])
     runs: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "rss": []} for k in names}
     yard: dict[str, list[float]] = {k: [] for k in names}
-    steps = repeats * (len(names) + 3)
+    steps = repeats * (len(names) + 3) + (1 + 4 * repeats if events else 0)
     done = 0
 
     def step(what: str) -> None:
@@ -243,6 +315,7 @@ def bench_commands(
         "load": ["load", snap, db2, "--force"],
         "analyze": ["analyze", db2, "--all"],
     }
+    history: dict[str, Any] | None = None
     try:
         for r in range(repeats):
             for name in names:
@@ -264,6 +337,8 @@ def bench_commands(
             if analysis:
                 yard["analyze"].append(_yardstick("leiden", snap, folder))
             step("yardstick: igraph Leiden")
+            if events and r == repeats - 1:
+                history = _bench_events(db, folder, repeats, step)
             for f in (db, snap, db2):
                 for extra in ("", "-wal", "-shm"):
                     if os.path.exists(f + extra):
@@ -314,6 +389,8 @@ def bench_commands(
         out["commands"][name] = entry
     out["targets_scaled_from_1m_by"] = scale
     out["all_within_targets"] = within
+    if history is not None:
+        out["events"] = history
     return out
 
 

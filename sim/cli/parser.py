@@ -198,15 +198,27 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     agent.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     save = sub.add_parser(
-        "save", help="save a world file as a snapshot", description="Write a world to a snapshot file (.snap)."
+        "save",
+        help="save a world file as a snapshot",
+        description="Write a world to a snapshot file (.snap): the whole world, every session's adoption events "
+        "and feed exposures included (--slim leaves those out).",
     )
     save.add_argument("world", metavar="WORLD")
     save.add_argument("snapshot", metavar="SNAPSHOT")
     save.add_argument("--force", action="store_true", help="overwrite SNAPSHOT if it exists")
+    save.add_argument(
+        "--slim",
+        action="store_true",
+        help="leave out the adoption events and feed exposures (the events table) for a smaller, faster "
+        "file; a world loaded from it keeps its state but its events start at the snapshot's tick",
+    )
     save.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     load = sub.add_parser(
-        "load", help="restore a snapshot into a world file", description="Create a world file from a snapshot."
+        "load",
+        help="restore a snapshot into a world file",
+        description="Create a world file from a snapshot, its adoption events and feed exposures included "
+        "(unless it was saved with --slim).",
     )
     load.add_argument("snapshot", metavar="SNAPSHOT")
     load.add_argument("world", metavar="WORLD")

@@ -26,7 +26,7 @@ from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
 from sim.social.dynamics import Social
 from sim.store.create import ensure_default_world, imported_world, synthetic_world
-from sim.store.snapshot import SnapshotReader, save_snapshot
+from sim.store.snapshot import SnapshotReader, save_snapshot, snapshot_history
 from sim.store.worldfile import check_target, open_world, read_meta, save_world, world_info
 from sim.store.writer import WorldWriter
 
@@ -195,19 +195,31 @@ async def _cmd_save(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with stderr_progress() as progress:
         world = await open_world(args.world, progress=progress)
-        size = await asyncio.to_thread(save_snapshot, world, args.snapshot, force=args.force, progress=progress)
+        size = await asyncio.to_thread(
+            save_snapshot, world, args.snapshot, force=args.force, progress=progress, events=not args.slim
+        )
+    history = snapshot_history(args.snapshot)
     data = {
         "world": os.path.abspath(args.world),
         "snapshot": os.path.abspath(args.snapshot),
         "size_bytes": size,
         "tick": world.tick,
+        "slim": bool(args.slim),
+        "events": history["events"] if history else None,
+        "exposures": history["exposures"] if history else None,
+        "events_since": history["since"] if history else None,
         "seconds": round(time.perf_counter() - t0, 3),
     }
     try:  # the world's audit log records the snapshot taken; a world file that cannot be written still saves
-        append_audit(args.world, "save", {"snapshot": data["snapshot"], "tick": world.tick, "size_bytes": size})
+        append_audit(
+            args.world,
+            "save",
+            {"snapshot": data["snapshot"], "tick": world.tick, "size_bytes": size, "slim": data["slim"]},
+        )
     except AgoraError as exc:
         sys.stderr.write(f"agora: note: the snapshot was saved, but {shown(exc, 500)}\n")
-    emit(args, data, f"saved {args.world} (tick {world.tick}) to {args.snapshot} ({fmt_size(size)})")
+    what = "without its events" if history is None else f"with {history['events']:,} adoption events"
+    emit(args, data, f"saved {args.world} (tick {world.tick}) to {args.snapshot} ({fmt_size(size)}, {what})")
     return 0
 
 
@@ -218,11 +230,21 @@ async def _cmd_load(args: argparse.Namespace) -> int:
         # The agents are written while the graph is still being read and checked.
         reader = await asyncio.to_thread(SnapshotReader, args.snapshot, progress=progress)
         with reader:
+            # The snapshot's adoption events and feed exposures go into the new file too (reader.history()).
             world = await save_world(reader, args.world, force=args.force, progress=progress, keep_audit=True)
+            history = reader.history()
     append_audit(args.world, "load", {"snapshot": os.path.abspath(args.snapshot), "tick": world.tick})
     info = world_info(args.world)
+    info["events"] = len(history.events["tick"]) if history else None
+    info["exposures"] = len(history.exposures["tick"]) if history else None
+    info["events_since"] = history.since if history else world.tick
     info["seconds"] = round(time.perf_counter() - t0, 3)
-    emit(args, info, f"loaded {args.snapshot} into {args.world}\n" + describe(info))
+    what = (
+        f"with {info['events']:,} adoption events (from tick {history.since})"
+        if history
+        else f"without events (saved slim, or by an older Agora): its events start at tick {world.tick}"
+    )
+    emit(args, info, f"loaded {args.snapshot} into {args.world} {what}\n" + describe(info))
     return 0
 
 

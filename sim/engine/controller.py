@@ -61,7 +61,7 @@ from sim.llm.service import LLMService
 from sim.model.registry import Registry, tell_once, world_plugin_folders
 from sim.model.series import series_dict
 from sim.store.analysis_tables import read_communities, write_analysis
-from sim.store.snapshot import load_snapshot as read_snapshot_file
+from sim.store.snapshot import load_snapshot_history as read_snapshot_file
 from sim.store.snapshot import save_snapshot as write_snapshot_file
 from sim.store.worldfile import load_warnings, open_world, save_world
 from sim.store.writer import WorldWriter
@@ -1152,8 +1152,9 @@ class WorldController:
         """The regular ``.snap`` files of the snapshot folder (read in a worker thread)."""
         return await asyncio.to_thread(self._list_snapshots)
 
-    def _read_snapshot(self, path: str) -> Any:
-        """The world in snapshot ``path`` (in a worker thread): a regular file inside the snapshot folder
+    def _read_snapshot(self, path: str) -> tuple[Any, Any]:
+        """The world in snapshot ``path`` and its history (in a worker thread; see
+        ``sim.store.snapshot.load_snapshot_history``): a regular file inside the snapshot folder
         (a link may point only inside it), no larger than ``max_snapshot_bytes``, opened without blocking
         and read through that one open file, so a file swapped in meanwhile is never read.
 
@@ -1221,6 +1222,9 @@ class WorldController:
         async with self.lock:
             await self._require_checkpoint()
             async with self.sim.lock:
+                if self.sim.writer is not None:
+                    # The snapshot takes the world's events and exposures from its file: all of them written first.
+                    await self.sim.writer.flush()
                 size = await asyncio.to_thread(write_snapshot_file, self.world, path, force=True)
             self.audit("save", {"snapshot": recorded, "tick": self.world.tick, "size_bytes": size}, actor)
             await self._checkpoint_after(
@@ -1237,8 +1241,9 @@ class WorldController:
             (the world is left as it was).
         """
         path = self._snapshot_path(name)
-        new_world = await asyncio.to_thread(self._read_snapshot, path)  # checked whole before anything changes
-        await self._replace(new_world, os.path.basename(path), actor)
+        # Checked whole, its history included, before anything changes.
+        new_world, history = await asyncio.to_thread(self._read_snapshot, path)
+        await self._replace(new_world, history, os.path.basename(path), actor)
         return {"name": os.path.basename(path)[:-5], "tick": new_world.tick, "state": self.state}
 
     async def load_snapshot_file(self, path: str, *, actor: str | None = None) -> dict[str, Any]:
@@ -1248,13 +1253,15 @@ class WorldController:
         Raises:
             AgoraError: no such file, or a damaged one (the world is left as it was).
         """
-        new_world = await asyncio.to_thread(read_snapshot_file, path)  # checked whole before anything changes
-        await self._replace(new_world, path, actor)
+        # Checked whole, its history included, before anything changes.
+        new_world, history = await asyncio.to_thread(read_snapshot_file, path)
+        await self._replace(new_world, history, path, actor)
         return {"path": path, "tick": new_world.tick, "state": self.state}
 
-    async def _replace(self, new_world: Any, recorded: str, actor: str | None) -> None:
+    async def _replace(self, new_world: Any, history: Any, recorded: str, actor: str | None) -> None:
         """Make ``new_world`` the live world: the run loop stopped (no tick under way), the world file
-        rewritten with the new world (its audit log kept), a new writer and simulation on the same
+        rewritten with the new world and its ``history`` (the snapshot's adoption events and feed exposures;
+        None: none before its tick) and the old file's audit log, a new writer and simulation on the same
         plugins and LLM settings, ``on_replace`` told; the run goes on if it was running."""
         async with self.lock:
             await self._require_checkpoint()
@@ -1269,7 +1276,7 @@ class WorldController:
                     await old.writer.close()
                 if world_path:
                     new_world.name = old.world.name
-                    await save_world(new_world, world_path, force=True, keep_audit=True)
+                    await save_world(new_world, world_path, force=True, keep_audit=True, history=history)
             with contextlib.suppress(Exception):  # closing half-dead LLM connections must not stop the load
                 await old.aclose()
             if old.writer is not None:

@@ -7,8 +7,15 @@ Layout (every part after the magic is msgpack)::
     ...                                              } each array compressed on its own
     bin: zstd-compressed bytes of array k-1         /
     map: manifest {format_version, app_version, created, meta, arrays: [{name, dtype, shape,
-         offset, size, raw_size, crc32}], ...}
+         offset, size, raw_size, crc32}], history: {since, recommenders} (version 2), ...}
     trailer: manifest offset (8 bytes, big-endian) + CRC-32 of the manifest (4 bytes) + b"AGORAEND"
+
+Format version 2 adds the world's history: every session's adoption events and first feed exposures (the
+world file's ``events`` and ``exposures`` tables, ``sim.store.eventrows``) as columns, arrays
+``events.{session,tick,agent,source,kind,via}`` and ``exposures.{session,tick,agent,source,recommender}``,
+with the manifest's ``history`` record (the first tick they cover, the recommenders' names). A snapshot
+saved without them (``agora save --slim``) has no ``history``, nor does one of version 1 (still read):
+the world loaded from it starts its history at its tick.
 
 Writing goes to a temporary file that is fsynced and renamed over the target, so a crash mid-save
 never damages the previous snapshot. Loading executes nothing from the file (no pickle): it checks the
@@ -53,6 +60,7 @@ from sim.core.persona import POOLS, STYLES
 from sim.core.world import AGENT_COLUMNS, World, check_columns
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.model.settings import social_settings
+from sim.store.eventrows import History, history_problem, read_history
 from sim.store.worldfile import (
     _fsync_dir,
     _meta_rows,
@@ -68,7 +76,9 @@ Progress = Callable[[str, float], None] | None
 
 MAGIC = b"AGORASNP"
 END_MAGIC = b"AGORAEND"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this Agora reads: 1 carried no history (events and exposures).
+READABLE_VERSIONS = (1, 2)
 TRAILER = struct.Struct(">QI8s")
 MAX_MANIFEST = 64 * 1024 * 1024
 #: zstd expands at most this much (one 4-byte RLE block per 128 KiB): the bound on a declared array size.
@@ -82,16 +92,36 @@ def _bin_header(size: int) -> bytes:
     return b"\xc6" + struct.pack(">I", size)
 
 
-def save_snapshot(world: World, path: str, *, force: bool = False, level: int = 3, progress: Progress = None) -> int:
+def save_snapshot(
+    world: World,
+    path: str,
+    *,
+    force: bool = False,
+    level: int = 3,
+    progress: Progress = None,
+    events: bool = True,
+) -> int:
     """Write ``world`` to ``path`` as a snapshot; returns the file size in bytes.
+
+    With ``events`` (the default) the snapshot holds the world's history: the adoption events and first
+    feed exposures its world file holds (``world.path``; all of them must be committed: a live world's
+    writer flushed). Without, or for a world without a file, it has none (a smaller file; a world loaded
+    from it starts its history at its tick).
 
     Raises:
         TargetExistsError: ``path`` exists and ``force`` is false.
+        BadFileError: the world file's events cannot be read, or do not fit the world.
     """
     check_target(path, force, what="snapshot")
     remove_stale_temps(path)  # left by saves that were killed before their rename
     existed = os.path.exists(path)
+    history = None
+    if events and world.path and os.path.exists(world.path):
+        history = read_history(world.path, n=world.n, tick=world.tick, sessions=[s.id for s in world.sessions])
     arrays = _world_arrays(world)
+    if history is not None:
+        arrays.update({f"events.{k}": v for k, v in history.events.items()})
+        arrays.update({f"exposures.{k}": v for k, v in history.exposures.items()})
     tmp = f"{path}.tmp-{os.getpid()}"
     cctx = zstandard.ZstdCompressor(level=level, threads=-1)
     total = sum(a.nbytes for a in arrays.values()) or 1
@@ -143,6 +173,8 @@ def save_snapshot(world: World, path: str, *, force: bool = False, level: int = 
                 # What LLM agents remember (sim.core.agentmemory): every event, summary and agent.
                 "memory": world.memory.snapshot(),
             }
+            if history is not None:  # the events.* and exposures.* arrays
+                manifest["history"] = {"since": history.since, "recommenders": history.recommenders}
             offset = fh.tell()
             packed = msgpack.packb(manifest, use_bin_type=True)
             fh.write(packed)
@@ -242,11 +274,11 @@ def read_manifest(path: str) -> tuple[dict[str, Any], int]:
                 if head.startswith(b"SQLite format 3"[: len(head)]) and len(head) == len(MAGIC) + 1:
                     raise _fail(path, "is a world file, not a snapshot: open it directly, or give a .snap file")
                 raise _fail(path, "is not an Agora snapshot (wrong magic bytes)")
-            if len(head) < len(MAGIC) + 1 or head[len(MAGIC)] != FORMAT_VERSION:
+            if len(head) < len(MAGIC) + 1 or head[len(MAGIC)] not in READABLE_VERSIONS:
                 version = head[len(MAGIC)] if len(head) > len(MAGIC) else None
                 if version is None:
                     raise _fail(path, "is truncated")
-                raise _fail(path, f"has format version {version}, this Agora reads version {FORMAT_VERSION}")
+                raise _fail(path, f"has format version {version}, this Agora reads {_READABLE}")
             if size < len(head) + TRAILER.size:
                 raise _fail(path, "is truncated")
             fh.seek(size - TRAILER.size)
@@ -273,11 +305,16 @@ def read_manifest(path: str) -> tuple[dict[str, Any], int]:
     if not isinstance(manifest, dict) or manifest.get("format") != "agora-snapshot":
         raise _fail(path, "is not an Agora snapshot")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION or not _is_int(version):
+    if not _is_int(version) or version != head[len(MAGIC)]:
         shown = version if _is_int(version) else "unknown"
-        raise _fail(path, f"has format version {shown}, this Agora reads version {FORMAT_VERSION}")
+        if _is_int(version) and version in READABLE_VERSIONS:  # and the header says another
+            raise _fail(path, f"is damaged (its header says format version {head[len(MAGIC)]}, its manifest {shown})")
+        raise _fail(path, f"has format version {shown}, this Agora reads {_READABLE}")
     _validate_entries(path, manifest, offset)
     return manifest, size
+
+
+_READABLE = "versions " + " and ".join(str(v) for v in READABLE_VERSIONS)
 
 
 def _validate_entries(path: str, manifest: dict[str, Any], manifest_offset: int) -> None:
@@ -411,12 +448,45 @@ def load_snapshot(path: str, *, progress: Progress = None) -> World:
         return reader.world()
 
 
+def snapshot_history(path: str) -> dict[str, Any] | None:
+    """How much history snapshot ``path`` holds, from its manifest: ``{"since", "events", "exposures"}``
+    (the first tick and the numbers of rows); None when it holds none (slim, or of format version 1).
+
+    Raises:
+        BadFileError: see :func:`read_manifest`.
+    """
+    manifest, _ = read_manifest(path)
+    record = manifest.get("history")
+    if not isinstance(record, dict):
+        return None
+    rows = {e["name"]: (e["shape"] or [0])[0] for e in manifest["arrays"]}
+    return {
+        "since": record.get("since"),
+        "events": rows.get("events.tick", 0),
+        "exposures": rows.get("exposures.tick", 0),
+    }
+
+
+def load_snapshot_history(path: str, *, progress: Progress = None) -> tuple[World, History | None]:
+    """:func:`load_snapshot`, and the world's history (adoption events and feed exposures; None when the
+    snapshot has none: slim, or of format version 1), checked against the world. For
+    ``sim.store.worldfile.save_world(world, ..., history=history)``.
+
+    Raises:
+        BadFileError: the file is missing, foreign, truncated, corrupt or of another version.
+        ResourceError: the machine cannot hold it.
+    """
+    with SnapshotReader(path, progress=progress) as reader:
+        return reader.world(), reader.history()
+
+
 class SnapshotReader:
     """A snapshot being read: its manifest and metadata are checked at once, then every array is checked
     and decompressed in worker threads (each array is its own zstd frame; zstd and crc32 let go of the
     interpreter lock), the agent columns first. :meth:`columns` waits for those alone, so a caller can
     start writing the agents while the graph is still being read (``agora load``); :meth:`world` waits for
-    everything and validates the whole world. Use it as a context manager (the threads are stopped).
+    everything and validates the whole world, its history included (:meth:`history`). Use it as a context
+    manager (the threads are stopped).
 
     What the file named and was ignored (LLM servers: see ``sim.store.worldfile.file_llm_settings``) is in
     the world's ``load_warnings`` and, unless ``quiet``, said once on stderr.
@@ -445,6 +515,7 @@ class SnapshotReader:
         self._lock = threading.Lock()
         self._columns: dict[str, np.ndarray] | None = None
         self._world: World | None = None
+        self._history: History | None = None
         entries = manifest["arrays"]
         # The agent columns first; then the largest first, so that the last to finish is a small one.
         order = sorted(entries, key=lambda e: (not e["name"].startswith("agent."), -e["size"]))
@@ -566,10 +637,38 @@ class SnapshotReader:
             )
         except (ValueError, TypeError) as exc:
             raise _fail(path, f"is damaged (LLM cache, posts or memory: {exc})") from None
+        self._history = self._checked_history(world, arrays)
         self._world = world
         if not self._quiet:
             tell_load_warnings(world)  # LLM servers the file named, ignored (also in world.load_warnings)
         return world
+
+    def history(self) -> History | None:
+        """The world's adoption events and first feed exposures, checked against it (waits for the whole
+        world); None when the snapshot holds none (saved slim, or of format version 1)."""
+        self.world()
+        return self._history
+
+    def _checked_history(self, world: World, arrays: dict[str, np.ndarray]) -> History | None:
+        """The history the manifest declares, from the ``events.*`` and ``exposures.*`` arrays, every value
+        checked against ``world`` (:func:`sim.store.eventrows.history_problem`)."""
+        record = self._manifest.get("history")
+        named = [k for k in arrays if k.startswith(("events.", "exposures."))]
+        if record is None:
+            if named:
+                raise _fail(self.path, f"is damaged (array {named[0]} without the history it belongs to)")
+            return None
+        if not isinstance(record, dict) or not isinstance(record.get("recommenders", []), list):
+            raise _fail(self.path, "is damaged (bad history record)")
+        columns = {
+            t: {k[len(t) + 1 :]: v for k, v in arrays.items() if k.startswith(t + ".")} for t in ("events", "exposures")
+        }
+        since: Any = record.get("since")  # checked next, with everything else
+        history = History(columns["events"], columns["exposures"], record.get("recommenders", []), since)
+        problem = history_problem(history, n=world.n, tick=world.tick, sessions=[s.id for s in world.sessions])
+        if problem is not None:
+            raise _fail(self.path, f"is damaged ({problem})")
+        return history
 
 
 def _threads() -> int:

@@ -43,6 +43,7 @@ from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
 from sim.errors import BadFileError, BadParameterError, TargetExistsError
 from sim.model.session import PropagationSession
 from sim.store.analysis_tables import ANALYSIS_SCHEMA, CommunityTable, community_table, write_analysis
+from sim.store.eventrows import History, history_statements
 from sim.store.fixedtext import FixedRows, as_blob, scaled_floats, write_decimal
 
 Progress = Callable[[str, float], None] | None
@@ -946,7 +947,8 @@ def _relationship_rows(graph: Graph) -> Iterator[Statement]:
 
 class WorldSource(Protocol):
     """A world that may still be arriving (``sim.store.snapshot.SnapshotReader``): its numbers of agents and
-    edges and its checked agent columns now, the whole world when :meth:`world` returns."""
+    edges and its checked agent columns now, the whole world when :meth:`world` returns, and then its
+    adoption events and feed exposures (None: it has none to give, its history starts at its tick)."""
 
     n: int
     edges: int
@@ -955,19 +957,25 @@ class WorldSource(Protocol):
 
     def world(self) -> World: ...
 
+    def history(self) -> History | None: ...
+
 
 class _Ready:
-    """A world that is all there (the usual :class:`WorldSource`)."""
+    """A world that is all there (the usual :class:`WorldSource`), with the history given, if any."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, history: History | None = None) -> None:
         self.n, self.edges = world.n, world.num_edges
         self._world = world
+        self._history = history
 
     def columns(self) -> dict[str, np.ndarray]:
         return self._world.columns
 
     def world(self) -> World:
         return self._world
+
+    def history(self) -> History | None:
+        return self._history
 
 
 def _graph_rows(source: WorldSource) -> Iterator[Statement]:
@@ -981,6 +989,13 @@ def _agent_rows(source: WorldSource) -> Iterator[Statement]:
     columns, n = source.columns(), source.n
     for a in range(0, n, ROW_BATCH):
         yield _agent_batch(columns, a, min(n, a + ROW_BATCH)), "writing agents", min(n, a + ROW_BATCH) / n
+
+
+def _history_rows(history: History) -> Iterator[Statement]:
+    done = 0
+    for stmt, rows in history_statements(history):
+        done += rows
+        yield stmt, "writing events", done / history.rows
 
 
 def _bulk_rows(source: WorldSource) -> Iterator[Statement]:
@@ -1020,12 +1035,20 @@ async def _rewrite_adjacency(db: aiosqlite.Connection, graph: Graph, sources: np
 
 
 async def save_world(
-    world: World | WorldSource, path: str, *, force: bool = False, progress: Progress = None, keep_audit: bool = False
+    world: World | WorldSource,
+    path: str,
+    *,
+    force: bool = False,
+    progress: Progress = None,
+    keep_audit: bool = False,
+    history: History | None = None,
 ) -> World:
     """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename).
 
     ``world`` may be a :class:`WorldSource` whose graph is still arriving (a snapshot being read): the agent
-    rows are written meanwhile. Returns the world written.
+    rows are written meanwhile, and its history (:meth:`WorldSource.history`) into the ``events`` and
+    ``exposures`` tables. ``history`` is that of a :class:`World` (checked against it by the caller: a
+    snapshot's). Returns the world written.
 
     With ``keep_audit``, the audit log of the world file being replaced is carried over, so loading a
     snapshot over a world keeps the record of what was done to it.
@@ -1035,7 +1058,7 @@ async def save_world(
         whatever the source raises (a damaged snapshot): the target is untouched then.
     """
 
-    source: WorldSource = _Ready(world) if isinstance(world, World) else world
+    source: WorldSource = _Ready(world, history) if isinstance(world, World) else world
     check_target(path, force)
     remove_stale_temps(path)
     num_edges = world.num_edges if isinstance(world, World) else int(world.edges)
@@ -1060,9 +1083,14 @@ async def save_world(
             await _run_statements(db, lambda: _bulk_rows(source), progress)
             world = source.world()
             await db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
-            # This file holds every adoption event and feed exposure from this tick on (a world loaded
-            # from a snapshot starts its history here); ``agora check`` compares them with the arrays.
-            await db.execute("INSERT INTO meta (key, value) VALUES ('events_since', ?)", (json.dumps(world.tick),))
+            # This file holds every adoption event and feed exposure from ``events_since`` on: from the
+            # first tick of the history given (a snapshot's), else from this tick (a snapshot without one
+            # starts its history here). ``agora check`` compares them with the arrays.
+            history = source.history()
+            since = world.tick if history is None else history.since
+            await db.execute("INSERT INTO meta (key, value) VALUES ('events_since', ?)", (json.dumps(since),))
+            if history is not None and history.rows:
+                await _run_statements(db, lambda: _history_rows(history), progress)
             await _write_personas(db, world)
             await _write_message_rows(db, world, world.sessions)  # a world from a snapshot has both
             if world.config.get("analysis"):
