@@ -197,7 +197,12 @@ def test_the_happy_path(server, tmp_path):
     assert series["tick"] == list(range(len(series["tick"]))) and len(series["tick"]) == 4
     for i in range(len(series["tick"])):
         assert sum(series[k][i] for k in ("S", "I", "R")) == 3000
-    assert server.call("GET", "/api/v1/sessions")[1]["sessions"][0]["id"] == 1
+    # The session's cascade: every agent ever infected is in the forest, five seeds are its roots.
+    cascade = s["cascade"]
+    assert cascade["size"] == s["reached"] and cascade["trees"] == 5
+    assert cascade["depth"] == series["depth"][-1] and cascade["max_breadth"] == series["breadth"][-1]
+    listed = server.call("GET", "/api/v1/sessions")[1]["sessions"]
+    assert listed[0]["id"] == 1 and "cascade" not in listed[0]
     status, a, _ = server.call("GET", "/api/v1/agents/17")
     assert status == 200 and a["id"] == 17 and "name" in a and a["memory"]["remembers"] is False
     assert server.call("GET", "/api/v1/communities")[0] == 200

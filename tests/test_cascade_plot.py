@@ -70,7 +70,7 @@ def test_the_points_drawn_are_each_runs_size_and_structural_virality(swept):
         assert values.tolist() == sorted(set(sizes.tolist()))
         assert tail.tolist() == pytest.approx([np.mean(sizes >= s) for s in values])
     # The --ccdf file holds the same distributions.
-    for (_, v1, t1, _, _), (_, v2, t2, s2, _) in zip(ccdf_groups(None, str(folder / "ccdf.csv")), groups):
+    for (_, v1, t1, _, _), (_, v2, t2, _, _) in zip(ccdf_groups(None, str(folder / "ccdf.csv")), groups):
         assert v1.tolist() == v2.tolist() and t1 == pytest.approx(t2.tolist())
 
 

@@ -372,7 +372,7 @@ class App:
         )
 
     async def session(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse(self.host.session_record(request.path_params["id"], series=True))
+        return JSONResponse(self.host.session_record(request.path_params["id"], series=True, cascade=True))
 
     async def agent(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse(self.host.agent(request.path_params["id"]))

@@ -176,7 +176,8 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/sessions/{id}": {
                 "get": _op(
-                    "One session: status, reach and its per-state series",
+                    "One session: status, reach, its per-state series and its cascade (size, depth, breadth, "
+                    "structural virality)",
                     _json("the session"),
                     errors=("401", "404"),
                     params=[_path_param("id", "integer", "session id")],

@@ -70,9 +70,13 @@ _PLOT_EXAMPLES = """examples:
   agora run saves/w.db --until-done --inject x --model sir --runs 20 --series sir.csv && agora plot sir.csv -o sir.png --measure I
   agora plot sweep.csv.gz -o sweep.svg --measure reached --title "reach by p"
   agora plot ic.csv sir.csv -o both.pdf --measure reached     (two files overlaid, labels prefixed by file name)
+  agora plot runs.csv -o tree.png --measure depth --measure breadth   (the cascade's depth and breadth over time)
+  agora sweep saves/w.db --grid model=ic,sir --seeds random:1 --runs 100 --cascades trees.csv.gz && agora plot trees.csv.gz -o trees.png
 
 Each line is the mean over the runs of one combination (one per sweep combination), with its 95% band
-(clipped to 0..agents for counts). Runs that ended early keep their last value; 'new' is 0 after the end."""  # noqa: E501
+(clipped to 0..agents for counts). Runs that ended early keep their last value; 'new' is 0 after the end.
+A cascades file (--cascades) is drawn as the size CCDF on log-log axes, one line per combination, beside
+structural virality against size, one point per run; a --ccdf file as the CCDF alone."""  # noqa: E501
 
 
 class CommandGroup(Protocol):
@@ -422,6 +426,26 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     bser.add_argument("--seed", type=integer, default=1)
     bser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    bc = bsub.add_parser(
+        "cascade",
+        help="what keeping and measuring the cascade tree costs a run",
+        description="Cascade benchmark: the same ic cascade (same seeds, same trajectory) with the adoption "
+        "forest kept and measured, and without, alternating, on a world of N agents; medians, the cost measured "
+        "inside the run as a share of the run without the forest, and the 10%% target.",
+    )
+    bc.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    bc.add_argument(
+        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
+    )
+    bc.add_argument(
+        "--p", type=fraction, default=0.17, help="ic probability (default 0.17: about 58%% reached at 1M agents)"
+    )
+    bc.add_argument(
+        "--repeats", type=positive_int, default=5, metavar="R", help="runs with and without the forest (default 5)"
+    )
+    bc.add_argument("--seed", type=integer, default=1)
+    bc.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     bm = bsub.add_parser(
         "models",
         help="every built-in model's tick at 1M agents, and NDlib beside it at 100k",
@@ -738,7 +762,7 @@ def add_plot(sub: Any) -> None:
     """Add ``agora plot`` to the command's subparsers."""
     pl = sub.add_parser(
         "plot",
-        help="draw series files as a figure (PNG, SVG or PDF)",
+        help="draw series or cascade files as a figure (PNG, SVG or PDF)",
         description="Draw the per-tick series written by 'agora run --series' or 'agora sweep --series'\n"
         "(CSV, CSV.gz or Parquet) as one figure: for each file, each combination of the sweep's keys\n"
         "and each measure, the mean over the runs per tick and a shaded 95% confidence band.",
@@ -746,7 +770,10 @@ def add_plot(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     pl.add_argument(
-        "series", nargs="+", metavar="SERIES", help="a series file (.csv, .csv.gz or .parquet); several are overlaid"
+        "series",
+        nargs="+",
+        metavar="FILE",
+        help="a file written by --series, --cascades or --ccdf (.csv, .csv.gz or .parquet); several are overlaid",
     )
     pl.add_argument(
         "-o",

@@ -951,8 +951,10 @@ class WorldController:
             "warnings": load_warnings(world),
         }
 
-    def session_record(self, session_id: Any, *, series: bool = False) -> dict[str, Any]:
-        """One session as ``GET /api/v1/sessions/{id}`` answers it (``series``: its per-state series).
+    def session_record(self, session_id: Any, *, series: bool = False, cascade: bool = False) -> dict[str, Any]:
+        """One session as ``GET /api/v1/sessions/{id}`` answers it (``series``: its per-state series;
+        ``cascade``: the measures of its adoption forest, ``sim.core.cascade``, None for a model without
+        sources or a session that has not started — O(its size), so not in listings).
 
         Raises:
             NotFoundError: no such session.
@@ -985,6 +987,9 @@ class WorldController:
         }
         if series:
             out["series"] = series_dict(s)
+        if cascade:
+            forest = s.forest() if s.status != "failed" else None
+            out["cascade"] = None if forest is None else forest.measures()
         return out
 
     def sessions(self, limit: int = PAGE_SIZE, offset: int = 0) -> list[dict[str, Any]]:

@@ -538,7 +538,7 @@ def _ray_payload(world: Any, plugin_dirs: list[str]) -> dict[str, Any]:
     folder = tempfile.mkdtemp(prefix="agora-sweep-")
     try:
         path = os.path.join(folder, "world.snap")
-        save_snapshot(world, path)
+        save_snapshot(world, path, events=False)  # workers run forks: the world's past events are not read
         with open(path, "rb") as fh:
             # A numpy array is read zero-copy from the object store by every worker on a node.
             snapshot = np.frombuffer(fh.read(), dtype=np.uint8)

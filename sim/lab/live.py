@@ -147,9 +147,10 @@ class Simulation:
         """The world as ``GET /api/v1/world`` answers: agents, edges, tick, state, sessions, living network, ..."""
         return self._call(self._read(self._host.summary))
 
-    def session(self, session_id: int, *, series: bool = False) -> dict[str, Any]:
-        """One session (an injected message's cascade) as ``GET /api/v1/sessions/{id}`` answers it."""
-        return self._call(self._read(self._host.session_record, session_id, series=series))
+    def session(self, session_id: int, *, series: bool = False, cascade: bool = True) -> dict[str, Any]:
+        """One session (an injected message's cascade) as ``GET /api/v1/sessions/{id}`` answers it: with
+        ``cascade``, the measures of its adoption forest (``sim.core.cascade``)."""
+        return self._call(self._read(self._host.session_record, session_id, series=series, cascade=cascade))
 
     def sessions(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """The sessions, oldest first (``limit`` from ``offset``)."""

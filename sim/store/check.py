@@ -13,7 +13,8 @@ the operating system wrote its cache, a full disk): the file opens and holds the
   removes them when the world is next opened for writing (``WorldWriter.start``), and ``agora check``
   reports them as recoverable, not as damage. Every row of an earlier tick is kept.
 - ``meta.events_since`` is the tick from which the file holds the events (0 for a world made by
-  ``agora new``; the snapshot's tick for a world loaded from one, since snapshots carry no event rows).
+  ``agora new``; for a world loaded from a snapshot, the first tick of the events the snapshot carried, or
+  the snapshot's tick when it carried none: a version-1 snapshot, or one saved with ``agora save --slim``).
 
 :func:`check_world` verifies all of this without modifying the file: SQLite's own integrity check, that the schema
 holds nothing Agora did not make (a trigger, a view, an index or a table: each is a problem, and opening the world
