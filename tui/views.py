@@ -970,11 +970,12 @@ class MessagesView(View):
     MessagesView .param-row Input { width: 30; }
     MessagesView .param-row .param-error { width: 1fr; padding: 1 0 0 1; }
     MessagesView .param-error { color: $error; height: auto; }
-    MessagesView #sessions { height: 1fr; }
+    MessagesView #sessions { height: 1fr; min-height: 4; }
     MessagesView #posts { height: auto; max-height: 10; padding: 0 1; border: round $primary-darken-2;
                           text-wrap: nowrap; text-overflow: ellipsis; }
     MessagesView #session-detail { height: auto; max-height: 24; padding: 0 1; border: round $primary-darken-2; }
-    MessagesView #session-cascade { height: auto; padding: 0 1; border: round $primary-darken-2; }
+    MessagesView #session-cascade { height: auto; max-height: 4; padding: 0 1; border: round $primary-darken-2;
+                                    text-wrap: nowrap; text-overflow: ellipsis; }
     MessagesView #session-text { height: auto; }
     """
     #: The label of the seed field after the seed selection: what it holds for that selection.
@@ -1408,8 +1409,8 @@ class MessagesView(View):
 
     @staticmethod
     def cascade_lines(summary: CascadeSummary, world: Any) -> Text:
-        """The measures on one line, the top spreaders (name, original id: children) on the next, and the
-        key that draws the tree; names shown literally."""
+        """The measures on one line and the top spreaders (name, original id: children) on the next, each cut
+        at the box's width (the footer names the t key that draws the tree); names shown literally."""
         if summary.measures is None:
             return literal(summary.reason or "no tree", 200)
         t = Text(measures_line(summary.measures))
@@ -1421,7 +1422,6 @@ class MessagesView(View):
                 t.append(" · ")
             t.append_text(literal(world.persona(agent).name, 24))
             t.append(f" (id {original}): {children:,}")
-        t.append("\nt: the tree, generation by generation", style="grey50")
         return t
 
     def open_tree(self) -> None:
