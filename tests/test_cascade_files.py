@@ -210,6 +210,26 @@ def test_agora_cascades_rows_match_the_runs_cascades_file(persisted, ids, tmp_pa
     assert [{**r, "run": ""} for r in written] == [{**r, "run": ""} for r in rows]
 
 
+def test_agora_cascades_gives_the_same_trees_after_save_and_load(persisted, tmp_path):
+    """The round trip: a snapshot keeps the adoption events, so the forest read back is the same, row for
+    row; a slim snapshot keeps none, and agora cascades says the session's events are not in the file."""
+    path, report, _ = persisted
+    before = ok_json(agora(tmp_path, "cascades", str(path), "-o", "before.csv", "--json"))
+    assert agora(tmp_path, "save", str(path), "w.snap").returncode == 0
+    assert agora(tmp_path, "load", "w.snap", "loaded.db").returncode == 0
+    after = ok_json(agora(tmp_path, "cascades", "loaded.db", "-o", "after.csv", "--json"))
+    assert after["cascade"] == before["cascade"] == report["runs"][0]["cascade"]
+    assert after["top_spreaders"] == before["top_spreaders"]
+    assert rows_of(tmp_path / "after.csv") == rows_of(tmp_path / "before.csv")
+    for name, world in (("before", str(path)), ("after", "loaded.db")):
+        written = ok_json(agora(tmp_path, "cascades", world, "-o", f"{name}.graphml", "--json"))
+        assert written["file"]["format"] == "graphml"
+    assert (tmp_path / "after.graphml").read_bytes() == (tmp_path / "before.graphml").read_bytes()
+    assert agora(tmp_path, "save", str(path), "slim.snap", "--slim").returncode == 0
+    assert agora(tmp_path, "load", "slim.snap", "slim.db").returncode == 0
+    one_sentence(agora(tmp_path, "cascades", "slim.db"))
+
+
 def test_graphml_parses_and_is_the_forest_whatever_the_message(persisted, ids, tmp_path):
     path, report, text = persisted
     cascade = report["runs"][0]["cascade"]
