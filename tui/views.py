@@ -974,8 +974,7 @@ class MessagesView(View):
     MessagesView #posts { height: auto; max-height: 10; padding: 0 1; border: round $primary-darken-2;
                           text-wrap: nowrap; text-overflow: ellipsis; }
     MessagesView #session-detail { height: auto; max-height: 24; padding: 0 1; border: round $primary-darken-2; }
-    MessagesView #session-cascade { height: auto; max-height: 4; padding: 0 1; border: round $primary-darken-2;
-                                    text-wrap: nowrap; text-overflow: ellipsis; }
+    MessagesView #session-cascade { height: auto; max-height: 2; text-wrap: nowrap; text-overflow: ellipsis; }
     MessagesView #session-text { height: auto; }
     """
     #: The label of the seed field after the seed selection: what it holds for that selection.
@@ -1052,9 +1051,9 @@ class MessagesView(View):
             yield VerticalScroll(id="param-form")
             yield Static("", id="form-error", classes="param-error", markup=False)
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
-        yield Static("No session yet.", id="session-cascade", markup=False)
-        # Scrolls: a failed session's whole traceback is in it.
+        # Scrolls: a failed session's whole traceback is in it. Its cascade heads it (two lines).
         with VerticalScroll(id="session-detail"):
+            yield Static("No session yet.", id="session-cascade", markup=False)
             yield Static("", id="session-text", markup=False)
         yield Static("No posts yet.", id="posts", markup=False)
 
@@ -1413,7 +1412,9 @@ class MessagesView(View):
         at the box's width (the footer names the t key that draws the tree); names shown literally."""
         if summary.measures is None:
             return literal(summary.reason or "no tree", 200)
-        t = Text(measures_line(summary.measures))
+        t = Text("cascade ", style="bold")
+        t.append(f"(round {int(summary.round)}): ")
+        t.append(measures_line(summary.measures))
         t.append("\ntop spreaders (children): ", style="bold")
         if not summary.spreaders:
             t.append("none yet (no agent has passed the message on)")
