@@ -126,6 +126,7 @@ def assert_matches(measures: dict, expected: dict) -> None:
 def test_a_star_from_its_hub_has_depth_1_and_virality_2_n_minus_1_over_n(n):
     s = run(world_of(n, [(0, i) for i in range(1, n)]), "ic", {"p": 1.0}, "ids:0")
     m = s.forest().measures()
+    assert s.cascade() == m
     assert (m["size"], m["trees"], m["depth"], m["max_breadth"]) == (n, 1, 1, n - 1)
     assert m["structural_virality"] == pytest.approx(2 * (n - 1) / n, rel=1e-12)
     assert m["largest_tree"] == {
@@ -141,6 +142,7 @@ def test_a_star_from_its_hub_has_depth_1_and_virality_2_n_minus_1_over_n(n):
 def test_a_chain_has_depth_n_minus_1_and_virality_n_plus_1_over_3(n):
     s = run(world_of(n, [(i, i + 1) for i in range(n - 1)]), "ic", {"p": 1.0}, "ids:0")
     m = s.forest().measures()
+    assert s.cascade() == m
     assert (m["size"], m["trees"], m["depth"], m["max_breadth"]) == (n, 1, n - 1, 1)
     assert m["structural_virality"] == pytest.approx((n + 1) / 3, rel=1e-12)
     # The series: one generation more each round, never more than one agent in a generation.
@@ -157,6 +159,7 @@ def test_a_complete_binary_tree(d):
     edges = [(i, c) for i in range(n) for c in (2 * i + 1, 2 * i + 2) if c < n]
     s = run(world_of(n, edges), "ic", {"p": 1.0}, "ids:0")
     m = s.forest().measures()
+    assert s.cascade() == m
     assert (m["size"], m["trees"], m["depth"], m["max_breadth"]) == (n, 1, d, 2**d)
     # Each edge under a node of level l (l = 1..d) has a subtree of 2^(d-l+1) - 1 nodes.
     wiener = sum(2**lvl * (2 ** (d - lvl + 1) - 1) * (n - (2 ** (d - lvl + 1) - 1)) for lvl in range(1, d + 1))
@@ -169,6 +172,7 @@ def test_a_forest_of_two_roots_weights_each_tree_by_its_size():
     edges = [(0, i) for i in range(1, 5)] + [(5, 6), (6, 7), (7, 8)]
     s = run(world_of(9, edges), "ic", {"p": 1.0}, "ids:0,5")
     m = s.forest().measures()
+    assert s.cascade() == m
     star, chain = 2 * 4 / 5, 5 / 3
     assert (m["size"], m["trees"], m["depth"], m["max_breadth"]) == (9, 2, 3, 5)  # generation 1: 4 + 1 agents
     assert m["structural_virality"] == pytest.approx((5 * star + 4 * chain) / 9, rel=1e-12)
@@ -178,6 +182,7 @@ def test_a_forest_of_two_roots_weights_each_tree_by_its_size():
 def test_a_lone_seed_is_a_tree_of_one_with_virality_0():
     s = run(world_of(3, [(1, 2)]), "ic", {"p": 1.0}, "ids:0")
     m = s.forest().measures()
+    assert s.cascade() == m
     assert (m["size"], m["trees"], m["depth"], m["max_breadth"], m["structural_virality"]) == (1, 1, 0, 1, 0.0)
 
 
@@ -205,6 +210,7 @@ def test_parents_in_the_same_round_chain_and_cycles_become_roots():
     parents[agents] = sources
     f = t.forest(parents)
     assert f.trees == 6 and f.edges == 2 and f.measures()["depth"] == 2
+    assert t.measures() == f.measures()  # the log's chained add, generation by generation
     at = np.array([0, 1, 1, 1, 1, 1, 1, 1, -1])
     want = oracle(at, np.array([-1, 2, 0, 4, 3, 4, 8, 7, -1]))
     assert want["generation"] == {i: g for i, g in enumerate(t.generation.tolist()) if g >= 0}
@@ -236,6 +242,8 @@ def test_random_cascades_of_every_model_with_sources_match_the_all_pairs_oracle(
         assert forest is not None
         want = oracle(s.adopted_at, s.adopted_from)
         assert_matches(forest.measures(), want)
+        # The report computed in adoption order from the tracker's log is the same, to the last bit.
+        assert s.cascade() == forest.measures()
         assert dict(zip(forest.agents.tolist(), forest.generation.tolist())) == want["generation"]
         # Subtree sizes are what the virality was computed from: the roots' add up to the forest.
         assert int(forest.tree_sizes().sum()) == forest.size
@@ -293,6 +301,7 @@ def test_the_forest_is_ordered_by_generation_with_parents_one_generation_up():
         frm = rng.integers(-1, n, n)
         t = replay(n, at, np.arange(n), frm)
         f = Forest.build(t.generation, frm, at)
+        assert t.measures() == f.measures()  # same-tick chains and cycles in most ticks here
         assert np.all(np.diff(f.generation) >= 0)
         nonroot = f.parent >= 0
         assert np.array_equal(f.generation[f.parent[nonroot]] + 1, f.generation[nonroot])

@@ -229,6 +229,10 @@ def test_a_forest_caught_mid_round_is_busy_not_wrong():
         "generation 1: 2 agents",
         "  100 → 101, 102",
     ]
-    s.cascade_tracker.generation[3] = 2  # its parent (agent 1's child 3) not written yet
+    # Agent 3 joins from agent 1 (generation 2), but the session's adopted_from, read mid-round, still
+    # names another agent: the two disagree, so the tree is not drawn from them.
+    s.cascade_tracker.add(np.array([3]), np.array([1]))
     s.adopted_from[3] = 4
     assert live_forest(s) is BUSY
+    s.adopted_from[3] = 1
+    assert live_forest(s).size == 4

@@ -41,6 +41,7 @@ For a synchronous model the depth is at most the number of rounds run.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -54,66 +55,158 @@ SERIES = ("depth", "breadth")
 
 
 class CascadeTracker:
-    """The generations of a forest that grows one round at a time.
+    """The forest of a session, grown one round at a time.
 
-    ``generation`` is -1 for agents not in the forest. After each round, :meth:`end_round` records the
-    forest's depth so far and its breadth so far (the most agents in one generation), the two per-tick
-    series measures."""
+    Agents join the forest in adoption order and get positions 0, 1, 2, ...; ``position`` maps an agent
+    to its position (-1: not in the forest). Per position the tracker keeps, in buffers that grow by
+    doubling, the agent, its generation, its parent's position (-1: a root) and its tree (its root's
+    position). An adoption costs one random read (its source's position) — the parent's generation and
+    tree are then read from the compact buffers, near the previous round's entries — so :meth:`measures`
+    works in adoption order with no sort and no pass over all agents, and :meth:`forest` builds the
+    generation-ordered :class:`Forest` when one is wanted (files, the TUI). After each round,
+    :meth:`end_round` records the forest's depth so far and its breadth so far (the most agents in one
+    generation), the two per-tick series measures."""
 
-    __slots__ = ("breadth", "depth", "edges", "feed_edges", "gen_counts", "generation")
+    __slots__ = (
+        "_agents",
+        "_bounds",
+        "_chained",
+        "_gen",
+        "_parent",
+        "_roots",
+        "_tree",
+        "breadth",
+        "depth",
+        "edges",
+        "feed_edges",
+        "gen_counts",
+        "position",
+        "size",
+    )
 
     def __init__(self, n: int) -> None:
-        self.generation = np.full(int(n), -1, dtype=np.int32)
+        self.position = np.full(int(n), -1, dtype=np.int32)
+        cap = 1024
+        self._agents: list[np.ndarray] = []  # per add: its agents (the caller's array, not copied)
+        self._gen = np.empty(cap, dtype=np.int32)
+        self._parent = np.empty(cap, dtype=np.int32)
+        self._tree = np.empty(cap, dtype=np.int32)
+        self._bounds = [0]  # the positions where each add starts, and the size
+        self._roots: list[int] = []  # per add: how many of its agents are roots
+        self._chained: set[int] = set()  # adds in which a parent joined in the same add
         self.gen_counts = np.zeros(8, dtype=np.int64)
         self.depth: list[int] = []
         self.breadth: list[int] = []
         self.edges = 0
         self.feed_edges = 0
+        self.size = 0
+
+    @property
+    def generation(self) -> np.ndarray:
+        """Each agent's generation, -1 for an agent not in the forest (a new array)."""
+        out = np.full(self.position.size, -1, dtype=np.int32)
+        out[self._all_agents()] = self._gen[: self.size]
+        return out
+
+    def _all_agents(self) -> np.ndarray:
+        """The agent at each position."""
+        if not self._agents:
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate(self._agents) if len(self._agents) > 1 else np.asarray(self._agents[0])
+
+    def _reserve(self, k: int) -> None:
+        need = self.size + k
+        cap = self._gen.size
+        if need <= cap:
+            return
+        while cap < need:
+            cap *= 2
+        for name in ("_gen", "_parent", "_tree"):
+            old = getattr(self, name)
+            grown = np.empty(cap, dtype=old.dtype)
+            grown[: self.size] = old[: self.size]
+            setattr(self, name, grown)
 
     def add(self, agents: np.ndarray, sources: np.ndarray | None = None, via: np.ndarray | None = None) -> None:
         """One round's first adoptions: ``agents`` (not in the forest yet) crediting ``sources`` (-1: none;
         every source must be in ``-1 .. n-1``: the engine checks a model's answer, :func:`replay` a file's
         rows) and, where ``via`` is given, whether each came through a feed."""
         agents = np.asarray(agents)
-        if agents.size == 0:
+        k = agents.size
+        if k == 0:
             return
-        gen = self.generation
+        self._reserve(k)
+        start = self.size
+        end = start + k
+        own = np.arange(start, end, dtype=np.int32)
+        # The caller's array is kept when it owns its data (the engine's are fresh each round), else copied.
+        self._agents.append(agents if agents.flags.owndata else agents.copy())
         if sources is None:
-            gen[agents] = 0
-            self._count(np.zeros(agents.size, dtype=np.int32))
-            return
-        src = np.asarray(sources)
-        sourced = src >= 0
-        # A parent's generation plus one; a parent not in the forest (generation -1) and no parent give 0.
-        mine = np.where(sourced, gen[src] + 1, 0).astype(np.int32, copy=False)
-        orphans = np.flatnonzero((mine == 0) & sourced)
-        if orphans.size:
-            # Parents that adopt in this same round: resolved along their chains (rare; most rounds have none).
-            pending = orphans[np.isin(src[orphans], agents)]
+            self.position[agents] = own
+            self._gen[start:end] = 0
+            self._parent[start:end] = -1
+            self._tree[start:end] = own
+            roots = k
         else:
-            pending = orphans
-        gen[agents] = mine
-        if pending.size:
-            gen[agents[pending]] = -1
-            while pending.size:
-                pg = gen[src[pending]]
+            src = np.asarray(sources)
+            pos = self.position[src]  # one random read per adoption (-1 reads the last agent's: masked)
+            unsourced = src < 0
+            no_source = int(np.count_nonzero(unsourced))
+            if no_source:
+                pos[unsourced] = -1
+            self.position[agents] = own
+            linked = pos >= 0
+            roots = k - int(np.count_nonzero(linked))
+            at = pos.astype(np.intp)  # one conversion for the two reads below
+            if roots:
+                self._gen[start:end] = np.where(linked, self._gen[at] + 1, 0)
+                self._tree[start:end] = np.where(linked, self._tree[at], own)
+            else:
+                np.add(self._gen.take(at), 1, out=self._gen[start:end])
+                self._tree.take(at, out=self._tree[start:end])
+            self._parent[start:end] = pos
+            if roots > no_source:  # sources not in the forest yet, or joining in this same add
+                roots = self._resolve(start, src, pos, unsourced)
+            if via is not None and roots < k:
+                v = np.asarray(via, dtype=bool)
+                if v.any():
+                    self.feed_edges += int(np.count_nonzero(v & (self._parent[start:end] >= 0)))
+        self.edges += k - roots
+        self._roots.append(roots)
+        self.size = end
+        self._bounds.append(end)
+        self._count(self._gen[start:end])
+
+    def _resolve(self, start: int, src: np.ndarray, pos: np.ndarray, unsourced: np.ndarray) -> int:
+        """Sources that adopt in this same add (a sequential schedule), resolved along their chains; a
+        cycle, and what hangs from one, stay roots. Returns the add's roots."""
+        idx = np.flatnonzero((pos < 0) & ~unsourced)
+        ppos = self.position[src[idx]]  # after this add's positions were given
+        inside = ppos >= start
+        idx, ppos = idx[inside], ppos[inside]
+        gen, parent, tree = self._gen, self._parent, self._tree
+        if idx.size:
+            self._chained.add(len(self._roots))
+            gen[start + idx] = -1
+            while idx.size:
+                pg = gen[ppos]
                 ready = pg >= 0
-                if not ready.any():  # a cycle, or hanging from one: these become roots
-                    gen[agents[pending]] = 0
-                    mine[pending] = 0
+                if not ready.any():
                     break
-                done = pending[ready]
-                gen[agents[done]] = pg[ready] + 1
-                mine[done] = pg[ready] + 1
-                pending = pending[~ready]
-        self._count(mine)
-        linked = mine > 0
-        self.edges += int(np.count_nonzero(linked))
-        if via is not None:
-            self.feed_edges += int(np.count_nonzero(np.asarray(via, dtype=bool) & linked))
+                done, at = idx[ready], ppos[ready]
+                gen[start + done] = pg[ready] + 1
+                parent[start + done] = at
+                tree[start + done] = tree[at]
+                idx, ppos = idx[~ready], ppos[~ready]
+            gen[start + idx] = 0  # the cycle, and what hangs from it: roots of their own
+        end = start + src.size
+        return int(np.count_nonzero(parent[start:end] < 0))
 
     def _count(self, gens: np.ndarray) -> None:
         top = int(gens.max())
+        if top == int(gens.min()) and top < self.gen_counts.size:  # one generation (a cascade's round)
+            self.gen_counts[top] += gens.size
+            return
         if top >= self.gen_counts.size:
             grown = np.zeros(max(top + 1, 2 * self.gen_counts.size), dtype=np.int64)
             grown[: self.gen_counts.size] = self.gen_counts
@@ -131,9 +224,144 @@ class CascadeTracker:
             self.breadth.append(0)
 
     def forest(self, parents: np.ndarray, adopted_at: np.ndarray | None = None) -> Forest:
-        """The forest so far, with each non-root's parent taken from ``parents`` (the session's
-        ``adopted_from``; a root's entry is ignored)."""
+        """The forest so far in generation order, with each non-root's parent taken from ``parents`` (the
+        session's ``adopted_from``; a root's entry is ignored)."""
         return Forest.build(self.generation, parents, adopted_at, self.feed_edges)
+
+    def measures(self) -> dict[str, Any]:
+        """The run's ``cascade`` report, equal to ``forest(...).measures()`` to the last bit but computed in
+        adoption order from the buffers: subtree sizes summed from the last add to the first (a ``bincount``
+        per add). O(size + adds): no sort and no pass over all agents."""
+        size = self.size
+        if size == 0:
+            return _empty_measures()
+        parent = self._parent[:size].astype(np.intp)
+        gens = self._gen[:size]
+        bounds = self._bounds
+        # Counts kept as float64: exact below 2**53, and what bincount sums without a conversion.
+        subtree = np.ones(size, dtype=np.float64)
+        for b in range(len(bounds) - 2, -1, -1):  # children before parents: later adds first
+            lo, hi = bounds[b], bounds[b + 1]
+            if self._roots[b] == hi - lo:
+                continue  # roots only
+            for idx in self._groups(b, lo, hi, gens):
+                p, sub = parent[idx], subtree[idx]
+                if self._roots[b]:
+                    linked = p >= 0
+                    p, sub = p[linked], sub[linked]
+                _scatter_add(subtree, p, sub)
+        roots = np.flatnonzero(parent < 0)
+        return _measures(
+            gens,
+            subtree,
+            self._tree[:size].astype(np.intp),
+            roots,
+            self._all_agents()[roots],
+            self.gen_counts,
+            self.feed_edges,
+            self.edges,
+            size,
+        )
+
+    def _groups(self, b: int, lo: int, hi: int, gens: np.ndarray) -> list[Any]:
+        """The positions of add ``b``, children before parents: the whole add at once (a slice), or, where a
+        parent joined in the same add, one generation at a time, deepest first (index arrays)."""
+        if b not in self._chained:
+            return [slice(lo, hi)]
+        g = gens[lo:hi]
+        return [lo + np.flatnonzero(g == level) for level in sorted(set(g.tolist()), reverse=True)]
+
+
+def _scatter_add(target: np.ndarray, at: np.ndarray, values: np.ndarray) -> None:
+    """``target[at] += values`` with repeats summed: a ``bincount`` over the span of ``at`` when it is
+    compact (the parents of one round are mostly the round before's agents), else ``np.add.at``. Counts are
+    far below 2**53, so the float weights of ``bincount`` are exact."""
+    if not at.size:
+        return
+    lo, hi = int(at.min()), int(at.max()) + 1
+    if hi - lo <= 4 * at.size:
+        target[lo:hi] += np.bincount(at - lo, weights=values, minlength=hi - lo)
+    else:
+        np.add.at(target, at, values)
+
+
+def _empty_measures() -> dict[str, Any]:
+    return {
+        "size": 0,
+        "trees": 0,
+        "depth": 0,
+        "max_breadth": 0,
+        "structural_virality": 0.0,
+        "largest_tree": {"size": 0, "depth": 0, "max_breadth": 0, "structural_virality": 0.0},
+        "by_feed": 0.0,
+    }
+
+
+def _virality(sizes: np.ndarray, wiener: np.ndarray) -> np.ndarray:
+    """Structural virality of trees of ``sizes`` nodes and Wiener index ``wiener`` (integers, exact): the
+    mean distance over pairs, ``2 W / (n (n - 1))``; NaN for a single node."""
+    n = sizes.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sizes >= 2, 2.0 * wiener.astype(np.float64) / (n * (n - 1.0)), np.nan)
+
+
+def _measures(
+    gens: np.ndarray,
+    subtree: np.ndarray,
+    tree: np.ndarray,
+    roots: np.ndarray,
+    root_agents: np.ndarray,
+    gen_counts: np.ndarray,
+    feed_edges: int,
+    edges: int,
+    size: int,
+) -> dict[str, Any]:
+    """The ``cascade`` report from a forest in any node order: each node's generation, subtree size and
+    tree (the position of its root), the roots' positions and agents, and the agents per generation. The
+    Wiener index of each tree is an exact integer (summed in float64 while every partial sum is below 2**52,
+    else in int64) and the forest's virality is summed with ``math.fsum``, so the report is the same
+    whatever order the nodes come in."""
+    sizes = subtree[roots].astype(np.int64)
+    if roots.size == 1:
+        w = subtree * (size - subtree)  # the root's own term is 0
+        total = float(w.sum())
+        wiener = np.array([total])
+    else:
+        w = subtree * (subtree[tree] - subtree)
+        total = float(w.sum())
+        wiener = np.bincount(tree, weights=w)[roots]
+    if total >= 2**52:  # a float64 no longer holds every partial sum exactly: sum in integers
+        wi = subtree.astype(np.int64)
+        wi = wi * ((size if roots.size == 1 else wi[tree]) - wi)
+        exact = np.zeros(size, dtype=np.int64)
+        np.add.at(exact, tree if roots.size > 1 else np.zeros(size, dtype=np.intp), wi)
+        wiener = exact[roots] if roots.size > 1 else exact[:1]
+    vir = _virality(sizes, wiener)
+    big = sizes >= 2
+    total = int(sizes[big].sum())
+    forest_v = math.fsum((sizes[big] * vir[big]).tolist()) / total if total else 0.0
+    # The largest tree: the most agents, then the lowest root agent.
+    top = np.flatnonzero(sizes == sizes.max())
+    pick = int(top[np.argmin(root_agents[top])]) if top.size > 1 else int(top[0])
+    counts = gen_counts[: int(np.flatnonzero(gen_counts)[-1]) + 1]
+    if roots.size == 1:
+        mine = counts
+    else:
+        mine = np.bincount(gens[tree == roots[pick]])
+    return {
+        "size": int(size),
+        "trees": int(roots.size),
+        "depth": int(counts.size - 1),
+        "max_breadth": int(counts.max()),
+        "structural_virality": float(forest_v),
+        "largest_tree": {
+            "size": int(sizes[pick]),
+            "depth": int(mine.size - 1),
+            "max_breadth": int(mine.max()),
+            "structural_virality": 0.0 if not np.isfinite(vir[pick]) else float(vir[pick]),
+        },
+        "by_feed": min(1.0, feed_edges / edges) if edges else 0.0,
+    }
 
 
 def replay(
@@ -293,16 +521,11 @@ class Forest:
     def tree_virality(self) -> np.ndarray:
         """Structural virality of each tree, by root position (NaN for a single node)."""
         if self._virality is None:
-            sizes = self.tree_sizes().astype(np.float64)
-            if self.edges == 0:
-                self._virality = np.full(self.trees, np.nan)
-            else:
-                roots = self.trees
-                s = self.subtree[roots:].astype(np.float64)
-                total = sizes[self.tree[roots:]]
-                wiener = np.bincount(self.tree[roots:], weights=s * (total - s), minlength=roots)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    self._virality = np.where(sizes >= 2, 2.0 * wiener / (sizes * (sizes - 1.0)), np.nan)
+            roots = self.trees
+            s = self.subtree[roots:]
+            wiener = np.zeros(roots, dtype=np.int64)
+            np.add.at(wiener, self.tree[roots:], s * (self.subtree[self.tree[roots:]] - s))
+            self._virality = _virality(self.tree_sizes(), wiener)
         return self._virality
 
     def largest(self) -> int:
@@ -322,31 +545,22 @@ class Forest:
         }
 
     def measures(self) -> dict[str, Any]:
-        """The run's ``cascade`` report (see the module docstring)."""
+        """The run's ``cascade`` report (see the module docstring); the same as
+        :meth:`CascadeTracker.measures` of the same forest, to the last bit."""
         if self.size == 0:
-            return {
-                "size": 0,
-                "trees": 0,
-                "depth": 0,
-                "max_breadth": 0,
-                "structural_virality": 0.0,
-                "largest_tree": {"size": 0, "depth": 0, "max_breadth": 0, "structural_virality": 0.0},
-                "by_feed": 0.0,
-            }
-        sizes = self.tree_sizes().astype(np.float64)
-        vir = self.tree_virality()
-        big = sizes >= 2
-        forest_v = float((sizes[big] * vir[big]).sum() / sizes[big].sum()) if big.any() else 0.0
-        counts = self.generation_sizes()
-        return {
-            "size": self.size,
-            "trees": self.trees,
-            "depth": int(counts.size - 1),
-            "max_breadth": int(counts.max()),
-            "structural_virality": forest_v,
-            "largest_tree": self.tree_measures(self.largest()),
-            "by_feed": min(1.0, self.feed_edges / self.edges) if self.edges else 0.0,
-        }
+            return _empty_measures()
+        roots = np.arange(self.trees)
+        return _measures(
+            self.generation,
+            self.subtree,
+            self.tree.astype(np.int64),
+            roots,
+            self.agents[: self.trees].astype(np.int64),
+            self.generation_sizes(),
+            self.feed_edges,
+            self.edges,
+            self.size,
+        )
 
     def children(self) -> np.ndarray:
         """The number of children of each node, in forest order."""

@@ -988,8 +988,7 @@ class WorldController:
         if series:
             out["series"] = series_dict(s)
         if cascade:
-            forest = s.forest() if s.status != "failed" else None
-            out["cascade"] = None if forest is None else forest.measures()
+            out["cascade"] = s.cascade() if s.status != "failed" else None
         return out
 
     def sessions(self, limit: int = PAGE_SIZE, offset: int = 0) -> list[dict[str, Any]]:

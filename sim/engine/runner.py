@@ -106,9 +106,9 @@ def _run_summary(
             "traceback": plugin_traceback(tb) if failed else None,
         }
     )
-    forest = None if failed else s.forest()
-    out["cascade"] = None if forest is None else forest.measures()
+    out["cascade"] = None if failed else s.cascade()
     if tree:
+        forest = None if failed else s.forest()
         out["tree"] = None if forest is None else tree_arrays(forest, s.started_tick or 0, sim.world.columns["ids"])
     if recommender is not None:
         out["recommender"] = recommender

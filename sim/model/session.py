@@ -658,6 +658,14 @@ class PropagationSession(SessionBase):
             self.cascade_tracker = t
         return self.cascade_tracker
 
+    def cascade(self) -> dict[str, Any] | None:
+        """The measures of the forest (``sim.core.cascade``; the same as ``forest().measures()``, without
+        building the generation-ordered forest), or None before the start or for a model without sources."""
+        t = self.tracker()
+        if t is None or not self.gives_sources:
+            return None
+        return t.measures()
+
     def forest(self) -> Forest | None:
         """The finished (or current) forest, or None before the start or for a model that names no sources."""
         t = self.tracker()
