@@ -73,6 +73,7 @@ class CascadeTracker:
         "_chained",
         "_gen",
         "_parent",
+        "_level",
         "_roots",
         "_tree",
         "breadth",
@@ -93,6 +94,7 @@ class CascadeTracker:
         self._tree = np.empty(cap, dtype=np.int32)
         self._bounds = [0]  # the positions where each add starts, and the size
         self._roots: list[int] = []  # per add: how many of its agents are roots
+        self._level: list[int] = []  # per add: the generation all its agents share, or -1
         self._chained: set[int] = set()  # adds in which a parent joined in the same add
         self.gen_counts = np.zeros(8, dtype=np.int64)
         self.depth: list[int] = []
@@ -157,12 +159,18 @@ class CascadeTracker:
             self.position[agents] = own
             linked = pos >= 0
             roots = k - int(np.count_nonzero(linked))
-            at = pos.astype(np.intp)  # one conversion for the two reads below
+            at = pos.astype(np.intp)  # one conversion for the reads below
+            prev_lo = self._bounds[-2] if len(self._bounds) > 1 else 0
+            uniform = self._level[-1] if self._level else -1
             if roots:
                 self._gen[start:end] = np.where(linked, self._gen[at] + 1, 0)
                 self._tree[start:end] = np.where(linked, self._tree[at], own)
             else:
-                np.add(self._gen.take(at), 1, out=self._gen[start:end])
+                if uniform >= 0 and int(at.min()) >= prev_lo:
+                    # Every parent joined in the previous add, all of one generation (a cascade's round).
+                    self._gen[start:end] = uniform + 1
+                else:
+                    np.add(self._gen.take(at), 1, out=self._gen[start:end])
                 self._tree.take(at, out=self._tree[start:end])
             self._parent[start:end] = pos
             if roots > no_source:  # sources not in the forest yet, or joining in this same add
@@ -175,7 +183,7 @@ class CascadeTracker:
         self._roots.append(roots)
         self.size = end
         self._bounds.append(end)
-        self._count(self._gen[start:end])
+        self._level.append(self._count(self._gen[start:end]))
 
     def _resolve(self, start: int, src: np.ndarray, pos: np.ndarray, unsourced: np.ndarray) -> int:
         """Sources that adopt in this same add (a sequential schedule), resolved along their chains; a
@@ -202,16 +210,19 @@ class CascadeTracker:
         end = start + src.size
         return int(np.count_nonzero(parent[start:end] < 0))
 
-    def _count(self, gens: np.ndarray) -> None:
+    def _count(self, gens: np.ndarray) -> int:
+        """Add ``gens`` to the agents per generation; returns their generation when they share one, else -1."""
         top = int(gens.max())
-        if top == int(gens.min()) and top < self.gen_counts.size:  # one generation (a cascade's round)
+        single = top == int(gens.min())
+        if single and top < self.gen_counts.size:  # one generation (a cascade's round)
             self.gen_counts[top] += gens.size
-            return
+            return top
         if top >= self.gen_counts.size:
             grown = np.zeros(max(top + 1, 2 * self.gen_counts.size), dtype=np.int64)
             grown[: self.gen_counts.size] = self.gen_counts
             self.gen_counts = grown
         self.gen_counts[: top + 1] += np.bincount(gens, minlength=top + 1)
+        return top if single else -1
 
     def end_round(self) -> None:
         """Record this round's depth and breadth so far (a tick of the series)."""
@@ -250,13 +261,18 @@ class CascadeTracker:
                     linked = p >= 0
                     p, sub = p[linked], sub[linked]
                 _scatter_add(subtree, p, sub)
-        roots = np.flatnonzero(parent < 0)
+        if self._roots[0] == bounds[1] and not any(self._roots[1:]):
+            roots = np.arange(bounds[1])  # the seeds, and no other root
+            root_agents = np.asarray(self._agents[0], dtype=np.int64)
+        else:
+            roots = np.flatnonzero(parent < 0)
+            root_agents = self._all_agents()[roots]
         return _measures(
             gens,
             subtree,
             self._tree[:size].astype(np.intp),
             roots,
-            self._all_agents()[roots],
+            root_agents,
             self.gen_counts,
             self.feed_edges,
             self.edges,
