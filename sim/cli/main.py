@@ -96,6 +96,10 @@ def _handler(args: Any, groups: Sequence[CommandGroup]) -> Handler:
         from sim.cli import cascades  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
 
         return cascades.handle
+    if command == "seeds":
+        from sim.cli import seeds  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
+
+        return seeds.handle
     if command == "check":
         from sim.cli import check  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
 

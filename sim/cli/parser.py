@@ -2,7 +2,7 @@
 implementation, so that ``agora --help`` and a usage mistake answer at once.
 
 A command's flags are declared here and its work is done by its module (``sim.cli.world``, ``run``,
-``bench``, ``analysis``, ``audit``, ``cascades``, ``check``, ``llm``, ``plot``, ``plugins``, ``serve``,
+``bench``, ``analysis``, ``audit``, ``cascades``, ``seeds``, ``check``, ``llm``, ``plot``, ``plugins``, ``serve``,
 ``sweep``); ``sim.cli.main`` dispatches to them. Packages add commands through the ``agora.commands``
 entry-point group (:class:`CommandGroup`): the terminal UI registers ``agora tui`` and ``agora bench tui`` so.
 """
@@ -47,6 +47,7 @@ BUILTIN_COMMANDS = (
     "sweep",
     "plot",
     "cascades",
+    "seeds",
     "check",
     "analyze",
     "export",
@@ -530,6 +531,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     add_sweep(sub)
     add_plot(sub)
     add_cascades(sub)
+    add_seeds(sub)
     add_check(sub)
     add_analysis(sub)
     add_analysis_bench(bsub)
@@ -830,6 +832,50 @@ def add_cascades(sub: Any) -> None:
         "tick, generation, root; edges source -> agent with via graph or feed)",
     )
     p.add_argument("--top", type=non_negative_int, default=10, metavar="K", help="top spreaders listed (default 10)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+#: The examples under ``agora seeds --help``.
+_SEEDS_EXAMPLES = """examples:
+  agora seeds saves/w.db --k 10 --method ris --param p=0.05 -o seeds.txt && agora run saves/w.db --inject x --seeds file:seeds.txt --until-done
+  agora seeds saves/w.db --k 5 --method degree-discount --param p=0.1 --json
+  agora seeds small.db --k 3 --method celf --model sir --mc-runs 100   (any model; an ensemble per estimate)
+
+The spread is estimated from --runs fresh runs of the model (session seeds --seed .. --seed + runs - 1),
+never from the runs or samples that chose the seeds. See docs/seeds-and-interventions.md."""  # noqa: E501
+
+
+def add_seeds(sub: Any) -> None:
+    """Add ``agora seeds`` to the command's subparsers."""
+    p = sub.add_parser(
+        "seeds",
+        help="choose K seed agents for influence maximisation (degree, degree-discount, pagerank, random, celf, ris)",
+        description="Choose K seed agents whose message should reach the most agents, by a heuristic, CELF "
+        "(lazy greedy on Monte-Carlo estimates) or RIS (IMM, for ic and lt), and estimate their spread with "
+        "fresh runs of the model. The world file is not modified.",
+        epilog=_SEEDS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("world", metavar="WORLD")
+    p.add_argument("--k", type=integer, required=True, metavar="K", help="number of seeds")
+    p.add_argument(
+        "--method",
+        required=True,
+        choices=("degree", "degree-discount", "pagerank", "random", "celf", "ris"),
+        metavar="METHOD",
+        help="degree, degree-discount, pagerank, random, celf or ris",
+    )
+    p.add_argument("--model", default="ic", metavar="NAME", help="propagation model (default ic)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
+    p.add_argument(
+        "--runs", type=positive_int, default=100, metavar="R", help="fresh runs estimating the spread (default 100)"
+    )
+    p.add_argument("--mc-runs", type=positive_int, default=50, metavar="R", help="runs per celf estimate (default 50)")
+    p.add_argument("--epsilon", type=positive_float, default=0.1, metavar="E", help="ris: IMM's epsilon (default 0.1)")
+    p.add_argument("--ell", type=positive_float, default=1.0, metavar="L", help="ris: IMM's ell (default 1)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the seeds' original ids, one a line")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 

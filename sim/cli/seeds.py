@@ -1,0 +1,141 @@
+"""``agora seeds``: choose ``--k`` seed agents of a world by ``--method`` (:mod:`sim.engine.seeding`), then
+estimate their spread with ``--runs`` fresh Monte-Carlo runs of the model (an ensemble, as ``agora run
+--runs`` runs it, with session seeds ``--seed .. --seed + runs - 1``, never those that chose the seeds).
+
+``-o FILE`` writes the seeds by original id, one a line, for ``agora run --seeds file:FILE``. The world file
+is not modified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from sim.cli.args import parse_params
+from sim.cli.output import emit
+from sim.engine.runner import run_cascades
+from sim.engine.seeding import CHOICE_SEED_OFFSET, check_k, choose_seeds
+from sim.engine.sweep import plugin_registry
+from sim.errors import BadParameterError
+from sim.store.worldfile import check_target, open_world
+
+#: The most ``--runs``: the estimate's session seeds stay below the choosing runs' (CHOICE_SEED_OFFSET).
+MAX_RUNS = 1_000_000
+
+
+def handle(args: argparse.Namespace) -> int:
+    """``agora seeds``: its exit code."""
+    return seeds_command(args)
+
+
+def seeds_command(args: argparse.Namespace) -> int:
+    """Run ``agora seeds`` from its parsed arguments; returns the exit code.
+
+    Raises:
+        AgoraError: a user's mistake (bad k, model, parameter, method for the model, output file), before
+            anything is written.
+    """
+    if args.runs > MAX_RUNS or args.mc_runs > MAX_RUNS:
+        raise BadParameterError(f"--runs and --mc-runs must be at most {MAX_RUNS:,}")
+    if args.output:
+        check_target(args.output, args.force, what="seed file")
+    elif args.force:
+        raise BadParameterError("--force overwrites the -o FILE: give one, or drop --force")
+    registry = plugin_registry(args.world, ())
+    raw = parse_params(args.param)
+    params = registry.model(args.model).validate(dict(raw))
+    world = asyncio.run(open_world(args.world))
+    check_k(args.k, world.n)
+    ids = world.columns["ids"]
+
+    def spread(agents: np.ndarray, runs: int, seed: int) -> dict[str, Any]:
+        return asyncio.run(
+            run_cascades(
+                world,
+                registry=registry,
+                text="seeds",
+                seeds="ids:" + ",".join(str(int(i)) for i in ids[agents]),
+                model=args.model,
+                params=dict(raw),
+                runs=runs,
+                seed=seed,
+                until_done=True,
+                workers=1,
+            )
+        )
+
+    def mean_spread(agents: np.ndarray, runs: int, seed: int) -> float:
+        report = spread(agents, runs, seed)
+        mean = report["mean_reached"]
+        return float("nan") if mean is None else float(mean)
+
+    choice = choose_seeds(
+        world.graph,
+        args.k,
+        args.method,
+        model=args.model,
+        params=params,
+        seed=args.seed + CHOICE_SEED_OFFSET,
+        epsilon=args.epsilon,
+        ell=args.ell,
+        mc_runs=args.mc_runs,
+        spread=mean_spread,
+    )
+    chosen = [int(i) for i in ids[choice.seeds]]
+    report = spread(choice.seeds, args.runs, args.seed)
+    ci = report["ci95"]
+    result: dict[str, Any] = {
+        "world": os.path.abspath(args.world),
+        "method": args.method,
+        "model": args.model,
+        "params": params,
+        "k": args.k,
+        "seeds": chosen,
+        "seconds": round(choice.seconds, 4),
+        "runs": args.runs,
+        "spread_mean": report["mean_reached"],
+        "spread_ci95": list(ci),
+        "failed": report["failed"],
+        "file": None,
+    }
+    if args.method == "ris":
+        result["samples"] = choice.samples
+        result["ris_estimate"] = choice.ris_estimate
+        result["epsilon"] = args.epsilon
+        result["ell"] = args.ell
+    if args.method == "celf":
+        result["mc_runs"] = args.mc_runs
+    if args.output:
+        tmp = f"{args.output}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write("".join(f"{i}\n" for i in chosen))
+        os.replace(tmp, args.output)
+        result["file"] = os.path.abspath(args.output)
+    emit(args, result, format_seeds(result))
+    return 3 if report["failed"] else 0
+
+
+def format_seeds(result: dict[str, Any]) -> str:
+    """The plain-text report of ``agora seeds``."""
+    lines = [
+        f"{result['k']} seed{'s' if result['k'] != 1 else ''} by {result['method']} "
+        f"({result['seconds']:.3f} s): {' '.join(map(str, result['seeds']))}"
+    ]
+    if result.get("samples") is not None:
+        lines.append(f"ris: {result['samples']:,} RR sets, its own estimate {result['ris_estimate']:,.1f} agents")
+    mean, ci = result["spread_mean"], result["spread_ci95"]
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        lines.append(f"spread: no completed run of {result['runs']}")
+    else:
+        lines.append(
+            f"spread ({result['model']}, {result['runs']} fresh runs): {mean:,.1f} agents reached, "
+            f"95% CI {ci[0]:,.1f} to {ci[1]:,.1f}"
+        )
+    if result["file"]:
+        lines.append(f"seeds written to {result['file']} (use --seeds file:{result['file']})")
+    return "\n".join(lines)
