@@ -442,7 +442,6 @@ class Forest:
 
     __slots__ = (
         "_adopted_at",
-        "_virality",
         "agents",
         "bounds",
         "feed_edges",
@@ -467,7 +466,6 @@ class Forest:
         self.subtree, self.tree, self.bounds = subtree, tree, bounds
         self.feed_edges = int(feed_edges)
         self._adopted_at = adopted_at
-        self._virality: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -534,32 +532,6 @@ class Forest:
         """The size of each tree, by root position (0 .. trees-1)."""
         return self.subtree[: self.trees]
 
-    def tree_virality(self) -> np.ndarray:
-        """Structural virality of each tree, by root position (NaN for a single node)."""
-        if self._virality is None:
-            roots = self.trees
-            s = self.subtree[roots:]
-            wiener = np.zeros(roots, dtype=np.int64)
-            np.add.at(wiener, self.tree[roots:], s * (self.subtree[self.tree[roots:]] - s))
-            self._virality = _virality(self.tree_sizes(), wiener)
-        return self._virality
-
-    def largest(self) -> int:
-        """Root position of the biggest tree (the first root among equals); -1 for an empty forest."""
-        return int(np.argmax(self.tree_sizes())) if self.trees else -1
-
-    def tree_measures(self, root: int) -> dict[str, Any]:
-        """``{size, depth, max_breadth, structural_virality}`` of the tree rooted at position ``root``."""
-        mine = self.tree == root
-        gens = np.bincount(self.generation[mine])
-        v = self.tree_virality()[root]
-        return {
-            "size": int(self.subtree[root]),
-            "depth": int(gens.size - 1),
-            "max_breadth": int(gens.max()),
-            "structural_virality": 0.0 if not np.isfinite(v) else float(v),
-        }
-
     def measures(self) -> dict[str, Any]:
         """The run's ``cascade`` report (see the module docstring); the same as
         :meth:`CascadeTracker.measures` of the same forest, to the last bit."""
@@ -601,11 +573,6 @@ class Forest:
         nonroot = self.parent >= 0
         out[nonroot] = self.agents[self.parent[nonroot]]
         return out
-
-
-def measures_of(forest: Forest | None) -> dict[str, Any] | None:
-    """:meth:`Forest.measures`, or None for no forest (a model that gives no sources)."""
-    return None if forest is None else forest.measures()
 
 
 def ccdf(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

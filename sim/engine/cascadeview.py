@@ -83,7 +83,7 @@ def live_forest(session: Any, tick_under_way: bool = False) -> Forest | None | _
         tracker = session.tracker()
         if tracker is None:
             return None
-    generation = np.array(tracker.generation, copy=True)
+    generation = tracker.generation  # a new array (CascadeTracker.generation builds it)
     parents = np.array(session.adopted_from, copy=True)
     feed_edges = int(tracker.feed_edges)
     n = generation.size

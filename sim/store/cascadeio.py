@@ -310,8 +310,11 @@ def _arrow_keys(pa: Any, key_names: list[str], per_record: list[list[Any]], coun
     return arrays
 
 
-def _tree_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]:
-    pa = _pyarrow("writing")
+def _gather_trees(
+    records: Iterable[Any], key_names: list[str]
+) -> tuple[list[list[Any]], list[int], dict[str, np.ndarray]]:
+    """The checked tree records that have agents: each one's key values and row count, and every column
+    (``run`` and the tree's) concatenated over them."""
     per_record: list[list[Any]] = []
     counts: list[int] = []
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("run", *TREE_ARRAYS)}
@@ -328,6 +331,12 @@ def _tree_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]
     cat = {
         k: (np.concatenate(v) if v else np.empty(0, dtype=bool if k == "root" else np.int64)) for k, v in parts.items()
     }
+    return per_record, counts, cat
+
+
+def _tree_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]:
+    pa = _pyarrow("writing")
+    per_record, counts, cat = _gather_trees(records, key_names)
     arrays = _arrow_keys(pa, key_names, per_record, counts)
     arrays += [
         pa.array(cat["run"], type=pa.int64()),
@@ -773,22 +782,7 @@ def read_ccdf(path: str) -> CcdfTable:
 def table_from_records(records: Iterable[Any], key_names: Sequence[str] = ()) -> CascadeTable:
     """The :class:`CascadeTable` of tree records, as :func:`read_cascades` gives it after a Parquet write."""
     names = _check_key_names(key_names, CASCADES)
-    per_record: list[list[Any]] = []
-    counts: list[int] = []
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("run", *TREE_ARRAYS)}
-    for i, record in enumerate(records):
-        checked = _tree_record(i, record, names)
-        if checked is None or not checked[2]["agent"].size:
-            continue
-        kv, run, tree = checked
-        per_record.append(kv)
-        counts.append(int(tree["agent"].size))
-        parts["run"].append(np.full(tree["agent"].size, run, dtype=np.int64))
-        for k in TREE_ARRAYS:
-            parts[k].append(tree[k])
-    cat = {
-        k: (np.concatenate(v) if v else np.empty(0, dtype=bool if k == "root" else np.int64)) for k, v in parts.items()
-    }
+    per_record, counts, cat = _gather_trees(records, names)
     keys = {}
     for j, k in enumerate(names):
         values = np.empty(len(per_record), dtype=object)
