@@ -35,6 +35,14 @@ def data_file(name: str) -> Path:
     return path
 
 
+def one_sentence(out: subprocess.CompletedProcess) -> str:
+    """The one line of a refused command (exit code 2, ``agora: error: ...``, no traceback)."""
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agora: error: ") and "Traceback" not in out.stderr, out.stderr
+    return lines[0]
+
+
 def agora(cwd, *args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """``python -m sim ARGS`` in ``cwd`` as a user would run it (no progress bars; ``env`` added to the
     environment), its output captured as text."""

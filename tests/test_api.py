@@ -125,6 +125,8 @@ ROUTES = [
     ("POST", "/api/v1/snapshots/x/load"),
     ("GET", "/api/v1/events"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/interventions"),
+    ("POST", "/api/v1/interventions"),
 ]
 
 
@@ -570,3 +572,27 @@ def test_failures_are_said_with_the_plugins_file_and_line(tmp_path, world_file):
     err = s.errors()
     assert "session 1 failed at tick" in err and where_model in err
     assert "recommender broken-feed failed at tick" in err and "switched off" in err
+
+
+def test_an_intervention_over_http_blocks_the_hubs_at_the_next_tick(server):
+    status, made, _ = server.call("POST", "/api/v1/messages", {"text": "x", "seeds": "degree:3", "params": {"p": 0.3}})
+    assert status == 201
+    status, entry, _ = server.call("POST", "/api/v1/interventions", {"action": "1:block:degree:20"})
+    assert status == 201 and entry["applied"] is False and entry["at"] == 1 and entry["spec"] == "block:degree:20"
+    for body, needle in (
+        ({"action": "block:ris:5"}, "can take minutes"),
+        ({"action": "block:file:/etc/passwd"}, "cannot be a file"),
+        ({"action": "explode"}, "no known action"),
+        ({"action": 5}, "must be a string"),
+        ({"what": "block:degree:1"}, "unknown field"),
+    ):
+        status, err, _ = server.call("POST", "/api/v1/interventions", body)
+        assert status == 400 and needle in err["error"] and "\n" not in err["error"], (body, err)
+    assert server.call("POST", "/api/v1/step", {"ticks": 3})[1]["tick"] == 3
+    status, listed, _ = server.call("GET", "/api/v1/interventions")
+    (done,) = listed["interventions"]
+    assert status == 200 and done["applied"] is True and done["agents"] == 20 and done["tick"] == 1
+    s = server.call("GET", "/api/v1/sessions/1")[1]
+    # The seeds are the 3 agents of most followers; blocking the top 20 at tick 1 (before round 1) leaves
+    # the seeds adopted but stops them transmitting: nothing more is reached.
+    assert s["reached"] == 3 and s["status"] == "completed"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import agora
+from conftest import agora, one_sentence
 
 import sim
 from sim.core.safe import xml_safe
@@ -51,13 +51,6 @@ def ids(world) -> set[int]:
 def ok_json(out) -> dict:
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
-
-
-def one_sentence(out) -> str:
-    assert out.returncode == 2, (out.stdout, out.stderr)
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("agora: error: ") and "Traceback" not in out.stderr, out.stderr
-    return lines[0]
 
 
 def rows_of(path: Path) -> list[dict[str, str]]:

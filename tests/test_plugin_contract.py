@@ -22,6 +22,7 @@ import pytest
 
 import sim.plugin as contract
 from sim.engine.authoring import check_world, run_model, run_recommender
+from sim.engine.seeding import Choice
 from sim.llm.client import Completion
 from sim.llm.prompts import Decision
 from sim.llm.service import LLMService, Recalled
@@ -227,7 +228,8 @@ def builtins(kind: str) -> list[type]:
     return [
         registry.model(i.name) if kind == "model" else i.cls
         for i in registry.list()
-        if i.source == "builtin" and (i.kind == "model") == (kind == "model")
+        if i.source == "builtin"
+        and (i.kind in ("recommender", "friend-recommender") if kind == "recommender" else i.kind == kind)
     ]
 
 
@@ -243,3 +245,24 @@ def test_every_built_in_recommender_uses_only_what_the_contract_lists(cls):
     run = run_recommender(strict_recommender(cls), check_world(AGENTS), ticks=3)
     assert run.error is None, run.traceback
     assert run.calls > 0
+
+
+@pytest.mark.parametrize("cls", builtins("seeder"), ids=lambda c: c.name)
+def test_every_built_in_seed_method_uses_only_what_the_contract_lists(cls):
+    world = check_world(AGENTS)
+    registry = Registry(entry_points=False, env=False)
+    model = cls.models[0] if cls.models else "ic"
+    params = registry.model(model).validate({"p": 0.2} if model == "ic" else {})
+    calls = []
+
+    def spread(agents, runs, seed):
+        calls.append(len(agents))
+        return float(len(agents))
+
+    ctx = Choice(world, 5, model, params, 3, spread)
+    method = cls(**({"candidates": 12, "mc_runs": 1} if cls.name == "celf" else {}))
+    chosen = np.asarray(method.choose(Only(ctx, contract.SeedContext)))
+    assert chosen.size == 5 and np.unique(chosen).size == 5 and chosen.min() >= 0 and chosen.max() < world.n
+    assert isinstance(ctx, contract.SeedContext)
+    if cls.name == "celf":
+        assert calls and min(calls) == 1

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import agora
+from conftest import agora, one_sentence
 
 #: The tiny world: hub 1 reaches 10, 11, 12; hub 2 reaches 10, 11 (overlapping 1's); 3 starts a chain
 #: 3 -> 14 -> 15 -> 16. Edge u v means v follows u: what u shares can reach v.
@@ -80,14 +80,6 @@ def seeds_json(where: Path, *args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def one_sentence(out) -> str:
-    assert out.returncode == 2, (out.stdout, out.stderr)
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and ": error: " in lines[0] and "Traceback" not in out.stderr, out.stderr
-    assert lines[0].startswith("agora"), lines[0]
-    return lines[0]
-
-
 def test_the_tiny_world_has_a_unique_optimum_that_degree_misses():
     best, value, runner_up = optimum(2)
     assert best == {1, 3} and value - runner_up > 0.4
@@ -115,7 +107,7 @@ def test_ris_finds_the_optimum_and_estimates_it(tiny):
 def test_celf_finds_the_optimum_in_order(tiny):
     best, _, _ = optimum(2)
     r = seeds_json(tiny, "--k", "2", "--method", "celf", "--param", f"p={P}", "--mc-runs", "120", "--runs", "1")
-    assert r["seeds"] == [1, 3] and set(r["seeds"]) == best and r["mc_runs"] == 120
+    assert r["seeds"] == [1, 3] and set(r["seeds"]) == best and r["method_params"] == {"mc_runs": 120, "candidates": 0}
 
 
 def test_ris_lt_matches_a_fresh_ensemble(world):
@@ -150,10 +142,12 @@ def test_seed_file_round_trips_through_agora_run(world):
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--k", "0", "--method", "degree"], "--k must be at least 1"),
+        (["--k", "0", "--method", "degree"], "k must be at least 1"),
         (["--k", "301", "--method", "degree"], "300 agents"),
-        (["--k", "2", "--method", "greedy"], "invalid choice"),
-        (["--k", "2", "--method", "ris", "--model", "sir"], "ic and lt only"),
+        (["--k", "2", "--method", "greedy"], "unknown seed method 'greedy': available are acquaintance, celf, degree"),
+        (["--k", "2", "--method", "ris", "--model", "sir"], "derived for ic, lt, not 'sir'"),
+        (["--k", "2", "--method", "degree", "--epsilon", "0.2"], "--epsilon is a parameter of another method"),
+        (["--k", "2", "--method", "celf", "--method-param", "candidates=-1"], "candidates"),
         (["--k", "2", "--method", "degree-discount", "--model", "lt"], "derived for ic"),
     ],
 )

@@ -682,13 +682,14 @@ class CommunitiesView(View):
         if cached is None or cached[0] != key:
             # Counted over every agent: off the event loop (keys wait otherwise); meanwhile the figures of
             # the session's previous round stay on screen.
-            if self._share_pending != key:
+            if self._share_pending is None:  # one count at a time; the next refresh asks for the newest round
                 self._share_pending = key
                 self.share_stats_worker(key, s)
             return cached[1] if cached is not None and cached[0][0] == sid else None
         return cached[1]
 
-    @work(exclusive=True, group="share-stats")
+    # Not exclusive: a count is never cancelled (a cancelled worker fails whoever waits for the app's workers).
+    @work(group="share-stats")
     async def share_stats_worker(self, key: Any, session: Any) -> None:
         world = self.agora.world
         try:

@@ -179,6 +179,8 @@ class App:
             Route(
                 f"{v1}/messages", self.guard(self.messages, changes=True, max_body=MAX_MESSAGE_BODY), methods=["POST"]
             ),
+            Route(f"{v1}/interventions", self.guard(self.interventions), methods=["GET"]),
+            Route(f"{v1}/interventions", self.guard(self.intervene, changes=True), methods=["POST"]),
             Route(f"{v1}/step", self.guard(self.step, changes=True), methods=["POST"]),
             Route(f"{v1}/run", self.guard(self.run, changes=True), methods=["POST"]),
             Route(f"{v1}/pause", self.guard(self.pause, changes=True), methods=["POST"]),
@@ -337,6 +339,18 @@ class App:
         return JSONResponse(
             {"session": session.id, "message": session.message_id, "status": session.status}, status_code=201
         )
+
+    async def intervene(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        if data is None:
+            raise BadParameterError('the body is empty: send a JSON object such as {"action": "block:degree:100"}')
+        self.only(data, ("action",))
+        if "action" not in data:
+            raise BadParameterError('the body names no action: send {"action": "block:degree:100"}')
+        entry = await self.host.intervene(data["action"], actor=actor)
+        return JSONResponse(entry, status_code=201)
+
+    async def interventions(self, request: Request, actor: str, data: None) -> Response:
+        return JSONResponse({"interventions": self.host.interventions()})
 
     async def step(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         data = data or {}

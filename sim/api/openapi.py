@@ -122,6 +122,26 @@ def spec() -> dict[str, Any]:
                     errors=(*changing, "409"),
                 )
             },
+            "/api/v1/interventions": {
+                "get": _op(
+                    "The world's interventions, pending and applied (a block lists how many agents it chose)",
+                    _json("interventions: a list of {at, action, spec, applied, ...}"),
+                    errors=("401",),
+                ),
+                "post": _op(
+                    "Schedule an intervention: ACTION at the start of the next tick, or TICK:ACTION that many ticks "
+                    "from now (block:METHOD:K, counter:MODEL:SEEDS[:TEXT], remove-edges:FRACTION[:random|between])",
+                    _json("the intervention: at, action, spec, applied (false until its tick)"),
+                    code="201",
+                    body={
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["action"],
+                        "properties": {"action": {"type": "string", "maxLength": 2000}},
+                    },
+                    errors=(*changing, "409"),
+                ),
+            },
             "/api/v1/step": {
                 "post": _op(
                     "Advance the paused world by ticks (default 1, at most 10,000)",

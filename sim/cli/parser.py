@@ -267,8 +267,18 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     run.add_argument(
         "--seeds",
         metavar="SPEC",
-        help="random:K, top:K, ids:a,b,c, community:C:K or file:PATH (original agent "
-        "ids, one a line; # comments) (default random:10)",
+        help="random:K, top:K, ids:a,b,c, community:C:K, file:PATH (original agent "
+        "ids, one a line; # comments) or METHOD:K, a seed method (degree:50, ris:50; agora seeds) "
+        "(default random:10)",
+    )
+    run.add_argument(
+        "--intervene",
+        action="append",
+        default=[],
+        metavar="TICK:ACTION",
+        help="change the world during each run: TICK:block:METHOD:K (K agents, chosen by a seed method or random:K, "
+        "become immune), TICK:counter:MODEL:SEEDS[:TEXT] (a competing message), TICK:remove-edges:FRACTION"
+        "[:random|between]; TICK counts ticks from the injection (repeatable)",
     )
     run.add_argument("--model", metavar="NAME", help="propagation model (default ic; see 'agora plugins list')")
     run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
@@ -697,11 +707,22 @@ def add_sweep(sub: Any) -> None:
         "--seeds",
         default="random:10",
         metavar="SPEC",
-        help="seed agents: random:K, top:K, ids:a,b,c, community:C:K or file:PATH (original agent ids, one "
-        "a line) (default random:10)",
+        help="seed agents: random:K, top:K, ids:a,b,c, community:C:K, file:PATH (original agent ids, one "
+        "a line) or METHOD:K, a seed method (degree:50, ris:50); --grid seeds=degree:50,ris:50 compares "
+        "(default random:10)",
     )
     sw.add_argument(
         "--seed", type=integer, default=0, metavar="S", help="base session seed: run r uses S+r (default 0)"
+    )
+    sw.add_argument(
+        "--intervene",
+        action="append",
+        default=[],
+        metavar="TICK:ACTION",
+        help="change the world during each run: TICK:block:METHOD:K (K agents, chosen by a seed method or random:K, "
+        "become immune), TICK:counter:MODEL:SEEDS[:TEXT] (a competing message), TICK:remove-edges:FRACTION"
+        "[:random|between]; TICK counts ticks from the injection (repeatable); --grid "
+        "intervene=none,0:block:degree:100 compares",
     )
     length = sw.add_mutually_exclusive_group()
     length.add_argument(
@@ -850,7 +871,7 @@ def add_seeds(sub: Any) -> None:
     """Add ``agora seeds`` to the command's subparsers."""
     p = sub.add_parser(
         "seeds",
-        help="choose K seed agents for influence maximisation (degree, degree-discount, pagerank, random, celf, ris)",
+        help="choose K seed agents for influence maximisation (degree, degree-discount, pagerank, celf, ris, ...)",
         description="Choose K seed agents whose message should reach the most agents, by a heuristic, CELF "
         "(lazy greedy on Monte-Carlo estimates) or RIS (IMM, for ic and lt), and estimate their spread with "
         "fresh runs of the model. The world file is not modified.",
@@ -862,18 +883,25 @@ def add_seeds(sub: Any) -> None:
     p.add_argument(
         "--method",
         required=True,
-        choices=("degree", "degree-discount", "pagerank", "random", "celf", "ris"),
         metavar="METHOD",
-        help="degree, degree-discount, pagerank, random, celf or ris",
+        help="a seed method: degree, degree-discount, pagerank, random, acquaintance, celf, ris, or a user's "
+        "(agora plugins list)",
     )
     p.add_argument("--model", default="ic", metavar="NAME", help="propagation model (default ic)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
     p.add_argument(
+        "--method-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the seed method (repeatable; see agora plugins show METHOD)",
+    )
+    p.add_argument(
         "--runs", type=positive_int, default=100, metavar="R", help="fresh runs estimating the spread (default 100)"
     )
-    p.add_argument("--mc-runs", type=positive_int, default=50, metavar="R", help="runs per celf estimate (default 50)")
-    p.add_argument("--epsilon", type=positive_float, default=0.1, metavar="E", help="ris: IMM's epsilon (default 0.1)")
-    p.add_argument("--ell", type=positive_float, default=1.0, metavar="L", help="ris: IMM's ell (default 1)")
+    p.add_argument("--mc-runs", type=positive_int, metavar="R", help="celf: runs per estimate (default 50)")
+    p.add_argument("--epsilon", type=positive_float, metavar="E", help="ris: IMM's epsilon (default 0.1)")
+    p.add_argument("--ell", type=positive_float, metavar="L", help="ris: IMM's ell (default 1)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the seeds' original ids, one a line")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")

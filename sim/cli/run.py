@@ -194,6 +194,7 @@ async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, 
             ticks_per_second=args.ticks_per_second or None,
             monitor=monitor,
             trees=bool(args.cascades),
+            intervene=args.intervene,
         )
     stopped = [r for r in res.runs if r.status == "max-ticks"]
     if stopped:
@@ -258,6 +259,7 @@ async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, regis
                 checkpoint_seconds=args.checkpoint_seconds or None,
                 workers=args.workers,
                 trees=bool(args.cascades),
+                intervene=args.intervene,
             )
         if writer is not None:
             writer.submit_audit(

@@ -40,7 +40,7 @@ def seeds_command(args: argparse.Namespace) -> int:
         AgoraError: a user's mistake (bad k, model, parameter, method for the model, output file), before
             anything is written.
     """
-    if args.runs > MAX_RUNS or args.mc_runs > MAX_RUNS:
+    if args.runs > MAX_RUNS or (args.mc_runs or 0) > MAX_RUNS:
         raise BadParameterError(f"--runs and --mc-runs must be at most {MAX_RUNS:,}")
     if args.output:
         check_target(args.output, args.force, what="seed file")
@@ -49,6 +49,18 @@ def seeds_command(args: argparse.Namespace) -> int:
     registry = plugin_registry(args.world, ())
     raw = parse_params(args.param)
     params = registry.model(args.model).validate(dict(raw))
+    method_params: dict[str, Any] = dict(parse_params(args.method_param))
+    for flag, key, value in (
+        ("--mc-runs", "mc_runs", args.mc_runs),
+        ("--epsilon", "epsilon", args.epsilon),
+        ("--ell", "ell", args.ell),
+    ):
+        if value is None:
+            continue
+        if key not in registry.seeder(args.method).params:
+            raise BadParameterError(f"{flag} is a parameter of another method, not of {args.method}: drop it")
+        method_params[key] = value
+    method_params = registry.seeder(args.method).validate(method_params)
     world = asyncio.run(open_world(args.world))
     check_k(args.k, world.n)
     ids = world.columns["ids"]
@@ -75,15 +87,14 @@ def seeds_command(args: argparse.Namespace) -> int:
         return float("nan") if mean is None else float(mean)
 
     choice = choose_seeds(
-        world.graph,
-        args.k,
+        world,
+        registry,
         args.method,
+        args.k,
         model=args.model,
         params=params,
         seed=args.seed + CHOICE_SEED_OFFSET,
-        epsilon=args.epsilon,
-        ell=args.ell,
-        mc_runs=args.mc_runs,
+        method_params=method_params,
         spread=mean_spread,
     )
     chosen = [int(i) for i in ids[choice.seeds]]
@@ -94,6 +105,7 @@ def seeds_command(args: argparse.Namespace) -> int:
         "method": args.method,
         "model": args.model,
         "params": params,
+        "method_params": method_params,
         "k": args.k,
         "seeds": chosen,
         "seconds": round(choice.seconds, 4),
@@ -103,13 +115,7 @@ def seeds_command(args: argparse.Namespace) -> int:
         "failed": report["failed"],
         "file": None,
     }
-    if args.method == "ris":
-        result["samples"] = choice.samples
-        result["ris_estimate"] = choice.ris_estimate
-        result["epsilon"] = args.epsilon
-        result["ell"] = args.ell
-    if args.method == "celf":
-        result["mc_runs"] = args.mc_runs
+    result.update(choice.report)  # ris: samples, ris_estimate
     if args.output:
         tmp = f"{args.output}.tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as fh:

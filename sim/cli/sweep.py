@@ -50,6 +50,7 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
             social=social_changes(args),
             series=bool(args.series or args.plot),
             trees=bool(args.cascades),
+            intervene=args.intervene,
         )
     stopped = sum(arm["stopped"] for arm in res.data["results"])
     if stopped:

@@ -64,6 +64,15 @@ class PropagationFailed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class InterventionApplied(Event):
+    """An intervention (``--intervene``) was carried out at ``tick``: ``spec`` is its action text."""
+
+    action: str
+    spec: str
+    tick: int
+
+
+@dataclass(frozen=True, slots=True)
 class TickCompleted(Event):
     tick: int
     metrics: dict[str, Any] = field(default_factory=dict)

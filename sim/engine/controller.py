@@ -58,7 +58,8 @@ from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
-from sim.model.registry import Registry, tell_once, world_plugin_folders
+from sim.model.intervene import entries
+from sim.model.registry import SEEDER, Registry, tell_once, world_plugin_folders
 from sim.model.series import series_dict
 from sim.store.analysis_tables import read_communities, write_analysis
 from sim.store.snapshot import load_snapshot_history as read_snapshot_file
@@ -99,6 +100,8 @@ SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_TEXT = 10_000
 #: The most messages a served world holds: an injection past it is refused (409).
 MAX_MESSAGES = 100_000
+#: The most characters of an intervention sent by a client.
+MAX_INTERVENTION = 2_000
 #: The most agent ids one injection may name as seeds (``ids:a,b,c`` or a JSON list).
 MAX_SEED_IDS = 100_000
 #: The largest snapshot file the server reads (bytes): a larger one is refused before it is opened.
@@ -110,7 +113,10 @@ PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: The seed selections a client may send (no ``file:``: a request never names a path on the server).
-SEEDS_HINT = "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, or a JSON list of agent ids"
+SEEDS_HINT = (
+    "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, METHOD:K (a quick seed method: degree, "
+    "degree-discount, pagerank, random, acquaintance), or a JSON list of agent ids"
+)
 
 
 class StateError(AgoraError):
@@ -888,8 +894,58 @@ class WorldController:
         self._version += 1
         return session
 
-    @staticmethod
-    def _seeds(seeds: Any) -> str:
+    async def intervene(self, action: Any, *, actor: str | None = None) -> dict[str, Any]:
+        """Schedule an intervention once no other call is changing the world (see :meth:`intervene_now`).
+
+        Raises:
+            see :meth:`intervene_now`; CheckpointFailedError: the last checkpoint failed and still does.
+        """
+        async with self.lock:
+            await self._require_checkpoint()
+            return self.intervene_now(action, actor=actor)
+
+    def intervene_now(self, action: Any, *, actor: str | None = None) -> dict[str, Any]:
+        """Schedule an intervention (``sim.model.intervene``): ``ACTION`` applies at the start of the next
+        tick, ``TICK:ACTION`` that many ticks from now. Its seeds never name a file (a path on the server).
+        Returns the world's entry (pending until its tick).
+
+        Raises:
+            BadParameterError: not a string, too long, a file, malformed or not possible in this world.
+        """
+        if isinstance(action, bool) or not isinstance(action, str):
+            raise BadParameterError(f'action must be a string such as "block:degree:100", got {type(action).__name__}')
+        if len(action) > MAX_INTERVENTION:
+            raise BadParameterError(
+                f"the action is {len(action):,} characters, more than the {MAX_INTERVENTION:,} one may have"
+            )
+        if "file:" in action.lower():
+            raise BadParameterError(
+                "an intervention's seeds cannot be a file (a path on the server): give ids:a,b,c or METHOD:K"
+            )
+        for part in action.lower().split(":"):
+            if self._is_seeder(part.strip()) and self.registry.seeder(part.strip()).expensive:
+                raise BadParameterError(
+                    f"seed method {part.strip()} can take minutes on a large world, which a request may not: "
+                    "choose the agents with 'agora seeds' and send ids:a,b,c"
+                )
+        entry = self.sim.intervene(action, actor=actor)
+        self._version += 1
+        return dict(entry)
+
+    def interventions(self) -> list[dict[str, Any]]:
+        """The world's interventions, pending and applied (block lists summarised by their count)."""
+        out = []
+        for e in entries(self.world):
+            row = {k: v for k, v in e.items() if k != "agents"}
+            if "agents" in e:
+                row["agents"] = len(e["agents"] or [])
+            out.append(row)
+        return out
+
+    def _is_seeder(self, name: str) -> bool:
+        return f"{SEEDER}:{name}" in self.registry.entries
+
+    def _seeds(self, seeds: Any) -> str:
         """The seed selection of a request as the engine's text (a list of ids becomes ``ids:a,b,c``).
 
         Raises:
@@ -916,8 +972,13 @@ class WorldController:
                 f"{type(seeds).__name__}: {SEEDS_HINT}"
             )
         kind = seeds.strip().partition(":")[0].strip().lower()
-        if kind not in ("ids", "random", "top", "community"):
+        if kind not in ("ids", "random", "top", "community") and not self._is_seeder(kind):
             raise BadParameterError(f"seed selection {seeds[:40]!r} is not allowed: {SEEDS_HINT}")
+        if kind not in ("ids", "random", "top", "community") and self.registry.seeder(kind).expensive:
+            raise BadParameterError(
+                f"seed method {kind} can take minutes on a large world, which a request may not: choose the "
+                "seeds with 'agora seeds' and send their ids"
+            )
         if kind == "ids" and seeds.count(",") >= MAX_SEED_IDS:
             raise BadParameterError(
                 f"the seed selection names more than the {MAX_SEED_IDS:,} ids one message may name: "

@@ -18,12 +18,15 @@ from sim.core.cascade import Forest, cascade_stats
 from sim.core.stats import mean_ci95
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
+from sim.engine import intervene
 from sim.engine.forkpool import default_workers, fork_available, map_forked
+from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService, llm_report
 from sim.model.guard import plugin_budget as plugin_budget_seconds
+from sim.model.intervene import Intervention
 from sim.model.registry import Registry
 from sim.model.series import series_dict
 
@@ -107,6 +110,15 @@ def _run_summary(
         }
     )
     out["cascade"] = None if failed else s.cascade()
+    done = intervene.applied(sim.world, since=s.created_tick)
+    if done or s.immune or s.rivals:
+        for row in done:
+            if row.get("action") == "counter" and row.get("session") is not None:
+                counter = sim.session(int(row["session"]))
+                row["reached"] = counter.reached
+                row["status"] = counter.status
+        out["interventions"] = done
+        out["immune"] = s.immune
     if tree:
         forest = None if failed else s.forest()
         out["tree"] = None if forest is None else tree_arrays(forest, s.started_tick or 0, sim.world.columns["ids"])
@@ -115,6 +127,12 @@ def _run_summary(
     if failed:
         out["reached"] = out["peak_tick"] = None  # a failed run is never a number (its series shows how far it got)
     return out
+
+
+def _schedule(sim: Simulation, s: Any, listed: list[str]) -> None:
+    """Schedule a run's interventions, their ticks counted from the injection of session ``s``."""
+    for text in listed:
+        sim.intervene(text, start_tick=s.created_tick, model=s.model_name)
 
 
 def tree_arrays(forest: Forest, started_tick: int, ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -178,6 +196,7 @@ async def run_cascades(
     checkpoint_seconds: float | None = None,
     workers: int | None = 1,
     trees: bool = False,
+    intervene: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
@@ -201,6 +220,9 @@ async def run_cascades(
     under a timer, who is online drawn only if read), on a fork that shares the world's arrays when the
     living network is off. ``workers`` > 1 spreads the runs over that many forked processes (Linux; None:
     one per CPU); each run's result is the same whichever process runs it.
+
+    ``intervene`` lists interventions (``TICK:ACTION``, :mod:`sim.model.intervene`), TICK counted from the
+    injection; every run applies them and reports them in ``interventions``.
 
     Every run reports ``cascade``, the measures of its adoption forest; with ``trees`` it also carries
     ``tree``, the forest's arrays (:func:`tree_arrays`), and the report ``cascade`` has their mean and
@@ -226,15 +248,22 @@ async def run_cascades(
     # their calls, tokens and cost are what the report is for.
     skip_texts = runs is not None and config.mode != "online" and config.texts_per_tick > 0
     run_config = dataclasses.replace(config, texts_per_tick=0) if skip_texts else config
+    # A seed method's selection (ris:50) is chosen once for all the runs of an ensemble, not once a run.
+    run_seeds = resolve_seeds(world, registry, seeds, model, params) if runs is not None and text else seeds
     inject = {
         "text": text,
         "topics": topics,
-        "seeds": seeds,
+        "seeds": run_seeds,
         "model": model,
         "params": params,
         "priority": priority,
         "author": author,
+        "intervene": [str(t) for t in intervene if str(t).strip().lower() != "none"],
     }
+    if inject["intervene"] and text is None:
+        raise BadParameterError("--intervene changes a run of an injected message: give it with --inject TEXT")
+    for t in inject["intervene"]:
+        Intervention.parse(t)  # a malformed one is refused before any run
     if (
         runs is not None
         and workers not in (None, 1)
@@ -281,7 +310,7 @@ async def run_cascades(
             s = sim.inject(
                 text,
                 topics=topics,
-                seeds=seeds,
+                seeds=run_seeds,
                 model=model,
                 params=params,
                 priority=priority,
@@ -291,6 +320,7 @@ async def run_cascades(
             session_id, model_params = s.id, s.params
             if s.status == "failed":
                 raise BadParameterError(f"model {model!r} could not be used: {s.error}")
+            _schedule(sim, s, inject["intervene"])
         persisted = writer is not None and runs is None
         if persisted and text is not None:
             await sim.checkpoint()  # the injected message is in the file before the first tick
@@ -525,6 +555,7 @@ class _Ensemble:
         )
         if s.status == "failed":
             raise BadParameterError(f"model {self.inject['model']!r} could not be used: {s.error}")
+        _schedule(sim, s, self.inject["intervene"])
         sim.plugins.close()
         return s.params
 
@@ -546,6 +577,7 @@ class _Ensemble:
             seed=self.seed + r,
             author=inj["author"],
         )
+        _schedule(sim, s, inj["intervene"])
         # Nothing reads the adoption records of a run nobody keeps (no world file; texts are off offline).
         s.record_events = self.config.texts_per_tick > 0
         t0 = time.perf_counter()

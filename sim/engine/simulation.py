@@ -36,6 +36,7 @@ from sim.core.audit import TEXT_LIMIT
 from sim.core.events import (
     Event,
     EventBus,
+    InterventionApplied,
     MessageInjected,
     PropagationCompleted,
     PropagationFailed,
@@ -46,10 +47,13 @@ from sim.core.events import (
 )
 from sim.core.topics import topics_mask
 from sim.core.world import World
+from sim.engine import intervene
+from sim.engine.seeding import method_seeds
 from sim.errors import BadParameterError
 from sim.llm.service import LLMService
 from sim.model.guard import PluginRunner, PluginTimeout, is_plugin_fault
 from sim.model.guard import plugin_budget as plugin_budget_seconds
+from sim.model.intervene import Intervention
 from sim.model.registry import PluginError, Registry
 from sim.model.seeds import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, SeedSpec
 from sim.model.session import PropagationSession
@@ -191,6 +195,12 @@ class Simulation:
             clean = cls.validate(dict(params or {}))
         except PluginError as exc:
             load_error, clean = exc, dict(params or {})
+        if spec.kind == "method" and load_error is None:
+            # Chosen once, now, from the world's seed (the same world, method, k and model give the same
+            # agents); a stored session keeps them, as it keeps a seed file's.
+            seed_agents = method_seeds(
+                self.world, self.registry, spec.method, spec.k, model=model, params=clean, seed=self.world.seed
+            )
         message_id = max((m["id"] for m in self.world.messages), default=0) + 1
         session_id = max((s.id for s in self.world.sessions), default=0) + 1
         tick = self.world.tick
@@ -289,6 +299,43 @@ class Simulation:
         """No session is queued or running."""
         return not any(s.status in ("queued", "running") for s in self.world.sessions)
 
+    # -- interventions ----------------------------------------------------------------------------
+    def intervene(
+        self, text: str, *, start_tick: int | None = None, model: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Schedule an intervention (``TICK:ACTION``, TICK counted from ``start_tick``, default the world's
+        tick; or ``ACTION`` alone: at the next tick) after checking it; it is applied at the start of that
+        tick. ``model`` is the model a seed method should be derived for (checked when given). Returns the
+        world's entry (``sim.model.intervene``).
+
+        Raises:
+            BadParameterError: a malformed intervention, or one this world cannot carry out.
+            PluginError: its seed method or model failed to load.
+        """
+        text = str(text).strip()
+        iv = Intervention.parse(text, with_tick=bool(text[:1].isdigit()))
+        intervene.check(self.world, self.registry, iv, model)
+        entry = intervene.schedule(self.world, iv, self.world.tick if start_tick is None else start_tick)
+        self.dirty = True
+        if self.writer is not None:
+            self.writer.submit_audit(
+                "intervene", {"spec": entry["spec"], "at": entry["at"], **({"by": actor} if actor else {})}
+            )
+        return entry
+
+    def _intervene_now(self, events: list[Event]) -> None:
+        """Apply the interventions due at this tick (on the caller's thread: a counter-message is injected)."""
+        tick = self.world.tick
+        for entry in intervene.due(self.world, tick):
+            intervene.apply(self, entry, tick)
+            for s in self.world.sessions:
+                self._changed.add(s.id)
+            events.append(InterventionApplied(str(entry["action"]), str(entry["spec"]), tick))
+            if self.writer is not None:
+                self.writer.submit_audit(
+                    "intervention applied", {k: v for k, v in entry.items() if k != "agents"} | {"by": "engine"}
+                )
+
     # -- ticks ------------------------------------------------------------------------------------
     async def step(self) -> dict[str, Any]:
         """Advance one tick; returns its metrics (also published as :class:`TickCompleted`).
@@ -300,6 +347,7 @@ class Simulation:
         async with self._lock:
             events: list[Event] = []
             self.llm.bind(asyncio.get_running_loop())
+            self._intervene_now(events)
             metrics = await asyncio.to_thread(self._tick, events)
             return self._after_tick(events, metrics, waited)
 
@@ -315,6 +363,7 @@ class Simulation:
         if self.writer is not None:
             raise RuntimeError("step_now is for simulations without a world file writer: use step()")
         events: list[Event] = []
+        self._intervene_now(events)
         metrics = self._tick(events, lazy=True)
         return self._after_tick(events, metrics, 0.0)
 
@@ -362,6 +411,10 @@ class Simulation:
         watch = self.llm.watching()  # agents that remember: their new exposures become memories
         if self.plugins.abandoned:
             self.plugins.sweep()  # hung plugin threads abandoned earlier: stop them if they can be stopped
+        if any(s.rivals for s in world.sessions):  # linked by a counter-message: each sees the others' adopters
+            by_id = {s.id: s for s in world.sessions}
+            for s in world.sessions:
+                s.rival_sessions = [by_id[r] for r in s.rivals if r in by_id]
         # Schedule: start queued sessions by priority while there is room.
         running = [s for s in world.sessions if s.status == "running"]
         room = self.max_running - len(running)

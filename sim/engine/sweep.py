@@ -50,8 +50,11 @@ from sim.core.cascade import cascade_differences, cascade_stats
 from sim.core.stats import mean_ci95
 from sim.core.topics import topics_mask
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
+from sim.engine.intervene import check as check_intervention
 from sim.engine.runner import run_cascades
+from sim.engine.seeding import resolve_seeds
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.model.intervene import parse_all
 from sim.model.registry import Registry, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
 from sim.social.dynamics import Social
@@ -100,6 +103,7 @@ class RunSpec:
         steps: run exactly this many ticks, or None to run until the cascade is done (at most ``max_ticks``).
         series: keep each run's per-tick series (``sim.model.series``).
         trees: keep each run's adoption forest (``tree``: arrays, ``sim.engine.runner.tree_arrays``).
+        intervene: every run's interventions (``TICK:ACTION``); an arm may add one (``--grid intervene=...``).
     """
 
     text: str = DEFAULT_TEXT
@@ -109,6 +113,7 @@ class RunSpec:
     max_ticks: int = 10_000
     series: bool = False
     trees: bool = False
+    intervene: tuple[str, ...] = ()
 
 
 #: One arm of the sweep (a combination): ``{"model": name, "params": {name: text value}, "social": {...}}``.
@@ -122,7 +127,11 @@ ARM_KEYS = {
     "recommender": "recommender",
     "friend_recommender": "friend_recommender",
     "friend-recommender": "friend_recommender",
+    "seeds": "seeds",
+    "intervene": "intervene",
 }
+#: The grid keys that are not model parameters.
+NOT_PARAMS = ("model", "recommender", "friend_recommender", "seeds", "intervene")
 
 
 # -- the grid ------------------------------------------------------------------------------------------
@@ -271,7 +280,7 @@ def plan_arms(
     # Swept parameters.
     param_keys: dict[str, str] = {}  # grid key -> parameter name
     for key, listed in grid:
-        if key in ("model", "recommender", "friend_recommender"):
+        if key in NOT_PARAMS:
             continue
         owner, name = split(key, "--grid")
         if owner is not None and swept_models:
@@ -303,10 +312,32 @@ def plan_arms(
         if check_social is not None and arm_social and arm_social not in checked:
             check_social(arm_social)
             checked.append(arm_social)
-        arms.append({"model": m, "params": params, "social": arm_social})
+        arm: Arm = {"model": m, "params": params, "social": arm_social}
+        arm.update({k: combo[k] for k in ("seeds", "intervene") if k in combo})
+        arms.append(arm)
         typed.append(full)
         values.append({k: (v if k not in param_keys else full[param_keys[k]]) for k, v in combo.items()})
     return arms, typed, values
+
+
+def _ship_seeds(world: Any, spec: SeedSpec, registry: Any = None, arm: Arm | None = None) -> str:
+    """A seed selection as the runs get it, checked against the world: a file's ids (so that workers, on
+    other nodes too, need not read it) and a method's choice (made once, here, for the arm's model) travel
+    as ``ids:...``; the others as they are (a ``random:K`` draw is each run's own).
+
+    Raises:
+        BadParameterError: unknown ids, an empty community, too many seeds, or a bad seed method.
+    """
+    spec.check(world)
+    if spec.kind == "file":
+        assert spec.file_ids is not None  # a file: selection read its ids when parsed
+        return "ids:" + ",".join(map(str, np.unique(spec.file_ids).tolist()))
+    if spec.kind == "method":
+        assert registry is not None and arm is not None
+        return resolve_seeds(world, registry, str(spec), arm["model"], arm["params"])
+    if spec.kind != "random":
+        spec.select(world, np.random.default_rng(0))
+    return str(spec)
 
 
 def make_jobs(arms: list[Arm], runs: int, seed: int) -> list[Job]:
@@ -331,7 +362,7 @@ async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_se
             registry=registry,
             text=spec.text,
             topics=list(spec.topics),
-            seeds=spec.seeds,
+            seeds=arm.get("seeds") or spec.seeds,
             model=arm["model"],
             params=dict(arm["params"]),
             runs=1,
@@ -343,6 +374,7 @@ async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_se
             llm_wait=0.0,
             social=dict(arm.get("social") or {}) or None,
             trees=spec.trees,
+            intervene=[*spec.intervene, *([arm["intervene"]] if arm.get("intervene") else [])],
         )
     except Exception as exc:  # noqa: BLE001 - one failed run is counted in its combination, not a crash
         message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
@@ -758,6 +790,7 @@ async def run_sweep(
     social: dict[str, Any] | None = None,
     series: bool = False,
     trees: bool = False,
+    intervene: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run every combination of ``grid`` (see :func:`parse_grid` and :func:`plan_arms`) ``runs`` times on the
     world file.
@@ -779,6 +812,8 @@ async def run_sweep(
             ``recommender`` and ``friend_recommender``.
         series: keep every run's per-tick series (``per_run[i]["series"]``).
         trees: keep every run's adoption forest (``per_run[i]["tree"]``, for ``--cascades``).
+        intervene: interventions of every run (``TICK:ACTION``, ``sim.model.intervene``); the grid key
+            ``intervene`` gives each arm one more (``none`` for none).
 
     Returns:
         ``{"results": [one summary per combination, in grid order], "world", "model", "runs", "backend", ...}``;
@@ -814,15 +849,37 @@ async def run_sweep(
     arms, typed, grid_values = plan_arms(
         registry, grid, fixed, model, social, check_social=lambda changes: Social(world, registry).configure(**changes)
     )
-    spec.select(world, np.random.default_rng(0))  # unknown ids, an empty community, too many seeds
     info = {"agents": world.n, "edges": world.num_edges, "tick": world.tick}
-    # A seed file travels as its ids, so that workers (on other nodes too) need not read it.
-    shipped = str(spec)
-    if spec.kind == "file":
-        assert spec.file_ids is not None  # a file: selection read its ids when parsed
-        shipped = "ids:" + ",".join(map(str, np.unique(spec.file_ids).tolist()))
+    # A method's selection is chosen per arm, below; swept seeds replace --seeds.
+    shipped = str(spec) if spec.kind == "method" or "seeds" in dict(grid) else _ship_seeds(world, spec)
+    if "seeds" in dict(grid):
+        specs = {text: SeedSpec.parse(text) for text in dict(grid)["seeds"]}
+        for arm in arms:
+            arm["seeds"] = _ship_seeds(world, specs[arm["seeds"]], registry, arm)
+    elif spec.kind == "method":  # one choice per model and parameters, not one per run
+        chosen = {}
+        for arm in arms:
+            key = repr((arm["model"], sorted(arm["params"].items())))
+            if key not in chosen:
+                chosen[key] = _ship_seeds(world, spec, registry, arm)
+            arm["seeds"] = chosen[key]
+    fixed_iv = parse_all(list(intervene))
+    swept_iv = {t: parse_all([t]) for t in dict(grid).get("intervene", [])}
+    for iv in [*fixed_iv, *(x for listed in swept_iv.values() for x in listed)]:
+        for m in dict.fromkeys(a["model"] for a in arms):
+            check_intervention(world, registry, iv, m)
+    for arm in arms:
+        if "intervene" in arm:
+            arm["intervene"] = str(swept_iv[arm["intervene"]][0]) if swept_iv[arm["intervene"]] else ""
     run_spec = RunSpec(
-        text=text, topics=topics, seeds=shipped, steps=steps, max_ticks=max_ticks, series=series, trees=trees
+        text=text,
+        topics=topics,
+        seeds=shipped,
+        steps=steps,
+        max_ticks=max_ticks,
+        series=series,
+        trees=trees,
+        intervene=tuple(str(iv) for iv in fixed_iv),
     )
     jobs = make_jobs(arms, runs, seed)
     workers = min(workers, len(jobs))
@@ -848,7 +905,7 @@ async def run_sweep(
     models = list(dict.fromkeys(a["model"] for a in arms))
     grid_out: dict[str, list[Any]] = {}
     for key, listed in grid:
-        if key in ("model", "recommender", "friend_recommender"):
+        if key in NOT_PARAMS:
             grid_out[key] = list(listed)
         else:
             owner, dot, name = key.rpartition(".")
@@ -863,7 +920,7 @@ async def run_sweep(
         "grid": grid_out,
         "fixed": _typed_fixed(registry, models, fixed),
         "social": dict(social or {}),
-        "seeds": str(spec),
+        "seeds": "by combination" if "seeds" in dict(grid) else str(spec),
         "runs": runs,
         "seed": seed,
         "session_seeds": [seed + r for r in range(runs)],

@@ -182,7 +182,8 @@ class Simulation:
     ) -> dict[str, Any]:
         """Inject a message whose cascade follows ``model``; returns its session (``session(id)``'s fields).
 
-        ``seeds``: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K`` or a list of original agent ids.
+        ``seeds``: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K``, ``METHOD:K`` (a quick seed method:
+        ``degree:50``, ``pagerank:50``, ...) or a list of original agent ids.
 
         Raises:
             BadParameterError: a bad model, parameter, seed selection or value.
@@ -234,6 +235,20 @@ class Simulation:
             AgoraError: no such session, or one that has ended.
         """
         return self._call(self._cancel(session_id))
+
+    def intervene(self, action: str) -> dict[str, Any]:
+        """Schedule an intervention: ``ACTION`` at the start of the next tick, ``TICK:ACTION`` that many ticks
+        from now: ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``, ``remove-edges:FRACTION[:random|between]``
+        (``sim.model.intervene``). Returns its entry (``applied`` false until its tick).
+
+        Raises:
+            BadParameterError: a malformed intervention or one this world cannot carry out.
+        """
+        return self._call(self._host.intervene(action, actor="python"))
+
+    def interventions(self) -> list[dict[str, Any]]:
+        """The world's interventions, pending and applied."""
+        return self._call(self._read(self._host.interventions))
 
     def analyse(self) -> dict[str, Any]:
         """Detect communities (Leiden) and rank influence (PageRank), kept in the world and its file, as the

@@ -136,6 +136,7 @@ class WorldFile:
         ticks_per_second: float | None = None,
         monitor: Any = None,
         trees: bool = False,
+        intervene: Iterable[str] = (),
     ) -> EnsembleResult:
         """Run one cascade ``runs`` times (run r with session seed ``seed + r``), as
         ``agora run WORLD --inject TEXT --runs R --until-done`` (or ``--steps N``) does; the file is not modified.
@@ -155,6 +156,8 @@ class WorldFile:
             ticks_per_second: pace the ticks. monitor: a :class:`sim.engine.observe.Monitor` following each run
                 (``agora run --metrics-port``). Either runs the runs one at a time, in this process.
             trees: keep every run's adoption forest (:attr:`EnsembleResult.cascades`, ``--cascades``).
+            intervene: interventions ``TICK:ACTION`` (``--intervene``; TICK counted from the injection):
+                ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``, ``remove-edges:FRACTION[:random|between]``.
 
         Returns:
             An :class:`EnsembleResult`; its ``to_dict()`` is what ``agora run ... --json`` prints.
@@ -185,6 +188,7 @@ class WorldFile:
                 ticks_per_second=ticks_per_second,
                 monitor=monitor,
                 trees=trees,
+                intervene=intervene,
             )
         )
 
@@ -211,6 +215,7 @@ class WorldFile:
         ticks_per_second: float | None = None,
         monitor: Any = None,
         trees: bool = False,
+        intervene: Iterable[str] = (),
     ) -> EnsembleResult:
         """:meth:`ensemble` as a coroutine."""
         _whole(runs, "runs", 1)
@@ -251,6 +256,7 @@ class WorldFile:
             ticks_per_second=ticks_per_second,
             monitor=monitor,
             trees=bool(trees),
+            intervene=list(intervene),
         )
         return EnsembleResult.from_dict(result, source=self.path)
 
@@ -274,6 +280,7 @@ class WorldFile:
         progress: Progress = None,
         series: bool = True,
         trees: bool = False,
+        intervene: Iterable[str] = (),
     ) -> SweepResult:
         """Run every combination of ``grid`` ``runs`` times, as ``agora sweep`` does; the file is not modified.
 
@@ -287,6 +294,7 @@ class WorldFile:
             workers: processes (None: one per CPU; 1: this process). ray: a Ray address or ``"auto"``.
             series: keep every run's per-tick series (:attr:`SweepResult.series`); False saves the time and memory.
             trees: keep every run's adoption forest (:attr:`SweepResult.cascades`, ``--cascades``).
+            intervene: interventions of every run (``--intervene``); the grid may sweep ``intervene`` too.
             Others: as :meth:`ensemble`.
 
         Returns:
@@ -314,6 +322,7 @@ class WorldFile:
                 progress=progress,
                 series=series,
                 trees=trees,
+                intervene=intervene,
             )
         )
 
@@ -336,6 +345,7 @@ class WorldFile:
         progress: Progress = None,
         series: bool = True,
         trees: bool = False,
+        intervene: Iterable[str] = (),
     ) -> SweepResult:
         """:meth:`sweep` as a coroutine."""
         _whole(runs, "runs", 1)
@@ -368,6 +378,7 @@ class WorldFile:
             social=dict(social or {}),
             series=bool(series),
             trees=bool(trees),
+            intervene=list(intervene),
         )
         records = series_records(result)  # out of the report, as agora sweep --series leaves it
         return SweepResult.from_dict(result, records, source=self.path, kept_series=bool(series))

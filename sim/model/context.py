@@ -19,6 +19,7 @@ from sim.core.arrays import one_of
 from sim.core.graph import Graph, csr_positions
 from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
+from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, all_active
 from sim.model.views import SessionBase, SessionView, WorldView, freeze, readonly, readonly_graph
 from sim.plugin import PropagationModel, StepResult
@@ -267,8 +268,11 @@ class StepContext:
         return np.repeat(agents.astype(np.int32), counts), g.in_indices[pos]
 
     def adopted_mask(self, agents: np.ndarray) -> np.ndarray:
-        """Whether each listed agent is in one of the model's adopted states."""
-        return np.asarray(one_of(self._session.state[agents], self._session.adopted_states))
+        """Whether each listed agent is in one of the model's adopted states (a blocked agent never counts:
+        it does not transmit)."""
+        hit = np.asarray(one_of(self._session.state[agents], self._session.adopted_states))
+        blocked = blocked_mask(self._world)
+        return hit & ~blocked[agents] if blocked is not None else hit
 
     def adopted_in_counts(self, agents: np.ndarray) -> np.ndarray:
         """For each listed agent, how many of the agents it follows have adopted."""

@@ -45,7 +45,7 @@ from sim.core.events import EventBus, PluginFailed, PluginLoaded
 from sim.core.safe import shown
 from sim.errors import AgoraError, BadParameterError
 from sim.model.guard import PluginRunner, is_plugin_fault, plugin_budget
-from sim.plugin import ContentRecommender, FriendRecommender, Plugin, PropagationModel, Recommender
+from sim.plugin import ContentRecommender, FriendRecommender, Plugin, PropagationModel, Recommender, SeedMethod
 
 ENTRY_POINT_GROUP = "agora.plugins"
 ENV_VAR = "AGORA_PLUGINS"
@@ -105,7 +105,7 @@ def plugin_classes(module: ModuleType) -> list[type[Plugin]]:
     found = []
     for _, obj in inspect.getmembers(module, inspect.isclass):
         if issubclass(obj, Plugin) and obj.__module__ == module.__name__ and obj.name:
-            if obj in (Plugin, PropagationModel, Recommender, ContentRecommender, FriendRecommender):
+            if obj in (Plugin, PropagationModel, Recommender, ContentRecommender, FriendRecommender, SeedMethod):
                 continue
             found.append(obj)
     return found
@@ -167,10 +167,12 @@ def _guard_validate(cls: type[Plugin]) -> None:
 
 
 def _key(name: str, kind: str | None) -> str:
-    return f"{FRIEND}:{name}" if kind == FRIEND else name
+    return f"{kind}:{name}" if kind in (FRIEND, SEEDER) else name
 
 
 FRIEND = "friend-recommender"
+#: Seed methods (:class:`sim.plugin.SeedMethod`) have their own names: ``degree`` may name a model too.
+SEEDER = "seeder"
 
 
 _BASE_KINDS = {
@@ -178,6 +180,7 @@ _BASE_KINDS = {
     "ContentRecommender": "recommender",
     "Recommender": "recommender",
     "FriendRecommender": FRIEND,
+    "SeedMethod": SEEDER,
 }
 
 
@@ -220,6 +223,8 @@ def _kind_of(cls: type[Plugin]) -> str:
         return FRIEND
     if issubclass(cls, Recommender):
         return "recommender"
+    if issubclass(cls, SeedMethod):
+        return SEEDER
     return str(getattr(cls, "kind", "plugin"))
 
 
@@ -414,14 +419,15 @@ class Registry:
             PluginError: the plugin failed to import; carries the traceback.
         """
         info = self.entries.get(_key(name, kind))
-        if info is None and kind == FRIEND:
+        if info is None and kind in (FRIEND, SEEDER):
             info = self.entries.get(name)  # an entry point not imported yet
         if info is None:
             names = ", ".join(
                 sorted(e.name for e in self.entries.values() if kind is None or e.kind in (kind, "unknown"))
             )
+            what = "seed method" if kind == SEEDER else kind or "plugin"
             raise BadParameterError(
-                f"unknown {kind or 'plugin'} {name!r}: available are {names or 'none'} (see 'agora plugins list')"
+                f"unknown {what} {name!r}: available are {names or 'none'} (see 'agora plugins list')"
             )
         cls = self._resolve(info)
         if kind is not None and info.kind != kind:
@@ -445,13 +451,19 @@ class Registry:
             raise BadParameterError(f"plugin {name!r} is not a friend recommender")
         return cls
 
+    def seeder(self, name: str) -> type[SeedMethod]:
+        cls = self.get(name, SEEDER)
+        if not issubclass(cls, SeedMethod):
+            raise BadParameterError(f"plugin {name!r} is not a seed method")
+        return cls
+
     def list(self, kind: str | None = None) -> list[PluginInfo]:
         """Entries sorted by kind and name (failed ones included)."""
         out = [e for e in self.entries.values() if kind is None or e.kind == kind]
         return sorted(out, key=lambda e: (e.kind, e.name))
 
     def __contains__(self, name: str) -> bool:
-        return name in self.entries or f"{FRIEND}:{name}" in self.entries
+        return name in self.entries or f"{FRIEND}:{name}" in self.entries or f"{SEEDER}:{name}" in self.entries
 
 
 def world_plugin_dir(world_path: str) -> str:

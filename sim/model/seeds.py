@@ -1,9 +1,12 @@
 """Seed selections: which agents a message starts from (``random:K``, ``top:K``, ``ids:a,b,c``,
-``community:C:K``, ``file:PATH``), parsed once and resolved against a world."""
+``community:C:K``, ``file:PATH``, or ``METHOD:K`` for a seed method such as ``degree:50`` or ``ris:50``),
+parsed once and resolved against a world. A method's selection is chosen by the engine when the message is
+injected (``sim.engine.seeding``): it needs the registry and the model."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 
@@ -16,6 +19,10 @@ from sim.model.lifecycle import all_active
 #: The ranges integers from outside must fit: SQLite's INTEGER and numpy's int64; int32 columns.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+#: The selection kinds that are not seed methods: a method cannot take these names in a selection.
+KINDS = ("random", "top", "ids", "community", "file")
+_METHOD_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
 def read_seed_file(path: str) -> np.ndarray:
@@ -76,6 +83,7 @@ class SeedSpec:
     ids: tuple[int, ...] = ()
     community: int = -1
     path: str = ""
+    method: str = ""
     file_ids: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -85,7 +93,9 @@ class SeedSpec:
         Raises:
             BadParameterError: the text is not one of the four forms.
         """
-        hint = "use random:K, top:K, ids:a,b,c, community:C:K or file:PATH"
+        hint = (
+            "use random:K, top:K, ids:a,b,c, community:C:K, file:PATH or METHOD:K (a seed method: degree:K, ris:K, ...)"
+        )
         text = str(text).strip()
         if text[:5].lower() == "file:":
             path = text[5:]
@@ -113,6 +123,11 @@ class SeedSpec:
                         "numbers that fit in 64 bits (see 'agora agent' or 'agora export')"
                     )
                 return cls(kind, ids=ids)
+            if kind not in KINDS and len(parts) == 2 and _METHOD_NAME.fullmatch(kind):
+                k = int(parts[1])
+                if not 1 <= k <= INT64_MAX:
+                    raise ValueError
+                return cls("method", k=k, method=kind)
             if kind == "community" and len(parts) == 3:
                 c, k = int(parts[1]), int(parts[2])
                 if not (1 <= k <= INT64_MAX and 0 <= c <= INT32_MAX):
@@ -129,6 +144,8 @@ class SeedSpec:
             return f"file:{self.path}"
         if self.kind == "community":
             return f"community:{self.community}:{self.k}"
+        if self.kind == "method":
+            return f"{self.method}:{self.k}"
         return f"{self.kind}:{self.k}"
 
     def check(self, world: World) -> None:
@@ -169,6 +186,11 @@ class SeedSpec:
         """
         status = world.columns["status"]
         eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
+        if self.kind == "method":
+            raise BadParameterError(
+                f"seeds {self} are chosen by the seed method {self.method!r} when a message is injected: "
+                "inject the message again"
+            )
         if self.kind == "ids":
             idx = world.indices_of(np.array(self.ids, dtype=np.int64))
             return np.unique(idx).astype(np.int32)

@@ -28,6 +28,7 @@ from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
 from sim.model.context import StepContext
 from sim.model.guard import PluginTimeout, call_directly
+from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, SILENT, all_active
 from sim.model.seeds import SeedSpec
 from sim.model.series import SeriesRecorder, variable_moments
@@ -106,6 +107,18 @@ def _has_repeats(a: np.ndarray) -> bool:
 
 
 # -- the session ----------------------------------------------------------------------------------
+
+
+#: The names a model's removed compartment goes by (where a blocked agent that was transmitting is moved).
+REMOVED_NAMES = ("r", "removed", "recovered")
+
+
+def removed_state(names: tuple[str, ...], adopted: tuple[int, ...]) -> int | None:
+    """The model's removed state: an adopted state named ``R``, ``removed`` or ``recovered`` (None if none)."""
+    for code, name in enumerate(names):
+        if name.lower() in REMOVED_NAMES and code in adopted:
+            return code
+    return None
 
 
 @dataclass(eq=False)
@@ -207,6 +220,13 @@ class PropagationSession(SessionBase):
     record_cascade: bool = field(default=True, repr=False)
     #: Wall time spent growing the forest in rounds (not persisted; ``agora bench cascade``).
     cascade_seconds: float = field(default=0.0, repr=False)
+    #: Sessions this one competes with (``--intervene TICK:counter:...``): an agent that adopted one of
+    #: them cannot adopt this message. Their objects are set by the simulation each tick (not persisted).
+    rivals: tuple[int, ...] = ()
+    rival_sessions: list[PropagationSession] = field(default_factory=list, repr=False)
+    #: Agents blocked (``--intervene TICK:block:...``) before they adopted this message: immune, counted
+    #: apart from the reach.
+    immune: int = 0
 
     @property
     def done(self) -> bool:
@@ -259,6 +279,9 @@ class PropagationSession(SessionBase):
             spec = self.seed_spec if self.seed_spec is not None else SeedSpec.parse(self.seeds)
             seeds = spec.select(world, self.rng)
         self.seed_agents = None
+        seeds = self._open_to_adopt(world, np.asarray(seeds, dtype=np.int32))
+        blocked = blocked_mask(world)
+        self.immune = 0 if blocked is None else int(np.count_nonzero(blocked))
         self.gives_sources = bool(getattr(cls, "gives_sources", True))
         self.cascade_tracker = CascadeTracker(n) if self.record_cascade else None
         self.variables = _initial_variables(cls, world, self.rng, seeds)
@@ -531,6 +554,12 @@ class PropagationSession(SessionBase):
                 agents, sources, via = agents[ok], sources[ok], via[ok]
                 if not np.isscalar(new_state):
                     new_state = np.asarray(new_state)[ok]
+        if agents.size and (self.rival_sessions or blocked_mask(world) is not None):
+            ok = self._open_mask(world, agents)
+            if not ok.all():
+                agents, sources, via = agents[ok], sources[ok], via[ok]
+                if not np.isscalar(new_state):
+                    new_state = np.asarray(new_state)[ok]
         prev = np.take(self.state, agents)
         was_adopted = one_of(prev, self.adopted_states)
         now_adopted = one_of(new_state, self.adopted_states)
@@ -615,6 +644,9 @@ class PropagationSession(SessionBase):
             entered = np.sort(entered)
         if entered.size and mixed:
             entered = entered[~one_of(status[entered], SILENT)]
+        blocked = blocked_mask(world)
+        if entered.size and blocked is not None:
+            entered = entered[~blocked[entered]]
         left = agents[was_tx & ~now_tx]
         if self.transmit == "while":
             keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
@@ -634,6 +666,48 @@ class PropagationSession(SessionBase):
             self.ended_tick = tick
         self.seconds += time.perf_counter() - t0
         return result
+
+    # -- interventions --------------------------------------------------------------------------------
+    def _open_mask(self, world: World, agents: np.ndarray) -> np.ndarray:
+        """Whether each listed agent may still adopt this message: not blocked, and not an adopter of a
+        rival message."""
+        ok = np.ones(agents.size, dtype=bool)
+        blocked = blocked_mask(world)
+        if blocked is not None:
+            ok &= ~blocked[agents]
+        for rival in self.rival_sessions:
+            if rival.adopted_at.size:
+                ok &= rival.adopted_at[agents] < 0
+        return ok
+
+    def _open_to_adopt(self, world: World, agents: np.ndarray) -> np.ndarray:
+        if not agents.size or (not self.rival_sessions and blocked_mask(world) is None):
+            return agents
+        return agents[self._open_mask(world, agents)]
+
+    def block(self, agents: np.ndarray) -> None:
+        """``agents`` (int32, ascending, newly blocked) stop transmitting this message and will never adopt it.
+        Those in a transmitting state move to the model's removed state when it has one (``R``, ``removed``
+        or ``recovered``), so that an epidemic can end; those that had not adopted are counted in
+        :attr:`immune`."""
+        if not self.state.size or not agents.size:
+            return
+        self.immune += int(np.count_nonzero(self.adopted_at[agents] < 0))
+        removed = removed_state(self.state_names, self.adopted_states)
+        if removed is not None:
+            prev = self.state[agents]
+            moving = agents[one_of(prev, self.transmitting_states)]
+            if moving.size:
+                k = len(self.state_names)
+                self.state_counts -= np.bincount(self.state[moving], minlength=k)
+                self.state[moving] = removed
+                self.state_counts[removed] += moving.size
+        if self.frontier.size:
+            self.frontier = self.frontier[~np.isin(self.frontier, agents)]
+        if self.transmitting.size:
+            self.transmitting = self.transmitting[~np.isin(self.transmitting, agents)]
+        if self.transmit == "while":
+            self.frontier = self.transmitting
 
     # -- the cascade ---------------------------------------------------------------------------------
     @property
@@ -1004,6 +1078,8 @@ class PropagationSession(SessionBase):
             "edges_added": self.edges_added,
             "gives_sources": self.gives_sources,
             "feed_edges": self.feed_edges,
+            "rivals": list(self.rivals),
+            "immune": self.immune,
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -1061,6 +1137,8 @@ class PropagationSession(SessionBase):
             edges_removed=int(rec.get("edges_removed", 0)),
             edges_added=int(rec.get("edges_added", 0)),
             gives_sources=bool(rec.get("gives_sources", True)),
+            rivals=tuple(int(x) for x in rec.get("rivals") or ()),
+            immune=max(0, int(rec.get("immune", 0) or 0)),
         )
         # Sessions stored before cascades were kept: every feed adoption is taken as a forest edge.
         s.stored_feed_edges = max(0, int(rec.get("feed_edges", rec.get("feed_reached", 0)) or 0))

@@ -7,7 +7,9 @@ user folders, or through the ``agora.plugins`` entry-point group. Two kinds:
 - a propagation model (:class:`PropagationModel`): each round it gets a context satisfying
   :class:`StepContext` and answers a :class:`StepResult`;
 - a recommender: :class:`ContentRecommender` (feeds; its context: :class:`FeedContext`) or
-  :class:`FriendRecommender` (whom to follow; :class:`FriendContext`).
+  :class:`FriendRecommender` (whom to follow; :class:`FriendContext`);
+- a seed method (:class:`SeedMethod`): chooses ``k`` agents to seed a message or to block; its context is
+  :class:`SeedContext`.
 
 The contexts are typed protocols listing exactly what a plugin may use; the world, sessions and graph
 they hand out are read-only views (:class:`WorldView`, :class:`SessionView`, :class:`GraphView`). A
@@ -18,7 +20,7 @@ The package imports only ``sim.core`` and ``sim.errors``: the engine that runs p
 """
 
 from sim.errors import BadParameterError
-from sim.plugin.arrays import aggregate_pairs, union_agents
+from sim.plugin.arrays import aggregate_pairs, csr_positions, union_agents
 from sim.plugin.base import Plugin
 from sim.plugin.model import (
     Answer,
@@ -37,6 +39,7 @@ from sim.plugin.recommender import (
     FriendRecommender,
     Recommender,
 )
+from sim.plugin.seeding import SeedContext, SeedMethod
 from sim.plugin.views import GraphView, SessionView, WorldView
 
 __all__ = [
@@ -54,11 +57,14 @@ __all__ = [
     "PropagationModel",
     "Recollection",
     "Recommender",
+    "SeedContext",
+    "SeedMethod",
     "SessionView",
     "StepContext",
     "StepResult",
     "Variable",
     "WorldView",
     "aggregate_pairs",
+    "csr_positions",
     "union_agents",
 ]

@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.core.arrays import unique_sorted
+from sim.core.graph import csr_positions
+
+__all__ = ["aggregate_pairs", "csr_positions", "union_agents"]
 
 
 def union_agents(*lists: np.ndarray) -> np.ndarray:
