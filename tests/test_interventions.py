@@ -84,6 +84,9 @@ def test_a_counter_message_too_late_changes_nothing_behind_it(worlds):
     r = run_json(worlds, "chain.db", "--seeds", "ids:0", "--param", "p=1", "--intervene", "2:counter:ic:ids:3")
     run = r["runs"][0]
     assert run["reached"] == 3 and run["interventions"][0]["reached"] == 2
+    # The series show both: the original's reach and the counter's, on the original's ticks.
+    series = run["series"]
+    assert series["reached"] == [1, 2, 3, 3] and series["counter.reached"] == [0, 0, 1, 2]
 
 
 def test_removing_every_edge_stops_the_cascade(worlds):
@@ -169,3 +172,49 @@ def test_bad_interventions_are_one_sentence(worlds, given, says):
     out = agora(worlds, "run", "star.db", "--inject", "x", "--seeds", "ids:0", "--until-done", f"--intervene={given}")
     line = one_sentence(out)
     assert says in line
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        "block",
+        [{"at": "3", "action": "block", "spec": "block:degree:1", "applied": False}],
+        [{"at": 3, "action": "explode", "spec": "block:degree:1", "applied": False}],
+        [{"at": 3, "action": "block", "spec": "block:nope", "applied": False}],
+        [{"at": 3, "action": "block", "spec": "block:degree:1", "applied": True, "agents": ["1"]}],
+        [{"at": -1, "action": "block", "spec": "block:degree:1", "applied": False}],
+    ],
+)
+def test_a_snapshot_with_damaged_interventions_is_refused_in_one_sentence(tmp_path, listed):
+    from sim.errors import BadFileError
+    from sim.store.create import synthetic_world
+    from sim.store.snapshot import load_snapshot, save_snapshot
+
+    world = synthetic_world("w", 50, avg_degree=4, seed=1)
+    world.config["interventions"] = listed
+    save_snapshot(world, str(tmp_path / "w.snap"))
+    with pytest.raises(BadFileError, match="config.interventions is invalid"):
+        load_snapshot(str(tmp_path / "w.snap"))
+
+
+def test_the_python_api_takes_seed_methods_and_interventions(worlds, tmp_path):
+    import shutil
+
+    import sim
+
+    w = sim.open_world(str(worlds / "star.db"))
+    res = w.ensemble(model="ic", params={"p": 1.0}, seeds="ids:0", runs=2, intervene=["0:block:degree:1"])
+    assert [r["reached"] for r in res.to_dict()["runs"]] == [1, 1]
+    swept = w.sweep({"intervene": ["none", "0:block:ids:4"]}, params={"p": 1.0}, seeds="ids:0", runs=2)
+    assert [a["mean_reached"] for a in swept.to_dict()["results"]] == [7, 6]
+    shutil.copy(worlds / "star.db", tmp_path / "live.db")
+    with sim.open_world(str(tmp_path / "live.db")).simulation() as live:
+        live.inject("x", params={"p": 1.0}, seeds="ids:0")
+        entry = live.intervene("1:block:ids:2,3")
+        assert entry["applied"] is False and entry["spec"] == "block:ids:2,3"
+        live.step(5)
+        (done,) = live.interventions()
+        assert done["applied"] and done["agents"] == 2 and done["blocked"] == 2
+        assert live.session(1)["reached"] == 5  # 0, the hub, and the three leaves not blocked
+    with pytest.raises(sim.BadParameterError, match="no known action"):
+        sim.open_world(str(tmp_path / "live.db")).ensemble(seeds="ids:0", runs=1, intervene=["0:explode"])

@@ -8,6 +8,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import agora, one_sentence
 
@@ -154,3 +155,45 @@ def test_seed_file_round_trips_through_agora_run(world):
 def test_bad_input_is_one_sentence(world, args, says):
     line = one_sentence(agora(world.parent, "seeds", world.name, *args))
     assert says in line
+
+
+def test_the_documented_user_method_is_a_seed_method_like_the_built_ins(world, tmp_path):
+    """docs/writing-a-seed-method.md's k-shell example, run as a user would: from a plugin folder."""
+    import igraph as ig
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "writing-a-seed-method.md").read_text()
+    code = doc.split("## An example")[1].split("```python\n")[1].split("```")[0]
+    folder = tmp_path / "my_plugins"
+    folder.mkdir()
+    (folder / "kshell.py").write_text(code)
+    env = {"AGORA_PLUGINS": str(folder)}
+    listed = agora(world.parent, "plugins", "list", env=env)
+    assert "kshell" in listed.stdout and "seeder" in listed.stdout
+    out = agora(world.parent, "seeds", world.name, "--k", "6", "--method", "kshell", "--runs", "2", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    chosen = json.loads(out.stdout)["seeds"]
+    # The method's coreness is igraph's on the same undirected simple graph.
+    namespace: dict = {}
+    exec(compile(code, "kshell.py", "exec"), namespace)  # noqa: S102 - the documented example, as a plugin loads it
+    edges = sorted({(min(a, b), max(a, b)) for a, b in _edges(world.parent / "edges.txt") if a != b})
+    ids = sorted({x for e in edges for x in e})
+    at = {v: i for i, v in enumerate(ids)}
+    g = ig.Graph(n=len(ids), edges=[(at[a], at[b]) for a, b in edges])
+    core = np.array(g.coreness())
+    assert sorted(core[[at[i] for i in chosen]]) == sorted(np.sort(core)[-6:])  # the six of highest coreness
+    indptr, indices = _csr(edges, at)
+    assert (namespace["coreness"](indptr, indices, len(ids)) == core).all()
+
+
+def _edges(path: Path) -> list[tuple[int, int]]:
+    return [tuple(map(int, line.split())) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _csr(edges: list[tuple[int, int]], at: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    n = len(at)
+    src = np.array([at[a] for a, _ in edges])
+    dst = np.array([at[b] for _, b in edges])
+    order = np.argsort(src, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    return indptr, dst[order]

@@ -894,7 +894,7 @@ def add_seeds(sub: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a parameter of the seed method (repeatable; see agora plugins show METHOD)",
+        help="a parameter of the seed method (repeatable; agora plugins list shows them)",
     )
     p.add_argument(
         "--runs", type=positive_int, default=100, metavar="R", help="fresh runs estimating the spread (default 100)"

@@ -40,6 +40,8 @@ ACTIONS = (
     "llm settings",
     "plugin_reload",
     "interview",
+    "intervene",
+    "intervention applied",
 )
 
 #: How much of a message's text an ``inject`` row keeps (the whole text is in the ``messages`` table).

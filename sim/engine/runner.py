@@ -112,13 +112,17 @@ def _run_summary(
     out["cascade"] = None if failed else s.cascade()
     done = intervene.applied(sim.world, since=s.created_tick)
     if done or s.immune or s.rivals:
+        counters = []
         for row in done:
             if row.get("action") == "counter" and row.get("session") is not None:
                 counter = sim.session(int(row["session"]))
                 row["reached"] = counter.reached
                 row["status"] = counter.status
+                counters.append(counter)
         out["interventions"] = done
         out["immune"] = s.immune
+        if counters and out["series"].get("tick"):
+            out["series"].update(_counter_series(s, counters, len(out["series"]["tick"])))
     if tree:
         forest = None if failed else s.forest()
         out["tree"] = None if forest is None else tree_arrays(forest, s.started_tick or 0, sim.world.columns["ids"])
@@ -127,6 +131,22 @@ def _run_summary(
     if failed:
         out["reached"] = out["peak_tick"] = None  # a failed run is never a number (its series shows how far it got)
     return out
+
+
+def _counter_series(s: Any, counters: list[Any], length: int) -> dict[str, list[int]]:
+    """``counter.reached`` and ``counter.new``: the counter-messages' adoptions (summed) on the ticks of
+    session ``s``'s series (0 before a counter started, its final reach after it ended)."""
+    reached = np.zeros(length, dtype=np.int64)
+    for c in counters:
+        if c.started_tick is None or s.started_tick is None:
+            continue
+        curve = np.cumsum(np.asarray(c.new_per_tick, dtype=np.int64))
+        at = np.arange(length) - (int(c.started_tick) - int(s.started_tick))  # the counter's own round
+        ok = at >= 0
+        if curve.size:
+            reached[ok] += curve[np.minimum(at[ok], curve.size - 1)]
+    new = np.diff(reached, prepend=0)
+    return {"counter.reached": reached.tolist(), "counter.new": new.tolist()}
 
 
 def _schedule(sim: Simulation, s: Any, listed: list[str]) -> None:

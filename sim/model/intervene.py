@@ -146,6 +146,48 @@ def entries(world: World) -> list[dict[str, Any]]:
     return listed if isinstance(listed, list) else []
 
 
+#: The most interventions a world may hold, and the most agents one block may list (from files: untrusted).
+MAX_ENTRIES, MAX_AGENTS = 100_000, 100_000_000
+
+
+def entries_problem(listed: Any) -> str | None:
+    """What is wrong with ``config["interventions"]`` as read from a file (None: nothing): a list of
+    entries, each with a whole ``at`` in range, a known ``action``, a ``spec`` that parses, a bool
+    ``applied`` and, for a block, a list of whole agent ids. Nothing from a file is trusted."""
+    if not isinstance(listed, list):
+        return "not a list"
+    if len(listed) > MAX_ENTRIES:
+        return f"more than {MAX_ENTRIES:,} entries"
+    for i, e in enumerate(listed):
+        if not isinstance(e, dict):
+            return f"entry {i} is not a record"
+        at, tick = e.get("at"), e.get("tick", 0)
+        for value in (at, tick):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+                return f"entry {i} has a bad tick"
+        if e.get("action") not in ACTIONS or not isinstance(e.get("applied"), bool):
+            return f"entry {i} has a bad action"
+        spec = e.get("spec")
+        try:
+            if not isinstance(spec, str) or len(spec) > 4 * TEXT_LIMIT:
+                raise BadParameterError("bad")
+            parsed = Intervention.parse(spec, with_tick=False) if not spec.lower().startswith("block:file:") else None
+        except BadParameterError:
+            return f"entry {i} has a bad spec"
+        if parsed is not None and parsed.action != e["action"]:
+            return f"entry {i} has a bad spec"
+        agents = e.get("agents", [])
+        if not isinstance(agents, list) or len(agents) > MAX_AGENTS:
+            return f"entry {i} has a bad agent list"
+        if agents and not all(type(a) is int and -(2**63) <= a < 2**63 for a in agents):
+            return f"entry {i} has a bad agent id"
+        for key in ("session", "blocked", "edges"):
+            value = e.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+                return f"entry {i} has a bad {key}"
+    return None
+
+
 def blocked_mask(world: World) -> np.ndarray | None:
     """(N,) bool: agents blocked by an applied ``block``; None when there are none. Cached on the world
     until an intervention is applied."""

@@ -41,6 +41,7 @@ from sim.core.persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
 from sim.core.safe import shown
 from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
 from sim.errors import BadFileError, BadParameterError, TargetExistsError
+from sim.model.intervene import CONFIG_KEY, entries_problem
 from sim.model.session import PropagationSession
 from sim.store.analysis_tables import ANALYSIS_SCHEMA, CommunityTable, community_table, write_analysis
 from sim.store.eventrows import History, history_statements
@@ -1342,6 +1343,8 @@ def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any
             raise bad(f"config.{key}")
     if config.get("minutes_per_tick", 1) == 0:
         raise bad("config.minutes_per_tick")
+    if CONFIG_KEY in config and entries_problem(config[CONFIG_KEY]) is not None:
+        raise bad(f"config.{CONFIG_KEY}")
     warnings: list[str] = []
     if config.get("llm") is not None:
         # Where LLM requests go (and the API key with them) is the user's to say, never a file's.
