@@ -13,6 +13,7 @@ from sim.bench.engine import bench_propagation, bench_series, bench_world
 from sim.bench.llm import bench_llm
 from sim.bench.memory import bench_memory
 from sim.bench.models import bench_models
+from sim.bench.seeds import bench_seeds
 from sim.bench.social import bench_social
 from sim.cli.output import emit
 from sim.cli.progress import stderr_progress
@@ -134,6 +135,33 @@ def handle(args: argparse.Namespace) -> int:
             f"{1000 * result['measures_seconds_median']:.1f} ms measuring = {100 * result['cost_share']:.2f}% "
             "of the run without it",
             f"peak RSS {result['peak_rss_mb']:.0f} MB; within the 10% target: {result['within_target']}",
+        ]
+        emit(args, result, "\n".join(lines))
+        return 0
+    if args.bench == "seeds":
+        with stderr_progress() as progress:
+            result = bench_seeds(
+                args.agents,
+                avg_degree=args.avg_degree,
+                p=args.p,
+                k=args.k,
+                epsilon=args.epsilon,
+                seed=args.seed,
+                repeats=args.repeats,
+                progress=progress,
+            )
+        lines = [
+            f"ris k={result['k']} for ic p={result['p']:g} (epsilon {result['epsilon']:g}) on {result['agents']:,} "
+            f"agents / {result['edges']:,} edges: {result['ris_seconds']:.2f} s median "
+            f"({', '.join(f'{x:.2f}' for x in result['ris_seconds_all'])}), {result['ris_samples']:,} RR sets, "
+            f"peak {result['ris_peak_mb']:.0f} MB (tracemalloc)",
+            f"degree: {1000 * result['baseline_seconds']:.1f} ms median (ratio {result['ratio']}); one ic run: "
+            f"{1000 * result['ic_run_seconds']:.1f} ms median (ratio {result['ratio_to_ic_run']})",
+            f"reached in the ic runs: ris seeds {result['reached_mean']['ris']:,.1f}, degree seeds "
+            f"{result['reached_mean']['degree']:,.1f} (mean); ris's own estimate {result['ris_estimate']:,.1f}",
+            f"peak RSS {result['peak_rss_mb']:.0f} MB (the world included); within "
+            f"{result['targets']['seconds']:.0f} s: {result['met']['seconds']}, within {result['targets']['mb']:.0f} "
+            f"MB: {result['met']['mb']}",
         ]
         emit(args, result, "\n".join(lines))
         return 0

@@ -457,6 +457,24 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     bc.add_argument("--seed", type=integer, default=1)
     bc.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    bsd = bsub.add_parser(
+        "seeds",
+        help="ris (IMM) choosing K seeds on a large world, beside the degree heuristic and a plain ic run",
+        description="Seeds benchmark: K seeds for ic chosen by ris (IMM) and by the degree heuristic, alternating, "
+        "on a world of N agents, and a plain ic run from each choice; medians, the ratios, ris's RR sets and the "
+        "peak memory of its choice (tracemalloc), against the 60 s and 1.5 GiB targets.",
+    )
+    bsd.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    bsd.add_argument(
+        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
+    )
+    bsd.add_argument("--p", type=fraction, default=0.01, help="ic probability (default 0.01)")
+    bsd.add_argument("--k", type=positive_int, default=50, help="seeds to choose (default 50)")
+    bsd.add_argument("--epsilon", type=positive_float, default=0.1, metavar="E", help="IMM's epsilon (default 0.1)")
+    bsd.add_argument("--repeats", type=positive_int, default=3, metavar="R", help="choices by each method (default 3)")
+    bsd.add_argument("--seed", type=integer, default=1)
+    bsd.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     bm = bsub.add_parser(
         "models",
         help="every built-in model's tick at 1M agents, and NDlib beside it at 100k",

@@ -1,0 +1,151 @@
+"""``agora bench seeds``: what choosing K seeds by ``ris`` (IMM) costs on a large world, beside plain baselines.
+
+On a synthetic world (1M agents / 10M edges by default, the generator ``agora bench cascade`` uses) the seeds
+are chosen for ``ic`` with probability ``p`` the way ``agora seeds`` chooses them (``choose_seeds`` through
+the registry), ``repeats`` times each by ``ris`` and by the ``degree`` heuristic in a seeded shuffled order,
+so both share the machine's noise; one plain IC run from the ris seeds and one from the degree seeds (every
+tick in this thread, as ``agora run --runs`` runs it) are timed after each repetition. The figures held to the
+issue's targets (at most 60 s and 1.5 GiB for k = 50, p = 0.01 on 1M / 10M) are the median ris choice, wall
+clock around ``choose_seeds``, and the peak of the memory one more ris choice allocates, traced by
+``tracemalloc`` (numpy reports its arrays to it) over the world already built. The whole process's peak RSS,
+the world included, is reported beside it.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sim.bench.engine import PeakRSS, _mb
+from sim.core.world import World
+from sim.engine.seeding import choose_seeds
+from sim.engine.simulation import Simulation
+from sim.llm.service import LLMService
+from sim.model.registry import Registry
+from sim.store.create import synthetic_world
+
+#: The issue's targets for the ris choice: seconds and MiB.
+TARGETS = {"seconds": 60.0, "mb": 1536.0}
+
+
+def _ic_run(world: World, seeds: np.ndarray, p: float, seed: int) -> tuple[float, int]:
+    """One IC run from ``seeds`` (indices) as ``agora run --runs`` runs it: seconds and agents reached."""
+    fork = world.fork()
+    sim = Simulation(fork, llm=LLMService.offline(fork))
+    ids = ",".join(str(int(i)) for i in world.columns["ids"][seeds])
+    s = sim.inject("bench", model="ic", params={"p": p}, seeds="ids:" + ids, seed=seed)
+    s.record_events = False  # as in agora run --runs: nothing reads a fork's adoption records
+    t0 = time.perf_counter()
+    ticks = 0
+    while not sim.idle and ticks < 10_000:
+        sim.step_now()
+        ticks += 1
+    return time.perf_counter() - t0, int(s.reached)
+
+
+def bench_seeds(
+    agents: int = 1_000_000,
+    *,
+    avg_degree: float = 10.0,
+    p: float = 0.01,
+    k: int = 50,
+    epsilon: float = 0.1,
+    seed: int = 1,
+    repeats: int = 3,
+    progress: Callable[[str, float], None] | None = None,
+) -> dict[str, Any]:
+    """Run the comparison (see the module docstring) and return its JSON report."""
+    r: dict[str, Any] = {
+        "benchmark": "seeds",
+        "agents": agents,
+        "avg_degree": avg_degree,
+        "model": "ic",
+        "p": p,
+        "k": k,
+        "epsilon": epsilon,
+        "ell": 1.0,
+        "repeats": repeats,
+    }
+    registry = Registry()
+    params = registry.model("ic").validate({"p": p})
+    method_params = {"epsilon": epsilon}
+    with PeakRSS() as peak:
+        if progress:
+            progress("building the world", 0.0)
+        world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
+        r["edges"] = world.num_edges
+        times: dict[str, list[float]] = {"ris": [], "degree": []}
+        runs: dict[str, list[float]] = {"ris": [], "degree": []}
+        reached: dict[str, list[int]] = {"ris": [], "degree": []}
+        chosen: dict[str, np.ndarray] = {}
+        reports: list[dict[str, Any]] = []
+        order = ["ris", "degree"] * repeats
+        random.Random(seed).shuffle(order)
+        steps = len(order) + 1
+        for i, method in enumerate(order):
+            if progress:
+                progress(f"{method} {len(times[method]) + 1}/{repeats}", i / steps)
+            gc.collect()
+            t0 = time.perf_counter()
+            choice = choose_seeds(
+                world,
+                registry,
+                method,
+                k,
+                model="ic",
+                params=params,
+                seed=seed,
+                method_params=method_params if method == "ris" else None,
+            )
+            times[method].append(time.perf_counter() - t0)
+            if method in chosen and not np.array_equal(chosen[method], choice.seeds):
+                raise RuntimeError(f"{method} chose other seeds on the same world and seed")
+            chosen[method] = choice.seeds
+            if method == "ris":
+                reports.append(choice.report)
+            seconds, reach = _ic_run(world, choice.seeds, p, seed=len(runs[method]))
+            runs[method].append(seconds)
+            reached[method].append(reach)
+        if progress:
+            progress("ris under tracemalloc", len(order) / steps)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            choose_seeds(world, registry, "ris", k, model="ic", params=params, seed=seed, method_params=method_params)
+            ris_peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    ris_s = float(np.median(times["ris"]))
+    degree_s = float(np.median(times["degree"]))
+    run_s = float(np.median(runs["ris"] + runs["degree"]))
+    report = reports[-1]
+    r.update(
+        {
+            "ris_seconds": round(ris_s, 3),
+            "ris_seconds_all": [round(x, 3) for x in times["ris"]],
+            "ris_samples": int(report["samples"]),
+            "ris_estimate": round(float(report["ris_estimate"]), 1),
+            "ris_peak_mb": _mb(ris_peak),
+            "memory_measure": "tracemalloc peak of one ris choice (numpy arrays included), the world already built",
+            "baseline": "degree",
+            "baseline_seconds": round(degree_s, 4),
+            "baseline_seconds_all": [round(x, 4) for x in times["degree"]],
+            "ratio": round(ris_s / degree_s, 1) if degree_s > 0 else None,
+            "ic_run_seconds": round(run_s, 4),
+            "ic_run_seconds_all": [round(x, 4) for x in runs["ris"] + runs["degree"]],
+            "ratio_to_ic_run": round(ris_s / run_s, 1) if run_s > 0 else None,
+            "reached_mean": {m: round(float(np.mean(v)), 1) for m, v in reached.items()},
+            "seeds": {m: [int(x) for x in world.columns["ids"][s]] for m, s in chosen.items()},
+        }
+    )
+    r["peak_rss_mb"] = _mb(peak.peak)
+    r["targets"] = dict(TARGETS)
+    r["met"] = {"seconds": ris_s <= TARGETS["seconds"], "mb": r["ris_peak_mb"] <= TARGETS["mb"]}
+    r["within_targets"] = all(r["met"].values())
+    return r
