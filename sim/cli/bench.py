@@ -148,6 +148,7 @@ def handle(args: argparse.Namespace) -> int:
                 epsilon=args.epsilon,
                 seed=args.seed,
                 repeats=args.repeats,
+                runs=args.runs,
                 progress=progress,
             )
         lines = [
@@ -157,8 +158,9 @@ def handle(args: argparse.Namespace) -> int:
             f"peak {result['ris_peak_mb']:.0f} MB (tracemalloc)",
             f"degree: {1000 * result['baseline_seconds']:.1f} ms median (ratio {result['ratio']}); one ic run: "
             f"{1000 * result['ic_run_seconds']:.1f} ms median (ratio {result['ratio_to_ic_run']})",
-            f"reached in the ic runs: ris seeds {result['reached_mean']['ris']:,.1f}, degree seeds "
-            f"{result['reached_mean']['degree']:,.1f} (mean); ris's own estimate {result['ris_estimate']:,.1f}",
+            f"reached in {result['runs']} ic runs each (mean ± s.e.): ris seeds {result['reached_mean']['ris']:,.1f} "
+            f"± {result['reached_sem']['ris']}, degree seeds {result['reached_mean']['degree']:,.1f} "
+            f"± {result['reached_sem']['degree']}; ris's own estimate {result['ris_estimate']:,.1f}",
             f"peak RSS {result['peak_rss_mb']:.0f} MB (the world included); within "
             f"{result['targets']['seconds']:.0f} s: {result['met']['seconds']}, within {result['targets']['mb']:.0f} "
             f"MB: {result['met']['mb']}",

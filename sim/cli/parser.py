@@ -461,7 +461,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "seeds",
         help="ris (IMM) choosing K seeds on a large world, beside the degree heuristic and a plain ic run",
         description="Seeds benchmark: K seeds for ic chosen by ris (IMM) and by the degree heuristic, alternating, "
-        "on a world of N agents, and a plain ic run from each choice; medians, the ratios, ris's RR sets and the "
+        "on a world of N agents, and plain ic runs from each choice; medians, the ratios, ris's RR sets and the "
         "peak memory of its choice (tracemalloc), against the 60 s and 1.5 GiB targets.",
     )
     bsd.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
@@ -472,6 +472,9 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     bsd.add_argument("--k", type=positive_int, default=50, help="seeds to choose (default 50)")
     bsd.add_argument("--epsilon", type=positive_float, default=0.1, metavar="E", help="IMM's epsilon (default 0.1)")
     bsd.add_argument("--repeats", type=positive_int, default=3, metavar="R", help="choices by each method (default 3)")
+    bsd.add_argument(
+        "--runs", type=positive_int, default=30, metavar="R", help="ic runs from each method's seeds (default 30)"
+    )
     bsd.add_argument("--seed", type=integer, default=1)
     bsd.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
