@@ -147,12 +147,20 @@ def test_an_intervention_survives_a_snapshot_and_continues_the_same(worlds):
     assert agora(worlds, "load", "b.snap", "c.db").returncode == 0
     rest = agora(worlds, "run", "c.db", "--until-done", "--json")
     assert rest.returncode == 0, rest.stderr
-    a = agora(worlds, "info", "a.db", "--json")
-    c = agora(worlds, "info", "c.db", "--json")
-    sessions = [json.loads(x.stdout)["sessions"] for x in (a, c)]
-    assert sessions[0] == sessions[1] and sessions[0]
-    meta = [json.loads(x.stdout) for x in (a, c)]
-    assert meta[0].get("interventions") == meta[1].get("interventions")
+    info = [json.loads(agora(worlds, "info", name, "--json").stdout) for name in ("a.db", "c.db")]
+    assert info[0]["interventions"] == info[1]["interventions"]
+    (done,) = info[0]["interventions"]
+    assert done["applied"] and done["agents"] == 1 and done["spec"] == "block:degree:1"
+    import asyncio
+
+    import numpy as np
+
+    from sim.store.worldfile import open_world
+
+    a, c = (asyncio.run(open_world(str(worlds / name))) for name in ("a.db", "c.db"))
+    (sa,), (sc,) = a.sessions, c.sessions
+    assert sa.status == sc.status == "completed" and sa.reached == sc.reached > 1
+    assert np.array_equal(sa.adopted_at, sc.adopted_at) and np.array_equal(sa.adopted_from, sc.adopted_from)
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ from sim.core.graph import Graph, GraphDelta, csr_positions
 from sim.core.memory import ensure_disk, ensure_memory, world_file_bytes
 from sim.core.persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
 from sim.core.safe import shown
-from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns
+from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns, check_data_columns
 from sim.errors import BadFileError, BadParameterError, TargetExistsError
 from sim.model.intervene import CONFIG_KEY, entries_problem
 from sim.model.session import PropagationSession
@@ -1283,6 +1283,10 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
     except (KeyError, TypeError, ValueError) as exc:
         raise BadFileError(f"{source} is incomplete (missing {exc}); it may be damaged") from None
     problems = check_columns(columns, n)
+    # Data columns (``agora set``): every other ``agent.*`` array, after the built-in ones.
+    data = {k[len("agent.") :]: v for k, v in arrays.items() if k.startswith("agent.") and k[6:] not in AGENT_COLUMNS}
+    problems += check_data_columns(data, n)
+    columns.update(data)
     expect = {
         "out_indptr": ((n + 1,), "i"),
         "in_indptr": ((n + 1,), "i"),
@@ -1460,6 +1464,12 @@ def world_info(path: str) -> dict[str, Any]:
         "source": (meta.get("config") or {}).get("source", {}),
         "messages": len(meta.get("messages") or []),
         "sessions": len(meta.get("sessions") or []),
+        # Pending and applied interventions (a block's agents summarised by their count).
+        "interventions": [
+            {k: (len(v) if k == "agents" and isinstance(v, list) else v) for k, v in e.items()}
+            for e in ((meta.get("config") or {}).get(CONFIG_KEY) or [])
+            if isinstance(e, dict)
+        ],
     }
 
 
@@ -1524,7 +1534,8 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
         current = _world_arrays(world)
         for name in sorted(world.dirty_arrays):
             await db.execute("DELETE FROM arrays WHERE name = ?", (name,))
-            arrays[name] = current[name]
+            if name in current:  # else a data column removed (agora set --clear): deleted only
+                arrays[name] = current[name]
         await db.execute("DELETE FROM arrays WHERE name LIKE 'delta.%'")
         arrays.update(_delta_arrays(world))
         await _write_arrays(db, arrays, None)
