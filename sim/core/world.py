@@ -7,6 +7,7 @@ No Python object exists per agent. :class:`Agent` is a view that materialises on
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -57,6 +58,18 @@ AGENT_COLUMNS: dict[str, tuple[str, tuple[int, ...]]] = {
     "persona_style": ("|u1", ()),
 }
 GRAPH_ARRAYS = ("out_indptr", "out_indices", "trust", "in_indptr", "in_indices", "in_edge")
+#: Built-in columns that data may set (``agora set``), with the range of their values: measurements of
+#: agents. The others (ids, interests, profiles, community, status, personas) are structure Agora derives.
+SETTABLE_COLUMNS: dict[str, tuple[float, float]] = {
+    "susceptibility": (0.0, 1.0),
+    "reputation": (0.0, 1.0),
+    "influence": (0.0, 1.0),
+    "activity_rate": (0.0, 1.0),
+}
+#: How a data column may be named. A data column is a column a world holds beside the built-in ones: one
+#: value per agent set from data (``agora set``) for a model's variable, such as ``opinion``; float64, finite,
+#: stored as the array ``agent.NAME``. A session's variable starts from it (``sim.model.session``).
+DATA_COLUMN_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 def world_rng(seed: int, *stream: int) -> np.random.Generator:
@@ -654,4 +667,20 @@ def check_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:
     st = columns["status"]
     if st.size and (st.min() < 0 or st.max() > max(Status)):
         problems.append("status holds an unknown lifecycle state")
+    return problems
+
+
+def check_data_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:
+    """Problems with the data columns among ``columns`` (those not in :data:`AGENT_COLUMNS`; empty when
+    each is a plainly named float64 column of ``n`` finite values)."""
+    problems = []
+    for col, arr in columns.items():
+        if col in AGENT_COLUMNS:
+            continue
+        if not DATA_COLUMN_NAME.fullmatch(col):
+            problems.append(f"data column {col[:70]!r} is not a plain name (letters, digits, underscores)")
+        elif arr.dtype != np.float64 or arr.shape != (n,):
+            problems.append(f"data column {col} has dtype {arr.dtype} and shape {arr.shape}, expected float64 ({n},)")
+        elif not np.isfinite(arr).all():
+            problems.append(f"data column {col} holds a value that is not a finite number")
     return problems
