@@ -8,8 +8,11 @@ thread (a figure of a few lines costs 10 to 20 ms of Python); the widget renders
 Long series are cut down to about two points per column (plotext's half-block marker draws two per
 column) before they reach plotext.
 
-Text in a chart (state, variable, model and world names) is data: plotext draws it as it is, the widget
-reads plotext's ANSI output with ``Text.from_ansi`` (no markup is parsed), and names go through
+A chart may carry marks: a vertical line at an x with a short label at its top (the interventions applied
+in the world, at their tick: :func:`intervention_marks`).
+
+Text in a chart (state, variable, model and world names, the marks' labels) is data: plotext draws it as it
+is, the widget reads plotext's ANSI output with ``Text.from_ansi`` (no markup is parsed), and names go through
 ``sim.core.safe.shown`` first so that a control character or an escape sequence in a name is shown, not
 sent to the terminal.
 """
@@ -46,6 +49,14 @@ class Line:
     y: np.ndarray
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A vertical line across a chart at ``x``, labelled at its top (an intervention at its tick)."""
+
+    x: float
+    label: str
+
+
 @dataclass(frozen=True, eq=False)
 class ChartSpec:
     """Everything a chart draws. ``bars`` draws the first line as a histogram (x: the bins' centres);
@@ -62,6 +73,8 @@ class ChartSpec:
     from_zero: bool = True
     integer: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Vertical marks (drawn where they fall within the lines' x range; never on a histogram).
+    marks: tuple[Mark, ...] = ()
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -181,11 +194,33 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
             xticks = [t for t in nice_ticks(xlo, xhi, max(2, min(6, width // 12)), integer=True) if xlo <= t <= xhi]
             plt.xticks(xticks, [compact(t) for t in xticks])
             plt.xlim(xlo, xhi)
+            _draw_marks(plt, spec.marks, (xlo, xhi), (yticks[0], yticks[-1]), rows)
     title = spec.title if lows or not spec.hint else f"{spec.title}: {spec.hint}" if spec.title else spec.hint
     plt.title(title)
     plt.xlabel(spec.xlabel)
     plt.ylabel(spec.ylabel)
     return Text.from_ansi(plt.build())
+
+
+#: The colour of the marks' lines and labels.
+MARK_COLOR = "red"
+#: Characters of a mark's label at most.
+MARK_LABEL = 24
+
+
+def _draw_marks(plt: Any, marks: Sequence[Mark], xs: tuple[float, float], ys: tuple[float, float], rows: int) -> None:
+    """Each mark within ``xs`` as a vertical line, its label at the top, to the right of the line (to its
+    left past the middle, so it stays inside); labels of neighbouring marks step down a row so they do not
+    cover each other."""
+    xlo, xhi = xs
+    ylo, yhi = ys
+    row = (yhi - ylo) / max(1, rows - 1)
+    shown_marks = sorted((m for m in marks if xlo <= m.x <= xhi), key=lambda m: m.x)
+    for j, mark in enumerate(shown_marks):
+        plt.vline(mark.x, MARK_COLOR)
+        right = mark.x <= xlo + 0.6 * (xhi - xlo)
+        y = yhi - (j % 3) * row
+        plt.text(shown(mark.label, MARK_LABEL), mark.x, y, color=MARK_COLOR, alignment="left" if right else "right")
 
 
 class Chart(PlotextPlot):
@@ -304,12 +339,19 @@ def session_counts(session: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def session_spec(
-    title: str, state_names: Sequence[str], ticks: np.ndarray, counts: np.ndarray, points: int, hint: str = ""
+    title: str,
+    state_names: Sequence[str],
+    ticks: np.ndarray,
+    counts: np.ndarray,
+    points: int,
+    hint: str = "",
+    marks: tuple[Mark, ...] = (),
 ) -> ChartSpec:
-    """One line per state: the count of agents in it per tick (downsampled to ``points``)."""
+    """One line per state: the count of agents in it per tick (downsampled to ``points``); ``marks`` at
+    ticks since the session's start."""
     x, ys = downsample(ticks, [counts[:, i] for i in range(counts.shape[1])], points)
     lines = tuple(Line(shown(name, 24), x, y) for name, y in zip(state_names, ys)) if ticks.size else ()
-    return ChartSpec(title, "tick since start", "agents", lines, hint=hint)
+    return ChartSpec(title, "tick since start", "agents", lines, hint=hint, marks=marks)
 
 
 def histogram_spec(title: str, name: str, values: np.ndarray, bins: int = 20) -> ChartSpec:
@@ -339,16 +381,18 @@ def metric_spec(
     series: Sequence[tuple[str, str]],
     points: int,
     empty: str = "no tick yet",
+    marks: tuple[Mark, ...] = (),
 ) -> ChartSpec:
     """Per-tick figures of the world (``series``: metric key, legend label) over ``history``, the
     simulation's metrics of the latest ticks; buckets keep their largest value when downsampled.
-    ``empty`` is the hint shown while the history is empty."""
+    ``empty`` is the hint shown while the history is empty; ``marks`` are at world ticks."""
     if not history:
         return ChartSpec(title, "tick", ylabel, hint=empty)
     ticks = np.fromiter((m.get("tick", i) for i, m in enumerate(history)), dtype=np.int64, count=len(history))
     ys = [np.fromiter((m.get(key, 0) for m in history), dtype=np.float64, count=len(history)) for key, _ in series]
     x, ys = downsample(ticks, ys, points, how="max")
-    return ChartSpec(title, "tick", ylabel, tuple(Line(label, x, y) for (_, label), y in zip(series, ys)))
+    lines = tuple(Line(label, x, y) for (_, label), y in zip(series, ys))
+    return ChartSpec(title, "tick", ylabel, lines, marks=marks)
 
 
 def memory_spec(samples: Sequence[float], points: int) -> ChartSpec:
@@ -372,24 +416,45 @@ def reach_curves(sessions: Sequence[Any]) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def compare_spec(title: str, curves: Sequence[tuple[str, np.ndarray]], points: int, hint: str = "") -> ChartSpec:
-    """One reach line per session, aligned on each session's start."""
+def compare_spec(
+    title: str,
+    curves: Sequence[tuple[str, np.ndarray]],
+    points: int,
+    hint: str = "",
+    *,
+    starts: Sequence[int] | None = None,
+    marks: tuple[Mark, ...] = (),
+) -> ChartSpec:
+    """One reach line per session, aligned on each session's start; with ``starts`` (each curve's first
+    tick), on the world's ticks instead, where ``marks`` (at world ticks) are drawn across every line."""
     lines = []
-    for label, reach in curves:
-        x, (y,) = downsample(np.arange(reach.size, dtype=np.int64), [reach], points)
+    for j, (label, reach) in enumerate(curves):
+        first = 0 if starts is None else int(starts[j])
+        x, (y,) = downsample(np.arange(reach.size, dtype=np.int64) + first, [reach], points)
         lines.append(Line(label, x, y))
-    return ChartSpec(title, "tick since start", "agents reached", tuple(lines), hint=hint)
+    xlabel = "tick since start" if starts is None else "tick"
+    marks = marks if starts is not None else ()  # aligned on each start, no world tick is one x
+    return ChartSpec(title, xlabel, "agents reached", tuple(lines), hint=hint, marks=marks)
+
+
+def intervention_marks(applied: Sequence[tuple[int, str]], offset: int = 0) -> tuple[Mark, ...]:
+    """Marks of the interventions ``applied`` (``(tick, spec)`` pairs, world ticks) on an axis whose 0 is
+    world tick ``offset`` (a session's start; 0: the world's ticks), labelled with their spec (shown
+    literally, cut)."""
+    return tuple(Mark(float(tick - offset), shown(spec, MARK_LABEL)) for tick, spec in applied)
 
 
 __all__ = [
     "Chart",
     "ChartSpec",
     "Line",
+    "Mark",
     "build_text",
     "compact",
     "compare_spec",
     "downsample",
     "histogram_spec",
+    "intervention_marks",
     "memory_spec",
     "metric_spec",
     "nice_ticks",
