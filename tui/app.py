@@ -24,6 +24,7 @@ from textual.widgets import ContentSwitcher, Static
 
 from sim.core.events import (
     Event,
+    InterventionApplied,
     MessageInjected,
     PluginFailed,
     PropagationCompleted,
@@ -38,12 +39,14 @@ from sim.engine.controller import INTERACTIVE, WorldController, WorldSnapshot
 from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError
+from sim.model.intervene import entries as intervention_entries
 from sim.model.registry import Registry
 from sim.social.dynamics import NONE
 from sim.store.create import ensure_default_world, saves_dir
 from sim.store.worldfile import load_warnings
 from sim.store.writer import WorldWriter
 
+from .interventions import InterveneScreen, applied_text, scheduled_text, seed_methods, slow_method_refusal
 from .messages import ChartExported, CommunitiesDetected, SnapshotLoaded, SnapshotSaved, WorkFailed, WorldOpened
 from .rate import TickRate
 from .recommenders import RECOMMENDER_ROLES, recommender_label
@@ -94,6 +97,10 @@ PALETTE = {
     "tick(1)": ("Tick (step one)", "Advance one tick"),
     "tick(10)": ("10 ticks (step ten)", "Advance ten ticks"),
     "inject": ("Inject a message", "Inject a message and start its propagation session"),
+    "intervene": (
+        "Intervene (block, counter-message, remove edges)",
+        "Schedule an intervention for the next tick: block agents, start a counter-message or cut edges",
+    ),
     "quit_app": ("Quit", "Quit (offers to save the world file first)"),
     "find": ("Find / filter", "Type in the current view's search or filter box"),
 }
@@ -128,6 +135,7 @@ class AgoraApp(App):
         Binding("plus,equals_sign", "faster", "Faster", group=_SPEED_GROUP),
         Binding("minus", "slower", "Slower", group=_SPEED_GROUP),
         Binding("i", "inject", "Inject"),
+        Binding("v", "intervene", "Intervene", tooltip="block agents, start a counter-message or cut edges"),
         Binding("s", "save", "Save"),
         Binding("l", "load", "Load"),
         Binding("c", "communities", "Communities"),
@@ -184,6 +192,12 @@ class AgoraApp(App):
         self.busy: str | None = None  # a long action in progress (save, load, analysis)
         self.step_requests = 0  # n and N presses acted on (agora bench tui waits for them)
         self._gc_threshold = gc.get_threshold()  # restored when the app ends
+        #: InterventionApplied events seen (the charts' marks are read again after one).
+        self.interventions_applied = 0
+        #: Indices of the world's interventions whose application was announced (per world).
+        self._announced: set[int] = set()
+        self._marks_key: Any = None
+        self._marks: tuple[tuple[int, str], ...] = ()
 
     # -- the live world (the controller's) ---------------------------------------------------------
     @property
@@ -296,6 +310,8 @@ class AgoraApp(App):
                     f"{rec['exposures']:,} exposures of later ticks (a run that ended without saving) were discarded"
                 )
         self.tick_rate.reset()  # the rate is this world's: the previous one's ticks are not counted
+        # A loaded world's applied interventions were announced when they were applied.
+        self._announced = {i for i, e in enumerate(intervention_entries(controller.world)) if e.get("applied")}
         sim.bus.subscribe(self.on_sim_event)
         self.attach_monitor()
         self.registry_version += 1
@@ -368,6 +384,11 @@ class AgoraApp(App):
             )
         elif isinstance(event, PluginFailed):
             self.log_line(f"plugin {event.name} failed to load: {event.error}")
+        elif isinstance(event, InterventionApplied):
+            self.interventions_applied += 1
+            text = self.applied_sentence(event)
+            self.log_line(text)
+            self.notify(text, markup=False, timeout=8)
         elif isinstance(event, RecommenderFailed):
             what = recommender_label(event.name)
             self.log_line(f"tick {event.tick}: {what} FAILED and was switched off: {event.error}")
@@ -564,6 +585,71 @@ class AgoraApp(App):
             return
         self.action_view("messages")
         self._views["messages"].query_one("#msg-text").focus()
+
+    # -- interventions ----------------------------------------------------------------------------
+    def action_intervene(self) -> None:
+        """Ask for an intervention (a modal) and schedule it for the next tick (or TICKS from now)."""
+        if self.sim is None:
+            return
+        controller = self.controller
+        self.push_screen(
+            InterveneScreen(
+                self.world.tick, seed_methods(self.registry), self.schedule_intervention, controller.interventions
+            )
+        )
+
+    def schedule_intervention(self, action: str) -> str | None:
+        """Schedule ``action`` through the controller and say so (a notification and the log). A refusal
+        (a malformed action, one this world cannot carry out, a seed method that may take minutes) is an
+        error notification and changes nothing.
+
+        Returns:
+            None when scheduled, else the sentence that refused it.
+        """
+        if self.controller is None:
+            return "no world is open yet"
+        refusal = slow_method_refusal(action, self.registry)
+        try:
+            if refusal is not None:
+                raise AgoraError(refusal)
+            entry = self.controller.intervene_now(action)  # audited there
+        except AgoraError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return str(exc)
+        text = scheduled_text(entry, self.world.tick)
+        self.notify(text, markup=False)
+        self.log_line(text)
+        self.refresh_ui()
+        return None
+
+    def applied_sentence(self, event: InterventionApplied) -> str:
+        """What the intervention of ``event`` did (from the world's entry), said once per entry."""
+        for i, entry in enumerate(self.controller.interventions()):
+            if i in self._announced or not entry.get("applied"):
+                continue
+            if int(entry.get("tick", -1)) == event.tick and entry.get("spec") == event.spec:
+                self._announced.add(i)
+                return applied_text(entry)
+        return f"intervention applied at tick {event.tick:,}: {shown(event.spec, 80)}"
+
+    def applied_interventions(self) -> tuple[tuple[int, str], ...]:
+        """The world's applied interventions as ``(tick, spec)``, in the order given: the charts' marks.
+        Read again only when the world, its list, its tick or the interventions applied changed."""
+        if self.controller is None:
+            return ()
+        world = self.world
+        listed = intervention_entries(world)
+        if not listed:
+            return ()
+        key = (id(world), len(listed), world.tick, self.interventions_applied)
+        if key != self._marks_key:
+            self._marks_key = key
+            self._marks = tuple(
+                (int(e.get("tick", e.get("at", 0))), str(e.get("spec", "")))
+                for e in self.controller.interventions()
+                if e.get("applied")
+            )
+        return self._marks
 
     async def set_recommender(self, role: str, name: str) -> bool:
         """Make ``name`` (or ``"none"``) the world's feed or friend recommender, keep the choice in

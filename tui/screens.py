@@ -26,7 +26,12 @@ HELP_KEYS: list[tuple[str, str]] = [
     ("space", "run / pause the simulation"),
     ("n / N", "one tick / ten ticks"),
     ("+ / -", "faster / slower"),
-    ("i", "inject a message (the Messages view's form)"),
+    ("i", "inject a message (the Messages view's form; seeds by random, top, community, ids or a seed method)"),
+    (
+        "v",
+        "intervene at the next tick: block agents, start a counter-message or cut edges (TICKS:ACTION: later); "
+        "the charts mark each one at its tick",
+    ),
     ("s", "save a snapshot (.snap) into the saves folder"),
     ("l", "load a snapshot (a picker over the saves folder)"),
     ("c", "recompute communities and influence"),

@@ -28,6 +28,7 @@ from sim.core.safe import shown
 from sim.core.topics import topics_mask
 from sim.engine.cascadeview import BUSY, CascadeSummary, measures_line, no_tree_reason, summarise
 from sim.engine.controller import WorldSnapshot
+from sim.engine.seeding import method_seeds
 from sim.errors import AgoraError, BadParameterError
 from sim.model.seeds import SeedSpec
 from sim.model.series import series_dict
@@ -41,6 +42,7 @@ from .charts import (
     ChartSpec,
     compare_spec,
     histogram_spec,
+    intervention_marks,
     memory_spec,
     metric_spec,
     reach_curves,
@@ -48,6 +50,7 @@ from .charts import (
     session_spec,
     session_title,
 )
+from .interventions import seed_methods
 from .messages import ChartExported, CommunitiesCounted, WorkFailed
 from .protocol import AgoraHost
 from .recommenders import RECOMMENDER_ROLES, error_key
@@ -339,6 +342,8 @@ class DashboardView(View):
         second at most)."""
         sim_key = id(app.sim)
         session = self.chart_session()
+        applied = app.applied_interventions()
+        marked = (applied,) if applied else ()  # the keys name the marks only when there are some
         chart = self.query_one("#session-chart", Chart)
         histogram = self.query_one("#histogram-chart", Chart)
         if session is None:
@@ -355,15 +360,17 @@ class DashboardView(View):
             histogram.display = False
         else:
             length = session.series.length if session.series is not None else 0
-            key = (sim_key, session.id, session.round, session.status, length)
+            key = (sim_key, session.id, session.round, session.status, length, *marked)
             new_session = chart.key is None or chart.key[:2] != key[:2]
             if chart.due(key, force=new_session):
                 ticks, counts = session_counts(session)
                 title = session_title(session) + (" (x: dismiss, e: export)" if session.done else "")
                 hint = "" if length else f"it starts with the next tick ({session.status})"
+                # The chart's ticks count from the session's start: so do its marks.
+                marks = intervention_marks(applied, int(session.started_tick or 0)) if length else ()
                 chart.show(
                     key,
-                    partial(session_spec, title, tuple(session.state_names), ticks, counts, hint=hint),
+                    partial(session_spec, title, tuple(session.state_names), ticks, counts, hint=hint, marks=marks),
                     force=new_session,
                 )
             variables = list(session.variables.items())
@@ -378,7 +385,8 @@ class DashboardView(View):
                 )
         metrics = app.sim.metrics
         last = metrics[-1].get("tick") if metrics else None
-        world_key = (sim_key, len(metrics), last)
+        world_key = (sim_key, len(metrics), last, *marked)
+        marks = intervention_marks(applied)
         history = None
         # The per-tick history is the ticks run here: a world opened or loaded at tick 41 starts it empty.
         tick = app.world.tick
@@ -390,7 +398,9 @@ class DashboardView(View):
             world_chart = self.query_one(chart_id, Chart)
             if world_chart.due(world_key):
                 history = list(metrics)[-self.CHART_TICKS :] if history is None else history
-                world_chart.show(world_key, partial(metric_spec, chart_title, unit, history, lines, empty=empty))
+                world_chart.show(
+                    world_key, partial(metric_spec, chart_title, unit, history, lines, empty=empty, marks=marks)
+                )
         memory = self.query_one("#mem-chart", Chart)
         mem_key = (app.rss_samples,)
         if memory.due(mem_key):
@@ -971,6 +981,7 @@ class MessagesView(View):
     MessagesView .param-row Input { width: 30; }
     MessagesView .param-row .param-error { width: 1fr; padding: 1 0 0 1; }
     MessagesView .param-error { color: $error; height: auto; }
+    MessagesView #form-error.-choosing { color: $warning; }
     MessagesView #sessions { height: 1fr; min-height: 4; }
     MessagesView #posts { height: auto; max-height: 10; padding: 0 1; border: round $primary-darken-2;
                           text-wrap: nowrap; text-overflow: ellipsis; }
@@ -978,8 +989,11 @@ class MessagesView(View):
     MessagesView #session-cascade { height: auto; max-height: 2; text-wrap: nowrap; text-overflow: ellipsis; }
     MessagesView #session-text { height: auto; }
     """
-    #: The label of the seed field after the seed selection: what it holds for that selection.
+    #: The label of the seed field after the seed selection: what it holds for that selection (a seed
+    #: method: K, how many it chooses).
     SEED_ARG_LABELS = {"random": "count", "top": "count", "community": "community:count", "ids": "ids"}
+    #: What the seed field holds when a selection is chosen (a seed method: 10).
+    SEED_ARG_DEFAULTS = {"random": "10", "top": "10", "community": "0:10", "ids": ""}
     #: Bins of a continuous variable's histogram, and communities listed with its mean.
     HISTOGRAM_BINS = 10
     COMMUNITIES_SHOWN = 8
@@ -1000,6 +1014,10 @@ class MessagesView(View):
         self._cascade_drawn: CascadeSummary | None = None  # the one in the box
         #: The key a worker is measuring now (None: none is).
         self._measuring: tuple[int, int, int, str] | None = None
+        #: The seed selection the form's field was filled for (its value is kept when the options are rebuilt).
+        self._seed_kind_shown = "random"
+        #: ``METHOD:K`` while a slow seed method chooses the seeds of the message being injected (None: idle).
+        self.choosing: str | None = None
 
     def compose(self) -> ComposeResult:
         # Every field has a label before it (the parameter rows too): what it is, not only a placeholder.
@@ -1020,14 +1038,15 @@ class MessagesView(View):
                     value="random",
                     allow_blank=False,
                     id="seed-kind",
-                    tooltip="how the seed agents are chosen",
+                    tooltip="how the seed agents are chosen: random, top, community, ids, or a seed method "
+                    "(METHOD:K; a slow one chooses in the background)",
                 )
                 yield Label(self.SEED_ARG_LABELS["random"], id="seed-arg-label", classes="field-label")
                 yield Input(
                     value="10",
                     placeholder="K, a,b,c or C:K",
                     id="seed-arg",
-                    tooltip="random/top: how many (K); ids: original ids a,b,c; "
+                    tooltip="random/top/a seed method: how many (K); ids: original ids a,b,c; "
                     "community: C:K (K agents of community C)",
                 )
                 yield Label("priority", classes="field-label")
@@ -1079,6 +1098,18 @@ class MessagesView(View):
             select.value = current
         self.build_param_form()
         self.reload_recommenders()
+        self.reload_seed_methods()
+
+    def reload_seed_methods(self) -> None:
+        """The seed selections: the four built-in forms, then every registered seed method (``METHOD:K``;
+        a slow one, celf or ris, is marked and chooses in a worker when the message is injected)."""
+        select = self.query_one("#seed-kind", Select)
+        methods = seed_methods(self.agora.registry)
+        options: list[tuple[Any, str]] = [(k, k) for k in self.SEED_ARG_DEFAULTS]
+        options += [(literal(name + (" (slow)" if slow else ""), 30), name) for name, slow in methods]
+        current = select.value
+        select.set_options(options)
+        select.value = current if current in {v for _, v in options} else "random"
 
     def reload_recommenders(self) -> None:
         """The per-message recommender choice: the world's, none, or any registered content recommender."""
@@ -1092,10 +1123,13 @@ class MessagesView(View):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "model":
             self.build_param_form()
-        elif event.select.id == "seed-kind":
-            arg = self.query_one("#seed-arg", Input)
-            arg.value = {"random": "10", "top": "10", "community": "0:10", "ids": ""}[str(event.value)]
-            self.query_one("#seed-arg-label", Label).update(self.SEED_ARG_LABELS[str(event.value)])
+        elif event.select.id == "seed-kind" and event.value is not Select.BLANK:
+            kind = str(event.value)
+            if kind == self._seed_kind_shown:
+                return  # the options were rebuilt: the field keeps what was typed
+            self._seed_kind_shown = kind
+            self.query_one("#seed-arg", Input).value = self.SEED_ARG_DEFAULTS.get(kind, "10")
+            self.query_one("#seed-arg-label", Label).update(self.SEED_ARG_LABELS.get(kind, "K"))
 
     def build_param_form(self) -> None:
         select = self.query_one("#model", Select)
@@ -1196,21 +1230,102 @@ class MessagesView(View):
         }
 
     def inject(self) -> None:
+        """Inject what the form says. Seeds named by a quick seed method are chosen by the engine as the
+        message is injected; a slow one (celf, ris) chooses in a worker first (:meth:`choose_seeds`)."""
+        app = self.agora
+        if self.choosing is not None:
+            app.notify(
+                f"the seeds of the previous message are being chosen ({self.choosing}): inject when it is queued",
+                severity="warning",
+                markup=False,
+            )
+            return
+        try:
+            values = self.form_values()
+            spec = SeedSpec.parse(values["seeds"])
+            slow = spec.kind == "method" and app.registry.seeder(spec.method).expensive
+            if slow:
+                spec.check(app.world)  # more seeds than agents: said now, not after minutes
+        except AgoraError as exc:
+            self.form_failed(str(exc))
+            return
+        if slow:
+            self.choose_seeds(values, spec.method, spec.k)
+            return
+        self.inject_values(values, values["seeds"] if spec.kind == "method" else None)
+
+    def form_failed(self, text: str) -> None:
+        """A refusal: under the form and as a notification; nothing is injected."""
+        self.query_one("#form-error", Static).update(literal(text, 300))
+        self.agora.notify(text, severity="error", markup=False)
+
+    def inject_values(self, values: dict[str, Any], chosen_by: str | None = None, *, clear: bool = True) -> bool:
+        """Inject ``values`` (:meth:`form_values`'s) through the controller and select its session;
+        ``chosen_by`` names the seed method that chose the seeds (said in the notification); ``clear``
+        empties the message field (a slow method's message left it when its seeds began to be chosen)."""
         app = self.agora
         try:
             # Queued at once (the controller's inject_now); the simulation records it in the audit log.
-            session = app.controller.inject_now(**self.form_values())  # type: ignore[union-attr]
+            session = app.controller.inject_now(**values)  # type: ignore[union-attr]
         except AgoraError as exc:
-            self.query_one("#form-error", Static).update(literal(exc, 300))
-            app.notify(str(exc), severity="error", markup=False)
-            return
+            self.form_failed(str(exc))
+            return False
         app.selected_session_id = session.id
-        app.notify(f"message {session.message_id} injected: session {session.id} queued", markup=False)
+        note = f", its seeds chosen by {chosen_by}" if chosen_by else ""
+        app.notify(f"message {session.message_id} injected: session {session.id} queued{note}", markup=False)
         self.query_one("#form-error", Static).update("")
-        self.query_one("#msg-text", Input).value = ""
+        if clear:
+            self.query_one("#msg-text", Input).value = ""
         self.refresh_view()
         # Leave the form so that space, n and the other keys act on the simulation again.
         self.query_one("#sessions", DataTable).focus()
+        return True
+
+    def set_choosing(self, choosing: str | None) -> None:
+        """Show (or end) the state of a slow seed method choosing: a line under the form, the button."""
+        self.choosing = choosing
+        button = self.query_one("#inject", Button)
+        button.disabled = choosing is not None
+        button.label = "Choosing…" if choosing is not None else "Inject"
+        line = self.query_one("#form-error", Static)
+        line.set_class(choosing is not None, "-choosing")
+        line.update(
+            Text(f"choosing seeds with {choosing}… (the world runs on; the message is queued when they are chosen)")
+            if choosing is not None
+            else ""
+        )
+
+    @work(exclusive=True, group="seeds")
+    async def choose_seeds(self, values: dict[str, Any], method: str, k: int) -> None:
+        """Choose the seeds with a slow method off the event loop, as the engine would when the message is
+        injected (``method_seeds`` with the model's checked parameters and the world's seed), then inject
+        the message with those agents (``ids:``). A refusal or a method that fails is a notification; a
+        snapshot loaded meanwhile cancels the injection."""
+        app = self.agora
+        world, registry = app.world, app.registry
+        what = f"{method}:{k}"
+        self.set_choosing(what)
+        self.query_one("#msg-text", Input).value = ""  # the form's values are taken: the field is free again
+        app.notify(f"choosing {k:,} seeds with {method} for {values['model']}…", markup=False)
+        try:
+            params = registry.model(values["model"]).validate(dict(values["params"]))
+            chosen = await asyncio.to_thread(
+                method_seeds, world, registry, method, k, model=values["model"], params=params, seed=world.seed
+            )
+        except AgoraError as exc:
+            self.set_choosing(None)
+            self.form_failed(f"the seeds were not chosen: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - a seed method plugin's bug: said, and the app goes on
+            self.set_choosing(None)
+            self.form_failed(f"seed method {method} failed: {type(exc).__name__}: {exc}")
+            return
+        self.set_choosing(None)
+        if app.world is not world:
+            self.form_failed(f"a snapshot replaced the world while {what} chose the seeds: inject the message again")
+            return
+        ids = world.columns["ids"][chosen]
+        self.inject_values({**values, "seeds": "ids:" + ",".join(str(int(i)) for i in ids)}, what, clear=False)
 
     def action_cancel_session(self) -> None:
         table = self.query_one("#sessions", DataTable)
@@ -1746,7 +1861,9 @@ class PluginsView(View):
 
 class CompareView(View):
     """The sessions of the world side by side: each one's reach per tick since it started, one line
-    per session (the latest ten), and a line of figures per session below."""
+    per session (the latest ten), and a line of figures per session below. Once an intervention has been
+    applied in the world the lines are drawn on the world's ticks instead, with a mark at each
+    intervention's tick, so that a counter-message and the message it counters share one clock."""
 
     DEFAULT_CSS = """
     CompareView #compare-chart { height: 1fr; min-height: 10; }
@@ -1785,24 +1902,38 @@ class CompareView(View):
         app = self.agora
         sessions = self.sessions()
         total = len(app.sim.sessions)
-        key = (id(app.sim), tuple((s.id, len(s.new_per_tick), s.status) for s in sessions))
+        applied = app.applied_interventions()
+        listed = tuple((s.id, len(s.new_per_tick), s.status) for s in sessions)
+        key = (id(app.sim), listed, *((applied,) if applied else ()))
         chart = self.query_one("#compare-chart", Chart)
-        changed = chart.key is None or [k[0] for k in chart.key[1]] != [k[0] for k in key[1]]
+        changed = (
+            chart.key is None
+            or [k[0] for k in chart.key[1]] != [k[0] for k in key[1]]
+            or bool(chart.key[2:]) != bool(applied)  # the axis changes: world ticks with marks
+        )
         if chart.due(key, force=changed):
             curves = reach_curves(sessions)
+            # With interventions, every line on the world's ticks (a session's first entry is its start tick).
+            starts = [int(s.started_tick or 0) for s in sessions if s.new_per_tick] if applied else None
+            marks = intervention_marks(applied)
             title = f"reach of the sessions of {shown(app.world.name, 30)}"
             if len(sessions) < total:
                 title += f" (the latest {len(sessions)} of {total})"
             hint = "" if curves else "no session has started: press i to inject a message, space to run"
-            chart.show(key, lambda points: compare_spec(title, curves, points, hint), force=changed)
+            chart.show(
+                key,
+                lambda points: compare_spec(title, curves, points, hint, starts=starts, marks=marks),
+                force=changed,
+            )
         if key != self._listed:
             self._listed = key
-            self.query_one("#compare-sessions", Static).update(self.session_lines(sessions, app.world.n))
+            self.query_one("#compare-sessions", Static).update(self.session_lines(sessions, app.world.n, applied))
 
     @staticmethod
-    def session_lines(sessions: list[Any], n: int) -> Text:
-        """One line per session: id and model, status, reach (and its share), the tick of its peak, and its
-        message, literally."""
+    def session_lines(sessions: list[Any], n: int, applied: tuple[tuple[int, str], ...] = ()) -> Text:
+        """One line per session: id and model, status, reach (and its share), the tick of its peak, the
+        sessions it competes with (a counter-message and the message it counters), and its message,
+        literally; then the interventions marked on the chart, by tick."""
         t = Text()
         for j, s in enumerate(sessions):
             if j:
@@ -1813,7 +1944,17 @@ class CompareView(View):
                 f" {s.status:<9} reached {fmt_int(s.reached)} ({100 * s.reached / max(1, n):.1f} %)"
                 f" · peak at tick {s.peak_tick if s.peak_tick is not None else '-'} · "
             )
+            rivals = tuple(getattr(s, "rivals", ()) or ())
+            if rivals:
+                t.append("rivals " + ", ".join(str(int(r)) for r in rivals) + " · ")
             t.append_text(literal(s.message.get("text", ""), 60))
+        if applied:
+            t.append("\n" if sessions else "")
+            t.append("marks: ", style="bold")
+            for j, (tick, spec) in enumerate(applied[-MAX_LINES:]):
+                t.append(" · " if j else "")
+                t.append(f"tick {tick:,} ")
+                t.append_text(literal(spec, 40))
         return t
 
 
