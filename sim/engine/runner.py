@@ -270,7 +270,12 @@ async def run_cascades(
     run_config = dataclasses.replace(config, texts_per_tick=0) if skip_texts else config
     # A seed method's selection (ris:50) is chosen once for all the runs of an ensemble, not once a run.
     run_seeds = resolve_seeds(world, registry, seeds, model, params) if runs is not None and text else seeds
-    inject = {
+    interventions = [str(t) for t in intervene if str(t).strip().lower() != "none"]
+    if interventions and text is None:
+        raise BadParameterError("--intervene changes a run of an injected message: give it with --inject TEXT")
+    for t in interventions:
+        Intervention.parse(t)  # a malformed one is refused before any run
+    inject: dict[str, Any] = {
         "text": text,
         "topics": topics,
         "seeds": run_seeds,
@@ -278,12 +283,8 @@ async def run_cascades(
         "params": params,
         "priority": priority,
         "author": author,
-        "intervene": [str(t) for t in intervene if str(t).strip().lower() != "none"],
+        "intervene": interventions,
     }
-    if inject["intervene"] and text is None:
-        raise BadParameterError("--intervene changes a run of an injected message: give it with --inject TEXT")
-    for t in inject["intervene"]:
-        Intervention.parse(t)  # a malformed one is refused before any run
     if (
         runs is not None
         and workers not in (None, 1)
