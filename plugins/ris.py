@@ -29,14 +29,11 @@ from sim.plugin import BadParameterError, GraphView, Param, SeedContext, SeedMet
 #: The models RIS samples exactly (its RR sets follow their rules).
 RIS_MODELS = ("ic", "lt")
 
-#: The most (sample, agent) cells of the visited bitmap of an LT batch.
-_BITMAP_CELLS = 1 << 26
-
 #: About how many (sample, agent) entries of RR sets of two or more agents one batch holds (the batch adapts).
 _BATCH_ENTRIES = 4_000_000
 
-#: The most roots of an IC batch.
-_IC_BATCH = 1 << 20
+#: The most roots of a batch.
+_MAX_BATCH = 1 << 20
 
 #: Above this probability of a live edge, IC draws one uniform number per in-edge instead of geometric gaps.
 _DENSE_P = 0.25
@@ -105,7 +102,6 @@ class RRSampler:
     ``lt`` (each agent keeps at most one in-edge, chosen with probability its weight) in batches."""
 
     def __init__(self, graph: GraphView, model: str, params: dict[str, Any], rng: np.random.Generator) -> None:
-        self.g = graph
         self.model = model
         self.rng = rng
         self.n = graph.n
@@ -123,31 +119,26 @@ class RRSampler:
             else:
                 self.p_live = self.p
         elif model == "lt":
-            self.indeg = graph.in_degree()
             self.cum: np.ndarray | None = None
             if params.get("weights") == "trust":
-                w = graph.trust[graph.in_edge].astype(np.float64)
+                w = np.asarray(graph.trust)[graph.in_edge].astype(np.float64)
                 self.cum = np.concatenate(([0.0], np.cumsum(w)))
-                self.total = self.cum[graph.in_indptr[1:]] - self.cum[graph.in_indptr[:-1]]
+                self.total = self.cum[self.indptr[1:]] - self.cum[self.indptr[:-1]]
         else:  # pragma: no cover - checked before
             raise AssertionError(model)
-        # LT's RR sets are walks, one agent per level: many levels, so membership is a bitmap over
-        # (sample, agent) of a batch (reset where touched), which caps the batch. IC's frontiers are wide:
-        # a sorted array of visited keys merged each level lets a batch hold many samples.
-        self.cap = max(1, _BITMAP_CELLS // max(1, self.n)) if model == "lt" else _IC_BATCH
-        self.bitmap = np.zeros(self.cap * self.n, dtype=bool) if model == "lt" else None
-        self.batch = min(1024, self.cap)
+        self.step = self._live_in_edges if model == "ic" else self._kept_in_edge
+        self.batch = 1024  # samples per batch, adapted to hold about _BATCH_ENTRIES entries
 
     def draw(self, count: int, into: RRSets) -> None:
         """Add ``count`` RR sets to ``into``."""
         while count > 0:
             b = min(count, self.batch)
-            singles, sizes, nodes = self._ic_batch(b) if self.model == "ic" else self._lt_batch(b)
+            singles, sizes, nodes = self._batch(b)
             into.add(b, singles, sizes, nodes)
             count -= b
             # Batches as large as _BATCH_ENTRIES entries of non-singleton sets allow.
-            mean = max(1.0 / self.cap, nodes.size / b)
-            self.batch = int(min(self.cap, max(16, _BATCH_ENTRIES / mean)))
+            mean = max(1.0 / _MAX_BATCH, nodes.size / b)
+            self.batch = int(min(_MAX_BATCH, max(16, _BATCH_ENTRIES / mean)))
 
     def _bernoulli(self, total: int, p: float) -> np.ndarray:
         """Sorted positions of the successes among ``total`` independent trials of probability ``p``: gaps
@@ -185,11 +176,29 @@ class RRSampler:
             owner, pos = owner[keep], pos[keep]
         return owner, pos
 
-    def _ic_batch(self, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``b`` IC RR sets: the roots of singleton sets, then the others' sizes and agents (by set)."""
+    def _kept_in_edge(self, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The in-edge each frontier agent keeps in one draw of LT, where it keeps one: (index into ``node``,
+        in-edge position). Edge ``u -> v`` is kept with probability its weight: 1 / in-degree, or trust over
+        the total in-trust (an agent with no in-trust keeps none)."""
+        start = self.indptr[node]
+        r = self.rng.random(node.size)
+        if self.cum is None:
+            deg = self.deg[node]
+            keeps = np.flatnonzero(deg > 0)
+            deg = deg[keeps]
+            return keeps, start[keeps] + np.minimum((r[keeps] * deg).astype(np.int64), deg - 1)
+        total = self.total[node]
+        keeps = np.flatnonzero(total > 0)
+        start = start[keeps]
+        pick = np.searchsorted(self.cum, self.cum[start] + r[keeps] * total[keeps], side="right") - 1
+        return keeps, np.clip(pick, start, self.indptr[node[keeps] + 1] - 1)
+
+    def _batch(self, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``b`` RR sets, a BFS over the in-edges from ``b`` roots at once: the roots of singleton sets, then
+        the others' sizes and agents (by set)."""
         n = self.n
         roots = self.rng.integers(0, n, size=b)
-        owner, pos = self._live_in_edges(roots)
+        owner, pos = self.step(roots)
         has = np.zeros(b, dtype=bool)
         has[owner] = True
         singles = roots[~has]
@@ -220,48 +229,13 @@ class RRSampler:
                 finished.append(visited[~keep])
                 visited = visited[keep]
                 alive = now
-            owner, pos = self._live_in_edges(node)
+            owner, pos = self.step(node)
             sample = sample[owner]
             node = self.indices[pos].astype(np.int64)
         finished.append(visited)
         keys = np.sort(np.concatenate(finished), kind="stable") if len(finished) > 1 else visited
         of = keys // n
         return singles, np.bincount(of, minlength=m), (keys - of * n).astype(np.int32)
-
-    def _lt_batch(self, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``b`` LT RR sets (backward walks), all as sizes and agents (singletons are sorted out by
-        :meth:`RRSets.add`)."""
-        n, g, bitmap = self.n, self.g, self.bitmap
-        assert bitmap is not None
-        roots = self.rng.integers(0, n, size=b)
-        sample = np.arange(b, dtype=np.int64)
-        node = roots.astype(np.int64)
-        key = sample * n + node
-        bitmap[key] = True
-        levels = [key]
-        while node.size:
-            deg = self.indeg[node]
-            start = g.in_indptr[node]
-            r = self.rng.random(node.size)
-            if self.cum is None:
-                has = deg > 0
-                pick = start[has] + np.minimum((r[has] * deg[has]).astype(np.int64), deg[has] - 1)
-            else:
-                tot = self.total[node]
-                has = tot > 0
-                target = self.cum[start[has]] + r[has] * tot[has]
-                pick = np.searchsorted(self.cum, target, side="right") - 1
-                pick = np.clip(pick, start[has], g.in_indptr[node[has] + 1] - 1)
-            sample, node = sample[has], g.in_indices[pick].astype(np.int64)
-            key = sample * n + node  # one agent per walk: no duplicates within a level
-            key = key[~bitmap[key]]
-            bitmap[key] = True
-            levels.append(key)
-            sample, node = key // n, key % n
-        visited = np.concatenate(levels)
-        bitmap[visited] = False
-        visited.sort()
-        return np.empty(0, dtype=np.int64), np.bincount(visited // n, minlength=b), (visited % n).astype(np.int32)
 
 
 class _SetsOfAgents:
