@@ -1,7 +1,9 @@
 """Seed selections: which agents a message starts from (``random:K``, ``top:K``, ``ids:a,b,c``,
-``community:C:K``, ``file:PATH``, or ``METHOD:K`` for a seed method such as ``degree:50`` or ``ris:50``),
-parsed once and resolved against a world. A method's selection is chosen by the engine when the message is
-injected (``sim.engine.seeding``): it needs the registry and the model."""
+``community:C:K``, ``file:PATH``, ``none``, or ``METHOD:K`` for a seed method such as ``degree:50`` or
+``ris:50``), parsed once and resolved against a world. ``none`` is no seed at all: for a model whose
+initial state comes from the world (opinions set with ``agora set``), so a run starts exactly from it. A
+method's selection is chosen by the engine when the message is injected (``sim.engine.seeding``): it needs
+the registry and the model."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 #: The selection kinds that are not seed methods: a method cannot take these names in a selection.
-KINDS = ("random", "top", "ids", "community", "file")
+KINDS = ("random", "top", "ids", "community", "file", "none")
 _METHOD_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
@@ -75,8 +77,8 @@ def read_seed_file(path: str) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class SeedSpec:
-    """A parsed seed selection: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K`` or ``file:PATH``
-    (original agent ids, one a line, read when the selection is parsed)."""
+    """A parsed seed selection: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K``, ``file:PATH``
+    (original agent ids, one a line, read when the selection is parsed) or ``none`` (no seed)."""
 
     kind: str
     k: int = 0
@@ -94,9 +96,12 @@ class SeedSpec:
             BadParameterError: the text is not one of the four forms.
         """
         hint = (
-            "use random:K, top:K, ids:a,b,c, community:C:K, file:PATH or METHOD:K (a seed method: degree:K, ris:K, ...)"
+            "use random:K, top:K, ids:a,b,c, community:C:K, file:PATH, none or METHOD:K (a seed method: degree:K, "
+            "ris:K, ...)"
         )
         text = str(text).strip()
+        if text.lower() == "none":
+            return cls("none")
         if text[:5].lower() == "file:":
             path = text[5:]
             if not path:
@@ -138,6 +143,8 @@ class SeedSpec:
         raise BadParameterError(f"seed selection {text!r} is not valid: {hint}")
 
     def __str__(self) -> str:
+        if self.kind == "none":
+            return "none"
         if self.kind == "ids":
             return "ids:" + ",".join(map(str, self.ids))
         if self.kind == "file":
@@ -155,6 +162,8 @@ class SeedSpec:
         Raises:
             BadParameterError: as :meth:`select`.
         """
+        if self.kind == "none":
+            return
         if self.kind in ("ids", "file"):
             self.select(world, None)  # type: ignore[arg-type]
             return
@@ -179,11 +188,13 @@ class SeedSpec:
 
     def select(self, world: World, rng: np.random.Generator) -> np.ndarray:
         """Agent indices chosen as seeds (sorted int32), among agents that have joined and are not suspended or
-        deactivated.
+        deactivated (none for ``none``).
 
         Raises:
             BadParameterError: unknown ids, an unknown or empty community, or more seeds than agents.
         """
+        if self.kind == "none":
+            return np.empty(0, dtype=np.int32)
         status = world.columns["status"]
         eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
         if self.kind == "method":
