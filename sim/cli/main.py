@@ -100,6 +100,10 @@ def _handler(args: Any, groups: Sequence[CommandGroup]) -> Handler:
         from sim.cli import seeds  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
 
         return seeds.handle
+    if command == "set":
+        from sim.cli import set as set_module  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
+
+        return set_module.handle
     if command == "check":
         from sim.cli import check  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
 

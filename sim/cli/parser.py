@@ -2,8 +2,8 @@
 implementation, so that ``agora --help`` and a usage mistake answer at once.
 
 A command's flags are declared here and its work is done by its module (``sim.cli.world``, ``run``,
-``bench``, ``analysis``, ``audit``, ``cascades``, ``seeds``, ``check``, ``llm``, ``plot``, ``plugins``, ``serve``,
-``sweep``); ``sim.cli.main`` dispatches to them. Packages add commands through the ``agora.commands``
+``bench``, ``analysis``, ``audit``, ``cascades``, ``seeds``, ``set``, ``check``, ``llm``, ``plot``, ``plugins``,
+``serve``, ``sweep``); ``sim.cli.main`` dispatches to them. Packages add commands through the ``agora.commands``
 entry-point group (:class:`CommandGroup`): the terminal UI registers ``agora tui`` and ``agora bench tui`` so.
 """
 
@@ -48,6 +48,7 @@ BUILTIN_COMMANDS = (
     "plot",
     "cascades",
     "seeds",
+    "set",
     "check",
     "analyze",
     "export",
@@ -268,8 +269,8 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "--seeds",
         metavar="SPEC",
         help="random:K, top:K, ids:a,b,c, community:C:K, file:PATH (original agent "
-        "ids, one a line; # comments) or METHOD:K, a seed method (degree:50, ris:50; agora seeds) "
-        "(default random:10)",
+        "ids, one a line; # comments), METHOD:K, a seed method (degree:50, ris:50; agora seeds), or none "
+        "(no seed: a model that starts from the world's values, set with agora set) (default random:10)",
     )
     run.add_argument(
         "--intervene",
@@ -563,6 +564,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     add_plot(sub)
     add_cascades(sub)
     add_seeds(sub)
+    add_set(sub)
     add_check(sub)
     add_analysis(sub)
     add_analysis_bench(bsub)
@@ -729,8 +731,8 @@ def add_sweep(sub: Any) -> None:
         default="random:10",
         metavar="SPEC",
         help="seed agents: random:K, top:K, ids:a,b,c, community:C:K, file:PATH (original agent ids, one "
-        "a line) or METHOD:K, a seed method (degree:50, ris:50); --grid seeds=degree:50,ris:50 compares "
-        "(default random:10)",
+        "a line), METHOD:K, a seed method (degree:50, ris:50), or none (no seed: start from the world's values, "
+        "agora set); --grid seeds=degree:50,ris:50 compares (default random:10)",
     )
     sw.add_argument(
         "--seed", type=integer, default=0, metavar="S", help="base session seed: run r uses S+r (default 0)"
@@ -926,6 +928,42 @@ def add_seeds(sub: Any) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the seeds' original ids, one a line")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+#: The examples under ``agora set --help``.
+_SET_EXAMPLES = """examples:
+  agora set saves/w.db opinion survey.csv && agora run saves/w.db --inject x --model deffuant --seeds none --until-done
+  agora set saves/w.db susceptibility measured.csv --json
+  agora set saves/w.db opinion --clear   (runs draw opinions again)
+
+FILE is CSV: id,value a line (original agent ids; a header line is optional; blank lines are ignored), every
+agent of the world exactly once. Anything wrong is refused whole, in one sentence, and the world is left as it
+was. See docs/cli.md ("agora set")."""  # noqa: E501
+
+
+def add_set(sub: Any) -> None:
+    """Add ``agora set`` to the command's subparsers."""
+    p = sub.add_parser(
+        "set",
+        help="set a per-agent column from data: opinions a model starts from, measured susceptibilities",
+        description="Set a per-agent column of a world from a CSV file of id,value rows: the column a model's "
+        "variable starts from (opinion, for the continuous-opinion models: run them with --seeds none to start "
+        "exactly from the file), or a built-in measurement (susceptibility, reputation, influence, activity_rate). "
+        "Every agent gets exactly one value in the column's range; the change is written to the world file and its "
+        "audit log.",
+        epilog=_SET_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("world", metavar="WORLD")
+    p.add_argument("column", metavar="COLUMN", help="the column to set (a wrong name lists those that may be set)")
+    p.add_argument("file", metavar="FILE", nargs="?", help="CSV of id,value rows, every agent once")
+    p.add_argument(
+        "--clear", action="store_true", help="remove a data column instead (its model draws the variable again)"
+    )
+    p.add_argument(
+        "--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 

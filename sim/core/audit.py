@@ -8,7 +8,8 @@ everything else it writes; a command that runs no simulation appends with :func:
 The actions (see the README's "Audit log"): ``inject`` and ``cancel`` (recorded by the simulation itself
 when it has a writer: once, whether the terminal UI, ``agora run``, the HTTP API or a script asked; a
 call of the API adds ``"by"``: the token's name), ``run``, ``step`` and ``pause`` (the API), ``save``,
-``load``, ``analysis``, ``social``, ``llm settings``, ``plugin_reload`` and ``interview``.
+``load``, ``analysis``, ``social``, ``llm settings``, ``plugin_reload``, ``interview`` and ``set`` (a per-agent
+column set from data, or cleared: ``agora set`` and ``PUT /api/v1/columns/{name}``).
 
 ``agora audit WORLD [--action A] [--limit N] [--json]`` shows the log (``sim.cli.audit``).
 """
@@ -42,6 +43,7 @@ ACTIONS = (
     "interview",
     "intervene",
     "intervention applied",
+    "set",
 )
 
 #: How much of a message's text an ``inject`` row keeps (the whole text is in the ``messages`` table).

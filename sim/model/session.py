@@ -26,6 +26,7 @@ from sim.core.cascade import CascadeTracker, Forest, replay
 from sim.core.tracebacks import with_method_frame
 from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
+from sim.model.columns import variable_column
 from sim.model.context import StepContext
 from sim.model.guard import PluginTimeout, call_directly
 from sim.model.intervene import blocked_mask
@@ -50,13 +51,15 @@ def _initial_variables(
     cls: type[PropagationModel], world: World, rng: np.random.Generator, seeds: np.ndarray
 ) -> dict[str, np.ndarray]:
     """The starting columns of a model's continuous variables (see :class:`~sim.plugin.Variable`), in
-    declaration order: from the world's column when the variable names one the world has (clipped to
-    the range), else uniform from the session's generator or constant; seeds get ``seed_value``."""
+    declaration order: from the world's column when the variable names one the world has, or the world
+    holds a data column of the variable's name (``agora set``; :func:`sim.model.columns.variable_column`),
+    clipped to the range; else uniform from the session's generator or constant; seeds get ``seed_value``."""
     out: dict[str, np.ndarray] = {}
     n = world.n
     for name, var in cls.variables.items():
         dtype = np.dtype(var.dtype)
-        column = world.columns.get(var.world_column) if var.world_column else None
+        source = variable_column(name, var)
+        column = world.columns.get(source) if source else None
         if column is not None and column.shape == (n,) and column.dtype.kind in "fiu":
             values = np.clip(column.astype(dtype), var.min, var.max)
         elif var.init == "constant":

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.core.world import AGENT_COLUMNS
 from sim.errors import BadFileError
 from sim.store.snapshot import MAGIC, SnapshotReader, read_manifest
 from sim.store.worldfile import _read_arrays, foreign_schema, load_warnings, read_meta, stale_temps, world_from_parts
@@ -196,6 +197,7 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
         notes.extend(load_warnings(world))
         out["tick"] = world.tick
         checks["agents"], checks["edges"], checks["tick"] = world.n, world.num_edges, world.tick
+        checks["data_columns"] = [k for k in world.columns if k not in AGENT_COLUMNS]  # agora set; checked on assembly
         problems.extend(f"graph: {p}" for p in world.graph.check())
         known = {f"session.{s.id}." for s in world.sessions}
         orphans = sorted({n for n in arrays if n.startswith("session.") and not any(n.startswith(k) for k in known)})
@@ -459,6 +461,7 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
                 "sessions": len(world.sessions),
                 "posts": len(world.posts),
                 "memory_events": world.memory.total,
+                "data_columns": [k for k in world.columns if k not in AGENT_COLUMNS],
             }
         )
         for s in world.sessions:
