@@ -56,6 +56,9 @@ KEEPALIVE = 15.0
 #: The largest body a call takes; a message's (its text and a seed list of ids) may be larger.
 MAX_BODY = 64 * 1024
 MAX_MESSAGE_BODY = 4 * 1024 * 1024
+#: The largest body of ``PUT /api/v1/columns/{name}`` (ids and values of some two million agents; larger
+#: worlds are set from a file with ``agora set``).
+MAX_COLUMN_BODY = 64 * 1024 * 1024
 #: Seconds a request may take before it answers 503 (the work it started goes on).
 DEADLINE = 60.0
 #: Host names that are this machine whatever DNS says (loopback addresses are recognised as such).
@@ -191,6 +194,13 @@ class App:
             Route(f"{v1}/snapshots", self.guard(self.snapshots), methods=["GET"]),
             Route(f"{v1}/snapshots", self.guard(self.save, changes=True), methods=["POST"]),
             Route(v1 + "/snapshots/{name}/load", self.guard(self.load, changes=True), methods=["POST"]),
+            Route(f"{v1}/columns", self.guard(self.columns), methods=["GET"]),
+            Route(
+                v1 + "/columns/{name}",
+                self.guard(self.set_column, changes=True, max_body=MAX_COLUMN_BODY),
+                methods=["PUT"],
+            ),
+            Route(v1 + "/columns/{name}", self.guard(self.clear_column, changes=True), methods=["DELETE"]),
             Route(f"{v1}/events", self.guard(self.stream), methods=["GET"]),
             WebSocketRoute(f"{v1}/live", self.live),
             Route(f"{v1}/openapi.json", self.guard(self.openapi), methods=["GET"]),
@@ -221,7 +231,7 @@ class App:
                 return error(403, f"token {token.name!r} may only read: use a token that may change the world")
             try:
                 data = None
-                if request.method == "POST":
+                if request.method in ("POST", "PUT"):
                     try:
                         data = await asyncio.wait_for(self.body(request, max_body), self.deadline)
                     except TimeoutError:
@@ -408,6 +418,23 @@ class App:
     async def load(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         self.only(data or {}, ())
         return JSONResponse(await self.host.load_snapshot(request.path_params["name"], actor=actor))
+
+    async def columns(self, request: Request, actor: str, data: None) -> Response:
+        return JSONResponse({"columns": self.host.columns()})
+
+    async def set_column(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        example = '{"ids": [0, 1, ...], "values": [0.25, 0.75, ...]} with every agent once'
+        if data is None:
+            raise BadParameterError(f"the body is empty: send {example}")
+        self.only(data, ("ids", "values"))
+        for key in ("ids", "values"):
+            if key not in data:
+                raise BadParameterError(f"the body has no {key!r}: send {example}")
+        summary = await self.host.set_column(request.path_params["name"], data["ids"], data["values"], actor=actor)
+        return JSONResponse(summary)
+
+    async def clear_column(self, request: Request, actor: str, data: None) -> Response:
+        return JSONResponse(await self.host.clear_column(request.path_params["name"], actor=actor))
 
     async def openapi(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse(spec())

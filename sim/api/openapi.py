@@ -54,7 +54,10 @@ def spec() -> dict[str, Any]:
             "seeds": {
                 "default": "random:10",
                 "oneOf": [
-                    {"type": "string", "description": "random:K, top:K, ids:a,b,c or community:C:K (never a path)"},
+                    {
+                        "type": "string",
+                        "description": "random:K, top:K, ids:a,b,c, community:C:K, METHOD:K or none (never a path)",
+                    },
                     {
                         "type": "array",
                         "minItems": 1,
@@ -236,6 +239,49 @@ def spec() -> dict[str, Any]:
                     errors=(*changing, "404"),
                     params=[_path_param("name", "string", "snapshot name")],
                 )
+            },
+            "/api/v1/columns": {
+                "get": _op(
+                    "The per-agent columns that may be set from data: name, min, max, kind (built-in or data), the "
+                    "models that start from it, and whether the world holds it",
+                    _json("columns: a list of {name, min, max, kind, models, set}"),
+                )
+            },
+            "/api/v1/columns/{name}": {
+                "put": _op(
+                    "Set a per-agent column from data (agora set): every agent of the world exactly once, each value "
+                    "in the column's range, or nothing changes. A model's variable (opinion) starts from its data "
+                    "column in sessions injected later (with seeds none: exactly)",
+                    _json(
+                        "what was set: column, kind, models, agents, mean, min, max, sha256 (of the values in "
+                        "agent order)"
+                    ),
+                    body={
+                        "type": "object",
+                        "required": ["ids", "values"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "ids": {
+                                "type": "array",
+                                "items": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+                                "description": "original agent ids, every agent once",
+                            },
+                            "values": {
+                                "type": "array",
+                                "items": {"type": "number"},
+                                "description": "the value of each id, in the column's range (GET /api/v1/columns)",
+                            },
+                        },
+                    },
+                    errors=(*changing, "404"),
+                    params=[_path_param("name", "string", "the column (opinion, susceptibility, ...)")],
+                ),
+                "delete": _op(
+                    "Remove a data column (its models draw their variable again)",
+                    _json("the column removed"),
+                    errors=("401", "403", "404", "503"),
+                    params=[_path_param("name", "string", "a data column the world holds")],
+                ),
             },
             "/api/v1/events": {
                 "get": {

@@ -58,6 +58,7 @@ from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
+from sim.model.columns import apply_column, clear_column, column_spec, column_summary, column_values, settable_columns
 from sim.model.intervene import entries
 from sim.model.registry import SEEDER, Registry, tell_once, world_plugin_folders
 from sim.model.series import series_dict
@@ -115,7 +116,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: The seed selections a client may send (no ``file:``: a request never names a path on the server).
 SEEDS_HINT = (
     "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, METHOD:K (a quick seed method: degree, "
-    "degree-discount, pagerank, random, acquaintance), or a JSON list of agent ids"
+    "degree-discount, pagerank, random, acquaintance), none (no seed), or a JSON list of agent ids"
 )
 
 
@@ -971,6 +972,8 @@ class WorldController:
                 f'seeds must be a seed selection such as "random:10" or a list of agent ids, got '
                 f"{type(seeds).__name__}: {SEEDS_HINT}"
             )
+        if seeds.strip().lower() == "none":  # no seed: a model that starts from the world's values
+            return "none"
         kind = seeds.strip().partition(":")[0].strip().lower()
         if kind not in ("ids", "random", "top", "community") and not self._is_seeder(kind):
             raise BadParameterError(f"seed selection {seeds[:40]!r} is not allowed: {SEEDS_HINT}")
@@ -1160,6 +1163,73 @@ class WorldController:
         self._version += 1
         self.audit("social", {setting: after, "was": before}, actor)
         return before, after
+
+    # -- per-agent columns from data ------------------------------------------------------------------
+    def columns(self) -> list[dict[str, Any]]:
+        """The columns that may be set (``sim.model.columns``): name, range, kind, the models that start
+        from it, and whether the world holds it (a built-in column always does)."""
+        return [
+            {
+                "name": c.name,
+                "min": c.min,
+                "max": c.max,
+                "kind": "built-in" if c.builtin else "data",
+                "models": list(c.models),
+                "set": c.name in self.world.columns,
+            }
+            for c in settable_columns(self.registry).values()
+        ]
+
+    async def set_column(self, name: Any, ids: Any, values: Any, *, actor: str | None = None) -> dict[str, Any]:
+        """Set a per-agent column from data between two ticks (``sim.model.columns``): ``ids`` (original
+        ids) and ``values``, lists of one length giving every agent of the world exactly one value in the
+        column's range. Sessions that start later start from it; built-in columns count from the next tick.
+        Checkpointed (a durable world) and audited. Returns what the audit row says (column, agents, mean,
+        min, max, SHA-256 of the values).
+
+        Raises:
+            NotFoundError: not a column that may be set. BadParameterError: ids or values that are not lists
+                of numbers, or any id or value :func:`~sim.model.columns.column_values` refuses (nothing
+                changes). CheckpointFailedError: as :meth:`step`.
+        """
+        try:
+            spec = column_spec(self.registry, name)
+        except BadParameterError as exc:
+            raise NotFoundError(str(exc)) from None
+        id_array = _column_list(ids, "ids", "i", "whole numbers that fit in 64 bits (original agent ids)")
+        value_array = _column_list(values, "values", "iuf", "numbers")
+        async with self.lock:
+            await self._require_checkpoint()
+            # Off the event loop: some two million ids are searched and checked (other requests go on).
+            column = await asyncio.to_thread(column_values, self.world, spec, id_array, value_array, "the body")
+            async with self.sim.lock:  # between two ticks
+                apply_column(self.world, spec.name, column)
+            self.sim.dirty = True
+            self._version += 1
+            summary = column_summary(spec, column)
+            self.audit("set", summary, actor)
+            await self._checkpoint_after(f"column {spec.name} is set")
+            return summary
+
+    async def clear_column(self, name: Any, *, actor: str | None = None) -> dict[str, Any]:
+        """Remove a data column (a model's variable is drawn from its ``init`` again); checkpointed and audited.
+
+        Raises:
+            NotFoundError: the world holds no such data column (a built-in one cannot be removed).
+            CheckpointFailedError: as :meth:`step`.
+        """
+        async with self.lock:
+            await self._require_checkpoint()
+            async with self.sim.lock:
+                try:
+                    clear_column(self.world, name)
+                except BadParameterError as exc:
+                    raise NotFoundError(str(exc)) from None
+            self.sim.dirty = True
+            self._version += 1
+            self.audit("set", {"column": name, "cleared": True}, actor)
+            await self._checkpoint_after(f"column {name} is removed")
+            return {"column": name, "cleared": True}
 
     def reload_plugins(self, *, actor: str | None = None) -> list[Any]:
         """Import the user's plugins again (no restart); returns the entries that failed to load. Audited."""
@@ -1395,3 +1465,20 @@ class WorldController:
         if self.sim.writer is not None:
             await self.sim.writer.close()
         return saved
+
+
+def _column_list(value: Any, what: str, kinds: str, expected: str) -> np.ndarray:
+    """A request's list of ids or values as one array (numpy converts the list in one call).
+
+    Raises:
+        BadParameterError: not a list, or not a flat list of ``expected``.
+    """
+    if isinstance(value, bool) or not isinstance(value, list):
+        raise BadParameterError(f"{what} must be a list of {expected}, got {type(value).__name__}")
+    try:
+        arr = np.array(value) if value else np.empty(0, dtype=np.int64)
+    except (ValueError, OverflowError):  # ragged lists
+        arr = np.empty(0, dtype=object)
+    if arr.ndim != 1 or arr.dtype.kind not in kinds:
+        raise BadParameterError(f"{what} must be a flat list of {expected}")
+    return arr
