@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from test_api import ADMIN, VIEWER, WAIT, Server, world_file  # noqa: F401 - world_file is a fixture
 
-SEEDS_HINT = "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, or a JSON list of agent ids"
+from sim.engine.controller import SEEDS_HINT
 
 
 @pytest.fixture

@@ -1310,7 +1310,17 @@ class MessagesView(View):
         try:
             params = registry.model(values["model"]).validate(dict(values["params"]))
             chosen = await asyncio.to_thread(
-                method_seeds, world, registry, method, k, model=values["model"], params=params, seed=world.seed
+                partial(
+                    method_seeds,
+                    world,
+                    registry,
+                    method,
+                    k,
+                    model=values["model"],
+                    params=params,
+                    seed=world.seed,
+                    spread=self.agora.sim.spread_for(values["model"], params),
+                )
             )
         except AgoraError as exc:
             self.set_choosing(None)

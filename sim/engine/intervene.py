@@ -133,7 +133,16 @@ def _choose(sim: Any, iv: Intervention, tick: int) -> np.ndarray:
         )
         model, params = (running[0].model_name, running[0].params) if running else ("ic", {})
         clean = sim.registry.model(model).validate(dict(params))
-        return method_seeds(world, sim.registry, spec.method, spec.k, model=model, params=clean, seed=world.seed + tick)
+        return method_seeds(
+            world,
+            sim.registry,
+            spec.method,
+            spec.k,
+            model=model,
+            params=clean,
+            seed=world.seed + tick,
+            spread=sim.spread_for(model, clean),
+        )
     return spec.select(world, world_rng(world.seed, STREAM_INTERVENE, tick, 1)).astype(np.int64)
 
 

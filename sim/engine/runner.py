@@ -269,7 +269,18 @@ async def run_cascades(
     skip_texts = runs is not None and config.mode != "online" and config.texts_per_tick > 0
     run_config = dataclasses.replace(config, texts_per_tick=0) if skip_texts else config
     # A seed method's selection (ris:50) is chosen once for all the runs of an ensemble, not once a run.
-    run_seeds = resolve_seeds(world, registry, seeds, model, params) if runs is not None and text else seeds
+    run_seeds = (
+        resolve_seeds(
+            world,
+            registry,
+            seeds,
+            model,
+            params,
+            lambda clean: Simulation(world, registry=registry).spread_for(model, clean),
+        )
+        if runs is not None and text
+        else seeds
+    )
     interventions = [str(t) for t in intervene if str(t).strip().lower() != "none"]
     if interventions and text is None:
         raise BadParameterError("--intervene changes a run of an injected message: give it with --inject TEXT")

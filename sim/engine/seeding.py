@@ -10,8 +10,6 @@ its runs (:func:`resolve_seeds`), and every run starts from those agents.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -84,7 +82,10 @@ class Choice:
 
     def spread(self, agents: np.ndarray, runs: int, seed: int) -> float:
         if self.spread_fn is None:
-            raise BadParameterError("this method estimates spreads by simulation, which is not available here")
+            raise BadParameterError(
+                "this seed method estimates spreads by simulation, which this caller does not offer: "
+                "choose the seeds with 'agora seeds' and give their ids"
+            )
         return float(self.spread_fn(np.asarray(agents, dtype=np.int64), int(runs), int(seed)))
 
     def pagerank(self) -> np.ndarray:
@@ -103,34 +104,6 @@ class SeedChoice:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def ensemble_spread(world: World, registry: Any, model: str, params: Mapping[str, Any]) -> Spread:
-    """A :data:`Spread` by Agora's own ensembles of ``model``: each call runs ``runs`` cascades until done
-    (one worker), in a thread of its own so that it works inside a running event loop too."""
-    from sim.engine.runner import run_cascades  # noqa: PLC0415 - the runner imports this module
-
-    ids = world.columns["ids"]
-
-    def spread(agents: np.ndarray, runs: int, seed: int) -> float:
-        coro = run_cascades(
-            world,
-            registry=registry,
-            text="seeds",
-            seeds="ids:" + ",".join(str(int(i)) for i in ids[agents]),
-            model=model,
-            params=dict(params),
-            runs=runs,
-            seed=seed,
-            until_done=True,
-            workers=1,
-        )
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            report = pool.submit(asyncio.run, coro).result()
-        mean = report["mean_reached"]
-        return float("nan") if mean is None else float(mean)
-
-    return spread
-
-
 def choose_seeds(
     world: World,
     registry: Any,
@@ -144,7 +117,9 @@ def choose_seeds(
     spread: Spread | None = None,
 ) -> SeedChoice:
     """Choose ``k`` seeds by the seed method ``method`` for ``model`` with its validated ``params``.
-    ``spread`` defaults to :func:`ensemble_spread`.
+    ``spread`` estimates a set's reach for methods that simulate (CELF): the CLI's comes from Agora's
+    ensembles, a simulation's from forks of its world (:meth:`sim.engine.simulation.Simulation.spread_for`);
+    without one such a method is refused in one sentence.
 
     Raises:
         BadParameterError: a bad k, an unknown method, a method not derived for the model, a bad method
@@ -163,7 +138,7 @@ def choose_seeds(
     available = int(np.count_nonzero(eligible))
     if k > available:
         raise BadParameterError(f"k {k:,} is more than the {available:,} eligible agents: give at most {available:,}")
-    ctx = Choice(world, k, model, dict(params), seed, spread or ensemble_spread(world, registry, model, params))
+    ctx = Choice(world, k, model, dict(params), seed, spread)
     started = time.perf_counter()
     chosen = np.asarray(instance.choose(ctx))
     seconds = time.perf_counter() - started
@@ -194,18 +169,29 @@ def method_seeds(
     model: str,
     params: Mapping[str, Any],
     seed: int,
+    spread: Spread | None = None,
 ) -> np.ndarray:
     """Sorted int32 indices of ``k`` seeds chosen by ``method`` (its default parameters) for ``model`` with
-    its validated ``params``; the choice draws from ``seed + CHOICE_SEED_OFFSET``.
+    its validated ``params``; the choice draws from ``seed + CHOICE_SEED_OFFSET``; ``spread`` as in
+    :func:`choose_seeds`.
 
     Raises:
         BadParameterError: as :func:`choose_seeds`.
     """
-    choice = choose_seeds(world, registry, method, k, model=model, params=params, seed=seed + CHOICE_SEED_OFFSET)
+    choice = choose_seeds(
+        world, registry, method, k, model=model, params=params, seed=seed + CHOICE_SEED_OFFSET, spread=spread
+    )
     return np.sort(choice.seeds).astype(np.int32)
 
 
-def resolve_seeds(world: World, registry: Any, seeds: str, model: str, params: Mapping[str, Any] | None) -> str:
+def resolve_seeds(
+    world: World,
+    registry: Any,
+    seeds: str,
+    model: str,
+    params: Mapping[str, Any] | None,
+    spread: Callable[[Mapping[str, Any]], Spread] | None = None,
+) -> str:
     """``seeds`` as the runs of an ensemble or a sweep arm should get it: a method's selection (``ris:50``)
     chosen once, here, on the world's seed, and given as ``ids:...``; any other selection unchanged (a
     ``random:K`` draw is each run's own).
@@ -218,5 +204,14 @@ def resolve_seeds(world: World, registry: Any, seeds: str, model: str, params: M
     if spec.kind != "method":
         return seeds
     clean = registry.model(model).validate(dict(params or {}))
-    chosen = method_seeds(world, registry, spec.method, spec.k, model=model, params=clean, seed=world.seed)
+    chosen = method_seeds(
+        world,
+        registry,
+        spec.method,
+        spec.k,
+        model=model,
+        params=clean,
+        seed=world.seed,
+        spread=None if spread is None else spread(clean),
+    )
     return "ids:" + ",".join(map(str, world.columns["ids"][chosen].tolist()))

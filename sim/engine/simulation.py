@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ from sim.core.events import (
 from sim.core.topics import topics_mask
 from sim.core.world import World
 from sim.engine import intervene
-from sim.engine.seeding import method_seeds
+from sim.engine.seeding import Spread, method_seeds
 from sim.errors import BadParameterError
 from sim.llm.service import LLMService
 from sim.model.guard import PluginRunner, PluginTimeout, is_plugin_fault
@@ -199,7 +200,14 @@ class Simulation:
             # Chosen once, now, from the world's seed (the same world, method, k and model give the same
             # agents); a stored session keeps them, as it keeps a seed file's.
             seed_agents = method_seeds(
-                self.world, self.registry, spec.method, spec.k, model=model, params=clean, seed=self.world.seed
+                self.world,
+                self.registry,
+                spec.method,
+                spec.k,
+                model=model,
+                params=clean,
+                seed=self.world.seed,
+                spread=self.spread_for(model, clean),
             )
         message_id = max((m["id"] for m in self.world.messages), default=0) + 1
         session_id = max((s.id for s in self.world.sessions), default=0) + 1
@@ -298,6 +306,33 @@ class Simulation:
     def idle(self) -> bool:
         """No session is queued or running."""
         return not any(s.status in ("queued", "running") for s in self.world.sessions)
+
+    def spread_for(self, model: str, params: Mapping[str, Any], max_ticks: int = 10_000) -> Spread:
+        """A Monte-Carlo estimator of a seed set's reach under ``model`` (validated ``params``) for seed methods
+        that simulate (CELF): ``spread(agents, runs, seed)`` runs the message from ``agents`` on ``runs`` forks
+        of this world until it ends (at most ``max_ticks`` ticks), session seeds ``seed .. seed + runs - 1``,
+        offline, and answers the mean reach of the runs that did not fail (NaN if all did)."""
+        world, registry, shared = self.world, self.registry, not self.social.living
+
+        def spread(agents: np.ndarray, runs: int, seed: int) -> float:
+            seeds = "ids:" + ",".join(map(str, world.columns["ids"][np.asarray(agents)].tolist()))
+            reached = []
+            for r in range(runs):  # one simulation a run: the runs are few next to the agents each one moves
+                fork = world.fork(shared=shared)
+                sim = Simulation(fork, registry=registry, llm=LLMService.offline(fork), plugins_in_thread=True)
+                try:
+                    s = sim.inject("spread", seeds=seeds, model=model, params=dict(params), seed=seed + r)
+                    ticks = 0
+                    while not sim.idle and ticks < max_ticks:
+                        sim.step_now()
+                        ticks += 1
+                finally:
+                    sim.plugins.close()
+                if s.status != "failed":
+                    reached.append(s.reached)
+            return float(np.mean(reached)) if reached else float("nan")
+
+        return spread
 
     # -- interventions ----------------------------------------------------------------------------
     def intervene(

@@ -53,6 +53,7 @@ from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.engine.intervene import check as check_intervention
 from sim.engine.runner import run_cascades
 from sim.engine.seeding import resolve_seeds
+from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.model.intervene import parse_all
 from sim.model.registry import Registry, tell_once, world_plugin_folders
@@ -334,7 +335,14 @@ def _ship_seeds(world: Any, spec: SeedSpec, registry: Any = None, arm: Arm | Non
         return "ids:" + ",".join(map(str, np.unique(spec.file_ids).tolist()))
     if spec.kind == "method":
         assert registry is not None and arm is not None
-        return resolve_seeds(world, registry, str(spec), arm["model"], arm["params"])
+        return resolve_seeds(
+            world,
+            registry,
+            str(spec),
+            arm["model"],
+            arm["params"],
+            lambda clean: Simulation(world, registry=registry).spread_for(arm["model"], clean),
+        )
     if spec.kind != "random":
         spec.select(world, np.random.default_rng(0))
     return str(spec)
