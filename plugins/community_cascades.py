@@ -35,7 +35,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepContext, StepResult, csr_positions
+from sim.plugin import Param, PropagationModel, StepContext, StepResult, csr_positions, union_agents
 
 _PERMEABILITY = Param(
     float, 0.5, 0.0, 1.0, "factor on p for an attempt across communities (the community's permeability)"
@@ -47,9 +47,11 @@ def embeddedness(ctx: StepContext, u: np.ndarray, v: np.ndarray, one_community: 
     """``e(u[i], v[i])`` for out-edges ``u[i] -> v[i]`` (see the module docstring), as float64.
 
     Common neighbours are found from the side with fewer followers: each of its followers ``w`` is looked
-    up in the other side's sorted row (one vectorised binary search for all of them)."""
+    up among the other side's followers, in one sorted array of ``row * n + follower`` keys of the rows
+    involved (each row once), with one ``np.searchsorted`` for all of them. No pass over all edges."""
     g = ctx.graph
     indptr = g.out_indptr
+    n = np.int64(g.n)
     u = np.asarray(u, dtype=np.int64)
     v = np.asarray(v, dtype=np.int64)
     du = indptr[u + 1] - indptr[u]
@@ -57,10 +59,18 @@ def embeddedness(ctx: StepContext, u: np.ndarray, v: np.ndarray, one_community: 
     from_v = dv <= du
     walk = np.where(from_v, v, u)
     other = np.where(from_v, u, v)
-    pos, counts = csr_positions(indptr, walk)
+    # Edges taken in the order of the looked-up side, so that the queries come nearly sorted (a search
+    # twice as fast as in edge order).
+    order = np.argsort(other, kind="stable")
+    pos, counts = csr_positions(indptr, walk[order])
     w = g.out_indices[pos]
-    owner = np.repeat(np.arange(u.size), counts)
-    found = g.edge_ids(other[owner], w) >= 0
+    owner = np.repeat(order, counts)
+    rows = union_agents(other).astype(np.int64)
+    row_pos, row_counts = csr_positions(indptr, rows)
+    keys = np.repeat(rows * n, row_counts) + g.out_indices[row_pos]  # ascending: rows, then followers
+    query = other[owner] * n + w
+    at = np.minimum(np.searchsorted(keys, query), max(keys.size - 1, 0))
+    found = keys[at] == query if keys.size else np.zeros(query.size, dtype=bool)
     common = np.bincount(owner[found], minlength=u.size)
     if one_community:
         inside = found

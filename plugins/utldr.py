@@ -57,8 +57,8 @@ class UTLDR(PropagationModel):
        among those candidates. ``P`` is the chance that it does not escape. This is the law of NDlib's
        contact loop, computed at once instead of contact by contact.
     2. S: vaccinated (V) when ``x < v'``; otherwise exposed (E) when ``x < v' + (1 - v') P``. ``v' = v``
-       the first round an agent is susceptible (S or LS) and 0 afterwards: each agent has a single
-       chance, as NDlib's description says.
+       the first time the agent reaches this draw (a round in S, or in LS without leaving it) and 0
+       afterwards: each agent has a single chance, as NDlib's description says.
        LS: back to S when ``x < mu``; else, with the rest of [0, 1) cut as for S, V or LE.
     3. E: if it was never tested, it is tested with ``phi_e``: ``x < phi_e (1 - kappa_e)`` is a positive
        test (IE; ``kappa_e`` is the false-negative rate), ``x < phi_e`` a negative one (it stays E, tested

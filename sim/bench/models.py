@@ -70,6 +70,16 @@ BENCH_RUNS: dict[str, tuple[dict[str, Any], float]] = {
     "weighted-hk": ({}, 0.001),
     "algorithmic-bias": ({}, 0.001),
     "cognitive-opinion": ({}, 0.001),
+    "seir-ct": ({"beta": 0.1, "sigma": 0.5, "gamma": 0.2}, 0.001),
+    "seis-ct": ({"beta": 0.1, "sigma": 0.5, "gamma": 0.2}, 0.001),
+    "sair": ({"beta": 0.1, "beta_a": 0.06}, 0.001),
+    "sird": ({"beta": 0.08}, 0.001),
+    "sveir": ({"beta": 0.1, "theta": 0.01}, 0.001),
+    "forest-fire": ({"p": 0.05, "f": 1e-5}, 0.001),
+    "utldr": ({"beta": 0.1, "phi_e": 0.05, "phi_i": 0.1, "omega": 0.01, "p": 0.02}, 0.001),
+    "ice": ({}, 0.01),
+    "icp": ({"p": 0.15}, 0.001),
+    "icep": ({"p": 0.15}, 0.001),
 }
 
 #: NDlib's counterpart of a model: (module, class, model parameters, per-node parameters, per-edge
@@ -98,6 +108,16 @@ NDLIB_MODELS: dict[str, tuple[str, str, str]] = {
     "algorithmic-bias": ("opinions", "AlgorithmicBiasModel", "n"),
     "deffuant": ("opinions", "AlgorithmicBiasModel", "n"),  # algorithmic bias with gamma = 0 is Deffuant's model
     "cognitive-opinion": ("opinions", "CognitiveOpDynModel", "n"),
+    "seir-ct": ("epidemics", "SEIRctModel", "n"),
+    "seis-ct": ("epidemics", "SEISctModel", "n"),
+    "sair": ("epidemics", "SAIRModel", "n"),
+    "sird": ("epidemics", "SIRDModel", "n"),
+    "sveir": ("epidemics", "SVEIRModel", "n"),
+    "forest-fire": ("epidemics", "ForestFireModel", "n"),
+    "utldr": ("epidemics", "UTLDRModel", "n"),
+    "ice": ("epidemics", "ICEModel", "n"),
+    "icp": ("epidemics", "ICPModel", "n"),
+    "icep": ("epidemics", "ICEPModel", "n"),
 }
 
 
@@ -156,6 +176,19 @@ def _ndlib_parameters(name: str, p: dict[str, Any]) -> tuple[dict[str, Any], dic
                 ("R_fraction_positive", 1 / 3),
             )
         }
+    elif name in ("seir-ct", "seis-ct"):
+        model = {"beta": get("beta", 0.1), "alpha": get("sigma", 0.3)}
+        model["gamma" if name == "seir-ct" else "lambda"] = get("gamma", 0.2)
+    elif name in ("sair", "sird", "forest-fire"):
+        model = dict(p)
+    elif name == "sveir":  # NDlib's sigma is the vaccine's leakage, its delta the incubation
+        model = {"beta": get("beta", 0.05), "theta": get("theta", 0.01), "sigma": get("leak", 0.2)}
+        model.update({"delta": get("sigma", 0.3), "gamma": get("gamma", 0.2)})
+    elif name == "utldr":
+        model = {k: v for k, v in p.items() if k not in ("icu_b", "lockdown", "lockdown_end")}
+    elif name in ("icp", "icep"):
+        model = {"permeability": get("permeability", 0.5)}
+        edge = {"threshold": get("p", 0.1)}
     return model, node, edge
 
 
@@ -196,6 +229,10 @@ def _ndlib_run(
         for k, v in edge_p.items():
             for e in g.edges():
                 cfg.add_edge_configuration(k, e, v)
+        if name in ("ice", "icp", "icep"):  # NDlib's community-aware cascades read each node's community
+            community = world.columns["community"]
+            for v_node in g.nodes():
+                cfg.add_node_configuration("com", v_node, int(community[v_node]))
         if module == "epidemics" or per_iteration != "n":
             cfg.add_model_initial_configuration("Infected", seeds.tolist())
         model.set_initial_status(cfg)
