@@ -252,10 +252,12 @@ class SAIR(PropagationModel):
     def step(self, ctx: StepContext) -> StepResult:
         infectious = ctx.frontier
         symptomatic = ctx.state[infectious] == self.I
-        targets, eid = _open_attempts(ctx)
+        targets, eid = ctx.gather_targets()
+        senders = ctx.gather_sources()
+        open_ = ctx.state[targets] == 0
+        targets, eid, senders = targets[open_], eid[open_], senders[open_]
         x = ctx.random_edges(eid)
-        sender_symptomatic = symptomatic[np.searchsorted(infectious, ctx.edge_sources(eid))]
-        hit = x < np.where(sender_symptomatic, self.p["beta"], self.p["beta_a"])
+        hit = x < np.where(ctx.state[senders] == self.I, self.p["beta"], self.p["beta_a"])
         infected, sources = _first_hits(ctx, targets[hit], eid[hit])
         shows = ctx.random_agents(infected) < self.p["p"]
         new_state = np.where(shows, self.I, self.A).astype(np.int8)
