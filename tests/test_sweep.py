@@ -118,7 +118,7 @@ def test_grid_expands_in_the_order_given():
         (["--grid", "p=0.1", "--param", "p=0.2"], "both swept"),
         (["--model", "nosuch"], "unknown model 'nosuch'"),
         (["--seeds", "ids:99999999"], "99999999"),
-        (["--seeds", "most:3"], "seed selection"),
+        (["--seeds", "most:3"], "unknown seed method 'most'"),
         (["--topic", "nosuchtopic"], "nosuchtopic"),
         (["--plugins", "no/such/folder"], "plugin folder"),
     ],
