@@ -53,6 +53,9 @@ from sim.store.snapshot import load_snapshot, save_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("voter", "q-voter", "majority-rule", "sznajd")
+#: The synchronous schedule, whose rules the oracles below are written from (the sequential one, the
+#: default of voter and sznajd, has its own oracles in tests/test_schedules.py).
+PARALLEL = {"schedule": "parallel"}
 
 
 # -- coupling: one row of numbers per random_agents call ---------------------------------------------
@@ -275,8 +278,12 @@ def complete(k: int):
 # -- 1. coupled randomness against the oracles -------------------------------------------------------
 
 COUPLED_CASES = {
-    "voter": ("voter", {}, lambda g, s, rows, m: ref_voter(g, s, rows, max_rounds=m)),
-    "voter-lazy": ("voter", {"rate": 0.6}, lambda g, s, rows, m: ref_voter(g, s, rows, rate=0.6, max_rounds=m)),
+    "voter": ("voter", PARALLEL, lambda g, s, rows, m: ref_voter(g, s, rows, max_rounds=m)),
+    "voter-lazy": (
+        "voter",
+        {"rate": 0.6, **PARALLEL},
+        lambda g, s, rows, m: ref_voter(g, s, rows, rate=0.6, max_rounds=m),
+    ),
     "q-voter-1": ("q-voter", {"q": 1}, lambda g, s, rows, m: ref_q_voter(g, s, rows, q=1, epsilon=0.0, max_rounds=m)),
     "q-voter-3": (
         "q-voter",
@@ -303,7 +310,7 @@ COUPLED_CASES = {
         {"q": 2},
         lambda g, s, rows, m: ref_majority(g, s, rows, q=2, tie="1", max_rounds=m),
     ),
-    "sznajd": ("sznajd", {}, lambda g, s, rows, m: ref_sznajd(g, s, rows, max_rounds=m)),
+    "sznajd": ("sznajd", PARALLEL, lambda g, s, rows, m: ref_sznajd(g, s, rows, max_rounds=m)),
 }
 
 
@@ -347,7 +354,7 @@ def test_fast_model_and_oracle_end_in_the_same_round(case):
 def test_q_voter_with_q_1_is_the_voter_model_on_the_same_numbers(community):
     """Reference: the voter model itself (q = 1 reads the pick row first, as the voter model does)."""
     seeds = seeds_of(community, 0.3)
-    voter = coupled_run(community, "voter", {}, seeds, Rows(community.n, seed=4), 30)
+    voter = coupled_run(community, "voter", PARALLEL, seeds, Rows(community.n, seed=4), 30)
     q1 = coupled_run(community, "q-voter", {"q": 1, "epsilon": 0.7}, seeds, Rows(community.n, seed=4), 30)
     assert voter.rounds == q1.rounds == 30
     for a, b in zip(voter.states, q1.states):
@@ -367,7 +374,7 @@ def test_sznajd_conflict_goes_to_the_pair_of_highest_priority():
     ]:
         rows = Rows(5)
         rows.fixed = {0: picks, 1: np.array(priorities)}
-        run = coupled_run(world, "sznajd", {}, [0, 1], rows, 1)
+        run = coupled_run(world, "sznajd", PARALLEL, [0, 1], rows, 1)
         assert run.states[1].tolist() == after
         assert run.adopted[0] == ({} if source is None else {4: source})
 
@@ -436,18 +443,21 @@ LOLLIPOP = undirected([(0, 1), (1, 2), (0, 2), (2, 3)])  # a triangle with a tai
         (4, undirected([(0, 1), (1, 2), (2, 3), (3, 0)]), (0,), 1 / 4, 0.5),  # bipartite C_4: needs rate < 1
     ],
 )
-def test_voter_ends_on_opinion_1_with_the_degree_weighted_initial_share(k, edges, seeds, exact, rate):
+@pytest.mark.parametrize("schedule", ["sequential", "parallel"])
+def test_voter_ends_on_opinion_1_with_the_degree_weighted_initial_share(k, edges, seeds, exact, rate, schedule):
     """Reference: known result (Hassin & Peleg 2001): in synchronous pull voting on a connected
     non-bipartite graph, sum(d_v x_v) / sum(d_v) is a martingale and consensus is reached, so the
     probability of ending at all-1 is the degree-weighted initial share (the plain share when regular).
-    With rate < 1 the same holds on bipartite graphs. 3,000 disjoint copies run as one session, which
-    ends when every copy is at consensus."""
+    With rate < 1 the same holds on bipartite graphs. In the sequential schedule (one random agent at a
+    time) the same share is a martingale on every connected graph. 3,000 disjoint copies run as one
+    session, which ends when every copy is at consensus (sequential: each update falls on a uniformly
+    random copy, so every copy runs its own sequential process)."""
     copies = 3000
     world = replicated_world(k, edges, copies)
     run = run_model(
         world,
         "voter",
-        {"rate": rate},
+        {"rate": rate, "schedule": schedule},
         [c * k + s for c in range(copies) for s in seeds],
         seed=5,
         keep_states=False,
@@ -456,17 +466,17 @@ def test_voter_ends_on_opinion_1_with_the_degree_weighted_initial_share(k, edges
     assert run.session.status == "completed"
     final = run.session.state.reshape(copies, k)
     assert np.all(final.min(axis=1) == final.max(axis=1)), "every copy ends at consensus"
-    assert_mean(final[:, 0], exact, f"voter exit probability, rate={rate}")
+    assert_mean(final[:, 0], exact, f"voter exit probability, rate={rate}, {schedule}")
 
 
 def test_synchronous_voter_on_a_bipartite_pair_swaps_for_ever_and_a_lazy_one_ends():
     """Reference: exact. Two agents that follow each other with different opinions copy each other in
     every round at rate 1 (a period-2 orbit that never reaches consensus); with rate < 1 it ends."""
     world = tiny_world(2, [(0, 1), (1, 0)])
-    run = run_model(world, "voter", {}, [0], max_rounds=50)
+    run = run_model(world, "voter", PARALLEL, [0], max_rounds=50)
     assert run.rounds == 50 and run.session.status == "running"
     assert [s.tolist() for s in run.states[:4]] == [[1, 0], [0, 1], [1, 0], [0, 1]]
-    lazy = run_model(world, "voter", {"rate": 0.5}, [0], seed=1, max_rounds=200)
+    lazy = run_model(world, "voter", {"rate": 0.5, **PARALLEL}, [0], seed=1, max_rounds=200)
     assert lazy.session.status == "completed" and lazy.states[-1][0] == lazy.states[-1][1]
 
 

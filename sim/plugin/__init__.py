@@ -20,7 +20,7 @@ The package imports only ``sim.core`` and ``sim.errors``: the engine that runs p
 """
 
 from sim.errors import BadParameterError
-from sim.plugin.arrays import aggregate_pairs, csr_positions, union_agents
+from sim.plugin.arrays import aggregate_pairs, csr_positions, disjoint_batches, first_conflict, union_agents
 from sim.plugin.base import Plugin
 from sim.plugin.model import (
     Answer,
@@ -66,5 +66,7 @@ __all__ = [
     "WorldView",
     "aggregate_pairs",
     "csr_positions",
+    "disjoint_batches",
+    "first_conflict",
     "union_agents",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 from sim.core.arrays import unique_sorted
 from sim.core.graph import csr_positions
 
-__all__ = ["aggregate_pairs", "csr_positions", "union_agents"]
+__all__ = ["aggregate_pairs", "csr_positions", "disjoint_batches", "first_conflict", "union_agents"]
 
 
 def union_agents(*lists: np.ndarray) -> np.ndarray:
@@ -78,3 +78,137 @@ def _aggregate_rows(a: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.nda
     np.logical_or(cand[1:] != cand[:-1], owner[1:] != owner[:-1], out=new[1:])
     idx = np.flatnonzero(new)
     return owner[idx].astype(np.int32), cand[idx].astype(np.int32), np.add.reduceat(wt, idx)
+
+
+def disjoint_batches(
+    agents: np.ndarray,
+    writes: np.ndarray | bool = True,
+    *,
+    update: np.ndarray | None = None,
+    updates: int | None = None,
+    overwrite: bool = False,
+) -> np.ndarray:
+    """Cut a sequence of updates, meant to apply one after another, into consecutive batches that can
+    each be applied at once with exactly the same result.
+
+    ``agents`` says which agents each update touches: a 2-D integer array whose row ``t`` lists the
+    agents of update ``t`` (``-1`` pads a shorter row), or a 1-D array of entries with ``update`` (aligned)
+    naming the update of each. An update reads every agent it lists, and also writes it where ``writes``
+    (one bool, or a bool array shaped like ``agents``). ``updates`` is the length of the sequence (by
+    default the rows, or the largest update named plus one).
+
+    Within a batch no update reads or writes an agent that an earlier update of the batch writes, so
+    every update of a batch sees exactly what the batches before it left: applying the whole batch at
+    once, each update computed from the state at the batch's start, is the sequential process. (Updates
+    on disjoint pairs or groups commute.) With ``m`` agents per update a batch holds about
+    ``sqrt(N) / m`` updates at N agents, so a sweep of N updates is about ``m sqrt(N)`` batches.
+
+    With ``overwrite=True`` a write does not read (the new value does not depend on the old one):
+    several updates of a batch may then write one agent, and the caller applies them in order, the last
+    one standing; only a read of an agent written earlier in the batch cuts it. An agent an update both
+    reads and writes is then listed twice, once as a read and once as a write.
+
+    Each batch is as long as it can be (greedy). Returns the bounds ``b`` (int64): ``b[0] = 0 < b[1] <
+    ... < b[-1] = updates``; batch ``t`` is the updates ``b[t] .. b[t + 1] - 1``. Work: one sort of the
+    entries and a few passes over them, then one scalar step per batch (no Python loop per update).
+
+    Raises:
+        ValueError: ``agents`` is 1-D without ``update``, or the shapes disagree.
+    """
+    a = np.asarray(agents)
+    if a.ndim == 2:
+        k = a.shape[0] if updates is None else int(updates)
+        rows = np.arange(a.shape[0], dtype=np.int64)[:, None]
+        u = np.broadcast_to(rows, a.shape)
+    elif update is not None:
+        u = np.asarray(update)
+        if u.shape != a.shape:
+            raise ValueError(f"disjoint_batches: {a.size} agents but {u.size} updates name them")
+        k = int(updates) if updates is not None else (int(u.max()) + 1 if u.size else 0)
+    else:
+        raise ValueError("disjoint_batches: give a 2-D array of agents (a row per update), or update= beside 1-D")
+    if k <= 0:
+        return np.zeros(1, dtype=np.int64)
+    w = np.broadcast_to(np.asarray(writes, dtype=bool), a.shape)
+    if a.size and int(a.min()) < 0:
+        listed = a >= 0
+        a, u, w = a[listed], u[listed], w[listed]
+    if a.size == 0:
+        return np.array([0, k], dtype=np.int64)
+    # One sort of packed keys (agent, update, write): each agent's entries in update order, a read before
+    # a write of the same update. Entries that repeat exactly are dropped.
+    shift = k.bit_length() + 1
+    if (int(a.max()) + 1).bit_length() + shift > 62:
+        raise ValueError(f"disjoint_batches: {k:,} updates over agents up to {int(a.max()):,} do not fit its keys")
+    key = np.left_shift(a, shift, dtype=np.int64)
+    key |= np.left_shift(u, 1, dtype=np.int64)
+    every = bool(w.all())
+    if every:
+        key |= 1
+    elif w.any():
+        key |= w
+    key = key.ravel()
+    key.sort()
+    repeated = key[1:] == key[:-1]
+    if repeated.any():
+        key = key[np.concatenate(([True], ~repeated))]
+    low = (1 << shift) - 1
+    agent_part = key & ~low
+    # For every entry, the last earlier update that writes its agent: a running maximum of the write
+    # entries' keys (a read counts as its agent's bare key), read at the entry before it; ``(diff - 1)
+    # >> 1`` decodes that update, and is negative when there is none (another agent, or no write yet).
+    acc = np.maximum.accumulate(key if every else np.where(key & 1, key, agent_part))
+    last = np.empty_like(key)
+    last[0] = -2
+    np.subtract(acc[:-1], agent_part[1:], out=last[1:])
+    last -= 1
+    last >>= 1
+    conflict = last >= 0
+    if overwrite:
+        conflict &= (key & 1) == 0
+    # cut[s]: the first update that conflicts with an update at or after s, i.e. the smallest update of an
+    # entry whose last write is at s or later (a scatter of minima, then a reversed running minimum).
+    cut = np.full(k + 1, k, dtype=np.int64)
+    np.minimum.at(cut, last[conflict], (key[conflict] & low) >> 1)
+    cut = np.minimum.accumulate(cut[::-1])[::-1]
+    bounds = [0]
+    s = 0
+    while s < k:
+        s = int(cut[s])
+        bounds.append(s)
+    return np.array(bounds, dtype=np.int64)
+
+
+def first_conflict(
+    reads: tuple[np.ndarray, np.ndarray],
+    writes: tuple[np.ndarray, np.ndarray],
+    updates: int,
+    scratch: np.ndarray,
+    *,
+    overwrite: bool = False,
+) -> int:
+    """The length of the first batch of :func:`disjoint_batches` for the updates ``0 .. updates - 1``, by
+    a scatter instead of a sort: for models that draw a window of updates, apply its first batch and draw
+    again from the opinions it left (what an update touches depends on them).
+
+    ``reads`` and ``writes`` are ``(update, agent)`` pairs of aligned arrays: the agents each update
+    reads, and those it writes (which it also reads, unless ``overwrite``: see :func:`disjoint_batches`).
+    ``scratch`` is an int64 array over the agents holding its maximum value everywhere (make it once per
+    tick: ``np.full(n, np.iinfo(np.int64).max)``); it is left so on return. Work: a few passes over the
+    entries, whatever their number.
+    """
+    w_update, w_agent = writes
+    r_update, r_agent = reads
+    cut = int(updates)
+    if w_agent.size == 0:
+        return cut
+    np.minimum.at(scratch, w_agent, w_update)  # each written agent's first writer
+    late = scratch[r_agent] < r_update
+    if late.any():
+        cut = min(cut, int(r_update[late].min()))
+    if not overwrite:
+        late = scratch[w_agent] < w_update
+        if late.any():
+            cut = min(cut, int(w_update[late].min()))
+    scratch[w_agent] = np.iinfo(np.int64).max
+    return cut
