@@ -142,6 +142,7 @@ def test_builtin_ic_passes():
     assert report.check("zero-probability")["detail"].startswith("with p=0 only the")
 
 
+@pytest.mark.slow
 def test_new_plugin_writes_a_model_that_passes_and_a_test_that_passes_and_can_fail(tmp_path):
     written = new_plugin("topic_cascade", str(tmp_path / "mine"))
     model, test = (Path(p) for p in written)
@@ -166,6 +167,7 @@ def test_new_plugin_writes_a_model_that_passes_and_a_test_that_passes_and_can_fa
     assert "share no topic with the message" in proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", ["compartmental", "opinion", "network"])
 def test_every_template_writes_a_model_that_passes_the_check_and_tests_that_pass(tmp_path, template):
     written = new_plugin(f"my_{template}", str(tmp_path), template)

@@ -11,6 +11,7 @@ from conftest import agora
 from sim.bench.commands import bench_commands
 
 
+@pytest.mark.slow
 def test_bench_commands_times_each_command_beside_its_yardstick(tmp_path):
     r = bench_commands(3000, avg_degree=6, repeats=2, folder=str(tmp_path))
     assert set(r["commands"]) == {"new", "save", "load", "analyze"}

@@ -158,6 +158,7 @@ def _assert_same_run(a, b):
             assert np.array_equal(v, r.arrays()[k]), k
 
 
+@pytest.mark.slow
 def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
     rng = random.Random(SEED)
     print(f"\ncrash loop: seed {SEED} (AGORA_CRASH_SEED), {ITERATIONS} iterations")
@@ -245,6 +246,7 @@ def _sha(path):
         return hashlib.sha256(fh.read()).hexdigest()
 
 
+@pytest.mark.slow
 def test_kills_during_a_snapshot_save_leave_the_previous_snapshot(base, reference, tmp_path):
     """``agora save --force`` over an existing snapshot, killed by SIGKILL: at the ``snapshot`` kill point
     (deterministic: after the temporary file's arrays, before its manifest and the rename) and after random

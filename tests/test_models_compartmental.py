@@ -798,6 +798,7 @@ async def test_a_snapshot_mid_run_continues_exactly(name, params, tmp_path):
         assert s.edges_removed == r.edges_removed > 0
 
 
+@pytest.mark.slow
 def test_the_plugin_file_passes_the_conformance_checker():
     report = check_plugin(str(PLUGIN_FILE), agents=20000)
     assert sorted(report.models) == sorted(MODELS)
