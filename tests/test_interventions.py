@@ -226,3 +226,16 @@ def test_the_python_api_takes_seed_methods_and_interventions(worlds, tmp_path):
         assert live.session(1)["reached"] == 5  # 0, the hub, and the three leaves not blocked
     with pytest.raises(sim.BadParameterError, match="no known action"):
         sim.open_world(str(tmp_path / "live.db")).ensemble(seeds="ids:0", runs=1, intervene=["0:explode"])
+
+
+def test_a_sweep_reports_each_arms_counter_message_and_immune_agents(worlds):
+    out = agora(
+        worlds, "sweep", "chain.db", "--inject", "x", "--seeds", "ids:0", "--param", "p=1", "--runs", "2",
+        "--grid", "intervene=none,0:counter:ic:ids:1,1:block:ids:2", "--until-done", "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    none, counter, block = json.loads(out.stdout)["results"]
+    assert "counter_mean_reached" not in none and none["mean_reached"] == 5
+    assert (counter["mean_reached"], counter["counter_mean_reached"], counter["mean_immune"]) == (1, 4, 0)
+    assert (block["mean_reached"], block["counter_mean_reached"], block["mean_immune"]) == (2, None, 1)
+    assert block["per_run"][0]["interventions"][0]["blocked"] == 1

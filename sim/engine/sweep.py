@@ -90,6 +90,8 @@ _RUN_FIELDS = (
     "recommender",
     "stopped",
     "cascade",
+    "interventions",
+    "immune",
 )
 
 
@@ -723,7 +725,27 @@ def _summary(
             "traceback": runs[first].get("traceback"),
         },
         "cascade": cascade_stats([r.get("cascade") for r in ok], n),
+        **_intervention_stats(ok, n),
         "per_run": runs,
+    }
+
+
+def _intervention_stats(ok: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """An arm's counter-messages (their reach summed per run: mean and 95% CI) and immune agents (mean),
+    when its runs had interventions; nothing otherwise."""
+    if not any("interventions" in r for r in ok):
+        return {}
+    counter = [
+        float(sum(x.get("reached") or 0 for x in r.get("interventions") or () if x.get("action") == "counter"))
+        for r in ok
+    ]
+    has_counter = any(x.get("action") == "counter" for r in ok for x in r.get("interventions") or ())
+    c_mean, c_ci = mean_ci95(counter, 0, n) if has_counter and counter else (None, [None, None])
+    immune = [float(r.get("immune") or 0) for r in ok]
+    return {
+        "counter_mean_reached": c_mean,
+        "counter_ci95": c_ci,
+        "mean_immune": sum(immune) / len(immune) if immune else None,
     }
 
 
