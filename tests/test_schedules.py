@@ -688,8 +688,8 @@ def test_a_sequential_session_ends_in_the_first_quiet_tick_after_which_nobody_co
 
 # -- 5. agreement with NDlib's sequential models ---------------------------------------------------------
 
-#: NDlib's side: the voter, Sznajd and majority-rule models on one graph, ``runs`` runs each (numpy's
-#: global generator seeded with the run's number), every run until consensus or ``sweeps`` sweeps of N
+#: NDlib's side: the voter, Sznajd and majority-rule models on one graph, ``runs`` runs each (NDlib seeds
+#: numpy's global generator with the run's number), every run until consensus or ``sweeps`` sweeps of N
 #: iterations; prints, per model, how many runs ended with everyone at opinion 1.
 NDLIB_SCRIPT = textwrap.dedent(
     """
@@ -709,8 +709,7 @@ NDLIB_SCRIPT = textwrap.dedent(
     for name in spec["models"]:
         ones = 0
         for run in range(spec["runs"]):
-            np.random.seed(run)
-            model = classes[name](g)
+            model = classes[name](g, seed=run)  # NDlib seeds numpy's global generator here
             cfg = mc.Configuration()
             if name == "majority-rule":
                 cfg.add_model_parameter("q", spec["q"])
