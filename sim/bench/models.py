@@ -84,6 +84,12 @@ BENCH_RUNS: dict[str, tuple[dict[str, Any], float]] = {
     "ice": ({}, 0.01),
     "icp": ({"p": 0.15}, 0.001),
     "icep": ({"p": 0.15}, 0.001),
+    "nls": ({}, 0.5),
+    "voter-zealots": ({"zealots_0": 0.01}, 0.01),
+    "altafini": ({}, 0.001),
+    "friedkin-johnsen": ({}, 0.001),
+    "algorithmic-bias-media": ({}, 0.001),
+    "arwhk": ({}, 0.001),
 }
 
 #: NDlib's counterpart of a model: (module, class, model parameters, per-node parameters, per-edge
@@ -122,6 +128,16 @@ NDLIB_MODELS: dict[str, tuple[str, str, str]] = {
     "ice": ("epidemics", "ICEModel", "n"),
     "icp": ("epidemics", "ICPModel", "n"),
     "icep": ("epidemics", "ICEPModel", "n"),
+    "voter-zealots": ("opinions", "VoterZealotModel", "1"),
+    "altafini": ("opinions", "AltafiniModel", "n"),
+    "friedkin-johnsen": ("opinions", "FJModel", "n"),
+    "algorithmic-bias-media": ("opinions", "AlgorithmicBiasMediaModel", "n"),
+    "arwhk": ("opinions", "ARWHKModel", "n"),
+}
+
+#: Models NDlib has but the benchmark does not run there, and why.
+NDLIB_SKIPPED: dict[str, str] = {
+    "nls": "NDlib's NLSModel precomputes all-pairs shortest paths (N**2 entries: 10**10 at 100,000 agents)",
 }
 
 
@@ -193,6 +209,18 @@ def _ndlib_parameters(name: str, p: dict[str, Any]) -> tuple[dict[str, Any], dic
     elif name in ("icp", "icep"):
         model = {"permeability": get("permeability", 0.5)}
         edge = {"threshold": get("p", 0.1)}
+    elif name == "altafini":
+        edge = {"sign": 1}
+    elif name == "friedkin-johnsen":
+        node = {"stubbornness": get("stubbornness", 0.1)}
+    elif name == "algorithmic-bias-media":
+        media = [float(v) for v in str(get("media", "0.5")).split(",")]
+        model = {k: get(k, d) for k, d in (("epsilon", 0.2), ("gamma", 1.0), ("gamma_media", 1.0), ("p", 0.1))}
+        model |= {"k": len(media), "media_opinions": media}
+    elif name == "arwhk":  # NDlib's epsilon is on [-1, 1]; its method_variant 3 is attraction-repulsion
+        variants = {"base": 0, "attraction": 1, "repulsion": 2, "attraction-repulsion": 3}
+        model = {"epsilon": 2 * get("epsilon", 0.2), "method_variant": variants[get("variant", "attraction-repulsion")]}
+        node, edge = {"stubborn": 0}, {"weight": 0.5}
     return model, node, edge
 
 
@@ -360,7 +388,8 @@ def bench_models(
             for name in names:
                 done += 1
                 if name not in NDLIB_MODELS:
-                    out[name]["ndlib"] = {"available": False, "reason": "NDlib has no such model"}
+                    why = NDLIB_SKIPPED.get(name, "NDlib has no such model")
+                    out[name]["ndlib"] = {"available": False, "reason": why}
                     continue
                 if progress:
                     progress(f"{name} on {ndlib_agents:,} agents, Agora and NDlib", done / steps)
