@@ -47,14 +47,13 @@ from typing import Any
 
 import numpy as np
 
-from plugins.opinion_continuous import MIN_DISTANCE
+from plugins.opinion_continuous import MIN_DISTANCE, _ContinuousOpinion
 from sim.plugin import (
     BadParameterError,
     Param,
     PropagationModel,
     StepContext,
     StepResult,
-    Variable,
     csr_positions,
     disjoint_batches,
 )
@@ -168,59 +167,6 @@ def _read_write_batches(writer: np.ndarray, reader: np.ndarray) -> list[int]:
     another (``reader``), whatever the opinions: ``sim.plugin.disjoint_batches`` over the pairs."""
     writes = np.array([[True, False]])
     return disjoint_batches(np.stack((writer, reader), axis=1).astype(np.int64), writes).tolist()
-
-
-class _ContinuousOpinion(PropagationModel):
-    """The round the four continuous models share: a subclass computes the new opinion column."""
-
-    version = "1.0"
-    variables = {
-        "opinion": Variable(
-            0.0, 1.0, init="uniform", seed_value=1.0, world_column="opinion", help="the agent's opinion, in [0, 1]"
-        )
-    }
-    states = ("0", "1")
-    adopted_states = (1,)
-    transmitting_states = ()
-    seed_state = 1
-    progressive = False
-    gives_sources = False  # an opinion crosses 0.5 under many influences: no one agent is the source
-    zero_params = ()  # every agent at 0.5 or more is in state 1 from tick 0, whatever the parameters
-
-    def start(self, ctx: StepContext) -> StepResult | None:
-        """Every untouched agent whose starting opinion is 0.5 or more enters state 1 at tick 0."""
-        x = ctx.variables["opinion"]
-        return StepResult(np.flatnonzero((x >= 0.5) & (ctx.state == 0)), 1)
-
-    def new_opinions(self, ctx: StepContext, x: np.ndarray) -> tuple[np.ndarray, int]:
-        """``(new opinion column, interactions)`` from the opinions ``x`` at the start of the round."""
-        raise NotImplementedError
-
-    def step(self, ctx: StepContext) -> StepResult:
-        x = ctx.variables["opinion"]
-        new, attempts = self.new_opinions(ctx, x)
-        np.clip(new, 0.0, 1.0, out=new)  # rounding insurance: every rule keeps opinions in [0, 1]
-        frozen = _frozen(ctx)
-        if frozen is not None:
-            new[frozen] = x[frozen]
-        moved = np.flatnonzero(new != x)
-        ctx.store["moved"] = np.array([float(np.abs(new[moved] - x[moved]).max()) if moved.size else 0.0])
-        side = new >= 0.5
-        differs = side != (ctx.state == 1)
-        if frozen is not None:
-            differs &= ~frozen
-        changed = np.flatnonzero(differs)
-        return StepResult(
-            changed, side[changed].astype(np.int8), attempts=attempts, variables={"opinion": (moved, new[moved])}
-        )
-
-    def quiet(self, ctx: StepContext) -> bool:
-        """Whether the latest round moved no opinion by more than ``tolerance``."""
-        moved = ctx.store.get("moved")
-        return moved is not None and float(moved[0]) <= self.p["tolerance"]
-
-    def is_done(self, ctx: StepContext) -> bool:
-        return self.quiet(ctx)
 
 
 def _stubborn(ctx: StepContext, perc: float, option: int) -> np.ndarray:
