@@ -56,6 +56,7 @@ from sim.plugin import (
     StepResult,
     csr_positions,
     disjoint_batches,
+    unique_sorted,
 )
 
 #: One chunk of NLS's sources: ``(lo, hi, owner, source, distance)``.
@@ -330,7 +331,7 @@ def _sources(indptr: np.ndarray, indices: np.ndarray, n: int, radius: int) -> It
         hi = min(n, lo + chunk)
         rows = np.arange(lo, hi, dtype=np.int64)
         pos, cnt = csr_positions(indptr, rows)
-        keys = _unique(np.repeat(rows, cnt) * n + indices[pos])
+        keys = unique_sorted(np.repeat(rows, cnt) * n + indices[pos])
         visited = np.sort(np.concatenate([keys, rows * n + rows]))
         levels = [keys]
         for _ in range(2, radius + 1):
@@ -338,7 +339,7 @@ def _sources(indptr: np.ndarray, indices: np.ndarray, n: int, radius: int) -> It
             pos, cnt = csr_positions(indptr, src)
             if pos.size == 0:
                 break
-            keys = _unique(np.repeat(owner, cnt) * n + indices[pos])
+            keys = unique_sorted(np.repeat(owner, cnt) * n + indices[pos])
             at = np.minimum(np.searchsorted(visited, keys), visited.size - 1)
             keys = keys[visited[at] != keys]
             if keys.size == 0:
@@ -351,17 +352,6 @@ def _sources(indptr: np.ndarray, indices: np.ndarray, n: int, radius: int) -> It
         # Owner first, distance second, source third: a stable sort by owner keeps the level order.
         order = np.argsort(owner, kind="stable")
         yield lo, hi, owner[order], src[order], dist[order]
-
-
-def _unique(keys: np.ndarray) -> np.ndarray:
-    """``keys`` sorted, each once (a sort and a neighbour compare: numpy's hash-based unique is slower)."""
-    keys = np.sort(keys)
-    if keys.size < 2:
-        return keys
-    keep = np.empty(keys.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-    return keys[keep]
 
 
 # -- voter with zealots ------------------------------------------------------------------------------

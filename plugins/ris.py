@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.plugin import BadParameterError, GraphView, Param, SeedContext, SeedMethod, csr_positions
+from sim.plugin import BadParameterError, GraphView, Param, SeedContext, SeedMethod, csr_positions, unique_sorted
 
 #: The models RIS samples exactly (its RR sets follow their rules).
 RIS_MODELS = ("ic", "lt")
@@ -37,17 +37,6 @@ _MAX_BATCH = 1 << 20
 
 #: Above this probability of a live edge, IC draws one uniform number per in-edge instead of geometric gaps.
 _DENSE_P = 0.25
-
-
-def _distinct(keys: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (a sort and a neighbour compare: numpy's hash-based unique is slower here)."""
-    keys = np.sort(keys)
-    if keys.size < 2:
-        return keys
-    keep = np.empty(keys.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-    return keys[keep]
 
 
 @dataclass
@@ -211,7 +200,7 @@ class RRSampler:
         finished: list[np.ndarray] = []
         alive = m
         while sample.size:
-            key = _distinct(sample * n + node)
+            key = unique_sorted(sample * n + node)
             at = np.minimum(np.searchsorted(visited, key), visited.size - 1)
             key = key[visited[at] != key]
             if not key.size:

@@ -20,7 +20,14 @@ The package imports only ``sim.core`` and ``sim.errors``: the engine that runs p
 """
 
 from sim.errors import BadParameterError
-from sim.plugin.arrays import aggregate_pairs, csr_positions, disjoint_batches, first_conflict, union_agents
+from sim.plugin.arrays import (
+    aggregate_pairs,
+    csr_positions,
+    disjoint_batches,
+    first_conflict,
+    union_agents,
+    unique_sorted,
+)
 from sim.plugin.base import Plugin
 from sim.plugin.model import (
     Answer,
@@ -69,4 +76,5 @@ __all__ = [
     "disjoint_batches",
     "first_conflict",
     "union_agents",
+    "unique_sorted",
 ]

@@ -8,7 +8,14 @@ import numpy as np
 from sim.core.arrays import unique_sorted
 from sim.core.graph import csr_positions
 
-__all__ = ["aggregate_pairs", "csr_positions", "disjoint_batches", "first_conflict", "union_agents"]
+__all__ = [
+    "aggregate_pairs",
+    "csr_positions",
+    "disjoint_batches",
+    "first_conflict",
+    "union_agents",
+    "unique_sorted",
+]
 
 
 def union_agents(*lists: np.ndarray) -> np.ndarray:
