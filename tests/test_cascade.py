@@ -235,9 +235,12 @@ def random_world():
 
 @pytest.mark.parametrize("model", SOURCED)
 def test_random_cascades_of_every_model_with_sources_match_the_all_pairs_oracle(random_world, model):
+    # Sequential Sznajd (the paper's schedule) needs two agreeing neighbours to convert anyone: from 40 seeds
+    # of 400 nobody else adopts, so it starts from half the agents.
+    k = 200 if model == "sznajd" else 40
     checked = 0
     for seed in range(3):
-        s = run(random_world.fork(shared=True), model, {}, "random:40", seed=seed, max_ticks=40)
+        s = run(random_world.fork(shared=True), model, {}, f"random:{k}", seed=seed, max_ticks=40)
         forest = s.forest()
         assert forest is not None
         want = oracle(s.adopted_at, s.adopted_from)
@@ -253,7 +256,7 @@ def test_random_cascades_of_every_model_with_sources_match_the_all_pairs_oracle(
         assert twin.forest().measures() == forest.measures()
         assert twin.tracker().depth == s.tracker().depth and twin.tracker().breadth == s.tracker().breadth
         checked += forest.size
-    assert checked > 3 * 40  # the message spread beyond its seeds
+    assert checked > 3 * k  # the message spread beyond its seeds
 
 
 def test_models_without_sources_report_no_tree(random_world):
