@@ -100,6 +100,14 @@ class CommandGroup(Protocol):
         """Run one of its commands; an int (the exit code) or a coroutine that ``main`` runs."""
 
 
+def _world_size(p: Any) -> None:
+    """The synthetic world's size flags a benchmark shares: ``--agents`` and ``--avg-degree``."""
+    p.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    p.add_argument(
+        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
+    )
+
+
 def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser:
     """The ``agora`` parser, with the commands of the entry-point ``groups`` in their places."""
     p = Parser(
@@ -384,10 +392,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         description="World benchmark: generation, persistence, opening, PageRank, a headless cascade, snapshots and "
         "peak RSS.",
     )
-    bw.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    bw.add_argument(
-        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
-    )
+    _world_size(bw)
     bw.add_argument("--seed", type=integer, default=1)
     bw.add_argument("--dir", metavar="DIR", help="folder for the temporary files (default: a temporary folder)")
     bw.add_argument(
@@ -405,10 +410,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         description="Propagation benchmark: a full ic cascade against a plain numpy frontier kernel measured in "
         "the same run, one tick with 10 concurrent sessions, and NDlib on 100,000 agents when installed.",
     )
-    bp.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    bp.add_argument(
-        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
-    )
+    _world_size(bp)
     bp.add_argument("--p", type=fraction, default=0.3, help="ic probability of the large outbreak (default 0.3)")
     bp.add_argument(
         "--ndlib-agents", type=positive_int, default=100_000, metavar="N", help="graph size for the NDlib comparison"
@@ -424,10 +426,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         description="Series benchmark: the same ic and sir cascades (same seeds, same trajectory) with "
         "the per-tick series recorded and not, alternating, on a world of N agents; medians and the overhead.",
     )
-    bser.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    bser.add_argument(
-        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
-    )
+    _world_size(bser)
     bser.add_argument(
         "--repeats",
         type=positive_int,
@@ -445,10 +444,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "forest kept and measured, and without, alternating, on a world of N agents; medians, the cost measured "
         "inside the run as a share of the run without the forest, and the 10%% target.",
     )
-    bc.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    bc.add_argument(
-        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
-    )
+    _world_size(bc)
     bc.add_argument(
         "--p", type=fraction, default=0.17, help="ic probability (default 0.17: about 58%% reached at 1M agents)"
     )
@@ -465,10 +461,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "on a world of N agents, and plain ic runs from each choice; medians, the ratios, ris's RR sets and the "
         "peak memory of its choice (tracemalloc), against the 60 s and 1.5 GiB targets.",
     )
-    bsd.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    bsd.add_argument(
-        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
-    )
+    _world_size(bsd)
     bsd.add_argument("--p", type=fraction, default=0.01, help="ic probability (default 0.01)")
     bsd.add_argument("--k", type=positive_int, default=50, help="seeds to choose (default 50)")
     bsd.add_argument("--epsilon", type=positive_float, default=0.1, metavar="E", help="IMM's epsilon (default 0.1)")
@@ -487,10 +480,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "has the model, Agora and NDlib on a world of --ndlib-agents agents (agent updates per second and "
         "the speedup). NDlib is optional: pip install 'agora-sim[bench]'.",
     )
-    bm.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    bm.add_argument(
-        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
-    )
+    _world_size(bm)
     bm.add_argument("--ticks", type=positive_int, default=10, metavar="T", help="rounds timed per model (default 10)")
     bm.add_argument(
         "--ndlib-agents",
@@ -511,10 +501,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "measured in the same run (rows written with executemany; np.save; igraph's Leiden on a numpy-built "
         "graph), against the targets (15 s, 3 s, 5 s, 45 s; 800 MB for new and load, 1.2 GB for analyze).",
     )
-    bc.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    bc.add_argument(
-        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
-    )
+    _world_size(bc)
     bc.add_argument("--repeats", type=positive_int, default=3, metavar="R", help="runs of each command (default 3)")
     bc.add_argument("--seed", type=integer, default=1)
     bc.add_argument("--dir", metavar="DIR", help="folder for the world files (default: a temporary folder)")
@@ -528,10 +515,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "recommender suggesting follows for a share of online agents, a bulk graph merge and a learning step, "
         "beside plain numpy baselines measured in the same run, with peak RSS.",
     )
-    bs.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
-    bs.add_argument(
-        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
-    )
+    _world_size(bs)
     bs.add_argument(
         "--online", type=fraction, default=0.1, metavar="F", help="share of agents online per tick (default 0.1)"
     )
