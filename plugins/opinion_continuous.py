@@ -53,7 +53,7 @@ from sim.plugin import (
     Variable,
     csr_positions,
     disjoint_batches,
-    first_conflict,
+    update_levels,
 )
 
 #: NDlib's floor on the opinion distance in the algorithmic-bias weights (equal opinions).
@@ -132,7 +132,9 @@ _SCHEDULE = Param(
 # (sim.plugin.disjoint_batches): such updates commute, so each batch is applied at once, exactly as
 # one after another. Where what an update reads depends on the opinions (algorithmic bias picks by
 # distance; weighted HK reads a whole row), the batches are cut window by window from the current
-# opinions. A Python step per batch (about sqrt(N) of them per tick), never one per update.
+# opinions. A Python step per batch (about sqrt(N) of them per tick), never one per update. Weighted HK,
+# whose update reads a whole row and writes one agent, sorts windows of updates into levels instead
+# (sim.plugin.update_levels): a few levels per window of about N / 144 updates, each level applied at once.
 
 
 def _sweep_agents(ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
@@ -222,8 +224,14 @@ _NO_WRITER = np.iinfo(np.int64).max
 
 
 def _no_writer(n: int) -> np.ndarray:
-    """The scratch column :func:`sim.plugin.first_conflict` needs."""
+    """A scratch column over the agents at its largest value (each agent's first writer: none yet)."""
     return np.full(n, _NO_WRITER, dtype=np.int64)
+
+
+def _level_window(n: int, touched: float) -> int:
+    """Updates per window of :func:`sim.plugin.update_levels` for updates that touch ``touched`` agents
+    each among ``n``: about ``n / touched**2``, where a window takes a few levels."""
+    return int(min(max(64, 2 * n / max(1.0, touched) ** 2), 1 << 16))
 
 
 def _first_width(n: int, reads: float) -> int:
@@ -539,24 +547,35 @@ class WeightedHK(_ContinuousOpinion):
             still |= frozen
         i = agent[(indptr[agent + 1] > indptr[agent]) & ~still[agent]]
         new = x.copy()
-        scratch = _no_writer(ctx.n)
-
-        def apply(start: int, stop: int) -> int:
-            m = stop - start
-            ii = i[start:stop]
+        scratch = (_no_writer(ctx.n), _no_writer(ctx.n))
+        # An update reads its agent's row and writes the agent: the levels of a window of updates
+        # (sim.plugin.update_levels) are applied one after another, each level at once.
+        in_edge = g.in_edge
+        width = _level_window(ctx.n, 1.0 + followees.size / max(1, ctx.n))
+        for b in range(0, i.size, width):
+            ii = i[b : b + width]
+            m = ii.size
             pos, counts = csr_positions(indptr, ii)
-            owner = np.repeat(np.arange(m), counts)
+            rows = np.arange(m)
             fo = followees[pos]
-            done = first_conflict((owner, fo), (np.arange(m), ii), m, scratch)  # i is written, its followees read
-            entries = int(counts[:done].sum())
-            pos, owner, fo, ii = pos[:entries], owner[:entries], fo[:entries], ii[:done]
-            heard = new[fo]
-            xi = new[ii]
-            close = np.flatnonzero(np.abs(heard - xi[owner]) <= epsilon)
-            new[ii] = _whk_rule(xi, owner[close], heard[close], ctx.trust[g.in_edge[pos[close]]], done)
-            return done
-
-        _in_windows(i.size, _first_width(ctx.n, 1.0 + followees.size / max(1, ctx.n)), apply)
+            level = update_levels(m, (rows, ii), (np.repeat(rows, counts), fo), scratch)
+            # The window's updates in level order (ascending within a level), their rows with them.
+            order = np.argsort(level, kind="stable")
+            bounds = np.searchsorted(level[order], np.arange(int(level.max()) + 2))
+            first = np.zeros(m + 1, dtype=np.int64)
+            np.cumsum(counts, out=first[1:])
+            epos, counts = csr_positions(first, order)
+            pos, fo, ii = pos[epos], fo[epos], ii[order]
+            np.cumsum(counts, out=first[1:])
+            for s, t in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+                es, ee = int(first[s]), int(first[t])
+                owner = np.repeat(np.arange(t - s), counts[s:t])
+                heard = new[fo[es:ee]]
+                who = ii[s:t]
+                xi = new[who]
+                close = np.flatnonzero(np.abs(heard - xi[owner]) <= epsilon)
+                trust = ctx.trust[in_edge[pos[es:ee][close]]]
+                new[who] = _whk_rule(xi, owner[close], heard[close], trust, t - s)
         return new, int(i.size)
 
     def is_done(self, ctx: StepContext) -> bool:

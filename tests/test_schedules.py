@@ -45,7 +45,7 @@ from sim.errors import BadParameterError
 from sim.model.context import StepContext
 from sim.model.registry import Registry
 from sim.model.session import PropagationSession
-from sim.plugin import disjoint_batches, first_conflict
+from sim.plugin import disjoint_batches, first_conflict, update_levels
 from sim.store.create import synthetic_world
 
 REGISTRY = Registry(entry_points=False, env=False)
@@ -109,6 +109,46 @@ def test_disjoint_batches_of_random_pairs_hold_about_sqrt_n_updates():
             assert np.intersect1d(pairs[e], batch).size > 0
     mean = n / (bounds.size - 1)
     assert 0.5 * math.sqrt(n) < mean < 2 * math.sqrt(n)
+
+
+def test_update_levels_are_the_longest_chains_of_conflicts_and_applying_them_is_the_sequential_process():
+    """update_levels against a per-pair brute force (an update's level is one more than the highest of the
+    earlier updates that write what it touches or read what it writes), and the levels applied at once,
+    level after level, leave exactly what the updates leave one after another (each update writes a
+    mixing function of everything it touches: any reordering of two conflicting updates would show)."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n, m = int(rng.integers(4, 30)), int(rng.integers(1, 40))
+        writes = [rng.choice(n, size=int(rng.integers(0, 3)), replace=False) for _ in range(m)]
+        reads = [rng.choice(n, size=int(rng.integers(0, 4)), replace=False) for _ in range(m)]
+        wu = np.repeat(np.arange(m), [w.size for w in writes])
+        ru = np.repeat(np.arange(m), [r.size for r in reads])
+        wa, ra = np.concatenate(writes).astype(np.int64), np.concatenate(reads).astype(np.int64)
+        level = update_levels(m, (wu, wa), (ru, ra))
+        expected: list[int] = []
+        for t in range(m):
+            wt, rt = set(writes[t].tolist()), set(reads[t].tolist())
+            earlier = [
+                expected[s] for s in range(t) if set(writes[s].tolist()) & (wt | rt) or set(reads[s].tolist()) & wt
+            ]
+            expected.append(max(earlier) + 1 if earlier else 0)
+        assert level.tolist() == expected
+
+        def effect(x: np.ndarray, t: int, w: list[np.ndarray] = writes, r: list[np.ndarray] = reads) -> np.ndarray:
+            touched = np.concatenate((w[t], r[t]))
+            return np.sin(x[touched].sum() * (t + 1.7) + 0.3 * np.arange(w[t].size))
+
+        sequential = rng.random(n)
+        batched = sequential.copy()
+        for t in range(m):
+            sequential[writes[t]] = effect(sequential, t)
+        for lv in range(int(level.max()) + 1):
+            ready = np.flatnonzero(level == lv)
+            values = [effect(batched, int(t)) for t in ready]  # all from the state before the level
+            for t, v in zip(ready, values):
+                batched[writes[t]] = v
+        assert np.array_equal(batched, sequential)
+    assert update_levels(3, (np.empty(0, np.int64), np.empty(0, np.int64))).tolist() == [0, 0, 0]
 
 
 def test_disjoint_batches_refuses_entries_without_their_updates():

@@ -27,6 +27,7 @@ from sim.plugin.arrays import (
     first_conflict,
     union_agents,
     unique_sorted,
+    update_levels,
 )
 from sim.plugin.base import Plugin
 from sim.plugin.model import (
@@ -77,4 +78,5 @@ __all__ = [
     "first_conflict",
     "union_agents",
     "unique_sorted",
+    "update_levels",
 ]

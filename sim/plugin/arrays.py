@@ -15,6 +15,7 @@ __all__ = [
     "first_conflict",
     "union_agents",
     "unique_sorted",
+    "update_levels",
 ]
 
 
@@ -219,3 +220,77 @@ def first_conflict(
             cut = min(cut, int(w_update[late].min()))
     scratch[w_agent] = np.iinfo(np.int64).max
     return cut
+
+
+def update_levels(
+    updates: int,
+    writes: tuple[np.ndarray, np.ndarray],
+    reads: tuple[np.ndarray, np.ndarray] | None = None,
+    scratch: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The level of each of the updates ``0 .. updates - 1``, meant to apply one after another: apply every
+    update of level 0 at once (each computed from the state before it), then every update of level 1, and
+    so on, and the result is exactly the sequential process's.
+
+    ``writes`` and ``reads`` are ``(update, agent)`` pairs of aligned arrays, as for :func:`first_conflict`:
+    the agents each update writes (it may read them too) and those it only reads. An update's level is one
+    more than the highest level of the earlier updates it conflicts with: one that writes an agent it reads
+    or writes, or reads an agent it writes (updates that only read one agent commute). So an update comes
+    after every earlier one it conflicts with, and the updates of one level touch no agent another of the
+    level writes. Where what an update writes depends on the state (a pick among its neighbours), list
+    every agent it may write: the levels stay exact, only more of them.
+
+    Computed by peeling: a round finds the updates that no earlier update still waiting conflicts with (a
+    scatter of each agent's first waiting writer and first waiting toucher), gives them the round's level
+    and drops their entries. With ``m`` entries per update among N agents a window of ``W`` updates takes
+    about ``1 + e m^2 W / N`` rounds, each a few passes over the entries still waiting. ``scratch`` is two
+    int64 arrays over the agents holding their maximum value everywhere, left so on return (made here when
+    not given). Returns an int64 array of levels; ``levels.max() + 1`` rounds.
+    """
+    big = np.iinfo(np.int64).max
+    w_update = np.asarray(writes[0], dtype=np.int64)
+    w_agent = np.asarray(writes[1], dtype=np.int64)
+    r_update, r_agent = (np.empty(0, dtype=np.int64),) * 2 if reads is None else (reads[0], reads[1])
+    level = np.zeros(int(updates), dtype=np.int64)
+    if w_agent.size == 0 or updates <= 0:
+        return level
+    if scratch is None:
+        n = int(max(int(w_agent.max()), int(r_agent.max()) if r_agent.size else 0)) + 1
+        first_write, first_touch = np.full(n, big, dtype=np.int64), np.full(n, big, dtype=np.int64)
+    else:
+        first_write, first_touch = scratch
+    if r_agent.size:
+        # A read conflicts only with a write of its agent: keep the reads of agents some update writes.
+        written = np.zeros(first_write.size, dtype=bool)  # a byte per agent: the lookups stay in cache
+        written[w_agent] = True
+        keep = np.flatnonzero(written[r_agent])
+        r_update = np.asarray(r_update[keep], dtype=np.int64)
+        r_agent = np.asarray(r_agent[keep], dtype=np.int64)
+    waiting = np.ones(int(updates), dtype=bool)
+    blocked = np.zeros(int(updates), dtype=bool)
+    r = 0
+    while w_agent.size:
+        np.minimum.at(first_write, w_agent, w_update)
+        np.minimum.at(first_touch, w_agent, w_update)
+        if r_agent.size:
+            np.minimum.at(first_touch, r_agent, r_update)
+            late = first_write[r_agent] < r_update
+            blocked[r_update[late]] = True
+        late = first_touch[w_agent] < w_update
+        blocked[w_update[late]] = True
+        first_write[w_agent] = big
+        first_touch[w_agent] = big
+        if r_agent.size:
+            first_touch[r_agent] = big
+        ready = waiting & ~blocked
+        level[ready] = r
+        waiting &= blocked
+        blocked[:] = False
+        r += 1
+        keep = waiting[w_update]
+        w_update, w_agent = w_update[keep], w_agent[keep]
+        if r_agent.size:
+            keep = waiting[r_update]
+            r_update, r_agent = r_update[keep], r_agent[keep]
+    level[waiting] = r  # updates left that only read: no writer waits before them
+    return level
