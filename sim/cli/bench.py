@@ -5,11 +5,13 @@ models, the HTTP API, the LLM client and agent memory (``bench analysis`` is in 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from sim.bench.api import bench_api
 from sim.bench.cascade import bench_cascade
 from sim.bench.commands import bench_commands
 from sim.bench.engine import bench_propagation, bench_series, bench_world
+from sim.bench.ensembles import bench_ensembles
 from sim.bench.llm import bench_llm
 from sim.bench.memory import bench_memory
 from sim.bench.models import bench_models
@@ -186,6 +188,14 @@ def handle(args: argparse.Namespace) -> int:
         result = bench_propagation(
             args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents
         )
+        if args.yardstick_sizes or args.small_runs:
+            result["yardsticks"] = bench_ensembles(
+                args.yardstick_sizes,
+                avg_degree=args.avg_degree,
+                runs=args.yardstick_runs,
+                seed=args.seed,
+                small_runs=args.small_runs,
+            )
     else:
         with stderr_progress() as progress:
             result = bench_world(
@@ -198,8 +208,33 @@ def handle(args: argparse.Namespace) -> int:
                 run_ticks=max(0, args.run_ticks),
             )
     text = "\n".join(f"{k:<28}{v}" for k, v in result.items() if not isinstance(v, dict))
+    if "yardsticks" in result:
+        text += "\n" + yardstick_lines(result["yardsticks"])
     emit(args, result, text)
     return 0
+
+
+def yardstick_lines(y: dict[str, Any]) -> str:
+    """The yardsticks as a table: per size and model, ms per cascade for Agora (one core, all cores),
+    CyNetDiff and the numpy kernel."""
+    rows = ["size       model  agora 1 core  agora all  cynetdiff  numpy kernel"]
+    for size, r in y["sizes"].items():
+        for model in ("ic", "lt", "sir"):
+            m = r[model]
+            cy = m["cynetdiff"]["ms_per_cascade"] if m["cynetdiff"].get("available") else None
+            rows.append(
+                f"{int(size):>9,}  {model:<5} {m['agora_one_core_ms']:>10.2f}ms {m['agora_all_cores_ms']:>8.2f}ms "
+                f"{'-' if cy is None else f'{cy:.2f}ms':>10} {m['numpy_kernel_ms']:>11.2f}ms"
+            )
+    sw = y["small_world"]
+    if sw.get("available"):
+        cy = sw["cynetdiff"].get("seconds_total")
+        rows.append(
+            f"ego-Facebook: agora run --runs {sw['runs']} took {sw['wall_seconds']:.2f} s with start-up "
+            f"(target {sw['target_seconds']:g} s); CyNetDiff's {sw['runs']} cascades {cy if cy is not None else '-'} s"
+        )
+    rows.append("verdict: " + ", ".join(f"{k}={v}" for k, v in y["verdict"].items()))
+    return "\n".join(rows)
 
 
 def _bench_memory(args: argparse.Namespace) -> int:

@@ -100,6 +100,19 @@ class CommandGroup(Protocol):
         """Run one of its commands; an int (the exit code) or a coroutine that ``main`` runs."""
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    """``N,N,...`` world sizes (positive), or ``none``."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        sizes = tuple(int(x.replace("_", "")) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of sizes: give e.g. 100000,1000000 or none") from None
+    if not sizes or any(n < 1 or n > 100_000_000 for n in sizes):
+        raise argparse.ArgumentTypeError(f"{text!r}: each size must be from 1 to 100,000,000 agents")
+    return sizes
+
+
 def _world_size(p: Any) -> None:
     """The synthetic world's size flags a benchmark shares: ``--agents`` and ``--avg-degree``."""
     p.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
@@ -414,6 +427,24 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     bp.add_argument("--p", type=fraction, default=0.3, help="ic probability of the large outbreak (default 0.3)")
     bp.add_argument(
         "--ndlib-agents", type=positive_int, default=100_000, metavar="N", help="graph size for the NDlib comparison"
+    )
+    bp.add_argument(
+        "--yardstick-sizes",
+        type=_sizes,
+        default=(100_000, 1_000_000),
+        metavar="N,N",
+        help="world sizes at which ic, lt and sir ensembles are timed beside CyNetDiff and the numpy kernel "
+        "(default 100000,1000000; 'none' skips them)",
+    )
+    bp.add_argument(
+        "--yardstick-runs", type=positive_int, default=20, metavar="R", help="cascades per ensemble (default 20)"
+    )
+    bp.add_argument(
+        "--small-runs",
+        type=non_negative_int,
+        default=1000,
+        metavar="R",
+        help="runs of 'agora run --runs' on ego-Facebook, timed with start-up (default 1000; 0 skips it)",
     )
     bp.add_argument("--seed", type=integer, default=1)
     bp.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -1,0 +1,356 @@
+"""Ensembles beside their yardsticks: what one cascade of an ``agora run --runs`` ensemble costs, against
+CyNetDiff and a plain numpy frontier kernel on the same graph (the ``yardsticks`` part of ``agora bench
+propagation``).
+
+For each size (default 100,000 and 1,000,000 agents, about ten follows each; ``synthetic_world`` with the
+benchmark's seed), in a fresh process holding only that world:
+
+- **Agora**: ``run_cascades`` as ``agora run --runs R --until-done`` runs it (offline, nobody watching),
+  with one worker and with one worker per CPU; the figure is the ensemble's wall-clock time over its runs.
+  Models ``ic`` (``p``), ``lt`` (uniform weights) and ``sir`` (``beta``, ``gamma``), ``feed_weight`` 0 so
+  that the rule is the graph's alone, as in the yardsticks; 10 random seeds a run.
+- **CyNetDiff** (``pip install 'agora-sim[bench]'``; Cython, one core): its ``IndependentCascadeModel``
+  and ``LinearThresholdModel`` on the same out-CSR, from as many 10-agent random seed sets; the figure
+  is the median of ``set_seeds`` + ``advance_until_completion``. CyNetDiff has no SIR.
+- **numpy kernel**: the plain frontier loops (:func:`numpy_ic_kernel`, :func:`numpy_lt_kernel`,
+  :func:`numpy_sir_kernel`): no sessions, no validation, no bookkeeping; the median cascade.
+
+And the small world researchers use most: ``agora run --runs 1000`` of ``ic`` (``p`` 0.05, 10 random
+seeds) on SNAP's ego-Facebook (4,039 agents, from ``$AGORA_DATA`` or ../shared/data), timed from the
+command's start to its exit, start-up included, beside CyNetDiff's 1,000 cascades on the same graph.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.engine.forkpool import default_workers, fork_available
+from sim.engine.runner import run_cascades
+from sim.model.registry import Registry
+
+#: The models of the comparison, with their parameters (feed off: the graph's rule alone).
+MODELS: dict[str, dict[str, Any]] = {
+    "ic": {"p": 0.15, "feed_weight": 0.0},
+    "lt": {"feed_weight": 0.0},
+    "sir": {"beta": 0.15, "gamma": 0.5, "feed_weight": 0.0},
+}
+
+#: The targets of issue 35: one core at most CyNetDiff's time (ratio <= 1); all cores at least twice
+#: the numpy kernel's speed at 1M; 1,000 ego-Facebook runs in under a second, start-up included.
+TARGETS = {"one_core_over_cynetdiff": 1.0, "all_cores_over_numpy_at_1m": 2.0, "small_world_seconds": 1.0}
+
+
+def numpy_ic_kernel(
+    indptr: np.ndarray, indices: np.ndarray, n: int, seeds: np.ndarray, p: float, rng: np.random.Generator
+) -> int:
+    """Independent cascade as a plain numpy frontier loop: every newly adopted agent tries each follower
+    once with probability ``p``. Returns the agents reached."""
+    adopted = np.zeros(n, dtype=bool)
+    adopted[seeds] = True
+    frontier = np.asarray(seeds, dtype=np.int64)
+    while frontier.size:
+        starts = indptr[frontier]
+        counts = indptr[frontier + 1] - starts
+        total = int(counts.sum())
+        if total == 0:
+            break
+        eid = np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        dst = indices[eid]
+        dst = dst[~adopted[dst]]
+        new = np.unique(dst[rng.random(dst.size) < p])
+        adopted[new] = True
+        frontier = new.astype(np.int64)
+    return int(adopted.sum())
+
+
+def numpy_lt_kernel(
+    indptr: np.ndarray, indices: np.ndarray, in_degree: np.ndarray, n: int, seeds: np.ndarray, rng: np.random.Generator
+) -> int:
+    """Linear threshold as a plain numpy frontier loop: each agent's threshold is uniform in (0, 1], each
+    followee weighs 1 / (its followees); an agent adopts once its adopted followees' weight reaches its
+    threshold. Returns the agents reached."""
+    threshold = 1.0 - rng.random(n)
+    weight = np.zeros(n)
+    adopted = np.zeros(n, dtype=bool)
+    adopted[seeds] = True
+    frontier = np.asarray(seeds, dtype=np.int64)
+    inv = 1.0 / np.maximum(in_degree, 1)
+    while frontier.size:
+        starts = indptr[frontier]
+        counts = indptr[frontier + 1] - starts
+        total = int(counts.sum())
+        if total == 0:
+            break
+        eid = np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        dst = indices[eid]
+        dst = dst[~adopted[dst]]
+        np.add.at(weight, dst, inv[dst])
+        touched = np.unique(dst)
+        new = touched[weight[touched] >= threshold[touched]]
+        adopted[new] = True
+        frontier = new.astype(np.int64)
+    return int(adopted.sum())
+
+
+def numpy_sir_kernel(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    n: int,
+    seeds: np.ndarray,
+    beta: float,
+    gamma: float,
+    rng: np.random.Generator,
+) -> int:
+    """SIR as a plain numpy loop: each tick every infected agent infects each susceptible follower with
+    probability ``beta``, then recovers with probability ``gamma``. Returns the agents ever infected."""
+    state = np.zeros(n, dtype=np.int8)  # 0 S, 1 I, 2 R
+    state[seeds] = 1
+    infected = np.asarray(seeds, dtype=np.int64)
+    while infected.size:
+        starts = indptr[infected]
+        counts = indptr[infected + 1] - starts
+        total = int(counts.sum())
+        new = np.empty(0, dtype=np.int64)
+        if total:
+            eid = np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+            dst = indices[eid]
+            dst = dst[state[dst] == 0]
+            new = np.unique(dst[rng.random(dst.size) < beta]).astype(np.int64)
+        recovered = rng.random(infected.size) < gamma
+        state[infected[recovered]] = 2
+        state[new] = 1
+        infected = np.concatenate((infected[~recovered], new))
+    return int(np.count_nonzero(state))
+
+
+def _cynetdiff(
+    indptr: np.ndarray, indices: np.ndarray, model: str, params: dict[str, Any], seed_sets: list[np.ndarray]
+) -> dict[str, Any]:
+    """CyNetDiff's cascades from ``seed_sets`` on an out-CSR (one core): the median time of one."""
+    try:
+        from cynetdiff.models import (  # noqa: PLC0415 - optional (the bench extra)
+            IndependentCascadeModel,
+            LinearThresholdModel,
+        )
+    except ImportError:
+        return {"available": False, "reason": "CyNetDiff is not installed: pip install 'agora-sim[bench]'"}
+    if model not in ("ic", "lt"):
+        return {"available": False, "reason": f"CyNetDiff has no {model} model"}
+    t0 = time.perf_counter()
+    starts = array.array("I", indptr[:-1].astype(np.uint32).tobytes())
+    edges = array.array("I", indices.astype(np.uint32).tobytes())
+    m: Any = (
+        IndependentCascadeModel(starts, edges, activation_prob=float(params["p"]), rng=1)
+        if model == "ic"
+        else LinearThresholdModel(starts, edges, rng=1)
+    )
+    setup = time.perf_counter() - t0
+    seconds, reached = [], []
+    for seeds in seed_sets:
+        t = time.perf_counter()
+        m.set_seeds(seeds.tolist())
+        m.advance_until_completion()
+        seconds.append(time.perf_counter() - t)
+        reached.append(m.get_num_activated_nodes())
+    return {
+        "available": True,
+        "ms_per_cascade": round(1000 * float(np.median(seconds)), 3),
+        "reached_mean": float(np.mean(reached)),
+        "setup_seconds": round(setup, 3),
+        "cascades": len(seed_sets),
+    }
+
+
+def _kernel(world: Any, model: str, params: dict[str, Any], seed_sets: list[np.ndarray], seed: int) -> dict[str, Any]:
+    g = world.graph
+    seconds, reached = [], []
+    in_degree = np.diff(g.in_indptr)
+    for i, seeds in enumerate(seed_sets):
+        rng = np.random.default_rng(seed + i)
+        t = time.perf_counter()
+        if model == "ic":
+            got = numpy_ic_kernel(g.out_indptr, g.out_indices, world.n, seeds, params["p"], rng)
+        elif model == "lt":
+            got = numpy_lt_kernel(g.out_indptr, g.out_indices, in_degree, world.n, seeds, rng)
+        else:
+            got = numpy_sir_kernel(g.out_indptr, g.out_indices, world.n, seeds, params["beta"], params["gamma"], rng)
+        seconds.append(time.perf_counter() - t)
+        reached.append(got)
+    return {"ms_per_cascade": round(1000 * float(np.median(seconds)), 3), "reached_mean": float(np.mean(reached))}
+
+
+def _agora(world: Any, model: str, params: dict[str, Any], runs: int, seed: int, workers: int) -> dict[str, Any]:
+    t = time.perf_counter()
+    out = asyncio.run(
+        run_cascades(
+            world,
+            registry=Registry([]),
+            text="bench",
+            seeds="random:10",
+            model=model,
+            params=params,
+            runs=runs,
+            until_done=True,
+            seed=seed,
+            workers=workers,
+        )
+    )
+    seconds = time.perf_counter() - t
+    gc.collect()
+    return {
+        "ms_per_cascade": round(1000 * seconds / runs, 3),
+        "reached_mean": out["mean_reached"],
+        "completed": out["completed"],
+        "workers": workers,
+    }
+
+
+def measure_size(agents: int, avg_degree: float, runs: int, seed: int, repeats: int = 3) -> dict[str, Any]:
+    """Every model at one size (see the module docstring): medians of ``repeats`` ensembles of ``runs``."""
+    from sim.store.create import synthetic_world  # noqa: PLC0415 - the subprocess's world
+
+    world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
+    rng = np.random.default_rng(seed)
+    seed_sets = [rng.choice(world.n, size=min(10, world.n), replace=False) for _ in range(runs)]
+    all_workers = default_workers(runs) if fork_available() else 1
+    out: dict[str, Any] = {"agents": world.n, "edges": world.num_edges, "runs": runs, "repeats": repeats}
+    for model, params in MODELS.items():
+        one, every = [], []
+        for rep in range(repeats):
+            one.append(_agora(world, model, params, runs, seed + 1000 * rep, 1))
+            if all_workers > 1:
+                every.append(_agora(world, model, params, runs, seed + 1000 * rep, all_workers))
+        row: dict[str, Any] = {
+            "params": params,
+            "agora_one_core_ms": float(np.median([x["ms_per_cascade"] for x in one])),
+            "agora_all_cores_ms": float(np.median([x["ms_per_cascade"] for x in every or one])),
+            "workers": all_workers,
+            "agora_reached_mean": one[0]["reached_mean"],
+            "agora_failed": sum(runs - x["completed"] for x in one + every),
+        }
+        kern = _kernel(world, model, params, seed_sets, seed)
+        row["numpy_kernel_ms"], row["numpy_reached_mean"] = kern["ms_per_cascade"], kern["reached_mean"]
+        cy = _cynetdiff(world.graph.out_indptr, world.graph.out_indices, model, params, seed_sets)
+        row["cynetdiff"] = cy
+        if cy.get("available"):
+            row["one_core_over_cynetdiff"] = round(row["agora_one_core_ms"] / cy["ms_per_cascade"], 3)
+        row["all_cores_over_numpy"] = round(kern["ms_per_cascade"] / max(row["agora_all_cores_ms"], 1e-9), 3)
+        row["one_core_over_numpy"] = round(kern["ms_per_cascade"] / max(row["agora_one_core_ms"], 1e-9), 3)
+        out[model] = row
+    return out
+
+
+def _data_dir() -> Path:
+    env = os.environ.get("AGORA_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def small_world(runs: int = 1000, p: float = 0.05, repeats: int = 3) -> dict[str, Any]:
+    """``agora run --runs RUNS`` of ic on ego-Facebook, start-up included (a subprocess timed from start
+    to exit), beside CyNetDiff's RUNS cascades on the same graph."""
+    edges = _data_dir() / "facebook_combined.txt"
+    if not edges.is_file():
+        return {"available": False, "reason": f"{edges} is missing: set $AGORA_DATA to the datasets' folder"}
+    agora = [sys.executable, "-m", "sim.cli.main"]
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
+    with tempfile.TemporaryDirectory(prefix="agora-bench-") as tmp:
+        db = str(Path(tmp) / "facebook.db")
+        subprocess.run([*agora, "new", db, "--edges", str(edges)], env=env, check=True, capture_output=True)
+        cmd = [*agora, "run", db, "--inject", "bench", "--model", "ic", "--param", f"p={p}"]
+        cmd += ["--seeds", "random:10", "--runs", str(runs), "--until-done", "--json"]
+        walls, reached = [], None
+        for _ in range(repeats):
+            t = time.perf_counter()
+            res = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+            walls.append(time.perf_counter() - t)
+            reached = json.loads(res.stdout)["mean_reached"]
+        t = time.perf_counter()
+        subprocess.run([*agora, "--version"], env=env, check=True, capture_output=True)
+        start_up = time.perf_counter() - t
+    # The same graph for CyNetDiff: each friendship both ways, as `agora new --edges` imports it.
+    pairs = np.loadtxt(edges, dtype=np.int64, ndmin=2)
+    src = np.concatenate((pairs[:, 0], pairs[:, 1]))
+    dst = np.concatenate((pairs[:, 1], pairs[:, 0]))
+    n = int(max(src.max(), dst.max())) + 1
+    order = np.lexsort((dst, src))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    rng = np.random.default_rng(1)
+    seed_sets = [rng.choice(n, size=10, replace=False) for _ in range(runs)]
+    t = time.perf_counter()
+    cy = _cynetdiff(indptr, dst[order], "ic", {"p": p}, seed_sets)
+    if cy.get("available"):
+        cy["seconds_total"] = round(time.perf_counter() - t, 3)
+    return {
+        "available": True,
+        "dataset": "SNAP ego-Facebook",
+        "agents": n,
+        "edges": int(src.size),
+        "runs": runs,
+        "p": p,
+        "wall_seconds": round(float(np.median(walls)), 3),
+        "wall_seconds_each": [round(x, 3) for x in walls],
+        "agora_version_seconds": round(start_up, 3),
+        "reached_mean": reached,
+        "cynetdiff": cy,
+        "target_seconds": TARGETS["small_world_seconds"],
+        "within_target": float(np.median(walls)) < TARGETS["small_world_seconds"],
+    }
+
+
+def bench_ensembles(
+    sizes: tuple[int, ...] = (100_000, 1_000_000),
+    *,
+    avg_degree: float = 10.0,
+    runs: int = 20,
+    seed: int = 1,
+    small_runs: int = 1000,
+) -> dict[str, Any]:
+    """Each size in a fresh process (only that world in memory, as ``agora run`` meets it), then the
+    small world. The verdicts compare medians measured in this run."""
+    out: dict[str, Any] = {"sizes": {}, "targets": TARGETS}
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
+    for n in sizes:
+        res = subprocess.run(
+            [sys.executable, "-m", "sim.bench.ensembles", str(n), str(avg_degree), str(runs), str(seed)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if res.returncode != 0:
+            raise RuntimeError(f"the ensemble benchmark at {n:,} agents failed: {res.stderr.strip()[-2000:]}")
+        out["sizes"][str(n)] = json.loads(res.stdout.strip().splitlines()[-1])
+    out["small_world"] = small_world(small_runs) if small_runs else {"available": False, "reason": "skipped"}
+    verdict: dict[str, Any] = {}
+    for key, size in out["sizes"].items():
+        for model in ("ic", "lt"):
+            ratio = size[model].get("one_core_over_cynetdiff")
+            verdict[f"{model}_one_core_within_cynetdiff_at_{key}"] = None if ratio is None else ratio <= 1.0
+    big = out["sizes"].get(str(max(sizes))) if sizes else None
+    if big is not None:
+        verdict["ic_all_cores_twice_numpy_at_largest"] = big["ic"]["all_cores_over_numpy"] >= 2.0
+    verdict["small_world_under_1_s"] = out["small_world"].get("within_target")
+    out["verdict"] = verdict
+    return out
+
+
+if __name__ == "__main__":  # python -m sim.bench.ensembles AGENTS AVG_DEGREE RUNS SEED
+    _, _n, _k, _runs, _seed = sys.argv
+    print(json.dumps(measure_size(int(_n), float(_k), int(_runs), int(_seed))))
