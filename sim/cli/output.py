@@ -8,16 +8,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from sim.core.safe import shown
 
 
-def emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
-    """Print ``data`` as one JSON line when ``args.json``, else ``text`` made safe for the terminal."""
+def emit(args: argparse.Namespace, data: dict[str, Any], text: str | Callable[[], str]) -> None:
+    """Print ``data`` as one JSON line when ``args.json``, else ``text`` made safe for the terminal
+    (``text`` may be a function that makes it: a table of a thousand runs is not rendered for --json)."""
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(data, default=str) + "\n")
     else:
+        if callable(text):
+            text = text()
         # Names, bios, messages and answers are data: control characters and ANSI escapes in them are shown
         # as visible escapes (sim.safe), never sent to the terminal raw.
         sys.stdout.write(shown(text.rstrip("\n"), lines=True) + "\n")

@@ -216,7 +216,7 @@ async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, 
     if not args.json:
         for r in result["runs"]:
             r.pop("new_per_tick", None)
-    emit(args, result, format_run(result))
+    emit(args, result, lambda: format_run(result))
     return report_failures(result)
 
 
@@ -302,7 +302,7 @@ async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, regis
     if not args.json:
         for r in result["runs"]:
             r.pop("new_per_tick", None)
-    emit(args, result, format_run(result))
+    emit(args, result, lambda: format_run(result))
     return report_failures(result)
 
 
