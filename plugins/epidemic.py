@@ -68,15 +68,23 @@ class _Compartmental(PropagationModel):
 
     def step(self, ctx: StepContext) -> StepResult:
         infectious = ctx.frontier  # infectious at the start of the round, ascending
-        # 1. infection attempts from the agents infectious at the start of the round
-        src, dst, _, eid = ctx.gather()
-        open_ = ctx.state[dst] == 0
-        src, dst, eid = src[open_], dst[open_], eid[open_]
-        hit = ctx.random_edges(eid) < self.p["beta"]
-        infected, first = np.unique(dst[hit], return_index=True)
-        agents = [infected.astype(np.int64)]
+        # 1. infection attempts from the agents infectious at the start of the round, along the edges to
+        #    susceptible followers (senders ascending, each sender's targets ascending)
+        targets, edges = ctx.gather_targets()
+        open_ = np.flatnonzero(np.take(ctx.state, targets) == 0)
+        hit = open_[ctx.random_edges(np.take(edges, open_)) < self.p["beta"]]
+        # An agent infected along several edges takes the first (the lowest sender): sort (target,
+        # position) pairs; positions ascend with the sender.
+        span = targets.size + 1
+        key = np.take(targets, hit).astype(np.int64) * span + hit
+        key.sort()
+        infected = key // span
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = infected[1:] != infected[:-1]
+        infected = infected[first]
+        agents = [infected]
         states = [np.full(infected.size, self.infected_state, dtype=np.int8)]
-        sources = [src[hit][first].astype(np.int32)]
+        sources = [np.take(ctx.gather_sources(), key[first] % span).astype(np.int32)]
         # 2. exposed -> infectious, for agents exposed at the start of the round
         if self.latent_state >= 0:
             latent = ctx.store["latent"]
@@ -93,7 +101,11 @@ class _Compartmental(PropagationModel):
         sources.append(np.full(recovered.size, -1, dtype=np.int32))
         # The three groups are disjoint: susceptible, exposed and infectious at the start of the round.
         result = StepResult(
-            np.concatenate(agents), np.concatenate(states), np.concatenate(sources), attempts=int(eid.size), exposed=dst
+            np.concatenate(agents),
+            np.concatenate(states),
+            np.concatenate(sources),
+            attempts=int(open_.size),
+            exposed=np.take(targets, open_),
         )
         # 4. feed exposures of agents susceptible at the start of the round
         shown, sharers = ctx.feed_open()
