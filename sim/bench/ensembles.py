@@ -139,6 +139,8 @@ def _cynetdiff(
     indptr: np.ndarray, indices: np.ndarray, model: str, params: dict[str, Any], seed_sets: list[np.ndarray]
 ) -> dict[str, Any]:
     """CyNetDiff's cascades from ``seed_sets`` on an out-CSR (one core): the median time of one."""
+    if model not in ("ic", "lt"):
+        return {"available": False, "reason": f"CyNetDiff has no {model} model"}
     try:
         from cynetdiff.models import (  # noqa: PLC0415 - optional (the bench extra)
             IndependentCascadeModel,
@@ -146,8 +148,6 @@ def _cynetdiff(
         )
     except ImportError:
         return {"available": False, "reason": "CyNetDiff is not installed: pip install 'agora-sim[bench]'"}
-    if model not in ("ic", "lt"):
-        return {"available": False, "reason": f"CyNetDiff has no {model} model"}
     t0 = time.perf_counter()
     starts = array.array("I", indptr[:-1].astype(np.uint32).tobytes())
     edges = array.array("I", indices.astype(np.uint32).tobytes())
