@@ -593,12 +593,10 @@ class PropagationSession(SessionBase):
         elif exposed is None and ctx._targets is not None:
             exposed = ctx._targets[0]
         if exposed is not None and len(exposed):
-            targets = np.asarray(exposed)
-            fresh = targets[~np.take(self.exposed, targets)]
-            if fresh.size:
-                # Setting flags and recounting (a vectorised O(N) count) is cheaper than de-duplicating.
-                self.exposed[fresh] = True
-                self.exposed_count = int(np.count_nonzero(self.exposed))
+            # Setting every target's flag and recounting (a vectorised O(N) count) is cheaper than finding
+            # the fresh ones first (a gather, a mask and a second scatter) or de-duplicating.
+            self.exposed[np.asarray(exposed)] = True
+            self.exposed_count = int(np.count_nonzero(self.exposed))
         newly = now_adopted & (self.adopted_at[agents] < 0)
         new_agents = agents[newly]
         if new_agents.size:
