@@ -53,13 +53,20 @@ class Recalled:
     recent: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _timed(fn: Callable[..., Any], *, enrols: bool = False) -> Callable[..., Any]:
     """Count the CPU time of the calling thread a memory method takes into ``memory_seconds`` (CPU, not
     wall time: a tick's thread shares the interpreter with the HTTP client on the loop, and wall time
-    would count the waits for it)."""
+    would count the waits for it).
+
+    While no agent remembers and nothing is queued the method has nothing to do, and the clock is not
+    read: ``time.thread_time`` is a system call, and on some virtual machines reading it twice a tick cost
+    more than the rest of a small world's tick. ``enrols``: the method may make agents remember (always
+    timed)."""
 
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
+        if not enrols and not self._memory_queue and not self.world.memory.active:
+            return fn(self, *args, **kw)
         t0 = time.thread_time()
         try:
             return fn(self, *args, **kw)
@@ -481,7 +488,7 @@ class LLMService:
         except Exception:
             return None
 
-    @_timed
+    @functools.partial(_timed, enrols=True)
     def prepare(self, agents: list[int], about: str) -> dict[int, Recalled]:
         """The LLM is about to speak for ``agents`` (indices) about the text ``about``: they remember from
         now on — one that did not yet starts with what the world shows it knows already (the messages of
