@@ -84,7 +84,7 @@ class _Compartmental(PropagationModel):
         infected = infected[first]
         agents = [infected]
         states = [np.full(infected.size, self.infected_state, dtype=np.int8)]
-        sources = [ctx.edge_sources(np.take(edges, key[first] % span))]  # the winners' senders
+        sources = [np.take(ctx.gather_sources(), key[first] % span).astype(np.int32)]
         # 2. exposed -> infectious, for agents exposed at the start of the round
         if self.latent_state >= 0:
             latent = ctx.store["latent"]

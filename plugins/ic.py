@@ -41,10 +41,10 @@ class IndependentCascade(PropagationModel):
     progressive = True
 
     def step(self, ctx: StepContext) -> StepResult:
-        targets, gathered = ctx.gather_targets()
+        targets, edges = ctx.gather_targets()
         # np.take rather than fancy indexing: the same values, a good deal faster on large arrays.
         open_ = np.flatnonzero(np.take(ctx.state, targets) == 0)
-        edges = np.take(gathered, open_)
+        edges = np.take(edges, open_)
         prob = self.p["p"] * np.take(ctx.trust, edges) if self.p["trust_weighted"] else self.p["p"]
         hit = open_[ctx.random_edges(edges) < prob]
         # First successful sender per target: sort (target, position) pairs; positions ascend with the sender.
@@ -54,8 +54,7 @@ class IndependentCascade(PropagationModel):
         winners = key // span
         first = np.ones(key.size, dtype=bool)
         first[1:] = winners[1:] != winners[:-1]
-        # The winners' senders, from their edge ids (a search per winner, not a sender per gathered edge).
-        sources = ctx.edge_sources(np.take(gathered, key[first] % span))
+        sources = np.take(ctx.gather_sources(), key[first] % span)
         # Exposed: every target (the engine's default). Those not open have adopted, so were exposed already.
         result = StepResult(winners[first], 1, sources, attempts=int(edges.size))
         shown, sharers = ctx.feed_open()
