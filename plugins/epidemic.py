@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepContext, StepResult, union_agents
+from sim.plugin import Param, PropagationModel, StepContext, StepResult, first_hits, union_agents
 
 _BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
 _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
@@ -73,18 +73,11 @@ class _Compartmental(PropagationModel):
         targets, edges = ctx.gather_targets()
         open_ = np.flatnonzero(np.take(ctx.state, targets) == 0)
         hit = open_[ctx.random_edges(np.take(edges, open_)) < self.p["beta"]]
-        # An agent infected along several edges takes the first (the lowest sender): sort (target,
-        # position) pairs; positions ascend with the sender.
-        span = targets.size + 1
-        key = np.take(targets, hit).astype(np.int64) * span + hit
-        key.sort()
-        infected = key // span
-        first = np.ones(key.size, dtype=bool)
-        first[1:] = infected[1:] != infected[:-1]
-        infected = infected[first]
+        # An agent infected along several edges takes the first (the lowest sender).
+        infected, first = first_hits(targets, hit)
         agents = [infected]
         states = [np.full(infected.size, self.infected_state, dtype=np.int8)]
-        sources = [np.take(ctx.gather_sources(), key[first] % span).astype(np.int32)]
+        sources = [np.take(ctx.gather_sources(), first).astype(np.int32)]
         # 2. exposed -> infectious, for agents exposed at the start of the round
         if self.latent_state >= 0:
             latent = ctx.store["latent"]

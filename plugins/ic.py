@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepContext, StepResult
+from sim.plugin import Param, PropagationModel, StepContext, StepResult, first_hits
 
 
 class IndependentCascade(PropagationModel):
@@ -47,16 +47,11 @@ class IndependentCascade(PropagationModel):
         edges = np.take(edges, open_)
         prob = self.p["p"] * np.take(ctx.trust, edges) if self.p["trust_weighted"] else self.p["p"]
         hit = open_[ctx.random_edges(edges) < prob]
-        # First successful sender per target: sort (target, position) pairs; positions ascend with the sender.
-        span = targets.size + 1
-        key = np.take(targets, hit).astype(np.int64) * span + hit
-        key.sort()
-        winners = key // span
-        first = np.ones(key.size, dtype=bool)
-        first[1:] = winners[1:] != winners[:-1]
-        sources = np.take(ctx.gather_sources(), key[first] % span)
+        # Each agent hit adopts once, from its first successful sender (the lowest: positions ascend with it).
+        winners, first = first_hits(targets, hit)
+        sources = np.take(ctx.gather_sources(), first)
         # Exposed: every target (the engine's default). Those not open have adopted, so were exposed already.
-        result = StepResult(winners[first], 1, sources, attempts=int(edges.size))
+        result = StepResult(winners, 1, sources, attempts=int(edges.size))
         shown, sharers = ctx.feed_open()
         if shown.size:
             hit = ctx.random_agents(shown) < min(1.0, self.p["p"] * self.p["feed_weight"])

@@ -13,6 +13,7 @@ __all__ = [
     "csr_positions",
     "disjoint_batches",
     "first_conflict",
+    "first_hits",
     "union_agents",
     "unique_sorted",
     "update_levels",
@@ -86,6 +87,20 @@ def _aggregate_rows(a: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.nda
     np.logical_or(cand[1:] != cand[:-1], owner[1:] != owner[:-1], out=new[1:])
     idx = np.flatnonzero(new)
     return owner[idx].astype(np.int32), cand[idx].astype(np.int32), np.add.reduceat(wt, idx)
+
+
+def first_hits(targets: np.ndarray, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The agents hit by a round's successful attempts, once each: ``hit`` are positions into ``targets`` (the
+    gathered edges' targets, senders ascending); returns ``(agents, positions)``, the distinct targets
+    ascending and, for each, the position of its first successful attempt (so the lowest sender). One sort
+    of packed ``(target, position)`` keys, no hashing."""
+    span = targets.size + 1
+    key = np.take(targets, hit).astype(np.int64) * span + hit
+    key.sort()
+    agents = key // span
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = agents[1:] != agents[:-1]
+    return agents[first], key[first] % span
 
 
 def disjoint_batches(
