@@ -427,33 +427,28 @@ def _ensemble(world: Any, p: float, runs: int, seed: int, repeats: int = 3) -> d
     }
 
 
+def fresh_process_json(module_args: list[str], what: str) -> dict[str, Any]:
+    """``python -m MODULE ARGS...`` in a fresh process (only what it builds in memory, as a command meets
+    it), and the JSON object its last line prints.
+
+    Raises:
+        RuntimeError: the process failed (its stderr's end is quoted).
+    """
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
+    res = subprocess.run([sys.executable, "-m", *module_args], capture_output=True, text=True, env=env, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"the ensemble benchmark {what} failed: {res.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    return result
+
+
 def _ensemble_fresh(agents: int, avg_degree: float, p: float, runs: int, seed: int) -> dict[str, Any]:
     """:func:`_ensemble` in a fresh process on the same synthetic world (``synthetic_world`` with this seed):
     as ``agora run --runs`` meets it, with only that world in memory (forking workers from a process that
     holds a bigger world costs more than the command ever pays)."""
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim.bench.engine",
-            "ensemble",
-            str(agents),
-            str(avg_degree),
-            str(p),
-            str(runs),
-            str(seed),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if res.returncode != 0:
-        raise RuntimeError(f"the ensemble benchmark failed: {res.stderr.strip()[-2000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    args = ["sim.bench.engine", "ensemble", str(agents), str(avg_degree), str(p), str(runs), str(seed)]
+    return fresh_process_json(args, f"at {agents:,} agents")
 
 
 def bench_propagation(

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.bench.engine import _numpy_ic_kernel, fresh_process_json
 from sim.engine.forkpool import default_workers, fork_available
 from sim.engine.runner import run_cascades
 from sim.model.registry import Registry
@@ -55,24 +56,19 @@ TARGETS = {"one_core_over_cynetdiff": 1.0, "all_cores_over_numpy_at_1m": 2.0, "s
 def numpy_ic_kernel(
     indptr: np.ndarray, indices: np.ndarray, n: int, seeds: np.ndarray, p: float, rng: np.random.Generator
 ) -> int:
-    """Independent cascade as a plain numpy frontier loop: every newly adopted agent tries each follower
-    once with probability ``p``. Returns the agents reached."""
-    adopted = np.zeros(n, dtype=bool)
-    adopted[seeds] = True
-    frontier = np.asarray(seeds, dtype=np.int64)
-    while frontier.size:
-        starts = indptr[frontier]
-        counts = indptr[frontier + 1] - starts
-        total = int(counts.sum())
-        if total == 0:
-            break
-        eid = np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
-        dst = indices[eid]
-        dst = dst[~adopted[dst]]
-        new = np.unique(dst[rng.random(dst.size) < p])
-        adopted[new] = True
-        frontier = new.astype(np.int64)
-    return int(adopted.sum())
+    """Independent cascade as a plain numpy frontier loop (``agora bench propagation``'s kernel): every newly
+    adopted agent tries each follower once with probability ``p``. Returns the agents reached."""
+    return _numpy_ic_kernel(indptr, indices, n, np.asarray(seeds), p, rng)[0]
+
+
+def _followers(indptr: np.ndarray, indices: np.ndarray, frontier: np.ndarray) -> np.ndarray:
+    """The targets of the frontier's out-edges, frontier agent after agent."""
+    starts = indptr[frontier]
+    counts = indptr[frontier + 1] - starts
+    total = int(counts.sum())
+    if total == 0:
+        return indices[:0]
+    return indices[np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)]
 
 
 def numpy_lt_kernel(
@@ -88,13 +84,7 @@ def numpy_lt_kernel(
     frontier = np.asarray(seeds, dtype=np.int64)
     inv = 1.0 / np.maximum(in_degree, 1)
     while frontier.size:
-        starts = indptr[frontier]
-        counts = indptr[frontier + 1] - starts
-        total = int(counts.sum())
-        if total == 0:
-            break
-        eid = np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
-        dst = indices[eid]
+        dst = _followers(indptr, indices, frontier)
         dst = dst[~adopted[dst]]
         np.add.at(weight, dst, inv[dst])
         touched = np.unique(dst)
@@ -119,15 +109,9 @@ def numpy_sir_kernel(
     state[seeds] = 1
     infected = np.asarray(seeds, dtype=np.int64)
     while infected.size:
-        starts = indptr[infected]
-        counts = indptr[infected + 1] - starts
-        total = int(counts.sum())
-        new = np.empty(0, dtype=np.int64)
-        if total:
-            eid = np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
-            dst = indices[eid]
-            dst = dst[state[dst] == 0]
-            new = np.unique(dst[rng.random(dst.size) < beta]).astype(np.int64)
+        dst = _followers(indptr, indices, infected)
+        dst = dst[state[dst] == 0]
+        new = np.unique(dst[rng.random(dst.size) < beta]).astype(np.int64)
         recovered = rng.random(infected.size) < gamma
         state[infected[recovered]] = 2
         state[new] = 1
@@ -324,19 +308,10 @@ def bench_ensembles(
     """Each size in a fresh process (only that world in memory, as ``agora run`` meets it), then the
     small world. The verdicts compare medians measured in this run."""
     out: dict[str, Any] = {"sizes": {}, "targets": TARGETS}
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
     for n in sizes:
-        res = subprocess.run(
-            [sys.executable, "-m", "sim.bench.ensembles", str(n), str(avg_degree), str(runs), str(seed)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
+        out["sizes"][str(n)] = fresh_process_json(
+            ["sim.bench.ensembles", str(n), str(avg_degree), str(runs), str(seed)], f"at {n:,} agents"
         )
-        if res.returncode != 0:
-            raise RuntimeError(f"the ensemble benchmark at {n:,} agents failed: {res.stderr.strip()[-2000:]}")
-        out["sizes"][str(n)] = json.loads(res.stdout.strip().splitlines()[-1])
     out["small_world"] = small_world(small_runs) if small_runs else {"available": False, "reason": "skipped"}
     verdict: dict[str, Any] = {}
     for key, size in out["sizes"].items():
