@@ -49,6 +49,7 @@ from sim.plugin import (
     csr_positions,
     disjoint_batches,
     first_conflict,
+    unique_sorted,
 )
 
 #: How many agents the cheap first pass of an end test looks at (a spread-out sample); see ``_sample``.
@@ -641,7 +642,7 @@ class Sznajd(_BinaryOpinion):
             target, owner, member = target[before_cut], owner[before_cut], member[before_cut]
             idle = np.flatnonzero(~busy & (everyone_pair < done))
             if idle.size:
-                changed = np.unique(changed)
+                changed = unique_sorted(changed)  # a sort, not numpy's hash-based unique
                 idle_members, idle_pairs = everyone[idle], everyone_pair[idle]
                 idle_member[idle_members] = True
                 fpos, fcount = csr_positions(in_indptr, changed)
