@@ -197,3 +197,42 @@ def _csr(edges: list[tuple[int, int]], at: dict[int, int]) -> tuple[np.ndarray, 
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
     return indptr, dst[order]
+
+
+BROKEN_METHOD = """
+import numpy as np
+from sim.plugin import SeedMethod, SeedContext
+
+
+class Broken(SeedMethod):
+    name = "broken"
+    version = "1.0"
+    description = "A seed method with a bug."
+    params = {}
+
+    def choose(self, ctx: SeedContext) -> np.ndarray:
+        scores = {}
+        return np.array([scores["missing"]])
+"""
+
+
+def test_a_seed_method_that_raises_is_its_plugin_failure_with_the_authors_frames(world, tmp_path):
+    """A bug in a user's method is not the user's input (exit 2) nor a crash of agora: one line naming the
+    method, the error and the line, the plugin's frames for its author, and exit 3; before any run."""
+    folder = tmp_path / "broken_plugins"
+    folder.mkdir()
+    (folder / "broken.py").write_text(BROKEN_METHOD)
+    env = {"AGORA_PLUGINS": str(folder)}
+    for args in (
+        ("seeds", world.name, "--k", "3", "--method", "broken"),
+        ("run", world.name, "--inject", "x", "--seeds", "broken:3", "--runs", "2", "--until-done", "--json"),
+    ):
+        out = agora(world.parent, *args, env=env)
+        assert out.returncode == 3, out.stderr
+        first = out.stderr.splitlines()[0]
+        assert first.startswith("agora: error: seed method broken failed: KeyError: 'missing' (at ")
+        line = BROKEN_METHOD.splitlines().index('        return np.array([scores["missing"]])') + 1
+        assert first.endswith(f"broken.py:{line})")
+        assert 'return np.array([scores["missing"]])' in out.stderr  # the author's frame
+        assert "sim/engine" not in out.stderr  # only the plugin's frames
+        assert out.stdout == ""

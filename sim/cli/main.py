@@ -142,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(result or 0)
     except AgoraError as exc:
         sys.stderr.write(f"agora: error: {shown(exc, 2000)}\n")
-        return EXIT_USAGE
+        code = getattr(exc, "exit_code", EXIT_USAGE)
+        if code != EXIT_USAGE and getattr(exc, "traceback", ""):
+            # A plugin's own failure (not the user's input): its frames, for its author.
+            sys.stderr.write(shown(str(exc.traceback), 20000, lines=True) + "\n")  # type: ignore[attr-defined]
+        return int(code)
     except KeyboardInterrupt:
         sys.stderr.write("agora: interrupted\n")
         return 130

@@ -131,7 +131,8 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "  0  done, and every run completed (a cascade that reached nobody is a completed run)\n"
         "  2  bad input: one sentence on stderr says what and how to fix it; nothing was changed\n"
         "  3  the command finished, but some runs, sweep arms or recommenders failed: their plugin's\n"
-        "     error and traceback are on stderr, and every statistic leaves the failed runs out",
+        "     error and traceback are on stderr, and every statistic leaves the failed runs out; or a\n"
+        "     seed method's code raised before any run (its error and its frames on stderr)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"agora {__version__}")

@@ -11,14 +11,18 @@ its runs (:func:`resolve_seeds`), and every run starts from those agents.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import Status, World, world_rng
 from sim.errors import BadParameterError
+from sim.model.guard import is_plugin_fault
+from sim.model.registry import PluginError
 from sim.model.seeds import SeedSpec
 from sim.model.views import readonly, readonly_graph
 
@@ -104,6 +108,22 @@ class SeedChoice:
     report: dict[str, Any] = field(default_factory=dict)
 
 
+class SeedMethodFailed(PluginError):
+    """A seed method's code raised: one line naming the method, the error and the plugin's ``file:line``;
+    ``traceback`` holds the plugin's frames, for its author. The command line shows both and exits 3 (a
+    plugin failed), not 2 (the user's input)."""
+
+    exit_code = 3
+
+    def __init__(self, method: str, exc: BaseException, tb: str) -> None:
+        where = plugin_location(tb)
+        super().__init__(
+            f"seed method {method} failed: {one_line(f'{type(exc).__name__}: {exc}')}"
+            + (f" (at {where})" if where else ""),
+            plugin_traceback(tb) or "",
+        )
+
+
 def choose_seeds(
     world: World,
     registry: Any,
@@ -133,14 +153,21 @@ def choose_seeds(
             f"seed method {method} is derived for {', '.join(cls.models)}, not {model!r}: "
             "choose another method, or a model it is derived for"
         )
-    instance = cls(**dict(method_params or {}))
     eligible = eligible_mask(world)
     available = int(np.count_nonzero(eligible))
     if k > available:
         raise BadParameterError(f"k {k:,} is more than the {available:,} eligible agents: give at most {available:,}")
     ctx = Choice(world, k, model, dict(params), seed, spread)
     started = time.perf_counter()
-    chosen = np.asarray(instance.choose(ctx))
+    try:
+        instance = cls(**dict(method_params or {}))
+        chosen = np.asarray(instance.choose(ctx))
+    except (BadParameterError, PluginError):
+        raise  # a bad method parameter (one sentence), or a spread estimate's own plugin failure
+    except BaseException as exc:  # the method's code may raise anything
+        if not is_plugin_fault(exc):
+            raise
+        raise SeedMethodFailed(method, exc, traceback.format_exc()) from exc
     seconds = time.perf_counter() - started
     if (
         chosen.ndim != 1
