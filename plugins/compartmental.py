@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.plugin import Param, PropagationModel, StepContext, StepResult, union_agents
+from sim.plugin import Param, PropagationModel, StepContext, StepResult, first_hits, union_agents
 
 _BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
 _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
@@ -72,16 +72,10 @@ def _infect(ctx: StepContext, targets: np.ndarray, eid: np.ndarray, prob: float)
 
 def _first_hits(ctx: StepContext, targets: np.ndarray, eid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``targets`` (ascending, int64) and for each the sender of its smallest edge id — the
-    lowest sender, since edge ids ascend with the sender (int32). One sort of (target, edge) keys."""
-    if targets.size == 0:
-        return _EMPTY, np.empty(0, dtype=np.int32)
-    span = int(eid.max()) + 1
-    key = targets.astype(np.int64) * span + eid
-    key.sort()
-    who = key // span
-    head = np.ones(key.size, dtype=bool)
-    np.not_equal(who[1:], who[:-1], out=head[1:])
-    return who[head], ctx.edge_sources(key[head] % span)
+    lowest sender, since edge ids ascend with the sender (int32): ``sim.plugin.first_hits`` over the
+    attempts in their order (edge ids ascending), then the winners' senders."""
+    who, first = first_hits(targets, np.arange(targets.size))
+    return who, ctx.edge_sources(np.take(eid, first))
 
 
 def _in_state(ctx: StepContext, key: str, code: int) -> np.ndarray:

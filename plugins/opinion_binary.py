@@ -35,11 +35,11 @@ session's generator, all of which a snapshot saves, so a reloaded session contin
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from plugins.opinion_continuous import _in_windows  # the window driver the sequential models share
 from sim.plugin import (
     BadParameterError,
     Param,
@@ -181,10 +181,6 @@ def _sweep_followees(
     return agent[ok], g.in_indices[start[ok] + np.minimum((v[ok] * d).astype(np.int64), d - 1)].astype(np.int64)
 
 
-#: The most updates one window draws (bounds the memory of a window's entries).
-_MAX_WINDOW = 1 << 15
-
-
 def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     """Per CSR row, the sum of ``values`` (aligned with the row entries) as int64; 0 for empty rows."""
     n = indptr.size - 1
@@ -193,19 +189,6 @@ def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     if rows.size:
         out[rows] = np.add.reduceat(values.astype(np.int64), indptr[rows])
     return out
-
-
-def _in_windows(count: int, width: int, apply: Callable[[int, int], int]) -> None:
-    """Updates ``0 .. count - 1`` through ``apply(start, stop)``, which applies the first batch of the
-    updates ``start .. stop - 1`` and answers its length (at least 1). The window doubles while a whole
-    window goes through as one batch (up to ``_MAX_WINDOW``), and is one and a half times the last batch
-    otherwise."""
-    start = 0
-    while start < count:
-        stop = min(count, start + width)
-        done = apply(start, stop)
-        width = min(_MAX_WINDOW, 2 * width if done == stop - start else max(16, done + done // 2))
-        start += done
 
 
 class _BinaryOpinion(PropagationModel):
