@@ -24,6 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import sim
+from sim.analysis.plot import run_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,17 +69,10 @@ CASCADES = [
 
 
 def mean_series(res: sim.EnsembleResult, measure: str) -> tuple[np.ndarray, np.ndarray]:
-    """Ticks and the mean of ``measure`` over the runs (a run that ended keeps its last value)."""
-    cols = res.series.columns()
-    pick = cols["measure"] == measure
-    runs, ticks, values = cols["run"][pick], cols["tick"][pick].astype(int), cols["value"][pick].astype(float)
-    runs = np.unique(runs, return_inverse=True)[1]
-    grid = np.full((runs.max() + 1, ticks.max() + 1), np.nan)
-    grid[runs, ticks] = values
-    for row in grid:  # hold each run's last value to the end
-        last = np.flatnonzero(~np.isnan(row)).max()
-        row[last + 1 :] = row[last]
-    return np.arange(grid.shape[1]), grid.mean(axis=0)
+    """Ticks and the mean of ``measure`` over the runs, each run's last value carried forward (as ``agora plot``
+    draws an ensemble: ``sim.analysis.plot.run_matrix``)."""
+    runs = run_matrix(res.series.table, (), measure)
+    return np.arange(runs.shape[1]), runs.mean(axis=0)
 
 
 def main() -> None:
