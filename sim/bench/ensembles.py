@@ -193,6 +193,9 @@ def _agora(world: Any, model: str, params: dict[str, Any], runs: int, seed: int,
     )
     seconds = time.perf_counter() - t
     gc.collect()
+    if out["failed"]:  # a time over failed runs is no result
+        first = out["first_failure"] or {}
+        raise RuntimeError(f"{out['failed']} of {runs} {model} runs failed in the benchmark: {first.get('error')}")
     return {
         "ms_per_cascade": round(1000 * seconds / runs, 3),
         "reached_mean": out["mean_reached"],
@@ -222,7 +225,6 @@ def measure_size(agents: int, avg_degree: float, runs: int, seed: int, repeats: 
             "agora_all_cores_ms": float(np.median([x["ms_per_cascade"] for x in every or one])),
             "workers": all_workers,
             "agora_reached_mean": one[0]["reached_mean"],
-            "agora_failed": sum(runs - x["completed"] for x in one + every),
         }
         kern = _kernel(world, model, params, seed_sets, seed)
         row["numpy_kernel_ms"], row["numpy_reached_mean"] = kern["ms_per_cascade"], kern["reached_mean"]
