@@ -188,8 +188,17 @@ def test_a_lazy_activation_is_the_eager_one_read_or_not(world):
 )
 async def test_each_ensemble_run_is_the_ordinary_run(world, registry, model, params):
     before = fingerprint(world)
-    ensemble = await run_cascades(
-        world, registry=registry, text="x", seeds="random:10", model=model, params=params, runs=3, seed=5, steps=25
+    ensemble = await run_cascades(  # the engine's loop (ic would otherwise run batched, its own random words)
+        world,
+        registry=registry,
+        text="x",
+        seeds="random:10",
+        model=model,
+        params=params,
+        runs=3,
+        seed=5,
+        steps=25,
+        kernel="engine",
     )
     assert_unchanged(world, before)
     assert [r["seed"] for r in ensemble["runs"]] == [5, 6, 7]

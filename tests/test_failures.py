@@ -468,13 +468,16 @@ def test_flags_are_never_abbreviated(tmp_path):
 
 
 def test_steps_give_one_round_fewer_and_runs_report_rounds(world_file):
-    result, _ = as_json(
-        "run", str(world_file), "--steps", "5", "--inject", "x", "--param", "p=0.05", "--runs", "2", code=0
-    )
+    run = ("run", str(world_file), "--steps", "5", "--inject", "x", "--param", "p=0.05", "--runs", "2")
+    result, _ = as_json(*run, "--kernel", "engine", code=0)
     for r in result["runs"]:
         assert r["ticks"] == 5 and r["rounds"] == 4
         assert r["status"] == "completed" and r["session_status"] in ("running", "completed")
         assert r["ended"] == (r["session_status"] == "completed")
+    batched, _ = as_json(*run, "--kernel", "batched", code=0)  # other live edges: a cascade may end sooner
+    for r in batched["runs"]:
+        assert r["ticks"] == 5 and r["rounds"] <= 4 and r["status"] == "completed"
+        assert r["ended"] == (r["session_status"] == "completed") == (r["rounds"] < 4 or r["new_per_tick"][-1] == 0)
 
 
 def test_edge_changing_models_report_their_edge_changes(world_file):

@@ -318,6 +318,14 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "CPU, at most one per run); every run's result is the same whatever W",
     )
     run.add_argument(
+        "--kernel",
+        choices=("auto", "batched", "engine"),
+        help="with --runs: 'batched' advances the runs together (the built-in ic where nothing else moves: no "
+        "living network, feeds, interventions or --cascades; its own random words, so run r is not the engine's "
+        "run of seed S+r, but follows the same law), 'engine' ticks every run through the engine, 'auto' "
+        "(default) batches where it can; --json says which ran in 'kernel'",
+    )
+    run.add_argument(
         "--series",
         metavar="FILE",
         help="write the per-tick series of every run (agents in each state, reached, "

@@ -100,6 +100,8 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise BadParameterError("--max-ticks limits --until-done: with --steps N the run takes exactly N ticks")
     if args.workers is not None and args.runs is None:
         raise BadParameterError("--workers spreads the runs of an ensemble: add --runs R")
+    if args.kernel is not None and args.runs is None:
+        raise BadParameterError("--kernel chooses how an ensemble runs: add --runs R")
     if args.ccdf is not None and args.runs is None:
         raise BadParameterError(
             "--ccdf is the distribution of cascade sizes over an ensemble's runs: add --runs R (one run's "
@@ -195,6 +197,7 @@ async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, 
             monitor=monitor,
             trees=bool(args.cascades),
             intervene=args.intervene,
+            kernel=args.kernel or "auto",
         )
     stopped = [r for r in res.runs if r.status == "max-ticks"]
     if stopped:
@@ -260,6 +263,7 @@ async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, regis
                 workers=args.workers,
                 trees=bool(args.cascades),
                 intervene=args.intervene,
+                kernel=args.kernel or "auto",
             )
         if writer is not None:
             writer.submit_audit(

@@ -18,7 +18,7 @@ from sim.core.cascade import Forest, cascade_stats
 from sim.core.stats import mean_ci95
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
-from sim.engine import intervene
+from sim.engine import batched, intervene
 from sim.engine.forkpool import default_workers, fork_available, map_forked
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
@@ -33,7 +33,10 @@ from sim.model.series import series_dict
 Progress = Callable[[str, float], None] | None
 
 
-_TOTALS = ("follows", "unfollows", "joins", "leaves", "feed_items", "reports")
+_TOTALS = batched.TOTALS
+
+#: How an ensemble may run (see :func:`run_cascades`).
+KERNELS = ("auto", "batched", "engine")
 
 
 def _run_summary(
@@ -217,6 +220,7 @@ async def run_cascades(
     workers: int | None = 1,
     trees: bool = False,
     intervene: list[str] | tuple[str, ...] = (),
+    kernel: str = "auto",
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
@@ -244,6 +248,12 @@ async def run_cascades(
     ``intervene`` lists interventions (``TICK:ACTION``, :mod:`sim.model.intervene`), TICK counted from the
     injection; every run applies them and reports them in ``interventions``.
 
+    ``kernel`` chooses how an ensemble runs: ``engine`` ticks every run through the engine; ``batched``
+    advances the runs together (:mod:`sim.engine.batched`: the built-in ``ic`` on a world where nothing else
+    moves, with its own random words, so run ``r`` differs from the engine's run of seed ``seed + r`` but
+    follows the same law); ``auto`` batches where it can. The report's ``kernel`` says which ran (and
+    ``kernel_reason`` why not batched).
+
     Every run reports ``cascade``, the measures of its adoption forest; with ``trees`` it also carries
     ``tree``, the forest's arrays (:func:`tree_arrays`), and the report ``cascade`` has their mean and
     interval over the runs (:func:`sim.core.cascade.cascade_stats`).
@@ -258,6 +268,8 @@ async def run_cascades(
     if runs is not None and text is None:
         raise BadParameterError("--runs repeats an injected cascade: give the message with --inject TEXT")
     limit = steps if steps is not None else max_ticks
+    if kernel not in KERNELS:
+        raise BadParameterError(f"kernel {str(kernel)[:30]!r} is unknown: choose one of {', '.join(KERNELS)}")
     results: list[dict[str, Any]] = []
     repeats = runs or 1
     model_params: dict[str, Any] = dict(params or {})
@@ -313,9 +325,17 @@ async def run_cascades(
         ensemble = _Ensemble(
             world, registry, inject, run_config, social, plugin_budget, seed, limit, until_done, max_ticks, trees
         )
-        model_params = ensemble.check()
+        model_params = ensemble.check(kernel)
         results, social_info = await ensemble.run(repeats, workers, progress, llm_totals)
-        return _report(world, results, social_info, llm_totals, skip_texts, model, model_params, seeds, runs, writer)
+        report = _report(world, results, social_info, llm_totals, skip_texts, model, model_params, seeds, runs, writer)
+        report["kernel"] = "batched" if ensemble.batched else "engine"
+        report["kernel_reason"] = ensemble.reason
+        return report
+    if kernel == "batched":
+        raise BadParameterError(
+            "--kernel batched runs an ensemble that nobody watches: give --runs R, without --metrics, "
+            "--ticks-per-second or an LLM server"
+        )
     shared = False
     if runs is not None:
         # A run that changes no agent column and no trust (no living network) shares them with the world.
@@ -542,6 +562,11 @@ class _Ensemble:
         self.limit, self.until_done, self.max_ticks = limit, until_done, max_ticks
         self.trees = trees
         self.shared = False
+        self.batched = False
+        self.reason: str | None = None
+        self.probe: Any = None
+        self.probe_stats: dict[str, Any] = {}
+        self.probe_social: dict[str, Any] = {}
 
     def _simulation(self, shared: bool) -> Simulation:
         w = self.world.fork(shared=shared)
@@ -556,12 +581,14 @@ class _Ensemble:
             sim.social.configure(**self.social)
         return sim
 
-    def check(self) -> dict[str, Any]:
+    def check(self, kernel: str = "auto") -> dict[str, Any]:
         """Validate the options once, before any run (in this process: a bad option is one sentence here,
-        not one per worker); returns the model's typed parameters.
+        not one per worker), and choose the kernel (``batched`` where ``kernel`` allows and the ensemble
+        can); returns the model's typed parameters.
 
         Raises:
-            BadParameterError: a bad model, parameter, seed selection or social setting.
+            BadParameterError: a bad model, parameter, seed selection or social setting, or ``kernel``
+                ``batched`` for an ensemble that cannot run batched.
         """
         sim = self._simulation(True)
         self.shared = not sim.social.living
@@ -589,7 +616,61 @@ class _Ensemble:
             raise BadParameterError(f"model {self.inject['model']!r} could not be used: {s.error}")
         _schedule(sim, s, self.inject["intervene"])
         sim.plugins.close()
+        if kernel == "engine":
+            self.reason = "--kernel engine"
+        else:
+            self.reason = batched.why_not(
+                sim.world, sim, s, self.registry.model(s.model_name), self.trees, self.inject["intervene"]
+            )
+            if self.reason is not None and kernel == "batched":
+                raise BadParameterError(f"--kernel batched cannot run this ensemble: {self.reason}; use --kernel auto")
+        self.batched = self.reason is None
+        if self.batched:
+            self.probe = s
+            self.probe_stats = sim.llm.stats()
+            self.probe_stats["posts"] = 0
+            self.probe_social = _social_info(sim)
         return s.params
+
+    def run_part(self, part: int, parts: int, repeats: int) -> list[dict[str, Any]]:
+        """Runs ``part * repeats // parts`` up to the next part's first, batched (one worker's share)."""
+        lo, hi = part * repeats // parts, (part + 1) * repeats // parts
+        return batched.run_batched(
+            self.world,
+            probe=self.probe,
+            seed=self.seed,
+            runs=list(range(lo, hi)),
+            limit=self.limit,
+            until_done=self.until_done,
+            max_ticks=self.max_ticks,
+        )
+
+    async def run_batched(
+        self, repeats: int, workers: int | None, progress: Progress, llm_totals: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Every run batched, in this process or over ``workers`` forked processes (each a contiguous share
+        of the runs: a run's result does not depend on its batch); summaries in run order."""
+        count = default_workers(repeats) if workers is None else max(1, min(int(workers), repeats))
+        if count > 1 and fork_available():
+
+            def relay(finished: int, fraction: float) -> None:
+                if progress:
+                    progress(f"{finished}/{count} shares of {repeats} runs ({count} workers)", fraction)
+
+            def share(i: int, _report: Callable[[float], None]) -> list[dict[str, Any]]:
+                return self.run_part(i, count, repeats)
+
+            parts = await map_forked(share, count, count, progress=relay)
+        else:
+            if progress:
+                progress(f"{repeats} runs batched", 0.0)
+            parts = [self.run_part(0, 1, repeats)]
+        results = [summary for part in parts for summary in part]
+        for _ in results:
+            _add_llm(llm_totals, self.probe_stats)
+        if progress:
+            progress(f"{repeats} runs batched", 1.0)
+        return results, self.probe_social
 
     def run_one(
         self, r: int, report: Callable[[float], None] | None = None
@@ -668,6 +749,8 @@ class _Ensemble:
         self, repeats: int, workers: int | None, progress: Progress, llm_totals: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Every run, in this process or over ``workers`` forked processes; summaries in run order."""
+        if self.batched:
+            return await self.run_batched(repeats, workers, progress, llm_totals)
         count = default_workers(repeats) if workers is None else max(1, min(int(workers), repeats))
         if count > 1 and fork_available():
 

@@ -137,6 +137,7 @@ class WorldFile:
         monitor: Any = None,
         trees: bool = False,
         intervene: Iterable[str] = (),
+        kernel: str = "auto",
     ) -> EnsembleResult:
         """Run one cascade ``runs`` times (run r with session seed ``seed + r``), as
         ``agora run WORLD --inject TEXT --runs R --until-done`` (or ``--steps N``) does; the file is not modified.
@@ -158,6 +159,8 @@ class WorldFile:
             trees: keep every run's adoption forest (:attr:`EnsembleResult.cascades`, ``--cascades``).
             intervene: interventions ``TICK:ACTION`` (``--intervene``; TICK counted from the injection):
                 ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``, ``remove-edges:FRACTION[:random|between]``.
+            kernel: ``auto`` (batched where it can), ``batched`` or ``engine`` (``--kernel``; see
+                :func:`sim.engine.runner.run_cascades`).
 
         Returns:
             An :class:`EnsembleResult`; its ``to_dict()`` is what ``agora run ... --json`` prints.
@@ -189,6 +192,7 @@ class WorldFile:
                 monitor=monitor,
                 trees=trees,
                 intervene=intervene,
+                kernel=kernel,
             )
         )
 
@@ -216,6 +220,7 @@ class WorldFile:
         monitor: Any = None,
         trees: bool = False,
         intervene: Iterable[str] = (),
+        kernel: str = "auto",
     ) -> EnsembleResult:
         """:meth:`ensemble` as a coroutine."""
         _whole(runs, "runs", 1)
@@ -257,6 +262,7 @@ class WorldFile:
             monitor=monitor,
             trees=bool(trees),
             intervene=list(intervene),
+            kernel=kernel,
         )
         return EnsembleResult.from_dict(result, source=self.path)
 

@@ -1,0 +1,220 @@
+"""Batched ensembles (``sim.engine.batched``, ``agora run --runs R --kernel batched``).
+
+1. **Oracle fed the same random words.** The engine's own ``ic`` step, with its edge draws replaced by the
+   batched run's live edges (0 for a live edge, 1 for the others), must report every field the batched run
+   reports, exactly: series, forest measures, attempts, exposed, ticks, status.
+2. **Law.** The live edges are independent Bernoulli(p) edges (frequencies and gap law), and the mean reach
+   and the whole distribution of reach on the diamond match the exact enumeration of ``test_models.py``.
+3. **Reproducible.** A run's result does not depend on its batch, the number of workers or the other runs.
+4. **Who runs batched.** ``auto`` falls back to the engine (and says why) where the batched path does not
+   apply; ``--kernel batched`` refuses such an ensemble in one sentence, exit 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import agora
+
+from plugins.ic import IndependentCascade
+from sim.core.world import build_world
+from sim.engine import batched
+from sim.engine.forkpool import fork_available
+from sim.engine.runner import run_cascades
+from sim.engine.simulation import Simulation
+from sim.errors import BadParameterError
+from sim.model.registry import Registry
+from sim.model.seeds import SeedSpec
+from sim.store.create import synthetic_world
+
+
+class LiveIC(IndependentCascade):
+    """The engine's ic with its edge draws taken from a given live-edge mask (0.0 live, 1.0 not)."""
+
+    name = "ic-live"
+    live = np.zeros(0, dtype=bool)
+
+    def step(self, ctx):  # type: ignore[no-untyped-def]
+        ctx.random_edges = lambda edges: np.where(LiveIC.live[edges], 0.0, 1.0)
+        return super().step(ctx)
+
+
+def _run(world, registry, **kw):
+    base = {"registry": registry, "text": "m", "seeds": "random:5", "model": "ic", "seed": 7}
+    return asyncio.run(run_cascades(world, **{**base, **kw}))
+
+
+@pytest.fixture(scope="module")
+def world():
+    return synthetic_world("batched", 400, avg_degree=6, seed=3)
+
+
+@pytest.fixture(scope="module")
+def registry():
+    reg = Registry([])
+    reg.register(LiveIC)
+    return reg
+
+
+def _live_mask(world, seed: int, p: float, seeds: str) -> tuple[np.ndarray, np.ndarray]:
+    picked, key = batched.run_key(world, 1, seed, SeedSpec.parse(seeds), None)
+    _, edges = batched.live_edges(np.array([key], dtype=np.uint64), world.num_edges, p)
+    live = np.zeros(world.num_edges, dtype=bool)
+    live[edges] = True
+    return picked, live
+
+
+@pytest.mark.parametrize(
+    ("p", "how", "seeds"),
+    [
+        (0.2, {"until_done": True}, "random:5"),
+        (0.45, {"until_done": True}, "top:3"),
+        (0.45, {"steps": 4}, "random:5"),  # cut short: transmitters of the last rounds never sent
+        (0.6, {"until_done": True, "max_ticks": 3}, "random:5"),  # max-ticks
+        (1.0, {"until_done": True}, "random:2"),
+        (0.0, {"steps": 3}, "random:5"),
+    ],
+)
+def test_every_field_is_the_engines_for_the_same_live_edges(world, registry, p, how, seeds):
+    runs = 6
+    got = _run(world, registry, runs=runs, params={"p": p}, seeds=seeds, kernel="batched", **how)
+    assert got["kernel"] == "batched" and got["kernel_reason"] is None
+    for r, mine in enumerate(got["runs"]):
+        picked, LiveIC.live = _live_mask(world, 7 + r, p, seeds)
+        oracle = _run(world, registry, runs=1, seed=7 + r, params={"p": p}, seeds=seeds, model="ic-live", **how)
+        assert oracle["kernel"] == "engine"
+        want = oracle["runs"][0]
+        want["seed"] = 7 + r
+        assert want["seeds"] == picked.size
+        for key in set(want) | set(mine):
+            if key != "seconds":
+                assert mine.get(key) == want.get(key), (r, key, mine.get(key), want.get(key))
+        assert mine["reached"] >= picked.size
+
+
+def test_the_report_averages_the_batched_runs(world, registry):
+    got = _run(world, registry, runs=30, params={"p": 0.3}, until_done=True, kernel="auto")
+    assert got["kernel"] == "batched"
+    reached = [r["reached"] for r in got["runs"]]
+    assert got["mean_reached"] == pytest.approx(np.mean(reached))
+    assert got["completed"] == 30 and got["failed"] == 0
+    assert len({tuple(r["new_per_tick"]) for r in got["runs"]}) > 1  # the runs differ
+
+
+def test_live_edges_are_independent_bernoulli_edges():
+    e, p, runs = 40, 0.3, 20_000
+    keys = np.arange(1, runs + 1, dtype=np.uint64) * np.uint64(0x632BE59BD9B4E019)
+    r, edges = batched.live_edges(keys, e, p)
+    live = np.zeros((runs, e), dtype=bool)
+    live[r, edges] = True
+    freq = live.mean(axis=0)
+    se = math.sqrt(p * (1 - p) / runs)
+    assert np.all(np.abs(freq - p) < 5 * se), freq
+    both = (live[:, :-1] & live[:, 1:]).mean()  # neighbouring edges: independent
+    assert abs(both - p * p) < 5 * math.sqrt(p * p * (1 - p * p) / (runs * (e - 1))) * 3
+    counts = live.sum(axis=1)  # Binomial(e, p) live edges a run
+    assert abs(counts.mean() - e * p) < 5 * math.sqrt(e * p * (1 - p) / runs)
+    assert abs(counts.var() - e * p * (1 - p)) < 0.05 * e * p * (1 - p)
+
+
+def test_live_edges_draw_more_words_when_a_run_runs_short():
+    # p tiny and few edges: the first batch of words rarely covers the edges; the answer must not change
+    # with how the words were cut into batches.
+    keys = np.arange(1, 400, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    r1, e1 = batched.live_edges(keys, 5_000, 0.002)
+    per_run = [e1[r1 == i] for i in range(keys.size)]
+    for i in (0, 5, 77):
+        r2, e2 = batched.live_edges(keys[i : i + 1], 5_000, 0.002)
+        assert np.array_equal(e2, per_run[i])
+    assert np.all(np.diff(e1)[np.diff(r1) == 0] > 0)
+
+
+# The diamond of test_models.py: 0 -> 1, 0 -> 2, 1 -> 2, 1 -> 3, 2 -> 3.
+DIAMOND = [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)]
+
+
+def _reach_law(p: float) -> dict[int, float]:
+    law: dict[int, float] = {}
+    for live in itertools.product([0, 1], repeat=len(DIAMOND)):
+        seen, stack = {0}, [0]
+        while stack:
+            u = stack.pop()
+            for (a, b), on in zip(DIAMOND, live):
+                if on and a == u and b not in seen:
+                    seen.add(b)
+                    stack.append(b)
+        prob = p ** sum(live) * (1 - p) ** (len(DIAMOND) - sum(live))
+        law[len(seen)] = law.get(len(seen), 0.0) + prob
+    return law
+
+
+def test_reach_on_the_diamond_follows_the_exact_law():
+    p, runs = 0.3, 6_000
+    world = build_world("diamond", 0, 4, np.array([a for a, _ in DIAMOND]), np.array([b for _, b in DIAMOND]))
+    got = _run(world, Registry([]), runs=runs, params={"p": p}, seeds="ids:0", until_done=True, kernel="batched")
+    reach = np.array([r["reached"] for r in got["runs"]])
+    law = _reach_law(p)
+    exact = sum(k * q for k, q in law.items())
+    se = reach.std(ddof=1) / math.sqrt(runs)
+    assert abs(reach.mean() - exact) < 4.5 * se, (reach.mean(), exact)
+    # Pearson's chi-square over the four sizes (3 degrees of freedom; 30 is far past p = 1e-6).
+    chi2 = sum((np.count_nonzero(reach == k) - runs * q) ** 2 / (runs * q) for k, q in law.items())
+    assert chi2 < 30, chi2
+    assert set(reach.tolist()) <= set(law)
+
+
+def test_a_run_is_the_same_in_any_batch_and_with_any_number_of_workers(world, registry, monkeypatch):
+    kw = {"runs": 12, "params": {"p": 0.35}, "until_done": True, "kernel": "batched"}
+    whole = _run(world, registry, workers=1, **kw)["runs"]
+    monkeypatch.setattr(batched, "BATCH_BYTES", 1)  # one run a batch
+    alone = _run(world, registry, workers=1, **kw)["runs"]
+    assert [r["new_per_tick"] for r in alone] == [r["new_per_tick"] for r in whole]
+    later = _run(world, registry, workers=1, **{**kw, "runs": 4, "seed": 7 + 8})["runs"]
+    assert [r["cascade"] for r in later] == [r["cascade"] for r in whole[8:]]
+    if fork_available():
+        spread = _run(world, registry, workers=3, **kw)["runs"]
+        assert [(r["reached"], r["attempts"], r["exposed"]) for r in spread] == [
+            (r["reached"], r["attempts"], r["exposed"]) for r in whole
+        ]
+
+
+def test_auto_falls_back_to_the_engine_and_says_why(world, registry):
+    trust = _run(world, registry, runs=2, params={"p": 0.2, "trust_weighted": True}, until_done=True)
+    assert trust["kernel"] == "engine" and "trust" in trust["kernel_reason"]
+    other = _run(world, registry, runs=2, params={"p": 0.2}, model="ic-live", until_done=True)
+    assert other["kernel"] == "engine" and "built-in ic" in other["kernel_reason"]
+    trees = _run(world, registry, runs=2, params={"p": 0.2}, until_done=True, trees=True)
+    assert trees["kernel"] == "engine" and trees["runs"][0]["tree"] is not None
+    forced = _run(world, registry, runs=2, params={"p": 0.2}, until_done=True, kernel="engine")
+    assert forced["kernel"] == "engine" and forced["kernel_reason"] == "--kernel engine"
+    with pytest.raises(BadParameterError, match="--kernel batched cannot run this ensemble: interventions"):
+        _run(world, registry, runs=2, until_done=True, kernel="batched", intervene=["2:remove-edges:0.1"])
+    with pytest.raises(BadParameterError, match="kernel 'fast' is unknown"):
+        _run(world, registry, runs=2, until_done=True, kernel="fast")
+
+
+def test_a_world_with_its_own_running_session_runs_on_the_engine(world, registry):
+    w = world.fork(shared=False)
+    Simulation(w, registry=registry).inject("other", seeds="random:3", model="ic", seed=1)
+    got = _run(w, registry, runs=2, params={"p": 0.2}, until_done=True)
+    assert got["kernel"] == "engine" and "sessions of its own" in got["kernel_reason"]
+
+
+def test_cli_kernel(tmp_path):
+    assert agora(tmp_path, "new", "w.db", "--agents", "300", "--seed", "2").returncode == 0
+    res = agora(
+        tmp_path, "run", "w.db", "--inject", "m", "--runs", "5", "--until-done", "--kernel", "batched", "--json"
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["kernel"] == "batched" and len(out["runs"]) == 5
+    res = agora(tmp_path, "run", "w.db", "--inject", "m", "--until-done", "--kernel", "batched")
+    assert res.returncode == 2 and "--kernel chooses how an ensemble runs: add --runs R" in res.stderr
+    many = ("run", "w.db", "--inject", "m", "--runs", "2", "--until-done", "--kernel", "batched")
+    res = agora(tmp_path, *many, "--cascades", "c.csv")
+    assert res.returncode == 2 and "--kernel batched cannot run this ensemble" in res.stderr
