@@ -22,6 +22,7 @@ import pytest
 from conftest import agora
 
 from plugins.ic import IndependentCascade
+from plugins.lt import LinearThreshold
 from sim.core.world import build_world
 from sim.engine import batched
 from sim.engine.forkpool import fork_available
@@ -44,6 +45,16 @@ class LiveIC(IndependentCascade):
         return super().step(ctx)
 
 
+class GivenLT(LinearThreshold):
+    """The engine's lt with its thresholds given (the batched run's, from its random words)."""
+
+    name = "lt-given"
+    thresholds_given = np.zeros(0, dtype=np.float32)
+
+    def start(self, ctx):  # type: ignore[no-untyped-def]
+        ctx.store["threshold"] = GivenLT.thresholds_given.copy()
+
+
 def _run(world, registry, **kw):
     base = {"registry": registry, "text": "m", "seeds": "random:5", "model": "ic", "seed": 7}
     return asyncio.run(run_cascades(world, **{**base, **kw}))
@@ -58,6 +69,7 @@ def world():
 def registry():
     reg = Registry([])
     reg.register(LiveIC)
+    reg.register(GivenLT)
     return reg
 
 
@@ -95,6 +107,35 @@ def test_every_field_is_the_engines_for_the_same_live_edges(world, registry, p, 
             if key != "seconds":
                 assert mine.get(key) == want.get(key), (r, key, mine.get(key), want.get(key))
         assert mine["reached"] >= picked.size
+
+
+@pytest.mark.parametrize(
+    ("how", "seeds"),
+    [({"until_done": True}, "random:20"), ({"until_done": True}, "top:10"), ({"steps": 3}, "random:30")],
+)
+def test_lt_fields_are_the_engines_for_the_same_thresholds(world, registry, how, seeds):
+    runs = 6
+    got = _run(world, registry, runs=runs, model="lt", seeds=seeds, kernel="batched", **how)
+    assert got["kernel"] == "batched"
+    grown = 0
+    for r, mine in enumerate(got["runs"]):
+        picked, key = batched.run_key(world, 1, 7 + r, SeedSpec.parse(seeds), None)
+        GivenLT.thresholds_given = batched.lt_thresholds(np.full(world.n, key), np.arange(world.n))
+        oracle = _run(world, registry, runs=1, seed=7 + r, model="lt-given", seeds=seeds, **how)
+        want = oracle["runs"][0]
+        want["seed"] = 7 + r
+        for key_ in set(want) | set(mine):
+            if key_ != "seconds":
+                assert mine.get(key_) == want.get(key_), (r, key_, mine.get(key_), want.get(key_))
+        grown += mine["reached"] > picked.size
+    assert grown, "no cascade grew past its seeds: the comparison tested nothing"
+
+
+def test_lt_thresholds_are_uniform():
+    t = batched.lt_thresholds(np.full(50_000, 12345, dtype=np.uint64), np.arange(50_000))
+    assert t.dtype == np.float32 and t.min() > 0 and t.max() <= 1
+    hist = np.bincount((t * 10).astype(int).clip(0, 9), minlength=10)
+    assert np.all(np.abs(hist - 5_000) < 5 * math.sqrt(5_000 * 0.9))
 
 
 def test_the_report_averages_the_batched_runs(world, registry):
@@ -168,6 +209,46 @@ def test_reach_on_the_diamond_follows_the_exact_law():
     assert set(reach.tolist()) <= set(law)
 
 
+# lt: 0 is the seed; 4 follows nobody, so an agent that picks 4 in the live-edge view is not reached.
+LT_EDGES = [(0, 1), (0, 2), (1, 2), (4, 2), (1, 3), (2, 3), (4, 3), (3, 5), (4, 5)]
+
+
+def _lt_reach_law(k: int, edges: list[tuple[int, int]], seed: int) -> dict[int, float]:
+    """Kempe-Kleinberg-Tardos: with uniform thresholds, lt's final set has the law of the live-edge model where
+    each agent keeps exactly one of its in-edges, each with probability 1/in-degree (none if it has none)."""
+    ins = {v: [a for a, b in edges if b == v] for v in range(k)}
+    agents = [v for v in range(k) if v != seed]
+    law: dict[int, float] = {}
+    for pick in itertools.product(*[ins[v] or [None] for v in agents]):
+        prob = math.prod(1 / len(ins[v]) for v in agents if ins[v])
+        parent = dict(zip(agents, pick))
+        reached = 1
+        for v in agents:
+            u, seen = v, set()
+            while u is not None and u != seed and u not in seen:
+                seen.add(u)
+                u = parent[u]
+            reached += u == seed
+        law[reached] = law.get(reached, 0.0) + prob
+    return law
+
+
+def test_lt_reach_follows_the_live_edge_law():
+    runs = 6_000
+    src, dst = np.array([a for a, _ in LT_EDGES]), np.array([b for _, b in LT_EDGES])
+    world = build_world("lt", 0, 6, src, dst)
+    got = _run(world, Registry([]), runs=runs, model="lt", seeds="ids:0", until_done=True, kernel="batched")
+    reach = np.array([r["reached"] for r in got["runs"]])
+    law = _lt_reach_law(6, LT_EDGES, 0)
+    assert len(law) >= 3  # a law with some spread
+    exact = sum(k * q for k, q in law.items())
+    se = reach.std(ddof=1) / math.sqrt(runs)
+    assert abs(reach.mean() - exact) < 4.5 * se, (reach.mean(), exact)
+    chi2 = sum((np.count_nonzero(reach == k) - runs * q) ** 2 / (runs * q) for k, q in law.items())
+    assert chi2 < 35, chi2
+    assert set(reach.tolist()) <= set(law)
+
+
 def test_a_run_is_the_same_in_any_batch_and_with_any_number_of_workers(world, registry, monkeypatch):
     kw = {"runs": 12, "params": {"p": 0.35}, "until_done": True, "kernel": "batched"}
     whole = _run(world, registry, workers=1, **kw)["runs"]
@@ -187,7 +268,9 @@ def test_auto_falls_back_to_the_engine_and_says_why(world, registry):
     trust = _run(world, registry, runs=2, params={"p": 0.2, "trust_weighted": True}, until_done=True)
     assert trust["kernel"] == "engine" and "trust" in trust["kernel_reason"]
     other = _run(world, registry, runs=2, params={"p": 0.2}, model="ic-live", until_done=True)
-    assert other["kernel"] == "engine" and "built-in ic" in other["kernel_reason"]
+    assert other["kernel"] == "engine" and "built-in ic and lt" in other["kernel_reason"]
+    lt_trust = _run(world, registry, runs=2, model="lt", params={"weights": "trust"}, until_done=True)
+    assert lt_trust["kernel"] == "engine" and "trust" in lt_trust["kernel_reason"]
     trees = _run(world, registry, runs=2, params={"p": 0.2}, until_done=True, trees=True)
     assert trees["kernel"] == "engine" and trees["runs"][0]["tree"] is not None
     forced = _run(world, registry, runs=2, params={"p": 0.2}, until_done=True, kernel="engine")

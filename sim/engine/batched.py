@@ -158,32 +158,86 @@ class BatchRuns:
     exposed: np.ndarray  # per run
 
 
+def word_at(keys: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Word ``index[j]`` of key ``keys[j]``'s stream, element-wise (uint64)."""
+    z = np.asarray(keys, dtype=np.uint64) + (np.asarray(index, dtype=np.uint64) + np.uint64(1)) * GOLDEN
+    return mix64(z)
+
+
+def lt_thresholds(keys: np.ndarray, agents: np.ndarray) -> np.ndarray:
+    """The ``lt`` threshold of each listed agent in the run of each key: word ``agent`` of the key's stream as a
+    uniform number in (0, 1], kept as float32 (as the engine keeps its thresholds)."""
+    return unit(word_at(keys, agents)).astype(np.float32)
+
+
+class _LiveEdges:
+    """The ``ic`` round on a batch: the batch's live edges as one CSR over its nodes; every open target of a
+    live edge adopts."""
+
+    def __init__(self, graph: Any, keys: np.ndarray, p: float, edge_sources: np.ndarray) -> None:
+        n, b_runs = int(graph.n), int(keys.size)
+        dst = graph.out_indices
+        lr, le = live_edges(keys, int(dst.size), p)
+        base = lr * n
+        node_src = base + edge_sources[le]
+        self.node_dst = base + dst[le]
+        del base
+        nodes = b_runs * n
+        self.ptr = np.zeros(nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(node_src, minlength=nodes), out=self.ptr[1:])
+
+    def gather(self, frontier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        starts = self.ptr[frontier]
+        counts = self.ptr[frontier + 1] - starts
+        total = int(counts.sum())
+        offsets = np.cumsum(counts) - counts
+        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+        return self.node_dst[pos], counts
+
+    def adopt(self, candidates: np.ndarray) -> np.ndarray | None:
+        return None  # every candidate adopts
+
+
+class _Thresholds:
+    """The ``lt`` round (uniform weights) on a batch: every out-edge of the frontier adds one adopted followee
+    to its target; an open target adopts when its adopted followees over its followees reach its threshold."""
+
+    def __init__(self, graph: Any, keys: np.ndarray) -> None:
+        self.n = int(graph.n)
+        self.keys = keys
+        self.indptr, self.dst = graph.out_indptr, graph.out_indices
+        self.in_degree = np.diff(graph.in_indptr).astype(np.float64)
+        self.adopted_in = np.zeros(keys.size * self.n, dtype=np.int32)
+
+    def gather(self, frontier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        agents = frontier % self.n
+        starts = self.indptr[agents]
+        counts = self.indptr[agents + 1] - starts
+        total = int(counts.sum())
+        offsets = np.cumsum(counts) - counts
+        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+        targets = np.repeat(frontier - agents, counts) + self.dst[pos]
+        np.add.at(self.adopted_in, targets, 1)  # the frontier adopted before this round: it counts now
+        return targets, counts
+
+    def adopt(self, candidates: np.ndarray) -> np.ndarray | None:
+        agents = candidates % self.n
+        share = self.adopted_in[candidates] / self.in_degree[agents]
+        return share >= lt_thresholds(self.keys[candidates // self.n], agents)
+
+
 def search(
     graph: Any,
     seeds: list[np.ndarray],
     keys: np.ndarray,
-    p: float,
+    rule: _LiveEdges | _Thresholds,
     rounds_cap: int,
-    edge_sources: np.ndarray | None = None,
 ) -> BatchRuns:
-    """Run the batch: run ``b`` starts from ``seeds[b]`` (distinct agents) with random words from ``keys[b]``
-    and takes at most ``rounds_cap`` rounds. ``edge_sources``: the sending agent of every out-edge (computed
-    when not given)."""
-    if edge_sources is None:
-        edge_sources = np.repeat(np.arange(graph.n, dtype=np.int64), np.diff(graph.out_indptr))
+    """Run the batch under ``rule``: run ``b`` starts from ``seeds[b]`` (distinct agents), with random words
+    from ``keys[b]``, and takes at most ``rounds_cap`` rounds."""
     n = int(graph.n)
     b_runs = len(seeds)
-    dst = graph.out_indices
-    e_total = int(dst.size)
-    lr, le = live_edges(keys, e_total, p)
-    base = lr * n
-    node_src = base + edge_sources[le]
-    node_dst = base + dst[le]
-    del base
     nodes = b_runs * n
-    live_ptr = np.zeros(nodes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(node_src, minlength=nodes), out=live_ptr[1:])
-    del node_src
     depth_of = np.full(nodes, -1, dtype=np.int32)
     parent_of = np.full(nodes, -1, dtype=np.int32)
     frontier = np.sort(
@@ -198,19 +252,12 @@ def search(
     for d in range(1, rounds_cap + 1):
         if frontier.size == 0:
             break
-        starts = live_ptr[frontier]
-        counts = live_ptr[frontier + 1] - starts
-        total = int(counts.sum())
-        if total == 0:
-            break
-        offsets = np.cumsum(counts) - counts
-        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
-        targets = node_dst[pos]
+        targets, counts = rule.gather(frontier)
         open_ = np.flatnonzero(depth_of[targets] < 0)
         if open_.size == 0:
             break
-        # The first live edge to each open target: positions ascend with the sender (frontier sorted).
-        span = total + 1
+        # Each open target once, with its first edge: positions ascend with the sender (frontier sorted).
+        span = targets.size + 1
         packed = targets[open_] * span + open_
         packed.sort()
         agents = packed // span
@@ -218,6 +265,11 @@ def search(
         first[1:] = agents[1:] != agents[:-1]
         winners = agents[first]
         senders = np.repeat(frontier, counts)[packed[first] % span]
+        adopt = rule.adopt(winners)
+        if adopt is not None:
+            winners, senders = winners[adopt], senders[adopt]
+            if winners.size == 0:
+                break
         depth_of[winners] = d
         parent_of[winners] = (senders % n).astype(np.int32)
         new[:, d] = np.bincount(winners // n, minlength=b_runs)
@@ -425,11 +477,14 @@ def why_not(world: World, sim: Any, session: Any, model_cls: type, trees: bool, 
     """Why an ensemble cannot run batched (None: it can): the batched path is the built-in ``ic`` on a world
     where nothing else moves. ``sim`` and ``session`` are the ensemble's probe, just injected."""
     from plugins.ic import IndependentCascade  # noqa: PLC0415 - the built-in models load with the registry
+    from plugins.lt import LinearThreshold  # noqa: PLC0415 - the built-in models load with the registry
 
-    if model_cls is not IndependentCascade:
-        return "only the built-in ic runs batched"
-    if session.params.get("trust_weighted"):
+    if model_cls not in (IndependentCascade, LinearThreshold):
+        return "only the built-in ic and lt run batched"
+    if model_cls is IndependentCascade and session.params.get("trust_weighted"):
         return "trust-weighted ic runs on the engine"
+    if model_cls is LinearThreshold and session.params.get("weights") != "uniform":
+        return "lt with trust weights runs on the engine"
     if trees:
         return "--cascades keeps every run's tree: the engine writes them"
     if interventions:
@@ -473,10 +528,12 @@ def run_batched(
 
     graph = world.graph
     n, e_total = int(world.n), int(world.num_edges)
-    p = float(probe.params["p"])
+    model = probe.model_name
+    p = float(probe.params.get("p", 0.0))
     spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
     fixed = probe.seed_agents
-    per_run = 12 * n + 48 * int(e_total * p + 6 * np.sqrt(e_total * p) + 16) + 1
+    live = int(e_total * p + 6 * np.sqrt(e_total * p) + 16) if model == "ic" else 0
+    per_run = 16 * n + 48 * live + 1
     size = int(max(1, min(4096, BATCH_BYTES // per_run)))
     rounds_cap = max(0, limit - 1)
     sources = np.repeat(np.arange(n, dtype=np.int64), np.diff(graph.out_indptr))
@@ -488,7 +545,8 @@ def run_batched(
         for i, r in enumerate(chunk):
             picked, keys[i] = run_key(world, probe.id, seed + r, spec, fixed)
             seeds.append(picked)
-        found = search(graph, seeds, keys, p, rounds_cap, sources)
+        rule = _LiveEdges(graph, keys, p, sources) if model == "ic" else _Thresholds(graph, keys)
+        found = search(graph, seeds, keys, rule, rounds_cap)
         out.extend(
             summaries(
                 found,
