@@ -1,0 +1,315 @@
+"""Compiled cascade kernels for batched ensembles (:mod:`sim.engine.batched`), with Numba.
+
+One call runs one cascade of the built-in ``ic`` or ``lt`` to its end (or ``rounds_cap`` rounds) from its
+seeds and its random key, and leaves in the output buffers everything its report needs: the adopters in
+adoption order (round, then agent), each one's round and its parent's position, the subtree sizes and roots
+of the adoption forest, and the run's attempts and exposures, counted as the engine counts them.
+
+``ic`` draws from the run's session generator exactly what the engine's ``ic`` draws (one number per open
+edge, round by round, senders ascending), so a run is the engine's run of the same seed. ``lt``'s agent ``v``
+has threshold ``float32(unit(word v))``, word ``v`` of the run's SplitMix64 key (see
+:mod:`sim.engine.batched`), drawn when ``v`` is first examined instead of N numbers at the start.
+
+The kernels are compiled on first use and cached next to this file (Numba's ``cache=True``); the buffers
+are the caller's, reused from run to run and put back as they were (only the entries a run touched), so a
+run costs what it touches, not the world's size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit(cache=True, inline="always")
+def _word(key: np.uint64, index: np.int64) -> np.uint64:  # pragma: no cover - compiled
+    z = key + np.uint64(index + 1) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def cascade(
+    lt: bool,
+    indptr: np.ndarray,
+    dst: np.ndarray,
+    in_degree: np.ndarray,
+    seeds: np.ndarray,
+    rng: np.random.Generator,
+    p: float,
+    key: np.uint64,
+    rounds_cap: int,
+    depth: np.ndarray,
+    position: np.ndarray,
+    adopted_in: np.ndarray,
+    touched: np.ndarray,
+    targets: np.ndarray,
+    senders: np.ndarray,
+    states: np.ndarray,
+    agents: np.ndarray,
+    rounds: np.ndarray,
+    parents: np.ndarray,
+    subtree: np.ndarray,
+    tree: np.ndarray,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
+    """Run one cascade; returns ``[size, attempts, exposed]``.
+
+    ``depth`` (int32, -1: unseen; -2 marks an agent an attempt reached that has not adopted, and a round
+    number an adopter), ``position`` (int64) and ``adopted_in`` (int32, 0) are per-agent scratch, left as
+    they were found; ``touched`` is scratch of at least ``n`` entries; ``targets`` (int32), ``senders`` (int64)
+    and ``states`` (int32) hold a chunk of a round's edges: at least the largest out-degree.
+    On return ``agents[:size]`` are the adopters by round then agent, ``rounds`` their round, ``parents`` their
+    parent's position (-1: a seed), ``subtree`` their subtree size, ``tree`` their root's position, and
+    ``counts[:rounds + 1]`` hold nothing the caller needs beyond what it reads of them."""
+    size = 0
+    for s in seeds:
+        depth[s] = 0
+        position[s] = size
+        agents[size] = s
+        rounds[size] = 0
+        parents[size] = -1
+        size += 1
+    n_touched = 0
+    exposed = size  # the seeds (distinct)
+    attempts = 0
+    start, stop = 0, size  # the frontier: agents[start:stop]
+    d = 0
+    while d < rounds_cap and stop > start:
+        d += 1
+        first_new = size
+        cap = targets.size
+        i = start
+        while i < stop:
+            # A chunk of the frontier's out-edges: their targets and senders, then every target's state
+            # loaded at once (independent loads the processor overlaps), then the edges in order.
+            k = 0
+            while i < stop:
+                a, b = indptr[agents[i]], indptr[agents[i] + 1]
+                if k > 0 and k + (b - a) > cap:
+                    break
+                for e in range(a, b):
+                    targets[k] = dst[e]
+                    senders[k] = i
+                    k += 1
+                i += 1
+            for j in range(k):
+                states[j] = depth[targets[j]]
+            for j in range(k):
+                dw = states[j]
+                if dw >= 0 and dw < d:
+                    continue  # adopted before this round: not open
+                w = targets[j]
+                if dw < 0:
+                    dw = depth[w]  # it may have been reached, or have adopted, earlier in this chunk
+                if dw == -1:  # first reached: exposed now
+                    dw = -2
+                    depth[w] = -2
+                    touched[n_touched] = w
+                    n_touched += 1
+                    exposed += 1
+                attempts += 1
+                if not lt:
+                    # The engine's ic draws one number per open edge, in this order, from the session's
+                    # generator (ctx.random_edges), and an edge whose target adopted earlier in this
+                    # round (from a lower sender) is open too.
+                    if rng.random() < p and dw == -2:
+                        depth[w] = d
+                        agents[size] = w
+                        parents[size] = senders[j]
+                        size += 1
+                else:
+                    adopted_in[w] += 1
+                    if dw == -2:
+                        depth[w] = d  # a candidate of this round (decided below); its first sender
+                        agents[size] = w
+                        parents[size] = senders[j]
+                        size += 1
+        if lt:
+            # Candidates whose adopted followees now reach their threshold adopt; the others wait.
+            kept = first_new
+            for j in range(first_new, size):
+                w = agents[j]
+                z = _word(key, w)
+                theta = np.float32(np.float64((z >> np.uint64(11)) + np.uint64(1)) * 2.0**-53)
+                if adopted_in[w] / in_degree[w] >= np.float64(theta):
+                    agents[kept] = w
+                    parents[kept] = parents[j]
+                    kept += 1
+                else:
+                    depth[w] = -2
+            size = kept
+        # This round's adopters by agent (their senders' positions come along).
+        order = np.argsort(agents[first_new:size])
+        sorted_agents = agents[first_new:size][order]
+        sorted_parents = parents[first_new:size][order]
+        agents[first_new:size] = sorted_agents
+        parents[first_new:size] = sorted_parents
+        for j in range(first_new, size):
+            rounds[j] = d
+            position[agents[j]] = j
+        start, stop = first_new, size
+    # The forest: subtree sizes from the last adopter back (parents come first), roots forward.
+    for j in range(size):
+        subtree[j] = 1.0
+    for j in range(size - 1, -1, -1):
+        if parents[j] >= 0:
+            subtree[parents[j]] += subtree[j]
+    for j in range(size):
+        tree[j] = j if parents[j] < 0 else tree[parents[j]]
+    # Put the scratch back (every adopter but the seeds was seen; the seeds are put back too).
+    for j in range(size):
+        depth[agents[j]] = -1
+    for j in range(n_touched):
+        w = touched[j]
+        depth[w] = -1
+        adopted_in[w] = 0
+    counts[0] = size
+    counts[1] = attempts
+    counts[2] = exposed
+    return counts
+
+
+@njit(cache=True)
+def epidemic(
+    indptr: np.ndarray,
+    dst: np.ndarray,
+    seeds: np.ndarray,
+    rng: np.random.Generator,
+    beta: float,
+    gamma: float,
+    rounds_cap: int,
+    depth: np.ndarray,
+    position: np.ndarray,
+    touched: np.ndarray,
+    targets: np.ndarray,
+    senders: np.ndarray,
+    states: np.ndarray,
+    agents: np.ndarray,
+    rounds: np.ndarray,
+    gens: np.ndarray,
+    parents: np.ndarray,
+    subtree: np.ndarray,
+    tree: np.ndarray,
+    infectious: np.ndarray,
+    spare: np.ndarray,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
+    """Run one ``sir`` epidemic exactly as the engine's ``sir`` runs it (the same draws in the same order: each
+    round, one number per open edge of the agents infectious at its start, senders ascending, then one per
+    such agent for its recovery, agents ascending). Returns ``(new, recoveries)`` per round (round 0: the
+    seeds); ``counts`` holds ``[size, attempts, exposed, sent, rounds, finished]``.
+
+    Scratch as :func:`cascade`'s, plus ``infectious`` and ``spare`` (int32, at least ``n``) for the infectious
+    agents; ``gens`` gets each adopter's generation (its parent's plus one)."""
+    size = 0
+    for s in seeds:
+        depth[s] = 0
+        position[s] = size
+        agents[size] = s
+        rounds[size] = 0
+        gens[size] = 0
+        parents[size] = -1
+        infectious[size] = s
+        size += 1
+    n_inf = size
+    n_touched = 0
+    exposed = size
+    attempts = 0
+    sent = 0
+    new = np.zeros(rounds_cap + 1, dtype=np.int64)
+    recoveries = np.zeros(rounds_cap + 1, dtype=np.int64)
+    new[0] = size
+    cap = targets.size
+    d = 0
+    while d < rounds_cap and n_inf > 0:
+        d += 1
+        sent += n_inf
+        first_new = size
+        i = 0
+        while i < n_inf:
+            k = 0
+            while i < n_inf:
+                v = infectious[i]
+                a, b = indptr[v], indptr[v + 1]
+                if k > 0 and k + (b - a) > cap:
+                    break
+                for e in range(a, b):
+                    targets[k] = dst[e]
+                    senders[k] = position[v]
+                    k += 1
+                i += 1
+            for j in range(k):
+                states[j] = depth[targets[j]]
+            for j in range(k):
+                dw = states[j]
+                if dw >= 0 and dw < d:
+                    continue  # infected before this round: not susceptible at its start
+                w = targets[j]
+                if dw < 0:
+                    dw = depth[w]
+                if dw == -1:
+                    dw = -2
+                    depth[w] = -2
+                    touched[n_touched] = w
+                    n_touched += 1
+                    exposed += 1
+                attempts += 1
+                if rng.random() < beta and dw == -2:
+                    depth[w] = d
+                    agents[size] = w
+                    parents[size] = senders[j]
+                    size += 1
+        # Recovery of the agents infectious at the start of the round, ascending.
+        kept = 0
+        for i in range(n_inf):
+            v = infectious[i]
+            if rng.random() < gamma:
+                recoveries[d] += 1
+            else:
+                spare[kept] = v
+                kept += 1
+        order = np.argsort(agents[first_new:size])
+        sorted_agents = agents[first_new:size][order]
+        sorted_parents = parents[first_new:size][order]
+        agents[first_new:size] = sorted_agents
+        parents[first_new:size] = sorted_parents
+        for j in range(first_new, size):
+            rounds[j] = d
+            gens[j] = gens[parents[j]] + 1
+            position[agents[j]] = j
+        new[d] = size - first_new
+        # The next round's infectious: those that stayed and the newly infected, merged ascending.
+        a, b, m = 0, first_new, 0
+        while a < kept or b < size:
+            if b >= size or (a < kept and spare[a] < agents[b]):
+                infectious[m] = spare[a]
+                a += 1
+            else:
+                infectious[m] = agents[b]
+                b += 1
+            m += 1
+        n_inf = m
+    for j in range(size):
+        subtree[j] = 1.0
+    for j in range(size - 1, -1, -1):
+        if parents[j] >= 0:
+            subtree[parents[j]] += subtree[j]
+    for j in range(size):
+        tree[j] = j if parents[j] < 0 else tree[parents[j]]
+    for j in range(size):
+        depth[agents[j]] = -1
+    for j in range(n_touched):
+        depth[touched[j]] = -1
+    counts[0] = size
+    counts[1] = attempts
+    counts[2] = exposed
+    counts[3] = sent
+    counts[4] = d
+    counts[5] = 1 if n_inf == 0 else 0
+    return np.stack((new[: d + 1], recoveries[: d + 1]))
