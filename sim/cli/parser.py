@@ -320,10 +320,11 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     run.add_argument(
         "--kernel",
         choices=("auto", "batched", "engine"),
-        help="with --runs: 'batched' advances the runs together (the built-in ic where nothing else moves: no "
-        "living network, feeds, interventions or --cascades; its own random words, so run r is not the engine's "
-        "run of seed S+r, but follows the same law), 'engine' ticks every run through the engine, 'auto' "
-        "(default) batches where it can; --json says which ran in 'kernel'",
+        help="with --runs: 'batched' computes the runs in a compiled kernel (the built-in ic, lt and sir where "
+        "nothing else moves: no living network, feeds, interventions or --cascades); an ic or sir run is then the "
+        "engine's run of its seed, field for field, an lt run draws its thresholds its own way (the same law); "
+        "'engine' ticks every run through the engine; 'auto' (default) batches where it can; --json says which "
+        "ran in 'kernel'",
     )
     run.add_argument(
         "--series",

@@ -248,6 +248,25 @@ def _cascade(buf: _Buffers, size: int, gens: np.ndarray) -> dict[str, Any]:
     )
 
 
+def warm() -> None:
+    """Compile (or load from Numba's cache) both kernels for the argument types :func:`run_batched` passes,
+    on a world of two agents: done before forking workers, so that they share the compiled code instead of
+    each loading it."""
+    from sim.engine.kernels import cascade, epidemic  # noqa: PLC0415 - Numba loads only for a batched ensemble
+
+    indptr, dst = np.array([0, 1, 1], dtype=np.int64), np.array([1], dtype=np.int32)
+    seeds, rng = np.array([0], dtype=np.int64), np.random.default_rng(0)
+    b = _Buffers(2, 4)
+    cascade(
+        False, indptr, dst, np.ones(2), seeds, rng, 0.5, np.uint64(1), 3, b.depth, b.position, b.adopted_in,
+        b.touched, b.targets, b.senders, b.states, b.agents, b.rounds, b.parents, b.subtree, b.tree, b.counts,
+    )  # fmt: skip
+    epidemic(
+        indptr, dst, seeds, rng, 0.5, 0.5, 3, b.depth, b.position, b.touched, b.targets, b.senders, b.states,
+        b.agents, b.rounds, b.gens, b.parents, b.subtree, b.tree, b.infectious, b.spare, b.counts,
+    )  # fmt: skip
+
+
 def run_batched(
     world: World,
     *,

@@ -249,10 +249,10 @@ async def run_cascades(
     injection; every run applies them and reports them in ``interventions``.
 
     ``kernel`` chooses how an ensemble runs: ``engine`` ticks every run through the engine; ``batched``
-    advances the runs together (:mod:`sim.engine.batched`: the built-in ``ic`` on a world where nothing else
-    moves, with its own random words, so run ``r`` differs from the engine's run of seed ``seed + r`` but
-    follows the same law); ``auto`` batches where it can. The report's ``kernel`` says which ran (and
-    ``kernel_reason`` why not batched).
+    computes the runs in a compiled kernel (:mod:`sim.engine.batched`: the built-in ``ic``, ``lt`` and ``sir``
+    on a world where nothing else moves; an ``ic`` or ``sir`` run draws what the engine draws and is the
+    engine's run of its seed, an ``lt`` run draws its thresholds its own way, the same law); ``auto`` batches
+    where it can. The report's ``kernel`` says which ran (and ``kernel_reason`` why not batched).
 
     Every run reports ``cascade``, the measures of its adoption forest; with ``trees`` it also carries
     ``tree``, the forest's arrays (:func:`tree_arrays`), and the report ``cascade`` has their mean and
@@ -652,6 +652,7 @@ class _Ensemble:
         of the runs: a run's result does not depend on its batch); summaries in run order."""
         count = default_workers(repeats) if workers is None else max(1, min(int(workers), repeats))
         if count > 1 and fork_available():
+            batched.warm()  # compiled once, here: the workers share it
 
             def relay(finished: int, fraction: float) -> None:
                 if progress:
