@@ -201,6 +201,7 @@ def _agora(world: Any, model: str, params: dict[str, Any], runs: int, seed: int,
         "reached_mean": out["mean_reached"],
         "completed": out["completed"],
         "workers": workers,
+        "kernel": out.get("kernel"),
     }
 
 
@@ -225,6 +226,7 @@ def measure_size(agents: int, avg_degree: float, runs: int, seed: int, repeats: 
             "agora_all_cores_ms": float(np.median([x["ms_per_cascade"] for x in every or one])),
             "workers": all_workers,
             "agora_reached_mean": one[0]["reached_mean"],
+            "kernel": one[0]["kernel"],
         }
         kern = _kernel(world, model, params, seed_sets, seed)
         row["numpy_kernel_ms"], row["numpy_reached_mean"] = kern["ms_per_cascade"], kern["reached_mean"]
@@ -254,12 +256,16 @@ def small_world(runs: int = 1000, p: float = 0.05, repeats: int = 3) -> dict[str
     agora = [sys.executable, "-m", "sim.cli.main"]
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
+    # As a user's machine runs it: byte-code cached (a shell may have turned that off), and an untimed first
+    # run below leaves the compiled kernels in Numba's cache.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory(prefix="agora-bench-") as tmp:
         db = str(Path(tmp) / "facebook.db")
         subprocess.run([*agora, "new", db, "--edges", str(edges)], env=env, check=True, capture_output=True)
-        cmd = [*agora, "run", db, "--inject", "bench", "--model", "ic", "--param", f"p={p}"]
-        cmd += ["--seeds", "random:10", "--runs", str(runs), "--until-done", "--json"]
+        base = [*agora, "run", db, "--inject", "bench", "--model", "ic", "--param", f"p={p}", "--seeds", "random:10"]
+        cmd = [*base, "--runs", str(runs), "--until-done", "--json"]
         walls, reached = [], None
+        subprocess.run([*base, "--runs", "2", "--until-done"], env=env, check=True, capture_output=True)  # caches
         for _ in range(repeats):
             t = time.perf_counter()
             res = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)

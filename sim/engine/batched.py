@@ -142,8 +142,8 @@ class _Buffers:
     def __init__(self, n: int, chunk: int = 1 << 15) -> None:
         self.targets = np.zeros(chunk, dtype=np.int32)
         self.senders = np.zeros(chunk, dtype=np.int64)
-        self.states = np.zeros(chunk, dtype=np.int32)
-        self.depth = np.full(n, -1, dtype=np.int32)
+        self.states = np.zeros(chunk, dtype=np.uint8)
+        self.mark = np.zeros(n, dtype=np.uint8)
         self.position = np.zeros(n, dtype=np.int64)
         self.adopted_in = np.zeros(n, dtype=np.int32)
         self.touched = np.zeros(n, dtype=np.int64)
@@ -185,8 +185,9 @@ def summary(
     curve = np.cumsum(new)
     seeds = int(new[0])
     # The forest's depth and breadth after each round: the adopters per (round, generation), summed up.
-    grid = np.zeros((rounds + 1, int(gens.max(initial=0)) + 1), dtype=np.int64)
-    np.add.at(grid, (buf.rounds[:size], gens), 1)
+    width = int(gens.max(initial=0)) + 1
+    cells = buf.rounds[:size].astype(np.int64) * width + gens
+    grid = np.bincount(cells, minlength=(rounds + 1) * width).reshape(rounds + 1, width)
     np.cumsum(grid, axis=0, out=grid)
     present = grid > 0
     depth = np.where(present.any(axis=1), grid.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1), 0)
@@ -258,11 +259,11 @@ def warm() -> None:
     seeds, rng = np.array([0], dtype=np.int64), np.random.default_rng(0)
     b = _Buffers(2, 4)
     cascade(
-        False, indptr, dst, np.ones(2), seeds, rng, 0.5, np.uint64(1), 3, b.depth, b.position, b.adopted_in,
+        False, indptr, dst, np.ones(2), seeds, rng, 0.5, np.uint64(1), 3, b.mark, b.position, b.adopted_in,
         b.touched, b.targets, b.senders, b.states, b.agents, b.rounds, b.parents, b.subtree, b.tree, b.counts,
     )  # fmt: skip
     epidemic(
-        indptr, dst, seeds, rng, 0.5, 0.5, 3, b.depth, b.position, b.touched, b.targets, b.senders, b.states,
+        indptr, dst, seeds, rng, 0.5, 0.5, 3, b.mark, b.position, b.touched, b.targets, b.senders, b.states,
         b.agents, b.rounds, b.gens, b.parents, b.subtree, b.tree, b.infectious, b.spare, b.counts,
     )  # fmt: skip
 
@@ -309,7 +310,7 @@ def run_batched(
                 float(params["beta"]),
                 float(params["gamma"]),
                 rounds_cap,
-                buf.depth,
+                buf.mark,
                 buf.position,
                 buf.touched,
                 buf.targets,
@@ -343,7 +344,7 @@ def run_batched(
                 float(params.get("p", 0.0)),
                 key,
                 rounds_cap,
-                buf.depth,
+                buf.mark,
                 buf.position,
                 buf.adopted_in,
                 buf.touched,

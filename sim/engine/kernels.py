@@ -44,7 +44,7 @@ def cascade(
     p: float,
     key: np.uint64,
     rounds_cap: int,
-    depth: np.ndarray,
+    mark: np.ndarray,
     position: np.ndarray,
     adopted_in: np.ndarray,
     touched: np.ndarray,
@@ -58,18 +58,18 @@ def cascade(
     tree: np.ndarray,
     counts: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
-    """Run one cascade; returns ``[size, attempts, exposed]``.
+    """Run one ``ic`` or ``lt`` cascade; leaves ``[size, attempts, exposed]`` in ``counts`` and returns it.
 
-    ``depth`` (int32, -1: unseen; -2 marks an agent an attempt reached that has not adopted, and a round
-    number an adopter), ``position`` (int64) and ``adopted_in`` (int32, 0) are per-agent scratch, left as
-    they were found; ``touched`` is scratch of at least ``n`` entries; ``targets`` (int32), ``senders`` (int64)
-    and ``states`` (int32) hold a chunk of a round's edges: at least the largest out-degree.
-    On return ``agents[:size]`` are the adopters by round then agent, ``rounds`` their round, ``parents`` their
-    parent's position (-1: a seed), ``subtree`` their subtree size, ``tree`` their root's position, and
-    ``counts[:rounds + 1]`` hold nothing the caller needs beyond what it reads of them."""
+    ``mark`` (uint8: 0 unseen, 1 reached by an attempt, 2 adopted before this round, 3 adopted in it; one
+    byte an agent, so that the table a round reads at random stays in cache), ``position`` (int64) and
+    ``adopted_in`` (int32, 0) are per-agent scratch, left as they were found; ``touched`` is scratch of at
+    least ``n`` entries; ``targets`` (int32), ``senders`` (int64) and ``states`` (uint8) hold a chunk of a
+    round's edges: at least the largest out-degree. On return ``agents[:size]`` are the adopters by round
+    then agent, ``rounds`` their round, ``parents`` their parent's position (-1: a seed), ``subtree`` their
+    subtree size and ``tree`` their root's position."""
     size = 0
     for s in seeds:
-        depth[s] = 0
+        mark[s] = 2
         position[s] = size
         agents[size] = s
         rounds[size] = 0
@@ -99,17 +99,17 @@ def cascade(
                     k += 1
                 i += 1
             for j in range(k):
-                states[j] = depth[targets[j]]
+                states[j] = mark[targets[j]]
             for j in range(k):
-                dw = states[j]
-                if dw >= 0 and dw < d:
+                st = states[j]
+                if st == 2:
                     continue  # adopted before this round: not open
                 w = targets[j]
-                if dw < 0:
-                    dw = depth[w]  # it may have been reached, or have adopted, earlier in this chunk
-                if dw == -1:  # first reached: exposed now
-                    dw = -2
-                    depth[w] = -2
+                if st < 2:
+                    st = mark[w]  # it may have been reached, or have adopted, earlier in this chunk
+                if st == 0:  # first reached: exposed now
+                    st = 1
+                    mark[w] = 1
                     touched[n_touched] = w
                     n_touched += 1
                     exposed += 1
@@ -118,15 +118,15 @@ def cascade(
                     # The engine's ic draws one number per open edge, in this order, from the session's
                     # generator (ctx.random_edges), and an edge whose target adopted earlier in this
                     # round (from a lower sender) is open too.
-                    if rng.random() < p and dw == -2:
-                        depth[w] = d
+                    if rng.random() < p and st == 1:
+                        mark[w] = 3
                         agents[size] = w
                         parents[size] = senders[j]
                         size += 1
                 else:
                     adopted_in[w] += 1
-                    if dw == -2:
-                        depth[w] = d  # a candidate of this round (decided below); its first sender
+                    if st == 1:
+                        mark[w] = 3  # a candidate of this round (decided below); its first sender
                         agents[size] = w
                         parents[size] = senders[j]
                         size += 1
@@ -142,7 +142,7 @@ def cascade(
                     parents[kept] = parents[j]
                     kept += 1
                 else:
-                    depth[w] = -2
+                    mark[w] = 1
             size = kept
         # This round's adopters by agent (their senders' positions come along).
         order = np.argsort(agents[first_new:size])
@@ -153,6 +153,7 @@ def cascade(
         for j in range(first_new, size):
             rounds[j] = d
             position[agents[j]] = j
+            mark[agents[j]] = 2
         start, stop = first_new, size
     # The forest: subtree sizes from the last adopter back (parents come first), roots forward.
     for j in range(size):
@@ -164,10 +165,10 @@ def cascade(
         tree[j] = j if parents[j] < 0 else tree[parents[j]]
     # Put the scratch back (every adopter but the seeds was seen; the seeds are put back too).
     for j in range(size):
-        depth[agents[j]] = -1
+        mark[agents[j]] = 0
     for j in range(n_touched):
         w = touched[j]
-        depth[w] = -1
+        mark[w] = 0
         adopted_in[w] = 0
     counts[0] = size
     counts[1] = attempts
@@ -184,7 +185,7 @@ def epidemic(
     beta: float,
     gamma: float,
     rounds_cap: int,
-    depth: np.ndarray,
+    mark: np.ndarray,
     position: np.ndarray,
     touched: np.ndarray,
     targets: np.ndarray,
@@ -209,7 +210,7 @@ def epidemic(
     agents; ``gens`` gets each adopter's generation (its parent's plus one)."""
     size = 0
     for s in seeds:
-        depth[s] = 0
+        mark[s] = 2
         position[s] = size
         agents[size] = s
         rounds[size] = 0
@@ -245,23 +246,23 @@ def epidemic(
                     k += 1
                 i += 1
             for j in range(k):
-                states[j] = depth[targets[j]]
+                states[j] = mark[targets[j]]
             for j in range(k):
-                dw = states[j]
-                if dw >= 0 and dw < d:
+                st = states[j]
+                if st == 2:
                     continue  # infected before this round: not susceptible at its start
                 w = targets[j]
-                if dw < 0:
-                    dw = depth[w]
-                if dw == -1:
-                    dw = -2
-                    depth[w] = -2
+                if st < 2:
+                    st = mark[w]
+                if st == 0:
+                    st = 1
+                    mark[w] = 1
                     touched[n_touched] = w
                     n_touched += 1
                     exposed += 1
                 attempts += 1
-                if rng.random() < beta and dw == -2:
-                    depth[w] = d
+                if rng.random() < beta and st == 1:
+                    mark[w] = 3
                     agents[size] = w
                     parents[size] = senders[j]
                     size += 1
@@ -283,6 +284,7 @@ def epidemic(
             rounds[j] = d
             gens[j] = gens[parents[j]] + 1
             position[agents[j]] = j
+            mark[agents[j]] = 2
         new[d] = size - first_new
         # The next round's infectious: those that stayed and the newly infected, merged ascending.
         a, b, m = 0, first_new, 0
@@ -303,9 +305,9 @@ def epidemic(
     for j in range(size):
         tree[j] = j if parents[j] < 0 else tree[parents[j]]
     for j in range(size):
-        depth[agents[j]] = -1
+        mark[agents[j]] = 0
     for j in range(n_touched):
-        depth[touched[j]] = -1
+        mark[touched[j]] = 0
     counts[0] = size
     counts[1] = attempts
     counts[2] = exposed
