@@ -195,14 +195,17 @@ def test_reach_on_the_diamond_follows_the_exact_law():
     p, runs = 0.3, 6_000
     world = build_world("diamond", 0, 4, np.array([a for a, _ in DIAMOND]), np.array([b for _, b in DIAMOND]))
     got = _run(world, Registry([]), runs=runs, params={"p": p}, seeds="ids:0", until_done=True, kernel="batched")
-    reach = np.array([r["reached"] for r in got["runs"]])
-    law = _reach_law(p)
+    _assert_law(np.array([r["reached"] for r in got["runs"]]), _reach_law(p))
+
+
+def _assert_law(reach: np.ndarray, law: dict[int, float]) -> None:
+    """The runs' reach against an exact law: the mean within 4.5 standard errors, and Pearson's chi-square
+    over the sizes below 35 (at most 5 degrees of freedom here: far past p = 1e-5); no size outside the law."""
     exact = sum(k * q for k, q in law.items())
-    se = reach.std(ddof=1) / math.sqrt(runs)
+    se = reach.std(ddof=1) / math.sqrt(reach.size)
     assert abs(reach.mean() - exact) < 4.5 * se, (reach.mean(), exact)
-    # Pearson's chi-square over the four sizes (3 degrees of freedom; 30 is far past p = 1e-6).
-    chi2 = sum((np.count_nonzero(reach == k) - runs * q) ** 2 / (runs * q) for k, q in law.items())
-    assert chi2 < 30, chi2
+    chi2 = sum((np.count_nonzero(reach == k) - reach.size * q) ** 2 / (reach.size * q) for k, q in law.items())
+    assert chi2 < 35, chi2
     assert set(reach.tolist()) <= set(law)
 
 
@@ -235,15 +238,9 @@ def test_lt_reach_follows_the_live_edge_law():
     src, dst = np.array([a for a, _ in LT_EDGES]), np.array([b for _, b in LT_EDGES])
     world = build_world("lt", 0, 6, src, dst)
     got = _run(world, Registry([]), runs=runs, model="lt", seeds="ids:0", until_done=True, kernel="batched")
-    reach = np.array([r["reached"] for r in got["runs"]])
     law = _lt_reach_law(6, LT_EDGES, 0)
     assert len(law) >= 3  # a law with some spread
-    exact = sum(k * q for k, q in law.items())
-    se = reach.std(ddof=1) / math.sqrt(runs)
-    assert abs(reach.mean() - exact) < 4.5 * se, (reach.mean(), exact)
-    chi2 = sum((np.count_nonzero(reach == k) - runs * q) ** 2 / (runs * q) for k, q in law.items())
-    assert chi2 < 35, chi2
-    assert set(reach.tolist()) <= set(law)
+    _assert_law(np.array([r["reached"] for r in got["runs"]]), law)
 
 
 def test_a_run_is_the_same_whatever_the_other_runs_and_the_workers(world, registry):

@@ -34,6 +34,28 @@ def _word(key: np.uint64, index: np.int64) -> np.uint64:  # pragma: no cover - c
 
 
 @njit(cache=True)
+def _sort_round(agents: np.ndarray, parents: np.ndarray, lo: int, hi: int) -> None:  # pragma: no cover - compiled
+    """A round's adopters ``agents[lo:hi]`` by agent, their parents' positions along."""
+    order = np.argsort(agents[lo:hi])
+    sorted_agents = agents[lo:hi][order]
+    sorted_parents = parents[lo:hi][order]
+    agents[lo:hi] = sorted_agents
+    parents[lo:hi] = sorted_parents
+
+
+@njit(cache=True)
+def _forest(parents: np.ndarray, subtree: np.ndarray, tree: np.ndarray, size: int) -> None:  # pragma: no cover
+    """Subtree sizes from the last adopter back (parents come first) and each adopter's root, forward."""
+    for j in range(size):
+        subtree[j] = 1.0
+    for j in range(size - 1, -1, -1):
+        if parents[j] >= 0:
+            subtree[parents[j]] += subtree[j]
+    for j in range(size):
+        tree[j] = j if parents[j] < 0 else tree[parents[j]]
+
+
+@njit(cache=True)
 def cascade(
     lt: bool,
     indptr: np.ndarray,
@@ -145,24 +167,13 @@ def cascade(
                     mark[w] = 1
             size = kept
         # This round's adopters by agent (their senders' positions come along).
-        order = np.argsort(agents[first_new:size])
-        sorted_agents = agents[first_new:size][order]
-        sorted_parents = parents[first_new:size][order]
-        agents[first_new:size] = sorted_agents
-        parents[first_new:size] = sorted_parents
+        _sort_round(agents, parents, first_new, size)
         for j in range(first_new, size):
             rounds[j] = d
             position[agents[j]] = j
             mark[agents[j]] = 2
         start, stop = first_new, size
-    # The forest: subtree sizes from the last adopter back (parents come first), roots forward.
-    for j in range(size):
-        subtree[j] = 1.0
-    for j in range(size - 1, -1, -1):
-        if parents[j] >= 0:
-            subtree[parents[j]] += subtree[j]
-    for j in range(size):
-        tree[j] = j if parents[j] < 0 else tree[parents[j]]
+    _forest(parents, subtree, tree, size)
     # Put the scratch back (every adopter but the seeds was seen; the seeds are put back too).
     for j in range(size):
         mark[agents[j]] = 0
@@ -275,11 +286,7 @@ def epidemic(
             else:
                 spare[kept] = v
                 kept += 1
-        order = np.argsort(agents[first_new:size])
-        sorted_agents = agents[first_new:size][order]
-        sorted_parents = parents[first_new:size][order]
-        agents[first_new:size] = sorted_agents
-        parents[first_new:size] = sorted_parents
+        _sort_round(agents, parents, first_new, size)
         for j in range(first_new, size):
             rounds[j] = d
             gens[j] = gens[parents[j]] + 1
@@ -297,13 +304,7 @@ def epidemic(
                 b += 1
             m += 1
         n_inf = m
-    for j in range(size):
-        subtree[j] = 1.0
-    for j in range(size - 1, -1, -1):
-        if parents[j] >= 0:
-            subtree[parents[j]] += subtree[j]
-    for j in range(size):
-        tree[j] = j if parents[j] < 0 else tree[parents[j]]
+    _forest(parents, subtree, tree, size)
     for j in range(size):
         mark[agents[j]] = 0
     for j in range(n_touched):
