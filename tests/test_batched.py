@@ -288,6 +288,10 @@ def test_cli_kernel(tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["kernel"] == "batched" and len(out["runs"]) == 5
+    text = agora(tmp_path, "run", "w.db", "--inject", "m", "--runs", "3", "--until-done").stdout
+    assert "runs computed by the batched kernel" in text
+    text = agora(tmp_path, "run", "w.db", "--inject", "m", "--model", "seir", "--runs", "3", "--until-done").stdout
+    assert "runs ticked through the engine: only the built-in ic, lt and sir run batched" in text
     res = agora(tmp_path, "run", "w.db", "--inject", "m", "--until-done", "--kernel", "batched")
     assert res.returncode == 2 and "--kernel chooses how an ensemble runs: add --runs R" in res.stderr
     many = ("run", "w.db", "--inject", "m", "--runs", "2", "--until-done", "--kernel", "batched")

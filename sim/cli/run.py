@@ -473,5 +473,9 @@ def format_run(result: dict[str, Any]) -> str:
     if "plot" in result:
         lines.append(f"figure: {result['plot']['output']}")
     lines += written_files_text(result)
+    if result.get("kernel") == "batched":
+        lines.append("runs computed by the batched kernel (--kernel engine ticks them through the engine)")
+    elif result.get("kernel_reason") and result["kernel_reason"] != "--kernel engine":
+        lines.append(f"runs ticked through the engine: {result['kernel_reason']}")
     lines.append("world file updated" if result["persisted"] else "world file not modified")
     return "\n".join(lines)
