@@ -116,8 +116,13 @@ def run_key(world: World, session: int, seed: int, spec: Any, fixed: np.ndarray 
     generator as the engine draws them (``spec.select``; ``fixed``: a seed file's or a seed method's agents),
     then the key is the generator's next 64-bit word."""
     rng = world_rng(world.seed, 100, seed, session)
-    picked = fixed if fixed is not None else spec.select(world, rng)
-    return np.asarray(picked, dtype=np.int64), rng.integers(0, 2**64 - 1, dtype=np.uint64, endpoint=True)
+    picked = _chooser(world, spec, fixed)(rng)
+    return picked, _key(rng)
+
+
+def _key(rng: np.random.Generator) -> np.uint64:
+    """An ``lt`` run's key: its generator's next 64-bit word (after the seeds)."""
+    return rng.integers(0, 2**64 - 1, dtype=np.uint64, endpoint=True)
 
 
 def _chooser(world: World, spec: Any, fixed: np.ndarray | None) -> Callable[[np.random.Generator], np.ndarray]:
@@ -333,7 +338,7 @@ def run_batched(
             gens = buf.gens[:size]
         else:
             lt = model == "lt"
-            key = rng.integers(0, 2**64 - 1, dtype=np.uint64, endpoint=True) if lt else np.uint64(0)
+            key = _key(rng) if lt else np.uint64(0)
             cascade(
                 lt,
                 indptr,

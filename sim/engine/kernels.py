@@ -44,6 +44,39 @@ def _sort_round(agents: np.ndarray, parents: np.ndarray, lo: int, hi: int) -> No
 
 
 @njit(cache=True)
+def _chunk(  # pragma: no cover - compiled
+    indptr: np.ndarray,
+    dst: np.ndarray,
+    frontier: np.ndarray,
+    i: int,
+    stop: int,
+    position: np.ndarray,
+    mark: np.ndarray,
+    targets: np.ndarray,
+    senders: np.ndarray,
+    states: np.ndarray,
+) -> tuple[int, int]:
+    """The out-edges of ``frontier[i:]`` up to ``stop``, whole senders while they fit in ``targets`` (at least
+    one): each edge's target, its sender's position and the target's state, loaded in one loop so the
+    processor overlaps the loads. Returns ``(edges, next i)``."""
+    cap = targets.size
+    k = 0
+    while i < stop:
+        v = frontier[i]
+        a, b = indptr[v], indptr[v + 1]
+        if k > 0 and k + (b - a) > cap:
+            break
+        for e in range(a, b):
+            targets[k] = dst[e]
+            senders[k] = position[v]
+            k += 1
+        i += 1
+    for j in range(k):
+        states[j] = mark[targets[j]]
+    return k, i
+
+
+@njit(cache=True)
 def _forest(parents: np.ndarray, subtree: np.ndarray, tree: np.ndarray, size: int) -> None:  # pragma: no cover
     """Subtree sizes from the last adopter back (parents come first) and each adopter's root, forward."""
     for j in range(size):
@@ -105,23 +138,11 @@ def cascade(
     while d < rounds_cap and stop > start:
         d += 1
         first_new = size
-        cap = targets.size
         i = start
         while i < stop:
             # A chunk of the frontier's out-edges: their targets and senders, then every target's state
             # loaded at once (independent loads the processor overlaps), then the edges in order.
-            k = 0
-            while i < stop:
-                a, b = indptr[agents[i]], indptr[agents[i] + 1]
-                if k > 0 and k + (b - a) > cap:
-                    break
-                for e in range(a, b):
-                    targets[k] = dst[e]
-                    senders[k] = i
-                    k += 1
-                i += 1
-            for j in range(k):
-                states[j] = mark[targets[j]]
+            k, i = _chunk(indptr, dst, agents, i, stop, position, mark, targets, senders, states)
             for j in range(k):
                 st = states[j]
                 if st == 2:
@@ -237,7 +258,6 @@ def epidemic(
     new = np.zeros(rounds_cap + 1, dtype=np.int64)
     recoveries = np.zeros(rounds_cap + 1, dtype=np.int64)
     new[0] = size
-    cap = targets.size
     d = 0
     while d < rounds_cap and n_inf > 0:
         d += 1
@@ -245,19 +265,7 @@ def epidemic(
         first_new = size
         i = 0
         while i < n_inf:
-            k = 0
-            while i < n_inf:
-                v = infectious[i]
-                a, b = indptr[v], indptr[v + 1]
-                if k > 0 and k + (b - a) > cap:
-                    break
-                for e in range(a, b):
-                    targets[k] = dst[e]
-                    senders[k] = position[v]
-                    k += 1
-                i += 1
-            for j in range(k):
-                states[j] = mark[targets[j]]
+            k, i = _chunk(indptr, dst, infectious, i, n_inf, position, mark, targets, senders, states)
             for j in range(k):
                 st = states[j]
                 if st == 2:
