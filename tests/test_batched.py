@@ -70,6 +70,16 @@ def registry():
     return reg
 
 
+@pytest.fixture(params=["direct", "chunks"])
+def reads(request, monkeypatch):
+    """Both ways a cascade reads its edges: straight from the graph (a small world's), and by chunks of at
+    most one sender's edges (a large world's way, forced here: many chunks a round)."""
+    if request.param == "chunks":
+        monkeypatch.setattr(batched, "DIRECT_AGENTS", 0)
+        monkeypatch.setattr(batched, "CHUNK_EDGES", 1)
+    return request.param
+
+
 @pytest.mark.parametrize(
     ("p", "how", "seeds"),
     [
@@ -81,7 +91,7 @@ def registry():
         (0.0, {"steps": 3}, "random:5"),
     ],
 )
-def test_an_ic_run_is_the_engines_run_of_the_same_seed(world, registry, p, how, seeds):
+def test_an_ic_run_is_the_engines_run_of_the_same_seed(world, registry, reads, p, how, seeds):
     kw = {"runs": 8, "params": {"p": p}, "seeds": seeds, **how}
     got = _run(world, registry, kernel="batched", **kw)
     want = _run(world, registry, kernel="engine", **kw)
@@ -108,7 +118,7 @@ def test_an_ic_run_is_the_engines_run_of_the_same_seed(world, registry, p, how, 
         ({"beta": 0.0, "gamma": 0.5}, {"until_done": True}, "random:5"),
     ],
 )
-def test_a_sir_run_is_the_engines_run_of_the_same_seed(world, registry, params, how, seeds):
+def test_a_sir_run_is_the_engines_run_of_the_same_seed(world, registry, reads, params, how, seeds):
     kw = {"runs": 8, "model": "sir", "params": params, "seeds": seeds, **how}
     got = _run(world, registry, kernel="batched", **kw)
     want = _run(world, registry, kernel="engine", **kw)
@@ -124,7 +134,7 @@ def test_a_sir_run_is_the_engines_run_of_the_same_seed(world, registry, params, 
         assert any(r["cascade"]["depth"] < r["rounds"] - 1 for r in got["runs"])
 
 
-def test_ic_runs_where_the_engine_has_live_edges_to_adopted_agents(world, registry):
+def test_ic_runs_where_the_engine_has_live_edges_to_adopted_agents(world, registry, reads):
     # A dense world and a high p: many rounds where several senders reach one target, and edges to agents
     # adopted this round still draw (the engine's open edges).
     dense = synthetic_world("dense", 300, avg_degree=20, seed=5)
@@ -138,7 +148,7 @@ def test_ic_runs_where_the_engine_has_live_edges_to_adopted_agents(world, regist
     ("how", "seeds"),
     [({"until_done": True}, "random:20"), ({"until_done": True}, "top:10"), ({"steps": 3}, "random:30")],
 )
-def test_lt_fields_are_the_engines_for_the_same_thresholds(world, registry, how, seeds):
+def test_lt_fields_are_the_engines_for_the_same_thresholds(world, registry, reads, how, seeds):
     runs = 6
     got = _run(world, registry, runs=runs, model="lt", seeds=seeds, kernel="batched", **how)
     assert got["kernel"] == "batched"
@@ -164,7 +174,7 @@ def test_lt_thresholds_are_uniform():
 
 
 def test_the_report_averages_the_batched_runs(world, registry):
-    got = _run(world, registry, runs=30, params={"p": 0.3}, until_done=True, kernel="auto")
+    got = _run(world, registry, runs=30, params={"p": 0.3}, until_done=True, kernel="batched")
     assert got["kernel"] == "batched"
     reached = [r["reached"] for r in got["runs"]]
     assert got["mean_reached"] == pytest.approx(np.mean(reached))
@@ -273,6 +283,22 @@ def test_auto_falls_back_to_the_engine_and_says_why(world, registry):
         _run(world, registry, runs=2, until_done=True, kernel="fast")
 
 
+def test_auto_batches_ic_and_sir_from_a_hundred_runs_and_lt_always(world, registry):
+    # Below batched.AUTO_RUNS runs, ic and sir (the same on both kernels) tick through the engine: loading
+    # the compiled kernel would cost more than it saves. lt runs batched at any size, so that its runs never
+    # depend on the ensemble's size.
+    for model, params in (("ic", {"p": 0.2}), ("sir", {"beta": 0.2, "gamma": 0.4})):
+        few = _run(world, registry, runs=3, model=model, params=params, until_done=True)
+        assert few["kernel"] == "engine" and "a small ensemble (3 runs of " + model in few["kernel_reason"]
+        many = _run(world, registry, runs=batched.AUTO_RUNS, model=model, params=params, until_done=True)
+        assert many["kernel"] == "batched" and many["kernel_reason"] is None
+        # The first runs of both are the same runs: the choice is invisible in the results.
+        assert [r["reached"] for r in many["runs"][:3]] == [r["reached"] for r in few["runs"]]
+        assert [r["cascade"] for r in many["runs"][:3]] == [r["cascade"] for r in few["runs"]]
+    few_lt = _run(world, registry, runs=3, model="lt", until_done=True)
+    assert few_lt["kernel"] == "batched"
+
+
 def test_a_world_with_its_own_running_session_runs_on_the_engine(world, registry):
     w = world.fork(shared=False)
     Simulation(w, registry=registry).inject("other", seeds="random:3", model="ic", seed=1)
@@ -288,8 +314,10 @@ def test_cli_kernel(tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["kernel"] == "batched" and len(out["runs"]) == 5
-    text = agora(tmp_path, "run", "w.db", "--inject", "m", "--runs", "3", "--until-done").stdout
+    text = agora(tmp_path, "run", "w.db", "--inject", "m", "--runs", "3", "--until-done", "--kernel", "batched").stdout
     assert "runs computed by the batched kernel" in text
+    text = agora(tmp_path, "run", "w.db", "--inject", "m", "--runs", "3", "--until-done").stdout
+    assert "runs ticked through the engine: a small ensemble (3 runs of ic" in text
     text = agora(tmp_path, "run", "w.db", "--inject", "m", "--model", "seir", "--runs", "3", "--until-done").stdout
     assert "runs ticked through the engine: only the built-in ic, lt and sir run batched" in text
     res = agora(tmp_path, "run", "w.db", "--inject", "m", "--until-done", "--kernel", "batched")

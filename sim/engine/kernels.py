@@ -35,7 +35,19 @@ def _word(key: np.uint64, index: np.int64) -> np.uint64:  # pragma: no cover - c
 
 @njit(cache=True)
 def _sort_round(agents: np.ndarray, parents: np.ndarray, lo: int, hi: int) -> None:  # pragma: no cover - compiled
-    """A round's adopters ``agents[lo:hi]`` by agent, their parents' positions along."""
+    """A round's adopters ``agents[lo:hi]`` by agent, their parents' positions along (a short round by
+    insertion, in place; a long one by argsort)."""
+    if hi - lo <= 32:
+        for j in range(lo + 1, hi):
+            a, b = agents[j], parents[j]
+            i = j - 1
+            while i >= lo and agents[i] > a:
+                agents[i + 1] = agents[i]
+                parents[i + 1] = parents[i]
+                i -= 1
+            agents[i + 1] = a
+            parents[i + 1] = b
+        return
     order = np.argsort(agents[lo:hi])
     sorted_agents = agents[lo:hi][order]
     sorted_parents = parents[lo:hi][order]
@@ -88,6 +100,53 @@ def _forest(parents: np.ndarray, subtree: np.ndarray, tree: np.ndarray, size: in
         tree[j] = j if parents[j] < 0 else tree[parents[j]]
 
 
+@njit(cache=True, inline="always")
+def _attempt(  # pragma: no cover - compiled
+    lt: bool,
+    w: int,
+    st: int,
+    sender: int,
+    rng: np.random.Generator,
+    p: float,
+    mark: np.ndarray,
+    adopted_in: np.ndarray,
+    touched: np.ndarray,
+    agents: np.ndarray,
+    parents: np.ndarray,
+    size: int,
+    n_touched: int,
+    exposed: int,
+) -> tuple[int, int, int]:
+    """An open edge of :func:`cascade` from the adopter at position ``sender`` to ``w`` in state ``st`` (0
+    unseen, 1 reached, 3 adopted in this round): ``w`` is exposed if it was unseen; ``ic`` draws the edge's
+    number and adopts ``w`` (a draw for an edge to an agent adopted in this round too, as the engine does);
+    ``lt`` counts the adopted followee and makes ``w`` a candidate of the round. Returns ``(size, n_touched,
+    exposed)``."""
+    if st == 0:  # first reached: exposed now
+        st = 1
+        mark[w] = 1
+        touched[n_touched] = w
+        n_touched += 1
+        exposed += 1
+    if not lt:
+        # The engine's ic draws one number per open edge, in this order, from the session's generator
+        # (ctx.random_edges), and an edge whose target adopted earlier in this round (from a lower sender)
+        # is open too.
+        if rng.random() < p and st == 1:
+            mark[w] = 3
+            agents[size] = w
+            parents[size] = sender
+            size += 1
+    else:
+        adopted_in[w] += 1
+        if st == 1:
+            mark[w] = 3  # a candidate of this round (decided below); its first sender
+            agents[size] = w
+            parents[size] = sender
+            size += 1
+    return size, n_touched, exposed
+
+
 @njit(cache=True)
 def cascade(
     lt: bool,
@@ -99,6 +158,7 @@ def cascade(
     p: float,
     key: np.uint64,
     rounds_cap: int,
+    direct: bool,
     mark: np.ndarray,
     position: np.ndarray,
     adopted_in: np.ndarray,
@@ -119,9 +179,12 @@ def cascade(
     byte an agent, so that the table a round reads at random stays in cache), ``position`` (int64) and
     ``adopted_in`` (int32, 0) are per-agent scratch, left as they were found; ``touched`` is scratch of at
     least ``n`` entries; ``targets`` (int32), ``senders`` (int64) and ``states`` (uint8) hold a chunk of a
-    round's edges: at least the largest out-degree. On return ``agents[:size]`` are the adopters by round
-    then agent, ``rounds`` their round, ``parents`` their parent's position (-1: a seed), ``subtree`` their
-    subtree size and ``tree`` their root's position."""
+    round's edges: at least the largest out-degree (unused when ``direct``: in a world small enough for its
+    per-agent tables to stay in cache, each sender's edges are read straight from the graph).
+
+    On return ``agents[:size]`` are the adopters by round then agent, ``rounds`` their round, ``parents``
+    their parent's position (-1: a seed), ``subtree`` their subtree size and ``tree`` their root's
+    position."""
     size = 0
     for s in seeds:
         mark[s] = 2
@@ -138,41 +201,38 @@ def cascade(
     while d < rounds_cap and stop > start:
         d += 1
         first_new = size
-        i = start
-        while i < stop:
-            # A chunk of the frontier's out-edges: their targets and senders, then every target's state
-            # loaded at once (independent loads the processor overlaps), then the edges in order.
-            k, i = _chunk(indptr, dst, agents, i, stop, position, mark, targets, senders, states)
-            for j in range(k):
-                st = states[j]
-                if st == 2:
-                    continue  # adopted before this round: not open
-                w = targets[j]
-                if st < 2:
-                    st = mark[w]  # it may have been reached, or have adopted, earlier in this chunk
-                if st == 0:  # first reached: exposed now
-                    st = 1
-                    mark[w] = 1
-                    touched[n_touched] = w
-                    n_touched += 1
-                    exposed += 1
-                attempts += 1
-                if not lt:
-                    # The engine's ic draws one number per open edge, in this order, from the session's
-                    # generator (ctx.random_edges), and an edge whose target adopted earlier in this
-                    # round (from a lower sender) is open too.
-                    if rng.random() < p and st == 1:
-                        mark[w] = 3
-                        agents[size] = w
-                        parents[size] = senders[j]
-                        size += 1
-                else:
-                    adopted_in[w] += 1
-                    if st == 1:
-                        mark[w] = 3  # a candidate of this round (decided below); its first sender
-                        agents[size] = w
-                        parents[size] = senders[j]
-                        size += 1
+        if direct:
+            # A small world (its per-agent tables in cache): each sender's edges straight from the graph.
+            for i in range(start, stop):
+                v = agents[i]
+                pv = position[v]
+                for e in range(indptr[v], indptr[v + 1]):
+                    w = dst[e]
+                    st = mark[w]
+                    if st == 2:
+                        continue  # adopted before this round: not open
+                    attempts += 1
+                    size, n_touched, exposed = _attempt(
+                        lt, w, st, pv, rng, p, mark, adopted_in, touched, agents, parents, size, n_touched, exposed
+                    )
+        else:
+            i = start
+            while i < stop:
+                # A chunk of the frontier's out-edges: their targets and senders, then every target's state
+                # loaded at once (independent loads the processor overlaps), then the edges in order.
+                k, i = _chunk(indptr, dst, agents, i, stop, position, mark, targets, senders, states)
+                for j in range(k):
+                    st = states[j]
+                    if st == 2:
+                        continue  # adopted before this round: not open
+                    w = targets[j]
+                    if st < 2:
+                        st = mark[w]  # it may have been reached, or have adopted, earlier in this chunk
+                    attempts += 1
+                    size, n_touched, exposed = _attempt(
+                        lt, w, st, senders[j], rng, p, mark, adopted_in, touched, agents, parents, size, n_touched,
+                        exposed,
+                    )  # fmt: skip
         if lt:
             # Candidates whose adopted followees now reach their threshold adopt; the others wait.
             kept = first_new
@@ -324,3 +384,93 @@ def epidemic(
     counts[4] = d
     counts[5] = 1 if n_inf == 0 else 0
     return np.stack((new[: d + 1], recoveries[: d + 1]))
+
+
+@njit(cache=True)
+def tally(  # pragma: no cover - compiled; tests/test_batched.py compares its report with the engine's
+    rounds: np.ndarray,
+    gens: np.ndarray,
+    parents: np.ndarray,
+    subtree: np.ndarray,
+    tree: np.ndarray,
+    agents: np.ndarray,
+    size: int,
+    nr: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A run's report from a kernel's buffers (``size`` adopters in adoption order, ``nr`` rounds run), what
+    :func:`sim.core.cascade._measures` and the engine's series make of the same forest, in one pass.
+
+    Returns ``series`` (rows: adopters, the forest's depth and its largest generation after each round 0 ..
+    ``nr``), ``trees`` (a row a root: its size, its tree's Wiener index, exact in int64, and its agent),
+    ``virality`` (each tree's ``2 W / (n (n - 1))``, NaN for one node: the float operations of
+    ``sim.core.cascade._virality``) and ``scalars`` (the forest's depth and largest generation, the largest
+    tree's row (most agents, then lowest root agent), its depth and largest generation)."""
+    series = np.zeros((3, nr + 1), dtype=np.int64)
+    width = 1
+    for j in range(size):
+        if gens[j] + 1 > width:
+            width = gens[j] + 1
+    per_gen = np.zeros(width, dtype=np.int64)
+    deepest, widest, j = 0, 0, 0
+    for r in range(nr + 1):
+        while j < size and rounds[j] == r:
+            g = gens[j]
+            per_gen[g] += 1
+            if per_gen[g] > widest:
+                widest = per_gen[g]
+            if g > deepest:
+                deepest = g
+            series[0, r] += 1
+            j += 1
+        series[1, r] = deepest
+        series[2, r] = widest
+    for i in range(j, size):  # none while rounds are within nr; kept so that the forest's counts are whole
+        per_gen[gens[i]] += 1
+    k = 0
+    for i in range(size):
+        if parents[i] < 0:
+            k += 1
+    trees = np.zeros((k, 3), dtype=np.int64)
+    virality = np.zeros(k, dtype=np.float64)
+    wiener = np.zeros(size, dtype=np.int64)  # by root position
+    for i in range(size):
+        s = np.int64(subtree[i])
+        wiener[tree[i]] += s * (np.int64(subtree[tree[i]]) - s)
+    t, pick = 0, 0
+    for i in range(size):
+        if parents[i] < 0:
+            s = np.int64(subtree[i])
+            trees[t, 0] = s
+            trees[t, 1] = wiener[i]
+            trees[t, 2] = agents[i]
+            n = np.float64(s)
+            virality[t] = 2.0 * np.float64(wiener[i]) / (n * (n - 1.0)) if s >= 2 else np.nan
+            if s > trees[pick, 0] or (s == trees[pick, 0] and agents[i] < trees[pick, 2]):
+                pick = t
+            t += 1
+    scalars = np.zeros(5, dtype=np.int64)
+    for g in range(width):
+        if per_gen[g] > 0:
+            scalars[0] = g
+        if per_gen[g] > scalars[1]:
+            scalars[1] = per_gen[g]
+    scalars[2] = pick
+    if k > 0:
+        root = -1
+        t = 0
+        for i in range(size):
+            if parents[i] < 0:
+                if t == pick:
+                    root = i
+                    break
+                t += 1
+        mine = np.zeros(width, dtype=np.int64)
+        for i in range(size):
+            if tree[i] == root:
+                mine[gens[i]] += 1
+        for g in range(width):
+            if mine[g] > 0:
+                scalars[3] = g
+            if mine[g] > scalars[4]:
+                scalars[4] = mine[g]
+    return series, trees, virality, scalars

@@ -325,7 +325,7 @@ async def run_cascades(
         ensemble = _Ensemble(
             world, registry, inject, run_config, social, plugin_budget, seed, limit, until_done, max_ticks, trees
         )
-        model_params = ensemble.check(kernel)
+        model_params = ensemble.check(kernel, runs)
         results, social_info = await ensemble.run(repeats, workers, progress, llm_totals)
         report = _report(world, results, social_info, llm_totals, skip_texts, model, model_params, seeds, runs, writer)
         report["kernel"] = "batched" if ensemble.batched else "engine"
@@ -581,10 +581,10 @@ class _Ensemble:
             sim.social.configure(**self.social)
         return sim
 
-    def check(self, kernel: str = "auto") -> dict[str, Any]:
+    def check(self, kernel: str = "auto", runs: int = 1) -> dict[str, Any]:
         """Validate the options once, before any run (in this process: a bad option is one sentence here,
         not one per worker), and choose the kernel (``batched`` where ``kernel`` allows and the ensemble
-        can); returns the model's typed parameters.
+        of ``runs`` runs can: see :func:`sim.engine.batched.small`); returns the model's typed parameters.
 
         Raises:
             BadParameterError: a bad model, parameter, seed selection or social setting, or ``kernel``
@@ -624,6 +624,8 @@ class _Ensemble:
             )
             if self.reason is not None and kernel == "batched":
                 raise BadParameterError(f"--kernel batched cannot run this ensemble: {self.reason}; use --kernel auto")
+            if self.reason is None and kernel == "auto":
+                self.reason = batched.small(s.model_name, runs)
         self.batched = self.reason is None
         if self.batched:
             self.probe = s

@@ -43,7 +43,6 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
@@ -460,6 +459,8 @@ _NODE_KEYS = (
 
 
 def _xml_text(value: Any) -> str:
+    from xml.sax.saxutils import escape  # noqa: PLC0415 - it imports urllib.request (60 ms of every start)
+
     return escape(xml_safe(str(value)))
 
 
@@ -482,6 +483,8 @@ def write_graphml(path: str, tree: Mapping[str, np.ndarray], graph: Mapping[str,
     source = np.asarray(tree["source"], dtype=np.int64)
     via = np.asarray(tree.get("via", np.zeros(agent.size, dtype=bool)), dtype=bool)
     ids = _texts(agent)
+    from xml.sax.saxutils import quoteattr  # noqa: PLC0415 - it imports urllib.request (60 ms of every start)
+
     head = [_GRAPHML_HEAD]
     data = []
     for i, (name, value) in enumerate((graph or {}).items()):
