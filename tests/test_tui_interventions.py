@@ -286,7 +286,9 @@ async def test_inject_with_seed_methods_from_the_form(world_file, monkeypatch):
         params = app.registry.model("ic").validate({})
         chosen = method_seeds(app.world, app.registry, "degree", 5, model="ic", params=params, seed=app.world.seed)
         assert session.seed_agents.tolist() == chosen.tolist()
-        assert any(m.endswith("queued, its seeds chosen by degree:5") for m in notified(app)), notified(app)
+        # app.notify posts a message: the notification lands when the app has processed it.
+        said = "queued, its seeds chosen by degree:5"
+        assert await until(pilot, lambda: any(m.endswith(said) for m in notified(app))), notified(app)
         # A slow method: chosen in a worker (held here until the test has seen the form say so).
         import tui.views
 
@@ -318,7 +320,9 @@ async def test_inject_with_seed_methods_from_the_form(world_file, monkeypatch):
         expected = real(app.world, app.registry, "ris", 3, model="ic", params=params, seed=app.world.seed)
         assert slow.seeds == "ids:" + ",".join(str(int(i)) for i in ids[expected])
         assert slow.message["text"] == "by ris"
-        assert any(m.endswith("queued, its seeds chosen by ris:3") for m in notified(app)), notified(app)
+        # app.notify posts a message: the notification lands when the app has processed it.
+        said = "queued, its seeds chosen by ris:3"
+        assert await until(pilot, lambda: any(m.endswith(said) for m in notified(app))), notified(app)
 
 
 async def test_a_refused_seed_method_choice_is_a_notification(world_file):

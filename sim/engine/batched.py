@@ -1,4 +1,4 @@
-"""Batched ensembles: the runs of ``agora run --runs R`` of the built-in ``ic`` or ``lt`` computed by a
+"""Batched ensembles: the runs of ``agora run --runs R`` of the built-in ``ic``, ``lt`` or ``sir`` computed by a
 compiled kernel, one after the other, with none of the engine's per-run machinery (issue 35).
 
 Where nothing but the cascade moves (no living network, no feeds, no interventions, every agent active, no
@@ -155,19 +155,15 @@ def _key(rng: np.random.Generator) -> np.uint64:
 
 
 def _chooser(world: World, spec: Any, fixed: np.ndarray | None) -> Callable[[np.random.Generator], np.ndarray]:
-    """``spec.select(world, rng)`` with its work over all agents done once: on a world where every agent is
-    active (a batched ensemble's), ``random:K`` is ``rng.choice`` over all agents, the same draw ``select``
-    makes from its pool of every agent; selections that draw nothing are made once."""
+    """``spec.select(world, rng)``, with the selections that draw nothing (a seed file's or a seed method's
+    agents, ``top``, ``ids``, ``none``) made once."""
     if fixed is not None:
         chosen = np.asarray(fixed, dtype=np.int64)
         return lambda rng: chosen
-    if spec.kind == "random":
-        n, k = int(world.n), int(spec.k)
-        return lambda rng: np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
     if spec.kind in ("top", "ids", "file", "none"):
         chosen = np.asarray(spec.select(world, np.random.default_rng(0)), dtype=np.int64)  # draws nothing
         return lambda rng: chosen
-    return lambda rng: np.asarray(spec.select(world, rng), dtype=np.int64)
+    return lambda rng: spec.select(world, rng).astype(np.int64)
 
 
 class _Buffers:
@@ -191,6 +187,48 @@ class _Buffers:
         self.subtree = np.zeros(n, dtype=np.float64)
         self.tree = np.zeros(n, dtype=np.int64)
         self.counts = np.zeros(6, dtype=np.int64)
+
+    def cascade(
+        self,
+        lt: bool,
+        graph: tuple[np.ndarray, np.ndarray, np.ndarray],
+        seeds: np.ndarray,
+        rng: np.random.Generator,
+        p: float,
+        key: np.uint64,
+        rounds_cap: int,
+        direct: bool,
+    ) -> None:
+        """One ``ic`` or ``lt`` run of :func:`sim.engine.kernels.cascade` in these buffers; ``graph``: the
+        out-CSR (``indptr`` int64, ``dst`` int32) and the in-degrees (float64)."""
+        from sim.engine.kernels import cascade  # noqa: PLC0415 - Numba loads only for a batched ensemble
+
+        indptr, dst, in_degree = graph
+        cascade(
+            lt, indptr, dst, in_degree, seeds, rng, p, key, rounds_cap, direct, self.mark, self.position,
+            self.adopted_in, self.touched, self.targets, self.senders, self.states, self.agents, self.rounds,
+            self.parents, self.subtree, self.tree, self.counts,
+        )  # fmt: skip
+
+    def epidemic(
+        self,
+        graph: tuple[np.ndarray, np.ndarray, np.ndarray],
+        seeds: np.ndarray,
+        rng: np.random.Generator,
+        beta: float,
+        gamma: float,
+        rounds_cap: int,
+    ) -> np.ndarray:
+        """One ``sir`` run of :func:`sim.engine.kernels.epidemic` in these buffers; returns its new infections
+        and recoveries per round."""
+        from sim.engine.kernels import epidemic  # noqa: PLC0415 - Numba loads only for a batched ensemble
+
+        indptr, dst, _ = graph
+        return epidemic(
+            indptr, dst, seeds, rng, beta, gamma, rounds_cap, self.mark, self.position, self.touched,
+            self.targets, self.senders, self.states, self.agents, self.rounds, self.gens, self.parents,
+            self.subtree, self.tree, self.infectious, self.spare, self.counts,
+        )  # fmt: skip
 
 
 #: The buffers of the last ensemble that finished, for the next one of the same size (set-up: 0.8 ms at
@@ -325,19 +363,13 @@ def warm() -> None:
     """Compile (or load from Numba's cache) both kernels for the argument types :func:`run_batched` passes,
     on a world of two agents: done before forking workers, so that they share the compiled code instead of
     each loading it."""
-    from sim.engine.kernels import cascade, epidemic, tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
+    from sim.engine.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
-    indptr, dst = np.array([0, 1, 1], dtype=np.int64), np.array([1], dtype=np.int32)
+    graph = (np.array([0, 1, 1], dtype=np.int64), np.array([1], dtype=np.int32), np.ones(2))
     seeds, rng = np.array([0], dtype=np.int64), np.random.default_rng(0)
     b = _Buffers(2, 4)
-    cascade(
-        False, indptr, dst, np.ones(2), seeds, rng, 0.5, np.uint64(1), 3, True, b.mark, b.position, b.adopted_in,
-        b.touched, b.targets, b.senders, b.states, b.agents, b.rounds, b.parents, b.subtree, b.tree, b.counts,
-    )  # fmt: skip
-    epidemic(
-        indptr, dst, seeds, rng, 0.5, 0.5, 3, b.mark, b.position, b.touched, b.targets, b.senders, b.states,
-        b.agents, b.rounds, b.gens, b.parents, b.subtree, b.tree, b.infectious, b.spare, b.counts,
-    )  # fmt: skip
+    b.cascade(False, graph, seeds, rng, 0.5, np.uint64(1), 3, True)
+    b.epidemic(graph, seeds, rng, 0.5, 0.5, 3)
     tally(b.rounds, b.gens, b.parents, b.subtree, b.tree, b.agents, 0, 0)
 
 
@@ -354,7 +386,6 @@ def run_batched(
 ) -> list[dict[str, Any]]:
     """Runs ``runs`` (indices: session seed ``seed + r``) of the probe session's ``ic``, ``lt`` or ``sir``
     through the compiled kernels; reports in run order. ``report(done)`` every 64 runs."""
-    from sim.engine.kernels import cascade, epidemic  # noqa: PLC0415 - Numba loads only for a batched ensemble
     from sim.model.seeds import SeedSpec  # noqa: PLC0415 - kept off the import path of plain runs
 
     graph = world.graph
@@ -362,9 +393,8 @@ def run_batched(
     model = probe.model_name
     params = probe.params
     spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
-    in_degree = np.diff(graph.in_indptr).astype(np.float64)
     indptr = np.ascontiguousarray(graph.out_indptr, dtype=np.int64)
-    dst = np.ascontiguousarray(graph.out_indices, dtype=np.int32)
+    csr = (indptr, np.ascontiguousarray(graph.out_indices, dtype=np.int32), np.diff(graph.in_indptr).astype(np.float64))
     rounds_cap = max(0, limit - 1)
     direct = n <= DIRECT_AGENTS
     buf = _take(n, max(CHUNK_EDGES, int(np.diff(indptr).max(initial=0)), 1))
@@ -378,22 +408,14 @@ def run_batched(
         cured: np.ndarray | None = None
         sent: int | None
         if model == "sir":
-            per_round = epidemic(
-                indptr, dst, picked, rng, float(params["beta"]), float(params["gamma"]), rounds_cap, buf.mark,
-                buf.position, buf.touched, buf.targets, buf.senders, buf.states, buf.agents, buf.rounds, buf.gens,
-                buf.parents, buf.subtree, buf.tree, buf.infectious, buf.spare, c,
-            )  # fmt: skip
+            per_round = buf.epidemic(csr, picked, rng, float(params["beta"]), float(params["gamma"]), rounds_cap)
             size, finished, sent, rounds = int(c[0]), bool(c[5]), int(c[3]), int(c[4])
             cured = per_round[1]
             gens = buf.gens
         else:
             lt = model == "lt"
             key = _key(rng) if lt else np.uint64(0)
-            cascade(
-                lt, indptr, dst, in_degree, picked, rng, float(params.get("p", 0.0)), key, rounds_cap, direct,
-                buf.mark, buf.position, buf.adopted_in, buf.touched, buf.targets, buf.senders, buf.states, buf.agents,
-                buf.rounds, buf.parents, buf.subtree, buf.tree, c,
-            )  # fmt: skip
+            buf.cascade(lt, csr, picked, rng, float(params.get("p", 0.0)), key, rounds_cap, direct)
             size = int(c[0])
             last = int(buf.rounds[size - 1]) if size else 0  # the last round with adoptions (0: only the seeds)
             finished = last + 1 <= rounds_cap

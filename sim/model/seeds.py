@@ -171,15 +171,7 @@ class SeedSpec:
         if self.kind == "community":
             self.select(world, np.random.default_rng(0))  # the community's pool: small next to the world
             return
-        eligible = (
-            world.n
-            if all_active(status)
-            else int(
-                np.count_nonzero(
-                    (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
-                )
-            )
-        )
+        eligible = world.n if all_active(status) else int(np.count_nonzero(_eligible(status)))
         if self.k > eligible:
             raise BadParameterError(
                 f"{self} asks for {self.k:,} seeds but only {eligible:,} agents are eligible: "
@@ -196,7 +188,6 @@ class SeedSpec:
         if self.kind == "none":
             return np.empty(0, dtype=np.int32)
         status = world.columns["status"]
-        eligible = (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
         if self.kind == "method":
             raise BadParameterError(
                 f"seeds {self} are chosen by the seed method {self.method!r} when a message is injected: "
@@ -235,21 +226,32 @@ class SeedSpec:
                     "this world has no communities yet: run analysis first or use random:K or top:K seeds"
                 )
             # Isolated agents (community -1) are in no community, so C >= 0 never picks them.
-            pool = np.flatnonzero((comm == self.community) & eligible)
+            pool = np.flatnonzero((comm == self.community) & _eligible(status))
             if pool.size == 0:
                 raise BadParameterError(
                     f"community {self.community} has no agents: communities run from 0 to {int(comm.max())}"
                 )
         elif self.kind == "top":
-            pool = np.flatnonzero(eligible)
+            pool = np.flatnonzero(_eligible(status))
             if self.k > pool.size:
                 raise BadParameterError(f"top:{self.k} asks for more seeds than the {pool.size} eligible agents")
             infl = world.columns["influence"][pool]
             # Highest influence first; ties broken by lower index (stable).
             order = np.argsort(-infl, kind="stable")[: self.k]
             return np.sort(pool[order]).astype(np.int32)
+        elif all_active(status):
+            # Every agent is eligible: the same draw as from the pool of all of them, without making it (an
+            # ensemble draws its seeds once a run).
+            if self.k > status.size:
+                raise BadParameterError(f"{self} asks for {self.k} seeds but only {status.size} agents are eligible")
+            return np.sort(rng.choice(status.size, size=self.k, replace=False)).astype(np.int32)
         else:
-            pool = np.flatnonzero(eligible)
+            pool = np.flatnonzero(_eligible(status))
         if self.k > pool.size:
             raise BadParameterError(f"{self} asks for {self.k} seeds but only {pool.size} agents are eligible")
         return np.sort(rng.choice(pool, size=self.k, replace=False)).astype(np.int32)
+
+
+def _eligible(status: np.ndarray) -> np.ndarray:
+    """Agents that may be seeds: joined, and neither suspended nor deactivated."""
+    return (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
