@@ -100,53 +100,6 @@ def _forest(parents: np.ndarray, subtree: np.ndarray, tree: np.ndarray, size: in
         tree[j] = j if parents[j] < 0 else tree[parents[j]]
 
 
-@njit(cache=True, inline="always")
-def _attempt(  # pragma: no cover - compiled
-    lt: bool,
-    w: int,
-    st: int,
-    sender: int,
-    rng: np.random.Generator,
-    p: float,
-    mark: np.ndarray,
-    adopted_in: np.ndarray,
-    touched: np.ndarray,
-    agents: np.ndarray,
-    parents: np.ndarray,
-    size: int,
-    n_touched: int,
-    exposed: int,
-) -> tuple[int, int, int]:
-    """An open edge of :func:`cascade` from the adopter at position ``sender`` to ``w`` in state ``st`` (0
-    unseen, 1 reached, 3 adopted in this round): ``w`` is exposed if it was unseen; ``ic`` draws the edge's
-    number and adopts ``w`` (a draw for an edge to an agent adopted in this round too, as the engine does);
-    ``lt`` counts the adopted followee and makes ``w`` a candidate of the round. Returns ``(size, n_touched,
-    exposed)``."""
-    if st == 0:  # first reached: exposed now
-        st = 1
-        mark[w] = 1
-        touched[n_touched] = w
-        n_touched += 1
-        exposed += 1
-    if not lt:
-        # The engine's ic draws one number per open edge, in this order, from the session's generator
-        # (ctx.random_edges), and an edge whose target adopted earlier in this round (from a lower sender)
-        # is open too.
-        if rng.random() < p and st == 1:
-            mark[w] = 3
-            agents[size] = w
-            parents[size] = sender
-            size += 1
-    else:
-        adopted_in[w] += 1
-        if st == 1:
-            mark[w] = 3  # a candidate of this round (decided below); its first sender
-            agents[size] = w
-            parents[size] = sender
-            size += 1
-    return size, n_touched, exposed
-
-
 @njit(cache=True)
 def cascade(
     lt: bool,
@@ -201,38 +154,52 @@ def cascade(
     while d < rounds_cap and stop > start:
         d += 1
         first_new = size
-        if direct:
-            # A small world (its per-agent tables in cache): each sender's edges straight from the graph.
-            for i in range(start, stop):
+        i = start
+        while i < stop:
+            if direct:
+                # A small world (its per-agent tables in cache): one sender's edges straight from the graph.
                 v = agents[i]
-                pv = position[v]
-                for e in range(indptr[v], indptr[v + 1]):
-                    w = dst[e]
-                    st = mark[w]
-                    if st == 2:
-                        continue  # adopted before this round: not open
-                    attempts += 1
-                    size, n_touched, exposed = _attempt(
-                        lt, w, st, pv, rng, p, mark, adopted_in, touched, agents, parents, size, n_touched, exposed
-                    )
-        else:
-            i = start
-            while i < stop:
+                i += 1
+                edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], position[v]
+            else:
                 # A chunk of the frontier's out-edges: their targets and senders, then every target's state
                 # loaded at once (independent loads the processor overlaps), then the edges in order.
                 k, i = _chunk(indptr, dst, agents, i, stop, position, mark, targets, senders, states)
-                for j in range(k):
+                edges, lo, hi = targets, 0, k
+            for j in range(lo, hi):
+                w = edges[j]
+                if direct:
+                    st = mark[w]
+                else:
                     st = states[j]
-                    if st == 2:
-                        continue  # adopted before this round: not open
-                    w = targets[j]
                     if st < 2:
                         st = mark[w]  # it may have been reached, or have adopted, earlier in this chunk
-                    attempts += 1
-                    size, n_touched, exposed = _attempt(
-                        lt, w, st, senders[j], rng, p, mark, adopted_in, touched, agents, parents, size, n_touched,
-                        exposed,
-                    )  # fmt: skip
+                    sender = senders[j]
+                if st == 2:
+                    continue  # adopted before this round: not open
+                if st == 0:  # first reached: exposed now
+                    st = 1
+                    mark[w] = 1
+                    touched[n_touched] = w
+                    n_touched += 1
+                    exposed += 1
+                attempts += 1
+                if not lt:
+                    # The engine's ic draws one number per open edge, in this order, from the session's
+                    # generator (ctx.random_edges), and an edge whose target adopted earlier in this round
+                    # (from a lower sender) is open too.
+                    if rng.random() < p and st == 1:
+                        mark[w] = 3
+                        agents[size] = w
+                        parents[size] = sender
+                        size += 1
+                else:
+                    adopted_in[w] += 1
+                    if st == 1:
+                        mark[w] = 3  # a candidate of this round (decided below); its first sender
+                        agents[size] = w
+                        parents[size] = sender
+                        size += 1
         if lt:
             # Candidates whose adopted followees now reach their threshold adopt; the others wait.
             kept = first_new
