@@ -325,3 +325,29 @@ def test_cli_kernel(tmp_path):
     many = ("run", "w.db", "--inject", "m", "--runs", "2", "--until-done", "--kernel", "batched")
     res = agora(tmp_path, *many, "--cascades", "c.csv")
     assert res.returncode == 2 and "--kernel batched cannot run this ensemble" in res.stderr
+
+
+def test_the_kernels_step_pcg64_as_numpy_does():
+    # The kernels draw ic's and sir's numbers by stepping the run's PCG64 state themselves: the same doubles
+    # as numpy's Generator.random(), bit for bit, whatever the generator drew before (a buffered 32-bit half
+    # of an integers() draw included), and the state written back is numpy's after those draws.
+    from numba import njit
+
+    from sim.engine.kernels import _uniform
+
+    @njit
+    def draws(pcg, k):  # type: ignore[no-untyped-def]
+        out = np.empty(k)
+        sh, sl = pcg[0], pcg[1]
+        for i in range(k):
+            sh, sl, out[i] = _uniform(sh, sl, pcg[2], pcg[3])
+        pcg[0], pcg[1] = sh, sl
+        return out
+
+    for seed in range(12):
+        rng = np.random.default_rng([seed, 100, 7])
+        rng.integers(0, 10, size=seed % 4)  # small integers come from 32-bit halves
+        pcg = batched.pcg_state(rng)
+        got = draws(pcg, 2_000)
+        assert np.array_equal(got, rng.random(2_000)), seed
+        assert np.array_equal(pcg, batched.pcg_state(rng))

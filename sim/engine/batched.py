@@ -154,6 +154,18 @@ def _key(rng: np.random.Generator) -> np.uint64:
     return rng.integers(0, 2**64 - 1, dtype=np.uint64, endpoint=True)
 
 
+_MASK64 = (1 << 64) - 1
+_NO_PCG = np.zeros(4, dtype=np.uint64)  # lt's: it draws nothing from the generator in the kernel
+
+
+def pcg_state(rng: np.random.Generator) -> np.ndarray:
+    """A PCG64 generator's state for the kernels: its 128-bit state and increment as four uint64 words (high
+    first). The kernels step it as numpy does (:func:`sim.engine.kernels._uniform`)."""
+    st = rng.bit_generator.state["state"]
+    s, inc = int(st["state"]), int(st["inc"])
+    return np.array([s >> 64, s & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)
+
+
 def _chooser(world: World, spec: Any, fixed: np.ndarray | None) -> Callable[[np.random.Generator], np.ndarray]:
     """``spec.select(world, rng)``, with the selections that draw nothing (a seed file's or a seed method's
     agents, ``top``, ``ids``, ``none``) made once."""
@@ -193,7 +205,7 @@ class _Buffers:
         lt: bool,
         graph: tuple[np.ndarray, np.ndarray, np.ndarray],
         seeds: np.ndarray,
-        rng: np.random.Generator,
+        pcg: np.ndarray,
         p: float,
         key: np.uint64,
         rounds_cap: int,
@@ -205,7 +217,7 @@ class _Buffers:
 
         indptr, dst, in_degree = graph
         cascade(
-            lt, indptr, dst, in_degree, seeds, rng, p, key, rounds_cap, direct, self.mark, self.position,
+            lt, indptr, dst, in_degree, seeds, pcg, p, key, rounds_cap, direct, self.mark, self.position,
             self.adopted_in, self.touched, self.targets, self.senders, self.states, self.agents, self.rounds,
             self.parents, self.subtree, self.tree, self.counts,
         )  # fmt: skip
@@ -214,7 +226,7 @@ class _Buffers:
         self,
         graph: tuple[np.ndarray, np.ndarray, np.ndarray],
         seeds: np.ndarray,
-        rng: np.random.Generator,
+        pcg: np.ndarray,
         beta: float,
         gamma: float,
         rounds_cap: int,
@@ -225,7 +237,7 @@ class _Buffers:
 
         indptr, dst, _ = graph
         return epidemic(
-            indptr, dst, seeds, rng, beta, gamma, rounds_cap, self.mark, self.position, self.touched,
+            indptr, dst, seeds, pcg, beta, gamma, rounds_cap, self.mark, self.position, self.touched,
             self.targets, self.senders, self.states, self.agents, self.rounds, self.gens, self.parents,
             self.subtree, self.tree, self.infectious, self.spare, self.counts,
         )  # fmt: skip
@@ -366,10 +378,10 @@ def warm() -> None:
     from sim.engine.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
     graph = (np.array([0, 1, 1], dtype=np.int64), np.array([1], dtype=np.int32), np.ones(2))
-    seeds, rng = np.array([0], dtype=np.int64), np.random.default_rng(0)
+    seeds, pcg = np.array([0], dtype=np.int64), pcg_state(np.random.default_rng(0))
     b = _Buffers(2, 4)
-    b.cascade(False, graph, seeds, rng, 0.5, np.uint64(1), 3, True)
-    b.epidemic(graph, seeds, rng, 0.5, 0.5, 3)
+    b.cascade(False, graph, seeds, pcg, 0.5, np.uint64(1), 3, True)
+    b.epidemic(graph, seeds, pcg, 0.5, 0.5, 3)
     tally(b.rounds, b.gens, b.parents, b.subtree, b.tree, b.agents, 0, 0)
 
 
@@ -408,14 +420,16 @@ def run_batched(
         cured: np.ndarray | None = None
         sent: int | None
         if model == "sir":
-            per_round = buf.epidemic(csr, picked, rng, float(params["beta"]), float(params["gamma"]), rounds_cap)
+            per_round = buf.epidemic(
+                csr, picked, pcg_state(rng), float(params["beta"]), float(params["gamma"]), rounds_cap
+            )
             size, finished, sent, rounds = int(c[0]), bool(c[5]), int(c[3]), int(c[4])
             cured = per_round[1]
             gens = buf.gens
         else:
             lt = model == "lt"
-            key = _key(rng) if lt else np.uint64(0)
-            buf.cascade(lt, csr, picked, rng, float(params.get("p", 0.0)), key, rounds_cap, direct)
+            key, pcg = (_key(rng), _NO_PCG) if lt else (np.uint64(0), pcg_state(rng))
+            buf.cascade(lt, csr, picked, pcg, float(params.get("p", 0.0)), key, rounds_cap, direct)
             size = int(c[0])
             last = int(buf.rounds[size - 1]) if size else 0  # the last round with adoptions (0: only the seeds)
             finished = last + 1 <= rounds_cap

@@ -5,8 +5,11 @@ seeds and its random key, and leaves in the output buffers everything its report
 adoption order (round, then agent), each one's round and its parent's position, the subtree sizes and roots
 of the adoption forest, and the run's attempts and exposures, counted as the engine counts them.
 
-``ic`` draws from the run's session generator exactly what the engine's ``ic`` draws (one number per open
-edge, round by round, senders ascending), so a run is the engine's run of the same seed. ``lt``'s agent ``v``
+``ic`` (and ``sir``) draw from the run's session generator exactly what the engine's model draws (one
+number per open edge, round by round, senders ascending), so a run is the engine's run of the same seed.
+The generator (numpy's PCG64) is stepped here, from its state (``pcg``: the 128-bit state and increment as
+four uint64 words, high first), by :func:`_uniform`, bit for bit numpy's ``Generator.random()`` without
+its indirect call; the state is written back at the end. ``lt``'s agent ``v``
 has threshold ``float32(unit(word v))``, word ``v`` of the run's SplitMix64 key (see
 :mod:`sim.engine.batched`), drawn when ``v`` is first examined instead of N numbers at the start.
 
@@ -31,6 +34,31 @@ def _word(key: np.uint64, index: np.int64) -> np.uint64:  # pragma: no cover - c
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     return z ^ (z >> np.uint64(31))
+
+
+# PCG64 (O'Neill 2014; numpy's default bit generator): a 128-bit LCG stepped with this multiplier, output
+# XSL-RR. ``_uniform`` is numpy's ``next_double`` of it, bit for bit (tests/test_batched.py compares them).
+_PCG_MH = np.uint64(2549297995355413924)
+_PCG_ML = np.uint64(4865540595714422341)
+_M32 = np.uint64(0xFFFFFFFF)
+_S32, _S58, _S11, _S64, _R63 = np.uint64(32), np.uint64(58), np.uint64(11), np.uint64(64), np.uint64(63)
+
+
+@njit(cache=True)
+def _uniform(sh: np.uint64, sl: np.uint64, ih: np.uint64, il: np.uint64) -> tuple:  # pragma: no cover - compiled
+    """One step of PCG64 from state ``(sh, sl)`` with increment ``(ih, il)`` (high and low 64 bits): the new
+    state and numpy's uniform double in [0, 1) from it (``Generator.random()``), without the generator's
+    indirect call."""
+    a_lo, a_hi, b_lo, b_hi = sl & _M32, sl >> _S32, _PCG_ML & _M32, _PCG_ML >> _S32
+    p0, p1, p2, p3 = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi
+    mid = (p0 >> _S32) + (p1 & _M32) + (p2 & _M32)
+    hi = p3 + (p1 >> _S32) + (p2 >> _S32) + (mid >> _S32) + sl * _PCG_MH + sh * _PCG_ML
+    lo = sl * _PCG_ML
+    nl = lo + il
+    nh = hi + ih + (np.uint64(1) if nl < lo else np.uint64(0))
+    x, r = nh ^ nl, nh >> _S58
+    out = (x >> r) | (x << ((_S64 - r) & _R63))
+    return nh, nl, np.float64(out >> _S11) * (1.0 / 9007199254740992.0)
 
 
 @njit(cache=True)
@@ -107,7 +135,7 @@ def cascade(
     dst: np.ndarray,
     in_degree: np.ndarray,
     seeds: np.ndarray,
-    rng: np.random.Generator,
+    pcg: np.ndarray,
     p: float,
     key: np.uint64,
     rounds_cap: int,
@@ -127,6 +155,7 @@ def cascade(
     counts: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
     """Run one ``ic`` or ``lt`` cascade; leaves ``[size, attempts, exposed]`` in ``counts`` and returns it.
+    ``pcg``: the run's generator state (``ic`` draws from it; ``lt`` draws its thresholds from ``key``).
 
     ``mark`` (uint8: 0 unseen, 1 reached by an attempt, 2 adopted before this round, 3 adopted in it; one
     byte an agent, so that the table a round reads at random stays in cache), ``position`` (int64) and
@@ -138,6 +167,7 @@ def cascade(
     On return ``agents[:size]`` are the adopters by round then agent, ``rounds`` their round, ``parents``
     their parent's position (-1: a seed), ``subtree`` their subtree size and ``tree`` their root's
     position."""
+    sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
     size = 0
     for s in seeds:
         mark[s] = 2
@@ -188,7 +218,8 @@ def cascade(
                     # The engine's ic draws one number per open edge, in this order, from the session's
                     # generator (ctx.random_edges), and an edge whose target adopted earlier in this round
                     # (from a lower sender) is open too.
-                    if rng.random() < p and st == 1:
+                    sh, sl, u = _uniform(sh, sl, ih, il)
+                    if u < p and st == 1:
                         mark[w] = 3
                         agents[size] = w
                         parents[size] = sender
@@ -229,6 +260,7 @@ def cascade(
         w = touched[j]
         mark[w] = 0
         adopted_in[w] = 0
+    pcg[0], pcg[1] = sh, sl  # where the generator is now
     counts[0] = size
     counts[1] = attempts
     counts[2] = exposed
@@ -240,7 +272,7 @@ def epidemic(
     indptr: np.ndarray,
     dst: np.ndarray,
     seeds: np.ndarray,
-    rng: np.random.Generator,
+    pcg: np.ndarray,
     beta: float,
     gamma: float,
     rounds_cap: int,
@@ -267,6 +299,7 @@ def epidemic(
 
     Scratch as :func:`cascade`'s, plus ``infectious`` and ``spare`` (int32, at least ``n``) for the infectious
     agents; ``gens`` gets each adopter's generation (its parent's plus one)."""
+    sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
     size = 0
     for s in seeds:
         mark[s] = 2
@@ -307,7 +340,8 @@ def epidemic(
                     n_touched += 1
                     exposed += 1
                 attempts += 1
-                if rng.random() < beta and st == 1:
+                sh, sl, u = _uniform(sh, sl, ih, il)
+                if u < beta and st == 1:
                     mark[w] = 3
                     agents[size] = w
                     parents[size] = senders[j]
@@ -316,7 +350,8 @@ def epidemic(
         kept = 0
         for i in range(n_inf):
             v = infectious[i]
-            if rng.random() < gamma:
+            sh, sl, u = _uniform(sh, sl, ih, il)
+            if u < gamma:
                 recoveries[d] += 1
             else:
                 spare[kept] = v
@@ -344,6 +379,7 @@ def epidemic(
         mark[agents[j]] = 0
     for j in range(n_touched):
         mark[touched[j]] = 0
+    pcg[0], pcg[1] = sh, sl  # where the generator is now
     counts[0] = size
     counts[1] = attempts
     counts[2] = exposed
