@@ -76,11 +76,14 @@ def _sort_round(agents: np.ndarray, parents: np.ndarray, lo: int, hi: int) -> No
             agents[i + 1] = a
             parents[i + 1] = b
         return
-    order = np.argsort(agents[lo:hi])
-    sorted_agents = agents[lo:hi][order]
-    sorted_parents = parents[lo:hi][order]
-    agents[lo:hi] = sorted_agents
-    parents[lo:hi] = sorted_parents
+    # Agents are distinct and below 2**31, positions too: sort (agent, parent) packed in one int64.
+    keys = np.empty(hi - lo, dtype=np.int64)
+    for j in range(lo, hi):
+        keys[j - lo] = (np.int64(agents[j]) << 32) | np.int64(parents[j])
+    keys.sort()
+    for j in range(lo, hi):
+        agents[j] = keys[j - lo] >> 32
+        parents[j] = keys[j - lo] & 0xFFFFFFFF
 
 
 @njit(cache=True)
@@ -91,14 +94,16 @@ def _chunk(  # pragma: no cover - compiled
     i: int,
     stop: int,
     position: np.ndarray,
+    by_index: bool,
     mark: np.ndarray,
     targets: np.ndarray,
     senders: np.ndarray,
     states: np.ndarray,
 ) -> tuple[int, int]:
     """The out-edges of ``frontier[i:]`` up to ``stop``, whole senders while they fit in ``targets`` (at least
-    one): each edge's target, its sender's position and the target's state, loaded in one loop so the
-    processor overlaps the loads. Returns ``(edges, next i)``."""
+    one): each edge's target, its sender's position (``position[v]``, or its index in ``frontier`` when
+    ``by_index``: a cascade's frontier is a slice of its adopters) and the target's state, loaded in one loop
+    so the processor overlaps the loads. Returns ``(edges, next i)``."""
     cap = targets.size
     k = 0
     while i < stop:
@@ -108,7 +113,7 @@ def _chunk(  # pragma: no cover - compiled
             break
         for e in range(a, b):
             targets[k] = dst[e]
-            senders[k] = position[v]
+            senders[k] = i if by_index else position[v]
             k += 1
         i += 1
     for j in range(k):
@@ -158,8 +163,9 @@ def cascade(
     ``pcg``: the run's generator state (``ic`` draws from it; ``lt`` draws its thresholds from ``key``).
 
     ``mark`` (uint8: 0 unseen, 1 reached by an attempt, 2 adopted before this round, 3 adopted in it; one
-    byte an agent, so that the table a round reads at random stays in cache), ``position`` (int64) and
-    ``adopted_in`` (int32, 0) are per-agent scratch, left as they were found; ``touched`` is scratch of at
+    byte an agent, so that the table a round reads at random stays in cache) and ``adopted_in`` (int32, 0)
+    are per-agent scratch, left as they were found (``position`` is not used: a sender's position is its
+    index in the frontier, a slice of the adopters); ``touched`` is scratch of at
     least ``n`` entries; ``targets`` (int32), ``senders`` (int64) and ``states`` (uint8) hold a chunk of a
     round's edges: at least the largest out-degree (unused when ``direct``: in a world small enough for its
     per-agent tables to stay in cache, each sender's edges are read straight from the graph).
@@ -171,7 +177,6 @@ def cascade(
     size = 0
     for s in seeds:
         mark[s] = 2
-        position[s] = size
         agents[size] = s
         rounds[size] = 0
         parents[size] = -1
@@ -190,11 +195,11 @@ def cascade(
                 # A small world (its per-agent tables in cache): one sender's edges straight from the graph.
                 v = agents[i]
                 i += 1
-                edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], position[v]
+                edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], i - 1  # a sender's position: its index
             else:
                 # A chunk of the frontier's out-edges: their targets and senders, then every target's state
                 # loaded at once (independent loads the processor overlaps), then the edges in order.
-                k, i = _chunk(indptr, dst, agents, i, stop, position, mark, targets, senders, states)
+                k, i = _chunk(indptr, dst, agents, i, stop, position, True, mark, targets, senders, states)
                 edges, lo, hi = targets, 0, k
             for j in range(lo, hi):
                 w = edges[j]
@@ -249,7 +254,6 @@ def cascade(
         _sort_round(agents, parents, first_new, size)
         for j in range(first_new, size):
             rounds[j] = d
-            position[agents[j]] = j
             mark[agents[j]] = 2
         start, stop = first_new, size
     _forest(parents, subtree, tree, size)
@@ -325,7 +329,7 @@ def epidemic(
         first_new = size
         i = 0
         while i < n_inf:
-            k, i = _chunk(indptr, dst, infectious, i, n_inf, position, mark, targets, senders, states)
+            k, i = _chunk(indptr, dst, infectious, i, n_inf, position, False, mark, targets, senders, states)
             for j in range(k):
                 st = states[j]
                 if st == 2:
