@@ -43,14 +43,16 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 
-#: Up to this many agents a cascade reads each sender's edges straight from the graph (the per-agent tables
-#: stay in cache); above it, a chunk of edges at a time with their targets' states loaded in one loop, so that
-#: the processor overlaps the cache misses (this machine, ic: ego-Facebook 1.95 -> 1.49 ms a run, 100k agents
-#: 24.8 -> 23.4 ms direct; 1M agents 236 -> 216 ms by chunks).
-DIRECT_AGENTS = 1 << 18
+#: Up to this many agents a cascade reads each sender's edges straight from the graph (its per-agent tables
+#: stay in cache); above it, chunks of edges with their targets' states loaded in one loop first, so that the
+#: processor overlaps the cache misses. This machine, ic, ms a run, direct against chunks of 4,096 edges:
+#: ego-Facebook 1.4 / 1.9, 20,000 agents 3.3 / 3.8, 50,000 9.5 / 9.5, 100,000 21.5 / 19.7, 3M 1391 / 961.
+DIRECT_AGENTS = 1 << 16
 
-#: Edges a chunk holds at most (at least the largest out-degree: a sender's edges are never split).
-CHUNK_EDGES = 1 << 15
+#: Edges a chunk holds at most (at least the largest out-degree: a sender's edges are never split). Small
+#: enough that a chunk's targets are still in cache when their edges are decided: against 32,768, chunks of
+#: 4,096 took 100,000 agents from 23.1 to 19.7 ms a run, 1M from 270 to 245, 3M from 1063 to 961.
+CHUNK_EDGES = 1 << 12
 
 #: ``auto`` runs an ensemble of ``ic`` or ``sir`` batched from this many runs (:func:`small`). On this
 #: machine, ego-Facebook's ic: the engine 19 ms a run, the batched kernel 4.5 ms a run after 1.0-1.5 s of
