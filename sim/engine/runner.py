@@ -252,7 +252,8 @@ async def run_cascades(
     computes the runs in a compiled kernel (:mod:`sim.engine.batched`: the built-in ``ic``, ``lt`` and ``sir``
     on a world where nothing else moves; an ``ic`` or ``sir`` run draws what the engine draws and is the
     engine's run of its seed, an ``lt`` run draws its thresholds its own way, the same law); ``auto`` batches
-    where it can. The report's ``kernel`` says which ran (and ``kernel_reason`` why not batched).
+    where it can (``ic`` and ``sir`` from :data:`sim.engine.batched.AUTO_RUNS` runs). The report's ``kernel``
+    says which ran (and ``kernel_reason`` why not batched).
 
     Every run reports ``cascade``, the measures of its adoption forest; with ``trees`` it also carries
     ``tree``, the forest's arrays (:func:`tree_arrays`), and the report ``cascade`` has their mean and

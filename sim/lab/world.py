@@ -159,8 +159,8 @@ class WorldFile:
             trees: keep every run's adoption forest (:attr:`EnsembleResult.cascades`, ``--cascades``).
             intervene: interventions ``TICK:ACTION`` (``--intervene``; TICK counted from the injection):
                 ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``, ``remove-edges:FRACTION[:random|between]``.
-            kernel: ``auto`` (batched where it can), ``batched`` or ``engine`` (``--kernel``; see
-                :func:`sim.engine.runner.run_cascades`).
+            kernel: ``auto`` (batched where it can: ``lt`` always, ``ic`` and ``sir`` from 100 runs),
+                ``batched`` or ``engine`` (``--kernel``; see :func:`sim.engine.runner.run_cascades`).
 
         Returns:
             An :class:`EnsembleResult`; its ``to_dict()`` is what ``agora run ... --json`` prints.
