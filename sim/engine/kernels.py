@@ -165,10 +165,10 @@ def cascade(
     ``mark`` (uint8: 0 unseen, 1 reached by an attempt, 2 adopted before this round, 3 adopted in it; one
     byte an agent, so that the table a round reads at random stays in cache) and ``adopted_in`` (int32, 0)
     are per-agent scratch, left as they were found (``position`` is not used: a sender's position is its
-    index in the frontier, a slice of the adopters); ``touched`` is scratch of at
-    least ``n`` entries; ``targets`` (int32), ``senders`` (int64) and ``states`` (uint8) hold a chunk of a
-    round's edges: at least the largest out-degree (unused when ``direct``: in a world small enough for its
-    per-agent tables to stay in cache, each sender's edges are read straight from the graph).
+    index in the frontier, a slice of the adopters); ``touched`` is scratch of at least ``n`` entries;
+    ``targets`` (int32), ``senders`` (int64) and ``states`` (uint8) hold a chunk of a round's edges: at
+    least the largest out-degree (unused when ``direct``: in a world small enough for its per-agent tables
+    to stay in cache, each sender's edges are read straight from the graph).
 
     On return ``agents[:size]`` are the adopters by round then agent, ``rounds`` their round, ``parents``
     their parent's position (-1: a seed), ``subtree`` their subtree size and ``tree`` their root's
