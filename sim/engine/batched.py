@@ -157,7 +157,6 @@ def _key(rng: np.random.Generator) -> np.uint64:
 
 
 _MASK64 = (1 << 64) - 1
-_NO_PCG = np.zeros(4, dtype=np.uint64)  # lt's: it draws nothing from the generator in the kernel
 
 
 def pcg_state(rng: np.random.Generator) -> np.ndarray:
@@ -430,7 +429,8 @@ def run_batched(
             gens = buf.gens
         else:
             lt = model == "lt"
-            key, pcg = (_key(rng), _NO_PCG) if lt else (np.uint64(0), pcg_state(rng))
+            # lt draws nothing from the generator in the kernel (its thresholds come from its key).
+            key, pcg = (_key(rng), np.zeros(4, dtype=np.uint64)) if lt else (np.uint64(0), pcg_state(rng))
             buf.cascade(lt, csr, picked, pcg, float(params.get("p", 0.0)), key, rounds_cap, direct)
             size = int(c[0])
             last = int(buf.rounds[size - 1]) if size else 0  # the last round with adoptions (0: only the seeds)

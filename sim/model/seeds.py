@@ -214,6 +214,7 @@ class SeedSpec:
                     "list original agent ids (see 'agora agent' or 'agora export')"
                 )
             return np.unique(idx).astype(np.int32)
+        pool: np.ndarray | None
         if self.kind == "community":
             comm = world.columns["community"]
             if comm.max(initial=-1) < 0:
@@ -239,17 +240,14 @@ class SeedSpec:
             # Highest influence first; ties broken by lower index (stable).
             order = np.argsort(-infl, kind="stable")[: self.k]
             return np.sort(pool[order]).astype(np.int32)
-        elif all_active(status):
-            # Every agent is eligible: the same draw as from the pool of all of them, without making it (an
-            # ensemble draws its seeds once a run).
-            if self.k > status.size:
-                raise BadParameterError(f"{self} asks for {self.k} seeds but only {status.size} agents are eligible")
-            return np.sort(rng.choice(status.size, size=self.k, replace=False)).astype(np.int32)
         else:
-            pool = np.flatnonzero(_eligible(status))
-        if self.k > pool.size:
-            raise BadParameterError(f"{self} asks for {self.k} seeds but only {pool.size} agents are eligible")
-        return np.sort(rng.choice(pool, size=self.k, replace=False)).astype(np.int32)
+            pool = np.flatnonzero(_eligible(status)) if not all_active(status) else None
+        # Every agent eligible (the common case): range(N), the same draw as from the pool of all of them,
+        # without making it (an ensemble draws its seeds once a run).
+        size = status.size if pool is None else pool.size
+        if self.k > size:
+            raise BadParameterError(f"{self} asks for {self.k} seeds but only {size} agents are eligible")
+        return np.sort(rng.choice(size if pool is None else pool, size=self.k, replace=False)).astype(np.int32)
 
 
 def _eligible(status: np.ndarray) -> np.ndarray:
