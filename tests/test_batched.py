@@ -351,3 +351,56 @@ def test_the_kernels_step_pcg64_as_numpy_does():
         got = draws(pcg, 2_000)
         assert np.array_equal(got, rng.random(2_000)), seed
         assert np.array_equal(pcg, batched.pcg_state(rng))
+
+
+def test_a_runs_start_is_numpys_draws_bit_for_bit():
+    # kernels.start seeds the run's generator (SeedSequence, then PCG64) and draws its seeds (choice without
+    # replacement: Floyd's algorithm and its shuffle, or a tail shuffle of a large share) in compiled code: the
+    # seeds, the generator's state after them and its next word are numpy's, for world seeds and run seeds of
+    # one, two or three 32-bit words.
+    from sim.core.world import world_rng
+    from sim.engine.kernels import start
+
+    cases = [  # (world seed, session, agents, seeds): Floyd's path, then the tail shuffle's (k > pop // 50)
+        (1, 1, 100_000, 10),
+        (0, 0, 4_039, 10),
+        (2**40 + 5, 3, 1_000_000, 10),
+        (9, 1, 50, 50),
+        (11, 5, 10, 1),
+        (3, 2, 3, 0),
+        (7, 2**33, 20_000, 1_000),
+        (5, 6, 200_000, 5_000),
+    ]
+    checked = 0
+    for world_seed, session, pop, k in cases:
+        head = np.array(batched._words(world_seed) + batched._words(100), dtype=np.uint64)
+        tail = np.array(batched._words(session), dtype=np.uint64)
+        for run_seed in [*range(40), 2**32 - 1, 2**32, 2**40 + 3, 2**63 - 1]:
+            rng = world_rng(world_seed, 100, run_seed, session)
+            want = np.sort(rng.choice(pop, size=k, replace=False)) if k else np.empty(0, dtype=np.int64)
+            want_pcg, want_key = batched.pcg_state(rng), batched._key(rng)
+            picked, pcg = np.zeros(max(k, 1), dtype=np.int64), np.zeros(4, dtype=np.uint64)
+            key = start(head, run_seed, tail, pop, k, picked, pcg)
+            assert np.array_equal(picked[:k], want), (world_seed, session, pop, k, run_seed)
+            assert np.array_equal(pcg, want_pcg) and key == want_key, (world_seed, session, pop, k, run_seed)
+            checked += 1
+    assert checked == len(cases) * 44
+
+
+def test_the_starter_draws_in_compiled_code_only_what_it_can_and_numpy_the_rest(world):
+    # random:K of all agents and seeds that draw nothing start in compiled code; run seeds out of its range
+    # (and other selections) go through numpy; both give the same seeds, state and key.
+    from sim.core.world import world_rng
+
+    spec = SeedSpec.parse("random:7")
+    compiled = batched._starter(world, spec, None, 2, range(5, 9))
+    assert compiled.__name__ == "compiled"
+    drawn = batched._starter(world, spec, None, 2, range(-1, 9))
+    assert drawn.__name__ == "drawn"
+    for s in range(5, 9):
+        a, b = compiled(s), drawn(s)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]
+    fixed = np.array([3, 8, 11], dtype=np.int64)
+    given = batched._starter(world, spec, fixed, 2, range(5, 9))
+    assert given.__name__ == "compiled" and np.array_equal(given(6)[0], fixed)
+    assert np.array_equal(given(6)[1], batched.pcg_state(world_rng(world.seed, 100, 6, 2)))

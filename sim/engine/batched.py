@@ -7,7 +7,9 @@ kernel (:mod:`sim.engine.kernels`, Numba) walks it in compiled code and counts w
 its buffers are reused from run to run and put back after each, so a run costs what it touches.
 
 Each run draws its seeds from its session generator exactly as the engine does
-(``world_rng(world.seed, 100, seed + r, session)``: the same seed sets).
+(``world_rng(world.seed, 100, seed + r, session)``: the same seed sets), in compiled code for ``random:K``
+of all agents and for seeds that draw nothing (:func:`sim.engine.kernels.start`, bit for bit numpy's), through
+numpy for the others.
 
 - ``ic`` then draws from that generator exactly what the engine's ``ic`` draws: one uniform number per open
   edge, round by round, senders ascending. A batched run **is** the engine's run of the same seed, field
@@ -29,6 +31,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -170,13 +173,78 @@ def pcg_state(rng: np.random.Generator) -> np.ndarray:
 def _chooser(world: World, spec: Any, fixed: np.ndarray | None) -> Callable[[np.random.Generator], np.ndarray]:
     """``spec.select(world, rng)``, with the selections that draw nothing (a seed file's or a seed method's
     agents, ``top``, ``ids``, ``none``) made once."""
-    if fixed is not None:
-        chosen = np.asarray(fixed, dtype=np.int64)
+    chosen = _drawn_once(world, spec, fixed)
+    if chosen is not None:
         return lambda rng: chosen
-    if spec.kind in ("top", "ids", "file", "none"):
-        chosen = np.asarray(spec.select(world, np.random.default_rng(0)), dtype=np.int64)  # draws nothing
-        return lambda rng: chosen
+    if spec.kind == "random" and all_active(world.columns["status"]):
+        # select's draw when every agent is eligible, with its size checked once, not its O(N) check a run.
+        spec.check(world)
+        n, k = int(world.n), int(spec.k)
+        return lambda rng: np.sort(rng.choice(n, size=k, replace=False))
     return lambda rng: spec.select(world, rng).astype(np.int64)
+
+
+def _drawn_once(world: World, spec: Any, fixed: np.ndarray | None) -> np.ndarray | None:
+    """The seeds of every run when they draw nothing (a seed file's or a seed method's agents, ``top``,
+    ``ids``, ``none``), else None."""
+    if fixed is not None:
+        return np.asarray(fixed, dtype=np.int64)
+    if spec.kind in ("top", "ids", "file", "none"):
+        return np.asarray(spec.select(world, np.random.default_rng(0)), dtype=np.int64)  # draws nothing
+    return None
+
+
+def _starter_kernel() -> Callable[..., np.uint64]:
+    from sim.engine.kernels import start  # noqa: PLC0415 - Numba loads only for a batched ensemble
+
+    return start
+
+
+def _words(x: int) -> list[int]:
+    """numpy's SeedSequence words of a non-negative integer: 32 bits each, low first (0 is one word)."""
+    out = [x & 0xFFFFFFFF]
+    x >>= 32
+    while x:
+        out.append(x & 0xFFFFFFFF)
+        x >>= 32
+    return out
+
+
+def _starter(
+    world: World, spec: Any, fixed: np.ndarray | None, session: int, seeds: range
+) -> Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]:
+    """``start(run_seed)``: a run's seeds, its generator's state (:func:`pcg_state`) and its ``lt`` key, as
+    :func:`run_key` and :func:`pcg_state` make them from ``world_rng(world.seed, 100, run_seed, session)``.
+    Seeds that draw nothing or ``random:K`` of all agents are made by the compiled
+    :func:`sim.engine.kernels.start` (bit for bit numpy's draws, without its 50 microseconds a run); other
+    selections (a community, agents not all active) draw through numpy."""
+    start = _starter_kernel()
+    chosen = _drawn_once(world, spec, fixed)
+    every = spec.kind == "random" and all_active(world.columns["status"])
+    if (chosen is not None or every) and session >= 0 and seeds and seeds.start >= 0 and seeds.stop <= 1 << 63:
+        head = np.array(_words(world.seed & _MASK64) + _words(100), dtype=np.uint64)
+        tail = np.array(_words(session), dtype=np.uint64)
+        n, k = int(world.n), 0
+        if chosen is None:
+            spec.check(world)  # the count of seeds against the agents, once
+            k = int(spec.k)
+        picked = np.zeros(max(k, 1), dtype=np.int64)
+        out = picked[:k] if chosen is None else chosen
+        pcg = np.zeros(4, dtype=np.uint64)
+
+        def compiled(run_seed: int) -> tuple[np.ndarray, np.ndarray, np.uint64]:
+            return out, pcg, np.uint64(start(head, run_seed, tail, n, k, picked, pcg))
+
+        return compiled
+    choose = _chooser(world, spec, fixed)
+
+    def drawn(run_seed: int) -> tuple[np.ndarray, np.ndarray, np.uint64]:
+        rng = world_rng(world.seed, 100, run_seed, session)
+        picked = choose(rng)
+        pcg = pcg_state(rng)
+        return picked, pcg, _key(rng)
+
+    return drawn
 
 
 class _Buffers:
@@ -189,7 +257,9 @@ class _Buffers:
         self.states = np.zeros(chunk, dtype=np.uint8)
         self.mark = np.zeros(n, dtype=np.uint8)
         self.position = np.zeros(n, dtype=np.int64)
-        self.adopted_in = np.zeros(n, dtype=np.int32)
+        # lt's table (kernels.lt_table) and chunk states, made for the graph of its first lt run.
+        self.lt_table = self.lt_states = np.zeros(0, dtype=np.uint64)
+        self.lt_from: np.ndarray | None = None
         self.touched = np.zeros(n, dtype=np.int64)
         self.agents = np.zeros(n, dtype=np.int32)
         self.rounds = np.zeros(n, dtype=np.int32)
@@ -212,15 +282,25 @@ class _Buffers:
         rounds_cap: int,
         direct: bool,
     ) -> None:
-        """One ``ic`` or ``lt`` run of :func:`sim.engine.kernels.cascade` in these buffers; ``graph``: the
-        out-CSR (``indptr`` int64, ``dst`` int32) and the in-degrees (float64)."""
-        from sim.engine.kernels import cascade  # noqa: PLC0415 - Numba loads only for a batched ensemble
+        """One ``ic`` run of :func:`sim.engine.kernels.cascade` or ``lt`` run of
+        :func:`sim.engine.kernels.threshold` in these buffers; ``graph``: the out-CSR (``indptr`` int64, ``dst``
+        int32) and the in-degrees (float64)."""
+        from sim.engine import kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
         indptr, dst, in_degree = graph
-        cascade(
-            lt, indptr, dst, in_degree, seeds, pcg, p, key, rounds_cap, direct, self.mark, self.position,
-            self.adopted_in, self.touched, self.targets, self.senders, self.states, self.agents, self.rounds,
-            self.parents, self.subtree, self.tree, self.counts,
+        if lt:
+            if self.lt_from is not in_degree:  # lt's table holds the graph's in-degrees: made once a graph
+                self.lt_table, self.lt_from = kernels.lt_table(in_degree), in_degree
+                self.lt_states = np.zeros(self.targets.size, dtype=np.uint64)
+            kernels.threshold(
+                indptr, dst, seeds, key, rounds_cap, direct, self.lt_table, self.touched, self.targets,
+                self.senders, self.lt_states, self.agents, self.rounds, self.parents, self.subtree, self.tree,
+                self.counts,
+            )  # fmt: skip
+            return
+        kernels.cascade(
+            indptr, dst, seeds, pcg, p, rounds_cap, direct, self.mark, self.touched, self.targets, self.senders,
+            self.states, self.agents, self.rounds, self.parents, self.subtree, self.tree, self.counts,
         )  # fmt: skip
 
     def epidemic(
@@ -248,6 +328,26 @@ class _Buffers:
 #: 100,000 agents); one set at most, so that a long-lived process holds no more than one ensemble's.
 _spare: list[_Buffers] = []
 _spare_lock = threading.Lock()
+
+
+#: The kernels' arrays of the last graph an ensemble ran on (:func:`_graph_arrays`), with the graph arrays
+#: they came from: a graph's arrays are replaced, never written in place, when its edges change.
+_arrays: list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray, np.ndarray], int]] = []
+
+
+def _graph_arrays(graph: Any) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]:
+    """The kernels' view of ``graph``: its out-CSR (``indptr`` int64, ``dst`` int32) and in-degrees (float64),
+    and its largest out-degree; kept for the next ensemble on the same graph (at 1M agents, 4 ms a time)."""
+    source = (graph.out_indptr, graph.out_indices, graph.in_indptr)
+    with _spare_lock:
+        if _arrays and all(a is b for a, b in zip(_arrays[0][0], source)):
+            return _arrays[0][1], _arrays[0][2]
+    indptr = np.ascontiguousarray(graph.out_indptr, dtype=np.int64)
+    csr = (indptr, np.ascontiguousarray(graph.out_indices, dtype=np.int32), np.diff(graph.in_indptr).astype(np.float64))
+    widest = int(np.diff(indptr).max(initial=0))
+    with _spare_lock:
+        _arrays[:] = [(source, csr, widest)]
+    return csr, widest
 
 
 def _take(n: int, chunk: int) -> _Buffers:
@@ -293,17 +393,17 @@ def summary(
     series, trees, virality, scalars = tally(
         buf.rounds, gens, buf.parents, buf.subtree, buf.tree, buf.agents, size, rounds
     )
-    new = series[0]
-    curve = np.cumsum(new)
-    seeds = int(new[0])
+    # Lists, not arrays: a run's series is a few rounds long, where numpy's per-call cost is the whole cost.
+    new = series[0].tolist()
+    curve = list(accumulate(new))
+    seeds = new[0]
     if sent is None:
-        sent = int(curve[rounds - 1]) if rounds else 0
+        sent = curve[rounds - 1] if rounds else 0
     if cured is None:
-        states = {"susceptible": (n - curve).tolist(), "adopted": curve.tolist()}
+        states = {"susceptible": [n - c for c in curve], "adopted": curve}
     else:
-        removed = np.cumsum(cured)
-        states = {"S": (n - curve).tolist(), "I": (curve - removed).tolist(), "R": removed.tolist()}
-    new_list = new.tolist()
+        removed = list(accumulate(cured.tolist()))
+        states = {"S": [n - c for c in curve], "I": [c - r for c, r in zip(curve, removed)], "R": removed}
     out: dict[str, Any] = {
         "ticks": int((rounds + 1 if finished else limit) if until_done else limit),
         "seconds": round(seconds, 4),
@@ -320,16 +420,16 @@ def summary(
         "seeds": seeds,
         "attempts": attempts,
         "rounds": int(rounds),
-        "peak_tick": int(np.argmax(new)),
+        "peak_tick": new.index(max(new)),  # the first round with the most new adopters (numpy's argmax)
         "reproduction_number": round((size - seeds) / max(1, sent), 4),
         "edges_removed": 0,
         "edges_added": 0,
-        "new_per_tick": new_list,
+        "new_per_tick": new,
         "series": {
             "tick": list(range(rounds + 1)),
             **states,
-            "reached": curve.tolist(),
-            "new": list(new_list),
+            "reached": list(curve),
+            "new": list(new),
             "depth": series[1].tolist(),
             "breadth": series[2].tolist(),
         },
@@ -350,39 +450,42 @@ def _cascade(size: int, trees: np.ndarray, virality: np.ndarray, scalars: np.nda
     ``math.fsum`` over its trees of two agents or more, weighted by their sizes)."""
     if size == 0:
         return _empty_measures()
-    sizes = trees[:, 0]
-    big = sizes >= 2
-    total = int(sizes[big].sum())
-    forest_v = math.fsum((sizes[big] * virality[big]).tolist()) / total if total else 0.0
-    pick = int(scalars[2])
-    largest = float(virality[pick])
+    sizes, vir = trees[:, 0].tolist(), virality.tolist()
+    big = [(s, v) for s, v in zip(sizes, vir) if s >= 2]
+    total = sum(s for s, _ in big)
+    forest_v = math.fsum([s * v for s, v in big]) / total if total else 0.0
+    pick, depth, breadth, pick_depth, pick_breadth = scalars[[2, 0, 1, 3, 4]].tolist()
+    largest = vir[pick]
     return {
         "size": int(size),
-        "trees": int(sizes.size),
-        "depth": int(scalars[0]),
-        "max_breadth": int(scalars[1]),
+        "trees": len(sizes),
+        "depth": depth,
+        "max_breadth": breadth,
         "structural_virality": float(forest_v),
         "largest_tree": {
-            "size": int(sizes[pick]),
-            "depth": int(scalars[3]),
-            "max_breadth": int(scalars[4]),
+            "size": sizes[pick],
+            "depth": pick_depth,
+            "max_breadth": pick_breadth,
             "structural_virality": largest if math.isfinite(largest) else 0.0,
         },
         "by_feed": 0.0,
     }
 
 
-def warm() -> None:
-    """Compile (or load from Numba's cache) both kernels for the argument types :func:`run_batched` passes,
-    on a world of two agents: done before forking workers, so that they share the compiled code instead of
-    each loading it."""
+def warm(model: str) -> None:
+    """Compile (or load from Numba's cache) ``model``'s kernels for the argument types :func:`run_batched`
+    passes, on a world of two agents: done before forking workers, so that they share the compiled code
+    instead of each loading it (each kernel Numba loads costs start-up: only the model's)."""
     from sim.engine.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
     graph = (np.array([0, 1, 1], dtype=np.int64), np.array([1], dtype=np.int32), np.ones(2))
-    seeds, pcg = np.array([0], dtype=np.int64), pcg_state(np.random.default_rng(0))
+    seeds, pcg, none = np.array([0], dtype=np.int64), np.zeros(4, dtype=np.uint64), np.zeros(1, dtype=np.uint64)
     b = _Buffers(2, 4)
-    b.cascade(False, graph, seeds, pcg, 0.5, np.uint64(1), 3, True)
-    b.epidemic(graph, seeds, pcg, 0.5, 0.5, 3)
+    _starter_kernel()(none, 0, none, 2, 1, np.zeros(1, dtype=np.int64), pcg)
+    if model == "sir":
+        b.epidemic(graph, seeds, pcg, 0.5, 0.5, 3)
+    else:
+        b.cascade(model == "lt", graph, seeds, pcg, 0.5, np.uint64(1), 3, True)
     tally(b.rounds, b.gens, b.parents, b.subtree, b.tree, b.agents, 0, 0)
 
 
@@ -406,31 +509,28 @@ def run_batched(
     model = probe.model_name
     params = probe.params
     spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
-    indptr = np.ascontiguousarray(graph.out_indptr, dtype=np.int64)
-    csr = (indptr, np.ascontiguousarray(graph.out_indices, dtype=np.int32), np.diff(graph.in_indptr).astype(np.float64))
+    csr, widest = _graph_arrays(graph)
     rounds_cap = max(0, limit - 1)
     direct = n <= DIRECT_AGENTS
-    buf = _take(n, max(CHUNK_EDGES, int(np.diff(indptr).max(initial=0)), 1))
+    buf = _take(n, max(CHUNK_EDGES, widest, 1))
     out: list[dict[str, Any]] = []
-    choose = _chooser(world, spec, probe.seed_agents)
+    span = range(seed + min(runs), seed + max(runs) + 1) if runs else range(0)
+    start = _starter(world, spec, probe.seed_agents, probe.id, span)
     c = buf.counts
     for r in runs:
         t0 = time.perf_counter()
-        rng = world_rng(world.seed, 100, seed + r, probe.id)
-        picked = choose(rng)
+        picked, pcg, key = start(seed + r)
         cured: np.ndarray | None = None
         sent: int | None
         if model == "sir":
-            per_round = buf.epidemic(
-                csr, picked, pcg_state(rng), float(params["beta"]), float(params["gamma"]), rounds_cap
-            )
+            per_round = buf.epidemic(csr, picked, pcg, float(params["beta"]), float(params["gamma"]), rounds_cap)
             size, finished, sent, rounds = int(c[0]), bool(c[5]), int(c[3]), int(c[4])
             cured = per_round[1]
             gens = buf.gens
         else:
             lt = model == "lt"
-            # lt draws nothing from the generator in the kernel (its thresholds come from its key).
-            key, pcg = (_key(rng), np.zeros(4, dtype=np.uint64)) if lt else (np.uint64(0), pcg_state(rng))
+            # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
+            # draws from the generator's state after the seeds.
             buf.cascade(lt, csr, picked, pcg, float(params.get("p", 0.0)), key, rounds_cap, direct)
             size = int(c[0])
             last = int(buf.rounds[size - 1]) if size else 0  # the last round with adoptions (0: only the seeds)

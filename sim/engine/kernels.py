@@ -1,17 +1,25 @@
 """Compiled cascade kernels for batched ensembles (:mod:`sim.engine.batched`), with Numba.
 
-One call runs one cascade of the built-in ``ic`` or ``lt`` to its end (or ``rounds_cap`` rounds) from its
-seeds and its random key, and leaves in the output buffers everything its report needs: the adopters in
-adoption order (round, then agent), each one's round and its parent's position, the subtree sizes and roots
-of the adoption forest, and the run's attempts and exposures, counted as the engine counts them.
+One call runs one cascade of the built-in ``ic`` (:func:`cascade`), ``lt`` (:func:`threshold`) or ``sir``
+(:func:`epidemic`) to its end (or ``rounds_cap`` rounds) from its seeds and its random key, and leaves in
+the output buffers everything its report needs: the adopters in adoption order (round, then agent), each
+one's round and its parent's position, the subtree sizes and roots of the adoption forest, and the run's
+attempts and exposures, counted as the engine counts them. :func:`tally` makes the run's series and
+cascade measures from them.
+
+A run starts in :func:`start`: its generator, ``world_rng(world_seed, 100, run_seed, session)``, seeded as
+numpy's ``SeedSequence`` and ``PCG64`` seed it, and its seeds drawn as ``Generator.choice`` draws them
+(Floyd's algorithm or a tail shuffle, on Lemire's bounded 32-bit draws), bit for bit, without numpy's
+per-call costs (50 microseconds a run, more than an ``lt`` cascade costs).
 
 ``ic`` (and ``sir``) draw from the run's session generator exactly what the engine's model draws (one
 number per open edge, round by round, senders ascending), so a run is the engine's run of the same seed.
 The generator (numpy's PCG64) is stepped here, from its state (``pcg``: the 128-bit state and increment as
 four uint64 words, high first), by :func:`_uniform`, bit for bit numpy's ``Generator.random()`` without
-its indirect call; the state is written back at the end. ``lt``'s agent ``v``
-has threshold ``float32(unit(word v))``, word ``v`` of the run's SplitMix64 key (see
-:mod:`sim.engine.batched`), drawn when ``v`` is first examined instead of N numbers at the start.
+its indirect call; the state is written back at the end. ``lt``'s agent ``v`` has threshold
+``float32(unit(word v))``, word ``v`` of the run's SplitMix64 key (see :mod:`sim.engine.batched`), drawn
+when ``v`` is first a candidate instead of N numbers at the start; its state, its adopted followees and its
+in-degree share one 64-bit word an agent (:func:`lt_table`), so that an exposure costs one load.
 
 The kernels are compiled on first use and cached next to this file (Numba's ``cache=True``); the buffers
 are the caller's, reused from run to run and put back as they were (only the entries a run touched), so a
@@ -45,10 +53,9 @@ _S32, _S58, _S11, _S64, _R63 = np.uint64(32), np.uint64(58), np.uint64(11), np.u
 
 
 @njit(cache=True)
-def _uniform(sh: np.uint64, sl: np.uint64, ih: np.uint64, il: np.uint64) -> tuple:  # pragma: no cover - compiled
-    """One step of PCG64 from state ``(sh, sl)`` with increment ``(ih, il)`` (high and low 64 bits): the new
-    state and numpy's uniform double in [0, 1) from it (``Generator.random()``), without the generator's
-    indirect call."""
+def _step(sh: np.uint64, sl: np.uint64, ih: np.uint64, il: np.uint64) -> tuple:  # pragma: no cover - compiled
+    """One step of PCG64's 128-bit LCG from state ``(sh, sl)`` with increment ``(ih, il)`` (high and low 64
+    bits): the new state, and its XSL-RR output (numpy's ``next_uint64``)."""
     a_lo, a_hi, b_lo, b_hi = sl & _M32, sl >> _S32, _PCG_ML & _M32, _PCG_ML >> _S32
     p0, p1, p2, p3 = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi
     mid = (p0 >> _S32) + (p1 & _M32) + (p2 & _M32)
@@ -57,8 +64,180 @@ def _uniform(sh: np.uint64, sl: np.uint64, ih: np.uint64, il: np.uint64) -> tupl
     nl = lo + il
     nh = hi + ih + (np.uint64(1) if nl < lo else np.uint64(0))
     x, r = nh ^ nl, nh >> _S58
-    out = (x >> r) | (x << ((_S64 - r) & _R63))
+    return nh, nl, (x >> r) | (x << ((_S64 - r) & _R63))
+
+
+@njit(cache=True)
+def _uniform(sh: np.uint64, sl: np.uint64, ih: np.uint64, il: np.uint64) -> tuple:  # pragma: no cover - compiled
+    """One step of PCG64 (:func:`_step`): the new state and numpy's uniform double in [0, 1) from it
+    (``Generator.random()``), without the generator's indirect call."""
+    nh, nl, out = _step(sh, sl, ih, il)
     return nh, nl, np.float64(out >> _S11) * (1.0 / 9007199254740992.0)
+
+
+# numpy's SeedSequence (O'Neill's seed_seq, numpy/random/bit_generator.pyx): a pool of four 32-bit words.
+_INIT_A, _MULT_A = np.uint64(0x43B0D7E5), np.uint64(0x931E8875)
+_INIT_B, _MULT_B = np.uint64(0x8B51F9DD), np.uint64(0x58F38DED)
+_MIX_L, _MIX_R, _S16 = np.uint64(0xCA01F9DD), np.uint64(0x4973F715), np.uint64(16)
+
+
+@njit(cache=True)
+def _hashmix(value: np.uint64, h: np.uint64) -> tuple:  # pragma: no cover - compiled
+    value = (value ^ h) & _M32
+    h = (h * _MULT_A) & _M32
+    value = (value * h) & _M32
+    return value ^ (value >> _S16), h
+
+
+@njit(cache=True)
+def _mix(x: np.uint64, y: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    r = (_MIX_L * x - _MIX_R * y) & _M32
+    return r ^ (r >> _S16)
+
+
+@njit(cache=True)
+def _seeded(entropy: np.ndarray, m: int, g: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``g`` (uint64[6]: PCG64's state and increment, high first, then numpy's buffered 32-bit half: whether
+    one is held, and it) set as ``PCG64(SeedSequence(entropy))`` sets them, from the entropy's ``m`` 32-bit
+    words (``_coerce_to_uint32_array`` of the entropy: each integer's words, low first)."""
+    pool = np.zeros(4, dtype=np.uint64)
+    h = _INIT_A
+    for i in range(4):
+        pool[i], h = _hashmix(entropy[i] if i < m else np.uint64(0), h)
+    for src in range(4):
+        for dst in range(4):
+            if src != dst:
+                v, h = _hashmix(pool[src], h)
+                pool[dst] = _mix(pool[dst], v)
+    for src in range(4, m):
+        for dst in range(4):
+            v, h = _hashmix(entropy[src], h)
+            pool[dst] = _mix(pool[dst], v)
+    # generate_state(4, uint64): eight words from the pool, paired low word first.
+    words = np.zeros(8, dtype=np.uint64)
+    h = _INIT_B
+    for i in range(8):
+        d = (pool[i % 4] ^ h) & _M32
+        h = (h * _MULT_B) & _M32
+        d = (d * h) & _M32
+        words[i] = d ^ (d >> _S16)
+    s_hi, s_lo = words[0] | (words[1] << _S32), words[2] | (words[3] << _S32)
+    q_hi, q_lo = words[4] | (words[5] << _S32), words[6] | (words[7] << _S32)
+    # pcg_setseq_128_srandom_r: increment (initseq << 1) | 1; state 0, a step, plus initstate, a step.
+    ih, il = (q_hi << np.uint64(1)) | (q_lo >> _R63), (q_lo << np.uint64(1)) | np.uint64(1)
+    sh, sl, _ = _step(np.uint64(0), np.uint64(0), ih, il)
+    lo = sl + s_lo
+    sh, sl = sh + s_hi + (np.uint64(1) if lo < sl else np.uint64(0)), lo
+    sh, sl, _ = _step(sh, sl, ih, il)
+    g[0], g[1], g[2], g[3], g[4], g[5] = sh, sl, ih, il, 0, 0
+
+
+@njit(cache=True)
+def _next64(g: np.ndarray) -> np.uint64:  # pragma: no cover - compiled
+    g[0], g[1], out = _step(g[0], g[1], g[2], g[3])
+    return out
+
+
+@njit(cache=True)
+def _next32(g: np.ndarray) -> np.uint64:  # pragma: no cover - compiled
+    """numpy's ``next_uint32`` of PCG64: the held high half of the last 64-bit output, else a new output's low
+    half (its high half held)."""
+    if g[4]:
+        g[4] = 0
+        return g[5]
+    x = _next64(g)
+    g[4], g[5] = 1, x >> _S32
+    return x & _M32
+
+
+@njit(cache=True)
+def _bounded(g: np.ndarray, rng: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    """numpy's ``random_bounded_uint64(bitgen, 0, rng, 0, 0)`` for ``rng`` below 2**32: a uniform integer in
+    [0, rng] by Lemire's method on 32-bit draws."""
+    if rng == 0:
+        return np.uint64(0)
+    if rng == _M32:
+        return _next32(g)
+    excl = rng + np.uint64(1)
+    m = _next32(g) * excl
+    left = m & _M32
+    if left < excl:
+        threshold = (_M32 - rng) % excl
+        while left < threshold:
+            m = _next32(g) * excl
+            left = m & _M32
+    return m >> _S32
+
+
+@njit(cache=True)
+def _choice(g: np.ndarray, pop: int, k: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``Generator.choice(pop, k, replace=False)`` into ``out[:k]``, bit for bit numpy's (2.x): a tail shuffle
+    of ``arange(pop)`` when ``pop > 10000`` and ``k > pop // 50``, else Floyd's algorithm with numpy's hash
+    set, then its shuffle."""
+    if pop > 10000 and k > pop // 50:
+        idx = np.arange(pop, dtype=np.int64)
+        for i in range(pop - 1, max(pop - k, 1) - 1, -1):
+            at = _bounded(g, np.uint64(i))
+            idx[at], idx[i] = idx[i], idx[at]
+        out[:k] = idx[pop - k :]
+        return
+    mask = np.uint64(1.2 * k)
+    for sh in (1, 2, 4, 8, 16, 32):
+        mask |= mask >> np.uint64(sh)
+    empty = np.uint64(0xFFFFFFFFFFFFFFFF)
+    table = np.full(int(mask) + 1, empty, dtype=np.uint64)
+    for j in range(pop - k, pop):
+        val = _bounded(g, np.uint64(j))
+        loc = val & mask
+        while table[loc] != empty and table[loc] != val:
+            loc = (loc + np.uint64(1)) & mask
+        if table[loc] == empty:
+            table[loc] = val
+            out[j - pop + k] = val
+        else:
+            loc = np.uint64(j) & mask
+            while table[loc] != empty:
+                loc = (loc + np.uint64(1)) & mask
+            table[loc] = j
+            out[j - pop + k] = j
+    for i in range(k - 1, 0, -1):
+        at = _bounded(g, np.uint64(i))
+        out[at], out[i] = out[i], out[at]
+
+
+@njit(cache=True)
+def start(  # pragma: no cover - compiled; tests/test_batched.py compares it with numpy
+    head: np.ndarray, run_seed: int, tail: np.ndarray, pop: int, k: int, picked: np.ndarray, pcg: np.ndarray
+) -> np.uint64:
+    """A run's start as the engine makes it, without numpy's per-call costs: its generator
+    ``world_rng(world_seed, 100, run_seed, session)`` (``head``: the 32-bit words of the world's seed and 100,
+    ``tail``: the session's), then ``k`` seeds of ``pop`` agents drawn as ``Generator.choice(pop, k,
+    replace=False)`` draws them, sorted into ``picked[:k]`` (``k`` 0: none drawn). Leaves the generator's
+    state in ``pcg`` (four words, as :func:`cascade` reads it) and returns its next 64-bit word (``lt``'s key;
+    the state stays before it)."""
+    entropy = np.zeros(head.size + 2 + tail.size, dtype=np.uint64)
+    m = 0
+    for w in head:
+        entropy[m] = w
+        m += 1
+    v = np.uint64(run_seed)
+    entropy[m] = v & _M32  # 0 is one word
+    m += 1
+    v >>= _S32
+    while v > 0:
+        entropy[m] = v & _M32
+        m += 1
+        v >>= _S32
+    for w in tail:
+        entropy[m] = w
+        m += 1
+    g = np.zeros(6, dtype=np.uint64)
+    _seeded(entropy, m, g)
+    if k > 0:
+        _choice(g, pop, k, picked)
+        picked[:k].sort()
+    pcg[0], pcg[1], pcg[2], pcg[3] = g[0], g[1], g[2], g[3]
+    return _next64(g)
 
 
 @njit(cache=True)
@@ -93,8 +272,7 @@ def _chunk(  # pragma: no cover - compiled
     frontier: np.ndarray,
     i: int,
     stop: int,
-    position: np.ndarray,
-    by_index: bool,
+    position: np.ndarray | None,
     mark: np.ndarray,
     targets: np.ndarray,
     senders: np.ndarray,
@@ -102,8 +280,8 @@ def _chunk(  # pragma: no cover - compiled
 ) -> tuple[int, int]:
     """The out-edges of ``frontier[i:]`` up to ``stop``, whole senders while they fit in ``targets`` (at least
     one): each edge's target, its sender's position (``position[v]``, or its index in ``frontier`` when
-    ``by_index``: a cascade's frontier is a slice of its adopters) and the target's state, loaded in one loop
-    so the processor overlaps the loads. Returns ``(edges, next i)``."""
+    ``position`` is None: a cascade's frontier is a slice of its adopters) and the target's state, loaded in
+    one loop so the processor overlaps the loads. Returns ``(edges, next i)``."""
     cap = targets.size
     k = 0
     while i < stop:
@@ -113,7 +291,7 @@ def _chunk(  # pragma: no cover - compiled
             break
         for e in range(a, b):
             targets[k] = dst[e]
-            senders[k] = i if by_index else position[v]
+            senders[k] = i if position is None else position[v]
             k += 1
         i += 1
     for j in range(k):
@@ -135,19 +313,14 @@ def _forest(parents: np.ndarray, subtree: np.ndarray, tree: np.ndarray, size: in
 
 @njit(cache=True)
 def cascade(
-    lt: bool,
     indptr: np.ndarray,
     dst: np.ndarray,
-    in_degree: np.ndarray,
     seeds: np.ndarray,
     pcg: np.ndarray,
     p: float,
-    key: np.uint64,
     rounds_cap: int,
     direct: bool,
     mark: np.ndarray,
-    position: np.ndarray,
-    adopted_in: np.ndarray,
     touched: np.ndarray,
     targets: np.ndarray,
     senders: np.ndarray,
@@ -159,16 +332,15 @@ def cascade(
     tree: np.ndarray,
     counts: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
-    """Run one ``ic`` or ``lt`` cascade; leaves ``[size, attempts, exposed]`` in ``counts`` and returns it.
-    ``pcg``: the run's generator state (``ic`` draws from it; ``lt`` draws its thresholds from ``key``).
+    """Run one ``ic`` cascade; leaves ``[size, attempts, exposed]`` in ``counts`` and returns it. ``pcg``: the
+    run's generator state, written back at the end.
 
     ``mark`` (uint8: 0 unseen, 1 reached by an attempt, 2 adopted before this round, 3 adopted in it; one
-    byte an agent, so that the table a round reads at random stays in cache) and ``adopted_in`` (int32, 0)
-    are per-agent scratch, left as they were found (``position`` is not used: a sender's position is its
-    index in the frontier, a slice of the adopters); ``touched`` is scratch of at least ``n`` entries;
-    ``targets`` (int32), ``senders`` (int64) and ``states`` (uint8) hold a chunk of a round's edges: at
-    least the largest out-degree (unused when ``direct``: in a world small enough for its per-agent tables
-    to stay in cache, each sender's edges are read straight from the graph).
+    byte an agent, so that the table a round reads at random stays in cache) is per-agent scratch, left as it
+    was found; ``touched`` is scratch of at least ``n`` entries; ``targets`` (int32), ``senders`` (int64) and
+    ``states`` (uint8) hold a chunk of a round's edges: at least the largest out-degree (unused when
+    ``direct``: in a world small enough for its per-agent tables to stay in cache, each sender's edges are
+    read straight from the graph). A sender's position is its index in the frontier, a slice of the adopters.
 
     On return ``agents[:size]`` are the adopters by round then agent, ``rounds`` their round, ``parents``
     their parent's position (-1: a seed), ``subtree`` their subtree size and ``tree`` their root's
@@ -199,7 +371,7 @@ def cascade(
             else:
                 # A chunk of the frontier's out-edges: their targets and senders, then every target's state
                 # loaded at once (independent loads the processor overlaps), then the edges in order.
-                k, i = _chunk(indptr, dst, agents, i, stop, position, True, mark, targets, senders, states)
+                k, i = _chunk(indptr, dst, agents, i, stop, None, mark, targets, senders, states)
                 edges, lo, hi = targets, 0, k
             for j in range(lo, hi):
                 w = edges[j]
@@ -219,37 +391,15 @@ def cascade(
                     n_touched += 1
                     exposed += 1
                 attempts += 1
-                if not lt:
-                    # The engine's ic draws one number per open edge, in this order, from the session's
-                    # generator (ctx.random_edges), and an edge whose target adopted earlier in this round
-                    # (from a lower sender) is open too.
-                    sh, sl, u = _uniform(sh, sl, ih, il)
-                    if u < p and st == 1:
-                        mark[w] = 3
-                        agents[size] = w
-                        parents[size] = sender
-                        size += 1
-                else:
-                    adopted_in[w] += 1
-                    if st == 1:
-                        mark[w] = 3  # a candidate of this round (decided below); its first sender
-                        agents[size] = w
-                        parents[size] = sender
-                        size += 1
-        if lt:
-            # Candidates whose adopted followees now reach their threshold adopt; the others wait.
-            kept = first_new
-            for j in range(first_new, size):
-                w = agents[j]
-                z = _word(key, w)
-                theta = np.float32(np.float64((z >> np.uint64(11)) + np.uint64(1)) * 2.0**-53)
-                if adopted_in[w] / in_degree[w] >= np.float64(theta):
-                    agents[kept] = w
-                    parents[kept] = parents[j]
-                    kept += 1
-                else:
-                    mark[w] = 1
-            size = kept
+                # The engine's ic draws one number per open edge, in this order, from the session's generator
+                # (ctx.random_edges), and an edge whose target adopted earlier in this round (from a lower
+                # sender) is open too.
+                sh, sl, u = _uniform(sh, sl, ih, il)
+                if u < p and st == 1:
+                    mark[w] = 3
+                    agents[size] = w
+                    parents[size] = sender
+                    size += 1
         # This round's adopters by agent (their senders' positions come along).
         _sort_round(agents, parents, first_new, size)
         for j in range(first_new, size):
@@ -261,10 +411,125 @@ def cascade(
     for j in range(size):
         mark[agents[j]] = 0
     for j in range(n_touched):
-        w = touched[j]
-        mark[w] = 0
-        adopted_in[w] = 0
+        mark[touched[j]] = 0
     pcg[0], pcg[1] = sh, sl  # where the generator is now
+    counts[0] = size
+    counts[1] = attempts
+    counts[2] = exposed
+    return counts
+
+
+# lt's per-agent table (uint64): the agent's in-degree above bit 33, the followees that adopted this run in
+# bits 2-32, and its state in bits 0-1 (as ``mark``'s): one load an exposure instead of three tables'.
+_STATE, _ONE, _IN = np.uint64(3), np.uint64(4), np.uint64(33)
+_KEEP = ~np.uint64((1 << 33) - 1)  # the in-degree: what the table holds between runs
+_COUNT = np.uint64((1 << 31) - 1)
+
+
+def lt_table(in_degree: np.ndarray) -> np.ndarray:
+    """lt's per-agent table between runs (see :func:`threshold`): each agent's in-degree above bit 33."""
+    return in_degree.astype(np.uint64) << _IN
+
+
+@njit(cache=True)
+def threshold(
+    indptr: np.ndarray,
+    dst: np.ndarray,
+    seeds: np.ndarray,
+    key: np.uint64,
+    rounds_cap: int,
+    direct: bool,
+    table: np.ndarray,
+    touched: np.ndarray,
+    targets: np.ndarray,
+    senders: np.ndarray,
+    states: np.ndarray,
+    agents: np.ndarray,
+    rounds: np.ndarray,
+    parents: np.ndarray,
+    subtree: np.ndarray,
+    tree: np.ndarray,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
+    """Run one ``lt`` cascade (uniform weights) as :func:`cascade` runs ``ic``: the same outputs and scratch,
+    with ``table`` (:func:`lt_table`, uint64, left as found) for ``mark``; ``states`` (uint64) is a chunk's
+    table entries. Agent ``v``'s threshold is ``float32(unit(word v))`` of the run's SplitMix64 ``key``, made
+    when ``v`` is first a candidate; a candidate adopts when its adopted followees over its followees reach
+    it, at the end of the round."""
+    size = 0
+    for s in seeds:
+        table[s] = (table[s] & _KEEP) | np.uint64(2)
+        agents[size] = s
+        rounds[size] = 0
+        parents[size] = -1
+        size += 1
+    n_touched = 0
+    exposed = size  # the seeds (distinct)
+    attempts = 0
+    start, stop = 0, size
+    d = 0
+    while d < rounds_cap and stop > start:
+        d += 1
+        first_new = size
+        i = start
+        while i < stop:
+            if direct:
+                v = agents[i]
+                i += 1
+                edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], i - 1
+            else:
+                k, i = _chunk(indptr, dst, agents, i, stop, None, table, targets, senders, states)
+                edges, lo, hi = targets, 0, k
+            for j in range(lo, hi):
+                w = edges[j]
+                if not direct:
+                    sender = senders[j]
+                    if states[j] & _STATE == 2:
+                        continue  # adopted before this round (its entry loaded with the chunk)
+                x = table[w]  # in cache now when loaded with the chunk; it may have moved in this chunk
+                st = x & _STATE
+                if st == 2:
+                    continue
+                if st == 0:  # first reached: exposed now
+                    st = np.uint64(1)
+                    touched[n_touched] = w
+                    n_touched += 1
+                    exposed += 1
+                attempts += 1
+                x = (x & ~_STATE) + _ONE  # one more adopted followee
+                if st == 1:  # a candidate of this round (decided below); its first sender
+                    st = np.uint64(3)
+                    agents[size] = w
+                    parents[size] = sender
+                    size += 1
+                table[w] = x | st
+        # Candidates whose adopted followees now reach their threshold adopt; the others wait.
+        kept = first_new
+        for j in range(first_new, size):
+            w = agents[j]
+            x = table[w]
+            z = _word(key, w)
+            theta = np.float32(np.float64((z >> np.uint64(11)) + np.uint64(1)) * 2.0**-53)
+            if np.float64((x >> np.uint64(2)) & _COUNT) / np.float64(x >> _IN) >= np.float64(theta):
+                agents[kept] = w
+                parents[kept] = parents[j]
+                kept += 1
+            else:
+                table[w] = (x & ~_STATE) | np.uint64(1)
+        size = kept
+        _sort_round(agents, parents, first_new, size)
+        for j in range(first_new, size):
+            rounds[j] = d
+            w = agents[j]
+            table[w] = (table[w] & ~_STATE) | np.uint64(2)
+        start, stop = first_new, size
+    _forest(parents, subtree, tree, size)
+    for j in range(size):
+        w = agents[j]
+        table[w] &= _KEEP
+    for j in range(n_touched):
+        w = touched[j]
+        table[w] &= _KEEP
     counts[0] = size
     counts[1] = attempts
     counts[2] = exposed
@@ -329,7 +594,7 @@ def epidemic(
         first_new = size
         i = 0
         while i < n_inf:
-            k, i = _chunk(indptr, dst, infectious, i, n_inf, position, False, mark, targets, senders, states)
+            k, i = _chunk(indptr, dst, infectious, i, n_inf, position, mark, targets, senders, states)
             for j in range(k):
                 st = states[j]
                 if st == 2:

@@ -175,20 +175,21 @@ def tree_arrays(forest: Forest, started_tick: int, ids: np.ndarray) -> dict[str,
     }
 
 
-def _add_llm(totals: dict[str, Any], stats: dict[str, Any]) -> None:
-    """Sum one run's LLM counters into ``totals`` (text fields: the latest run's)."""
+def _add_llm(totals: dict[str, Any], stats: dict[str, Any], times: int = 1) -> None:
+    """Sum one run's LLM counters into ``totals`` (text fields: the latest run's), ``times`` over (runs that
+    all counted the same: a batched ensemble's, which count its probe's)."""
     for k, v in stats.items():
         if (
             isinstance(v, (int, float))
             and not isinstance(v, bool)
             and k not in ("servers", "budget_per_tick", "mean_latency_ms")
         ):
-            totals[k] = totals.get(k, 0) + v
+            totals[k] = totals.get(k, 0) + v * times
         elif k != "errors":
             totals[k] = v
     errors = totals.setdefault("errors", {})
     for k, v in stats.get("errors", {}).items():
-        errors[k] = errors.get(k, 0) + v
+        errors[k] = errors.get(k, 0) + v * times
 
 
 async def run_cascades(
@@ -655,7 +656,7 @@ class _Ensemble:
         of the runs: a run's result does not depend on its batch); summaries in run order."""
         count = default_workers(repeats) if workers is None else max(1, min(int(workers), repeats))
         if count > 1 and fork_available():
-            batched.warm()  # compiled once, here: the workers share it
+            batched.warm(self.probe.model_name)  # compiled once, here: the workers share it
 
             def relay(finished: int, fraction: float) -> None:
                 if progress:
@@ -670,8 +671,8 @@ class _Ensemble:
                 progress(f"{repeats} runs batched", 0.0)
             parts = [self.run_part(0, 1, repeats)]
         results = [summary for part in parts for summary in part]
-        for _ in results:
-            _add_llm(llm_totals, self.probe_stats)
+        if results:
+            _add_llm(llm_totals, self.probe_stats, len(results))
         if progress:
             progress(f"{repeats} runs batched", 1.0)
         return results, self.probe_social
