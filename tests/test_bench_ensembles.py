@@ -40,9 +40,12 @@ def test_the_ic_kernel_reaches_the_analytic_mean_on_a_star():
 
 
 def test_measure_size_reports_every_figure_the_verdicts_read():
-    r = measure_size(3000, 6.0, runs=3, seed=2, repeats=1)
+    r = measure_size(3000, 6.0, runs=3, seed=2, repeats=1, lt_runs=5)
     for model in ("ic", "lt", "sir"):
         row = r[model]
+        assert row["runs"] == (5 if model == "lt" else 3)
+        if row["cynetdiff"].get("available"):
+            assert row["cynetdiff"]["cascades"] == row["runs"]
         assert row["agora_one_core_ms"] > 0 and row["numpy_kernel_ms"] > 0
         assert row["all_cores_over_numpy"] > 0
         if model != "sir" and row["cynetdiff"].get("available"):
@@ -73,4 +76,4 @@ def test_a_failed_run_is_never_timed_into_the_benchmark(monkeypatch):
     monkeypatch.setattr(ens, "run_cascades", failing)
     world = synthetic_world("bench", 200, avg_degree=4.0, seed=1)
     with pytest.raises(RuntimeError, match="1 of 2 ic runs failed in the benchmark: ValueError: boom"):
-        ens._agora(world, "ic", {"p": 0.1}, 2, 0, 1)
+        ens._agora(world, ens.Registry([]), "ic", {"p": 0.1}, 2, 0, 1)

@@ -7,14 +7,23 @@ benchmark's seed), in a fresh process holding only that world:
 
 - **Agora**: ``run_cascades`` as ``agora run --runs R --until-done --kernel batched`` runs it (offline,
   nobody watching; ``auto`` would tick fewer than 100 runs of ``ic`` or ``sir`` through the engine), with one
-  worker and with one worker per CPU; the figure is the ensemble's wall-clock time over its runs.
+  worker and with one worker per CPU; the figure is the ensemble's wall-clock time over its runs, its
+  set-up included (the plugin registry is loaded once before, as ``agora run`` loads it at start-up).
   Models ``ic`` (``p``), ``lt`` (uniform weights) and ``sir`` (``beta``, ``gamma``), ``feed_weight`` 0 so
   that the rule is the graph's alone, as in the yardsticks; 10 random seeds a run.
 - **CyNetDiff** (``pip install 'agora-sim[bench]'``; Cython, one core): its ``IndependentCascadeModel``
   and ``LinearThresholdModel`` on the same out-CSR, from as many 10-agent random seed sets; the figure
-  is the median of ``set_seeds`` + ``advance_until_completion``. CyNetDiff has no SIR.
+  is the mean of ``set_seeds`` + ``advance_until_completion`` (its model's construction, 0.2 s at 100,000
+  agents and 3 s at 1M, is left out; the median is reported beside). CyNetDiff has no SIR.
 - **numpy kernel**: the plain frontier loops (:func:`numpy_ic_kernel`, :func:`numpy_lt_kernel`,
-  :func:`numpy_sir_kernel`): no sessions, no validation, no bookkeeping; the median cascade.
+  :func:`numpy_sir_kernel`): no sessions, no validation, no bookkeeping; the mean cascade.
+
+Every figure is a mean over cascades (an ensemble's cost is the sum of its cascades'), so that Agora's
+ensemble time over its runs and the yardsticks' times compare the same thing. ``lt`` runs
+:data:`LT_RUNS` cascades a figure, not ``runs``: from 10 seeds at mean degree 10 its cascades are
+critical (about one adopter an adopter), most stop within a few rounds (a median near 40 agents) and a few
+reach thousands, so that 20 cascades' mean reach differs by two times from one sample to the next, and the
+times with it; a thousand cascades' samples agree within about a tenth (``reached_mean`` beside each).
 
 And the small world researchers use most: ``agora run --runs 1000`` of ``ic`` (``p`` 0.05, 10 random
 seeds) on SNAP's ego-Facebook (4,039 agents, from ``$AGORA_DATA`` or ../shared/data), timed from the
@@ -48,6 +57,9 @@ MODELS: dict[str, dict[str, Any]] = {
     "lt": {"feed_weight": 0.0},
     "sir": {"beta": 0.15, "gamma": 0.5, "feed_weight": 0.0},
 }
+
+#: Cascades a figure of ``lt`` (see the module docstring): its cascades are cheap and heavy-tailed.
+LT_RUNS = 1000
 
 #: The targets of issue 35: one core at most CyNetDiff's time (ratio <= 1); all cores at least twice
 #: the numpy kernel's speed at 1M; 1,000 ego-Facebook runs in under a second, start-up included.
@@ -123,7 +135,7 @@ def numpy_sir_kernel(
 def _cynetdiff(
     indptr: np.ndarray, indices: np.ndarray, model: str, params: dict[str, Any], seed_sets: list[np.ndarray]
 ) -> dict[str, Any]:
-    """CyNetDiff's cascades from ``seed_sets`` on an out-CSR (one core): the median time of one."""
+    """CyNetDiff's cascades from ``seed_sets`` on an out-CSR (one core): the mean time of one (and the median)."""
     if model not in ("ic", "lt"):
         return {"available": False, "reason": f"CyNetDiff has no {model} model"}
     try:
@@ -151,7 +163,8 @@ def _cynetdiff(
         reached.append(m.get_num_activated_nodes())
     return {
         "available": True,
-        "ms_per_cascade": round(1000 * float(np.median(seconds)), 3),
+        "ms_per_cascade": round(1000 * float(np.mean(seconds)), 3),
+        "median_ms": round(1000 * float(np.median(seconds)), 3),
         "reached_mean": float(np.mean(reached)),
         "setup_seconds": round(setup, 3),
         "cascades": len(seed_sets),
@@ -173,15 +186,21 @@ def _kernel(world: Any, model: str, params: dict[str, Any], seed_sets: list[np.n
             got = numpy_sir_kernel(g.out_indptr, g.out_indices, world.n, seeds, params["beta"], params["gamma"], rng)
         seconds.append(time.perf_counter() - t)
         reached.append(got)
-    return {"ms_per_cascade": round(1000 * float(np.median(seconds)), 3), "reached_mean": float(np.mean(reached))}
+    return {
+        "ms_per_cascade": round(1000 * float(np.mean(seconds)), 3),
+        "median_ms": round(1000 * float(np.median(seconds)), 3),
+        "reached_mean": float(np.mean(reached)),
+    }
 
 
-def _agora(world: Any, model: str, params: dict[str, Any], runs: int, seed: int, workers: int) -> dict[str, Any]:
+def _agora(
+    world: Any, registry: Registry, model: str, params: dict[str, Any], runs: int, seed: int, workers: int
+) -> dict[str, Any]:
     t = time.perf_counter()
     out = asyncio.run(
         run_cascades(
             world,
-            registry=Registry([]),
+            registry=registry,
             text="bench",
             seeds="random:10",
             model=model,
@@ -207,23 +226,31 @@ def _agora(world: Any, model: str, params: dict[str, Any], runs: int, seed: int,
     }
 
 
-def measure_size(agents: int, avg_degree: float, runs: int, seed: int, repeats: int = 3) -> dict[str, Any]:
-    """Every model at one size (see the module docstring): medians of ``repeats`` ensembles of ``runs``."""
+def measure_size(
+    agents: int, avg_degree: float, runs: int, seed: int, repeats: int = 3, lt_runs: int = LT_RUNS
+) -> dict[str, Any]:
+    """Every model at one size (see the module docstring): medians of ``repeats`` ensembles of ``runs`` (of
+    ``lt``: ``lt_runs``, at least ``runs``)."""
     from sim.store.create import synthetic_world  # noqa: PLC0415 - the subprocess's world
 
     world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
+    registry = Registry([])
+    registry.model("ic")  # loaded as agora run loads it, before any ensemble
     rng = np.random.default_rng(seed)
-    seed_sets = [rng.choice(world.n, size=min(10, world.n), replace=False) for _ in range(runs)]
-    all_workers = default_workers(runs) if fork_available() else 1
+    count = {model: max(runs, lt_runs) if model == "lt" else runs for model in MODELS}
+    all_sets = [rng.choice(world.n, size=min(10, world.n), replace=False) for _ in range(max(count.values()))]
     out: dict[str, Any] = {"agents": world.n, "edges": world.num_edges, "runs": runs, "repeats": repeats}
     for model, params in MODELS.items():
+        runs_here, seed_sets = count[model], all_sets[: count[model]]
+        all_workers = default_workers(runs_here) if fork_available() else 1
         one, every = [], []
         for rep in range(repeats):
-            one.append(_agora(world, model, params, runs, seed + 1000 * rep, 1))
+            one.append(_agora(world, registry, model, params, runs_here, seed + 1000 * rep, 1))
             if all_workers > 1:
-                every.append(_agora(world, model, params, runs, seed + 1000 * rep, all_workers))
+                every.append(_agora(world, registry, model, params, runs_here, seed + 1000 * rep, all_workers))
         row: dict[str, Any] = {
             "params": params,
+            "runs": runs_here,
             "agora_one_core_ms": float(np.median([x["ms_per_cascade"] for x in one])),
             "agora_all_cores_ms": float(np.median([x["ms_per_cascade"] for x in every or one])),
             "workers": all_workers,
