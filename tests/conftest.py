@@ -68,28 +68,30 @@ def digest(path) -> str:
 
 @pytest.fixture
 def keep_notifications(monkeypatch):
-    """Keep every notification a Textual app shows, for :func:`notified`. Notifications expire after a few
-    seconds (5 by default) and then leave ``app._notifications``: on a loaded machine that can happen before
-    a test looks at them."""
-    from textual.notifications import Notifications
+    """Keep every notification a Textual app shows, for :func:`notified`, when the app calls ``notify``.
+    ``App.notify`` only posts a message, which the app handles later (a test that reads right after a state
+    change the same handler made would race it), and notifications expire after a few seconds (5 by
+    default) and then leave ``app._notifications``: on a loaded machine that can happen before a test looks
+    at them."""
+    from textual.app import App
 
-    add = Notifications.add
+    notify = App.notify
 
-    def add_and_keep(self, notification):
-        self.__dict__.setdefault("kept", []).append(notification)
-        return add(self, notification)
+    def notify_and_keep(self, message, *args, **kwargs):
+        self.__dict__.setdefault("_kept_notifications", []).append(message)
+        return notify(self, message, *args, **kwargs)
 
-    add_and_keep.keeps = True
-    monkeypatch.setattr(Notifications, "add", add_and_keep)
+    notify_and_keep.keeps = True
+    monkeypatch.setattr(App, "notify", notify_and_keep)
 
 
 def notified(app) -> list[str]:
-    """The messages of every notification ``app`` has shown so far, expired ones included (the test must
-    use the ``keep_notifications`` fixture)."""
-    from textual.notifications import Notifications
+    """The messages of every notification ``app`` has shown so far, in order, expired ones included (the
+    test must use the ``keep_notifications`` fixture)."""
+    from textual.app import App
 
-    assert getattr(Notifications.add, "keeps", False), "use the keep_notifications fixture"
-    return [n.message for n in app._notifications.__dict__.get("kept", [])]
+    assert getattr(App.notify, "keeps", False), "use the keep_notifications fixture"
+    return [str(m) for m in app.__dict__.get("_kept_notifications", [])]
 
 
 @pytest.fixture
