@@ -1,5 +1,3 @@
-import sys
+from sim.cli.main import entry
 
-from sim.cli.main import main
-
-sys.exit(main())
+entry()

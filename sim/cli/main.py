@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
+import gc
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -154,5 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def entry() -> None:
+    """The ``agora`` console script: :func:`main`, then exit without the interpreter's last full garbage
+    collection (``gc.freeze`` puts every object out of its reach; the process's memory goes with it). After
+    an ensemble that pass over Numba's and the world's objects took 0.4-0.7 s of a 2.5-3 s command."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
