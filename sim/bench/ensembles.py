@@ -345,7 +345,8 @@ def bench_ensembles(
     small_runs: int = 1000,
 ) -> dict[str, Any]:
     """Each size in a fresh process (only that world in memory, as ``agora run`` meets it), then the
-    small world. The verdicts compare medians measured in this run."""
+    small world. The verdicts compare figures measured in this run: Agora's median ensemble (each one's
+    time over its runs) against the yardsticks' mean cascade."""
     out: dict[str, Any] = {"sizes": {}, "targets": TARGETS}
     for n in sizes:
         out["sizes"][str(n)] = fresh_process_json(

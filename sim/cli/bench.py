@@ -215,16 +215,17 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def yardstick_lines(y: dict[str, Any]) -> str:
-    """The yardsticks as a table: per size and model, ms per cascade for Agora (one core, all cores),
-    CyNetDiff and the numpy kernel."""
-    rows = ["size       model  agora 1 core  agora all  cynetdiff  numpy kernel"]
+    """The yardsticks as a table: per size and model, the mean ms per cascade for Agora (one core, all
+    cores), CyNetDiff and the numpy kernel, over the ensembles' runs."""
+    rows = ["size       model  runs  agora 1 core  agora all  cynetdiff  numpy kernel  (mean ms per cascade)"]
     for size, r in y["sizes"].items():
         for model in ("ic", "lt", "sir"):
             m = r[model]
             cy = m["cynetdiff"]["ms_per_cascade"] if m["cynetdiff"].get("available") else None
             rows.append(
-                f"{int(size):>9,}  {model:<5} {m['agora_one_core_ms']:>10.2f}ms {m['agora_all_cores_ms']:>8.2f}ms "
-                f"{'-' if cy is None else f'{cy:.2f}ms':>10} {m['numpy_kernel_ms']:>11.2f}ms"
+                f"{int(size):>9,}  {model:<5} {m.get('runs', r.get('runs', 0)):>4} "
+                f"{m['agora_one_core_ms']:>10.3f}ms {m['agora_all_cores_ms']:>8.3f}ms "
+                f"{'-' if cy is None else f'{cy:.3f}ms':>10} {m['numpy_kernel_ms']:>11.3f}ms"
             )
     sw = y["small_world"]
     if sw.get("available"):
