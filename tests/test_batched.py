@@ -404,3 +404,24 @@ def test_the_starter_draws_in_compiled_code_only_what_it_can_and_numpy_the_rest(
     given = batched._starter(world, spec, fixed, 2, range(5, 9))
     assert given.__name__ == "compiled" and np.array_equal(given(6)[0], fixed)
     assert np.array_equal(given(6)[1], batched.pcg_state(world_rng(world.seed, 100, 6, 2)))
+
+
+def test_an_ensemble_on_another_graph_of_the_same_size_reads_that_graph(registry):
+    # The kernels' graph arrays (and lt's table of in-degrees) are kept for the next ensemble on the same
+    # graph: one on another graph of as many agents reads its own, for ic (the engine's runs) and lt.
+    a = synthetic_world("a", 500, avg_degree=6, seed=11)
+    b = synthetic_world("b", 500, avg_degree=9, seed=12)
+    kw = {"runs": 4, "until_done": True}
+    for model, params in (("lt", {}), ("ic", {"p": 0.3})):
+        batched._arrays.clear()
+        batched._spare.clear()
+        _run(a, registry, model=model, params=params, kernel="batched", **kw)
+        again = _run(b, registry, model=model, params=params, kernel="batched", **kw)  # after a's
+        batched._arrays.clear()
+        batched._spare.clear()
+        fresh = _run(b, registry, model=model, params=params, kernel="batched", **kw)  # nothing kept
+        assert [r["series"] for r in again["runs"]] == [r["series"] for r in fresh["runs"]], model
+        assert [r["cascade"] for r in again["runs"]] == [r["cascade"] for r in fresh["runs"]], model
+        assert any(r["reached"] > 5 for r in fresh["runs"]), model
+    engine = _run(b, registry, model="ic", params={"p": 0.3}, kernel="engine", **kw)
+    assert [r["series"] for r in again["runs"]] == [r["series"] for r in engine["runs"]]
