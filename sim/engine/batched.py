@@ -176,11 +176,6 @@ def _chooser(world: World, spec: Any, fixed: np.ndarray | None) -> Callable[[np.
     chosen = _drawn_once(world, spec, fixed)
     if chosen is not None:
         return lambda rng: chosen
-    if spec.kind == "random" and all_active(world.columns["status"]):
-        # select's draw when every agent is eligible, with its size checked once, not its O(N) check a run.
-        spec.check(world)
-        n, k = int(world.n), int(spec.k)
-        return lambda rng: np.sort(rng.choice(n, size=k, replace=False))
     return lambda rng: spec.select(world, rng).astype(np.int64)
 
 

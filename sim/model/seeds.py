@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.core.world import Status, World
+from sim.core.arrays import one_of
+from sim.core.world import World
 from sim.errors import BadParameterError
-from sim.model.lifecycle import all_active
+from sim.model.lifecycle import FROZEN, all_active
 
 #: The ranges integers from outside must fit: SQLite's INTEGER and numpy's int64; int32 columns.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -251,5 +252,5 @@ class SeedSpec:
 
 
 def _eligible(status: np.ndarray) -> np.ndarray:
-    """Agents that may be seeds: joined, and neither suspended nor deactivated."""
-    return (status != Status.DEACTIVATED) & (status != Status.SUSPENDED) & (status != Status.CREATED)
+    """Agents that may be seeds: those a session may change (joined, and neither suspended nor deactivated)."""
+    return ~np.asarray(one_of(status, FROZEN))
