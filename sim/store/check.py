@@ -24,8 +24,10 @@ against the session arrays, and per session the events (count and checksums of a
 ``adopted_at`` and ``adopted_from``. It works with SQL aggregates and numpy, never a Python loop per row.
 
 Given a snapshot (``.snap``, recognised by its magic bytes), it checks that instead
-(:func:`check_snapshot`): everything loading it checks — checksums, sizes, the assembled world, unique
-message and session ids — plus every session's counters against its arrays, without writing anything.
+(:func:`check_snapshot`) without writing anything: everything loading it checks — checksums, sizes, the
+bound on its events, the assembled world, unique message and session ids, and per session the same
+checks as a world file's (counters, curve, ticks, events and exposures against the arrays:
+:mod:`sim.store.sessioncheck`). Loading refuses a snapshot that fails any of them.
 """
 
 from __future__ import annotations
@@ -40,23 +42,13 @@ import numpy as np
 
 from sim.core.world import AGENT_COLUMNS
 from sim.errors import BadFileError
+from sim.store.sessioncheck import MOD, session_history_problems
 from sim.store.snapshot import MAGIC, SnapshotReader, read_manifest
 from sim.store.worldfile import _read_arrays, foreign_schema, load_warnings, read_meta, stale_temps, world_from_parts
 
-#: Modulus of the row checksums (a prime below 2**31, so the SQL integer sums cannot overflow).
-_MOD = 2147483647
-
-
-def _hash_at(agent: np.ndarray, tick: np.ndarray) -> int:
-    return int(np.fmod(agent.astype(np.int64) * 1000003 + tick.astype(np.int64), _MOD).sum())
-
-
-def _hash_from(agent: np.ndarray, source: np.ndarray) -> int:
-    return int(np.fmod(agent.astype(np.int64) * 7919 + source.astype(np.int64) + 1, _MOD).sum())
-
 
 def _hash_edge(src: np.ndarray, dst: np.ndarray) -> int:
-    return int(np.fmod(src.astype(np.int64) * 1000003 + dst.astype(np.int64), _MOD).sum())
+    return int(np.fmod(src.astype(np.int64) * 1000003 + dst.astype(np.int64), MOD).sum())
 
 
 async def discard_after_checkpoint(db: Any) -> dict[str, int]:
@@ -378,53 +370,12 @@ def _check_sessions(
         _check_session(s, T, since, table.get(sid), ev.get(sid), ex.get(sid), world, problems)
 
 
-def _session_problems(s: Any, T: int, world: Any, problems: list[str], *, events: int = 0) -> dict[str, int] | None:
-    """A session against itself and the world at tick ``T``: its message, its counters against its arrays,
-    its adoption curve and ticks. Returns the counts of its arrays (None when it never started)."""
-    p = f"session {s.id}"
-    if not any(m["id"] == s.message_id for m in world.messages):
-        problems.append(f"{p} spreads message {s.message_id}, which the metadata does not have")
-    at = s.adopted_at
-    if not s.state.size or not s.new_per_tick:  # never started (or failed while starting): no adoptions
-        if s.reached or events or (at.size and int(np.count_nonzero(at >= 0))):
-            problems.append(f"{p} never started but counts {s.reached:,} adoptions and {events:,} events")
-        return None
-    adopted = at >= 0
-    counts = {
-        "adopted": int(np.count_nonzero(adopted)),
-        "exposed": int(np.count_nonzero(s.exposed)),
-        "shown in feeds": int(np.count_nonzero(s.feed_seen)),
-    }
-    for name, counter, actual in (
-        ("adopted", s.reached, counts["adopted"]),
-        ("exposed", s.exposed_count, counts["exposed"]),
-        ("shown in feeds", s.feed_exposed, counts["shown in feeds"]),
-    ):
-        if counter != actual:
-            problems.append(f"{p} counts {counter:,} {name} but its arrays hold {actual:,}")
-    if sum(s.new_per_tick) != s.reached or len(s.new_per_tick) != s.round + 1:
-        problems.append(
-            f"{p}: its adoption curve ({len(s.new_per_tick)} ticks, {sum(s.new_per_tick):,} adoptions) does not "
-            f"match round {s.round} and {s.reached:,} adopted"
-        )
-    if (
-        s.started_tick is None
-        or not 0 <= s.started_tick < T
-        or (s.ended_tick is not None and not s.started_tick <= s.ended_tick < T)
-    ):
-        problems.append(
-            f"{p} started at tick {s.started_tick} and ended at {s.ended_tick}, not within the world's {T} ticks"
-        )
-    if counts["adopted"] and int(at.max()) >= T:
-        problems.append(f"{p} has adoptions at tick {int(at.max())}, after the world's tick {T}")
-    return counts
-
-
 def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | None = None) -> dict[str, Any]:
     """Check a snapshot file without loading it anywhere: the same result as :func:`check_world`, with
     ``kind`` ``"snapshot"``. Everything loading it checks (magic, version, trailer, manifest and array
     checksums, declared sizes, decompression, the assembled world, unique message, session and post ids)
-    and every session's counters, curve and ticks against its arrays.
+    and every session's counters, curve, ticks and history (its events and exposures) against its arrays:
+    the same per-session checks as a world file's (:mod:`sim.store.sessioncheck`).
 
     Raises:
         ResourceError: the machine cannot hold it (as loading it would say).
@@ -445,8 +396,11 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
                 "size_bytes": size,
             }
         )
-        with SnapshotReader(path, quiet=True) as reader:  # what it ignores becomes notes
+        # What it ignores becomes notes; what is wrong with its sessions and history, problems (all of them:
+        # loading refuses the file at the first).
+        with SnapshotReader(path, quiet=True, refuse=False) as reader:
             world = reader.world()
+            problems.extend(reader.problems)
     except BadFileError as exc:
         # Loading says the current world is untouched; checking touches nothing, so that part is dropped.
         problems.append(str(exc).replace("; the current world was left as it was", ""))
@@ -464,8 +418,6 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
                 "data_columns": [k for k in world.columns if k not in AGENT_COLUMNS],
             }
         )
-        for s in world.sessions:
-            _session_problems(s, world.tick, world, problems)
         notes.extend(load_warnings(world))
     out["ok"] = not problems
     out["seconds"] = round(time.perf_counter() - t0, 3)
@@ -475,6 +427,8 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
 def _check_session(
     s: Any, T: int, since: int, row: tuple | None, ev: tuple | None, ex: tuple | None, world: Any, problems: list[str]
 ) -> None:
+    """A session's row of the ``sessions`` table against its metadata, then the session and its events and
+    exposures (the SQL aggregates ``ev`` and ``ex``) against its arrays, as a snapshot's are checked."""
     p = f"session {s.id}"
     before = len(problems)
     if row is None:
@@ -493,46 +447,4 @@ def _check_session(
                 f"{p}: the sessions table says {status}, {adopted:,} adopted, {exposed:,} exposed; the metadata "
                 f"{s.status}, {s.reached:,} adopted, {s.exposed_count:,} exposed"
             )
-    n_ev = ev[0] if ev else 0
-    counts = _session_problems(s, T, world, problems, events=n_ev)
-    if counts is None or len(problems) > before:
-        return  # never started, or the arrays disagree with themselves: the events say nothing more
-    at = s.adopted_at
-    # Events of the checkpointed ticks from the file's history on: one per adopted agent, at its tick, from its source.
-    agents = np.flatnonzero(at >= since)
-    if agents.size == 0:
-        want: tuple[int | None, ...] = (0, None, None, None, None, None)
-    else:
-        ticks, src = at[agents], s.adopted_from[agents]
-        want = (
-            int(agents.size),
-            int(agents.sum()),
-            int(ticks.astype(np.int64).sum()),
-            int(src.astype(np.int64).sum()),
-            _hash_at(agents, ticks),
-            _hash_from(agents, src),
-        )
-    got = tuple(ev[:6]) if ev else (0, None, None, None, None, None)
-    if got != want:
-        if got[0] != want[0]:
-            problems.append(
-                f"{p}: the events table holds {got[0]:,} adoptions of ticks {since}..{T - 1}, its arrays {want[0]:,}"
-            )
-        else:
-            problems.append(f"{p}: the events table names other agents, ticks or sources than its arrays")
-    elif ev and not (ev[6] >= 0 and ev[7] < world.n):
-        problems.append(f"{p}: the events table names agents outside 0..{world.n - 1}")
-    if ex:
-        cnt, a_sum, lo, hi = ex
-        if not (lo >= 0 and hi < world.n):
-            problems.append(f"{p}: the exposures table names agents outside 0..{world.n - 1}")
-        elif since == 0 and (cnt, a_sum) != (counts["shown in feeds"], int(np.flatnonzero(s.feed_seen).sum())):
-            problems.append(
-                f"{p}: the exposures table holds {cnt:,} first exposures, its arrays {counts['shown in feeds']:,}"
-            )
-        elif cnt > counts["shown in feeds"]:
-            problems.append(
-                f"{p}: the exposures table holds {cnt:,} first exposures, its arrays only {counts['shown in feeds']:,}"
-            )
-    elif since == 0 and counts["shown in feeds"]:
-        problems.append(f"{p}: the exposures table holds no first exposures, its arrays {counts['shown in feeds']:,}")
+    session_history_problems(s, T, since, ev, ex, world, problems, first=before)

@@ -46,6 +46,7 @@ import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 import msgpack
@@ -61,6 +62,7 @@ from sim.core.world import AGENT_COLUMNS, World, check_columns
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.model.settings import social_settings
 from sim.store.eventrows import History, history_problem, read_history
+from sim.store.sessioncheck import history_problems
 from sim.store.worldfile import (
     _fsync_dir,
     _meta_rows,
@@ -260,6 +262,34 @@ def read_manifest(path: str) -> tuple[dict[str, Any], int]:
         BadFileError: missing, foreign, truncated, corrupt or another format version.
         ResourceError: the arrays it declares would not fit in the memory available now.
     """
+    manifest, size, sizes = _read_manifest(path)
+    sizes.ensure_memory()
+    return manifest, size
+
+
+@dataclass(frozen=True)
+class _DeclaredSizes:
+    """What a manifest's arrays declare together: their bytes, and the first size no compressed section
+    can expand to (a lie)."""
+
+    path: str
+    raw_total: int
+    lie: str | None
+
+    def ensure_memory(self) -> None:
+        """Refuse the arrays when they would not fit in memory now, or when one declares a lie.
+
+        Raises:
+            ResourceError: they would not fit. BadFileError: a section cannot hold what it declares.
+        """
+        ensure_memory(self.raw_total, f"loading snapshot {self.path!r}", "the current world was left as it was")
+        if self.lie is not None:
+            raise _fail(self.path, f"is damaged ({self.lie})")
+
+
+def _read_manifest(path: str) -> tuple[dict[str, Any], int, _DeclaredSizes]:
+    """:func:`read_manifest` without the memory check: the manifest, the file size, and what its arrays
+    declare (checked by the caller, after what it knows of the world: the bound on the events)."""
     if not os.path.exists(path):
         raise BadFileError(f"snapshot {path!r} does not exist: check the path (snapshots usually end in .snap)")
     if os.path.isdir(path):
@@ -310,15 +340,15 @@ def read_manifest(path: str) -> tuple[dict[str, Any], int]:
         if _is_int(version) and version in READABLE_VERSIONS:  # and the header says another
             raise _fail(path, f"is damaged (its header says format version {head[len(MAGIC)]}, its manifest {shown})")
         raise _fail(path, f"has format version {shown}, this Agora reads {_READABLE}")
-    _validate_entries(path, manifest, offset)
-    return manifest, size
+    return manifest, size, _validate_entries(path, manifest, offset)
 
 
 _READABLE = "versions " + " and ".join(str(v) for v in READABLE_VERSIONS)
 
 
-def _validate_entries(path: str, manifest: dict[str, Any], manifest_offset: int) -> None:
-    """Check every array entry's types, names, dtype, shape and place before anything is allocated."""
+def _validate_entries(path: str, manifest: dict[str, Any], manifest_offset: int) -> _DeclaredSizes:
+    """Check every array entry's types, names, dtype, shape and place before anything is allocated; returns
+    what they declare together (for the memory check)."""
     entries = manifest.get("arrays")
     if not isinstance(entries, list) or not isinstance(manifest.get("meta"), str):
         raise _fail(path, "is damaged (bad manifest)")
@@ -350,9 +380,7 @@ def _validate_entries(path: str, manifest: dict[str, Any], manifest_offset: int)
         if lie is None and ((raw == 0) != (size == 0) or raw > size * MAX_RATIO):
             lie = f"array {name} declares {raw} bytes from {size} compressed bytes"
         raw_total += raw
-    ensure_memory(raw_total, f"loading snapshot {path!r}", "the current world was left as it was")
-    if lie is not None:
-        raise _fail(path, f"is damaged ({lie})")
+    return _DeclaredSizes(path, raw_total, lie)
 
 
 #: Errors that assembling a world from a hostile (checksummed but forged) manifest can raise.
@@ -418,6 +446,37 @@ def _check_meta(path: str, meta: Any) -> dict[str, Any]:
         except (*_ASSEMBLY_ERRORS, AgoraError):
             raise _fail(path, "is damaged (bad living-network settings)") from None
     return meta
+
+
+def _check_history_bound(path: str, manifest: dict[str, Any], meta: dict[str, Any]) -> None:
+    """Refuse history columns longer than the world can hold, from the sizes the manifest declares, before
+    anything is decompressed: a session has at most one adoption event per agent it adopted (its
+    ``reached``) and one first feed exposure per agent it showed the message to (its ``feed_exposed``),
+    each at most the number of agents. (Per session the rows must then match its arrays exactly:
+    :mod:`sim.store.sessioncheck`.) A few KB of zstd can declare a hundred million rows that are each in
+    range; without this bound they would be decompressed and written before any check could tell."""
+    n = meta["agents"]
+    sessions = meta.get("sessions") or []
+
+    def held(key: str) -> int:  # checked by _check_meta: the sessions are records, ``reached`` an integer
+        return sum(min(max(rec.get(key), 0), n) for rec in sessions if _is_int(rec.get(key)))
+
+    bounds = {
+        "events": (held("reached"), "adoption events", "adopted"),
+        "exposures": (held("feed_exposed"), "first feed exposures", "were shown the message in feeds"),
+    }
+    for ent in manifest["arrays"]:
+        table, _, _ = ent["name"].partition(".")
+        if table not in bounds:
+            continue
+        bound, rows, how = bounds[table]
+        declared = math.prod(ent["shape"])
+        if declared > bound:
+            raise _fail(
+                path,
+                f"is damaged (its {ent['name']} column declares {declared:,} {rows}, but only {bound:,} agents "
+                f"{how} in its {len(sessions):,} sessions)",
+            )
 
 
 def _check_column_values(path: str, c: dict[str, np.ndarray], n: int) -> None:
@@ -496,16 +555,22 @@ class SnapshotReader:
         ResourceError: the machine cannot hold it.
     """
 
-    def __init__(self, path: str, *, progress: Progress = None, quiet: bool = False) -> None:
+    def __init__(self, path: str, *, progress: Progress = None, quiet: bool = False, refuse: bool = True) -> None:
         self.path = path
         self._quiet = quiet  # not a word on stderr about what the file named and was ignored (agora check)
-        manifest, _ = read_manifest(path)
+        self._refuse = refuse
+        #: What is wrong with the world's sessions and history (:mod:`sim.store.sessioncheck`), one sentence
+        #: each: with ``refuse`` (loading), :meth:`world` raises at the first; else (``agora check``) listed here.
+        self.problems: list[str] = []
+        manifest, _, sizes = _read_manifest(path)
         try:
             meta = json.loads(manifest["meta"])
         except (ValueError, RecursionError):
             raise _fail(path, "is damaged (bad world metadata)") from None
         self._manifest = manifest
         self._meta = _check_meta(path, meta)
+        _check_history_bound(path, manifest, self._meta)  # before the memory check: a lie, not a large world
+        sizes.ensure_memory()
         #: Numbers of agents and edges (checked: integers in range).
         self.n: int = self._meta["agents"]
         self.edges: int = self._meta["edges"]
@@ -637,7 +702,22 @@ class SnapshotReader:
             )
         except (ValueError, TypeError) as exc:
             raise _fail(path, f"is damaged (LLM cache, posts or memory: {exc})") from None
-        self._history = self._checked_history(world, arrays)
+        self._history = history = self._checked_history(world, arrays)
+        # Per session, the checks agora check runs on a world file: counters, curve and ticks against the
+        # arrays, and the events and exposures against them (a checksum proves the file was not damaged, not
+        # that its history is true).
+        since = world.tick if history is None else history.since
+        self.problems = history_problems(
+            world,
+            since,
+            None if history is None else history.events,
+            None if history is None else history.exposures,
+            rows=("the snapshot's events", "the snapshot's exposures"),
+        )
+        if self.problems and self._refuse:
+            more = len(self.problems) - 1
+            also = f"; {more} more problem(s): see 'agora check {path}'" if more else ""
+            raise _fail(path, f"is inconsistent ({self.problems[0]}{also})")
         self._world = world
         if not self._quiet:
             tell_load_warnings(world)  # LLM servers the file named, ignored (also in world.load_warnings)
