@@ -64,8 +64,18 @@ def imports(source: str, module: str, is_package: bool = False) -> list[str]:
             names = [a.name for a in node.names]
         else:
             continue
-        found += [n for n in names if n == "sim" or n.startswith("sim.") or n.startswith(("tui", "textual"))]
+        found += [n for n in names if n == "sim" or n.startswith("sim.") or _outside(n)]
     return found
+
+
+#: Packages ``sim`` never imports: the terminal UI (and its toolkit) sits above it, and the built-in plugins
+#: are reached only through the registry (``sim.model.registry`` imports them by discovery, not by name).
+OUTSIDE = ("tui", "textual", "plugins")
+
+
+def _outside(name: str) -> bool:
+    """Whether the dotted ``name`` is one of :data:`OUTSIDE` or inside one (``plugins.ic``; not ``tuition``)."""
+    return name.split(".")[0] in OUTSIDE
 
 
 def violations() -> dict[str, list[str]]:
@@ -79,7 +89,7 @@ def violations() -> dict[str, list[str]]:
             rank = RANK[mine]
             bad = []
             for name in imports(path.read_text(encoding="utf-8"), module, path.name == "__init__.py"):
-                if name.startswith(("tui", "textual")):
+                if _outside(name):
                     bad.append(name)
                     continue
                 theirs = part_of(name)
@@ -96,6 +106,19 @@ def violations() -> dict[str, list[str]]:
 
 def test_every_import_points_down_the_layers():
     assert violations() == {}
+
+
+def test_sim_importing_a_plugin_or_the_ui_by_name_is_a_violation(tmp_path, monkeypatch):
+    """The rule itself: a module of ``sim`` that imports a built-in plugin (or the UI) by name is named,
+    whatever its layer: the engine knows plugins only through the registry."""
+    (tmp_path / "sim" / "engine").mkdir(parents=True)
+    (tmp_path / "sim" / "engine" / "fast.py").write_text(
+        "def f():\n    from plugins.ic import IndependentCascade\n    from sim.core.world import World\n"
+    )
+    (tmp_path / "sim" / "cli").mkdir()
+    (tmp_path / "sim" / "cli" / "ui.py").write_text("import tui.app\nfrom sim.engine import fast\n")
+    monkeypatch.setattr(sys.modules[__name__], "SIM", tmp_path / "sim")
+    assert violations() == {"sim/cli/ui.py": ["tui.app"], "sim/engine/fast.py": ["plugins.ic"]}
 
 
 def test_the_tree_is_the_architecture():
@@ -119,6 +142,10 @@ def test_the_rule_sees_lazy_relative_and_type_checking_imports():
     found = imports(source, "sim.store.snapshot")
     assert found == ["sim.engine.simulation", "sim.cli", "sim.store.worldfile"]
     assert imports("from sim import plugin\nimport textual.app\n", "sim.core.world") == ["sim.plugin", "textual.app"]
+    # The built-in plugins and the UI by name, at any depth (batched.py imported plugins.ic in a function).
+    source = "def f():\n    from plugins.ic import IndependentCascade\n    import plugins\n    import tui.app\n"
+    assert imports(source, "sim.engine.batched") == ["plugins.ic", "plugins", "tui.app"]
+    assert imports("import tuition\nimport pluginsx\n", "sim.core.world") == []
     assert part_of("sim.engine.simulation") == "sim.engine" and part_of("sim") is None
 
 
@@ -279,7 +306,10 @@ def plugin_contract_violations() -> dict[str, list[str]]:
     for path in sorted((top / "plugins").rglob("*.py")):
         module = ".".join(path.relative_to(top).with_suffix("").parts)
         found = imports(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
-        bad = [n for n in found if not (n == "sim.plugin" or n.startswith("sim.plugin."))]
+        # A plugin may import another built-in plugin (lt builds on threshold): the package is its own.
+        bad = [
+            n for n in found if not (n == "sim.plugin" or n.startswith("sim.plugin.") or n.split(".")[0] == "plugins")
+        ]
         if bad:
             out[str(path.relative_to(top))] = bad
     for path in sorted((SIM / "plugin").rglob("*.py")):

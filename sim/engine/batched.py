@@ -95,18 +95,29 @@ def lt_thresholds(keys: np.ndarray, agents: np.ndarray) -> np.ndarray:
     return unit(word_at(keys, agents)).astype(np.float32)
 
 
+#: The built-in models the compiled kernels reproduce, by the name they are registered under: ``ic`` and ``lt``
+#: (:func:`sim.engine.kernels.cascade`, ``threshold``) and ``sir`` (``epidemic``).
+BATCHED_MODELS = ("ic", "lt", "sir")
+
+
+def is_builtin(registry: Any, name: str, model_cls: type) -> bool:
+    """Whether ``model_cls``, the model registered as ``name``, is the built-in one of that name, as the
+    registry says (the engine knows plugins only through the registry): a user's model of that name, from a
+    folder or an installed package, is not."""
+    info = registry.entries.get(name)
+    return info is not None and info.source == "builtin" and info.cls is model_cls
+
+
 def why_not(world: World, sim: Any, session: Any, model_cls: type, trees: bool, interventions: list[str]) -> str | None:
     """Why an ensemble cannot run batched (None: it can): the batched path is the built-in ``ic``, ``lt`` or
-    ``sir`` on a world where nothing else moves. ``sim`` and ``session`` are the ensemble's probe, just injected."""
-    from plugins.epidemic import SIR  # noqa: PLC0415 - the built-in models load with the registry
-    from plugins.ic import IndependentCascade  # noqa: PLC0415 - the built-in models load with the registry
-    from plugins.lt import LinearThreshold  # noqa: PLC0415 - the built-in models load with the registry
-
-    if model_cls not in (IndependentCascade, LinearThreshold, SIR):
+    ``sir`` (:data:`BATCHED_MODELS`) on a world where nothing else moves. ``sim`` and ``session`` are the
+    ensemble's probe, just injected; ``model_cls`` the class its registry gave for the session's model."""
+    name = session.model_name
+    if name not in BATCHED_MODELS or not is_builtin(sim.registry, name, model_cls):
         return "only the built-in ic, lt and sir run batched"
-    if model_cls is IndependentCascade and session.params.get("trust_weighted"):
+    if name == "ic" and session.params.get("trust_weighted"):
         return "trust-weighted ic runs on the engine"
-    if model_cls is LinearThreshold and session.params.get("weights") != "uniform":
+    if name == "lt" and session.params.get("weights") != "uniform":
         return "lt with trust weights runs on the engine"
     if trees:
         return "--cascades keeps every run's tree: the engine writes them"
