@@ -712,7 +712,7 @@ class SnapshotReader:
             since,
             None if history is None else history.events,
             None if history is None else history.exposures,
-            rows=("the snapshot's events", "the snapshot's exposures"),
+            rows=("the snapshot's event history", "the snapshot's exposure history"),
         )
         if self.problems and self._refuse:
             more = len(self.problems) - 1
