@@ -188,7 +188,7 @@ def test_a_forged_history_is_refused_by_the_checks_agora_check_runs(snap, tmp_pa
     with pytest.raises(BadFileError, match="inconsistent"):
         load_snapshot(str(forged))
     r = agora(ROOT, "check", str(forged))
-    assert r.returncode == 1 and f"problem: session" in r.stdout and says in r.stdout, r.stdout
+    assert r.returncode == 1 and "problem: session" in r.stdout and says in r.stdout, r.stdout
 
 
 def test_the_snapshot_check_says_what_the_world_check_says(snap, tmp_path):
