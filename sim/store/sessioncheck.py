@@ -38,56 +38,50 @@ def hash_from(agent: np.ndarray, source: np.ndarray) -> int:
     return int(np.fmod(agent.astype(np.int64) * 7919 + source.astype(np.int64) + 1, MOD).sum())
 
 
-def _groups(session: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows of each session together: the order that sorts them, where each session starts in it, and
-    the session ids."""
-    order = np.argsort(session, kind="stable")
-    ordered = session[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    return order, starts, ordered[starts]
+def _per_session(session: np.ndarray, sums: list[np.ndarray], extremes: np.ndarray) -> dict[int, tuple[int, ...]]:
+    """Per session id in ``session``: its number of rows, the sum of each of ``sums`` over its rows, and the
+    smallest and largest of ``extremes`` (unbuffered ``ufunc.at`` over a dense index: no sort, no loop)."""
+    lo, hi = int(session.min()), int(session.max())
+    if hi - lo <= 2 * session.size + 1024:  # ids are small and near each other: index by id
+        index, ids = session - lo, None
+    else:
+        ids, index = np.unique(session, return_inverse=True)
+    size = int(index.max()) + 1
+    count = np.bincount(index, minlength=size)
+    columns = [count]
+    for values in sums:
+        total = np.zeros(size, dtype=np.int64)
+        np.add.at(total, index, values)
+        columns.append(total)
+    low = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    high = np.full(size, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(low, index, extremes)
+    np.maximum.at(high, index, extremes)
+    columns += [low, high]
+    present = np.flatnonzero(count)
+    keys = (present + lo if ids is None else ids[present]).tolist()
+    rows = np.stack([c[present] for c in columns], axis=1).tolist()
+    return {int(k): tuple(r) for k, r in zip(keys, rows)}
 
 
 def event_sums(events: dict[str, np.ndarray]) -> dict[int, EventSums]:
     """:data:`EventSums` per session of adoption-event columns (``session``, ``tick``, ``agent``,
     ``source``), computed with numpy over the columns."""
-    session = events["session"]
-    if not session.size:
+    if not events["session"].size:
         return {}
-    order, starts, ids = _groups(session)
-    agent = events["agent"].astype(np.int64)[order]
-    tick = events["tick"].astype(np.int64)[order]
-    source = events["source"].astype(np.int64)[order]
-    counts = np.diff(np.append(starts, session.size))
-    columns = (
-        counts,
-        np.add.reduceat(agent, starts),
-        np.add.reduceat(tick, starts),
-        np.add.reduceat(source, starts),
-        np.add.reduceat(np.fmod(agent * 1000003 + tick, MOD), starts),
-        np.add.reduceat(np.fmod(agent * 7919 + source + 1, MOD), starts),
-        np.minimum.reduceat(agent, starts),
-        np.maximum.reduceat(agent, starts),
-    )
-    rows = np.stack(columns, axis=1).tolist()
-    return {int(sid): tuple(row) for sid, row in zip(ids.tolist(), rows)}
+    agent = events["agent"].astype(np.int64)
+    tick = events["tick"].astype(np.int64)
+    source = events["source"].astype(np.int64)
+    sums = [agent, tick, source, np.fmod(agent * 1000003 + tick, MOD), np.fmod(agent * 7919 + source + 1, MOD)]
+    return _per_session(events["session"].astype(np.int64), sums, agent)  # type: ignore[return-value]
 
 
 def exposure_sums(exposures: dict[str, np.ndarray]) -> dict[int, ExposureSums]:
     """:data:`ExposureSums` per session of feed-exposure columns (``session``, ``agent``)."""
-    session = exposures["session"]
-    if not session.size:
+    if not exposures["session"].size:
         return {}
-    order, starts, ids = _groups(session)
-    agent = exposures["agent"].astype(np.int64)[order]
-    counts = np.diff(np.append(starts, session.size))
-    columns = (
-        counts,
-        np.add.reduceat(agent, starts),
-        np.minimum.reduceat(agent, starts),
-        np.maximum.reduceat(agent, starts),
-    )
-    rows = np.stack(columns, axis=1).tolist()
-    return {int(sid): tuple(row) for sid, row in zip(ids.tolist(), rows)}
+    agent = exposures["agent"].astype(np.int64)
+    return _per_session(exposures["session"].astype(np.int64), [agent], agent)  # type: ignore[return-value]
 
 
 def session_problems(s: Any, T: int, world: Any, problems: list[str], *, events: int = 0) -> dict[str, int] | None:
