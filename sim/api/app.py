@@ -49,6 +49,7 @@ from sim.core.net import is_loopback
 from sim.core.safe import shown
 from sim.engine.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.model.intervene import entries
 
 Handler = Callable[[Request], Awaitable[Response]]
 #: Seconds between keep-alive comments on an idle event stream.
@@ -360,7 +361,11 @@ class App:
         return JSONResponse(entry, status_code=201)
 
     async def interventions(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse({"interventions": self.host.interventions()})
+        limit, offset = _page(request)
+        total = len(entries(self.host.world))
+        return JSONResponse(
+            {"interventions": self.host.interventions(limit, offset), **_page_fields(total, offset, limit)}
+        )
 
     async def step(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         data = data or {}
@@ -377,23 +382,9 @@ class App:
         return JSONResponse(await self.host.pause(actor=actor))
 
     async def sessions(self, request: Request, actor: str, data: None) -> Response:
-        query = request.query_params
-        extra = sorted(set(query) - {"limit", "offset"})
-        if extra:
-            raise BadParameterError(f"unknown query parameter {extra[0][:60]!r}: the parameters are limit and offset")
-        limit = _whole(query.get("limit"), "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
-        offset = _whole(query.get("offset"), "offset", 0, 0, 2**63 - 1)
+        limit, offset = _page(request)
         total = len(self.host.world.sessions)
-        page = self.host.sessions(limit, offset)
-        return JSONResponse(
-            {
-                "sessions": page,
-                "total": total,
-                "offset": offset,
-                "limit": limit,
-                "next_offset": offset + limit if offset + limit < total else None,
-            }
-        )
+        return JSONResponse({"sessions": self.host.sessions(limit, offset), **_page_fields(total, offset, limit)})
 
     async def session(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse(self.host.session_record(request.path_params["id"], series=True, cascade=True))
@@ -550,6 +541,33 @@ class App:
     async def health(self, request: Request) -> Response:
         health = self.monitor.health()
         return JSONResponse(health, status_code=200 if health["status"] == "ok" else 503)
+
+
+def _page(request: Request) -> tuple[int, int]:
+    """The ``limit`` and ``offset`` of a paged GET (``limit`` 1 to :data:`MAX_PAGE_SIZE`, default
+    :data:`PAGE_SIZE`; ``offset`` from 0).
+
+    Raises:
+        BadParameterError: another query parameter, or a value out of range.
+    """
+    query = request.query_params
+    extra = sorted(set(query) - {"limit", "offset"})
+    if extra:
+        raise BadParameterError(f"unknown query parameter {extra[0][:60]!r}: the parameters are limit and offset")
+    return _whole(query.get("limit"), "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE), _whole(
+        query.get("offset"), "offset", 0, 0, 2**63 - 1
+    )
+
+
+def _page_fields(total: int, offset: int, limit: int) -> dict[str, Any]:
+    """What a page says beside its items: ``total``, ``offset``, ``limit`` and ``next_offset`` (None on the
+    last page)."""
+    return {
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "next_offset": offset + limit if offset + limit < total else None,
+    }
 
 
 def _whole(text: str | None, what: str, default: int, lo: int, hi: int) -> int:

@@ -37,6 +37,42 @@ def _path_param(name: str, kind: str, description: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind}, "description": description}
 
 
+def _page_params() -> list[dict[str, Any]]:
+    """``limit`` and ``offset`` of a paged GET."""
+    return [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        },
+        {
+            "name": "offset",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0, "default": 0},
+        },
+    ]
+
+
+def _page(items: str, what: str) -> dict[str, Any]:
+    """A page of ``items``: the items, ``total``, ``offset``, ``limit`` and ``next_offset``."""
+    return _json(
+        f"a page: {items}, total, offset, limit, next_offset (null on the last page)",
+        {
+            "type": "object",
+            "required": [items, "total", "offset", "limit", "next_offset"],
+            "properties": {
+                items: {"type": "array", "items": {"type": "object"}, "description": what},
+                "total": {"type": "integer", "description": f"how many {items} there are in all"},
+                "offset": {"type": "integer"},
+                "limit": {"type": "integer"},
+                "next_offset": {"type": ["integer", "null"], "description": "the offset of the next page"},
+            },
+        },
+    )
+
+
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
     changing = ("400", "401", "403", "415", "503")
@@ -90,7 +126,9 @@ def spec() -> dict[str, Any]:
             "(a server always has one); read-only tokens may only GET. Bodies are application/json; "
             "the Host header must be a loopback name or one the server allows; no request names a "
             "path on the server; a request past the server's deadline answers 503 while its work "
-            "goes on, and so does every change while the world file's last checkpoint failed.",
+            "goes on, and so does every change while the world file's last checkpoint failed. A "
+            "connection whose request headers do not arrive within --header-timeout is answered 408 "
+            "and closed; past --max-connections open connections a new one is answered 503.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -127,13 +165,17 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/interventions": {
                 "get": _op(
-                    "The world's interventions, pending and applied (a block lists how many agents it chose)",
-                    _json("interventions: a list of {at, action, spec, applied, ...}"),
-                    errors=("401",),
+                    "The world's interventions, pending and applied, a page at a time in the order given (a block "
+                    "lists how many agents it chose; a counter-message skipped at its tick says why in skipped)",
+                    _page("interventions", "{at, action, spec, applied, ...}"),
+                    errors=("400", "401"),
+                    params=_page_params(),
                 ),
                 "post": _op(
                     "Schedule an intervention: ACTION at the start of the next tick, or TICK:ACTION that many ticks "
-                    "from now (block:METHOD:K, counter:MODEL:SEEDS[:TEXT], remove-edges:FRACTION[:random|between])",
+                    "from now (block:METHOD:K, counter:MODEL:SEEDS[:TEXT], remove-edges:FRACTION[:random|between]); "
+                    "409 when the world holds --max-interventions interventions, or a counter-message would pass "
+                    "--max-messages with those pending",
                     _json("the intervention: at, action, spec, applied (false until its tick)"),
                     code="201",
                     body={
@@ -179,22 +221,9 @@ def spec() -> dict[str, Any]:
             "/api/v1/sessions": {
                 "get": _op(
                     "The propagation sessions, a page at a time (oldest first)",
-                    _json("a page: sessions, total, offset, limit, next_offset (null on the last page)"),
+                    _page("sessions", "one record per session"),
                     errors=("400", "401"),
-                    params=[
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-                        },
-                        {
-                            "name": "offset",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "integer", "minimum": 0, "default": 0},
-                        },
-                    ],
+                    params=_page_params(),
                 )
             },
             "/api/v1/sessions/{id}": {

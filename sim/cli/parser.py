@@ -1302,7 +1302,31 @@ def add_serve(sub: Any) -> None:
         type=integer,
         default=100_000,
         metavar="N",
-        help="the most messages the served world may hold: an injection past it answers 409 (default 100,000)",
+        help="the most messages the served world may hold: an injection or counter-message past it answers 409, "
+        "and a counter-message that would pass it when its tick comes is skipped (default 100,000)",
+    )
+    p.add_argument(
+        "--max-interventions",
+        type=integer,
+        default=1000,
+        metavar="N",
+        help="the most interventions (pending and applied) the served world may hold: one past it answers 409 "
+        "(default 1,000)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=positive_seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds a request's headers may take to arrive; a connection that has not sent them by then is "
+        "answered 408 and closed (default 10)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=integer,
+        metavar="N",
+        help="the most connections open at once (event streams and WebSockets included); one more is answered 503 "
+        "and closed (default 1,024, fewer when the open-file limit, ulimit -n, has less room)",
     )
     p.add_argument(
         "--snapshots", metavar="DIR", help="folder of the snapshots it saves and loads (default: the world file's)"

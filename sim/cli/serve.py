@@ -8,6 +8,10 @@ Every server has a token: given none (``$AGORA_API_TOKEN``, ``--token-file``), o
 makes one and writes it to ``WORLD.token`` (0600), printing that file's path. A checkpoint that fails is
 said on stderr (once, and once when one succeeds again); the stop message names the tick the file really
 holds, and the exit code is 1 when the final checkpoint failed.
+
+A request's headers must arrive within ``--header-timeout`` seconds and at most ``--max-connections``
+connections are open at once (``sim.api.connections``; the default fits under the open-file limit); the
+world holds at most ``--max-messages`` messages and ``--max-interventions`` interventions.
 """
 
 from __future__ import annotations
@@ -23,17 +27,19 @@ from typing import Any
 import uvicorn
 
 from sim.api.app import App
+from sim.api.connections import bounded_protocol
 from sim.api.tokens import Tokens, generate_token_file, remove_token_file, token_file_for
 from sim.cli.args import social_changes
 from sim.cli.llm import llm_overrides, refuse_unused_llm
 from sim.core.events import PropagationFailed, RecommenderFailed
-from sim.core.net import is_loopback, listen
+from sim.core.net import ACCEPT_BATCH, LISTEN_QUEUE, is_loopback, listen, max_connections
 from sim.core.safe import shown
 from sim.core.tracebacks import one_line, plugin_location
 from sim.engine.controller import WorldController
 from sim.engine.observe import Monitor
 from sim.engine.runner import check_social_params
 from sim.errors import BadParameterError
+from sim.model.intervene import MAX_ENTRIES
 
 
 def _write_port(path: str, port: int) -> None:
@@ -52,6 +58,11 @@ async def serve(args: argparse.Namespace) -> int:
         )
     if not 1 <= args.max_messages <= 10_000_000:
         raise BadParameterError(f"--max-messages {args.max_messages} is out of range: give 1 to 10,000,000")
+    if not 1 <= args.max_interventions <= MAX_ENTRIES:
+        raise BadParameterError(
+            f"--max-interventions {args.max_interventions} is out of range: give 1 to {MAX_ENTRIES:,}"
+        )
+    connections = max_connections(args.max_connections)
     if args.port_file and os.path.isdir(args.port_file):
         raise BadParameterError(f"--port-file {args.port_file!r} is a folder: give a file name")
     sock = listen(args.host, args.port)
@@ -72,6 +83,8 @@ async def serve(args: argparse.Namespace) -> int:
             check_llm=lambda config: refuse_unused_llm(args, config, command="run"),
             max_messages=args.max_messages,
         )
+        _bound(host.sim, args)  # and every simulation a loaded snapshot brings
+        host.on_replace.append(lambda sim: _bound(sim, args))
         if changes:
             check_social_params(host.sim.social.settings, changes)
         _say_failures(host.sim)
@@ -94,7 +107,13 @@ async def serve(args: argparse.Namespace) -> int:
             allowed.append(args.host.strip("[]").lower())  # the address it was told to listen on
         api = App(host, tokens, monitor=monitor, allowed_hosts=allowed, port=port, deadline=args.request_timeout)
         config = uvicorn.Config(
-            api.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=3
+            api.app,
+            http=bounded_protocol(args.header_timeout, connections),
+            backlog=ACCEPT_BATCH,  # accepted in one go, all open before one past the bound is closed
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
         )
         server = _server_class()(config)
         loop = asyncio.get_running_loop()
@@ -110,6 +129,9 @@ async def serve(args: argparse.Namespace) -> int:
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
         if server.started:
+            # asyncio listened with the accept batch as its queue; the kernel's queue costs no open file and
+            # may be longer, so a burst of connections waits there rather than being dropped (a second's retry)
+            sock.listen(LISTEN_QUEUE)
             if args.port_file:
                 _write_port(args.port_file, port)
             who = ", ".join(f"{t.name}{' (read-only)' if t.read_only else ''}" for t in tokens.tokens)
@@ -141,6 +163,13 @@ async def serve(args: argparse.Namespace) -> int:
         if generated is not None:
             remove_token_file(*generated)
         sock.close()
+
+
+def _bound(sim: Any, args: argparse.Namespace) -> None:
+    """Give the simulation the server's bounds: the engine skips a counter-message that would pass
+    ``max_messages`` (``sim.engine.intervene``), the controller refuses interventions past ``max_interventions``."""
+    sim.max_messages = args.max_messages
+    sim.max_interventions = args.max_interventions
 
 
 def _say_checkpoint(world: str, failure: str | None, tick: int) -> None:

@@ -1,5 +1,6 @@
 """Sockets of the servers Agora runs (``agora serve``, the metrics endpoint): which hosts are this machine
-only, and a listening socket that answers keep-alive requests without Nagle's delay."""
+only, a listening socket that answers keep-alive requests without Nagle's delay, and how many connections
+fit under the process's open-file limit."""
 
 from __future__ import annotations
 
@@ -7,10 +8,32 @@ import contextlib
 import ipaddress
 import socket
 
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows has no resource module
+    resource = None  # type: ignore[assignment]
+
 from sim.errors import BadParameterError
 
 #: Host names that always mean this machine.
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
+#: Open files kept for the process itself beside its connections: the world file, its journal and lock, a
+#: snapshot being read or written, plugins, the event loop's own descriptors (a server holds 13 at rest).
+FILE_RESERVE = 64
+#: Connections accepted in one go (asyncio's accept batch: uvicorn's ``backlog``).
+ACCEPT_BATCH = 16
+#: Connections accepted and not yet closed when they are past the bound: asyncio hands a batch to its
+#: protocol two turns of the event loop after accepting it and closes it the turn after, accepting a batch
+#: at every turn meanwhile.
+ACCEPTING = 4 * ACCEPT_BATCH
+#: Connections the kernel holds for the server to accept (they cost the process no open file).
+LISTEN_QUEUE = 1024
+#: The most connections past the bound kept open at once, for a moment, to answer them 503.
+MAX_REFUSING = 32
+#: Open files a server keeps beside the connections it serves.
+KEPT_FILES = FILE_RESERVE + ACCEPTING + MAX_REFUSING
+#: The most connections a server holds at once unless told otherwise (fewer under a low open-file limit).
+MAX_CONNECTIONS = 1024
 
 
 def is_loopback(host: str) -> bool:
@@ -57,3 +80,44 @@ def listen(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def open_file_limit() -> int | None:
+    """The process's soft limit on open files (``ulimit -n``); None when there is none or it is unknown."""
+    if resource is None:  # pragma: no cover
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY or soft < 0 else int(soft)
+
+
+def connection_room(limit: int | None = None) -> int | None:
+    """How many connections fit under the open-file limit ``limit`` (default: this process's) beside
+    :data:`FILE_RESERVE`, :data:`ACCEPTING` and :data:`MAX_REFUSING`; None when there is no limit."""
+    limit = open_file_limit() if limit is None else limit
+    return None if limit is None else max(0, limit - KEPT_FILES)
+
+
+def max_connections(wanted: int | None, option: str = "--max-connections") -> int:
+    """The bound on open connections: ``wanted``, or :data:`MAX_CONNECTIONS` lowered to what fits under
+    the open-file limit when None.
+
+    Raises:
+        BadParameterError: ``wanted`` is below 1 or does not fit under the open-file limit.
+    """
+    room = connection_room()
+    if wanted is None:
+        if room is not None and room < 1:
+            raise BadParameterError(
+                f"the open-file limit is {open_file_limit():,} (ulimit -n), too low to serve connections beside "
+                f"the {KEPT_FILES} files a server keeps: raise it to at least {KEPT_FILES + 16}"
+            )
+        return MAX_CONNECTIONS if room is None else min(MAX_CONNECTIONS, room)
+    if wanted < 1:
+        raise BadParameterError(f"{option} {wanted} is out of range: give at least 1")
+    if room is not None and wanted > room:
+        raise BadParameterError(
+            f"{option} {wanted:,} does not fit under the open-file limit of {open_file_limit():,} (ulimit -n) "
+            f"with {KEPT_FILES} kept for the world and for connections being accepted: give at most {room:,}, or "
+            "raise the limit"
+        )
+    return wanted

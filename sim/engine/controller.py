@@ -59,7 +59,7 @@ from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceErro
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
 from sim.model.columns import apply_column, clear_column, column_spec, column_summary, column_values, settable_columns
-from sim.model.intervene import entries
+from sim.model.intervene import MAX_INTERVENTIONS, action_of, entries, pending_counters
 from sim.model.registry import SEEDER, Registry, tell_once, world_plugin_folders
 from sim.model.series import series_dict
 from sim.store.analysis_tables import read_communities, write_analysis
@@ -910,8 +910,15 @@ class WorldController:
         tick, ``TICK:ACTION`` that many ticks from now. Its seeds never name a file (a path on the server).
         Returns the world's entry (pending until its tick).
 
+        The world holds at most ``sim.max_interventions`` interventions (:data:`MAX_INTERVENTIONS` unless
+        the server set another bound), and a counter-message is refused when the messages and the
+        counter-messages already pending would pass ``max_messages`` (the engine also skips one that would
+        pass it when its tick comes).
+
         Raises:
             BadParameterError: not a string, too long, a file, malformed or not possible in this world.
+            StateError: the world holds as many interventions as it may, or a counter-message would pass
+                ``max_messages``.
         """
         if isinstance(action, bool) or not isinstance(action, str):
             raise BadParameterError(f'action must be a string such as "block:degree:100", got {type(action).__name__}')
@@ -929,14 +936,30 @@ class WorldController:
                     f"seed method {part.strip()} can take minutes on a large world, which a request may not: "
                     "choose the agents with 'agora seeds' and send ids:a,b,c"
                 )
+        held, bound = len(entries(self.world)), getattr(self.sim, "max_interventions", None) or MAX_INTERVENTIONS
+        if held >= bound:
+            raise StateError(
+                f"the world holds {held:,} interventions, the most this server allows ({bound:,}, "
+                "--max-interventions): serve it with a higher bound to schedule more"
+            )
+        if action_of(action) == "counter":
+            messages, pending = len(self.world.messages), pending_counters(self.world)
+            if messages + pending >= self.max_messages:
+                raise StateError(
+                    f"a counter-message would pass the {self.max_messages:,} messages this server allows "
+                    f"(--max-messages): the world holds {messages:,} and {pending:,} counter-messages are "
+                    "pending; serve it with a higher bound for more"
+                )
         entry = self.sim.intervene(action, actor=actor)
         self._version += 1
         return dict(entry)
 
-    def interventions(self) -> list[dict[str, Any]]:
-        """The world's interventions, pending and applied (block lists summarised by their count)."""
+    def interventions(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """The world's interventions, pending and applied, in the order given (block lists summarised by
+        their count): all of them, or at most ``limit`` from the ``offset``-th (one page)."""
+        listed = entries(self.world)
         out = []
-        for e in entries(self.world):
+        for e in listed[offset:] if limit is None else listed[offset : offset + limit]:
             row = {k: v for k, v in e.items() if k != "agents"}
             if "agents" in e:
                 row["agents"] = len(e["agents"] or [])
@@ -1475,6 +1498,8 @@ def _column_list(value: Any, what: str, kinds: str, expected: str) -> np.ndarray
     """
     if isinstance(value, bool) or not isinstance(value, list):
         raise BadParameterError(f"{what} must be a list of {expected}, got {type(value).__name__}")
+    if bool in set(map(type, value)):  # numpy reads true as 1 beside numbers (one pass in C, no Python loop)
+        raise BadParameterError(f"{what} must be a list of {expected}: true and false are not numbers")
     try:
         arr = np.array(value) if value else np.empty(0, dtype=np.int64)
     except (ValueError, OverflowError):  # ragged lists

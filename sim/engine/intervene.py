@@ -75,7 +75,8 @@ def due(world: World, tick: int) -> list[dict[str, Any]]:
 
 def apply(sim: Any, entry: dict[str, Any], tick: int) -> dict[str, Any]:
     """Carry out one pending intervention on ``sim`` (a :class:`sim.engine.simulation.Simulation`) at
-    ``tick`` and record what it did in the entry.
+    ``tick`` and record what it did in the entry. A counter-message that would pass the simulation's
+    ``max_messages`` (set by a server) is not started: the entry is applied with ``skipped``, the sentence why.
 
     Raises:
         BadParameterError: the intervention cannot be carried out on the world as it is now.
@@ -93,6 +94,13 @@ def apply(sim: Any, entry: dict[str, Any], tick: int) -> dict[str, Any]:
         for s in world.sessions:
             if s.status == "running":
                 s.block(np.sort(fresh).astype(np.int32))
+    elif iv.action == "counter" and _messages_full(sim):
+        # A served world's message bound (--max-messages) holds for counter-messages too: skipped, and said.
+        entry["skipped"] = (
+            f"the world held {len(world.messages):,} messages, the most the server allows ({sim.max_messages:,}, "
+            "--max-messages): the counter-message was not started"
+        )
+        entry["applied"] = True
     elif iv.action == "counter":
         rivals = [s for s in world.sessions if s.status in ("queued", "running")]
         spec = SeedSpec.parse(iv.seeds)
@@ -120,6 +128,13 @@ def apply(sim: Any, entry: dict[str, Any], tick: int) -> dict[str, Any]:
         entry["applied"] = True
     entry["tick"] = tick
     return entry
+
+
+def _messages_full(sim: Any) -> bool:
+    """Whether the world holds as many messages as its server allows (``sim.max_messages``; no bound when
+    the simulation has none, as in ``agora run``)."""
+    bound = getattr(sim, "max_messages", None)
+    return bound is not None and len(sim.world.messages) >= int(bound)
 
 
 def _choose(sim: Any, iv: Intervention, tick: int) -> np.ndarray:

@@ -14,7 +14,8 @@ Actions (TICK counts ticks from the run's injection: 0 is the tick of the seedin
 
 The world keeps them in ``config["interventions"]`` (saved in world files and snapshots): every entry has
 ``at`` (the absolute tick it applies at), ``action`` and its text; once applied, ``applied`` is true and the
-entry records what it did (the blocked agents' original ids, the counter's session, the edges cut). A
+entry records what it did (the blocked agents' original ids, the counter's session, the edges cut), or
+``skipped``, the sentence why it did nothing (a counter-message past a server's ``--max-messages``). A
 snapshot taken before an intervention and continued applies it at the same tick, with the same choice.
 """
 
@@ -148,6 +149,21 @@ def entries(world: World) -> list[dict[str, Any]]:
 
 #: The most interventions a world may hold, and the most agents one block may list (from files: untrusted).
 MAX_ENTRIES, MAX_AGENTS = 100_000, 100_000_000
+#: The most interventions a driven world (served, in the terminal UI, from Python) may be given unless told
+#: otherwise (``agora serve --max-interventions``): every tick looks through them for those due.
+MAX_INTERVENTIONS = 1_000
+
+
+def action_of(text: str) -> str:
+    """The action an intervention's text names (``block``, ``counter``, ``remove-edges``; what stands there
+    when it names none), read as :meth:`Intervention.parse` reads it, without checking the rest."""
+    parts = str(text).strip().split(":")
+    return parts[1] if parts[0][:1].isdigit() and len(parts) > 1 else parts[0]
+
+
+def pending_counters(world: World) -> int:
+    """How many counter-messages are scheduled and not yet applied: each may add a message to the world."""
+    return sum(1 for e in entries(world) if e.get("action") == "counter" and not e.get("applied"))
 
 
 def entries_problem(listed: Any) -> str | None:
@@ -181,6 +197,9 @@ def entries_problem(listed: Any) -> str | None:
             return f"entry {i} has a bad agent list"
         if agents and not all(type(a) is int and -(2**63) <= a < 2**63 for a in agents):
             return f"entry {i} has a bad agent id"
+        skipped = e.get("skipped", "")
+        if not isinstance(skipped, str) or len(skipped) > 4 * TEXT_LIMIT:
+            return f"entry {i} has a bad skipped reason"
         for key in ("session", "blocked", "edges"):
             value = e.get(key, 0)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:

@@ -14,7 +14,9 @@ it is shared, so it is *not* named by having a world: it is loaded only when nam
 which is remembered outside the world, in ``trusted.json`` of Agora's user folder
 (:func:`user_config_dir`), by the folder's real path and a hash of every file in it: a folder changed
 since is not loaded until trusted again. :func:`world_plugin_folders` says what to load and, for a folder
-left out, the one sentence to tell the user.
+left out, the one sentence to tell the user. What is loaded of a trusted folder is exactly what was
+hashed: each file is read once, and those bytes are imported (:class:`TrustedFolder`), never the file
+again, so a file swapped after the check never runs.
 
 A file that fails to import is kept as a failed entry with its traceback, under the file's stem; using
 it fails only the session that asked for it.
@@ -30,6 +32,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import json
+import linecache
 import os
 import pkgutil
 import re
@@ -100,6 +103,29 @@ class PluginInfo:
         }
 
 
+def is_plugin_file(fname: str) -> bool:
+    """Whether a file of a plugin folder is imported as a plugin: ``*.py`` not starting with ``_``; tests
+    written beside plugins (``test_*.py``, ``conftest.py``: ``agora plugins new``) are not plugins."""
+    return fname.endswith(".py") and not fname.startswith(("_", "test_")) and fname != "conftest.py"
+
+
+class TrustedFolder(str):
+    """The path of a trusted plugin folder, carrying the bytes of its plugin files (:func:`is_plugin_file`)
+    read when its trust was checked — the bytes that were hashed. A :class:`Registry` given one imports
+    those bytes and never reads the files again, so a file swapped after the check is never run. It is a
+    ``str`` (the folder's path) wherever a folder name is expected, and pickles with its bytes."""
+
+    sources: dict[str, bytes]
+
+    def __new__(cls, path: str, sources: dict[str, bytes]) -> TrustedFolder:
+        folder = super().__new__(cls, path)
+        folder.sources = dict(sources)
+        return folder
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TrustedFolder, (str(self), self.sources))
+
+
 def plugin_classes(module: ModuleType) -> list[type[Plugin]]:
     """Plugin classes defined in ``module`` (not imported into it), with a name."""
     found = []
@@ -111,8 +137,13 @@ def plugin_classes(module: ModuleType) -> list[type[Plugin]]:
     return found
 
 
-def load_file(path: str) -> ModuleType:
-    """Import a plugin file as a fresh module (a new module object every call, so edits take effect)."""
+def load_file(path: str, source: bytes | None = None) -> ModuleType:
+    """Import a plugin file as a fresh module (a new module object every call, so edits take effect).
+
+    ``source``: the file's bytes as already read (a trusted folder's, hashed when its trust was checked);
+    those are run, and the file is not read again. Without, the file is read once, and what was read is
+    what runs. Tracebacks and ``inspect`` show the lines that ran, whatever the file holds later.
+    """
     path = os.path.abspath(path)
     digest = hashlib.sha1(path.encode()).hexdigest()[:10]
     stem = os.path.splitext(os.path.basename(path))[0]
@@ -125,8 +156,12 @@ def load_file(path: str) -> ModuleType:
     try:
         # Compile the source every time (no __pycache__): an edit within the same second that keeps
         # the file's size would otherwise reload stale bytecode.
-        with open(path, "rb") as fh:
-            code = compile(fh.read(), path, "exec")
+        if source is None:
+            with open(path, "rb") as fh:
+                source = fh.read()
+        code = compile(source, path, "exec")
+        text = source.decode("utf-8", errors="replace")
+        linecache.cache[path] = (len(source), None, text.splitlines(keepends=True), path)
         exec(code, module.__dict__)  # noqa: S102 - plugins are code the user chose to load
     except BaseException:
         sys.modules.pop(mod_name, None)
@@ -253,7 +288,9 @@ class Registry:
         dirs = list(user_dirs)
         if env and os.environ.get(ENV_VAR):
             dirs += [d for d in os.environ[ENV_VAR].split(os.pathsep) if d]
-        self.user_dirs = [os.path.abspath(d) for d in dict.fromkeys(dirs)]
+        # A trusted folder stays what it is: the bytes it carries are what is imported (here, and in the
+        # sweep workers it is handed to).
+        self.user_dirs = [d if isinstance(d, TrustedFolder) else os.path.abspath(d) for d in dict.fromkeys(dirs)]
         self.bus = bus
         self._builtins = builtins
         self._entry_points = entry_points
@@ -341,18 +378,25 @@ class Registry:
             self._add(PluginInfo(name=ep.name, kind="unknown", source=f"entry-point:{dist}", entry_point=ep))
 
     def _discover_folder(self, folder: str) -> None:
-        if not os.path.isdir(folder):
+        if isinstance(folder, TrustedFolder):  # the bytes hashed when its trust was checked, never re-read
+            files: list[tuple[str, bytes | None]] = sorted(folder.sources.items())
+        elif os.path.isdir(folder):
+            files = [(f, None) for f in sorted(os.listdir(folder)) if is_plugin_file(f)]
+        else:
             return
-        for fname in sorted(os.listdir(folder)):
-            if not fname.endswith(".py") or fname.startswith(("_", "test_")) or fname == "conftest.py":
-                continue  # tests written beside plugins (agora plugins new) are not plugins
+        for fname, source in files:
             path = os.path.join(folder, fname)
             stem = fname[:-3]
             try:
                 # Import-time code is plugin code: under the plugin budget, so a file that hangs on import
                 # is listed as failed instead of freezing discovery (and the app's reload).
                 module = self._importer().call(
-                    load_file, path, what=f"plugin file {fname}", where="while being imported", then="not loaded"
+                    load_file,
+                    path,
+                    source,
+                    what=f"plugin file {fname}",
+                    where="while being imported",
+                    then="not loaded",
                 )
             except BaseException as exc:  # a plugin may raise anything, even SystemExit
                 if not is_plugin_fault(exc):
@@ -498,8 +542,17 @@ def folder_digest(folder: str) -> tuple[str, int]:
     """A SHA-256 of every file under ``folder`` (names, and contents; compiled ``__pycache__`` left out; a
     linked folder by where it points) and how many files: any added, removed, renamed or edited file
     changes it."""
+    digest, count, _ = read_folder(folder)
+    return digest, count
+
+
+def read_folder(folder: str) -> tuple[str, int, dict[str, bytes]]:
+    """:func:`folder_digest`, and the bytes of the folder's plugin files (:func:`is_plugin_file`, at its top)
+    by name: each file is read once, and the bytes returned are the bytes hashed (import those, not the
+    file again: it may have changed since)."""
     h = hashlib.sha256()
     count = 0
+    sources: dict[str, bytes] = {}
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for d in dirs:
@@ -515,15 +568,21 @@ def folder_digest(folder: str) -> tuple[str, int]:
         for f in sorted(files):
             p = os.path.join(root, f)
             h.update(b"F\0" + os.path.relpath(p, folder).encode("utf-8", "surrogateescape") + b"\0")
+            plugin = root == folder and is_plugin_file(f)
             try:
                 with open(p, "rb") as fh:
-                    while chunk := fh.read(1 << 20):
-                        h.update(chunk)
+                    if plugin:  # kept whole: these bytes are what will be imported
+                        data = fh.read()
+                        h.update(data)
+                        sources[f] = data
+                    else:
+                        while chunk := fh.read(1 << 20):
+                            h.update(chunk)
             except OSError as exc:  # unreadable (a dangling link, a socket): its name and the error count
                 h.update(f"unreadable {exc.errno}".encode())
             h.update(b"\0")
             count += 1
-    return h.hexdigest(), count
+    return h.hexdigest(), count, sources
 
 
 def _read_trusted() -> dict[str, Any]:
@@ -609,19 +668,26 @@ def untrust_plugin_folder(target: str) -> bool:
 def plugin_folder_trust(folder: str) -> str:
     """``"trusted"`` (as it was when trusted), ``"changed"`` (trusted, but a file differs since) or
     ``"untrusted"``. Only a folder that has a record is hashed."""
+    return _trusted_sources(folder)[0]
+
+
+def _trusted_sources(folder: str) -> tuple[str, dict[str, bytes] | None]:
+    """:func:`plugin_folder_trust`, and when trusted the bytes of its plugin files that were hashed."""
     record = _read_trusted().get(os.path.realpath(folder))
     if record is None:
-        return "untrusted"
-    return "trusted" if folder_digest(os.path.realpath(folder))[0] == record.get("sha256") else "changed"
+        return "untrusted", None
+    digest, _, sources = read_folder(os.path.realpath(folder))
+    return ("trusted", sources) if digest == record.get("sha256") else ("changed", None)
 
 
 def world_plugin_folders(
     world_path: str | None, named: list[str] | tuple[str, ...] = (), *, env: bool = True
 ) -> tuple[list[str], str | None]:
     """What to load of the plugin folder beside ``world_path``: ``([folder], None)`` when you trusted it
-    as it is; ``([], None)`` when there is none or it is among the ``named`` folders (``--plugins``, and
-    ``AGORA_PLUGINS`` with ``env``: loaded as named); else ``([], notice)``: it is not loaded, and
-    ``notice`` is the one sentence to tell the user (the folder, and how to load it).
+    as it is (a :class:`TrustedFolder`: its files' bytes as they were hashed, which is what a
+    :class:`Registry` imports); ``([], None)`` when there is none or it is among the ``named`` folders
+    (``--plugins``, and ``AGORA_PLUGINS`` with ``env``: loaded as named); else ``([], notice)``: it is not
+    loaded, and ``notice`` is the one sentence to tell the user (the folder, and how to load it).
     """
     if world_path is None:
         return [], None
@@ -632,9 +698,9 @@ def world_plugin_folders(
     real = os.path.realpath(folder)
     if any(d and os.path.isdir(d) and os.path.realpath(d) == real for d in given):
         return [], None
-    status = plugin_folder_trust(folder)
-    if status == "trusted":
-        return [folder], None
+    status, sources = _trusted_sources(folder)
+    if sources is not None:  # the files as they were hashed: what the registry imports (TrustedFolder)
+        return [TrustedFolder(folder, sources)], None
     where, world = shown(folder, 300), shown(world_path, 300)
     if status == "changed":
         return [], (
