@@ -298,10 +298,11 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "--intervene",
         action="append",
         default=[],
-        metavar="TICK:ACTION",
-        help="change the world during each run: TICK:block:METHOD:K (K agents, chosen by a seed method or random:K, "
-        "become immune), TICK:counter:MODEL:SEEDS[:TEXT] (a competing message), TICK:remove-edges:FRACTION"
-        "[:random|between]; TICK counts ticks from the injection (repeatable)",
+        metavar="[TICK:]ACTION",
+        help="change the world during each run: block:METHOD:K (K agents, chosen by a seed method or random:K, "
+        "become immune), counter:MODEL:SEEDS[:TEXT] (a competing message), remove-edges:FRACTION"
+        "[:random|between]; TICK counts ticks from the injection, without it 0, the injection's tick: "
+        "5:block:degree:100 (repeatable)",
     )
     run.add_argument("--model", metavar="NAME", help="propagation model (default ic; see 'agora plugins list')")
     run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
@@ -767,11 +768,11 @@ def add_sweep(sub: Any) -> None:
         "--intervene",
         action="append",
         default=[],
-        metavar="TICK:ACTION",
-        help="change the world during each run: TICK:block:METHOD:K (K agents, chosen by a seed method or random:K, "
-        "become immune), TICK:counter:MODEL:SEEDS[:TEXT] (a competing message), TICK:remove-edges:FRACTION"
-        "[:random|between]; TICK counts ticks from the injection (repeatable); --grid "
-        "intervene=none,0:block:degree:100 compares",
+        metavar="[TICK:]ACTION",
+        help="change the world during each run: block:METHOD:K (K agents, chosen by a seed method or random:K, "
+        "become immune), counter:MODEL:SEEDS[:TEXT] (a competing message), remove-edges:FRACTION"
+        "[:random|between]; TICK counts ticks from the injection, without it 0, the injection's tick: "
+        "5:block:degree:100 (repeatable); --grid intervene=none,block:degree:100 compares",
     )
     length = sw.add_mutually_exclusive_group()
     length.add_argument(

@@ -20,12 +20,12 @@ from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.runner import check_social_params, run_cascades, series_records
 from sim.engine.sweep import plugin_registry
 from sim.errors import BadParameterError
-from sim.lab.world import MAX_TICKS, WorldFile
+from sim.lab.world import MAX_TICKS, WorldFile, run_interventions
 from sim.llm.config import LLMConfig
 from sim.social.dynamics import Social
 from sim.store.cascadeio import check_cascades_path, check_ccdf_path, save_cascades
 from sim.store.seriesio import check_series_path, save_series, table_from_records
-from sim.store.worldfile import check_target, open_world, read_meta
+from sim.store.worldfile import check_target, file_llm_settings, open_world, read_meta
 from sim.store.writer import WorldWriter
 
 
@@ -167,13 +167,19 @@ def write_outputs(
         )
 
 
+def file_llm(path: str) -> dict[str, Any] | None:
+    """The LLM settings the world file stores, as an opened world holds them: read from its metadata alone,
+    without the servers a file may name (:func:`sim.store.worldfile.file_llm_settings`: never a file's)."""
+    raw = (read_meta(path).get("config") or {}).get("llm")
+    return file_llm_settings(raw)[0] if isinstance(raw, dict) else None
+
+
 async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, monitor: Any) -> int:
     """``agora run --runs R``: a thin layer over the Python API's :meth:`sim.lab.world.WorldFile.aensemble`, so the
     command and the API cannot drift."""
     if args.steps is None and not args.until_done:
         raise BadParameterError("say how long to run: --steps N or --until-done")
-    config = (read_meta(args.world).get("config") or {}).get("llm")
-    refuse_unused_llm(args, LLMConfig.resolve(config, llm), command="run")
+    refuse_unused_llm(args, LLMConfig.resolve(file_llm(args.world), llm), command="run")
     with stderr_progress() as progress:
         res = await WorldFile(args.world, plugins=args.plugins).aensemble(
             model=args.model or "ic",
@@ -224,8 +230,9 @@ async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, 
 
 
 async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, registry: Any, monitor: Any) -> int:
+    # What the metadata can refuse is refused before the world is opened (nothing is left beside it).
+    refuse_unused_llm(args, LLMConfig.resolve(file_llm(args.world), llm), command="run")
     world = await open_world(args.world)
-    refuse_unused_llm(args, LLMConfig.resolve(world.config.get("llm"), llm), command="run")
     changes = social_changes(args)
     if changes:  # validate before anything is written
         check_social_params(Social(world, registry).configure(**changes), changes)
@@ -262,7 +269,7 @@ async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, regis
                 checkpoint_seconds=args.checkpoint_seconds or None,
                 workers=args.workers,
                 trees=bool(args.cascades),
-                intervene=args.intervene,
+                intervene=run_interventions(args.intervene),
                 kernel=args.kernel or "auto",
             )
         if writer is not None:

@@ -21,6 +21,7 @@ from sim.errors import AgoraError, BadParameterError
 from sim.lab.live import Simulation
 from sim.lab.loop import run_sync
 from sim.lab.results import EnsembleResult, SweepResult
+from sim.model.intervene import ACTIONS, Intervention
 from sim.social.dynamics import Social
 from sim.store.create import imported_world, synthetic_world
 from sim.store.worldfile import check_target, save_world, world_info
@@ -69,6 +70,30 @@ def _topics(topics: Iterable[str] | str) -> list[str]:
     if not all(isinstance(t, str) for t in listed):
         raise BadParameterError("topics must be a list of topic names (strings)")
     return listed
+
+
+def run_interventions(items: Iterable[str] | str) -> list[str]:
+    """Interventions as a run takes them, ``TICK:ACTION``: an ``ACTION`` given without its tick
+    (``block:degree:100``) applies at the run's next tick, its first, the injection's (tick 0), as
+    ``live.intervene()`` and the terminal UI apply one at the next tick. Anything else is passed on as given,
+    for :class:`sim.model.intervene.Intervention` to parse.
+
+    Raises:
+        BadParameterError: an action without its tick that does not parse (one sentence quoting it).
+    """
+    listed = [items] if isinstance(items, str) else list(items)
+    out = []
+    for t in listed:
+        if _action_first(t):
+            Intervention.parse(t, with_tick=False)  # a mistake is refused quoting what was given
+            t = f"0:{t.strip()}"
+        out.append(t)
+    return out
+
+
+def _action_first(text: Any) -> bool:
+    """Whether ``text`` starts with an intervention's action (``block``, ``counter``, ``remove-edges``)."""
+    return isinstance(text, str) and text.strip().split(":", 1)[0] in ACTIONS
 
 
 class WorldFile:
@@ -157,8 +182,9 @@ class WorldFile:
             ticks_per_second: pace the ticks. monitor: a :class:`sim.engine.observe.Monitor` following each run
                 (``agora run --metrics-port``). Either runs the runs one at a time, in this process.
             trees: keep every run's adoption forest (:attr:`EnsembleResult.cascades`, ``--cascades``).
-            intervene: interventions ``TICK:ACTION`` (``--intervene``; TICK counted from the injection):
-                ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``, ``remove-edges:FRACTION[:random|between]``.
+            intervene: interventions ``[TICK:]ACTION`` (``--intervene``; TICK counted from the injection,
+                without it 0: the injection's tick): ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``,
+                ``remove-edges:FRACTION[:random|between]``.
             kernel: ``auto`` (batched where it can: ``lt`` always, ``ic`` and ``sir`` from 100 runs),
                 ``batched`` or ``engine`` (``--kernel``; see :func:`sim.engine.runner.run_cascades`).
 
@@ -261,7 +287,7 @@ class WorldFile:
             ticks_per_second=ticks_per_second,
             monitor=monitor,
             trees=bool(trees),
-            intervene=list(intervene),
+            intervene=run_interventions(intervene),
             kernel=kernel,
         )
         return EnsembleResult.from_dict(result, source=self.path)
@@ -292,7 +318,8 @@ class WorldFile:
 
         Args:
             grid: swept names and their values, in order: a model parameter (``{"p": [0.01, 0.05]}``), ``model``,
-                ``recommender`` or ``friend_recommender``; combinations are the product, the first key slowest.
+                ``recommender``, ``friend_recommender``, ``seeds`` or ``intervene`` (``"none"`` for none);
+                combinations are the product, the first key slowest.
             model: the model when ``model`` is not a grid key (default ic). params: fixed parameters;
                 ``"sir.beta"`` for a parameter of one swept model.
             runs: runs per combination; run r uses session seed ``seed + r`` and the same seed agents in every
@@ -365,10 +392,11 @@ class WorldFile:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise BadParameterError(f"seed must be a whole number, got {seed!r}")
         steps, limit = _length(steps, max_ticks)
+        swept = [(k, run_interventions(v) if k == "intervene" else v) for k, v in grid_from_mapping(grid or {})]
         result = await run_sweep(
             self.path,
             model=model,
-            grid=grid_from_mapping(grid or {}),
+            grid=swept,
             params={str(k): grid_text(v) for k, v in (params or {}).items()},
             runs=runs,
             seeds=seeds,
@@ -384,7 +412,7 @@ class WorldFile:
             social=dict(social or {}),
             series=bool(series),
             trees=bool(trees),
-            intervene=list(intervene),
+            intervene=run_interventions(intervene),
         )
         records = series_records(result)  # out of the report, as agora sweep --series leaves it
         return SweepResult.from_dict(result, records, source=self.path, kept_series=bool(series))

@@ -1157,8 +1157,16 @@ def _connect_ro(path: str) -> sqlite3.Connection:
         raise BadFileError(f"world {path!r} cannot be read ({exc.strerror}): check its permissions") from None
     if head != b"SQLite format 3\x00":
         raise BadFileError(f"{path!r} is not an Agora world (not an SQLite file): open a .db made by 'agora new'")
+    # A read-only connection to a WAL file makes its WORLD-wal and WORLD-shm files and, unable to checkpoint,
+    # leaves them behind when it closes (a refused command left them beside the world). Where the file and its
+    # folder are writable, the reading connection opens read-write with every write refused (query_only): the
+    # last connection to close then removes them, as SQLite's last closing connection always does.
+    where = os.path.abspath(path)
+    writable = os.access(where, os.W_OK) and os.access(os.path.dirname(where), os.W_OK)
     try:
-        return _untrusting(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True, check_same_thread=False))
+        con = sqlite3.connect(f"file:{where}?mode={'rw' if writable else 'ro'}", uri=True, check_same_thread=False)
+        con.execute("PRAGMA query_only = ON")
+        return _untrusting(con)
     except sqlite3.Error as exc:
         raise BadFileError(f"world {path!r} cannot be opened ({exc}): it may be damaged") from None
 
