@@ -17,7 +17,7 @@ from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 from sim.engine.controller import SERVER, WorldController, WorldSnapshot
-from sim.errors import AgoraError
+from sim.errors import AgoraError, BadParameterError
 from sim.lab.loop import LoopThread
 
 T = TypeVar("T")
@@ -34,6 +34,26 @@ def _shutdown(thread: LoopThread, host: WorldController, saved: list[bool]) -> N
             saved.append(thread.call(host.close()))
         finally:
             thread.stop()
+
+
+#: The fastest pace :meth:`Simulation.run` takes (ticks per second; the controller's bound).
+MAX_PACE = 1e6
+
+
+def _pace(pace: Any) -> float | None:
+    """``pace`` checked: None, or a number of ticks per second above 0 and at most :data:`MAX_PACE`.
+
+    Raises:
+        BadParameterError: anything else, in one sentence naming ``pace``.
+    """
+    if pace is None:
+        return None
+    if isinstance(pace, bool) or not isinstance(pace, (int, float)) or not 0 < pace <= MAX_PACE:
+        raise BadParameterError(
+            f"pace {pace!r} is invalid: give ticks per second above 0 (at most {MAX_PACE:,.0f}), "
+            "or None to tick as fast as possible"
+        )
+    return float(pace)
 
 
 class Simulation:
@@ -267,13 +287,26 @@ class Simulation:
         """:meth:`step` as a coroutine."""
         return await self._acall(self._host.step(ticks, actor="python"))
 
-    def run(self, ticks_per_second: float | None = None) -> dict[str, Any]:
-        """Start ticking in the background (as fast as possible, or at ``ticks_per_second``) until :meth:`pause`."""
-        return self._call(self._host.run(ticks_per_second, actor="python"))
+    def run(self, pace: float | None = None) -> dict[str, Any]:
+        """Start ticking in the background until :meth:`pause` (or :meth:`close`).
 
-    async def arun(self, ticks_per_second: float | None = None) -> dict[str, Any]:
+        Args:
+            pace: ticks per second (``pace=10``: one tick every 0.1 s, as the terminal UI starts). None, the
+                default, ticks as fast as the machine allows, also once every session has ended: empty ticks
+                of simulated time go on (hundreds a second on a small world), with a checkpoint every
+                ``checkpoint_every`` ticks. Running again while running changes the pace.
+
+        Returns:
+            ``{"state": "running", "tick": ..., "ticks_per_second": pace}``.
+
+        Raises:
+            BadParameterError: a pace that is not a number above 0 (at most 1,000,000).
+        """
+        return self._call(self._host.run(_pace(pace), actor="python"))
+
+    async def arun(self, pace: float | None = None) -> dict[str, Any]:
         """:meth:`run` as a coroutine."""
-        return await self._acall(self._host.run(ticks_per_second, actor="python"))
+        return await self._acall(self._host.run(_pace(pace), actor="python"))
 
     def pause(self) -> dict[str, Any]:
         """Pause after the tick under way; the file is checkpointed."""
