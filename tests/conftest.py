@@ -111,3 +111,55 @@ def _saves_in_tmp(tmp_path, monkeypatch):
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGORA_LLM_MODEL", "AGORA_LLM_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+#: How long the shared Ray cluster may take to start. Ray's own limits are 30 s (the GCS port, the raylet
+#: registering) and 60 s (a worker process registering): a 2-core machine at load 10 needs more.
+RAY_START_BUDGET_S = 300.0
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster of 2 CPUs for every Ray test of this process (``ray``, initialised), started
+    once and shut down at the end; ``--ray auto`` attaches to it instead of starting its own.
+
+    The start-up gets :data:`RAY_START_BUDGET_S`: Ray's waits it reads from the environment or its system
+    config are raised to fit it, and a start that still times out (the raylet's 30 s wait is fixed in
+    Ray's code) is tried again while the budget lasts, and fails the test past it. Skips, saying why, when Ray
+    is not installed or cannot start a cluster on this machine at all (an error other than a time-out)."""
+    ray = pytest.importorskip("ray", reason="the Ray backend needs the optional extra: pip install 'agora-sim[ray]'")
+    import logging
+    import time
+
+    wait = str(int(RAY_START_BUDGET_S))
+    deadline = time.monotonic() + RAY_START_BUDGET_S
+    failures: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        # Read by ray.init while it waits for the GCS to write its port and then to answer (default 30 s
+        # and 20 tries of about a second).
+        mp.setenv("RAY_gcs_server_port_wait_time_s", wait)
+        while True:
+            started = time.monotonic()
+            try:
+                ray.init(
+                    address="local",  # a fresh cluster: never one a user runs on this machine
+                    num_cpus=2,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                    # A worker process importing numpy and Agora at load 10 can take longer than the 60 s it gets to
+                    # register (Ray then kills it and fails the task).
+                    _system_config={"worker_register_timeout_seconds": int(RAY_START_BUDGET_S)},
+                )
+                break
+            except Exception as exc:  # Ray raises bare Exception for a start that timed out
+                ray.shutdown()
+                failures.append(f"{type(exc).__name__}: {exc} (after {time.monotonic() - started:.0f} s)")
+                if "timed out" not in str(exc).lower():
+                    pytest.skip(f"Ray cannot start a local cluster on this machine: {failures[-1]}")
+                if time.monotonic() >= deadline:  # it starts, but not within the budget: a failure, not a skip
+                    pytest.fail(f"Ray did not start within {RAY_START_BUDGET_S:.0f} s: " + "; ".join(failures))
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

@@ -280,13 +280,14 @@ def test_failed_runs_are_counted_not_fatal(world_file, plugin_dir):
 
 
 @pytest.fixture
-def ray():
-    return pytest.importorskip("ray", reason="the Ray backend needs the optional extra: pip install 'agora-sim[ray]'")
+def ray(ray_cluster):
+    """The session's local Ray cluster (conftest.ray_cluster): ``--ray auto`` attaches to it."""
+    return ray_cluster
 
 
 def test_ray_equals_process_pool_and_ships_the_world_once(world_file, pool_result, ray, monkeypatch):
-    """``--ray auto`` starts a local cluster: the same runs as the pool, the world put in the object store
-    once and loaded once per worker process, the cluster shut down afterwards."""
+    """``--ray auto`` on a running cluster: the same runs as the pool, the world put in the object store
+    once and loaded once per worker process, and the cluster, which the sweep did not start, left running."""
     puts = []
     real_put = ray.put
 
@@ -297,7 +298,7 @@ def test_ray_equals_process_pool_and_ships_the_world_once(world_file, pool_resul
     monkeypatch.setattr(ray, "put", counting_put)
     before = digest(world_file)
     result = sweep_json(str(world_file), *GRID, "--ray", "auto", "--workers", "2")
-    assert not ray.is_initialized()  # the cluster it started is shut down
+    assert ray.is_initialized()  # not the sweep's to shut down
     assert digest(world_file) == before
     assert result["backend"] == "ray"
     assert runs_of(result) == runs_of(pool_result)
@@ -305,6 +306,36 @@ def test_ray_equals_process_pool_and_ships_the_world_once(world_file, pool_resul
     assert len(puts) == 1
     assert 1 <= result["world_loads"] <= result["worker_processes"] <= 2
     assert result["world_loads"] < result["total_runs"]
+
+
+def test_ray_auto_starts_a_fresh_local_cluster_and_shuts_it_down(world_file, pool_result, ray, monkeypatch):
+    """With no cluster running, ``--ray auto`` starts a fresh local one of ``--workers`` CPUs (never one a
+    user runs on this machine) and shuts it down afterwards. The sweep sees a Ray whose start and stop are
+    recorded, and its runs go to the session's cluster, so the test does not pay a second start-up."""
+    import sim.engine.sweep as sweep_module
+
+    calls: list[tuple] = []
+
+    class NoClusterYet:
+        """The ray module, as the sweep sees it, before any cluster runs."""
+
+        def __getattr__(self, name):
+            return getattr(ray, name)
+
+        def is_initialized(self) -> bool:
+            return False
+
+        def init(self, *args, **kwargs) -> None:
+            calls.append(("init", kwargs.get("address"), kwargs.get("num_cpus")))
+
+        def shutdown(self) -> None:
+            calls.append(("shutdown",))
+
+    monkeypatch.setattr(sweep_module, "import_ray", NoClusterYet)
+    result = sweep_json(str(world_file), *GRID, "--ray", "auto", "--workers", "2")
+    assert calls == [("init", "local", 2), ("shutdown",)]
+    assert runs_of(result) == runs_of(pool_result)
+    assert ray.is_initialized()
 
 
 @pytest.mark.slow
