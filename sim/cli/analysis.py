@@ -31,6 +31,7 @@ from sim.cli.output import emit
 from sim.cli.parser import add_analysis, add_analysis_bench
 from sim.cli.progress import stderr_progress
 from sim.core.audit import append_audit
+from sim.core.worldlock import world_lock
 from sim.errors import AgoraError, BadParameterError
 from sim.store.worldfile import check_target, open_world, persist_analysis
 
@@ -101,6 +102,13 @@ def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
 
 
 async def _cmd_analyze(args: argparse.Namespace) -> int:
+    if args.no_store:
+        return await _analyze(args)
+    with world_lock(args.world, what="store an analysis"):  # before the read: no change in between
+        return await _analyze(args)
+
+
+async def _analyze(args: argparse.Namespace) -> int:
     do_comm, do_pr, structure = _analyses(args)
     t0 = time.perf_counter()
     with stderr_progress() as progress:

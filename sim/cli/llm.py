@@ -15,6 +15,7 @@ from typing import Any
 from sim.cli.args import parse_params
 from sim.cli.output import emit
 from sim.core.audit import TEXT_LIMIT, public_settings
+from sim.core.worldlock import world_lock
 from sim.errors import BadParameterError
 from sim.llm.config import ENDPOINT_SETTINGS, LLM_PARAMS, LLMConfig, llm_settings, refuse_endpoint_settings
 from sim.llm.service import LLMService, llm_report
@@ -170,6 +171,13 @@ async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
 async def _llm(args: argparse.Namespace) -> int:
     changes = parse_params(args.set, "--set", "calls_per_tick=50")
     refuse_endpoint_settings(changes)  # before the world is even opened: nothing is written
+    if not changes:
+        return await _llm_settings(args, changes)
+    with world_lock(args.world, what="change its LLM settings"):  # before the read: no change in between
+        return await _llm_settings(args, changes)
+
+
+async def _llm_settings(args: argparse.Namespace, changes: dict[str, Any]) -> int:
     overrides = llm_overrides(args)
     world = await open_world(args.world)
     # What the world stores: never its servers (a file cannot name them; see sim.llm.config).

@@ -16,6 +16,7 @@ from sim.cli.output import emit, indented, params_text, shown_line
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
 from sim.core.audit import public_settings
+from sim.core.worldlock import world_lock
 from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.runner import check_social_params, run_cascades, series_records
 from sim.engine.sweep import plugin_registry
@@ -55,7 +56,8 @@ async def run_command(args: argparse.Namespace) -> int:
     try:
         if args.runs is not None:
             return await _ensemble(args, params, llm, monitor)
-        return await _run(args, params, llm, registry, monitor)
+        with world_lock(args.world, what="run it"):  # before the read: no other process writes in between
+            return await _run(args, params, llm, registry, monitor)
     finally:
         if server is not None:
             server.stop()

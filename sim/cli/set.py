@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from sim.cli.output import emit
+from sim.core.worldlock import world_lock
 from sim.engine.sweep import plugin_registry
 from sim.errors import BadParameterError
 from sim.model.columns import apply_column, clear_column, column_spec, column_summary, column_values, read_column_file
@@ -40,6 +41,12 @@ async def set_command(args: argparse.Namespace) -> int:
         )
     registry = None if args.clear else plugin_registry(args.world, args.plugins)
     spec = None if registry is None else column_spec(registry, args.column)
+    # The lock before the read: nobody changes the world between what this reads and what it writes.
+    with world_lock(args.world, what="set a column"):
+        return await _set(args, spec)
+
+
+async def _set(args: argparse.Namespace, spec: Any) -> int:
     world = await open_world(args.world)
     if spec is None:
         clear_column(world, args.column)

@@ -19,6 +19,7 @@ from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.core.safe import shown
 from sim.core.topics import TOPICS
 from sim.core.world import Status, world_rng
+from sim.core.worldlock import world_lock
 from sim.engine.runner import check_social_params
 from sim.engine.sweep import plugin_registry
 from sim.errors import AgoraError, BadParameterError
@@ -130,6 +131,13 @@ def world_rng_pick(world: Any, share: float) -> Any:
 
 
 async def _cmd_social(args: argparse.Namespace) -> int:
+    if not social_changes(args):
+        return await _social(args)
+    with world_lock(args.world, what="change its settings"):  # before the read: no change in between
+        return await _social(args)
+
+
+async def _social(args: argparse.Namespace) -> int:
     registry = plugin_registry(args.world, args.plugins)
     world = await open_world(args.world)
     social = Social(world, registry)
@@ -225,6 +233,11 @@ async def _cmd_save(args: argparse.Namespace) -> int:
 
 async def _cmd_load(args: argparse.Namespace) -> int:
     check_target(args.world, args.force)
+    with world_lock(args.world, what="replace it"):  # held until the load is audited
+        return await _load(args)
+
+
+async def _load(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with stderr_progress() as progress:
         # The agents are written while the graph is still being read and checked.
@@ -290,6 +303,10 @@ def world_for_ui(args: argparse.Namespace) -> str | None:
         info = world_info(world)
         emit(args, info, describe(info) + "\n\n(no terminal: the UI needs one; this is the world it would open)")
         return None
+    # One writer per world: refused here, in one sentence and with exit code 2, before the screen switches
+    # (the UI takes the lock itself when it opens the world).
+    with world_lock(world, what="open it in the terminal UI"):
+        pass
     return world
 
 

@@ -24,6 +24,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from sim.core import worldlock
 from sim.errors import BadFileError
 
 #: The actions Agora records (see the module docstring); ``agora audit --action`` accepts these and any
@@ -86,6 +87,11 @@ def append_audit(path: str, action: str, details: dict[str, Any]) -> None:
     Raises:
         BadFileError: the file cannot be written (read-only, not a world file).
     """
+    with worldlock.world_lock(path, what=f"record {action!r} in its audit log"):
+        _append(path, action, details)
+
+
+def _append(path: str, action: str, details: dict[str, Any]) -> None:
     try:
         con = sqlite3.connect(path, timeout=5.0)
     except sqlite3.Error as exc:

@@ -5,6 +5,9 @@ as a power cut looks to the file, minus the page cache) the N-th time it reaches
 
 - ``events``: inside a batch of adoption/exposure rows, after the inserts and before the commit;
 - ``checkpoint``: inside a checkpoint transaction, after the arrays and mirrors are written, before the commit;
+- ``checkpoint-taken``: a checkpoint's state was taken (``WorldWriter.checkpoint``), before it is queued;
+- ``checkpointed``: right after a checkpoint's commit;
+- ``journal``: inside a transaction of audit and journal rows (acknowledged changes), before the commit;
 - ``snapshot``: while writing a snapshot's temporary file, after the arrays and before the manifest and rename.
 
 Unset (always, outside the tests) the check is one dictionary lookup per batch or checkpoint.

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from sim.analysis.structure import analyze, communities_line, store_analysis
+from sim.core import worldlock as lock
 from sim.core.events import (
     Event,
     MessageInjected,
@@ -61,6 +62,7 @@ from sim.llm.service import LLMService
 from sim.model.columns import apply_column, clear_column, column_spec, column_summary, column_values, settable_columns
 from sim.model.intervene import MAX_INTERVENTIONS, action_of, entries, pending_counters
 from sim.model.registry import SEEDER, Registry, tell_once, world_plugin_folders
+from sim.model.seeds import SeedSpec
 from sim.model.series import series_dict
 from sim.store.analysis_tables import read_communities, write_analysis
 from sim.store.snapshot import load_snapshot_history as read_snapshot_file
@@ -298,6 +300,7 @@ class WorldController:
         self._ticks_seen = 0
         self._closed = False
         self._version = 0  # bumped by every change a snapshot shows that is not a tick
+        sim.max_messages = max_messages  # a counter-message respects the bound too
         self._subscribe(sim)
 
     @classmethod
@@ -333,6 +336,55 @@ class WorldController:
         Raises:
             BadFileError: the world file cannot be opened; BadParameterError: bad settings.
         """
+        held = bool(writer and path and world is None)
+        if held:  # before the read: nobody changes the file between what is read and what is then written
+            assert path is not None
+            lock.acquire(path)
+        try:
+            return await cls._open(
+                path,
+                plugin_dirs=plugin_dirs,
+                social=social,
+                llm=llm,
+                plugin_budget=plugin_budget,
+                snapshots=snapshots,
+                checkpoint_every=checkpoint_every,
+                checkpoint_seconds=checkpoint_seconds,
+                check_llm=check_llm,
+                retry_seconds=retry_seconds,
+                max_snapshot_bytes=max_snapshot_bytes,
+                max_messages=max_messages,
+                policy=policy,
+                world=world,
+                writer=writer,
+                tell=tell,
+            )
+        finally:
+            if held:
+                assert path is not None
+                lock.release(path)  # the writer holds it from here on
+
+    @classmethod
+    async def _open(
+        cls,
+        path: str | None,
+        *,
+        plugin_dirs: list[str] | tuple[str, ...],
+        social: dict[str, Any] | None,
+        llm: dict[str, Any] | None,
+        plugin_budget: float | None,
+        snapshots: str | None,
+        checkpoint_every: int | None,
+        checkpoint_seconds: float | None,
+        check_llm: Any,
+        retry_seconds: float,
+        max_snapshot_bytes: int,
+        max_messages: int,
+        policy: Policy,
+        world: Any,
+        writer: bool,
+        tell: Callable[[str | None], None],
+    ) -> WorldController:
         if world is None:
             if path is None:
                 raise BadParameterError("no world to open: give a world file")
@@ -362,7 +414,7 @@ class WorldController:
                 await world_writer.close()
             raise
         folder = snapshots or os.path.dirname(os.path.abspath(path or "."))
-        return cls(
+        controller = cls(
             sim,
             snapshots=folder,
             checkpoint_every=checkpoint_every,
@@ -372,6 +424,11 @@ class WorldController:
             max_messages=max_messages,
             policy=policy,
         )
+        if sim.replayed.get("made") and world_writer is not None:
+            # Changes acknowledged before a crash were made again: on disk at once (a failure is said as usual).
+            with contextlib.suppress(CheckpointFailedError):
+                await controller.checkpoint()
+        return controller
 
     # -- the state -----------------------------------------------------------------------------------
     @property
@@ -805,7 +862,8 @@ class WorldController:
         """
         async with self.lock:
             await self._require_checkpoint()
-            return self.inject_now(
+            chosen = await self._choose_seeds(seeds, model, params)
+            session = self.inject_now(
                 text=text,
                 model=model,
                 params=params,
@@ -815,7 +873,37 @@ class WorldController:
                 priority=priority,
                 recommender=recommender,
                 actor=actor,
+                seed_agents=chosen,
             )
+            change = self.sim.last_change
+        await self._durable(change)
+        return session
+
+    async def _durable(self, change: int) -> None:
+        """A durable world (a server) answers a change only once it is on disk: wait until the writer has
+        committed change number ``change`` (its journal row, grouped with others in one transaction).
+
+        Raises:
+            NotDurableError: it could not be written (the change stands in memory; the answer says so).
+        """
+        writer = self.sim.writer
+        if self.policy.durable and writer is not None and change:
+            await writer.wait_durable(change)
+
+    async def _choose_seeds(self, seeds: Any, model: Any, params: Any) -> np.ndarray | None:
+        """The agents a seed method chooses for an injection, chosen in a worker thread with the world's ticks
+        held (the event loop goes on answering; a method can take seconds on a large world); None when the
+        seeds are not a method's, or the request is malformed (:meth:`inject_now` then says why)."""
+        try:
+            spec = SeedSpec.parse(self._seeds(seeds))
+            if spec.kind != "method" or not isinstance(model, str):
+                return None
+            clean = self.registry.model(model).validate(dict(params or {}))
+            spec.check(self.world)
+        except Exception:  # noqa: BLE001 - a malformed request: inject_now refuses it in one sentence
+            return None
+        async with self.sim.lock:  # no tick changes the graph while the method reads it
+            return await asyncio.to_thread(self.sim.choose_seeds, spec, model, clean)
 
     def inject_now(
         self,
@@ -829,6 +917,7 @@ class WorldController:
         priority: Any = 0,
         recommender: Any = None,
         actor: str | None = None,
+        seed_agents: np.ndarray | None = None,
     ) -> Any:
         """Inject a message at once, between two ticks or while one runs (the terminal UI's form: the
         session is queued when this returns); returns its session.
@@ -878,6 +967,7 @@ class WorldController:
             params=params,
             priority=priority,
             actor=actor,
+            seed_agents=seed_agents,
             **({"recommender": recommender} if recommender else {}),
         )
         self._version += 1
@@ -903,7 +993,10 @@ class WorldController:
         """
         async with self.lock:
             await self._require_checkpoint()
-            return self.intervene_now(action, actor=actor)
+            entry = self.intervene_now(action, actor=actor)
+            change = self.sim.last_change
+        await self._durable(change)
+        return entry
 
     def intervene_now(self, action: Any, *, actor: str | None = None) -> dict[str, Any]:
         """Schedule an intervention (``sim.model.intervene``): ``ACTION`` applies at the start of the next
@@ -1428,30 +1521,13 @@ class WorldController:
             await self.stop()
             old = self.sim
             world_path = old.world.path
-            writer = None
-            async with old.lock:
-                if old.writer is not None:
-                    await old.writer.close()
+            if world_path:  # held from the old writer to the new one: no other process writes in between
+                lock.acquire(world_path)
+            try:
+                await self._swap(old, new_world, history, world_path)
+            finally:
                 if world_path:
-                    new_world.name = old.world.name
-                    await save_world(new_world, world_path, force=True, keep_audit=True, history=history)
-            with contextlib.suppress(Exception):  # closing half-dead LLM connections must not stop the load
-                await old.aclose()
-            if old.writer is not None:
-                writer = await WorldWriter(world_path).start()
-            sim = Simulation(
-                new_world,
-                registry=old.registry,
-                writer=writer,
-                plugin_budget=old.plugins.budget,
-                llm=LLMService(new_world, old.llm.config),
-            )
-            old.registry.bus = sim.bus
-            self.sim = sim
-            self._subscribe(sim)
-            self._version += 1
-            for callback in self.on_replace:
-                callback(sim)
+                    lock.release(world_path)
             self._checkpointed = (new_world.tick, time.monotonic())
             self.audit("load", {"snapshot": recorded, "tick": new_world.tick}, actor)
             self.events.publish(
@@ -1459,6 +1535,33 @@ class WorldController:
             )
         if was_running:
             await self.run(tps, actor=actor)
+
+    async def _swap(self, old: Any, new_world: Any, history: Any, world_path: str | None) -> None:
+        """Write ``new_world`` over the world file and put a simulation on it (see :meth:`_replace`)."""
+        writer = None
+        async with old.lock:
+            if old.writer is not None:
+                await old.writer.close()
+            if world_path:
+                new_world.name = old.world.name
+                await save_world(new_world, world_path, force=True, keep_audit=True, history=history)
+        with contextlib.suppress(Exception):  # closing half-dead LLM connections must not stop the load
+            await old.aclose()
+        if old.writer is not None and world_path:
+            writer = await WorldWriter(world_path).start()
+        sim = Simulation(
+            new_world,
+            registry=old.registry,
+            writer=writer,
+            plugin_budget=old.plugins.budget,
+            llm=LLMService(new_world, old.llm.config),
+        )
+        old.registry.bus = sim.bus
+        self.sim = sim
+        self._subscribe(sim)
+        self._version += 1
+        for callback in self.on_replace:
+            callback(sim)
 
     async def close(self, *, save: bool = True) -> bool:
         """Stop ticking, checkpoint (unless not ``save``: the file keeps its last checkpoint), and close

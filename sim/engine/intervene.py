@@ -73,10 +73,18 @@ def due(world: World, tick: int) -> list[dict[str, Any]]:
     return [e for e in entries(world) if not e.get("applied") and int(e.get("at", 0)) <= tick]
 
 
-def apply(sim: Any, entry: dict[str, Any], tick: int) -> dict[str, Any]:
+def choose(sim: Any, entry: dict[str, Any], tick: int) -> np.ndarray | None:
+    """The agents a pending ``block`` selects at ``tick`` (None for another action): the heavy part of
+    :func:`apply`, which a live world runs in a worker thread with its ticks held."""
+    iv = Intervention.parse(str(entry.get("spec", "")), with_tick=False)
+    return _choose(sim, iv, tick) if iv.action == "block" else None
+
+
+def apply(sim: Any, entry: dict[str, Any], tick: int, chosen: np.ndarray | None = None) -> dict[str, Any]:
     """Carry out one pending intervention on ``sim`` (a :class:`sim.engine.simulation.Simulation`) at
     ``tick`` and record what it did in the entry. A counter-message that would pass the simulation's
     ``max_messages`` (set by a server) is not started: the entry is applied with ``skipped``, the sentence why.
+    ``chosen``: a block's agents, chosen already (:func:`choose`).
 
     Raises:
         BadParameterError: the intervention cannot be carried out on the world as it is now.
@@ -84,7 +92,8 @@ def apply(sim: Any, entry: dict[str, Any], tick: int) -> dict[str, Any]:
     world = sim.world
     iv = Intervention.parse(str(entry.get("spec", "")), with_tick=False)
     if iv.action == "block":
-        chosen = _choose(sim, iv, tick)
+        if chosen is None:
+            chosen = _choose(sim, iv, tick)
         blocked = blocked_mask(world)
         fresh = chosen if blocked is None else chosen[~blocked[chosen]]
         entry["agents"] = world.columns["ids"][chosen].tolist()
@@ -116,6 +125,7 @@ def apply(sim: Any, entry: dict[str, Any], tick: int) -> dict[str, Any]:
             priority=min(priority, 2**31 - 1),
             seed=(int(base) + COUNTER_SEED_OFFSET) % (2**63),
             actor="intervention",
+            journal=False,  # made again when its intervention is, after a crash
         )
         counter.rivals = tuple(s.id for s in rivals)
         for s in rivals:

@@ -26,6 +26,8 @@ world only through read-only views (``sim.model.context.StepContext``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -50,7 +52,7 @@ from sim.core.topics import topics_mask
 from sim.core.world import World
 from sim.engine import intervene
 from sim.engine.seeding import Spread, method_seeds
-from sim.errors import BadParameterError
+from sim.errors import AgoraError, BadParameterError
 from sim.llm.service import LLMService
 from sim.model.guard import PluginRunner, PluginTimeout, is_plugin_fault
 from sim.model.guard import plugin_budget as plugin_budget_seconds
@@ -107,6 +109,23 @@ class Simulation:
         self.social.call = self.plugins.call
         #: LLM agents: budgeted requests, texts and interviews (``sim.llm.service``). Offline without a key.
         self.llm = llm if llm is not None else LLMService(world)
+        #: The most messages the world may hold (a server's ``--max-messages``; None: no bound): a
+        #: counter-message past it is not injected.
+        self.max_messages: int | None = None
+        recovered = getattr(writer, "recovered", None) or {}
+        # The highest ids ever used in this world (its file's audit log remembers ids a crash rolled back):
+        # a new message or session never takes one of them again.
+        self._last_ids = [
+            max([int(recovered.get("max_message") or 0), *(int(m["id"]) for m in world.messages)]),
+            max([int(recovered.get("max_session") or 0), *(int(x.id) for x in world.sessions)]),
+        ]
+        #: The journal number of the last change recorded (``WorldWriter.wait_durable``); 0: none.
+        self.last_change = 0
+        #: What starting made again of the changes acknowledged after the file's last checkpoint (see
+        #: :meth:`_replay`): ``{"made", "failed"}`` lists; empty without a writer or a crash.
+        self.replayed: dict[str, list[Any]] = {}
+        if writer is not None and getattr(writer, "leftover", None):
+            self._replay(writer)
 
     # -- messages and sessions --------------------------------------------------------------------
     @property
@@ -132,6 +151,10 @@ class Simulation:
         seed: int = 0,
         recommender: str | None = None,
         actor: str | None = None,
+        seed_agents: np.ndarray | None = None,
+        ids: tuple[int, int] | None = None,
+        journal: bool = True,
+        audit: bool = True,
     ) -> PropagationSession:
         """Inject a message and queue its propagation session.
 
@@ -147,9 +170,18 @@ class Simulation:
             recommender: content recommender that puts this message in feeds (None: the world's;
                 ``"none"``: kept out of feeds).
             actor: who asked, named in the audit log (an API token's name; None: nobody named).
+            seed_agents: the agents a seed method or file chose, chosen already (indices; see
+                :meth:`choose_seeds`, which a front end runs off the event loop), else chosen here.
+            ids: the ``(message, session)`` ids to use (a change made again after a crash), else the next.
+            journal: record the injection in the world file's journal with its audit row (a change made
+                by a user, made again after a crash); False for one the engine makes itself (a
+                counter-message, made again when its intervention is).
+            audit: record it in the audit log (False: a change made again after a crash, recorded once,
+                as ``recover``).
 
         Returns:
-            The queued session.
+            The queued session. With a world file, :attr:`last_change` is its journal number
+            (``WorldWriter.wait_durable``).
 
         Raises:
             BadParameterError: unknown model, bad parameter, bad seeds, unknown author or topic. Nothing
@@ -185,8 +217,18 @@ class Simulation:
                 )
         spec = SeedSpec.parse(seeds)
         spec.check(self.world)  # unknown ids, a missing community, too many seeds: refused before anything changes
-        # A seed file's ids, resolved once (a file needs no random draw, hence no generator).
-        seed_agents = spec.select(self.world, None) if spec.kind == "file" else None  # type: ignore[arg-type]
+        if seed_agents is not None:
+            seed_agents = np.asarray(seed_agents)
+            if (
+                seed_agents.ndim != 1
+                or seed_agents.dtype.kind not in "iu"
+                or (seed_agents.size and not (seed_agents.min() >= 0 and seed_agents.max() < self.world.n))
+            ):
+                raise BadParameterError(f"the chosen seeds are not agents of this world (0 to {self.world.n - 1})")
+            seed_agents = seed_agents.astype(np.int64)
+        elif spec.kind == "file":
+            # A seed file's ids, resolved once (a file needs no random draw, hence no generator).
+            seed_agents = spec.select(self.world, None)  # type: ignore[arg-type]
         author_idx = None if author is None else self.world.index_of(author)
         if recommender is not None and recommender != NONE:
             self.registry.content_recommender(recommender)
@@ -196,21 +238,20 @@ class Simulation:
             clean = cls.validate(dict(params or {}))
         except PluginError as exc:
             load_error, clean = exc, dict(params or {})
-        if spec.kind == "method" and load_error is None:
-            # Chosen once, now, from the world's seed (the same world, method, k and model give the same
-            # agents); a stored session keeps them, as it keeps a seed file's.
-            seed_agents = method_seeds(
-                self.world,
-                self.registry,
-                spec.method,
-                spec.k,
-                model=model,
-                params=clean,
-                seed=self.world.seed,
-                spread=self.spread_for(model, clean),
-            )
-        message_id = max((m["id"] for m in self.world.messages), default=0) + 1
-        session_id = max((s.id for s in self.world.sessions), default=0) + 1
+        if spec.kind == "method" and load_error is None and seed_agents is None:
+            seed_agents = self.choose_seeds(spec, model, clean)
+        if ids is not None:
+            message_id, session_id = int(ids[0]), int(ids[1])
+            if any(m["id"] == message_id for m in self.world.messages) or any(
+                x.id == session_id for x in self.world.sessions
+            ):
+                raise BadParameterError(f"message {message_id} or session {session_id} exists already")
+        else:
+            last_m = int(self.world.messages[-1]["id"]) if self.world.messages else 0
+            last_s = int(self.world.sessions[-1].id) if self.world.sessions else 0
+            message_id = max(self._last_ids[0], last_m) + 1
+            session_id = max(self._last_ids[1], last_s) + 1
+        self._last_ids = [max(self._last_ids[0], message_id), max(self._last_ids[1], session_id)]
         tick = self.world.tick
         message = {"id": message_id, "text": text, "topics": int(mask), "author": author_idx, "created_tick": tick}
         self.world.messages.append(message)
@@ -234,29 +275,116 @@ class Simulation:
         self._changed.add(session_id)
         self.dirty = True
         self.bus.publish(MessageInjected(message_id, session_id, text, model, tick))
-        if self.writer is not None:  # a user action on a world with a file: its audit log records it, once
-            self.writer.submit_audit(
-                "inject",
-                {
-                    "message": message_id,
-                    "session": session_id,
-                    "tick": tick,
-                    "text": text[:TEXT_LIMIT],
-                    "topics": list(topics),
-                    "author": author,
-                    "seeds": str(spec),
-                    "model": model,
-                    "params": clean,
-                    "priority": int(priority),
-                    "recommender": recommender,
-                    **({"by": actor} if actor else {}),
-                },
-            )
+        if self.writer is not None and audit:  # a user action on a world with a file: audited, once
+            details = {
+                "message": message_id,
+                "session": session_id,
+                "tick": tick,
+                "text": text[:TEXT_LIMIT],
+                "topics": list(topics),
+                "author": author,
+                "seeds": str(spec),
+                "model": model,
+                "params": clean,
+                "priority": int(priority),
+                "recommender": recommender,
+                **({"by": actor} if actor else {}),
+            }
+            if journal:
+                # Everything needed to make the same injection again after a crash (the chosen seeds too).
+                body = {
+                    **details,
+                    "text": text,
+                    "seed": int(seed),
+                    "seed_agents": None if seed_agents is None else np.asarray(seed_agents).tolist(),
+                }
+                self.last_change = self.writer.submit_change("inject", details, "inject", tick, body)
+            else:
+                self.writer.submit_audit("inject", details)
         if load_error is not None:
             session.fail(load_error, tick)
             session.traceback = load_error.traceback or session.traceback
             self.bus.publish(PropagationFailed(session_id, session.error or "", session.traceback or "", tick))
         return session
+
+    def choose_seeds(self, spec: SeedSpec, model: str, params: Mapping[str, Any]) -> np.ndarray:
+        """The agents a seed method chooses for ``model`` with ``params`` (validated), once, from the world's
+        seed (the same world, method, k and model give the same agents); a stored session keeps them, as it
+        keeps a seed file's. Heavy on a large world: a front end runs it off the event loop, with the
+        world's ticks held (:meth:`inject` takes the result as ``seed_agents``)."""
+        return method_seeds(
+            self.world,
+            self.registry,
+            spec.method,
+            spec.k,
+            model=model,
+            params=params,
+            seed=self.world.seed,
+            spread=self.spread_for(model, params),
+        )
+
+    def _replay(self, writer: Any) -> None:
+        """Make again the changes acknowledged after the world file's last checkpoint (its journal, found by
+        the writer after a crash), in order, with their ids, at the tick the file holds; say what was made
+        and what could not be in the audit log (``recover``). Rows from the file are data: each goes through
+        the same checks as a new request, and one that fails them is skipped and named."""
+        made: list[Any] = []
+        failed: list[Any] = []
+        for row in writer.leftover:
+            try:
+                if not isinstance(row.get("body"), str) or not isinstance(row.get("tick"), int):
+                    raise BadParameterError("a malformed journal row")
+                body = json.loads(row["body"])
+                if not isinstance(body, dict):
+                    raise BadParameterError("not an object")
+                kind = row["kind"]
+                if kind == "inject":
+                    agents = body.get("seed_agents")
+                    s = self.inject(
+                        body.get("text"),
+                        topics=list(body.get("topics") or []),
+                        author=body.get("author"),
+                        seeds=str(body.get("seeds")),
+                        model=str(body.get("model")),
+                        params=dict(body.get("params") or {}),
+                        priority=body.get("priority", 0),
+                        seed=body.get("seed", 0),
+                        recommender=body.get("recommender"),
+                        actor=body.get("by"),
+                        seed_agents=None if agents is None else np.asarray(agents, dtype=np.int64),
+                        ids=(_whole(body.get("message")), _whole(body.get("session"))),
+                        journal=False,
+                        audit=False,
+                    )
+                    made.append({"inject": s.id, "message": s.message_id, "at": row["tick"]})
+                elif kind == "cancel":
+                    self.cancel(_whole(body.get("session")), journal=False, audit=False)
+                    made.append({"cancel": _whole(body.get("session")), "at": row["tick"]})
+                elif kind == "intervene":
+                    entry = self.intervene(
+                        str(body.get("spec")),
+                        start_tick=_whole(body.get("at")),
+                        journal=False,
+                        absolute=True,
+                        audit=False,
+                    )
+                    made.append({"intervene": entry["spec"], "at": entry["at"]})
+                else:
+                    raise BadParameterError(f"unknown kind {str(kind)[:30]!r}")
+            except (AgoraError, ValueError, TypeError, KeyError) as exc:
+                failed.append({"seq": row.get("seq"), "kind": str(row.get("kind"))[:30], "error": str(exc)[:300]})
+        self.replayed = {"made": made, "failed": failed}
+        writer.replayed()
+        self.dirty = True
+        writer.submit_audit(
+            "recover",
+            {
+                "tick": self.world.tick,
+                "made_again": made[:1000],
+                "could_not": failed[:1000],
+                "why": "changes acknowledged after the last checkpoint, made again at the tick the file holds",
+            },
+        )
 
     def _author_writes(self, message: dict[str, Any], session: PropagationSession) -> None:
         """The author of a message injected without text writes it: offline at once, replaced by the
@@ -273,25 +401,30 @@ class Simulation:
 
         self.llm.write(self.world.tick, int(message["author"]), message, session.id, "post", written, provisional=True)
 
-    def cancel(self, session_id: int, *, actor: str | None = None) -> PropagationSession:
-        """Cancel a queued or running session (a finished one is left as it is); ``actor`` as in :meth:`inject`."""
+    def cancel(
+        self, session_id: int, *, actor: str | None = None, journal: bool = True, audit: bool = True
+    ) -> PropagationSession:
+        """Cancel a queued or running session (a finished one is left as it is); ``actor``, ``journal`` and
+        ``audit`` as in :meth:`inject`."""
         s = self.session(session_id)
         if not s.done:
             s.cancel(self.world.tick)
             self._changed.add(s.id)
             self.dirty = True
             self.bus.publish(PropagationCompleted(s.id, "cancelled", s.reached, self.world.tick))
-            if self.writer is not None:
-                self.writer.submit_audit(
-                    "cancel",
-                    {
-                        "session": s.id,
-                        "message": s.message_id,
-                        "tick": self.world.tick,
-                        "reached": int(s.reached),
-                        **({"by": actor} if actor else {}),
-                    },
-                )
+            if self.writer is not None and audit:
+                details = {
+                    "session": s.id,
+                    "message": s.message_id,
+                    "tick": self.world.tick,
+                    "reached": int(s.reached),
+                    **({"by": actor} if actor else {}),
+                }
+                if journal:
+                    body = {"session": s.id}
+                    self.last_change = self.writer.submit_change("cancel", details, "cancel", self.world.tick, body)
+                else:
+                    self.writer.submit_audit("cancel", details)
         return s
 
     @property
@@ -336,7 +469,15 @@ class Simulation:
 
     # -- interventions ----------------------------------------------------------------------------
     def intervene(
-        self, text: str, *, start_tick: int | None = None, model: str | None = None, actor: str | None = None
+        self,
+        text: str,
+        *,
+        start_tick: int | None = None,
+        model: str | None = None,
+        actor: str | None = None,
+        journal: bool = True,
+        absolute: bool = False,
+        audit: bool = True,
     ) -> dict[str, Any]:
         """Schedule an intervention (``TICK:ACTION``, TICK counted from ``start_tick``, default the world's
         tick; or ``ACTION`` alone: at the next tick) after checking it; it is applied at the start of that
@@ -348,21 +489,42 @@ class Simulation:
             PluginError: its seed method or model failed to load.
         """
         text = str(text).strip()
-        iv = Intervention.parse(text, with_tick=bool(text[:1].isdigit()))
+        iv = Intervention.parse(text, with_tick=bool(text[:1].isdigit()) and not absolute)
+        if absolute:  # made again after a crash: at the tick it was scheduled for (``start_tick``), or the next
+            iv = dataclasses.replace(iv, tick=0)
         intervene.check(self.world, self.registry, iv, model)
         entry = intervene.schedule(self.world, iv, self.world.tick if start_tick is None else start_tick)
         self.dirty = True
-        if self.writer is not None:
-            self.writer.submit_audit(
-                "intervene", {"spec": entry["spec"], "at": entry["at"], **({"by": actor} if actor else {})}
-            )
+        if self.writer is not None and audit:
+            details = {"spec": entry["spec"], "at": entry["at"], **({"by": actor} if actor else {})}
+            if journal:
+                body = {"spec": entry["spec"], "at": entry["at"]}
+                self.last_change = self.writer.submit_change("intervene", details, "intervene", self.world.tick, body)
+            else:
+                self.writer.submit_audit("intervene", details)
         return entry
 
-    def _intervene_now(self, events: list[Event]) -> None:
-        """Apply the interventions due at this tick (on the caller's thread: a counter-message is injected)."""
+    def _choose_interventions(self) -> dict[int, np.ndarray]:
+        """The agents of the blocks due at this tick (a seed method can take seconds: a worker thread runs
+        this, the event loop goes on), by the position of their entry in the due list; one that fails is
+        left to :meth:`_intervene_now`, which fails it as it would have."""
         tick = self.world.tick
-        for entry in intervene.due(self.world, tick):
-            intervene.apply(self, entry, tick)
+        out = {}
+        for i, entry in enumerate(intervene.due(self.world, tick)):
+            try:
+                chosen = intervene.choose(self, entry, tick)
+            except Exception:  # noqa: BLE001 - said by apply, on the caller's thread, as before
+                continue
+            if chosen is not None:
+                out[i] = chosen
+        return out
+
+    def _intervene_now(self, events: list[Event], chosen: dict[int, np.ndarray] | None = None) -> None:
+        """Apply the interventions due at this tick (on the caller's thread: a counter-message is injected);
+        ``chosen``: blocks' agents chosen already (:meth:`_choose_interventions`)."""
+        tick = self.world.tick
+        for i, entry in enumerate(intervene.due(self.world, tick)):
+            intervene.apply(self, entry, tick, (chosen or {}).get(i))
             for s in self.world.sessions:
                 self._changed.add(s.id)
             events.append(InterventionApplied(str(entry["action"]), str(entry["spec"]), tick))
@@ -382,7 +544,9 @@ class Simulation:
         async with self._lock:
             events: list[Event] = []
             self.llm.bind(asyncio.get_running_loop())
-            self._intervene_now(events)
+            due = intervene.due(self.world, self.world.tick)
+            chosen = await asyncio.to_thread(self._choose_interventions) if due else {}
+            self._intervene_now(events, chosen)
             metrics = await asyncio.to_thread(self._tick, events)
             return self._after_tick(events, metrics, waited)
 
@@ -655,10 +819,23 @@ class Simulation:
         if self.writer is None:
             return
         async with self._lock:
-            changed = [s for s in self.world.sessions if s.id in self._changed]
-            await self.writer.checkpoint(self.world, changed)
-            self._changed.clear()
-            self.dirty = False
+            # Taken now, with the checkpoint's image: a session changed while it is written (an injection,
+            # a cancellation) stays changed for the next one.
+            taken, self._changed = self._changed, set()
+            changed = [s for s in self.world.sessions if s.id in taken]
+            try:
+                await self.writer.checkpoint(self.world, changed)
+            except BaseException:
+                self._changed |= taken
+                raise
+            self.dirty = bool(self._changed)
+
+
+def _whole(value: Any) -> int:
+    """A whole number from a journal row (a bool or anything else is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+        raise BadParameterError(f"{str(value)[:30]} is not an id")
+    return value
 
 
 def _mean(values: list[float]) -> float:

@@ -51,27 +51,57 @@ def _hash_edge(src: np.ndarray, dst: np.ndarray) -> int:
     return int(np.fmod(src.astype(np.int64) * 1000003 + dst.astype(np.int64), MOD).sum())
 
 
-async def discard_after_checkpoint(db: Any) -> dict[str, int]:
-    """Remove the ``events`` and ``exposures`` rows of ticks after the file's last checkpoint (left by a
-    run that ended without checkpointing: a crash, a kill, a quit without saving), in one transaction,
-    and note it in the audit log. Returns ``{"tick", "events", "exposures"}`` (0 rows when none).
+#: The most journal rows (changes acknowledged after the last checkpoint) a world file may hold.
+MAX_JOURNAL = 1_000_000
+_USED_IDS = (
+    "SELECT MAX(CASE WHEN json_type(details, '$.session') = 'integer' THEN json_extract(details, '$.session') END), "
+    "MAX(CASE WHEN json_type(details, '$.message') = 'integer' THEN json_extract(details, '$.message') END) "
+    "FROM audit WHERE json_valid(details)"
+)
+#: Ids above this in a file are not taken as ids ever used (a forged audit row cannot exhaust the id space).
+_MAX_ID = 2**53
+
+
+async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
+    """Bring a world file back to its last checkpoint after a crash, in one transaction, and note what was
+    done in the audit log (``recover``). Removes the ``events`` and ``exposures`` rows of ticks after the
+    checkpoint, and the ``sessions`` and ``messages`` rows its metadata does not hold (rows a checkpoint of
+    an earlier version wrote beside it). Reads the ``journal``: changes acknowledged after the checkpoint,
+    which the simulation started on the file makes again (``sim.engine.simulation``).
+
+    Returns ``{"tick", "events", "exposures", "sessions", "messages", "journal", "max_message",
+    "max_session", "last_tick"}``: the checkpoint's tick, the rows removed per table, the journal rows (dicts
+    ``seq, tick, kind, body``), the highest message and session ids the file ever used (so they are never
+    used again) and the latest tick of the rows removed (None when none).
 
     ``db`` is an aiosqlite connection to the world file with no transaction open.
+
+    Raises:
+        BadFileError: the journal is larger than a world can have written (a damaged or forged file).
     """
-    rows = await db.execute_fetchall("SELECT key, value FROM meta WHERE key IN ('tick', 'sessions')")
+    rows = await db.execute_fetchall("SELECT key, value FROM meta WHERE key IN ('tick', 'sessions', 'messages')")
     meta = {k: json.loads(v) for k, v in rows}
+    empty: dict[str, Any] = {"tick": 0, "events": 0, "exposures": 0, "sessions": 0, "messages": 0, "journal": []}
     if "tick" not in meta:
-        return {"tick": 0, "events": 0, "exposures": 0}
+        return {**empty, "max_message": 0, "max_session": 0, "last_tick": None}
     tick = int(meta["tick"])
     ids = [int(s["id"]) for s in meta.get("sessions") or [] if isinstance(s, dict) and "id" in s]
-    payload = json.dumps(ids)
+    mids = [int(m["id"]) for m in meta.get("messages") or [] if isinstance(m, dict) and "id" in m]
+    payload, mpayload = json.dumps(ids), json.dumps(mids)
     top = max(ids, default=0)
     await db.execute("BEGIN IMMEDIATE")
     try:
-        counts = {}
+        counts: dict[str, Any] = {}
+        last = None
         for table in ("events", "exposures"):
             # Two index range scans on (session_id, tick): the checkpointed sessions' later ticks, and the
             # sessions injected after the checkpoint (ids above every checkpointed one).
+            later = (
+                f"FROM {table} WHERE (session_id IN (SELECT value FROM json_each(?)) AND tick >= ?) OR session_id > ?"
+            )
+            (latest,) = (await db.execute_fetchall(f"SELECT MAX(tick) {later}", (payload, tick, top)))[0]
+            if latest is not None:
+                last = max(last or 0, int(latest))
             cur = await db.execute(
                 f"DELETE FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
                 (payload, tick),
@@ -79,12 +109,50 @@ async def discard_after_checkpoint(db: Any) -> dict[str, int]:
             n = max(0, cur.rowcount)
             cur = await db.execute(f"DELETE FROM {table} WHERE session_id > ?", (top,))
             counts[table] = n + max(0, cur.rowcount)
-        if counts["events"] or counts["exposures"]:
+        removed: dict[str, list[int]] = {}
+        for table, known in (("sessions", payload), ("messages", mpayload)):
+            gone = [
+                int(r[0])
+                for r in await db.execute_fetchall(
+                    f"SELECT id FROM {table} WHERE id NOT IN (SELECT value FROM json_each(?)) ORDER BY id", (known,)
+                )
+            ]
+            if gone:
+                await db.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT value FROM json_each(?))", (known,))
+            removed[table] = gone
+            counts[table] = len(gone)
+        (n_journal,) = (await db.execute_fetchall("SELECT COUNT(*) FROM journal"))[0]
+        if n_journal > MAX_JOURNAL:
+            raise BadFileError(
+                f"the world file holds {n_journal:,} changes after its last checkpoint, more than the "
+                f"{MAX_JOURNAL:,} a world writes between two checkpoints: it is damaged or forged"
+            )
+        journal = [
+            {"seq": r[0], "tick": r[1], "kind": r[2], "body": r[3]}  # data from the file: checked when made again
+            for r in await db.execute_fetchall("SELECT seq, tick, kind, body FROM journal ORDER BY seq")
+        ]
+        # The highest ids ever used: of the sessions and messages kept, removed, journaled or audited (an
+        # audited injection rolled back by the crash keeps its id: a new session never takes it).
+        used = await db.execute_fetchall(_USED_IDS)
+        audited = [int(x) if x is not None and 0 <= int(x) <= _MAX_ID else 0 for x in used[0]]
+        max_session = max([top, *removed["sessions"], audited[0]])
+        max_message = max([max(mids, default=0), *removed["messages"], audited[1]])
+        if counts["events"] or counts["exposures"] or removed["sessions"] or removed["messages"] or journal:
             details = {
                 "tick": tick,
-                **counts,
+                "events": counts["events"],
+                "exposures": counts["exposures"],
+                "rolled_back_to": tick,
+                "last_tick": last,
                 "why": "rows of ticks after the last checkpoint (the run before ended without one)",
             }
+            if removed["sessions"] or removed["messages"]:
+                details["sessions_removed"] = removed["sessions"][:1000]
+                details["messages_removed"] = removed["messages"][:1000]
+                details["why_removed"] = "sessions and messages rows that the checkpoint's metadata did not hold"
+            if journal:
+                details["journal"] = len(journal)
+                details["journal_note"] = "changes acknowledged after the checkpoint: made again when the world runs"
             await db.execute(
                 "INSERT INTO audit (ts, action, details) VALUES (?, 'recover', ?)", (time.time(), json.dumps(details))
             )
@@ -92,7 +160,14 @@ async def discard_after_checkpoint(db: Any) -> dict[str, int]:
     except BaseException:
         await db.rollback()
         raise
-    return {"tick": tick, **counts}
+    return {
+        "tick": tick,
+        **counts,
+        "journal": journal,
+        "max_message": max_message,
+        "max_session": max_session,
+        "last_tick": last,
+    }
 
 
 def _connect(path: str) -> sqlite3.Connection:

@@ -24,13 +24,15 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiosqlite
 import numpy as np
 
 from sim import __version__
+from sim.core import worldlock as lock
 from sim.core.agentmemory import SCHEMA as MEMORY_SCHEMA
 from sim.core.audit import public_settings
 from sim.core.diskio import remove_quietly, write_error
@@ -187,6 +189,18 @@ CREATE INDEX IF NOT EXISTS posts_message ON posts (message_id, tick);
     + MEMORY_SCHEMA
 )
 
+#: Changes acknowledged after the last checkpoint (an injection, a cancellation, an intervention), one row
+#: each, committed with its audit row before the change is answered; a checkpoint that holds them deletes
+#: them, and the next simulation started on the file after a crash makes them again (``sim.engine``). Added
+#: in a later version; ``ensure_schema`` adds it to older world files.
+JOURNAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY,
+    tick INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+"""
 _NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
 SCHEMA = (
     SCHEMA_TEMPLATE.replace("@AGENT_ROWS@", AGENT_ROWS_SCHEMA)
@@ -197,6 +211,7 @@ SCHEMA = (
     .replace("@STYLE@", _STYLE)
     + ANALYSIS_SCHEMA
     + LLM_SCHEMA
+    + JOURNAL_SCHEMA
 )
 
 # -- what a world file may hold ------------------------------------------------------------------------
@@ -525,6 +540,7 @@ async def ensure_schema(db: aiosqlite.Connection) -> None:
         await db.execute("ALTER TABLE sessions ADD COLUMN traceback TEXT")
     await db.executescript(EXPOSURES_SCHEMA)
     await db.executescript(LLM_SCHEMA)
+    await db.executescript(JOURNAL_SCHEMA)
     cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(llm_cache)")]
     if "delay" not in cols:
         await db.execute("ALTER TABLE llm_cache ADD COLUMN delay INTEGER NOT NULL DEFAULT 0")
@@ -1044,6 +1060,26 @@ async def save_world(
     keep_audit: bool = False,
     history: History | None = None,
 ) -> World:
+    """:func:`write_world` holding the lock of the world at ``path`` (``sim.store.lock``: a world another
+    process writes is never replaced under it).
+
+    Raises:
+        WorldBusyError: another process writes the world at ``path``; and as :func:`write_world`.
+    """
+    check_target(path, force)
+    with lock.world_lock(path, what="replace it"):
+        return await write_world(world, path, force=force, progress=progress, keep_audit=keep_audit, history=history)
+
+
+async def write_world(
+    world: World | WorldSource,
+    path: str,
+    *,
+    force: bool = False,
+    progress: Progress = None,
+    keep_audit: bool = False,
+    history: History | None = None,
+) -> World:
     """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename).
 
     ``world`` may be a :class:`WorldSource` whose graph is still arriving (a snapshot being read): the agent
@@ -1481,62 +1517,130 @@ def world_info(path: str) -> dict[str, Any]:
     }
 
 
+_MESSAGES_SQL = (
+    "INSERT OR REPLACE INTO messages (id, text, topics, author, created_tick, meta) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SESSIONS_SQL = (
+    "INSERT OR REPLACE INTO sessions (id, message_id, model, params, status, priority, seeds, started_tick, "
+    "ended_tick, exposed, adopted, error, traceback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _message_rows(world: World, sessions: list) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The ``messages`` rows (all) and the ``sessions`` rows of ``sessions``, as values (not views)."""
+    messages = [
+        (
+            m["id"],
+            m["text"],
+            int(np.uint64(m["topics"]).view(np.int64)),
+            m.get("author"),
+            m["created_tick"],
+            json.dumps({k: v for k, v in m.items() if k not in ("id", "text", "topics", "author", "created_tick")}),
+        )
+        for m in world.messages
+    ]
+    rows = [
+        (
+            s.id,
+            s.message_id,
+            s.model_name,
+            json.dumps(s.params),
+            s.status,
+            s.priority,
+            s.seeds,
+            s.started_tick,
+            s.ended_tick,
+            s.exposed_count,
+            s.reached,
+            s.error,
+            s.traceback,
+        )
+        for s in sessions
+    ]
+    return messages, rows
+
+
 async def _write_message_rows(db: aiosqlite.Connection, world: World, sessions: list) -> None:
     """The ``messages`` rows (all) and the ``sessions`` rows of ``sessions``."""
-    await db.executemany(
-        "INSERT OR REPLACE INTO messages (id, text, topics, author, created_tick, meta) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (
-                m["id"],
-                m["text"],
-                int(np.uint64(m["topics"]).view(np.int64)),
-                m.get("author"),
-                m["created_tick"],
-                json.dumps({k: v for k, v in m.items() if k not in ("id", "text", "topics", "author", "created_tick")}),
-            )
-            for m in world.messages
-        ],
-    )
-    await db.executemany(
-        "INSERT OR REPLACE INTO sessions (id, message_id, model, params, status, priority, seeds, started_tick, "
-        "ended_tick, exposed, adopted, error, traceback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                s.id,
-                s.message_id,
-                s.model_name,
-                json.dumps(s.params),
-                s.status,
-                s.priority,
-                s.seeds,
-                s.started_tick,
-                s.ended_tick,
-                s.exposed_count,
-                s.reached,
-                s.error,
-                s.traceback,
-            )
-            for s in sessions
-        ],
+    messages, rows = _message_rows(world, sessions)
+    await db.executemany(_MESSAGES_SQL, messages)
+    await db.executemany(_SESSIONS_SQL, rows)
+
+
+@dataclass
+class CheckpointImage:
+    """What one checkpoint writes of the world's small, often-changed state, taken at one instant.
+
+    Messages and sessions are added, cancelled and rewritten between ticks and while a tick runs (an
+    injection answered while the checkpoint is being written, an LLM's text landing): their rows, the
+    metadata and the new LLM and memory rows are therefore taken here, synchronously, on the caller's
+    thread, and the checkpoint writes exactly them, however long it waits for the disk. The big arrays
+    (agent and graph columns, the sessions' state) change only inside ticks and under the simulation's
+    lock, which its caller holds until the checkpoint is committed, so they are read when written."""
+
+    world: World
+    tick: int
+    sessions: list  # sessions whose arrays are written (a few: those that changed)
+    meta: list[tuple[str, str]]
+    messages: list[tuple[Any, ...]]
+    session_rows: list[tuple[Any, ...]]
+    cache_rows: list[Any]
+    post_rows: list[Any]
+    memory: dict[str, Any]
+
+    def put_back(self) -> None:
+        """Hand the taken LLM, post and memory rows back to the world (the checkpoint failed)."""
+        self.world.llm_cache.put_back(self.cache_rows)
+        self.world.posts.put_back(self.post_rows)
+        self.world.memory.put_back(self.memory)
+
+
+def checkpoint_image(world: World, changed_sessions: list | None = None) -> CheckpointImage:
+    """The :class:`CheckpointImage` of ``world`` now, with the arrays of ``changed_sessions`` (all when None)."""
+    sessions = list(world.sessions if changed_sessions is None else changed_sessions)
+    message_rows, session_rows = _message_rows(world, list(world.sessions))
+    cache_rows, post_rows = world.llm_cache.take_new(), world.posts.take_new()
+    memory = world.memory.take_changes()
+    return CheckpointImage(
+        world=world,
+        tick=int(world.tick),
+        sessions=sessions,
+        meta=_meta_rows(world),
+        messages=message_rows,
+        session_rows=session_rows,
+        cache_rows=cache_rows,
+        post_rows=post_rows,
+        memory=memory,
     )
 
 
-async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_sessions: list | None = None) -> None:
+async def checkpoint_world(
+    db: aiosqlite.Connection,
+    world: World,
+    *,
+    changed_sessions: list | None = None,
+    image: CheckpointImage | None = None,
+    audit_rows: Sequence[tuple[float, str, str]] = (),
+    journal: Callable[[], Awaitable[Any]] | None = None,
+) -> None:
     """Bring an open world file up to date in one transaction: metadata (tick, generator states,
     messages, sessions), the arrays of the given sessions (all when None) and the ``messages`` and
     ``sessions`` tables. Agent and graph arrays are rewritten only when ``world.dirty_arrays`` names them.
+
+    ``image``: the state to write, taken earlier by :func:`checkpoint_image` (taken now when None).
+    ``audit_rows`` (``ts, action, details``) are appended in the same transaction; ``journal`` is awaited
+    with the connection inside it (the writer deletes the journal rows the checkpoint holds).
     """
-    sessions = world.sessions if changed_sessions is None else changed_sessions
-    cache_rows, post_rows = world.llm_cache.take_new(), world.posts.take_new()
-    memory = world.memory.take_changes()
+    if image is None:
+        image = checkpoint_image(world, changed_sessions)
     await db.execute("BEGIN IMMEDIATE")
     try:
-        await db.executemany(_CACHE_SQL, cache_rows)
-        await db.executemany(_POSTS_SQL, post_rows)
-        await _write_memory_changes(db, world, memory)
-        await db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
+        await db.executemany(_CACHE_SQL, image.cache_rows)
+        await db.executemany(_POSTS_SQL, image.post_rows)
+        await _write_memory_changes(db, world, image.memory)
+        await db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", image.meta)
         arrays: dict[str, np.ndarray] = {}
-        for sess in sessions:
+        for sess in image.sessions:
             await db.execute("DELETE FROM arrays WHERE name LIKE ?", (f"session.{sess.id}.%",))
             arrays.update({f"session.{sess.id}.{k}": v for k, v in sess.arrays().items()})
         current = _world_arrays(world)
@@ -1548,7 +1652,18 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
         arrays.update(_delta_arrays(world))
         await _write_arrays(db, arrays, None)
         await _sync_mirrors(db, world)
-        await _write_message_rows(db, world, world.sessions)  # a few rows: all of them, always in step with meta
+        # The tables hold exactly the messages and sessions of the metadata: rows of sessions that are not
+        # in it (injected after the image was taken) are written by the next checkpoint.
+        known = json.dumps([row[0] for row in image.session_rows])
+        await db.execute("DELETE FROM sessions WHERE id NOT IN (SELECT value FROM json_each(?))", (known,))
+        known = json.dumps([row[0] for row in image.messages])
+        await db.execute("DELETE FROM messages WHERE id NOT IN (SELECT value FROM json_each(?))", (known,))
+        await db.executemany(_MESSAGES_SQL, image.messages)
+        await db.executemany(_SESSIONS_SQL, image.session_rows)
+        if audit_rows:
+            await db.executemany("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)", list(audit_rows))
+        if journal is not None:
+            await journal()
         kill_point("checkpoint")
         await db.commit()
     except BaseException:
@@ -1556,9 +1671,7 @@ async def checkpoint_world(db: aiosqlite.Connection, world: World, *, changed_se
         # the world's change records (dirty arrays, edge log, new posts) in place for the next one.
         with contextlib.suppress(Exception):
             await db.rollback()
-        world.llm_cache.put_back(cache_rows)
-        world.posts.put_back(post_rows)
-        world.memory.put_back(memory)
+        image.put_back()
         raise
     world.dirty_arrays.clear()
     world.clear_edge_log()
@@ -1568,7 +1681,12 @@ async def persist_analysis(path: str, world: World, table: CommunityTable | None
     """Bring a world file up to date after :func:`sim.analysis.structure.store_analysis`: the dirty columns and
     the configuration (:func:`checkpoint_world`, sessions untouched), then
     :func:`sim.store.analysis_tables.write_analysis`."""
-    db = await aiosqlite.connect(path)
+    lock.acquire(path)
+    try:
+        db = await aiosqlite.connect(path)
+    except BaseException:
+        lock.release(path)
+        raise
     try:
         await db.execute("PRAGMA busy_timeout = 5000")
         if progress:
@@ -1579,3 +1697,4 @@ async def persist_analysis(path: str, world: World, table: CommunityTable | None
             progress("writing the analysis", 1.0)
     finally:
         await db.close()
+        lock.release(path)

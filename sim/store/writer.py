@@ -34,10 +34,16 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
+from sim.core import worldlock as lock
 from sim.core.faults import kill_point
 from sim.errors import ResourceError
 from sim.store.check import discard_after_checkpoint
-from sim.store.worldfile import checkpoint_world, ensure_schema
+from sim.store.worldfile import checkpoint_image, checkpoint_world, ensure_schema
+
+
+class NotDurableError(ResourceError):
+    """A change was made in memory, but the row that records it could not be committed to the world file
+    (a full disk): it is lost if the process ends before a checkpoint succeeds."""
 
 
 class CheckpointError(ResourceError):
@@ -83,8 +89,16 @@ def checkpoint_error(exc: BaseException, path: str, tick: int) -> CheckpointErro
 
 
 _ROWS = ("events", "exposures")
+#: Queue items written together in one batch (a checkpoint or a call is written on its own).
+_BATCHED = (*_ROWS, "log")
 #: Default bound of the write queue, in rows (an event row is 48 bytes in memory while it waits).
 MAX_QUEUE_ROWS = 500_000
+
+
+def _audit_rows(log: list) -> list[tuple[float, str, str]]:
+    """The ``audit`` rows of queued log entries (``ts, action, details``)."""
+    now = time.time()
+    return [(now, it[2], json.dumps(it[3], default=str)) for it in log]
 
 
 def _tuples(rows: np.ndarray, extra: tuple = (), chunk: int = 8192) -> Iterator[tuple]:
@@ -120,25 +134,65 @@ class WorldWriter:
         self.error: BaseException | None = None
         #: Tick of the file's last committed checkpoint (what it holds after a crash).
         self.checkpoint_tick = 0
-        #: What starting discarded: ``{"tick", "events", "exposures"}`` rows of ticks after the last checkpoint.
-        self.recovered: dict[str, int] = {}
+        #: What starting found and repaired (``sim.store.check.discard_after_checkpoint``): the checkpoint's
+        #: ``tick``, the ``events`` and ``exposures`` rows of later ticks removed, the ``sessions`` and
+        #: ``messages`` rows without metadata removed, the ``journal`` of acknowledged changes to make again
+        #: and the highest message and session ids ever used (``max_message``, ``max_session``).
+        self.recovered: dict[str, Any] = {}
+        #: Changes acknowledged after the file's last checkpoint (journal rows: ``seq, tick, kind, body``),
+        #: to be made again by the simulation that starts on the file (see :meth:`replayed`).
+        self.leftover: list[dict[str, Any]] = []
+        self._leftover_max = 0  # the highest journal seq found on start (rows of earlier processes)
+        self._leftover_done = False  # the leftover rows were made again: the next checkpoint holds them
         self._unwritten: list = []  # row batches not committed yet (kept when a write fails, retried first)
+        self._log: list = []  # audit and journal rows not committed yet (kept when a write fails)
+        #: Journal rows submitted (:meth:`submit_change`) and committed (or held by a committed checkpoint).
+        self.journal_submitted = 0
+        self.journal_durable = 0
+        self._log_error: BaseException | None = None  # why the last audit/journal write failed (None: it did not)
+        self._durable = asyncio.Event()  # set whenever journal rows were committed or could not be
         self._queue: asyncio.Queue = asyncio.Queue()
         self._db: aiosqlite.Connection | None = None
         self._task: asyncio.Task | None = None
+        self._locked = False
 
     async def start(self) -> WorldWriter:
-        self._db = await aiosqlite.connect(self.path)
-        await self._db.execute("PRAGMA journal_mode = WAL")
-        await self._db.execute("PRAGMA synchronous = NORMAL")
-        await self._db.execute("PRAGMA busy_timeout = 5000")
-        await ensure_schema(self._db)
-        # The file holds its last checkpoint; rows of later ticks (a crash, a kill, a quit without saving)
-        # would contradict it: they go before anything new is written.
-        self.recovered = await discard_after_checkpoint(self._db)
+        """Take the world's lock (one writer per world), open the file, bring its schema up to date and
+        recover it after a crash (see :attr:`recovered`).
+
+        Raises:
+            WorldBusyError: another process writes the world. BadFileError: not a world file Agora opens.
+        """
+        lock.acquire(self.path)
+        self._locked = True
+        try:
+            self._db = await aiosqlite.connect(self.path)
+            await self._db.execute("PRAGMA journal_mode = WAL")
+            await self._db.execute("PRAGMA synchronous = NORMAL")
+            await self._db.execute("PRAGMA busy_timeout = 5000")
+            await ensure_schema(self._db)
+            # The file holds its last checkpoint; rows of later ticks (a crash, a kill, a quit without saving)
+            # would contradict it: they go before anything new is written.
+            self.recovered = await discard_after_checkpoint(self._db)
+        except BaseException:
+            if self._db is not None:
+                with contextlib.suppress(Exception):
+                    await self._db.close()
+                self._db = None
+            lock.release(self.path)
+            self._locked = False
+            raise
         self.checkpoint_tick = self.recovered["tick"]
+        self.leftover = list(self.recovered.get("journal") or [])
+        self._leftover_max = max((r["seq"] for r in self.leftover), default=0)  # an INTEGER PRIMARY KEY
         self._task = asyncio.create_task(self._run(), name="agora-world-writer")
         return self
+
+    def replayed(self) -> None:
+        """Say that the simulation made the :attr:`leftover` changes again: the next checkpoint holds them,
+        so it removes their journal rows (until then they stay, and a crash finds them again)."""
+        self._leftover_done = True
+        self.leftover = []
 
     def submit_events(self, session_id: int, records: np.ndarray) -> None:
         """Queue adoption records (``tick, agent, source, kind``) of one session."""
@@ -185,7 +239,34 @@ class WorldWriter:
         ``details`` is copied now, as JSON (values JSON cannot hold become their ``str``), so what is
         recorded is the action as it was asked, whatever happens to the objects later."""
         snapshot = json.loads(json.dumps(details, default=str))
-        self._queue.put_nowait(("audit", str(action), snapshot))
+        self._queue.put_nowait(("log", 0, str(action), snapshot, None))
+
+    def submit_change(self, action: str, details: dict[str, Any], kind: str, tick: int, body: dict[str, Any]) -> int:
+        """Record a change made in memory: its audit row and a journal row (``kind``, ``tick``, ``body``: what
+        is needed to make the change again after a crash), committed together in one transaction, grouped
+        with whatever else waits. Returns the change's number for :meth:`wait_durable`."""
+        snapshot = json.loads(json.dumps(details, default=str))
+        self.journal_submitted += 1
+        entry = (int(tick), str(kind), json.dumps(body, default=str))
+        self._queue.put_nowait(("log", self.journal_submitted, str(action), snapshot, entry))
+        return self.journal_submitted
+
+    async def wait_durable(self, seq: int) -> None:
+        """Wait until change ``seq`` (:meth:`submit_change`) is committed to the file: its journal row, or a
+        checkpoint that holds it.
+
+        Raises:
+            NotDurableError: it could not be written (a full disk): the change is in memory only.
+        """
+        while self.journal_durable < seq:
+            if self._log_error is not None or self._task is None or self._task.done():
+                why = _why(self._log_error, self.path) if self._log_error is not None else "the writer is closed"
+                raise NotDurableError(
+                    f"the change was made, but it could not be written to the world file {self.path!r} because "
+                    f"{why}: it is lost if the process stops before a checkpoint succeeds"
+                )
+            self._durable.clear()
+            await self._durable.wait()
 
     async def call(self, fn: Any) -> Any:
         """Run ``await fn(connection)`` on the writer's connection, in order with everything queued."""
@@ -196,11 +277,18 @@ class WorldWriter:
     async def checkpoint(self, world: Any, changed_sessions: list | None = None) -> None:
         """Write the world's state (after every queued event) and wait until it is committed.
 
+        The state is taken now (:func:`~sim.store.worldfile.checkpoint_image`): what changes while the
+        checkpoint waits for the disk (an injection answered meanwhile) goes to the next one, and its
+        journal row stays until then. The caller keeps the world's arrays still until this returns (the
+        simulation holds its lock).
+
         Raises:
             CheckpointError: it could not be written; the file keeps its previous checkpoint.
         """
         done: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(("checkpoint", world, changed_sessions, done))
+        image = checkpoint_image(world, changed_sessions)
+        kill_point("checkpoint-taken")
+        self._queue.put_nowait(("checkpoint", image, self.journal_submitted, done))
         try:
             await done
         except (sqlite3.Error, OSError) as exc:
@@ -216,7 +304,9 @@ class WorldWriter:
             item = await self._queue.get()
             items = [item]
             rows = len(item[2]) if item[0] in _ROWS else 0
-            while rows < self.batch_rows and not self._queue.empty() and items[-1][0] in _ROWS:
+            # Rows and log entries waiting are written together (group commit); a checkpoint or a call ends
+            # the batch, so everything queued before it is committed first.
+            while rows < self.batch_rows and not self._queue.empty() and items[-1][0] in _BATCHED:
                 nxt = self._queue.get_nowait()
                 items.append(nxt)
                 if nxt[0] in _ROWS:
@@ -238,20 +328,20 @@ class WorldWriter:
         db = self._db
         assert db is not None
         self._unwritten += [it for it in items if it[0] in _ROWS]
+        self._log += [it for it in items if it[0] == "log"]
         row_error = None
         if self._unwritten:
             try:
                 await self._write_unwritten(db)
             except (sqlite3.Error, OSError) as exc:
                 row_error = exc  # the rows are kept; checkpoints fail until they are written
+        if self._log:
+            try:
+                await self._write_log(db)
+            except (sqlite3.Error, OSError) as exc:
+                row_error = row_error or exc  # kept too: written with the next batch or checkpoint
         for it in items:
-            if it[0] == "audit":
-                await db.execute(
-                    "INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)",
-                    (time.time(), it[1], json.dumps(it[2], default=str)),
-                )
-                await db.commit()
-            elif it[0] == "call":
+            if it[0] == "call":
                 _, fn, done = it
                 try:
                     result = await fn(db)
@@ -262,15 +352,60 @@ class WorldWriter:
                     if not done.done():
                         done.set_result(result)
             elif it[0] == "checkpoint":
-                _, world, changed, done = it
+                _, image, upto, done = it
                 if self._unwritten:  # never a checkpoint without the events of its ticks: try them again first
                     await self._write_unwritten(db)
-                await checkpoint_world(db, world, changed_sessions=changed)
-                self.checkpoint_tick = world.tick
+                await self._checkpoint(db, image, upto)
                 if not done.done():
                     done.set_result(None)
         if row_error is not None:
             raise row_error
+
+    async def _checkpoint(self, db: aiosqlite.Connection, image: Any, upto: int) -> None:
+        """One checkpoint's transaction: the image, the audit rows still waiting, and the journal rows it holds
+        removed (this process's up to change ``upto``; earlier processes' once they were made again)."""
+        log, self._log = self._log, []
+        leftover = self._leftover_max if self._leftover_done else 0
+        mine = self._leftover_max
+
+        async def journal() -> None:
+            # The journal rows of earlier processes (seq <= mine) stay until this process made them again.
+            await db.execute("DELETE FROM journal WHERE seq > ? OR seq <= ?", (mine, leftover))
+
+        try:
+            await checkpoint_world(db, image.world, image=image, audit_rows=_audit_rows(log), journal=journal)
+        except BaseException:
+            self._log = log + self._log
+            raise
+        kill_point("checkpointed")
+        self.checkpoint_tick = image.tick
+        if self._leftover_done:
+            self._leftover_max = 0  # gone from the file: this process's rows are all that is left
+        self._log_error = None
+        self.journal_durable = max(self.journal_durable, upto, max((it[1] for it in log), default=0))
+        self._durable.set()
+
+    async def _write_log(self, db: aiosqlite.Connection) -> None:
+        """The waiting audit rows and journal rows in one transaction (kept, and the error raised, on failure)."""
+        log = self._log
+        try:
+            await db.execute("BEGIN")
+            await db.executemany("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)", _audit_rows(log))
+            entries = [it[4] for it in log if it[4] is not None]
+            if entries:
+                await db.executemany("INSERT INTO journal (tick, kind, body) VALUES (?, ?, ?)", entries)
+            kill_point("journal")
+            await db.commit()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await db.rollback()
+            self._log_error = exc
+            self._durable.set()
+            raise
+        self._log = self._log[len(log) :]
+        self._log_error = None
+        self.journal_durable = max(self.journal_durable, max((it[1] for it in log), default=0))
+        self._durable.set()
 
     async def _write_unwritten(self, db: aiosqlite.Connection) -> None:
         """Write the queued rows in one transaction; on failure they stay queued (and the error is raised)."""
@@ -333,14 +468,20 @@ class WorldWriter:
         await db.commit()
 
     async def close(self) -> None:
-        """Finish queued work and close the connection."""
-        if self._task is not None:
-            await self.flush()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-            self._room.set()  # nothing will write any more: a waiter returns
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        """Finish queued work, close the connection and release the world's lock."""
+        try:
+            if self._task is not None:
+                await self.flush()
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+                self._task = None
+                self._room.set()  # nothing will write any more: a waiter returns
+                self._durable.set()
+            if self._db is not None:
+                await self._db.close()
+                self._db = None
+        finally:
+            if self._locked:
+                self._locked = False
+                lock.release(self.path)
