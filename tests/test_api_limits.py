@@ -62,8 +62,8 @@ def open_sockets(port: int, count: int, first: bytes = PARTIAL) -> list[socket.s
 
 
 def until_closed(socks: list[socket.socket], *, drip: bool = False, limit: float = WAIT) -> list[tuple[bytes, float]]:
-    """Read every socket until the server closes it (or resets it); returns what each received and the
-    seconds from this call to its close. With ``drip``, each still open sends one more header byte
+    """Read every socket until the server closes it (or resets it); returns what each received and when
+    it was closed (``time.monotonic()``). With ``drip``, each still open sends one more header byte
     whenever 0.2 s pass without news (a client trickling its headers). Fails past ``limit`` seconds."""
     start = time.monotonic()
     got: dict[socket.socket, bytes] = {s: b"" for s in socks}
@@ -84,7 +84,7 @@ def until_closed(socks: list[socket.socket], *, drip: bool = False, limit: float
                 if chunk:
                     got[s] += chunk
                     continue
-                closed[s] = time.monotonic() - start
+                closed[s] = time.monotonic()
                 sel.unregister(s)
             if drip and not ready:
                 for s in socks:
@@ -125,11 +125,11 @@ def test_partial_headers_are_answered_408_and_closed_at_the_deadline_while_other
         assert kept.getresponse().read() and kept.sock is not None
         kept.sock.sendall(PARTIAL)
         results = until_closed([*trickling, kept.sock], drip=True) + until_closed(silent)
-        waited = time.monotonic() - opened
         for raw, _ in results:
             status, answer = answer_of(raw)
             assert status == 408 and "did not arrive within 1 s (--header-timeout)" in answer["error"], raw
-        assert 0.9 <= waited < 30.0, waited  # closed at the deadline (not before), not left open
+        # closed at the deadline, not before: each was opened after `opened`, so closed 1 s after it at the least
+        assert min(closed for _, closed in results) - opened >= 0.99
         status, body, took = timed_get(server)
         assert status == 200 and took < 5.0
     finally:
@@ -138,15 +138,16 @@ def test_partial_headers_are_answered_408_and_closed_at_the_deadline_while_other
 
 # -- connections are bounded ---------------------------------------------------------------------------------
 def test_past_the_connection_bound_a_new_connection_gets_a_quick_503(tmp_path, world):
-    server = Server(tmp_path, world, "--header-timeout", "2", "--max-connections", "4")
+    server = Server(tmp_path, world, "--header-timeout", "3", "--max-connections", "4")
     try:
         held = open_sockets(server.port, 4, first=b"")
         status, body, took = timed_get(server)
         one_sentence(status, body, 503, "4 connections open, the most it serves at once (--max-connections)")
         assert took < 5.0
+        start = time.monotonic()
         (silent,) = open_sockets(server.port, 1, first=b"")  # over the bound and sending nothing: closed soon
-        ((raw, after),) = until_closed([silent], limit=10.0)
-        assert answer_of(raw)[0] == 503 and after < 5.0
+        ((raw, closed),) = until_closed([silent], limit=10.0)
+        assert answer_of(raw)[0] == 503 and closed - start < 5.0
         for raw, _ in until_closed(held):  # the header deadline frees the bound...
             assert answer_of(raw)[0] == 408
         status, body, _ = timed_get(server)  # ...and a normal client is served again
