@@ -144,3 +144,46 @@ def test_every_acknowledged_injection_survives_a_kill_around_a_checkpoint(tmp_pa
     missing = sorted(set(audited) - in_world)
     assert not missing, f"audited injections missing from the world: {missing[:10]}"
     assert sessions <= set(audited)
+
+
+async def test_a_reader_sees_one_checkpoint_while_a_writer_commits_the_next(tmp_path: Path, monkeypatch) -> None:
+    """``agora check`` and ``open_world`` on a live file read the metadata and the arrays of one checkpoint.
+
+    A checkpoint is committed (by another connection, as by a server) right between the reader's look at the
+    arrays' sizes and its read of their bytes; before the fix the reader then met a session array of another
+    size than it had planned for (``ValueError: memoryview assignment``, a traceback from ``agora check``).
+    """
+    from sim.engine.simulation import Simulation
+    from sim.store import worldfile
+    from sim.store.create import synthetic_world
+    from sim.store.writer import WorldWriter
+
+    path = str(tmp_path / "live.db")
+    await worldfile.save_world(synthetic_world("live", 400, avg_degree=6, seed=2), path)
+    writer = await WorldWriter(path).start()
+    sim = Simulation(await worldfile.open_world(path), writer=writer)
+    sim.inject("a rumour", seeds="random:5")
+    for _ in range(3):
+        await sim.step()
+    await sim.checkpoint()
+    await writer.close()
+    before = sim.world.tick
+    real = worldfile.ensure_memory
+
+    def commit_meanwhile(*args, **kwargs):
+        # Another writer's checkpoint lands now: a later tick, and a session array of another size.
+        con = sqlite3.connect(path)
+        with con:
+            con.execute("UPDATE meta SET value = ? WHERE key = 'tick'", (json.dumps(before + 7),))
+            (data,) = con.execute("SELECT data FROM arrays WHERE name = 'session.1.state'").fetchone()
+            con.execute(
+                "UPDATE arrays SET data = ?, shape = ? WHERE name = 'session.1.state'",
+                (bytes(data) * 2, json.dumps([len(data) * 2])),
+            )
+        con.close()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(worldfile, "ensure_memory", commit_meanwhile)
+    world = await worldfile.open_world(path)  # read while "the next checkpoint" commits
+    assert world.tick == before, "the metadata and the arrays came from one checkpoint"
+    assert world.sessions[0].state.size == world.n

@@ -233,6 +233,8 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
         return done()
     try:
         con = _connect(path)
+        # Everything below reads one snapshot of the file (a writer may commit checkpoints meanwhile).
+        con.execute("BEGIN")
     except sqlite3.Error as exc:
         problems.append(f"SQLite cannot open the file ({exc})")
         return done()
@@ -252,7 +254,7 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
             for f in foreign
         )
         try:
-            meta = read_meta(path, schema=False)  # the schema was judged just above, object by object
+            meta = read_meta(path, schema=False, con=con)  # the schema was judged just above, object by object
             arrays = _read_arrays(con, path, None)
             world = world_from_parts(meta, arrays, path=None, source="the world")
         except BadFileError as exc:
@@ -273,6 +275,7 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
         try:
             _check_rows(con, world, quick, problems, checks)
             _check_sessions(con, world, meta, problems, checks, notes)
+            _check_journal(con, notes, checks)
         except sqlite3.DatabaseError as exc:
             problems.append(f"a table cannot be read ({exc})")
         except (KeyError, TypeError, ValueError) as exc:
@@ -280,6 +283,21 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     finally:
         con.close()
     return done()
+
+
+def _check_journal(con: sqlite3.Connection, notes: list[str], checks: dict[str, Any]) -> None:
+    """Changes acknowledged after the last checkpoint (the ``journal``): fine, and said."""
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    counts = (
+        dict(con.execute("SELECT kind, COUNT(*) FROM journal GROUP BY kind").fetchall()) if "journal" in tables else {}
+    )
+    checks["journal"] = counts
+    if counts:
+        what = ", ".join(f"{n:,} {k}" for k, n in sorted(counts.items()))
+        notes.append(
+            f"{sum(counts.values()):,} change(s) acknowledged after the last checkpoint ({what}) are kept in the "
+            "journal: the next command that runs the world makes them again"
+        )
 
 
 def _check_sqlite(con: sqlite3.Connection, quick: bool, problems: list[str], checks: dict[str, Any]) -> None:

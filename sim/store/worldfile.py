@@ -1207,15 +1207,18 @@ def _connect_ro(path: str) -> sqlite3.Connection:
         raise BadFileError(f"world {path!r} cannot be opened ({exc}): it may be damaged") from None
 
 
-def read_meta(path: str, *, schema: bool = True) -> dict[str, Any]:
+def read_meta(path: str, *, schema: bool = True, con: sqlite3.Connection | None = None) -> dict[str, Any]:
     """The world's ``meta`` table as a dict (validated: format and version; with ``schema``, also that
-    the file holds no schema object Agora did not make, see :func:`foreign_schema`).
+    the file holds no schema object Agora did not make, see :func:`foreign_schema`). ``con``: read through
+    this connection (inside its read transaction, left open), else through one of its own.
 
     Raises:
         BadFileError: not a world file, damaged, a newer format, or holding a trigger, view, index or
             table Agora did not make.
     """
-    con = _connect_ro(path)
+    own = con is None
+    if con is None:
+        con = _connect_ro(path)
     try:
         try:
             rows = con.execute("SELECT key, value FROM meta").fetchall()
@@ -1226,7 +1229,8 @@ def read_meta(path: str, *, schema: bool = True) -> dict[str, Any]:
         if schema and any(k == "format" and v == '"agora-world"' for k, v in rows):
             _refuse_foreign_schema(con, path)
     finally:
-        con.close()
+        if own:
+            con.close()
     try:
         meta = {k: json.loads(v) for k, v in rows}
     except (TypeError, ValueError):
@@ -1301,9 +1305,12 @@ async def open_world(path: str, *, progress: Progress = None) -> World:
     Raises:
         BadFileError: missing, foreign, damaged or of another format version.
     """
-    meta = read_meta(path)
     con = _connect_ro(path)
     try:
+        # One read transaction: the metadata and the arrays of one checkpoint, whatever a writer commits
+        # meanwhile (read apart, a checkpoint between them gave arrays of other sizes than the metadata's).
+        con.execute("BEGIN")
+        meta = read_meta(path, con=con)
         arrays = await asyncio.to_thread(_read_arrays, con, path, progress)
     finally:
         con.close()
