@@ -1557,6 +1557,7 @@ class WorldController:
             llm=LLMService(new_world, old.llm.config),
         )
         old.registry.bus = sim.bus
+        sim.max_messages = self.max_messages
         self.sim = sim
         self._subscribe(sim)
         self._version += 1
