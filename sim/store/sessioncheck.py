@@ -117,7 +117,8 @@ def session_problems(s: Any, T: int, world: Any, problems: list[str], *, events:
     if (
         s.started_tick is None
         or not 0 <= s.started_tick < T
-        or (s.ended_tick is not None and not s.started_tick <= s.ended_tick < T)
+        # A session cancelled between two ticks ends at the world's tick (the next to run): T itself is in.
+        or (s.ended_tick is not None and not s.started_tick <= s.ended_tick <= T)
     ):
         problems.append(
             f"{p} started at tick {s.started_tick} and ended at {s.ended_tick}, not within the world's {T} ticks"
