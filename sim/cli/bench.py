@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sim.bench.api import bench_api
+from sim.bench.api import bench_api, bench_injections
 from sim.bench.cascade import bench_cascade
 from sim.bench.commands import bench_commands
 from sim.bench.engine import bench_propagation, bench_series, bench_world
@@ -19,6 +19,7 @@ from sim.bench.seeds import bench_seeds
 from sim.bench.social import bench_social
 from sim.cli.output import emit
 from sim.cli.progress import stderr_progress
+from sim.errors import BadParameterError
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -28,6 +29,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.bench == "memory":
         return _bench_memory(args)
     if args.bench == "api":
+        if args.clients < 0 or args.clients > 1000:
+            raise BadParameterError(f"--clients {args.clients} is out of range: give 0 (no injections) to 1,000")
+        if not 0.5 <= args.seconds <= 600:
+            raise BadParameterError(f"--seconds {args.seconds} is out of range: give 0.5 to 600")
         result = bench_api(args.agents, requests=args.requests)
         lines = [
             f"{k:<28}median {v['ms_median']:>8.3f} ms  p90 {v['ms_p90']:>8.3f} ms  {v['requests_per_second']} "
@@ -36,6 +41,20 @@ def handle(args: argparse.Namespace) -> int:
             if isinstance(v, dict)
         ]
         lines.append(f"keep-alive under {result['target_ms']} ms: {result['agora_keepalive_within_target']}")
+        if args.clients:
+            inj = bench_injections(args.agents, clients=args.clients, seconds=args.seconds, rounds=args.rounds)
+            result["injections"] = inj
+            lines.append(f"injections from {inj['clients']} clients ({inj['rounds']} rounds, median round):")
+            lines += [
+                f"  {k:<26}{v['per_second']:>9,.0f} /s  median {v['ms_median']:>7.2f} ms  p95 {v['ms_p95']:>7.2f} ms"
+                for k, v in inj.items()
+                if isinstance(v, dict) and "per_second" in v
+            ]
+            lines.append(
+                f"durable at {inj['target_per_second']:,.0f}/s or more: {inj['durable_within_target']}; "
+                f"durability adds {inj['durability_adds_ms']['median']} ms (median), "
+                f"{inj['durability_adds_ms']['p95']} ms (p95)"
+            )
         emit(args, result, "\n".join(lines))
         return 0
     if args.bench == "social":

@@ -578,11 +578,28 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         description="API benchmark: GET /api/v1/world to agora serve (a world of N agents) over one kept-alive "
         "connection and over a new connection each time, beside a minimal Starlette app on uvicorn on this "
         "machine (with TCP_NODELAY, and on a protocol-0 socket that leaves Nagle on); medians in ms, target "
-        "under 2 ms kept alive.",
+        "under 2 ms kept alive. Then C concurrent clients inject (POST /api/v1/messages) for S seconds: into "
+        "agora serve answering once each injection is on disk (durable, target 1,000 a second), answering at "
+        "once (--acknowledge applied), and into the minimal Starlette app; injections a second, median and "
+        "95th percentile.",
     )
     ba.add_argument("--agents", type=positive_int, default=1000, metavar="N", help="agents (default 1,000)")
     ba.add_argument(
         "--requests", type=positive_int, default=300, metavar="R", help="requests timed per case (default 300)"
+    )
+    ba.add_argument(
+        "--clients",
+        type=integer,
+        default=50,
+        metavar="C",
+        help="concurrent clients injecting (durable, applied, and into a minimal Starlette app); 0 skips the "
+        "injections (default 50)",
+    )
+    ba.add_argument(
+        "--seconds", type=float, default=5.0, metavar="S", help="seconds each injection case runs (default 5)"
+    )
+    ba.add_argument(
+        "--rounds", type=positive_int, default=2, metavar="K", help="rounds of the injection cases (default 2)"
     )
     ba.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -1305,6 +1322,14 @@ def add_serve(sub: Any) -> None:
         metavar="N",
         help="the most messages the served world may hold: an injection or counter-message past it answers 409, "
         "and a counter-message that would pass it when its tick comes is skipped (default 100,000)",
+    )
+    p.add_argument(
+        "--acknowledge",
+        choices=("durable", "applied"),
+        default="durable",
+        help="when a change (an injection, an intervention) is answered: durable (the default) once it is "
+        "committed to the world file, so a crash of the server never loses it; applied as soon as it is made "
+        "in memory, its record committed moments later (a kill -9 in between loses it)",
     )
     p.add_argument(
         "--max-interventions",

@@ -85,6 +85,7 @@ async def serve(args: argparse.Namespace) -> int:
         )
         _bound(host.sim, args)  # and every simulation a loaded snapshot brings
         host.on_replace.append(lambda sim: _bound(sim, args))
+        host.acknowledge = args.acknowledge
         if changes:
             check_social_params(host.sim.social.settings, changes)
         _say_failures(host.sim)

@@ -301,6 +301,9 @@ class WorldController:
         self._closed = False
         self._version = 0  # bumped by every change a snapshot shows that is not a tick
         sim.max_messages = max_messages  # a counter-message respects the bound too
+        #: When a durable world answers a change: ``"durable"`` once it is committed to the file,
+        #: ``"applied"`` as soon as it is made (``agora serve --acknowledge``).
+        self.acknowledge = "durable"
         self._subscribe(sim)
 
     @classmethod
@@ -887,7 +890,7 @@ class WorldController:
             NotDurableError: it could not be written (the change stands in memory; the answer says so).
         """
         writer = self.sim.writer
-        if self.policy.durable and writer is not None and change:
+        if self.policy.durable and self.acknowledge == "durable" and writer is not None and change:
             await writer.wait_durable(change)
 
     async def _choose_seeds(self, seeds: Any, model: Any, params: Any) -> np.ndarray | None:
