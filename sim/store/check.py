@@ -144,7 +144,7 @@ async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
                 "exposures": counts["exposures"],
                 "rolled_back_to": tick,
                 "last_tick": last,
-                "why": "rows of ticks after the last checkpoint (the run before ended without one)",
+                "why": "the run before ended without a checkpoint: the world is back at its last one",
             }
             if removed["sessions"] or removed["messages"]:
                 details["sessions_removed"] = removed["sessions"][:1000]
