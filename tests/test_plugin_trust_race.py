@@ -118,6 +118,19 @@ def test_sweep_workers_get_the_trusted_bytes_too(folder):
     assert worker.get("racer").description == "trusted" and marker.read_text() == "trusted"
 
 
+def test_ray_workers_get_the_trusted_bytes_too(folder):
+    """A Ray sweep ships the plugin folders' files with the world: those of a trusted folder are its bytes."""
+    from sim.engine.sweep import _ray_payload
+    from sim.store.create import synthetic_world
+
+    world, plugins, marker = folder
+    (extra,), _ = world_plugin_folders(str(world))
+    (plugins / "racer.py").write_text(PLUGIN.format(marker=str(marker), who="swapped"))
+    payload = _ray_payload(synthetic_world("w", 50, avg_degree=4, seed=1), [extra])
+    ((name, source),) = payload["plugins"][0]
+    assert name == "racer.py" and b"'trusted'" in source and b"swapped" not in source
+
+
 def test_tracebacks_show_the_lines_that_ran(folder, tmp_path):
     """A failing trusted plugin's traceback quotes the trusted bytes, not what the file holds now."""
     world, plugins, marker = folder

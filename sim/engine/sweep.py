@@ -56,7 +56,7 @@ from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.model.intervene import parse_all
-from sim.model.registry import Registry, tell_once, world_plugin_folders
+from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
 from sim.social.dynamics import Social
 from sim.store.snapshot import load_snapshot, save_snapshot
@@ -589,7 +589,9 @@ def _ray_payload(world: Any, plugin_dirs: list[str]) -> dict[str, Any]:
     plugins = []
     for d in plugin_dirs:
         files = []
-        if os.path.isdir(d):
+        if isinstance(d, TrustedFolder):  # the bytes that were hashed when its trust was checked, never re-read
+            files = sorted(d.sources.items())
+        elif os.path.isdir(d):
             for name in sorted(os.listdir(d)):
                 p = os.path.join(d, name)
                 if name.endswith(".py") and os.path.isfile(p):
