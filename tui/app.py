@@ -499,6 +499,10 @@ class AgoraApp(App):
         if name == "plugins":
             # Its keys (r, f, w) act on the highlighted row: the table takes the focus so they work at once.
             self._views["plugins"].query_one("#plugins").focus()
+        elif name == "agents":
+            # One opens it to find an agent: what is typed (an id: digits) goes into its search box, not to
+            # the view keys; escape gives the keys back, / returns to the box.
+            self._views["agents"].query_one(self.FIND_BOXES["agents"]).focus()
         self.screen.refresh_bindings()  # the Agents view's key (a) shows only there
         self.refresh_ui()
 

@@ -327,14 +327,19 @@ def session_title(session: Any) -> str:
     return f"session {int(session.id)} · {shown(session.model_name, 30)} · {session.status}"
 
 
+#: The x axis of the Dashboard's charts, the session's and the world's alike: the world's tick.
+WORLD_TICK = "tick"
+
+
 def session_counts(session: Any) -> tuple[np.ndarray, np.ndarray]:
-    """A copy of the session's per-tick state counts: ``(ticks, counts[ticks, states])`` (ticks from
-    ``series_from``); empty before the session starts. Cheap (ticks x states), safe to hand to a thread."""
+    """A copy of the session's per-tick state counts: ``(ticks, counts[ticks, states])``, at world ticks (its
+    round ``r`` ran at world tick ``started_tick + r``; rounds from ``series_from``), as the world's charts
+    below it; empty before the session starts. Cheap (ticks x states), safe to hand to a thread."""
     rec = session.series
     if rec is None or rec.length == 0:
         return np.empty(0, dtype=np.int64), np.empty((0, len(session.state_names)), dtype=np.int64)
     counts = np.array(rec.counts, copy=True)
-    ticks = np.arange(counts.shape[0], dtype=np.int64) + int(session.series_from)
+    ticks = np.arange(counts.shape[0], dtype=np.int64) + int(session.series_from) + int(session.started_tick or 0)
     return ticks, counts
 
 
@@ -347,11 +352,11 @@ def session_spec(
     hint: str = "",
     marks: tuple[Mark, ...] = (),
 ) -> ChartSpec:
-    """One line per state: the count of agents in it per tick (downsampled to ``points``); ``marks`` at
-    ticks since the session's start."""
+    """One line per state: the count of agents in it per world tick (downsampled to ``points``); ``marks``
+    at world ticks. The axis is the world's charts' (:data:`WORLD_TICK`), so the two line up."""
     x, ys = downsample(ticks, [counts[:, i] for i in range(counts.shape[1])], points)
     lines = tuple(Line(shown(name, 24), x, y) for name, y in zip(state_names, ys)) if ticks.size else ()
-    return ChartSpec(title, "tick since start", "agents", lines, hint=hint, marks=marks)
+    return ChartSpec(title, WORLD_TICK, "agents", lines, hint=hint, marks=marks)
 
 
 def histogram_spec(title: str, name: str, values: np.ndarray, bins: int = 20) -> ChartSpec:
@@ -387,12 +392,12 @@ def metric_spec(
     simulation's metrics of the latest ticks; buckets keep their largest value when downsampled.
     ``empty`` is the hint shown while the history is empty; ``marks`` are at world ticks."""
     if not history:
-        return ChartSpec(title, "tick", ylabel, hint=empty)
+        return ChartSpec(title, WORLD_TICK, ylabel, hint=empty)
     ticks = np.fromiter((m.get("tick", i) for i, m in enumerate(history)), dtype=np.int64, count=len(history))
     ys = [np.fromiter((m.get(key, 0) for m in history), dtype=np.float64, count=len(history)) for key, _ in series]
     x, ys = downsample(ticks, ys, points, how="max")
     lines = tuple(Line(label, x, y) for (_, label), y in zip(series, ys))
-    return ChartSpec(title, "tick", ylabel, lines, marks=marks)
+    return ChartSpec(title, WORLD_TICK, ylabel, lines, marks=marks)
 
 
 def memory_spec(samples: Sequence[float], points: int) -> ChartSpec:
@@ -437,11 +442,10 @@ def compare_spec(
     return ChartSpec(title, xlabel, "agents reached", tuple(lines), hint=hint, marks=marks)
 
 
-def intervention_marks(applied: Sequence[tuple[int, str]], offset: int = 0) -> tuple[Mark, ...]:
-    """Marks of the interventions ``applied`` (``(tick, spec)`` pairs, world ticks) on an axis whose 0 is
-    world tick ``offset`` (a session's start; 0: the world's ticks), labelled with their spec (shown
-    literally, cut)."""
-    return tuple(Mark(float(tick - offset), shown(spec, MARK_LABEL)) for tick, spec in applied)
+def intervention_marks(applied: Sequence[tuple[int, str]]) -> tuple[Mark, ...]:
+    """Marks of the interventions ``applied`` (``(tick, spec)`` pairs) at their world ticks, labelled with
+    their spec (shown literally, cut)."""
+    return tuple(Mark(float(tick), shown(spec, MARK_LABEL)) for tick, spec in applied)
 
 
 __all__ = [

@@ -32,12 +32,14 @@ from sim.engine.seeding import method_seeds
 from sim.errors import AgoraError, BadParameterError
 from sim.model.seeds import SeedSpec
 from sim.model.series import series_dict
+from sim.model.session import STATUSES
 from sim.social.dynamics import NONE
 from sim.store.create import saves_dir
 
 from .cascade import CascadeTreeScreen
 from .charts import (
     MAX_LINES,
+    WORLD_TICK,
     Chart,
     ChartSpec,
     compare_spec,
@@ -351,7 +353,7 @@ class DashboardView(View):
                 (sim_key, None),
                 lambda points: ChartSpec(
                     "no session on the chart",
-                    "tick since start",
+                    WORLD_TICK,
                     "agents",
                     hint="press i to inject a message, space to run (4: choose a session)",
                 ),
@@ -366,8 +368,8 @@ class DashboardView(View):
                 ticks, counts = session_counts(session)
                 title = session_title(session) + (" (x: dismiss, e: export)" if session.done else "")
                 hint = "" if length else f"it starts with the next tick ({session.status})"
-                # The chart's ticks count from the session's start: so do its marks.
-                marks = intervention_marks(applied, int(session.started_tick or 0)) if length else ()
+                # World ticks, as the world's charts below: the marks are where they are there.
+                marks = intervention_marks(applied) if length else ()
                 chart.show(
                     key,
                     partial(session_spec, title, tuple(session.state_names), ticks, counts, hint=hint, marks=marks),
@@ -773,6 +775,20 @@ class CommunitiesView(View):
 # -- 3. Agents ------------------------------------------------------------------------------------
 
 
+class SearchBox(Input):
+    """A search box that leaves ``/`` to the app: ``/`` means "to the search box" everywhere (no id or name
+    holds one), so pressing it in the box keeps the focus there instead of typing it."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return key != "slash" and super().check_consume_key(key, character)
+
+    async def _on_key(self, event: Any) -> None:
+        if event.key == "slash":
+            event.prevent_default()  # not typed (Input's handler would): the app's binding has it
+            return
+        await super()._on_key(event)
+
+
 class AgentsView(View):
     DEFAULT_CSS = """
     AgentsView #agent-query { margin: 0 1; }
@@ -789,9 +805,15 @@ class AgentsView(View):
         super().__init__(**kw)
         self.agent_index: int | None = None
 
+    #: What the profile says before an agent is shown.
+    HINT = (
+        "Type an id or a name and press enter: the search box has the keys while the view is open. "
+        "Escape leaves it (then a asks the agent shown, 1-6 switch views); / comes back to it."
+    )
+
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="find an agent: its id, or a name (e.g. Ada Okafor)", id="agent-query")
-        yield Static("Type an id or a name and press enter.", id="agent-profile", markup=False)
+        yield SearchBox(placeholder="find an agent: its id, or a name (e.g. Ada Okafor)", id="agent-query")
+        yield Static(self.HINT, id="agent-profile", markup=False)
         with Horizontal(id="agent-lists"):
             yield DataTable(id="followers", cursor_type="row")
             yield DataTable(id="followees", cursor_type="row")
@@ -826,10 +848,14 @@ class AgentsView(View):
                 f"(id {int(app.world.columns['ids'][hits[0]])})",
                 markup=False,
             )
-        self.show(int(hits[0]))
+        self.show(int(hits[0]), searched=True)
 
-    def show(self, idx: int) -> None:
+    def show(self, idx: int, *, searched: bool = False) -> None:
+        """Show agent ``idx``. Shown by a search, the search box keeps the focus (for the next search);
+        shown any other way (a row chosen, the app), the box gives the keys back, so ``a`` asks them."""
         self.agent_index = idx
+        if not searched and self.screen.focused is self.query_one("#agent-query", Input):
+            self.screen.set_focus(None)
         self.refresh_view(full=True)
 
     def target_agent(self) -> int | None:
@@ -962,6 +988,8 @@ class MessagesView(View):
         ("r", "R"),
         ("rounds", "rounds"),
     )
+    #: The status column's width: the longest status a session can have (``cancelled``, ``completed``).
+    STATUS_WIDTH = max(len(status) for status in STATUSES)
     #: Columns that change while a session runs.
     LIVE_COLUMNS = ("status", "progress", "reached", "via_feed", "exposed", "r", "rounds")
     DEFAULT_CSS = """
@@ -1080,7 +1108,9 @@ class MessagesView(View):
     def on_mount(self) -> None:
         table = self.query_one("#sessions", DataTable)
         for key, label in self.COLUMNS:
-            table.add_column(label, key=key)
+            # A column takes the width of what it first holds: a status that changes later ("queued" to
+            # "running") was cut. The status column fits the longest status from the start.
+            table.add_column(label, key=key, width=self.STATUS_WIDTH if key == "status" else None)
         if self.agora.registry is not None:
             self.reload_models()
 
