@@ -152,11 +152,6 @@ def test_reading_a_world_leaves_nothing_beside_it(world):
     assert listing(world.parent) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the world's LLM rows are read by another read-only connection (sim/store/worldfile.py "
-    "_load_llm_rows): it must open through _connect_ro, asked for in issue 45's report",
-)
 @pytest.mark.parametrize(
     "args",
     [

@@ -141,9 +141,40 @@ def release(path: str) -> None:
         if held.count > 0:
             return
         del _held[lock]
+        _remove_empty_wal(lock[: -len(".lock")])  # nobody writes it now: SQLite's empty side files can go
         with contextlib.suppress(OSError):
             os.unlink(lock)  # before the unlock: a waiting process then finds no file, or a new one
         os.close(held.fd)
+
+
+def _remove_empty_wal(world: str) -> None:
+    """Remove ``WORLD-wal`` (when empty: nothing committed waits in it) and ``WORLD-shm`` beside the world at
+    real path ``world``: a read-only SQLite connection makes both and cannot remove them. Called with the
+    world's lock held, so no writer has them open."""
+    wal, shm = world + "-wal", world + "-shm"
+    try:
+        if os.path.getsize(wal) > 0:
+            return
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return
+    for f in (wal, shm):
+        with contextlib.suppress(OSError):
+            os.unlink(f)
+
+
+def tidy_after_read(path: str) -> None:
+    """After a read of the world at ``path`` by a command that does not write it: remove the empty
+    ``WORLD-wal`` and ``WORLD-shm`` its read-only connection made, unless a writer holds the world (this
+    process included: its writer's last close tidies instead) or the lock cannot be taken here."""
+    if holds(path) or not os.path.exists(path):
+        return
+    try:
+        acquire(path, what="tidy it")
+    except (AgoraError, OSError):
+        return
+    release(path)
 
 
 def holds(path: str) -> bool:

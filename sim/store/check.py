@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.core import worldlock
 from sim.core.world import AGENT_COLUMNS
 from sim.errors import BadFileError
 from sim.store.sessioncheck import MOD, session_history_problems
@@ -282,6 +283,7 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
             problems.append(f"the metadata's messages or sessions are damaged ({type(exc).__name__}: {exc})")
     finally:
         con.close()
+        worldlock.tidy_after_read(path)
     return done()
 
 

@@ -643,6 +643,7 @@ def _load_llm_rows(world: World, path: str) -> None:
             raise BadFileError(f"world {path!r} holds damaged LLM rows ({exc}); it may be damaged") from None
     finally:
         con.close()
+        lock.tidy_after_read(path)
 
 
 #: Agent columns mirrored in ``agent_rows`` that a running simulation may change.
@@ -1193,15 +1194,14 @@ def _connect_ro(path: str) -> sqlite3.Connection:
         raise BadFileError(f"world {path!r} cannot be read ({exc.strerror}): check its permissions") from None
     if head != b"SQLite format 3\x00":
         raise BadFileError(f"{path!r} is not an Agora world (not an SQLite file): open a .db made by 'agora new'")
-    # A read-only connection to a WAL file makes its WORLD-wal and WORLD-shm files and, unable to checkpoint,
-    # leaves them behind when it closes (a refused command left them beside the world). Where the file and its
-    # folder are writable, the reading connection opens read-write with every write refused (query_only): the
-    # last connection to close then removes them, as SQLite's last closing connection always does.
+    # Read-only (mode=ro): a reader never writes the file, not even a WAL checkpoint when it closes. (A
+    # read-write connection with query_only, tried to have the last closing connection remove WORLD-wal and
+    # WORLD-shm, made committed transactions of a killed writer invisible to later readers in the crash
+    # tests.) The empty WORLD-wal and WORLD-shm a read-only connection makes are removed by
+    # ``tidy_after_read`` once no writer holds the world.
     where = os.path.abspath(path)
-    writable = os.access(where, os.W_OK) and os.access(os.path.dirname(where), os.W_OK)
     try:
-        con = sqlite3.connect(f"file:{where}?mode={'rw' if writable else 'ro'}", uri=True, check_same_thread=False)
-        con.execute("PRAGMA query_only = ON")
+        con = sqlite3.connect(f"file:{where}?mode=ro", uri=True, check_same_thread=False)
         return _untrusting(con)
     except sqlite3.Error as exc:
         raise BadFileError(f"world {path!r} cannot be opened ({exc}): it may be damaged") from None
@@ -1231,6 +1231,7 @@ def read_meta(path: str, *, schema: bool = True, con: sqlite3.Connection | None 
     finally:
         if own:
             con.close()
+            lock.tidy_after_read(path)
     try:
         meta = {k: json.loads(v) for k, v in rows}
     except (TypeError, ValueError):
@@ -1314,6 +1315,7 @@ async def open_world(path: str, *, progress: Progress = None) -> World:
         arrays = await asyncio.to_thread(_read_arrays, con, path, progress)
     finally:
         con.close()
+        lock.tidy_after_read(path)
     world = world_from_parts(meta, arrays, path=os.path.abspath(path), source=f"world {path!r}")
     _load_llm_rows(world, path)
     tell_load_warnings(world)
