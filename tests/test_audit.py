@@ -232,7 +232,7 @@ async def test_every_tui_action_is_audited_once(world_file, tmp_path):
         await pilot.pause(0.2)
         await app.workers.wait_for_complete()
         # an interview (a in the Agents view)
-        await pilot.press("3")
+        await pilot.press("3", "escape")  # the Agents view opens in its search box: escape leaves it
         app._views["agents"].show(3)
         await pilot.press("a")
         await pilot.pause()

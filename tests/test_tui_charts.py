@@ -99,10 +99,10 @@ async def test_session_chart_plots_one_line_per_state_from_the_series(world_file
         for i, line in enumerate(spec.lines):
             assert line.x.tolist() == list(range(6))
             assert line.y.tolist() == counts[:, i].tolist()
-        assert (spec.xlabel, spec.ylabel) == ("tick since start", "agents")
+        assert (spec.xlabel, spec.ylabel) == ("tick", "agents")  # the world's tick, as the charts below
         text = c.text
         assert "session 1 · seis · running" in text
-        assert "tick since start" in text and "agents" in text
+        assert "tick" in text and "since start" not in text and "agents" in text
         assert "▞▞ S" in text and "▞▞ E" in text and "▞▞ I" in text  # the legend
         # the world's charts: labelled axes, a legend
         for name, ylabel in (("new-chart", "agents"), ("social-chart", "edges"), ("mem-chart", "MB")):
