@@ -344,3 +344,20 @@ async def test_a_refused_seed_method_choice_is_a_notification(world_file):
         assert "ris" in message and "sir" in message and "\n" not in message
         assert app.sim.sessions == [] and view.choosing is None
         assert not view.query_one("#inject", Button).disabled
+
+
+def test_a_skipped_counter_message_says_why_not_that_it_started():
+    """A counter-message skipped at its tick (the server's message bound) is said as such, with the reason."""
+    from tui.interventions import applied_text
+
+    entry = {
+        "action": "counter",
+        "spec": "counter:ic:degree:5",
+        "applied": True,
+        "tick": 12,
+        "at": 12,
+        "skipped": "the world held 30 messages, the most the server allows (30, --max-messages)",
+    }
+    text = applied_text(entry)
+    assert text.startswith("counter-message (counter:ic:degree:5) skipped at tick 12: the world held 30 messages")
+    assert "session" not in text

@@ -113,6 +113,8 @@ def applied_text(entry: dict[str, Any]) -> str:
         if chosen > fresh:
             text += f"; {chosen - fresh:,} of the {chosen:,} chosen were blocked already"
         return text
+    if action == "counter" and entry.get("skipped"):
+        return f"counter-message ({shown(spec, SPEC_LIMIT)}) skipped at tick {tick:,}: {shown(entry['skipped'], 300)}"
     if action == "counter":
         rivals = [int(r) for r in entry.get("rivals") or []]
         against = (

@@ -59,11 +59,11 @@ class Intervention:
         """
         raw = str(text).strip()
         hint = (
-            "use TICK:block:SEEDS (block:degree:100), TICK:counter:MODEL:SEEDS[:TEXT] or "
-            "TICK:remove-edges:FRACTION[:random|between]"
+            "use [TICK:]block:SEEDS (block:degree:100), [TICK:]counter:MODEL:SEEDS[:TEXT] or "
+            "[TICK:]remove-edges:FRACTION[:random|between]"
         )
         if not with_tick:
-            hint = hint.replace("TICK:", "")
+            hint = hint.replace("[TICK:]", "")
         parts = raw.split(":")
         tick: int | None = None
         if with_tick:
