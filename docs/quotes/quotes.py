@@ -220,6 +220,39 @@ kill %2; grep -m1 -A1 '^event: tick' $W/events.txt
         ],
     ),
     Scene(
+        "analysis",
+        [
+            Step(
+                "analysis-city",
+                "docs/analysis.md",
+                console=True,
+                before="agora new saves/city.db --agents 100000 --seed 42 > /dev/null",
+                masks=(
+                    r"(?<=\[leiden, resolution 1, )\d+(\.\d+)? s",  # timings: the search's,
+                    r"^seconds .*$",  # and each part's (the quote keeps one quiet run's)
+                ),
+            ),
+        ],
+    ),
+    Scene(
+        "memory",
+        [
+            Step(
+                "llm-memory",
+                "docs/llm-agents.md",
+                console=True,
+                # The agent's history of README step 10, before the memory window is narrowed (offline).
+                before="""agora new saves/city.db --agents 100000 --seed 42 > /dev/null
+agora run saves/city.db --inject "The old bridge on Elm street collapsed this morning" --seeds ids:42 --steps 3
+agora interview saves/city.db 42 "What happened in town today?"
+for k in 1 2 3 4 5 6; do
+  agora run saves/city.db --inject "Weather report $k: sunny spells" --seeds top:200 --steps 2
+  agora interview saves/city.db 42 "Any news about the weather?"
+done > /dev/null""",
+            ),
+        ],
+    ),
+    Scene(
         "propagation",
         [
             Step(
