@@ -56,7 +56,6 @@ SEP = "\x1equote-step "
 DATA_MARK = "\x1edata"
 
 # Masks shared by several steps (each one named for what varies).
-SECONDS = r"\d+(\.\d+)? s\b"  # a wall-clock time: "in 1.6 s"
 RUNS_IN = r"(?<=runs in )\d+(\.\d+)? s"  # a sweep's time: "20 runs in 1.6 s"
 
 
