@@ -223,9 +223,12 @@ class Simulation:
                 seed_agents.ndim != 1
                 or seed_agents.dtype.kind not in "iu"
                 or (seed_agents.size and not (seed_agents.min() >= 0 and seed_agents.max() < self.world.n))
+                or np.unique(seed_agents).size != seed_agents.size
             ):
-                raise BadParameterError(f"the chosen seeds are not agents of this world (0 to {self.world.n - 1})")
-            seed_agents = seed_agents.astype(np.int64)
+                raise BadParameterError(
+                    f"the chosen seeds are not distinct agents of this world (0 to {self.world.n - 1})"
+                )
+            seed_agents = seed_agents.astype(np.int32)  # as a seed method gives them, and a stored session keeps
         elif spec.kind == "file":
             # A seed file's ids, resolved once (a file needs no random draw, hence no generator).
             seed_agents = spec.select(self.world, None)  # type: ignore[arg-type]
@@ -240,12 +243,8 @@ class Simulation:
             load_error, clean = exc, dict(params or {})
         if spec.kind == "method" and load_error is None and seed_agents is None:
             seed_agents = self.choose_seeds(spec, model, clean)
-        if ids is not None:
+        if ids is not None:  # unused ids (checked by the caller: :meth:`_replay`)
             message_id, session_id = int(ids[0]), int(ids[1])
-            if any(m["id"] == message_id for m in self.world.messages) or any(
-                x.id == session_id for x in self.world.sessions
-            ):
-                raise BadParameterError(f"message {message_id} or session {session_id} exists already")
         else:
             last_m = int(self.world.messages[-1]["id"]) if self.world.messages else 0
             last_s = int(self.world.sessions[-1].id) if self.world.sessions else 0
@@ -330,6 +329,7 @@ class Simulation:
         the same checks as a new request, and one that fails them is skipped and named."""
         made: list[Any] = []
         failed: list[Any] = []
+        used = ({int(m["id"]) for m in self.world.messages}, {int(x.id) for x in self.world.sessions})
         for row in writer.leftover:
             try:
                 if not isinstance(row.get("body"), str) or not isinstance(row.get("tick"), int):
@@ -339,6 +339,9 @@ class Simulation:
                     raise BadParameterError("not an object")
                 kind = row["kind"]
                 if kind == "inject":
+                    ids = (_whole(body.get("message")), _whole(body.get("session")))
+                    if ids[0] in used[0] or ids[1] in used[1]:
+                        raise BadParameterError(f"message {ids[0]} or session {ids[1]} exists already")
                     agents = body.get("seed_agents")
                     s = self.inject(
                         body.get("text"),
@@ -352,10 +355,12 @@ class Simulation:
                         recommender=body.get("recommender"),
                         actor=body.get("by"),
                         seed_agents=None if agents is None else np.asarray(agents, dtype=np.int64),
-                        ids=(_whole(body.get("message")), _whole(body.get("session"))),
+                        ids=ids,
                         journal=False,
                         audit=False,
                     )
+                    used[0].add(ids[0])
+                    used[1].add(ids[1])
                     made.append({"inject": s.id, "message": s.message_id, "at": row["tick"]})
                 elif kind == "cancel":
                     self.cancel(_whole(body.get("session")), journal=False, audit=False)

@@ -54,13 +54,18 @@ def _hash_edge(src: np.ndarray, dst: np.ndarray) -> int:
 
 #: The most journal rows (changes acknowledged after the last checkpoint) a world file may hold.
 MAX_JOURNAL = 1_000_000
-_USED_IDS = (
-    "SELECT MAX(CASE WHEN json_type(details, '$.session') = 'integer' THEN json_extract(details, '$.session') END), "
-    "MAX(CASE WHEN json_type(details, '$.message') = 'integer' THEN json_extract(details, '$.message') END) "
-    "FROM audit WHERE json_valid(details)"
-)
 #: Ids above this in a file are not taken as ids ever used (a forged audit row cannot exhaust the id space).
 _MAX_ID = 2**53
+#: The highest session and message ids the audit log names (each at most ``_MAX_ID``).
+_USED_IDS = (
+    "SELECT "
+    + ", ".join(
+        f"MAX(CASE WHEN json_type(details, '$.{k}') = 'integer' AND json_extract(details, '$.{k}') BETWEEN 0 AND "
+        f"{_MAX_ID} THEN json_extract(details, '$.{k}') END)"
+        for k in ("session", "message")
+    )
+    + " FROM audit WHERE json_valid(details)"
+)
 
 
 async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
@@ -97,12 +102,15 @@ async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
         for table in ("events", "exposures"):
             # Two index range scans on (session_id, tick): the checkpointed sessions' later ticks, and the
             # sessions injected after the checkpoint (ids above every checkpointed one).
-            later = (
-                f"FROM {table} WHERE (session_id IN (SELECT value FROM json_each(?)) AND tick >= ?) OR session_id > ?"
-            )
-            (latest,) = (await db.execute_fetchall(f"SELECT MAX(tick) {later}", (payload, tick, top)))[0]
-            if latest is not None:
-                last = max(last or 0, int(latest))
+            # Index range scans on (session_id, tick), as the deletes below.
+            for sql, args in (
+                (f"SELECT MAX(tick) FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
+                 (payload, tick)),
+                (f"SELECT MAX(tick) FROM {table} WHERE session_id > ?", (top,)),
+            ):  # fmt: skip
+                (latest,) = (await db.execute_fetchall(sql, args))[0]
+                if latest is not None:
+                    last = max(last or 0, int(latest))
             cur = await db.execute(
                 f"DELETE FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
                 (payload, tick),
@@ -135,7 +143,7 @@ async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
         # The highest ids ever used: of the sessions and messages kept, removed, journaled or audited (an
         # audited injection rolled back by the crash keeps its id: a new session never takes it).
         used = await db.execute_fetchall(_USED_IDS)
-        audited = [int(x) if x is not None and 0 <= int(x) <= _MAX_ID else 0 for x in used[0]]
+        audited = [int(x) if x is not None else 0 for x in used[0]]
         max_session = max([top, *removed["sessions"], audited[0]])
         max_message = max([max(mids, default=0), *removed["messages"], audited[1]])
         if counts["events"] or counts["exposures"] or removed["sessions"] or removed["messages"] or journal:

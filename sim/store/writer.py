@@ -354,7 +354,11 @@ class WorldWriter:
             elif it[0] == "checkpoint":
                 _, image, upto, done = it
                 if self._unwritten:  # never a checkpoint without the events of its ticks: try them again first
-                    await self._write_unwritten(db)
+                    try:
+                        await self._write_unwritten(db)
+                    except BaseException:
+                        image.put_back()  # its LLM, post and memory rows go to the next checkpoint
+                        raise
                 await self._checkpoint(db, image, upto)
                 if not done.done():
                     done.set_result(None)
