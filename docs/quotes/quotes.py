@@ -255,6 +255,23 @@ done > /dev/null""",
         ],
     ),
     Scene(
+        "one-writer",
+        [
+            # A server holds the world; a second writer is refused. The server's pid and its command line's
+            # extra flags (the port file this script waits on) differ from the page's.
+            Step(
+                "reliability-one-writer",
+                "docs/reliability.md",
+                commands="mkdir -p saves && agora new saves/city.db --agents 500 --seed 42 > /dev/null && "
+                "(agora serve saves/city.db --port 0 --port-file port 2> /dev/null &) && "
+                "while [ ! -s port ]; do sleep 0.1; done; agora run saves/city.db --steps 1; "
+                "kill $(head -c 200 saves/city.db.lock | python -c 'import json,sys; print(json.load(sys.stdin)[\"pid\"])')",
+                masks=(r"(?<=is being written by process )\d+ \([^)]*\)",),
+            ),
+        ],
+        setup="cd $W",
+    ),
+    Scene(
         "propagation",
         [
             Step(
