@@ -265,7 +265,7 @@ done > /dev/null""",
                 commands="mkdir -p saves && agora new saves/city.db --agents 500 --seed 42 > /dev/null && "
                 "(agora serve saves/city.db --port 0 --port-file port 2> /dev/null &) && "
                 "while [ ! -s port ]; do sleep 0.1; done; agora run saves/city.db --steps 1; "
-                "kill $(head -c 200 saves/city.db.lock | python -c 'import json,sys; print(json.load(sys.stdin)[\"pid\"])')",
+                'kill $(python -c \'import json; print(json.load(open("saves/city.db.lock"))["pid"])\')',
                 masks=(r"(?<=is being written by process )\d+ \([^)]*\)",),
             ),
         ],
