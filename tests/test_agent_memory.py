@@ -212,7 +212,9 @@ async def test_memory_survives_snapshots_and_world_files_exactly(server, tmp_pat
     assert np.array_equal(again.memory.count, mem.count) and np.array_equal(again.memory.fresh, mem.fresh)
     # A snapshot and back.
     snap = str(tmp_path / "w.snap")
-    save_snapshot(w, snap)
+    # Slim: the run wrote its events nowhere until the writer was attached for its last tick, so the file's
+    # event history does not match the arrays (loading a snapshot now checks it, and would refuse it).
+    save_snapshot(w, snap, events=False)
     back = load_snapshot(snap)
     assert back.memory.rows() == mem.rows() and back.memory.next_id == mem.next_id
     # A world file written whole from the snapshot (agora load), opened again.
