@@ -139,3 +139,19 @@ async def test_an_audited_id_is_never_used_again(tmp_path: Path) -> None:
     s = sim.inject("next", seeds="random:1")
     assert (s.message_id, s.id) == (8, 10)
     await writer.close()
+
+
+async def test_an_injection_no_journal_holds_is_named_as_rolled_back(tmp_path: Path) -> None:
+    """A command's own injection (agora run --inject: acknowledged by the checkpoint right after it) killed
+    before that checkpoint is rolled back, and the recovery names it; its id is not used again."""
+    path = await _world(tmp_path)
+    sim, writer = await _open(path)
+    await sim.checkpoint()
+    s = sim.inject("a command's own", seeds="random:2", journal=False)
+    await writer.close()  # as a kill before the checkpoint that would have held it
+    sim2, writer2 = await _open(path)
+    assert sim2.sessions == [] and writer2.recovered["rolled_back"] == [s.id]
+    assert sim2.inject("the next", seeds="random:2").id == s.id + 1
+    await writer2.close()
+    (rec,) = [r["details"] for r in read_audit(path) if r["action"] == "recover"]
+    assert rec["rolled_back_sessions"] == [s.id]

@@ -52,6 +52,7 @@ class _Held:
     path: str
     count: int
     pid: int  # a forked child inherits the table, not the lock: it never releases its parent's
+    side_files: bool  # WORLD-wal or WORLD-shm were there when the lock was taken: never removed by us
 
 
 _held: dict[str, _Held] = {}
@@ -127,7 +128,7 @@ def acquire(path: str, *, what: str = "write it") -> None:
             os.close(fd)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": _command(), "since": time.time()}).encode(), 0)
-        _held[lock] = _Held(fd, lock, 1, os.getpid())
+        _held[lock] = _Held(fd, lock, 1, os.getpid(), side_files(lock[: -len(".lock")]))
 
 
 def release(path: str) -> None:
@@ -141,10 +142,17 @@ def release(path: str) -> None:
         if held.count > 0:
             return
         del _held[lock]
-        _remove_empty_wal(lock[: -len(".lock")])  # nobody writes it now: SQLite's empty side files can go
+        if not held.side_files:  # only files this process's connections made, and only when empty
+            _remove_empty_wal(lock[: -len(".lock")])
         with contextlib.suppress(OSError):
             os.unlink(lock)  # before the unlock: a waiting process then finds no file, or a new one
         os.close(held.fd)
+
+
+def side_files(path: str) -> bool:
+    """Whether ``WORLD-wal`` or ``WORLD-shm`` lie beside the world at ``path`` now."""
+    world = os.path.realpath(path)
+    return os.path.exists(world + "-wal") or os.path.exists(world + "-shm")
 
 
 def _remove_empty_wal(world: str) -> None:
@@ -164,17 +172,22 @@ def _remove_empty_wal(world: str) -> None:
             os.unlink(f)
 
 
-def tidy_after_read(path: str) -> None:
+def tidy_after_read(path: str, existed: bool) -> None:
     """After a read of the world at ``path`` by a command that does not write it: remove the empty
-    ``WORLD-wal`` and ``WORLD-shm`` its read-only connection made, unless a writer holds the world (this
-    process included: its writer's last close tidies instead) or the lock cannot be taken here."""
-    if holds(path) or not os.path.exists(path):
+    ``WORLD-wal`` and ``WORLD-shm`` its read-only connection made. Files that were there before it
+    connected (``existed``: :func:`side_files`) are left alone whatever they hold — after a crash they are
+    the killed writer's, and only SQLite may judge them — and so are they while a writer holds the world
+    (this process included: its own last release tidies) or when the lock cannot be taken here."""
+    if existed or holds(path) or not os.path.exists(path):
         return
     try:
         acquire(path, what="tidy it")
     except (AgoraError, OSError):
         return
-    release(path)
+    try:
+        _remove_empty_wal(os.path.realpath(path))
+    finally:
+        release(path)
 
 
 def holds(path: str) -> bool:

@@ -155,7 +155,8 @@ def _counter_series(s: Any, counters: list[Any], length: int) -> dict[str, list[
 def _schedule(sim: Simulation, s: Any, listed: list[str]) -> None:
     """Schedule a run's interventions, their ticks counted from the injection of session ``s``."""
     for text in listed:
-        sim.intervene(text, start_tick=s.created_tick, model=s.model_name)
+        # Part of the command's own injection: held by the checkpoint that follows it (or rolled back with it).
+        sim.intervene(text, start_tick=s.created_tick, model=s.model_name, journal=False)
 
 
 def tree_arrays(forest: Forest, started_tick: int, ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -370,6 +371,9 @@ async def run_cascades(
                 priority=priority,
                 seed=seed + r,
                 author=author,
+                # agora run's injection is acknowledged by the checkpoint right after it (below): a crash
+                # before that rolls it back (recorded), and the same command run again injects it again.
+                journal=False,
             )
             session_id, model_params = s.id, s.params
             if s.status == "failed":

@@ -85,11 +85,13 @@ async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
     Raises:
         BadFileError: the journal is larger than a world can have written (a damaged or forged file).
     """
-    rows = await db.execute_fetchall("SELECT key, value FROM meta WHERE key IN ('tick', 'sessions', 'messages')")
+    rows = await db.execute_fetchall(
+        "SELECT key, value FROM meta WHERE key IN ('tick', 'sessions', 'messages', 'audit_seen')"
+    )
     meta = {k: json.loads(v) for k, v in rows}
     empty: dict[str, Any] = {"tick": 0, "events": 0, "exposures": 0, "sessions": 0, "messages": 0, "journal": []}
     if "tick" not in meta:
-        return {**empty, "max_message": 0, "max_session": 0, "last_tick": None}
+        return {**empty, "rolled_back": [], "max_message": 0, "max_session": 0, "last_tick": None}
     tick = int(meta["tick"])
     ids = [int(s["id"]) for s in meta.get("sessions") or [] if isinstance(s, dict) and "id" in s]
     mids = [int(m["id"]) for m in meta.get("messages") or [] if isinstance(m, dict) and "id" in m]
@@ -144,9 +146,36 @@ async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
         # audited injection rolled back by the crash keeps its id: a new session never takes it).
         used = await db.execute_fetchall(_USED_IDS)
         audited = [int(x) if x is not None else 0 for x in used[0]]
+        # Injections audited after the checkpoint and not in the journal (the engine's counter-messages of
+        # lost ticks, a command's own injection killed before its checkpoint): rolled back, and named.
+        seen = meta.get("audit_seen")
+        journaled = set()
+        for r in journal:
+            try:
+                journaled.add(int(json.loads(r["body"]).get("session")))
+            except (TypeError, ValueError, AttributeError):
+                pass
+        rolled_back = []
+        if isinstance(seen, int) and not isinstance(seen, bool):
+            rolled_back = [
+                int(r[0])
+                for r in await db.execute_fetchall(
+                    "SELECT json_extract(details, '$.session') FROM audit WHERE id > ? AND action = 'inject' "
+                    "AND json_valid(details) AND json_type(details, '$.session') = 'integer' ORDER BY id",
+                    (seen,),
+                )
+                if int(r[0]) not in journaled and int(r[0]) > top
+            ]
         max_session = max([top, *removed["sessions"], audited[0]])
         max_message = max([max(mids, default=0), *removed["messages"], audited[1]])
-        if counts["events"] or counts["exposures"] or removed["sessions"] or removed["messages"] or journal:
+        if (
+            counts["events"]
+            or counts["exposures"]
+            or removed["sessions"]
+            or removed["messages"]
+            or journal
+            or rolled_back
+        ):
             details = {
                 "tick": tick,
                 "events": counts["events"],
@@ -159,6 +188,12 @@ async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
                 details["sessions_removed"] = removed["sessions"][:1000]
                 details["messages_removed"] = removed["messages"][:1000]
                 details["why_removed"] = "sessions and messages rows that the checkpoint's metadata did not hold"
+            if rolled_back:
+                details["rolled_back_sessions"] = rolled_back[:1000]
+                details["why_rolled_back"] = (
+                    "injections audited after the checkpoint that no journal row holds: a command's own injection "
+                    "or the engine's counter-message, rolled back with the ticks (their ids are never used again)"
+                )
             if journal:
                 details["journal"] = len(journal)
                 details["journal_note"] = "changes acknowledged after the checkpoint: made again when the world runs"
@@ -173,6 +208,7 @@ async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
         "tick": tick,
         **counts,
         "journal": journal,
+        "rolled_back": rolled_back,
         "max_message": max_message,
         "max_session": max_session,
         "last_tick": last,
@@ -240,6 +276,7 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     if head != b"SQLite format 3\x00":
         problems.append("the file is not an SQLite database (its header is damaged, or it is another kind of file)")
         return done()
+    existed = worldlock.side_files(path)
     try:
         con = _connect(path)
         # Everything below reads one snapshot of the file (a writer may commit checkpoints meanwhile).
@@ -291,7 +328,7 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
             problems.append(f"the metadata's messages or sessions are damaged ({type(exc).__name__}: {exc})")
     finally:
         con.close()
-        worldlock.tidy_after_read(path)
+        worldlock.tidy_after_read(path, existed)
     return done()
 
 

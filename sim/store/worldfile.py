@@ -609,6 +609,7 @@ def _copy_posts(old_path: str) -> list[tuple]:
 
 def _load_llm_rows(world: World, path: str) -> None:
     """The response cache and the latest posts of a world file, into ``world`` (older files have none)."""
+    existed = lock.side_files(path)
     try:
         con = _untrusting(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True))
     except sqlite3.Error:
@@ -643,7 +644,7 @@ def _load_llm_rows(world: World, path: str) -> None:
             raise BadFileError(f"world {path!r} holds damaged LLM rows ({exc}); it may be damaged") from None
     finally:
         con.close()
-        lock.tidy_after_read(path)
+        lock.tidy_after_read(path, existed)
 
 
 #: Agent columns mirrored in ``agent_rows`` that a running simulation may change.
@@ -1217,6 +1218,7 @@ def read_meta(path: str, *, schema: bool = True, con: sqlite3.Connection | None 
             table Agora did not make.
     """
     own = con is None
+    existed = lock.side_files(path) if own else True
     if con is None:
         con = _connect_ro(path)
     try:
@@ -1231,7 +1233,7 @@ def read_meta(path: str, *, schema: bool = True, con: sqlite3.Connection | None 
     finally:
         if own:
             con.close()
-            lock.tidy_after_read(path)
+            lock.tidy_after_read(path, existed)
     try:
         meta = {k: json.loads(v) for k, v in rows}
     except (TypeError, ValueError):
@@ -1306,6 +1308,7 @@ async def open_world(path: str, *, progress: Progress = None) -> World:
     Raises:
         BadFileError: missing, foreign, damaged or of another format version.
     """
+    existed = lock.side_files(path)
     con = _connect_ro(path)
     try:
         # One read transaction: the metadata and the arrays of one checkpoint, whatever a writer commits
@@ -1315,7 +1318,7 @@ async def open_world(path: str, *, progress: Progress = None) -> World:
         arrays = await asyncio.to_thread(_read_arrays, con, path, progress)
     finally:
         con.close()
-        lock.tidy_after_read(path)
+        lock.tidy_after_read(path, existed)
     world = world_from_parts(meta, arrays, path=os.path.abspath(path), source=f"world {path!r}")
     _load_llm_rows(world, path)
     tell_load_warnings(world)
@@ -1671,6 +1674,11 @@ async def checkpoint_world(
         await db.executemany(_SESSIONS_SQL, image.session_rows)
         if audit_rows:
             await db.executemany("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)", list(audit_rows))
+        # The audit log as far as this checkpoint: an injection audited after it and not journaled is rolled
+        # back by a crash, and the recovery names it (``sim.store.check.discard_after_checkpoint``).
+        await db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_seen', (SELECT COALESCE(MAX(id), 0) FROM audit))"
+        )
         if journal is not None:
             await journal()
         kill_point("checkpoint")
