@@ -20,6 +20,7 @@ from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
 from sim.engine import batched, intervene
 from sim.engine.forkpool import default_workers, fork_available, map_forked
+from sim.engine.intervene import check as check_intervention
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
@@ -361,6 +362,12 @@ async def run_cascades(
         if social:
             sim.social.configure(**social)
         session_id = None
+        if text is not None and r == 0:
+            # A mistake in an intervention is refused before the message is injected: a refused command
+            # leaves no trace in the world file (not even an audited injection).
+            for listed in inject["intervene"]:
+                t = str(listed).strip()
+                check_intervention(w, registry, Intervention.parse(t, with_tick=bool(t[:1].isdigit())), model)
         if text is not None:
             s = sim.inject(
                 text,
