@@ -289,6 +289,8 @@ def world_tables(path: Path) -> dict[str, list[tuple]]:
             rows = con.execute(f"SELECT {', '.join(kept)} FROM {table}").fetchall()
             if kept and kept[0] in ("key", "name"):  # a table of settings: a wall-clock one is left out
                 rows = [r for r in rows if r[0] not in WALL_CLOCK]
+            if table == "meta":  # how far the audit log (left out: front ends audit differently) had gone
+                rows = [r for r in rows if r[0] != "audit_seen"]
             out[table] = sorted((tuple(normalise(table, c, v) for c, v in zip(kept, row)) for row in rows), key=repr)
     return out
 

@@ -173,7 +173,7 @@ kill %2; grep -m1 -A1 '^event: tick' $W/events.txt
                     r"(?<=CPU )\d+ %",
                     r"(?<=│) *(?:[\d.kM]{1,6}┤|│)[^│┤\n]*│$",  # the memory chart: the last chart of a line
                     r"(?<=┐) +┌─+┐$",  # its frame (as wide as its axis labels leave it)
-                    r"(?<=┘) +└┬[─┬]*┬┘$",  # its time axis
+                    r"(?<=┘) +└[─┬]+┘$",  # its time axis (with or without a tick mark at its start)
                     r"(?<=\d) +-\d.*$",  # and the axis's labels (seconds before now)
                     # Columns move with the width of what is masked (a rate of 9.8 or 10.1, an axis label).
                     r"(?<=\S) {2,}(?=\S)",

@@ -297,16 +297,7 @@ def bench_api(agents: int = 1000, *, requests: int = 300, seed: int = 1, nagle_r
     env = _env()
     out: dict[str, Any] = {"agents": agents, "target_ms": TARGET_MS}
     with tempfile.TemporaryDirectory(prefix="agora-bench-api-") as folder:
-        made = subprocess.run(
-            [sys.executable, "-m", "sim", "new", "w.db", "--agents", str(agents), "--seed", str(seed)],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if made.returncode != 0:
-            raise RuntimeError(f"agora new failed: {made.stderr.strip()[-500:]}")
+        _new_world(folder, env, agents, seed)
         port_file = os.path.join(folder, "port")
         proc = subprocess.Popen(
             [sys.executable, "-m", "sim", "serve", "w.db", "--port", "0", "--port-file", port_file],

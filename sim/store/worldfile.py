@@ -1062,7 +1062,7 @@ async def save_world(
     keep_audit: bool = False,
     history: History | None = None,
 ) -> World:
-    """:func:`write_world` holding the lock of the world at ``path`` (``sim.store.lock``: a world another
+    """:func:`write_world` holding the lock of the world at ``path`` (``sim.core.worldlock``: a world another
     process writes is never replaced under it).
 
     Raises:
