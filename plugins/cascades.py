@@ -1,4 +1,4 @@
-"""Cascades with a twist, each also the code of a template of ``agora plugins new`` (``sim.engine.templates``
+"""Cascades with a twist, each also the code of a template of ``agora plugins new`` (``sim.authoring.templates``
 writes a template from this file's source, so the two cannot drift).
 
 - ``topic-cascade``: an independent cascade that only reaches agents who share a topic with the message

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from test_api import ADMIN, VIEWER, WAIT, Server, world_file  # noqa: F401 - world_file is a fixture
 
-from sim.engine.controller import SEEDS_HINT
+from sim.live.controller import SEEDS_HINT
 
 
 @pytest.fixture
@@ -423,7 +423,7 @@ def test_text_that_is_not_unicode_is_refused_and_answers_are_always_json(server)
 
 # -- 8. never a 500 for bad input; a bug is a JSON 500 with its traceback in the log ----------------------
 BROKEN_HOST = """
-from sim.engine import controller
+from sim.live import controller
 from sim.plugin import PropagationModel
 
 

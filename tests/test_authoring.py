@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.engine.authoring import check_plugin, new_plugin, plugin_rows, schema_problems
-from sim.engine.templates import SOURCES, TEMPLATES, builtin_class, plugin_code
+from sim.authoring import check_plugin, new_plugin, plugin_rows, schema_problems
+from sim.authoring.templates import SOURCES, TEMPLATES, builtin_class, plugin_code
 from sim.errors import AgoraError, BadFileError, BadParameterError, TargetExistsError
 from sim.model.registry import PluginError, Registry, load_file
 

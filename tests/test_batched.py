@@ -1,4 +1,4 @@
-"""Batched ensembles (``sim.engine.batched``, ``agora run --runs R --kernel batched``).
+"""Batched ensembles (``sim.runs.batched``, ``agora run --runs R --kernel batched``).
 
 1. **ic is the engine's run.** A batched ``ic`` run draws what the engine's ``ic`` draws, in the same order:
    every field of its report equals the engine's run of the same seed (series, forest measures, attempts,
@@ -26,13 +26,13 @@ from conftest import agora
 from plugins.ic import IndependentCascade
 from plugins.lt import LinearThreshold
 from sim.core.world import build_world
-from sim.engine import batched
-from sim.engine.forkpool import fork_available
-from sim.engine.runner import run_cascades
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.model.seeds import SeedSpec
+from sim.runs import batched
+from sim.runs.forkpool import fork_available
+from sim.runs.runner import run_cascades
 from sim.store.create import synthetic_world
 
 
@@ -333,7 +333,7 @@ def test_the_kernels_step_pcg64_as_numpy_does():
     # of an integers() draw included), and the state written back is numpy's after those draws.
     from numba import njit
 
-    from sim.engine.kernels import _uniform
+    from sim.runs.kernels import _uniform
 
     @njit
     def draws(pcg, k):  # type: ignore[no-untyped-def]
@@ -359,7 +359,7 @@ def test_a_runs_start_is_numpys_draws_bit_for_bit():
     # seeds, the generator's state after them and its next word are numpy's, for world seeds and run seeds of
     # one, two or three 32-bit words.
     from sim.core.world import world_rng
-    from sim.engine.kernels import start
+    from sim.runs.kernels import start
 
     cases = [  # (world seed, session, agents, seeds): Floyd's path, then the tail shuffle's (k > pop // 50)
         (1, 1, 100_000, 10),

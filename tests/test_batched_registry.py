@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from sim.engine.runner import run_cascades
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
+from sim.runs.runner import run_cascades
 from sim.store.create import synthetic_world
 
 

@@ -39,8 +39,8 @@ import pytest
 from model_reference import directed_world
 from test_models import assert_mean, assert_same_trace, final_size, replicated_world, run_model, tiny_world
 
+from sim.authoring import check_plugin
 from sim.core.world import build_world, world_rng
-from sim.engine.authoring import check_plugin
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.store.create import synthetic_world

@@ -34,8 +34,8 @@ import pytest
 from model_reference import RefGraph, directed_world
 
 from plugins.opinion_catalogue import _Sweep
+from sim.authoring import check_plugin
 from sim.core.world import Status, build_world
-from sim.engine.authoring import check_plugin
 from sim.errors import BadParameterError
 from sim.model.context import StepContext
 from sim.model.registry import Registry

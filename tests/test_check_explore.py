@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.engine.authoring import ParamSet, check_plugin, explore_worlds, param_space
+from sim.authoring import ParamSet, check_plugin, explore_worlds, param_space
 from sim.plugin import Param, PropagationModel
 
 ROOT = Path(__file__).resolve().parents[1]

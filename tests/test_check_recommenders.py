@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.engine.authoring import check_plugin, check_world, new_plugin, run_recommender
+from sim.authoring import check_plugin, check_world, new_plugin, run_recommender
 from sim.model.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]

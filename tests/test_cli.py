@@ -605,8 +605,8 @@ def test_every_command_and_benchmark_has_a_handler():
 
 
 def test_the_parser_names_the_plugin_templates_there_are():
+    from sim.authoring.templates import TEMPLATES
     from sim.cli.parser import PLUGIN_TEMPLATES
-    from sim.engine.templates import TEMPLATES
 
     assert PLUGIN_TEMPLATES == TEMPLATES
 
@@ -620,7 +620,7 @@ def test_help_imports_no_command_and_no_module_imports_main():
         "import sys; from sim.cli.main import command_groups; from sim.cli.parser import build_parser; "
         "build_parser(command_groups()); "
         "print(sorted(m for m in ('numpy', 'igraph', 'rich', 'textual', 'tui.app', 'sim.store.worldfile', "
-        "'sim.engine.runner', 'sim.cli.run', 'sim.cli.world') if m in sys.modules))"
+        "'sim.runs.runner', 'sim.cli.run', 'sim.cli.world') if m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -628,7 +628,7 @@ def test_help_imports_no_command_and_no_module_imports_main():
     # A headless run or sweep loads no benchmark, no rich (only drawn for a terminal) and no optional library.
     code = (
         "import sys, sim.cli.run, sim.cli.world, sim.cli.sweep; print(sorted(m for m in sys.modules if m.startswith("
-        "('sim.bench', 'rich', 'textual', 'tui', 'matplotlib', 'pyarrow', 'openai', 'ray', 'sim.engine.authoring'))))"
+        "('sim.bench', 'rich', 'textual', 'tui', 'matplotlib', 'pyarrow', 'openai', 'ray', 'sim.authoring'))))"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -15,12 +15,12 @@ import pytest
 from conftest import agora
 
 from sim.core.world import skip_float32
-from sim.engine.forkpool import fork_available, map_forked
-from sim.engine.runner import run_cascades
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError, ResourceError
 from sim.llm.service import LLMService
 from sim.model.registry import Registry
+from sim.runs.forkpool import fork_available, map_forked
+from sim.runs.runner import run_cascades
 from sim.store.create import synthetic_world
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="forked workers need Linux")

@@ -4,8 +4,8 @@ exactly the agents it reaches with texts written."""
 
 from __future__ import annotations
 
-from sim.engine.runner import run_cascades
 from sim.model.registry import Registry
+from sim.runs.runner import run_cascades
 from sim.store.create import synthetic_world
 
 

@@ -1,10 +1,12 @@
 """The layer rule of docs/architecture.md, read from the source with ``ast`` (so an import inside a
 function, a relative import and an import under ``TYPE_CHECKING`` all count):
 
-    cli -> bench | api | lab -> engine -> social | analysis | llm -> store -> model -> plugin -> core -> errors
+    cli -> bench | api | lab -> runs | live | authoring -> engine -> social | analysis | llm -> store -> model
+        -> plugin -> core -> errors
 
 A module may import its own package and anything to its right, never to its left nor a package of the
-same rank (social, analysis and llm do not import each other; nor do bench, api and lab). ``sim`` has at
+same rank (social, analysis and llm do not import each other; nor do runs, live and authoring; nor do
+bench, api and lab). ``sim`` has at
 most six top-level modules. No package's modules import each other in a circle (the second rule below).
 """
 
@@ -29,11 +31,14 @@ RANK = {
     "sim.analysis": 5,
     "sim.llm": 5,
     "sim.engine": 6,
-    "sim.bench": 7,
-    "sim.api": 7,
-    "sim.lab": 7,
-    "sim.cli": 8,
-    "sim.__main__": 9,
+    "sim.runs": 7,
+    "sim.live": 7,
+    "sim.authoring": 7,
+    "sim.bench": 8,
+    "sim.api": 8,
+    "sim.lab": 8,
+    "sim.cli": 9,
+    "sim.__main__": 10,
 }
 TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py"}
 
@@ -144,7 +149,7 @@ def test_the_rule_sees_lazy_relative_and_type_checking_imports():
     assert imports("from sim import plugin\nimport textual.app\n", "sim.core.world") == ["sim.plugin", "textual.app"]
     # The built-in plugins and the UI by name, at any depth (batched.py imported plugins.ic in a function).
     source = "def f():\n    from plugins.ic import IndependentCascade\n    import plugins\n    import tui.app\n"
-    assert imports(source, "sim.engine.batched") == ["plugins.ic", "plugins", "tui.app"]
+    assert imports(source, "sim.runs.batched") == ["plugins.ic", "plugins", "tui.app"]
     assert imports("import tuition\nimport pluginsx\n", "sim.core.world") == []
     assert part_of("sim.engine.simulation") == "sim.engine" and part_of("sim") is None
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import agora
 
+from sim.authoring import check_plugin
 from sim.core.world import build_world
-from sim.engine.authoring import check_plugin
 from sim.engine.simulation import Simulation
 from sim.model.registry import Registry
 from sim.plugin import PropagationModel, StepResult, Variable
@@ -518,7 +518,7 @@ def test_plugins_list_names_the_kind_of_a_plugin_that_failed_to_load(tmp_path):
 def test_variables_survive_the_world_file_and_a_run_continues_exactly(tmp_path):
     """From the command line: a run of the opinion template stopped after 3 ticks and continued for 4
     more in a second command ends with the same opinions and series as 7 ticks in one command."""
-    from sim.engine.authoring import new_plugin
+    from sim.authoring import new_plugin
     from sim.store.worldfile import open_world
 
     new_plugin("avg_opinion", str(tmp_path / "plugins"), "opinion")

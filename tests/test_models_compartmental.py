@@ -27,8 +27,8 @@ from conftest import agora
 from model_reference import directed_world
 from test_models import Run, assert_mean, assert_same_trace, coupled, replicated_world, tiny_world
 
+from sim.authoring import check_plugin
 from sim.core.world import world_rng
-from sim.engine.authoring import check_plugin
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.model.registry import Registry

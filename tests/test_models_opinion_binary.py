@@ -43,8 +43,8 @@ from test_models import (
     tiny_world,
 )
 
+from sim.authoring import check_plugin
 from sim.core.world import world_rng
-from sim.engine.authoring import check_plugin
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.model.context import StepContext

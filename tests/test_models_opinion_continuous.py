@@ -39,8 +39,8 @@ import numpy as np
 import pytest
 from model_reference import RefGraph, directed_world
 
+from sim.authoring import check_plugin
 from sim.core.world import Status, build_world
-from sim.engine.authoring import check_plugin
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.model.context import StepContext

@@ -25,10 +25,10 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from sim.engine.observe import STATUSES, MetricsServer, Monitor, metric_names
-from sim.engine.runner import run_cascades
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
+from sim.runs.runner import run_cascades
 from sim.store.worldfile import open_world, save_world
 from sim.store.writer import WorldWriter
 

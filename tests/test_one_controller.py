@@ -24,7 +24,7 @@ from test_api import Server
 from textual.widgets import Input
 
 import sim
-from sim.engine.controller import INTERACTIVE, SERVER, WorldController
+from sim.live.controller import INTERACTIVE, SERVER, WorldController
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import sim.plugin as contract
-from sim.engine.authoring import check_world, run_model, run_recommender
+from sim.authoring import check_world, run_model, run_recommender
 from sim.engine.seeding import Choice
 from sim.llm.client import Completion
 from sim.llm.prompts import Decision

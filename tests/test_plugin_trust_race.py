@@ -120,7 +120,7 @@ def test_sweep_workers_get_the_trusted_bytes_too(folder):
 
 def test_ray_workers_get_the_trusted_bytes_too(folder):
     """A Ray sweep ships the plugin folders' files with the world: those of a trusted folder are its bytes."""
-    from sim.engine.sweep import _ray_payload
+    from sim.runs.sweep import _ray_payload
     from sim.store.create import synthetic_world
 
     world, plugins, marker = folder

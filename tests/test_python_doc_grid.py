@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sim.engine.sweep import NOT_PARAMS
 from sim.lab.world import WorldFile
+from sim.runs.sweep import NOT_PARAMS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "python.md"
 

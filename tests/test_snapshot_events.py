@@ -20,8 +20,8 @@ import pytest
 import zstandard
 
 from sim.cli.main import main
-from sim.engine.controller import INTERACTIVE, WorldController
 from sim.errors import BadFileError
+from sim.live.controller import INTERACTIVE, WorldController
 from sim.store import snapshot
 from sim.store.check import check_world
 from sim.store.snapshot import END_MAGIC, MAGIC, TRAILER, load_snapshot, read_manifest, snapshot_history

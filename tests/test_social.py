@@ -664,7 +664,7 @@ def test_the_recommender_test_in_the_docs_runs(tmp_path, monkeypatch):
     import re
     from pathlib import Path
 
-    from sim.engine.authoring import new_plugin
+    from sim.authoring import new_plugin
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "writing-a-recommender.md").read_text()
     (block,) = [b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "def test_" in b]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli.main import main
-from sim.engine.sweep import expand_grid, parse_grid
+from sim.runs.sweep import expand_grid, parse_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,8 +147,8 @@ def test_missing_ray_is_one_sentence(world_file, monkeypatch):
 
 
 def test_sweep_equals_run_cascades_per_seed(world_file):
-    from sim.engine.runner import run_cascades
     from sim.model.registry import Registry
+    from sim.runs.runner import run_cascades
     from sim.store.worldfile import open_world
 
     result = sweep_json(str(world_file), *GRID, "--seed", "5", "--workers", "1")
@@ -312,7 +312,7 @@ def test_ray_auto_starts_a_fresh_local_cluster_and_shuts_it_down(world_file, poo
     """With no cluster running, ``--ray auto`` starts a fresh local one of ``--workers`` CPUs (never one a
     user runs on this machine) and shuts it down afterwards. The sweep sees a Ray whose start and stop are
     recorded, and its runs go to the session's cluster, so the test does not pay a second start-up."""
-    import sim.engine.sweep as sweep_module
+    import sim.runs.sweep as sweep_module
 
     calls: list[tuple] = []
 
@@ -412,7 +412,7 @@ def test_ctrl_c_leaves_no_worker_processes(world_file):
 
 def test_engine_is_headless_and_imports_ray_lazily():
     code = (
-        "import sys, sim.engine.sweep, sim.cli.sweep; "
+        "import sys, sim.runs.sweep, sim.cli.sweep; "
         "print(sorted(m for m in ('textual', 'ray', 'tui') if m in sys.modules))"
     )
     proc = subprocess.run(

@@ -826,7 +826,7 @@ async def test_messages_view_shows_the_states_and_a_variable_of_the_highlighted_
     names literally."""
     from textual.widgets import Select
 
-    from sim.engine.authoring import new_plugin
+    from sim.authoring import new_plugin
 
     folder = tmp_path / "plugs"
     model_path, _ = new_plugin("views_opinion", str(folder), "opinion")

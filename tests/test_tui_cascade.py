@@ -14,7 +14,7 @@ from test_tui import inject, screen_text, start, until
 from textual.widgets import Static
 
 from sim.core.persona import Persona
-from sim.engine.cascadeview import BUSY, live_forest, tree_lines
+from sim.live.cascadeview import BUSY, live_forest, tree_lines
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
 from tui.app import AgoraApp

@@ -71,7 +71,7 @@ async def step(app, ticks: int) -> None:
 
 def hostile_plugin(tmp_path) -> str:
     """A copy of the opinion template (a continuous variable) whose states are named like markup."""
-    from sim.engine.authoring import new_plugin
+    from sim.authoring import new_plugin
 
     folder = tmp_path / "plugs"
     model_path, _ = new_plugin("hostile_chart", str(folder), "opinion")

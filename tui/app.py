@@ -35,10 +35,10 @@ from sim.core.events import (
 )
 from sim.core.safe import shown
 from sim.core.world import World
-from sim.engine.controller import INTERACTIVE, WorldController, WorldSnapshot
 from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError
+from sim.live.controller import INTERACTIVE, WorldController, WorldSnapshot
 from sim.model.intervene import entries as intervention_entries
 from sim.model.registry import Registry
 from sim.social.dynamics import NONE

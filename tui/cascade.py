@@ -1,5 +1,5 @@
 """The tree screen: one session's adoption forest drawn as text, generation by generation (the t key of
-the Messages view). The text is built headless by ``sim.engine.cascadeview.tree_lines`` and trimmed to the
+the Messages view). The text is built headless by ``sim.live.cascadeview.tree_lines`` and trimmed to the
 screen, with counts of what was cut; it is drawn again when the terminal is resized."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from sim.core.cascade import Forest
-from sim.engine.cascadeview import measures_line, tree_lines
+from sim.live.cascadeview import measures_line, tree_lines
 
 
 class CascadeTreeScreen(ModalScreen[None]):

@@ -13,7 +13,7 @@ from textual.message import Message
 
 
 class WorldOpened(Message):
-    """The world is open: ``controller`` (a :class:`sim.engine.controller.WorldController`) drives it."""
+    """The world is open: ``controller`` (a :class:`sim.live.controller.WorldController`) drives it."""
 
     def __init__(self, controller: Any) -> None:
         super().__init__()

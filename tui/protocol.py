@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover - names for annotations only
     from sim.core.world import World
-    from sim.engine.controller import WorldController, WorldSnapshot
     from sim.engine.simulation import Simulation
+    from sim.live.controller import WorldController, WorldSnapshot
     from sim.model.registry import Registry
 
 

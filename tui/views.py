@@ -26,10 +26,10 @@ from sim.analysis.plot import plot_sessions
 from sim.analysis.structure import community_table, isolated_text, session_community_stats
 from sim.core.safe import shown
 from sim.core.topics import topics_mask
-from sim.engine.cascadeview import BUSY, CascadeSummary, measures_line, no_tree_reason, summarise
-from sim.engine.controller import WorldSnapshot
 from sim.engine.seeding import method_seeds
 from sim.errors import AgoraError, BadParameterError
+from sim.live.cascadeview import BUSY, CascadeSummary, measures_line, no_tree_reason, summarise
+from sim.live.controller import WorldSnapshot
 from sim.model.seeds import SeedSpec
 from sim.model.series import series_dict
 from sim.model.session import STATUSES
@@ -233,7 +233,7 @@ class DashboardView(View):
 
     @staticmethod
     def figure_rows(app: AgoraHost, f: WorldSnapshot) -> list[tuple[str, str]]:
-        """The dashboard's figures, label and value (see :class:`~sim.engine.controller.WorldSnapshot` for where
+        """The dashboard's figures, label and value (see :class:`~sim.live.controller.WorldSnapshot` for where
         each comes from). Figures of one tick read ``-`` until a tick of this world runs here: after opening or
         loading a world at tick 41, its tick 40 was not measured in this process."""
         m = f.tick_metrics
@@ -1037,7 +1037,7 @@ class MessagesView(View):
         self._cells_shown: dict[tuple[int, int, str], Any] = {}  # (world, session, column) -> cell shown
         self._detail_signature: Any = None
         #: The selected session's cascade: (world, session, round, status) it was measured at, and what it
-        #: gave (a :class:`~sim.engine.cascadeview.CascadeSummary`). Measured at most once per round.
+        #: gave (a :class:`~sim.live.cascadeview.CascadeSummary`). Measured at most once per round.
         self._cascade: tuple[Any, CascadeSummary] | None = None
         self._cascade_drawn: CascadeSummary | None = None  # the one in the box
         #: The key a worker is measuring now (None: none is).
@@ -1533,7 +1533,7 @@ class MessagesView(View):
 
     def measure_cascade(self, key: tuple[int, int, int, str], session: Any, ids: np.ndarray) -> None:
         """The worker: measure ``session``'s forest (from checked copies of its arrays, see
-        ``sim.engine.cascadeview.live_forest``) and hand the result to the UI thread."""
+        ``sim.live.cascadeview.live_forest``) and hand the result to the UI thread."""
         try:
             summary = summarise(session, ids, tick_under_way=True)
         except Exception as exc:  # noqa: BLE001 - a bug: said in the box, the app goes on

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from sim.engine.controller import WorldSnapshot
+from sim.live.controller import WorldSnapshot
 
 from .views import literal
 

@@ -1,5 +1,5 @@
 """The API's routes: a Starlette application over the world controller
-(:class:`~sim.engine.controller.WorldController`).
+(:class:`~sim.live.controller.WorldController`).
 
 Every ``/api/v1`` route needs a bearer token (:mod:`sim.api.tokens`; a server always has one): a missing or
 wrong one is refused with 401, a read-only token that asks to change something with 403. Bodies and
@@ -47,8 +47,8 @@ from sim.api.openapi import spec
 from sim.api.tokens import WS_PROTOCOL, Token, Tokens
 from sim.core.net import is_loopback
 from sim.core.safe import shown
-from sim.engine.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.live.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
 from sim.model.intervene import entries
 
 Handler = Callable[[Request], Awaitable[Response]]

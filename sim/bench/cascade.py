@@ -66,7 +66,7 @@ def bench_cascade(
             s.record_events = False  # as in agora run --runs: nothing reads a fork's adoption records
             t0 = time.perf_counter()
             done = 0
-            while not sim.idle and done < 10_000:  # the tight loop of agora run --runs (sim.engine.runner)
+            while not sim.idle and done < 10_000:  # the tight loop of agora run --runs (sim.runs.runner)
                 sim.step_now()
                 done += 1
             t_measure = time.perf_counter()

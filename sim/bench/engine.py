@@ -26,12 +26,12 @@ import psutil
 
 from sim.analysis.structure import build_view, pagerank_csr, pagerank_scores
 from sim.core.arrays import unique_sorted
-from sim.engine.forkpool import default_workers, fork_available
-from sim.engine.runner import run_cascades
 from sim.engine.simulation import Simulation
 from sim.llm.service import LLMService
 from sim.model.registry import Registry
 from sim.model.series import series_dict
+from sim.runs.forkpool import default_workers, fork_available
+from sim.runs.runner import run_cascades
 from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.store.worldfile import _world_arrays, open_world, save_world
@@ -368,7 +368,7 @@ def _ndlib_ic(world: Any, seeds: np.ndarray, p: float) -> dict[str, Any]:
 
 
 def _ensemble(world: Any, p: float, runs: int, seed: int, repeats: int = 3) -> dict[str, Any]:
-    """What ``agora run --runs`` does (``sim.engine.runner.run_cascades``, offline), per run, in one process
+    """What ``agora run --runs`` does (``sim.runs.runner.run_cascades``, offline), per run, in one process
     (``--workers 1``) and over one forked worker per CPU (the command's default), each ensemble ``repeats``
     times; against the plain numpy kernel from as many random 10-agent seed sets on the same graph in the
     same run. Per-run figures are an ensemble's wall-clock time over its runs; medians over the repeats."""

@@ -49,9 +49,9 @@ from typing import Any
 import numpy as np
 
 from sim.bench.engine import _numpy_ic_kernel, fresh_process_json
-from sim.engine.forkpool import default_workers, fork_available
-from sim.engine.runner import run_cascades
 from sim.model.registry import Registry
+from sim.runs.forkpool import default_workers, fork_available
+from sim.runs.runner import run_cascades
 
 #: The models of the comparison, with their parameters (feed off: the graph's rule alone).
 MODELS: dict[str, dict[str, Any]] = {

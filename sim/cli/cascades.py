@@ -15,8 +15,8 @@ from typing import Any
 
 from sim.cli.output import emit, shown_line
 from sim.core.topics import mask_topics
-from sim.engine.runner import tree_arrays
 from sim.errors import BadParameterError
+from sim.runs.runner import tree_arrays
 from sim.store.cascadeio import check_cascade_output, save_cascades, session_forest, write_graphml
 from sim.store.worldfile import check_target
 

@@ -59,7 +59,7 @@ BUILTIN_COMMANDS = (
     "serve",
 )
 
-#: The templates of ``agora plugins new --template``: ``sim.engine.templates.TEMPLATES``, named here because
+#: The templates of ``agora plugins new --template``: ``sim.authoring.templates.TEMPLATES``, named here because
 #: that module reads the built-in plugins (numpy and all), which ``agora --help`` must not load; a test
 #: holds the two equal.
 PLUGIN_TEMPLATES = ("cascade", "compartmental", "opinion", "network", "recommender", "friend-recommender")

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sim.cli.output import emit
-from sim.lab.results import plot
+from sim.runs.results import plot
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -13,12 +13,12 @@ import os
 import re
 from typing import Any
 
+from sim.authoring import check_plugin, new_plugin, plugin_rows
+from sim.authoring.templates import RECOMMENDER_TEMPLATES
 from sim.cli.output import emit, shown_line
 from sim.cli.progress import stderr_progress
-from sim.engine.authoring import check_plugin, new_plugin, plugin_rows
-from sim.engine.sweep import plugin_registry
-from sim.engine.templates import RECOMMENDER_TEMPLATES
 from sim.model.registry import plugin_folder_of, trust_plugin_folder, untrust_plugin_folder
+from sim.runs.sweep import plugin_registry
 
 EXIT_CHECK_FAILED = 1
 

@@ -1,5 +1,5 @@
 """``agora run``: a world headless, a persisted run or an ensemble of cascades (the engine is
-:func:`sim.engine.runner.run_cascades`), with its ``--series`` file, ``--plot`` figure, ``--cascades`` file
+:func:`sim.runs.runner.run_cascades`), with its ``--series`` file, ``--plot`` figure, ``--cascades`` file
 (every run's adoption forest) and ``--ccdf`` file (the distribution of the runs' cascade sizes)."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from sim.cli.textable import render_table
 from sim.core.audit import public_settings
 from sim.core.worldlock import world_lock
 from sim.engine.observe import MetricsServer, Monitor
-from sim.engine.runner import check_social_params, run_cascades, series_records
-from sim.engine.sweep import plugin_registry
 from sim.errors import BadParameterError
 from sim.lab.world import MAX_TICKS, WorldFile, run_interventions
 from sim.llm.config import LLMConfig
+from sim.runs.runner import check_social_params, run_cascades, series_records
+from sim.runs.sweep import plugin_registry
 from sim.social.dynamics import Social
 from sim.store.cascadeio import check_cascades_path, check_ccdf_path, save_cascades
 from sim.store.seriesio import check_series_path, save_series, table_from_records

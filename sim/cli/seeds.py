@@ -18,10 +18,10 @@ import numpy as np
 
 from sim.cli.args import parse_params
 from sim.cli.output import emit
-from sim.engine.runner import run_cascades
 from sim.engine.seeding import CHOICE_SEED_OFFSET, check_k, choose_seeds
-from sim.engine.sweep import plugin_registry
 from sim.errors import BadParameterError
+from sim.runs.runner import run_cascades
+from sim.runs.sweep import plugin_registry
 from sim.store.worldfile import check_target, open_world
 
 #: The most ``--runs``: the estimate's session seeds stay below the choosing runs' (CHOICE_SEED_OFFSET).

@@ -1,6 +1,6 @@
 """``agora serve WORLD``: serve a world over HTTP (``sim.api``) until interrupted.
 
-The world runs on the same asyncio core the terminal UI uses (``sim.engine.controller.WorldController``); uvicorn
+The world runs on the same asyncio core the terminal UI uses (``sim.live.controller.WorldController``); uvicorn
 serves the Starlette application on that loop. Ctrl-C or SIGTERM stop the server, checkpoint the world and
 close its file; ``kill -9`` loses at most the ticks since the last checkpoint (``--checkpoint-every``).
 
@@ -35,11 +35,11 @@ from sim.core.events import PropagationFailed, RecommenderFailed
 from sim.core.net import ACCEPT_BATCH, LISTEN_QUEUE, is_loopback, listen, max_connections
 from sim.core.safe import shown
 from sim.core.tracebacks import one_line, plugin_location
-from sim.engine.controller import WorldController
 from sim.engine.observe import Monitor
-from sim.engine.runner import check_social_params
 from sim.errors import BadParameterError
+from sim.live.controller import WorldController
 from sim.model.intervene import MAX_ENTRIES
+from sim.runs.runner import check_social_params
 
 
 def _write_port(path: str, port: int) -> None:

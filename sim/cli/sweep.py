@@ -1,4 +1,4 @@
-"""``agora sweep``: parameter sweeps and ensembles (the engine is :mod:`sim.engine.sweep`)."""
+"""``agora sweep``: parameter sweeps and ensembles (the engine is :mod:`sim.runs.sweep`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sim.cli.output import emit, indented, shown_line
 from sim.cli.progress import stderr_progress
 from sim.cli.run import cascade_stats_text, check_outputs, write_cascade_files, written_files_text
 from sim.cli.textable import render_table
-from sim.engine.sweep import parse_grid
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
+from sim.runs.sweep import parse_grid
 
 
 def handle(args: argparse.Namespace) -> Any:

@@ -20,11 +20,11 @@ from sim.core.safe import shown
 from sim.core.topics import TOPICS
 from sim.core.world import Status, world_rng
 from sim.core.worldlock import world_lock
-from sim.engine.runner import check_social_params
-from sim.engine.sweep import plugin_registry
 from sim.errors import AgoraError, BadParameterError
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
+from sim.runs.runner import check_social_params
+from sim.runs.sweep import plugin_registry
 from sim.social.dynamics import Social
 from sim.store.create import ensure_default_world, imported_world, synthetic_world
 from sim.store.snapshot import SnapshotReader, save_snapshot, snapshot_history

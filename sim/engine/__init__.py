@@ -1,2 +1,3 @@
-"""Engine: the simulation loop, headless runs and sweeps, plugin authoring checks and the metrics endpoint.
+"""Engine: the tick (``simulation``) and what it accepts: seed choice (``seeding``), interventions
+(``intervene``) and the metrics a running simulation publishes (``observe``).
 Imports social, analysis, llm, store, model and core."""

@@ -557,7 +557,7 @@ class Simulation:
 
     def step_now(self) -> dict[str, Any]:
         """Advance one tick in the calling thread, with nothing on the event loop: the tight loop of a
-        headless ensemble (``sim.engine.runner``), where no UI waits for the loop and no world file is
+        headless ensemble (``sim.runs.runner``), where no UI waits for the loop and no world file is
         written. Who is online is drawn only if something reads it (``World.advance_lazily``): the
         trajectory is the same as :meth:`step`'s, and the ``online`` metric is None when nothing read it.
 

@@ -5,8 +5,8 @@ See docs/python.md. Ensembles and sweeps run over the same engine functions as `
 """
 
 from sim.lab.live import ClosedError, Simulation
-from sim.lab.results import Arm, EnsembleResult, Failure, Paired, Run, Series, SweepResult, plot
 from sim.lab.world import WorldFile, import_edges, new_world, open_world
+from sim.runs.results import Arm, EnsembleResult, Failure, Paired, Run, Series, SweepResult, plot
 
 __all__ = [
     "Arm",

@@ -1,4 +1,4 @@
-"""A live world from Python: the world controller (:class:`sim.engine.controller.WorldController`, the one
+"""A live world from Python: the world controller (:class:`sim.live.controller.WorldController`, the one
 under ``agora serve`` and the terminal UI) on a private event loop in a background thread.
 
 Every method is synchronous, so a script needs no asyncio, and works inside a running loop (a Jupyter
@@ -16,9 +16,9 @@ import weakref
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
-from sim.engine.controller import SERVER, WorldController, WorldSnapshot
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.loop import LoopThread
+from sim.live.controller import SERVER, WorldController, WorldSnapshot
 
 T = TypeVar("T")
 

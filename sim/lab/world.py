@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
-from sim.engine.runner import check_social_params, run_cascades
-from sim.engine.sweep import grid_from_mapping, grid_text, plugin_registry, run_sweep, series_records
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.live import Simulation
 from sim.lab.loop import run_sync
-from sim.lab.results import EnsembleResult, SweepResult
 from sim.model.intervene import ACTIONS, Intervention
+from sim.runs.results import EnsembleResult, SweepResult
+from sim.runs.runner import check_social_params, run_cascades
+from sim.runs.sweep import grid_from_mapping, grid_text, plugin_registry, run_sweep, series_records
 from sim.social.dynamics import Social
 from sim.store.create import imported_world, synthetic_world
 from sim.store.worldfile import check_target, save_world, world_info
@@ -186,7 +186,7 @@ class WorldFile:
                 without it 0: the injection's tick): ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``,
                 ``remove-edges:FRACTION[:random|between]``.
             kernel: ``auto`` (batched where it can: ``lt`` always, ``ic`` and ``sir`` from 100 runs),
-                ``batched`` or ``engine`` (``--kernel``; see :func:`sim.engine.runner.run_cascades`).
+                ``batched`` or ``engine`` (``--kernel``; see :func:`sim.runs.runner.run_cascades`).
 
         Returns:
             An :class:`EnsembleResult`; its ``to_dict()`` is what ``agora run ... --json`` prints.

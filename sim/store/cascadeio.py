@@ -70,7 +70,7 @@ CASCADE_COLUMNS = ("run", "agent", "source", "tick", "generation")
 CCDF_COLUMNS = ("size", "ccdf")
 #: The containers of both, by how the file name ends.
 EXTENSIONS = (".csv", ".csv.gz", ".parquet")
-#: The tree arrays a record's ``tree`` holds (``sim.engine.runner.tree_arrays``).
+#: The tree arrays a record's ``tree`` holds (``sim.runs.runner.tree_arrays``).
 TREE_ARRAYS = ("agent", "source", "root", "tick", "generation")
 
 
@@ -408,7 +408,7 @@ def write_cascades(path: str, records: Iterable[Any], key_names: Sequence[str] =
     Args:
         path: the target; its extension picks the container.
         records: ``{"keys": {...}, "run": r, "tree": {agent, source, root, tick, generation}}`` (arrays, as
-            ``sim.engine.runner.tree_arrays`` makes them; a ``tree`` of None writes no row).
+            ``sim.runs.runner.tree_arrays`` makes them; a ``tree`` of None writes no row).
         key_names: the key columns, written first, in this order (each record's ``keys`` must hold them).
 
     Returns:

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from sim.analysis.plot import check_figure_path, figure_format, plot_files, plot_tables
-from sim.engine.runner import series_records
-from sim.engine.sweep import paired_difference
 from sim.errors import BadParameterError
+from sim.runs.runner import series_records
+from sim.runs.sweep import paired_difference
 from sim.store.cascadeio import (
     CascadeTable,
     CcdfTable,
@@ -395,7 +395,7 @@ class EnsembleResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "") -> EnsembleResult:
-        """The result of a :func:`sim.engine.runner.run_cascades` report; each run's ``tree`` (arrays, with
+        """The result of a :func:`sim.runs.runner.run_cascades` report; each run's ``tree`` (arrays, with
         ``trees=True``) is taken out of it, so that :meth:`to_dict` stays JSON."""
         trees = _take_trees(data["runs"])
         runs = [Run.from_dict(i, r) for i, r in enumerate(data["runs"])]
@@ -611,7 +611,7 @@ class SweepResult:
     def from_dict(
         cls, data: dict[str, Any], records: list[dict[str, Any]], source: str = "", kept_series: bool = True
     ) -> SweepResult:
-        """The result of a :func:`sim.engine.sweep.run_sweep` report; each run's ``tree`` (arrays, with
+        """The result of a :func:`sim.runs.sweep.run_sweep` report; each run's ``tree`` (arrays, with
         ``trees=True``) is taken out of it, so that :meth:`to_dict` stays JSON."""
         taken = [_take_trees(c["per_run"]) for c in data["results"]]
         trees = None if all(t is None for t in taken) else [t or [] for t in taken]

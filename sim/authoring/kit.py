@@ -109,11 +109,11 @@ from typing import Any
 
 import numpy as np
 
+from sim.authoring.templates import TEMPLATES, template_files
 from sim.core.events import EventBus
 from sim.core.topics import TOPICS
 from sim.core.world import World, build_world, world_rng
 from sim.engine.simulation import Simulation
-from sim.engine.templates import TEMPLATES, template_files
 from sim.errors import BadFileError, BadParameterError, TargetExistsError
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
@@ -185,7 +185,7 @@ def new_plugin(name: str, folder: str = ".", template: str = "cascade") -> list[
     """Write a new plugin ``<folder>/<name>.py`` and its tests ``<folder>/test_<name>.py``.
 
     The plugin is a working, documented propagation model or recommender: the code of a built-in plugin,
-    renamed, chosen by the template of :mod:`sim.engine.templates` (``cascade``: ``topic-cascade``, a
+    renamed, chosen by the template of :mod:`sim.authoring.templates` (``cascade``: ``topic-cascade``, a
     cascade that only reaches agents who share a topic with the message; ``compartmental``: ``sirs``;
     ``opinion``: ``hegselmann-krause``, bounded-confidence averaging of a continuous opinion; ``network``:
     ``rewiring-cascade``, a cascade whose unconvinced followers rewire; ``recommender``: ``topic-fresh``,
@@ -197,7 +197,7 @@ def new_plugin(name: str, folder: str = ".", template: str = "cascade") -> list[
             keyword, not the name of a built-in plugin or a standard-library module, not starting with
             ``_`` or ``test``.
         folder: where to write the files (created if missing).
-        template: one of :data:`sim.engine.templates.TEMPLATES`.
+        template: one of :data:`sim.authoring.templates.TEMPLATES`.
 
     Returns:
         The paths written (model first).

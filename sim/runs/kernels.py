@@ -1,4 +1,4 @@
-"""Compiled cascade kernels for batched ensembles (:mod:`sim.engine.batched`), with Numba.
+"""Compiled cascade kernels for batched ensembles (:mod:`sim.runs.batched`), with Numba.
 
 One call runs one cascade of the built-in ``ic`` (:func:`cascade`), ``lt`` (:func:`threshold`) or ``sir``
 (:func:`epidemic`) to its end (or ``rounds_cap`` rounds) from its seeds and its random key, and leaves in
@@ -17,7 +17,7 @@ number per open edge, round by round, senders ascending), so a run is the engine
 The generator (numpy's PCG64) is stepped here, from its state (``pcg``: the 128-bit state and increment as
 four uint64 words, high first), by :func:`_uniform`, bit for bit numpy's ``Generator.random()`` without
 its indirect call; the state is written back at the end. ``lt``'s agent ``v`` has threshold
-``float32(unit(word v))``, word ``v`` of the run's SplitMix64 key (see :mod:`sim.engine.batched`), drawn
+``float32(unit(word v))``, word ``v`` of the run's SplitMix64 key (see :mod:`sim.runs.batched`), drawn
 when ``v`` is first a candidate instead of N numbers at the start; its state, its adopted followees and its
 in-degree share one 64-bit word an agent (:func:`lt_table`), so that an exposure costs one load.
 

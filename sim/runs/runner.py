@@ -18,8 +18,7 @@ from sim.core.cascade import Forest, cascade_stats
 from sim.core.stats import mean_ci95
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
-from sim.engine import batched, intervene
-from sim.engine.forkpool import default_workers, fork_available, map_forked
+from sim.engine import intervene
 from sim.engine.intervene import check as check_intervention
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
@@ -30,6 +29,8 @@ from sim.model.guard import plugin_budget as plugin_budget_seconds
 from sim.model.intervene import Intervention
 from sim.model.registry import Registry
 from sim.model.series import series_dict
+from sim.runs import batched
+from sim.runs.forkpool import default_workers, fork_available, map_forked
 
 Progress = Callable[[str, float], None] | None
 
@@ -252,10 +253,10 @@ async def run_cascades(
     injection; every run applies them and reports them in ``interventions``.
 
     ``kernel`` chooses how an ensemble runs: ``engine`` ticks every run through the engine; ``batched``
-    computes the runs in a compiled kernel (:mod:`sim.engine.batched`: the built-in ``ic``, ``lt`` and ``sir``
+    computes the runs in a compiled kernel (:mod:`sim.runs.batched`: the built-in ``ic``, ``lt`` and ``sir``
     on a world where nothing else moves; an ``ic`` or ``sir`` run draws what the engine draws and is the
     engine's run of its seed, an ``lt`` run draws its thresholds its own way, the same law); ``auto`` batches
-    where it can (``ic`` and ``sir`` from :data:`sim.engine.batched.AUTO_RUNS` runs). The report's ``kernel``
+    where it can (``ic`` and ``sir`` from :data:`sim.runs.batched.AUTO_RUNS` runs). The report's ``kernel``
     says which ran (and ``kernel_reason`` why not batched).
 
     Every run reports ``cascade``, the measures of its adoption forest; with ``trees`` it also carries
@@ -597,7 +598,7 @@ class _Ensemble:
     def check(self, kernel: str = "auto", runs: int = 1) -> dict[str, Any]:
         """Validate the options once, before any run (in this process: a bad option is one sentence here,
         not one per worker), and choose the kernel (``batched`` where ``kernel`` allows and the ensemble
-        of ``runs`` runs can: see :func:`sim.engine.batched.small`); returns the model's typed parameters.
+        of ``runs`` runs can: see :func:`sim.runs.batched.small`); returns the model's typed parameters.
 
         Raises:
             BadParameterError: a bad model, parameter, seed selection or social setting, or ``kernel``

@@ -3,12 +3,12 @@ compiled kernel, one after the other, with none of the engine's per-run machiner
 
 Where nothing but the cascade moves (no living network, no feeds, no interventions, every agent active, no
 other session running, offline), a run of ``ic`` or ``lt`` is a breadth-first walk from its seeds. The
-kernel (:mod:`sim.engine.kernels`, Numba) walks it in compiled code and counts what the engine reports;
+kernel (:mod:`sim.runs.kernels`, Numba) walks it in compiled code and counts what the engine reports;
 its buffers are reused from run to run and put back after each, so a run costs what it touches.
 
 Each run draws its seeds from its session generator exactly as the engine does
 (``world_rng(world.seed, 100, seed + r, session)``: the same seed sets), in compiled code for ``random:K``
-of all agents and for seeds that draw nothing (:func:`sim.engine.kernels.start`, bit for bit numpy's), through
+of all agents and for seeds that draw nothing (:func:`sim.runs.kernels.start`, bit for bit numpy's), through
 numpy for the others.
 
 - ``ic`` then draws from that generator exactly what the engine's ``ic`` draws: one uniform number per open
@@ -96,7 +96,7 @@ def lt_thresholds(keys: np.ndarray, agents: np.ndarray) -> np.ndarray:
 
 
 #: The built-in models the compiled kernels reproduce, by the name they are registered under: ``ic`` and ``lt``
-#: (:func:`sim.engine.kernels.cascade`, ``threshold``) and ``sir`` (``epidemic``).
+#: (:func:`sim.runs.kernels.cascade`, ``threshold``) and ``sir`` (``epidemic``).
 BATCHED_MODELS = ("ic", "lt", "sir")
 
 
@@ -137,7 +137,7 @@ def why_not(world: World, sim: Any, session: Any, model_cls: type, trees: bool, 
     if fixed is not None and np.any(np.diff(np.asarray(fixed, dtype=np.int64)) <= 0):
         return "seeds not in ascending order run on the engine"
     try:
-        from sim.engine import kernels  # noqa: F401, PLC0415 - Numba loads only for a batched ensemble
+        from sim.runs import kernels  # noqa: F401, PLC0415 - Numba loads only for a batched ensemble
     except ImportError as exc:  # pragma: no cover - numba is a dependency; a broken install falls back
         return f"the compiled kernels could not be loaded ({exc})"
     return None
@@ -175,7 +175,7 @@ _MASK64 = (1 << 64) - 1
 
 def pcg_state(rng: np.random.Generator) -> np.ndarray:
     """A PCG64 generator's state for the kernels: its 128-bit state and increment as four uint64 words (high
-    first). The kernels step it as numpy does (:func:`sim.engine.kernels._uniform`)."""
+    first). The kernels step it as numpy does (:func:`sim.runs.kernels._uniform`)."""
     st = rng.bit_generator.state["state"]
     s, inc = int(st["state"]), int(st["inc"])
     return np.array([s >> 64, s & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)
@@ -201,7 +201,7 @@ def _drawn_once(world: World, spec: Any, fixed: np.ndarray | None) -> np.ndarray
 
 
 def _starter_kernel() -> Callable[..., np.uint64]:
-    from sim.engine.kernels import start  # noqa: PLC0415 - Numba loads only for a batched ensemble
+    from sim.runs.kernels import start  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
     return start
 
@@ -222,7 +222,7 @@ def _starter(
     """``start(run_seed)``: a run's seeds, its generator's state (:func:`pcg_state`) and its ``lt`` key, as
     :func:`run_key` and :func:`pcg_state` make them from ``world_rng(world.seed, 100, run_seed, session)``.
     Seeds that draw nothing or ``random:K`` of all agents are made by the compiled
-    :func:`sim.engine.kernels.start` (bit for bit numpy's draws, without its 50 microseconds a run); other
+    :func:`sim.runs.kernels.start` (bit for bit numpy's draws, without its 50 microseconds a run); other
     selections (a community, agents not all active) draw through numpy."""
     start = _starter_kernel()
     chosen = _drawn_once(world, spec, fixed)
@@ -288,10 +288,10 @@ class _Buffers:
         rounds_cap: int,
         direct: bool,
     ) -> None:
-        """One ``ic`` run of :func:`sim.engine.kernels.cascade` or ``lt`` run of
-        :func:`sim.engine.kernels.threshold` in these buffers; ``graph``: the out-CSR (``indptr`` int64, ``dst``
+        """One ``ic`` run of :func:`sim.runs.kernels.cascade` or ``lt`` run of
+        :func:`sim.runs.kernels.threshold` in these buffers; ``graph``: the out-CSR (``indptr`` int64, ``dst``
         int32) and the in-degrees (float64)."""
-        from sim.engine import kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
+        from sim.runs import kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
         indptr, dst, in_degree = graph
         if lt:
@@ -318,9 +318,9 @@ class _Buffers:
         gamma: float,
         rounds_cap: int,
     ) -> np.ndarray:
-        """One ``sir`` run of :func:`sim.engine.kernels.epidemic` in these buffers; returns its new infections
+        """One ``sir`` run of :func:`sim.runs.kernels.epidemic` in these buffers; returns its new infections
         and recoveries per round."""
-        from sim.engine.kernels import epidemic  # noqa: PLC0415 - Numba loads only for a batched ensemble
+        from sim.runs.kernels import epidemic  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
         indptr, dst, _ = graph
         return epidemic(
@@ -389,12 +389,12 @@ def summary(
     max_ticks: int,
     seconds: float,
 ) -> dict[str, Any]:
-    """A run's report from the kernel's buffers, field for field what ``sim.engine.runner._run_summary``
+    """A run's report from the kernel's buffers, field for field what ``sim.runs.runner._run_summary``
     reports for the same run on the engine. ``rounds``: the rounds run; ``sent``: the transmitting agents
     summed over them (None: a cascade's, whose adopters transmit in the round after theirs); ``cured``:
     ``sir``'s recoveries per round (None: a cascade, whose states are ``susceptible`` and ``adopted``);
     ``gens``: each adopter's generation in the forest."""
-    from sim.engine.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
+    from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
     series, trees, virality, scalars = tally(
         buf.rounds, gens, buf.parents, buf.subtree, buf.tree, buf.agents, size, rounds
@@ -451,7 +451,7 @@ def summary(
 
 
 def _cascade(size: int, trees: np.ndarray, virality: np.ndarray, scalars: np.ndarray) -> dict[str, Any]:
-    """The run's ``cascade`` measures from :func:`sim.engine.kernels.tally`'s, what
+    """The run's ``cascade`` measures from :func:`sim.runs.kernels.tally`'s, what
     :func:`sim.core.cascade._measures` reports for the same forest (the forest's virality summed with
     ``math.fsum`` over its trees of two agents or more, weighted by their sizes)."""
     if size == 0:
@@ -482,7 +482,7 @@ def warm(model: str) -> None:
     """Compile (or load from Numba's cache) ``model``'s kernels for the argument types :func:`run_batched`
     passes, on a world of two agents: done before forking workers, so that they share the compiled code
     instead of each loading it (each kernel Numba loads costs start-up: only the model's)."""
-    from sim.engine.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
+    from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
     graph = (np.array([0, 1, 1], dtype=np.int64), np.array([1], dtype=np.int32), np.ones(2))
     seeds, pcg, none = np.array([0], dtype=np.int64), np.zeros(4, dtype=np.uint64), np.zeros(1, dtype=np.uint64)

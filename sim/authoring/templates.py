@@ -65,7 +65,7 @@ import os
 
 import numpy as np
 
-from sim.engine.authoring import check_plugin, check_world, common_topics, run_model
+from sim.authoring import check_plugin, check_world, common_topics, run_model
 from sim.model.registry import load_file
 from sim.core.topics import topics_mask
 
@@ -106,7 +106,7 @@ import os
 
 import numpy as np
 
-from sim.engine.authoring import check_plugin, check_world, run_model
+from sim.authoring import check_plugin, check_world, run_model
 from sim.model.registry import load_file
 
 MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
@@ -144,7 +144,7 @@ import os
 
 import numpy as np
 
-from sim.engine.authoring import check_plugin, check_world, run_model
+from sim.authoring import check_plugin, check_world, run_model
 from sim.model.registry import load_file
 
 MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
@@ -182,7 +182,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from sim.engine.authoring import check_plugin, check_world
+from sim.authoring import check_plugin, check_world
 from sim.model.registry import Registry, load_file
 from sim.engine.simulation import Simulation
 
@@ -234,7 +234,7 @@ import os
 
 import numpy as np
 
-from sim.engine.authoring import check_plugin, check_world, run_recommender
+from sim.authoring import check_plugin, check_world, run_recommender
 from sim.model.registry import load_file
 
 RECOMMENDER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
@@ -275,7 +275,7 @@ from __future__ import annotations
 
 import os
 
-from sim.engine.authoring import check_plugin, check_world, run_recommender
+from sim.authoring import check_plugin, check_world, run_recommender
 from sim.model.registry import load_file
 
 RECOMMENDER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")

@@ -4,7 +4,7 @@ A sweep expands ``--grid KEY=V1,V2,...`` options into their cartesian product (i
 validates every combination against the model's schema before anything runs, and then runs each
 combination R times with session seeds ``S, S+1, ..., S+R-1``: run r of every combination uses the
 same seed, so combinations are compared on common random numbers. A run is one
-:func:`sim.engine.runner.run_cascades` call with ``runs=1`` on a fork of the world, so its result depends only
+:func:`sim.runs.runner.run_cascades` call with ``runs=1`` on a fork of the world, so its result depends only
 on (world, model, parameters, seed selection, session seed) and never on which process ran it or in
 which order. The world file is only read. Runs use the offline LLM generator (deterministic, free, no
 network).
@@ -51,13 +51,13 @@ from sim.core.stats import mean_ci95
 from sim.core.topics import topics_mask
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.engine.intervene import check as check_intervention
-from sim.engine.runner import run_cascades
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.model.intervene import parse_all
 from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
+from sim.runs.runner import run_cascades
 from sim.social.dynamics import Social
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.store.worldfile import open_world
@@ -105,7 +105,7 @@ class RunSpec:
             file is shipped as its ``ids:`` list, so workers need not see the file).
         steps: run exactly this many ticks, or None to run until the cascade is done (at most ``max_ticks``).
         series: keep each run's per-tick series (``sim.model.series``).
-        trees: keep each run's adoption forest (``tree``: arrays, ``sim.engine.runner.tree_arrays``).
+        trees: keep each run's adoption forest (``tree``: arrays, ``sim.runs.runner.tree_arrays``).
         intervene: every run's interventions (``TICK:ACTION``); an arm may add one (``--grid intervene=...``).
     """
 
