@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from test_api import ADMIN, VIEWER, WAIT, Server, world_file  # noqa: F401 - world_file is a fixture
 
-from sim.live.controller import SEEDS_HINT
+from sim.engine.requests import SEEDS_HINT
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_seeds_never_name_a_file_and_may_be_a_list_of_ids(server, tmp_path):
         if seeds in ("", "ids"):
             assert status == 400, (seeds, body)
             continue
-        one_sentence(status, body, 400, SEEDS_HINT)
+        one_sentence(status, body, 400, "unknown seed method" if seeds == "nope:3" else SEEDS_HINT)
     assert server.call("GET", "/api/v1/world")[1]["messages"] == 0
     # A JSON list of original ids is a seed selection.
     status, made, _ = server.call("POST", "/api/v1/messages", {"text": "x", "seeds": [5, 17, 17, 2999]})

@@ -335,18 +335,7 @@ class App:
         if data is None:
             raise BadParameterError('the body is empty: send a JSON object such as {"text": "..."}')
         self.only(data, ("text", "model", "params", "seeds", "topics", "author", "priority"))
-        if "text" not in data and data.get("author") is None:
-            raise BadParameterError('the message has no text: give "text", or an "author" to write it')
-        session = await self.host.inject(
-            text=data.get("text"),
-            model=data.get("model", "ic"),
-            params=data.get("params"),
-            seeds=data.get("seeds", "random:10"),
-            topics=data.get("topics"),
-            author=data.get("author"),
-            priority=data.get("priority", 0),
-            actor=actor,
-        )
+        session = await self.host.inject(self.host.request(None, data), actor=actor)
         return JSONResponse(
             {"session": session.id, "message": session.message_id, "status": session.status}, status_code=201
         )

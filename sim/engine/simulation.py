@@ -51,6 +51,7 @@ from sim.core.events import (
 from sim.core.topics import topics_mask
 from sim.core.world import World
 from sim.engine import intervene
+from sim.engine.requests import Inject, Limits
 from sim.engine.seeding import Spread, method_seeds
 from sim.errors import AgoraError, BadParameterError
 from sim.llm.service import LLMService
@@ -58,9 +59,13 @@ from sim.model.guard import PluginRunner, PluginTimeout, is_plugin_fault
 from sim.model.guard import plugin_budget as plugin_budget_seconds
 from sim.model.intervene import Intervention
 from sim.model.registry import PluginError, Registry
-from sim.model.seeds import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, SeedSpec
+from sim.model.seeds import INT64_MAX, SeedSpec
 from sim.model.session import PropagationSession
-from sim.social.dynamics import NONE, Social, SocialTick
+from sim.social.dynamics import Social, SocialTick
+
+#: What a journal row may ask when it is made again after a crash: a row is data from the file, so it never
+#: names a file to read (a slow seed method is allowed: its chosen agents are in the row).
+JOURNALED = Limits(files=False)
 
 
 class Simulation:
@@ -140,35 +145,22 @@ class Simulation:
 
     def inject(
         self,
-        text: str | None,
+        message: Inject | str | None = None,
+        /,
         *,
-        topics: list[str] | tuple[str, ...] = (),
-        author: int | None = None,
-        seeds: str = "random:10",
-        model: str = "ic",
-        params: dict[str, Any] | None = None,
-        priority: int = 0,
-        seed: int = 0,
-        recommender: str | None = None,
         actor: str | None = None,
         seed_agents: np.ndarray | None = None,
         ids: tuple[int, int] | None = None,
         journal: bool = True,
         audit: bool = True,
+        **fields: object,
     ) -> PropagationSession:
         """Inject a message and queue its propagation session.
 
         Args:
-            text: the message text (kept literally); empty or None with an ``author``: the author writes it
-                (the LLM within the tick's budget, else the offline generator).
-            topics: topic names (see ``sim.core.topics``).
-            author: original id of the authoring agent, or None for an external message.
-            seeds: ``random:K``, ``top:K``, ``ids:a,b,c`` or ``community:C:K``.
-            model: registered model name; params: its parameters (validated against its schema).
-            priority: higher runs first when more sessions are queued than may run.
-            seed: varies the session's generator (repeated runs use different values).
-            recommender: content recommender that puts this message in feeds (None: the world's;
-                ``"none"``: kept out of feeds).
+            message: an :class:`~sim.engine.requests.Inject` request, or the message's text with the request's
+                other fields as keywords (``topics``, ``author``, ``seeds``, ``model``, ``params``, ``priority``,
+                ``seed``, ``recommender``: parsed by :meth:`Inject.parse`, as a front end's request is).
             actor: who asked, named in the audit log (an API token's name; None: nobody named).
             seed_agents: the agents a seed method or file chose, chosen already (indices; see
                 :meth:`choose_seeds`, which a front end runs off the event loop), else chosen here.
@@ -184,39 +176,73 @@ class Simulation:
             (``WorldWriter.wait_durable``).
 
         Raises:
-            BadParameterError: unknown model, bad parameter, bad seeds, unknown author or topic. Nothing
-                is changed then.
+            BadParameterError: a mistake in the request (:meth:`Inject.parse`), or what this world cannot
+                meet: unknown seed ids or author, a missing community, too many seeds. Nothing is changed then.
         """
-        if text is None:
-            text = ""
-        if not isinstance(text, str):
-            raise BadParameterError("message text must be a string")
+        if isinstance(message, Inject):
+            if fields:
+                raise TypeError(f"inject() takes an Inject request or keywords, not both ({', '.join(fields)})")
+            request = message
+        else:
+            request = Inject.parse({"text": message, **fields}, self.registry)
+        request.seeds.check(self.world)  # unknown ids, a missing community, too many seeds: refused first
+        seed_agents = self._given_seeds(request.seeds, seed_agents)
+        author_idx = None if request.author is None else self.world.index_of(request.author)
+        load_error: PluginError | None = None
+        clean = dict(request.params)
         try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadParameterError(
-                "the message text is not valid Unicode (it holds a lone surrogate, such as bytes "
-                "that are not UTF-8 given on a command line): write it in UTF-8"
-            ) from None
-        if not text.strip() and author is None:
-            raise BadParameterError("the message has no text: write one, or name an author (--author ID) to write it")
-        mask = topics_mask(list(topics))
-        for what, value, lo, hi, range_text in (
-            ("priority", priority, INT32_MIN, INT32_MAX, "-2,147,483,648 to 2,147,483,647"),
-            ("session seed", seed, 0, INT64_MAX, "0 to 2^63 - 1"),
-            ("author", author, INT64_MIN, INT64_MAX, "an agent's original id, which fits in 64 bits"),
-        ):
-            if value is None and what == "author":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
-                shown = str(value)[:30]
-                raise BadParameterError(
-                    f"{what} {shown} is invalid: give a whole number from {range_text}"
-                    if what != "author"
-                    else f"author {shown} is invalid: give {range_text}"
-                )
-        spec = SeedSpec.parse(seeds)
-        spec.check(self.world)  # unknown ids, a missing community, too many seeds: refused before anything changes
+            self.registry.model(request.model)
+        except PluginError as exc:  # the model's code cannot be loaded: its session fails, saying why
+            load_error = exc
+        if request.seeds.kind == "method" and load_error is None and seed_agents is None:
+            seed_agents = self.choose_seeds(request.seeds, request.model, clean)
+        message_id, session_id = ids if ids is not None else self._next_ids()  # ids: checked by _replay
+        self._last_ids = [max(self._last_ids[0], message_id), max(self._last_ids[1], session_id)]
+        tick = self.world.tick
+        text = request.text
+        row = {
+            "id": message_id,
+            "text": text,
+            "topics": int(topics_mask(request.topics)),
+            "author": author_idx,
+            "created_tick": tick,
+        }
+        self.world.messages.append(row)
+        session = PropagationSession(
+            id=session_id,
+            message_id=message_id,
+            model_name=request.model,
+            params=clean,
+            seeds=str(request.seeds),
+            priority=request.priority,
+            message=row,
+            created_tick=tick,
+            seed=request.seed,
+            recommender=request.recommender,
+        )
+        session.seed_spec = request.seeds
+        session.seed_agents = seed_agents  # a seed file was read once, above: a stored session keeps its ids
+        self.world.sessions.append(session)
+        if not text.strip():
+            self._author_writes(row, session)
+        self._changed.add(session_id)
+        self.dirty = True
+        self.bus.publish(MessageInjected(message_id, session_id, text, request.model, tick))
+        if self.writer is not None and audit:  # a user action on a world with a file: audited, once
+            self._record_injection(request, session, seed_agents, actor, journal)
+        if load_error is not None:
+            session.fail(load_error, tick)
+            session.traceback = load_error.traceback or session.traceback
+            self.bus.publish(PropagationFailed(session_id, session.error or "", session.traceback or "", tick))
+        return session
+
+    def _given_seeds(self, spec: SeedSpec, seed_agents: np.ndarray | None) -> np.ndarray | None:
+        """The seeds chosen already (checked: distinct agents of this world, as int32), a seed file's ids
+        resolved once, or None (drawn when the session starts, or chosen by a method).
+
+        Raises:
+            BadParameterError: chosen seeds that are not distinct agents of this world.
+        """
         if seed_agents is not None:
             seed_agents = np.asarray(seed_agents)
             if (
@@ -228,83 +254,54 @@ class Simulation:
                 raise BadParameterError(
                     f"the chosen seeds are not distinct agents of this world (0 to {self.world.n - 1})"
                 )
-            seed_agents = seed_agents.astype(np.int32)  # as a seed method gives them, and a stored session keeps
-        elif spec.kind == "file":
+            return seed_agents.astype(np.int32)  # as a seed method gives them, and a stored session keeps
+        if spec.kind == "file":
             # A seed file's ids, resolved once (a file needs no random draw, hence no generator).
-            seed_agents = spec.select(self.world, None)  # type: ignore[arg-type]
-        author_idx = None if author is None else self.world.index_of(author)
-        if recommender is not None and recommender != NONE:
-            self.registry.content_recommender(recommender)
-        load_error: PluginError | None = None
-        try:
-            cls = self.registry.model(model)
-            clean = cls.validate(dict(params or {}))
-        except PluginError as exc:
-            load_error, clean = exc, dict(params or {})
-        if spec.kind == "method" and load_error is None and seed_agents is None:
-            seed_agents = self.choose_seeds(spec, model, clean)
-        if ids is not None:  # unused ids (checked by the caller: :meth:`_replay`)
-            message_id, session_id = int(ids[0]), int(ids[1])
-        else:
-            last_m = int(self.world.messages[-1]["id"]) if self.world.messages else 0
-            last_s = int(self.world.sessions[-1].id) if self.world.sessions else 0
-            message_id = max(self._last_ids[0], last_m) + 1
-            session_id = max(self._last_ids[1], last_s) + 1
-        self._last_ids = [max(self._last_ids[0], message_id), max(self._last_ids[1], session_id)]
-        tick = self.world.tick
-        message = {"id": message_id, "text": text, "topics": int(mask), "author": author_idx, "created_tick": tick}
-        self.world.messages.append(message)
-        session = PropagationSession(
-            id=session_id,
-            message_id=message_id,
-            model_name=model,
-            params=clean,
-            seeds=str(spec),
-            priority=int(priority),
-            message=message,
-            created_tick=tick,
-            seed=int(seed),
-            recommender=recommender,
-        )
-        session.seed_spec = spec
-        session.seed_agents = seed_agents  # a seed file was read once, above: a stored session keeps its ids
-        self.world.sessions.append(session)
-        if not text.strip():
-            self._author_writes(message, session)
-        self._changed.add(session_id)
-        self.dirty = True
-        self.bus.publish(MessageInjected(message_id, session_id, text, model, tick))
-        if self.writer is not None and audit:  # a user action on a world with a file: audited, once
-            details = {
-                "message": message_id,
-                "session": session_id,
-                "tick": tick,
-                "text": text[:TEXT_LIMIT],
-                "topics": list(topics),
-                "author": author,
-                "seeds": str(spec),
-                "model": model,
-                "params": clean,
-                "priority": int(priority),
-                "recommender": recommender,
-                **({"by": actor} if actor else {}),
+            return spec.select(self.world, None)  # type: ignore[arg-type]
+        return None
+
+    def _next_ids(self) -> tuple[int, int]:
+        """The next message and session ids: above every id this world ever used."""
+        last_m = int(self.world.messages[-1]["id"]) if self.world.messages else 0
+        last_s = int(self.world.sessions[-1].id) if self.world.sessions else 0
+        return max(self._last_ids[0], last_m) + 1, max(self._last_ids[1], last_s) + 1
+
+    def _record_injection(
+        self,
+        request: Inject,
+        session: PropagationSession,
+        seed_agents: np.ndarray | None,
+        actor: str | None,
+        journal: bool,
+    ) -> None:
+        """The injection's audit row, and with ``journal`` its journal row (everything needed to make the same
+        injection again after a crash, the chosen seeds too), for the writer."""
+        assert self.writer is not None
+        tick = session.created_tick
+        details = {
+            "message": session.message_id,
+            "session": session.id,
+            "tick": tick,
+            "text": request.text[:TEXT_LIMIT],
+            "topics": list(request.topics),
+            "author": request.author,
+            "seeds": str(request.seeds),
+            "model": request.model,
+            "params": session.params,
+            "priority": request.priority,
+            "recommender": request.recommender,
+            **({"by": actor} if actor else {}),
+        }
+        if journal:
+            body = {
+                **details,
+                "text": request.text,
+                "seed": request.seed,
+                "seed_agents": None if seed_agents is None else np.asarray(seed_agents).tolist(),
             }
-            if journal:
-                # Everything needed to make the same injection again after a crash (the chosen seeds too).
-                body = {
-                    **details,
-                    "text": text,
-                    "seed": int(seed),
-                    "seed_agents": None if seed_agents is None else np.asarray(seed_agents).tolist(),
-                }
-                self.last_change = self.writer.submit_change("inject", details, "inject", tick, body)
-            else:
-                self.writer.submit_audit("inject", details)
-        if load_error is not None:
-            session.fail(load_error, tick)
-            session.traceback = load_error.traceback or session.traceback
-            self.bus.publish(PropagationFailed(session_id, session.error or "", session.traceback or "", tick))
-        return session
+            self.last_change = self.writer.submit_change("inject", details, "inject", tick, body)
+        else:
+            self.writer.submit_audit("inject", details)
 
     def choose_seeds(self, spec: SeedSpec, model: str, params: Mapping[str, Any]) -> np.ndarray:
         """The agents a seed method chooses for ``model`` with ``params`` (validated), once, from the world's
@@ -343,16 +340,9 @@ class Simulation:
                     if ids[0] in used[0] or ids[1] in used[1]:
                         raise BadParameterError(f"message {ids[0]} or session {ids[1]} exists already")
                     agents = body.get("seed_agents")
+                    fields = {k: body[k] for k in Inject.FIELDS if body.get(k) is not None}
                     s = self.inject(
-                        body.get("text"),
-                        topics=list(body.get("topics") or []),
-                        author=body.get("author"),
-                        seeds=str(body.get("seeds")),
-                        model=str(body.get("model")),
-                        params=dict(body.get("params") or {}),
-                        priority=body.get("priority", 0),
-                        seed=body.get("seed", 0),
-                        recommender=body.get("recommender"),
+                        Inject.parse(fields, self.registry, JOURNALED),
                         actor=body.get("by"),
                         seed_agents=None if agents is None else np.asarray(agents, dtype=np.int64),
                         ids=ids,

@@ -36,7 +36,7 @@ import sys
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ from sim.core.events import (
 )
 from sim.core.persona import FIRST_NAMES, LAST_NAMES
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
+from sim.engine.requests import SERVED, Inject
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.llm.config import LLMConfig
@@ -62,7 +63,6 @@ from sim.llm.service import LLMService
 from sim.model.columns import apply_column, clear_column, column_spec, column_summary, column_values, settable_columns
 from sim.model.intervene import MAX_INTERVENTIONS, action_of, entries, pending_counters
 from sim.model.registry import SEEDER, Registry, tell_once, world_plugin_folders
-from sim.model.seeds import SeedSpec
 from sim.model.series import series_dict
 from sim.store.analysis_tables import read_communities, write_analysis
 from sim.store.snapshot import load_snapshot_history as read_snapshot_file
@@ -99,14 +99,10 @@ TICK_FIELDS = (
 #: How a snapshot may be named: letters, digits, dot, dash and underscore (no folders). Always matched
 #: whole (``fullmatch``): ``$`` alone would let a name end with a newline.
 SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-#: The longest message text a client may inject (characters).
-MAX_TEXT = 10_000
 #: The most messages a served world holds: an injection past it is refused (409).
 MAX_MESSAGES = 100_000
 #: The most characters of an intervention sent by a client.
 MAX_INTERVENTION = 2_000
-#: The most agent ids one injection may name as seeds (``ids:a,b,c`` or a JSON list).
-MAX_SEED_IDS = 100_000
 #: The largest snapshot file the server reads (bytes): a larger one is refused before it is opened.
 MAX_SNAPSHOT_BYTES = 8 * 2**30
 #: Seconds between two attempts at a checkpoint that failed (each call that changes the world tries too).
@@ -115,11 +111,6 @@ RETRY_SECONDS = 10.0
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-#: The seed selections a client may send (no ``file:``: a request never names a path on the server).
-SEEDS_HINT = (
-    "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, METHOD:K (a quick seed method: degree, "
-    "degree-discount, pagerank, random, acquaintance), none (no seed), or a JSON list of agent ids"
-)
 
 
 class StateError(AgoraError):
@@ -843,44 +834,36 @@ class WorldController:
                 await task
 
     # -- messages --------------------------------------------------------------------------------------
-    async def inject(
-        self,
-        *,
-        text: Any,
-        model: Any = "ic",
-        params: Any = None,
-        seeds: Any = "random:10",
-        topics: Any = (),
-        author: Any = None,
-        priority: Any = 0,
-        recommender: Any = None,
-        actor: str | None = None,
-    ) -> Any:
+    async def inject(self, request: Inject | None = None, /, *, actor: str | None = None, **fields: object) -> Any:
         """Inject a message (see :meth:`Simulation.inject`) once no other call is changing the world;
-        returns its session. The checks and the injection are :meth:`inject_now`'s.
+        returns its session. ``request`` is an :class:`Inject` (or its fields as keywords, parsed here);
+        a seed method chooses in a worker thread first. The checks and the injection are :meth:`inject_now`'s.
 
         Raises:
             see :meth:`inject_now`; CheckpointFailedError: the last checkpoint failed and still does (a
             ``durable`` world).
         """
+        request = self.request(request, fields)
         async with self.lock:
             await self._require_checkpoint()
-            chosen = await self._choose_seeds(seeds, model, params)
-            session = self.inject_now(
-                text=text,
-                model=model,
-                params=params,
-                seeds=seeds,
-                topics=topics,
-                author=author,
-                priority=priority,
-                recommender=recommender,
-                actor=actor,
-                seed_agents=chosen,
-            )
+            chosen = await self._choose_seeds(request)
+            session = self.inject_now(request, actor=actor, seed_agents=chosen)
             change = self.sim.last_change
         await self._durable(change)
         return session
+
+    def request(self, request: Inject | None, fields: Mapping[str, object]) -> Inject:
+        """``request``, or the :class:`Inject` its ``fields`` ask for, within what a live world's client may
+        ask (:data:`~sim.engine.requests.SERVED`: no file, no slow seed method, bounded text and ids).
+
+        Raises:
+            BadParameterError: as :meth:`Inject.parse`.
+        """
+        if request is None:
+            return Inject.parse(fields, self.registry, SERVED)
+        if fields:
+            raise TypeError(f"inject() takes an Inject request or keywords, not both ({', '.join(fields)})")
+        return request
 
     async def _durable(self, change: int) -> None:
         """A durable world (a server) answers a change only once it is on disk: wait until the writer has
@@ -893,89 +876,49 @@ class WorldController:
         if self.policy.durable and self.acknowledge == "durable" and writer is not None and change:
             await writer.wait_durable(change)
 
-    async def _choose_seeds(self, seeds: Any, model: Any, params: Any) -> np.ndarray | None:
+    async def _choose_seeds(self, request: Inject) -> np.ndarray | None:
         """The agents a seed method chooses for an injection, chosen in a worker thread with the world's ticks
         held (the event loop goes on answering; a method can take seconds on a large world); None when the
-        seeds are not a method's, or the request is malformed (:meth:`inject_now` then says why)."""
+        seeds are not a method's, or the world cannot meet them (:meth:`inject_now` then says why)."""
+        if request.seeds.kind != "method":
+            return None
         try:
-            spec = SeedSpec.parse(self._seeds(seeds))
-            if spec.kind != "method" or not isinstance(model, str):
-                return None
-            clean = self.registry.model(model).validate(dict(params or {}))
-            spec.check(self.world)
-        except Exception:  # noqa: BLE001 - a malformed request: inject_now refuses it in one sentence
+            request.seeds.check(self.world)
+        except AgoraError:
             return None
         async with self.sim.lock:  # no tick changes the graph while the method reads it
-            return await asyncio.to_thread(self.sim.choose_seeds, spec, model, clean)
+            return await asyncio.to_thread(
+                self.sim.choose_seeds, request.seeds, request.model, dict(request.params)
+            )
 
     def inject_now(
         self,
+        request: Inject | None = None,
+        /,
         *,
-        text: Any,
-        model: Any = "ic",
-        params: Any = None,
-        seeds: Any = "random:10",
-        topics: Any = (),
-        author: Any = None,
-        priority: Any = 0,
-        recommender: Any = None,
         actor: str | None = None,
         seed_agents: np.ndarray | None = None,
+        **fields: object,
     ) -> Any:
         """Inject a message at once, between two ticks or while one runs (the terminal UI's form: the
-        session is queued when this returns); returns its session.
-
-        ``seeds`` is ``ids:a,b,c``, ``random:K``, ``top:K``, ``community:C:K`` or a list of original agent
-        ids (at most :data:`MAX_SEED_IDS`); never ``file:``, which would name a path on the server. The text
-        is at most :data:`MAX_TEXT` characters, and the world holds at most ``max_messages`` messages.
+        session is queued when this returns); returns its session. ``request`` is an :class:`Inject` (or its
+        fields as keywords, parsed by :meth:`request`); the world holds at most ``max_messages`` messages.
 
         Raises:
-            BadParameterError: any value of the wrong type or out of range, in one sentence.
+            BadParameterError: a mistake in the request (:meth:`Inject.parse`), or seeds, an author or a model
+                this world cannot use.
             StateError: the world holds ``max_messages`` messages already.
         """
-
-        def typed(value: Any, kind: type | tuple[type, ...], what: str, example: str) -> Any:
-            if isinstance(value, bool) or not isinstance(value, kind):
-                raise BadParameterError(f"{what} must be {example}, got {type(value).__name__}")
-            return value
-
-        text = typed(text if text is not None else "", str, "text", "a string")
-        if len(text) > MAX_TEXT:
-            raise BadParameterError(
-                f"the text is {len(text):,} characters, more than the {MAX_TEXT:,} a message may have: "
-                "send a shorter one"
-            )
-        model = typed(model, str, "model", 'a model name such as "ic"')
-        params = typed(params if params is not None else {}, dict, "params", "an object of parameter names and values")
-        seeds = self._seeds(seeds)
-        topics = list(typed(topics if topics is not None else [], (list, tuple), "topics", "a list of topic names"))
-        if not all(isinstance(t, str) for t in topics):
-            raise BadParameterError("topics must be a list of topic names (strings)")
-        if author is not None:
-            typed(author, int, "author", "an agent's original id (a whole number)")
-        priority = typed(priority if priority is not None else 0, int, "priority", "a whole number")
-        if recommender is not None:
-            typed(recommender, str, "recommender", "a content recommender's name")
+        request = self.request(request, fields)
         if len(self.world.messages) >= self.max_messages:
             raise StateError(
                 f"the world holds {len(self.world.messages):,} messages, the most this server allows "
                 f"({self.max_messages:,}, --max-messages): serve it with a higher bound to inject more"
             )
-        session = self.sim.inject(
-            text,
-            topics=topics,
-            author=author,
-            seeds=seeds,
-            model=model,
-            params=params,
-            priority=priority,
-            actor=actor,
-            seed_agents=seed_agents,
-            **({"recommender": recommender} if recommender else {}),
-        )
+        session = self.sim.inject(request, actor=actor, seed_agents=seed_agents)
         self._version += 1
         if session.status == "failed" and self.policy.refuse_failed_model:
-            raise BadParameterError(f"model {model!r} could not be used: {session.error}")
+            raise BadParameterError(f"model {request.model!r} could not be used: {session.error}")
         return session
 
     def cancel(self, session_id: int, *, actor: str | None = None) -> Any:
@@ -1064,49 +1007,6 @@ class WorldController:
 
     def _is_seeder(self, name: str) -> bool:
         return f"{SEEDER}:{name}" in self.registry.entries
-
-    def _seeds(self, seeds: Any) -> str:
-        """The seed selection of a request as the engine's text (a list of ids becomes ``ids:a,b,c``).
-
-        Raises:
-            BadParameterError: not one of the forms a client may send, or too many ids.
-        """
-        if isinstance(seeds, list):
-            if not seeds:
-                raise BadParameterError(f"the seed list is empty: {SEEDS_HINT}")
-            if len(seeds) > MAX_SEED_IDS:
-                raise BadParameterError(
-                    f"the seed list has {len(seeds):,} ids, more than the {MAX_SEED_IDS:,} one message "
-                    "may name: use random:K or top:K for large seed sets"
-                )
-            for x in seeds:
-                if type(x) is not int or not INT64_MIN <= x <= INT64_MAX:  # a bool is no id, nor a float
-                    raise BadParameterError(
-                        f"seed {str(x)[:30]} is not an agent id: a seed list holds whole numbers "
-                        "that fit in 64 bits (original agent ids)"
-                    )
-            return "ids:" + ",".join(map(str, seeds))
-        if isinstance(seeds, bool) or not isinstance(seeds, str):
-            raise BadParameterError(
-                f'seeds must be a seed selection such as "random:10" or a list of agent ids, got '
-                f"{type(seeds).__name__}: {SEEDS_HINT}"
-            )
-        if seeds.strip().lower() == "none":  # no seed: a model that starts from the world's values
-            return "none"
-        kind = seeds.strip().partition(":")[0].strip().lower()
-        if kind not in ("ids", "random", "top", "community") and not self._is_seeder(kind):
-            raise BadParameterError(f"seed selection {seeds[:40]!r} is not allowed: {SEEDS_HINT}")
-        if kind not in ("ids", "random", "top", "community") and self.registry.seeder(kind).expensive:
-            raise BadParameterError(
-                f"seed method {kind} can take minutes on a large world, which a request may not: choose the "
-                "seeds with 'agora seeds' and send their ids"
-            )
-        if kind == "ids" and seeds.count(",") >= MAX_SEED_IDS:
-            raise BadParameterError(
-                f"the seed selection names more than the {MAX_SEED_IDS:,} ids one message may name: "
-                "use random:K or top:K for large seed sets"
-            )
-        return seeds
 
     # -- reading -----------------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

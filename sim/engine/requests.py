@@ -1,0 +1,457 @@
+"""Requests: what a front end asks of the engine, as frozen values, each built by one parser.
+
+The command line builds them from its arguments, the HTTP API from JSON, the terminal UI from its forms and
+Python from keywords; all call the same ``parse``, so the same mistake gets the same sentence wherever it
+is made. Below the door nobody checks the fields again: the engine checks only what needs the world
+(that seed ids exist, that a community holds enough agents, that an author is an agent).
+
+What a front end may ask differs in a few bounds (:class:`Limits`): a request to a server never names a
+file on it, never asks for a seed method that can take minutes, and has a bounded text and seed list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from sim.core.topics import topics_mask
+from sim.errors import BadParameterError
+from sim.model.guard import plugin_budget
+from sim.model.intervene import ACTIONS, Intervention
+from sim.model.registry import PluginError, Registry
+from sim.model.seeds import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, SeedSpec
+from sim.social.dynamics import NONE
+
+#: The kinds of seed selection that are not seed methods.
+SELECTIONS = ("ids", "random", "top", "community", "file", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a front end may ask for, beyond what any request may.
+
+    Attributes:
+        files: seeds may name a file (``file:PATH``): a path on this machine, which a request to a server
+            never names.
+        slow_methods: seeds may name a seed method that can take minutes on a large world (``celf``,
+            ``ris``): a request that waits for its answer may not.
+        max_text: the most characters of a message's text (None: no bound but memory).
+        max_seed_ids: the most agent ids one message may name as seeds (None: no bound).
+    """
+
+    files: bool = True
+    slow_methods: bool = True
+    max_text: int | None = None
+    max_seed_ids: int | None = None
+
+
+#: The command line and a world file's Python API: the user's own machine, files included.
+LOCAL = Limits()
+#: The longest message text a client may inject (characters).
+MAX_TEXT = 10_000
+#: The most agent ids one injection may name as seeds (``ids:a,b,c`` or a JSON list).
+MAX_SEED_IDS = 100_000
+#: A request to a live world (``agora serve``, the terminal UI's form, a live world from Python).
+SERVED = Limits(files=False, slow_methods=False, max_text=MAX_TEXT, max_seed_ids=MAX_SEED_IDS)
+
+#: The seed selections a request to a live world may name.
+SEEDS_HINT = (
+    "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, METHOD:K (a quick seed method: degree, "
+    "degree-discount, pagerank, random, acquaintance), none (no seed), or a JSON list of agent ids"
+)
+
+
+def whole(value: object, what: str, lo: int, hi: int, give: str) -> int:
+    """``value`` as an int from ``lo`` to ``hi`` (a bool is no number, nor a float; a numpy integer is).
+
+    Raises:
+        BadParameterError: ``{what} {value} is invalid: give {give}``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
+        raise BadParameterError(f"{what} {str(value)[:30]} is invalid: give {give}")
+    return int(value)
+
+
+def _text(value: object, limits: Limits) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadParameterError(f"text must be a string, got {type(value).__name__}")
+    if limits.max_text is not None and len(value) > limits.max_text:
+        raise BadParameterError(
+            f"the text is {len(value):,} characters, more than the {limits.max_text:,} a message may have: "
+            "send a shorter one"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadParameterError(
+            "the message text is not valid Unicode (it holds a lone surrogate, such as bytes "
+            "that are not UTF-8 given on a command line): write it in UTF-8"
+        ) from None
+    return value
+
+
+def _id_list(ids: list[object], limits: Limits) -> str:
+    """A JSON list of original agent ids as the selection ``ids:a,b,c``."""
+    if not ids:
+        raise BadParameterError(f"the seed list is empty: {SEEDS_HINT}")
+    if limits.max_seed_ids is not None and len(ids) > limits.max_seed_ids:
+        raise BadParameterError(
+            f"the seed list has {len(ids):,} ids, more than the {limits.max_seed_ids:,} one message "
+            "may name: use random:K or top:K for large seed sets"
+        )
+    for x in ids:
+        if type(x) is not int or not INT64_MIN <= x <= INT64_MAX:  # a bool is no id, nor a float
+            raise BadParameterError(
+                f"seed {str(x)[:30]} is not an agent id: a seed list holds whole numbers "
+                "that fit in 64 bits (original agent ids)"
+            )
+    return "ids:" + ",".join(map(str, ids))
+
+
+def parse_seeds(value: object, registry: Registry, limits: Limits = LOCAL) -> SeedSpec:
+    """A seed selection (``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K``, ``file:PATH``, ``none``,
+    ``METHOD:K`` or a list of original agent ids) as a :class:`SeedSpec`, its method known to ``registry``
+    and within ``limits``. A file is read here, once.
+
+    Raises:
+        BadParameterError: one sentence naming the mistake.
+    """
+    if isinstance(value, list):
+        value = _id_list(value, limits)
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise BadParameterError(
+            f'seeds must be a seed selection such as "random:10" or a list of agent ids, got {type(value).__name__}'
+        )
+    kind = value.strip().partition(":")[0].strip().lower()
+    if kind == "file" and not limits.files:
+        raise BadParameterError(f"seed selection {value[:40]!r} is not allowed: {SEEDS_HINT}")
+    if kind == "ids" and limits.max_seed_ids is not None and value.count(",") >= limits.max_seed_ids:
+        raise BadParameterError(
+            f"the seed selection names more than the {limits.max_seed_ids:,} ids one message may name: "
+            "use random:K or top:K for large seed sets"
+        )
+    spec = SeedSpec.parse(value)
+    if spec.kind == "method":
+        method = registry.seeder(spec.method)  # an unknown method: the registry's sentence
+        if method.expensive and not limits.slow_methods:
+            raise BadParameterError(
+                f"seed method {spec.method} can take minutes on a large world, which a request may not: choose "
+                "the seeds with 'agora seeds' and send their ids"
+            )
+    return spec
+
+
+def _topics(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise BadParameterError("topics must be a list of topic names (strings)")
+    if not all(isinstance(t, str) for t in value):
+        raise BadParameterError("topics must be a list of topic names (strings)")
+    topics = tuple(value)
+    topics_mask(topics)  # an unknown topic: one sentence naming it
+    return topics
+
+
+def _frozen(params: Mapping[str, object]) -> Mapping[str, object]:
+    return MappingProxyType(dict(params))
+
+
+@dataclass(frozen=True, slots=True)
+class Inject:
+    """A message to inject and how its cascade runs (``agora run --inject``, ``POST /api/v1/messages``,
+    the terminal UI's form, ``live.inject``).
+
+    Attributes:
+        text: the message, kept literally ("" when ``author`` writes it).
+        model: the propagation model's name; params: its parameters, checked against its schema and typed
+            (as given when the model could not be loaded: its session then fails and says why).
+        seeds: the seed selection. topics: topic names. author: the writing agent's original id.
+        priority: higher runs first when more sessions are queued than may run (a 32-bit integer).
+        seed: the session's seed (an ensemble's run r uses ``seed + r``).
+        recommender: the content recommender that puts it in feeds (None: the world's; ``"none"``: none).
+    """
+
+    text: str = ""
+    model: str = "ic"
+    params: Mapping[str, object] = field(default_factory=lambda: _frozen({}))
+    seeds: SeedSpec = field(default_factory=lambda: SeedSpec("random", k=10))
+    topics: tuple[str, ...] = ()
+    author: int | None = None
+    priority: int = 0
+    seed: int = 0
+    recommender: str | None = None
+
+    #: The fields a request may name.
+    FIELDS = ("text", "model", "params", "seeds", "topics", "author", "priority", "seed", "recommender")
+
+    @classmethod
+    def parse(cls, data: Mapping[str, object], registry: Registry, limits: Limits = LOCAL) -> Inject:
+        """The injection ``data`` asks for (the keys of :attr:`FIELDS`, all optional but a text or author).
+
+        Raises:
+            BadParameterError: an unknown field, a value of the wrong type or out of range, an unknown
+                model, parameter, seed method, topic or recommender, or no text and no author: one sentence.
+            PluginError: not raised; a model that cannot be loaded keeps its parameters as given.
+        """
+        extra = sorted(set(data) - set(cls.FIELDS))
+        if extra:
+            raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
+        text = _text(data.get("text"), limits)
+        model = data.get("model", "ic")
+        if isinstance(model, bool) or not isinstance(model, str):
+            raise BadParameterError(f'model must be a model name such as "ic", got {type(model).__name__}')
+        params = data.get("params")
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+            raise BadParameterError(
+                f"params must be an object of parameter names and values, got {type(params).__name__}"
+            )
+        seeds = parse_seeds(data.get("seeds", "random:10"), registry, limits)
+        topics = _topics(data.get("topics"))
+        author = data.get("author")
+        if author is not None:
+            author = whole(author, "author", INT64_MIN, INT64_MAX, "an agent's original id, which fits in 64 bits")
+        priority = whole(
+            0 if data.get("priority") is None else data.get("priority"),
+            "priority",
+            INT32_MIN,
+            INT32_MAX,
+            "a whole number from -2,147,483,648 to 2,147,483,647",
+        )
+        seed = whole(
+            0 if data.get("seed") is None else data.get("seed"),
+            "session seed",
+            0,
+            INT64_MAX,
+            "a whole number from 0 to 2^63 - 1",
+        )
+        recommender = data.get("recommender")
+        if recommender is not None:
+            if isinstance(recommender, bool) or not isinstance(recommender, str):
+                raise BadParameterError(
+                    f"recommender must be a content recommender's name, got {type(recommender).__name__}"
+                )
+            if recommender != NONE:
+                registry.content_recommender(recommender)
+        if not text.strip() and author is None:
+            raise BadParameterError("the message has no text: write one, or name an author to write it")
+        try:
+            clean = registry.model(model).validate(dict(params))
+        except PluginError:  # the model's code cannot be loaded: its session fails, with the traceback
+            clean = dict(params)
+        return cls(
+            text=text,
+            model=model,
+            params=_frozen(clean),
+            seeds=seeds,
+            topics=topics,
+            author=author,
+            priority=priority,
+            seed=seed,
+            recommender=recommender,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """The request as JSON (what ``parse`` takes back)."""
+        return {
+            "text": self.text,
+            "model": self.model,
+            "params": dict(self.params),
+            "seeds": str(self.seeds),
+            "topics": list(self.topics),
+            "author": self.author,
+            "priority": self.priority,
+            "seed": self.seed,
+            "recommender": self.recommender,
+        }
+
+
+def interventions(items: Iterable[str] | str) -> tuple[Intervention, ...]:
+    """``[TICK:]ACTION`` texts (``--intervene``, an ensemble's ``intervene``) as interventions, TICK counted
+    from the injection (without one, 0: the injection's tick).
+
+    Raises:
+        BadParameterError: one sentence naming the intervention and its mistake.
+    """
+    if isinstance(items, str):
+        items = [items]
+    out = []
+    for item in items:
+        if not isinstance(item, str):
+            raise BadParameterError(
+                f"an intervention is a text such as '5:block:degree:100', got {type(item).__name__}"
+            )
+        if item.strip().lower() == "none":  # a sweep arm's "no intervention"
+            continue
+        iv = Intervention.parse(item, with_tick=item.strip().split(":", 1)[0] not in ACTIONS)
+        out.append(iv if iv.tick is not None else dataclasses.replace(iv, tick=0))
+    return tuple(out)
+
+
+def finite(value: object, what: str, *, above: float = 0.0) -> float:
+    """``value`` as a finite float above ``above``.
+
+    Raises:
+        BadParameterError: ``{what} {value} is invalid: give a number above {above}``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= above:
+        raise BadParameterError(f"{what} {str(value)[:30]} is invalid: give a number above {above:g}")
+    return float(value)
+
+
+#: How an ensemble may run: ``auto`` batches where it can, ``batched`` always (or refuses), ``engine`` never.
+KERNELS = ("auto", "batched", "engine")
+#: The most ticks a run until done takes when no ``max_ticks`` is given.
+MAX_TICKS = 10_000
+
+
+def _positive(value: object, what: str) -> int:
+    """A whole number of at least 1 (``runs``, ``steps``, ``workers``...)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadParameterError(f"{what} must be a whole number of at least 1, got {str(value)[:30]}")
+    return value
+
+
+def _optional(data: Mapping[str, object], key: str, what: str) -> int | None:
+    value = data.get(key)
+    return None if value is None else _positive(value, what)
+
+
+def _settings(value: object, what: str) -> Mapping[str, object]:
+    if value is None:
+        return _frozen({})
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise BadParameterError(f"{what} must be an object of setting names and values, got {type(value).__name__}")
+    return _frozen(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Ensemble:
+    """One cascade run ``runs`` times from the world as it is (run r with session seed ``message.seed + r``;
+    the world file is not modified), or, with ``runs`` None, run once and persisted into the world file
+    (``agora run`` without ``--runs``).
+
+    Attributes:
+        message: the injected message (None: no message; a persisted run of the world alone).
+        runs: how many runs (None: one, persisted).
+        steps: ticks of each run (None: until its cascade ends, at most ``max_ticks``).
+        interventions: applied in every run, their ticks counted from the injection.
+        social: living-network settings for these runs (``agora social``'s keys); the file keeps its own.
+        llm: LLM settings for these runs (``agora llm``'s keys); llm_wait: seconds answers in flight get at
+            the end of a run.
+        workers: processes the runs are spread over (None: one per CPU; 1: this process).
+        kernel: one of :data:`KERNELS`. trees: keep every run's adoption forest.
+        ticks_per_second: pace the ticks (None: as fast as possible).
+        plugin_budget: seconds a plugin call may take before its session fails (None: the default).
+        checkpoint_every, checkpoint_seconds: how often a persisted run checkpoints (None or 0: never by
+            that measure).
+    """
+
+    message: Inject | None
+    runs: int | None = None
+    steps: int | None = None
+    max_ticks: int = MAX_TICKS
+    interventions: tuple[Intervention, ...] = ()
+    social: Mapping[str, object] = field(default_factory=lambda: _frozen({}))
+    llm: Mapping[str, object] | None = None
+    llm_wait: float = 30.0
+    workers: int | None = 1
+    kernel: str = "auto"
+    trees: bool = False
+    ticks_per_second: float | None = None
+    plugin_budget: float | None = None
+    checkpoint_every: int | None = 50
+    checkpoint_seconds: float | None = None
+
+    #: The fields of an ensemble beyond its message's (:attr:`Inject.FIELDS`).
+    FIELDS = (
+        "runs",
+        "steps",
+        "until_done",
+        "max_ticks",
+        "intervene",
+        "social",
+        "llm",
+        "llm_wait",
+        "workers",
+        "kernel",
+        "trees",
+        "ticks_per_second",
+        "plugin_budget",
+        "checkpoint_every",
+        "checkpoint_seconds",
+    )
+
+    @property
+    def until_done(self) -> bool:
+        """Each run goes until its cascade ends (at most :attr:`max_ticks` ticks)."""
+        return self.steps is None
+
+    @property
+    def limit(self) -> int:
+        """The most ticks a run takes."""
+        return self.steps if self.steps is not None else self.max_ticks
+
+    @classmethod
+    def parse(cls, data: Mapping[str, object], registry: Registry, limits: Limits = LOCAL) -> Ensemble:
+        """The ensemble ``data`` asks for: the message's fields (:attr:`Inject.FIELDS`; ``text`` None: no
+        message) and :attr:`FIELDS`. Say how long each run goes with ``steps`` or ``until_done`` (or both
+        left out with ``runs``: until done).
+
+        Raises:
+            BadParameterError: an unknown field, a value of the wrong type or out of range, an option that
+                needs another, or a mistake in the message: one sentence.
+        """
+        extra = sorted(set(data) - set(cls.FIELDS) - set(Inject.FIELDS))
+        if extra:
+            fields = ", ".join((*Inject.FIELDS, *cls.FIELDS))
+            raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {fields}")
+        runs = _optional(data, "runs", "runs")
+        steps = _optional(data, "steps", "steps")
+        max_ticks = _optional(data, "max_ticks", "max_ticks")
+        if steps is not None and max_ticks is not None:
+            raise BadParameterError("max_ticks limits runs until done: with steps=N every run takes exactly N ticks")
+        if steps is None and not data.get("until_done") and runs is None:
+            raise BadParameterError("say how long to run: --steps N or --until-done")
+        kernel = data.get("kernel") or "auto"
+        if kernel not in KERNELS:
+            raise BadParameterError(f"kernel {str(kernel)[:30]!r} is unknown: choose one of {', '.join(KERNELS)}")
+        if data.get("text") is None and data.get("author") is None:
+            if runs is not None:
+                raise BadParameterError("--runs repeats an injected cascade: give the message with --inject TEXT")
+            message = None
+        else:
+            message = Inject.parse({k: v for k, v in data.items() if k in Inject.FIELDS}, registry, limits)
+        listed = interventions(() if data.get("intervene") is None else data["intervene"])  # type: ignore[arg-type]
+        if listed and message is None:
+            raise BadParameterError("--intervene changes a run of an injected message: give it with --inject TEXT")
+        tps = data.get("ticks_per_second")
+        budget = data.get("plugin_budget")
+        seconds = data.get("checkpoint_seconds")
+        every = data.get("checkpoint_every", 50)
+        return cls(
+            message=message,
+            runs=runs,
+            steps=steps,
+            max_ticks=MAX_TICKS if max_ticks is None else max_ticks,
+            interventions=listed,
+            social=_settings(data.get("social"), "social"),
+            llm=None if data.get("llm") is None else _settings(data.get("llm"), "llm"),
+            llm_wait=0.0 if data.get("llm_wait") == 0 else finite(data.get("llm_wait", 30.0), "llm_wait", above=0.0),
+            workers=_optional(data, "workers", "workers") if "workers" in data else 1,
+            kernel=str(kernel),
+            trees=bool(data.get("trees")),
+            ticks_per_second=None if not tps else finite(tps, "ticks_per_second"),
+            plugin_budget=None if budget is None else plugin_budget(budget),
+            checkpoint_every=None if not every else _positive(every, "checkpoint_every"),
+            checkpoint_seconds=None if not seconds else finite(seconds, "checkpoint_seconds"),
+        )
