@@ -11,6 +11,7 @@ import gc
 import os
 import re
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import psutil
@@ -271,13 +272,18 @@ class AgoraApp(App):
                 checkpoint_every=self.checkpoint_every,
                 checkpoint_seconds=self.checkpoint_seconds,
                 # The plugin folder beside the world loads only when named or trusted (plugins are code).
-                tell=lambda notice: notice and self.notify(notice, severity="warning", markup=False, timeout=30),
+                tell=self._tell,
             )
         except AgoraError as exc:
             self.query_one("#loading", Static).update(literal(f"Could not open the world: {exc}", 500))
             self.notify(str(exc), severity="error", markup=False, timeout=30)
             return
         self.post_message(WorldOpened(controller))
+
+    def _tell(self, notice: str | None) -> None:
+        """Show the controller's notice about the plugin folder beside the world (None: nothing to say)."""
+        if notice:
+            self.notify(notice, severity="warning", markup=False, timeout=30)
 
     async def on_world_opened(self, message: WorldOpened) -> None:
         """The open worker's result: the live world's controller."""
@@ -301,6 +307,8 @@ class AgoraApp(App):
         """A world became live (opened, or a snapshot loaded): subscribe to its events, serve its metrics,
         forget what the views computed for the previous one, and say what went wrong while opening it."""
         controller = self.controller
+        if controller is None:
+            return
         sim, writer = controller.sim, controller.writer
         if writer is not None:
             rec = writer.recovered
@@ -362,7 +370,8 @@ class AgoraApp(App):
             return
         self.monitor, self.metrics_server = monitor, server
         self.notify(f"metrics on {server.url}/metrics, health on {server.url}/healthz", markup=False, timeout=8)
-        self.controller.attach_monitor(monitor)
+        if self.controller is not None:
+            self.controller.attach_monitor(monitor)
 
     # -- events from the simulation ---------------------------------------------------------------
     def on_sim_event(self, event: Event) -> None:
@@ -513,13 +522,14 @@ class AgoraApp(App):
         """Focus the current view's search or filter box (``/``), so that typing (digits too) goes there."""
         if self.sim is None:
             return
-        box = self.FIND_BOXES.get(self._switcher.current)
+        current = self._switcher.current or ""
+        box = self.FIND_BOXES.get(current)
         if box is None:
             self.notify(
                 "this view has no search box: / works in Communities (2), Agents (3) and Messages (4)", markup=False
             )
             return
-        self._views[self._switcher.current].query_one(box).focus()
+        self._views[current].query_one(box).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "ask":
@@ -561,6 +571,8 @@ class AgoraApp(App):
     @work(group="step")
     async def step_ticks(self, count: int) -> None:
         controller = self.controller
+        if controller is None:
+            return
         controller.stepping += 1  # ticking from the key press on (the header's rate), until the steps end
         try:
             if controller.loop_alive:
@@ -593,9 +605,9 @@ class AgoraApp(App):
     # -- interventions ----------------------------------------------------------------------------
     def action_intervene(self) -> None:
         """Ask for an intervention (a modal) and schedule it for the next tick (or TICKS from now)."""
-        if self.sim is None:
-            return
         controller = self.controller
+        if controller is None:
+            return
         self.push_screen(
             InterveneScreen(
                 self.world.tick, seed_methods(self.registry), self.schedule_intervention, controller.interventions
@@ -628,7 +640,8 @@ class AgoraApp(App):
 
     def applied_sentence(self, event: InterventionApplied) -> str:
         """What the intervention of ``event`` did (from the world's entry), said once per entry."""
-        for i, entry in enumerate(self.controller.interventions()):
+        entries = self.controller.interventions() if self.controller is not None else []
+        for i, entry in enumerate(entries):
             if i in self._announced or not entry.get("applied"):
                 continue
             if int(entry.get("tick", -1)) == event.tick and entry.get("spec") == event.spec:
@@ -639,9 +652,10 @@ class AgoraApp(App):
     def applied_interventions(self) -> tuple[tuple[int, str], ...]:
         """The world's applied interventions as ``(tick, spec)``, in the order given: the charts' marks.
         Read again only when the world, its list, its tick or the interventions applied changed."""
-        if self.controller is None:
+        controller = self.controller
+        if controller is None:
             return ()
-        world = self.world
+        world = controller.world
         listed = intervention_entries(world)
         if not listed:
             return ()
@@ -650,7 +664,7 @@ class AgoraApp(App):
             self._marks_key = key
             self._marks = tuple(
                 (int(e.get("tick", e.get("at", 0))), str(e.get("spec", "")))
-                for e in self.controller.interventions()
+                for e in controller.interventions()
                 if e.get("applied")
             )
         return self._marks
@@ -666,11 +680,12 @@ class AgoraApp(App):
         Returns:
             Whether the setting changed.
         """
-        if self.sim is None:
+        controller = self.controller
+        if controller is None:
             return False
         setting, _kind, words = RECOMMENDER_ROLES[role]
         try:
-            before, after = await self.controller.configure_social(setting, name)  # audited there
+            before, after = await controller.configure_social(setting, name)  # audited there
         except AgoraError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return False
@@ -694,7 +709,8 @@ class AgoraApp(App):
     def action_ask(self) -> None:
         """Interview the agent the Agents view shows (or its highlighted follower/followee): a modal asks
         for the question and shows the answer; the LLM call runs in a worker."""
-        if self.sim is None:
+        controller = self.controller
+        if controller is None:
             return
         if self._switcher.current != "agents":
             self.action_view("agents")
@@ -706,7 +722,7 @@ class AgoraApp(App):
                 markup=False,
             )
             return
-        controller, world, llm = self.controller, self.world, self.sim.llm
+        world, llm = controller.world, controller.sim.llm
         label = f"{world.persona(idx).name} (id {int(world.columns['ids'][idx])})"
 
         async def ask(question: str) -> Any:
@@ -765,13 +781,16 @@ class AgoraApp(App):
 
     @work(exclusive=True, group="io")
     async def save_worker(self, name: str) -> None:
+        controller = self.controller
+        if controller is None:
+            return
         folder = saves_dir()
         os.makedirs(folder, exist_ok=True)
         base = os.path.basename(name)
         path = os.path.join(folder, base if base.endswith(".snap") else base + ".snap")
         self.busy = "saving"  # until the result is applied (a message)
         try:
-            saved = await self.controller.save_snapshot_file(path)  # audited there
+            saved = await controller.save_snapshot_file(path)  # audited there
         except AgoraError as exc:
             self.post_message(WorkFailed(str(exc)))
         except OSError as exc:
@@ -806,10 +825,13 @@ class AgoraApp(App):
 
     @work(exclusive=True, group="io")
     async def load_worker(self, path: str) -> None:
+        controller = self.controller
+        if controller is None:
+            return
         self.busy = "loading"  # until the result is applied (a message)
         try:
             # Read and validate completely before anything live is touched; the run goes on if it ran.
-            loaded = await self.controller.load_snapshot_file(path)  # audited there; world_attached follows
+            loaded = await controller.load_snapshot_file(path)  # audited there; world_attached follows
         except AgoraError as exc:
             self.post_message(WorkFailed(str(exc), timeout=10))
         else:
@@ -828,9 +850,12 @@ class AgoraApp(App):
 
     @work(exclusive=True, group="analysis", thread=False)
     async def analysis_worker(self) -> None:
+        controller = self.controller
+        if controller is None:
+            return
         self.busy = "detecting communities"  # until the result is applied (a message)
         try:
-            result = await self.controller.analyse()  # audited there
+            result = await controller.analyse()  # audited there
         except AgoraError as exc:
             self.post_message(WorkFailed(str(exc)))
         else:
@@ -843,6 +868,8 @@ class AgoraApp(App):
         self.log_line(f"{message.line} · {message.ids}")
 
     def action_reload_plugins(self) -> None:
+        if self.controller is None:
+            return
         failures = self.controller.reload_plugins()  # audited there
         self.registry_version += 1
         self._views["messages"].reload_models()  # type: ignore[attr-defined]
@@ -857,14 +884,15 @@ class AgoraApp(App):
             self.notify("plugins reloaded", markup=False)
 
     def action_quit_app(self) -> None:
-        if self.sim is not None and self.sim.dirty and self.world.path:
+        controller = self.controller
+        if controller is not None and controller.sim.dirty and controller.world.path:
             self.push_screen(
-                QuitScreen(os.path.basename(self.world.path), self.controller.disk_tick), self._quit_chosen
+                QuitScreen(os.path.basename(controller.world.path), controller.disk_tick), self._quit_chosen
             )
         else:
             self.shutdown_worker(save=False)
 
-    def _quit_chosen(self, choice: str) -> None:
+    def _quit_chosen(self, choice: str | None) -> None:
         if choice in ("save", "discard"):
             self.shutdown_worker(save=choice == "save")
 
@@ -884,7 +912,7 @@ class AgoraApp(App):
             await controller.close(save=False)
         self.exit()
 
-    def get_system_commands(self, screen: Screen):
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             b = binding if isinstance(binding, Binding) else Binding(*binding)

@@ -84,7 +84,9 @@ async def _timed_key(app: AgoraApp, pilot: Any, key: str, char: str | None, done
     t0 = time.perf_counter()
     event = events.Key(key, char)
     event.set_sender(app)
-    app._driver.send_message(event)
+    driver = app._driver
+    assert driver is not None, "the app runs (its driver is set)"
+    driver.send_message(event)
     while not done():
         if time.perf_counter() - t0 > 30:
             raise TimeoutError(f"key {key} had no effect within 30 s")

@@ -8,6 +8,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover - names for annotations only
+    from textual.screen import Screen
+
     from sim.core.world import World
     from sim.engine.simulation import Simulation
     from sim.live.controller import WorldController, WorldSnapshot
@@ -46,5 +48,6 @@ class AgoraHost(Protocol):
         markup: bool = True,
         limit: int = ...,
     ) -> None: ...
+    def push_screen(self, screen: Screen[Any]) -> Any: ...
     async def set_recommender(self, role: str, name: str) -> bool: ...
     def action_reload_plugins(self) -> None: ...

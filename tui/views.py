@@ -132,6 +132,11 @@ def communities_detected(world: Any) -> bool:
     return bool((world.config.get("analysis") or {}).get("communities"))
 
 
+def _histogram_spec(title: str, name: str, values: np.ndarray, bins: int, _points: int) -> ChartSpec:
+    """A histogram's spec for a chart (the chart hands the points it has room for; a histogram ignores them)."""
+    return histogram_spec(title, name, values, bins)
+
+
 class View(Vertical):
     """Base: a view refreshes itself from the app when visible."""
 
@@ -382,7 +387,7 @@ class DashboardView(View):
                 h_title = f"{shown(name, 24)} at round {session.round} · session {int(session.id)}"
                 histogram.show(
                     key,
-                    lambda _points, t=h_title, n=name, v=values: histogram_spec(t, n, v, self.HISTOGRAM_BINS),
+                    partial(_histogram_spec, h_title, name, values, self.HISTOGRAM_BINS),
                     force=new_session,
                 )
         metrics = app.sim.metrics
@@ -837,6 +842,8 @@ class AgentsView(View):
 
     def find(self, query: str) -> None:
         app = self.agora
+        if app.controller is None:
+            return
         try:
             hits = app.controller.find_agents(query)
         except AgoraError as exc:
@@ -887,7 +894,7 @@ class AgentsView(View):
             return
         app = self.agora
         world = app.world
-        if self.agent_index >= world.n:
+        if self.agent_index >= world.n or app.controller is None:
             return
         agent = world.agent(self.agent_index)
         d = agent.to_dict()
