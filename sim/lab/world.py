@@ -16,6 +16,7 @@ from typing import Any
 
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.errors import AgoraError, BadParameterError
+from sim.lab.agents import Agents, Network, file_views
 from sim.lab.live import Simulation
 from sim.lab.loop import run_sync
 from sim.model.intervene import ACTIONS, Intervention
@@ -126,8 +127,17 @@ class WorldFile:
         return self._info["name"]
 
     @property
-    def agents(self) -> int:
-        return self._info["agents"]
+    def agents(self) -> Agents:
+        """The agents: their number (an ``int``, as before: ``w.agents == 1_000``, ``f"{w.agents:,}"``) and their
+        columns, read from the file when first asked for (``w.agents.susceptibility``, ``w.agents.to_pandas()``;
+        see :class:`sim.lab.agents.Agents`). Keep one in a variable to read the file once."""
+        return file_views(self.path, self._info["agents"], self._info["edges"])[0]
+
+    @property
+    def graph(self) -> Network:
+        """The follower graph, read from the file when first asked for: CSR arrays, ``to_networkx()``,
+        ``to_igraph()``, ``to_scipy()`` (see :class:`sim.lab.agents.Network`)."""
+        return file_views(self.path, self._info["agents"], self._info["edges"])[1]
 
     @property
     def edges(self) -> int:
