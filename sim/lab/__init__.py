@@ -4,23 +4,50 @@ See docs/python.md. Ensembles and sweeps run over the same engine functions as `
 ``agora sweep``; a live simulation over the world controller under ``agora serve``.
 """
 
+from sim.lab.agents import Agents, Network
+from sim.lab.analyses import (
+    Cascade,
+    Communities,
+    NoPathError,
+    SeedSet,
+    Structure,
+    cascades,
+    choose_seeds,
+    communities,
+    pagerank,
+    shortest_path,
+    structure,
+)
 from sim.lab.live import ClosedError, Simulation
 from sim.lab.world import WorldFile, import_edges, new_world, open_world
 from sim.runs.results import Arm, EnsembleResult, Failure, Paired, Run, Series, SweepResult, plot
 
 __all__ = [
+    "Agents",
     "Arm",
+    "Cascade",
     "ClosedError",
+    "Communities",
     "EnsembleResult",
     "Failure",
+    "Network",
+    "NoPathError",
     "Paired",
     "Run",
+    "SeedSet",
     "Series",
     "Simulation",
+    "Structure",
     "SweepResult",
     "WorldFile",
+    "cascades",
+    "choose_seeds",
+    "communities",
     "import_edges",
     "new_world",
     "open_world",
+    "pagerank",
     "plot",
+    "shortest_path",
+    "structure",
 ]
