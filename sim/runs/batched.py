@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -253,11 +253,19 @@ def _starter(
     return drawn
 
 
+#: A graph as the kernels read it: its out-CSR (:data:`sim.runs.kernels.Csr`: ``indptr`` int64, ``dst`` int32)
+#: and its in-degrees (float64, for ``lt``).
+KernelGraph = tuple[tuple[np.ndarray, np.ndarray], np.ndarray]
+
+
 class _Buffers:
     """The kernel's scratch (per agent, left as found after each run) and output buffers, made once (and
     kept for the next ensemble of the same world size: :func:`_take`, :func:`_give`)."""
 
     def __init__(self, n: int, chunk: int = 1 << 15) -> None:
+        from sim.runs import kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
+
+        self.kernels = kernels  # bound once: an import statement a run costs about a microsecond
         self.targets = np.zeros(chunk, dtype=np.int32)
         self.senders = np.zeros(chunk, dtype=np.int64)
         self.states = np.zeros(chunk, dtype=np.uint8)
@@ -276,11 +284,16 @@ class _Buffers:
         self.subtree = np.zeros(n, dtype=np.float64)
         self.tree = np.zeros(n, dtype=np.int64)
         self.counts = np.zeros(6, dtype=np.int64)
+        # The kernels' argument tuples (sim.runs.kernels.Scratch, Forest), made once: not a tuple a run.
+        self.scratch = (self.mark, self.touched, self.targets, self.senders, self.states)
+        self.lt_scratch = (self.lt_table, self.touched, self.targets, self.senders, self.lt_states)
+        self.infected = (self.position, self.gens, self.infectious, self.spare)
+        self.forest = (self.agents, self.rounds, self.parents, self.subtree, self.tree)
 
     def cascade(
         self,
         lt: bool,
-        graph: tuple[np.ndarray, np.ndarray, np.ndarray],
+        graph: KernelGraph,
         seeds: np.ndarray,
         pcg: np.ndarray,
         p: float,
@@ -289,29 +302,21 @@ class _Buffers:
         direct: bool,
     ) -> None:
         """One ``ic`` run of :func:`sim.runs.kernels.cascade` or ``lt`` run of
-        :func:`sim.runs.kernels.threshold` in these buffers; ``graph``: the out-CSR (``indptr`` int64, ``dst``
-        int32) and the in-degrees (float64)."""
-        from sim.runs import kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
-
-        indptr, dst, in_degree = graph
+        :func:`sim.runs.kernels.threshold` in these buffers (``graph``: :data:`KernelGraph`)."""
+        kernels = self.kernels
+        csr, in_degree = graph
         if lt:
             if self.lt_from is not in_degree:  # lt's table holds the graph's in-degrees: made once a graph
                 self.lt_table, self.lt_from = kernels.lt_table(in_degree), in_degree
                 self.lt_states = np.zeros(self.targets.size, dtype=np.uint64)
-            kernels.threshold(
-                indptr, dst, seeds, key, rounds_cap, direct, self.lt_table, self.touched, self.targets,
-                self.senders, self.lt_states, self.agents, self.rounds, self.parents, self.subtree, self.tree,
-                self.counts,
-            )  # fmt: skip
+                self.lt_scratch = (self.lt_table, self.touched, self.targets, self.senders, self.lt_states)
+            kernels.threshold(csr, seeds, key, rounds_cap, direct, self.lt_scratch, self.forest, self.counts)
             return
-        kernels.cascade(
-            indptr, dst, seeds, pcg, p, rounds_cap, direct, self.mark, self.touched, self.targets, self.senders,
-            self.states, self.agents, self.rounds, self.parents, self.subtree, self.tree, self.counts,
-        )  # fmt: skip
+        kernels.cascade(csr, seeds, pcg, p, rounds_cap, direct, self.scratch, self.forest, self.counts)
 
     def epidemic(
         self,
-        graph: tuple[np.ndarray, np.ndarray, np.ndarray],
+        graph: KernelGraph,
         seeds: np.ndarray,
         pcg: np.ndarray,
         beta: float,
@@ -320,14 +325,10 @@ class _Buffers:
     ) -> np.ndarray:
         """One ``sir`` run of :func:`sim.runs.kernels.epidemic` in these buffers; returns its new infections
         and recoveries per round."""
-        from sim.runs.kernels import epidemic  # noqa: PLC0415 - Numba loads only for a batched ensemble
-
-        indptr, dst, _ = graph
-        return epidemic(
-            indptr, dst, seeds, pcg, beta, gamma, rounds_cap, self.mark, self.position, self.touched,
-            self.targets, self.senders, self.states, self.agents, self.rounds, self.gens, self.parents,
-            self.subtree, self.tree, self.infectious, self.spare, self.counts,
-        )  # fmt: skip
+        csr, _ = graph
+        return self.kernels.epidemic(
+            csr, seeds, pcg, beta, gamma, rounds_cap, self.scratch, self.infected, self.forest, self.counts
+        )
 
 
 #: The buffers of the last ensemble that finished, for the next one of the same size (set-up: 0.8 ms at
@@ -338,22 +339,23 @@ _spare_lock = threading.Lock()
 
 #: The kernels' arrays of the last graph an ensemble ran on (:func:`_graph_arrays`), with the graph arrays
 #: they came from: a graph's arrays are replaced, never written in place, when its edges change.
-_arrays: list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray, np.ndarray], int]] = []
+_arrays: list[tuple[tuple[np.ndarray, ...], KernelGraph, int]] = []
 
 
-def _graph_arrays(graph: Any) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]:
-    """The kernels' view of ``graph``: its out-CSR (``indptr`` int64, ``dst`` int32) and in-degrees (float64),
-    and its largest out-degree; kept for the next ensemble on the same graph (at 1M agents, 4 ms a time)."""
+def _graph_arrays(graph: Any) -> tuple[KernelGraph, int]:
+    """The kernels' view of ``graph`` (:data:`KernelGraph`) and its largest out-degree; kept for the next
+    ensemble on the same graph (at 1M agents, 4 ms a time)."""
     source = (graph.out_indptr, graph.out_indices, graph.in_indptr)
     with _spare_lock:
         if _arrays and all(a is b for a, b in zip(_arrays[0][0], source)):
             return _arrays[0][1], _arrays[0][2]
     indptr = np.ascontiguousarray(graph.out_indptr, dtype=np.int64)
-    csr = (indptr, np.ascontiguousarray(graph.out_indices, dtype=np.int32), np.diff(graph.in_indptr).astype(np.float64))
+    csr = (indptr, np.ascontiguousarray(graph.out_indices, dtype=np.int32))
+    arrays = (csr, np.diff(graph.in_indptr).astype(np.float64))
     widest = int(np.diff(indptr).max(initial=0))
     with _spare_lock:
-        _arrays[:] = [(source, csr, widest)]
-    return csr, widest
+        _arrays[:] = [(source, arrays, widest)]
+    return arrays, widest
 
 
 def _take(n: int, chunk: int) -> _Buffers:
@@ -370,32 +372,40 @@ def _give(buf: _Buffers) -> None:
         _spare[:] = [buf]
 
 
-def summary(
-    buf: _Buffers,
-    *,
-    size: int,
-    attempts: int,
-    exposed: int,
-    rounds: int,
-    finished: bool,
-    sent: int | None,
-    cured: np.ndarray | None,
-    gens: np.ndarray,
-    n: int,
-    session: int,
-    seed: int,
-    limit: int,
-    until_done: bool,
-    max_ticks: int,
-    seconds: float,
-) -> dict[str, Any]:
+class Ensemble(NamedTuple):
+    """What every run of one batched ensemble shares: the world's agents ``n``, the probe's ``session``, the
+    ticks a run may take (``limit``), whether it runs until done and the ``max_ticks`` it names then."""
+
+    n: int
+    session: int
+    limit: int
+    until_done: bool
+    max_ticks: int
+
+
+class Outcome(NamedTuple):
+    """What one kernel run left, beside its buffers: its adopters (``size``), ``attempts`` and ``exposed``;
+    ``rounds``: the rounds run; ``sent``: the transmitting agents summed over them (None: a cascade's, whose
+    adopters transmit in the round after theirs); ``cured``: ``sir``'s recoveries per round (None: a cascade,
+    whose states are ``susceptible`` and ``adopted``); ``gens``: each adopter's generation in the forest."""
+
+    size: int
+    attempts: int
+    exposed: int
+    rounds: int
+    finished: bool
+    sent: int | None
+    cured: np.ndarray | None
+    gens: np.ndarray
+
+
+def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds: float) -> dict[str, Any]:
     """A run's report from the kernel's buffers, field for field what ``sim.runs.runner._run_summary``
-    reports for the same run on the engine. ``rounds``: the rounds run; ``sent``: the transmitting agents
-    summed over them (None: a cascade's, whose adopters transmit in the round after theirs); ``cured``:
-    ``sir``'s recoveries per round (None: a cascade, whose states are ``susceptible`` and ``adopted``);
-    ``gens``: each adopter's generation in the forest."""
+    reports for the same run (session seed ``seed``) on the engine."""
     from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
+    size, attempts, exposed, rounds, finished, sent, cured, gens = run
+    n, session, limit, until_done, max_ticks = ensemble
     series, trees, virality, scalars = tally(
         buf.rounds, gens, buf.parents, buf.subtree, buf.tree, buf.agents, size, rounds
     )
@@ -484,7 +494,7 @@ def warm(model: str) -> None:
     instead of each loading it (each kernel Numba loads costs start-up: only the model's)."""
     from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
-    graph = (np.array([0, 1, 1], dtype=np.int64), np.array([1], dtype=np.int32), np.ones(2))
+    graph = ((np.array([0, 1, 1], dtype=np.int64), np.array([1], dtype=np.int32)), np.ones(2))
     seeds, pcg, none = np.array([0], dtype=np.int64), np.zeros(4, dtype=np.uint64), np.zeros(1, dtype=np.uint64)
     b = _Buffers(2, 4)
     _starter_kernel()(none, 0, none, 2, 1, np.zeros(1, dtype=np.int64), pcg)
@@ -523,6 +533,7 @@ def run_batched(
     span = range(seed + min(runs), seed + max(runs) + 1) if runs else range(0)
     start = _starter(world, spec, probe.seed_agents, probe.id, span)
     c = buf.counts
+    ensemble = Ensemble(n, probe.id, limit, until_done, max_ticks)
     for r in runs:
         t0 = time.perf_counter()
         picked, pcg, key = start(seed + r)
@@ -544,26 +555,8 @@ def run_batched(
             rounds = last + 1 if finished else rounds_cap
             sent = None  # adopters of rounds 0 .. rounds-1 transmitted: counted by summary
             gens = buf.rounds  # a cascade's generation is its round
-        out.append(
-            summary(
-                buf,
-                size=size,
-                attempts=int(c[1]),
-                exposed=int(c[2]),
-                rounds=rounds,
-                finished=finished,
-                sent=sent,
-                cured=cured,
-                gens=gens,
-                n=n,
-                session=probe.id,
-                seed=seed + r,
-                limit=limit,
-                until_done=until_done,
-                max_ticks=max_ticks,
-                seconds=time.perf_counter() - t0,
-            )
-        )
+        run = Outcome(size, int(c[1]), int(c[2]), rounds, finished, sent, cured, gens)
+        out.append(summary(buf, run, ensemble, seed + r, time.perf_counter() - t0))
         if report is not None and len(out) % 64 == 0:
             report(len(out))
     _give(buf)  # every run put its scratch back (a run that raised did not: its buffers are dropped)

@@ -31,6 +31,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: A graph's out-CSR as the kernels read it: ``indptr`` (int64, N+1) and the edges' targets ``dst`` (int32).
+Csr = tuple[np.ndarray, np.ndarray]
+#: A run's scratch, left as found: the per-agent table (``mark`` or ``lt``'s ``table``), ``touched`` (at least
+#: ``n`` entries: the agents a run reached), and a chunk of a round's edges: ``targets`` (int32), ``senders``
+#: (int64) and the targets' ``states`` (the table's dtype), at least the largest out-degree.
+Scratch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: A run's adoption forest (output): ``agents`` by round then agent, their ``rounds``, their ``parents``'
+#: positions (-1: a seed), their ``subtree`` sizes and their ``tree``'s root position.
+Forest = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -326,39 +336,44 @@ def _seeded_forest(  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _close(  # pragma: no cover - compiled
+    forest: Forest, size: int, mark: np.ndarray, touched: np.ndarray, n_touched: int, counts: np.ndarray
+) -> None:
+    """A run's end: its forest's subtree sizes and roots (:func:`_forest`), ``mark`` put back (every adopter,
+    the seeds too, and every agent reached) and ``size`` in ``counts[0]``."""
+    agents, _, parents, subtree, tree = forest
+    _forest(parents, subtree, tree, size)
+    for j in range(size):
+        mark[agents[j]] = 0
+    for j in range(n_touched):
+        mark[touched[j]] = 0
+    counts[0] = size
+
+
+@njit(cache=True)
 def cascade(
-    indptr: np.ndarray,
-    dst: np.ndarray,
+    csr: Csr,
     seeds: np.ndarray,
     pcg: np.ndarray,
     p: float,
     rounds_cap: int,
     direct: bool,
-    mark: np.ndarray,
-    touched: np.ndarray,
-    targets: np.ndarray,
-    senders: np.ndarray,
-    states: np.ndarray,
-    agents: np.ndarray,
-    rounds: np.ndarray,
-    parents: np.ndarray,
-    subtree: np.ndarray,
-    tree: np.ndarray,
+    scratch: Scratch,
+    forest: Forest,
     counts: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
     """Run one ``ic`` cascade; leaves ``[size, attempts, exposed]`` in ``counts`` and returns it. ``pcg``: the
     run's generator state, written back at the end.
 
-    ``mark`` (uint8: 0 unseen, 1 reached by an attempt, 2 adopted before this round, 3 adopted in it; one
-    byte an agent, so that the table a round reads at random stays in cache) is per-agent scratch, left as it
-    was found; ``touched`` is scratch of at least ``n`` entries; ``targets`` (int32), ``senders`` (int64) and
-    ``states`` (uint8) hold a chunk of a round's edges: at least the largest out-degree (unused when
-    ``direct``: in a world small enough for its per-agent tables to stay in cache, each sender's edges are
-    read straight from the graph). A sender's position is its index in the frontier, a slice of the adopters.
-
-    On return ``agents[:size]`` are the adopters by round then agent, ``rounds`` their round, ``parents``
-    their parent's position (-1: a seed), ``subtree`` their subtree size and ``tree`` their root's
-    position."""
+    ``scratch`` (:data:`Scratch`): ``mark`` (uint8: 0 unseen, 1 reached by an attempt, 2 adopted before this
+    round, 3 adopted in it; one byte an agent, so that the table a round reads at random stays in cache), and
+    the chunk (``states`` uint8; unused when ``direct``: in a world small enough for its per-agent tables to
+    stay in cache, each sender's edges are read straight from the graph). A sender's position is its index in
+    the frontier, a slice of the adopters. On return ``forest`` (:data:`Forest`) holds the ``size``
+    adopters."""
+    indptr, dst = csr
+    mark, touched, targets, senders, states = scratch
+    agents, rounds, parents, _, _ = forest
     sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
     size = _seeded_forest(seeds, agents, rounds, parents)
     for s in seeds:
@@ -417,14 +432,8 @@ def cascade(
             rounds[j] = d
             mark[agents[j]] = 2
         start, stop = first_new, size
-    _forest(parents, subtree, tree, size)
-    # Put the scratch back (every adopter but the seeds was seen; the seeds are put back too).
-    for j in range(size):
-        mark[agents[j]] = 0
-    for j in range(n_touched):
-        mark[touched[j]] = 0
+    _close(forest, size, mark, touched, n_touched, counts)
     pcg[0], pcg[1] = sh, sl  # where the generator is now
-    counts[0] = size
     counts[1] = attempts
     counts[2] = exposed
     return counts
@@ -444,22 +453,13 @@ def lt_table(in_degree: np.ndarray) -> np.ndarray:
 
 @njit(cache=True)
 def threshold(
-    indptr: np.ndarray,
-    dst: np.ndarray,
+    csr: Csr,
     seeds: np.ndarray,
     key: np.uint64,
     rounds_cap: int,
     direct: bool,
-    table: np.ndarray,
-    touched: np.ndarray,
-    targets: np.ndarray,
-    senders: np.ndarray,
-    states: np.ndarray,
-    agents: np.ndarray,
-    rounds: np.ndarray,
-    parents: np.ndarray,
-    subtree: np.ndarray,
-    tree: np.ndarray,
+    scratch: Scratch,
+    forest: Forest,
     counts: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
     """Run one ``lt`` cascade (uniform weights) as :func:`cascade` runs ``ic``: the same outputs and scratch,
@@ -467,6 +467,9 @@ def threshold(
     table entries. Agent ``v``'s threshold is ``float32(unit(word v))`` of the run's SplitMix64 ``key``, made
     when ``v`` is first a candidate; a candidate adopts when its adopted followees over its followees reach
     it, at the end of the round."""
+    indptr, dst = csr
+    table, touched, targets, senders, states = scratch
+    agents, rounds, parents, subtree, tree = forest
     size = _seeded_forest(seeds, agents, rounds, parents)
     for s in seeds:
         table[s] = (table[s] & _KEEP) | np.uint64(2)
@@ -544,28 +547,33 @@ def threshold(
 
 
 @njit(cache=True)
+def _merged(  # pragma: no cover - compiled
+    spare: np.ndarray, kept: int, agents: np.ndarray, lo: int, hi: int, out: np.ndarray
+) -> int:
+    """``spare[:kept]`` and ``agents[lo:hi]`` (both ascending) merged ascending into ``out``; returns the count."""
+    a, b, m = 0, lo, 0
+    while a < kept or b < hi:
+        if b >= hi or (a < kept and spare[a] < agents[b]):
+            out[m] = spare[a]
+            a += 1
+        else:
+            out[m] = agents[b]
+            b += 1
+        m += 1
+    return m
+
+
+@njit(cache=True)
 def epidemic(
-    indptr: np.ndarray,
-    dst: np.ndarray,
+    csr: Csr,
     seeds: np.ndarray,
     pcg: np.ndarray,
     beta: float,
     gamma: float,
     rounds_cap: int,
-    mark: np.ndarray,
-    position: np.ndarray,
-    touched: np.ndarray,
-    targets: np.ndarray,
-    senders: np.ndarray,
-    states: np.ndarray,
-    agents: np.ndarray,
-    rounds: np.ndarray,
-    gens: np.ndarray,
-    parents: np.ndarray,
-    subtree: np.ndarray,
-    tree: np.ndarray,
-    infectious: np.ndarray,
-    spare: np.ndarray,
+    scratch: Scratch,
+    infected: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    forest: Forest,
     counts: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
     """Run one ``sir`` epidemic exactly as the engine's ``sir`` runs it (the same draws in the same order: each
@@ -573,19 +581,20 @@ def epidemic(
     such agent for its recovery, agents ascending). Returns ``(new, recoveries)`` per round (round 0: the
     seeds); ``counts`` holds ``[size, attempts, exposed, sent, rounds, finished]``.
 
-    Scratch as :func:`cascade`'s, plus ``infectious`` and ``spare`` (int32, at least ``n``) for the infectious
-    agents; ``gens`` gets each adopter's generation (its parent's plus one)."""
+    Scratch and forest as :func:`cascade`'s; ``infected``: each agent's ``position`` among the adopters
+    (int64), each adopter's generation ``gens`` (its parent's plus one; output), and ``infectious`` and
+    ``spare`` (int32, at least ``n``) for the infectious agents."""
+    indptr, dst = csr
+    mark, touched, targets, senders, states = scratch
+    position, gens, infectious, spare = infected
+    agents, rounds, parents, _, _ = forest
     sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
-    size = 0
-    for s in seeds:
-        mark[s] = 2
-        position[s] = size
-        agents[size] = s
-        rounds[size] = 0
-        gens[size] = 0
-        parents[size] = -1
-        infectious[size] = s
-        size += 1
+    size = _seeded_forest(seeds, agents, rounds, parents)
+    for j in range(size):
+        mark[agents[j]] = 2
+        position[agents[j]] = j
+        gens[j] = 0
+        infectious[j] = agents[j]
     n_inf = size
     n_touched = 0
     exposed = size
@@ -640,23 +649,9 @@ def epidemic(
             mark[agents[j]] = 2
         new[d] = size - first_new
         # The next round's infectious: those that stayed and the newly infected, merged ascending.
-        a, b, m = 0, first_new, 0
-        while a < kept or b < size:
-            if b >= size or (a < kept and spare[a] < agents[b]):
-                infectious[m] = spare[a]
-                a += 1
-            else:
-                infectious[m] = agents[b]
-                b += 1
-            m += 1
-        n_inf = m
-    _forest(parents, subtree, tree, size)
-    for j in range(size):
-        mark[agents[j]] = 0
-    for j in range(n_touched):
-        mark[touched[j]] = 0
+        n_inf = _merged(spare, kept, agents, first_new, size, infectious)
+    _close(forest, size, mark, touched, n_touched, counts)
     pcg[0], pcg[1] = sh, sl  # where the generator is now
-    counts[0] = size
     counts[1] = attempts
     counts[2] = exposed
     counts[3] = sent
