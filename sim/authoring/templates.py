@@ -54,13 +54,46 @@ run its tests with `python -m pytest test_@NAME@.py`, and use it by naming its f
 `agora tui WORLD --plugins FOLDER`, or `AGORA_PLUGINS=FOLDER` for every command). See docs/writing-a-model.md."""
 
 
-CASCADE_TEST = '''"""Tests of the @NAME@ model: the conformance suite and one behavioural check.
+#: The frame of every test file: ``{what}`` is what the plugin is ("model", "recommender", "friend
+#: recommender"), ``{imports}`` its imports, ``{FILE}`` and ``{load}`` the names of its path and loader,
+#: ``{kind}`` the class it loads, and ``{behaviour}`` the behavioural check.
+_TEST_FRAME = '''"""Tests of the @NAME@ {what}: the conformance suite and one behavioural check.
 
 Run them with:  python -m pytest test_@NAME@.py
 """
 
 from __future__ import annotations
 
+{imports}
+
+{FILE} = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
+
+
+def {load}():
+    """The {kind} class, from a fresh import of the file (edits take effect)."""
+    return load_file({FILE}).@CLASS@
+
+
+def test_conformance():
+    report = check_plugin({FILE}, agents=2000)
+    assert report.ok, report.render()
+
+
+{behaviour}'''
+
+
+def _test_file(what: str, imports: str, behaviour: str) -> str:
+    """The test file of a template: the frame around its imports and its behavioural check."""
+    if what == "model":
+        names = {"FILE": "MODEL_FILE", "load": "load_model", "kind": "model"}
+    else:
+        names = {"FILE": "RECOMMENDER_FILE", "load": "load_recommender", "kind": "recommender"}
+    return _TEST_FRAME.format(what=what, imports=imports.strip("\n"), behaviour=behaviour.lstrip("\n"), **names)
+
+
+CASCADE_TEST = _test_file(
+    "model",
+    """
 import os
 
 import numpy as np
@@ -68,20 +101,8 @@ import numpy as np
 from sim.authoring import check_plugin, check_world, common_topics, run_model
 from sim.model.registry import load_file
 from sim.core.topics import topics_mask
-
-MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
-
-
-def load_model():
-    """The model class, from a fresh import of the file (edits take effect)."""
-    return load_file(MODEL_FILE).@CLASS@
-
-
-def test_conformance():
-    report = check_plugin(MODEL_FILE, agents=2000)
-    assert report.ok, report.render()
-
-
+""",
+    """
 def test_only_agents_sharing_a_topic_with_the_message_adopt():
     world = check_world(2000)
     topics = common_topics(world, 3)
@@ -92,36 +113,21 @@ def test_only_agents_sharing_a_topic_with_the_message_adopt():
     assert later.size > 0, "nothing spread beyond the seeds, so the check below would prove nothing"
     shares = (world.columns["interests"][later] & np.uint64(topics_mask(topics))) != 0
     assert shares.all(), f"{int((~shares).sum())} of {later.size} adopters share no topic with the message"
-'''
+""",
+)
 
 
-COMPARTMENTAL_TEST = '''"""Tests of the @NAME@ model: the conformance suite and one behavioural check.
-
-Run them with:  python -m pytest test_@NAME@.py
-"""
-
-from __future__ import annotations
-
+COMPARTMENTAL_TEST = _test_file(
+    "model",
+    """
 import os
 
 import numpy as np
 
 from sim.authoring import check_plugin, check_world, run_model
 from sim.model.registry import load_file
-
-MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
-
-
-def load_model():
-    """The model class, from a fresh import of the file (edits take effect)."""
-    return load_file(MODEL_FILE).@CLASS@
-
-
-def test_conformance():
-    report = check_plugin(MODEL_FILE, agents=2000)
-    assert report.ok, report.render()
-
-
+""",
+    """
 def test_with_certain_recovery_every_agent_is_infectious_for_exactly_one_round():
     world = check_world(2000)
     session = run_model(load_model(), world, params={"beta": 0.5, "gamma": 1.0, "eta": 0.0}, seeds="random:20")
@@ -130,36 +136,21 @@ def test_with_certain_recovery_every_agent_is_infectious_for_exactly_one_round()
     # Every agent ever infected is recovered at the end (eta = 0: nobody lost immunity).
     ever = session.adopted_at >= 0
     assert np.array_equal(np.flatnonzero(ever), np.flatnonzero(session.state == 2))
-'''
+""",
+)
 
 
-OPINION_TEST = '''"""Tests of the @NAME@ model: the conformance suite and one behavioural check.
-
-Run them with:  python -m pytest test_@NAME@.py
-"""
-
-from __future__ import annotations
-
+OPINION_TEST = _test_file(
+    "model",
+    """
 import os
 
 import numpy as np
 
 from sim.authoring import check_plugin, check_world, run_model
 from sim.model.registry import load_file
-
-MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
-
-
-def load_model():
-    """The model class, from a fresh import of the file (edits take effect)."""
-    return load_file(MODEL_FILE).@CLASS@
-
-
-def test_conformance():
-    report = check_plugin(MODEL_FILE, agents=2000)
-    assert report.ok, report.render()
-
-
+""",
+    """
 def test_averaging_never_widens_the_range_of_opinions():
     world = check_world(2000)
     session = run_model(load_model(), world, params={"epsilon": 0.3}, seeds="random:20", rounds=30)
@@ -169,36 +160,21 @@ def test_averaging_never_widens_the_range_of_opinions():
     assert hi[0] - lo[0] > 0.9, "the opinions did not start spread out"
     assert np.all(np.diff(hi - lo) <= 1e-12), "a round widened the range of opinions"
     assert (hi - lo)[-1] < (hi - lo)[0], "the opinions never came closer"
-'''
+""",
+)
 
 
-NETWORK_TEST = '''"""Tests of the @NAME@ model: the conformance suite and one behavioural check.
-
-Run them with:  python -m pytest test_@NAME@.py
-"""
-
-from __future__ import annotations
-
+NETWORK_TEST = _test_file(
+    "model",
+    """
 import asyncio
 import os
 
 from sim.authoring import check_plugin, check_world
 from sim.model.registry import Registry, load_file
 from sim.engine.simulation import Simulation
-
-MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
-
-
-def load_model():
-    """The model class, from a fresh import of the file (edits take effect)."""
-    return load_file(MODEL_FILE).@CLASS@
-
-
-def test_conformance():
-    report = check_plugin(MODEL_FILE, agents=2000)
-    assert report.ok, report.render()
-
-
+""",
+    """
 def test_rewiring_keeps_the_number_of_edges_and_the_graph_consistent():
     world = check_world(2000).fork()
     edges = world.num_edges
@@ -212,7 +188,8 @@ def test_rewiring_keeps_the_number_of_edges_and_the_graph_consistent():
     assert session.edges_removed == session.edges_added
     assert world.num_edges == edges
     assert world.graph.check() == []
-'''
+""",
+)
 
 
 #: What the first lines of every recommender file say about using it (the right flags).
@@ -223,33 +200,17 @@ folder: `agora run WORLD --plugins FOLDER --@FLAG@ @NAME@ --inject TEXT --steps 
 `AGORA_PLUGINS=FOLDER` for every command). See docs/writing-a-recommender.md."""
 
 
-RECOMMENDER_TEST = '''"""Tests of the @NAME@ recommender: the conformance suite and one behavioural check.
-
-Run them with:  python -m pytest test_@NAME@.py
-"""
-
-from __future__ import annotations
-
+RECOMMENDER_TEST = _test_file(
+    "recommender",
+    """
 import os
 
 import numpy as np
 
 from sim.authoring import check_plugin, check_world, run_recommender
 from sim.model.registry import load_file
-
-RECOMMENDER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
-
-
-def load_recommender():
-    """The recommender class, from a fresh import of the file (edits take effect)."""
-    return load_file(RECOMMENDER_FILE).@CLASS@
-
-
-def test_conformance():
-    report = check_plugin(RECOMMENDER_FILE, agents=2000)
-    assert report.ok, report.render()
-
-
+""",
+    """
 def test_only_messages_that_share_a_topic_with_the_reader_are_shown():
     world = check_world(2000)
     run = run_recommender(load_recommender(), world, ticks=8)
@@ -263,34 +224,19 @@ def test_only_messages_that_share_a_topic_with_the_reader_are_shown():
         assert shares.all(), f"tick {tick}: {missed} readers were shown a message that shares no topic with them"
         shown += readers.size
     assert shown > 0, "nothing was shown, so the check above would prove nothing"
-'''
+""",
+)
 
 
-FRIEND_TEST = '''"""Tests of the @NAME@ friend recommender: the conformance suite and one behavioural check.
-
-Run them with:  python -m pytest test_@NAME@.py
-"""
-
-from __future__ import annotations
-
+FRIEND_TEST = _test_file(
+    "friend recommender",
+    """
 import os
 
 from sim.authoring import check_plugin, check_world, run_recommender
 from sim.model.registry import load_file
-
-RECOMMENDER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "@NAME@.py")
-
-
-def load_recommender():
-    """The recommender class, from a fresh import of the file (edits take effect)."""
-    return load_file(RECOMMENDER_FILE).@CLASS@
-
-
-def test_conformance():
-    report = check_plugin(RECOMMENDER_FILE, agents=2000)
-    assert report.ok, report.render()
-
-
+""",
+    """
 def test_every_suggestion_is_followed_by_someone_the_agent_follows():
     world = check_world(2000)
     # Accepted follows reach the graph every 6 ticks (merge_every): in 4 ticks the graph stays as it was.
@@ -308,7 +254,8 @@ def test_every_suggestion_is_followed_by_someone_the_agent_follows():
             assert any(c in followees(f) for f in followees(a)), why
             checked += 1
     assert checked > 0, "nothing was suggested, so the check above would prove nothing"
-'''
+""",
+)
 
 #: template -> its test file
 TESTS = {
