@@ -13,7 +13,6 @@ adopted from or -1), an ``exposed`` flag per agent, its frontier, its own seeded
 
 from __future__ import annotations
 
-import inspect
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from sim.core.cascade import CascadeTracker, Forest, replay
 from sim.core.tracebacks import with_method_frame
 from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
+from sim.model.answer import ModelContractError, checked_answer, strictly_increasing
 from sim.model.columns import variable_column
 from sim.model.context import StepContext
 from sim.model.guard import PluginTimeout, call_directly
@@ -33,6 +33,7 @@ from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, SILENT, all_active
 from sim.model.seeds import SeedSpec
 from sim.model.series import SeriesRecorder, variable_moments
+from sim.model.stored import seed_agents, session_fields, state_arrays, variable_columns
 from sim.model.views import SessionBase
 from sim.plugin import PropagationModel, StepResult
 
@@ -41,10 +42,6 @@ SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", 
 #: How an adoption came about (the ``via`` of an adoption record): a seed or a graph attempt, or a feed.
 VIA_GRAPH, VIA_FEED = 0, 1
 EVENT_DTYPE = [("tick", "<i8"), ("agent", "<i8"), ("source", "<i8"), ("kind", "<i8"), ("via", "<i8")]
-
-
-class ModelContractError(Exception):
-    """A model returned something the contract does not allow (wrong shape, dtype or range)."""
 
 
 def _initial_variables(
@@ -73,40 +70,19 @@ def _initial_variables(
     return out
 
 
-def _strictly_increasing(a: np.ndarray) -> bool:
-    return a.size < 2 or bool(np.all(a[1:] > a[:-1]))
-
-
-#: The most edge attempts one round may report (keeps counters well inside int64).
-MAX_ATTEMPTS = 2**48
-
-
-def _plain(value: Any, field_name: str, model: str) -> np.ndarray:
-    """``value`` as a plain ndarray (subclasses dropped; lists, scalars and ``__array__`` converted).
-
-    Raises:
-        ModelContractError: it cannot be made an array.
-    """
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:
-        raise ModelContractError(
-            f"model {model} returned {field_name} that is not an array ({type(value).__name__}: {exc})"
-        ) from exc
-    if type(arr) is not np.ndarray:
-        arr = np.array(arr, subok=False)
-    return arr
-
-
 def _storable(key: Any, value: Any) -> bool:
     """Whether a model's store entry can be saved: a text key and a plain numpy array of numbers,
     booleans or text (no objects, no records)."""
     return isinstance(key, str) and type(value) is np.ndarray and value.dtype.kind in "biufcSU"
 
 
-def _has_repeats(a: np.ndarray) -> bool:
-    s = np.sort(a)
-    return bool(np.any(s[1:] == s[:-1]))
+def _kept(
+    ok: np.ndarray | np.bool_, agents: np.ndarray, new_state: np.ndarray | int, sources: np.ndarray, via: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | int, np.ndarray, np.ndarray]:
+    """A round's changes of the agents ``ok`` marks (one state for all stays one state)."""
+    if isinstance(new_state, np.ndarray):
+        new_state = new_state[ok]
+    return agents[ok], new_state, sources[ok], via[ok]
 
 
 # -- the session ----------------------------------------------------------------------------------
@@ -547,22 +523,9 @@ class PropagationSession(SessionBase):
             ctx.close()
             raise
         self._check_store()
-        agents, new_state, sources = result.agents, result.new_state, result.sources
-        via = self._via(result, ctx, agents)
         status = world.columns["status"]
         mixed = not all_active(status)
-        if agents.size and mixed:
-            ok = ~one_of(status[agents], FROZEN)
-            if not ok.all():
-                agents, sources, via = agents[ok], sources[ok], via[ok]
-                if not np.isscalar(new_state):
-                    new_state = np.asarray(new_state)[ok]
-        if agents.size and (self.rival_sessions or blocked_mask(world) is not None):
-            ok = self._open_mask(world, agents)
-            if not ok.all():
-                agents, sources, via = agents[ok], sources[ok], via[ok]
-                if not np.isscalar(new_state):
-                    new_state = np.asarray(new_state)[ok]
+        agents, new_state, sources, via = self._admitted(world, result, ctx, status if mixed else None)
         prev = np.take(self.state, agents)
         was_adopted = one_of(prev, self.adopted_states)
         now_adopted = one_of(new_state, self.adopted_states)
@@ -574,19 +537,63 @@ class PropagationSession(SessionBase):
         now_tx = one_of(new_state, self.transmitting_states)
         self.state[agents] = new_state
         if agents.size:  # the state counts follow the agents that changed, not a pass over all N
-            t_rec = time.perf_counter()
-            k = len(self.state_names)
-            self.state_counts -= np.bincount(prev, minlength=k)
-            if isinstance(new_state, int):
-                self.state_counts[new_state] += agents.size
-            else:
-                self.state_counts += np.bincount(new_state, minlength=k)
-            self.series_seconds += time.perf_counter() - t_rec
+            self._count_states(prev, new_state, agents.size)
         if result.variables:  # frozen agents keep their values, as they keep their state
             for var, (who, vals) in result.variables.items():
                 self._set_variable(var, who, vals, status if mixed else None)
         self._buffer_edges(world, result)
-        # Exposure: agents that received an attempt this round.
+        self._expose(result, ctx)
+        newly = now_adopted & (self.adopted_at[agents] < 0)
+        new_agents, src, v = self._adopt(tick, agents[newly], new_state, newly, sources[newly], via[newly], tracker)
+        shown = ctx._feed_agents
+        if shown.size:
+            fresh = shown[~self.exposed[shown]]
+            if fresh.size:
+                self.exposed[fresh] = True
+                self.exposed_count = int(np.count_nonzero(self.exposed))
+        self.last_round = self._round_record(ctx, new_agents[v], src[v])
+        self._count_round(int(new_agents.size), int(result.attempts), tracker)
+        self._transmit(world, agents[now_tx & ~was_tx].astype(np.int32), agents[was_tx & ~now_tx], status, mixed)
+        self.round += 1
+        self.rng_state = dict(self.rng.bit_generator.state)
+        if self.is_done(world, tick, online, call):
+            self.status = "completed"
+            self.ended_tick = tick
+        self.seconds += time.perf_counter() - t0
+        return result
+
+    def _admitted(
+        self, world: World, result: StepResult, ctx: StepContext, status: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | int, np.ndarray, np.ndarray]:
+        """The changes of a checked answer that may happen, ``(agents, new_state, sources, via)``: without the
+        frozen agents (``status`` given when some may be), the blocked ones and the adopters of a rival."""
+        agents, new_state, sources = result.agents, result.new_state, result.sources
+        assert sources is not None  # a checked answer names a source (or -1) for every agent
+        via = self._via(result, ctx, agents)
+        if agents.size and status is not None:
+            ok = ~one_of(status[agents], FROZEN)
+            if not ok.all():
+                agents, new_state, sources, via = _kept(ok, agents, new_state, sources, via)
+        if agents.size and (self.rival_sessions or blocked_mask(world) is not None):
+            ok = self._open_mask(world, agents)
+            if not ok.all():
+                agents, new_state, sources, via = _kept(ok, agents, new_state, sources, via)
+        return agents, new_state, sources, via
+
+    def _count_states(self, prev: np.ndarray, new_state: np.ndarray | int, changed: int) -> None:
+        """Follow the state counts from the ``changed`` agents' previous states to their new ones."""
+        t_rec = time.perf_counter()
+        k = len(self.state_names)
+        self.state_counts -= np.bincount(prev, minlength=k)
+        if isinstance(new_state, int):
+            self.state_counts[new_state] += changed
+        else:
+            self.state_counts += np.bincount(new_state, minlength=k)
+        self.series_seconds += time.perf_counter() - t_rec
+
+    def _expose(self, result: StepResult, ctx: StepContext) -> None:
+        """Flag the agents that received an attempt this round (the model's ``exposed``, else the targets of
+        the edges it gathered) as exposed."""
         exposed = result.exposed
         if exposed is None and ctx._gathered is not None:
             exposed = ctx._gathered[1]
@@ -597,36 +604,39 @@ class PropagationSession(SessionBase):
             # the fresh ones first (a gather, a mask and a second scatter) or de-duplicating.
             self.exposed[np.asarray(exposed)] = True
             self.exposed_count = int(np.count_nonzero(self.exposed))
-        newly = now_adopted & (self.adopted_at[agents] < 0)
-        new_agents = agents[newly]
-        if new_agents.size:
-            self.adopted_at[new_agents] = tick
-            src = sources[newly]
-            self.adopted_from[new_agents] = src
-            if not self.exposed[new_agents].all():
-                self.exposed[new_agents] = True
-                self.exposed_count = int(np.count_nonzero(self.exposed))
-            ns = new_state if isinstance(new_state, int) else new_state[newly]
-            v = via[newly]
-            self.feed_reached += int(np.count_nonzero(v))
-            self._record(tick, new_agents, src, ns, v.astype(np.int64))
-            if tracker is not None:
-                t_tree = time.perf_counter()
-                tracker.add(new_agents, src, v)
-                self.cascade_seconds += time.perf_counter() - t_tree
-        else:
-            src = np.empty(0, dtype=np.int32)
-            v = np.empty(0, dtype=bool)
-        shown = ctx._feed_agents
-        if shown.size:
-            fresh = shown[~self.exposed[shown]]
-            if fresh.size:
-                self.exposed[fresh] = True
-                self.exposed_count = int(np.count_nonzero(self.exposed))
-        self.last_round = self._round_record(ctx, new_agents[v], src[v])
-        n_new = int(new_agents.size)
+
+    def _adopt(
+        self,
+        tick: int,
+        new_agents: np.ndarray,
+        new_state: np.ndarray | int,
+        newly: np.ndarray,
+        src: np.ndarray,
+        v: np.ndarray,
+        tracker: CascadeTracker | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Record the round's first adoptions (``newly`` marks them among the changing agents): their tick,
+        source, exposure, adoption record and forest edge. Returns ``(agents, sources, via feed)``."""
+        if not new_agents.size:
+            return new_agents, np.empty(0, dtype=np.int32), np.empty(0, dtype=bool)
+        self.adopted_at[new_agents] = tick
+        self.adopted_from[new_agents] = src
+        if not self.exposed[new_agents].all():
+            self.exposed[new_agents] = True
+            self.exposed_count = int(np.count_nonzero(self.exposed))
+        ns = new_state if isinstance(new_state, int) else new_state[newly]
+        self.feed_reached += int(np.count_nonzero(v))
+        self._record(tick, new_agents, src, ns, v.astype(np.int64))
+        if tracker is not None:
+            t_tree = time.perf_counter()
+            tracker.add(new_agents, src, v)
+            self.cascade_seconds += time.perf_counter() - t_tree
+        return new_agents, src, v
+
+    def _count_round(self, n_new: int, attempts: int, tracker: CascadeTracker | None) -> None:
+        """The round's counters, adoption curve, forest round and series row."""
         self.reached += n_new
-        self.attempts += int(result.attempts)
+        self.attempts += attempts
         frontier_size = int(self.frontier.size)
         self.frontier_sizes.append(frontier_size)
         self.new_per_tick.append(n_new)
@@ -640,15 +650,17 @@ class PropagationSession(SessionBase):
             self.series_seconds += time.perf_counter() - t_rec
         if frontier_size:
             self.reproduction_number = n_new / frontier_size
-        entered = agents[now_tx & ~was_tx].astype(np.int32)
-        if not _strictly_increasing(entered):
+
+    def _transmit(self, world: World, entered: np.ndarray, left: np.ndarray, status: np.ndarray, mixed: bool) -> None:
+        """The next round's frontier: the agents that ``entered`` a transmitting state this round (not muted or
+        blocked ones) and, for a model that transmits ``while`` in it, those still there (not ``left``)."""
+        if not strictly_increasing(entered):
             entered = np.sort(entered)
         if entered.size and mixed:
             entered = entered[~one_of(status[entered], SILENT)]
         blocked = blocked_mask(world)
         if entered.size and blocked is not None:
             entered = entered[~blocked[entered]]
-        left = agents[was_tx & ~now_tx]
         if self.transmit == "while":
             keep = self.transmitting if left.size == 0 else self.transmitting[~np.isin(self.transmitting, left)]
             # Both ascending and disjoint (entered agents were not transmitting): a merge, not np.union1d,
@@ -660,13 +672,6 @@ class PropagationSession(SessionBase):
         else:
             self.frontier = entered
             self.transmitting = entered
-        self.round += 1
-        self.rng_state = dict(self.rng.bit_generator.state)
-        if self.is_done(world, tick, online, call):
-            self.status = "completed"
-            self.ended_tick = tick
-        self.seconds += time.perf_counter() - t0
-        return result
 
     # -- interventions --------------------------------------------------------------------------------
     def _open_mask(self, world: World, agents: np.ndarray) -> np.ndarray:
@@ -802,215 +807,13 @@ class PropagationSession(SessionBase):
         return self._validate(self.model.step(ctx), n)
 
     def _validate(self, result: Any, n: int) -> StepResult:
-        """The model's answer checked against the contract, as a new :class:`StepResult` of plain values:
-        ``agents`` int64, ``new_state`` an int or int8 array, ``sources`` int32, ``attempts`` an int,
-        ``exposed`` None or a 1-D integer ndarray, ``via_feed`` None or a bool array. Whatever the model
-        returned (subclasses, objects with ``__array__``) is converted here, so no plugin code runs after.
+        """The model's answer checked against the contract (:func:`sim.model.answer.checked_answer`).
 
         Raises:
             ModelContractError: naming what was wrong.
         """
-        name = self.model_name
-        if not isinstance(result, StepResult):
-            hint = (
-                " (is step a generator? it must return its answer, not yield it)" if inspect.isgenerator(result) else ""
-            )
-            raise ModelContractError(f"model {name} returned {type(result).__name__}, expected a StepResult{hint}")
-        agents = _plain(result.agents, "agents", name)
-        if agents.ndim != 1 or (agents.size and agents.dtype.kind not in "iu"):
-            hint = " (a mask? pass np.flatnonzero(mask))" if agents.dtype == np.bool_ else ""
-            raise ModelContractError(
-                f"model {name} returned agents of shape {agents.shape} and dtype {agents.dtype}; "
-                f"expected a 1-D integer array{hint}"
-            )
-        if agents.size > n:
-            raise ModelContractError(
-                f"model {name} returned {agents.size:,} agents in one round, more than the {n:,} agents of the world"
-            )
-        if agents.dtype == np.uint64 and agents.size and agents.max() > np.uint64(2**62):
-            raise ModelContractError(f"model {name} returned agent indices outside 0..{n - 1}")
-        agents = agents.astype(np.int64, copy=False)
-        if agents.size and (agents.min() < 0 or agents.max() >= n):
-            raise ModelContractError(f"model {name} returned agent indices outside 0..{n - 1}")
-        if agents.size > 1 and not _strictly_increasing(agents) and _has_repeats(agents):
-            raise ModelContractError(f"model {name} returned the same agent twice in one round")
-        k = len(self.state_names)
-        ns = result.new_state
-        if isinstance(ns, (int, np.integer)) and not isinstance(ns, (bool, np.bool_)):
-            if not 0 <= int(ns) < k:
-                raise ModelContractError(f"model {name} returned state {ns}; its states are 0..{k - 1}")
-            new_state: np.ndarray | int = int(ns)
-        else:
-            arr = _plain(ns, "new_state", name)
-            if arr.shape != agents.shape or (arr.size and arr.dtype.kind not in "iu"):
-                raise ModelContractError(
-                    f"model {name} returned new_state of shape {arr.shape} and dtype {arr.dtype}, "
-                    f"expected {agents.shape} integers"
-                )
-            if arr.size and (arr.min() < 0 or arr.max() >= k):
-                raise ModelContractError(f"model {name} returned states outside 0..{k - 1}")
-            new_state = arr.astype(np.int8)
-        if result.sources is None:
-            sources = np.full(agents.size, -1, dtype=np.int32)
-        else:
-            sources = _plain(result.sources, "sources", name)
-            if sources.shape != agents.shape or (sources.size and sources.dtype.kind not in "iu"):
-                raise ModelContractError(
-                    f"model {name} returned sources of shape {sources.shape} and dtype {sources.dtype}, "
-                    f"expected {agents.shape} integers"
-                )
-            if sources.size and (sources.min() < -1 or sources.max() >= n):
-                raise ModelContractError(f"model {name} returned sources outside -1..{n - 1}")
-            sources = sources.astype(np.int32)
-        exposed = None
-        if result.exposed is not None:
-            exposed = _plain(result.exposed, "exposed", name)
-            if exposed.ndim != 1 or (
-                exposed.size and (exposed.dtype.kind not in "iu" or exposed.min() < 0 or exposed.max() >= n)
-            ):
-                raise ModelContractError(
-                    f"model {name} returned exposed agents that are not a 1-D integer array in 0..{n - 1}"
-                )
-        attempts = result.attempts
-        if (
-            not isinstance(attempts, (int, np.integer))
-            or isinstance(attempts, (bool, np.bool_))
-            or not 0 <= int(attempts) <= MAX_ATTEMPTS
-        ):
-            raise ModelContractError(
-                f"model {name} returned attempts={attempts!r:.60}, "
-                f"expected a count (a whole number from 0 to {MAX_ATTEMPTS:,})"
-            )
-        via = None
-        if result.via_feed is not None:
-            via = _plain(result.via_feed, "via_feed", name)
-            if via.shape != agents.shape or via.dtype != np.bool_:
-                raise ModelContractError(
-                    f"model {name} returned via_feed of shape {via.shape} and dtype {via.dtype}; "
-                    f"expected {agents.shape} booleans"
-                )
-        variables = self._checked_variables(result.variables, n)
-        removed = self._checked_edges(result.remove_edges, "remove_edges", n)
-        added = self._checked_edges(result.add_edges, "add_edges", n)
-        trust = result.new_trust
-        if added is not None and (
-            isinstance(trust, bool)
-            or not isinstance(trust, (int, float, np.floating))
-            or not 0.0 <= float(trust) <= 1.0
-        ):
-            raise ModelContractError(f"model {name} returned new_trust={trust!r:.60}, expected a number in [0, 1]")
-        return StepResult(
-            agents,
-            new_state,
-            sources,
-            int(attempts),
-            exposed,
-            via,
-            variables,
-            removed,
-            added,
-            float(trust) if added is not None else 0.5,
-        )
-
-    def _checked_variables(self, given: Any, n: int) -> dict[str, tuple[np.ndarray | None, np.ndarray]] | None:
-        """``StepResult.variables`` checked: declared names, values in the declared range, as
-        ``{name: (agents or None for all, values)}`` in the variable's dtype.
-
-        Raises:
-            ModelContractError: naming the variable and what was wrong.
-        """
-        if given is None:
-            return None
-        name = self.model_name
-        if not isinstance(given, dict):
-            raise ModelContractError(
-                f"model {name} returned variables as {type(given).__name__}, expected a dict of name -> values"
-            )
         declared = type(self.model).variables if self.model is not None else {}
-        out: dict[str, tuple[np.ndarray | None, np.ndarray]] = {}
-        for var, value in given.items():
-            spec = declared.get(var) if isinstance(var, str) else None
-            if spec is None or var not in self.variables:
-                known = ", ".join(declared) or "none"
-                raise ModelContractError(
-                    f"model {name} returned variable {var!r:.60}, which it does not declare (its variables: {known})"
-                )
-            if isinstance(value, tuple):
-                if len(value) != 2:
-                    raise ModelContractError(
-                        f"model {name} returned variable {var} as a tuple of {len(value)}, expected (agents, values)"
-                    )
-                who = _plain(value[0], f"variables[{var!r}] agents", name)
-                vals = _plain(value[1], f"variables[{var!r}] values", name)
-                if who.ndim != 1 or (who.size and who.dtype.kind not in "iu") or vals.shape != who.shape:
-                    raise ModelContractError(
-                        f"model {name} returned variable {var} with agents of shape {who.shape} and values of "
-                        f"shape {vals.shape}: expected a 1-D integer array and as many values"
-                    )
-                who = who.astype(np.int64, copy=False)
-                if who.size and (who.min() < 0 or who.max() >= n):
-                    raise ModelContractError(f"model {name} returned variable {var} for agents outside 0..{n - 1}")
-                if who.size > 1 and not _strictly_increasing(who) and _has_repeats(who):
-                    raise ModelContractError(f"model {name} returned variable {var} for the same agent twice")
-            else:
-                who = None
-                vals = _plain(value, f"variables[{var!r}]", name)
-                if vals.shape != (n,):
-                    raise ModelContractError(
-                        f"model {name} returned variable {var} of shape {vals.shape}, expected ({n},) "
-                        "(or a pair (agents, values))"
-                    )
-            if vals.size and vals.dtype.kind not in "fiu":
-                raise ModelContractError(
-                    f"model {name} returned variable {var} of dtype {vals.dtype}, expected numbers"
-                )
-            vals = vals.astype(self.variables[var].dtype)
-            if vals.size:
-                bad = ~((vals >= spec.min) & (vals <= spec.max))  # NaN is bad too
-                if bad.any():
-                    i = int(np.flatnonzero(bad)[0])
-                    agent = i if who is None else int(who[i])
-                    raise ModelContractError(
-                        f"model {name} set variable {var} of agent {agent} to {float(vals[i])!r}, outside its "
-                        f"declared range [{spec.min:g}, {spec.max:g}]"
-                    )
-            out[var] = (who, vals)
-        return out
-
-    def _checked_edges(self, given: Any, field_name: str, n: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """``StepResult.remove_edges``/``add_edges`` checked: a pair of aligned 1-D agent arrays, no self-loops.
-
-        Raises:
-            ModelContractError: naming what was wrong.
-        """
-        if given is None:
-            return None
-        name = self.model_name
-        if not isinstance(given, tuple) or len(given) != 2:
-            raise ModelContractError(
-                f"model {name} returned {field_name} as {type(given).__name__}, expected a pair (sources, targets)"
-            )
-        src = _plain(given[0], f"{field_name} sources", name)
-        dst = _plain(given[1], f"{field_name} targets", name)
-        if (
-            src.ndim != 1
-            or src.shape != dst.shape
-            or (src.size and (src.dtype.kind not in "iu" or dst.dtype.kind not in "iu"))
-        ):
-            raise ModelContractError(
-                f"model {name} returned {field_name} of shapes {src.shape} and {dst.shape}: expected two "
-                "aligned 1-D integer arrays"
-            )
-        if src.size > MAX_ATTEMPTS:
-            raise ModelContractError(
-                f"model {name} returned {src.size:,} {field_name} in one round, more than {MAX_ATTEMPTS:,}"
-            )
-        src, dst = src.astype(np.int64, copy=False), dst.astype(np.int64, copy=False)
-        if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
-            raise ModelContractError(f"model {name} returned {field_name} with agents outside 0..{n - 1}")
-        if np.any(src == dst):
-            raise ModelContractError(f"model {name} returned {field_name} with an edge from an agent to itself")
-        return src, dst
+        return checked_answer(result, n, self.model_name, len(self.state_names), declared, self.variables)
 
     def fail(self, exc: BaseException, tick: int) -> None:
         """Mark the session failed, keeping the error and its traceback.
@@ -1104,102 +907,20 @@ class PropagationSession(SessionBase):
         Raises:
             ValueError / KeyError / TypeError: a malformed record; callers turn it into a clear error.
         """
-        s = cls(
-            id=int(rec["id"]),
-            message_id=int(rec["message_id"]),
-            model_name=str(rec["model"]),
-            params=dict(rec["params"]),
-            seeds=str(rec["seeds"]),
-            priority=int(rec["priority"]),
-            status=str(rec["status"]),
-            message=dict(rec.get("message") or {}),
-            created_tick=int(rec["created_tick"]),
-            started_tick=rec.get("started_tick"),
-            ended_tick=rec.get("ended_tick"),
-            round=int(rec["round"]),
-            seed=int(rec["seed"]),
-            rng_state=rec.get("rng_state"),
-            reached=int(rec["reached"]),
-            exposed_count=int(rec["exposed"]),
-            attempts=int(rec["attempts"]),
-            seeds_count=int(rec.get("seeds_count", 0)),
-            new_per_tick=[int(x) for x in rec["new_per_tick"]],
-            frontier_sizes=[int(x) for x in rec["frontier_sizes"]],
-            reproduction_number=float(rec["reproduction_number"]),
-            error=rec.get("error"),
-            traceback=rec.get("traceback"),
-            state_names=tuple(rec["state_names"]),
-            adopted_states=tuple(int(x) for x in rec["adopted_states"]),
-            transmitting_states=tuple(int(x) for x in rec["transmitting_states"]),
-            transmit=str(rec["transmit"]),
-            recommender=None if rec.get("recommender") is None else str(rec["recommender"]),
-            feed_exposed=int(rec.get("feed_exposed", 0)),
-            feed_reached=int(rec.get("feed_reached", 0)),
-            edges_removed=int(rec.get("edges_removed", 0)),
-            edges_added=int(rec.get("edges_added", 0)),
-            gives_sources=bool(rec.get("gives_sources", True)),
-            rivals=tuple(int(x) for x in rec.get("rivals") or ()),
-            immune=max(0, int(rec.get("immune", 0) or 0)),
-        )
+        s = cls(**session_fields(rec))
         # Sessions stored before cascades were kept: every feed adoption is taken as a forest edge.
         s.stored_feed_edges = max(0, int(rec.get("feed_edges", rec.get("feed_reached", 0)) or 0))
         if s.status not in STATUSES:
             raise ValueError(f"unknown session status {s.status!r}")
-        expected = {
-            "state": (np.int8, (n,)),
-            "adopted_at": (np.int32, (n,)),
-            "adopted_from": (np.int32, (n,)),
-            "exposed": (np.bool_, (n,)),
-        }
         if "state" in arrays:
-            for k, (dt, shape) in expected.items():
-                a = arrays[k]
-                if a.dtype != dt or a.shape != shape:
-                    raise ValueError(f"session {s.id} array {k} has dtype {a.dtype} and shape {a.shape}")
+            for k, a in state_arrays(s.id, arrays, n, len(s.state_names)).items():
                 setattr(s, k, a)
-            seen = arrays.get("feed_seen")
-            if seen is None:
-                seen = np.zeros(n, dtype=bool)
-            if seen.dtype != np.bool_ or seen.shape != (n,):
-                raise ValueError(f"session {s.id} array feed_seen has dtype {seen.dtype} and shape {seen.shape}")
-            s.feed_seen = seen
-            for k in ("frontier", "transmitting"):
-                a = arrays[k]
-                if a.dtype != np.int32 or a.ndim != 1 or (a.size and (a.min() < 0 or a.max() >= n)):
-                    raise ValueError(f"session {s.id} array {k} is invalid")
-                setattr(s, k, a)
-            if s.state.size and (s.state.min() < 0 or s.state.max() >= len(s.state_names)):
-                raise ValueError(f"session {s.id} holds unknown states")
-            names = rec.get("variables", [])
-            if (
-                not isinstance(names, list)
-                or not all(isinstance(v, str) for v in names)
-                or len(set(names)) != len(names)
-            ):
-                raise ValueError(f"session {s.id} has an invalid list of variables")
-            for v in names:
-                col = arrays.get(f"var.{v}")
-                if (
-                    col is None
-                    or col.dtype.kind != "f"
-                    or col.shape != (n,)
-                    or (col.size and not np.isfinite(col).all())
-                ):
-                    raise ValueError(f"session {s.id} variable {v!r} is missing or not {n:,} finite numbers")
-                s.variables[v] = col
+            s.variables.update(variable_columns(s.id, rec.get("variables", []), arrays, n))
             s._restore_series(rec, arrays, n)
         s.store = {k[len("store.") :]: v for k, v in arrays.items() if k.startswith("store.")}
-        seed_agents = arrays.get("seed_agents")
-        if seed_agents is not None:
-            if (
-                seed_agents.dtype != np.int32
-                or seed_agents.ndim != 1
-                or s.state.size
-                or (seed_agents.size and (seed_agents.min() < 0 or seed_agents.max() >= n))
-                or _has_repeats(seed_agents)
-            ):
-                raise ValueError(f"session {s.id} array seed_agents is invalid")
-            s.seed_agents = seed_agents
+        kept = seed_agents(s.id, arrays, n, bool(s.state.size))
+        if kept is not None:
+            s.seed_agents = kept
         extra = sorted(k for k in arrays if k.startswith("var.") and k[4:] not in s.variables)
         if extra:
             raise ValueError(f"session {s.id} array {extra[0]} is not one of its variables")
