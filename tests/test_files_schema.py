@@ -22,7 +22,7 @@ from sim.store.worldfile import open_world
 
 
 def foreign_schema(con):
-    from sim.store.worldfile import foreign_schema as found
+    from sim.store.schema import foreign_schema as found
 
     return found(con)
 
@@ -203,7 +203,7 @@ async def test_every_connection_to_a_world_file_distrusts_its_schema(tmp_path, r
 
 
 def test_normalized_sql_keeps_literals_and_unquotes_plain_names():
-    from sim.store.worldfile import normalized_sql
+    from sim.store.schema import normalized_sql
 
     assert normalized_sql('CREATE TABLE "relationships" (\n  src INTEGER ,dst INTEGER)') == normalized_sql(
         "CREATE TABLE relationships(src INTEGER, dst INTEGER)"

@@ -40,7 +40,7 @@ import numpy as np
 from sim.analysis.structure import undirected_pairs
 from sim.core.persona import CODE_COLUMNS
 from sim.store.snapshot import load_snapshot, snapshot_history
-from sim.store.worldfile import _world_arrays
+from sim.store.worldrows import world_arrays
 
 Progress = Callable[[str, float], None] | None
 
@@ -155,7 +155,7 @@ def _npy_save(world: Any, folder: str) -> float:
 
     os.makedirs(folder, exist_ok=True)
     t0 = time.perf_counter()
-    for k, a in _world_arrays(world).items():
+    for k, a in world_arrays(world).items():
         with open(os.path.join(folder, k + ".npy"), "wb") as fh:
             np.save(fh, a)
             fh.flush()

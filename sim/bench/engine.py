@@ -34,7 +34,8 @@ from sim.runs.forkpool import default_workers, fork_available
 from sim.runs.runner import run_cascades
 from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
-from sim.store.worldfile import _world_arrays, open_world, save_world
+from sim.store.worldfile import open_world, save_world
+from sim.store.worldrows import world_arrays
 from sim.store.writer import WorldWriter
 
 
@@ -143,7 +144,7 @@ def bench_world(
             # Baseline: the same arrays written and read raw with numpy.
             raw_dir = os.path.join(folder, "npy")
             os.makedirs(raw_dir, exist_ok=True)
-            arrays = _world_arrays(world)
+            arrays = world_arrays(world)
             with timed(r, "baseline_npy_save_s"):
                 for k, a in arrays.items():
                     with open(os.path.join(raw_dir, k + ".npy"), "wb") as fh:

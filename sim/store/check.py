@@ -43,9 +43,10 @@ import numpy as np
 from sim.core import worldlock
 from sim.core.world import AGENT_COLUMNS
 from sim.errors import BadFileError
+from sim.store.schema import foreign_schema
 from sim.store.sessioncheck import MOD, session_history_problems
 from sim.store.snapshot import MAGIC, SnapshotReader, read_manifest
-from sim.store.worldfile import _read_arrays, foreign_schema, load_warnings, read_meta, stale_temps, world_from_parts
+from sim.store.worldfile import _read_arrays, load_warnings, read_meta, stale_temps, world_from_parts
 
 
 def _hash_edge(src: np.ndarray, dst: np.ndarray) -> int:

@@ -66,13 +66,13 @@ from sim.store.sessioncheck import history_problems
 from sim.store.worldfile import (
     _fsync_dir,
     _meta_rows,
-    _world_arrays,
     check_target,
     remove_stale_temps,
     repeated_id,
     tell_load_warnings,
     world_from_parts,
 )
+from sim.store.worldrows import world_arrays
 
 Progress = Callable[[str, float], None] | None
 
@@ -120,7 +120,7 @@ def save_snapshot(
     history = None
     if events and world.path and os.path.exists(world.path):
         history = read_history(world.path, n=world.n, tick=world.tick, sessions=[s.id for s in world.sessions])
-    arrays = _world_arrays(world)
+    arrays = world_arrays(world)
     if history is not None:
         arrays.update({f"events.{k}": v for k, v in history.events.items()})
         arrays.update({f"exposures.{k}": v for k, v in history.exposures.items()})

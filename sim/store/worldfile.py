@@ -13,41 +13,62 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import glob
 import json
 import multiprocessing
 import os
-import queue
 import re
 import sqlite3
 import sys
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aiosqlite
 import numpy as np
 
 from sim import __version__
 from sim.core import worldlock as lock
-from sim.core.agentmemory import SCHEMA as MEMORY_SCHEMA
 from sim.core.audit import public_settings
 from sim.core.diskio import remove_quietly, write_error
 from sim.core.faults import kill_point
-from sim.core.graph import Graph, GraphDelta, csr_positions
+from sim.core.graph import Graph, GraphDelta
 from sim.core.memory import ensure_disk, ensure_memory, world_file_bytes
-from sim.core.persona import CODE_COLUMNS, Persona, persona_sql, pool_rows
+from sim.core.persona import Persona, pool_rows
 from sim.core.safe import shown
 from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns, check_data_columns
 from sim.errors import BadFileError, BadParameterError, TargetExistsError
 from sim.model.intervene import CONFIG_KEY, entries_problem
 from sim.model.session import PropagationSession
-from sim.store.analysis_tables import ANALYSIS_SCHEMA, CommunityTable, community_table, write_analysis
-from sim.store.eventrows import History, history_statements
-from sim.store.fixedtext import FixedRows, as_blob, scaled_floats, write_decimal
+from sim.store.analysis_tables import CommunityTable, community_table, write_analysis
+from sim.store.eventrows import History
+from sim.store.schema import (
+    ADJACENCY_SCHEMA,
+    EXPOSURES_SCHEMA,
+    JOURNAL_SCHEMA,
+    LLM_SCHEMA,
+    SCHEMA,
+    SCHEMA_SQL,
+    foreign_error,
+    foreign_objects,
+    refuse_foreign_schema,
+    untrusting,
+)
+from sim.store.worldrows import (
+    ROW_BATCH,
+    ReadyWorld,
+    WorldSource,
+    adjacency_batch,
+    bulk_rows,
+    delta_arrays,
+    history_rows,
+    mirror_update,
+    relationship_rows,
+    run_statements,
+    world_arrays,
+    write_arrays,
+)
 
 Progress = Callable[[str, float], None] | None
 
@@ -55,306 +76,9 @@ FORMAT_VERSION = 2
 #: Versions this Agora opens: 1 kept one ``relationships`` row per edge (rewritten as ``adjacency`` rows
 #: the first time a run changes the graph of such a file).
 READABLE_VERSIONS = (1, 2)
-BLOB_CHUNK = 64 * 1024 * 1024
-ROW_BATCH = 200_000
-
-SCHEMA_TEMPLATE = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE arrays (
-    name TEXT NOT NULL, chunk INTEGER NOT NULL, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL,
-    PRIMARY KEY (name, chunk)
-);
-CREATE TABLE persona_words (kind TEXT NOT NULL, code INTEGER NOT NULL, word TEXT NOT NULL, PRIMARY KEY (kind, code));
-@AGENT_ROWS@;
-CREATE TABLE personas (id INTEGER PRIMARY KEY, name TEXT NOT NULL, bio TEXT NOT NULL, style TEXT NOT NULL);
-CREATE VIEW agents AS
-    SELECT d.id AS id, d.orig_id AS orig_id,
-        COALESCE(p.name, @NAME@) AS name,
-        COALESCE(p.bio, @BIO@) AS bio,
-        COALESCE(p.style, @STYLE@) AS style,
-        d.community AS community, d.interests AS interests, d.susceptibility AS susceptibility,
-        d.reputation AS reputation, d.influence AS influence, d.status AS status,
-        d.activity_profile AS activity_profile, d.activity_rate AS activity_rate
-    FROM agent_rows d LEFT JOIN personas p ON p.id = d.id;
-@ADJACENCY@
-CREATE VIEW follows AS
-    SELECT f.orig_id AS follower, a.orig_id AS followed, r.trust AS trust
-    FROM relationships r JOIN agents a ON a.id = r.src JOIN agents f ON f.id = r.dst;
-CREATE TABLE messages (
-    id INTEGER PRIMARY KEY,
-    text TEXT NOT NULL,
-    topics INTEGER NOT NULL,
-    author INTEGER,
-    created_tick INTEGER NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE sessions (
-    id INTEGER PRIMARY KEY,
-    message_id INTEGER NOT NULL REFERENCES messages(id),
-    model TEXT NOT NULL,
-    params TEXT NOT NULL,
-    status TEXT NOT NULL,
-    priority INTEGER NOT NULL DEFAULT 0,
-    seeds TEXT NOT NULL DEFAULT '',
-    started_tick INTEGER,
-    ended_tick INTEGER,
-    exposed INTEGER NOT NULL DEFAULT 0,
-    adopted INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    traceback TEXT
-);
-CREATE TABLE events (
-    session_id INTEGER NOT NULL,
-    tick INTEGER NOT NULL,
-    agent INTEGER NOT NULL,
-    source INTEGER,
-    kind INTEGER NOT NULL,
-    via INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX events_session ON events (session_id, tick);
-@EXPOSURES@
-CREATE TABLE metrics (tick INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (tick, name)) WITHOUT ROWID;
-CREATE TABLE audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, action TEXT NOT NULL, details TEXT NOT NULL);
-"""  # noqa: E501 - the schema as SQLite stores it, one table a line
-
-#: The agents as rows.
-AGENT_ROWS_SCHEMA = """CREATE TABLE agent_rows (
-    id INTEGER PRIMARY KEY,
-    orig_id INTEGER NOT NULL UNIQUE,
-    community INTEGER NOT NULL,
-    interests INTEGER NOT NULL,
-    susceptibility REAL NOT NULL,
-    reputation REAL NOT NULL,
-    influence REAL NOT NULL,
-    status INTEGER NOT NULL,
-    activity_profile INTEGER NOT NULL,
-    activity_rate REAL NOT NULL,
-    first INTEGER NOT NULL,
-    last INTEGER NOT NULL,
-    trait INTEGER NOT NULL,
-    occupation INTEGER NOT NULL,
-    hobby INTEGER NOT NULL,
-    style INTEGER NOT NULL
-)"""
-
-#: The follower graph as rows: one row per agent with followers, its out-edges as a JSON array of
-#: ``dst * 32768 + round(trust * 32767)`` (ascending), and the ``relationships`` view that unpacks them into
-#: one row per edge. One row per agent rather than per edge makes the mirror ten times fewer rows to
-#: write (format version 2; version 1 kept a ``relationships`` table with a row per edge).
-ADJACENCY_SCHEMA = """
-CREATE TABLE adjacency (src INTEGER PRIMARY KEY, edges TEXT NOT NULL);
-CREATE VIEW relationships AS
-    SELECT a.src AS src, e.value >> 15 AS dst, (e.value & 32767) / 32767.0 AS trust
-    FROM adjacency a, json_each(a.edges) AS e;
-"""
-
-#: Feed exposures: the first time each agent was shown each message in a feed (added in a later
-#: version; ``ensure_schema`` adds it, and ``events.via``, to older world files).
-EXPOSURES_SCHEMA = """
-CREATE TABLE IF NOT EXISTS exposures (
-    session_id INTEGER NOT NULL,
-    tick INTEGER NOT NULL,
-    agent INTEGER NOT NULL,
-    source INTEGER,
-    recommender TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS exposures_session ON exposures (session_id, tick);
-"""
-
-#: LLM agents (added in a later version; ``ensure_schema`` adds them to older world files): the
-#: response cache keyed by prompt, and what agents wrote (``agent`` is the internal index, as in events).
-LLM_SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS llm_cache (
-    key TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    response TEXT NOT NULL,
-    tokens_in INTEGER NOT NULL,
-    tokens_out INTEGER NOT NULL,
-    delay INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS posts (
-    id INTEGER PRIMARY KEY,
-    tick INTEGER NOT NULL,
-    agent INTEGER NOT NULL,
-    message_id INTEGER NOT NULL,
-    session_id INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    text TEXT NOT NULL,
-    written_by TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS posts_message ON posts (message_id, tick);
-"""
-    + MEMORY_SCHEMA
-)
-
-#: Changes acknowledged after the last checkpoint (an injection, a cancellation, an intervention), one row
-#: each, committed with its audit row before the change is answered; a checkpoint that holds them deletes
-#: them, and the next simulation started on the file after a crash makes them again (``sim.engine``). Added
-#: in a later version; ``ensure_schema`` adds it to older world files.
-JOURNAL_SCHEMA = """
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY,
-    tick INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-"""
-_NAME, _BIO, _STYLE = persona_sql({k: f"d.{k}" for k in (*CODE_COLUMNS, "style")})
-SCHEMA = (
-    SCHEMA_TEMPLATE.replace("@AGENT_ROWS@", AGENT_ROWS_SCHEMA)
-    .replace("@ADJACENCY@", ADJACENCY_SCHEMA)
-    .replace("@EXPOSURES@", EXPOSURES_SCHEMA)
-    .replace("@NAME@", _NAME)
-    .replace("@BIO@", _BIO)
-    .replace("@STYLE@", _STYLE)
-    + ANALYSIS_SCHEMA
-    + LLM_SCHEMA
-    + JOURNAL_SCHEMA
-)
-
-# -- what a world file may hold ------------------------------------------------------------------------
-#
-# A world file is data. SQLite can also keep code in a file — triggers that run on every write, views
-# and defaults that call functions — so a file from someone else could act when Agora writes to it.
-# Every connection to a world file therefore turns ``trusted_schema`` off (functions with side effects
-# are refused inside schema objects), and a file whose schema holds anything Agora did not make (a
-# trigger, a view, an index, a table, or one of Agora's own objects with other SQL) is refused when it
-# is opened (``read_meta``, ``ensure_schema``); ``agora check`` names each such object as a problem.
-
-#: The relationships table of format version 1 (one row per edge), as Agora made it.
-RELATIONSHIPS_V1_SCHEMA = """CREATE TABLE relationships (
-    src INTEGER NOT NULL,
-    dst INTEGER NOT NULL,
-    trust REAL NOT NULL,
-    PRIMARY KEY (src, dst)
-) WITHOUT ROWID"""
-
-#: Columns that ``ensure_schema`` adds to files of earlier versions (``ALTER TABLE ... ADD COLUMN``).
-_ADDED_COLUMNS = (
-    ("events", "via INTEGER NOT NULL DEFAULT 0"),
-    ("sessions", "traceback TEXT"),
-    ("llm_cache", "delay INTEGER NOT NULL DEFAULT 0"),
-)
-
-#: Tables SQLite makes itself (``ANALYZE``, ``AUTOINCREMENT``): statistics for its planner, no code.
-_SQLITE_OWN = (
-    ("sqlite_stat1", "CREATE TABLE sqlite_stat1(tbl,idx,stat)"),
-    ("sqlite_stat4", "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)"),
-    ("sqlite_sequence", "CREATE TABLE sqlite_sequence(name,seq)"),
-)
-
-_SQL_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|[(),;]|[^\s'\"`\[(),;]+")
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def normalized_sql(sql: str | None) -> str | None:
-    """``sql`` as a sequence of tokens: whitespace between tokens dropped (kept inside string literals),
-    a plain identifier in quotes (``"relationships"``, as ``ALTER TABLE ... RENAME`` writes it) unquoted.
-    Two statements with the same tokens are the same statement."""
-    if sql is None:
-        return None
-    out: list[str] = []
-    for tok in _SQL_TOKEN.findall(sql):
-        if tok[0] in '"`[' and _PLAIN_NAME.fullmatch(tok[1:-1]):
-            tok = tok[1:-1]
-        if out and tok not in "(),;" and out[-1] not in "(),;":
-            out.append(" ")
-        out.append(tok)
-    return "".join(out).rstrip(";")
-
-
-@functools.lru_cache(maxsize=1)
-def known_schema() -> frozenset[tuple[str, str, str, str | None]]:
-    """Every schema object Agora makes in a world file, of this version and the earlier ones it opens:
-    ``(type, name, table, normalized SQL)``, read from SQLite after creating them in memory."""
-    rows: set[tuple[str, str, str, str | None]] = set()
-
-    def made(script: str, *statements: str) -> None:
-        con = sqlite3.connect(":memory:")
-        try:
-            con.executescript(script)
-            for stmt in statements:
-                con.execute(stmt)
-            for kind, name, table, sql in con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"):
-                rows.add((kind, name, table, normalized_sql(sql)))
-        finally:
-            con.close()
-
-    made(SCHEMA)
-    # Tables of earlier versions that lacked a column: as they were, and as ensure_schema leaves them
-    # after adding it.
-    for table, column in _ADDED_COLUMNS:
-        con = sqlite3.connect(":memory:")
-        try:
-            con.executescript(SCHEMA)
-            (sql,) = con.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-        finally:
-            con.close()
-        before = re.sub(r",\s*" + re.escape(column), "", sql)
-        made(before)
-        made(before, f"ALTER TABLE {table} ADD COLUMN {column}")
-    made(RELATIONSHIPS_V1_SCHEMA)  # format version 1 (its follows view is today's)
-    rows.update(("table", name, name, normalized_sql(sql)) for name, sql in _SQLITE_OWN)
-    return frozenset(rows)
-
-
-_SCHEMA_SQL = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
-
-
-def foreign_objects(rows: Any) -> list[str]:
-    """Of the ``(type, name, table, sql)`` rows of a file's ``sqlite_master``, those Agora did not make,
-    one phrase each (``trigger 'wipe' on table 'events'``, ``view 'agents' with other SQL than Agora's``)."""
-    known = known_schema()
-    names = {(k, n) for k, n, _, _ in known}
-    out = []
-    for kind, name, table, sql in rows:
-        if (kind, name, table, normalized_sql(sql)) in known:
-            continue
-        what = f"{shown(kind, 20)} {shown(name, 80)!r}"
-        if kind in ("trigger", "index"):
-            what += f" on table {shown(table, 80)!r}"
-        out.append(f"{what} with other SQL than Agora's" if (kind, name) in names else what)
-    return out
-
-
-def foreign_schema(con: sqlite3.Connection) -> list[str]:
-    """:func:`foreign_objects` of an open world file; empty for a file Agora made.
-
-    Raises:
-        sqlite3.DatabaseError: the schema cannot be read (a damaged file).
-    """
-    return foreign_objects(con.execute(_SCHEMA_SQL).fetchall())
-
-
-def _foreign_error(path: str, found: list[str]) -> BadFileError:
-    more = f" and {len(found) - 1} more object{'s' if len(found) > 2 else ''}" if len(found) > 1 else ""
-    return BadFileError(
-        f"world {path!r} holds a {found[0]}{more} that Agora did not make (SQL of its own that could run "
-        f"when the world is read or written), so it was not opened: 'agora check {path}' lists them; open only "
-        "worlds made by Agora, or drop them with sqlite3 if you added them yourself"
-    )
-
-
-def _refuse_foreign_schema(con: sqlite3.Connection, path: str) -> None:
-    """Refuse a world file holding schema objects Agora did not make, before anything else reads it.
-
-    Raises:
-        BadFileError: naming the first such object and what to do.
-    """
-    try:
-        found = foreign_schema(con)
-    except sqlite3.DatabaseError as exc:
-        raise BadFileError(f"world {path!r} cannot be read ({exc}): it may be damaged") from None
-    if found:
-        raise _foreign_error(path, found)
-
-
-def _untrusting(con: sqlite3.Connection) -> sqlite3.Connection:
-    """``con`` with ``trusted_schema`` off: a schema object may not call a function with side effects."""
-    con.execute("PRAGMA trusted_schema = OFF")
-    return con
+# What a world file may hold, and its schema: sim.store.schema.
 
 
 # -- LLM settings a file may carry ---------------------------------------------------------------------
@@ -500,19 +224,6 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
     return [(k, json.dumps(v)) for k, v in meta.items()]
 
 
-def _world_arrays(world: World) -> dict[str, np.ndarray]:
-    arrays = {f"agent.{k}": v for k, v in world.columns.items()}
-    arrays.update({f"graph.{k}": getattr(world.graph, k) for k in GRAPH_ARRAYS})
-    arrays.update(_delta_arrays(world))
-    arrays.update(_session_arrays(world))
-    return arrays
-
-
-def _delta_arrays(world: World) -> dict[str, np.ndarray]:
-    """Follows and unfollows not merged into the graph yet (``delta.*``; none when the buffer is empty)."""
-    return {f"delta.{k}": v for k, v in world.delta.arrays().items()}
-
-
 async def ensure_schema(db: aiosqlite.Connection) -> None:
     """Bring a world file written by an earlier version up to the current tables (idempotent), on a
     connection that is to write it: ``trusted_schema`` off, and a file holding schema objects Agora did
@@ -523,7 +234,7 @@ async def ensure_schema(db: aiosqlite.Connection) -> None:
     """
     await db.execute("PRAGMA trusted_schema = OFF")
     try:
-        found = foreign_objects(await db.execute_fetchall(_SCHEMA_SQL))
+        found = foreign_objects(await db.execute_fetchall(SCHEMA_SQL))
         rows = await db.execute_fetchall("PRAGMA database_list")
     except sqlite3.DatabaseError as exc:
         await db.close()
@@ -531,7 +242,7 @@ async def ensure_schema(db: aiosqlite.Connection) -> None:
     if found:
         path = next((r[2] for r in rows if r[1] == "main"), "") or "(in memory)"
         await db.close()  # the connection is of no use now (and its thread would outlive the caller)
-        raise _foreign_error(path, found)
+        raise foreign_error(path, found)
     cols = [r[1] for r in await db.execute_fetchall("PRAGMA table_info(events)")]
     if cols and "via" not in cols:
         await db.execute("ALTER TABLE events ADD COLUMN via INTEGER NOT NULL DEFAULT 0")
@@ -596,7 +307,7 @@ _POSTS_SQL = (
 def _copy_posts(old_path: str) -> list[tuple]:
     """Every post of the world file ``old_path`` (none when it is not a readable world)."""
     try:
-        src = _untrusting(sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True))
+        src = untrusting(sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True))
         try:
             return src.execute(
                 "SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts ORDER BY id"
@@ -611,7 +322,7 @@ def _load_llm_rows(world: World, path: str) -> None:
     """The response cache and the latest posts of a world file, into ``world`` (older files have none)."""
     existed = lock.side_files(path)
     try:
-        con = _untrusting(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True))
+        con = untrusting(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True))
     except sqlite3.Error:
         return
     try:
@@ -665,7 +376,7 @@ async def _sync_mirrors(db: aiosqlite.Connection, world: World) -> None:
     if dirty:
         # Every dirty column in one pass over the rows, a block of rows per statement (``sim.store.fixedtext``).
         for start in range(0, world.n, ROW_BATCH):
-            await db.execute(*_mirror_update(world.columns, dirty, start, min(world.n, start + ROW_BATCH)))
+            await db.execute(*mirror_update(world.columns, dirty, start, min(world.n, start + ROW_BATCH)))
     log = world.edge_log
     if await _is_version_1(db):
         # A file of format version 1 keeps a row per edge: at its first checkpoint its graph mirror is
@@ -682,145 +393,6 @@ async def _sync_mirrors(db: aiosqlite.Connection, world: World) -> None:
     # The log is cleared by the caller once the transaction is committed: a failed checkpoint keeps it.
 
 
-def _session_arrays(world: World) -> dict[str, np.ndarray]:
-    return {f"session.{sess.id}.{k}": v for sess in world.sessions for k, v in sess.arrays().items()}
-
-
-_ARRAY_SQL = "INSERT INTO arrays (name, chunk, dtype, shape, data) VALUES (?, ?, ?, ?, ?)"
-
-
-def _array_statements(arrays: dict[str, np.ndarray]) -> list[tuple[tuple[str, tuple[Any, ...]], int]]:
-    """``INSERT``s of the arrays' chunks (views of the arrays' memory, not copies) and their sizes."""
-    out = []
-    for name, arr in arrays.items():
-        arr = np.ascontiguousarray(arr)
-        dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
-        raw = arr.astype(dtype, copy=False).data.cast("B")
-        shape = json.dumps(list(arr.shape))
-        nchunks = max(1, -(-raw.nbytes // BLOB_CHUNK))
-        for c in range(nchunks):
-            piece = raw[c * BLOB_CHUNK : (c + 1) * BLOB_CHUNK]
-            out.append(((_ARRAY_SQL, (name, c, dtype.str, shape, piece)), piece.nbytes))
-    return out
-
-
-async def _write_arrays(db: aiosqlite.Connection, arrays: dict[str, np.ndarray], progress: Progress) -> None:
-    statements = _array_statements(arrays)
-    total = sum(size for _, size in statements) or 1
-    done = 0
-    for stmt, size in statements:
-        await db.execute(*stmt)
-        done += size
-        if progress:
-            progress("writing arrays", done / total)
-
-
-_AGENT_FIELDS = (
-    "orig_id",
-    "community",
-    "interests",
-    "susceptibility",
-    "reputation",
-    "influence",
-    "status",
-    "activity_profile",
-    "activity_rate",
-    *CODE_COLUMNS,
-    "style",
-)
-
-
-def _agent_batch(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
-    """One ``INSERT`` of the ``agent_rows`` of agents ``start``..``stop - 1`` (see ``sim.store.fixedtext``);
-    floats are kept rounded to 7 decimals, as every later update writes them."""
-
-    values: dict[str, np.ndarray] = {
-        "orig_id": c["ids"][start:stop],
-        "community": c["community"][start:stop],
-        "interests": c["interests"][start:stop].view(np.int64),  # SQLite integers are signed
-        "status": c["status"][start:stop],
-        "activity_profile": c["activity_profile"][start:stop],
-        "style": c["persona_style"][start:stop],
-    }
-    for j, kind in enumerate(CODE_COLUMNS):
-        values[kind] = c["persona_codes"][start:stop, j]
-    fields: list[tuple[str, np.ndarray, bool]] = []
-    # A column the same for every agent of the block (a status, a community not detected yet) or equal to
-    # the index (synthetic ids) is written as an SQL expression: nothing of it to cut and parse per row.
-    shared: dict[str, str] = {}
-    if np.array_equal(values["orig_id"], np.arange(start, stop)):
-        shared["orig_id"] = "?3 + i"
-    for name in _AGENT_FIELDS:
-        if name in shared:
-            continue
-        if name in values:
-            v = values[name].astype(np.int64)
-            if v.size and v[0] == v.min() == v.max():
-                shared[name] = str(int(v[0]))
-            else:
-                fields.append((name, v, False))
-            continue
-        scaled = scaled_floats(c[name][start:stop])
-        if scaled is None:  # a value too large for 7 decimals as a 64-bit integer: the JSON way
-            return _agent_rows_bound(c, start, stop)
-        fields.append((name, scaled, True))
-    rows = FixedRows(fields, count=stop - start)
-    picks = ", ".join(shared.get(name, name) for name in _AGENT_FIELDS)
-    return (
-        f"INSERT INTO agent_rows (id, {', '.join(_AGENT_FIELDS)}) SELECT ?3 + i, {picks} FROM ({rows.select()})",
-        (rows.blob, rows.count, start),
-    )
-
-
-def _mirror_update(c: dict[str, np.ndarray], names: list[str], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
-    """One ``UPDATE`` of the mirrored columns ``names`` of agents ``start``..``stop - 1`` in ``agent_rows``."""
-
-    fields: list[tuple[str, np.ndarray, bool]] = []
-    for name in names:
-        values = c[name][start:stop]
-        if values.dtype.kind == "f":
-            scaled = scaled_floats(values)
-            if scaled is None:  # not finite: the JSON way, one column at a time (never seen in practice)
-                payload = json.dumps(np.round(values.astype(np.float64), 7).tolist())
-                return (
-                    f"UPDATE agent_rows SET {name} = j.value FROM json_each(?1) AS j WHERE agent_rows.id = ?2 + j.key",
-                    (payload, start),
-                )
-            fields.append((name, scaled, True))
-        else:
-            fields.append((name, values.astype(np.int64), False))
-    rows = FixedRows(fields)
-    sets = ", ".join(f"{name} = x.{name}" for name in names)
-    return (
-        f"UPDATE agent_rows SET {sets} FROM ({rows.select()}) AS x WHERE agent_rows.id = ?3 + x.i",
-        (rows.blob, rows.count, start),
-    )
-
-
-def _agent_rows_bound(c: dict[str, np.ndarray], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
-    """The rows of :func:`_agent_batch` as one ``INSERT`` of a ``json_each`` over row arrays (slower; only for
-    float columns holding values too large for 7 decimals as a 64-bit integer)."""
-    cols = [
-        np.arange(start, stop),
-        c["ids"][start:stop],
-        c["community"][start:stop],
-        c["interests"][start:stop].view(np.int64),
-    ]
-    cols += [np.round(c[k][start:stop].astype(np.float64), 7) for k in ("susceptibility", "reputation", "influence")]
-    cols += [
-        c["status"][start:stop],
-        c["activity_profile"][start:stop],
-        np.round(c["activity_rate"][start:stop].astype(np.float64), 7),
-    ]
-    cols += [c["persona_codes"][start:stop, j] for j in range(len(CODE_COLUMNS))] + [c["persona_style"][start:stop]]
-    rows = list(zip(*(a.tolist() for a in cols)))
-    picks = ", ".join(f"value ->> {j}" for j in range(len(cols)))
-    return (
-        f"INSERT INTO agent_rows (id, {', '.join(_AGENT_FIELDS)}) SELECT {picks} FROM json_each(?)",
-        (json.dumps(rows),),
-    )
-
-
 async def _write_personas(db: aiosqlite.Connection, world: World) -> None:
     if world.persona_overrides:
         await db.executemany(
@@ -829,208 +401,9 @@ async def _write_personas(db: aiosqlite.Connection, world: World) -> None:
         )
 
 
-def _edges_width(n: int) -> int:
-    """Characters of the largest packed edge value ``(n - 1) * 32768 + 32767``."""
-    return len(str(max(0, n - 1) * 32768 + 32767))
-
-
-def _adjacency_text(
-    graph: Graph, agents: np.ndarray
-) -> tuple[memoryview | bytes, np.ndarray, np.ndarray, np.ndarray, int]:
-    """The ``edges`` texts of ``agents`` (ascending indices) as one block: ``(text, those of them with
-    followers, first edge, end edge, cell)``; agent ``s``'s JSON array is ``text[first * cell : end * cell]``.
-
-    Every edge takes ``cell`` characters: ``[`` (an agent's first edge) or a space, the packed value
-    right-aligned, ``,`` or ``]`` (its last). No Python loop over agents or edges."""
-
-    agents = np.asarray(agents, dtype=np.int64)
-    eid, deg = csr_positions(graph.out_indptr, agents)
-    width = _edges_width(graph.n)
-    cell = width + 2
-    k = int(eid.size)
-    q = np.rint(np.clip(np.take(graph.trust, eid), 0.0, 1.0).astype(np.float64) * 32767).astype(np.int64)
-    text = np.empty((k, cell), dtype=np.uint8)
-    text[:, 0] = 32  # " "
-    text[:, -1] = 44  # ","
-    write_decimal(text[:, 1:-1], np.take(graph.out_indices, eid).astype(np.int64) * 32768 + q)
-    ends = np.cumsum(deg)
-    has = np.flatnonzero(deg)
-    starts, ends = (ends - deg)[has], ends[has]
-    if k:
-        text[starts, 0] = 91  # "["
-        text[ends - 1, -1] = 93  # "]"
-    return as_blob(text), agents[has], starts, ends, cell
-
-
-def adjacency_rows(graph: Graph, lo: int, hi: int) -> list[tuple[int, str]]:
-    """``(src, edges)`` rows of the ``adjacency`` table for agents ``lo``..``hi - 1`` that have followers."""
-    text, agents, starts, ends, cell = _adjacency_text(graph, np.arange(lo, hi))
-    flat = bytes(text).decode("ascii")
-    return [(s, flat[x * cell : y * cell]) for s, x, y in zip(agents.tolist(), starts.tolist(), ends.tolist())]
-
-
-def _adjacency_batch(graph: Graph, agents: np.ndarray, verb: str = "INSERT") -> tuple[str, tuple[Any, ...]] | None:
-    """One ``INSERT`` (or ``verb``) of the ``adjacency`` rows of ``agents`` (see ``sim.store.fixedtext``)."""
-
-    text, agents, starts, ends, cell = _adjacency_text(graph, agents)
-    if agents.size == 0:
-        return None
-    rows = FixedRows([("src", agents, False), ("first", starts, False), ("count", ends - starts, False)])
-    sql = (
-        f"{verb} INTO adjacency (src, edges) SELECT src, CAST(substr(?3, first * {cell} + 1, count * {cell}) AS TEXT) "
-        f"FROM ({rows.select()})"
-    )
-    return sql, (rows.blob, rows.count, text)
-
-
-def _source_batches(graph: Graph, edges_per_batch: int = 1_000_000) -> list[tuple[int, int]]:
-    """Ranges of agents whose out-edges add up to about ``edges_per_batch`` (an agent is never split)."""
-    n, e = graph.n, graph.num_edges
-    cuts = np.searchsorted(graph.out_indptr, np.arange(edges_per_batch, e, edges_per_batch), side="left")
-    bounds = np.unique(np.concatenate([[0], np.clip(cuts, 1, n), [n]]))
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-
-
-#: A statement to run (None: nothing this time), the phase it belongs to and the share of it done after it.
-Statement = tuple[tuple[str, tuple[Any, ...]] | None, str, float]
-
-
-async def _run_statements(
-    db: aiosqlite.Connection, statements: Callable[[], Iterator[Statement]], progress: Progress, ahead: int = 3
-) -> None:
-    """Run the statements ``statements()`` yields, in order, on ``db``.
-
-    The generator runs in a worker thread of its own, up to ``ahead`` statements before SQLite (in
-    aiosqlite's thread) runs them: while SQLite writes one block of rows on one core, numpy makes the next
-    on the other, and at most ``ahead`` blocks wait in memory. The generator may block (on a snapshot still
-    being read, say) without holding anything up but itself."""
-
-    items: queue.Queue = queue.Queue(maxsize=ahead)
-    stop = threading.Event()
-    end = object()
-
-    def produce() -> None:
-        try:
-            for item in statements():
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(end)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
-            items.put(exc)
-
-    worker = threading.Thread(target=produce, name="agora-rows", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = await asyncio.to_thread(items.get)
-            if item is end:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            stmt, phase, fraction = item
-            if stmt is not None:
-                await db.execute(*stmt)
-            del stmt, item
-            if progress:
-                progress(phase, fraction)
-    finally:
-        stop.set()
-        while worker.is_alive():  # let a producer blocked on a full queue see the stop
-            with contextlib.suppress(queue.Empty):
-                items.get_nowait()
-            await asyncio.sleep(0.01)
-
-
-def _array_rows(arrays: dict[str, np.ndarray]) -> Iterator[Statement]:
-    statements = _array_statements(arrays)
-    total = sum(size for _, size in statements) or 1
-    done = 0
-    for stmt, size in statements:
-        done += size
-        yield stmt, "writing arrays", done / total
-
-
-def _relationship_rows(graph: Graph) -> Iterator[Statement]:
-    e = graph.num_edges
-    if e == 0:
-        return
-    for lo, hi in _source_batches(graph):
-        yield _adjacency_batch(graph, np.arange(lo, hi)), "writing relationships", int(graph.out_indptr[hi]) / e
-
-
-class WorldSource(Protocol):
-    """A world that may still be arriving (``sim.store.snapshot.SnapshotReader``): its numbers of agents and
-    edges and its checked agent columns now, the whole world when :meth:`world` returns, and then its
-    adoption events and feed exposures (None: it has none to give, its history starts at its tick)."""
-
-    n: int
-    edges: int
-
-    def columns(self) -> dict[str, np.ndarray]: ...
-
-    def world(self) -> World: ...
-
-    def history(self) -> History | None: ...
-
-
-class _Ready:
-    """A world that is all there (the usual :class:`WorldSource`), with the history given, if any."""
-
-    def __init__(self, world: World, history: History | None = None) -> None:
-        self.n, self.edges = world.n, world.num_edges
-        self._world = world
-        self._history = history
-
-    def columns(self) -> dict[str, np.ndarray]:
-        return self._world.columns
-
-    def world(self) -> World:
-        return self._world
-
-    def history(self) -> History | None:
-        return self._history
-
-
-def _graph_rows(source: WorldSource) -> Iterator[Statement]:
-    """The arrays and the graph's rows of a new world file (once the whole world is there)."""
-    world = source.world()
-    yield from _array_rows(_world_arrays(world))
-    yield from _relationship_rows(world.graph)
-
-
-def _agent_rows(source: WorldSource) -> Iterator[Statement]:
-    columns, n = source.columns(), source.n
-    for a in range(0, n, ROW_BATCH):
-        yield _agent_batch(columns, a, min(n, a + ROW_BATCH)), "writing agents", min(n, a + ROW_BATCH) / n
-
-
-def _history_rows(history: History) -> Iterator[Statement]:
-    done = 0
-    for stmt, rows in history_statements(history):
-        done += rows
-        yield stmt, "writing events", done / history.rows
-
-
-def _bulk_rows(source: WorldSource) -> Iterator[Statement]:
-    """The big rows of a new world file: agent rows first (they need the agent columns only: a snapshot's
-    graph is still being read meanwhile), then the arrays and the graph's rows.
-
-    One connection writes them all: SQLite as Python ships it takes a process-wide lock around every
-    allocation, so two connections writing in two threads mostly wait for each other (measured: slower
-    than one)."""
-    yield from _agent_rows(source)
-    yield from _graph_rows(source)
-
-
 async def _write_relationships(db: aiosqlite.Connection, graph: Graph, progress: Progress) -> None:
     """The ``adjacency`` rows of the whole graph, a batch of about a million edges per statement."""
-    await _run_statements(db, lambda: _relationship_rows(graph), progress)
+    await run_statements(db, lambda: relationship_rows(graph), progress)
 
 
 async def _rewrite_adjacency(db: aiosqlite.Connection, graph: Graph, sources: np.ndarray) -> None:
@@ -1048,7 +421,7 @@ async def _rewrite_adjacency(db: aiosqlite.Connection, graph: Graph, sources: np
     live, deg = sources[deg > 0], deg[deg > 0]
     cuts = np.searchsorted(np.cumsum(deg), np.arange(1_000_000, int(deg.sum()), 1_000_000), side="left") + 1
     for part in np.split(live, cuts):
-        stmt = _adjacency_batch(graph, part, verb="INSERT OR REPLACE")
+        stmt = adjacency_batch(graph, part, verb="INSERT OR REPLACE")
         if stmt is not None:
             await db.execute(*stmt)
 
@@ -1097,7 +470,7 @@ async def write_world(
         whatever the source raises (a damaged snapshot): the target is untouched then.
     """
 
-    source: WorldSource = _Ready(world, history) if isinstance(world, World) else world
+    source: WorldSource = ReadyWorld(world, history) if isinstance(world, World) else world
     check_target(path, force)
     remove_stale_temps(path)
     num_edges = world.num_edges if isinstance(world, World) else int(world.edges)
@@ -1119,7 +492,7 @@ async def write_world(
             await db.executescript(SCHEMA)
             await db.execute("BEGIN")
             await db.executemany("INSERT INTO persona_words (kind, code, word) VALUES (?, ?, ?)", pool_rows())
-            await _run_statements(db, lambda: _bulk_rows(source), progress)
+            await run_statements(db, lambda: bulk_rows(source), progress)
             world = source.world()
             await db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
             # This file holds every adoption event and feed exposure from ``events_since`` on: from the
@@ -1129,7 +502,7 @@ async def write_world(
             since = world.tick if history is None else history.since
             await db.execute("INSERT INTO meta (key, value) VALUES ('events_since', ?)", (json.dumps(since),))
             if history is not None and history.rows:
-                await _run_statements(db, lambda: _history_rows(history), progress)
+                await run_statements(db, lambda: history_rows(history), progress)
             await _write_personas(db, world)
             await _write_message_rows(db, world, world.sessions)  # a world from a snapshot has both
             if world.config.get("analysis"):
@@ -1173,7 +546,7 @@ async def write_world(
 
 async def _copy_audit(db: aiosqlite.Connection, old_path: str) -> None:
     try:
-        src = _untrusting(sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True))
+        src = untrusting(sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True))
         try:
             rows = src.execute("SELECT ts, action, details FROM audit ORDER BY id").fetchall()
         finally:
@@ -1203,7 +576,7 @@ def _connect_ro(path: str) -> sqlite3.Connection:
     where = os.path.abspath(path)
     try:
         con = sqlite3.connect(f"file:{where}?mode=ro", uri=True, check_same_thread=False)
-        return _untrusting(con)
+        return untrusting(con)
     except sqlite3.Error as exc:
         raise BadFileError(f"world {path!r} cannot be opened ({exc}): it may be damaged") from None
 
@@ -1229,7 +602,7 @@ def read_meta(path: str, *, schema: bool = True, con: sqlite3.Connection | None 
                 f"{path!r} is not an Agora world (no meta table): open a .db made by 'agora new'"
             ) from None
         if schema and any(k == "format" and v == '"agora-world"' for k, v in rows):
-            _refuse_foreign_schema(con, path)
+            refuse_foreign_schema(con, path)
     finally:
         if own:
             con.close()
@@ -1258,7 +631,7 @@ class PersonaReader:
 
     def __call__(self, i: int) -> Persona | None:
         if self._con is None:
-            self._con = _untrusting(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False))
+            self._con = untrusting(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False))
         row = self._con.execute("SELECT name, bio, style FROM agents WHERE id = ?", (int(i),)).fetchone()
         return None if row is None else Persona(*row)
 
@@ -1655,14 +1028,14 @@ async def checkpoint_world(
         for sess in image.sessions:
             await db.execute("DELETE FROM arrays WHERE name LIKE ?", (f"session.{sess.id}.%",))
             arrays.update({f"session.{sess.id}.{k}": v for k, v in sess.arrays().items()})
-        current = _world_arrays(world)
+        current = world_arrays(world)
         for name in sorted(world.dirty_arrays):
             await db.execute("DELETE FROM arrays WHERE name = ?", (name,))
             if name in current:  # else a data column removed (agora set --clear): deleted only
                 arrays[name] = current[name]
         await db.execute("DELETE FROM arrays WHERE name LIKE 'delta.%'")
-        arrays.update(_delta_arrays(world))
-        await _write_arrays(db, arrays, None)
+        arrays.update(delta_arrays(world))
+        await write_arrays(db, arrays, None)
         await _sync_mirrors(db, world)
         # The tables hold exactly the messages and sessions of the metadata: rows of sessions that are not
         # in it (injected after the image was taken) are written by the next checkpoint.
