@@ -92,6 +92,15 @@ def test_new_help(tmp_path):
         assert option in proc.stdout
 
 
+def test_the_kernel_flags_offer_the_engines_kernels():
+    """``--kernel``'s choices are written out in the parser (``agora --help`` stays light): they are the
+    engine's own."""
+    from sim.cli.parser import KERNELS as FLAG_CHOICES
+    from sim.engine.requests import KERNELS
+
+    assert FLAG_CHOICES == KERNELS
+
+
 def test_version(tmp_path):
     assert ok(agora(tmp_path, "--version")).stdout.strip() == f"agora {__version__}"
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli.main import main
-from sim.runs.sweep import expand_grid, parse_grid
+from sim.engine.requests import parse_grid
+from sim.runs.sweep import expand_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -32,6 +32,10 @@ from sim.cli.args import (
 )
 from sim.core.audit import ACTIONS
 
+#: ``--kernel``'s choices: :data:`sim.engine.requests.KERNELS`, written out so that ``agora --help`` does not load
+#: the engine (tests/test_cli.py checks that the two agree).
+KERNELS = ("auto", "batched", "engine")
+
 #: The commands ``sim.cli`` itself defines (a command group's come from its entry point).
 BUILTIN_COMMANDS = (
     "new",
@@ -320,7 +324,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     )
     run.add_argument(
         "--kernel",
-        choices=("auto", "batched", "engine"),
+        choices=KERNELS,
         help="with --runs: 'batched' computes the runs in a compiled kernel (the built-in ic, lt and sir where "
         "nothing else moves: no living network, feeds, interventions or --cascades); an ic or sir run is then the "
         "engine's run of its seed, field for field, an lt run draws its thresholds its own way (the same law); "
@@ -819,6 +823,14 @@ def add_sweep(sub: Any) -> None:
         metavar="ADDRESS",
         help="run on a Ray cluster at ADDRESS, or 'auto' to start a local one with W CPUs; the world is "
         "shipped once per node and loaded once per worker",
+    )
+    sw.add_argument(
+        "--kernel",
+        choices=KERNELS,
+        help="'batched' computes each combination's runs in a compiled kernel (the built-in ic, lt and sir where "
+        "nothing else moves); an ic or sir run is then the engine's run of its seed, field for field; 'engine' "
+        "ticks every run through the engine; 'auto' (default) batches where it can, ic and sir when the sweep "
+        "has 100 runs in all or more",
     )
     social_arguments(sw, "of every run; --grid recommender=... varies the content recommender")
     sw.add_argument(

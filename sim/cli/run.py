@@ -18,9 +18,11 @@ from sim.cli.textable import render_table
 from sim.core.audit import public_settings
 from sim.core.worldlock import world_lock
 from sim.engine.observe import MetricsServer, Monitor
+from sim.engine.requests import MAX_TICKS, Ensemble
 from sim.errors import BadParameterError
-from sim.lab.world import MAX_TICKS, WorldFile, run_interventions
+from sim.lab.world import WorldFile
 from sim.llm.config import LLMConfig
+from sim.model.registry import Registry
 from sim.runs.runner import check_social_params, run_cascades, series_records
 from sim.runs.sweep import plugin_registry
 from sim.social.dynamics import Social
@@ -54,10 +56,11 @@ async def run_command(args: argparse.Namespace) -> int:
         sys.stderr.write(f"agora: metrics on {server.url}/metrics, health on {server.url}/healthz\n")
         sys.stderr.flush()
     try:
+        request = ensemble_request(args, params, llm, registry)
         if args.runs is not None:
-            return await _ensemble(args, params, llm, monitor)
+            return await _ensemble(args, request, monitor)
         with world_lock(args.world, what="run it"):  # before the read: no other process writes in between
-            return await _run(args, params, llm, registry, monitor)
+            return await _run(args, request, registry, monitor)
     finally:
         if server is not None:
             server.stop()
@@ -176,37 +179,50 @@ def file_llm(path: str) -> dict[str, Any] | None:
     return file_llm_settings(raw)[0] if isinstance(raw, dict) else None
 
 
-async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, monitor: Any) -> int:
+def ensemble_request(
+    args: argparse.Namespace, params: dict[str, Any], llm: dict[str, Any] | None, registry: Registry
+) -> Ensemble:
+    """The :class:`Ensemble` ``agora run``'s arguments ask for (checked by :meth:`Ensemble.parse`, as the
+    Python API's and the server's requests are).
+
+    Raises:
+        BadParameterError: one sentence naming the mistake.
+    """
+    fields = {
+        "text": args.inject,
+        "model": args.model or "ic",
+        "params": params,
+        "seeds": args.seeds or "random:10",
+        "topics": args.topic,
+        "author": args.author,
+        "priority": args.priority or 0,
+        "seed": args.seed or 0,
+        "runs": args.runs,
+        "steps": args.steps,
+        "until_done": args.until_done,
+        "max_ticks": args.max_ticks,
+        "intervene": args.intervene,
+        "social": social_changes(args),
+        "llm": llm,
+        "llm_wait": args.llm_wait,
+        "workers": args.workers,
+        "kernel": args.kernel or "auto",
+        "trees": bool(args.cascades),
+        "ticks_per_second": args.ticks_per_second or None,
+        "plugin_budget": args.plugin_budget,
+        "checkpoint_every": 50 if args.checkpoint_every is None else args.checkpoint_every,
+        "checkpoint_seconds": args.checkpoint_seconds or None,
+    }
+    return Ensemble.parse(fields, registry)
+
+
+async def _ensemble(args: argparse.Namespace, request: Ensemble, monitor: Any) -> int:
     """``agora run --runs R``: a thin layer over the Python API's :meth:`sim.lab.world.WorldFile.aensemble`, so the
     command and the API cannot drift."""
-    if args.steps is None and not args.until_done:
-        raise BadParameterError("say how long to run: --steps N or --until-done")
+    llm = None if request.llm is None else dict(request.llm)
     refuse_unused_llm(args, LLMConfig.resolve(file_llm(args.world), llm), command="run")
     with stderr_progress() as progress:
-        res = await WorldFile(args.world, plugins=args.plugins).aensemble(
-            model=args.model or "ic",
-            params=params,
-            seeds=args.seeds or "random:10",
-            runs=args.runs,
-            seed=args.seed or 0,
-            steps=args.steps,
-            max_ticks=args.max_ticks,
-            text=args.inject,
-            topics=args.topic,
-            social=social_changes(args),
-            workers=args.workers,
-            plugin_budget=args.plugin_budget,
-            author=args.author,
-            priority=args.priority or 0,
-            progress=progress,
-            llm=llm,
-            llm_wait=args.llm_wait,
-            ticks_per_second=args.ticks_per_second or None,
-            monitor=monitor,
-            trees=bool(args.cascades),
-            intervene=args.intervene,
-            kernel=args.kernel or "auto",
-        )
+        res = await WorldFile(args.world, plugins=args.plugins).aensemble(request, progress=progress, monitor=monitor)
     stopped = [r for r in res.runs if r.status == "max-ticks"]
     if stopped:
         sys.stderr.write(
@@ -231,48 +247,20 @@ async def _ensemble(args: argparse.Namespace, params: dict[str, Any], llm: Any, 
     return report_failures(result)
 
 
-async def _run(args: argparse.Namespace, params: dict[str, Any], llm: Any, registry: Any, monitor: Any) -> int:
+async def _run(args: argparse.Namespace, request: Ensemble, registry: Registry, monitor: Any) -> int:
     # What the metadata can refuse is refused before the world is opened (nothing is left beside it).
+    llm = {} if request.llm is None else dict(request.llm)
     refuse_unused_llm(args, LLMConfig.resolve(file_llm(args.world), llm), command="run")
     world = await open_world(args.world)
-    changes = social_changes(args)
+    changes = dict(request.social)
     if changes:  # validate before anything is written
         check_social_params(Social(world, registry).configure(**changes), changes)
-    writer = None
-    if args.runs is None:
-        writer = await WorldWriter(args.world).start()
-    max_ticks = MAX_TICKS if args.max_ticks is None else args.max_ticks
+    writer = await WorldWriter(args.world).start()
+    max_ticks = request.max_ticks
     try:
         with stderr_progress() as progress:
             result = await run_cascades(
-                world,
-                registry=registry,
-                text=args.inject,
-                topics=args.topic,
-                seeds=args.seeds or "random:10",
-                model=args.model or "ic",
-                params=params,
-                runs=args.runs,
-                seed=args.seed or 0,
-                steps=args.steps,
-                until_done=args.until_done,
-                max_ticks=max_ticks,
-                priority=args.priority or 0,
-                writer=writer,
-                progress=progress,
-                social=social_changes(args),
-                llm=llm,
-                llm_wait=args.llm_wait,
-                author=args.author,
-                monitor=monitor,
-                ticks_per_second=args.ticks_per_second or None,
-                plugin_budget=args.plugin_budget,
-                checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
-                checkpoint_seconds=args.checkpoint_seconds or None,
-                workers=args.workers,
-                trees=bool(args.cascades),
-                intervene=run_interventions(args.intervene),
-                kernel=args.kernel or "auto",
+                world, request, registry=registry, writer=writer, progress=progress, monitor=monitor
             )
         if writer is not None:
             writer.submit_audit(

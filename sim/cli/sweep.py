@@ -11,9 +11,9 @@ from sim.cli.output import emit, indented, shown_line
 from sim.cli.progress import stderr_progress
 from sim.cli.run import cascade_stats_text, check_outputs, write_cascade_files, written_files_text
 from sim.cli.textable import render_table
+from sim.engine.requests import Sweep, parse_grid
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
-from sim.runs.sweep import parse_grid
 
 
 def handle(args: argparse.Namespace) -> Any:
@@ -31,27 +31,30 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
             "at an address brings its own CPUs: drop --workers"
         )
     check_outputs(args)
+    request = Sweep.parse(
+        {
+            "grid": dict(grid),
+            "model": args.model,
+            "params": params,
+            "runs": args.runs,
+            "seeds": args.seeds,
+            "seed": args.seed,
+            "steps": args.steps,
+            "max_ticks": args.max_ticks,
+            "text": args.inject,
+            "topics": args.topic,
+            "workers": args.workers,
+            "ray": args.ray,
+            "social": social_changes(args),
+            "series": bool(args.series or args.plot),
+            "trees": bool(args.cascades),
+            "intervene": args.intervene,
+            "kernel": args.kernel,
+        }
+    )
     # The command is a thin layer over the Python API (sim.lab), so the two cannot drift.
     with stderr_progress() as progress:
-        res = await WorldFile(args.world, plugins=args.plugins).asweep(
-            dict(grid),
-            model=args.model,
-            params=params,
-            runs=args.runs,
-            seeds=args.seeds,
-            seed=args.seed,
-            steps=args.steps,
-            max_ticks=args.max_ticks,
-            text=args.inject,
-            topics=args.topic,
-            workers=args.workers,
-            ray=args.ray,
-            progress=progress,
-            social=social_changes(args),
-            series=bool(args.series or args.plot),
-            trees=bool(args.cascades),
-            intervene=args.intervene,
-        )
+        res = await WorldFile(args.world, plugins=args.plugins).asweep(request, progress=progress)
     stopped = sum(arm["stopped"] for arm in res.data["results"])
     if stopped:
         sys.stderr.write(

@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +27,8 @@ from sim.model.intervene import ACTIONS, Intervention
 from sim.model.registry import PluginError, Registry
 from sim.model.seeds import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, SeedSpec
 from sim.social.dynamics import NONE
+
+T = TypeVar("T")
 
 #: The kinds of seed selection that are not seed methods.
 SELECTIONS = ("ids", "random", "top", "community", "file", "none")
@@ -160,7 +163,7 @@ def _topics(value: object) -> tuple[str, ...]:
     return topics
 
 
-def _frozen(params: Mapping[str, object]) -> Mapping[str, object]:
+def _frozen(params: Mapping[str, T]) -> Mapping[str, T]:
     return MappingProxyType(dict(params))
 
 
@@ -314,16 +317,20 @@ KERNELS = ("auto", "batched", "engine")
 MAX_TICKS = 10_000
 
 
-def _positive(value: object, what: str) -> int:
-    """A whole number of at least 1 (``runs``, ``steps``, ``workers``...)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadParameterError(f"{what} must be a whole number of at least 1, got {str(value)[:30]}")
+def positive(value: object, what: str, least: int = 1) -> int:
+    """A whole number of at least ``least`` (``runs``, ``steps``, ``workers``...).
+
+    Raises:
+        BadParameterError: ``{what} must be a whole number of at least {least}, got {value}``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise BadParameterError(f"{what} must be a whole number of at least {least}, got {str(value)[:30]}")
     return value
 
 
 def _optional(data: Mapping[str, object], key: str, what: str) -> int | None:
     value = data.get(key)
-    return None if value is None else _positive(value, what)
+    return None if value is None else positive(value, what)
 
 
 def _settings(value: object, what: str) -> Mapping[str, object]:
@@ -371,6 +378,8 @@ class Ensemble:
     plugin_budget: float | None = None
     checkpoint_every: int | None = 50
     checkpoint_seconds: float | None = None
+    #: The runs ``kernel="auto"`` judges by (None: these runs; a sweep's arm judges by the sweep's total).
+    auto_runs: int | None = None
 
     #: The fields of an ensemble beyond its message's (:attr:`Inject.FIELDS`).
     FIELDS = (
@@ -452,6 +461,225 @@ class Ensemble:
             trees=bool(data.get("trees")),
             ticks_per_second=None if not tps else finite(tps, "ticks_per_second"),
             plugin_budget=None if budget is None else plugin_budget(budget),
-            checkpoint_every=None if not every else _positive(every, "checkpoint_every"),
+            checkpoint_every=None if not every else positive(every, "checkpoint_every"),
             checkpoint_seconds=None if not seconds else finite(seconds, "checkpoint_seconds"),
+        )
+
+
+# -- sweeps ---------------------------------------------------------------------------------------------------
+#: Grid keys that choose an arm's model or recommenders (with their spellings) rather than a parameter.
+ARM_KEYS = {
+    "model": "model",
+    "recommender": "recommender",
+    "friend_recommender": "friend_recommender",
+    "friend-recommender": "friend_recommender",
+    "seeds": "seeds",
+    "intervene": "intervene",
+}
+#: The grid keys that are not model parameters.
+NOT_PARAMS = ("model", "recommender", "friend_recommender", "seeds", "intervene")
+
+
+# -- the grid ------------------------------------------------------------------------------------------
+def parse_grid(items: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """``["p=0.05,0.1", "trust_weighted=false,true"]`` -> ``[("p", ["0.05", "0.1"]), ...]`` (order kept).
+    ``friend-recommender`` is spelled ``friend_recommender``. A value may be listed twice (an A/A check).
+
+    Raises:
+        BadParameterError: an item that is not KEY=V1,V2,..., an empty value list, or a key given twice.
+    """
+    grid: list[tuple[str, list[str]]] = []
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        key = ARM_KEYS.get(key, key)
+        if not sep or not key:
+            raise BadParameterError(f"--grid {item!r} is not KEY=V1,V2,... (for example --grid p=0.05,0.1)")
+        listed = [v.strip() for v in values.split(",") if v.strip()]
+        if not listed:
+            raise BadParameterError(f"--grid {key} lists no values: give them as --grid {key}=V1,V2,...")
+        if any(k == key for k, _ in grid):
+            raise BadParameterError(f"--grid {key} is given twice: list all its values in one --grid {key}=V1,V2,...")
+        grid.append((key, listed))
+    return grid
+
+
+def grid_text(value: object) -> str:
+    """A Python value as the command line spells it (``True`` -> ``true``, ``0.1`` -> ``0.1``), so that a grid or a
+    parameter given from Python is read exactly as the same one given to ``agora sweep``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+
+
+def grid_from_mapping(grid: object) -> list[tuple[str, list[str]]]:
+    """``{"p": [0.05, 0.1], "model": ["ic", "sir"]}`` -> the grid :func:`parse_grid` makes of
+    ``--grid p=0.05,0.1 --grid model=ic,sir`` (order kept; a single value is a list of one).
+
+    Raises:
+        BadParameterError: not a mapping of names to values, or a key with no values.
+    """
+    if not isinstance(grid, Mapping):
+        raise BadParameterError(
+            f"the grid must map names to lists of values, such as {{'p': [0.05, 0.1]}}, got {type(grid).__name__}"
+        )
+    out: list[tuple[str, list[str]]] = []
+    for key, values in grid.items():
+        key = ARM_KEYS.get(str(key).strip(), str(key).strip())
+        listed = [values] if isinstance(values, (str, int, float, bool)) else list(values)
+        if not key:
+            raise BadParameterError(
+                "a grid key is empty: name a model parameter, model, recommender or friend_recommender"
+            )
+        if not listed:
+            raise BadParameterError(f"grid key {key} lists no values: give it a list of values")
+        if any(k == key for k, _ in out):
+            raise BadParameterError(f"grid key {key} is given twice: list all its values under one key")
+        out.append((key, [grid_text(v).strip() for v in listed]))
+    return out
+
+
+def intervention_texts(items: Iterable[str] | str) -> tuple[str, ...]:
+    """Interventions as a sweep's runs take them, ``TICK:ACTION``: an ``ACTION`` given without its tick
+    (``block:degree:100``) applies at the run's first tick, the injection's (tick 0); ``none`` (a grid's
+    control arm) is kept as it is.
+
+    Raises:
+        BadParameterError: a malformed intervention (one sentence quoting it).
+    """
+    listed = [items] if isinstance(items, str) else list(items)
+    interventions(listed)  # every mistake refused, in one sentence quoting it
+    return tuple(f"0:{t.strip()}" if t.strip().split(":", 1)[0] in ACTIONS else t for t in listed)
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """Every combination of a grid run ``runs`` times on a world file (``agora sweep``, ``world.sweep``).
+
+    Attributes:
+        grid: swept names and their values as text, in order (the first varies slowest): model parameters
+            (``ic.p`` for one model's), ``model``, ``recommender``, ``friend_recommender``, ``seeds``,
+            ``intervene`` (``none`` for none).
+        model: the model when it is not swept (None: ic, or swept). params: fixed parameters as text.
+        runs: runs per combination, run r with session seed ``seed + r`` in every combination.
+        seeds: the seed selection when it is not swept. steps: ticks per run (None: until done, at most
+            ``max_ticks``). text, topics: the injected message. social: living-network settings.
+        workers: processes (None: one per CPU). ray: a Ray address or ``auto`` (None: local processes).
+        series, trees: keep every run's series, adoption forest. interventions: every run's (``TICK:ACTION``).
+        kernel: one of :data:`KERNELS`; ``auto`` judges by the sweep's total runs.
+    """
+
+    grid: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    model: str | None = None
+    params: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    runs: int = 10
+    seeds: str = "random:10"
+    seed: int = 0
+    steps: int | None = None
+    max_ticks: int = MAX_TICKS
+    text: str = "sweep"
+    topics: tuple[str, ...] = ()
+    social: Mapping[str, object] = field(default_factory=lambda: _frozen({}))
+    workers: int | None = None
+    ray: str | None = None
+    series: bool = False
+    trees: bool = False
+    interventions: tuple[str, ...] = ()
+    kernel: str = "auto"
+
+    FIELDS = (
+        "grid",
+        "model",
+        "params",
+        "runs",
+        "seeds",
+        "seed",
+        "steps",
+        "max_ticks",
+        "text",
+        "topics",
+        "social",
+        "workers",
+        "ray",
+        "series",
+        "trees",
+        "intervene",
+        "kernel",
+    )
+
+    @property
+    def total_runs(self) -> int:
+        """Runs over every combination."""
+        combinations = 1
+        for _, values in self.grid:
+            combinations *= len(values)
+        return combinations * self.runs
+
+    @classmethod
+    def parse(cls, data: Mapping[str, object]) -> Sweep:
+        """The sweep ``data`` asks for (the keys of :attr:`FIELDS`; ``grid`` a mapping of names to values).
+        What needs the registry and the world (models, parameters, recommenders, seed methods) is checked by
+        the sweep before any run, once.
+
+        Raises:
+            BadParameterError: an unknown field, a value of the wrong type or out of range, or two options
+                that exclude each other: one sentence.
+        """
+        extra = sorted(set(data) - set(cls.FIELDS))
+        if extra:
+            raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
+        grid = [
+            (key, intervention_texts(values) if key == "intervene" else tuple(values))
+            for key, values in grid_from_mapping(data.get("grid") or {})
+        ]
+        runs = positive(data.get("runs", 10), "runs")
+        workers = _optional(data, "workers", "workers")
+        ray = data.get("ray")
+        if ray is not None and not isinstance(ray, str):
+            raise BadParameterError(f"ray must be a Ray address or 'auto', got {type(ray).__name__}")
+        if workers is not None and ray not in (None, "auto", "local"):
+            raise BadParameterError(
+                "workers sizes the local pool or a local Ray cluster (ray='auto'), and a Ray "
+                "cluster at an address brings its own CPUs: drop workers"
+            )
+        seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise BadParameterError(f"seed must be a whole number, got {seed!r}")
+        steps = _optional(data, "steps", "steps")
+        max_ticks = _optional(data, "max_ticks", "max_ticks")
+        if steps is not None and max_ticks is not None:
+            raise BadParameterError("max_ticks limits runs until done: with steps=N every run takes exactly N ticks")
+        text = _text(data.get("text", "sweep"), LOCAL)
+        if not text.strip():
+            raise BadParameterError("the sweep's message has no text: give one with --inject TEXT")
+        seeds = data.get("seeds") or "random:10"
+        if not isinstance(seeds, str):
+            raise BadParameterError(f'seeds must be a seed selection such as "random:10", got {type(seeds).__name__}')
+        SeedSpec.parse(seeds)  # its form; the world and the registry check the rest before any run
+        kernel = data.get("kernel") or "auto"
+        if kernel not in KERNELS:
+            raise BadParameterError(f"kernel {str(kernel)[:30]!r} is unknown: choose one of {', '.join(KERNELS)}")
+        model = data.get("model")
+        if model is not None and not isinstance(model, str):
+            raise BadParameterError(f'model must be a model name such as "ic", got {type(model).__name__}')
+        params = _settings(data.get("params"), "params")
+        listed = data.get("intervene")
+        return cls(
+            grid=tuple(grid),
+            model=model,
+            params=_frozen({k: grid_text(v) for k, v in params.items()}),
+            runs=runs,
+            seeds=seeds,
+            seed=seed,
+            steps=steps,
+            max_ticks=MAX_TICKS if max_ticks is None else max_ticks,
+            text=text,
+            topics=_topics(data.get("topics")),
+            social=_settings(data.get("social"), "social"),
+            workers=workers,
+            ray=ray,
+            series=bool(data.get("series")),
+            trees=bool(data.get("trees")),
+            interventions=() if listed is None else intervention_texts(listed),  # type: ignore[arg-type]
+            kernel=str(kernel),
         )

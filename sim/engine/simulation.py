@@ -465,7 +465,7 @@ class Simulation:
     # -- interventions ----------------------------------------------------------------------------
     def intervene(
         self,
-        text: str,
+        action: Intervention | str,
         *,
         start_tick: int | None = None,
         model: str | None = None,
@@ -474,8 +474,8 @@ class Simulation:
         absolute: bool = False,
         audit: bool = True,
     ) -> dict[str, Any]:
-        """Schedule an intervention (``TICK:ACTION``, TICK counted from ``start_tick``, default the world's
-        tick; or ``ACTION`` alone: at the next tick) after checking it; it is applied at the start of that
+        """Schedule an intervention (an :class:`Intervention`, or its text: ``TICK:ACTION``, TICK counted from
+        ``start_tick``, default the world's tick; or ``ACTION`` alone: at the next tick) after checking it; it is applied at the start of that
         tick. ``model`` is the model a seed method should be derived for (checked when given). Returns the
         world's entry (``sim.model.intervene``).
 
@@ -483,8 +483,11 @@ class Simulation:
             BadParameterError: a malformed intervention, or one this world cannot carry out.
             PluginError: its seed method or model failed to load.
         """
-        text = str(text).strip()
-        iv = Intervention.parse(text, with_tick=bool(text[:1].isdigit()) and not absolute)
+        if isinstance(action, Intervention):
+            iv = action
+        else:
+            text = str(action).strip()
+            iv = Intervention.parse(text, with_tick=bool(text[:1].isdigit()) and not absolute)
         if absolute:  # made again after a crash: at the tick it was scheduled for (``start_tick``), or the next
             iv = dataclasses.replace(iv, tick=0)
         intervene.check(self.world, self.registry, iv, model)

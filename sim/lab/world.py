@@ -15,23 +15,22 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
+from sim.engine.observe import Monitor
+from sim.engine.requests import Ensemble, Sweep
+from sim.engine.requests import positive as _positive
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.agents import Agents, Network, file_views
 from sim.lab.live import Simulation
 from sim.lab.loop import run_sync
-from sim.model.intervene import ACTIONS, Intervention
 from sim.runs.results import EnsembleResult, SweepResult
 from sim.runs.runner import check_social_params, run_cascades
-from sim.runs.sweep import grid_from_mapping, grid_text, plugin_registry, run_sweep, series_records
+from sim.runs.sweep import plugin_registry, run_sweep, series_records
 from sim.social.dynamics import Social
 from sim.store.create import imported_world, synthetic_world
 from sim.store.worldfile import check_target, save_world, world_info
 from sim.store.worldfile import open_world as open_world_file
 
 Progress = Callable[[str, float], None] | None
-
-#: What ``agora run --runs`` and ``agora sweep`` use when ``--max-ticks`` is not given.
-MAX_TICKS = 10_000
 
 
 def _not_in_a_worker_start() -> None:
@@ -47,54 +46,6 @@ def _not_in_a_worker_start() -> None:
             "makes worlds and runs sweeps when imported: put its code under "
             "'if __name__ == \"__main__\":' (or sweep with workers=1)"
         )
-
-
-def _whole(value: Any, what: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise BadParameterError(f"{what} must be a whole number of at least {least}, got {value!r}")
-    return value
-
-
-def _length(steps: int | None, max_ticks: int | None) -> tuple[int | None, int]:
-    """``steps`` and ``max_ticks`` checked as ``--steps`` and ``--max-ticks`` are."""
-    if steps is not None:
-        _whole(steps, "steps", 1)
-        if max_ticks is not None:
-            raise BadParameterError("max_ticks limits runs until done: with steps=N every run takes exactly N ticks")
-    if max_ticks is not None:
-        _whole(max_ticks, "max_ticks", 1)
-    return steps, MAX_TICKS if max_ticks is None else max_ticks
-
-
-def _topics(topics: Iterable[str] | str) -> list[str]:
-    listed = [topics] if isinstance(topics, str) else list(topics)
-    if not all(isinstance(t, str) for t in listed):
-        raise BadParameterError("topics must be a list of topic names (strings)")
-    return listed
-
-
-def run_interventions(items: Iterable[str] | str) -> list[str]:
-    """Interventions as a run takes them, ``TICK:ACTION``: an ``ACTION`` given without its tick
-    (``block:degree:100``) applies at the run's next tick, its first, the injection's (tick 0), as
-    ``live.intervene()`` and the terminal UI apply one at the next tick. Anything else is passed on as given,
-    for :class:`sim.model.intervene.Intervention` to parse.
-
-    Raises:
-        BadParameterError: an action without its tick that does not parse (one sentence quoting it).
-    """
-    listed = [items] if isinstance(items, str) else list(items)
-    out = []
-    for t in listed:
-        if _action_first(t):
-            Intervention.parse(t, with_tick=False)  # a mistake is refused quoting what was given
-            t = f"0:{t.strip()}"
-        out.append(t)
-    return out
-
-
-def _action_first(text: Any) -> bool:
-    """Whether ``text`` starts with an intervention's action (``block``, ``counter``, ``remove-edges``)."""
-    return isinstance(text, str) and text.strip().split(":", 1)[0] in ACTIONS
 
 
 class WorldFile:
@@ -150,34 +101,24 @@ class WorldFile:
     # -- ensembles ---------------------------------------------------------------------------------------
     def ensemble(
         self,
+        request: Ensemble | None = None,
+        /,
         *,
-        model: str = "ic",
-        params: Mapping[str, Any] | None = None,
-        seeds: str = "random:10",
-        runs: int = 10,
-        seed: int = 0,
-        steps: int | None = None,
-        max_ticks: int | None = None,
-        text: str = "ensemble",
-        topics: Iterable[str] = (),
-        social: Mapping[str, Any] | None = None,
-        workers: int | None = None,
-        plugin_budget: float | None = None,
-        author: int | None = None,
-        priority: int = 0,
         progress: Progress = None,
-        llm: Mapping[str, Any] | None = None,
-        llm_wait: float = 30.0,
-        ticks_per_second: float | None = None,
-        monitor: Any = None,
-        trees: bool = False,
-        intervene: Iterable[str] = (),
-        kernel: str = "auto",
+        monitor: Monitor | None = None,
+        **fields: object,
     ) -> EnsembleResult:
         """Run one cascade ``runs`` times (run r with session seed ``seed + r``), as
         ``agora run WORLD --inject TEXT --runs R --until-done`` (or ``--steps N``) does; the file is not modified.
 
         Args:
+            request: an :class:`~sim.engine.requests.Ensemble` (``sim.Ensemble``), or none and its fields as
+                keywords (below; parsed by :meth:`Ensemble.parse`, as ``agora run --runs`` parses its flags).
+            progress: called with ``(what, fraction)`` as the runs go.
+            monitor: a :class:`sim.engine.observe.Monitor` following each run (``agora run --metrics-port``);
+                it runs the runs one at a time, in this process.
+
+        Keywords (the request's fields; all optional):
             model, params: the propagation model and its parameters (values typed or as text).
             seeds: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K`` or ``file:PATH``.
             steps: run each cascade exactly this many ticks; None runs each until it ends (at most
@@ -186,11 +127,9 @@ class WorldFile:
                 ``agora social WORLD``: ``recommender``, ``feed_size``, ``recommender_params``, ...).
             workers: processes the runs are spread over (None: one per CPU; 1: this process); a run's result is
                 the same whichever process runs it.
-            progress: called with ``(what, fraction)`` as the runs go.
             llm: LLM settings for these runs (``agora llm``'s keys; an ensemble uses the offline writer unless the
                 world names a server); llm_wait: seconds answers in flight get at the end of a run.
-            ticks_per_second: pace the ticks. monitor: a :class:`sim.engine.observe.Monitor` following each run
-                (``agora run --metrics-port``). Either runs the runs one at a time, in this process.
+            ticks_per_second: pace the ticks (the runs then go one at a time, in this process).
             trees: keep every run's adoption forest (:attr:`EnsembleResult.cascades`, ``--cascades``).
             intervene: interventions ``[TICK:]ACTION`` (``--intervene``; TICK counted from the injection,
                 without it 0: the injection's tick): ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``,
@@ -205,129 +144,47 @@ class WorldFile:
             BadParameterError: a bad model, parameter, seed selection, setting or option.
             BadFileError: the world file or a plugin folder cannot be read.
         """
-        return run_sync(
-            self.aensemble(
-                model=model,
-                params=params,
-                seeds=seeds,
-                runs=runs,
-                seed=seed,
-                steps=steps,
-                max_ticks=max_ticks,
-                text=text,
-                topics=topics,
-                social=social,
-                workers=workers,
-                plugin_budget=plugin_budget,
-                author=author,
-                priority=priority,
-                progress=progress,
-                llm=llm,
-                llm_wait=llm_wait,
-                ticks_per_second=ticks_per_second,
-                monitor=monitor,
-                trees=trees,
-                intervene=intervene,
-                kernel=kernel,
-            )
-        )
+        return run_sync(self.aensemble(request, progress=progress, monitor=monitor, **fields))
 
     async def aensemble(
         self,
+        request: Ensemble | None = None,
+        /,
         *,
-        model: str = "ic",
-        params: Mapping[str, Any] | None = None,
-        seeds: str = "random:10",
-        runs: int = 10,
-        seed: int = 0,
-        steps: int | None = None,
-        max_ticks: int | None = None,
-        text: str = "ensemble",
-        topics: Iterable[str] = (),
-        social: Mapping[str, Any] | None = None,
-        workers: int | None = None,
-        plugin_budget: float | None = None,
-        author: int | None = None,
-        priority: int = 0,
         progress: Progress = None,
-        llm: Mapping[str, Any] | None = None,
-        llm_wait: float = 30.0,
-        ticks_per_second: float | None = None,
-        monitor: Any = None,
-        trees: bool = False,
-        intervene: Iterable[str] = (),
-        kernel: str = "auto",
+        monitor: Monitor | None = None,
+        **fields: object,
     ) -> EnsembleResult:
         """:meth:`ensemble` as a coroutine."""
-        _whole(runs, "runs", 1)
-        if workers is not None:
-            _whole(workers, "workers", 1)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise BadParameterError(f"seed must be a whole number, got {seed!r}")
-        if not isinstance(text, str):
-            raise BadParameterError(f"text must be a string, got {type(text).__name__}")
-        steps, limit = _length(steps, max_ticks)
         registry = plugin_registry(self.path, self.plugins)
+        if request is None:
+            asked = {"text": "ensemble", "runs": 10, "workers": None, **fields}
+            asked.setdefault("until_done", asked.get("steps") is None)
+            request = Ensemble.parse(asked, registry)
+        elif fields:
+            raise TypeError(f"ensemble() takes an Ensemble request or keywords, not both ({', '.join(fields)})")
         world = await open_world_file(self.path)
-        changes = dict(social or {})
-        if changes:  # validated before anything runs, as agora run does
+        if request.social:  # validated against the world before anything runs, as agora run does
+            changes = dict(request.social)
             check_social_params(Social(world, registry).configure(**changes), changes)
-        result = await run_cascades(
-            world,
-            registry=registry,
-            text=text,
-            topics=_topics(topics),
-            seeds=seeds,
-            model=model,
-            params=dict(params or {}),
-            runs=runs,
-            seed=seed,
-            steps=steps,
-            until_done=steps is None,
-            max_ticks=limit,
-            priority=priority,
-            writer=None,
-            progress=progress,
-            social=changes,
-            author=author,
-            plugin_budget=plugin_budget,
-            workers=workers,
-            llm=dict(llm) if llm else None,
-            llm_wait=llm_wait,
-            ticks_per_second=ticks_per_second,
-            monitor=monitor,
-            trees=bool(trees),
-            intervene=run_interventions(intervene),
-            kernel=kernel,
-        )
+        result = await run_cascades(world, request, registry=registry, progress=progress, monitor=monitor)
         return EnsembleResult.from_dict(result, source=self.path)
 
     # -- sweeps ----------------------------------------------------------------------------------------------
     def sweep(
         self,
-        grid: Mapping[str, Any] | None = None,
+        grid: Mapping[str, object] | Sweep | None = None,
+        /,
         *,
-        model: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        runs: int = 10,
-        seeds: str = "random:10",
-        seed: int = 0,
-        steps: int | None = None,
-        max_ticks: int | None = None,
-        text: str = "sweep",
-        topics: Iterable[str] = (),
-        social: Mapping[str, Any] | None = None,
-        workers: int | None = None,
-        ray: str | None = None,
         progress: Progress = None,
-        series: bool = True,
-        trees: bool = False,
-        intervene: Iterable[str] = (),
+        **fields: object,
     ) -> SweepResult:
         """Run every combination of ``grid`` ``runs`` times, as ``agora sweep`` does; the file is not modified.
 
         Args:
-            grid: swept names and their values, in order: a model parameter (``{"p": [0.01, 0.05]}``), ``model``,
+            grid: a :class:`~sim.engine.requests.Sweep` (``sim.Sweep``), or the grid with the request's other
+                fields as keywords (parsed by :meth:`Sweep.parse`, as ``agora sweep`` parses its flags): swept
+                names and their values, in order: a model parameter (``{"p": [0.01, 0.05]}``), ``model``,
                 ``recommender``, ``friend_recommender``, ``seeds`` or ``intervene`` (``"none"`` for none);
                 combinations are the product, the first key slowest.
             model: the model when ``model`` is not a grid key (default ic). params: fixed parameters;
@@ -338,6 +195,8 @@ class WorldFile:
             series: keep every run's per-tick series (:attr:`SweepResult.series`); False saves the time and memory.
             trees: keep every run's adoption forest (:attr:`SweepResult.cascades`, ``--cascades``).
             intervene: interventions of every run (``--intervene``); the grid may sweep ``intervene`` too.
+            kernel: ``auto`` (batched where it can, judged by the sweep's total runs), ``batched`` or ``engine``.
+            progress: called with ``(what, fraction)`` as runs finish.
             Others: as :meth:`ensemble`.
 
         Returns:
@@ -347,85 +206,29 @@ class WorldFile:
             BadParameterError: a bad grid, model, parameter, seed selection or option.
             BadFileError: the world file or a plugin folder cannot be read.
         """
-        return run_sync(
-            self.asweep(
-                grid,
-                model=model,
-                params=params,
-                runs=runs,
-                seeds=seeds,
-                seed=seed,
-                steps=steps,
-                max_ticks=max_ticks,
-                text=text,
-                topics=topics,
-                social=social,
-                workers=workers,
-                ray=ray,
-                progress=progress,
-                series=series,
-                trees=trees,
-                intervene=intervene,
-            )
-        )
+        return run_sync(self.asweep(grid, progress=progress, **fields))
 
     async def asweep(
         self,
-        grid: Mapping[str, Any] | None = None,
+        grid: Mapping[str, object] | Sweep | None = None,
+        /,
         *,
-        model: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        runs: int = 10,
-        seeds: str = "random:10",
-        seed: int = 0,
-        steps: int | None = None,
-        max_ticks: int | None = None,
-        text: str = "sweep",
-        topics: Iterable[str] = (),
-        social: Mapping[str, Any] | None = None,
-        workers: int | None = None,
-        ray: str | None = None,
         progress: Progress = None,
-        series: bool = True,
-        trees: bool = False,
-        intervene: Iterable[str] = (),
+        **fields: object,
     ) -> SweepResult:
         """:meth:`sweep` as a coroutine."""
-        _whole(runs, "runs", 1)
-        if workers is not None:
-            _whole(workers, "workers", 1)
-            if ray not in (None, "auto", "local"):
-                raise BadParameterError(
-                    "workers sizes the local pool or a local Ray cluster (ray='auto'), and a Ray "
-                    "cluster at an address brings its own CPUs: drop workers"
-                )
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise BadParameterError(f"seed must be a whole number, got {seed!r}")
-        steps, limit = _length(steps, max_ticks)
-        swept = [(k, run_interventions(v) if k == "intervene" else v) for k, v in grid_from_mapping(grid or {})]
-        result = await run_sweep(
-            self.path,
-            model=model,
-            grid=swept,
-            params={str(k): grid_text(v) for k, v in (params or {}).items()},
-            runs=runs,
-            seeds=seeds,
-            seed=seed,
-            steps=steps,
-            max_ticks=limit,
-            text=text,
-            topics=_topics(topics),
-            plugin_dirs=self.plugins,
-            workers=workers,
-            ray=ray,
-            progress=progress,
-            social=dict(social or {}),
-            series=bool(series),
-            trees=bool(trees),
-            intervene=run_interventions(intervene),
-        )
+        if isinstance(grid, Sweep):
+            if fields:
+                raise TypeError(f"sweep() takes a Sweep request or keywords, not both ({', '.join(fields)})")
+            request = grid
+        else:
+            asked = {"workers": None, "series": True, **fields}
+            if grid is not None:
+                asked["grid"] = grid
+            request = Sweep.parse(asked)
+        result = await run_sweep(self.path, request, plugin_dirs=self.plugins, progress=progress)
         records = series_records(result)  # out of the report, as agora sweep --series leaves it
-        return SweepResult.from_dict(result, records, source=self.path, kept_series=bool(series))
+        return SweepResult.from_dict(result, records, source=self.path, kept_series=request.series)
 
     # -- a live world ----------------------------------------------------------------------------------------
     def simulation(
@@ -500,8 +303,8 @@ def new_world(
                     f"{what} applies to the community and sbm graphs, and {graph} plants no "
                     f"communities: drop {what}, or choose graph='community' or 'sbm'"
                 )
-    _whole(agents, "agents", 1)
-    _whole(minutes_per_tick, "minutes_per_tick", 1)
+    _positive(agents, "agents", 1)
+    _positive(minutes_per_tick, "minutes_per_tick", 1)
     check_target(path, force)
     edges = int(agents * avg_degree)  # refused before minutes of work, as agora new does: memory, then disk
     ensure_fits(agents, edges, what="a world")
@@ -547,7 +350,7 @@ def import_edges(
             ``force`` is false. ResourceError: the machine cannot hold it.
     """
     _not_in_a_worker_start()
-    _whole(minutes_per_tick, "minutes_per_tick", 1)
+    _positive(minutes_per_tick, "minutes_per_tick", 1)
     check_target(path, force)
     label = name or os.path.splitext(os.path.basename(path))[0]
 

@@ -20,6 +20,7 @@ from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
 from sim.engine import intervene
 from sim.engine.intervene import check as check_intervention
+from sim.engine.requests import Ensemble, Inject
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
@@ -28,6 +29,7 @@ from sim.llm.service import LLMService, llm_report
 from sim.model.guard import plugin_budget as plugin_budget_seconds
 from sim.model.intervene import Intervention
 from sim.model.registry import Registry
+from sim.model.seeds import SeedSpec
 from sim.model.series import series_dict
 from sim.runs import batched
 from sim.runs.forkpool import default_workers, fork_available, map_forked
@@ -36,9 +38,6 @@ Progress = Callable[[str, float], None] | None
 
 
 _TOTALS = batched.TOTALS
-
-#: How an ensemble may run (see :func:`run_cascades`).
-KERNELS = ("auto", "batched", "engine")
 
 
 def _run_summary(
@@ -154,11 +153,11 @@ def _counter_series(s: Any, counters: list[Any], length: int) -> dict[str, list[
     return {"counter.reached": reached.tolist(), "counter.new": new.tolist()}
 
 
-def _schedule(sim: Simulation, s: Any, listed: list[str]) -> None:
+def _schedule(sim: Simulation, s: Any, listed: tuple[Intervention, ...]) -> None:
     """Schedule a run's interventions, their ticks counted from the injection of session ``s``."""
-    for text in listed:
+    for iv in listed:
         # Part of the command's own injection: held by the checkpoint that follows it (or rolled back with it).
-        sim.intervene(text, start_tick=s.created_tick, model=s.model_name, journal=False)
+        sim.intervene(iv, start_tick=s.created_tick, model=s.model_name, journal=False)
 
 
 def tree_arrays(forest: Forest, started_tick: int, ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -197,45 +196,27 @@ def _add_llm(totals: dict[str, Any], stats: dict[str, Any], times: int = 1) -> N
 
 async def run_cascades(
     world: World,
+    request: Ensemble | None = None,
+    /,
     *,
     registry: Registry,
-    text: str | None,
-    topics: list[str] = (),  # type: ignore[assignment]
-    seeds: str = "random:10",
-    model: str = "ic",
-    params: dict[str, Any] | None = None,
-    runs: int | None = None,
-    seed: int = 0,
-    steps: int | None = None,
-    until_done: bool = False,
-    max_ticks: int = 10_000,
-    priority: int = 0,
     writer: Any = None,
     progress: Progress = None,
-    social: dict[str, Any] | None = None,
-    llm: dict[str, Any] | None = None,
-    llm_wait: float = 30.0,
-    author: int | None = None,
     monitor: Any = None,
-    ticks_per_second: float | None = None,
-    plugin_budget: float | None = None,
-    checkpoint_every: int | None = 50,
-    checkpoint_seconds: float | None = None,
-    workers: int | None = 1,
-    trees: bool = False,
-    intervene: list[str] | tuple[str, ...] = (),
-    kernel: str = "auto",
+    **fields: object,
 ) -> dict[str, Any]:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
-    ``social`` changes the living-network settings for this run only (see ``sim.social.dynamics``); the world's
+    ``request`` is an :class:`~sim.engine.requests.Ensemble` (or its fields as keywords, parsed here by
+    :meth:`Ensemble.parse`). Its ``social`` changes the living-network settings for this run only (see
+    ``sim.social.dynamics``); the world's
     own settings are kept in its file. ``llm`` overrides LLM settings for this run (see ``sim.llm.config``);
     at the end of each run, LLM answers still in flight get ``llm_wait`` seconds to land before they are
     cancelled (and fall back), so the texts they carry are in the world file.
 
     ``monitor`` (a :class:`sim.engine.observe.Monitor`) follows each run's simulation while it runs
     (``attach`` after it is made, ``finish`` when its ticks are done, ``detach`` at the end).
-    ``ticks_per_second`` paces the ticks (None: as fast as possible). ``plugin_budget``: seconds one
+    The request's ``ticks_per_second`` paces the ticks (None: as fast as possible). ``plugin_budget``: seconds one
     plugin call may take before its session fails (None: ``$AGORA_PLUGIN_BUDGET`` or 10; see ``Simulation``).
 
     A persisted run (a ``writer`` and no ``runs``) checkpoints the world into its file right after the
@@ -268,182 +249,230 @@ async def run_cascades(
             bad social settings by ``Social.configure``).
         CheckpointError: a checkpoint could not be written (a full disk); the file keeps the previous one.
     """
-    if steps is None and not until_done:
-        raise BadParameterError("say how long to run: --steps N or --until-done")
-    if runs is not None and text is None:
-        raise BadParameterError("--runs repeats an injected cascade: give the message with --inject TEXT")
-    limit = steps if steps is not None else max_ticks
-    if kernel not in KERNELS:
-        raise BadParameterError(f"kernel {str(kernel)[:30]!r} is unknown: choose one of {', '.join(KERNELS)}")
-    results: list[dict[str, Any]] = []
-    repeats = runs or 1
-    model_params: dict[str, Any] = dict(params or {})
-    config = LLMConfig.resolve(world.config.get("llm"), llm)
+    if request is None:
+        request = Ensemble.parse(fields, registry)
+    elif fields:
+        raise TypeError(f"run_cascades() takes an Ensemble request or keywords, not both ({', '.join(fields)})")
+    message, runs = request.message, request.runs
+    config = LLMConfig.resolve(world.config.get("llm"), dict(request.llm) if request.llm is not None else None)
     llm_totals: dict[str, Any] = {}
     # An ensemble's worlds are forks that nothing keeps: with the offline generator their post texts would
     # be written and thrown away (about 40 % of a run at 100,000 agents). Texts from a server are kept:
     # their calls, tokens and cost are what the report is for.
     skip_texts = runs is not None and config.mode != "online" and config.texts_per_tick > 0
     run_config = dataclasses.replace(config, texts_per_tick=0) if skip_texts else config
-    # A seed method's selection (ris:50) is chosen once for all the runs of an ensemble, not once a run.
-    run_seeds = (
-        resolve_seeds(
-            world,
-            registry,
-            seeds,
-            model,
-            params,
-            lambda clean: Simulation(world, registry=registry).spread_for(model, clean),
-        )
-        if runs is not None and text
-        else seeds
-    )
-    interventions = [str(t) for t in intervene if str(t).strip().lower() != "none"]
-    if interventions and text is None:
-        raise BadParameterError("--intervene changes a run of an injected message: give it with --inject TEXT")
-    for t in interventions:
-        Intervention.parse(t)  # a malformed one is refused before any run
-    inject: dict[str, Any] = {
-        "text": text,
-        "topics": topics,
-        "seeds": run_seeds,
-        "model": model,
-        "params": params,
-        "priority": priority,
-        "author": author,
-        "intervene": interventions,
-    }
-    if (
-        runs is not None
-        and workers not in (None, 1)
-        and (monitor is not None or ticks_per_second or run_config.mode == "online")
-    ):
-        why = (
-            "--metrics follows one run at a time"
-            if monitor is not None
-            else "--ticks-per-second paces one run at a time"
-            if ticks_per_second
-            else "runs with an LLM server share its budget"
-        )
-        raise BadParameterError(f"--workers runs an ensemble in parallel, but {why}: drop --workers (or that option)")
-    if runs is not None and monitor is None and not ticks_per_second and run_config.mode != "online":
-        ensemble = _Ensemble(
-            world, registry, inject, run_config, social, plugin_budget, seed, limit, until_done, max_ticks, trees
-        )
-        model_params = ensemble.check(kernel, runs)
-        results, social_info = await ensemble.run(repeats, workers, progress, llm_totals)
-        report = _report(world, results, social_info, llm_totals, skip_texts, model, model_params, seeds, runs, writer)
-        report["kernel"] = "batched" if ensemble.batched else "engine"
-        report["kernel_reason"] = ensemble.reason
-        return report
-    if kernel == "batched":
+    model = message.model if message is not None else "ic"
+    seeds = str(message.seeds) if message is not None else "random:10"
+    if runs is not None and message is not None and message.text:
+        message = _chosen_once(world, registry, message)
+    _refuse_parallel(request, monitor, run_config)
+
+    def report(results: list[dict[str, Any]], social_info: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        return _report(world, results, social_info, llm_totals, skip_texts, model, params, seeds, runs, writer)
+
+    if runs is not None and monitor is None and not request.ticks_per_second and run_config.mode != "online":
+        assert message is not None  # Ensemble.parse: runs repeat an injected message
+        ensemble = _Ensemble(world, registry, request, message, run_config)
+        model_params = ensemble.check(request.kernel, request.auto_runs or runs)
+        results, social_info = await ensemble.run(runs, request.workers, progress, llm_totals)
+        out = report(results, social_info, model_params)
+        out["kernel"] = "batched" if ensemble.batched else "engine"
+        out["kernel_reason"] = ensemble.reason
+        return out
+    if request.kernel == "batched":
         raise BadParameterError(
             "--kernel batched runs an ensemble that nobody watches: give --runs R, without --metrics, "
             "--ticks-per-second or an LLM server"
         )
-    shared = False
-    if runs is not None:
-        # A run that changes no agent column and no trust (no living network) shares them with the world.
-        probe = Simulation(world.fork(shared=True), registry=registry, llm=LLMService.offline(world))
-        if social:
-            probe.social.configure(**social)
-        shared = not probe.social.living
-    for r in range(repeats):
-        w = world.fork(shared=shared) if runs is not None else world
+    watched = _Watched(world, registry, request, message, run_config, writer, monitor)
+    results, sim, model_params = await watched.run(progress, llm_totals)
+    return report(results, _social_info(sim), model_params)
+
+
+def _chosen_once(world: World, registry: Registry, message: Inject) -> Inject:
+    """``message`` with a seed method's selection (``ris:50``) chosen once for all the runs of an ensemble,
+    not once a run, as ``ids:...`` (:func:`resolve_seeds`); any other message unchanged."""
+    if message.seeds.kind != "method":
+        return message
+    chosen = resolve_seeds(
+        world,
+        registry,
+        str(message.seeds),
+        message.model,
+        dict(message.params),
+        lambda clean: Simulation(world, registry=registry).spread_for(message.model, clean),
+    )
+    return dataclasses.replace(message, seeds=SeedSpec.parse(chosen))
+
+
+def _refuse_parallel(request: Ensemble, monitor: Any, config: LLMConfig) -> None:
+    """Refuse ``workers`` for an ensemble whose runs must go one at a time.
+
+    Raises:
+        BadParameterError: naming what makes the runs go one at a time.
+    """
+    if request.runs is None or request.workers in (None, 1):
+        return
+    if monitor is None and not request.ticks_per_second and config.mode != "online":
+        return
+    why = (
+        "--metrics follows one run at a time"
+        if monitor is not None
+        else "--ticks-per-second paces one run at a time"
+        if request.ticks_per_second
+        else "runs with an LLM server share its budget"
+    )
+    raise BadParameterError(f"--workers runs an ensemble in parallel, but {why}: drop --workers (or that option)")
+
+
+def _interventions(request: Ensemble) -> list[str]:
+    """The ensemble's interventions as the batched kernel's check and the reports name them."""
+    return [str(iv) for iv in request.interventions]
+
+
+class _Watched:
+    """Runs that someone watches, one after the other through the engine's tick (a monitor, pacing, an LLM
+    server), or the one run of a persisted ``agora run``, checkpointed into its file as it goes."""
+
+    def __init__(
+        self,
+        world: World,
+        registry: Registry,
+        request: Ensemble,
+        message: Inject | None,
+        config: LLMConfig,
+        writer: Any,
+        monitor: Any,
+    ) -> None:
+        self.world, self.registry, self.request, self.message = world, registry, request, message
+        self.config, self.writer, self.monitor = config, writer, monitor
+        self.persisted = writer is not None and request.runs is None
+        self.shared = False
+        if request.runs is not None:
+            # A run that changes no agent column and no trust (no living network) shares them with the world.
+            probe = Simulation(world.fork(shared=True), registry=registry, llm=LLMService.offline(world))
+            if request.social:
+                probe.social.configure(**request.social)
+            self.shared = not probe.social.living
+
+    async def run(
+        self, progress: Progress, llm_totals: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], Simulation, dict[str, Any]]:
+        """Every run in turn: their summaries, the last run's simulation and the model's typed parameters."""
+        results = []
+        model_params = dict(self.message.params) if self.message is not None else {}
+        repeats = self.request.runs or 1
+        sim = None
+        for r in range(repeats):
+            sim, summary, params = await self.run_one(r, repeats, progress, llm_totals)
+            model_params = params or model_params
+            results.append(summary)
+        if self.monitor is not None:
+            self.monitor.detach()
+        assert sim is not None
+        return results, sim, model_params
+
+    def _simulation(self) -> Simulation:
+        request = self.request
+        w = self.world.fork(shared=self.shared) if request.runs is not None else self.world
         sim = Simulation(
             w,
-            registry=registry,
-            writer=None if runs is not None else writer,
-            llm=LLMService(w, run_config),
-            plugin_budget=plugin_budget,
+            registry=self.registry,
+            writer=None if request.runs is not None else self.writer,
+            llm=LLMService(w, self.config),
+            plugin_budget=request.plugin_budget,
         )
-        if monitor is not None:
-            monitor.attach(sim, sim.writer)
-        posts_before = len(w.posts)
-        if social:
-            sim.social.configure(**social)
-        session_id = None
-        if text is not None and r == 0:
+        if self.monitor is not None:
+            self.monitor.attach(sim, sim.writer)
+        if request.social:
+            sim.social.configure(**request.social)
+        return sim
+
+    def _inject(self, sim: Simulation, r: int) -> Any:
+        """Inject run ``r``'s message (session seed ``seed + r``) with its interventions; its session."""
+        assert self.message is not None
+        if r == 0:
             # A mistake in an intervention is refused before the message is injected: a refused command
             # leaves no trace in the world file (not even an audited injection).
-            for listed in inject["intervene"]:
-                t = str(listed).strip()
-                check_intervention(w, registry, Intervention.parse(t, with_tick=bool(t[:1].isdigit())), model)
-        if text is not None:
-            s = sim.inject(
-                text,
-                topics=topics,
-                seeds=run_seeds,
-                model=model,
-                params=params,
-                priority=priority,
-                seed=seed + r,
-                author=author,
-                # agora run's injection is acknowledged by the checkpoint right after it (below): a crash
-                # before that rolls it back (recorded), and the same command run again injects it again.
-                journal=False,
-            )
-            session_id, model_params = s.id, s.params
-            if s.status == "failed":
-                raise BadParameterError(f"model {model!r} could not be used: {s.error}")
-            _schedule(sim, s, inject["intervene"])
-        persisted = writer is not None and runs is None
-        if persisted and text is not None:
+            for iv in self.request.interventions:
+                check_intervention(sim.world, self.registry, iv, self.message.model)
+        s = sim.inject(
+            dataclasses.replace(self.message, seed=self.message.seed + r),
+            # agora run's injection is acknowledged by the checkpoint right after it (below): a crash
+            # before that rolls it back (recorded), and the same command run again injects it again.
+            journal=False,
+        )
+        if s.status == "failed":
+            raise BadParameterError(f"model {self.message.model!r} could not be used: {s.error}")
+        _schedule(sim, s, self.request.interventions)
+        return s
+
+    async def run_one(
+        self, r: int, repeats: int, progress: Progress, llm_totals: dict[str, Any]
+    ) -> tuple[Simulation, dict[str, Any], dict[str, Any] | None]:
+        """Run ``r``: its simulation, summary and the model's typed parameters (None without a message)."""
+        request = self.request
+        sim = self._simulation()
+        w = sim.world
+        posts_before = len(w.posts)
+        s = self._inject(sim, r) if self.message is not None else None
+        if self.persisted and s is not None:
             await sim.checkpoint()  # the injected message is in the file before the first tick
         t0 = time.perf_counter()
         done = 0
         totals = dict.fromkeys(_TOTALS, 0)
         last_checkpoint, last_checkpoint_time = 0, time.perf_counter()
+        limit, until_done = request.limit, request.until_done
         while done < limit and not (until_done and sim.idle):
             t_tick = time.perf_counter()
             m = await sim.step()
             for k in _TOTALS:
                 totals[k] += int(m.get(k, 0))
             done += 1
-            if runs is not None and sim.social.errors:
+            if request.runs is not None and sim.social.errors:
                 break  # a recommender failed: this run is failed (see _run_summary), not run on without it
-            if persisted and (
-                (checkpoint_every and done - last_checkpoint >= checkpoint_every)
-                or (checkpoint_seconds and time.perf_counter() - last_checkpoint_time >= checkpoint_seconds)
+            if self.persisted and (
+                (request.checkpoint_every and done - last_checkpoint >= request.checkpoint_every)
+                or (
+                    request.checkpoint_seconds
+                    and time.perf_counter() - last_checkpoint_time >= request.checkpoint_seconds
+                )
             ):
                 await sim.checkpoint()
                 last_checkpoint, last_checkpoint_time = done, time.perf_counter()
-            if ticks_per_second:
-                await asyncio.sleep(max(0.0, 1.0 / ticks_per_second - (time.perf_counter() - t_tick)))
+            if request.ticks_per_second:
+                await asyncio.sleep(max(0.0, 1.0 / request.ticks_per_second - (time.perf_counter() - t_tick)))
             if progress:
                 frac = (
                     (r + done / limit) / repeats
-                    if steps is not None
+                    if not until_done
                     else (r + (1.0 if sim.idle else min(0.95, done / 200))) / repeats
                 )
                 progress(f"run {r + 1}/{repeats}, tick {done}", frac)
-        if monitor is not None:
-            monitor.finish()
-        await sim.aclose(llm_wait)
+        if self.monitor is not None:
+            self.monitor.finish()
+        await sim.aclose(request.llm_wait)
         stats = sim.llm.stats()
         stats["posts"] = len(w.posts) - posts_before
         _add_llm(llm_totals, stats)
-        if persisted:
+        if self.persisted:
             await sim.checkpoint()
         summary = _run_summary(
             sim,
-            session_id,
+            None if s is None else s.id,
             done,
             time.perf_counter() - t0,
             totals,
             until_done=until_done,
-            ensemble=runs is not None,
-            tree=trees,
+            ensemble=request.runs is not None,
+            tree=request.trees,
         )
-        summary["seed"] = seed + r
+        summary["seed"] = (self.message.seed if self.message is not None else 0) + r
         if until_done and not sim.idle and summary.get("status") != "failed":
-            summary["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
-        if persisted:
+            summary["stopped"] = f"max ticks ({request.max_ticks}) reached before every session finished"
+        if self.persisted:
             summary["recommender_errors"] = _recommender_errors(sim)
-        results.append(summary)
-    if monitor is not None:
-        monitor.detach()
-    return _report(world, results, _social_info(sim), llm_totals, skip_texts, model, model_params, seeds, runs, writer)
+        return sim, summary, None if s is None else s.params
 
 
 def check_social_params(settings: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -557,24 +586,12 @@ def _report(
 class _Ensemble:
     """The runs of an ensemble that nobody watches, each a tight loop (see :func:`run_cascades`)."""
 
-    def __init__(
-        self,
-        world: World,
-        registry: Registry,
-        inject: dict[str, Any],
-        config: LLMConfig,
-        social: dict[str, Any] | None,
-        plugin_budget: float | None,
-        seed: int,
-        limit: int,
-        until_done: bool,
-        max_ticks: int,
-        trees: bool = False,
-    ) -> None:
-        self.world, self.registry, self.inject, self.config = world, registry, inject, config
-        self.social, self.plugin_budget, self.seed = social, plugin_budget, seed
-        self.limit, self.until_done, self.max_ticks = limit, until_done, max_ticks
-        self.trees = trees
+    def __init__(self, world: World, registry: Registry, request: Ensemble, message: Inject, config: LLMConfig) -> None:
+        self.world, self.registry, self.request, self.message, self.config = world, registry, request, message, config
+        self.social = dict(request.social)
+        self.plugin_budget, self.seed = request.plugin_budget, message.seed
+        self.limit, self.until_done, self.max_ticks = request.limit, request.until_done, request.max_ticks
+        self.trees = request.trees
         self.shared = False
         self.batched = False
         self.reason: str | None = None
@@ -616,25 +633,16 @@ class _Ensemble:
                 f"the world's {role.removeprefix('--').replace('-', ' ')} {name!r} cannot be used "
                 f"({error}): load its folder with --plugins DIR, or choose another with {role}"
             )
-        s = sim.inject(
-            self.inject["text"],
-            topics=self.inject["topics"],
-            seeds=self.inject["seeds"],
-            model=self.inject["model"],
-            params=self.inject["params"],
-            priority=self.inject["priority"],
-            seed=self.seed,
-            author=self.inject["author"],
-        )
+        s = sim.inject(self.message)
         if s.status == "failed":
-            raise BadParameterError(f"model {self.inject['model']!r} could not be used: {s.error}")
-        _schedule(sim, s, self.inject["intervene"])
+            raise BadParameterError(f"model {self.message.model!r} could not be used: {s.error}")
+        _schedule(sim, s, self.request.interventions)
         sim.plugins.close()
         if kernel == "engine":
             self.reason = "--kernel engine"
         else:
             self.reason = batched.why_not(
-                sim.world, sim, s, self.registry.model(s.model_name), self.trees, self.inject["intervene"]
+                sim.world, sim, s, self.registry.model(s.model_name), self.trees, _interventions(self.request)
             )
             if self.reason is not None and kernel == "batched":
                 raise BadParameterError(f"--kernel batched cannot run this ensemble: {self.reason}; use --kernel auto")
@@ -696,18 +704,8 @@ class _Ensemble:
         sim = self._simulation(self.shared)
         w = sim.world
         posts_before = len(w.posts)
-        inj = self.inject
-        s = sim.inject(
-            inj["text"],
-            topics=inj["topics"],
-            seeds=inj["seeds"],
-            model=inj["model"],
-            params=inj["params"],
-            priority=inj["priority"],
-            seed=self.seed + r,
-            author=inj["author"],
-        )
-        _schedule(sim, s, inj["intervene"])
+        s = sim.inject(dataclasses.replace(self.message, seed=self.seed + r))
+        _schedule(sim, s, self.request.interventions)
         # Nothing reads the adoption records of a run nobody keeps (no world file; texts are off offline).
         s.record_events = self.config.texts_per_tick > 0
         t0 = time.perf_counter()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import linecache
 import logging
@@ -48,9 +49,9 @@ import numpy as np
 
 from sim.core.cascade import cascade_differences, cascade_stats
 from sim.core.stats import mean_ci95
-from sim.core.topics import topics_mask
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.engine.intervene import check as check_intervention
+from sim.engine.requests import NOT_PARAMS, Ensemble, Sweep
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
@@ -107,6 +108,8 @@ class RunSpec:
         series: keep each run's per-tick series (``sim.model.series``).
         trees: keep each run's adoption forest (``tree``: arrays, ``sim.runs.runner.tree_arrays``).
         intervene: every run's interventions (``TICK:ACTION``); an arm may add one (``--grid intervene=...``).
+        kernel: how an arm's runs go (:data:`sim.engine.requests.KERNELS`); auto_runs: the runs ``auto``
+            judges by (the sweep's total).
     """
 
     text: str = DEFAULT_TEXT
@@ -117,83 +120,14 @@ class RunSpec:
     series: bool = False
     trees: bool = False
     intervene: tuple[str, ...] = ()
+    kernel: str = "auto"
+    auto_runs: int | None = None
 
 
 #: One arm of the sweep (a combination): ``{"model": name, "params": {name: text value}, "social": {...}}``.
 Arm = dict[str, Any]
 #: One run: (combination index, run index, the arm, session seed).
 Job = tuple[int, int, Arm, int]
-
-#: Grid keys that choose an arm's model or recommenders (with their spellings) rather than a parameter.
-ARM_KEYS = {
-    "model": "model",
-    "recommender": "recommender",
-    "friend_recommender": "friend_recommender",
-    "friend-recommender": "friend_recommender",
-    "seeds": "seeds",
-    "intervene": "intervene",
-}
-#: The grid keys that are not model parameters.
-NOT_PARAMS = ("model", "recommender", "friend_recommender", "seeds", "intervene")
-
-
-# -- the grid ------------------------------------------------------------------------------------------
-def parse_grid(items: Iterable[str]) -> list[tuple[str, list[str]]]:
-    """``["p=0.05,0.1", "trust_weighted=false,true"]`` -> ``[("p", ["0.05", "0.1"]), ...]`` (order kept).
-    ``friend-recommender`` is spelled ``friend_recommender``. A value may be listed twice (an A/A check).
-
-    Raises:
-        BadParameterError: an item that is not KEY=V1,V2,..., an empty value list, or a key given twice.
-    """
-    grid: list[tuple[str, list[str]]] = []
-    for item in items:
-        key, sep, values = item.partition("=")
-        key = key.strip()
-        key = ARM_KEYS.get(key, key)
-        if not sep or not key:
-            raise BadParameterError(f"--grid {item!r} is not KEY=V1,V2,... (for example --grid p=0.05,0.1)")
-        listed = [v.strip() for v in values.split(",") if v.strip()]
-        if not listed:
-            raise BadParameterError(f"--grid {key} lists no values: give them as --grid {key}=V1,V2,...")
-        if any(k == key for k, _ in grid):
-            raise BadParameterError(f"--grid {key} is given twice: list all its values in one --grid {key}=V1,V2,...")
-        grid.append((key, listed))
-    return grid
-
-
-def grid_text(value: Any) -> str:
-    """A Python value as the command line spells it (``True`` -> ``true``, ``0.1`` -> ``0.1``), so that a grid or a
-    parameter given from Python is read exactly as the same one given to ``agora sweep``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-
-
-def grid_from_mapping(grid: Any) -> list[tuple[str, list[str]]]:
-    """``{"p": [0.05, 0.1], "model": ["ic", "sir"]}`` -> the grid :func:`parse_grid` makes of
-    ``--grid p=0.05,0.1 --grid model=ic,sir`` (order kept; a single value is a list of one).
-
-    Raises:
-        BadParameterError: not a mapping of names to values, or a key with no values.
-    """
-    if not hasattr(grid, "items"):
-        raise BadParameterError(
-            f"the grid must map names to lists of values, such as {{'p': [0.05, 0.1]}}, got {type(grid).__name__}"
-        )
-    out: list[tuple[str, list[str]]] = []
-    for key, values in grid.items():
-        key = ARM_KEYS.get(str(key).strip(), str(key).strip())
-        listed = [values] if isinstance(values, (str, int, float, bool)) else list(values)
-        if not key:
-            raise BadParameterError(
-                "a grid key is empty: name a model parameter, model, recommender or friend_recommender"
-            )
-        if not listed:
-            raise BadParameterError(f"grid key {key} lists no values: give it a list of values")
-        if any(k == key for k, _ in out):
-            raise BadParameterError(f"grid key {key} is given twice: list all its values under one key")
-        out.append((key, [grid_text(v).strip() for v in listed]))
-    return out
 
 
 def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -361,59 +295,90 @@ def chunk_jobs(jobs: list[Job], workers: int) -> list[list[Job]]:
     return [jobs[i : i + size] for i in range(0, len(jobs), size)]
 
 
-# -- one run (the same code in every backend) ----------------------------------------------------------
-async def run_one(world: Any, registry: Any, spec: RunSpec, arm: Arm, session_seed: int) -> dict[str, Any]:
-    """One run of one arm on a fork of ``world``; a model that raises gives ``status: failed`` with the
-    error, not an exception."""
+# -- runs of one arm (the same code in every backend) ------------------------------------------------------
+def _failed(exc: Exception, session_seed: int) -> dict[str, Any]:
+    """A run that could not run: ``status: failed`` with the error (a plugin's traceback for its author)."""
+    message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
+    tb = None if isinstance(exc, AgoraError) else "".join(traceback.format_exception(exc))
+    return {
+        "seed": session_seed,
+        "status": "failed",
+        "error": one_line(message),
+        "where": plugin_location(tb),
+        "traceback": plugin_traceback(tb),
+    }
 
+
+def arm_request(spec: RunSpec, arm: Arm, session_seed: int, runs: int, registry: Registry) -> Ensemble:
+    """The ensemble of ``runs`` runs of ``arm`` from session seed ``session_seed`` (one worker's share)."""
+    listed = [*spec.intervene, *([arm["intervene"]] if arm.get("intervene") else [])]
+    fields: dict[str, object] = {
+        "text": spec.text,
+        "topics": list(spec.topics),
+        "seeds": arm.get("seeds") or spec.seeds,
+        "model": arm["model"],
+        "params": dict(arm["params"]),
+        "runs": runs,
+        "seed": session_seed,
+        "steps": spec.steps,
+        "until_done": spec.steps is None,
+        "llm": OFFLINE,
+        "llm_wait": 0,
+        "social": dict(arm.get("social") or {}),
+        "trees": spec.trees,
+        "intervene": listed,
+        "kernel": spec.kernel,
+    }
+    if spec.steps is None:
+        fields["max_ticks"] = spec.max_ticks
+    return dataclasses.replace(Ensemble.parse(fields, registry), auto_runs=spec.auto_runs)
+
+
+async def run_arm(
+    world: Any, registry: Any, spec: RunSpec, arm: Arm, session_seed: int, runs: int = 1
+) -> list[dict[str, Any]]:
+    """Runs ``session_seed`` to ``session_seed + runs - 1`` of one arm on forks of ``world``, as one ensemble
+    (the batched kernel where ``spec.kernel`` allows); a model that raises gives ``status: failed`` with the
+    error, not an exception."""
     try:
-        result = await run_cascades(
-            world,
-            registry=registry,
-            text=spec.text,
-            topics=list(spec.topics),
-            seeds=arm.get("seeds") or spec.seeds,
-            model=arm["model"],
-            params=dict(arm["params"]),
-            runs=1,
-            seed=session_seed,
-            steps=spec.steps,
-            until_done=spec.steps is None,
-            max_ticks=spec.max_ticks,
-            llm=OFFLINE,
-            llm_wait=0.0,
-            social=dict(arm.get("social") or {}) or None,
-            trees=spec.trees,
-            intervene=[*spec.intervene, *([arm["intervene"]] if arm.get("intervene") else [])],
-        )
-    except Exception as exc:  # noqa: BLE001 - one failed run is counted in its combination, not a crash
-        message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
-        tb = None if isinstance(exc, AgoraError) else "".join(traceback.format_exception(exc))
-        return {
-            "seed": session_seed,
-            "status": "failed",
-            "error": one_line(message),
-            "where": plugin_location(tb),
-            "traceback": plugin_traceback(tb),
-        }
-    run = result["runs"][0]
-    out = {k: run[k] for k in _RUN_FIELDS if k in run}
-    if spec.series and "series" in run:
-        out["series"] = run["series"]
-    if spec.trees:
-        out["tree"] = run.get("tree")
-    out["seed"] = session_seed
+        result = await run_cascades(world, arm_request(spec, arm, session_seed, runs, registry), registry=registry)
+    except Exception as exc:  # noqa: BLE001 - failed runs are counted in their combination, not a crash
+        return [_failed(exc, session_seed + r) for r in range(runs)]
+    out = []
+    for r, run in enumerate(result["runs"]):
+        kept = {k: run[k] for k in _RUN_FIELDS if k in run}
+        if spec.series and "series" in run:
+            kept["series"] = run["series"]
+        if spec.trees:
+            kept["tree"] = run.get("tree")
+        kept["seed"] = session_seed + r
+        out.append(kept)
     return out
+
+
+def _arm_groups(jobs: list[Job]) -> list[list[Job]]:
+    """Consecutive jobs of one arm with consecutive session seeds, grouped: each group runs as one ensemble."""
+    groups: list[list[Job]] = []
+    for job in jobs:
+        last = groups[-1][-1] if groups else None
+        if last is not None and last[0] == job[0] and last[3] + 1 == job[3]:
+            groups[-1].append(job)
+        else:
+            groups.append([job])
+    return groups
 
 
 async def _run_jobs(
     world: Any, registry: Any, spec: RunSpec, jobs: list[Job], done: Callable[[], None] | None = None
 ) -> list[tuple[int, int, dict[str, Any]]]:
     out = []
-    for ci, r, arm, session_seed in jobs:
-        out.append((ci, r, await run_one(world, registry, spec, arm, session_seed)))
-        if done is not None:
-            done()
+    for group in _arm_groups(jobs):
+        ci, _, arm, first = group[0]
+        results = await run_arm(world, registry, spec, arm, first, len(group))
+        for (_, r, _, _), result in zip(group, results):
+            out.append((ci, r, result))
+            if done is not None:
+                done()
     return out
 
 
@@ -804,37 +769,28 @@ def plugin_registry(world_path: str | None, plugin_dirs: Iterable[str] = ()) -> 
 
 async def run_sweep(
     world_path: str,
+    request: Sweep | None = None,
+    /,
     *,
-    model: str | None = None,
-    grid: list[tuple[str, list[str]]] = (),  # type: ignore[assignment]
-    params: dict[str, str] | None = None,
-    runs: int = 10,
-    seeds: str = "random:10",
-    seed: int = 0,
-    steps: int | None = None,
-    max_ticks: int = 10_000,
-    text: str = DEFAULT_TEXT,
-    topics: Iterable[str] = (),
     plugin_dirs: Iterable[str] = (),
-    workers: int | None = None,
-    ray: str | None = None,
     progress: Progress = None,
-    social: dict[str, Any] | None = None,
-    series: bool = False,
-    trees: bool = False,
-    intervene: list[str] | tuple[str, ...] = (),
+    **fields: object,
 ) -> dict[str, Any]:
     """Run every combination of ``grid`` (see :func:`parse_grid` and :func:`plan_arms`) ``runs`` times on the
     world file.
 
     Args:
         world_path: the world file (only read).
+        request: the :class:`~sim.engine.requests.Sweep` (or none and its fields as keywords, parsed here);
+            its fields:
         model: the model's name (default ic; None when ``model`` is a grid key); grid: swept parameters,
             models and recommenders; params: fixed parameters (text values as on the command line; ``m.p``
             for a parameter of model m only).
         runs: runs per combination; run r uses session seed ``seed + r`` in every combination.
         seeds: the seed-agent selection; steps: ticks per run, or None to run each until done (at most
             ``max_ticks`` ticks); text and topics: the injected message.
+        kernel: ``engine``, ``batched`` or ``auto`` (batched where it can, judged by the sweep's total runs:
+            an arm's runs in one worker go as one ensemble).
         plugin_dirs: user plugin folders (the world's ``<world>.plugins/`` folder is added when named or
             trusted: ``sim.model.registry.world_plugin_folders``).
         workers: parallel processes (default: the CPU count); 1 runs in this process.
@@ -858,26 +814,24 @@ async def run_sweep(
     """
 
     t0 = time.perf_counter()
-    if runs < 1:
-        raise BadParameterError("--runs must be at least 1")
-    if steps is not None and steps < 1:
-        raise BadParameterError("--steps must be at least 1")
-    if ray is not None:
+    if request is None:
+        request = Sweep.parse(fields)
+    elif fields:
+        raise TypeError(f"run_sweep() takes a Sweep request or keywords, not both ({', '.join(fields)})")
+    if request.ray is not None:
         import_ray()  # the one-sentence hint before any work
-    fixed = dict(params or {})
-    grid = list(grid)
-    workers = max(1, workers or os.cpu_count() or 1)
+    fixed = dict(request.params)
+    grid = [(key, list(values)) for key, values in request.grid]
+    model, runs, seed, steps, text = request.model, request.runs, request.seed, request.steps, request.text
+    workers = max(1, request.workers or os.cpu_count() or 1)
     dirs = _check_plugin_dirs(plugin_dirs, world_path)
     registry = Registry(dirs)
-    topics = tuple(topics)
-    topics_mask(list(topics))
-    spec = SeedSpec.parse(seeds)
-    if not text.strip():
-        raise BadParameterError("the sweep's message has no text: give one with --inject TEXT")
+    spec = SeedSpec.parse(request.seeds)
     if progress:
         progress("opening the world", 0.0)
     world = await open_world(world_path)
 
+    social = dict(request.social)
     arms, typed, grid_values = plan_arms(
         registry, grid, fixed, model, social, check_social=lambda changes: Social(world, registry).configure(**changes)
     )
@@ -895,7 +849,7 @@ async def run_sweep(
             if key not in chosen:
                 chosen[key] = _ship_seeds(world, spec, registry, arm)
             arm["seeds"] = chosen[key]
-    fixed_iv = parse_all(list(intervene))
+    fixed_iv = parse_all(list(request.interventions))
     swept_iv = {t: parse_all([t]) for t in dict(grid).get("intervene", [])}
     for iv in [*fixed_iv, *(x for listed in swept_iv.values() for x in listed)]:
         for m in dict.fromkeys(a["model"] for a in arms):
@@ -905,21 +859,23 @@ async def run_sweep(
             arm["intervene"] = str(swept_iv[arm["intervene"]][0]) if swept_iv[arm["intervene"]] else ""
     run_spec = RunSpec(
         text=text,
-        topics=topics,
+        topics=request.topics,
         seeds=shipped,
         steps=steps,
-        max_ticks=max_ticks,
-        series=series,
-        trees=trees,
+        max_ticks=request.max_ticks,
+        series=request.series,
+        trees=request.trees,
         intervene=tuple(str(iv) for iv in fixed_iv),
+        kernel=request.kernel,
+        auto_runs=request.total_runs,
     )
     jobs = make_jobs(arms, runs, seed)
     workers = min(workers, len(jobs))
     tally = _Tally(len(jobs), progress)
     user_dirs = list(registry.user_dirs)  # absolute, AGORA_PLUGINS included: workers use exactly these
-    if ray is not None:
+    if request.ray is not None:
         backend = "ray"
-        workers = await _run_ray(ray, workers, world, user_dirs, run_spec, jobs, tally)
+        workers = await _run_ray(request.ray, workers, world, user_dirs, run_spec, jobs, tally)
     elif workers == 1:
         backend = "process"
         # In this process, on the world opened above (loaded once, like a pool worker's).
@@ -951,16 +907,16 @@ async def run_sweep(
         "models": models,
         "grid": grid_out,
         "fixed": _typed_fixed(registry, models, fixed),
-        "social": dict(social or {}),
+        "social": social,
         "seeds": "by combination" if "seeds" in dict(grid) else str(spec),
         "runs": runs,
         "seed": seed,
         "session_seeds": [seed + r for r in range(runs)],
         "steps": steps,
         "until_done": steps is None,
-        "max_ticks": max_ticks,
+        "max_ticks": request.max_ticks,
         "text": text,
-        "topics": list(topics),
+        "topics": list(request.topics),
         "combinations": len(results),
         "total_runs": len(jobs),
         "completed": sum(r["completed"] for r in results),
