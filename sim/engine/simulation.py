@@ -475,9 +475,9 @@ class Simulation:
         audit: bool = True,
     ) -> dict[str, Any]:
         """Schedule an intervention (an :class:`Intervention`, or its text: ``TICK:ACTION``, TICK counted from
-        ``start_tick``, default the world's tick; or ``ACTION`` alone: at the next tick) after checking it; it is applied at the start of that
-        tick. ``model`` is the model a seed method should be derived for (checked when given). Returns the
-        world's entry (``sim.model.intervene``).
+        ``start_tick``, default the world's tick; or ``ACTION`` alone: at the next tick) after checking it; it
+        is applied at the start of that tick. ``model`` is the model a seed method should be derived for
+        (checked when given). Returns the world's entry (``sim.model.intervene``).
 
         Raises:
             BadParameterError: a malformed intervention, or one this world cannot carry out.
