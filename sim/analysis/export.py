@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.analysis.structure import NoCommunitiesError, ego_agents, induced_edges, raw_pagerank
+from sim.analysis.paths import ego_agents, induced_edges
+from sim.analysis.structure import NoCommunitiesError, raw_pagerank
 from sim.core.persona import FIRST_NAMES, LAST_NAMES
 from sim.core.safe import csv_cell, xml_safe
 from sim.errors import AgoraError, BadParameterError

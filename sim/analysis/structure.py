@@ -7,20 +7,9 @@ run off the event loop (``asyncio.to_thread``). Long functions take ``progress(p
 when the running phase ends.
 
 The igraph view
-    :func:`build_view` builds igraph graphs straight from the CSR arrays. The follower graph of a
-    synthetic or undirected-import world is symmetric (every ``u -> v`` has its ``v -> u``); then one
-    undirected igraph graph with one edge per connected pair carries everything, PageRank included
-    (PageRank on an undirected graph is PageRank on the graph with both directions). Otherwise the
-    view also holds the directed *attention graph*: one edge ``follower -> followed`` per world edge
-    (the world stores ``u -> v`` for "v follows u", so each edge is reversed), on which PageRank
-    ranks an agent highly when it is followed by agents that themselves rank highly.
-
-    python-igraph's wheel is built on the limited C API, so a numpy array given as an edge list is
-    turned into a list of Python lists before igraph sees it (slow, and over 100 bytes per edge).
-    The view instead hands igraph an iterator that yields the pairs of 65,536-edge chunks, so no list
-    of all edges ever exists. Measured on 100,000 agents (500,000 pairs): 0.07 s for the whole view,
-    against 0.11 s for ``Graph(edges=list(zip(...)))`` and 0.28 s for a numpy ``(E, 2)`` array; at
-    1,000,000 agents the view takes 1.5 s (``agora bench analysis``).
+    :func:`~sim.analysis.view.build_view` (:mod:`sim.analysis.view`) builds igraph graphs straight from the
+    CSR arrays: one undirected graph, and the directed attention graph when the follower graph is not
+    symmetric. Paths and their lengths are in :mod:`sim.analysis.paths`.
 
 PageRank
     :func:`pagerank_csr` iterates straight on the world's CSR arrays (a sparse matrix-vector product per
@@ -52,29 +41,29 @@ Stored results
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import random
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import numpy as np
 
-from sim.core.arrays import unique_sorted
-from sim.core.graph import csr_positions
-from sim.errors import AgoraError, BadParameterError
+from sim.analysis.paths import NoPathError as NoPathError  # re-exported: sim.lab and agora analyze reach it here
+from sim.analysis.paths import path_estimates
+from sim.analysis.paths import shortest_path as shortest_path  # re-exported, as NoPathError
+from sim.analysis.view import AnalysisCancelled as AnalysisCancelled  # re-exported: raised by analyze
+from sim.analysis.view import GraphView, build_view, check_cancel, is_symmetric, report_progress
+from sim.analysis.view import igraph_from_arrays as igraph_from_arrays  # re-exported: sim.lab.agents reaches it here
+from sim.errors import BadParameterError
 from sim.store.analysis_tables import CommunityTable, NoCommunitiesError, community_table  # noqa: F401 (used here and re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
-    import igraph
-
     from sim.core.graph import Graph
     from sim.core.world import World
 
@@ -86,162 +75,6 @@ METHODS = ("leiden", "louvain", "label-propagation")
 STALE_FRACTION = 0.05
 SKETCH_SIZE = 512
 RECORD_VERSION = 1
-_CHUNK = 1 << 16
-
-
-class AnalysisCancelled(AgoraError):
-    """The analysis was cancelled by its caller."""
-
-
-class NoPathError(AgoraError):
-    """No path joins the two agents."""
-
-
-def _check(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise AnalysisCancelled("analysis cancelled")
-
-
-def _report(progress: Progress, phase: str, fraction: float) -> None:
-    if progress is not None:
-        progress(phase, fraction)
-
-
-# -- the igraph view ---------------------------------------------------------------------------------
-
-
-def is_symmetric(graph: Graph) -> bool:
-    """Whether every edge ``u -> v`` has its reverse ``v -> u`` (an undirected follower graph).
-
-    Row ``u`` of the out-CSR lists ``u``'s followers and row ``u`` of the in-CSR the agents ``u``
-    follows, both sorted, so the graph is symmetric exactly when the two CSRs are equal.
-    """
-    return bool(
-        np.array_equal(graph.out_indptr, graph.in_indptr) and np.array_equal(graph.out_indices, graph.in_indices)
-    )
-
-
-class _Pairs:
-    """An iterator of ``(a[i], b[i])`` tuples produced chunk by chunk from numpy arrays.
-
-    igraph's C converter ends silently when an iterator raises, so cancellation and progress errors
-    stop the iteration and are re-raised by :meth:`finish` after igraph returns.
-    """
-
-    def __init__(self, a: np.ndarray, b: np.ndarray, phase: str, progress: Progress, cancel: threading.Event | None):
-        self.a, self.b, self.phase, self.progress, self.cancel = a, b, phase, progress, cancel
-        self.error: BaseException | None = None
-        self.total = int(a.shape[0])
-
-    def _chunks(self) -> Iterator[Iterator[tuple[int, int]]]:
-        for i, s in enumerate(range(0, self.total, _CHUNK)):
-            try:
-                if self.cancel is not None and self.cancel.is_set():
-                    raise AnalysisCancelled("analysis cancelled")
-                if i % 16 == 0:
-                    _report(self.progress, self.phase, s / max(self.total, 1))
-            except BaseException as exc:  # noqa: BLE001 - re-raised by finish()
-                self.error = exc
-                return
-            yield zip(self.a[s : s + _CHUNK].tolist(), self.b[s : s + _CHUNK].tolist())
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        return itertools.chain.from_iterable(self._chunks())
-
-    def finish(self, g: igraph.Graph) -> None:
-        if self.error is not None:
-            raise self.error
-        if g.ecount() != self.total:  # pragma: no cover - would be an igraph conversion bug
-            raise RuntimeError(f"igraph received {g.ecount()} of {self.total} edges")
-
-
-def igraph_from_arrays(
-    n: int,
-    a: np.ndarray,
-    b: np.ndarray,
-    *,
-    directed: bool,
-    phase: str = "building graph view",
-    progress: Progress = None,
-    cancel: threading.Event | None = None,
-) -> igraph.Graph:
-    """An igraph graph on ``n`` vertices with edges ``a[i] - b[i]``, fed to igraph chunk by chunk."""
-    import igraph as ig  # noqa: PLC0415 - heavy (~0.5 s to import), needed only for analysis
-
-    pairs = _Pairs(a, b, phase, progress, cancel)
-    g = ig.Graph(n=n, edges=iter(pairs), directed=directed)
-    pairs.finish(g)
-    return g
-
-
-def undirected_pairs(graph: Graph, symmetric: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The connected pairs ``(a, b)`` with ``a < b`` (int32), one per pair, self-loops left out."""
-    if symmetric is None:
-        symmetric = is_symmetric(graph)
-    src = graph.sources()
-    dst = graph.out_indices
-    if symmetric:
-        keep = src < dst
-        return src[keep], dst[keep]
-    n = graph.n
-    keep = src != dst
-    lo = np.minimum(src[keep], dst[keep]).astype(np.int64)
-    hi = np.maximum(src[keep], dst[keep]).astype(np.int64)
-    del src, keep
-    key = unique_sorted(lo * n + hi)
-    del lo, hi
-    return (key // n).astype(np.int32), (key % n).astype(np.int32)
-
-
-@dataclass(eq=False)
-class GraphView:
-    """igraph graphs of a world's follower graph (see the module docstring)."""
-
-    n: int
-    edges: int
-    undirected: igraph.Graph
-    directed: igraph.Graph | None
-    symmetric: bool
-    seconds: float
-
-    @property
-    def attention(self) -> igraph.Graph:
-        """The graph PageRank walks: follower -> followed (the undirected view when symmetric)."""
-        return self.directed if self.directed is not None else self.undirected
-
-
-def build_view(
-    world: World, *, symmetric: bool | None = None, progress: Progress = None, cancel: threading.Event | None = None
-) -> GraphView:
-    """Build the igraph view of ``world``'s graph.
-
-    ``symmetric=None`` detects whether the graph is undirected; ``False`` forces the directed
-    attention graph to be built as well (the benchmark uses it to time directed worlds).
-    """
-    t0 = time.perf_counter()
-    g = world.graph
-    sym = is_symmetric(g) if symmetric is None else bool(symmetric) and is_symmetric(g)
-    _check(cancel)
-    a, b = undirected_pairs(g, sym)
-    und = igraph_from_arrays(g.n, a, b, directed=False, phase="building graph view", progress=progress, cancel=cancel)
-    del a, b
-    directed = None
-    if not sym:
-        _check(cancel)
-        # Attention graph: the world's edge u -> v (v follows u) becomes v -> u.
-        directed = igraph_from_arrays(
-            g.n,
-            g.out_indices,
-            g.sources(),
-            directed=True,
-            phase="building directed view",
-            progress=progress,
-            cancel=cancel,
-        )
-    _report(progress, "building graph view", 1.0)
-    return GraphView(
-        n=g.n, edges=g.num_edges, undirected=und, directed=directed, symmetric=sym, seconds=time.perf_counter() - t0
-    )
 
 
 # -- influence ---------------------------------------------------------------------------------------
@@ -316,7 +149,7 @@ def pagerank_csr(
 
     try:
         for it in range(1, max_iter + 1):
-            _check(cancel)
+            check_cancel(cancel)
             y = x * share
             if pool is None:
                 product(blocks[0], y)
@@ -326,7 +159,7 @@ def pagerank_csr(
             nxt += (damping * float(x[dangling].sum()) + (1.0 - damping)) / n
             change = float(np.abs(nxt - x).sum())
             x, nxt = nxt, x
-            _report(progress, "pagerank", min(0.95, it / 60))
+            report_progress(progress, "pagerank", min(0.95, it / 60))
             if change < tol:
                 break
     finally:
@@ -574,8 +407,8 @@ def detect_communities(
         raise BadParameterError(f"unknown community method {method!r}: use one of {', '.join(METHODS)}")
     if not (math.isfinite(resolution) and resolution > 0):
         raise BadParameterError(f"resolution must be a finite number above 0, got {resolution}")
-    _check(cancel)
-    _report(progress, f"communities ({method})", 0.0)
+    check_cancel(cancel)
+    report_progress(progress, f"communities ({method})", 0.0)
     t0 = time.perf_counter()
     g = view.undirected
     if view.n == 0:
@@ -592,7 +425,7 @@ def detect_communities(
         labels[~linked_agents(view)] = -1  # each would otherwise be a community of one
         membership = relabel_by_size(labels)
     seconds = time.perf_counter() - t0
-    _report(progress, f"communities ({method})", 1.0)
+    report_progress(progress, f"communities ({method})", 1.0)
     q = modularity(view, membership) if membership.size else 0.0
     return Communities(
         membership=membership,
@@ -700,229 +533,6 @@ def degree_distribution(world: World) -> dict[str, Any]:
             "histogram": _log2_histogram(d),
         }
     return out
-
-
-def path_estimates(
-    view: GraphView,
-    *,
-    samples: int = 16,
-    seed: int = 0,
-    sweeps: int = 2,
-    directed: bool = False,
-    progress: Progress = None,
-    cancel: threading.Event | None = None,
-    graph: Graph | None = None,
-) -> dict[str, Any]:
-    """Sampled average shortest-path length and a diameter estimate.
-
-    A breadth-first search from each of ``samples`` agents drawn (seeded) among agents with a link
-    gives the distances from that source to every agent it reaches; ``mean_distance`` is the mean over
-    all those reachable pairs. ``diameter_estimate`` is the largest distance seen, improved by
-    ``sweeps`` extra searches from the farthest agent found (double sweep); it is a lower bound of the
-    true diameter (of the largest component). ``directed`` follows edges the way messages travel.
-    The time is ``samples + sweeps`` searches, each linear in the edges.
-
-    With the world's ``graph`` the searches run on its CSR arrays in SciPy's C breadth-first search (about
-    three times igraph's, whose search hands back Python lists of every agent); without, on the view.
-    """
-    if samples < 1:
-        raise BadParameterError(f"path samples must be at least 1, got {samples}")
-    g = view.undirected
-    deg = np.asarray(g.degree(), dtype=np.int64) if view.n else np.zeros(0, dtype=np.int64)
-    pool = np.flatnonzero(deg > 0)
-    empty = {
-        "sources": 0,
-        "mean_distance": None,
-        "diameter_estimate": 0,
-        "pairs": 0,
-        "directed": directed,
-        "method": "BFS from seeded random sources + double sweep",
-    }
-    if pool.size == 0:
-        return empty
-    rng = np.random.default_rng(seed)
-    sources = rng.choice(pool, size=min(samples, pool.size), replace=False)
-    total_d = 0
-    pairs = 0
-    diameter = 0
-    far_node, far_ecc = int(sources[0]), -1
-    runs = int(sources.size) + max(0, sweeps)
-    search = _csr_search(graph, view.symmetric, directed) if graph is not None else _igraph_search(view, directed)
-
-    for done, src in enumerate(sources.tolist(), 1):
-        _check(cancel)
-        level_sizes, last = search(src)
-        ecc = level_sizes.size - 1
-        total_d += int((np.arange(level_sizes.size, dtype=np.int64) * level_sizes).sum())
-        pairs += int(level_sizes[1:].sum())
-        if ecc > far_ecc:
-            far_ecc, far_node = ecc, last
-        _report(progress, "path lengths", done / runs)
-    diameter = far_ecc
-    # Double sweep: the eccentricity of the farthest agent found is a (usually tight) lower bound.
-    for i in range(max(0, sweeps)):
-        _check(cancel)
-        level_sizes, last = search(far_node)
-        ecc = level_sizes.size - 1
-        _report(progress, "path lengths", (sources.size + i + 1) / runs)
-        if ecc <= diameter:
-            break
-        diameter, far_node = ecc, last
-    return {
-        "sources": int(sources.size),
-        "mean_distance": round(total_d / pairs, 4) if pairs else None,
-        "diameter_estimate": int(diameter),
-        "pairs": pairs,
-        "directed": directed,
-        "method": "BFS from seeded random sources + double sweep",
-    }
-
-
-def _igraph_search(view: GraphView, directed: bool) -> Callable[[int], tuple[np.ndarray, int]]:
-    """Agents per distance from a source, and an agent at the largest distance: igraph's search."""
-    if directed and view.directed is not None:
-        bg, mode = view.directed, "in"  # world direction on the reversed attention graph
-    else:
-        bg, mode = view.undirected, "all"
-
-    def search(src: int) -> tuple[np.ndarray, int]:
-        vids, layers, _ = bg.bfs(int(src), mode=mode)
-        return np.diff(np.asarray(layers, dtype=np.int64)), int(vids[-1])
-
-    return search
-
-
-def _csr_search(graph: Graph, symmetric: bool, directed: bool) -> Callable[[int], tuple[np.ndarray, int]]:
-    """:func:`_igraph_search` on the world's CSR arrays with SciPy's breadth-first order.
-
-    The order lists agents by distance and each agent's parent comes before it, in order of the parents'
-    positions: so the agents at distance ``k + 1`` are exactly those whose parent lies among the agents at
-    distance ``k``, and each distance's boundary in the order is one binary search."""
-    import scipy.sparse as sp  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
-    from scipy.sparse.csgraph import breadth_first_order  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
-
-    n = graph.n
-    ones = np.ones(graph.num_edges, dtype=np.int8)
-    m = sp.csr_matrix((ones, graph.out_indices, graph.out_indptr), shape=(n, n))
-    if not directed and not symmetric:
-        m = (m + m.T).tocsr()  # either direction: the undirected view's edges
-    position = np.empty(n, dtype=np.int64)
-
-    def search(src: int) -> tuple[np.ndarray, int]:
-        order, parent = breadth_first_order(m, int(src), directed=True, return_predecessors=True)
-        position[order] = np.arange(order.size)
-        parent_pos = position[parent[order[1:]]]  # nondecreasing along the order
-        bounds = [0, 1]
-        while bounds[-1] < order.size:
-            nxt = 1 + int(np.searchsorted(parent_pos, bounds[-1], side="left"))
-            if nxt <= bounds[-1]:  # pragma: no cover - a breadth-first order never leaves a distance empty
-                raise RuntimeError("breadth-first order out of sequence")
-            bounds.append(nxt)
-        return np.diff(np.asarray(bounds, dtype=np.int64)), int(order[-1])
-
-    return search
-
-
-# -- paths (numpy breadth-first search on the CSR) ----------------------------------------------------
-
-
-def _gather(indptr: np.ndarray, indices: np.ndarray, frontier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    eid, counts = csr_positions(indptr, frontier)
-    return np.repeat(frontier, counts), indices[eid].astype(np.int64)
-
-
-def bfs_parents(
-    graph: Graph, source: int, *, target: int | None = None, directed: bool = True, max_depth: int | None = None
-) -> np.ndarray:
-    """Level-synchronous breadth-first search from ``source`` on the CSR (no Python loop over agents
-    or edges: one vectorised gather per level). Returns the parent of every reached agent (int32,
-    the source is its own parent, -1 where not reached). ``directed`` follows edges the way messages
-    travel (``u -> v``: from ``u`` to its follower ``v``); otherwise both ways. Stops early when
-    ``target`` is reached or after ``max_depth`` levels."""
-    parent = np.full(graph.n, -1, dtype=np.int32)
-    parent[source] = source
-    frontier = np.array([source], dtype=np.int64)
-    depth = 0
-    while frontier.size and (max_depth is None or depth < max_depth):
-        src, dst = _gather(graph.out_indptr, graph.out_indices, frontier)
-        if not directed:
-            s2, d2 = _gather(graph.in_indptr, graph.in_indices, frontier)
-            src, dst = np.concatenate([src, s2]), np.concatenate([dst, d2])
-        new = parent[dst] < 0
-        src, dst = src[new], dst[new]
-        frontier, first = np.unique(dst, return_index=True)
-        parent[frontier] = src[first]
-        depth += 1
-        if target is not None and parent[target] >= 0:
-            break
-    return parent
-
-
-def shortest_path(world: World, a: int, b: int, *, directed: bool = True, view: GraphView | None = None) -> list[int]:
-    """A shortest path from agent ``a`` to agent ``b`` (original ids), as the list of original ids.
-
-    ``directed`` follows edges the way a message travels: from an agent to its followers. With a
-    ``view`` igraph's C search is used; otherwise a numpy search on the CSR (no view to build).
-
-    Raises:
-        BadParameterError: an id is unknown.
-        NoPathError: ``b`` cannot be reached from ``a``.
-    """
-    ia, ib = world.index_of(a), world.index_of(b)
-    ids = world.columns["ids"]
-    if ia == ib:
-        return [int(ids[ia])]
-    if view is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # igraph warns "couldn't reach some vertices"
-            if directed and view.directed is not None:
-                vs = view.directed.get_shortest_path(ia, to=ib, mode="in")
-            else:
-                vs = view.undirected.get_shortest_path(ia, to=ib, mode="all")
-        if not vs:
-            raise NoPathError(_no_path(a, b, directed))
-        return ids[np.asarray(vs, dtype=np.int64)].tolist()
-    parent = bfs_parents(world.graph, ia, target=ib, directed=directed)
-    if parent[ib] < 0:
-        raise NoPathError(_no_path(a, b, directed))
-    path = [ib]
-    while path[-1] != ia:  # walks the path only (its length), not the graph
-        path.append(int(parent[path[-1]]))
-    return ids[np.asarray(path[::-1], dtype=np.int64)].tolist()
-
-
-def _no_path(a: int, b: int, directed: bool) -> str:
-    if directed:
-        return (
-            f"agent {b} cannot be reached from agent {a} along follow links (the way messages travel): "
-            "try ignoring direction (--undirected)"
-        )
-    return f"agents {a} and {b} are not connected: they lie in different components of the network"
-
-
-def ego_agents(world: World, agent: int, radius: int) -> np.ndarray:
-    """Indices (sorted) of the agents within ``radius`` links of ``agent`` (original id), either direction."""
-    if radius < 0:
-        raise BadParameterError(f"radius must be 0 or more, got {radius}")
-    i = world.index_of(agent)
-    parent = bfs_parents(world.graph, i, directed=False, max_depth=radius)
-    return np.flatnonzero(parent >= 0)
-
-
-def induced_edges(world: World, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """World edges ``(src, dst, edge_ids)`` with both ends among ``agents`` (indices)."""
-    g = world.graph
-    member = np.zeros(g.n, dtype=bool)
-    member[agents] = True
-    frontier = np.asarray(agents, dtype=np.int64)
-    starts = g.out_indptr[frontier]
-    counts = g.out_indptr[frontier + 1] - starts
-    offsets = np.cumsum(counts) - counts
-    eid = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - offsets, counts)
-    src = np.repeat(frontier, counts)
-    dst = g.out_indices[eid].astype(np.int64)
-    keep = member[dst]
-    return src[keep], dst[keep], eid[keep]
 
 
 # -- fingerprint and staleness -----------------------------------------------------------------------
@@ -1039,22 +649,56 @@ class AnalysisResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+class AnalysisOptions(TypedDict, total=False):
+    """The keywords :func:`analyze` takes: the fields of :class:`Analyses`."""
+
+    pagerank: bool
+    communities: bool
+    structure: bool
+    method: str
+    resolution: float
+    seed: int
+    damping: float
+    path_samples: int
+
+
+@dataclass(frozen=True)
+class Analyses:
+    """What one :func:`analyze` computes, and how: PageRank (with ``damping``), communities (by ``method`` at
+    ``resolution``, seeded by ``seed``) and the structure (k-cores, clustering, components, the degree
+    distribution and path lengths from ``path_samples`` seeded sources). Checked when made.
+
+    Raises:
+        BadParameterError: an unknown method or a resolution out of range.
+    """
+
+    pagerank: bool = True
+    communities: bool = True
+    structure: bool = False
+    method: str = "leiden"
+    resolution: float = 1.0
+    seed: int = 0
+    damping: float = 0.85
+    path_samples: int = 16
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise BadParameterError(f"unknown community method {self.method!r}: use one of {', '.join(METHODS)}")
+        if not (math.isfinite(self.resolution) and self.resolution > 0):
+            raise BadParameterError(f"resolution must be a finite number above 0, got {self.resolution}")
+
+
 def analyze(
     world: World,
+    request: Analyses | None = None,
     *,
-    pagerank: bool = True,
-    communities: bool = True,
-    structure: bool = False,
-    method: str = "leiden",
-    resolution: float = 1.0,
-    seed: int = 0,
-    damping: float = 0.85,
-    path_samples: int = 16,
     view: GraphView | None = None,
     progress: Progress = None,
     cancel: threading.Event | None = None,
+    **options: Unpack[AnalysisOptions],
 ) -> AnalysisResult:
-    """Run the requested analyses on ``world`` (read-only; see :func:`store_analysis` to keep them).
+    """Run the requested analyses on ``world`` (read-only; see :func:`store_analysis` to keep them): the
+    ``request``, or one made of the keywords (``analyze(world, structure=True)``; :class:`Analyses`).
 
     ``structure`` adds k-core numbers, clustering, components, the degree distribution and sampled
     path lengths. ``seconds`` holds the time of every phase.
@@ -1063,58 +707,57 @@ def analyze(
         AnalysisCancelled: ``cancel`` was set (checked between phases).
         BadParameterError: an unknown method or a resolution out of range.
     """
-    if method not in METHODS:
-        raise BadParameterError(f"unknown community method {method!r}: use one of {', '.join(METHODS)}")
-    if not (math.isfinite(resolution) and resolution > 0):
-        raise BadParameterError(f"resolution must be a finite number above 0, got {resolution}")
-    res = AnalysisResult(agents=world.n, edges=world.num_edges, damping=float(damping))
+    if request is not None and options:
+        raise TypeError("analyze takes an Analyses or its fields as keywords, not both")
+    what = request if request is not None else Analyses(**options)
+    res = AnalysisResult(agents=world.n, edges=world.num_edges, damping=float(what.damping))
     secs = res.seconds
 
     def phase(name: str) -> Any:
-        _check(cancel)
+        check_cancel(cancel)
         return _Timer(secs, name)
 
     with phase("fingerprint"):
         res.fingerprint = fingerprint(world, progress=progress)
-    if pagerank:  # straight on the CSR arrays: PageRank alone needs no igraph view
+    if what.pagerank:  # straight on the CSR arrays: PageRank alone needs no igraph view
         with phase("pagerank"):
-            _report(progress, "pagerank", 0.0)
-            res.pagerank = pagerank_csr(world.graph, damping=damping, progress=progress, cancel=cancel)
-            _report(progress, "pagerank", 1.0)
-    if view is None and (communities or structure):
+            report_progress(progress, "pagerank", 0.0)
+            res.pagerank = pagerank_csr(world.graph, damping=what.damping, progress=progress, cancel=cancel)
+            report_progress(progress, "pagerank", 1.0)
+    if view is None and (what.communities or what.structure):
         with phase("build_view"):
             view = build_view(world, progress=progress, cancel=cancel)
     res.symmetric = view.symmetric if view is not None else is_symmetric(world.graph)
-    if communities:
+    if what.communities:
         assert view is not None  # built above
         with phase("communities"):
             res.communities = detect_communities(
-                view, method=method, resolution=resolution, seed=seed, progress=progress, cancel=cancel
+                view, method=what.method, resolution=what.resolution, seed=what.seed, progress=progress, cancel=cancel
             )
-    if structure:
+    if what.structure:
         assert view is not None  # built above
         st: dict[str, Any] = {}
         with phase("coreness"):
-            _report(progress, "k-core", 0.0)
+            report_progress(progress, "k-core", 0.0)
             res.coreness = coreness(view)
             st["coreness"] = {
                 "max": int(res.coreness.max()) if res.coreness.size else 0,
                 "mean": round(float(res.coreness.mean()), 4) if res.coreness.size else 0.0,
             }
         with phase("clustering"):
-            _report(progress, "clustering", 0.0)
+            report_progress(progress, "clustering", 0.0)
             st["clustering"] = clustering(view)
         with phase("components"):
-            _report(progress, "components", 0.0)
+            report_progress(progress, "components", 0.0)
             st["components"] = components(view)
         with phase("degree_distribution"):
             st["degree_distribution"] = degree_distribution(world)
         with phase("path_lengths"):
             st["paths"] = path_estimates(
-                view, samples=path_samples, seed=seed, progress=progress, cancel=cancel, graph=world.graph
+                view, samples=what.path_samples, seed=what.seed, progress=progress, cancel=cancel, graph=world.graph
             )
         res.structure = st
-    _check(cancel)
+    check_cancel(cancel)
     return res
 
 

@@ -20,15 +20,14 @@ import psutil
 
 from sim.analysis.structure import (
     AnalysisResult,
-    build_view,
     detect_communities,
     fingerprint,
     nmi,
     pagerank_csr,
     pagerank_scores,
     store_analysis,
-    undirected_pairs,
 )
+from sim.analysis.view import build_view, undirected_pairs
 from sim.bench.engine import PeakRSS, _mb, timed
 from sim.store.create import synthetic_world
 

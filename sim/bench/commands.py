@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.analysis.structure import undirected_pairs
+from sim.analysis.view import undirected_pairs
 from sim.core.persona import CODE_COLUMNS
 from sim.store.snapshot import load_snapshot, snapshot_history
 from sim.store.worldrows import world_arrays

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import psutil
 
-from sim.analysis.structure import build_view, pagerank_csr, pagerank_scores
+from sim.analysis.structure import pagerank_csr, pagerank_scores
+from sim.analysis.view import build_view
 from sim.core.arrays import unique_sorted
 from sim.engine.simulation import Simulation
 from sim.llm.service import LLMService
