@@ -45,17 +45,20 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[s
     async with app.run_test(size=(160, 50)) as pilot:
         await asyncio.wait_for(app.ready.wait(), 120)
         await pilot.pause(0.2)
+        controller = app.controller
+        assert controller is not None, "the app is ready: its world is open"
+        sim, world = controller.sim, controller.world
         if running:
             # Work that lasts: an endemic SIS epidemic (R0 2.5: a large share of the agents infected and
             # recovering every tick, every change an event row for the world file) and ic cascades near
             # their threshold (p 0.12 over about ten followers: they smoulder for many ticks).
-            app.sim.inject("bench sis", model="sis", params={"beta": 0.05, "gamma": 0.2}, seeds="random:2000", seed=0)
+            sim.inject("bench sis", model="sis", params={"beta": 0.05, "gamma": 0.2}, seeds="random:2000", seed=0)
             for i in range(1, sessions):
-                app.sim.inject(f"bench {i}", params={"p": 0.12}, seeds="random:2000", seed=i)
+                sim.inject(f"bench {i}", params={"p": 0.12}, seeds="random:2000", seed=i)
             app.speed_index = SPEEDS.index(0)
             await pilot.press("space")
             await pilot.pause(1.0)
-        tick0 = app.world.tick
+        tick0 = world.tick
         t_start = time.perf_counter()
         # Pilot's own press() waits for an idle CPU, which never comes while the simulation runs, so
         # keys go straight to the driver and the clock stops when the app has acted and repainted.
@@ -72,8 +75,8 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[s
                 await key("run (space)", "space", " ", lambda: app.sim_running)
             await key("help (?)", "question_mark", "?", lambda: isinstance(app.screen, HelpScreen))
             await key("close help (escape)", "escape", None, lambda: not isinstance(app.screen, HelpScreen))
-        info["ticks_during"] = app.world.tick - tick0
-        info["running_sessions_at_end"] = sum(1 for x in app.sim.sessions if x.status == "running")
+        info["ticks_during"] = world.tick - tick0
+        info["running_sessions_at_end"] = sum(1 for x in sim.sessions if x.status == "running")
         info["seconds"] = round(time.perf_counter() - t_start, 3)
         if running:
             await pilot.press("space")  # pause; leaving the context stops the simulation and closes the writer

@@ -23,16 +23,18 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from rich.text import Text
+from textual.timer import Timer
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from sim.core.safe import shown
+from sim.live.views import ReachCurve, SessionLine
 
 #: plotext keeps state at module level (a figure's build reads it): one build at a time, whatever the figure.
 _PLOTEXT = threading.Lock()
@@ -226,8 +228,9 @@ def _draw_marks(plt: Any, marks: Sequence[Mark], xs: tuple[float, float], ys: tu
 class Chart(PlotextPlot):
     """A plotext chart that redraws only when its data changed, off the event loop.
 
-    Call :meth:`show` on every refresh with the key of the data; the chart rebuilds when the key is new
-    (at most every ``min_interval`` seconds unless ``force``) or its size or theme changed.
+    Call :meth:`show` with the key of the data whenever it may have changed; the chart rebuilds when the key
+    is new (at most every ``min_interval`` seconds unless ``force``: data given sooner is drawn when the
+    interval is over, unless newer data comes first) or its size or theme changed.
     """
 
     DEFAULT_CSS = """
@@ -246,16 +249,33 @@ class Chart(PlotextPlot):
         self._shown_at = -math.inf
         self._building = False
         self._wanted = False
+        #: Data given too soon after the last (key and spec maker), drawn when the interval is over.
+        self._pending: tuple[Any, Callable[[int], ChartSpec]] | None = None
+        self._pending_timer: Timer | None = None
         self.builds = 0
 
     def show(self, key: Any, make: Callable[[int], ChartSpec], *, force: bool = False) -> bool:
         """Draw what ``make(points)`` describes (called in a thread; ``points``: how many points fit
         across) when ``key`` differs from the key drawn; returns whether a redraw was asked for."""
-        if not self.due(key, force=force):
-            return False  # the same data, or too soon: the next refresh asks again
+        if key == self.key and self._make is not None:
+            self._pending = None  # the data drawn is the latest
+            return False
+        wait = self._shown_at + self.min_interval - time.monotonic()
+        if not force and wait > 0:
+            self._pending = (key, make)  # too soon: drawn when the interval is over
+            if self._pending_timer is None:
+                self._pending_timer = self.set_timer(wait, self._show_pending)
+            return False
+        self._pending = None
         self.key, self._make, self._shown_at = key, make, time.monotonic()
         self._request()
         return True
+
+    def _show_pending(self) -> None:
+        self._pending_timer = None
+        if self._pending is not None:
+            key, make = self._pending
+            self.show(key, make)
 
     def due(self, key: Any, *, force: bool = False) -> bool:
         """Whether :meth:`show` with ``key`` would redraw now (callers skip gathering data otherwise)."""
@@ -266,7 +286,7 @@ class Chart(PlotextPlot):
     @property
     def settled(self) -> bool:
         """Whether the text on screen is built from the latest key (and size), with no build under way."""
-        return not self._building and not self._wanted and self._built_for == self._target()
+        return not self._building and not self._wanted and self._pending is None and self._built_for == self._target()
 
     @property
     def text(self) -> str:
@@ -322,25 +342,13 @@ def _make_and_build(make: Callable[[int], ChartSpec], width: int, height: int, t
 # -- what the views draw ------------------------------------------------------------------------------
 
 
-def session_title(session: Any) -> str:
+def session_title(session: SessionLine) -> str:
     """``session 3 · sir · running`` (the model's name shown literally)."""
     return f"session {int(session.id)} · {shown(session.model_name, 30)} · {session.status}"
 
 
 #: The x axis of the Dashboard's charts, the session's and the world's alike: the world's tick.
 WORLD_TICK = "tick"
-
-
-def session_counts(session: Any) -> tuple[np.ndarray, np.ndarray]:
-    """A copy of the session's per-tick state counts: ``(ticks, counts[ticks, states])``, at world ticks (its
-    round ``r`` ran at world tick ``started_tick + r``; rounds from ``series_from``), as the world's charts
-    below it; empty before the session starts. Cheap (ticks x states), safe to hand to a thread."""
-    rec = session.series
-    if rec is None or rec.length == 0:
-        return np.empty(0, dtype=np.int64), np.empty((0, len(session.state_names)), dtype=np.int64)
-    counts = np.array(rec.counts, copy=True)
-    ticks = np.arange(counts.shape[0], dtype=np.int64) + int(session.series_from) + int(session.started_tick or 0)
-    return ticks, counts
 
 
 def session_spec(
@@ -382,7 +390,7 @@ def histogram_spec(title: str, name: str, values: np.ndarray, bins: int = 20) ->
 def metric_spec(
     title: str,
     ylabel: str,
-    history: Sequence[dict[str, Any]],
+    history: Sequence[Mapping[str, Any]],
     series: Sequence[tuple[str, str]],
     points: int,
     empty: str = "no tick yet",
@@ -410,15 +418,10 @@ def memory_spec(samples: Sequence[float], points: int) -> ChartSpec:
     return ChartSpec("memory (RSS)", "seconds", "MB", (Line("", x, y),), from_zero=False, integer=False)
 
 
-def reach_curves(sessions: Sequence[Any]) -> list[tuple[str, np.ndarray]]:
+def reach_curves(curves: Sequence[ReachCurve]) -> list[tuple[str, np.ndarray]]:
     """Each started session's reach per tick since its start (the cumulative sum of its adoption
     curve, seeds included), labelled ``session N (model)``."""
-    out = []
-    for s in sessions:
-        curve = np.asarray(s.new_per_tick, dtype=np.int64)
-        if curve.size:
-            out.append((f"session {int(s.id)} ({shown(s.model_name, 24)})", np.cumsum(curve)))
-    return out
+    return [(f"session {c.line.id} ({shown(c.line.model_name, 24)})", c.reach) for c in curves if c.reach.size]
 
 
 def compare_spec(
@@ -463,7 +466,6 @@ __all__ = [
     "metric_spec",
     "nice_ticks",
     "reach_curves",
-    "session_counts",
     "session_spec",
     "session_title",
 ]

@@ -20,9 +20,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Select, Static
 
+from sim.core.events import InterventionApplied
 from sim.core.safe import shown
 from sim.errors import AgoraError
-from sim.model.seeds import SeedSpec
+from sim.live.views import seed_methods
+
+from .host import AppHost
 
 
 def literal(value: Any, limit: int) -> Text:
@@ -48,23 +51,6 @@ FORMS = (
 LISTED = 8
 #: Characters of an intervention's spec quoted in a sentence at most (a counter's text may be long).
 SPEC_LIMIT = 80
-
-
-def seed_methods(registry: Any) -> list[tuple[str, bool]]:
-    """The registered seed methods a selection can name (``METHOD:K``), with whether each may take minutes
-    (``expensive``; unknown for a plugin not imported yet: False). Failed plugins and names a selection
-    cannot take (``random`` is the built-in ``random:K``) are left out."""
-    out = []
-    for entry in registry.list("seeder"):
-        if entry.error:
-            continue
-        try:
-            if SeedSpec.parse(f"{entry.name}:1").kind != "method":
-                continue
-        except AgoraError:
-            continue
-        out.append((entry.name, bool(entry.cls is not None and getattr(entry.cls, "expensive", False))))
-    return out
 
 
 def slow_method_refusal(action: str, registry: Any) -> str | None:
@@ -267,4 +253,97 @@ class InterveneScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-__all__ = ["InterveneScreen", "applied_text", "scheduled_text", "seed_methods", "slow_method_refusal"]
+class Interventions:
+    """The interventions of the live world from the UI: the screen that asks for one (v), scheduling it,
+    the sentence that says what one did once applied (said once per intervention), and the charts' marks.
+
+    Args:
+        app: the app (its controller, its notices and its screens).
+    """
+
+    def __init__(self, app: AppHost) -> None:
+        self.app = app
+        #: InterventionApplied events seen (the charts' marks are read again after one).
+        self.applied_events = 0
+        #: Indices of the world's interventions whose application was announced (per world).
+        self._announced: set[int] = set()
+        self._marks: tuple[tuple[Any, ...], tuple[tuple[int, str], ...]] | None = None
+
+    def attached(self) -> None:
+        """A world became live: its interventions applied already were announced when they were applied."""
+        controller = self.app.controller
+        entries = controller.interventions() if controller is not None else []
+        self._announced = {i for i, e in enumerate(entries) if e.get("applied")}
+
+    def ask(self) -> None:
+        """Ask for an intervention (a modal) and schedule it for the next tick (or TICKS from now)."""
+        controller = self.app.controller
+        if controller is None:
+            return
+        self.app.push_screen(
+            InterveneScreen(
+                controller.world.tick, seed_methods(controller.registry), self.schedule, controller.interventions
+            )
+        )
+
+    def schedule(self, action: str) -> str | None:
+        """Schedule ``action`` through the controller and say so (a notification and the log). A refusal
+        (a malformed action, one this world cannot carry out, a seed method that may take minutes) is an
+        error notification and changes nothing.
+
+        Returns:
+            None when scheduled, else the sentence that refused it.
+        """
+        controller = self.app.controller
+        if controller is None:
+            return "no world is open yet"
+        refusal = slow_method_refusal(action, controller.registry)
+        try:
+            if refusal is not None:
+                raise AgoraError(refusal)
+            entry = controller.intervene_now(action)  # audited there
+        except AgoraError as exc:
+            self.app.notify(str(exc), severity="error", markup=False)
+            return str(exc)
+        text = scheduled_text(entry, controller.world.tick)
+        self.app.notify(text, markup=False)
+        self.app.notices.log(text)
+        self.app.refresh_ui()
+        return None
+
+    def applied(self, event: InterventionApplied) -> str:
+        """What the intervention of ``event`` did (from the world's entry), said once per entry."""
+        self.applied_events += 1
+        controller = self.app.controller
+        entries = controller.interventions() if controller is not None else []
+        for i, entry in enumerate(entries):
+            if i in self._announced or not entry.get("applied"):
+                continue
+            if int(entry.get("tick", -1)) == event.tick and entry.get("spec") == event.spec:
+                self._announced.add(i)
+                return applied_text(entry)
+        return f"intervention applied at tick {event.tick:,}: {shown(event.spec, 80)}"
+
+    def marks(self) -> tuple[tuple[int, str], ...]:
+        """The world's applied interventions as ``(tick, spec)``, in the order given: the charts' marks.
+        Read again only when the world, its list, its tick or the interventions applied changed."""
+        live = self.app.live
+        if live is None:
+            return ()
+        listed = live.interventions_listed()
+        if not listed:
+            return ()
+        key = (live.key, listed, live.tick, self.applied_events)
+        if self._marks is None or self._marks[0] != key:
+            self._marks = (key, live.applied_interventions())
+        return self._marks[1]
+
+
+__all__ = [
+    "InterveneScreen",
+    "Interventions",
+    "applied_text",
+    "scheduled_text",
+    "seed_methods",
+    "slow_method_refusal",
+]

@@ -1,6 +1,7 @@
-"""What the views ask of the app they are mounted in (a typing Protocol): the app's state that screens
-share, and the few actions a view starts. The views name this, never ``tui.app``: the app imports the
-views, and nothing imports the app back."""
+"""What the views ask of the app they are mounted in (typing Protocols): what the world shows through
+(:class:`~sim.live.views.WorldViews`), the state that screens share, and the few parts of the app a view
+hands a request to. The views name these, never ``tui.app`` nor the parts' own modules: the app imports the
+views, and nothing the views import imports them back."""
 
 from __future__ import annotations
 
@@ -10,34 +11,96 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # pragma: no cover - names for annotations only
     from textual.screen import Screen
 
-    from sim.core.world import World
-    from sim.engine.simulation import Simulation
-    from sim.live.controller import WorldController, WorldSnapshot
-    from sim.model.registry import Registry
+    from sim.live.views import WorldViews
+
+
+class Notices(Protocol):
+    """How the app says what became of a long action."""
+
+    def paths(self, what: str, paths: list[str], *, severity: str = ..., timeout: float | None = None) -> None:
+        """Say ``what`` and quote ``paths``, each whole on a line of its own."""
+
+    def failed(self, text: str, *, paths: list[str] | None = None, timeout: float | None = None) -> None:
+        """Say why an action failed (an error notification; ``paths`` quoted whole)."""
+
+    def log(self, text: str) -> None:
+        """A line in the Dashboard's log."""
+
+
+class Pace(Protocol):
+    def rate_text(self) -> str:
+        """The measured tick rate as the header and the dashboard show it."""
+
+
+class Resources(Protocol):
+    """The app's process: its memory and CPU, sampled once a second."""
+
+    rss_mb: float
+    cpu_percent: float
+    history: deque[float]
+    samples: int
+
+
+class InjectRequester(Protocol):
+    """Who asked for a message (the Messages view): told what became of it."""
+
+    def failed(self, text: str) -> None:
+        """Refused, in one sentence; nothing is injected."""
+
+    def set_choosing(self, choosing: str | None) -> None:
+        """A slow seed method is choosing the seeds (``METHOD:K``), or has finished (None)."""
+
+    def clear_text(self) -> None:
+        """The message's text is taken: its field is free again."""
+
+    def injected(self, clear: bool) -> None:
+        """Injected (its session selected); ``clear``: empty the message's field."""
+
+
+class Injection(Protocol):
+    """Messages injected, and sessions cancelled, from the UI."""
+
+    def submit(self, values: dict[str, Any], requester: InjectRequester) -> None:
+        """Inject what the inject form asks for (``InjectForm.values``)."""
+
+    def cancel(self, session_id: int) -> None:
+        """Cancel a queued or running session."""
+
+
+class PluginActions(Protocol):
+    """The plugins: reloaded, and the world's recommenders chosen."""
+
+    def reload(self) -> None:
+        """Import the user's plugins again."""
+
+    async def set_recommender(self, role: str, name: str) -> bool:
+        """Make ``name`` the world's ``role`` (``"feed"``, ``"friend"``) recommender; whether it changed."""
 
 
 class AgoraHost(Protocol):
     """The app as the views see it (``self.app`` of a view)."""
 
-    controller: WorldController | None
+    #: What the views show of the live world (None before one is open).
+    live: WorldViews | None
+    #: The session chosen in the Messages view (or injected last): the one the other views show.
     selected_session_id: int | None
-    registry_version: int
-    rss_mb: float
-    cpu_percent: float
-    rss_history: deque[float]
-    rss_samples: int
+    #: The tick rate as the latest refresh read it (the header and the dashboard show this one value).
     shown_rate: str
 
     @property
-    def sim(self) -> Simulation: ...
+    def resources(self) -> Resources: ...
     @property
-    def world(self) -> World: ...
+    def pace(self) -> Pace: ...
     @property
-    def registry(self) -> Registry: ...
+    def notices(self) -> Notices: ...
+    @property
+    def injection(self) -> Injection: ...
+    @property
+    def plugin_actions(self) -> PluginActions: ...
 
-    def world_snapshot(self) -> WorldSnapshot: ...
-    def applied_interventions(self) -> tuple[tuple[int, str], ...]: ...
-    def rate_text(self) -> str: ...
+    def applied_interventions(self) -> tuple[tuple[int, str], ...]:
+        """The world's applied interventions as ``(tick, spec)``: the charts' marks."""
+
     def notify(
         self,
         message: str,
@@ -49,5 +112,3 @@ class AgoraHost(Protocol):
         limit: int = ...,
     ) -> None: ...
     def push_screen(self, screen: Screen[Any]) -> Any: ...
-    async def set_recommender(self, role: str, name: str) -> bool: ...
-    def action_reload_plugins(self) -> None: ...

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from sim.live.controller import WorldSnapshot
+from sim.live.views import HeaderFigures, LLMStatus
 
 from .views import literal
 
@@ -131,12 +131,11 @@ class StatusHeader(Static):
     """
 
     @staticmethod
-    def line(
-        snap: WorldSnapshot, config: dict[str, Any], llm: Any, *, busy: str | None, pace: float, rate: str
-    ) -> Text:
-        """The header of a world's snapshot: ``busy`` names a long action under way, ``pace`` is the pace
+    def line(figures: HeaderFigures, *, busy: str | None, pace: float, rate: str) -> Text:
+        """The header of a world's figures: ``busy`` names a long action under way, ``pace`` is the pace
         asked for (0: as fast as possible), ``rate`` the measured tick rate as the dashboard shows it."""
-        minutes = int(config.get("minutes_per_tick", 10)) * snap.tick + 60 * int(config.get("start_hour", 8))
+        snap = figures.world
+        minutes = figures.minutes_per_tick * snap.tick + 60 * figures.start_hour
         day, rem = divmod(minutes, 24 * 60)
         state = snap.state  # "pausing": the run's tick under way when space was pressed ends first
         if busy:
@@ -152,11 +151,11 @@ class StatusHeader(Static):
         # asked for: at 1M agents a run paced at 10 ticks a second may manage 3.
         shown_pace = "max" if pace == 0 else f"{pace:g}"
         t.append(f"   {rate} (pace {shown_pace})  {snap.agents:,} agents  {snap.edges:,} edges  ")
-        t.append_text(StatusHeader.llm_line(llm))
+        t.append_text(StatusHeader.llm_line(figures.llm))
         return t
 
     @staticmethod
-    def llm_line(llm: Any) -> Text:
+    def llm_line(llm: LLMStatus) -> Text:
         """``LLM: offline``, ``LLM: online MODEL``, ``LLM: degraded`` or ``LLM: fallback (server down)``,
         with calls, tokens and estimated cost when a key is set. The key is never shown."""
         mode = llm.mode
@@ -166,12 +165,10 @@ class StatusHeader(Static):
             return t
         if mode == "online":
             t.append("online ", style="bold green")
-            t.append_text(literal(llm.config.model, 24))
+            t.append_text(literal(llm.model, 24))
         elif mode == "degraded":
             t.append("degraded", style="bold yellow")
         else:
             t.append("fallback (server down)", style="bold red")
-        st = llm.client.stats
-        tokens = (st.tokens_in + st.tokens_out) / 1000
-        t.append(f"  {st.calls:,} calls  {tokens:,.1f}k tok  ${st.cost_usd:,.4f}")
+        t.append(f"  {llm.calls:,} calls  {llm.tokens / 1000:,.1f}k tok  ${llm.cost_usd:,.4f}")
         return t

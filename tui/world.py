@@ -1,0 +1,211 @@
+"""The app's link to its live world: opening it (off the UI's critical path), attaching the app to it (and
+to the world a loaded snapshot brings), serving its metrics, and closing it when the app ends."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sim.engine.observe import MetricsServer, Monitor
+from sim.errors import AgoraError
+from sim.live.controller import INTERACTIVE, WorldController
+from sim.live.views import WorldViews
+from sim.store.create import ensure_default_world, saves_dir
+from sim.store.worldfile import load_warnings
+
+from .events import EventLog
+from .host import AppHost
+from .interventions import Interventions
+from .recommenders import recommender_label
+from .views import literal
+
+if TYPE_CHECKING:  # pragma: no cover - names for annotations only
+    from sim.core.world import World
+
+FULL_GC_THRESHOLD = 100  # collections of the middle generation between two full ones (Python's default: 10)
+
+
+@dataclass
+class WorldOptions:
+    """How the app opens its world (``AgoraApp``'s arguments).
+
+    Attributes:
+        path: the world file (None: the default world, made when there is none).
+        plugin_dirs: folders of user plugins to load.
+        world: a world already in memory to drive instead of opening ``path``.
+        writer: whether the world file is written (a world without one is not).
+        metrics_port: serve Prometheus metrics and health on this port (None: no server; 0: a free port).
+        metrics_host: the address the metrics server listens on.
+        checkpoint_every: checkpoint the world into its file every this many ticks while it runs (0: off).
+        checkpoint_seconds: ... or every this many seconds (None: off), so a crash loses at most the ticks
+            since (see ``sim.store.check``).
+    """
+
+    path: str | None = None
+    plugin_dirs: list[str] = field(default_factory=list)
+    world: World | None = None
+    writer: bool = True
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    checkpoint_every: int = 50
+    checkpoint_seconds: float | None = None
+
+
+class WorldLink:
+    """Opens the world, keeps the app attached to the live one, and closes it.
+
+    Args:
+        app: the app (its controller is set here).
+        options: how to open the world.
+        interventions: told when a world becomes live (its applied interventions were announced already).
+    """
+
+    def __init__(self, app: AppHost, options: WorldOptions, interventions: Interventions) -> None:
+        self.app = app
+        self.options = options
+        self.interventions = interventions
+        self.events = EventLog(app, interventions)
+        self.monitor: Monitor | None = None  # when metrics are served
+        self.metrics_server: MetricsServer | None = None
+        self._gc_threshold = gc.get_threshold()  # restored when the app ends
+
+    def open(self) -> None:
+        """Open the world in a worker; the app shows it when it is open."""
+        self.app.run_worker(self._open(), group="open", exclusive=True)
+
+    async def _open(self) -> None:
+        options = self.options
+        try:
+            if options.world is None and options.path is None:
+                options.path = await ensure_default_world()
+            controller = await WorldController.open(
+                options.path,
+                plugin_dirs=options.plugin_dirs,
+                world=options.world,
+                writer=options.writer,
+                policy=INTERACTIVE,
+                snapshots=saves_dir(),
+                checkpoint_every=options.checkpoint_every,
+                checkpoint_seconds=options.checkpoint_seconds,
+                # The plugin folder beside the world loads only when named or trusted (plugins are code).
+                tell=self.tell,
+            )
+        except AgoraError as exc:
+            self.app.views.loading.update(literal(f"Could not open the world: {exc}", 500))
+            self.app.notify(str(exc), severity="error", markup=False, timeout=30)
+            return
+        self.opened(controller)
+
+    def tell(self, notice: str | None) -> None:
+        """Show the controller's notice about the plugin folder beside the world (None: nothing to say)."""
+        if notice:
+            self.app.notify(notice, severity="warning", markup=False, timeout=30)
+
+    def opened(self, controller: WorldController) -> None:
+        """The world is open: the app shows it (the Dashboard) and is ready."""
+        app = self.app
+        app.controller = controller
+        app.live = WorldViews(controller)
+        for warning in load_warnings(controller.world):
+            app.notify(warning, severity="warning", markup=False, timeout=30)
+        controller.on_replace.append(lambda _sim: self.attached())
+        controller.on_checkpoint.append(self.checkpoint_changed)
+        controller.on_error.append(
+            lambda exc: app.notify(
+                f"the simulation stopped: {type(exc).__name__}: {exc}", severity="error", markup=False
+            )
+        )
+        self.attached()
+        app.views.switcher.current = "dashboard"
+        app.screen.refresh_bindings()
+        app.refresh_ui()  # the views show the world before the app says it is ready
+        app.ready.set()
+
+    def attached(self) -> None:
+        """A world became live (opened, or a snapshot loaded): subscribe to its events, serve its metrics,
+        forget what the views computed for the previous one, and say what went wrong while opening it."""
+        controller = self.app.controller
+        if controller is None:
+            return
+        sim, writer = controller.sim, controller.writer
+        log = self.app.notices.log
+        if writer is not None:
+            rec = writer.recovered
+            if rec.get("events") or rec.get("exposures"):
+                log(
+                    f"the world file holds tick {rec['tick']}, its last checkpoint: {rec['events']:,} events and "
+                    f"{rec['exposures']:,} exposures of later ticks (a run that ended without saving) were discarded"
+                )
+        if self.app.live is not None:
+            self.app.live.forget()  # what the views showed of the previous world
+        self.app.tick_rate.reset()  # the rate is this world's: the previous one's ticks are not counted
+        self.interventions.attached()
+        sim.bus.subscribe(self.events.on_event)
+        self.attach_monitor()
+        self.app.views.communities.world_changed()
+        self.app.views.messages.reload_models()
+        for entry in sim.registry.failures:
+            log(f"plugin {entry.name} failed to load: {entry.error}")
+        # A world may name a recommender that is not available here: it runs without it.
+        for name, error in sim.social.errors.items():
+            log(f"{recommender_label(name)} is off: {error}")
+            self.app.notify(f"{recommender_label(name)} is off: {error}", severity="warning", markup=False)
+        self.freeze_heap()
+
+    def checkpoint_changed(self, failure: str | None, _tick_on_disk: int) -> None:
+        """A periodic checkpoint failed (said once), or succeeded after failures."""
+        if failure is not None:
+            self.app.notify(failure, severity="error", markup=False, timeout=30)
+        elif self.app.controller is not None:
+            self.app.notify(
+                f"the world file is checkpointed again: it holds tick {self.app.controller.world.tick}",
+                markup=False,
+                timeout=10,
+            )
+
+    @staticmethod
+    def freeze_heap() -> None:
+        """Move every object alive now (the world, the widgets) out of the cyclic garbage collector's
+        sight. Its full collections scanned them all, 70-90 ms each, a few times a minute while a busy
+        world allocates: the worst keypress times. Objects freed later are still freed; a world that is
+        replaced is thawed and collected first."""
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        # With the long-lived objects frozen, the collector's own rule (a full pass when a quarter of the
+        # unfrozen objects are new) would run full passes more often: ten times fewer of them, instead.
+        gen0, gen1, _gen2 = gc.get_threshold()
+        gc.set_threshold(gen0, gen1, FULL_GC_THRESHOLD)
+
+    def attach_monitor(self) -> None:
+        """Serve metrics and health for the live world (the server starts with the first world; the
+        controller keeps the monitor on the world a snapshot load brings)."""
+        options = self.options
+        if options.metrics_port is None or self.monitor is not None:
+            return
+        monitor = Monitor()
+        try:
+            server = MetricsServer(monitor, options.metrics_host, options.metrics_port).start()
+        except AgoraError as exc:
+            options.metrics_port = None  # the app goes on without metrics
+            self.app.notify(f"{exc}; Agora runs without metrics", severity="error", markup=False, timeout=15)
+            return
+        self.monitor, self.metrics_server = monitor, server
+        self.app.notify(f"metrics on {server.url}/metrics, health on {server.url}/healthz", markup=False, timeout=8)
+        if self.app.controller is not None:
+            self.app.controller.attach_monitor(monitor)
+
+    async def close(self) -> None:
+        """The app ends: the collector as it was, the metrics server stopped, the world closed."""
+        gc.unfreeze()
+        gc.set_threshold(*self._gc_threshold)
+        if self.metrics_server is not None:
+            server, self.metrics_server = self.metrics_server, None
+            server.stop()
+        if self.monitor is not None:
+            self.monitor.detach()
+        # The writer's connection runs a non-daemon thread: always close it, however the app ends (the
+        # file keeps its last checkpoint: the quit screen offered to save).
+        if self.app.controller is not None:
+            await self.app.controller.close(save=False)
