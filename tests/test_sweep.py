@@ -195,6 +195,31 @@ def test_process_pool_equals_one_process(world_file, pool_result):
     assert pool_result["world_loads"] == pool_result["worker_processes"]
 
 
+@pytest.mark.parametrize("kernel", ["batched", "auto"])
+def test_each_kernel_gives_the_engines_runs(world_file, pool_result, kernel):
+    """``--kernel batched`` computes every ic run in the compiled kernel, and ``auto`` judges by the sweep's
+    total runs (100 or more: batched): either way every run is the engine's run of its seed, field for field."""
+    engine = sweep_json(str(world_file), *GRID, "--workers", "2", "--kernel", "engine")
+    assert runs_of(engine) == runs_of(pool_result)
+    many = ("--grid", "p=0.05,0.2", "--runs", "50")  # 100 runs in all: auto batches them
+    fast = sweep_json(str(world_file), *many, "--workers", "2", "--kernel", kernel)
+    slow = sweep_json(str(world_file), *many, "--workers", "2", "--kernel", "engine")
+    assert runs_of(fast) == runs_of(slow)
+    assert [c["mean_reached"] for c in fast["results"]] == [c["mean_reached"] for c in slow["results"]]
+    assert [c["kernel"] for c in fast["results"]] == ["batched", "batched"]
+    assert [c["kernel"] for c in slow["results"]] == ["engine", "engine"]
+    assert [c["kernel"] for c in pool_result["results"]] == ["engine", "engine"]  # 8 runs in all: auto, engine
+
+
+def test_a_sweep_that_cannot_run_batched_is_refused_before_any_run(world_file, plugin_dir):
+    code, out, err = cli(
+        "sweep", str(world_file), "--plugins", str(plugin_dir), "--model", "fragile", *GRID, "--kernel", "batched"
+    )
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "--kernel batched cannot run this ensemble" in err
+    assert "only the built-in ic, lt and sir run batched" in err and "p=0.05" in err
+
+
 def test_json_shape(world_file, pool_result):
     r = pool_result
     assert {"results", "world", "model", "seeds", "runs", "backend", "workers", "seconds", "agents"} <= set(r)

@@ -475,6 +475,21 @@ class _Watched:
         return sim, summary, None if s is None else s.params
 
 
+def check_ensemble(world: World, registry: Registry, request: Ensemble) -> None:
+    """Refuse an ensemble before any run as :func:`run_cascades` would (a bad model, parameter, seed selection,
+    social setting, or ``kernel="batched"`` for runs that cannot be batched), without running it: a sweep
+    checks each combination's runs so, once, before its workers start.
+
+    Raises:
+        BadParameterError: one sentence.
+    """
+    assert request.message is not None and request.runs is not None
+    config = LLMConfig.resolve(world.config.get("llm"), dict(request.llm) if request.llm is not None else None)
+    _Ensemble(world, registry, request, request.message, config).check(
+        request.kernel, request.auto_runs or request.runs
+    )
+
+
 def check_social_params(settings: dict[str, Any], changes: dict[str, Any]) -> None:
     """Refuse recommender parameters no recommender receives (``Social.configure`` keeps only the parameters
     of the recommenders in ``settings``).

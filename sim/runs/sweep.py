@@ -58,7 +58,7 @@ from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceErro
 from sim.model.intervene import parse_all
 from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
-from sim.runs.runner import run_cascades
+from sim.runs.runner import check_ensemble, run_cascades
 from sim.social.dynamics import Social
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.store.worldfile import open_world
@@ -352,6 +352,7 @@ async def run_arm(
         if spec.trees:
             kept["tree"] = run.get("tree")
         kept["seed"] = session_seed + r
+        kept["kernel"] = result.get("kernel")  # gathered into the combination's summary
         out.append(kept)
     return out
 
@@ -869,6 +870,13 @@ async def run_sweep(
         kernel=request.kernel,
         auto_runs=request.total_runs,
     )
+    if request.kernel == "batched":  # refused before any run, not counted as failed runs
+        for ci, arm in enumerate(arms):
+            try:
+                check_ensemble(world, registry, arm_request(run_spec, arm, seed, runs, registry))
+            except BadParameterError as exc:
+                where = " ".join(f"{k}={v}" for k, v in grid_values[ci].items())
+                raise BadParameterError(f"{str(exc).rstrip('.')} (the combination {where or 'of the sweep'})") from None
     jobs = make_jobs(arms, runs, seed)
     workers = min(workers, len(jobs))
     tally = _Tally(len(jobs), progress)
@@ -887,7 +895,9 @@ async def run_sweep(
     results = []
     for ci, arm in enumerate(arms):
         per_run = [tally.results[(ci, r)] for r in range(runs)]
+        kernels = sorted({k for k in (run.pop("kernel", None) for run in per_run) if k is not None})
         results.append(_summary(typed[ci], grid_values[ci], arm, per_run, info["agents"]))
+        results[-1]["kernel"] = "+".join(kernels) or None  # which ran the combination's runs (none: all failed)
     for res in results[1:]:
         res["paired"] = paired_difference(results[0]["per_run"], res["per_run"], info["agents"])
     models = list(dict.fromkeys(a["model"] for a in arms))
