@@ -589,18 +589,48 @@ def build_world(
     trust: np.ndarray | None = None,
     community: np.ndarray | None = None,
     config: dict[str, Any] | None = None,
-    assume_sorted_unique: bool = False,
     progress: Progress = None,
 ) -> World:
-    """Assemble a world from directed edges (internal indices) and draw every agent attribute from the seed."""
+    """Assemble a world from directed edges (internal indices) and draw every agent attribute from the seed
+    (the edges' trust too, unless ``trust`` is given)."""
+    graph = edges_graph(n, src, dst, trust, progress=progress)
+    return world_on_graph(
+        name, seed, graph, drawn_trust=trust is None, ids=ids, community=community, config=config, progress=progress
+    )
+
+
+def edges_graph(
+    n: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    trust: np.ndarray | None = None,
+    *,
+    sorted_unique: bool = False,
+    progress: Progress = None,
+) -> Graph:
+    """The graph of directed edges ``src -> dst`` (duplicates merged unless the caller promises
+    ``sorted_unique``: see :meth:`Graph.from_edges`), trust 1 where none is given."""
     if progress:
         progress("building graph", 0.0)
-    if trust is None:
-        trust_arr = None
-    else:
-        trust_arr = np.asarray(trust, dtype=np.float32)
-    graph = Graph.from_edges(n, src, dst, trust_arr, assume_sorted_unique=assume_sorted_unique)
-    if trust is None:
+    trust_arr = None if trust is None else np.asarray(trust, dtype=np.float32)
+    return Graph.from_edges(n, src, dst, trust_arr, assume_sorted_unique=sorted_unique)
+
+
+def world_on_graph(
+    name: str,
+    seed: int,
+    graph: Graph,
+    *,
+    drawn_trust: bool,
+    ids: np.ndarray | None = None,
+    community: np.ndarray | None = None,
+    config: dict[str, Any] | None = None,
+    progress: Progress = None,
+) -> World:
+    """A world on ``graph`` with every agent attribute drawn from the seed, and the edges' trust too when
+    ``drawn_trust`` (else the graph's is kept)."""
+    n = graph.n
+    if drawn_trust:
         graph.trust = _initial_trust(graph.num_edges, seed)
     if progress:
         progress("building graph", 0.6)
@@ -643,9 +673,9 @@ def world_from_generated(
     src = (key // n).astype(np.int32)
     dst = (key % n).astype(np.int32)
     del key
-    return build_world(
-        name, seed, n, src, dst, community=gen.community, config=config, assume_sorted_unique=True, progress=progress
-    )
+    graph = edges_graph(n, src, dst, sorted_unique=True, progress=progress)
+    community = gen.community
+    return world_on_graph(name, seed, graph, drawn_trust=True, community=community, config=config, progress=progress)
 
 
 def check_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:

@@ -10,7 +10,14 @@ from typing import Any
 
 from sim.core.generators import GRAPH_KINDS, generate
 from sim.core.memory import ensure_fits
-from sim.core.world import STREAM_GRAPH, World, build_world, world_from_generated, world_rng
+from sim.core.world import (
+    STREAM_GRAPH,
+    World,
+    edges_graph,
+    world_from_generated,
+    world_on_graph,
+    world_rng,
+)
 from sim.errors import BadParameterError
 from sim.store.importer import read_edge_list
 from sim.store.worldfile import save_world
@@ -93,17 +100,9 @@ def imported_world(
     """
     el = read_edge_list(edges_path, directed=directed, progress=progress, max_ratio=max_ratio)
     config = {"source": {"kind": "import", **el.stats}}
-    return build_world(
-        name,
-        seed,
-        int(el.ids.shape[0]),
-        el.src,
-        el.dst,
-        ids=el.ids,
-        trust=el.weight,
-        config=config,
-        assume_sorted_unique=True,
-        progress=progress,
+    graph = edges_graph(int(el.ids.shape[0]), el.src, el.dst, el.weight, sorted_unique=True, progress=progress)
+    return world_on_graph(
+        name, seed, graph, drawn_trust=el.weight is None, ids=el.ids, config=config, progress=progress
     )
 
 
