@@ -196,8 +196,10 @@ class Inject:
     FIELDS = ("text", "model", "params", "seeds", "topics", "author", "priority", "seed", "recommender")
 
     @classmethod
-    def parse(cls, data: Mapping[str, object], registry: Registry, limits: Limits = LOCAL) -> Inject:
-        """The injection ``data`` asks for (the keys of :attr:`FIELDS`, all optional but a text or author).
+    def parse(cls, data: Mapping[str, object], registry: Registry | None = None, limits: Limits = LOCAL) -> Inject:
+        """The injection ``data`` asks for (the keys of :attr:`FIELDS`, all optional but a text or author),
+        its model, seed method and recommender known to ``registry`` (None: the built-in plugins and
+        ``$AGORA_PLUGINS``).
 
         Raises:
             BadParameterError: an unknown field, a value of the wrong type or out of range, an unknown
@@ -207,6 +209,7 @@ class Inject:
         extra = sorted(set(data) - set(cls.FIELDS))
         if extra:
             raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
+        registry = Registry() if registry is None else registry
         text = _text(data.get("text"), limits)
         model = data.get("model", "ic")
         if isinstance(model, bool) or not isinstance(model, str):
@@ -411,7 +414,7 @@ class Ensemble:
         return self.steps if self.steps is not None else self.max_ticks
 
     @classmethod
-    def parse(cls, data: Mapping[str, object], registry: Registry, limits: Limits = LOCAL) -> Ensemble:
+    def parse(cls, data: Mapping[str, object], registry: Registry | None = None, limits: Limits = LOCAL) -> Ensemble:
         """The ensemble ``data`` asks for: the message's fields (:attr:`Inject.FIELDS`; ``text`` None: no
         message) and :attr:`FIELDS`. Say how long each run goes with ``steps`` or ``until_done`` (or both
         left out with ``runs``: until done).
