@@ -611,6 +611,11 @@ class Sweep:
     )
 
     @property
+    def seeds_text(self) -> str:
+        """The seed selection as the report names it."""
+        return str(SeedSpec.parse(self.seeds)) if not self.seeds.lower().startswith("file:") else self.seeds
+
+    @property
     def total_runs(self) -> int:
         """Runs over every combination."""
         combinations = 1

@@ -821,111 +821,46 @@ async def run_sweep(
         raise TypeError(f"run_sweep() takes a Sweep request or keywords, not both ({', '.join(fields)})")
     if request.ray is not None:
         import_ray()  # the one-sentence hint before any work
-    fixed = dict(request.params)
-    grid = [(key, list(values)) for key, values in request.grid]
-    model, runs, seed, steps, text = request.model, request.runs, request.seed, request.steps, request.text
-    workers = max(1, request.workers or os.cpu_count() or 1)
-    dirs = _check_plugin_dirs(plugin_dirs, world_path)
-    registry = Registry(dirs)
-    spec = SeedSpec.parse(request.seeds)
+    registry = Registry(_check_plugin_dirs(plugin_dirs, world_path))
     if progress:
         progress("opening the world", 0.0)
     world = await open_world(world_path)
-
-    social = dict(request.social)
-    arms, typed, grid_values = plan_arms(
-        registry, grid, fixed, model, social, check_social=lambda changes: Social(world, registry).configure(**changes)
-    )
+    plan = _plan(request, world, registry)
     info = {"agents": world.n, "edges": world.num_edges, "tick": world.tick}
-    # A method's selection is chosen per arm, below; swept seeds replace --seeds.
-    shipped = str(spec) if spec.kind == "method" or "seeds" in dict(grid) else _ship_seeds(world, spec)
-    if "seeds" in dict(grid):
-        specs = {text: SeedSpec.parse(text) for text in dict(grid)["seeds"]}
-        for arm in arms:
-            arm["seeds"] = _ship_seeds(world, specs[arm["seeds"]], registry, arm)
-    elif spec.kind == "method":  # one choice per model and parameters, not one per run
-        chosen = {}
-        for arm in arms:
-            key = repr((arm["model"], sorted(arm["params"].items())))
-            if key not in chosen:
-                chosen[key] = _ship_seeds(world, spec, registry, arm)
-            arm["seeds"] = chosen[key]
-    fixed_iv = parse_all(list(request.interventions))
-    swept_iv = {t: parse_all([t]) for t in dict(grid).get("intervene", [])}
-    for iv in [*fixed_iv, *(x for listed in swept_iv.values() for x in listed)]:
-        for m in dict.fromkeys(a["model"] for a in arms):
-            check_intervention(world, registry, iv, m)
-    for arm in arms:
-        if "intervene" in arm:
-            arm["intervene"] = str(swept_iv[arm["intervene"]][0]) if swept_iv[arm["intervene"]] else ""
-    run_spec = RunSpec(
-        text=text,
-        topics=request.topics,
-        seeds=shipped,
-        steps=steps,
-        max_ticks=request.max_ticks,
-        series=request.series,
-        trees=request.trees,
-        intervene=tuple(str(iv) for iv in fixed_iv),
-        kernel=request.kernel,
-        auto_runs=request.total_runs,
-    )
-    if request.kernel == "batched":  # refused before any run, not counted as failed runs
-        for ci, arm in enumerate(arms):
-            try:
-                check_ensemble(world, registry, arm_request(run_spec, arm, seed, runs, registry))
-            except BadParameterError as exc:
-                where = " ".join(f"{k}={v}" for k, v in grid_values[ci].items())
-                raise BadParameterError(f"{str(exc).rstrip('.')} (the combination {where or 'of the sweep'})") from None
-    jobs = make_jobs(arms, runs, seed)
-    workers = min(workers, len(jobs))
+    jobs = make_jobs(plan.arms, request.runs, request.seed)
+    workers = min(max(1, request.workers or os.cpu_count() or 1), len(jobs))
     tally = _Tally(len(jobs), progress)
     user_dirs = list(registry.user_dirs)  # absolute, AGORA_PLUGINS included: workers use exactly these
     if request.ray is not None:
         backend = "ray"
-        workers = await _run_ray(request.ray, workers, world, user_dirs, run_spec, jobs, tally)
+        workers = await _run_ray(request.ray, workers, world, user_dirs, plan.spec, jobs, tally)
     elif workers == 1:
         backend = "process"
         # In this process, on the world opened above (loaded once, like a pool worker's).
-        tally.add(_worker_id(), 1, await _run_jobs(world, registry, run_spec, jobs, done=tally.tick), count=False)
+        tally.add(_worker_id(), 1, await _run_jobs(world, registry, plan.spec, jobs, done=tally.tick), count=False)
     else:
         backend = "process"
         del world  # the workers open their own copies; the parent's is not needed any more
-        await _run_pool(os.path.abspath(world_path), user_dirs, workers, run_spec, jobs, tally)
-    results = []
-    for ci, arm in enumerate(arms):
-        per_run = [tally.results[(ci, r)] for r in range(runs)]
-        kernels = sorted({k for k in (run.pop("kernel", None) for run in per_run) if k is not None})
-        results.append(_summary(typed[ci], grid_values[ci], arm, per_run, info["agents"]))
-        results[-1]["kernel"] = "+".join(kernels) or None  # which ran the combination's runs (none: all failed)
-    for res in results[1:]:
-        res["paired"] = paired_difference(results[0]["per_run"], res["per_run"], info["agents"])
-    models = list(dict.fromkeys(a["model"] for a in arms))
-    grid_out: dict[str, list[Any]] = {}
-    for key, listed in grid:
-        if key in NOT_PARAMS:
-            grid_out[key] = list(listed)
-        else:
-            owner, dot, name = key.rpartition(".")
-            cls = registry.model(owner if dot else models[0])
-            grid_out[key] = [cls.params[name].coerce(name, v) for v in listed]
+        await _run_pool(os.path.abspath(world_path), user_dirs, workers, plan.spec, jobs, tally)
+    results = _results(plan, tally, request.runs, info["agents"])
+    models = list(dict.fromkeys(a["model"] for a in plan.arms))
     return {
         "results": results,
         "world": world_path,
         **info,
         "model": models[0] if len(models) == 1 else ",".join(models),
         "models": models,
-        "grid": grid_out,
-        "fixed": _typed_fixed(registry, models, fixed),
-        "social": social,
-        "seeds": "by combination" if "seeds" in dict(grid) else str(spec),
-        "runs": runs,
-        "seed": seed,
-        "session_seeds": [seed + r for r in range(runs)],
-        "steps": steps,
-        "until_done": steps is None,
+        "grid": _typed_grid(registry, models, request.grid),
+        "fixed": _typed_fixed(registry, models, dict(request.params)),
+        "social": dict(request.social),
+        "seeds": "by combination" if "seeds" in dict(request.grid) else request.seeds_text,
+        "runs": request.runs,
+        "seed": request.seed,
+        "session_seeds": [request.seed + r for r in range(request.runs)],
+        "steps": request.steps,
+        "until_done": request.steps is None,
         "max_ticks": request.max_ticks,
-        "text": text,
+        "text": request.text,
         "topics": list(request.topics),
         "combinations": len(results),
         "total_runs": len(jobs),
@@ -939,6 +874,120 @@ async def run_sweep(
         "llm": "offline",
         "seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+@dataclass
+class _Plan:
+    """A sweep checked and planned before any run: its arms as shipped to workers, each arm's typed
+    parameters and grid values, and what every run shares."""
+
+    arms: list[Arm]
+    typed: list[dict[str, Any]]
+    grid_values: list[dict[str, Any]]
+    spec: RunSpec
+
+
+def _plan(request: Sweep, world: Any, registry: Registry) -> _Plan:
+    """Check every combination against the world and plan its runs (see :func:`plan_arms`): seeds a file
+    or a method chooses are chosen here, once, and shipped as ids; interventions are checked for every
+    model; ``kernel="batched"`` is refused for a combination that cannot run batched.
+
+    Raises:
+        BadParameterError: one sentence, before any run.
+    """
+    grid = [(key, list(values)) for key, values in request.grid]
+    arms, typed, grid_values = plan_arms(
+        registry,
+        grid,
+        dict(request.params),
+        request.model,
+        dict(request.social),
+        check_social=lambda changes: Social(world, registry).configure(**changes),
+    )
+    fixed_iv = _arm_interventions(world, registry, request, arms)
+    spec = RunSpec(
+        text=request.text,
+        topics=request.topics,
+        seeds=_arm_seeds(world, registry, request, arms),
+        steps=request.steps,
+        max_ticks=request.max_ticks,
+        series=request.series,
+        trees=request.trees,
+        intervene=tuple(str(iv) for iv in fixed_iv),
+        kernel=request.kernel,
+        auto_runs=request.total_runs,
+    )
+    if request.kernel == "batched":  # refused before any run, not counted as failed runs
+        for arm, values in zip(arms, grid_values):
+            try:
+                check_ensemble(world, registry, arm_request(spec, arm, request.seed, request.runs, registry))
+            except BadParameterError as exc:
+                where = " ".join(f"{k}={v}" for k, v in values.items())
+                raise BadParameterError(f"{str(exc).rstrip('.')} (the combination {where or 'of the sweep'})") from None
+    return _Plan(arms, typed, grid_values, spec)
+
+
+def _arm_seeds(world: Any, registry: Registry, request: Sweep, arms: list[Arm]) -> str:
+    """The seeds every run gets (a file's or a method's as ``ids:...``), and each arm's own (``arm["seeds"]``)
+    where seeds are swept or a method chooses them per model and parameters (once, not once per run)."""
+    spec = SeedSpec.parse(request.seeds)
+    swept = dict(request.grid).get("seeds")
+    if swept is not None:
+        specs = {text: SeedSpec.parse(text) for text in swept}
+        for arm in arms:
+            arm["seeds"] = _ship_seeds(world, specs[arm["seeds"]], registry, arm)
+        return str(spec)
+    if spec.kind != "method":
+        return _ship_seeds(world, spec)
+    chosen: dict[str, str] = {}
+    for arm in arms:
+        key = repr((arm["model"], sorted(arm["params"].items())))
+        if key not in chosen:
+            chosen[key] = _ship_seeds(world, spec, registry, arm)
+        arm["seeds"] = chosen[key]
+    return str(spec)
+
+
+def _arm_interventions(world: Any, registry: Registry, request: Sweep, arms: list[Arm]) -> list[Any]:
+    """Every run's interventions, checked for every model the sweep runs; a swept one becomes its arm's
+    (``arm["intervene"]``, "" for none)."""
+    fixed_iv = parse_all(list(request.interventions))
+    swept_iv = {t: parse_all([t]) for t in dict(request.grid).get("intervene", ())}
+    for iv in [*fixed_iv, *(x for listed in swept_iv.values() for x in listed)]:
+        for m in dict.fromkeys(a["model"] for a in arms):
+            check_intervention(world, registry, iv, m)
+    for arm in arms:
+        if "intervene" in arm:
+            arm["intervene"] = str(swept_iv[arm["intervene"]][0]) if swept_iv[arm["intervene"]] else ""
+    return fixed_iv
+
+
+def _results(plan: _Plan, tally: _Tally, runs: int, agents: int) -> list[dict[str, Any]]:
+    """One summary per combination, in grid order, each after the first with its paired difference."""
+    results = []
+    for ci, arm in enumerate(plan.arms):
+        per_run = [tally.results[(ci, r)] for r in range(runs)]
+        kernels = sorted({k for k in (run.pop("kernel", None) for run in per_run) if k is not None})
+        results.append(_summary(plan.typed[ci], plan.grid_values[ci], arm, per_run, agents))
+        results[-1]["kernel"] = "+".join(kernels) or None  # which ran the combination's runs (none: all failed)
+    for res in results[1:]:
+        res["paired"] = paired_difference(results[0]["per_run"], res["per_run"], agents)
+    return results
+
+
+def _typed_grid(
+    registry: Registry, models: list[str], grid: tuple[tuple[str, tuple[str, ...]], ...]
+) -> dict[str, list[Any]]:
+    """The grid's values typed by the parameter they set (arm keys as given)."""
+    out: dict[str, list[Any]] = {}
+    for key, listed in grid:
+        if key in NOT_PARAMS:
+            out[key] = list(listed)
+        else:
+            owner, dot, name = key.rpartition(".")
+            cls = registry.model(owner if dot else models[0])
+            out[key] = [cls.params[name].coerce(name, v) for v in listed]
+    return out
 
 
 def _typed_fixed(registry: Any, models: list[str], fixed: dict[str, str]) -> dict[str, Any]:
