@@ -65,6 +65,8 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[s
         for _ in range(ROUNDS):
             for k, char, view in VIEW_KEYS:
                 await key(f"view {view}", k, char, lambda view=view: app._switcher.current == view)
+                if view == "agents":  # it opens in its search box: escape gives the keys back, as a user would
+                    await key("leave the search box (escape)", "escape", None, lambda: app.screen.focused is None)
             speed = app.speed_index
             await key("slower (-)", "minus", "-", lambda speed=speed: app.speed_index == speed - 1)
             await key("faster (+)", "plus", "+", lambda speed=speed: app.speed_index == speed)

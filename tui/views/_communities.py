@@ -81,6 +81,7 @@ class CommunitiesView(View):
         self._shares: AdoptionShares | None = None
         self._shares_pending: tuple[Any, ...] | None = None
         self._rows_shown: Any = None
+        self._fetched_from: Any = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: community id, interest or influencer id", id="comm-filter")
@@ -128,11 +129,24 @@ class CommunitiesView(View):
         """A world became live (or its communities were detected again): what was counted is forgotten."""
         self._table = None
         self._shares = None
+        self._fetched_from = None
 
     def fetch(self, live: WorldViews) -> None:
         table = self.counted_table(live)
-        rows = list(table.rows) if table is not None else []
         shares = self.adoption(live)
+        # What the snapshot is built from: the same, and it is the same (rows are not merged and sorted again).
+        source = (
+            table.key if table is not None else None,
+            shares.key if shares is not None else None,
+            self.filter_text,
+            self.sort_key,
+            self.sort_reverse,
+            self.selected,
+        )
+        if source == self._fetched_from and self.snapshot is not None:
+            return
+        self._fetched_from = source
+        rows = list(table.rows) if table is not None else []
         if shares is not None:
             rows = [shares.apply(r) for r in rows]
         by_id = {r.id: r for r in rows}
