@@ -7,11 +7,13 @@ live world while it paints. Values compare equal when they show the same thing, 
 when something it shows changed; an array rides beside a key that says what it holds and takes no part in
 the comparison (``field(compare=False)``).
 
-:class:`WorldViews` is what a front end holds: one per controller, it builds every value and keeps the few
-that cost O(agents) to build (a session's histograms, a chart's series) until what they were built from
-changes. The work that takes long on a large world (the communities table, adoption shares by community,
-a cascade's forest) is split into a cheap ``*_key`` and a ``count_*``/``measure_*`` that a front end runs
-in a worker thread. Nothing here imports a front end.
+:class:`WorldViews` is what a front end holds: one per controller, the world's own figures, with its
+sessions (:class:`SessionViews`), agents (:class:`AgentViews`), communities (:class:`CommunityViews`) and
+plugins (:class:`PluginViews`) in rooms of their own. What costs O(agents) to build (a session's histograms,
+a chart's series) is kept until what it was built from changes. What takes long on a large world (the
+communities table, adoption shares by community, a cascade's forest) is split into a cheap key (or a
+readiness check) and a count or measure that a front end runs in a worker thread. Nothing here imports a
+front end.
 """
 
 from __future__ import annotations
