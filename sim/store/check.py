@@ -100,104 +100,21 @@ async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
     top = max(ids, default=0)
     await db.execute("BEGIN IMMEDIATE")
     try:
-        counts: dict[str, Any] = {}
-        last = None
-        for table in ("events", "exposures"):
-            # Two index range scans on (session_id, tick): the checkpointed sessions' later ticks, and the
-            # sessions injected after the checkpoint (ids above every checkpointed one).
-            # Index range scans on (session_id, tick), as the deletes below.
-            for sql, args in (
-                (f"SELECT MAX(tick) FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
-                 (payload, tick)),
-                (f"SELECT MAX(tick) FROM {table} WHERE session_id > ?", (top,)),
-            ):  # fmt: skip
-                (latest,) = (await db.execute_fetchall(sql, args))[0]
-                if latest is not None:
-                    last = max(last or 0, int(latest))
-            cur = await db.execute(
-                f"DELETE FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
-                (payload, tick),
-            )
-            n = max(0, cur.rowcount)
-            cur = await db.execute(f"DELETE FROM {table} WHERE session_id > ?", (top,))
-            counts[table] = n + max(0, cur.rowcount)
+        counts, last = await _remove_later_rows(db, tick, payload, top)
         removed: dict[str, list[int]] = {}
         for table, known in (("sessions", payload), ("messages", mpayload)):
-            gone = [
-                int(r[0])
-                for r in await db.execute_fetchall(
-                    f"SELECT id FROM {table} WHERE id NOT IN (SELECT value FROM json_each(?)) ORDER BY id", (known,)
-                )
-            ]
-            if gone:
-                await db.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT value FROM json_each(?))", (known,))
-            removed[table] = gone
-            counts[table] = len(gone)
-        (n_journal,) = (await db.execute_fetchall("SELECT COUNT(*) FROM journal"))[0]
-        if n_journal > MAX_JOURNAL:
-            raise BadFileError(
-                f"the world file holds {n_journal:,} changes after its last checkpoint, more than the "
-                f"{MAX_JOURNAL:,} a world writes between two checkpoints: it is damaged or forged"
-            )
-        journal = [
-            {"seq": r[0], "tick": r[1], "kind": r[2], "body": r[3]}  # data from the file: checked when made again
-            for r in await db.execute_fetchall("SELECT seq, tick, kind, body FROM journal ORDER BY seq")
-        ]
+            removed[table] = await _remove_unknown_rows(db, table, known)
+            counts[table] = len(removed[table])
+        journal = await _read_journal(db)
         # The highest ids ever used: of the sessions and messages kept, removed, journaled or audited (an
         # audited injection rolled back by the crash keeps its id: a new session never takes it).
         used = await db.execute_fetchall(_USED_IDS)
         audited = [int(x) if x is not None else 0 for x in used[0]]
-        # Injections audited after the checkpoint and not in the journal (the engine's counter-messages of
-        # lost ticks, a command's own injection killed before its checkpoint): rolled back, and named.
-        seen = meta.get("audit_seen")
-        journaled = set()
-        for r in journal:
-            try:
-                journaled.add(int(json.loads(r["body"]).get("session")))
-            except (TypeError, ValueError, AttributeError):
-                pass
-        rolled_back = []
-        if isinstance(seen, int) and not isinstance(seen, bool):
-            rolled_back = [
-                int(r[0])
-                for r in await db.execute_fetchall(
-                    "SELECT json_extract(details, '$.session') FROM audit WHERE id > ? AND action = 'inject' "
-                    "AND json_valid(details) AND json_type(details, '$.session') = 'integer' ORDER BY id",
-                    (seen,),
-                )
-                if int(r[0]) not in journaled and int(r[0]) > top
-            ]
+        rolled_back = await _rolled_back(db, meta.get("audit_seen"), journal, top)
         max_session = max([top, *removed["sessions"], audited[0]])
         max_message = max([max(mids, default=0), *removed["messages"], audited[1]])
-        if (
-            counts["events"]
-            or counts["exposures"]
-            or removed["sessions"]
-            or removed["messages"]
-            or journal
-            or rolled_back
-        ):
-            details = {
-                "tick": tick,
-                "events": counts["events"],
-                "exposures": counts["exposures"],
-                "rolled_back_to": tick,
-                "last_tick": last,
-                "why": "the run before ended without a checkpoint: the world is back at its last one",
-            }
-            if removed["sessions"] or removed["messages"]:
-                details["sessions_removed"] = removed["sessions"][:1000]
-                details["messages_removed"] = removed["messages"][:1000]
-                details["why_removed"] = "sessions and messages rows that the checkpoint's metadata did not hold"
-            if rolled_back:
-                details["rolled_back_sessions"] = rolled_back[:1000]
-                details["why_rolled_back"] = (
-                    "injections audited after the checkpoint that no journal row holds: a command's own injection "
-                    "or the engine's counter-message, rolled back with the ticks (their ids are never used again)"
-                )
-            if journal:
-                details["journal"] = len(journal)
-                details["journal_note"] = "changes acknowledged after the checkpoint: made again when the world runs"
+        details = _recovery_details(tick, last, counts, removed, rolled_back, len(journal))
+        if details is not None:
             await db.execute(
                 "INSERT INTO audit (ts, action, details) VALUES (?, 'recover', ?)", (time.time(), json.dumps(details))
             )
@@ -214,6 +131,125 @@ async def discard_after_checkpoint(db: Any) -> dict[str, Any]:
         "max_session": max_session,
         "last_tick": last,
     }
+
+
+async def _remove_later_rows(db: Any, tick: int, payload: str, top: int) -> tuple[dict[str, Any], int | None]:
+    """Delete the ``events`` and ``exposures`` rows of the checkpointed sessions (ids in ``payload``) from
+    ``tick`` on and those of sessions injected after the checkpoint (ids above ``top``); returns the rows
+    removed per table and the latest tick among them (None when none)."""
+    counts: dict[str, Any] = {}
+    last = None
+    for table in ("events", "exposures"):
+        # Index range scans on (session_id, tick), as the deletes below: the checkpointed sessions' later
+        # ticks, and the sessions injected after the checkpoint (ids above every checkpointed one).
+        for sql, args in (
+            (f"SELECT MAX(tick) FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
+             (payload, tick)),
+            (f"SELECT MAX(tick) FROM {table} WHERE session_id > ?", (top,)),
+        ):  # fmt: skip
+            (latest,) = (await db.execute_fetchall(sql, args))[0]
+            if latest is not None:
+                last = max(last or 0, int(latest))
+        cur = await db.execute(
+            f"DELETE FROM {table} WHERE session_id IN (SELECT value FROM json_each(?)) AND tick >= ?",
+            (payload, tick),
+        )
+        n = max(0, cur.rowcount)
+        cur = await db.execute(f"DELETE FROM {table} WHERE session_id > ?", (top,))
+        counts[table] = n + max(0, cur.rowcount)
+    return counts, last
+
+
+async def _remove_unknown_rows(db: Any, table: str, known: str) -> list[int]:
+    """Delete the rows of ``table`` (``sessions`` or ``messages``) whose ids are not in ``known`` (JSON);
+    returns their ids, ascending."""
+    gone = [
+        int(r[0])
+        for r in await db.execute_fetchall(
+            f"SELECT id FROM {table} WHERE id NOT IN (SELECT value FROM json_each(?)) ORDER BY id", (known,)
+        )
+    ]
+    if gone:
+        await db.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT value FROM json_each(?))", (known,))
+    return gone
+
+
+async def _read_journal(db: Any) -> list[dict[str, Any]]:
+    """The ``journal`` rows as dicts ``seq, tick, kind, body`` (data from the file: checked when made again).
+
+    Raises:
+        BadFileError: more rows than a world writes between two checkpoints.
+    """
+    (n_journal,) = (await db.execute_fetchall("SELECT COUNT(*) FROM journal"))[0]
+    if n_journal > MAX_JOURNAL:
+        raise BadFileError(
+            f"the world file holds {n_journal:,} changes after its last checkpoint, more than the "
+            f"{MAX_JOURNAL:,} a world writes between two checkpoints: it is damaged or forged"
+        )
+    return [
+        {"seq": r[0], "tick": r[1], "kind": r[2], "body": r[3]}
+        for r in await db.execute_fetchall("SELECT seq, tick, kind, body FROM journal ORDER BY seq")
+    ]
+
+
+async def _rolled_back(db: Any, seen: Any, journal: list[dict[str, Any]], top: int) -> list[int]:
+    """Injections audited after the checkpoint (audit rows after ``seen``) of sessions above ``top`` that no
+    journal row holds (the engine's counter-messages of lost ticks, a command's own injection killed before
+    its checkpoint): rolled back, and named."""
+    journaled = set()
+    for r in journal:
+        try:
+            journaled.add(int(json.loads(r["body"]).get("session")))
+        except (TypeError, ValueError, AttributeError):
+            pass
+    if not isinstance(seen, int) or isinstance(seen, bool):
+        return []
+    return [
+        int(r[0])
+        for r in await db.execute_fetchall(
+            "SELECT json_extract(details, '$.session') FROM audit WHERE id > ? AND action = 'inject' "
+            "AND json_valid(details) AND json_type(details, '$.session') = 'integer' ORDER BY id",
+            (seen,),
+        )
+        if int(r[0]) not in journaled and int(r[0]) > top
+    ]
+
+
+def _recovery_details(
+    tick: int,
+    last: int | None,
+    counts: dict[str, Any],
+    removed: dict[str, list[int]],
+    rolled_back: list[int],
+    journal: int,
+) -> dict[str, Any] | None:
+    """The ``recover`` audit row's details, or None when the file was at its checkpoint already."""
+    if not (
+        counts["events"] or counts["exposures"] or removed["sessions"] or removed["messages"] or journal or rolled_back
+    ):
+        return None
+    details: dict[str, Any] = {
+        "tick": tick,
+        "events": counts["events"],
+        "exposures": counts["exposures"],
+        "rolled_back_to": tick,
+        "last_tick": last,
+        "why": "the run before ended without a checkpoint: the world is back at its last one",
+    }
+    if removed["sessions"] or removed["messages"]:
+        details["sessions_removed"] = removed["sessions"][:1000]
+        details["messages_removed"] = removed["messages"][:1000]
+        details["why_removed"] = "sessions and messages rows that the checkpoint's metadata did not hold"
+    if rolled_back:
+        details["rolled_back_sessions"] = rolled_back[:1000]
+        details["why_rolled_back"] = (
+            "injections audited after the checkpoint that no journal row holds: a command's own injection "
+            "or the engine's counter-message, rolled back with the ticks (their ids are never used again)"
+        )
+    if journal:
+        details["journal"] = journal
+        details["journal_note"] = "changes acknowledged after the checkpoint: made again when the world runs"
+    return details
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -286,51 +322,59 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
         problems.append(f"SQLite cannot open the file ({exc})")
         return done()
     try:
-        _check_sqlite(con, quick, problems, checks)
-        if problems:
-            return done()
-        try:
-            foreign = foreign_schema(con)
-        except sqlite3.DatabaseError as exc:
-            problems.append(f"the schema cannot be read ({exc})")
-            return done()
-        checks["foreign_schema"] = foreign
-        problems.extend(
-            f"schema: {f} was not made by Agora (it could run code when the world is read or written, "
-            "so Agora refuses to open it)"
-            for f in foreign
-        )
-        try:
-            meta = read_meta(path, schema=False, con=con)  # the schema was judged just above, object by object
-            arrays = _read_arrays(con, path, None)
-            world = world_from_parts(meta, arrays, path=None, source="the world")
-        except BadFileError as exc:
-            problems.append(str(exc))
-            return done()
-        except sqlite3.DatabaseError as exc:
-            problems.append(f"the arrays cannot be read ({exc})")
-            return done()
-        notes.extend(load_warnings(world))
-        out["tick"] = world.tick
-        checks["agents"], checks["edges"], checks["tick"] = world.n, world.num_edges, world.tick
-        checks["data_columns"] = [k for k in world.columns if k not in AGENT_COLUMNS]  # agora set; checked on assembly
-        problems.extend(f"graph: {p}" for p in world.graph.check())
-        known = {f"session.{s.id}." for s in world.sessions}
-        orphans = sorted({n for n in arrays if n.startswith("session.") and not any(n.startswith(k) for k in known)})
-        if orphans:
-            problems.append(f"arrays {', '.join(orphans[:3])} belong to no session of the metadata")
-        try:
-            _check_rows(con, world, quick, problems, checks)
-            _check_sessions(con, world, meta, problems, checks, notes)
-            _check_journal(con, notes, checks)
-        except sqlite3.DatabaseError as exc:
-            problems.append(f"a table cannot be read ({exc})")
-        except (KeyError, TypeError, ValueError) as exc:
-            problems.append(f"the metadata's messages or sessions are damaged ({type(exc).__name__}: {exc})")
+        _check_world_file(con, path, quick, out)
     finally:
         con.close()
         worldlock.tidy_after_read(path, existed)
     return done()
+
+
+def _check_world_file(con: sqlite3.Connection, path: str, quick: bool, out: dict[str, Any]) -> None:
+    """The checks of :func:`check_world` on an open world file, in one read transaction: SQLite's own, the
+    schema, the metadata and arrays assembled into a world, the rows, the sessions and the journal; into
+    ``out``'s ``problems``, ``checks`` and ``notes`` (the first failing step ends them)."""
+    problems, checks, notes = out["problems"], out["checks"], out["notes"]
+    _check_sqlite(con, quick, problems, checks)
+    if problems:
+        return
+    try:
+        foreign = foreign_schema(con)
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"the schema cannot be read ({exc})")
+        return
+    checks["foreign_schema"] = foreign
+    problems.extend(
+        f"schema: {f} was not made by Agora (it could run code when the world is read or written, "
+        "so Agora refuses to open it)"
+        for f in foreign
+    )
+    try:
+        meta = read_meta(path, schema=False, con=con)  # the schema was judged just above, object by object
+        arrays = _read_arrays(con, path, None)
+        world = world_from_parts(meta, arrays, path=None, source="the world")
+    except BadFileError as exc:
+        problems.append(str(exc))
+        return
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"the arrays cannot be read ({exc})")
+        return
+    notes.extend(load_warnings(world))
+    out["tick"] = world.tick
+    checks["agents"], checks["edges"], checks["tick"] = world.n, world.num_edges, world.tick
+    checks["data_columns"] = [k for k in world.columns if k not in AGENT_COLUMNS]  # agora set; checked on assembly
+    problems.extend(f"graph: {p}" for p in world.graph.check())
+    known = {f"session.{s.id}." for s in world.sessions}
+    orphans = sorted({n for n in arrays if n.startswith("session.") and not any(n.startswith(k) for k in known)})
+    if orphans:
+        problems.append(f"arrays {', '.join(orphans[:3])} belong to no session of the metadata")
+    try:
+        _check_rows(con, world, quick, problems, checks)
+        _check_sessions(con, world, meta, problems, checks, notes)
+        _check_journal(con, notes, checks)
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"a table cannot be read ({exc})")
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.append(f"the metadata's messages or sessions are damaged ({type(exc).__name__}: {exc})")
 
 
 def _check_journal(con: sqlite3.Connection, notes: list[str], checks: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import psutil
@@ -234,6 +235,55 @@ def read_edge_list(
         progress("reading edge list", 0.0)
     text = _read_text(path, ratio)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    layout = _layout(path, text)
+    if progress:
+        progress("parsing edge list", 0.2)
+    rows = _rows(path, text, layout)
+    u_raw, v_raw = rows["u"], rows["v"]
+    weight = _weights(path, text, layout.skip, rows["w"]) if layout.weighted else None
+    del rows
+    lines = int(u_raw.shape[0])
+    # Cleaning (sorting and remapping the ends) and then building the world take about this much per line.
+    ensure_memory(
+        lines * BYTES_PER_LINE,
+        f"importing edge list {path!r} ({lines:,} lines)",
+        "split it or import it on a machine with more memory",
+    )
+    if progress:
+        progress("cleaning edge list", 0.5)
+    ids, (src, dst, w), self_loops, duplicates = _cleaned(u_raw, v_raw, weight, directed)
+    if progress:
+        progress("cleaning edge list", 1.0)
+    stats = {
+        "file": os.path.abspath(path),
+        "format": "csv" if layout.delimiter == "," else "snap",
+        "header": layout.header,
+        "directed": directed,
+        "lines": lines,
+        "self_loops_dropped": self_loops,
+        # For undirected input a reciprocal pair (u v and v u) yields the same two directed edges twice.
+        "duplicates_merged": duplicates,
+        "weighted": weight is not None,
+    }
+    return EdgeList(ids=ids.astype(np.int64), src=src, dst=dst, weight=w, stats=stats)
+
+
+class _Layout(NamedTuple):
+    """How an edge list's lines read: the ``delimiter`` (None: whitespace), whether a ``header`` names the
+    columns, whether the third column is a weight (``weighted``), and the lines to ``skip`` before the data."""
+
+    delimiter: str | None
+    header: bool
+    weighted: bool
+    skip: int
+
+
+def _layout(path: str, text: str) -> _Layout:
+    """The layout of an edge list, judged from its first line holding data.
+
+    Raises:
+        BadFileError: no line holds data, or the first one has fewer than two fields.
+    """
     first = _first_data_line(text)
     if first is None:
         raise BadFileError(f"edge list {path!r} has no edges: expected lines like 'u v' or a CSV 'source,target'")
@@ -249,16 +299,22 @@ def read_edge_list(
     header = not (_is_number(tokens[0]) and _is_number(tokens[1]))
     # Any header is accepted; the first two columns are the ends. A third column is a weight only
     # under a header (CSV ``source,target,weight``): in SNAP files it is often a timestamp.
-    use_weight = header and ncols >= 3
-    usecols = (0, 1, 2) if use_weight else (0, 1)
-    skip = first_no if header else first_no - 1
+    return _Layout(delimiter, header, header and ncols >= 3, first_no if header else first_no - 1)
+
+
+def _rows(path: str, text: str, layout: _Layout) -> np.ndarray:
+    """The rows of an edge list (``u``, ``v`` and, when weighted, ``w``), by numpy's C parser.
+
+    Raises:
+        BadFileError: a malformed line (:func:`_diagnose` names it), or no rows.
+    """
+    delimiter, skip = layout.delimiter, layout.skip
+    usecols = (0, 1, 2) if layout.weighted else (0, 1)
     # numpy's parser reads every id and weight as ASCII, and crashes on some characters beyond it (numpy
     # 2.x segfaults on e.g. U+E449E): it is given the text with other whitespace as spaces and any other
     # non-ASCII character as '?', which no number contains, so such a field fails as it should.
     parse = text if text.isascii() else _NON_ASCII.sub("?", _NON_ASCII_SPACE.sub(" ", text))
-    if progress:
-        progress("parsing edge list", 0.2)
-    fields = np.dtype([("u", "<i8"), ("v", "<i8")] + ([("w", "<f8")] if use_weight else []))
+    fields = np.dtype([("u", "<i8"), ("v", "<i8")] + ([("w", "<f8")] if layout.weighted else []))
     rows = _parse(parse, fields, delimiter, skip, usecols)
     if rows is None and delimiter:
         # With a delimiter numpy takes a line of only spaces (or of spaces before a comment) for a row of
@@ -270,34 +326,38 @@ def read_edge_list(
         del cleared
     del parse
     if rows is None:
-        _diagnose(path, text, delimiter, skip, 3 if use_weight else 2)
+        _diagnose(path, text, delimiter, skip, 3 if layout.weighted else 2)
         raise BadFileError(f"edge list {path!r} could not be parsed: expected lines of two integer ids")
     if rows.shape[0] == 0:
         raise BadFileError(f"edge list {path!r} has no edges: expected lines like 'u v' or a CSV 'source,target'")
-    u_raw, v_raw = rows["u"], rows["v"]
-    weight = None
-    if use_weight:
-        raw_w = rows["w"]
-        ok = np.isfinite(raw_w) & (raw_w >= 0) & (raw_w <= 1)
-        if not np.all(ok):
-            bad = int(np.flatnonzero(~ok)[0])
-            value = float(raw_w[bad])
-            why = "is not a finite number" if not np.isfinite(value) else "is outside 0..1"
-            raise BadFileError(
-                f"edge list {path!r}, line {_line_of_row(text, skip, bad)}: weight {value:g} {why} "
-                "(the weight column is the trust of the edge, between 0 and 1)"
-            )
-        weight = raw_w.astype(np.float32)
-    del rows
+    return rows
+
+
+def _weights(path: str, text: str, skip: int, raw_w: np.ndarray) -> np.ndarray:
+    """The weight column as the edges' trust (float32).
+
+    Raises:
+        BadFileError: naming the line of the first weight not a finite number in 0..1.
+    """
+    ok = np.isfinite(raw_w) & (raw_w >= 0) & (raw_w <= 1)
+    if not np.all(ok):
+        bad = int(np.flatnonzero(~ok)[0])
+        value = float(raw_w[bad])
+        why = "is not a finite number" if not np.isfinite(value) else "is outside 0..1"
+        raise BadFileError(
+            f"edge list {path!r}, line {_line_of_row(text, skip, bad)}: weight {value:g} {why} "
+            "(the weight column is the trust of the edge, between 0 and 1)"
+        )
+    return raw_w.astype(np.float32)
+
+
+def _cleaned(
+    u_raw: np.ndarray, v_raw: np.ndarray, weight: np.ndarray | None, directed: bool
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray | None], int, int]:
+    """The ids (sorted) and the edges ``(src, dst, weight)`` between their indices, sorted by (src, dst):
+    self-loops dropped, both directions of each line when undirected, duplicates merged (the first weight
+    kept). Returns ``(ids, edges, self-loops dropped, duplicates merged)``."""
     lines = int(u_raw.shape[0])
-    # Cleaning (sorting and remapping the ends) and then building the world take about this much per line.
-    ensure_memory(
-        lines * BYTES_PER_LINE,
-        f"importing edge list {path!r} ({lines:,} lines)",
-        "split it or import it on a machine with more memory",
-    )
-    if progress:
-        progress("cleaning edge list", 0.5)
     ends = np.concatenate([u_raw, v_raw])
     ids = unique_sorted(ends)
     inverse = np.searchsorted(ids, ends)
@@ -324,21 +384,7 @@ def read_edge_list(
     given = int(src.shape[0])
     src = (key // n).astype(np.int32)
     dst = (key % n).astype(np.int32)
-    duplicates = given - int(key.shape[0])
-    if progress:
-        progress("cleaning edge list", 1.0)
-    stats = {
-        "file": os.path.abspath(path),
-        "format": "csv" if delimiter == "," else "snap",
-        "header": header,
-        "directed": directed,
-        "lines": lines,
-        "self_loops_dropped": self_loops,
-        # For undirected input a reciprocal pair (u v and v u) yields the same two directed edges twice.
-        "duplicates_merged": duplicates,
-        "weighted": weight is not None,
-    }
-    return EdgeList(ids=ids.astype(np.int64), src=src, dst=dst, weight=w, stats=stats)
+    return ids, (src, dst, w), self_loops, given - int(key.shape[0])
 
 
 def _parse(
