@@ -592,6 +592,8 @@ class Simulation:
         return metrics
 
     def _tick(self, events: list[Event], lazy: bool = False) -> dict[str, Any]:
+        """One tick: who is online, queued sessions started, running ones advanced a round, the living
+        network's feeds, follows and churn, edge changes merged; returns the tick's metrics."""
         t0 = time.perf_counter()
         world = self.world
         tick = world.tick
@@ -604,7 +606,6 @@ class Simulation:
             online = activation
         else:
             online = world.advance(1)
-        call = self.plugins.call
         watch = self.llm.watching()  # agents that remember: their new exposures become memories
         if self.plugins.abandoned:
             self.plugins.sweep()  # hung plugin threads abandoned earlier: stop them if they can be stopped
@@ -612,62 +613,96 @@ class Simulation:
             by_id = {s.id: s for s in world.sessions}
             for s in world.sessions:
                 s.rival_sessions = [by_id[r] for r in s.rivals if r in by_id]
-        # Schedule: start queued sessions by priority while there is room.
         running = [s for s in world.sessions if s.status == "running"]
-        room = self.max_running - len(running)
-        started = []
-        if room > 0:
-            queued = sorted((s for s in world.sessions if s.status == "queued"), key=lambda s: (-s.priority, s.id))
-            for s in queued[:room]:
-                try:
-                    s.llm, s.registry = self.llm, self.registry
-                    model = self._make_model(s)
-                    s.start(world, model, tick, call)
-                except BaseException as exc:  # a plugin may raise anything, even call sys.exit
-                    if not is_plugin_fault(exc):
-                        raise
-                    self._fail(s, exc, tick, events)
-                    continue
-                started.append(s)
-                if watch is not None:  # its seeds were shown the message
-                    self.llm.remember_seen(s, tick, watch, np.zeros(watch.size, dtype=bool))
-                self._changed.add(s.id)
-                events.append(PropagationStarted(s.id, s.model_name, s.seeds_count, tick))
-                try:
-                    done = s.model is not None and s.is_done(world, tick, online, call)
-                except BaseException as exc:
-                    if not is_plugin_fault(exc):
-                        raise
-                    self._fail(s, exc, tick, events)
-                    continue
-                if done:
-                    s.status, s.ended_tick = "completed", tick
-                    events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
-        attempts = 0
-        new_adoptions = 0
+        started = self._start_queued(tick, self.max_running - len(running), online, watch, events)
         social = self.social
         out = SocialTick()
-        living = social.living
         feeds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        if living:
-            live = [s for s in running if s.status == "running"]
-            feeds = social.feeds(tick, online, live, out)
-        stepped = []
+        if social.living:
+            feeds = social.feeds(tick, online, [s for s in running if s.status == "running"], out)
+        stepped, attempts, new_adoptions = self._advance_running(running, tick, online, feeds, watch, out, events)
+        out.graph_adoptions = new_adoptions - out.feed_adoptions
+        if social.living:
+            social.learn(tick, stepped, out)
+            social.friends(tick, online, out)
+            social.churn(tick, out)
+        # Edge changes a model asked for are merged now, so the next round sees them (living-network
+        # changes buffered with them go in the same merge).
+        model_edges = any(s.changed_edges for s in stepped)
+        if social.living or model_edges:
+            social.maybe_merge(tick, out, force=model_edges)
+        for s in stepped:
+            s.last_round = None
+        for name in out.errors:
+            events.append(RecommenderFailed(name, social.errors.get(name, ""), social.tracebacks.get(name, ""), tick))
+        if activation is not None:
+            activation.settle()
+            online_count = int(activation.mask.sum()) if activation.drawn else None
+        else:
+            online_count = int(online.sum())
+        seconds = time.perf_counter() - t0
+        new_adoptions += sum(s.seeds_count for s in started)
+        return self._metrics(tick, seconds, online_count, attempts, new_adoptions, out)
+
+    def _start_queued(self, tick: int, room: int, online: Any, watch: Any, events: list[Event]) -> list[Any]:
+        """Start queued sessions by priority while there is ``room``; a model that fails fails its session
+        alone. Returns the sessions started."""
+        world, call = self.world, self.plugins.call
+        started: list[Any] = []
+        if room <= 0:
+            return started
+        queued = sorted((s for s in world.sessions if s.status == "queued"), key=lambda s: (-s.priority, s.id))
+        for s in queued[:room]:
+            try:
+                s.llm, s.registry = self.llm, self.registry
+                model = self._make_model(s)
+                s.start(world, model, tick, call)
+            except BaseException as exc:  # a plugin may raise anything, even call sys.exit
+                if not is_plugin_fault(exc):
+                    raise
+                self._fail(s, exc, tick, events)
+                continue
+            started.append(s)
+            if watch is not None:  # its seeds were shown the message
+                self.llm.remember_seen(s, tick, watch, np.zeros(watch.size, dtype=bool))
+            self._changed.add(s.id)
+            events.append(PropagationStarted(s.id, s.model_name, s.seeds_count, tick))
+            try:
+                done = s.model is not None and s.is_done(world, tick, online, call)
+            except BaseException as exc:
+                if not is_plugin_fault(exc):
+                    raise
+                self._fail(s, exc, tick, events)
+                continue
+            if done:
+                s.status, s.ended_tick = "completed", tick
+                events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
+        return started
+
+    def _advance_running(
+        self,
+        running: list[Any],
+        tick: int,
+        online: Any,
+        feeds: dict[int, tuple[np.ndarray, np.ndarray]],
+        watch: Any,
+        out: SocialTick,
+        events: list[Event],
+    ) -> tuple[list[Any], int, int]:
+        """Advance every running session one round, by priority; a model that fails fails its session alone.
+        Returns the sessions that stepped, the edge attempts and the new adoptions."""
+        world, call = self.world, self.plugins.call
+        stepped: list[Any] = []
+        attempts = new_adoptions = 0
         for s in sorted(running, key=lambda s: (-s.priority, s.id)):
             if s.status != "running":
                 continue
-            if s.model is None:  # a session restored from a file: make its model again
-                try:
-                    s.model = self._make_model(s)
-                except BaseException as exc:
-                    if not is_plugin_fault(exc):
-                        raise
-                    self._fail(s, exc, tick, events)
-                    continue
-            feed_before = s.feed_reached
-            s.llm, s.registry = self.llm, self.registry
-            before = s.exposed[watch] if watch is not None and s.exposed.size else None
             try:
+                if s.model is None:  # a session restored from a file: make its model again
+                    s.model = self._make_model(s)
+                feed_before = s.feed_reached
+                s.llm, s.registry = self.llm, self.registry
+                before = s.exposed[watch] if watch is not None and s.exposed.size else None
                 result = s.advance(world, tick, online, feeds.get(s.id), call)
             except BaseException as exc:  # the model's, its answer's, or over the plugin budget
                 if not is_plugin_fault(exc):
@@ -685,44 +720,30 @@ class Simulation:
             events.append(PropagationRound(s.id, s.round, tick, new, s.reached, s.exposed_count, int(result.attempts)))
             if s.status == "completed":
                 events.append(PropagationCompleted(s.id, "completed", s.reached, tick))
-        out.graph_adoptions = new_adoptions - out.feed_adoptions
-        if living:
-            social.learn(tick, stepped, out)
-            social.friends(tick, online, out)
-            social.churn(tick, out)
-        # Edge changes a model asked for are merged now, so the next round sees them (living-network
-        # changes buffered with them go in the same merge).
-        model_edges = any(s.changed_edges for s in stepped)
-        if living or model_edges:
-            social.maybe_merge(tick, out, force=model_edges)
-        for s in stepped:
-            s.last_round = None
-        for name in out.errors:
-            events.append(RecommenderFailed(name, social.errors.get(name, ""), social.tracebacks.get(name, ""), tick))
-        if activation is not None:
-            activation.settle()
-            online_count = int(activation.mask.sum()) if activation.drawn else None
-        else:
-            online_count = int(online.sum())
-        seconds = time.perf_counter() - t0
-        seeded = sum(s.seeds_count for s in started)
+        return stepped, attempts, new_adoptions
+
+    def _metrics(
+        self, tick: int, seconds: float, online: int | None, attempts: int, new_adoptions: int, out: SocialTick
+    ) -> dict[str, Any]:
+        """The tick's metrics (published with its ``TickCompleted`` event)."""
+        sessions = self.world.sessions
         return {
             "tick": tick,
             "seconds": seconds,
-            "online": online_count,
-            "running": sum(1 for s in world.sessions if s.status == "running"),
-            "queued": sum(1 for s in world.sessions if s.status == "queued"),
-            "completed": sum(1 for s in world.sessions if s.status == "completed"),
-            "failed": sum(1 for s in world.sessions if s.status == "failed"),
+            "online": online,
+            "running": sum(1 for s in sessions if s.status == "running"),
+            "queued": sum(1 for s in sessions if s.status == "queued"),
+            "completed": sum(1 for s in sessions if s.status == "completed"),
+            "failed": sum(1 for s in sessions if s.status == "failed"),
             "attempts": attempts,
             "attempts_per_second": attempts / seconds if seconds > 0 else 0.0,
-            "new_adoptions": new_adoptions + seeded,
-            "reached": sum(s.reached for s in world.sessions),
-            "reproduction_number": _mean([s.reproduction_number for s in world.sessions if s.status == "running"]),
-            "feed_reached": sum(s.feed_reached for s in world.sessions),
-            "graph_reached": sum(s.graph_reached for s in world.sessions),
-            "edges": world.num_edges,
-            "pending_graph_changes": world.delta.pending,
+            "new_adoptions": new_adoptions,
+            "reached": sum(s.reached for s in sessions),
+            "reproduction_number": _mean([s.reproduction_number for s in sessions if s.status == "running"]),
+            "feed_reached": sum(s.feed_reached for s in sessions),
+            "graph_reached": sum(s.graph_reached for s in sessions),
+            "edges": self.world.num_edges,
+            "pending_graph_changes": self.world.delta.pending,
             **out.to_metrics(),
         }
 
