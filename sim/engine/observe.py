@@ -91,6 +91,14 @@ def _elapsed(since: float | None, now: float) -> float | None:
     return None if since is None else max(0.0, now - since)
 
 
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(f"agora_{name}", doc, value=value)
+
+
+def _gauge(name: str, doc: str, value: float | None = None, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"agora_{name}", doc, value=value, labels=labels)
+
+
 class Monitor:
     """Follows a simulation and answers scrapes and health checks (see the module docstring).
 
@@ -441,15 +449,7 @@ class Monitor:
         health = self.health()
         c = snap["counters"]
         attached = bool(snap.get("attached"))
-
-        def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
-            return CounterMetricFamily(f"agora_{name}", doc, value=value)
-
-        def gauge(
-            name: str, doc: str, value: float | None = None, labels: list[str] | None = None
-        ) -> GaugeMetricFamily:
-            return GaugeMetricFamily(f"agora_{name}", doc, value=value, labels=labels)
-
+        counter, gauge = _counter, _gauge
         info = InfoMetricFamily("agora", "Agora version and the world followed.")
         info.add_metric([], {"version": __version__, "world": str(snap.get("world", ""))})
         yield info
@@ -480,6 +480,12 @@ class Monitor:
             "Seconds since the event loop's latest heartbeat (-1 without one).",
             -1.0 if beat is None else beat,
         )
+        yield from self._world_families(snap, c)
+        yield from self._llm_families(snap, c, health)
+
+    def _world_families(self, snap: dict[str, Any], c: dict[str, float]) -> Iterator[Any]:
+        """The families of the world, its sessions and its file's writer."""
+        counter, gauge = _counter, _gauge
         yield gauge("agents", "Agents in the world.", float(snap.get("agents", 0) or 0))
         yield gauge("online_agents", "Agents online in the latest tick.", float(snap.get("online", 0) or 0))
         yield gauge("edges", "Directed follow edges stored.", float(snap.get("edges", 0) or 0))
@@ -516,6 +522,10 @@ class Monitor:
         yield counter(
             "db_rows_written", "Adoption and exposure rows committed to the world file.", c.get("db_rows", 0.0)
         )
+
+    def _llm_families(self, snap: dict[str, Any], c: dict[str, float], health: dict[str, Any]) -> Iterator[Any]:
+        """The families of the LLM layer and of this process."""
+        counter, gauge = _counter, _gauge
         for key, (name, doc) in _LLM_COUNTERS.items():
             yield counter(name, doc, c.get(key, 0.0))
         tokens = CounterMetricFamily(
