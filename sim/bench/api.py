@@ -48,6 +48,7 @@ from typing import Any
 
 import psutil
 
+from sim.bench.measure import child_env
 from sim.core.net import listen
 
 #: A keep-alive request to agora serve should take less than this (milliseconds, median).
@@ -97,10 +98,7 @@ asyncio.run(main())
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("AGORA_PROGRESS", "AGORA_API_TOKEN")}
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return env
+    return child_env("AGORA_PROGRESS", "AGORA_API_TOKEN")
 
 
 def _wait_port(proc: subprocess.Popen, path: str, timeout: float = 120.0) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.bench.engine import PeakRSS, _mb
+from sim.bench.measure import PeakRSS, mb
 from sim.engine.simulation import Simulation
 from sim.llm.service import LLMService
 from sim.store.create import synthetic_world
@@ -105,7 +105,7 @@ def bench_cascade(
                 "overhead": round(on_med / off_med - 1, 4) if off_med > 0 else None,
             }
         )
-    r["peak_rss_mb"] = _mb(peak.peak)
+    r["peak_rss_mb"] = mb(peak.peak)
     r["targets"] = {"cost_share": 0.10}
     r["within_target"] = r["cost_share"] is not None and r["cost_share"] <= 0.10
     return r

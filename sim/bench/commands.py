@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from sim.analysis.view import undirected_pairs
+from sim.bench.measure import child_env, save_npy
 from sim.core.persona import CODE_COLUMNS
 from sim.store.snapshot import load_snapshot, snapshot_history
 from sim.store.worldrows import world_arrays
@@ -62,9 +63,7 @@ def _run(args: list[str], cwd: str) -> tuple[float, float]:
     Raises:
         RuntimeError: the command failed (its error output in the message).
     """
-    env = {k: v for k, v in os.environ.items() if k != "AGORA_PROGRESS"}
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env = child_env("AGORA_PROGRESS")
     with tempfile.TemporaryFile() as errors:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -155,11 +154,7 @@ def _npy_save(world: Any, folder: str) -> float:
 
     os.makedirs(folder, exist_ok=True)
     t0 = time.perf_counter()
-    for k, a in world_arrays(world).items():
-        with open(os.path.join(folder, k + ".npy"), "wb") as fh:
-            np.save(fh, a)
-            fh.flush()
-            os.fsync(fh.fileno())
+    save_npy(world_arrays(world), folder)
     seconds = time.perf_counter() - t0
     shutil.rmtree(folder, ignore_errors=True)
     return seconds
@@ -180,13 +175,11 @@ def _igraph_leiden(world: Any) -> float:
 def _yardstick(name: str, snap: str, folder: str) -> float:
     """Seconds of yardstick ``name`` (``plain``, ``npy`` or ``leiden``) on the world in ``snap``, measured in
     a fresh process (``python -m sim.bench.commands``)."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
     res = subprocess.run(
         [sys.executable, "-m", "sim.bench.commands", name, snap, folder],
         capture_output=True,
         text=True,
-        env=env,
+        env=child_env(),
         check=False,
     )
     if res.returncode != 0:
@@ -279,6 +272,42 @@ def _bench_events(db: str, folder: str, repeats: int, step: Callable[[str], None
     return out
 
 
+#: What each command's yardstick does.
+YARDSTICKS = {
+    "new": "agent and edge rows written the plain way (executemany from numpy, one row per edge)",
+    "load": "agent and edge rows written the plain way (executemany from numpy, one row per edge)",
+    "save": "np.save of the world's arrays, uncompressed, fsynced",
+    "analyze": "igraph Leiden (modularity, 2 iterations) on an igraph graph built from numpy arrays",
+}
+
+
+def _command_entry(
+    name: str, command: str, runs: dict[str, list[float]], yard: list[float], scale: float
+) -> dict[str, Any]:
+    """One command's report: its seconds and peak RSS per run, its yardstick's seconds, their ratio and its
+    targets (the 1M-agent ones times ``scale``)."""
+    sec, rss_mb = runs["seconds"], runs["rss"]
+    entry: dict[str, Any] = {
+        "command": command,
+        "seconds": [round(x, 3) for x in sec],
+        "seconds_median": _median(sec),
+        "peak_rss_mb": [round(x, 1) for x in rss_mb],
+        "peak_rss_mb_max": round(max(rss_mb), 1),
+        "yardstick": {
+            "what": YARDSTICKS[name],
+            "seconds": [round(x, 3) for x in yard],
+            "seconds_median": _median(yard),
+        },
+    }
+    entry["ratio_to_yardstick"] = round(entry["seconds_median"] / max(entry["yardstick"]["seconds_median"], 1e-9), 3)
+    entry["target_seconds"] = round(TARGETS[f"{name}_s"] * scale, 1)
+    entry["within_target"] = entry["seconds_median"] <= entry["target_seconds"]
+    if f"{name}_rss_mb" in TARGETS:
+        entry["target_peak_rss_mb"] = round(TARGETS[f"{name}_rss_mb"] * scale, 1)
+        entry["within_target"] = entry["within_target"] and entry["peak_rss_mb_max"] <= entry["target_peak_rss_mb"]
+    return entry
+
+
 def bench_commands(
     agents: int = 1_000_000,
     *,
@@ -347,12 +376,6 @@ def bench_commands(
         if own:
             shutil.rmtree(folder, ignore_errors=True)
     scale = max(1.0, agents / 1_000_000)
-    yardsticks = {
-        "new": "agent and edge rows written the plain way (executemany from numpy, one row per edge)",
-        "load": "agent and edge rows written the plain way (executemany from numpy, one row per edge)",
-        "save": "np.save of the world's arrays, uncompressed, fsynced",
-        "analyze": "igraph Leiden (modularity, 2 iterations) on an igraph graph built from numpy arrays",
-    }
     out: dict[str, Any] = {
         "benchmark": "commands",
         "agents": agents,
@@ -364,27 +387,8 @@ def bench_commands(
     }
     within = True
     for name in names:
-        sec, rss_mb = runs[name]["seconds"], runs[name]["rss"]
-        entry: dict[str, Any] = {
-            "command": "agora " + " ".join(commands[name]).replace(folder + os.sep, "W/"),
-            "seconds": [round(x, 3) for x in sec],
-            "seconds_median": _median(sec),
-            "peak_rss_mb": [round(x, 1) for x in rss_mb],
-            "peak_rss_mb_max": round(max(rss_mb), 1),
-            "yardstick": {
-                "what": yardsticks[name],
-                "seconds": [round(x, 3) for x in yard[name]],
-                "seconds_median": _median(yard[name]),
-            },
-        }
-        entry["ratio_to_yardstick"] = round(
-            entry["seconds_median"] / max(entry["yardstick"]["seconds_median"], 1e-9), 3
-        )
-        entry["target_seconds"] = round(TARGETS[f"{name}_s"] * scale, 1)
-        entry["within_target"] = entry["seconds_median"] <= entry["target_seconds"]
-        if f"{name}_rss_mb" in TARGETS:
-            entry["target_peak_rss_mb"] = round(TARGETS[f"{name}_rss_mb"] * scale, 1)
-            entry["within_target"] = entry["within_target"] and entry["peak_rss_mb_max"] <= entry["target_peak_rss_mb"]
+        command = "agora " + " ".join(commands[name]).replace(folder + os.sep, "W/")
+        entry = _command_entry(name, command, runs[name], yard[name], scale)
         within = within and entry["within_target"]
         out["commands"][name] = entry
     out["targets_scaled_from_1m_by"] = scale

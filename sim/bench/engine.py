@@ -10,15 +10,12 @@ import gc
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,6 +23,7 @@ import psutil
 
 from sim.analysis.structure import pagerank_csr, pagerank_scores
 from sim.analysis.view import build_view
+from sim.bench.measure import PeakRSS, child_env, maxrss_mb, mb, save_npy, timed
 from sim.core.arrays import unique_sorted
 from sim.engine.simulation import Simulation
 from sim.llm.service import LLMService
@@ -39,47 +37,8 @@ from sim.store.worldfile import open_world, save_world
 from sim.store.worldrows import world_arrays
 from sim.store.writer import WorldWriter
 
-
-class PeakRSS:
-    """Samples this process's RSS (psutil) in a background thread and keeps the maximum."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.peak = 0
-        self._proc = psutil.Process()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self.peak = self._proc.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss)
-
-
-@contextmanager
-def timed(results: dict[str, Any], key: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    yield
-    results[key] = round(time.perf_counter() - t0, 3)
-
-
-def _mb(b: float) -> float:
-    return round(b / 2**20, 1)
-
-
-def _maxrss_mb() -> float:
-    """The process's RSS high-water mark so far (``ru_maxrss``)."""
-    return _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+#: ``tui.bench`` reaches the MiB figure here.
+_mb = mb
 
 
 def bench_world(
@@ -119,39 +78,35 @@ def bench_world(
                 world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed, progress=progress)
             r["edges"] = world.num_edges
             r["communities"] = world.num_communities
-            r["world_array_mb"] = _mb(world.nbytes())
-            r["rss_after_generate_mb"] = _mb(psutil.Process().memory_info().rss)
+            r["world_array_mb"] = mb(world.nbytes())
+            r["rss_after_generate_mb"] = mb(psutil.Process().memory_info().rss)
             with timed(r, "persist_s"):
                 asyncio.run(save_world(world, db, progress=progress))
-            r["world_file_mb"] = _mb(os.path.getsize(db))
+            r["world_file_mb"] = mb(os.path.getsize(db))
             del world
             gc.collect()
             with timed(r, "open_s"):
                 world = asyncio.run(open_world(db))
             with timed(r, "snapshot_save_s"):
                 save_snapshot(world, snap, progress=progress)
-            r["snapshot_mb"] = _mb(os.path.getsize(snap))
-            r["maxrss_after_snapshot_save_mb"] = _maxrss_mb()
+            r["snapshot_mb"] = mb(os.path.getsize(snap))
+            r["maxrss_after_snapshot_save_mb"] = maxrss_mb()
             if run_ticks:
                 r["run"] = asyncio.run(_bench_headless_run(world, db, seed, run_ticks))
-                r["maxrss_after_run_mb"] = _maxrss_mb()
+                r["maxrss_after_run_mb"] = maxrss_mb()
                 gc.collect()
             ours = None
             if analyse:
                 r["pagerank"] = {}
                 with timed(r["pagerank"], "pagerank_s"):
                     ours = pagerank_csr(world.graph, progress=progress)
-                r["maxrss_after_pagerank_mb"] = _maxrss_mb()
+                r["maxrss_after_pagerank_mb"] = maxrss_mb()
             # Baseline: the same arrays written and read raw with numpy.
             raw_dir = os.path.join(folder, "npy")
             os.makedirs(raw_dir, exist_ok=True)
             arrays = world_arrays(world)
             with timed(r, "baseline_npy_save_s"):
-                for k, a in arrays.items():
-                    with open(os.path.join(raw_dir, k + ".npy"), "wb") as fh:
-                        np.save(fh, a)
-                        fh.flush()
-                        os.fsync(fh.fileno())
+                save_npy(arrays, raw_dir)
             del arrays, world
             gc.collect()
             with timed(r, "baseline_npy_load_s"):
@@ -163,21 +118,12 @@ def bench_world(
             if ours is None:
                 del world
             gc.collect()
-            # Baseline generator: uniform pairs, unique, both directions sorted; nothing else.
-            rng = np.random.default_rng(seed)
             with timed(r, "baseline_uniform_graph_s"):
-                m = int(agents * avg_degree / 2)
-                a = rng.integers(0, agents, m)
-                b = rng.integers(0, agents, m)
-                key = unique_sorted(np.minimum(a, b) * agents + np.maximum(a, b))
-                del a, b
-                both = np.concatenate([key // agents * agents + key % agents, key % agents * agents + key // agents])
-                both.sort()
-                del key, both
+                _uniform_graph(agents, avg_degree, seed)
             gc.collect()
             # Everything Agora does is done: the high-water mark so far is its peak. The igraph baseline
             # (last, on the world loaded from the snapshot) takes gigabytes more at 10M agents.
-            r["peak_rss_agora_mb"] = max(_mb(peak.peak), _maxrss_mb())
+            r["peak_rss_agora_mb"] = max(mb(peak.peak), maxrss_mb())
             if ours is not None:
                 r["pagerank"].update(_pagerank_baseline(world, ours, r["pagerank"]["pagerank_s"], progress))
                 del world, ours
@@ -185,13 +131,31 @@ def bench_world(
     finally:
         if own:
             shutil.rmtree(folder, ignore_errors=True)
+    _world_report(r, peak, base_rss, agents)
+    return r
+
+
+def _uniform_graph(agents: int, avg_degree: float, seed: int) -> None:
+    """The baseline generator: uniform pairs, unique, both directions sorted; nothing else."""
+    rng = np.random.default_rng(seed)
+    m = int(agents * avg_degree / 2)
+    a = rng.integers(0, agents, m)
+    b = rng.integers(0, agents, m)
+    key = unique_sorted(np.minimum(a, b) * agents + np.maximum(a, b))
+    del a, b
+    both = np.concatenate([key // agents * agents + key % agents, key % agents * agents + key // agents])
+    both.sort()
+
+
+def _world_report(r: dict[str, Any], peak: PeakRSS, base_rss: int, agents: int) -> None:
+    """The memory figures, the ratios to the baselines and the targets of :func:`bench_world`, into ``r``."""
     # The sampler cannot run while a C call holds the GIL (igraph's PageRank does), so the kernel's
     # high-water mark is the figure; run it in a fresh process (the CLI does) for it to be this benchmark's.
-    r["peak_rss_sampled_mb"] = _mb(peak.peak)
-    r["peak_rss_maxrss_mb"] = _maxrss_mb()
+    r["peak_rss_sampled_mb"] = mb(peak.peak)
+    r["peak_rss_maxrss_mb"] = maxrss_mb()
     r["peak_rss_with_baselines_mb"] = max(r["peak_rss_sampled_mb"], r["peak_rss_maxrss_mb"])
     r["peak_rss_mb"] = r["peak_rss_agora_mb"]
-    r["rss_at_start_mb"] = _mb(base_rss)
+    r["rss_at_start_mb"] = mb(base_rss)
     r["ratios"] = {
         "generate_vs_uniform_baseline": round(r["generate_s"] / max(r["baseline_uniform_graph_s"], 1e-9), 2),
         "snapshot_save_vs_npy_save": round(r["snapshot_save_s"] / max(r["baseline_npy_save_s"], 1e-9), 2),
@@ -211,7 +175,6 @@ def bench_world(
     }
     r["targets_scaled_from_1m_by"] = scale
     r["within_targets"] = all(r[k] <= v for k, v in r["targets"].items())
-    return r
 
 
 def _pagerank_baseline(
@@ -221,7 +184,7 @@ def _pagerank_baseline(
     extra memory it takes, and its largest difference from ``ours`` (``agora analyze``'s power iteration)."""
 
     out: dict[str, Any] = {}
-    before = _maxrss_mb()
+    before = maxrss_mb()
     with timed(out, "baseline_igraph_view_s"):
         view = build_view(world, progress=progress)
     with timed(out, "baseline_igraph_prpack_s"):
@@ -229,7 +192,7 @@ def _pagerank_baseline(
     del view
     gc.collect()
     out["baseline_igraph_total_s"] = round(out["baseline_igraph_view_s"] + out["baseline_igraph_prpack_s"], 3)
-    out["baseline_maxrss_growth_mb"] = round(_maxrss_mb() - before, 1)
+    out["baseline_maxrss_growth_mb"] = round(maxrss_mb() - before, 1)
     out["max_abs_difference"] = float(np.abs(ours - ref).max())
     out["speedup_vs_baseline"] = round(out["baseline_igraph_total_s"] / max(ours_s, 1e-9), 2)
     return out
@@ -436,9 +399,9 @@ def fresh_process_json(module_args: list[str], what: str) -> dict[str, Any]:
     Raises:
         RuntimeError: the process failed (its stderr's end is quoted).
     """
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
-    res = subprocess.run([sys.executable, "-m", *module_args], capture_output=True, text=True, env=env, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", *module_args], capture_output=True, text=True, env=child_env(), check=False
+    )
     if res.returncode != 0:
         raise RuntimeError(f"the ensemble benchmark {what} failed: {res.stderr.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
@@ -476,99 +439,19 @@ def bench_propagation(
         r["edges"] = world.num_edges
         # 1) One full cascade, measured through the whole Simulation (scheduler, sessions, validation,
         #    events), against the bare kernel on the same graph, alternating to share the machine's noise.
-        ours, base = [], []
-        for rep in range(repeats):
-            fork = world.fork()
-            sim = Simulation(fork, llm=LLMService.offline(fork))
-            s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=rep)
-            asyncio.run(sim.run(until_done=True, max_ticks=10_000))
-            secs = s.seconds  # the session's rounds: what the kernel below does, plus validation and bookkeeping
-            tick_secs = sum(m["seconds"] for m in sim.metrics)  # whole ticks: activation and scheduling too
-            ours.append((s.attempts / secs, s.reached, secs, s.attempts, s.attempts / tick_secs))
-            seeds = np.flatnonzero(s.adopted_at == s.started_tick)
-            t0 = time.perf_counter()
-            reached, attempts = _numpy_ic_kernel(
-                world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p, np.random.default_rng(rep)
-            )
-            bsecs = time.perf_counter() - t0
-            base.append((attempts / bsecs, reached, bsecs, attempts, attempts / bsecs))
-            del fork, sim
-            gc.collect()
-        med = lambda xs, i: float(np.median([x[i] for x in xs]))  # noqa: E731
-        r["cascade"] = {
-            "reached_median": med(ours, 1),
-            "seconds_median": round(med(ours, 2), 3),
-            "edge_attempts_per_second_median": round(med(ours, 0)),
-            "whole_tick_edge_attempts_per_second_median": round(med(ours, 4)),
-            "baseline_reached_median": med(base, 1),
-            "baseline_seconds_median": round(med(base, 2), 3),
-            "baseline_edge_attempts_per_second_median": round(med(base, 0)),
-            "runs": repeats,
-        }
-        r["cascade"]["ratio_to_baseline"] = round(
-            r["cascade"]["edge_attempts_per_second_median"] / r["cascade"]["baseline_edge_attempts_per_second_median"],
-            3,
-        )
+        r["cascade"] = _cascade_vs_kernel(world, p, repeats)
         # 1b) An ensemble as `agora run --runs` runs it: the whole per-run cost, texts and tick loop included.
         r["ensemble"] = _ensemble_fresh(agents, avg_degree, p, ensemble_runs, seed)
         gc.collect()
         # 2) One tick with `sessions` concurrent sessions.
-        fork = world.fork()
-        sim = Simulation(fork, max_running=sessions, llm=LLMService.offline(fork))
-        for i in range(sessions):
-            sim.inject(f"concurrent {i}", model="ic", params={"p": 0.05}, seeds="random:1000", seed=i)
-        asyncio.run(sim.step())  # starts (seeds) all sessions
-        tick_seconds = []
-        for _ in range(8):
-            asyncio.run(sim.step())
-            if sim.metrics[-1]["running"] < sessions:
-                break
-            tick_seconds.append(sim.metrics[-1]["seconds"])
-        r["concurrent_tick"] = {
-            "sessions": sessions,
-            "ticks_measured": len(tick_seconds),
-            "tick_ms_median": round(1000 * float(np.median(tick_seconds)), 1) if tick_seconds else None,
-            "tick_ms_max": round(1000 * float(np.max(tick_seconds)), 1) if tick_seconds else None,
-        }
-        del fork, sim, world
+        r["concurrent_tick"] = _concurrent_tick(world, sessions)
+        del world
         gc.collect()
         # 3) NDlib on a smaller graph, against our full cascade on the same graph and seeds.
-        small = synthetic_world("ndlib", ndlib_agents, avg_degree=avg_degree, seed=seed)
-        twin = small.fork()
-        sim = Simulation(twin, llm=LLMService.offline(twin))
-        s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=0)
-        asyncio.run(sim.run(until_done=True, max_ticks=10_000))
-        ours_small = sum(m["seconds"] for m in sim.metrics)
-        seeds = np.flatnonzero(s.adopted_at == s.started_tick)
-        # NDlib's cascade from three seed sets (the first: this cascade's seeds); the median of its iterations.
-        rng = np.random.default_rng(seed)
-        seed_sets = [seeds] + [rng.choice(small.n, size=seeds.size, replace=False) for _ in range(ndlib_repeats - 1)]
-        nd_runs = [_ndlib_ic(small, ss, p) for ss in seed_sets]
-        nd = dict(nd_runs[0])
-        if nd.get("available"):
-            nd["seconds_each"] = [x["seconds"] for x in nd_runs]
-            nd["seconds"] = round(float(np.median(nd["seconds_each"])), 3)
-            nd["setup_seconds"] = round(float(np.median([x["setup_seconds"] for x in nd_runs])), 3)
-            nd["reached_each"] = [x["reached"] for x in nd_runs]
-        nd["agents"] = ndlib_agents
-        nd["agora_seconds"] = round(ours_small, 4)
-        nd["agora_reached"] = s.reached
-        small_ensemble = _ensemble_fresh(ndlib_agents, avg_degree, p, small_ensemble_runs, seed)
-        nd["agora_ensemble_seconds_per_run"] = small_ensemble["seconds_per_run"]
-        nd["agora_ensemble_seconds_per_run_one_worker"] = small_ensemble["seconds_per_run_one_worker"]
-        if nd.get("available"):
-            # Iterations only, and with the graph build and per-edge configuration NDlib's IC requires.
-            nd["speedup"] = round(nd["seconds"] / max(ours_small, 1e-9), 1)
-            nd["speedup_with_setup"] = round((nd["seconds"] + nd["setup_seconds"]) / max(ours_small, 1e-9), 1)
-            # A whole `agora run --runs` run (the tick loop and its bookkeeping) against NDlib's iterations: with the
-            # command's default workers (one per CPU) and in one process.
-            nd["ensemble_speedup"] = round(nd["seconds"] / max(small_ensemble["seconds_per_run"], 1e-9), 1)
-            nd["ensemble_speedup_one_worker"] = round(
-                nd["seconds"] / max(small_ensemble["seconds_per_run_one_worker"], 1e-9), 1
-            )
-        r["ndlib"] = nd
-        r["ensemble_small"] = small_ensemble
-    r["peak_rss_mb"] = _mb(peak.peak)
+        r["ndlib"], r["ensemble_small"] = _ndlib_comparison(
+            ndlib_agents, avg_degree, p, seed, ndlib_repeats, small_ensemble_runs
+        )
+    r["peak_rss_mb"] = mb(peak.peak)
     r["targets"] = {
         "ratio_to_baseline": 0.7,
         "ensemble_ratio_to_baseline": 0.7,
@@ -577,6 +460,107 @@ def bench_propagation(
         "ndlib_ensemble_speedup": 100,
     }
     return r
+
+
+def _cascade_vs_kernel(world: Any, p: float, repeats: int) -> dict[str, Any]:
+    """``repeats`` ic cascades through the whole Simulation, each beside the bare numpy kernel from the same
+    seeds on the same graph: medians of reach, seconds and edge attempts per second, and their ratio."""
+    ours, base = [], []
+    for rep in range(repeats):
+        fork = world.fork()
+        sim = Simulation(fork, llm=LLMService.offline(fork))
+        s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=rep)
+        asyncio.run(sim.run(until_done=True, max_ticks=10_000))
+        secs = s.seconds  # the session's rounds: what the kernel below does, plus validation and bookkeeping
+        tick_secs = sum(m["seconds"] for m in sim.metrics)  # whole ticks: activation and scheduling too
+        ours.append((s.attempts / secs, s.reached, secs, s.attempts, s.attempts / tick_secs))
+        seeds = np.flatnonzero(s.adopted_at == s.started_tick)
+        t0 = time.perf_counter()
+        reached, attempts = _numpy_ic_kernel(
+            world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p, np.random.default_rng(rep)
+        )
+        bsecs = time.perf_counter() - t0
+        base.append((attempts / bsecs, reached, bsecs, attempts, attempts / bsecs))
+        del fork, sim
+        gc.collect()
+    med = lambda xs, i: float(np.median([x[i] for x in xs]))  # noqa: E731
+    out = {
+        "reached_median": med(ours, 1),
+        "seconds_median": round(med(ours, 2), 3),
+        "edge_attempts_per_second_median": round(med(ours, 0)),
+        "whole_tick_edge_attempts_per_second_median": round(med(ours, 4)),
+        "baseline_reached_median": med(base, 1),
+        "baseline_seconds_median": round(med(base, 2), 3),
+        "baseline_edge_attempts_per_second_median": round(med(base, 0)),
+        "runs": repeats,
+    }
+    out["ratio_to_baseline"] = round(
+        out["edge_attempts_per_second_median"] / out["baseline_edge_attempts_per_second_median"], 3
+    )
+    return out
+
+
+def _concurrent_tick(world: Any, sessions: int) -> dict[str, Any]:
+    """Ticks of ``sessions`` ic sessions running at once (up to 8, while all still run): median and most ms."""
+    fork = world.fork()
+    sim = Simulation(fork, max_running=sessions, llm=LLMService.offline(fork))
+    for i in range(sessions):
+        sim.inject(f"concurrent {i}", model="ic", params={"p": 0.05}, seeds="random:1000", seed=i)
+    asyncio.run(sim.step())  # starts (seeds) all sessions
+    tick_seconds = []
+    for _ in range(8):
+        asyncio.run(sim.step())
+        if sim.metrics[-1]["running"] < sessions:
+            break
+        tick_seconds.append(sim.metrics[-1]["seconds"])
+    return {
+        "sessions": sessions,
+        "ticks_measured": len(tick_seconds),
+        "tick_ms_median": round(1000 * float(np.median(tick_seconds)), 1) if tick_seconds else None,
+        "tick_ms_max": round(1000 * float(np.max(tick_seconds)), 1) if tick_seconds else None,
+    }
+
+
+def _ndlib_comparison(
+    agents: int, avg_degree: float, p: float, seed: int, repeats: int, ensemble_runs: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """NDlib's ic (when installed) on a world of ``agents``, against our full cascade on the same graph and
+    seeds and against an ``agora run --runs`` ensemble of ``ensemble_runs`` runs: the comparison and the
+    ensemble's report."""
+    small = synthetic_world("ndlib", agents, avg_degree=avg_degree, seed=seed)
+    twin = small.fork()
+    sim = Simulation(twin, llm=LLMService.offline(twin))
+    s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=0)
+    asyncio.run(sim.run(until_done=True, max_ticks=10_000))
+    ours_small = sum(m["seconds"] for m in sim.metrics)
+    seeds = np.flatnonzero(s.adopted_at == s.started_tick)
+    # NDlib's cascade from three seed sets (the first: this cascade's seeds); the median of its iterations.
+    rng = np.random.default_rng(seed)
+    seed_sets = [seeds] + [rng.choice(small.n, size=seeds.size, replace=False) for _ in range(repeats - 1)]
+    nd_runs = [_ndlib_ic(small, ss, p) for ss in seed_sets]
+    nd = dict(nd_runs[0])
+    if nd.get("available"):
+        nd["seconds_each"] = [x["seconds"] for x in nd_runs]
+        nd["seconds"] = round(float(np.median(nd["seconds_each"])), 3)
+        nd["setup_seconds"] = round(float(np.median([x["setup_seconds"] for x in nd_runs])), 3)
+        nd["reached_each"] = [x["reached"] for x in nd_runs]
+    nd["agents"] = agents
+    nd["agora_seconds"] = round(ours_small, 4)
+    nd["agora_reached"] = s.reached
+    small_ensemble = _ensemble_fresh(agents, avg_degree, p, ensemble_runs, seed)
+    nd["agora_ensemble_seconds_per_run"] = small_ensemble["seconds_per_run"]
+    nd["agora_ensemble_seconds_per_run_one_worker"] = small_ensemble["seconds_per_run_one_worker"]
+    if nd.get("available"):
+        # Iterations only, and with the graph build and per-edge configuration NDlib's IC requires.
+        nd["speedup"] = round(nd["seconds"] / max(ours_small, 1e-9), 1)
+        nd["speedup_with_setup"] = round((nd["seconds"] + nd["setup_seconds"]) / max(ours_small, 1e-9), 1)
+        # A whole `agora run --runs` run (the tick loop and its bookkeeping) against NDlib's iterations: with the
+        # command's default workers (one per CPU) and in one process.
+        nd["ensemble_speedup"] = round(nd["seconds"] / max(small_ensemble["seconds_per_run"], 1e-9), 1)
+        nd["ensemble_speedup_one_worker"] = round(
+            nd["seconds"] / max(small_ensemble["seconds_per_run_one_worker"], 1e-9), 1
+        )
+    return nd, small_ensemble
 
 
 def bench_series(
@@ -650,7 +634,7 @@ def bench_series(
                 "recording_ms_per_tick": round(1000 * (on_med - off_med) / max(1, ticks or 1), 3),
             }
         r["models"] = out
-    r["peak_rss_mb"] = _mb(peak.peak)
+    r["peak_rss_mb"] = mb(peak.peak)
     r["targets"] = {"overhead": 0.05}
     # The figure held to the target is the share of the session's own time spent recording (timed around
     # the recording code itself): on a shared machine the on/off difference of whole runs is mostly noise.

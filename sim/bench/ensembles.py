@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from sim.bench.engine import _numpy_ic_kernel, fresh_process_json
+from sim.bench.measure import child_env
 from sim.model.registry import Registry
 from sim.runs.forkpool import default_workers, fork_available
 from sim.runs.runner import run_cascades
@@ -285,8 +286,7 @@ def small_world(runs: int = 1000, p: float = 0.05, repeats: int = 3) -> dict[str
     if not edges.is_file():
         return {"available": False, "reason": f"{edges} is missing: set $AGORA_DATA to the datasets' folder"}
     agora = [sys.executable, "-m", "sim.cli.main"]
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x))
+    env = child_env()
     # As a user's machine runs it: byte-code cached (a shell may have turned that off), and an untimed first
     # run below leaves the compiled kernels in Numba's cache.
     env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from sim.bench.engine import PeakRSS, _mb
+from sim.bench.measure import PeakRSS, mb
 from sim.llm.client import LLMClient
 from sim.llm.config import LLMConfig
 
@@ -367,7 +367,7 @@ def bench_llm(
     r["all_answered"] = bool(
         st["answered"] == st["requests"] and st["fallbacks"] == 0 and all(n == requests for n in agora["ok"])
     )
-    r["peak_rss_mb"] = _mb(pk.peak)
+    r["peak_rss_mb"] = mb(pk.peak)
     r["total_s"] = round(time.perf_counter() - t0, 2)
     if progress:
         progress("done", 1.0)

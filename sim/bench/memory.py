@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.bench.engine import PeakRSS, _mb
 from sim.bench.llm import _start_servers, _stop_servers
+from sim.bench.measure import PeakRSS, mb
 from sim.core.agentmemory import AgentMemory, query_words
 from sim.engine.simulation import Simulation
 from sim.llm.config import LLMConfig
@@ -300,6 +300,6 @@ def bench_memory(
         "recall": r["recall"],
         "recall_scaling": r["scaling"],
         "rule_runs": r["rules"],
-        "peak_rss_mb": round(_mb(peak.peak), 1),
+        "peak_rss_mb": round(mb(peak.peak), 1),
         "cpus": os.cpu_count(),
     }

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.bench.engine import PeakRSS, _mb
+from sim.bench.measure import PeakRSS, mb
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.llm.service import LLMService
@@ -405,6 +405,6 @@ def bench_models(
                     nd["speedup"] = float(f"{ours['agent_updates_per_second'] / nd['agent_updates_per_second']:.3g}")
                 out[name]["ndlib"] = nd
     r["models"] = out
-    r["peak_rss_mb"] = _mb(peak.peak)
+    r["peak_rss_mb"] = mb(peak.peak)
     r["all_within_target"] = all(m.get("within_target") for m in out.values())
     return r

@@ -14,6 +14,7 @@ reported beside it.
 
 from __future__ import annotations
 
+import functools
 import gc
 import random
 import time
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.bench.engine import PeakRSS, _mb
+from sim.bench.measure import PeakRSS, mb
 from sim.core.world import World
 from sim.engine.seeding import choose_seeds
 from sim.engine.simulation import Simulation
@@ -48,6 +49,37 @@ def _ic_run(world: World, seeds: np.ndarray, p: float, seed: int) -> tuple[float
         sim.step_now()
         ticks += 1
     return time.perf_counter() - t0, int(s.reached)
+
+
+def _timed_choices(
+    choose: Callable[..., Any],
+    method_params: dict[str, Any],
+    repeats: int,
+    seed: int,
+    progress: Callable[[str, float], None] | None,
+) -> tuple[dict[str, list[float]], dict[str, np.ndarray], list[dict[str, Any]]]:
+    """``repeats`` choices by ``ris`` and by ``degree`` (``choose(method, method_params=...)``) in a seeded
+    shuffled order: their seconds by method, the seeds each chose (the same every time, or an error) and
+    ris's reports."""
+    times: dict[str, list[float]] = {"ris": [], "degree": []}
+    chosen: dict[str, np.ndarray] = {}
+    reports: list[dict[str, Any]] = []
+    order = ["ris", "degree"] * repeats
+    random.Random(seed).shuffle(order)
+    steps = len(order) + 2
+    for i, method in enumerate(order):
+        if progress:
+            progress(f"{method} {len(times[method]) + 1}/{repeats}", i / steps)
+        gc.collect()
+        t0 = time.perf_counter()
+        choice = choose(method, method_params=method_params if method == "ris" else None)
+        times[method].append(time.perf_counter() - t0)
+        if method in chosen and not np.array_equal(chosen[method], choice.seeds):
+            raise RuntimeError(f"{method} chose other seeds on the same world and seed")
+        chosen[method] = choice.seeds
+        if method == "ris":
+            reports.append(choice.report)
+    return times, chosen, reports
 
 
 def bench_seeds(
@@ -83,47 +115,23 @@ def bench_seeds(
             progress("building the world", 0.0)
         world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
         r["edges"] = world.num_edges
-        times: dict[str, list[float]] = {"ris": [], "degree": []}
-        run_s: list[float] = []
-        reached: dict[str, list[int]] = {"ris": [], "degree": []}
-        chosen: dict[str, np.ndarray] = {}
-        reports: list[dict[str, Any]] = []
-        order = ["ris", "degree"] * repeats
-        random.Random(seed).shuffle(order)
-        steps = len(order) + 2
-        for i, method in enumerate(order):
-            if progress:
-                progress(f"{method} {len(times[method]) + 1}/{repeats}", i / steps)
-            gc.collect()
-            t0 = time.perf_counter()
-            choice = choose_seeds(
-                world,
-                registry,
-                method,
-                k,
-                model="ic",
-                params=params,
-                seed=seed,
-                method_params=method_params if method == "ris" else None,
-            )
-            times[method].append(time.perf_counter() - t0)
-            if method in chosen and not np.array_equal(chosen[method], choice.seeds):
-                raise RuntimeError(f"{method} chose other seeds on the same world and seed")
-            chosen[method] = choice.seeds
-            if method == "ris":
-                reports.append(choice.report)
+        choose = functools.partial(choose_seeds, world, registry, k=k, model="ic", params=params, seed=seed)
+        times, chosen, reports = _timed_choices(choose, method_params, repeats, seed, progress)
+        steps = 2 * repeats + 2
         if progress:
-            progress("ris under tracemalloc", len(order) / steps)
+            progress("ris under tracemalloc", 2 * repeats / steps)
         gc.collect()
         tracemalloc.start()
         try:
-            choose_seeds(world, registry, "ris", k, model="ic", params=params, seed=seed, method_params=method_params)
+            choose("ris", method_params=method_params)
             ris_peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
     # The runs come after the peak: each forks the world, which a collection frees (outside the timing).
     if progress:
-        progress(f"{2 * runs} ic runs", (len(order) + 1) / steps)
+        progress(f"{2 * runs} ic runs", (2 * repeats + 1) / steps)
+    run_s: list[float] = []
+    reached: dict[str, list[int]] = {"ris": [], "degree": []}
     for i in range(runs):
         for method in ("ris", "degree"):
             seconds, reach = _ic_run(world, chosen[method], p, seed=i)
@@ -140,7 +148,7 @@ def bench_seeds(
             "ris_seconds_all": [round(x, 3) for x in times["ris"]],
             "ris_samples": int(report["samples"]),
             "ris_estimate": round(float(report["ris_estimate"]), 1),
-            "ris_peak_mb": _mb(ris_peak),
+            "ris_peak_mb": mb(ris_peak),
             "memory_measure": "tracemalloc peak of one ris choice (numpy arrays included), the world already built",
             "baseline": "degree",
             "baseline_seconds": round(degree_s, 4),
@@ -156,7 +164,7 @@ def bench_seeds(
             "seeds": {m: [int(x) for x in world.columns["ids"][s]] for m, s in chosen.items()},
         }
     )
-    r["peak_rss_mb"] = _mb(peak.peak)
+    r["peak_rss_mb"] = mb(peak.peak)
     r["peak_rss_measure"] = "this process's peak RSS while it builds the world and chooses (not the ic runs after)"
     r["targets"] = dict(TARGETS)
     r["met"] = {"seconds": ris_s <= TARGETS["seconds"], "mb": r["ris_peak_mb"] <= TARGETS["mb"]}

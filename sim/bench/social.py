@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from sim.bench.engine import PeakRSS, _maxrss_mb, _mb
+from sim.bench.measure import PeakRSS, maxrss_mb, mb
 from sim.core.graph import GraphDelta, csr_positions
 from sim.core.topics import TOPICS
 from sim.core.world import Status, world_rng
@@ -251,11 +251,11 @@ def bench_social(
         )
         r["generate_s"] = round(time.perf_counter() - t0, 2)
     gc.collect()
-    phase_peak["generate"] = _mb(pk.peak)
+    phase_peak["generate"] = mb(pk.peak)
     r["edges"] = world.num_edges
-    mem["world_array_mb"] = _mb(world.nbytes())
+    mem["world_array_mb"] = mb(world.nbytes())
     rss_world = _rss()
-    mem["rss_after_world_mb"] = _mb(rss_world)
+    mem["rss_after_world_mb"] = mb(rss_world)
 
     # -- messages ---------------------------------------------------------------------------------
     with PeakRSS() as pk:
@@ -263,15 +263,15 @@ def bench_social(
         sim = Simulation(world, max_running=max(16, messages + history), llm=LLMService.offline(world))
         _hist, live_all, info = _setup_sessions(sim, messages, history, seed, note_progress)
         r["setup_s"] = round(time.perf_counter() - t0, 2)
-    phase_peak["setup"] = _mb(pk.peak)
+    phase_peak["setup"] = mb(pk.peak)
     r["sessions"] = info
     # All live messages are handed to feeds() even if one finished early (small worlds): M stays `messages`.
     live = list(live_all)
     info["live_running"] = sum(1 for s in live if s.status == "running")
-    mem["sessions_array_mb"] = _mb(_session_bytes(world.sessions))
+    mem["sessions_array_mb"] = mb(_session_bytes(world.sessions))
     gc.collect()
     rss_setup = _rss()
-    mem["rss_after_setup_mb"] = _mb(rss_setup)
+    mem["rss_after_setup_mb"] = mb(rss_setup)
 
     social = sim.social
     g = world.graph
@@ -339,7 +339,7 @@ def bench_social(
             res_content[name] = {
                 **st,
                 "score_ms": score_ms,
-                "peak_rss_mb": _mb(rpk.peak),
+                "peak_rss_mb": mb(rpk.peak),
                 "items_per_tick_median": int(np.median(items)) if items else 0,
                 "items_per_reader": round(float(np.median(items)) / max(readers_n, 1), 2) if items else 0.0,
                 "readers_served_share": round((served or 0) / max(readers_n, 1), 3),
@@ -349,7 +349,7 @@ def bench_social(
                 "all_ticks_within_target": st["ms_max"] is not None and st["ms_max"] <= TARGETS["feed_ms"],
             }
             gc.collect()
-    phase_peak["content"] = _mb(pk.peak)
+    phase_peak["content"] = mb(pk.peak)
 
     # -- friend recommenders ----------------------------------------------------------------------
     res_friends: dict[str, Any] = {}
@@ -387,7 +387,7 @@ def bench_social(
                 **st,
                 "suggest_ms": suggest_ms,
                 "candidate_pairs": pairs,
-                "peak_rss_mb": _mb(rpk.peak),
+                "peak_rss_mb": mb(rpk.peak),
                 "follows_per_tick_median": int(np.median(follows)) if follows else 0,
                 "unfollows_per_tick_median": int(np.median(unfollows)) if unfollows else 0,
                 "target_ms": TARGETS["friends_ms"],
@@ -395,7 +395,7 @@ def bench_social(
                 "all_ticks_within_target": st["ms_max"] is not None and st["ms_max"] <= TARGETS["friends_ms"],
             }
             gc.collect()
-    phase_peak["friends"] = _mb(pk.peak)
+    phase_peak["friends"] = mb(pk.peak)
 
     gather_med = float(np.median(gather_samples)) if gather_samples else None
     topk_med = float(np.median(topk_samples)) if topk_samples else None
@@ -454,7 +454,7 @@ def bench_social(
             "feed_adoptions": int(feed_adoptions),
         }
         note_progress("learning", 1.0)
-    phase_peak["learn"] = _mb(pk.peak)
+    phase_peak["learn"] = mb(pk.peak)
 
     # -- merge of one tick's follows and unfollows -------------------------------------------------
     gc.collect()
@@ -499,7 +499,7 @@ def bench_social(
                 }
             )
         note_progress("merge", 1.0)
-    phase_peak["merge"] = _mb(pk.peak)
+    phase_peak["merge"] = mb(pk.peak)
     r["merge"] = merge
 
     # -- memory and targets -----------------------------------------------------------------------
@@ -510,7 +510,7 @@ def bench_social(
     mem["overhead_over_setup_mb"] = round(after_setup_peak - mem["rss_after_setup_mb"], 1)
     r["memory"] = mem
     mem["peak_rss_sampled_mb"] = max(phase_peak.values())
-    mem["maxrss_mb"] = _maxrss_mb()
+    mem["maxrss_mb"] = maxrss_mb()
     r["peak_rss_mb"] = max(mem["peak_rss_sampled_mb"], mem["maxrss_mb"])
     r["targets"] = dict(TARGETS)
     within = {
