@@ -1,0 +1,31 @@
+"""The flags and help texts of ``agora``'s commands, one module per group of commands (``world``, ``runs``,
+``results``, ``analysis``, ``llm``, ``plugins``, ``bench``, ``serve``) and the options they share (``options``);
+:func:`sim.cli.parser.build_parser` puts them together. Like the parser, they import no command's
+implementation: ``agora --help`` loads them all.
+
+:class:`CommandGroup` is what another package registers to add commands of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Protocol
+
+
+class CommandGroup(Protocol):
+    """Commands a package registers in the ``agora.commands`` entry-point group: the entry point names a
+    module (or object) with these members. ``tui.commands`` is one."""
+
+    #: The top-level commands :meth:`add_commands` adds (the group that adds ``tui`` also runs a bare ``agora``).
+    COMMANDS: tuple[str, ...]
+    #: The ``agora bench`` benchmarks :meth:`add_bench_commands` adds.
+    BENCHMARKS: tuple[str, ...]
+
+    def add_commands(self, sub: Any) -> None:
+        """Add the top-level commands to ``sub`` (what ``add_subparsers`` returned)."""
+
+    def add_bench_commands(self, bsub: Any) -> None:
+        """Add the benchmarks to the ``bench`` subparsers."""
+
+    def handle(self, args: argparse.Namespace) -> Any:
+        """Run one of its commands; an int (the exit code) or a coroutine that ``main`` runs."""

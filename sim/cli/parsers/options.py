@@ -1,0 +1,48 @@
+"""Options several commands declare alike: ``--json``, ``--force``, ``--plugins``, a world's path, a
+benchmark's synthetic world and seed, and ``--kernel``'s choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.cli.args import integer, non_negative_float, positive_int
+
+#: ``--kernel``'s choices: :data:`sim.engine.requests.KERNELS`, written out so that ``agora --help`` does not load
+#: the engine (tests/test_cli.py checks that the two agree).
+KERNELS = ("auto", "batched", "engine")
+
+
+def json_flag(p: Any, help: str = "print one JSON object on stdout") -> None:
+    """``--json``: the command prints one JSON object on stdout instead of text."""
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def force_flag(p: Any, what: str) -> None:
+    """``--force``: overwrite ``what`` (the files the command writes) if it exists."""
+    p.add_argument("--force", action="store_true", help=f"overwrite {what} if it exists")
+
+
+def plugins_flag(p: Any) -> None:
+    """``--plugins DIR``: user plugin folders to load (repeatable)."""
+    p.add_argument(
+        "--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)"
+    )
+
+
+def world_argument(p: Any, help: str | None = None) -> None:
+    """The ``WORLD`` a command reads or changes (a world file's path)."""
+    p.add_argument("world", metavar="WORLD", help=help)
+
+
+def world_size(p: Any) -> None:
+    """The synthetic world's size flags a benchmark shares: ``--agents`` and ``--avg-degree``."""
+    p.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    p.add_argument(
+        "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
+    )
+
+
+def seed_and_json(p: Any, seed: int = 1) -> None:
+    """A benchmark's last two flags: ``--seed`` (its worlds' and runs' seed) and ``--json``."""
+    p.add_argument("--seed", type=integer, default=seed)
+    json_flag(p)

@@ -1,0 +1,547 @@
+"""The flags of the commands that run cascades and read what they leave: ``run`` (one run persisted, or R
+runs of one world), ``sweep`` (every combination of a grid, R runs each), ``seeds`` (seed agents chosen by
+estimated spread), ``serve`` (a world run live over HTTP), ``plot`` and ``cascades`` (figures and forests)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from sim.cli.args import (
+    checkpoint_arguments,
+    host_name,
+    integer,
+    llm_arguments,
+    metrics_arguments,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    positive_seconds,
+    social_arguments,
+)
+from sim.cli.parsers.options import KERNELS, force_flag, json_flag, plugins_flag, world_argument
+
+#: ``--intervene``'s help, the same for a run and a sweep.
+_INTERVENE = (
+    "change the world during each run: block:METHOD:K (K agents, chosen by a seed method or random:K, "
+    "become immune), counter:MODEL:SEEDS[:TEXT] (a competing message), remove-edges:FRACTION"
+    "[:random|between]; TICK counts ticks from the injection, without it 0, the injection's tick: "
+    "5:block:degree:100 (repeatable)"
+)
+
+#: The help of ``--model`` where its default is ic.
+_MODEL = "propagation model (default ic; see 'agora plugins list')"
+
+#: The examples under ``agora sweep --help``.
+_SWEEP_EXAMPLES = (
+    "examples: agora sweep saves/city.db --model ic --grid p=0.01,0.02,0.05 --runs 20 --seeds top:10\n"
+    "          agora sweep saves/city.db --grid model=ic,sir --param ic.p=0.1 --param sir.beta=0.08 --series "
+    "ab.csv\n"
+    "          agora sweep saves/city.db --grid recommender=chronological,hot --param p=0.05 --plot ab.png"
+)
+
+#: The examples under ``agora seeds --help``.
+_SEEDS_EXAMPLES = """examples:
+  agora seeds saves/w.db --k 10 --method ris --param p=0.05 -o seeds.txt && agora run saves/w.db --inject x --seeds file:seeds.txt --until-done
+  agora seeds saves/w.db --k 5 --method degree-discount --param p=0.1 --json
+  agora seeds small.db --k 3 --method celf --model sir --mc-runs 100   (any model; an ensemble per estimate)
+
+The spread is estimated from --runs fresh runs of the model (session seeds --seed .. --seed + runs - 1),
+never from the runs or samples that chose the seeds. See docs/seeds-and-interventions.md."""  # noqa: E501
+
+
+def _length(p: Any, *, required: bool, steps: str, until_done: str, max_ticks: str) -> None:
+    """How long a run lasts: ``--steps N`` or ``--until-done``, and ``--max-ticks``."""
+    length = p.add_mutually_exclusive_group(required=required)
+    length.add_argument("--steps", type=positive_int, metavar="N", help=steps)
+    length.add_argument("--until-done", action="store_true", help=until_done)
+    p.add_argument("--max-ticks", type=positive_int, metavar="N", help=max_ticks)
+
+
+def _intervene(p: Any, more: str = "") -> None:
+    """``--intervene [TICK:]ACTION``: changes to the world during each run."""
+    p.add_argument("--intervene", action="append", default=[], metavar="[TICK:]ACTION", help=_INTERVENE + more)
+
+
+def _result_files(p: Any, *, series: str, plot: str, cascades: str, ccdf: str) -> None:
+    """The files a run or a sweep writes (``--series``, ``--plot``, ``--cascades``, ``--ccdf``) and ``--force``."""
+    p.add_argument("--series", metavar="FILE", help=series)
+    p.add_argument("--plot", metavar="FILE", help=plot)
+    p.add_argument("--cascades", metavar="FILE", help=cascades)
+    p.add_argument("--ccdf", metavar="FILE", help=ccdf)
+    p.add_argument(
+        "--force", action="store_true", help="overwrite the --series, --plot, --cascades and --ccdf files if they exist"
+    )
+
+
+def add_run(sub: Any) -> None:
+    """``agora run``."""
+    run = sub.add_parser(
+        "run",
+        help="run the simulation headless (optionally injecting a message)",
+        description="Run a world headless. With --inject, a message spreads under --model from --seeds. "
+        "Without --runs the run is persisted into the world; with --runs R the same cascade is repeated "
+        "R times from the same starting world with seeds S, S+1, ... and the world file is not modified.",
+    )
+    world_argument(run)
+    _length(
+        run,
+        required=True,
+        steps="run N ticks; an injected message's session seeds in the first, so N ticks give it N-1 "
+        "propagation rounds (each run's 'rounds' in --json)",
+        until_done="run until every session has finished",
+        max_ticks="stop --until-done after N ticks (default 10000)",
+    )
+    _run_message(run)
+    _run_ensemble(run)
+    _result_files(
+        run,
+        series="write the per-tick series of every run (agents in each state, reached, "
+        "new) in long format run,tick,measure,value: .csv, .csv.gz or .parquet (pip install 'agora-sim[parquet]')",
+        plot="draw the series after the run (.png, .svg or .pdf; see 'agora plot')",
+        cascades="write the adoption forest of every run, one row per agent: run,agent,source,tick,generation "
+        "(original ids; a root's source is empty): .csv, .csv.gz or .parquet (see 'agora cascades')",
+        ccdf="with --runs: write the distribution of the runs' cascade sizes as a complementary CDF, "
+        "size,ccdf (P(S >= size)): .csv, .csv.gz or .parquet",
+    )
+    plugins_flag(run)
+    social_arguments(run, "for this run (default: the world's setting)")
+    llm_arguments(run)
+    _run_pace(run)
+    checkpoint_arguments(run)
+    metrics_arguments(run)
+    json_flag(run)
+
+
+def _run_message(run: Any) -> None:
+    """``agora run``'s message and how it spreads: text, topics, author, seeds, interventions, model."""
+    run.add_argument("--inject", metavar="TEXT", help="text of a message to inject before running")
+    run.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        metavar="T",
+        help="a topic of the message (repeatable; see 'agora topics')",
+    )
+    run.add_argument(
+        "--author",
+        type=integer,
+        metavar="ID",
+        help="the message's author (original id); with --inject '' the author writes it",
+    )
+    run.add_argument(
+        "--seeds",
+        metavar="SPEC",
+        help="random:K, top:K, ids:a,b,c, community:C:K, file:PATH (original agent "
+        "ids, one a line; # comments), METHOD:K, a seed method (degree:50, ris:50; agora seeds), or none "
+        "(no seed: a model that starts from the world's values, set with agora set) (default random:10)",
+    )
+    _intervene(run)
+    run.add_argument("--model", metavar="NAME", help=_MODEL)
+    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
+    run.add_argument("--priority", type=integer, help="scheduling priority of the session (higher first; default 0)")
+
+
+def _run_ensemble(run: Any) -> None:
+    """``agora run --runs R``: the repeated runs, their seeds, processes and kernel."""
+    run.add_argument(
+        "--runs", type=positive_int, metavar="R", help="repeat the cascade R times without modifying the world"
+    )
+    run.add_argument("--seed", type=integer, help="session seed (run r uses S+r; default 0)")
+    run.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="W",
+        help="with --runs: spread the runs over W processes forked from this one (Linux; default: one per "
+        "CPU, at most one per run); every run's result is the same whatever W",
+    )
+    run.add_argument(
+        "--kernel",
+        choices=KERNELS,
+        help="with --runs: 'batched' computes the runs in a compiled kernel (the built-in ic, lt and sir where "
+        "nothing else moves: no living network, feeds, interventions or --cascades); an ic or sir run is then the "
+        "engine's run of its seed, field for field, an lt run draws its thresholds its own way (the same law); "
+        "'engine' ticks every run through the engine; 'auto' (default) batches where it can, ic and sir from 100 "
+        "runs (below, loading the kernel, about a second, costs more than it saves); --json says which ran in "
+        "'kernel'",
+    )
+
+
+def _run_pace(run: Any) -> None:
+    """``agora run``'s waits and budgets: LLM answers at the end, ticks per second, a plugin call's time."""
+    run.add_argument(
+        "--llm-wait",
+        type=non_negative_float,
+        default=30.0,
+        metavar="S",
+        help="at the end, wait up to S seconds for LLM answers still in flight (default 30; the rest fall back)",
+    )
+    run.add_argument(
+        "--ticks-per-second",
+        type=non_negative_float,
+        metavar="X",
+        help="pace the run at X ticks per second (default: as fast as possible)",
+    )
+    run.add_argument(
+        "--plugin-budget",
+        type=non_negative_float,
+        metavar="S",
+        help="seconds one plugin call (a model's step, start or is_done, a recommender's scoring) may take "
+        "before its session fails or the recommender is switched off (default: $AGORA_PLUGIN_BUDGET, else 10; 0: none)",
+    )
+
+
+def add_sweep(sub: Any) -> None:
+    """Add ``agora sweep`` to the command's subparsers."""
+    sw = sub.add_parser(
+        "sweep",
+        help="run every combination of model parameters R times (ensembles, in parallel)",
+        description="Run every combination of the --grid values R times and report, per combination, the mean "
+        "and a 95% interval of the final reach and of the time to peak (the round with the most new adoptions). "
+        "The grid may also vary the model (model=ic,sir) and the recommenders (recommender=chronological,hot; "
+        "friend_recommender=...). Run r of every combination uses session seed S+r and the same seed agents, so "
+        "combinations are compared on common random numbers: every combination after the first reports its paired "
+        "difference from the first (identical combinations differ by exactly 0); "
+        "a run's result depends only on the world, model, parameters, --seeds and its session seed, whichever "
+        "backend ran it. Runs start from the world as saved and never modify the world file. Every run uses the "
+        "offline LLM generator (deterministic, no cost, no network). Locally the runs go to a process pool; "
+        "with --ray to a Ray cluster (pip install 'agora-sim[ray]').",
+        epilog=_SWEEP_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    world_argument(sw)
+    sw.add_argument("--model", metavar="NAME", help=_MODEL)
+    _sweep_grid(sw)
+    _length(
+        sw,
+        required=False,
+        steps="run each cascade exactly N ticks: the first seeds it, so N ticks give N-1 "
+        "propagation rounds (each run's 'rounds' in --json)",
+        until_done="run each cascade until it ends (the default)",
+        max_ticks="stop a run that is not done after N ticks (default 10000)",
+    )
+    sw.add_argument("--inject", default="sweep", metavar="TEXT", help="text of the injected message (default 'sweep')")
+    sw.add_argument("--topic", action="append", default=[], metavar="T", help="a topic of the message (repeatable)")
+    plugins_flag(sw)
+    _sweep_backend(sw)
+    social_arguments(sw, "of every run; --grid recommender=... varies the content recommender")
+    _result_files(
+        sw,
+        series="write every run's per-tick series in long format with one column "
+        "per grid key first (e.g. p,run,tick,measure,value): .csv, .csv.gz or .parquet",
+        plot="draw the series, one line per combination (.png, .svg or .pdf)",
+        cascades="write every run's adoption forest, one row per agent, with one column per grid key first "
+        "(e.g. p,run,agent,source,tick,generation): .csv, .csv.gz or .parquet",
+        ccdf="write each combination's distribution of cascade sizes as a complementary CDF, the grid keys "
+        "first (e.g. p,size,ccdf): .csv, .csv.gz or .parquet",
+    )
+    json_flag(sw)
+
+
+def _sweep_grid(sw: Any) -> None:
+    """What ``agora sweep`` varies and holds: the grid, fixed parameters, runs, seed agents, seeds, interventions."""
+    sw.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="a swept model parameter, model, recommender or friend_recommender and its values (repeatable; "
+        "combinations are the product, in order; a value may repeat for an A/A check)",
+    )
+    sw.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a fixed model parameter (repeatable); MODEL.KEY=VALUE for a parameter of one swept model",
+    )
+    sw.add_argument("--runs", type=positive_int, default=10, metavar="R", help="runs per combination (default 10)")
+    sw.add_argument(
+        "--seeds",
+        default="random:10",
+        metavar="SPEC",
+        help="seed agents: random:K, top:K, ids:a,b,c, community:C:K, file:PATH (original agent ids, one "
+        "a line), METHOD:K, a seed method (degree:50, ris:50), or none (no seed: start from the world's values, "
+        "agora set); --grid seeds=degree:50,ris:50 compares (default random:10)",
+    )
+    sw.add_argument(
+        "--seed", type=integer, default=0, metavar="S", help="base session seed: run r uses S+r (default 0)"
+    )
+    _intervene(sw, "; --grid intervene=none,block:degree:100 compares")
+
+
+def _sweep_backend(sw: Any) -> None:
+    """Where ``agora sweep``'s runs go: worker processes, a Ray cluster, the batched kernel."""
+    sw.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="W",
+        help=f"parallel worker processes (default: the CPU count, here {os.cpu_count()}); 1 runs in this process",
+    )
+    sw.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run on a Ray cluster at ADDRESS, or 'auto' to start a local one with W CPUs; the world is "
+        "shipped once per node and loaded once per worker",
+    )
+    sw.add_argument(
+        "--kernel",
+        choices=KERNELS,
+        help="'batched' computes each combination's runs in a compiled kernel (the built-in ic, lt and sir where "
+        "nothing else moves); an ic or sir run is then the engine's run of its seed, field for field; 'engine' "
+        "ticks every run through the engine; 'auto' (default) batches where it can, ic and sir when the sweep "
+        "has 100 runs in all or more",
+    )
+
+
+def add_seeds(sub: Any) -> None:
+    """Add ``agora seeds`` to the command's subparsers."""
+    p = sub.add_parser(
+        "seeds",
+        help="choose K seed agents for influence maximisation (degree, degree-discount, pagerank, celf, ris, ...)",
+        description="Choose K seed agents whose message should reach the most agents, by a heuristic, CELF "
+        "(lazy greedy on Monte-Carlo estimates) or RIS (IMM, for ic and lt), and estimate their spread with "
+        "fresh runs of the model. The world file is not modified.",
+        epilog=_SEEDS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    world_argument(p)
+    p.add_argument("--k", type=integer, required=True, metavar="K", help="number of seeds")
+    p.add_argument(
+        "--method",
+        required=True,
+        metavar="METHOD",
+        help="a seed method: degree, degree-discount, pagerank, random, acquaintance, celf, ris, or a user's "
+        "(agora plugins list)",
+    )
+    p.add_argument("--model", default="ic", metavar="NAME", help="propagation model (default ic)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
+    p.add_argument(
+        "--method-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the seed method (repeatable; agora plugins list shows them)",
+    )
+    p.add_argument(
+        "--runs", type=positive_int, default=100, metavar="R", help="fresh runs estimating the spread (default 100)"
+    )
+    p.add_argument("--mc-runs", type=positive_int, metavar="R", help="celf: runs per estimate (default 50)")
+    p.add_argument("--epsilon", type=positive_float, metavar="E", help="ris: IMM's epsilon (default 0.1)")
+    p.add_argument("--ell", type=positive_float, metavar="L", help="ris: IMM's ell (default 1)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the seeds' original ids, one a line")
+    force_flag(p, "FILE")
+    json_flag(p)
+
+
+def add_serve(sub: Any) -> None:
+    """``agora serve``."""
+    p = sub.add_parser(
+        "serve",
+        help="serve a world over HTTP: a management API with a live event stream, behind a token",
+        description="Serve a world over HTTP until interrupted: inject messages, step, run and pause it, read its "
+        "sessions, agents and communities, save and load snapshots, and follow its live events "
+        "(GET /api/v1/events, Server-Sent Events). Every /api/v1 route needs a bearer token from $AGORA_API_TOKEN "
+        "or --token-file (read-only ones from --read-token-file); given none, a server on this machine makes one and "
+        "writes it to WORLD.token (readable by you only), and a server on another address refuses to start. Requests "
+        "must name a loopback host (or one given with --allow-host) and send JSON bodies. The routes are described at "
+        "/api/v1/openapi.json and in docs/api.md.",
+    )
+    world_argument(p)
+    _access(p)
+    _bounds(p)
+    p.add_argument(
+        "--snapshots", metavar="DIR", help="folder of the snapshots it saves and loads (default: the world file's)"
+    )
+    p.add_argument(
+        "--metrics", action="store_true", help="also serve Prometheus /metrics and /healthz (no token needed)"
+    )
+    plugins_flag(p)
+    p.add_argument(
+        "--plugin-budget",
+        type=non_negative_float,
+        metavar="S",
+        help="seconds one plugin call may take before its session fails (default: $AGORA_PLUGIN_BUDGET, else 10)",
+    )
+    social_arguments(p, "while served (default: the world's setting)")
+    llm_arguments(p)
+    checkpoint_arguments(p)
+
+
+def _access(p: Any) -> None:
+    """Where ``agora serve`` listens and who may ask: address, port, tokens, allowed hosts."""
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 or :: for every interface)",
+    )
+    p.add_argument("--port", type=integer, default=8765, metavar="PORT", help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--port-file", metavar="FILE", help="write the port to FILE once the server listens")
+    p.add_argument(
+        "--token-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a token that may do everything, on the first line of FILE (named after the file; repeatable)",
+    )
+    p.add_argument(
+        "--read-token-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a token that may only read (GET), on the first line of FILE (repeatable)",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        type=host_name,
+        help="also answer requests whose Host header is NAME (a name or address clients use to reach this "
+        "server; loopback names and addresses always are), and WebSockets from pages of NAME (repeatable)",
+    )
+
+
+def _bounds(p: Any) -> None:
+    """What ``agora serve`` bounds: request and header time, messages, interventions, connections, when a change
+    is answered."""
+    p.add_argument(
+        "--request-timeout",
+        type=positive_seconds,
+        default=60.0,
+        metavar="S",
+        help="seconds a request may take before it answers 503 (the work it started goes on; default 60)",
+    )
+    p.add_argument(
+        "--max-messages",
+        type=integer,
+        default=100_000,
+        metavar="N",
+        help="the most messages the served world may hold: an injection or counter-message past it answers 409, "
+        "and a counter-message that would pass it when its tick comes is skipped (default 100,000)",
+    )
+    p.add_argument(
+        "--acknowledge",
+        choices=("durable", "applied"),
+        default="durable",
+        help="when a change (an injection, an intervention) is answered: durable (the default) once it is "
+        "committed to the world file, so a crash of the server never loses it; applied as soon as it is made "
+        "in memory, its record committed moments later (a kill -9 in between loses it)",
+    )
+    p.add_argument(
+        "--max-interventions",
+        type=integer,
+        default=1000,
+        metavar="N",
+        help="the most interventions (pending and applied) the served world may hold: one past it answers 409 "
+        "(default 1,000)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=positive_seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds a request's headers may take to arrive; a connection that has not sent them by then is "
+        "answered 408 and closed (default 10)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=integer,
+        metavar="N",
+        help="the most connections open at once (event streams and WebSockets included); one more is answered 503 "
+        "and closed (default 1,024, fewer when the open-file limit, ulimit -n, has less room)",
+    )
+
+
+#: The examples under ``agora plot --help``.
+_PLOT_EXAMPLES = """examples:
+  agora run saves/w.db --until-done --inject x --model sir --runs 20 --series sir.csv && agora plot sir.csv -o sir.png --measure I
+  agora plot sweep.csv.gz -o sweep.svg --measure reached --title "reach by p"
+  agora plot ic.csv sir.csv -o both.pdf --measure reached     (two files overlaid, labels prefixed by file name)
+  agora plot runs.csv -o tree.png --measure depth --measure breadth   (the cascade's depth and breadth over time)
+  agora sweep saves/w.db --grid model=ic,sir --seeds random:1 --runs 100 --cascades trees.csv.gz && agora plot trees.csv.gz -o trees.png
+
+Each line is the mean over the runs of one combination (one per sweep combination), with its 95% band
+(clipped to 0..agents for counts). Runs that ended early keep their last value; 'new' is 0 after the end.
+A cascades file (--cascades) is drawn as the size CCDF on log-log axes, one line per combination, beside
+structural virality against size, one point per run; a --ccdf file as the CCDF alone."""  # noqa: E501
+
+
+def add_plot(sub: Any) -> None:
+    """Add ``agora plot`` to the command's subparsers."""
+    pl = sub.add_parser(
+        "plot",
+        help="draw series or cascade files as a figure (PNG, SVG or PDF)",
+        description="Draw the per-tick series written by 'agora run --series' or 'agora sweep --series'\n"
+        "(CSV, CSV.gz or Parquet) as one figure: for each file, each combination of the sweep's keys\n"
+        "and each measure, the mean over the runs per tick and a shaded 95% confidence band.",
+        epilog=_PLOT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pl.add_argument(
+        "series",
+        nargs="+",
+        metavar="FILE",
+        help="a file written by --series, --cascades or --ccdf (.csv, .csv.gz or .parquet); several are overlaid",
+    )
+    pl.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="the figure to write; its extension picks the format: .png, .svg or .pdf",
+    )
+    pl.add_argument(
+        "--measure",
+        action="append",
+        default=[],
+        metavar="M",
+        help="draw only this measure, e.g. I, reached, new or x.mean (repeatable; default: every measure)",
+    )
+    pl.add_argument("--title", metavar="TEXT", help="the figure's title (default: the file names)")
+    force_flag(pl, "FILE")
+    json_flag(pl)
+
+
+#: The examples under ``agora cascades --help``.
+_CASCADES_EXAMPLES = """examples:
+  agora run saves/w.db --until-done --inject x --model ic --param p=0.1 && agora cascades saves/w.db
+  agora cascades saves/w.db 3 --json                  (session 3: measures and top spreaders)
+  agora cascades saves/w.db -o tree.graphml           (the latest session's forest, for Gephi)
+  agora cascades saves/w.db 3 -o tree.csv.gz          (rows run,agent,source,tick,generation; run = 3)
+
+The forest is rebuilt from the session's rows of the world's events table. A model that names no sources
+(who adopted from whom) has no tree: its cascade is null, with a note."""
+
+
+def add_cascades(sub: Any) -> None:
+    """Add ``agora cascades`` to the command's subparsers."""
+    p = sub.add_parser(
+        "cascades",
+        help="the adoption forest of a session persisted in a world file: measures, spreaders, GraphML",
+        description="The cascade of a propagation session persisted in a world file (a run without --runs): "
+        "its adoption forest rebuilt from the world's events, its measures (size, trees, depth, max breadth, "
+        "structural virality, largest tree, share by feed) and top spreaders, and optionally the forest "
+        "written as rows or as GraphML for Gephi. Without SESSION, the latest session.",
+        epilog=_CASCADES_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    world_argument(p)
+    p.add_argument(
+        "session", nargs="?", type=non_negative_int, metavar="SESSION", help="a session id (default: the latest)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the forest; the extension picks the format: .csv, .csv.gz or .parquet (rows "
+        "run,agent,source,tick,generation with run = the session id) or .graphml (nodes: agents with "
+        "tick, generation, root; edges source -> agent with via graph or feed)",
+    )
+    p.add_argument("--top", type=non_negative_int, default=10, metavar="K", help="top spreaders listed (default 10)")
+    force_flag(p, "FILE")
+    json_flag(p)
