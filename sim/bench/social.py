@@ -11,7 +11,8 @@ import gc
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import psutil
@@ -153,19 +154,44 @@ def _setup_sessions(
     return hist, live, info
 
 
+@dataclass(frozen=True)
+class SocialBench:
+    """What :func:`bench_social` measures on: ``agents`` (``community`` graph of ``avg_degree``), ``online``
+    (share of agents online per tick), ``k`` (feed size and suggestions), ``ticks`` timed, ``messages`` live
+    and ``history`` finished, ``seed``, and the ``content`` and ``friends`` recommenders timed."""
+
+    agents: int = 1_000_000
+    avg_degree: float = 10.0
+    online: float = 0.1
+    k: int = 10
+    ticks: int = 5
+    messages: int = 10
+    seed: int = 7
+    content: Sequence[str] = CONTENT_RECOMMENDERS
+    friends: Sequence[str] = FRIEND_RECOMMENDERS
+    history: int = 5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content", tuple(self.content))
+        object.__setattr__(self, "friends", tuple(self.friends))
+
+
+class SocialOptions(TypedDict, total=False):
+    """The keywords :func:`bench_social` takes beside ``agents`` and ``progress``: :class:`SocialBench`'s."""
+
+    avg_degree: float
+    online: float
+    k: int
+    ticks: int
+    messages: int
+    seed: int
+    content: Sequence[str]
+    friends: Sequence[str]
+    history: int
+
+
 def bench_social(
-    agents: int = 1_000_000,
-    avg_degree: float = 10.0,
-    online: float = 0.1,
-    k: int = 10,
-    ticks: int = 5,
-    messages: int = 10,
-    seed: int = 7,
-    content: Sequence[str] = CONTENT_RECOMMENDERS,
-    friends: Sequence[str] = FRIEND_RECOMMENDERS,
-    progress: Callable[[str, float], None] | None = None,
-    *,
-    history: int = 5,
+    agents: int = 1_000_000, progress: Callable[[str, float], None] | None = None, **options: Unpack[SocialOptions]
 ) -> dict[str, Any]:
     """Time the social layer's feeds, friend suggestions, graph merge and learning on one world.
 
@@ -222,307 +248,361 @@ def bench_social(
     """
 
     t_start = time.perf_counter()
-    content = tuple(content)
-    friends = tuple(friends)
+    bench = SocialBench(agents, **options)
     r: dict[str, Any] = {
         "benchmark": "social",
-        "agents": agents,
-        "avg_degree": avg_degree,
-        "online": online,
-        "k": k,
-        "ticks": ticks,
-        "messages": messages,
-        "history": history,
-        "seed": seed,
+        "agents": bench.agents,
+        "avg_degree": bench.avg_degree,
+        "online": bench.online,
+        "k": bench.k,
+        "ticks": bench.ticks,
+        "messages": bench.messages,
+        "history": bench.history,
+        "seed": bench.seed,
         "cpu_count": os.cpu_count(),
     }
-    mem: dict[str, Any] = {}
-    phase_peak: dict[str, float] = {}
+    run = _SocialRun(bench, r, progress)
+    run.build()
+    run.time_recommenders()
+    run.time_learning()
+    run.time_merge()
+    run.memory_and_targets()
+    r["notes"] = _notes(bench, r["sessions"])
+    r["total_s"] = round(time.perf_counter() - t_start, 1)
+    return r
 
-    def note_progress(label: str, frac: float) -> None:
-        if progress:
-            progress(label, frac)
 
-    # -- world ------------------------------------------------------------------------------------
-    with PeakRSS() as pk:
-        t0 = time.perf_counter()
-        world = synthetic_world(
-            "bench-social", agents, graph="community", avg_degree=avg_degree, seed=seed, progress=progress
-        )
-        r["generate_s"] = round(time.perf_counter() - t0, 2)
-    gc.collect()
-    phase_peak["generate"] = mb(pk.peak)
-    r["edges"] = world.num_edges
-    mem["world_array_mb"] = mb(world.nbytes())
-    rss_world = _rss()
-    mem["rss_after_world_mb"] = mb(rss_world)
+class _Baselines:
+    """The plain numpy baselines, measured once per timed tick on the same online masks: the followee gather
+    an in-network feed must do at least, and an ``argsort`` top-K over a readers x messages score matrix."""
 
-    # -- messages ---------------------------------------------------------------------------------
-    with PeakRSS() as pk:
-        t0 = time.perf_counter()
-        sim = Simulation(world, max_running=max(16, messages + history), llm=LLMService.offline(world))
-        _hist, live_all, info = _setup_sessions(sim, messages, history, seed, note_progress)
-        r["setup_s"] = round(time.perf_counter() - t0, 2)
-    phase_peak["setup"] = mb(pk.peak)
-    r["sessions"] = info
-    # All live messages are handed to feeds() even if one finished early (small worlds): M stays `messages`.
-    live = list(live_all)
-    info["live_running"] = sum(1 for s in live if s.status == "running")
-    mem["sessions_array_mb"] = mb(_session_bytes(world.sessions))
-    gc.collect()
-    rss_setup = _rss()
-    mem["rss_after_setup_mb"] = mb(rss_setup)
+    def __init__(self, graph: Any, k: int, messages: int, seed: int) -> None:
+        self.graph, self.k, self.messages = graph, k, messages
+        self.gather: list[float] = []
+        self.topk: list[float] = []
+        self.entries = 0
+        self.rng = np.random.default_rng((seed, 0xBA5E))
 
-    social = sim.social
-    g = world.graph
-    n = world.n
-    base_tick = world.tick
-    masks = _online_masks(world, online, ticks, seed)
-    r["online_agents"] = int(masks[0].sum()) if masks else 0
-    m = len(live)
-
-    gather_samples: list[float] = []
-    topk_samples: list[float] = []
-    gather_entries = 0
-    brng = np.random.default_rng((seed, 0xBA5E))
-
-    def baselines(mask: np.ndarray) -> None:
-        nonlocal gather_entries
+    def measure(self, mask: np.ndarray) -> None:
+        g = self.graph
         readers = np.flatnonzero(mask).astype(np.int32)
         t = time.perf_counter()
         pos, _counts = csr_positions(g.in_indptr, readers)
         followees = g.in_indices[pos]
-        gather_samples.append(time.perf_counter() - t)
-        gather_entries = int(followees.size)
+        self.gather.append(time.perf_counter() - t)
+        self.entries = int(followees.size)
         del pos, followees
-        scores = brng.random((readers.size, max(m, 1)))
+        scores = self.rng.random((readers.size, max(self.messages, 1)))
         t = time.perf_counter()
-        np.argsort(-scores, axis=1)[:, :k]
-        topk_samples.append(time.perf_counter() - t)
+        np.argsort(-scores, axis=1)[:, : self.k]
+        self.topk.append(time.perf_counter() - t)
 
-    # -- content recommenders ---------------------------------------------------------------------
-    res_content: dict[str, Any] = {}
-    with PeakRSS() as pk:
-        for i, name in enumerate(content):
-            social.configure(recommender=name, friend_recommender="none", feed_size=k, suggestions=k)
-            samples, items, new_exp = [], [], []
-            served = None
-            _forget_feeds(live)  # new exposures counted from scratch for each recommender
-            with PeakRSS() as rpk:
-                for t, mask in enumerate(masks):
-                    baselines(mask)
-                    out = SocialTick()
-                    t0 = time.perf_counter()
-                    feeds = social.feeds(base_tick + t, mask, live, out)
-                    samples.append(time.perf_counter() - t0)
-                    items.append(out.feed_items)
-                    new_exp.append(out.feed_new_exposures)
-                    if t == 0:
-                        got = [a for a, _ in feeds.values()]
-                        served = int(np.unique(np.concatenate(got)).size) if got else 0
-                    del feeds
-                    social.take_exposures()
-                    note_progress(f"feeds: {name}", (i + (t + 1) / max(ticks, 1)) / max(len(content), 1))
-            # The recommender's score() alone on the first tick's readers (one block, as the core does
-            # while readers * messages <= 4,000,000).
-            rec = social.content_recommender(name)
-            score_ms = None
-            if masks and rec is not None and m:
-                readers = np.flatnonzero(masks[0]).astype(np.int32)
-                ctx = FeedContext(world, readers, live, base_tick, world_rng(seed, 6, base_tick, 99), rec.p)
-                t0 = time.perf_counter()
-                rec.score(ctx)
-                score_ms = _ms(time.perf_counter() - t0)
-                del ctx
-            st = _stats(samples)
-            readers_n = r["online_agents"]
-            res_content[name] = {
-                **st,
-                "score_ms": score_ms,
-                "peak_rss_mb": mb(rpk.peak),
-                "items_per_tick_median": int(np.median(items)) if items else 0,
-                "items_per_reader": round(float(np.median(items)) / max(readers_n, 1), 2) if items else 0.0,
-                "readers_served_share": round((served or 0) / max(readers_n, 1), 3),
-                "new_exposures_first_tick": int(new_exp[0]) if new_exp else 0,
-                "target_ms": TARGETS["feed_ms"],
-                "within_target": st["ms_median"] is not None and st["ms_median"] <= TARGETS["feed_ms"],
-                "all_ticks_within_target": st["ms_max"] is not None and st["ms_max"] <= TARGETS["feed_ms"],
-            }
-            gc.collect()
-    phase_peak["content"] = mb(pk.peak)
+    def medians(self) -> tuple[float | None, float | None]:
+        """The medians of the gather and of the top-K (seconds; None before any tick)."""
+        gather = float(np.median(self.gather)) if self.gather else None
+        topk = float(np.median(self.topk)) if self.topk else None
+        return gather, topk
 
-    # -- friend recommenders ----------------------------------------------------------------------
-    res_friends: dict[str, Any] = {}
-    kept_delta: tuple[str, GraphDelta, int, int] | None = None
-    with PeakRSS() as pk:
-        for i, name in enumerate(friends):
-            social.configure(recommender="none", friend_recommender=name, feed_size=k, suggestions=k)
-            samples, follows, unfollows = [], [], []
-            with PeakRSS() as rpk:
-                for t, mask in enumerate(masks):
-                    baselines(mask)
-                    world.delta = GraphDelta(n)  # one tick's follows and unfollows at a time
-                    out = SocialTick()
-                    t0 = time.perf_counter()
-                    social.friends(base_tick + t, mask, out)
-                    samples.append(time.perf_counter() - t0)
-                    follows.append(out.follows)
-                    unfollows.append(out.unfollows)
-                    note_progress(f"friends: {name}", (i + (t + 1) / max(ticks, 1)) / max(len(friends), 1))
-            if kept_delta is None and masks:
-                kept_delta = (name, world.delta, follows[-1], unfollows[-1])
-            world.delta = GraphDelta(n)
-            friend_rec = social.friend_recommender()
-            suggest_ms = pairs = None
-            if masks and friend_rec is not None:
-                agents_ = np.flatnonzero(masks[0]).astype(np.int32)
-                fctx = FriendContext(world, agents_, k, base_tick, world_rng(seed, 6, base_tick, 98), friend_rec.p)
-                t0 = time.perf_counter()
-                answer = friend_rec.suggest(fctx)
-                suggest_ms = _ms(time.perf_counter() - t0)
-                pairs = int(np.asarray(answer[0]).size)
-                del fctx, answer
-            st = _stats(samples)
-            res_friends[name] = {
-                **st,
-                "suggest_ms": suggest_ms,
-                "candidate_pairs": pairs,
-                "peak_rss_mb": mb(rpk.peak),
-                "follows_per_tick_median": int(np.median(follows)) if follows else 0,
-                "unfollows_per_tick_median": int(np.median(unfollows)) if unfollows else 0,
-                "target_ms": TARGETS["friends_ms"],
-                "within_target": st["ms_median"] is not None and st["ms_median"] <= TARGETS["friends_ms"],
-                "all_ticks_within_target": st["ms_max"] is not None and st["ms_max"] <= TARGETS["friends_ms"],
-            }
-            gc.collect()
-    phase_peak["friends"] = mb(pk.peak)
 
-    gather_med = float(np.median(gather_samples)) if gather_samples else None
-    topk_med = float(np.median(topk_samples)) if topk_samples else None
-    for v in res_content.values():
-        med = v["ms_median"] / 1000.0 if v["ms_median"] is not None else None
-        v["ratio_to_gather_baseline"] = _ratio(med, gather_med)
-        v["ratio_to_topk_baseline"] = _ratio(med, topk_med)
-    for v in res_friends.values():
-        med = v["ms_median"] / 1000.0 if v["ms_median"] is not None else None
-        v["ratio_to_gather_baseline"] = _ratio(med, gather_med)
-    r["content"] = res_content
-    r["friends"] = res_friends
-    r["baseline"] = {
-        "gather_followees_ms_median": _ms(gather_med) if gather_med is not None else None,
-        "gather_followees_entries": gather_entries,
-        "topk_argsort_ms_median": _ms(topk_med) if topk_med is not None else None,
-        "samples": len(gather_samples),
-    }
+class _SocialRun:
+    """One run of :func:`bench_social`: its world, messages and online masks, and the figures of each phase
+    in ``r`` (with the peak RSS of each phase in ``phase_peak`` and the memory figures in ``mem``)."""
 
-    # -- learning: rounds driven by one recommender's feeds, then social.learn ---------------------
-    learn_rec = content[0] if content else "none"
-    with PeakRSS() as pk:
-        social.configure(recommender=learn_rec, friend_recommender="none", feed_size=k, suggestions=k)
-        _forget_feeds(live)
-        learn_s, round_s, attempts = [], [], []
-        feed_adoptions = 0
-        for t, mask in enumerate(masks):
-            tick = base_tick + t
-            running = [s for s in live if s.status == "running"]
-            out = SocialTick()
-            feeds = social.feeds(tick, mask, running, out) if learn_rec != "none" else {}
-            social.take_exposures()
+    def __init__(self, bench: SocialBench, r: dict[str, Any], progress: Callable[[str, float], None] | None) -> None:
+        self.bench, self.r, self.progress = bench, r, progress
+        self.mem: dict[str, Any] = {}
+        self.phase_peak: dict[str, float] = {}
+        self.kept_delta: tuple[str, GraphDelta, int, int] | None = None
+
+    def note(self, label: str, frac: float) -> None:
+        if self.progress:
+            self.progress(label, frac)
+
+    def build(self) -> None:
+        """The world, then the messages (see :func:`_setup_sessions`), then the online masks."""
+        b, r, mem = self.bench, self.r, self.mem
+        with PeakRSS() as pk:
             t0 = time.perf_counter()
-            stepped, att = [], 0
-            for s in running:
-                before = s.feed_reached
-                res = s.advance(world, tick, mask, feeds.get(s.id))
-                feed_adoptions += s.feed_reached - before
-                att += int(res.attempts)
-                stepped.append(s)
-            round_s.append(time.perf_counter() - t0)
-            attempts.append(att)
+            world = synthetic_world(
+                "bench-social",
+                b.agents,
+                graph="community",
+                avg_degree=b.avg_degree,
+                seed=b.seed,
+                progress=self.progress,
+            )
+            r["generate_s"] = round(time.perf_counter() - t0, 2)
+        gc.collect()
+        self.phase_peak["generate"] = mb(pk.peak)
+        r["edges"] = world.num_edges
+        mem["world_array_mb"] = mb(world.nbytes())
+        mem["rss_after_world_mb"] = mb(_rss())
+        with PeakRSS() as pk:
             t0 = time.perf_counter()
-            social.learn(tick, stepped, out)
-            learn_s.append(time.perf_counter() - t0)
-            for s in stepped:
-                s.last_round = None
-                s.take_events()
-            del feeds
-        st = _stats(learn_s)
-        r["learn"] = {
-            **st,
-            "recommender": learn_rec,
-            "round_ms_median": _ms(float(np.median(round_s))) if round_s else None,
-            "attempts_per_tick_median": int(np.median(attempts)) if attempts else 0,
-            "feed_adoptions": int(feed_adoptions),
+            sim = Simulation(world, max_running=max(16, b.messages + b.history), llm=LLMService.offline(world))
+            _hist, live_all, info = _setup_sessions(sim, b.messages, b.history, b.seed, self.note)
+            r["setup_s"] = round(time.perf_counter() - t0, 2)
+        self.phase_peak["setup"] = mb(pk.peak)
+        r["sessions"] = info
+        # All live messages are handed to feeds() even if one finished early (small worlds): M stays `messages`.
+        self.live = list(live_all)
+        info["live_running"] = sum(1 for s in self.live if s.status == "running")
+        mem["sessions_array_mb"] = mb(_session_bytes(world.sessions))
+        gc.collect()
+        mem["rss_after_setup_mb"] = mb(_rss())
+        self.world, self.sim, self.social = world, sim, sim.social
+        self.base_tick = world.tick
+        self.masks = _online_masks(world, b.online, b.ticks, b.seed)
+        r["online_agents"] = int(self.masks[0].sum()) if self.masks else 0
+        self.baselines = _Baselines(world.graph, b.k, len(self.live), b.seed)
+
+    def time_recommenders(self) -> None:
+        """Every content recommender's feeds and every friend recommender's suggestions, beside the baselines."""
+        b = self.bench
+        res_content: dict[str, Any] = {}
+        with PeakRSS() as pk:
+            for i, name in enumerate(b.content):
+                res_content[name] = self._content(i, name)
+                gc.collect()
+        self.phase_peak["content"] = mb(pk.peak)
+        res_friends: dict[str, Any] = {}
+        with PeakRSS() as pk:
+            for i, name in enumerate(b.friends):
+                res_friends[name] = self._friends(i, name)
+                gc.collect()
+        self.phase_peak["friends"] = mb(pk.peak)
+        gather_med, topk_med = self.baselines.medians()
+        for v in res_content.values():
+            med = v["ms_median"] / 1000.0 if v["ms_median"] is not None else None
+            v["ratio_to_gather_baseline"] = _ratio(med, gather_med)
+            v["ratio_to_topk_baseline"] = _ratio(med, topk_med)
+        for v in res_friends.values():
+            med = v["ms_median"] / 1000.0 if v["ms_median"] is not None else None
+            v["ratio_to_gather_baseline"] = _ratio(med, gather_med)
+        self.r["content"] = res_content
+        self.r["friends"] = res_friends
+        self.r["baseline"] = {
+            "gather_followees_ms_median": _ms(gather_med) if gather_med is not None else None,
+            "gather_followees_entries": self.baselines.entries,
+            "topk_argsort_ms_median": _ms(topk_med) if topk_med is not None else None,
+            "samples": len(self.baselines.gather),
         }
-        note_progress("learning", 1.0)
-    phase_peak["learn"] = mb(pk.peak)
 
-    # -- merge of one tick's follows and unfollows -------------------------------------------------
-    gc.collect()
-    with PeakRSS() as pk:
-        merge: dict[str, Any] = {"merge_every": int(social.settings["merge_every"])}
-        if kept_delta is not None and kept_delta[1].pending:
-            name, delta, fol, unf = kept_delta
-            kept_delta = None
-            world.delta = delta
-            t0 = time.perf_counter()
-            changed = world.merge_delta()
-            secs = time.perf_counter() - t0
-            del delta
-            gc.collect()
-            keys = world.graph.sources().astype(np.int64) * n + world.graph.out_indices
-            brng.shuffle(keys)
-            t0 = time.perf_counter()
-            keys.sort()
-            base = time.perf_counter() - t0
-            del keys
-            merge.update(
-                {
-                    "recommender": name,
-                    "ms": _ms(secs),
-                    "follows": fol,
-                    "unfollows": unf,
-                    "changed_edges": changed,
-                    "edges_after": world.num_edges,
-                    "amortised_ms_per_tick": _ms(secs / merge["merge_every"]),
-                    "baseline_sort_ms": _ms(base),
-                    "ratio_to_sort_baseline": _ratio(secs, base),
-                }
-            )
-        else:
-            merge.update(
-                {
-                    "ms": None,
-                    "follows": 0,
-                    "unfollows": 0,
-                    "changed_edges": 0,
-                    "note": "no follows or unfollows to merge",
-                }
-            )
-        note_progress("merge", 1.0)
-    phase_peak["merge"] = mb(pk.peak)
-    r["merge"] = merge
+    def _content(self, i: int, name: str) -> dict[str, Any]:
+        """Content recommender ``name``'s feeds over the timed ticks, and its ``score()`` alone."""
+        b, social, live, masks = self.bench, self.social, self.live, self.masks
+        social.configure(recommender=name, friend_recommender="none", feed_size=b.k, suggestions=b.k)
+        samples, items, new_exp = [], [], []
+        served = None
+        _forget_feeds(live)  # new exposures counted from scratch for each recommender
+        with PeakRSS() as rpk:
+            for t, mask in enumerate(masks):
+                self.baselines.measure(mask)
+                out = SocialTick()
+                t0 = time.perf_counter()
+                feeds = social.feeds(self.base_tick + t, mask, live, out)
+                samples.append(time.perf_counter() - t0)
+                items.append(out.feed_items)
+                new_exp.append(out.feed_new_exposures)
+                if t == 0:
+                    got = [a for a, _ in feeds.values()]
+                    served = int(np.unique(np.concatenate(got)).size) if got else 0
+                del feeds
+                social.take_exposures()
+                self.note(f"feeds: {name}", (i + (t + 1) / max(b.ticks, 1)) / max(len(b.content), 1))
+        st = _stats(samples)
+        readers_n = self.r["online_agents"]
+        return {
+            **st,
+            "score_ms": self._score_ms(name),
+            "peak_rss_mb": mb(rpk.peak),
+            "items_per_tick_median": int(np.median(items)) if items else 0,
+            "items_per_reader": round(float(np.median(items)) / max(readers_n, 1), 2) if items else 0.0,
+            "readers_served_share": round((served or 0) / max(readers_n, 1), 3),
+            "new_exposures_first_tick": int(new_exp[0]) if new_exp else 0,
+            "target_ms": TARGETS["feed_ms"],
+            "within_target": st["ms_median"] is not None and st["ms_median"] <= TARGETS["feed_ms"],
+            "all_ticks_within_target": st["ms_max"] is not None and st["ms_max"] <= TARGETS["feed_ms"],
+        }
 
-    # -- memory and targets -----------------------------------------------------------------------
-    after_world_peak = max(phase_peak[p] for p in ("setup", "content", "friends", "learn", "merge"))
-    after_setup_peak = max(phase_peak[p] for p in ("content", "friends", "learn", "merge"))
-    mem["phase_peak_rss_mb"] = phase_peak
-    mem["overhead_over_world_mb"] = round(after_world_peak - mem["rss_after_world_mb"], 1)
-    mem["overhead_over_setup_mb"] = round(after_setup_peak - mem["rss_after_setup_mb"], 1)
-    r["memory"] = mem
-    mem["peak_rss_sampled_mb"] = max(phase_peak.values())
-    mem["maxrss_mb"] = maxrss_mb()
-    r["peak_rss_mb"] = max(mem["peak_rss_sampled_mb"], mem["maxrss_mb"])
-    r["targets"] = dict(TARGETS)
-    within = {
-        "feed_ms": all(v["within_target"] for v in res_content.values()),
-        "friends_ms": all(v["within_target"] for v in res_friends.values()),
-        "world_budget_mb": mem["world_array_mb"] <= TARGETS["world_budget_mb"],
-        "overhead_mb": mem["overhead_over_world_mb"] <= TARGETS["overhead_mb"],
-        "peak_rss_mb": r["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
-    }
-    r["within_targets"] = within
-    r["all_within_targets"] = all(within.values())
-    r["notes"] = [
+    def _score_ms(self, name: str) -> float | None:
+        """The recommender's score() alone on the first tick's readers (one block, as the core does while
+        readers * messages <= 4,000,000)."""
+        rec = self.social.content_recommender(name)
+        if not (self.masks and rec is not None and self.live):
+            return None
+        readers = np.flatnonzero(self.masks[0]).astype(np.int32)
+        tick = self.base_tick
+        ctx = FeedContext(self.world, readers, self.live, tick, world_rng(self.bench.seed, 6, tick, 99), rec.p)
+        t0 = time.perf_counter()
+        rec.score(ctx)
+        return _ms(time.perf_counter() - t0)
+
+    def _friends(self, i: int, name: str) -> dict[str, Any]:
+        """Friend recommender ``name``'s ticks (suggestions, acceptance, unfollows), and its ``suggest()``
+        alone; the first recommender's last tick of follows and unfollows is kept for the merge."""
+        b, social, world, masks = self.bench, self.social, self.world, self.masks
+        social.configure(recommender="none", friend_recommender=name, feed_size=b.k, suggestions=b.k)
+        samples, follows, unfollows = [], [], []
+        with PeakRSS() as rpk:
+            for t, mask in enumerate(masks):
+                self.baselines.measure(mask)
+                world.delta = GraphDelta(world.n)  # one tick's follows and unfollows at a time
+                out = SocialTick()
+                t0 = time.perf_counter()
+                social.friends(self.base_tick + t, mask, out)
+                samples.append(time.perf_counter() - t0)
+                follows.append(out.follows)
+                unfollows.append(out.unfollows)
+                self.note(f"friends: {name}", (i + (t + 1) / max(b.ticks, 1)) / max(len(b.friends), 1))
+        if self.kept_delta is None and masks:
+            self.kept_delta = (name, world.delta, follows[-1], unfollows[-1])
+        world.delta = GraphDelta(world.n)
+        suggest_ms, pairs = self._suggest()
+        st = _stats(samples)
+        return {
+            **st,
+            "suggest_ms": suggest_ms,
+            "candidate_pairs": pairs,
+            "peak_rss_mb": mb(rpk.peak),
+            "follows_per_tick_median": int(np.median(follows)) if follows else 0,
+            "unfollows_per_tick_median": int(np.median(unfollows)) if unfollows else 0,
+            "target_ms": TARGETS["friends_ms"],
+            "within_target": st["ms_median"] is not None and st["ms_median"] <= TARGETS["friends_ms"],
+            "all_ticks_within_target": st["ms_max"] is not None and st["ms_max"] <= TARGETS["friends_ms"],
+        }
+
+    def _suggest(self) -> tuple[float | None, int | None]:
+        """The friend recommender's ``suggest()`` alone on the first tick's agents: ms and candidate pairs."""
+        friend_rec = self.social.friend_recommender()
+        if not self.masks or friend_rec is None:
+            return None, None
+        agents = np.flatnonzero(self.masks[0]).astype(np.int32)
+        tick, k = self.base_tick, self.bench.k
+        fctx = FriendContext(self.world, agents, k, tick, world_rng(self.bench.seed, 6, tick, 98), friend_rec.p)
+        t0 = time.perf_counter()
+        answer = friend_rec.suggest(fctx)
+        suggest_ms = _ms(time.perf_counter() - t0)
+        return suggest_ms, int(np.asarray(answer[0]).size)
+
+    def time_learning(self) -> None:
+        """Propagation rounds driven by one content recommender's feeds, then ``social.learn`` timed."""
+        b, social, world, live = self.bench, self.social, self.world, self.live
+        learn_rec = b.content[0] if b.content else "none"
+        with PeakRSS() as pk:
+            social.configure(recommender=learn_rec, friend_recommender="none", feed_size=b.k, suggestions=b.k)
+            _forget_feeds(live)
+            learn_s, round_s, attempts = [], [], []
+            feed_adoptions = 0
+            for t, mask in enumerate(self.masks):
+                tick = self.base_tick + t
+                running = [s for s in live if s.status == "running"]
+                out = SocialTick()
+                feeds = social.feeds(tick, mask, running, out) if learn_rec != "none" else {}
+                social.take_exposures()
+                t0 = time.perf_counter()
+                stepped, att = [], 0
+                for s in running:
+                    before = s.feed_reached
+                    res = s.advance(world, tick, mask, feeds.get(s.id))
+                    feed_adoptions += s.feed_reached - before
+                    att += int(res.attempts)
+                    stepped.append(s)
+                round_s.append(time.perf_counter() - t0)
+                attempts.append(att)
+                t0 = time.perf_counter()
+                social.learn(tick, stepped, out)
+                learn_s.append(time.perf_counter() - t0)
+                for s in stepped:
+                    s.last_round = None
+                    s.take_events()
+                del feeds
+            self.r["learn"] = {
+                **_stats(learn_s),
+                "recommender": learn_rec,
+                "round_ms_median": _ms(float(np.median(round_s))) if round_s else None,
+                "attempts_per_tick_median": int(np.median(attempts)) if attempts else 0,
+                "feed_adoptions": int(feed_adoptions),
+            }
+            self.note("learning", 1.0)
+        self.phase_peak["learn"] = mb(pk.peak)
+
+    def time_merge(self) -> None:
+        """One ``world.merge_delta()`` holding one tick's follows and unfollows, beside a sort of the edge keys."""
+        gc.collect()
+        world = self.world
+        with PeakRSS() as pk:
+            merge: dict[str, Any] = {"merge_every": int(self.social.settings["merge_every"])}
+            if self.kept_delta is not None and self.kept_delta[1].pending:
+                name, delta, fol, unf = self.kept_delta
+                self.kept_delta = None
+                world.delta = delta
+                t0 = time.perf_counter()
+                changed = world.merge_delta()
+                secs = time.perf_counter() - t0
+                del delta
+                gc.collect()
+                keys = world.graph.sources().astype(np.int64) * world.n + world.graph.out_indices
+                self.baselines.rng.shuffle(keys)
+                t0 = time.perf_counter()
+                keys.sort()
+                base = time.perf_counter() - t0
+                del keys
+                merge.update(
+                    {
+                        "recommender": name,
+                        "ms": _ms(secs),
+                        "follows": fol,
+                        "unfollows": unf,
+                        "changed_edges": changed,
+                        "edges_after": world.num_edges,
+                        "amortised_ms_per_tick": _ms(secs / merge["merge_every"]),
+                        "baseline_sort_ms": _ms(base),
+                        "ratio_to_sort_baseline": _ratio(secs, base),
+                    }
+                )
+            else:
+                merge.update(
+                    {
+                        "ms": None,
+                        "follows": 0,
+                        "unfollows": 0,
+                        "changed_edges": 0,
+                        "note": "no follows or unfollows to merge",
+                    }
+                )
+            self.note("merge", 1.0)
+        self.phase_peak["merge"] = mb(pk.peak)
+        self.r["merge"] = merge
+
+    def memory_and_targets(self) -> None:
+        """The memory figures (phase peaks, overheads over the world and the messages) and the targets."""
+        r, mem, phase_peak = self.r, self.mem, self.phase_peak
+        after_world_peak = max(phase_peak[p] for p in ("setup", "content", "friends", "learn", "merge"))
+        after_setup_peak = max(phase_peak[p] for p in ("content", "friends", "learn", "merge"))
+        mem["phase_peak_rss_mb"] = phase_peak
+        mem["overhead_over_world_mb"] = round(after_world_peak - mem["rss_after_world_mb"], 1)
+        mem["overhead_over_setup_mb"] = round(after_setup_peak - mem["rss_after_setup_mb"], 1)
+        r["memory"] = mem
+        mem["peak_rss_sampled_mb"] = max(phase_peak.values())
+        mem["maxrss_mb"] = maxrss_mb()
+        r["peak_rss_mb"] = max(mem["peak_rss_sampled_mb"], mem["maxrss_mb"])
+        r["targets"] = dict(TARGETS)
+        within = {
+            "feed_ms": all(v["within_target"] for v in r["content"].values()),
+            "friends_ms": all(v["within_target"] for v in r["friends"].values()),
+            "world_budget_mb": mem["world_array_mb"] <= TARGETS["world_budget_mb"],
+            "overhead_mb": mem["overhead_over_world_mb"] <= TARGETS["overhead_mb"],
+            "peak_rss_mb": r["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
+        }
+        r["within_targets"] = within
+        r["all_within_targets"] = all(within.values())
+
+
+def _notes(bench: SocialBench, info: dict[str, Any]) -> list[str]:
+    """The notes of the report: how the messages, the online agents and the figures were made."""
+    history, messages = bench.history, bench.messages
+    return [
         (
             f"Messages: {history} history messages (IC p={HISTORY_P}, {info['history_seeds']} random seeds) ran to "
             f"completion first ({info['history_ticks']} ticks), the co-adoption history 'collaborative' needs; then "
@@ -559,5 +639,3 @@ def bench_social(
             "rounds advance only running ones."
         ),
     ]
-    r["total_s"] = round(time.perf_counter() - t_start, 1)
-    return r
