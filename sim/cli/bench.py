@@ -5,6 +5,7 @@ models, the HTTP API, the LLM client and agent memory (``bench analysis`` is in 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from sim.bench.api import bench_api, bench_injections
@@ -24,208 +25,184 @@ from sim.errors import BadParameterError
 
 def handle(args: argparse.Namespace) -> int:
     """Run the benchmark ``args.bench`` names and print its figures; returns the exit code."""
-    if args.bench == "llm":
-        return _bench_llm(args)
-    if args.bench == "memory":
-        return _bench_memory(args)
-    if args.bench == "api":
-        if args.clients < 0 or args.clients > 1000:
-            raise BadParameterError(f"--clients {args.clients} is out of range: give 0 (no injections) to 1,000")
-        if not 0.5 <= args.seconds <= 600:
-            raise BadParameterError(f"--seconds {args.seconds} is out of range: give 0.5 to 600")
-        result = bench_api(args.agents, requests=args.requests)
-        lines = [
-            f"{k:<28}median {v['ms_median']:>8.3f} ms  p90 {v['ms_p90']:>8.3f} ms  {v['requests_per_second']} "
-            "requests/s"
-            for k, v in result.items()
-            if isinstance(v, dict)
-        ]
-        lines.append(f"keep-alive under {result['target_ms']} ms: {result['agora_keepalive_within_target']}")
-        if args.clients:
-            inj = bench_injections(args.agents, clients=args.clients, seconds=args.seconds, rounds=args.rounds)
-            result["injections"] = inj
-            lines.append(f"injections from {inj['clients']} clients ({inj['rounds']} rounds, median round):")
-            lines += [
-                f"  {k:<26}{v['per_second']:>9,.0f} /s  median {v['ms_median']:>7.2f} ms  p95 {v['ms_p95']:>7.2f} ms"
-                for k, v in inj.items()
-                if isinstance(v, dict) and "per_second" in v
-            ]
-            lines.append(
-                f"durable at {inj['target_per_second']:,.0f}/s or more: {inj['durable_within_target']}; "
-                f"durability adds {inj['durability_adds_ms']['median']} ms (median), "
-                f"{inj['durability_adds_ms']['p95']} ms (p95)"
-            )
-        emit(args, result, "\n".join(lines))
-        return 0
-    if args.bench == "social":
-        with stderr_progress() as progress:
-            result = bench_social(
-                args.agents,
-                avg_degree=args.avg_degree,
-                online=args.online,
-                k=args.k,
-                ticks=args.ticks,
-                messages=args.messages,
-                seed=args.seed,
-                progress=progress,
-            )
-        lines = [
-            f"{kind} {name:<24} median {r['ms_median']:>8.1f} ms  max {r['ms_max']:>8.1f} ms  target "
-            f"{r['target_ms']:.0f} ms"
-            for kind in ("content", "friends")
-            for name, r in result[kind].items()
-        ]
+    return _BENCHMARKS[args.bench](args)
+
+
+def _with_progress(bench: Callable[..., dict[str, Any]], *args: Any, **options: Any) -> dict[str, Any]:
+    """``bench(*args, **options)``'s figures, its progress shown on stderr."""
+    with stderr_progress() as progress:
+        return bench(*args, progress=progress, **options)
+
+
+def _on_world(bench: Callable[..., dict[str, Any]], args: argparse.Namespace, **options: Any) -> dict[str, Any]:
+    """``bench``'s figures on a synthetic world of ``--agents`` agents and ``--avg-degree`` neighbours, seeded by
+    ``--seed``, its progress on stderr."""
+    return _with_progress(bench, args.agents, avg_degree=args.avg_degree, seed=args.seed, **options)
+
+
+def _report(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) -> int:
+    """Print the figures (``--json``: the result; else the lines); the exit code."""
+    emit(args, result, "\n".join(lines))
+    return 0
+
+
+def _bench_api(args: argparse.Namespace) -> int:
+    if args.clients < 0 or args.clients > 1000:
+        raise BadParameterError(f"--clients {args.clients} is out of range: give 0 (no injections) to 1,000")
+    if not 0.5 <= args.seconds <= 600:
+        raise BadParameterError(f"--seconds {args.seconds} is out of range: give 0.5 to 600")
+    result = bench_api(args.agents, requests=args.requests)
+    lines = [
+        f"{k:<28}median {v['ms_median']:>8.3f} ms  p90 {v['ms_p90']:>8.3f} ms  {v['requests_per_second']} requests/s"
+        for k, v in result.items()
+        if isinstance(v, dict)
+    ]
+    lines.append(f"keep-alive under {result['target_ms']} ms: {result['agora_keepalive_within_target']}")
+    if args.clients:
+        inj = bench_injections(args.agents, clients=args.clients, seconds=args.seconds, rounds=args.rounds)
+        result["injections"] = inj
+        lines.append(f"injections from {inj['clients']} clients ({inj['rounds']} rounds, median round):")
         lines += [
-            f"merge {result['merge']['ms']:.0f} ms every {result['merge']['merge_every']} ticks",
-            f"peak RSS {result['peak_rss_mb']:.0f} MB",
-            f"all within targets: {result['all_within_targets']}",
+            f"  {k:<26}{v['per_second']:>9,.0f} /s  median {v['ms_median']:>7.2f} ms  p95 {v['ms_p95']:>7.2f} ms"
+            for k, v in inj.items()
+            if isinstance(v, dict) and "per_second" in v
         ]
-        emit(args, result, "\n".join(lines))
-        return 0
-    if args.bench == "commands":
-        with stderr_progress() as progress:
-            result = bench_commands(
-                args.agents,
-                avg_degree=args.avg_degree,
-                seed=args.seed,
-                repeats=args.repeats,
-                folder=args.dir,
-                analysis=not args.no_analysis,
-                progress=progress,
-            )
-        lines = [
-            f"{k:<10}{v['seconds_median']:>9.2f} s  (target {v['target_seconds']} s; yardstick "
-            f"{v['yardstick']['seconds_median']:.2f} s, "
-            f"ratio {v['ratio_to_yardstick']}); peak RSS {v['peak_rss_mb_max']:.0f} MB"
-            for k, v in result["commands"].items()
-        ]
-        emit(args, result, "\n".join(lines + [f"all within targets: {result['all_within_targets']}"]))
-        return 0
-    if args.bench == "models":
-        with stderr_progress() as progress:
-            result = bench_models(
-                args.agents,
-                avg_degree=args.avg_degree,
-                seed=args.seed,
-                ticks=args.ticks,
-                ndlib_agents=args.ndlib_agents,
-                models=args.model or None,
-                progress=progress,
-            )
-        lines = []
-        for name, m in result["models"].items():
-            tick = (
-                f"{m['tick_ms_median']:>8.1f} ms a tick (max {m['tick_ms_max']:.1f})"
-                if m.get("tick_ms_median") is not None
-                else f"no tick timed ({m.get('status')}{': ' + m['error'] if m.get('error') else ''})"
-            )
-            nd = m.get("ndlib") or {}
-            vs = (
-                f"  {nd['speedup']:,.3g}x NDlib's agent updates/s"
-                if nd.get("speedup") is not None
-                else ""
-                if not nd
-                else f"  NDlib: {nd.get('reason', 'n/a')}"
-            )
-            lines.append(f"{name:<22} {tick}{vs}")
-        lines += [
-            f"peak RSS {result['peak_rss_mb']:.0f} MB",
-            f"every model's median tick within {result['target_tick_ms']:.0f} ms: {result['all_within_target']}",
-        ]
-        emit(args, result, "\n".join(lines))
-        return 0
-    if args.bench == "cascade":
-        with stderr_progress() as progress:
-            result = bench_cascade(
-                args.agents,
-                avg_degree=args.avg_degree,
-                p=args.p,
-                seed=args.seed,
-                repeats=args.repeats,
-                progress=progress,
-            )
-        c = result["cascade"] or {}
-        lines = [
-            f"ic p={result['p']:g} on {result['agents']:,} agents / {result['edges']:,} edges: reached "
-            f"{result['reached']:,} ({100 * result['reached_share']:.1f}%) in {result['ticks']} ticks",
-            f"cascade: depth {c.get('depth')}, max breadth {c.get('max_breadth'):,}, "
-            f"structural virality {c.get('structural_virality', 0):.2f}",
-            f"run {1000 * result['seconds_median']:.1f} ms with the forest, "
-            f"{1000 * result['baseline_seconds_median']:.1f} ms without (difference {100 * result['overhead']:+.2f}%)",
-            f"forest cost inside the run: {1000 * result['rounds_forest_seconds_median']:.1f} ms in rounds + "
-            f"{1000 * result['measures_seconds_median']:.1f} ms measuring = {100 * result['cost_share']:.2f}% "
-            "of the run without it",
-            f"peak RSS {result['peak_rss_mb']:.0f} MB; within the 10% target: {result['within_target']}",
-        ]
-        emit(args, result, "\n".join(lines))
-        return 0
-    if args.bench == "seeds":
-        with stderr_progress() as progress:
-            result = bench_seeds(
-                args.agents,
-                avg_degree=args.avg_degree,
-                p=args.p,
-                k=args.k,
-                epsilon=args.epsilon,
-                seed=args.seed,
-                repeats=args.repeats,
-                runs=args.runs,
-                progress=progress,
-            )
-        lines = [
-            f"ris k={result['k']} for ic p={result['p']:g} (epsilon {result['epsilon']:g}) on {result['agents']:,} "
-            f"agents / {result['edges']:,} edges: {result['ris_seconds']:.2f} s median "
-            f"({', '.join(f'{x:.2f}' for x in result['ris_seconds_all'])}), {result['ris_samples']:,} RR sets, "
-            f"peak {result['ris_peak_mb']:.0f} MB (tracemalloc)",
-            f"degree: {1000 * result['baseline_seconds']:.1f} ms median (ratio {result['ratio']}); one ic run: "
-            f"{1000 * result['ic_run_seconds']:.1f} ms median (ratio {result['ratio_to_ic_run']})",
-            f"reached in {result['runs']} ic runs each (mean ± s.e.): ris seeds {result['reached_mean']['ris']:,.1f} "
-            f"± {result['reached_sem']['ris']}, degree seeds {result['reached_mean']['degree']:,.1f} "
-            f"± {result['reached_sem']['degree']}; ris's own estimate {result['ris_estimate']:,.1f}",
-            f"peak RSS {result['peak_rss_mb']:.0f} MB (the world included); within "
-            f"{result['targets']['seconds']:.0f} s: {result['met']['seconds']}, within {result['targets']['mb']:.0f} "
-            f"MB: {result['met']['mb']}",
-        ]
-        emit(args, result, "\n".join(lines))
-        return 0
-    if args.bench == "series":
-        with stderr_progress() as progress:
-            result = bench_series(
-                args.agents, avg_degree=args.avg_degree, seed=args.seed, repeats=args.repeats, progress=progress
-            )
-        lines = [
-            f"{name:<6} {m['ticks']} ticks, reached {m['reached']:,}: recording "
-            f"{100 * m['recording_share_median']:.2f}% "
-            f"of the session's time; {1000 * m['seconds_median']:.1f} ms recorded, "
-            f"{1000 * m['baseline_seconds_median']:.1f} ms not (difference {100 * m['overhead']:+.2f}%)"
-            for name, m in result["models"].items()
-        ]
-        lines += [f"peak RSS {result['peak_rss_mb']:.0f} MB", f"within the 5% target: {result['within_target']}"]
-        emit(args, result, "\n".join(lines))
-        return 0
-    if args.bench == "propagation":
-        result = bench_propagation(
-            args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents
+        lines.append(
+            f"durable at {inj['target_per_second']:,.0f}/s or more: {inj['durable_within_target']}; "
+            f"durability adds {inj['durability_adds_ms']['median']} ms (median), "
+            f"{inj['durability_adds_ms']['p95']} ms (p95)"
         )
-        if args.yardstick_sizes or args.small_runs:
-            result["yardsticks"] = bench_ensembles(
-                args.yardstick_sizes,
-                avg_degree=args.avg_degree,
-                runs=args.yardstick_runs,
-                seed=args.seed,
-                small_runs=args.small_runs,
-            )
-    else:
-        with stderr_progress() as progress:
-            result = bench_world(
-                args.agents,
-                avg_degree=args.avg_degree,
-                seed=args.seed,
-                folder=args.dir,
-                progress=progress,
-                analyse=not args.no_analysis,
-                run_ticks=max(0, args.run_ticks),
-            )
+    return _report(args, result, lines)
+
+
+def _bench_social(args: argparse.Namespace) -> int:
+    result = _on_world(bench_social, args, online=args.online, k=args.k, ticks=args.ticks, messages=args.messages)
+    lines = [
+        f"{kind} {name:<24} median {r['ms_median']:>8.1f} ms  max {r['ms_max']:>8.1f} ms  target "
+        f"{r['target_ms']:.0f} ms"
+        for kind in ("content", "friends")
+        for name, r in result[kind].items()
+    ]
+    lines += [
+        f"merge {result['merge']['ms']:.0f} ms every {result['merge']['merge_every']} ticks",
+        f"peak RSS {result['peak_rss_mb']:.0f} MB",
+        f"all within targets: {result['all_within_targets']}",
+    ]
+    return _report(args, result, lines)
+
+
+def _bench_commands(args: argparse.Namespace) -> int:
+    result = _on_world(bench_commands, args, repeats=args.repeats, folder=args.dir, analysis=not args.no_analysis)
+    lines = [
+        f"{k:<10}{v['seconds_median']:>9.2f} s  (target {v['target_seconds']} s; yardstick "
+        f"{v['yardstick']['seconds_median']:.2f} s, "
+        f"ratio {v['ratio_to_yardstick']}); peak RSS {v['peak_rss_mb_max']:.0f} MB"
+        for k, v in result["commands"].items()
+    ]
+    return _report(args, result, lines + [f"all within targets: {result['all_within_targets']}"])
+
+
+def _bench_models(args: argparse.Namespace) -> int:
+    result = _on_world(bench_models, args, ticks=args.ticks, ndlib_agents=args.ndlib_agents, models=args.model or None)
+    lines = []
+    for name, m in result["models"].items():
+        tick = (
+            f"{m['tick_ms_median']:>8.1f} ms a tick (max {m['tick_ms_max']:.1f})"
+            if m.get("tick_ms_median") is not None
+            else f"no tick timed ({m.get('status')}{': ' + m['error'] if m.get('error') else ''})"
+        )
+        nd = m.get("ndlib") or {}
+        vs = (
+            f"  {nd['speedup']:,.3g}x NDlib's agent updates/s"
+            if nd.get("speedup") is not None
+            else ""
+            if not nd
+            else f"  NDlib: {nd.get('reason', 'n/a')}"
+        )
+        lines.append(f"{name:<22} {tick}{vs}")
+    lines += [
+        f"peak RSS {result['peak_rss_mb']:.0f} MB",
+        f"every model's median tick within {result['target_tick_ms']:.0f} ms: {result['all_within_target']}",
+    ]
+    return _report(args, result, lines)
+
+
+def _bench_cascade(args: argparse.Namespace) -> int:
+    result = _on_world(bench_cascade, args, p=args.p, repeats=args.repeats)
+    c = result["cascade"] or {}
+    lines = [
+        f"ic p={result['p']:g} on {result['agents']:,} agents / {result['edges']:,} edges: reached "
+        f"{result['reached']:,} ({100 * result['reached_share']:.1f}%) in {result['ticks']} ticks",
+        f"cascade: depth {c.get('depth')}, max breadth {c.get('max_breadth'):,}, "
+        f"structural virality {c.get('structural_virality', 0):.2f}",
+        f"run {1000 * result['seconds_median']:.1f} ms with the forest, "
+        f"{1000 * result['baseline_seconds_median']:.1f} ms without (difference {100 * result['overhead']:+.2f}%)",
+        f"forest cost inside the run: {1000 * result['rounds_forest_seconds_median']:.1f} ms in rounds + "
+        f"{1000 * result['measures_seconds_median']:.1f} ms measuring = {100 * result['cost_share']:.2f}% "
+        "of the run without it",
+        f"peak RSS {result['peak_rss_mb']:.0f} MB; within the 10% target: {result['within_target']}",
+    ]
+    return _report(args, result, lines)
+
+
+def _bench_seeds(args: argparse.Namespace) -> int:
+    result = _on_world(
+        bench_seeds, args, p=args.p, k=args.k, epsilon=args.epsilon, repeats=args.repeats, runs=args.runs
+    )
+    lines = [
+        f"ris k={result['k']} for ic p={result['p']:g} (epsilon {result['epsilon']:g}) on {result['agents']:,} "
+        f"agents / {result['edges']:,} edges: {result['ris_seconds']:.2f} s median "
+        f"({', '.join(f'{x:.2f}' for x in result['ris_seconds_all'])}), {result['ris_samples']:,} RR sets, "
+        f"peak {result['ris_peak_mb']:.0f} MB (tracemalloc)",
+        f"degree: {1000 * result['baseline_seconds']:.1f} ms median (ratio {result['ratio']}); one ic run: "
+        f"{1000 * result['ic_run_seconds']:.1f} ms median (ratio {result['ratio_to_ic_run']})",
+        f"reached in {result['runs']} ic runs each (mean ± s.e.): ris seeds {result['reached_mean']['ris']:,.1f} "
+        f"± {result['reached_sem']['ris']}, degree seeds {result['reached_mean']['degree']:,.1f} "
+        f"± {result['reached_sem']['degree']}; ris's own estimate {result['ris_estimate']:,.1f}",
+        f"peak RSS {result['peak_rss_mb']:.0f} MB (the world included); within "
+        f"{result['targets']['seconds']:.0f} s: {result['met']['seconds']}, within {result['targets']['mb']:.0f} "
+        f"MB: {result['met']['mb']}",
+    ]
+    return _report(args, result, lines)
+
+
+def _bench_series(args: argparse.Namespace) -> int:
+    result = _on_world(bench_series, args, repeats=args.repeats)
+    lines = [
+        f"{name:<6} {m['ticks']} ticks, reached {m['reached']:,}: recording "
+        f"{100 * m['recording_share_median']:.2f}% "
+        f"of the session's time; {1000 * m['seconds_median']:.1f} ms recorded, "
+        f"{1000 * m['baseline_seconds_median']:.1f} ms not (difference {100 * m['overhead']:+.2f}%)"
+        for name, m in result["models"].items()
+    ]
+    lines += [f"peak RSS {result['peak_rss_mb']:.0f} MB", f"within the 5% target: {result['within_target']}"]
+    return _report(args, result, lines)
+
+
+def _bench_propagation(args: argparse.Namespace) -> int:
+    result = bench_propagation(
+        args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents
+    )
+    if args.yardstick_sizes or args.small_runs:
+        result["yardsticks"] = bench_ensembles(
+            args.yardstick_sizes,
+            avg_degree=args.avg_degree,
+            runs=args.yardstick_runs,
+            seed=args.seed,
+            small_runs=args.small_runs,
+        )
+    return _figures(args, result)
+
+
+def _bench_world(args: argparse.Namespace) -> int:
+    result = _on_world(
+        bench_world, args, folder=args.dir, analyse=not args.no_analysis, run_ticks=max(0, args.run_ticks)
+    )
+    return _figures(args, result)
+
+
+def _figures(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """Print a benchmark's figures one a line (its yardsticks as a table); the exit code."""
     text = "\n".join(f"{k:<28}{v}" for k, v in result.items() if not isinstance(v, dict))
     if "yardsticks" in result:
         text += "\n" + yardstick_lines(result["yardsticks"])
@@ -258,15 +235,14 @@ def yardstick_lines(y: dict[str, Any]) -> str:
 
 
 def _bench_memory(args: argparse.Namespace) -> int:
-    with stderr_progress() as progress:
-        r = bench_memory(
-            agents=args.agents,
-            ticks=args.ticks,
-            llm_agents=args.llm_agents,
-            rule_agents=args.rule_agents,
-            latency=args.latency,
-            progress=progress,
-        )
+    r = _with_progress(
+        bench_memory,
+        agents=args.agents,
+        ticks=args.ticks,
+        llm_agents=args.llm_agents,
+        rule_agents=args.rule_agents,
+        latency=args.latency,
+    )
     on, off = r["llm"]["with_memory"], r["llm"]["baseline_off"]
     rec, rule = r["recall"], r["rule_runs"]
     lines = [
@@ -295,19 +271,13 @@ def _bench_memory(args: argparse.Namespace) -> int:
         f"{rule['baseline_off']['tick_ms_median']:.1f} ms memory=off (ratio {rule['ratio']}); memory made: "
         f"{rule['default']['memory_made']}",
     ]
-    emit(args, r, "\n".join(lines))
-    return 0
+    return _report(args, r, lines)
 
 
 def _bench_llm(args: argparse.Namespace) -> int:
-    with stderr_progress() as progress:
-        result = bench_llm(
-            requests=args.requests,
-            concurrency=args.concurrency,
-            latency=args.latency,
-            servers=args.servers,
-            progress=progress,
-        )
+    result = _with_progress(
+        bench_llm, requests=args.requests, concurrency=args.concurrency, latency=args.latency, servers=args.servers
+    )
     base, ours = result["baseline"], result["agora"]
     lines = [
         f"ideal                 {result['ideal_per_second']:,.0f} completions/s ({args.concurrency} in flight, "
@@ -317,5 +287,20 @@ def _bench_llm(args: argparse.Namespace) -> int:
         f"ratio to baseline     {result['ratio_to_baseline']:.2f}",
         f"target {result['target_per_second']}/s met: {result['target_met']}",
     ]
-    emit(args, result, "\n".join(lines))
-    return 0
+    return _report(args, result, lines)
+
+
+#: Each ``agora bench`` benchmark of this module and the function that runs it.
+_BENCHMARKS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "llm": _bench_llm,
+    "memory": _bench_memory,
+    "api": _bench_api,
+    "social": _bench_social,
+    "commands": _bench_commands,
+    "models": _bench_models,
+    "cascade": _bench_cascade,
+    "seeds": _bench_seeds,
+    "series": _bench_series,
+    "propagation": _bench_propagation,
+    "world": _bench_world,
+}
