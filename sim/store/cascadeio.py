@@ -50,8 +50,10 @@ from sim.core.cascade import Forest, ccdf, replay
 from sim.core.diskio import replacing
 from sim.core.safe import xml_safe
 from sim.errors import BadFileError, BadParameterError
+from sim.store.eventrows import reading_events
 from sim.store.seriesio import (
     _arrow_text,
+    _check_key_names,
     _container,
     _distinct,
     _key_cell,
@@ -59,8 +61,9 @@ from sim.store.seriesio import (
     _open_text,
     _pyarrow,
     _read_bytes,
+    _repeated_keys,
     _text_cell,
-    _typed_keys,
+    _value_texts,
 )
 from sim.store.worldfile import read_meta
 
@@ -202,18 +205,6 @@ class CcdfTable:
 # --- records ------------------------------------------------------------------------------------------
 
 
-def _check_key_names(key_names: Sequence[str], kind: _Kind) -> list[str]:
-    names = [str(k) for k in key_names]
-    clash = [k for k in names if k in kind.columns]
-    if clash:
-        raise BadParameterError(
-            f"a key column cannot be named {clash[0]!r}: that name is one of {','.join(kind.columns)}"
-        )
-    if len(set(names)) != len(names):
-        raise BadParameterError(f"key columns {', '.join(names)} name one column twice")
-    return names
-
-
 def _record_keys(index: int, record: Any, key_names: list[str], what: str) -> list[Any]:
     if not isinstance(record, Mapping):
         raise BadParameterError(f"{what} record {index} is not a dict")
@@ -262,12 +253,6 @@ def _sizes_record(index: int, record: Any, key_names: list[str]) -> tuple[list[A
 # --- writing ------------------------------------------------------------------------------------------
 
 
-def _texts(values: np.ndarray) -> list[str]:
-    if values.dtype.kind in "iu":
-        return list(map(str, values.tolist()))
-    return list(map(repr, values.astype(np.float64).tolist()))
-
-
 def _csv_block(prefix: str, columns: list[list[str]]) -> str:
     """Rows of cells (one list of texts per column) as CSV lines, each starting with ``prefix``: joined in C
     (``str.join`` over ``zip``), not one Python statement per row."""
@@ -285,9 +270,14 @@ def _tree_lines(records: Iterable[Any], key_names: list[str]) -> Iterator[tuple[
         if checked is None or not checked[2]["agent"].size:
             continue
         kv, run, tree = checked
-        source = np.asarray(_texts(tree["source"]), dtype=object)
+        source = np.asarray(_value_texts(tree["source"]), dtype=object)
         source[tree["root"]] = ""  # a root has no source
-        cols = [_texts(tree["agent"]), source.tolist(), _texts(tree["tick"]), _texts(tree["generation"])]
+        cols = [
+            _value_texts(tree["agent"]),
+            source.tolist(),
+            _value_texts(tree["tick"]),
+            _value_texts(tree["generation"]),
+        ]
         yield _csv_block(_prefix(kv, run), cols), int(tree["agent"].size)
 
 
@@ -296,17 +286,14 @@ def _ccdf_lines(records: Iterable[Any], key_names: list[str]) -> Iterator[tuple[
         kv, sizes = _sizes_record(i, record, key_names)
         size, p = ccdf(sizes)
         if size.size:
-            yield _csv_block(_prefix(kv, None), [_texts(size), _texts(p)]), int(size.size)
+            yield _csv_block(_prefix(kv, None), [_value_texts(size), _value_texts(p)]), int(size.size)
 
 
 def _arrow_keys(pa: Any, key_names: list[str], per_record: list[list[Any]], counts: list[int]) -> list[Any]:
-    arrays = []
-    for j, _ in enumerate(key_names):
-        values = np.empty(len(per_record), dtype=object)
-        values[:] = [kv[j] for kv in per_record]
-        col = np.repeat(_typed_keys(values), counts)
-        arrays.append(pa.array(col.tolist(), type=pa.string()) if col.dtype.kind == "U" else pa.array(col))
-    return arrays
+    return [
+        pa.array(col.tolist(), type=pa.string()) if col.dtype.kind == "U" else pa.array(col)
+        for col in _repeated_keys(len(key_names), per_record, counts)
+    ]
 
 
 def _gather_trees(
@@ -347,8 +334,11 @@ def _tree_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]
     return pa.table(arrays, names=[*key_names, *CASCADE_COLUMNS]), int(sum(counts))
 
 
-def _ccdf_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]:
-    pa = _pyarrow("writing")
+def _gather_ccdf(
+    records: Iterable[Any], key_names: list[str]
+) -> tuple[list[list[Any]], list[int], np.ndarray, np.ndarray]:
+    """The checked size records whose distribution has points: each one's key values and row count, and
+    the sizes and CCDF values concatenated over them."""
     per_record: list[list[Any]] = []
     counts: list[int] = []
     sizes, ps = [], []
@@ -360,11 +350,15 @@ def _ccdf_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]
             counts.append(int(size.size))
             sizes.append(size)
             ps.append(p)
+    size_col = np.concatenate(sizes) if sizes else np.empty(0, dtype=np.int64)
+    return per_record, counts, size_col, np.concatenate(ps) if ps else np.empty(0)
+
+
+def _ccdf_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]:
+    pa = _pyarrow("writing")
+    per_record, counts, sizes, ps = _gather_ccdf(records, key_names)
     arrays = _arrow_keys(pa, key_names, per_record, counts)
-    arrays += [
-        pa.array(np.concatenate(sizes) if sizes else np.empty(0, np.int64), type=pa.int64()),
-        pa.array(np.concatenate(ps) if ps else np.empty(0), type=pa.float64()),
-    ]
+    arrays += [pa.array(sizes, type=pa.int64()), pa.array(ps, type=pa.float64())]
     return pa.table(arrays, names=[*key_names, *CCDF_COLUMNS]), int(sum(counts))
 
 
@@ -372,7 +366,7 @@ def _write(path: str, kind: _Kind, records: Iterable[Any], key_names: Sequence[s
     container = _container_of(path, kind)
     if container == "parquet":
         _pyarrow("writing")  # before any work
-    names = _check_key_names(key_names, kind)
+    names = _check_key_names(key_names, kind.columns)
     if os.path.isdir(path):
         raise BadFileError(f"cannot write {kind.what} {path!r}: it is a folder (give a file name)")
     rows = 0
@@ -482,7 +476,7 @@ def write_graphml(path: str, tree: Mapping[str, np.ndarray], graph: Mapping[str,
     root = np.asarray(tree["root"], dtype=bool)
     source = np.asarray(tree["source"], dtype=np.int64)
     via = np.asarray(tree.get("via", np.zeros(agent.size, dtype=bool)), dtype=bool)
-    ids = _texts(agent)
+    ids = _value_texts(agent)
     from xml.sax.saxutils import quoteattr  # noqa: PLC0415 - it imports urllib.request (60 ms of every start)
 
     head = [_GRAPHML_HEAD]
@@ -502,8 +496,8 @@ def write_graphml(path: str, tree: Mapping[str, np.ndarray], graph: Mapping[str,
             nodes = [
                 ids,
                 ids,
-                _texts(np.asarray(tree["tick"], dtype=np.int64)),
-                _texts(np.asarray(tree["generation"], dtype=np.int64)),
+                _value_texts(np.asarray(tree["tick"], dtype=np.int64)),
+                _value_texts(np.asarray(tree["generation"], dtype=np.int64)),
                 np.where(root, "true", "false").tolist(),
             ]
             pieces = (
@@ -517,8 +511,8 @@ def write_graphml(path: str, tree: Mapping[str, np.ndarray], graph: Mapping[str,
             out.write("".join(map("".join, zip(*_interleave(pieces, nodes)))))
         if edges.size:
             links = [
-                _texts(source[edges]),
-                _texts(agent[edges]),
+                _value_texts(source[edges]),
+                _value_texts(agent[edges]),
                 np.where(via[edges], "feed", "graph").tolist(),
             ]
             between = ('    <edge source="', '" target="', '"><data key="via">', "</data></edge>\n")
@@ -784,13 +778,9 @@ def read_ccdf(path: str) -> CcdfTable:
 
 def table_from_records(records: Iterable[Any], key_names: Sequence[str] = ()) -> CascadeTable:
     """The :class:`CascadeTable` of tree records, as :func:`read_cascades` gives it after a Parquet write."""
-    names = _check_key_names(key_names, CASCADES)
+    names = _check_key_names(key_names, CASCADES.columns)
     per_record, counts, cat = _gather_trees(records, names)
-    keys = {}
-    for j, k in enumerate(names):
-        values = np.empty(len(per_record), dtype=object)
-        values[:] = [kv[j] for kv in per_record]
-        keys[k] = np.repeat(_typed_keys(values), counts)
+    keys = dict(zip(names, _repeated_keys(len(names), per_record, counts)))
     return CascadeTable(
         key_names=names,
         keys=keys,
@@ -806,29 +796,10 @@ def table_from_records(records: Iterable[Any], key_names: Sequence[str] = ()) ->
 def ccdf_table(records: Iterable[Any], key_names: Sequence[str] = ()) -> CcdfTable:
     """The :class:`CcdfTable` of size records ``{"keys": {...}, "sizes": [...]}``, as :func:`read_ccdf` gives
     it after a Parquet write."""
-    names = _check_key_names(key_names, CCDF)
-    per_record: list[list[Any]] = []
-    counts: list[int] = []
-    sizes, ps = [], []
-    for i, record in enumerate(records):
-        kv, raw = _sizes_record(i, record, names)
-        size, p = ccdf(raw)
-        if size.size:
-            per_record.append(kv)
-            counts.append(int(size.size))
-            sizes.append(size)
-            ps.append(p)
-    keys = {}
-    for j, k in enumerate(names):
-        values = np.empty(len(per_record), dtype=object)
-        values[:] = [kv[j] for kv in per_record]
-        keys[k] = np.repeat(_typed_keys(values), counts)
-    return CcdfTable(
-        key_names=names,
-        keys=keys,
-        size=np.concatenate(sizes) if sizes else np.empty(0, dtype=np.int64),
-        ccdf=np.concatenate(ps) if ps else np.empty(0),
-    )
+    names = _check_key_names(key_names, CCDF.columns)
+    per_record, counts, sizes, ps = _gather_ccdf(records, names)
+    keys = dict(zip(names, _repeated_keys(len(names), per_record, counts)))
+    return CcdfTable(key_names=names, keys=keys, size=sizes, ccdf=ps)
 
 
 # --- a persisted session's forest -----------------------------------------------------------------------
@@ -943,18 +914,9 @@ def session_forest(path: str, session: int | None = None) -> SessionForest:
             f"session {wanted} of world {path!r} started at tick {started}, before the events the file holds "
             f"(from tick {since}: it was loaded from a snapshot saved without them), so its cascade cannot be rebuilt"
         )
-    try:
-        con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
-        con.execute("PRAGMA trusted_schema = OFF")  # a schema object may not call a function with side effects
-    except sqlite3.Error as exc:
-        raise BadFileError(f"world {path!r} cannot be opened to read its events ({exc}): it may be damaged") from None
-    try:
+    with reading_events(path) as con:
         agent_ids = _read_world_ids(con, path)
         rows = _read_events(con, wanted, since, tick)
-    except sqlite3.Error as exc:
-        raise BadFileError(f"world {path!r}: its events cannot be read ({exc}); it may be damaged") from None
-    finally:
-        con.close()
     n = int(agent_ids.size)
     t, a, s, v = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
     if rows.size and (a.min() < 0 or a.max() >= n or s.min() < -1 or s.max() >= n or v.min() < 0 or v.max() > 1):

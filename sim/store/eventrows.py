@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,27 @@ def history_problem(history: History, *, n: int, tick: int, sessions: list[int])
     return None
 
 
+@contextmanager
+def reading_events(path: str) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to world file ``path`` for reading its events, closed after the block; a
+    schema object of the file may not call a function with side effects (``trusted_schema`` off).
+
+    Raises:
+        BadFileError: the file cannot be opened, or an SQLite error while the block reads (it may be damaged).
+    """
+    try:
+        con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+        con.execute("PRAGMA trusted_schema = OFF")
+    except sqlite3.Error as exc:
+        raise BadFileError(f"world {path!r} cannot be opened to read its events ({exc}): it may be damaged") from None
+    try:
+        yield con
+    except sqlite3.Error as exc:
+        raise BadFileError(f"world {path!r}: its events cannot be read ({exc}); it may be damaged") from None
+    finally:
+        con.close()
+
+
 def read_history(path: str, *, n: int, tick: int, sessions: list[int]) -> History:
     """The adoption events and feed exposures of world file ``path`` that its checkpoint at ``tick`` holds
     (see the module docstring), in the tables' order; none of a table the file does not have.
@@ -155,17 +177,8 @@ def read_history(path: str, *, n: int, tick: int, sessions: list[int]) -> Histor
         BadFileError: the file cannot be read, or a row holds a value a world of ``n`` agents cannot have.
         ResourceError: the rows would not fit in the memory available now.
     """
-    try:
-        con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
-        con.execute("PRAGMA trusted_schema = OFF")  # a schema object may not call a function with side effects
-    except sqlite3.Error as exc:
-        raise BadFileError(f"world {path!r} cannot be opened to read its events ({exc}): it may be damaged") from None
-    try:
+    with reading_events(path) as con:
         history = _read(con, path, n=n, tick=tick, sessions=sessions)
-    except sqlite3.Error as exc:
-        raise BadFileError(f"world {path!r}: its events cannot be read ({exc}); it may be damaged") from None
-    finally:
-        con.close()
     problem = history_problem(history, n=n, tick=tick, sessions=sessions)
     if problem is not None:
         raise BadFileError(

@@ -220,16 +220,30 @@ def _record_columns(
     return [keys[k] for k in key_names], int(run), ticks.astype(np.int64), names, values
 
 
-def _check_key_names(key_names: Sequence[str]) -> list[str]:
+def _check_key_names(key_names: Sequence[str], columns: Sequence[str] = COLUMNS) -> list[str]:
+    """The key column names as text, none of them one of the file's own ``columns`` nor named twice.
+
+    Raises:
+        BadParameterError: naming the clash.
+    """
     names = [str(k) for k in key_names]
-    clash = [k for k in names if k in COLUMNS]
+    clash = [k for k in names if k in columns]
     if clash:
-        raise BadParameterError(
-            f"a key column cannot be named {clash[0]!r}: that name is one of run,tick,measure,value"
-        )
+        raise BadParameterError(f"a key column cannot be named {clash[0]!r}: that name is one of {','.join(columns)}")
     if len(set(names)) != len(names):
         raise BadParameterError(f"key columns {', '.join(names)} name one column twice")
     return names
+
+
+def _repeated_keys(key_count: int, per_record: list[list[Any]], counts: list[int]) -> list[np.ndarray]:
+    """Each key column over the rows: record ``i``'s value (``per_record[i][j]`` for key ``j``) repeated for its
+    ``counts[i]`` rows, typed as :func:`_typed_keys` types them."""
+    columns = []
+    for j in range(key_count):
+        values = np.empty(len(per_record), dtype=object)
+        values[:] = [kv[j] for kv in per_record]
+        columns.append(np.repeat(_typed_keys(values), counts))
+    return columns
 
 
 def table_from_records(
@@ -253,11 +267,7 @@ def table_from_records(
         ticks.append(np.repeat(tk, len(names)))
         measures.append(np.tile(np.asarray(names, dtype=str), tk.size))
         values.append(np.stack(vals, axis=1).astype(np.float64).reshape(-1))
-    keys = {}
-    for j, k in enumerate(key_names):
-        per_record = np.empty(len(record_keys), dtype=object)
-        per_record[:] = [kv[j] for kv in record_keys]
-        keys[k] = np.repeat(_typed_keys(per_record), counts)
+    keys = dict(zip(key_names, _repeated_keys(len(key_names), record_keys, counts)))
     return SeriesTable(
         key_names=key_names,
         keys=keys,
