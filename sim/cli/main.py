@@ -16,8 +16,9 @@ import gc
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, cast
 
 from sim.cli.args import EXIT_USAGE
 from sim.cli.parser import BUILTIN_COMMANDS, CommandGroup, build_parser
@@ -42,6 +43,15 @@ def command_groups() -> list[CommandGroup]:
     return [ep.load() for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name)]
 
 
+#: The built-in commands run by a module of ``sim.cli`` not named after them (``bench analysis`` too is
+#: ``analysis``'s); every other one's module has its name.
+_MODULE_OF = {
+    **dict.fromkeys(("new", "agent", "save", "load", "social", "topics"), "world"),
+    **dict.fromkeys(("analyze", "export", "path"), "analysis"),
+    "interview": "llm",
+}
+
+
 def _handler(args: Any, groups: Sequence[CommandGroup]) -> Handler:
     """The function that runs the parsed command.
 
@@ -57,67 +67,10 @@ def _handler(args: Any, groups: Sequence[CommandGroup]) -> Handler:
             return group.handle
     if command is None:
         raise AgoraError(NO_TUI)
-    if command == "info":
-        from sim.cli import info  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return info.handle
-    if command in ("new", "agent", "save", "load", "social", "topics"):
-        from sim.cli import world  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return world.handle
-    if command == "run":
-        from sim.cli import run  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return run.handle
-    if command in ("analyze", "export", "path") or (command == "bench" and bench == "analysis"):
-        from sim.cli import analysis  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return analysis.handle
-    if command in ("interview", "llm"):
-        from sim.cli import llm  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return llm.handle
-    if command == "bench":
-        from sim.cli import bench as bench_module  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return bench_module.handle
-    if command == "sweep":
-        from sim.cli import sweep  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return sweep.handle
-    if command == "plot":
-        from sim.cli import plot  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return plot.handle
-    if command == "plugins":
-        from sim.cli import plugins  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return plugins.handle
-    if command == "cascades":
-        from sim.cli import cascades  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return cascades.handle
-    if command == "seeds":
-        from sim.cli import seeds  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return seeds.handle
-    if command == "set":
-        from sim.cli import set as set_module  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return set_module.handle
-    if command == "check":
-        from sim.cli import check  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return check.handle
-    if command == "audit":
-        from sim.cli import audit  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return audit.handle
-    if command == "serve":
-        from sim.cli import serve  # noqa: PLC0415 - keeps agora --help fast (see the docstring)
-
-        return serve.handle
-    raise AssertionError(f"no handler for command {command!r}")  # pragma: no cover - argparse restricts it
+    if command not in BUILTIN_COMMANDS:  # pragma: no cover - argparse restricts it
+        raise AssertionError(f"no handler for command {command!r}")
+    module = "analysis" if command == "bench" and bench == "analysis" else _MODULE_OF.get(command, command)
+    return cast(Handler, import_module(f"sim.cli.{module}").handle)
 
 
 def main(argv: list[str] | None = None) -> int:
