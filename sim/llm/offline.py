@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sim.core.persona import Persona
+from sim.core.persona import STYLES, Persona
 from sim.core.topics import TOPICS
 
 __all__ = [
@@ -95,21 +95,8 @@ _FORMAL_PHRASES = (
 )
 _TOPIC_DISPLAY = {"ai": "AI", "diy": "DIY"}
 
-_STYLES = (
-    "short and punchy",
-    "long-winded and careful",
-    "sarcastic",
-    "warm, with emojis",
-    "formal",
-    "all lowercase, casual",
-    "data-driven, cites sources",
-    "enthusiastic!!!",
-    "dry humour",
-    "asks lots of questions",
-    "blunt",
-    "poetic",
-)
-_SHORT, _LONG, _SARCASTIC, _WARM, _FORMAL, _LOWER, _DATA, _EXCITED, _DRY, _ASKS, _BLUNT, _POETIC = _STYLES
+# The personas' styles (sim.core.persona.STYLES), each of which the offline writer renders its own way.
+_SHORT, _LONG, _SARCASTIC, _WARM, _FORMAL, _LOWER, _DATA, _EXCITED, _DRY, _ASKS, _BLUNT, _POETIC = STYLES
 
 # --- Pools -------------------------------------------------------------------------------------------
 
@@ -598,7 +585,7 @@ class _Voice:
     @classmethod
     def make(cls, persona: Persona, seed: int) -> _Voice:
         style = _one_line(persona.style[:_SCAN_CHARS]).lower()
-        return cls(random.Random(seed), style if style in _STYLES else "")
+        return cls(random.Random(seed), style if style in STYLES else "")
 
     def pick(self, pool: Sequence[str]) -> str:
         """One string of ``pool``, made formal in the formal style."""
