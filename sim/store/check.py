@@ -500,36 +500,24 @@ def _check_sessions(
     since = int(since)
     checks["events_since"] = since
     checks["events_since_inferred"] = inferred
-    ev: dict[int, tuple] = {}
-    after_ev: dict[int, int] = {}
-    before_ev = 0
-    for sid, part, cnt, a_sum, t_sum, s_sum, h_at, h_from, lo, hi in con.execute(
-        "SELECT session_id, CASE WHEN tick >= ? THEN 1 WHEN tick < ? THEN -1 ELSE 0 END AS part, COUNT(*), SUM(agent), "
-        "SUM(tick), SUM(source), SUM((agent * 1000003 + tick) % 2147483647), SUM((agent * 7919 + source + 1) % "
-        "2147483647), "
-        "MIN(agent), MAX(agent) FROM events GROUP BY session_id, part",
-        (T, since),
-    ):
-        if part == 1:
-            after_ev[sid] = cnt
-        elif part == -1:
-            before_ev += cnt
-        else:
-            ev[sid] = (cnt, a_sum, t_sum, s_sum, h_at, h_from, lo, hi)
-    ex: dict[int, tuple] = {}
-    after_ex: dict[int, int] = {}
-    before_ex = 0
-    for sid, part, cnt, a_sum, lo, hi in con.execute(
-        "SELECT session_id, CASE WHEN tick >= ? THEN 1 WHEN tick < ? THEN -1 ELSE 0 END AS part, COUNT(*), SUM(agent), "
-        "MIN(agent), MAX(agent) FROM exposures GROUP BY session_id, part",
-        (T, since),
-    ):
-        if part == 1:
-            after_ex[sid] = cnt
-        elif part == -1:
-            before_ex += cnt
-        else:
-            ex[sid] = (cnt, a_sum, lo, hi)
+    # ev[sid]: (count, sum of agents, of ticks, of sources, two hashes, lowest and highest agent)
+    ev, after_ev, before_ev = _by_part(
+        con.execute(
+            "SELECT session_id, CASE WHEN tick >= ? THEN 1 WHEN tick < ? THEN -1 ELSE 0 END AS part, COUNT(*), "
+            "SUM(agent), SUM(tick), SUM(source), SUM((agent * 1000003 + tick) % 2147483647), "
+            "SUM((agent * 7919 + source + 1) % 2147483647), MIN(agent), MAX(agent) FROM events "
+            "GROUP BY session_id, part",
+            (T, since),
+        )
+    )
+    # ex[sid]: (count, sum of agents, lowest and highest agent)
+    ex, after_ex, before_ex = _by_part(
+        con.execute(
+            "SELECT session_id, CASE WHEN tick >= ? THEN 1 WHEN tick < ? THEN -1 ELSE 0 END AS part, COUNT(*), "
+            "SUM(agent), MIN(agent), MAX(agent) FROM exposures GROUP BY session_id, part",
+            (T, since),
+        )
+    )
     checks["events"] = sum(v[0] for v in ev.values())
     checks["exposures"] = sum(v[0] for v in ex.values())
     checks["events_after_checkpoint"] = sum(after_ev.values())
@@ -553,6 +541,23 @@ def _check_sessions(
         )
     for sid, s in sorted(sessions.items()):
         _check_session(s, T, since, table.get(sid), ev.get(sid), ex.get(sid), world, problems)
+
+
+def _by_part(rows: Any) -> tuple[dict[int, tuple], dict[int, int], int]:
+    """A table's per-session rows ``(session, part, count, ...)`` by part: the figures of the rows the
+    checkpoint holds by session (part 0: ``(count, ...)``), the count after the checkpoint by session
+    (part 1) and the count before the events the file holds (part -1)."""
+    held: dict[int, tuple] = {}
+    after: dict[int, int] = {}
+    before = 0
+    for sid, part, cnt, *figures in rows:
+        if part == 1:
+            after[sid] = cnt
+        elif part == -1:
+            before += cnt
+        else:
+            held[sid] = (cnt, *figures)
+    return held, after, before
 
 
 def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | None = None) -> dict[str, Any]:
