@@ -358,19 +358,8 @@ class _SocialRun:
 
     def time_recommenders(self) -> None:
         """Every content recommender's feeds and every friend recommender's suggestions, beside the baselines."""
-        b = self.bench
-        res_content: dict[str, Any] = {}
-        with PeakRSS() as pk:
-            for i, name in enumerate(b.content):
-                res_content[name] = self._content(i, name)
-                gc.collect()
-        self.phase_peak["content"] = mb(pk.peak)
-        res_friends: dict[str, Any] = {}
-        with PeakRSS() as pk:
-            for i, name in enumerate(b.friends):
-                res_friends[name] = self._friends(i, name)
-                gc.collect()
-        self.phase_peak["friends"] = mb(pk.peak)
+        res_content = self._each("content", self.bench.content, self._content)
+        res_friends = self._each("friends", self.bench.friends, self._friends)
         gather_med, topk_med = self.baselines.medians()
         for v in res_content.values():
             med = v["ms_median"] / 1000.0 if v["ms_median"] is not None else None
@@ -387,6 +376,16 @@ class _SocialRun:
             "topk_argsort_ms_median": _ms(topk_med) if topk_med is not None else None,
             "samples": len(self.baselines.gather),
         }
+
+    def _each(self, phase: str, names: Sequence[str], measure: Callable[[int, str], dict[str, Any]]) -> dict[str, Any]:
+        """``measure(i, name)`` of every recommender of ``names``, by name, as one phase (its peak RSS kept)."""
+        out: dict[str, Any] = {}
+        with PeakRSS() as pk:
+            for i, name in enumerate(names):
+                out[name] = measure(i, name)
+                gc.collect()
+        self.phase_peak[phase] = mb(pk.peak)
+        return out
 
     def _content(self, i: int, name: str) -> dict[str, Any]:
         """Content recommender ``name``'s feeds over the timed ticks, and its ``score()`` alone."""

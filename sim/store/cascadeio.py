@@ -39,7 +39,6 @@ import gzip
 import json
 import os
 import sqlite3
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,8 +51,10 @@ from sim.core.safe import xml_safe
 from sim.errors import BadFileError, BadParameterError
 from sim.store.eventrows import reading_events
 from sim.store.seriesio import (
+    READ_ERRORS,
     _arrow_text,
     _check_key_names,
+    _check_readable,
     _container,
     _distinct,
     _key_cell,
@@ -63,6 +64,7 @@ from sim.store.seriesio import (
     _read_bytes,
     _repeated_keys,
     _text_cell,
+    _unreadable,
     _value_texts,
 )
 from sim.store.worldfile import read_meta
@@ -575,12 +577,7 @@ def _read(path: str, kind: _Kind) -> tuple[list[str], dict[str, np.ndarray], dic
     """Key names, key columns and the kind's own columns (``source`` of a cascades file: -1 where empty,
     and ``root``) of the file at ``path``."""
     container = _container_of(path, kind)
-    if container == "parquet":
-        _pyarrow("reading")
-    if os.path.isdir(path):
-        raise BadFileError(f"{kind.what} {path} is a folder: give the file written by {kind.writer}")
-    if not os.path.exists(path):
-        raise BadFileError(f"{kind.what} {path} does not exist: check the path")
+    _check_readable(path, container, kind.what, kind.writer)
     try:
         if container == "parquet":
             return _read_parquet(path, kind)
@@ -588,16 +585,8 @@ def _read(path: str, kind: _Kind) -> tuple[list[str], dict[str, np.ndarray], dic
             return _read_fast(path, kind, container)
         except _SlowPath:
             return _read_checked(path, kind, container)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as exc:
-        if isinstance(exc, UnicodeDecodeError):
-            what = "is not UTF-8 text"
-        elif isinstance(exc, csv.Error):
-            what = f"is not valid CSV ({exc})"
-        elif isinstance(exc, (gzip.BadGzipFile, EOFError, zlib.error)):
-            what = "is not a complete gzip file"
-        else:
-            what = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
-        raise BadFileError(f"{kind.what} {path} {what}: give a file written by {kind.writer}") from None
+    except READ_ERRORS as exc:
+        raise BadFileError(f"{kind.what} {path} {_unreadable(exc)}: give a file written by {kind.writer}") from None
 
 
 def _convert(name: str, cells: list[str]) -> tuple[np.ndarray, np.ndarray | None]:

@@ -442,6 +442,36 @@ def _open_text(path: str, kind: str) -> Any:
     return open(path, encoding="utf-8-sig", newline="")
 
 
+#: What reading a table file may raise that says the file is damaged (see :func:`_unreadable`).
+READ_ERRORS = (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error)
+
+
+def _check_readable(path: str, container: str, what: str, writer: str) -> None:
+    """Before reading the ``what`` at ``path``: pyarrow there for a ``parquet`` container, and a file there.
+
+    Raises:
+        BadParameterError: Parquet without the optional extra.
+        BadFileError: a folder or nothing at ``path`` (naming ``writer``, the command that writes such files).
+    """
+    if container == "parquet":
+        _pyarrow("reading")
+    if os.path.isdir(path):
+        raise BadFileError(f"{what} {path} is a folder: give the file written by {writer}")
+    if not os.path.exists(path):
+        raise BadFileError(f"{what} {path} does not exist: check the path")
+
+
+def _unreadable(exc: BaseException) -> str:
+    """What a table file that raised ``exc`` (one of :data:`READ_ERRORS`) while being read is, in words."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "is not UTF-8 text"
+    if isinstance(exc, csv.Error):
+        return f"is not valid CSV ({exc})"
+    if isinstance(exc, (gzip.BadGzipFile, EOFError, zlib.error)):
+        return "is not a complete gzip file"
+    return f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+
+
 def read_series(path: str) -> SeriesTable:
     """Read a series file (``.csv``, ``.csv.gz`` or ``.parquet``, by its name).
 
@@ -453,12 +483,7 @@ def read_series(path: str) -> SeriesTable:
         BadFileError: a missing, empty or malformed file (the message names the line and what to do).
     """
     kind = _container(path)
-    if kind == "parquet":
-        _pyarrow("reading")
-    if os.path.isdir(path):
-        raise BadFileError(f"series file {path} is a folder: give the file written by agora run --series")
-    if not os.path.exists(path):
-        raise BadFileError(f"series file {path} does not exist: check the path")
+    _check_readable(path, kind, "series file", "agora run --series")
     try:
         if kind == "parquet":
             return _read_parquet(path)
@@ -466,16 +491,10 @@ def read_series(path: str) -> SeriesTable:
             return _read_csv_fast(path, kind)
         except _SlowPath:
             return _read_csv_checked(path, kind)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as exc:
-        if isinstance(exc, UnicodeDecodeError):
-            what = "is not UTF-8 text"
-        elif isinstance(exc, csv.Error):
-            what = f"is not valid CSV ({exc})"
-        elif isinstance(exc, (gzip.BadGzipFile, EOFError, zlib.error)):
-            what = "is not a complete gzip file"
-        else:
-            what = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
-        raise BadFileError(f"series file {path} {what}: give a file written by agora run --series") from None
+    except READ_ERRORS as exc:
+        raise BadFileError(
+            f"series file {path} {_unreadable(exc)}: give a file written by agora run --series"
+        ) from None
 
 
 class _SlowPath(Exception):
