@@ -35,7 +35,7 @@ model and topic names) is escaped, and characters XML cannot carry are replaced 
 from __future__ import annotations
 
 import csv
-import gzip
+import functools
 import json
 import os
 import sqlite3
@@ -56,16 +56,17 @@ from sim.store.seriesio import (
     _check_key_names,
     _check_readable,
     _container,
+    _csv_cells,
     _distinct,
     _key_cell,
     _key_column,
     _open_text,
     _pyarrow,
-    _read_bytes,
     _repeated_keys,
-    _text_cell,
+    _SlowPath,
     _unreadable,
     _value_texts,
+    _write_csv,
 )
 from sim.store.worldfile import read_meta
 
@@ -380,21 +381,7 @@ def _write(path: str, kind: _Kind, records: Iterable[Any], key_names: Sequence[s
             pq.write_table(table, tmp)
             return rows
         lines = (_tree_lines if kind is CASCADES else _ccdf_lines)(records, names)
-        with open(tmp, "wb") as raw:
-            out: Any = (
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0)
-                if container == "csv.gz"
-                else raw
-            )
-            try:
-                header = ",".join([_text_cell(k) for k in names] + list(kind.columns)) + "\n"
-                out.write(header.encode("utf-8"))
-                for text, n in lines:
-                    out.write(text.encode("utf-8", errors="replace"))
-                    rows += n
-            finally:
-                if out is not raw:
-                    out.close()
+        rows = _write_csv(tmp, container == "csv.gz", names, kind.columns, lines)
     return rows
 
 
@@ -537,10 +524,6 @@ def _interleave(pieces: Sequence[str], columns: list[list[str]]) -> list[Iterabl
 # --- reading ------------------------------------------------------------------------------------------
 
 
-class _SlowPath(Exception):
-    """The vectorised reader met a row it cannot parse: read again row by row to say where."""
-
-
 #: How each column of a kind is read: a whole number, one that may be empty (a root's source), a number.
 _TYPES = {
     "run": "int",
@@ -617,29 +600,13 @@ def _read_fast(
 ) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The common case in a few bulk operations (no quoted cell, no blank line, every line as wide as the
     header); anything else, and every error (to name its line), goes to the row-by-row reader."""
-    data = _read_bytes(path, container)
-    if not data.strip():
-        raise BadFileError(f"{kind.what} {path} is empty: give a file written by {kind.writer}")
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
-    if b'"' in data or b"\r" in data:
-        raise _SlowPath
-    head, _, body = data.partition(b"\n")
-    key_names = _header(path, kind, head.decode("utf-8").split(","))
     own = len(kind.columns)
+    header = functools.partial(_header, path, kind)
+    key_names, cells, rows = _csv_cells(path, container, kind.what, kind.writer, header, own)
     width = len(key_names) + own
-    body = body.rstrip(b"\n")
-    if not body:
+    if not rows:
         raw = {name: _convert(name, []) for name in kind.columns}
         return key_names, {k: np.empty(0, dtype=str) for k in key_names}, _own_columns(kind, raw)
-    if b"\n\n" in body:
-        raise _SlowPath
-    buf = np.frombuffer(body, dtype=np.uint8)
-    ends = np.append(np.flatnonzero(buf == 10), buf.size)
-    per_line = np.diff(np.searchsorted(np.flatnonzero(buf == 44), ends), prepend=0)
-    if np.any(per_line != width - 1):
-        raise _SlowPath
-    cells = body.decode("utf-8").replace("\n", ",").split(",")
     try:
         raw = {name: _convert(name, cells[width - own + j :: width]) for j, name in enumerate(kind.columns)}
     except (ValueError, OverflowError):

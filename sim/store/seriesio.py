@@ -32,7 +32,7 @@ import io
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -391,22 +391,28 @@ def write_series(path: str, records: Iterable[dict[str, Any]], key_names: Sequen
             table, rows = _parquet_table(records, key_names)
             pq.write_table(table, tmp)
         else:
-            with open(tmp, "wb") as raw:
-                out: Any = (
-                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0)
-                    if kind == "csv.gz"
-                    else raw
-                )
-                try:
-                    header = ",".join([_text_cell(k) for k in key_names] + list(COLUMNS)) + "\n"
-                    out.write(header.encode("utf-8"))
-                    for text, n in _csv_lines(records, key_names):
-                        # "replace": a lone surrogate in a name (not text UTF-8 can carry) cannot end the write.
-                        out.write(text.encode("utf-8", errors="replace"))
-                        rows += n
-                finally:
-                    if out is not raw:
-                        out.close()
+            rows = _write_csv(tmp, kind == "csv.gz", key_names, COLUMNS, _csv_lines(records, key_names))
+    return rows
+
+
+def _write_csv(
+    tmp: str, gzipped: bool, key_names: list[str], columns: Sequence[str], lines: Iterable[tuple[str, int]]
+) -> int:
+    """A table file's CSV at ``tmp`` (gzip-compressed when ``gzipped``): the header (the key columns, then the
+    file's own ``columns``), then ``lines`` (blocks of CSV text and their row counts); returns the rows."""
+    rows = 0
+    with open(tmp, "wb") as raw:
+        out: Any = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) if gzipped else raw
+        try:
+            header = ",".join([_text_cell(k) for k in key_names] + list(columns)) + "\n"
+            out.write(header.encode("utf-8"))
+            for text, n in lines:
+                # "replace": a lone surrogate in a name (not text UTF-8 can carry) cannot end the write.
+                out.write(text.encode("utf-8", errors="replace"))
+                rows += n
+        finally:
+            if out is not raw:
+                out.close()
     return rows
 
 
@@ -520,23 +526,34 @@ def _text_column(words: list[str], codes: np.ndarray) -> np.ndarray:
     return np.asarray(words, dtype=str)[codes] if words else np.empty(0, dtype=str)
 
 
-def _read_csv_fast(path: str, kind: str) -> SeriesTable:
-    """The common case in a few bulk operations: no quoted cell (text holding a comma, quote or line
-    break), no blank line, every line with as many fields as the header. Anything else (and every error,
-    to name its line) goes to the row-by-row reader."""
-    data = _read_bytes(path, kind)
+def _csv_cells(
+    path: str,
+    container: str,
+    what: str,
+    writer: str,
+    header: Callable[[list[str]], list[str]],
+    own: int,
+) -> tuple[list[str], list[str], int]:
+    """The start of a fast read of a table file's CSV: its key names (``header`` checks the header's cells),
+    every cell of its body in row order, and its rows (``own``: the file's own columns, after the keys).
+
+    Raises:
+        BadFileError: an empty file (naming ``writer``, the command that writes such files).
+        _SlowPath: a quoted cell, a blank line or a line of another width: for the row-by-row reader.
+    """
+    data = _read_bytes(path, container)
     if not data.strip():
-        raise BadFileError(f"series file {path} is empty: give a file written by agora run --series")
+        raise BadFileError(f"{what} {path} is empty: give a file written by {writer}")
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
     if b'"' in data or b"\r" in data:
         raise _SlowPath
     head, _, body = data.partition(b"\n")
-    key_names = _check_header(path, head.decode("utf-8").split(","))
-    width = len(key_names) + 4
+    key_names = header(head.decode("utf-8").split(","))
+    width = len(key_names) + own
     body = body.rstrip(b"\n")
     if not body:
-        return _assemble(path, key_names, [[] for _ in range(width)])
+        return key_names, [], 0
     if b"\n\n" in body:
         raise _SlowPath
     # Every line must have width - 1 commas (UTF-8 never hides a comma or newline byte inside a character).
@@ -545,11 +562,23 @@ def _read_csv_fast(path: str, kind: str) -> SeriesTable:
     per_line = np.diff(np.searchsorted(np.flatnonzero(buf == 44), ends), prepend=0)
     if np.any(per_line != width - 1):
         raise _SlowPath
-    cells = body.decode("utf-8").replace("\n", ",").split(",")
+    return key_names, body.decode("utf-8").replace("\n", ",").split(","), int(ends.size)
+
+
+def _read_csv_fast(path: str, kind: str) -> SeriesTable:
+    """The common case in a few bulk operations: no quoted cell (text holding a comma, quote or line
+    break), no blank line, every line with as many fields as the header. Anything else (and every error,
+    to name its line) goes to the row-by-row reader."""
+    key_names, cells, rows = _csv_cells(
+        path, kind, "series file", "agora run --series", lambda head: _check_header(path, head), len(COLUMNS)
+    )
+    width = len(key_names) + 4
+    if not rows:
+        return _assemble(path, key_names, [[] for _ in range(width)])
     try:
-        run = np.fromiter(map(int, cells[width - 4 :: width]), dtype=np.int64, count=ends.size)
-        tick = np.fromiter(map(int, cells[width - 3 :: width]), dtype=np.int64, count=ends.size)
-        value = np.fromiter(map(float, cells[width - 1 :: width]), dtype=np.float64, count=ends.size)
+        run = np.fromiter(map(int, cells[width - 4 :: width]), dtype=np.int64, count=rows)
+        tick = np.fromiter(map(int, cells[width - 3 :: width]), dtype=np.int64, count=rows)
+        value = np.fromiter(map(float, cells[width - 1 :: width]), dtype=np.float64, count=rows)
     except (ValueError, OverflowError):
         raise _SlowPath from None
     keys = {k: _key_column(*_distinct(cells[j::width])) for j, k in enumerate(key_names)}
