@@ -1,6 +1,6 @@
 """``agora analyze``, ``agora export``, ``agora path`` and ``agora bench analysis``.
 
-Their flags are declared in :mod:`sim.cli.parser` (``add_analysis``, ``add_analysis_bench``);
+Their flags are declared in :mod:`sim.cli.parsers` (``add_analysis``, ``add_analysis_bench``);
 :func:`handle` runs any of them and returns the exit code. A user's mistake raises
 :class:`~sim.errors.AgoraError` (one line on stderr, exit 2, as everywhere in the CLI).
 """
@@ -17,6 +17,8 @@ from typing import Any
 
 from sim.analysis.export import MAX_GRAPH_EDGES, export_world
 from sim.analysis.structure import (
+    AnalysisResult,
+    Communities,
     analysis_record,
     analyze,
     changed_fraction,
@@ -31,8 +33,10 @@ from sim.cli.output import emit
 from sim.cli.parser import add_analysis, add_analysis_bench
 from sim.cli.progress import stderr_progress
 from sim.core.audit import append_audit
+from sim.core.world import Progress, World
 from sim.core.worldlock import world_lock
 from sim.errors import AgoraError, BadParameterError
+from sim.store.analysis_tables import CommunityTable
 from sim.store.worldfile import check_target, open_world, persist_analysis
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -131,25 +135,11 @@ async def _analyze(args: argparse.Namespace) -> int:
         if before and before.get("graph"):
             changed = changed_fraction(before["graph"], result.fingerprint)
         table = None
-        stored = False
         t_store = 0.0
         if not args.no_store:
             t1 = time.perf_counter()
-            table = await asyncio.to_thread(store_analysis, world, result)
-            await persist_analysis(args.world, world, table, progress=progress)
-
-            append_audit(
-                args.world,
-                "analysis",
-                {
-                    "communities": table.count if table is not None else 0,
-                    "isolated": result.communities.isolated if result.communities else None,
-                    "pagerank": bool(do_pr),
-                    "method": args.method if do_comm else None,
-                },
-            )
+            table = await _store(args, world, result, do_pr=do_pr, do_comm=do_comm, progress=progress)
             t_store = time.perf_counter() - t1
-            stored = True
     seconds = dict(result.seconds)
     seconds["open"] = round(t_open, 3)
     seconds["store"] = round(t_store, 3)
@@ -159,7 +149,7 @@ async def _analyze(args: argparse.Namespace) -> int:
         "agents": world.n,
         "edges": world.num_edges,
         "symmetric": result.symmetric,
-        "stored": stored,
+        "stored": not args.no_store,
         "previous_analysis": before is not None,
         "changed_since_previous": None
         if changed is None
@@ -168,50 +158,84 @@ async def _analyze(args: argparse.Namespace) -> int:
     }
     lines = [f"world        {args.world}: {world.n:,} agents, {world.num_edges:,} edges"]
     if result.communities is not None:
-        c = result.communities.summary(args.top)
-        if table is not None:
-            c["table"] = table.rows(args.top)
-            c["top_flows"] = table.top_flows(args.top)
-        data["communities"] = c
-        lines.append(
-            f"communities  {c['count']:,} (modularity {c['modularity']:.4f}) · {isolated_text(c['isolated'])} "
-            f"[{c['method']}, resolution {c['resolution']:g}, {c['seconds']:.1f} s]"
-        )
-        if c["count_size_2_plus"] != c["count"]:
-            lines.append(f"  with 2+    {c['count_size_2_plus']:,} of the communities have 2 or more agents")
-        lines.append("  largest    " + ", ".join(f"{s:,}" for s in c["largest"]))
-        for row in c.get("table", [])[: args.top]:
-            lines.append(
-                f"  #{row['id']:<4} {row['size']:>9,} agents  density {row['density']:.2e}  "
-                f"{', '.join(row['interests'])}  top {', '.join(map(str, row['top_influencers'][:3]))}"
-            )
+        data["communities"] = _communities_report(result.communities, table, args.top, lines)
     if result.pagerank is not None:
         top = influence_ranking(world, result.pagerank, top=args.top)
         data["pagerank"] = {"top": top, "seconds": seconds.get("pagerank")}
-        lines.append(f"pagerank     top {len(top)} [{seconds.get('pagerank', 0):.1f} s]")
-        for r in top:
-            lines.append(
-                f"  {r['rank']:>3}. {r['id']:<12} {_printable(r['name']):<24} {r['pagerank']:.3e}  {r['followers']:,} "
-                "followers"
-            )
+        lines += _pagerank_lines(top, seconds)
     if result.structure is not None:
-        st = result.structure
-        data["structure"] = st
-        comp, clus, paths = st["components"], st["clustering"], st["paths"]
-        lines.append(
-            f"components   weak {comp['weak']['count']:,} (largest {comp['weak']['largest_share']:.1%}), "
-            f"strong {comp['strong']['count']:,} (largest {comp['strong']['largest_share']:.1%})"
-        )
-        lines.append(f"clustering   global {clus['global']:.4f}, average local {clus['average_local']:.4f}")
-        lines.append(
-            f"paths        mean distance {paths['mean_distance']} (from {paths['sources']} sources), "
-            f"diameter >= {paths['diameter_estimate']}"
-        )
-        lines.append(f"k-core       max {st['coreness']['max']}")
+        data["structure"] = result.structure
+        lines += _structure_lines(result.structure)
     lines.append("seconds      " + ", ".join(f"{k} {v:g}" for k, v in seconds.items()))
-    lines.append("stored in the world file" if stored else "world file not modified (--no-store)")
+    lines.append("stored in the world file" if not args.no_store else "world file not modified (--no-store)")
     emit(args, data, "\n".join(lines))
     return 0
+
+
+async def _store(
+    args: argparse.Namespace, world: World, result: AnalysisResult, *, do_pr: bool, do_comm: bool, progress: Progress
+) -> CommunityTable | None:
+    """Store the analysis in the world file and its audit log; the communities table stored."""
+    table = await asyncio.to_thread(store_analysis, world, result)
+    await persist_analysis(args.world, world, table, progress=progress)
+    append_audit(
+        args.world,
+        "analysis",
+        {
+            "communities": table.count if table is not None else 0,
+            "isolated": result.communities.isolated if result.communities else None,
+            "pagerank": bool(do_pr),
+            "method": args.method if do_comm else None,
+        },
+    )
+    return table
+
+
+def _communities_report(
+    communities: Communities, table: CommunityTable | None, top: int, lines: list[str]
+) -> dict[str, Any]:
+    """The communities' summary (with the stored table's ``top`` rows and flows), its lines added to ``lines``."""
+    c = communities.summary(top)
+    if table is not None:
+        c["table"] = table.rows(top)
+        c["top_flows"] = table.top_flows(top)
+    lines.append(
+        f"communities  {c['count']:,} (modularity {c['modularity']:.4f}) · {isolated_text(c['isolated'])} "
+        f"[{c['method']}, resolution {c['resolution']:g}, {c['seconds']:.1f} s]"
+    )
+    if c["count_size_2_plus"] != c["count"]:
+        lines.append(f"  with 2+    {c['count_size_2_plus']:,} of the communities have 2 or more agents")
+    lines.append("  largest    " + ", ".join(f"{s:,}" for s in c["largest"]))
+    for row in c.get("table", [])[:top]:
+        lines.append(
+            f"  #{row['id']:<4} {row['size']:>9,} agents  density {row['density']:.2e}  "
+            f"{', '.join(row['interests'])}  top {', '.join(map(str, row['top_influencers'][:3]))}"
+        )
+    return c
+
+
+def _pagerank_lines(top: list[dict[str, Any]], seconds: dict[str, float]) -> list[str]:
+    """The most influential agents by PageRank, one a line."""
+    lines = [f"pagerank     top {len(top)} [{seconds.get('pagerank', 0):.1f} s]"]
+    for r in top:
+        lines.append(
+            f"  {r['rank']:>3}. {r['id']:<12} {_printable(r['name']):<24} {r['pagerank']:.3e}  {r['followers']:,} "
+            "followers"
+        )
+    return lines
+
+
+def _structure_lines(st: dict[str, Any]) -> list[str]:
+    """The structure metrics: components, clustering, paths and the largest k-core."""
+    comp, clus, paths = st["components"], st["clustering"], st["paths"]
+    return [
+        f"components   weak {comp['weak']['count']:,} (largest {comp['weak']['largest_share']:.1%}), "
+        f"strong {comp['strong']['count']:,} (largest {comp['strong']['largest_share']:.1%})",
+        f"clustering   global {clus['global']:.4f}, average local {clus['average_local']:.4f}",
+        f"paths        mean distance {paths['mean_distance']} (from {paths['sources']} sources), "
+        f"diameter >= {paths['diameter_estimate']}",
+        f"k-core       max {st['coreness']['max']}",
+    ]
 
 
 def _format_of(args: argparse.Namespace) -> str:
