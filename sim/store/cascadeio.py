@@ -52,7 +52,6 @@ from sim.errors import BadFileError, BadParameterError
 from sim.store.eventrows import reading_events
 from sim.store.seriesio import (
     READ_ERRORS,
-    _arrow_text,
     _check_key_names,
     _check_readable,
     _container,
@@ -61,6 +60,8 @@ from sim.store.seriesio import (
     _key_cell,
     _key_column,
     _open_text,
+    _parquet,
+    _parquet_keys,
     _pyarrow,
     _repeated_keys,
     _SlowPath,
@@ -657,16 +658,7 @@ def _read_checked(
 
 
 def _read_parquet(path: str, kind: _Kind) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    pa = _pyarrow("reading")
-    import pyarrow.parquet as pq  # noqa: PLC0415 - optional, only for .parquet
-
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BadFileError(
-            f"{kind.what} {path} is not a readable Parquet file ({first[:120]}): give a file written by {kind.writer}"
-        ) from None
+    pa, table = _parquet(path, kind.what, kind.writer)
     key_names = _header(path, kind, [str(n) for n in table.column_names])
     out: dict[str, np.ndarray] = {}
     for name in kind.columns:
@@ -685,16 +677,7 @@ def _read_parquet(path: str, kind: _Kind) -> tuple[list[str], dict[str, np.ndarr
             out["root"] = nulls if nulls is not None else np.zeros(values.size, dtype=bool)
         else:
             out[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64 if typ == "float" else np.int64)
-    keys = {}
-    for k in key_names:
-        col = table.column(k)
-        if pa.types.is_integer(col.type) and not col.null_count:
-            keys[k] = col.to_numpy().astype(np.int64)
-        elif pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
-            keys[k] = np.asarray(col.to_pylist(), dtype=np.float64)
-        else:
-            keys[k] = _arrow_text(pa, col)
-    return key_names, keys, out
+    return key_names, _parquet_keys(pa, table, key_names), out
 
 
 def read_cascades(path: str) -> CascadeTable:

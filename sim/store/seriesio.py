@@ -658,7 +658,12 @@ def _key_column(words: list[str], codes: np.ndarray) -> np.ndarray:
     return _text_column(words, codes)
 
 
-def _read_parquet(path: str) -> SeriesTable:
+def _parquet(path: str, what: str, writer: str) -> tuple[Any, Any]:
+    """pyarrow and the table of the Parquet ``what`` at ``path``.
+
+    Raises:
+        BadFileError: not a readable Parquet file (naming ``writer``, the command that writes such files).
+    """
     pa = _pyarrow("reading")
     import pyarrow.parquet as pq  # noqa: PLC0415 - optional, only for .parquet
 
@@ -667,9 +672,28 @@ def _read_parquet(path: str) -> SeriesTable:
     except (pa.ArrowException, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BadFileError(
-            f"series file {path} is not a readable Parquet file ({first[:120]}): "
-            "give a file written by agora run --series"
+            f"{what} {path} is not a readable Parquet file ({first[:120]}): give a file written by {writer}"
         ) from None
+    return pa, table
+
+
+def _parquet_keys(pa: Any, table: Any, key_names: list[str]) -> dict[str, np.ndarray]:
+    """The key columns of a Parquet table: int64 where whole numbers without a gap, float64 where numbers,
+    else text."""
+    keys = {}
+    for k in key_names:
+        col = table.column(k)
+        if pa.types.is_integer(col.type) and not col.null_count:
+            keys[k] = col.to_numpy().astype(np.int64)
+        elif pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+            keys[k] = np.asarray(col.to_pylist(), dtype=np.float64)
+        else:
+            keys[k] = _arrow_text(pa, col)
+    return keys
+
+
+def _read_parquet(path: str) -> SeriesTable:
+    pa, table = _parquet(path, "series file", "agora run --series")
     names = [str(n) for n in table.column_names]
     key_names = _check_header(path, names)
     cols = {}
@@ -702,15 +726,7 @@ def _read_parquet(path: str) -> SeriesTable:
         or pa.types.is_dictionary(measure.type)
     ):
         raise _bad(path, "column measure", f"holds {measure.type} where text is expected")
-    keys = {}
-    for k in key_names:
-        col = table.column(k)
-        if pa.types.is_integer(col.type) and not col.null_count:
-            keys[k] = col.to_numpy().astype(np.int64)
-        elif pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
-            keys[k] = np.asarray(col.to_pylist(), dtype=np.float64)
-        else:
-            keys[k] = _arrow_text(pa, col)
+    keys = _parquet_keys(pa, table, key_names)
     return SeriesTable(
         key_names=key_names,
         keys=keys,
