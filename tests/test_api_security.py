@@ -423,7 +423,7 @@ def test_text_that_is_not_unicode_is_refused_and_answers_are_always_json(server)
 
 # -- 8. never a 500 for bad input; a bug is a JSON 500 with its traceback in the log ----------------------
 BROKEN_HOST = """
-from sim.live import controller
+from sim.live import reading
 from sim.plugin import PropagationModel
 
 
@@ -431,7 +431,7 @@ async def broken(self, limit=None):
     raise ZeroDivisionError("a bug in the communities route")
 
 
-controller.WorldController.communities = broken  # a bug, planted for the test
+reading.WorldReader.communities = broken  # a bug, planted for the test
 
 
 class Unused(PropagationModel):

@@ -223,7 +223,7 @@ async def test_loading_a_snapshot_into_an_open_world_keeps_its_events(ran, tmp_p
     try:
         controller.inject_now(text="third", seeds="random:5", params={"p": 0.2})
         await controller.step(3)  # these ticks' events reach the file through the writer, then the snapshot
-        saved = await controller.save_snapshot("mid")
+        saved = await controller.shelf.save("mid")
         at_save = rows(world)
         assert len(at_save) > len(rows(ran)) and saved["tick"] == controller.world.tick
         history = snapshot_history(str(tmp_path / "snaps" / "mid.snap"))
@@ -231,7 +231,7 @@ async def test_loading_a_snapshot_into_an_open_world_keeps_its_events(ran, tmp_p
         await controller.step(2)
         await controller.sim.writer.flush()  # the rows of these ticks in the file (no checkpoint after a step here)
         assert len(rows(world)) > len(at_save)
-        await controller.load_snapshot("mid")
+        await controller.shelf.load("mid")
         assert rows(world) == at_save and meta(world, "events_since") == 0
         await controller.step(1)
     finally:

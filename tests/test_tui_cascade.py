@@ -194,8 +194,8 @@ async def test_a_session_restored_from_a_snapshot_shows_the_same_cascade(world_f
         before = app.sim.sessions[0].forest().measures()
         path = str(tmp_path / "cascade.snap")
         await pilot.press("1")  # the Messages view, hidden, reads no session
-        await app.controller.save_snapshot_file(path)
-        await app.controller.load_snapshot_file(path)
+        await app.controller.shelf.save_file(path)
+        await app.controller.shelf.load_file(path)
         session = app.sim.sessions[0]
         assert session.cascade_tracker is None, "restored: the tracker is rebuilt on first use"
         app.selected_session_id = session.id

@@ -30,7 +30,7 @@ class Analysis:
             return
         self.app.busy = "detecting communities"
         try:
-            result = await controller.analyse()  # audited there
+            result = await controller.tools.analyse()  # audited there
         except AgoraError as exc:
             self.app.notices.failed(str(exc))
             return

@@ -77,7 +77,9 @@ class Live(Generic[T]):
         part = getattr(app, self.owner, None)
         if part is None:
             return self.default
-        value: T = getattr(part, self.name)
+        for name in self.name.split("."):  # a part's part: "checkpoints.failure"
+            part = getattr(part, name)
+        value: T = part
         return value
 
 
@@ -132,7 +134,7 @@ class AgoraApp(App[None]):
     writer: Live[WorldWriter] = Live("controller", "writer")
     registry: Live[Registry] = Live("controller", "registry")
     #: The sentence of the last periodic checkpoint when it failed (said once; once more when one succeeds).
-    checkpoint_failure: Live[str] = Live("controller", "checkpoint_failure")
+    checkpoint_failure: Live[str] = Live("controller", "checkpoints.failure")
     #: Whether ticks are under way (the run goes, or its last tick is ending after a pause, or n/N steps).
     ticking: Live[bool] = Live("controller", "ticking", False)
     sim_running: Live[bool] = Live("controller", "running", False)

@@ -49,7 +49,7 @@ class FileActions:
         path = os.path.join(folder, base if base.endswith(".snap") else base + ".snap")
         self.app.busy = "saving"
         try:
-            saved = await controller.save_snapshot_file(path)  # audited there
+            saved = await controller.shelf.save_file(path)  # audited there
         except AgoraError as exc:
             self.app.notices.failed(str(exc))
         except OSError as exc:
@@ -81,7 +81,7 @@ class FileActions:
         self.app.busy = "loading"
         try:
             # Read and validate completely before anything live is touched; the run goes on if it ran.
-            loaded = await controller.load_snapshot_file(path)  # audited there; the app is told (on_replace)
+            loaded = await controller.shelf.load_file(path)  # audited there; the app is told (on_replace)
         except AgoraError as exc:
             self.app.notices.failed(str(exc), timeout=10)
             return

@@ -272,7 +272,7 @@ class Interventions:
     def attached(self) -> None:
         """A world became live: its interventions applied already were announced when they were applied."""
         controller = self.app.controller
-        entries = controller.interventions() if controller is not None else []
+        entries = controller.interventions.listed() if controller is not None else []
         self._announced = {i for i, e in enumerate(entries) if e.get("applied")}
 
     def ask(self) -> None:
@@ -282,7 +282,7 @@ class Interventions:
             return
         self.app.push_screen(
             InterveneScreen(
-                controller.world.tick, seed_methods(controller.registry), self.schedule, controller.interventions
+                controller.world.tick, seed_methods(controller.registry), self.schedule, controller.interventions.listed
             )
         )
 
@@ -301,7 +301,7 @@ class Interventions:
         try:
             if refusal is not None:
                 raise AgoraError(refusal)
-            entry = controller.intervene_now(action)  # audited there
+            entry = controller.interventions.now(action)  # audited there
         except AgoraError as exc:
             self.app.notify(str(exc), severity="error", markup=False)
             return str(exc)
@@ -315,7 +315,7 @@ class Interventions:
         """What the intervention of ``event`` did (from the world's entry), said once per entry."""
         self.applied_events += 1
         controller = self.app.controller
-        entries = controller.interventions() if controller is not None else []
+        entries = controller.interventions.listed() if controller is not None else []
         for i, entry in enumerate(entries):
             if i in self._announced or not entry.get("applied"):
                 continue

@@ -41,7 +41,7 @@ class Interview:
         label = f"{world.persona(idx).name} (id {int(world.columns['ids'][idx])})"
 
         async def ask(question: str) -> Any:
-            return await controller.interview(idx, question)  # audited there
+            return await controller.tools.interview(idx, question)  # audited there
 
         def answered(question: str, result: Completion) -> None:
             self.app.notices.log(f"tick {world.tick}: asked {label}: {question} (answered: {result.source})")

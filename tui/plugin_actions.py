@@ -25,7 +25,7 @@ class PluginActions:
         controller = self.app.controller
         if controller is None:
             return
-        failures = controller.reload_plugins()  # audited there
+        failures = controller.tools.reload_plugins()  # audited there
         self.app.views.messages.reload_models()
         self.app.views.plugins.refresh_view()
         if failures:
@@ -53,7 +53,7 @@ class PluginActions:
             return False
         setting, _kind, words = RECOMMENDER_ROLES[role]
         try:
-            before, after = await controller.configure_social(setting, name)  # audited there
+            before, after = await controller.tools.configure_social(setting, name)  # audited there
         except AgoraError as exc:
             self.app.notify(str(exc), severity="error", markup=False)
             return False

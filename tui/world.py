@@ -110,7 +110,7 @@ class WorldLink:
         for warning in load_warnings(controller.world):
             app.notify(warning, severity="warning", markup=False, timeout=30)
         controller.on_replace.append(lambda _sim: self.attached())
-        controller.on_checkpoint.append(self.checkpoint_changed)
+        controller.checkpoints.on_checkpoint.append(self.checkpoint_changed)
         controller.on_error.append(
             lambda exc: app.notify(
                 f"the simulation stopped: {type(exc).__name__}: {exc}", severity="error", markup=False

@@ -47,6 +47,7 @@ from sim.api.openapi import spec
 from sim.api.tokens import WS_PROTOCOL, Token, Tokens
 from sim.core.net import is_loopback
 from sim.core.safe import shown
+from sim.engine.requests import SERVED, Inject
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.live.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
 from sim.model.intervene import entries
@@ -329,13 +330,13 @@ class App:
 
     # -- routes -------------------------------------------------------------------------------------------
     async def world(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse(self.host.summary())
+        return JSONResponse(self.host.read.summary())
 
     async def messages(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         if data is None:
             raise BadParameterError('the body is empty: send a JSON object such as {"text": "..."}')
         self.only(data, ("text", "model", "params", "seeds", "topics", "author", "priority"))
-        session = await self.host.inject(self.host.request(None, data), actor=actor)
+        session = await self.host.inject(Inject.parse(data, self.host.registry, SERVED), actor=actor)
         return JSONResponse(
             {"session": session.id, "message": session.message_id, "status": session.status}, status_code=201
         )
@@ -346,14 +347,14 @@ class App:
         self.only(data, ("action",))
         if "action" not in data:
             raise BadParameterError('the body names no action: send {"action": "block:degree:100"}')
-        entry = await self.host.intervene(data["action"], actor=actor)
+        entry = await self.host.interventions.schedule(data["action"], actor=actor)
         return JSONResponse(entry, status_code=201)
 
     async def interventions(self, request: Request, actor: str, data: None) -> Response:
         limit, offset = _page(request)
         total = len(entries(self.host.world))
         return JSONResponse(
-            {"interventions": self.host.interventions(limit, offset), **_page_fields(total, offset, limit)}
+            {"interventions": self.host.interventions.listed(limit, offset), **_page_fields(total, offset, limit)}
         )
 
     async def step(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
@@ -373,19 +374,19 @@ class App:
     async def sessions(self, request: Request, actor: str, data: None) -> Response:
         limit, offset = _page(request)
         total = len(self.host.world.sessions)
-        return JSONResponse({"sessions": self.host.sessions(limit, offset), **_page_fields(total, offset, limit)})
+        return JSONResponse({"sessions": self.host.read.sessions(limit, offset), **_page_fields(total, offset, limit)})
 
     async def session(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse(self.host.session_record(request.path_params["id"], series=True, cascade=True))
+        return JSONResponse(self.host.read.session_record(request.path_params["id"], series=True, cascade=True))
 
     async def agent(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse(self.host.agent(request.path_params["id"]))
+        return JSONResponse(self.host.read.agent(request.path_params["id"]))
 
     async def communities(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse({"communities": await self.host.communities()})
+        return JSONResponse({"communities": await self.host.read.communities()})
 
     async def snapshots(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse({"snapshots": await self.host.list_snapshots()})
+        return JSONResponse({"snapshots": await self.host.shelf.entries()})
 
     async def save(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         if data is None:
@@ -393,14 +394,14 @@ class App:
         self.only(data, ("name",))
         if "name" not in data:
             raise BadParameterError('the snapshot has no name: send {"name": "..."}')
-        return JSONResponse(await self.host.save_snapshot(data["name"], actor=actor), status_code=201)
+        return JSONResponse(await self.host.shelf.save(data["name"], actor=actor), status_code=201)
 
     async def load(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         self.only(data or {}, ())
-        return JSONResponse(await self.host.load_snapshot(request.path_params["name"], actor=actor))
+        return JSONResponse(await self.host.shelf.load(request.path_params["name"], actor=actor))
 
     async def columns(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse({"columns": self.host.columns()})
+        return JSONResponse({"columns": self.host.tools.column_list()})
 
     async def set_column(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         example = '{"ids": [0, 1, ...], "values": [0.25, 0.75, ...]} with every agent once'
@@ -410,11 +411,13 @@ class App:
         for key in ("ids", "values"):
             if key not in data:
                 raise BadParameterError(f"the body has no {key!r}: send {example}")
-        summary = await self.host.set_column(request.path_params["name"], data["ids"], data["values"], actor=actor)
+        summary = await self.host.tools.set_column(
+            request.path_params["name"], data["ids"], data["values"], actor=actor
+        )
         return JSONResponse(summary)
 
     async def clear_column(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse(await self.host.clear_column(request.path_params["name"], actor=actor))
+        return JSONResponse(await self.host.tools.clear_column(request.path_params["name"], actor=actor))
 
     async def openapi(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse(spec())
@@ -424,7 +427,7 @@ class App:
 
         async def events() -> AsyncIterator[str]:
             try:
-                yield _sse("hello", {"type": "hello", **self.host.summary()})
+                yield _sse("hello", {"type": "hello", **self.host.read.summary()})
                 quiet = 0.0
                 while not self.closing.is_set():
                     event = await listener.get(timeout=1.0)
@@ -501,7 +504,7 @@ class App:
         listener = self.host.events.subscribe()
         gone = asyncio.ensure_future(self._until_closed(websocket))
         try:
-            await websocket.send_text(json.dumps({"type": "hello", **self.host.summary()}, default=str))
+            await websocket.send_text(json.dumps({"type": "hello", **self.host.read.summary()}, default=str))
             while not self.closing.is_set() and not gone.done():
                 event = await listener.get(timeout=1.0)
                 if event is not None:

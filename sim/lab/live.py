@@ -165,29 +165,29 @@ class Simulation:
 
     def summary(self) -> dict[str, Any]:
         """The world as ``GET /api/v1/world`` answers: agents, edges, tick, state, sessions, living network, ..."""
-        return self._call(self._read(self._host.summary))
+        return self._call(self._read(self._host.read.summary))
 
     def session(self, session_id: int, *, series: bool = False, cascade: bool = True) -> dict[str, Any]:
         """One session (an injected message's cascade) as ``GET /api/v1/sessions/{id}`` answers it: with
         ``cascade``, the measures of its adoption forest (``sim.core.cascade``)."""
-        return self._call(self._read(self._host.session_record, session_id, series=series, cascade=cascade))
+        return self._call(self._read(self._host.read.session_record, session_id, series=series, cascade=cascade))
 
     def sessions(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """The sessions, oldest first (``limit`` from ``offset``)."""
-        return self._call(self._read(self._host.sessions, limit, offset))
+        return self._call(self._read(self._host.read.sessions, limit, offset))
 
     def agent(self, original_id: int) -> dict[str, Any]:
         """One agent by its original id."""
-        return self._call(self._read(self._host.agent, original_id))
+        return self._call(self._read(self._host.read.agent, original_id))
 
     def communities(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The communities, largest first."""
-        return self._call(self._host.communities(limit))
+        return self._call(self._host.read.communities(limit))
 
     # -- changing the world ------------------------------------------------------------------------------------
     async def _inject(self, **kwargs: Any) -> dict[str, Any]:
         session = await self._host.inject(**kwargs, actor="python")
-        return self._host.session_record(session.id)
+        return self._host.read.session_record(session.id)
 
     def inject(
         self,
@@ -246,7 +246,7 @@ class Simulation:
 
     async def _cancel(self, session_id: int) -> dict[str, Any]:
         session = self._host.cancel(session_id, actor="python")
-        return self._host.session_record(session.id)
+        return self._host.read.session_record(session.id)
 
     def cancel(self, session_id: int) -> dict[str, Any]:
         """Cancel a queued or running session; returns it.
@@ -264,7 +264,7 @@ class Simulation:
         Raises:
             BadParameterError: a malformed intervention or one this world cannot carry out.
         """
-        return self._call(self._host.intervene(action, actor="python"))
+        return self._call(self._host.interventions.schedule(action, actor="python"))
 
     def interventions(self) -> list[dict[str, Any]]:
         """The world's interventions, pending and applied."""
@@ -273,11 +273,11 @@ class Simulation:
     def analyse(self) -> dict[str, Any]:
         """Detect communities (Leiden) and rank influence (PageRank), kept in the world and its file, as the
         terminal UI's ``c`` does; returns ``line`` (the communities in one line), ``ids`` and ``record``."""
-        return self._call(self._host.analyse(actor="python"))
+        return self._call(self._host.tools.analyse(actor="python"))
 
     async def aanalyse(self) -> dict[str, Any]:
         """:meth:`analyse` as a coroutine."""
-        return await self._acall(self._host.analyse(actor="python"))
+        return await self._acall(self._host.tools.analyse(actor="python"))
 
     def step(self, ticks: int = 1) -> dict[str, Any]:
         """Advance ``ticks`` ticks (paused worlds only); the file is checkpointed after. Returns the tick."""
@@ -318,19 +318,19 @@ class Simulation:
 
     def save_snapshot(self, name: str) -> dict[str, Any]:
         """Save the world as snapshot ``name`` in the snapshots folder."""
-        return self._call(self._host.save_snapshot(name, actor="python"))
+        return self._call(self._host.shelf.save(name, actor="python"))
 
     async def asave_snapshot(self, name: str) -> dict[str, Any]:
         """:meth:`save_snapshot` as a coroutine."""
-        return await self._acall(self._host.save_snapshot(name, actor="python"))
+        return await self._acall(self._host.shelf.save(name, actor="python"))
 
     def load_snapshot(self, name: str) -> dict[str, Any]:
         """Replace the world by snapshot ``name`` (its file is rewritten)."""
-        return self._call(self._host.load_snapshot(name, actor="python"))
+        return self._call(self._host.shelf.load(name, actor="python"))
 
     async def aload_snapshot(self, name: str) -> dict[str, Any]:
         """:meth:`load_snapshot` as a coroutine."""
-        return await self._acall(self._host.load_snapshot(name, actor="python"))
+        return await self._acall(self._host.shelf.load(name, actor="python"))
 
     def close(self) -> bool:
         """Stop ticking, checkpoint the world into its file and end the background thread (again: nothing).

@@ -533,7 +533,7 @@ class WorldViews:
             return ()
         return tuple(
             (int(e.get("tick", e.get("at", 0))), str(e.get("spec", "")))
-            for e in self.controller.interventions()
+            for e in self.controller.interventions.listed()
             if e.get("applied")
         )
 
@@ -763,7 +763,7 @@ class AgentViews:
         Raises:
             BadParameterError: an empty query, an unknown id, or no agent of that name.
         """
-        return tuple(int(i) for i in self.world.controller.find_agents(query))
+        return tuple(int(i) for i in self.world.controller.read.find_agents(query))
 
     def id_of(self, index: int) -> int:
         """Agent ``index``'s original id."""
@@ -793,7 +793,7 @@ class AgentViews:
             interests=tuple(str(t) for t in d["interests"]),
             reputation=float(d["reputation"]),
             influence=float(d["influence"]),
-            rank=controller.influence_rank(index),
+            rank=controller.read.influence_rank(index),
             agents=int(world.n),
             susceptibility=float(d["susceptibility"]),
             activity_profile=str(d["activity_profile"]),

@@ -1,0 +1,98 @@
+"""A live world's interventions: scheduled by a client or the terminal UI (``ACTION`` at the next tick,
+``TICK:ACTION`` that many ticks from now), bounded in number, and listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.errors import BadParameterError
+from sim.live.policy import MAX_INTERVENTION, Host, StateError
+from sim.model.intervene import MAX_INTERVENTIONS, action_of, entries, pending_counters
+from sim.model.registry import SEEDER
+
+
+class Interventions:
+    """The interventions of the world ``host`` keeps live."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    async def schedule(self, action: Any, *, actor: str | None = None) -> dict[str, Any]:
+        """Schedule an intervention once no other call is changing the world (see :meth:`intervene_now`).
+
+        Raises:
+            see :meth:`intervene_now`; CheckpointFailedError: the last checkpoint failed and still does.
+        """
+        async with self.host.lock:
+            await self.host.checkpoints.require()
+            entry = self.now(action, actor=actor)
+            change = self.host.sim.last_change
+        await self.host.checkpoints.durable(change)
+        return entry
+
+    def now(self, action: Any, *, actor: str | None = None) -> dict[str, Any]:
+        """Schedule an intervention (``sim.model.intervene``): ``ACTION`` applies at the start of the next
+        tick, ``TICK:ACTION`` that many ticks from now. Its seeds never name a file (a path on the server).
+        Returns the world's entry (pending until its tick).
+
+        The world holds at most ``sim.max_interventions`` interventions (:data:`MAX_INTERVENTIONS` unless
+        the server set another bound), and a counter-message is refused when the messages and the
+        counter-messages already pending would pass ``max_messages`` (the engine also skips one that would
+        pass it when its tick comes).
+
+        Raises:
+            BadParameterError: not a string, too long, a file, malformed or not possible in this world.
+            StateError: the world holds as many interventions as it may, or a counter-message would pass
+                ``max_messages``.
+        """
+        if isinstance(action, bool) or not isinstance(action, str):
+            raise BadParameterError(f'action must be a string such as "block:degree:100", got {type(action).__name__}')
+        if len(action) > MAX_INTERVENTION:
+            raise BadParameterError(
+                f"the action is {len(action):,} characters, more than the {MAX_INTERVENTION:,} one may have"
+            )
+        if "file:" in action.lower():
+            raise BadParameterError(
+                "an intervention's seeds cannot be a file (a path on the server): give ids:a,b,c or METHOD:K"
+            )
+        for part in action.lower().split(":"):
+            if self._is_seeder(part.strip()) and self.host.registry.seeder(part.strip()).expensive:
+                raise BadParameterError(
+                    f"seed method {part.strip()} can take minutes on a large world, which a request may not: "
+                    "choose the agents with 'agora seeds' and send ids:a,b,c"
+                )
+        held, bound = (
+            len(entries(self.host.world)),
+            getattr(self.host.sim, "max_interventions", None) or MAX_INTERVENTIONS,
+        )
+        if held >= bound:
+            raise StateError(
+                f"the world holds {held:,} interventions, the most this server allows ({bound:,}, "
+                "--max-interventions): serve it with a higher bound to schedule more"
+            )
+        if action_of(action) == "counter":
+            messages, pending = len(self.host.world.messages), pending_counters(self.host.world)
+            if messages + pending >= self.host.max_messages:
+                raise StateError(
+                    f"a counter-message would pass the {self.host.max_messages:,} messages this server allows "
+                    f"(--max-messages): the world holds {messages:,} and {pending:,} counter-messages are "
+                    "pending; serve it with a higher bound for more"
+                )
+        entry = self.host.sim.intervene(action, actor=actor)
+        self.host.version += 1
+        return dict(entry)
+
+    def listed(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """The world's interventions, pending and applied, in the order given (block lists summarised by
+        their count): all of them, or at most ``limit`` from the ``offset``-th (one page)."""
+        listed = entries(self.host.world)
+        out = []
+        for e in listed[offset:] if limit is None else listed[offset : offset + limit]:
+            row = {k: v for k, v in e.items() if k != "agents"}
+            if "agents" in e:
+                row["agents"] = len(e["agents"] or [])
+            out.append(row)
+        return out
+
+    def _is_seeder(self, name: str) -> bool:
+        return f"{SEEDER}:{name}" in self.host.registry.entries
