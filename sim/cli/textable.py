@@ -11,6 +11,11 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
+#: A console that writes plain text: no colour, highlighting, markup or emoji, and long lines left whole.
+_PLAIN: dict[str, Any] = dict(
+    color_system=None, force_terminal=False, highlight=False, markup=False, emoji=False, soft_wrap=False
+)
+
 
 def render_table(
     columns: Sequence[str],
@@ -41,15 +46,6 @@ def render_table(
     if width is None:
         width = max(100, shutil.get_terminal_size((160, 24)).columns)
     out = io.StringIO()
-    Console(
-        file=out,
-        width=width,
-        color_system=None,
-        force_terminal=False,
-        highlight=False,
-        markup=False,
-        emoji=False,
-        soft_wrap=False,
-    ).print(table)
+    Console(file=out, width=width, **_PLAIN).print(table)
     text = "\n".join(line.rstrip() for line in out.getvalue().splitlines())
     return f"{title}\n{text}" if title else text
