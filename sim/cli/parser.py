@@ -1,7 +1,7 @@
 """Every command, flag and help text of ``agora``: the parser, built without importing any command's
 implementation, so that ``agora --help`` and a usage mistake answer at once.
 
-A command's flags are declared in :mod:`sim.cli.parsers` (one module per group of commands) and its work is
+A command's flags are declared in :mod:`sim.cli.parsers` (the user's commands, plugins and bench) and its work is
 done by its module (``sim.cli.world``, ``run``, ``bench``, ``analysis``, ``audit``, ``cascades``, ``seeds``,
 ``set``, ``check``, ``llm``, ``plot``, ``plugins``, ``serve``, ``sweep``); ``sim.cli.main`` dispatches to them.
 Packages add commands through the ``agora.commands`` entry-point group (:class:`CommandGroup`): the terminal UI
@@ -16,22 +16,27 @@ from collections.abc import Sequence
 from sim import __version__
 from sim.cli.args import Parser
 from sim.cli.parsers import CommandGroup
-from sim.cli.parsers.develop import PLUGIN_TEMPLATES, add_analysis_bench, add_bench, add_plugins
-from sim.cli.parsers.options import KERNELS
-from sim.cli.parsers.runs import add_cascades, add_plot, add_run, add_seeds, add_serve, add_sweep
-from sim.cli.parsers.world import (
+from sim.cli.parsers.commands import (
     METHOD_CHOICES,
     add_analysis,
     add_audit,
+    add_cascades,
     add_check,
     add_info_and_agent,
     add_llm,
     add_new,
+    add_plot,
+    add_run,
     add_save_and_load,
+    add_seeds,
+    add_serve,
     add_set,
     add_social,
+    add_sweep,
     add_topics,
 )
+from sim.cli.parsers.develop import PLUGIN_TEMPLATES, add_analysis_bench, add_bench, add_plugins
+from sim.cli.parsers.options import KERNELS
 
 __all__ = [
     "BUILTIN_COMMANDS",

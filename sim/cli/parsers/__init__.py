@@ -1,5 +1,5 @@
-"""The flags and help texts of ``agora``'s commands, one module per group of commands (``world``, ``runs``,
-``results``, ``analysis``, ``llm``, ``plugins``, ``bench``, ``serve``) and the options they share (``options``);
+"""The flags and help texts of ``agora``'s commands: those a user runs (``commands``), those for whoever extends
+and measures Agora (``develop``: plugins and bench) and the options they share (``options``);
 :func:`sim.cli.parser.build_parser` puts them together. Like the parser, they import no command's
 implementation: ``agora --help`` loads them all.
 
