@@ -9,7 +9,7 @@ from sim.core.persona import FIRST_NAMES, LAST_NAMES
 from sim.core.tracebacks import plugin_location
 from sim.errors import BadParameterError
 from sim.live.policy import INT64_MAX, INT64_MIN, PAGE_SIZE, Host, NotFoundError
-from sim.model.series import series_dict
+from sim.model.series import SeriesColumns, series_dict
 from sim.store.analysis_tables import read_communities
 from sim.store.worldfile import load_warnings
 
@@ -81,6 +81,7 @@ class WorldReader:
         }
         if series:
             out["series"] = series_dict(s)
+            out["series_columns"] = SeriesColumns.of(out["series"], s.state_names).to_dict()
         if cascade:
             out["cascade"] = s.cascade() if s.status != "failed" else None
         return out

@@ -13,10 +13,17 @@ Continuous per-agent variables (float columns a model declares) are recorded as 
 The measures of one series, in order: the state names, ``reached``, ``new``, ``depth`` and ``breadth`` (the
 cascade forest's largest generation so far and most agents in one generation so far, for a model that
 names sources: ``sim.core.cascade``), then the variable moments.
+
+A series says which of its columns are which (:class:`SeriesColumns`): the **states** (the model's, summing to
+the number of agents at every tick), the **measures** (``reached``, ``new``, the cascade's ``depth`` and
+``breadth``, a counter-message's ``counter.reached``...: counts that are not states) and the **variables**
+(the moments of continuous variables, ``opinion.mean``). A run's JSON carries it as ``series_columns``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -140,3 +147,53 @@ def pad_series(series: dict[str, list], ticks: int) -> dict[str, list]:
         else:
             out[key] = list(values) + [values[-1]] * extra
     return out
+
+
+#: The kinds of a series' columns (:class:`SeriesColumns`).
+STATE, MEASURE, VARIABLE = "state", "measure", "variable"
+
+
+@dataclass(frozen=True)
+class SeriesColumns:
+    """Which columns of a series are states (summing to the number of agents at every tick), which are
+    measures (counts that are not states: ``reached``, ``new``, ``depth``, ``breadth``, a counter-message's)
+    and which are variables (moments of continuous variables, ``NAME.mean`` and the like)."""
+
+    states: tuple[str, ...] = ()
+    measures: tuple[str, ...] = ()
+    variables: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, columns: Iterable[str], states: Iterable[str]) -> SeriesColumns:
+        """The declaration of a series with ``columns`` (its keys; ``tick`` is none of the three) whose model
+        has the states ``states``: a moment of a variable is ``NAME.MOMENT`` of :data:`MOMENTS`."""
+        named = [c for c in columns if c != "tick"]
+        state_names = [str(x) for x in states]
+        is_state = set(state_names)
+        variables = tuple(c for c in named if c not in is_state and c.rpartition(".")[2] in MOMENTS)
+        return cls(
+            states=tuple(c for c in state_names if c in named),
+            measures=tuple(c for c in named if c not in is_state and c not in variables),
+            variables=variables,
+        )
+
+    def kind(self, column: str) -> str | None:
+        """:data:`STATE`, :data:`MEASURE` or :data:`VARIABLE` (None: not a column of this series)."""
+        if column in self.states:
+            return STATE
+        if column in self.measures:
+            return MEASURE
+        return VARIABLE if column in self.variables else None
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """``{"states": [...], "measures": [...], "variables": [...]}``, as a run's JSON carries it."""
+        return {"states": list(self.states), "measures": list(self.measures), "variables": list(self.variables)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Iterable[str]]) -> SeriesColumns:
+        """The declaration :meth:`to_dict` wrote."""
+        return cls(
+            states=tuple(data.get("states", ())),
+            measures=tuple(data.get("measures", ())),
+            variables=tuple(data.get("variables", ())),
+        )

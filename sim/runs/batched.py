@@ -449,6 +449,7 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
             "depth": series[1].tolist(),
             "breadth": series[2].tolist(),
         },
+        "series_columns": {"states": list(states), "measures": ["reached", "new", "depth", "breadth"], "variables": []},
         "error": None,
         "where": None,
         "traceback": None,

@@ -17,6 +17,7 @@ import numpy as np
 
 from sim.analysis.plot import check_figure_path, figure_format, plot_files, plot_tables
 from sim.errors import BadParameterError
+from sim.model.series import SeriesColumns
 from sim.runs.runner import series_records
 from sim.runs.sweep import paired_difference
 from sim.store.cascadeio import (
@@ -132,6 +133,20 @@ class Series:
     def measures(self) -> list[str]:
         """The measure names (``reached``, ``new``, a model's states such as ``S``, ``I``, ``R``) in order."""
         return self.table.measures()
+
+    def declared(self) -> SeriesColumns:
+        """Which measures are the model's states (summing to the number of agents), which are measures
+        (``reached``, ``new``, ``depth``, ``breadth``...) and which are variables' moments, as the runs
+        declared them (a sweep over several models: every model's, in order)."""
+        states: dict[str, None] = {}
+        measures: dict[str, None] = {}
+        variables: dict[str, None] = {}
+        for record in self.records:
+            declared = SeriesColumns.from_dict(record.get("columns") or {})
+            states.update(dict.fromkeys(declared.states))
+            measures.update(dict.fromkeys(declared.measures))
+            variables.update(dict.fromkeys(declared.variables))
+        return SeriesColumns(tuple(states), tuple(measures), tuple(variables))
 
     def columns(self) -> dict[str, np.ndarray]:
         """The table as numpy columns, key columns first, then run, tick, measure, value."""

@@ -30,7 +30,7 @@ from sim.model.guard import plugin_budget as plugin_budget_seconds
 from sim.model.intervene import Intervention
 from sim.model.registry import Registry
 from sim.model.seeds import SeedSpec
-from sim.model.series import series_dict
+from sim.model.series import SeriesColumns, series_dict
 from sim.runs import batched
 from sim.runs.forkpool import default_workers, fork_available, map_forked
 
@@ -127,6 +127,7 @@ def _run_summary(
         out["immune"] = s.immune
         if counters and out["series"].get("tick"):
             out["series"].update(_counter_series(s, counters, len(out["series"]["tick"])))
+    out["series_columns"] = SeriesColumns.of(out["series"], s.state_names).to_dict()
     if tree:
         forest = None if failed else s.forest()
         out["tree"] = None if forest is None else tree_arrays(forest, s.started_tick or 0, sim.world.columns["ids"])
@@ -512,7 +513,7 @@ def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The series records (``sim.store.seriesio``) of a :func:`run_cascades` report: one per run that did
     not fail (a failed run is no result: its series stays in the report, to show how far it got)."""
     return [
-        {"keys": {}, "run": i, "series": r["series"]}
+        {"keys": {}, "run": i, "series": r["series"], "columns": r.get("series_columns")}
         for i, r in enumerate(result["runs"])
         if "series" in r and r.get("status") != "failed"
     ]

@@ -137,8 +137,9 @@ def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
     for c in result["results"]:
         for r, run in enumerate(c["per_run"]):
             series = run.pop("series", None)
+            columns = run.pop("series_columns", None)
             if series is not None and run["status"] != "failed":  # a failed run is no result
-                records.append({"keys": dict(c["grid"]), "run": r, "series": series})
+                records.append({"keys": dict(c["grid"]), "run": r, "series": series, "columns": columns})
     return records
 
 
@@ -349,6 +350,7 @@ async def run_arm(
         kept = {k: run[k] for k in _RUN_FIELDS if k in run}
         if spec.series and "series" in run:
             kept["series"] = run["series"]
+            kept["series_columns"] = run.get("series_columns")
         if spec.trees:
             kept["tree"] = run.get("tree")
         kept["seed"] = session_seed + r
