@@ -205,7 +205,7 @@ async def test_sqlite_disk_full_during_save_world(tmp_path, monkeypatch, message
     async def full(*args, **kwargs):
         raise sqlite3.OperationalError(message)
 
-    monkeypatch.setattr(store, "_run_statements", full)  # the bulk rows: agents, arrays, the graph
+    monkeypatch.setattr(store, "run_statements", full)  # the bulk rows: agents, arrays, the graph
     if message == "disk I/O error":  # told apart from a failing disk by the free space left
         monkeypatch.setattr("sim.core.diskio._disk_nearly_full", lambda p: True)
     with pytest.raises(ResourceError) as info:
@@ -223,7 +223,7 @@ async def test_other_write_failures_are_not_disguised(tmp_path, monkeypatch):
     async def bug(*args, **kwargs):
         raise sqlite3.IntegrityError("UNIQUE constraint failed")
 
-    monkeypatch.setattr(store, "_run_statements", bug)
+    monkeypatch.setattr(store, "run_statements", bug)
     with pytest.raises(sqlite3.IntegrityError):
         await save_world(synthetic_world("new", 100, seed=2), str(tmp_path / "w.db"))
     assert list(tmp_path.iterdir()) == []
