@@ -50,6 +50,53 @@ def _write_port(path: str, port: int) -> None:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    """Serve ``args.world`` until interrupted; the exit code (1 when the last checkpoint failed).
+
+    Raises:
+        BadParameterError: an option out of range, or no token for a server other machines can reach.
+    """
+    tokens, connections = _checked(args)
+    sock = listen(args.host, args.port)
+    host = None
+    monitor = None
+    generated = None
+    try:
+        changes = social_changes(args)
+        host = await _open(args, changes)
+        _configure(host, args, changes)
+        if args.metrics:
+            monitor = Monitor()
+            host.attach_monitor(monitor)
+        if not tokens:  # every server has a token: one of its own, in a file only its user can read
+            generated = (token_file_for(args.world), generate_token_file(token_file_for(args.world)))
+            tokens = Tokens([generated[1]])
+        port = sock.getsockname()[1]
+        api = App(
+            host, tokens, monitor=monitor, allowed_hosts=_allowed_hosts(args), port=port, deadline=args.request_timeout
+        )
+        server = _server(api, args.header_timeout, connections)
+        await _serve_until_stopped(server, api, sock, args, _tokens_said(tokens, generated and generated[0]))
+        saved = await host.close()
+        _say_stopped(host, args.world, saved)
+        host = None
+        return 0 if saved else 1
+    finally:
+        if host is not None:  # an error: still close the world file (its last checkpoint stands)
+            with contextlib.suppress(Exception):
+                await host.close()
+        if monitor is not None:
+            monitor.detach()
+        if generated is not None:
+            remove_token_file(*generated)
+        sock.close()
+
+
+def _checked(args: argparse.Namespace) -> tuple[Tokens, int]:
+    """The tokens given and the most connections open at once, once the options are checked.
+
+    Raises:
+        BadParameterError: an option out of range, or no token for a server other machines can reach.
+    """
     tokens = Tokens.from_sources(args.token_file, args.read_token_file)
     if not tokens and not is_loopback(args.host):
         raise BadParameterError(
@@ -65,105 +112,108 @@ async def serve(args: argparse.Namespace) -> int:
     connections = max_connections(args.max_connections)
     if args.port_file and os.path.isdir(args.port_file):
         raise BadParameterError(f"--port-file {args.port_file!r} is a folder: give a file name")
-    sock = listen(args.host, args.port)
-    host = None
-    monitor = None
-    generated = None
-    try:
-        changes = social_changes(args)
-        host = await WorldController.open(
-            args.world,
-            plugin_dirs=args.plugins,
-            social=changes or None,
-            llm=llm_overrides(args) or None,
-            plugin_budget=args.plugin_budget,
-            snapshots=args.snapshots,
-            checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
-            checkpoint_seconds=args.checkpoint_seconds or 60.0,
-            check_llm=lambda config: refuse_unused_llm(args, config, command="run"),
-            max_messages=args.max_messages,
-        )
-        _bound(host.sim, args)  # and every simulation a loaded snapshot brings
-        host.on_replace.append(lambda sim: _bound(sim, args))
-        host.acknowledge = args.acknowledge
-        if changes:
-            check_social_params(host.sim.social.settings, changes)
-        _say_failures(host.sim)
-        host.on_replace.append(_say_failures)
-        host.on_checkpoint.append(lambda failure, tick: _say_checkpoint(args.world, failure, tick))
-        if args.metrics:
-            monitor = Monitor()
-            served = host  # the controller the lambdas below ask (never None from here on)
-            monitor.attach(host.sim, host.sim.writer, active=lambda: served.running)
-            host.on_replace.append(lambda sim: monitor.attach(sim, sim.writer, active=lambda: served.running))
-            host.on_checkpoint.append(
-                lambda failure, tick: monitor.checkpoint_failed(failure) if failure else monitor.checkpoint_succeeded()
-            )
-        if not tokens:  # every server has a token: one of its own, in a file only its user can read
-            generated = (token_file_for(args.world), generate_token_file(token_file_for(args.world)))
-            tokens = Tokens([generated[1]])
+    return tokens, connections
+
+
+async def _open(args: argparse.Namespace, changes: dict[str, Any]) -> WorldController:
+    """The world opened for serving, with the command's plugins, living-network and LLM settings and checkpoints."""
+    return await WorldController.open(
+        args.world,
+        plugin_dirs=args.plugins,
+        social=changes or None,
+        llm=llm_overrides(args) or None,
+        plugin_budget=args.plugin_budget,
+        snapshots=args.snapshots,
+        checkpoint_every=50 if args.checkpoint_every is None else args.checkpoint_every,
+        checkpoint_seconds=args.checkpoint_seconds or 60.0,
+        check_llm=lambda config: refuse_unused_llm(args, config, command="run"),
+        max_messages=args.max_messages,
+    )
+
+
+def _configure(host: WorldController, args: argparse.Namespace, changes: dict[str, Any]) -> None:
+    """Give the served world the server's bounds and way of answering, check the living-network settings, and
+    say its failures and checkpoints on stderr (for every simulation a loaded snapshot brings too)."""
+    _bound(host.sim, args)
+    host.on_replace.append(lambda sim: _bound(sim, args))
+    host.acknowledge = args.acknowledge
+    if changes:
+        check_social_params(host.sim.social.settings, changes)
+    _say_failures(host.sim)
+    host.on_replace.append(_say_failures)
+    host.checkpoints.on_checkpoint.append(lambda failure, tick: _say_checkpoint(args.world, failure, tick))
+
+
+def _allowed_hosts(args: argparse.Namespace) -> list[str]:
+    """The Host headers answered beside loopback ones: ``--allow-host``'s and the address it listens on."""
+    allowed = list(args.allow_host)
+    if not is_loopback(args.host) and args.host.strip("[]") not in ("0.0.0.0", "::"):
+        allowed.append(args.host.strip("[]").lower())  # the address it was told to listen on
+    return allowed
+
+
+def _tokens_said(tokens: Tokens, written_to: str | None) -> str:
+    """The tokens a server accepts, as its start message names them (``written_to``: the file of the one it made)."""
+    who = ", ".join(f"{t.name}{' (read-only)' if t.read_only else ''}" for t in tokens.tokens)
+    if written_to is not None:
+        who += f", made for this run and written to {written_to}: send it as 'Authorization: Bearer TOKEN'"
+    return who
+
+
+def _server(api: App, header_timeout: float, connections: int) -> Any:
+    """The uvicorn server of ``api``: headers within ``header_timeout`` seconds, at most ``connections`` open."""
+    config = uvicorn.Config(
+        api.app,
+        http=bounded_protocol(header_timeout, connections),
+        backlog=ACCEPT_BATCH,  # accepted in one go, all open before one past the bound is closed
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=3,
+    )
+    return _server_class()(config)
+
+
+async def _serve_until_stopped(server: Any, api: App, sock: Any, args: argparse.Namespace, who: str) -> None:
+    """Serve on ``sock`` until Ctrl-C or SIGTERM; once it listens, write ``--port-file`` and say where on stderr."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:  # stop serving (event streams end too), then checkpoint and close the world file
+        server.should_exit = True
+        api.closing.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        # asyncio listened with the accept batch as its queue; the kernel's queue costs no open file and
+        # may be longer, so a burst of connections waits there rather than being dropped (a second's retry)
+        sock.listen(LISTEN_QUEUE)
         port = sock.getsockname()[1]
-        allowed = list(args.allow_host)
-        if not is_loopback(args.host) and args.host.strip("[]") not in ("0.0.0.0", "::"):
-            allowed.append(args.host.strip("[]").lower())  # the address it was told to listen on
-        api = App(host, tokens, monitor=monitor, allowed_hosts=allowed, port=port, deadline=args.request_timeout)
-        config = uvicorn.Config(
-            api.app,
-            http=bounded_protocol(args.header_timeout, connections),
-            backlog=ACCEPT_BATCH,  # accepted in one go, all open before one past the bound is closed
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=3,
+        if args.port_file:
+            _write_port(args.port_file, port)
+        shown_host = f"[{args.host}]" if ":" in args.host else args.host
+        sys.stderr.write(
+            f"agora: serving {args.world} on http://{shown_host}:{port}/api/v1 (tokens: {who}); Ctrl-C stops\n"
         )
-        server = _server_class()(config)
-        loop = asyncio.get_running_loop()
-
-        def stop() -> None:  # stop serving (event streams end too), then checkpoint and close the world file
-            server.should_exit = True
-            api.closing.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            # asyncio listened with the accept batch as its queue; the kernel's queue costs no open file and
-            # may be longer, so a burst of connections waits there rather than being dropped (a second's retry)
-            sock.listen(LISTEN_QUEUE)
-            if args.port_file:
-                _write_port(args.port_file, port)
-            who = ", ".join(f"{t.name}{' (read-only)' if t.read_only else ''}" for t in tokens.tokens)
-            if generated is not None:
-                who += f", made for this run and written to {generated[0]}: send it as 'Authorization: Bearer TOKEN'"
-            shown_host = f"[{args.host}]" if ":" in args.host else args.host
-            sys.stderr.write(
-                f"agora: serving {args.world} on http://{shown_host}:{port}/api/v1 (tokens: {who}); Ctrl-C stops\n"
-            )
-            sys.stderr.flush()
-        await task
-        saved = await host.close()
-        if saved:
-            sys.stderr.write(f"agora: stopped; {args.world} checkpointed at tick {host.disk_tick}\n")
-        else:
-            sys.stderr.write(
-                f"agora: stopped, but the last checkpoint failed ({host.checkpoint_failure}); {args.world} "
-                f"holds tick {host.disk_tick}, not {host.world.tick}: the ticks after it are lost\n"
-            )
         sys.stderr.flush()
-        host = None
-        return 0 if saved else 1
-    finally:
-        if host is not None:  # an error: still close the world file (its last checkpoint stands)
-            with contextlib.suppress(Exception):
-                await host.close()
-        if monitor is not None:
-            monitor.detach()
-        if generated is not None:
-            remove_token_file(*generated)
-        sock.close()
+    await task
+
+
+def _say_stopped(host: WorldController, world: str, saved: bool) -> None:
+    """Say on stderr that the server stopped, and the tick the world file holds (not the last when the final
+    checkpoint failed)."""
+    if saved:
+        sys.stderr.write(f"agora: stopped; {world} checkpointed at tick {host.disk_tick}\n")
+    else:
+        sys.stderr.write(
+            f"agora: stopped, but the last checkpoint failed ({host.checkpoints.failure}); {world} "
+            f"holds tick {host.disk_tick}, not {host.world.tick}: the ticks after it are lost\n"
+        )
+    sys.stderr.flush()
 
 
 def _bound(sim: Any, args: argparse.Namespace) -> None:
