@@ -12,7 +12,7 @@ import asyncio
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.engine.observe import Monitor
@@ -270,32 +270,45 @@ def _configure(world: Any, minutes_per_tick: int, social: Mapping[str, Any] | No
         world.config["social"] = Social(world, plugin_registry(None), {}).configure(**dict(social))
 
 
-def new_world(
-    path: str,
-    *,
-    agents: int = 1000,
-    graph: str = "community",
-    avg_degree: float = 10.0,
-    communities: int | None = None,
-    mixing: float | None = None,
-    seed: int = 0,
-    name: str | None = None,
-    minutes_per_tick: int = 10,
-    social: Mapping[str, Any] | None = None,
-    force: bool = False,
-) -> WorldFile:
+class NewWorld(TypedDict, total=False):
+    """The options of :func:`new_world` (every one optional), as ``agora new``'s flags."""
+
+    agents: int
+    graph: str
+    avg_degree: float
+    communities: int | None
+    mixing: float | None
+    seed: int
+    name: str | None
+    minutes_per_tick: int
+    social: Mapping[str, Any] | None
+    force: bool
+
+
+def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
     """Generate a synthetic world and save it at ``path``, as ``agora new PATH --agents N ...`` does.
 
     Args:
-        graph: ``community`` (planted communities), ``sbm``, ``ba`` or ``er``; communities and mixing shape the
-            first two (mixing defaults to 0.2). seed: seed for everything random. name: default the file name.
-        social: the world's living-network settings. force: overwrite an existing file.
+        path: the new world file.
+        options: :class:`NewWorld`'s: agents (default 1,000); graph: ``community`` (planted communities, the
+            default), ``sbm``, ``ba`` or ``er``; avg_degree (default 10); communities and mixing shape the first
+            two (mixing defaults to 0.2); seed: seed for everything random (default 0); name: default the file
+            name; minutes_per_tick (default 10); social: the world's living-network settings; force: overwrite
+            an existing file.
 
     Raises:
         BadParameterError: a bad size or option. TargetExistsError: ``path`` exists and ``force`` is false.
         ResourceError: the machine cannot hold it.
     """
     _not_in_a_worker_start()
+    unknown = sorted(set(options) - set(NewWorld.__annotations__))
+    if unknown:  # as Python says it of a keyword the signature lacks
+        raise TypeError(f"new_world() got an unexpected keyword argument {unknown[0]!r}")
+    agents = options.get("agents", 1000)
+    graph = options.get("graph", "community")
+    avg_degree = options.get("avg_degree", 10.0)
+    communities, mixing = options.get("communities"), options.get("mixing")
+    minutes_per_tick, force = options.get("minutes_per_tick", 10), options.get("force", False)
     if graph in ("ba", "er"):
         for what, value in (("communities", communities), ("mixing", mixing)):
             if value is not None:
@@ -311,7 +324,7 @@ def new_world(
     ensure_disk(
         path, world_file_bytes(agents, edges), f"a world of {agents:,} agents and about {edges:,} directed edges"
     )
-    label = name or os.path.splitext(os.path.basename(path))[0]
+    label = options.get("name") or os.path.splitext(os.path.basename(path))[0]
 
     async def make() -> None:
         world = await asyncio.to_thread(
@@ -322,9 +335,9 @@ def new_world(
             avg_degree=float(avg_degree),
             communities=communities,
             mixing=0.2 if mixing is None else float(mixing),
-            seed=seed,
+            seed=options.get("seed", 0),
         )
-        _configure(world, minutes_per_tick, social)
+        _configure(world, minutes_per_tick, options.get("social"))
         await save_world(world, path, force=force)
 
     run_sync(make())

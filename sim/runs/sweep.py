@@ -201,20 +201,7 @@ def plan_arms(
         if key in keys and social.get(key) is not None:
             flag = "--" + key.replace("_", "-")
             raise BadParameterError(f"{key} is both swept (--grid {key}=...) and fixed ({flag}): give it once")
-    # Fixed parameters: qualified ones belong to their model, unqualified ones to every model.
-    fixed_by: dict[str, dict[str, str]] = {m: {} for m in models}
-    for key, value in fixed.items():
-        owner, name = split(key, "--param")
-        for m in [owner] if owner else models:
-            cls = classes[m]
-            if name not in cls.params:
-                hint = (
-                    f": qualify a parameter of one model, as --param {models[0]}.NAME=V"
-                    if len(models) > 1 and owner is None
-                    else ""
-                )
-                raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
-            fixed_by[m][name] = value
+    fixed_by = _fixed_by_model(fixed, models, classes, split)
     # Swept parameters.
     param_keys: dict[str, str] = {}  # grid key -> parameter name
     for key, listed in grid:
@@ -256,6 +243,34 @@ def plan_arms(
         typed.append(full)
         values.append({k: (v if k not in param_keys else full[param_keys[k]]) for k, v in combo.items()})
     return arms, typed, values
+
+
+def _fixed_by_model(
+    fixed: dict[str, str],
+    models: list[str],
+    classes: dict[str, Any],
+    split: Callable[[str, str], tuple[str | None, str]],
+) -> dict[str, dict[str, str]]:
+    """The fixed parameters of each model: a qualified one (``ic.p``) its model's, an unqualified one every
+    model's (each must have it).
+
+    Raises:
+        BadParameterError: a model without the parameter.
+    """
+    fixed_by: dict[str, dict[str, str]] = {m: {} for m in models}
+    for key, value in fixed.items():
+        owner, name = split(key, "--param")
+        for m in [owner] if owner else models:
+            cls = classes[m]
+            if name not in cls.params:
+                hint = (
+                    f": qualify a parameter of one model, as --param {models[0]}.NAME=V"
+                    if len(models) > 1 and owner is None
+                    else ""
+                )
+                raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
+            fixed_by[m][name] = value
+    return fixed_by
 
 
 def _ship_seeds(world: Any, spec: SeedSpec, registry: Any = None, arm: Arm | None = None) -> str:
@@ -779,32 +794,14 @@ async def run_sweep(
     progress: Progress = None,
     **fields: object,
 ) -> dict[str, Any]:
-    """Run every combination of ``grid`` (see :func:`parse_grid` and :func:`plan_arms`) ``runs`` times on the
-    world file.
+    """Run every combination of a :class:`~sim.engine.requests.Sweep` (its fields: the grid, fixed parameters,
+    runs, seeds, kernel, backend...) ``runs`` times on the world file, which is only read; run r uses session
+    seed ``seed + r`` in every combination. ``request`` may be left out and its fields given as keywords.
 
     Args:
-        world_path: the world file (only read).
-        request: the :class:`~sim.engine.requests.Sweep` (or none and its fields as keywords, parsed here);
-            its fields:
-        model: the model's name (default ic; None when ``model`` is a grid key); grid: swept parameters,
-            models and recommenders; params: fixed parameters (text values as on the command line; ``m.p``
-            for a parameter of model m only).
-        runs: runs per combination; run r uses session seed ``seed + r`` in every combination.
-        seeds: the seed-agent selection; steps: ticks per run, or None to run each until done (at most
-            ``max_ticks`` ticks); text and topics: the injected message.
-        kernel: ``engine``, ``batched`` or ``auto`` (batched where it can, judged by the sweep's total runs:
-            an arm's runs in one worker go as one ensemble).
-        plugin_dirs: user plugin folders (the world's ``<world>.plugins/`` folder is added when named or
-            trusted: ``sim.model.registry.world_plugin_folders``).
-        workers: parallel processes (default: the CPU count); 1 runs in this process.
-        ray: None for the local backends; a Ray address, or ``"auto"`` to start a local Ray cluster.
+        world_path: the world file. plugin_dirs: user plugin folders (the world's ``<world>.plugins/``
+            folder is added when named or trusted: ``sim.model.registry.world_plugin_folders``).
         progress: called with ``("runs D/T", fraction)`` as runs finish.
-        social: living-network settings of every run (as ``agora run``'s flags); the grid may vary
-            ``recommender`` and ``friend_recommender``.
-        series: keep every run's per-tick series (``per_run[i]["series"]``).
-        trees: keep every run's adoption forest (``per_run[i]["tree"]``, for ``--cascades``).
-        intervene: interventions of every run (``TICK:ACTION``, ``sim.model.intervene``); the grid key
-            ``intervene`` gives each arm one more (``none`` for none).
 
     Returns:
         ``{"results": [one summary per combination, in grid order], "world", "model", "runs", "backend", ...}``;
@@ -815,7 +812,6 @@ async def run_sweep(
         BadFileError: the world file or a plugin folder is missing or not readable.
         PluginError: the model cannot be loaded.
     """
-
     t0 = time.perf_counter()
     if request is None:
         request = Sweep.parse(fields)
