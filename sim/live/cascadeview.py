@@ -1,7 +1,7 @@
 """What a screen shows of one session's cascade, headless: its measures, its top spreaders (with original
 ids) and its forest drawn as text, generation by generation, trimmed to a screen.
 
-The terminal UI's Messages view (``tui/views.py``) and its tree screen (``tui/cascade.py``) read this; it
+The terminal UI's Messages view (``tui/views/``) and its tree screen (``tui/cascade.py``) read this; it
 imports nothing of the UI. A live session grows while a tick runs in a worker thread, so
 :func:`live_forest` builds the forest from copies of the session's arrays and checks that every parent it
 names is one generation up: arrays caught in the middle of a round give ``BUSY`` (try again after the
