@@ -548,6 +548,14 @@ def _recommender_errors(sim: Simulation) -> list[dict[str, Any]]:
     return out
 
 
+def first_failure(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first failed run of a report (its index, seed, error, plugin location and traceback), or None."""
+    first = next((i for i, x in enumerate(runs) if x.get("status") == "failed"), None)
+    if first is None:
+        return None
+    return {"run": first, **{k: runs[first].get(k) for k in ("seed", "error", "where", "traceback")}}
+
+
 def _report(
     world: World,
     results: list[dict[str, Any]],
@@ -568,7 +576,6 @@ def _report(
     mean, ci = mean_ci95(reached, 0, world.n) if reached else (None, [None, None])
     peak = [float(x["peak_tick"]) for x in ok if x.get("peak_tick") is not None]
     failed = len(with_session) - len(ok)
-    first = next((i for i, x in enumerate(results) if x.get("status") == "failed"), None)
     return {
         "social": {**social_info, **{k: sum(r[k] for r in results) for k in _TOTALS}},
         "llm": {**llm_report(llm_totals), "texts_skipped": skip_texts},
@@ -579,15 +586,7 @@ def _report(
         "completed": len(ok),
         "failed": failed,
         "stopped": sum(1 for x in ok if x.get("status") == "max-ticks"),
-        "first_failure": None
-        if first is None
-        else {
-            "run": first,
-            "seed": results[first].get("seed"),
-            "error": results[first].get("error"),
-            "where": results[first].get("where"),
-            "traceback": results[first].get("traceback"),
-        },
+        "first_failure": first_failure(results),
         "mean_reached": mean,
         "ci95": ci,
         "mean_peak_tick": mean_ci95(peak)[0] if peak else None,

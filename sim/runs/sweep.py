@@ -58,7 +58,7 @@ from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceErro
 from sim.model.intervene import parse_all
 from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
-from sim.runs.runner import check_ensemble, run_cascades
+from sim.runs.runner import check_ensemble, first_failure, run_cascades
 from sim.social.dynamics import Social
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.store.worldfile import open_world
@@ -676,7 +676,6 @@ def _summary(
     if mean is not None and len(reached) > 1:
         std = math.sqrt(sum((x - mean) ** 2 for x in reached) / (len(reached) - 1))
     errors = list(dict.fromkeys(r["error"] for r in runs if r["status"] == "failed" and r.get("error")))
-    first = next((i for i, r in enumerate(runs) if r["status"] == "failed"), None)
     frac_ci = [None if x is None or not n else min(1.0, max(0.0, x / n)) for x in ci]
     return {
         "model": arm["model"],
@@ -700,15 +699,7 @@ def _summary(
         "reached": [r.get("reached") if r["status"] != "failed" else None for r in runs],
         "peak_tick": [r.get("peak_tick") if r["status"] != "failed" else None for r in runs],
         "errors": errors,
-        "first_failure": None
-        if first is None
-        else {
-            "run": first,
-            "seed": runs[first].get("seed"),
-            "error": runs[first].get("error"),
-            "where": runs[first].get("where"),
-            "traceback": runs[first].get("traceback"),
-        },
+        "first_failure": first_failure(runs),
         "cascade": cascade_stats([r.get("cascade") for r in ok], n),
         **_intervention_stats(ok, n),
         "per_run": runs,
