@@ -319,7 +319,7 @@ class Interventions:
         for i, entry in enumerate(entries):
             if i in self._announced or not entry.get("applied"):
                 continue
-            if int(entry.get("tick", -1)) == event.tick and entry.get("spec") == event.spec:
+            if entry.get("tick") == event.tick and entry.get("spec") == event.spec:
                 self._announced.add(i)
                 return applied_text(entry)
         return f"intervention applied at tick {event.tick:,}: {shown(event.spec, 80)}"

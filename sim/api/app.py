@@ -440,7 +440,7 @@ class App:
                             yield ": keep-alive\n\n"
                         continue
                     quiet = 0.0
-                    yield _sse(event["type"], event)
+                    yield _sse(str(event["type"]), event)
             finally:
                 self.host.events.unsubscribe(listener)
 

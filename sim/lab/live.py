@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import Coroutine, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import ParamSpec, TypeVar
 
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.loop import LoopThread
-from sim.live.controller import SERVER, WorldController, WorldSnapshot
+from sim.live.controller import SERVER, RunState, WorldController, WorldSnapshot
+from sim.live.tools import Analysed
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class ClosedError(AgoraError):
@@ -40,7 +42,7 @@ def _shutdown(thread: LoopThread, host: WorldController, saved: list[bool]) -> N
 MAX_PACE = 1e6
 
 
-def _pace(pace: Any) -> float | None:
+def _pace(pace: object) -> float | None:
     """``pace`` checked: None, or a number of ticks per second above 0 and at most :data:`MAX_PACE`.
 
     Raises:
@@ -74,11 +76,11 @@ class Simulation:
         path: str,
         *,
         plugins: Iterable[str] = (),
-        social: Mapping[str, Any] | None = None,
+        social: Mapping[str, object] | None = None,
         plugin_budget: float | None = None,
         checkpoint_every: int | None = 50,
         snapshots: str | None = None,
-        llm: Mapping[str, Any] | None = None,
+        llm: Mapping[str, object] | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self._thread = LoopThread(name="agora-live")
@@ -103,7 +105,7 @@ class Simulation:
         self._finalizer = weakref.finalize(self, _shutdown, self._thread, self._host, self._saved)
 
     # -- plumbing --------------------------------------------------------------------------------------------
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _call(self, coro: Coroutine[object, None, T]) -> T:
         if not self._finalizer.alive:
             coro.close()
             raise ClosedError(
@@ -111,7 +113,7 @@ class Simulation:
             )
         return self._thread.call(coro)
 
-    async def _acall(self, coro: Coroutine[Any, Any, T]) -> T:
+    async def _acall(self, coro: Coroutine[object, None, T]) -> T:
         if not self._finalizer.alive:
             coro.close()
             raise ClosedError(
@@ -120,7 +122,7 @@ class Simulation:
         return await self._thread.acall(coro)
 
     @staticmethod
-    async def _read(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _read(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return fn(*args, **kwargs)  # on the loop's thread: never while a tick changes the world
 
     @property
@@ -135,13 +137,13 @@ class Simulation:
     def __enter__(self) -> Simulation:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     async def __aenter__(self) -> Simulation:
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     def __repr__(self) -> str:
@@ -163,30 +165,30 @@ class Simulation:
         """What screens show of the world as of its latest tick (a frozen :class:`WorldSnapshot`)."""
         return self._call(self._read(self._host.snapshot))
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         """The world as ``GET /api/v1/world`` answers: agents, edges, tick, state, sessions, living network, ..."""
         return self._call(self._read(self._host.read.summary))
 
-    def session(self, session_id: int, *, series: bool = False, cascade: bool = True) -> dict[str, Any]:
+    def session(self, session_id: int, *, series: bool = False, cascade: bool = True) -> dict[str, object]:
         """One session (an injected message's cascade) as ``GET /api/v1/sessions/{id}`` answers it: with
         ``cascade``, the measures of its adoption forest (``sim.core.cascade``)."""
         return self._call(self._read(self._host.read.session_record, session_id, series=series, cascade=cascade))
 
-    def sessions(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    def sessions(self, limit: int = 100, offset: int = 0) -> list[dict[str, object]]:
         """The sessions, oldest first (``limit`` from ``offset``)."""
         return self._call(self._read(self._host.read.sessions, limit, offset))
 
-    def agent(self, original_id: int) -> dict[str, Any]:
+    def agent(self, original_id: int) -> dict[str, object]:
         """One agent by its original id."""
         return self._call(self._read(self._host.read.agent, original_id))
 
-    def communities(self, limit: int | None = None) -> list[dict[str, Any]]:
+    def communities(self, limit: int | None = None) -> list[dict[str, object]]:
         """The communities, largest first."""
         return self._call(self._host.read.communities(limit))
 
     # -- changing the world ------------------------------------------------------------------------------------
-    async def _inject(self, **kwargs: Any) -> dict[str, Any]:
-        session = await self._host.inject(**kwargs, actor="python")
+    async def _inject(self, **fields: object) -> dict[str, object]:
+        session = await self._host.inject(**fields, actor="python")
         return self._host.read.session_record(session.id)
 
     def inject(
@@ -194,12 +196,12 @@ class Simulation:
         text: str,
         *,
         model: str = "ic",
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, object] | None = None,
         seeds: str | list[int] = "random:10",
         topics: Iterable[str] = (),
         author: int | None = None,
         priority: int = 0,
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """Inject a message whose cascade follows ``model``; returns its session (``session(id)``'s fields).
 
         ``seeds``: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K``, ``METHOD:K`` (a quick seed method:
@@ -225,12 +227,12 @@ class Simulation:
         text: str,
         *,
         model: str = "ic",
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, object] | None = None,
         seeds: str | list[int] = "random:10",
         topics: Iterable[str] = (),
         author: int | None = None,
         priority: int = 0,
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """:meth:`inject` as a coroutine."""
         return await self._acall(
             self._inject(
@@ -244,11 +246,11 @@ class Simulation:
             )
         )
 
-    async def _cancel(self, session_id: int) -> dict[str, Any]:
+    async def _cancel(self, session_id: int) -> dict[str, object]:
         session = self._host.cancel(session_id, actor="python")
         return self._host.read.session_record(session.id)
 
-    def cancel(self, session_id: int) -> dict[str, Any]:
+    def cancel(self, session_id: int) -> dict[str, object]:
         """Cancel a queued or running session; returns it.
 
         Raises:
@@ -256,7 +258,7 @@ class Simulation:
         """
         return self._call(self._cancel(session_id))
 
-    def intervene(self, action: str) -> dict[str, Any]:
+    def intervene(self, action: str) -> dict[str, object]:
         """Schedule an intervention: ``ACTION`` at the start of the next tick, ``TICK:ACTION`` that many ticks
         from now: ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``, ``remove-edges:FRACTION[:random|between]``
         (``sim.model.intervene``). Returns its entry (``applied`` false until its tick).
@@ -266,28 +268,28 @@ class Simulation:
         """
         return self._call(self._host.interventions.schedule(action, actor="python"))
 
-    def interventions(self) -> list[dict[str, Any]]:
+    def interventions(self) -> list[dict[str, object]]:
         """The world's interventions, pending and applied."""
-        return self._call(self._read(self._host.interventions))
+        return self._call(self._read(self._host.interventions.listed))
 
-    def analyse(self) -> dict[str, Any]:
+    def analyse(self) -> Analysed:
         """Detect communities (Leiden) and rank influence (PageRank), kept in the world and its file, as the
         terminal UI's ``c`` does; returns ``line`` (the communities in one line), ``ids`` and ``record``."""
         return self._call(self._host.tools.analyse(actor="python"))
 
-    async def aanalyse(self) -> dict[str, Any]:
+    async def aanalyse(self) -> Analysed:
         """:meth:`analyse` as a coroutine."""
         return await self._acall(self._host.tools.analyse(actor="python"))
 
-    def step(self, ticks: int = 1) -> dict[str, Any]:
+    def step(self, ticks: int = 1) -> RunState:
         """Advance ``ticks`` ticks (paused worlds only); the file is checkpointed after. Returns the tick."""
         return self._call(self._host.step(ticks, actor="python"))
 
-    async def astep(self, ticks: int = 1) -> dict[str, Any]:
+    async def astep(self, ticks: int = 1) -> RunState:
         """:meth:`step` as a coroutine."""
         return await self._acall(self._host.step(ticks, actor="python"))
 
-    def run(self, pace: float | None = None) -> dict[str, Any]:
+    def run(self, pace: float | None = None) -> RunState:
         """Start ticking in the background until :meth:`pause` (or :meth:`close`).
 
         Args:
@@ -304,31 +306,31 @@ class Simulation:
         """
         return self._call(self._host.run(_pace(pace), actor="python"))
 
-    async def arun(self, pace: float | None = None) -> dict[str, Any]:
+    async def arun(self, pace: float | None = None) -> RunState:
         """:meth:`run` as a coroutine."""
         return await self._acall(self._host.run(_pace(pace), actor="python"))
 
-    def pause(self) -> dict[str, Any]:
+    def pause(self) -> RunState:
         """Pause after the tick under way; the file is checkpointed."""
         return self._call(self._host.pause(actor="python"))
 
-    async def apause(self) -> dict[str, Any]:
+    async def apause(self) -> RunState:
         """:meth:`pause` as a coroutine."""
         return await self._acall(self._host.pause(actor="python"))
 
-    def save_snapshot(self, name: str) -> dict[str, Any]:
+    def save_snapshot(self, name: str) -> dict[str, object]:
         """Save the world as snapshot ``name`` in the snapshots folder."""
         return self._call(self._host.shelf.save(name, actor="python"))
 
-    async def asave_snapshot(self, name: str) -> dict[str, Any]:
+    async def asave_snapshot(self, name: str) -> dict[str, object]:
         """:meth:`save_snapshot` as a coroutine."""
         return await self._acall(self._host.shelf.save(name, actor="python"))
 
-    def load_snapshot(self, name: str) -> dict[str, Any]:
+    def load_snapshot(self, name: str) -> dict[str, object]:
         """Replace the world by snapshot ``name`` (its file is rewritten)."""
         return self._call(self._host.shelf.load(name, actor="python"))
 
-    async def aload_snapshot(self, name: str) -> dict[str, Any]:
+    async def aload_snapshot(self, name: str) -> dict[str, object]:
         """:meth:`load_snapshot` as a coroutine."""
         return await self._acall(self._host.shelf.load(name, actor="python"))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -49,14 +49,14 @@ class LoopThread:
     def alive(self) -> bool:
         return self.thread.is_alive() and not self.loop.is_closed()
 
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+    def call(self, coro: Coroutine[object, None, T]) -> T:
         """Run ``coro`` on this loop and return its result (its exception is raised here)."""
         if threading.current_thread() is self.thread:
             coro.close()
             raise RuntimeError("LoopThread.call from its own loop would wait forever: await the coroutine instead")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
-    async def acall(self, coro: Coroutine[Any, Any, T]) -> T:
+    async def acall(self, coro: Coroutine[object, None, T]) -> T:
         """Await ``coro``, run on this loop, from another event loop."""
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
 
@@ -77,7 +77,7 @@ def in_running_loop() -> bool:
     return True
 
 
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[object, None, T]) -> T:
     """Run ``coro`` to completion and return its result, from a script or from inside a running loop."""
     if not in_running_loop():
         return asyncio.run(coro)

@@ -13,12 +13,14 @@ few dozen ids), so drawing a cascade of a million agents costs what sorting one 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
 
 from sim.core.cascade import Forest
+from sim.model.session import PropagationSession
 
 #: The most spreaders the Messages view lists.
 TOP_SPREADERS = 5
@@ -54,7 +56,7 @@ class CascadeSummary:
     reason: str | None = None
 
 
-def no_tree_reason(session: Any) -> str | None:
+def no_tree_reason(session: PropagationSession) -> str | None:
     """Why ``session`` has no adoption tree (one sentence), or None when it has one or will have one."""
     if not getattr(session, "gives_sources", True):
         return f"no tree: model {session.model_name} names no sources"
@@ -65,7 +67,7 @@ def no_tree_reason(session: Any) -> str | None:
     return None
 
 
-def live_forest(session: Any, tick_under_way: bool = False) -> Forest | None | _Busy:
+def live_forest(session: PropagationSession, tick_under_way: bool = False) -> Forest | None | _Busy:
     """The forest of ``session`` now, from copies of its generations and its ``adopted_from``; None for a
     session without a tree (see :func:`no_tree_reason`), :data:`BUSY` while a tick is writing them.
 
@@ -98,7 +100,9 @@ def live_forest(session: Any, tick_under_way: bool = False) -> Forest | None | _
     return Forest.build(generation, parents, None, feed_edges)
 
 
-def summarise(session: Any, ids: np.ndarray, tick_under_way: bool = False, top: int = TOP_SPREADERS) -> Any:
+def summarise(
+    session: PropagationSession, ids: np.ndarray, tick_under_way: bool = False, top: int = TOP_SPREADERS
+) -> CascadeSummary | _Busy:
     """A :class:`CascadeSummary` of ``session`` now, or :data:`BUSY` (a tick is writing its arrays: ask
     again). ``ids`` is the world's column of original agent ids."""
     reason = no_tree_reason(session)
@@ -124,14 +128,21 @@ def top_spreaders(forest: Forest, ids: np.ndarray, k: int = TOP_SPREADERS) -> li
     return [(agent, int(ids[agent]), kids) for agent, kids in forest.top_spreaders(k)]
 
 
-def measures_line(measures: dict[str, Any]) -> str:
+def measures_line(measures: Mapping[str, object]) -> str:
     """The measures on one line: ``size 1,234 · trees 10 · depth 5 · max breadth 400 · structural
     virality 2.31 · by feed 12.5 %``."""
+
+    def number(key: str) -> float:
+        value = measures[key]
+        if not isinstance(value, int | float | np.integer | np.floating):
+            raise TypeError(f"the cascade measure {key} is not a number: {value!r}")
+        return float(value)
+
     return (
-        f"size {int(measures['size']):,} · trees {int(measures['trees']):,} · depth {int(measures['depth']):,}"
-        f" · max breadth {int(measures['max_breadth']):,}"
-        f" · structural virality {float(measures['structural_virality']):.2f}"
-        f" · by feed {100 * float(measures['by_feed']):.1f} %"
+        f"size {int(number('size')):,} · trees {int(number('trees')):,} · depth {int(number('depth')):,}"
+        f" · max breadth {int(number('max_breadth')):,}"
+        f" · structural virality {number('structural_virality'):.2f}"
+        f" · by feed {100 * number('by_feed'):.1f} %"
     )
 
 

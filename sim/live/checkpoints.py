@@ -12,11 +12,10 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
 
 from sim.core.tracebacks import one_line
 from sim.errors import AgoraError
-from sim.live.policy import CheckpointFailedError, Host
+from sim.live.policy import CheckpointFailedError, CheckpointState, Host
 
 #: Seconds between two attempts at a checkpoint that failed (each call that changes the world tries too).
 RETRY_SECONDS = 10.0
@@ -50,7 +49,7 @@ class Checkpoints:
         """The tick the world file holds: that of its last committed checkpoint."""
         return int(getattr(self.host.sim.writer, "checkpoint_tick", self.host.world.tick))
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> CheckpointState:
         """Whether the last checkpoint succeeded (``ok``), its failure's sentence (``error``), the tick the
         file holds (``tick_on_disk``) and the failures counted since the server started."""
         return {

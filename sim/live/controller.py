@@ -39,13 +39,14 @@ import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import numpy as np
 
 from sim.core import worldlock as lock
 from sim.core.events import Event
 from sim.core.world import World
+from sim.engine.observe import Monitor
 from sim.engine.requests import SERVED, Inject
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadParameterError
@@ -71,6 +72,7 @@ from sim.live.tools import WorldTools
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
 from sim.model.registry import Registry, tell_once, world_plugin_folders
+from sim.model.session import PropagationSession
 from sim.store.eventrows import History
 from sim.store.worldfile import load_warnings, open_world, save_world
 from sim.store.writer import WorldWriter
@@ -88,9 +90,11 @@ __all__ = [
     "CheckpointFailedError",
     "EventHub",
     "Listener",
+    "LiveFields",
     "LiveOptions",
     "NotFoundError",
     "Policy",
+    "RunState",
     "StateError",
     "WorldController",
     "WorldSnapshot",
@@ -126,7 +130,7 @@ class WorldSnapshot:
     db_backpressure: bool = False
     db_backpressure_seconds: float = 0.0
     db_rows_written: int = 0
-    checkpoint: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Mapping[str, object] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     @property
@@ -158,8 +162,8 @@ class LiveOptions:
     """
 
     plugin_dirs: tuple[str, ...] | list[str] = ()
-    social: Mapping[str, Any] | None = None
-    llm: Mapping[str, Any] | None = None
+    social: Mapping[str, object] | None = None
+    llm: Mapping[str, object] | None = None
     plugin_budget: float | None = None
     snapshots: str | None = None
     checkpoint_every: int | None = 50
@@ -174,6 +178,36 @@ class LiveOptions:
     tell: Callable[[str | None], None] = tell_once
 
 
+class LiveFields(TypedDict, total=False):
+    """:class:`LiveOptions`' fields, as the keywords of :meth:`WorldController.open` (each optional)."""
+
+    plugin_dirs: tuple[str, ...] | list[str]
+    social: Mapping[str, object] | None
+    llm: Mapping[str, object] | None
+    plugin_budget: float | None
+    snapshots: str | None
+    checkpoint_every: int | None
+    checkpoint_seconds: float | None
+    check_llm: Callable[[LLMConfig], None] | None
+    retry_seconds: float
+    max_snapshot_bytes: int
+    max_messages: int
+    policy: Policy
+    world: World | None
+    writer: bool
+    tell: Callable[[str | None], None]
+
+
+class RunState(TypedDict):
+    """Where a live world stands after :meth:`WorldController.run`, ``pause`` or ``step``: ``state``
+    (``running`` or ``paused``) and the world's ``tick``; after ``run``, also its pace (``ticks_per_second``,
+    None: as fast as possible)."""
+
+    state: str
+    tick: int
+    ticks_per_second: NotRequired[float | None]
+
+
 class WorldController:
     """See the module docstring. Use :meth:`open`; call :meth:`close` at the end."""
 
@@ -183,7 +217,7 @@ class WorldController:
         self.max_messages = options.max_messages
         self.events = EventHub()
         #: Called with the new simulation when a loaded snapshot replaces the world (a metrics monitor).
-        self.on_replace: list[Callable[[Any], None]] = []
+        self.on_replace: list[Callable[[Simulation], None]] = []
         #: Called with the exception when the run loop stops on an unexpected error (a bug).
         self.on_error: list[Callable[[BaseException], None]] = []
         #: Serialises every call that changes the world (one caller at a time).
@@ -213,7 +247,7 @@ class WorldController:
         self._install(sim)
 
     @classmethod
-    async def open(cls, path: str | None, /, **options: Any) -> WorldController:
+    async def open(cls, path: str | None, /, **options: Unpack[LiveFields]) -> WorldController:
         """Open the world file at ``path`` with its writer (recovering it after a crash) and a simulation;
         ``options`` are :class:`LiveOptions`' fields (``policy=INTERACTIVE``, ``snapshots=...``).
 
@@ -284,7 +318,7 @@ class WorldController:
             self.events.publish(record)
 
     @property
-    def world(self) -> Any:
+    def world(self) -> World:
         return self.sim.world
 
     @property
@@ -297,7 +331,7 @@ class WorldController:
         return "running" if self.running else "paused"
 
     @property
-    def writer(self) -> Any:
+    def writer(self) -> WorldWriter | None:
         """The world file's writer (None for a world without a file)."""
         return self.sim.writer
 
@@ -379,7 +413,7 @@ class WorldController:
         self._snapshot = (key, snap)
         return snap
 
-    def attach_monitor(self, monitor: Any) -> None:
+    def attach_monitor(self, monitor: Monitor) -> None:
         """Let ``monitor`` (:class:`sim.engine.observe.Monitor`) watch this world: its ticks, its writer,
         whether it runs, and its checkpoints, across snapshot loads."""
         monitor.attach(self.sim, self.sim.writer, active=lambda: self.running)
@@ -388,7 +422,7 @@ class WorldController:
             lambda failure, _tick: monitor.checkpoint_failed(failure) if failure else monitor.checkpoint_succeeded()
         )
 
-    def audit(self, action: str, details: dict[str, Any], actor: str | None = None) -> None:
+    def audit(self, action: str, details: Mapping[str, object], actor: str | None = None) -> None:
         """Append a user action to the world's audit log (through the writer, after queued work; a world
         without a file keeps none)."""
         if self.sim.writer is not None:
@@ -409,7 +443,7 @@ class WorldController:
             for callback in self.on_error:
                 callback(exc)
 
-    async def run(self, ticks_per_second: float | None = None, *, actor: str | None = None) -> dict[str, Any]:
+    async def run(self, ticks_per_second: float | None = None, *, actor: str | None = None) -> RunState:
         """Start (or resume) ticking, as fast as possible or at ``ticks_per_second``.
 
         Raises:
@@ -436,7 +470,7 @@ class WorldController:
             self.events.publish({"type": "state", "state": "running", "tick": self.world.tick})
             return {"state": "running", "tick": self.world.tick, "ticks_per_second": self._ticks_per_second}
 
-    async def pause(self, *, actor: str | None = None) -> dict[str, Any]:
+    async def pause(self, *, actor: str | None = None) -> RunState:
         """Pause after the tick under way (if any); the world is checkpointed.
 
         Raises:
@@ -455,7 +489,7 @@ class WorldController:
                 await self.checkpoints.after(f"the world is paused at tick {self.world.tick}")
             return {"state": "paused", "tick": self.world.tick}
 
-    async def step(self, ticks: int = 1, *, actor: str | None = None) -> dict[str, Any]:
+    async def step(self, ticks: int = 1, *, actor: str | None = None) -> RunState:
         """Advance ``ticks`` ticks (the world must be paused); returns the new tick.
 
         Raises:
@@ -491,7 +525,9 @@ class WorldController:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def inject(self, request: Inject | None = None, /, *, actor: str | None = None, **fields: object) -> Any:
+    async def inject(
+        self, request: Inject | None = None, /, *, actor: str | None = None, **fields: object
+    ) -> PropagationSession:
         """Inject a message (see :meth:`Simulation.inject`) once no other call is changing the world;
         returns its session. ``request`` is an :class:`Inject` (or its fields as keywords, parsed here);
         a seed method chooses in a worker thread first. The checks and the injection are :meth:`inject_now`'s.
@@ -517,7 +553,7 @@ class WorldController:
         actor: str | None = None,
         seed_agents: np.ndarray | None = None,
         **fields: object,
-    ) -> Any:
+    ) -> PropagationSession:
         """Inject a message at once, between two ticks or while one runs (the terminal UI's form: the
         session is queued when this returns); returns its session. ``request`` is an :class:`Inject` (or its
         fields as keywords, parsed with the limits of a served world); the world holds at most ``max_messages``
@@ -540,7 +576,7 @@ class WorldController:
             raise BadParameterError(f"model {request.model!r} could not be used: {session.error}")
         return session
 
-    def cancel(self, session_id: int, *, actor: str | None = None) -> Any:
+    def cancel(self, session_id: int, *, actor: str | None = None) -> PropagationSession:
         """Cancel a queued or running session (recorded in the audit log by the simulation); returns it.
 
         Raises:
@@ -563,7 +599,7 @@ class WorldController:
         """
         await self.checkpoints.now()
 
-    async def replace(self, new_world: Any, history: Any, recorded: str, actor: str | None) -> None:
+    async def replace(self, new_world: World, history: History | None, recorded: str, actor: str | None) -> None:
         """Make ``new_world`` the live world: the run loop stopped (no tick under way), the world file
         rewritten with the new world and its ``history`` (the snapshot's adoption events and feed exposures;
         None: none before its tick) and the old file's audit log, a new writer and simulation on the same

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import TypeAlias
 
 from sim.core.events import (
     Event,
@@ -17,6 +17,11 @@ from sim.core.events import (
     TickCompleted,
 )
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
+from sim.core.world import World
+
+#: One event of the live stream: a JSON object whose ``type`` says what happened (``tick``, ``message``,
+#: ``session_started``...); its other keys are that type's.
+StreamEvent: TypeAlias = dict[str, object]
 
 #: The figures of a tick's metrics that a tick event carries (the dashboard's).
 TICK_FIELDS = (
@@ -51,17 +56,17 @@ class Listener:
     ones (``dropped`` counts them) rather than holding the simulation up."""
 
     def __init__(self, size: int) -> None:
-        self.events: deque[dict[str, Any]] = deque(maxlen=size)
+        self.events: deque[StreamEvent] = deque(maxlen=size)
         self.dropped = 0
         self._ready = asyncio.Event()
 
-    def put(self, event: dict[str, Any]) -> None:
+    def put(self, event: StreamEvent) -> None:
         if len(self.events) == self.events.maxlen:
             self.dropped += 1
         self.events.append(event)
         self._ready.set()
 
-    async def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+    async def get(self, timeout: float | None = None) -> StreamEvent | None:
         """The next event, or None when ``timeout`` seconds pass without one."""
         while not self.events:
             self._ready.clear()
@@ -88,14 +93,14 @@ class EventHub:
     def unsubscribe(self, listener: Listener) -> None:
         self.listeners.discard(listener)
 
-    def publish(self, event: dict[str, Any]) -> None:
+    def publish(self, event: StreamEvent) -> None:
         self.published += 1
         event = {"seq": self.published, **event}
         for listener in list(self.listeners):
             listener.put(event)
 
 
-def stream_event(event: Event, world: Any) -> dict[str, Any] | None:
+def stream_event(event: Event, world: World) -> StreamEvent | None:
     """What the live stream says of an engine event (None: nothing), ``world`` the world it happened in."""
     if isinstance(event, TickCompleted):
         m = event.metrics

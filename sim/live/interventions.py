@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sim.errors import BadParameterError
 from sim.live.policy import MAX_INTERVENTION, Host, StateError
 from sim.model.intervene import MAX_INTERVENTIONS, action_of, entries, pending_counters
@@ -17,7 +15,7 @@ class Interventions:
     def __init__(self, host: Host) -> None:
         self.host = host
 
-    async def schedule(self, action: Any, *, actor: str | None = None) -> dict[str, Any]:
+    async def schedule(self, action: object, *, actor: str | None = None) -> dict[str, object]:
         """Schedule an intervention once no other call is changing the world (see :meth:`intervene_now`).
 
         Raises:
@@ -30,7 +28,7 @@ class Interventions:
         await self.host.checkpoints.durable(change)
         return entry
 
-    def now(self, action: Any, *, actor: str | None = None) -> dict[str, Any]:
+    def now(self, action: object, *, actor: str | None = None) -> dict[str, object]:
         """Schedule an intervention (``sim.model.intervene``): ``ACTION`` applies at the start of the next
         tick, ``TICK:ACTION`` that many ticks from now. Its seeds never name a file (a path on the server).
         Returns the world's entry (pending until its tick).
@@ -82,7 +80,7 @@ class Interventions:
         self.host.version += 1
         return dict(entry)
 
-    def listed(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    def listed(self, limit: int | None = None, offset: int = 0) -> list[dict[str, object]]:
         """The world's interventions, pending and applied, in the order given (block lists summarised by
         their count): all of them, or at most ``limit`` from the ``offset``-th (one page)."""
         listed = entries(self.host.world)

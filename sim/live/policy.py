@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from sim.core.world import World
 from sim.engine.simulation import Simulation
@@ -102,9 +103,19 @@ class Host(Protocol):
     @property
     def ticks_per_second(self) -> float | None: ...
 
-    def audit(self, action: str, details: dict[str, Any], actor: str | None = None) -> None: ...
+    def audit(self, action: str, details: Mapping[str, object], actor: str | None = None) -> None: ...
 
     async def replace(self, new_world: World, history: History | None, recorded: str, actor: str | None) -> None: ...
+
+
+class CheckpointState(TypedDict):
+    """Whether the last checkpoint succeeded (``ok``), its failure's sentence (``error``), the tick the file
+    holds (``tick_on_disk``) and the failures counted since the world was opened."""
+
+    ok: bool
+    error: str | None
+    tick_on_disk: int
+    failures: int
 
 
 class Checkpointing(Protocol):
@@ -115,7 +126,7 @@ class Checkpointing(Protocol):
     @property
     def disk_tick(self) -> int: ...
 
-    def state(self) -> dict[str, Any]: ...
+    def state(self) -> CheckpointState: ...
 
     async def require(self) -> None: ...
 

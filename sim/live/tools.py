@@ -5,15 +5,45 @@ between two ticks, audited with who asked, and checkpointed as its world's polic
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
 from sim.analysis.structure import analyze, communities_line, store_analysis
 from sim.errors import BadParameterError
 from sim.live.policy import Host, NotFoundError, StateError
+from sim.llm.client import Completion
 from sim.model.columns import apply_column, clear_column, column_spec, column_summary, column_values, settable_columns
+from sim.model.registry import PluginInfo
 from sim.store.analysis_tables import write_analysis
+
+
+class CommunitiesRecord(TypedDict, total=False):
+    """How a world's communities were detected (``config["analysis"]["communities"]``): the method, its
+    resolution and seed, how many communities and isolated agents, the modularity, the tick and the graph's
+    hash; after a detection that kept the ids shown before, ``ids`` is ``"kept"``, ``kept`` how many kept
+    theirs and ``first_new`` the first id of the new ones."""
+
+    method: str
+    resolution: float
+    seed: int
+    count: int
+    isolated: int
+    modularity: float
+    tick: int
+    edge_hash: str | None
+    ids: str
+    kept: int
+    first_new: int
+
+
+class Analysed(TypedDict):
+    """What :meth:`WorldTools.analyse` says: ``line`` (the communities in one line), ``ids`` (how they were
+    numbered) and ``record`` (the world's ``config["analysis"]["communities"]``)."""
+
+    line: str
+    ids: str
+    record: CommunitiesRecord
 
 
 class WorldTools:
@@ -22,7 +52,7 @@ class WorldTools:
     def __init__(self, host: Host) -> None:
         self.host = host
 
-    async def analyse(self, *, actor: str | None = None) -> dict[str, Any]:
+    async def analyse(self, *, actor: str | None = None) -> Analysed:
         """Detect communities (Leiden) and rank influence (PageRank) off the event loop, and keep them in
         the world and its file. A detected community takes the id of the community most of its members
         were in (the ids shown before stay). Audited.
@@ -44,7 +74,7 @@ class WorldTools:
             self.host.version += 1
             return self._analysed(world.config["analysis"]["communities"])
 
-    def _analysed(self, rec: dict[str, Any]) -> dict[str, Any]:
+    def _analysed(self, rec: CommunitiesRecord) -> Analysed:
         self.host.audit("analysis", {"communities": rec["count"], "isolated": rec["isolated"], "kept_ids": rec["kept"]})
         new = rec["count"] - rec["kept"]
         if not rec["kept"] and not rec["first_new"]:
@@ -53,7 +83,7 @@ class WorldTools:
             ids = f"{rec['kept']:,} kept their ids" + (f", {new:,} new (ids from {rec['first_new']:,})" if new else "")
         return {"line": communities_line(rec["count"], rec["modularity"], rec["isolated"]), "ids": ids, "record": rec}
 
-    async def configure_social(self, setting: str, value: Any, *, actor: str | None = None) -> tuple[Any, Any]:
+    async def configure_social(self, setting: str, value: object, *, actor: str | None = None) -> tuple[object, object]:
         """Change one setting of the living network (``recommender``, ``friend_recommender``, ...) between
         two ticks, keep it in the world's settings and audit it. Returns the value before and after.
 
@@ -73,7 +103,7 @@ class WorldTools:
         self.host.audit("social", {setting: after, "was": before}, actor)
         return before, after
 
-    def column_list(self) -> list[dict[str, Any]]:
+    def column_list(self) -> list[dict[str, object]]:
         """The columns that may be set (``sim.model.columns``): name, range, kind, the models that start
         from it, and whether the world holds it (a built-in column always does)."""
         return [
@@ -88,7 +118,9 @@ class WorldTools:
             for c in settable_columns(self.host.registry).values()
         ]
 
-    async def set_column(self, name: Any, ids: Any, values: Any, *, actor: str | None = None) -> dict[str, Any]:
+    async def set_column(
+        self, name: object, ids: object, values: object, *, actor: str | None = None
+    ) -> dict[str, object]:
         """Set a per-agent column from data between two ticks (``sim.model.columns``): ``ids`` (original
         ids) and ``values``, lists of one length giving every agent of the world exactly one value in the
         column's range. Sessions that start later start from it; built-in columns count from the next tick.
@@ -119,7 +151,7 @@ class WorldTools:
             await self.host.checkpoints.after(f"column {spec.name} is set")
             return summary
 
-    async def clear_column(self, name: Any, *, actor: str | None = None) -> dict[str, Any]:
+    async def clear_column(self, name: object, *, actor: str | None = None) -> dict[str, object]:
         """Remove a data column (a model's variable is drawn from its ``init`` again); checkpointed and audited.
 
         Raises:
@@ -139,14 +171,14 @@ class WorldTools:
             await self.host.checkpoints.after(f"column {name} is removed")
             return {"column": name, "cleared": True}
 
-    def reload_plugins(self, *, actor: str | None = None) -> list[Any]:
+    def reload_plugins(self, *, actor: str | None = None) -> list[PluginInfo]:
         """Import the user's plugins again (no restart); returns the entries that failed to load. Audited."""
         failures = self.host.sim.registry.reload()
         self.host.audit("plugin_reload", {"failures": [f.name for f in failures]}, actor)
         self.host.version += 1
         return failures
 
-    async def interview(self, index: int, question: str, *, actor: str | None = None) -> Any:
+    async def interview(self, index: int, question: str, *, actor: str | None = None) -> Completion:
         """Ask agent ``index`` (an index, not an id) a question (the LLM, else the offline generator);
         the interview is audited unless a snapshot replaced the world meanwhile."""
         world, llm = self.host.world, self.host.sim.llm
@@ -165,7 +197,7 @@ class WorldTools:
         return result
 
 
-def _column_list(value: Any, what: str, kinds: str, expected: str) -> np.ndarray:
+def _column_list(value: object, what: str, kinds: str, expected: str) -> np.ndarray:
     """A request's list of ids or values as one array (numpy converts the list in one call).
 
     Raises:

@@ -19,20 +19,23 @@ front end.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from sim.analysis.structure import community_table, session_community_stats
+from sim.core.world import World
 from sim.errors import AgoraError
-from sim.live.cascadeview import BUSY, CascadeSummary, no_tree_reason, summarise
+from sim.live.cascadeview import CascadeSummary, no_tree_reason, summarise
 from sim.live.controller import WorldController, WorldSnapshot
+from sim.live.tools import CommunitiesRecord
 from sim.model.intervene import entries as intervention_entries
 from sim.model.registry import Registry
 from sim.model.seeds import SeedSpec
 from sim.model.series import series_dict
+from sim.model.session import PropagationSession
 from sim.plugin import Param
 
 #: The statuses of a session that has ended.
@@ -196,7 +199,7 @@ class SessionLine:
         return self.status in ENDED
 
 
-def session_line(s: Any) -> SessionLine:
+def session_line(s: PropagationSession) -> SessionLine:
     """The :class:`SessionLine` of a live session."""
     text = s.message.get("text", "")
     return SessionLine(
@@ -397,12 +400,20 @@ class CommunityRow:
         return self.top_influencers[0] if self.top_influencers else None
 
 
+#: What a communities table is valid for (:meth:`CommunityViews.key`): the world's id, its community column's
+#: id and the time of its last analysis.
+CommunitiesKey: TypeAlias = tuple[int, int, object]
+#: What adoption shares are valid for (:meth:`CommunityViews.adoption_key`): the session, its round and
+#: status, and the community column's id.
+AdoptionKey: TypeAlias = tuple[int, int, str, int]
+
+
 @dataclass(frozen=True)
 class CommunityTableView:
     """The communities table as counted for ``key``: its rows, the largest flows between communities
     (``(src, dst, edges)``) and how many agents are in no community."""
 
-    key: tuple[Any, ...]
+    key: CommunitiesKey
     rows: tuple[CommunityRow, ...]
     flows: tuple[tuple[int, int, int], ...]
     unassigned: int
@@ -413,7 +424,7 @@ class AdoptionShares:
     """How one session spread over the communities, as counted for ``key``: per community id, the share of
     members that adopted and the tick it was first reached (-1 never); its ``home`` community."""
 
-    key: tuple[Any, ...]
+    key: AdoptionKey
     share: np.ndarray = field(compare=False)
     first_tick: np.ndarray = field(compare=False)
     home: int = -1
@@ -533,7 +544,7 @@ class WorldViews:
             return ()
         return tuple(
             (int(e.get("tick", e.get("at", 0))), str(e.get("spec", "")))
-            for e in self.controller.interventions.listed()
+            for e in intervention_entries(self.controller.world)
             if e.get("applied")
         )
 
@@ -655,7 +666,9 @@ class SessionViews:
         self._metrics = (key, history)
         return history
 
-    def series(self, session_ids: tuple[int, ...] | None = None) -> list[tuple[SessionLine, dict[str, list[Any]]]]:
+    def series(
+        self, session_ids: tuple[int, ...] | None = None
+    ) -> list[tuple[SessionLine, dict[str, list[float | None]]]]:
         """The per-tick series of the sessions named (every session with a tick when None), for an export."""
         out = []
         for s in self._sim.sessions:
@@ -705,7 +718,7 @@ class SessionViews:
         world = self.world.controller.world
         return post_lines(world, world.posts.recent(message_id=message_id, limit=limit))
 
-    def posts_key(self, message_id: int | None) -> tuple[Any, ...]:
+    def posts_key(self, message_id: int | None) -> tuple[int, int, int, int | None]:
         """What the posts of ``message_id`` shown are valid for (the posts kept, the latest id)."""
         posts = self.world.controller.world.posts
         return (id(posts), len(posts), posts.next_id, message_id)
@@ -735,7 +748,7 @@ class SessionViews:
             summary = summarise(s, self.world.controller.world.columns["ids"], tick_under_way=tick_under_way)
         except Exception as exc:  # noqa: BLE001 - a bug: said in the box, the screen goes on
             return CascadeSummary(int(s.id), int(s.round), reason=f"the cascade could not be measured: {exc!r}")
-        return None if summary is BUSY else summary
+        return summary if isinstance(summary, CascadeSummary) else None
 
     def cascade_box(self, summary: CascadeSummary) -> CascadeBox:
         """What the Messages view shows of a measured cascade (the spreaders named)."""
@@ -864,17 +877,17 @@ class CommunityViews:
         """Whether communities have been detected in the world (rather than planted or unknown)."""
         return bool((self.world.controller.world.config.get("analysis") or {}).get("communities"))
 
-    def record(self) -> Mapping[str, Any] | None:
+    def record(self) -> CommunitiesRecord | None:
         """How the world's communities were detected (``config["analysis"]["communities"]``; None: never)."""
-        rec = (self.world.controller.world.config.get("analysis") or {}).get("communities")
-        return dict(rec) if rec else None
+        rec: CommunitiesRecord | None = (self.world.controller.world.config.get("analysis") or {}).get("communities")
+        return rec.copy() if rec else None
 
-    def key(self) -> tuple[Any, ...]:
+    def key(self) -> CommunitiesKey:
         """What the communities table is valid for: the world, its community column, its last analysis."""
         w = self.world.controller.world
         return (id(w), id(w.columns["community"]), (w.config.get("analysis") or {}).get("time"))
 
-    def count(self, key: tuple[Any, ...]) -> CommunityTableView:
+    def count(self, key: CommunitiesKey) -> CommunityTableView:
         """The communities table (O(agents + edges): run it in a worker thread), as counted for ``key``."""
         world = self.world.controller.world
         if world.columns["community"].max(initial=-1) < 0:
@@ -894,7 +907,7 @@ class CommunityViews:
         flows = tuple((f["src"], f["dst"], f["edges"]) for f in table.top_flows(2000))
         return CommunityTableView(key, rows, flows, int(table.unassigned))
 
-    def adoption_key(self, selected: int | None) -> tuple[Any, ...] | None:
+    def adoption_key(self, selected: int | None) -> AdoptionKey | None:
         """What the adoption shares of the selected (else the first running) session are valid for: the
         session, its round and status, the community column. None: no such session, or no communities."""
         sim, world = self.world.controller.sim, self.world.controller.world
@@ -912,7 +925,7 @@ class CommunityViews:
             return None
         return (sid, int(s.round), str(s.status), id(world.columns["community"]))
 
-    def count_adoption(self, key: tuple[Any, ...]) -> AdoptionShares | None:
+    def count_adoption(self, key: AdoptionKey) -> AdoptionShares | None:
         """The adoption shares for ``key`` (:meth:`adoption_key`; O(agents): run it in a worker thread);
         None when the world or the session changed under it."""
         controller = self.world.controller
@@ -990,14 +1003,25 @@ def _version(cls: Any) -> str | None:
     return None if version is None else str(version)
 
 
-def post_lines(world: Any, posts: list[dict[str, Any]]) -> tuple[PostLine, ...]:
+def post_lines(world: World, posts: Sequence[Mapping[str, object]]) -> tuple[PostLine, ...]:
     """``posts`` (rows of ``world.posts``) as the Messages view lists them, each author named."""
     out = []
     for p in posts:
-        agent = int(p["agent"])
+        agent = _whole(p["agent"])
         name = world.persona(agent).name if 0 <= agent < world.n else f"agent #{agent}"
-        out.append(PostLine(int(p["tick"]), str(name), str(p["kind"]), str(p["written_by"]), str(p["text"])))
+        out.append(PostLine(_whole(p["tick"]), str(name), str(p["kind"]), str(p["written_by"]), str(p["text"])))
     return tuple(out)
+
+
+def _whole(value: object) -> int:
+    """A whole number of a row the world keeps (a post's agent or tick).
+
+    Raises:
+        TypeError: not a whole number.
+    """
+    if not isinstance(value, int | np.integer):
+        raise TypeError(f"not a whole number: {value!r}")
+    return int(value)
 
 
 def _variable_summary(
