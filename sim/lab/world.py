@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict, Unpack
 
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
+from sim.core.world import World
 from sim.engine.observe import Monitor
 from sim.engine.requests import Ensemble, Sweep
 from sim.engine.requests import positive as _positive
@@ -68,10 +69,13 @@ class WorldFile:
     def __repr__(self) -> str:
         return f"WorldFile({self.path!r}: {self.agents:,} agents, {self.edges:,} edges, tick {self.tick})"
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> dict[str, object]:
         """What ``agora info WORLD --json`` prints (read again from the file)."""
+        return dict(self._read_info())
+
+    def _read_info(self) -> dict[str, Any]:
         self._info = world_info(self.path)
-        return dict(self._info)
+        return self._info
 
     @property
     def name(self) -> str:
@@ -96,7 +100,7 @@ class WorldFile:
 
     @property
     def tick(self) -> int:
-        return self.info()["tick"]
+        return int(self._read_info()["tick"])
 
     # -- ensembles ---------------------------------------------------------------------------------------
     def ensemble(
@@ -234,11 +238,11 @@ class WorldFile:
     def simulation(
         self,
         *,
-        social: Mapping[str, Any] | None = None,
+        social: Mapping[str, object] | None = None,
         plugin_budget: float | None = None,
         checkpoint_every: int | None = 50,
         snapshots: str | None = None,
-        llm: Mapping[str, Any] | None = None,
+        llm: Mapping[str, object] | None = None,
     ) -> Simulation:
         """The world, live: inject, step, run, pause, save and load, as ``agora serve`` and the TUI do.
         It changes the file (checkpointed every ``checkpoint_every`` ticks and on close). Close it, or use
@@ -264,7 +268,7 @@ def open_world(path: str, *, plugins: Iterable[str] = ()) -> WorldFile:
     return WorldFile(path, plugins=plugins)
 
 
-def _configure(world: Any, minutes_per_tick: int, social: Mapping[str, Any] | None) -> None:
+def _configure(world: World, minutes_per_tick: int, social: Mapping[str, object] | None) -> None:
     world.config["minutes_per_tick"] = minutes_per_tick
     if social:
         world.config["social"] = Social(world, plugin_registry(None), {}).configure(**dict(social))
@@ -281,7 +285,7 @@ class NewWorld(TypedDict, total=False):
     seed: int
     name: str | None
     minutes_per_tick: int
-    social: Mapping[str, Any] | None
+    social: Mapping[str, object] | None
     force: bool
 
 
@@ -352,7 +356,7 @@ def import_edges(
     seed: int = 0,
     name: str | None = None,
     minutes_per_tick: int = 10,
-    social: Mapping[str, Any] | None = None,
+    social: Mapping[str, object] | None = None,
     force: bool = False,
 ) -> WorldFile:
     """Import an edge list (SNAP or CSV, optionally gzipped) as a world saved at ``path``, as
