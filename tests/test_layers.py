@@ -8,6 +8,9 @@ A module may import its own package and anything to its right, never to its left
 same rank (social, analysis and llm do not import each other; nor do runs, live and authoring; nor do
 bench, api and lab). ``sim`` has at
 most six top-level modules. No package's modules import each other in a circle (the second rule below).
+The terminal UI (``tui``, beside ``cli``) imports only ``sim.live``, the request and result values, the
+plugins' schemas and ``sim.errors``; its entry-point glue also the command line and the benchmarks (the last
+rule below).
 """
 
 from __future__ import annotations
@@ -346,4 +349,78 @@ def test_the_plugin_rule_sees_a_plugin_reaching_into_sim(tmp_path, monkeypatch):
     assert plugin_contract_violations() == {
         "plugins/bad.py": ["sim.social", "sim.llm.prompts"],
         "sim/plugin/x.py": ["sim.model"],
+    }
+
+
+# -- the terminal UI imports only the doors ---------------------------------------------------------------
+
+TUI = SIM.parent / "tui"
+#: What the terminal UI may import of ``sim`` (docs/architecture.md, ``../shared/ARCHITECTURE.md``): one world
+#: kept live (``sim.live``; ``sim.live.frontend`` is its door to the rooms below), the request and result
+#: values, the plugins' schemas, the errors, and the version.
+TUI_ALLOWED = ("sim.live", "sim.engine.requests", "sim.runs.results", "sim.plugin", "sim.errors", "sim.__version__")
+#: The entry-point glue that plugs the UI into the command line (``agora tui`` and ``agora bench tui``) sits
+#: where the command line does: it may also import the command line's helpers, the benchmarks' and the public
+#: Python API (``import sim``, whose names reach every room); nothing else in ``tui`` may.
+TUI_GLUE = ("tui/commands.py", "tui/bench.py")
+GLUE_ALLOWED = ("sim.cli", "sim.bench")
+
+
+def _inside(name: str, parts: tuple[str, ...]) -> bool:
+    """Whether the dotted ``name`` is one of ``parts`` or inside one (``sim.live.views``; not ``sim.lively``)."""
+    return any(name == part or name.startswith(part + ".") for part in parts)
+
+
+def tui_violations() -> dict[str, list[str]]:
+    """What each file of ``tui/`` imports of ``sim`` (or of the built-in plugins, reached only through the
+    registry) beyond :data:`TUI_ALLOWED`, at any depth of its code; the glue's own allowance counted."""
+    out: dict[str, list[str]] = {}
+    top = TUI.parent
+    for path in sorted(TUI.rglob("*.py")):
+        rel = path.relative_to(top)
+        parts = rel.with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        glue = rel.as_posix() in TUI_GLUE
+        allowed = TUI_ALLOWED + (GLUE_ALLOWED if glue else ())
+        bad = [
+            name
+            for name in imports(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+            if name.split(".")[0] in ("sim", "plugins") and not _inside(name, allowed) and not (glue and name == "sim")
+        ]
+        if bad:
+            out[rel.as_posix()] = bad
+    return out
+
+
+def test_the_ui_imports_only_the_live_world_the_values_the_schemas_and_the_errors():
+    assert (TUI / "app.py").exists(), "the terminal UI is tui/"
+    assert tui_violations() == {}
+
+
+def test_the_ui_rule_names_a_ui_module_reaching_below_the_doors(tmp_path, monkeypatch):
+    """The rule itself: a UI module importing the core, the engine's tick, the benchmarks or a built-in
+    plugin (at any depth, relative imports resolved) is named; the doors are not; the glue may import the
+    command line, the benchmarks and ``sim`` itself, and nothing more below the doors."""
+    fake = tmp_path / "tui"
+    (fake / "views").mkdir(parents=True)
+    (fake / "views" / "bad.py").write_text(
+        "from sim.live.frontend import shown\nfrom sim.core.safe import shown as raw\n"
+        "from sim.engine.requests import Inject\nfrom ..protocol import AgoraHost\n"
+        "def f():\n    from sim.engine.simulation import Simulation\n    import sim\n    import plugins.ic\n"
+    )
+    (fake / "good.py").write_text(
+        "from sim import __version__, errors\nfrom sim.errors import AgoraError\nfrom sim.plugin import Param\n"
+        "from sim.runs.results import Series\nfrom sim.live.views import WorldViews\nimport textual.app\n"
+        "from .views import bad\n"
+    )
+    (fake / "palette.py").write_text("from sim.bench.engine import PeakRSS\nfrom sim.lively import x\n")
+    (fake / "commands.py").write_text(
+        "import sim\nfrom sim.cli.args import positive_int\nfrom sim.bench.engine import PeakRSS\n"
+        "from sim.store.create import saves_dir\nfrom tui.app import run_app\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "TUI", fake)
+    assert tui_violations() == {
+        "tui/commands.py": ["sim.store.create"],
+        "tui/palette.py": ["sim.bench.engine", "sim.lively"],
+        "tui/views/bad.py": ["sim.core.safe", "sim.engine.simulation", "sim", "plugins.ic"],
     }

@@ -24,8 +24,8 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
 
-from sim.core.safe import shown
 from sim.live.controller import WorldController, WorldSnapshot
+from sim.live.frontend import FrontEndOptions, shown
 from sim.live.views import WorldViews
 
 from .analysis import Analysis
@@ -52,14 +52,10 @@ from .views import (
     show,
 )
 from .widgets import KeyBar, StatusHeader
-from .world import FULL_GC_THRESHOLD, WorldLink, WorldOptions
+from .world import FULL_GC_THRESHOLD, WorldLink
 
 if TYPE_CHECKING:  # pragma: no cover - names for annotations only
-    from sim.core.world import World
-    from sim.engine.observe import MetricsServer
-    from sim.engine.simulation import Simulation
-    from sim.model.registry import Registry
-    from sim.store.writer import WorldWriter
+    from sim.live.frontend import MetricsServer, Registry, Simulation, World, WorldWriter
 
 VIEWS = ViewSet.NAMES
 
@@ -185,7 +181,7 @@ class AgoraApp(App[None]):
         self.plugin_actions = PluginActions(self)
         self.analysis = Analysis(self)
         self.interview = Interview(self)
-        options = WorldOptions(
+        options = FrontEndOptions(
             world_path,
             list(plugin_dirs),
             world,

@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 from textual import events
 
-from sim.bench.engine import PeakRSS, _mb
-from sim.store.create import synthetic_world
-from sim.store.worldfile import save_world
+import sim
+from sim.bench.measure import PeakRSS, mb
 
 from .app import SPEEDS, AgoraApp
 from .screens import HelpScreen
@@ -47,14 +46,16 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[s
         await pilot.pause(0.2)
         controller = app.controller
         assert controller is not None, "the app is ready: its world is open"
-        sim, world = controller.sim, controller.world
+        simulation, world = controller.sim, controller.world
         if running:
             # Work that lasts: an endemic SIS epidemic (R0 2.5: a large share of the agents infected and
             # recovering every tick, every change an event row for the world file) and ic cascades near
             # their threshold (p 0.12 over about ten followers: they smoulder for many ticks).
-            sim.inject("bench sis", model="sis", params={"beta": 0.05, "gamma": 0.2}, seeds="random:2000", seed=0)
+            simulation.inject(
+                "bench sis", model="sis", params={"beta": 0.05, "gamma": 0.2}, seeds="random:2000", seed=0
+            )
             for i in range(1, sessions):
-                sim.inject(f"bench {i}", params={"p": 0.12}, seeds="random:2000", seed=i)
+                simulation.inject(f"bench {i}", params={"p": 0.12}, seeds="random:2000", seed=i)
             app.speed_index = SPEEDS.index(0)
             await pilot.press("space")
             await pilot.pause(1.0)
@@ -78,7 +79,7 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[s
             await key("help (?)", "question_mark", "?", lambda: isinstance(app.screen, HelpScreen))
             await key("close help (escape)", "escape", None, lambda: not isinstance(app.screen, HelpScreen))
         info["ticks_during"] = world.tick - tick0
-        info["running_sessions_at_end"] = sum(1 for x in sim.sessions if x.status == "running")
+        info["running_sessions_at_end"] = sum(1 for x in simulation.sessions if x.status == "running")
         info["seconds"] = round(time.perf_counter() - t_start, 3)
         if running:
             await pilot.press("space")  # pause; leaving the context stops the simulation and closes the writer
@@ -120,13 +121,14 @@ def bench_tui(
     try:
         big = os.path.join(folder, "big.db")
         small = os.path.join(folder, "small.db")
-        asyncio.run(save_world(synthetic_world("big", agents, avg_degree=avg_degree, seed=1), big, force=True))
-        asyncio.run(save_world(synthetic_world("small", 1000, avg_degree=avg_degree, seed=1), small, force=True))
+        # The worlds through the public Python API (``agora new``'s): this glue is the command line's.
+        sim.new_world(big, agents=agents, avg_degree=avg_degree, seed=1, name="big", force=True)
+        sim.new_world(small, agents=1000, avg_degree=avg_degree, seed=1, name="small", force=True)
         with PeakRSS() as peak:
             lat, info = asyncio.run(_latencies(big, running=True, sessions=sessions))
             base, _ = asyncio.run(_latencies(small, running=False, sessions=0))
             default = os.path.join(folder, "default.db")
-            asyncio.run(save_world(synthetic_world("default", 100_000, seed=42), default, force=True))
+            sim.new_world(default, agents=100_000, seed=42, name="default", force=True)
             first = asyncio.run(_first_frame(default))
         ms = np.concatenate([np.asarray(v) for v in lat.values()]) * 1000
         bms = np.concatenate([np.asarray(v) for v in base.values()]) * 1000
@@ -144,7 +146,7 @@ def bench_tui(
                 "baseline_idle_small_world_ms_p50": round(float(np.percentile(bms, 50)), 1),
                 "baseline_idle_small_world_ms_p95": round(float(np.percentile(bms, 95)), 1),
                 "first_frame_default_world_s": round(first, 3),
-                "peak_rss_mb": _mb(peak.peak),
+                "peak_rss_mb": mb(peak.peak),
                 "per_key_ms": {
                     name: {
                         "p50": round(float(np.percentile(np.asarray(v) * 1000, 50)), 1),

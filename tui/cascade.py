@@ -14,8 +14,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from sim.core.cascade import Forest
 from sim.live.cascadeview import measures_line, tree_lines
+from sim.live.frontend import Forest
 
 
 class CascadeTreeScreen(ModalScreen[None]):
@@ -39,7 +39,7 @@ class CascadeTreeScreen(ModalScreen[None]):
         Args:
             title: what the screen is of (a session, its model and its message), as a ``Text``: never parsed
                 as markup.
-            forest: the session's forest (``sim.core.cascade.Forest``).
+            forest: the session's forest (``sim.live.frontend.Forest``).
             ids: the world's original agent ids (agents are named by them).
         """
         super().__init__()

@@ -13,7 +13,7 @@ in the world, at their tick: :func:`intervention_marks`).
 
 Text in a chart (state, variable, model and world names, the marks' labels) is data: plotext draws it as it
 is, the widget reads plotext's ANSI output with ``Text.from_ansi`` (no markup is parsed), and names go through
-``sim.core.safe.shown`` first so that a control character or an escape sequence in a name is shown, not
+``sim.live.frontend.shown`` first so that a control character or an escape sequence in a name is shown, not
 sent to the terminal.
 """
 
@@ -33,7 +33,7 @@ from textual.timer import Timer
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from sim.core.safe import shown
+from sim.live.frontend import shown
 from sim.live.views import ReachCurve, SessionLine
 
 #: plotext keeps state at module level (a figure's build reads it): one build at a time, whatever the figure.

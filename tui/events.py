@@ -4,7 +4,7 @@ intervention applied), and the tick completion times the measured tick rate is r
 
 from __future__ import annotations
 
-from sim.core.events import (
+from sim.live.frontend import (
     Event,
     InterventionApplied,
     MessageInjected,

@@ -7,8 +7,7 @@ from __future__ import annotations
 import os
 
 from sim.errors import AgoraError
-from sim.store.create import saves_dir
-from sim.store.worldfile import load_warnings
+from sim.live.frontend import load_warnings, saves_dir
 
 from .host import AppHost
 from .screens import LoadScreen, QuitScreen, SaveScreen

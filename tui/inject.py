@@ -1,18 +1,18 @@
 """Messages injected and sessions cancelled from the UI (the Messages view's form, and its x key).
 
-The form hands what it asks for (:meth:`tui.views.InjectForm.values`) to :meth:`Injection.submit`; the
-controller injects it (and audits it). Seeds named by a quick seed method are chosen by the engine as the
-message is injected; a slow one (celf, ris) chooses in a worker first, while the world runs on, and the
-message is then injected with the agents it chose (``ids:``)."""
+The form builds the :class:`~sim.engine.requests.Inject` value it asks for and hands it to
+:meth:`Injection.submit`; the controller injects it (and audits it). Seeds named by a quick seed method are
+chosen by the engine as the message is injected; a slow one (celf, ris) chooses in a worker first, while the
+world runs on, and the message is then injected with the agents it chose (``ids:``)."""
 
 from __future__ import annotations
 
 import asyncio
 from functools import partial
-from typing import Any
 
+from sim.engine.requests import Inject
 from sim.errors import AgoraError
-from sim.model.seeds import SeedSpec
+from sim.live.frontend import slow_method, with_chosen_seeds
 
 from . import views
 from .host import AppHost
@@ -29,31 +29,30 @@ class Injection:
     def __init__(self, app: AppHost) -> None:
         self.app = app
 
-    def submit(self, values: dict[str, Any], requester: InjectRequester) -> None:
-        """Inject ``values`` (the form's); a slow seed method chooses the seeds in a worker first. A refusal
+    def submit(self, request: Inject, requester: InjectRequester) -> None:
+        """Inject ``request`` (the form's); a slow seed method chooses the seeds in a worker first. A refusal
         is said to ``requester`` (under the form, and as a notification)."""
         controller = self.app.controller
         if controller is None:
             return
         try:
-            spec = SeedSpec.parse(values["seeds"])
-            slow = spec.kind == "method" and bool(controller.registry.seeder(spec.method).expensive)
-            if slow:
-                spec.check(controller.world)  # more seeds than agents: said now, not after minutes
+            method = slow_method(request, controller.registry)
+            if method is not None:
+                request.seeds.check(controller.world)  # more seeds than agents: said now, not after minutes
         except AgoraError as exc:
             requester.failed(str(exc))
             return
-        if slow:
+        if method is not None:
             self.app.run_worker(
-                self.choose_seeds(values, spec.method, spec.k, requester), group="seeds", exclusive=True
+                self.choose_seeds(request, method, request.seeds.k, requester), group="seeds", exclusive=True
             )
             return
-        self.inject(values, requester, values["seeds"] if spec.kind == "method" else None)
+        self.inject(request, requester, str(request.seeds) if request.seeds.kind == "method" else None)
 
     def inject(
-        self, values: dict[str, Any], requester: InjectRequester, chosen_by: str | None = None, *, clear: bool = True
+        self, request: Inject, requester: InjectRequester, chosen_by: str | None = None, *, clear: bool = True
     ) -> bool:
-        """Inject ``values`` through the controller and select its session; ``chosen_by`` names the seed
+        """Inject ``request`` through the controller and select its session; ``chosen_by`` names the seed
         method that chose the seeds (said in the notification); ``clear`` empties the message field (a slow
         method's message left it when its seeds began to be chosen)."""
         controller = self.app.controller
@@ -61,7 +60,7 @@ class Injection:
             return False
         try:
             # Queued at once (the controller's inject_now); the simulation records it in the audit log.
-            session = controller.inject_now(**values)
+            session = controller.inject_now(request)
         except AgoraError as exc:
             requester.failed(str(exc))
             return False
@@ -71,7 +70,7 @@ class Injection:
         requester.injected(clear)
         return True
 
-    async def choose_seeds(self, values: dict[str, Any], method: str, k: int, requester: InjectRequester) -> None:
+    async def choose_seeds(self, request: Inject, method: str, k: int, requester: InjectRequester) -> None:
         """Choose the seeds with a slow method off the event loop, as the engine would when the message is
         injected (``method_seeds`` with the model's checked parameters and the world's seed), then inject
         the message with those agents (``ids:``). A refusal or a method that fails is a notification; a
@@ -83,9 +82,9 @@ class Injection:
         what = f"{method}:{k}"
         requester.set_choosing(what)
         requester.clear_text()  # the form's values are taken: the field is free again
-        self.app.notify(f"choosing {k:,} seeds with {method} for {values['model']}…", markup=False)
+        self.app.notify(f"choosing {k:,} seeds with {method} for {request.model}…", markup=False)
+        params = dict(request.params)  # checked against the model's schema when the request was parsed
         try:
-            params = registry.model(values["model"]).validate(dict(values["params"]))
             chosen = await asyncio.to_thread(
                 partial(
                     views.method_seeds,  # looked up on the views' facade when choosing (see tui/views/__init__.py)
@@ -93,10 +92,10 @@ class Injection:
                     registry,
                     method,
                     k,
-                    model=values["model"],
+                    model=request.model,
                     params=params,
                     seed=world.seed,
-                    spread=sim.spread_for(values["model"], params),
+                    spread=sim.spread_for(request.model, params),
                 )
             )
         except AgoraError as exc:
@@ -111,8 +110,7 @@ class Injection:
         if self.app.controller is None or self.app.controller.world is not world:
             requester.failed(f"a snapshot replaced the world while {what} chose the seeds: inject the message again")
             return
-        ids = world.columns["ids"][chosen]
-        self.inject({**values, "seeds": "ids:" + ",".join(str(int(i)) for i in ids)}, requester, what, clear=False)
+        self.inject(with_chosen_seeds(request, world, chosen), requester, what, clear=False)
 
     def cancel(self, session_id: int) -> None:
         """Cancel a queued or running session (recorded in the audit log), and say what it is now."""

@@ -20,9 +20,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Select, Static
 
-from sim.core.events import InterventionApplied
-from sim.core.safe import shown
 from sim.errors import AgoraError
+from sim.live.frontend import InterventionApplied, shown
 from sim.live.views import seed_methods
 
 from .host import AppHost

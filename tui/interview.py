@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.llm.client import Completion
+from sim.live.frontend import Completion
 
 from .host import AppHost
 from .screens import AskScreen

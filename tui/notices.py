@@ -1,9 +1,9 @@
 """How the app speaks: what became of a long action (a notification quoting paths, an action's failure in
-one place), and the Dashboard's log. Every text goes out safe (``AgoraApp.notify``, ``sim.core.safe.shown``)."""
+one place), and the Dashboard's log. Every text goes out safe (``AgoraApp.notify``, ``sim.live.frontend.shown``)."""
 
 from __future__ import annotations
 
-from sim.core.safe import shown
+from sim.live.frontend import shown
 
 from .host import AppHost
 

@@ -10,8 +10,7 @@ from typing import Any, Protocol
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 
-from sim.model.registry import Registry
-from sim.social.dynamics import NONE
+from sim.live.frontend import NONE, Registry
 
 from .recommenders import RECOMMENDER_ROLES
 

@@ -4,7 +4,7 @@ and friend recommenders chosen (f and w in the Plugins view, the palette's entri
 from __future__ import annotations
 
 from sim.errors import AgoraError
-from sim.social.dynamics import NONE
+from sim.live.frontend import NONE
 
 from .host import AppHost
 from .recommenders import RECOMMENDER_ROLES

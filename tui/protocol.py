@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # pragma: no cover - names for annotations only
     from textual.screen import Screen
 
+    from sim.engine.requests import Inject
     from sim.live.views import WorldViews
 
 
@@ -60,8 +61,8 @@ class InjectRequester(Protocol):
 class Injection(Protocol):
     """Messages injected, and sessions cancelled, from the UI."""
 
-    def submit(self, values: dict[str, Any], requester: InjectRequester) -> None:
-        """Inject what the inject form asks for (``InjectForm.values``)."""
+    def submit(self, request: Inject, requester: InjectRequester) -> None:
+        """Inject what the inject form asks for (the value it built)."""
 
     def cancel(self, session_id: int) -> None:
         """Cancel a queued or running session."""

@@ -4,15 +4,11 @@ to the world a loaded snapshot brings), serving its metrics, and closing it when
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from sim.engine.observe import MetricsServer, Monitor
 from sim.errors import AgoraError
-from sim.live.controller import INTERACTIVE, WorldController
+from sim.live.controller import WorldController
+from sim.live.frontend import FrontEndOptions, MetricsServer, ServedMetrics, load_warnings, open_interactive
 from sim.live.views import WorldViews
-from sim.store.create import ensure_default_world, saves_dir
-from sim.store.worldfile import load_warnings
 
 from .events import EventLog
 from .host import AppHost
@@ -20,36 +16,7 @@ from .interventions import Interventions
 from .recommenders import recommender_label
 from .views import literal
 
-if TYPE_CHECKING:  # pragma: no cover - names for annotations only
-    from sim.core.world import World
-
 FULL_GC_THRESHOLD = 100  # collections of the middle generation between two full ones (Python's default: 10)
-
-
-@dataclass
-class WorldOptions:
-    """How the app opens its world (``AgoraApp``'s arguments).
-
-    Attributes:
-        path: the world file (None: the default world, made when there is none).
-        plugin_dirs: folders of user plugins to load.
-        world: a world already in memory to drive instead of opening ``path``.
-        writer: whether the world file is written (a world without one is not).
-        metrics_port: serve Prometheus metrics and health on this port (None: no server; 0: a free port).
-        metrics_host: the address the metrics server listens on.
-        checkpoint_every: checkpoint the world into its file every this many ticks while it runs (0: off).
-        checkpoint_seconds: ... or every this many seconds (None: off), so a crash loses at most the ticks
-            since (see ``sim.store.check``).
-    """
-
-    path: str | None = None
-    plugin_dirs: list[str] = field(default_factory=list)
-    world: World | None = None
-    writer: bool = True
-    metrics_port: int | None = None
-    metrics_host: str = "127.0.0.1"
-    checkpoint_every: int = 50
-    checkpoint_seconds: float | None = None
 
 
 class WorldLink:
@@ -61,13 +28,12 @@ class WorldLink:
         interventions: told when a world becomes live (its applied interventions were announced already).
     """
 
-    def __init__(self, app: AppHost, options: WorldOptions, interventions: Interventions) -> None:
+    def __init__(self, app: AppHost, options: FrontEndOptions, interventions: Interventions) -> None:
         self.app = app
         self.options = options
         self.interventions = interventions
         self.events = EventLog(app, interventions)
-        self.monitor: Monitor | None = None  # when metrics are served
-        self.metrics_server: MetricsServer | None = None
+        self.metrics: ServedMetrics | None = None  # when metrics are served
         self._gc_threshold = gc.get_threshold()  # restored when the app ends
 
     def open(self) -> None:
@@ -75,22 +41,10 @@ class WorldLink:
         self.app.run_worker(self._open(), group="open", exclusive=True)
 
     async def _open(self) -> None:
-        options = self.options
         try:
-            if options.world is None and options.path is None:
-                options.path = await ensure_default_world()
-            controller = await WorldController.open(
-                options.path,
-                plugin_dirs=options.plugin_dirs,
-                world=options.world,
-                writer=options.writer,
-                policy=INTERACTIVE,
-                snapshots=saves_dir(),
-                checkpoint_every=options.checkpoint_every,
-                checkpoint_seconds=options.checkpoint_seconds,
-                # The plugin folder beside the world loads only when named or trusted (plugins are code).
-                tell=self.tell,
-            )
+            # The default world when none is named; the plugin folder beside it loads only when named or
+            # trusted (plugins are code): the controller's notice says so (tell).
+            controller = await open_interactive(self.options, tell=self.tell)
         except AgoraError as exc:
             self.app.views.loading.update(literal(f"Could not open the world: {exc}", 500))
             self.app.notify(str(exc), severity="error", markup=False, timeout=30)
@@ -178,33 +132,35 @@ class WorldLink:
         gen0, gen1, _gen2 = gc.get_threshold()
         gc.set_threshold(gen0, gen1, FULL_GC_THRESHOLD)
 
+    @property
+    def metrics_server(self) -> MetricsServer | None:
+        """The metrics server (None: no metrics served)."""
+        return self.metrics.server if self.metrics is not None else None
+
     def attach_monitor(self) -> None:
         """Serve metrics and health for the live world (the server starts with the first world; the
         controller keeps the monitor on the world a snapshot load brings)."""
         options = self.options
-        if options.metrics_port is None or self.monitor is not None:
+        if options.metrics_port is None or self.metrics is not None:
             return
-        monitor = Monitor()
         try:
-            server = MetricsServer(monitor, options.metrics_host, options.metrics_port).start()
+            metrics = ServedMetrics(options.metrics_host, options.metrics_port)
         except AgoraError as exc:
             options.metrics_port = None  # the app goes on without metrics
             self.app.notify(f"{exc}; Agora runs without metrics", severity="error", markup=False, timeout=15)
             return
-        self.monitor, self.metrics_server = monitor, server
-        self.app.notify(f"metrics on {server.url}/metrics, health on {server.url}/healthz", markup=False, timeout=8)
+        self.metrics = metrics
+        self.app.notify(f"metrics on {metrics.url}/metrics, health on {metrics.url}/healthz", markup=False, timeout=8)
         if self.app.controller is not None:
-            self.app.controller.attach_monitor(monitor)
+            metrics.attach(self.app.controller)
 
     async def close(self) -> None:
         """The app ends: the collector as it was, the metrics server stopped, the world closed."""
         gc.unfreeze()
         gc.set_threshold(*self._gc_threshold)
-        if self.metrics_server is not None:
-            server, self.metrics_server = self.metrics_server, None
-            server.stop()
-        if self.monitor is not None:
-            self.monitor.detach()
+        if self.metrics is not None:
+            metrics, self.metrics = self.metrics, None
+            metrics.stop()
         # The writer's connection runs a non-daemon thread: always close it, however the app ends (the
         # file keeps its last checkpoint: the quit screen offered to save).
         if self.app.controller is not None:

@@ -12,7 +12,7 @@ from textual.widgets import ContentSwitcher, Static
 
 # The seed methods' chooser: a slow method chooses the seeds of a message from the inject form through this
 # name, looked up here when it chooses (``tui.inject``), so a test can hold it while it watches the form.
-from sim.engine.seeding import method_seeds
+from sim.live.frontend import method_seeds
 
 from ._agents import AgentsView, SearchBox
 from ._base import View, bar, file_stem, fmt_int, literal, literal_lines, show

@@ -1,13 +1,12 @@
 """What every view shares: the base :class:`View`, and the helpers that put text on screen safely. Text from
 agents, users, plugins, files or the LLM always goes through :func:`literal` / :func:`literal_lines`
-(``sim.core.safe.shown``): wrapped in ``rich.text.Text``, never parsed as markup, its control characters and ANSI
+(``sim.live.frontend.shown``): wrapped in ``rich.text.Text``, never parsed as markup, its control characters and ANSI
 escapes made visible (Textual would pass them to the terminal), one-line cells cut with ``…``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from typing import Any, cast
 
@@ -18,11 +17,9 @@ from textual import work
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from sim.analysis.plot import plot_sessions
-from sim.core.safe import shown
 from sim.errors import AgoraError
+from sim.live.frontend import export_chart, exports_dir, shown
 from sim.live.views import WorldViews
-from sim.store.create import saves_dir
 
 from ..protocol import AgoraHost
 
@@ -73,7 +70,7 @@ def show(widget: Static, content: Any) -> bool:
 
 def literal(value: Any, limit: int | None = 80, style: str = "") -> Text:
     """Text shown exactly as written, on one line: never parsed as markup, control characters and ANSI
-    escapes made visible (``\\x1b``, see ``sim.core.safe.shown``), text longer than ``limit`` cut with ``…``."""
+    escapes made visible (``\\x1b``, see ``sim.live.frontend.shown``), text longer than ``limit`` cut with ``…``."""
     return Text(shown(value, limit), style=style)
 
 
@@ -117,13 +114,10 @@ class View(Vertical):
     ) -> None:
         """Draw a chart's figure twice (PNG, SVG) in the saves folder's ``exports``, off the event loop
         (``agora plot``'s figures), and say where (or why not)."""
-        folder = os.path.join(saves_dir(), "exports")
-        paths = [os.path.join(folder, f"{base}.{ext}") for ext in ("png", "svg")]
+        folder = exports_dir()
         notices = self.agora.notices
         try:
-            os.makedirs(folder, exist_ok=True)
-            for path in paths:
-                await asyncio.to_thread(plot_sessions, series, path, measures, title)
+            paths = await asyncio.to_thread(export_chart, series, measures, title, base)
         except AgoraError as exc:
             notices.failed(f"the chart was not exported: {exc}")
         except OSError as exc:

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
-from sim.analysis.structure import isolated_text
+from sim.live.frontend import isolated_text
 from sim.live.views import AdoptionShares, CommunityRow, CommunityTableView, WorldViews
 
 from ._base import View, bar, fmt_int, literal, show

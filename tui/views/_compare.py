@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from sim.core.safe import shown
+from sim.live.frontend import shown
 from sim.live.views import ReachCurve, WorldViews
 
 from ..charts import MAX_LINES, Chart, compare_spec, intervention_marks, reach_curves

@@ -12,8 +12,8 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Log, Static
 
-from sim.core.safe import shown
 from sim.live.controller import WorldSnapshot
+from sim.live.frontend import shown
 from sim.live.views import LLMFigures, MetricsHistory, Recommenders, SessionChart, WorldViews
 
 from ..charts import (

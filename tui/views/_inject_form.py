@@ -1,6 +1,8 @@
 """The inject form of the Messages view: a message's text, topics, seeds, priority, model (with a form of
-its parameters, checked as they are typed) and feed recommender. It posts :class:`InjectForm.Submitted`
-with what it asks for; the Messages view hands that to the app, which injects it."""
+its parameters, checked as they are typed) and feed recommender. It builds the
+:class:`~sim.engine.requests.Inject` value its fields ask for (``Inject.parse``, as the command line, the
+HTTP API and Python do: the same mistake, the same sentence) and posts it in :class:`InjectForm.Submitted`;
+the Messages view hands that to the app, which injects it."""
 
 from __future__ import annotations
 
@@ -15,13 +17,11 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Button, Input, Label, Select, Static
 
-from sim.core.safe import shown
-from sim.core.topics import topics_mask
+from sim.engine.requests import Inject
 from sim.errors import AgoraError, BadParameterError
+from sim.live.frontend import FORM, NONE, shown
 from sim.live.views import Catalogue, WorldViews
-from sim.model.seeds import SeedSpec
 from sim.plugin import Param
-from sim.social.dynamics import NONE
 
 from ..protocol import AgoraHost
 from ._base import literal
@@ -48,11 +48,12 @@ class InjectForm(Vertical):
     catalogue: reactive[Catalogue | None] = reactive(None, init=False, repaint=False)
 
     class Submitted(Message):
-        """The form asks for ``values``: text, topics, seeds, priority, model, params and recommender."""
+        """The form asks for ``request``: a message's text, topics, seeds, priority, model, parameters and
+        recommender, parsed."""
 
-        def __init__(self, values: dict[str, Any]) -> None:
+        def __init__(self, request: Inject) -> None:
             super().__init__()
-            self.values = values
+            self.request = request
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -253,42 +254,46 @@ class InjectForm(Vertical):
                 markup=False,
             )
             return
+        live = self.agora.live
+        if live is None:
+            return
         try:
-            values = self.values()
+            request = Inject.parse(self.fields(), live.controller.registry, FORM)
         except AgoraError as exc:
             self.failed(str(exc))
             return
-        self.post_message(self.Submitted(values))
+        self.post_message(self.Submitted(request))
 
-    def values(self) -> dict[str, Any]:
-        """What the form asks for, converted (raises AgoraError with one clear sentence)."""
-        text = self.query_one("#msg-text", Input).value
-        if not text.strip():
-            raise BadParameterError("the message text is empty: type what the message says")
-        topics = [t.strip() for t in self.query_one("#msg-topics", Input).value.split(",") if t.strip()]
-        topics_mask(topics)
-        kind = str(self.query_one("#seed-kind", Select).value)
-        arg = self.query_one("#seed-arg", Input).value.strip()
-        seeds = f"{kind}:{arg}"
-        SeedSpec.parse(seeds)
-        try:
-            priority = int(self.query_one("#msg-priority", Input).value or "0")
-        except ValueError:
-            raise BadParameterError("priority must be a whole number") from None
+    def fields(self) -> dict[str, object]:
+        """The request's fields as the form holds them, its texts turned into values (topics split at commas,
+        the seed selection and its argument joined, the priority a whole number): ``Inject.parse`` checks
+        them all, in the words every front end uses. A priority that is no number is passed as typed, for
+        the parser to name; only a model not chosen is said here, as there is nothing to pass.
+
+        Raises:
+            BadParameterError: no model chosen.
+        """
         model = self.query_one("#model", Select).value
         if model is Select.BLANK:
             raise BadParameterError("choose a model")
-        params = {k: inp.value for k, inp in self.param_inputs.items()}
+        topics = [t.strip() for t in self.query_one("#msg-topics", Input).value.split(",") if t.strip()]
+        kind = str(self.query_one("#seed-kind", Select).value)
+        arg = self.query_one("#seed-arg", Input).value.strip()
+        priority_text = self.query_one("#msg-priority", Input).value.strip()
+        priority: object
+        try:
+            priority = int(priority_text or "0")
+        except ValueError:
+            priority = priority_text
         choice = self.query_one("#msg-recommender", Select).value
-        recommender = None if choice in (WORLD_DEFAULT, Select.BLANK) else str(choice)
         return {
-            "text": text,
+            "text": self.query_one("#msg-text", Input).value,
             "topics": topics,
-            "seeds": seeds,
+            "seeds": f"{kind}:{arg}",
             "priority": priority,
             "model": str(model),
-            "params": params,
-            "recommender": recommender,
+            "params": {k: inp.value for k, inp in self.param_inputs.items()},
+            "recommender": None if choice in (WORLD_DEFAULT, Select.BLANK) else str(choice),
         }
 
     # -- what became of it ------------------------------------------------------------------------------------

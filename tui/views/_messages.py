@@ -17,8 +17,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from sim.live.cascadeview import CascadeSummary, measures_line
+from sim.live.frontend import STATUSES
 from sim.live.views import CascadeBox, PostLine, SessionDetail, SessionLine, WorldViews, post_lines
-from sim.model.session import STATUSES
 
 from ..cascade import CascadeTreeScreen
 from ._base import TRACEBACK_LIMIT, View, bar, fmt_int, literal, literal_lines, show
@@ -161,7 +161,7 @@ class MessagesView(View):
 
     def on_inject_form_submitted(self, message: InjectForm.Submitted) -> None:
         """The form asks for a message: the app injects it (and says what became of it here)."""
-        self.agora.injection.submit(message.values, self)
+        self.agora.injection.submit(message.request, self)
 
     def failed(self, text: str) -> None:
         """A refusal: under the form and as a notification; nothing is injected."""

@@ -12,8 +12,8 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
+from sim.live.frontend import NONE
 from sim.live.views import PluginDetail, PluginLine, Recommenders, WorldViews
-from sim.social.dynamics import NONE
 
 from ..recommenders import RECOMMENDER_ROLES, error_key
 from ._base import View, literal, literal_lines, show

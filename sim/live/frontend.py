@@ -1,0 +1,242 @@
+"""What a front end of one live world needs beside its controller (:mod:`sim.live.controller`) and what its
+screens show (:mod:`sim.live.views`): its one door to the rooms below.
+
+The terminal UI imports ``sim`` only through ``sim.live``, the request and result values
+(``sim.engine.requests``, ``sim.runs.results``), the plugins' schemas (``sim.plugin``) and ``sim.errors``
+(``tests/test_layers.py`` holds it to that); what else it needs is here.
+
+Made here, as a front end opens, serves and asks things of its live world:
+
+- :class:`FrontEndOptions` and :func:`open_interactive`: the world a person watches, opened (the default
+  world in the saves folder, made when none is named) with the interactive policy and its snapshots in the
+  saves folder;
+- :class:`ServedMetrics`: the world's Prometheus metrics and health served over HTTP, across snapshot loads;
+- :data:`FORM`, :func:`slow_method` and :func:`with_chosen_seeds`: what a person's form may ask
+  (:class:`~sim.engine.requests.Inject` values parsed with these limits), and the slow seed method a front
+  end runs in a worker first, its agents then injected by id;
+- :func:`export_chart`: sessions' series drawn as PNG and SVG in the saves folder's ``exports``.
+
+Named here from the rooms below as they are (plain re-exports: small shared helpers, constants, and types
+for annotations): :func:`shown` (untrusted text shown literally), :func:`saves_dir`, :func:`load_warnings`,
+:func:`isolated_text`, :func:`method_seeds`, :data:`NONE` (no recommender), :data:`STATUSES` (a session's
+statuses), the engine's typed events a front end subscribes to (:class:`Event`, :class:`TickCompleted`...),
+and the types of what the controller hands out (:class:`World`, :class:`Simulation`, :class:`Registry`,
+:class:`WorldWriter`, :class:`Forest`, :class:`Completion`, :class:`MetricsServer`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.analysis.plot import plot_sessions
+from sim.analysis.structure import isolated_text
+from sim.core.cascade import Forest
+from sim.core.events import (
+    Event,
+    InterventionApplied,
+    MessageInjected,
+    PluginFailed,
+    PropagationCompleted,
+    PropagationFailed,
+    PropagationStarted,
+    RecommenderFailed,
+    TickCompleted,
+)
+from sim.core.safe import shown
+from sim.core.world import World
+from sim.engine.observe import MetricsServer, Monitor
+from sim.engine.requests import SERVED, Inject
+from sim.engine.seeding import method_seeds
+from sim.engine.simulation import Simulation
+from sim.live.controller import WorldController
+from sim.live.policy import INTERACTIVE
+from sim.llm.client import Completion
+from sim.model.registry import Registry
+from sim.model.seeds import SeedSpec
+from sim.model.session import STATUSES
+from sim.social.dynamics import NONE
+from sim.store.create import ensure_default_world, saves_dir
+from sim.store.worldfile import load_warnings
+from sim.store.writer import WorldWriter
+
+__all__ = [
+    "FORM",
+    "NONE",
+    "STATUSES",
+    "Completion",
+    "Event",
+    "Forest",
+    "FrontEndOptions",
+    "InterventionApplied",
+    "MessageInjected",
+    "MetricsServer",
+    "PluginFailed",
+    "PropagationCompleted",
+    "PropagationFailed",
+    "PropagationStarted",
+    "RecommenderFailed",
+    "Registry",
+    "ServedMetrics",
+    "Simulation",
+    "TickCompleted",
+    "World",
+    "WorldWriter",
+    "export_chart",
+    "exports_dir",
+    "isolated_text",
+    "load_warnings",
+    "method_seeds",
+    "open_interactive",
+    "saves_dir",
+    "shown",
+    "slow_method",
+    "with_chosen_seeds",
+]
+
+
+# -- the world a person watches ---------------------------------------------------------------------------
+
+
+@dataclass
+class FrontEndOptions:
+    """How an interactive front end (the terminal UI) opens its world.
+
+    Attributes:
+        path: the world file (None: the default world in the saves folder, made when there is none).
+        plugin_dirs: folders of user plugins to load.
+        world: a world already in memory to drive instead of opening ``path``.
+        writer: whether the world file is written (a world without one is not).
+        metrics_port: serve Prometheus metrics and health on this port (None: no server; 0: a free port).
+        metrics_host: the address the metrics server listens on.
+        checkpoint_every: checkpoint the world into its file every this many ticks while it runs (0: off).
+        checkpoint_seconds: ... or every this many seconds (None: off), so a crash loses at most the ticks
+            since (see ``sim.store.check``).
+    """
+
+    path: str | None = None
+    plugin_dirs: list[str] = field(default_factory=list)
+    world: World | None = None
+    writer: bool = True
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    checkpoint_every: int = 50
+    checkpoint_seconds: float | None = None
+
+
+async def open_interactive(options: FrontEndOptions, tell: Callable[[str | None], None]) -> WorldController:
+    """Open the world a person watches: ``options.path`` (or ``options.world``), or else the default world
+    in the saves folder, made first when there is none (``options.path`` is then set to it). The
+    controller runs with the interactive policy (no wait for the disk after a change, runs not audited, a
+    model that cannot be used a failed session rather than a refusal) and keeps its named snapshots in the
+    saves folder; ``tell`` hears its notice about the plugin folder beside the world (which loads only when
+    named or trusted: plugins are code).
+
+    Raises:
+        AgoraError: the world cannot be opened (one sentence).
+    """
+    if options.world is None and options.path is None:
+        options.path = await ensure_default_world()
+    return await WorldController.open(
+        options.path,
+        plugin_dirs=options.plugin_dirs,
+        world=options.world,
+        writer=options.writer,
+        policy=INTERACTIVE,
+        snapshots=saves_dir(),
+        checkpoint_every=options.checkpoint_every,
+        checkpoint_seconds=options.checkpoint_seconds,
+        tell=tell,
+    )
+
+
+class ServedMetrics:
+    """A live world's Prometheus metrics and health, served on ``http://HOST:PORT/metrics`` and
+    ``/healthz`` (``agora tui --metrics-port``): a :class:`~sim.engine.observe.Monitor` and its server,
+    started here and watching each controller :meth:`attach` is given (across its snapshot loads).
+
+    Args:
+        host: the address to listen on. port: the port (0: a free one; :attr:`server` says which).
+
+    Raises:
+        BadParameterError: the port is in use, out of range, or the host cannot be bound.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.monitor = Monitor()
+        self.server = MetricsServer(self.monitor, host, port).start()
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT``."""
+        return self.server.url
+
+    def attach(self, controller: WorldController) -> None:
+        """Watch ``controller``'s world: its ticks, writer, runs and checkpoints."""
+        controller.attach_monitor(self.monitor)
+
+    def stop(self) -> None:
+        """Stop serving and let go of the world (idempotent)."""
+        self.server.stop()
+        self.monitor.detach()
+
+
+# -- what a person's form asks ----------------------------------------------------------------------------
+
+#: What a person's form may ask of a live world (the terminal UI's inject form): a served world's bounds
+#: (:data:`~sim.engine.requests.SERVED`: no seed file, a bounded text and seed list) and a slow seed method
+#: too, which the front end runs in a worker while the world goes on (:func:`slow_method`), as a request
+#: that waits for its answer may not.
+FORM = dataclasses.replace(SERVED, slow_methods=True)
+
+
+def slow_method(request: Inject, registry: Registry) -> str | None:
+    """The seed method of ``request`` when it can take minutes on a large world (celf, ris): a front end
+    chooses its seeds in a worker first (:func:`method_seeds`) and injects them by id
+    (:func:`with_chosen_seeds`). None for any other seed selection.
+
+    Raises:
+        PluginError: the method is no longer registered (plugins reloaded since the request was parsed).
+    """
+    seeds = request.seeds
+    if seeds.kind == "method" and registry.seeder(seeds.method).expensive:
+        return seeds.method
+    return None
+
+
+def with_chosen_seeds(request: Inject, world: World, agents: np.ndarray) -> Inject:
+    """``request`` with the agents a seed method chose (indices into ``world``) as its seeds, named by their
+    original ids (``ids:a,b,c``): the session then says which agents they were."""
+    ids = world.columns["ids"][agents]
+    return dataclasses.replace(request, seeds=SeedSpec.parse("ids:" + ",".join(str(int(i)) for i in ids)))
+
+
+# -- charts -------------------------------------------------------------------------------------------------
+
+
+def exports_dir() -> str:
+    """Where charts are exported: the saves folder's ``exports``."""
+    return os.path.join(saves_dir(), "exports")
+
+
+def export_chart(
+    series: Sequence[tuple[str, dict[str, list[object]]]], measures: Sequence[str], title: str, base: str
+) -> list[str]:
+    """Draw sessions' series (``(label, series)`` pairs) in one figure twice, ``BASE.png`` and ``BASE.svg``
+    in :func:`exports_dir` (``agora plot``'s figures; slow: a front end calls it off its event loop), and
+    return their paths.
+
+    Raises:
+        AgoraError: nothing to draw, or a measure no session has (one sentence).
+        OSError: the folder cannot be made or written.
+    """
+    folder = exports_dir()
+    os.makedirs(folder, exist_ok=True)
+    paths = [os.path.join(folder, f"{base}.{ext}") for ext in ("png", "svg")]
+    for path in paths:
+        plot_sessions(series, path, measures, title)
+    return paths
