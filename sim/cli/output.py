@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sim.core.safe import shown
 
 
-def emit(args: argparse.Namespace, data: dict[str, Any], text: str | Callable[[], str]) -> None:
+def emit(args: argparse.Namespace, data: Mapping[str, object], text: str | Callable[[], str]) -> None:
     """Print ``data`` as one JSON line when ``args.json``, else ``text`` made safe for the terminal
     (``text`` may be a function that makes it: a table of a thousand runs is not rendered for --json)."""
     if getattr(args, "json", False):

@@ -23,6 +23,7 @@ from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
 from sim.llm.config import LLMConfig
 from sim.model.registry import Registry
+from sim.runs.reports import EnsembleReport, SweepReport
 from sim.runs.runner import check_social_params, run_cascades, series_records
 from sim.runs.sweep import plugin_registry
 from sim.social.dynamics import Social
@@ -126,16 +127,13 @@ def check_outputs(args: argparse.Namespace) -> None:
         BadParameterError / TargetExistsError: an unknown extension, Parquet without its extra, an
             existing file without ``--force``, ``--force`` with no file, or one file named twice.
     """
-    named = [
-        (f, p)
-        for f, p in (
-            ("--series", args.series),
-            ("--plot", args.plot),
-            ("--cascades", args.cascades),
-            ("--ccdf", args.ccdf),
-        )
-        if p
-    ]
+    outputs = (
+        ("--series", args.series, "series file", check_series_path),
+        ("--plot", args.plot, "figure", check_figure_path),
+        ("--cascades", args.cascades, "cascades file", check_cascades_path),
+        ("--ccdf", args.ccdf, "ccdf file", check_ccdf_path),
+    )
+    named = [(flag, path) for flag, path, _, _ in outputs if path]
     if args.force and not named:
         raise BadParameterError(
             "--force overwrites the --series, --plot, --cascades and --ccdf files: give one of them"
@@ -145,22 +143,18 @@ def check_outputs(args: argparse.Namespace) -> None:
         if paths[i] in paths[:i]:
             other = named[paths.index(paths[i])][0]
             raise BadParameterError(f"{flag} and {other} name the same file {path!r}: give each its own file")
-    if args.series:
-        check_target(args.series, args.force, what="series file")
-        check_series_path(args.series)
-    if args.plot:
-        check_target(args.plot, args.force, what="figure")
-        check_figure_path(args.plot)
-    if args.cascades:
-        check_target(args.cascades, args.force, what="cascades file")
-        check_cascades_path(args.cascades)
-    if args.ccdf:
-        check_target(args.ccdf, args.force, what="ccdf file")
-        check_ccdf_path(args.ccdf)
+    for _, path, what, check_path in outputs:
+        if path:
+            check_target(path, args.force, what=what)
+            check_path(path)
 
 
 def write_outputs(
-    args: argparse.Namespace, result: dict[str, Any], records: list[dict[str, Any]], keys: list[str], title: str
+    args: argparse.Namespace,
+    result: EnsembleReport | SweepReport,
+    records: list[dict[str, object]],
+    keys: list[str],
+    title: str,
 ) -> None:
     """Write the ``--series`` file and draw the ``--plot`` figure of a run or sweep; note them in ``result``."""
     if args.series:
@@ -345,7 +339,7 @@ def cascade_stats_text(stats: dict[str, Any]) -> str:
     )
 
 
-def written_files_text(result: dict[str, Any]) -> list[str]:
+def written_files_text(result: EnsembleReport | SweepReport) -> list[str]:
     """The lines that say where the ``--cascades`` and ``--ccdf`` files went."""
     lines = []
     if "cascades_file" in result:
@@ -357,7 +351,7 @@ def written_files_text(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def report_failures(result: dict[str, Any]) -> int:
+def report_failures(result: EnsembleReport) -> int:
     """Say on stderr what failed in a run report (the first failed run's traceback, the recommenders
     switched off in a persisted run) and return the exit code: 3 when something failed, else 0."""
     failed = result.get("failed") or 0
@@ -369,20 +363,31 @@ def report_failures(result: dict[str, Any]) -> int:
             f"agora: {failed} of {total} run{'s' if total != 1 else ''} failed; the first, run {first['run']} "
             f"(seed {first['seed']}): {shown_line(first['error'])}\n"
         )
-        if first.get("traceback"):
-            sys.stderr.write(indented(first["traceback"]) + "\n")
+        if tb := first.get("traceback"):
+            sys.stderr.write(indented(tb) + "\n")
     for e in switched_off:
         what = "friend recommender" if e["role"] == "friend" else "recommender"
         sys.stderr.write(
             f"agora: {what} {shown_line(e['recommender'])} failed and was switched off; the run went on "
             f"without it: {shown_line(e['error'])}\n"
         )
-        if e.get("traceback"):
-            sys.stderr.write(indented(e["traceback"]) + "\n")
+        if tb := e.get("traceback"):
+            sys.stderr.write(indented(tb) + "\n")
     return EXIT_FAILED if failed or switched_off else 0
 
 
-def format_run(result: dict[str, Any]) -> str:
+def _number(value: object) -> float:
+    """A number of a report read as it is (an LLM counter).
+
+    Raises:
+        TypeError: not a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"not a number: {value!r}")
+    return value
+
+
+def format_run(result: EnsembleReport) -> str:
     """The plain-text report of ``agora run``: one table row per run, then the summary lines."""
     n = result["agents"]
     lines = []
@@ -393,13 +398,13 @@ def format_run(result: dict[str, Any]) -> str:
         head += ["via graph", "via feeds"] if living else []
         rows = []
         for i, r in enumerate(runs):
-            ok = r["status"] != "failed"
+            reached = r["reached"] if r["status"] != "failed" else None  # a run that did not fail has its reach
             row = [
                 i,
                 r["seed"],
                 r["status"],
-                f"{r['reached']:,}" if ok else "-",
-                f"{100 * r['reached'] / n:.1f}%" if ok and n else "-",
+                f"{reached:,}" if reached is not None else "-",
+                f"{100 * reached / n:.1f}%" if reached is not None and n else "-",
                 "-" if r.get("peak_tick") is None else r["peak_tick"],
                 r["ticks"],
             ]
@@ -415,8 +420,8 @@ def format_run(result: dict[str, Any]) -> str:
     else:
         lines.append(f"ran {sum(r['ticks'] for r in result['runs'])} ticks")
     failed = result.get("failed") or 0
-    if failed:
-        first = result["first_failure"]
+    first = result["first_failure"]
+    if failed and first is not None:  # a report with failed runs names the first
         where = f" at {shown_line(first['where'])}" if first.get("where") else ""
         if len(runs) == 1:
             lines.append(f"the run failed: {shown_line(first['error'])}{where}")
@@ -432,10 +437,9 @@ def format_run(result: dict[str, Any]) -> str:
             lines.append(f"mean reached {result['mean_reached']:,.1f}  (95% CI {lo:,.1f} .. {hi:,.1f}){of}")
         else:
             lines.append("mean reached: none (no run completed)")
-        if result.get("cascade"):
-            lines.append("cascade, mean (95% CI): " + cascade_stats_text(result["cascade"]))
-    elif len(runs) == 1 and runs[0].get("cascade"):
-        c = runs[0]["cascade"]
+        if stats := result.get("cascade"):
+            lines.append("cascade, mean (95% CI): " + cascade_stats_text(stats))
+    elif len(runs) == 1 and (c := runs[0].get("cascade")):
         lines.append(
             f"cascade: size {c['size']:,}, {c['trees']:,} tree{'s' if c['trees'] != 1 else ''}, depth {c['depth']}, "
             f"max breadth {c['max_breadth']:,}, structural virality {c['structural_virality']:.2f}"
@@ -460,9 +464,10 @@ def format_run(result: dict[str, Any]) -> str:
             f"{soc['leaves']:,}"
         )
     st = result["llm"]
+    tokens = _number(st["tokens_in"]) + _number(st["tokens_out"])
     lines.append(
         f"LLM {st['mode']} ({st['model']}): {st['calls']:,} calls, {st['cache_hits']:,} from cache, "
-        f"{st['fallbacks']:,} fallbacks, {st['tokens_in'] + st['tokens_out']:,} tokens (${st['cost_usd']:.4f}); "
+        f"{st['fallbacks']:,} fallbacks, {tokens:,} tokens (${st['cost_usd']:.4f}); "
         f"{st['posts']:,} posts written"
     )
     if "series_file" in result:

@@ -20,6 +20,7 @@ from sim.cli.args import parse_params
 from sim.cli.output import emit
 from sim.engine.seeding import CHOICE_SEED_OFFSET, check_k, choose_seeds
 from sim.errors import BadParameterError
+from sim.runs.reports import EnsembleReport
 from sim.runs.runner import run_cascades
 from sim.runs.sweep import plugin_registry
 from sim.store.worldfile import check_target, open_world
@@ -65,7 +66,7 @@ def seeds_command(args: argparse.Namespace) -> int:
     check_k(args.k, world.n)
     ids = world.columns["ids"]
 
-    def spread(agents: np.ndarray, runs: int, seed: int) -> dict[str, Any]:
+    def spread(agents: np.ndarray, runs: int, seed: int) -> EnsembleReport:
         return asyncio.run(
             run_cascades(
                 world,

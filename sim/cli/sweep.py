@@ -14,6 +14,7 @@ from sim.cli.textable import render_table
 from sim.engine.requests import Sweep, parse_grid
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
+from sim.runs.reports import SweepReport
 
 
 def handle(args: argparse.Namespace) -> Any:
@@ -71,7 +72,7 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
     return report_sweep_failures(result)
 
 
-def report_sweep_failures(result: dict[str, Any]) -> int:
+def report_sweep_failures(result: SweepReport) -> int:
     """Say on stderr which arms had failed runs (the first failure's traceback) and return the exit code:
     3 when any run failed, else 0."""
 
@@ -83,12 +84,13 @@ def report_sweep_failures(result: dict[str, Any]) -> int:
     )
     first = next(c for c in result["results"] if c["failed"])
     f = first["first_failure"]
+    assert f is not None  # a combination with failed runs names its first
     arm = " ".join(f"{k}={_value(v)}" for k, v in first["grid"].items()) or "the sweep"
     sys.stderr.write(
         f"agora: the first, in {shown_line(arm)}, run {f['run']} (seed {f['seed']}): {shown_line(f['error'])}\n"
     )
-    if f.get("traceback"):
-        sys.stderr.write(indented(f["traceback"]) + "\n")
+    if tb := f.get("traceback"):
+        sys.stderr.write(indented(tb) + "\n")
     return EXIT_FAILED
 
 
@@ -109,7 +111,7 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def format_table(result: dict[str, Any]) -> str:
+def format_table(result: SweepReport) -> str:
     """The sweep as plain text: a title, a table with one row per combination, a footer."""
 
     n = result["agents"]
@@ -168,7 +170,7 @@ def format_table(result: dict[str, Any]) -> str:
     if "plot" in result:
         out.append(f"figure: {result['plot']['output']}")
     out += written_files_text(result)
-    cascades = [(c["grid"], c.get("cascade")) for c in result["results"] if c.get("cascade")]
+    cascades = [(c["grid"], stats) for c in result["results"] if (stats := c.get("cascade"))]
     if cascades:
         out.append("cascade, mean (95% CI):")
         for grid, stats in cascades:
@@ -181,6 +183,7 @@ def format_table(result: dict[str, Any]) -> str:
     if errors:
         first = next(c for c in result["results"] if c["failed"])
         f = first["first_failure"]
+        assert f is not None  # a combination with failed runs names its first
         where = f" at {shown_line(f['where'])}" if f.get("where") else ""
         out.append(
             f"{result['failed']} of {result['total_runs']} runs failed and are left out of the statistics; the "

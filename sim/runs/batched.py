@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -40,6 +40,13 @@ from sim.core.cascade import _empty_measures
 from sim.core.world import World, world_rng
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import all_active
+from sim.runs.reports import RunEntry, RunSeries, no_totals
+
+if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched imports SeedSpec)
+    from sim.engine.simulation import Simulation
+    from sim.model.registry import Registry
+    from sim.model.seeds import SeedSpec
+    from sim.model.session import PropagationSession
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -61,9 +68,6 @@ CHUNK_EDGES = 1 << 12
 #: machine, ego-Facebook's ic: the engine 19 ms a run, the batched kernel 4.5 ms a run after 1.0-1.5 s of
 #: loading Numba and the kernels, even at about 70 runs.
 AUTO_RUNS = 100
-
-#: The living network's counters of a run's report (``follows`` ...): nothing of it moves in a batched run.
-TOTALS = ("follows", "unfollows", "joins", "leaves", "feed_items", "reports")
 
 
 def mix64(z: np.ndarray) -> np.ndarray:
@@ -100,7 +104,7 @@ def lt_thresholds(keys: np.ndarray, agents: np.ndarray) -> np.ndarray:
 BATCHED_MODELS = ("ic", "lt", "sir")
 
 
-def is_builtin(registry: Any, name: str, model_cls: type) -> bool:
+def is_builtin(registry: Registry, name: str, model_cls: type) -> bool:
     """Whether ``model_cls``, the model registered as ``name``, is the built-in one of that name, as the
     registry says (the engine knows plugins only through the registry): a user's model of that name, from a
     folder or an installed package, is not."""
@@ -108,7 +112,9 @@ def is_builtin(registry: Any, name: str, model_cls: type) -> bool:
     return info is not None and info.source == "builtin" and info.cls is model_cls
 
 
-def why_not(world: World, sim: Any, session: Any, model_cls: type, trees: bool, interventions: list[str]) -> str | None:
+def why_not(
+    world: World, sim: Simulation, session: PropagationSession, model_cls: type, trees: bool, interventions: list[str]
+) -> str | None:
     """Why an ensemble cannot run batched (None: it can): the batched path is the built-in ``ic``, ``lt`` or
     ``sir`` (:data:`BATCHED_MODELS`) on a world where nothing else moves. ``sim`` and ``session`` are the
     ensemble's probe, just injected; ``model_cls`` the class its registry gave for the session's model."""
@@ -156,7 +162,9 @@ def small(model: str, runs: int) -> str | None:
     )
 
 
-def run_key(world: World, session: int, seed: int, spec: Any, fixed: np.ndarray | None) -> tuple[np.ndarray, np.uint64]:
+def run_key(
+    world: World, session: int, seed: int, spec: SeedSpec, fixed: np.ndarray | None
+) -> tuple[np.ndarray, np.uint64]:
     """The seeds and random key of the run of session seed ``seed``: the seeds are drawn from the session's
     generator as the engine draws them (``spec.select``; ``fixed``: a seed file's or a seed method's agents),
     then the key is the generator's next 64-bit word."""
@@ -181,7 +189,7 @@ def pcg_state(rng: np.random.Generator) -> np.ndarray:
     return np.array([s >> 64, s & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)
 
 
-def _chooser(world: World, spec: Any, fixed: np.ndarray | None) -> Callable[[np.random.Generator], np.ndarray]:
+def _chooser(world: World, spec: SeedSpec, fixed: np.ndarray | None) -> Callable[[np.random.Generator], np.ndarray]:
     """``spec.select(world, rng)``, with the selections that draw nothing (a seed file's or a seed method's
     agents, ``top``, ``ids``, ``none``) made once."""
     chosen = _drawn_once(world, spec, fixed)
@@ -190,7 +198,7 @@ def _chooser(world: World, spec: Any, fixed: np.ndarray | None) -> Callable[[np.
     return lambda rng: spec.select(world, rng).astype(np.int64)
 
 
-def _drawn_once(world: World, spec: Any, fixed: np.ndarray | None) -> np.ndarray | None:
+def _drawn_once(world: World, spec: SeedSpec, fixed: np.ndarray | None) -> np.ndarray | None:
     """The seeds of every run when they draw nothing (a seed file's or a seed method's agents, ``top``,
     ``ids``, ``none``), else None."""
     if fixed is not None:
@@ -217,7 +225,7 @@ def _words(x: int) -> list[int]:
 
 
 def _starter(
-    world: World, spec: Any, fixed: np.ndarray | None, session: int, seeds: range
+    world: World, spec: SeedSpec, fixed: np.ndarray | None, session: int, seeds: range
 ) -> Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]:
     """``start(run_seed)``: a run's seeds, its generator's state (:func:`pcg_state`) and its ``lt`` key, as
     :func:`run_key` and :func:`pcg_state` make them from ``world_rng(world.seed, 100, run_seed, session)``.
@@ -399,7 +407,7 @@ class Outcome(NamedTuple):
     gens: np.ndarray
 
 
-def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds: float) -> dict[str, Any]:
+def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds: float) -> RunEntry:
     """A run's report from the kernel's buffers, field for field what ``sim.runs.runner._run_summary``
     reports for the same run (session seed ``seed``) on the engine."""
     from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
@@ -415,15 +423,16 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
     seeds = new[0]
     if sent is None:
         sent = curve[rounds - 1] if rounds else 0
+    states: RunSeries
     if cured is None:
         states = {"susceptible": [n - c for c in curve], "adopted": curve}
     else:
         removed = list(accumulate(cured.tolist()))
         states = {"S": [n - c for c in curve], "I": [c - r for c, r in zip(curve, removed)], "R": removed}
-    out: dict[str, Any] = {
+    out: RunEntry = {
         "ticks": int((rounds + 1 if finished else limit) if until_done else limit),
         "seconds": round(seconds, 4),
-        **dict.fromkeys(TOTALS, 0),
+        **no_totals(),
         "session": session,
         "status": "completed" if (finished or not until_done) else "max-ticks",
         "session_status": "completed" if finished else "running",
@@ -509,14 +518,14 @@ def warm(model: str) -> None:
 def run_batched(
     world: World,
     *,
-    probe: Any,
+    probe: PropagationSession,
     seed: int,
     runs: list[int],
     limit: int,
     until_done: bool,
     max_ticks: int,
     report: Callable[[int], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[RunEntry]:
     """Runs ``runs`` (indices: session seed ``seed + r``) of the probe session's ``ic``, ``lt`` or ``sir``
     through the compiled kernels; reports in run order. ``report(done)`` every 64 runs."""
     from sim.model.seeds import SeedSpec  # noqa: PLC0415 - kept off the import path of plain runs
@@ -530,7 +539,7 @@ def run_batched(
     rounds_cap = max(0, limit - 1)
     direct = n <= DIRECT_AGENTS
     buf = _take(n, max(CHUNK_EDGES, widest, 1))
-    out: list[dict[str, Any]] = []
+    out: list[RunEntry] = []
     span = range(seed + min(runs), seed + max(runs) + 1) if runs else range(0)
     start = _starter(world, spec, probe.seed_agents, probe.id, span)
     c = buf.counts

@@ -26,12 +26,13 @@ import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, TypeVar
 
 from sim.errors import AgoraError, BadParameterError, ResourceError
 
+R = TypeVar("R")
 #: A job: ``fn(index, report)`` returns a picklable result; ``report(fraction)`` tells how far it is.
-Job = Callable[[int, Callable[[float], None]], Any]
+Job = Callable[[int, Callable[[float], None]], R]
 #: Progress of the whole map: ``(jobs finished, fraction of all the work done)``.
 MapProgress = Callable[[int, float], None] | None
 
@@ -62,7 +63,7 @@ class _Worker:
         self.heard = time.monotonic()
 
 
-def _child(fn: Job, conn: Connection) -> None:
+def _child(fn: Job[object], conn: Connection) -> None:
     """A worker's life: ask for a job, run it, send its result; until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it ends the workers
     try:
@@ -98,7 +99,7 @@ def _child(fn: Job, conn: Connection) -> None:
         conn.close()
 
 
-def _start(ctx: Any, fn: Job) -> _Worker:
+def _start(ctx: Any, fn: Job[object]) -> _Worker:
     parent, child = ctx.Pipe(duplex=True)
     p = ctx.Process(target=_child, args=(fn, child), daemon=True, name="agora-run-worker")
     p.start()
@@ -116,16 +117,16 @@ def _end(workers: list[_Worker]) -> None:
 
 
 def _collect(
-    fn: Job,
+    fn: Job[R],
     count: int,
     workers: int,
     progress: MapProgress,
     stall_seconds: float | None,
-    on_stall: Callable[[int], Any] | None,
-) -> list[Any]:
+    on_stall: Callable[[int], R] | None,
+) -> list[R]:
 
     ctx = multiprocessing.get_context("fork")
-    results: list[Any] = [None] * count
+    results: list[Any] = [None] * count  # each job's result, as it comes back through its worker's pipe
     finished = [False] * count
     partial: dict[int, float] = {}
     next_job = 0
@@ -205,14 +206,14 @@ def _collect(
 
 
 async def map_forked(
-    fn: Job,
+    fn: Job[R],
     count: int,
     workers: int,
     *,
     progress: MapProgress = None,
     stall_seconds: float | None = None,
-    on_stall: Callable[[int], Any] | None = None,
-) -> list[Any]:
+    on_stall: Callable[[int], R] | None = None,
+) -> list[R]:
     """``[fn(0, report), ..., fn(count - 1, report)]`` computed by ``workers`` forked processes.
 
     ``fn`` runs in a child that was forked from this process when the map started: it sees everything

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.analysis.plot import check_figure_path, figure_format, plot_files, plot_tables
 from sim.errors import BadParameterError
 from sim.model.series import SeriesColumns
+from sim.runs.reports import ArmReport, EnsembleReport, FirstFailure, JSONObject, RunEntry, SweepReport
 from sim.runs.runner import series_records
 from sim.runs.sweep import paired_difference
 from sim.store.cascadeio import (
@@ -33,8 +35,15 @@ from sim.store.cascadeio import table_from_records as cascade_table
 from sim.store.seriesio import SeriesTable, check_series_path, save_series, table_from_records
 from sim.store.worldfile import check_target
 
+if TYPE_CHECKING:  # optional dependencies, imported when a table is asked for
+    import pandas as pd
+    import pyarrow as pa
 
-def _pandas() -> Any:
+#: A run's adoption forest as arrays (``sim.runs.runner.tree_arrays``); None for a run without one.
+Tree = dict[str, np.ndarray] | None
+
+
+def _pandas() -> ModuleType:
     try:
         import pandas  # noqa: PLC0415 - heavy optional dependency, only when a DataFrame is asked for
     except ImportError:
@@ -42,7 +51,7 @@ def _pandas() -> Any:
     return pandas
 
 
-def _pyarrow() -> Any:
+def _pyarrow() -> ModuleType:
     try:
         import pyarrow  # noqa: PLC0415 - heavy optional dependency, only when an Arrow table is asked for
     except ImportError:
@@ -50,11 +59,11 @@ def _pyarrow() -> Any:
     return pyarrow
 
 
-def _columns_frame(columns: dict[str, Any]) -> Any:
+def _columns_frame(columns: Mapping[str, object]) -> pd.DataFrame:
     return _pandas().DataFrame(columns)
 
 
-def _columns_arrow(columns: dict[str, Any]) -> Any:
+def _columns_arrow(columns: Mapping[str, object]) -> pa.Table:
     pa = _pyarrow()
     return pa.table(
         {
@@ -65,14 +74,14 @@ def _columns_arrow(columns: dict[str, Any]) -> Any:
 
 
 def _figure(
-    records: list[dict[str, Any]],
+    records: list[dict[str, object]],
     keys: list[str],
     source: str,
     output: str,
     title: str,
     measures: Sequence[str] | None,
     force: bool,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Draw series records as ``--plot FILE`` does (one line per combination and measure, a 95% band)."""
     check_target(output, force, what="figure")
     check_figure_path(output)
@@ -90,7 +99,7 @@ def plot(
     measures: Sequence[str] | None = None,
     title: str | None = None,
     force: bool = False,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Draw series files (``.csv``, ``.csv.gz``, ``.parquet``) in one figure, as ``agora plot FILES -o OUTPUT``
     does: for each file, combination and measure the mean over the runs per tick and its 95% band.
 
@@ -120,7 +129,7 @@ class Series:
     """
 
     table: SeriesTable
-    records: list[dict[str, Any]] = field(repr=False)
+    records: list[dict[str, object]] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -142,7 +151,8 @@ class Series:
         measures: dict[str, None] = {}
         variables: dict[str, None] = {}
         for record in self.records:
-            declared = SeriesColumns.from_dict(record.get("columns") or {})
+            columns = record.get("columns")
+            declared = SeriesColumns.from_dict(columns if isinstance(columns, Mapping) else {})
             states.update(dict.fromkeys(declared.states))
             measures.update(dict.fromkeys(declared.measures))
             variables.update(dict.fromkeys(declared.variables))
@@ -159,15 +169,15 @@ class Series:
             "value": t.value,
         }
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pd.DataFrame:
         """A pandas DataFrame of :meth:`columns` (needs pandas)."""
         return _columns_frame(self.columns())
 
-    def to_arrow(self) -> Any:
+    def to_arrow(self) -> pa.Table:
         """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
         return _columns_arrow(self.columns())
 
-    def write(self, path: str, *, force: bool = False) -> dict[str, Any]:
+    def write(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write the series file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as ``--series`` does.
 
         Returns:
@@ -195,7 +205,7 @@ class Cascades:
     """
 
     table: CascadeTable
-    records: list[dict[str, Any]] = field(repr=False)
+    records: list[dict[str, object]] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -209,15 +219,15 @@ class Cascades:
         """The table as numpy columns, key columns first."""
         return self.table.columns()
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pd.DataFrame:
         """A pandas DataFrame of :meth:`columns` (needs pandas)."""
         return _columns_frame(self.columns())
 
-    def to_arrow(self) -> Any:
+    def to_arrow(self) -> pa.Table:
         """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
         return _columns_arrow(self.columns())
 
-    def write(self, path: str, *, force: bool = False) -> dict[str, Any]:
+    def write(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write the cascades file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as ``--cascades`` does.
 
         Returns:
@@ -244,7 +254,7 @@ class SizeDistribution:
     """
 
     table: CcdfTable
-    records: list[dict[str, Any]] = field(repr=False)
+    records: list[dict[str, object]] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -253,15 +263,15 @@ class SizeDistribution:
         """Key columns first, then size and ccdf."""
         return self.table.columns()
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pd.DataFrame:
         """A pandas DataFrame of :meth:`columns` (needs pandas)."""
         return _columns_frame(self.columns())
 
-    def to_arrow(self) -> Any:
+    def to_arrow(self) -> pa.Table:
         """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
         return _columns_arrow(self.columns())
 
-    def write(self, path: str, *, force: bool = False) -> dict[str, Any]:
+    def write(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write the file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as ``--ccdf`` does.
 
         Raises:
@@ -273,16 +283,24 @@ class SizeDistribution:
         return save_ccdf(path, self.records, list(self.table.key_names))
 
 
-def _size_distribution(records: list[dict[str, Any]], key_names: list[str]) -> SizeDistribution:
+def _size_distribution(records: list[dict[str, object]], key_names: list[str]) -> SizeDistribution:
     return SizeDistribution(ccdf_table(records, key_names), records)
 
 
-def _sizes(runs: list[dict[str, Any]]) -> list[int]:
+def _sizes(runs: list[RunEntry]) -> list[int]:
     """The cascade sizes of the runs that did not fail and have a tree."""
-    return [int(r["cascade"]["size"]) for r in runs if r.get("status") != "failed" and r.get("cascade") is not None]
+    return [_size(c) for r in runs if r.get("status") != "failed" and (c := r.get("cascade")) is not None]
 
 
-def _take_trees(runs: list[dict[str, Any]]) -> list[Any] | None:
+def _size(cascade: JSONObject) -> int:
+    """A run's cascade size (``sim.core.cascade``'s ``size``, a whole number)."""
+    size = cascade["size"]
+    if not isinstance(size, int | np.integer):
+        raise TypeError(f"a cascade's size is a whole number, not {size!r}")
+    return int(size)
+
+
+def _take_trees(runs: list[RunEntry]) -> list[Tree] | None:
     """Each run's ``tree`` (numpy arrays), taken out of its JSON entry; None when no run kept one."""
     if not any("tree" in r for r in runs):
         return None
@@ -317,10 +335,10 @@ class Run:
     error: str | None
     where: str | None
     traceback: str | None
-    data: dict[str, Any] = field(repr=False, compare=False)
+    data: RunEntry = field(repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, index: int, data: dict[str, Any], seed: int | None = None) -> Run:
+    def from_dict(cls, index: int, data: RunEntry, seed: int | None = None) -> Run:
         return cls(
             index=index,
             seed=data.get("seed", seed),
@@ -339,16 +357,17 @@ class Run:
     def failed(self) -> bool:
         return self.status == "failed"
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> object:
         """Any field of the run's JSON entry (``exposed``, ``graph_reached``, ``reproduction_number``, ...)."""
-        return self.data[key]
+        entry: Mapping[str, object] = self.data
+        return entry[key]
 
 
 _RUN_TABLE = ("seed", "status", "reached", "peak_tick", "ticks", "rounds", "error")
 
 
-def _runs_columns(runs: list[Run], keys: dict[str, Any] | None = None) -> dict[str, Any]:
-    cols: dict[str, list[Any]] = {k: [] for k in (list(keys or {}) + ["run", *_RUN_TABLE])}
+def _runs_columns(runs: list[Run], keys: Mapping[str, object] | None = None) -> dict[str, list[object]]:
+    cols: dict[str, list[object]] = {k: [] for k in (list(keys or {}) + ["run", *_RUN_TABLE])}
     for r in runs:
         for k, v in (keys or {}).items():
             cols[k].append(v)
@@ -369,7 +388,7 @@ class Failure:
     traceback: str | None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Failure | None:
+    def from_dict(cls, data: FirstFailure | None) -> Failure | None:
         if data is None:
             return None
         return cls(
@@ -393,7 +412,7 @@ class EnsembleResult:
     """
 
     model: str
-    params: dict[str, Any]
+    params: dict[str, object]
     seeds: str
     runs: list[Run]
     completed: int
@@ -404,12 +423,12 @@ class EnsembleResult:
     mean_peak_tick: float | None
     agents: int
     first_failure: Failure | None
-    data: dict[str, Any] = field(repr=False)
+    data: EnsembleReport = field(repr=False)
     source: str = ""
-    trees: list[Any] | None = field(default=None, repr=False)
+    trees: list[Tree] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "") -> EnsembleResult:
+    def from_dict(cls, data: EnsembleReport, source: str = "") -> EnsembleResult:
         """The result of a :func:`sim.runs.runner.run_cascades` report; each run's ``tree`` (arrays, with
         ``trees=True``) is taken out of it, so that :meth:`to_dict` stays JSON."""
         trees = _take_trees(data["runs"])
@@ -443,7 +462,7 @@ class EnsembleResult:
         records = series_records(self.data)
         return Series(table_from_records(records, (), source=self.source), records)
 
-    def write_series(self, path: str, *, force: bool = False) -> dict[str, Any]:
+    def write_series(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :attr:`series` to ``path`` as ``agora run --series PATH`` does, and note it in :meth:`to_dict`.
 
         Raises:
@@ -458,7 +477,7 @@ class EnsembleResult:
 
     def plot(
         self, output: str, *, measures: Sequence[str] | None = None, title: str | None = None, force: bool = False
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """Draw :attr:`series` to ``output`` (``.png``, ``.svg`` or ``.pdf``) as ``agora run --plot OUTPUT`` does,
         and note it in :meth:`to_dict`; ``measures`` picks some (default every one).
 
@@ -482,14 +501,14 @@ class EnsembleResult:
         """
         if self.trees is None:
             raise _no_trees("ensemble", "ensemble")
-        records = [
+        records: list[dict[str, object]] = [
             {"keys": {}, "run": i, "tree": tree}
             for i, (r, tree) in enumerate(zip(self.data["runs"], self.trees))
             if tree is not None and r.get("status") != "failed"
         ]
         return Cascades(cascade_table(records), records)
 
-    def write_cascades(self, path: str, *, force: bool = False) -> dict[str, Any]:
+    def write_cascades(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :attr:`cascades` to ``path`` as ``agora run --runs R --cascades PATH`` does, and note it in
         :meth:`to_dict` (``cascades_file``).
 
@@ -508,7 +527,7 @@ class EnsembleResult:
         (P(S >= size)). Needs no ``trees=True``: each run's ``cascade.size`` is enough."""
         return _size_distribution([{"keys": {}, "sizes": _sizes(self.data["runs"])}], [])
 
-    def write_ccdf(self, path: str, *, force: bool = False) -> dict[str, Any]:
+    def write_ccdf(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :meth:`ccdf` to ``path`` as ``agora run --runs R --ccdf PATH`` does, and note it in
         :meth:`to_dict` (``ccdf_file``).
 
@@ -522,15 +541,15 @@ class EnsembleResult:
         self.data["ccdf_file"] = written = dist.write(path, force=force)
         return dict(written)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> EnsembleReport:
         """The report as ``agora run ... --json`` prints it (a copy)."""
         return copy.deepcopy(self.data)
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pd.DataFrame:
         """One row per run: run, seed, status, reached, peak_tick, ticks, rounds, error (needs pandas)."""
         return _columns_frame(_runs_columns(self.runs))
 
-    def to_arrow(self) -> Any:
+    def to_arrow(self) -> pa.Table:
         """:meth:`to_pandas`'s rows as a pyarrow Table (needs pyarrow)."""
         pa = _pyarrow()
         return pa.table(_runs_columns(self.runs))
@@ -545,7 +564,7 @@ class Paired:
 
     arm: int
     against: int
-    grid: dict[str, Any]
+    grid: dict[str, object]
     measure: str
     pairs: int
     mean: float | None
@@ -558,9 +577,9 @@ class Arm:
     runs that did not fail (the fields of one entry of ``results`` in ``agora sweep --json``)."""
 
     index: int
-    grid: dict[str, Any]
+    grid: dict[str, object]
     model: str
-    params: dict[str, Any]
+    params: dict[str, object]
     runs: list[Run]
     completed: int
     failed: int
@@ -569,10 +588,10 @@ class Arm:
     mean_peak_tick: float | None
     peak_ci95: list[float | None]
     first_failure: Failure | None
-    data: dict[str, Any] = field(repr=False)
+    data: ArmReport = field(repr=False)
 
     @classmethod
-    def from_dict(cls, index: int, data: dict[str, Any], seeds: list[int]) -> Arm:
+    def from_dict(cls, index: int, data: ArmReport, seeds: list[int]) -> Arm:
         runs = [Run.from_dict(i, r, seeds[i] if i < len(seeds) else None) for i, r in enumerate(data["per_run"])]
         return cls(
             index=index,
@@ -590,9 +609,10 @@ class Arm:
             data=data,
         )
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> object:
         """Any field of the combination's JSON entry (``std_reached``, ``mean_fraction``, ``paired``, ...)."""
-        return self.data[key]
+        entry: Mapping[str, object] = self.data
+        return entry[key]
 
 
 _MEASURES = {"reached": "reach", "peak_tick": "peak"}
@@ -608,23 +628,23 @@ class SweepResult:
     """
 
     arms: list[Arm]
-    grid: dict[str, list[Any]]
-    fixed: dict[str, Any]
+    grid: dict[str, list[object]]
+    fixed: dict[str, object]
     model: str
     runs: int
     total_runs: int
     completed: int
     failed: int
     agents: int
-    data: dict[str, Any] = field(repr=False)
-    records: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    data: SweepReport = field(repr=False)
+    records: list[dict[str, object]] = field(repr=False, default_factory=list)
     source: str = ""
     kept_series: bool = True
-    trees: list[list[Any]] | None = field(default=None, repr=False)
+    trees: list[list[Tree]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_dict(
-        cls, data: dict[str, Any], records: list[dict[str, Any]], source: str = "", kept_series: bool = True
+        cls, data: SweepReport, records: list[dict[str, object]], source: str = "", kept_series: bool = True
     ) -> SweepResult:
         """The result of a :func:`sim.runs.sweep.run_sweep` report; each run's ``tree`` (arrays, with
         ``trees=True``) is taken out of it, so that :meth:`to_dict` stays JSON."""
@@ -654,7 +674,7 @@ class SweepResult:
     def __getitem__(self, index: int) -> Arm:
         return self.arms[index]
 
-    def arm(self, **grid: Any) -> Arm:
+    def arm(self, **grid: object) -> Arm:
         """The combination with these grid values, e.g. ``res.arm(model="sir")``.
 
         Raises:
@@ -678,7 +698,6 @@ class SweepResult:
         if isinstance(against, bool) or not isinstance(against, int) or not 0 <= against < len(self.arms):
             raise BadParameterError(f"against={against!r} is not a combination: give 0 to {len(self.arms) - 1}")
         base = self.arms[against].data["per_run"]
-        prefix = _MEASURES[measure]
         out = []
         for a in self.arms:
             if a.index == against:
@@ -691,8 +710,8 @@ class SweepResult:
                     grid=dict(a.grid),
                     measure=measure,
                     pairs=d["pairs"],
-                    mean=d[f"{prefix}_diff_mean"],
-                    ci95=list(d[f"{prefix}_diff_ci95"]),
+                    mean=d["reach_diff_mean"] if measure == "reached" else d["peak_diff_mean"],
+                    ci95=list(d["reach_diff_ci95"] if measure == "reached" else d["peak_diff_ci95"]),
                 )
             )
         return out
@@ -704,7 +723,7 @@ class SweepResult:
         keys = list(self.grid)
         return Series(table_from_records(self.records, keys, source=self.source), self.records)
 
-    def write_series(self, path: str, *, force: bool = False) -> dict[str, Any]:
+    def write_series(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :attr:`series` to ``path`` as ``agora sweep --series PATH`` does, and note it in :meth:`to_dict`.
 
         Raises:
@@ -715,7 +734,7 @@ class SweepResult:
 
     def plot(
         self, output: str, *, measures: Sequence[str] | None = None, title: str | None = None, force: bool = False
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """Draw :attr:`series` to ``output``, one line per combination, as ``agora sweep --plot OUTPUT`` does, and
         note it in :meth:`to_dict`.
 
@@ -737,7 +756,7 @@ class SweepResult:
         """
         if self.trees is None:
             raise _no_trees("sweep", "sweep")
-        records = [
+        records: list[dict[str, object]] = [
             {"keys": dict(a.grid), "run": i, "tree": tree}
             for a, trees in zip(self.arms, self.trees)
             for i, (r, tree) in enumerate(zip(a.data["per_run"], trees))
@@ -745,7 +764,7 @@ class SweepResult:
         ]
         return Cascades(cascade_table(records, list(self.grid)), records)
 
-    def write_cascades(self, path: str, *, force: bool = False) -> dict[str, Any]:
+    def write_cascades(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :attr:`cascades` to ``path`` as ``agora sweep --cascades PATH`` does, and note it in
         :meth:`to_dict` (``cascades_file``).
 
@@ -762,10 +781,12 @@ class SweepResult:
     def ccdf(self) -> SizeDistribution:
         """The distribution of cascade sizes of each combination, over its completed runs with a tree: the grid
         keys, ``size`` and ``ccdf`` (P(S >= size)). Needs no ``trees=True``."""
-        records = [{"keys": dict(a.grid), "sizes": _sizes(a.data["per_run"])} for a in self.arms]
+        records: list[dict[str, object]] = [
+            {"keys": dict(a.grid), "sizes": _sizes(a.data["per_run"])} for a in self.arms
+        ]
         return _size_distribution(records, list(self.grid))
 
-    def write_ccdf(self, path: str, *, force: bool = False) -> dict[str, Any]:
+    def write_ccdf(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :meth:`ccdf` to ``path`` as ``agora sweep --ccdf PATH`` does, and note it in :meth:`to_dict`
         (``ccdf_file``).
 
@@ -783,13 +804,13 @@ class SweepResult:
         if not self.kept_series:
             raise BadParameterError("this sweep kept no series: run it with series=True")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SweepReport:
         """The report as ``agora sweep ... --json`` prints it (a copy)."""
         return copy.deepcopy(self.data)
 
-    def _table(self) -> dict[str, list[Any]]:
+    def _table(self) -> dict[str, list[object]]:
         keys = list(self.grid)
-        cols: dict[str, list[Any]] = {k: [] for k in keys}
+        cols: dict[str, list[object]] = {k: [] for k in keys}
         for name in ("model", "completed", "failed", "mean_reached", "ci95_low", "ci95_high", "mean_peak_tick"):
             cols[name] = []
         for a in self.arms:
@@ -805,18 +826,18 @@ class SweepResult:
             cols["mean_peak_tick"].append(a.mean_peak_tick)
         return cols
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pd.DataFrame:
         """One row per combination: grid keys, model, completed, failed, mean_reached, ci95_low, ci95_high,
         mean_peak_tick (needs pandas)."""
         return _columns_frame(self._table())
 
-    def to_arrow(self) -> Any:
+    def to_arrow(self) -> pa.Table:
         """:meth:`to_pandas`'s rows as a pyarrow Table (needs pyarrow)."""
         return _pyarrow().table(self._table())
 
-    def runs_table(self) -> Any:
+    def runs_table(self) -> pd.DataFrame:
         """One row per run of every combination (grid keys, run, seed, status, reached, ...) as a DataFrame."""
-        cols: dict[str, list[Any]] = {}
+        cols: dict[str, list[object]] = {}
         for a in self.arms:
             part = _runs_columns(a.runs, a.grid)
             for k, v in part.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
 from sim.engine import intervene
 from sim.engine.intervene import check as check_intervention
+from sim.engine.observe import Monitor
 from sim.engine.requests import Ensemble, Inject
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
@@ -31,13 +32,24 @@ from sim.model.intervene import Intervention
 from sim.model.registry import Registry
 from sim.model.seeds import SeedSpec
 from sim.model.series import SeriesColumns, series_dict
+from sim.model.session import PropagationSession
 from sim.runs import batched
 from sim.runs.forkpool import default_workers, fork_available, map_forked
+from sim.runs.reports import (
+    TOTALS,
+    EnsembleReport,
+    FirstFailure,
+    RecommenderError,
+    RunEntry,
+    RunSeries,
+    SocialInfo,
+    Totals,
+    interval,
+    no_totals,
+)
+from sim.store.writer import WorldWriter
 
 Progress = Callable[[str, float], None] | None
-
-
-_TOTALS = batched.TOTALS
 
 
 def _run_summary(
@@ -45,12 +57,12 @@ def _run_summary(
     session_id: int | None,
     ticks: int,
     seconds: float,
-    totals: dict[str, int],
+    totals: Totals,
     *,
     until_done: bool = False,
     ensemble: bool = False,
     tree: bool = False,
-) -> dict[str, Any]:
+) -> RunEntry:
     """One run as ``agora run --json`` reports it.
 
     ``cascade`` holds the measures of the run's adoption forest (``sim.core.cascade``; None for a failed
@@ -61,7 +73,7 @@ def _run_summary(
     ``max-ticks`` (``--until-done`` stopped at ``--max-ticks``) or ``failed``: the model raised or broke
     the contract, or, in an ensemble (``ensemble``), a recommender that fed the run failed. ``error`` is
     one line, ``traceback`` the plugin's frames and ``where`` the plugin's ``file:line``."""
-    out: dict[str, Any] = {"ticks": ticks, "seconds": round(seconds, 4), **totals}
+    out: RunEntry = {"ticks": ticks, "seconds": round(seconds, 4), **totals}
     if session_id is None:
         return out
     s = sim.session(session_id)
@@ -138,7 +150,7 @@ def _run_summary(
     return out
 
 
-def _counter_series(s: Any, counters: list[Any], length: int) -> dict[str, list[int]]:
+def _counter_series(s: PropagationSession, counters: list[PropagationSession], length: int) -> RunSeries:
     """``counter.reached`` and ``counter.new``: the counter-messages' adoptions (summed) on the ticks of
     session ``s``'s series (0 before a counter started, its final reach after it ended)."""
     reached = np.zeros(length, dtype=np.int64)
@@ -154,7 +166,7 @@ def _counter_series(s: Any, counters: list[Any], length: int) -> dict[str, list[
     return {"counter.reached": reached.tolist(), "counter.new": new.tolist()}
 
 
-def _schedule(sim: Simulation, s: Any, listed: tuple[Intervention, ...]) -> None:
+def _schedule(sim: Simulation, s: PropagationSession, listed: tuple[Intervention, ...]) -> None:
     """Schedule a run's interventions, their ticks counted from the injection of session ``s``."""
     for iv in listed:
         # Part of the command's own injection: held by the checkpoint that follows it (or rolled back with it).
@@ -201,11 +213,11 @@ async def run_cascades(
     /,
     *,
     registry: Registry,
-    writer: Any = None,
+    writer: WorldWriter | None = None,
     progress: Progress = None,
-    monitor: Any = None,
+    monitor: Monitor | None = None,
     **fields: object,
-) -> dict[str, Any]:
+) -> EnsembleReport:
     """Run the simulation headless and report in the shape ``agora run --json`` prints.
 
     ``request`` is an :class:`~sim.engine.requests.Ensemble` (or its fields as keywords, parsed here by
@@ -268,7 +280,7 @@ async def run_cascades(
         message = _chosen_once(world, registry, message)
     _refuse_parallel(request, monitor, run_config)
 
-    def report(results: list[dict[str, Any]], social_info: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    def report(results: list[RunEntry], social_info: SocialInfo, params: dict[str, object]) -> EnsembleReport:
         return _report(world, results, social_info, llm_totals, skip_texts, model, params, seeds, runs, writer)
 
     if runs is not None and monitor is None and not request.ticks_per_second and run_config.mode != "online":
@@ -306,7 +318,7 @@ def _chosen_once(world: World, registry: Registry, message: Inject) -> Inject:
     return dataclasses.replace(message, seeds=SeedSpec.parse(chosen))
 
 
-def _refuse_parallel(request: Ensemble, monitor: Any, config: LLMConfig) -> None:
+def _refuse_parallel(request: Ensemble, monitor: Monitor | None, config: LLMConfig) -> None:
     """Refuse ``workers`` for an ensemble whose runs must go one at a time.
 
     Raises:
@@ -342,8 +354,8 @@ class _Watched:
         request: Ensemble,
         message: Inject | None,
         config: LLMConfig,
-        writer: Any,
-        monitor: Any,
+        writer: WorldWriter | None,
+        monitor: Monitor | None,
     ) -> None:
         self.world, self.registry, self.request, self.message = world, registry, request, message
         self.config, self.writer, self.monitor = config, writer, monitor
@@ -358,10 +370,10 @@ class _Watched:
 
     async def run(
         self, progress: Progress, llm_totals: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], Simulation, dict[str, Any]]:
+    ) -> tuple[list[RunEntry], Simulation, dict[str, object]]:
         """Every run in turn: their summaries, the last run's simulation and the model's typed parameters."""
         results = []
-        model_params = dict(self.message.params) if self.message is not None else {}
+        model_params: dict[str, object] = dict(self.message.params) if self.message is not None else {}
         repeats = self.request.runs or 1
         sim = None
         for r in range(repeats):
@@ -389,7 +401,7 @@ class _Watched:
             sim.social.configure(**request.social)
         return sim
 
-    def _inject(self, sim: Simulation, r: int) -> Any:
+    def _inject(self, sim: Simulation, r: int) -> PropagationSession:
         """Inject run ``r``'s message (session seed ``seed + r``) with its interventions; its session."""
         assert self.message is not None
         if r == 0:
@@ -410,7 +422,7 @@ class _Watched:
 
     async def run_one(
         self, r: int, repeats: int, progress: Progress, llm_totals: dict[str, Any]
-    ) -> tuple[Simulation, dict[str, Any], dict[str, Any] | None]:
+    ) -> tuple[Simulation, RunEntry, dict[str, object] | None]:
         """Run ``r``: its simulation, summary and the model's typed parameters (None without a message)."""
         request = self.request
         sim = self._simulation()
@@ -421,13 +433,13 @@ class _Watched:
             await sim.checkpoint()  # the injected message is in the file before the first tick
         t0 = time.perf_counter()
         done = 0
-        totals = dict.fromkeys(_TOTALS, 0)
+        totals = no_totals()
         last_checkpoint, last_checkpoint_time = 0, time.perf_counter()
         limit, until_done = request.limit, request.until_done
         while done < limit and not (until_done and sim.idle):
             t_tick = time.perf_counter()
             m = await sim.step()
-            for k in _TOTALS:
+            for k in TOTALS:
                 totals[k] += int(m.get(k, 0))
             done += 1
             if request.runs is not None and sim.social.errors:
@@ -491,7 +503,7 @@ def check_ensemble(world: World, registry: Registry, request: Ensemble) -> None:
     )
 
 
-def check_social_params(settings: dict[str, Any], changes: dict[str, Any]) -> None:
+def check_social_params(settings: Mapping[str, object], changes: Mapping[str, object]) -> None:
     """Refuse recommender parameters no recommender receives (``Social.configure`` keeps only the parameters
     of the recommenders in ``settings``).
 
@@ -509,7 +521,7 @@ def check_social_params(settings: dict[str, Any], changes: dict[str, Any]) -> No
             )
 
 
-def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
+def series_records(result: EnsembleReport) -> list[dict[str, object]]:
     """The series records (``sim.store.seriesio``) of a :func:`run_cascades` report: one per run that did
     not fail (a failed run is no result: its series stays in the report, to show how far it got)."""
     return [
@@ -519,7 +531,7 @@ def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _social_info(sim: Simulation) -> dict[str, Any]:
+def _social_info(sim: Simulation) -> SocialInfo:
     """What the report says of the living network (from the last run's simulation)."""
     settings = sim.social.settings
     return {
@@ -531,9 +543,9 @@ def _social_info(sim: Simulation) -> dict[str, Any]:
     }
 
 
-def _recommender_errors(sim: Simulation) -> list[dict[str, Any]]:
+def _recommender_errors(sim: Simulation) -> list[RecommenderError]:
     """The recommenders that failed in a persisted run and were switched off (it ran on without them)."""
-    out = []
+    out: list[RecommenderError] = []
     for key, error in sim.social.errors.items():
         tb = sim.social.tracebacks.get(key) or None
         out.append(
@@ -548,36 +560,51 @@ def _recommender_errors(sim: Simulation) -> list[dict[str, Any]]:
     return out
 
 
-def first_failure(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+def first_failure(runs: list[RunEntry]) -> FirstFailure | None:
     """The first failed run of a report (its index, seed, error, plugin location and traceback), or None."""
     first = next((i for i, x in enumerate(runs) if x.get("status") == "failed"), None)
     if first is None:
         return None
-    return {"run": first, **{k: runs[first].get(k) for k in ("seed", "error", "where", "traceback")}}
+    r = runs[first]
+    return {
+        "run": first,
+        "seed": r.get("seed"),
+        "error": r.get("error"),
+        "where": r.get("where"),
+        "traceback": r.get("traceback"),
+    }
+
+
+def _summed(runs: list[RunEntry]) -> Totals:
+    """The living network's counters summed over ``runs``."""
+    totals = no_totals()
+    for k in TOTALS:
+        totals[k] = sum(r[k] for r in runs)
+    return totals
 
 
 def _report(
     world: World,
-    results: list[dict[str, Any]],
-    social_info: dict[str, Any],
+    results: list[RunEntry],
+    social_info: SocialInfo,
     llm_totals: dict[str, Any],
     skip_texts: bool,
     model: str,
-    model_params: dict[str, Any],
+    model_params: dict[str, object],
     seeds: str,
     runs: int | None,
-    writer: Any,
-) -> dict[str, Any]:
+    writer: WorldWriter | None,
+) -> EnsembleReport:
     """The report of every run. Statistics come from the runs that did not fail (``completed`` of them;
     ``max-ticks`` runs count, and are counted in ``stopped`` too): a failed run is never a number."""
     with_session = [x for x in results if "status" in x]
     ok = [x for x in with_session if x["status"] != "failed"]
-    reached = [float(x["reached"]) for x in ok]
-    mean, ci = mean_ci95(reached, 0, world.n) if reached else (None, [None, None])
-    peak = [float(x["peak_tick"]) for x in ok if x.get("peak_tick") is not None]
+    reached = [float(v) for x in ok if (v := x["reached"]) is not None]  # a run that did not fail has its reach
+    mean, ci = interval(reached, 0, world.n)
+    peak = [float(p) for x in ok if (p := x.get("peak_tick")) is not None]
     failed = len(with_session) - len(ok)
     return {
-        "social": {**social_info, **{k: sum(r[k] for r in results) for k in _TOTALS}},
+        "social": {**social_info, **_summed(results)},
         "llm": {**llm_report(llm_totals), "texts_skipped": skip_texts},
         "model": model,
         "params": model_params,
@@ -610,9 +637,9 @@ class _Ensemble:
         self.shared = False
         self.batched = False
         self.reason: str | None = None
-        self.probe: Any = None
+        self.probe: PropagationSession | None = None
         self.probe_stats: dict[str, Any] = {}
-        self.probe_social: dict[str, Any] = {}
+        self.probe_social: SocialInfo | None = None
 
     def _simulation(self, shared: bool) -> Simulation:
         w = self.world.fork(shared=shared)
@@ -671,9 +698,10 @@ class _Ensemble:
             self.probe_social = _social_info(sim)
         return s.params
 
-    def run_part(self, part: int, parts: int, repeats: int) -> list[dict[str, Any]]:
+    def run_part(self, part: int, parts: int, repeats: int) -> list[RunEntry]:
         """Runs ``part * repeats // parts`` up to the next part's first, batched (one worker's share)."""
         lo, hi = part * repeats // parts, (part + 1) * repeats // parts
+        assert self.probe is not None  # check() chose the batched kernel
         return batched.run_batched(
             self.world,
             probe=self.probe,
@@ -686,9 +714,10 @@ class _Ensemble:
 
     async def run_batched(
         self, repeats: int, workers: int | None, progress: Progress, llm_totals: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    ) -> tuple[list[RunEntry], SocialInfo]:
         """Every run batched, in this process or over ``workers`` forked processes (each a contiguous share
         of the runs: a run's result does not depend on its batch); summaries in run order."""
+        assert self.probe is not None and self.probe_social is not None  # check() chose the batched kernel
         count = default_workers(repeats) if workers is None else max(1, min(int(workers), repeats))
         if count > 1 and fork_available():
             batched.warm(self.probe.model_name)  # compiled once, here: the workers share it
@@ -697,7 +726,7 @@ class _Ensemble:
                 if progress:
                     progress(f"{finished}/{count} shares of {repeats} runs ({count} workers)", fraction)
 
-            def share(i: int, _report: Callable[[float], None]) -> list[dict[str, Any]]:
+            def share(i: int, _report: Callable[[float], None]) -> list[RunEntry]:
                 return self.run_part(i, count, repeats)
 
             parts = await map_forked(share, count, count, progress=relay)
@@ -714,7 +743,7 @@ class _Ensemble:
 
     def run_one(
         self, r: int, report: Callable[[float], None] | None = None
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    ) -> tuple[RunEntry, dict[str, Any], SocialInfo]:
         """Run ``r`` (session seed ``seed + r``): its summary, LLM counters and living-network report."""
         sim = self._simulation(self.shared)
         w = sim.world
@@ -725,12 +754,12 @@ class _Ensemble:
         s.record_events = self.config.texts_per_tick > 0
         t0 = time.perf_counter()
         done = 0
-        totals = dict.fromkeys(_TOTALS, 0)
+        totals = no_totals()
         limit, until_done = self.limit, self.until_done
         try:
             while done < limit and not (until_done and sim.idle):
                 m = sim.step_now()
-                for k in _TOTALS:
+                for k in TOTALS:
                     totals[k] += int(m.get(k, 0))
                 done += 1
                 if sim.social.errors:
@@ -749,15 +778,15 @@ class _Ensemble:
             summary["stopped"] = f"max ticks ({self.max_ticks}) reached before every session finished"
         return summary, stats, _social_info(sim)
 
-    def stalled(self, r: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    def stalled(self, r: int) -> tuple[RunEntry, dict[str, Any], SocialInfo]:
         """The result of run ``r`` when its worker stopped answering (a plugin that could not be stopped)."""
         budget = plugin_budget_seconds(self.plugin_budget)
-        summary = {
+        summary: RunEntry = {
             "seed": self.seed + r,
             "status": "failed",
             "ticks": 0,
             "seconds": 0.0,
-            **dict.fromkeys(_TOTALS, 0),
+            **no_totals(),
             "error": f"PluginTimeout: the run stopped answering: a plugin ran past the plugin budget ({budget:g} s) "
             "and could not be stopped in its thread, so its worker process was ended",
             "where": None,
@@ -777,7 +806,7 @@ class _Ensemble:
 
     async def run(
         self, repeats: int, workers: int | None, progress: Progress, llm_totals: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    ) -> tuple[list[RunEntry], SocialInfo]:
         """Every run, in this process or over ``workers`` forked processes; summaries in run order."""
         if self.batched:
             return await self.run_batched(repeats, workers, progress, llm_totals)

@@ -39,17 +39,18 @@ import socket
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 import numpy as np
 
 from sim.core.cascade import cascade_differences, cascade_stats
-from sim.core.stats import mean_ci95
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
+from sim.core.world import World
 from sim.engine.intervene import check as check_intervention
 from sim.engine.requests import NOT_PARAMS, Ensemble, Sweep
 from sim.engine.seeding import resolve_seeds
@@ -58,6 +59,7 @@ from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceErro
 from sim.model.intervene import parse_all
 from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
+from sim.runs.reports import ArmReport, InterventionStats, JSONObject, Paired, RunEntry, SweepReport, interval
 from sim.runs.runner import check_ensemble, first_failure, run_cascades
 from sim.social.dynamics import Social
 from sim.store.snapshot import load_snapshot, save_snapshot
@@ -69,8 +71,33 @@ RAY_HINT = "--ray needs the optional extra: pip install 'agora-sim[ray]'"
 DEFAULT_TEXT = "sweep"
 #: LLM settings every sweep run uses: the offline generator (deterministic, no cost, no network).
 OFFLINE = {"offline": True}
+#: A per-run field kept from ``run_cascades``.
+_RunField: TypeAlias = Literal[
+    "reached",
+    "peak_tick",
+    "ticks",
+    "status",
+    "session_status",
+    "ended",
+    "exposed",
+    "attempts",
+    "rounds",
+    "reproduction_number",
+    "graph_reached",
+    "feed_reached",
+    "edges_removed",
+    "edges_added",
+    "error",
+    "where",
+    "traceback",
+    "recommender",
+    "stopped",
+    "cascade",
+    "interventions",
+    "immune",
+]
 #: Per-run fields kept from ``run_cascades`` (the rest describe the living network and the LLM).
-_RUN_FIELDS = (
+_RUN_FIELDS: tuple[_RunField, ...] = (
     "reached",
     "peak_tick",
     "ticks",
@@ -124,16 +151,26 @@ class RunSpec:
     auto_runs: int | None = None
 
 
-#: One arm of the sweep (a combination): ``{"model": name, "params": {name: text value}, "social": {...}}``.
-Arm = dict[str, Any]
+class Arm(TypedDict):
+    """One arm of the sweep (a combination), as shipped to the workers: its model, its parameters (text values,
+    as given) and living-network settings; its seeds (``ids:...``) where seeds are swept or a method chooses
+    them per arm, and its intervention ("" for none) where interventions are swept."""
+
+    model: str
+    params: dict[str, str]
+    social: dict[str, object]
+    seeds: NotRequired[str]
+    intervene: NotRequired[str]
+
+
 #: One run: (combination index, run index, the arm, session seed).
 Job = tuple[int, int, Arm, int]
 
 
-def series_records(result: dict[str, Any]) -> list[dict[str, Any]]:
+def series_records(result: SweepReport) -> list[dict[str, object]]:
     """A :func:`run_sweep` report's per-run series as series records (``sim.store.seriesio``), taken out of
     the report (as ``agora sweep --series`` leaves it); a failed run's series is dropped (no result)."""
-    records = []
+    records: list[dict[str, object]] = []
     for c in result["results"]:
         for r, run in enumerate(c["per_run"]):
             series = run.pop("series", None)
@@ -154,13 +191,13 @@ def _known(cls: Any) -> str:
 
 
 def plan_arms(
-    registry: Any,
+    registry: Registry,
     grid: list[tuple[str, list[str]]],
     fixed: dict[str, str],
     model: str | None = None,
-    social: dict[str, Any] | None = None,
-    check_social: Callable[[dict[str, Any]], Any] | None = None,
-) -> tuple[list[Arm], list[dict[str, Any]], list[dict[str, Any]]]:
+    social: Mapping[str, object] | None = None,
+    check_social: Callable[[dict[str, object]], object] | None = None,
+) -> tuple[list[Arm], list[dict[str, object]], list[dict[str, object]]]:
     """Every combination of the grid as an arm, checked before anything runs.
 
     Grid keys are model parameters, ``model`` (arms with different models), ``recommender`` and
@@ -224,21 +261,24 @@ def plan_arms(
                 cls.params[name].coerce(name, v)
         param_keys[key] = name
     arms: list[Arm] = []
-    typed: list[dict[str, Any]] = []
-    values: list[dict[str, Any]] = []
-    checked: list[dict[str, Any]] = []
+    typed: list[dict[str, object]] = []
+    values: list[dict[str, object]] = []
+    checked: list[dict[str, object]] = []
     for combo in expand_grid(grid):
         m = combo.get("model", models[0])
         cls = classes[m]
         params = {**fixed_by[m], **{param_keys[k]: v for k, v in combo.items() if k in param_keys}}
         full = cls.validate(params)
-        chosen: dict[str, Any] = {k: combo[k] for k in ("recommender", "friend_recommender") if k in combo}
-        arm_social = {**social, **chosen}
+        chosen: dict[str, str] = {k: combo[k] for k in ("recommender", "friend_recommender") if k in combo}
+        arm_social: dict[str, object] = {**social, **chosen}
         if check_social is not None and arm_social and arm_social not in checked:
             check_social(arm_social)
             checked.append(arm_social)
         arm: Arm = {"model": m, "params": params, "social": arm_social}
-        arm.update({k: combo[k] for k in ("seeds", "intervene") if k in combo})
+        if "seeds" in combo:
+            arm["seeds"] = combo["seeds"]
+        if "intervene" in combo:
+            arm["intervene"] = combo["intervene"]
         arms.append(arm)
         typed.append(full)
         values.append({k: (v if k not in param_keys else full[param_keys[k]]) for k, v in combo.items()})
@@ -312,7 +352,7 @@ def chunk_jobs(jobs: list[Job], workers: int) -> list[list[Job]]:
 
 
 # -- runs of one arm (the same code in every backend) ------------------------------------------------------
-def _failed(exc: Exception, session_seed: int) -> dict[str, Any]:
+def _failed(exc: Exception, session_seed: int) -> RunEntry:
     """A run that could not run: ``status: failed`` with the error (a plugin's traceback for its author)."""
     message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
     tb = None if isinstance(exc, AgoraError) else "".join(traceback.format_exception(exc))
@@ -351,8 +391,8 @@ def arm_request(spec: RunSpec, arm: Arm, session_seed: int, runs: int, registry:
 
 
 async def run_arm(
-    world: Any, registry: Any, spec: RunSpec, arm: Arm, session_seed: int, runs: int = 1
-) -> list[dict[str, Any]]:
+    world: World, registry: Registry, spec: RunSpec, arm: Arm, session_seed: int, runs: int = 1
+) -> list[RunEntry]:
     """Runs ``session_seed`` to ``session_seed + runs - 1`` of one arm on forks of ``world``, as one ensemble
     (the batched kernel where ``spec.kernel`` allows); a model that raises gives ``status: failed`` with the
     error, not an exception."""
@@ -362,7 +402,10 @@ async def run_arm(
         return [_failed(exc, session_seed + r) for r in range(runs)]
     out = []
     for r, run in enumerate(result["runs"]):
-        kept = {k: run[k] for k in _RUN_FIELDS if k in run}
+        kept: RunEntry = {}
+        for k in _RUN_FIELDS:
+            if k in run:
+                kept[k] = run[k]
         if spec.series and "series" in run:
             kept["series"] = run["series"]
             kept["series_columns"] = run.get("series_columns")
@@ -387,8 +430,8 @@ def _arm_groups(jobs: list[Job]) -> list[list[Job]]:
 
 
 async def _run_jobs(
-    world: Any, registry: Any, spec: RunSpec, jobs: list[Job], done: Callable[[], None] | None = None
-) -> list[tuple[int, int, dict[str, Any]]]:
+    world: World, registry: Registry, spec: RunSpec, jobs: list[Job], done: Callable[[], None] | None = None
+) -> list[tuple[int, int, RunEntry]]:
     out = []
     for group in _arm_groups(jobs):
         ci, _, arm, first = group[0]
@@ -403,8 +446,8 @@ async def _run_jobs(
 # -- worker processes ------------------------------------------------------------------------------------
 #: Worlds this process has loaded (reported with every chunk: a worker loads its world once).
 _LOADS = 0
-_POOL_STATE: tuple[Any, Any] | None = None
-_RAY_CACHE: dict[str, tuple[Any, Any, dict[str, str]]] = {}
+_POOL_STATE: tuple[World, Registry] | None = None
+_RAY_CACHE: dict[str, tuple[World, Registry, dict[str, str]]] = {}
 
 
 def _worker_id() -> str:
@@ -423,13 +466,13 @@ def _pool_init(world_path: str, plugin_dirs: list[str]) -> None:
     _LOADS += 1
 
 
-def _pool_chunk(spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list]:
+def _pool_chunk(spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list[tuple[int, int, RunEntry]]]:
     assert _POOL_STATE is not None, "the pool initializer did not run"
     world, registry = _POOL_STATE
     return _worker_id(), _LOADS, asyncio.run(_run_jobs(world, registry, spec, jobs))
 
 
-def _ray_world(ref: Any) -> tuple[Any, Any, dict[str, str]]:
+def _ray_world(ref: Any) -> tuple[World, Registry, dict[str, str]]:
     """The world, registry and plugin folder names (this node's copy -> the user's folder) of a Ray
     payload, loaded once per worker process (cached by object id)."""
     global _LOADS
@@ -469,16 +512,22 @@ def _ray_world(ref: Any) -> tuple[Any, Any, dict[str, str]]:
     return hit
 
 
-def _ray_chunk(box: list, spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list]:
+def _ray_chunk(box: list[Any], spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list[tuple[int, int, RunEntry]]]:
     """A Ray task. The object ref comes in a list so Ray does not fetch the world for every task."""
     world, registry, renames = _ray_world(box[0])
     out = asyncio.run(_run_jobs(world, registry, spec, jobs))
     for _, _, run in out:  # where a plugin failed, named by the folder the user gave, not this node's copy
-        for key in ("where", "traceback"):
-            if isinstance(run.get(key), str):
+        for key in _PLACES:
+            text = run.get(key)
+            if isinstance(text, str):
                 for copy, original in renames.items():
-                    run[key] = run[key].replace(copy + os.sep, original + os.sep)
+                    text = text.replace(copy + os.sep, original + os.sep)
+                run[key] = text
     return _worker_id(), _LOADS, out
+
+
+#: The fields of a failed run that name a plugin's file.
+_PLACES: tuple[Literal["where", "traceback"], ...] = ("where", "traceback")
 
 
 # -- backends (driver side) ------------------------------------------------------------------------------
@@ -488,10 +537,10 @@ class _Tally:
     def __init__(self, total: int, progress: Progress) -> None:
         self.total, self.progress = total, progress
         self.done = 0
-        self.results: dict[tuple[int, int], dict[str, Any]] = {}
+        self.results: dict[tuple[int, int], RunEntry] = {}
         self.loads: dict[str, int] = {}
 
-    def add(self, worker: str, loads: int, runs: list[tuple[int, int, dict[str, Any]]], count: bool = True) -> None:
+    def add(self, worker: str, loads: int, runs: list[tuple[int, int, RunEntry]], count: bool = True) -> None:
         self.loads[worker] = max(self.loads.get(worker, 0), loads)
         for ci, r, run in runs:
             self.results[(ci, r)] = run
@@ -584,7 +633,7 @@ def _ray_payload(world: Any, plugin_dirs: list[str]) -> dict[str, Any]:
     return {"snapshot": snapshot, "plugins": plugins, "plugin_dirs": [os.path.abspath(d) for d in plugin_dirs]}
 
 
-def import_ray() -> Any:
+def import_ray() -> ModuleType:
     """The ``ray`` module.
 
     Raises:
@@ -660,22 +709,20 @@ async def _run_ray(
 
 
 # -- the sweep -------------------------------------------------------------------------------------------
-def _summary(
-    params: dict[str, Any], grid: dict[str, Any], arm: Arm, runs: list[dict[str, Any]], n: int
-) -> dict[str, Any]:
+def _summary(params: dict[str, object], grid: dict[str, object], arm: Arm, runs: list[RunEntry], n: int) -> ArmReport:
     """One combination's statistics over its completed runs (failed runs are counted, not averaged).
     Intervals are bounded: reach inside [0, agents], time to peak at least 0 (``sim.core.stats``)."""
 
     ok = [r for r in runs if r["status"] != "failed"]
-    raw = [r["reached"] for r in ok]
+    raw = [x for r in ok if (x := r["reached"]) is not None]  # a run that did not fail has its reach
     reached = [float(x) for x in raw]
-    peaks = [float(r["peak_tick"]) for r in ok if r.get("peak_tick") is not None]
-    mean, ci = mean_ci95(reached, 0, n) if reached else (None, [None, None])
-    peak, peak_ci = mean_ci95(peaks, 0) if peaks else (None, [None, None])
+    peaks = [float(p) for r in ok if (p := r.get("peak_tick")) is not None]
+    mean, ci = interval(reached, 0, n)
+    peak, peak_ci = interval(peaks, 0)
     std = None
     if mean is not None and len(reached) > 1:
         std = math.sqrt(sum((x - mean) ** 2 for x in reached) / (len(reached) - 1))
-    errors = list(dict.fromkeys(r["error"] for r in runs if r["status"] == "failed" and r.get("error")))
+    errors = list(dict.fromkeys(e for r in runs if r["status"] == "failed" and (e := r.get("error"))))
     frac_ci = [None if x is None or not n else min(1.0, max(0.0, x / n)) for x in ci]
     return {
         "model": arm["model"],
@@ -706,17 +753,14 @@ def _summary(
     }
 
 
-def _intervention_stats(ok: list[dict[str, Any]], n: int) -> dict[str, Any]:
+def _intervention_stats(ok: list[RunEntry], n: int) -> InterventionStats:
     """An arm's counter-messages (their reach summed per run: mean and 95% CI) and immune agents (mean),
     when its runs had interventions; nothing otherwise."""
     if not any("interventions" in r for r in ok):
         return {}
-    counter = [
-        float(sum(x.get("reached") or 0 for x in r.get("interventions") or () if x.get("action") == "counter"))
-        for r in ok
-    ]
+    counter = [float(sum(_counter_reach(x) for x in r.get("interventions") or ())) for r in ok]
     has_counter = any(x.get("action") == "counter" for r in ok for x in r.get("interventions") or ())
-    c_mean, c_ci = mean_ci95(counter, 0, n) if has_counter and counter else (None, [None, None])
+    c_mean, c_ci = interval(counter if has_counter else [], 0, n)
     immune = [float(r.get("immune") or 0) for r in ok]
     return {
         "counter_mean_reached": c_mean,
@@ -725,7 +769,13 @@ def _intervention_stats(ok: list[dict[str, Any]], n: int) -> dict[str, Any]:
     }
 
 
-def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: int) -> dict[str, Any]:
+def _counter_reach(row: JSONObject) -> int:
+    """What an applied intervention's counter-message reached (0 for another action, or one not reported)."""
+    reached = row.get("reached")
+    return int(reached) if row.get("action") == "counter" and isinstance(reached, int | np.integer) else 0
+
+
+def paired_difference(base: list[RunEntry], arm: list[RunEntry], n: int) -> Paired:
     """An arm against the first, run by run on common random numbers: run r of both used session seed
     S+r and the same seed agents, so the difference of run r is the arm's effect on that draw. Pairs
     where either run failed are left out (``pairs`` says how many were used); peak-tick differences
@@ -733,14 +783,14 @@ def paired_difference(base: list[dict[str, Any]], arm: list[dict[str, Any]], n: 
     difference, bounded to [-agents, agents]; identical arms give exactly 0 with interval [0, 0]."""
 
     both = [(a, b) for a, b in zip(base, arm) if a["status"] != "failed" and b["status"] != "failed"]
-    reach = [float(b["reached"] - a["reached"]) for a, b in both]
+    reach = [float(rb - ra) for a, b in both if (ra := a["reached"]) is not None and (rb := b["reached"]) is not None]
     peak = [
-        float(b["peak_tick"] - a["peak_tick"])
+        float(pb - pa)
         for a, b in both
-        if a.get("peak_tick") is not None and b.get("peak_tick") is not None
+        if (pa := a.get("peak_tick")) is not None and (pb := b.get("peak_tick")) is not None
     ]
-    r_mean, r_ci = mean_ci95(reach, -n, n) if reach else (None, [None, None])
-    p_mean, p_ci = mean_ci95(peak) if peak else (None, [None, None])
+    r_mean, r_ci = interval(reach, -n, n)
+    p_mean, p_ci = interval(peak)
     return {
         "against": 0,
         "pairs": len(reach),
@@ -765,7 +815,7 @@ def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str | None) -> li
     return dirs + extra
 
 
-def plugin_registry(world_path: str | None, plugin_dirs: Iterable[str] = ()) -> Any:
+def plugin_registry(world_path: str | None, plugin_dirs: Iterable[str] = ()) -> Registry:
     """The plugin registry of a command on the world at ``world_path``: built-ins, entry points,
     ``AGORA_PLUGINS``, the named folders, and the world's ``<world>.plugins/`` folder when named or trusted.
 
@@ -784,7 +834,7 @@ async def run_sweep(
     plugin_dirs: Iterable[str] = (),
     progress: Progress = None,
     **fields: object,
-) -> dict[str, Any]:
+) -> SweepReport:
     """Run every combination of a :class:`~sim.engine.requests.Sweep` (its fields: the grid, fixed parameters,
     runs, seeds, kernel, backend...) ``runs`` times on the world file, which is only read; run r uses session
     seed ``seed + r`` in every combination. ``request`` may be left out and its fields given as keywords.
@@ -815,7 +865,7 @@ async def run_sweep(
         progress("opening the world", 0.0)
     world = await open_world(world_path)
     plan = _plan(request, world, registry)
-    info = {"agents": world.n, "edges": world.num_edges, "tick": world.tick}
+    agents, edges, tick = world.n, world.num_edges, world.tick
     jobs = make_jobs(plan.arms, request.runs, request.seed)
     workers = min(max(1, request.workers or os.cpu_count() or 1), len(jobs))
     tally = _Tally(len(jobs), progress)
@@ -831,12 +881,14 @@ async def run_sweep(
         backend = "process"
         del world  # the workers open their own copies; the parent's is not needed any more
         await _run_pool(os.path.abspath(world_path), user_dirs, workers, plan.spec, jobs, tally)
-    results = _results(plan, tally, request.runs, info["agents"])
+    results = _results(plan, tally, request.runs, agents)
     models = list(dict.fromkeys(a["model"] for a in plan.arms))
     return {
         "results": results,
         "world": world_path,
-        **info,
+        "agents": agents,
+        "edges": edges,
+        "tick": tick,
         "model": models[0] if len(models) == 1 else ",".join(models),
         "models": models,
         "grid": _typed_grid(registry, models, request.grid),
@@ -871,12 +923,12 @@ class _Plan:
     parameters and grid values, and what every run shares."""
 
     arms: list[Arm]
-    typed: list[dict[str, Any]]
-    grid_values: list[dict[str, Any]]
+    typed: list[dict[str, object]]
+    grid_values: list[dict[str, object]]
     spec: RunSpec
 
 
-def _plan(request: Sweep, world: Any, registry: Registry) -> _Plan:
+def _plan(request: Sweep, world: World, registry: Registry) -> _Plan:
     """Check every combination against the world and plan its runs (see :func:`plan_arms`): seeds a file
     or a method chooses are chosen here, once, and shipped as ids; interventions are checked for every
     model; ``kernel="batched"`` is refused for a combination that cannot run batched.
@@ -951,7 +1003,7 @@ def _arm_interventions(world: Any, registry: Registry, request: Sweep, arms: lis
     return fixed_iv
 
 
-def _results(plan: _Plan, tally: _Tally, runs: int, agents: int) -> list[dict[str, Any]]:
+def _results(plan: _Plan, tally: _Tally, runs: int, agents: int) -> list[ArmReport]:
     """One summary per combination, in grid order, each after the first with its paired difference."""
     results = []
     for ci, arm in enumerate(plan.arms):
@@ -966,9 +1018,9 @@ def _results(plan: _Plan, tally: _Tally, runs: int, agents: int) -> list[dict[st
 
 def _typed_grid(
     registry: Registry, models: list[str], grid: tuple[tuple[str, tuple[str, ...]], ...]
-) -> dict[str, list[Any]]:
+) -> dict[str, list[object]]:
     """The grid's values typed by the parameter they set (arm keys as given)."""
-    out: dict[str, list[Any]] = {}
+    out: dict[str, list[object]] = {}
     for key, listed in grid:
         if key in NOT_PARAMS:
             out[key] = list(listed)
@@ -979,9 +1031,9 @@ def _typed_grid(
     return out
 
 
-def _typed_fixed(registry: Any, models: list[str], fixed: dict[str, str]) -> dict[str, Any]:
+def _typed_fixed(registry: Registry, models: list[str], fixed: dict[str, str]) -> dict[str, object]:
     """The fixed parameters typed by the model they belong to (the first that has an unqualified one)."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for key, value in fixed.items():
         owner, dot, name = key.rpartition(".")
         for m in [owner] if dot else models:
