@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched impo
     from sim.model.registry import Registry
     from sim.model.seeds import SeedSpec
     from sim.model.session import PropagationSession
+    from sim.plugin import PropagationModel
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -104,7 +105,7 @@ def lt_thresholds(keys: np.ndarray, agents: np.ndarray) -> np.ndarray:
 BATCHED_MODELS = ("ic", "lt", "sir")
 
 
-def is_builtin(registry: Registry, name: str, model_cls: type) -> bool:
+def is_builtin(registry: Registry, name: str, model_cls: type[PropagationModel]) -> bool:
     """Whether ``model_cls``, the model registered as ``name``, is the built-in one of that name, as the
     registry says (the engine knows plugins only through the registry): a user's model of that name, from a
     folder or an installed package, is not."""
@@ -113,7 +114,12 @@ def is_builtin(registry: Registry, name: str, model_cls: type) -> bool:
 
 
 def why_not(
-    world: World, sim: Simulation, session: PropagationSession, model_cls: type, trees: bool, interventions: list[str]
+    world: World,
+    sim: Simulation,
+    session: PropagationSession,
+    model_cls: type[PropagationModel],
+    trees: bool,
+    interventions: list[str],
 ) -> str | None:
     """Why an ensemble cannot run batched (None: it can): the batched path is the built-in ``ic``, ``lt`` or
     ``sir`` (:data:`BATCHED_MODELS`) on a world where nothing else moves. ``sim`` and ``session`` are the
