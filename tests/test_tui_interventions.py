@@ -19,6 +19,7 @@ import pytest
 from conftest import notified
 from textual.widgets import Button, Input, Label, Select, Static
 
+from sim.engine.requests import SeedChoice
 from sim.engine.seeding import method_seeds
 from sim.model.intervene import entries
 from sim.store.create import synthetic_world
@@ -109,8 +110,8 @@ async def test_v_schedules_an_intervention_and_says_what_it_did(world_file):
         # The agents blocked are the 50 the method chooses, by original id.
         ids = app.world.columns["ids"]
         # (A block's method chooses for the running message, from the world's seed and the tick.)
-        params = app.registry.model("ic").validate({})
-        chosen = method_seeds(app.world, app.registry, "degree", 50, model="ic", params=params, seed=app.world.seed + 1)
+        choice = SeedChoice.parse({"method": "degree", "k": 50, "seed": app.world.seed + 1}, app.registry)
+        chosen = method_seeds(app.world, app.registry, choice)
         assert sorted(listed[0]["agents"]) == sorted(ids[chosen].tolist())
         # The screen lists the world's interventions, and TICKS:ACTION schedules later.
         screen = await intervene(app, pilot, "3:remove-edges:0.05")
@@ -283,8 +284,8 @@ async def test_inject_with_seed_methods_from_the_form(world_file, monkeypatch):
         session = app.sim.sessions[0]
         assert session.seeds == "degree:5"
         ids = app.world.columns["ids"]
-        params = app.registry.model("ic").validate({})
-        chosen = method_seeds(app.world, app.registry, "degree", 5, model="ic", params=params, seed=app.world.seed)
+        choice = SeedChoice.parse({"method": "degree", "k": 5, "seed": app.world.seed}, app.registry)
+        chosen = method_seeds(app.world, app.registry, choice)
         assert session.seed_agents.tolist() == chosen.tolist()
         # app.notify posts a message: the notification lands when the app has processed it.
         said = "queued, its seeds chosen by degree:5"
@@ -317,7 +318,8 @@ async def test_inject_with_seed_methods_from_the_form(world_file, monkeypatch):
         assert await until(pilot, lambda: len(app.sim.sessions) == 2 and view.choosing is None)
         assert not button.disabled and "choosing" not in str(status.render())
         slow = app.sim.sessions[1]
-        expected = real(app.world, app.registry, "ris", 3, model="ic", params=params, seed=app.world.seed)
+        choice = SeedChoice.parse({"method": "ris", "k": 3, "seed": app.world.seed}, app.registry)
+        expected = real(app.world, app.registry, choice)
         assert slow.seeds == "ids:" + ",".join(str(int(i)) for i in ids[expected])
         assert slow.message["text"] == "by ris"
         # app.notify posts a message: the notification lands when the app has processed it.

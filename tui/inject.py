@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
-from sim.engine.requests import Inject
+from sim.engine.requests import Inject, SeedChoice
 from sim.errors import AgoraError
 from sim.live.frontend import slow_method, with_chosen_seeds
 
@@ -83,19 +83,18 @@ class Injection:
         requester.set_choosing(what)
         requester.clear_text()  # the form's values are taken: the field is free again
         self.app.notify(f"choosing {k:,} seeds with {method} for {request.model}…", markup=False)
-        params = dict(request.params)  # checked against the model's schema when the request was parsed
         try:
+            choice = SeedChoice.parse(
+                {"method": method, "k": k, "model": request.model, "params": dict(request.params), "seed": world.seed},
+                registry,
+            )
             chosen = await asyncio.to_thread(
                 partial(
                     views.method_seeds,  # looked up on the views' facade when choosing (see tui/views/__init__.py)
                     world,
                     registry,
-                    method,
-                    k,
-                    model=request.model,
-                    params=params,
-                    seed=world.seed,
-                    spread=sim.spread_for(request.model, params),
+                    choice,
+                    sim.spread_for(request.model, choice.params),
                 )
             )
         except AgoraError as exc:

@@ -14,14 +14,12 @@ import math
 import os
 from typing import Any
 
-import numpy as np
-
 from sim.cli.args import parse_params
 from sim.cli.output import emit
-from sim.engine.seeding import CHOICE_SEED_OFFSET, check_k, choose_seeds
+from sim.engine.requests import SeedChoice
 from sim.errors import BadParameterError
-from sim.runs.reports import EnsembleReport
-from sim.runs.runner import run_cascades
+from sim.model.registry import Registry
+from sim.runs.seeds import choose_by_spread, spread_report
 from sim.runs.sweep import plugin_registry
 from sim.store.worldfile import check_target, open_world
 
@@ -48,58 +46,23 @@ def seeds_command(args: argparse.Namespace) -> int:
     elif args.force:
         raise BadParameterError("--force overwrites the -o FILE: give one, or drop --force")
     registry = plugin_registry(args.world, ())
-    raw = parse_params(args.param)
-    params = registry.model(args.model).validate(dict(raw))
-    method_params: dict[str, Any] = dict(parse_params(args.method_param))
-    for flag, key, value in (
-        ("--mc-runs", "mc_runs", args.mc_runs),
-        ("--epsilon", "epsilon", args.epsilon),
-        ("--ell", "ell", args.ell),
-    ):
-        if value is None:
-            continue
-        if key not in registry.seeder(args.method).params:
-            raise BadParameterError(f"{flag} is a parameter of another method, not of {args.method}: drop it")
-        method_params[key] = value
-    method_params = registry.seeder(args.method).validate(method_params)
-    world = asyncio.run(open_world(args.world))
-    check_k(args.k, world.n)
-    ids = world.columns["ids"]
-
-    def spread(agents: np.ndarray, runs: int, seed: int) -> EnsembleReport:
-        return asyncio.run(
-            run_cascades(
-                world,
-                registry=registry,
-                text="seeds",
-                seeds="ids:" + ",".join(str(int(i)) for i in ids[agents]),
-                model=args.model,
-                params=dict(raw),
-                runs=runs,
-                seed=seed,
-                until_done=True,
-                workers=1,
-            )
-        )
-
-    def mean_spread(agents: np.ndarray, runs: int, seed: int) -> float:
-        report = spread(agents, runs, seed)
-        mean = report["mean_reached"]
-        return float("nan") if mean is None else float(mean)
-
-    choice = choose_seeds(
-        world,
+    request = SeedChoice.parse(
+        {
+            "method": args.method,
+            "k": args.k,
+            "model": args.model,
+            "params": parse_params(args.param),
+            "method_params": _method_params(args, registry),
+            "seed": args.seed,
+        },
         registry,
-        args.method,
-        args.k,
-        model=args.model,
-        params=params,
-        seed=args.seed + CHOICE_SEED_OFFSET,
-        method_params=method_params,
-        spread=mean_spread,
     )
+    params, method_params = dict(request.params), dict(request.method_params)
+    world = asyncio.run(open_world(args.world))
+    ids = world.columns["ids"]
+    choice = choose_by_spread(world, registry, request, asyncio.run)
     chosen = [int(i) for i in ids[choice.seeds]]
-    report = spread(choice.seeds, args.runs, args.seed)
+    report = spread_report(world, registry, request, choice.seeds, runs=args.runs, seed=args.seed, run=asyncio.run)
     ci = report["ci95"]
     result: dict[str, Any] = {
         "world": os.path.abspath(args.world),
@@ -125,6 +88,26 @@ def seeds_command(args: argparse.Namespace) -> int:
         result["file"] = os.path.abspath(args.output)
     emit(args, result, format_seeds(result))
     return 3 if report["failed"] else 0
+
+
+def _method_params(args: argparse.Namespace, registry: Registry) -> dict[str, object]:
+    """``--method-param`` and the method's own flags (``--mc-runs``, ``--epsilon``, ``--ell``) as one mapping.
+
+    Raises:
+        BadParameterError: a flag of another method.
+    """
+    method_params: dict[str, object] = dict(parse_params(args.method_param))
+    for flag, key, value in (
+        ("--mc-runs", "mc_runs", args.mc_runs),
+        ("--epsilon", "epsilon", args.epsilon),
+        ("--ell", "ell", args.ell),
+    ):
+        if value is None:
+            continue
+        if key not in registry.seeder(args.method).params:
+            raise BadParameterError(f"{flag} is a parameter of another method, not of {args.method}: drop it")
+        method_params[key] = value
+    return method_params
 
 
 def format_seeds(result: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim.core.world import World, world_rng
+from sim.engine.requests import SeedChoice
 from sim.engine.seeding import method_seeds
 from sim.errors import BadParameterError
 from sim.model.intervene import CONFIG_KEY, Intervention, blocked_mask, entries, forget_blocked
@@ -157,17 +158,11 @@ def _choose(sim: Any, iv: Intervention, tick: int) -> np.ndarray:
             (s for s in world.sessions if s.status in ("running", "queued")), key=lambda s: (-s.priority, s.id)
         )
         model, params = (running[0].model_name, running[0].params) if running else ("ic", {})
-        clean = sim.registry.model(model).validate(dict(params))
-        return method_seeds(
-            world,
+        request = SeedChoice.parse(
+            {"method": spec.method, "k": spec.k, "model": model, "params": dict(params), "seed": world.seed + tick},
             sim.registry,
-            spec.method,
-            spec.k,
-            model=model,
-            params=clean,
-            seed=world.seed + tick,
-            spread=sim.spread_for(model, clean),
         )
+        return method_seeds(world, sim.registry, request, sim.spread_for(model, request.params))
     return spec.select(world, world_rng(world.seed, STREAM_INTERVENE, tick, 1)).astype(np.int64)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import Status, World, world_rng
+from sim.engine.requests import SeedChoice
 from sim.errors import BadParameterError
 from sim.model.guard import is_plugin_fault
 from sim.model.registry import PluginError
@@ -99,7 +100,7 @@ class Choice:
 
 
 @dataclass
-class SeedChoice:
+class ChosenSeeds:
     """What a choice gives: indices in order of choice, the seconds it took and what the method reports."""
 
     method: str
@@ -124,43 +125,29 @@ class SeedMethodFailed(PluginError):
         )
 
 
-def choose_seeds(
-    world: World,
-    registry: Any,
-    method: str,
-    k: int,
-    *,
-    model: str,
-    params: Mapping[str, Any],
-    seed: int,
-    method_params: Mapping[str, Any] | None = None,
-    spread: Spread | None = None,
-) -> SeedChoice:
-    """Choose ``k`` seeds by the seed method ``method`` for ``model`` with its validated ``params``.
-    ``spread`` estimates a set's reach for methods that simulate (CELF): the CLI's comes from Agora's
-    ensembles, a simulation's from forks of its world (:meth:`sim.engine.simulation.Simulation.spread_for`);
-    without one such a method is refused in one sentence.
+def choose_seeds(world: World, registry: Any, request: SeedChoice, spread: Spread | None = None) -> ChosenSeeds:
+    """Choose the seeds ``request`` asks for (a :class:`~sim.engine.requests.SeedChoice`: its method, k, model
+    and parameters, checked when it was parsed), drawing from ``request.seed + CHOICE_SEED_OFFSET``.
+    ``spread`` estimates a set's reach for methods that simulate (CELF): the CLI's and Python's come from
+    Agora's ensembles (:func:`sim.runs.seeds.choose_by_spread`), a simulation's from forks of its world
+    (:meth:`sim.engine.simulation.Simulation.spread_for`); without one such a method is refused in one sentence.
 
     Raises:
-        BadParameterError: a bad k, an unknown method, a method not derived for the model, a bad method
-            parameter, or the method's answer is not k distinct eligible agents.
-        PluginError: the method failed to load.
+        BadParameterError: a k more than the eligible agents, or the method's answer is not k distinct
+            eligible agents.
+        PluginError: the method failed to load; SeedMethodFailed: its code raised.
     """
+    method, k, model = request.method, request.k, request.model
     cls = registry.seeder(method)
     check_k(k, world.n)
-    if cls.models and model not in cls.models:
-        raise BadParameterError(
-            f"seed method {method} is derived for {', '.join(cls.models)}, not {model!r}: "
-            "choose another method, or a model it is derived for"
-        )
     eligible = eligible_mask(world)
     available = int(np.count_nonzero(eligible))
     if k > available:
         raise BadParameterError(f"k {k:,} is more than the {available:,} eligible agents: give at most {available:,}")
-    ctx = Choice(world, k, model, dict(params), seed, spread)
+    ctx = Choice(world, k, model, dict(request.params), request.seed + CHOICE_SEED_OFFSET, spread)
     started = time.perf_counter()
     try:
-        instance = cls(**dict(method_params or {}))
+        instance = cls(**dict(request.method_params))
         chosen = np.asarray(instance.choose(ctx))
     except (BadParameterError, PluginError):
         raise  # a bad method parameter (one sentence), or a spread estimate's own plugin failure
@@ -181,34 +168,19 @@ def choose_seeds(
             f"seed method {method} did not answer {k:,} distinct eligible agent indices "
             f"(it gave {chosen.size:,} of dtype {chosen.dtype}): fix the method's choose()"
         )
-    return SeedChoice(method, chosen.astype(np.int64), seconds, dict(instance.report()))
+    return ChosenSeeds(method, chosen.astype(np.int64), seconds, dict(instance.report()))
 
 
 # -- seeds named by a method (``--seeds NAME:K``) -------------------------------------------------------------
 
 
-def method_seeds(
-    world: World,
-    registry: Any,
-    method: str,
-    k: int,
-    *,
-    model: str,
-    params: Mapping[str, Any],
-    seed: int,
-    spread: Spread | None = None,
-) -> np.ndarray:
-    """Sorted int32 indices of ``k`` seeds chosen by ``method`` (its default parameters) for ``model`` with
-    its validated ``params``; the choice draws from ``seed + CHOICE_SEED_OFFSET``; ``spread`` as in
-    :func:`choose_seeds`.
+def method_seeds(world: World, registry: Any, request: SeedChoice, spread: Spread | None = None) -> np.ndarray:
+    """Sorted int32 indices of the seeds ``request`` chooses (:func:`choose_seeds`), as a session keeps them.
 
     Raises:
         BadParameterError: as :func:`choose_seeds`.
     """
-    choice = choose_seeds(
-        world, registry, method, k, model=model, params=params, seed=seed + CHOICE_SEED_OFFSET, spread=spread
-    )
-    return np.sort(choice.seeds).astype(np.int32)
+    return np.sort(choose_seeds(world, registry, request, spread).seeds).astype(np.int32)
 
 
 def resolve_seeds(
@@ -230,15 +202,8 @@ def resolve_seeds(
     spec = SeedSpec.parse(seeds)
     if spec.kind != "method":
         return seeds
-    clean = registry.model(model).validate(dict(params or {}))
-    chosen = method_seeds(
-        world,
-        registry,
-        spec.method,
-        spec.k,
-        model=model,
-        params=clean,
-        seed=world.seed,
-        spread=None if spread is None else spread(clean),
+    request = SeedChoice.parse(
+        {"method": spec.method, "k": spec.k, "model": model, "params": dict(params or {}), "seed": world.seed}, registry
     )
+    chosen = method_seeds(world, registry, request, None if spread is None else spread(request.params))
     return "ids:" + ",".join(map(str, world.columns["ids"][chosen].tolist()))

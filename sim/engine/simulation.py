@@ -51,7 +51,7 @@ from sim.core.events import (
 from sim.core.topics import topics_mask
 from sim.core.world import World
 from sim.engine import intervene
-from sim.engine.requests import Inject, Limits
+from sim.engine.requests import Inject, Limits, SeedChoice
 from sim.engine.seeding import Spread, method_seeds
 from sim.errors import AgoraError, BadParameterError
 from sim.llm.service import LLMService
@@ -308,16 +308,11 @@ class Simulation:
         seed (the same world, method, k and model give the same agents); a stored session keeps them, as it
         keeps a seed file's. Heavy on a large world: a front end runs it off the event loop, with the
         world's ticks held (:meth:`inject` takes the result as ``seed_agents``)."""
-        return method_seeds(
-            self.world,
+        request = SeedChoice.parse(
+            {"method": spec.method, "k": spec.k, "model": model, "params": dict(params), "seed": self.world.seed},
             self.registry,
-            spec.method,
-            spec.k,
-            model=model,
-            params=params,
-            seed=self.world.seed,
-            spread=self.spread_for(model, params),
         )
+        return method_seeds(self.world, self.registry, request, self.spread_for(model, request.params))
 
     def _replay(self, writer: Any) -> None:
         """Make again the changes acknowledged after the world file's last checkpoint (its journal, found by

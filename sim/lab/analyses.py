@@ -24,15 +24,15 @@ from sim.analysis.structure import METHODS, NoPathError, analyze, pagerank_csr
 from sim.analysis.structure import shortest_path as _shortest_path
 from sim.core.topics import mask_topics
 from sim.core.world import World
-from sim.engine.seeding import CHOICE_SEED_OFFSET, check_k
-from sim.engine.seeding import choose_seeds as _choose_seeds
+from sim.engine.requests import SeedChoice
 from sim.errors import BadParameterError
 from sim.lab.agents import live_world, load_world, optional_module
 from sim.lab.live import Simulation
 from sim.lab.loop import run_sync
 from sim.lab.world import WorldFile
 from sim.model.registry import Registry
-from sim.runs.runner import run_cascades, tree_arrays
+from sim.runs.runner import tree_arrays
+from sim.runs.seeds import choose_by_spread
 from sim.runs.sweep import plugin_registry
 from sim.store.analysis_tables import FLOW_DTYPE, CommunityTable, community_table
 from sim.store.cascadeio import session_forest
@@ -428,58 +428,30 @@ def choose_seeds(
         BadParameterError: an unknown method or model, a bad parameter, a k out of range, a method not derived
             for the model. PluginError: the method failed to load; SeedMethodFailed: it raised.
     """
-    if not isinstance(method, str) or not isinstance(model, str):
-        raise BadParameterError(
-            f"method and model must be names (strings), got {type(method).__name__} and {type(model).__name__}"
-        )
-    k = _whole(k, "k")
-    seed = _whole(seed, "seed", 0)
     registry = _registry(world)
-    raw = dict(params or {})
-    clean = registry.model(model).validate(dict(raw))
-    chosen_params = registry.seeder(method).validate(dict(method_params or {}))
-    w = _world(world)
-    check_k(k, w.n)
-    ids = w.columns["ids"]
-
-    def spread(agents: np.ndarray, runs: int, first: int) -> float:
-        report = run_sync(
-            run_cascades(
-                w,
-                registry=registry,
-                text="seeds",
-                seeds="ids:" + ",".join(str(int(i)) for i in ids[agents]),
-                model=model,
-                params=dict(raw),
-                runs=runs,
-                seed=first,
-                until_done=True,
-                workers=1,
-            )
-        )
-        mean = report["mean_reached"]
-        return float("nan") if mean is None else float(mean)
-
-    choice = _choose_seeds(
-        w,
+    request = SeedChoice.parse(
+        {
+            "method": method,
+            "k": k,
+            "model": model,
+            "params": dict(params or {}),
+            "method_params": dict(method_params or {}),
+            "seed": seed,
+        },
         registry,
-        method,
-        k,
-        model=model,
-        params=clean,
-        seed=seed + CHOICE_SEED_OFFSET,
-        method_params=chosen_params,
-        spread=spread,
     )
+    w = _world(world)
+    ids = w.columns["ids"]
+    choice = choose_by_spread(w, registry, request, run_sync)
     chosen = ids[choice.seeds].astype(np.int64)
     chosen.setflags(write=False)
     return SeedSet(
         ids=chosen,
-        method=method,
-        k=k,
-        model=model,
-        params=clean,
-        method_params=chosen_params,
+        method=request.method,
+        k=request.k,
+        model=request.model,
+        params=dict(request.params),
+        method_params=dict(request.method_params),
         seconds=choice.seconds,
         report=dict(choice.report),
     )
