@@ -48,6 +48,8 @@ _PUBLIC = {
     "Inject": "sim.engine.requests",
     "Ensemble": "sim.engine.requests",
     "Sweep": "sim.engine.requests",
+    "SeedChoice": "sim.engine.requests",
+    "Intervention": "sim.model.intervene",
     "AgoraError": "sim.errors",
     "BadParameterError": "sim.errors",
     "BadFileError": "sim.errors",
