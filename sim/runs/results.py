@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -116,9 +116,54 @@ def plot(
     return plot_files([os.fspath(p) for p in paths], output, measures=list(measures) if measures else None, title=title)
 
 
+# -- result tables --------------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class _Table:
+    """What the result tables share: their rows in columns, as a pandas DataFrame or an Arrow table, and the
+    file their option writes (``--series``, ``--cascades``, ``--ccdf``).
+
+    Attributes:
+        records: the records the table and its files are made from.
+    """
+
+    records: list[dict[str, object]] = field(repr=False)
+    #: The file in a sentence ("series file"), how its path is checked, and how it is written.
+    FILE: ClassVar[tuple[str, Callable[[str], object], Callable[..., dict[str, object]]]]
+
+    def columns(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def file_keys(self) -> list[str]:
+        """The key columns its file starts with."""
+        raise NotImplementedError
+
+    def to_pandas(self) -> pd.DataFrame:
+        """A pandas DataFrame of :meth:`columns` (needs pandas)."""
+        return _columns_frame(self.columns())
+
+    def to_arrow(self) -> pa.Table:
+        """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
+        return _columns_arrow(self.columns())
+
+    def write(self, path: str, *, force: bool = False) -> dict[str, object]:
+        """Write the file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as the table's option does.
+
+        Returns:
+            ``{"path": the absolute path, "rows": rows written}``.
+
+        Raises:
+            TargetExistsError: ``path`` exists and ``force`` is false. BadParameterError: an unknown extension,
+                or Parquet without pyarrow.
+        """
+        what, check, save = self.FILE
+        check_target(path, force, what=what)
+        check(path)
+        return save(path, self.records, self.file_keys())
+
+
 # -- series ------------------------------------------------------------------------------------------------
 @dataclass(eq=False)
-class Series:
+class Series(_Table):
     """Per-tick series of the runs that did not fail, in long format: one row per (run, tick, measure), with one
     column per sweep grid key first: exactly the rows ``--series FILE`` writes.
 
@@ -128,8 +173,8 @@ class Series:
         records: the series records the table and files are made from.
     """
 
-    table: SeriesTable
-    records: list[dict[str, object]] = field(repr=False)
+    table: SeriesTable = field(kw_only=True)
+    FILE = ("series file", check_series_path, save_series)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -169,32 +214,13 @@ class Series:
             "value": t.value,
         }
 
-    def to_pandas(self) -> pd.DataFrame:
-        """A pandas DataFrame of :meth:`columns` (needs pandas)."""
-        return _columns_frame(self.columns())
-
-    def to_arrow(self) -> pa.Table:
-        """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
-        return _columns_arrow(self.columns())
-
-    def write(self, path: str, *, force: bool = False) -> dict[str, object]:
-        """Write the series file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as ``--series`` does.
-
-        Returns:
-            ``{"path": the absolute path, "rows": rows written}``.
-
-        Raises:
-            TargetExistsError: ``path`` exists and ``force`` is false. BadParameterError: an unknown extension,
-                or Parquet without pyarrow.
-        """
-        check_target(path, force, what="series file")
-        check_series_path(path)
-        return save_series(path, self.records, self.key_names)
+    def file_keys(self) -> list[str]:
+        return self.key_names
 
 
 # -- cascades ----------------------------------------------------------------------------------------------
 @dataclass(eq=False)
-class Cascades:
+class Cascades(_Table):
     """The adoption forests of the completed runs, one row per agent: the grid keys first (a sweep), then
     ``run``, ``agent`` and ``source`` (original ids; a root's source is -1 here and ``root`` is True),
     ``root``, ``tick`` (since the seeding) and ``generation``: the rows ``--cascades FILE`` writes.
@@ -204,8 +230,8 @@ class Cascades:
         records: the tree records the table and files are made from.
     """
 
-    table: CascadeTable
-    records: list[dict[str, object]] = field(repr=False)
+    table: CascadeTable = field(kw_only=True)
+    FILE = ("cascades file", check_cascades_path, save_cascades)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -219,31 +245,12 @@ class Cascades:
         """The table as numpy columns, key columns first."""
         return self.table.columns()
 
-    def to_pandas(self) -> pd.DataFrame:
-        """A pandas DataFrame of :meth:`columns` (needs pandas)."""
-        return _columns_frame(self.columns())
-
-    def to_arrow(self) -> pa.Table:
-        """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
-        return _columns_arrow(self.columns())
-
-    def write(self, path: str, *, force: bool = False) -> dict[str, object]:
-        """Write the cascades file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as ``--cascades`` does.
-
-        Returns:
-            ``{"path": the absolute path, "rows": rows written}``.
-
-        Raises:
-            TargetExistsError: ``path`` exists and ``force`` is false. BadParameterError: an unknown extension,
-                or Parquet without pyarrow.
-        """
-        check_target(path, force, what="cascades file")
-        check_cascades_path(path)
-        return save_cascades(path, self.records, self.key_names)
+    def file_keys(self) -> list[str]:
+        return self.key_names
 
 
 @dataclass(eq=False)
-class SizeDistribution:
+class SizeDistribution(_Table):
     """The distribution of cascade sizes over the completed runs with a tree, as a complementary CDF: one row
     per distinct size of each ensemble or combination, the grid keys first, then ``size`` and ``ccdf``
     (P(S >= size)): the rows ``--ccdf FILE`` writes.
@@ -253,8 +260,8 @@ class SizeDistribution:
         records: ``{"keys": {...}, "sizes": [...]}``, the sizes of each combination's runs.
     """
 
-    table: CcdfTable
-    records: list[dict[str, object]] = field(repr=False)
+    table: CcdfTable = field(kw_only=True)
+    FILE = ("ccdf file", check_ccdf_path, save_ccdf)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -263,28 +270,12 @@ class SizeDistribution:
         """Key columns first, then size and ccdf."""
         return self.table.columns()
 
-    def to_pandas(self) -> pd.DataFrame:
-        """A pandas DataFrame of :meth:`columns` (needs pandas)."""
-        return _columns_frame(self.columns())
-
-    def to_arrow(self) -> pa.Table:
-        """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
-        return _columns_arrow(self.columns())
-
-    def write(self, path: str, *, force: bool = False) -> dict[str, object]:
-        """Write the file ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``), as ``--ccdf`` does.
-
-        Raises:
-            TargetExistsError: ``path`` exists and ``force`` is false. BadParameterError: an unknown extension,
-                or Parquet without pyarrow.
-        """
-        check_target(path, force, what="ccdf file")
-        check_ccdf_path(path)
-        return save_ccdf(path, self.records, list(self.table.key_names))
+    def file_keys(self) -> list[str]:
+        return list(self.table.key_names)
 
 
 def _size_distribution(records: list[dict[str, object]], key_names: list[str]) -> SizeDistribution:
-    return SizeDistribution(ccdf_table(records, key_names), records)
+    return SizeDistribution(records, table=ccdf_table(records, key_names))
 
 
 def _sizes(runs: list[RunEntry]) -> list[int]:
@@ -460,7 +451,7 @@ class EnsembleResult:
     def series(self) -> Series:
         """The per-tick series of the runs that did not fail (long format: run, tick, measure, value)."""
         records = series_records(self.data)
-        return Series(table_from_records(records, (), source=self.source), records)
+        return Series(records, table=table_from_records(records, (), source=self.source))
 
     def write_series(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :attr:`series` to ``path`` as ``agora run --series PATH`` does, and note it in :meth:`to_dict`.
@@ -506,7 +497,7 @@ class EnsembleResult:
             for i, (r, tree) in enumerate(zip(self.data["runs"], self.trees))
             if tree is not None and r.get("status") != "failed"
         ]
-        return Cascades(cascade_table(records), records)
+        return Cascades(records, table=cascade_table(records))
 
     def write_cascades(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :attr:`cascades` to ``path`` as ``agora run --runs R --cascades PATH`` does, and note it in
@@ -721,7 +712,7 @@ class SweepResult:
         """The per-tick series of every run that did not fail, with one column per grid key first."""
         self._require_series()
         keys = list(self.grid)
-        return Series(table_from_records(self.records, keys, source=self.source), self.records)
+        return Series(self.records, table=table_from_records(self.records, keys, source=self.source))
 
     def write_series(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :attr:`series` to ``path`` as ``agora sweep --series PATH`` does, and note it in :meth:`to_dict`.
@@ -762,7 +753,7 @@ class SweepResult:
             for i, (r, tree) in enumerate(zip(a.data["per_run"], trees))
             if tree is not None and r.get("status") != "failed"
         ]
-        return Cascades(cascade_table(records, list(self.grid)), records)
+        return Cascades(records, table=cascade_table(records, list(self.grid)))
 
     def write_cascades(self, path: str, *, force: bool = False) -> dict[str, object]:
         """Write :attr:`cascades` to ``path`` as ``agora sweep --cascades PATH`` does, and note it in
