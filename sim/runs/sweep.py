@@ -44,7 +44,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, get_args
 
 import numpy as np
 
@@ -97,30 +97,7 @@ _RunField: TypeAlias = Literal[
     "immune",
 ]
 #: Per-run fields kept from ``run_cascades`` (the rest describe the living network and the LLM).
-_RUN_FIELDS: tuple[_RunField, ...] = (
-    "reached",
-    "peak_tick",
-    "ticks",
-    "status",
-    "session_status",
-    "ended",
-    "exposed",
-    "attempts",
-    "rounds",
-    "reproduction_number",
-    "graph_reached",
-    "feed_reached",
-    "edges_removed",
-    "edges_added",
-    "error",
-    "where",
-    "traceback",
-    "recommender",
-    "stopped",
-    "cascade",
-    "interventions",
-    "immune",
-)
+_RUN_FIELDS: tuple[_RunField, ...] = get_args(_RunField)
 
 
 @dataclass(frozen=True)
