@@ -14,7 +14,7 @@ import asyncio
 import os
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypedDict, TypeVar, Unpack
 
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.loop import LoopThread
@@ -58,6 +58,29 @@ def _pace(pace: object) -> float | None:
     return float(pace)
 
 
+class InjectFields(TypedDict, total=False):
+    """What :meth:`Simulation.inject` takes beside the text (every field optional)."""
+
+    model: str
+    params: Mapping[str, object] | None
+    seeds: str | list[int]
+    topics: Iterable[str]
+    author: int | None
+    priority: int
+
+
+class LiveSettings(TypedDict, total=False):
+    """How a live world is kept (every field optional): the living network's and the LLM's settings while it
+    is open (the file keeps its own), the plugin budget, checkpoints every ``checkpoint_every`` ticks (default
+    50), and the folder of named snapshots (default: the world's)."""
+
+    social: Mapping[str, object] | None
+    plugin_budget: float | None
+    checkpoint_every: int | None
+    snapshots: str | None
+    llm: Mapping[str, object] | None
+
+
 class Simulation:
     """A world file, live. See the module docstring; open it with :meth:`sim.WorldFile.simulation`.
 
@@ -71,17 +94,11 @@ class Simulation:
         BadFileError: the world file cannot be opened. BadParameterError: bad settings.
     """
 
-    def __init__(
-        self,
-        path: str,
-        *,
-        plugins: Iterable[str] = (),
-        social: Mapping[str, object] | None = None,
-        plugin_budget: float | None = None,
-        checkpoint_every: int | None = 50,
-        snapshots: str | None = None,
-        llm: Mapping[str, object] | None = None,
-    ) -> None:
+    def __init__(self, path: str, *, plugins: Iterable[str] = (), **settings: Unpack[LiveSettings]) -> None:
+        unknown = sorted(set(settings) - set(LiveSettings.__annotations__))
+        if unknown:  # as Python says it of a keyword the signature lacks
+            raise TypeError(f"Simulation() got an unexpected keyword argument {unknown[0]!r}")
+        social, llm = settings.get("social"), settings.get("llm")
         self.path = os.fspath(path)
         self._thread = LoopThread(name="agora-live")
         try:
@@ -91,9 +108,9 @@ class Simulation:
                     plugin_dirs=[os.fspath(p) for p in plugins],
                     social=dict(social) if social else None,
                     llm=dict(llm) if llm else None,
-                    plugin_budget=plugin_budget,
-                    snapshots=snapshots,
-                    checkpoint_every=checkpoint_every,
+                    plugin_budget=settings.get("plugin_budget"),
+                    snapshots=settings.get("snapshots"),
+                    checkpoint_every=settings.get("checkpoint_every", 50),
                     checkpoint_seconds=None,
                     policy=SERVER,
                 )
@@ -187,64 +204,32 @@ class Simulation:
         return self._call(self._host.read.communities(limit))
 
     # -- changing the world ------------------------------------------------------------------------------------
-    async def _inject(self, **fields: object) -> dict[str, object]:
-        session = await self._host.inject(**fields, actor="python")
+    async def _inject(self, text: str, fields: InjectFields) -> dict[str, object]:
+        unknown = sorted(set(fields) - set(InjectFields.__annotations__))
+        if unknown:  # as Python says it of a keyword the signature lacks
+            raise TypeError(f"inject() got an unexpected keyword argument {unknown[0]!r}")
+        asked: dict[str, object] = {"model": "ic", "seeds": "random:10", **fields}
+        asked["params"] = dict(fields.get("params") or {})
+        asked["topics"] = list(fields.get("topics", ()))
+        session = await self._host.inject(text=text, **asked, actor="python")
         return self._host.read.session_record(session.id)
 
-    def inject(
-        self,
-        text: str,
-        *,
-        model: str = "ic",
-        params: Mapping[str, object] | None = None,
-        seeds: str | list[int] = "random:10",
-        topics: Iterable[str] = (),
-        author: int | None = None,
-        priority: int = 0,
-    ) -> dict[str, object]:
+    def inject(self, text: str, **fields: Unpack[InjectFields]) -> dict[str, object]:
         """Inject a message whose cascade follows ``model``; returns its session (``session(id)``'s fields).
 
-        ``seeds``: ``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K``, ``METHOD:K`` (a quick seed method:
-        ``degree:50``, ``pagerank:50``, ...) or a list of original agent ids.
+        ``fields`` (:class:`InjectFields`): ``model`` (default ``"ic"``) and ``params``; ``seeds``: ``random:K``
+        (default ``random:10``), ``top:K``, ``ids:a,b,c``, ``community:C:K``, ``METHOD:K`` (a quick seed
+        method: ``degree:50``, ``pagerank:50``, ...) or a list of original agent ids; ``topics``; ``author``;
+        ``priority``.
 
         Raises:
             BadParameterError: a bad model, parameter, seed selection or value.
         """
-        return self._call(
-            self._inject(
-                text=text,
-                model=model,
-                params=dict(params or {}),
-                seeds=seeds,
-                topics=list(topics),
-                author=author,
-                priority=priority,
-            )
-        )
+        return self._call(self._inject(text, fields))
 
-    async def ainject(
-        self,
-        text: str,
-        *,
-        model: str = "ic",
-        params: Mapping[str, object] | None = None,
-        seeds: str | list[int] = "random:10",
-        topics: Iterable[str] = (),
-        author: int | None = None,
-        priority: int = 0,
-    ) -> dict[str, object]:
+    async def ainject(self, text: str, **fields: Unpack[InjectFields]) -> dict[str, object]:
         """:meth:`inject` as a coroutine."""
-        return await self._acall(
-            self._inject(
-                text=text,
-                model=model,
-                params=dict(params or {}),
-                seeds=seeds,
-                topics=list(topics),
-                author=author,
-                priority=priority,
-            )
-        )
+        return await self._acall(self._inject(text, fields))
 
     async def _cancel(self, session_id: int) -> dict[str, object]:
         session = self._host.cancel(session_id, actor="python")

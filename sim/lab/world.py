@@ -21,7 +21,7 @@ from sim.engine.requests import Ensemble, Sweep
 from sim.engine.requests import positive as _positive
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.agents import Agents, Network, file_views
-from sim.lab.live import Simulation
+from sim.lab.live import LiveSettings, Simulation
 from sim.lab.loop import run_sync
 from sim.runs.results import EnsembleResult, SweepResult
 from sim.runs.runner import check_social_params, run_cascades
@@ -235,27 +235,11 @@ class WorldFile:
         return SweepResult.from_dict(result, records, source=self.path, kept_series=request.series)
 
     # -- a live world ----------------------------------------------------------------------------------------
-    def simulation(
-        self,
-        *,
-        social: Mapping[str, object] | None = None,
-        plugin_budget: float | None = None,
-        checkpoint_every: int | None = 50,
-        snapshots: str | None = None,
-        llm: Mapping[str, object] | None = None,
-    ) -> Simulation:
+    def simulation(self, **settings: Unpack[LiveSettings]) -> Simulation:
         """The world, live: inject, step, run, pause, save and load, as ``agora serve`` and the TUI do.
         It changes the file (checkpointed every ``checkpoint_every`` ticks and on close). Close it, or use
-        it as a context manager."""
-        return Simulation(
-            self.path,
-            plugins=self.plugins,
-            social=social,
-            plugin_budget=plugin_budget,
-            checkpoint_every=checkpoint_every,
-            snapshots=snapshots,
-            llm=llm,
-        )
+        it as a context manager. ``settings``: :class:`~sim.lab.live.LiveSettings`."""
+        return Simulation(self.path, plugins=self.plugins, **settings)
 
 
 # -- opening and making world files ---------------------------------------------------------------------
