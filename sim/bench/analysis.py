@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,31 +29,33 @@ from sim.analysis.structure import (
     store_analysis,
 )
 from sim.analysis.view import build_view, undirected_pairs
-from sim.bench.measure import PeakRSS, mb, timed
+from sim.bench.measure import BenchWorld, PeakRSS, mb, timed
 from sim.store.create import synthetic_world
 
 
-def bench_analysis(
-    agents: int = 1_000_000,
-    *,
-    avg_degree: float = 10.0,
-    seed: int = 1,
-    baseline_agents: int = 100_000,
-    directed: bool = True,
-) -> dict[str, Any]:
-    """Run the analysis benchmark and return its figures (see the module docstring)."""
+@dataclass(frozen=True)
+class AnalysisBench(BenchWorld):
+    """What :func:`bench_analysis` measures on: the world, the agents of the world the baselines run on, and
+    whether the graph is directed."""
+
+    baseline_agents: int = 100_000
+    directed: bool = True
+
+
+def bench_analysis(bench: AnalysisBench | int = 1_000_000, **fields: Any) -> dict[str, Any]:
+    """Run the analysis benchmark on ``bench`` (or a world of that many agents, the other fields of
+    :class:`AnalysisBench` as keywords) and return its figures (see the module docstring)."""
     import igraph as ig  # noqa: PLC0415 - heavy (~0.5 s to import), needed only for analysis
 
-    r: dict[str, Any] = {
-        "benchmark": "analysis",
-        "agents": agents,
-        "avg_degree": avg_degree,
-        "cpu_count": os.cpu_count(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "igraph": ig.__version__,
-    }
+    bench = AnalysisBench.of(bench, **fields)
+    r = bench.report(
+        "analysis",
+        cpu_count=os.cpu_count(),
+        load_average_at_start=[round(x, 2) for x in os.getloadavg()],
+        igraph=ig.__version__,
+    )
     with timed(r, "generate_s"):
-        world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
+        world = synthetic_world("bench", bench.agents, avg_degree=bench.avg_degree, seed=bench.seed)
     planted = world.columns["community"].copy()
     r["edges"] = world.num_edges
     gc.collect()
@@ -71,7 +74,7 @@ def bench_analysis(
         r["pagerank_vs_prpack_max_abs_diff"] = float(np.abs(ref - pr).max())
         del ref
         with timed(r, "leiden_s"):
-            comm = detect_communities(view, method="leiden", seed=seed)
+            comm = detect_communities(view, method="leiden", seed=bench.seed)
         r["communities"] = comm.count
         r["isolated"] = comm.isolated  # agents without links: in no community, not counted above
         r["communities_size_2_plus"] = int(np.count_nonzero(comm.sizes >= 2))
@@ -91,7 +94,7 @@ def bench_analysis(
         del view, res, table
         gc.collect()
     r["peak_rss_analysis_mb"] = mb(peak.peak)
-    if directed:
+    if bench.directed:
         # The same graph taken as a directed world: the attention graph is built as well.
         gc.collect()
         with PeakRSS() as peak2:
@@ -107,7 +110,7 @@ def bench_analysis(
     gc.collect()
 
     # Baselines on a smaller world, in the same run.
-    b = _baselines(baseline_agents, avg_degree, seed)
+    b = _baselines(bench.baseline_agents, bench.avg_degree, bench.seed)
     r["baseline"] = b
     r["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     r["targets"] = {"build_view_s": 3, "pagerank_s": 5, "leiden_s": 30, "peak_rss_analysis_mb": 1536}

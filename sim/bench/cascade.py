@@ -15,40 +15,31 @@ from __future__ import annotations
 import gc
 import random
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sim.bench.measure import PeakRSS, mb
+from sim.bench.measure import BenchWorld, PeakRSS, Progress, mb
 from sim.engine.simulation import Simulation
 from sim.llm.service import LLMService
-from sim.store.create import synthetic_world
 
 
-def bench_cascade(
-    agents: int = 1_000_000,
-    *,
-    avg_degree: float = 10.0,
-    p: float = 0.17,
-    seed: int = 1,
-    repeats: int = 5,
-    progress: Callable[[str, float], None] | None = None,
-) -> dict[str, Any]:
-    """Run the comparison (see the module docstring) and return its JSON report."""
-    r: dict[str, Any] = {
-        "benchmark": "cascade",
-        "agents": agents,
-        "avg_degree": avg_degree,
-        "model": "ic",
-        "p": p,
-        "repeats": repeats,
-    }
+@dataclass(frozen=True)
+class CascadeBench(BenchWorld):
+    """What :func:`bench_cascade` measures on: the world, ic's probability ``p`` and the runs each way."""
+
+    p: float = 0.17
+    repeats: int = 5
+
+
+def bench_cascade(bench: CascadeBench | int = 1_000_000, progress: Progress = None, **fields: Any) -> dict[str, Any]:
+    """Run the comparison (see the module docstring) on ``bench`` (or a world of that many agents, the other
+    fields of :class:`CascadeBench` as keywords) and return its JSON report."""
+    bench = CascadeBench.of(bench, **fields)
+    r = bench.report("cascade", model="ic", p=bench.p, repeats=bench.repeats)
     with PeakRSS() as peak:
-        if progress:
-            progress("building the world", 0.0)
-        world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
-        r["edges"] = world.num_edges
+        world = bench.generate(r, progress)
         on: list[float] = []
         off: list[float] = []
         rounds_cost: list[float] = []
@@ -56,12 +47,12 @@ def bench_cascade(
         reached: set[int] = set()
         measures: dict[str, Any] | None = None
         ticks = 0
-        order = [True, False] * repeats
-        random.Random(seed).shuffle(order)
+        order = [True, False] * bench.repeats
+        random.Random(bench.seed).shuffle(order)
         for i, keep in enumerate(order):
             fork = world.fork()
             sim = Simulation(fork, llm=LLMService.offline(fork))
-            s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=0)
+            s = sim.inject("bench", model="ic", params={"p": bench.p}, seeds="random:10", seed=0)
             s.record_cascade = keep
             s.record_events = False  # as in agora run --runs: nothing reads a fork's adoption records
             t0 = time.perf_counter()
@@ -92,7 +83,7 @@ def bench_cascade(
         r.update(
             {
                 "reached": reach,
-                "reached_share": round(reach / agents, 4),
+                "reached_share": round(reach / bench.agents, 4),
                 "ticks": ticks,
                 "cascade": measures,
                 "seconds_median": round(on_med, 4),

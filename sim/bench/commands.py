@@ -33,17 +33,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from sim.analysis.view import undirected_pairs
-from sim.bench.measure import child_env, save_npy
+from sim.bench.measure import BenchWorld, Progress, child_env, save_npy
 from sim.core.persona import CODE_COLUMNS
 from sim.store.snapshot import load_snapshot, snapshot_history
 from sim.store.worldrows import world_arrays
-
-Progress = Callable[[str, float], None] | None
 
 #: Targets at 1,000,000 agents / 10,000,000 edges (seconds, MB).
 TARGETS = {
@@ -308,24 +307,29 @@ def _command_entry(
     return entry
 
 
-def bench_commands(
-    agents: int = 1_000_000,
-    *,
-    avg_degree: float = 10.0,
-    seed: int = 1,
-    repeats: int = 3,
-    folder: str | None = None,
-    analysis: bool = True,
-    events: bool = True,
-    progress: Progress = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CommandsBench(BenchWorld):
+    """What :func:`bench_commands` measures on: the world (as ``agora new`` makes it), the runs of each command
+    (``repeats``), the ``folder`` for the files (None: a temporary one), whether ``analyze --all`` is timed
+    (``analysis``) and whether a history's cost is (``events``)."""
+
+    repeats: int = 3
+    folder: str | None = None
+    analysis: bool = True
+    events: bool = True
+
+
+def bench_commands(bench: CommandsBench | int = 1_000_000, progress: Progress = None, **fields: Any) -> dict[str, Any]:
     """Time ``agora new``, ``save``, ``load`` and ``analyze --all`` (``repeats`` times each, fresh processes)
     beside their yardsticks, and with ``events`` what a world's events cost its snapshots (see the module
-    docstring); report medians, ratios and targets as JSON data."""
-    own = folder is None
-    folder = folder or tempfile.mkdtemp(prefix="agora-bench-commands-")
+    docstring), on ``bench`` (or a world of that many agents, the other fields of :class:`CommandsBench` as
+    keywords); report medians, ratios and targets as JSON data."""
+    bench = CommandsBench.of(bench, **fields)
+    agents, seed, repeats, events = bench.agents, bench.seed, bench.repeats, bench.events
+    own = bench.folder is None
+    folder = bench.folder or tempfile.mkdtemp(prefix="agora-bench-commands-")
     os.makedirs(folder, exist_ok=True)
-    names = ["new", "save", "load"] + (["analyze"] if analysis else [])
+    names = ["new", "save", "load"] + (["analyze"] if bench.analysis else [])
     runs: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "rss": []} for k in names}
     yard: dict[str, list[float]] = {k: [] for k in names}
     steps = repeats * (len(names) + 3) + (1 + 4 * repeats if events else 0)
@@ -338,8 +342,9 @@ def bench_commands(
             progress(what, done / steps)
 
     db, snap, db2 = (os.path.join(folder, f) for f in ("bench.db", "bench.snap", "loaded.db"))
+    world = ["--agents", str(agents), "--avg-degree", str(bench.avg_degree), "--seed", str(seed)]
     commands = {
-        "new": ["new", db, "--agents", str(agents), "--avg-degree", str(avg_degree), "--seed", str(seed), "--force"],
+        "new": ["new", db, *world, "--force"],
         "save": ["save", db, snap, "--force"],
         "load": ["load", snap, db2, "--force"],
         "analyze": ["analyze", db2, "--all"],
@@ -363,7 +368,7 @@ def bench_commands(
             step("yardstick: plain SQLite rows")
             yard["save"].append(_yardstick("npy", snap, folder))
             step("yardstick: np.save")
-            if analysis:
+            if bench.analysis:
                 yard["analyze"].append(_yardstick("leiden", snap, folder))
             step("yardstick: igraph Leiden")
             if events and r == repeats - 1:
@@ -376,15 +381,7 @@ def bench_commands(
         if own:
             shutil.rmtree(folder, ignore_errors=True)
     scale = max(1.0, agents / 1_000_000)
-    out: dict[str, Any] = {
-        "benchmark": "commands",
-        "agents": agents,
-        "avg_degree": avg_degree,
-        "seed": seed,
-        "repeats": repeats,
-        "cpu_count": os.cpu_count(),
-        "commands": {},
-    }
+    out = bench.report("commands", seed=seed, repeats=repeats, cpu_count=os.cpu_count(), commands={})
     within = True
     for name in names:
         command = "agora " + " ".join(commands[name]).replace(folder + os.sep, "W/")

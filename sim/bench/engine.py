@@ -11,11 +11,11 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,17 @@ import psutil
 
 from sim.analysis.structure import pagerank_csr, pagerank_scores
 from sim.analysis.view import build_view
-from sim.bench.measure import PeakRSS, child_env, maxrss_mb, mb, save_npy, timed
+from sim.bench.ensembles import numpy_ic_cascade, run_ensemble
+from sim.bench.measure import (
+    BenchWorld,
+    PeakRSS,
+    Progress,
+    fresh_process_json,
+    maxrss_mb,
+    mb,
+    save_npy,
+    timed,
+)
 from sim.core.arrays import unique_sorted
 from sim.engine.simulation import Simulation
 from sim.llm.service import LLMService
@@ -41,16 +51,17 @@ from sim.store.writer import WorldWriter
 _mb = mb
 
 
-def bench_world(
-    agents: int = 1_000_000,
-    *,
-    avg_degree: float = 10.0,
-    seed: int = 1,
-    folder: str | None = None,
-    progress: Callable[[str, float], None] | None = None,
-    analyse: bool = True,
-    run_ticks: int = 30,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class WorldBench(BenchWorld):
+    """What :func:`bench_world` measures on: the world, the ``folder`` for its files (None: a temporary one),
+    whether PageRank is measured (``analyse``) and the headless cascade's ticks at most (0: no run)."""
+
+    folder: str | None = None
+    analyse: bool = True
+    run_ticks: int = 30
+
+
+def bench_world(bench: WorldBench | int = 1_000_000, progress: Progress = None, **fields: Any) -> dict[str, Any]:
     """Generate, persist, open, analyse (PageRank), run headless, snapshot-save and snapshot-load a
     world; report times and peak RSS.
 
@@ -59,23 +70,27 @@ def bench_world(
     uncompressed (the raw cost of putting those bytes on disk and back), igraph's PRPACK on an igraph
     graph of the same arrays for PageRank, and a bare numpy frontier kernel for the headless cascade's edge
     attempts per second.
-    Time targets are the 1,000,000-agent ones scaled linearly with the number of agents.
+    Time targets are the 1,000,000-agent ones scaled linearly with the number of agents. On ``bench`` (or a
+    world of that many agents, the other fields of :class:`WorldBench` as keywords).
     """
 
-    own = folder is None
-    folder = folder or tempfile.mkdtemp(prefix="agora-bench-")
+    bench = WorldBench.of(bench, **fields)
+    own = bench.folder is None
+    folder = bench.folder or tempfile.mkdtemp(prefix="agora-bench-")
     os.makedirs(folder, exist_ok=True)
     db = os.path.join(folder, "bench.db")
     snap = os.path.join(folder, "bench.snap")
     for f in (db, snap):
         if os.path.exists(f):
             os.remove(f)
-    r: dict[str, Any] = {"benchmark": "world", "agents": agents, "avg_degree": avg_degree, "cpu_count": os.cpu_count()}
+    r = bench.report("world", cpu_count=os.cpu_count())
     base_rss = psutil.Process().memory_info().rss
     try:
         with PeakRSS() as peak:
             with timed(r, "generate_s"):
-                world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed, progress=progress)
+                world = synthetic_world(
+                    "bench", bench.agents, avg_degree=bench.avg_degree, seed=bench.seed, progress=progress
+                )
             r["edges"] = world.num_edges
             r["communities"] = world.num_communities
             r["world_array_mb"] = mb(world.nbytes())
@@ -91,12 +106,12 @@ def bench_world(
                 save_snapshot(world, snap, progress=progress)
             r["snapshot_mb"] = mb(os.path.getsize(snap))
             r["maxrss_after_snapshot_save_mb"] = maxrss_mb()
-            if run_ticks:
-                r["run"] = asyncio.run(_bench_headless_run(world, db, seed, run_ticks))
+            if bench.run_ticks:
+                r["run"] = asyncio.run(_bench_headless_run(world, db, bench.seed, bench.run_ticks))
                 r["maxrss_after_run_mb"] = maxrss_mb()
                 gc.collect()
             ours = None
-            if analyse:
+            if bench.analyse:
                 r["pagerank"] = {}
                 with timed(r["pagerank"], "pagerank_s"):
                     ours = pagerank_csr(world.graph, progress=progress)
@@ -119,7 +134,7 @@ def bench_world(
                 del world
             gc.collect()
             with timed(r, "baseline_uniform_graph_s"):
-                _uniform_graph(agents, avg_degree, seed)
+                _uniform_graph(bench)
             gc.collect()
             # Everything Agora does is done: the high-water mark so far is its peak. The igraph baseline
             # (last, on the world loaded from the snapshot) takes gigabytes more at 10M agents.
@@ -131,14 +146,15 @@ def bench_world(
     finally:
         if own:
             shutil.rmtree(folder, ignore_errors=True)
-    _world_report(r, peak, base_rss, agents)
+    _world_report(r, peak, base_rss, bench.agents)
     return r
 
 
-def _uniform_graph(agents: int, avg_degree: float, seed: int) -> None:
+def _uniform_graph(bench: BenchWorld) -> None:
     """The baseline generator: uniform pairs, unique, both directions sorted; nothing else."""
-    rng = np.random.default_rng(seed)
-    m = int(agents * avg_degree / 2)
+    agents = bench.agents
+    rng = np.random.default_rng(bench.seed)
+    m = int(agents * bench.avg_degree / 2)
     a = rng.integers(0, agents, m)
     b = rng.integers(0, agents, m)
     key = unique_sorted(np.minimum(a, b) * agents + np.maximum(a, b))
@@ -235,11 +251,11 @@ async def _bench_headless_run(world: Any, db: str, seed: int, max_ticks: int, p:
     session = world.sessions[-1]
     seeds = np.flatnonzero(session.adopted_at == session.started_tick)
     t1 = time.perf_counter()
-    b_reached, b_attempts = _numpy_ic_kernel(
+    b_reached, b_attempts = numpy_ic_cascade(
         world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p, np.random.default_rng(seed)
     )
     b_secs = time.perf_counter() - t1
-    out = {
+    out: dict[str, Any] = {
         "model": "ic",
         "p": p,
         "seeds": int(seeds.size),
@@ -261,32 +277,6 @@ async def _bench_headless_run(world: Any, db: str, seed: int, max_ticks: int, p:
         out["edge_attempts_per_second"] / max(out["baseline_kernel_edge_attempts_per_second"], 1), 3
     )
     return out
-
-
-def _numpy_ic_kernel(
-    indptr: np.ndarray, indices: np.ndarray, n: int, seeds: np.ndarray, p: float, rng: np.random.Generator
-) -> tuple[int, int]:
-    """The baseline: a plain numpy frontier kernel for independent cascade (no sessions, no events,
-    no validation, no bookkeeping). Returns (reached, edge attempts)."""
-    adopted = np.zeros(n, dtype=bool)
-    adopted[seeds] = True
-    frontier = seeds.astype(np.int64)
-    attempts = 0
-    while frontier.size:
-        starts = indptr[frontier]
-        counts = indptr[frontier + 1] - starts
-        total = int(counts.sum())
-        if total == 0:
-            break
-        offsets = np.cumsum(counts) - counts
-        eid = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
-        dst = indices[eid]
-        dst = dst[~adopted[dst]]
-        attempts += dst.size
-        new = np.unique(dst[rng.random(dst.size) < p])
-        adopted[new] = True
-        frontier = new.astype(np.int64)
-    return int(adopted.sum()), attempts
 
 
 def _ndlib_ic(world: Any, seeds: np.ndarray, p: float) -> dict[str, Any]:
@@ -344,30 +334,15 @@ def _ensemble(world: Any, p: float, runs: int, seed: int, repeats: int = 3) -> d
     out = None
     for _ in range(repeats):
         for workers in dict.fromkeys((1, parallel)):
-            t0 = time.perf_counter()
-            out = asyncio.run(
-                run_cascades(
-                    world,
-                    registry=registry,
-                    text="bench",
-                    seeds="random:10",
-                    model="ic",
-                    params={"p": p},
-                    runs=runs,
-                    until_done=True,
-                    seed=seed,
-                    workers=workers,
-                )
-            )
-            per_run[workers].append((time.perf_counter() - t0) / runs)
-            gc.collect()
+            out, seconds = run_ensemble(world, registry, "ic", {"p": p}, runs, seed, workers)
+            per_run[workers].append(seconds / runs)
     assert out is not None
     rng = np.random.default_rng(seed)
     kernel, reached = [], []
     for i in range(runs):
         seeds = rng.choice(world.n, size=min(10, world.n), replace=False)
         k0 = time.perf_counter()
-        got, _attempts = _numpy_ic_kernel(
+        got, _attempts = numpy_ic_cascade(
             world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p, np.random.default_rng(seed + i)
         )
         kernel.append(time.perf_counter() - k0)
@@ -392,64 +367,54 @@ def _ensemble(world: Any, p: float, runs: int, seed: int, repeats: int = 3) -> d
     }
 
 
-def fresh_process_json(module_args: list[str], what: str) -> dict[str, Any]:
-    """``python -m MODULE ARGS...`` in a fresh process (only what it builds in memory, as a command meets
-    it), and the JSON object its last line prints.
-
-    Raises:
-        RuntimeError: the process failed (its stderr's end is quoted).
-    """
-    res = subprocess.run(
-        [sys.executable, "-m", *module_args], capture_output=True, text=True, env=child_env(), check=False
-    )
-    if res.returncode != 0:
-        raise RuntimeError(f"the ensemble benchmark {what} failed: {res.stderr.strip()[-2000:]}")
-    result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
-    return result
+def _ensemble_fresh(bench: BenchWorld, p: float, runs: int) -> dict[str, Any]:
+    """:func:`_ensemble` in a fresh process on the world ``bench`` describes: as ``agora run --runs`` meets it,
+    with only that world in memory (forking workers from a process that holds a bigger world costs more than
+    the command ever pays)."""
+    args = [str(bench.agents), str(bench.avg_degree), str(p), str(runs), str(bench.seed)]
+    return fresh_process_json(["sim.bench.engine", "ensemble", *args], f"at {bench.agents:,} agents")
 
 
-def _ensemble_fresh(agents: int, avg_degree: float, p: float, runs: int, seed: int) -> dict[str, Any]:
-    """:func:`_ensemble` in a fresh process on the same synthetic world (``synthetic_world`` with this seed):
-    as ``agora run --runs`` meets it, with only that world in memory (forking workers from a process that
-    holds a bigger world costs more than the command ever pays)."""
-    args = ["sim.bench.engine", "ensemble", str(agents), str(avg_degree), str(p), str(runs), str(seed)]
-    return fresh_process_json(args, f"at {agents:,} agents")
+@dataclass(frozen=True)
+class PropagationBench(BenchWorld):
+    """What :func:`bench_propagation` measures on: the world and ic's probability ``p``; the full cascades
+    beside the kernel (``repeats``), the concurrent ``sessions`` of one tick, the runs of the ensemble on this
+    world and on NDlib's, and NDlib's world (``ndlib_agents``) and seed sets (``ndlib_repeats``)."""
+
+    p: float = 0.3
+    repeats: int = 3
+    sessions: int = 10
+    ensemble_runs: int = 6
+    small_ensemble_runs: int = 21
+    ndlib_agents: int = 100_000
+    ndlib_repeats: int = 3
 
 
-def bench_propagation(
-    agents: int = 1_000_000,
-    *,
-    avg_degree: float = 10.0,
-    p: float = 0.3,
-    seed: int = 1,
-    sessions: int = 10,
-    ndlib_agents: int = 100_000,
-    repeats: int = 3,
-    ensemble_runs: int = 6,
-    small_ensemble_runs: int = 21,
-    ndlib_repeats: int = 3,
-) -> dict[str, Any]:
+def bench_propagation(bench: PropagationBench | int = 1_000_000, **fields: Any) -> dict[str, Any]:
     """Independent-cascade throughput against a plain numpy frontier kernel; one tick with many
     concurrent sessions; ``agora run --runs`` ensembles per run against the kernel (and, on the
-    100,000-agent graph, against NDlib); and NDlib on a 100,000-agent graph when installed."""
+    100,000-agent graph, against NDlib); and NDlib on a 100,000-agent graph when installed. On ``bench`` (or a
+    world of that many agents, the other fields of :class:`PropagationBench` as keywords)."""
 
-    r: dict[str, Any] = {"benchmark": "propagation", "agents": agents, "avg_degree": avg_degree, "p": p}
+    bench = PropagationBench.of(bench, **fields)
+    p = bench.p
+    r = bench.report("propagation", p=p)
     with PeakRSS() as peak:
-        world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
-        r["edges"] = world.num_edges
+        world = bench.generate(r)
         # 1) One full cascade, measured through the whole Simulation (scheduler, sessions, validation,
         #    events), against the bare kernel on the same graph, alternating to share the machine's noise.
-        r["cascade"] = _cascade_vs_kernel(world, p, repeats)
+        r["cascade"] = _cascade_vs_kernel(world, p, bench.repeats)
         # 1b) An ensemble as `agora run --runs` runs it: the whole per-run cost, texts and tick loop included.
-        r["ensemble"] = _ensemble_fresh(agents, avg_degree, p, ensemble_runs, seed)
+        r["ensemble"] = _ensemble_fresh(bench, p, bench.ensemble_runs)
         gc.collect()
         # 2) One tick with `sessions` concurrent sessions.
-        r["concurrent_tick"] = _concurrent_tick(world, sessions)
+        r["concurrent_tick"] = _concurrent_tick(world, bench.sessions)
         del world
         gc.collect()
         # 3) NDlib on a smaller graph, against our full cascade on the same graph and seeds.
+        ndlib_world = BenchWorld(bench.ndlib_agents, bench.avg_degree, bench.seed)
         r["ndlib"], r["ensemble_small"] = _ndlib_comparison(
-            ndlib_agents, avg_degree, p, seed, ndlib_repeats, small_ensemble_runs
+            ndlib_world, p, bench.ndlib_repeats, bench.small_ensemble_runs
         )
     r["peak_rss_mb"] = mb(peak.peak)
     r["targets"] = {
@@ -476,7 +441,7 @@ def _cascade_vs_kernel(world: Any, p: float, repeats: int) -> dict[str, Any]:
         ours.append((s.attempts / secs, s.reached, secs, s.attempts, s.attempts / tick_secs))
         seeds = np.flatnonzero(s.adopted_at == s.started_tick)
         t0 = time.perf_counter()
-        reached, attempts = _numpy_ic_kernel(
+        reached, attempts = numpy_ic_cascade(
             world.graph.out_indptr, world.graph.out_indices, world.n, seeds, p, np.random.default_rng(rep)
         )
         bsecs = time.perf_counter() - t0
@@ -522,12 +487,12 @@ def _concurrent_tick(world: Any, sessions: int) -> dict[str, Any]:
 
 
 def _ndlib_comparison(
-    agents: int, avg_degree: float, p: float, seed: int, repeats: int, ensemble_runs: int
+    bench: BenchWorld, p: float, repeats: int, ensemble_runs: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """NDlib's ic (when installed) on a world of ``agents``, against our full cascade on the same graph and
-    seeds and against an ``agora run --runs`` ensemble of ``ensemble_runs`` runs: the comparison and the
+    """NDlib's ic (when installed) on the world ``bench`` describes, against our full cascade on the same graph
+    and seeds and against an ``agora run --runs`` ensemble of ``ensemble_runs`` runs: the comparison and the
     ensemble's report."""
-    small = synthetic_world("ndlib", agents, avg_degree=avg_degree, seed=seed)
+    small = synthetic_world("ndlib", bench.agents, avg_degree=bench.avg_degree, seed=bench.seed)
     twin = small.fork()
     sim = Simulation(twin, llm=LLMService.offline(twin))
     s = sim.inject("bench", model="ic", params={"p": p}, seeds="random:10", seed=0)
@@ -535,7 +500,7 @@ def _ndlib_comparison(
     ours_small = sum(m["seconds"] for m in sim.metrics)
     seeds = np.flatnonzero(s.adopted_at == s.started_tick)
     # NDlib's cascade from three seed sets (the first: this cascade's seeds); the median of its iterations.
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(bench.seed)
     seed_sets = [seeds] + [rng.choice(small.n, size=seeds.size, replace=False) for _ in range(repeats - 1)]
     nd_runs = [_ndlib_ic(small, ss, p) for ss in seed_sets]
     nd = dict(nd_runs[0])
@@ -544,10 +509,10 @@ def _ndlib_comparison(
         nd["seconds"] = round(float(np.median(nd["seconds_each"])), 3)
         nd["setup_seconds"] = round(float(np.median([x["setup_seconds"] for x in nd_runs])), 3)
         nd["reached_each"] = [x["reached"] for x in nd_runs]
-    nd["agents"] = agents
+    nd["agents"] = bench.agents
     nd["agora_seconds"] = round(ours_small, 4)
     nd["agora_reached"] = s.reached
-    small_ensemble = _ensemble_fresh(agents, avg_degree, p, ensemble_runs, seed)
+    small_ensemble = _ensemble_fresh(bench, p, ensemble_runs)
     nd["agora_ensemble_seconds_per_run"] = small_ensemble["seconds_per_run"]
     nd["agora_ensemble_seconds_per_run_one_worker"] = small_ensemble["seconds_per_run_one_worker"]
     if nd.get("available"):
@@ -563,29 +528,30 @@ def _ndlib_comparison(
     return nd, small_ensemble
 
 
-def bench_series(
-    agents: int = 1_000_000,
-    *,
-    avg_degree: float = 10.0,
-    seed: int = 1,
-    repeats: int = 5,
-    models: tuple[tuple[str, dict[str, Any]], ...] = (("ic", {"p": 0.15}), ("sir", {"beta": 0.08, "gamma": 0.2})),
-    progress: Callable[[str, float], None] | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SeriesBench(BenchWorld):
+    """What :func:`bench_series` measures on: the world, the runs each way (``repeats``) and the ``models``
+    (each a name and its parameters)."""
+
+    repeats: int = 5
+    models: tuple[tuple[str, dict[str, Any]], ...] = (("ic", {"p": 0.15}), ("sir", {"beta": 0.08, "gamma": 0.2}))
+
+
+def bench_series(bench: SeriesBench | int = 1_000_000, progress: Progress = None, **fields: Any) -> dict[str, Any]:
     """What recording the per-tick series costs: the same cascade (same world, model, seeds and session
     seed, so the same trajectory) with recording on and off, ``repeats`` times each in a seeded shuffled
     order to share the machine's noise. The figure is the session's own time (its rounds: model step, checks and
     bookkeeping), where recording runs; the baseline is the same rounds without recording. The share
     of the session's time spent inside the recording code (timed around it) is the figure held to the
     5 % target; the on/off difference of whole runs is reported beside it and is mostly noise on a
-    shared machine."""
+    shared machine. On ``bench`` (or a world of that many agents, the other fields of :class:`SeriesBench` as
+    keywords)."""
 
-    r: dict[str, Any] = {"benchmark": "series", "agents": agents, "avg_degree": avg_degree, "repeats": repeats}
+    bench = SeriesBench.of(bench, **fields)
+    models, repeats = bench.models, bench.repeats
+    r = bench.report("series", repeats=repeats)
     with PeakRSS() as peak:
-        if progress:
-            progress("building the world", 0.0)
-        world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
-        r["edges"] = world.num_edges
+        world = bench.generate(r, progress)
         out: dict[str, dict[str, Any]] = {}
         steps = len(models) * repeats * 2
         done = 0
@@ -596,7 +562,7 @@ def bench_series(
             # On and off runs in a seeded shuffled order: a fixed alternation favours whichever runs second
             # in a pair (memory the first one freed), which on this machine was a steady few percent.
             order = [True, False] * repeats
-            random.Random(seed).shuffle(order)
+            random.Random(bench.seed).shuffle(order)
             for record in order:
                 fork = world.fork()
                 sim = Simulation(fork, llm=LLMService.offline(fork))

@@ -43,13 +43,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.bench.engine import _numpy_ic_kernel, fresh_process_json
-from sim.bench.measure import child_env
+from sim.bench.measure import child_env, fresh_process_json
+from sim.engine.requests import Ensemble
 from sim.model.registry import Registry
 from sim.runs.forkpool import default_workers, fork_available
 from sim.runs.runner import run_cascades
@@ -74,7 +75,26 @@ def numpy_ic_kernel(
 ) -> int:
     """Independent cascade as a plain numpy frontier loop (``agora bench propagation``'s kernel): every newly
     adopted agent tries each follower once with probability ``p``. Returns the agents reached."""
-    return _numpy_ic_kernel(indptr, indices, n, np.asarray(seeds), p, rng)[0]
+    return numpy_ic_cascade(indptr, indices, n, seeds, p, rng)[0]
+
+
+def numpy_ic_cascade(
+    indptr: np.ndarray, indices: np.ndarray, n: int, seeds: np.ndarray, p: float, rng: np.random.Generator
+) -> tuple[int, int]:
+    """:func:`numpy_ic_kernel`'s cascade (no sessions, no events, no validation, no bookkeeping): the agents
+    reached and the edge attempts."""
+    adopted = np.zeros(n, dtype=bool)
+    adopted[seeds] = True
+    frontier = np.asarray(seeds, dtype=np.int64)
+    attempts = 0
+    while frontier.size:
+        dst = _followers(indptr, indices, frontier)
+        dst = dst[~adopted[dst]]
+        attempts += dst.size
+        new = np.unique(dst[rng.random(dst.size) < p])
+        adopted[new] = True
+        frontier = new.astype(np.int64)
+    return int(adopted.sum()), attempts
 
 
 def _followers(indptr: np.ndarray, indices: np.ndarray, frontier: np.ndarray) -> np.ndarray:
@@ -196,27 +216,45 @@ def _kernel(world: Any, model: str, params: dict[str, Any], seed_sets: list[np.n
     }
 
 
+def run_ensemble(
+    world: Any,
+    registry: Registry,
+    model: str,
+    params: dict[str, Any],
+    runs: int,
+    seed: int,
+    workers: int,
+    kernel: str = "auto",
+) -> tuple[Mapping[str, Any], float]:
+    """``runs`` cascades of ``model`` as ``agora run --inject bench --seeds random:10 --runs RUNS --until-done``
+    runs them (offline, nobody watching; ``run_cascades``), over ``workers`` processes by ``kernel``: the
+    ensemble's report and its wall-clock seconds, its set-up included (a collection follows, untimed)."""
+    t = time.perf_counter()
+    request = Ensemble.parse(
+        {
+            "text": "bench",
+            "seeds": "random:10",
+            "model": model,
+            "params": params,
+            "runs": runs,
+            "until_done": True,
+            "seed": seed,
+            "workers": workers,
+            "kernel": kernel,
+        },
+        registry,
+    )
+    out = asyncio.run(run_cascades(world, request, registry=registry))
+    seconds = time.perf_counter() - t
+    gc.collect()
+    return out, seconds
+
+
 def _agora(
     world: Any, registry: Registry, model: str, params: dict[str, Any], runs: int, seed: int, workers: int
 ) -> dict[str, Any]:
-    t = time.perf_counter()
-    out = asyncio.run(
-        run_cascades(
-            world,
-            registry=registry,
-            text="bench",
-            seeds="random:10",
-            model=model,
-            params=params,
-            runs=runs,
-            until_done=True,
-            seed=seed,
-            workers=workers,
-            kernel="batched",  # auto would tick 20 runs of ic or sir through the engine (batched.AUTO_RUNS)
-        )
-    )
-    seconds = time.perf_counter() - t
-    gc.collect()
+    # batched: auto would tick 20 runs of ic or sir through the engine (batched.AUTO_RUNS)
+    out, seconds = run_ensemble(world, registry, model, params, runs, seed, workers, kernel="batched")
     if out["failed"]:  # a time over failed runs is no result
         first = out["first_failure"] or {}
         raise RuntimeError(f"{out['failed']} of {runs} {model} runs failed in the benchmark: {first.get('error')}")

@@ -29,20 +29,18 @@ import os
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from sim.bench.llm import _start_servers, _stop_servers
-from sim.bench.measure import PeakRSS, mb
+from sim.bench.measure import PeakRSS, Progress, mb
 from sim.core.agentmemory import AgentMemory, query_words
 from sim.engine.simulation import Simulation
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
 from sim.store.create import synthetic_world
 
-Progress = Callable[[str, float], None] | None
 KEY = "sk-agora-bench-memory"
 
 
@@ -253,15 +251,17 @@ def bench_memory(
     agents: int = 3000,
     ticks: int = 40,
     llm_agents: int = 20,
+    latency: float = 0.005,
+    scaling: tuple[int, int] = (400, 500),
     rule_agents: int = 1_000_000,
     rule_ticks: int = 20,
-    latency: float = 0.005,
     seed: int = 1,
-    scaling: tuple[int, int] = (400, 500),
     progress: Progress = None,
 ) -> dict[str, Any]:
-    """See the module docstring. Keys: ``llm`` (``with_memory``, ``baseline_off``, their prompt-size
-    ratio), ``recall``, ``rule_runs`` (``default``, ``baseline_off``, ``ratio``), ``peak_rss_mb``."""
+    """See the module docstring: the LLM runs (``agents``, ``ticks``, ``llm_agents`` asked per round, the
+    server's ``latency``), recall at scale (``scaling``: agents and events each) and the rule runs. Keys:
+    ``llm`` (``with_memory``, ``baseline_off``, their prompt-size ratio), ``recall``, ``rule_runs``
+    (``default``, ``baseline_off``, ``ratio``), ``peak_rss_mb``."""
 
     procs, urls = _start_servers(1, latency)
     peak = PeakRSS()

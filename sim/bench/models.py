@@ -25,12 +25,12 @@ import asyncio
 import gc
 import importlib
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sim.bench.measure import PeakRSS, mb
+from sim.bench.measure import BenchWorld, PeakRSS, Progress, mb
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.llm.service import LLMService
@@ -329,21 +329,25 @@ def _agora_ticks(
     return out
 
 
-def bench_models(
-    agents: int = 1_000_000,
-    *,
-    avg_degree: float = 10.0,
-    seed: int = 1,
-    ticks: int = 10,
-    ndlib_agents: int = 100_000,
-    ndlib_iterations: int = 3,
-    ndlib_budget_s: float = 60.0,
-    models: list[str] | None = None,
-    progress: Callable[[str, float], None] | None = None,
-) -> dict[str, Any]:
-    """Every built-in model's tick at ``agents`` agents, and beside it NDlib at ``ndlib_agents`` (see the
-    module docstring). ``models`` limits the run to some models; ``ndlib_agents=0`` skips NDlib."""
+@dataclass(frozen=True)
+class ModelsBench(BenchWorld):
+    """What :func:`bench_models` measures on: the world, the rounds timed per model (``ticks``), and NDlib's
+    side: its world's agents (0 skips it), the iterations timed and the seconds they may take; ``models``
+    limits the run to some models (None: every built-in one)."""
 
+    ticks: int = 10
+    ndlib_agents: int = 100_000
+    ndlib_iterations: int = 3
+    ndlib_budget_s: float = 60.0
+    models: tuple[str, ...] | None = None
+
+
+def bench_models(bench: ModelsBench | int = 1_000_000, progress: Progress = None, **fields: Any) -> dict[str, Any]:
+    """Every built-in model's tick on ``bench`` (or a world of that many agents, the other fields of
+    :class:`ModelsBench` as keywords), and beside it NDlib at ``ndlib_agents`` (see the module docstring)."""
+
+    bench = ModelsBench.of(bench, **fields)
+    agents, ticks, ndlib_agents, models = bench.agents, bench.ticks, bench.ndlib_agents, bench.models
     registry = Registry(entry_points=False, env=False)
     names = sorted(i.name for i in registry.list("model") if i.source == "builtin" and i.name != "llm")
     if models:
@@ -351,22 +355,12 @@ def bench_models(
         if unknown:
             raise BadParameterError(f"no built-in model {unknown[0]!r}: the built-in models are {', '.join(names)}")
         names = [n for n in names if n in models]
-    r: dict[str, Any] = {
-        "benchmark": "models",
-        "agents": agents,
-        "avg_degree": avg_degree,
-        "ticks": ticks,
-        "target_tick_ms": 1000 * TARGET_TICK_S,
-        "ndlib_agents": ndlib_agents,
-    }
+    r = bench.report("models", ticks=ticks, target_tick_ms=1000 * TARGET_TICK_S, ndlib_agents=ndlib_agents)
     steps = 2 * len(names)
     done = 0
     out: dict[str, dict[str, Any]] = {name: {} for name in names}
     with PeakRSS() as peak:
-        if progress:
-            progress(f"building a world of {agents:,} agents", 0.0)
-        world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
-        r["edges"] = world.num_edges
+        world = bench.generate(r, progress, f"building a world of {agents:,} agents")
         for name in names:
             params, share = BENCH_RUNS.get(name, ({}, 0.001))
             params = {k: v for k, v in params.items() if k in registry.model(name).params}
@@ -384,7 +378,7 @@ def bench_models(
         del world
         gc.collect()
         if ndlib_agents:
-            small = synthetic_world("ndlib", ndlib_agents, avg_degree=avg_degree, seed=seed)
+            small = synthetic_world("ndlib", ndlib_agents, avg_degree=bench.avg_degree, seed=bench.seed)
             for name in names:
                 done += 1
                 if name not in NDLIB_MODELS:
@@ -397,8 +391,8 @@ def bench_models(
                 params = dict(out[name]["params"])
                 k = max(1, int(share * ndlib_agents))
                 ours = _agora_ticks(small, registry, name, params, f"random:{k}", ticks)
-                seed_ids = np.random.default_rng(seed).choice(small.n, size=k, replace=False)
-                nd = _ndlib_run(name, small, params, np.sort(seed_ids), ndlib_iterations, ndlib_budget_s)
+                seed_ids = np.random.default_rng(bench.seed).choice(small.n, size=k, replace=False)
+                nd = _ndlib_run(name, small, params, np.sort(seed_ids), bench.ndlib_iterations, bench.ndlib_budget_s)
                 nd["agora_tick_ms_median"] = ours.get("tick_ms_median")
                 nd["agora_agent_updates_per_second"] = ours.get("agent_updates_per_second")
                 if nd.get("available") and nd.get("agent_updates_per_second") and ours.get("agent_updates_per_second"):

@@ -14,23 +14,23 @@ reported beside it.
 
 from __future__ import annotations
 
-import functools
 import gc
 import random
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sim.bench.measure import PeakRSS, mb
+from sim.bench.measure import BenchWorld, PeakRSS, Progress, mb
 from sim.core.world import World
-from sim.engine.seeding import choose_seeds
+from sim.engine.requests import SeedChoice
+from sim.engine.seeding import ChosenSeeds, choose_seeds
 from sim.engine.simulation import Simulation
 from sim.llm.service import LLMService
 from sim.model.registry import Registry
-from sim.store.create import synthetic_world
 
 #: The issue's targets for the ris choice: seconds and MiB.
 TARGETS = {"seconds": 60.0, "mb": 1536.0}
@@ -56,7 +56,7 @@ def _timed_choices(
     method_params: dict[str, Any],
     repeats: int,
     seed: int,
-    progress: Callable[[str, float], None] | None,
+    progress: Progress,
 ) -> tuple[dict[str, list[float]], dict[str, np.ndarray], list[dict[str, Any]]]:
     """``repeats`` choices by ``ris`` and by ``degree`` (``choose(method, method_params=...)``) in a seeded
     shuffled order: their seconds by method, the seeds each chose (the same every time, or an error) and
@@ -82,41 +82,35 @@ def _timed_choices(
     return times, chosen, reports
 
 
-def bench_seeds(
-    agents: int = 1_000_000,
-    *,
-    avg_degree: float = 10.0,
-    p: float = 0.01,
-    k: int = 50,
-    epsilon: float = 0.1,
-    seed: int = 1,
-    repeats: int = 3,
-    runs: int = 30,
-    progress: Callable[[str, float], None] | None = None,
-) -> dict[str, Any]:
-    """Run the comparison (see the module docstring) and return its JSON report."""
-    r: dict[str, Any] = {
-        "benchmark": "seeds",
-        "agents": agents,
-        "avg_degree": avg_degree,
-        "model": "ic",
-        "p": p,
-        "k": k,
-        "epsilon": epsilon,
-        "ell": 1.0,
-        "repeats": repeats,
-        "runs": runs,
-    }
+@dataclass(frozen=True)
+class SeedsBench(BenchWorld):
+    """What :func:`bench_seeds` measures on: the world, ``k`` seeds for ic's probability ``p`` by ris with IMM's
+    ``epsilon``, each method's choices (``repeats``) and the ic runs from each choice (``runs``)."""
+
+    p: float = 0.01
+    k: int = 50
+    epsilon: float = 0.1
+    repeats: int = 3
+    runs: int = 30
+
+
+def bench_seeds(bench: SeedsBench | int = 1_000_000, progress: Progress = None, **fields: Any) -> dict[str, Any]:
+    """Run the comparison (see the module docstring) on ``bench`` (or a world of that many agents, the other
+    fields of :class:`SeedsBench` as keywords) and return its JSON report."""
+    bench = SeedsBench.of(bench, **fields)
+    p, k, repeats, runs = bench.p, bench.k, bench.repeats, bench.runs
+    r = bench.report("seeds", model="ic", p=p, k=k, epsilon=bench.epsilon, ell=1.0, repeats=repeats, runs=runs)
     registry = Registry()
     params = registry.model("ic").validate({"p": p})
-    method_params = {"epsilon": epsilon}
+    method_params = {"epsilon": bench.epsilon}
     with PeakRSS() as peak:
-        if progress:
-            progress("building the world", 0.0)
-        world = synthetic_world("bench", agents, avg_degree=avg_degree, seed=seed)
-        r["edges"] = world.num_edges
-        choose = functools.partial(choose_seeds, world, registry, k=k, model="ic", params=params, seed=seed)
-        times, chosen, reports = _timed_choices(choose, method_params, repeats, seed, progress)
+        world = bench.generate(r, progress)
+
+        def choose(method: str, method_params: dict[str, Any] | None = None) -> ChosenSeeds:
+            fields = {"method": method, "k": k, "params": params, "method_params": method_params, "seed": bench.seed}
+            return choose_seeds(world, registry, SeedChoice.parse(fields, registry))
+
+        times, chosen, reports = _timed_choices(choose, method_params, repeats, bench.seed, progress)
         steps = 2 * repeats + 2
         if progress:
             progress("ris under tracemalloc", 2 * repeats / steps)

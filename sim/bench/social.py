@@ -17,7 +17,7 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 import psutil
 
-from sim.bench.measure import PeakRSS, maxrss_mb, mb
+from sim.bench.measure import BenchWorld, PeakRSS, maxrss_mb, mb
 from sim.core.graph import GraphDelta, csr_positions
 from sim.core.topics import TOPICS
 from sim.core.world import Status, world_rng
@@ -155,18 +155,16 @@ def _setup_sessions(
 
 
 @dataclass(frozen=True)
-class SocialBench:
-    """What :func:`bench_social` measures on: ``agents`` (``community`` graph of ``avg_degree``), ``online``
-    (share of agents online per tick), ``k`` (feed size and suggestions), ``ticks`` timed, ``messages`` live
-    and ``history`` finished, ``seed``, and the ``content`` and ``friends`` recommenders timed."""
+class SocialBench(BenchWorld):
+    """What :func:`bench_social` measures on: the world (``agents``, ``community`` graph of ``avg_degree``,
+    ``seed``), ``online`` (share of agents online per tick), ``k`` (feed size and suggestions), ``ticks`` timed,
+    ``messages`` live and ``history`` finished, and the ``content`` and ``friends`` recommenders timed."""
 
-    agents: int = 1_000_000
-    avg_degree: float = 10.0
+    seed: int = 7
     online: float = 0.1
     k: int = 10
     ticks: int = 5
     messages: int = 10
-    seed: int = 7
     content: Sequence[str] = CONTENT_RECOMMENDERS
     friends: Sequence[str] = FRIEND_RECOMMENDERS
     history: int = 5

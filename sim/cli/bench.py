@@ -6,26 +6,34 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from dataclasses import asdict
+from typing import Any, TypeVar
 
 from sim.bench.api import bench_api, bench_injections
-from sim.bench.cascade import bench_cascade
-from sim.bench.commands import bench_commands
-from sim.bench.engine import bench_propagation, bench_series, bench_world
+from sim.bench.cascade import CascadeBench, bench_cascade
+from sim.bench.commands import CommandsBench, bench_commands
+from sim.bench.engine import PropagationBench, SeriesBench, WorldBench, bench_propagation, bench_series, bench_world
 from sim.bench.ensembles import bench_ensembles
 from sim.bench.llm import bench_llm
+from sim.bench.measure import BenchWorld
 from sim.bench.memory import bench_memory
-from sim.bench.models import bench_models
-from sim.bench.seeds import bench_seeds
-from sim.bench.social import bench_social
+from sim.bench.models import ModelsBench, bench_models
+from sim.bench.seeds import SeedsBench, bench_seeds
+from sim.bench.social import SocialBench, bench_social
 from sim.cli.output import emit
 from sim.cli.progress import stderr_progress
 from sim.errors import BadParameterError
 
+#: A benchmark's settings (:func:`_settings`).
+B = TypeVar("B", bound=BenchWorld)
+
 
 def handle(args: argparse.Namespace) -> int:
-    """Run the benchmark ``args.bench`` names and print its figures; returns the exit code."""
-    return _BENCHMARKS[args.bench](args)
+    """Run the benchmark ``args.bench`` names and print its figures (``--json``: the report; else its lines);
+    returns the exit code."""
+    result, lines = _BENCHMARKS[args.bench](args)
+    emit(args, result, "\n".join(lines))
+    return 0
 
 
 def _with_progress(bench: Callable[..., dict[str, Any]], *args: Any, **options: Any) -> dict[str, Any]:
@@ -34,19 +42,17 @@ def _with_progress(bench: Callable[..., dict[str, Any]], *args: Any, **options: 
         return bench(*args, progress=progress, **options)
 
 
-def _on_world(bench: Callable[..., dict[str, Any]], args: argparse.Namespace, **options: Any) -> dict[str, Any]:
-    """``bench``'s figures on a synthetic world of ``--agents`` agents and ``--avg-degree`` neighbours, seeded by
-    ``--seed``, its progress on stderr."""
-    return _with_progress(bench, args.agents, avg_degree=args.avg_degree, seed=args.seed, **options)
+def _settings(kind: type[B], args: argparse.Namespace, **fields: Any) -> B:
+    """A benchmark's settings: the synthetic world of ``--agents`` agents and ``--avg-degree`` neighbours,
+    seeded by ``--seed``, and ``fields``."""
+    return kind(args.agents, args.avg_degree, args.seed, **fields)
 
 
-def _report(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) -> int:
-    """Print the figures (``--json``: the result; else the lines); the exit code."""
-    emit(args, result, "\n".join(lines))
-    return 0
+#: What a benchmark of this module gives ``handle``: its report and the lines that say it in text.
+Figures = tuple[dict[str, Any], list[str]]
 
 
-def _bench_api(args: argparse.Namespace) -> int:
+def _bench_api(args: argparse.Namespace) -> Figures:
     if args.clients < 0 or args.clients > 1000:
         raise BadParameterError(f"--clients {args.clients} is out of range: give 0 (no injections) to 1,000")
     if not 0.5 <= args.seconds <= 600:
@@ -72,11 +78,12 @@ def _bench_api(args: argparse.Namespace) -> int:
             f"durability adds {inj['durability_adds_ms']['median']} ms (median), "
             f"{inj['durability_adds_ms']['p95']} ms (p95)"
         )
-    return _report(args, result, lines)
+    return result, lines
 
 
-def _bench_social(args: argparse.Namespace) -> int:
-    result = _on_world(bench_social, args, online=args.online, k=args.k, ticks=args.ticks, messages=args.messages)
+def _bench_social(args: argparse.Namespace) -> Figures:
+    bench = _settings(SocialBench, args, online=args.online, k=args.k, ticks=args.ticks, messages=args.messages)
+    result = _with_progress(bench_social, **asdict(bench))  # bench_social takes SocialBench's fields
     lines = [
         f"{kind} {name:<24} median {r['ms_median']:>8.1f} ms  max {r['ms_max']:>8.1f} ms  target "
         f"{r['target_ms']:.0f} ms"
@@ -88,22 +95,25 @@ def _bench_social(args: argparse.Namespace) -> int:
         f"peak RSS {result['peak_rss_mb']:.0f} MB",
         f"all within targets: {result['all_within_targets']}",
     ]
-    return _report(args, result, lines)
+    return result, lines
 
 
-def _bench_commands(args: argparse.Namespace) -> int:
-    result = _on_world(bench_commands, args, repeats=args.repeats, folder=args.dir, analysis=not args.no_analysis)
+def _bench_commands(args: argparse.Namespace) -> Figures:
+    bench = _settings(CommandsBench, args, repeats=args.repeats, folder=args.dir, analysis=not args.no_analysis)
+    result = _with_progress(bench_commands, bench)
     lines = [
         f"{k:<10}{v['seconds_median']:>9.2f} s  (target {v['target_seconds']} s; yardstick "
         f"{v['yardstick']['seconds_median']:.2f} s, "
         f"ratio {v['ratio_to_yardstick']}); peak RSS {v['peak_rss_mb_max']:.0f} MB"
         for k, v in result["commands"].items()
     ]
-    return _report(args, result, lines + [f"all within targets: {result['all_within_targets']}"])
+    return result, lines + [f"all within targets: {result['all_within_targets']}"]
 
 
-def _bench_models(args: argparse.Namespace) -> int:
-    result = _on_world(bench_models, args, ticks=args.ticks, ndlib_agents=args.ndlib_agents, models=args.model or None)
+def _bench_models(args: argparse.Namespace) -> Figures:
+    models = tuple(args.model) or None
+    bench = _settings(ModelsBench, args, ticks=args.ticks, ndlib_agents=args.ndlib_agents, models=models)
+    result = _with_progress(bench_models, bench)
     lines = []
     for name, m in result["models"].items():
         tick = (
@@ -124,13 +134,13 @@ def _bench_models(args: argparse.Namespace) -> int:
         f"peak RSS {result['peak_rss_mb']:.0f} MB",
         f"every model's median tick within {result['target_tick_ms']:.0f} ms: {result['all_within_target']}",
     ]
-    return _report(args, result, lines)
+    return result, lines
 
 
-def _bench_cascade(args: argparse.Namespace) -> int:
-    result = _on_world(bench_cascade, args, p=args.p, repeats=args.repeats)
+def _bench_cascade(args: argparse.Namespace) -> Figures:
+    result = _with_progress(bench_cascade, _settings(CascadeBench, args, p=args.p, repeats=args.repeats))
     c = result["cascade"] or {}
-    lines = [
+    return result, [
         f"ic p={result['p']:g} on {result['agents']:,} agents / {result['edges']:,} edges: reached "
         f"{result['reached']:,} ({100 * result['reached_share']:.1f}%) in {result['ticks']} ticks",
         f"cascade: depth {c.get('depth')}, max breadth {c.get('max_breadth'):,}, "
@@ -142,14 +152,12 @@ def _bench_cascade(args: argparse.Namespace) -> int:
         "of the run without it",
         f"peak RSS {result['peak_rss_mb']:.0f} MB; within the 10% target: {result['within_target']}",
     ]
-    return _report(args, result, lines)
 
 
-def _bench_seeds(args: argparse.Namespace) -> int:
-    result = _on_world(
-        bench_seeds, args, p=args.p, k=args.k, epsilon=args.epsilon, repeats=args.repeats, runs=args.runs
-    )
-    lines = [
+def _bench_seeds(args: argparse.Namespace) -> Figures:
+    bench = _settings(SeedsBench, args, p=args.p, k=args.k, epsilon=args.epsilon, repeats=args.repeats, runs=args.runs)
+    result = _with_progress(bench_seeds, bench)
+    return result, [
         f"ris k={result['k']} for ic p={result['p']:g} (epsilon {result['epsilon']:g}) on {result['agents']:,} "
         f"agents / {result['edges']:,} edges: {result['ris_seconds']:.2f} s median "
         f"({', '.join(f'{x:.2f}' for x in result['ris_seconds_all'])}), {result['ris_samples']:,} RR sets, "
@@ -163,11 +171,10 @@ def _bench_seeds(args: argparse.Namespace) -> int:
         f"{result['targets']['seconds']:.0f} s: {result['met']['seconds']}, within {result['targets']['mb']:.0f} "
         f"MB: {result['met']['mb']}",
     ]
-    return _report(args, result, lines)
 
 
-def _bench_series(args: argparse.Namespace) -> int:
-    result = _on_world(bench_series, args, repeats=args.repeats)
+def _bench_series(args: argparse.Namespace) -> Figures:
+    result = _with_progress(bench_series, _settings(SeriesBench, args, repeats=args.repeats))
     lines = [
         f"{name:<6} {m['ticks']} ticks, reached {m['reached']:,}: recording "
         f"{100 * m['recording_share_median']:.2f}% "
@@ -176,13 +183,11 @@ def _bench_series(args: argparse.Namespace) -> int:
         for name, m in result["models"].items()
     ]
     lines += [f"peak RSS {result['peak_rss_mb']:.0f} MB", f"within the 5% target: {result['within_target']}"]
-    return _report(args, result, lines)
+    return result, lines
 
 
-def _bench_propagation(args: argparse.Namespace) -> int:
-    result = bench_propagation(
-        args.agents, avg_degree=args.avg_degree, p=args.p, seed=args.seed, ndlib_agents=args.ndlib_agents
-    )
+def _bench_propagation(args: argparse.Namespace) -> Figures:
+    result = bench_propagation(_settings(PropagationBench, args, p=args.p, ndlib_agents=args.ndlib_agents))
     if args.yardstick_sizes or args.small_runs:
         result["yardsticks"] = bench_ensembles(
             args.yardstick_sizes,
@@ -191,23 +196,21 @@ def _bench_propagation(args: argparse.Namespace) -> int:
             seed=args.seed,
             small_runs=args.small_runs,
         )
-    return _figures(args, result)
+    return result, _figure_lines(result)
 
 
-def _bench_world(args: argparse.Namespace) -> int:
-    result = _on_world(
-        bench_world, args, folder=args.dir, analyse=not args.no_analysis, run_ticks=max(0, args.run_ticks)
-    )
-    return _figures(args, result)
+def _bench_world(args: argparse.Namespace) -> Figures:
+    bench = _settings(WorldBench, args, folder=args.dir, analyse=not args.no_analysis, run_ticks=max(0, args.run_ticks))
+    result = _with_progress(bench_world, bench)
+    return result, _figure_lines(result)
 
 
-def _figures(args: argparse.Namespace, result: dict[str, Any]) -> int:
-    """Print a benchmark's figures one a line (its yardsticks as a table); the exit code."""
-    text = "\n".join(f"{k:<28}{v}" for k, v in result.items() if not isinstance(v, dict))
+def _figure_lines(result: dict[str, Any]) -> list[str]:
+    """A benchmark's figures one a line (its yardsticks as a table)."""
+    lines = [f"{k:<28}{v}" for k, v in result.items() if not isinstance(v, dict)]
     if "yardsticks" in result:
-        text += "\n" + yardstick_lines(result["yardsticks"])
-    emit(args, result, text)
-    return 0
+        lines.append(yardstick_lines(result["yardsticks"]))
+    return lines
 
 
 def yardstick_lines(y: dict[str, Any]) -> str:
@@ -234,7 +237,7 @@ def yardstick_lines(y: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _bench_memory(args: argparse.Namespace) -> int:
+def _bench_memory(args: argparse.Namespace) -> Figures:
     r = _with_progress(
         bench_memory,
         agents=args.agents,
@@ -245,7 +248,7 @@ def _bench_memory(args: argparse.Namespace) -> int:
     )
     on, off = r["llm"]["with_memory"], r["llm"]["baseline_off"]
     rec, rule = r["recall"], r["rule_runs"]
-    lines = [
+    return r, [
         f"LLM agents remembering   {on['agents_remembering']:,}; {on['events']:,} events "
         f"(mean {on['events_per_agent']['mean']} per agent, max {on['events_per_agent']['max']}); {on['summaries']:,} "
         "summaries",
@@ -271,15 +274,14 @@ def _bench_memory(args: argparse.Namespace) -> int:
         f"{rule['baseline_off']['tick_ms_median']:.1f} ms memory=off (ratio {rule['ratio']}); memory made: "
         f"{rule['default']['memory_made']}",
     ]
-    return _report(args, r, lines)
 
 
-def _bench_llm(args: argparse.Namespace) -> int:
+def _bench_llm(args: argparse.Namespace) -> Figures:
     result = _with_progress(
         bench_llm, requests=args.requests, concurrency=args.concurrency, latency=args.latency, servers=args.servers
     )
     base, ours = result["baseline"], result["agora"]
-    lines = [
+    return result, [
         f"ideal                 {result['ideal_per_second']:,.0f} completions/s ({args.concurrency} in flight, "
         f"{args.latency * 1000:g} ms each)",
         f"plain HTTP client     {base['per_second']:,.0f} /s   cpu {base['cpu_ms_per_call']:.2f} ms/call",
@@ -287,11 +289,10 @@ def _bench_llm(args: argparse.Namespace) -> int:
         f"ratio to baseline     {result['ratio_to_baseline']:.2f}",
         f"target {result['target_per_second']}/s met: {result['target_met']}",
     ]
-    return _report(args, result, lines)
 
 
 #: Each ``agora bench`` benchmark of this module and the function that runs it.
-_BENCHMARKS: dict[str, Callable[[argparse.Namespace], int]] = {
+_BENCHMARKS: dict[str, Callable[[argparse.Namespace], Figures]] = {
     "llm": _bench_llm,
     "memory": _bench_memory,
     "api": _bench_api,
