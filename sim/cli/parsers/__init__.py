@@ -3,13 +3,15 @@ and measures Agora (``develop``: plugins and bench) and the options they share (
 :func:`sim.cli.parser.build_parser` puts them together. Like the parser, they import no command's
 implementation: ``agora --help`` loads them all.
 
-:class:`CommandGroup` is what another package registers to add commands of its own.
+:class:`CommandGroup` is what another package registers to add commands of its own; :class:`Subcommand` is one
+subcommand of a command group (``agora bench world``, ``agora plugins list``) as a row of its table.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, Protocol
 
 
 class CommandGroup(Protocol):
@@ -29,3 +31,22 @@ class CommandGroup(Protocol):
 
     def handle(self, args: argparse.Namespace) -> Any:
         """Run one of its commands; an int (the exit code) or a coroutine that ``main`` runs."""
+
+
+class Subcommand(NamedTuple):
+    """One subcommand of a command group, as :func:`add_subcommands` adds it."""
+
+    #: Its name (``agora bench NAME``).
+    name: str
+    #: Its line in the group's ``--help``.
+    help: str
+    #: What its own ``--help`` says first.
+    description: str
+    #: Adds its flags to its parser.
+    flags: Callable[[Any], None]
+
+
+def add_subcommands(sub: Any, commands: Iterable[Subcommand]) -> None:
+    """Add each of ``commands`` to ``sub`` (what ``add_subparsers`` returned), in order."""
+    for command in commands:
+        command.flags(sub.add_parser(command.name, help=command.help, description=command.description))

@@ -1,5 +1,8 @@
 """The flags of the commands for those who extend and measure Agora: ``plugins`` (list, write, check and
-trust plugins) and ``bench`` with its benchmarks (a command group adds its own, such as ``bench tui``)."""
+trust plugins) and ``bench`` with its benchmarks (a command group adds its own, such as ``bench tui``).
+
+Each group's subcommands are a table (:data:`_PLUGINS`, :data:`_BENCHMARKS`) of :class:`Subcommand` rows: name,
+``--help`` line, description and the function that adds the subcommand's flags."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sim.cli.args import Parser, fraction, integer, non_negative_float, non_negative_int, positive_float, positive_int
-from sim.cli.parsers import CommandGroup
+from sim.cli.parsers import CommandGroup, Subcommand, add_subcommands
 from sim.cli.parsers.options import json_flag, seed_and_json, world_size
 
 #: The templates of ``agora plugins new --template``: ``sim.authoring.templates.TEMPLATES``, named here because
@@ -26,22 +29,13 @@ def add_plugins(sub: Any) -> None:
         "check a plugin file against the plugin contract. Plugins are code and run with your rights: only load "
         "folders you trust.",
     )
-    psub = plugins.add_subparsers(dest="plugins_command", metavar="ACTION", parser_class=Parser, required=True)
-    _plugins_list(psub)
-    _plugins_new(psub)
-    _plugins_check(psub)
-    _plugins_trust(psub)
-
-
-def _plugins_list(psub: Any) -> None:
-    """``agora plugins list``."""
-    lst = psub.add_parser(
-        "list",
-        help="list built-in, user-folder and installed plugins",
-        description="List every plugin: built-in ones, those in user folders (--plugins, the AGORA_PLUGINS variable) "
-        "and installed packages' 'agora.plugins' entry points (listed without importing them). "
-        "Plugins that failed to import are listed with their error.",
+    add_subcommands(
+        plugins.add_subparsers(dest="plugins_command", metavar="ACTION", parser_class=Parser, required=True),
+        _PLUGINS,
     )
+
+
+def _plugins_list(lst: Any) -> None:
     lst.add_argument(
         "--plugins",
         action="append",
@@ -52,19 +46,7 @@ def _plugins_list(psub: Any) -> None:
     json_flag(lst, "print one JSON object on stdout (with parameter schemas and tracebacks)")
 
 
-def _plugins_new(psub: Any) -> None:
-    """``agora plugins new``."""
-    new = psub.add_parser(
-        "new",
-        help="write a new propagation model or recommender and its tests from a template",
-        description="Write NAME.py, a working and documented plugin, and test_NAME.py, its tests, into a folder, from "
-        "a template. Propagation models: cascade (a cascade that only reaches agents who share a topic "
-        "with the message), compartmental (an SIRS epidemic), opinion (bounded-confidence averaging of a "
-        "continuous opinion variable) or network (a cascade whose unconvinced followers unfollow and "
-        "rewire). Recommenders: recommender (a content recommender: messages sharing a topic with the "
-        "reader, fresher and more adopted first) or friend-recommender (friends of friends). Each passes "
-        "'agora plugins check' as written. Nothing is overwritten.",
-    )
+def _plugins_new(new: Any) -> None:
     new.add_argument("name", metavar="NAME", help="the plugin's name, a Python identifier (e.g. topic_cascade)")
     new.add_argument(
         "--template",
@@ -82,23 +64,7 @@ def _plugins_new(psub: Any) -> None:
     json_flag(new)
 
 
-def _plugins_check(psub: Any) -> None:
-    """``agora plugins check``."""
-    chk = psub.add_parser(
-        "check",
-        help="run the conformance suite on a plugin file (models and recommenders)",
-        description="Check every plugin in FILE. A propagation model: its schema, the shapes and dtypes of its "
-        "answers, determinism under one seed, that a probability of 0 leaves only the seeds, that sessions "
-        "do not share state, declared monotonicity, its end (an is_done that ends a session right after "
-        "start while rounds would still change something fails), and its speed. A content or friend "
-        "recommender: its schema, the shapes and dtypes of its answers, that -inf and nan scores are "
-        "never shown, no writes to the read-only arrays it is handed, determinism under the tick's "
-        "generator, and its speed. Each plugin is also run across its parameter space (every parameter "
-        "at its extremes with the others default, and random joint draws seeded by --seed) on two small "
-        "worlds, one directed with isolated agents; a failure names the parameter set. Exits 0 when "
-        "every check passes, 1 otherwise. The plugin's code runs in this process (in the simulation's "
-        "plugin thread, under the plugin time budget: AGORA_PLUGIN_BUDGET, 10 s per call) with your rights.",
-    )
+def _plugins_check(chk: Any) -> None:
     chk.add_argument(
         "file",
         metavar="FILE",
@@ -121,27 +87,67 @@ def _plugins_check(psub: Any) -> None:
     json_flag(chk)
 
 
-def _plugins_trust(psub: Any) -> None:
-    """``agora plugins trust`` and ``untrust``: both name a world (its plugin folder) or a folder."""
-    for name, summary, description in (
-        (
-            "trust",
-            "load the plugin folder beside a world from now on (until a file in it changes)",
-            "Trust the <world>.plugins folder beside WORLD (or a folder given directly) as it is now: commands "
-            "that open the world load it from then on. Remembered in trusted.json of Agora's user folder "
-            "($AGORA_CONFIG_HOME, else $XDG_CONFIG_HOME/agora, else ~/.config/agora) by the folder's real path "
-            "and a SHA-256 of its files; once a file is added, removed or edited it is not loaded until trusted "
-            "again. Plugins are code that runs with your rights: read them first.",
-        ),
-        (
-            "untrust",
-            "stop loading the plugin folder beside a world",
-            "Forget that the plugin folder beside WORLD (or the folder given) was trusted.",
-        ),
-    ):
-        p = psub.add_parser(name, help=summary, description=description)
-        p.add_argument("target", metavar="WORLD", help="a world file (its <world>.plugins folder) or a plugin folder")
-        json_flag(p)
+def _plugins_trusted(p: Any) -> None:
+    """``trust`` and ``untrust``: both name a world (its plugin folder) or a folder."""
+    p.add_argument("target", metavar="WORLD", help="a world file (its <world>.plugins folder) or a plugin folder")
+    json_flag(p)
+
+
+#: ``agora plugins``'s actions, in the order ``--help`` lists them.
+_PLUGINS = (
+    Subcommand(
+        "list",
+        "list built-in, user-folder and installed plugins",
+        "List every plugin: built-in ones, those in user folders (--plugins, the AGORA_PLUGINS variable) "
+        "and installed packages' 'agora.plugins' entry points (listed without importing them). "
+        "Plugins that failed to import are listed with their error.",
+        _plugins_list,
+    ),
+    Subcommand(
+        "new",
+        "write a new propagation model or recommender and its tests from a template",
+        "Write NAME.py, a working and documented plugin, and test_NAME.py, its tests, into a folder, from "
+        "a template. Propagation models: cascade (a cascade that only reaches agents who share a topic "
+        "with the message), compartmental (an SIRS epidemic), opinion (bounded-confidence averaging of a "
+        "continuous opinion variable) or network (a cascade whose unconvinced followers unfollow and "
+        "rewire). Recommenders: recommender (a content recommender: messages sharing a topic with the "
+        "reader, fresher and more adopted first) or friend-recommender (friends of friends). Each passes "
+        "'agora plugins check' as written. Nothing is overwritten.",
+        _plugins_new,
+    ),
+    Subcommand(
+        "check",
+        "run the conformance suite on a plugin file (models and recommenders)",
+        "Check every plugin in FILE. A propagation model: its schema, the shapes and dtypes of its "
+        "answers, determinism under one seed, that a probability of 0 leaves only the seeds, that sessions "
+        "do not share state, declared monotonicity, its end (an is_done that ends a session right after "
+        "start while rounds would still change something fails), and its speed. A content or friend "
+        "recommender: its schema, the shapes and dtypes of its answers, that -inf and nan scores are "
+        "never shown, no writes to the read-only arrays it is handed, determinism under the tick's "
+        "generator, and its speed. Each plugin is also run across its parameter space (every parameter "
+        "at its extremes with the others default, and random joint draws seeded by --seed) on two small "
+        "worlds, one directed with isolated agents; a failure names the parameter set. Exits 0 when "
+        "every check passes, 1 otherwise. The plugin's code runs in this process (in the simulation's "
+        "plugin thread, under the plugin time budget: AGORA_PLUGIN_BUDGET, 10 s per call) with your rights.",
+        _plugins_check,
+    ),
+    Subcommand(
+        "trust",
+        "load the plugin folder beside a world from now on (until a file in it changes)",
+        "Trust the <world>.plugins folder beside WORLD (or a folder given directly) as it is now: commands "
+        "that open the world load it from then on. Remembered in trusted.json of Agora's user folder "
+        "($AGORA_CONFIG_HOME, else $XDG_CONFIG_HOME/agora, else ~/.config/agora) by the folder's real path "
+        "and a SHA-256 of its files; once a file is added, removed or edited it is not loaded until trusted "
+        "again. Plugins are code that runs with your rights: read them first.",
+        _plugins_trusted,
+    ),
+    Subcommand(
+        "untrust",
+        "stop loading the plugin folder beside a world",
+        "Forget that the plugin folder beside WORLD (or the folder given) was trusted.",
+        _plugins_trusted,
+    ),
+)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -165,30 +171,28 @@ def add_bench(sub: Any, groups: Sequence[CommandGroup]) -> None:
         description="Benchmarks print JSON with a baseline measured in the same run.",
     )
     bsub = bench.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=Parser, required=True)
-    _bench_world(bsub)
-    _bench_propagation(bsub)
+    add_subcommands(bsub, _BENCHMARKS[:2])
     for group in groups:  # agora bench tui
         group.add_bench_commands(bsub)
-    _bench_series(bsub)
-    _bench_cascade(bsub)
-    _bench_seeds(bsub)
-    _bench_models(bsub)
-    _bench_commands(bsub)
-    _bench_social(bsub)
-    _bench_api(bsub)
-    add_analysis_bench(bsub)
-    _bench_llm(bsub)
-    _bench_memory(bsub)
+    add_subcommands(bsub, _BENCHMARKS[2:])
 
 
-def _bench_world(bsub: Any) -> None:
-    """``agora bench world``."""
-    bw = bsub.add_parser(
-        "world",
-        help="generate, persist, open, snapshot save and load",
-        description="World benchmark: generation, persistence, opening, PageRank, a headless cascade, snapshots and "
-        "peak RSS.",
-    )
+def add_analysis_bench(bsub: Any) -> None:
+    """Add ``analysis`` to the ``bench`` subparsers."""
+    add_subcommands(bsub, (_ANALYSIS,))
+
+
+def _repeats(p: Any, default: int, what: str) -> None:
+    """``--repeats R``: how many times a benchmark measures each side (``what``)."""
+    p.add_argument("--repeats", type=positive_int, default=default, metavar="R", help=f"{what} (default {default})")
+
+
+def _ticks(p: Any, default: int, what: str) -> None:
+    """``--ticks T``: how many ticks a benchmark times (``what``)."""
+    p.add_argument("--ticks", type=positive_int, default=default, metavar="T", help=f"{what} (default {default})")
+
+
+def _bench_world(bw: Any) -> None:
     world_size(bw)
     bw.add_argument("--seed", type=integer, default=1)
     bw.add_argument("--dir", metavar="DIR", help="folder for the temporary files (default: a temporary folder)")
@@ -203,14 +207,7 @@ def _bench_world(bsub: Any) -> None:
     json_flag(bw)
 
 
-def _bench_propagation(bsub: Any) -> None:
-    """``agora bench propagation``."""
-    bp = bsub.add_parser(
-        "propagation",
-        help="independent-cascade throughput vs a numpy kernel; concurrent sessions; NDlib",
-        description="Propagation benchmark: a full ic cascade against a plain numpy frontier kernel measured in "
-        "the same run, one tick with 10 concurrent sessions, and NDlib on 100,000 agents when installed.",
-    )
+def _bench_propagation(bp: Any) -> None:
     world_size(bp)
     bp.add_argument("--p", type=fraction, default=0.3, help="ic probability of the large outbreak (default 0.3)")
     bp.add_argument(
@@ -237,76 +234,36 @@ def _bench_propagation(bsub: Any) -> None:
     seed_and_json(bp)
 
 
-def _bench_series(bsub: Any) -> None:
-    """``agora bench series``."""
-    bser = bsub.add_parser(
-        "series",
-        help="what recording the per-tick series costs in a cascade",
-        description="Series benchmark: the same ic and sir cascades (same seeds, same trajectory) with "
-        "the per-tick series recorded and not, alternating, on a world of N agents; medians and the overhead.",
-    )
+def _bench_series(bser: Any) -> None:
     world_size(bser)
-    bser.add_argument(
-        "--repeats",
-        type=positive_int,
-        default=5,
-        metavar="R",
-        help="runs with and without recording per model (default 5)",
-    )
+    _repeats(bser, 5, "runs with and without recording per model")
     seed_and_json(bser)
 
 
-def _bench_cascade(bsub: Any) -> None:
-    """``agora bench cascade``."""
-    bc = bsub.add_parser(
-        "cascade",
-        help="what keeping and measuring the cascade tree costs a run",
-        description="Cascade benchmark: the same ic cascade (same seeds, same trajectory) with the adoption "
-        "forest kept and measured, and without, alternating, on a world of N agents; medians, the cost measured "
-        "inside the run as a share of the run without the forest, and the 10%% target.",
-    )
+def _bench_cascade(bc: Any) -> None:
     world_size(bc)
     bc.add_argument(
         "--p", type=fraction, default=0.17, help="ic probability (default 0.17: about 58%% reached at 1M agents)"
     )
-    bc.add_argument(
-        "--repeats", type=positive_int, default=5, metavar="R", help="runs with and without the forest (default 5)"
-    )
+    _repeats(bc, 5, "runs with and without the forest")
     seed_and_json(bc)
 
 
-def _bench_seeds(bsub: Any) -> None:
-    """``agora bench seeds``."""
-    bsd = bsub.add_parser(
-        "seeds",
-        help="ris (IMM) choosing K seeds on a large world, beside the degree heuristic and a plain ic run",
-        description="Seeds benchmark: K seeds for ic chosen by ris (IMM) and by the degree heuristic, alternating, "
-        "on a world of N agents, and plain ic runs from each choice; medians, the ratios, ris's RR sets and the "
-        "peak memory of its choice (tracemalloc), against the 60 s and 1.5 GiB targets.",
-    )
+def _bench_seeds(bsd: Any) -> None:
     world_size(bsd)
     bsd.add_argument("--p", type=fraction, default=0.01, help="ic probability (default 0.01)")
     bsd.add_argument("--k", type=positive_int, default=50, help="seeds to choose (default 50)")
     bsd.add_argument("--epsilon", type=positive_float, default=0.1, metavar="E", help="IMM's epsilon (default 0.1)")
-    bsd.add_argument("--repeats", type=positive_int, default=3, metavar="R", help="choices by each method (default 3)")
+    _repeats(bsd, 3, "choices by each method")
     bsd.add_argument(
         "--runs", type=positive_int, default=30, metavar="R", help="ic runs from each method's seeds (default 30)"
     )
     seed_and_json(bsd)
 
 
-def _bench_models(bsub: Any) -> None:
-    """``agora bench models``."""
-    bm = bsub.add_parser(
-        "models",
-        help="every built-in model's tick at 1M agents, and NDlib beside it at 100k",
-        description="Models benchmark: one busy session of every built-in propagation model on a world of "
-        "N agents (whole-tick milliseconds, median and maximum, against the 0.5 s target), and where NDlib "
-        "has the model, Agora and NDlib on a world of --ndlib-agents agents (agent updates per second and "
-        "the speedup). NDlib is optional: pip install 'agora-sim[bench]'.",
-    )
+def _bench_models(bm: Any) -> None:
     world_size(bm)
-    bm.add_argument("--ticks", type=positive_int, default=10, metavar="T", help="rounds timed per model (default 10)")
+    _ticks(bm, 10, "rounds timed per model")
     bm.add_argument(
         "--ndlib-agents",
         type=non_negative_int,
@@ -318,33 +275,16 @@ def _bench_models(bsub: Any) -> None:
     seed_and_json(bm)
 
 
-def _bench_commands(bsub: Any) -> None:
-    """``agora bench commands``."""
-    bc = bsub.add_parser(
-        "commands",
-        help="agora new, save, load and analyze --all as a user runs them, beside yardsticks",
-        description="Commands benchmark: agora new, save, load and analyze --all on a world of N agents, each "
-        "in a fresh process (wall clock and peak RSS), repeated, medians, each beside a plain yardstick "
-        "measured in the same run (rows written with executemany; np.save; igraph's Leiden on a numpy-built "
-        "graph), against the targets (15 s, 3 s, 5 s, 45 s; 800 MB for new and load, 1.2 GB for analyze).",
-    )
+def _bench_commands(bc: Any) -> None:
     world_size(bc)
-    bc.add_argument("--repeats", type=positive_int, default=3, metavar="R", help="runs of each command (default 3)")
+    _repeats(bc, 3, "runs of each command")
     bc.add_argument("--seed", type=integer, default=1)
     bc.add_argument("--dir", metavar="DIR", help="folder for the world files (default: a temporary folder)")
     bc.add_argument("--no-analysis", action="store_true", help="skip agora analyze --all and its yardstick")
     json_flag(bc)
 
 
-def _bench_social(bsub: Any) -> None:
-    """``agora bench social``."""
-    bs = bsub.add_parser(
-        "social",
-        help="feeds, friend suggestions, graph merge and learning of the living network",
-        description="Living-network benchmark: every content recommender building feeds and every friend "
-        "recommender suggesting follows for a share of online agents, a bulk graph merge and a learning step, "
-        "beside plain numpy baselines measured in the same run, with peak RSS.",
-    )
+def _bench_social(bs: Any) -> None:
     world_size(bs)
     bs.add_argument(
         "--online", type=fraction, default=0.1, metavar="F", help="share of agents online per tick (default 0.1)"
@@ -352,26 +292,12 @@ def _bench_social(bsub: Any) -> None:
     bs.add_argument(
         "--k", type=positive_int, default=10, metavar="K", help="feed size and suggestions per agent (default 10)"
     )
-    bs.add_argument(
-        "--ticks", type=positive_int, default=5, metavar="T", help="ticks timed per recommender (default 5)"
-    )
+    _ticks(bs, 5, "ticks timed per recommender")
     bs.add_argument("--messages", type=positive_int, default=10, metavar="M", help="live messages (default 10)")
     seed_and_json(bs, seed=7)
 
 
-def _bench_api(bsub: Any) -> None:
-    """``agora bench api``."""
-    ba = bsub.add_parser(
-        "api",
-        help="requests to agora serve, kept alive and not, beside a minimal Starlette app",
-        description="API benchmark: GET /api/v1/world to agora serve (a world of N agents) over one kept-alive "
-        "connection and over a new connection each time, beside a minimal Starlette app on uvicorn on this "
-        "machine (with TCP_NODELAY, and on a protocol-0 socket that leaves Nagle on); medians in ms, target "
-        "under 2 ms kept alive. Then C concurrent clients inject (POST /api/v1/messages) for S seconds: into "
-        "agora serve answering once each injection is on disk (durable, target 1,000 a second), answering at "
-        "once (--acknowledge applied), and into the minimal Starlette app; injections a second, median and "
-        "95th percentile.",
-    )
+def _bench_api(ba: Any) -> None:
     ba.add_argument("--agents", type=positive_int, default=1000, metavar="N", help="agents (default 1,000)")
     ba.add_argument(
         "--requests", type=positive_int, default=300, metavar="R", help="requests timed per case (default 300)"
@@ -393,14 +319,7 @@ def _bench_api(bsub: Any) -> None:
     json_flag(ba)
 
 
-def add_analysis_bench(bsub: Any) -> None:
-    """Add ``analysis`` to the ``bench`` subparsers."""
-    ba = bsub.add_parser(
-        "analysis",
-        help="igraph view, PageRank, Leiden and peak RSS at a million agents, with baselines",
-        description="Analysis benchmark: building the igraph view, PageRank, Leiden and peak RSS on a synthetic world, "
-        "beside a plain igraph build from a Python edge list and networkx PageRank on a smaller world.",
-    )
+def _bench_analysis(ba: Any) -> None:
     ba.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
     ba.add_argument("--avg-degree", type=positive_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
     ba.add_argument(
@@ -413,42 +332,34 @@ def add_analysis_bench(bsub: Any) -> None:
     seed_and_json(ba)
 
 
-def _bench_llm(bsub: Any) -> None:
-    """``agora bench llm``."""
-    bl = bsub.add_parser(
-        "llm",
-        help="LLM client throughput against a local chat-completions server",
-        description="LLM benchmark: completions per second through Agora's client (limits, retries, breaker) "
-        "against local servers answering after a fixed latency, beside a plain HTTP client measured in the "
-        "same run, with the client's own CPU time per call.",
+def _latency(p: Any, default: float) -> None:
+    """``--latency S``: how long the local chat-completions servers take to answer."""
+    p.add_argument(
+        "--latency",
+        type=non_negative_float,
+        default=default,
+        metavar="S",
+        help=f"server latency in seconds (default {default})",
     )
+
+
+def _bench_llm(bl: Any) -> None:
     bl.add_argument(
         "--requests", type=positive_int, default=2000, metavar="N", help="completions per measurement (default 2000)"
     )
     bl.add_argument("--concurrency", type=positive_int, default=64, metavar="C", help="requests in flight (default 64)")
-    bl.add_argument(
-        "--latency", type=non_negative_float, default=0.02, metavar="S", help="server latency in seconds (default 0.02)"
-    )
+    _latency(bl, 0.02)
     bl.add_argument(
         "--servers", type=positive_int, default=1, metavar="K", help="local servers, balanced by load (default 1)"
     )
     json_flag(bl)
 
 
-def _bench_memory(bsub: Any) -> None:
-    """``agora bench memory``."""
-    bm = bsub.add_parser(
-        "memory",
-        help="agent memory: bytes per LLM agent, prompt sizes, recall time, rule runs unchanged",
-        description="Agent memory benchmark: LLM agents deciding through a local chat-completions server with "
-        "memory on, beside the same run with memory=off (memory bytes and events per agent, the distribution "
-        "of estimated prompt tokens); the time to build one agent's memory part beside a plain indexed read; "
-        "and a rule-based cascade with the default settings beside memory=off (nothing is made).",
-    )
+def _bench_memory(bm: Any) -> None:
     bm.add_argument(
         "--agents", type=positive_int, default=3000, metavar="N", help="agents of the LLM world (default 3000)"
     )
-    bm.add_argument("--ticks", type=positive_int, default=40, metavar="T", help="ticks of each LLM run (default 40)")
+    _ticks(bm, 40, "ticks of each LLM run")
     bm.add_argument(
         "--llm-agents",
         type=positive_int,
@@ -463,11 +374,111 @@ def _bench_memory(bsub: Any) -> None:
         metavar="N",
         help="agents of the rule run (default 1,000,000)",
     )
-    bm.add_argument(
-        "--latency",
-        type=non_negative_float,
-        default=0.005,
-        metavar="S",
-        help="server latency in seconds (default 0.005)",
-    )
+    _latency(bm, 0.005)
     json_flag(bm)
+
+
+#: ``agora bench analysis`` (``sim.cli.analysis`` adds it to its own parser too).
+_ANALYSIS = Subcommand(
+    "analysis",
+    "igraph view, PageRank, Leiden and peak RSS at a million agents, with baselines",
+    "Analysis benchmark: building the igraph view, PageRank, Leiden and peak RSS on a synthetic world, "
+    "beside a plain igraph build from a Python edge list and networkx PageRank on a smaller world.",
+    _bench_analysis,
+)
+
+#: ``agora bench``'s own benchmarks, in the order ``--help`` lists them; a command group's come after the first two.
+_BENCHMARKS = (
+    Subcommand(
+        "world",
+        "generate, persist, open, snapshot save and load",
+        "World benchmark: generation, persistence, opening, PageRank, a headless cascade, snapshots and peak RSS.",
+        _bench_world,
+    ),
+    Subcommand(
+        "propagation",
+        "independent-cascade throughput vs a numpy kernel; concurrent sessions; NDlib",
+        "Propagation benchmark: a full ic cascade against a plain numpy frontier kernel measured in "
+        "the same run, one tick with 10 concurrent sessions, and NDlib on 100,000 agents when installed.",
+        _bench_propagation,
+    ),
+    Subcommand(
+        "series",
+        "what recording the per-tick series costs in a cascade",
+        "Series benchmark: the same ic and sir cascades (same seeds, same trajectory) with "
+        "the per-tick series recorded and not, alternating, on a world of N agents; medians and the overhead.",
+        _bench_series,
+    ),
+    Subcommand(
+        "cascade",
+        "what keeping and measuring the cascade tree costs a run",
+        "Cascade benchmark: the same ic cascade (same seeds, same trajectory) with the adoption "
+        "forest kept and measured, and without, alternating, on a world of N agents; medians, the cost measured "
+        "inside the run as a share of the run without the forest, and the 10%% target.",
+        _bench_cascade,
+    ),
+    Subcommand(
+        "seeds",
+        "ris (IMM) choosing K seeds on a large world, beside the degree heuristic and a plain ic run",
+        "Seeds benchmark: K seeds for ic chosen by ris (IMM) and by the degree heuristic, alternating, "
+        "on a world of N agents, and plain ic runs from each choice; medians, the ratios, ris's RR sets and the "
+        "peak memory of its choice (tracemalloc), against the 60 s and 1.5 GiB targets.",
+        _bench_seeds,
+    ),
+    Subcommand(
+        "models",
+        "every built-in model's tick at 1M agents, and NDlib beside it at 100k",
+        "Models benchmark: one busy session of every built-in propagation model on a world of "
+        "N agents (whole-tick milliseconds, median and maximum, against the 0.5 s target), and where NDlib "
+        "has the model, Agora and NDlib on a world of --ndlib-agents agents (agent updates per second and "
+        "the speedup). NDlib is optional: pip install 'agora-sim[bench]'.",
+        _bench_models,
+    ),
+    Subcommand(
+        "commands",
+        "agora new, save, load and analyze --all as a user runs them, beside yardsticks",
+        "Commands benchmark: agora new, save, load and analyze --all on a world of N agents, each "
+        "in a fresh process (wall clock and peak RSS), repeated, medians, each beside a plain yardstick "
+        "measured in the same run (rows written with executemany; np.save; igraph's Leiden on a numpy-built "
+        "graph), against the targets (15 s, 3 s, 5 s, 45 s; 800 MB for new and load, 1.2 GB for analyze).",
+        _bench_commands,
+    ),
+    Subcommand(
+        "social",
+        "feeds, friend suggestions, graph merge and learning of the living network",
+        "Living-network benchmark: every content recommender building feeds and every friend "
+        "recommender suggesting follows for a share of online agents, a bulk graph merge and a learning step, "
+        "beside plain numpy baselines measured in the same run, with peak RSS.",
+        _bench_social,
+    ),
+    Subcommand(
+        "api",
+        "requests to agora serve, kept alive and not, beside a minimal Starlette app",
+        "API benchmark: GET /api/v1/world to agora serve (a world of N agents) over one kept-alive "
+        "connection and over a new connection each time, beside a minimal Starlette app on uvicorn on this "
+        "machine (with TCP_NODELAY, and on a protocol-0 socket that leaves Nagle on); medians in ms, target "
+        "under 2 ms kept alive. Then C concurrent clients inject (POST /api/v1/messages) for S seconds: into "
+        "agora serve answering once each injection is on disk (durable, target 1,000 a second), answering at "
+        "once (--acknowledge applied), and into the minimal Starlette app; injections a second, median and "
+        "95th percentile.",
+        _bench_api,
+    ),
+    _ANALYSIS,
+    Subcommand(
+        "llm",
+        "LLM client throughput against a local chat-completions server",
+        "LLM benchmark: completions per second through Agora's client (limits, retries, breaker) "
+        "against local servers answering after a fixed latency, beside a plain HTTP client measured in the "
+        "same run, with the client's own CPU time per call.",
+        _bench_llm,
+    ),
+    Subcommand(
+        "memory",
+        "agent memory: bytes per LLM agent, prompt sizes, recall time, rule runs unchanged",
+        "Agent memory benchmark: LLM agents deciding through a local chat-completions server with "
+        "memory on, beside the same run with memory=off (memory bytes and events per agent, the distribution "
+        "of estimated prompt tokens); the time to build one agent's memory part beside a plain indexed read; "
+        "and a rule-based cascade with the default settings beside memory=off (nothing is made).",
+        _bench_memory,
+    ),
+)
