@@ -133,6 +133,9 @@ class _Table:
     def columns(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    def __len__(self) -> int:
+        raise NotImplementedError
+
     def file_keys(self) -> list[str]:
         """The key columns its file starts with."""
         raise NotImplementedError
@@ -272,6 +275,17 @@ class SizeDistribution(_Table):
 
     def file_keys(self) -> list[str]:
         return list(self.table.key_names)
+
+
+def _written(table: _Table, path: str, force: bool) -> dict[str, object]:
+    """Write ``table``'s file (a result's cascades or their sizes) and say what was written.
+
+    Raises:
+        BadParameterError: no completed run has a tree (nothing to write), or as :meth:`_Table.write`.
+    """
+    if not table.records or not len(table):
+        raise BadParameterError(_NO_TREE)
+    return table.write(path, force=force)
 
 
 def _size_distribution(records: list[dict[str, object]], key_names: list[str]) -> SizeDistribution:
@@ -507,10 +521,7 @@ class EnsembleResult:
             BadParameterError: run without ``trees=True``, no run has a tree, an unknown extension.
             TargetExistsError: ``path`` exists and ``force`` is false.
         """
-        cascades = self.cascades
-        if not cascades.records:
-            raise BadParameterError(_NO_TREE)
-        self.data["cascades_file"] = written = cascades.write(path, force=force)
+        self.data["cascades_file"] = written = _written(self.cascades, path, force)
         return dict(written)
 
     def ccdf(self) -> SizeDistribution:
@@ -526,10 +537,7 @@ class EnsembleResult:
             BadParameterError: no completed run has a tree, an unknown extension. TargetExistsError: ``path``
                 exists and ``force`` is false.
         """
-        dist = self.ccdf()
-        if not len(dist):
-            raise BadParameterError(_NO_TREE)
-        self.data["ccdf_file"] = written = dist.write(path, force=force)
+        self.data["ccdf_file"] = written = _written(self.ccdf(), path, force)
         return dict(written)
 
     def to_dict(self) -> EnsembleReport:
@@ -763,10 +771,7 @@ class SweepResult:
             BadParameterError: run without ``trees=True``, no run has a tree, an unknown extension.
             TargetExistsError: ``path`` exists and ``force`` is false.
         """
-        cascades = self.cascades
-        if not cascades.records:
-            raise BadParameterError(_NO_TREE)
-        self.data["cascades_file"] = written = cascades.write(path, force=force)
+        self.data["cascades_file"] = written = _written(self.cascades, path, force)
         return dict(written)
 
     def ccdf(self) -> SizeDistribution:
@@ -785,10 +790,7 @@ class SweepResult:
             BadParameterError: no completed run has a tree, an unknown extension. TargetExistsError: ``path``
                 exists and ``force`` is false.
         """
-        dist = self.ccdf()
-        if not len(dist):
-            raise BadParameterError(_NO_TREE)
-        self.data["ccdf_file"] = written = dist.write(path, force=force)
+        self.data["ccdf_file"] = written = _written(self.ccdf(), path, force)
         return dict(written)
 
     def _require_series(self) -> None:
