@@ -7,6 +7,8 @@ import asyncio
 from collections import deque
 from typing import TypeAlias
 
+import numpy as np
+
 from sim.core.events import (
     Event,
     MessageInjected,
@@ -100,6 +102,28 @@ class EventHub:
             listener.put(event)
 
 
+#: The events the stream says field for field: their ``type`` and (stream name, event attribute) pairs.
+_PLAIN: dict[type[Event], tuple[str, tuple[tuple[str, str], ...]]] = {
+    MessageInjected: (
+        "message",
+        (("message", "message_id"), ("session", "session_id"), ("model", "model"), ("tick", "tick"), ("text", "text")),
+    ),
+    PropagationStarted: (
+        "session_started",
+        (("session", "session_id"), ("model", "model"), ("seeds", "seeds"), ("tick", "tick")),
+    ),
+    PropagationCompleted: (
+        "session_finished",
+        (("session", "session_id"), ("status", "status"), ("reached", "reached"), ("tick", "tick")),
+    ),
+}
+
+
+def _plain(value: object) -> object:
+    """A numpy integer as a Python int (the stream is JSON)."""
+    return int(value) if isinstance(value, np.integer) else value
+
+
 def stream_event(event: Event, world: World) -> StreamEvent | None:
     """What the live stream says of an engine event (None: nothing), ``world`` the world it happened in."""
     if isinstance(event, TickCompleted):
@@ -115,32 +139,11 @@ def stream_event(event: Event, world: World) -> StreamEvent | None:
             if s.status in ("running", "queued") or s.ended_tick == event.tick
         ]
         return {"type": "tick", **{k: m.get(k) for k in TICK_FIELDS if k in m}, "sessions": sessions}
-    elif isinstance(event, MessageInjected):
-        return {
-            "type": "message",
-            "message": event.message_id,
-            "session": event.session_id,
-            "model": event.model,
-            "tick": event.tick,
-            "text": event.text,
-        }
-    elif isinstance(event, PropagationStarted):
-        return {
-            "type": "session_started",
-            "session": event.session_id,
-            "model": event.model,
-            "seeds": event.seeds,
-            "tick": event.tick,
-        }
-    elif isinstance(event, PropagationCompleted):
-        return {
-            "type": "session_finished",
-            "session": event.session_id,
-            "status": event.status,
-            "reached": int(event.reached),
-            "tick": event.tick,
-        }
-    elif isinstance(event, PropagationFailed):
+    plain = _PLAIN.get(type(event))
+    if plain is not None:  # an event said field for field: the stream's name of each, and the event's
+        kind, fields = plain
+        return {"type": kind, **{name: _plain(getattr(event, attr)) for name, attr in fields}}
+    if isinstance(event, PropagationFailed):
         return {
             "type": "session_finished",
             "session": event.session_id,
@@ -149,7 +152,7 @@ def stream_event(event: Event, world: World) -> StreamEvent | None:
             "where": plugin_location(event.traceback),
             "tick": event.tick,
         }
-    elif isinstance(event, RecommenderFailed):
+    if isinstance(event, RecommenderFailed):
         # Switched off, the world runs on without it: said on the stream, with where it failed.
         friend = event.name.startswith("friend:")
         return {
