@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
@@ -117,6 +117,15 @@ def plot(
 
 
 # -- result tables --------------------------------------------------------------------------------------------
+class _Rows(Protocol):
+    """What a result table's rows are (``SeriesTable``, ``CascadeTable``, ``CcdfTable``): counted, with key columns."""
+
+    @property
+    def key_names(self) -> Sequence[str]: ...
+
+    def __len__(self) -> int: ...
+
+
 @dataclass(eq=False)
 class _Table:
     """What the result tables share: their rows in columns, as a pandas DataFrame or an Arrow table, and the
@@ -133,12 +142,18 @@ class _Table:
     def columns(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def __len__(self) -> int:
+    @property
+    def rows(self) -> _Rows:
+        """The rows, in columns."""
         raise NotImplementedError
 
-    def file_keys(self) -> list[str]:
-        """The key columns its file starts with."""
-        raise NotImplementedError
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def key_names(self) -> list[str]:
+        """The grid keys, the first columns (none for an ensemble)."""
+        return list(self.rows.key_names)
 
     def to_pandas(self) -> pd.DataFrame:
         """A pandas DataFrame of :meth:`columns` (needs pandas)."""
@@ -161,7 +176,7 @@ class _Table:
         what, check, save = self.FILE
         check_target(path, force, what=what)
         check(path)
-        return save(path, self.records, self.file_keys())
+        return save(path, self.records, self.key_names)
 
 
 # -- series ------------------------------------------------------------------------------------------------
@@ -179,13 +194,9 @@ class Series(_Table):
     table: SeriesTable = field(kw_only=True)
     FILE = ("series file", check_series_path, save_series)
 
-    def __len__(self) -> int:
-        return len(self.table)
-
     @property
-    def key_names(self) -> list[str]:
-        """The grid keys, the first columns (none for an ensemble)."""
-        return list(self.table.key_names)
+    def rows(self) -> SeriesTable:
+        return self.table
 
     def measures(self) -> list[str]:
         """The measure names (``reached``, ``new``, a model's states such as ``S``, ``I``, ``R``) in order."""
@@ -217,9 +228,6 @@ class Series(_Table):
             "value": t.value,
         }
 
-    def file_keys(self) -> list[str]:
-        return self.key_names
-
 
 # -- cascades ----------------------------------------------------------------------------------------------
 @dataclass(eq=False)
@@ -236,20 +244,13 @@ class Cascades(_Table):
     table: CascadeTable = field(kw_only=True)
     FILE = ("cascades file", check_cascades_path, save_cascades)
 
-    def __len__(self) -> int:
-        return len(self.table)
-
     @property
-    def key_names(self) -> list[str]:
-        """The grid keys, the first columns (none for an ensemble)."""
-        return list(self.table.key_names)
+    def rows(self) -> CascadeTable:
+        return self.table
 
     def columns(self) -> dict[str, np.ndarray]:
         """The table as numpy columns, key columns first."""
         return self.table.columns()
-
-    def file_keys(self) -> list[str]:
-        return self.key_names
 
 
 @dataclass(eq=False)
@@ -266,15 +267,13 @@ class SizeDistribution(_Table):
     table: CcdfTable = field(kw_only=True)
     FILE = ("ccdf file", check_ccdf_path, save_ccdf)
 
-    def __len__(self) -> int:
-        return len(self.table)
+    @property
+    def rows(self) -> CcdfTable:
+        return self.table
 
     def columns(self) -> dict[str, np.ndarray]:
         """Key columns first, then size and ccdf."""
         return self.table.columns()
-
-    def file_keys(self) -> list[str]:
-        return list(self.table.key_names)
 
 
 def _written(table: _Table, path: str, force: bool) -> dict[str, object]:
