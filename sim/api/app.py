@@ -314,6 +314,20 @@ class App:
             fields = f"the fields are {', '.join(allowed)}" if allowed else "this call takes none (send {} or no body)"
             raise BadParameterError(f"unknown field {extra[0][:60]!r}: {fields}")
 
+    @classmethod
+    def field(cls, data: dict[str, Any] | None, name: str, example: str, missing: str) -> object:
+        """The one field ``name`` of a body that takes only it (``example`` shows the body).
+
+        Raises:
+            BadParameterError: no body, another field, or none named ``name`` (``missing`` says so).
+        """
+        if data is None:
+            raise BadParameterError(f"the body is empty: send {example}")
+        cls.only(data, (name,))
+        if name not in data:
+            raise BadParameterError(f"{missing}: send {example.removeprefix('a JSON object such as ')}")
+        return data[name]
+
     async def not_found(self, request: Request, exc: Exception) -> Response:
         return error(404, f"no route {request.url.path[:100]!r}: GET /api/v1/openapi.json lists them")
 
@@ -342,12 +356,10 @@ class App:
         )
 
     async def intervene(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
-        if data is None:
-            raise BadParameterError('the body is empty: send a JSON object such as {"action": "block:degree:100"}')
-        self.only(data, ("action",))
-        if "action" not in data:
-            raise BadParameterError('the body names no action: send {"action": "block:degree:100"}')
-        entry = await self.host.interventions.schedule(data["action"], actor=actor)
+        action = self.field(
+            data, "action", 'a JSON object such as {"action": "block:degree:100"}', "the body names no action"
+        )
+        entry = await self.host.interventions.schedule(action, actor=actor)
         return JSONResponse(entry, status_code=201)
 
     async def interventions(self, request: Request, actor: str, data: None) -> Response:
@@ -389,12 +401,8 @@ class App:
         return JSONResponse({"snapshots": await self.host.shelf.entries()})
 
     async def save(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
-        if data is None:
-            raise BadParameterError('the body is empty: send {"name": "..."}')
-        self.only(data, ("name",))
-        if "name" not in data:
-            raise BadParameterError('the snapshot has no name: send {"name": "..."}')
-        return JSONResponse(await self.host.shelf.save(data["name"], actor=actor), status_code=201)
+        name = self.field(data, "name", '{"name": "..."}', "the snapshot has no name")
+        return JSONResponse(await self.host.shelf.save(name, actor=actor), status_code=201)
 
     async def load(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         self.only(data or {}, ())
