@@ -435,27 +435,9 @@ async def save_world(
     keep_audit: bool = False,
     history: History | None = None,
 ) -> World:
-    """:func:`write_world` holding the lock of the world at ``path`` (``sim.core.worldlock``: a world another
-    process writes is never replaced under it).
-
-    Raises:
-        WorldBusyError: another process writes the world at ``path``; and as :func:`write_world`.
-    """
-    check_target(path, force)
-    with lock.world_lock(path, what="replace it"):
-        return await write_world(world, path, force=force, progress=progress, keep_audit=keep_audit, history=history)
-
-
-async def write_world(
-    world: World | WorldSource,
-    path: str,
-    *,
-    force: bool = False,
-    progress: Progress = None,
-    keep_audit: bool = False,
-    history: History | None = None,
-) -> World:
-    """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename).
+    """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename), holding
+    the lock of the world at ``path`` (``sim.core.worldlock``: a world another process writes is never
+    replaced under it).
 
     ``world`` may be a :class:`WorldSource` whose graph is still arriving (a snapshot being read): the agent
     rows are written meanwhile, and its history (:meth:`WorldSource.history`) into the ``events`` and
@@ -467,14 +449,20 @@ async def write_world(
 
     Raises:
         TargetExistsError: ``path`` exists and ``force`` is false.
+        WorldBusyError: another process writes the world at ``path``.
         whatever the source raises (a damaged snapshot): the target is untouched then.
     """
-
     source: WorldSource = ReadyWorld(world, history) if isinstance(world, World) else world
     check_target(path, force)
+    with lock.world_lock(path, what="replace it"):
+        return await _write_world(source, path, force, progress, keep_audit)
+
+
+async def _write_world(source: WorldSource, path: str, force: bool, progress: Progress, keep_audit: bool) -> World:
+    """:func:`save_world` once the lock is held."""
+    check_target(path, force)  # again, under the lock
     remove_stale_temps(path)
-    num_edges = world.num_edges if isinstance(world, World) else int(world.edges)
-    ensure_disk(path, world_file_bytes(source.n, num_edges), f"writing world {path!r}")
+    ensure_disk(path, world_file_bytes(source.n, int(source.edges)), f"writing world {path!r}")
     existed = os.path.exists(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     for f in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
