@@ -1,5 +1,6 @@
 """Turning a failed write (a full disk, a quota, a file size limit, an unwritable folder) into one clear
-sentence that also says what happened to the file being replaced.
+sentence that also says what happened to the file being replaced; and a user's file opened for reading with
+one sentence for each way that can fail (:func:`reading_file`).
 
 Writers (:func:`sim.store.snapshot.save_snapshot`, :func:`sim.store.worldfile.save_world`) write to a temporary file
 beside the target and rename it into place only when complete, so when a write fails the previous file
@@ -13,8 +14,10 @@ import errno
 import os
 import shutil
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import BinaryIO
 
 from sim.errors import AgoraError, BadFileError, ResourceError
 
@@ -159,3 +162,26 @@ def replacing(path: str, what: str) -> Iterator[str]:
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+@contextmanager
+def reading_file(path: str, what: str, *, missing: str, not_a: str, give: str) -> Iterator[BinaryIO]:
+    """``path``, a file the user named, open for reading bytes: ``what`` names it in the errors ("edge
+    list"), ``missing`` says what to do when there is none ("check the path"), ``not_a`` what a folder is
+    not ("file"), ``give`` what to give instead of a pipe or a device ("a file").
+
+    Raises:
+        BadFileError: ``path`` does not exist, is a folder, is not a regular file, or cannot be read (also
+            while the block reads it).
+    """
+    if not os.path.exists(path):
+        raise BadFileError(f"{what} {path!r} does not exist: {missing}")
+    if os.path.isdir(path):
+        raise BadFileError(f"{what} {path!r} is a folder, not a {not_a}")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BadFileError(f"{what} {path!r} is not a regular file (a pipe or a device): give {give}")
+        with open(path, "rb") as fh:
+            yield fh
+    except OSError as exc:
+        raise BadFileError(f"{what} {path!r} cannot be read ({exc.strerror}): check its permissions") from None

@@ -20,7 +20,6 @@ import gzip
 import io
 import os
 import re
-import stat
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ import numpy as np
 import psutil
 
 from sim.core.arrays import unique_sorted, unique_sorted_first
+from sim.core.diskio import reading_file
 from sim.core.memory import ensure_memory
 from sim.errors import BadFileError, BadParameterError, ResourceError
 
@@ -168,20 +168,11 @@ def _gunzip(path: str, raw: bytes, max_ratio: float) -> bytes:
 
 
 def _read_text(path: str, max_ratio: float = MAX_RATIO) -> str:
-    if not os.path.exists(path):
-        raise BadFileError(f"edge list {path!r} does not exist: check the path")
-    if os.path.isdir(path):
-        raise BadFileError(f"edge list {path!r} is a folder, not a file")
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise BadFileError(f"edge list {path!r} is not a regular file (a pipe or a device): give a file")
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > _text_budget():
-                raise _too_large(path, f"is {size / 2**20:.0f} MiB")
-            raw = fh.read()
-    except OSError as exc:
-        raise BadFileError(f"edge list {path!r} cannot be read ({exc.strerror}): check its permissions") from None
+    with reading_file(path, "edge list", missing="check the path", not_a="file", give="a file") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > _text_budget():
+            raise _too_large(path, f"is {size / 2**20:.0f} MiB")
+        raw = fh.read()
     if raw[:2] == b"\x1f\x8b":
         raw = _gunzip(path, raw, max_ratio)
     else:  # counted before parsing: numpy's parser would reach its peak before any later check

@@ -39,7 +39,6 @@ import io
 import json
 import math
 import os
-import stat
 import struct
 import threading
 import time
@@ -54,7 +53,7 @@ import numpy as np
 import zstandard
 
 from sim import __version__
-from sim.core.diskio import remove_quietly, write_error
+from sim.core.diskio import reading_file, remove_quietly, write_error
 from sim.core.faults import kill_point
 from sim.core.memory import ensure_memory
 from sim.core.persona import POOLS, STYLES
@@ -290,43 +289,40 @@ class _DeclaredSizes:
 def _read_manifest(path: str) -> tuple[dict[str, Any], int, _DeclaredSizes]:
     """:func:`read_manifest` without the memory check: the manifest, the file size, and what its arrays
     declare (checked by the caller, after what it knows of the world: the bound on the events)."""
-    if not os.path.exists(path):
-        raise BadFileError(f"snapshot {path!r} does not exist: check the path (snapshots usually end in .snap)")
-    if os.path.isdir(path):
-        raise BadFileError(f"snapshot {path!r} is a folder, not a snapshot file")
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise BadFileError(f"snapshot {path!r} is not a regular file (a pipe or a device): give a .snap file")
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            head = fh.read(len(MAGIC) + 1)
-            if head[: len(MAGIC)] != MAGIC:
-                if head.startswith(b"SQLite format 3"[: len(head)]) and len(head) == len(MAGIC) + 1:
-                    raise _fail(path, "is a world file, not a snapshot: open it directly, or give a .snap file")
-                raise _fail(path, "is not an Agora snapshot (wrong magic bytes)")
-            if len(head) < len(MAGIC) + 1 or head[len(MAGIC)] not in READABLE_VERSIONS:
-                version = head[len(MAGIC)] if len(head) > len(MAGIC) else None
-                if version is None:
-                    raise _fail(path, "is truncated")
-                raise _fail(path, f"has format version {version}, this Agora reads {_READABLE}")
-            if size < len(head) + TRAILER.size:
+    with reading_file(
+        path,
+        "snapshot",
+        missing="check the path (snapshots usually end in .snap)",
+        not_a="snapshot file",
+        give="a .snap file",
+    ) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        head = fh.read(len(MAGIC) + 1)
+        if head[: len(MAGIC)] != MAGIC:
+            if head.startswith(b"SQLite format 3"[: len(head)]) and len(head) == len(MAGIC) + 1:
+                raise _fail(path, "is a world file, not a snapshot: open it directly, or give a .snap file")
+            raise _fail(path, "is not an Agora snapshot (wrong magic bytes)")
+        if len(head) < len(MAGIC) + 1 or head[len(MAGIC)] not in READABLE_VERSIONS:
+            version = head[len(MAGIC)] if len(head) > len(MAGIC) else None
+            if version is None:
                 raise _fail(path, "is truncated")
-            fh.seek(size - TRAILER.size)
-            offset, crc, end = TRAILER.unpack(fh.read(TRAILER.size))
-            if end != END_MAGIC:
-                raise _fail(path, "is truncated or damaged (no end marker)")
-            length = size - TRAILER.size - offset
-            if not len(head) <= offset < size - TRAILER.size or length > MAX_MANIFEST:
-                raise _fail(path, "is damaged (bad manifest position)")
-            ensure_memory(
-                length * 24,
-                f"reading the {length / 2**20:.0f} MiB manifest of snapshot {path!r}",
-                "the current world was left as it was",
-            )
-            fh.seek(offset)
-            packed = fh.read(length)
-    except OSError as exc:
-        raise BadFileError(f"snapshot {path!r} cannot be read ({exc.strerror}): check its permissions") from None
+            raise _fail(path, f"has format version {version}, this Agora reads {_READABLE}")
+        if size < len(head) + TRAILER.size:
+            raise _fail(path, "is truncated")
+        fh.seek(size - TRAILER.size)
+        offset, crc, end = TRAILER.unpack(fh.read(TRAILER.size))
+        if end != END_MAGIC:
+            raise _fail(path, "is truncated or damaged (no end marker)")
+        length = size - TRAILER.size - offset
+        if not len(head) <= offset < size - TRAILER.size or length > MAX_MANIFEST:
+            raise _fail(path, "is damaged (bad manifest position)")
+        ensure_memory(
+            length * 24,
+            f"reading the {length / 2**20:.0f} MiB manifest of snapshot {path!r}",
+            "the current world was left as it was",
+        )
+        fh.seek(offset)
+        packed = fh.read(length)
     if len(packed) != length:
         raise _fail(path, "is truncated (it changed while being read)")
     if zlib.crc32(packed) != crc:
