@@ -40,7 +40,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,10 +52,12 @@ from sim.errors import BadFileError, BadParameterError
 from sim.store.eventrows import reading_events
 from sim.store.seriesio import (
     READ_ERRORS,
+    KeyedRows,
     _check_key_names,
     _check_readable,
     _container,
     _csv_cells,
+    _csv_rows,
     _distinct,
     _key_cell,
     _key_column,
@@ -148,20 +150,17 @@ def check_cascade_output(path: str) -> str:
 
 
 @dataclass(eq=False)
-class CascadeTable:
-    """A cascades file's rows as columns.
+class CascadeTable(KeyedRows):
+    """A cascades file's rows as columns, after the key columns (``key_names``, ``keys``: see
+    :class:`sim.store.seriesio.KeyedRows`).
 
     Attributes:
-        key_names: the key columns (sweep grid keys) in file order; empty for ``agora run``.
-        keys: one array per key column (numbers where the whole column is numeric, else str).
         run, agent, tick, generation: int64 arrays.
         source: int64, the source's original id; -1 where ``root`` (check ``root``, not the value).
         root: bool, True for a root (no source).
         path: the file it came from ('' when built in memory).
     """
 
-    key_names: list[str]
-    keys: dict[str, np.ndarray]
     run: np.ndarray
     agent: np.ndarray
     source: np.ndarray
@@ -169,15 +168,11 @@ class CascadeTable:
     tick: np.ndarray
     generation: np.ndarray
     path: str = ""
-    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
-
-    def __len__(self) -> int:
-        return int(self.run.size)
 
     def columns(self) -> dict[str, np.ndarray]:
         """Key columns first, then run, agent, source (-1 for a root), root, tick, generation."""
         return {
-            **{k: self.keys[k] for k in self.key_names},
+            **self.key_columns(),
             "run": self.run,
             "agent": self.agent,
             "source": self.source,
@@ -188,22 +183,17 @@ class CascadeTable:
 
 
 @dataclass(eq=False)
-class CcdfTable:
-    """A size-distribution file's rows as columns: ``key_names`` and ``keys`` as in :class:`CascadeTable`,
+class CcdfTable(KeyedRows):
+    """A size-distribution file's rows as columns: the key columns (:class:`sim.store.seriesio.KeyedRows`),
     ``size`` (int64) and ``ccdf`` (float64, P(S >= size))."""
 
-    key_names: list[str]
-    keys: dict[str, np.ndarray]
     size: np.ndarray
     ccdf: np.ndarray
     path: str = ""
 
-    def __len__(self) -> int:
-        return int(self.size.size)
-
     def columns(self) -> dict[str, np.ndarray]:
         """Key columns first, then size and ccdf."""
-        return {**{k: self.keys[k] for k in self.key_names}, "size": self.size, "ccdf": self.ccdf}
+        return {**self.key_columns(), "size": self.size, "ccdf": self.ccdf}
 
 
 # --- records ------------------------------------------------------------------------------------------
@@ -629,14 +619,7 @@ def _read_checked(
         width = len(header)
         own = len(kind.columns)
         cols: list[list[str]] = [[] for _ in range(width)]
-        start = reader.line_num
-        for row in reader:
-            line = start + 1
-            start = reader.line_num
-            if not row:
-                continue
-            if len(row) != width:
-                raise _bad(path, kind, f"line {line}", f"{len(row)} fields where the header has {width}")
+        for line, row in _csv_rows(reader, width, functools.partial(_bad, path, kind)):
             for j, name in enumerate(kind.columns):
                 cell = row[width - own + j]
                 typ = _TYPES[name]

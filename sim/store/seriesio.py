@@ -27,6 +27,7 @@ Files are written atomically (a temporary file beside the target, then a rename)
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import os
@@ -87,20 +88,43 @@ def check_series_path(path: str) -> str:
 
 
 @dataclass(eq=False)
-class SeriesTable:
-    """A series file's rows as columns.
+class KeyedRows:
+    """A table read from a series or cascades file: its rows as columns, the sweep's grid keys first (each
+    table adds its own columns after them).
 
     Attributes:
         key_names: the key columns (sweep grid keys) in file order; empty for ``agora run``.
-        keys: one array per key column, aligned with the rows (numbers where the whole column is numeric).
+        keys: one array per key column, aligned with the rows (numbers where the whole column is numeric,
+            else str).
+    """
+
+    key_names: list[str]
+    keys: dict[str, np.ndarray]
+
+    def key_columns(self) -> dict[str, np.ndarray]:
+        """The key columns by name, in file order."""
+        return {k: self.keys[k] for k in self.key_names}
+
+    def columns(self) -> dict[str, np.ndarray]:  # pragma: no cover - each table says its own
+        """Every column by name, in file order: the key columns, then the table's own."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        """The number of rows (the length of every column; a table has at least one of its own)."""
+        return int(list(self.columns().values())[-1].size)
+
+
+@dataclass(eq=False)
+class SeriesTable(KeyedRows):
+    """A series file's rows as columns, after the key columns (``key_names``, ``keys``: see :class:`KeyedRows`).
+
+    Attributes:
         run, tick: int64 arrays.
         measure: an array of str.
         value: a float64 array.
         source: the file it came from ('' when built in memory).
     """
 
-    key_names: list[str]
-    keys: dict[str, np.ndarray]
     run: np.ndarray
     tick: np.ndarray
     measure: np.ndarray
@@ -108,8 +132,9 @@ class SeriesTable:
     source: str = ""
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
-    def __len__(self) -> int:
-        return int(self.run.size)
+    def columns(self) -> dict[str, np.ndarray]:
+        """Key columns first, then run, tick, measure, value."""
+        return {**self.key_columns(), "run": self.run, "tick": self.tick, "measure": self.measure, "value": self.value}
 
     def measures(self) -> list[str]:
         """The measure names in first-seen order."""
@@ -601,14 +626,7 @@ def _read_csv_checked(path: str, kind: str) -> SeriesTable:
         key_names = _check_header(path, header)
         width = len(header)
         cols: list[list[Any]] = [[] for _ in range(width)]
-        start = reader.line_num
-        for row in reader:
-            line = start + 1
-            start = reader.line_num
-            if not row:
-                continue
-            if len(row) != width:
-                raise _bad(path, f"line {line}", f"{len(row)} fields where the header has {width}")
+        for line, row in _csv_rows(reader, width, functools.partial(_bad, path)):
             for name, j, conv, noun in (
                 ("run", -4, int, "a whole number"),
                 ("tick", -3, int, "a whole number"),
@@ -630,6 +648,23 @@ def _read_csv_checked(path: str, kind: str) -> SeriesTable:
         [np.asarray(cols[-1], dtype=np.float64)],
     ]
     return _assemble(path, key_names, parts)
+
+
+def _csv_rows(reader: Any, width: int, bad: Callable[[str, str], BadFileError]) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a CSV reader past its header, each with the line it starts on; blank lines are skipped.
+
+    Raises:
+        BadFileError: from ``bad(where, what)``, for a row of another width than the header's.
+    """
+    start = reader.line_num
+    for row in reader:
+        line = start + 1
+        start = reader.line_num
+        if not row:
+            continue
+        if len(row) != width:
+            raise bad(f"line {line}", f"{len(row)} fields where the header has {width}")
+        yield line, row
 
 
 def _assemble(path: str, key_names: list[str], parts: list[list[np.ndarray]]) -> SeriesTable:
