@@ -41,3 +41,21 @@ def one_of(values: np.ndarray | int, codes: tuple[int, ...] | np.ndarray) -> np.
     for c in codes[1:]:
         out |= values == c
     return out
+
+
+def equal_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal neighbours in ``keys`` starts, and its length. ``keys`` is not empty and has
+    its equal values side by side (sorted, or grouped)."""
+    start = np.empty(keys.size, dtype=bool)
+    start[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=start[1:])
+    starts = np.flatnonzero(start)
+    return starts, np.diff(np.append(starts, keys.size))
+
+
+def dense_width(counts: np.ndarray, size: int) -> int | None:
+    """The width of a matrix holding one run of ``counts`` (:func:`equal_runs`, ``size`` elements in all) per
+    row, padded; None when the runs are too ragged for one (it would hold over 4 cells per element). Sorting
+    such short rows on their own is far cheaper than one global sort."""
+    width = int(counts.max())
+    return None if counts.size * width > 4 * size + 1024 else width

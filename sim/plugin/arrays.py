@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.core.arrays import unique_sorted
-from sim.core.graph import csr_positions
+from sim.core.arrays import dense_width, equal_runs
 
-__all__ = [
-    "aggregate_pairs",
-    "csr_positions",
-    "disjoint_batches",
-    "first_conflict",
-    "first_hits",
-    "union_agents",
-    "unique_sorted",
-    "update_levels",
-]
+# Re-exported as they are (the `as` says so): plugins get them from ``sim.plugin`` with the helpers below.
+from sim.core.arrays import unique_sorted as unique_sorted
+from sim.core.graph import csr_positions as csr_positions
 
 
 def union_agents(*lists: np.ndarray) -> np.ndarray:
@@ -61,13 +53,9 @@ def aggregate_pairs(
 def _aggregate_rows(a: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """:func:`aggregate_pairs` for pairs already grouped by agent: each agent's short row of candidates
     is sorted on its own (a dense matrix), far cheaper than one global sort. None when too ragged."""
-    start = np.empty(a.size, dtype=bool)
-    start[0] = True
-    np.not_equal(a[1:], a[:-1], out=start[1:])
-    starts = np.flatnonzero(start)
-    counts = np.diff(np.append(starts, a.size))
-    width = int(counts.max())
-    if starts.size * width > 4 * a.size + 1024:
+    starts, counts = equal_runs(a)
+    width = dense_width(counts, a.size)
+    if width is None:
         return None
     row = np.repeat(np.arange(starts.size), counts)
     col = np.arange(a.size) - np.repeat(starts, counts)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.core.activity import PROFILES
+from sim.core.arrays import dense_width, equal_runs
 from sim.core.graph import Graph, _row_search, csr_positions
 from sim.core.tracebacks import with_method_frame
 from sim.core.world import Status, World, world_rng
@@ -296,14 +297,10 @@ def top_k_per_group(groups: np.ndarray, items: np.ndarray, scores: np.ndarray, k
     key = groups.astype(np.int64) * (int(items.max()) + 1) + items
     order = np.arange(key.size) if key.size < 2 or bool(np.all(key[1:] > key[:-1])) else np.argsort(key, kind="stable")
     g = groups[order]
-    start = np.empty(g.size, dtype=bool)
-    start[0] = True
-    np.not_equal(g[1:], g[:-1], out=start[1:])
-    starts = np.flatnonzero(start)
-    counts = np.diff(np.append(starts, g.size))
-    width = int(counts.max())
+    starts, counts = equal_runs(g)
+    width = dense_width(counts, g.size)
     sc = np.asarray(scores, dtype=np.float64)[order]
-    if starts.size * width > 4 * g.size + 1024:  # too ragged for a dense layout
+    if width is None:  # too ragged for a dense layout
         o2 = np.lexsort((-sc, g))  # stable: ties keep the ascending item order
         first = np.repeat(starts, counts)
         return order[o2[(np.arange(g.size) - first) < k]]
