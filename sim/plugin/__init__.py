@@ -7,7 +7,8 @@ user folders, or through the ``agora.plugins`` entry-point group. Two kinds:
 - a propagation model (:class:`PropagationModel`): each round it gets a context satisfying
   :class:`StepContext` and answers a :class:`StepResult`;
 - a recommender: :class:`ContentRecommender` (feeds; its context: :class:`FeedContext`) or
-  :class:`FriendRecommender` (whom to follow; :class:`FriendContext`);
+  :class:`FriendRecommender` (whom to follow; :class:`FriendContext`), both contexts a
+  :class:`RecommenderContext` (the clock, the world and the tick's generator);
 - a seed method (:class:`SeedMethod`): chooses ``k`` agents to seed a message or to block; its context is
   :class:`SeedContext`.
 
@@ -47,6 +48,7 @@ from sim.plugin.recommender import (
     FriendContext,
     FriendRecommender,
     Recommender,
+    RecommenderContext,
 )
 from sim.plugin.seeding import SeedContext, SeedMethod
 from sim.plugin.views import GraphView, SessionView, WorldView
@@ -66,6 +68,7 @@ __all__ = [
     "PropagationModel",
     "Recollection",
     "Recommender",
+    "RecommenderContext",
     "SeedContext",
     "SeedMethod",
     "SessionView",

@@ -1,6 +1,7 @@
 """What a recommender is and what it sees: content recommenders build feeds, friend recommenders suggest
 whom to follow. Their contexts are :class:`FeedContext` and :class:`FriendContext`, which list exactly
-what a recommender may use (the engine's are in ``sim.social.dynamics``)."""
+what a recommender may use (the engine's are in ``sim.social.dynamics``); both start from
+:class:`RecommenderContext`, what every recommender sees."""
 
 from __future__ import annotations
 
@@ -14,9 +15,36 @@ from sim.plugin.views import GraphView, SessionView, WorldView
 
 
 @runtime_checkable
-class FeedContext(Protocol):
-    """What a content recommender sees each tick: a block of R online readers and the M live messages.
-    Arrays are read-only; randomness comes only from ``rng`` (this tick's generator)."""
+class RecommenderContext(Protocol):
+    """What every recommender sees each tick, whichever its kind: the clock, the world and this tick's
+    generator. Arrays are read-only; randomness comes only from ``rng``."""
+
+    @property
+    def tick(self) -> int:
+        """The tick now."""
+
+    @property
+    def n(self) -> int:
+        """Agents in the world (the length of every column)."""
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """This tick's generator, seeded from the world's seed and the tick."""
+
+    @property
+    def columns(self) -> Mapping[str, np.ndarray]:
+        """The world's agent columns by name, read-only."""
+
+    @property
+    def graph(self) -> GraphView: ...
+    @property
+    def world(self) -> WorldView: ...
+
+
+@runtime_checkable
+class FeedContext(RecommenderContext, Protocol):
+    """What a content recommender sees each tick: a block of R online readers and the M live messages, and
+    all of :class:`RecommenderContext`."""
 
     @property
     def readers(self) -> np.ndarray:
@@ -47,21 +75,7 @@ class FeedContext(Protocol):
         """(M,) int64: each message's adoptions so far."""
 
     @property
-    def tick(self) -> int: ...
-    @property
     def minutes_per_tick(self) -> int: ...
-    @property
-    def n(self) -> int: ...
-    @property
-    def rng(self) -> np.random.Generator: ...
-    @property
-    def columns(self) -> Mapping[str, np.ndarray]:
-        """The world's agent columns by name, read-only."""
-
-    @property
-    def graph(self) -> GraphView: ...
-    @property
-    def world(self) -> WorldView: ...
 
     def interest_match(self) -> np.ndarray:
         """(R, M) float64: the share of each message's topics the reader is interested in."""
@@ -78,9 +92,9 @@ class FeedContext(Protocol):
 
 
 @runtime_checkable
-class FriendContext(Protocol):
-    """What a friend recommender sees each tick: the A agents looking for suggestions. Arrays are
-    read-only; randomness comes only from ``rng``."""
+class FriendContext(RecommenderContext, Protocol):
+    """What a friend recommender sees each tick: the A agents looking for suggestions, and all of
+    :class:`RecommenderContext`."""
 
     @property
     def agents(self) -> np.ndarray:
@@ -89,19 +103,6 @@ class FriendContext(Protocol):
     @property
     def k(self) -> int:
         """Suggestions the core keeps per agent."""
-
-    @property
-    def tick(self) -> int: ...
-    @property
-    def n(self) -> int: ...
-    @property
-    def rng(self) -> np.random.Generator: ...
-    @property
-    def columns(self) -> Mapping[str, np.ndarray]: ...
-    @property
-    def graph(self) -> GraphView: ...
-    @property
-    def world(self) -> WorldView: ...
 
     def two_hop(self, fanout: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Paths ``agent -> f -> c`` (the agent follows f, f follows c): aligned ``(agents, middles,
