@@ -44,16 +44,9 @@ RUN_ONLY_SETTINGS = ("calls_per_tick", "texts_per_tick", "reply_share")
 #: LLM settings a run uses with the offline generator too (how many adopters write, and replies or reposts).
 OFFLINE_RUN_SETTINGS = ("texts_per_tick", "reply_share")
 
-#: Settings of agent memory: they take effect offline too (the offline generator recalls and condenses).
-MEMORY_SETTINGS = (
-    "memory",
-    "memory_window",
-    "memory_recall",
-    "memory_tokens",
-    "memory_summary_every",
-    "memory_horizon",
-    "memory_max_events",
-)
+#: Settings of agent memory (``memory`` and every ``memory_*``): they take effect offline too (the offline
+#: generator recalls and condenses).
+MEMORY_SETTINGS = tuple(k for k in LLM_PARAMS if k == "memory" or k.startswith("memory_"))
 
 
 def _given_llm(args: argparse.Namespace) -> dict[str, str]:
