@@ -123,7 +123,7 @@ def test_a_graph_past_a_million_agents_packs_into_json_numbers():
     src = np.array([0, 5, n - 1, n - 1], dtype=np.int32)
     dst = np.array([n - 1, 7, 0, n - 2], dtype=np.int32)
     g = Graph.from_edges(n, src, dst, np.array([1.0, 0.5, 0.25, 0.0], dtype=np.float32))
-    from sim.store.worldfile import adjacency_rows
+    from sim.store.worldrows import adjacency_rows
 
     rows = adjacency_rows(g, 0, n)
     assert [r[0] for r in rows] == [0, 5, n - 1]
