@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sim.authoring.report import plural
+from sim.core.spelling import spelled
 from sim.errors import BadParameterError
 from sim.plugin import Param
 
@@ -21,13 +22,8 @@ EXPLORE_DRAWS = 4
 OPEN_BOUND_SPAN = 100.0
 
 
-def _fmt_value(v: Any) -> str:
-    """A parameter value as ``agora run --param`` takes it."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
+#: A parameter value as ``agora run --param`` takes it.
+_fmt_value = spelled
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sim.core.safe import shown
+from sim.core.spelling import spelled
 
 
 def emit(args: argparse.Namespace, data: Mapping[str, object], text: str | Callable[[], str]) -> None:
@@ -82,10 +83,4 @@ def describe(info: dict[str, Any]) -> str:
 
 def params_text(params: dict[str, Any]) -> str:
     """Model parameters as ``p=0.05 q=true``."""
-
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return f"{v:g}" if isinstance(v, float) else str(v)
-
-    return " ".join(f"{k}={value(v)}" for k, v in params.items())
+    return " ".join(f"{k}={spelled(v)}" for k, v in params.items())

@@ -11,6 +11,7 @@ from sim.cli.output import emit, indented, shown_line
 from sim.cli.progress import stderr_progress
 from sim.cli.run import cascade_stats_text, check_outputs, write_cascade_files, written_files_text
 from sim.cli.textable import render_table
+from sim.core.spelling import spelled
 from sim.engine.requests import Sweep, parse_grid
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
@@ -103,12 +104,7 @@ def _ci(ci: list[float | None], digits: int = 1) -> str:
     return "-" if lo is None or hi is None else f"{lo:,.{digits}f} .. {hi:,.{digits}f}"
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
+_value = spelled
 
 
 def format_table(result: SweepReport) -> str:
