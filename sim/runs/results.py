@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from sim.store.cascadeio import (
     save_ccdf,
 )
 from sim.store.cascadeio import table_from_records as cascade_table
-from sim.store.seriesio import SeriesTable, check_series_path, save_series, table_from_records
+from sim.store.seriesio import KeyedRows, SeriesTable, check_series_path, save_series, table_from_records
 from sim.store.worldfile import check_target
 
 if TYPE_CHECKING:  # optional dependencies, imported when a table is asked for
@@ -117,17 +117,11 @@ def plot(
 
 
 # -- result tables --------------------------------------------------------------------------------------------
-class _Rows(Protocol):
-    """What a result table's rows are (``SeriesTable``, ``CascadeTable``, ``CcdfTable``): counted, with key columns."""
-
-    @property
-    def key_names(self) -> Sequence[str]: ...
-
-    def __len__(self) -> int: ...
+R = TypeVar("R", bound=KeyedRows)
 
 
 @dataclass(eq=False)
-class _Table:
+class _Table(Generic[R]):
     """What the result tables share: their rows in columns, as a pandas DataFrame or an Arrow table, and the
     file their option writes (``--series``, ``--cascades``, ``--ccdf``).
 
@@ -136,24 +130,21 @@ class _Table:
     """
 
     records: list[dict[str, object]] = field(repr=False)
+    table: R = field(kw_only=True)
     #: The file in a sentence ("series file"), how its path is checked, and how it is written.
     FILE: ClassVar[tuple[str, Callable[[str], object], Callable[..., dict[str, object]]]]
 
     def columns(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-    @property
-    def rows(self) -> _Rows:
-        """The rows, in columns."""
-        raise NotImplementedError
+        """The table as numpy columns, the grid keys first."""
+        return self.table.columns()
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.table)
 
     @property
     def key_names(self) -> list[str]:
         """The grid keys, the first columns (none for an ensemble)."""
-        return list(self.rows.key_names)
+        return list(self.table.key_names)
 
     def to_pandas(self) -> pd.DataFrame:
         """A pandas DataFrame of :meth:`columns` (needs pandas)."""
@@ -181,7 +172,7 @@ class _Table:
 
 # -- series ------------------------------------------------------------------------------------------------
 @dataclass(eq=False)
-class Series(_Table):
+class Series(_Table[SeriesTable]):
     """Per-tick series of the runs that did not fail, in long format: one row per (run, tick, measure), with one
     column per sweep grid key first: exactly the rows ``--series FILE`` writes.
 
@@ -191,12 +182,7 @@ class Series(_Table):
         records: the series records the table and files are made from.
     """
 
-    table: SeriesTable = field(kw_only=True)
     FILE = ("series file", check_series_path, save_series)
-
-    @property
-    def rows(self) -> SeriesTable:
-        return self.table
 
     def measures(self) -> list[str]:
         """The measure names (``reached``, ``new``, a model's states such as ``S``, ``I``, ``R``) in order."""
@@ -217,21 +203,10 @@ class Series(_Table):
             variables.update(dict.fromkeys(declared.variables))
         return SeriesColumns(tuple(states), tuple(measures), tuple(variables))
 
-    def columns(self) -> dict[str, np.ndarray]:
-        """The table as numpy columns, key columns first, then run, tick, measure, value."""
-        t = self.table
-        return {
-            **{k: t.keys[k] for k in t.key_names},
-            "run": t.run,
-            "tick": t.tick,
-            "measure": t.measure,
-            "value": t.value,
-        }
-
 
 # -- cascades ----------------------------------------------------------------------------------------------
 @dataclass(eq=False)
-class Cascades(_Table):
+class Cascades(_Table[CascadeTable]):
     """The adoption forests of the completed runs, one row per agent: the grid keys first (a sweep), then
     ``run``, ``agent`` and ``source`` (original ids; a root's source is -1 here and ``root`` is True),
     ``root``, ``tick`` (since the seeding) and ``generation``: the rows ``--cascades FILE`` writes.
@@ -241,20 +216,11 @@ class Cascades(_Table):
         records: the tree records the table and files are made from.
     """
 
-    table: CascadeTable = field(kw_only=True)
     FILE = ("cascades file", check_cascades_path, save_cascades)
-
-    @property
-    def rows(self) -> CascadeTable:
-        return self.table
-
-    def columns(self) -> dict[str, np.ndarray]:
-        """The table as numpy columns, key columns first."""
-        return self.table.columns()
 
 
 @dataclass(eq=False)
-class SizeDistribution(_Table):
+class SizeDistribution(_Table[CcdfTable]):
     """The distribution of cascade sizes over the completed runs with a tree, as a complementary CDF: one row
     per distinct size of each ensemble or combination, the grid keys first, then ``size`` and ``ccdf``
     (P(S >= size)): the rows ``--ccdf FILE`` writes.
@@ -264,16 +230,7 @@ class SizeDistribution(_Table):
         records: ``{"keys": {...}, "sizes": [...]}``, the sizes of each combination's runs.
     """
 
-    table: CcdfTable = field(kw_only=True)
     FILE = ("ccdf file", check_ccdf_path, save_ccdf)
-
-    @property
-    def rows(self) -> CcdfTable:
-        return self.table
-
-    def columns(self) -> dict[str, np.ndarray]:
-        """Key columns first, then size and ccdf."""
-        return self.table.columns()
 
 
 def _written(table: _Table, path: str, force: bool) -> dict[str, object]:
@@ -405,8 +362,46 @@ class Failure:
 
 
 # -- an ensemble ---------------------------------------------------------------------------------------------
+class _Files:
+    """What an ensemble's and a sweep's results share: their cascades and size distribution written to the
+    files ``--cascades`` and ``--ccdf`` write, each noted in the report (``cascades_file``, ``ccdf_file``)."""
+
+    @property
+    def cascades(self) -> Cascades:
+        raise NotImplementedError
+
+    def ccdf(self) -> SizeDistribution:
+        raise NotImplementedError
+
+    def _note(self, key: Literal["cascades_file", "ccdf_file"], written: dict[str, object]) -> None:
+        raise NotImplementedError
+
+    def write_cascades(self, path: str, *, force: bool = False) -> dict[str, object]:
+        """Write :attr:`cascades` to ``path`` as ``--cascades PATH`` does, and note it in :meth:`to_dict`
+        (``cascades_file``).
+
+        Raises:
+            BadParameterError: run without ``trees=True``, no run has a tree, an unknown extension.
+            TargetExistsError: ``path`` exists and ``force`` is false.
+        """
+        written = _written(self.cascades, path, force)
+        self._note("cascades_file", written)
+        return dict(written)
+
+    def write_ccdf(self, path: str, *, force: bool = False) -> dict[str, object]:
+        """Write :meth:`ccdf` to ``path`` as ``--ccdf PATH`` does, and note it in :meth:`to_dict` (``ccdf_file``).
+
+        Raises:
+            BadParameterError: no completed run has a tree, an unknown extension. TargetExistsError: ``path``
+                exists and ``force`` is false.
+        """
+        written = _written(self.ccdf(), path, force)
+        self._note("ccdf_file", written)
+        return dict(written)
+
+
 @dataclass(eq=False)
-class EnsembleResult:
+class EnsembleResult(_Files):
     """An ensemble: ``runs`` runs of one cascade with session seeds ``seed, seed+1, ...``; the statistics use
     the runs that did not fail (``completed`` of them; ``failed`` counts the others).
 
@@ -512,32 +507,13 @@ class EnsembleResult:
         ]
         return Cascades(records, table=cascade_table(records))
 
-    def write_cascades(self, path: str, *, force: bool = False) -> dict[str, object]:
-        """Write :attr:`cascades` to ``path`` as ``agora run --runs R --cascades PATH`` does, and note it in
-        :meth:`to_dict` (``cascades_file``).
-
-        Raises:
-            BadParameterError: run without ``trees=True``, no run has a tree, an unknown extension.
-            TargetExistsError: ``path`` exists and ``force`` is false.
-        """
-        self.data["cascades_file"] = written = _written(self.cascades, path, force)
-        return dict(written)
-
     def ccdf(self) -> SizeDistribution:
         """The distribution of cascade sizes over the completed runs with a tree: ``size`` and ``ccdf``
         (P(S >= size)). Needs no ``trees=True``: each run's ``cascade.size`` is enough."""
         return _size_distribution([{"keys": {}, "sizes": _sizes(self.data["runs"])}], [])
 
-    def write_ccdf(self, path: str, *, force: bool = False) -> dict[str, object]:
-        """Write :meth:`ccdf` to ``path`` as ``agora run --runs R --ccdf PATH`` does, and note it in
-        :meth:`to_dict` (``ccdf_file``).
-
-        Raises:
-            BadParameterError: no completed run has a tree, an unknown extension. TargetExistsError: ``path``
-                exists and ``force`` is false.
-        """
-        self.data["ccdf_file"] = written = _written(self.ccdf(), path, force)
-        return dict(written)
+    def _note(self, key: Literal["cascades_file", "ccdf_file"], written: dict[str, object]) -> None:
+        self.data[key] = written
 
     def to_dict(self) -> EnsembleReport:
         """The report as ``agora run ... --json`` prints it (a copy)."""
@@ -617,7 +593,7 @@ _MEASURES = {"reached": "reach", "peak_tick": "peak"}
 
 
 @dataclass(eq=False)
-class SweepResult:
+class SweepResult(_Files):
     """A sweep: every combination of the grid, each run ``runs`` times with session seeds ``seed + r``.
 
     ``to_dict()`` is the JSON object ``agora sweep WORLD ... --series FILE --json`` prints for the same options
@@ -762,17 +738,6 @@ class SweepResult:
         ]
         return Cascades(records, table=cascade_table(records, list(self.grid)))
 
-    def write_cascades(self, path: str, *, force: bool = False) -> dict[str, object]:
-        """Write :attr:`cascades` to ``path`` as ``agora sweep --cascades PATH`` does, and note it in
-        :meth:`to_dict` (``cascades_file``).
-
-        Raises:
-            BadParameterError: run without ``trees=True``, no run has a tree, an unknown extension.
-            TargetExistsError: ``path`` exists and ``force`` is false.
-        """
-        self.data["cascades_file"] = written = _written(self.cascades, path, force)
-        return dict(written)
-
     def ccdf(self) -> SizeDistribution:
         """The distribution of cascade sizes of each combination, over its completed runs with a tree: the grid
         keys, ``size`` and ``ccdf`` (P(S >= size)). Needs no ``trees=True``."""
@@ -781,20 +746,12 @@ class SweepResult:
         ]
         return _size_distribution(records, list(self.grid))
 
-    def write_ccdf(self, path: str, *, force: bool = False) -> dict[str, object]:
-        """Write :meth:`ccdf` to ``path`` as ``agora sweep --ccdf PATH`` does, and note it in :meth:`to_dict`
-        (``ccdf_file``).
-
-        Raises:
-            BadParameterError: no completed run has a tree, an unknown extension. TargetExistsError: ``path``
-                exists and ``force`` is false.
-        """
-        self.data["ccdf_file"] = written = _written(self.ccdf(), path, force)
-        return dict(written)
-
     def _require_series(self) -> None:
         if not self.kept_series:
             raise BadParameterError("this sweep kept no series: run it with series=True")
+
+    def _note(self, key: Literal["cascades_file", "ccdf_file"], written: dict[str, object]) -> None:
+        self.data[key] = written
 
     def to_dict(self) -> SweepReport:
         """The report as ``agora sweep ... --json`` prints it (a copy)."""
