@@ -139,6 +139,29 @@ def _checked(world: World, agents: int, where: str) -> World:
     return world
 
 
+class _Column:
+    """A built-in agent column as an attribute of the view (``agents.susceptibility``): the world's own array,
+    read-only."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, view: Agents, owner: type | None = None) -> np.ndarray:
+        return view.world.columns[self.name]
+
+
+class _GraphArray:
+    """One of the graph's CSR arrays as an attribute of the network view (``network.indptr`` is the graph's
+    ``out_indptr``)."""
+
+    def __init__(self, attr: str) -> None:
+        self.attr = attr
+
+    def __get__(self, view: Network, owner: type | None = None) -> np.ndarray:
+        array: np.ndarray = getattr(view.graph, self.attr)
+        return array
+
+
 class Agents(int):
     """The agents of a world as read-only numpy columns, one value per agent in the world's order (the order
     of ``ids``, the original ids, ascending); and the number of agents, as before (an ``int``).
@@ -210,37 +233,14 @@ class Agents(int):
         """Original ids (int64, ascending): what the command line and seed files name agents by."""
         return self.world.columns["ids"]
 
-    @property
-    def interests(self) -> np.ndarray:
-        return self.world.columns["interests"]
-
-    @property
-    def activity_profile(self) -> np.ndarray:
-        return self.world.columns["activity_profile"]
-
-    @property
-    def activity_rate(self) -> np.ndarray:
-        return self.world.columns["activity_rate"]
-
-    @property
-    def susceptibility(self) -> np.ndarray:
-        return self.world.columns["susceptibility"]
-
-    @property
-    def reputation(self) -> np.ndarray:
-        return self.world.columns["reputation"]
-
-    @property
-    def influence(self) -> np.ndarray:
-        return self.world.columns["influence"]
-
-    @property
-    def community(self) -> np.ndarray:
-        return self.world.columns["community"]
-
-    @property
-    def status(self) -> np.ndarray:
-        return self.world.columns["status"]
+    interests = _Column()
+    activity_profile = _Column()
+    activity_rate = _Column()
+    susceptibility = _Column()
+    reputation = _Column()
+    influence = _Column()
+    community = _Column()
+    status = _Column()
 
     @property
     def followers(self) -> np.ndarray:
@@ -319,25 +319,11 @@ class Network:
     def ids(self) -> np.ndarray:
         return self.world.columns["ids"]
 
-    @property
-    def indptr(self) -> np.ndarray:
-        return self.graph.out_indptr
-
-    @property
-    def indices(self) -> np.ndarray:
-        return self.graph.out_indices
-
-    @property
-    def trust(self) -> np.ndarray:
-        return self.graph.trust
-
-    @property
-    def in_indptr(self) -> np.ndarray:
-        return self.graph.in_indptr
-
-    @property
-    def in_indices(self) -> np.ndarray:
-        return self.graph.in_indices
+    indptr = _GraphArray("out_indptr")
+    indices = _GraphArray("out_indices")
+    trust = _GraphArray("trust")
+    in_indptr = _GraphArray("in_indptr")
+    in_indices = _GraphArray("in_indices")
 
     def edge_list(self, *, ids: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``(source, target)`` of every edge (``target`` follows ``source``), by original id (int64), or by
