@@ -399,8 +399,23 @@ def command_line(process) -> str:
 def test_ctrl_c_leaves_no_worker_processes(world_file):
     psutil = pytest.importorskip("psutil")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The engine's kernel and runs enough for minutes: the batched kernel finished 5,000 before the signal.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", "sweep", str(world_file), "--grid", "p=0.2", "--runs", "5000", "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "sweep",
+            str(world_file),
+            "--grid",
+            "p=0.2",
+            "--runs",
+            "200000",
+            "--workers",
+            "2",
+            "--kernel",
+            "engine",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
