@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import agora, notified, one_sentence
 from test_api import Server
-from textual.widgets import Input
+from textual.widgets import Button, Input
 
 import sim
 from sim.engine.requests import SERVED, Inject
@@ -159,8 +160,12 @@ async def said_by_the_tui(world: Path) -> dict[str, str]:
                 form.param_inputs[name] = Input(value=value)
             await pilot.pause()
             before = len(notified(app))
-            await pilot.click("#inject")
-            await pilot.pause()
+            # Pressed, not clicked: the previous mistake's notification may lie over the button.
+            form.query_one("#inject", Button).press()
+            deadline = time.monotonic() + WAIT  # only bounds a hang: the refusal may come from a worker
+            while len(notified(app)) == before and time.monotonic() < deadline:
+                await pilot.pause(0.05)
+            await pilot.pause()  # a second notification, had there been one, would be posted by now
             if mistake.param is not None:
                 del form.param_inputs[mistake.param[0]]
             said = notified(app)[before:]

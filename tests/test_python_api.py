@@ -20,6 +20,7 @@ from conftest import ROOT, agora, digest
 
 import sim
 from sim.errors import AgoraError, BadFileError, BadParameterError, TargetExistsError
+from sim.runs.forkpool import fork_available
 
 FRAGILE = '''
 import numpy as np
@@ -397,17 +398,26 @@ def test_an_unclosed_simulation_is_checkpointed_at_exit(world, tmp_path):
     assert sim.open_world(str(path)).tick >= 3
 
 
-def test_a_script_that_sweeps_in_parallel_unguarded_is_told_why(tmp_path):
-    """Sweep workers start by importing the main script again: an unguarded script is told to guard itself."""
+@pytest.mark.parametrize("forked", [True, False])
+def test_a_script_that_sweeps_in_parallel_unguarded_is_told_why(tmp_path, forked):
+    """Spawned sweep workers (macOS, Windows) start by importing the main script again: an unguarded script is
+    told to guard itself. Forked workers (Linux) import nothing again: the same script sweeps."""
+    if forked and not fork_available():
+        pytest.skip("forked workers are Linux's")
     script = tmp_path / "unguarded.py"
+    spawn = "" if forked else "import sim.runs.sweep as s\ns.fork_available = lambda: False\n"
     script.write_text(
-        "import sim\nw = sim.new_world('w.db', agents=200, seed=1, force=True)\n"
-        "w.sweep(grid={'p': [0.05, 0.1]}, runs=2, seeds='top:3', workers=2)\n"
+        f"import sim\n{spawn}w = sim.new_world('w.db', agents=200, seed=1, force=True)\n"
+        "sw = w.sweep(grid={'p': [0.05, 0.1]}, runs=2, seeds='top:3', workers=2)\nprint(sw.completed)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
     )
+    if forked:
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split() == ["4"]  # 2 runs of 2 combinations
+        return
     assert proc.returncode != 0
     assert "put its code under 'if __name__ == \"__main__\":' (or sweep with workers=1)" in proc.stderr
 

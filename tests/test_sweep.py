@@ -20,6 +20,7 @@ import pytest
 
 from sim.cli.main import main
 from sim.engine.requests import parse_grid
+from sim.runs.forkpool import fork_available
 from sim.runs.sweep import expand_grid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,9 +191,24 @@ def test_process_pool_equals_one_process(world_file, pool_result):
     assert pool_result["workers"] == 2
     assert runs_of(pool_result) == runs_of(single)
     assert [c["mean_reached"] for c in pool_result["results"]] == [c["mean_reached"] for c in single["results"]]
-    # each worker process opened the world once, not once per run
+    # forked workers share the world this process loaded (Linux); spawned ones each open it once, not once a run
     assert 1 <= pool_result["worker_processes"] <= 2
-    assert pool_result["world_loads"] == pool_result["worker_processes"]
+    loads = 1 if fork_available() else pool_result["worker_processes"]
+    assert pool_result["world_loads"] == loads
+
+
+def test_spawned_pool_equals_forked_workers(world_file, pool_result, monkeypatch):
+    """Where processes cannot be forked (macOS, Windows) a spawned pool runs the sweep: each of its workers
+    opens the world once, and every run is the forked workers' run."""
+    import sim.runs.sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "fork_available", lambda: False)
+    spawned = sweep_json(str(world_file), *GRID, "--workers", "2")
+    assert runs_of(spawned) == runs_of(pool_result)
+    assert 1 <= spawned["worker_processes"] <= 2
+    assert spawned["world_loads"] == spawned["worker_processes"]
+    if fork_available():
+        assert pool_result["world_loads"] == 1
 
 
 @pytest.mark.parametrize("kernel", ["batched", "auto"])
@@ -426,7 +442,8 @@ def test_ctrl_c_leaves_no_worker_processes(world_file):
         deadline = time.monotonic() + 120  # only bounds a hang: spawning is slow on a loaded machine
         workers: list = []
         while len(workers) < 2 and time.monotonic() < deadline:
-            workers = [p for p in parent.children(recursive=True) if "spawn_main" in command_line(p)]
+            # forked workers (Linux) show the sweep's own command line; spawned ones (elsewhere) spawn_main
+            workers = [p for p in parent.children(recursive=True) if re.search(r"spawn_main| sweep ", command_line(p))]
             time.sleep(0.05)
         assert len(workers) == 2, "the pool did not start"
         time.sleep(1.0)  # the workers have opened the world and are running

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -51,6 +52,10 @@ def default_workers(jobs: int) -> int:
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         cpus = os.cpu_count() or 1
     return max(1, min(cpus, jobs))
+
+
+class _Stopped(Exception):
+    """The map was cancelled: its collecting thread ends the workers and gives up."""
 
 
 class _Worker:
@@ -123,6 +128,7 @@ def _collect(
     progress: MapProgress,
     stall_seconds: float | None,
     on_stall: Callable[[int], R] | None,
+    stop: threading.Event,
 ) -> list[R]:
 
     ctx = multiprocessing.get_context("fork")
@@ -153,6 +159,8 @@ def _collect(
         for w in pool:
             give(w)
         while done < count:
+            if stop.is_set():  # the caller was cancelled (Ctrl-C): end the workers now, not at the last job
+                raise _Stopped
             busy = [w for w in pool if w.job is not None]
             if not busy:  # pragma: no cover - every job was handed out and answered
                 break
@@ -226,4 +234,9 @@ async def map_forked(
         ResourceError: a worker died (out of memory, killed).
         RuntimeError: a job raised anything else (a bug; the worker's traceback is in the message).
     """
-    return await asyncio.to_thread(_collect, fn, count, workers, progress, stall_seconds, on_stall)
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(_collect, fn, count, workers, progress, stall_seconds, on_stall, stop)
+    except BaseException:
+        stop.set()  # cancelled (Ctrl-C) while the thread still collects: it ends the workers within 0.25 s
+        raise

@@ -12,8 +12,10 @@ network).
 Backends:
 
 - in this process (``workers=1``);
-- a local process pool (``spawn`` context): each worker process opens the world file once, read-only,
-  in its initializer, and builds the plugin registry once;
+- forked worker processes (Linux): they share the world and the plugin registry this process opened (the
+  world is loaded once, here), and the compiled kernels loaded here before the fork;
+- elsewhere a local process pool (``spawn`` context): each worker process opens the world file once,
+  read-only, in its initializer, and builds the plugin registry once;
 - a Ray cluster (the optional extra ``agora-sim[ray]``; ``ray="auto"`` starts a local one): the world
   goes into the object store once as a snapshot (``ray.put``), travels to each node once, and each
   worker process loads it once and keeps it for every run it is given (cached by object id).
@@ -59,6 +61,8 @@ from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceErro
 from sim.model.intervene import parse_all
 from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
+from sim.runs import batched
+from sim.runs.forkpool import fork_available, map_forked
 from sim.runs.reports import ArmReport, InterventionStats, JSONObject, Paired, RunEntry, SweepReport, interval
 from sim.runs.runner import check_ensemble, first_failure, run_cascades
 from sim.social.dynamics import Social
@@ -545,6 +549,30 @@ async def _collect(futures: list[Any], tally: _Tally) -> None:
         raise
 
 
+async def _run_forked(
+    world: World, registry: Registry, workers: int, plan: _Plan, jobs: list[Job], tally: _Tally
+) -> None:
+    """The jobs in chunks over ``workers`` forked processes that share ``world`` and ``registry`` (nothing
+    loaded again); the arms' compiled kernels are loaded here first, so that the workers share them too."""
+    spec = plan.spec
+    if spec.kernel != "engine":
+        for model in sorted({arm["model"] for arm in plan.arms} & {"ic", "lt", "sir"}):
+            if spec.kernel == "batched" or batched.small(model, spec.auto_runs or 0) is None:
+                batched.warm(model)
+    chunks = chunk_jobs(jobs, workers)
+
+    def chunk(i: int, _report: Callable[[float], None]) -> tuple[str, int, list[tuple[int, int, RunEntry]]]:
+        return _worker_id(), 0, asyncio.run(_run_jobs(world, registry, spec, chunks[i]))
+
+    def relay(_finished: int, fraction: float) -> None:
+        if tally.progress:
+            tally.progress(f"runs {int(fraction * tally.total)}/{tally.total}", fraction)
+
+    for part in await map_forked(chunk, len(chunks), workers, progress=relay):
+        tally.add(*part, count=False)
+    tally.done = tally.total
+
+
 async def _run_pool(
     world_path: str, plugin_dirs: list[str], workers: int, spec: RunSpec, jobs: list[Job], tally: _Tally
 ) -> None:
@@ -846,6 +874,7 @@ async def run_sweep(
     jobs = make_jobs(plan.arms, request.runs, request.seed)
     workers = min(max(1, request.workers or os.cpu_count() or 1), len(jobs))
     tally = _Tally(len(jobs), progress)
+    loaded_here = 0  # world loads outside the workers' own (counted in world_loads)
     user_dirs = list(registry.user_dirs)  # absolute, AGORA_PLUGINS included: workers use exactly these
     if request.ray is not None:
         backend = "ray"
@@ -854,6 +883,10 @@ async def run_sweep(
         backend = "process"
         # In this process, on the world opened above (loaded once, like a pool worker's).
         tally.add(_worker_id(), 1, await _run_jobs(world, registry, plan.spec, jobs, done=tally.tick), count=False)
+    elif fork_available():
+        backend = "process"
+        await _run_forked(world, registry, workers, plan, jobs, tally)
+        loaded_here = 1  # the forked workers share the world loaded above
     else:
         backend = "process"
         del world  # the workers open their own copies; the parent's is not needed any more
@@ -888,7 +921,7 @@ async def run_sweep(
         "backend": backend,
         "workers": workers,
         "worker_processes": len(tally.loads),
-        "world_loads": sum(tally.loads.values()),
+        "world_loads": sum(tally.loads.values()) + loaded_here,
         "llm": "offline",
         "seconds": round(time.perf_counter() - t0, 3),
     }
