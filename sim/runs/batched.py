@@ -297,7 +297,7 @@ class _Buffers:
         self.parents = np.zeros(n, dtype=np.int64)
         self.subtree = np.zeros(n, dtype=np.float64)
         self.tree = np.zeros(n, dtype=np.int64)
-        self.counts = np.zeros(6, dtype=np.int64)
+        self.counts = np.zeros(8, dtype=np.int64)  # sim.runs.kernels.AT_SIZE
         # The kernels' argument tuples (sim.runs.kernels.Scratch, Forest), made once: not a tuple a run.
         self.scratch = (self.mark, self.touched, self.targets, self.senders, self.states)
         self.lt_scratch = (self.lt_table, self.touched, self.targets, self.senders, self.lt_states)

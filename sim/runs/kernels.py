@@ -350,6 +350,14 @@ def _close(  # pragma: no cover - compiled
     counts[0] = size
 
 
+#: Where a run is (int64, 8 entries; the kernels' ``counts``): ``[size, attempts, exposed, sent, round,
+#: finished, start, touched]``: the adopters so far (``forest``'s first entries), the attempts and exposed agents
+#: so far, the transmitting agents summed over the rounds (``sir``), the last round run, whether it ended,
+#: where the frontier starts among the adopters (a cascade's: ``agents[start:size]``) and the agents in
+#: ``touched``. A run from seeds starts it at its seeds; a run from a state (:func:`resume`) where the state is.
+AT_SIZE, AT_ATTEMPTS, AT_EXPOSED, AT_SENT, AT_ROUND, AT_FINISHED, AT_START, AT_TOUCHED = range(8)
+
+
 @njit(cache=True)
 def cascade(
     csr: Csr,
@@ -362,8 +370,8 @@ def cascade(
     forest: Forest,
     counts: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
-    """Run one ``ic`` cascade; leaves ``[size, attempts, exposed]`` in ``counts`` and returns it. ``pcg``: the
-    run's generator state, written back at the end.
+    """Run one ``ic`` cascade; leaves ``[size, attempts, exposed]`` in ``counts`` (where the run ended: see
+    :data:`AT_SIZE`) and returns it. ``pcg``: the run's generator state, written back at the end.
 
     ``scratch`` (:data:`Scratch`): ``mark`` (uint8: 0 unseen, 1 reached by an attempt, 2 adopted before this
     round, 3 adopted in it; one byte an agent, so that the table a round reads at random stays in cache), and
@@ -371,18 +379,47 @@ def cascade(
     stay in cache, each sender's edges are read straight from the graph). A sender's position is its index in
     the frontier, a slice of the adopters. On return ``forest`` (:data:`Forest`) holds the ``size``
     adopters."""
+    mark = scratch[0]
+    agents, rounds, parents, _, _ = forest
+    size = _seeded_forest(seeds, agents, rounds, parents)
+    for s in seeds:
+        mark[s] = 2
+    _at_seeds(counts, size)
+    _ic_rounds(csr, pcg, p, rounds_cap, direct, scratch, forest, counts)
+    _close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
+    return counts
+
+
+@njit(cache=True)
+def _at_seeds(counts: np.ndarray, size: int) -> None:  # pragma: no cover - compiled
+    """``counts`` (:data:`AT_SIZE`) at a run's start from ``size`` seeds: they are its adopters, its exposed
+    agents and its frontier, round 0."""
+    counts[:] = 0
+    counts[AT_SIZE] = size
+    counts[AT_EXPOSED] = size  # the seeds (distinct)
+
+
+@njit(cache=True)
+def _ic_rounds(  # pragma: no cover - compiled
+    csr: Csr,
+    pcg: np.ndarray,
+    p: float,
+    rounds_cap: int,
+    direct: bool,
+    scratch: Scratch,
+    forest: Forest,
+    at: np.ndarray,
+) -> None:
+    """``ic``'s rounds (see :func:`cascade`) from where ``at`` says the run is (:data:`AT_SIZE`: its
+    adopters, its frontier ``agents[start:size]``, its round, counters and touched agents) until it ends or
+    round ``rounds_cap``; ``at`` and ``pcg`` are written back."""
     indptr, dst = csr
     mark, touched, targets, senders, states = scratch
     agents, rounds, parents, _, _ = forest
     sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
-    size = _seeded_forest(seeds, agents, rounds, parents)
-    for s in seeds:
-        mark[s] = 2
-    n_touched = 0
-    exposed = size  # the seeds (distinct)
-    attempts = 0
-    start, stop = 0, size  # the frontier: agents[start:stop]
-    d = 0
+    size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
+    n_touched, d = at[AT_TOUCHED], at[AT_ROUND]
+    start, stop = at[AT_START], size  # the frontier: agents[start:stop]
     while d < rounds_cap and stop > start:
         d += 1
         first_new = size
@@ -432,11 +469,9 @@ def cascade(
             rounds[j] = d
             mark[agents[j]] = 2
         start, stop = first_new, size
-    _close(forest, size, mark, touched, n_touched, counts)
     pcg[0], pcg[1] = sh, sl  # where the generator is now
-    counts[1] = attempts
-    counts[2] = exposed
-    return counts
+    at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED] = size, attempts, exposed
+    at[AT_TOUCHED], at[AT_ROUND], at[AT_START] = n_touched, d, start
 
 
 # lt's per-agent table (uint64): the agent's in-degree above bit 33, the followees that adopted this run in
@@ -467,17 +502,57 @@ def threshold(
     table entries. Agent ``v``'s threshold is ``float32(unit(word v))`` of the run's SplitMix64 ``key``, made
     when ``v`` is first a candidate; a candidate adopts when its adopted followees over its followees reach
     it, at the end of the round."""
-    indptr, dst = csr
-    table, touched, targets, senders, states = scratch
-    agents, rounds, parents, subtree, tree = forest
+    table = scratch[0]
+    agents, rounds, parents, _, _ = forest
     size = _seeded_forest(seeds, agents, rounds, parents)
     for s in seeds:
         table[s] = (table[s] & _KEEP) | np.uint64(2)
-    n_touched = 0
-    exposed = size  # the seeds (distinct)
-    attempts = 0
-    start, stop = 0, size
-    d = 0
+    _at_seeds(counts, size)
+    _lt_rounds(csr, key, _NO_THRESHOLDS, rounds_cap, direct, scratch, forest, counts)
+    _lt_close(table, scratch[1], forest, counts)
+    return counts
+
+
+#: No thresholds given: :func:`_lt_rounds` makes each from the run's key.
+_NO_THRESHOLDS = np.zeros(0, dtype=np.float32)
+
+
+@njit(cache=True)
+def _lt_close(table: np.ndarray, touched: np.ndarray, forest: Forest, at: np.ndarray) -> None:  # pragma: no cover
+    """An ``lt`` run's end: its forest's subtree sizes and roots, and ``table`` put back (every adopter and
+    every agent reached keep only their in-degree)."""
+    agents, _, parents, subtree, tree = forest
+    size = at[AT_SIZE]
+    _forest(parents, subtree, tree, size)
+    for j in range(size):
+        w = agents[j]
+        table[w] &= _KEEP
+    for j in range(at[AT_TOUCHED]):
+        w = touched[j]
+        table[w] &= _KEEP
+
+
+@njit(cache=True)
+def _lt_rounds(  # pragma: no cover - compiled
+    csr: Csr,
+    key: np.uint64,
+    given: np.ndarray,
+    rounds_cap: int,
+    direct: bool,
+    scratch: Scratch,
+    forest: Forest,
+    at: np.ndarray,
+) -> None:
+    """``lt``'s rounds (see :func:`threshold`) from where ``at`` says the run is (:data:`AT_SIZE`), as
+    :func:`_ic_rounds` runs ``ic``'s. Agent ``v``'s threshold is ``given[v]`` (float32) when thresholds are
+    given (a session's, drawn at its start), else made from ``key``."""
+    indptr, dst = csr
+    table, touched, targets, senders, states = scratch
+    agents, rounds, parents, _, _ = forest
+    size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
+    n_touched, d = at[AT_TOUCHED], at[AT_ROUND]
+    start, stop = at[AT_START], size
+    drawn = given.size == 0
     while d < rounds_cap and stop > start:
         d += 1
         first_new = size
@@ -518,8 +593,11 @@ def threshold(
         for j in range(first_new, size):
             w = agents[j]
             x = table[w]
-            z = _word(key, w)
-            theta = np.float32(np.float64((z >> np.uint64(11)) + np.uint64(1)) * 2.0**-53)
+            if drawn:
+                z = _word(key, w)
+                theta = np.float32(np.float64((z >> np.uint64(11)) + np.uint64(1)) * 2.0**-53)
+            else:
+                theta = given[w]
             if np.float64((x >> np.uint64(2)) & _COUNT) / np.float64(x >> _IN) >= np.float64(theta):
                 agents[kept] = w
                 parents[kept] = parents[j]
@@ -533,17 +611,8 @@ def threshold(
             w = agents[j]
             table[w] = (table[w] & ~_STATE) | np.uint64(2)
         start, stop = first_new, size
-    _forest(parents, subtree, tree, size)
-    for j in range(size):
-        w = agents[j]
-        table[w] &= _KEEP
-    for j in range(n_touched):
-        w = touched[j]
-        table[w] &= _KEEP
-    counts[0] = size
-    counts[1] = attempts
-    counts[2] = exposed
-    return counts
+    at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED] = size, attempts, exposed
+    at[AT_TOUCHED], at[AT_ROUND], at[AT_START] = n_touched, d, start
 
 
 @njit(cache=True)
@@ -579,31 +648,54 @@ def epidemic(
     """Run one ``sir`` epidemic exactly as the engine's ``sir`` runs it (the same draws in the same order: each
     round, one number per open edge of the agents infectious at its start, senders ascending, then one per
     such agent for its recovery, agents ascending). Returns ``(new, recoveries)`` per round (round 0: the
-    seeds); ``counts`` holds ``[size, attempts, exposed, sent, rounds, finished]``.
+    seeds); ``counts`` holds ``[size, attempts, exposed, sent, rounds, finished]`` (:data:`AT_SIZE`).
 
     Scratch and forest as :func:`cascade`'s; ``infected``: each agent's ``position`` among the adopters
     (int64), each adopter's generation ``gens`` (its parent's plus one; output), and ``infectious`` and
-    ``spare`` (int32, at least ``n``) for the infectious agents."""
-    indptr, dst = csr
-    mark, touched, targets, senders, states = scratch
-    position, gens, infectious, spare = infected
+    ``spare`` (int32, at least ``n``) for the infectious agents: ``infectious[:counts[AT_START]]``."""
+    mark = scratch[0]
+    position, gens, infectious, _ = infected
     agents, rounds, parents, _, _ = forest
-    sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
     size = _seeded_forest(seeds, agents, rounds, parents)
     for j in range(size):
         mark[agents[j]] = 2
         position[agents[j]] = j
         gens[j] = 0
         infectious[j] = agents[j]
-    n_inf = size
-    n_touched = 0
-    exposed = size
-    attempts = 0
-    sent = 0
-    new = np.zeros(rounds_cap + 1, dtype=np.int64)
-    recoveries = np.zeros(rounds_cap + 1, dtype=np.int64)
-    new[0] = size
-    d = 0
+    _at_seeds(counts, size)
+    counts[AT_START] = size  # the infectious agents
+    per_round = np.zeros((2, rounds_cap + 1), dtype=np.int64)
+    per_round[0, 0] = size
+    _sir_rounds(csr, pcg, beta, gamma, rounds_cap, scratch, infected, forest, counts, per_round)
+    _close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
+    return per_round[:, : counts[AT_ROUND] + 1]
+
+
+@njit(cache=True)
+def _sir_rounds(  # pragma: no cover - compiled
+    csr: Csr,
+    pcg: np.ndarray,
+    beta: float,
+    gamma: float,
+    rounds_cap: int,
+    scratch: Scratch,
+    infected: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    forest: Forest,
+    at: np.ndarray,
+    per_round: np.ndarray,
+) -> None:
+    """``sir``'s rounds (see :func:`epidemic`) from where ``at`` says the run is (:data:`AT_SIZE`; the
+    infectious agents ``infected[2][:at[AT_START]]``, ascending) until nobody is infectious or round
+    ``rounds_cap``; ``per_round`` gets each round's new infections and recoveries; ``at`` and ``pcg`` are
+    written back."""
+    indptr, dst = csr
+    mark, touched, targets, senders, states = scratch
+    position, gens, infectious, spare = infected
+    agents, rounds, parents, _, _ = forest
+    sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
+    size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
+    n_touched, d, sent, n_inf = at[AT_TOUCHED], at[AT_ROUND], at[AT_SENT], at[AT_START]
+    new, recoveries = per_round[0], per_round[1]
     while d < rounds_cap and n_inf > 0:
         d += 1
         sent += n_inf
@@ -650,14 +742,10 @@ def epidemic(
         new[d] = size - first_new
         # The next round's infectious: those that stayed and the newly infected, merged ascending.
         n_inf = _merged(spare, kept, agents, first_new, size, infectious)
-    _close(forest, size, mark, touched, n_touched, counts)
     pcg[0], pcg[1] = sh, sl  # where the generator is now
-    counts[1] = attempts
-    counts[2] = exposed
-    counts[3] = sent
-    counts[4] = d
-    counts[5] = 1 if n_inf == 0 else 0
-    return np.stack((new[: d + 1], recoveries[: d + 1]))
+    at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED], at[AT_SENT] = size, attempts, exposed, sent
+    at[AT_TOUCHED], at[AT_ROUND], at[AT_START] = n_touched, d, n_inf
+    at[AT_FINISHED] = 1 if n_inf == 0 else 0
 
 
 @njit(cache=True)
