@@ -48,6 +48,40 @@ def test_fixed_width_decimals_are_what_sqlite_reads():
     assert con.execute(f"SELECT COUNT(*) FROM ({empty.select()})", (empty.blob, empty.count)).fetchone()[0] == 0
 
 
+
+@pytest.mark.parametrize("count", [0, 1, 63, 64, 65, 1000])
+def test_small_fields_sharing_a_cell_read_back_exactly(count):
+    """Fields of small non-negative values are packed several to a cell (cut once, taken apart with / and
+    %); a negative or wide one keeps a cell of its own; every value reads back, in row order."""
+    rng = np.random.default_rng(count)
+    fields = [
+        ("a", rng.integers(0, 10, count), False),
+        ("b", rng.integers(0, 10**7 + 1, count), True),  # a float in [0, 1] scaled by 10**7
+        ("c", rng.integers(0, 100, count), False),
+        ("d", rng.integers(-5, 5, count), False),  # negative: a cell of its own
+        ("e", rng.integers(0, 10**17, count), False),  # 17 digits: a cell of its own or nearly
+        ("f", np.zeros(count, dtype=np.int64), False),
+        ("g", rng.integers(-(2**63), 2**63 - 1, count), False),
+        ("h", rng.integers(0, 10**8, count), True),
+    ]
+    rows = FixedRows(fields)
+    assert len(rows.widths) < len(fields)  # some fields share a cell
+    con = sqlite3.connect(":memory:")
+    names = [f[0] for f in fields]
+    got = con.execute(f"SELECT i, {', '.join(names)} FROM ({rows.select()})", (rows.blob, rows.count)).fetchall()
+    assert [r[0] for r in got] == list(range(count))  # in row order without an ORDER BY
+    for j, (_, values, is_float) in enumerate(fields, start=1):
+        col = [r[j] for r in got]
+        if is_float:
+            assert np.array_equal(np.array(col, dtype=np.float64).reshape(-1), values / 1e7)
+        else:
+            assert col == values.tolist()
+    none = FixedRows([], count=count)
+    assert con.execute(f"SELECT COUNT(*), SUM(i) FROM ({none.select()})", (none.blob, none.count)).fetchone() == (
+        count,
+        sum(range(count)) if count else None,
+    )
+
 def _edges(con) -> np.ndarray:
     return np.array(
         con.execute("SELECT src, dst, trust FROM relationships ORDER BY src, dst").fetchall(), dtype=np.float64
