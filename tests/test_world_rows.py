@@ -6,12 +6,15 @@ whose graph is damaged leaves no half-written world behind even though its agent
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 
 import numpy as np
 import pytest
 from conftest import agora
 
+from sim.core.diskio import written_back
 from sim.core.graph import Graph
 from sim.store.check import check_world
 from sim.store.create import synthetic_world
@@ -48,7 +51,6 @@ def test_fixed_width_decimals_are_what_sqlite_reads():
     assert con.execute(f"SELECT COUNT(*) FROM ({empty.select()})", (empty.blob, empty.count)).fetchone()[0] == 0
 
 
-
 @pytest.mark.parametrize("count", [0, 1, 63, 64, 65, 1000])
 def test_small_fields_sharing_a_cell_read_back_exactly(count):
     """Fields of small non-negative values are packed several to a cell (cut once, taken apart with / and
@@ -81,6 +83,7 @@ def test_small_fields_sharing_a_cell_read_back_exactly(count):
         count,
         sum(range(count)) if count else None,
     )
+
 
 def _edges(con) -> np.ndarray:
     return np.array(
@@ -275,3 +278,26 @@ async def test_columns_the_same_for_every_agent_are_written_too(tmp_path):
         (int(c["community"][0]), int(c["status"][0]), 0.25, int(c["persona_codes"][0, 0]), int(c["persona_style"][0]))
     }
     assert check_world(path)["ok"], check_world(path)["problems"]
+
+
+def test_a_world_file_is_put_on_disk_while_it_is_written(tmp_path, monkeypatch):
+    """``written_back``: while the block writes the file, a thread flushes what is written so far (so the
+    final fsync of ``agora new``/``load`` finds little left); it stops with the block; a file that cannot
+    be opened is simply not flushed early."""
+    synced = []
+    name = "fdatasync" if hasattr(os, "fdatasync") else "fsync"
+    real = getattr(os, name)
+    monkeypatch.setattr(os, name, lambda fd: (synced.append(fd), real(fd)))
+    path = tmp_path / "big.db"
+    path.write_bytes(b"")
+    with written_back(str(path), every=0.01), open(path, "ab") as fh:
+        for _ in range(20):
+            fh.write(b"x" * 4096)
+            fh.flush()
+            time.sleep(0.005)
+    after = len(synced)
+    assert after >= 1
+    time.sleep(0.05)
+    assert len(synced) == after  # the thread ended with the block
+    with written_back(str(tmp_path / "missing" / "w.db")):
+        pass

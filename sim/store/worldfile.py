@@ -31,7 +31,7 @@ import numpy as np
 from sim import __version__
 from sim.core import worldlock as lock
 from sim.core.audit import public_settings
-from sim.core.diskio import remove_quietly, write_error
+from sim.core.diskio import remove_quietly, write_error, written_back
 from sim.core.faults import kill_point
 from sim.core.graph import Graph, GraphDelta
 from sim.core.memory import ensure_disk, ensure_memory, world_file_bytes
@@ -478,34 +478,35 @@ async def _write_world(source: WorldSource, path: str, force: bool, progress: Pr
             await db.execute("PRAGMA synchronous = OFF")
             await db.execute("PRAGMA cache_size = -16384")  # appends need little cache; more only costs memory
             await db.executescript(SCHEMA)
-            await db.execute("BEGIN")
-            await db.executemany("INSERT INTO persona_words (kind, code, word) VALUES (?, ?, ?)", pool_rows())
-            await run_statements(db, lambda: bulk_rows(source), progress)
-            world = source.world()
-            await db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
-            # This file holds every adoption event and feed exposure from ``events_since`` on: from the
-            # first tick of the history given (a snapshot's), else from this tick (a snapshot without one
-            # starts its history here). ``agora check`` compares them with the arrays.
-            history = source.history()
-            since = world.tick if history is None else history.since
-            await db.execute("INSERT INTO meta (key, value) VALUES ('events_since', ?)", (json.dumps(since),))
-            if history is not None and history.rows:
-                await run_statements(db, lambda: history_rows(history), progress)
-            await _write_personas(db, world)
-            await _write_message_rows(db, world, world.sessions)  # a world from a snapshot has both
-            if world.config.get("analysis"):
-                table = community_table(world) if world.columns["community"].max(initial=-1) >= 0 else None
-                await write_analysis(db, world, table, transaction=False)
-            if world.path and os.path.exists(world.path):
-                await db.executemany(_POSTS_SQL, _copy_posts(world.path))
-            await db.executemany(_POSTS_SQL, world.posts.rows())
-            await db.executemany(_CACHE_SQL, world.llm_cache.rows())
-            await _write_memory(db, world)
-            if keep_audit and os.path.exists(path):
-                await _copy_audit(db, path)
-            await db.commit()
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = NORMAL")
+            with written_back(tmp):  # the disk writes the rows while the next ones are made
+                await db.execute("BEGIN")
+                await db.executemany("INSERT INTO persona_words (kind, code, word) VALUES (?, ?, ?)", pool_rows())
+                await run_statements(db, lambda: bulk_rows(source), progress)
+                world = source.world()
+                await db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", _meta_rows(world))
+                # This file holds every adoption event and feed exposure from ``events_since`` on: from the
+                # first tick of the history given (a snapshot's), else from this tick (a snapshot without one
+                # starts its history here). ``agora check`` compares them with the arrays.
+                history = source.history()
+                since = world.tick if history is None else history.since
+                await db.execute("INSERT INTO meta (key, value) VALUES ('events_since', ?)", (json.dumps(since),))
+                if history is not None and history.rows:
+                    await run_statements(db, lambda: history_rows(history), progress)
+                await _write_personas(db, world)
+                await _write_message_rows(db, world, world.sessions)  # a world from a snapshot has both
+                if world.config.get("analysis"):
+                    table = community_table(world) if world.columns["community"].max(initial=-1) >= 0 else None
+                    await write_analysis(db, world, table, transaction=False)
+                if world.path and os.path.exists(world.path):
+                    await db.executemany(_POSTS_SQL, _copy_posts(world.path))
+                await db.executemany(_POSTS_SQL, world.posts.rows())
+                await db.executemany(_CACHE_SQL, world.llm_cache.rows())
+                await _write_memory(db, world)
+                if keep_audit and os.path.exists(path):
+                    await _copy_audit(db, path)
+                await db.commit()
+                await db.execute("PRAGMA journal_mode = WAL")
+                await db.execute("PRAGMA synchronous = NORMAL")
         finally:
             await db.close()
         with open(tmp, "rb+") as fh:
