@@ -19,6 +19,7 @@ from sim.bench.measure import BenchWorld
 from sim.bench.memory import bench_memory
 from sim.bench.models import ModelsBench, bench_models
 from sim.bench.seeds import SeedsBench, bench_seeds
+from sim.bench.smallworld import bench_small_world, small_world_lines
 from sim.bench.social import SocialBench, bench_social
 from sim.cli.output import emit
 from sim.cli.progress import stderr_progress
@@ -199,6 +200,15 @@ def _bench_propagation(args: argparse.Namespace) -> Figures:
     return result, _figure_lines(result)
 
 
+def _bench_ensembles(args: argparse.Namespace) -> Figures:
+    if args.runs > 100_000:
+        raise BadParameterError(f"--runs {args.runs:,} is out of range: give 1 to 100,000")
+    if args.repeats > 50:
+        raise BadParameterError(f"--repeats {args.repeats} is out of range: give 1 to 50")
+    result = _with_progress(bench_small_world, runs=args.runs, p=args.p, repeats=args.repeats)
+    return result, small_world_lines(result)
+
+
 def _bench_world(args: argparse.Namespace) -> Figures:
     bench = _settings(WorldBench, args, folder=args.dir, analyse=not args.no_analysis, run_ticks=max(0, args.run_ticks))
     result = _with_progress(bench_world, bench)
@@ -302,6 +312,7 @@ _BENCHMARKS: dict[str, Callable[[argparse.Namespace], Figures]] = {
     "cascade": _bench_cascade,
     "seeds": _bench_seeds,
     "series": _bench_series,
+    "ensembles": _bench_ensembles,
     "propagation": _bench_propagation,
     "world": _bench_world,
 }

@@ -227,11 +227,21 @@ def _bench_propagation(bp: Any) -> None:
     bp.add_argument(
         "--small-runs",
         type=non_negative_int,
-        default=1000,
+        default=0,
         metavar="R",
-        help="runs of 'agora run --runs' on ego-Facebook, timed with start-up (default 1000; 0 skips it)",
+        help="runs of 'agora run --runs' on ego-Facebook, timed with start-up (default 0: skipped; agora bench "
+        "ensembles races it against CyNetDiff doing the whole job)",
     )
     seed_and_json(bp)
+
+
+def _bench_ensembles(be: Any) -> None:
+    be.add_argument(
+        "--runs", type=positive_int, default=1000, metavar="R", help="runs of each ensemble (default 1,000)"
+    )
+    be.add_argument("--p", type=fraction, default=0.05, help="ic probability (default 0.05)")
+    _repeats(be, 3, "alternating measurements of each side")
+    json_flag(be)
 
 
 def _bench_series(bser: Any) -> None:
@@ -401,6 +411,17 @@ _BENCHMARKS = (
         "Propagation benchmark: a full ic cascade against a plain numpy frontier kernel measured in "
         "the same run, one tick with 10 concurrent sessions, and NDlib on 100,000 agents when installed.",
         _bench_propagation,
+    ),
+    Subcommand(
+        "ensembles",
+        "many small runs on ego-Facebook: whole process, in process and a sweep, beside CyNetDiff and the engine",
+        "Ensembles benchmark on SNAP's ego-Facebook (ic, 10 random seeds): agora run --runs R timed from "
+        "start to exit beside a CyNetDiff script doing the same whole job (sim/bench/cynetdiff_race.py); "
+        "world.ensemble(runs=R) in a fresh process on one worker and on every CPU beside CyNetDiff's R cascades "
+        "in the same process, with each run's fixed cost; and a 10-value x 100-run agora sweep of p beside the "
+        "same sweep with --kernel engine. Medians of alternating repeats; a verdict per target. CyNetDiff is "
+        "optional: pip install 'agora-sim[bench]'.",
+        _bench_ensembles,
     ),
     Subcommand(
         "series",
