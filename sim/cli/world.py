@@ -21,11 +21,6 @@ from sim.core.topics import TOPICS
 from sim.core.world import Status, world_rng
 from sim.core.worldlock import world_lock
 from sim.errors import AgoraError, BadParameterError
-from sim.llm.config import LLMConfig
-from sim.llm.service import LLMService
-from sim.runs.runner import check_social_params
-from sim.runs.sweep import plugin_registry
-from sim.social.dynamics import Social
 from sim.store.create import ensure_default_world, imported_world, synthetic_world
 from sim.store.snapshot import SnapshotReader, save_snapshot, snapshot_history
 from sim.store.worldfile import check_target, open_world, read_meta, save_world, world_info
@@ -65,6 +60,9 @@ async def _cmd_new(args: argparse.Namespace) -> int:
         world.config["minutes_per_tick"] = args.minutes_per_tick
         changes = social_changes(args)
         if changes:
+            from sim.runs.sweep import plugin_registry  # noqa: PLC0415 - new/load/save need neither (0.1 s)
+            from sim.social.dynamics import Social  # noqa: PLC0415
+
             social = Social(world, plugin_registry(None), {})
             world.config["social"] = social.configure(**changes)
         if args.reserve > 0:
@@ -138,6 +136,10 @@ async def _cmd_social(args: argparse.Namespace) -> int:
 
 
 async def _social(args: argparse.Namespace) -> int:
+    from sim.runs.runner import check_social_params  # noqa: PLC0415 - new/load/save need none of these (0.1 s)
+    from sim.runs.sweep import plugin_registry  # noqa: PLC0415
+    from sim.social.dynamics import Social  # noqa: PLC0415
+
     registry = plugin_registry(args.world, args.plugins)
     world = await open_world(args.world)
     social = Social(world, registry)
@@ -179,6 +181,9 @@ async def _cmd_agent(args: argparse.Namespace) -> int:
         detected = bool((world.config.get("analysis") or {}).get("communities"))
         shown_values["community"] = "none (isolated, no links)" if detected else "unknown (run 'agora analyze WORLD')"
     lines = [f"{k:<18}{', '.join(v) if isinstance(v, list) else v}" for k, v in shown_values.items()]
+    from sim.llm.config import LLMConfig  # noqa: PLC0415 - new/load/save need neither (0.1 s)
+    from sim.llm.service import LLMService  # noqa: PLC0415
+
     memory = LLMService(world, LLMConfig.resolve(world.config.get("llm"), env={})).agent_memory(i, recent=args.memory)
     data["memory"] = memory
     size = memory["size"]
