@@ -85,6 +85,17 @@ def _kept(
     return agents[ok], new_state, sources[ok], via[ok]
 
 
+#: The stream of a session continued under a session seed of its own (:func:`continued_rng`), apart from
+#: the stream it started on (100: ``world_rng(world seed, 100, seed, session)``).
+STREAM_CONTINUED = 0xC0417
+
+
+def continued_rng(world_seed: int, session: int, seed: int, round_: int) -> np.random.Generator:
+    """The generator of session ``session`` continued after round ``round_`` with session seed ``seed``
+    (:meth:`PropagationSession.reseed`): ``world_rng(world_seed, STREAM_CONTINUED, seed, session, round_)``."""
+    return world_rng(world_seed, STREAM_CONTINUED, seed, session, round_)
+
+
 # -- the session ----------------------------------------------------------------------------------
 
 
@@ -829,6 +840,17 @@ class PropagationSession(SessionBase):
             # The engine refused the answer: the author's place to look is the method that gave it.
             tb = with_method_frame(tb, self.model, "start" if self.series is None else "step")
         self.traceback = tb
+
+    def reseed(self, world_seed: int, seed: int) -> None:
+        """Continue this session from its present round with session seed ``seed``: its generator becomes
+        :func:`continued_rng` of the world's seed, its id, ``seed`` and its round, and its ``seed`` becomes
+        ``seed`` (a model's own streams, ``ctx.stream_rng``, follow it). Run ``r`` of a forecast with seed ``S``
+        is the session reseeded with ``S + r``, on the engine and in the batched kernel
+        (:func:`sim.runs.batched.continue_batched`) alike; a session not reseeded goes on with the generator it
+        saved."""
+        self.seed = seed
+        self.rng = continued_rng(world_seed, self.id, seed, self.round)
+        self.rng_state = dict(self.rng.bit_generator.state)
 
     def cancel(self, tick: int) -> None:
         self.status = "cancelled"

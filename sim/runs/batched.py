@@ -23,6 +23,16 @@ numpy for the others.
   reach follows Kempe, Kleinberg and Tardos's live-edge law (``tests/test_batched.py``).
 
 A run's result depends on its seed alone: the same in any batch, on any number of workers.
+
+A run may also start from a state (:func:`continue_batched`, for forecasts): a running session's adopters,
+sources, exposures, frontier and counters (:func:`present`, read once), copied into each run's buffers, and the
+kernels' rounds go on from there (:func:`sim.runs.kernels.cascade_from`, ``threshold_from``, ``epidemic_from``).
+Run ``r`` with seed ``S`` continues with session seed ``S + r``: the session's generator becomes
+``continued_rng(world.seed, session, S + r, round)`` (:meth:`sim.model.session.PropagationSession.reseed`,
+which the engine's continuation calls too); without a seed, every run goes on with the generator the session
+saved. ``lt`` continues with the thresholds its session drew at its start (its ``store``), not hashed ones, and
+draws nothing after: its continuations are the engine's, and all the same. Each report is what the engine
+reports when the saved world is reopened and its session stepped on (``tests/test_batched_state.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ import numpy as np
 
 from sim.core.cascade import _empty_measures
 from sim.core.world import World, world_rng
+from sim.errors import BadParameterError
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import all_active
 from sim.runs.reports import RunEntry, RunSeries, no_totals
@@ -320,13 +331,47 @@ class _Buffers:
         kernels = self.kernels
         csr, in_degree = graph
         if lt:
-            if self.lt_from is not in_degree:  # lt's table holds the graph's in-degrees: made once a graph
-                self.lt_table, self.lt_from = kernels.lt_table(in_degree), in_degree
-                self.lt_states = np.zeros(self.targets.size, dtype=np.uint64)
-                self.lt_scratch = (self.lt_table, self.touched, self.targets, self.senders, self.lt_states)
-            kernels.threshold(csr, seeds, key, rounds_cap, direct, self.lt_scratch, self.forest, self.counts)
+            lt_scratch = self._lt_scratch(in_degree)
+            kernels.threshold(csr, seeds, key, rounds_cap, direct, lt_scratch, self.forest, self.counts)
             return
         kernels.cascade(csr, seeds, pcg, p, rounds_cap, direct, self.scratch, self.forest, self.counts)
+
+    def _lt_scratch(self, in_degree: np.ndarray) -> tuple[np.ndarray, ...]:
+        """lt's scratch for the graph of ``in_degree``: its table holds the graph's in-degrees, made once a graph."""
+        if self.lt_from is not in_degree:
+            self.lt_table, self.lt_from = self.kernels.lt_table(in_degree), in_degree
+            self.lt_states = np.zeros(self.targets.size, dtype=np.uint64)
+            self.lt_scratch = (self.lt_table, self.touched, self.targets, self.senders, self.lt_states)
+        return self.lt_scratch
+
+    def resumed(
+        self,
+        model: str,
+        graph: KernelGraph,
+        state: tuple[np.ndarray, ...],
+        pcg: np.ndarray,
+        params: dict[str, Any],
+        given: np.ndarray,
+        rounds_cap: int,
+        direct: bool,
+    ) -> np.ndarray | None:
+        """One run of ``model`` from a session's ``state`` (:data:`sim.runs.kernels.State`) in these buffers:
+        :func:`sim.runs.kernels.cascade_from`, ``threshold_from`` (thresholds ``given``) or ``epidemic_from``
+        (returns its new infections and recoveries per round; the others None)."""
+        kernels = self.kernels
+        csr, in_degree = graph
+        if model == "sir":
+            beta, gamma = float(params["beta"]), float(params["gamma"])
+            return kernels.epidemic_from(
+                csr, state, pcg, beta, gamma, rounds_cap, self.scratch, self.infected, self.forest, self.counts
+            )
+        if model == "lt":
+            scratch = self._lt_scratch(in_degree)
+            kernels.threshold_from(csr, state, given, rounds_cap, direct, scratch, self.forest, self.counts)
+            return None
+        p = float(params.get("p", 0.0))
+        kernels.cascade_from(csr, state, pcg, p, rounds_cap, direct, self.scratch, self.forest, self.counts)
+        return None
 
     def epidemic(
         self,
@@ -388,13 +433,16 @@ def _give(buf: _Buffers) -> None:
 
 class Ensemble(NamedTuple):
     """What every run of one batched ensemble shares: the world's agents ``n``, the probe's ``session``, the
-    ticks a run may take (``limit``), whether it runs until done and the ``max_ticks`` it names then."""
+    ticks a run may take (``limit``), whether it runs until done and the ``max_ticks`` it names then, and the
+    round its first tick runs (``first``: 0, the seeding, for a run from seeds; the round after the state's
+    for a run from a state)."""
 
     n: int
     session: int
     limit: int
     until_done: bool
     max_ticks: int
+    first: int = 0
 
 
 class Outcome(NamedTuple):
@@ -413,13 +461,28 @@ class Outcome(NamedTuple):
     gens: np.ndarray
 
 
+def _outcome(buf: _Buffers, per_round: np.ndarray | None, rounds_cap: int) -> Outcome:
+    """What the kernel run just made in ``buf`` left (``per_round``: a ``sir`` run's new infections and
+    recoveries per round; None: a cascade's)."""
+    c = buf.counts
+    if per_round is not None:
+        return Outcome(int(c[0]), int(c[1]), int(c[2]), int(c[4]), bool(c[5]), int(c[3]), per_round[1], buf.gens)
+    size = int(c[0])
+    last = int(buf.rounds[size - 1]) if size else 0  # the last round with adoptions (0: only the seeds)
+    finished = last + 1 <= rounds_cap
+    rounds = last + 1 if finished else rounds_cap
+    # sent None: adopters of rounds 0 .. rounds-1 transmitted, counted by summary; a cascade's generation is
+    # its round.
+    return Outcome(size, int(c[1]), int(c[2]), rounds, finished, None, None, buf.rounds)
+
+
 def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds: float) -> RunEntry:
     """A run's report from the kernel's buffers, field for field what ``sim.runs.runner._run_summary``
     reports for the same run (session seed ``seed``) on the engine."""
     from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
     size, attempts, exposed, rounds, finished, sent, cured, gens = run
-    n, session, limit, until_done, max_ticks = ensemble
+    n, session, limit, until_done, max_ticks, first = ensemble
     series, trees, virality, scalars = tally(
         buf.rounds, gens, buf.parents, buf.subtree, buf.tree, buf.agents, size, rounds
     )
@@ -436,7 +499,7 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
         removed = list(accumulate(cured.tolist()))
         states = {"S": [n - c for c in curve], "I": [c - r for c, r in zip(curve, removed)], "R": removed}
     out: RunEntry = {
-        "ticks": int((rounds + 1 if finished else limit) if until_done else limit),
+        "ticks": int((rounds - first + 1 if finished else limit) if until_done else limit),
         "seconds": round(seconds, 4),
         **no_totals(),
         "session": session,
@@ -548,32 +611,202 @@ def run_batched(
     out: list[RunEntry] = []
     span = range(seed + min(runs), seed + max(runs) + 1) if runs else range(0)
     start = _starter(world, spec, probe.seed_agents, probe.id, span)
-    c = buf.counts
     ensemble = Ensemble(n, probe.id, limit, until_done, max_ticks)
     for r in runs:
         t0 = time.perf_counter()
         picked, pcg, key = start(seed + r)
-        cured: np.ndarray | None = None
-        sent: int | None
+        per_round = None
         if model == "sir":
             per_round = buf.epidemic(csr, picked, pcg, float(params["beta"]), float(params["gamma"]), rounds_cap)
-            size, finished, sent, rounds = int(c[0]), bool(c[5]), int(c[3]), int(c[4])
-            cured = per_round[1]
-            gens = buf.gens
         else:
-            lt = model == "lt"
             # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
             # draws from the generator's state after the seeds.
-            buf.cascade(lt, csr, picked, pcg, float(params.get("p", 0.0)), key, rounds_cap, direct)
-            size = int(c[0])
-            last = int(buf.rounds[size - 1]) if size else 0  # the last round with adoptions (0: only the seeds)
-            finished = last + 1 <= rounds_cap
-            rounds = last + 1 if finished else rounds_cap
-            sent = None  # adopters of rounds 0 .. rounds-1 transmitted: counted by summary
-            gens = buf.rounds  # a cascade's generation is its round
-        run = Outcome(size, int(c[1]), int(c[2]), rounds, finished, sent, cured, gens)
-        out.append(summary(buf, run, ensemble, seed + r, time.perf_counter() - t0))
+            buf.cascade(model == "lt", csr, picked, pcg, float(params.get("p", 0.0)), key, rounds_cap, direct)
+        out.append(summary(buf, _outcome(buf, per_round, rounds_cap), ensemble, seed + r, time.perf_counter() - t0))
         if report is not None and len(out) % 64 == 0:
             report(len(out))
     _give(buf)  # every run put its scratch back (a run that raised did not: its buffers are dropped)
+    return out
+
+
+# -- runs from a state ---------------------------------------------------------------------------------------------
+
+
+class Present(NamedTuple):
+    """A running session's present as the kernels resume it (:data:`sim.runs.kernels.State`, field for field;
+    made once by :func:`present` and copied into each run's buffers)."""
+
+    agents: np.ndarray  # int32: the adopters by round, then agent
+    rounds: np.ndarray  # int32: each one's round
+    parents: np.ndarray  # int64: its source's position among them (-1: a root)
+    reached: np.ndarray  # int32: the agents exposed that have not adopted
+    followed: np.ndarray  # int64: lt's, their adopted followees that transmitted already
+    frontier: np.ndarray  # int32: the agents that transmit in the next round, ascending
+    cured: np.ndarray  # int64: sir's recoveries in each round so far
+    scalars: np.ndarray  # int64: [frontier's start among the adopters, round, exposed, attempts, transmitting summed]
+
+
+def why_not_continue(world: World, sim: Simulation, session: PropagationSession) -> str | None:
+    """Why the continuations of ``session`` (a session of ``world``, run by ``sim``) cannot run batched (None:
+    they can): what :func:`why_not` asks of an ensemble (the built-in ``ic``, ``lt`` with uniform weights or
+    ``sir``, offline, nothing else moving), a session that is running, and nothing in its past that the
+    kernels do not keep (feed adoptions, blocked agents, counter-messages, a series that starts late)."""
+    if session.status != "running" or session.started_tick is None:
+        return f"session {session.id} is {session.status}: only a running session continues"
+    try:
+        model_cls = sim.registry.model(session.model_name)
+    except BadParameterError as exc:
+        return str(exc)
+    reason = why_not(world, sim, session, model_cls, False, [])
+    if reason is not None:
+        return reason
+    if session.feed_reached or session.feed_exposed:
+        return "a session that reached agents through feeds continues on the engine"
+    if session.immune or session.rivals:
+        return "a session with blocked agents or counter-messages continues on the engine"
+    if session.series is None or session.series_from != 0 or session.series.length != session.round + 1:
+        return "a session whose series does not start at its seeding continues on the engine"
+    if session.state.size != world.n:
+        return f"session {session.id} has {session.state.size} agents' states, the world {world.n} agents"
+    return None
+
+
+def _refused(session: PropagationSession, why: str) -> BadParameterError:
+    return BadParameterError(f"session {session.id} cannot continue in the batched kernel: {why}")
+
+
+def present(world: World, session: PropagationSession) -> Present:
+    """``session``'s present (:class:`Present`) from its arrays and counters, once for all its continuations
+    (numpy over the agents, once). ``session`` is one :func:`why_not_continue` accepts.
+
+    Raises:
+        BadParameterError: a state the engine's model could not have left (a frontier that is not the last
+            round's adopters, a source that adopted later): one sentence.
+    """
+    n, at, begun = int(world.n), session.adopted_at, int(session.started_tick or 0)
+    nodes = np.flatnonzero(at >= 0)
+    rnd = at[nodes].astype(np.int64) - begun
+    order = np.lexsort((nodes, rnd))
+    agents, rounds = nodes[order].astype(np.int32), rnd[order]
+    last = int(session.round)
+    if agents.size and (rounds[0] < 0 or rounds[-1] > last):
+        raise _refused(session, f"it has adoptions outside its rounds 0 to {last}")
+    position = np.full(n, -1, dtype=np.int64)
+    position[agents] = np.arange(agents.size)
+    src = session.adopted_from[agents].astype(np.int64)
+    parents = np.where(src >= 0, position[np.clip(src, 0, n - 1)], -1)
+    if np.any((src >= 0) & ((parents < 0) | (rounds[np.maximum(parents, 0)] >= rounds))):
+        raise _refused(session, "an agent's source adopted after it, or never")
+    start = int(np.searchsorted(rounds, last))
+    frontier = np.sort(session.frontier).astype(np.int32)
+    sir = session.model_name == "sir"
+    mine = np.flatnonzero(session.state == 1).astype(np.int32) if sir else agents[start:]
+    if not np.array_equal(frontier, mine):
+        what = "infectious agents" if sir else "adopters of its last round"
+        raise _refused(session, f"its frontier is not its {what}")
+    reached = np.flatnonzero(session.exposed & (at < 0)).astype(np.int32)
+    followed = np.zeros(reached.size, dtype=np.int64)
+    if session.model_name == "lt":
+        followed = _followed(world, reached, at >= 0, frontier)
+    cured = np.zeros(0, dtype=np.int64)
+    if sir:
+        assert session.series is not None  # why_not_continue: a series from the seeding
+        cured = np.diff(session.series.counts[:, 2], prepend=0).astype(np.int64)
+    sent = int(sum(session.frontier_sizes))
+    scalars = np.array([start, last, session.exposed_count, session.attempts, sent], dtype=np.int64)
+    return Present(agents, rounds.astype(np.int32), parents, reached, followed, frontier, cured, scalars)
+
+
+def _followed(world: World, reached: np.ndarray, adopted: np.ndarray, frontier: np.ndarray) -> np.ndarray:
+    """Each ``reached`` agent's followees that adopted and transmitted already (not in ``frontier``): the count
+    lt's kernel keeps in its table entry."""
+    graph = world.graph
+    lo = graph.in_indptr[reached].astype(np.int64)
+    degree = graph.in_indptr[reached + 1].astype(np.int64) - lo
+    total = int(degree.sum())
+    edges = np.repeat(lo - (np.cumsum(degree) - degree), degree) + np.arange(total, dtype=np.int64)
+    sent = adopted.copy()
+    sent[frontier] = False
+    owner = np.repeat(np.arange(reached.size), degree)
+    return np.bincount(owner[sent[graph.in_indices[edges]]], minlength=reached.size).astype(np.int64)
+
+
+def _continuer(world: World, session: PropagationSession, seed: int | None, span: range) -> Callable[[int], np.ndarray]:
+    """``pcg(run_seed)``: the generator state (:func:`pcg_state`) a continuation of ``session`` draws from:
+    :func:`sim.model.session.continued_rng` of the run's seed (compiled, :func:`sim.runs.kernels.start`, when
+    the seeds fit its words; numpy else), or the session's saved generator for every run (``seed`` None)."""
+    from sim.model.session import STREAM_CONTINUED, continued_rng  # noqa: PLC0415 - off plain runs' import path
+
+    if seed is None:
+        if session.rng_state is None:
+            raise _refused(session, "it saved no generator state")
+        rng = world_rng(0)
+        rng.bit_generator.state = session.rng_state
+        saved = pcg_state(rng)
+        return lambda _run_seed: saved.copy()
+    if span and span.start >= 0 and span.stop <= 1 << 63 and session.id >= 0:
+        start = _starter_kernel()
+        head = np.array(_words(world.seed & _MASK64) + _words(STREAM_CONTINUED), dtype=np.uint64)
+        tail = np.array(_words(session.id) + _words(int(session.round)), dtype=np.uint64)
+        picked, pcg = np.zeros(1, dtype=np.int64), np.zeros(4, dtype=np.uint64)
+
+        def compiled(run_seed: int) -> np.ndarray:
+            start(head, run_seed, tail, 1, 0, picked, pcg)  # no seeds drawn: the generator as seeded
+            return pcg
+
+        return compiled
+    return lambda run_seed: pcg_state(continued_rng(world.seed, session.id, run_seed, int(session.round)))
+
+
+def continue_batched(
+    world: World,
+    session: PropagationSession,
+    *,
+    seed: int | None,
+    runs: list[int],
+    limit: int,
+    until_done: bool,
+    max_ticks: int,
+    report: Callable[[int], None] | None = None,
+) -> list[RunEntry]:
+    """Continuations of the running ``session`` of ``world`` from its present state (states, frontier,
+    exposures, counters, cascade so far; ``lt``'s thresholds as its model drew them), through the compiled
+    kernels; reports in run order, each what the engine reports for the same continuation (the world saved
+    and reopened, its session stepped ``limit`` ticks or until done; ``max_ticks`` named then): ``ticks``
+    counts the continuation's, every other field the whole session's. Run ``r`` continues with session seed
+    ``seed + r`` (:meth:`sim.model.session.PropagationSession.reseed`); ``seed`` None: every run goes on with
+    the session's own generator, as saved. ``report(done)`` every 64 runs. The world and the session are
+    not changed. Check the session with :func:`why_not_continue` first.
+
+    Raises:
+        BadParameterError: a session :func:`present` refuses, or ``limit`` below 1.
+    """
+    if limit < 1:
+        raise _refused(session, f"a continuation runs at least one tick, not {limit}")
+    state = present(world, session)
+    model, params = session.model_name, session.params
+    n = int(world.n)
+    given = np.zeros(0, dtype=np.float32)
+    if model == "lt":
+        given = np.asarray(session.store.get("threshold", given))
+        if given.dtype != np.float32 or given.shape != (n,):
+            raise _refused(session, "its thresholds are not one float32 an agent")
+    csr, widest = _graph_arrays(world.graph)
+    begun = int(state.scalars[1])
+    rounds_cap = begun + limit
+    direct = n <= DIRECT_AGENTS
+    buf = _take(n, max(CHUNK_EDGES, widest, 1))
+    span = range(seed + min(runs), seed + max(runs) + 1) if runs and seed is not None else range(0)
+    pcg_of = _continuer(world, session, seed, span)
+    ensemble = Ensemble(n, session.id, limit, until_done, max_ticks, begun + 1)
+    arrays = tuple(state)
+    out: list[RunEntry] = []
+    for r in runs:
+        t0 = time.perf_counter()
+        run_seed = session.seed if seed is None else seed + r
+        per_round = buf.resumed(model, csr, arrays, pcg_of(run_seed), params, given, rounds_cap, direct)
+        out.append(summary(buf, _outcome(buf, per_round, rounds_cap), ensemble, run_seed, time.perf_counter() - t0))
+        if report is not None and len(out) % 64 == 0:
+            report(len(out))
+    _give(buf)
     return out

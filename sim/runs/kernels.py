@@ -21,6 +21,10 @@ its indirect call; the state is written back at the end. ``lt``'s agent ``v`` ha
 when ``v`` is first a candidate instead of N numbers at the start; its state, its adopted followees and its
 in-degree share one 64-bit word an agent (:func:`lt_table`), so that an exposure costs one load.
 
+A run may start from a running session's state instead of seeds (:func:`cascade_from`, :func:`threshold_from`,
+:func:`epidemic_from`): the same rounds (:func:`_ic_rounds`, :func:`_lt_rounds`, :func:`_sir_rounds`) go on
+from where the state is (:data:`AT_SIZE`), ``lt`` with the session's thresholds.
+
 The kernels are compiled on first use and cached next to this file (Numba's ``cache=True``); the buffers
 are the caller's, reused from run to run and put back as they were (only the entries a run touched), so a
 run costs what it touches, not the world's size.
@@ -836,3 +840,123 @@ def tally(  # pragma: no cover - compiled; tests/test_batched.py compares its re
             if mine[g] > scalars[4]:
                 scalars[4] = mine[g]
     return series, trees, virality, scalars
+
+
+# -- runs from a state -------------------------------------------------------------------------------------------
+
+#: A running session's present as a run resumes it (:class:`sim.runs.batched.Present`): its adopters by round
+#: then agent (``agents`` int32, their ``rounds`` int32, their ``parents``' positions int64, -1 for a root), the
+#: agents ``reached`` (exposed) that have not adopted (int32) and their ``followed`` (int64: ``lt``'s adopted
+#: followees that transmitted already), the agents transmitting next (``frontier`` int32, ascending), the
+#: recoveries of each round so far (``cured`` int64, ``sir``'s) and ``scalars`` (int64: the frontier's start among
+#: the adopters, the round, the exposed agents, the attempts and the transmitting agents summed over the rounds).
+State = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@njit(cache=True)
+def _resume(state: State, forest: Forest, touched: np.ndarray, at: np.ndarray) -> None:  # pragma: no cover
+    """A run's forest, ``touched`` and ``at`` (:data:`AT_SIZE`) set to ``state`` (:data:`State`)."""
+    agents, rounds, parents, reached, _, _, _, scalars = state
+    size = agents.size
+    forest[0][:size] = agents
+    forest[1][:size] = rounds
+    forest[2][:size] = parents
+    touched[: reached.size] = reached
+    at[:] = 0
+    at[AT_SIZE], at[AT_START], at[AT_ROUND] = size, scalars[0], scalars[1]
+    at[AT_EXPOSED], at[AT_ATTEMPTS], at[AT_SENT] = scalars[2], scalars[3], scalars[4]
+    at[AT_TOUCHED] = reached.size
+
+
+@njit(cache=True)
+def cascade_from(
+    csr: Csr,
+    state: State,
+    pcg: np.ndarray,
+    p: float,
+    rounds_cap: int,
+    direct: bool,
+    scratch: Scratch,
+    forest: Forest,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched_state.py compares it with the engine
+    """Go on with an ``ic`` cascade from ``state`` (:data:`State`) as :func:`cascade` goes on from its seeds:
+    the adopters so far are in ``mark`` as adopted, the agents reached as reached, and the rounds draw from
+    ``pcg`` (the continued session's generator); the same outputs, for the whole cascade."""
+    mark, touched = scratch[0], scratch[1]
+    _resume(state, forest, touched, counts)
+    agents = forest[0]
+    for j in range(counts[AT_SIZE]):
+        mark[agents[j]] = 2
+    for j in range(counts[AT_TOUCHED]):
+        mark[touched[j]] = 1
+    _ic_rounds(csr, pcg, p, rounds_cap, direct, scratch, forest, counts)
+    _close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
+    return counts
+
+
+@njit(cache=True)
+def threshold_from(
+    csr: Csr,
+    state: State,
+    given: np.ndarray,
+    rounds_cap: int,
+    direct: bool,
+    scratch: Scratch,
+    forest: Forest,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched_state.py compares it with the engine
+    """Go on with an ``lt`` cascade from ``state`` (:data:`State`) as :func:`threshold` goes on from its seeds,
+    with the session's thresholds ``given`` (float32, one an agent): each agent reached keeps its adopted
+    followees that transmitted already (``followed``) in its table entry."""
+    table, touched = scratch[0], scratch[1]
+    _resume(state, forest, touched, counts)
+    agents, followed = forest[0], state[4]
+    for j in range(counts[AT_SIZE]):
+        w = agents[j]
+        table[w] = (table[w] & _KEEP) | np.uint64(2)
+    for j in range(counts[AT_TOUCHED]):
+        w = touched[j]
+        table[w] = (table[w] & _KEEP) | (np.uint64(followed[j]) << np.uint64(2)) | np.uint64(1)
+    _lt_rounds(csr, np.uint64(0), given, rounds_cap, direct, scratch, forest, counts)
+    _lt_close(table, touched, forest, counts)
+    return counts
+
+
+@njit(cache=True)
+def epidemic_from(
+    csr: Csr,
+    state: State,
+    pcg: np.ndarray,
+    beta: float,
+    gamma: float,
+    rounds_cap: int,
+    scratch: Scratch,
+    infected: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    forest: Forest,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched_state.py compares it with the engine
+    """Go on with a ``sir`` epidemic from ``state`` (:data:`State`; ``frontier``: the infectious agents) as
+    :func:`epidemic` goes on from its seeds; returns ``(new, recoveries)`` for every round, those before the
+    state's included."""
+    mark, touched = scratch[0], scratch[1]
+    position, gens, infectious, _ = infected
+    _resume(state, forest, touched, counts)
+    agents, rounds, parents = forest[0], forest[1], forest[2]
+    size, begun = counts[AT_SIZE], counts[AT_ROUND]
+    per_round = np.zeros((2, max(rounds_cap, begun) + 1), dtype=np.int64)
+    for j in range(size):  # parents come first: a generation is its parent's plus one
+        w = agents[j]
+        mark[w] = 2
+        position[w] = j
+        gens[j] = 0 if parents[j] < 0 else gens[parents[j]] + 1
+        per_round[0, rounds[j]] += 1
+    for j in range(counts[AT_TOUCHED]):
+        mark[touched[j]] = 1
+    frontier, cured = state[5], state[6]
+    infectious[: frontier.size] = frontier
+    per_round[1, : cured.size] = cured
+    counts[AT_START] = frontier.size  # the infectious agents
+    _sir_rounds(csr, pcg, beta, gamma, rounds_cap, scratch, infected, forest, counts, per_round)
+    _close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
+    return per_round[:, : counts[AT_ROUND] + 1]
