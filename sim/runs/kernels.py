@@ -32,8 +32,13 @@ run costs what it touches, not the world's size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 #: A graph's out-CSR as the kernels read it: ``indptr`` (int64, N+1) and the edges' targets ``dst`` (int32).
 Csr = tuple[np.ndarray, np.ndarray]
@@ -62,23 +67,41 @@ def _word(key: np.uint64, index: np.int64) -> np.uint64:  # pragma: no cover - c
 # XSL-RR. ``_uniform`` is numpy's ``next_double`` of it, bit for bit (tests/test_batched.py compares them).
 _PCG_MH = np.uint64(2549297995355413924)
 _PCG_ML = np.uint64(4865540595714422341)
+_PCG_MULT = (int(_PCG_MH) << 64) | int(_PCG_ML)  # the multiplier as one 128-bit integer (for _step)
 _M32 = np.uint64(0xFFFFFFFF)
-_S32, _S58, _S11, _S64, _R63 = np.uint64(32), np.uint64(58), np.uint64(11), np.uint64(64), np.uint64(63)
+_S32, _S11, _R63 = np.uint64(32), np.uint64(11), np.uint64(63)
 
 
-@njit(cache=True)
-def _step(sh: np.uint64, sl: np.uint64, ih: np.uint64, il: np.uint64) -> tuple:  # pragma: no cover - compiled
+@intrinsic
+def _pcg_step(
+    typingctx: object, sh: object, sl: object, ih: object, il: object
+) -> tuple:  # pragma: no cover - compiled
     """One step of PCG64's 128-bit LCG from state ``(sh, sl)`` with increment ``(ih, il)`` (high and low 64
-    bits): the new state, and its XSL-RR output (numpy's ``next_uint64``)."""
-    a_lo, a_hi, b_lo, b_hi = sl & _M32, sl >> _S32, _PCG_ML & _M32, _PCG_ML >> _S32
-    p0, p1, p2, p3 = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi
-    mid = (p0 >> _S32) + (p1 & _M32) + (p2 & _M32)
-    hi = p3 + (p1 >> _S32) + (p2 >> _S32) + (mid >> _S32) + sl * _PCG_MH + sh * _PCG_ML
-    lo = sl * _PCG_ML
-    nl = lo + il
-    nh = hi + ih + (np.uint64(1) if nl < lo else np.uint64(0))
-    x, r = nh ^ nl, nh >> _S58
-    return nh, nl, (x >> r) | (x << ((_S64 - r) & _R63))
+    bits): the new state, and its XSL-RR output (numpy's ``next_uint64``). Written in LLVM's 128-bit
+    integers, so that the multiplication is the processor's (three multiplies, not seven of 32-bit halves:
+    a draw 3.1 -> 1.9-2.2 ns on this machine); usable in compiled code only."""
+    u64 = types.uint64
+    sig = types.UniTuple(u64, 3)(u64, u64, u64, u64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        i64, i128 = ir.IntType(64), ir.IntType(128)
+        c64 = ir.Constant(i128, 64)
+
+        def wide(hi: Any, lo: Any) -> Any:
+            return builder.or_(builder.shl(builder.zext(hi, i128), c64), builder.zext(lo, i128))
+
+        state = builder.add(builder.mul(wide(args[0], args[1]), ir.Constant(i128, _PCG_MULT)), wide(args[2], args[3]))
+        nh, nl = builder.trunc(builder.lshr(state, c64), i64), builder.trunc(state, i64)
+        x, r = builder.xor(nh, nl), builder.lshr(nh, ir.Constant(i64, 58))
+        back = builder.and_(builder.sub(ir.Constant(i64, 64), r), ir.Constant(i64, 63))
+        out = builder.or_(builder.lshr(x, r), builder.shl(x, back))
+        return context.make_tuple(builder, signature.return_type, [nh, nl, out])
+
+    return sig, codegen
+
+
+#: :func:`_pcg_step` as compiled code calls it: ``(sh, sl, ih, il) -> (nh, nl, output)``.
+_step = cast(Callable[[np.uint64, np.uint64, np.uint64, np.uint64], tuple[np.uint64, np.uint64, np.uint64]], _pcg_step)
 
 
 @njit(cache=True)
