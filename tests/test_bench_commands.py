@@ -27,7 +27,7 @@ def test_bench_commands_times_each_command_beside_its_yardstick(tmp_path):
             c["seconds_median"] <= c["target_seconds"]
             and c["peak_rss_mb_max"] <= c.get("target_peak_rss_mb", float("inf"))
         )
-    assert r["commands"]["new"]["target_seconds"] == 15.0 and r["commands"]["load"]["target_peak_rss_mb"] == 800.0
+    assert r["commands"]["new"]["target_seconds"] == 10.0 and r["commands"]["load"]["target_peak_rss_mb"] == 800.0
     assert r["all_within_targets"] is all(c["within_target"] for c in r["commands"].values())
     # What the events cost: one cascade run into the world, then save and load with its events and --slim.
     ev = r["events"]

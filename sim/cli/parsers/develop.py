@@ -461,7 +461,7 @@ _BENCHMARKS = (
         "Commands benchmark: agora new, save, load and analyze --all on a world of N agents, each "
         "in a fresh process (wall clock and peak RSS), repeated, medians, each beside a plain yardstick "
         "measured in the same run (rows written with executemany; np.save; igraph's Leiden on a numpy-built "
-        "graph), against the targets (15 s, 3 s, 5 s, 45 s; 800 MB for new and load, 1.2 GB for analyze).",
+        "graph), against the targets (10 s, 3 s, 3 s, 35 s; 800 MB for new and load, 1.2 GB for analyze).",
         _bench_commands,
     ),
     Subcommand(
