@@ -32,6 +32,7 @@ run costs what it touches, not the world's size.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -110,6 +111,19 @@ def _uniform(sh: np.uint64, sl: np.uint64, ih: np.uint64, il: np.uint64) -> tupl
     (``Generator.random()``), without the generator's indirect call."""
     nh, nl, out = _step(sh, sl, ih, il)
     return nh, nl, np.float64(out >> _S11) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def _below(p: float) -> np.uint64:  # pragma: no cover - compiled
+    """The integer ``t`` with ``u < p`` exactly when ``(x >> 11) < t``, for numpy's uniform double ``u`` of
+    the 64-bit output ``x`` (``u = (x >> 11) * 2**-53``, :func:`_uniform`): ``ceil(p * 2**53)``, in [0, 2**53]
+    (scaling by a power of two is exact, and an integer is below a real exactly when it is below its
+    ceiling). A draw then costs a shift and an integer comparison, not a conversion and a multiplication."""
+    if not p > 0.0:
+        return np.uint64(0)
+    if p >= 1.0:
+        return np.uint64(9007199254740992)
+    return np.uint64(math.ceil(p * 9007199254740992.0))
 
 
 # numpy's SeedSequence (O'Neill's seed_seq, numpy/random/bit_generator.pyx): a pool of four 32-bit words.
@@ -444,6 +458,7 @@ def _ic_rounds(  # pragma: no cover - compiled
     mark, touched, targets, senders, states = scratch
     agents, rounds, parents, _, _ = forest
     sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
+    below = _below(p)  # u < p, in integers
     size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
     n_touched, d = at[AT_TOUCHED], at[AT_ROUND]
     start, stop = at[AT_START], size  # the frontier: agents[start:stop]
@@ -484,8 +499,8 @@ def _ic_rounds(  # pragma: no cover - compiled
                 # The engine's ic draws one number per open edge, in this order, from the session's generator
                 # (ctx.random_edges), and an edge whose target adopted earlier in this round (from a lower
                 # sender) is open too.
-                sh, sl, u = _uniform(sh, sl, ih, il)
-                if u < p and st == 1:
+                sh, sl, x = _step(sh, sl, ih, il)
+                if (x >> _S11) < below and st == 1:  # numpy's uniform double below p (_below)
                     mark[w] = 3
                     agents[size] = w
                     parents[size] = sender
@@ -720,6 +735,7 @@ def _sir_rounds(  # pragma: no cover - compiled
     position, gens, infectious, spare = infected
     agents, rounds, parents, _, _ = forest
     sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
+    infects, recovers = _below(beta), _below(gamma)  # u < beta, u < gamma, in integers
     size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
     n_touched, d, sent, n_inf = at[AT_TOUCHED], at[AT_ROUND], at[AT_SENT], at[AT_START]
     new, recoveries = per_round[0], per_round[1]
@@ -744,8 +760,8 @@ def _sir_rounds(  # pragma: no cover - compiled
                     n_touched += 1
                     exposed += 1
                 attempts += 1
-                sh, sl, u = _uniform(sh, sl, ih, il)
-                if u < beta and st == 1:
+                sh, sl, x = _step(sh, sl, ih, il)
+                if (x >> _S11) < infects and st == 1:
                     mark[w] = 3
                     agents[size] = w
                     parents[size] = senders[j]
@@ -754,8 +770,8 @@ def _sir_rounds(  # pragma: no cover - compiled
         kept = 0
         for i in range(n_inf):
             v = infectious[i]
-            sh, sl, u = _uniform(sh, sl, ih, il)
-            if u < gamma:
+            sh, sl, x = _step(sh, sl, ih, il)
+            if (x >> _S11) < recovers:
                 recoveries[d] += 1
             else:
                 spare[kept] = v
