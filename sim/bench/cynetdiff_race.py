@@ -20,13 +20,10 @@ import sys
 import numpy as np
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        sys.stderr.write("usage: python cynetdiff_race.py EDGES RUNS P\n")
-        return 2
-    edges, runs, p = argv[0], int(argv[1]), float(argv[2])
-    from cynetdiff.models import IndependentCascadeModel  # noqa: PLC0415 - the bench extra
-
+def out_csr(edges: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """An undirected edge list (a pair of ids a line) as an out-CSR with each edge both ways, as ``agora new
+    --edges`` imports it: the agents (the largest id + 1), ``indptr`` and the targets, sorted by source then
+    target."""
     pairs = np.loadtxt(edges, dtype=np.int64, ndmin=2)
     src = np.concatenate((pairs[:, 0], pairs[:, 1]))
     dst = np.concatenate((pairs[:, 1], pairs[:, 0]))
@@ -34,9 +31,20 @@ def main(argv: list[str]) -> int:
     order = np.lexsort((dst, src))
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    return n, indptr, dst[order]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        sys.stderr.write("usage: python cynetdiff_race.py EDGES RUNS P\n")
+        return 2
+    edges, runs, p = argv[0], int(argv[1]), float(argv[2])
+    from cynetdiff.models import IndependentCascadeModel  # noqa: PLC0415 - the bench extra
+
+    n, indptr, targets = out_csr(edges)
     model = IndependentCascadeModel(
         array.array("I", indptr[:-1].astype(np.uint32).tobytes()),
-        array.array("I", dst[order].astype(np.uint32).tobytes()),
+        array.array("I", targets.astype(np.uint32).tobytes()),
         activation_prob=p,
         rng=1,
     )

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.bench.cynetdiff_race import out_csr
 from sim.bench.measure import child_env, fresh_process_json
 from sim.engine.requests import Ensemble
 from sim.model.registry import Registry
@@ -353,24 +354,18 @@ def small_world(runs: int = 1000, p: float = 0.05, repeats: int = 3) -> dict[str
         subprocess.run([*agora, "--version"], env=env, check=True, capture_output=True)
         start_up = time.perf_counter() - t
     # The same graph for CyNetDiff: each friendship both ways, as `agora new --edges` imports it.
-    pairs = np.loadtxt(edges, dtype=np.int64, ndmin=2)
-    src = np.concatenate((pairs[:, 0], pairs[:, 1]))
-    dst = np.concatenate((pairs[:, 1], pairs[:, 0]))
-    n = int(max(src.max(), dst.max())) + 1
-    order = np.lexsort((dst, src))
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    n, indptr, targets = out_csr(str(edges))
     rng = np.random.default_rng(1)
     seed_sets = [rng.choice(n, size=10, replace=False) for _ in range(runs)]
     t = time.perf_counter()
-    cy = _cynetdiff(indptr, dst[order], "ic", {"p": p}, seed_sets)
+    cy = _cynetdiff(indptr, targets, "ic", {"p": p}, seed_sets)
     if cy.get("available"):
         cy["seconds_total"] = round(time.perf_counter() - t, 3)
     return {
         "available": True,
         "dataset": "SNAP ego-Facebook",
         "agents": n,
-        "edges": int(src.size),
+        "edges": int(targets.size),
         "runs": runs,
         "p": p,
         "wall_seconds": round(float(np.median(walls)), 3),
