@@ -453,14 +453,18 @@ def test_ctrl_c_leaves_no_worker_processes(world_file):
             _, err = proc.communicate(timeout=120)
         except subprocess.TimeoutExpired:  # hung: show where (the CLI dumps its threads' stacks on SIGUSR1)
             proc.send_signal(signal.SIGUSR1)
+            for child in parent.children(recursive=True):  # they hold the pipes too: end them first
+                child.kill()
             try:
-                proc.communicate(timeout=10)
+                _, err = proc.communicate(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                _, err = proc.communicate()
+                _, err = proc.communicate(timeout=60)
             raise AssertionError(f"the sweep did not exit after Ctrl-C; its threads:\n{err[-6000:]}") from None
     finally:
         if proc.poll() is None:
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.kill()
             proc.kill()
     assert proc.returncode == 130, err
     assert err == "agora: interrupted\n"

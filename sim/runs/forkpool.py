@@ -235,8 +235,16 @@ async def map_forked(
         RuntimeError: a job raised anything else (a bug; the worker's traceback is in the message).
     """
     stop = threading.Event()
+    collecting = asyncio.get_running_loop().run_in_executor(
+        None, _collect, fn, count, workers, progress, stall_seconds, on_stall, stop
+    )
     try:
-        return await asyncio.to_thread(_collect, fn, count, workers, progress, stall_seconds, on_stall, stop)
+        # Woken four times a second, not only when the map ends: a Ctrl-C the kernel delivers to the collecting
+        # thread (any thread may take a process's signal) only marks it pending, and Python runs its handler
+        # when the main thread next runs; asleep in the event loop with nothing due, it would never run.
+        while not collecting.done():
+            await asyncio.wait({collecting}, timeout=0.25)
+        return collecting.result()
     except BaseException:
         stop.set()  # cancelled (Ctrl-C) while the thread still collects: it ends the workers within 0.25 s
         raise
