@@ -213,6 +213,11 @@ def _collect(
         gc.unfreeze()
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 async def map_forked(
     fn: Job[R],
     count: int,
@@ -247,4 +252,5 @@ async def map_forked(
         return collecting.result()
     except BaseException:
         stop.set()  # cancelled (Ctrl-C) while the thread still collects: it ends the workers within 0.25 s
+        collecting.add_done_callback(_retrieved)  # its _Stopped is expected: not "never retrieved"
         raise
