@@ -65,3 +65,13 @@ def test_out_of_range_settings_are_one_sentence(capsys):
     with pytest.raises(SystemExit) as e:
         main(["bench", "ensembles", "--p", "2"])
     assert e.value.code == 2
+
+
+def test_the_whole_process_race_alone_says_a_missing_dataset(tmp_path, monkeypatch):
+    """``agora bench propagation --small-runs`` runs race 1 alone, and says why it cannot."""
+    monkeypatch.setenv("AGORA_DATA", str(tmp_path))
+    r = smallworld.whole_process_race(runs=10, repeats=1)
+    assert r == {
+        "available": False,
+        "reason": f"{tmp_path / 'facebook_combined.txt'} is missing: set $AGORA_DATA to the datasets' folder",
+    }

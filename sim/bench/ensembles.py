@@ -27,9 +27,9 @@ mean reach of 20 cascades ranges over four times from one sample to the next (49
 percentile), and the time with it; a thousand cascades' mean has a standard error near 7 % (each figure's
 ``reached_mean`` is beside it).
 
-And the small world researchers use most: ``agora run --runs 1000`` of ``ic`` (``p`` 0.05, 10 random
-seeds) on SNAP's ego-Facebook (4,039 agents, from ``$AGORA_DATA`` or ../shared/data), timed from the
-command's start to its exit, start-up included, beside CyNetDiff's 1,000 cascades on the same graph.
+With ``--small-runs R``, the whole-process race of ``agora bench ensembles`` on SNAP's ego-Facebook
+(:func:`sim.bench.smallworld.whole_process_race`: ``agora run --runs R`` from start to exit beside a
+CyNetDiff script doing the same whole job).
 """
 
 from __future__ import annotations
@@ -38,19 +38,15 @@ import array
 import asyncio
 import gc
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.bench.cynetdiff_race import out_csr
-from sim.bench.measure import child_env, fresh_process_json
+from sim.bench.measure import fresh_process_json
+from sim.bench.smallworld import whole_process_race
 from sim.engine.requests import Ensemble
 from sim.model.registry import Registry
 from sim.runs.forkpool import default_workers, fork_available
@@ -73,7 +69,6 @@ TARGETS = {
     "one_core_speedup_over_cynetdiff": 1.5,
     "sir_one_core_speedup_over_numpy": 1.5,
     "all_cores_speedup_over_numpy_at_largest": 2.0,
-    "small_world_seconds": 1.0,
 }
 
 
@@ -320,64 +315,6 @@ def measure_size(
     return out
 
 
-def _data_dir() -> Path:
-    env = os.environ.get("AGORA_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-def small_world(runs: int = 1000, p: float = 0.05, repeats: int = 3) -> dict[str, Any]:
-    """``agora run --runs RUNS`` of ic on ego-Facebook, start-up included (a subprocess timed from start
-    to exit), beside CyNetDiff's RUNS cascades on the same graph."""
-    edges = _data_dir() / "facebook_combined.txt"
-    if not edges.is_file():
-        return {"available": False, "reason": f"{edges} is missing: set $AGORA_DATA to the datasets' folder"}
-    agora = [sys.executable, "-m", "sim.cli.main"]
-    env = child_env()
-    # As a user's machine runs it: byte-code cached (a shell may have turned that off), and an untimed first
-    # run below leaves the compiled kernels in Numba's cache.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    with tempfile.TemporaryDirectory(prefix="agora-bench-") as tmp:
-        db = str(Path(tmp) / "facebook.db")
-        subprocess.run([*agora, "new", db, "--edges", str(edges)], env=env, check=True, capture_output=True)
-        base = [*agora, "run", db, "--inject", "bench", "--model", "ic", "--param", f"p={p}", "--seeds", "random:10"]
-        cmd = [*base, "--runs", str(runs), "--until-done", "--json"]
-        walls, reached = [], None
-        subprocess.run([*base, "--runs", "2", "--until-done"], env=env, check=True, capture_output=True)  # caches
-        for _ in range(repeats):
-            t = time.perf_counter()
-            res = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
-            walls.append(time.perf_counter() - t)
-            reached = json.loads(res.stdout)["mean_reached"]
-        t = time.perf_counter()
-        subprocess.run([*agora, "--version"], env=env, check=True, capture_output=True)
-        start_up = time.perf_counter() - t
-    # The same graph for CyNetDiff: each friendship both ways, as `agora new --edges` imports it.
-    n, indptr, targets = out_csr(str(edges))
-    rng = np.random.default_rng(1)
-    seed_sets = [rng.choice(n, size=10, replace=False) for _ in range(runs)]
-    t = time.perf_counter()
-    cy = _cynetdiff(indptr, targets, "ic", {"p": p}, seed_sets)
-    if cy.get("available"):
-        cy["seconds_total"] = round(time.perf_counter() - t, 3)
-    return {
-        "available": True,
-        "dataset": "SNAP ego-Facebook",
-        "agents": n,
-        "edges": int(targets.size),
-        "runs": runs,
-        "p": p,
-        "wall_seconds": round(float(np.median(walls)), 3),
-        "wall_seconds_each": [round(x, 3) for x in walls],
-        "agora_version_seconds": round(start_up, 3),
-        "reached_mean": reached,
-        "cynetdiff": cy,
-        "target_seconds": TARGETS["small_world_seconds"],
-        "within_target": float(np.median(walls)) < TARGETS["small_world_seconds"],
-    }
-
-
 def bench_ensembles(
     sizes: tuple[int, ...] = (100_000, 1_000_000),
     *,
@@ -394,7 +331,7 @@ def bench_ensembles(
         out["sizes"][str(n)] = fresh_process_json(
             ["sim.bench.ensembles", str(n), str(avg_degree), str(runs), str(seed)], f"at {n:,} agents"
         )
-    out["small_world"] = small_world(small_runs) if small_runs else {"available": False, "reason": "skipped"}
+    out["small_world"] = whole_process_race(small_runs) if small_runs else {"available": False, "reason": "skipped"}
     verdict: dict[str, Any] = {}
     for key, size in out["sizes"].items():
         for model in ("ic", "lt"):
@@ -412,7 +349,7 @@ def bench_ensembles(
                 big[model]["all_cores_over_numpy"] >= TARGETS["all_cores_speedup_over_numpy_at_largest"]
             )
     if out["small_world"].get("available"):
-        verdict["small_world_under_1_s"] = out["small_world"].get("within_target")
+        verdict["whole_process_within_cynetdiff_script"] = out["small_world"]["met"]
     out["verdict"] = verdict
     return out
 

@@ -27,13 +27,14 @@ Each race is skipped with its reason when ego-Facebook or CyNetDiff is missing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -217,27 +218,51 @@ def sweep(db: str, repeats: int, env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _unavailable(edges: Path) -> str | None:
+    """Why the races cannot run here (the dataset or CyNetDiff missing), or None."""
+    if not edges.is_file():
+        return f"{edges} is missing: set $AGORA_DATA to the datasets' folder"
+    if not _have_cynetdiff():
+        return "CyNetDiff is not installed: pip install 'agora-sim[bench]'"
+    return None
+
+
+@contextlib.contextmanager
+def _facebook(edges: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """ego-Facebook made into a world by ``agora new --edges`` in a temporary folder, and the environment the
+    timed commands run in (byte code cached, as on a user's machine)."""
+    env = child_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    with tempfile.TemporaryDirectory(prefix="agora-bench-") as tmp:
+        db = str(Path(tmp) / "facebook.db")
+        new = [sys.executable, "-m", "sim.cli.main", "new", db, "--edges", str(edges)]
+        subprocess.run(new, env=env, check=True, capture_output=True)
+        yield db, env
+
+
+def whole_process_race(runs: int = 1000, p: float = 0.05, repeats: int = 3) -> dict[str, Any]:
+    """Race 1 alone (``agora bench propagation --small-runs``)."""
+    edges = edge_list()
+    why = _unavailable(edges)
+    if why is not None:
+        return {"available": False, "reason": why}
+    with _facebook(edges) as (db, env):
+        return {"available": True, "runs": runs, "p": p, **whole_process(db, edges, runs, p, repeats, env)}
+
+
 def bench_small_world(runs: int = 1000, p: float = 0.05, repeats: int = 3, progress: Progress = None) -> dict[str, Any]:
     """The three races (see the module docstring), each with its figure, yardstick, ratio and verdict."""
     edges = edge_list()
     out: dict[str, Any] = {"dataset": "SNAP ego-Facebook", "model": "ic", "p": p, "seeds": "random:10"}
     out["load_average"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    if not edges.is_file():
+    why = _unavailable(edges)
+    if why is not None:
         out["available"] = False
-        out["reason"] = f"{edges} is missing: set $AGORA_DATA to the datasets' folder"
+        out["reason"] = why
         return out
-    if not _have_cynetdiff():
-        out["available"] = False
-        out["reason"] = "CyNetDiff is not installed: pip install 'agora-sim[bench]'"
-        return out
-    env = child_env()
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user's machine runs it: byte code cached
-    with tempfile.TemporaryDirectory(prefix="agora-bench-") as tmp:
-        db = str(Path(tmp) / "facebook.db")
-        if progress:
-            progress("making the world (agora new --edges)", 0.0)
-        new = [sys.executable, "-m", "sim.cli.main", "new", db, "--edges", str(edges)]
-        subprocess.run(new, env=env, check=True, capture_output=True)
+    if progress:
+        progress("making the world (agora new --edges)", 0.0)
+    with _facebook(edges) as (db, env):
         if progress:
             progress("whole process: agora run against the CyNetDiff script", 0.1)
         out["whole_process"] = whole_process(db, edges, runs, p, repeats, env)

@@ -238,10 +238,9 @@ def yardstick_lines(y: dict[str, Any]) -> str:
             )
     sw = y["small_world"]
     if sw.get("available"):
-        cy = sw["cynetdiff"].get("seconds_total")
         rows.append(
-            f"ego-Facebook: agora run --runs {sw['runs']} took {sw['wall_seconds']:.2f} s with start-up "
-            f"(target {sw['target_seconds']:g} s); CyNetDiff's {sw['runs']} cascades {cy if cy is not None else '-'} s"
+            f"ego-Facebook: agora run --runs {sw['runs']} took {sw['agora_seconds']:.2f} s from start to exit; a "
+            f"CyNetDiff script doing the whole job {sw['cynetdiff_script_seconds']:.2f} s (ratio {sw['ratio']:.2f})"
         )
     rows.append("verdict: " + ", ".join(f"{k}={v}" for k, v in y["verdict"].items()))
     return "\n".join(rows)
