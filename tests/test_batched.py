@@ -333,14 +333,15 @@ def test_the_kernels_step_pcg64_as_numpy_does():
     # of an integers() draw included), and the state written back is numpy's after those draws.
     from numba import njit
 
-    from sim.runs.kernels import _uniform
+    from sim.runs.kernels import _step
 
     @njit
     def draws(pcg, k):  # type: ignore[no-untyped-def]
         out = np.empty(k)
         sh, sl = pcg[0], pcg[1]
         for i in range(k):
-            sh, sl, out[i] = _uniform(sh, sl, pcg[2], pcg[3])
+            sh, sl, x = _step(sh, sl, pcg[2], pcg[3])
+            out[i] = np.float64(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # numpy's next_double
         pcg[0], pcg[1] = sh, sl
         return out
 

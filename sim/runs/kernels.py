@@ -15,7 +15,7 @@ per-call costs (50 microseconds a run, more than an ``lt`` cascade costs).
 ``ic`` (and ``sir``) draw from the run's session generator exactly what the engine's model draws (one
 number per open edge, round by round, senders ascending), so a run is the engine's run of the same seed.
 The generator (numpy's PCG64) is stepped here, from its state (``pcg``: the 128-bit state and increment as
-four uint64 words, high first), by :func:`_uniform`, bit for bit numpy's ``Generator.random()`` without
+four uint64 words, high first), by :func:`_step`, bit for bit numpy's ``Generator.random()`` without
 its indirect call; the state is written back at the end. ``lt``'s agent ``v`` has threshold
 ``float32(unit(word v))``, word ``v`` of the run's SplitMix64 key (see :mod:`sim.runs.batched`), drawn
 when ``v`` is first a candidate instead of N numbers at the start; its state, its adopted followees and its
@@ -65,7 +65,7 @@ def _word(key: np.uint64, index: np.int64) -> np.uint64:  # pragma: no cover - c
 
 
 # PCG64 (O'Neill 2014; numpy's default bit generator): a 128-bit LCG stepped with this multiplier, output
-# XSL-RR. ``_uniform`` is numpy's ``next_double`` of it, bit for bit (tests/test_batched.py compares them).
+# XSL-RR; numpy's ``next_double`` is ``(output >> 11) * 2**-53`` (tests/test_batched.py compares the draws).
 _PCG_MH = np.uint64(2549297995355413924)
 _PCG_ML = np.uint64(4865540595714422341)
 _PCG_MULT = (int(_PCG_MH) << 64) | int(_PCG_ML)  # the multiplier as one 128-bit integer (for _step)
@@ -105,18 +105,10 @@ def _pcg_step(
 _step = cast(Callable[[np.uint64, np.uint64, np.uint64, np.uint64], tuple[np.uint64, np.uint64, np.uint64]], _pcg_step)
 
 
-@njit(cache=True)
-def _uniform(sh: np.uint64, sl: np.uint64, ih: np.uint64, il: np.uint64) -> tuple:  # pragma: no cover - compiled
-    """One step of PCG64 (:func:`_step`): the new state and numpy's uniform double in [0, 1) from it
-    (``Generator.random()``), without the generator's indirect call."""
-    nh, nl, out = _step(sh, sl, ih, il)
-    return nh, nl, np.float64(out >> _S11) * (1.0 / 9007199254740992.0)
-
-
 @njit(cache=True, inline="always")
 def _below(p: float) -> np.uint64:  # pragma: no cover - compiled
     """The integer ``t`` with ``u < p`` exactly when ``(x >> 11) < t``, for numpy's uniform double ``u`` of
-    the 64-bit output ``x`` (``u = (x >> 11) * 2**-53``, :func:`_uniform`): ``ceil(p * 2**53)``, in [0, 2**53]
+    the 64-bit output ``x`` of :func:`_step` (``u = (x >> 11) * 2**-53``): ``ceil(p * 2**53)``, in [0, 2**53]
     (scaling by a power of two is exact, and an integer is below a real exactly when it is below its
     ceiling). A draw then costs a shift and an integer comparison, not a conversion and a multiplication."""
     if not p > 0.0:
