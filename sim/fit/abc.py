@@ -1,0 +1,370 @@
+"""Sequential Monte Carlo ABC: weighted samples of the parameters whose simulations come close to the data.
+
+The method of Toni, Welch, Strelkowa, Ipsen and Stumpf (2009), "Approximate Bayesian computation scheme for
+parameter inference and model selection in dynamical systems", J. R. Soc. Interface 6, 187-202, with the
+importance weights of Beaumont, Cornuet, Marin and Robert (2009), "Adaptive approximate Bayesian computation",
+Biometrika 96, 983-990, and the adaptive parts pyabc uses by default (Klinger, Rickert and Hasenauer 2018,
+"pyABC: distributed, likelihood-free inference", Bioinformatics 34, 3591-3593):
+
+- **Tolerances**: generation ``t`` accepts a simulation whose distance to the data is at most ``eps_t``, the
+  weighted median (``alpha`` quantile) of the previous population's distances (pyabc's ``QuantileEpsilon``).
+- **Distances**: a weighted Euclidean norm over the summary statistics, each statistic's weight one over its
+  median absolute deviation among the previous generation's simulations, accepted or not (Prangle 2017,
+  "Adapting the ABC distance function", Bayesian Analysis 12, 289-309; pyabc's ``AdaptivePNormDistance``).
+- **Proposals**: a particle of the previous population drawn by weight, moved by a normal kernel with the
+  population's weighted covariance scaled by Silverman's rule (pyabc's default transition), in the unbounded space of
+  :mod:`sim.fit.priors` (the logit of each parameter's place in its prior box): a proposal never leaves the
+  prior's support, so no proposal is thrown away and the importance weights need no truncation terms.
+
+**The same result whatever the number of workers.** Every random number comes from a generator keyed by
+``(seed, generation, batch)``, every simulation's run seed from ``(seed, generation, index)``; the batches'
+sizes depend only on earlier generations, and a generation takes the first ``population`` accepted
+simulations in index order. Where a batch is computed, and by how many processes, changes nothing.
+
+**Failed simulations** (a plugin that raised) are never accepted and never dropped silently: they are
+counted (:attr:`SMCResult.failed`). The fit ends when the simulation ``budget`` would not cover the next
+generation, when the acceptance rate falls below ``min_acceptance``, or after ``max_generations``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import logsumexp
+
+from sim.errors import BadParameterError
+from sim.fit.priors import U_BOUND, Priors
+
+#: ``evaluate(params, run_seeds)``: the summary statistics ``(B, k)`` (float64) of the simulations of
+#: ``params`` ``(B, d)`` (the parameters' values) with run seeds ``run_seeds`` ``(B,)``, and which failed ``(B,)``.
+Evaluate = Callable[[np.ndarray, np.ndarray], Awaitable[tuple[np.ndarray, np.ndarray]]]
+#: ``progress(generation)`` after each generation (and ``progress(None)`` as batches finish).
+Report = Callable[["Generation | None", int], None] | None
+
+#: Run seeds: ``seed * 2**40 + generation * 2**26 + index`` (the index of the simulation in its generation).
+SEED_LIMIT = 1 << 16
+GENERATION_SPAN = 1 << 26
+MAX_GENERATIONS = 1 << 10
+#: The proposal kernel's width over Silverman's (pyabc's ``scaling``).
+SCALING = 1.5
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation's tolerance, simulations, acceptance rate and effective sample size."""
+
+    index: int
+    epsilon: float
+    simulations: int
+    accepted: int
+    failed: int
+    ess: float
+    seconds: float
+
+    @property
+    def acceptance(self) -> float:
+        return self.accepted / self.simulations if self.simulations else 0.0
+
+
+@dataclass
+class SMCResult:
+    """The last complete population: its particles (``x``, the parameters' values; ``u``, unbounded), their
+    normalised ``weights`` and summary statistics, with the generations run and why the fit stopped."""
+
+    names: list[str]
+    x: np.ndarray
+    u: np.ndarray
+    weights: np.ndarray
+    stats: np.ndarray
+    distances: np.ndarray
+    generations: list[Generation] = field(default_factory=list)
+    simulations: int = 0
+    failed: int = 0
+    stopped: str = ""
+    scale: np.ndarray | None = None
+
+    @property
+    def ess(self) -> float:
+        """Kish's effective sample size of the weights."""
+        return float(1.0 / np.sum(self.weights**2))
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float | np.ndarray) -> np.ndarray:
+    """Quantiles of ``values`` under normalised ``weights`` (the inverse of the weighted CDF, interpolated
+    between the midpoints of the sorted values' weights)."""
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cdf = np.cumsum(w) - 0.5 * w
+    cdf /= np.sum(w)
+    return np.interp(q, cdf, v)
+
+
+def next_epsilon(d: np.ndarray, w: np.ndarray, alpha: float) -> float:
+    """The next tolerance: the ``alpha`` quantile of the population's distances, or, where that would accept
+    the whole population again (discrete statistics: many equal distances), the largest distance below it;
+    -1 when every distance is 0 (nothing left to tighten)."""
+    eps = float(weighted_quantile(d, w, alpha))
+    if eps >= float(d.max()):
+        below = d[d < eps]
+        if below.size == 0:
+            return -1.0
+        eps = float(below.max())
+    return eps
+
+
+def mad_scale(stats: np.ndarray) -> np.ndarray:
+    """Each statistic's weight: one over its median absolute deviation among ``stats`` (rows: simulations),
+    one over its mean absolute deviation where the median's is 0, and 0 where every simulation agrees."""
+    finite = np.where(np.isfinite(stats), stats, np.nan)
+    med = np.nanmedian(finite, axis=0)
+    dev = np.abs(finite - med)
+    mad = np.nanmedian(dev, axis=0)
+    mean_dev = np.nanmean(dev, axis=0)
+    scale = np.where(mad > 0, mad, mean_dev)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(scale > 0, 1.0 / scale, 0.0)
+    return np.nan_to_num(w, nan=0.0)
+
+
+def distances(stats: np.ndarray, observed: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted Euclidean distance of each row of ``stats`` to ``observed`` (inf where a statistic is NaN)."""
+    d = np.sqrt(np.sum((weights * (stats - observed)) ** 2, axis=1))
+    return np.where(np.isfinite(d), d, np.inf)
+
+
+def run_seeds(seed: int, generation: int, start: int, count: int) -> np.ndarray:
+    """The run seeds of simulations ``start .. start+count-1`` of ``generation``."""
+    base = seed * (GENERATION_SPAN * MAX_GENERATIONS) + generation * GENERATION_SPAN
+    return base + np.arange(start, start + count, dtype=np.int64)
+
+
+def _kernel(u: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The proposal kernel's covariance: the population's weighted covariance times Silverman's factor for
+    its effective sample size, ``((4 / (d + 2)) ** (1 / (d + 4)) * ess ** (-1 / (d + 4))) ** 2`` (pyabc's
+    ``MultivariateNormalTransition`` default), kept positive definite."""
+    d = u.shape[1]
+    mean = np.sum(w[:, None] * u, axis=0)
+    c = u - mean
+    cov = (c * w[:, None]).T @ c
+    ess = 1.0 / float(np.sum(w**2))
+    factor = (4.0 / (d + 2)) ** (1.0 / (d + 4)) * ess ** (-1.0 / (d + 4))
+    cov = cov * (SCALING * factor) ** 2
+    cov += np.eye(d) * (1e-12 + 1e-9 * float(np.trace(cov)) / d)
+    return np.atleast_2d(cov)
+
+
+def _log_mixture(u_new: np.ndarray, u_old: np.ndarray, w_old: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """``log sum_j w_j N(u_new; u_old_j, cov)`` for each new particle (the proposal's density)."""
+    chol = np.linalg.cholesky(cov)
+    d = u_new.shape[1]
+    log_norm = -0.5 * d * math.log(2 * math.pi) - float(np.sum(np.log(np.diag(chol))))
+    out = np.empty(u_new.shape[0])
+    log_w = np.log(np.maximum(w_old, 1e-300))
+    step = max(1, 4_000_000 // max(1, u_old.shape[0]))  # rows per block: a block's matrix stays under 32 MB
+    for a in range(0, u_new.shape[0], step):
+        diff = u_new[a : a + step, None, :] - u_old[None, :, :]
+        z = np.linalg.solve(chol, diff.reshape(-1, d).T).T.reshape(diff.shape)
+        out[a : a + step] = logsumexp(log_w[None, :] - 0.5 * np.sum(z * z, axis=2), axis=1) + log_norm
+    return out
+
+
+class _Sampler:
+    """The generations of one fit (:func:`abc_smc`)."""
+
+    def __init__(
+        self,
+        evaluate: Evaluate,
+        observed: np.ndarray,
+        priors: Priors,
+        population: int,
+        budget: int,
+        seed: int,
+        alpha: float,
+        min_acceptance: float,
+        max_generations: int,
+        report: Report,
+    ) -> None:
+        self.evaluate, self.observed, self.priors = evaluate, np.asarray(observed, dtype=np.float64), priors
+        self.population, self.budget, self.seed = population, budget, seed
+        self.alpha, self.min_acceptance, self.max_generations = alpha, min_acceptance, max_generations
+        self.report = report
+        self.simulations = 0
+        self.failed = 0
+
+    async def _batch(
+        self, generation: int, start: int, u: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:  # stats (B, k), failed (B,)
+        x = self.priors.from_u(u)
+        stats, failed = await self.evaluate(x, run_seeds(self.seed, generation, start, u.shape[0]))
+        stats = np.asarray(stats, dtype=np.float64).reshape(u.shape[0], -1)
+        failed = np.asarray(failed, dtype=bool)
+        self.simulations += u.shape[0]
+        self.failed += int(failed.sum())
+        if self.report is not None:
+            self.report(None, self.simulations)
+        return stats, failed
+
+    def _propose(
+        self, generation: int, batch: int, count: int, prev: SMCResult | None, chol: np.ndarray | None
+    ) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, generation, batch])
+        if prev is None or chol is None:
+            return self.priors.sample_u(rng, count)
+        parents = rng.choice(prev.u.shape[0], size=count, p=prev.weights)
+        noise = rng.standard_normal((count, prev.u.shape[1])) @ chol.T
+        return np.clip(prev.u[parents] + noise, -U_BOUND, U_BOUND)
+
+    async def generation(
+        self, t: int, prev: SMCResult | None, epsilon: float, scale: np.ndarray | None
+    ) -> tuple[SMCResult | None, np.ndarray, Generation | None]:
+        """Generation ``t``: accepted particles until ``population``, or None when the budget ran out first;
+        also every simulation's statistics (for the next distance weights)."""
+        t0 = time.perf_counter()
+        n = self.population
+        cov = _kernel(prev.u, prev.weights) if prev is not None else None
+        chol = np.linalg.cholesky(cov) if cov is not None else None
+        expected = 1.0 if prev is None else max(prev.generations[-1].acceptance if prev.generations else 1.0, 0.01)
+        kept_u: list[np.ndarray] = []
+        kept_s: list[np.ndarray] = []
+        kept_d: list[np.ndarray] = []
+        every: list[np.ndarray] = []
+        accepted = made = failed = batch = 0
+        while accepted < n:
+            left = self.budget - self.simulations
+            if left <= 0:
+                return None, np.concatenate(every) if every else np.zeros((0, self.observed.size)), None
+            rate = accepted / made if made and accepted else expected
+            want = n - accepted if prev is None else max(64, int(math.ceil(1.1 * (n - accepted) / max(rate, 1e-3))))
+            count = min(want, 4 * n, left, GENERATION_SPAN - made)
+            if count <= 0:
+                break
+            u = self._propose(t, batch, count, prev, chol)
+            stats, bad = await self._batch(t, made, u)
+            every.append(stats[~bad])
+            if scale is None:
+                ok = ~bad
+                d = np.zeros(count)
+            else:
+                d = distances(stats, self.observed, scale)
+                ok = ~bad & (d <= epsilon)
+            idx = np.flatnonzero(ok)[: n - accepted]
+            kept_u.append(u[idx])
+            kept_s.append(stats[idx])
+            kept_d.append(d[idx])
+            accepted += idx.size
+            failed += int(bad.sum())
+            made += count
+            batch += 1
+        if accepted < n:
+            return None, np.concatenate(every), None
+        u_new = np.concatenate(kept_u)
+        if prev is None:
+            w = np.full(n, 1.0 / n)
+        else:
+            assert cov is not None
+            log_w = Priors.log_density_u(u_new) - _log_mixture(u_new, prev.u, prev.weights, cov)
+            w = np.exp(log_w - log_w.max())
+            w /= w.sum()
+        result = SMCResult(
+            self.priors.names,
+            self.priors.from_u(u_new),
+            u_new,
+            w,
+            np.concatenate(kept_s),
+            np.concatenate(kept_d),
+        )
+        gen = Generation(t, epsilon, made, accepted, failed, result.ess, time.perf_counter() - t0)
+        return result, np.concatenate(every), gen
+
+
+async def abc_smc(
+    evaluate: Evaluate,
+    observed: np.ndarray,
+    priors: Priors,
+    *,
+    population: int = 500,
+    budget: int = 20_000,
+    seed: int = 0,
+    alpha: float = 0.5,
+    min_acceptance: float = 0.005,
+    max_generations: int = 40,
+    report: Report = None,
+) -> SMCResult:
+    """Weighted samples of ``priors``' parameters whose simulations' statistics come close to ``observed``.
+
+    Args:
+        evaluate: the simulator (:data:`Evaluate`).
+        observed: the data's summary statistics (``k``).
+        population: particles per generation. budget: simulations in all, at most.
+        seed: the fit's seed (every draw and run seed follows from it). alpha: the tolerance's quantile.
+        min_acceptance: stop when a generation accepts fewer of its simulations.
+        report: ``report(generation, simulations)`` after each generation, ``report(None, simulations)``
+            after each batch.
+
+    Raises:
+        BadParameterError: no parameter to fit, a population below 2, a budget below the population, or a
+            seed out of range; also when the first generation cannot be completed (every simulation failed,
+            or the budget ran out).
+    """
+    if not len(priors):
+        raise BadParameterError("give at least one parameter to fit as --param NAME=LO..HI")
+    if population < 2:
+        raise BadParameterError(f"the population must be at least 2 particles, not {population}")
+    if budget < population:
+        raise BadParameterError(
+            f"a budget of {budget} simulations cannot make one population of {population}: give --budget "
+            f"{population} or more (a fit takes several generations: 20 times the population is typical)"
+        )
+    if not 0 <= seed < SEED_LIMIT:
+        raise BadParameterError(f"the fit's seed must be from 0 to {SEED_LIMIT - 1}, not {seed}")
+    sampler = _Sampler(
+        evaluate, observed, priors, population, budget, seed, alpha, min_acceptance, max_generations, report
+    )
+    first, every, gen = await sampler.generation(0, None, math.inf, None)
+    if first is None or gen is None:
+        raise BadParameterError(
+            f"the first generation could not be made: {sampler.failed} of {sampler.simulations} simulations "
+            "failed" + ("" if sampler.failed else " (the budget ran out)")
+        )
+    first.generations.append(gen)
+    if report is not None:
+        report(gen, sampler.simulations)
+    current = first
+    stopped = ""
+    for t in range(1, max_generations + 1):
+        scale = mad_scale(every)
+        current.scale = scale
+        current.distances = distances(current.stats, sampler.observed, scale)
+        epsilon = next_epsilon(current.distances, current.weights, alpha)
+        last = current.generations[-1]
+        if epsilon < 0:
+            stopped = "the tolerance reached 0: every particle's statistics equal the data's (an exact posterior)"
+            break
+        if last.acceptance < min_acceptance:
+            stopped = f"the acceptance rate fell to {last.acceptance:.4f}, below {min_acceptance:g}"
+            break
+        need = population / max(last.acceptance if t > 1 else alpha, 1e-3)
+        left = budget - sampler.simulations
+        if left < need:
+            stopped = f"the budget: the next generation would need about {math.ceil(need)} simulations, {left} left"
+            break
+        nxt, every_new, gen = await sampler.generation(t, current, epsilon, scale)
+        if nxt is None or gen is None:
+            stopped = f"the budget ran out during generation {t} (its simulations are counted; its particles are not)"
+            break
+        nxt.generations = [*current.generations, gen]
+        current, every = nxt, every_new
+        if report is not None:
+            report(gen, sampler.simulations)
+    else:
+        stopped = f"{max_generations} generations"
+    current.simulations = sampler.simulations
+    current.failed = sampler.failed
+    current.stopped = stopped
+    if current.scale is None:
+        current.scale = mad_scale(every)
+    return current

@@ -1,0 +1,242 @@
+"""The simulations of a fit: one particle's parameters and run seed in, its runs' reports out.
+
+A fit runs thousands of small simulations of one model on one world, each with its own parameters. Where the
+model has a compiled kernel and nothing else moves (the built-in ``ic``, ``lt`` and ``sir``:
+:func:`sim.runs.batched.why_not`), a simulation is a kernel run with the particle's parameters, and its report
+is, field for field, the engine's run of the same session seed and parameters (``tests/test_batched.py``
+couples the two). Otherwise each simulation is an ensemble of the engine (:class:`sim.runs.runner._Ensemble`):
+any model a user writes can be fitted.
+
+A particle's ``replicates`` runs use session seeds ``run_seed * replicates + j``; the same particle and run
+seed give the same runs in any process, so a batch may be split over forked workers (:func:`evaluate_batch`)
+without changing a number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.engine.requests import Ensemble
+from sim.errors import BadParameterError
+from sim.fit.priors import Priors
+from sim.llm.config import LLMConfig
+from sim.runs import batched
+from sim.runs.forkpool import fork_available, map_forked
+from sim.runs.reports import RunEntry
+from sim.runs.runner import _Ensemble
+
+if TYPE_CHECKING:
+    from sim.core.world import World
+    from sim.model.registry import Registry
+
+#: Runs of one particle at most (the statistics of a set of cascades compare distributions).
+MAX_REPLICATES = 256
+_OFFLINE = {"offline": True}
+
+
+def _check_priors(model: str, registry: Registry, priors: Priors) -> None:
+    """Each fitted parameter is a number of ``model`` and its range lies within the parameter's bounds."""
+    cls = registry.model(model)
+    schema = cls.params
+    for prior in priors.items:
+        param = schema.get(prior.name)
+        if param is None:
+            known = ", ".join(sorted(schema)) or "none"
+            raise BadParameterError(
+                f"model {model!r} has no parameter {prior.name!r} to fit: its parameters are {known}"
+            )
+        if param.type not in (int, float) or param.type is bool:
+            raise BadParameterError(
+                f"{model}'s parameter {prior.name!r} is {param.describe_range()}: only numbers can be fitted"
+            )
+        if (param.min is not None and prior.lo < param.min) or (param.max is not None and prior.hi > param.max):
+            raise BadParameterError(
+                f"--param {prior.describe()}: {model}'s {prior.name} must be {param.describe_range()}; "
+                "keep the range within it"
+            )
+
+
+def _middle(priors: Priors) -> dict[str, float]:
+    return {
+        p.name: math.sqrt(p.lo * p.hi) if p.log else 0.5 * (p.lo + p.hi)
+        for p in priors.items  # a value inside every range: the probe checks the other parameters with it
+    }
+
+
+class Simulator:
+    """The simulations of one fit: ``model`` on ``world`` with the fixed parameters and seed selection, each
+    simulation ``replicates`` runs of ``steps`` ticks (None: until done, at most ``max_ticks``).
+
+    Raises:
+        BadParameterError: an unknown model, a parameter the model lacks or cannot take, a range outside a
+            parameter's bounds, a bad fixed value or seed selection (one sentence each).
+    """
+
+    def __init__(
+        self,
+        world: World,
+        registry: Registry,
+        *,
+        model: str,
+        priors: Priors,
+        fixed: Mapping[str, str],
+        seeds: str,
+        steps: int | None,
+        max_ticks: int,
+        replicates: int = 1,
+        kernel: str = "auto",
+    ) -> None:
+        if not 1 <= replicates <= MAX_REPLICATES:
+            raise BadParameterError(f"replicates must be from 1 to {MAX_REPLICATES}, not {replicates}")
+        _check_priors(model, registry, priors)
+        self.world, self.registry, self.priors, self.replicates = world, registry, priors, replicates
+        self.names = priors.names
+        fields: dict[str, object] = {
+            "text": "fit",
+            "model": model,
+            "params": {**dict(fixed), **_middle(priors)},
+            "seeds": seeds,
+            "runs": replicates,
+            "seed": 0,
+            "steps": steps,
+            "until_done": steps is None,
+            "llm": _OFFLINE,
+            "llm_wait": 0,
+            "kernel": kernel,
+            "workers": 1,
+        }
+        if steps is None:
+            fields["max_ticks"] = max_ticks
+        self.request = Ensemble.parse(fields, registry)
+        assert self.request.message is not None
+        self.config = LLMConfig.resolve(world.config.get("llm"), dict(_OFFLINE))
+        self.config = dataclasses.replace(self.config, texts_per_tick=0)
+        self.ensemble = _Ensemble(world, registry, self.request, self.request.message, self.config)
+        self.params: dict[str, Any] = dict(self.ensemble.check(kernel, batched.AUTO_RUNS))
+        self.schema = registry.model(model).params
+        self.batched = self.ensemble.batched
+        self.kernel_reason = self.ensemble.reason
+        self.model = model
+        self._run: Callable[[dict[str, Any], int], list[RunEntry]] = (
+            self._kernel_runs() if self.batched else self._engine_runs
+        )
+
+    def typed(self, row: np.ndarray) -> dict[str, Any]:
+        """The model's parameters with ``row``'s fitted values (whole numbers rounded for ``int`` ones)."""
+        out = dict(self.params)
+        for name, v in zip(self.names, row.tolist(), strict=True):
+            out[name] = int(round(v)) if self.schema[name].type is int else float(v)
+        return out
+
+    def runs(self, row: np.ndarray, run_seed: int) -> list[RunEntry]:
+        """The ``replicates`` runs of the particle ``row`` (the fitted parameters' values) and ``run_seed``."""
+        return self._run(self.typed(row), int(run_seed) * self.replicates)
+
+    def _engine_runs(self, params: dict[str, Any], first: int) -> list[RunEntry]:
+        assert self.request.message is not None  # __init__ made it
+        message = dataclasses.replace(self.request.message, params=params, seed=first)
+        request = dataclasses.replace(self.request, message=message)
+        ensemble = _Ensemble(self.world, self.registry, request, message, self.config)
+        try:
+            ensemble.check("engine", self.replicates)
+        except Exception as exc:  # noqa: BLE001 - a particle the model refuses is a failed simulation, counted
+            return [_failed(exc, first + j) for j in range(self.replicates)]
+        return [ensemble.run_one(j)[0] for j in range(self.replicates)]
+
+    def _kernel_runs(self) -> Callable[[dict[str, Any], int], list[RunEntry]]:
+        """Runs through the compiled kernel, as :func:`sim.runs.batched.run_batched` makes them, with each
+        particle's parameters."""
+        from sim.model.seeds import SeedSpec  # noqa: PLC0415 - as run_batched
+
+        probe = self.ensemble.probe
+        assert probe is not None
+        world = self.world
+        spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
+        csr, widest = batched._graph_arrays(world.graph)
+        n = int(world.n)
+        req = self.request
+        limit = req.steps if req.steps is not None else req.max_ticks
+        until_done = req.steps is None
+        rounds_cap = max(0, limit - 1)
+        direct = n <= batched.DIRECT_AGENTS
+        chunk = max(batched.CHUNK_EDGES, widest, 1)
+        start = batched._starter(world, spec, probe.seed_agents, probe.id, range(0, 1 << 62))
+        ensemble = batched.Ensemble(n, probe.id, limit, until_done, req.max_ticks)
+        model = probe.model_name
+        box: list[batched._Buffers] = []
+
+        def runs(params: dict[str, Any], first: int) -> list[RunEntry]:
+            if not box:
+                box.append(batched._take(n, chunk))
+            buf = box[0]
+            out = []
+            for j in range(self.replicates):
+                t0 = time.perf_counter()
+                seed = first + j
+                picked, pcg, key = start(seed)
+                per_round = None
+                if model == "sir":
+                    per_round = buf.epidemic(
+                        csr, picked, pcg, float(params["beta"]), float(params["gamma"]), rounds_cap
+                    )
+                else:
+                    buf.cascade(model == "lt", csr, picked, pcg, float(params.get("p", 0.0)), key, rounds_cap, direct)
+                outcome = batched._outcome(buf, per_round, rounds_cap)
+                out.append(batched.summary(buf, outcome, ensemble, seed, time.perf_counter() - t0))
+            return out
+
+        return runs
+
+    def warm(self) -> None:
+        """Compile (or load) the kernel here, before workers fork, so that they share it."""
+        if self.batched:
+            batched.warm(self.model)
+
+
+def _failed(exc: BaseException, seed: int) -> RunEntry:
+    return {"seed": seed, "status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": None}
+
+
+def failed_run(runs: list[RunEntry]) -> bool:
+    """Whether any of a particle's runs failed (a plugin raised: its session's status is ``failed``)."""
+    return any(r.get("status") == "failed" or r.get("error") for r in runs)
+
+
+Stats = Callable[[list[RunEntry]], np.ndarray]
+
+
+def evaluate_rows(
+    sim: Simulator, stats: Stats, x: np.ndarray, seeds: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The statistics ``(B, k)`` of particles ``x`` with ``seeds``, and which failed ``(B,)``."""
+    out = np.full((x.shape[0], k), np.nan)
+    bad = np.zeros(x.shape[0], dtype=bool)
+    for i in range(x.shape[0]):
+        runs = sim.runs(x[i], int(seeds[i]))
+        if failed_run(runs):
+            bad[i] = True
+            continue
+        out[i] = stats(runs)
+    return out, bad
+
+
+async def evaluate_batch(
+    sim: Simulator, stats: Stats, x: np.ndarray, seeds: np.ndarray, k: int, workers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`evaluate_rows` over ``workers`` forked processes (contiguous shares; Linux), else here."""
+    count = x.shape[0]
+    if workers <= 1 or count < 2 * workers or not fork_available():
+        return evaluate_rows(sim, stats, x, seeds, k)
+
+    def share(i: int, _report: Callable[[float], None]) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = i * count // workers, (i + 1) * count // workers
+        return evaluate_rows(sim, stats, x[lo:hi], seeds[lo:hi], k)
+
+    parts = await map_forked(share, workers, workers)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
