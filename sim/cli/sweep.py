@@ -52,6 +52,8 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
             "trees": bool(args.cascades),
             "intervene": args.intervene,
             "kernel": args.kernel,
+            "design": args.design,
+            "measure": args.measure,
         }
     )
     # The command is a thin layer over the Python API (sim.lab), so the two cannot drift.
@@ -69,7 +71,7 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
         res.plot(args.plot, force=args.force)
     write_cascade_files(args, res)
     result = res.to_dict()
-    emit(args, result, format_table(result))
+    emit(args, result, format_design(result) if "design" in result else format_table(result))
     return report_sweep_failures(result)
 
 
@@ -185,6 +187,84 @@ def format_table(result: SweepReport) -> str:
             f"{result['failed']} of {result['total_runs']} runs failed and are left out of the statistics; the "
             f"first: {shown_line(f['error'])}{where}"
         )
+    return "\n".join(out)
+
+
+def _g(x: object, digits: int = 3) -> str:
+    """A number as a table shows it: whole above 100 (``1,276``), else ``digits`` significant digits."""
+    if not isinstance(x, (int, float)):
+        return "-" if x is None else str(x)
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.{digits}g}"
+
+
+def _pm(pair: list[float | None], digits: int = 3) -> str:
+    lo, hi = pair
+    return "-" if lo is None or hi is None else f"{_g(lo, digits)} .. {_g(hi, digits)}"
+
+
+def format_design(result: SweepReport) -> str:
+    """A design's sweep as plain text: a title, the indices by parameter (the points and their values for a
+    Latin hypercube), a footer."""
+    extra: dict[str, Any] = dict(result)  # the design's keys beside those every sweep has
+    design, indices = extra["design"], extra.get("sensitivity")
+    params = design["params"]
+    fixed = " ".join(f"{k}={_value(v)}" for k, v in result["fixed"].items())
+    seeds = result["session_seeds"]
+    kind = {"sobol": "Sobol'", "morris": "Morris", "lhs": "Latin hypercube"}[design["kind"]]
+    title = (
+        f"{kind} design ({design['kind']}:{design['n']}, {design['points']:,} points) of {result['model']}"
+        f"{' ' + fixed if fixed else ''} on {result['world']} ({result['agents']:,} agents), seeds {result['seeds']}, "
+        f"{result['runs']} runs per point (session seeds {seeds[0]}..{seeds[-1]}); measure {design['measure']}, "
+        "each point's mean over its runs"
+    )
+    ranges = {
+        k: f"{_g(p['range'][0])} .. {_g(p['range'][1])}" + (" log" if p["scale"] != "uniform" else "")
+        for k, p in params.items()
+    }
+    if design["kind"] == "lhs":
+        head = [*params, design["measure"]]
+        rows = [[_g(x, 4) for x in point] + [_g(v, 4)] for point, v in zip(design["inputs"], design["values"])]
+        out = [render_table(head, rows, title=title, numeric=range(len(head)))]
+    elif indices is None:
+        out = [title, f"no indices: {design['no_indices']}"]
+    elif design["kind"] == "sobol":
+        head = ["parameter", "range", "S1", "95% CI", "ST", "95% CI"]
+        rows = [
+            [shown_line(k), ranges[k], _num(i["S1"], 3), _ci(i["S1_conf"], 3), _num(i["ST"], 3), _ci(i["ST_conf"], 3)]
+            for k, i in indices.items()
+        ]
+        out = [render_table(head, rows, title=title, numeric=range(2, len(head)))]
+    else:
+        head = ["parameter", "range", "mu*", "95% CI", "mu", "sigma"]
+        rows = [
+            [shown_line(k), ranges[k], _g(i["mu_star"]), _pm(i["mu_star_conf"]), _g(i["mu"]), _g(i["sigma"])]
+            for k, i in indices.items()
+        ]
+        out = [render_table(head, rows, title=title, numeric=range(2, len(head)))]
+    backend = (
+        "a Ray cluster"
+        if result["backend"] == "ray"
+        else "this process"
+        if result["workers"] == 1
+        else "a process pool"
+    )
+    failed = f", {result['failed']} failed" if result["failed"] else ""
+    out.append(
+        f"{result['total_runs']:,} runs{failed} in {result['seconds']:.1f} s on {backend} "
+        f"({result['workers']} worker{'s' if result['workers'] != 1 else ''}); LLM offline; world file not modified"
+    )
+    if indices is not None and design["kind"] == "sobol":
+        out.append(
+            "S1: the share of the measure's variance the parameter explains alone; ST: with its interactions "
+            "(0: the measure does not depend on it); intervals: 95% bootstrap (SALib), the estimate +- 1.96 SD"
+        )
+    elif indices is not None:
+        out.append(
+            "mu*: mean absolute elementary effect per range fraction (linear: |slope| * range); mu: signed; "
+            "sigma: spread of the effects (interactions or curvature); interval: 95% bootstrap (SALib)"
+        )
+    if indices is not None and design["no_indices"]:
+        out.append(design["no_indices"])
     return "\n".join(out)
 
 

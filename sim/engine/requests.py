@@ -555,9 +555,180 @@ def intervention_texts(items: Iterable[str] | str) -> tuple[str, ...]:
     return tuple(f"0:{t.strip()}" if t.strip().split(":", 1)[0] in ACTIONS else t for t in listed)
 
 
+#: The kinds of ``--design``: Sobol' indices, Morris screening, a Latin hypercube (``sim.fit.design``).
+DESIGN_KINDS = ("sobol", "morris", "lhs")
+#: The measures a design analyses besides ``series:MEASURE@TICK``.
+DESIGN_MEASURES = ("reached", "peak_tick", "rounds", "cascade.depth", "cascade.structural_virality")
+#: The most base samples a design may ask for (a Sobol' design of D parameters runs N * (D + 2) points).
+MAX_DESIGN_N = 2**20
+_MEASURES_HINT = (
+    "choose reached, peak_tick, rounds, cascade.depth, cascade.structural_virality or series:MEASURE@TICK "
+    "(a series value at a tick, such as series:I@10)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRange:
+    """The range a design draws one model parameter from: ``NAME=LO..HI`` (uniform) or ``NAME=LO..HI:log``
+    (log-uniform: uniform in ``ln x``)."""
+
+    name: str
+    lo: float
+    hi: float
+    log: bool = False
+
+    @property
+    def scale(self) -> str:
+        """``uniform`` or ``log-uniform``, as the report names it."""
+        return "log-uniform" if self.log else "uniform"
+
+    @staticmethod
+    def is_range(value: object) -> bool:
+        """Whether a ``params`` value asks for a range (``"LO..HI"``, ``(LO, HI)`` or ``(LO, HI, "log")``)."""
+        return (isinstance(value, str) and ".." in value) or isinstance(value, (list, tuple))
+
+    @classmethod
+    def parse(cls, name: str, value: object) -> ParamRange:
+        """``"LO..HI"``, ``"LO..HI:log"``, ``(LO, HI)`` or ``(LO, HI, "log")`` as the range of ``name``.
+
+        Raises:
+            BadParameterError: not a range, a bound that is not a finite number, LO >= HI, or a log range whose
+                LO is not above 0: one sentence.
+        """
+        if isinstance(value, (list, tuple)):
+            if len(value) not in (2, 3):
+                raise BadParameterError(f"the range of {name} must be (LO, HI) or (LO, HI, 'log'), not {value!r}")
+            scale = f":{value[2]}" if len(value) == 3 else ""
+            value = f"{grid_text(value[0])}..{grid_text(value[1])}{scale}"
+        text = str(value).strip()
+        body, colon, scale = text.partition(":")
+        if colon and scale.strip().lower() not in ("log", "log-uniform", "loguniform"):
+            raise BadParameterError(
+                f"the range {name}={text} has scale {scale.strip()!r}: write LO..HI (uniform) or LO..HI:log"
+            )
+        lo_text, dots, hi_text = body.partition("..")
+        if not dots:
+            raise BadParameterError(f"{name}={text} is not a range: write LO..HI (uniform) or LO..HI:log")
+        bounds = []
+        for part in (lo_text.strip(), hi_text.strip()):
+            try:
+                bound = float(part)
+            except ValueError:
+                bound = math.nan
+            if not math.isfinite(bound):
+                raise BadParameterError(f"the range {name}={text} has {part!r}, which is not a number: write LO..HI")
+            bounds.append(bound)
+        lo, hi = bounds
+        if lo >= hi:
+            raise BadParameterError(f"the range {name}={text} is empty: its low end must be below its high end")
+        if colon and lo <= 0:
+            raise BadParameterError(
+                f"the log range {name}={text} starts at {lo:g}: a log-uniform range must start above 0"
+            )
+        return cls(name, lo, hi, bool(colon))
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.lo:g}..{self.hi:g}" + (":log" if self.log else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """A sweep's design (``--design KIND:N``): points drawn in the box of the parameters' ranges instead of a
+    grid's product, and what is measured at each point to compute the sensitivity indices.
+
+    Attributes:
+        kind: one of :data:`DESIGN_KINDS`. n: base samples (Sobol': ``n * (D + 2)`` points for D ranges, best a
+            power of 2), trajectories (Morris: ``n * (D + 1)`` points) or points (a Latin hypercube).
+        ranges: the varied parameters, in order. measure: one of :data:`DESIGN_MEASURES` or
+            ``series:MEASURE@TICK``.
+    """
+
+    kind: str
+    n: int
+    ranges: tuple[ParamRange, ...]
+    measure: str = "reached"
+
+    @property
+    def points(self) -> int:
+        """How many points the design draws (the sweep's combinations)."""
+        d = len(self.ranges)
+        return self.n * (d + 2) if self.kind == "sobol" else self.n * (d + 1) if self.kind == "morris" else self.n
+
+    @property
+    def series_at(self) -> tuple[str, int] | None:
+        """``(MEASURE, TICK)`` of a ``series:MEASURE@TICK`` measure (None for another)."""
+        if not self.measure.startswith("series:"):
+            return None
+        name, _, tick = self.measure.removeprefix("series:").rpartition("@")
+        return name, int(tick)
+
+    @classmethod
+    def parse(cls, spec: object, ranges: Iterable[ParamRange], measure: object = None) -> Design:
+        """``"sobol:256"``, ``"morris:20"`` or ``"lhs:100"`` over ``ranges``, measuring ``measure`` (None:
+        ``reached``).
+
+        Raises:
+            BadParameterError: not KIND:N, an unknown kind, N below 2 or above :data:`MAX_DESIGN_N`, no range,
+                an unknown measure: one sentence.
+        """
+        if not isinstance(spec, str):
+            raise BadParameterError(f"design must be a text such as 'sobol:256', got {type(spec).__name__}")
+        kind, colon, count = spec.strip().partition(":")
+        kind = kind.strip().lower()
+        if not colon:
+            raise BadParameterError(
+                f"design {spec[:40]!r} is not KIND:N: give sobol:N, morris:N or lhs:N (such as sobol:256)"
+            )
+        if kind not in DESIGN_KINDS:
+            raise BadParameterError(f"design kind {kind[:30]!r} is unknown: choose sobol:N, morris:N or lhs:N")
+        what = {"sobol": "base samples", "morris": "trajectories", "lhs": "points"}[kind]
+        try:
+            n = int(count.strip())
+        except ValueError:
+            n = 0
+        if not 2 <= n <= MAX_DESIGN_N:
+            best = " (best a power of 2, such as 256)" if kind == "sobol" else ""
+            raise BadParameterError(
+                f"design {spec.strip()[:40]} is invalid: N, its {what}, must be a whole number from 2 to "
+                f"{MAX_DESIGN_N:,}{best}"
+            )
+        listed = tuple(ranges)
+        if not listed:
+            raise BadParameterError(
+                f"design {kind}:{n} has no parameter to vary: give a range as --param NAME=LO..HI (or LO..HI:log)"
+            )
+        return cls(kind, n, listed, cls.check_measure(measure))
+
+    @staticmethod
+    def check_measure(measure: object) -> str:
+        """``measure`` if a design can analyse it (None: ``reached``).
+
+        Raises:
+            BadParameterError: an unknown measure, or a series measure without a whole tick: one sentence.
+        """
+        if measure is None:
+            return "reached"
+        if not isinstance(measure, str):
+            raise BadParameterError(f"measure must be a name such as 'reached', got {type(measure).__name__}")
+        text = measure.strip()
+        if text in DESIGN_MEASURES:
+            return text
+        if text.startswith("series:"):
+            name, at, tick = text.removeprefix("series:").rpartition("@")
+            if not at or not name.strip() or not tick.strip().isdigit():
+                raise BadParameterError(
+                    f"measure {text[:40]!r} is not series:MEASURE@TICK: give a series measure and a whole tick "
+                    "counted from the injection, such as series:I@10"
+                )
+            return f"series:{name.strip()}@{int(tick)}"
+        raise BadParameterError(f"measure {text[:40]!r} is unknown: {_MEASURES_HINT}")
+
+
 @dataclass(frozen=True, slots=True)
 class Sweep:
-    """Every combination of a grid run ``runs`` times on a world file (``agora sweep``, ``world.sweep``).
+    """Every combination of a grid run ``runs`` times on a world file (``agora sweep``, ``world.sweep``), or the
+    points of a design (``--design``) run ``runs`` times each, with the sensitivity of a measure to the design's
+    parameters.
 
     Attributes:
         grid: swept names and their values as text, in order (the first varies slowest): model parameters
@@ -570,6 +741,8 @@ class Sweep:
         workers: processes (None: one per CPU). ray: a Ray address or ``auto`` (None: local processes).
         series, trees: keep every run's series, adoption forest. interventions: every run's (``TICK:ACTION``).
         kernel: one of :data:`KERNELS`; ``auto`` judges by the sweep's total runs.
+        design: the design whose points are the combinations (None: the grid's product); its ranges are not
+            in ``params``. A series measure keeps the series (``series`` is then true).
     """
 
     grid: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -589,6 +762,7 @@ class Sweep:
     trees: bool = False
     interventions: tuple[str, ...] = ()
     kernel: str = "auto"
+    design: Design | None = None
 
     FIELDS = (
         "grid",
@@ -608,6 +782,8 @@ class Sweep:
         "trees",
         "intervene",
         "kernel",
+        "design",
+        "measure",
     )
 
     @property
@@ -617,7 +793,9 @@ class Sweep:
 
     @property
     def total_runs(self) -> int:
-        """Runs over every combination."""
+        """Runs over every combination (every point of a design)."""
+        if self.design is not None:
+            return self.design.points * self.runs
         combinations = 1
         for _, values in self.grid:
             combinations *= len(values)
@@ -626,12 +804,14 @@ class Sweep:
     @classmethod
     def parse(cls, data: Mapping[str, object]) -> Sweep:
         """The sweep ``data`` asks for (the keys of :attr:`FIELDS`; ``grid`` a mapping of names to values).
-        What needs the registry and the world (models, parameters, recommenders, seed methods) is checked by
-        the sweep before any run, once.
+        With ``design`` (``"sobol:N"``, ``"morris:N"`` or ``"lhs:N"``) a ``params`` value ``"LO..HI"``,
+        ``"LO..HI:log"``, ``(LO, HI)`` or ``(LO, HI, "log")`` is a range the design draws from, the others fixed,
+        and ``measure`` says what the indices are of. What needs the registry and the world (models,
+        parameters and their bounds, recommenders, seed methods) is checked by the sweep before any run, once.
 
         Raises:
-            BadParameterError: an unknown field, a value of the wrong type or out of range, or two options
-                that exclude each other: one sentence.
+            BadParameterError: an unknown field, a value of the wrong type or out of range, two options
+                that exclude each other, a bad design, range or measure: one sentence.
         """
         extra = sorted(set(data) - set(cls.FIELDS))
         if extra:
@@ -671,6 +851,9 @@ class Sweep:
         if model is not None and not isinstance(model, str):
             raise BadParameterError(f'model must be a model name such as "ic", got {type(model).__name__}')
         params = _settings(data.get("params"), "params")
+        design = cls._design(data, params, bool(grid))
+        if design is not None:
+            params = _frozen({k: v for k, v in params.items() if not ParamRange.is_range(v)})
         listed = data.get("intervene")
         return cls(
             grid=tuple(grid),
@@ -686,11 +869,42 @@ class Sweep:
             social=_settings(data.get("social"), "social"),
             workers=workers,
             ray=ray,
-            series=bool(data.get("series")),
+            series=bool(data.get("series")) or (design is not None and design.series_at is not None),
             trees=bool(data.get("trees")),
             interventions=() if listed is None else intervention_texts(listed),  # type: ignore[arg-type]
             kernel=str(kernel),
+            design=design,
         )
+
+    @staticmethod
+    def _design(data: Mapping[str, object], params: Mapping[str, object], grid: bool) -> Design | None:
+        """The design ``data`` asks for, its ranges taken from ``params`` (None: none asked for).
+
+        Raises:
+            BadParameterError: a design with a grid, a range or a measure without a design, a bad design.
+        """
+        spec, measure = data.get("design"), data.get("measure")
+        ranged = [k for k, v in params.items() if ParamRange.is_range(v)]
+        if spec is None:
+            if measure is not None:
+                raise BadParameterError(
+                    "measure says what a design's sensitivity indices are of: give a design too "
+                    "(--design sobol:N, morris:N or lhs:N)"
+                )
+            if ranged:
+                shown = f"{ranged[0]}={grid_text(params[ranged[0]])}"[:60]
+                raise BadParameterError(
+                    f"{shown} is a range, which only a design draws from: give --design sobol:N, morris:N or "
+                    "lhs:N, or a single value"
+                )
+            return None
+        if grid:
+            raise BadParameterError(
+                "--design draws its points from the --param ranges, and --grid lists values of its own: "
+                "give one of them"
+            )
+        ranges = [ParamRange.parse(k, params[k]) for k in ranged]
+        return Design.parse(spec, ranges, measure)
 
 
 # -- seed choice ------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import asyncio
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.core.world import World
@@ -30,6 +30,9 @@ from sim.social.dynamics import Social
 from sim.store.create import imported_world, synthetic_world
 from sim.store.worldfile import check_target, save_world, world_info
 from sim.store.worldfile import open_world as open_world_file
+
+if TYPE_CHECKING:
+    from sim.fit.fitting import Fit, FitResult
 
 Progress = Callable[[str, float], None] | None
 
@@ -184,6 +187,11 @@ class WorldFile:
         **fields: object,
     ) -> SweepResult:
         """Run every combination of ``grid`` ``runs`` times, as ``agora sweep`` does; the file is not modified.
+        With ``design``, run the points of a design instead and compute the sensitivity of a measure to the
+        parameters it varies (``agora sweep --design``; docs/sensitivity.md)::
+
+            res = world.sweep(design="sobol:256", params={"p": "0.01..0.1", "feed_weight": "0..1"}, runs=8)
+            res.sensitivity["p"].ST, res.sensitivity["p"].ST_conf
 
         Args:
             grid: a :class:`~sim.engine.requests.Sweep` (``sim.Sweep``), or the grid with the request's other
@@ -200,14 +208,26 @@ class WorldFile:
             trees: keep every run's adoption forest (:attr:`SweepResult.cascades`, ``--cascades``).
             intervene: interventions of every run (``--intervene``); the grid may sweep ``intervene`` too.
             kernel: ``auto`` (batched where it can, judged by the sweep's total runs), ``batched`` or ``engine``.
+            design: ``"sobol:N"`` (Sobol' indices; N base samples, best a power of 2), ``"morris:N"`` (Morris
+                screening; N trajectories) or ``"lhs:N"`` (a Latin hypercube of N points, no indices), drawn by
+                SALib (``pip install 'agora-sim[fit]'``) from the ranges in ``params``: ``"LO..HI"`` (uniform),
+                ``"LO..HI:log"`` (log-uniform), ``(LO, HI)`` or ``(LO, HI, "log")``; the other ``params`` stay
+                fixed. Excludes ``grid``; each point runs ``runs`` times on session seeds ``seed + r``.
+            measure: with ``design``, what the indices are of, each point's mean over its runs: ``reached``
+                (default), ``peak_tick``, ``rounds``, ``cascade.depth``, ``cascade.structural_virality`` or
+                ``series:MEASURE@TICK`` (such as ``series:I@10``).
             progress: called with ``(what, fraction)`` as runs finish.
             Others: as :meth:`ensemble`.
 
         Returns:
-            A :class:`SweepResult`; its ``to_dict()`` is what ``agora sweep ... --json`` prints.
+            A :class:`SweepResult`; its ``to_dict()`` is what ``agora sweep ... --json`` prints. With a design,
+            its :attr:`~SweepResult.sensitivity` maps each parameter to a :class:`~sim.fit.design.SobolIndex`
+            (``S1``, ``S1_conf``, ``ST``, ``ST_conf``) or :class:`~sim.fit.design.MorrisIndex` (``mu_star``,
+            ``mu_star_conf``, ``mu``, ``sigma``), and :attr:`~SweepResult.design` says what was drawn.
 
         Raises:
-            BadParameterError: a bad grid, model, parameter, seed selection or option.
+            BadParameterError: a bad grid, model, parameter, seed selection or option; a bad design, range
+                (LO >= HI, outside the parameter's bounds) or measure; SALib missing for a design.
             BadFileError: the world file or a plugin folder cannot be read.
         """
         return run_sync(self.asweep(grid, progress=progress, **fields))
@@ -233,6 +253,43 @@ class WorldFile:
         result = await run_sweep(self.path, request, plugin_dirs=self.plugins, progress=progress)
         records = series_records(result)  # out of the report, as agora sweep --series leaves it
         return SweepResult.from_dict(result, records, source=self.path, kept_series=request.series)
+
+    # -- fits ------------------------------------------------------------------------------------------------
+    def fit(self, request: Fit | None = None, /, *, progress: Progress = None, **fields: object) -> FitResult:
+        """Fit a model's parameters to an observation file, as ``agora fit`` does; the file is not modified.
+
+        Args:
+            request: a :class:`~sim.fit.fitting.Fit`, or none and its fields as keywords (parsed by
+                :meth:`Fit.parse`, as ``agora fit`` parses its flags): ``observed`` (the file: a series, a set of
+                cascades or adoption times ``id,tick``), ``model``, ``params`` (``{"beta": (0.01, 0.2),
+                "gamma": (0.05, 0.5, "log")}``, ``{"p": "0.01..0.2"}`` or ``["p=0.01..0.2"]``; a plain value fixes
+                a parameter), ``seeds``, ``budget``, ``population``, ``seed``, ``workers``, ``replicates``,
+                ``steps``, ``method`` (``auto``, ``abc`` or ``exact``), ``kernel``, ``predictive``.
+            progress: called with ``(what, fraction)`` after each batch of simulations.
+
+        Returns:
+            A :class:`~sim.fit.fitting.FitResult`: per parameter the median and 90 % credible interval
+            (``result.params["beta"].ci90``), the weighted posterior samples, the simulations used and failed,
+            the effective sample size, warnings and the posterior predictive check; ``to_dict()`` is what
+            ``agora fit --json`` prints.
+
+        Raises:
+            BadParameterError: a bad observation, model, parameter range, seed selection or option.
+            BadFileError: the world file, the observation file or a plugin folder cannot be read.
+        """
+        return run_sync(self.afit(request, progress=progress, **fields))
+
+    async def afit(self, request: Fit | None = None, /, *, progress: Progress = None, **fields: object) -> FitResult:
+        """:meth:`fit` as a coroutine."""
+        from sim.fit.fitting import Fit, run_fit  # noqa: PLC0415 - scipy and the fit load only for a fit
+
+        if request is None:
+            request = Fit.parse(fields)
+        elif fields:
+            raise TypeError(f"fit() takes a Fit request or keywords, not both ({', '.join(fields)})")
+        registry = plugin_registry(self.path, self.plugins)
+        world = await open_world_file(self.path)
+        return await run_fit(world, registry, request, progress=progress)
 
     # -- a live world ----------------------------------------------------------------------------------------
     def simulation(self, **settings: Unpack[LiveSettings]) -> Simulation:

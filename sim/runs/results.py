@@ -18,6 +18,7 @@ import numpy as np
 
 from sim.analysis.plot import check_figure_path, figure_format, plot_files, plot_tables
 from sim.errors import BadParameterError
+from sim.fit.design import DesignReport, Sensitivity, sensitivity_from_dict
 from sim.model.series import SeriesColumns
 from sim.runs.reports import ArmReport, EnsembleReport, FirstFailure, JSONObject, RunEntry, SweepReport
 from sim.runs.runner import series_records
@@ -599,6 +600,11 @@ class SweepResult(_Files):
     ``to_dict()`` is the JSON object ``agora sweep WORLD ... --series FILE --json`` prints for the same options
     (``series_file``, ``cascades_file`` and ``ccdf_file`` appear once those files were written). A sweep run
     with ``trees=True`` keeps each run's adoption forest (:attr:`cascades`) outside that dict.
+
+    A design's sweep (``design="sobol:256"``) has one combination per drawn point (its ``grid``: the point's
+    parameter values), :attr:`design` (what was drawn, the measure at each point) and :attr:`sensitivity` (the
+    indices by parameter: :class:`~sim.fit.design.SobolIndex` for ``sobol``,
+    :class:`~sim.fit.design.MorrisIndex` for ``morris``; None for ``lhs``).
     """
 
     arms: list[Arm]
@@ -615,6 +621,8 @@ class SweepResult(_Files):
     source: str = ""
     kept_series: bool = True
     trees: list[list[Tree]] | None = field(default=None, repr=False)
+    design: DesignReport | None = field(default=None, repr=False)
+    sensitivity: Sensitivity | None = None
 
     @classmethod
     def from_dict(
@@ -625,6 +633,10 @@ class SweepResult(_Files):
         taken = [_take_trees(c["per_run"]) for c in data["results"]]
         trees = None if all(t is None for t in taken) else [t or [] for t in taken]
         arms = [Arm.from_dict(i, c, data["session_seeds"]) for i, c in enumerate(data["results"])]
+        extra: Mapping[str, object] = data  # a design's keys beside those every sweep has
+        raw_design, raw_indices = extra.get("design"), extra.get("sensitivity")
+        design = DesignReport.from_dict(raw_design) if isinstance(raw_design, Mapping) else None
+        indices = raw_indices if isinstance(raw_indices, Mapping) else None
         return cls(
             arms=arms,
             grid=dict(data["grid"]),
@@ -640,10 +652,17 @@ class SweepResult(_Files):
             source=source,
             kept_series=kept_series,
             trees=trees,
+            design=design,
+            sensitivity=None if design is None else sensitivity_from_dict(design.kind, indices),
         )
 
     def __len__(self) -> int:
         return len(self.arms)
+
+    @property
+    def keys(self) -> list[str]:
+        """The names that tell the combinations apart: the grid's, or the parameters a design varies."""
+        return list(self.design.params) if self.design is not None else list(self.grid)
 
     def __getitem__(self, index: int) -> Arm:
         return self.arms[index]
@@ -694,7 +713,7 @@ class SweepResult(_Files):
     def series(self) -> Series:
         """The per-tick series of every run that did not fail, with one column per grid key first."""
         self._require_series()
-        keys = list(self.grid)
+        keys = self.keys
         return Series(self.records, table=table_from_records(self.records, keys, source=self.source))
 
     def write_series(self, path: str, *, force: bool = False) -> dict[str, object]:
@@ -718,7 +737,7 @@ class SweepResult(_Files):
         """
         self._require_series()
         title = title or (f"sweep of {self.model} on {os.path.basename(self.source)}, {self.runs} runs per combination")
-        self.data["plot"] = drawn = _figure(self.records, list(self.grid), self.source, output, title, measures, force)
+        self.data["plot"] = drawn = _figure(self.records, self.keys, self.source, output, title, measures, force)
         return dict(drawn)
 
     @property
@@ -736,7 +755,7 @@ class SweepResult(_Files):
             for i, (r, tree) in enumerate(zip(a.data["per_run"], trees))
             if tree is not None and r.get("status") != "failed"
         ]
-        return Cascades(records, table=cascade_table(records, list(self.grid)))
+        return Cascades(records, table=cascade_table(records, self.keys))
 
     def ccdf(self) -> SizeDistribution:
         """The distribution of cascade sizes of each combination, over its completed runs with a tree: the grid
@@ -744,7 +763,7 @@ class SweepResult(_Files):
         records: list[dict[str, object]] = [
             {"keys": dict(a.grid), "sizes": _sizes(a.data["per_run"])} for a in self.arms
         ]
-        return _size_distribution(records, list(self.grid))
+        return _size_distribution(records, self.keys)
 
     def _require_series(self) -> None:
         if not self.kept_series:
@@ -758,10 +777,12 @@ class SweepResult(_Files):
         return copy.deepcopy(self.data)
 
     def _table(self) -> dict[str, list[object]]:
-        keys = list(self.grid)
+        keys = self.keys
         cols: dict[str, list[object]] = {k: [] for k in keys}
         for name in ("model", "completed", "failed", "mean_reached", "ci95_low", "ci95_high", "mean_peak_tick"):
             cols[name] = []
+        if self.design is not None:  # the measure at each point, as the indices were computed from
+            cols["value"] = list(self.design.values)
         for a in self.arms:
             for k in keys:
                 if k != "model":  # a swept model is the model column
@@ -777,7 +798,8 @@ class SweepResult(_Files):
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per combination: grid keys, model, completed, failed, mean_reached, ci95_low, ci95_high,
-        mean_peak_tick (needs pandas)."""
+        mean_peak_tick (needs pandas); for a design, the varied parameters first and ``value``, the measure
+        at the point, last."""
         return _columns_frame(self._table())
 
     def to_arrow(self) -> pa.Table:

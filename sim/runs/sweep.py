@@ -22,6 +22,11 @@ Backends:
 
 Results are reported in grid order whatever order the runs finished in. Every worker reports how many
 times its process loaded the world (``world_loads``).
+
+A design (``--design sobol:N|morris:N|lhs:N``, :mod:`sim.fit.design`) replaces the grid's product by points
+SALib draws in the box of the ``--param NAME=LO..HI`` ranges: each point is one combination, run like any
+other (the same backends, kernels, seeds and common random numbers), and the measure's mean over a point's
+runs is what the sensitivity indices are computed from (the report's ``design`` and ``sensitivity``).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, get_args
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast, get_args
 
 import numpy as np
 
@@ -54,13 +59,15 @@ from sim.core.cascade import cascade_differences, cascade_stats
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
 from sim.engine.intervene import check as check_intervention
-from sim.engine.requests import NOT_PARAMS, Ensemble, Sweep
+from sim.engine.requests import NOT_PARAMS, Design, Ensemble, Sweep
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.fit import design as designs
 from sim.model.intervene import parse_all
 from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
+from sim.model.series import BREADTH, DEPTH, MOMENTS, NEW, REACHED
 from sim.runs import batched
 from sim.runs.forkpool import fork_available, map_forked
 from sim.runs.reports import ArmReport, InterventionStats, JSONObject, Paired, RunEntry, SweepReport, interval
@@ -292,6 +299,116 @@ def _fixed_by_model(
                 raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
             fixed_by[m][name] = value
     return fixed_by
+
+
+def plan_design(
+    registry: Registry,
+    design: Design,
+    fixed: dict[str, str],
+    model: str | None = None,
+    social: Mapping[str, object] | None = None,
+    check_social: Callable[[dict[str, object]], object] | None = None,
+    seed: int = 0,
+) -> tuple[list[Arm], list[dict[str, object]], list[dict[str, object]], designs.Sample]:
+    """Every point of a design as an arm, checked before anything runs: the fixed parameters, model and
+    settings as :func:`plan_arms` checks them, each range against the model's parameter (it has it, it is a
+    number, the range is inside its bounds), the measure against the model's series; then the points, drawn by
+    SALib from ``seed``. An integer parameter gets its drawn value rounded.
+
+    Returns:
+        ``(arms, typed_params, point_values, sample)``: per point, in the order drawn, the arm, the model's full
+        typed parameters, the varied parameters' typed values; and the drawn design.
+
+    Raises:
+        BadParameterError: a parameter the model lacks (named), one that is not a number, a range outside its
+            bounds, a parameter both drawn and fixed, a series measure the model does not record, SALib missing.
+        PluginError: an unknown model.
+    """
+    arms, _, _ = plan_arms(registry, [], fixed, model, social, check_social)
+    base = arms[0]
+    m = base["model"]
+    cls = registry.model(m)
+    names: list[str] = []
+    for r in design.ranges:
+        owner, dot, name = r.name.rpartition(".")
+        if dot and owner != m:
+            raise BadParameterError(f"the range {r} names model {owner!r}, which the sweep does not run (it runs {m})")
+        if name not in cls.params:
+            raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}")
+        if name in base["params"] or name in names:
+            raise BadParameterError(f"{name} is given twice (a range and a value, or two ranges): give it once")
+        param = cls.params[name]
+        if param.type not in (int, float) or param.choices:
+            raise BadParameterError(
+                f"{m}'s parameter {name} is {param.describe_range()}: a design draws only numbers, so fix it "
+                f"with --param {name}=VALUE"
+            )
+        if (param.min is not None and r.lo < param.min) or (param.max is not None and r.hi > param.max):
+            raise BadParameterError(
+                f"the range {r} goes beyond {m}'s {name}, which is {param.describe_range()}: give a range inside it"
+            )
+        names.append(name)
+    _check_series_measure(cls, m, design)
+    sample = designs.draw(design.kind, design.n, design.ranges, seed)
+    kinds = [cls.params[name].type for name in names]
+    out_arms: list[Arm] = []
+    typed: list[dict[str, object]] = []
+    values: list[dict[str, object]] = []
+    for row in sample.values.tolist():
+        drawn = {name: str(round(x)) if kind is int else repr(float(x)) for name, kind, x in zip(names, kinds, row)}
+        params = {**base["params"], **drawn}
+        full = cls.validate(params)
+        arm: Arm = {"model": m, "params": params, "social": dict(base["social"])}
+        out_arms.append(arm)
+        typed.append(full)
+        values.append({r.name: full[name] for r, name in zip(design.ranges, names)})
+    return out_arms, typed, values, sample
+
+
+def _check_series_measure(cls: Any, model: str, design: Design) -> None:
+    """A ``series:MEASURE@TICK`` measure names a series the model records.
+
+    Raises:
+        BadParameterError: it names none of the model's states, ``reached``, ``new``, ``depth``, ``breadth``,
+            or its variables' moments.
+    """
+    at = design.series_at
+    if at is None:
+        return
+    known = [*map(str, cls.states), REACHED, NEW, DEPTH, BREADTH]
+    known += [f"{v}.{m}" for v in (cls.variables or {}) for m in MOMENTS]
+    if at[0] not in known and not at[0].startswith("counter"):
+        raise BadParameterError(
+            f"measure {design.measure}: {model}'s series has no {at[0]!r}; its measures are {', '.join(known)}"
+        )
+
+
+def measure_of(run: RunEntry, measure: str) -> float | None:
+    """A run's value of a design's measure (None for a failed run, or one without it): ``reached``,
+    ``peak_tick``, ``rounds``, ``cascade.depth``, ``cascade.structural_virality``, or ``series:MEASURE@TICK``
+    (TICK counted from the injection; a run that ended before TICK keeps its last value)."""
+    if run.get("status") == "failed":
+        return None
+    value: object
+    if measure.startswith("series:"):
+        name, _, tick_text = measure.removeprefix("series:").rpartition("@")
+        series = run.get("series") or {}
+        ticks, column = series.get("tick") or [], series.get(name)
+        first = ticks[0] if ticks else None
+        if first is None or not column or int(tick_text) < first:
+            return None
+        value = column[min(int(tick_text) - int(first), len(column) - 1)]
+    elif measure.startswith("cascade."):
+        value = (run.get("cascade") or {}).get(measure.removeprefix("cascade."))
+    else:
+        value = cast(Mapping[str, object], run).get(measure)
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _point_value(runs: list[RunEntry], measure: str) -> float | None:
+    """A design point's value: the mean of its runs' values (None when no run has one)."""
+    got = [x for r in runs if (x := measure_of(r, measure)) is not None]
+    return math.fsum(got) / len(got) if got else None
 
 
 def _ship_seeds(world: Any, spec: SeedSpec, registry: Any = None, arm: Arm | None = None) -> str:
@@ -865,6 +982,8 @@ async def run_sweep(
         raise TypeError(f"run_sweep() takes a Sweep request or keywords, not both ({', '.join(fields)})")
     if request.ray is not None:
         import_ray()  # the one-sentence hint before any work
+    if request.design is not None:
+        designs.salib()  # the one-sentence hint before any work
     registry = Registry(_check_plugin_dirs(plugin_dirs, world_path))
     if progress:
         progress("opening the world", 0.0)
@@ -893,7 +1012,7 @@ async def run_sweep(
         await _run_pool(os.path.abspath(world_path), user_dirs, workers, plan.spec, jobs, tally)
     results = _results(plan, tally, request.runs, agents)
     models = list(dict.fromkeys(a["model"] for a in plan.arms))
-    return {
+    report: SweepReport = {
         "results": results,
         "world": world_path,
         "agents": agents,
@@ -925,17 +1044,48 @@ async def run_sweep(
         "llm": "offline",
         "seconds": round(time.perf_counter() - t0, 3),
     }
+    if request.design is not None and plan.sample is not None:
+        _add_design(report, request.design, plan, request.seed)
+        report["seconds"] = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _add_design(report: SweepReport, design: Design, plan: _Plan, seed: int) -> None:
+    """The report's ``design`` (what was drawn and each point's value) and ``sensitivity`` (the indices by
+    parameter, None for a Latin hypercube or when a point has no value or the measure never varied)."""
+    assert plan.sample is not None
+    values = [_point_value(arm["per_run"], design.measure) for arm in report["results"]]
+    missing = sum(1 for v in values if v is None)
+    why: str | None = None
+    sensitivity: designs.Sensitivity | None = None
+    if missing and design.kind != "lhs":
+        why = (
+            f"{missing} of {len(values)} points have no value of {design.measure} (every run of theirs failed or "
+            "lacks it), and the indices need every point"
+        )
+    elif design.kind != "lhs":
+        sensitivity = designs.analyze(plan.sample, [float(v) for v in values if v is not None], seed)
+        if design.kind == "sobol" and all(
+            isinstance(i, designs.SobolIndex) and i.ST is None for i in (sensitivity or {}).values()
+        ):
+            why = f"{design.measure} is the same at every point: no parameter moves it within its range"
+    inputs = [[float(v) for v in point.values()] for point in plan.grid_values]  # type: ignore[arg-type]
+    drawn = designs.design_report(plan.sample, design.ranges, design.measure, values, inputs, why)
+    extra = cast(dict[str, object], report)  # SweepReport names the keys every sweep has
+    extra["design"] = drawn.to_dict()
+    extra["sensitivity"] = None if sensitivity is None else {k: v.to_dict() for k, v in sensitivity.items()}
 
 
 @dataclass
 class _Plan:
     """A sweep checked and planned before any run: its arms as shipped to workers, each arm's typed
-    parameters and grid values, and what every run shares."""
+    parameters and grid values (a design's point's values), what every run shares, and a design's sample."""
 
     arms: list[Arm]
     typed: list[dict[str, object]]
     grid_values: list[dict[str, object]]
     spec: RunSpec
+    sample: designs.Sample | None = None
 
 
 def _plan(request: Sweep, world: World, registry: Registry) -> _Plan:
@@ -947,14 +1097,22 @@ def _plan(request: Sweep, world: World, registry: Registry) -> _Plan:
         BadParameterError: one sentence, before any run.
     """
     grid = [(key, list(values)) for key, values in request.grid]
-    arms, typed, grid_values = plan_arms(
-        registry,
-        grid,
-        dict(request.params),
-        request.model,
-        dict(request.social),
-        check_social=lambda changes: Social(world, registry).configure(**changes),
-    )
+    check_social = lambda changes: Social(world, registry).configure(**changes)  # noqa: E731
+    sample = None
+    if request.design is not None:
+        arms, typed, grid_values, sample = plan_design(
+            registry,
+            request.design,
+            dict(request.params),
+            request.model,
+            dict(request.social),
+            check_social,
+            request.seed,
+        )
+    else:
+        arms, typed, grid_values = plan_arms(
+            registry, grid, dict(request.params), request.model, dict(request.social), check_social
+        )
     fixed_iv = _arm_interventions(world, registry, request, arms)
     spec = RunSpec(
         text=request.text,
@@ -975,7 +1133,9 @@ def _plan(request: Sweep, world: World, registry: Registry) -> _Plan:
             except BadParameterError as exc:
                 where = " ".join(f"{k}={v}" for k, v in values.items())
                 raise BadParameterError(f"{str(exc).rstrip('.')} (the combination {where or 'of the sweep'})") from None
-    return _Plan(arms, typed, grid_values, spec)
+            if request.design is not None:
+                break  # a design's points differ only in the drawn values: the first speaks for all
+    return _Plan(arms, typed, grid_values, spec, sample)
 
 
 def _arm_seeds(world: Any, registry: Registry, request: Sweep, arms: list[Arm]) -> str:
@@ -1021,8 +1181,9 @@ def _results(plan: _Plan, tally: _Tally, runs: int, agents: int) -> list[ArmRepo
         kernels = sorted({k for k in (run.pop("kernel", None) for run in per_run) if k is not None})
         results.append(_summary(plan.typed[ci], plan.grid_values[ci], arm, per_run, agents))
         results[-1]["kernel"] = "+".join(kernels) or None  # which ran the combination's runs (none: all failed)
-    for res in results[1:]:
-        res["paired"] = paired_difference(results[0]["per_run"], res["per_run"], agents)
+    if plan.sample is None:  # a design's points are not arms against a first one
+        for res in results[1:]:
+            res["paired"] = paired_difference(results[0]["per_run"], res["per_run"], agents)
     return results
 
 

@@ -416,7 +416,17 @@ _SWEEP_EXAMPLES = (
     "examples: agora sweep saves/city.db --model ic --grid p=0.01,0.02,0.05 --runs 20 --seeds top:10\n"
     "          agora sweep saves/city.db --grid model=ic,sir --param ic.p=0.1 --param sir.beta=0.08 --series "
     "ab.csv\n"
-    "          agora sweep saves/city.db --grid recommender=chronological,hot --param p=0.05 --plot ab.png"
+    "          agora sweep saves/city.db --grid recommender=chronological,hot --param p=0.05 --plot ab.png\n"
+    "          agora sweep saves/city.db --design sobol:256 --param p=0.01..0.1 --param feed_weight=0..1 "
+    "--runs 8\n"
+    "          agora sweep saves/city.db --model sir --design morris:20 --param beta=0.01..0.5:log "
+    "--param gamma=0.05..0.5 --measure series:I@10\n"
+    "\n"
+    "--design draws the points instead of a grid (SALib, pip install 'agora-sim[fit]'; docs/sensitivity.md):\n"
+    "  sobol:N   Saltelli's sampling, N * (D + 2) points for D ranges (N best a power of 2); first-order (S1)\n"
+    "            and total (ST) Sobol' indices with 95% bootstrap intervals\n"
+    "  morris:N  N trajectories on a 4-level grid, N * (D + 1) points; Morris's mu* (95% interval) and sigma\n"
+    "  lhs:N     a Latin hypercube of N points and the measure at each (--json), for your own analysis"
 )
 
 #: The examples under ``agora seeds --help``.
@@ -632,9 +642,26 @@ def _sweep_grid(sw: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a fixed model parameter (repeatable); MODEL.KEY=VALUE for a parameter of one swept model",
+        help="a fixed model parameter (repeatable); MODEL.KEY=VALUE for a parameter of one swept model; with "
+        "--design, KEY=LO..HI is a range the design draws from uniformly, KEY=LO..HI:log log-uniformly",
     )
-    sw.add_argument("--runs", type=positive_int, default=10, metavar="R", help="runs per combination (default 10)")
+    sw.add_argument(
+        "--design",
+        metavar="KIND:N",
+        help="draw the combinations from the --param ranges instead of a --grid: sobol:N (Sobol' indices; N base "
+        "samples, best a power of 2: N * (D + 2) points), morris:N (Morris screening; N trajectories: N * (D + 1) "
+        "points) or lhs:N (a Latin hypercube of N points); each point runs --runs times on the same session seeds",
+    )
+    sw.add_argument(
+        "--measure",
+        metavar="NAME",
+        help="with --design, what the indices are of, each point's mean over its runs: reached (default), "
+        "peak_tick, rounds, cascade.depth, cascade.structural_virality, or series:MEASURE@TICK (a series value "
+        "at a tick counted from the injection, such as series:I@10; a run that ended earlier keeps its last value)",
+    )
+    sw.add_argument(
+        "--runs", type=positive_int, default=10, metavar="R", help="runs per combination or design point (default 10)"
+    )
     sw.add_argument(
         "--seeds",
         default="random:10",
