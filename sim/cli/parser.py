@@ -36,6 +36,7 @@ from sim.cli.parsers.commands import (
     add_topics,
 )
 from sim.cli.parsers.develop import PLUGIN_TEMPLATES, add_analysis_bench, add_bench, add_plugins
+from sim.cli.parsers.fit import add_fit
 from sim.cli.parsers.options import KERNELS
 
 __all__ = [
@@ -63,6 +64,7 @@ BUILTIN_COMMANDS = (
     "bench",
     "plugins",
     "sweep",
+    "fit",
     "plot",
     "cascades",
     "seeds",
@@ -106,6 +108,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     add_bench(sub, groups)
     add_plugins(sub)
     add_sweep(sub)
+    add_fit(sub)
     add_plot(sub)
     add_cascades(sub)
     add_seeds(sub)

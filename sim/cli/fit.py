@@ -1,0 +1,130 @@
+"""``agora fit``: fit a model's parameters to an observation file (the engine is :mod:`sim.fit.fitting`).
+
+Prints per parameter the posterior median and 90 % credible interval; ``-o FILE`` writes the weighted posterior
+samples (``.csv``, ``.csv.gz`` or ``.parquet``), ``--plot FIG`` the posterior predictive check. Exit 3 when
+simulations failed (they are counted, never in the posterior).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from sim.analysis.plot import check_figure_path
+from sim.cli.args import EXIT_FAILED
+from sim.cli.output import emit
+from sim.cli.progress import stderr_progress
+from sim.cli.textable import render_table
+from sim.errors import BadParameterError
+from sim.lab.world import WorldFile
+from sim.store.seriesio import check_series_path
+from sim.store.worldfile import check_target
+
+
+def handle(args: argparse.Namespace) -> Any:
+    return _cmd_fit(args)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    named = [(flag, path) for flag, path in (("-o", args.output), ("--plot", args.plot)) if path]
+    if args.force and not named:
+        raise BadParameterError("--force overwrites the -o and --plot files: give one of them")
+    if len(named) == 2 and os.path.abspath(named[0][1]) == os.path.abspath(named[1][1]):
+        raise BadParameterError(f"-o and --plot name the same file {args.output!r}: give each its own file")
+    if args.output:
+        check_target(args.output, args.force, what="posterior file")
+        check_series_path(args.output)
+    if args.plot:
+        check_target(args.plot, args.force, what="figure")
+        check_figure_path(args.plot)
+
+
+async def _cmd_fit(args: argparse.Namespace) -> int:
+    from sim.fit.fitting import Fit  # noqa: PLC0415 - scipy and the fit load only for a fit
+    from sim.fit.output import plot_predictive, write_posterior  # noqa: PLC0415
+
+    _check_outputs(args)
+    request = Fit.parse(
+        {
+            "observed": args.observed,
+            "model": args.model,
+            "params": list(args.param),
+            "seeds": args.seeds,
+            "budget": args.budget,
+            "population": args.population,
+            "seed": args.seed,
+            "workers": args.workers,
+            "replicates": args.replicates,
+            "steps": args.steps,
+            "method": args.method,
+            "kernel": args.kernel,
+            "predictive": 0 if args.predictive is None and not args.plot else (args.predictive or 100),
+        }
+    )
+    with stderr_progress() as progress:
+        result = await WorldFile(args.world, plugins=args.plugins).afit(request, progress=progress)
+    data = result.to_dict()
+    if args.output:
+        data["posterior_file"] = write_posterior(args.output, result)
+    if args.plot:
+        data["figure"] = plot_predictive(args.plot, result)
+    for warning in result.warnings:
+        sys.stderr.write(f"agora: warning: {warning}\n")
+    emit(args, data, lambda: format_fit(data))
+    if result.failed:
+        sys.stderr.write(
+            f"agora: {result.failed} of {result.simulations} simulations failed; the posterior is made of the others\n"
+        )
+        return EXIT_FAILED
+    return 0
+
+
+def _g(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def format_fit(data: dict[str, Any]) -> str:
+    """The fit as plain text: a title, one row per parameter, the simulations and the check."""
+    obs = data["observed"]
+    lines = [
+        f"{data['model']} fitted to {obs['kind']} {obs['path']} by {data['method']}",
+        "",
+    ]
+    head = ["parameter", "median", "90% interval", "prior"]
+    exact = data["method"] == "exact"
+    if exact:
+        head += ["MLE", "90% profile interval"]
+    rows = []
+    for name, p in data["params"].items():
+        lo, hi, scale = p["prior"]
+        row = [name, _g(p["median"]), f"{_g(p['ci90'][0])} .. {_g(p['ci90'][1])}", f"{_g(lo)} .. {_g(hi)} {scale}"]
+        if exact:
+            row += [_g(p["mle"]), f"{_g(p['profile90'][0])} .. {_g(p['profile90'][1])}"]
+        rows.append(row)
+    lines.append(render_table(head, rows))
+    lines.append("")
+    if exact:
+        lines.append(f"exact likelihood; {data['population']:,} posterior draws; {data['seconds']:.1f} s")
+    else:
+        gens = data["generations"]
+        last = gens[-1] if gens else None
+        tol = f", final tolerance {last['epsilon']:.4g}" if last and last["epsilon"] is not None else ""
+        lines.append(
+            f"{data['simulations']:,} simulations ({data['failed']} failed) in {len(gens)} generations{tol}; "
+            f"ESS {data['ess']:.0f} of {data['population']}; {data['seconds']:.1f} s on {data['workers']} "
+            f"worker(s), {data['kernel']} kernel"
+        )
+        lines.append(f"stopped: {data['stopped']}")
+    pred = data.get("predictive")
+    if pred and pred.get("inside90") is not None:
+        lines.append(
+            f"posterior predictive check: {pred['inside90']:.0%} of the observed points inside the 90% band of "
+            f"{pred['simulations']} simulations"
+        )
+    if data.get("posterior_file"):
+        lines.append(f"posterior samples: {data['posterior_file']['path']} ({data['posterior_file']['rows']} rows)")
+    if data.get("figure"):
+        lines.append(f"figure: {data['figure']}")
+    return "\n".join(lines)

@@ -1,0 +1,566 @@
+"""``agora fit``: from an observation file to the parameters that explain it, with their uncertainty.
+
+:class:`Fit` is the request (built by :meth:`Fit.parse` from the CLI's flags, the Python API's keywords);
+:func:`run_fit` reads the world and the observation, runs the fit and returns a :class:`FitResult`, whose
+``to_dict()`` is what ``agora fit --json`` prints.
+
+The method (``method``):
+
+- ``exact``: adoption times (``id,tick``) of ``ic`` or ``si``, whose discrete-time likelihood is exact given
+  who adopted when (:mod:`sim.fit.likelihood`): the posterior on a fine grid of the one parameter, with the
+  maximum-likelihood estimate and its profile interval.
+- ``abc``: every other case: sequential Monte Carlo ABC (:mod:`sim.fit.abc`) with the model's own runs as
+  the simulator (:mod:`sim.fit.simulate`) and the observation's summary statistics (:mod:`sim.fit.summaries`).
+- ``auto`` (the default): ``exact`` where it exists and only its parameter is fitted, else ``abc``.
+
+After the fit, ``predictive`` simulations of parameters drawn from the posterior give the posterior
+predictive check: the band their series (or size distributions) cover, beside the observation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sim.core.world import World
+from sim.errors import BadParameterError
+from sim.fit.abc import MAX_GENERATIONS, SEED_LIMIT, Generation, SMCResult, abc_smc, run_seeds, weighted_quantile
+from sim.fit.priors import Prior, Priors, split_params
+from sim.fit.simulate import Simulator, evaluate_batch
+from sim.fit.summaries import CascadeSummary, SeriesSummary, Summary, summary_for
+from sim.model.registry import Registry
+from sim.runs.forkpool import default_workers
+
+#: ``progress(what, fraction)``, as every long command reports.
+Progress = Callable[[str, float], None] | None
+
+METHODS = ("auto", "abc", "exact")
+MAX_BUDGET = 10_000_000
+MAX_POPULATION = 100_000
+MAX_PREDICTIVE = 10_000
+#: The share of the prior's range at either end where piled-up posterior mass earns a warning.
+EDGE = 0.02
+
+
+def _whole(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int, what: str) -> int | None:
+    value = data.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {value!r}") from None
+    if not lo <= number <= hi:
+        raise BadParameterError(f"{what} must be from {lo} to {hi}, not {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fit of ``model``'s parameters to the observation file ``observed`` (``agora fit``, ``world.fit``).
+
+    Attributes:
+        observed: the observation file (:mod:`sim.fit.observed`: a series, cascades or adoption times).
+        model: the propagation model. params: ``NAME=LO..HI`` (uniform prior), ``NAME=LO..HI:log``
+            (log-uniform) or ``NAME=VALUE`` (fixed), in order.
+        seeds: the seed selection of every simulation (``random:10`` draws them afresh in each; ``ids:...``
+            fixes them). budget: simulations in all, at most. population: particles per generation (None:
+            ``min(500, budget // 10)``). seed: every random draw and run seed of the fit follows from it.
+        workers: processes (None: one per CPU). replicates: runs per simulation (None: 1 for a series, the
+            observed cascades' count for cascades). steps: ticks of each run (None: to the last observed tick
+            for a series, else until done, at most ``max_ticks``). method: one of :data:`METHODS`.
+        kernel: ``auto``, ``batched`` or ``engine`` (as ``agora run --kernel``). predictive: simulations of
+            the posterior predictive check (0: none).
+    """
+
+    observed: str
+    model: str = "ic"
+    params: tuple[str, ...] = ()
+    seeds: str = "random:10"
+    budget: int = 20_000
+    population: int | None = None
+    seed: int = 0
+    workers: int | None = None
+    replicates: int | None = None
+    steps: int | None = None
+    max_ticks: int = 10_000
+    method: str = "auto"
+    kernel: str = "auto"
+    predictive: int = 100
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "observed",
+        "model",
+        "params",
+        "seeds",
+        "budget",
+        "population",
+        "seed",
+        "workers",
+        "replicates",
+        "steps",
+        "max_ticks",
+        "method",
+        "kernel",
+        "predictive",
+    )
+
+    @classmethod
+    def parse(cls, data: Mapping[str, object]) -> Fit:
+        """The fit ``data`` asks for (the keys of :attr:`FIELDS`; ``params`` a list of ``NAME=LO..HI`` texts or
+        a mapping ``{"p": (0.01, 0.2)}``, ``{"p": (0.001, 0.2, "log")}``, ``{"p": "0.01..0.2"}``).
+
+        Raises:
+            BadParameterError: an unknown field, a value out of range or of the wrong type (one sentence).
+        """
+        extra = sorted(set(data) - set(cls.FIELDS))
+        if extra:
+            raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
+        observed = data.get("observed")
+        if not isinstance(observed, str) or not observed:
+            raise BadParameterError("give the observation file: --observed FILE (a series, cascades or id,tick)")
+        raw = data.get("params", ())
+        if isinstance(raw, Mapping):
+            from sim.fit.priors import ranges_from  # noqa: PLC0415 - only the Python API's mappings
+
+            priors, fixed = ranges_from(raw)
+            texts = tuple([p.describe() for p in priors.items] + [f"{k}={v}" for k, v in fixed.items()])
+        elif isinstance(raw, (list, tuple)) and all(isinstance(t, str) for t in raw):
+            texts = tuple(str(t) for t in raw)
+            split_params(texts)  # one sentence for a bad range, here at the door
+        else:
+            raise BadParameterError(f"params must be NAME=LO..HI texts or a mapping, not {raw!r}")
+        model = data.get("model", "ic")
+        if not isinstance(model, str) or not model:
+            raise BadParameterError(f"model must be a model's name, not {model!r}")
+        seeds = data.get("seeds", "random:10")
+        if not isinstance(seeds, str):
+            raise BadParameterError(f"seeds must be a seed selection such as random:10, not {seeds!r}")
+        budget = _whole(data, "budget", 20_000, 1, MAX_BUDGET, "--budget")
+        assert budget is not None
+        population = _whole(data, "population", None, 2, MAX_POPULATION, "--population")
+        seed = _whole(data, "seed", 0, 0, SEED_LIMIT - 1, "--seed")
+        assert seed is not None
+        workers = _whole(data, "workers", None, 1, 1024, "--workers")
+        replicates = _whole(data, "replicates", None, 1, 256, "--replicates")
+        steps = _whole(data, "steps", None, 1, 1_000_000, "--steps")
+        max_ticks = _whole(data, "max_ticks", 10_000, 1, 1_000_000, "--max-ticks")
+        assert max_ticks is not None
+        predictive = _whole(data, "predictive", 100, 0, MAX_PREDICTIVE, "--predictive")
+        assert predictive is not None
+        method = data.get("method", "auto")
+        if method not in METHODS:
+            raise BadParameterError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+        kernel = data.get("kernel", "auto")
+        if kernel not in ("auto", "batched", "engine"):
+            raise BadParameterError(f"--kernel must be auto, batched or engine, not {kernel!r}")
+        if population is not None and budget < population:
+            raise BadParameterError(
+                f"a budget of {budget} simulations cannot make one population of {population}: "
+                f"give --budget {population} or more"
+            )
+        return cls(
+            observed=observed,
+            model=model,
+            params=texts,
+            seeds=seeds,
+            budget=budget,
+            population=population,
+            seed=seed,
+            workers=workers,
+            replicates=replicates,
+            steps=steps,
+            max_ticks=max_ticks,
+            method=str(method),
+            kernel=str(kernel),
+            predictive=predictive,
+        )
+
+
+@dataclass(frozen=True)
+class ParamFit:
+    """One parameter's posterior: its median and 90 % credible interval, with its prior; ``mle`` and
+    ``profile90`` (the likelihood-ratio interval) where the likelihood is exact."""
+
+    median: float
+    ci90: tuple[float, float]
+    mean: float
+    prior: Prior
+    mle: float | None = None
+    profile90: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "median": self.median,
+            "ci90": list(self.ci90),
+            "mean": self.mean,
+            "prior": [self.prior.lo, self.prior.hi, self.prior.scale],
+        }
+        if self.mle is not None:
+            out["mle"] = self.mle
+        if self.profile90 is not None:
+            out["profile90"] = list(self.profile90)
+        return out
+
+
+@dataclass
+class FitResult:
+    """What a fit found: per parameter its posterior (:class:`ParamFit`), the weighted posterior samples
+    (``samples``, columns ``names``; ``weights`` sum to 1), the simulations used and failed, the effective
+    sample size, the generations, warnings and the posterior predictive check."""
+
+    model: str
+    method: str
+    observed: dict[str, Any]
+    names: list[str]
+    params: dict[str, ParamFit]
+    samples: np.ndarray
+    weights: np.ndarray
+    simulations: int
+    failed: int
+    ess: float
+    seconds: float
+    seed: int
+    workers: int
+    kernel: str | None = None
+    stopped: str = ""
+    generations: list[Generation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    predictive: dict[str, Any] | None = None
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report ``agora fit --json`` prints."""
+        return {
+            "model": self.model,
+            "method": self.method,
+            "observed": self.observed,
+            "params": {k: v.to_dict() for k, v in self.params.items()},
+            "fixed": self.fixed,
+            "simulations": self.simulations,
+            "failed": self.failed,
+            "ess": round(self.ess, 2),
+            "seconds": round(self.seconds, 3),
+            "seed": self.seed,
+            "workers": self.workers,
+            "kernel": self.kernel,
+            "population": int(self.samples.shape[0]),
+            "stopped": self.stopped,
+            "generations": [
+                {
+                    "generation": g.index,
+                    "epsilon": None if math.isinf(g.epsilon) else g.epsilon,
+                    "simulations": g.simulations,
+                    "accepted": g.accepted,
+                    "acceptance": round(g.acceptance, 4),
+                    "failed": g.failed,
+                    "ess": round(g.ess, 2),
+                    "seconds": round(g.seconds, 3),
+                }
+                for g in self.generations
+            ],
+            "warnings": list(self.warnings),
+            "predictive": self.predictive,
+        }
+
+    def records(self) -> dict[str, np.ndarray]:
+        """The posterior samples as columns: one per parameter, then ``weight``."""
+        out = {name: self.samples[:, j] for j, name in enumerate(self.names)}
+        out["weight"] = self.weights
+        return out
+
+    def to_pandas(self) -> Any:
+        """The posterior samples as a DataFrame (pandas: ``pip install 'agora-sim[tables]'``)."""
+        from sim.runs.results import optional_module  # noqa: PLC0415
+
+        pd = optional_module("pandas", "to_pandas()", "tables")
+        return pd.DataFrame(self.records())
+
+
+def _summaries(result: SMCResult, priors: Priors) -> dict[str, ParamFit]:
+    out = {}
+    for j, prior in enumerate(priors.items):
+        q = weighted_quantile(result.x[:, j], result.weights, np.array([0.05, 0.5, 0.95]))
+        mean = float(np.sum(result.weights * result.x[:, j]))
+        out[prior.name] = ParamFit(float(q[1]), (float(q[0]), float(q[2])), mean, prior)
+    return out
+
+
+def _warnings(result: FitResult, priors: Priors, population: int) -> list[str]:
+    """Posterior mass piled against a prior bound; a low effective sample size; failed simulations."""
+    out = []
+    for j, prior in enumerate(priors.items):
+        x = result.samples[:, j]
+        z = np.log(x) if prior.log else x
+        a, b = (math.log(prior.lo), math.log(prior.hi)) if prior.log else (prior.lo, prior.hi)
+        pos = (z - a) / (b - a)
+        for side, mask, bound in (("lower", pos < EDGE, prior.lo), ("upper", pos > 1 - EDGE, prior.hi)):
+            mass = float(np.sum(result.weights[mask]))
+            if mass > 0.1:
+                out.append(
+                    f"the posterior of {prior.name} piles against its prior's {side} bound {bound:g} "
+                    f"({mass:.0%} of it within {EDGE:.0%} of the range): widen the range, or the data cannot "
+                    "tell the parameter from that bound"
+                )
+    if result.method == "abc" and result.ess < max(50.0, population / 10):
+        out.append(
+            f"the effective sample size is low ({result.ess:.0f} of {population} particles): give a larger "
+            "--budget or --population"
+        )
+    if result.failed:
+        out.append(f"{result.failed} simulations failed (a plugin raised): none of them is in the posterior")
+    return out
+
+
+class _Plan:
+    """What a fit needs, read and checked once: world, observation, priors, simulator, statistics."""
+
+    def __init__(self, world: World, registry: Registry, request: Fit) -> None:
+        from sim.fit.observed import read_observed  # noqa: PLC0415 - kept off the import path of plain runs
+
+        self.request = request
+        self.world = world
+        self.priors, self.fixed = split_params(request.params)
+        self.observed = read_observed(request.observed, world)
+        cls = registry.model(request.model)
+        self.method = self._method(request)
+        self.summary: Summary | None = None
+        self.simulator: Simulator | None = None
+        if self.method == "abc":
+            if not len(self.priors):
+                raise BadParameterError("give at least one parameter to fit as --param NAME=LO..HI")
+            self.summary = summary_for(self.observed, tuple(cls.states), request.model, request.replicates)
+            steps = request.steps if request.steps is not None else self.summary.steps
+            self.simulator = Simulator(
+                world,
+                registry,
+                model=request.model,
+                priors=self.priors,
+                fixed=self.fixed,
+                seeds=request.seeds,
+                steps=steps,
+                max_ticks=request.max_ticks,
+                replicates=self.summary.replicates,
+                kernel=request.kernel,
+            )
+
+    def _method(self, request: Fit) -> str:
+        from sim.fit.likelihood import LIKELIHOOD_MODELS, why_no_likelihood  # noqa: PLC0415
+
+        kind = self.observed.kind
+        model = request.model
+        param = LIKELIHOOD_MODELS.get(model)
+        exact_ok = kind == "times" and param is not None and self.priors.names == [param]
+        if request.method == "exact" and not exact_ok:
+            if kind != "times":
+                why = f"the observation is {kind}, not adoption times (id,tick)"
+            elif param is None:
+                why = why_no_likelihood(model) or f"{model} has no exact likelihood"
+            else:
+                why = f"the exact likelihood of {model} fits {param} alone: give only --param {param}=LO..HI"
+            raise BadParameterError(f"--method exact cannot fit this: {why}; use --method abc")
+        if request.method == "abc" or not exact_ok:
+            return "abc"
+        return "exact"
+
+    def describe_observed(self) -> dict[str, Any]:
+        obs = self.observed
+        out: dict[str, Any] = {"path": self.request.observed, "kind": obs.kind}
+        if obs.kind == "series":
+            out["columns"] = list(obs.columns)  # type: ignore[union-attr]
+            out["ticks"] = int(obs.ticks.size)  # type: ignore[union-attr]
+        elif obs.kind == "cascades":
+            out["cascades"] = int(obs.sizes.size)  # type: ignore[union-attr]
+            out["trees"] = obs.depth is not None  # type: ignore[union-attr]
+        else:
+            out["adopters"] = int(obs.agents.size)  # type: ignore[union-attr]
+            out["last_tick"] = int(obs.ticks.max()) if obs.ticks.size else 0  # type: ignore[union-attr]
+        if self.summary is not None:
+            out["statistics"] = len(self.summary.names)
+            out["replicates"] = self.summary.replicates
+        return out
+
+
+def _report_progress(progress: Progress, budget: int, t0: float) -> Callable[[Generation | None, int], None]:
+    state = {"line": "generation 0"}
+
+    def report(gen: Generation | None, simulations: int) -> None:
+        if progress is None:
+            return
+        fraction = min(1.0, simulations / budget)
+        if gen is not None:
+            eps = "inf" if math.isinf(gen.epsilon) else f"{gen.epsilon:.4g}"
+            state["line"] = (
+                f"generation {gen.index}: tolerance {eps}, acceptance {gen.acceptance:.2f}, ESS {gen.ess:.0f}"
+            )
+        spent = time.perf_counter() - t0
+        eta = f", at most {spent / fraction - spent:.0f} s left" if fraction > 0.02 else ""
+        progress(f"{state['line']}; {simulations:,}/{budget:,} simulations{eta}", fraction)
+
+    return report
+
+
+async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: float) -> FitResult:
+    sim, summary = plan.simulator, plan.summary
+    assert sim is not None and summary is not None
+    k = summary.observed.size
+    population = request.population or max(2, min(500, request.budget // 10))
+    sim.warm()
+
+    async def evaluate(x: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return await evaluate_batch(sim, summary, x, seeds, k, workers)
+
+    result = await abc_smc(
+        evaluate,
+        summary.observed,
+        plan.priors,
+        population=population,
+        budget=request.budget,
+        seed=request.seed,
+        report=_report_progress(progress, request.budget, t0),
+    )
+    out = FitResult(
+        model=request.model,
+        method="abc",
+        observed=plan.describe_observed(),
+        names=plan.priors.names,
+        params=_summaries(result, plan.priors),
+        samples=result.x,
+        weights=result.weights,
+        simulations=result.simulations,
+        failed=result.failed,
+        ess=result.ess,
+        seconds=0.0,
+        seed=request.seed,
+        workers=workers,
+        kernel="batched" if sim.batched else "engine",
+        stopped=result.stopped,
+        generations=list(result.generations),
+        fixed={k: v for k, v in sim.params.items() if k not in plan.priors.names},
+    )
+    out.warnings = _warnings(out, plan.priors, population)
+    return out
+
+
+def _exact(plan: _Plan, request: Fit) -> FitResult:
+    from sim.fit.likelihood import exact_fit  # noqa: PLC0415
+
+    prior = plan.priors.items[0]
+    got = exact_fit(
+        request.model,
+        plan.world,
+        plan.observed,
+        prior.lo,
+        prior.hi,
+        prior.log,
+        horizon=request.steps,  # type: ignore[arg-type]
+    )
+    population = request.population or 4000
+    draws = got.draws(population, np.random.default_rng([request.seed, MAX_GENERATIONS]))
+    mean = float(np.sum(got.grid * got.posterior) / np.sum(got.posterior))
+    param = ParamFit(got.median, got.ci90, mean, prior, got.mle, got.profile90)
+    out = FitResult(
+        model=request.model,
+        method="exact",
+        observed=plan.describe_observed(),
+        names=[prior.name],
+        params={prior.name: param},
+        samples=draws[:, None],
+        weights=np.full(population, 1.0 / population),
+        simulations=0,
+        failed=0,
+        ess=float(population),
+        seconds=0.0,
+        seed=request.seed,
+        workers=1,
+        stopped="the likelihood is exact: its posterior on a grid of points",
+        fixed=dict(plan.fixed),
+    )
+    out.warnings = _warnings(out, plan.priors, population)
+    return out
+
+
+async def predictive_check(plan: _Plan, result: FitResult, count: int, workers: int) -> dict[str, Any] | None:
+    """``count`` simulations of parameters drawn from the posterior: the band (5, 50 and 95 % quantiles) of
+    their series at each observed tick, or of their size distribution's complementary CDF, beside the data,
+    with the share of the data's points inside the band."""
+    sim, summary = plan.simulator, plan.summary
+    if sim is None or summary is None or count == 0:
+        return None
+    rng = np.random.default_rng([result.seed, MAX_GENERATIONS - 1])
+    rows = result.samples[rng.choice(result.samples.shape[0], size=count, p=result.weights)]
+    seeds = run_seeds(result.seed, MAX_GENERATIONS - 1, 0, count)
+    runs = [sim.runs(rows[i], int(seeds[i])) for i in range(count)]
+    ok = [r for r in runs if not any(x.get("status") == "failed" for x in r)]
+    if not ok:
+        return None
+    if isinstance(summary, SeriesSummary):
+        columns: dict[str, Any] = {}
+        inside = total = 0
+        for c, observed in zip(summary.columns, np.split(summary.observed, len(summary.columns)), strict=True):
+            curves = np.vstack([summary.curves(r)[c].mean(axis=0) for r in ok])
+            q = np.quantile(curves, [0.05, 0.5, 0.95], axis=0)
+            inside += int(np.sum((observed >= q[0]) & (observed <= q[2])))
+            total += observed.size
+            columns[c] = {
+                "observed": observed.tolist(),
+                "q05": q[0].tolist(),
+                "q50": q[1].tolist(),
+                "q95": q[2].tolist(),
+            }
+        return {
+            "kind": "series",
+            "simulations": len(ok),
+            "ticks": summary.ticks.tolist(),
+            "columns": columns,
+            "inside90": round(inside / total, 4) if total else None,
+        }
+    assert isinstance(summary, CascadeSummary)
+    observed_sizes = np.sort(plan.observed.sizes)  # type: ignore[union-attr]
+    grid = np.unique(np.concatenate([observed_sizes, np.geomspace(1, max(2, observed_sizes.max() * 4), 60).round()]))
+    ccdfs = np.vstack([(summary.sizes(r)[:, None] >= grid[None, :]).mean(axis=0) for r in ok])
+    q = np.quantile(ccdfs, [0.05, 0.5, 0.95], axis=0)
+    obs_ccdf = (observed_sizes[:, None] >= grid[None, :]).mean(axis=0)
+    inside = float(np.mean((obs_ccdf >= q[0]) & (obs_ccdf <= q[2])))
+    return {
+        "kind": "cascades",
+        "simulations": len(ok),
+        "size": grid.astype(int).tolist(),
+        "observed_ccdf": obs_ccdf.tolist(),
+        "q05": q[0].tolist(),
+        "q50": q[1].tolist(),
+        "q95": q[2].tolist(),
+        "inside90": round(inside, 4),
+    }
+
+
+async def run_fit(
+    world: World, registry: Registry, request: Fit, *, progress: Progress = None, workers: int | None = None
+) -> FitResult:
+    """Fit ``request`` on ``world`` (never modified).
+
+    Raises:
+        BadParameterError: a bad observation, model, parameter, range, seed selection or option (one sentence).
+        BadFileError: the observation file cannot be read.
+    """
+    t0 = time.perf_counter()
+    plan = _Plan(world, registry, request)
+    count = request.workers or workers or default_workers(max(1, request.budget))
+    if plan.method == "exact":
+        result = _exact(plan, request)
+    else:
+        result = await _abc(plan, request, count, progress, t0)
+        if request.predictive:
+            if progress:
+                progress(f"posterior predictive check: {request.predictive} simulations", 1.0)
+            result.predictive = await predictive_check(plan, result, request.predictive, count)
+    result.seconds = time.perf_counter() - t0
+    return dataclasses.replace(result)
