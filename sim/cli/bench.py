@@ -14,6 +14,7 @@ from sim.bench.cascade import CascadeBench, bench_cascade
 from sim.bench.commands import CommandsBench, bench_commands
 from sim.bench.engine import PropagationBench, SeriesBench, WorldBench, bench_propagation, bench_series, bench_world
 from sim.bench.ensembles import bench_ensembles
+from sim.bench.fit import bench_fit, fit_lines
 from sim.bench.llm import bench_llm
 from sim.bench.measure import BenchWorld
 from sim.bench.memory import bench_memory
@@ -209,6 +210,13 @@ def _bench_ensembles(args: argparse.Namespace) -> Figures:
     return result, small_world_lines(result)
 
 
+def _bench_fit(args: argparse.Namespace) -> Figures:
+    result = _with_progress(
+        bench_fit, args.budget, workers=args.workers, runs=args.runs, seed=args.seed, data=args.data
+    )
+    return result, fit_lines(result)
+
+
 def _bench_world(args: argparse.Namespace) -> Figures:
     bench = _settings(WorldBench, args, folder=args.dir, analyse=not args.no_analysis, run_ticks=max(0, args.run_ticks))
     result = _with_progress(bench_world, bench)
@@ -312,6 +320,7 @@ _BENCHMARKS: dict[str, Callable[[argparse.Namespace], Figures]] = {
     "seeds": _bench_seeds,
     "series": _bench_series,
     "ensembles": _bench_ensembles,
+    "fit": _bench_fit,
     "propagation": _bench_propagation,
     "world": _bench_world,
 }

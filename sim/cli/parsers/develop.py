@@ -244,6 +244,24 @@ def _bench_ensembles(be: Any) -> None:
     json_flag(be)
 
 
+def _bench_fit(bf: Any) -> None:
+    bf.add_argument(
+        "--budget", type=positive_int, default=20_000, metavar="N", help="simulations of the fit (default 20,000)"
+    )
+    bf.add_argument(
+        "--workers", type=positive_int, metavar="W", help="processes of the fit and the runs (default: one per CPU)"
+    )
+    bf.add_argument(
+        "--runs", type=positive_int, default=1000, metavar="R", help="runs of the agora run yardstick (default 1,000)"
+    )
+    bf.add_argument(
+        "--data",
+        metavar="DIR",
+        help="the folder holding facebook_combined.txt (default: $AGORA_DATA or ../shared/data)",
+    )
+    seed_and_json(bf)
+
+
 def _bench_series(bser: Any) -> None:
     world_size(bser)
     _repeats(bser, 5, "runs with and without recording per model")
@@ -422,6 +440,15 @@ _BENCHMARKS = (
         "same sweep with --kernel engine. Medians of alternating repeats; a verdict per target. CyNetDiff is "
         "optional: pip install 'agora-sim[bench]'.",
         _bench_ensembles,
+    ),
+    Subcommand(
+        "fit",
+        "a two-parameter sir fit on ego-Facebook: simulations a second beside agora run --runs R",
+        "Fit benchmark on SNAP's ego-Facebook: an observed sir curve (tick,I,R) from one run with beta 0.03 and "
+        "gamma 0.2, then agora fit of beta and gamma with --budget simulations on W workers beside agora run "
+        "--runs R of the same model, timed before and after the fit: both rates, their ratio, the posterior "
+        "against the truth and the target (at least 20,000 simulations in at most 120 s).",
+        _bench_fit,
     ),
     Subcommand(
         "series",
