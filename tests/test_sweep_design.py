@@ -288,3 +288,13 @@ def test_missing_salib_is_one_sentence(world_file, monkeypatch):
     assert SALIB_HINT == "--design needs the optional extra: pip install 'agora-sim[fit]'"
     with pytest.raises(BadParameterError, match=r"pip install 'agora-sim\[fit\]'"):
         sim.open_world(str(world_file)).sweep(design="lhs:4", params={"p": "0..0.1"}, runs=1, workers=1)
+
+
+def test_a_measure_that_never_varies_has_no_sobol_indices(world_file, plugin_dir):
+    """k changes nothing in the linear model: the reach is the same at every point, every share of a zero
+    variance is 0/0, and the report says so rather than printing NaN."""
+    w = sim.open_world(str(world_file), plugins=[str(plugin_dir)])
+    res = w.sweep(design="sobol:4", model="linear", params={"k": "0..10"}, seeds="random:1", runs=1, workers=1)
+    assert res.sensitivity == {"k": SobolIndex("k", None, (None, None), None, (None, None))}
+    assert res.design is not None and "is the same at every point" in res.design.no_indices
+    assert json.loads(json.dumps(res.to_dict(), allow_nan=False))["sensitivity"]["k"]["ST"] is None

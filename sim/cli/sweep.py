@@ -265,6 +265,11 @@ def format_design(result: SweepReport) -> str:
         )
     if indices is not None and design["no_indices"]:
         out.append(design["no_indices"])
+    if "series_file" in result:
+        out.append(f"series: {result['series_file']['rows']:,} rows written to {result['series_file']['path']}")
+    if "plot" in result:
+        out.append(f"figure: {result['plot']['output']}")
+    out += written_files_text(result)
     return "\n".join(out)
 
 
