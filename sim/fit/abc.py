@@ -85,7 +85,7 @@ class SMCResult:
     simulations: int = 0
     failed: int = 0
     stopped: str = ""
-    scale: np.ndarray | None = None
+    distance: Distance | None = None
 
     @property
     def ess(self) -> float:
@@ -134,6 +134,79 @@ def distances(stats: np.ndarray, observed: np.ndarray, weights: np.ndarray) -> n
     """The weighted Euclidean distance of each row of ``stats`` to ``observed`` (inf where a statistic is NaN)."""
     d = np.sqrt(np.sum((weights * (stats - observed)) ** 2, axis=1))
     return np.where(np.isfinite(d), d, np.inf)
+
+
+class Distance:
+    """A distance to the data's statistics, refitted after each generation from its simulations."""
+
+    name = ""
+
+    def __init__(self, observed: np.ndarray) -> None:
+        self.observed = np.asarray(observed, dtype=np.float64)
+
+    def fit(self, stats: np.ndarray, u: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, stats: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class MadDistance(Distance):
+    """pyabc's ``AdaptivePNormDistance`` (p = 2, Prangle 2017): every statistic weighted by one over its median
+    absolute deviation among the latest generation's simulations."""
+
+    name = "adaptive"
+
+    def fit(self, stats: np.ndarray, u: np.ndarray) -> None:
+        self.weights = mad_scale(stats)
+
+    def __call__(self, stats: np.ndarray) -> np.ndarray:
+        return distances(stats, self.observed, self.weights)
+
+
+class RegressionDistance(Distance):
+    """Semi-automatic ABC (Fearnhead and Prangle 2012, "Constructing summary statistics for approximate Bayesian
+    computation", J. R. Stat. Soc. B 74, 419-474), refitted every generation as pyabc's ``PredictorSumstat``
+    with a linear predictor (Schälte and Hasenauer 2022, "Informative and adaptive distances and summary
+    statistics in sequential approximate Bayesian computation", PLoS ONE 18, e0285836): the statistics,
+    standardised, are projected on the parameters by a ridge regression fitted to the generation's
+    simulations, one coordinate per parameter (its predicted value in the unbounded space of
+    :mod:`sim.fit.priors`), and the distance is Euclidean there. Many correlated statistics (a series of 60
+    points) become as many as there are parameters, so the tolerance can shrink without the acceptance rate
+    collapsing."""
+
+    name = "regression"
+    #: The ridge penalty, relative to the mean of the statistics' Gram matrix's diagonal.
+    RIDGE = 1e-3
+
+    def fit(self, stats: np.ndarray, u: np.ndarray) -> None:
+        ok = np.all(np.isfinite(stats), axis=1)
+        s, y = stats[ok], u[ok]
+        self.mean = s.mean(axis=0) if s.size else np.zeros(stats.shape[1])
+        sd = s.std(axis=0) if s.size else np.ones(stats.shape[1])
+        self.inv_sd = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
+        z = (s - self.mean) * self.inv_sd
+        zc = np.column_stack([z, np.ones(z.shape[0])])
+        gram = zc.T @ zc
+        penalty = self.RIDGE * max(float(np.trace(gram)) / gram.shape[0], 1e-12)
+        ridge = np.eye(gram.shape[0]) * penalty
+        ridge[-1, -1] = 0.0  # the intercept is not shrunk
+        self.coef = np.linalg.solve(gram + ridge, zc.T @ y)
+        self.target = self._project(self.observed[None, :])[0]
+        # In the parameters' own (unbounded) units, not rescaled by each generation's spread: the tolerance
+        # keeps shrinking as the populations narrow (with per-generation scales it would stall at about one
+        # spread of the simulations' noise).
+        self.weights = np.ones(u.shape[1])
+
+    def _project(self, stats: np.ndarray) -> np.ndarray:
+        z = (stats - self.mean) * self.inv_sd
+        return np.column_stack([z, np.ones(z.shape[0])]) @ self.coef
+
+    def __call__(self, stats: np.ndarray) -> np.ndarray:
+        return distances(self._project(stats), self.target, self.weights)
+
+
+DISTANCES = {"adaptive": MadDistance, "regression": RegressionDistance}
 
 
 def run_seeds(seed: int, generation: int, start: int, count: int) -> np.ndarray:
@@ -219,10 +292,10 @@ class _Sampler:
         return np.clip(prev.u[parents] + noise, -U_BOUND, U_BOUND)
 
     async def generation(
-        self, t: int, prev: SMCResult | None, epsilon: float, scale: np.ndarray | None
-    ) -> tuple[SMCResult | None, np.ndarray, Generation | None]:
+        self, t: int, prev: SMCResult | None, epsilon: float, distance: Distance | None
+    ) -> tuple[SMCResult | None, tuple[np.ndarray, np.ndarray], Generation | None]:
         """Generation ``t``: accepted particles until ``population``, or None when the budget ran out first;
-        also every simulation's statistics (for the next distance weights)."""
+        also every simulation's statistics and parameters (to fit the next distance)."""
         t0 = time.perf_counter()
         n = self.population
         cov = _kernel(prev.u, prev.weights) if prev is not None else None
@@ -232,11 +305,12 @@ class _Sampler:
         kept_s: list[np.ndarray] = []
         kept_d: list[np.ndarray] = []
         every: list[np.ndarray] = []
+        every_u: list[np.ndarray] = []
         accepted = made = failed = batch = 0
         while accepted < n:
             left = self.budget - self.simulations
             if left <= 0:
-                return None, np.concatenate(every) if every else np.zeros((0, self.observed.size)), None
+                return None, self._every(every, every_u), None
             rate = accepted / made if made and accepted else expected
             want = n - accepted if prev is None else max(64, int(math.ceil(1.1 * (n - accepted) / max(rate, 1e-3))))
             count = min(want, 4 * n, left, GENERATION_SPAN - made)
@@ -245,11 +319,12 @@ class _Sampler:
             u = self._propose(t, batch, count, prev, chol)
             stats, bad = await self._batch(t, made, u)
             every.append(stats[~bad])
-            if scale is None:
+            every_u.append(u[~bad])
+            if distance is None:
                 ok = ~bad
                 d = np.zeros(count)
             else:
-                d = distances(stats, self.observed, scale)
+                d = distance(stats)
                 ok = ~bad & (d <= epsilon)
             idx = np.flatnonzero(ok)[: n - accepted]
             kept_u.append(u[idx])
@@ -260,7 +335,7 @@ class _Sampler:
             made += count
             batch += 1
         if accepted < n:
-            return None, np.concatenate(every), None
+            return None, self._every(every, every_u), None
         u_new = np.concatenate(kept_u)
         if prev is None:
             w = np.full(n, 1.0 / n)
@@ -278,7 +353,12 @@ class _Sampler:
             np.concatenate(kept_d),
         )
         gen = Generation(t, epsilon, made, accepted, failed, result.ess, time.perf_counter() - t0)
-        return result, np.concatenate(every), gen
+        return result, self._every(every, every_u), gen
+
+    def _every(self, stats: list[np.ndarray], u: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        if not stats:
+            return np.zeros((0, self.observed.size)), np.zeros((0, len(self.priors)))
+        return np.concatenate(stats), np.concatenate(u)
 
 
 async def abc_smc(
@@ -292,6 +372,7 @@ async def abc_smc(
     alpha: float = 0.5,
     min_acceptance: float = 0.005,
     max_generations: int = 40,
+    distance: str = "adaptive",
     report: Report = None,
 ) -> SMCResult:
     """Weighted samples of ``priors``' parameters whose simulations' statistics come close to ``observed``.
@@ -302,6 +383,7 @@ async def abc_smc(
         population: particles per generation. budget: simulations in all, at most.
         seed: the fit's seed (every draw and run seed follows from it). alpha: the tolerance's quantile.
         min_acceptance: stop when a generation accepts fewer of its simulations.
+        distance: ``adaptive`` (:class:`MadDistance`) or ``regression`` (:class:`RegressionDistance`).
         report: ``report(generation, simulations)`` after each generation, ``report(None, simulations)``
             after each batch.
 
@@ -319,6 +401,8 @@ async def abc_smc(
             f"a budget of {budget} simulations cannot make one population of {population}: give --budget "
             f"{population} or more (a fit takes several generations: 20 times the population is typical)"
         )
+    if distance not in DISTANCES:
+        raise BadParameterError(f"the distance must be one of {', '.join(DISTANCES)}, not {distance!r}")
     if not 0 <= seed < SEED_LIMIT:
         raise BadParameterError(f"the fit's seed must be from 0 to {SEED_LIMIT - 1}, not {seed}")
     sampler = _Sampler(
@@ -336,9 +420,10 @@ async def abc_smc(
     current = first
     stopped = ""
     for t in range(1, max_generations + 1):
-        scale = mad_scale(every)
-        current.scale = scale
-        current.distances = distances(current.stats, sampler.observed, scale)
+        measure = DISTANCES[distance](sampler.observed)
+        measure.fit(*every)
+        current.distance = measure
+        current.distances = measure(current.stats)
         epsilon = next_epsilon(current.distances, current.weights, alpha)
         last = current.generations[-1]
         if epsilon < 0:
@@ -352,7 +437,7 @@ async def abc_smc(
         if left < need:
             stopped = f"the budget: the next generation would need about {math.ceil(need)} simulations, {left} left"
             break
-        nxt, every_new, gen = await sampler.generation(t, current, epsilon, scale)
+        nxt, every_new, gen = await sampler.generation(t, current, epsilon, measure)
         if nxt is None or gen is None:
             stopped = f"the budget ran out during generation {t} (its simulations are counted; its particles are not)"
             break
@@ -365,6 +450,4 @@ async def abc_smc(
     current.simulations = sampler.simulations
     current.failed = sampler.failed
     current.stopped = stopped
-    if current.scale is None:
-        current.scale = mad_scale(every)
     return current

@@ -30,7 +30,16 @@ import numpy as np
 
 from sim.core.world import World
 from sim.errors import BadParameterError
-from sim.fit.abc import MAX_GENERATIONS, SEED_LIMIT, Generation, SMCResult, abc_smc, run_seeds, weighted_quantile
+from sim.fit.abc import (
+    DISTANCES,
+    MAX_GENERATIONS,
+    SEED_LIMIT,
+    Generation,
+    SMCResult,
+    abc_smc,
+    run_seeds,
+    weighted_quantile,
+)
 from sim.fit.priors import Prior, Priors, split_params
 from sim.fit.simulate import Simulator, evaluate_batch
 from sim.fit.summaries import CascadeSummary, SeriesSummary, Summary, summary_for
@@ -95,6 +104,7 @@ class Fit:
     method: str = "auto"
     kernel: str = "auto"
     predictive: int = 100
+    distance: str = "regression"
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -111,6 +121,7 @@ class Fit:
         "method",
         "kernel",
         "predictive",
+        "distance",
     )
 
     @classmethod
@@ -162,6 +173,9 @@ class Fit:
         kernel = data.get("kernel", "auto")
         if kernel not in ("auto", "batched", "engine"):
             raise BadParameterError(f"--kernel must be auto, batched or engine, not {kernel!r}")
+        distance = data.get("distance", "regression")
+        if distance not in DISTANCES:
+            raise BadParameterError(f"--distance must be one of {', '.join(DISTANCES)}, not {distance!r}")
         if population is not None and budget < population:
             raise BadParameterError(
                 f"a budget of {budget} simulations cannot make one population of {population}: "
@@ -182,6 +196,7 @@ class Fit:
             method=str(method),
             kernel=str(kernel),
             predictive=predictive,
+            distance=str(distance),
         )
 
 
@@ -279,10 +294,9 @@ class FitResult:
 
     def to_pandas(self) -> Any:
         """The posterior samples as a DataFrame (pandas: ``pip install 'agora-sim[tables]'``)."""
-        from sim.runs.results import optional_module  # noqa: PLC0415
+        from sim.runs.results import _columns_frame  # noqa: PLC0415 - pandas loads only when asked for
 
-        pd = optional_module("pandas", "to_pandas()", "tables")
-        return pd.DataFrame(self.records())
+        return _columns_frame(self.records())
 
 
 def _summaries(result: SMCResult, priors: Priors) -> dict[str, ParamFit]:
@@ -425,6 +439,7 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
         population=population,
         budget=request.budget,
         seed=request.seed,
+        distance=request.distance,
         report=_report_progress(progress, request.budget, t0),
     )
     out = FitResult(
@@ -452,17 +467,11 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
 
 def _exact(plan: _Plan, request: Fit) -> FitResult:
     from sim.fit.likelihood import exact_fit  # noqa: PLC0415
+    from sim.fit.observed import ObservedTimes  # noqa: PLC0415
 
     prior = plan.priors.items[0]
-    got = exact_fit(
-        request.model,
-        plan.world,
-        plan.observed,
-        prior.lo,
-        prior.hi,
-        prior.log,
-        horizon=request.steps,  # type: ignore[arg-type]
-    )
+    assert isinstance(plan.observed, ObservedTimes)  # _Plan chose exact for adoption times only
+    got = exact_fit(request.model, plan.world, plan.observed, prior.lo, prior.hi, prior.log, horizon=request.steps)
     population = request.population or 4000
     draws = got.draws(population, np.random.default_rng([request.seed, MAX_GENERATIONS]))
     mean = float(np.sum(got.grid * got.posterior) / np.sum(got.posterior))
@@ -529,7 +538,7 @@ async def predictive_check(plan: _Plan, result: FitResult, count: int, workers: 
     ccdfs = np.vstack([(summary.sizes(r)[:, None] >= grid[None, :]).mean(axis=0) for r in ok])
     q = np.quantile(ccdfs, [0.05, 0.5, 0.95], axis=0)
     obs_ccdf = (observed_sizes[:, None] >= grid[None, :]).mean(axis=0)
-    inside = float(np.mean((obs_ccdf >= q[0]) & (obs_ccdf <= q[2])))
+    share = float(np.mean((obs_ccdf >= q[0]) & (obs_ccdf <= q[2])))
     return {
         "kind": "cascades",
         "simulations": len(ok),
@@ -538,7 +547,7 @@ async def predictive_check(plan: _Plan, result: FitResult, count: int, workers: 
         "q05": q[0].tolist(),
         "q50": q[1].tolist(),
         "q95": q[2].tolist(),
-        "inside90": round(inside, 4),
+        "inside90": round(share, 4),
     }
 
 
