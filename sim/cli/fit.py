@@ -60,6 +60,7 @@ async def _cmd_fit(args: argparse.Namespace) -> int:
             "steps": args.steps,
             "method": args.method,
             "kernel": args.kernel,
+            "distance": args.distance,
             "predictive": 0 if args.predictive is None and not args.plot else (args.predictive or 100),
         }
     )

@@ -95,6 +95,13 @@ def add_fit(sub: Any) -> None:
         help="'exact': the likelihood of adoption times (ic, si); 'abc': ABC-SMC; 'auto' (default): exact where "
         "it exists",
     )
+    p.add_argument(
+        "--distance",
+        choices=("regression", "adaptive"),
+        default="regression",
+        help="ABC's distance: 'regression' (default; semi-automatic ABC: the statistics projected on the "
+        "parameters, refitted each generation) or 'adaptive' (each statistic over its spread, pyabc's default)",
+    )
     p.add_argument("--kernel", choices=KERNELS, default="auto", help="as agora run --kernel (default auto)")
     p.add_argument(
         "--predictive",
