@@ -328,6 +328,10 @@ def test_the_grid_posterior(tiny):
         cdf /= cdf[-1]
         for q, got in ((0.5, fit.median), (0.05, fit.ci90[0]), (0.95, fit.ci90[1])):
             assert got == pytest.approx(float(np.interp(q, cdf, x)), abs=2e-3), (log_uniform, q)
+        mean = np.sum(0.5 * (x[1:] * w[1:] + x[:-1] * w[:-1]) * np.diff(x)) / np.sum(
+            0.5 * (w[1:] + w[:-1]) * np.diff(x)
+        )
+        assert fit.mean == pytest.approx(float(mean), abs=1e-3)
         # The MLE: the root of the score, p^2 (1 - (1 - p)^2) (1 - p)^2 at its largest, and the interval's ends.
         grid = np.linspace(0.0, 1.0, 1_000_001)
         assert fit.mle == pytest.approx(grid[np.argmax(loglik(fit.exposure, grid))], abs=2e-6)

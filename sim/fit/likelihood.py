@@ -304,6 +304,13 @@ class ExactFit:
     def _cdf(self) -> np.ndarray:
         return self.cdf if self.cdf is not None else _cdf(self.grid, self.posterior)
 
+    @property
+    def mean(self) -> float:
+        """The posterior mean (trapezoids over the grid, which may be log-spaced: not a plain average of the
+        grid weighted by the density)."""
+        f = self.grid * self.posterior
+        return float(np.sum(0.5 * (f[1:] + f[:-1]) * np.diff(self.grid)))
+
     def quantile(self, q: np.ndarray | float) -> np.ndarray:
         """The posterior quantiles at probabilities ``q`` (linear in the CDF within a cell)."""
         return _inverse_cdf(self.grid, self._cdf(), np.asarray(q, dtype=np.float64))
@@ -322,6 +329,7 @@ class ExactFit:
             "param": self.param,
             "prior": {"lo": self.lo, "hi": self.hi, "scale": "log-uniform" if self.log_uniform else "uniform"},
             "median": self.median,
+            "mean": self.mean,
             "ci90": list(self.ci90),
             "mle": self.mle,
             "profile90": list(self.profile90),
