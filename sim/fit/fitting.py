@@ -342,6 +342,7 @@ class _Plan:
 
         self.request = request
         self.world = world
+        self.registry = registry
         self.priors, self.fixed = split_params(request.params)
         self.observed = read_observed(request.observed, world)
         cls = registry.model(request.model)
@@ -373,6 +374,12 @@ class _Plan:
         model = request.model
         param = LIKELIHOOD_MODELS.get(model)
         exact_ok = kind == "times" and param is not None and self.priors.names == [param]
+        if exact_ok:
+            blocker = self._exact_blocker(request)
+            if blocker is not None:
+                if request.method == "exact":
+                    raise BadParameterError(f"--method exact cannot fit this: {blocker}; use --method abc")
+                exact_ok = False
         if request.method == "exact" and not exact_ok:
             if kind != "times":
                 why = f"the observation is {kind}, not adoption times (id,tick)"
@@ -384,6 +391,21 @@ class _Plan:
         if request.method == "abc" or not exact_ok:
             return "abc"
         return "exact"
+
+    def _exact_blocker(self, request: Fit) -> str | None:
+        """Why the exact likelihood does not hold here (None: it does): trust-weighted edges, or feeds and the
+        living network, which adopt agents the likelihood knows nothing of."""
+        from sim.fit.likelihood import likelihood_for  # noqa: PLC0415
+        from sim.social.dynamics import Social  # noqa: PLC0415
+
+        try:
+            likelihood_for(request.model, self.fixed)
+        except BadParameterError as exc:
+            return str(exc)
+        social = Social(self.world, self.registry)
+        if social.living or social.settings.get("recommender") not in (None, "none"):
+            return "the world's feeds or living network adopt agents the likelihood of the graph alone leaves out"
+        return None
 
     def describe_observed(self) -> dict[str, Any]:
         obs = self.observed
@@ -471,11 +493,12 @@ def _exact(plan: _Plan, request: Fit) -> FitResult:
 
     prior = plan.priors.items[0]
     assert isinstance(plan.observed, ObservedTimes)  # _Plan chose exact for adoption times only
-    got = exact_fit(request.model, plan.world, plan.observed, prior.lo, prior.hi, prior.log, horizon=request.steps)
+    # --steps N watched ticks 0 .. N-1; without it, up to the last tick in the file (nothing is claimed after).
+    horizon = request.steps - 1 if request.steps is not None else None
+    got = exact_fit(request.model, plan.world, plan.observed, prior.lo, prior.hi, prior.log, horizon=horizon)
     population = request.population or 4000
     draws = got.draws(population, np.random.default_rng([request.seed, MAX_GENERATIONS]))
-    mean = float(np.sum(got.grid * got.posterior) / np.sum(got.posterior))
-    param = ParamFit(got.median, got.ci90, mean, prior, got.mle, got.profile90)
+    param = ParamFit(got.median, got.ci90, float(got.mean), prior, got.mle, got.profile90)
     out = FitResult(
         model=request.model,
         method="exact",
