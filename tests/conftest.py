@@ -163,3 +163,10 @@ def ray_cluster():
         yield ray
     finally:
         ray.shutdown()
+
+
+def asked_for_slow(config: pytest.Config) -> bool:
+    """Whether the run asked for the slow tests by name (``pytest -m slow``, ``make test-slow``): the tests
+    that take minutes run only then, not in ``make test``."""
+    expr = str(config.getoption("markexpr") or "")
+    return "slow" in expr and "not slow" not in expr

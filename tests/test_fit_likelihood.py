@@ -1,4 +1,4 @@
-"""The exact likelihood of adoption times (``sim.fit.likelihood``) for ``ic`` and ``si``.
+"""The exact likelihood of adoption times (``sim.runs.fit.likelihood``) for ``ic`` and ``si``.
 
 1. **It is the model's law.** On a graph of five agents, ``exp(loglik)`` of every adoption-time pattern equals
    the probability a slow reference written here gives (ic: Kempe-Kleinberg-Tardos live edges, each pattern
@@ -22,11 +22,12 @@ from collections import Counter
 import numpy as np
 import pytest
 import scipy.stats
-from conftest import data_file
+from conftest import asked_for_slow, data_file
 
 from sim.core.world import build_world
 from sim.errors import BadParameterError
-from sim.fit.likelihood import (
+from sim.model.registry import Registry
+from sim.runs.fit.likelihood import (
     CHI2_1_90,
     LIKELIHOOD_MODELS,
     exact_fit,
@@ -35,8 +36,7 @@ from sim.fit.likelihood import (
     loglik,
     why_no_likelihood,
 )
-from sim.fit.observed import ObservedTimes
-from sim.model.registry import Registry
+from sim.runs.fit.observed import ObservedTimes
 from sim.runs.runner import run_cascades
 from sim.store.create import imported_world
 
@@ -190,7 +190,9 @@ def si_exact_law(world, beta: float, horizon: int) -> dict[tuple[int, ...], floa
 
 
 @pytest.mark.parametrize("runs", [2_000, pytest.param(40_000, marks=pytest.mark.slow)])
-def test_ic_runs_of_the_engine_follow_exp_loglik(tiny, runs):
+def test_ic_runs_of_the_engine_follow_exp_loglik(tiny, runs, request):
+    if runs > 2_000 and not asked_for_slow(request.config):
+        pytest.skip("40,000 engine runs take minutes: run them with pytest -m slow")
     law = ic_exact_law(tiny, 0.3)
     assert sum(law.values()) == pytest.approx(1.0)
     counts = engine_patterns(tiny, "ic", {"p": 0.3}, runs, until_done=True)
@@ -199,7 +201,9 @@ def test_ic_runs_of_the_engine_follow_exp_loglik(tiny, runs):
 
 
 @pytest.mark.parametrize("runs", [1_200, pytest.param(20_000, marks=pytest.mark.slow)])
-def test_si_runs_of_the_engine_follow_exp_loglik_at_a_horizon(tiny, runs):
+def test_si_runs_of_the_engine_follow_exp_loglik_at_a_horizon(tiny, runs, request):
+    if runs > 1_200 and not asked_for_slow(request.config):
+        pytest.skip("20,000 engine runs take minutes: run them with pytest -m slow")
     # --steps 4: the seeding and 3 rounds, so the horizon is tick 3.
     law = si_exact_law(tiny, 0.3, 3)
     assert sum(law.values()) == pytest.approx(1.0)

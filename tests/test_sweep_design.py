@@ -24,7 +24,7 @@ import sim
 from sim.cli.main import main
 from sim.engine.requests import Design, ParamRange, Sweep
 from sim.errors import BadParameterError
-from sim.fit.design import SALIB_HINT, MorrisIndex, SobolIndex
+from sim.runs.fit.design import SALIB_HINT, MorrisIndex, SobolIndex
 
 pytest.importorskip("SALib")
 

@@ -1,4 +1,4 @@
-"""``agora fit``: fit a model's parameters to an observation file (the engine is :mod:`sim.fit.fitting`).
+"""``agora fit``: fit a model's parameters to an observation file (the engine is :mod:`sim.runs.fit.fitting`).
 
 Prints per parameter the posterior median and 90 % credible interval; ``-o FILE`` writes the weighted posterior
 samples (``.csv``, ``.csv.gz`` or ``.parquet``), ``--plot FIG`` the posterior predictive check. Exit 3 when
@@ -42,8 +42,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 async def _cmd_fit(args: argparse.Namespace) -> int:
-    from sim.fit.fitting import Fit  # noqa: PLC0415 - scipy and the fit load only for a fit
-    from sim.fit.output import plot_predictive, write_posterior  # noqa: PLC0415
+    from sim.runs.fit.fitting import Fit  # noqa: PLC0415 - scipy and the fit load only for a fit
+    from sim.runs.fit.output import plot_predictive, write_posterior  # noqa: PLC0415
 
     _check_outputs(args)
     request = Fit.parse(

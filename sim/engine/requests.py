@@ -555,7 +555,7 @@ def intervention_texts(items: Iterable[str] | str) -> tuple[str, ...]:
     return tuple(f"0:{t.strip()}" if t.strip().split(":", 1)[0] in ACTIONS else t for t in listed)
 
 
-#: The kinds of ``--design``: Sobol' indices, Morris screening, a Latin hypercube (``sim.fit.design``).
+#: The kinds of ``--design``: Sobol' indices, Morris screening, a Latin hypercube (``sim.runs.fit.design``).
 DESIGN_KINDS = ("sobol", "morris", "lhs")
 #: The measures a design analyses besides ``series:MEASURE@TICK``.
 DESIGN_MEASURES = ("reached", "peak_tick", "rounds", "cascade.depth", "cascade.structural_virality")

@@ -32,7 +32,7 @@ from sim.store.worldfile import check_target, save_world, world_info
 from sim.store.worldfile import open_world as open_world_file
 
 if TYPE_CHECKING:
-    from sim.fit.fitting import Fit, FitResult
+    from sim.runs.fit.fitting import Fit, FitResult
 
 Progress = Callable[[str, float], None] | None
 
@@ -221,8 +221,8 @@ class WorldFile:
 
         Returns:
             A :class:`SweepResult`; its ``to_dict()`` is what ``agora sweep ... --json`` prints. With a design,
-            its :attr:`~SweepResult.sensitivity` maps each parameter to a :class:`~sim.fit.design.SobolIndex`
-            (``S1``, ``S1_conf``, ``ST``, ``ST_conf``) or :class:`~sim.fit.design.MorrisIndex` (``mu_star``,
+            its :attr:`~SweepResult.sensitivity` maps each parameter to a :class:`~sim.runs.fit.design.SobolIndex`
+            (``S1``, ``S1_conf``, ``ST``, ``ST_conf``) or :class:`~sim.runs.fit.design.MorrisIndex` (``mu_star``,
             ``mu_star_conf``, ``mu``, ``sigma``), and :attr:`~SweepResult.design` says what was drawn.
 
         Raises:
@@ -259,7 +259,7 @@ class WorldFile:
         """Fit a model's parameters to an observation file, as ``agora fit`` does; the file is not modified.
 
         Args:
-            request: a :class:`~sim.fit.fitting.Fit`, or none and its fields as keywords (parsed by
+            request: a :class:`~sim.runs.fit.fitting.Fit`, or none and its fields as keywords (parsed by
                 :meth:`Fit.parse`, as ``agora fit`` parses its flags): ``observed`` (the file: a series, a set of
                 cascades or adoption times ``id,tick``), ``model``, ``params`` (``{"beta": (0.01, 0.2),
                 "gamma": (0.05, 0.5, "log")}``, ``{"p": "0.01..0.2"}`` or ``["p=0.01..0.2"]``; a plain value fixes
@@ -268,7 +268,7 @@ class WorldFile:
             progress: called with ``(what, fraction)`` after each batch of simulations.
 
         Returns:
-            A :class:`~sim.fit.fitting.FitResult`: per parameter the median and 90 % credible interval
+            A :class:`~sim.runs.fit.fitting.FitResult`: per parameter the median and 90 % credible interval
             (``result.params["beta"].ci90``), the weighted posterior samples, the simulations used and failed,
             the effective sample size, warnings and the posterior predictive check; ``to_dict()`` is what
             ``agora fit --json`` prints.
@@ -281,7 +281,7 @@ class WorldFile:
 
     async def afit(self, request: Fit | None = None, /, *, progress: Progress = None, **fields: object) -> FitResult:
         """:meth:`fit` as a coroutine."""
-        from sim.fit.fitting import Fit, run_fit  # noqa: PLC0415 - scipy and the fit load only for a fit
+        from sim.runs.fit.fitting import Fit, run_fit  # noqa: PLC0415 - scipy and the fit load only for a fit
 
         if request is None:
             request = Fit.parse(fields)

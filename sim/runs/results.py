@@ -18,8 +18,8 @@ import numpy as np
 
 from sim.analysis.plot import check_figure_path, figure_format, plot_files, plot_tables
 from sim.errors import BadParameterError
-from sim.fit.design import DesignReport, Sensitivity, sensitivity_from_dict
 from sim.model.series import SeriesColumns
+from sim.runs.fit.design import DesignReport, Sensitivity, sensitivity_from_dict
 from sim.runs.reports import ArmReport, EnsembleReport, FirstFailure, JSONObject, RunEntry, SweepReport
 from sim.runs.runner import series_records
 from sim.runs.sweep import paired_difference
@@ -603,8 +603,8 @@ class SweepResult(_Files):
 
     A design's sweep (``design="sobol:256"``) has one combination per drawn point (its ``grid``: the point's
     parameter values), :attr:`design` (what was drawn, the measure at each point) and :attr:`sensitivity` (the
-    indices by parameter: :class:`~sim.fit.design.SobolIndex` for ``sobol``,
-    :class:`~sim.fit.design.MorrisIndex` for ``morris``; None for ``lhs``).
+    indices by parameter: :class:`~sim.runs.fit.design.SobolIndex` for ``sobol``,
+    :class:`~sim.runs.fit.design.MorrisIndex` for ``morris``; None for ``lhs``).
     """
 
     arms: list[Arm]

@@ -23,7 +23,7 @@ Backends:
 Results are reported in grid order whatever order the runs finished in. Every worker reports how many
 times its process loaded the world (``world_loads``).
 
-A design (``--design sobol:N|morris:N|lhs:N``, :mod:`sim.fit.design`) replaces the grid's product by points
+A design (``--design sobol:N|morris:N|lhs:N``, :mod:`sim.runs.fit.design`) replaces the grid's product by points
 SALib draws in the box of the ``--param NAME=LO..HI`` ranges: each point is one combination, run like any
 other (the same backends, kernels, seeds and common random numbers), and the measure's mean over a point's
 runs is what the sensitivity indices are computed from (the report's ``design`` and ``sensitivity``).
@@ -63,12 +63,12 @@ from sim.engine.requests import NOT_PARAMS, Design, Ensemble, Sweep
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
-from sim.fit import design as designs
 from sim.model.intervene import parse_all
 from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
 from sim.model.series import BREADTH, DEPTH, MOMENTS, NEW, REACHED
 from sim.runs import batched
+from sim.runs.fit import design as designs
 from sim.runs.forkpool import fork_available, map_forked
 from sim.runs.reports import ArmReport, InterventionStats, JSONObject, Paired, RunEntry, SweepReport, interval
 from sim.runs.runner import check_ensemble, first_failure, run_cascades

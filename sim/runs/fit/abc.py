@@ -13,7 +13,7 @@ Biometrika 96, 983-990, and the adaptive parts pyabc uses by default (Klinger, R
   "Adapting the ABC distance function", Bayesian Analysis 12, 289-309; pyabc's ``AdaptivePNormDistance``).
 - **Proposals**: a particle of the previous population drawn by weight, moved by a normal kernel with the
   population's weighted covariance scaled by Silverman's rule (pyabc's default transition), in the unbounded space of
-  :mod:`sim.fit.priors` (the logit of each parameter's place in its prior box): a proposal never leaves the
+  :mod:`sim.runs.fit.priors` (the logit of each parameter's place in its prior box): a proposal never leaves the
   prior's support, so no proposal is thrown away and the importance weights need no truncation terms.
 
 **The same result whatever the number of workers.** Every random number comes from a generator keyed by
@@ -37,7 +37,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from sim.errors import BadParameterError
-from sim.fit.priors import U_BOUND, Priors
+from sim.runs.fit.priors import U_BOUND, Priors
 
 #: ``evaluate(params, run_seeds)``: the summary statistics ``(B, k)`` (float64) of the simulations of
 #: ``params`` ``(B, d)`` (the parameters' values) with run seeds ``run_seeds`` ``(B,)``, and which failed ``(B,)``.
@@ -171,7 +171,7 @@ class RegressionDistance(Distance):
     statistics in sequential approximate Bayesian computation", PLoS ONE 18, e0285836): the statistics,
     standardised, are projected on the parameters by a ridge regression fitted to the generation's
     simulations, one coordinate per parameter (its predicted value in the unbounded space of
-    :mod:`sim.fit.priors`), and the distance is Euclidean there. Many correlated statistics (a series of 60
+    :mod:`sim.runs.fit.priors`), and the distance is Euclidean there. Many correlated statistics (a series of 60
     points) become as many as there are parameters, so the tolerance can shrink without the acceptance rate
     collapsing."""
 

@@ -11,7 +11,7 @@
 - **Adoption times** of a model without an exact likelihood: the adoption curve (``new`` and ``reached`` per
   tick) made from them, as a series.
 
-The distance between two vectors of statistics (:mod:`sim.fit.abc`) weighs each by one over its spread among
+The distance between two vectors of statistics (:mod:`sim.runs.fit.abc`) weighs each by one over its spread among
 the simulations, so statistics of different units count alike.
 """
 
@@ -25,7 +25,7 @@ from sim.errors import BadParameterError
 from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:
-    from sim.fit.observed import Observed, ObservedCascades, ObservedSeries, ObservedTimes
+    from sim.runs.fit.observed import Observed, ObservedCascades, ObservedSeries, ObservedTimes
 
 #: The measures every run's series has beside the model's states.
 SERIES_MEASURES = ("reached", "new", "depth", "breadth")

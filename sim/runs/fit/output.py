@@ -14,7 +14,7 @@ from sim.core.diskio import replacing
 from sim.store.seriesio import _pyarrow, check_series_path
 
 if TYPE_CHECKING:
-    from sim.fit.fitting import FitResult
+    from sim.runs.fit.fitting import FitResult
 
 
 def write_posterior(path: str, result: FitResult) -> dict[str, Any]:

@@ -24,9 +24,9 @@ import numpy as np
 
 from sim.engine.requests import Ensemble
 from sim.errors import BadParameterError
-from sim.fit.priors import Priors
 from sim.llm.config import LLMConfig
 from sim.runs import batched
+from sim.runs.fit.priors import Priors
 from sim.runs.forkpool import fork_available, map_forked
 from sim.runs.reports import RunEntry
 from sim.runs.runner import _Ensemble

@@ -7,10 +7,10 @@
 The method (``method``):
 
 - ``exact``: adoption times (``id,tick``) of ``ic`` or ``si``, whose discrete-time likelihood is exact given
-  who adopted when (:mod:`sim.fit.likelihood`): the posterior on a fine grid of the one parameter, with the
+  who adopted when (:mod:`sim.runs.fit.likelihood`): the posterior on a fine grid of the one parameter, with the
   maximum-likelihood estimate and its profile interval.
-- ``abc``: every other case: sequential Monte Carlo ABC (:mod:`sim.fit.abc`) with the model's own runs as
-  the simulator (:mod:`sim.fit.simulate`) and the observation's summary statistics (:mod:`sim.fit.summaries`).
+- ``abc``: every other case: sequential Monte Carlo ABC (:mod:`sim.runs.fit.abc`) with the model's own runs as
+  the simulator (:mod:`sim.runs.fit.simulate`) and the observation's summary statistics (:mod:`sim.runs.fit.summaries`).
 - ``auto`` (the default): ``exact`` where it exists and only its parameter is fitted, else ``abc``.
 
 After the fit, ``predictive`` simulations of parameters drawn from the posterior give the posterior
@@ -30,7 +30,8 @@ import numpy as np
 
 from sim.core.world import World
 from sim.errors import BadParameterError
-from sim.fit.abc import (
+from sim.model.registry import Registry
+from sim.runs.fit.abc import (
     DISTANCES,
     MAX_GENERATIONS,
     SEED_LIMIT,
@@ -40,10 +41,9 @@ from sim.fit.abc import (
     run_seeds,
     weighted_quantile,
 )
-from sim.fit.priors import Prior, Priors, split_params
-from sim.fit.simulate import Simulator, evaluate_batch
-from sim.fit.summaries import CascadeSummary, SeriesSummary, Summary, summary_for
-from sim.model.registry import Registry
+from sim.runs.fit.priors import Prior, Priors, split_params
+from sim.runs.fit.simulate import Simulator, evaluate_batch
+from sim.runs.fit.summaries import CascadeSummary, SeriesSummary, Summary, summary_for
 from sim.runs.forkpool import default_workers
 
 #: ``progress(what, fraction)``, as every long command reports.
@@ -77,7 +77,7 @@ class Fit:
     """A fit of ``model``'s parameters to the observation file ``observed`` (``agora fit``, ``world.fit``).
 
     Attributes:
-        observed: the observation file (:mod:`sim.fit.observed`: a series, cascades or adoption times).
+        observed: the observation file (:mod:`sim.runs.fit.observed`: a series, cascades or adoption times).
         model: the propagation model. params: ``NAME=LO..HI`` (uniform prior), ``NAME=LO..HI:log``
             (log-uniform) or ``NAME=VALUE`` (fixed), in order.
         seeds: the seed selection of every simulation (``random:10`` draws them afresh in each; ``ids:...``
@@ -140,7 +140,7 @@ class Fit:
             raise BadParameterError("give the observation file: --observed FILE (a series, cascades or id,tick)")
         raw = data.get("params", ())
         if isinstance(raw, Mapping):
-            from sim.fit.priors import ranges_from  # noqa: PLC0415 - only the Python API's mappings
+            from sim.runs.fit.priors import ranges_from  # noqa: PLC0415 - only the Python API's mappings
 
             priors, fixed = ranges_from(raw)
             texts = tuple([p.describe() for p in priors.items] + [f"{k}={v}" for k, v in fixed.items()])
@@ -338,7 +338,7 @@ class _Plan:
     """What a fit needs, read and checked once: world, observation, priors, simulator, statistics."""
 
     def __init__(self, world: World, registry: Registry, request: Fit) -> None:
-        from sim.fit.observed import read_observed  # noqa: PLC0415 - kept off the import path of plain runs
+        from sim.runs.fit.observed import read_observed  # noqa: PLC0415 - kept off the import path of plain runs
 
         self.request = request
         self.world = world
@@ -368,7 +368,7 @@ class _Plan:
             )
 
     def _method(self, request: Fit) -> str:
-        from sim.fit.likelihood import LIKELIHOOD_MODELS, why_no_likelihood  # noqa: PLC0415
+        from sim.runs.fit.likelihood import LIKELIHOOD_MODELS, why_no_likelihood  # noqa: PLC0415
 
         kind = self.observed.kind
         model = request.model
@@ -395,7 +395,7 @@ class _Plan:
     def _exact_blocker(self, request: Fit) -> str | None:
         """Why the exact likelihood does not hold here (None: it does): trust-weighted edges, or feeds and the
         living network, which adopt agents the likelihood knows nothing of."""
-        from sim.fit.likelihood import likelihood_for  # noqa: PLC0415
+        from sim.runs.fit.likelihood import likelihood_for  # noqa: PLC0415
         from sim.social.dynamics import Social  # noqa: PLC0415
 
         try:
@@ -488,8 +488,8 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
 
 
 def _exact(plan: _Plan, request: Fit) -> FitResult:
-    from sim.fit.likelihood import exact_fit  # noqa: PLC0415
-    from sim.fit.observed import ObservedTimes  # noqa: PLC0415
+    from sim.runs.fit.likelihood import exact_fit  # noqa: PLC0415
+    from sim.runs.fit.observed import ObservedTimes  # noqa: PLC0415
 
     prior = plan.priors.items[0]
     assert isinstance(plan.observed, ObservedTimes)  # _Plan chose exact for adoption times only

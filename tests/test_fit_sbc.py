@@ -1,0 +1,63 @@
+"""Simulation-based calibration of ``agora fit`` (Talts et al. 2018; the procedure is in ``tests/fit_sbc.py``):
+for each data set a truth drawn from the prior, data simulated from it and a fit. Calibrated, the truth's rank
+among 99 posterior draws is uniform and the 90 % intervals cover it 90 % of the time.
+
+SIR's 2 parameters: ``make test`` fits 20 data sets (the coverage within its binomial limits, the ranks not
+far from uniform); ``make test-slow`` (``pytest -m slow``) fits 100, as issue 48 asks: the ranks' chi-squared
+p-value at least 0.01 per parameter and the coverage from 85 to 95 %. ic's p (exact likelihood): 100 data sets
+in both. Every draw is seeded: a run gives the
+same numbers every time."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import asked_for_slow, data_file
+from fit_sbc import Calibration, sbc_ic_times, sbc_sir, sir_world
+from scipy import stats
+
+import sim
+
+
+def _binomial_limits(n: int, p: float = 0.9, tail: float = 0.001) -> tuple[int, int]:
+    """The hits of n intervals of coverage p, outside which a calibrated fit falls with probability 2 * tail."""
+    return int(stats.binom.ppf(tail, n, p)), int(stats.binom.isf(tail, n, p))
+
+
+def _check(cal: Calibration, bins: int, p_min: float, coverage: tuple[float, float] | None) -> None:
+    for name in cal.names:
+        n = len(cal.covered[name])
+        hits = sum(cal.covered[name])
+        lo, hi = _binomial_limits(n)
+        assert lo <= hits <= hi, (name, hits, n, cal.summary(bins))
+        if coverage is not None:
+            assert coverage[0] <= hits / n <= coverage[1], (name, hits / n)
+        assert cal.uniformity(name, bins) >= p_min, (name, cal.summary(bins))
+
+
+@pytest.fixture(scope="module")
+def facebook(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("sbc-fb") / "fb.db")
+    sim.import_edges(path, str(data_file("facebook_combined.txt")))
+    return path
+
+
+@pytest.mark.slow
+def test_sir_is_calibrated_on_20_data_sets(tmp_path):
+    """SIR (beta, gamma) on a 2,000-agent world, ABC-SMC with a budget of 3,000 simulations a fit."""
+    cal = sbc_sir(sir_world(str(tmp_path)), 20, budget=3000, population=200)
+    _check(cal, bins=4, p_min=0.001, coverage=None)
+
+
+@pytest.mark.slow
+def test_sir_is_calibrated_on_100_data_sets(tmp_path, request):
+    if not asked_for_slow(request.config):
+        pytest.skip("100 SIR fits take about 15 minutes: run them with pytest -m slow")
+    cal = sbc_sir(sir_world(str(tmp_path)), 100, budget=10000, population=300)
+    _check(cal, bins=10, p_min=0.01, coverage=(0.85, 0.95))
+
+
+@pytest.mark.slow
+def test_ic_exact_likelihood_is_calibrated_on_100_data_sets(facebook):
+    """ic's p on ego-Facebook from one cascade's adoption times (exact likelihood): 100 fits in about 10 s,
+    so they run in ``make test`` too."""
+    _check(sbc_ic_times(facebook, 100), bins=10, p_min=0.01, coverage=(0.85, 0.95))
