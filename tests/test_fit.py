@@ -272,3 +272,18 @@ def test_ic_times_and_sizes_agree_and_times_are_narrower(facebook):
     assert e.ci90[0] <= a.median <= e.ci90[1] or (a.ci90[0] <= e.ci90[0] and e.ci90[1] <= a.ci90[1]), (e, a)
     assert e.ci90[1] - e.ci90[0] < a.ci90[1] - a.ci90[0]
     assert e.profile90 is not None and e.profile90[0] <= e.mle <= e.profile90[1]
+
+
+@pytest.mark.slow
+def test_ray_gives_the_same_posterior(small, ray_cluster):
+    """``ray="auto"`` on the session's local cluster (2 CPUs): the simulations go to Ray workers, which load the
+    world from the object store, and the posterior is the one of a local fit with the same seed."""
+    folder, path, curve = small
+    w = sim.open_world(path)
+    asked = dict(observed=curve, model="sir", params=SIR, seeds="random:5", budget=800, population=100, seed=6)
+    local = w.fit(**asked, workers=1, predictive=0)
+    on_ray = w.fit(**asked, ray="auto", predictive=0)
+    assert ray_cluster.is_initialized()  # attached to the running cluster: not the fit's to shut down
+    assert on_ray.simulations == local.simulations
+    assert np.array_equal(on_ray.samples, local.samples) and np.array_equal(on_ray.weights, local.weights)
+    assert on_ray.workers == 2

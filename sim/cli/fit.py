@@ -61,6 +61,8 @@ async def _cmd_fit(args: argparse.Namespace) -> int:
             "method": args.method,
             "kernel": args.kernel,
             "distance": args.distance,
+            "adjust": args.adjust,
+            "ray": args.ray,
             "predictive": 0 if args.predictive is None and not args.plot else (args.predictive or 100),
         }
     )
@@ -118,6 +120,8 @@ def format_fit(data: dict[str, Any]) -> str:
             f"worker(s), {data['kernel']} kernel"
         )
         lines.append(f"stopped: {data['stopped']}")
+        if data.get("adjusted"):
+            lines.append("the final population is regression-adjusted (Beaumont et al. 2002; --no-adjust: as accepted)")
     pred = data.get("predictive")
     if pred and pred.get("inside90") is not None:
         lines.append(

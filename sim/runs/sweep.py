@@ -46,7 +46,7 @@ import socket
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -787,15 +787,19 @@ def _check_reachable(address: str) -> None:
         ) from None
 
 
-async def _run_ray(
-    address: str, workers: int, world: Any, plugin_dirs: list[str], spec: RunSpec, jobs: list[Job], tally: _Tally
-) -> int:
-    """Run the jobs on Ray; returns the number of CPUs the cluster offered."""
+@contextlib.contextmanager
+def ray_cluster(address: str, workers: int, progress: Progress) -> Iterator[tuple[ModuleType, int]]:
+    """Ray, started (``auto``/``local``: a fresh local cluster of ``workers`` CPUs) or reached at ``address``
+    for the block, and shut down after it if it was started here; yields the module and the cluster's CPUs.
+
+    Raises:
+        BadParameterError: Ray is not installed, or no cluster can be started or reached.
+    """
     ray = import_ray()
     started = False
     if not ray.is_initialized():
-        if tally.progress:
-            tally.progress("starting Ray", 0.0)
+        if progress:
+            progress("starting Ray", 0.0)
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR, "include_dashboard": False}
         try:
             if address in ("auto", "local"):
@@ -807,27 +811,41 @@ async def _run_ray(
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise BadParameterError(f"--ray {address}: cannot start or reach a Ray cluster ({exc})") from None
         started = True
-    pending: list[Any] = []
     try:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", workers)))
-        ref = ray.put(_ray_payload(world, plugin_dirs))  # the world, once
-        task = ray.remote(num_cpus=1, max_retries=0)(_ray_chunk)
-        pending = [task.remote([ref], spec, chunk) for chunk in chunk_jobs(jobs, cpus)]
-        try:
-            await _collect([p.future() for p in pending], tally)
-        except ray.exceptions.RayError as exc:
-            # Runs catch their own errors, so this is a worker that could not start, load or import.
-            cause = getattr(exc, "cause", None) or exc
-            why = (f"{type(cause).__name__}: {cause}".splitlines() or ["?"])[0]
-            raise AgoraError(f"a Ray worker failed ({why}): every node needs the same agora-sim installed") from None
-        pending = []
-        return cpus
+        yield ray, max(1, int(ray.cluster_resources().get("CPU", workers)))
     finally:
-        for p in pending:
-            with contextlib.suppress(Exception):  # already finished, or the cluster is going away
-                ray.cancel(p, force=True)
         if started:
             ray.shutdown()
+
+
+def ray_failure(ray: ModuleType, exc: BaseException) -> AgoraError:
+    """A Ray task's failure as one sentence (runs catch their own errors: this is a worker that could not
+    start, load or import)."""
+    cause = getattr(exc, "cause", None) or exc
+    why = (f"{type(cause).__name__}: {cause}".splitlines() or ["?"])[0]
+    return AgoraError(f"a Ray worker failed ({why}): every node needs the same agora-sim installed")
+
+
+async def _run_ray(
+    address: str, workers: int, world: Any, plugin_dirs: list[str], spec: RunSpec, jobs: list[Job], tally: _Tally
+) -> int:
+    """Run the jobs on Ray; returns the number of CPUs the cluster offered."""
+    with ray_cluster(address, workers, tally.progress) as (ray, cpus):
+        pending: list[Any] = []
+        try:
+            ref = ray.put(_ray_payload(world, plugin_dirs))  # the world, once
+            task = ray.remote(num_cpus=1, max_retries=0)(_ray_chunk)
+            pending = [task.remote([ref], spec, chunk) for chunk in chunk_jobs(jobs, cpus)]
+            try:
+                await _collect([p.future() for p in pending], tally)
+            except ray.exceptions.RayError as exc:
+                raise ray_failure(ray, exc) from None
+            pending = []
+            return cpus
+        finally:
+            for p in pending:
+                with contextlib.suppress(Exception):  # already finished, or the cluster is going away
+                    ray.cancel(p, force=True)
 
 
 # -- the sweep -------------------------------------------------------------------------------------------

@@ -102,6 +102,19 @@ def add_fit(sub: Any) -> None:
         help="ABC's distance: 'regression' (default; semi-automatic ABC: the statistics projected on the "
         "parameters, refitted each generation) or 'adaptive' (each statistic over its spread, pyabc's default)",
     )
+    p.add_argument(
+        "--no-adjust",
+        dest="adjust",
+        action="store_false",
+        help="keep the final population as accepted (by default, with the regression distance, it is moved by "
+        "Beaumont et al.'s 2002 regression adjustment for what the tolerance left)",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the simulations on a Ray cluster at ADDRESS, or 'auto' to start a local one with W CPUs "
+        "(pip install 'agora-sim[ray]'); the posterior is the same",
+    )
     p.add_argument("--kernel", choices=KERNELS, default="auto", help="as agora run --kernel (default auto)")
     p.add_argument(
         "--predictive",

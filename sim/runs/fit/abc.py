@@ -86,6 +86,9 @@ class SMCResult:
     failed: int = 0
     stopped: str = ""
     distance: Distance | None = None
+    #: Whether :func:`regression_adjust` moved the particles, and where they were before.
+    adjusted: bool = False
+    raw_x: np.ndarray | None = None
 
     @property
     def ess(self) -> float:
@@ -373,6 +376,7 @@ async def abc_smc(
     min_acceptance: float = 0.005,
     max_generations: int = 40,
     distance: str = "adaptive",
+    adjust: bool = True,
     report: Report = None,
 ) -> SMCResult:
     """Weighted samples of ``priors``' parameters whose simulations' statistics come close to ``observed``.
@@ -384,6 +388,7 @@ async def abc_smc(
         seed: the fit's seed (every draw and run seed follows from it). alpha: the tolerance's quantile.
         min_acceptance: stop when a generation accepts fewer of its simulations.
         distance: ``adaptive`` (:class:`MadDistance`) or ``regression`` (:class:`RegressionDistance`).
+        adjust: with the ``regression`` distance, adjust the final population (:func:`regression_adjust`).
         report: ``report(generation, simulations)`` after each generation, ``report(None, simulations)``
             after each batch.
 
@@ -450,4 +455,29 @@ async def abc_smc(
     current.simulations = sampler.simulations
     current.failed = sampler.failed
     current.stopped = stopped
+    if adjust and distance == "regression" and len(current.generations) > 1:
+        regression_adjust(current, priors, every)
     return current
+
+
+def regression_adjust(result: SMCResult, priors: Priors, every: tuple[np.ndarray, np.ndarray]) -> None:
+    """Beaumont, Zhang and Balding's (2002) regression adjustment ("Approximate Bayesian computation in
+    population genetics", Genetics 162, 2025-2035), on the final population: the projection of the statistics
+    on the parameters refitted to the last generation's simulations (:class:`RegressionDistance`), then a
+    weighted linear regression of the particles (unbounded coordinates) on their projected statistics' offsets
+    from the data's, and each particle moved by its offset times the slopes: what the tolerance left of the
+    statistics' spread no longer widens the posterior. The particles before (``raw_x``) are kept."""
+    measure = RegressionDistance(result.distance.observed if result.distance is not None else np.zeros(0))
+    measure.fit(*every)
+    offsets = measure._project(result.stats) - measure.target
+    if not np.all(np.isfinite(offsets)):
+        return
+    w = result.weights
+    design = np.column_stack([np.ones(offsets.shape[0]), offsets])
+    gram = (design * w[:, None]).T @ design
+    gram += np.eye(gram.shape[0]) * 1e-12 * max(float(np.trace(gram)), 1e-300)
+    coef = np.linalg.solve(gram, (design * w[:, None]).T @ result.u)
+    u = np.clip(result.u - offsets @ coef[1:], -U_BOUND, U_BOUND)
+    result.raw_x = result.x
+    result.u, result.x = u, priors.from_u(u)
+    result.adjusted = True

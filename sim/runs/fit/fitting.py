@@ -19,10 +19,11 @@ predictive check: the band their series (or size distributions) cover, beside th
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -87,7 +88,10 @@ class Fit:
             observed cascades' count for cascades). steps: ticks of each run (None: to the last observed tick
             for a series, else until done, at most ``max_ticks``). method: one of :data:`METHODS`.
         kernel: ``auto``, ``batched`` or ``engine`` (as ``agora run --kernel``). predictive: simulations of
-            the posterior predictive check (0: none).
+            the posterior predictive check (0: none). distance: ABC's distance (:data:`sim.runs.fit.abc.DISTANCES`).
+        ray: a Ray cluster's address, or ``auto`` for a local one of ``workers`` CPUs (None: local processes);
+            the posterior is the same either way. adjust: with the regression distance, adjust the final
+            population for what the tolerance left (:func:`sim.runs.fit.abc.regression_adjust`).
     """
 
     observed: str
@@ -105,6 +109,8 @@ class Fit:
     kernel: str = "auto"
     predictive: int = 100
     distance: str = "regression"
+    ray: str | None = None
+    adjust: bool = True
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -122,6 +128,8 @@ class Fit:
         "kernel",
         "predictive",
         "distance",
+        "ray",
+        "adjust",
     )
 
     @classmethod
@@ -173,6 +181,9 @@ class Fit:
         kernel = data.get("kernel", "auto")
         if kernel not in ("auto", "batched", "engine"):
             raise BadParameterError(f"--kernel must be auto, batched or engine, not {kernel!r}")
+        ray = data.get("ray")
+        if ray is not None and (not isinstance(ray, str) or not ray.strip()):
+            raise BadParameterError(f"--ray must be a Ray address or 'auto', not {ray!r}")
         distance = data.get("distance", "regression")
         if distance not in DISTANCES:
             raise BadParameterError(f"--distance must be one of {', '.join(DISTANCES)}, not {distance!r}")
@@ -197,6 +208,8 @@ class Fit:
             kernel=str(kernel),
             predictive=predictive,
             distance=str(distance),
+            ray=ray,
+            adjust=bool(data.get("adjust", True)),
         )
 
 
@@ -251,6 +264,8 @@ class FitResult:
     warnings: list[str] = field(default_factory=list)
     predictive: dict[str, Any] | None = None
     fixed: dict[str, Any] = field(default_factory=dict)
+    distance: str | None = None
+    adjusted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The report ``agora fit --json`` prints."""
@@ -268,6 +283,8 @@ class FitResult:
             "workers": self.workers,
             "kernel": self.kernel,
             "population": int(self.samples.shape[0]),
+            "distance": self.distance,
+            "adjusted": self.adjusted,
             "stopped": self.stopped,
             "generations": [
                 {
@@ -444,16 +461,104 @@ def _report_progress(progress: Progress, budget: int, t0: float) -> Callable[[Ge
     return report
 
 
+@dataclass(frozen=True)
+class _SimulatorSpec:
+    """What a Ray worker makes its :class:`Simulator` from (the world comes in the shared payload)."""
+
+    model: str
+    priors: Priors
+    fixed: tuple[tuple[str, str], ...]
+    seeds: str
+    steps: int | None
+    max_ticks: int
+    replicates: int
+    kernel: str
+
+
+#: A Ray worker's simulator, made once per fit (keyed by the world's object id and the spec).
+_RAY_SIMULATORS: dict[tuple[str, _SimulatorSpec], Simulator] = {}
+
+
+def _ray_share(
+    box: list[Any], spec: _SimulatorSpec, summary: Summary, x: np.ndarray, seeds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A Ray task: the statistics of particles ``x`` with run ``seeds`` (the world's ref comes in a list, so
+    that Ray does not fetch it for every task)."""
+    from sim.runs.fit.simulate import evaluate_rows  # noqa: PLC0415
+    from sim.runs.sweep import _ray_world  # noqa: PLC0415
+
+    key = (box[0].hex(), spec)
+    sim = _RAY_SIMULATORS.get(key)
+    if sim is None:
+        world, registry, _ = _ray_world(box[0])
+        sim = Simulator(
+            world,
+            registry,
+            model=spec.model,
+            priors=spec.priors,
+            fixed=dict(spec.fixed),
+            seeds=spec.seeds,
+            steps=spec.steps,
+            max_ticks=spec.max_ticks,
+            replicates=spec.replicates,
+            kernel=spec.kernel,
+        )
+        _RAY_SIMULATORS.clear()
+        _RAY_SIMULATORS[key] = sim
+    return evaluate_rows(sim, summary, x, seeds, summary.observed.size)
+
+
 async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: float) -> FitResult:
     sim, summary = plan.simulator, plan.summary
     assert sim is not None and summary is not None
-    k = summary.observed.size
+    if request.ray is None:
+        sim.warm()
+        k = summary.observed.size
+
+        async def evaluate(x: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return await evaluate_batch(sim, summary, x, seeds, k, workers)
+
+        return await _smc(plan, request, workers, evaluate, progress, t0)
+    from sim.runs.sweep import _ray_payload, ray_cluster, ray_failure  # noqa: PLC0415 - only for --ray
+
+    spec = _SimulatorSpec(
+        request.model,
+        plan.priors,
+        tuple(sorted(plan.fixed.items())),
+        request.seeds,
+        sim.request.steps,
+        sim.request.max_ticks,
+        summary.replicates,
+        request.kernel,
+    )
+    with ray_cluster(request.ray, workers, progress) as (ray, cpus):
+        ref = ray.put(_ray_payload(plan.world, list(plan.registry.user_dirs)))  # the world, once
+        task = ray.remote(num_cpus=1, max_retries=0)(_ray_share)
+
+        async def on_ray(x: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            count = x.shape[0]
+            cuts = [i * count // cpus for i in range(cpus + 1)]
+            pending = [task.remote([ref], spec, summary, x[a:b], seeds[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a]
+            try:
+                parts = await asyncio.to_thread(ray.get, pending)
+            except ray.exceptions.RayError as exc:
+                raise ray_failure(ray, exc) from None
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+        return await _smc(plan, request, cpus, on_ray, progress, t0)
+
+
+async def _smc(
+    plan: _Plan,
+    request: Fit,
+    workers: int,
+    evaluate: Callable[[np.ndarray, np.ndarray], Awaitable[tuple[np.ndarray, np.ndarray]]],
+    progress: Progress,
+    t0: float,
+) -> FitResult:
+    sim, summary = plan.simulator, plan.summary
+    assert sim is not None and summary is not None
     population = request.population or max(2, min(500, request.budget // 10))
-    sim.warm()
-
-    async def evaluate(x: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return await evaluate_batch(sim, summary, x, seeds, k, workers)
-
     result = await abc_smc(
         evaluate,
         summary.observed,
@@ -462,6 +567,7 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
         budget=request.budget,
         seed=request.seed,
         distance=request.distance,
+        adjust=request.adjust,
         report=_report_progress(progress, request.budget, t0),
     )
     out = FitResult(
@@ -482,6 +588,8 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
         stopped=result.stopped,
         generations=list(result.generations),
         fixed={k: v for k, v in sim.params.items() if k not in plan.priors.names},
+        distance=request.distance,
+        adjusted=result.adjusted,
     )
     out.warnings = _warnings(out, plan.priors, population)
     return out
