@@ -22,7 +22,7 @@ and ``agora fit`` share:
 
 Before the timed parts, an untimed batched ensemble loads the compiled kernel (as a user's second command finds
 Numba's cache), so that neither side pays for it. The target: a fit of at least 20,000 simulations in at most
-120 s (:data:`TARGET`), judged at the fit's rate (:func:`verdict`); the ratio of the fit's simulations a
+120 s (:data:`TARGET`, :func:`verdict`); the ratio of the fit's simulations a
 second to the yardstick's runs a second is the fit's overhead over plain runs (1: none; below 1: slower).
 """
 
@@ -97,19 +97,20 @@ def seconds_for_target(simulations: int, seconds: float) -> float | None:
     return TARGET["simulations"] * seconds / simulations if simulations > 0 else None
 
 
-def verdict(budget: int, simulations: int, seconds: float) -> str:
-    """``met`` when a fit asked for at least :data:`TARGET`'s simulations (``budget``) ran at a rate that makes
-    them within its seconds, else ``not met``. At the rate, not ``simulations >= 20,000`` alone: a fit stops
-    short of its budget when the next generation would not fit in what is left (sim.fit.abc), and a fit of
-    19,600 simulations in 100 s meets the target in all but name."""
-    needed = seconds_for_target(simulations, seconds)
-    return (
-        "met" if budget >= TARGET["simulations"] and needed is not None and needed <= TARGET["seconds"] else "not met"
-    )
+def verdict(simulations: int, seconds: float) -> str:
+    """``met`` when the fit made at least :data:`TARGET`'s simulations within its seconds, else ``not met``.
+    A fit stops short of its budget when the next generation would not fit in what is left
+    (:mod:`sim.runs.fit.abc`), so the bench's default budget (:data:`BUDGET`) leaves room for one more."""
+    return "met" if simulations >= TARGET["simulations"] and seconds <= TARGET["seconds"] else "not met"
+
+
+#: The bench's default budget: above the target's 20,000, so that the fit, which stops before a generation
+#: its budget cannot cover (about 3,300 simulations at the end), makes at least 20,000.
+BUDGET = 24_000
 
 
 def bench_fit(
-    budget: int = 20_000,
+    budget: int = BUDGET,
     *,
     workers: int | None = None,
     runs: int = 1000,
@@ -209,11 +210,9 @@ def bench_fit(
     out["target"] = {
         **TARGET,
         "text": f"a two-parameter fit of at least {TARGET['simulations']:,} simulations in at most "
-        f"{TARGET['seconds']:g} s on {count} workers (judged at the fit's rate, its budget at least "
-        f"{TARGET['simulations']:,})",
-        "met_as_run": fit.simulations >= TARGET["simulations"] and fit.seconds <= TARGET["seconds"],
+        f"{TARGET['seconds']:g} s on {count} workers",
     }
-    out["verdict"] = verdict(budget, fit.simulations, fit.seconds)
+    out["verdict"] = verdict(fit.simulations, fit.seconds)
     out["available"] = True
     _say(progress, "done", 1.0)
     return out

@@ -246,7 +246,12 @@ def _bench_ensembles(be: Any) -> None:
 
 def _bench_fit(bf: Any) -> None:
     bf.add_argument(
-        "--budget", type=positive_int, default=20_000, metavar="N", help="simulations of the fit (default 20,000)"
+        "--budget",
+        type=positive_int,
+        default=24_000,
+        metavar="N",
+        help="simulations of the fit at most (default 24,000: the fit stops before a generation its budget cannot "
+        "cover, and the target asks for 20,000 or more)",
     )
     bf.add_argument(
         "--workers", type=positive_int, metavar="W", help="processes of the fit and the runs (default: one per CPU)"
