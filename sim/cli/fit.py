@@ -63,6 +63,7 @@ async def _cmd_fit(args: argparse.Namespace) -> int:
             "distance": args.distance,
             "adjust": args.adjust,
             "ray": args.ray,
+            "columns": args.columns,
             "predictive": 0 if args.predictive is None and not args.plot else (args.predictive or 100),
         }
     )

@@ -54,6 +54,11 @@ def add_fit(sub: Any) -> None:
         "(repeatable)",
     )
     p.add_argument(
+        "--columns",
+        metavar="NAMES",
+        help="fit these columns of an observed series only, comma-separated (e.g. I,R; default: all of them)",
+    )
+    p.add_argument(
         "--seeds",
         default="random:10",
         metavar="SPEC",

@@ -73,6 +73,16 @@ def _whole(data: Mapping[str, object], key: str, default: int | None, lo: int, h
     return number
 
 
+def _columns(value: object) -> tuple[str, ...] | None:
+    """``--columns I,R`` (or a list) as a tuple of names; None: every column."""
+    if value is None:
+        return None
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in names) or not names:
+        raise BadParameterError(f"--columns must name columns of the series, e.g. I,R, not {value!r}")
+    return tuple(n.strip() for n in names)
+
+
 @dataclass(frozen=True)
 class Fit:
     """A fit of ``model``'s parameters to the observation file ``observed`` (``agora fit``, ``world.fit``).
@@ -88,10 +98,12 @@ class Fit:
             observed cascades' count for cascades). steps: ticks of each run (None: to the last observed tick
             for a series, else until done, at most ``max_ticks``). method: one of :data:`METHODS`.
         kernel: ``auto``, ``batched`` or ``engine`` (as ``agora run --kernel``). predictive: simulations of
-            the posterior predictive check (0: none). distance: ABC's distance (:data:`sim.runs.fit.abc.DISTANCES`).
+            the posterior predictive check (0: none). distance: ABC's distance
+            (:data:`sim.runs.fit.abc.DISTANCES`).
         ray: a Ray cluster's address, or ``auto`` for a local one of ``workers`` CPUs (None: local processes);
-            the posterior is the same either way. adjust: with the regression distance, adjust the final
-            population for what the tolerance left (:func:`sim.runs.fit.abc.regression_adjust`).
+            the posterior is the same either way. columns: the series' columns to fit (None: all).
+        adjust: with the regression distance, adjust the final population for what the tolerance left
+            (:func:`sim.runs.fit.abc.regression_adjust`).
     """
 
     observed: str
@@ -111,6 +123,7 @@ class Fit:
     distance: str = "regression"
     ray: str | None = None
     adjust: bool = True
+    columns: tuple[str, ...] | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -130,6 +143,7 @@ class Fit:
         "distance",
         "ray",
         "adjust",
+        "columns",
     )
 
     @classmethod
@@ -210,6 +224,7 @@ class Fit:
             distance=str(distance),
             ray=ray,
             adjust=bool(data.get("adjust", True)),
+            columns=_columns(data.get("columns")),
         )
 
 
@@ -369,7 +384,9 @@ class _Plan:
         if self.method == "abc":
             if not len(self.priors):
                 raise BadParameterError("give at least one parameter to fit as --param NAME=LO..HI")
-            self.summary = summary_for(self.observed, tuple(cls.states), request.model, request.replicates)
+            self.summary = summary_for(
+                self.observed, tuple(cls.states), request.model, request.replicates, request.columns
+            )
             steps = request.steps if request.steps is not None else self.summary.steps
             self.simulator = Simulator(
                 world,
@@ -390,7 +407,8 @@ class _Plan:
         kind = self.observed.kind
         model = request.model
         param = LIKELIHOOD_MODELS.get(model)
-        exact_ok = kind == "times" and param is not None and self.priors.names == [param]
+        trees = kind == "cascades" and getattr(self.observed, "times", None) is not None
+        exact_ok = (kind == "times" or trees) and param is not None and self.priors.names == [param]
         if exact_ok:
             blocker = self._exact_blocker(request)
             if blocker is not None:
@@ -398,8 +416,8 @@ class _Plan:
                     raise BadParameterError(f"--method exact cannot fit this: {blocker}; use --method abc")
                 exact_ok = False
         if request.method == "exact" and not exact_ok:
-            if kind != "times":
-                why = f"the observation is {kind}, not adoption times (id,tick)"
+            if kind != "times" and not trees:
+                why = f"the observation is {kind} without trees, not adoption times (id,tick, or --cascades rows)"
             elif param is None:
                 why = why_no_likelihood(model) or f"{model} has no exact likelihood"
             else:
@@ -428,7 +446,7 @@ class _Plan:
         obs = self.observed
         out: dict[str, Any] = {"path": self.request.observed, "kind": obs.kind}
         if obs.kind == "series":
-            out["columns"] = list(obs.columns)  # type: ignore[union-attr]
+            out["columns"] = list(self.request.columns or obs.columns)  # type: ignore[union-attr]
             out["ticks"] = int(obs.ticks.size)  # type: ignore[union-attr]
         elif obs.kind == "cascades":
             out["cascades"] = int(obs.sizes.size)  # type: ignore[union-attr]
@@ -597,13 +615,21 @@ async def _smc(
 
 def _exact(plan: _Plan, request: Fit) -> FitResult:
     from sim.runs.fit.likelihood import exact_fit  # noqa: PLC0415
-    from sim.runs.fit.observed import ObservedTimes  # noqa: PLC0415
+    from sim.runs.fit.observed import ObservedCascades, ObservedTimes  # noqa: PLC0415
 
     prior = plan.priors.items[0]
-    assert isinstance(plan.observed, ObservedTimes)  # _Plan chose exact for adoption times only
-    # --steps N watched ticks 0 .. N-1; without it, up to the last tick in the file (nothing is claimed after).
-    horizon = request.steps - 1 if request.steps is not None else None
-    got = exact_fit(request.model, plan.world, plan.observed, prior.lo, prior.hi, prior.log, horizon=horizon)
+    obs = plan.observed
+    # --steps N watched ticks 0 .. N-1. Without it: an id,tick file up to its last tick (nothing is claimed
+    # after); each run of a --cascades file until it ended, the round after its last adoption included (as
+    # agora run --until-done runs them).
+    watched = request.steps - 1 if request.steps is not None else None
+    if isinstance(obs, ObservedCascades):
+        assert obs.times is not None  # _Plan chose exact for trees read with the world
+        horizons = [watched if watched is not None else int(t.ticks.max()) + 1 for t in obs.times]
+        got = exact_fit(request.model, plan.world, obs.times, prior.lo, prior.hi, prior.log, horizon=horizons)
+    else:
+        assert isinstance(obs, ObservedTimes)  # _Plan chose exact for adoption times only
+        got = exact_fit(request.model, plan.world, obs, prior.lo, prior.hi, prior.log, horizon=watched)
     population = request.population or 4000
     draws = got.draws(population, np.random.default_rng([request.seed, MAX_GENERATIONS]))
     param = ParamFit(got.median, got.ci90, float(got.mean), prior, got.mle, got.profile90)

@@ -37,7 +37,7 @@ agent has a susceptible follower), knows more: nobody adopted in the round after
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -369,14 +369,27 @@ def _inverse_cdf(grid: np.ndarray, cdf: np.ndarray, q: np.ndarray) -> np.ndarray
     return grid[i] + np.clip(frac, 0.0, 1.0) * (grid[i + 1] - grid[i])
 
 
+def merged_exposure(
+    model: str, world: World, times: Sequence[ObservedTimes], horizons: Sequence[int | None]
+) -> Exposure:
+    """The exposure of several independent cascades (each with its own horizon): their likelihoods multiply,
+    so their successes are listed together and their failures summed."""
+    parts = [exposure(model, world, t, h) for t, h in zip(times, horizons, strict=True)]
+    return Exposure(
+        np.concatenate([e.successes for e in parts]) if parts else np.zeros(0, dtype=np.int64),
+        int(sum(e.failures for e in parts)),
+        max((e.horizon for e in parts), default=0),
+    )
+
+
 def exact_fit(
     model: str,
     world: World,
-    times: ObservedTimes,
+    times: ObservedTimes | Sequence[ObservedTimes],
     lo: float,
     hi: float,
     log_uniform: bool,
-    horizon: int | None = None,
+    horizon: int | None | Sequence[int | None] = None,
     points: int = 4001,
 ) -> ExactFit:
     """The posterior of ``model``'s parameter from adoption ``times``, under a uniform or log-uniform prior on
@@ -400,10 +413,16 @@ def exact_fit(
     if int(points) < 3:
         raise BadParameterError(f"the grid of {param} needs at least 3 points, not {points}")
     points = int(points)
-    ex = exposure(model, world, times, horizon)
+    if isinstance(times, ObservedTimes):
+        ex = exposure(model, world, times, horizon if not isinstance(horizon, Sequence) else horizon[0])
+        path = times.path
+    else:
+        horizons = list(horizon) if isinstance(horizon, Sequence) else [horizon] * len(times)
+        ex = merged_exposure(model, world, times, horizons)
+        path = times[0].path if times else "(none)"
     if not ex.successes.size and not ex.failures:
         raise BadParameterError(
-            f"adoption times {times.path} show no attempt by the horizon (tick {ex.horizon}), so they say nothing "
+            f"adoption times {path} show no attempt by the horizon (tick {ex.horizon}), so they say nothing "
             f"about {param}: give a later horizon or more of the spread"
         )
     c = _Compact.of(ex)

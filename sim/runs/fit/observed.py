@@ -87,6 +87,8 @@ class ObservedCascades:
         virality: float64 structural virality per cascade (of the forest, as the engine's
             ``cascade.structural_virality``), or None.
         roots: int64 per cascade, its generation-0 agents, or None.
+        times: each cascade's adoption times (its agents and their ticks), when the trees were read with a
+            world; None otherwise. The exact likelihood of ``ic`` and ``si`` multiplies theirs.
     """
 
     path: str
@@ -94,6 +96,7 @@ class ObservedCascades:
     depth: np.ndarray | None
     virality: np.ndarray | None
     roots: np.ndarray | None
+    times: tuple[ObservedTimes, ...] | None = None
     kind: ClassVar[str] = "cascades"
 
 
@@ -396,20 +399,22 @@ def _cascade_trees(f: _File, world: World | None) -> ObservedCascades:
     if twice.any():
         row = int(order[int(np.argmax(twice)) + 1])
         raise f.at(row, f"agent {int(table.agent[row])} is listed twice in run {int(table.run[row])}")
-    if world is not None:
-        _known_ids(f, world, table.agent)
+    index = _known_ids(f, world, table.agent) if world is not None else None
     runs, start = np.unique(run_sorted, return_index=True)
     bounds = np.append(start, run_sorted.size)
     sizes = np.diff(bounds).astype(np.int64)
     depth = np.empty(runs.size, dtype=np.int64)
     virality = np.empty(runs.size, dtype=np.float64)
     roots = np.empty(runs.size, dtype=np.int64)
+    times: list[ObservedTimes] = []
     for i in range(runs.size):
         part = order[bounds[i] : bounds[i + 1]]
         forest, _ = forest_of_rows(table.agent[part], table.source[part], table.root[part], table.tick[part])
         report = forest.measures()
         depth[i], virality[i], roots[i] = report["depth"], report["structural_virality"], report["trees"]
-    return ObservedCascades(f.path, sizes, depth, virality, roots)
+        if index is not None:
+            times.append(ObservedTimes(f.path, index[part], table.tick[part].astype(np.int64)))
+    return ObservedCascades(f.path, sizes, depth, virality, roots, tuple(times) if index is not None else None)
 
 
 def _cascade_sizes(f: _File, header: list[str]) -> ObservedCascades:

@@ -136,18 +136,40 @@ def times_series(times: ObservedTimes) -> tuple[dict[str, np.ndarray], np.ndarra
     return {"new": new, "reached": np.cumsum(new)}, np.arange(last + 1, dtype=np.int64)
 
 
-def summary_for(observed: Observed, states: tuple[str, ...], model: str, replicates: int | None) -> Summary:
-    """The statistics a fit of ``model`` (whose states are ``states``) compares for ``observed``."""
+def summary_for(
+    observed: Observed,
+    states: tuple[str, ...],
+    model: str,
+    replicates: int | None,
+    columns: tuple[str, ...] | None = None,
+) -> Summary:
+    """The statistics a fit of ``model`` (whose states are ``states``) compares for ``observed`` (a series:
+    only ``columns`` of it, when named).
+
+    Raises:
+        BadParameterError: a named column the series does not have; columns named for an observation that is
+            not a series.
+    """
     kind = observed.kind
+    if columns is not None and kind != "series":
+        raise BadParameterError(f"--columns picks columns of a series, and the observation is {kind}: drop it")
     if kind == "series":
         series: ObservedSeries = observed  # type: ignore[assignment]
-        out: Summary = SeriesSummary(dict(series.columns), series.ticks, states, model)
+        have = dict(series.columns)
+        if columns is not None:
+            missing = [c for c in columns if c not in have]
+            if missing:
+                raise BadParameterError(
+                    f"the observed series has no column {missing[0]!r}: its columns are {', '.join(have)}"
+                )
+            have = {c: have[c] for c in columns}
+        out: Summary = SeriesSummary(have, series.ticks, states, model)
     elif kind == "cascades":
         out = CascadeSummary(observed, replicates)  # type: ignore[arg-type]
         return out
     else:
-        columns, ticks = times_series(observed)  # type: ignore[arg-type]
-        out = SeriesSummary(columns, ticks, states, model)
+        curve, ticks = times_series(observed)  # type: ignore[arg-type]
+        out = SeriesSummary(curve, ticks, states, model)
     if replicates is not None:
         out.replicates = replicates
     return out
