@@ -272,6 +272,19 @@ done > /dev/null""",
         setup="cd $W",
     ),
     Scene(
+        "fitting",
+        [
+            Step(
+                "fitting-exact",
+                "docs/fitting.md",
+                console=True,
+                before="mkdir -p saves && "
+                "agora new saves/fb.db --edges ../shared/data/facebook_combined.txt > /dev/null",
+                masks=(r"(?<=posterior draws; )\d+(\.\d+)? s",),  # the fit's time
+            ),
+        ],
+    ),
+    Scene(
         "propagation",
         [
             Step(
