@@ -97,6 +97,13 @@ def report_sweep_failures(result: SweepReport) -> int:
     return EXIT_FAILED
 
 
+def _backend_text(result: SweepReport) -> str:
+    """Where the sweep's runs went, as its footer says it."""
+    if result["backend"] == "ray":
+        return "a Ray cluster"
+    return "this process" if result["workers"] == 1 else "a process pool"
+
+
 def _num(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
 
@@ -142,13 +149,7 @@ def format_table(result: SweepReport) -> str:
                 row += [diff, _ci(d["reach_diff_ci95"])]
         rows.append(row)
     fixed = " ".join(f"{k}={_value(v)}" for k, v in result["fixed"].items())
-    backend = (
-        "a Ray cluster"
-        if result["backend"] == "ray"
-        else "this process"
-        if result["workers"] == 1
-        else "a process pool"
-    )
+    backend = _backend_text(result)
     seeds = result["session_seeds"]
     title = (
         f"sweep of {result['model']}{' ' + fixed if fixed else ''} on {result['world']} ({n:,} agents), "
@@ -241,13 +242,7 @@ def format_design(result: SweepReport) -> str:
             for k, i in indices.items()
         ]
         out = [render_table(head, rows, title=title, numeric=range(2, len(head)))]
-    backend = (
-        "a Ray cluster"
-        if result["backend"] == "ray"
-        else "this process"
-        if result["workers"] == 1
-        else "a process pool"
-    )
+    backend = _backend_text(result)
     failed = f", {result['failed']} failed" if result["failed"] else ""
     out.append(
         f"{result['total_runs']:,} runs{failed} in {result['seconds']:.1f} s on {backend} "

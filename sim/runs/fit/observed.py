@@ -417,6 +417,16 @@ def _cascade_trees(f: _File, world: World | None) -> ObservedCascades:
     return ObservedCascades(f.path, sizes, depth, virality, roots, tuple(times) if index is not None else None)
 
 
+def _first_repeat(values: np.ndarray) -> int | None:
+    """The first row whose value an earlier row has already, or None."""
+    _, first = np.unique(values, return_index=True)
+    if first.size == values.size:
+        return None
+    again = np.ones(values.size, dtype=bool)
+    again[first] = False
+    return int(np.argmax(again))
+
+
 def _cascade_sizes(f: _File, header: list[str]) -> ObservedCascades:
     cols = _numbers(f, header, ["int"] * len(header))
     sizes = cols[-1]
@@ -430,12 +440,9 @@ def _cascade_sizes(f: _File, header: list[str]) -> ObservedCascades:
         if int(run.min()) < 0:
             row = int(np.argmax(run < 0))
             raise f.at(row, f"run {int(run[row])} is negative")
-        _, first = np.unique(run, return_index=True)
-        if first.size < run.size:
-            again = np.ones(run.size, dtype=bool)
-            again[first] = False
-            row = int(np.argmax(again))
-            raise f.at(row, f"run {int(run[row])} is listed twice: give one size per run")
+        again = _first_repeat(run)
+        if again is not None:
+            raise f.at(again, f"run {int(run[again])} is listed twice: give one size per run")
         sizes = sizes[np.argsort(run, kind="stable")]
     return ObservedCascades(f.path, sizes, None, None, None)
 
@@ -467,14 +474,11 @@ def _adoption_times(f: _File, header: list[str], world: World | None) -> Observe
     if int(ticks.min()) < 0:
         row = int(np.argmax(ticks < 0))
         raise f.at(row, f"tick {int(ticks[row])} is negative: ticks count from 0 (the seeding)")
-    _, first = np.unique(ids, return_index=True)
-    if first.size < ids.size:
-        again = np.ones(ids.size, dtype=bool)
-        again[first] = False
-        row = int(np.argmax(again))
-        earlier = int(np.argmax(ids == ids[row]))
+    twice = _first_repeat(ids)
+    if twice is not None:
+        earlier = int(np.argmax(ids == ids[twice]))
         raise f.bad(
-            f"lists agent id {int(ids[row])} twice ({f.where(earlier)} and {f.where(row)}): "
+            f"lists agent id {int(ids[twice])} twice ({f.where(earlier)} and {f.where(twice)}): "
             "give each agent's first adoption once"
         )
     if not np.any(ticks == 0):

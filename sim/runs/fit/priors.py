@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.engine.requests import ParamRange
 from sim.errors import BadParameterError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
@@ -25,22 +26,13 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 U_BOUND = 30.0
 
 
-@dataclass(frozen=True)
-class Prior:
-    """The prior of one parameter: uniform on ``[lo, hi]``, or log-uniform (``log``)."""
-
-    name: str
-    lo: float
-    hi: float
-    log: bool = False
-
-    @property
-    def scale(self) -> str:
-        """``uniform`` or ``log-uniform``, as reports name it."""
-        return "log-uniform" if self.log else "uniform"
+@dataclass(frozen=True, slots=True)
+class Prior(ParamRange):
+    """The prior of one parameter: uniform on ``[lo, hi]``, or log-uniform (``log``): a design's range
+    (:class:`sim.engine.requests.ParamRange`, the same text), with what a fit does with it."""
 
     def describe(self) -> str:
-        return f"{self.name}={self.lo:g}..{self.hi:g}" + (":log" if self.log else "")
+        return str(self)
 
     def _z(self, x: np.ndarray) -> np.ndarray:
         return np.log(x) if self.log else x
@@ -72,8 +64,8 @@ def parse_range(text: str, where: str = "--param") -> tuple[str, Prior | str]:
     """``NAME=LO..HI[:log]`` as ``(name, Prior)``; ``NAME=VALUE`` as ``(name, value text)``.
 
     Raises:
-        BadParameterError: no ``=``, a bad name, a bound that is not a finite number, ``LO >= HI``, or a
-            log-uniform range whose ``LO`` is not above 0.
+        BadParameterError: no ``=``, a bad name, or a bad range (:meth:`ParamRange.parse`: a bound that is not
+            a finite number, ``LO >= HI``, a log-uniform range whose ``LO`` is not above 0).
     """
     name, eq, value = text.partition("=")
     name, value = name.strip(), value.strip()
@@ -83,26 +75,8 @@ def parse_range(text: str, where: str = "--param") -> tuple[str, Prior | str]:
         raise BadParameterError(f"{where} {text!r}: {name!r} is not a parameter name")
     if ".." not in value:
         return name, value
-    body, colon, scale = value.partition(":")
-    if colon and scale.strip().lower() not in ("log", "log-uniform", "loguniform"):
-        raise BadParameterError(f"{where} {text!r}: the scale after ':' must be 'log' (log-uniform), not {scale!r}")
-    lo_text, _, hi_text = body.partition("..")
-    bounds = []
-    for part in (lo_text, hi_text):
-        try:
-            v = float(part)
-        except ValueError:
-            raise BadParameterError(f"{where} {text!r}: {part.strip()!r} is not a number") from None
-        if not math.isfinite(v):
-            raise BadParameterError(f"{where} {text!r}: the bounds must be finite numbers")
-        bounds.append(v)
-    lo, hi = bounds
-    if lo >= hi:
-        raise BadParameterError(f"{where} {text!r}: the range's low end must be below its high end (LO..HI, LO < HI)")
-    log = bool(colon)
-    if log and lo <= 0:
-        raise BadParameterError(f"{where} {text!r}: a log-uniform range must start above 0")
-    return name, Prior(name, lo, hi, log)
+    r = ParamRange.parse(name, value)
+    return name, Prior(r.name, r.lo, r.hi, r.log)
 
 
 @dataclass(frozen=True)
