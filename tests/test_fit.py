@@ -15,7 +15,7 @@ from conftest import agora, data_file, digest, one_sentence
 from scipy import stats
 
 import sim
-from sim.runs.fit.abc import abc_smc, weighted_quantile
+from sim.runs.fit.abc import Settings, abc_smc, weighted_quantile
 from sim.runs.fit.priors import Prior, Priors
 
 SIR = ("beta=0.02..0.2", "gamma=0.05..0.5")
@@ -52,7 +52,9 @@ def test_abc_smc_reaches_the_exact_posterior_of_a_binomial():
         out = np.array([[np.random.default_rng(int(s)).binomial(50, p)] for p, s in zip(x[:, 0], seeds)], float)
         return out, np.zeros(x.shape[0], dtype=bool)
 
-    r = asyncio.run(abc_smc(binomial, np.array([12.0]), Priors((Prior("p", 0, 1),)), population=500, budget=30000))
+    r = asyncio.run(
+        abc_smc(binomial, np.array([12.0]), Priors((Prior("p", 0, 1),)), Settings(population=500, budget=30000))
+    )
     assert r.stopped.startswith("the tolerance reached 0"), r.stopped
     assert np.all(r.stats[:, 0] == 12)
     q = weighted_quantile(r.x[:, 0], r.weights, np.array([0.05, 0.5, 0.95]))
@@ -68,7 +70,9 @@ def test_abc_smc_normal_mean_matches_the_analytic_posterior():
         out = np.array([[np.random.default_rng(int(s)).normal(m, 1, 10).mean()] for m, s in zip(x[:, 0], seeds)])
         return out, np.zeros(x.shape[0], dtype=bool)
 
-    r = asyncio.run(abc_smc(normal, np.array([0.7]), Priors((Prior("m", -5, 5),)), population=1000, budget=40000))
+    r = asyncio.run(
+        abc_smc(normal, np.array([0.7]), Priors((Prior("m", -5, 5),)), Settings(population=1000, budget=40000))
+    )
     q = weighted_quantile(r.x[:, 0], r.weights, np.array([0.05, 0.5, 0.95]))
     exact = stats.norm(0.7, 1 / np.sqrt(10)).ppf([0.05, 0.5, 0.95])
     assert np.all(np.abs(q - exact) < 0.1), (q, exact)

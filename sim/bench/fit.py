@@ -179,6 +179,24 @@ def bench_fit(
         "runs_per_second": round(runs_per_second, 1),
         "kernel": kernel,
     }
+    out["fit"] = _fit_report(fit, budget, sims_per_second)
+    out["ratio"] = round(sims_per_second / runs_per_second, 3)
+    out["seconds_for_target_at_this_rate"] = (
+        round(TARGET["simulations"] / sims_per_second, 1) if sims_per_second else None
+    )
+    out["target"] = {
+        **TARGET,
+        "text": f"a two-parameter fit of at least {TARGET['simulations']:,} simulations in at most "
+        f"{TARGET['seconds']:g} s on {count} workers",
+    }
+    out["verdict"] = verdict(fit.simulations, fit.seconds)
+    out["available"] = True
+    _say(progress, "done", 1.0)
+    return out
+
+
+def _fit_report(fit: Any, budget: int, sims_per_second: float) -> dict[str, Any]:
+    """The fit's part of the report: its simulations and speed, and each parameter against the truth."""
     params = {}
     for name, p in fit.params.items():
         lo, hi = p.ci90
@@ -188,7 +206,7 @@ def bench_fit(
             "ci90": [round(lo, 5), round(hi, 5)],
             "truth_inside": lo <= TRUTH[name] <= hi,
         }
-    out["fit"] = {
+    return {
         "budget": budget,
         "simulations": fit.simulations,
         "failed": fit.failed,
@@ -203,19 +221,6 @@ def bench_fit(
         "all_truths_inside": all(p["truth_inside"] for p in params.values()),
         "warnings": list(fit.warnings),
     }
-    out["ratio"] = round(sims_per_second / runs_per_second, 3)
-    out["seconds_for_target_at_this_rate"] = (
-        round(TARGET["simulations"] / sims_per_second, 1) if sims_per_second else None
-    )
-    out["target"] = {
-        **TARGET,
-        "text": f"a two-parameter fit of at least {TARGET['simulations']:,} simulations in at most "
-        f"{TARGET['seconds']:g} s on {count} workers",
-    }
-    out["verdict"] = verdict(fit.simulations, fit.seconds)
-    out["available"] = True
-    _say(progress, "done", 1.0)
-    return out
 
 
 def fit_lines(r: dict[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ and whether two runs with the same seed gave the same posterior. The numbers are
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -53,12 +54,12 @@ def _quantiles(x: np.ndarray, w: np.ndarray) -> dict[str, Any]:
 def _pyabc(world_path: str, curve: np.ndarray, budget: int, sampler: Any, seed: int) -> dict[str, Any]:
     import pyabc  # noqa: PLC0415 - the yardstick's own environment
 
-    from sim.lab.agents import load_world  # noqa: PLC0415
     from sim.runs.fit.priors import split_params  # noqa: PLC0415
     from sim.runs.fit.simulate import Simulator  # noqa: PLC0415
     from sim.runs.sweep import plugin_registry  # noqa: PLC0415
+    from sim.store.worldfile import open_world  # noqa: PLC0415
 
-    world, registry = load_world(world_path), plugin_registry(world_path)
+    world, registry = asyncio.run(open_world(world_path)), plugin_registry(world_path)
     priors, fixed = split_params([f"{k}={lo}..{hi}" for k, (lo, hi) in PRIORS.items()])
     simulator = Simulator(
         world, registry, model="sir", priors=priors, fixed=fixed, seeds="random:10", steps=STEPS, max_ticks=STEPS

@@ -66,7 +66,6 @@ from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceErro
 from sim.model.intervene import parse_all
 from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
 from sim.model.seeds import SeedSpec
-from sim.model.series import BREADTH, DEPTH, MOMENTS, NEW, REACHED
 from sim.runs import batched
 from sim.runs.fit import design as designs
 from sim.runs.forkpool import fork_available, map_forked
@@ -348,7 +347,7 @@ def plan_design(
                 f"the range {r} goes beyond {m}'s {name}, which is {param.describe_range()}: give a range inside it"
             )
         names.append(name)
-    _check_series_measure(cls, m, design)
+    designs.check_series_measure(cls, m, design.series_at, design.measure)
     sample = designs.draw(design.kind, design.n, design.ranges, seed)
     kinds = [cls.params[name].type for name in names]
     out_arms: list[Arm] = []
@@ -363,52 +362,6 @@ def plan_design(
         typed.append(full)
         values.append({r.name: full[name] for r, name in zip(design.ranges, names)})
     return out_arms, typed, values, sample
-
-
-def _check_series_measure(cls: Any, model: str, design: Design) -> None:
-    """A ``series:MEASURE@TICK`` measure names a series the model records.
-
-    Raises:
-        BadParameterError: it names none of the model's states, ``reached``, ``new``, ``depth``, ``breadth``,
-            or its variables' moments.
-    """
-    at = design.series_at
-    if at is None:
-        return
-    known = [*map(str, cls.states), REACHED, NEW, DEPTH, BREADTH]
-    known += [f"{v}.{m}" for v in (cls.variables or {}) for m in MOMENTS]
-    if at[0] not in known and not at[0].startswith("counter"):
-        raise BadParameterError(
-            f"measure {design.measure}: {model}'s series has no {at[0]!r}; its measures are {', '.join(known)}"
-        )
-
-
-def measure_of(run: RunEntry, measure: str) -> float | None:
-    """A run's value of a design's measure (None for a failed run, or one without it): ``reached``,
-    ``peak_tick``, ``rounds``, ``cascade.depth``, ``cascade.structural_virality``, or ``series:MEASURE@TICK``
-    (TICK counted from the injection; a run that ended before TICK keeps its last value)."""
-    if run.get("status") == "failed":
-        return None
-    value: object
-    if measure.startswith("series:"):
-        name, _, tick_text = measure.removeprefix("series:").rpartition("@")
-        series = run.get("series") or {}
-        ticks, column = series.get("tick") or [], series.get(name)
-        first = ticks[0] if ticks else None
-        if first is None or not column or int(tick_text) < first:
-            return None
-        value = column[min(int(tick_text) - int(first), len(column) - 1)]
-    elif measure.startswith("cascade."):
-        value = (run.get("cascade") or {}).get(measure.removeprefix("cascade."))
-    else:
-        value = cast(Mapping[str, object], run).get(measure)
-    return None if value is None else float(value)  # type: ignore[arg-type]
-
-
-def _point_value(runs: list[RunEntry], measure: str) -> float | None:
-    """A design point's value: the mean of its runs' values (None when no run has one)."""
-    got = [x for r in runs if (x := measure_of(r, measure)) is not None]
-    return math.fsum(got) / len(got) if got else None
 
 
 def _ship_seeds(world: Any, spec: SeedSpec, registry: Any = None, arm: Arm | None = None) -> str:
@@ -1072,7 +1025,7 @@ def _add_design(report: SweepReport, design: Design, plan: _Plan, seed: int) -> 
     """The report's ``design`` (what was drawn and each point's value) and ``sensitivity`` (the indices by
     parameter, None for a Latin hypercube or when a point has no value or the measure never varied)."""
     assert plan.sample is not None
-    values = [_point_value(arm["per_run"], design.measure) for arm in report["results"]]
+    values = [designs.point_value(arm["per_run"], design.measure) for arm in report["results"]]
     missing = sum(1 for v in values if v is None)
     why: str | None = None
     sensitivity: designs.Sensitivity | None = None

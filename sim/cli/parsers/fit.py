@@ -65,6 +65,20 @@ def add_fit(sub: Any) -> None:
         help="seed agents of every simulation: random:K (drawn afresh in each: unknown seeds), ids:a,b,c or "
         "file:PATH (known seeds, fixed), top:K, community:C:K (default random:10)",
     )
+    _fit_method(p)
+    plugins_flag(p)
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write the weighted posterior samples (.csv, .csv.gz, .parquet)"
+    )
+    p.add_argument(
+        "--plot", metavar="FIG", help="draw the posterior predictive check and the posteriors (.png, .svg, .pdf)"
+    )
+    force_flag(p, "the -o and --plot files")
+    json_flag(p)
+
+
+def _fit_method(p: Any) -> None:
+    """``agora fit``'s budget, sampling, workers and method."""
     p.add_argument(
         "--budget", type=integer, default=20_000, metavar="N", help="simulations in all, at most (default 20,000)"
     )
@@ -127,12 +141,3 @@ def add_fit(sub: Any) -> None:
         metavar="N",
         help="simulations of the posterior predictive check (default 100 with --plot, else none)",
     )
-    plugins_flag(p)
-    p.add_argument(
-        "-o", "--output", metavar="FILE", help="write the weighted posterior samples (.csv, .csv.gz, .parquet)"
-    )
-    p.add_argument(
-        "--plot", metavar="FIG", help="draw the posterior predictive check and the posteriors (.png, .svg, .pdf)"
-    )
-    force_flag(p, "the -o and --plot files")
-    json_flag(p)

@@ -252,21 +252,10 @@ class _Sampler:
     """The generations of one fit (:func:`abc_smc`)."""
 
     def __init__(
-        self,
-        evaluate: Evaluate,
-        observed: np.ndarray,
-        priors: Priors,
-        population: int,
-        budget: int,
-        seed: int,
-        alpha: float,
-        min_acceptance: float,
-        max_generations: int,
-        report: Report,
+        self, evaluate: Evaluate, observed: np.ndarray, priors: Priors, settings: Settings, report: Report
     ) -> None:
         self.evaluate, self.observed, self.priors = evaluate, np.asarray(observed, dtype=np.float64), priors
-        self.population, self.budget, self.seed = population, budget, seed
-        self.alpha, self.min_acceptance, self.max_generations = alpha, min_acceptance, max_generations
+        self.population, self.budget, self.seed = settings.population, settings.budget, settings.seed
         self.report = report
         self.simulations = 0
         self.failed = 0
@@ -364,19 +353,30 @@ class _Sampler:
         return np.concatenate(stats), np.concatenate(u)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How a fit samples: ``population`` particles a generation, ``budget`` simulations in all at most, the fit's
+    ``seed`` (every draw and run seed follows from it), the tolerance's quantile ``alpha``, the acceptance rate
+    below which it stops (``min_acceptance``), ``max_generations``, the ``distance`` (:data:`DISTANCES`) and
+    whether the final population is adjusted (``adjust``, with the ``regression`` distance:
+    :func:`regression_adjust`)."""
+
+    population: int = 500
+    budget: int = 20_000
+    seed: int = 0
+    alpha: float = 0.5
+    min_acceptance: float = 0.005
+    max_generations: int = 40
+    distance: str = "adaptive"
+    adjust: bool = True
+
+
 async def abc_smc(
     evaluate: Evaluate,
     observed: np.ndarray,
     priors: Priors,
+    settings: Settings = Settings(),  # noqa: B008 - frozen: one shared default is safe
     *,
-    population: int = 500,
-    budget: int = 20_000,
-    seed: int = 0,
-    alpha: float = 0.5,
-    min_acceptance: float = 0.005,
-    max_generations: int = 40,
-    distance: str = "adaptive",
-    adjust: bool = True,
     report: Report = None,
 ) -> SMCResult:
     """Weighted samples of ``priors``' parameters whose simulations' statistics come close to ``observed``.
@@ -384,11 +384,7 @@ async def abc_smc(
     Args:
         evaluate: the simulator (:data:`Evaluate`).
         observed: the data's summary statistics (``k``).
-        population: particles per generation. budget: simulations in all, at most.
-        seed: the fit's seed (every draw and run seed follows from it). alpha: the tolerance's quantile.
-        min_acceptance: stop when a generation accepts fewer of its simulations.
-        distance: ``adaptive`` (:class:`MadDistance`) or ``regression`` (:class:`RegressionDistance`).
-        adjust: with the ``regression`` distance, adjust the final population (:func:`regression_adjust`).
+        settings: the population, budget, seed and the rest (:class:`Settings`).
         report: ``report(generation, simulations)`` after each generation, ``report(None, simulations)``
             after each batch.
 
@@ -397,6 +393,8 @@ async def abc_smc(
             seed out of range; also when the first generation cannot be completed (every simulation failed,
             or the budget ran out).
     """
+    population, budget, seed = settings.population, settings.budget, settings.seed
+    alpha, min_acceptance, distance = settings.alpha, settings.min_acceptance, settings.distance
     if not len(priors):
         raise BadParameterError("give at least one parameter to fit as --param NAME=LO..HI")
     if population < 2:
@@ -410,9 +408,7 @@ async def abc_smc(
         raise BadParameterError(f"the distance must be one of {', '.join(DISTANCES)}, not {distance!r}")
     if not 0 <= seed < SEED_LIMIT:
         raise BadParameterError(f"the fit's seed must be from 0 to {SEED_LIMIT - 1}, not {seed}")
-    sampler = _Sampler(
-        evaluate, observed, priors, population, budget, seed, alpha, min_acceptance, max_generations, report
-    )
+    sampler = _Sampler(evaluate, observed, priors, settings, report)
     first, every, gen = await sampler.generation(0, None, math.inf, None)
     if first is None or gen is None:
         raise BadParameterError(
@@ -424,7 +420,7 @@ async def abc_smc(
         report(gen, sampler.simulations)
     current = first
     stopped = ""
-    for t in range(1, max_generations + 1):
+    for t in range(1, settings.max_generations + 1):
         measure = DISTANCES[distance](sampler.observed)
         measure.fit(*every)
         current.distance = measure
@@ -451,11 +447,11 @@ async def abc_smc(
         if report is not None:
             report(gen, sampler.simulations)
     else:
-        stopped = f"{max_generations} generations"
+        stopped = f"{settings.max_generations} generations"
     current.simulations = sampler.simulations
     current.failed = sampler.failed
     current.stopped = stopped
-    if adjust and distance == "regression" and len(current.generations) > 1:
+    if settings.adjust and distance == "regression" and len(current.generations) > 1:
         regression_adjust(current, priors, every)
     return current
 

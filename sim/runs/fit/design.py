@@ -33,11 +33,16 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
 from sim.errors import BadParameterError
+from sim.model.series import BREADTH, DEPTH, MOMENTS, NEW, REACHED
+from sim.runs.reports import RunEntry
+
+if TYPE_CHECKING:
+    from sim.plugin import PropagationModel
 
 #: The sentence a missing SALib gives.
 SALIB_HINT = "--design needs the optional extra: pip install 'agora-sim[fit]'"
@@ -407,3 +412,51 @@ __all__ = [
     "salib_seed",
     "sensitivity_from_dict",
 ]
+
+
+# -- a sweep's measure at its points ------------------------------------------------------------------------
+
+
+def check_series_measure(cls: type[PropagationModel], model: str, at: tuple[str, int] | None, measure: str) -> None:
+    """A ``series:MEASURE@TICK`` measure names a series the model records.
+
+    Raises:
+        BadParameterError: it names none of the model's states, ``reached``, ``new``, ``depth``, ``breadth``,
+            or its variables' moments.
+    """
+    if at is None:
+        return
+    known = [*map(str, cls.states), REACHED, NEW, DEPTH, BREADTH]
+    known += [f"{v}.{m}" for v in (cls.variables or {}) for m in MOMENTS]
+    if at[0] not in known and not at[0].startswith("counter"):
+        raise BadParameterError(
+            f"measure {measure}: {model}'s series has no {at[0]!r}; its measures are {', '.join(known)}"
+        )
+
+
+def measure_of(run: RunEntry, measure: str) -> float | None:
+    """A run's value of a design's measure (None for a failed run, or one without it): ``reached``,
+    ``peak_tick``, ``rounds``, ``cascade.depth``, ``cascade.structural_virality``, or ``series:MEASURE@TICK``
+    (TICK counted from the injection; a run that ended before TICK keeps its last value)."""
+    if run.get("status") == "failed":
+        return None
+    value: object
+    if measure.startswith("series:"):
+        name, _, tick_text = measure.removeprefix("series:").rpartition("@")
+        series = run.get("series") or {}
+        ticks, column = series.get("tick") or [], series.get(name)
+        first = ticks[0] if ticks else None
+        if first is None or not column or int(tick_text) < first:
+            return None
+        value = column[min(int(tick_text) - int(first), len(column) - 1)]
+    elif measure.startswith("cascade."):
+        value = (run.get("cascade") or {}).get(measure.removeprefix("cascade."))
+    else:
+        value = cast(Mapping[str, object], run).get(measure)
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def point_value(runs: list[RunEntry], measure: str) -> float | None:
+    """A design point's value: the mean of its runs' values (None when no run has one)."""
+    got = [x for r in runs if (x := measure_of(r, measure)) is not None]
+    return math.fsum(got) / len(got) if got else None

@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from sim.runs.fit.abc import (
     MAX_GENERATIONS,
     SEED_LIMIT,
     Generation,
+    Settings,
     SMCResult,
     abc_smc,
     run_seeds,
@@ -46,6 +47,9 @@ from sim.runs.fit.priors import Prior, Priors, split_params
 from sim.runs.fit.simulate import Simulator, evaluate_batch
 from sim.runs.fit.summaries import CascadeSummary, SeriesSummary, Summary, summary_for
 from sim.runs.forkpool import default_workers
+
+if TYPE_CHECKING:  # optional: imported when a table is asked for
+    import pandas as pd
 
 #: ``progress(what, fraction)``, as every long command reports.
 Progress = Callable[[str, float], None] | None
@@ -240,8 +244,8 @@ class ParamFit:
     mle: float | None = None
     profile90: tuple[float, float] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "median": self.median,
             "ci90": list(self.ci90),
             "mean": self.mean,
@@ -282,7 +286,7 @@ class FitResult:
     distance: str | None = None
     adjusted: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """The report ``agora fit --json`` prints."""
         return {
             "model": self.model,
@@ -324,7 +328,7 @@ class FitResult:
         out["weight"] = self.weights
         return out
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pd.DataFrame:
         """The posterior samples as a DataFrame (pandas: ``pip install 'agora-sim[tables]'``)."""
         from sim.runs.results import _columns_frame  # noqa: PLC0415 - pandas loads only when asked for
 
@@ -577,16 +581,15 @@ async def _smc(
     sim, summary = plan.simulator, plan.summary
     assert sim is not None and summary is not None
     population = request.population or max(2, min(500, request.budget // 10))
-    result = await abc_smc(
-        evaluate,
-        summary.observed,
-        plan.priors,
+    settings = Settings(
         population=population,
         budget=request.budget,
         seed=request.seed,
         distance=request.distance,
         adjust=request.adjust,
-        report=_report_progress(progress, request.budget, t0),
+    )
+    result = await abc_smc(
+        evaluate, summary.observed, plan.priors, settings, report=_report_progress(progress, request.budget, t0)
     )
     out = FitResult(
         model=request.model,
@@ -654,7 +657,7 @@ def _exact(plan: _Plan, request: Fit) -> FitResult:
     return out
 
 
-async def predictive_check(plan: _Plan, result: FitResult, count: int, workers: int) -> dict[str, Any] | None:
+async def predictive_check(plan: _Plan, result: FitResult, count: int, workers: int) -> dict[str, object] | None:
     """``count`` simulations of parameters drawn from the posterior: the band (5, 50 and 95 % quantiles) of
     their series at each observed tick, or of their size distribution's complementary CDF, beside the data,
     with the share of the data's points inside the band."""

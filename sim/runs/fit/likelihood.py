@@ -320,7 +320,7 @@ class ExactFit:
         a grid cell."""
         return self.quantile(rng.random(int(count)))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """The fit as JSON: the estimates, the prior and the data's statistics (not the grid)."""
         ex = self.exposure
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sim.runs.fit.fitting import FitResult
 
 
-def write_posterior(path: str, result: FitResult) -> dict[str, Any]:
+def write_posterior(path: str, result: FitResult) -> dict[str, object]:
     """The posterior samples, one row per particle: a column per parameter, then ``weight`` (they sum to 1);
     ``.csv``, ``.csv.gz`` or ``.parquet``, written atomically. Returns ``{"path", "rows"}``."""
     kind = check_series_path(path)

@@ -127,7 +127,7 @@ class Simulator:
             self._kernel_runs() if self.batched else self._engine_runs
         )
 
-    def typed(self, row: np.ndarray) -> dict[str, Any]:
+    def typed(self, row: np.ndarray) -> dict[str, object]:
         """The model's parameters with ``row``'s fitted values (whole numbers rounded for ``int`` ones)."""
         out = dict(self.params)
         for name, v in zip(self.names, row.tolist(), strict=True):
