@@ -1,0 +1,513 @@
+"""Forecasts: the present of a running session branched R times, under one or more arms (issue 49).
+
+A forecast takes a world's present (every session's states, exposures and counters, the graph, the
+interventions pending) and continues it R times, run r with the session reseeded ``S + r``
+(:meth:`sim.model.session.PropagationSession.reseed`), to a horizon (``ticks``) or until the session ends.
+Under **arms**, each run first takes the arm's actions, now: an intervention (``block:METHOD:K``,
+``counter:MODEL:SEEDS[:TEXT]``, ``remove-edges:F[:random|between]``, applied at the first tick of the
+continuation) or a change of the session's parameters (``set:NAME=VALUE``). Every arm runs the same seeds,
+so arms are compared run by run (identical arms differ by exactly 0). The world is never changed: each run
+continues a fork of it.
+
+**Exactness.** Run r of arm A is what the engine gives when the world is saved, A is applied to it and its
+session, reseeded ``S + r``, is stepped on: the engine path does exactly that on a fork, and where every arm
+takes no intervention (``none``, ``set:``) and the session can (:func:`sim.runs.batched.why_not_continue`), the
+compiled kernels continue it from its present (:func:`sim.runs.batched.continue_batched`), field for field the
+same (``tests/test_batched_state.py``, ``tests/test_forecast.py``).
+
+**Parameter uncertainty.** With a posterior (``agora fit -o FILE``), run r draws its parameters from the
+weighted samples (the same draw in every arm), so the band widens with what the fit could not tell.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from sim.core.cascade import cascade_stats
+from sim.core.world import World
+from sim.engine.simulation import Simulation
+from sim.errors import BadFileError, BadParameterError
+from sim.model.intervene import ACTIONS, Intervention
+from sim.model.session import PropagationSession
+from sim.runs import batched
+from sim.runs.reports import TOTALS, Paired, RunEntry, no_totals
+from sim.runs.runner import _run_summary
+from sim.runs.sweep import paired_difference
+from sim.store.seriesio import _open_text
+
+if TYPE_CHECKING:
+    from sim.model.registry import Registry
+
+#: ``progress(what, fraction)``.
+Progress = Callable[[str, float], None] | None
+
+MAX_RUNS = 100_000
+MAX_TICKS = 100_000
+MAX_ARMS = 16
+#: The stream of a posterior's draws (one per run, the same in every arm).
+_POSTERIOR_STREAM = 0xF0CA57
+
+
+def _whole(value: object, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {value!r}") from None
+    if not lo <= number <= hi:
+        raise BadParameterError(f"{what} must be from {lo} to {hi}, not {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: its ``name``, the interventions it applies now and the parameters it sets."""
+
+    name: str
+    interventions: tuple[str, ...] = ()
+    sets: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def batched_ok(self) -> bool:
+        """Whether the compiled kernels can continue it (no intervention: they keep no blocked agents or rivals)."""
+        return not self.interventions
+
+
+def parse_action(text: str) -> tuple[str, str] | str | None:
+    """One arm action: ``none`` (None), ``set:NAME=VALUE`` (``(name, value)``) or an intervention's text.
+
+    Raises:
+        BadParameterError: anything else, or a malformed intervention (one sentence).
+    """
+    t = text.strip()
+    if t.lower() == "none":
+        return None
+    if t.startswith("set:"):
+        name, eq, value = t.removeprefix("set:").partition("=")
+        if not eq or not name.strip() or not value.strip():
+            raise BadParameterError(f"arm action {t!r}: write set:NAME=VALUE (a parameter of the session's model)")
+        return name.strip(), value.strip()
+    if t.split(":", 1)[0] not in ACTIONS:
+        raise BadParameterError(
+            f"arm action {t!r} is not none, set:NAME=VALUE or an intervention ({', '.join(ACTIONS)}): "
+            "e.g. block:degree:100"
+        )
+    Intervention.parse(t, with_tick=False)  # one sentence for a malformed one
+    return t
+
+
+def parse_arms(items: Sequence[str] | Mapping[str, Sequence[str]] | None) -> tuple[Arm, ...]:
+    """Arms from ``NAME=ACTION`` texts (a name given again adds an action to its arm) or a mapping
+    ``{name: [actions]}``; none: one arm, ``none``.
+
+    Raises:
+        BadParameterError: a text without ``=``, a bad name or action, too many arms (one sentence).
+    """
+    pairs: list[tuple[str, str]] = []
+    if items is None:
+        return (Arm("none"),)
+    if isinstance(items, Mapping):
+        for name, actions in items.items():
+            listed = [actions] if isinstance(actions, str) else list(actions)
+            pairs.extend((str(name), str(a)) for a in (listed or ["none"]))
+    else:
+        for text in items:
+            name, eq, action = str(text).partition("=")
+            if not eq or not name.strip():
+                raise BadParameterError(f"--arm {text!r} is not NAME=ACTION (e.g. block=block:degree:100, or none)")
+            pairs.append((name.strip(), action))
+    if not pairs:
+        return (Arm("none"),)
+    order: list[str] = []
+    ivs: dict[str, list[str]] = {}
+    sets: dict[str, list[tuple[str, str]]] = {}
+    for name, action in pairs:
+        if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 40:
+            raise BadParameterError(f"arm name {name!r}: use letters, digits, '-' and '_' (at most 40)")
+        if name not in order:
+            order.append(name)
+            ivs[name], sets[name] = [], []
+        got = parse_action(action)
+        if isinstance(got, tuple):
+            sets[name].append(got)
+        elif got is not None:
+            ivs[name].append(got)
+    if len(order) > MAX_ARMS:
+        raise BadParameterError(f"a forecast takes at most {MAX_ARMS} arms, not {len(order)}")
+    return tuple(Arm(n, tuple(ivs[n]), tuple(sets[n])) for n in order)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast of a world's running session (``agora forecast``, ``world.forecast``).
+
+    Attributes:
+        session: the session (None: the latest running one). runs: continuations per arm, run r reseeded
+            ``seed + r``. ticks: the horizon in ticks (None: until the session ends, at most ``max_ticks``).
+        arms: the arms (:func:`parse_arms`). posterior: a fit's posterior samples (``agora fit -o``) to draw
+            each run's parameters from. kernel: ``auto`` (batched where every arm and the session allow),
+            ``batched`` or ``engine``.
+    """
+
+    session: int | None = None
+    runs: int = 100
+    ticks: int | None = None
+    max_ticks: int = 10_000
+    arms: tuple[Arm, ...] = (Arm("none"),)
+    seed: int = 0
+    posterior: str | None = None
+    kernel: str = "auto"
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "session",
+        "runs",
+        "ticks",
+        "until_done",
+        "max_ticks",
+        "arms",
+        "seed",
+        "posterior",
+        "kernel",
+    )
+
+    @classmethod
+    def parse(cls, data: Mapping[str, object]) -> Forecast:
+        """The forecast ``data`` asks for (the keys of :attr:`FIELDS`; ``arms`` as :func:`parse_arms` takes
+        them). Give a horizon with ``ticks`` or ``until_done``.
+
+        Raises:
+            BadParameterError: an unknown field, a value out of range, both or neither of ``ticks`` and
+                ``until_done``, a bad arm (one sentence).
+        """
+        extra = sorted(set(data) - set(cls.FIELDS))
+        if extra:
+            raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
+        session = data.get("session")
+        sid = None if session is None else _whole(session, "--session", 0, 2**31 - 1)
+        runs = _whole(data.get("runs", 100), "--runs", 1, MAX_RUNS)
+        until = bool(data.get("until_done", False))
+        raw_ticks = data.get("ticks")
+        if raw_ticks is not None and until:
+            raise BadParameterError("give --ticks H or --until-done, not both")
+        if raw_ticks is None and not until:
+            raise BadParameterError("give the horizon: --ticks H (ticks ahead of now) or --until-done")
+        ticks = None if raw_ticks is None else _whole(raw_ticks, "--ticks", 1, MAX_TICKS)
+        max_ticks = _whole(data.get("max_ticks", 10_000), "--max-ticks", 1, MAX_TICKS)
+        seed = _whole(data.get("seed", 0), "--seed", 0, 2**62)
+        posterior = data.get("posterior")
+        if posterior is not None and (not isinstance(posterior, str) or not posterior):
+            raise BadParameterError(f"--posterior must be a file written by agora fit -o, not {posterior!r}")
+        kernel = data.get("kernel", "auto")
+        if kernel not in ("auto", "batched", "engine"):
+            raise BadParameterError(f"--kernel must be auto, batched or engine, not {kernel!r}")
+        arms = data.get("arms")
+        parsed = arms if isinstance(arms, tuple) and all(isinstance(a, Arm) for a in arms) else parse_arms(arms)  # type: ignore[arg-type]
+        return cls(sid, runs, ticks, max_ticks, parsed, seed, posterior, str(kernel))
+
+    @property
+    def limit(self) -> int:
+        return self.ticks if self.ticks is not None else self.max_ticks
+
+
+@dataclass(frozen=True)
+class ArmForecast:
+    """One arm's continuations: each run's report (``runs``), and their summaries."""
+
+    name: str
+    runs: list[RunEntry]
+    reached: dict[str, object]
+    series: dict[str, object]
+    cascade: dict[str, object] | None
+    paired: Paired | None = None
+    kernel: str = "engine"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "reached": self.reached,
+            "series": self.series,
+            "cascade": self.cascade,
+            "paired": self.paired,
+            "kernel": self.kernel,
+            "failed": sum(1 for r in self.runs if r.get("status") == "failed"),
+        }
+
+
+@dataclass
+class ForecastResult:
+    """A forecast: where it branched, the session, and each arm's :class:`ArmForecast`."""
+
+    branched_at: int
+    session: int
+    round: int
+    runs: int
+    seed: int
+    horizon: int | None
+    arms: dict[str, ArmForecast]
+    seconds: float = 0.0
+    posterior: str | None = None
+    agents: int = 0
+    params: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """What ``agora forecast --json`` prints."""
+        return {
+            "branched_at": self.branched_at,
+            "session": self.session,
+            "round": self.round,
+            "runs": self.runs,
+            "seed": self.seed,
+            "ticks": self.horizon,
+            "agents": self.agents,
+            "posterior": self.posterior,
+            "arms": {k: v.to_dict() for k, v in self.arms.items()},
+            "paired": {k: v.paired for k, v in self.arms.items() if v.paired is not None},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _session(world: World, sid: int | None) -> PropagationSession:
+    if sid is None:
+        running = [s for s in world.sessions if s.status == "running"]
+        if not running:
+            raise BadParameterError("the world has no running session to forecast: inject a message and step it first")
+        return running[-1]
+    for s in world.sessions:
+        if s.id == sid:
+            if s.status != "running":
+                raise BadParameterError(f"session {sid} is {s.status}: only a running session can be forecast")
+            return s
+    known = ", ".join(str(s.id) for s in world.sessions) or "none"
+    raise BadParameterError(f"the world has no session {sid}: its sessions are {known}")
+
+
+def _typed_sets(registry: Registry, session: PropagationSession, arm: Arm) -> dict[str, object]:
+    cls = registry.model(session.model_name)
+    out: dict[str, object] = {}
+    for name, value in arm.sets:
+        param = cls.params.get(name)
+        if param is None:
+            known = ", ".join(sorted(cls.params)) or "none"
+            raise BadParameterError(
+                f"arm {arm.name}: {session.model_name} has no parameter {name!r}: its parameters are {known}"
+            )
+        out[name] = param.coerce(name, value)
+    return out
+
+
+def read_posterior(
+    path: str, registry: Registry, session: PropagationSession
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A fit's posterior samples (``agora fit -o``): the parameter names, the values ``(N, d)`` and the weights.
+
+    Raises:
+        BadFileError / BadParameterError: an unreadable file, no ``weight`` column, a column the session's model
+            has no parameter of, a value outside the parameter's range (one sentence).
+    """
+    try:
+        with _open_text(path, "csv.gz" if path.endswith(".gz") else "csv") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise BadFileError(f"posterior file {path} cannot be read ({exc.strerror or exc}): check the path") from None
+    if len(rows) < 2 or "weight" not in rows[0]:
+        raise BadFileError(f"posterior file {path} has no weight column and samples: give the file agora fit -o wrote")
+    head = rows[0]
+    names = [h for h in head if h != "weight"]
+    cls = registry.model(session.model_name)
+    for name in names:
+        if name not in cls.params:
+            raise BadParameterError(
+                f"posterior file {path} has a column {name!r}, which {session.model_name} has no parameter of"
+            )
+    try:
+        table = np.array([[float(c) for c in row] for row in rows[1:] if row], dtype=np.float64)
+    except ValueError:
+        raise BadFileError(f"posterior file {path} has a cell that is not a number") from None
+    w = table[:, head.index("weight")]
+    if not np.all(np.isfinite(table)) or np.any(w < 0) or w.sum() <= 0:
+        raise BadFileError(f"posterior file {path} has weights that are not finite, non-negative numbers")
+    values = table[:, [head.index(n) for n in names]]
+    for j, name in enumerate(names):
+        param = cls.params[name]
+        for v in (float(values[:, j].min()), float(values[:, j].max())):
+            param.coerce(name, v)  # one sentence for a value outside the parameter's range
+    return names, values, w / w.sum()
+
+
+class _Branches:
+    """The continuations of one forecast, on the engine or in the compiled kernels."""
+
+    def __init__(self, world: World, registry: Registry, request: Forecast, session: PropagationSession) -> None:
+        self.world, self.registry, self.request, self.session = world, registry, request, session
+        self.sets = {arm.name: _typed_sets(registry, session, arm) for arm in request.arms}
+        for arm in request.arms:  # every intervention checked before any run
+            for text in arm.interventions:
+                from sim.engine import intervene  # noqa: PLC0415
+
+                intervene.check(world, registry, Intervention.parse(text, with_tick=False), session.model_name)
+        self.drawn: list[dict[str, object]] = [{} for _ in range(request.runs)]
+        if request.posterior is not None:
+            names, values, weights = read_posterior(request.posterior, registry, session)
+            rng = np.random.default_rng([request.seed & (2**63 - 1), _POSTERIOR_STREAM])
+            picks = rng.choice(values.shape[0], size=request.runs, p=weights)
+            cls = registry.model(session.model_name)
+            self.drawn = [
+                {n: cls.params[n].coerce(n, float(values[i, j])) for j, n in enumerate(names)} for i in picks.tolist()
+            ]
+        probe = Simulation(world.fork(shared=True), registry=registry)
+        twin = next(s for s in probe.world.sessions if s.id == session.id)
+        self.why_not = batched.why_not_continue(probe.world, probe, twin)
+        if request.kernel == "batched" and self.why_not is not None:
+            raise BadParameterError(f"--kernel batched cannot continue this session: {self.why_not}; use --kernel auto")
+
+    def kernel_for(self, arm: Arm) -> str:
+        if self.request.kernel == "engine" or not arm.batched_ok or self.why_not is not None:
+            return "engine"
+        return "batched"
+
+    def engine_run(self, arm: Arm, r: int) -> RunEntry:
+        """Run ``r`` of ``arm`` on the engine: a fork of the world, the arm's actions, the session reseeded
+        ``seed + r``, stepped to the horizon."""
+        req = self.request
+        w = self.world.fork()
+        s = next(x for x in w.sessions if x.id == self.session.id)
+        s.params = {**s.params, **self.drawn[r], **self.sets[arm.name]}
+        s.reseed(w.seed, req.seed + r)
+        sim = Simulation(w, registry=self.registry, plugins_in_thread=True)
+        for text in arm.interventions:
+            sim.intervene(text, model=s.model_name, journal=False, audit=False)
+        until_done = req.ticks is None
+        t0, done, totals = time.perf_counter(), 0, no_totals()
+        while done < req.limit and not (until_done and s.status != "running"):
+            m = sim.step_now()
+            for k in TOTALS:
+                totals[k] += int(m.get(k, 0))
+            done += 1
+        out = _run_summary(sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True)
+        out["seed"] = req.seed + r
+        return out
+
+    def kernel_runs(self, arm: Arm) -> list[RunEntry]:
+        """Every run of ``arm`` in the compiled kernels, from the session's present (a copy with the arm's and
+        each run's parameters where they differ)."""
+        req = self.request
+        until_done = req.ticks is None
+        limit, max_ticks = req.limit, req.max_ticks
+        if not any(self.drawn) and not self.sets[arm.name]:
+            return batched.continue_batched(
+                self.world,
+                self.session,
+                seed=req.seed,
+                runs=list(range(req.runs)),
+                limit=limit,
+                until_done=until_done,
+                max_ticks=max_ticks,
+            )
+        out = []
+        for r in range(req.runs):
+            twin = self.session.copy()
+            twin.params = {**twin.params, **self.drawn[r], **self.sets[arm.name]}
+            out.extend(
+                batched.continue_batched(
+                    self.world, twin, seed=req.seed, runs=[r], limit=limit, until_done=until_done, max_ticks=max_ticks
+                )
+            )
+        return out
+
+
+def _quantiles(values: list[float]) -> dict[str, object]:
+    if not values:
+        return {"median": None, "mean": None, "ci90": [None, None]}
+    a = np.asarray(values, dtype=np.float64)
+    lo, med, hi = np.quantile(a, [0.05, 0.5, 0.95]).tolist()
+    return {"median": med, "mean": float(a.mean()), "ci90": [lo, hi]}
+
+
+def _band(runs: list[RunEntry], first_tick: int, horizon: int | None) -> dict[str, object]:
+    """The per-tick band of each series ahead of ``first_tick`` (the session's round at the branch): 5, 50 and
+    95 % quantiles over the runs, a run that ended keeping its last value."""
+    ok = [r for r in runs if r.get("status") != "failed" and r.get("series")]
+    if not ok:
+        return {"tick": []}
+    cols = [c for c in ok[0]["series"] if c not in ("tick",)]
+    last = max(int(r["series"]["tick"][-1] or 0) for r in ok)
+    ticks = list(range(first_tick, last + 1))
+    out: dict[str, object] = {"tick": ticks}
+    for c in cols:
+        rows = []
+        for r in ok:
+            vals = np.asarray(r["series"][c], dtype=np.float64)
+            t0 = int(r["series"]["tick"][0] or 0)
+            at = np.clip(np.asarray(ticks) - t0, 0, vals.size - 1)
+            row = vals[at]
+            if c == "new":
+                row = np.where(np.asarray(ticks) - t0 < vals.size, row, 0.0)
+            rows.append(row)
+        q = np.quantile(np.vstack(rows), [0.05, 0.5, 0.95], axis=0)
+        out[c] = {"q05": q[0].tolist(), "median": q[1].tolist(), "q95": q[2].tolist()}
+    return out
+
+
+async def run_forecast(
+    world: World, registry: Registry, request: Forecast, *, progress: Progress = None
+) -> ForecastResult:
+    """The forecast ``request`` of ``world`` (never modified).
+
+    Raises:
+        BadParameterError: no such session, one that is not running, a bad arm, parameter or posterior.
+    """
+    t0 = time.perf_counter()
+    session = _session(world, request.session)
+    branches = _Branches(world, registry, request, session)
+    arms: dict[str, ArmForecast] = {}
+    total = len(request.arms) * request.runs
+    done = 0
+    base_runs: list[RunEntry] | None = None
+    for arm in request.arms:
+        kernel = branches.kernel_for(arm)
+        if kernel == "batched":
+            runs = branches.kernel_runs(arm)
+        else:
+            runs = []
+            for r in range(request.runs):
+                runs.append(branches.engine_run(arm, r))
+                done += 1
+                if progress and (r % 8 == 0 or r == request.runs - 1):
+                    progress(f"arm {arm.name}: {r + 1}/{request.runs} runs", (done) / total)
+        if kernel == "batched":
+            done += request.runs
+            if progress:
+                progress(f"arm {arm.name}: {request.runs} runs batched", done / total)
+        ok = [r for r in runs if r.get("status") != "failed"]
+        paired = None if base_runs is None else paired_difference(base_runs, runs, int(world.n))
+        arms[arm.name] = ArmForecast(
+            arm.name,
+            runs,
+            _quantiles([float(x) for r in ok if (x := r.get("reached")) is not None]),
+            _band(runs, int(session.round), request.ticks),
+            cascade_stats([r.get("cascade") for r in ok], int(world.n)),
+            paired,
+            kernel,
+        )
+        if base_runs is None:
+            base_runs = runs
+    drawn = {k: [float(d[k]) for d in branches.drawn] for k in (branches.drawn[0] if branches.drawn else {})}  # type: ignore[arg-type]
+    return ForecastResult(
+        branched_at=int(world.tick),
+        session=session.id,
+        round=int(session.round),
+        runs=request.runs,
+        seed=request.seed,
+        horizon=request.ticks,
+        arms=arms,
+        seconds=time.perf_counter() - t0,
+        posterior=request.posterior,
+        agents=int(world.n),
+        params=drawn,
+    )
