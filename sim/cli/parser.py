@@ -37,6 +37,7 @@ from sim.cli.parsers.commands import (
 )
 from sim.cli.parsers.develop import PLUGIN_TEMPLATES, add_analysis_bench, add_bench, add_plugins
 from sim.cli.parsers.fit import add_fit
+from sim.cli.parsers.forecast import add_forecast
 from sim.cli.parsers.options import KERNELS
 
 __all__ = [
@@ -65,6 +66,7 @@ BUILTIN_COMMANDS = (
     "plugins",
     "sweep",
     "fit",
+    "forecast",
     "plot",
     "cascades",
     "seeds",
@@ -109,6 +111,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     add_plugins(sub)
     add_sweep(sub)
     add_fit(sub)
+    add_forecast(sub)
     add_plot(sub)
     add_cascades(sub)
     add_seeds(sub)

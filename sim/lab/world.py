@@ -33,6 +33,7 @@ from sim.store.worldfile import open_world as open_world_file
 
 if TYPE_CHECKING:
     from sim.runs.fit.fitting import Fit, FitResult
+    from sim.runs.forecast import Forecast, ForecastResult
 
 Progress = Callable[[str, float], None] | None
 
@@ -290,6 +291,46 @@ class WorldFile:
         registry = plugin_registry(self.path, self.plugins)
         world = await open_world_file(self.path)
         return await run_fit(world, registry, request, progress=progress)
+
+    # -- forecasts -------------------------------------------------------------------------------------------
+    def forecast(
+        self, request: Forecast | None = None, /, *, progress: Progress = None, **fields: object
+    ) -> ForecastResult:
+        """Branch the present of the world's running session R times, as ``agora forecast`` does; the file is
+        not modified.
+
+        Args:
+            request: a :class:`~sim.runs.forecast.Forecast`, or none and its fields as keywords (parsed by
+                :meth:`Forecast.parse`): ``session`` (None: the latest running one), ``runs``, ``ticks`` (the
+                horizon) or ``until_done=True``, ``arms`` (``{"none": [], "block": ["block:degree:100"]}`` or
+                ``["block=block:degree:100"]``), ``seed`` (run r continues with ``seed + r``), ``posterior``
+                (a fit's ``-o`` file), ``kernel``.
+            progress: called with ``(what, fraction)`` as runs finish.
+
+        Returns:
+            A :class:`~sim.runs.forecast.ForecastResult`: per arm the final reach's median and 90 % interval,
+            the band of the series ahead of now, the cascade's shape and the paired difference from the first
+            arm; ``to_dict()`` is what ``agora forecast --json`` prints, ``to_pandas()`` one row per run,
+            ``plot(path)`` the bands.
+
+        Raises:
+            BadParameterError: no such session, one that is not running, a bad arm, horizon or posterior.
+        """
+        return run_sync(self.aforecast(request, progress=progress, **fields))
+
+    async def aforecast(
+        self, request: Forecast | None = None, /, *, progress: Progress = None, **fields: object
+    ) -> ForecastResult:
+        """:meth:`forecast` as a coroutine."""
+        from sim.runs.forecast import Forecast, run_forecast  # noqa: PLC0415
+
+        if request is None:
+            request = Forecast.parse(fields)
+        elif fields:
+            raise TypeError(f"forecast() takes a Forecast request or keywords, not both ({', '.join(fields)})")
+        registry = plugin_registry(self.path, self.plugins)
+        world = await open_world_file(self.path)
+        return await run_forecast(world, registry, request, progress=progress)
 
     # -- a live world ----------------------------------------------------------------------------------------
     def simulation(self, **settings: Unpack[LiveSettings]) -> Simulation:

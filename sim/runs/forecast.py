@@ -42,6 +42,8 @@ from sim.runs.sweep import paired_difference
 from sim.store.seriesio import _open_text
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sim.model.registry import Registry
 
 #: ``progress(what, fraction)``.
@@ -254,6 +256,28 @@ class ForecastResult:
     posterior: str | None = None
     agents: int = 0
     params: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per arm and run: arm, run, seed, status, reached, peak_tick, ticks (needs pandas)."""
+        from sim.runs.results import _columns_frame  # noqa: PLC0415 - pandas loads only when asked for
+
+        rows: dict[str, list[object]] = {
+            k: [] for k in ("arm", "run", "seed", "status", "reached", "peak_tick", "ticks")
+        }
+        for name, arm in self.arms.items():
+            for r, run in enumerate(arm.runs):
+                rows["arm"].append(name)
+                rows["run"].append(r)
+                for k in ("seed", "status", "reached", "peak_tick", "ticks"):
+                    rows[k].append(run.get(k))
+        return _columns_frame(rows)
+
+    def plot(self, path: str) -> str:
+        """Each arm's band (5 to 95 %) of reach ahead of the branch, with its median line, labelled; returns the
+        figure's path (.png, .svg or .pdf)."""
+        from sim.runs.forecast_plot import plot_bands  # noqa: PLC0415 - matplotlib loads only for a figure
+
+        return plot_bands(path, self)
 
     def to_dict(self) -> dict[str, object]:
         """What ``agora forecast --json`` prints."""
