@@ -102,6 +102,15 @@ def test_the_kernels_continue_as_the_engine_does(registry, tmp_path, model):
     assert kernel.to_dict()["arms"]["none"]["reached"] == engine.to_dict()["arms"]["none"]["reached"]
 
 
+def test_the_same_forecast_whatever_the_workers(registry, tmp_path):
+    world, _ = _mid_cascade(registry, "ic", tmp_path)
+    asked = {"runs": 6, "ticks": 5, "seed": 3, "arms": ["block=block:degree:10"]}
+    one, two = (asyncio.run(run_forecast(world, registry, Forecast.parse({**asked, "workers": w}))) for w in (1, 2))
+    assert one.arms["block"].kernel == "engine"
+    for a, b in zip(one.arms["block"].runs, two.arms["block"].runs, strict=True):
+        _same(a, b, "workers")
+
+
 def test_a_parameter_arm(registry, tmp_path):
     world, path = _mid_cascade(registry, "ic", tmp_path)
     request = Forecast.parse({"runs": 3, "until_done": True, "seed": 2, "arms": ["slow=set:p=0.01"]})

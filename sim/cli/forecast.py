@@ -40,6 +40,7 @@ async def _cmd_forecast(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "posterior": args.posterior,
             "kernel": args.kernel,
+            "workers": args.workers,
         }
     )
     with stderr_progress() as progress:

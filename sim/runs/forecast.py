@@ -36,6 +36,7 @@ from sim.errors import BadFileError, BadParameterError
 from sim.model.intervene import ACTIONS, Intervention
 from sim.model.session import PropagationSession
 from sim.runs import batched
+from sim.runs.forkpool import default_workers, fork_available, map_forked
 from sim.runs.reports import TOTALS, Paired, RunEntry, no_totals
 from sim.runs.runner import _run_summary
 from sim.runs.sweep import paired_difference
@@ -155,7 +156,8 @@ class Forecast:
             ``seed + r``. ticks: the horizon in ticks (None: until the session ends, at most ``max_ticks``).
         arms: the arms (:func:`parse_arms`). posterior: a fit's posterior samples (``agora fit -o``) to draw
             each run's parameters from. kernel: ``auto`` (batched where every arm and the session allow),
-            ``batched`` or ``engine``.
+            ``batched`` or ``engine``. workers: processes for the engine's runs (None: one per CPU); the
+            result is the same.
     """
 
     session: int | None = None
@@ -166,6 +168,7 @@ class Forecast:
     seed: int = 0
     posterior: str | None = None
     kernel: str = "auto"
+    workers: int | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "session",
@@ -177,6 +180,7 @@ class Forecast:
         "seed",
         "posterior",
         "kernel",
+        "workers",
     )
 
     @classmethod
@@ -211,7 +215,9 @@ class Forecast:
             raise BadParameterError(f"--kernel must be auto, batched or engine, not {kernel!r}")
         arms = data.get("arms")
         parsed = arms if isinstance(arms, tuple) and all(isinstance(a, Arm) for a in arms) else parse_arms(arms)  # type: ignore[arg-type]
-        return cls(sid, runs, ticks, max_ticks, parsed, seed, posterior, str(kernel))
+        raw_workers = data.get("workers")
+        workers = None if raw_workers is None else _whole(raw_workers, "--workers", 1, 1024)
+        return cls(sid, runs, ticks, max_ticks, parsed, seed, posterior, str(kernel), workers)
 
     @property
     def limit(self) -> int:
@@ -478,8 +484,36 @@ def _band(runs: list[RunEntry], first_tick: int, horizon: int | None) -> dict[st
     return out
 
 
+async def _engine_runs(
+    branches: _Branches, arm: Arm, workers: int, progress: Progress, done: int, total: int
+) -> list[RunEntry]:
+    """Every run of ``arm`` on the engine: here, or in ``workers`` forked processes (contiguous shares, each run
+    the same wherever it runs), in run order."""
+    runs = branches.request.runs
+    if workers > 1 and runs >= 2 * workers and fork_available():
+
+        def share(i: int, _report: Callable[[float], None]) -> list[RunEntry]:
+            lo, hi = i * runs // workers, (i + 1) * runs // workers
+            return [branches.engine_run(arm, r) for r in range(lo, hi)]
+
+        def relay(finished: int, fraction: float) -> None:
+            if progress:
+                progress(
+                    f"arm {arm.name}: {finished}/{workers} shares of {runs} runs", (done + fraction * runs) / total
+                )
+
+        parts = await map_forked(share, workers, workers, progress=relay)
+        return [run for part in parts for run in part]
+    out = []
+    for r in range(runs):
+        out.append(branches.engine_run(arm, r))
+        if progress and (r % 8 == 0 or r == runs - 1):
+            progress(f"arm {arm.name}: {r + 1}/{runs} runs", (done + r + 1) / total)
+    return out
+
+
 async def run_forecast(
-    world: World, registry: Registry, request: Forecast, *, progress: Progress = None
+    world: World, registry: Registry, request: Forecast, *, progress: Progress = None, workers: int | None = None
 ) -> ForecastResult:
     """The forecast ``request`` of ``world`` (never modified).
 
@@ -487,6 +521,7 @@ async def run_forecast(
         BadParameterError: no such session, one that is not running, a bad arm, parameter or posterior.
     """
     t0 = time.perf_counter()
+    workers = request.workers or workers or default_workers(request.runs)
     session = _session(world, request.session)
     branches = _Branches(world, registry, request, session)
     arms: dict[str, ArmForecast] = {}
@@ -498,16 +533,10 @@ async def run_forecast(
         if kernel == "batched":
             runs = branches.kernel_runs(arm)
         else:
-            runs = []
-            for r in range(request.runs):
-                runs.append(branches.engine_run(arm, r))
-                done += 1
-                if progress and (r % 8 == 0 or r == request.runs - 1):
-                    progress(f"arm {arm.name}: {r + 1}/{request.runs} runs", (done) / total)
-        if kernel == "batched":
-            done += request.runs
-            if progress:
-                progress(f"arm {arm.name}: {request.runs} runs batched", done / total)
+            runs = await _engine_runs(branches, arm, workers, progress, done, total)
+        done += request.runs
+        if progress:
+            progress(f"arm {arm.name}: {request.runs} runs ({kernel})", done / total)
         ok = [r for r in runs if r.get("status") != "failed"]
         paired = None if base_runs is None else paired_difference(base_runs, runs, int(world.n))
         arms[arm.name] = ArmForecast(

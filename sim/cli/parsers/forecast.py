@@ -56,6 +56,12 @@ def add_forecast(sub: Any) -> None:
         help="'batched' continues in the compiled kernels (ic, lt, sir where nothing else moves; arms without "
         "interventions), 'engine' ticks every run, 'auto' (default) batches where it can",
     )
+    p.add_argument(
+        "--workers",
+        type=integer,
+        metavar="W",
+        help="processes for the runs the engine ticks (default: the CPU count); the forecast is the same",
+    )
     plugins_flag(p)
     p.add_argument("--plot", metavar="FIG", help="draw each arm's band of reach ahead of now (.png, .svg, .pdf)")
     force_flag(p, "the --plot file")
