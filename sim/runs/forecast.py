@@ -423,10 +423,11 @@ class _Branches:
         out["seed"] = req.seed + r
         return out
 
-    def kernel_runs(self, arm: Arm) -> list[RunEntry]:
-        """Every run of ``arm`` in the compiled kernels, from the session's present (a copy with the arm's and
-        each run's parameters where they differ)."""
+    def kernel_runs(self, arm: Arm, lo: int = 0, hi: int | None = None) -> list[RunEntry]:
+        """Runs ``lo`` to ``hi - 1`` (None: all) of ``arm`` in the compiled kernels, from the session's present
+        (a copy with the arm's and each run's parameters where they differ)."""
         req = self.request
+        hi = req.runs if hi is None else hi
         until_done = req.ticks is None
         limit, max_ticks = req.limit, req.max_ticks
         if not any(self.drawn) and not self.sets[arm.name]:
@@ -434,13 +435,13 @@ class _Branches:
                 self.world,
                 self.session,
                 seed=req.seed,
-                runs=list(range(req.runs)),
+                runs=list(range(lo, hi)),
                 limit=limit,
                 until_done=until_done,
                 max_ticks=max_ticks,
             )
         out = []
-        for r in range(req.runs):
+        for r in range(lo, hi):
             twin = self.session.copy()
             twin.params = {**twin.params, **self.drawn[r], **self.sets[arm.name]}
             out.extend(
@@ -482,6 +483,21 @@ def _band(runs: list[RunEntry], first_tick: int, horizon: int | None) -> dict[st
         q = np.quantile(np.vstack(rows), [0.05, 0.5, 0.95], axis=0)
         out[c] = {"q05": q[0].tolist(), "median": q[1].tolist(), "q95": q[2].tolist()}
     return out
+
+
+async def _kernel_runs(branches: _Branches, arm: Arm, workers: int) -> list[RunEntry]:
+    """Every run of ``arm`` in the compiled kernels: here, or in ``workers`` forked processes (contiguous shares;
+    a run's result depends on its seed alone), in run order."""
+    runs = branches.request.runs
+    if workers > 1 and runs >= 2 * workers and fork_available():
+        batched.warm(branches.session.model_name)  # compiled once, here: the workers share it
+
+        def share(i: int, _report: Callable[[float], None]) -> list[RunEntry]:
+            return branches.kernel_runs(arm, i * runs // workers, (i + 1) * runs // workers)
+
+        parts = await map_forked(share, workers, workers)
+        return [run for part in parts for run in part]
+    return branches.kernel_runs(arm)
 
 
 async def _engine_runs(
@@ -531,7 +547,7 @@ async def run_forecast(
     for arm in request.arms:
         kernel = branches.kernel_for(arm)
         if kernel == "batched":
-            runs = branches.kernel_runs(arm)
+            runs = await _kernel_runs(branches, arm, workers)
         else:
             runs = await _engine_runs(branches, arm, workers, progress, done, total)
         done += request.runs
