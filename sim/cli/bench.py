@@ -15,6 +15,7 @@ from sim.bench.commands import CommandsBench, bench_commands
 from sim.bench.engine import PropagationBench, SeriesBench, WorldBench, bench_propagation, bench_series, bench_world
 from sim.bench.ensembles import bench_ensembles
 from sim.bench.fit import bench_fit, fit_lines
+from sim.bench.forecast import bench_forecast, forecast_lines
 from sim.bench.llm import bench_llm
 from sim.bench.measure import BenchWorld
 from sim.bench.memory import bench_memory
@@ -217,6 +218,13 @@ def _bench_fit(args: argparse.Namespace) -> Figures:
     return result, fit_lines(result)
 
 
+def _bench_forecast(args: argparse.Namespace) -> Figures:
+    result = _with_progress(
+        bench_forecast, args.agents, runs=args.runs, p=args.p, repeats=args.repeats, workers=args.workers
+    )
+    return result, forecast_lines(result)
+
+
 def _bench_world(args: argparse.Namespace) -> Figures:
     bench = _settings(WorldBench, args, folder=args.dir, analyse=not args.no_analysis, run_ticks=max(0, args.run_ticks))
     result = _with_progress(bench_world, bench)
@@ -321,6 +329,7 @@ _BENCHMARKS: dict[str, Callable[[argparse.Namespace], Figures]] = {
     "series": _bench_series,
     "ensembles": _bench_ensembles,
     "fit": _bench_fit,
+    "forecast": _bench_forecast,
     "propagation": _bench_propagation,
     "world": _bench_world,
 }

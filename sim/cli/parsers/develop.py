@@ -244,6 +244,14 @@ def _bench_ensembles(be: Any) -> None:
     json_flag(be)
 
 
+def _bench_forecast(bf: Any) -> None:
+    bf.add_argument("--agents", type=positive_int, default=100_000, metavar="N", help="agents (default 100,000)")
+    bf.add_argument("--runs", type=positive_int, default=200, metavar="R", help="continuations (default 200)")
+    bf.add_argument("--p", type=float, default=0.05, metavar="P", help="ic's p (default 0.05)")
+    bf.add_argument("--repeats", type=positive_int, default=3, metavar="K", help="alternating repeats (default 3)")
+    bf.add_argument("--workers", type=positive_int, metavar="W", help="processes (default: one per CPU)")
+
+
 def _bench_fit(bf: Any) -> None:
     bf.add_argument(
         "--budget",
@@ -454,6 +462,14 @@ _BENCHMARKS = (
         "--runs R of the same model, timed before and after the fit: both rates, their ratio, the posterior "
         "against the truth and the target (at least 20,000 simulations in at most 120 s).",
         _bench_fit,
+    ),
+    Subcommand(
+        "forecast",
+        "200 continuations of a 100,000-agent ic cascade branched at 5 %, beside 200 runs from seeds",
+        "Forecast benchmark: an ic cascade on a world of N agents stepped until 5%% have adopted, then R "
+        "continuations of that present until done in the compiled kernels from the state, beside R runs from "
+        "seeds of the same world, alternating; medians, their ratio and the target (at most 1.2x, at most 10 s).",
+        _bench_forecast,
     ),
     Subcommand(
         "series",
