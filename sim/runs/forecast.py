@@ -102,7 +102,10 @@ def parse_action(text: str) -> tuple[str, str] | str | None:
             f"arm action {t!r} is not none, set:NAME=VALUE or an intervention ({', '.join(ACTIONS)}): "
             "e.g. block:degree:100"
         )
-    Intervention.parse(t, with_tick=False)  # one sentence for a malformed one
+    try:
+        Intervention.parse(t, with_tick=False)
+    except BadParameterError as exc:
+        raise BadParameterError(f"arm action {t!r}: {exc}") from None
     return t
 
 
