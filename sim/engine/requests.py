@@ -80,6 +80,23 @@ def whole(value: object, what: str, lo: int, hi: int, give: str) -> int:
     return int(value)
 
 
+def bounded(value: object, what: str, lo: int, hi: int) -> int:
+    """``value`` (an int, or its text: a flag's or a JSON field's) as an int from ``lo`` to ``hi``.
+
+    Raises:
+        BadParameterError: ``{what} must be from {lo} to {hi}, not {value}`` (or not a whole number).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
+        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {str(value)[:30]!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {str(value)[:30]!r}") from None
+    if not lo <= number <= hi:
+        raise BadParameterError(f"{what} must be from {lo} to {hi}, not {number}")
+    return number
+
+
 def _text(value: object, limits: Limits) -> str:
     if value is None:
         return ""

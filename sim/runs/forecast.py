@@ -31,6 +31,7 @@ import numpy as np
 
 from sim.core.cascade import cascade_stats
 from sim.core.world import World
+from sim.engine.requests import bounded
 from sim.engine.simulation import Simulation
 from sim.errors import BadFileError, BadParameterError
 from sim.model.intervene import ACTIONS, Intervention
@@ -55,18 +56,6 @@ MAX_TICKS = 100_000
 MAX_ARMS = 16
 #: The stream of a posterior's draws (one per run, the same in every arm).
 _POSTERIOR_STREAM = 0xF0CA57
-
-
-def _whole(value: object, what: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {value!r}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {value!r}") from None
-    if not lo <= number <= hi:
-        raise BadParameterError(f"{what} must be from {lo} to {hi}, not {number}")
-    return number
 
 
 @dataclass(frozen=True)
@@ -199,17 +188,17 @@ class Forecast:
         if extra:
             raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
         session = data.get("session")
-        sid = None if session is None else _whole(session, "--session", 0, 2**31 - 1)
-        runs = _whole(data.get("runs", 100), "--runs", 1, MAX_RUNS)
+        sid = None if session is None else bounded(session, "--session", 0, 2**31 - 1)
+        runs = bounded(data.get("runs", 100), "--runs", 1, MAX_RUNS)
         until = bool(data.get("until_done", False))
         raw_ticks = data.get("ticks")
         if raw_ticks is not None and until:
             raise BadParameterError("give --ticks H or --until-done, not both")
         if raw_ticks is None and not until:
             raise BadParameterError("give the horizon: --ticks H (ticks ahead of now) or --until-done")
-        ticks = None if raw_ticks is None else _whole(raw_ticks, "--ticks", 1, MAX_TICKS)
-        max_ticks = _whole(data.get("max_ticks", 10_000), "--max-ticks", 1, MAX_TICKS)
-        seed = _whole(data.get("seed", 0), "--seed", 0, 2**62)
+        ticks = None if raw_ticks is None else bounded(raw_ticks, "--ticks", 1, MAX_TICKS)
+        max_ticks = bounded(data.get("max_ticks", 10_000), "--max-ticks", 1, MAX_TICKS)
+        seed = bounded(data.get("seed", 0), "--seed", 0, 2**62)
         posterior = data.get("posterior")
         if posterior is not None and (not isinstance(posterior, str) or not posterior):
             raise BadParameterError(f"--posterior must be a file written by agora fit -o, not {posterior!r}")
@@ -219,7 +208,7 @@ class Forecast:
         arms = data.get("arms")
         parsed = arms if isinstance(arms, tuple) and all(isinstance(a, Arm) for a in arms) else parse_arms(arms)  # type: ignore[arg-type]
         raw_workers = data.get("workers")
-        workers = None if raw_workers is None else _whole(raw_workers, "--workers", 1, 1024)
+        workers = None if raw_workers is None else bounded(raw_workers, "--workers", 1, 1024)
         return cls(sid, runs, ticks, max_ticks, parsed, seed, posterior, str(kernel), workers)
 
     @property

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from sim.core.world import World
+from sim.engine.requests import bounded
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.runs.fit.abc import (
@@ -62,19 +63,10 @@ MAX_PREDICTIVE = 10_000
 EDGE = 0.02
 
 
-def _whole(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int, what: str) -> int | None:
+def _field(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int, what: str) -> int | None:
+    """``data[key]`` (else ``default``) as an int from ``lo`` to ``hi``; None where it is None."""
     value = data.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {value!r}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadParameterError(f"{what} must be a whole number from {lo} to {hi}, not {value!r}") from None
-    if not lo <= number <= hi:
-        raise BadParameterError(f"{what} must be from {lo} to {hi}, not {number}")
-    return number
+    return None if value is None else bounded(value, what, lo, hi)
 
 
 def _columns(value: object) -> tuple[str, ...] | None:
@@ -181,17 +173,17 @@ class Fit:
         seeds = data.get("seeds", "random:10")
         if not isinstance(seeds, str):
             raise BadParameterError(f"seeds must be a seed selection such as random:10, not {seeds!r}")
-        budget = _whole(data, "budget", 20_000, 1, MAX_BUDGET, "--budget")
+        budget = _field(data, "budget", 20_000, 1, MAX_BUDGET, "--budget")
         assert budget is not None
-        population = _whole(data, "population", None, 2, MAX_POPULATION, "--population")
-        seed = _whole(data, "seed", 0, 0, SEED_LIMIT - 1, "--seed")
+        population = _field(data, "population", None, 2, MAX_POPULATION, "--population")
+        seed = _field(data, "seed", 0, 0, SEED_LIMIT - 1, "--seed")
         assert seed is not None
-        workers = _whole(data, "workers", None, 1, 1024, "--workers")
-        replicates = _whole(data, "replicates", None, 1, 256, "--replicates")
-        steps = _whole(data, "steps", None, 1, 1_000_000, "--steps")
-        max_ticks = _whole(data, "max_ticks", 10_000, 1, 1_000_000, "--max-ticks")
+        workers = _field(data, "workers", None, 1, 1024, "--workers")
+        replicates = _field(data, "replicates", None, 1, 256, "--replicates")
+        steps = _field(data, "steps", None, 1, 1_000_000, "--steps")
+        max_ticks = _field(data, "max_ticks", 10_000, 1, 1_000_000, "--max-ticks")
         assert max_ticks is not None
-        predictive = _whole(data, "predictive", 100, 0, MAX_PREDICTIVE, "--predictive")
+        predictive = _field(data, "predictive", 100, 0, MAX_PREDICTIVE, "--predictive")
         assert predictive is not None
         method = data.get("method", "auto")
         if method not in METHODS:
