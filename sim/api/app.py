@@ -50,7 +50,10 @@ from sim.core.safe import shown
 from sim.engine.requests import SERVED, Inject
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
 from sim.live.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
+from sim.live.forecasts import Engine, install
 from sim.model.intervene import entries
+from sim.runs.forecast import Forecast, run_forecast
+from sim.runs.forecastcheck import check_forecast
 
 Handler = Callable[[Request], Awaitable[Response]]
 #: Seconds between keep-alive comments on an idle event stream.
@@ -63,6 +66,9 @@ MAX_MESSAGE_BODY = 4 * 1024 * 1024
 MAX_COLUMN_BODY = 64 * 1024 * 1024
 #: Seconds a request may take before it answers 503 (the work it started goes on).
 DEADLINE = 60.0
+#: The fields of ``POST /api/v1/forecasts``: ``Forecast``'s, less ``posterior`` (a path on the server) and
+#: ``workers`` (the server's own choice).
+FORECAST_FIELDS = tuple(f for f in Forecast.FIELDS if f not in ("posterior", "workers"))
 #: Host names that are this machine whatever DNS says (loopback addresses are recognised as such).
 
 
@@ -178,6 +184,7 @@ class App:
         self.port = port
         self.deadline = deadline
         self.closing = asyncio.Event()
+        install(Engine(Forecast.parse, check_forecast, run_forecast))
         v1 = "/api/v1"
         routes = [
             Route(f"{v1}/world", self.guard(self.world), methods=["GET"]),
@@ -196,6 +203,9 @@ class App:
             Route(f"{v1}/snapshots", self.guard(self.snapshots), methods=["GET"]),
             Route(f"{v1}/snapshots", self.guard(self.save, changes=True), methods=["POST"]),
             Route(v1 + "/snapshots/{name}/load", self.guard(self.load, changes=True), methods=["POST"]),
+            Route(f"{v1}/forecasts", self.guard(self.forecasts), methods=["GET"]),
+            Route(f"{v1}/forecasts", self.guard(self.forecast, changes=True), methods=["POST"]),
+            Route(v1 + "/forecasts/{id}", self.guard(self.forecast_job), methods=["GET"]),
             Route(f"{v1}/columns", self.guard(self.columns), methods=["GET"]),
             Route(
                 v1 + "/columns/{name}",
@@ -407,6 +417,29 @@ class App:
     async def load(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         self.only(data or {}, ())
         return JSONResponse(await self.host.shelf.load(request.path_params["name"], actor=actor))
+
+    async def forecast(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        """Start a forecast of the present (it changes nothing in the world, but takes a writing token: it
+        spends the server's processors for as long as it runs, and read-only tokens may only GET)."""
+        if data is None:
+            raise BadParameterError('the body is empty: send a JSON object such as {"runs": 100, "ticks": 50}')
+        for name in ("posterior", "workers"):
+            if name in data:
+                raise BadParameterError(
+                    f"{name!r} cannot be given over the API (the server chooses it): the fields are "
+                    + ", ".join(FORECAST_FIELDS)
+                )
+        self.only(data, FORECAST_FIELDS)
+        job = await self.host.forecasts.start(Forecast.parse(data), actor=actor)
+        return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/api/v1/forecasts/{job.id}"})
+
+    async def forecasts(self, request: Request, actor: str, data: None) -> Response:
+        """The forecasts kept, oldest first, each without its result (``GET /api/v1/forecasts/{id}`` has it)."""
+        listed = [{k: v for k, v in job.to_dict().items() if k != "result"} for job in self.host.forecasts.jobs()]
+        return JSONResponse({"forecasts": listed})
+
+    async def forecast_job(self, request: Request, actor: str, data: None) -> Response:
+        return JSONResponse(self.host.forecasts.get(request.path_params["id"]).to_dict())
 
     async def columns(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse({"columns": self.host.tools.column_list()})

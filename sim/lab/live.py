@@ -14,12 +14,15 @@ import asyncio
 import os
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from typing import ParamSpec, TypedDict, TypeVar, Unpack
+from typing import ParamSpec, TypedDict, TypeVar, Unpack, cast
 
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.loop import LoopThread
 from sim.live.controller import SERVER, RunState, WorldController, WorldSnapshot
+from sim.live.forecasts import Engine, install
 from sim.live.tools import Analysed
+from sim.runs.forecast import Forecast, ForecastResult, run_forecast
+from sim.runs.forecastcheck import check_forecast
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -100,6 +103,7 @@ class Simulation:
             raise TypeError(f"Simulation() got an unexpected keyword argument {unknown[0]!r}")
         social, llm = settings.get("social"), settings.get("llm")
         self.path = os.fspath(path)
+        install(Engine(Forecast.parse, check_forecast, run_forecast))
         self._thread = LoopThread(name="agora-live")
         try:
             self._host: WorldController = self._thread.call(
@@ -302,6 +306,41 @@ class Simulation:
     async def apause(self) -> RunState:
         """:meth:`pause` as a coroutine."""
         return await self._acall(self._host.pause(actor="python"))
+
+    # -- forecasts -------------------------------------------------------------------------------------------
+    async def _forecast(self, request: Forecast | None, fields: dict[str, object]) -> ForecastResult:
+        if request is None:
+            request = Forecast.parse(fields)
+        elif fields:
+            raise TypeError(f"forecast() takes a Forecast request or keywords, not both ({', '.join(fields)})")
+        forecasts = self._host.forecasts
+        job = await forecasts.wait((await forecasts.start(request, actor="python")).id)
+        if job.state != "done" or job.result is None:
+            raise AgoraError(job.error or f"the forecast {job.id} {job.state}")
+        return cast(ForecastResult, job.result)
+
+    def forecast(self, request: Forecast | None = None, /, **fields: object) -> ForecastResult:
+        """Branch the world's present and continue it R times under arms, as ``POST /api/v1/forecasts`` and the
+        terminal UI's forecasts do (``host.forecasts``), until done; the world is not changed and may run on.
+
+        Args:
+            request: a :class:`~sim.runs.forecast.Forecast`, or none and its fields as keywords: ``runs``,
+                ``ticks`` (the horizon) or ``until_done=True``, ``arms`` (``{"none": [], "block":
+                ["block:degree:100"]}``), ``seed`` (run r continues with ``seed + r``), ``session`` (None: the
+                latest running one), ``posterior`` (a fit's ``-o`` file), ``kernel``, ``workers``.
+
+        Returns:
+            The :class:`~sim.runs.forecast.ForecastResult` (``branched_at``: the tick it branched from).
+
+        Raises:
+            BadParameterError: a bad request, no running session, a bad arm, more runs than the live bound
+                (``Forecasts.MAX_RUNS``), too many forecasts at once. AgoraError: the forecast failed.
+        """
+        return self._call(self._forecast(request, dict(fields)))
+
+    async def aforecast(self, request: Forecast | None = None, /, **fields: object) -> ForecastResult:
+        """:meth:`forecast` as a coroutine."""
+        return await self._acall(self._forecast(request, dict(fields)))
 
     def save_snapshot(self, name: str) -> dict[str, object]:
         """Save the world as snapshot ``name`` in the snapshots folder."""

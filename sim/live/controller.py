@@ -52,6 +52,7 @@ from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadParameterError
 from sim.live.checkpoints import RETRY_SECONDS, Checkpoints
 from sim.live.events import EventHub, Listener, stream_event
+from sim.live.forecasts import Forecasts
 from sim.live.interventions import Interventions
 from sim.live.policy import (
     INTERACTIVE,
@@ -239,6 +240,8 @@ class WorldController:
         self.read = WorldReader(self)
         self.tools = WorldTools(self)
         self.interventions = Interventions(self)
+        #: Forecasts of the present (issue 49): forks of the world continued in the background.
+        self.forecasts = Forecasts(self)
         self._loop_task: asyncio.Task | None = None
         self._ticks_per_second: float | None = None
         self._snapshot: tuple[tuple, WorldSnapshot] | None = None
