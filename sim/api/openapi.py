@@ -269,6 +269,48 @@ def spec() -> dict[str, Any]:
                     params=[_path_param("name", "string", "snapshot name")],
                 )
             },
+            "/api/v1/forecasts": {
+                "get": _op(
+                    "The forecasts kept (running ones and the last 32 finished), oldest first, without results",
+                    _json("forecasts: a list of {id, state, branched_at, progress, error, request}"),
+                ),
+                "post": _op(
+                    "Branch the present of a running session and continue it runs times under each arm, in the "
+                    "background (the world is not changed and may run on); 409 when 2 forecasts run already",
+                    _json("the job: id, state (running), branched_at, progress, error, result (null), request"),
+                    code="202",
+                    body={
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "session": {"type": "integer", "description": "default: the latest running one"},
+                            "runs": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
+                            "ticks": {"type": "integer", "minimum": 1, "maximum": 100000},
+                            "until_done": {"type": "boolean", "description": "instead of ticks"},
+                            "max_ticks": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000},
+                            "arms": {
+                                "oneOf": [
+                                    {"type": "object", "additionalProperties": {"type": "array"}},
+                                    {"type": "array", "items": {"type": "string"}},
+                                ],
+                                "description": '{"none": [], "block": ["block:degree:100"]} or ["NAME=ACTION"]',
+                            },
+                            "seed": {"type": "integer", "minimum": 0, "default": 0},
+                            "kernel": {"enum": ["auto", "batched", "engine"], "default": "auto"},
+                        },
+                    },
+                    errors=("400", "401", "403", "409", "415"),
+                ),
+            },
+            "/api/v1/forecasts/{id}": {
+                "get": _op(
+                    "One forecast: its state and progress, and its result once done (per arm reached {median, "
+                    "mean, ci90}, series, cascade, paired)",
+                    _json("the job"),
+                    errors=("401", "404"),
+                    params=[_path_param("id", "string", "the forecast's id")],
+                )
+            },
             "/api/v1/columns": {
                 "get": _op(
                     "The per-agent columns that may be set from data: name, min, max, kind (built-in or data), the "
@@ -315,7 +357,7 @@ def spec() -> dict[str, Any]:
             "/api/v1/events": {
                 "get": {
                     "summary": "Live events (Server-Sent Events): hello, tick, message, session_started, "
-                    "session_finished, recommender_failed, state, load, "
+                    "session_finished, recommender_failed, forecast, state, load, "
                     "checkpoint_failed, checkpoint_recovered",
                     "responses": {
                         "200": {"description": "an event stream", "content": {"text/event-stream": {}}},
