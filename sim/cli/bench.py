@@ -220,7 +220,13 @@ def _bench_fit(args: argparse.Namespace) -> Figures:
 
 def _bench_forecast(args: argparse.Namespace) -> Figures:
     result = _with_progress(
-        bench_forecast, args.agents, runs=args.runs, p=args.p, repeats=args.repeats, workers=args.workers
+        bench_forecast,
+        args.agents,
+        runs=args.runs,
+        p=args.p,
+        repeats=args.repeats,
+        workers=args.workers,
+        seed=args.seed,
     )
     return result, forecast_lines(result)
 

@@ -250,6 +250,7 @@ def _bench_forecast(bf: Any) -> None:
     bf.add_argument("--p", type=float, default=0.05, metavar="P", help="ic's p (default 0.05)")
     bf.add_argument("--repeats", type=positive_int, default=3, metavar="K", help="alternating repeats (default 3)")
     bf.add_argument("--workers", type=positive_int, metavar="W", help="processes (default: one per CPU)")
+    seed_and_json(bf)
 
 
 def _bench_fit(bf: Any) -> None:
