@@ -7,8 +7,8 @@ frozen snapshot of what it shows, see ``tui.views``).
 The app is keys, layout and refresh; its parts are rooms of their own: the world's link (``tui.world``),
 running and pacing (``tui.pace``), snapshots and quitting (``tui.files``), interventions
 (``tui.interventions``), injection (``tui.inject``), plugins and recommenders (``tui.plugin_actions``), the
-analysis (``tui.analysis``), interviews (``tui.interview``), notifications (``tui.notices``), the process's
-resources (``tui.resources``) and the command palette (``tui.palette``).
+analysis (``tui.analysis``), forecasts (``tui.forecast``), interviews (``tui.interview``), notifications
+(``tui.notices``), the process's resources (``tui.resources``) and the command palette (``tui.palette``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sim.live.views import WorldViews
 
 from .analysis import Analysis
 from .files import FileActions
+from .forecast import Forecasting
 from .inject import Injection
 from .interventions import Interventions
 from .interview import Interview
@@ -115,6 +116,8 @@ class AgoraApp(App[None]):
         Binding("a", "ask", "Ask", tooltip="ask the agent shown in the Agents view a question"),
         Binding("e", "export_chart", "Export", tooltip="write the chart shown to PNG and SVG (saves/exports)"),
         Binding("x", "dismiss_chart", "Dismiss", tooltip="take the session off the chart (Dashboard)"),
+        # After the views' own keys: the footer is full on 80 to 150 columns (the palette and help have it).
+        Binding("f", "forecast", "Forecast", tooltip="branch the present: each arm's band of reach ahead of now"),
         Binding("slash", "find", "Find", show=False),  # in the help and the palette; the footer is full
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
@@ -181,6 +184,7 @@ class AgoraApp(App[None]):
         self.plugin_actions = PluginActions(self)
         self.analysis = Analysis(self)
         self.interview = Interview(self)
+        self.forecasting = Forecasting(self)
         options = FrontEndOptions(
             world_path,
             list(plugin_dirs),
@@ -273,9 +277,10 @@ class AgoraApp(App[None]):
         (None: read it now), ``snapshot`` the world's as the refresh read it (None: the latest)."""
         if self.live is None:
             return Text("")
+        busy = " · ".join(b for b in (self.busy, self.forecasting.progress_text()) if b) or None
         return StatusHeader.line(
             self.live.header(snapshot),
-            busy=self.busy,
+            busy=busy,
             pace=self.pace.pace,
             rate=self.pace.rate_text() if rate is None else rate,
         )
@@ -346,6 +351,10 @@ class AgoraApp(App[None]):
     def action_intervene(self) -> None:
         """Ask for an intervention (a modal) and schedule it for the next tick (or TICKS from now)."""
         self.interventions.ask()
+
+    def action_forecast(self) -> None:
+        """Ask for a forecast of the running session (a modal) and run it in a worker (``tui.forecast``)."""
+        self.forecasting.ask()
 
     def action_leave_field(self) -> None:
         """Escape leaves a text field, so the single-key controls work again."""

@@ -49,6 +49,30 @@ class Line:
     label: str
     x: np.ndarray
     y: np.ndarray
+    #: plotext's colour and marker (None: its own, a colour per line).
+    color: str | None = None
+    marker: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Band:
+    """A forecast arm drawn ahead of the present: its 5 to 95 % band (two dotted edges) and its median line,
+    in one colour, labelled with the arm's name."""
+
+    label: str
+    x: np.ndarray
+    low: np.ndarray
+    median: np.ndarray
+    high: np.ndarray
+    color: str
+
+    def lines(self) -> tuple[Line, ...]:
+        """The band's edges and its median as lines (the upper edge and the median carry the legend)."""
+        return (
+            Line(f"{self.label} 5-95%", self.x, self.high, self.color, "dot"),
+            Line("", self.x, self.low, self.color, "dot"),
+            Line(f"{self.label} median", self.x, self.median, self.color),
+        )
 
 
 @dataclass(frozen=True)
@@ -77,6 +101,8 @@ class ChartSpec:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Vertical marks (drawn where they fall within the lines' x range; never on a histogram).
     marks: tuple[Mark, ...] = ()
+    #: Forecast bands drawn over the lines (each arm's, ahead of the present).
+    bands: tuple[Band, ...] = ()
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -158,7 +184,7 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
     plt._set_size(width, height)  # textual-plotext does both too (its issue #5)
     if theme:
         plt.theme(theme)
-    lines = [ln for ln in spec.lines if ln.x.size]
+    lines = [ln for ln in (*spec.lines, *(b for band in spec.bands for b in band.lines())) if ln.x.size]
     lows, highs = [], []
     for ln in lines:
         y = np.asarray(ln.y, dtype=np.float64)
@@ -178,7 +204,8 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
                 plt.xticks(ticks, [compact(t) for t in ticks])
                 plt.xlim(float(edges[0]) - 0.1 * w, float(edges[-1]) + 0.1 * w)
         else:
-            plt.plot(x.tolist(), y.tolist(), label=ln.label or None)
+            style = {k: v for k, v in (("color", ln.color), ("marker", ln.marker)) if v is not None}
+            plt.plot(x.tolist(), y.tolist(), label=ln.label or None, **style)
     if lows:
         lo = 0.0 if spec.from_zero else min(lows)
         hi = max(highs)
@@ -359,12 +386,30 @@ def session_spec(
     points: int,
     hint: str = "",
     marks: tuple[Mark, ...] = (),
+    bands: tuple[Band, ...] = (),
 ) -> ChartSpec:
     """One line per state: the count of agents in it per world tick (downsampled to ``points``); ``marks``
-    at world ticks. The axis is the world's charts' (:data:`WORLD_TICK`), so the two line up."""
+    at world ticks; ``bands``: a forecast's arms ahead of the present. The axis is the world's charts'
+    (:data:`WORLD_TICK`), so the two line up."""
     x, ys = downsample(ticks, [counts[:, i] for i in range(counts.shape[1])], points)
     lines = tuple(Line(shown(name, 24), x, y) for name, y in zip(state_names, ys)) if ticks.size else ()
-    return ChartSpec(title, WORLD_TICK, "agents", lines, hint=hint, marks=marks)
+    return ChartSpec(title, WORLD_TICK, "agents", lines, hint=hint, marks=marks, bands=bands)
+
+
+#: The forecast arms' colours, in the order of the arms (the states' lines take plotext's own).
+ARM_COLORS = ("cyan+", "magenta+", "orange+", "green+", "blue+", "red+", "gray+", "white")
+
+
+def forecast_bands(arms: Sequence[Any], points: int) -> tuple[Band, ...]:
+    """Each arm of a forecast (``tui.forecast.ArmView``: ``name``, world ``ticks``, ``q05``, ``median``,
+    ``q95``) as a :class:`Band` in its own colour, labelled with its name (downsampled to ``points``)."""
+    out = []
+    for i, arm in enumerate(arms):
+        if not arm.ticks.size:
+            continue
+        x, (low, median, high) = downsample(arm.ticks, [arm.q05, arm.median, arm.q95], points)
+        out.append(Band(shown(arm.name, 20), x, low, median, high, ARM_COLORS[i % len(ARM_COLORS)]))
+    return tuple(out)
 
 
 def histogram_spec(title: str, name: str, values: np.ndarray, bins: int = 20) -> ChartSpec:

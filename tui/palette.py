@@ -44,6 +44,10 @@ PALETTE = {
         "Intervene (block, counter-message, remove edges)",
         "Schedule an intervention for the next tick: block agents, start a counter-message or cut edges",
     ),
+    "forecast": (
+        "Forecast (branch the present under arms)",
+        "Continue the running session many times under each arm: each arm's band of reach ahead of now",
+    ),
     "quit_app": ("Quit", "Quit (offers to save the world file first)"),
     "find": ("Find / filter", "Type in the current view's search or filter box"),
 }

@@ -78,6 +78,13 @@ class PluginActions(Protocol):
         """Make ``name`` the world's ``role`` (``"feed"``, ``"friend"``) recommender; whether it changed."""
 
 
+class Forecasting(Protocol):
+    """The live world's forecasts as the views read them."""
+
+    def latest_for(self, world: int, session: int | None) -> Any:
+        """The latest finished forecast of ``session`` (``tui.forecast.ForecastView``; None: none)."""
+
+
 class AgoraHost(Protocol):
     """The app as the views see it (``self.app`` of a view)."""
 
@@ -98,6 +105,8 @@ class AgoraHost(Protocol):
     def injection(self) -> Injection: ...
     @property
     def plugin_actions(self) -> PluginActions: ...
+    @property
+    def forecasting(self) -> Forecasting: ...
 
     def applied_interventions(self) -> tuple[tuple[int, str], ...]:
         """The world's applied interventions as ``(tick, spec)``: the charts' marks."""

@@ -32,6 +32,11 @@ HELP_KEYS: list[tuple[str, str]] = [
         "intervene at the next tick: block agents, start a counter-message or cut edges (TICKS:ACTION: later); "
         "the charts mark each one at its tick",
     ),
+    (
+        "f",
+        "forecast the running session: its present branched R times under each arm (none, block:..., set:...); "
+        "the Dashboard's chart draws each arm's band ahead of now, the Messages view its final reach",
+    ),
     ("s", "save a snapshot (.snap) into the saves folder"),
     ("l", "load a snapshot (a picker over the saves folder)"),
     ("c", "recompute communities and influence"),
@@ -53,7 +58,10 @@ HELP_KEYS: list[tuple[str, str]] = [
     ),
     ("e", "export the chart shown to PNG and SVG (saves/exports; Dashboard and Compare)"),
     ("r", "reload user plugins (Plugins view)"),
-    ("f", "the highlighted content recommender builds the feeds (Plugins view; on the one in use: feeds off)"),
+    (
+        "f",
+        "in the Plugins view: the highlighted content recommender builds the feeds (on the one in use: feeds off)",
+    ),
     ("w", "the highlighted friend recommender suggests follows (Plugins view; on the one in use: suggestions off)"),
     ("?", "this help"),
     ("q", "quit (offers to save the world file, .db, first when there are unsaved changes; s saves snapshots, .snap)"),

@@ -20,6 +20,7 @@ from ..charts import (
     WORLD_TICK,
     Chart,
     ChartSpec,
+    forecast_bands,
     histogram_spec,
     intervention_marks,
     memory_spec,
@@ -49,6 +50,8 @@ class DashboardSnapshot:
     rss_samples: int
     marks: tuple[tuple[int, str], ...]
     rss_history: tuple[float, ...] = field(compare=False)
+    #: The latest forecast of the session on the chart (``tui.forecast.ForecastView``; None: none).
+    forecast: Any = None
 
 
 def _histogram(title: str, name: str, values: Any, bins: int, _points: int) -> ChartSpec:
@@ -132,6 +135,7 @@ class DashboardView(View):
             rss_samples=resources.samples,
             marks=app.applied_interventions(),
             rss_history=tuple(resources.history)[-self.CHART_TICKS :],
+            forecast=app.forecasting.latest_for(key, chosen),
         )
 
     def watch_snapshot(self, snapshot: DashboardSnapshot | None) -> None:
@@ -285,17 +289,24 @@ class DashboardView(View):
             histogram.display = False
             return
         line = session.line
-        key = (snap.key, line.id, line.round, line.status, session.length, *marked)
+        forecast = snap.forecast
+        foreseen = (forecast.serial,) if forecast is not None else ()
+        key = (snap.key, line.id, line.round, line.status, session.length, *marked, *foreseen)
         new_session = chart.key is None or chart.key[:2] != key[:2]
         title = session_title(line) + (" (x: dismiss, e: export)" if line.done else "")
         hint = "" if session.length else f"it starts with the next tick ({line.status})"
         # World ticks, as the world's charts below: the marks are where they are there.
         marks = intervention_marks(snap.marks) if session.length else ()
-        chart.show(
-            key,
-            partial(session_spec, title, session.state_names, session.ticks, session.counts, hint=hint, marks=marks),
-            force=new_session,
-        )
+        arms = forecast.arms if forecast is not None else ()
+
+        def spec(points: int) -> ChartSpec:
+            # The forecast's arms, each its band and median of reach ahead of the tick it branched at.
+            bands = forecast_bands(arms, points)
+            return session_spec(
+                title, session.state_names, session.ticks, session.counts, points, hint=hint, marks=marks, bands=bands
+            )
+
+        chart.show(key, spec, force=new_session)
         histogram.display = session.variable is not None
         if session.variable is not None and session.values is not None:
             h_title = f"{shown(session.variable, 24)} at round {line.round} · session {line.id}"

@@ -42,6 +42,8 @@ class MessagesSnapshot:
     posts: tuple[PostLine, ...]
     detail: SessionDetail | None
     cascade: CascadeBox | None
+    #: The highlighted session's latest forecast (``tui.forecast.ForecastView``; None: none).
+    forecast: Any = None
 
 
 class MessagesView(View):
@@ -89,6 +91,7 @@ class MessagesView(View):
     MessagesView #session-detail { height: auto; max-height: 24; padding: 0 1; border: round $primary-darken-2; }
     MessagesView #session-cascade { height: auto; max-height: 2; text-wrap: nowrap; text-overflow: ellipsis; }
     MessagesView #session-text { height: auto; }
+    MessagesView #session-forecast { height: auto; display: none; }
     """
     #: Sessions listed at most (the latest).
     SESSIONS_SHOWN = 200
@@ -121,6 +124,7 @@ class MessagesView(View):
         self._cascade: tuple[CascadeKey, CascadeBox] | None = None
         self._cascade_drawn: CascadeBox | None = None
         self._measuring: CascadeKey | None = None
+        self._forecast_painted: Any = None
 
     def compose(self) -> ComposeResult:
         yield InjectForm(id="inject-form")
@@ -129,6 +133,7 @@ class MessagesView(View):
         with VerticalScroll(id="session-detail"):
             yield Static("No session yet.", id="session-cascade", markup=False)
             yield Static("", id="session-text", markup=False)
+            yield Static("", id="session-forecast", markup=False)
         yield Static("No posts yet.", id="posts", markup=False)
 
     def on_mount(self) -> None:
@@ -212,6 +217,7 @@ class MessagesView(View):
                 else None
             ),
             cascade=self.cascade_of(live, selected) if selected is not None else None,
+            forecast=self.agora.forecasting.latest_for(live.key, selected.id if selected is not None else None),
         )
 
     def posts_of(self, live: WorldViews, message_id: int | None) -> tuple[PostLine, ...]:
@@ -300,7 +306,19 @@ class MessagesView(View):
         self.paint_posts(snapshot)
         self.paint_detail(snapshot)
         self.paint_cascade(snapshot)
+        self.paint_forecast(snapshot)
         self.paint_table(snapshot)
+
+    def paint_forecast(self, snap: MessagesSnapshot) -> None:
+        """The highlighted session's latest forecast (f): each arm's final reach, median and 90 % interval,
+        and its paired difference with the first arm; nothing when it has none."""
+        widget = self.query_one("#session-forecast", Static)
+        forecast = snap.forecast
+        if forecast is self._forecast_painted:
+            return
+        self._forecast_painted = forecast
+        widget.display = forecast is not None  # no empty line under the states when there is none
+        widget.update(Text("") if forecast is None else Text("\n").append_text(forecast.lines()))
 
     def paint_table(self, snap: MessagesSnapshot) -> None:
         table = self.query_one("#sessions", DataTable)
