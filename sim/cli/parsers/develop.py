@@ -466,7 +466,7 @@ _BENCHMARKS = (
     ),
     Subcommand(
         "forecast",
-        "200 continuations of a 100,000-agent ic cascade branched at 5 %, beside 200 runs from seeds",
+        "200 continuations of a 100,000-agent ic cascade branched at 5%%, beside 200 runs from seeds",
         "Forecast benchmark: an ic cascade on a world of N agents stepped until 5%% have adopted, then R "
         "continuations of that present until done in the compiled kernels from the state, beside R runs from "
         "seeds of the same world, alternating; medians, their ratio and the target (at most 1.2x, at most 10 s).",
