@@ -29,10 +29,10 @@ pytestmark = pytest.mark.usefixtures("keep_notifications")
 SIZE = (150, 48)
 
 
-@pytest.fixture
-def world_file(tmp_path):
+@pytest.fixture(params=[2000])
+def world_file(tmp_path, request):
     path = str(tmp_path / "fc.db")
-    asyncio.run(save_world(synthetic_world("fc", 2000, avg_degree=8, seed=5), path))
+    asyncio.run(save_world(synthetic_world("fc", request.param, avg_degree=8, seed=5), path))
     return path
 
 
@@ -108,30 +108,22 @@ class HeldForecasts:
         return self._jobs[job_id]
 
 
-def real_forecasts() -> bool:
-    """Whether the live world has its forecasts (``sim.live.forecasts``); if so, their engine is installed here,
-    as a front end does (``sim.live.forecasts.install``)."""
-    try:
-        from sim.live.forecasts import Engine, install
-        from sim.runs.forecast import check_forecast
-    except ImportError:
-        return False
-    from sim.runs.forecast import Forecast, run_forecast
+def install_engine() -> None:
+    """Install the live world's forecast engine here, as a front end does (``sim.live.forecasts.install``)."""
+    from sim.live.forecasts import Engine, install
+    from sim.runs.forecast import Forecast, check_forecast, run_forecast
 
     install(Engine(Forecast.parse, check_forecast, run_forecast))
-    return True
 
 
 @pytest.fixture
-def forecasts_of(monkeypatch):
-    """Give the app's controller the forecasts: its own where the live world has them, else (or ``held``)
-    :class:`HeldForecasts` (the request parsed by ``sim.runs.forecast``)."""
+def forecasts_of():
+    """The app's controller's forecasts (their engine installed), or, ``held``, :class:`HeldForecasts` in their
+    place."""
 
     def attach(app, gate: threading.Event | None = None, *, held: bool = False):
-        if held or not real_forecasts() or not hasattr(app.controller, "forecasts"):
-            from sim.runs.forecast import Forecast
-
-            monkeypatch.setattr("tui.forecast.forecast_request", Forecast.parse)
+        install_engine()
+        if held:
             app.controller.forecasts = HeldForecasts(app.controller, gate)
         return app.controller.forecasts
 
@@ -173,11 +165,12 @@ def session_chart(app) -> Chart:
     return app._views["dashboard"].query_one("#session-chart", Chart)
 
 
+@pytest.mark.parametrize("world_file", [2000, 100_000], indirect=True)
 async def test_f_forecasts_two_arms_and_the_chart_draws_their_bands_ahead_of_now(world_file, forecasts_of):
-    """f with arms none and block on a running 2,000-agent world: the forecast completes, and the Dashboard's
-    session chart carries, per arm, its band's two edges and its median line, in one colour per arm, labelled
-    with the arm's name, on the world's ticks from the tick it branched at; the Messages view says each arm's
-    final reach and the paired difference."""
+    """f with arms none and block on a running world (2,000 agents, and the issue's 100,000): the forecast
+    completes, and the Dashboard's session chart carries, per arm, its band's two edges and its median line, in
+    one colour per arm, labelled with the arm's name, on the world's ticks from the tick it branched at; the
+    Messages view says each arm's final reach and the paired difference."""
     app = AgoraApp(world_file)
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
@@ -234,7 +227,7 @@ async def test_bad_input_is_one_sentence_and_nothing_starts(world_file, forecast
     app = AgoraApp(world_file)
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
-        forecasts = forecasts_of(app, held=True)
+        forecasts = forecasts_of(app)
         await running_session(app, pilot)
         await forecast_form(
             app, pilot, fields.get("arms", []), runs=fields.get("runs", "20"), horizon=fields.get("horizon", "15")
