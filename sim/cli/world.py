@@ -312,6 +312,9 @@ def world_for_ui(args: argparse.Namespace) -> str | None:
     # (the UI takes the lock itself when it opens the world).
     with world_lock(world, what="open it in the terminal UI"):
         pass
+    from sim.lab.live import install_forecasts  # noqa: PLC0415 - the forecasts' engine, only for the UI
+
+    install_forecasts()  # the UI's f: forecasts of the live world
     return world
 
 

@@ -21,8 +21,7 @@ from sim.lab.loop import LoopThread
 from sim.live.controller import SERVER, RunState, WorldController, WorldSnapshot
 from sim.live.forecasts import Engine, install
 from sim.live.tools import Analysed
-from sim.runs.forecast import Forecast, ForecastResult, run_forecast
-from sim.runs.forecastcheck import check_forecast
+from sim.runs.forecast import Forecast, ForecastResult, check_forecast, run_forecast
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -30,6 +29,12 @@ P = ParamSpec("P")
 
 class ClosedError(AgoraError):
     """The live simulation was closed."""
+
+
+def install_forecasts() -> None:
+    """Give this process's live worlds their forecasts (:mod:`sim.live.forecasts` takes the engine from the
+    layer that has it): what ``Simulation``, ``agora serve`` and ``agora tui`` do before a world opens."""
+    install(Engine(Forecast.parse, check_forecast, run_forecast))
 
 
 def _shutdown(thread: LoopThread, host: WorldController, saved: list[bool]) -> None:
@@ -103,7 +108,7 @@ class Simulation:
             raise TypeError(f"Simulation() got an unexpected keyword argument {unknown[0]!r}")
         social, llm = settings.get("social"), settings.get("llm")
         self.path = os.fspath(path)
-        install(Engine(Forecast.parse, check_forecast, run_forecast))
+        install_forecasts()
         self._thread = LoopThread(name="agora-live")
         try:
             self._host: WorldController = self._thread.call(
