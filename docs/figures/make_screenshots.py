@@ -6,7 +6,8 @@ Opens the default world (100,000 agents, seed 42, created in a temporary saves f
 news" with the form's defaults, runs eight ticks at the UI's default pace (10 a second), waits until every
 chart has drawn, and writes ``dashboard.svg`` (Textual's own screenshot) and ``dashboard.txt`` (the same
 screen as text) into OUT_FOLDER (default: this folder), then the Compare view as ``compare.svg`` after a
-second, ``sir`` message has run as long.
+second, ``sir`` message has run as long, and the Dashboard with that message's forecast (``f``: 100 continuations
+an arm, ``none`` and ``block=block:degree:100``) as ``forecast.svg``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import tempfile
 
 from agora_testing.tui import charts_settled
+from sim.lab.live import install_forecasts
 from tui.app import AgoraApp
 
 SIZE = (120, 44)
@@ -29,6 +31,7 @@ async def _settle(app, pilot) -> None:
 
 async def main(out: str) -> None:
 
+    install_forecasts()  # as agora tui does before its world opens
     app = AgoraApp()
     async with app.run_test(size=SIZE) as pilot:
         await asyncio.wait_for(app.ready.wait(), 300)
@@ -50,6 +53,16 @@ async def main(out: str) -> None:
         await _settle(app, pilot)
         with open(os.path.join(out, "compare.svg"), "w") as f:
             f.write(app.export_screenshot(title="Agora: two sessions compared"))
+        # f: the sir message's forecast (the latest running session), 100 continuations an arm until it ends,
+        # leaving it alone or blocking the 100 best-connected agents now; the Dashboard draws both bands.
+        await pilot.press("1")
+        fields = {"runs": "100", "horizon": "done", "arms": ["block=block:degree:100"], "seed": "0"}
+        assert app.forecasting.start(fields) is None
+        while app.forecasting.finished < 1:
+            await pilot.pause(0.5)
+        await _settle(app, pilot)
+        with open(os.path.join(out, "forecast.svg"), "w") as f:
+            f.write(app.export_screenshot(title="Agora: a forecast's bands ahead of now (f)"))
 
 
 if __name__ == "__main__":
@@ -58,4 +71,4 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as saves:
         os.environ["AGORA_SAVES"] = saves
         asyncio.run(main(folder))
-    print(f"wrote dashboard.svg, dashboard.txt and compare.svg into {folder}")
+    print(f"wrote dashboard.svg, dashboard.txt, compare.svg and forecast.svg into {folder}")
