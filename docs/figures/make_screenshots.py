@@ -53,9 +53,10 @@ async def main(out: str) -> None:
         await _settle(app, pilot)
         with open(os.path.join(out, "compare.svg"), "w") as f:
             f.write(app.export_screenshot(title="Agora: two sessions compared"))
-        # f: the sir message's forecast (the latest running session), 100 continuations an arm until it ends,
+        # f: the sir message's forecast (selected, so the Dashboard charts it), 100 continuations an arm until it ends,
         # leaving it alone or blocking the 100 best-connected agents now; the Dashboard draws both bands.
         await pilot.press("1")
+        app.selected_session_id = 2  # the sir message: the one the Messages view would have selected
         fields = {"runs": "100", "horizon": "done", "arms": ["block=block:degree:100"], "seed": "0"}
         assert app.forecasting.start(fields) is None
         while app.forecasting.finished < 1:
