@@ -33,7 +33,14 @@ VIEW_KEYS = [
 ROUNDS = 8
 
 
-async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
+#: The forecast ``--forecast`` keeps running while the keys are timed (f's form, as a user fills it): the
+#: running sessions' latest, 200 continuations an arm until it ends, left alone and with 100 hubs blocked.
+FORECAST = {"runs": "200", "horizon": "done", "arms": ["block=block:degree:100"], "seed": "0"}
+
+
+async def _latencies(
+    path: str, *, running: bool, sessions: int, forecast: bool = False
+) -> tuple[dict[str, list[float]], dict[str, Any]]:
     app = AgoraApp(path)
     out: dict[str, list[float]] = {}
     info: dict[str, Any] = {}
@@ -59,6 +66,10 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[s
             app.speed_index = SPEEDS.index(0)
             await pilot.press("space")
             await pilot.pause(1.0)
+        if forecast:  # f, then the keys while it runs in the background (the world runs on)
+            assert app.forecasting.start(FORECAST) is None, "the forecast starts"
+            while app.forecasting.job is None and app.forecasting.finished == 0:
+                await asyncio.sleep(0.01)
         tick0 = world.tick
         t_start = time.perf_counter()
         # Pilot's own press() waits for an idle CPU, which never comes while the simulation runs, so
@@ -81,6 +92,8 @@ async def _latencies(path: str, *, running: bool, sessions: int) -> tuple[dict[s
         info["ticks_during"] = world.tick - tick0
         info["running_sessions_at_end"] = sum(1 for x in simulation.sessions if x.status == "running")
         info["seconds"] = round(time.perf_counter() - t_start, 3)
+        if forecast:
+            info["forecast_finished_while_measuring"] = app.forecasting.finished > 0
         if running:
             await pilot.press("space")  # pause; leaving the context stops the simulation and closes the writer
     return out, info
@@ -111,8 +124,18 @@ async def _first_frame(path: str) -> float:
         return time.perf_counter() - t0
 
 
+def _summary(lat: dict[str, list[float]]) -> dict[str, float]:
+    ms = np.concatenate([np.asarray(v) for v in lat.values()]) * 1000
+    return {"p50": round(float(np.percentile(ms, 50)), 1), "p95": round(float(np.percentile(ms, 95)), 1)}
+
+
 def bench_tui(
-    agents: int = 1_000_000, *, avg_degree: float = 10.0, sessions: int = 5, folder: str | None = None
+    agents: int = 1_000_000,
+    *,
+    avg_degree: float = 10.0,
+    sessions: int = 5,
+    folder: str | None = None,
+    forecast: bool = False,
 ) -> dict[str, Any]:
     own = folder is None
     folder = folder or tempfile.mkdtemp(prefix="agora-bench-tui-")
@@ -127,6 +150,18 @@ def bench_tui(
         with PeakRSS() as peak:
             lat, info = asyncio.run(_latencies(big, running=True, sessions=sessions))
             base, _ = asyncio.run(_latencies(small, running=False, sessions=0))
+            if forecast:
+                from sim.cli.world import ui_forecasts  # noqa: PLC0415 - as agora tui, before its world opens
+
+                ui_forecasts()
+                during, finfo = asyncio.run(_latencies(big, running=True, sessions=sessions, forecast=True))
+                r["during_forecast"] = {
+                    "keypress_ms": _summary(during),
+                    "without_forecast_keypress_ms": _summary(lat),
+                    "forecast": {k: v for k, v in FORECAST.items() if k != "seed"},
+                    "finished_while_measuring": finfo.get("forecast_finished_while_measuring"),
+                    "target_keypress_ms_p95": 100,
+                }
             default = os.path.join(folder, "default.db")
             sim.new_world(default, agents=100_000, seed=42, name="default", force=True)
             first = asyncio.run(_first_frame(default))

@@ -47,6 +47,12 @@ def add_bench_commands(bsub: Any) -> None:
     bt.add_argument(
         "--sessions", type=positive_int, default=5, metavar="S", help="concurrent sessions while measuring (default 5)"
     )
+    bt.add_argument(
+        "--forecast",
+        action="store_true",
+        help="also time the keys while a forecast (f: 200 continuations an arm, two arms) runs, beside the same "
+        "keys without one in the same run",
+    )
     bt.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -56,7 +62,7 @@ def handle(args: argparse.Namespace) -> int:
         # Textual and the engine are imported when the benchmark runs: `agora --help` loads this module.
         from tui.bench import bench_tui  # noqa: PLC0415 - Textual, only to run the benchmark
 
-        result = bench_tui(args.agents, sessions=args.sessions)
+        result = bench_tui(args.agents, sessions=args.sessions, forecast=args.forecast)
         emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
         return 0
     # The engine (numpy, igraph) and Textual are imported when the UI opens: `agora --help` loads this module.

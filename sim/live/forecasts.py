@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import itertools
+import os
 import sys
 import threading
 import traceback
@@ -51,6 +53,8 @@ class ForecastRequest(Protocol):
     def kernel(self) -> str: ...
     @property
     def arms(self) -> tuple[object, ...]: ...
+    @property
+    def workers(self) -> int | None: ...
 
 
 class ForecastResult(Protocol):
@@ -189,6 +193,16 @@ class _DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
+def foreground_workers() -> int:
+    """The processes a live world's forecast takes: one per CPU this process may use but one (at least one),
+    so that the world's own ticks, its UI and its server keep a core."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, cpus - 1)
+
+
 class Forecasts:
     """The forecasts of the world ``host`` keeps live (``controller.forecasts``)."""
 
@@ -237,6 +251,8 @@ class Forecasts:
         """
         eng = engine()
         req = eng.parse(request) if isinstance(request, Mapping) else request
+        if getattr(req, "workers", None) is None:  # a core kept for the live world's ticks, UI and server
+            req = dataclasses.replace(req, workers=foreground_workers())  # type: ignore[type-var]
         if req.runs > self.MAX_RUNS:
             raise BadParameterError(
                 f"runs {req.runs:,} is more than the {self.MAX_RUNS:,} a live forecast may ask for: "

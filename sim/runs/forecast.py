@@ -443,6 +443,17 @@ class _Branches:
         return out
 
 
+def check_forecast(world: World, registry: Registry, request: Forecast) -> None:
+    """Raise what :func:`run_forecast` would raise before its first run (a live world's forecasts check a job
+    with it when it is asked for, :mod:`sim.live.forecasts`): no such session, one that is not running, a bad
+    arm, parameter or posterior, a kernel that cannot continue the session.
+
+    Raises:
+        BadParameterError, BadFileError: as above (one sentence).
+    """
+    _Branches(world, registry, request, _session(world, request.session))
+
+
 def _quantiles(values: list[float]) -> dict[str, object]:
     if not values:
         return {"median": None, "mean": None, "ci90": [None, None]}
@@ -476,6 +487,15 @@ def _band(runs: list[RunEntry], first_tick: int, horizon: int | None) -> dict[st
     return out
 
 
+def _yield_to_the_foreground() -> None:
+    """In a forecast's worker process: a lower scheduling priority (nice 10), so that a live world's UI and
+    server, in the parent, keep a core's worth of answers while a forecast runs beside them."""
+    try:
+        os.nice(10)
+    except (AttributeError, OSError):  # pragma: no cover - not POSIX, or not allowed: the same runs, unniced
+        pass
+
+
 async def _kernel_runs(branches: _Branches, arm: Arm, workers: int) -> list[RunEntry]:
     """Every run of ``arm`` in the compiled kernels: here, or in ``workers`` forked processes (contiguous shares;
     a run's result depends on its seed alone), in run order."""
@@ -484,6 +504,7 @@ async def _kernel_runs(branches: _Branches, arm: Arm, workers: int) -> list[RunE
         batched.warm(branches.session.model_name)  # compiled once, here: the workers share it
 
         def share(i: int, _report: Callable[[float], None]) -> list[RunEntry]:
+            _yield_to_the_foreground()
             return branches.kernel_runs(arm, i * runs // workers, (i + 1) * runs // workers)
 
         parts = await map_forked(share, workers, workers)
@@ -500,6 +521,7 @@ async def _engine_runs(
     if workers > 1 and runs >= 2 * workers and fork_available():
 
         def share(i: int, _report: Callable[[float], None]) -> list[RunEntry]:
+            _yield_to_the_foreground()
             lo, hi = i * runs // workers, (i + 1) * runs // workers
             return [branches.engine_run(arm, r) for r in range(lo, hi)]
 
