@@ -52,8 +52,7 @@ from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceErro
 from sim.live.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
 from sim.live.forecasts import Engine, install
 from sim.model.intervene import entries
-from sim.runs.forecast import Forecast, run_forecast
-from sim.runs.forecastcheck import check_forecast
+from sim.runs.forecast import Forecast, check_forecast, run_forecast
 
 Handler = Callable[[Request], Awaitable[Response]]
 #: Seconds between keep-alive comments on an idle event stream.
