@@ -330,7 +330,9 @@ class Chart(PlotextPlot):
             self._wanted = True
             return
         self._building = True
-        self.run_worker(self._build(), group="chart", exit_on_error=False)
+        # The method, not a coroutine made now: a worker the app never starts (it is closing) leaves nothing
+        # un-awaited behind (a RuntimeWarning at the next garbage collection).
+        self.run_worker(self._build, group="chart", exit_on_error=False)  # type: ignore[arg-type]  # Textual runs it
 
     async def _build(self) -> None:
         try:
