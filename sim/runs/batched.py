@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -594,15 +594,17 @@ def run_batched(
     until_done: bool,
     max_ticks: int,
     report: Callable[[int], None] | None = None,
+    params: Mapping[str, object] | None = None,
 ) -> list[RunEntry]:
     """Runs ``runs`` (indices: session seed ``seed + r``) of the probe session's ``ic``, ``lt`` or ``sir``
-    through the compiled kernels; reports in run order. ``report(done)`` every 64 runs."""
+    through the compiled kernels; reports in run order. ``report(done)`` every 64 runs. ``params``: the model's
+    parameters instead of the probe's (a fit's particle: each run the engine's run of those parameters)."""
     from sim.model.seeds import SeedSpec  # noqa: PLC0415 - kept off the import path of plain runs
 
     graph = world.graph
     n = int(world.n)
     model = probe.model_name
-    params = probe.params
+    typed: Mapping[str, Any] = probe.params if params is None else params
     spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
     csr, widest = _graph_arrays(graph)
     rounds_cap = max(0, limit - 1)
@@ -617,11 +619,11 @@ def run_batched(
         picked, pcg, key = start(seed + r)
         per_round = None
         if model == "sir":
-            per_round = buf.epidemic(csr, picked, pcg, float(params["beta"]), float(params["gamma"]), rounds_cap)
+            per_round = buf.epidemic(csr, picked, pcg, float(typed["beta"]), float(typed["gamma"]), rounds_cap)
         else:
             # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
             # draws from the generator's state after the seeds.
-            buf.cascade(model == "lt", csr, picked, pcg, float(params.get("p", 0.0)), key, rounds_cap, direct)
+            buf.cascade(model == "lt", csr, picked, pcg, float(typed.get("p", 0.0)), key, rounds_cap, direct)
         out.append(summary(buf, _outcome(buf, per_round, rounds_cap), ensemble, seed + r, time.perf_counter() - t0))
         if report is not None and len(out) % 64 == 0:
             report(len(out))

@@ -32,6 +32,7 @@ import numpy as np
 
 from sim.core.cascade import cascade_stats
 from sim.core.world import World
+from sim.engine import intervene
 from sim.engine.requests import bounded
 from sim.engine.simulation import Simulation
 from sim.errors import BadFileError, BadParameterError
@@ -369,8 +370,6 @@ class _Branches:
         self.sets = {arm.name: _typed_sets(registry, session, arm) for arm in request.arms}
         for arm in request.arms:  # every intervention checked before any run
             for text in arm.interventions:
-                from sim.engine import intervene  # noqa: PLC0415
-
                 intervene.check(world, registry, Intervention.parse(text, with_tick=False), session.model_name)
         self.drawn: list[dict[str, object]] = [{} for _ in range(request.runs)]
         if request.posterior is not None:
@@ -462,7 +461,7 @@ def _quantiles(values: list[float]) -> dict[str, object]:
     return {"median": med, "mean": float(a.mean()), "ci90": [lo, hi]}
 
 
-def _band(runs: list[RunEntry], first_tick: int, horizon: int | None) -> dict[str, object]:
+def _band(runs: list[RunEntry], first_tick: int) -> dict[str, object]:
     """The per-tick band of each series ahead of ``first_tick`` (the session's round at the branch): 5, 50 and
     95 % quantiles over the runs, a run that ended keeping its last value."""
     ok = [r for r in runs if r.get("status") != "failed" and r.get("series")]
@@ -572,7 +571,7 @@ async def run_forecast(
             arm.name,
             runs,
             _quantiles([float(x) for r in ok if (x := r.get("reached")) is not None]),
-            _band(runs, int(session.round), request.ticks),
+            _band(runs, int(session.round)),
             cascade_stats([r.get("cascade") for r in ok], int(world.n)),
             paired,
             kernel,

@@ -20,7 +20,6 @@ predictive check: the band their series (or size distributions) cover, beside th
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -724,4 +723,4 @@ async def run_fit(
                 progress(f"posterior predictive check: {request.predictive} simulations", 1.0)
             result.predictive = await predictive_check(plan, result, request.predictive, count)
     result.seconds = time.perf_counter() - t0
-    return dataclasses.replace(result)
+    return result

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +123,7 @@ class Simulator:
         self.kernel_reason = self.ensemble.reason
         self.model = model
         self._run: Callable[[dict[str, Any], int], list[RunEntry]] = (
-            self._kernel_runs() if self.batched else self._engine_runs
+            self._kernel_runs if self.batched else self._engine_runs
         )
 
     def typed(self, row: np.ndarray) -> dict[str, object]:
@@ -149,49 +148,20 @@ class Simulator:
             return [_failed(exc, first + j) for j in range(self.replicates)]
         return [ensemble.run_one(j)[0] for j in range(self.replicates)]
 
-    def _kernel_runs(self) -> Callable[[dict[str, Any], int], list[RunEntry]]:
-        """Runs through the compiled kernel, as :func:`sim.runs.batched.run_batched` makes them, with each
-        particle's parameters."""
-        from sim.model.seeds import SeedSpec  # noqa: PLC0415 - as run_batched
-
-        probe = self.ensemble.probe
-        assert probe is not None
-        world = self.world
-        spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
-        csr, widest = batched._graph_arrays(world.graph)
-        n = int(world.n)
+    def _kernel_runs(self, params: dict[str, object], first: int) -> list[RunEntry]:
+        """The runs in the compiled kernel, as ``agora run --runs`` makes them, with the particle's parameters."""
+        assert self.ensemble.probe is not None  # check() chose the batched kernel
         req = self.request
-        limit = req.steps if req.steps is not None else req.max_ticks
-        until_done = req.steps is None
-        rounds_cap = max(0, limit - 1)
-        direct = n <= batched.DIRECT_AGENTS
-        chunk = max(batched.CHUNK_EDGES, widest, 1)
-        start = batched._starter(world, spec, probe.seed_agents, probe.id, range(0, 1 << 62))
-        ensemble = batched.Ensemble(n, probe.id, limit, until_done, req.max_ticks)
-        model = probe.model_name
-        box: list[batched._Buffers] = []
-
-        def runs(params: dict[str, Any], first: int) -> list[RunEntry]:
-            if not box:
-                box.append(batched._take(n, chunk))
-            buf = box[0]
-            out = []
-            for j in range(self.replicates):
-                t0 = time.perf_counter()
-                seed = first + j
-                picked, pcg, key = start(seed)
-                per_round = None
-                if model == "sir":
-                    per_round = buf.epidemic(
-                        csr, picked, pcg, float(params["beta"]), float(params["gamma"]), rounds_cap
-                    )
-                else:
-                    buf.cascade(model == "lt", csr, picked, pcg, float(params.get("p", 0.0)), key, rounds_cap, direct)
-                outcome = batched._outcome(buf, per_round, rounds_cap)
-                out.append(batched.summary(buf, outcome, ensemble, seed, time.perf_counter() - t0))
-            return out
-
-        return runs
+        return batched.run_batched(
+            self.world,
+            probe=self.ensemble.probe,
+            seed=first,
+            runs=list(range(self.replicates)),
+            limit=req.steps if req.steps is not None else req.max_ticks,
+            until_done=req.steps is None,
+            max_ticks=req.max_ticks,
+            params=params,
+        )
 
     def warm(self) -> None:
         """Compile (or load) the kernel here, before workers fork, so that they share it."""
