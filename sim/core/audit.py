@@ -19,12 +19,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import sqlite3
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from sim.core import worldlock
+from sim.core import worldkey, worldlock
 from sim.errors import BadFileError
 
 #: The actions Agora records (see the module docstring); ``agora audit --action`` accepts these and any
@@ -93,8 +92,8 @@ def append_audit(path: str, action: str, details: dict[str, Any]) -> None:
 
 def _append(path: str, action: str, details: dict[str, Any]) -> None:
     try:
-        con = sqlite3.connect(path, timeout=5.0)
-    except sqlite3.Error as exc:
+        con = worldkey.connect(path, timeout=5.0)
+    except worldkey.Error as exc:
         raise BadFileError(f"cannot open {path} to record {action!r} in its audit log: {exc}") from None
     try:
         with con:
@@ -106,7 +105,7 @@ def _append(path: str, action: str, details: dict[str, Any]) -> None:
                 "INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)",
                 (time.time(), str(action), encode_details(details)),
             )
-    except sqlite3.Error as exc:
+    except worldkey.Error as exc:
         raise BadFileError(f"cannot record {action!r} in the audit log of {path}: {exc}") from None
     finally:
         con.close()
@@ -122,8 +121,8 @@ def read_audit(path: str, *, limit: int | None = None, action: str | None = None
     if not os.path.isfile(path):
         raise BadFileError(f"no world file at {path}")
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
-    except sqlite3.Error as exc:
+        con = worldkey.connect(path, readonly=True, timeout=5.0)
+    except worldkey.Error as exc:
         raise BadFileError(f"cannot open {path}: {exc}") from None
     try:
         sql = "SELECT id, ts, action, details FROM audit"
@@ -136,7 +135,7 @@ def read_audit(path: str, *, limit: int | None = None, action: str | None = None
             sql += " LIMIT ?"
             args.append(int(limit))
         rows = con.execute(sql, args).fetchall()
-    except sqlite3.Error as exc:
+    except worldkey.Error as exc:
         raise BadFileError(f"{path} is not a world file (no audit log: {exc})") from None
     finally:
         con.close()

@@ -13,13 +13,13 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
+from sim.core import worldkey
 from sim.errors import AgoraError, BadFileError, ResourceError
 
 #: errno values that mean "no room": the disk is full, a quota is used up, or the file size limit.
@@ -77,7 +77,7 @@ def write_error(exc: BaseException, path: str, what: str, existed: bool) -> Agor
                 f"{what} {path!r} could not be written (a disk I/O error); {_left(path, existed)}: check the disk"
             )
         return None
-    if isinstance(exc, sqlite3.OperationalError):
+    if isinstance(exc, worldkey.OperationalError):
         code = getattr(exc, "sqlite_errorcode", None)
         primary = None if code is None else code & 0xFF
         text = str(exc)

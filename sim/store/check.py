@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.core import worldlock
+from sim.core import worldkey, worldlock
 from sim.core.world import AGENT_COLUMNS
 from sim.errors import BadFileError
 from sim.store.schema import foreign_schema
@@ -255,7 +255,7 @@ def _recovery_details(
 def _connect(path: str) -> sqlite3.Connection:
     # Read-only: checking never changes the file (not even a WAL checkpoint on close); and no function
     # with side effects may run from the file's schema.
-    con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+    con = worldkey.connect(path, readonly=True)
     con.execute("PRAGMA trusted_schema = OFF")
     return con
 
@@ -318,7 +318,7 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
         con = _connect(path)
         # Everything below reads one snapshot of the file (a writer may commit checkpoints meanwhile).
         con.execute("BEGIN")
-    except sqlite3.Error as exc:
+    except worldkey.Error as exc:
         problems.append(f"SQLite cannot open the file ({exc})")
         return done()
     try:
@@ -339,7 +339,7 @@ def _check_world_file(con: sqlite3.Connection, path: str, quick: bool, out: dict
         return
     try:
         foreign = foreign_schema(con)
-    except sqlite3.DatabaseError as exc:
+    except worldkey.DatabaseError as exc:
         problems.append(f"the schema cannot be read ({exc})")
         return
     checks["foreign_schema"] = foreign
@@ -355,7 +355,7 @@ def _check_world_file(con: sqlite3.Connection, path: str, quick: bool, out: dict
     except BadFileError as exc:
         problems.append(str(exc))
         return
-    except sqlite3.DatabaseError as exc:
+    except worldkey.DatabaseError as exc:
         problems.append(f"the arrays cannot be read ({exc})")
         return
     notes.extend(load_warnings(world))
@@ -371,7 +371,7 @@ def _check_world_file(con: sqlite3.Connection, path: str, quick: bool, out: dict
         _check_rows(con, world, quick, problems, checks)
         _check_sessions(con, world, meta, problems, checks, notes)
         _check_journal(con, notes, checks)
-    except sqlite3.DatabaseError as exc:
+    except worldkey.DatabaseError as exc:
         problems.append(f"a table cannot be read ({exc})")
     except (KeyError, TypeError, ValueError) as exc:
         problems.append(f"the metadata's messages or sessions are damaged ({type(exc).__name__}: {exc})")
@@ -396,7 +396,7 @@ def _check_sqlite(con: sqlite3.Connection, quick: bool, problems: list[str], che
     pragma = "quick_check(20)" if quick else "integrity_check(20)"
     try:
         rows = [r[0] for r in con.execute(f"PRAGMA {pragma}")]
-    except sqlite3.DatabaseError as exc:
+    except worldkey.DatabaseError as exc:
         problems.append(f"SQLite cannot read the file ({exc})")
         checks["integrity"] = "unreadable"
         return

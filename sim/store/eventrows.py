@@ -14,7 +14,6 @@ written as blocks of fixed-width text (``sim.store.fixedtext``), never one Pytho
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.core import worldkey
 from sim.core.memory import ensure_memory
 from sim.errors import BadFileError
 from sim.store.fixedtext import FixedRows
@@ -157,13 +157,13 @@ def reading_events(path: str) -> Iterator[sqlite3.Connection]:
         BadFileError: the file cannot be opened, or an SQLite error while the block reads (it may be damaged).
     """
     try:
-        con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+        con = worldkey.connect(path, readonly=True)
         con.execute("PRAGMA trusted_schema = OFF")
-    except sqlite3.Error as exc:
+    except worldkey.Error as exc:
         raise BadFileError(f"world {path!r} cannot be opened to read its events ({exc}): it may be damaged") from None
     try:
         yield con
-    except sqlite3.Error as exc:
+    except worldkey.Error as exc:
         raise BadFileError(f"world {path!r}: its events cannot be read ({exc}); it may be damaged") from None
     finally:
         con.close()

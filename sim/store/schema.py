@@ -15,6 +15,7 @@ import re
 import sqlite3
 from typing import Any
 
+from sim.core import worldkey
 from sim.core.agentmemory import SCHEMA as MEMORY_SCHEMA
 from sim.core.persona import CODE_COLUMNS, persona_sql
 from sim.core.safe import shown
@@ -314,7 +315,7 @@ def refuse_foreign_schema(con: sqlite3.Connection, path: str) -> None:
     """
     try:
         found = foreign_schema(con)
-    except sqlite3.DatabaseError as exc:
+    except worldkey.DatabaseError as exc:
         raise BadFileError(f"world {path!r} cannot be read ({exc}): it may be damaged") from None
     if found:
         raise foreign_error(path, found)

@@ -29,6 +29,7 @@ import aiosqlite
 import numpy as np
 
 from sim import __version__
+from sim.core import worldkey
 from sim.core import worldlock as lock
 from sim.core.audit import public_settings
 from sim.core.diskio import remove_quietly, write_error, written_back
@@ -236,7 +237,7 @@ async def ensure_schema(db: aiosqlite.Connection) -> None:
     try:
         found = foreign_objects(await db.execute_fetchall(SCHEMA_SQL))
         rows = await db.execute_fetchall("PRAGMA database_list")
-    except sqlite3.DatabaseError as exc:
+    except worldkey.DatabaseError as exc:
         await db.close()
         raise BadFileError(f"world file cannot be read ({exc}): it may be damaged") from None
     if found:
@@ -307,14 +308,14 @@ _POSTS_SQL = (
 def _copy_posts(old_path: str) -> list[tuple]:
     """Every post of the world file ``old_path`` (none when it is not a readable world)."""
     try:
-        src = untrusting(sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True))
+        src = untrusting(worldkey.connect(old_path, readonly=True))
         try:
             return src.execute(
                 "SELECT id, tick, agent, message_id, session_id, kind, text, written_by FROM posts ORDER BY id"
             ).fetchall()
         finally:
             src.close()
-    except sqlite3.Error:
+    except worldkey.Error:
         return []
 
 
@@ -322,8 +323,8 @@ def _load_llm_rows(world: World, path: str) -> None:
     """The response cache and the latest posts of a world file, into ``world`` (older files have none)."""
     existed = lock.side_files(path)
     try:
-        con = untrusting(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True))
-    except sqlite3.Error:
+        con = untrusting(worldkey.connect(path, readonly=True))
+    except worldkey.Error:
         return
     try:
         try:
@@ -349,7 +350,7 @@ def _load_llm_rows(world: World, path: str) -> None:
                     world.n,
                     next_id=None if nid is None else int(json.loads(nid[0])),
                 )
-        except sqlite3.OperationalError:
+        except worldkey.OperationalError:
             pass  # a world file from before LLM agents
         except ValueError as exc:
             raise BadFileError(f"world {path!r} holds damaged LLM rows ({exc}); it may be damaged") from None
@@ -434,6 +435,7 @@ async def save_world(
     progress: Progress = None,
     keep_audit: bool = False,
     history: History | None = None,
+    encrypt: bool = False,
 ) -> World:
     """Write the whole world to a new SQLite file at ``path`` (atomically: temp file, fsync, rename), holding
     the lock of the world at ``path`` (``sim.core.worldlock``: a world another process writes is never
@@ -443,6 +445,9 @@ async def save_world(
     rows are written meanwhile, and its history (:meth:`WorldSource.history`) into the ``events`` and
     ``exposures`` tables. ``history`` is that of a :class:`World` (checked against it by the caller: a
     snapshot's). Returns the world written.
+
+    With ``encrypt``, the file is encrypted with the world key (:mod:`sim.core.worldkey`); a world that
+    replaces an encrypted file is encrypted too, whatever ``encrypt`` says.
 
     With ``keep_audit``, the audit log of the world file being replaced is carried over, so loading a
     snapshot over a world keeps the record of what was done to it.
@@ -455,10 +460,15 @@ async def save_world(
     source: WorldSource = ReadyWorld(world, history) if isinstance(world, World) else world
     check_target(path, force)
     with lock.world_lock(path, what="replace it"):
-        return await _write_world(source, path, force, progress, keep_audit)
+        encrypt = encrypt or worldkey.is_encrypted(path)
+        if encrypt:
+            worldkey.require_extra()
+        return await _write_world(source, path, force, progress, keep_audit, encrypt)
 
 
-async def _write_world(source: WorldSource, path: str, force: bool, progress: Progress, keep_audit: bool) -> World:
+async def _write_world(
+    source: WorldSource, path: str, force: bool, progress: Progress, keep_audit: bool, encrypt: bool
+) -> World:
     """:func:`save_world` once the lock is held."""
     check_target(path, force)  # again, under the lock
     remove_stale_temps(path)
@@ -469,11 +479,13 @@ async def _write_world(source: WorldSource, path: str, force: bool, progress: Pr
         if os.path.exists(f):
             os.remove(f)
     try:
-        db = await aiosqlite.connect(tmp)
+        db = await worldkey.connect_async(tmp, encrypt=encrypt)
         try:
             # A fresh file that is renamed into place only when complete needs no journal. Larger pages
-            # make the bulk appends and blob reads cheaper.
-            await db.execute("PRAGMA page_size = 16384")
+            # make the bulk appends and blob reads cheaper (SQLCipher keeps its own page size: an encrypted
+            # file's header is encrypted, so its page size is not in it).
+            if not encrypt:
+                await db.execute("PRAGMA page_size = 16384")
             await db.execute("PRAGMA journal_mode = OFF")
             await db.execute("PRAGMA synchronous = OFF")
             await db.execute("PRAGMA cache_size = -16384")  # appends need little cache; more only costs memory
@@ -535,12 +547,12 @@ async def _write_world(source: WorldSource, path: str, force: bool, progress: Pr
 
 async def _copy_audit(db: aiosqlite.Connection, old_path: str) -> None:
     try:
-        src = untrusting(sqlite3.connect(f"file:{os.path.abspath(old_path)}?mode=ro", uri=True))
+        src = untrusting(worldkey.connect(old_path, readonly=True))
         try:
             rows = src.execute("SELECT ts, action, details FROM audit ORDER BY id").fetchall()
         finally:
             src.close()
-    except sqlite3.Error:
+    except worldkey.Error:
         return  # the file being replaced is not a readable world: nothing to carry over
     await db.executemany("INSERT INTO audit (ts, action, details) VALUES (?, ?, ?)", rows)
 
@@ -555,7 +567,7 @@ def _connect_ro(path: str) -> sqlite3.Connection:
             head = fh.read(16)
     except OSError as exc:
         raise BadFileError(f"world {path!r} cannot be read ({exc.strerror}): check its permissions") from None
-    if head != b"SQLite format 3\x00":
+    if head != worldkey.SQLITE_MAGIC and not worldkey.is_encrypted(path):
         raise BadFileError(f"{path!r} is not an Agora world (not an SQLite file): open a .db made by 'agora new'")
     # Read-only (mode=ro): a reader never writes the file, not even a WAL checkpoint when it closes. (A
     # read-write connection with query_only, tried to have the last closing connection remove WORLD-wal and
@@ -564,9 +576,9 @@ def _connect_ro(path: str) -> sqlite3.Connection:
     # ``tidy_after_read`` once no writer holds the world.
     where = os.path.abspath(path)
     try:
-        con = sqlite3.connect(f"file:{where}?mode=ro", uri=True, check_same_thread=False)
+        con = worldkey.connect(where, readonly=True, check_same_thread=False)
         return untrusting(con)
-    except sqlite3.Error as exc:
+    except worldkey.Error as exc:
         raise BadFileError(f"world {path!r} cannot be opened ({exc}): it may be damaged") from None
 
 
@@ -586,7 +598,7 @@ def read_meta(path: str, *, schema: bool = True, con: sqlite3.Connection | None 
     try:
         try:
             rows = con.execute("SELECT key, value FROM meta").fetchall()
-        except sqlite3.DatabaseError:
+        except worldkey.DatabaseError:
             raise BadFileError(
                 f"{path!r} is not an Agora world (no meta table): open a .db made by 'agora new'"
             ) from None
@@ -620,7 +632,7 @@ class PersonaReader:
 
     def __call__(self, i: int) -> Persona | None:
         if self._con is None:
-            self._con = untrusting(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False))
+            self._con = untrusting(worldkey.connect(self.path, readonly=True, check_same_thread=False))
         row = self._con.execute("SELECT name, bio, style FROM agents WHERE id = ?", (int(i),)).fetchone()
         return None if row is None else Persona(*row)
 
@@ -635,7 +647,7 @@ def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict
         layout = con.execute(
             "SELECT name, dtype, shape, COUNT(*), SUM(LENGTH(data)) FROM arrays GROUP BY name ORDER BY name"
         ).fetchall()
-    except sqlite3.DatabaseError as exc:
+    except worldkey.DatabaseError as exc:
         raise BadFileError(f"world {path!r} is damaged ({exc}): restore it from a snapshot with 'agora load'") from None
     total = sum(r[4] or 0 for r in layout) or 1
     # The arrays are the world in memory; refuse before reading a world this machine cannot hold.
@@ -1062,7 +1074,7 @@ async def persist_analysis(path: str, world: World, table: CommunityTable | None
     :func:`sim.store.analysis_tables.write_analysis`."""
     lock.acquire(path)
     try:
-        db = await aiosqlite.connect(path)
+        db = await worldkey.connect_async(path)
     except BaseException:
         lock.release(path)
         raise

@@ -26,7 +26,6 @@ import errno
 import json
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -34,11 +33,16 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
+from sim.core import worldkey
 from sim.core import worldlock as lock
 from sim.core.faults import kill_point
 from sim.errors import ResourceError
 from sim.store.check import discard_after_checkpoint
 from sim.store.worldfile import checkpoint_image, checkpoint_world, ensure_schema
+
+
+#: What a failed write raises: SQLite's errors (clear or encrypted worlds) and the disk's.
+_FAILS: tuple[type[Exception], ...] = (*worldkey.Error, OSError)
 
 
 class NotDurableError(ResourceError):
@@ -166,7 +170,7 @@ class WorldWriter:
         lock.acquire(self.path)
         self._locked = True
         try:
-            self._db = await aiosqlite.connect(self.path)
+            self._db = await worldkey.connect_async(self.path)
             await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
             await self._db.execute("PRAGMA busy_timeout = 5000")
@@ -291,7 +295,7 @@ class WorldWriter:
         self._queue.put_nowait(("checkpoint", image, self.journal_submitted, done))
         try:
             await done
-        except (sqlite3.Error, OSError) as exc:
+        except _FAILS as exc:
             raise checkpoint_error(exc, self.path, self.checkpoint_tick) from exc
 
     async def flush(self) -> None:
@@ -333,12 +337,12 @@ class WorldWriter:
         if self._unwritten:
             try:
                 await self._write_unwritten(db)
-            except (sqlite3.Error, OSError) as exc:
+            except _FAILS as exc:
                 row_error = exc  # the rows are kept; checkpoints fail until they are written
         if self._log:
             try:
                 await self._write_log(db)
-            except (sqlite3.Error, OSError) as exc:
+            except _FAILS as exc:
                 row_error = row_error or exc  # kept too: written with the next batch or checkpoint
         for it in items:
             if it[0] == "call":

@@ -1,0 +1,244 @@
+"""Encryption at rest: the world key, and world files encrypted with SQLCipher 4.
+
+An encrypted world is an SQLite file written by SQLCipher (page-level AES-256, each page authenticated by
+HMAC-SHA512): nothing in it, its ``-wal`` journal included, is readable without the key. Temporary files
+of its connections stay in memory (``temp_store = MEMORY``), so no clear copy of a page is ever written.
+
+The key is a passphrase, given by the user as the environment variable :data:`KEY_ENV` or as a file
+(``--key-file FILE``, :func:`use_key_file`) only its owner may read. Agora keeps it in this process's
+memory only: it is never written, logged, put in an error message or a snapshot. A world's page key is
+derived from the passphrase and the file's own 16-byte salt (SQLCipher's first 16 bytes) with scrypt
+(memory-hard: 32 MiB, :func:`derive`); SQLCipher is given that raw key, so opening a world costs one
+scrypt per process and salt, not SQLCipher's 256,000 PBKDF2 rounds per connection.
+
+Every connection to a world file goes through :func:`connect` (or :func:`connect_async`): a clear file
+opens with Python's ``sqlite3``, an encrypted one with ``sqlcipher3`` and the key, or is refused in one
+sentence (encrypted and no key given; a wrong key; the ``crypto`` extra not installed). SQLite errors of
+either module are caught as :data:`Error` (and :data:`DatabaseError`, :data:`OperationalError`,
+:data:`IntegrityError`): tuples that hold both modules' classes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+import sqlite3
+import stat
+import threading
+from typing import Any, cast
+
+import aiosqlite
+
+from sim.core.safe import shown
+from sim.errors import BadFileError, BadParameterError
+
+try:  # the optional extra agora-sim[crypto]
+    import sqlcipher3.dbapi2 as _cipher
+except ImportError:  # pragma: no cover - exercised in a subprocess that hides the module
+    _cipher = None
+
+#: The environment variable holding the world key (a passphrase).
+KEY_ENV = "AGORA_WORLD_KEY"
+#: The environment variable holding the new key of ``agora rekey`` (else ``--new-key-file``).
+NEW_KEY_ENV = "AGORA_NEW_WORLD_KEY"
+#: How to install what encryption needs.
+INSTALL = "pip install 'agora-sim[crypto]'"
+#: How a user gives a world's key.
+HOW = f"give its key with --key-file FILE (a file only you can read) or the {KEY_ENV} environment variable"
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+#: SQLCipher 4's page size: an encrypted world's size is a whole number of pages.
+PAGE = 4096
+SALT = 16
+#: scrypt's cost: N = 2**15, r = 8 (32 MiB of memory, about 0.1 s), as recommended for interactive keys.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+_MAX_KEY_FILE = 4096
+
+Error: tuple[type[Exception], ...] = (sqlite3.Error,) + ((_cipher.Error,) if _cipher else ())
+DatabaseError: tuple[type[Exception], ...] = (sqlite3.DatabaseError,) + ((_cipher.DatabaseError,) if _cipher else ())
+OperationalError: tuple[type[Exception], ...] = (sqlite3.OperationalError,) + (
+    (_cipher.OperationalError,) if _cipher else ()
+)
+IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError,) + ((_cipher.IntegrityError,) if _cipher else ())
+
+_key: bytes | None = None
+_derived: dict[tuple[bytes, bytes], bytes] = {}
+_guard = threading.Lock()
+
+
+def available() -> bool:
+    """Whether the ``crypto`` extra (SQLCipher's Python module) is installed."""
+    return _cipher is not None
+
+
+def require_extra(what: str = "encrypting a world") -> None:
+    """Raises: BadParameterError: the extra is missing; one sentence naming the pip command."""
+    if _cipher is None:
+        raise BadParameterError(f"{what} needs the crypto extra, which is not installed: {INSTALL}")
+    if importlib.util.find_spec("cryptography") is None:  # pragma: no cover - the extra installs both
+        raise BadParameterError(f"{what} needs the crypto extra, which is not installed: {INSTALL}")
+
+
+def _read_key_file(path: str, flag: str) -> bytes:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise BadParameterError(f"{flag} {shown(path)} cannot be read ({exc.strerror}): check the path") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise BadParameterError(f"{flag} {shown(path)} is not a file: give a file holding the key")
+    if st.st_uid != os.getuid():
+        raise BadParameterError(f"{flag} {shown(path)} belongs to another user: keep the key in a file of your own")
+    if st.st_mode & 0o077:
+        raise BadParameterError(
+            f"{flag} {shown(path)} can be read by others (mode {stat.S_IMODE(st.st_mode):o}): "
+            f"make it yours alone with 'chmod 600 {path}'"
+        )
+    if st.st_size > _MAX_KEY_FILE:
+        raise BadParameterError(f"{flag} {shown(path)} is larger than {_MAX_KEY_FILE} bytes: it holds no key")
+    with open(path, "rb") as fh:
+        key = fh.read(_MAX_KEY_FILE + 1).rstrip(b"\r\n")
+    if not key:
+        raise BadParameterError(f"{flag} {shown(path)} is empty: write the key (a passphrase) into it")
+    return key
+
+
+def use_key_file(path: str, flag: str = "--key-file") -> None:
+    """Use the key held in the file ``path`` for every world and snapshot this process opens or writes.
+
+    Raises:
+        BadParameterError: the file is missing, not the user's own, readable by others, empty or too large.
+    """
+    global _key
+    _key = _read_key_file(path, flag)
+
+
+def use_key(key: str | bytes | None) -> None:
+    """Use ``key`` (a passphrase) for every world and snapshot this process opens; None forgets it."""
+    global _key
+    if isinstance(key, str):
+        key = key.encode()
+    if key is not None and not key:
+        raise BadParameterError("the world key is empty: give a passphrase")
+    _key = key
+
+
+def key() -> bytes | None:
+    """The key given to this process (:func:`use_key`, :func:`use_key_file`, else :data:`KEY_ENV`), or None."""
+    if _key is not None:
+        return _key
+    env = os.environ.get(KEY_ENV)
+    return env.encode() if env else None
+
+
+def new_key(path: str | None) -> bytes:
+    """The new key of ``agora rekey``: the file ``path`` (``--new-key-file``), else :data:`NEW_KEY_ENV`.
+
+    Raises:
+        BadParameterError: neither is given, or the file is not private.
+    """
+    if path is not None:
+        return _read_key_file(path, "--new-key-file")
+    env = os.environ.get(NEW_KEY_ENV)
+    if not env:
+        raise BadParameterError(f"rekeying needs the new key: give --new-key-file FILE or set {NEW_KEY_ENV}")
+    return env.encode()
+
+
+def derive(secret: bytes, salt: bytes) -> bytes:
+    """The 32-byte key scrypt derives from ``secret`` and ``salt`` (cached in this process's memory)."""
+    with _guard:
+        hit = _derived.get((secret, salt))
+    if hit is None:
+        hit = hashlib.scrypt(
+            secret, salt=b"agora-world-key-v1" + salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=2**26, dklen=32
+        )
+        with _guard:
+            _derived[(secret, salt)] = hit
+    return hit
+
+
+def is_encrypted(path: str) -> bool:
+    """Whether ``path`` is (by its first bytes and size) an encrypted world file: not an SQLite header, and a
+    whole number of SQLCipher pages. (An encrypted file is indistinguishable from random bytes by design.)"""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+            size = os.fstat(fh.fileno()).st_size
+    except OSError:
+        return False
+    return head != SQLITE_MAGIC and size >= PAGE and size % PAGE == 0
+
+
+def encrypted_error(path: str) -> BadFileError:
+    return BadFileError(f"world {shown(path)} is encrypted: {HOW}")
+
+
+def wrong_key_error(path: str) -> BadFileError:
+    return BadFileError(
+        f"world {shown(path)} cannot be opened with the key given (a wrong key, or a damaged file): give the key "
+        "it was encrypted with"
+    )
+
+
+def _salt_of(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(SALT)
+
+
+def connect(path: str, *, encrypt: bool | None = None, readonly: bool = False, **kwargs: Any) -> sqlite3.Connection:
+    """A connection to the world file ``path`` (``kwargs`` as :func:`sqlite3.connect`'s).
+
+    ``encrypt``: None opens the file as it is (a missing or empty file is created clear); True creates a
+    missing or empty file encrypted (an existing clear one stays clear: convert it with ``agora encrypt``).
+    ``readonly`` opens it with ``mode=ro``.
+
+    Raises:
+        BadFileError: encrypted and no key given, or the key does not open it.
+        BadParameterError: it is (or is to be) encrypted and the crypto extra is not installed.
+    """
+    where = os.path.abspath(path)
+    target, uri = (f"file:{where}?mode=ro", True) if readonly else (where, bool(kwargs.pop("uri", False)))
+    existing = os.path.isfile(where) and os.path.getsize(where) > 0
+    if existing and not is_encrypted(where):
+        return sqlite3.connect(target, uri=uri, **kwargs)
+    if not existing and not encrypt:
+        return sqlite3.connect(target, uri=uri, **kwargs)
+    if _cipher is None:
+        if existing:
+            raise BadParameterError(
+                f"world {shown(path)} is encrypted, and opening it needs the crypto extra: {INSTALL}"
+            )
+        require_extra()
+    secret = key()
+    if secret is None:
+        if existing:
+            raise encrypted_error(path)
+        raise BadParameterError(f"encrypting world {shown(path)} needs a key: {HOW.replace('its key', 'a key')}")
+    salt = _salt_of(where) if existing else os.urandom(SALT)
+    raw = derive(secret, salt)
+    con = _cipher.connect(target, uri=uri, **kwargs)
+    try:
+        con.execute("PRAGMA cipher_log_level = NONE")  # a failed HMAC check is ours to report, in one sentence
+        con.execute(f"PRAGMA key = \"x'{raw.hex()}{salt.hex()}'\"")
+        con.execute("PRAGMA temp_store = MEMORY")  # no temporary file of clear pages
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except _cipher.DatabaseError:
+        con.close()
+        raise wrong_key_error(path) from None
+    return cast(sqlite3.Connection, con)
+
+
+async def connect_async(path: str, *, encrypt: bool | None = None, **kwargs: Any) -> aiosqlite.Connection:
+    """:func:`connect` through aiosqlite (its own thread); the same refusals, raised here."""
+    if not is_encrypted(path) and not (encrypt and not (os.path.isfile(path) and os.path.getsize(path) > 0)):
+        return await aiosqlite.connect(path, **kwargs)
+    connector = functools.partial(connect, path, encrypt=encrypt, **kwargs)
+    return await aiosqlite.Connection(connector, iter_chunk_size=64)
+
+
+def forget_derived() -> None:
+    """Drop the derived keys cached in this process (tests; after a rekey)."""
+    with _guard:
+        _derived.clear()
