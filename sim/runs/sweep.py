@@ -72,7 +72,7 @@ from sim.runs.forkpool import fork_available, map_forked
 from sim.runs.reports import ArmReport, InterventionStats, JSONObject, Paired, RunEntry, SweepReport, interval
 from sim.runs.runner import check_ensemble, first_failure, run_cascades
 from sim.social.dynamics import Social
-from sim.store.snapshot import load_snapshot, save_snapshot
+from sim.store.snapshot import load_snapshot_bytes, snapshot_bytes
 from sim.store.worldfile import open_world
 
 Progress = Callable[[str, float], None] | None
@@ -523,22 +523,20 @@ def _pool_chunk(spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list[tuple[in
     return _worker_id(), _LOADS, asyncio.run(_run_jobs(world, registry, spec, jobs))
 
 
-def _ray_world(ref: Any) -> tuple[World, Registry, dict[str, str]]:
+def _ray_world(ref: Any, data_key: bytes | None = None) -> tuple[World, Registry, dict[str, str]]:
     """The world, registry and plugin folder names (this node's copy -> the user's folder) of a Ray
-    payload, loaded once per worker process (cached by object id)."""
+    payload, loaded once per worker process (cached by object id). The world is read from the payload's
+    snapshot bytes in memory (sealed with ``data_key`` when one is given: see :func:`_ray_payload`); only
+    the plugins' files are written to a temporary folder, to be imported."""
     global _LOADS
     key = ref.hex()
     hit = _RAY_CACHE.get(key)
     if hit is None:
         ray = import_ray()
         payload = ray.get(ref)
+        world = load_snapshot_bytes(payload["snapshot"], source="the sweep's world (Ray payload)", data_key=data_key)
         folder = tempfile.mkdtemp(prefix="agora-sweep-")
         try:
-            snap = os.path.join(folder, "world.snap")
-            with open(snap, "wb") as fh:
-                fh.write(memoryview(payload["snapshot"]))
-            world = load_snapshot(snap)
-
             dirs, renames = [], {}
             originals = payload.get("plugin_dirs") or []
             for i, files in enumerate(payload["plugins"]):
@@ -681,18 +679,18 @@ def _end_pool(pool: Any) -> None:
         p.join(timeout=5)
 
 
-def _ray_payload(world: Any, plugin_dirs: list[str]) -> dict[str, Any]:
-    """The world as snapshot bytes (compressed, checksummed, no pickle) and the plugin folders' files."""
+def _ray_payload(world: Any, plugin_dirs: list[str], data_key: bytes | None = None) -> dict[str, Any]:
+    """The world as snapshot bytes (compressed, checksummed, no pickle), made in memory (never a temporary
+    file), and the plugin folders' files.
 
-    folder = tempfile.mkdtemp(prefix="agora-sweep-")
-    try:
-        path = os.path.join(folder, "world.snap")
-        save_snapshot(world, path, events=False)  # workers run forks: the world's past events are not read
-        with open(path, "rb") as fh:
-            # A numpy array is read zero-copy from the object store by every worker on a node.
-            snapshot = np.frombuffer(fh.read(), dtype=np.uint8)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    With ``data_key`` (:func:`sim.core.sealed.new_data_key`) the snapshot is sealed with it, for an
+    encrypted world: the key must then reach the workers apart from the payload (a small task argument,
+    inlined in the task, never in the object store), or sealing would protect nothing. Without, the bytes
+    are clear: an encrypted world's clear copy then lives in Ray's object store, in shared memory, which
+    Ray may spill to its own temporary folder when the store is full."""
+    # Workers run forks: the world's past events are not read. encrypt=False: the workers hold no world key.
+    data = snapshot_bytes(world, events=False, encrypt=False, data_key=data_key)
+    snapshot = np.frombuffer(data, dtype=np.uint8)  # read zero-copy from the object store by a node's workers
     plugins = []
     for d in plugin_dirs:
         files = []

@@ -31,6 +31,12 @@ stack limit, :data:`MAX_DEPTH` for the JSON metadata): a deeply nested file cann
 stack. Every failure is one :class:`BadFileError` or :class:`ResourceError` (``tests/test_fuzz.py``
 fuzzes this); a failed save (a full disk, a quota, the file size limit) is one :class:`ResourceError`
 saying the previous snapshot is untouched (:mod:`sim.core.diskio`).
+
+An encrypted snapshot (``save_snapshot(..., encrypt=True)``, and by default that of an encrypted world) is
+this same file sealed whole (:mod:`sim.core.sealed`: AES-256-GCM in authenticated chunks, with the world
+key); the temporary file holds only ciphertext. Every reader recognises the sealed magic, decrypts and
+authenticates the whole file once into memory (never to disk), and reads the snapshot from there, with
+every check above. :func:`snapshot_bytes` and :func:`load_snapshot_bytes` do the same in memory.
 """
 
 from __future__ import annotations
@@ -45,14 +51,16 @@ import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, Protocol, TypeGuard
 
 import msgpack
 import numpy as np
 import zstandard
 
 from sim import __version__
+from sim.core import sealed, worldkey
 from sim.core.diskio import reading_file, remove_quietly, write_error
 from sim.core.faults import kill_point
 from sim.core.memory import ensure_memory
@@ -101,6 +109,7 @@ def save_snapshot(
     level: int = 3,
     progress: Progress = None,
     events: bool = True,
+    encrypt: bool | None = None,
 ) -> int:
     """Write ``world`` to ``path`` as a snapshot; returns the file size in bytes.
 
@@ -109,77 +118,29 @@ def save_snapshot(
     writer flushed). Without, or for a world without a file, it has none (a smaller file; a world loaded
     from it starts its history at its tick).
 
+    ``encrypt``: True seals the snapshot with the world key (:mod:`sim.core.sealed`); None seals it when
+    the world's own file is encrypted (an encrypted world's snapshot is never clear by accident); False
+    writes it clear. The temporary file holds only ciphertext.
+
     Raises:
         TargetExistsError: ``path`` exists and ``force`` is false.
         BadFileError: the world file's events cannot be read, or do not fit the world.
+        BadParameterError: encrypting, and no key is given or the crypto extra is not installed.
     """
     check_target(path, force, what="snapshot")
+    secret = _sealing_key(world, encrypt)
     remove_stale_temps(path)  # left by saves that were killed before their rename
     existed = os.path.exists(path)
-    history = None
-    if events and world.path and os.path.exists(world.path):
-        history = read_history(world.path, n=world.n, tick=world.tick, sessions=[s.id for s in world.sessions])
-    arrays = world_arrays(world)
-    if history is not None:
-        arrays.update({f"events.{k}": v for k, v in history.events.items()})
-        arrays.update({f"exposures.{k}": v for k, v in history.exposures.items()})
+    arrays, history = _snapshot_arrays(world, events)
     tmp = f"{path}.tmp-{os.getpid()}"
-    cctx = zstandard.ZstdCompressor(level=level, threads=-1)
-    total = sum(a.nbytes for a in arrays.values()) or 1
-    done = 0
-    entries = []
     try:
         with open(tmp, "wb") as fh:
-            fh.write(MAGIC + bytes([FORMAT_VERSION]))
-            for name, arr in arrays.items():
-                arr = np.ascontiguousarray(arr)
-                if arr.dtype.byteorder == ">":
-                    arr = arr.astype(arr.dtype.newbyteorder("<"))
-                comp = cctx.compress(arr.data.cast("B")) if arr.nbytes else b""
-                if len(comp) >= 2**32:
-                    raise ResourceError(f"array {name} is too large for a snapshot section")
-                fh.write(_bin_header(len(comp)))
-                entries.append(
-                    {
-                        "name": name,
-                        "dtype": arr.dtype.str,
-                        "shape": list(arr.shape),
-                        "offset": fh.tell(),
-                        "size": len(comp),
-                        "raw_size": arr.nbytes,
-                        "crc32": zlib.crc32(comp),
-                    }
-                )
-                fh.write(comp)
-                done += arr.nbytes
-                if progress:
-                    progress("writing snapshot", done / total)
-            kill_point("snapshot")
-            manifest = {
-                "format": "agora-snapshot",
-                "format_version": FORMAT_VERSION,
-                "app_version": __version__,
-                "created": time.time(),
-                "compression": "zstd",
-                # World metadata as JSON text: it holds 128-bit generator states msgpack cannot.
-                "meta": json.dumps(dict(_meta_rows_decoded(world))),
-                "arrays": entries,
-                # LLM answers by prompt, and the latest posts (see sim.llm).
-                "llm_cache": [list(r) for r in world.llm_cache.rows()],
-                "posts": {
-                    "rows": [list(r) for r in world.posts.rows()],
-                    "total": len(world.posts),
-                    "next_id": world.posts.next_id,
-                },
-                # What LLM agents remember (sim.core.agentmemory): every event, summary and agent.
-                "memory": world.memory.snapshot(),
-            }
-            if history is not None:  # the events.* and exposures.* arrays
-                manifest["history"] = {"since": history.since, "recommenders": history.recommenders}
-            offset = fh.tell()
-            packed = msgpack.packb(manifest, use_bin_type=True)
-            fh.write(packed)
-            fh.write(TRAILER.pack(offset, zlib.crc32(packed), END_MAGIC))
+            if secret is None:
+                _write_snapshot(fh, world, arrays, history, level, progress)
+            else:
+                writer = sealed.SealingWriter(fh, secret)
+                _write_snapshot(writer, world, arrays, history, level, progress)
+                writer.finish()
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -191,6 +152,145 @@ def save_snapshot(
             raise error from None
         raise
     return os.path.getsize(path)
+
+
+def snapshot_bytes(
+    world: World,
+    *,
+    events: bool = False,
+    encrypt: bool | None = None,
+    data_key: bytes | None = None,
+    level: int = 3,
+) -> bytes:
+    """``world`` as the bytes of a snapshot file, made in memory (nothing is written to disk); read them
+    back with :func:`load_snapshot_bytes`.
+
+    ``events`` and ``encrypt`` as :func:`save_snapshot`'s (but without history by default). ``data_key``
+    (32 random bytes, :func:`sim.core.sealed.new_data_key`) seals the bytes with that key as it is,
+    whatever ``encrypt`` says: for bytes handed to another process along with their key.
+
+    Raises:
+        BadFileError: the world file's events cannot be read, or do not fit the world.
+        BadParameterError: encrypting, and no key is given or the crypto extra is not installed.
+    """
+    secret = None if data_key is not None else _sealing_key(world, encrypt)
+    arrays, history = _snapshot_arrays(world, events)
+    buf = io.BytesIO()
+    if secret is None and data_key is None:
+        _write_snapshot(buf, world, arrays, history, level, None)
+    else:
+        writer = sealed.SealingWriter(buf, secret, data_key=data_key)
+        _write_snapshot(writer, world, arrays, history, level, None)
+        writer.finish()
+    return buf.getvalue()
+
+
+def _sealing_key(world: World, encrypt: bool | None) -> bytes | None:
+    """The world key to seal a snapshot of ``world`` with, or None for a clear one (see :func:`save_snapshot`).
+
+    Raises:
+        BadParameterError: encrypting, and no key is given or the crypto extra is not installed.
+    """
+    if encrypt is None:
+        encrypt = bool(world.path) and worldkey.is_encrypted(str(world.path))
+    if not encrypt:
+        return None
+    worldkey.require_extra("an encrypted snapshot")
+    secret = worldkey.key()
+    if secret is None:
+        raise BadParameterError(f"an encrypted snapshot needs a key: {worldkey.HOW.replace('its key', 'a key')}")
+    return secret
+
+
+def _snapshot_arrays(world: World, events: bool) -> tuple[dict[str, np.ndarray], History | None]:
+    """The arrays a snapshot of ``world`` holds, and its history (with ``events``, from its world file)."""
+    history = None
+    if events and world.path and os.path.exists(world.path):
+        history = read_history(world.path, n=world.n, tick=world.tick, sessions=[s.id for s in world.sessions])
+    arrays = world_arrays(world)
+    if history is not None:
+        arrays.update({f"events.{k}": v for k, v in history.events.items()})
+        arrays.update({f"exposures.{k}": v for k, v in history.exposures.items()})
+    return arrays, history
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+
+def _write_snapshot(
+    fh: _Writable,
+    world: World,
+    arrays: dict[str, np.ndarray],
+    history: History | None,
+    level: int,
+    progress: Progress,
+) -> None:
+    """Write the snapshot of ``world`` (its ``arrays`` and ``history``) to ``fh``, from the magic to the
+    trailer: a file, bytes in memory, or a :class:`sim.core.sealed.SealingWriter` (``tell`` is the
+    position in the snapshot, which the manifest's offsets record)."""
+    fh.write(MAGIC + bytes([FORMAT_VERSION]))
+    entries = _write_arrays(fh, arrays, level, progress)
+    kill_point("snapshot")
+    manifest = {
+        "format": "agora-snapshot",
+        "format_version": FORMAT_VERSION,
+        "app_version": __version__,
+        "created": time.time(),
+        "compression": "zstd",
+        # World metadata as JSON text: it holds 128-bit generator states msgpack cannot.
+        "meta": json.dumps(dict(_meta_rows_decoded(world))),
+        "arrays": entries,
+        # LLM answers by prompt, and the latest posts (see sim.llm).
+        "llm_cache": [list(r) for r in world.llm_cache.rows()],
+        "posts": {
+            "rows": [list(r) for r in world.posts.rows()],
+            "total": len(world.posts),
+            "next_id": world.posts.next_id,
+        },
+        # What LLM agents remember (sim.core.agentmemory): every event, summary and agent.
+        "memory": world.memory.snapshot(),
+    }
+    if history is not None:  # the events.* and exposures.* arrays
+        manifest["history"] = {"since": history.since, "recommenders": history.recommenders}
+    offset = fh.tell()
+    packed = msgpack.packb(manifest, use_bin_type=True)
+    fh.write(packed)
+    fh.write(TRAILER.pack(offset, zlib.crc32(packed), END_MAGIC))
+
+
+def _write_arrays(fh: _Writable, arrays: dict[str, np.ndarray], level: int, progress: Progress) -> list[dict[str, Any]]:
+    """Write each array compressed (its own zstd frame, a msgpack bin); returns their manifest entries."""
+    cctx = zstandard.ZstdCompressor(level=level, threads=-1)
+    total = sum(a.nbytes for a in arrays.values()) or 1
+    done = 0
+    entries = []
+    for name, arr in arrays.items():
+        arr = np.ascontiguousarray(arr)
+        if arr.dtype.byteorder == ">":
+            arr = arr.astype(arr.dtype.newbyteorder("<"))
+        comp = cctx.compress(arr.data.cast("B")) if arr.nbytes else b""
+        if len(comp) >= 2**32:
+            raise ResourceError(f"array {name} is too large for a snapshot section")
+        fh.write(_bin_header(len(comp)))
+        entries.append(
+            {
+                "name": name,
+                "dtype": arr.dtype.str,
+                "shape": list(arr.shape),
+                "offset": fh.tell(),
+                "size": len(comp),
+                "raw_size": arr.nbytes,
+                "crc32": zlib.crc32(comp),
+            }
+        )
+        fh.write(comp)
+        done += arr.nbytes
+        if progress:
+            progress("writing snapshot", done / total)
+    return entries
 
 
 def _meta_rows_decoded(world: World) -> list[tuple[str, Any]]:
@@ -255,13 +355,15 @@ def _depth(obj: Any, limit: int) -> bool:
 
 
 def read_manifest(path: str) -> tuple[dict[str, Any], int]:
-    """Read and validate a snapshot's manifest; returns it and the file size.
+    """Read and validate a snapshot's manifest (a sealed snapshot: decrypted in memory first); returns it
+    and the size of the snapshot (of its plaintext, for a sealed one).
 
     Raises:
-        BadFileError: missing, foreign, truncated, corrupt or another format version.
+        BadFileError: missing, foreign, truncated, corrupt, altered or another format version; sealed and
+            no key, or a wrong one, given.
         ResourceError: the arrays it declares would not fit in the memory available now.
     """
-    manifest, size, sizes = _read_manifest(path)
+    manifest, size, sizes = _read_manifest(_source(path))
     sizes.ensure_memory()
     return manifest, size
 
@@ -286,17 +388,81 @@ class _DeclaredSizes:
             raise _fail(self.path, f"is damaged ({self.lie})")
 
 
-def _read_manifest(path: str) -> tuple[dict[str, Any], int, _DeclaredSizes]:
-    """:func:`read_manifest` without the memory check: the manifest, the file size, and what its arrays
-    declare (checked by the caller, after what it knows of the world: the bound on the events)."""
-    with reading_file(
-        path,
-        "snapshot",
-        missing="check the path (snapshots usually end in .snap)",
-        not_a="snapshot file",
-        give="a .snap file",
-    ) as fh:
-        size = os.fstat(fh.fileno()).st_size
+class _View:
+    """A read-only file over bytes in memory: seek, and read a copy of only what is asked for."""
+
+    def __init__(self, data: memoryview) -> None:
+        self._data, self._at = data, 0
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._at = max(0, offset + (len(self._data) if whence == os.SEEK_END else 0))
+        return self._at
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._data) if n < 0 else self._at + n
+        part = bytes(self._data[self._at : end])
+        self._at += len(part)
+        return part
+
+
+class _Readable(Protocol):
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
+
+    def read(self, n: int = ..., /) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a snapshot's bytes are: the file ``name``, or ``data`` in memory (a sealed file or sealed
+    bytes, decrypted and authenticated once; bytes given to :func:`load_snapshot_bytes`). ``name`` names
+    it in errors."""
+
+    name: str
+    data: memoryview | None = None
+
+    def open(self) -> AbstractContextManager[_Readable]:
+        """The bytes, open for reading (seek, read)."""
+        if self.data is not None:
+            return nullcontext(_View(self.data))
+        return reading_file(
+            self.name,
+            "snapshot",
+            missing="check the path (snapshots usually end in .snap)",
+            not_a="snapshot file",
+            give="a .snap file",
+        )
+
+
+def _source(path: str) -> _Source:
+    """The snapshot file ``path``: read where it lies, or, sealed, decrypted into memory (never to disk).
+
+    Raises:
+        BadFileError: missing or unreadable; sealed and no key or a wrong one given, or altered.
+        ResourceError: a sealed file's plaintext would not fit in memory.
+    """
+    with _Source(path).open() as fh:
+        if not sealed.is_sealed(fh.read(len(sealed.MAGIC))):
+            return _Source(path)
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
+        return _Source(path, memoryview(sealed.unseal_file(fh, size, name=path)))
+
+
+def _memory_source(data: bytes | bytearray | memoryview, name: str, data_key: bytes | None = None) -> _Source:
+    """Snapshot bytes in memory as a source: sealed ones decrypted (with ``data_key``, else the world key)."""
+    view = memoryview(data).cast("B")
+    if sealed.is_sealed(bytes(view[: len(sealed.MAGIC)])):
+        view = memoryview(sealed.unseal_bytes(view, name=name, data_key=data_key))
+    return _Source(name, view)
+
+
+def _read_manifest(source: _Source) -> tuple[dict[str, Any], int, _DeclaredSizes]:
+    """:func:`read_manifest` without the memory check: the manifest, the snapshot's size, and what its
+    arrays declare (checked by the caller, after what it knows of the world: the bound on the events)."""
+    path = source.name
+    with source.open() as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
         head = fh.read(len(MAGIC) + 1)
         if head[: len(MAGIC)] != MAGIC:
             if head.startswith(b"SQLite format 3"[: len(head)]) and len(head) == len(MAGIC) + 1:
@@ -503,6 +669,20 @@ def load_snapshot(path: str, *, progress: Progress = None) -> World:
         return reader.world()
 
 
+def load_snapshot_bytes(
+    data: bytes | bytearray | memoryview, *, source: str = "in memory", data_key: bytes | None = None
+) -> World:
+    """:func:`load_snapshot` of the bytes of a snapshot (:func:`snapshot_bytes`) in memory, sealed or not
+    (with ``data_key``, the raw key it was sealed with; else the world key). ``source`` names it in errors.
+
+    Raises:
+        BadFileError: the bytes are foreign, truncated, corrupt or altered; sealed and no or a wrong key.
+        ResourceError: the machine cannot hold it.
+    """
+    with SnapshotReader(source, data=data, data_key=data_key) as reader:
+        return reader.world()
+
+
 def snapshot_history(path: str) -> dict[str, Any] | None:
     """How much history snapshot ``path`` holds, from its manifest: ``{"since", "events", "exposures"}``
     (the first tick and the numbers of rows); None when it holds none (slim, or of format version 1).
@@ -546,19 +726,34 @@ class SnapshotReader:
     What the file named and was ignored (LLM servers: see ``sim.store.worldfile.file_llm_settings``) is in
     the world's ``load_warnings`` and, unless ``quiet``, said once on stderr.
 
+    A sealed snapshot (:mod:`sim.core.sealed`) is decrypted and authenticated in memory once, here, and
+    read from there. With ``data`` (the bytes of a snapshot, sealed or not; ``data_key``: the raw key of
+    sealed ones, else the world key), the snapshot is read from memory and ``path`` only names it.
+
     Raises (from the constructor, :meth:`columns` and :meth:`world`):
-        BadFileError: the file is missing, foreign, truncated, corrupt or of another version.
+        BadFileError: the file is missing, foreign, truncated, corrupt, altered or of another version;
+            sealed and no key, or a wrong one, given.
         ResourceError: the machine cannot hold it.
     """
 
-    def __init__(self, path: str, *, progress: Progress = None, quiet: bool = False, refuse: bool = True) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        progress: Progress = None,
+        quiet: bool = False,
+        refuse: bool = True,
+        data: bytes | bytearray | memoryview | None = None,
+        data_key: bytes | None = None,
+    ) -> None:
         self.path = path
+        self._source = _source(path) if data is None else _memory_source(data, path, data_key)
         self._quiet = quiet  # not a word on stderr about what the file named and was ignored (agora check)
         self._refuse = refuse
         #: What is wrong with the world's sessions and history (:mod:`sim.store.sessioncheck`), one sentence
         #: each: with ``refuse`` (loading), :meth:`world` raises at the first; else (``agora check``) listed here.
         self.problems: list[str] = []
-        manifest, _, sizes = _read_manifest(path)
+        manifest, _, sizes = _read_manifest(self._source)
         try:
             meta = json.loads(manifest["meta"])
         except (ValueError, RecursionError):
@@ -595,7 +790,7 @@ class SnapshotReader:
 
     def _read_one(self, ent: dict[str, Any]) -> np.ndarray:
         path = self.path
-        with open(path, "rb") as fh:
+        with self._source.open() as fh:
             fh.seek(ent["offset"] - 5)
             if fh.read(5) != _bin_header(ent["size"]):
                 raise _fail(path, f"is damaged (array {ent['name']} header)")
