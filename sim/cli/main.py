@@ -48,6 +48,7 @@ def command_groups() -> list[CommandGroup]:
 _MODULE_OF = {
     **dict.fromkeys(("new", "agent", "save", "load", "social", "topics"), "world"),
     **dict.fromkeys(("analyze", "export", "path"), "analysis"),
+    **dict.fromkeys(("encrypt", "decrypt", "rekey"), "crypt"),
     "interview": "llm",
 }
 
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):  # stderr is not a file (captured): no dump then
             pass
     try:
+        if getattr(args, "key_file", None) is not None:
+            import_module("sim.core.worldkey").use_key_file(args.key_file)  # not for --help: it loads SQLCipher
         result = _handler(args, groups)(args)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)

@@ -65,7 +65,7 @@ def describe(info: dict[str, Any]) -> str:
         f"communities  {communities_text(info)}",
         f"tick         {info.get('tick', 0)}",
         f"seed         {info.get('seed')}",
-        f"size         {fmt_size(info['size_bytes'])}",
+        f"size         {fmt_size(info['size_bytes'])}" + ("  (encrypted)" if info.get("encrypted") else ""),
     ]
     src = info.get("source") or {}
     if src.get("kind") == "import":

@@ -35,6 +35,7 @@ from sim.cli.parsers.commands import (
     add_sweep,
     add_topics,
 )
+from sim.cli.parsers.crypt import add_crypt, add_key_files, encrypt_flag
 from sim.cli.parsers.develop import PLUGIN_TEMPLATES, add_analysis_bench, add_bench, add_plugins
 from sim.cli.parsers.fit import add_fit
 from sim.cli.parsers.forecast import add_forecast
@@ -79,6 +80,9 @@ BUILTIN_COMMANDS = (
     "llm",
     "audit",
     "serve",
+    "encrypt",
+    "decrypt",
+    "rekey",
 )
 
 
@@ -121,4 +125,9 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     add_llm(sub)
     add_audit(sub)
     add_serve(sub)
+    add_crypt(sub)
+    encrypt_flag(sub.choices["new"], "the world")
+    encrypt_flag(sub.choices["load"], "the world (a world loaded from an encrypted snapshot is always encrypted)")
+    encrypt_flag(sub.choices["save"], "the snapshot (a snapshot of an encrypted world is always encrypted)")
+    add_key_files(p)
     return p

@@ -14,6 +14,7 @@ from typing import Any
 from sim.cli.args import check_metrics_options, social_changes
 from sim.cli.output import describe, emit, fmt_size
 from sim.cli.progress import stderr_progress
+from sim.core import sealed, worldkey
 from sim.core.audit import append_audit
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.core.safe import shown
@@ -30,6 +31,8 @@ from sim.store.writer import WorldWriter
 async def _cmd_new(args: argparse.Namespace) -> int:
     _check_new_options(args)
     check_target(args.world, args.force)
+    if args.encrypt:
+        worldkey.ready_to_encrypt(f"encrypting world {args.world!r}")
     if not args.edges:  # refuse before minutes of work: memory (in synthetic_world) and disk here
         edges = int(args.agents * args.avg_degree)
         ensure_fits(args.agents, edges, what="a world")
@@ -69,7 +72,7 @@ async def _cmd_new(args: argparse.Namespace) -> int:
             pool = world_rng_pick(world, args.reserve)
             world.columns["status"][pool] = Status.CREATED
         t1 = time.perf_counter()
-        await save_world(world, args.world, force=args.force, progress=progress)
+        await save_world(world, args.world, force=args.force, progress=progress, encrypt=args.encrypt)
     t2 = time.perf_counter()
     info = world_info(args.world)
     info.update({"build_seconds": round(t1 - t0, 3), "persist_seconds": round(t2 - t1, 3)})
@@ -205,11 +208,19 @@ async def _cmd_agent(args: argparse.Namespace) -> int:
 
 async def _cmd_save(args: argparse.Namespace) -> int:
     check_target(args.snapshot, args.force, what="snapshot")
+    if args.encrypt:
+        worldkey.ready_to_encrypt(f"encrypting snapshot {args.snapshot!r}")
     t0 = time.perf_counter()
     with stderr_progress() as progress:
         world = await open_world(args.world, progress=progress)
         size = await asyncio.to_thread(
-            save_snapshot, world, args.snapshot, force=args.force, progress=progress, events=not args.slim
+            save_snapshot,
+            world,
+            args.snapshot,
+            force=args.force,
+            progress=progress,
+            events=not args.slim,
+            encrypt=True if args.encrypt else None,  # None: as the world (an encrypted world's is encrypted)
         )
     history = snapshot_history(args.snapshot)
     data = {
@@ -218,6 +229,7 @@ async def _cmd_save(args: argparse.Namespace) -> int:
         "size_bytes": size,
         "tick": world.tick,
         "slim": bool(args.slim),
+        "encrypted": sealed.sealed_file(args.snapshot),
         "events": history["events"] if history else None,
         "exposures": history["exposures"] if history else None,
         "events_since": history["since"] if history else None,
@@ -238,6 +250,9 @@ async def _cmd_save(args: argparse.Namespace) -> int:
 
 async def _cmd_load(args: argparse.Namespace) -> int:
     check_target(args.world, args.force)
+    if args.encrypt or sealed.sealed_file(args.snapshot):  # an encrypted snapshot makes an encrypted world
+        args.encrypt = True
+        worldkey.ready_to_encrypt(f"loading {args.snapshot!r} into an encrypted world")
     with world_lock(args.world, what="replace it"):  # held until the load is audited
         return await _load(args)
 
@@ -249,7 +264,9 @@ async def _load(args: argparse.Namespace) -> int:
         reader = await asyncio.to_thread(SnapshotReader, args.snapshot, progress=progress)
         with reader:
             # The snapshot's adoption events and feed exposures go into the new file too (reader.history()).
-            world = await save_world(reader, args.world, force=args.force, progress=progress, keep_audit=True)
+            world = await save_world(
+                reader, args.world, force=args.force, progress=progress, keep_audit=True, encrypt=args.encrypt
+            )
             history = reader.history()
     append_audit(args.world, "load", {"snapshot": os.path.abspath(args.snapshot), "tick": world.tick})
     info = world_info(args.world)

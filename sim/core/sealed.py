@@ -68,6 +68,15 @@ def is_sealed(head: bytes) -> bool:
     return head[: len(MAGIC)] == MAGIC
 
 
+def sealed_file(path: str) -> bool:
+    """Whether the file at ``path`` starts as a sealed file does (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return is_sealed(fh.read(len(MAGIC) + 1))
+    except OSError:
+        return False
+
+
 def new_data_key() -> bytes:
     """A fresh random 32-byte data key, for sealing bytes that are kept in memory only (a Ray payload)."""
     return os.urandom(DATA_KEY)

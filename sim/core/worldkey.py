@@ -81,6 +81,17 @@ def require_extra(what: str = "encrypting a world") -> None:
         raise BadParameterError(f"{what} needs the crypto extra, which is not installed: {INSTALL}")
 
 
+def ready_to_encrypt(what: str) -> None:
+    """Refuse before any work when ``what`` cannot be encrypted: the extra or the key is missing.
+
+    Raises:
+        BadParameterError: one sentence naming the pip command, or how to give a key.
+    """
+    require_extra(what)
+    if key() is None:
+        raise BadParameterError(f"{what} needs a key: {HOW.replace('its key', 'a key')}")
+
+
 def _read_key_file(path: str, flag: str) -> bytes:
     try:
         st = os.stat(path)
@@ -187,12 +198,15 @@ def _salt_of(path: str) -> bytes:
         return fh.read(SALT)
 
 
-def connect(path: str, *, encrypt: bool | None = None, readonly: bool = False, **kwargs: Any) -> sqlite3.Connection:
+def connect(
+    path: str, *, encrypt: bool | None = None, readonly: bool = False, cipher: bool = False, **kwargs: Any
+) -> sqlite3.Connection:
     """A connection to the world file ``path`` (``kwargs`` as :func:`sqlite3.connect`'s).
 
     ``encrypt``: None opens the file as it is (a missing or empty file is created clear); True creates a
     missing or empty file encrypted (an existing clear one stays clear: convert it with ``agora encrypt``).
-    ``readonly`` opens it with ``mode=ro``.
+    ``readonly`` opens it with ``mode=ro``. ``cipher`` opens a clear file with SQLCipher too (no key: for
+    ``sqlcipher_export``, :mod:`sim.store.convert`).
 
     Raises:
         BadFileError: encrypted and no key given, or the key does not open it.
@@ -202,6 +216,9 @@ def connect(path: str, *, encrypt: bool | None = None, readonly: bool = False, *
     target, uri = (f"file:{where}?mode=ro", True) if readonly else (where, bool(kwargs.pop("uri", False)))
     existing = os.path.isfile(where) and os.path.getsize(where) > 0
     if existing and not is_encrypted(where):
+        if cipher:
+            require_extra()
+            return cast(sqlite3.Connection, _cipher.connect(target, uri=uri, **kwargs))
         return sqlite3.connect(target, uri=uri, **kwargs)
     if not existing and not encrypt:
         return sqlite3.connect(target, uri=uri, **kwargs)

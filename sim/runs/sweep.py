@@ -55,6 +55,7 @@ from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast, get_ar
 
 import numpy as np
 
+from sim.core import sealed, worldkey
 from sim.core.cascade import cascade_differences, cascade_stats
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
@@ -507,10 +508,13 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}/{os.getpid()}"
 
 
-def _pool_init(world_path: str, plugin_dirs: list[str]) -> None:
-    """Process-pool initializer: open the world once (read-only) and build the registry once."""
+def _pool_init(world_path: str, plugin_dirs: list[str], key: bytes | None = None) -> None:
+    """Process-pool initializer: open the world once (read-only, with the parent's world key, which came
+    through the pool's pipe, not a file) and build the registry once."""
     global _POOL_STATE, _LOADS
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
+    if key is not None:
+        worldkey.use_key(key)
 
     world = asyncio.run(open_world(world_path))
     _POOL_STATE = (world, Registry(plugin_dirs, env=False))
@@ -561,9 +565,11 @@ def _ray_world(ref: Any, data_key: bytes | None = None) -> tuple[World, Registry
     return hit
 
 
-def _ray_chunk(box: list[Any], spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list[tuple[int, int, RunEntry]]]:
+def _ray_chunk(
+    box: list[Any], spec: RunSpec, jobs: list[Job], data_key: bytes | None = None
+) -> tuple[str, int, list[tuple[int, int, RunEntry]]]:
     """A Ray task. The object ref comes in a list so Ray does not fetch the world for every task."""
-    world, registry, renames = _ray_world(box[0])
+    world, registry, renames = _ray_world(box[0], data_key)
     out = asyncio.run(_run_jobs(world, registry, spec, jobs))
     for _, _, run in out:  # where a plugin failed, named by the folder the user gave, not this node's copy
         for key in _PLACES:
@@ -650,7 +656,7 @@ async def _run_pool(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_pool_init,
-        initargs=(world_path, plugin_dirs),
+        initargs=(world_path, plugin_dirs, worldkey.key() if worldkey.is_encrypted(world_path) else None),
     )
     try:
         await _collect([pool.submit(_pool_chunk, spec, chunk) for chunk in chunk_jobs(jobs, workers)], tally)
@@ -784,9 +790,12 @@ async def _run_ray(
     with ray_cluster(address, workers, tally.progress) as (ray, cpus):
         pending: list[Any] = []
         try:
-            ref = ray.put(_ray_payload(world, plugin_dirs))  # the world, once
+            # An encrypted world travels sealed with a one-time key; the key goes with each task (a small
+            # argument Ray sends inline, never into its object store, which may spill to disk).
+            data_key = sealed.new_data_key() if world.path and worldkey.is_encrypted(world.path) else None
+            ref = ray.put(_ray_payload(world, plugin_dirs, data_key))  # the world, once
             task = ray.remote(num_cpus=1, max_retries=0)(_ray_chunk)
-            pending = [task.remote([ref], spec, chunk) for chunk in chunk_jobs(jobs, cpus)]
+            pending = [task.remote([ref], spec, chunk, data_key) for chunk in chunk_jobs(jobs, cpus)]
             try:
                 await _collect([p.future() for p in pending], tally)
             except ray.exceptions.RayError as exc:

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.core import worldkey, worldlock
+from sim.core import sealed, worldkey, worldlock
 from sim.core.world import AGENT_COLUMNS
 from sim.errors import BadFileError
 from sim.store.schema import foreign_schema
@@ -308,9 +308,9 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     except OSError as exc:
         problems.append(f"the file cannot be read ({exc.strerror})")
         return done()
-    if head.startswith(MAGIC):
+    if head.startswith(MAGIC) or sealed.is_sealed(head):
         return check_snapshot(path, t0=t0, out=out)
-    if head != b"SQLite format 3\x00":
+    if head != worldkey.SQLITE_MAGIC and not worldkey.is_encrypted(path):
         problems.append("the file is not an SQLite database (its header is damaged, or it is another kind of file)")
         return done()
     existed = worldlock.side_files(path)

@@ -889,6 +889,7 @@ def world_info(path: str) -> dict[str, Any]:
         "tick": meta.get("tick"),
         "seed": meta.get("seed"),
         "size_bytes": size,
+        "encrypted": worldkey.is_encrypted(path),
         "format_version": meta.get("format_version"),
         "app_version": meta.get("app_version"),
         "source": (meta.get("config") or {}).get("source", {}),
