@@ -50,6 +50,8 @@ _PUBLIC = {
     "Sweep": "sim.engine.requests",
     "SeedChoice": "sim.engine.requests",
     "Intervention": "sim.model.intervene",
+    "use_key": "sim.core.worldkey",
+    "use_key_file": "sim.core.worldkey",
     "AgoraError": "sim.errors",
     "BadParameterError": "sim.errors",
     "BadFileError": "sim.errors",

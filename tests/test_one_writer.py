@@ -21,15 +21,21 @@ import pytest
 from conftest import agora
 from test_api import ROOT, WAIT, Server
 
-from sim.core import worldlock
+from sim.core import worldkey, worldlock
 from sim.store.check import check_world
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> str:
+@pytest.fixture(params=["clear", "encrypted"])
+def world(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A world file; every test runs on a clear one and on an encrypted one (issue 50: the key in the
+    environment, which every process the test starts inherits)."""
     path = str(tmp_path / "shared.db")
-    done = agora(tmp_path, "new", path, "--agents", "500", "--seed", "1")
+    encrypted = request.param == "encrypted"
+    if encrypted:
+        monkeypatch.setenv(worldkey.KEY_ENV, "one writer, encrypted")
+    done = agora(tmp_path, "new", path, "--agents", "500", "--seed", "1", *(["--encrypt"] if encrypted else []))
     assert done.returncode == 0, done.stderr
+    assert worldkey.is_encrypted(path) == encrypted
     return path
 
 

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+from sim.core import worldkey
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.core.world import World
 from sim.engine.observe import Monitor
@@ -369,6 +370,7 @@ class NewWorld(TypedDict, total=False):
     minutes_per_tick: int
     social: Mapping[str, object] | None
     force: bool
+    encrypt: bool
 
 
 def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
@@ -380,7 +382,8 @@ def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
             default), ``sbm``, ``ba`` or ``er``; avg_degree (default 10); communities and mixing shape the first
             two (mixing defaults to 0.2); seed: seed for everything random (default 0); name: default the file
             name; minutes_per_tick (default 10); social: the world's living-network settings; force: overwrite
-            an existing file.
+            an existing file; encrypt: write it encrypted with the world key (:func:`sim.use_key`,
+            ``AGORA_WORLD_KEY``; the crypto extra).
 
     Raises:
         BadParameterError: a bad size or option. TargetExistsError: ``path`` exists and ``force`` is false.
@@ -405,6 +408,9 @@ def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
     _positive(agents, "agents", 1)
     _positive(minutes_per_tick, "minutes_per_tick", 1)
     check_target(path, force)
+    encrypt = bool(options.get("encrypt", False))
+    if encrypt:
+        worldkey.ready_to_encrypt(f"encrypting world {path!r}")
     edges = int(agents * avg_degree)  # refused before minutes of work, as agora new does: memory, then disk
     ensure_fits(agents, edges, what="a world")
     ensure_disk(
@@ -424,7 +430,7 @@ def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
             seed=options.get("seed", 0),
         )
         _configure(world, minutes_per_tick, options.get("social"))
-        await save_world(world, path, force=force)
+        await save_world(world, path, force=force, encrypt=encrypt)
 
     run_sync(make())
     return WorldFile(path)
@@ -440,9 +446,11 @@ def import_edges(
     minutes_per_tick: int = 10,
     social: Mapping[str, object] | None = None,
     force: bool = False,
+    encrypt: bool = False,
 ) -> WorldFile:
     """Import an edge list (SNAP or CSV, optionally gzipped) as a world saved at ``path``, as
-    ``agora new PATH --edges FILE`` does; agent attributes are drawn from ``seed``.
+    ``agora new PATH --edges FILE`` does; agent attributes are drawn from ``seed``; ``encrypt`` as
+    :func:`new_world`'s.
 
     Raises:
         BadFileError: the edge file is missing, unreadable or malformed. TargetExistsError: ``path`` exists and
@@ -451,12 +459,14 @@ def import_edges(
     _not_in_a_worker_start()
     _positive(minutes_per_tick, "minutes_per_tick", 1)
     check_target(path, force)
+    if encrypt:
+        worldkey.ready_to_encrypt(f"encrypting world {path!r}")
     label = name or os.path.splitext(os.path.basename(path))[0]
 
     async def make() -> None:
         world = await asyncio.to_thread(imported_world, label, os.fspath(edges), directed=directed, seed=seed)
         _configure(world, minutes_per_tick, social)
-        await save_world(world, path, force=force)
+        await save_world(world, path, force=force, encrypt=encrypt)
 
     run_sync(make())
     return WorldFile(path)

@@ -8,6 +8,7 @@ import os
 import stat
 from typing import TypedDict
 
+from sim.core import sealed, worldkey
 from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError, ResourceError
 from sim.live.policy import SNAPSHOT_NAME, Host, NotFoundError
@@ -129,6 +130,19 @@ class SnapshotShelf:
         finally:
             os.close(fd)
 
+    def _refuse_clear_copy(self, path: str, shown: str) -> None:
+        """An encrypted snapshot is never loaded into a clear world file (its contents would lie there clear).
+
+        Raises:
+            BadParameterError: it would be.
+        """
+        where = self.host.world.path
+        if where and sealed.sealed_file(path) and not worldkey.is_encrypted(where):
+            raise BadParameterError(
+                f"snapshot {shown!r} is encrypted and this world's file is not: loading it would write its "
+                f"contents in clear; encrypt the world first ('agora encrypt {os.path.basename(where)}')"
+            )
+
     async def save(self, name: object, *, actor: str | None = None) -> dict[str, object]:
         """Save the world as snapshot ``name`` in the folder (replacing one of that name).
 
@@ -173,6 +187,7 @@ class SnapshotShelf:
             (the world is left as it was).
         """
         path = self.path(name)
+        self._refuse_clear_copy(path, os.path.basename(path)[:-5])
         # Checked whole, its history included, before anything changes.
         new_world, history = await asyncio.to_thread(self._read, path)
         await self.host.replace(new_world, history, os.path.basename(path), actor)
@@ -185,6 +200,7 @@ class SnapshotShelf:
         Raises:
             AgoraError: no such file, or a damaged one (the world is left as it was).
         """
+        self._refuse_clear_copy(path, path)
         # Checked whole, its history included, before anything changes.
         new_world, history = await asyncio.to_thread(read_snapshot_file, path)
         await self.host.replace(new_world, history, path, actor)
