@@ -22,9 +22,7 @@ AGORA_WORLD_KEY environment variable. The key never leaves this process: see doc
 
 def add_key_file(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     """``--key-file FILE`` on ``parser`` (a subcommand's default is suppressed, so the top level's is kept)."""
-    parser.add_argument(
-        "--key-file", metavar="FILE", default=None if top else argparse.SUPPRESS, help=_KEY_HELP
-    )
+    parser.add_argument("--key-file", metavar="FILE", default=None if top else argparse.SUPPRESS, help=_KEY_HELP)
 
 
 def add_key_files(parser: argparse.ArgumentParser) -> None:
