@@ -52,6 +52,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 #: SQLCipher 4's page size: an encrypted world's size is a whole number of pages.
 PAGE = 4096
 SALT = 16
+#: Bytes 21..23 of every clear SQLite file's header (the payload fractions, fixed by the file format).
+_HEADER_FIXED_AT, _HEADER_FIXED = 21, b"\x40\x20\x20"
 #: scrypt's cost: N = 2**15, r = 8 (32 MiB of memory, about 0.1 s), as recommended for interactive keys.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 _MAX_KEY_FILE = 4096
@@ -172,14 +174,19 @@ def derive(secret: bytes, salt: bytes) -> bytes:
 
 def is_encrypted(path: str) -> bool:
     """Whether ``path`` is (by its first bytes and size) an encrypted world file: not an SQLite header, and a
-    whole number of SQLCipher pages. (An encrypted file is indistinguishable from random bytes by design.)"""
+    whole number of SQLCipher pages. (An encrypted file is indistinguishable from random bytes by design.) A
+    clear SQLite file whose first bytes were damaged still has the fixed payload fractions of its header
+    (bytes 21 to 23: 64, 32, 32), which an encrypted file holds by chance once in 16 million: it is not
+    taken for an encrypted one."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(len(SQLITE_MAGIC))
+            head = fh.read(_HEADER_FIXED_AT + len(_HEADER_FIXED))
             size = os.fstat(fh.fileno()).st_size
     except OSError:
         return False
-    return head != SQLITE_MAGIC and size >= PAGE and size % PAGE == 0
+    if head[: len(SQLITE_MAGIC)] == SQLITE_MAGIC or head[_HEADER_FIXED_AT:] == _HEADER_FIXED:
+        return False
+    return size >= PAGE and size % PAGE == 0
 
 
 def encrypted_error(path: str) -> BadFileError:
