@@ -122,6 +122,7 @@ def test_a_marker_is_in_no_file_of_an_encrypted_world_and_every_opener_needs_the
     openers = [
         ("info", world),
         ("check", world),
+        ("check", snap),
         ("run", world, "--steps", "1"),
         ("agent", world, "7"),
         ("audit", world),

@@ -197,10 +197,12 @@ def _open_header(head: bytes, what: str, name: str, data_key: bytes | None) -> t
         raise _damaged(what, name)
     secret = None if data_key is not None else worldkey.key()
     if data_key is None and secret is None:
-        raise BadFileError(f"{what} {name!r} is encrypted: {worldkey.HOW}")
+        raise worldkey.KeyNeededError(f"{what} {name!r} is encrypted: {worldkey.HOW}")
     master = _master(secret, data_key, salt)
     if not hmac.compare_digest(check, _mac(master, b"agora-key-check" + head[:_FIELDS])[:16]):
-        raise BadFileError(f"{what} {name!r} cannot be opened with the key given: give the key it was saved with")
+        raise worldkey.KeyNeededError(
+            f"{what} {name!r} cannot be opened with the key given: give the key it was saved with"
+        )
     return _mac(master, b"agora-sealed-aead" + salt), chunk, prefix
 
 

@@ -189,12 +189,17 @@ def is_encrypted(path: str) -> bool:
     return size >= PAGE and size % PAGE == 0
 
 
-def encrypted_error(path: str) -> BadFileError:
-    return BadFileError(f"world {shown(path)} is encrypted: {HOW}")
+class KeyNeededError(BadFileError):
+    """A world or snapshot is encrypted and no key, or not its key, was given (the user's to fix: exit 2,
+    never a problem of the file)."""
 
 
-def wrong_key_error(path: str) -> BadFileError:
-    return BadFileError(
+def encrypted_error(path: str) -> KeyNeededError:
+    return KeyNeededError(f"world {shown(path)} is encrypted: {HOW}")
+
+
+def wrong_key_error(path: str) -> KeyNeededError:
+    return KeyNeededError(
         f"world {shown(path)} cannot be opened with the key given (a wrong key, or a damaged file): give the key "
         "it was encrypted with"
     )

@@ -591,6 +591,8 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
         with SnapshotReader(path, quiet=True, refuse=False) as reader:
             world = reader.world()
             problems.extend(reader.problems)
+    except worldkey.KeyNeededError:
+        raise  # no key, or not its key: the user's to give (exit 2), not a problem of the file
     except BadFileError as exc:
         # Loading says the current world is untouched; checking touches nothing, so that part is dropped.
         problems.append(str(exc).replace("; the current world was left as it was", ""))
