@@ -20,11 +20,24 @@ What a world's history costs (``events`` in the report): after the last repetiti
 (p = 0.1 from 100 random seeds; about a third of a million adoptions at a million agents) is run into the
 world with ``agora run``, then ``agora save`` with its events and with ``--slim``, and ``agora load`` of
 each, ``repeats`` times each: the snapshots' sizes, and the medians of the seconds and peak RSS of each.
+
+What encryption at rest costs (``encryption`` in the report, with ``encrypted``; no analysis needed): after
+the repetitions above, ``repeats`` repetitions of ``agora new``, ``save``, ``load`` and one IC tick (``agora
+run`` of the loaded world, :data:`TICK_RUN`: ``--steps 2``, as the injection's tick only seeds, so the second
+spreads the cascade one round from 100 random seeds at p = 0.05), each on a clear world and on an encrypted
+one (``new --encrypt``; the key in a mode-600 file of the bench folder, given with ``--key-file``). Here the
+yardstick is the clear world: each operation's clear and encrypted runs alternate within a repetition (which
+goes first swaps from one repetition to the next), each after ``os.sync()``, so both meet the machine in the
+same state. Per operation: the seconds and peak RSS of each run, their medians, ``ratio`` (the encrypted
+median over the clear one) and whether it is within :data:`ENCRYPTION_TARGET` (1.3x, issue 50). The files are
+checked as it goes: the encrypted world, snapshot and loaded world are encrypted, the clear ones are not, and
+both ticks reach agents beyond their seeds (else ``RuntimeError``).
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import shutil
 import sqlite3
@@ -40,6 +53,7 @@ import numpy as np
 
 from sim.analysis.view import undirected_pairs
 from sim.bench.measure import BenchWorld, Progress, child_env, save_npy
+from sim.core import sealed, worldkey
 from sim.core.persona import CODE_COLUMNS
 from sim.store.snapshot import load_snapshot, snapshot_history
 from sim.store.worldrows import world_arrays
@@ -56,17 +70,22 @@ TARGETS = {
 }
 
 
-def _run(args: list[str], cwd: str) -> tuple[float, float]:
+def _run(args: list[str], cwd: str, out: list[str] | None = None) -> tuple[float, float]:
     """Run ``python -m sim ARGS`` as a user would (no progress bar); its wall-clock seconds and peak RSS (MB).
+    With ``out``, what it printed on stdout is appended to it.
 
     Raises:
         RuntimeError: the command failed (its error output in the message).
     """
     env = child_env("AGORA_PROGRESS")
-    with tempfile.TemporaryFile() as errors:
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as printed:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors
+            [sys.executable, "-m", "sim", *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL if out is None else printed,
+            stderr=errors,
         )
         _, status, usage = os.wait4(proc.pid, 0)  # this process's own resource use, peak RSS included
         seconds = time.perf_counter() - t0
@@ -75,6 +94,9 @@ def _run(args: list[str], cwd: str) -> tuple[float, float]:
             errors.seek(0)
             text = errors.read().decode(errors="replace").strip()[-2000:]
             raise RuntimeError(f"agora {' '.join(args)} failed ({proc.returncode}): {text}")
+        if out is not None:
+            printed.seek(0)
+            out.append(printed.read().decode(errors="replace"))
     return seconds, usage.ru_maxrss / 1024.0  # KiB on Linux
 
 
@@ -271,6 +293,125 @@ def _bench_events(db: str, folder: str, repeats: int, step: Callable[[str], None
     return out
 
 
+#: One IC tick on the loaded world (``agora run`` arguments after the world): ``--steps 2``, since the
+#: injection's tick only seeds its session and the second spreads the cascade one round.
+TICK_RUN = ["--steps", "2", "--inject", "bench tick", "--model", "ic", "--param", "p=0.05", "--seeds", "random:100"]
+#: Issue 50's target: an operation on an encrypted world takes at most this times the same on a clear one.
+ENCRYPTION_TARGET = 1.3
+#: The operations of the encryption section, in the order each repetition runs them; the two kinds of world.
+ENCRYPTION_OPS = ("new", "save", "load", "tick")
+KINDS = ("clear", "encrypted")
+#: The passphrase in the bench's key file (a benchmark's key, protecting nothing).
+_BENCH_KEY = "agora bench commands --encrypted"
+
+
+def _encryption_commands(folder: str, world: list[str], key_file: str) -> dict[str, dict[str, list[str]]]:
+    """Each operation's command line on the clear world and on the encrypted one (``--key-file`` only there:
+    ``save`` of an encrypted world is encrypted, ``load`` of an encrypted snapshot makes an encrypted world)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for kind in KINDS:
+        db, snap, loaded = (os.path.join(folder, f"{kind}{ext}") for ext in (".db", ".snap", "-loaded.db"))
+        key = ["--key-file", key_file] if kind == "encrypted" else []
+        out[kind] = {
+            "new": ["new", db, *world, "--force", *(["--encrypt"] if key else []), *key],
+            "save": ["save", db, snap, "--force", *key],
+            "load": ["load", snap, loaded, "--force", *key],
+            "tick": ["run", loaded, *TICK_RUN, "--json", *key],
+        }
+    return out
+
+
+def _check_encryption(op: str, kind: str, command: list[str], printed: list[str]) -> int:
+    """Check that the file ``op`` wrote (the world, the snapshot, the loaded world, the ticked world) is
+    encrypted exactly when ``kind`` is; for ``tick``, return the agents its round reached through the graph.
+
+    Raises:
+        RuntimeError: a file is clear where it should be encrypted (or the reverse), or the tick spread nothing.
+    """
+    path = command[2] if op in ("save", "load") else command[1]
+    encrypted = sealed.sealed_file(path) if op == "save" else worldkey.is_encrypted(path)
+    if encrypted != (kind == "encrypted"):
+        raise RuntimeError(f"agora {op} left {path} {'encrypted' if encrypted else 'clear'} on the {kind} side")
+    if op != "tick":
+        return 0
+    reached = int(json.loads(printed[-1].strip().splitlines()[-1])["runs"][0]["graph_reached"])
+    if reached <= 0:
+        raise RuntimeError(f"agora {' '.join(command[:2])} {' '.join(TICK_RUN)} reached no agent beyond its seeds")
+    return reached
+
+
+def _bench_encryption(folder: str, world: list[str], repeats: int, step: Callable[[str], None]) -> dict[str, Any]:
+    """``new``, ``save``, ``load`` and one IC tick on a clear world and on an encrypted one, alternating, in
+    ``repeats`` repetitions (see the module docstring); the section ``encryption`` of the report."""
+    key_file = os.path.join(folder, "world.key")
+    if os.path.exists(key_file):
+        os.remove(key_file)
+    with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+        fh.write(_BENCH_KEY + "\n")
+    commands = _encryption_commands(folder, world, key_file)
+    runs: dict[str, dict[str, dict[str, list[float]]]] = {
+        op: {kind: {"seconds": [], "rss": []} for kind in KINDS} for op in ENCRYPTION_OPS
+    }
+    reached: dict[str, list[int]] = {kind: [] for kind in KINDS}
+    worlds = [f for kind in KINDS for f in commands[kind]["save"][1:3] + commands[kind]["load"][2:3]]
+    files = [f + extra for f in worlds for extra in ("", "-wal", "-shm")]
+    try:
+        for r in range(repeats):
+            for op in ENCRYPTION_OPS:
+                for kind in KINDS if r % 2 == 0 else KINDS[::-1]:  # who goes first swaps each repetition
+                    printed: list[str] = []
+                    os.sync()
+                    seconds, rss = _run(commands[kind][op], folder, printed if op == "tick" else None)
+                    runs[op][kind]["seconds"].append(seconds)
+                    runs[op][kind]["rss"].append(rss)
+                    got = _check_encryption(op, kind, commands[kind][op], printed)
+                    if op == "tick":
+                        reached[kind].append(got)
+                    step(f"agora {op} {kind} ({r + 1}/{repeats})")
+            for f in files:
+                if os.path.exists(f):
+                    os.remove(f)
+    finally:
+        for f in [*files, key_file]:
+            if os.path.exists(f):
+                os.remove(f)
+    return _encryption_report(runs, reached, commands, folder)
+
+
+def _encryption_report(
+    runs: dict[str, dict[str, dict[str, list[float]]]],
+    reached: dict[str, list[int]],
+    commands: dict[str, dict[str, list[str]]],
+    folder: str,
+) -> dict[str, Any]:
+    """The section ``encryption``: per operation, each kind's seconds and peak RSS (and medians), the ratio of
+    the medians (encrypted over clear) and whether it is within the target."""
+    out: dict[str, Any] = {"yardstick": "the same command on a clear world, alternating with the encrypted one"}
+    within = True
+    for op in ENCRYPTION_OPS:
+        entry: dict[str, Any] = {}
+        for kind in KINDS:
+            line = "agora " + " ".join(commands[kind][op]).replace(folder + os.sep, "W/")
+            sec, rss = runs[op][kind]["seconds"], runs[op][kind]["rss"]
+            entry[f"{kind}_command"] = line
+            entry[f"{kind}_seconds"] = [round(x, 3) for x in sec]
+            entry[f"{kind}_seconds_median"] = _median(sec)
+            entry[f"{kind}_peak_rss_mb"] = [round(x, 1) for x in rss]
+            entry[f"{kind}_peak_rss_mb_median"] = round(float(np.median(rss)), 1)
+        clear_s, enc_s = (float(np.median(runs[op][kind]["seconds"])) for kind in KINDS)
+        clear_mb, enc_mb = (float(np.median(runs[op][kind]["rss"])) for kind in KINDS)
+        entry["ratio"] = round(enc_s / max(clear_s, 1e-9), 3)
+        entry["rss_ratio"] = round(enc_mb / max(clear_mb, 1e-9), 3)
+        entry["target_ratio"] = ENCRYPTION_TARGET
+        entry["within_target"] = entry["ratio"] <= ENCRYPTION_TARGET
+        if op == "tick":
+            entry["graph_reached"] = {kind: reached[kind] for kind in KINDS}
+        within = within and entry["within_target"]
+        out[op] = entry
+    out["all_within_target"] = within
+    return out
+
+
 #: What each command's yardstick does.
 YARDSTICKS = {
     "new": "agent and edge rows written the plain way (executemany from numpy, one row per edge)",
@@ -311,20 +452,24 @@ def _command_entry(
 class CommandsBench(BenchWorld):
     """What :func:`bench_commands` measures on: the world (as ``agora new`` makes it), the runs of each command
     (``repeats``), the ``folder`` for the files (None: a temporary one), whether ``analyze --all`` is timed
-    (``analysis``) and whether a history's cost is (``events``)."""
+    (``analysis``), whether a history's cost is (``events``) and whether encryption's is (``encrypted``)."""
 
     repeats: int = 3
     folder: str | None = None
     analysis: bool = True
     events: bool = True
+    encrypted: bool = False
 
 
 def bench_commands(bench: CommandsBench | int = 1_000_000, progress: Progress = None, **fields: Any) -> dict[str, Any]:
     """Time ``agora new``, ``save``, ``load`` and ``analyze --all`` (``repeats`` times each, fresh processes)
-    beside their yardsticks, and with ``events`` what a world's events cost its snapshots (see the module
-    docstring), on ``bench`` (or a world of that many agents, the other fields of :class:`CommandsBench` as
-    keywords); report medians, ratios and targets as JSON data."""
+    beside their yardsticks, with ``events`` what a world's events cost its snapshots and with ``encrypted``
+    what encryption at rest costs ``new``, ``save``, ``load`` and a tick (see the module docstring), on
+    ``bench`` (or a world of that many agents, the other fields of :class:`CommandsBench` as keywords); report
+    medians, ratios and targets as JSON data."""
     bench = CommandsBench.of(bench, **fields)
+    if bench.encrypted:
+        worldkey.require_extra("agora bench commands --encrypted")
     agents, seed, repeats, events = bench.agents, bench.seed, bench.repeats, bench.events
     own = bench.folder is None
     folder = bench.folder or tempfile.mkdtemp(prefix="agora-bench-commands-")
@@ -333,6 +478,7 @@ def bench_commands(bench: CommandsBench | int = 1_000_000, progress: Progress = 
     runs: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "rss": []} for k in names}
     yard: dict[str, list[float]] = {k: [] for k in names}
     steps = repeats * (len(names) + 3) + (1 + 4 * repeats if events else 0)
+    steps += 2 * len(ENCRYPTION_OPS) * repeats if bench.encrypted else 0
     done = 0
 
     def step(what: str) -> None:
@@ -350,6 +496,7 @@ def bench_commands(bench: CommandsBench | int = 1_000_000, progress: Progress = 
         "analyze": ["analyze", db2, "--all"],
     }
     history: dict[str, Any] | None = None
+    encryption: dict[str, Any] | None = None
     try:
         for r in range(repeats):
             for name in names:
@@ -377,6 +524,8 @@ def bench_commands(bench: CommandsBench | int = 1_000_000, progress: Progress = 
                 for extra in ("", "-wal", "-shm"):
                     if os.path.exists(f + extra):
                         os.remove(f + extra)
+        if bench.encrypted:
+            encryption = _bench_encryption(folder, world, repeats, step)
     finally:
         if own:
             shutil.rmtree(folder, ignore_errors=True)
@@ -392,6 +541,8 @@ def bench_commands(bench: CommandsBench | int = 1_000_000, progress: Progress = 
     out["all_within_targets"] = within
     if history is not None:
         out["events"] = history
+    if encryption is not None:
+        out["encryption"] = encryption
     return out
 
 

@@ -102,7 +102,14 @@ def _bench_social(args: argparse.Namespace) -> Figures:
 
 
 def _bench_commands(args: argparse.Namespace) -> Figures:
-    bench = _settings(CommandsBench, args, repeats=args.repeats, folder=args.dir, analysis=not args.no_analysis)
+    bench = _settings(
+        CommandsBench,
+        args,
+        repeats=args.repeats,
+        folder=args.dir,
+        analysis=not args.no_analysis,
+        encrypted=args.encrypted,
+    )
     result = _with_progress(bench_commands, bench)
     lines = [
         f"{k:<10}{v['seconds_median']:>9.2f} s  (target {v['target_seconds']} s; yardstick "
@@ -110,7 +117,17 @@ def _bench_commands(args: argparse.Namespace) -> Figures:
         f"ratio {v['ratio_to_yardstick']}); peak RSS {v['peak_rss_mb_max']:.0f} MB"
         for k, v in result["commands"].items()
     ]
-    return result, lines + [f"all within targets: {result['all_within_targets']}"]
+    lines.append(f"all within targets: {result['all_within_targets']}")
+    enc = result.get("encryption")
+    if enc:
+        lines += [
+            f"encrypted {op:<6}{v['encrypted_seconds_median']:>9.2f} s  clear {v['clear_seconds_median']:.2f} s  "
+            f"ratio {v['ratio']} (target {v['target_ratio']})"
+            for op, v in enc.items()
+            if isinstance(v, dict)
+        ]
+        lines.append(f"encryption within target: {enc['all_within_target']}")
+    return result, lines
 
 
 def _bench_models(args: argparse.Namespace) -> Figures:

@@ -323,6 +323,12 @@ def _bench_commands(bc: Any) -> None:
     bc.add_argument("--seed", type=integer, default=1)
     bc.add_argument("--dir", metavar="DIR", help="folder for the world files (default: a temporary folder)")
     bc.add_argument("--no-analysis", action="store_true", help="skip agora analyze --all and its yardstick")
+    bc.add_argument(
+        "--encrypted",
+        action="store_true",
+        help="also time new, save, load and one IC tick on an encrypted world beside a clear one (alternating; "
+        "target 1.3x the clear median; needs the crypto extra)",
+    )
     json_flag(bc)
 
 
