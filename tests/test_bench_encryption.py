@@ -68,15 +68,18 @@ def test_the_encryption_section_times_each_operation_on_both_worlds(tmp_path):
             values += [e[f"{kind}_seconds_median"], e[f"{kind}_peak_rss_mb_median"]]
             assert all(_positive(v) for v in values), (op, kind, values)
             assert e[f"{kind}_seconds_median"] == pytest.approx(e[f"{kind}_seconds"][0], abs=1e-3)
-        assert ("--key-file" in e["encrypted_command"]) and ("--key-file" not in e["clear_command"])
+        key = "W/world.key" if op == "tick" else "--key-file"  # the tick's child takes the key file's path
+        assert (key in e["encrypted_command"]) and (key not in e["clear_command"])
         assert str(tmp_path) not in e["encrypted_command"]
         assert e["ratio"] == pytest.approx(e["encrypted_seconds_median"] / e["clear_seconds_median"], rel=0.02)
         assert _positive(e["rss_ratio"]) and e["target_ratio"] == 1.3
         assert e["within_target"] is (e["ratio"] <= 1.3)
     assert "--encrypt" in enc["new"]["encrypted_command"]
-    # The tick spreads: the same seeds reach the same agents beyond them on both worlds.
-    reached = enc["tick"]["graph_reached"]
-    assert reached["clear"][0] > 0 and reached["clear"] == reached["encrypted"]
+    # The run and the live tick spread: the same seeds reach the same agents beyond them on both worlds.
+    for op in ("run", "tick"):
+        reached = enc[op]["graph_reached"]
+        assert reached["clear"][0] > 0 and reached["clear"] == reached["encrypted"], op
+    assert enc["tick"]["clear_command"].startswith("python -m sim.bench.commands tick ")
     assert enc["all_within_target"] is all(enc[op]["within_target"] for op in ENCRYPTION_OPS)
     assert "encryption" not in bench_commands(1500, repeats=1, analysis=False, events=False, folder=str(tmp_path))
     assert list(tmp_path.iterdir()) == []  # the worlds and the key file are removed as it goes

@@ -22,9 +22,12 @@ world with ``agora run``, then ``agora save`` with its events and with ``--slim`
 each, ``repeats`` times each: the snapshots' sizes, and the medians of the seconds and peak RSS of each.
 
 What encryption at rest costs (``encryption`` in the report, with ``encrypted``; no analysis needed): after
-the repetitions above, ``repeats`` repetitions of ``agora new``, ``save``, ``load`` and one IC tick (``agora
-run`` of the loaded world, :data:`TICK_RUN`: ``--steps 2``, as the injection's tick only seeds, so the second
-spreads the cascade one round from 100 random seeds at p = 0.05), each on a clear world and on an encrypted
+the repetitions above, ``repeats`` repetitions of ``agora new``, ``save``, ``load``, ``run`` (the loaded world
+opened, :data:`TICK_RUN`: ``--steps 2``, as the injection's tick only seeds, so the second spreads the cascade
+one round from 100 random seeds at p = 0.05, and its checkpoint) and ``tick``: one IC tick of a live world
+(:class:`sim.Simulation`, open already, in a process of its own), the second after an injection of 1,000
+random seeds at p = 0.05, timed from the step's start to its checkpoint's commit (its adoption events written
+and the world file up to date), each on a clear world and on an encrypted
 one (``new --encrypt``; the key in a mode-600 file of the bench folder, given with ``--key-file``). Here the
 yardstick is the clear world: each operation's clear and encrypted runs alternate within a repetition (which
 goes first swaps from one repetition to the next), each after ``os.sync()``, so both meet the machine in the
@@ -70,9 +73,9 @@ TARGETS = {
 }
 
 
-def _run(args: list[str], cwd: str, out: list[str] | None = None) -> tuple[float, float]:
-    """Run ``python -m sim ARGS`` as a user would (no progress bar); its wall-clock seconds and peak RSS (MB).
-    With ``out``, what it printed on stdout is appended to it.
+def _run(args: list[str], cwd: str, out: list[str] | None = None, module: str = "sim") -> tuple[float, float]:
+    """Run ``python -m sim ARGS`` (or ``module``) as a user would (no progress bar); its wall-clock seconds and
+    peak RSS (MB). With ``out``, what it printed on stdout is appended to it.
 
     Raises:
         RuntimeError: the command failed (its error output in the message).
@@ -81,7 +84,7 @@ def _run(args: list[str], cwd: str, out: list[str] | None = None) -> tuple[float
     with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as printed:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", *args],
+            [sys.executable, "-m", module, *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.DEVNULL if out is None else printed,
@@ -208,9 +211,33 @@ def _yardstick(name: str, snap: str, folder: str) -> float:
     return float(res.stdout.strip().splitlines()[-1])
 
 
-def _yardstick_main(argv: list[str]) -> int:
-    """``python -m sim.bench.commands plain|npy|leiden SNAPSHOT FOLDER``: print one yardstick's seconds."""
+def _tick_main(path: str, key_file: str) -> int:
+    """``python -m sim.bench.commands tick WORLD KEYFILE|-``: one IC tick of the world, live, timed from the step's
+    start to its checkpoint's commit; prints ``{"seconds", "reached"}`` as JSON."""
+    from sim.lab.world import open_world  # noqa: PLC0415 - the Python API, only in this child
 
+    if key_file != "-":
+        worldkey.use_key_file(key_file)
+    live = open_world(path).simulation(checkpoint_every=0)
+    try:
+        live.inject("bench tick", model="ic", params={"p": 0.05}, seeds="random:1000")
+        live.step()  # the injection's tick: the seeds adopt
+        before = sum(int(str(s["reached"])) for s in live.sessions())
+        t0 = time.perf_counter()
+        live.step()  # one round of the cascade, its events written and the file checkpointed
+        seconds = time.perf_counter() - t0
+        reached = sum(int(str(s["reached"])) for s in live.sessions()) - before
+    finally:
+        live.close()
+    print(json.dumps({"seconds": seconds, "reached": reached}))
+    return 0
+
+
+def _yardstick_main(argv: list[str]) -> int:
+    """``python -m sim.bench.commands plain|npy|leiden SNAPSHOT FOLDER``: print one yardstick's seconds (or
+    ``tick WORLD KEYFILE|-``: :func:`_tick_main`)."""
+    if argv[:1] == ["tick"]:
+        return _tick_main(argv[1], argv[2])
     name, snap, folder = argv
     world = load_snapshot(snap)
     gc.collect()
@@ -299,7 +326,7 @@ TICK_RUN = ["--steps", "2", "--inject", "bench tick", "--model", "ic", "--param"
 #: Issue 50's target: an operation on an encrypted world takes at most this times the same on a clear one.
 ENCRYPTION_TARGET = 1.3
 #: The operations of the encryption section, in the order each repetition runs them; the two kinds of world.
-ENCRYPTION_OPS = ("new", "save", "load", "tick")
+ENCRYPTION_OPS = ("new", "save", "load", "run", "tick")
 KINDS = ("clear", "encrypted")
 #: The passphrase in the bench's key file (a benchmark's key, protecting nothing).
 _BENCH_KEY = "agora bench commands --encrypted"
@@ -316,7 +343,8 @@ def _encryption_commands(folder: str, world: list[str], key_file: str) -> dict[s
             "new": ["new", db, *world, "--force", *(["--encrypt"] if key else []), *key],
             "save": ["save", db, snap, "--force", *key],
             "load": ["load", snap, loaded, "--force", *key],
-            "tick": ["run", loaded, *TICK_RUN, "--json", *key],
+            "run": ["run", loaded, *TICK_RUN, "--json", *key],
+            "tick": ["tick", loaded, key_file if key else "-"],
         }
     return out
 
@@ -332,11 +360,12 @@ def _check_encryption(op: str, kind: str, command: list[str], printed: list[str]
     encrypted = sealed.sealed_file(path) if op == "save" else worldkey.is_encrypted(path)
     if encrypted != (kind == "encrypted"):
         raise RuntimeError(f"agora {op} left {path} {'encrypted' if encrypted else 'clear'} on the {kind} side")
-    if op != "tick":
+    if op not in ("run", "tick"):
         return 0
-    reached = int(json.loads(printed[-1].strip().splitlines()[-1])["runs"][0]["graph_reached"])
+    last = json.loads(printed[-1].strip().splitlines()[-1])
+    reached = int(last["runs"][0]["graph_reached"] if op == "run" else last["reached"])
     if reached <= 0:
-        raise RuntimeError(f"agora {' '.join(command[:2])} {' '.join(TICK_RUN)} reached no agent beyond its seeds")
+        raise RuntimeError(f"{op} on {path} reached no agent beyond its seeds")
     return reached
 
 
@@ -352,7 +381,7 @@ def _bench_encryption(folder: str, world: list[str], repeats: int, step: Callabl
     runs: dict[str, dict[str, dict[str, list[float]]]] = {
         op: {kind: {"seconds": [], "rss": []} for kind in KINDS} for op in ENCRYPTION_OPS
     }
-    reached: dict[str, list[int]] = {kind: [] for kind in KINDS}
+    reached: dict[str, list[int]] = {f"{op}.{kind}": [] for op in ("run", "tick") for kind in KINDS}
     worlds = [f for kind in KINDS for f in commands[kind]["save"][1:3] + commands[kind]["load"][2:3]]
     files = [f + extra for f in worlds for extra in ("", "-wal", "-shm")]
     try:
@@ -361,12 +390,15 @@ def _bench_encryption(folder: str, world: list[str], repeats: int, step: Callabl
                 for kind in KINDS if r % 2 == 0 else KINDS[::-1]:  # who goes first swaps each repetition
                     printed: list[str] = []
                     os.sync()
-                    seconds, rss = _run(commands[kind][op], folder, printed if op == "tick" else None)
+                    module = "sim.bench.commands" if op == "tick" else "sim"
+                    seconds, rss = _run(commands[kind][op], folder, printed, module)
+                    if op == "tick":  # the tick itself, timed inside its process (the open world's)
+                        seconds = float(json.loads(printed[-1].strip().splitlines()[-1])["seconds"])
                     runs[op][kind]["seconds"].append(seconds)
                     runs[op][kind]["rss"].append(rss)
                     got = _check_encryption(op, kind, commands[kind][op], printed)
-                    if op == "tick":
-                        reached[kind].append(got)
+                    if op in ("run", "tick"):
+                        reached[f"{op}.{kind}"].append(got)
                     step(f"agora {op} {kind} ({r + 1}/{repeats})")
             for f in files:
                 if os.path.exists(f):
@@ -391,7 +423,8 @@ def _encryption_report(
     for op in ENCRYPTION_OPS:
         entry: dict[str, Any] = {}
         for kind in KINDS:
-            line = "agora " + " ".join(commands[kind][op]).replace(folder + os.sep, "W/")
+            prefix = "python -m sim.bench.commands " if op == "tick" else "agora "
+            line = prefix + " ".join(commands[kind][op]).replace(folder + os.sep, "W/")
             sec, rss = runs[op][kind]["seconds"], runs[op][kind]["rss"]
             entry[f"{kind}_command"] = line
             entry[f"{kind}_seconds"] = [round(x, 3) for x in sec]
@@ -404,8 +437,8 @@ def _encryption_report(
         entry["rss_ratio"] = round(enc_mb / max(clear_mb, 1e-9), 3)
         entry["target_ratio"] = ENCRYPTION_TARGET
         entry["within_target"] = entry["ratio"] <= ENCRYPTION_TARGET
-        if op == "tick":
-            entry["graph_reached"] = {kind: reached[kind] for kind in KINDS}
+        if op in ("run", "tick"):
+            entry["graph_reached"] = {kind: reached[f"{op}.{kind}"] for kind in KINDS}
         within = within and entry["within_target"]
         out[op] = entry
     out["all_within_target"] = within

@@ -482,8 +482,8 @@ async def _write_world(
         db = await worldkey.connect_async(tmp, encrypt=encrypt)
         try:
             # A fresh file that is renamed into place only when complete needs no journal. Larger pages
-            # make the bulk appends and blob reads cheaper (SQLCipher keeps its own page size: an encrypted
-            # file's header is encrypted, so its page size is not in it).
+            # make the bulk appends and blob reads cheaper (an encrypted file's pages are 16 KiB too, set at
+            # every open by sim.core.worldkey: its header is encrypted, so its page size is not in it).
             if not encrypt:
                 await db.execute("PRAGMA page_size = 16384")
             await db.execute("PRAGMA journal_mode = OFF")
