@@ -69,12 +69,10 @@ def is_sealed(head: bytes) -> bool:
 
 
 def sealed_file(path: str) -> bool:
-    """Whether the file at ``path`` starts as a sealed file does (False when it cannot be read)."""
-    try:
-        with open(path, "rb") as fh:
-            return is_sealed(fh.read(len(MAGIC) + 1))
-    except OSError:
-        return False
+    """Whether the file at ``path`` starts as a sealed file does (False when it is not a regular file or
+    cannot be read: a pipe or a device is never opened here, a reader would wait on it forever)."""
+    head = worldkey.regular_head(path, len(MAGIC) + 1)
+    return head is not None and is_sealed(head)
 
 
 def new_data_key() -> bytes:

@@ -198,10 +198,11 @@ def is_encrypted(path: str) -> bool:
     clear SQLite file whose first bytes were damaged still has the fixed payload fractions of its header
     (bytes 21 to 23: 64, 32, 32), which an encrypted file holds by chance once in 16 million: it is not
     taken for an encrypted one."""
+    head = regular_head(path, _HEADER_FIXED_AT + len(_HEADER_FIXED))
+    if head is None:
+        return False
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(_HEADER_FIXED_AT + len(_HEADER_FIXED))
-            size = os.fstat(fh.fileno()).st_size
+        size = os.path.getsize(path)
     except OSError:
         return False
     if head[: len(SQLITE_MAGIC)] == SQLITE_MAGIC or head[_HEADER_FIXED_AT:] == _HEADER_FIXED:
@@ -212,6 +213,23 @@ def is_encrypted(path: str) -> bool:
 class KeyNeededError(BadFileError):
     """A world or snapshot is encrypted and no key, or not its key, was given (the user's to fix: exit 2,
     never a problem of the file)."""
+
+
+def regular_head(path: str, n: int) -> bytes | None:
+    """The first ``n`` bytes of the regular file at ``path``; None for anything else (missing, a folder, a
+    pipe, a device: opened without blocking, and never read) or a file that cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, n)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def encrypted_error(path: str) -> KeyNeededError:
@@ -226,8 +244,7 @@ def wrong_key_error(path: str) -> KeyNeededError:
 
 
 def _salt_of(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(SALT)
+    return regular_head(path, SALT) or b""
 
 
 def connect(
