@@ -26,8 +26,8 @@ def add_key_file(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
 
 
 def add_key_files(parser: argparse.ArgumentParser) -> None:
-    """``--key-file`` on ``parser`` and on every (sub)command below it that may open a world."""
-    add_key_file(parser, top=True)
+    """``--key-file`` on every (sub)command below ``parser`` that may open a world (not on ``agora`` itself:
+    its help would widen every command's column; the bare ``agora`` opens the default world, made clear)."""
     stack: list[tuple[str, argparse.ArgumentParser]] = [("", parser)]
     while stack:
         name, p = stack.pop()
