@@ -24,11 +24,12 @@ each, ``repeats`` times each: the snapshots' sizes, and the medians of the secon
 What encryption at rest costs (``encryption`` in the report, with ``encrypted``; no analysis needed): after
 the repetitions above, ``repeats`` repetitions of ``agora new``, ``save``, ``load``, ``run`` (the loaded world
 opened, :data:`TICK_RUN`: ``--steps 2``, as the injection's tick only seeds, so the second spreads the cascade
-one round from 100 random seeds at p = 0.05, and its checkpoint) and ``tick``: one IC tick of a live world
+one round from 100 random seeds at p = 0.05, and its checkpoint), ``tick``: one IC tick of a live world
 (the engine's simulation with the world's writer, open already, in a process of its own), the second
-after an injection of 1,000 random seeds at p = 0.05, timed from the step's start to its checkpoint's
-commit (its adoption events written and the world file up to date), each on a clear world and on an
-encrypted one (``new --encrypt``; the key in a mode-600 file of the bench folder, given with ``--key-file``). Here the
+after an injection of 1,000 random seeds at p = 0.05, timed from the step's start to the commit of its
+adoption events, and ``checkpoint``: the checkpoint after that tick (the world file brought up to it, as a
+run does every N ticks), each on a clear world and on an encrypted one (``new --encrypt``; the key in a
+mode-600 file of the bench folder, given with ``--key-file``). Here the
 yardstick is the clear world: each operation's clear and encrypted runs alternate within a repetition (which
 goes first swaps from one repetition to the next), each after ``os.sync()``, so both meet the machine in the
 same state. Per operation: the seconds and peak RSS of each run, their medians, ``ratio`` (the encrypted
@@ -218,7 +219,8 @@ def _yardstick(name: str, snap: str, folder: str) -> float:
 
 def _tick_main(path: str, key_file: str) -> int:
     """``python -m sim.bench.commands tick WORLD KEYFILE|-``: one IC tick of the world, open with its writer,
-    timed from the step's start to its checkpoint's commit; prints ``{"seconds", "reached"}`` as JSON."""
+    timed from the step's start to the commit of its adoption events, then the checkpoint after it (the world
+    file brought up to the tick); prints ``{"seconds", "checkpoint_seconds", "reached"}`` as JSON."""
     if key_file != "-":
         worldkey.use_key_file(key_file)
     print(json.dumps(asyncio.run(_tick(path))))
@@ -235,13 +237,15 @@ async def _tick(path: str) -> dict[str, Any]:
         await live.checkpoint()
         before = sum(s.reached for s in world.sessions)
         t0 = time.perf_counter()
-        await live.step()  # one round of the cascade, its events written ...
-        await live.checkpoint()  # ... and the world file brought up to it
-        seconds = time.perf_counter() - t0
+        await live.step()  # one round of the cascade ...
+        await writer.flush()  # ... its adoption events committed
+        t1 = time.perf_counter()
+        await live.checkpoint()  # the world file brought up to the tick (every N ticks in a run)
+        t2 = time.perf_counter()
         reached = sum(s.reached for s in world.sessions) - before
     finally:
         await writer.close()
-    return {"seconds": seconds, "reached": int(reached)}
+    return {"seconds": t1 - t0, "checkpoint_seconds": t2 - t1, "reached": int(reached)}
 
 
 def _yardstick_main(argv: list[str]) -> int:
@@ -337,7 +341,9 @@ TICK_RUN = ["--steps", "2", "--inject", "bench tick", "--model", "ic", "--param"
 #: Issue 50's target: an operation on an encrypted world takes at most this times the same on a clear one.
 ENCRYPTION_TARGET = 1.3
 #: The operations of the encryption section, in the order each repetition runs them; the two kinds of world.
-ENCRYPTION_OPS = ("new", "save", "load", "run", "tick")
+ENCRYPTION_OPS = ("new", "save", "load", "run", "tick", "checkpoint")
+#: The operations run as commands of their own (``checkpoint`` is timed in ``tick``'s process, after its tick).
+_RUN_OPS = ENCRYPTION_OPS[:-1]
 KINDS = ("clear", "encrypted")
 #: The passphrase in the bench's key file (a benchmark's key, protecting nothing).
 _BENCH_KEY = "agora bench commands --encrypted"
@@ -356,6 +362,7 @@ def _encryption_commands(folder: str, world: list[str], key_file: str) -> dict[s
             "load": ["load", snap, loaded, "--force", *key],
             "run": ["run", loaded, *TICK_RUN, "--json", *key],
             "tick": ["tick", loaded, key_file if key else "-"],
+            "checkpoint": ["tick", loaded, key_file if key else "-"],
         }
     return out
 
@@ -397,14 +404,17 @@ def _bench_encryption(folder: str, world: list[str], repeats: int, step: Callabl
     files = [f + extra for f in worlds for extra in ("", "-wal", "-shm")]
     try:
         for r in range(repeats):
-            for op in ENCRYPTION_OPS:
+            for op in _RUN_OPS:
                 for kind in KINDS if r % 2 == 0 else KINDS[::-1]:  # who goes first swaps each repetition
                     printed: list[str] = []
                     os.sync()
                     module = "sim.bench.commands" if op == "tick" else "sim"
                     seconds, rss = _run(commands[kind][op], folder, printed, module)
-                    if op == "tick":  # the tick itself, timed inside its process (the open world's)
-                        seconds = float(json.loads(printed[-1].strip().splitlines()[-1])["seconds"])
+                    if op == "tick":  # the tick and the checkpoint after it, timed inside the open world's process
+                        timed = json.loads(printed[-1].strip().splitlines()[-1])
+                        seconds = float(timed["seconds"])
+                        runs["checkpoint"][kind]["seconds"].append(float(timed["checkpoint_seconds"]))
+                        runs["checkpoint"][kind]["rss"].append(rss)
                     runs[op][kind]["seconds"].append(seconds)
                     runs[op][kind]["rss"].append(rss)
                     got = _check_encryption(op, kind, commands[kind][op], printed)
@@ -434,7 +444,7 @@ def _encryption_report(
     for op in ENCRYPTION_OPS:
         entry: dict[str, Any] = {}
         for kind in KINDS:
-            prefix = "python -m sim.bench.commands " if op == "tick" else "agora "
+            prefix = "python -m sim.bench.commands " if op in ("tick", "checkpoint") else "agora "
             line = prefix + " ".join(commands[kind][op]).replace(folder + os.sep, "W/")
             sec, rss = runs[op][kind]["seconds"], runs[op][kind]["rss"]
             entry[f"{kind}_command"] = line
@@ -523,7 +533,7 @@ def bench_commands(bench: CommandsBench | int = 1_000_000, progress: Progress = 
     runs: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "rss": []} for k in names}
     yard: dict[str, list[float]] = {k: [] for k in names}
     steps = repeats * (len(names) + 3) + (1 + 4 * repeats if events else 0)
-    steps += 2 * len(ENCRYPTION_OPS) * repeats if bench.encrypted else 0
+    steps += 2 * len(_RUN_OPS) * repeats if bench.encrypted else 0
     done = 0
 
     def step(what: str) -> None:
