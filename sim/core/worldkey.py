@@ -70,6 +70,11 @@ IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError,) + ((_cip
 #: SQLCipher's default HMAC-SHA512 on current x86 CPUs); AES-256 as SQLCipher always encrypts.
 _CIPHER_SETTINGS = ("cipher_page_size = 16384", "cipher_hmac_algorithm = HMAC_SHA256")
 
+#: The page cache of an encrypted world's writer (KiB): the pages a checkpoint replaces were written by the
+#: checkpoint before and are still here, so they are not read, decrypted and authenticated again (measured at
+#: a million agents: a checkpoint's cost over a clear world's from about 1.45x down to about 1.2x).
+WRITER_CACHE_KIB = 65536
+
 _key: bytes | None = None
 _derived: dict[tuple[bytes, bytes], bytes] = {}
 _guard = threading.Lock()

@@ -40,7 +40,6 @@ from sim.errors import ResourceError
 from sim.store.check import discard_after_checkpoint
 from sim.store.worldfile import checkpoint_image, checkpoint_world, ensure_schema
 
-
 #: What a failed write raises: SQLite's errors (clear or encrypted worlds) and the disk's.
 _FAILS: tuple[type[Exception], ...] = (*worldkey.Error, OSError)
 
@@ -171,6 +170,8 @@ class WorldWriter:
         self._locked = True
         try:
             self._db = await worldkey.connect_async(self.path)
+            if worldkey.is_encrypted(self.path):
+                await self._db.execute(f"PRAGMA cache_size = -{worldkey.WRITER_CACHE_KIB}")
             await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
             await self._db.execute("PRAGMA busy_timeout = 5000")
