@@ -68,7 +68,9 @@ def test_the_encryption_section_times_each_operation_on_both_worlds(tmp_path):
             values += [e[f"{kind}_seconds_median"], e[f"{kind}_peak_rss_mb_median"]]
             assert all(_positive(v) for v in values), (op, kind, values)
             assert e[f"{kind}_seconds_median"] == pytest.approx(e[f"{kind}_seconds"][0], abs=1e-3)
-        key = "W/world.key" if op in ("tick", "checkpoint") else "--key-file"  # the tick's child takes the key file's path
+        key = (
+            "W/world.key" if op in ("tick", "checkpoint") else "--key-file"
+        )  # the tick's child takes the key file's path
         assert (key in e["encrypted_command"]) and (key not in e["clear_command"])
         assert str(tmp_path) not in e["encrypted_command"]
         assert e["ratio"] == pytest.approx(e["encrypted_seconds_median"] / e["clear_seconds_median"], rel=0.02)
