@@ -244,7 +244,8 @@ async def _cmd_save(args: argparse.Namespace) -> int:
     except AgoraError as exc:
         sys.stderr.write(f"agora: note: the snapshot was saved, but {shown(exc, 500)}\n")
     what = "without its events" if history is None else f"with {history['events']:,} adoption events"
-    emit(args, data, f"saved {args.world} (tick {world.tick}) to {args.snapshot} ({fmt_size(size)}, {what})")
+    sealed_as = ", encrypted" if data["encrypted"] else ""
+    emit(args, data, f"saved {args.world} (tick {world.tick}) to {args.snapshot} ({fmt_size(size)}, {what}{sealed_as})")
     return 0
 
 
