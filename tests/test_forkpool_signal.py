@@ -19,6 +19,11 @@ SCRIPT = """
 import asyncio, multiprocessing, signal, threading, time
 from sim.runs.forkpool import map_forked
 
+# Ctrl-C as a terminal's foreground program has it: a test worker's ignored or blocked SIGINT is inherited
+# through exec (it made this test hang in the full suite, never alone).
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
 def job(i, report):
     time.sleep(120)
     return i

@@ -412,6 +412,14 @@ def command_line(process) -> str:
         return ""
 
 
+def _terminal_sigint() -> None:
+    """In the child, before exec: Ctrl-C as a terminal's foreground program has it. An ignored or blocked
+    SIGINT of the test worker is inherited through exec (the sweep then ignored the test's Ctrl-C in the full
+    suite, never alone)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_ctrl_c_leaves_no_worker_processes(world_file):
     psutil = pytest.importorskip("psutil")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -436,6 +444,7 @@ def test_ctrl_c_leaves_no_worker_processes(world_file):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_terminal_sigint,
     )
     try:
         parent = psutil.Process(proc.pid)
