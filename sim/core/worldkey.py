@@ -80,19 +80,12 @@ _derived: dict[tuple[bytes, bytes], bytes] = {}
 _guard = threading.Lock()
 
 
-def _cipher_defaults() -> None:
-    """The same settings as SQLCipher's defaults in this process, for databases attached with a key
+def use_settings_for_attached(con: sqlite3.Connection) -> None:
+    """Make :data:`_CIPHER_SETTINGS` SQLCipher's defaults in this process (through ``con``, an SQLCipher
+    connection), so that a database attached with a key is written as every encrypted world is
     (``agora encrypt`` and ``rekey`` attach the new file: :mod:`sim.store.convert`)."""
-    if _cipher is not None:
-        con = _cipher.connect(":memory:")
-        try:
-            for pragma in _CIPHER_SETTINGS:
-                con.execute(f"PRAGMA cipher_default_{pragma.removeprefix('cipher_')}")
-        finally:
-            con.close()
-
-
-_cipher_defaults()
+    for pragma in _CIPHER_SETTINGS:
+        con.execute(f"PRAGMA cipher_default_{pragma.removeprefix('cipher_')}")
 
 
 def available() -> bool:
@@ -252,15 +245,28 @@ def _salt_of(path: str) -> bytes:
     return regular_head(path, SALT) or b""
 
 
+def _opens_clear(where: str, encrypt: bool | None) -> bool:
+    """Whether :func:`connect` opens ``where`` with Python's ``sqlite3``: a clear file, or a new one not to
+    be encrypted."""
+    existing = os.path.isfile(where) and os.path.getsize(where) > 0
+    return not is_encrypted(where) if existing else not encrypt
+
+
 def connect(
-    path: str, *, encrypt: bool | None = None, readonly: bool = False, cipher: bool = False, **kwargs: Any
+    path: str,
+    *,
+    encrypt: bool | None = None,
+    readonly: bool = False,
+    cipher: bool = False,
+    secret: bytes | None = None,
+    **kwargs: Any,
 ) -> sqlite3.Connection:
     """A connection to the world file ``path`` (``kwargs`` as :func:`sqlite3.connect`'s).
 
     ``encrypt``: None opens the file as it is (a missing or empty file is created clear); True creates a
     missing or empty file encrypted (an existing clear one stays clear: convert it with ``agora encrypt``).
     ``readonly`` opens it with ``mode=ro``. ``cipher`` opens a clear file with SQLCipher too (no key: for
-    ``sqlcipher_export``, :mod:`sim.store.convert`).
+    ``sqlcipher_export``, :mod:`sim.store.convert`). ``secret``: this key rather than the process's.
 
     Raises:
         BadFileError: encrypted and no key given, or the key does not open it.
@@ -269,12 +275,10 @@ def connect(
     where = os.path.abspath(path)
     target, uri = (f"file:{where}?mode=ro", True) if readonly else (where, bool(kwargs.pop("uri", False)))
     existing = os.path.isfile(where) and os.path.getsize(where) > 0
-    if existing and not is_encrypted(where):
-        if cipher:
+    if _opens_clear(where, encrypt):
+        if cipher and existing:
             require_extra()
             return cast(sqlite3.Connection, _cipher.connect(target, uri=uri, **kwargs))
-        return sqlite3.connect(target, uri=uri, **kwargs)
-    if not existing and not encrypt:
         return sqlite3.connect(target, uri=uri, **kwargs)
     if _cipher is None:
         if existing:
@@ -282,7 +286,7 @@ def connect(
                 f"world {shown(path)} is encrypted, and opening it needs the crypto extra: {INSTALL}"
             )
         require_extra()
-    secret = key()
+    secret = secret if secret is not None else key()
     if secret is None:
         if existing:
             raise encrypted_error(path)
@@ -305,7 +309,7 @@ def connect(
 
 async def connect_async(path: str, *, encrypt: bool | None = None, **kwargs: Any) -> aiosqlite.Connection:
     """:func:`connect` through aiosqlite (its own thread); the same refusals, raised here."""
-    if not is_encrypted(path) and not (encrypt and not (os.path.isfile(path) and os.path.getsize(path) > 0)):
+    if _opens_clear(os.path.abspath(path), encrypt):
         return await aiosqlite.connect(path, **kwargs)
     connector = functools.partial(connect, path, encrypt=encrypt, **kwargs)
     return await aiosqlite.Connection(connector, iter_chunk_size=64)

@@ -91,6 +91,7 @@ def _export(path: str, tmp: str, secret: bytes | None, kind: str) -> None:
         else:
             salt = os.urandom(worldkey.SALT)
             attach = f"x'{worldkey.derive(secret, salt).hex()}{salt.hex()}'"
+        worldkey.use_settings_for_attached(src)
         src.execute("ATTACH DATABASE ? AS converted KEY ?", (tmp, attach))
         src.execute("SELECT sqlcipher_export('converted')")
         with src:
@@ -107,18 +108,13 @@ def _export(path: str, tmp: str, secret: bytes | None, kind: str) -> None:
 
 def _check_copy(tmp: str, secret: bytes | None, path: str) -> None:
     """The new file opens with its key and reads as a world, in WAL mode as every world file is."""
-    saved = worldkey.key()
-    worldkey.use_key(secret)
+    con = worldkey.connect(tmp, secret=secret)
     try:
-        con = worldkey.connect(tmp)
-        try:
-            con.execute("PRAGMA journal_mode = WAL")
-            found = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-        finally:
-            con.close()
-        if found is None:
-            raise BadFileError(f"the copy of world {shown(path)} lost its metadata; the world was left as it was")
+        con.execute("PRAGMA journal_mode = WAL")
+        found = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     finally:
-        worldkey.use_key(saved)
+        con.close()
+    if found is None:
+        raise BadFileError(f"the copy of world {shown(path)} lost its metadata; the world was left as it was")
     with contextlib.suppress(OSError), open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
