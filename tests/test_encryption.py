@@ -11,12 +11,14 @@ any instant of one leaves the old file or the new one, each opened by its own ke
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -343,3 +345,90 @@ async def test_the_terminal_ui_runs_an_encrypted_world_and_refuses_a_snapshot_it
         app.run_worker(app.files._load(mine), group="io", exclusive=True)
         assert await until(pilot, lambda: any("write its contents in clear" in m for m in notified(app)))
         assert app.world.n == 800 and not worldkey.is_encrypted(clear)
+
+
+def _scrypt(secret: bytes, salt: bytes) -> bytes:
+    """The derivation :func:`worldkey.derive` documents, computed here on its own."""
+    return hashlib.scrypt(secret, salt=b"agora-world-key-v1" + salt, n=2**15, r=8, p=1, maxmem=2**26, dklen=32)
+
+
+def test_a_salt_derived_ahead_is_used_once_by_the_next_new_file(tmp_path: Path) -> None:
+    worldkey.use_key(KEY)
+    secret = KEY.encode()
+    worldkey.reserve_salt()
+    worldkey.use_key("another key")
+    other = worldkey.new_salt(b"another key")  # reserved under KEY: not this key's
+    reserved, fresh = worldkey.new_salt(secret), worldkey.new_salt(secret)
+    assert len({other, reserved, fresh}) == 3 and all(len(s) == worldkey.SALT for s in (other, reserved, fresh))
+    assert worldkey.derive(secret, reserved) == _scrypt(secret, reserved)
+    # One reservation, then a world and its snapshot: each file has a salt of its own.
+    worldkey.use_key(KEY)
+    world = synthetic_world("salted", 300, avg_degree=4, seed=1)
+    worldkey.reserve_salt()
+    asyncio.run(save_world(world, str(tmp_path / "w.db"), encrypt=True))
+    save_snapshot(world, str(tmp_path / "w.snap"), encrypt=True)
+    world_salt = (tmp_path / "w.db").read_bytes()[: worldkey.SALT]
+    snap_salt = sealed.HEADER.unpack((tmp_path / "w.snap").read_bytes()[: sealed.HEADER.size])[2]
+    assert world_salt != snap_salt
+    assert check_world(str(tmp_path / "w.db"))["ok"]
+
+
+def test_a_derivation_under_way_is_waited_for_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+    entered, release, calls = threading.Event(), threading.Event(), []
+    real = hashlib.scrypt
+
+    def slow_scrypt(*args, **kwargs):
+        calls.append(1)
+        entered.set()
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(worldkey.hashlib, "scrypt", slow_scrypt)
+    salt, results = os.urandom(worldkey.SALT), []
+    first = threading.Thread(target=lambda: results.append(worldkey.derive(b"k", salt)))
+    first.start()
+    assert entered.wait(60)
+    second = threading.Thread(target=lambda: results.append(worldkey.derive(b"k", salt)))
+    second.start()
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert len(calls) == 1 and results == [_scrypt(b"k", salt)] * 2
+
+    def failing_scrypt(*args, **kwargs):
+        raise MemoryError("no memory for scrypt")
+
+    monkeypatch.setattr(worldkey.hashlib, "scrypt", failing_scrypt)
+    other = os.urandom(worldkey.SALT)
+    with pytest.raises(MemoryError):
+        worldkey.derive(b"k", other)
+    monkeypatch.setattr(worldkey.hashlib, "scrypt", real)
+    assert worldkey.derive(b"k", other) == _scrypt(b"k", other)  # a failure is not cached
+
+
+def _join_derivations() -> None:
+    """Wait for the derivations started ahead, each in a thread of its own."""
+    for thread in threading.enumerate():
+        if thread.name == "agora-scrypt":
+            thread.join(60)
+
+
+def test_keys_of_the_files_a_command_names_are_derived_ahead(tmp_path: Path, key_file: str) -> None:
+    _marked_world(str(tmp_path / "w.db"), encrypt=True)
+    worldkey.use_key(KEY)
+    save_snapshot(asyncio.run(open_world(str(tmp_path / "w.db"))), str(tmp_path / "w.snap"))
+    _join_derivations()  # any started before (another test's) end before the cache is emptied
+    worldkey.forget_derived()
+    world_salt = (tmp_path / "w.db").read_bytes()[: worldkey.SALT]
+    snap_salt = sealed.HEADER.unpack((tmp_path / "w.snap").read_bytes()[: sealed.HEADER.size])[2]
+    (tmp_path / "clear.txt").write_text("not a world")
+    sealed.derive_ahead(str(tmp_path / "w.db"), str(tmp_path / "w.snap"), str(tmp_path / "clear.txt"), None)
+    _join_derivations()
+    secret = KEY.encode()
+    ahead = {s for (k, s) in worldkey._derived if k == secret}
+    assert ahead == {world_salt, snap_salt}
+    assert worldkey.derive(secret, world_salt) == _scrypt(secret, world_salt)
+    worldkey.forget_derived()
+    worldkey.use_key(None)
+    sealed.derive_ahead(str(tmp_path / "w.db"))  # no key: nothing
+    assert not worldkey._derived

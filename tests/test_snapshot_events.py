@@ -82,6 +82,10 @@ def test_save_and_load_keep_every_event_row_for_row(ran, tmp_path):
     saved = ok("save", str(ran), str(snap))
     assert saved["events"] == len(rows(ran)) and saved["exposures"] == len(rows(ran, "exposures"))
     assert saved["slim"] is False and saved["events_since"] == 0
+    # What save says it wrote (without reading the file again) is what the file holds.
+    assert snapshot_history(str(snap)) == {
+        k: saved[n] for k, n in [("since", "events_since"), ("events", "events"), ("exposures", "exposures")]
+    }
     assert read_manifest(str(snap))[0]["format_version"] == snapshot.FORMAT_VERSION == 2
     loaded = ok("load", str(snap), str(copy))
     assert loaded["events"] == saved["events"] and loaded["events_since"] == 0

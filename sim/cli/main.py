@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import gc
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "key_file", None) is not None:
             import_module("sim.core.worldkey").use_key_file(args.key_file)  # not for --help: it loads SQLCipher
+        if getattr(args, "key_file", None) is not None or os.environ.get("AGORA_WORLD_KEY"):
+            # The scrypt of the files' keys (about 0.1 s each) runs while the command's modules load.
+            import_module("sim.core.sealed").derive_ahead(getattr(args, "world", None), getattr(args, "snapshot", None))
         result = _handler(args, groups)(args)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)

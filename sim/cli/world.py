@@ -23,7 +23,7 @@ from sim.core.world import Status, world_rng
 from sim.core.worldlock import world_lock
 from sim.errors import AgoraError, BadParameterError
 from sim.store.create import ensure_default_world, imported_world, synthetic_world
-from sim.store.snapshot import SnapshotReader, save_snapshot, snapshot_history
+from sim.store.snapshot import SnapshotReader, save_snapshot_report
 from sim.store.worldfile import check_target, open_world, read_meta, save_world, world_info
 from sim.store.writer import WorldWriter
 
@@ -33,6 +33,7 @@ async def _cmd_new(args: argparse.Namespace) -> int:
     check_target(args.world, args.force)
     if args.encrypt:
         worldkey.ready_to_encrypt(f"encrypting world {args.world!r}")
+        worldkey.reserve_salt()  # the file's key is derived while the world is made
     if not args.edges:  # refuse before minutes of work: memory (in synthetic_world) and disk here
         edges = int(args.agents * args.avg_degree)
         ensure_fits(args.agents, edges, what="a world")
@@ -212,9 +213,11 @@ async def _cmd_save(args: argparse.Namespace) -> int:
         worldkey.ready_to_encrypt(f"encrypting snapshot {args.snapshot!r}")
     t0 = time.perf_counter()
     with stderr_progress() as progress:
+        if args.encrypt or worldkey.is_encrypted(args.world):
+            worldkey.reserve_salt()  # the snapshot's key is derived while the world is read
         world = await open_world(args.world, progress=progress)
-        size = await asyncio.to_thread(
-            save_snapshot,
+        saved = await asyncio.to_thread(
+            save_snapshot_report,
             world,
             args.snapshot,
             force=args.force,
@@ -222,7 +225,7 @@ async def _cmd_save(args: argparse.Namespace) -> int:
             events=not args.slim,
             encrypt=True if args.encrypt else None,  # None: as the world (an encrypted world's is encrypted)
         )
-    history = snapshot_history(args.snapshot)
+    size, history = saved.size_bytes, saved.history
     data = {
         "world": os.path.abspath(args.world),
         "snapshot": os.path.abspath(args.snapshot),
@@ -254,6 +257,8 @@ async def _cmd_load(args: argparse.Namespace) -> int:
     if args.encrypt or sealed.sealed_file(args.snapshot):  # an encrypted snapshot makes an encrypted world
         args.encrypt = True
         worldkey.ready_to_encrypt(f"loading {args.snapshot!r} into an encrypted world")
+    if args.encrypt or worldkey.is_encrypted(args.world):
+        worldkey.reserve_salt()  # the new file's key is derived while the snapshot is read
     with world_lock(args.world, what="replace it"):  # held until the load is audited
         return await _load(args)
 

@@ -75,6 +75,25 @@ def sealed_file(path: str) -> bool:
     return head is not None and is_sealed(head)
 
 
+def derive_ahead(*paths: str | None) -> None:
+    """Start deriving the keys of the encrypted worlds and sealed snapshots among ``paths`` with the key
+    given (:func:`sim.core.worldkey.derive_ahead`), so that their scrypt runs while a command's modules
+    load; nothing for other files, or without a key or the extra."""
+    secret = worldkey.key()
+    if secret is None or not worldkey.available():
+        return
+    for path in paths:
+        if not isinstance(path, str):
+            continue
+        salt = worldkey.salt_of_world(path)
+        if salt is None:
+            head = worldkey.regular_head(path, HEADER.size)
+            if head is not None and len(head) == HEADER.size and is_sealed(head):
+                salt = HEADER.unpack(head)[2]
+        if salt is not None:
+            worldkey.derive_ahead(secret, salt)
+
+
 def new_data_key() -> bytes:
     """A fresh random 32-byte data key, for sealing bytes that are kept in memory only (a Ray payload)."""
     return os.urandom(DATA_KEY)
@@ -123,7 +142,8 @@ class SealingWriter:
         if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
             raise ValueError(f"chunk_size must be in {MIN_CHUNK}..{MAX_CHUNK}")
         aead = _aesgcm("an encrypted snapshot")
-        salt, self._prefix = os.urandom(16), os.urandom(7)
+        salt = worldkey.new_salt(secret) if secret is not None else os.urandom(16)
+        self._prefix = os.urandom(7)
         master = _master(secret, data_key, salt)
         fields = MAGIC + bytes([VERSION]) + salt + self._prefix + struct.pack(">I", chunk_size)
         check = _mac(master, b"agora-key-check" + fields)[:16]

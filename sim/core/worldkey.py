@@ -27,6 +27,7 @@ import os
 import sqlite3
 import stat
 import threading
+from concurrent.futures import Future
 from typing import Any, cast
 
 import aiosqlite
@@ -34,6 +35,7 @@ import aiosqlite
 from sim.core.safe import shown
 from sim.errors import BadFileError, BadParameterError
 
+_cipher: Any
 try:  # the optional extra agora-sim[crypto]
     import sqlcipher3.dbapi2 as _cipher
 except ImportError:  # pragma: no cover - exercised in a subprocess that hides the module
@@ -76,7 +78,9 @@ _CIPHER_SETTINGS = ("cipher_page_size = 16384", "cipher_hmac_algorithm = HMAC_SH
 WRITER_CACHE_KIB = 65536
 
 _key: bytes | None = None
-_derived: dict[tuple[bytes, bytes], bytes] = {}
+_derived: dict[tuple[bytes, bytes], Future[bytes]] = {}
+#: The salt :func:`reserve_salt` chose for the next new file, with the key it was derived under.
+_spare: list[tuple[bytes, bytes]] = []
 _guard = threading.Lock()
 
 
@@ -178,16 +182,66 @@ def new_key(path: str | None) -> bytes:
 
 
 def derive(secret: bytes, salt: bytes) -> bytes:
-    """The 32-byte key scrypt derives from ``secret`` and ``salt`` (cached in this process's memory)."""
+    """The 32-byte key scrypt derives from ``secret`` and ``salt`` (cached in this process's memory; a
+    derivation already under way in another thread, :func:`reserve_salt`, is waited for, not repeated)."""
     with _guard:
-        hit = _derived.get((secret, salt))
-    if hit is None:
-        hit = hashlib.scrypt(
-            secret, salt=b"agora-world-key-v1" + salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=2**26, dklen=32
-        )
-        with _guard:
-            _derived[(secret, salt)] = hit
-    return hit
+        slot = _derived.get((secret, salt))
+        mine = slot is None
+        if mine:
+            slot = _derived[(secret, salt)] = Future()
+    assert slot is not None
+    if mine:
+        try:
+            slot.set_result(
+                hashlib.scrypt(
+                    secret,
+                    salt=b"agora-world-key-v1" + salt,
+                    n=SCRYPT_N,
+                    r=SCRYPT_R,
+                    p=SCRYPT_P,
+                    maxmem=2**26,
+                    dklen=32,
+                )
+            )
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiter; the next call tries again
+            with _guard:
+                _derived.pop((secret, salt), None)
+            slot.set_exception(exc)
+    return slot.result()
+
+
+def reserve_salt() -> None:
+    """Choose the salt of the next file this process encrypts with the key given (a world or a sealed
+    snapshot: :func:`new_salt`) and derive its key now, in a thread of its own: scrypt (about 0.1 s, with the
+    interpreter lock released) then runs beside whatever comes before that file is written (opening the
+    world, reading a snapshot) instead of after. Nothing happens without a key or the extra."""
+    secret = key()
+    if secret is None or _cipher is None:
+        return
+    salt = os.urandom(SALT)
+    with _guard:
+        _spare[:] = [(secret, salt)]
+    derive_ahead(secret, salt)
+
+
+def derive_ahead(secret: bytes, salt: bytes) -> None:
+    """Start :func:`derive` of ``secret`` and ``salt`` in a thread of its own (scrypt releases the
+    interpreter lock); the :func:`derive` that needs it waits for it rather than repeating it."""
+    threading.Thread(target=derive, args=(secret, salt), name="agora-scrypt", daemon=True).start()
+
+
+def salt_of_world(path: str) -> bytes | None:
+    """The salt of the encrypted world file ``path`` (its first 16 bytes); None when it is not one."""
+    return _salt_of(path) if is_encrypted(path) else None
+
+
+def new_salt(secret: bytes) -> bytes:
+    """The salt of a new file encrypted with ``secret``: the one :func:`reserve_salt` chose for it (each is
+    used once), else a fresh random one."""
+    with _guard:
+        if _spare and _spare[0][0] == secret:
+            return _spare.pop()[1]
+    return os.urandom(SALT)
 
 
 def is_encrypted(path: str) -> bool:
@@ -291,7 +345,7 @@ def connect(
         if existing:
             raise encrypted_error(path)
         raise BadParameterError(f"encrypting world {shown(path)} needs a key: {HOW.replace('its key', 'a key')}")
-    salt = _salt_of(where) if existing else os.urandom(SALT)
+    salt = _salt_of(where) if existing else new_salt(secret)
     raw = derive(secret, salt)
     con = _cipher.connect(target, uri=uri, **kwargs)
     try:
@@ -319,3 +373,4 @@ def forget_derived() -> None:
     """Drop the derived keys cached in this process (tests; after a rekey)."""
     with _guard:
         _derived.clear()
+        _spare.clear()

@@ -101,6 +101,15 @@ def _bin_header(size: int) -> bytes:
     return b"\xc6" + struct.pack(">I", size)
 
 
+@dataclass(frozen=True)
+class SavedSnapshot:
+    """What :func:`save_snapshot_report` wrote: the file's size, and how much history it holds, as
+    :func:`snapshot_history` would read it back (None: none)."""
+
+    size_bytes: int
+    history: dict[str, int] | None
+
+
 def save_snapshot(
     world: World,
     path: str,
@@ -111,7 +120,24 @@ def save_snapshot(
     events: bool = True,
     encrypt: bool | None = None,
 ) -> int:
-    """Write ``world`` to ``path`` as a snapshot; returns the file size in bytes.
+    """:func:`save_snapshot_report`; returns the file size in bytes."""
+    return save_snapshot_report(
+        world, path, force=force, level=level, progress=progress, events=events, encrypt=encrypt
+    ).size_bytes
+
+
+def save_snapshot_report(
+    world: World,
+    path: str,
+    *,
+    force: bool = False,
+    level: int = 3,
+    progress: Progress = None,
+    events: bool = True,
+    encrypt: bool | None = None,
+) -> SavedSnapshot:
+    """Write ``world`` to ``path`` as a snapshot; returns its size and how much history it holds (without
+    reading the file again: a sealed one would be decrypted whole).
 
     With ``events`` (the default) the snapshot holds the world's history: the adoption events and first
     feed exposures its world file holds (``world.path``; all of them must be committed: a live world's
@@ -151,7 +177,14 @@ def save_snapshot(
         if error is not None:
             raise error from None
         raise
-    return os.path.getsize(path)
+    counts = None
+    if history is not None:
+        counts = {
+            "since": history.since,
+            "events": len(history.events["tick"]),
+            "exposures": len(history.exposures["tick"]),
+        }
+    return SavedSnapshot(os.path.getsize(path), counts)
 
 
 def snapshot_bytes(
