@@ -17,13 +17,17 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# sqlcipher3-binary (the crypto extra's module before sqlcipher3-wheels, which installs the same package
+# folder) is removed from a venv made before the change, so the two never share one folder.
 $(TEST_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip uninstall --quiet --yes sqlcipher3-binary 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
 # The test extra too: mypy reads the optional libraries' types (pyarrow, ray) when they are installed,
 # so the check sees the same code as CI's tests whichever ran first.
 $(CHECK_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip uninstall --quiet --yes sqlcipher3-binary 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[test,check]'
 	touch $@ $(TEST_STAMP) $(STAMP)
 

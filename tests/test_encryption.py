@@ -432,3 +432,30 @@ def test_keys_of_the_files_a_command_names_are_derived_ahead(tmp_path: Path, key
     worldkey.use_key(None)
     sealed.derive_ahead(str(tmp_path / "w.db"))  # no key: nothing
     assert not worldkey._derived
+
+
+def test_an_exclusive_open_reads_an_encrypted_world_on_two_connections_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim.core import worldlock  # noqa: PLC0415
+    from sim.store import worldfile  # noqa: PLC0415
+    from sim.store.worldrows import world_arrays  # noqa: PLC0415
+
+    path = str(tmp_path / "w.db")
+    _marked_world(path, encrypt=True)
+    worldkey.use_key(KEY)
+    plain = asyncio.run(open_world(path))
+    opened: list[str] = []
+    real = worldfile._connect_ro
+    monkeypatch.setattr(worldfile, "_connect_ro", lambda p: opened.append(p) or real(p))
+
+    with worldlock.world_lock(path):
+        alone = asyncio.run(open_world(path, exclusive=True))
+        assert len(opened) == 2  # the arrays read on two connections
+        with worldlock.world_lock(path):  # held twice: a writer of this process may commit meanwhile
+            twice = asyncio.run(open_world(path, exclusive=True))
+        assert len(opened) == 3
+    for world in (alone, twice):
+        assert world.tick == plain.tick and world.n == plain.n
+        got, want = world_arrays(world), world_arrays(plain)
+        assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in want)

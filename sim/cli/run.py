@@ -245,7 +245,9 @@ async def _run(args: argparse.Namespace, request: Ensemble, registry: Registry, 
     # What the metadata can refuse is refused before the world is opened (nothing is left beside it).
     llm = {} if request.llm is None else dict(request.llm)
     refuse_unused_llm(args, LLMConfig.resolve(file_llm(args.world), llm), command="run")
-    world = await open_world(args.world)
+    # The caller holds the world's lock, and the writer starts after the read: nothing writes the world
+    # meanwhile (so an encrypted world's arrays are read on two cores).
+    world = await open_world(args.world, exclusive=True)
     changes = dict(request.social)
     if changes:  # validate before anything is written
         check_social_params(Social(world, registry).configure(**changes), changes)

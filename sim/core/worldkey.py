@@ -1,7 +1,7 @@
 """Encryption at rest: the world key, and world files encrypted with SQLCipher 4.
 
-An encrypted world is an SQLite file written by SQLCipher (page-level AES-256, each page authenticated by
-HMAC-SHA512): nothing in it, its ``-wal`` journal included, is readable without the key. Temporary files
+An encrypted world is an SQLite file written by SQLCipher (page-level AES-256, each 16 KiB page authenticated
+by HMAC-SHA256): nothing in it, its ``-wal`` journal included, is readable without the key. Temporary files
 of its connections stay in memory (``temp_store = MEMORY``), so no clear copy of a page is ever written.
 
 The key is a passphrase, given by the user as the environment variable :data:`KEY_ENV` or as a file

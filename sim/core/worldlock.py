@@ -197,6 +197,14 @@ def holds(path: str) -> bool:
         return held is not None and held.pid == os.getpid()
 
 
+def holds_once(path: str) -> bool:
+    """Whether this process holds the lock of the world at ``path`` exactly once: taken by one caller, which
+    knows whether anything of this process writes the world meanwhile (a writer holds a hold of its own)."""
+    with _guard:
+        held = _held.get(lock_path(path))
+        return held is not None and held.pid == os.getpid() and held.count == 1
+
+
 @contextlib.contextmanager
 def world_lock(path: str, *, what: str = "write it") -> Iterator[None]:
     """Hold the lock of the world at ``path`` for the ``with`` block (see :func:`acquire`)."""

@@ -275,7 +275,8 @@ class WorldController:
         if world is None:
             if path is None:
                 raise BadParameterError("no world to open: give a world file")
-            world = await open_world(path)
+            # Held here means this call took the world's lock and opens its writer only after the read.
+            world = await open_world(path, exclusive=options.writer)
         path = world.path or path
         config = LLMConfig.resolve(world.config.get("llm"), dict(options.llm) if options.llm else None)
         if options.check_llm is not None:

@@ -20,8 +20,10 @@ import os
 import re
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -642,7 +644,12 @@ class PersonaReader:
             self._con = None
 
 
-def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict[str, np.ndarray]:
+def _read_arrays(
+    con: sqlite3.Connection, path: str, progress: Progress, second: sqlite3.Connection | None = None
+) -> dict[str, np.ndarray]:
+    """The world's arrays, read through ``con`` (in its read transaction). With ``second`` (another
+    connection to the file, in a read transaction of the same state: the caller makes sure no writer commits
+    between the two), about half of the bytes are read through it, in a thread of its own."""
     try:
         layout = con.execute(
             "SELECT name, dtype, shape, COUNT(*), SUM(LENGTH(data)) FROM arrays GROUP BY name ORDER BY name"
@@ -652,7 +659,6 @@ def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict
     total = sum(r[4] or 0 for r in layout) or 1
     # The arrays are the world in memory; refuse before reading a world this machine cannot hold.
     ensure_memory(int(total * 1.1), f"opening world {path!r}", "open it on a machine with more memory")
-    done = 0
     arrays: dict[str, np.ndarray] = {}
     for name, dtype_s, shape_s, _nchunks, nbytes in layout:
         try:
@@ -662,36 +668,72 @@ def _read_arrays(con: sqlite3.Connection, path: str, progress: Progress) -> dict
             raise BadFileError(f"world {path!r}: array {name} has a damaged description") from None
         if dtype.kind not in "iufb" or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes:
             raise BadFileError(f"world {path!r}: array {name} does not match its stored size; the file is damaged")
-        out = np.empty(shape, dtype=dtype)
-        view = out.data.cast("B") if out.nbytes else None
-        offset = 0
-        for (data,) in con.execute("SELECT data FROM arrays WHERE name = ? ORDER BY chunk", (name,)):
-            if view is not None:
-                view[offset : offset + len(data)] = data
-            offset += len(data)
-            done += len(data)
-            if progress:
-                progress("reading arrays", done / total)
-        arrays[name] = out
+        arrays[name] = np.empty(shape, dtype=dtype)
+    done = [0]
+    guard = threading.Lock()
+
+    def fill(source: sqlite3.Connection, names: list[str]) -> None:
+        for name in names:
+            view = arrays[name].data.cast("B") if arrays[name].nbytes else None
+            offset = 0
+            for (data,) in source.execute("SELECT data FROM arrays WHERE name = ? ORDER BY chunk", (name,)):
+                if view is not None:
+                    view[offset : offset + len(data)] = data
+                offset += len(data)
+                with guard:
+                    done[0] += len(data)
+                    if progress:
+                        progress("reading arrays", done[0] / total)
+
+    if second is None:
+        fill(con, list(arrays))
+        return arrays
+    # The largest arrays first, each to the connection with fewer bytes so far.
+    mine: list[str] = []
+    theirs: list[str] = []
+    sizes = [0, 0]
+    for name in sorted(arrays, key=lambda k: -arrays[k].nbytes):
+        side = 0 if sizes[0] <= sizes[1] else 1
+        (mine, theirs)[side].append(name)
+        sizes[side] += arrays[name].nbytes
+    with ThreadPoolExecutor(1, thread_name_prefix="agora-read") as pool:
+        other = pool.submit(fill, second, theirs)
+        try:
+            fill(con, mine)
+        finally:
+            other.result()
     return arrays
 
 
-async def open_world(path: str, *, progress: Progress = None) -> World:
+async def open_world(path: str, *, progress: Progress = None, exclusive: bool = False) -> World:
     """Open a world file: its arrays, tick, configuration and state; persona text is read lazily.
+
+    ``exclusive``: the caller has just taken the world's lock (:func:`sim.core.worldlock.acquire`, held once)
+    and nothing writes the file until this returns; an encrypted world's arrays are then read on two cores.
 
     Raises:
         BadFileError: missing, foreign, damaged or of another format version.
     """
     existed = lock.side_files(path)
     con = _connect_ro(path)
+    second = None
     try:
         # One read transaction: the metadata and the arrays of one checkpoint, whatever a writer commits
         # meanwhile (read apart, a checkpoint between them gave arrays of other sizes than the metadata's).
         con.execute("BEGIN")
         meta = read_meta(path, con=con)
-        arrays = await asyncio.to_thread(_read_arrays, con, path, progress)
+        if exclusive and lock.holds_once(path) and worldkey.is_encrypted(path):
+            # Nothing writes the world meanwhile (this process holds its lock, and no writer of its own), so a
+            # second read transaction sees the same checkpoint: an encrypted world's pages are decrypted and
+            # authenticated on two cores (at a million agents 0.42 s -> 0.25 s; a clear world's reads are
+            # as fast on one).
+            second = _connect_ro(path)
+            second.execute("BEGIN")
+        arrays = await asyncio.to_thread(_read_arrays, con, path, progress, second)
     finally:
         con.close()
+        if second is not None:
+            second.close()
         lock.tidy_after_read(path, existed)
     world = world_from_parts(meta, arrays, path=os.path.abspath(path), source=f"world {path!r}")
     _load_llm_rows(world, path)
