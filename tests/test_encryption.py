@@ -402,6 +402,11 @@ def test_a_derivation_under_way_is_waited_for_not_repeated(monkeypatch: pytest.M
     other = os.urandom(worldkey.SALT)
     with pytest.raises(MemoryError):
         worldkey.derive(b"k", other)
+    hooked: list = []
+    monkeypatch.setattr(threading, "excepthook", hooked.append)
+    worldkey.derive_ahead(b"k", other)  # in its own thread: no traceback, nothing cached
+    _join_derivations()
+    assert hooked == [] and (b"k", other) not in worldkey._derived
     monkeypatch.setattr(worldkey.hashlib, "scrypt", real)
     assert worldkey.derive(b"k", other) == _scrypt(b"k", other)  # a failure is not cached
 

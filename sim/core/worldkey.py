@@ -20,6 +20,7 @@ either module are caught as :data:`Error` (and :data:`DatabaseError`, :data:`Ope
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -80,7 +81,7 @@ WRITER_CACHE_KIB = 65536
 _key: bytes | None = None
 _derived: dict[tuple[bytes, bytes], Future[bytes]] = {}
 #: The salt :func:`reserve_salt` chose for the next new file, with the key it was derived under.
-_spare: list[tuple[bytes, bytes]] = []
+_spare: tuple[bytes, bytes] | None = None
 _guard = threading.Lock()
 
 
@@ -218,16 +219,23 @@ def reserve_salt() -> None:
     secret = key()
     if secret is None or _cipher is None:
         return
+    global _spare
     salt = os.urandom(SALT)
     with _guard:
-        _spare[:] = [(secret, salt)]
+        _spare = (secret, salt)
     derive_ahead(secret, salt)
 
 
 def derive_ahead(secret: bytes, salt: bytes) -> None:
     """Start :func:`derive` of ``secret`` and ``salt`` in a thread of its own (scrypt releases the
     interpreter lock); the :func:`derive` that needs it waits for it rather than repeating it."""
-    threading.Thread(target=derive, args=(secret, salt), name="agora-scrypt", daemon=True).start()
+
+    def run() -> None:
+        # A failure is not cached: the derive() that needs the key tries again and raises it there.
+        with contextlib.suppress(Exception):
+            derive(secret, salt)
+
+    threading.Thread(target=run, name="agora-scrypt", daemon=True).start()
 
 
 def salt_of_world(path: str) -> bytes | None:
@@ -238,9 +246,11 @@ def salt_of_world(path: str) -> bytes | None:
 def new_salt(secret: bytes) -> bytes:
     """The salt of a new file encrypted with ``secret``: the one :func:`reserve_salt` chose for it (each is
     used once), else a fresh random one."""
+    global _spare
     with _guard:
-        if _spare and _spare[0][0] == secret:
-            return _spare.pop()[1]
+        if _spare is not None and _spare[0] == secret:
+            salt, _spare = _spare[1], None
+            return salt
     return os.urandom(SALT)
 
 
@@ -371,6 +381,7 @@ async def connect_async(path: str, *, encrypt: bool | None = None, **kwargs: Any
 
 def forget_derived() -> None:
     """Drop the derived keys cached in this process (tests; after a rekey)."""
+    global _spare
     with _guard:
         _derived.clear()
-        _spare.clear()
+        _spare = None
