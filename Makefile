@@ -9,26 +9,34 @@ CHECK_STAMP := $(VENV)/.installed-check
 
 .PHONY: test-slow run test check check-report format venv bench clean
 
+# The extras the README's walkthrough uses (step 14's `agora sweep --design`: fit; step 16's `--encrypt`: crypto);
+# tests/test_readme_extras.py checks that every extra a step needs is in this list.
+RUN_EXTRAS := fit,crypto
+# setuptools prints a warning block about editable installs on every install: noise to a new user.
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip
+
 $(BIN)/python:
+	@echo "make: creating $(VENV) and installing Agora with its dependencies (the first time only: about 2 minutes)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) uninstall --quiet --yes sqlcipher3-binary 2>/dev/null || true
+	$(PIP) install --quiet -e '.[$(RUN_EXTRAS)]'
 	touch $@
 
 # sqlcipher3-binary (the crypto extra's module before sqlcipher3-wheels, which installs the same package
 # folder) is removed from a venv made before the change, so the two never share one folder.
 $(TEST_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip uninstall --quiet --yes sqlcipher3-binary 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) uninstall --quiet --yes sqlcipher3-binary 2>/dev/null || true
+	$(PIP) install --quiet -e '.[test,$(RUN_EXTRAS)]'
 	touch $@ $(STAMP)
 
 # The test extra too: mypy reads the optional libraries' types (pyarrow, ray) when they are installed,
 # so the check sees the same code as CI's tests whichever ran first.
 $(CHECK_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip uninstall --quiet --yes sqlcipher3-binary 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e '.[test,check]'
+	$(PIP) uninstall --quiet --yes sqlcipher3-binary 2>/dev/null || true
+	$(PIP) install --quiet -e '.[test,check,$(RUN_EXTRAS)]'
 	touch $@ $(TEST_STAMP) $(STAMP)
 
 venv: $(STAMP)
