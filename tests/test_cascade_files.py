@@ -334,7 +334,7 @@ def test_python_api_trees_write_and_read_back_in_every_container(world, tmp_path
 def test_a_malformed_cascades_file_is_one_sentence_naming_its_line(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("run,agent,source,tick,generation\n0,5000,,0,0\n0,5007,5000,x,1\n")
-    with pytest.raises(BadFileError, match=r"line 3: tick 'x' is not a whole number"):
+    with pytest.raises(BadFileError, match=r"line 3: tick is not a whole number"):
         read_cascades(str(bad))
     bad.write_text("run,agent,tick\n0,1,2\n")
     with pytest.raises(BadFileError, match=r"does not end with run,agent,source,tick,generation"):

@@ -305,14 +305,14 @@ MALFORMED = [
     ("", None, "is empty"),
     ("p,run,tick,value\n0.1,0,0,3\n", 1, "does not end with run,tick,measure,value"),
     ("run,tick,measure,value\n0,0,I,1\n0,1,I\n", 3, "3 fields where the header has 4"),
-    ("run,tick,measure,value\n0,0,I,1\n0,1,I,2\n0,a,I,3\n", 4, "tick 'a' is not a whole number"),
-    ("run,tick,measure,value\n0,0,I,1\n0,1.5,I,3\n", 3, "tick '1.5' is not a whole number"),
-    ("run,tick,measure,value\nr,0,I,1\n", 2, "run 'r' is not a whole number"),
-    ("run,tick,measure,value\n0,0,I,1\n0,1,I,many\n", 3, "value 'many' is not a number"),
+    ("run,tick,measure,value\n0,0,I,1\n0,1,I,2\n0,a,I,3\n", 4, "tick is not a whole number"),
+    ("run,tick,measure,value\n0,0,I,1\n0,1.5,I,3\n", 3, "tick is not a whole number"),
+    ("run,tick,measure,value\nr,0,I,1\n", 2, "run is not a whole number"),
+    ("run,tick,measure,value\n0,0,I,1\n0,1,I,many\n", 3, "value is not a number"),
     # A short line next to a long one has the right comma count in total: still caught, on its line.
     ("run,tick,measure,value\n0,0,I\n0,1,I,2,9\n", 2, "3 fields"),
     # A quoted cell over two lines: the line numbers after it still count physical lines.
-    ('m,run,tick,measure,value\n"a\nb",0,0,I,1\n"a\nb",0,1,I,x\n', 4, "value 'x' is not a number"),
+    ('m,run,tick,measure,value\n"a\nb",0,0,I,1\n"a\nb",0,1,I,x\n', 4, "value is not a number"),
 ]
 
 

@@ -206,11 +206,11 @@ def _bad_files(tmp_path: Path) -> list[tuple[str, object, str]]:
     nan[7] = np.nan
     out.append(("nan", csv("nan", ids, nan), "the opinion nan, which is not a finite number (1 of the 240 values"))
     (tmp_path / "word.csv").write_text(f"id,value\n{ids[0]},0.5\n{ids[1]},high\n")
-    out.append(("word", tmp_path / "word.csv", "line 3: 'high' is not a number"))
+    out.append(("word", tmp_path / "word.csv", "line 3: its second field is not a number"))
     (tmp_path / "fields.csv").write_text(f"{ids[0]},0.5\n{ids[1]};0.5\n")
     out.append(("fields", tmp_path / "fields.csv", "line 2 has 1 fields, expected 2"))
     (tmp_path / "float_id.csv").write_text(f"{ids[0]},0.5\n1.5,0.5\n")
-    out.append(("float id", tmp_path / "float_id.csv", "line 2: '1.5' is not an agent id"))
+    out.append(("float id", tmp_path / "float_id.csv", "line 2: its first field is not an agent id"))
     (tmp_path / "empty.csv").write_text("id,value\n\n")
     out.append(("empty", tmp_path / "empty.csv", "lists no agents"))
     (tmp_path / "latin1.csv").write_bytes(f"{ids[0]},0.5\n{ids[1]},0.5 \xe9\n".encode("latin-1"))
@@ -233,6 +233,7 @@ def test_every_bad_input_is_one_sentence_and_leaves_the_world_untouched(world, t
     for name, path, needle in _bad_files(tmp_path):
         sentence = refused(capsys, "set", world, "opinion", path)
         assert needle in sentence, (name, sentence)
+        assert "high" not in sentence and "1.5,0.5" not in sentence  # a file's content is never echoed
         assert digest(world) == before, name
     assert time.monotonic() - started < 30  # a FIFO never holds the reader
     for column, why in (("ids", "Agora derives it"), ("community", "Agora derives it"), ("mood", "no loaded model")):

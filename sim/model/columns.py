@@ -173,8 +173,10 @@ def read_column_file(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
             )
     except UnicodeDecodeError:
         raise BadParameterError(f"{path!r} is not UTF-8 text: {hint}") from None
-    except ValueError as exc:
-        why = _first_bad_line(path, raw, start, hint) or f"{path!r} is not valid ({exc}): {hint}"
+    except ValueError:
+        # numpy's message quotes the cell it could not read: a file's content is never echoed (it may be any
+        # file the user can read, a secret included), so only the line and what is wrong with it are said.
+        why = _first_bad_line(path, raw, start, hint) or f"{path!r} is not valid id,value rows: {hint}"
         raise BadParameterError(why) from None
     if rows.size == 0:
         raise BadParameterError(f"{path!r} lists no agents: {hint}")
@@ -232,9 +234,9 @@ def _first_bad_line(path: str, raw: bytes, start: int, hint: str) -> str | None:
         if len(fields) != 2:
             return f"{where} has {len(fields)} fields, expected 2: {hint}"
         if not _is_id(fields[0]):
-            return f"{where}: {fields[0][:40]!r} is not an agent id (a whole number): {hint}"
+            return f"{where}: its first field is not an agent id (a whole number): {hint}"
         if not _is_number(fields[1]):
-            return f"{where}: {fields[1][:40]!r} is not a number: {hint}"
+            return f"{where}: its second field is not a number: {hint}"
     return None
 
 

@@ -76,6 +76,11 @@ DIRECT_AGENTS = 1 << 16
 #: 4,096 took 100,000 agents from 23.1 to 19.7 ms a run, 1M from 270 to 245, 3M from 1063 to 961.
 CHUNK_EDGES = 1 << 12
 
+#: The most rounds a run of the kernels may take: ``sir`` keeps two counts a round (16 bytes), laid out before
+#: the run, so a run of 2^63 ticks would ask for an array no machine holds. Every door bounds its ticks to at
+#: most this (``--steps``, ``--max-ticks``, a fit's horizon); this is the last line of that bound.
+MAX_ROUNDS = 1_000_000
+
 #: ``auto`` runs an ensemble of ``ic`` or ``sir`` batched from this many runs (:func:`small`). On this
 #: machine, ego-Facebook's ic: the engine 19 ms a run, the batched kernel 4.5 ms a run after 1.0-1.5 s of
 #: loading Numba and the kernels, even at about 70 runs.
@@ -584,6 +589,18 @@ def warm(model: str) -> None:
     tally(b.rounds, b.gens, b.parents, b.subtree, b.tree, b.agents, 0, 0)
 
 
+def _check_rounds(limit: int) -> None:
+    """Refuse a run of more than :data:`MAX_ROUNDS` ticks before its arrays are laid out.
+
+    Raises:
+        BadParameterError: naming the bound.
+    """
+    if limit > MAX_ROUNDS:
+        raise BadParameterError(
+            f"a run of {limit:,} ticks is more than the {MAX_ROUNDS:,} the compiled kernels run: give fewer ticks"
+        )
+
+
 def run_batched(
     world: World,
     *,
@@ -606,6 +623,7 @@ def run_batched(
     model = probe.model_name
     typed: Mapping[str, Any] = probe.params if params is None else params
     spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
+    _check_rounds(limit)
     csr, widest = _graph_arrays(graph)
     rounds_cap = max(0, limit - 1)
     direct = n <= DIRECT_AGENTS
@@ -785,6 +803,7 @@ def continue_batched(
     """
     if limit < 1:
         raise _refused(session, f"a continuation runs at least one tick, not {limit}")
+    _check_rounds(limit)
     state = present(world, session)
     model, params = session.model_name, session.params
     n = int(world.n)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import operator
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -51,6 +52,7 @@ from sim.core.safe import xml_safe
 from sim.errors import BadFileError, BadParameterError
 from sim.store.eventrows import reading_events
 from sim.store.seriesio import (
+    MAX_NAME,
     READ_ERRORS,
     KeyedRows,
     _check_key_names,
@@ -61,6 +63,8 @@ from sim.store.seriesio import (
     _distinct,
     _key_cell,
     _key_column,
+    _long_name,
+    _name_too_long,
     _open_text,
     _parquet,
     _parquet_keys,
@@ -537,10 +541,7 @@ def _bad(path: str, kind: _Kind, where: str, what: str) -> BadFileError:
 def _header(path: str, kind: _Kind, header: list[str]) -> list[str]:
     width = len(kind.columns)
     if len(header) < width or [h.strip() for h in header[-width:]] != list(kind.columns):
-        shown = ",".join(header)
-        if len(shown) > 80:
-            shown = shown[:79] + "…"
-        raise _bad(path, kind, "line 1", f"the header {shown!r} does not end with {','.join(kind.columns)}")
+        raise _bad(path, kind, "line 1", f"the header does not end with {','.join(kind.columns)}")
     keys = [h.strip() for h in header[:-width]]
     if len(set(keys)) != len(keys) or any(not k for k in keys):
         raise _bad(path, kind, "line 1", "the key columns of the header must have distinct, non-empty names")
@@ -570,10 +571,9 @@ def _convert(name: str, cells: list[str]) -> tuple[np.ndarray, np.ndarray | None
         return np.fromiter(map(float, cells), dtype=np.float64, count=len(cells)), None
     if typ == "int":
         return np.fromiter(map(int, cells), dtype=np.int64, count=len(cells)), None
-    text = np.asarray(cells, dtype=str) if cells else np.empty(0, dtype=str)
-    empty = text == ""
-    text[empty] = "-1"
-    return np.fromiter(map(int, text.tolist()), dtype=np.int64, count=len(cells)), empty
+    # An empty cell (a root) reads as -1; a column of empty cells only (nothing spread) included.
+    empty = np.fromiter(map(operator.not_, cells), dtype=bool, count=len(cells))
+    return np.fromiter((int(c) if c else -1 for c in cells), dtype=np.int64, count=len(cells)), empty
 
 
 def _own_columns(kind: _Kind, raw: dict[str, tuple[np.ndarray, np.ndarray | None]]) -> dict[str, np.ndarray]:
@@ -602,7 +602,10 @@ def _read_fast(
         raw = {name: _convert(name, cells[width - own + j :: width]) for j, name in enumerate(kind.columns)}
     except (ValueError, OverflowError):
         raise _SlowPath from None
-    keys = {k: _key_column(*_distinct(cells[j::width])) for j, k in enumerate(key_names)}
+    key_cells = [_distinct(cells[j::width]) for j in range(len(key_names))]
+    if any(_long_name(words) for words, _ in key_cells):
+        raise _SlowPath  # to name the line
+    keys = {k: _key_column(*cells_of) for k, cells_of in zip(key_names, key_cells)}
     return key_names, keys, _own_columns(kind, raw)
 
 
@@ -610,7 +613,7 @@ def _read_checked(
     path: str, kind: _Kind, container: str
 ) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Row by row, naming the first bad line (only used when the fast reader failed)."""
-    with _open_text(path, container) as fh:
+    with _open_text(path, container, kind.what, kind.writer) as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header is None:
@@ -631,8 +634,10 @@ def _read_checked(
                     noun = "a number" if typ == "float" else "a whole number"
                     if typ == "int?":
                         noun += " or empty"
-                    shown = cell if len(cell) <= 40 else cell[:39] + "…"
-                    raise _bad(path, kind, f"line {line}", f"{name} {shown!r} is not {noun}") from None
+                    raise _bad(path, kind, f"line {line}", f"{name} is not {noun}") from None
+            for j in range(width - own):
+                if len(row[j]) > MAX_NAME:
+                    raise _bad(path, kind, f"line {line}", _name_too_long(f"column {j + 1}"))
             for j in range(width):
                 cols[j].append(row[j])
     raw = {name: _convert(name, cols[width - own + j]) for j, name in enumerate(kind.columns)}
@@ -641,7 +646,7 @@ def _read_checked(
 
 
 def _read_parquet(path: str, kind: _Kind) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    pa, table = _parquet(path, kind.what, kind.writer)
+    pa, table = _parquet(path, kind.what, kind.writer, named=kind.columns)
     key_names = _header(path, kind, [str(n) for n in table.column_names])
     out: dict[str, np.ndarray] = {}
     for name in kind.columns:
@@ -660,7 +665,7 @@ def _read_parquet(path: str, kind: _Kind) -> tuple[list[str], dict[str, np.ndarr
             out["root"] = nulls if nulls is not None else np.zeros(values.size, dtype=bool)
         else:
             out[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64 if typ == "float" else np.int64)
-    return key_names, _parquet_keys(pa, table, key_names), out
+    return key_names, _parquet_keys(pa, table, key_names, f"{kind.what} {path}"), out
 
 
 def read_cascades(path: str) -> CascadeTable:

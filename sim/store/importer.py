@@ -30,6 +30,7 @@ import numpy as np
 import psutil
 
 from sim.core.arrays import unique_sorted, unique_sorted_first
+from sim.core.boundedio import MAX_RATIO, ratio_limit
 from sim.core.diskio import reading_file
 from sim.core.memory import ensure_memory
 from sim.errors import BadFileError, BadParameterError, ResourceError
@@ -54,13 +55,11 @@ class EdgeList:
 BYTES_PER_TEXT_BYTE = 8
 #: Memory per parsed line while the ends are remapped and the world is built (measured about 100 bytes).
 BYTES_PER_LINE = 120
-#: How many times a gzip edge list may expand (real ones: 2 to 4; ``1 2`` lines repeated: over 1000). A
-#: file that expands more is refused while it is decompressed, before it costs memory.
-MAX_RATIO = 100
-#: The environment variable that raises (or lowers) :data:`MAX_RATIO` for a file you trust.
+#: How many times a gzip edge list may expand (``MAX_RATIO``: real ones 2 to 4, ``1 2`` lines repeated over
+#: 1000) is the bound every table file Agora reads has (:mod:`sim.core.boundedio`, with the little text never
+#: refused for its ratio): a file that expands more is refused while it is decompressed, before it costs
+#: memory. This environment variable raises (or lowers) it for an edge list you trust.
 RATIO_ENV = "AGORA_IMPORT_MAX_RATIO"
-#: Decompressed text never refused for its ratio: so little costs nothing, however well it compresses.
-RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 20
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _FLOAT = re.compile(
@@ -135,7 +134,7 @@ def _gunzip(path: str, raw: bytes, max_ratio: float) -> bytes:
     """Decompress a gzip stream in chunks, refusing as soon as it shows binary content, more expansion than
     ``max_ratio`` allows (a gzip bomb), or more text and lines than the memory allows."""
     available = psutil.virtual_memory().available
-    limit = max(RATIO_FLOOR, int(len(raw) * max_ratio))
+    limit = ratio_limit(len(raw), max_ratio)
     out = io.BytesIO()
     lines = 0
     try:

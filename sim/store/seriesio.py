@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.core.boundedio import MAX_BYTES, MAX_ROWS, Bounds, bounded_text, check_regular, opened, read_bounded
 from sim.core.diskio import replacing
 from sim.core.safe import csv_cell
 from sim.errors import BadFileError, BadParameterError
@@ -49,6 +50,13 @@ COLUMNS = ("run", "tick", "measure", "value")
 EXTENSIONS = (".csv", ".csv.gz", ".parquet")
 #: What a malformed file's message tells the user to do.
 _EXPECTED = "expected the columns run,tick,measure,value as written by agora run --series"
+#: The longest text cell a table file may hold (a measure name, a sweep key's value): such cells are names of a
+#: few characters, and a column of text costs its longest cell times its rows in memory.
+MAX_NAME = 200
+#: The most bytes (uncompressed, as its metadata says) the columns of a Parquet table file may hold, and the
+#: most its text columns may (their distinct names, stored once each in a real file).
+MAX_PARQUET = 4 * MAX_BYTES
+MAX_PARQUET_TEXT = MAX_BYTES // 4
 _INT_TEXT = re.compile(r"[+-]?\d+\Z")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 
@@ -457,20 +465,20 @@ def _bad(path: str, where: str, what: str) -> BadFileError:
 
 def _check_header(path: str, header: list[str]) -> list[str]:
     if len(header) < 4 or [h.strip() for h in header[-4:]] != list(COLUMNS):
-        shown = ",".join(header)
-        if len(shown) > 80:
-            shown = shown[:79] + "…"
-        raise _bad(path, "line 1", f"the header {shown!r} does not end with run,tick,measure,value")
+        raise _bad(path, "line 1", "the header does not end with run,tick,measure,value")
     keys = [h.strip() for h in header[:-4]]
     if len(set(keys)) != len(keys) or any(not k for k in keys):
         raise _bad(path, "line 1", "the key columns of the header must have distinct, non-empty names")
     return keys
 
 
-def _open_text(path: str, kind: str) -> Any:
-    if kind == "csv.gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+def _open_text(
+    path: str, kind: str, what: str = "series file", writer: str = "agora run --series", *, rows: int = MAX_ROWS
+) -> Any:
+    """The text of the table file at ``path`` (``kind``: its container) for the ``csv`` module, read within
+    bounds (:mod:`sim.core.boundedio`: a regular file, its bytes, lines and gzip expansion; at most ``rows``
+    rows); errors name the ``what`` and ``writer``, the command that writes such files."""
+    return bounded_text(path, what, f"a file written by {writer}", gz=kind == "csv.gz", bounds=Bounds(rows=rows))
 
 
 #: What reading a table file may raise that says the file is damaged (see :func:`_unreadable`).
@@ -482,14 +490,12 @@ def _check_readable(path: str, container: str, what: str, writer: str) -> None:
 
     Raises:
         BadParameterError: Parquet without the optional extra.
-        BadFileError: a folder or nothing at ``path`` (naming ``writer``, the command that writes such files).
+        BadFileError: a folder, a pipe, a device or nothing at ``path`` (naming ``writer``, the command that
+            writes such files), checked without blocking (:func:`sim.core.boundedio.check_regular`).
     """
     if container == "parquet":
         _pyarrow("reading")
-    if os.path.isdir(path):
-        raise BadFileError(f"{what} {path} is a folder: give the file written by {writer}")
-    if not os.path.exists(path):
-        raise BadFileError(f"{what} {path} does not exist: check the path")
+    check_regular(path, what, f"the file written by {writer}")
 
 
 def _unreadable(exc: BaseException) -> str:
@@ -497,7 +503,7 @@ def _unreadable(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "is not UTF-8 text"
     if isinstance(exc, csv.Error):
-        return f"is not valid CSV ({exc})"
+        return "is not valid CSV"
     if isinstance(exc, (gzip.BadGzipFile, EOFError, zlib.error)):
         return "is not a complete gzip file"
     return f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
@@ -532,11 +538,21 @@ class _SlowPath(Exception):
     """The vectorised reader met a row it cannot parse: read again row by row to say where."""
 
 
-def _read_bytes(path: str, kind: str) -> bytes:
-    opener: Any = gzip.open if kind == "csv.gz" else open
-    with opener(path, "rb") as fh:
-        data = fh.read()
-    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data  # a byte-order mark from a spreadsheet
+def _read_bytes(path: str, kind: str, what: str, writer: str) -> bytes:
+    """The bytes of a table file (decompressed; a spreadsheet's byte-order mark removed), read within bounds."""
+    return read_bounded(path, what, f"a file written by {writer}", gz=kind == "csv.gz")
+
+
+def _long_name(words: list[str]) -> bool:
+    """Whether a text column's distinct cells hold one longer than :data:`MAX_NAME` characters."""
+    return bool(words) and max(map(len, words)) > MAX_NAME
+
+
+def _name_too_long(what: str) -> str:
+    return (
+        f"{what} is longer than {MAX_NAME} characters: measure names and key values are short names in the files "
+        "Agora writes"
+    )
 
 
 def _distinct(cells: list[str]) -> tuple[list[str], np.ndarray]:
@@ -566,7 +582,7 @@ def _csv_cells(
         BadFileError: an empty file (naming ``writer``, the command that writes such files).
         _SlowPath: a quoted cell, a blank line or a line of another width: for the row-by-row reader.
     """
-    data = _read_bytes(path, container)
+    data = _read_bytes(path, container, what, writer)
     if not data.strip():
         raise BadFileError(f"{what} {path} is empty: give a file written by {writer}")
     if b"\r" in data:
@@ -606,13 +622,17 @@ def _read_csv_fast(path: str, kind: str) -> SeriesTable:
         value = np.fromiter(map(float, cells[width - 1 :: width]), dtype=np.float64, count=rows)
     except (ValueError, OverflowError):
         raise _SlowPath from None
-    keys = {k: _key_column(*_distinct(cells[j::width])) for j, k in enumerate(key_names)}
+    key_cells = [_distinct(cells[j::width]) for j in range(len(key_names))]
+    measure = _distinct(cells[width - 2 :: width])
+    if any(_long_name(words) for words, _ in [*key_cells, measure]):
+        raise _SlowPath  # to name the line
+    keys = {k: _key_column(*cells_of) for k, cells_of in zip(key_names, key_cells)}
     return SeriesTable(
         key_names=key_names,
         keys=keys,
         run=run,
         tick=tick,
-        measure=_text_column(*_distinct(cells[width - 2 :: width])),
+        measure=_text_column(*measure),
         value=value,
         source=path,
     )
@@ -635,11 +655,11 @@ def _read_csv_checked(path: str, kind: str) -> SeriesTable:
                 try:
                     cols[j].append(conv(row[j]))
                 except (ValueError, OverflowError):
-                    cell = row[j] if len(row[j]) <= 40 else row[j][:39] + "…"
-                    raise _bad(path, f"line {line}", f"{name} {cell!r} is not {noun}") from None
-            for j in range(width - 4):
+                    raise _bad(path, f"line {line}", f"{name} is not {noun}") from None
+            for j in [*range(width - 4), width - 2]:
+                if len(row[j]) > MAX_NAME:
+                    raise _bad(path, f"line {line}", _name_too_long("measure" if j == width - 2 else f"column {j + 1}"))
                 cols[j].append(row[j])
-            cols[-2].append(row[-2])
     parts = [[np.asarray(c, dtype=str)] for c in cols[:-4]]
     parts += [
         [np.asarray(cols[-4], dtype=np.int64)],
@@ -693,42 +713,160 @@ def _key_column(words: list[str], codes: np.ndarray) -> np.ndarray:
     return _text_column(words, codes)
 
 
-def _parquet(path: str, what: str, writer: str) -> tuple[Any, Any]:
-    """pyarrow and the table of the Parquet ``what`` at ``path``.
+def _parquet(
+    path: str,
+    what: str,
+    writer: str,
+    columns: Sequence[str] | None = None,
+    *,
+    rows: int = MAX_ROWS,
+    give: str | None = None,
+    named: Sequence[str] = (),
+) -> tuple[Any, Any]:
+    """pyarrow and the table of the Parquet ``what`` at ``path`` (only ``columns``, when named), read once its
+    metadata is checked: a regular file of at most :data:`~sim.core.boundedio.MAX_BYTES`, at most ``rows``
+    rows, columns of numbers or text (no nested or binary ones), at most :data:`MAX_PARQUET` bytes of column
+    data (:data:`MAX_PARQUET_TEXT` for text). Text columns are read first, alone and dictionary-encoded, so a
+    name repeated on every row is held once, and no cell may be longer than :data:`MAX_NAME` characters:
+    refusing such a file costs its indices, not its text spread over the rows. ``named``: the column names an
+    error may show (others are named by their place: a header is the file's text).
 
     Raises:
-        BadFileError: not a readable Parquet file (naming ``writer``, the command that writes such files).
+        BadFileError: not a readable Parquet file, or one past a bound (naming ``writer``, the command that
+            writes such files, or saying ``give``). pyarrow's own messages are not quoted: they may hold the
+            file's bytes.
     """
     pa = _pyarrow("reading")
     import pyarrow.parquet as pq  # noqa: PLC0415 - optional, only for .parquet
 
+    give = give or f"a file written by {writer}"
+
+    def bad(text: str) -> BadFileError:
+        return BadFileError(f"{what} {path} {text}: give {give}")
+
+    with opened(path, what, give) as fh:
+        schema, count, sizes = _parquet_meta(pa, pq, fh, bad)
+        names = [str(n) for n in schema.names]
+        wanted = names if columns is None else [n for n in columns if n in names]
+        sizes = {n: sizes.get(n, 0) for n in wanted}
+        if count > rows:
+            raise BadFileError(
+                f"{what} {path} has more than {rows:,} rows: Agora reads at most that many, so keep a part of it"
+            )
+        text = []
+        for j, name in enumerate(names):
+            if name not in sizes:
+                continue
+            typ = schema.field(name).type
+            value_type = typ.value_type if pa.types.is_dictionary(typ) else typ
+            is_text = pa.types.is_string(value_type) or pa.types.is_large_string(value_type)
+            if not (
+                is_text
+                or pa.types.is_integer(typ)
+                or pa.types.is_floating(typ)
+                or pa.types.is_boolean(typ)
+                or pa.types.is_null(typ)
+            ):
+                raise bad(f"has a column (the {_ordinal(j + 1)}) of {typ}, which no table Agora writes holds")
+            if is_text:
+                text.append(name)
+                if sizes[name] > MAX_PARQUET_TEXT:
+                    raise bad(
+                        f"has a text column (the {_ordinal(j + 1)}) of {sizes[name] / 2**20:,.0f} MiB, more than "
+                        f"the {MAX_PARQUET_TEXT / 2**20:,.0f} MiB Agora reads"
+                    )
+        if sum(sizes.values()) > MAX_PARQUET:
+            raise bad(
+                f"holds {sum(sizes.values()) / 2**20:,.0f} MiB of column data, more than the "
+                f"{MAX_PARQUET / 2**20:,.0f} MiB Agora reads"
+            )
+        try:
+            fh.seek(0)
+            reader = pq.ParquetFile(fh, read_dictionary=text)
+            first = reader.read(columns=text, use_threads=False) if text else None
+            for name in text:
+                assert first is not None
+                if _longest(pa, first.column(name)) > MAX_NAME:
+                    shown = f"column {name}" if name in named else f"its {_ordinal(names.index(name) + 1)} column"
+                    raise BadFileError(f"{what} {path} {shown}: {_name_too_long('a text cell')}")
+            rest = reader.read(columns=[n for n in wanted if n not in text], use_threads=False)
+        except (pa.ArrowException, OSError, ValueError):
+            raise bad("is not a readable Parquet file") from None
+        held = {n: rest.column(n) for n in rest.column_names}
+        if first is not None:
+            held.update({n: first.column(n) for n in text})
+    return pa, pa.table({n: held[n] for n in wanted})
+
+
+def _longest(pa: Any, column: Any) -> int:
+    """The most characters of a cell of a (dictionary-encoded) text column, read from its distinct values."""
+    import pyarrow.compute as pc  # noqa: PLC0415 - optional, only for .parquet
+
+    longest = 0
+    for chunk in column.chunks:
+        values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+        if len(values):
+            longest = max(longest, int(pc.max(pc.utf8_length(values)).as_py() or 0))
+    return longest
+
+
+def _parquet_meta(pa: Any, pq: Any, fh: Any, bad: Callable[[str], BadFileError]) -> tuple[Any, int, dict[str, int]]:
+    """A Parquet file's schema, rows and each column's uncompressed bytes, from its footer alone."""
     try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BadFileError(
-            f"{what} {path} is not a readable Parquet file ({first[:120]}): give a file written by {writer}"
-        ) from None
-    return pa, table
+        meta = pq.ParquetFile(fh)
+        schema = meta.schema_arrow
+        count = int(meta.metadata.num_rows)
+        sizes: dict[str, int] = {}
+        for g in range(meta.metadata.num_row_groups):
+            group = meta.metadata.row_group(g)
+            for c in range(group.num_columns):
+                chunk = group.column(c)
+                top = str(chunk.path_in_schema).split(".")[0]
+                sizes[top] = sizes.get(top, 0) + int(chunk.total_uncompressed_size)
+    except (pa.ArrowException, OSError, ValueError):
+        raise bad("is not a readable Parquet file") from None
+    return schema, count, sizes
 
 
-def _parquet_keys(pa: Any, table: Any, key_names: list[str]) -> dict[str, np.ndarray]:
+def _parquet_schema(path: str, what: str, give: str) -> tuple[Any, list[str], list[Any], int]:
+    """pyarrow, the column names, their types and the rows of the Parquet ``what`` at ``path``, from its
+    footer alone (nothing else is read).
+
+    Raises:
+        BadFileError: see :func:`sim.core.boundedio.opened`; not a readable Parquet file.
+    """
+    pa = _pyarrow("reading")
+    import pyarrow.parquet as pq  # noqa: PLC0415 - optional, only for .parquet
+
+    def bad(text: str) -> BadFileError:
+        return BadFileError(f"{what} {path} {text}: give {give}")
+
+    with opened(path, what, give) as fh:
+        schema, count, _ = _parquet_meta(pa, pq, fh, bad)
+    return pa, [str(n) for n in schema.names], [schema.field(i).type for i in range(len(schema.names))], count
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def _parquet_keys(pa: Any, table: Any, key_names: list[str], source: str = "") -> dict[str, np.ndarray]:
     """The key columns of a Parquet table: int64 where whole numbers without a gap, float64 where numbers,
-    else text."""
+    else text (``source``: the file, named with the column when a text cell is too long)."""
     keys = {}
-    for k in key_names:
+    for j, k in enumerate(key_names):
         col = table.column(k)
         if pa.types.is_integer(col.type) and not col.null_count:
             keys[k] = col.to_numpy().astype(np.int64)
         elif pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
             keys[k] = np.asarray(col.to_pylist(), dtype=np.float64)
         else:
-            keys[k] = _arrow_text(pa, col)
+            keys[k] = _arrow_text(pa, col, f"{source} column {j + 1}")
     return keys
 
 
 def _read_parquet(path: str) -> SeriesTable:
-    pa, table = _parquet(path, "series file", "agora run --series")
+    pa, table = _parquet(path, "series file", "agora run --series", named=COLUMNS)
     names = [str(n) for n in table.column_names]
     key_names = _check_header(path, names)
     cols = {}
@@ -761,24 +899,27 @@ def _read_parquet(path: str) -> SeriesTable:
         or pa.types.is_dictionary(measure.type)
     ):
         raise _bad(path, "column measure", f"holds {measure.type} where text is expected")
-    keys = _parquet_keys(pa, table, key_names)
+    keys = _parquet_keys(pa, table, key_names, f"series file {path}")
     return SeriesTable(
         key_names=key_names,
         keys=keys,
         run=out["run"],
         tick=out["tick"],
-        measure=_arrow_text(pa, measure),
+        measure=_arrow_text(pa, measure, f"series file {path} column measure"),
         value=out["value"],
         source=path,
     )
 
 
-def _arrow_text(pa: Any, column: Any) -> np.ndarray:
-    """A text column of many repeated values as a str array, through its distinct values."""
+def _arrow_text(pa: Any, column: Any, where: str = "a text column") -> np.ndarray:
+    """A text column of many repeated values as a str array, through its distinct values; one longer than
+    :data:`MAX_NAME` is refused (``where``: the file and column, for the message) before the array is made."""
     array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
     if not pa.types.is_dictionary(array.type):
         array = array.dictionary_encode()
     words = [_key_text(v) for v in array.dictionary.to_pylist()]
+    if _long_name(words):
+        raise BadFileError(f"{where}: {_name_too_long('a text cell')}")
     codes = array.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     if array.null_count:  # a missing key value reads as ''
         words.append("")

@@ -21,32 +21,48 @@ Sweep files (grid-key columns before ``run``) are refused: keep one combination'
 columns. Every problem is one sentence naming the file (and the line, for a bad row) and what to do:
 :class:`~sim.errors.BadFileError` for an unreadable or malformed file, :class:`~sim.errors.BadParameterError`
 for content the world contradicts (an unknown id) or an unusable path. Nothing is evaluated: cells are read
-with the ``csv`` module and converted with ``int``/``float``; no file of more than :data:`MAX_ROWS` rows is
-read.
+with the ``csv`` module and converted with ``int``/``float``.
+
+**Bounded before it is read** (:mod:`sim.core.boundedio`): a regular file (a pipe, a device or a folder is one
+sentence at once), at most 256 MiB of text with lines of at most 64 KiB, a gzip expansion of at most 100 times,
+at most :data:`MAX_ROWS` rows; for Parquet, the rows, the columns' types and sizes from the footer before a
+column is read. **Possible values only**: no tick past :data:`MAX_TICK` (a fit simulates at most
+``--steps``' 1,000,000 ticks), counts of agents (states, ``reached``, ``new``, ``depth``, ``breadth``, cascade
+sizes) from 0 to the world's agents, no agent its own source. **No file content in a message**: a line is named
+by its number, a column by its name only where Agora knows the name (the layouts' columns, the series measures,
+the fitted model's states), else by its place.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
-import io
+import functools
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from sim.core.boundedio import MAX_ROWS, Bounds, bounded_stream, bounded_text, check_regular
 from sim.core.cascade import forest_of_rows
 from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError
 from sim.store.cascadeio import CASCADE_COLUMNS, read_cascades
 from sim.store.seriesio import COLUMNS as SERIES_COLUMNS
-from sim.store.seriesio import READ_ERRORS, _pyarrow, _unreadable, read_series
+from sim.store.seriesio import READ_ERRORS, _parquet, _parquet_schema, _pyarrow, _unreadable, read_series
 
-#: The most rows an observation file may have (a bound on memory and time: a bigger file is refused).
-MAX_ROWS = 50_000_000
+#: The latest tick an observation may hold: a fit simulates ticks 0 .. MAX_TICK at most (``--steps`` is at most
+#: 1,000,000), and a file's last tick sets its horizon, so a later one would ask for a run without bound.
+MAX_TICK = 999_999
+#: The measures every run's series has beside its model's states (``sim.runs.fit.summaries.SERIES_MEASURES``):
+#: counts of agents, as the states are.
+COUNT_MEASURES = ("reached", "new", "depth", "breadth")
+#: Column names an error may show: those of the layouts (any other name is shown by its place in the header).
+_LAYOUT_NAMES = frozenset(("tick", "run", "measure", "value", "size", "id", *CASCADE_COLUMNS, *COUNT_MEASURES))
+#: What errors tell the user to give.
+_GIVE = "a file (.csv, .csv.gz or .parquet)"
 #: Rows converted at a time when reading a CSV body (bounds the memory of the Python cells).
 _CHUNK_ROWS = 1 << 18
 #: The layouts, as the message for an unknown header lists them.
@@ -128,24 +144,28 @@ Observed = ObservedSeries | ObservedCascades | ObservedTimes
 # --- where a file's rows are --------------------------------------------------------------------------
 
 
-def _cut(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 @dataclass(frozen=True)
 class _File:
-    """An observation file: its path and container (``csv``, ``csv.gz`` or ``parquet``)."""
+    """An observation file: its path and container (``csv``, ``csv.gz`` or ``parquet``); ``known``: the
+    column and measure names its errors may show."""
 
     path: str
     container: str
+    known: frozenset[str] = _LAYOUT_NAMES
+    counts: frozenset[str] = frozenset(COUNT_MEASURES)
 
     def bad(self, what: str) -> BadFileError:
         return BadFileError(f"observation file {self.path} {what}")
 
     def open_text(self) -> Any:
-        if self.container == "csv.gz":
-            return io.TextIOWrapper(gzip.open(self.path, "rb"), encoding="utf-8-sig", newline="")
-        return open(self.path, encoding="utf-8-sig", newline="")
+        """The file's text, read within bounds (:mod:`sim.core.boundedio`)."""
+        return bounded_text(
+            self.path, "observation file", _GIVE, gz=self.container == "csv.gz", bounds=Bounds(rows=MAX_ROWS)
+        )
+
+    def label(self, name: str, column: int) -> str:
+        """``name`` where Agora knows it, else the column's place (1-based): never a header's unknown text."""
+        return name if name in self.known else f"column {column}"
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """The CSV rows after the header, each with the line it starts on; blank lines are skipped."""
@@ -180,16 +200,14 @@ def _container(path: str) -> str:
     raise BadParameterError(f"observation file {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet")
 
 
-def _opened(path: str) -> _File:
-    """The file at ``path``, checked to exist (and pyarrow there for Parquet)."""
+def _opened(path: str, states: tuple[str, ...]) -> _File:
+    """The file at ``path``, checked to be a regular file, opened without blocking (and pyarrow there for
+    Parquet); ``states``: the fitted model's states (counts of agents, and names errors may show)."""
     container = _container(path)
     if container == "parquet":
         _pyarrow("reading")
-    if os.path.isdir(path):
-        raise BadFileError(f"observation file {path} is a folder: give a file")
-    if not os.path.exists(path):
-        raise BadFileError(f"observation file {path} does not exist: check the path")
-    return _File(path, container)
+    check_regular(path, "observation file", _GIVE)
+    return _File(path, container, _LAYOUT_NAMES | set(states), frozenset((*COUNT_MEASURES, *states)))
 
 
 def _too_many(f: _File) -> BadFileError:
@@ -197,27 +215,18 @@ def _too_many(f: _File) -> BadFileError:
 
 
 def _header_and_size(f: _File) -> list[str]:
-    """The header's cells (stripped), after checking the file has at most :data:`MAX_ROWS` rows (counted
-    without reading past the bound, so a compressed file that expands without end is refused early)."""
+    """The header's cells (stripped), after checking the whole file within bounds (:mod:`sim.core.boundedio`)
+    in one streaming pass that keeps nothing, so a file past a bound costs a chunk of memory; for Parquet, from
+    its footer (rows, columns) alone."""
     if f.container == "parquet":
-        pa = _pyarrow("reading")
-        try:
-            meta = pa.parquet.ParquetFile(f.path)
-            names = [str(n) for n in meta.schema_arrow.names]
-            rows = int(meta.metadata.num_rows)
-        except (pa.ArrowException, OSError) as exc:
-            first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise f.bad(f"is not a readable Parquet file ({_cut(first, 120)})") from None
+        _, names, _, rows = _parquet_schema(f.path, "observation file", _GIVE)
         if rows > MAX_ROWS:
             raise _too_many(f)
         return [n.strip() for n in names]
-    opener: Any = gzip.open if f.container == "csv.gz" else open
-    lines = 0
-    with opener(f.path, "rb") as raw:
-        while block := raw.read(1 << 23):
-            lines += block.count(b"\n")
-            if lines > MAX_ROWS + 1:
-                raise _too_many(f)
+    gz = f.container == "csv.gz"
+    with bounded_stream(f.path, "observation file", _GIVE, gz=gz, bounds=Bounds(rows=MAX_ROWS)) as raw:
+        while raw.read(1 << 20):
+            pass
     with f.open_text() as fh:
         for row in csv.reader(fh):
             if row:
@@ -238,17 +247,17 @@ def _convert(cells: tuple[str, ...] | list[str], kind: str) -> np.ndarray:
 
 
 def _checked_row(f: _File, line: int, row: list[str], names: list[str], kinds: list[str]) -> None:
-    """Raise for the first cell of ``row`` that is not what its column holds."""
+    """Raise for the first cell of ``row`` that is not what its column holds (the cell is not quoted)."""
     if len(row) != len(names):
         raise f.bad(f"line {line}: {len(row)} fields where the header has {len(names)}")
-    for cell, name, kind in zip(row, names, kinds):
+    for j, (cell, name, kind) in enumerate(zip(row, names, kinds)):
         try:
             _convert([cell], kind)
         except (ValueError, OverflowError):
             noun = _NOUN[kind] + (
                 " (a 64-bit integer)" if kind == "int" and cell.strip().lstrip("+-").isdigit() else ""
             )
-            raise f.bad(f"line {line}: {name} {_cut(cell)!r} is not {noun}") from None
+            raise f.bad(f"line {line}: {f.label(name, j + 1)} is not {noun}") from None
 
 
 def _csv_numbers(f: _File, names: list[str], kinds: list[str]) -> list[np.ndarray]:
@@ -279,27 +288,25 @@ def _csv_numbers(f: _File, names: list[str], kinds: list[str]) -> list[np.ndarra
 
 
 def _parquet_numbers(f: _File, names: list[str], kinds: list[str]) -> list[np.ndarray]:
-    """The named columns of a Parquet file as arrays (whole numbers where ``int``; no missing value)."""
-    pa = _pyarrow("reading")
-    try:
-        table = pa.parquet.read_table(f.path, columns=names)
-    except (pa.ArrowException, OSError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise f.bad(f"is not a readable Parquet file ({_cut(first, 120)})") from None
+    """The named columns of a Parquet file as arrays (whole numbers where ``int``; no missing value); their
+    types are checked from the footer before any is read."""
+    pa, have, types, _ = _parquet_schema(f.path, "observation file", _GIVE)
+    for j, (name, kind) in enumerate(zip(names, kinds)):
+        typ = types[have.index(name)]
+        if not (pa.types.is_integer(typ) or (kind == "float" and pa.types.is_floating(typ))):
+            noun = "numbers" if kind == "float" else "whole numbers"
+            raise f.bad(f"column {name if name in f.known else j + 1} holds {typ} where {noun} are expected")
+    _, table = _parquet(f.path, "observation file", "", names, rows=MAX_ROWS, give=_GIVE, named=tuple(f.known))
     out = []
-    for name, kind in zip(names, kinds):
+    for j, (name, kind) in enumerate(zip(names, kinds)):
         col = table.column(name)
         if col.null_count:
             row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-            raise f.at(row, f"{name} is missing")
-        integer = pa.types.is_integer(col.type)
-        if not (integer or (kind == "float" and pa.types.is_floating(col.type))):
-            noun = "numbers" if kind == "float" else "whole numbers"
-            raise f.bad(f"column {name} holds {col.type} where {noun} are expected")
+            raise f.at(row, f"{f.label(name, j + 1)} is missing")
         values = col.to_numpy(zero_copy_only=False)
         if kind == "int" and values.dtype.kind == "u" and values.size and int(values.max()) >= 2**63:
             row = int(np.argmax(values >= 2**63))
-            raise f.at(row, f"{name} {int(values[row])} is not a whole number (a 64-bit integer)")
+            raise f.at(row, f"{f.label(name, j + 1)} {int(values[row])} is not a whole number (a 64-bit integer)")
         out.append(np.asarray(values, dtype=np.int64 if kind == "int" else np.float64))
     return out
 
@@ -310,20 +317,61 @@ def _numbers(f: _File, names: list[str], kinds: list[str]) -> list[np.ndarray]:
     return _csv_numbers(f, names, kinds)
 
 
-def _check_finite(f: _File, values: np.ndarray, name: str) -> None:
+def _check_finite(f: _File, values: np.ndarray, label: str) -> None:
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad))
-        raise f.at(row, f"{name} is {float(values[row])!r}: every value must be a finite number")
+        raise f.at(row, f"{label} is {float(values[row])!r}: every value must be a finite number")
+
+
+def _agents(world: World | None) -> int | None:
+    return None if world is None else int(world.n)
+
+
+def _check_count(
+    f: _File, values: np.ndarray, label: Callable[[int], str], agents: int | None, rows: np.ndarray | None = None
+) -> None:
+    """Counts of agents (a state's, ``reached``, ``new``, a cascade's size): from 0 to the world's ``agents``
+    (when known). ``label(i)`` names value ``i``'s column; ``rows``: each value's row in the file (ascending),
+    where they are not all of its rows."""
+    if not values.size:
+        return
+    low = values < 0
+    high = values > agents if agents is not None else np.zeros(values.size, dtype=bool)
+    wrong = np.flatnonzero(low | high)
+    if not wrong.size:
+        return
+    i = int(wrong[0])
+    row = i if rows is None else int(rows[i])
+    value = float(values[i])
+    shown = f"{int(value):,}" if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
+    if low[i]:
+        raise f.at(row, f"{label(i)} is {shown}, below 0: a count of agents is never negative")
+    raise f.at(
+        row, f"{label(i)} is {shown}, more than the world's {agents:,} agents: give the observations of this world"
+    )
+
+
+def _check_last_tick(f: _File, ticks: np.ndarray, rows: np.ndarray | None = None) -> None:
+    """No tick past :data:`MAX_TICK` (a fit's horizon is the file's last tick)."""
+    late = np.flatnonzero(ticks > MAX_TICK)
+    if late.size:
+        i = int(late[0]) if rows is None else int(late[np.argmin(rows[late])])
+        raise f.at(
+            i if rows is None else int(rows[i]),
+            f"tick {int(ticks[i])} is past tick {MAX_TICK:,}, the last a fit simulates (--steps is at most "
+            f"{MAX_TICK + 1:,}): keep the rows up to it",
+        )
 
 
 def _check_ticks(f: _File, ticks: np.ndarray, strictly: bool) -> None:
-    """Ticks >= 0, in order (increasing when ``strictly``, else never decreasing)."""
+    """Ticks from 0 to :data:`MAX_TICK`, in order (increasing when ``strictly``, else never decreasing)."""
     if not ticks.size:
         raise f.bad("has a header but no rows: give at least one row")
     if int(ticks.min()) < 0:
         row = int(np.argmax(ticks < 0))
         raise f.at(row, f"tick {int(ticks[row])} is negative: ticks count from 0 (the seeding)")
+    _check_last_tick(f, ticks)
     step = np.diff(ticks)
     wrong = step <= 0 if strictly else step < 0
     if wrong.any():
@@ -336,19 +384,26 @@ def _check_ticks(f: _File, ticks: np.ndarray, strictly: bool) -> None:
 # --- the layouts ----------------------------------------------------------------------------------------
 
 
-def _wide_series(f: _File, header: list[str]) -> ObservedSeries:
+def _same(label: str, _: int) -> str:
+    return label
+
+
+def _wide_series(f: _File, header: list[str], agents: int | None) -> ObservedSeries:
     names = header[1:]
     if any(not n for n in names) or len(set(header)) != len(header):
         raise f.bad("line 1: the measure columns after tick must have distinct, non-empty names")
     cols = _numbers(f, header, ["int"] + ["float"] * len(names))
     ticks = cols[0]
     _check_ticks(f, ticks, strictly=True)
-    for name, values in zip(names, cols[1:]):
-        _check_finite(f, values, name)
+    for j, (name, values) in enumerate(zip(names, cols[1:])):
+        label = f.label(name, j + 2)
+        _check_finite(f, values, label)
+        if name in f.counts:
+            _check_count(f, values, functools.partial(_same, label), agents)
     return ObservedSeries(f.path, ticks, dict(zip(names, cols[1:])))
 
 
-def _long_series(f: _File) -> ObservedSeries:
+def _long_series(f: _File, agents: int | None) -> ObservedSeries:
     table = read_series(f.path)
     if not len(table):
         raise f.bad("has a header but no rows: give the --series file of a run")
@@ -360,6 +415,10 @@ def _long_series(f: _File) -> ObservedSeries:
     _check_ticks(f, ticks, strictly=False)
     _check_finite(f, table.value, "value")
     names = table.measures()
+    counted = [m for m in names if m in f.counts]
+    if counted:
+        rows = np.flatnonzero(np.isin(table.measure, counted))
+        _check_count(f, table.value[rows], lambda i: str(table.measure[rows[i]]), agents, rows)
     code = {m: i for i, m in enumerate(names)}
     measure = np.fromiter(map(code.__getitem__, table.measure.tolist()), dtype=np.int64, count=len(table))
     distinct, at = np.unique(ticks, return_inverse=True)
@@ -369,19 +428,25 @@ def _long_series(f: _File) -> ObservedSeries:
         repeated = np.ones(key.size, dtype=bool)
         repeated[first] = False
         row = int(np.argmax(repeated))
-        raise f.at(row, f"measure {str(table.measure[row])!r} at tick {int(ticks[row])} is repeated: keep one value")
+        shown = _measure(f, str(table.measure[row]))
+        raise f.at(row, f"{shown} at tick {int(ticks[row])} is repeated: keep one value")
     if seen.size < distinct.size * len(names):
         have = np.zeros(distinct.size * len(names), dtype=bool)
         have[seen] = True
         gap = int(np.argmax(~have))
         raise f.bad(
-            f"has no value of measure {names[gap % len(names)]!r} at tick {int(distinct[gap // len(names)])}: "
+            f"has no value of {_measure(f, names[gap % len(names)])} at tick {int(distinct[gap // len(names)])}: "
             "every tick needs every measure"
         )
     flat = np.empty(distinct.size * len(names), dtype=np.float64)
     flat[key] = table.value
     grid = flat.reshape(distinct.size, len(names))
     return ObservedSeries(f.path, distinct.astype(np.int64), {m: grid[:, j].copy() for j, m in enumerate(names)})
+
+
+def _measure(f: _File, name: str) -> str:
+    """``measure NAME`` where Agora knows the name, else the measure's place among the file's (never its text)."""
+    return f"measure {name}" if name in f.known else "a measure"
 
 
 def _cascade_trees(f: _File, world: World | None) -> ObservedCascades:
@@ -393,6 +458,14 @@ def _cascade_trees(f: _File, world: World | None) -> ObservedCascades:
         if values.size and int(values.min()) < 0:
             row = int(np.argmax(values < 0))
             raise f.at(row, f"{name} {int(values[row])} is negative")
+    _check_last_tick(f, table.tick)
+    itself = np.flatnonzero(~table.root & (table.source == table.agent))
+    if itself.size:
+        row = int(itself[0])
+        raise f.at(
+            row,
+            f"agent {int(table.agent[row])} is its own source: no agent adopts from itself (a root's source is empty)",
+        )
     order = np.lexsort((table.agent, table.run))
     run_sorted, agent_sorted = table.run[order], table.agent[order]
     twice = (np.diff(run_sorted) == 0) & (np.diff(agent_sorted) == 0)
@@ -427,7 +500,7 @@ def _first_repeat(values: np.ndarray) -> int | None:
     return int(np.argmax(again))
 
 
-def _cascade_sizes(f: _File, header: list[str]) -> ObservedCascades:
+def _cascade_sizes(f: _File, header: list[str], agents: int | None) -> ObservedCascades:
     cols = _numbers(f, header, ["int"] * len(header))
     sizes = cols[-1]
     if not sizes.size:
@@ -435,6 +508,7 @@ def _cascade_sizes(f: _File, header: list[str]) -> ObservedCascades:
     if int(sizes.min()) < 1:
         row = int(np.argmax(sizes < 1))
         raise f.at(row, f"size {int(sizes[row])} is below 1: a cascade holds at least its seed")
+    _check_count(f, sizes, functools.partial(_same, "size"), agents)
     if len(cols) == 2:
         run = cols[0]
         if int(run.min()) < 0:
@@ -474,6 +548,7 @@ def _adoption_times(f: _File, header: list[str], world: World | None) -> Observe
     if int(ticks.min()) < 0:
         row = int(np.argmax(ticks < 0))
         raise f.at(row, f"tick {int(ticks[row])} is negative: ticks count from 0 (the seeding)")
+    _check_last_tick(f, ticks)
     twice = _first_repeat(ids)
     if twice is not None:
         earlier = int(np.argmax(ids == ids[twice]))
@@ -486,53 +561,60 @@ def _adoption_times(f: _File, header: list[str], world: World | None) -> Observe
     return ObservedTimes(f.path, _known_ids(f, world, ids), ticks)
 
 
-def read_observed(path: str, world: World | None = None) -> Observed:
-    """Read and check an observation file (see the module docstring for the layouts).
+def read_observed(path: str, world: World | None = None, states: tuple[str, ...] = ()) -> Observed:
+    """Read and check an observation file (see the module docstring for the layouts and bounds).
 
     Args:
         path: a ``.csv``, ``.csv.gz`` or ``.parquet`` file.
         world: the world the observations come from; needed for adoption times (ids become agents), and
-            checks a cascades file's agent ids when given.
+            checks a cascades file's agent ids and every count of agents (no more than it has) when given.
+        states: the state names of the model to fit: their columns are counts of agents (as ``reached``,
+            ``new``, ``depth`` and ``breadth`` are), and errors may name them.
 
     Returns:
         An :class:`ObservedSeries`, :class:`ObservedCascades` or :class:`ObservedTimes`, by the header.
 
     Raises:
-        BadFileError: a missing, unreadable, empty or malformed file, one of more than :data:`MAX_ROWS`
-            rows, an unknown header, a bad cell (its line named), ticks out of order or repeated, a
-            negative tick, a size below 1, NaN or infinite values, an id listed twice, adoption times
-            without a seed (tick 0), a sweep's file or several runs where one is read.
+        BadFileError: a missing, unreadable, empty or malformed file, not a regular file (a pipe, a device,
+            a folder), one past a bound (bytes, a line's length, :data:`MAX_ROWS` rows, gzip expansion; a
+            Parquet file's rows, types or sizes), an unknown header, a bad cell (its line named), ticks out of
+            order, repeated or past :data:`MAX_TICK`, a negative tick, a count of agents below 0 or above the
+            world's agents, a size below 1, NaN or infinite values, an id listed twice, an agent its own
+            source, adoption times without a seed (tick 0), a sweep's file or several runs where one is read.
         BadParameterError: an unknown extension, Parquet without pyarrow, adoption times without a world, an
             id the world does not have.
     """
-    f = _opened(os.fspath(path))
+    f = _opened(os.fspath(path), tuple(states))
     try:
         header = _header_and_size(f)
     except READ_ERRORS as exc:
         raise f.bad(f"{_unreadable(exc)}: give a CSV file") from None
+    agents = _agents(world)
     lower = [h.lower() for h in header]
     for own, writer in ((SERIES_COLUMNS, "--series"), (CASCADE_COLUMNS, "--cascades")):
         if tuple(header[-len(own) :]) == own:
             if len(header) > len(own):
-                keys = ",".join(header[: -len(own)])
+                keys = len(header) - len(own)
                 raise f.bad(
-                    f"has the grid-key columns {_cut(keys)} of an agora sweep {writer} file: "
-                    f"keep the rows of one combination and drop those columns"
+                    f"has {keys} grid-key column{'s' if keys > 1 else ''} before run, as an agora sweep {writer} "
+                    "file has: keep the rows of one combination and drop those columns"
                 )
-            return _long_series(f) if own == SERIES_COLUMNS else _cascade_trees(f, world)
+            return _long_series(f, agents) if own == SERIES_COLUMNS else _cascade_trees(f, world)
     if lower in (["size"], ["run", "size"]):
-        return _cascade_sizes(f, lower)
+        return _cascade_sizes(f, lower, agents)
     if lower == ["id", "tick"]:
         return _adoption_times(f, lower, world)
     if lower[-2:] == ["size", "ccdf"]:
         raise f.bad("is a --ccdf size distribution: give the --cascades file, or one cascade size per row (size)")
     if lower[0] == "tick" and len(header) >= 2:
-        return _wide_series(f, ["tick", *header[1:]])
-    raise f.bad(f"line 1: the header {_cut(','.join(header), 80)!r} is not one Agora reads: give {_LAYOUTS}")
+        return _wide_series(f, ["tick", *header[1:]], agents)
+    raise f.bad(f"line 1: the header is not one Agora reads: give {_LAYOUTS}")
 
 
 __all__ = [
+    "COUNT_MEASURES",
     "MAX_ROWS",
+    "MAX_TICK",
     "Observed",
     "ObservedCascades",
     "ObservedSeries",

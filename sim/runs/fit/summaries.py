@@ -55,10 +55,10 @@ class SeriesSummary(Summary):
     def __init__(self, columns: dict[str, np.ndarray], ticks: np.ndarray, states: tuple[str, ...], model: str) -> None:
         known = (*states, *SERIES_MEASURES)
         for name in columns:
-            if name not in known:
+            if name not in known:  # not named: a header is the file's text, and errors never show it
                 raise BadParameterError(
-                    f"the observed series has a column {name!r}, which model {model!r} does not report: "
-                    f"its series are {', '.join(known)}"
+                    f"the observed series has a column that model {model!r} does not report: its series are "
+                    f"{', '.join(known)} (--columns picks the ones to fit)"
                 )
         if not columns:
             raise BadParameterError("the observed series has no column beside tick: give at least one (e.g. I, new)")
