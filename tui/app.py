@@ -22,6 +22,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.scrollbar import ScrollBar
 from textual.widgets import ContentSwitcher, Static
 
 from sim.live.controller import WorldController, WorldSnapshot
@@ -52,7 +53,7 @@ from .views import (
     ViewSet,
     show,
 )
-from .widgets import KeyBar, StatusHeader
+from .widgets import KeyBar, StatusHeader, WholeCellScrollBar
 from .world import FULL_GC_THRESHOLD, WorldLink
 
 if TYPE_CHECKING:  # pragma: no cover - names for annotations only
@@ -80,6 +81,15 @@ class Live(Generic[T]):
         return value
 
 
+class MainScreen(Screen[None]):
+    """The app's screen under its views. It focuses nothing by itself: Textual's screens focus their first
+    focusable widget whenever they come back with nothing focused, which put the keys in a hidden view's
+    widget after every dialog. Closing a dialog gives the keys back to the widget that had them (none: the
+    app's keys)."""
+
+    AUTO_FOCUS = ""
+
+
 class AgoraApp(App[None]):
     """Watch a world live, inject messages, step, inspect, save and load."""
 
@@ -90,6 +100,8 @@ class AgoraApp(App[None]):
     /* Notifications as wide as their longest line allows (up to most of the screen), so a path they
        quote is on one line where the terminal is wide enough (Textual's are 60 columns). */
     Toast { width: auto; min-width: 60; max-width: 85%; }
+    /* Scrollbars one column wide, their thumb whole cells (tui.widgets.WholeCellScrollBar). */
+    * { scrollbar-size-vertical: 1; }
     """
     _VIEWS_GROUP = Binding.Group("views", compact=True)
     _SPEED_GROUP = Binding.Group("speed", compact=True)
@@ -120,7 +132,7 @@ class AgoraApp(App[None]):
         Binding("f", "forecast", "Forecast", tooltip="branch the present: each arm's band of reach ahead of now"),
         Binding("slash", "find", "Find", show=False),  # in the help and the palette; the footer is full
         Binding("question_mark", "help", "Help"),
-        Binding("q", "quit_app", "Quit"),
+        Binding("q", "quit", "Quit"),
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
@@ -162,6 +174,7 @@ class AgoraApp(App[None]):
                 ticks (0: off) or ``checkpoint_seconds`` (None: off), so a crash loses at most the ticks since.
         """
         super().__init__()
+        ScrollBar.renderer = WholeCellScrollBar  # Textual's documented hook (its class attribute)
         #: The live world: every engine part and every world operation is the controller's.
         self.controller: WorldController | None = None
         #: What the views show of it.
@@ -195,13 +208,16 @@ class AgoraApp(App[None]):
             checkpoint_every,
             checkpoint_seconds,
         )
-        self.link = WorldLink(self, options, self.interventions)
+        self.link = WorldLink(self, options, self.interventions, self.pace)
         # What the views, the palette and scripts call by the app's name.
         self.applied_interventions: Callable[[], tuple[tuple[int, str], ...]] = self.interventions.marks
         self.set_recommender = self.plugin_actions.set_recommender
         self.sample_resources = self.resources.sample
 
     # -- layout -----------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         yield StatusHeader("Agora — opening the world…", id="status", markup=False)
         with ContentSwitcher(initial="loading", id="views"):
@@ -398,11 +414,14 @@ class AgoraApp(App[None]):
     def action_communities(self) -> None:
         self.analysis.detect()
 
-    def action_quit_app(self) -> None:
+    async def action_quit(self) -> None:
+        """Quit, offering to save unsaved changes first: q, and Textual's own quit key (ctrl+q, which ctrl+c
+        points to), which quit at once, unsaved changes and all, before it was this action."""
         self.files.quit()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Quit" is left out: the palette's one Quit is q's, which offers to save first.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Quit")
         yield from key_commands(
             self,
             self.BINDINGS,

@@ -18,6 +18,7 @@ from sim.live.frontend import (
 
 from .host import AppHost
 from .interventions import Interventions
+from .pace import Pace
 from .recommenders import recommender_label
 
 
@@ -27,19 +28,23 @@ class EventLog:
     Args:
         app: the app (its notices and tick rate).
         interventions: says what an applied intervention did.
+        pace: hears of every tick and injection (a run pauses when nothing is left to change).
     """
 
-    def __init__(self, app: AppHost, interventions: Interventions) -> None:
+    def __init__(self, app: AppHost, interventions: Interventions, pace: Pace) -> None:
         self.app = app
         self.interventions = interventions
+        self.pace = pace
 
     def on_event(self, event: Event) -> None:
         """Log (and, when it needs the user, notify) one event of the simulation."""
         if isinstance(event, TickCompleted):
             self.app.tick_rate.record()
+            self.pace.tick_completed()
             return
         log = self.app.notices.log
         if isinstance(event, MessageInjected):
+            self.pace.injected()
             log(f"tick {event.tick}: message {event.message_id} injected ({event.model}): {event.text}")
         elif isinstance(event, PropagationStarted):
             log(f"tick {event.tick}: session {event.session_id} started with {event.seeds} seeds")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 
+from rich.text import Text
+
 from sim.errors import AgoraError
-from sim.live.frontend import load_warnings, saves_dir
+from sim.live.frontend import load_warnings, saves_dir, shown
 
 from .host import AppHost
 from .screens import LoadScreen, QuitScreen, SaveScreen
@@ -92,20 +94,30 @@ class FileActions:
 
     # -- quit -------------------------------------------------------------------------------------------
     def quit(self) -> None:
-        """Quit; with changes the world file does not hold yet, ask first whether to save them into it."""
+        """Quit (q, ctrl+q, the palette's Quit); with changes the world file does not hold yet, ask first
+        whether to save them into it. Without any, quit at once and say on the terminal that the file holds
+        everything (``s`` checkpoints it too, so after a snapshot there is nothing left to save)."""
         controller = self.app.controller
+        if isinstance(self.app.screen, QuitScreen):
+            return  # already asking
         if controller is not None and controller.sim.dirty and controller.world.path:
             self.app.push_screen(
                 QuitScreen(os.path.basename(controller.world.path), controller.disk_tick), self._quit_chosen
             )
-        else:
-            self.app.run_worker(self._shutdown(save=False), group="io", exclusive=True)
+            return
+        said = None
+        if controller is not None and controller.world.path:
+            said = (
+                f"agora: nothing to save: {os.path.basename(controller.world.path)} holds the world as it was "
+                f"at tick {controller.disk_tick:,}"
+            )
+        self.app.run_worker(self._shutdown(save=False, said=said), group="io", exclusive=True)
 
     def _quit_chosen(self, choice: str | None) -> None:
         if choice in ("save", "discard"):
             self.app.run_worker(self._shutdown(save=choice == "save"), group="io", exclusive=True)
 
-    async def _shutdown(self, save: bool) -> None:
+    async def _shutdown(self, save: bool, said: str | None = None) -> None:
         controller = self.app.controller
         if controller is not None:
             await controller.stop()
@@ -118,4 +130,4 @@ class FileActions:
                     self.app.busy = None
                     return
             await controller.close(save=False)
-        self.app.exit()
+        self.app.exit(message=Text(shown(said, 300)) if said else None)  # a file's name is never markup

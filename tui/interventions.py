@@ -46,6 +46,10 @@ FORMS = (
     ("remove-edges:FRACTION[:random|between]", "cut that share of the edges (between: only across communities)"),
     ("TICKS:ACTION", "the action that many ticks from now (alone: at the start of the next tick)"),
 )
+#: What the field says when it is emptied: a hint that reads as one (the field opens holding an action).
+PLACEHOLDER = "type an action, e.g. block:degree:100, or choose an example"
+#: The line under the screen.
+HINT = "enter: schedule the action in the field (typing replaces it) · escape: close"
 #: How many of the world's interventions the screen lists (the latest).
 LISTED = 8
 #: Characters of an intervention's spec quoted in a sentence at most (a counter's text may be long).
@@ -122,9 +126,11 @@ def entry_line(entry: dict[str, Any]) -> Text:
 
 
 class InterveneScreen(ModalScreen[None]):
-    """Ask for an intervention and schedule it. The kind selector puts an example in the field; enter
-    schedules what the field says through ``schedule`` (which answers None, or the sentence refusing it:
-    shown under the field, and the screen stays for a correction). Escape closes."""
+    """Ask for an intervention and schedule it. The field opens holding an action (``block:degree:100``),
+    selected, so that enter schedules what it shows and typing replaces it; the kind selector puts an
+    example of another kind there. Enter schedules what the field says through ``schedule`` (which answers
+    None, or the sentence refusing it: shown under the field, and the screen stays for a correction).
+    Escape closes. Closed, the keys go back to the widget that had them before (nothing: the app's)."""
 
     BINDINGS = [Binding("escape", "close", "Close")]
     DEFAULT_CSS = """
@@ -182,11 +188,19 @@ class InterveneScreen(ModalScreen[None]):
                     id="intervene-kind",
                     tooltip="put an example of this action in the field",
                 )
-                yield Input(placeholder=EXAMPLES["block"], id="intervene-action", max_length=2_000)
+                # The field holds a real action, selected: enter schedules what it shows, typing replaces it.
+                # (A grey placeholder of the same text read as a value, and enter answered "empty".)
+                yield Input(
+                    value=EXAMPLES["block"],
+                    placeholder=PLACEHOLDER,
+                    id="intervene-action",
+                    max_length=2_000,
+                    select_on_focus=True,
+                )
             yield Static(self.forms_text(), id="intervene-forms", markup=False)
             yield Static("", id="intervene-error", markup=False)
             yield Static(self.list_text(), id="intervene-list", markup=False)
-            yield Static("enter: schedule · escape: close", id="intervene-hint", markup=False)
+            yield Static(HINT, id="intervene-hint", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#intervene-action", Input).focus()

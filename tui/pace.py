@@ -1,5 +1,6 @@
 """Running, pausing and stepping the world from the keyboard (space, n, N, + and -), and the measured tick
-rate the header and the dashboard show. The controller runs the ticks; its refusals are notifications."""
+rate the header and the dashboard show. The controller runs the ticks; its refusals are notifications. A run
+pauses by itself when its last message stops spreading and nothing else in the world changes with time."""
 
 from __future__ import annotations
 
@@ -11,6 +12,16 @@ from sim.errors import AgoraError
 from .host import AppHost
 
 SPEEDS = (0.5, 1, 2, 5, 10, 20, 50, 0)  # ticks per second; 0 = as fast as possible
+#: Said when a run pauses by itself: its last message stopped spreading and nothing else changes with time.
+STILL_PAUSED = (
+    "the run paused at tick {tick:,}: no message is spreading any more, no intervention is waiting and the "
+    "network does not change by itself (no recommender, no churn); space runs the clock on"
+)
+#: Said when a run starts on a world where nothing changes with time.
+STILL_RUN = (
+    "running a world where nothing spreads: no message is spreading, no intervention is waiting and the "
+    "network does not change by itself, so only the clock moves (i injects a message; space pauses)"
+)
 
 
 class Pace:
@@ -22,6 +33,9 @@ class Pace:
 
     def __init__(self, app: AppHost) -> None:
         self.app = app
+        #: Whether something in the world changed with time at the latest tick (or a message was injected
+        #: since): a run pauses when that stops (:meth:`tick_completed`).
+        self.moving = False
 
     @property
     def ticking(self) -> bool:
@@ -53,8 +67,37 @@ class Pace:
         if controller.running:
             self.control(controller.pause())
         else:
+            self.moving = not controller.sim.still
+            if not self.moving:
+                self.app.notify(STILL_RUN, markup=False, timeout=8)
             self.control(controller.run(self.pace or None))
         self.app.refresh_ui()
+
+    def attached(self) -> None:
+        """A world became live (opened, or a snapshot loaded): whether something in it changes with time."""
+        controller = self.app.controller
+        self.moving = controller is not None and not controller.sim.still
+
+    def injected(self) -> None:
+        """A message was injected: the run pauses once it (and everything else) has stopped spreading."""
+        self.moving = True
+
+    def tick_completed(self) -> None:
+        """After every tick (on the event loop, before the run's next tick): a run in whose world the last
+        message stopped spreading, with nothing else changing with time (no intervention waiting, no living
+        network: :attr:`Simulation.still`), pauses at once and says so. A run started on a still
+        world is the user's to stop (:data:`STILL_RUN` said so), and so is a living network's."""
+        controller = self.app.controller
+        if controller is None:
+            return
+        moving = not controller.sim.still
+        if self.moving and not moving and controller.running:
+            controller.sim.pause()  # now: the run holds before its next tick
+            self.control(controller.pause())
+            text = STILL_PAUSED.format(tick=controller.world.tick)
+            self.app.notices.log(text)
+            self.app.notify(text, markup=False, timeout=10)
+        self.moving = moving
 
     def control(self, call: Awaitable[Any]) -> None:
         """Run, pause or step through the controller in a worker; a refusal (a bad state, a full disk) is a

@@ -48,7 +48,7 @@ PALETTE = {
         "Forecast (branch the present under arms)",
         "Continue the running session many times under each arm: each arm's band of reach ahead of now",
     ),
-    "quit_app": ("Quit", "Quit (offers to save the world file first)"),
+    "quit": ("Quit", "Quit (offers to save the world file first)"),
     "find": ("Find / filter", "Type in the current view's search or filter box"),
 }
 

@@ -23,7 +23,10 @@ from .views import literal, literal_lines
 #: wraps at word boundaries, so the help reads well from 80 columns up.
 HELP_KEYS: list[tuple[str, str]] = [
     ("1..6", "Dashboard, Communities, Agents, Messages, Plugins, Compare"),
-    ("space", "run / pause the simulation"),
+    (
+        "space",
+        "run / pause the simulation (a run pauses by itself when its last message stops and nothing else changes)",
+    ),
     ("n / N", "one tick / ten ticks"),
     ("+ / -", "faster / slower"),
     ("i", "inject a message (the Messages view's form; seeds by random, top, community, ids or a seed method)"),
@@ -64,7 +67,11 @@ HELP_KEYS: list[tuple[str, str]] = [
     ),
     ("w", "the highlighted friend recommender suggests follows (Plugins view; on the one in use: suggestions off)"),
     ("?", "this help"),
-    ("q", "quit (offers to save the world file, .db, first when there are unsaved changes; s saves snapshots, .snap)"),
+    (
+        "q",
+        "quit (offers to save the world file, .db, first when there are unsaved changes; s saves snapshots, .snap); "
+        "ctrl+q the same",
+    ),
     ("ctrl+p", "command palette: every action by name"),
 ]
 HELP_NOTES = [

@@ -1,4 +1,5 @@
-"""The app's own widgets: the header line and the footer of keys (the views are in ``tui.views``)."""
+"""The app's own widgets: the header line, the footer of keys and how scrollbars are drawn (the views are in
+``tui.views``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.scrollbar import ScrollBarRender
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -28,7 +30,7 @@ class KeyBar(Widget):
     KeyBar { dock: bottom; height: 1; background: $footer-background; color: $footer-foreground; }
     """
     #: Actions always shown, at the right end.
-    KEEP = ("help", "quit_app")
+    KEEP = ("help", "quit")
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -172,3 +174,13 @@ class StatusHeader(Static):
             t.append("fallback (server down)", style="bold red")
         t.append(f"  {llm.calls:,} calls  {llm.tokens / 1000:,.1f}k tok  ${llm.cost_usd:,.4f}")
         return t
+
+
+class WholeCellScrollBar(ScrollBarRender):
+    """Scrollbars whose thumb is whole cells. Textual draws the ends of a thumb with eighth blocks
+    (``▂``, ``▇``) for smoothness; on a track as dark as the panel behind it (as terminals of 256 colours
+    draw it) a short thumb was two stray glyphs at a panel's right edge (``▂▂``). Whole cells, one column
+    wide (``AgoraApp.CSS``), read as a scrollbar."""
+
+    VERTICAL_BARS = [" "] * 8
+    HORIZONTAL_BARS = [" "] * 8

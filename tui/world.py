@@ -13,6 +13,7 @@ from sim.live.views import WorldViews
 from .events import EventLog
 from .host import AppHost
 from .interventions import Interventions
+from .pace import Pace
 from .recommenders import recommender_label
 from .views import literal
 
@@ -26,13 +27,15 @@ class WorldLink:
         app: the app (its controller is set here).
         options: how to open the world.
         interventions: told when a world becomes live (its applied interventions were announced already).
+        pace: told when a world becomes live, and of its ticks (a run pauses when nothing is left to change).
     """
 
-    def __init__(self, app: AppHost, options: FrontEndOptions, interventions: Interventions) -> None:
+    def __init__(self, app: AppHost, options: FrontEndOptions, interventions: Interventions, pace: Pace) -> None:
         self.app = app
         self.options = options
         self.interventions = interventions
-        self.events = EventLog(app, interventions)
+        self.pace = pace
+        self.events = EventLog(app, interventions, pace)
         self.metrics: ServedMetrics | None = None  # when metrics are served
         self._gc_threshold = gc.get_threshold()  # restored when the app ends
 
@@ -95,6 +98,7 @@ class WorldLink:
             self.app.live.forget()  # what the views showed of the previous world
         self.app.tick_rate.reset()  # the rate is this world's: the previous one's ticks are not counted
         self.interventions.attached()
+        self.pace.attached()
         sim.bus.subscribe(self.events.on_event)
         self.attach_monitor()
         self.app.views.communities.world_changed()

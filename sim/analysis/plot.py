@@ -396,6 +396,35 @@ def plot_cascade_groups(
     }
 
 
+def log_ticks(axis: Any, lo: float, hi: float) -> None:
+    """Ticks a reader can read on a log-scaled ``axis`` over ``[lo, hi]``, labelled as plain numbers
+    (``0.05``, not ``5×10⁻²``). matplotlib labels the minor ticks of a log axis spanning less than about two
+    decades, so on a narrow range (a log prior of 0.02..0.2) they crowded and overlapped. Here minor ticks
+    are never labelled; the labelled ones are the decades over more than two, 1-2-5 of each decade over
+    one to two, 1-2-3-5 over half a decade to one, and at most four evenly spaced ones below that (where a
+    log axis is nearly linear).
+
+    Args:
+        axis: the matplotlib ``Axis`` (``ax.xaxis``), already log-scaled.
+        lo, hi: the range it shows (both above 0).
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: PLC0415
+
+    decades = math.log10(hi / lo) if 0 < lo < hi and math.isfinite(hi / lo) else 0.0
+    locator: Any
+    if decades > 2:
+        locator = LogLocator(base=10, numticks=5)
+    elif decades > 1:
+        locator = LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=7)
+    elif decades > 0.5:
+        locator = LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0), numticks=7)
+    else:
+        locator = MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10])
+    axis.set_major_locator(locator)
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _save(fig: Any, output: str, fmt: str, metadata: dict[str, Any]) -> None:
     """Write the figure beside the target, then rename: a failed write leaves no partial figure."""
     with replacing(output, "figure") as tmp:
@@ -554,6 +583,7 @@ __all__ = [
     "file_kind",
     "file_labels",
     "is_count",
+    "log_ticks",
     "plot_cascade_groups",
     "plot_files",
     "plot_sessions",

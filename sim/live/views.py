@@ -31,6 +31,7 @@ from sim.errors import AgoraError
 from sim.live.cascadeview import CascadeSummary, no_tree_reason, summarise
 from sim.live.controller import WorldController, WorldSnapshot
 from sim.live.tools import CommunitiesRecord
+from sim.model.intervene import blocked_mask
 from sim.model.intervene import entries as intervention_entries
 from sim.model.registry import Registry
 from sim.model.seeds import SeedSpec
@@ -340,6 +341,25 @@ class Adoption:
 
 
 @dataclass(frozen=True)
+class AgentSession:
+    """What became of one session's message for one agent. ``outcome``: ``adopted`` (at ``tick``, from
+    ``source``, an original id; None: it was a seed), ``exposed`` (the message reached it, through a followee
+    or a feed, and it did not adopt it), ``not reached``, or ``not started`` (the session is queued, or ended
+    before it started). ``state`` is the agent's state in the session now, in its model's words ("" when
+    the session has not started)."""
+
+    session_id: int
+    message_id: int
+    text: str
+    model_name: str
+    status: str
+    outcome: str
+    tick: int | None = None
+    source: int | None = None
+    state: str = ""
+
+
+@dataclass(frozen=True)
 class Memory:
     """What an agent remembers (``sim.core.agentmemory``): its size, summary and latest events."""
 
@@ -376,6 +396,10 @@ class AgentProfile:
     top_followees: tuple[Neighbour, ...]
     adoptions: tuple[Adoption, ...]
     memory: Memory
+    #: What became of each of the latest sessions' messages for it, newest first.
+    sessions: tuple[AgentSession, ...] = ()
+    #: Blocked by an intervention: it neither adopts nor transmits any message.
+    blocked: bool = False
 
 
 # -- communities ------------------------------------------------------------------------------------------
@@ -795,6 +819,7 @@ class AgentViews:
         world = controller.world
         d = world.agent(index).to_dict()
         g = world.graph
+        blocked = blocked_mask(world)
         return AgentProfile(
             index=index,
             id=int(d["id"]),
@@ -817,6 +842,8 @@ class AgentViews:
             top_followees=self._top(g.followees(index), neighbours),
             adoptions=self._adoptions(index, adoptions),
             memory=self.memory(index, memories),
+            sessions=self._sessions(index, adoptions),
+            blocked=bool(blocked is not None and blocked[index]),
         )
 
     def _top(self, nbrs: np.ndarray, k: int) -> tuple[Neighbour, ...]:
@@ -844,6 +871,36 @@ class AgentViews:
                         None if src < 0 else int(ids[src]),
                     )
                 )
+        return tuple(out)
+
+    def _sessions(self, index: int, last: int) -> tuple[AgentSession, ...]:
+        """What became of the latest ``last`` sessions' messages for agent ``index``, newest first: adopted
+        (when, from whom), exposed and not adopted, not reached, or not started."""
+        world = self.world.controller.world
+        ids = world.columns["ids"]
+        out = []
+        for s in reversed(world.sessions[-last:]):
+            text = s.message.get("text", "")
+            known = (
+                int(s.id),
+                int(s.message_id),
+                text if isinstance(text, str) else str(text),
+                str(s.model_name),
+                str(s.status),
+            )
+            if s.adopted_at.size <= index or s.state.size <= index:
+                out.append(AgentSession(*known, "not started"))
+                continue
+            code = int(s.state[index])
+            state = s.state_names[code] if 0 <= code < len(s.state_names) else str(code)
+            at = int(s.adopted_at[index])
+            if at >= 0:
+                src = int(s.adopted_from[index])
+                out.append(AgentSession(*known, "adopted", at, None if src < 0 else int(ids[src]), state))
+            elif s.exposed.size > index and s.exposed[index]:
+                out.append(AgentSession(*known, "exposed", state=state))
+            else:
+                out.append(AgentSession(*known, "not reached", state=state))
         return tuple(out)
 
     def memory(self, index: int, recent: int) -> Memory:
@@ -1058,6 +1115,7 @@ __all__ = [
     "AdoptionShares",
     "Adoption",
     "AgentProfile",
+    "AgentSession",
     "AgentViews",
     "CascadeBox",
     "Catalogue",

@@ -1,4 +1,5 @@
-"""The Agents view (3): find an agent, its profile, followers and follows, adoptions and memory."""
+"""The Agents view (3): find an agent, its profile, followers and follows, what became of each message for it
+(adopted, exposed, not reached) and its memory."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
 from sim.errors import AgoraError
-from sim.live.views import AgentProfile, Memory, Neighbour, WorldViews
+from sim.live.views import AgentProfile, AgentSession, Memory, Neighbour, WorldViews
 
 from ._base import View, literal, show
 
@@ -180,17 +181,39 @@ class AgentsView(View):
             table.add_row(str(n.id), literal(n.name, 30), f"{n.influence:.3f}", key=str(n.index))
 
     @staticmethod
-    def events_text(agent: AgentProfile) -> Text:
-        events = Text("recent events: ")
-        for a in agent.adoptions:
-            who = "as a seed" if a.source is None else f"from {a.source}"
-            events.append(f"\n  tick {a.tick}: adopted message {a.message_id} ")
-            events.append_text(literal(a.text, 40))
+    def outcome_text(s: AgentSession) -> Text:
+        """What one session's message became for the agent, in words: ``adopted at tick 4 from 13``
+        (``as a seed``), ``exposed, not adopted``, ``not reached``, ``not started``; with the agent's state
+        in the session when the model names more than adopted or not (``now recovered``)."""
+        if s.outcome == "adopted":
+            who = "as a seed" if s.source is None else f"from {s.source}"
+            line = Text(f"adopted at tick {s.tick} {who}", style="bold green")
+        elif s.outcome == "exposed":
+            line = Text("exposed, not adopted", style="yellow")
+        else:
+            line = Text(s.outcome, style="grey50")
+        if s.state and s.state not in ("adopted", "susceptible"):
+            line.append(" (now ")
+            line.append_text(literal(s.state, 30))
+            line.append(")")
+        return line
+
+    @classmethod
+    def events_text(cls, agent: AgentProfile) -> Text:
+        """For each of the latest sessions, newest first: the message and what became of it for the agent
+        (adopted, when and from whom; exposed and not adopted; not reached)."""
+        events = Text("messages: ", style="bold")
+        if agent.blocked:
+            events.append("blocked by an intervention (it neither adopts nor transmits); ", style="red")
+        if not agent.sessions:
+            events.append("none injected yet", style="grey50")
+        for s in agent.sessions:
+            events.append(f"\n  session {s.session_id} ({s.status}) message {s.message_id} ")
+            events.append_text(literal(s.text, 40))
             events.append(" (")
-            events.append_text(literal(a.model_name, 30))
-            events.append(f") {who}")
-        if not agent.adoptions:
-            events.append("none yet")
+            events.append_text(literal(s.model_name, 30))
+            events.append("): ")
+            events.append_text(cls.outcome_text(s))
         return events
 
     @staticmethod
