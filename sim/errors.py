@@ -27,3 +27,9 @@ class TargetExistsError(AgoraError):
 
 class ResourceError(AgoraError):
     """The machine cannot hold what was asked for (memory, disk)."""
+
+
+class RuleError(BadParameterError):
+    """Values each of the right type and in range that break a rule between them or with the world as it is
+    (a model's ``gamma + mu <= 1``): HTTP 422 over the API, whose description states every rule it can and
+    names these in words."""

@@ -39,19 +39,22 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse as StarletteJSON
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from sim.api.openapi import spec
+from sim.api.openapi import Served, spec
 from sim.api.tokens import WS_PROTOCOL, Token, Tokens
 from sim.core.net import is_loopback
 from sim.core.safe import shown
 from sim.engine.requests import SERVED, Inject
-from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError, RuleError
 from sim.live.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
 from sim.live.forecasts import Engine, install
+from sim.model.columns import settable_columns
 from sim.model.intervene import entries
+from sim.model.registry import PluginError, Registry
+from sim.plugin.base import Plugin
 from sim.runs.forecast import Forecast, check_forecast, run_forecast
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -185,7 +188,7 @@ class App:
         self.closing = asyncio.Event()
         install(Engine(Forecast.parse, check_forecast, run_forecast))
         v1 = "/api/v1"
-        routes = [
+        routes: list[BaseRoute] = [
             Route(f"{v1}/world", self.guard(self.world), methods=["GET"]),
             Route(
                 f"{v1}/messages", self.guard(self.messages, changes=True, max_body=MAX_MESSAGE_BODY), methods=["POST"]
@@ -205,6 +208,7 @@ class App:
             Route(f"{v1}/forecasts", self.guard(self.forecasts), methods=["GET"]),
             Route(f"{v1}/forecasts", self.guard(self.forecast, changes=True), methods=["POST"]),
             Route(v1 + "/forecasts/{id}", self.guard(self.forecast_job), methods=["GET"]),
+            Route(v1 + "/forecasts/{id}", self.guard(self.cancel_forecast, changes=True), methods=["DELETE"]),
             Route(f"{v1}/columns", self.guard(self.columns), methods=["GET"]),
             Route(
                 v1 + "/columns/{name}",
@@ -221,6 +225,7 @@ class App:
                 Route("/metrics", self.metrics, methods=["GET"]),
                 Route("/healthz", self.health, methods=["GET"]),
             ]
+        self.routes = routes
         starlette = Starlette(
             routes=routes,
             exception_handlers={404: self.not_found, 405: self.not_allowed, Exception: self.internal_error},
@@ -267,6 +272,8 @@ class App:
                 return error(415, str(exc))
             except ResourceError as exc:
                 return error(503, str(exc))
+            except RuleError as exc:
+                return error(422, str(exc))
             except (BadParameterError, BadFileError) as exc:
                 return error(400, str(exc))
             except AgoraError as exc:
@@ -341,11 +348,28 @@ class App:
         return error(404, f"no route {request.url.path[:100]!r}: GET /api/v1/openapi.json lists them")
 
     async def not_allowed(self, request: Request, exc: Exception) -> Response:
-        return error(
+        """405, with ``Allow`` naming every method the path takes (its routes together: one route per method)."""
+        allowed = self.methods_of(request.scope)
+        response = error(
             405,
-            f"{request.method[:20]} is not allowed on {request.url.path[:100]!r}: "
-            "GET /api/v1/openapi.json lists the routes",
+            f"{request.method[:20]} is not allowed on {request.url.path[:100]!r}: it takes "
+            f"{', '.join(allowed) or 'no method'} (GET /api/v1/openapi.json lists the routes)",
         )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    def methods_of(self, scope: Scope) -> list[str]:
+        """The methods the routes matching ``scope``'s path take (GET brings HEAD), in a fixed order."""
+        methods: set[str] = set()
+        for route in self.routes:
+            if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
+                methods |= route.methods
+        name = str(scope.get("path", "")).removeprefix("/api/v1/columns/")
+        column = settable_columns(self.host.registry).get(name)
+        if column is not None and column.builtin:  # set, never removed
+            methods.discard("DELETE")
+        order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        return [m for m in order if m in methods] + sorted(methods - set(order))
 
     async def internal_error(self, request: Request, exc: Exception) -> Response:
         # Starlette logs nothing itself; uvicorn prints the traceback when the exception leaves the app.
@@ -359,6 +383,7 @@ class App:
         if data is None:
             raise BadParameterError('the body is empty: send a JSON object such as {"text": "..."}')
         self.only(data, ("text", "model", "params", "seeds", "topics", "author", "priority"))
+        _check_params(data, self.host.registry)
         session = await self.host.inject(Inject.parse(data, self.host.registry, SERVED), actor=actor)
         return JSONResponse(
             {"session": session.id, "message": session.message_id, "status": session.status}, status_code=201
@@ -419,7 +444,8 @@ class App:
 
     async def forecast(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         """Start a forecast of the present (it changes nothing in the world, but takes a writing token: it
-        spends the server's processors for as long as it runs, and read-only tokens may only GET)."""
+        spends the server's processors for as long as it runs, and read-only tokens may only GET). The live
+        world parses the body (``Forecasts.start``): every field's type, the API's bounds, no file named."""
         if data is None:
             raise BadParameterError('the body is empty: send a JSON object such as {"runs": 100, "ticks": 50}')
         for name in ("posterior", "workers"):
@@ -429,7 +455,7 @@ class App:
                     + ", ".join(FORECAST_FIELDS)
                 )
         self.only(data, FORECAST_FIELDS)
-        job = await self.host.forecasts.start(Forecast.parse(data), actor=actor)
+        job = await self.host.forecasts.start(data, actor=actor)
         return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/api/v1/forecasts/{job.id}"})
 
     async def forecasts(self, request: Request, actor: str, data: None) -> Response:
@@ -439,6 +465,12 @@ class App:
 
     async def forecast_job(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse(self.host.forecasts.get(request.path_params["id"]).to_dict())
+
+    async def cancel_forecast(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        """Cancel a running forecast (200, the job ``cancelled``, once its worker processes are ended) or forget a
+        finished one (200, the job as it was; then 404)."""
+        self.only(data or {}, ())
+        return JSONResponse((await self.host.forecasts.cancel(request.path_params["id"], actor=actor)).to_dict())
 
     async def columns(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse({"columns": self.host.tools.column_list()})
@@ -457,10 +489,17 @@ class App:
         return JSONResponse(summary)
 
     async def clear_column(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse(await self.host.tools.clear_column(request.path_params["name"], actor=actor))
+        name = request.path_params["name"]
+        column = settable_columns(self.host.registry).get(name)
+        if column is not None and column.builtin:  # set, never removed: the resource takes PUT alone
+            response = error(405, f"column {name} is built in: it may be set (PUT), not removed")
+            response.headers["Allow"] = "PUT"
+            return response
+        return JSONResponse(await self.host.tools.clear_column(name, actor=actor))
 
     async def openapi(self, request: Request, actor: str, data: None) -> Response:
-        return JSONResponse(spec())
+        """The OpenAPI description, made from the world as it is now (its agents, communities, plugins)."""
+        return JSONResponse(spec(Served.of(self.host.registry, self.host.world)))
 
     async def stream(self, request: Request, actor: str, data: None) -> Response:
         listener = self.host.events.subscribe()
@@ -614,6 +653,50 @@ def _whole(text: str | None, what: str, default: int, lo: int, hi: int) -> int:
     if not value.isdigit() or not value.isascii() or len(value) > 20 or not lo <= int(value) <= hi:
         raise BadParameterError(f"{what} {text[:30]!r} is invalid: give a whole number from {lo:,} to {hi:,}")
     return int(value)
+
+
+#: What JSON value a parameter of each type takes over the API (a command line's texts are not JSON's).
+_PARAM_KINDS: dict[type, tuple[tuple[type, ...], str]] = {
+    float: ((int, float), "a number"),
+    int: ((int,), "a whole number"),
+    bool: ((bool,), "true or false"),
+    str: ((str,), "a string"),
+}
+
+
+def _check_params(data: dict[str, Any], registry: Registry) -> None:
+    """Refuse a message's model parameters as JSON types them (``"0.5"`` is no number, ``1`` no ``true``, ``5.0``
+    no whole number), then as the model declares them (range, choices); a rule between two of them that the
+    model adds (``gamma + mu <= 1``) is a :class:`RuleError` (422): the description states all but those.
+    Anything else (an unknown model or parameter, params that are no object) is :meth:`Inject.parse`'s to say.
+
+    Raises:
+        BadParameterError: a parameter of the wrong JSON type or out of its declared range. RuleError: the
+            model's own rule between its parameters.
+    """
+    model, params = data.get("model", "ic"), data.get("params")
+    if not isinstance(model, str) or not isinstance(params, dict):
+        return
+    try:
+        cls = registry.model(model)
+    except AgoraError:  # unknown, or its code cannot be loaded: Inject.parse says so
+        return
+    for name, value in params.items():
+        declared = cls.params.get(name)
+        if declared is None or declared.type not in _PARAM_KINDS:
+            continue
+        kinds, said = _PARAM_KINDS[declared.type]
+        if isinstance(value, bool) != (declared.type is bool) or not isinstance(value, kinds):
+            raise BadParameterError(
+                f"parameter {name[:60]} of {model} must be {said} in JSON, not {json.dumps(value)[:30]}"
+            )
+    Plugin.validate.__func__(cls, dict(params))  # type: ignore[attr-defined]  # the declared range of each
+    try:
+        cls.validate(dict(params))
+    except PluginError:  # its check crashed: Inject.parse keeps the parameters and the session says why
+        return
+    except BadParameterError as exc:
+        raise RuleError(str(exc)) from None
 
 
 def _refuse_invalid_unicode(data: Any) -> None:

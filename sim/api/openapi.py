@@ -1,15 +1,493 @@
-"""The OpenAPI 3.1 description of the API (``GET /api/v1/openapi.json``)."""
+"""The OpenAPI description of the API (``GET /api/v1/openapi.json``), made from the world it serves.
+
+It states every rule the server checks that a JSON Schema can state: types, ranges, lengths, required
+fields, unknown fields refused (``additionalProperties: false``), the grammar of seed selections and
+interventions, each model's parameters, and what the world holds now (the range of its agent ids, how many
+agents may be seeds, its communities, the columns that may be set). A request the description admits is
+refused only for what no schema can say, and the description says what that is (a model's rule between two
+of its parameters, such as ``gamma + mu <= 1``). It is made per request, from :class:`Served`: the world
+changes (agents join, a snapshot replaces it).
+
+OpenAPI 3.0 rather than 3.1: its JSON Schema (draft 4's ``integer``) holds ``835.0`` to be no integer, as
+the server does, where 3.1's (2020-12) takes it for ``835``.
+
+The bounds are read from where the server checks them (``sim.engine.requests``, ``sim.live.policy``,
+``sim.model.intervene``, ``sim.runs.forecast``), so the description and the server cannot drift apart.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from sim import __version__
+import numpy as np
 
-_ERROR = {
-    "description": "one sentence saying what is wrong and what to do",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+from sim import __version__
+from sim.core.arrays import one_of
+from sim.core.topics import TOPICS
+from sim.engine.requests import MAX_SEED_IDS, MAX_TEXT
+from sim.live.forecasts import Forecasts
+from sim.live.policy import INT64_MAX, INT64_MIN, MAX_INTERVENTION, MAX_PAGE_SIZE, PAGE_SIZE, SNAPSHOT_NAME
+from sim.model.columns import ColumnSpec, settable_columns
+from sim.model.intervene import EDGE_METHODS, TEXT_LIMIT
+from sim.model.lifecycle import FROZEN
+from sim.model.registry import PluginError, Registry
+from sim.model.seeds import INT32_MAX, INT32_MIN, KINDS
+from sim.plugin.params import Param
+from sim.runs.forecast import MAX_ARMS, MAX_TICKS
+
+#: The most ticks one ``POST /api/v1/step`` takes (``WorldController.step`` checks it).
+MAX_STEP = 10_000
+#: The fastest rate ``POST /api/v1/run`` takes (``WorldController.run`` checks it).
+MAX_RATE = 1e6
+#: Past this many communities, a seed selection's community and count are stated as ranges, not one by one.
+LISTED_COMMUNITIES = 200
+#: What Python's ``str.strip`` removes (a message whose text is only these has none).
+_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+#: One character of white space, and one of something else (a text holding one has something to say).
+BLANK = "[" + "".join(f"\\u{ord(c):04x}" for c in _SPACES) + "]"
+HAS_TEXT = "[^" + BLANK[1:]
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the description says of the world it serves.
+
+    Attributes:
+        models: the parameters of each model that loaded (by name). methods: the seed methods quick enough
+            for a request (``degree``, ``pagerank``, ...). agents: how many agents the world holds. eligible:
+            how many of them may be seeds (joined, neither suspended nor deactivated). ids: ``(first, last)``
+            when the original ids are exactly ``first`` to ``last`` (None otherwise: the description cannot
+            list them). communities: how many eligible agents each community holds (community 0 first;
+            empty when no analysis found any). columns: the per-agent columns that may be set.
+    """
+
+    models: Mapping[str, Mapping[str, Param]]
+    methods: tuple[str, ...]
+    method_models: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    agents: int | None = None
+    eligible: int | None = None
+    ids: tuple[int, int] | None = None
+    communities: tuple[int, ...] = ()
+    columns: tuple[ColumnSpec, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, registry: Registry, world: Any = None) -> Served:
+        """The facts of ``world`` (None: none, only what the registry knows) and ``registry``'s plugins."""
+        models: dict[str, Mapping[str, Param]] = {}
+        for info in registry.list("model"):
+            try:
+                models[info.name] = dict(registry.model(info.name).params)
+            except PluginError:  # a model that cannot be loaded is refused (400): left out
+                continue
+        methods, method_models = [], {}
+        for info in registry.list("seeder"):
+            try:
+                seeder = registry.seeder(info.name)
+            except PluginError:
+                continue
+            if not seeder.expensive and info.name not in KINDS:
+                methods.append(info.name)
+                if seeder.models:
+                    method_models[info.name] = tuple(seeder.models)
+        columns = tuple(settable_columns(registry).values())
+        if world is None:
+            return cls(models, tuple(sorted(methods)), method_models, columns=columns)
+        ids = np.asarray(world.columns["ids"])
+        status = world.columns["status"]
+        eligible = ~np.asarray(one_of(status, FROZEN), dtype=bool)
+        contiguous = ids.size > 0 and int(ids[-1]) - int(ids[0]) == ids.size - 1
+        comm = np.asarray(world.columns["community"])
+        members = comm[eligible & (comm >= 0)]
+        sizes = tuple(int(x) for x in np.bincount(members)) if members.size else ()
+        return cls(
+            models,
+            tuple(sorted(methods)),
+            method_models,
+            agents=int(ids.size),
+            eligible=int(np.count_nonzero(eligible)),
+            ids=(int(ids[0]), int(ids[-1])) if contiguous else None,
+            communities=sizes,
+            columns=columns,
+        )
+
+
+# -- patterns --------------------------------------------------------------------------------------------
+
+
+def _span(a: str, b: str) -> str:
+    """A pattern for the numerals from ``a`` to ``b``, both of one length (``a`` <= ``b``)."""
+    if a == b:
+        return a
+    if len(a) == 1:
+        return f"[{a}-{b}]"
+    rest = len(a) - 1
+    if a[0] == b[0]:
+        return f"{a[0]}(?:{_span(a[1:], b[1:])})"
+    out = []
+    first, last = int(a[0]), int(b[0])
+    if a[1:] != "0" * rest:
+        out.append(f"{a[0]}(?:{_span(a[1:], '9' * rest)})")
+        first += 1
+    tail = None
+    if b[1:] != "9" * rest:
+        tail = f"{b[0]}(?:{_span('0' * rest, b[1:])})"
+        last -= 1
+    if first <= last:
+        out.append(f"[{first}-{last}][0-9]{{{rest}}}")
+    if tail:
+        out.append(tail)
+    return "|".join(out)
+
+
+def numerals(lo: int, hi: int) -> str:
+    """A pattern (no anchors) for the whole numbers from ``lo`` to ``hi`` written plainly (``0 <= lo``;
+    no sign, no leading zero), e.g. ``numerals(1, 500)``."""
+    out = []
+    for length in range(len(str(lo)), len(str(hi)) + 1):
+        a = max(lo, 10 ** (length - 1) if length > 1 else 0)
+        b = min(hi, 10**length - 1)
+        if a <= b:
+            out.append(_span(str(a), str(b)))
+    return "(?:" + "|".join(out) + ")"
+
+
+def _agent_id(served: Served | None) -> str:
+    """A pattern for one original agent id of the world."""
+    if served is not None and served.ids is not None and served.ids[0] >= 0:
+        return numerals(*served.ids)
+    return "-?(?:0|[1-9][0-9]{0,18})"
+
+
+def _alternatives(options: list[str]) -> str:
+    return "(?:" + "|".join(options) + ")"
+
+
+def methods_for(served: Served | None, model: str | None) -> tuple[str, ...]:
+    """The quick seed methods a message of ``model`` may name (a method derived for some models only, such as
+    degree-discount for ic, serves those; None: any model)."""
+    if served is None:
+        return ()
+    return tuple(m for m in served.methods if model is None or model in served.method_models.get(m, (model,)))
+
+
+def seeds_pattern(served: Served | None, *, nothing: bool = True, model: str | None = None) -> str:
+    """A pattern (no anchors) for the seed selections a request may name in this world for a message of
+    ``model`` (None: any): ``none`` (unless not ``nothing``), ``random:K``, ``top:K``, ``METHOD:K``,
+    ``ids:a,b,c``, ``community:C:K`` (never ``file:``)."""
+    options = ["none"] if nothing else []
+    eligible = None if served is None else served.eligible
+    count = "[1-9][0-9]{0,17}" if eligible is None else numerals(1, eligible) if eligible else None
+    methods = methods_for(served, model)
+    if count is not None:
+        options.append(f"{_alternatives(['random', 'top', *(re.escape(m) for m in methods)])}:{count}")
+    one = _agent_id(served)
+    options.append(f"ids:{one}(?:,{one})*")
+    if served is None or served.eligible is None:
+        options.append("community:(?:0|[1-9][0-9]{0,9}):[1-9][0-9]{0,17}")
+    elif len(served.communities) > LISTED_COMMUNITIES:
+        options.append(f"community:{numerals(0, len(served.communities) - 1)}:{count}")
+    else:
+        options += [f"community:{c}:{numerals(1, n)}" for c, n in enumerate(served.communities) if n]
+    return _alternatives(options)
+
+
+def action_pattern(served: Served | None, *, tick: bool) -> str:
+    """The interventions a request may schedule (``block:SEEDS``, ``counter:MODEL:SEEDS[:TEXT]``,
+    ``remove-edges:FRACTION[:random|between]``), anchored; ``tick``: an optional ``TICK:`` first."""
+    seeds = seeds_pattern(served)
+    groups: dict[tuple[str, ...], list[str]] = {}  # models by the seed methods their counter-messages may name
+    for name in sorted(served.models) if served is not None else []:
+        groups.setdefault(methods_for(served, name), []).append(re.escape(name))
+    text = f"(?::[^:]{{0,{TEXT_LIMIT}}})?"
+    counters = [
+        f"counter:{_alternatives(names)}:{seeds_pattern(served, nothing=False, model=names[0].replace(chr(92), ''))}"
+        + text
+        for names in groups.values()
+    ] or [f"counter:[a-z][a-z0-9_-]*:{seeds_pattern(served, nothing=False)}{text}"]
+    fraction = "(?:0?\\.[0-9]*[1-9][0-9]*|1(?:\\.0*)?)"
+    actions = _alternatives(
+        [
+            f"block:{seeds}",
+            *counters,
+            f"remove-edges:{fraction}(?::{_alternatives(list(EDGE_METHODS))})?",
+        ]
+    )
+    prefix = f"(?:{numerals(0, INT32_MAX)}:)?" if tick else ""
+    return f"^{prefix}{actions}$"
+
+
+def snapshot_pattern() -> str:
+    """A snapshot's name (``.snap`` may follow it), as :data:`sim.live.policy.SNAPSHOT_NAME` matches it."""
+    return f"^{SNAPSHOT_NAME.pattern}(?:\\.snap)?$"
+
+
+# -- schemas ---------------------------------------------------------------------------------------------
+
+
+def _int(lo: int, hi: int, **extra: Any) -> dict[str, Any]:
+    return {"type": "integer", "minimum": lo, "maximum": hi, **extra}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` or ``null`` (which the server takes as the field left out)."""
+    return {**schema, "nullable": True}
+
+
+def param_schema(param: Param) -> dict[str, Any]:
+    """One model parameter as JSON takes it over the API (a number for ``float``, a whole number for
+    ``int``, true or false for ``bool``, a string for ``str``)."""
+    out: dict[str, Any]
+    if param.type is bool:
+        out = {"type": "boolean"}
+    elif param.type is str:
+        out = {"type": "string", "enum": list(param.choices)} if param.choices else {"type": "string"}
+    else:
+        whole = param.type is int
+        out = {"type": "integer" if whole else "number"}
+        for key, bound in (("minimum", param.min), ("maximum", param.max)):
+            if bound is not None:
+                out[key] = int(bound) if whole and float(bound).is_integer() else bound
+    if param.help:
+        out["description"] = param.help
+    if param.default is not None and not (isinstance(param.default, float) and not np.isfinite(param.default)):
+        out["default"] = param.default
+    return out
+
+
+def seeds_schema(served: Served | None, model: str | None = None) -> dict[str, Any]:
+    """A seed selection for a message of ``model`` (None: any): its text, or a JSON list of the world's
+    original agent ids."""
+    item = _int(*served.ids) if served is not None and served.ids is not None else _int(INT64_MIN, INT64_MAX)
+    return {
+        "default": "random:10",
+        "oneOf": [
+            {
+                "type": "string",
+                "pattern": f"^{seeds_pattern(served, model=model)}$",
+                "description": "random:K, top:K, ids:a,b,c, community:C:K, METHOD:K (a quick seed method) or "
+                f"none; never a path; K at most the agents that may be seeds; at most {MAX_SEED_IDS:,} ids",
+            },
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_SEED_IDS,
+                "items": item,
+                "description": "original agent ids of the world",
+            },
+        ],
+    }
+
+
+def seeds_component(served: Served | None, model: str | None) -> str:
+    """The name of the description's seed selection for a message of ``model`` (``Seeds`` where it may name
+    every quick method, ``Seeds.without.M`` where method M is derived for other models)."""
+    left_out = sorted(set(served.methods) - set(methods_for(served, model))) if served is not None else []
+    return ".".join(["Seeds", *(["without", *left_out] if left_out else [])])
+
+
+def seeds_components(served: Served | None) -> dict[str, Any]:
+    """Every seed selection a message's variant refers to, by :func:`seeds_component` name."""
+    out = {"Seeds": seeds_schema(served)}
+    for model in served.models if served is not None else ():
+        name = seeds_component(served, model)
+        if name not in out:
+            out[name] = seeds_schema(served, model)
+    return out
+
+
+def _message_fields(served: Served | None, model: str | None = None) -> dict[str, Any]:
+    """The fields of a message of ``model`` besides its name and parameters."""
+    author = _int(*served.ids) if served is not None and served.ids is not None else _int(INT64_MIN, INT64_MAX)
+    return {
+        "text": _nullable(
+            {
+                "type": "string",
+                "maxLength": MAX_TEXT,
+                "description": "the message (kept literally); empty with an author: the author writes it",
+            }
+        ),
+        "seeds": {"$ref": f"#/components/schemas/{seeds_component(served, model)}"},
+        "topics": _nullable({"type": "array", "items": {"type": "string", "enum": list(TOPICS)}}),
+        "author": _nullable({**author, "description": "the authoring agent's original id"}),
+        "priority": _nullable(_int(INT32_MIN, INT32_MAX, default=0)),
+    }
+
+
+#: A message needs a text holding something besides white space, or an author who writes it (one or the other
+#: of these, never both: a description's ``oneOf`` must be told exactly one way).
+_TEXT_OR_AUTHOR = [
+    {"required": ["text"], "properties": {"text": {"type": "string", "pattern": HAS_TEXT}}},
+    {
+        "required": ["author"],
+        "properties": {
+            "author": {"type": "integer"},
+            "text": {"type": "string", "nullable": True, "pattern": f"^{BLANK}*$"},
+        },
+    },
+]
+
+
+def message_schema(served: Served | None) -> dict[str, Any]:
+    """``POST /api/v1/messages``: one variant per model (its name, its own parameters; ``ic``, the default, may
+    go unnamed), each with a text or an author, seeds, topics and a priority."""
+    models = served.models if served is not None else {}
+    fields = _message_fields(served)
+    if not models:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                **fields,
+                "model": {"type": "string", "default": "ic"},
+                "params": _nullable({"type": "object"}),
+            },
+            "anyOf": _TEXT_OR_AUTHOR,
+        }
+    variants = []
+    for name, params in sorted(models.items()):
+        fields = _message_fields(served, name)
+        variant: dict[str, Any] = {
+            "type": "object",
+            "additionalProperties": False,
+            "description": f"a message spread by {name}",
+            "properties": {
+                **fields,
+                "model": {"type": "string", "enum": [name], **({"default": "ic"} if name == "ic" else {})},
+                "params": _nullable(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {k: param_schema(p) for k, p in params.items()},
+                    }
+                ),
+            },
+            "anyOf": _TEXT_OR_AUTHOR,
+        }
+        if name != "ic":
+            variant["required"] = ["model"]
+        variants.append(variant)
+    return {"oneOf": variants}
+
+
+def column_body(column: ColumnSpec | None, served: Served | None) -> dict[str, Any]:
+    """``PUT /api/v1/columns/{name}``: every agent of the world once, each value in the column's range."""
+    ids: dict[str, Any] = {
+        "type": "array",
+        "items": _int(INT64_MIN, INT64_MAX),
+        "description": "original agent ids, every agent of the world once",
+    }
+    values: dict[str, Any] = {"type": "array", "items": {"type": "number"}, "description": "the value of each id"}
+    if column is not None:
+        values["items"] = {"type": "number", "minimum": column.min, "maximum": column.max}
+    if served is not None and served.agents is not None:
+        for part in (ids, values):
+            part["minItems"] = part["maxItems"] = served.agents
+        ids["uniqueItems"] = True
+        if served.ids is not None:
+            ids["items"] = _int(*served.ids)
+    return {
+        "type": "object",
+        "required": ["ids", "values"],
+        "additionalProperties": False,
+        "properties": {"ids": ids, "values": values},
+    }
+
+
+#: An arm's name: letters, digits, '-' and '_', at least one letter or digit, at most 40 characters.
+ARM_NAME = "(?:" + "|".join(f"[-_]{{{p}}}[^\\W_][\\w-]{{0,{39 - p}}}" for p in range(40)) + ")"
+
+
+def arm_action_pattern(served: Served | None) -> str:
+    """An arm's action (no anchors): ``none``, ``set:NAME=VALUE`` (a parameter of the session's model) or an
+    intervention without its tick."""
+    name = f"[^=]*{HAS_TEXT[:-1]}=][^=]*"  # something besides white space, and no '='
+    value = f"[\\s\\S]*{HAS_TEXT}[\\s\\S]*"
+    return _alternatives(["none", f"set:{name}={value}", action_pattern(served, tick=False)[1:-1]])
+
+
+def forecast_schema(served: Served | None) -> dict[str, Any]:
+    """``POST /api/v1/forecasts``: what ``sim.runs.forecast.Forecast.parse`` takes from a live world (its runs
+    bound: ``sim.live.forecasts.Forecasts.MAX_RUNS``)."""
+    action = {"type": "string", "pattern": f"^{arm_action_pattern(served)}$"}
+    arms = _nullable(
+        {
+            "description": '{"none": [], "block": ["block:degree:100"]} or ["block=block:degree:100"] (at most '
+            f"{MAX_ARMS} arms; a name given again in the list adds an action to its arm)",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "maxProperties": MAX_ARMS,
+                    "additionalProperties": False,
+                    "patternProperties": {f"^{ARM_NAME}$": {"type": "array", "items": action}},
+                },
+                {"type": "array", "items": {"type": "string", "pattern": f"^{ARM_NAME}={arm_action_pattern(served)}$"}},
+            ],
+        }
+    )
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": f"runs x arms x horizon (ticks, or max_ticks until done) at most {Forecasts.MAX_WORK:,} "
+        "(422 past it)",
+        "properties": {
+            "session": _nullable(_int(0, INT32_MAX, description="default: the latest running one")),
+            "runs": _int(1, Forecasts.MAX_RUNS, default=100),
+            "ticks": _nullable(_int(1, MAX_TICKS, description="ticks ahead of now (or until_done)")),
+            "until_done": {
+                "type": "boolean",
+                "default": False,
+                "description": "until the session ends (at most max_ticks), instead of ticks",
+            },
+            "max_ticks": _int(1, MAX_TICKS, default=10_000),
+            "arms": arms,
+            "seed": _int(0, 2**62, default=0),
+            "kernel": {"type": "string", "enum": ["auto", "batched", "engine"], "default": "auto"},
+        },
+        "oneOf": [
+            {
+                "description": "a horizon in ticks",
+                "required": ["ticks"],
+                "properties": {"ticks": {"type": "integer"}, "until_done": {"type": "boolean", "enum": [False]}},
+            },
+            {
+                "description": "until the session ends",
+                "required": ["until_done"],
+                "properties": {
+                    "until_done": {"type": "boolean", "enum": [True]},
+                    "ticks": {"type": "integer", "nullable": True, "enum": [None]},
+                },
+            },
+        ],
+    }
+
+
+# -- the document ----------------------------------------------------------------------------------------
+
+_ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
+_REASONS = {
+    "400": "the request is malformed or a value is out of range (one sentence naming it)",
+    "401": "no valid bearer token",
+    "403": "a read-only token asking to change something, or a Host header that is not this server's",
+    "404": "no such id or name",
+    "408": "the body did not arrive within the request's deadline",
+    "409": "what the world's current state forbids",
+    "415": "a body that is not declared application/json",
+    "422": "values each valid that break a rule between them or with the world as it is (one sentence naming it)",
+    "503": "a request past its deadline (its work goes on), a full disk, or a failed checkpoint",
 }
+
+
+def _error(code: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": _REASONS[code],
+        "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+    }
+    if code == "401":
+        out["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="agora"'}}
+    return out
 
 
 def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -22,36 +500,31 @@ def _op(
     *,
     code: str = "200",
     body: dict[str, Any] | None = None,
-    errors: tuple[str, ...] = ("401",),
+    body_required: bool = True,
+    errors: tuple[str, ...] = (),
     params: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {code: ok, **{e: _ERROR for e in errors}}}
+    """One operation: every route may answer 401, 403 and 503; one with a body 400, 408 and 415 too."""
+    codes = {"401", "403", "503", *errors}
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        codes |= {"400", "408", "415"}
+    op: dict[str, Any] = {"summary": summary, "responses": {code: ok, **{c: _error(c) for c in sorted(codes)}}}
+    if body is not None:
+        op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": body}}}
     if params:
         op["parameters"] = params
     return op
 
 
-def _path_param(name: str, kind: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}, "description": description}
+def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
 
 
 def _page_params() -> list[dict[str, Any]]:
     """``limit`` and ``offset`` of a paged GET."""
     return [
-        {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-        },
-        {
-            "name": "offset",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "integer", "minimum": 0, "default": 0},
-        },
+        {"name": "limit", "in": "query", "required": False, "schema": _int(1, MAX_PAGE_SIZE, default=PAGE_SIZE)},
+        {"name": "offset", "in": "query", "required": False, "schema": _int(0, INT64_MAX, default=0)},
     ]
 
 
@@ -67,54 +540,65 @@ def _page(items: str, what: str) -> dict[str, Any]:
                 "total": {"type": "integer", "description": f"how many {items} there are in all"},
                 "offset": {"type": "integer"},
                 "limit": {"type": "integer"},
-                "next_offset": {"type": ["integer", "null"], "description": "the offset of the next page"},
+                "next_offset": {"type": "integer", "nullable": True, "description": "the offset of the next page"},
             },
         },
     )
 
 
-def spec() -> dict[str, Any]:
-    """The OpenAPI document."""
-    changing = ("400", "401", "403", "415", "503")
-    message = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "text": {
-                "type": "string",
-                "maxLength": 10000,
-                "description": "the message (kept literally); empty with an author: the author writes it",
-            },
-            "model": {"type": "string", "default": "ic", "description": "propagation model (see agora plugins list)"},
-            "params": {"type": "object", "description": "the model's parameters, validated against its schema"},
-            "seeds": {
-                "default": "random:10",
-                "oneOf": [
-                    {
-                        "type": "string",
-                        "description": "random:K, top:K, ids:a,b,c, community:C:K, METHOD:K or none (never a path)",
-                    },
-                    {
-                        "type": "array",
-                        "minItems": 1,
-                        "maxItems": 100000,
-                        "items": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
-                        "description": "original agent ids",
-                    },
-                ],
-            },
-            "topics": {"type": "array", "items": {"type": "string"}},
-            "author": {
-                "type": "integer",
-                "minimum": -(2**63),
-                "maximum": 2**63 - 1,
-                "description": "the authoring agent's original id",
-            },
-            "priority": {"type": "integer", "default": 0, "minimum": -(2**31), "maximum": 2**31 - 1},
-        },
-    }
+_EMPTY = {"type": "object", "additionalProperties": False, "properties": {}, "description": "no fields ({})"}
+
+
+def _column_paths(served: Served | None) -> dict[str, Any]:
+    """One path per column that may be set: the values' range is the column's own."""
+    columns = served.columns if served is not None and served.columns else ()
+    paths: dict[str, Any] = {}
+    for column in columns:
+        paths[f"/api/v1/columns/{column.name}"] = {
+            "put": _op(
+                f"Set the column {column.name} from data (agora set): every agent of the world exactly once, each "
+                f"value from {column.min:g} to {column.max:g}, or nothing changes"
+                + (". Its models' variable starts from it in sessions injected later" if column.models else ""),
+                _json(
+                    "what was set: column, kind, models, agents, mean, min, max, sha256 (of the values in agent order)"
+                ),
+                body=column_body(column, served),
+                errors=("404",),
+            ),
+        }
+        if not column.builtin:  # a built-in column is set, never removed (405)
+            paths[f"/api/v1/columns/{column.name}"]["delete"] = _op(
+                f"Remove the data column {column.name} (its models draw their variable again); 404 when the world "
+                "does not hold it",
+                _json("the column removed: column, cleared"),
+                errors=("404",),
+            )
+    if not paths:
+        paths["/api/v1/columns/{name}"] = {
+            "put": _op(
+                "Set a per-agent column from data (agora set): every agent of the world exactly once",
+                _json("what was set"),
+                body=column_body(None, served),
+                errors=("404",),
+                params=[_path_param("name", {"type": "string"}, "the column (GET /api/v1/columns)")],
+            ),
+            "delete": _op(
+                "Remove a data column",
+                _json("the column removed"),
+                errors=("404",),
+                params=[_path_param("name", {"type": "string"}, "a data column the world holds")],
+            ),
+        }
+    return paths
+
+
+def spec(served: Served | None = None) -> dict[str, Any]:
+    """The OpenAPI document of a server whose world and plugins ``served`` describes (None: the built-in
+    plugins, and nothing of a world)."""
+    served = served if served is not None else Served.of(Registry())
+    changing = ("409",)
     return {
-        "openapi": "3.1.0",
+        "openapi": "3.0.3",
         "info": {
             "title": "Agora management API",
             "version": __version__,
@@ -128,14 +612,27 @@ def spec() -> dict[str, Any]:
             "path on the server; a request past the server's deadline answers 503 while its work "
             "goes on, and so does every change while the world file's last checkpoint failed. A "
             "connection whose request headers do not arrive within --header-timeout is answered 408 "
-            "and closed; past --max-connections open connections a new one is answered 503.",
+            "and closed; past --max-connections open connections a new one is answered 503. This description "
+            "is made from the world as it is when asked: its models and their parameters, the range of its "
+            "agent ids, how many agents may be seeds, its communities and the columns that may be set. Beyond "
+            "it, a model may refuse parameters that contradict each other (sird: gamma + mu <= 1; "
+            "cognitive-opinion: each *_range_min <= its *_range_max; utldr: lockdown_end after lockdown; "
+            "majority-rule: q at most 64 with schedule sequential), and a forecast may ask for more work than "
+            f"the server allows (runs x arms x horizon at most {Forecasts.MAX_WORK:,}): each is answered 422 "
+            "with one sentence. Any other refusal of a request this description admits is a 404 (no such id), "
+            "a 409 (what the world's state forbids) or a 503.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+                **seeds_components(served),
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string", "description": "one sentence"}},
+                },
             },
         },
         "paths": {
@@ -146,11 +643,13 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/messages": {
                 "post": _op(
-                    "Inject a message; its propagation session is queued",
+                    "Inject a message; its propagation session is queued (409 when the world holds --max-messages "
+                    "messages)",
                     _json(
                         "the session",
                         {
                             "type": "object",
+                            "required": ["session", "message", "status"],
                             "properties": {
                                 "session": {"type": "integer"},
                                 "message": {"type": "integer"},
@@ -159,8 +658,8 @@ def spec() -> dict[str, Any]:
                         },
                     ),
                     code="201",
-                    body=message,
-                    errors=(*changing, "409"),
+                    body=message_schema(served),
+                    errors=("409", "422"),
                 )
             },
             "/api/v1/interventions": {
@@ -168,12 +667,12 @@ def spec() -> dict[str, Any]:
                     "The world's interventions, pending and applied, a page at a time in the order given (a block "
                     "lists how many agents it chose; a counter-message skipped at its tick says why in skipped)",
                     _page("interventions", "{at, action, spec, applied, ...}"),
-                    errors=("400", "401"),
+                    errors=("400",),
                     params=_page_params(),
                 ),
                 "post": _op(
                     "Schedule an intervention: ACTION at the start of the next tick, or TICK:ACTION that many ticks "
-                    "from now (block:METHOD:K, counter:MODEL:SEEDS[:TEXT], remove-edges:FRACTION[:random|between]); "
+                    "from now (block:SEEDS, counter:MODEL:SEEDS[:TEXT], remove-edges:FRACTION[:random|between]); "
                     "409 when the world holds --max-interventions interventions, or a counter-message would pass "
                     "--max-messages with those pending",
                     _json("the intervention: at, action, spec, applied (false until its tick)"),
@@ -182,47 +681,59 @@ def spec() -> dict[str, Any]:
                         "type": "object",
                         "additionalProperties": False,
                         "required": ["action"],
-                        "properties": {"action": {"type": "string", "maxLength": 2000}},
+                        "properties": {
+                            "action": {
+                                "type": "string",
+                                "maxLength": MAX_INTERVENTION,
+                                "pattern": action_pattern(served, tick=True),
+                            }
+                        },
                     },
-                    errors=(*changing, "409"),
+                    errors=changing,
                 ),
             },
             "/api/v1/step": {
                 "post": _op(
-                    "Advance the paused world by ticks (default 1, at most 10,000)",
+                    f"Advance the paused world by ticks (default 1, at most {MAX_STEP:,}); 409 while it runs",
                     _json("the new tick"),
-                    errors=(*changing, "409"),
-                    body={
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {"ticks": {"type": "integer", "minimum": 1, "maximum": 10000}},
-                    },
-                )
-            },
-            "/api/v1/run": {
-                "post": _op(
-                    "Run the world (as fast as possible, or at ticks_per_second)",
-                    _json("running"),
                     errors=changing,
                     body={
                         "type": "object",
                         "additionalProperties": False,
+                        "properties": {"ticks": _int(1, MAX_STEP, default=1)},
+                    },
+                    body_required=False,
+                )
+            },
+            "/api/v1/run": {
+                "post": _op(
+                    "Run the world (as fast as possible, or at ticks_per_second); the body may be left out",
+                    _json("running"),
+                    body={
+                        "type": "object",
+                        "additionalProperties": False,
                         "properties": {
-                            "ticks_per_second": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000}
+                            "ticks_per_second": _nullable(
+                                {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MAX_RATE}
+                            )
                         },
                     },
+                    body_required=False,
                 )
             },
             "/api/v1/pause": {
                 "post": _op(
-                    "Pause after the tick under way; the world is checkpointed", _json("paused"), errors=changing
+                    "Pause after the tick under way; the world is checkpointed",
+                    _json("paused"),
+                    body=_EMPTY,
+                    body_required=False,
                 )
             },
             "/api/v1/sessions": {
                 "get": _op(
                     "The propagation sessions, a page at a time (oldest first)",
                     _page("sessions", "one record per session"),
-                    errors=("400", "401"),
+                    errors=("400",),
                     params=_page_params(),
                 )
             },
@@ -231,16 +742,16 @@ def spec() -> dict[str, Any]:
                     "One session: status, reach, its per-state series and its cascade (size, depth, breadth, "
                     "structural virality)",
                     _json("the session"),
-                    errors=("401", "404"),
-                    params=[_path_param("id", "integer", "session id")],
+                    errors=("404",),
+                    params=[_path_param("id", {"type": "integer"}, "session id")],
                 )
             },
             "/api/v1/agents/{id}": {
                 "get": _op(
                     "One agent, by original id",
                     _json("the agent"),
-                    errors=("401", "404"),
-                    params=[_path_param("id", "integer", "the agent's original id")],
+                    errors=("404",),
+                    params=[_path_param("id", {"type": "integer"}, "the agent's original id")],
                 )
             },
             "/api/v1/communities": {
@@ -249,15 +760,14 @@ def spec() -> dict[str, Any]:
             "/api/v1/snapshots": {
                 "get": _op("The snapshots in the server's snapshot folder", _json("snapshots")),
                 "post": _op(
-                    "Save the world as a snapshot",
+                    "Save the world as a snapshot (one of that name is replaced)",
                     _json("saved"),
                     code="201",
-                    errors=(*changing, "503"),
                     body={
                         "type": "object",
                         "required": ["name"],
                         "additionalProperties": False,
-                        "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"}},
+                        "properties": {"name": {"type": "string", "pattern": snapshot_pattern()}},
                     },
                 ),
             },
@@ -265,8 +775,12 @@ def spec() -> dict[str, Any]:
                 "post": _op(
                     "Replace the world by a snapshot (the run goes on if it was running)",
                     _json("loaded"),
-                    errors=(*changing, "404"),
-                    params=[_path_param("name", "string", "snapshot name")],
+                    errors=("404",),
+                    body=_EMPTY,
+                    body_required=False,
+                    params=[
+                        _path_param("name", {"type": "string", "pattern": snapshot_pattern()}, "a snapshot's name")
+                    ],
                 )
             },
             "/api/v1/forecasts": {
@@ -276,30 +790,15 @@ def spec() -> dict[str, Any]:
                 ),
                 "post": _op(
                     "Branch the present of a running session and continue it runs times under each arm, in the "
-                    "background (the world is not changed and may run on); 409 when 2 forecasts run already",
-                    _json("the job: id, state (running), branched_at, progress, error, result (null), request"),
-                    code="202",
-                    body={
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "session": {"type": "integer", "description": "default: the latest running one"},
-                            "runs": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
-                            "ticks": {"type": "integer", "minimum": 1, "maximum": 100000},
-                            "until_done": {"type": "boolean", "description": "instead of ticks"},
-                            "max_ticks": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000},
-                            "arms": {
-                                "oneOf": [
-                                    {"type": "object", "additionalProperties": {"type": "array"}},
-                                    {"type": "array", "items": {"type": "string"}},
-                                ],
-                                "description": '{"none": [], "block": ["block:degree:100"]} or ["NAME=ACTION"]',
-                            },
-                            "seed": {"type": "integer", "minimum": 0, "default": 0},
-                            "kernel": {"enum": ["auto", "batched", "engine"], "default": "auto"},
-                        },
+                    "background (the world is not changed and may run on); 404 when there is no such running "
+                    "session, 409 when 2 forecasts run already",
+                    {
+                        **_json("the job: id, state (running), branched_at, progress, error, result (null), request"),
+                        "headers": {"Location": {"schema": {"type": "string"}, "description": "the job's own route"}},
                     },
-                    errors=("400", "401", "403", "409", "415"),
+                    code="202",
+                    body=forecast_schema(served),
+                    errors=("404", "409", "422"),
                 ),
             },
             "/api/v1/forecasts/{id}": {
@@ -307,9 +806,16 @@ def spec() -> dict[str, Any]:
                     "One forecast: its state and progress, and its result once done (per arm reached {median, "
                     "mean, ci90}, series, cascade, paired)",
                     _json("the job"),
-                    errors=("401", "404"),
-                    params=[_path_param("id", "string", "the forecast's id")],
-                )
+                    errors=("404",),
+                    params=[_path_param("id", {"type": "string"}, "the forecast's id")],
+                ),
+                "delete": _op(
+                    "Cancel a running forecast (its worker processes are ended; it is kept as cancelled) or forget a "
+                    "finished one",
+                    _json("the job"),
+                    errors=("404",),
+                    params=[_path_param("id", {"type": "string"}, "the forecast's id")],
+                ),
             },
             "/api/v1/columns": {
                 "get": _op(
@@ -318,42 +824,7 @@ def spec() -> dict[str, Any]:
                     _json("columns: a list of {name, min, max, kind, models, set}"),
                 )
             },
-            "/api/v1/columns/{name}": {
-                "put": _op(
-                    "Set a per-agent column from data (agora set): every agent of the world exactly once, each value "
-                    "in the column's range, or nothing changes. A model's variable (opinion) starts from its data "
-                    "column in sessions injected later (with seeds none: exactly)",
-                    _json(
-                        "what was set: column, kind, models, agents, mean, min, max, sha256 (of the values in "
-                        "agent order)"
-                    ),
-                    body={
-                        "type": "object",
-                        "required": ["ids", "values"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "ids": {
-                                "type": "array",
-                                "items": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
-                                "description": "original agent ids, every agent once",
-                            },
-                            "values": {
-                                "type": "array",
-                                "items": {"type": "number"},
-                                "description": "the value of each id, in the column's range (GET /api/v1/columns)",
-                            },
-                        },
-                    },
-                    errors=(*changing, "404"),
-                    params=[_path_param("name", "string", "the column (opinion, susceptibility, ...)")],
-                ),
-                "delete": _op(
-                    "Remove a data column (its models draw their variable again)",
-                    _json("the column removed"),
-                    errors=("401", "403", "404", "503"),
-                    params=[_path_param("name", "string", "a data column the world holds")],
-                ),
-            },
+            **_column_paths(served),
             "/api/v1/events": {
                 "get": {
                     "summary": "Live events (Server-Sent Events): hello, tick, message, session_started, "
@@ -361,10 +832,10 @@ def spec() -> dict[str, Any]:
                     "checkpoint_failed, checkpoint_recovered",
                     "responses": {
                         "200": {"description": "an event stream", "content": {"text/event-stream": {}}},
-                        "401": _ERROR,
+                        **{c: _error(c) for c in ("401", "403", "503")},
                     },
                 }
             },
-            "/api/v1/openapi.json": {"get": _op("This description", _json("OpenAPI 3.1"))},
+            "/api/v1/openapi.json": {"get": _op("This description", _json("OpenAPI 3.0"))},
         },
     }

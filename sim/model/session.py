@@ -31,7 +31,7 @@ from sim.model.context import StepContext
 from sim.model.guard import PluginTimeout, call_directly
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, SILENT, all_active
-from sim.model.seeds import SeedSpec
+from sim.model.seeds import INT32_MAX, SeedSpec
 from sim.model.series import SeriesRecorder, variable_moments
 from sim.model.stored import seed_agents, session_fields, state_arrays, variable_columns
 from sim.model.views import SessionBase
@@ -858,9 +858,10 @@ class PropagationSession(SessionBase):
 
     def copy(self) -> PropagationSession:
         """An independent copy (arrays copied; the model instance is made again when run)."""
-        twin = PropagationSession.from_record(
-            self.to_record(), {k: v.copy() for k, v in self.arrays().items()}, self.state.size
-        )
+        # A session not started yet has no state to size its arrays by, only the seed agents it keeps (checked
+        # against the world when they were chosen): any agent count they fit under will do.
+        n = self.state.size if self.state.size else INT32_MAX
+        twin = PropagationSession.from_record(self.to_record(), {k: v.copy() for k, v in self.arrays().items()}, n)
         return twin
 
     # -- persistence -------------------------------------------------------------------------------
