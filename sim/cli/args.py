@@ -13,7 +13,7 @@ import ipaddress
 import math
 import re
 import sys
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from sim.errors import BadParameterError
 
@@ -98,6 +98,32 @@ class Parser(argparse.ArgumentParser):
                 else:
                     found += [o for o in action.option_strings if o.startswith("--")]
         return found
+
+
+class FileArgument:
+    """The type of an argument that names a file the command reads or writes: the parser's declaration of its
+    inputs and outputs, from which :mod:`sim.cli.paths` refuses an output that would replace an input (the text
+    itself is kept as given)."""
+
+    def __init__(self, role: Literal["input", "output"], what: str = "file") -> None:
+        self.role, self.what = role, what
+        self.__name__ = f"{what} path"  # what argparse would name in an error (it raises none)
+
+    def __call__(self, text: str) -> str:
+        return text
+
+    def __repr__(self) -> str:
+        return f"FileArgument({self.role!r}, {self.what!r})"
+
+
+def reads(what: str = "file") -> FileArgument:
+    """The ``type=`` of an argument naming a file the command reads (``what`` is what it is: "observation file")."""
+    return FileArgument("input", what)
+
+
+def writes(what: str = "file") -> FileArgument:
+    """The ``type=`` of an argument naming a file the command writes (its ``-o``, ``--plot``, a snapshot)."""
+    return FileArgument("output", what)
 
 
 def positive_int(text: str) -> int:

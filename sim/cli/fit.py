@@ -8,7 +8,6 @@ simulations failed (they are counted, never in the posterior).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -19,7 +18,7 @@ from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
-from sim.store.seriesio import check_series_path
+from sim.store.seriesio import EXTENSIONS, check_series_path
 from sim.store.worldfile import check_target
 
 
@@ -31,9 +30,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
     named = [(flag, path) for flag, path in (("-o", args.output), ("--plot", args.plot)) if path]
     if args.force and not named:
         raise BadParameterError("--force overwrites the -o and --plot files: give one of them")
-    if len(named) == 2 and os.path.abspath(named[0][1]) == os.path.abspath(named[1][1]):
-        raise BadParameterError(f"-o and --plot name the same file {args.output!r}: give each its own file")
+    # An output that is an input, or both naming one file, was refused before (sim.cli.paths).
     if args.output:
+        if not args.output.lower().endswith(EXTENSIONS):
+            raise BadParameterError(
+                f"posterior file {args.output!r} has an unknown extension: name it .csv, .csv.gz or .parquet"
+            )
         check_target(args.output, args.force, what="posterior file")
         check_series_path(args.output)
     if args.plot:

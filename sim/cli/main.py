@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from sim.cli.args import EXIT_USAGE
 from sim.cli.parser import BUILTIN_COMMANDS, CommandGroup, build_parser
+from sim.cli.paths import refuse_replacing_inputs
 from sim.core.safe import shown
 from sim.errors import AgoraError
 
@@ -85,15 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     if words[:1] == ["tui"] and not any("tui" in g.COMMANDS for g in groups):
         sys.stderr.write(f"agora: error: {NO_TUI}\n")
         return EXIT_USAGE
-    args = build_parser(groups).parse_args(argv)
+    parser = build_parser(groups)
+    args = parser.parse_args(argv)
     if hasattr(signal, "SIGUSR1"):  # kill -USR1 PID prints every thread's stack: what a hung run waits on
         try:
             faulthandler.register(signal.SIGUSR1, all_threads=True)
         except (OSError, ValueError, AttributeError):  # stderr is not a file (captured): no dump then
             pass
     try:
+        # Before anything is read or written: no output of the command may replace one of its inputs.
+        refuse_replacing_inputs(parser, args)
         if getattr(args, "key_file", None) is not None:
             import_module("sim.core.worldkey").use_key_file(args.key_file)  # not for --help: it loads SQLCipher
+            import_module("sim.cli.keyuse").refuse_unused_key(args)
         if getattr(args, "key_file", None) is not None or os.environ.get("AGORA_WORLD_KEY"):
             # The scrypt of the files' keys (about 0.1 s each) runs while the command's modules load.
             import_module("sim.core.sealed").derive_ahead(getattr(args, "world", None), getattr(args, "snapshot", None))

@@ -22,10 +22,9 @@ from sim.engine.requests import MAX_TICKS, Ensemble
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
 from sim.llm.config import LLMConfig
-from sim.model.registry import Registry
+from sim.model.registry import Registry, plugin_registry
 from sim.runs.reports import EnsembleReport, SweepReport
 from sim.runs.runner import check_social_params, run_cascades, series_records
-from sim.runs.sweep import plugin_registry
 from sim.social.dynamics import Social
 from sim.store.cascadeio import check_cascades_path, check_ccdf_path, save_cascades
 from sim.store.seriesio import check_series_path, save_series, table_from_records
@@ -125,7 +124,7 @@ def check_outputs(args: argparse.Namespace) -> None:
 
     Raises:
         BadParameterError / TargetExistsError: an unknown extension, Parquet without its extra, an
-            existing file without ``--force``, ``--force`` with no file, or one file named twice.
+            existing file without ``--force``, or ``--force`` with no file.
     """
     outputs = (
         ("--series", args.series, "series file", check_series_path),
@@ -138,11 +137,7 @@ def check_outputs(args: argparse.Namespace) -> None:
         raise BadParameterError(
             "--force overwrites the --series, --plot, --cascades and --ccdf files: give one of them"
         )
-    paths = [os.path.abspath(p) for _, p in named]
-    for i, (flag, path) in enumerate(named):
-        if paths[i] in paths[:i]:
-            other = named[paths.index(paths[i])][0]
-            raise BadParameterError(f"{flag} and {other} name the same file {path!r}: give each its own file")
+    # One file named twice, or an output that is an input, was refused before (sim.cli.paths).
     for _, path, what, check_path in outputs:
         if path:
             check_target(path, args.force, what=what)
@@ -481,5 +476,10 @@ def format_run(result: EnsembleReport) -> str:
         lines.append("runs computed by the batched kernel (--kernel engine ticks them through the engine)")
     elif result.get("kernel_reason") and result["kernel_reason"] != "--kernel engine":
         lines.append(f"runs ticked through the engine: {result['kernel_reason']}")
+    if result["persisted"] and len(runs) == 1 and runs[0]["status"] == "running":
+        lines.append(
+            f"session {runs[0]['session']} is still running: --steps ran out before the model ended (agora run "
+            "--until-done continues it; agora forecast branches it)"
+        )
     lines.append("world file updated" if result["persisted"] else "world file not modified")
     return "\n".join(lines)

@@ -54,11 +54,13 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
             "kernel": args.kernel,
             "design": args.design,
             "measure": args.measure,
+            "keep_running": args.keep_running,
         }
     )
     # The command is a thin layer over the Python API (sim.lab), so the two cannot drift.
     with stderr_progress() as progress:
         res = await WorldFile(args.world, plugins=args.plugins).asweep(request, progress=progress)
+    note_running(res.data)
     stopped = sum(arm["stopped"] for arm in res.data["results"])
     if stopped:
         sys.stderr.write(
@@ -73,6 +75,28 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
     result = res.to_dict()
     emit(args, result, format_design(result) if "design" in result else format_table(result))
     return report_sweep_failures(result)
+
+
+def note_running(result: SweepReport) -> None:
+    """Say on stderr which sessions the world holds running, and whether the runs left them out (the default)
+    or continued them (``--keep-running``): either way they change what a run measures."""
+    extra: dict[str, Any] = dict(result)
+    running = extra.get("running_sessions") or []
+    if not running:
+        return
+    many = len(running) != 1
+    which = f"session{'s' if many else ''} {', '.join(str(i) for i in running)}"
+    they, them = ("they", "them") if many else ("it", "it")
+    if extra.get("kept_running"):
+        sys.stderr.write(
+            f"agora: note: every run also continued the world's running {which} (--keep-running): {they} took "
+            "ticks and competed with the injected message\n"
+        )
+    else:
+        sys.stderr.write(
+            f"agora: note: the world holds running {which}; every run left {them} out and studied the injected "
+            f"message alone (--keep-running continues {them} in every run)\n"
+        )
 
 
 def report_sweep_failures(result: SweepReport) -> int:

@@ -24,6 +24,7 @@ import contextlib
 import functools
 import hashlib
 import importlib.util
+import math
 import os
 import sqlite3
 import stat
@@ -270,6 +271,58 @@ def is_encrypted(path: str) -> bool:
     if head[: len(SQLITE_MAGIC)] == SQLITE_MAGIC or head[_HEADER_FIXED_AT:] == _HEADER_FIXED:
         return False
     return size >= PAGE and size % PAGE == 0
+
+
+#: Bits of entropy per byte above which a file's first page looks random, as an encrypted world's does (4 KiB
+#: of random bytes measure about 7.95; text, CSV and SQLite pages far less).
+_RANDOM_BITS = 7.5
+#: How files that look random but are no world start: Agora's snapshots (sealed or not), gzip, zip, xz, bzip2,
+#: zstd, Parquet, PNG and PDF.
+_OTHER_MAGIC = (
+    b"AGORA",
+    b"\x1f\x8b",
+    b"PK\x03\x04",
+    b"\xfd7zXZ",
+    b"BZh",
+    b"\x28\xb5\x2f\xfd",
+    b"PAR1",
+    b"\x89PNG",
+    b"%PDF",
+)
+
+
+def cut_short(path: str) -> str | None:
+    """Why ``path`` looks like an encrypted world cut short (a copy or a download that stopped early), as a
+    phrase; None when it does not: its first page holds no SQLite header and looks random, as an encrypted
+    file's does, but its size is not a whole number of pages (:func:`is_encrypted` then says no)."""
+    head = regular_head(path, PAGE)
+    if head is None or len(head) < 1024:
+        return None
+    if head.startswith((SQLITE_MAGIC, *_OTHER_MAGIC)) or head[_HEADER_FIXED_AT:][: len(_HEADER_FIXED)] == _HEADER_FIXED:
+        return None
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if size % PAGE == 0:
+        return None
+    n = len(head)
+    counts = [head.count(b) for b in range(256)]
+    bits = -sum(c / n * math.log2(c / n) for c in counts if c)
+    if bits < _RANDOM_BITS:
+        return None
+    return (
+        f"its bytes look encrypted, but its size ({size:,} bytes) is not a whole number of {PAGE:,}-byte pages: an "
+        "encrypted world cut short (or another encrypted file)"
+    )
+
+
+def not_a_world_error(path: str) -> BadFileError:
+    """The error for a file that is neither a clear nor an encrypted world: one cut short says so."""
+    short = cut_short(path)
+    if short is not None:
+        return BadFileError(f"world {shown(path)} cannot be opened: {short}; restore it from a copy or a snapshot")
+    return BadFileError(f"{path!r} is not an Agora world (not an SQLite file): open a .db made by 'agora new'")
 
 
 class KeyNeededError(BadFileError):

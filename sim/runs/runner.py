@@ -62,6 +62,7 @@ def _run_summary(
     until_done: bool = False,
     ensemble: bool = False,
     tree: bool = False,
+    persisted: bool = False,
 ) -> RunEntry:
     """One run as ``agora run --json`` reports it.
 
@@ -69,10 +70,11 @@ def _run_summary(
     run and for a model that names no sources); with ``tree``, ``tree`` holds the forest itself as arrays
     (:func:`tree_arrays`), for ``--cascades``.
 
-    ``status`` is ``completed`` (the model ended, or ``--steps`` ran out: ``ended`` says which),
-    ``max-ticks`` (``--until-done`` stopped at ``--max-ticks``) or ``failed``: the model raised or broke
-    the contract, or, in an ensemble (``ensemble``), a recommender that fed the run failed. ``error`` is
-    one line, ``traceback`` the plugin's frames and ``where`` the plugin's ``file:line``."""
+    ``status`` is ``completed`` (the model ended, or, in an ensemble, ``--steps`` ran out: ``ended`` says
+    which), ``running`` (``persisted`` into its world file, where ``--steps`` ran out first and the session goes
+    on), ``max-ticks`` (``--until-done`` stopped at ``--max-ticks``) or ``failed``: the model raised or broke the
+    contract, or, in an ensemble, a recommender that fed the run failed (``error``: one line; ``traceback``: the
+    plugin's frames; ``where``: its ``file:line``)."""
     out: RunEntry = {"ticks": ticks, "seconds": round(seconds, 4), **totals}
     if session_id is None:
         return out
@@ -98,6 +100,8 @@ def _run_summary(
         status = "failed"
     elif until_done and not sim.idle:
         status = "max-ticks"  # the session still runs: the limit stopped it, not the model
+    elif persisted and not s.done:
+        status = "running"  # --steps ran out first: the world file keeps the session running
     else:
         status = "completed"
     out.update(
@@ -479,6 +483,7 @@ class _Watched:
             until_done=until_done,
             ensemble=request.runs is not None,
             tree=request.trees,
+            persisted=self.persisted,
         )
         summary["seed"] = (self.message.seed if self.message is not None else 0) + r
         if until_done and not sim.idle and summary.get("status") != "failed":

@@ -311,7 +311,10 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     if head.startswith(MAGIC) or sealed.is_sealed(head):
         return check_snapshot(path, t0=t0, out=out)
     if head != worldkey.SQLITE_MAGIC and not worldkey.is_encrypted(path):
-        problems.append("the file is not an SQLite database (its header is damaged, or it is another kind of file)")
+        problems.append(
+            worldkey.cut_short(path)
+            or "the file is not an SQLite database (its header is damaged, or it is another kind of file)"
+        )
         return done()
     existed = worldlock.side_files(path)
     try:

@@ -570,7 +570,7 @@ def _connect_ro(path: str) -> sqlite3.Connection:
     except OSError as exc:
         raise BadFileError(f"world {path!r} cannot be read ({exc.strerror}): check its permissions") from None
     if head != worldkey.SQLITE_MAGIC and not worldkey.is_encrypted(path):
-        raise BadFileError(f"{path!r} is not an Agora world (not an SQLite file): open a .db made by 'agora new'")
+        raise worldkey.not_a_world_error(path)  # one cut short says so
     # Read-only (mode=ro): a reader never writes the file, not even a WAL checkpoint when it closes. (A
     # read-write connection with query_only, tried to have the last closing connection remove WORLD-wal and
     # WORLD-shm, made committed transactions of a killed writer invisible to later readers in the crash

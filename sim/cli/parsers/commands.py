@@ -23,7 +23,9 @@ from sim.cli.args import (
     positive_float,
     positive_int,
     positive_seconds,
+    reads,
     social_arguments,
+    writes,
 )
 from sim.cli.parsers.options import KERNELS, force_flag, json_flag, plugins_flag, world_argument
 from sim.core.audit import ACTIONS
@@ -46,12 +48,13 @@ def add_new(sub: Any) -> None:
         help="create a world (synthetic graph or imported edge list)",
         description="Create a world file: a synthetic graph (--agents) or a real edge list (--edges).",
     )
-    world_argument(new, "path of the world file to create (e.g. saves/mine.db)")
+    world_argument(new, "path of the world file to create (e.g. saves/mine.db)", made=True)
     src = new.add_mutually_exclusive_group(required=True)
     src.add_argument("--agents", type=positive_int, metavar="N", help="number of agents of a synthetic world")
     src.add_argument(
         "--edges",
         metavar="FILE",
+        type=reads("edge list"),
         help="import an edge list: SNAP 'u v' lines or CSV 'source,target[,weight]', optionally .gz",
     )
     new.add_argument(
@@ -141,7 +144,7 @@ def add_save_and_load(sub: Any) -> None:
         "and feed exposures included (--slim leaves those out).",
     )
     world_argument(save)
-    save.add_argument("snapshot", metavar="SNAPSHOT")
+    save.add_argument("snapshot", metavar="SNAPSHOT", type=writes("snapshot"))
     force_flag(save, "SNAPSHOT")
     save.add_argument(
         "--slim",
@@ -157,8 +160,8 @@ def add_save_and_load(sub: Any) -> None:
         description="Create a world file from a snapshot, its adoption events and feed exposures included "
         "(unless it was saved with --slim).",
     )
-    load.add_argument("snapshot", metavar="SNAPSHOT")
-    world_argument(load)
+    load.add_argument("snapshot", metavar="SNAPSHOT", type=reads("snapshot"))
+    world_argument(load, made=True)
     force_flag(load, "WORLD")
     json_flag(load)
 
@@ -201,7 +204,9 @@ def add_set(sub: Any) -> None:
     )
     world_argument(p)
     p.add_argument("column", metavar="COLUMN", help="the column to set (a wrong name lists those that may be set)")
-    p.add_argument("file", metavar="FILE", nargs="?", help="CSV of id,value rows, every agent once")
+    p.add_argument(
+        "file", metavar="FILE", nargs="?", type=reads("column file"), help="CSV of id,value rows, every agent once"
+    )
     p.add_argument(
         "--clear", action="store_true", help="remove a data column instead (its model draws the variable again)"
     )
@@ -223,7 +228,7 @@ def add_check(sub: Any) -> None:
         "the snapshot as loading it would (checksums, sizes, the whole world, unique ids) plus every session's "
         "counters, and changes nothing. Exit code 0: consistent; 1: problems (one line each); 2: no such file.",
     )
-    p.add_argument("world", metavar="FILE", help="a world file (.db) or a snapshot (.snap)")
+    p.add_argument("world", metavar="FILE", type=reads("world"), help="a world file (.db) or a snapshot (.snap)")
     p.add_argument(
         "--quick",
         action="store_true",
@@ -327,7 +332,7 @@ def add_export(sub: Any) -> None:
         "computed for the export only (not stored).",
     )
     world_argument(ex)
-    ex.add_argument("out", metavar="OUT", help="the file to write")
+    ex.add_argument("out", metavar="OUT", type=writes(), help="the file to write")
     ex.add_argument(
         "--format", choices=("csv", "graphml", "gexf"), default=None, help="file format (default: from OUT's extension)"
     )
@@ -454,10 +459,10 @@ def _intervene(p: Any, more: str = "") -> None:
 
 def _result_files(p: Any, *, series: str, plot: str, cascades: str, ccdf: str) -> None:
     """The files a run or a sweep writes (``--series``, ``--plot``, ``--cascades``, ``--ccdf``) and ``--force``."""
-    p.add_argument("--series", metavar="FILE", help=series)
-    p.add_argument("--plot", metavar="FILE", help=plot)
-    p.add_argument("--cascades", metavar="FILE", help=cascades)
-    p.add_argument("--ccdf", metavar="FILE", help=ccdf)
+    p.add_argument("--series", metavar="FILE", type=writes(), help=series)
+    p.add_argument("--plot", metavar="FILE", type=writes(), help=plot)
+    p.add_argument("--cascades", metavar="FILE", type=writes(), help=cascades)
+    p.add_argument("--ccdf", metavar="FILE", type=writes(), help=ccdf)
     p.add_argument(
         "--force", action="store_true", help="overwrite the --series, --plot, --cascades and --ccdf files if they exist"
     )
@@ -610,6 +615,12 @@ def add_sweep(sub: Any) -> None:
         max_ticks="stop a run that is not done after N ticks (default 10000)",
     )
     sw.add_argument("--inject", default="sweep", metavar="TEXT", help="text of the injected message (default 'sweep')")
+    sw.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="every run also continues the sessions the world holds running (an earlier 'agora run --steps' "
+        "leaves its session so); by default they are left out and the runs study the injected message alone",
+    )
     sw.add_argument("--topic", action="append", default=[], metavar="T", help="a topic of the message (repeatable)")
     plugins_flag(sw)
     _sweep_backend(sw)
@@ -736,7 +747,7 @@ def add_seeds(sub: Any) -> None:
     p.add_argument("--epsilon", type=positive_float, metavar="E", help="ris: IMM's epsilon (default 0.1)")
     p.add_argument("--ell", type=positive_float, metavar="L", help="ris: IMM's ell (default 1)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the seeds' original ids, one a line")
+    p.add_argument("-o", "--output", metavar="FILE", type=writes(), help="write the seeds' original ids, one a line")
     force_flag(p, "FILE")
     json_flag(p)
 
@@ -784,12 +795,13 @@ def _access(p: Any) -> None:
         help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 or :: for every interface)",
     )
     p.add_argument("--port", type=integer, default=8765, metavar="PORT", help="port (default 8765; 0 picks a free one)")
-    p.add_argument("--port-file", metavar="FILE", help="write the port to FILE once the server listens")
+    p.add_argument("--port-file", metavar="FILE", type=writes(), help="write the port to FILE once the server listens")
     p.add_argument(
         "--token-file",
         action="append",
         default=[],
         metavar="FILE",
+        type=reads("token file"),
         help="a token that may do everything, on the first line of FILE (named after the file; repeatable)",
     )
     p.add_argument(
@@ -797,6 +809,7 @@ def _access(p: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
+        type=reads("token file"),
         help="a token that may only read (GET), on the first line of FILE (repeatable)",
     )
     p.add_argument(
@@ -890,6 +903,7 @@ def add_plot(sub: Any) -> None:
         "series",
         nargs="+",
         metavar="FILE",
+        type=reads("series file"),
         help="a file written by --series, --cascades or --ccdf (.csv, .csv.gz or .parquet); several are overlaid",
     )
     pl.add_argument(
@@ -897,6 +911,7 @@ def add_plot(sub: Any) -> None:
         "--output",
         required=True,
         metavar="FILE",
+        type=writes(),
         help="the figure to write; its extension picks the format: .png, .svg or .pdf",
     )
     pl.add_argument(
@@ -942,6 +957,7 @@ def add_cascades(sub: Any) -> None:
         "-o",
         "--output",
         metavar="FILE",
+        type=writes(),
         help="write the forest; the extension picks the format: .csv, .csv.gz or .parquet (rows "
         "run,agent,source,tick,generation with run = the session id) or .graphml (nodes: agents with "
         "tick, generation, root; edges source -> agent with via graph or feed)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sim.cli.args import reads
 from sim.cli.parsers.options import json_flag, world_argument
 
 _KEY_HELP = (
@@ -22,7 +23,13 @@ AGORA_WORLD_KEY environment variable. The key never leaves this process: see doc
 
 def add_key_file(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     """``--key-file FILE`` on ``parser`` (a subcommand's default is suppressed, so the top level's is kept)."""
-    parser.add_argument("--key-file", metavar="FILE", default=None if top else argparse.SUPPRESS, help=_KEY_HELP)
+    parser.add_argument(
+        "--key-file",
+        metavar="FILE",
+        type=reads("key file"),
+        default=None if top else argparse.SUPPRESS,
+        help=_KEY_HELP,
+    )
 
 
 def add_key_files(parser: argparse.ArgumentParser) -> None:
@@ -79,5 +86,7 @@ def add_crypt(sub: Any) -> None:
         epilog=_KEY_EPILOG,
     )
     world_argument(rekey)
-    rekey.add_argument("--new-key-file", metavar="FILE", help="the new key (a file only you may read)")
+    rekey.add_argument(
+        "--new-key-file", metavar="FILE", type=reads("key file"), help="the new key (a file only you may read)"
+    )
     json_flag(rekey)

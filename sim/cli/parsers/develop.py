@@ -10,7 +10,16 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from sim.cli.args import Parser, fraction, integer, non_negative_float, non_negative_int, positive_float, positive_int
+from sim.cli.args import (
+    Parser,
+    fraction,
+    integer,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    reads,
+)
 from sim.cli.parsers import CommandGroup, Subcommand, add_subcommands
 from sim.cli.parsers.options import json_flag, seed_and_json, world_size
 
@@ -68,6 +77,7 @@ def _plugins_check(chk: Any) -> None:
     chk.add_argument(
         "file",
         metavar="FILE",
+        type=reads("plugin file"),
         help="a .py file defining PropagationModel, ContentRecommender or FriendRecommender subclasses",
     )
     chk.add_argument(
@@ -89,7 +99,12 @@ def _plugins_check(chk: Any) -> None:
 
 def _plugins_trusted(p: Any) -> None:
     """``trust`` and ``untrust``: both name a world (its plugin folder) or a folder."""
-    p.add_argument("target", metavar="WORLD", help="a world file (its <world>.plugins folder) or a plugin folder")
+    p.add_argument(
+        "target",
+        metavar="WORLD",
+        type=reads("world or plugin folder"),
+        help="a world file (its <world>.plugins folder) or a plugin folder",
+    )
     json_flag(p)
 
 
@@ -473,7 +488,7 @@ _BENCHMARKS = (
     Subcommand(
         "forecast",
         "200 continuations of a 100,000-agent ic cascade branched at 5%%, beside 200 runs from seeds",
-        "Forecast benchmark: an ic cascade on a world of N agents stepped until 5%% have adopted, then R "
+        "Forecast benchmark: an ic cascade on a world of N agents stepped until 5% have adopted, then R "
         "continuations of that present until done in the compiled kernels from the state, beside R runs from "
         "seeds of the same world, alternating; medians, their ratio and the target (at most 1.2x, at most 10 s).",
         _bench_forecast,
@@ -490,7 +505,7 @@ _BENCHMARKS = (
         "what keeping and measuring the cascade tree costs a run",
         "Cascade benchmark: the same ic cascade (same seeds, same trajectory) with the adoption "
         "forest kept and measured, and without, alternating, on a world of N agents; medians, the cost measured "
-        "inside the run as a share of the run without the forest, and the 10%% target.",
+        "inside the run as a share of the run without the forest, and the 10% target.",
         _bench_cascade,
     ),
     Subcommand(

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from sim.cli.args import integer, positive_int
+from sim.cli.args import integer, positive_int, reads, writes
 from sim.cli.parsers.options import KERNELS, force_flag, json_flag, plugins_flag, world_argument
 
 _FIT_EXAMPLES = """examples:
@@ -35,7 +35,7 @@ def add_fit(sub: Any) -> None:
         "fit",
         help="fit a model's parameters to observed data (ABC-SMC, or the exact likelihood of adoption times)",
         description="Find the parameters of a propagation model that explain an observed series, set of cascades "
-        "or adoption times, with their uncertainty: per parameter the posterior median and 90%% credible "
+        "or adoption times, with their uncertainty: per parameter the posterior median and 90% credible "
         "interval, the weighted posterior samples (-o), the simulations used and failed, the effective sample "
         "size, and a posterior predictive check (--plot). The world file is not modified. Exit 3 when "
         "simulations failed (counted, never in the posterior).",
@@ -44,7 +44,13 @@ def add_fit(sub: Any) -> None:
     )
     world_argument(p)
     p.add_argument("--model", default="ic", metavar="NAME", help="the propagation model (default ic)")
-    p.add_argument("--observed", required=True, metavar="FILE", help="the observation file (see below)")
+    p.add_argument(
+        "--observed",
+        required=True,
+        metavar="FILE",
+        type=reads("observation file"),
+        help="the observation file (see below)",
+    )
     p.add_argument(
         "--param",
         action="append",
@@ -68,10 +74,17 @@ def add_fit(sub: Any) -> None:
     _fit_method(p)
     plugins_flag(p)
     p.add_argument(
-        "-o", "--output", metavar="FILE", help="write the weighted posterior samples (.csv, .csv.gz, .parquet)"
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=writes(),
+        help="write the weighted posterior samples (.csv, .csv.gz, .parquet)",
     )
     p.add_argument(
-        "--plot", metavar="FIG", help="draw the posterior predictive check and the posteriors (.png, .svg, .pdf)"
+        "--plot",
+        metavar="FIG",
+        type=writes(),
+        help="draw the posterior predictive check and the posteriors (.png, .svg, .pdf)",
     )
     force_flag(p, "the -o and --plot files")
     json_flag(p)

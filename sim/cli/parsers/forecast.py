@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sim.cli.args import integer
+from sim.cli.args import integer, reads, writes
 from sim.cli.parsers.options import KERNELS, force_flag, json_flag, plugins_flag, world_argument
 
 _FORECAST_EXAMPLES = """examples:
@@ -27,7 +27,7 @@ def add_forecast(sub: Any) -> None:
         "forecast",
         help="where a running cascade goes, and what acting now would change (R continuations of the present)",
         description="Branch the present of a world's running session R times and continue each to a horizon: "
-        "per arm the final reach's median and 90%% interval, the per-tick band of the series ahead of now, the "
+        "per arm the final reach's median and 90% interval, the per-tick band of the series ahead of now, the "
         "cascade's shape, and each arm's paired difference from the first. The world file is not modified.",
         epilog=_FORECAST_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -48,7 +48,12 @@ def add_forecast(sub: Any) -> None:
         help="an arm and an action it applies now (repeatable; default one arm, none)",
     )
     p.add_argument("--seed", type=integer, default=0, metavar="S", help="run r continues with seed S+r (default 0)")
-    p.add_argument("--posterior", metavar="FILE", help="draw each run's parameters from a fit's samples (agora fit -o)")
+    p.add_argument(
+        "--posterior",
+        metavar="FILE",
+        type=reads("posterior file"),
+        help="draw each run's parameters from a fit's samples (agora fit -o)",
+    )
     p.add_argument(
         "--kernel",
         choices=KERNELS,
@@ -63,6 +68,8 @@ def add_forecast(sub: Any) -> None:
         help="processes for the runs the engine ticks (default: the CPU count); the forecast is the same",
     )
     plugins_flag(p)
-    p.add_argument("--plot", metavar="FIG", help="draw each arm's band of reach ahead of now (.png, .svg, .pdf)")
+    p.add_argument(
+        "--plot", metavar="FIG", type=writes(), help="draw each arm's band of reach ahead of now (.png, .svg, .pdf)"
+    )
     force_flag(p, "the --plot file")
     json_flag(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.cli.args import integer, non_negative_float, positive_int
+from sim.cli.args import integer, non_negative_float, positive_int, reads, writes
 
 #: ``--kernel``'s choices: :data:`sim.engine.requests.KERNELS`, written out so that ``agora --help`` does not load
 #: the engine (tests/test_cli.py checks that the two agree).
@@ -29,9 +29,10 @@ def plugins_flag(p: Any) -> None:
     )
 
 
-def world_argument(p: Any, help: str | None = None) -> None:
-    """The ``WORLD`` a command reads or changes (a world file's path)."""
-    p.add_argument("world", metavar="WORLD", help=help)
+def world_argument(p: Any, help: str | None = None, *, made: bool = False) -> None:
+    """The ``WORLD`` a command reads or changes (a world file's path); ``made``: the command writes it anew
+    (``new``, ``load``), so it is the command's output, not an input."""
+    p.add_argument("world", metavar="WORLD", type=writes("world") if made else reads("world"), help=help)
 
 
 def world_size(p: Any) -> None:
