@@ -91,10 +91,10 @@ def sbc_sir(
 ) -> Calibration:
     """SIR's beta and gamma (uniform priors) from the I and R curves of ``ticks`` ticks, ``datasets`` times."""
     from sim.lab.agents import load_world
+    from sim.model.registry import plugin_registry
     from sim.runs.fit.fitting import Fit
     from sim.runs.fit.priors import split_params
     from sim.runs.fit.simulate import Simulator
-    from sim.runs.sweep import plugin_registry
 
     texts = ("beta=0.02..0.2", "gamma=0.05..0.5")
     world, registry = load_world(path), plugin_registry(path)
@@ -141,8 +141,8 @@ def sbc_ic_times(path: str, datasets: int, *, seeds: str = "random:10") -> Calib
     exact likelihood, ``datasets`` times."""
     import sim
     from sim.lab.agents import load_world
+    from sim.model.registry import plugin_registry
     from sim.runs.fit.fitting import Fit
-    from sim.runs.sweep import plugin_registry
 
     w = sim.open_world(path)
     world, registry = load_world(path), plugin_registry(path)

@@ -55,7 +55,7 @@ def test_the_json_and_the_figure(running):
         (["--runs", "5", "--until-done", "--session", "42"], "the world has no session 42"),
         (["--runs", "5", "--until-done", "--arm", "oops"], "is not NAME=ACTION"),
         (["--runs", "5", "--until-done", "--arm", "x=block:degree"], "arm action 'block:degree': "),
-        (["--runs", "1000000", "--until-done"], "--runs must be from 1 to 100000"),
+        (["--runs", "1000000", "--until-done"], "--runs must be from 1 to 100,000"),
         (["--runs", "5", "--until-done", "--posterior", "missing.csv"], "missing.csv"),
     ],
 )

@@ -77,22 +77,23 @@ def test_a_forecast_is_posted_followed_and_leaves_the_world_as_it_was(server):
 
 
 @pytest.mark.parametrize(
-    ("body", "says"),
+    ("body", "says", "code"),
     [
-        ({"runs": 5, "ticks": 0}, "--ticks"),
-        ({"runs": 5, "ticks": 3, "session": 999}, "no session 999"),
-        ({"runs": 5, "ticks": 3, "arms": ["x=bogus:1"]}, "bogus"),
-        ({"runs": 10_001, "ticks": 3}, "10,000"),
-        ({"runs": 5, "ticks": 3, "posterior": "/etc/passwd"}, "posterior"),
-        ({"runs": 5}, "horizon"),
-        ({"runs": 5, "ticks": 3, "colour": 1}, "unknown field"),
+        ({"runs": 5, "ticks": 0}, "ticks must be from 1 to 100,000", 400),
+        ({"runs": 5, "ticks": 3, "session": 999}, "no session 999", 404),  # no such running session
+        ({"runs": 5, "ticks": 3, "arms": ["x=bogus:1"]}, "bogus", 400),
+        ({"runs": 5, "ticks": 3, "arms": ["x=set:q=1"]}, "ic has no parameter 'q'", 422),  # the session's model
+        ({"runs": 10_001, "ticks": 3}, "10,000", 400),
+        ({"runs": 5, "ticks": 3, "posterior": "/etc/passwd"}, "posterior", 400),
+        ({"runs": 5}, "horizon", 400),
+        ({"runs": 5, "ticks": 3, "colour": 1}, "unknown field", 400),
     ],
 )
-def test_bad_requests_are_refused_in_one_sentence_and_change_nothing(server, body, says):
+def test_bad_requests_are_refused_in_one_sentence_and_change_nothing(server, body, says, code):
     before = _world(server)
     jobs = len(server.call("GET", "/api/v1/forecasts")[1]["forecasts"])
     status, answer, _ = server.call("POST", "/api/v1/forecasts", body)
-    assert status == 400, answer
+    assert status == code, answer
     assert says in answer["error"] and "\n" not in answer["error"]
     assert _world(server) == before
     assert len(server.call("GET", "/api/v1/forecasts")[1]["forecasts"]) == jobs

@@ -95,7 +95,9 @@ def test_unknown_ids_are_refused_naming_the_first_and_the_count(world_file, tmp_
         out = agora(tmp_path, *command, "--seeds", f"file:{path}")
         assert out.returncode == 2, out.stderr
         assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-        assert "123456789" in out.stderr and "2 of its 4 distinct ids are unknown" in out.stderr, out.stderr
+        # The line is named, never its content (a file's content is never quoted back).
+        assert "line 2 " in out.stderr and "2 of its 4 distinct ids are unknown" in out.stderr, out.stderr
+        assert "123456789" not in out.stderr and "555555555" not in out.stderr, out.stderr
     assert digest(world) == before
 
 

@@ -216,7 +216,7 @@ async def test_f_forecasts_two_arms_and_the_chart_draws_their_bands_ahead_of_now
     ("fields", "said"),
     [
         ({"runs": "many"}, "runs must be a whole number"),
-        ({"runs": "0"}, "--runs"),
+        ({"runs": "0"}, "runs must be from 1 to 10,000"),  # the form's field, not a flag
         ({"horizon": "soon"}, "the horizon"),
         ({"arms": ["block=explode:3"]}, "'explode:3'"),
     ],

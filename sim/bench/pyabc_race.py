@@ -54,9 +54,9 @@ def _quantiles(x: np.ndarray, w: np.ndarray) -> dict[str, Any]:
 def _pyabc(world_path: str, curve: np.ndarray, budget: int, sampler: Any, seed: int) -> dict[str, Any]:
     import pyabc  # noqa: PLC0415 - the yardstick's own environment
 
+    from sim.model.registry import plugin_registry  # noqa: PLC0415
     from sim.runs.fit.priors import split_params  # noqa: PLC0415
     from sim.runs.fit.simulate import Simulator  # noqa: PLC0415
-    from sim.runs.sweep import plugin_registry  # noqa: PLC0415
     from sim.store.worldfile import open_world  # noqa: PLC0415
 
     world, registry = asyncio.run(open_world(world_path)), plugin_registry(world_path)

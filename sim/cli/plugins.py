@@ -17,8 +17,7 @@ from sim.authoring import check_plugin, new_plugin, plugin_rows
 from sim.authoring.templates import RECOMMENDER_TEMPLATES
 from sim.cli.output import emit, shown_line
 from sim.cli.progress import stderr_progress
-from sim.model.registry import plugin_folder_of, trust_plugin_folder, untrust_plugin_folder
-from sim.runs.sweep import plugin_registry
+from sim.model.registry import plugin_folder_of, plugin_registry, trust_plugin_folder, untrust_plugin_folder
 
 EXIT_CHECK_FAILED = 1
 

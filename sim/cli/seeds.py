@@ -18,9 +18,8 @@ from sim.cli.args import parse_params
 from sim.cli.output import emit
 from sim.engine.requests import SeedChoice
 from sim.errors import BadParameterError
-from sim.model.registry import Registry
+from sim.model.registry import Registry, plugin_registry
 from sim.runs.seeds import choose_by_spread, spread_report
-from sim.runs.sweep import plugin_registry
 from sim.store.worldfile import check_target, open_world
 
 #: The most ``--runs``: the estimate's session seeds stay below the choosing runs' (CHOICE_SEED_OFFSET).

@@ -16,7 +16,7 @@ from sim.cli.output import emit
 from sim.core.worldlock import world_lock
 from sim.errors import BadParameterError
 from sim.model.columns import apply_column, clear_column, column_spec, column_summary, column_values, read_column_file
-from sim.runs.sweep import plugin_registry
+from sim.model.registry import plugin_registry
 from sim.store.worldfile import open_world
 from sim.store.writer import WorldWriter
 

@@ -64,7 +64,7 @@ async def _cmd_new(args: argparse.Namespace) -> int:
         world.config["minutes_per_tick"] = args.minutes_per_tick
         changes = social_changes(args)
         if changes:
-            from sim.runs.sweep import plugin_registry  # noqa: PLC0415 - new/load/save need neither (0.1 s)
+            from sim.model.registry import plugin_registry  # noqa: PLC0415 - new/load/save need neither (0.1 s)
             from sim.social.dynamics import Social  # noqa: PLC0415
 
             social = Social(world, plugin_registry(None), {})
@@ -140,8 +140,8 @@ async def _cmd_social(args: argparse.Namespace) -> int:
 
 
 async def _social(args: argparse.Namespace) -> int:
+    from sim.model.registry import plugin_registry  # noqa: PLC0415
     from sim.runs.runner import check_social_params  # noqa: PLC0415 - new/load/save need none of these (0.1 s)
-    from sim.runs.sweep import plugin_registry  # noqa: PLC0415
     from sim.social.dynamics import Social  # noqa: PLC0415
 
     registry = plugin_registry(args.world, args.plugins)

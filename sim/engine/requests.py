@@ -5,8 +5,10 @@ Python from keywords; all call the same ``parse``, so the same mistake gets the 
 is made. Below the door nobody checks the fields again: the engine checks only what needs the world
 (that seed ids exist, that a community holds enough agents, that an author is an agent).
 
-What a front end may ask differs in a few bounds (:class:`Limits`): a request to a server never names a
-file on it, never asks for a seed method that can take minutes, and has a bounded text and seed list.
+What a front end may ask differs in a few bounds (:class:`~sim.model.seeds.Limits`, kept with the seed
+selection's parser, which enforces them wherever a selection arrives; ``Limits``, ``LOCAL``, ``SERVED``, ``FIT``,
+``MAX_TEXT``, ``MAX_SEED_IDS`` and ``SEEDS_HINT`` are importable from here too): a request to a server never
+names a file on it, never asks for a seed method that can take minutes, and has a bounded text and seed list.
 """
 
 from __future__ import annotations
@@ -25,48 +27,18 @@ from sim.errors import BadParameterError
 from sim.model.guard import plugin_budget
 from sim.model.intervene import ACTIONS, Intervention
 from sim.model.registry import PluginError, Registry
-from sim.model.seeds import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, SeedSpec
+from sim.model.seeds import FIT as FIT
+from sim.model.seeds import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, LOCAL, Limits, SeedSpec
+from sim.model.seeds import MAX_SEED_IDS as MAX_SEED_IDS
+from sim.model.seeds import MAX_TEXT as MAX_TEXT
+from sim.model.seeds import SEEDS_HINT as SEEDS_HINT
+from sim.model.seeds import SERVED as SERVED
 from sim.social.dynamics import NONE
 
 T = TypeVar("T")
 
 #: The kinds of seed selection that are not seed methods.
 SELECTIONS = ("ids", "random", "top", "community", "file", "none")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What a front end may ask for, beyond what any request may.
-
-    Attributes:
-        files: seeds may name a file (``file:PATH``): a path on this machine, which a request to a server
-            never names.
-        slow_methods: seeds may name a seed method that can take minutes on a large world (``celf``,
-            ``ris``): a request that waits for its answer may not.
-        max_text: the most characters of a message's text (None: no bound but memory).
-        max_seed_ids: the most agent ids one message may name as seeds (None: no bound).
-    """
-
-    files: bool = True
-    slow_methods: bool = True
-    max_text: int | None = None
-    max_seed_ids: int | None = None
-
-
-#: The command line and a world file's Python API: the user's own machine, files included.
-LOCAL = Limits()
-#: The longest message text a client may inject (characters).
-MAX_TEXT = 10_000
-#: The most agent ids one injection may name as seeds (``ids:a,b,c`` or a JSON list).
-MAX_SEED_IDS = 100_000
-#: A request to a live world (``agora serve``, the terminal UI's form, a live world from Python).
-SERVED = Limits(files=False, slow_methods=False, max_text=MAX_TEXT, max_seed_ids=MAX_SEED_IDS)
-
-#: The seed selections a request to a live world may name.
-SEEDS_HINT = (
-    "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, METHOD:K (a quick seed method: degree, "
-    "degree-discount, pagerank, random, acquaintance), none (no seed), or a JSON list of agent ids"
-)
 
 
 def whole(value: object, what: str, lo: int, hi: int, give: str) -> int:
@@ -138,7 +110,7 @@ def _id_list(ids: list[object], limits: Limits) -> str:
 def parse_seeds(value: object, registry: Registry, limits: Limits = LOCAL) -> SeedSpec:
     """A seed selection (``random:K``, ``top:K``, ``ids:a,b,c``, ``community:C:K``, ``file:PATH``, ``none``,
     ``METHOD:K`` or a list of original agent ids) as a :class:`SeedSpec`, its method known to ``registry``
-    and within ``limits``. A file is read here, once.
+    and within ``limits`` (:meth:`SeedSpec.parse` enforces them; a file is read there, once, where they allow it).
 
     Raises:
         BadParameterError: one sentence naming the mistake.
@@ -149,23 +121,7 @@ def parse_seeds(value: object, registry: Registry, limits: Limits = LOCAL) -> Se
         raise BadParameterError(
             f'seeds must be a seed selection such as "random:10" or a list of agent ids, got {type(value).__name__}'
         )
-    kind = value.strip().partition(":")[0].strip().lower()
-    if kind == "file" and not limits.files:
-        raise BadParameterError(f"seed selection {value[:40]!r} is not allowed: {SEEDS_HINT}")
-    if kind == "ids" and limits.max_seed_ids is not None and value.count(",") >= limits.max_seed_ids:
-        raise BadParameterError(
-            f"the seed selection names more than the {limits.max_seed_ids:,} ids one message may name: "
-            "use random:K or top:K for large seed sets"
-        )
-    spec = SeedSpec.parse(value)
-    if spec.kind == "method":
-        method = registry.seeder(spec.method)  # an unknown method: the registry's sentence
-        if method.expensive and not limits.slow_methods:
-            raise BadParameterError(
-                f"seed method {spec.method} can take minutes on a large world, which a request may not: choose "
-                "the seeds with 'agora seeds' and send their ids"
-            )
-    return spec
+    return SeedSpec.parse(value, limits, registry)
 
 
 def _topics(value: object) -> tuple[str, ...]:
@@ -760,6 +716,8 @@ class Sweep:
         kernel: one of :data:`KERNELS`; ``auto`` judges by the sweep's total runs.
         design: the design whose points are the combinations (None: the grid's product); its ranges are not
             in ``params``. A series measure keeps the series (``series`` is then true).
+        keep_running: every run also continues the sessions the world holds running (by default they are left
+            out: the runs study the injected message alone).
     """
 
     grid: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -780,6 +738,7 @@ class Sweep:
     interventions: tuple[str, ...] = ()
     kernel: str = "auto"
     design: Design | None = None
+    keep_running: bool = False
 
     FIELDS = (
         "grid",
@@ -801,6 +760,7 @@ class Sweep:
         "kernel",
         "design",
         "measure",
+        "keep_running",
     )
 
     @property
@@ -872,6 +832,9 @@ class Sweep:
         if design is not None:
             params = _frozen({k: v for k, v in params.items() if not ParamRange.is_range(v)})
         listed = data.get("intervene")
+        keep_running = data.get("keep_running", False)
+        if not isinstance(keep_running, bool):
+            raise BadParameterError(f"keep_running must be true or false, got {type(keep_running).__name__}")
         return cls(
             grid=tuple(grid),
             model=model,
@@ -891,6 +854,7 @@ class Sweep:
             interventions=() if listed is None else intervention_texts(listed),  # type: ignore[arg-type]
             kernel=str(kernel),
             design=design,
+            keep_running=keep_running,
         )
 
     @staticmethod

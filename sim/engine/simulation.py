@@ -57,7 +57,7 @@ from sim.errors import AgoraError, BadParameterError
 from sim.llm.service import LLMService
 from sim.model.guard import PluginRunner, PluginTimeout, is_plugin_fault
 from sim.model.guard import plugin_budget as plugin_budget_seconds
-from sim.model.intervene import Intervention
+from sim.model.intervene import CONFIG_KEY, Intervention, entries
 from sim.model.registry import PluginError, Registry
 from sim.model.seeds import INT64_MAX, SeedSpec
 from sim.model.session import PropagationSession
@@ -430,6 +430,14 @@ class Simulation:
         """No session is queued or running."""
         return not any(s.status in ("queued", "running") for s in self.world.sessions)
 
+    @property
+    def still(self) -> bool:
+        """Whether nothing in the world changes with time: no session is running or queued, no intervention
+        waits for its tick, and the network does not live (no recommender, no churn: ``Social.living``; a
+        living network follows, unfollows, joins and leaves with no message spreading). A run of a still
+        world only moves its clock."""
+        return self.idle and not self.social.living and not any(not e.get("applied") for e in entries(self.world))
+
     def spread_for(self, model: str, params: Mapping[str, Any], max_ticks: int = 10_000) -> Spread:
         """A Monte-Carlo estimator of a seed set's reach under ``model`` (validated ``params``) for seed methods
         that simulate (CELF): ``spread(agents, runs, seed)`` runs the message from ``agents`` on ``runs`` forks
@@ -442,6 +450,9 @@ class Simulation:
             reached = []
             for r in range(runs):  # one simulation a run: the runs are few next to the agents each one moves
                 fork = world.fork(shared=shared)
+                # Without the interventions still pending: the block being chosen is one, and its fork would
+                # choose it again when stepped, and so on (celf in a forecast arm: a RecursionError).
+                fork.config[CONFIG_KEY] = [e for e in entries(fork) if e.get("applied")]
                 sim = Simulation(fork, registry=registry, llm=LLMService.offline(fork), plugins_in_thread=True)
                 try:
                     s = sim.inject("spread", seeds=seeds, model=model, params=dict(params), seed=seed + r)

@@ -30,10 +30,9 @@ from sim.lab.agents import live_world, load_world, optional_module
 from sim.lab.live import Simulation
 from sim.lab.loop import run_sync
 from sim.lab.world import WorldFile
-from sim.model.registry import Registry
+from sim.model.registry import Registry, plugin_registry
 from sim.runs.runner import tree_arrays
 from sim.runs.seeds import choose_by_spread
-from sim.runs.sweep import plugin_registry
 from sim.store.analysis_tables import FLOW_DTYPE, CommunityTable, community_table
 from sim.store.cascadeio import session_forest
 

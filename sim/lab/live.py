@@ -314,12 +314,10 @@ class Simulation:
 
     # -- forecasts -------------------------------------------------------------------------------------------
     async def _forecast(self, request: Forecast | None, fields: dict[str, object]) -> ForecastResult:
-        if request is None:
-            request = Forecast.parse(fields)
-        elif fields:
+        if request is not None and fields:
             raise TypeError(f"forecast() takes a Forecast request or keywords, not both ({', '.join(fields)})")
-        forecasts = self._host.forecasts
-        job = await forecasts.wait((await forecasts.start(request, actor="python")).id)
+        forecasts = self._host.forecasts  # keywords are parsed as the API's fields are (no file named, none read)
+        job = await forecasts.wait((await forecasts.start(fields if request is None else request, actor="python")).id)
         if job.state != "done" or job.result is None:
             raise AgoraError(job.error or f"the forecast {job.id} {job.state}")
         return cast(ForecastResult, job.result)
@@ -329,17 +327,19 @@ class Simulation:
         terminal UI's forecasts do (``host.forecasts``), until done; the world is not changed and may run on.
 
         Args:
-            request: a :class:`~sim.runs.forecast.Forecast`, or none and its fields as keywords: ``runs``,
+            request: a :class:`~sim.runs.forecast.Forecast` (which may name a ``posterior``, a fit's ``-o``
+                file), or none and its fields as keywords, parsed as the API's are (no file named): ``runs``,
                 ``ticks`` (the horizon) or ``until_done=True``, ``arms`` (``{"none": [], "block":
                 ["block:degree:100"]}``), ``seed`` (run r continues with ``seed + r``), ``session`` (None: the
-                latest running one), ``posterior`` (a fit's ``-o`` file), ``kernel``, ``workers``.
+                latest running one), ``kernel``, ``workers``.
 
         Returns:
             The :class:`~sim.runs.forecast.ForecastResult` (``branched_at``: the tick it branched from).
 
         Raises:
-            BadParameterError: a bad request, no running session, a bad arm, more runs than the live bound
-                (``Forecasts.MAX_RUNS``), too many forecasts at once. AgoraError: the forecast failed.
+            BadParameterError: a bad request, no running session, a bad arm, more runs or work than the live
+                bounds (``Forecasts.MAX_RUNS``, ``Forecasts.MAX_WORK``), too many forecasts at once. AgoraError:
+                the forecast failed or was cancelled.
         """
         return self._call(self._forecast(request, dict(fields)))
 

@@ -24,9 +24,10 @@ from sim.errors import AgoraError, BadParameterError
 from sim.lab.agents import Agents, Network, file_views
 from sim.lab.live import LiveSettings, Simulation
 from sim.lab.loop import run_sync
+from sim.model.registry import plugin_registry
 from sim.runs.results import EnsembleResult, SweepResult
 from sim.runs.runner import check_social_params, run_cascades
-from sim.runs.sweep import plugin_registry, run_sweep, series_records
+from sim.runs.sweep import run_sweep, series_records
 from sim.social.dynamics import Social
 from sim.store.create import imported_world, synthetic_world
 from sim.store.worldfile import check_target, save_world, world_info

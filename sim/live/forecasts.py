@@ -5,6 +5,13 @@ it R times under arms, while the world itself runs on.
 takes the present as a fork of the world on the event loop with the world's ticks held (no tick is half done
 in it), and continues that fork in a thread of its own (the forecast's engine may fork worker processes from
 it): the event loop goes on answering. A finished job says so on the live stream (a ``forecast`` event).
+:meth:`Forecasts.cancel` ends a running job (its worker processes killed, its runs in the thread stopped
+between two ticks) or forgets a finished one (``DELETE /api/v1/forecasts/{id}``).
+
+**Bounds.** A live world's requests come from its server, its terminal UI or Python beside it, so they are parsed
+within :data:`~sim.model.seeds.SERVED` (no file, an arm's or a posterior, is named, none is opened; no seed
+method that can take minutes), their errors name the request's fields, and each asks for at most
+:attr:`Forecasts.MAX_RUNS` runs an arm and :attr:`Forecasts.MAX_WORK` runs × arms × horizon in all.
 
 **Layers.** ``sim.live`` may not import ``sim.runs`` (docs/architecture.md): the forecast's engine (its
 request value's parser, its checks and :func:`sim.runs.forecast.run_forecast`) is handed to this module by a
@@ -28,9 +35,11 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from sim.core.world import World
-from sim.errors import AgoraError, BadParameterError
+from sim.errors import AgoraError, BadParameterError, RuleError
 from sim.live.policy import Host, NotFoundError, StateError
+from sim.model.intervene import Intervention
 from sim.model.registry import Registry
+from sim.model.seeds import SERVED
 
 #: Finished jobs kept (the oldest are forgotten first; running ones never).
 KEEP_FINISHED = 32
@@ -77,12 +86,13 @@ class Engine:
     """The forecast's engine, from the layer that has it (:func:`install`).
 
     Attributes:
-        parse: the request a mapping asks for (``Forecast.parse``). check: raises BadParameterError when a
-            request cannot be forecast on a world (no such session, a bad arm). run: the forecast of a world
-            (never modified), as a coroutine (``run_forecast``).
+        parse: the request a mapping asks for (``Forecast.parse``: ``parse(data, registry, limits, max_runs=)``).
+            check: raises BadParameterError when a request cannot be forecast on a world (no such session, a
+            bad arm). run: the forecast of a world (never modified), as a coroutine (``run_forecast``: ``run(world,
+            registry, request, progress=, stop=)``; ``stop``, a threading.Event, cancels it once set).
     """
 
-    parse: Callable[[Mapping[str, object]], ForecastRequest]
+    parse: Callable[..., ForecastRequest]
     check: Callable[..., None]
     run: Callable[..., Coroutine[object, None, ForecastResult]]
 
@@ -113,17 +123,25 @@ class Forecast:
     """The request value of a forecast, as the live world takes it (the installed engine's)."""
 
     @staticmethod
-    def parse(data: Mapping[str, object]) -> ForecastRequest:
-        """The forecast ``data`` asks for (``sim.runs.forecast.Forecast.parse``'s fields).
+    def parse(data: Mapping[str, object], registry: Registry | None = None) -> ForecastRequest:
+        """The forecast ``data`` asks for (``sim.runs.forecast.Forecast.parse``'s fields), as a live world takes
+        it: within :data:`~sim.model.seeds.SERVED` and :attr:`Forecasts.MAX_RUNS`; an arm's seed method is looked
+        up in ``registry`` (None: it is checked against the world's own when the forecast starts).
 
         Raises:
-            BadParameterError: an unknown field, a value out of range, no horizon, a bad arm (one sentence).
+            BadParameterError: an unknown field, a value of the wrong type or out of range, no horizon, a bad
+                arm, a file named (one sentence).
         """
-        return engine().parse(data)
+        limits = SERVED if registry is not None else dataclasses.replace(SERVED, slow_methods=True)
+        return engine().parse(data, registry, limits, max_runs=Forecasts.MAX_RUNS)
 
 
 class _NoForecastError(NotFoundError, BadParameterError):
     """No such forecast (404 over the API)."""
+
+
+class NoRunningSessionError(NotFoundError, BadParameterError):
+    """The forecast names no running session of the world (404 over the API)."""
 
 
 class TooManyForecastsError(StateError, BadParameterError):
@@ -151,8 +169,9 @@ def request_dict(request: ForecastRequest) -> dict[str, object]:
 
 @dataclass(eq=False)
 class ForecastJob:
-    """One forecast of the live world: ``running``, then ``done`` (``result``) or ``failed`` (``error``, one
-    sentence). ``branched_at`` is the world's tick it branched from; ``progress`` goes from 0 to 1."""
+    """One forecast of the live world: ``running``, then ``done`` (``result``), ``failed`` (``error``, one
+    sentence) or ``cancelled`` (:meth:`Forecasts.cancel`). ``branched_at`` is the world's tick it branched from;
+    ``progress`` goes from 0 to 1."""
 
     id: str
     request: ForecastRequest
@@ -193,6 +212,25 @@ class _DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
+def _running_session(world: World, session: int | None) -> None:
+    """Refuse a forecast of a session the world does not have running.
+
+    Raises:
+        NoRunningSessionError: no session running (``session`` None), or none ``session`` that is running.
+    """
+    if session is None:
+        if not any(s.status == "running" for s in world.sessions):
+            raise NoRunningSessionError(
+                "the world has no running session to forecast: inject a message and step it first"
+            )
+        return
+    found = next((s for s in world.sessions if s.id == session), None)
+    if found is None:
+        raise NoRunningSessionError(f"the world has no session {session}: GET /api/v1/sessions lists them")
+    if found.status != "running":
+        raise NoRunningSessionError(f"session {session} is {found.status}: only a running session can be forecast")
+
+
 def foreground_workers() -> int:
     """The processes a live world's forecast takes: one per CPU this process may use but one (at least one),
     so that the world's own ticks, its UI and its server keep a core."""
@@ -210,6 +248,15 @@ class Forecasts:
     MAX_RUNNING: int = 2
     #: Runs per arm a live forecast may ask for.
     MAX_RUNS: int = 10_000
+    #: The most ticks a live forecast's runs may take in all: runs × arms × horizon (``ticks``, or ``max_ticks``
+    #: until done). A tick of one run costs 0.4 to 9 ms on a 100,000-agent world here (the compiled kernels to
+    #: the engine, a large cascade; docs/forecasting.md), so a request that goes the whole horizon in every
+    #: run holds a slot for hours at most, and the usual one, whose cascades end within tens of ticks, minutes.
+    #: The terminal UI's default (200 runs, 2 arms, until done within 10,000 ticks) is 4,000,000; the 16 arms
+    #: of 10,000 runs until done that held a slot for five hours were 1,600,000,000.
+    MAX_WORK: int = 5_000_000
+    #: Seconds :meth:`cancel` waits for a running job to end before it answers (it is cancelled either way).
+    CANCEL_WAIT: float = 5.0
 
     _ids: ClassVar[itertools.count] = itertools.count(1)
 
@@ -218,6 +265,9 @@ class Forecasts:
         self._jobs: dict[str, ForecastJob] = {}
         self._tasks: set[asyncio.Task] = set()
         self._done: dict[str, asyncio.Event] = {}
+        #: A running job's stop (set by :meth:`cancel`) and how to cancel its coroutine on its own loop.
+        self._stops: dict[str, threading.Event] = {}
+        self._inner: dict[str, Callable[[], None]] = {}
 
     def jobs(self) -> list[ForecastJob]:
         """Every job kept, oldest first (running ones and the last :data:`KEEP_FINISHED` finished)."""
@@ -238,36 +288,80 @@ class Forecasts:
     def running(self) -> int:
         return sum(1 for j in self._jobs.values() if j.state == "running")
 
+    def parse(self, data: Mapping[str, object]) -> ForecastRequest:
+        """The forecast ``data`` asks for, as this world takes it (:meth:`Forecast.parse` with its registry).
+
+        Raises:
+            BadParameterError: as :meth:`Forecast.parse`.
+        """
+        return Forecast.parse(data, self.host.registry)
+
+    def check_bounds(self, req: ForecastRequest) -> None:
+        """Refuse what a live world may not be asked, however the request was made (parsed here, or a value
+        made elsewhere): more than :attr:`MAX_RUNS` runs, more than :attr:`MAX_WORK` runs × arms × horizon, an
+        arm that names a file or a slow seed method.
+
+        Raises:
+            BadParameterError: one sentence naming the bound. RuleError (a BadParameterError; 422 over the API):
+                each field in range, but runs × arms × horizon past :attr:`MAX_WORK`.
+        """
+        if req.runs > self.MAX_RUNS:
+            raise BadParameterError(
+                f"runs must be from 1 to {self.MAX_RUNS:,} in a live forecast, not {req.runs:,}: ask for fewer, "
+                "or forecast the saved world with agora forecast"
+            )
+        horizon = req.ticks if req.ticks is not None else req.max_ticks
+        work = req.runs * len(req.arms) * horizon
+        if work > self.MAX_WORK:
+            said = f"ticks {horizon:,}" if req.ticks is not None else f"until done within max_ticks {horizon:,}"
+            raise RuleError(
+                f"runs × arms × horizon is {req.runs:,} × {len(req.arms)} × {horizon:,} ({said}) = {work:,}, more "
+                f"than the {self.MAX_WORK:,} a live forecast may ask for: ask for fewer runs or arms, or a shorter "
+                "horizon (ticks, or max_ticks until done)"
+            )
+        for arm in req.arms:
+            for text in getattr(arm, "interventions", ()):
+                try:
+                    Intervention.parse(text, with_tick=False, limits=SERVED, registry=self.host.registry)
+                except BadParameterError as exc:
+                    raise BadParameterError(f"arm action {str(text)[:80]!r}: {exc}") from None
+
     async def start(self, request: ForecastRequest | Mapping[str, object], *, actor: str | None = None) -> ForecastJob:
         """Branch the world's present now and forecast it in the background; returns the running job.
 
         Args:
-            request: the forecast (:class:`Forecast`'s value, or the mapping :meth:`Forecast.parse` takes).
+            request: the forecast (:class:`Forecast`'s value, or the mapping :meth:`parse` takes: within
+                :data:`~sim.model.seeds.SERVED`, its errors naming its fields).
             actor: who asked (kept on the job).
 
         Raises:
-            BadParameterError: a bad request, more than :attr:`MAX_RUNS` runs, no such session or one that is
-                not running, a bad arm. TooManyForecastsError: :attr:`MAX_RUNNING` forecasts run already.
+            BadParameterError: a bad request, more than :attr:`MAX_RUNS` runs, a file or a slow seed method in an
+                arm. RuleError (a BadParameterError; 422 over the API): more than :attr:`MAX_WORK` runs × arms ×
+                horizon, or a request this world cannot carry out (an arm's seeds it cannot meet, a parameter its
+                session's model lacks). NoRunningSessionError (404): no such session, or one that is not running.
+                TooManyForecastsError: :attr:`MAX_RUNNING` forecasts run already.
         """
         eng = engine()
-        req = eng.parse(request) if isinstance(request, Mapping) else request
+        req = self.parse(request) if isinstance(request, Mapping) else request
+        self.check_bounds(req)
         if getattr(req, "workers", None) is None:  # a core kept for the live world's ticks, UI and server
             req = dataclasses.replace(req, workers=foreground_workers())  # type: ignore[type-var]
-        if req.runs > self.MAX_RUNS:
-            raise BadParameterError(
-                f"runs {req.runs:,} is more than the {self.MAX_RUNS:,} a live forecast may ask for: "
-                "ask for fewer, or forecast the saved world with agora forecast"
-            )
         if self.running >= self.MAX_RUNNING:
             raise TooManyForecastsError(
                 f"{self.running} forecasts are running, the most this world runs at once: "
-                "wait for one to finish (GET /api/v1/forecasts)"
+                "wait for one to finish or cancel one (GET /api/v1/forecasts, DELETE /api/v1/forecasts/{id})"
             )
         host = self.host
         async with host.sim.lock:  # no tick is under way: the fork is the world between two ticks
             fork = host.world.fork()
         registry = host.registry
-        await asyncio.to_thread(eng.check, fork, registry, req)
+        _running_session(fork, req.session)
+        try:
+            await asyncio.to_thread(eng.check, fork, registry, req)
+        except RuleError:
+            raise
+        except BadParameterError as exc:  # well formed, but not what this world's present can do
+            raise RuleError(str(exc)) from None
         if self.running >= self.MAX_RUNNING:  # another start got in while this one was checked
             raise TooManyForecastsError(
                 f"{self.running} forecasts are running, the most this world runs at once: wait for one to finish"
@@ -275,10 +369,37 @@ class Forecasts:
         job = ForecastJob(f"f{next(self._ids)}", req, int(fork.tick), actor=actor)
         self._jobs[job.id] = job
         self._done[job.id] = asyncio.Event()
+        self._stops[job.id] = threading.Event()
         self._forget()
         task = asyncio.get_running_loop().create_task(self._run(job, eng, fork, registry))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def cancel(self, job_id: str, *, actor: str | None = None) -> ForecastJob:
+        """Cancel the running job ``job_id`` (its worker processes are killed within a second, its runs in this
+        process stop between two ticks or two runs; it is kept as ``cancelled``), or forget a finished one
+        (``done``, ``failed`` or ``cancelled``: it is no longer listed). Returns the job.
+
+        Raises:
+            NotFoundError: no such job (or one forgotten).
+        """
+        job = self.get(job_id)
+        if job.state != "running":
+            self._jobs.pop(job.id, None)
+            return job
+        job.state, job.error = "cancelled", f"the forecast was cancelled at {job.progress:.0%} of its runs"
+        self.host.audit("forecast cancelled", {"id": job.id, "progress": round(job.progress, 4)}, actor)
+        stop = self._stops.get(job.id)
+        if stop is not None:
+            stop.set()
+        kill = self._inner.get(job.id)
+        if kill is not None:
+            kill()
+        done = self._done.get(job.id)
+        if done is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.CANCEL_WAIT)
         return job
 
     async def wait(self, job_id: str) -> ForecastJob:
@@ -297,36 +418,53 @@ class Forecasts:
         def progress(_what: str, fraction: float) -> None:
             job.progress = min(1.0, max(job.progress, float(fraction)))
 
+        stop = self._stops[job.id]
         inner: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[ForecastResult]]] = []
+
+        def kill() -> None:
+            """Cancel the forecast's coroutine on its loop: a map of worker processes ends them (within 0.25 s)."""
+            for loop, task in inner:
+                with contextlib.suppress(RuntimeError):  # its loop has closed: nothing runs any more
+                    loop.call_soon_threadsafe(task.cancel)
 
         def work() -> ForecastResult:
             loop = asyncio.new_event_loop()
             loop.set_default_executor(_DaemonExecutor())
             try:
                 task: asyncio.Task[ForecastResult] = loop.create_task(
-                    eng.run(fork, registry, job.request, progress=progress)
+                    eng.run(fork, registry, job.request, progress=progress, stop=stop)
                 )
                 inner.append((loop, task))
-                return loop.run_until_complete(task)
+                if stop.is_set():  # cancelled before its coroutine existed
+                    task.cancel()
+                try:
+                    return loop.run_until_complete(task)
+                except asyncio.CancelledError:
+                    raise AgoraError("the forecast was cancelled") from None
             finally:
                 loop.close()
 
+        self._inner[job.id] = kill
         try:
-            job.result = await asyncio.wrap_future(_DaemonExecutor().submit(work))
-            job.state, job.progress = "done", 1.0
+            result = await asyncio.wrap_future(_DaemonExecutor().submit(work))
+            if not stop.is_set():
+                job.result, job.state, job.progress = result, "done", 1.0
         except asyncio.CancelledError:  # the world closes: its worker processes are ended too
-            for loop, task in inner:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(task.cancel)
+            stop.set()
+            kill()
             raise
         except AgoraError as exc:
-            job.state, job.error = "failed", str(exc)
+            if not stop.is_set():
+                job.state, job.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - a bug: the job says so, the server's log has the traceback
-            job.state, job.error = "failed", f"the forecast failed ({type(exc).__name__}: {str(exc)[:200]})"
-            sys.stderr.write("agora: a forecast failed:\n" + "".join(traceback.format_exception(exc)))
+            if not stop.is_set():
+                job.state, job.error = "failed", f"the forecast failed ({type(exc).__name__}: {str(exc)[:200]})"
+                sys.stderr.write("agora: a forecast failed:\n" + "".join(traceback.format_exception(exc)))
         finally:
             if job.state == "running":  # cancelled (the loop closes)
                 job.state, job.error = "failed", "the forecast was stopped"
+            self._inner.pop(job.id, None)
+            self._stops.pop(job.id, None)
             self._done.pop(job.id).set()
             self.host.events.publish(
                 {

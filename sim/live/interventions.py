@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sim.errors import BadParameterError
 from sim.live.policy import MAX_INTERVENTION, Host, StateError
-from sim.model.intervene import MAX_INTERVENTIONS, action_of, entries, pending_counters
-from sim.model.registry import SEEDER
+from sim.model.intervene import MAX_INTERVENTIONS, Intervention, entries, pending_counters
+from sim.model.seeds import SERVED
 
 
 class Interventions:
@@ -30,7 +30,9 @@ class Interventions:
 
     def now(self, action: object, *, actor: str | None = None) -> dict[str, object]:
         """Schedule an intervention (``sim.model.intervene``): ``ACTION`` applies at the start of the next
-        tick, ``TICK:ACTION`` that many ticks from now. Its seeds never name a file (a path on the server).
+        tick, ``TICK:ACTION`` that many ticks from now. Its seeds are parsed within
+        :data:`~sim.model.seeds.SERVED`: never a file (a path on the server; refused before it is opened), never
+        a seed method that can take minutes.
         Returns the world's entry (pending until its tick).
 
         The world holds at most ``sim.max_interventions`` interventions (:data:`MAX_INTERVENTIONS` unless
@@ -49,16 +51,10 @@ class Interventions:
             raise BadParameterError(
                 f"the action is {len(action):,} characters, more than the {MAX_INTERVENTION:,} one may have"
             )
-        if "file:" in action.lower():
-            raise BadParameterError(
-                "an intervention's seeds cannot be a file (a path on the server): give ids:a,b,c or METHOD:K"
-            )
-        for part in action.lower().split(":"):
-            if self._is_seeder(part.strip()) and self.host.registry.seeder(part.strip()).expensive:
-                raise BadParameterError(
-                    f"seed method {part.strip()} can take minutes on a large world, which a request may not: "
-                    "choose the agents with 'agora seeds' and send ids:a,b,c"
-                )
+        # The one parser of seeds, with a live world's limits: a file is refused before it is opened, and so is
+        # a seed method that can take minutes.
+        text = action.strip()
+        iv = Intervention.parse(text, with_tick=text[:1].isdigit(), limits=SERVED, registry=self.host.registry)
         held, bound = (
             len(entries(self.host.world)),
             getattr(self.host.sim, "max_interventions", None) or MAX_INTERVENTIONS,
@@ -68,7 +64,7 @@ class Interventions:
                 f"the world holds {held:,} interventions, the most this server allows ({bound:,}, "
                 "--max-interventions): serve it with a higher bound to schedule more"
             )
-        if action_of(action) == "counter":
+        if iv.action == "counter":
             messages, pending = len(self.host.world.messages), pending_counters(self.host.world)
             if messages + pending >= self.host.max_messages:
                 raise StateError(
@@ -76,7 +72,7 @@ class Interventions:
                     f"(--max-messages): the world holds {messages:,} and {pending:,} counter-messages are "
                     "pending; serve it with a higher bound for more"
                 )
-        entry = self.host.sim.intervene(action, actor=actor)
+        entry = self.host.sim.intervene(iv, actor=actor)
         self.host.version += 1
         return dict(entry)
 
@@ -91,6 +87,3 @@ class Interventions:
                 row["agents"] = len(e["agents"] or [])
             out.append(row)
         return out
-
-    def _is_seeder(self, name: str) -> bool:
-        return f"{SEEDER}:{name}" in self.host.registry.entries

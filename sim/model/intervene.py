@@ -22,13 +22,16 @@ snapshot taken before an intervention and continued applies it at the same tick,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.core.world import World
 from sim.errors import BadParameterError
-from sim.model.seeds import INT32_MAX, SeedSpec
+from sim.model.seeds import INT32_MAX, LOCAL, Limits, SeedSpec
+
+if TYPE_CHECKING:
+    from sim.model.registry import Registry
 
 ACTIONS = ("block", "counter", "remove-edges")
 EDGE_METHODS = ("random", "between")
@@ -51,11 +54,15 @@ class Intervention:
     method: str = "random"
 
     @classmethod
-    def parse(cls, text: str, *, with_tick: bool = True) -> Intervention:
-        """Parse ``TICK:ACTION`` (or ``ACTION`` alone with ``with_tick=False``).
+    def parse(
+        cls, text: str, *, with_tick: bool = True, limits: Limits = LOCAL, registry: Registry | None = None
+    ) -> Intervention:
+        """Parse ``TICK:ACTION`` (or ``ACTION`` alone with ``with_tick=False``). Its seeds are parsed by
+        :meth:`SeedSpec.parse` within ``limits`` (a live world's :data:`~sim.model.seeds.SERVED`: no file, which
+        is refused before it is opened, and no slow seed method), their method looked up in ``registry``.
 
         Raises:
-            BadParameterError: one clear sentence naming what is wrong.
+            BadParameterError: one clear sentence naming what is wrong (never quoting a file).
         """
         raw = str(text).strip()
         hint = (
@@ -79,7 +86,7 @@ class Intervention:
             raise BadParameterError(f"intervention {raw[:80]!r} has no known action {what!r}: {hint}")
         action, rest = parts[0], parts[1:]
         if action == "block":
-            spec = _seed_spec(":".join(rest), raw, hint)
+            spec = _seed_spec(":".join(rest), raw, hint, limits, registry)
             return cls(tick, action, seeds=str(spec))
         if action == "counter":
             if len(rest) < 3:
@@ -87,13 +94,13 @@ class Intervention:
             model = rest[0].strip()
             if not model:
                 raise BadParameterError(f"intervention {raw[:80]!r} names no model: {hint}")
+            if rest[1].strip().lower() == "file":  # refused before the file is opened, whoever asks
+                raise BadParameterError("a counter-message's seeds cannot be a file: give ids:a,b,c or METHOD:K")
             size = 3 if rest[1].lower() == "community" else 2
-            spec = _seed_spec(":".join(rest[1 : 1 + size]), raw, hint)
+            spec = _seed_spec(":".join(rest[1 : 1 + size]), raw, hint, limits, registry)
             message = ":".join(rest[1 + size :])
             if len(message) > TEXT_LIMIT:
                 raise BadParameterError(f"the counter-message's text is over {TEXT_LIMIT:,} characters: shorten it")
-            if spec.kind == "file":
-                raise BadParameterError("a counter-message's seeds cannot be a file: give ids:a,b,c or METHOD:K")
             return cls(tick, action, seeds=str(spec), model=model, text=message)
         if not 1 <= len(rest) <= 2:
             raise BadParameterError(f"intervention {raw[:80]!r} is not remove-edges:FRACTION[:random|between]")
@@ -123,10 +130,10 @@ class Intervention:
         return f"remove-edges:{self.fraction:g}:{self.method}"
 
 
-def _seed_spec(text: str, raw: str, hint: str) -> SeedSpec:
+def _seed_spec(text: str, raw: str, hint: str, limits: Limits, registry: Registry | None) -> SeedSpec:
     if not text:
         raise BadParameterError(f"intervention {raw[:80]!r} names no agents: {hint}")
-    return SeedSpec.parse(text)
+    return SeedSpec.parse(text, limits, registry)
 
 
 def parse_all(items: list[str] | tuple[str, ...] | None) -> list[Intervention]:
@@ -147,6 +154,8 @@ def entries(world: World) -> list[dict[str, Any]]:
     return listed if isinstance(listed, list) else []
 
 
+#: What an intervention read from a world file or a snapshot may name: never a file to open.
+_STORED = Limits(files=False)
 #: The most interventions a world may hold, and the most agents one block may list (from files: untrusted).
 MAX_ENTRIES, MAX_AGENTS = 100_000, 100_000_000
 #: The most interventions a driven world (served, in the terminal UI, from Python) may be given unless told
@@ -187,7 +196,9 @@ def entries_problem(listed: Any) -> str | None:
         try:
             if not isinstance(spec, str) or len(spec) > 4 * TEXT_LIMIT:
                 raise BadParameterError("bad")
-            parsed = Intervention.parse(spec, with_tick=False) if not spec.lower().startswith("block:file:") else None
+            # A stored block may name the file its agents came from (kept, never read again: the ids are here).
+            stored = spec.lower().startswith("block:file:")
+            parsed = None if stored else Intervention.parse(spec, with_tick=False, limits=_STORED)
         except BadParameterError:
             return f"entry {i} has a bad spec"
         if parsed is not None and parsed.action != e["action"]:

@@ -40,13 +40,14 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from sim.core.events import EventBus, PluginFailed, PluginLoaded
 from sim.core.safe import shown
-from sim.errors import AgoraError, BadParameterError
+from sim.errors import AgoraError, BadFileError, BadParameterError
 from sim.model.guard import PluginRunner, is_plugin_fault, plugin_budget
 from sim.plugin import ContentRecommender, FriendRecommender, Plugin, PropagationModel, Recommender, SeedMethod
 
@@ -723,3 +724,27 @@ def tell_once(notice: str | None) -> None:
         _told.add(notice)
         with contextlib.suppress(Exception):
             sys.stderr.write(f"agora: note: {notice}\n")
+
+
+def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str | None) -> list[str]:
+    """The user folders of a sweep: those named, and the world's ``<world>.plugins/`` folder only when
+    named or trusted (a folder left out is said once on stderr; see ``world_plugin_folders``)."""
+
+    dirs = list(plugin_dirs)
+    for d in dirs:
+        if not os.path.isdir(d):
+            raise BadFileError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
+    extra, notice = world_plugin_folders(world_path, dirs)
+    tell_once(notice)
+    return dirs + extra
+
+
+def plugin_registry(world_path: str | None, plugin_dirs: Iterable[str] = ()) -> Registry:
+    """The plugin registry of a command on the world at ``world_path``: built-ins, entry points,
+    ``AGORA_PLUGINS``, the named folders, and the world's ``<world>.plugins/`` folder when named or trusted.
+
+    Raises:
+        BadFileError: a named folder does not exist.
+    """
+
+    return Registry(_check_plugin_dirs(plugin_dirs, world_path))

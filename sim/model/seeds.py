@@ -3,7 +3,12 @@
 ``ris:50``), parsed once and resolved against a world. ``none`` is no seed at all: for a model whose
 initial state comes from the world (opinions set with ``agora set``), so a run starts exactly from it. A
 method's selection is chosen by the engine when the message is injected (``sim.engine.seeding``): it needs
-the registry and the model."""
+the registry and the model.
+
+**One door for every selection.** :meth:`SeedSpec.parse` is the only parser of a selection, wherever one
+arrives (a message's seeds, an intervention's ``block:``/``counter:``, a forecast's arm, a fit's seeds), and
+it takes the :class:`Limits` of the front end that asked: a request to a live world (:data:`SERVED`) never
+names a file (refused before anything is opened) nor a seed method that can take minutes."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from sim.core.arrays import one_of
 from sim.core.world import World
 from sim.errors import BadParameterError
 from sim.model.lifecycle import FROZEN, all_active
+from sim.model.registry import SEEDER, Registry
 
 #: The ranges integers from outside must fit: SQLite's INTEGER and numpy's int64; int32 columns.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -28,6 +34,56 @@ KINDS = ("random", "top", "ids", "community", "file", "none")
 _METHOD_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a front end may ask for, beyond what any request may.
+
+    Attributes:
+        files: seeds may name a file (``file:PATH``), and a request may name other files (a forecast's
+            posterior): a path on this machine, which a request to a server never names. Refused before the
+            file is opened.
+        slow_methods: seeds may name a seed method that can take minutes on a large world (``celf``,
+            ``ris``: a seeder marked ``expensive``).
+        max_text: the most characters of a message's text (None: no bound but memory).
+        max_seed_ids: the most agent ids one selection may name (None: no bound).
+        flags: errors name command-line flags (``--runs``); else the request's fields (``runs``).
+        slow_why, slow_hint: why a slow seed method is refused here and what to do instead (one sentence's
+            two halves).
+    """
+
+    files: bool = True
+    slow_methods: bool = True
+    max_text: int | None = None
+    max_seed_ids: int | None = None
+    flags: bool = True
+    slow_why: str = "which a request may not"
+    slow_hint: str = "choose the seeds with 'agora seeds' and send their ids"
+
+
+#: The command line and a world file's Python API: the user's own machine, files included.
+LOCAL = Limits()
+#: The longest message text a client may inject (characters).
+MAX_TEXT = 10_000
+#: The most agent ids one injection may name as seeds (``ids:a,b,c`` or a JSON list).
+MAX_SEED_IDS = 100_000
+#: A request to a live world (``agora serve``, the terminal UI's forms, a live world from Python).
+SERVED = Limits(files=False, slow_methods=False, max_text=MAX_TEXT, max_seed_ids=MAX_SEED_IDS, flags=False)
+#: A fit's seeds (``agora fit --seeds``): its own machine's files, but no slow seed method, which every one of
+#: its thousands of simulations would run again.
+FIT = Limits(
+    slow_why="which a fit may not: every one of its thousands of simulations would choose them again",
+    slow_hint="choose them once with 'agora seeds WORLD --method METHOD --k K -o seeds.txt' and give "
+    "--seeds file:seeds.txt",
+    slow_methods=False,
+)
+
+#: The seed selections a request to a live world may name.
+SEEDS_HINT = (
+    "seeds over the API are ids:a,b,c, random:K, top:K, community:C:K, METHOD:K (a quick seed method: degree, "
+    "degree-discount, pagerank, random, acquaintance), none (no seed), or a JSON list of agent ids"
+)
+
+
 def read_seed_file(path: str) -> np.ndarray:
     """The original agent ids listed in a seed file: one id a line; blank lines and ``#`` comments
     (whole lines or after an id) are ignored. Returned as int64, in file order (repeats kept).
@@ -35,6 +91,12 @@ def read_seed_file(path: str) -> np.ndarray:
     Raises:
         BadParameterError: the file cannot be read, a line is not a whole number, or it lists no id.
     """
+    return _read_seed_lines(path)[0]
+
+
+def _read_seed_lines(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_seed_file`'s ids and the line each stands on (int32, from 1): an error names the line, never
+    what it holds."""
     try:
         # Opened without blocking and checked to be a regular file before reading: a FIFO or a device
         # named as a seed file would otherwise hold the reader for ever.
@@ -60,6 +122,7 @@ def read_seed_file(path: str) -> np.ndarray:
         raise BadParameterError(f"seed file {path!r} lists no agent ids: give one original agent id a line")
     try:
         ids = np.array([int(t) for t in tokens], dtype=np.int64)
+        numbers = np.flatnonzero(np.fromiter(map(bool, lines), dtype=bool, count=len(lines))).astype(np.int32) + 1
     except (ValueError, OverflowError):
         for number, t in enumerate(lines, 1):  # only on the error path: find the line to name
             if t:
@@ -68,12 +131,13 @@ def read_seed_file(path: str) -> np.ndarray:
                     if not -(2**63) <= int(t) < 2**63:
                         raise ValueError
                 except ValueError:
+                    # The line is named, never quoted: the file may be anything (a key, /proc/self/environ).
                     raise BadParameterError(
-                        f"seed file {path!r} line {number}: {t[:40]!r} is not an agent id "
-                        "(one whole number a line; # starts a comment)"
+                        f"seed file {path!r} line {number} is not an agent id: list whole numbers that fit in "
+                        "64 bits, one a line (# starts a comment)"
                     ) from None
         raise
-    return ids
+    return ids, numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +152,25 @@ class SeedSpec:
     path: str = ""
     method: str = ""
     file_ids: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: The line of the file each of ``file_ids`` stood on (an error names it).
+    file_lines: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def parse(cls, text: str) -> SeedSpec:
-        """Parse a seed selection.
+    def parse(cls, text: str, limits: Limits = LOCAL, registry: Registry | None = None) -> SeedSpec:
+        """Parse a seed selection within ``limits`` (a ``file:PATH`` is read here, once, where they allow files).
+
+        Args:
+            text: the selection.
+            limits: what the front end that asked may ask for (:data:`LOCAL`: anything; :data:`SERVED`: no
+                file, no slow seed method, a bounded list of ids).
+            registry: the seed methods known; given, a method it does not know is refused here. A slow method
+                is looked up in it (None: the built-in plugins' and ``$AGORA_PLUGINS``') when ``limits``
+                refuse them.
 
         Raises:
-            BadParameterError: the text is not one of the four forms.
+            BadParameterError: the text is not one of the forms, or asks for what ``limits`` refuse (one
+                sentence, which never quotes a file).
+            PluginError: the method's plugin failed to load.
         """
         hint = (
             "use random:K, top:K, ids:a,b,c, community:C:K, file:PATH, none or METHOD:K (a seed method: degree:K, "
@@ -104,12 +180,17 @@ class SeedSpec:
         if text.lower() == "none":
             return cls("none")
         if text[:5].lower() == "file:":
+            if not limits.files:  # refused before anything is opened: a request names no path on the server
+                raise BadParameterError(
+                    f"seeds cannot be a file here (a request never names a path on the server): {SEEDS_HINT}"
+                )
             path = text[5:]
             if not path:
                 raise BadParameterError(
                     f"seed selection {text!r} names no file: use file:PATH (original agent ids, one a line)"
                 )
-            return cls("file", path=path, file_ids=read_seed_file(path))
+            listed, lines = _read_seed_lines(path)
+            return cls("file", path=path, file_ids=listed, file_lines=lines)
         parts = text.split(":")
         kind = parts[0].lower()
         try:
@@ -119,6 +200,11 @@ class SeedSpec:
                     raise ValueError
                 return cls(kind, k=k)
             if kind == "ids" and len(parts) == 2:
+                if limits.max_seed_ids is not None and parts[1].count(",") >= limits.max_seed_ids:
+                    raise BadParameterError(
+                        f"the seed selection names more than the {limits.max_seed_ids:,} ids one message may "
+                        "name: use random:K or top:K for large seed sets"
+                    )
                 ids = tuple(int(x) for x in parts[1].split(",") if x.strip())
                 if not ids:
                     raise ValueError
@@ -133,6 +219,7 @@ class SeedSpec:
                 k = int(parts[1])
                 if not 1 <= k <= INT64_MAX:
                     raise ValueError
+                _check_method(kind, limits, registry)
                 return cls("method", k=k, method=kind)
             if kind == "community" and len(parts) == 3:
                 c, k = int(parts[1]), int(parts[2])
@@ -209,10 +296,13 @@ class SeedSpec:
             )
             if bad.any():
                 unknown = np.unique(keys[bad])
+                first = int(np.argmax(bad))
+                line = int(self.file_lines[first]) if self.file_lines is not None else first + 1
+                # Where in the file, not what: a file's content is never quoted back.
                 raise BadParameterError(
-                    f"seed file {self.path!r} names agent id {int(keys[bad][0])}, which this world does not "
-                    f"have ({unknown.size:,} of its {np.unique(keys).size:,} distinct ids are unknown): "
-                    "list original agent ids (see 'agora agent' or 'agora export')"
+                    f"seed file {self.path!r} line {line:,} names an agent id this world does not have "
+                    f"({unknown.size:,} of its {np.unique(keys).size:,} distinct ids are unknown): list original "
+                    "agent ids (see 'agora agent' or 'agora export')"
                 )
             return np.unique(idx).astype(np.int32)
         pool: np.ndarray | None
@@ -249,6 +339,27 @@ class SeedSpec:
         if self.k > size:
             raise BadParameterError(f"{self} asks for {self.k} seeds but only {size} agents are eligible")
         return np.sort(rng.choice(size if pool is None else pool, size=self.k, replace=False)).astype(np.int32)
+
+
+def _check_method(name: str, limits: Limits, registry: Registry | None) -> None:
+    """Refuse the seed method ``name`` when ``registry`` is given and does not know it, or when ``limits`` refuse
+    slow methods and it is one (``expensive``). Without a registry, a method the built-in one does not know is
+    left to whoever resolves it against the world's own plugins.
+
+    Raises:
+        BadParameterError: an unknown method (the registry's sentence), or a slow one ``limits`` refuse.
+    """
+    if registry is None:
+        if limits.slow_methods:
+            return
+        registry = Registry()
+        if f"{SEEDER}:{name}" not in registry.entries:
+            return
+    method = registry.seeder(name)  # an unknown method: the registry's sentence
+    if method.expensive and not limits.slow_methods:
+        raise BadParameterError(
+            f"seed method {name} can take minutes on a large world, {limits.slow_why}: {limits.slow_hint}"
+        )
 
 
 def _eligible(status: np.ndarray) -> np.ndarray:

@@ -21,10 +21,10 @@ weighted samples (the same draw in every arm), so the band widens with what the 
 
 from __future__ import annotations
 
-import csv
 import os
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -33,17 +33,16 @@ import numpy as np
 from sim.core.cascade import cascade_stats
 from sim.core.world import World
 from sim.engine import intervene
-from sim.engine.requests import bounded
 from sim.engine.simulation import Simulation
-from sim.errors import BadFileError, BadParameterError
+from sim.errors import AgoraError, BadParameterError, RuleError
 from sim.model.intervene import ACTIONS, Intervention
+from sim.model.seeds import LOCAL, Limits
 from sim.model.session import PropagationSession
 from sim.runs import batched
+from sim.runs.fit.output import read_posterior
 from sim.runs.forkpool import default_workers, fork_available, map_forked
-from sim.runs.reports import TOTALS, Paired, RunEntry, no_totals
+from sim.runs.reports import TOTALS, Paired, RunEntry, no_totals, paired_difference
 from sim.runs.runner import _run_summary
-from sim.runs.sweep import paired_difference
-from sim.store.seriesio import _open_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,8 +73,47 @@ class Arm:
         return not self.interventions
 
 
-def parse_action(text: str) -> tuple[str, str] | str | None:
-    """One arm action: ``none`` (None), ``set:NAME=VALUE`` (``(name, value)``) or an intervention's text.
+#: The command-line flag of each field of a forecast (what its errors name on the command line).
+FLAGS = {
+    "session": "--session",
+    "runs": "--runs",
+    "ticks": "--ticks",
+    "until_done": "--until-done",
+    "max_ticks": "--max-ticks",
+    "arms": "--arm",
+    "seed": "--seed",
+    "posterior": "--posterior",
+    "kernel": "--kernel",
+    "workers": "--workers",
+}
+
+
+def _name(field: str, limits: Limits) -> str:
+    """What an error calls ``field``: its flag on the command line, the field's own name elsewhere."""
+    return FLAGS.get(field, field) if limits.flags else field
+
+
+def _kind(value: object) -> str:
+    """A value's JSON kind, for a sentence (``a string``, ``true``...), never the value at length."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"the string {value[:20]!r}"
+    if isinstance(value, float):
+        return f"the number {value!r}"[:40]
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def parse_action(text: str, limits: Limits = LOCAL, registry: Registry | None = None) -> tuple[str, str] | str | None:
+    """One arm action: ``none`` (None), ``set:NAME=VALUE`` (``(name, value)``) or an intervention's text, its
+    seeds parsed within ``limits`` (:meth:`sim.model.seeds.SeedSpec.parse`: a live world's refuse a file before
+    it is opened, and a slow seed method), their method known to ``registry`` when given.
 
     Raises:
         BadParameterError: anything else, or a malformed intervention (one sentence).
@@ -86,40 +124,59 @@ def parse_action(text: str) -> tuple[str, str] | str | None:
     if t.startswith("set:"):
         name, eq, value = t.removeprefix("set:").partition("=")
         if not eq or not name.strip() or not value.strip():
-            raise BadParameterError(f"arm action {t!r}: write set:NAME=VALUE (a parameter of the session's model)")
+            raise BadParameterError(f"arm action {t[:80]!r}: write set:NAME=VALUE (a parameter of the session's model)")
         return name.strip(), value.strip()
     if t.split(":", 1)[0] not in ACTIONS:
         raise BadParameterError(
-            f"arm action {t!r} is not none, set:NAME=VALUE or an intervention ({', '.join(ACTIONS)}): "
+            f"arm action {t[:80]!r} is not none, set:NAME=VALUE or an intervention ({', '.join(ACTIONS)}): "
             "e.g. block:degree:100"
         )
     try:
-        Intervention.parse(t, with_tick=False)
+        Intervention.parse(t, with_tick=False, limits=limits, registry=registry)
     except BadParameterError as exc:
-        raise BadParameterError(f"arm action {t!r}: {exc}") from None
+        raise BadParameterError(f"arm action {t[:80]!r}: {exc}") from None
     return t
 
 
-def parse_arms(items: Sequence[str] | Mapping[str, Sequence[str]] | None) -> tuple[Arm, ...]:
+def parse_arms(items: object, limits: Limits = LOCAL, registry: Registry | None = None) -> tuple[Arm, ...]:
     """Arms from ``NAME=ACTION`` texts (a name given again adds an action to its arm) or a mapping
-    ``{name: [actions]}``; none: one arm, ``none``.
+    ``{name: [actions]}``; none: one arm, ``none``. Every action is parsed by :func:`parse_action` within
+    ``limits``.
 
     Raises:
-        BadParameterError: a text without ``=``, a bad name or action, too many arms (one sentence).
+        BadParameterError: not a list of texts nor a mapping of names to lists of texts, a text without ``=``,
+            a bad name or action, too many arms (one sentence; a RuleError for a list's texts naming more than
+            :data:`MAX_ARMS`, each of them valid).
     """
+    what = _name("arms", limits)
     pairs: list[tuple[str, str]] = []
     if items is None:
         return (Arm("none"),)
     if isinstance(items, Mapping):
         for name, actions in items.items():
-            listed = [actions] if isinstance(actions, str) else list(actions)
-            pairs.extend((str(name), str(a)) for a in (listed or ["none"]))
-    else:
+            if not isinstance(name, str):
+                raise BadParameterError(f"an arm's name must be a text, not {_kind(name)}")
+            if not isinstance(actions, (list, tuple)) or not all(isinstance(a, str) for a in actions):
+                raise BadParameterError(
+                    f'arm {name[:40]!r} must list its actions, such as ["block:degree:100"] ([] for none), '
+                    f"not {_kind(actions)}"
+                )
+            pairs.extend((name, a) for a in (actions or ["none"]))
+    elif isinstance(items, (list, tuple)):
         for text in items:
-            name, eq, action = str(text).partition("=")
+            if not isinstance(text, str):
+                raise BadParameterError(f"{what} lists NAME=ACTION texts, not {_kind(text)}")
+            name, eq, action = text.partition("=")
             if not eq or not name.strip():
-                raise BadParameterError(f"--arm {text!r} is not NAME=ACTION (e.g. block=block:degree:100, or none)")
+                raise BadParameterError(
+                    f"{what} {text[:80]!r} is not NAME=ACTION (e.g. block=block:degree:100, or none)"
+                )
             pairs.append((name.strip(), action))
+    else:
+        raise BadParameterError(
+            f"{what} must be an object of arm names and lists of actions, or a list of NAME=ACTION texts, not "
+            f"{_kind(items)}"
+        )
     if not pairs:
         return (Arm("none"),)
     order: list[str] = []
@@ -127,23 +184,44 @@ def parse_arms(items: Sequence[str] | Mapping[str, Sequence[str]] | None) -> tup
     sets: dict[str, list[tuple[str, str]]] = {}
     for name, action in pairs:
         if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 40:
-            raise BadParameterError(f"arm name {name!r}: use letters, digits, '-' and '_' (at most 40)")
+            raise BadParameterError(f"arm name {name[:40]!r}: use letters, digits, '-' and '_' (at most 40)")
         if name not in order:
+            if len(order) == MAX_ARMS:  # a list's texts each valid, their names too many: a rule between them
+                kind = BadParameterError if isinstance(items, Mapping) else RuleError
+                raise kind(f"a forecast takes at most {MAX_ARMS} arms: name fewer")
             order.append(name)
             ivs[name], sets[name] = [], []
-        got = parse_action(action)
+        got = parse_action(action, limits, registry)
         if isinstance(got, tuple):
             sets[name].append(got)
         elif got is not None:
             ivs[name].append(got)
-    if len(order) > MAX_ARMS:
-        raise BadParameterError(f"a forecast takes at most {MAX_ARMS} arms, not {len(order)}")
     return tuple(Arm(n, tuple(ivs[n]), tuple(sets[n])) for n in order)
+
+
+def _whole(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int, limits: Limits) -> int | None:
+    """``data[key]`` as a whole number from ``lo`` to ``hi`` (``default`` when it is not given; None given is
+    not given only where the field may be null, ``default`` None). A text, a bool or a float is no number,
+    even ``"5"``, ``true`` or ``835.0``.
+
+    Raises:
+        BadParameterError: one sentence naming the field (its flag on the command line) and its bounds.
+    """
+    value = data.get(key, default)
+    if value is None and default is None:
+        return None
+    name = _name(key, limits)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise BadParameterError(f"{name} must be a whole number from {lo:,} to {hi:,}, not {_kind(value)}")
+    if not lo <= int(value) <= hi:
+        raise BadParameterError(f"{name} must be from {lo:,} to {hi:,}, not {int(value):,}")
+    return int(value)
 
 
 @dataclass(frozen=True)
 class Forecast:
-    """A forecast of a world's running session (``agora forecast``, ``world.forecast``).
+    """A forecast of a world's running session (``agora forecast``, ``world.forecast``, ``POST
+    /api/v1/forecasts``).
 
     Attributes:
         session: the session (None: the latest running one). runs: continuations per arm, run r reseeded
@@ -178,39 +256,71 @@ class Forecast:
     )
 
     @classmethod
-    def parse(cls, data: Mapping[str, object]) -> Forecast:
+    def parse(
+        cls,
+        data: Mapping[str, object],
+        registry: Registry | None = None,
+        limits: Limits = LOCAL,
+        *,
+        max_runs: int = MAX_RUNS,
+    ) -> Forecast:
         """The forecast ``data`` asks for (the keys of :attr:`FIELDS`; ``arms`` as :func:`parse_arms` takes
-        them). Give a horizon with ``ticks`` or ``until_done``.
+        them). Give a horizon with ``ticks`` or ``until_done``. Every field's type is checked (``"5"`` is no
+        number of runs, ``1`` no ``until_done``); ``session``, ``ticks``, ``arms``, ``posterior`` and ``workers``
+        may be None (not given).
+
+        Args:
+            data: the fields.
+            registry: the seed methods an arm may name (None: checked against the world's when it runs).
+            limits: the front end's (:data:`~sim.model.seeds.LOCAL` on the command line, whose errors name its
+                flags; :data:`~sim.model.seeds.SERVED` for a live world's, whose name its fields and refuse a
+                file, an arm's or a posterior, before it is opened, and a slow seed method in an arm).
+            max_runs: the most runs an arm may ask for here (a live world's bound is lower).
 
         Raises:
-            BadParameterError: an unknown field, a value out of range, both or neither of ``ticks`` and
-                ``until_done``, a bad arm (one sentence).
+            BadParameterError: an unknown field, a value of the wrong type or out of range, both or neither of
+                ``ticks`` and ``until_done``, a bad arm (one sentence).
         """
         extra = sorted(set(data) - set(cls.FIELDS))
         if extra:
             raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
-        session = data.get("session")
-        sid = None if session is None else bounded(session, "--session", 0, 2**31 - 1)
-        runs = bounded(data.get("runs", 100), "--runs", 1, MAX_RUNS)
-        until = bool(data.get("until_done", False))
-        raw_ticks = data.get("ticks")
-        if raw_ticks is not None and until:
-            raise BadParameterError("give --ticks H or --until-done, not both")
-        if raw_ticks is None and not until:
-            raise BadParameterError("give the horizon: --ticks H (ticks ahead of now) or --until-done")
-        ticks = None if raw_ticks is None else bounded(raw_ticks, "--ticks", 1, MAX_TICKS)
-        max_ticks = bounded(data.get("max_ticks", 10_000), "--max-ticks", 1, MAX_TICKS)
-        seed = bounded(data.get("seed", 0), "--seed", 0, 2**62)
+        sid = _whole(data, "session", None, 0, 2**31 - 1, limits)
+        runs = _whole(data, "runs", 100, 1, max_runs, limits)
+        until = data.get("until_done", False)
+        if not isinstance(until, bool):
+            raise BadParameterError(f"{_name('until_done', limits)} must be true or false, not {_kind(until)}")
+        ticks = _whole(data, "ticks", None, 1, MAX_TICKS, limits)
+        horizon = f"{_name('ticks', limits)} H (ticks ahead of now) or {_name('until_done', limits)}"
+        if ticks is not None and until:
+            raise BadParameterError(f"give {horizon}, not both")
+        if ticks is None and not until:
+            raise BadParameterError(f"give the horizon: {horizon}")
+        max_ticks = _whole(data, "max_ticks", 10_000, 1, MAX_TICKS, limits)
+        seed = _whole(data, "seed", 0, 0, 2**62, limits)
         posterior = data.get("posterior")
-        if posterior is not None and (not isinstance(posterior, str) or not posterior):
-            raise BadParameterError(f"--posterior must be a file written by agora fit -o, not {posterior!r}")
+        if posterior is not None:
+            if not isinstance(posterior, str) or not posterior:
+                raise BadParameterError(
+                    f"{_name('posterior', limits)} must be a file written by agora fit -o, not {_kind(posterior)}"
+                )
+            if not limits.files:  # never opened: a request names no path on the server
+                raise BadParameterError(
+                    "posterior names a file, which a request to a live world may not: forecast the saved world "
+                    "with a posterior (agora forecast --posterior, sim.open_world(path).forecast)"
+                )
         kernel = data.get("kernel", "auto")
         if kernel not in ("auto", "batched", "engine"):
-            raise BadParameterError(f"--kernel must be auto, batched or engine, not {kernel!r}")
+            raise BadParameterError(f"{_name('kernel', limits)} must be auto, batched or engine, not {_kind(kernel)}")
         arms = data.get("arms")
-        parsed = arms if isinstance(arms, tuple) and all(isinstance(a, Arm) for a in arms) else parse_arms(arms)  # type: ignore[arg-type]
-        raw_workers = data.get("workers")
-        workers = None if raw_workers is None else bounded(raw_workers, "--workers", 1, 1024)
+        if isinstance(arms, tuple) and arms and all(isinstance(a, Arm) for a in arms):
+            parsed = tuple(a for a in arms if isinstance(a, Arm))
+            for arm in parsed:  # parsed already, maybe at another door: its actions within these limits too
+                for text in arm.interventions:
+                    parse_action(text, limits, registry)
+        else:
+            parsed = parse_arms(arms, limits, registry)
+        workers = _whole(data, "workers", None, 1, 1024, limits)
+        assert runs is not None and max_ticks is not None and seed is not None
         return cls(sid, runs, ticks, max_ticks, parsed, seed, posterior, str(kernel), workers)
 
     @property
@@ -323,50 +433,24 @@ def _typed_sets(registry: Registry, session: PropagationSession, arm: Arm) -> di
     return out
 
 
-def read_posterior(
-    path: str, registry: Registry, session: PropagationSession
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """A fit's posterior samples (``agora fit -o``): the parameter names, the values ``(N, d)`` and the weights.
-
-    Raises:
-        BadFileError / BadParameterError: an unreadable file, no ``weight`` column, a column the session's model
-            has no parameter of, a value outside the parameter's range (one sentence).
-    """
-    try:
-        with _open_text(path, "csv.gz" if path.endswith(".gz") else "csv") as f:
-            rows = list(csv.reader(f))
-    except OSError as exc:
-        raise BadFileError(f"posterior file {path} cannot be read ({exc.strerror or exc}): check the path") from None
-    if len(rows) < 2 or "weight" not in rows[0]:
-        raise BadFileError(f"posterior file {path} has no weight column and samples: give the file agora fit -o wrote")
-    head = rows[0]
-    names = [h for h in head if h != "weight"]
-    cls = registry.model(session.model_name)
-    for name in names:
-        if name not in cls.params:
-            raise BadParameterError(
-                f"posterior file {path} has a column {name!r}, which {session.model_name} has no parameter of"
-            )
-    try:
-        table = np.array([[float(c) for c in row] for row in rows[1:] if row], dtype=np.float64)
-    except ValueError:
-        raise BadFileError(f"posterior file {path} has a cell that is not a number") from None
-    w = table[:, head.index("weight")]
-    if not np.all(np.isfinite(table)) or np.any(w < 0) or w.sum() <= 0:
-        raise BadFileError(f"posterior file {path} has weights that are not finite, non-negative numbers")
-    values = table[:, [head.index(n) for n in names]]
-    for j, name in enumerate(names):
-        param = cls.params[name]
-        for v in (float(values[:, j].min()), float(values[:, j].max())):
-            param.coerce(name, v)  # one sentence for a value outside the parameter's range
-    return names, values, w / w.sum()
+class ForecastCancelled(AgoraError):
+    """The forecast was cancelled (its ``stop`` was set) before it finished: nothing is kept of it."""
 
 
 class _Branches:
-    """The continuations of one forecast, on the engine or in the compiled kernels."""
+    """The continuations of one forecast, on the engine or in the compiled kernels. ``stop``, once set, ends
+    the runs in this process between two ticks (the engine's) or two runs (the kernels'): :class:`ForecastCancelled`."""
 
-    def __init__(self, world: World, registry: Registry, request: Forecast, session: PropagationSession) -> None:
+    def __init__(
+        self,
+        world: World,
+        registry: Registry,
+        request: Forecast,
+        session: PropagationSession,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.world, self.registry, self.request, self.session = world, registry, request, session
+        self.stop = stop
         self.sets = {arm.name: _typed_sets(registry, session, arm) for arm in request.arms}
         for arm in request.arms:  # every intervention checked before any run
             for text in arm.interventions:
@@ -385,6 +469,11 @@ class _Branches:
         self.why_not = batched.why_not_continue(probe.world, probe, twin)
         if request.kernel == "batched" and self.why_not is not None:
             raise BadParameterError(f"--kernel batched cannot continue this session: {self.why_not}; use --kernel auto")
+
+    def stopped(self) -> None:
+        """Raise :class:`ForecastCancelled` once the forecast's ``stop`` is set."""
+        if self.stop is not None and self.stop.is_set():
+            raise ForecastCancelled("the forecast was cancelled")
 
     def kernel_for(self, arm: Arm) -> str:
         if self.request.kernel == "engine" or not arm.batched_ok or self.why_not is not None:
@@ -405,6 +494,7 @@ class _Branches:
         until_done = req.ticks is None
         t0, done, totals = time.perf_counter(), 0, no_totals()
         while done < req.limit and not (until_done and s.status != "running"):
+            self.stopped()
             m = sim.step_now()
             for k in TOTALS:
                 totals[k] += int(m.get(k, 0))
@@ -420,7 +510,7 @@ class _Branches:
         hi = req.runs if hi is None else hi
         until_done = req.ticks is None
         limit, max_ticks = req.limit, req.max_ticks
-        if not any(self.drawn) and not self.sets[arm.name]:
+        if not any(self.drawn) and not self.sets[arm.name] and self.stop is None:
             return batched.continue_batched(
                 self.world,
                 self.session,
@@ -431,7 +521,8 @@ class _Branches:
                 max_ticks=max_ticks,
             )
         out = []
-        for r in range(lo, hi):
+        for r in range(lo, hi):  # one run a call where it may be cancelled: about 7 % slower, stopped within a run
+            self.stopped()
             twin = self.session.copy()
             twin.params = {**twin.params, **self.drawn[r], **self.sets[arm.name]}
             out.extend(
@@ -504,6 +595,7 @@ async def _kernel_runs(branches: _Branches, arm: Arm, workers: int) -> list[RunE
 
         def share(i: int, _report: Callable[[float], None]) -> list[RunEntry]:
             _yield_to_the_foreground()
+            branches.stop = None  # this process's copy: a cancelled map ends its workers (all runs in one call)
             return branches.kernel_runs(arm, i * runs // workers, (i + 1) * runs // workers)
 
         parts = await map_forked(share, workers, workers)
@@ -534,6 +626,7 @@ async def _engine_runs(
         return [run for part in parts for run in part]
     out = []
     for r in range(runs):
+        branches.stopped()
         out.append(branches.engine_run(arm, r))
         if progress and (r % 8 == 0 or r == runs - 1):
             progress(f"arm {arm.name}: {r + 1}/{runs} runs", (done + r + 1) / total)
@@ -541,22 +634,35 @@ async def _engine_runs(
 
 
 async def run_forecast(
-    world: World, registry: Registry, request: Forecast, *, progress: Progress = None, workers: int | None = None
+    world: World,
+    registry: Registry,
+    request: Forecast,
+    *,
+    progress: Progress = None,
+    workers: int | None = None,
+    stop: threading.Event | None = None,
 ) -> ForecastResult:
     """The forecast ``request`` of ``world`` (never modified).
 
+    Args:
+        stop: set from another thread, it cancels the forecast: runs in this process end between two ticks
+            (the engine's) or two runs (the compiled kernels'); worker processes are ended when the coroutine
+            is cancelled (:func:`sim.runs.forkpool.map_forked`), which whoever sets ``stop`` does too.
+
     Raises:
         BadParameterError: no such session, one that is not running, a bad arm, parameter or posterior.
+        ForecastCancelled: ``stop`` was set.
     """
     t0 = time.perf_counter()
     workers = request.workers or workers or default_workers(request.runs)
     session = _session(world, request.session)
-    branches = _Branches(world, registry, request, session)
+    branches = _Branches(world, registry, request, session, stop)
     arms: dict[str, ArmForecast] = {}
     total = len(request.arms) * request.runs
     done = 0
     base_runs: list[RunEntry] | None = None
     for arm in request.arms:
+        branches.stopped()
         kernel = branches.kernel_for(arm)
         if kernel == "batched":
             runs = await _kernel_runs(branches, arm, workers)

@@ -15,6 +15,7 @@ from typing import Literal, NotRequired, TypeAlias, TypedDict
 
 import numpy as np
 
+from sim.core.cascade import cascade_differences
 from sim.core.stats import mean_ci95
 
 #: The living network's counters a run sums over its ticks.
@@ -256,6 +257,9 @@ class SweepReport(TypedDict):
     world_loads: int
     llm: str
     seconds: float
+    #: The sessions the world held queued or running, and whether the sweep continued them (``--keep-running``).
+    running_sessions: list[int]
+    kept_running: bool
     series_file: NotRequired[JSONObject]
     plot: NotRequired[JSONObject]
     cascades_file: NotRequired[JSONObject]
@@ -281,3 +285,30 @@ __all__ = [
     "interval",
     "no_totals",
 ]
+
+
+def paired_difference(base: list[RunEntry], arm: list[RunEntry], n: int) -> Paired:
+    """An arm against the first, run by run on common random numbers: run r of both used session seed
+    S+r and the same seed agents, so the difference of run r is the arm's effect on that draw. Pairs
+    where either run failed are left out (``pairs`` says how many were used); peak-tick differences
+    use the pairs where both runs have a peak. Intervals are Student-t intervals of the mean paired
+    difference, bounded to [-agents, agents]; identical arms give exactly 0 with interval [0, 0]."""
+
+    both = [(a, b) for a, b in zip(base, arm) if a["status"] != "failed" and b["status"] != "failed"]
+    reach = [float(rb - ra) for a, b in both if (ra := a["reached"]) is not None and (rb := b["reached"]) is not None]
+    peak = [
+        float(pb - pa)
+        for a, b in both
+        if (pa := a.get("peak_tick")) is not None and (pb := b.get("peak_tick")) is not None
+    ]
+    r_mean, r_ci = interval(reach, -n, n)
+    p_mean, p_ci = interval(peak)
+    return {
+        "against": 0,
+        "pairs": len(reach),
+        "reach_diff_mean": r_mean,
+        "reach_diff_ci95": r_ci,
+        "peak_diff_mean": p_mean,
+        "peak_diff_ci95": p_ci,
+        "cascade": cascade_differences([(a.get("cascade"), b.get("cascade")) for a, b in both], n),
+    }

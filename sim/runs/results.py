@@ -20,9 +20,16 @@ from sim.analysis.plot import check_figure_path, figure_format, plot_files, plot
 from sim.errors import BadParameterError
 from sim.model.series import SeriesColumns
 from sim.runs.fit.design import DesignReport, Sensitivity, sensitivity_from_dict
-from sim.runs.reports import ArmReport, EnsembleReport, FirstFailure, JSONObject, RunEntry, SweepReport
+from sim.runs.reports import (
+    ArmReport,
+    EnsembleReport,
+    FirstFailure,
+    JSONObject,
+    RunEntry,
+    SweepReport,
+    paired_difference,
+)
 from sim.runs.runner import series_records
-from sim.runs.sweep import paired_difference
 from sim.store.cascadeio import (
     CascadeTable,
     CcdfTable,

@@ -56,21 +56,29 @@ from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast, get_ar
 import numpy as np
 
 from sim.core import sealed, worldkey
-from sim.core.cascade import cascade_differences, cascade_stats
+from sim.core.cascade import cascade_stats
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
 from sim.engine.intervene import check as check_intervention
 from sim.engine.requests import NOT_PARAMS, Design, Ensemble, Sweep
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
-from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.errors import AgoraError, BadParameterError, ResourceError
 from sim.model.intervene import parse_all
-from sim.model.registry import Registry, TrustedFolder, tell_once, world_plugin_folders
+from sim.model.registry import Registry, TrustedFolder, plugin_registry
 from sim.model.seeds import SeedSpec
 from sim.runs import batched
 from sim.runs.fit import design as designs
 from sim.runs.forkpool import fork_available, map_forked
-from sim.runs.reports import ArmReport, InterventionStats, JSONObject, Paired, RunEntry, SweepReport, interval
+from sim.runs.reports import (
+    ArmReport,
+    InterventionStats,
+    JSONObject,
+    RunEntry,
+    SweepReport,
+    interval,
+    paired_difference,
+)
 from sim.runs.runner import check_ensemble, first_failure, run_cascades
 from sim.social.dynamics import Social
 from sim.store.snapshot import load_snapshot_bytes, snapshot_bytes
@@ -508,15 +516,18 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}/{os.getpid()}"
 
 
-def _pool_init(world_path: str, plugin_dirs: list[str], key: bytes | None = None) -> None:
+def _pool_init(world_path: str, plugin_dirs: list[str], key: bytes | None = None, keep_running: bool = False) -> None:
     """Process-pool initializer: open the world once (read-only, with the parent's world key, which came
-    through the pool's pipe, not a file) and build the registry once."""
+    through the pool's pipe, not a file), leave out its running sessions unless ``keep_running``
+    (:func:`leave_out_running`) and build the registry once."""
     global _POOL_STATE, _LOADS
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
     if key is not None:
         worldkey.use_key(key)
 
     world = asyncio.run(open_world(world_path))
+    if not keep_running:
+        leave_out_running(world)
     _POOL_STATE = (world, Registry(plugin_dirs, env=False))
     _LOADS += 1
 
@@ -648,7 +659,13 @@ async def _run_forked(
 
 
 async def _run_pool(
-    world_path: str, plugin_dirs: list[str], workers: int, spec: RunSpec, jobs: list[Job], tally: _Tally
+    world_path: str,
+    plugin_dirs: list[str],
+    workers: int,
+    spec: RunSpec,
+    jobs: list[Job],
+    tally: _Tally,
+    keep_running: bool = False,
 ) -> None:
 
     # spawn, not fork: the parent runs an event loop and threads that a forked child must not inherit.
@@ -656,7 +673,12 @@ async def _run_pool(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_pool_init,
-        initargs=(world_path, plugin_dirs, worldkey.key() if worldkey.is_encrypted(world_path) else None),
+        initargs=(
+            world_path,
+            plugin_dirs,
+            worldkey.key() if worldkey.is_encrypted(world_path) else None,
+            keep_running,
+        ),
     )
     try:
         await _collect([pool.submit(_pool_chunk, spec, chunk) for chunk in chunk_jobs(jobs, workers)], tally)
@@ -875,55 +897,33 @@ def _counter_reach(row: JSONObject) -> int:
     return int(reached) if row.get("action") == "counter" and isinstance(reached, int | np.integer) else 0
 
 
-def paired_difference(base: list[RunEntry], arm: list[RunEntry], n: int) -> Paired:
-    """An arm against the first, run by run on common random numbers: run r of both used session seed
-    S+r and the same seed agents, so the difference of run r is the arm's effect on that draw. Pairs
-    where either run failed are left out (``pairs`` says how many were used); peak-tick differences
-    use the pairs where both runs have a peak. Intervals are Student-t intervals of the mean paired
-    difference, bounded to [-agents, agents]; identical arms give exactly 0 with interval [0, 0]."""
-
-    both = [(a, b) for a, b in zip(base, arm) if a["status"] != "failed" and b["status"] != "failed"]
-    reach = [float(rb - ra) for a, b in both if (ra := a["reached"]) is not None and (rb := b["reached"]) is not None]
-    peak = [
-        float(pb - pa)
-        for a, b in both
-        if (pa := a.get("peak_tick")) is not None and (pb := b.get("peak_tick")) is not None
-    ]
-    r_mean, r_ci = interval(reach, -n, n)
-    p_mean, p_ci = interval(peak)
-    return {
-        "against": 0,
-        "pairs": len(reach),
-        "reach_diff_mean": r_mean,
-        "reach_diff_ci95": r_ci,
-        "peak_diff_mean": p_mean,
-        "peak_diff_ci95": p_ci,
-        "cascade": cascade_differences([(a.get("cascade"), b.get("cascade")) for a, b in both], n),
-    }
-
-
-def _check_plugin_dirs(plugin_dirs: Iterable[str], world_path: str | None) -> list[str]:
-    """The user folders of a sweep: those named, and the world's ``<world>.plugins/`` folder only when
-    named or trusted (a folder left out is said once on stderr; see ``world_plugin_folders``)."""
-
-    dirs = list(plugin_dirs)
-    for d in dirs:
-        if not os.path.isdir(d):
-            raise BadFileError(f"plugin folder {d!r} does not exist: give a folder of .py plugin files")
-    extra, notice = world_plugin_folders(world_path, dirs)
-    tell_once(notice)
-    return dirs + extra
-
-
-def plugin_registry(world_path: str | None, plugin_dirs: Iterable[str] = ()) -> Registry:
-    """The plugin registry of a command on the world at ``world_path``: built-ins, entry points,
-    ``AGORA_PLUGINS``, the named folders, and the world's ``<world>.plugins/`` folder when named or trusted.
-
-    Raises:
-        BadFileError: a named folder does not exist.
-    """
-
-    return Registry(_check_plugin_dirs(plugin_dirs, world_path))
+async def _dispatch(
+    request: Sweep,
+    world_path: str,
+    world: World,
+    registry: Registry,
+    plan: _Plan,
+    jobs: list[Job],
+    tally: _Tally,
+    workers: int,
+) -> tuple[str, int, int]:
+    """Run the sweep's ``jobs`` on its backend (Ray, this process, forked workers or a spawned pool): the
+    backend's name, the workers used and the world loads outside the workers' own."""
+    loaded_here = 0  # world loads outside the workers' own (counted in world_loads)
+    user_dirs = list(registry.user_dirs)  # absolute, AGORA_PLUGINS included: workers use exactly these
+    if request.ray is not None:
+        return "ray", await _run_ray(request.ray, workers, world, user_dirs, plan.spec, jobs, tally), loaded_here
+    if workers == 1:
+        # In this process, on the world opened above (loaded once, like a pool worker's).
+        tally.add(_worker_id(), 1, await _run_jobs(world, registry, plan.spec, jobs, done=tally.tick), count=False)
+    elif fork_available():
+        await _run_forked(world, registry, workers, plan, jobs, tally)
+        loaded_here = 1  # the forked workers share the world loaded above
+    else:
+        await _run_pool(
+            os.path.abspath(world_path), user_dirs, workers, plan.spec, jobs, tally, keep_running=request.keep_running
+        )
+    return "process", workers, loaded_here
 
 
 async def run_sweep(
@@ -962,32 +962,19 @@ async def run_sweep(
         import_ray()  # the one-sentence hint before any work
     if request.design is not None:
         designs.salib()  # the one-sentence hint before any work
-    registry = Registry(_check_plugin_dirs(plugin_dirs, world_path))
+    registry = plugin_registry(world_path, plugin_dirs)
     if progress:
         progress("opening the world", 0.0)
     world = await open_world(world_path)
+    running = running_sessions(world)
+    if not request.keep_running:
+        leave_out_running(world)  # before the plan: the batched kernel then runs where it can
     plan = _plan(request, world, registry)
     agents, edges, tick = world.n, world.num_edges, world.tick
     jobs = make_jobs(plan.arms, request.runs, request.seed)
     workers = min(max(1, request.workers or os.cpu_count() or 1), len(jobs))
     tally = _Tally(len(jobs), progress)
-    loaded_here = 0  # world loads outside the workers' own (counted in world_loads)
-    user_dirs = list(registry.user_dirs)  # absolute, AGORA_PLUGINS included: workers use exactly these
-    if request.ray is not None:
-        backend = "ray"
-        workers = await _run_ray(request.ray, workers, world, user_dirs, plan.spec, jobs, tally)
-    elif workers == 1:
-        backend = "process"
-        # In this process, on the world opened above (loaded once, like a pool worker's).
-        tally.add(_worker_id(), 1, await _run_jobs(world, registry, plan.spec, jobs, done=tally.tick), count=False)
-    elif fork_available():
-        backend = "process"
-        await _run_forked(world, registry, workers, plan, jobs, tally)
-        loaded_here = 1  # the forked workers share the world loaded above
-    else:
-        backend = "process"
-        del world  # the workers open their own copies; the parent's is not needed any more
-        await _run_pool(os.path.abspath(world_path), user_dirs, workers, plan.spec, jobs, tally)
+    backend, workers, loaded_here = await _dispatch(request, world_path, world, registry, plan, jobs, tally, workers)
     results = _results(plan, tally, request.runs, agents)
     models = list(dict.fromkeys(a["model"] for a in plan.arms))
     report: SweepReport = {
@@ -1021,11 +1008,29 @@ async def run_sweep(
         "world_loads": sum(tally.loads.values()) + loaded_here,
         "llm": "offline",
         "seconds": round(time.perf_counter() - t0, 3),
+        "running_sessions": running,
+        "kept_running": request.keep_running,
     }
     if request.design is not None and plan.sample is not None:
         _add_design(report, request.design, plan, request.seed)
         report["seconds"] = round(time.perf_counter() - t0, 3)
     return report
+
+
+def running_sessions(world: World) -> list[int]:
+    """The ids of the sessions ``world`` holds queued or running (an earlier ``agora run --steps`` leaves its
+    session running): by default a sweep leaves them out (:func:`leave_out_running`)."""
+    return [s.id for s in world.sessions if s.status in ("queued", "running")]
+
+
+def leave_out_running(world: World) -> None:
+    """End the sessions ``world`` holds queued or running, in this copy of the world only (a sweep never writes
+    its world file), so that no run of the sweep continues them: a stale cascade would take ticks in every run
+    (a run until done waits for it too), keep the runs off the batched kernel and compete with the injected
+    message. ``Sweep(keep_running=True)`` (``agora sweep --keep-running``) keeps them."""
+    for s in world.sessions:
+        if s.status in ("queued", "running"):
+            s.cancel(world.tick)
 
 
 def _add_design(report: SweepReport, design: Design, plan: _Plan, seed: int) -> None:

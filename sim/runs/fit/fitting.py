@@ -32,6 +32,7 @@ from sim.core.world import World
 from sim.engine.requests import bounded
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
+from sim.model.seeds import FIT, SeedSpec
 from sim.runs.fit.abc import (
     DISTANCES,
     MAX_GENERATIONS,
@@ -57,6 +58,9 @@ Progress = Callable[[str, float], None] | None
 METHODS = ("auto", "abc", "exact")
 MAX_BUDGET = 10_000_000
 MAX_POPULATION = 100_000
+#: The most ticks a fit's runs take: ``--steps`` and ``--max-ticks`` at most, and a horizon taken from the
+#: observation file too (its last tick is at most ``sim.runs.fit.observed.MAX_TICK``, one less).
+MAX_STEPS = 1_000_000
 MAX_PREDICTIVE = 10_000
 #: The share of the prior's range at either end where piled-up posterior mass earns a warning.
 EDGE = 0.02
@@ -172,6 +176,7 @@ class Fit:
         seeds = data.get("seeds", "random:10")
         if not isinstance(seeds, str):
             raise BadParameterError(f"seeds must be a seed selection such as random:10, not {seeds!r}")
+        SeedSpec.parse(seeds, FIT)  # its form, and no slow seed method: every simulation would choose again
         budget = _field(data, "budget", 20_000, 1, MAX_BUDGET, "--budget")
         assert budget is not None
         population = _field(data, "population", None, 2, MAX_POPULATION, "--population")
@@ -179,8 +184,8 @@ class Fit:
         assert seed is not None
         workers = _field(data, "workers", None, 1, 1024, "--workers")
         replicates = _field(data, "replicates", None, 1, 256, "--replicates")
-        steps = _field(data, "steps", None, 1, 1_000_000, "--steps")
-        max_ticks = _field(data, "max_ticks", 10_000, 1, 1_000_000, "--max-ticks")
+        steps = _field(data, "steps", None, 1, MAX_STEPS, "--steps")
+        max_ticks = _field(data, "max_ticks", 10_000, 1, MAX_STEPS, "--max-ticks")
         assert max_ticks is not None
         predictive = _field(data, "predictive", 100, 0, MAX_PREDICTIVE, "--predictive")
         assert predictive is not None
@@ -371,8 +376,9 @@ class _Plan:
         self.world = world
         self.registry = registry
         self.priors, self.fixed = split_params(request.params)
-        self.observed = read_observed(request.observed, world)
         cls = registry.model(request.model)
+        # Its states' columns are counts of agents (at most the world's), and names an error may show.
+        self.observed = read_observed(request.observed, world, tuple(str(s) for s in cls.states))
         self.method = self._method(request)
         self.summary: Summary | None = None
         self.simulator: Simulator | None = None

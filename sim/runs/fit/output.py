@@ -1,20 +1,44 @@
-"""What a fit leaves on disk: the weighted posterior samples (``agora fit -o FILE``) and the figure of its
-posterior predictive check (``--plot FIG``)."""
+"""What a fit leaves on disk: the weighted posterior samples (``agora fit -o FILE``), read back by
+``agora forecast --posterior`` (:func:`read_posterior`), and the figure of its posterior predictive check
+(``--plot FIG``)."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.analysis.plot import _save, figure_format
+from sim.analysis.plot import _save, figure_format, log_ticks
+from sim.core.boundedio import Bounds, read_bounded
 from sim.core.diskio import replacing
-from sim.store.seriesio import _pyarrow, check_series_path
+from sim.errors import BadFileError, BadParameterError
+from sim.store.seriesio import (
+    READ_ERRORS,
+    _ordinal,
+    _parquet,
+    _parquet_schema,
+    _pyarrow,
+    _unreadable,
+    check_series_path,
+)
 
 if TYPE_CHECKING:
+    from sim.model.registry import Registry
+    from sim.model.session import PropagationSession
     from sim.runs.fit.fitting import FitResult
+
+#: The most samples a posterior file may hold: a fit writes one row a particle, at most its population (100,000),
+#: so ten times that is no real file.
+MAX_POSTERIOR_ROWS = 1_000_000
+#: The most text a posterior file may hold: its rows are a few numbers (about 20 bytes each), so a million
+#: rows fit in less.
+MAX_POSTERIOR_BYTES = 64 * 2**20
+#: What an error about a posterior file tells the user to give.
+_GIVE = "the file agora fit -o wrote"
 
 
 def write_posterior(path: str, result: FitResult) -> dict[str, object]:
@@ -40,6 +64,136 @@ def write_posterior(path: str, result: FitResult) -> dict[str, object]:
             with open(tmp, "wb") as out:
                 out.write(data)
     return {"path": os.path.abspath(path), "rows": rows}
+
+
+def _posterior_bad(path: str, what: str) -> BadFileError:
+    return BadFileError(f"posterior file {path} {what}: give {_GIVE}")
+
+
+def _posterior_columns(path: str, head: list[str], registry: Registry, session: PropagationSession) -> list[str]:
+    """The parameter columns of a posterior's header (every column but ``weight``), each a parameter of the
+    session's model; an unknown one is named by its place (the header is the file's text, never quoted)."""
+    if "weight" not in head:
+        raise _posterior_bad(path, "has no weight column")
+    if len(set(head)) != len(head):
+        raise _posterior_bad(path, "names a column twice in its header")
+    cls = registry.model(session.model_name)
+    for j, name in enumerate(head):
+        if name != "weight" and name not in cls.params:
+            known = ", ".join(sorted(cls.params)) or "none"
+            raise BadParameterError(
+                f"posterior file {path}: its {_ordinal(j + 1)} column is not a parameter of {session.model_name} "
+                f"(its parameters are {known}): give a fit of this session's model"
+            )
+    return [h for h in head if h != "weight"]
+
+
+def _posterior_csv(
+    path: str, gz: bool, registry: Registry, session: PropagationSession
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """A CSV posterior's header, its numbers ``(rows, columns)`` and each row's place (``line N``), read within
+    bounds; a bad cell is named by its line and column, never quoted."""
+    bounds = Bounds(text=MAX_POSTERIOR_BYTES, rows=MAX_POSTERIOR_ROWS)
+    try:
+        text = read_bounded(path, "posterior file", _GIVE, gz=gz, bounds=bounds).decode("utf-8")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        head = [h.strip() for h in next(reader, [])]
+        if not head:
+            raise _posterior_bad(path, "is empty")
+        _posterior_columns(path, head, registry, session)
+        rows: list[list[str]] = []
+        places: list[str] = []
+        start = reader.line_num
+        for row in reader:
+            line, start = start + 1, reader.line_num
+            if not row:
+                continue
+            if len(row) != len(head):
+                raise _posterior_bad(path, f"line {line}: {len(row)} fields where the header has {len(head)}")
+            rows.append(row)
+            places.append(f"line {line}")
+    except READ_ERRORS as exc:
+        raise _posterior_bad(path, _unreadable(exc)) from None
+    table = np.empty((len(rows), len(head)), dtype=np.float64)
+    for j, name in enumerate(head):
+        try:
+            table[:, j] = np.fromiter((float(r[j]) for r in rows), dtype=np.float64, count=len(rows))
+        except ValueError:
+            for r, place in zip(rows, places):
+                try:
+                    float(r[j])
+                except ValueError:
+                    raise _posterior_bad(path, f"{place}: {name} is not a number") from None
+    return head, table, places
+
+
+def _posterior_parquet(
+    path: str, registry: Registry, session: PropagationSession
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """A Parquet posterior's columns, numbers and row places, its footer checked before a column is read."""
+    pa, head, types, rows = _parquet_schema(path, "posterior file", _GIVE)
+    if rows > MAX_POSTERIOR_ROWS:
+        raise _posterior_bad(path, f"has more than {MAX_POSTERIOR_ROWS:,} samples")
+    _posterior_columns(path, head, registry, session)
+    for name, typ in zip(head, types):
+        if not (pa.types.is_floating(typ) or pa.types.is_integer(typ)):
+            raise _posterior_bad(path, f"column {name} holds {typ} where numbers are expected")
+    _, table = _parquet(path, "posterior file", "", head, rows=MAX_POSTERIOR_ROWS, give=_GIVE)
+    out = np.empty((table.num_rows, len(head)), dtype=np.float64)
+    for j, name in enumerate(head):
+        col = table.column(name)
+        if col.null_count:
+            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise _posterior_bad(path, f"row {row + 1}: {name} is missing")
+        out[:, j] = col.to_numpy(zero_copy_only=False)
+    return head, out, [f"row {i + 1}" for i in range(table.num_rows)]
+
+
+def read_posterior(
+    path: str, registry: Registry, session: PropagationSession
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A fit's posterior samples (``agora fit -o``: ``.csv``, ``.csv.gz`` or ``.parquet``) for ``session``'s
+    model: the parameter names, the values ``(N, d)`` and the weights (summing to 1).
+
+    The file is read within bounds (:mod:`sim.core.boundedio`): a regular file (a pipe, a device or a folder is
+    one sentence at once), at most :data:`MAX_POSTERIOR_BYTES` of text and :data:`MAX_POSTERIOR_ROWS` samples
+    (a Parquet file's footer checked before a column is read). Weights are relative: any finite, non-negative
+    ones that are not all 0 (1e308 each included) are scaled to sum to 1.
+
+    Raises:
+        BadFileError / BadParameterError: one sentence naming the file (and the line and column, for a bad
+            cell; never quoting it): not a regular file, past a bound, not UTF-8, no ``weight`` column, a column
+            the session's model has no parameter of, a value that is not a finite number, a negative weight or
+            all of them 0, a value outside its parameter's range.
+    """
+    lower = path.lower()
+    if lower.endswith(".parquet"):
+        head, table, places = _posterior_parquet(path, registry, session)
+    else:
+        head, table, places = _posterior_csv(path, lower.endswith(".gz"), registry, session)
+    if not table.shape[0]:
+        raise _posterior_bad(path, "has a header but no samples")
+    for j, name in enumerate(head):
+        bad = np.flatnonzero(~np.isfinite(table[:, j]))
+        if bad.size:
+            i = int(bad[0])
+            raise _posterior_bad(path, f"{places[i]}: {name} is {float(table[i, j])!r}, not a finite number")
+    w = table[:, head.index("weight")]
+    if np.any(w < 0):
+        i = int(np.argmax(w < 0))
+        raise _posterior_bad(path, f"{places[i]}: weight is {float(w[i]):g}, below 0 (weights are never negative)")
+    top = float(w.max())
+    if top <= 0:
+        raise _posterior_bad(path, "has weights that are all 0")
+    w = w / top  # relative weights: 1e308 each sums to no infinity
+    names = [h for h in head if h != "weight"]
+    values = table[:, [head.index(n) for n in names]]
+    cls = registry.model(session.model_name)
+    for j, name in enumerate(names):
+        param = cls.params[name]
+        for v in (float(values[:, j].min()), float(values[:, j].max())):
+            param.coerce(name, v)  # one sentence for a value outside the parameter's range
+    return names, values, w / w.sum()
 
 
 def plot_predictive(path: str, result: FitResult) -> str:
@@ -96,6 +250,7 @@ def plot_predictive(path: str, result: FitResult) -> str:
             ax.axvline(result.params[name].median, color="black", lw=1.0, label="median")
             if prior.log:
                 ax.set_xscale("log")
+                log_ticks(ax.xaxis, *ax.get_xlim())  # matplotlib's labels overlapped on a narrow range
             ax.set_xlabel(name)
             ax.set_ylabel("posterior weight")
             ax.legend(fontsize=7)
