@@ -10,7 +10,26 @@ from __future__ import annotations
 
 
 class AgoraError(Exception):
-    """A problem caused by input, reported to the user as one clear sentence."""
+    """A problem caused by input, reported to the user as one clear sentence.
+
+    ``fields`` names the request fields the sentence names (``budget``), as the sentence spells them: a front
+    end that calls them otherwise says so when it prints (the command line's ``--budget``,
+    :mod:`sim.cli.fields`). Below the command line no message spells a flag.
+    """
+
+    def __init__(self, *args: object, fields: str | tuple[str, ...] = ()) -> None:
+        super().__init__(*args)
+        self.fields: tuple[str, ...] = (fields,) if isinstance(fields, str) else tuple(fields)
+
+    def __reduce__(self) -> tuple[object, ...]:  # a worker process's error keeps its fields
+        return (_rebuild, (type(self), self.args, self.fields), self.__dict__)
+
+
+def _rebuild(cls: type[AgoraError], args: tuple[object, ...], fields: tuple[str, ...]) -> AgoraError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.fields = fields
+    return exc
 
 
 class BadFileError(AgoraError):

@@ -22,6 +22,7 @@ from importlib.metadata import entry_points
 from typing import Any, cast
 
 from sim.cli.args import EXIT_USAGE
+from sim.cli.fields import flagged
 from sim.cli.parser import BUILTIN_COMMANDS, CommandGroup, build_parser
 from sim.cli.paths import refuse_replacing_inputs
 from sim.core.safe import shown
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             result = asyncio.run(result)
         return int(result or 0)
     except AgoraError as exc:
-        sys.stderr.write(f"agora: error: {shown(exc, 2000)}\n")
+        sys.stderr.write(f"agora: error: {shown(flagged(exc, getattr(args, 'command', None)), 2000)}\n")
         code = getattr(exc, "exit_code", EXIT_USAGE)
         if code != EXIT_USAGE and getattr(exc, "traceback", ""):
             # A plugin's own failure (not the user's input): its frames, for its author.
