@@ -15,8 +15,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-#: The public names and the module each comes from (imported on first use: numpy, SQLite and the engine
-#: are not loaded by ``import sim``).
+#: The public names and the module each comes from, ``module:name`` where it is called otherwise there
+#: (imported on first use: numpy, SQLite and the engine are not loaded by ``import sim``).
 _PUBLIC = {
     "open_world": "sim.lab.world",
     "new_world": "sim.lab.world",
@@ -26,7 +26,7 @@ _PUBLIC = {
     "ClosedError": "sim.lab.live",
     "EnsembleResult": "sim.runs.results",
     "SweepResult": "sim.runs.results",
-    "Arm": "sim.runs.results",
+    "SweepArm": "sim.runs.results:Arm",  # a sweep result's arm; sim.Arm is a forecast's (issue 58)
     "Run": "sim.runs.results",
     "Failure": "sim.runs.results",
     "Paired": "sim.runs.results",
@@ -49,6 +49,12 @@ _PUBLIC = {
     "Ensemble": "sim.engine.requests",
     "Sweep": "sim.engine.requests",
     "SeedChoice": "sim.engine.requests",
+    "Fit": "sim.engine.requests",
+    "Forecast": "sim.engine.requests",
+    "Arm": "sim.engine.requests",
+    "Prior": "sim.engine.requests",
+    "Priors": "sim.engine.requests",
+    "Limits": "sim.engine.requests",
     "Intervention": "sim.model.intervene",
     "use_key": "sim.core.worldkey",
     "use_key_file": "sim.core.worldkey",
@@ -66,7 +72,8 @@ def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'sim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attr = module.partition(":")
+    value = getattr(importlib.import_module(module), attr or name)
     globals()[name] = value
     return value
 

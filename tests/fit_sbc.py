@@ -90,10 +90,10 @@ def sbc_sir(
     distance: str = "regression",
 ) -> Calibration:
     """SIR's beta and gamma (uniform priors) from the I and R curves of ``ticks`` ticks, ``datasets`` times."""
+    from sim.engine.requests import split_params
     from sim.lab.agents import load_world
     from sim.model.registry import plugin_registry
     from sim.runs.fit.fitting import Fit
-    from sim.runs.fit.priors import split_params
     from sim.runs.fit.simulate import Simulator
 
     texts = ("beta=0.02..0.2", "gamma=0.05..0.5")

@@ -462,7 +462,7 @@ def test_export_csv_round_trip(export_world_small, tmp_path):
     with open(part, newline="", encoding="utf-8") as fh:
         ids = [int(r["id"]) for r in csv.DictReader(fh)]
     assert ids == w.columns["ids"][w.columns["community"] == 2].tolist()
-    with pytest.raises(AgoraError, match="--force"):
+    with pytest.raises(AgoraError, match="overwrite it with force"):
         export_world(w, str(part), "csv")
 
 
@@ -491,7 +491,7 @@ def test_export_graph_round_trip(export_world_small, tmp_path, fmt):
 
 def test_export_parts_and_size_refusal(export_world_small, tmp_path):
     w = export_world_small
-    with pytest.raises(ExportTooLargeError, match=r"--community ID.*--ego AGENT --radius K"):
+    with pytest.raises(ExportTooLargeError, match=r"community=ID.*ego=AGENT and radius=K"):
         export_world(w, str(tmp_path / "all.graphml"), "graphml", max_edges=1000)
     assert not (tmp_path / "all.graphml").exists()
     export_world(w, str(tmp_path / "c.graphml"), "graphml", community=1)

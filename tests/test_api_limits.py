@@ -260,7 +260,7 @@ def test_counter_messages_respect_max_messages(tmp_path, world):
         assert status == 201 and entry["at"] == 2  # 2 messages and this counter: 3, the bound
         status, body, _ = server.call("POST", "/api/v1/interventions", {"action": "counter:ic:random:2:no"})
         one_sentence(status, body, 409, "the world holds 2 and 1 counter-messages are pending")
-        assert "--max-messages" in body["error"]
+        assert "max_messages" in body["error"] and "--" not in body["error"]  # the setting, never a flag
         assert inject() == 201  # the third message: the counter's place is taken before its tick
         assert server.call("POST", "/api/v1/step", {"ticks": 3})[1]["tick"] == 3
         (counter,) = server.call("GET", "/api/v1/interventions")[1]["interventions"]

@@ -364,7 +364,7 @@ def test_texts_messages_and_session_pages_are_bounded(tmp_path, world_file):  # 
         for _ in range(4):
             assert s.call("POST", "/api/v1/messages", {"text": "x", "seeds": "random:1"})[0] == 201
         status, body, _ = s.call("POST", "/api/v1/messages", {"text": "x"})
-        one_sentence(status, body, 409, "the most this server allows (5, --max-messages)")
+        one_sentence(status, body, 409, "the most this server allows (5, max_messages)")
         status, page, _ = s.call("GET", "/api/v1/sessions")
         assert status == 200 and [x["id"] for x in page["sessions"]] == [1, 2, 3, 4, 5]
         assert page["total"] == 5 and page["limit"] == 100 and page["offset"] == 0 and page["next_offset"] is None

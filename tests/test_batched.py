@@ -31,8 +31,8 @@ from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.model.seeds import SeedSpec
 from sim.runs import batched
-from sim.runs.forkpool import fork_available
 from sim.runs.runner import run_cascades
+from sim.runs.transport import fork_available
 from sim.store.create import synthetic_world
 
 
@@ -277,7 +277,7 @@ def test_auto_falls_back_to_the_engine_and_says_why(world, registry):
     assert trees["kernel"] == "engine" and trees["runs"][0]["tree"] is not None
     forced = _run(world, registry, runs=2, params={"p": 0.2}, until_done=True, kernel="engine")
     assert forced["kernel"] == "engine" and forced["kernel_reason"] == "--kernel engine"
-    with pytest.raises(BadParameterError, match="--kernel batched cannot run this ensemble: interventions"):
+    with pytest.raises(BadParameterError, match="kernel batched cannot run this ensemble: interventions"):
         _run(world, registry, runs=2, until_done=True, kernel="batched", intervene=["2:remove-edges:0.1"])
     with pytest.raises(BadParameterError, match="kernel 'fast' is unknown"):
         _run(world, registry, runs=2, until_done=True, kernel="fast")

@@ -29,7 +29,7 @@ from sim.model.registry import Registry
 from sim.model.session import PropagationSession, continued_rng
 from sim.runs import batched
 from sim.runs.reports import TOTALS, RunEntry, no_totals
-from sim.runs.runner import _run_summary
+from sim.runs.runner import run_entry
 from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.store.worldfile import open_world, save_world
@@ -101,7 +101,7 @@ def _engine(
         for k in TOTALS:
             totals[k] += int(m.get(k, 0))
         done += 1
-    out = _run_summary(sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True)
+    out = run_entry(sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True)
     out["seed"] = s.seed
     if until_done and not sim.idle:
         out["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"

@@ -608,7 +608,7 @@ def test_every_command_and_benchmark_has_a_handler():
     handlers[None] = _handler(argparse.Namespace(command=None), groups)
     assert all(callable(h) for h in handlers.values()), handlers
     assert handlers["bench tui"].__module__ == handlers["tui"].__module__ == handlers[None].__module__ == "tui.commands"
-    assert handlers["bench analysis"].__module__ == "sim.cli.analysis" and handlers["llm"].__module__ == "sim.cli.llm"
+    assert handlers["bench analysis"].__module__ == "sim.cli.bench" and handlers["llm"].__module__ == "sim.cli.llm"
     assert handlers["bench llm"].__module__ == handlers["bench memory"].__module__ == "sim.cli.bench"
     assert handlers["bench world"].__module__ == "sim.cli.bench" and handlers["run"].__module__ == "sim.cli.run"
 

@@ -165,7 +165,7 @@ async def test_a_reader_sees_one_checkpoint_while_a_writer_commits_the_next(tmp_
     size than it had planned for (``ValueError: memoryview assignment``, a traceback from ``agora check``).
     """
     from sim.engine.simulation import Simulation
-    from sim.store import worldfile
+    from sim.store import worldfile, worldread
     from sim.store.create import synthetic_world
     from sim.store.writer import WorldWriter
 
@@ -179,7 +179,7 @@ async def test_a_reader_sees_one_checkpoint_while_a_writer_commits_the_next(tmp_
     await sim.checkpoint()
     await writer.close()
     before = sim.world.tick
-    real = worldfile.ensure_memory
+    real = worldread.ensure_memory
 
     def commit_meanwhile(*args, **kwargs):
         # Another writer's checkpoint lands now: a later tick, and a session array of another size.
@@ -194,7 +194,7 @@ async def test_a_reader_sees_one_checkpoint_while_a_writer_commits_the_next(tmp_
         con.close()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(worldfile, "ensure_memory", commit_meanwhile)
+    monkeypatch.setattr(worldread, "ensure_memory", commit_meanwhile)  # the reader of world files
     world = await worldfile.open_world(path)  # read while "the next checkpoint" commits
     assert world.tick == before, "the metadata and the arrays came from one checkpoint"
     assert world.sessions[0].state.size == world.n

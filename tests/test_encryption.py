@@ -443,7 +443,7 @@ def test_an_exclusive_open_reads_an_encrypted_world_on_two_connections_alike(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sim.core import worldlock  # noqa: PLC0415
-    from sim.store import worldfile  # noqa: PLC0415
+    from sim.store import worldread  # noqa: PLC0415
     from sim.store.worldrows import world_arrays  # noqa: PLC0415
 
     path = str(tmp_path / "w.db")
@@ -451,8 +451,8 @@ def test_an_exclusive_open_reads_an_encrypted_world_on_two_connections_alike(
     worldkey.use_key(KEY)
     plain = asyncio.run(open_world(path))
     opened: list[str] = []
-    real = worldfile._connect_ro
-    monkeypatch.setattr(worldfile, "_connect_ro", lambda p: opened.append(p) or real(p))
+    real = worldread._connect_ro
+    monkeypatch.setattr(worldread, "_connect_ro", lambda p: opened.append(p) or real(p))
 
     with worldlock.world_lock(path):
         alone = asyncio.run(open_world(path, exclusive=True))

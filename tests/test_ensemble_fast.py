@@ -19,8 +19,8 @@ from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError, ResourceError
 from sim.llm.service import LLMService
 from sim.model.registry import Registry
-from sim.runs.forkpool import fork_available, map_forked
 from sim.runs.runner import run_cascades
+from sim.runs.transport import fork_available, map_forked
 from sim.store.create import synthetic_world
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="forked workers need Linux")
@@ -239,8 +239,9 @@ async def test_a_bad_option_is_one_sentence_before_any_worker_starts(world, regi
 
 
 async def test_workers_are_refused_where_runs_cannot_be_parallel(world, registry):
-    with pytest.raises(BadParameterError, match="--workers"):
+    with pytest.raises(BadParameterError, match="^workers runs an ensemble in parallel") as err:
         await run_cascades(world, registry=registry, text="x", runs=2, steps=2, workers=2, ticks_per_second=100)
+    assert err.value.fields == ("workers", "ticks_per_second")  # below the command line: fields, never flags
 
 
 # -- plugins that hang are stopped in the run's own thread -----------------------------------------------

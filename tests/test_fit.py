@@ -15,8 +15,8 @@ from conftest import agora, data_file, digest, one_sentence
 from scipy import stats
 
 import sim
+from sim.engine.requests import Prior, Priors
 from sim.runs.fit.abc import Settings, abc_smc, weighted_quantile
-from sim.runs.fit.priors import Prior, Priors
 
 SIR = ("beta=0.02..0.2", "gamma=0.05..0.5")
 

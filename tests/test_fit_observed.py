@@ -189,12 +189,12 @@ def test_sweep_files_are_refused(world, tmp_path):
         "--series", "s.csv", "--cascades", "c.csv",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    for name, flag in (("s.csv", "--series"), ("c.csv", "--cascades")):
+    for name, option in (("s.csv", "series"), ("c.csv", "cascades")):
         with pytest.raises(BadFileError) as exc:
             read_observed(str(tmp_path / name))
         assert str(exc.value) == (
-            f"observation file {tmp_path / name} has 1 grid-key column before run, as an agora sweep {flag} file "
-            "has: keep the rows of one combination and drop those columns"
+            f"observation file {tmp_path / name} has 1 grid-key column before run, as the {option} file of agora "
+            "sweep has: keep the rows of one combination and drop those columns"
         )
 
 
@@ -241,7 +241,7 @@ BAD = {
         "a.csv", "size\n3\n0\n", BadFileError, ["line 3: size 0 is below 1: a cascade holds at least its seed"]
     ),
     "run listed twice": ("a.csv", "run,size\n0,3\n0,4\n", BadFileError, ["line 3: run 0 is listed twice"]),
-    "ccdf file": ("a.csv", "size,ccdf\n1,1.0\n", BadFileError, ["is a --ccdf size distribution"]),
+    "ccdf file": ("a.csv", "size,ccdf\n1,1.0\n", BadFileError, ["is a size distribution (agora run's ccdf file)"]),
     "cascade agent twice": (
         "a.csv", "run,agent,source,tick,generation\n0,9000,,0,0\n0,9003,9000,1,1\n0,9000,9003,2,2\n", BadFileError,
         ["line 4: agent 9000 is listed twice in run 0"],

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.engine.requests import Prior
 from sim.runs.fit import output
 from sim.runs.fit.fitting import FitResult, ParamFit
-from sim.runs.fit.priors import Prior
 
 
 def fit_result(ranges: dict[str, tuple[float, float]], *, predictive: bool = False, n: int = 400) -> FitResult:

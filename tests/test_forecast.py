@@ -16,7 +16,7 @@ from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.runs.forecast import Forecast, run_forecast
 from sim.runs.reports import TOTALS, RunEntry, no_totals
-from sim.runs.runner import _run_summary
+from sim.runs.runner import run_entry
 from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
 
@@ -63,7 +63,7 @@ def _saved_and_continued(
         for k in TOTALS:
             totals[k] += int(m.get(k, 0))
         done += 1
-    out = _run_summary(sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True)
+    out = run_entry(sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True)
     out["seed"] = seed
     return out
 
@@ -130,10 +130,10 @@ def test_a_parameter_arm(registry, tmp_path):
 @pytest.mark.parametrize(
     ("asked", "expected"),
     [
-        ({"runs": 2, "ticks": 0}, "--ticks must be from 1 to"),
+        ({"runs": 2, "ticks": 0}, "^ticks must be from 1 to"),
         ({"runs": 2}, "give the horizon"),
-        ({"runs": 0, "until_done": True}, "--runs must be from 1 to"),
-        ({"runs": 10**9, "until_done": True}, "--runs must be from 1 to"),
+        ({"runs": 0, "until_done": True}, "^runs must be from 1 to"),
+        ({"runs": 10**9, "until_done": True}, "^runs must be from 1 to"),
         ({"runs": 2, "until_done": True, "session": 99}, "the world has no session 99"),
         ({"runs": 2, "until_done": True, "arms": ["x"]}, "is not NAME=ACTION"),
         ({"runs": 2, "until_done": True, "arms": ["x=explode:3"]}, "is not none, set:NAME=VALUE or an intervention"),

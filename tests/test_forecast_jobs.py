@@ -30,6 +30,9 @@ from sim.store.create import synthetic_world
 ARMS = {"none": [], "block": ["block:degree:50"]}
 #: A forecast that runs for minutes on the test world (the engine ticks every run).
 LONG = {"runs": 2000, "ticks": 40, "arms": ARMS, "kernel": "engine"}
+#: Seconds a cancelled forecast's worker processes may take to go: 0.25-0.3 s on a quiet machine here, more on
+#: one that runs the suite beside other work (a timing target belongs to a benchmark, not to a test).
+KILLED_WITHIN = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +148,9 @@ def test_delete_cancels_a_running_forecast_and_forgets_a_finished_one(server):
         assert status == 200 and job["state"] == "cancelled" and job["id"] == job_id, job
         assert job["result"] is None and "cancelled" in job["error"]
     while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in workers):
-        assert time.monotonic() - t0 < 1.0, f"worker processes {workers} still run"
+        # Within a second on a quiet machine (248-281 ms here); the bound leaves room for a loaded one, and is
+        # far below the minutes the forecast would run on uncancelled.
+        assert time.monotonic() - t0 < KILLED_WITHIN, f"worker processes {workers} still run"
         time.sleep(0.02)
     idle = proc.cpu_times()
     time.sleep(1.0)
@@ -159,7 +164,7 @@ def test_delete_cancels_a_running_forecast_and_forgets_a_finished_one(server):
     assert status == 202, small
     deadline = time.monotonic() + 60
     while (job := server.call("GET", f"/api/v1/forecasts/{small['id']}")[1])["state"] == "running":
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, job
         time.sleep(0.05)
     assert job["state"] == "done", job
     for job_id in [*ids, small["id"]]:
@@ -189,7 +194,7 @@ def test_cancel_ends_a_forecasts_worker_processes_within_a_second(tmp_path, worl
         t0 = time.monotonic()
         cancelled = live._call(forecasts.cancel(job.id))
         while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids):
-            assert time.monotonic() - t0 < 1.0, f"workers {pids} still run"
+            assert time.monotonic() - t0 < KILLED_WITHIN, f"workers {pids} still run"
             time.sleep(0.02)
         assert cancelled.state == "cancelled" and cancelled.result is None
         assert live._call(forecasts.wait(job.id)).state == "cancelled"
@@ -197,13 +202,19 @@ def test_cancel_ends_a_forecasts_worker_processes_within_a_second(tmp_path, worl
         assert live.step(1)["tick"] == 3  # the world goes on
 
 
-def test_forecast_errors_name_flags_on_the_command_line_and_fields_elsewhere():
-    with pytest.raises(BadParameterError, match=r"^--runs must be from 1 to 100,000, not 0$"):
+def test_forecast_errors_name_fields_and_the_command_line_prints_flags():
+    """Below the command line an error names the request's field (issue 58); the command line prints it as
+    its flag (``sim.cli.fields``)."""
+    from sim.cli.fields import flagged
+
+    with pytest.raises(BadParameterError, match=r"^runs must be from 1 to 100,000, not 0$") as local:
         Forecast.parse({"runs": 0, "ticks": 1})
+    assert flagged(local.value, "forecast") == "--runs must be from 1 to 100,000, not 0"
     with pytest.raises(BadParameterError, match=r"^runs must be from 1 to 10,000, not 20,000$"):
         Forecast.parse({"runs": 20_000, "ticks": 1}, None, SERVED, max_runs=Forecasts.MAX_RUNS)
-    with pytest.raises(BadParameterError, match="^--arm 'x' is not NAME=ACTION"):
+    with pytest.raises(BadParameterError, match="^arms 'x' is not NAME=ACTION") as arms:
         Forecast.parse({"runs": 2, "ticks": 1, "arms": ["x"]})
+    assert flagged(arms.value, "forecast").startswith("--arm 'x' is not NAME=ACTION")
     with pytest.raises(BadParameterError, match="^arms 'x' is not NAME=ACTION"):
         Forecast.parse({"runs": 2, "ticks": 1, "arms": ["x"]}, None, SERVED)
 

@@ -1,4 +1,4 @@
-"""Ctrl-C reaches a forked map whichever thread the kernel hands the signal to (``sim.runs.forkpool``): a
+"""Ctrl-C reaches a forked map whichever thread the kernel hands the signal to (``sim.runs.transport``): a
 process-directed SIGINT may be taken by the thread that collects the workers' results, and Python runs
 the handler only when the main thread runs; the map's main thread must not sleep until the map ends."""
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from sim.runs.forkpool import fork_available
+from sim.runs.transport import fork_available
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import asyncio, multiprocessing, signal, threading, time
-from sim.runs.forkpool import map_forked
+from sim.runs.transport import map_forked
 
 # Ctrl-C as a terminal's foreground program has it: a test worker's ignored or blocked SIGINT is inherited
 # through exec (it made this test hang in the full suite, never alone).

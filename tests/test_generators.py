@@ -297,15 +297,15 @@ def test_two_agents_one_link(kind):
 # -- bad parameters -----------------------------------------------------------------------------------
 
 BAD = [
-    pytest.param(dict(agents=0), "--agents", id="agents-0"),
-    pytest.param(dict(agents=-3), "--agents", id="agents-negative"),
-    pytest.param(dict(avg_degree=-1.0), "--avg-degree", id="degree-negative"),
-    pytest.param(dict(agents=10, avg_degree=10.0), "--avg-degree", id="degree-above-n-1"),
-    pytest.param(dict(mixing=-0.1), "--mixing", id="mixing-negative"),
-    pytest.param(dict(mixing=1.5), "--mixing", id="mixing-above-1"),
-    pytest.param(dict(mixing=float("nan")), "--mixing", id="mixing-nan"),
-    pytest.param(dict(communities=0), "--communities", id="communities-0"),
-    pytest.param(dict(communities=101), "--communities", id="communities-above-n"),
+    pytest.param(dict(agents=0), "agents", id="agents-0"),
+    pytest.param(dict(agents=-3), "agents", id="agents-negative"),
+    pytest.param(dict(avg_degree=-1.0), "avg_degree", id="degree-negative"),
+    pytest.param(dict(agents=10, avg_degree=10.0), "avg_degree", id="degree-above-n-1"),
+    pytest.param(dict(mixing=-0.1), "mixing", id="mixing-negative"),
+    pytest.param(dict(mixing=1.5), "mixing", id="mixing-above-1"),
+    pytest.param(dict(mixing=float("nan")), "mixing", id="mixing-nan"),
+    pytest.param(dict(communities=0), "communities", id="communities-0"),
+    pytest.param(dict(communities=101), "communities", id="communities-above-n"),
 ]
 
 

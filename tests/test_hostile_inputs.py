@@ -411,9 +411,9 @@ def test_the_horizon_cap_is_the_steps_cap():
 def test_the_kernels_refuse_a_run_past_their_bound_in_one_sentence():
     """The last line of the tick bound: a run of 2^63 - 1 ticks asked of the compiled kernels (the array of
     its rounds could not be laid out) is one sentence, not a numpy error."""
+    from sim.engine.requests import split_params
     from sim.errors import BadParameterError
     from sim.model.registry import Registry
-    from sim.runs.fit.priors import split_params
     from sim.runs.fit.simulate import Simulator
     from sim.store.create import synthetic_world
 

@@ -1,16 +1,17 @@
 """The layer rule of docs/architecture.md, read from the source with ``ast`` (so an import inside a
 function, a relative import and an import under ``TYPE_CHECKING`` all count):
 
-    cli -> bench | api | lab -> runs | live | authoring -> engine -> social | analysis | llm -> store -> model
+    cli -> bench | api | lab -> live -> runs | authoring -> engine -> social | analysis | llm -> store -> model
         -> plugin -> core -> errors
 
 A module may import its own package and anything to its right, never to its left nor a package of the
-same rank (social, analysis and llm do not import each other; nor do runs, live and authoring; nor do
-bench, api and lab). ``sim`` has at
-most six top-level modules. No package's modules import each other in a circle (the second rule below).
-The terminal UI (``tui``, beside ``cli``) imports only ``sim.live``, the request and result values, the
-plugins' schemas and ``sim.errors``; its entry-point glue also the command line and the benchmarks (the last
-rule below).
+same rank (social, analysis and llm do not import each other; nor do runs and authoring; nor do bench, api
+and lab). One world kept live (``sim.live``) stands on the many-run room below it: a live forecast calls
+``sim.runs.forecast`` directly, with no engine installed by a front end. ``sim`` has at most six top-level
+modules. No package's modules import each other in a circle (the second rule below).
+The terminal UI (``tui``, beside ``cli``) imports only ``sim.live`` (which re-exports the forecast's values
+the UI shows), the request and result values, the plugins' schemas and ``sim.errors``; its entry-point glue
+also the command line and the benchmarks (the last rule below).
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ RANK = {
     "sim.llm": 5,
     "sim.engine": 6,
     "sim.runs": 7,
-    "sim.live": 7,
     "sim.authoring": 7,
-    "sim.bench": 8,
-    "sim.api": 8,
-    "sim.lab": 8,
-    "sim.cli": 9,
-    "sim.__main__": 10,
+    "sim.live": 8,
+    "sim.bench": 9,
+    "sim.api": 9,
+    "sim.lab": 9,
+    "sim.cli": 10,
+    "sim.__main__": 11,
 }
 TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py"}
 
@@ -356,8 +357,9 @@ def test_the_plugin_rule_sees_a_plugin_reaching_into_sim(tmp_path, monkeypatch):
 
 TUI = SIM.parent / "tui"
 #: What the terminal UI may import of ``sim`` (docs/architecture.md, ``../shared/ARCHITECTURE.md``): one world
-#: kept live (``sim.live``; ``sim.live.frontend`` is its door to the rooms below), the request and result
-#: values, the plugins' schemas, the errors, and the version.
+#: kept live (``sim.live``; ``sim.live.frontend`` is its door to the rooms below, ``sim.live.forecasts`` re-exports
+#: the forecast's result and job types from ``sim.runs``, which the UI does not import itself), the request and
+#: result values, the plugins' schemas, the errors, and the version.
 TUI_ALLOWED = ("sim.live", "sim.engine.requests", "sim.runs.results", "sim.plugin", "sim.errors", "sim.__version__")
 #: The entry-point glue that plugs the UI into the command line (``agora tui`` and ``agora bench tui``) sits
 #: where the command line does: it may also import the command line's helpers, the benchmarks' and the public

@@ -180,7 +180,7 @@ def test_a_live_world_from_python_and_the_terminal_uis_forms_read_no_file(tmp_pa
     from sim.engine.requests import Inject
     from sim.live.frontend import FORM
     from sim.model.registry import Registry
-    from tui.forecast import forecast_request, read_form
+    from tui.forecast import read_form
 
     needles, watches = secrets_on_disk["needles"], secrets_on_disk["watches"]
     shutil.copy(world_file, tmp_path / "w.db")
@@ -197,8 +197,9 @@ def test_a_live_world_from_python_and_the_terminal_uis_forms_read_no_file(tmp_pa
                 lambda p=p: live.forecast(runs=2, ticks=2, arms={"a": [f"block:file:{p}"]}),
                 lambda p=p: live.forecast(runs=2, ticks=2, arms=[f"a=counter:ic:file:{p}"]),
                 lambda p=p: Inject.parse({"text": "x", "seeds": f"file:{p}"}, Registry(), FORM),
-                lambda p=p: forecast_request(read_form("5", "3", [f"b=block:file:{p}"], "0")),
-                lambda p=p: forecast_request(read_form("5", "done", [f"c=counter:ic:file:{p}"], "0")),
+                # the forecast form's fields, parsed where the UI's forecasts are: by the live world's forecasts
+                lambda p=p: live.host.forecasts.parse(read_form("5", "3", [f"b=block:file:{p}"], "0")),
+                lambda p=p: live.host.forecasts.parse(read_form("5", "done", [f"c=counter:ic:file:{p}"], "0")),
             ]
             for attempt in attempts:
                 t0 = time.monotonic()

@@ -2,9 +2,9 @@
 
 An injection with an empty message, a bad seed selection, an unknown model parameter or an out-of-range
 priority is refused in one sentence, ``Inject.parse``'s (``sim.engine.requests``), identical from the
-command line (stderr's ``agora: error: SENTENCE``, exit 2), the HTTP API (a real ``agora serve``: the
-``error`` of its 400 answer), the terminal UI (the real app under Pilot: the notification after its inject
-form is filled and submitted) and Python (``live.inject``: the exception's text).
+command line (stderr's ``agora: error: SENTENCE``, exit 2, the fields it names spelled as their flags), the
+HTTP API (a real ``agora serve``: the ``error`` of its 400 answer), the terminal UI (the real app under Pilot:
+the notification after its inject form is filled and submitted) and Python (``live.inject``: the exception's text).
 
 Each front end spells the fields its own way (flags, JSON keys, form fields, keywords): :data:`MISTAKES`
 says each mistake in all four spellings. To add a mistake, add a row; to add a front end, a function that
@@ -26,6 +26,7 @@ from test_api import Server
 from textual.widgets import Button, Input
 
 import sim
+from sim.cli.fields import flagged
 from sim.engine.requests import SERVED, Inject
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
@@ -111,11 +112,12 @@ def world_copies(tmp_path) -> dict[str, Path]:
     return out
 
 
-def parsed(mistake: Mistake) -> str:
-    """The sentence of ``Inject.parse`` itself (the built-in plugins' registry, a served world's limits)."""
+def parsed(mistake: Mistake, command: str | None = None) -> str:
+    """The sentence of ``Inject.parse`` itself (the built-in plugins' registry, a served world's limits); as
+    ``agora COMMAND`` prints it (the fields it names spelled as their flags, ``sim.cli.fields``) when given."""
     with pytest.raises(BadParameterError) as caught:
         Inject.parse(mistake.request, Registry(), SERVED)
-    return str(caught.value)
+    return str(caught.value) if command is None else flagged(caught.value, command)
 
 
 def said_by_the_cli(world: Path) -> dict[str, str]:
@@ -198,4 +200,5 @@ def test_the_same_mistake_is_the_same_sentence_everywhere(world_copies):
         "Python": said_by_python(world_copies["python"]),
     }
     for front_end, sentences in said.items():
-        assert sentences == expected, front_end
+        wanted = {m.name: parsed(m, "run") for m in MISTAKES} if front_end == "the command line" else expected
+        assert sentences == wanted, front_end

@@ -120,13 +120,13 @@ def test_sweep_workers_get_the_trusted_bytes_too(folder):
 
 def test_ray_workers_get_the_trusted_bytes_too(folder):
     """A Ray sweep ships the plugin folders' files with the world: those of a trusted folder are its bytes."""
-    from sim.runs.sweep import _ray_payload
+    from sim.runs.transport import ray_payload
     from sim.store.create import synthetic_world
 
     world, plugins, marker = folder
     (extra,), _ = world_plugin_folders(str(world))
     (plugins / "racer.py").write_text(PLUGIN.format(marker=str(marker), who="swapped"))
-    payload = _ray_payload(synthetic_world("w", 50, avg_degree=4, seed=1), [extra])
+    payload = ray_payload(synthetic_world("w", 50, avg_degree=4, seed=1), [extra])
     ((name, source),) = payload["plugins"][0]
     assert name == "racer.py" and b"'trusted'" in source and b"swapped" not in source
 

@@ -20,7 +20,7 @@ from conftest import ROOT, agora, digest
 
 import sim
 from sim.errors import AgoraError, BadFileError, BadParameterError, TargetExistsError
-from sim.runs.forkpool import fork_available
+from sim.runs.transport import fork_available
 
 FRAGILE = '''
 import numpy as np

@@ -3,11 +3,11 @@
 - No public signature in ``sim/lab``, ``sim/runs`` or ``sim/live`` names ``Any`` (a public function or method:
   a name without a leading underscore, in a module without one, of a class without one).
 - No function takes more than 10 parameters (``self``/``cls`` not counted), except the constructors of the
-  request values (``sim/engine/requests.py``), whose fields are the parameters.
+  request values (``sim/engine/requests/``), whose fields are the parameters.
 - No function in ``sim/`` or ``tui/`` is over 100 lines, except the declarative tables named in
   :data:`TABLES` (each a list of literal declarations: an argparse command, the OpenAPI description).
 - ``WorldController`` and ``AgoraApp`` have fewer than 30 methods each (properties count).
-- No file in ``sim/`` or ``tui/`` is over 1,200 lines.
+- No file in ``sim/`` or ``tui/`` is over 1,000 lines.
 
 The layer ranks, ``tui`` included, are ``tests/test_layers.py``'s.
 """
@@ -27,7 +27,7 @@ TABLES = {"sim/api/openapi.py:spec"}
 #: Where public signatures may not say ``Any``.
 TYPED_ROOMS = ("sim/lab", "sim/runs", "sim/live")
 #: Where the request values live: their constructors take every field.
-REQUESTS = "sim/engine/requests.py"
+REQUESTS = "sim/engine/requests/"
 
 
 def _files(*tops: str) -> Iterator[Path]:
@@ -110,7 +110,7 @@ def test_no_function_takes_more_than_ten_parameters():
         f"{_name(path, fn)} ({parameters(fn)})"
         for path in _files("sim", "tui", "plugins")
         for fn in _functions(ast.parse(path.read_text(encoding="utf-8")))
-        if parameters(fn) > 10 and str(path.relative_to(ROOT)) != REQUESTS
+        if parameters(fn) > 10 and not str(path.relative_to(ROOT)).startswith(REQUESTS)
     ]
     assert found == []
 
@@ -130,11 +130,11 @@ def test_the_controller_and_the_app_are_thin(path, cls):
     assert len(methods(path, cls)) < 30, methods(path, cls)
 
 
-def test_no_file_is_over_1200_lines():
+def test_no_file_is_over_1000_lines():
     found = [
         f"{path.relative_to(ROOT)} ({n} lines)"
         for path in _files("sim", "tui")
-        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 1200
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 1000
     ]
     assert found == []
 

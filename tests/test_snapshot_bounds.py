@@ -21,7 +21,7 @@ from test_files_llm import forge_snapshot
 from test_snapshot_events import forge
 
 from sim.errors import BadFileError
-from sim.store import snapshot
+from sim.store import snapshot, snapshotread
 from sim.store.check import check_world
 from sim.store.snapshot import load_snapshot
 
@@ -57,13 +57,13 @@ def no_leftovers(folder: Path) -> list[str]:
 def decompressed(monkeypatch) -> list[str]:
     """The names of the arrays decompressed from now on, in this process."""
     names: list[str] = []
-    real = snapshot._decompress_into
+    real = snapshotread._decompress_into
 
     def spy(dctx, comp, out, path, name):
         names.append(name)
         return real(dctx, comp, out, path, name)
 
-    monkeypatch.setattr(snapshot, "_decompress_into", spy)
+    monkeypatch.setattr(snapshotread, "_decompress_into", spy)
     return names
 
 

@@ -78,8 +78,9 @@ async def test_existing_target_is_refused_without_force(tmp_path, small_world):
     path = str(tmp_path / "w.db")
     await save_world(small_world, path)
     before = os.path.getmtime(path)
-    with pytest.raises(TargetExistsError, match="--force"):
+    with pytest.raises(TargetExistsError, match="overwrite it with force") as info:
         await save_world(small_world, path)
+    assert info.value.fields == ("force",)  # the command line says --force (sim/cli/fields.py)
     assert os.path.getmtime(path) == before
     await save_world(small_world, path, force=True)
     assert (await open_world(path)).n == small_world.n

@@ -20,8 +20,8 @@ import pytest
 
 from sim.cli.main import main
 from sim.engine.requests import parse_grid
-from sim.runs.forkpool import fork_available
 from sim.runs.sweep import expand_grid
+from sim.runs.transport import fork_available
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -354,7 +354,7 @@ def test_ray_auto_starts_a_fresh_local_cluster_and_shuts_it_down(world_file, poo
     """With no cluster running, ``--ray auto`` starts a fresh local one of ``--workers`` CPUs (never one a
     user runs on this machine) and shuts it down afterwards. The sweep sees a Ray whose start and stop are
     recorded, and its runs go to the session's cluster, so the test does not pay a second start-up."""
-    import sim.runs.sweep as sweep_module
+    import sim.runs.transport as transport_module
 
     calls: list[tuple] = []
 
@@ -373,7 +373,7 @@ def test_ray_auto_starts_a_fresh_local_cluster_and_shuts_it_down(world_file, poo
         def shutdown(self) -> None:
             calls.append(("shutdown",))
 
-    monkeypatch.setattr(sweep_module, "import_ray", NoClusterYet)
+    monkeypatch.setattr(transport_module, "import_ray", NoClusterYet)
     result = sweep_json(str(world_file), *GRID, "--ray", "auto", "--workers", "2")
     assert calls == [("init", "local", 2), ("shutdown",)]
     assert runs_of(result) == runs_of(pool_result)

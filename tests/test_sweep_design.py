@@ -24,7 +24,7 @@ import sim
 from sim.cli.main import main
 from sim.engine.requests import Design, ParamRange, Sweep
 from sim.errors import BadParameterError
-from sim.runs.fit.design import SALIB_HINT, MorrisIndex, SobolIndex
+from sim.runs.design import SALIB_HINT, MorrisIndex, SobolIndex
 
 pytest.importorskip("SALib")
 
@@ -268,7 +268,7 @@ def test_cli_text_prints_the_indices(world_file):
         (["--design", "sobol:16", "--param", "p=0..2"], "the range p=0..2 goes beyond ic's p"),
         (["--design", "sobol:16", "--param", "trust_weighted=0..1"], "a design draws only numbers"),
         (["--design", "sobol:16", "--param", "p=0.1"], "has no parameter to vary"),
-        (["--param", "p=0..1"], "only a design draws from"),
+        (["--param", "p=0..1"], "is a range: give --design=sobol:N"),
         (["--measure", "reached"], "give a design too"),
     ],
 )
@@ -284,8 +284,8 @@ def test_missing_salib_is_one_sentence(world_file, monkeypatch):
     for name in [m for m in sys.modules if m == "SALib" or m.startswith("SALib.")] + ["SALib"]:
         monkeypatch.setitem(sys.modules, name, None)  # "import SALib..." fails as if it were not installed
     code, out, err = cli("sweep", str(world_file), "--design", "sobol:16", "--param", "p=0..0.1", "--runs", "2")
-    assert (code, out) == (2, "") and err == f"agora: error: {SALIB_HINT}\n"
-    assert SALIB_HINT == "--design needs the optional extra: pip install 'agora-sim[fit]'"
+    assert (code, out) == (2, "") and err == f"agora: error: --{SALIB_HINT}\n"
+    assert SALIB_HINT == "design needs the optional extra: pip install 'agora-sim[fit]'"  # a field, not a flag
     with pytest.raises(BadParameterError, match=r"pip install 'agora-sim\[fit\]'"):
         sim.open_world(str(world_file)).sweep(design="lhs:4", params={"p": "0..0.1"}, runs=1, workers=1)
 

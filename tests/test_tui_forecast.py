@@ -61,16 +61,19 @@ class Job:
 
 class HeldForecasts:
     """``controller.forecasts``' interface over ``run_forecast`` on a fork of the world taken on the loop, run
-    in a thread; held at ``gate`` (when given) until the test lets it go, so that it is surely running."""
+    in a thread; held at ``gate`` (when given) until the test lets it go, so that it is surely running. A
+    request is parsed by the controller's own forecasts (``Forecasts.parse``), as theirs."""
 
     def __init__(self, controller, gate: threading.Event | None = None) -> None:
         self.controller, self.gate = controller, gate
+        self.real = controller.forecasts
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task] = {}
 
     async def start(self, request, *, actor=None):
         from sim.runs.forecast import _session
 
+        request = self.real.admit(request)
         world = self.controller.world
         _session(world, request.session)  # refused now, as the controller does
         fork = world.fork()
@@ -108,21 +111,12 @@ class HeldForecasts:
         return self._jobs[job_id]
 
 
-def install_engine() -> None:
-    """Install the live world's forecast engine here, as a front end does (``sim.live.forecasts.install``)."""
-    from sim.live.forecasts import Engine, install
-    from sim.runs.forecast import Forecast, check_forecast, run_forecast
-
-    install(Engine(Forecast.parse, check_forecast, run_forecast))
-
-
 @pytest.fixture
 def forecasts_of():
-    """The app's controller's forecasts (their engine installed), or, ``held``, :class:`HeldForecasts` in their
-    place."""
+    """The app's controller's forecasts (nothing installed: the live world calls ``sim.runs.forecast`` itself),
+    or, ``held``, :class:`HeldForecasts` in their place."""
 
     def attach(app, gate: threading.Event | None = None, *, held: bool = False):
-        install_engine()
         if held:
             app.controller.forecasts = HeldForecasts(app.controller, gate)
         return app.controller.forecasts
@@ -178,7 +172,7 @@ async def test_f_forecasts_two_arms_and_the_chart_draws_their_bands_ahead_of_now
         session = await running_session(app, pilot)
         now = app.world.tick
         await forecast_form(app, pilot, ["block=block:degree:50"])
-        assert not isinstance(app.screen, ForecastScreen)
+        assert await until(pilot, lambda: not isinstance(app.screen, ForecastScreen))
         assert app.forecasting.started == 1
         assert await until(pilot, lambda: not app.forecasting.running)
         view = app.forecasting.latest_for(app.live.key, session.id)
@@ -217,7 +211,7 @@ async def test_f_forecasts_two_arms_and_the_chart_draws_their_bands_ahead_of_now
     [
         ({"runs": "many"}, "runs must be a whole number"),
         ({"runs": "0"}, "runs must be from 1 to 10,000"),  # the form's field, not a flag
-        ({"horizon": "soon"}, "the horizon"),
+        ({"horizon": "soon"}, "ticks must be a whole number"),  # the horizon's field: ticks, or done
         ({"arms": ["block=explode:3"]}, "'explode:3'"),
     ],
 )
@@ -232,6 +226,7 @@ async def test_bad_input_is_one_sentence_and_nothing_starts(world_file, forecast
         await forecast_form(
             app, pilot, fields.get("arms", []), runs=fields.get("runs", "20"), horizon=fields.get("horizon", "15")
         )
+        assert await until(pilot, lambda: app.screen.error is not None)
         assert isinstance(app.screen, ForecastScreen)
         assert app.screen.error is not None and said in app.screen.error
         assert any(said in n for n in notified(app)), notified(app)
@@ -259,6 +254,7 @@ async def test_the_keys_work_while_a_forecast_runs(world_file, forecasts_of):
             await pilot.press("n")
             assert await until(pilot, lambda: app.world.tick == tick + 1)
             screen = await forecast_form(app, pilot, [])
+            assert await until(pilot, lambda: screen.error is not None)
             assert isinstance(app.screen, ForecastScreen) and "a forecast is running" in (screen.error or "")
             await pilot.press("escape")
             assert app.forecasting.running and len(forecasts.jobs()) == 1

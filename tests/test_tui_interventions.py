@@ -260,8 +260,9 @@ async def test_the_charts_mark_each_intervention_at_its_tick(world_file):
 
 async def test_inject_with_seed_methods_from_the_form(world_file, monkeypatch):
     """The seed selector offers the seed methods (K in the field): degree:5 is injected as it is and its
-    seeds are the method's choice; a slow method (ris) chooses in a worker, the form saying so (the button
-    disabled) until the message is queued with the agents it chose, named by id."""
+    seeds are the method's choice; a slow method (ris) goes the controller's locked path (issue 58): it chooses
+    in a worker thread holding the simulation's lock, the form saying so (the button disabled) and the UI
+    answering, while a tick asked for meanwhile waits; the message is queued with the agents it chose."""
     app = AgoraApp(world_file)
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
@@ -283,24 +284,28 @@ async def test_inject_with_seed_methods_from_the_form(world_file, monkeypatch):
         assert await until(pilot, lambda: len(app.sim.sessions) == 1)
         session = app.sim.sessions[0]
         assert session.seeds == "degree:5"
-        ids = app.world.columns["ids"]
         choice = SeedChoice.parse({"method": "degree", "k": 5, "seed": app.world.seed}, app.registry)
         chosen = method_seeds(app.world, app.registry, choice)
         assert session.seed_agents.tolist() == chosen.tolist()
         # app.notify posts a message: the notification lands when the app has processed it.
         said = "queued, its seeds chosen by degree:5"
         assert await until(pilot, lambda: any(m.endswith(said) for m in notified(app))), notified(app)
-        # A slow method: chosen in a worker (held here until the test has seen the form say so).
-        import tui.views
+        # A slow method: chosen in a worker (held here until the test has seen the form say so), by the engine
+        # (Simulation.choose_seeds) under the controller's locks, as the API's injections are.
+        import sim.engine.simulation
 
         release = threading.Event()
-        real = tui.views.method_seeds
+        real = sim.engine.simulation.method_seeds
+        seen: dict[str, object] = {}
 
         def held(*args, **kw):
+            seen["locked"] = app.sim.lock.locked()
             release.wait(60)
-            return real(*args, **kw)
+            seen["tick"] = app.world.tick  # a tick asked for while choosing has not run
+            seen["chosen"] = real(*args, **kw).tolist()
+            return np.asarray(seen["chosen"], dtype=np.int32)
 
-        monkeypatch.setattr(tui.views, "method_seeds", held)
+        monkeypatch.setattr(sim.engine.simulation, "method_seeds", held)
         kind.value = "ris"
         arg = view.query_one("#seed-arg", Input)
         assert await until(pilot, lambda: arg.value == "10")  # the selector's default K: it took the change
@@ -313,14 +318,21 @@ async def test_inject_with_seed_methods_from_the_form(world_file, monkeypatch):
         assert await until(pilot, lambda: view.choosing == "ris:3" and button.disabled)
         assert "choosing seeds with ris:3" in str(status.render())
         assert any(m.startswith("choosing 3 seeds with ris") for m in notified(app))
-        await step(app, pilot)  # the world runs on while the seeds are chosen
+        tick = app.world.tick
+        await pilot.press("2")  # the UI answers while the seeds are chosen
+        assert app._switcher.current == "communities"
+        await pilot.press("4")
+        await pilot.press("n")  # a tick asked for now waits for the injection
+        await pilot.pause()
         release.set()
         assert await until(pilot, lambda: len(app.sim.sessions) == 2 and view.choosing is None)
+        assert seen["locked"] is True and seen["tick"] == tick, seen
+        assert await until(pilot, lambda: app.world.tick == tick + 1)  # then the tick runs
         assert not button.disabled and "choosing" not in str(status.render())
         slow = app.sim.sessions[1]
         choice = SeedChoice.parse({"method": "ris", "k": 3, "seed": app.world.seed}, app.registry)
         expected = real(app.world, app.registry, choice)
-        assert slow.seeds == "ids:" + ",".join(str(int(i)) for i in ids[expected])
+        assert slow.seeds == "ris:3" and seen["chosen"] == expected.tolist()  # its seed agents, kept by the session
         assert slow.message["text"] == "by ris"
         # app.notify posts a message: the notification lands when the app has processed it.
         said = "queued, its seeds chosen by ris:3"
@@ -341,8 +353,8 @@ async def test_a_refused_seed_method_choice_is_a_notification(world_file):
         view.query_one("#msg-text", Input).value = "wrong model"
         await pilot.pause()
         await pilot.click("#inject")
-        assert await until(pilot, lambda: any("the seeds were not chosen" in m for m in notified(app)))
-        message = next(m for m in notified(app) if "the seeds were not chosen" in m)
+        assert await until(pilot, lambda: any("the message was not injected" in m for m in notified(app)))
+        message = next(m for m in notified(app) if "the message was not injected" in m)
         assert "ris" in message and "sir" in message and "\n" not in message
         assert app.sim.sessions == [] and view.choosing is None
         assert not view.query_one("#inject", Button).disabled

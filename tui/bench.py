@@ -35,7 +35,12 @@ ROUNDS = 8
 
 #: The forecast ``--forecast`` keeps running while the keys are timed (f's form, as a user fills it): the
 #: running sessions' latest, 200 continuations an arm until it ends, left alone and with 100 hubs blocked.
-FORECAST = {"runs": "200", "horizon": "done", "arms": ["block=block:degree:100"], "seed": "0"}
+FORECAST: dict[str, str | list[str]] = {
+    "runs": "200",
+    "horizon": "done",
+    "arms": ["block=block:degree:100"],
+    "seed": "0",
+}
 
 
 async def _latencies(
@@ -67,7 +72,7 @@ async def _latencies(
             await pilot.press("space")
             await pilot.pause(1.0)
         if forecast:  # f, then the keys while it runs in the background (the world runs on)
-            assert app.forecasting.start(FORECAST) is None, "the forecast starts"
+            assert await app.forecasting.start(FORECAST) is None, "the forecast starts"
             while app.forecasting.job is None and app.forecasting.finished == 0:
                 await asyncio.sleep(0.01)
         tick0 = world.tick
@@ -151,9 +156,6 @@ def bench_tui(
             lat, info = asyncio.run(_latencies(big, running=True, sessions=sessions))
             base, _ = asyncio.run(_latencies(small, running=False, sessions=0))
             if forecast:
-                from sim.cli.world import ui_forecasts  # noqa: PLC0415 - as agora tui, before its world opens
-
-                ui_forecasts()
                 during, finfo = asyncio.run(_latencies(big, running=True, sessions=sessions, forecast=True))
                 r["during_forecast"] = {
                     "keypress_ms": _summary(during),

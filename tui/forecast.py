@@ -12,9 +12,8 @@ ticks), so that the views never hold the result itself.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from rich.text import Text
@@ -25,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from sim.errors import AgoraError
+from sim.live.forecasts import ArmForecast, ForecastJob, ForecastResult
 from sim.live.frontend import shown
 
 from .host import AppHost
@@ -35,18 +35,6 @@ ARM_FIELDS = 4
 BASELINE = "none=none"
 #: Words of the horizon field that mean "until the session ends".
 UNTIL_DONE = ("done", "until done", "until_done", "until-done", "end")
-
-
-def forecast_request(data: Mapping[str, object]) -> Any:
-    """The forecast ``data`` asks for (``Forecast.parse``): the one place the UI names the request's class,
-    taken where the live world's forecasts offer it.
-
-    Raises:
-        BadParameterError: a value out of range, a bad arm (one sentence).
-    """
-    from sim.live.forecasts import Forecast  # noqa: PLC0415 - the request value, as the live world takes it
-
-    return Forecast.parse(data)
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +50,7 @@ class ArmView:
     q95: np.ndarray
     reached_median: float | None
     reached_ci90: tuple[float | None, float | None]
-    paired: Mapping[str, Any] | None
+    paired: Mapping[str, object] | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,32 +72,43 @@ class ForecastView:
 
 
 def _column(values: object) -> np.ndarray:
-    return np.asarray([np.nan if v is None else float(v) for v in values or ()], dtype=np.float64)  # type: ignore[attr-defined]
+    """A band's list of numbers (None where no run reached that tick: NaN) as a float column."""
+    items = values if isinstance(values, (list, tuple)) else ()
+    return np.asarray([np.nan if v is None else float(v) for v in items], dtype=np.float64)
 
 
-def forecast_view(result: Any, world: int, serial: int) -> ForecastView:
-    """The UI's reduction of a ``ForecastResult``: each arm's band of ``reached`` on the world's ticks (the
-    band's tick counts the session's rounds: round ``r`` is world tick ``branched_at + r - result.round``)."""
-    arms = []
-    for name, arm in result.arms.items():
-        series = arm.series or {}
-        band = series.get("reached") or {}
-        rounds = np.asarray(series.get("tick") or (), dtype=np.int64)
-        ticks = rounds - int(result.round) + int(result.branched_at)
-        reached = arm.reached or {}
-        ci = list(reached.get("ci90") or (None, None))
-        arms.append(
-            ArmView(
-                str(name),
-                ticks,
-                _column(band.get("q05")),
-                _column(band.get("median")),
-                _column(band.get("q95")),
-                reached.get("median"),
-                (ci[0], ci[1]),
-                arm.paired,
-            )
-        )
+def _number(value: object) -> float | None:
+    """A summary's number (None when it has none)."""
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def arm_view(name: str, arm: ArmForecast, result: ForecastResult) -> ArmView:
+    """One arm of ``result`` as the UI shows it (the band's tick counts the session's rounds: round ``r`` is
+    world tick ``branched_at + r - result.round``)."""
+    band = _mapping(arm.series.get("reached"))
+    rounds = np.asarray(_column(arm.series.get("tick")), dtype=np.int64)
+    ticks = rounds - int(result.round) + int(result.branched_at)
+    ci = arm.reached.get("ci90")
+    lo, hi = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
+    return ArmView(
+        str(name),
+        ticks,
+        _column(band.get("q05")),
+        _column(band.get("median")),
+        _column(band.get("q95")),
+        _number(arm.reached.get("median")),
+        (_number(lo), _number(hi)),
+        arm.paired,
+    )
+
+
+def forecast_view(result: ForecastResult, world: int, serial: int) -> ForecastView:
+    """The UI's reduction of a :class:`ForecastResult`: each arm's band of ``reached`` on the world's ticks."""
+    arms = [arm_view(name, arm, result) for name, arm in result.arms.items()]
     return ForecastView(
         serial, world, int(result.session), int(result.branched_at), int(result.runs), result.horizon, tuple(arms)
     )
@@ -135,41 +134,37 @@ def forecast_lines(view: ForecastView) -> Text:
         t.append(shown(arm.name, 30), style="bold")
         t.append(f": final reach {_count(arm.reached_median)} (90 %: {_count(lo)} to {_count(hi)})")
         if arm.paired:
-            ci = list(arm.paired.get("reach_diff_ci95") or (None, None))
+            ci = arm.paired.get("reach_diff_ci95")
+            lo, hi = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
             t.append(
-                f" · vs {shown(first, 30)}: {_signed(arm.paired.get('reach_diff_mean'))}"
-                f" (95 %: {_signed(ci[0])} to {_signed(ci[1])})"
+                f" · vs {shown(first, 30)}: {_signed(_number(arm.paired.get('reach_diff_mean')))}"
+                f" (95 %: {_signed(_number(lo))} to {_signed(_number(hi))})"
             )
     return t
 
 
 def read_form(runs: str, horizon: str, arms: Sequence[str], seed: str) -> dict[str, object]:
-    """What the form's fields ask for, as ``Forecast.parse`` takes it (its checks say what is wrong): ``none``
-    first unless an arm is named so, empty arm fields left out, the horizon a number of ticks or ``done``.
+    """What the form's fields ask for, as the live world's forecasts parse it (``Forecast.parse``, whose checks
+    alone say what is wrong): a field written as a whole number (``1,000`` too) is that number, any other text
+    is handed on as it is (and refused there, naming the field); an empty field is left out (its default);
+    ``none`` first unless an arm is named so, empty arm fields left out; the horizon is ``ticks``, or
+    ``until_done`` when it says ``done``. Nothing is checked here."""
 
-    Raises:
-        AgoraError: a field that is not a number (one sentence).
-    """
-
-    def whole(text: str, what: str, default: int) -> int:
-        text = text.strip().replace(",", "").replace("_", "")
-        if not text:
-            return default
-        try:
-            return int(text)
-        except ValueError:
-            raise AgoraError(f"{what} must be a whole number, not {shown(text, 30)!r}") from None
+    def number(text: str) -> int | str:
+        plain = text.strip().replace(",", "").replace("_", "")
+        return int(plain) if plain.lstrip("-").isdigit() and plain.isascii() else text.strip()
 
     given = [a.strip() for a in arms if a.strip()]
     if not any(a.partition("=")[0].strip() == "none" for a in given):
         given.insert(0, BASELINE)
-    data: dict[str, object] = {"runs": whole(runs, "runs", 100), "arms": given, "seed": whole(seed, "seed", 0)}
+    data: dict[str, object] = {"arms": given}
+    for name, text in (("runs", runs), ("seed", seed)):
+        if text.strip():
+            data[name] = number(text)
     if horizon.strip().lower() in UNTIL_DONE:
         data["until_done"] = True
-    else:
-        data["ticks"] = whole(horizon, "the horizon (ticks ahead, or done)", 0) if horizon.strip() else None
-        if data["ticks"] is None:
-            del data["ticks"]  # Forecast.parse says a horizon is needed
+    elif horizon.strip():
+        data["ticks"] = number(horizon)
     return data
 
 
@@ -193,13 +188,13 @@ class ForecastScreen(ModalScreen[None]):
     """
 
     def __init__(
-        self, session: int | None, tick: int, start: Callable[[dict[str, str | list[str]]], str | None]
+        self, session: int | None, tick: int, start: Callable[[dict[str, str | list[str]]], Awaitable[str | None]]
     ) -> None:
         """
         Args:
             session: the session to forecast (None: the latest running one).
             tick: the world's tick now (where the forecast branches).
-            start: starts the forecast the fields ask for; returns None, or the sentence refusing it.
+            start: starts the forecast the fields ask for; answers None, or the sentence refusing it.
         """
         super().__init__()
         self.session, self.tick, self.start = session, tick, start
@@ -250,13 +245,13 @@ class ForecastScreen(ModalScreen[None]):
             "arms": [value(f"arm-{i}") for i in range(ARM_FIELDS)],
         }
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.submit()
+        await self.submit()
 
-    def submit(self) -> None:
+    async def submit(self) -> None:
         """Start what the fields ask for; close on success, else say why under the fields."""
-        self.error = self.start(self.values())
+        self.error = await self.start(self.values())
         if self.error is None:
             self.dismiss(None)
             return
@@ -277,11 +272,12 @@ class Forecasting:
     def __init__(self, app: AppHost) -> None:
         self.app = app
         #: The job under way (None: none is), and the latest finished forecast per (world, session).
-        self.job: Any = None
+        self.job: ForecastJob | None = None
         self.latest: dict[tuple[int, int], ForecastView] = {}
-        #: Forecasts started and finished (done or failed) from here.
+        #: Forecasts started and finished (done or failed) from here; one being started (its request checked).
         self.started = 0
         self.finished = 0
+        self.starting = False
         self._serial = itertools.count(1)
 
     def ask(self) -> None:
@@ -301,9 +297,11 @@ class Forecasting:
         running = {s.id for s in controller.world.sessions if s.status == "running"}
         return chosen if chosen in running else None
 
-    def start(self, fields: Mapping[str, Any]) -> str | None:
-        """Start the forecast ``fields`` ask for in a worker. A refusal (a bad number, arm or horizon, a
-        forecast already running) is an error notification in one sentence, and nothing starts.
+    async def start(self, fields: Mapping[str, str | list[str]]) -> str | None:
+        """Start the forecast the form's ``fields`` ask for (:func:`read_form`) through the controller, which
+        checks it (once) and branches the present, then follow it in a worker. A refusal (a bad number, arm or
+        horizon, no running session, a forecast already running) is an error notification in one sentence, and
+        nothing starts.
 
         Returns:
             None when started, else the sentence that refused it.
@@ -312,17 +310,29 @@ class Forecasting:
         if controller is None:
             return "no world is open yet"
         try:
-            if self.running:
-                raise AgoraError(f"a forecast is running ({self.progress_text()}): wait for it to finish")
-            data = read_form(str(fields["runs"]), str(fields["horizon"]), list(fields["arms"]), str(fields["seed"]))
+            if self.running or self.starting:
+                raise AgoraError(f"a forecast is running ({self.progress_text() or 'starting'}): wait for it to finish")
+            arms = fields["arms"]
+            data = read_form(str(fields["runs"]), str(fields["horizon"]), list(arms), str(fields["seed"]))
             data["session"] = self.session()
-            request = forecast_request(data)
+            self.starting = True
+            try:
+                job = await controller.forecasts.start(data, actor="tui")
+            finally:
+                self.starting = False
         except AgoraError as exc:
             self.app.notify(str(exc), severity="error", markup=False)
             return str(exc)
         self.started += 1
-        self.job = None
-        self.app.run_worker(self.run(request), group="forecast", exclusive=True)
+        self.job = job
+        request = job.request
+        which = "the latest running session" if request.session is None else f"session {request.session}"
+        self.app.notify(
+            f"forecast of {which} started at tick {job.branched_at:,}: {len(request.arms)} arms × "
+            f"{request.runs:,} runs",
+            markup=False,
+        )
+        self.app.run_worker(self.follow(job), group="forecast", exclusive=True)
         return None
 
     @property
@@ -334,31 +344,18 @@ class Forecasting:
         """``forecast 40%`` while one runs (the header shows it), else None."""
         if not self.running:
             return None
-        progress = float(getattr(self.job, "progress", 0.0) or 0.0)
+        progress = self.job.progress if self.job is not None else 0.0
         return f"forecast {100 * progress:.0f}%"
 
-    async def run(self, request: Any) -> None:
-        """Start ``request`` through the controller, wait for it, keep its result and say what became of it."""
+    async def follow(self, job: ForecastJob) -> None:
+        """Wait for ``job`` (started through the controller), keep its result and say what became of it."""
         controller = self.app.controller
         try:
             if controller is None:
                 return
             live = self.app.live
             key = live.key if live is not None else 0
-            forecasts = controller.forecasts
-            try:
-                self.job = await forecasts.start(request, actor="tui")
-            except AgoraError as exc:
-                self.app.notify(str(exc), severity="error", markup=False)
-                return
-            job = self.job
-            which = "the latest running session" if request.session is None else f"session {request.session}"
-            self.app.notify(
-                f"forecast of {which} started at tick {job.branched_at:,}: {len(request.arms)} arms × "
-                f"{request.runs:,} runs",
-                markup=False,
-            )
-            job = await forecasts.wait(job.id)
+            job = await controller.forecasts.wait(job.id)
             self.job = job
             if job.state != "done" or job.result is None:
                 self.app.notices.failed(f"the forecast failed: {shown(job.error or job.state, 300)}")
@@ -384,8 +381,8 @@ __all__ = [
     "ForecastScreen",
     "ForecastView",
     "Forecasting",
+    "arm_view",
     "forecast_lines",
-    "forecast_request",
     "forecast_view",
     "read_form",
 ]

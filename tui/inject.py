@@ -2,19 +2,17 @@
 
 The form builds the :class:`~sim.engine.requests.Inject` value it asks for and hands it to
 :meth:`Injection.submit`; the controller injects it (and audits it). Seeds named by a quick seed method are
-chosen by the engine as the message is injected; a slow one (celf, ris) chooses in a worker first, while the
-world runs on, and the message is then injected with the agents it chose (``ids:``)."""
+chosen by the engine as the message is injected; a slow one (celf, ris) goes the controller's own way
+(:meth:`~sim.live.controller.WorldController.inject`, as the API's injections do): its seeds are chosen in a
+worker thread with the world's ticks held (the UI goes on answering), and the message is injected with the
+agents they chose before any tick or snapshot load comes between."""
 
 from __future__ import annotations
 
-import asyncio
-from functools import partial
-
-from sim.engine.requests import Inject, SeedChoice
+from sim.engine.requests import Inject
 from sim.errors import AgoraError
-from sim.live.frontend import slow_method, with_chosen_seeds
+from sim.live.frontend import slow_method
 
-from . import views
 from .host import AppHost
 from .protocol import InjectRequester
 
@@ -64,52 +62,43 @@ class Injection:
         except AgoraError as exc:
             requester.failed(str(exc))
             return False
-        self.app.selected_session_id = session.id
-        note = f", its seeds chosen by {chosen_by}" if chosen_by else ""
-        self.app.notify(f"message {session.message_id} injected: session {session.id} queued{note}", markup=False)
-        requester.injected(clear)
+        self.injected(session.id, session.message_id, requester, chosen_by, clear=clear)
         return True
 
+    def injected(
+        self, session: int, message: int, requester: InjectRequester, chosen_by: str | None, *, clear: bool
+    ) -> None:
+        """Select the new session and say it is queued (``chosen_by``: the seed method that chose its seeds)."""
+        self.app.selected_session_id = session
+        note = f", its seeds chosen by {chosen_by}" if chosen_by else ""
+        self.app.notify(f"message {message} injected: session {session} queued{note}", markup=False)
+        requester.injected(clear)
+
     async def choose_seeds(self, request: Inject, method: str, k: int, requester: InjectRequester) -> None:
-        """Choose the seeds with a slow method off the event loop, as the engine would when the message is
-        injected (``method_seeds`` with the model's checked parameters and the world's seed), then inject
-        the message with those agents (``ids:``). A refusal or a method that fails is a notification; a
-        snapshot loaded meanwhile cancels the injection."""
+        """Inject ``request``, whose seeds a slow method chooses, through the controller's locked path
+        (:meth:`~sim.live.controller.WorldController.inject`: the method runs in a worker thread holding the
+        simulation's lock, so no tick changes the graph it reads and no snapshot replaces the world before the
+        message is injected with the agents it chose). The form says the seeds are being chosen meanwhile; a
+        refusal or a method that fails is a notification."""
         controller = self.app.controller
         if controller is None:
             return
-        world, registry, sim = controller.world, controller.registry, controller.sim
         what = f"{method}:{k}"
         requester.set_choosing(what)
         requester.clear_text()  # the form's values are taken: the field is free again
         self.app.notify(f"choosing {k:,} seeds with {method} for {request.model}…", markup=False)
         try:
-            choice = SeedChoice.parse(
-                {"method": method, "k": k, "model": request.model, "params": dict(request.params), "seed": world.seed},
-                registry,
-            )
-            chosen = await asyncio.to_thread(
-                partial(
-                    views.method_seeds,  # looked up on the views' facade when choosing (see tui/views/__init__.py)
-                    world,
-                    registry,
-                    choice,
-                    sim.spread_for(request.model, choice.params),
-                )
-            )
+            session = await controller.inject(request)
         except AgoraError as exc:
             requester.set_choosing(None)
-            requester.failed(f"the seeds were not chosen: {exc}")
+            requester.failed(f"the message was not injected: {exc}")
             return
         except Exception as exc:  # noqa: BLE001 - a seed method plugin's bug: said, and the app goes on
             requester.set_choosing(None)
             requester.failed(f"seed method {method} failed: {type(exc).__name__}: {exc}")
             return
         requester.set_choosing(None)
-        if self.app.controller is None or self.app.controller.world is not world:
-            requester.failed(f"a snapshot replaced the world while {what} chose the seeds: inject the message again")
-            return
-        self.inject(with_chosen_seeds(request, world, chosen), requester, what, clear=False)
+        self.injected(session.id, session.message_id, requester, what, clear=False)
 
     def cancel(self, session_id: int) -> None:
         """Cancel a queued or running session (recorded in the audit log), and say what it is now."""

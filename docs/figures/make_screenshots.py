@@ -18,7 +18,6 @@ import sys
 import tempfile
 
 from agora_testing.tui import charts_settled
-from sim.lab.live import install_forecasts
 from tui.app import AgoraApp
 
 SIZE = (120, 44)
@@ -31,7 +30,6 @@ async def _settle(app, pilot) -> None:
 
 async def main(out: str) -> None:
 
-    install_forecasts()  # as agora tui does before its world opens
     app = AgoraApp()
     async with app.run_test(size=SIZE) as pilot:
         await asyncio.wait_for(app.ready.wait(), 300)
@@ -58,7 +56,7 @@ async def main(out: str) -> None:
         await pilot.press("1")
         app.selected_session_id = 2  # the sir message: the one the Messages view would have selected
         fields = {"runs": "100", "horizon": "done", "arms": ["block=block:degree:100"], "seed": "0"}
-        assert app.forecasting.start(fields) is None
+        assert await app.forecasting.start(fields) is None
         while app.forecasting.finished < 1:
             await pilot.pause(0.5)
         await _settle(app, pilot)

@@ -227,7 +227,7 @@ def export_world(
     if fmt not in FORMATS:
         raise BadParameterError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if radius < 0:
-        raise BadParameterError(f"--radius must be 0 or more, got {radius}")
+        raise BadParameterError(f"radius must be 0 or more, got {radius}", fields="radius")
     check_target(out, force, what="export")
     agents = select_agents(world, community=community, ego=ego, radius=radius)
     part = _part_name(community, ego, radius)
@@ -245,14 +245,17 @@ def export_world(
         return info
     edges = count_edges(world, agents)
     if edges > max_edges:
+        # The whole graph: the hint names the fields that choose a part (the command line's flags); a part
+        # already chosen is named by its words, so only the format is a field here.
         hint = (
-            "export one community (--community ID) or the ego network of an agent (--ego AGENT --radius K)"
+            "give community=ID to export one community, or ego=AGENT and radius=K for an agent's ego network"
             if agents is None
-            else "choose a smaller part (a smaller --radius, or --community with --ego)"
+            else "choose a smaller part (a smaller radius, or a community with an ego)"
         )
         raise ExportTooLargeError(
             f"{part} has {edges:,} edges, more than the {max_edges:,} a {fmt.upper()} file is useful with in Gephi: "
-            f"{hint}, or write the agents as CSV (--format csv)"
+            f"{hint}, or write the agents as CSV (format=csv)",
+            fields=("community", "ego", "radius", "format") if agents is None else ("format",),
         )
     import networkx as nx  # noqa: PLC0415 - heavy (~0.5 s to import), needed only here
 

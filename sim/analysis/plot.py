@@ -113,8 +113,8 @@ def run_matrix(table: SeriesTable, combination: tuple[Any, ...], measure: str) -
         )
         raise BadFileError(
             f"series file {table.source or '(in memory)'}: run {run[i]} of {_combo(table, combination)} {problem} "
-            f"for measure {shown(measure, 40)} (the ticks of a run must be 0, 1, 2, ... as written by agora run "
-            "--series)"
+            f"for measure {shown(measure, 40)} (the ticks of a run must be 0, 1, 2, ... as agora run writes a "
+            "series file)"
         )
     width = int(counts.max())
     matrix = np.empty((runs.size, width), dtype=np.float64)
@@ -187,9 +187,7 @@ def plot_tables(
         raise BadParameterError("nothing to plot: give at least one series file")
     for label, table in tables:
         if len(table) == 0:
-            raise BadFileError(
-                f"series file {table.source or label} holds no rows: give a file written by agora run --series"
-            )
+            raise BadFileError(f"series file {table.source or label} holds no rows: give a series file agora run wrote")
     available = list(dict.fromkeys(m for _, t in tables for m in t.measures()))
     wanted = list(dict.fromkeys(measures)) if measures else None
     if wanted:
@@ -558,11 +556,13 @@ def plot_files(
     if any(k != "series" for k in kinds):
         if "series" in kinds:
             raise BadParameterError(
-                "agora plot draws series files, or cascade files (--cascades, --ccdf), but not both in one "
+                "agora plot draws series files, or cascade files (cascades, ccdf), but not both in one "
                 "figure: draw them separately"
             )
         if measures:
-            raise BadParameterError("--measure picks series measures: a cascade file has none (drop --measure)")
+            raise BadParameterError(
+                "measure picks series measures: a cascade file has none (drop measure)", fields="measure"
+            )
         groups: list[Any] = []
         for label, path, kind in zip(labels if len(paths) > 1 else [None] * len(paths), paths, kinds):
             groups += cascade_groups(label, path) if kind == "cascades" else ccdf_groups(label, path)

@@ -47,15 +47,13 @@ from sim.api.openapi import Served, spec
 from sim.api.tokens import WS_PROTOCOL, Token, Tokens
 from sim.core.net import is_loopback
 from sim.core.safe import shown
-from sim.engine.requests import SERVED, Inject
+from sim.engine.requests import SERVED, Forecast, Inject
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError, RuleError
 from sim.live.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
-from sim.live.forecasts import Engine, install
 from sim.model.columns import settable_columns
 from sim.model.intervene import entries
 from sim.model.registry import PluginError, Registry
 from sim.plugin.base import Plugin
-from sim.runs.forecast import Forecast, check_forecast, run_forecast
 
 Handler = Callable[[Request], Awaitable[Response]]
 #: Seconds between keep-alive comments on an idle event stream.
@@ -186,7 +184,6 @@ class App:
         self.port = port
         self.deadline = deadline
         self.closing = asyncio.Event()
-        install(Engine(Forecast.parse, check_forecast, run_forecast))
         v1 = "/api/v1"
         routes: list[BaseRoute] = [
             Route(f"{v1}/world", self.guard(self.world), methods=["GET"]),

@@ -12,7 +12,7 @@ OpenAPI 3.0 rather than 3.1: its JSON Schema (draft 4's ``integer``) holds ``835
 the server does, where 3.1's (2020-12) takes it for ``835``.
 
 The bounds are read from where the server checks them (``sim.engine.requests``, ``sim.live.policy``,
-``sim.model.intervene``, ``sim.runs.forecast``), so the description and the server cannot drift apart.
+``sim.model.intervene``, ``sim.engine.bounds``), so the description and the server cannot drift apart.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import numpy as np
 from sim import __version__
 from sim.core.arrays import one_of
 from sim.core.topics import TOPICS
-from sim.engine.requests import MAX_SEED_IDS, MAX_TEXT
+from sim.engine.bounds import FORECAST_RUNS, MAX_ARMS, MAX_FORECAST_SEED, MAX_HORIZON, MAX_TICKS
+from sim.engine.requests import KERNELS, MAX_SEED_IDS, MAX_TEXT
 from sim.live.forecasts import Forecasts
 from sim.live.policy import INT64_MAX, INT64_MIN, MAX_INTERVENTION, MAX_PAGE_SIZE, PAGE_SIZE, SNAPSHOT_NAME
 from sim.model.columns import ColumnSpec, settable_columns
@@ -36,7 +37,6 @@ from sim.model.lifecycle import FROZEN
 from sim.model.registry import PluginError, Registry
 from sim.model.seeds import INT32_MAX, INT32_MIN, KINDS
 from sim.plugin.params import Param
-from sim.runs.forecast import MAX_ARMS, MAX_TICKS
 
 #: The most ticks one ``POST /api/v1/step`` takes (``WorldController.step`` checks it).
 MAX_STEP = 10_000
@@ -409,8 +409,8 @@ def arm_action_pattern(served: Served | None) -> str:
 
 
 def forecast_schema(served: Served | None) -> dict[str, Any]:
-    """``POST /api/v1/forecasts``: what ``sim.runs.forecast.Forecast.parse`` takes from a live world (its runs
-    bound: ``sim.live.forecasts.Forecasts.MAX_RUNS``)."""
+    """``POST /api/v1/forecasts``: what ``sim.engine.requests.Forecast.parse`` takes from a live world, its bounds
+    read from :mod:`sim.engine.bounds` (its runs bound: ``sim.live.forecasts.Forecasts.MAX_RUNS``)."""
     action = {"type": "string", "pattern": f"^{arm_action_pattern(served)}$"}
     arms = _nullable(
         {
@@ -434,17 +434,17 @@ def forecast_schema(served: Served | None) -> dict[str, Any]:
         "(422 past it)",
         "properties": {
             "session": _nullable(_int(0, INT32_MAX, description="default: the latest running one")),
-            "runs": _int(1, Forecasts.MAX_RUNS, default=100),
-            "ticks": _nullable(_int(1, MAX_TICKS, description="ticks ahead of now (or until_done)")),
+            "runs": _int(1, Forecasts.MAX_RUNS, default=FORECAST_RUNS),
+            "ticks": _nullable(_int(1, MAX_HORIZON, description="ticks ahead of now (or until_done)")),
             "until_done": {
                 "type": "boolean",
                 "default": False,
                 "description": "until the session ends (at most max_ticks), instead of ticks",
             },
-            "max_ticks": _int(1, MAX_TICKS, default=10_000),
+            "max_ticks": _int(1, MAX_HORIZON, default=MAX_TICKS),
             "arms": arms,
-            "seed": _int(0, 2**62, default=0),
-            "kernel": {"type": "string", "enum": ["auto", "batched", "engine"], "default": "auto"},
+            "seed": _int(0, MAX_FORECAST_SEED, default=0),
+            "kernel": {"type": "string", "enum": list(KERNELS), "default": "auto"},
         },
         "oneOf": [
             {
@@ -520,6 +520,18 @@ def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str
     return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
 
 
+def _on_one(
+    summary: str,
+    ok: dict[str, Any],
+    param: dict[str, Any],
+    *,
+    body: dict[str, Any] | None = None,
+    body_required: bool = True,
+) -> dict[str, Any]:
+    """An operation (:func:`_op`) on the one thing the path parameter ``param`` names: 404 where there is none."""
+    return _op(summary, ok, body=body, body_required=body_required, errors=("404",), params=[param])
+
+
 def _page_params() -> list[dict[str, Any]]:
     """``limit`` and ``offset`` of a paged GET."""
     return [
@@ -575,18 +587,16 @@ def _column_paths(served: Served | None) -> dict[str, Any]:
             )
     if not paths:
         paths["/api/v1/columns/{name}"] = {
-            "put": _op(
+            "put": _on_one(
                 "Set a per-agent column from data (agora set): every agent of the world exactly once",
                 _json("what was set"),
+                _path_param("name", {"type": "string"}, "the column (GET /api/v1/columns)"),
                 body=column_body(None, served),
-                errors=("404",),
-                params=[_path_param("name", {"type": "string"}, "the column (GET /api/v1/columns)")],
             ),
-            "delete": _op(
+            "delete": _on_one(
                 "Remove a data column",
                 _json("the column removed"),
-                errors=("404",),
-                params=[_path_param("name", {"type": "string"}, "a data column the world holds")],
+                _path_param("name", {"type": "string"}, "a data column the world holds"),
             ),
         }
     return paths
@@ -738,20 +748,18 @@ def spec(served: Served | None = None) -> dict[str, Any]:
                 )
             },
             "/api/v1/sessions/{id}": {
-                "get": _op(
+                "get": _on_one(
                     "One session: status, reach, its per-state series and its cascade (size, depth, breadth, "
                     "structural virality)",
                     _json("the session"),
-                    errors=("404",),
-                    params=[_path_param("id", {"type": "integer"}, "session id")],
+                    _path_param("id", {"type": "integer"}, "session id"),
                 )
             },
             "/api/v1/agents/{id}": {
-                "get": _op(
+                "get": _on_one(
                     "One agent, by original id",
                     _json("the agent"),
-                    errors=("404",),
-                    params=[_path_param("id", {"type": "integer"}, "the agent's original id")],
+                    _path_param("id", {"type": "integer"}, "the agent's original id"),
                 )
             },
             "/api/v1/communities": {
@@ -772,15 +780,12 @@ def spec(served: Served | None = None) -> dict[str, Any]:
                 ),
             },
             "/api/v1/snapshots/{name}/load": {
-                "post": _op(
+                "post": _on_one(
                     "Replace the world by a snapshot (the run goes on if it was running)",
                     _json("loaded"),
-                    errors=("404",),
+                    _path_param("name", {"type": "string", "pattern": snapshot_pattern()}, "a snapshot's name"),
                     body=_EMPTY,
                     body_required=False,
-                    params=[
-                        _path_param("name", {"type": "string", "pattern": snapshot_pattern()}, "a snapshot's name")
-                    ],
                 )
             },
             "/api/v1/forecasts": {
@@ -802,19 +807,17 @@ def spec(served: Served | None = None) -> dict[str, Any]:
                 ),
             },
             "/api/v1/forecasts/{id}": {
-                "get": _op(
+                "get": _on_one(
                     "One forecast: its state and progress, and its result once done (per arm reached {median, "
                     "mean, ci90}, series, cascade, paired)",
                     _json("the job"),
-                    errors=("404",),
-                    params=[_path_param("id", {"type": "string"}, "the forecast's id")],
+                    _path_param("id", {"type": "string"}, "the forecast's id"),
                 ),
-                "delete": _op(
+                "delete": _on_one(
                     "Cancel a running forecast (its worker processes are ended; it is kept as cancelled) or forget a "
                     "finished one",
                     _json("the job"),
-                    errors=("404",),
-                    params=[_path_param("id", {"type": "string"}, "the forecast's id")],
+                    _path_param("id", {"type": "string"}, "the forecast's id"),
                 ),
             },
             "/api/v1/columns": {

@@ -110,7 +110,8 @@ def generate_token_file(path: str) -> Token:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise BadParameterError(
-            f"cannot write a token to {path!r} ({exc.strerror or exc}): give --token-file FILE or set ${ENV_VAR}"
+            f"cannot write a token to {path!r} ({exc.strerror or exc}): give a token_file or set ${ENV_VAR}",
+            fields="token_file",
         ) from None
     return Token(GENERATED_NAME, secret.encode(), False)
 

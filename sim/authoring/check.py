@@ -40,7 +40,7 @@ def _check_arguments(path: str, agents: int, rounds: int) -> None:
     if not path.endswith(".py"):
         raise BadFileError(f"{path} is not a Python file: plugin files end in .py")
     if agents < 100:
-        raise BadParameterError(f"--agents must be at least 100 for a meaningful check, got {agents}")
+        raise BadParameterError(f"agents must be at least 100 for a meaningful check, got {agents}", fields="agents")
     if rounds < 1:
         raise BadParameterError(f"rounds must be at least 1, got {rounds}")
 

@@ -70,7 +70,7 @@ def _check_name(name: str, template: str) -> None:
     """
     if template not in TEMPLATES:
         raise BadParameterError(
-            f"template {template!r} is not one of {', '.join(TEMPLATES)}: choose one with --template"
+            f"template {template!r} is not one of {', '.join(TEMPLATES)}: choose one of them", fields="template"
         )
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         raise BadParameterError(

@@ -200,21 +200,23 @@ folder: `agora run WORLD --plugins FOLDER --@FLAG@ @NAME@ --inject TEXT --steps 
 `AGORA_PLUGINS=FOLDER` for every command). See docs/writing-a-recommender.md."""
 
 
-RECOMMENDER_TEST = _test_file(
+def _recommender_test(what: str, numpy: bool, test: str, ticks: int, checks: str, why: str = "") -> str:
+    """The test file of a recommender template: its behavioural check, ``test``, runs the recommender on a check
+    world for ``ticks`` ticks (``why``: a comment line on that number), then ``checks``."""
+    imports = "import os\n\n" + ("import numpy as np\n\n" if numpy else "")
+    imports += "from sim.authoring import check_plugin, check_world, run_recommender\n"
+    imports += "from sim.model.registry import load_file\n"
+    run = f"    run = run_recommender(load_recommender(), world, ticks={ticks})\n"
+    opening = f"def {test}():\n    world = check_world(2000)\n{why}{run}    assert run.error is None, run.traceback\n"
+    return _test_file(what, imports, opening + checks.lstrip("\n"))
+
+
+RECOMMENDER_TEST = _recommender_test(
     "recommender",
+    True,
+    "test_only_messages_that_share_a_topic_with_the_reader_are_shown",
+    8,
     """
-import os
-
-import numpy as np
-
-from sim.authoring import check_plugin, check_world, run_recommender
-from sim.model.registry import load_file
-""",
-    """
-def test_only_messages_that_share_a_topic_with_the_reader_are_shown():
-    world = check_world(2000)
-    run = run_recommender(load_recommender(), world, ticks=8)
-    assert run.error is None, run.traceback
     interests = world.columns["interests"]
     topics = {s.id: np.uint64(int(s.message.get("topics", 0) or 0)) for s in run.sessions}
     shown = 0
@@ -228,20 +230,12 @@ def test_only_messages_that_share_a_topic_with_the_reader_are_shown():
 )
 
 
-FRIEND_TEST = _test_file(
+FRIEND_TEST = _recommender_test(
     "friend recommender",
+    False,
+    "test_every_suggestion_is_followed_by_someone_the_agent_follows",
+    4,
     """
-import os
-
-from sim.authoring import check_plugin, check_world, run_recommender
-from sim.model.registry import load_file
-""",
-    """
-def test_every_suggestion_is_followed_by_someone_the_agent_follows():
-    world = check_world(2000)
-    # Accepted follows reach the graph every 6 ticks (merge_every): in 4 ticks the graph stays as it was.
-    run = run_recommender(load_recommender(), world, ticks=4)
-    assert run.error is None, run.traceback
     g = world.graph
 
     def followees(agent):
@@ -255,6 +249,7 @@ def test_every_suggestion_is_followed_by_someone_the_agent_follows():
             checked += 1
     assert checked > 0, "nothing was suggested, so the check above would prove nothing"
 """,
+    "    # Accepted follows reach the graph every 6 ticks (merge_every): in 4 ticks the graph stays as it was.\n",
 )
 
 #: template -> its test file
@@ -276,7 +271,7 @@ def builtin_class(template: str) -> type[Plugin]:
     """
     if template not in SOURCES:
         known = ", ".join(TEMPLATES)
-        raise BadParameterError(f"template {template!r} is not one of {known}: choose one with --template")
+        raise BadParameterError(f"template {template!r} is not one of {known}: choose one of them", fields="template")
     # Imported here to keep `agora --help` light: the parser reads TEMPLATES, and the registry brings numpy.
     from sim.model.registry import Registry  # noqa: PLC0415
 

@@ -39,8 +39,8 @@ from sim.engine.simulation import Simulation
 from sim.llm.service import LLMService
 from sim.model.registry import Registry
 from sim.model.series import series_dict
-from sim.runs.forkpool import default_workers, fork_available
 from sim.runs.runner import run_cascades
+from sim.runs.transport import default_workers, fork_available
 from sim.store.create import synthetic_world
 from sim.store.snapshot import load_snapshot, save_snapshot
 from sim.store.worldfile import open_world, save_world

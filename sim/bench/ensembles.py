@@ -49,8 +49,8 @@ from sim.bench.measure import fresh_process_json
 from sim.bench.smallworld import whole_process_race
 from sim.engine.requests import Ensemble
 from sim.model.registry import Registry
-from sim.runs.forkpool import default_workers, fork_available
 from sim.runs.runner import run_cascades
+from sim.runs.transport import default_workers, fork_available
 
 #: The models of the comparison, with their parameters (feed off: the graph's rule alone).
 MODELS: dict[str, dict[str, Any]] = {

@@ -37,7 +37,7 @@ from typing import Any
 import sim
 from sim.bench.measure import Progress
 from sim.bench.smallworld import edge_list
-from sim.runs.forkpool import default_workers
+from sim.runs.transport import default_workers
 
 #: The model, its true parameters (the observation's), the priors of the fit and the seed selection.
 MODEL = "sir"

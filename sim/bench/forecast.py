@@ -27,8 +27,8 @@ from sim.engine.requests import Ensemble
 from sim.engine.simulation import Simulation
 from sim.model.registry import Registry
 from sim.runs.forecast import Forecast, run_forecast
-from sim.runs.forkpool import default_workers
 from sim.runs.runner import run_cascades
+from sim.runs.transport import default_workers
 from sim.store.create import synthetic_world
 
 #: Issue 49's target: the forecast at most this many times the runs from seeds, and at most this many seconds.

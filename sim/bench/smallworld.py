@@ -120,7 +120,7 @@ def in_process(db: str, runs: int, p: float, repeats: int) -> dict[str, Any]:
     from cynetdiff.models import IndependentCascadeModel  # noqa: PLC0415 - the bench extra
 
     import sim  # noqa: PLC0415 - the Python API, as a notebook imports it
-    from sim.runs.forkpool import default_workers  # noqa: PLC0415
+    from sim.runs.transport import default_workers  # noqa: PLC0415
 
     world = sim.open_world(db)
     g = world.graph

@@ -1,6 +1,6 @@
-"""``agora analyze``, ``agora export``, ``agora path`` and ``agora bench analysis``.
+"""``agora analyze``, ``agora export`` and ``agora path`` (``agora bench analysis`` is in :mod:`sim.cli.bench`).
 
-Their flags are declared in :mod:`sim.cli.parsers` (``add_analysis``, ``add_analysis_bench``);
+Their flags are declared in :mod:`sim.cli.parsers` (``add_analysis``);
 :func:`handle` runs any of them and returns the exit code. A user's mistake raises
 :class:`~sim.errors.AgoraError` (one line on stderr, exit 2, as everywhere in the CLI).
 """
@@ -27,10 +27,10 @@ from sim.analysis.structure import (
     shortest_path,
     store_analysis,
 )
-from sim.bench.analysis import bench_analysis
 from sim.cli.args import EXIT_USAGE, Parser
+from sim.cli.fields import flagged
 from sim.cli.output import emit
-from sim.cli.parser import add_analysis, add_analysis_bench
+from sim.cli.parser import add_analysis
 from sim.cli.progress import stderr_progress
 from sim.core.audit import append_audit
 from sim.core.world import Progress, World
@@ -48,7 +48,7 @@ def _printable(text: str) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Run ``analyze``, ``export``, ``path`` or ``bench analysis``; returns the exit code.
+    """Run ``analyze``, ``export`` or ``path``; returns the exit code.
 
     Raises:
         AgoraError: a user's mistake (a missing world, an unknown agent, a too large export).
@@ -59,8 +59,6 @@ def handle(args: argparse.Namespace) -> int:
         return asyncio.run(_cmd_export(args))
     if args.command == "path":
         return asyncio.run(_cmd_path(args))
-    if args.command == "bench" and getattr(args, "bench", None) == "analysis":
-        return _cmd_bench(args)
     raise AssertionError(f"unknown command {args.command!r}")  # pragma: no cover - argparse restricts it
 
 
@@ -329,27 +327,11 @@ async def _cmd_path(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    result = bench_analysis(
-        args.agents, avg_degree=args.avg_degree, seed=args.seed, baseline_agents=args.baseline_agents
-    )
-    text = "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict))
-    for k, v in result.items():
-        if isinstance(v, dict):
-            text += f"\n{k}:\n" + "\n".join(f"  {kk:<34}{vv}" for kk, vv in v.items())
-    emit(args, result, text)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """A parser with only this module's commands (``analyze``, ``export``, ``path``, ``bench analysis``):
-    for tests."""
+    """A parser with only this module's commands (``analyze``, ``export``, ``path``): for tests."""
     p = Parser(prog="agora", description="Agora network analysis commands.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, required=True)
     add_analysis(sub)
-    bench = sub.add_parser("bench", help="run a benchmark and print its figures")
-    bsub = bench.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=Parser, required=True)
-    add_analysis_bench(bsub)
     return p
 
 
@@ -360,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handle(args)
     except AgoraError as exc:
-        sys.stderr.write(f"agora: error: {exc}\n")
+        sys.stderr.write(f"agora: error: {flagged(exc, getattr(args, 'command', None))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("agora: interrupted\n")

@@ -1,6 +1,7 @@
 """What every ``agora`` command shares to read its command line: the parser class (one-line usage
-errors with a did-you-mean hint, exit 2), the argument types, the option groups used by several
-commands (living network, LLM, checkpoints, metrics) and their checks, and the exit codes.
+errors with a did-you-mean hint, exit 2), the argument types, the files a command reads and writes, repeatable
+flags, the options and option groups used by several commands (workers, Ray, living network, LLM, checkpoints,
+metrics) and their checks, the flags a request takes as given (:func:`given`), and the exit codes.
 
 Light on purpose: ``agora --help`` imports it, so it imports nothing of the engine.
 """
@@ -11,6 +12,7 @@ import argparse
 import difflib
 import ipaddress
 import math
+import os
 import re
 import sys
 from typing import Any, Literal, NoReturn
@@ -126,6 +128,29 @@ def writes(what: str = "file") -> FileArgument:
     return FileArgument("output", what)
 
 
+def input_file(p: Any, *flags: str, what: str, help: str | None = None, metavar: str = "FILE", **more: Any) -> None:
+    """A file the command reads (``what`` it is: "edge list"), declared an input: no output may replace it."""
+    p.add_argument(*flags, metavar=metavar, type=reads(what), help=help, **more)
+
+
+def output_file(
+    p: Any, *flags: str, help: str | None = None, metavar: str = "FILE", what: str = "file", **more: Any
+) -> None:
+    """A file the command writes (``-o``, ``--plot``, a snapshot), declared an output: it never replaces an input."""
+    p.add_argument(*flags, metavar=metavar, type=writes(what), help=help, **more)
+
+
+def repeatable(p: Any, *flags: str, metavar: str, help: str, **more: Any) -> None:
+    """A flag that may be given again and again: its values in a list, in order (empty when it is not given)."""
+    p.add_argument(*flags, action="append", default=[], metavar=metavar, help=help, **more)
+
+
+def given(args: argparse.Namespace, names: str) -> dict[str, Any]:
+    """The values of the flags ``names`` (their destinations, separated by spaces), by the same names: the fields
+    of a request that take them as the command line gave them."""
+    return {name: getattr(args, name) for name in names.split()}
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text.replace("_", ""))
@@ -194,24 +219,11 @@ def social_arguments(p: argparse.ArgumentParser, scope: str) -> None:
         "interest-compatibility, random, a plugin's name, or none",
     )
     g.add_argument("--feed-size", type=positive_int, metavar="K", help="items per feed (default 10)")
-    g.add_argument(
-        "--recommender-param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a content recommender parameter (repeatable)",
-    )
-    g.add_argument(
-        "--friend-param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a friend recommender parameter (repeatable)",
-    )
-    g.add_argument(
+    repeatable(g, "--recommender-param", metavar="KEY=VALUE", help="a content recommender parameter (repeatable)")
+    repeatable(g, "--friend-param", metavar="KEY=VALUE", help="a friend recommender parameter (repeatable)")
+    repeatable(
+        g,
         "--social",
-        action="append",
-        default=[],
         metavar="KEY=VALUE",
         help="any other living-network setting, e.g. join_rate=0.01 or trust_gain=0.2 (repeatable; "
         "'agora social WORLD' lists them)",
@@ -233,6 +245,25 @@ def social_changes(args: argparse.Namespace) -> dict[str, Any]:
     if args.friend_param:
         changes["friend_params"] = parse_params(args.friend_param, "--friend-param", "fanout=4")
     return changes
+
+
+def workers_flag(p: Any, result: str) -> None:
+    """``--workers W``: the local worker processes (one per CPU unless given); ``result`` says what W changes."""
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="W",
+        help=f"parallel worker processes (default: the CPU count, here {os.cpu_count()}); {result}",
+    )
+
+
+def ray_flag(p: Any, run: str, more: str) -> None:
+    """``--ray ADDRESS``: ``run`` (what the help says first) on a Ray cluster instead of local processes."""
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help=f"{run} on a Ray cluster at ADDRESS, or 'auto' to start a local one with W CPUs{more}",
+    )
 
 
 def checkpoint_arguments(p: argparse.ArgumentParser) -> None:
@@ -283,10 +314,9 @@ def llm_arguments(p: argparse.ArgumentParser) -> None:
         "servers from OPENAI_BASE_URL (several, comma-separated) or --llm base_urls=... only, never "
         "from a world file; AGORA_LLM_MODEL overrides the world's model.",
     )
-    g.add_argument(
+    repeatable(
+        g,
         "--llm",
-        action="append",
-        default=[],
         metavar="KEY=VALUE",
         help="an LLM setting for this command, e.g. model=gpt-4o-mini, base_urls=http://127.0.0.1:8000/v1, "
         "calls_per_tick=50, concurrency=32 (repeatable; 'agora llm WORLD' lists them)",

@@ -1,6 +1,6 @@
 """``agora bench``: the benchmarks of the engine, the world file, the living network, the commands, the
-models, the HTTP API, the LLM client and agent memory (``bench analysis`` is in ``sim.cli.analysis``;
-``bench tui`` is the terminal UI's, registered through the ``agora.commands`` entry points)."""
+models, the analysis, the HTTP API, the LLM client and agent memory (``bench tui`` is the terminal UI's,
+registered through the ``agora.commands`` entry points)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from sim.bench.analysis import bench_analysis
 from sim.bench.api import bench_api, bench_injections
 from sim.bench.cascade import CascadeBench, bench_cascade
 from sim.bench.commands import CommandsBench, bench_commands
@@ -49,6 +50,11 @@ def _settings(kind: type[B], args: argparse.Namespace, **fields: Any) -> B:
     """A benchmark's settings: the synthetic world of ``--agents`` agents and ``--avg-degree`` neighbours,
     seeded by ``--seed``, and ``fields``."""
     return kind(args.agents, args.avg_degree, args.seed, **fields)
+
+
+def _flags(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The benchmark's keywords that are named as its flags: ``--runs`` is ``runs=``."""
+    return {name: getattr(args, name) for name in names}
 
 
 #: What a benchmark of this module gives ``handle``: its report and the lines that say it in text.
@@ -229,22 +235,12 @@ def _bench_ensembles(args: argparse.Namespace) -> Figures:
 
 
 def _bench_fit(args: argparse.Namespace) -> Figures:
-    result = _with_progress(
-        bench_fit, args.budget, workers=args.workers, runs=args.runs, seed=args.seed, data=args.data
-    )
+    result = _with_progress(bench_fit, args.budget, **_flags(args, "workers", "runs", "seed", "data"))
     return result, fit_lines(result)
 
 
 def _bench_forecast(args: argparse.Namespace) -> Figures:
-    result = _with_progress(
-        bench_forecast,
-        args.agents,
-        runs=args.runs,
-        p=args.p,
-        repeats=args.repeats,
-        workers=args.workers,
-        seed=args.seed,
-    )
+    result = _with_progress(bench_forecast, args.agents, **_flags(args, "runs", "p", "repeats", "workers", "seed"))
     return result, forecast_lines(result)
 
 
@@ -324,6 +320,17 @@ def _bench_memory(args: argparse.Namespace) -> Figures:
     ]
 
 
+def _bench_analysis(args: argparse.Namespace) -> Figures:
+    result = bench_analysis(
+        args.agents, avg_degree=args.avg_degree, seed=args.seed, baseline_agents=args.baseline_agents
+    )
+    lines = [f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)]
+    for k, v in result.items():
+        if isinstance(v, dict):
+            lines += [f"{k}:", *(f"  {kk:<34}{vv}" for kk, vv in v.items())]
+    return result, lines
+
+
 def _bench_llm(args: argparse.Namespace) -> Figures:
     result = _with_progress(
         bench_llm, requests=args.requests, concurrency=args.concurrency, latency=args.latency, servers=args.servers
@@ -344,6 +351,7 @@ _BENCHMARKS: dict[str, Callable[[argparse.Namespace], Figures]] = {
     "llm": _bench_llm,
     "memory": _bench_memory,
     "api": _bench_api,
+    "analysis": _bench_analysis,
     "social": _bench_social,
     "commands": _bench_commands,
     "models": _bench_models,

@@ -11,7 +11,12 @@ from sim.errors import AgoraError
 
 #: The flag of each field whose flag is not ``--`` and the field with ``-`` for ``_``; by command where the
 #: same field has another flag in one command (``(command, field)`` first, then ``field``).
-FLAGS: dict[tuple[str, str] | str, str] = {}
+FLAGS: dict[tuple[str, str] | str, str] = {
+    "params": "--param",  # run, sweep, fit, seeds: one NAME=VALUE (or NAME=LO..HI) per flag
+    "arms": "--arm",  # forecast: one NAME=ACTION per flag
+    ("run", "text"): "--inject",
+    ("sweep", "text"): "--inject",
+}
 
 
 def flag(field: str, command: str | None = None) -> str:

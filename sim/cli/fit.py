@@ -12,14 +12,20 @@ import sys
 from typing import Any
 
 from sim.analysis.plot import check_figure_path
-from sim.cli.args import EXIT_FAILED
+from sim.cli.args import EXIT_FAILED, given
 from sim.cli.output import emit
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
+from sim.engine.bounds import FIT_PREDICTIVE
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
 from sim.store.seriesio import EXTENSIONS, check_series_path
 from sim.store.worldfile import check_target
+
+#: The fields of a fit request that take the values of the flags of the same name as given.
+_AS_GIVEN = (
+    "observed model seeds budget population seed workers replicates steps method kernel distance adjust ray columns"
+)
 
 
 def handle(args: argparse.Namespace) -> Any:
@@ -44,29 +50,15 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 async def _cmd_fit(args: argparse.Namespace) -> int:
-    from sim.runs.fit.fitting import Fit  # noqa: PLC0415 - scipy and the fit load only for a fit
+    from sim.engine.requests import Fit  # noqa: PLC0415
     from sim.runs.fit.output import plot_predictive, write_posterior  # noqa: PLC0415
 
     _check_outputs(args)
     request = Fit.parse(
         {
-            "observed": args.observed,
-            "model": args.model,
+            **given(args, _AS_GIVEN),
             "params": list(args.param),
-            "seeds": args.seeds,
-            "budget": args.budget,
-            "population": args.population,
-            "seed": args.seed,
-            "workers": args.workers,
-            "replicates": args.replicates,
-            "steps": args.steps,
-            "method": args.method,
-            "kernel": args.kernel,
-            "distance": args.distance,
-            "adjust": args.adjust,
-            "ray": args.ray,
-            "columns": args.columns,
-            "predictive": 0 if args.predictive is None and not args.plot else (args.predictive or 100),
+            "predictive": 0 if args.predictive is None and not args.plot else (args.predictive or FIT_PREDICTIVE),
         }
     )
     with stderr_progress() as progress:

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from sim.analysis.plot import check_figure_path
-from sim.cli.args import EXIT_FAILED
+from sim.cli.args import EXIT_FAILED, given
 from sim.cli.output import emit, shown_line
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
@@ -16,33 +16,23 @@ from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
 from sim.store.worldfile import check_target
 
+#: The fields of a forecast request that take the values of the flags of the same name as given.
+_AS_GIVEN = "session runs ticks until_done max_ticks seed posterior kernel workers"
+
 
 def handle(args: argparse.Namespace) -> Any:
     return _cmd_forecast(args)
 
 
 async def _cmd_forecast(args: argparse.Namespace) -> int:
-    from sim.runs.forecast import Forecast  # noqa: PLC0415
+    from sim.engine.requests import Forecast  # noqa: PLC0415
 
     if args.plot:
         check_target(args.plot, args.force, what="figure")
         check_figure_path(args.plot)
     elif args.force:
         raise BadParameterError("--force overwrites the --plot file: give one, or drop --force")
-    request = Forecast.parse(
-        {
-            "session": args.session,
-            "runs": args.runs,
-            "ticks": args.ticks,
-            "until_done": args.until_done,
-            "max_ticks": args.max_ticks,
-            "arms": args.arm,
-            "seed": args.seed,
-            "posterior": args.posterior,
-            "kernel": args.kernel,
-            "workers": args.workers,
-        }
-    )
+    request = Forecast.parse({**given(args, _AS_GIVEN), "arms": args.arm})
     with stderr_progress() as progress:
         result = await WorldFile(args.world, plugins=args.plugins).aforecast(request, progress=progress)
     data = result.to_dict()

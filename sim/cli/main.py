@@ -46,8 +46,8 @@ def command_groups() -> list[CommandGroup]:
     return [ep.load() for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name)]
 
 
-#: The built-in commands run by a module of ``sim.cli`` not named after them (``bench analysis`` too is
-#: ``analysis``'s); every other one's module has its name.
+#: The built-in commands run by a module of ``sim.cli`` not named after them; every other one's module has its
+#: name (``bench``'s runs every built-in benchmark).
 _MODULE_OF = {
     **dict.fromkeys(("new", "agent", "save", "load", "social", "topics"), "world"),
     **dict.fromkeys(("analyze", "export", "path"), "analysis"),
@@ -73,7 +73,7 @@ def _handler(args: Any, groups: Sequence[CommandGroup]) -> Handler:
         raise AgoraError(NO_TUI)
     if command not in BUILTIN_COMMANDS:  # pragma: no cover - argparse restricts it
         raise AssertionError(f"no handler for command {command!r}")
-    module = "analysis" if command == "bench" and bench == "analysis" else _MODULE_OF.get(command, command)
+    module = _MODULE_OF.get(command, command)
     return cast(Handler, import_module(f"sim.cli.{module}").handle)
 
 
@@ -126,6 +126,9 @@ def entry() -> None:
     collection (``gc.freeze`` puts every object out of its reach; the process's memory goes with it). After
     an ensemble that pass over Numba's and the world's objects took 0.4-0.7 s of a 2.5-3 s command."""
     code = main()
+    worldkey = sys.modules.get("sim.core.worldkey")  # loaded only where a key was given
+    if worldkey is not None:
+        worldkey.settle()  # no scrypt thread left running as the interpreter shuts down
     gc.freeze()
     sys.exit(code)
 

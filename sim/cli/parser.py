@@ -15,30 +15,34 @@ from collections.abc import Sequence
 
 from sim import __version__
 from sim.cli.args import Parser
-from sim.cli.parsers import CommandGroup
+from sim.cli.parsers import CommandGroup, add_subcommands
 from sim.cli.parsers.commands import (
+    AGENT,
+    ANALYSIS,
+    AUDIT,
+    CASCADES,
+    CHECK,
+    INFO,
+    INTERVIEW,
+    LLM,
+    LOAD,
     METHOD_CHOICES,
+    NEW,
+    PLOT,
+    RUN,
+    SAVE,
+    SEEDS,
+    SERVE,
+    SET,
+    SOCIAL,
+    SWEEP,
+    TOPICS,
     add_analysis,
-    add_audit,
-    add_cascades,
-    add_check,
-    add_info_and_agent,
-    add_llm,
-    add_new,
-    add_plot,
-    add_run,
-    add_save_and_load,
-    add_seeds,
-    add_serve,
-    add_set,
-    add_social,
-    add_sweep,
-    add_topics,
 )
 from sim.cli.parsers.crypt import add_crypt, add_key_files, encrypt_flag
-from sim.cli.parsers.develop import PLUGIN_TEMPLATES, add_analysis_bench, add_bench, add_plugins
-from sim.cli.parsers.fit import add_fit
-from sim.cli.parsers.forecast import add_forecast
+from sim.cli.parsers.develop import PLUGIN_TEMPLATES, add_bench, add_plugins
+from sim.cli.parsers.fit import FIT
+from sim.cli.parsers.forecast import FORECAST
 from sim.cli.parsers.options import KERNELS
 
 __all__ = [
@@ -48,7 +52,6 @@ __all__ = [
     "PLUGIN_TEMPLATES",
     "CommandGroup",
     "add_analysis",
-    "add_analysis_bench",
     "add_plugins",
     "build_parser",
 ]
@@ -103,28 +106,15 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     p.add_argument("--version", action="version", version=f"agora {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     # The order here is the order of 'agora --help'.
-    add_new(sub)
-    add_info_and_agent(sub)
-    add_save_and_load(sub)
-    add_run(sub)
-    add_social(sub)
+    add_subcommands(sub, (NEW, INFO, AGENT, SAVE, LOAD, RUN, SOCIAL))
     for group in groups:  # agora tui
         group.add_commands(sub)
-    add_topics(sub)
+    add_subcommands(sub, (TOPICS,))
     add_bench(sub, groups)
     add_plugins(sub)
-    add_sweep(sub)
-    add_fit(sub)
-    add_forecast(sub)
-    add_plot(sub)
-    add_cascades(sub)
-    add_seeds(sub)
-    add_set(sub)
-    add_check(sub)
-    add_analysis(sub)
-    add_llm(sub)
-    add_audit(sub)
-    add_serve(sub)
+    add_subcommands(
+        sub, (SWEEP, FIT, FORECAST, PLOT, CASCADES, SEEDS, SET, CHECK, *ANALYSIS, INTERVIEW, LLM, AUDIT, SERVE)
+    )
     add_crypt(sub)
     encrypt_flag(sub.choices["new"], "the world")
     encrypt_flag(sub.choices["load"], "the world (a world loaded from an encrypted snapshot is always encrypted)")

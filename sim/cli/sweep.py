@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from sim.cli.args import EXIT_FAILED, parse_params, social_changes
+from sim.cli.args import EXIT_FAILED, given, parse_params, social_changes
 from sim.cli.output import emit, indented, shown_line
 from sim.cli.progress import stderr_progress
 from sim.cli.run import cascade_stats_text, check_outputs, write_cascade_files, written_files_text
@@ -16,6 +16,9 @@ from sim.engine.requests import Sweep, parse_grid
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
 from sim.runs.reports import SweepReport
+
+#: The fields of a sweep request that take the values of the flags of the same name as given.
+_AS_GIVEN = "model runs seeds seed steps max_ticks workers ray intervene kernel design measure keep_running"
 
 
 def handle(args: argparse.Namespace) -> Any:
@@ -35,26 +38,14 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
     check_outputs(args)
     request = Sweep.parse(
         {
+            **given(args, _AS_GIVEN),
             "grid": dict(grid),
-            "model": args.model,
             "params": params,
-            "runs": args.runs,
-            "seeds": args.seeds,
-            "seed": args.seed,
-            "steps": args.steps,
-            "max_ticks": args.max_ticks,
             "text": args.inject,
             "topics": args.topic,
-            "workers": args.workers,
-            "ray": args.ray,
             "social": social_changes(args),
             "series": bool(args.series or args.plot),
             "trees": bool(args.cascades),
-            "intervene": args.intervene,
-            "kernel": args.kernel,
-            "design": args.design,
-            "measure": args.measure,
-            "keep_running": args.keep_running,
         }
     )
     # The command is a thin layer over the Python API (sim.lab), so the two cannot drift.

@@ -335,16 +335,7 @@ def world_for_ui(args: argparse.Namespace) -> str | None:
     # (the UI takes the lock itself when it opens the world).
     with world_lock(world, what="open it in the terminal UI"):
         pass
-    ui_forecasts()  # the UI's f: forecasts of the live world
     return world
-
-
-def ui_forecasts() -> None:
-    """Give the terminal UI's live worlds their forecasts (``f``): the engine from the rooms the UI may not
-    import (:func:`sim.lab.live.install_forecasts`)."""
-    from sim.lab.live import install_forecasts  # noqa: PLC0415 - the forecasts' engine, only for the UI
-
-    install_forecasts()
 
 
 def handle(args: argparse.Namespace) -> Any:

@@ -60,13 +60,17 @@ def generate(
     if kind not in GRAPH_KINDS:
         raise BadParameterError(f"unknown graph kind {kind!r}: use one of {', '.join(GRAPH_KINDS)}")
     if n < 1:
-        raise BadParameterError(f"--agents must be at least 1, got {n}")
+        raise BadParameterError(f"agents must be at least 1, got {n}", fields="agents")
     if not (0 <= avg_degree <= n - 1) and n > 1:
-        raise BadParameterError(f"--avg-degree must be between 0 and agents-1 ({n - 1}), got {avg_degree}")
+        raise BadParameterError(
+            f"avg_degree must be between 0 and the agents less one ({n - 1}), got {avg_degree}", fields="avg_degree"
+        )
     if not 0.0 <= mixing <= 1.0:
-        raise BadParameterError(f"--mixing must be between 0 and 1, got {mixing}")
+        raise BadParameterError(f"mixing must be between 0 and 1, got {mixing}", fields="mixing")
     if communities is not None and not 1 <= communities <= n:
-        raise BadParameterError(f"--communities must be between 1 and the number of agents ({n}), got {communities}")
+        raise BadParameterError(
+            f"communities must be between 1 and the number of agents ({n}), got {communities}", fields="communities"
+        )
     m = int(round(n * avg_degree / 2))
     if n == 1 or m == 0:
         empty = np.empty(0, dtype=np.int32)

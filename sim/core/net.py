@@ -58,12 +58,13 @@ def listen(host: str, port: int) -> socket.socket:
             machine's, no permission).
     """
     if not 0 <= port <= 65535:
-        raise BadParameterError(f"--port {port} is out of range: use 1 to 65535, or 0 for a free port")
+        raise BadParameterError(f"port {port} is out of range: use 1 to 65535, or 0 for a free port", fields="port")
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise BadParameterError(
-            f"--host {host!r} is not an address of this machine ({exc.strerror}): use 127.0.0.1 or 0.0.0.0"
+            f"host {host!r} is not an address of this machine ({exc.strerror}): use 127.0.0.1 or 0.0.0.0",
+            fields="host",
         ) from None
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
@@ -75,7 +76,8 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise BadParameterError(
-            f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port (0 picks a free one) or --host"
+            f"cannot listen on {host}:{port} ({exc.strerror}): choose another port (0 picks a free one) or host",
+            fields=("port", "host"),
         ) from None
     sock.listen(128)
     sock.setblocking(False)
@@ -97,7 +99,7 @@ def connection_room(limit: int | None = None) -> int | None:
     return None if limit is None else max(0, limit - KEPT_FILES)
 
 
-def max_connections(wanted: int | None, option: str = "--max-connections") -> int:
+def max_connections(wanted: int | None, option: str = "max_connections") -> int:
     """The bound on open connections: ``wanted``, or :data:`MAX_CONNECTIONS` lowered to what fits under
     the open-file limit when None.
 
@@ -113,11 +115,12 @@ def max_connections(wanted: int | None, option: str = "--max-connections") -> in
             )
         return MAX_CONNECTIONS if room is None else min(MAX_CONNECTIONS, room)
     if wanted < 1:
-        raise BadParameterError(f"{option} {wanted} is out of range: give at least 1")
+        raise BadParameterError(f"{option} {wanted} is out of range: give at least 1", fields=option)
     if room is not None and wanted > room:
         raise BadParameterError(
             f"{option} {wanted:,} does not fit under the open-file limit of {open_file_limit():,} (ulimit -n) "
             f"with {KEPT_FILES} kept for the world and for connections being accepted: give at most {room:,}, or "
-            "raise the limit"
+            "raise the limit",
+            fields=option,
         )
     return wanted

@@ -82,7 +82,7 @@ def refuse_replacing_inputs(outputs: Sequence[Output], inputs: Sequence[Input], 
             if same_file(out.path, path):
                 raise BadParameterError(
                     f"{out.flag} {out.path!r} is {what}, which {command} reads: an output never replaces an input, "
-                    f"--force or not; give {out.flag} another file"
+                    f"even when forced; give {out.flag} another file"
                 )
     for i, out in enumerate(outputs):
         for other in outputs[:i]:

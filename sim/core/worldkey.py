@@ -29,6 +29,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any, cast
 
@@ -118,37 +119,44 @@ def ready_to_encrypt(what: str) -> None:
         raise BadParameterError(f"{what} needs a key: {HOW.replace('its key', 'a key')}")
 
 
-def _read_key_file(path: str, flag: str) -> bytes:
+def _read_key_file(path: str, field: str) -> bytes:
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise BadParameterError(f"{flag} {shown(path)} cannot be read ({exc.strerror}): check the path") from None
+        raise BadParameterError(
+            f"{field} {shown(path)} cannot be read ({exc.strerror}): check the path", fields=field
+        ) from None
     if not stat.S_ISREG(st.st_mode):
-        raise BadParameterError(f"{flag} {shown(path)} is not a file: give a file holding the key")
+        raise BadParameterError(f"{field} {shown(path)} is not a file: give a file holding the key", fields=field)
     if st.st_uid != os.getuid():
-        raise BadParameterError(f"{flag} {shown(path)} belongs to another user: keep the key in a file of your own")
+        raise BadParameterError(
+            f"{field} {shown(path)} belongs to another user: keep the key in a file of your own", fields=field
+        )
     if st.st_mode & 0o077:
         raise BadParameterError(
-            f"{flag} {shown(path)} can be read by others (mode {stat.S_IMODE(st.st_mode):o}): "
-            f"make it yours alone with 'chmod 600 {path}'"
+            f"{field} {shown(path)} can be read by others (mode {stat.S_IMODE(st.st_mode):o}): "
+            f"make it yours alone with 'chmod 600 {path}'",
+            fields=field,
         )
     if st.st_size > _MAX_KEY_FILE:
-        raise BadParameterError(f"{flag} {shown(path)} is larger than {_MAX_KEY_FILE} bytes: it holds no key")
+        raise BadParameterError(
+            f"{field} {shown(path)} is larger than {_MAX_KEY_FILE} bytes: it holds no key", fields=field
+        )
     with open(path, "rb") as fh:
         key = fh.read(_MAX_KEY_FILE + 1).rstrip(b"\r\n")
     if not key:
-        raise BadParameterError(f"{flag} {shown(path)} is empty: write the key (a passphrase) into it")
+        raise BadParameterError(f"{field} {shown(path)} is empty: write the key (a passphrase) into it", fields=field)
     return key
 
 
-def use_key_file(path: str, flag: str = "--key-file") -> None:
+def use_key_file(path: str, field: str = "key_file") -> None:
     """Use the key held in the file ``path`` for every world and snapshot this process opens or writes.
 
     Raises:
         BadParameterError: the file is missing, not the user's own, readable by others, empty or too large.
     """
     global _key
-    _key = _read_key_file(path, flag)
+    _key = _read_key_file(path, field)
 
 
 def use_key(key: str | bytes | None) -> None:
@@ -176,10 +184,12 @@ def new_key(path: str | None) -> bytes:
         BadParameterError: neither is given, or the file is not private.
     """
     if path is not None:
-        return _read_key_file(path, "--new-key-file")
+        return _read_key_file(path, "new_key_file")
     env = os.environ.get(NEW_KEY_ENV)
     if not env:
-        raise BadParameterError(f"rekeying needs the new key: give --new-key-file FILE or set {NEW_KEY_ENV}")
+        raise BadParameterError(
+            f"rekeying needs the new key: give a new_key_file or set {NEW_KEY_ENV}", fields="new_key_file"
+        )
     return env.encode()
 
 
@@ -236,7 +246,25 @@ def derive_ahead(secret: bytes, salt: bytes) -> None:
         with contextlib.suppress(Exception):
             derive(secret, salt)
 
-    threading.Thread(target=run, name="agora-scrypt", daemon=True).start()
+    thread = threading.Thread(target=run, name="agora-scrypt", daemon=True)
+    with _guard:
+        _ahead[:] = [t for t in _ahead if t.is_alive()] + [thread]
+    thread.start()
+
+
+#: The derivations :func:`derive_ahead` started (the finished ones dropped as new ones start).
+_ahead: list[threading.Thread] = []
+
+
+def settle(timeout: float = 5.0) -> None:
+    """Wait (at most ``timeout`` seconds) for the derivations started ahead to end: a process must not exit
+    while scrypt runs in a thread of its own (an ``agora load`` refused within its first 0.1 s ended with
+    a segmentation fault as the interpreter shut down under it)."""
+    with _guard:
+        running = list(_ahead)
+    deadline = time.monotonic() + timeout
+    for thread in running:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def salt_of_world(path: str) -> bytes | None:

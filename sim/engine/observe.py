@@ -666,15 +666,17 @@ class MetricsServer:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise BadParameterError(
-                    f"metrics port {port} on {host} is already in use: choose another --metrics-port "
-                    "(0 picks a free one)"
+                    f"metrics port {port} on {host} is already in use: choose another metrics_port "
+                    "(0 picks a free one)",
+                    fields="metrics_port",
                 ) from None
             if exc.errno in (errno.EACCES, errno.EPERM):
                 raise BadParameterError(
                     f"metrics port {port} on {host} needs privileges: choose a port above 1023"
                 ) from None
             raise BadParameterError(
-                f"cannot serve metrics on {host}:{port} ({exc.strerror or exc}): check --metrics-host"
+                f"cannot serve metrics on {host}:{port} ({exc.strerror or exc}): check metrics_host",
+                fields="metrics_host",
             ) from None
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="agora-metrics-http", daemon=True

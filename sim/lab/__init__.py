@@ -4,6 +4,7 @@ See docs/python.md. Ensembles and sweeps run over the same engine functions as `
 ``agora sweep``; a live simulation over the world controller under ``agora serve``.
 """
 
+from sim.engine.requests import Arm, Ensemble, Fit, Forecast, Inject, Limits, Prior, Priors, SeedChoice, Sweep
 from sim.lab.agents import Agents, Network
 from sim.lab.analyses import (
     Cascade,
@@ -20,11 +21,24 @@ from sim.lab.analyses import (
 )
 from sim.lab.live import ClosedError, Simulation
 from sim.lab.world import WorldFile, import_edges, new_world, open_world
-from sim.runs.results import Arm, EnsembleResult, Failure, Paired, Run, Series, SweepResult, plot
+from sim.model.intervene import Intervention
+from sim.runs.results import Arm as SweepArm
+from sim.runs.results import EnsembleResult, Failure, Paired, Run, Series, SweepResult, plot
 
 __all__ = [
     "Agents",
     "Arm",
+    "Ensemble",
+    "Fit",
+    "Forecast",
+    "Inject",
+    "Intervention",
+    "Limits",
+    "Prior",
+    "Priors",
+    "SeedChoice",
+    "Sweep",
+    "SweepArm",
     "Cascade",
     "ClosedError",
     "Communities",

@@ -4,6 +4,8 @@ under ``agora serve`` and the terminal UI) on a private event loop in a backgrou
 Every method is synchronous, so a script needs no asyncio, and works inside a running loop (a Jupyter
 cell): the call is submitted to the private loop (``asyncio.run_coroutine_threadsafe``) and its result
 returned. Code already in a loop may ``await`` the ``a``-prefixed variants instead (``await live.astep(10)``).
+Each such operation is written once, as a coroutine that runs on the private loop (``_step``); its two doors
+are made from it (:func:`_blocking` and :func:`_awaitable`: ``step`` and ``astep``), so the two never differ.
 Closing (``close()``, the end of a ``with`` block, or at the latest when the handle is collected or the
 interpreter exits) stops ticking, checkpoints the world into its file and ends the thread.
 """
@@ -11,17 +13,17 @@ interpreter exits) stops ticking, checkpoints the world into its file and ends t
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from typing import ParamSpec, TypedDict, TypeVar, Unpack, cast
+from typing import Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
 
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.loop import LoopThread
 from sim.live.controller import SERVER, RunState, WorldController, WorldSnapshot
-from sim.live.forecasts import Engine, install
+from sim.live.forecasts import Forecast, ForecastResult
 from sim.live.tools import Analysed
-from sim.runs.forecast import Forecast, ForecastResult, check_forecast, run_forecast
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -31,10 +33,35 @@ class ClosedError(AgoraError):
     """The live simulation was closed."""
 
 
-def install_forecasts() -> None:
-    """Give this process's live worlds their forecasts (:mod:`sim.live.forecasts` takes the engine from the
-    layer that has it): what ``Simulation``, ``agora serve`` and ``agora tui`` do before a world opens."""
-    install(Engine(Forecast.parse, check_forecast, run_forecast))
+#: One operation of a live world: a coroutine that runs on its private loop (``Simulation._step``).
+Operation = Callable[Concatenate["Simulation", P], Coroutine[object, None, T]]
+
+
+def _blocking(op: Operation[P, T]) -> Callable[Concatenate[Simulation, P], T]:
+    """The synchronous door of ``op`` (``_step`` gives ``step``): it runs ``op`` on the private loop and waits
+    for its result. Its name is ``op``'s without the underscore, its signature and docstring ``op``'s."""
+
+    @functools.wraps(op)
+    def call(self: Simulation, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._call(op(self, *args, **kwargs))
+
+    call.__name__ = op.__name__.removeprefix("_")
+    call.__qualname__ = f"Simulation.{call.__name__}"
+    return call
+
+
+def _awaitable(op: Operation[P, T]) -> Callable[Concatenate[Simulation, P], Coroutine[object, None, T]]:
+    """The asynchronous door of ``op`` (``_step`` gives ``astep``): it runs ``op`` on the private loop and
+    awaits its result, leaving the caller's loop free."""
+    name = op.__name__.removeprefix("_")
+
+    @functools.wraps(op)
+    async def call(self: Simulation, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._acall(op(self, *args, **kwargs))
+
+    call.__name__, call.__qualname__ = f"a{name}", f"Simulation.a{name}"
+    call.__doc__ = f":meth:`{name}` as a coroutine.\n\n" + (op.__doc__ or "")
+    return call
 
 
 def _shutdown(thread: LoopThread, host: WorldController, saved: list[bool]) -> None:
@@ -108,7 +135,6 @@ class Simulation:
             raise TypeError(f"Simulation() got an unexpected keyword argument {unknown[0]!r}")
         social, llm = settings.get("social"), settings.get("llm")
         self.path = os.fspath(path)
-        install_forecasts()
         self._thread = LoopThread(name="agora-live")
         try:
             self._host: WorldController = self._thread.call(
@@ -213,17 +239,9 @@ class Simulation:
         return self._call(self._host.read.communities(limit))
 
     # -- changing the world ------------------------------------------------------------------------------------
-    async def _inject(self, text: str, fields: InjectFields) -> dict[str, object]:
-        unknown = sorted(set(fields) - set(InjectFields.__annotations__))
-        if unknown:  # as Python says it of a keyword the signature lacks
-            raise TypeError(f"inject() got an unexpected keyword argument {unknown[0]!r}")
-        asked: dict[str, object] = {"model": "ic", "seeds": "random:10", **fields}
-        asked["params"] = dict(fields.get("params") or {})
-        asked["topics"] = list(fields.get("topics", ()))
-        session = await self._host.inject(text=text, **asked, actor="python")
-        return self._host.read.session_record(session.id)
+    # Each operation is one coroutine on the private loop (``_inject``); ``inject`` and ``ainject`` are its doors.
 
-    def inject(self, text: str, **fields: Unpack[InjectFields]) -> dict[str, object]:
+    async def _inject(self, text: str, **fields: Unpack[InjectFields]) -> dict[str, object]:
         """Inject a message whose cascade follows ``model``; returns its session (``session(id)``'s fields).
 
         ``fields`` (:class:`InjectFields`): ``model`` (default ``"ic"``) and ``params``; ``seeds``: ``random:K``
@@ -234,25 +252,30 @@ class Simulation:
         Raises:
             BadParameterError: a bad model, parameter, seed selection or value.
         """
-        return self._call(self._inject(text, fields))
-
-    async def ainject(self, text: str, **fields: Unpack[InjectFields]) -> dict[str, object]:
-        """:meth:`inject` as a coroutine."""
-        return await self._acall(self._inject(text, fields))
-
-    async def _cancel(self, session_id: int) -> dict[str, object]:
-        session = self._host.cancel(session_id, actor="python")
+        unknown = sorted(set(fields) - set(InjectFields.__annotations__))
+        if unknown:  # as Python says it of a keyword the signature lacks
+            raise TypeError(f"inject() got an unexpected keyword argument {unknown[0]!r}")
+        asked: dict[str, object] = {"model": "ic", "seeds": "random:10", **fields}
+        asked["params"] = dict(fields.get("params") or {})
+        asked["topics"] = list(fields.get("topics", ()))
+        session = await self._host.inject(text=text, **asked, actor="python")
         return self._host.read.session_record(session.id)
 
-    def cancel(self, session_id: int) -> dict[str, object]:
+    inject = _blocking(_inject)
+    ainject = _awaitable(_inject)
+
+    async def _cancel(self, session_id: int) -> dict[str, object]:
         """Cancel a queued or running session; returns it.
 
         Raises:
             AgoraError: no such session, or one that has ended.
         """
-        return self._call(self._cancel(session_id))
+        session = self._host.cancel(session_id, actor="python")
+        return self._host.read.session_record(session.id)
 
-    def intervene(self, action: str) -> dict[str, object]:
+    cancel = _blocking(_cancel)
+
+    async def _intervene(self, action: str) -> dict[str, object]:
         """Schedule an intervention: ``ACTION`` at the start of the next tick, ``TICK:ACTION`` that many ticks
         from now: ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``, ``remove-edges:FRACTION[:random|between]``
         (``sim.model.intervene``). Returns its entry (``applied`` false until its tick).
@@ -260,30 +283,30 @@ class Simulation:
         Raises:
             BadParameterError: a malformed intervention or one this world cannot carry out.
         """
-        return self._call(self._host.interventions.schedule(action, actor="python"))
+        return await self._host.interventions.schedule(action, actor="python")
+
+    intervene = _blocking(_intervene)
 
     def interventions(self) -> list[dict[str, object]]:
         """The world's interventions, pending and applied."""
         return self._call(self._read(self._host.interventions.listed))
 
-    def analyse(self) -> Analysed:
+    async def _analyse(self) -> Analysed:
         """Detect communities (Leiden) and rank influence (PageRank), kept in the world and its file, as the
         terminal UI's ``c`` does; returns ``line`` (the communities in one line), ``ids`` and ``record``."""
-        return self._call(self._host.tools.analyse(actor="python"))
+        return await self._host.tools.analyse(actor="python")
 
-    async def aanalyse(self) -> Analysed:
-        """:meth:`analyse` as a coroutine."""
-        return await self._acall(self._host.tools.analyse(actor="python"))
+    analyse = _blocking(_analyse)
+    aanalyse = _awaitable(_analyse)
 
-    def step(self, ticks: int = 1) -> RunState:
+    async def _step(self, ticks: int = 1) -> RunState:
         """Advance ``ticks`` ticks (paused worlds only); the file is checkpointed after. Returns the tick."""
-        return self._call(self._host.step(ticks, actor="python"))
+        return await self._host.step(ticks, actor="python")
 
-    async def astep(self, ticks: int = 1) -> RunState:
-        """:meth:`step` as a coroutine."""
-        return await self._acall(self._host.step(ticks, actor="python"))
+    step = _blocking(_step)
+    astep = _awaitable(_step)
 
-    def run(self, pace: float | None = None) -> RunState:
+    async def _run(self, pace: float | None = None) -> RunState:
         """Start ticking in the background until :meth:`pause` (or :meth:`close`).
 
         Args:
@@ -298,40 +321,29 @@ class Simulation:
         Raises:
             BadParameterError: a pace that is not a number above 0 (at most 1,000,000).
         """
-        return self._call(self._host.run(_pace(pace), actor="python"))
+        return await self._host.run(_pace(pace), actor="python")
 
-    async def arun(self, pace: float | None = None) -> RunState:
-        """:meth:`run` as a coroutine."""
-        return await self._acall(self._host.run(_pace(pace), actor="python"))
+    run = _blocking(_run)
+    arun = _awaitable(_run)
 
-    def pause(self) -> RunState:
+    async def _pause(self) -> RunState:
         """Pause after the tick under way; the file is checkpointed."""
-        return self._call(self._host.pause(actor="python"))
+        return await self._host.pause(actor="python")
 
-    async def apause(self) -> RunState:
-        """:meth:`pause` as a coroutine."""
-        return await self._acall(self._host.pause(actor="python"))
+    pause = _blocking(_pause)
+    apause = _awaitable(_pause)
 
     # -- forecasts -------------------------------------------------------------------------------------------
-    async def _forecast(self, request: Forecast | None, fields: dict[str, object]) -> ForecastResult:
-        if request is not None and fields:
-            raise TypeError(f"forecast() takes a Forecast request or keywords, not both ({', '.join(fields)})")
-        forecasts = self._host.forecasts  # keywords are parsed as the API's fields are (no file named, none read)
-        job = await forecasts.wait((await forecasts.start(fields if request is None else request, actor="python")).id)
-        if job.state != "done" or job.result is None:
-            raise AgoraError(job.error or f"the forecast {job.id} {job.state}")
-        return cast(ForecastResult, job.result)
-
-    def forecast(self, request: Forecast | None = None, /, **fields: object) -> ForecastResult:
+    async def _forecast(self, request: Forecast | None = None, /, **fields: object) -> ForecastResult:
         """Branch the world's present and continue it R times under arms, as ``POST /api/v1/forecasts`` and the
         terminal UI's forecasts do (``host.forecasts``), until done; the world is not changed and may run on.
 
         Args:
-            request: a :class:`~sim.runs.forecast.Forecast` (which may name a ``posterior``, a fit's ``-o``
-                file), or none and its fields as keywords, parsed as the API's are (no file named): ``runs``,
-                ``ticks`` (the horizon) or ``until_done=True``, ``arms`` (``{"none": [], "block":
+            request: a :class:`~sim.Forecast` (which may not name a ``posterior``, a file: forecast the saved
+                world for that), or none and its fields as keywords, parsed as the API's are (no file named):
+                ``runs``, ``ticks`` (the horizon) or ``until_done=True``, ``arms`` (``{"none": [], "block":
                 ["block:degree:100"]}``), ``seed`` (run r continues with ``seed + r``), ``session`` (None: the
-                latest running one), ``kernel``, ``workers``.
+                latest running one), ``kernel``, ``workers``. Either is checked once, within the live bounds.
 
         Returns:
             The :class:`~sim.runs.forecast.ForecastResult` (``branched_at``: the tick it branched from).
@@ -341,28 +353,33 @@ class Simulation:
                 bounds (``Forecasts.MAX_RUNS``, ``Forecasts.MAX_WORK``), too many forecasts at once. AgoraError:
                 the forecast failed or was cancelled.
         """
-        return self._call(self._forecast(request, dict(fields)))
+        if request is not None and fields:
+            raise TypeError(f"forecast() takes a Forecast request or keywords, not both ({', '.join(fields)})")
+        forecasts = self._host.forecasts
+        job = await forecasts.wait((await forecasts.start(fields if request is None else request, actor="python")).id)
+        if job.state != "done" or job.result is None:
+            raise AgoraError(job.error or f"the forecast {job.id} {job.state}")
+        return job.result
 
-    async def aforecast(self, request: Forecast | None = None, /, **fields: object) -> ForecastResult:
-        """:meth:`forecast` as a coroutine."""
-        return await self._acall(self._forecast(request, dict(fields)))
+    forecast = _blocking(_forecast)
+    aforecast = _awaitable(_forecast)
 
-    def save_snapshot(self, name: str) -> dict[str, object]:
+    # -- snapshots -------------------------------------------------------------------------------------------
+    async def _save_snapshot(self, name: str) -> dict[str, object]:
         """Save the world as snapshot ``name`` in the snapshots folder."""
-        return self._call(self._host.shelf.save(name, actor="python"))
+        return await self._host.shelf.save(name, actor="python")
 
-    async def asave_snapshot(self, name: str) -> dict[str, object]:
-        """:meth:`save_snapshot` as a coroutine."""
-        return await self._acall(self._host.shelf.save(name, actor="python"))
+    save_snapshot = _blocking(_save_snapshot)
+    asave_snapshot = _awaitable(_save_snapshot)
 
-    def load_snapshot(self, name: str) -> dict[str, object]:
+    async def _load_snapshot(self, name: str) -> dict[str, object]:
         """Replace the world by snapshot ``name`` (its file is rewritten)."""
-        return self._call(self._host.shelf.load(name, actor="python"))
+        return await self._host.shelf.load(name, actor="python")
 
-    async def aload_snapshot(self, name: str) -> dict[str, object]:
-        """:meth:`load_snapshot` as a coroutine."""
-        return await self._acall(self._host.shelf.load(name, actor="python"))
+    load_snapshot = _blocking(_load_snapshot)
+    aload_snapshot = _awaitable(_load_snapshot)
 
+    # -- closing: the handle's own (its thread is ended, from outside its loop) --------------------------------
     def close(self) -> bool:
         """Stop ticking, checkpoint the world into its file and end the background thread (again: nothing).
 

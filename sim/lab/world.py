@@ -12,13 +12,13 @@ import asyncio
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 from sim.core import worldkey
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.core.world import World
 from sim.engine.observe import Monitor
-from sim.engine.requests import Ensemble, Sweep
+from sim.engine.requests import Ensemble, Fit, Forecast, Sweep
 from sim.engine.requests import positive as _positive
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.agents import Agents, Network, file_views
@@ -27,17 +27,18 @@ from sim.lab.loop import run_sync
 from sim.model.registry import plugin_registry
 from sim.runs.results import EnsembleResult, SweepResult
 from sim.runs.runner import check_social_params, run_cascades
-from sim.runs.sweep import run_sweep, series_records
+from sim.runs.sweep import sweep_result
 from sim.social.dynamics import Social
 from sim.store.create import imported_world, synthetic_world
 from sim.store.worldfile import check_target, save_world, world_info
 from sim.store.worldfile import open_world as open_world_file
 
 if TYPE_CHECKING:
-    from sim.runs.fit.fitting import Fit, FitResult
-    from sim.runs.forecast import Forecast, ForecastResult
+    from sim.runs.fit.fitting import FitResult
+    from sim.runs.forecast import ForecastResult
 
 Progress = Callable[[str, float], None] | None
+R = TypeVar("R")
 
 
 def _not_in_a_worker_start() -> None:
@@ -53,6 +54,21 @@ def _not_in_a_worker_start() -> None:
             "makes worlds and runs sweeps when imported: put its code under "
             "'if __name__ == \"__main__\":' (or sweep with workers=1)"
         )
+
+
+def _request_or_fields(
+    takes: str, request: R | None, fields: dict[str, object], parse: Callable[[dict[str, object]], R]
+) -> R:
+    """``request``, or the request ``parse`` makes of ``fields`` when there is none.
+
+    Raises:
+        TypeError: both a request and fields were given (``takes``: what the method takes, as a sentence's start).
+    """
+    if request is None:
+        return parse(fields)
+    if fields:
+        raise TypeError(f"{takes} or keywords, not both ({', '.join(fields)})")
+    return request
 
 
 class WorldFile:
@@ -224,8 +240,8 @@ class WorldFile:
 
         Returns:
             A :class:`SweepResult`; its ``to_dict()`` is what ``agora sweep ... --json`` prints. With a design,
-            its :attr:`~SweepResult.sensitivity` maps each parameter to a :class:`~sim.runs.fit.design.SobolIndex`
-            (``S1``, ``S1_conf``, ``ST``, ``ST_conf``) or :class:`~sim.runs.fit.design.MorrisIndex` (``mu_star``,
+            its :attr:`~SweepResult.sensitivity` maps each parameter to a :class:`~sim.runs.design.SobolIndex`
+            (``S1``, ``S1_conf``, ``ST``, ``ST_conf``) or :class:`~sim.runs.design.MorrisIndex` (``mu_star``,
             ``mu_star_conf``, ``mu``, ``sigma``), and :attr:`~SweepResult.design` says what was drawn.
 
         Raises:
@@ -253,16 +269,14 @@ class WorldFile:
             if grid is not None:
                 asked["grid"] = grid
             request = Sweep.parse(asked)
-        result = await run_sweep(self.path, request, plugin_dirs=self.plugins, progress=progress)
-        records = series_records(result)  # out of the report, as agora sweep --series leaves it
-        return SweepResult.from_dict(result, records, source=self.path, kept_series=request.series)
+        return await sweep_result(self.path, request, plugin_dirs=self.plugins, progress=progress)
 
     # -- fits ------------------------------------------------------------------------------------------------
     def fit(self, request: Fit | None = None, /, *, progress: Progress = None, **fields: object) -> FitResult:
         """Fit a model's parameters to an observation file, as ``agora fit`` does; the file is not modified.
 
         Args:
-            request: a :class:`~sim.runs.fit.fitting.Fit`, or none and its fields as keywords (parsed by
+            request: a :class:`~sim.engine.requests.Fit` (``sim.Fit``), or none and its fields as keywords (parsed by
                 :meth:`Fit.parse`, as ``agora fit`` parses its flags): ``observed`` (the file: a series, a set of
                 cascades or adoption times ``id,tick``), ``model``, ``params`` (``{"beta": (0.01, 0.2),
                 "gamma": (0.05, 0.5, "log")}``, ``{"p": "0.01..0.2"}`` or ``["p=0.01..0.2"]``; a plain value fixes
@@ -284,12 +298,9 @@ class WorldFile:
 
     async def afit(self, request: Fit | None = None, /, *, progress: Progress = None, **fields: object) -> FitResult:
         """:meth:`fit` as a coroutine."""
-        from sim.runs.fit.fitting import Fit, run_fit  # noqa: PLC0415 - scipy and the fit load only for a fit
+        from sim.runs.fit.fitting import run_fit  # noqa: PLC0415 - scipy and the fit load only for a fit
 
-        if request is None:
-            request = Fit.parse(fields)
-        elif fields:
-            raise TypeError(f"fit() takes a Fit request or keywords, not both ({', '.join(fields)})")
+        request = _request_or_fields("fit() takes a Fit request", request, fields, Fit.parse)
         registry = plugin_registry(self.path, self.plugins)
         world = await open_world_file(self.path)
         return await run_fit(world, registry, request, progress=progress)
@@ -302,11 +313,11 @@ class WorldFile:
         not modified.
 
         Args:
-            request: a :class:`~sim.runs.forecast.Forecast`, or none and its fields as keywords (parsed by
-                :meth:`Forecast.parse`): ``session`` (None: the latest running one), ``runs``, ``ticks`` (the
-                horizon) or ``until_done=True``, ``arms`` (``{"none": [], "block": ["block:degree:100"]}`` or
-                ``["block=block:degree:100"]``), ``seed`` (run r continues with ``seed + r``), ``posterior``
-                (a fit's ``-o`` file), ``kernel``.
+            request: a :class:`~sim.engine.requests.Forecast` (``sim.Forecast``), or none and its fields as
+                keywords (parsed by :meth:`Forecast.parse`): ``session`` (None: the latest running one), ``runs``,
+                ``ticks`` (the horizon) or ``until_done=True``, ``arms`` (``{"none": [], "block":
+                ["block:degree:100"]}`` or ``["block=block:degree:100"]``), ``seed`` (run r continues with
+                ``seed + r``), ``posterior`` (a fit's ``-o`` file), ``kernel``.
             progress: called with ``(what, fraction)`` as runs finish.
 
         Returns:
@@ -324,12 +335,9 @@ class WorldFile:
         self, request: Forecast | None = None, /, *, progress: Progress = None, **fields: object
     ) -> ForecastResult:
         """:meth:`forecast` as a coroutine."""
-        from sim.runs.forecast import Forecast, run_forecast  # noqa: PLC0415
+        from sim.runs.forecast import run_forecast  # noqa: PLC0415
 
-        if request is None:
-            request = Forecast.parse(fields)
-        elif fields:
-            raise TypeError(f"forecast() takes a Forecast request or keywords, not both ({', '.join(fields)})")
+        request = _request_or_fields("forecast() takes a Forecast request", request, fields, Forecast.parse)
         registry = plugin_registry(self.path, self.plugins)
         world = await open_world_file(self.path)
         return await run_forecast(world, registry, request, progress=progress)

@@ -572,7 +572,8 @@ class WorldController:
         if len(self.world.messages) >= self.max_messages:
             raise StateError(
                 f"the world holds {len(self.world.messages):,} messages, the most this server allows "
-                f"({self.max_messages:,}, --max-messages): serve it with a higher bound to inject more"
+                f"({self.max_messages:,}, max_messages): serve it with a higher bound to inject more",
+                fields="max_messages",
             )
         session = self.sim.inject(request, actor=actor, seed_agents=seed_agents)
         self.version += 1

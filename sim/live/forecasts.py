@@ -13,10 +13,16 @@ within :data:`~sim.model.seeds.SERVED` (no file, an arm's or a posterior, is nam
 method that can take minutes), their errors name the request's fields, and each asks for at most
 :attr:`Forecasts.MAX_RUNS` runs an arm and :attr:`Forecasts.MAX_WORK` runs × arms × horizon in all.
 
-**Layers.** ``sim.live`` may not import ``sim.runs`` (docs/architecture.md): the forecast's engine (its
-request value's parser, its checks and :func:`sim.runs.forecast.run_forecast`) is handed to this module by a
-front end that may import both (:func:`install`; ``sim.api.app`` and ``sim.lab.live`` do), once per process.
-:class:`Forecast` parses a request through it.
+**Checked once.** A request's fields are parsed once, by :meth:`Forecasts.parse` (``Forecast.parse`` within the
+live bounds) as :meth:`Forecasts.start` takes them; :meth:`Forecasts.check_bounds` then only weighs the parsed
+value (runs × arms × horizon); ``check_forecast`` checks it against the world's present. A request value made
+elsewhere (Python's ``Forecast(...)``, or one parsed for the command line) has not been parsed within these
+bounds: :meth:`Forecasts.start` parses its fields once, as a mapping's.
+
+**Layers.** ``sim.live`` stands on ``sim.runs`` (docs/architecture.md): the forecast's request value, its checks
+and :func:`sim.runs.forecast.run_forecast` are imported from there. The terminal UI, which imports ``sim.live``
+but not ``sim.runs``, takes the types it shows from here (:class:`Forecast`, :class:`Arm`,
+:class:`ForecastResult`, :class:`ArmForecast`, :class:`ForecastJob`).
 """
 
 from __future__ import annotations
@@ -30,110 +36,39 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 from sim.core.world import World
+from sim.engine.requests import Arm, Forecast
 from sim.errors import AgoraError, BadParameterError, RuleError
 from sim.live.policy import Host, NotFoundError, StateError
-from sim.model.intervene import Intervention
 from sim.model.registry import Registry
 from sim.model.seeds import SERVED
+from sim.runs.forecast import ArmForecast, ForecastResult, check_forecast, run_forecast
 
 #: Finished jobs kept (the oldest are forgotten first; running ones never).
 KEEP_FINISHED = 32
-
-
-class ForecastRequest(Protocol):
-    """What a forecast asks for (:class:`sim.runs.forecast.Forecast`)."""
-
-    @property
-    def session(self) -> int | None: ...
-    @property
-    def runs(self) -> int: ...
-    @property
-    def ticks(self) -> int | None: ...
-    @property
-    def max_ticks(self) -> int: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def kernel(self) -> str: ...
-    @property
-    def arms(self) -> tuple[object, ...]: ...
-    @property
-    def workers(self) -> int | None: ...
-
-
-class ForecastResult(Protocol):
-    """What a forecast gives (:class:`sim.runs.forecast.ForecastResult`)."""
-
-    @property
-    def branched_at(self) -> int: ...
-    @property
-    def session(self) -> int: ...
-
-    def to_dict(self) -> dict[str, object]: ...
-
 
 #: ``progress(what, fraction)``, called from the forecast's thread.
 Progress = Callable[[str, float], None]
 
 
-@dataclass(frozen=True)
-class Engine:
-    """The forecast's engine, from the layer that has it (:func:`install`).
-
-    Attributes:
-        parse: the request a mapping asks for (``Forecast.parse``: ``parse(data, registry, limits, max_runs=)``).
-            check: raises BadParameterError when a request cannot be forecast on a world (no such session, a
-            bad arm). run: the forecast of a world (never modified), as a coroutine (``run_forecast``: ``run(world,
-            registry, request, progress=, stop=)``; ``stop``, a threading.Event, cancels it once set).
-    """
-
-    parse: Callable[..., ForecastRequest]
-    check: Callable[..., None]
-    run: Callable[..., Coroutine[object, None, ForecastResult]]
-
-
-_engine: list[Engine] = []
-
-
-def install(engine: Engine) -> None:
-    """Make ``engine`` the forecasts' engine in this process (the latest installed wins)."""
-    _engine[:] = [engine]
-
-
-def engine() -> Engine:
-    """The installed engine.
-
-    Raises:
-        AgoraError: none is installed (a front end that offers forecasts installs one).
-    """
-    if not _engine:
-        raise AgoraError(
-            "forecasts are not available here: the front end did not install the forecast engine "
-            "(sim.live.forecasts.install)"
-        )
-    return _engine[0]
-
-
-class Forecast:
-    """The request value of a forecast, as the live world takes it (the installed engine's)."""
-
-    @staticmethod
-    def parse(data: Mapping[str, object], registry: Registry | None = None) -> ForecastRequest:
-        """The forecast ``data`` asks for (``sim.runs.forecast.Forecast.parse``'s fields), as a live world takes
-        it: within :data:`~sim.model.seeds.SERVED` and :attr:`Forecasts.MAX_RUNS`; an arm's seed method is looked
-        up in ``registry`` (None: it is checked against the world's own when the forecast starts).
-
-        Raises:
-            BadParameterError: an unknown field, a value of the wrong type or out of range, no horizon, a bad
-                arm, a file named (one sentence).
-        """
-        limits = SERVED if registry is not None else dataclasses.replace(SERVED, slow_methods=True)
-        return engine().parse(data, registry, limits, max_runs=Forecasts.MAX_RUNS)
+def _fields(request: Forecast) -> dict[str, object]:
+    """The fields of a request value, as :meth:`Forecasts.parse` takes them (its arms as they are)."""
+    fields: dict[str, object] = {
+        "session": request.session,
+        "runs": request.runs,
+        "max_ticks": request.max_ticks,
+        "arms": request.arms,
+        "seed": request.seed,
+        "posterior": request.posterior,
+        "kernel": request.kernel,
+        "workers": request.workers,
+    }
+    fields.update({"until_done": True} if request.ticks is None else {"ticks": request.ticks})
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 class _NoForecastError(NotFoundError, BadParameterError):
@@ -148,13 +83,12 @@ class TooManyForecastsError(StateError, BadParameterError):
     """:attr:`Forecasts.MAX_RUNNING` forecasts run already (the API answers 409, as for other bounds)."""
 
 
-def request_dict(request: ForecastRequest) -> dict[str, object]:
-    """What a job says of its request (JSON)."""
-    arms = {}
-    for arm in request.arms:
-        name = str(getattr(arm, "name", arm))
-        sets = [f"set:{k}={v}" for k, v in getattr(arm, "sets", ())]
-        arms[name] = [*getattr(arm, "interventions", ()), *sets]
+def request_dict(request: Forecast) -> dict[str, object]:
+    """What a job says of its request (JSON): each arm's actions as its request wrote them."""
+    arms = {
+        arm.name: [*(str(iv) for iv in arm.interventions), *(f"set:{k}={v}" for k, v in arm.sets)]
+        for arm in request.arms
+    }
     return {
         "session": request.session,
         "runs": request.runs,
@@ -174,7 +108,7 @@ class ForecastJob:
     ``progress`` goes from 0 to 1."""
 
     id: str
-    request: ForecastRequest
+    request: Forecast
     branched_at: int
     state: str = "running"
     progress: float = 0.0
@@ -288,28 +222,25 @@ class Forecasts:
     def running(self) -> int:
         return sum(1 for j in self._jobs.values() if j.state == "running")
 
-    def parse(self, data: Mapping[str, object]) -> ForecastRequest:
-        """The forecast ``data`` asks for, as this world takes it (:meth:`Forecast.parse` with its registry).
+    def parse(self, data: Mapping[str, object]) -> Forecast:
+        """The forecast ``data`` asks for, as this world takes it: ``Forecast.parse``'s fields, parsed once within
+        :data:`~sim.model.seeds.SERVED` (no file named, none opened; no slow seed method in an arm, which is
+        looked up in the world's registry) and :attr:`MAX_RUNS` runs an arm; its errors name the fields.
 
         Raises:
-            BadParameterError: as :meth:`Forecast.parse`.
+            BadParameterError: an unknown field, a value of the wrong type or out of range, no horizon, a bad
+                arm, a file named (one sentence).
         """
-        return Forecast.parse(data, self.host.registry)
+        return Forecast.parse(data, self.host.registry, SERVED, max_runs=self.MAX_RUNS)
 
-    def check_bounds(self, req: ForecastRequest) -> None:
-        """Refuse what a live world may not be asked, however the request was made (parsed here, or a value
-        made elsewhere): more than :attr:`MAX_RUNS` runs, more than :attr:`MAX_WORK` runs × arms × horizon, an
-        arm that names a file or a slow seed method.
+    def check_bounds(self, req: Forecast) -> None:
+        """Refuse a parsed request (:meth:`parse`'s) that asks more of a live world than it gives: more than
+        :attr:`MAX_WORK` runs × arms × horizon. Its fields are not parsed again: :meth:`parse` checked each.
 
         Raises:
-            BadParameterError: one sentence naming the bound. RuleError (a BadParameterError; 422 over the API):
-                each field in range, but runs × arms × horizon past :attr:`MAX_WORK`.
+            RuleError (a BadParameterError; 422 over the API): each field in range, but runs × arms × horizon
+                past :attr:`MAX_WORK`.
         """
-        if req.runs > self.MAX_RUNS:
-            raise BadParameterError(
-                f"runs must be from 1 to {self.MAX_RUNS:,} in a live forecast, not {req.runs:,}: ask for fewer, "
-                "or forecast the saved world with agora forecast"
-            )
         horizon = req.ticks if req.ticks is not None else req.max_ticks
         work = req.runs * len(req.arms) * horizon
         if work > self.MAX_WORK:
@@ -317,16 +248,25 @@ class Forecasts:
             raise RuleError(
                 f"runs × arms × horizon is {req.runs:,} × {len(req.arms)} × {horizon:,} ({said}) = {work:,}, more "
                 f"than the {self.MAX_WORK:,} a live forecast may ask for: ask for fewer runs or arms, or a shorter "
-                "horizon (ticks, or max_ticks until done)"
+                "horizon (ticks, or max_ticks until done)",
+                fields=("runs", "arms", "ticks", "max_ticks"),
             )
-        for arm in req.arms:
-            for text in getattr(arm, "interventions", ()):
-                try:
-                    Intervention.parse(text, with_tick=False, limits=SERVED, registry=self.host.registry)
-                except BadParameterError as exc:
-                    raise BadParameterError(f"arm action {str(text)[:80]!r}: {exc}") from None
 
-    async def start(self, request: ForecastRequest | Mapping[str, object], *, actor: str | None = None) -> ForecastJob:
+    def admit(self, request: Forecast | Mapping[str, object]) -> Forecast:
+        """``request`` parsed once within this world's bounds (:meth:`parse`) and weighed (:meth:`check_bounds`):
+        a mapping's fields, or those of a value made elsewhere (``Forecast(...)`` in Python, or one parsed for
+        the command line, which may name a file or a slow seed method).
+
+        Raises:
+            BadParameterError, RuleError: as :meth:`parse` and :meth:`check_bounds`.
+        """
+        if isinstance(request, Forecast):
+            request = _fields(request)
+        req = self.parse(request)
+        self.check_bounds(req)
+        return req
+
+    async def start(self, request: Forecast | Mapping[str, object], *, actor: str | None = None) -> ForecastJob:
         """Branch the world's present now and forecast it in the background; returns the running job.
 
         Args:
@@ -341,11 +281,9 @@ class Forecasts:
                 session's model lacks). NoRunningSessionError (404): no such session, or one that is not running.
                 TooManyForecastsError: :attr:`MAX_RUNNING` forecasts run already.
         """
-        eng = engine()
-        req = self.parse(request) if isinstance(request, Mapping) else request
-        self.check_bounds(req)
-        if getattr(req, "workers", None) is None:  # a core kept for the live world's ticks, UI and server
-            req = dataclasses.replace(req, workers=foreground_workers())  # type: ignore[type-var]
+        req = self.admit(request)
+        if req.workers is None:  # a core kept for the live world's ticks, UI and server
+            req = dataclasses.replace(req, workers=foreground_workers())
         if self.running >= self.MAX_RUNNING:
             raise TooManyForecastsError(
                 f"{self.running} forecasts are running, the most this world runs at once: "
@@ -357,11 +295,11 @@ class Forecasts:
         registry = host.registry
         _running_session(fork, req.session)
         try:
-            await asyncio.to_thread(eng.check, fork, registry, req)
+            await asyncio.to_thread(check_forecast, fork, registry, req)
         except RuleError:
             raise
         except BadParameterError as exc:  # well formed, but not what this world's present can do
-            raise RuleError(str(exc)) from None
+            raise RuleError(str(exc), fields=exc.fields) from None
         if self.running >= self.MAX_RUNNING:  # another start got in while this one was checked
             raise TooManyForecastsError(
                 f"{self.running} forecasts are running, the most this world runs at once: wait for one to finish"
@@ -371,7 +309,7 @@ class Forecasts:
         self._done[job.id] = asyncio.Event()
         self._stops[job.id] = threading.Event()
         self._forget()
-        task = asyncio.get_running_loop().create_task(self._run(job, eng, fork, registry))
+        task = asyncio.get_running_loop().create_task(self._run(job, fork, registry))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
@@ -414,7 +352,7 @@ class Forecasts:
             await done.wait()
         return job
 
-    async def _run(self, job: ForecastJob, eng: Engine, fork: World, registry: Registry) -> None:
+    async def _run(self, job: ForecastJob, fork: World, registry: Registry) -> None:
         def progress(_what: str, fraction: float) -> None:
             job.progress = min(1.0, max(job.progress, float(fraction)))
 
@@ -432,7 +370,7 @@ class Forecasts:
             loop.set_default_executor(_DaemonExecutor())
             try:
                 task: asyncio.Task[ForecastResult] = loop.create_task(
-                    eng.run(fork, registry, job.request, progress=progress, stop=stop)
+                    run_forecast(fork, registry, job.request, progress=progress, stop=stop)
                 )
                 inner.append((loop, task))
                 if stop.is_set():  # cancelled before its coroutine existed
@@ -481,3 +419,16 @@ class Forecasts:
         finished = [k for k, j in self._jobs.items() if j.state != "running"]
         for key in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[key]
+
+
+__all__ = [
+    "Arm",
+    "ArmForecast",
+    "Forecast",
+    "ForecastJob",
+    "ForecastResult",
+    "Forecasts",
+    "NoRunningSessionError",
+    "TooManyForecastsError",
+    "foreground_workers",
+]

@@ -11,9 +11,9 @@ Made here, as a front end opens, serves and asks things of its live world:
   world in the saves folder, made when none is named) with the interactive policy and its snapshots in the
   saves folder;
 - :class:`ServedMetrics`: the world's Prometheus metrics and health served over HTTP, across snapshot loads;
-- :data:`FORM`, :func:`slow_method` and :func:`with_chosen_seeds`: what a person's form may ask
-  (:class:`~sim.engine.requests.Inject` values parsed with these limits), and the slow seed method a front
-  end runs in a worker first, its agents then injected by id;
+- :data:`FORM` and :func:`slow_method`: what a person's form may ask (:class:`~sim.engine.requests.Inject`
+  values parsed with these limits), and the slow seed method whose injection a front end hands to the
+  controller's locked path in a worker (:meth:`~sim.live.controller.WorldController.inject`);
 - :func:`export_chart`: sessions' series drawn as PNG and SVG in the saves folder's ``exports``.
 
 Named here from the rooms below as they are (plain re-exports: small shared helpers, constants, and types
@@ -30,8 +30,6 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from sim.analysis.plot import plot_sessions
 from sim.analysis.structure import isolated_text
@@ -57,7 +55,6 @@ from sim.live.controller import WorldController
 from sim.live.policy import INTERACTIVE
 from sim.llm.client import Completion
 from sim.model.registry import Registry
-from sim.model.seeds import SeedSpec
 from sim.model.session import STATUSES
 from sim.social.dynamics import NONE
 from sim.store.create import ensure_default_world, saves_dir
@@ -95,7 +92,6 @@ __all__ = [
     "saves_dir",
     "shown",
     "slow_method",
-    "with_chosen_seeds",
 ]
 
 
@@ -189,15 +185,16 @@ class ServedMetrics:
 
 #: What a person's form may ask of a live world (the terminal UI's inject form): a served world's bounds
 #: (:data:`~sim.engine.requests.SERVED`: no seed file, a bounded text and seed list) and a slow seed method
-#: too, which the front end runs in a worker while the world goes on (:func:`slow_method`), as a request
-#: that waits for its answer may not.
+#: too, which the front end hands to the controller in a worker (:func:`slow_method`): the UI goes on answering
+#: while it chooses, as a request that waits for its answer may not.
 FORM = dataclasses.replace(SERVED, slow_methods=True)
 
 
 def slow_method(request: Inject, registry: Registry) -> str | None:
     """The seed method of ``request`` when it can take minutes on a large world (celf, ris): a front end
-    chooses its seeds in a worker first (:func:`method_seeds`) and injects them by id
-    (:func:`with_chosen_seeds`). None for any other seed selection.
+    injects it through the controller's locked path in a worker
+    (:meth:`~sim.live.controller.WorldController.inject`, which chooses the seeds with the world's ticks held).
+    None for any other seed selection.
 
     Raises:
         PluginError: the method is no longer registered (plugins reloaded since the request was parsed).
@@ -206,13 +203,6 @@ def slow_method(request: Inject, registry: Registry) -> str | None:
     if seeds.kind == "method" and registry.seeder(seeds.method).expensive:
         return seeds.method
     return None
-
-
-def with_chosen_seeds(request: Inject, world: World, agents: np.ndarray) -> Inject:
-    """``request`` with the agents a seed method chose (indices into ``world``) as its seeds, named by their
-    original ids (``ids:a,b,c``): the session then says which agents they were."""
-    ids = world.columns["ids"][agents]
-    return dataclasses.replace(request, seeds=SeedSpec.parse("ids:" + ",".join(str(int(i)) for i in ids)))
 
 
 # -- charts -------------------------------------------------------------------------------------------------

@@ -62,15 +62,17 @@ class Interventions:
         if held >= bound:
             raise StateError(
                 f"the world holds {held:,} interventions, the most this server allows ({bound:,}, "
-                "--max-interventions): serve it with a higher bound to schedule more"
+                "max_interventions): serve it with a higher bound to schedule more",
+                fields="max_interventions",
             )
         if iv.action == "counter":
             messages, pending = len(self.host.world.messages), pending_counters(self.host.world)
             if messages + pending >= self.host.max_messages:
                 raise StateError(
                     f"a counter-message would pass the {self.host.max_messages:,} messages this server allows "
-                    f"(--max-messages): the world holds {messages:,} and {pending:,} counter-messages are "
-                    "pending; serve it with a higher bound for more"
+                    f"(max_messages): the world holds {messages:,} and {pending:,} counter-messages are "
+                    "pending; serve it with a higher bound for more",
+                    fields="max_messages",
                 )
         entry = self.host.sim.intervene(iv, actor=actor)
         self.host.version += 1

@@ -102,8 +102,8 @@ def refuse_endpoint_settings(changes: Mapping[str, Any]) -> None:
         if name in ENDPOINT_SETTINGS:
             raise BadParameterError(
                 f"LLM servers are not stored in worlds (a shared world could send your API key to a "
-                f"server it chose): set OPENAI_BASE_URL in the environment, or pass --llm {name}=... "
-                "to each command"
+                f"server it chose): set OPENAI_BASE_URL in the environment, or give llm {name}=... to each command",
+                fields="llm",
             )
 
 

@@ -46,7 +46,8 @@ class Limits:
             ``ris``: a seeder marked ``expensive``).
         max_text: the most characters of a message's text (None: no bound but memory).
         max_seed_ids: the most agent ids one selection may name (None: no bound).
-        flags: errors name command-line flags (``--runs``); else the request's fields (``runs``).
+        flags: kept for callers that pass it; errors now always name the request's fields (``runs``), which
+            the command line prints as its flags (:mod:`sim.cli.fields`, issue 58).
         slow_why, slow_hint: why a slow seed method is refused here and what to do instead (one sentence's
             two halves).
     """

@@ -482,7 +482,7 @@ def _outcome(buf: _Buffers, per_round: np.ndarray | None, rounds_cap: int) -> Ou
 
 
 def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds: float) -> RunEntry:
-    """A run's report from the kernel's buffers, field for field what ``sim.runs.runner._run_summary``
+    """A run's report from the kernel's buffers, field for field what ``sim.runs.runner.run_entry``
     reports for the same run (session seed ``seed``) on the engine."""
     from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 

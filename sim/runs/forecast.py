@@ -24,9 +24,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,15 +34,13 @@ from sim.core.cascade import cascade_stats
 from sim.core.world import World
 from sim.engine import intervene
 from sim.engine.simulation import Simulation
-from sim.errors import AgoraError, BadParameterError, RuleError
-from sim.model.intervene import ACTIONS, Intervention
-from sim.model.seeds import LOCAL, Limits
+from sim.errors import AgoraError, BadParameterError
 from sim.model.session import PropagationSession
 from sim.runs import batched
 from sim.runs.fit.output import read_posterior
-from sim.runs.forkpool import default_workers, fork_available, map_forked
 from sim.runs.reports import TOTALS, Paired, RunEntry, no_totals, paired_difference
-from sim.runs.runner import _run_summary
+from sim.runs.runner import run_entry
+from sim.runs.transport import default_workers, fork_available, map_forked
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,280 +50,20 @@ if TYPE_CHECKING:
 #: ``progress(what, fraction)``.
 Progress = Callable[[str, float], None] | None
 
-MAX_RUNS = 100_000
-MAX_TICKS = 100_000
-MAX_ARMS = 16
+# The request (Forecast, its arms, their parsers and bounds) is kept with the others: sim.engine.requests.
+from sim.engine.requests.forecast import MAX_ARMS as MAX_ARMS  # noqa: E402
+from sim.engine.requests.forecast import MAX_HORIZON as MAX_HORIZON  # noqa: E402
+from sim.engine.requests.forecast import MAX_RUNS as MAX_RUNS  # noqa: E402
+from sim.engine.requests.forecast import Arm as Arm  # noqa: E402
+from sim.engine.requests.forecast import Forecast as Forecast  # noqa: E402
+from sim.engine.requests.forecast import parse_action as parse_action  # noqa: E402
+from sim.engine.requests.forecast import parse_arms as parse_arms  # noqa: E402
+
+#: The name the horizon's bound had here.
+MAX_TICKS = MAX_HORIZON
+
 #: The stream of a posterior's draws (one per run, the same in every arm).
 _POSTERIOR_STREAM = 0xF0CA57
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One arm: its ``name``, the interventions it applies now and the parameters it sets."""
-
-    name: str
-    interventions: tuple[str, ...] = ()
-    sets: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def batched_ok(self) -> bool:
-        """Whether the compiled kernels can continue it (no intervention: they keep no blocked agents or rivals)."""
-        return not self.interventions
-
-
-#: The command-line flag of each field of a forecast (what its errors name on the command line).
-FLAGS = {
-    "session": "--session",
-    "runs": "--runs",
-    "ticks": "--ticks",
-    "until_done": "--until-done",
-    "max_ticks": "--max-ticks",
-    "arms": "--arm",
-    "seed": "--seed",
-    "posterior": "--posterior",
-    "kernel": "--kernel",
-    "workers": "--workers",
-}
-
-
-def _name(field: str, limits: Limits) -> str:
-    """What an error calls ``field``: its flag on the command line, the field's own name elsewhere."""
-    return FLAGS.get(field, field) if limits.flags else field
-
-
-def _kind(value: object) -> str:
-    """A value's JSON kind, for a sentence (``a string``, ``true``...), never the value at length."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"the string {value[:20]!r}"
-    if isinstance(value, float):
-        return f"the number {value!r}"[:40]
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"a {type(value).__name__}"
-
-
-def parse_action(text: str, limits: Limits = LOCAL, registry: Registry | None = None) -> tuple[str, str] | str | None:
-    """One arm action: ``none`` (None), ``set:NAME=VALUE`` (``(name, value)``) or an intervention's text, its
-    seeds parsed within ``limits`` (:meth:`sim.model.seeds.SeedSpec.parse`: a live world's refuse a file before
-    it is opened, and a slow seed method), their method known to ``registry`` when given.
-
-    Raises:
-        BadParameterError: anything else, or a malformed intervention (one sentence).
-    """
-    t = text.strip()
-    if t.lower() == "none":
-        return None
-    if t.startswith("set:"):
-        name, eq, value = t.removeprefix("set:").partition("=")
-        if not eq or not name.strip() or not value.strip():
-            raise BadParameterError(f"arm action {t[:80]!r}: write set:NAME=VALUE (a parameter of the session's model)")
-        return name.strip(), value.strip()
-    if t.split(":", 1)[0] not in ACTIONS:
-        raise BadParameterError(
-            f"arm action {t[:80]!r} is not none, set:NAME=VALUE or an intervention ({', '.join(ACTIONS)}): "
-            "e.g. block:degree:100"
-        )
-    try:
-        Intervention.parse(t, with_tick=False, limits=limits, registry=registry)
-    except BadParameterError as exc:
-        raise BadParameterError(f"arm action {t[:80]!r}: {exc}") from None
-    return t
-
-
-def parse_arms(items: object, limits: Limits = LOCAL, registry: Registry | None = None) -> tuple[Arm, ...]:
-    """Arms from ``NAME=ACTION`` texts (a name given again adds an action to its arm) or a mapping
-    ``{name: [actions]}``; none: one arm, ``none``. Every action is parsed by :func:`parse_action` within
-    ``limits``.
-
-    Raises:
-        BadParameterError: not a list of texts nor a mapping of names to lists of texts, a text without ``=``,
-            a bad name or action, too many arms (one sentence; a RuleError for a list's texts naming more than
-            :data:`MAX_ARMS`, each of them valid).
-    """
-    what = _name("arms", limits)
-    pairs: list[tuple[str, str]] = []
-    if items is None:
-        return (Arm("none"),)
-    if isinstance(items, Mapping):
-        for name, actions in items.items():
-            if not isinstance(name, str):
-                raise BadParameterError(f"an arm's name must be a text, not {_kind(name)}")
-            if not isinstance(actions, (list, tuple)) or not all(isinstance(a, str) for a in actions):
-                raise BadParameterError(
-                    f'arm {name[:40]!r} must list its actions, such as ["block:degree:100"] ([] for none), '
-                    f"not {_kind(actions)}"
-                )
-            pairs.extend((name, a) for a in (actions or ["none"]))
-    elif isinstance(items, (list, tuple)):
-        for text in items:
-            if not isinstance(text, str):
-                raise BadParameterError(f"{what} lists NAME=ACTION texts, not {_kind(text)}")
-            name, eq, action = text.partition("=")
-            if not eq or not name.strip():
-                raise BadParameterError(
-                    f"{what} {text[:80]!r} is not NAME=ACTION (e.g. block=block:degree:100, or none)"
-                )
-            pairs.append((name.strip(), action))
-    else:
-        raise BadParameterError(
-            f"{what} must be an object of arm names and lists of actions, or a list of NAME=ACTION texts, not "
-            f"{_kind(items)}"
-        )
-    if not pairs:
-        return (Arm("none"),)
-    order: list[str] = []
-    ivs: dict[str, list[str]] = {}
-    sets: dict[str, list[tuple[str, str]]] = {}
-    for name, action in pairs:
-        if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 40:
-            raise BadParameterError(f"arm name {name[:40]!r}: use letters, digits, '-' and '_' (at most 40)")
-        if name not in order:
-            if len(order) == MAX_ARMS:  # a list's texts each valid, their names too many: a rule between them
-                kind = BadParameterError if isinstance(items, Mapping) else RuleError
-                raise kind(f"a forecast takes at most {MAX_ARMS} arms: name fewer")
-            order.append(name)
-            ivs[name], sets[name] = [], []
-        got = parse_action(action, limits, registry)
-        if isinstance(got, tuple):
-            sets[name].append(got)
-        elif got is not None:
-            ivs[name].append(got)
-    return tuple(Arm(n, tuple(ivs[n]), tuple(sets[n])) for n in order)
-
-
-def _whole(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int, limits: Limits) -> int | None:
-    """``data[key]`` as a whole number from ``lo`` to ``hi`` (``default`` when it is not given; None given is
-    not given only where the field may be null, ``default`` None). A text, a bool or a float is no number,
-    even ``"5"``, ``true`` or ``835.0``.
-
-    Raises:
-        BadParameterError: one sentence naming the field (its flag on the command line) and its bounds.
-    """
-    value = data.get(key, default)
-    if value is None and default is None:
-        return None
-    name = _name(key, limits)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise BadParameterError(f"{name} must be a whole number from {lo:,} to {hi:,}, not {_kind(value)}")
-    if not lo <= int(value) <= hi:
-        raise BadParameterError(f"{name} must be from {lo:,} to {hi:,}, not {int(value):,}")
-    return int(value)
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """A forecast of a world's running session (``agora forecast``, ``world.forecast``, ``POST
-    /api/v1/forecasts``).
-
-    Attributes:
-        session: the session (None: the latest running one). runs: continuations per arm, run r reseeded
-            ``seed + r``. ticks: the horizon in ticks (None: until the session ends, at most ``max_ticks``).
-        arms: the arms (:func:`parse_arms`). posterior: a fit's posterior samples (``agora fit -o``) to draw
-            each run's parameters from. kernel: ``auto`` (batched where every arm and the session allow),
-            ``batched`` or ``engine``. workers: processes for the engine's runs (None: one per CPU); the
-            result is the same.
-    """
-
-    session: int | None = None
-    runs: int = 100
-    ticks: int | None = None
-    max_ticks: int = 10_000
-    arms: tuple[Arm, ...] = (Arm("none"),)
-    seed: int = 0
-    posterior: str | None = None
-    kernel: str = "auto"
-    workers: int | None = None
-
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "session",
-        "runs",
-        "ticks",
-        "until_done",
-        "max_ticks",
-        "arms",
-        "seed",
-        "posterior",
-        "kernel",
-        "workers",
-    )
-
-    @classmethod
-    def parse(
-        cls,
-        data: Mapping[str, object],
-        registry: Registry | None = None,
-        limits: Limits = LOCAL,
-        *,
-        max_runs: int = MAX_RUNS,
-    ) -> Forecast:
-        """The forecast ``data`` asks for (the keys of :attr:`FIELDS`; ``arms`` as :func:`parse_arms` takes
-        them). Give a horizon with ``ticks`` or ``until_done``. Every field's type is checked (``"5"`` is no
-        number of runs, ``1`` no ``until_done``); ``session``, ``ticks``, ``arms``, ``posterior`` and ``workers``
-        may be None (not given).
-
-        Args:
-            data: the fields.
-            registry: the seed methods an arm may name (None: checked against the world's when it runs).
-            limits: the front end's (:data:`~sim.model.seeds.LOCAL` on the command line, whose errors name its
-                flags; :data:`~sim.model.seeds.SERVED` for a live world's, whose name its fields and refuse a
-                file, an arm's or a posterior, before it is opened, and a slow seed method in an arm).
-            max_runs: the most runs an arm may ask for here (a live world's bound is lower).
-
-        Raises:
-            BadParameterError: an unknown field, a value of the wrong type or out of range, both or neither of
-                ``ticks`` and ``until_done``, a bad arm (one sentence).
-        """
-        extra = sorted(set(data) - set(cls.FIELDS))
-        if extra:
-            raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
-        sid = _whole(data, "session", None, 0, 2**31 - 1, limits)
-        runs = _whole(data, "runs", 100, 1, max_runs, limits)
-        until = data.get("until_done", False)
-        if not isinstance(until, bool):
-            raise BadParameterError(f"{_name('until_done', limits)} must be true or false, not {_kind(until)}")
-        ticks = _whole(data, "ticks", None, 1, MAX_TICKS, limits)
-        horizon = f"{_name('ticks', limits)} H (ticks ahead of now) or {_name('until_done', limits)}"
-        if ticks is not None and until:
-            raise BadParameterError(f"give {horizon}, not both")
-        if ticks is None and not until:
-            raise BadParameterError(f"give the horizon: {horizon}")
-        max_ticks = _whole(data, "max_ticks", 10_000, 1, MAX_TICKS, limits)
-        seed = _whole(data, "seed", 0, 0, 2**62, limits)
-        posterior = data.get("posterior")
-        if posterior is not None:
-            if not isinstance(posterior, str) or not posterior:
-                raise BadParameterError(
-                    f"{_name('posterior', limits)} must be a file written by agora fit -o, not {_kind(posterior)}"
-                )
-            if not limits.files:  # never opened: a request names no path on the server
-                raise BadParameterError(
-                    "posterior names a file, which a request to a live world may not: forecast the saved world "
-                    "with a posterior (agora forecast --posterior, sim.open_world(path).forecast)"
-                )
-        kernel = data.get("kernel", "auto")
-        if kernel not in ("auto", "batched", "engine"):
-            raise BadParameterError(f"{_name('kernel', limits)} must be auto, batched or engine, not {_kind(kernel)}")
-        arms = data.get("arms")
-        if isinstance(arms, tuple) and arms and all(isinstance(a, Arm) for a in arms):
-            parsed = tuple(a for a in arms if isinstance(a, Arm))
-            for arm in parsed:  # parsed already, maybe at another door: its actions within these limits too
-                for text in arm.interventions:
-                    parse_action(text, limits, registry)
-        else:
-            parsed = parse_arms(arms, limits, registry)
-        workers = _whole(data, "workers", None, 1, 1024, limits)
-        assert runs is not None and max_ticks is not None and seed is not None
-        return cls(sid, runs, ticks, max_ticks, parsed, seed, posterior, str(kernel), workers)
-
-    @property
-    def limit(self) -> int:
-        return self.ticks if self.ticks is not None else self.max_ticks
 
 
 @dataclass(frozen=True)
@@ -369,7 +107,7 @@ class ForecastResult:
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per arm and run: arm, run, seed, status, reached, peak_tick, ticks (needs pandas)."""
-        from sim.runs.results import _columns_frame  # noqa: PLC0415 - pandas loads only when asked for
+        from sim.runs.results import columns_frame  # noqa: PLC0415 - pandas loads only when asked for
 
         rows: dict[str, list[object]] = {
             k: [] for k in ("arm", "run", "seed", "status", "reached", "peak_tick", "ticks")
@@ -380,7 +118,7 @@ class ForecastResult:
                 rows["run"].append(r)
                 for k in ("seed", "status", "reached", "peak_tick", "ticks"):
                     rows[k].append(run.get(k))
-        return _columns_frame(rows)
+        return columns_frame(rows)
 
     def plot(self, path: str) -> str:
         """Each arm's band (5 to 95 %) of reach ahead of the branch, with its median line, labelled; returns the
@@ -453,8 +191,8 @@ class _Branches:
         self.stop = stop
         self.sets = {arm.name: _typed_sets(registry, session, arm) for arm in request.arms}
         for arm in request.arms:  # every intervention checked before any run
-            for text in arm.interventions:
-                intervene.check(world, registry, Intervention.parse(text, with_tick=False), session.model_name)
+            for iv in arm.interventions:
+                intervene.check(world, registry, iv, session.model_name)
         self.drawn: list[dict[str, object]] = [{} for _ in range(request.runs)]
         if request.posterior is not None:
             names, values, weights = read_posterior(request.posterior, registry, session)
@@ -468,7 +206,9 @@ class _Branches:
         twin = next(s for s in probe.world.sessions if s.id == session.id)
         self.why_not = batched.why_not_continue(probe.world, probe, twin)
         if request.kernel == "batched" and self.why_not is not None:
-            raise BadParameterError(f"--kernel batched cannot continue this session: {self.why_not}; use --kernel auto")
+            raise BadParameterError(
+                f"kernel batched cannot continue this session: {self.why_not}; kernel auto can", fields="kernel"
+            )
 
     def stopped(self) -> None:
         """Raise :class:`ForecastCancelled` once the forecast's ``stop`` is set."""
@@ -489,8 +229,8 @@ class _Branches:
         s.params = {**s.params, **self.drawn[r], **self.sets[arm.name]}
         s.reseed(w.seed, req.seed + r)
         sim = Simulation(w, registry=self.registry, plugins_in_thread=True)
-        for text in arm.interventions:
-            sim.intervene(text, model=s.model_name, journal=False, audit=False)
+        for iv in arm.interventions:
+            sim.intervene(iv, model=s.model_name, journal=False, audit=False)
         until_done = req.ticks is None
         t0, done, totals = time.perf_counter(), 0, no_totals()
         while done < req.limit and not (until_done and s.status != "running"):
@@ -499,7 +239,7 @@ class _Branches:
             for k in TOTALS:
                 totals[k] += int(m.get(k, 0))
             done += 1
-        out = _run_summary(sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True)
+        out = run_entry(sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True)
         out["seed"] = req.seed + r
         return out
 
@@ -647,7 +387,7 @@ async def run_forecast(
     Args:
         stop: set from another thread, it cancels the forecast: runs in this process end between two ticks
             (the engine's) or two runs (the compiled kernels'); worker processes are ended when the coroutine
-            is cancelled (:func:`sim.runs.forkpool.map_forked`), which whoever sets ``stop`` does too.
+            is cancelled (:func:`sim.runs.transport.map_forked`), which whoever sets ``stop`` does too.
 
     Raises:
         BadParameterError: no such session, one that is not running, a bad arm, parameter or posterior.

@@ -11,7 +11,7 @@ intervention's row) is a ``dict[str, object]`` here: carried through, not read.
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypeAlias, TypedDict
+from typing import Literal, NotRequired, TypeAlias, TypedDict, cast
 
 import numpy as np
 
@@ -284,7 +284,32 @@ __all__ = [
     "Totals",
     "interval",
     "no_totals",
+    "paired_difference",
+    "series_records",
 ]
+
+
+def series_records(report: EnsembleReport | SweepReport) -> list[dict[str, object]]:
+    """The series records (``sim.store.seriesio``) of an ensemble's or a sweep's report: one per run that did
+    not fail (a failed run is no result), with the sweep's combination's grid values as its keys.
+
+    An ensemble's runs keep their series in the report (a failed run's shows how far it got); a sweep's are
+    taken out of it, as ``agora sweep --series`` leaves it (its JSON holds no per-run series)."""
+    if "results" not in report:  # an ensemble
+        runs = report["runs"]
+        return [
+            {"keys": {}, "run": i, "series": r["series"], "columns": r.get("series_columns")}
+            for i, r in enumerate(runs)
+            if "series" in r and r.get("status") != "failed"
+        ]
+    records: list[dict[str, object]] = []
+    for c in cast(SweepReport, report)["results"]:
+        for r, run in enumerate(c["per_run"]):
+            series = run.pop("series", None)
+            columns = run.pop("series_columns", None)
+            if series is not None and run["status"] != "failed":
+                records.append({"keys": dict(c["grid"]), "run": r, "series": series, "columns": columns})
+    return records
 
 
 def paired_difference(base: list[RunEntry], arm: list[RunEntry], n: int) -> Paired:

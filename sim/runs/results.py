@@ -19,7 +19,7 @@ import numpy as np
 from sim.analysis.plot import check_figure_path, figure_format, plot_files, plot_tables
 from sim.errors import BadParameterError
 from sim.model.series import SeriesColumns
-from sim.runs.fit.design import DesignReport, Sensitivity, sensitivity_from_dict
+from sim.runs.design import DesignReport, Sensitivity, sensitivity_from_dict
 from sim.runs.reports import (
     ArmReport,
     EnsembleReport,
@@ -28,8 +28,8 @@ from sim.runs.reports import (
     RunEntry,
     SweepReport,
     paired_difference,
+    series_records,
 )
-from sim.runs.runner import series_records
 from sim.store.cascadeio import (
     CascadeTable,
     CcdfTable,
@@ -67,7 +67,12 @@ def _pyarrow() -> ModuleType:
     return pyarrow
 
 
-def _columns_frame(columns: Mapping[str, object]) -> pd.DataFrame:
+def columns_frame(columns: Mapping[str, object]) -> pd.DataFrame:
+    """Columns (name -> values) as a pandas DataFrame, pandas imported only now.
+
+    Raises:
+        BadParameterError: pandas is not installed.
+    """
     return _pandas().DataFrame(columns)
 
 
@@ -156,7 +161,7 @@ class _Table(Generic[R]):
 
     def to_pandas(self) -> pd.DataFrame:
         """A pandas DataFrame of :meth:`columns` (needs pandas)."""
-        return _columns_frame(self.columns())
+        return columns_frame(self.columns())
 
     def to_arrow(self) -> pa.Table:
         """A pyarrow Table of :meth:`columns` (needs pyarrow)."""
@@ -529,7 +534,7 @@ class EnsembleResult(_Files):
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per run: run, seed, status, reached, peak_tick, ticks, rounds, error (needs pandas)."""
-        return _columns_frame(_runs_columns(self.runs))
+        return columns_frame(_runs_columns(self.runs))
 
     def to_arrow(self) -> pa.Table:
         """:meth:`to_pandas`'s rows as a pyarrow Table (needs pyarrow)."""
@@ -610,8 +615,8 @@ class SweepResult(_Files):
 
     A design's sweep (``design="sobol:256"``) has one combination per drawn point (its ``grid``: the point's
     parameter values), :attr:`design` (what was drawn, the measure at each point) and :attr:`sensitivity` (the
-    indices by parameter: :class:`~sim.runs.fit.design.SobolIndex` for ``sobol``,
-    :class:`~sim.runs.fit.design.MorrisIndex` for ``morris``; None for ``lhs``).
+    indices by parameter: :class:`~sim.runs.design.SobolIndex` for ``sobol``,
+    :class:`~sim.runs.design.MorrisIndex` for ``morris``; None for ``lhs``).
     """
 
     arms: list[Arm]
@@ -635,15 +640,31 @@ class SweepResult(_Files):
     def from_dict(
         cls, data: SweepReport, records: list[dict[str, object]], source: str = "", kept_series: bool = True
     ) -> SweepResult:
-        """The result of a :func:`sim.runs.sweep.run_sweep` report; each run's ``tree`` (arrays, with
-        ``trees=True``) is taken out of it, so that :meth:`to_dict` stays JSON."""
-        taken = [_take_trees(c["per_run"]) for c in data["results"]]
-        trees = None if all(t is None for t in taken) else [t or [] for t in taken]
-        arms = [Arm.from_dict(i, c, data["session_seeds"]) for i, c in enumerate(data["results"])]
+        """The result of a :func:`sim.runs.sweep.run_sweep` report read back (a design's points and indices
+        parsed from their JSON); :func:`sim.runs.sweep.sweep_result` builds it from the sweep's own values."""
         extra: Mapping[str, object] = data  # a design's keys beside those every sweep has
         raw_design, raw_indices = extra.get("design"), extra.get("sensitivity")
         design = DesignReport.from_dict(raw_design) if isinstance(raw_design, Mapping) else None
         indices = raw_indices if isinstance(raw_indices, Mapping) else None
+        sensitivity = None if design is None else sensitivity_from_dict(design.kind, indices)
+        return cls.of_report(data, records, design, sensitivity, source=source, kept_series=kept_series)
+
+    @classmethod
+    def of_report(
+        cls,
+        data: SweepReport,
+        records: list[dict[str, object]],
+        design: DesignReport | None,
+        sensitivity: Sensitivity | None,
+        *,
+        source: str = "",
+        kept_series: bool = True,
+    ) -> SweepResult:
+        """The result of a sweep's report and a design's values as they are; each run's ``tree`` (arrays, with
+        ``trees=True``) is taken out of the report, so that :meth:`to_dict` stays JSON."""
+        taken = [_take_trees(c["per_run"]) for c in data["results"]]
+        trees = None if all(t is None for t in taken) else [t or [] for t in taken]
+        arms = [Arm.from_dict(i, c, data["session_seeds"]) for i, c in enumerate(data["results"])]
         return cls(
             arms=arms,
             grid=dict(data["grid"]),
@@ -660,7 +681,7 @@ class SweepResult(_Files):
             kept_series=kept_series,
             trees=trees,
             design=design,
-            sensitivity=None if design is None else sensitivity_from_dict(design.kind, indices),
+            sensitivity=sensitivity,
         )
 
     def __len__(self) -> int:
@@ -807,7 +828,7 @@ class SweepResult(_Files):
         """One row per combination: grid keys, model, completed, failed, mean_reached, ci95_low, ci95_high,
         mean_peak_tick (needs pandas); for a design, the varied parameters first and ``value``, the measure
         at the point, last."""
-        return _columns_frame(self._table())
+        return columns_frame(self._table())
 
     def to_arrow(self) -> pa.Table:
         """:meth:`to_pandas`'s rows as a pyarrow Table (needs pyarrow)."""
@@ -820,7 +841,7 @@ class SweepResult(_Files):
             part = _runs_columns(a.runs, a.grid)
             for k, v in part.items():
                 cols.setdefault(k, []).extend(v)
-        return _columns_frame(cols)
+        return columns_frame(cols)
 
 
 __all__ = [

@@ -34,7 +34,6 @@ from sim.model.seeds import SeedSpec
 from sim.model.series import SeriesColumns, series_dict
 from sim.model.session import PropagationSession
 from sim.runs import batched
-from sim.runs.forkpool import default_workers, fork_available, map_forked
 from sim.runs.reports import (
     TOTALS,
     EnsembleReport,
@@ -47,12 +46,24 @@ from sim.runs.reports import (
     interval,
     no_totals,
 )
+from sim.runs.reports import series_records as series_records  # where the ensemble's callers find it
+from sim.runs.transport import default_workers, fork_available, map_forked
 from sim.store.writer import WorldWriter
 
 Progress = Callable[[str, float], None] | None
 
 
-def _run_summary(
+def _status(failed: bool, stopped_by_limit: bool, goes_on: bool) -> str:
+    """A run's ``status``: ``failed``; ``max-ticks`` (the session still runs: the limit stopped it, not the
+    model); ``running`` (``--steps`` ran out first: the world file keeps the session running); ``completed``."""
+    if failed:
+        return "failed"
+    if stopped_by_limit:
+        return "max-ticks"
+    return "running" if goes_on else "completed"
+
+
+def run_entry(
     sim: Simulation,
     session_id: int | None,
     ticks: int,
@@ -64,7 +75,8 @@ def _run_summary(
     tree: bool = False,
     persisted: bool = False,
 ) -> RunEntry:
-    """One run as ``agora run --json`` reports it.
+    """One run as ``agora run --json`` reports it: every room that steps a world under a request (an ensemble's
+    runs, a forecast's branches) reports its run through this one door, so that the fields agree.
 
     ``cascade`` holds the measures of the run's adoption forest (``sim.core.cascade``; None for a failed
     run and for a model that names no sources); with ``tree``, ``tree`` holds the forest itself as arrays
@@ -96,18 +108,10 @@ def _run_summary(
         )
         tb = sim.social.tracebacks.get(key) or None
         failed = True
-    if failed:
-        status = "failed"
-    elif until_done and not sim.idle:
-        status = "max-ticks"  # the session still runs: the limit stopped it, not the model
-    elif persisted and not s.done:
-        status = "running"  # --steps ran out first: the world file keeps the session running
-    else:
-        status = "completed"
     out.update(
         {
             "session": s.id,
-            "status": status,
+            "status": _status(failed, until_done and not sim.idle, persisted and not s.done),
             "session_status": s.status,
             "ended": s.status == "completed",
             "reached": s.reached,
@@ -194,7 +198,13 @@ def tree_arrays(forest: Forest, started_tick: int, ids: np.ndarray) -> dict[str,
     }
 
 
-def _add_llm(totals: dict[str, Any], stats: dict[str, Any], times: int = 1) -> None:
+class LlmCounts(dict[str, Any]):
+    """LLM counters by name (``calls``, ``tokens_in``, ``errors``: a mapping by kind, ...): one run's
+    (:meth:`sim.llm.service.LLMService.stats`), or an ensemble's summed over its runs (text fields: the
+    latest run's)."""
+
+
+def _add_llm(totals: LlmCounts, stats: LlmCounts, times: int = 1) -> None:
     """Sum one run's LLM counters into ``totals`` (text fields: the latest run's), ``times`` over (runs that
     all counted the same: a batched ensemble's, which count its probe's)."""
     for k, v in stats.items():
@@ -272,7 +282,7 @@ async def run_cascades(
         raise TypeError(f"run_cascades() takes an Ensemble request or keywords, not both ({', '.join(fields)})")
     message, runs = request.message, request.runs
     config = LLMConfig.resolve(world.config.get("llm"), dict(request.llm) if request.llm is not None else None)
-    llm_totals: dict[str, Any] = {}
+    llm_totals = LlmCounts()
     # An ensemble's worlds are forks that nothing keeps: with the offline generator their post texts would
     # be written and thrown away (about 40 % of a run at 100,000 agents). Texts from a server are kept:
     # their calls, tokens and cost are what the report is for.
@@ -289,7 +299,7 @@ async def run_cascades(
 
     if runs is not None and monitor is None and not request.ticks_per_second and run_config.mode != "online":
         assert message is not None  # Ensemble.parse: runs repeat an injected message
-        ensemble = _Ensemble(world, registry, request, message, run_config)
+        ensemble = EnsembleRuns(world, registry, request, message, run_config)
         model_params = ensemble.check(request.kernel, request.auto_runs or runs)
         results, social_info = await ensemble.run(runs, request.workers, progress, llm_totals)
         out = report(results, social_info, model_params)
@@ -298,8 +308,9 @@ async def run_cascades(
         return out
     if request.kernel == "batched":
         raise BadParameterError(
-            "--kernel batched runs an ensemble that nobody watches: give --runs R, without --metrics, "
-            "--ticks-per-second or an LLM server"
+            "kernel batched runs an ensemble that nobody watches: give runs R, without metrics, "
+            "ticks_per_second or an LLM server",
+            fields=("kernel", "runs", "metrics", "ticks_per_second"),
         )
     watched = _Watched(world, registry, request, message, run_config, writer, monitor)
     results, sim, model_params = await watched.run(progress, llm_totals)
@@ -332,14 +343,17 @@ def _refuse_parallel(request: Ensemble, monitor: Monitor | None, config: LLMConf
         return
     if monitor is None and not request.ticks_per_second and config.mode != "online":
         return
-    why = (
-        "--metrics follows one run at a time"
+    why, field = (
+        ("metrics (a monitor) follows one run at a time", ("metrics",))
         if monitor is not None
-        else "--ticks-per-second paces one run at a time"
+        else ("ticks_per_second paces one run at a time", ("ticks_per_second",))
         if request.ticks_per_second
-        else "runs with an LLM server share its budget"
+        else ("runs with an LLM server share its budget", ())
     )
-    raise BadParameterError(f"--workers runs an ensemble in parallel, but {why}: drop --workers (or that option)")
+    raise BadParameterError(
+        f"workers runs an ensemble in parallel, but {why}: give one worker, or drop that option",
+        fields=("workers", *field),
+    )
 
 
 def _interventions(request: Ensemble) -> list[str]:
@@ -373,7 +387,7 @@ class _Watched:
             self.shared = not probe.social.living
 
     async def run(
-        self, progress: Progress, llm_totals: dict[str, Any]
+        self, progress: Progress, llm_totals: LlmCounts
     ) -> tuple[list[RunEntry], Simulation, dict[str, object]]:
         """Every run in turn: their summaries, the last run's simulation and the model's typed parameters."""
         results = []
@@ -425,7 +439,7 @@ class _Watched:
         return s
 
     async def run_one(
-        self, r: int, repeats: int, progress: Progress, llm_totals: dict[str, Any]
+        self, r: int, repeats: int, progress: Progress, llm_totals: LlmCounts
     ) -> tuple[Simulation, RunEntry, dict[str, object] | None]:
         """Run ``r``: its simulation, summary and the model's typed parameters (None without a message)."""
         request = self.request
@@ -447,7 +461,7 @@ class _Watched:
                 totals[k] += int(m.get(k, 0))
             done += 1
             if request.runs is not None and sim.social.errors:
-                break  # a recommender failed: this run is failed (see _run_summary), not run on without it
+                break  # a recommender failed: this run is failed (see run_entry), not run on without it
             if self.persisted and (
                 (request.checkpoint_every and done - last_checkpoint >= request.checkpoint_every)
                 or (
@@ -469,12 +483,12 @@ class _Watched:
         if self.monitor is not None:
             self.monitor.finish()
         await sim.aclose(request.llm_wait)
-        stats = sim.llm.stats()
+        stats = LlmCounts(sim.llm.stats())
         stats["posts"] = len(w.posts) - posts_before
         _add_llm(llm_totals, stats)
         if self.persisted:
             await sim.checkpoint()
-        summary = _run_summary(
+        summary = run_entry(
             sim,
             None if s is None else s.id,
             done,
@@ -503,7 +517,7 @@ def check_ensemble(world: World, registry: Registry, request: Ensemble) -> None:
     """
     assert request.message is not None and request.runs is not None
     config = LLMConfig.resolve(world.config.get("llm"), dict(request.llm) if request.llm is not None else None)
-    _Ensemble(world, registry, request, request.message, config).check(
+    EnsembleRuns(world, registry, request, request.message, config).check(
         request.kernel, request.auto_runs or request.runs
     )
 
@@ -515,25 +529,12 @@ def check_social_params(settings: Mapping[str, object], changes: Mapping[str, ob
     Raises:
         BadParameterError: naming the option and what to do.
     """
-    for key, flag, option in (
-        ("recommender_params", "--recommender-param", "recommender"),
-        ("friend_params", "--friend-param", "friend_recommender"),
-    ):
+    for key, option in (("recommender_params", "recommender"), ("friend_params", "friend_recommender")):
         if changes.get(key) and settings[option] == "none":
             raise BadParameterError(
-                f"{flag} sets a parameter of the {option.replace('_', ' ')}, and this world has "
-                f"none: add --{option.replace('_', '-')} NAME, or drop {flag}"
+                f"{key} needs {option} NAME, and this world has none: add one, or drop the parameters",
+                fields=(key, option),
             )
-
-
-def series_records(result: EnsembleReport) -> list[dict[str, object]]:
-    """The series records (``sim.store.seriesio``) of a :func:`run_cascades` report: one per run that did
-    not fail (a failed run is no result: its series stays in the report, to show how far it got)."""
-    return [
-        {"keys": {}, "run": i, "series": r["series"], "columns": r.get("series_columns")}
-        for i, r in enumerate(result["runs"])
-        if "series" in r and r.get("status") != "failed"
-    ]
 
 
 def _social_info(sim: Simulation) -> SocialInfo:
@@ -592,7 +593,7 @@ def _report(
     world: World,
     results: list[RunEntry],
     social_info: SocialInfo,
-    llm_totals: dict[str, Any],
+    llm_totals: LlmCounts,
     skip_texts: bool,
     model: str,
     model_params: dict[str, object],
@@ -630,8 +631,13 @@ def _report(
     }
 
 
-class _Ensemble:
-    """The runs of an ensemble that nobody watches, each a tight loop (see :func:`run_cascades`)."""
+class EnsembleRuns:
+    """The runs of an ensemble that nobody watches, each a tight loop (see :func:`run_cascades`): the one door
+    through which a fit's simulations and a sweep's arms run one world under a request in this process.
+
+    :meth:`check` validates the request once and chooses the kernel; then :meth:`run_one` runs one run on a
+    fork of the world (the engine), :meth:`run_part` a share of the runs in the batched kernel.
+    """
 
     def __init__(self, world: World, registry: Registry, request: Ensemble, message: Inject, config: LLMConfig) -> None:
         self.world, self.registry, self.request, self.message, self.config = world, registry, request, message, config
@@ -643,7 +649,7 @@ class _Ensemble:
         self.batched = False
         self.reason: str | None = None
         self.probe: PropagationSession | None = None
-        self.probe_stats: dict[str, Any] = {}
+        self.probe_stats = LlmCounts()
         self.probe_social: SocialInfo | None = None
 
     def _simulation(self, shared: bool) -> Simulation:
@@ -659,7 +665,7 @@ class _Ensemble:
             sim.social.configure(**self.social)
         return sim
 
-    def check(self, kernel: str = "auto", runs: int = 1) -> dict[str, Any]:
+    def check(self, kernel: str = "auto", runs: int = 1) -> dict[str, object]:
         """Validate the options once, before any run (in this process: a bad option is one sentence here,
         not one per worker), and choose the kernel (``batched`` where ``kernel`` allows and the ensemble
         of ``runs`` runs can: see :func:`sim.runs.batched.small`); returns the model's typed parameters.
@@ -672,13 +678,14 @@ class _Ensemble:
         self.shared = not sim.social.living
         for key, error in sim.social.errors.items():  # the world names a recommender that cannot be made here
             role, name = (
-                ("--friend-recommender", key.removeprefix("friend:"))
+                ("friend_recommender", key.removeprefix("friend:"))
                 if key.startswith("friend:")
-                else ("--recommender", key)
+                else ("recommender", key)
             )
-            raise BadParameterError(
-                f"the world's {role.removeprefix('--').replace('-', ' ')} {name!r} cannot be used "
-                f"({error}): load its folder with --plugins DIR, or choose another with {role}"
+            raise BadParameterError(  # the fields first: the front end spells their first mention as it names them
+                f"choose another {role} or load its folder with plugins DIR: the world's {name!r} cannot be used "
+                f"({error})",
+                fields=("plugins", role),
             )
         s = sim.inject(self.message)
         if s.status == "failed":
@@ -692,13 +699,15 @@ class _Ensemble:
                 sim.world, sim, s, self.registry.model(s.model_name), self.trees, _interventions(self.request)
             )
             if self.reason is not None and kernel == "batched":
-                raise BadParameterError(f"--kernel batched cannot run this ensemble: {self.reason}; use --kernel auto")
+                raise BadParameterError(
+                    f"kernel batched cannot run this ensemble: {self.reason}; use kernel auto", fields="kernel"
+                )
             if self.reason is None and kernel == "auto":
                 self.reason = batched.small(s.model_name, runs)
         self.batched = self.reason is None
         if self.batched:
             self.probe = s
-            self.probe_stats = sim.llm.stats()
+            self.probe_stats = LlmCounts(sim.llm.stats())
             self.probe_stats["posts"] = 0
             self.probe_social = _social_info(sim)
         return s.params
@@ -718,7 +727,7 @@ class _Ensemble:
         )
 
     async def run_batched(
-        self, repeats: int, workers: int | None, progress: Progress, llm_totals: dict[str, Any]
+        self, repeats: int, workers: int | None, progress: Progress, llm_totals: LlmCounts
     ) -> tuple[list[RunEntry], SocialInfo]:
         """Every run batched, in this process or over ``workers`` forked processes (each a contiguous share
         of the runs: a run's result does not depend on its batch); summaries in run order."""
@@ -746,9 +755,7 @@ class _Ensemble:
             progress(f"{repeats} runs batched", 1.0)
         return results, self.probe_social
 
-    def run_one(
-        self, r: int, report: Callable[[float], None] | None = None
-    ) -> tuple[RunEntry, dict[str, Any], SocialInfo]:
+    def run_one(self, r: int, report: Callable[[float], None] | None = None) -> tuple[RunEntry, LlmCounts, SocialInfo]:
         """Run ``r`` (session seed ``seed + r``): its summary, LLM counters and living-network report."""
         sim = self._simulation(self.shared)
         w = sim.world
@@ -768,14 +775,14 @@ class _Ensemble:
                     totals[k] += int(m.get(k, 0))
                 done += 1
                 if sim.social.errors:
-                    break  # a recommender failed: this run is failed (see _run_summary)
+                    break  # a recommender failed: this run is failed (see run_entry)
                 if report is not None:
                     report(done / limit if not until_done else (1.0 if sim.idle else min(0.95, done / 200)))
         finally:
             sim.plugins.close()
-        stats = sim.llm.stats()
+        stats = LlmCounts(sim.llm.stats())
         stats["posts"] = len(w.posts) - posts_before
-        summary = _run_summary(
+        summary = run_entry(
             sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True, tree=self.trees
         )
         summary["seed"] = self.seed + r
@@ -783,7 +790,7 @@ class _Ensemble:
             summary["stopped"] = f"max ticks ({self.max_ticks}) reached before every session finished"
         return summary, stats, _social_info(sim)
 
-    def stalled(self, r: int) -> tuple[RunEntry, dict[str, Any], SocialInfo]:
+    def stalled(self, r: int) -> tuple[RunEntry, LlmCounts, SocialInfo]:
         """The result of run ``r`` when its worker stopped answering (a plugin that could not be stopped)."""
         budget = plugin_budget_seconds(self.plugin_budget)
         summary: RunEntry = {
@@ -799,7 +806,7 @@ class _Ensemble:
         }
         return (
             summary,
-            {},
+            LlmCounts(),
             {
                 "living": not self.shared,
                 "recommender": None,
@@ -810,7 +817,7 @@ class _Ensemble:
         )
 
     async def run(
-        self, repeats: int, workers: int | None, progress: Progress, llm_totals: dict[str, Any]
+        self, repeats: int, workers: int | None, progress: Progress, llm_totals: LlmCounts
     ) -> tuple[list[RunEntry], SocialInfo]:
         """Every run, in this process or over ``workers`` forked processes; summaries in run order."""
         if self.batched:

@@ -9,21 +9,14 @@ on (world, model, parameters, seed selection, session seed) and never on which p
 which order. The world file is only read. Runs use the offline LLM generator (deterministic, free, no
 network).
 
-Backends:
-
-- in this process (``workers=1``);
-- forked worker processes (Linux): they share the world and the plugin registry this process opened (the
-  world is loaded once, here), and the compiled kernels loaded here before the fork;
-- elsewhere a local process pool (``spawn`` context): each worker process opens the world file once,
-  read-only, in its initializer, and builds the plugin registry once;
-- a Ray cluster (the optional extra ``agora-sim[ray]``; ``ray="auto"`` starts a local one): the world
-  goes into the object store once as a snapshot (``ray.put``), travels to each node once, and each
-  worker process loads it once and keeps it for every run it is given (cached by object id).
+The runs go in this process (``workers=1``), or through :mod:`sim.runs.transport`: forked workers that share
+the world this process opened (Linux), a spawned pool whose workers each open the world file once, or a Ray
+cluster (``ray="auto"`` starts a local one) that gets the world once as snapshot bytes.
 
 Results are reported in grid order whatever order the runs finished in. Every worker reports how many
 times its process loaded the world (``world_loads``).
 
-A design (``--design sobol:N|morris:N|lhs:N``, :mod:`sim.runs.fit.design`) replaces the grid's product by points
+A design (``--design sobol:N|morris:N|lhs:N``, :mod:`sim.runs.design`) replaces the grid's product by points
 SALib draws in the box of the ``--param NAME=LO..HI`` ranges: each point is one combination, run like any
 other (the same backends, kernels, seeds and common random numbers), and the measure's mean over a point's
 runs is what the sensitivity indices are computed from (the report's ``design`` and ``sensitivity``).
@@ -35,27 +28,16 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import linecache
-import logging
 import math
-import multiprocessing
 import os
-import shutil
-import signal
-import socket
-import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast, get_args
 
 import numpy as np
 
-from sim.core import sealed, worldkey
 from sim.core.cascade import cascade_stats
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
@@ -63,13 +45,12 @@ from sim.engine.intervene import check as check_intervention
 from sim.engine.requests import NOT_PARAMS, Design, Ensemble, Sweep
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
-from sim.errors import AgoraError, BadParameterError, ResourceError
-from sim.model.intervene import parse_all
-from sim.model.registry import Registry, TrustedFolder, plugin_registry
+from sim.errors import AgoraError, BadParameterError
+from sim.model.intervene import Intervention
+from sim.model.registry import Registry, plugin_registry
 from sim.model.seeds import SeedSpec
 from sim.runs import batched
-from sim.runs.fit import design as designs
-from sim.runs.forkpool import fork_available, map_forked
+from sim.runs import design as designs
 from sim.runs.reports import (
     ArmReport,
     InterventionStats,
@@ -78,15 +59,28 @@ from sim.runs.reports import (
     SweepReport,
     interval,
     paired_difference,
+    series_records,
 )
+from sim.runs.results import SweepResult
 from sim.runs.runner import check_ensemble, first_failure, run_cascades
+from sim.runs.transport import (
+    collect_futures,
+    fork_available,
+    import_ray,
+    map_forked,
+    map_spawned,
+    ray_cluster,
+    ray_failure,
+    ray_world,
+    share_world,
+    worker_id,
+    world_loads,
+)
 from sim.social.dynamics import Social
-from sim.store.snapshot import load_snapshot_bytes, snapshot_bytes
 from sim.store.worldfile import open_world
 
 Progress = Callable[[str, float], None] | None
 
-RAY_HINT = "--ray needs the optional extra: pip install 'agora-sim[ray]'"
 DEFAULT_TEXT = "sweep"
 #: LLM settings every sweep run uses: the offline generator (deterministic, no cost, no network).
 OFFLINE = {"offline": True}
@@ -163,19 +157,6 @@ class Arm(TypedDict):
 Job = tuple[int, int, Arm, int]
 
 
-def series_records(result: SweepReport) -> list[dict[str, object]]:
-    """A :func:`run_sweep` report's per-run series as series records (``sim.store.seriesio``), taken out of
-    the report (as ``agora sweep --series`` leaves it); a failed run's series is dropped (no result)."""
-    records: list[dict[str, object]] = []
-    for c in result["results"]:
-        for r, run in enumerate(c["per_run"]):
-            series = run.pop("series", None)
-            columns = run.pop("series_columns", None)
-            if series is not None and run["status"] != "failed":  # a failed run is no result
-                records.append({"keys": dict(c["grid"]), "run": r, "series": series, "columns": columns})
-    return records
-
-
 def expand_grid(grid: list[tuple[str, list[str]]]) -> list[dict[str, str]]:
     """The cartesian product of the grid, the first key varying slowest (one empty combination without a grid)."""
     keys = [k for k, _ in grid]
@@ -214,40 +195,44 @@ def plan_arms(
     social = dict(social or {})
     keys = dict(grid)
     if "model" in keys and model is not None:
-        raise BadParameterError("model is both swept (--grid model=...) and fixed (--model): give it once")
+        raise BadParameterError("the model is both swept (grid model=...) and fixed: give it once", fields="grid")
     models = list(dict.fromkeys(keys["model"])) if "model" in keys else [model or "ic"]
     classes = {m: registry.model(m) for m in models}
     swept_models = "model" in keys
 
-    def split(key: str, flag: str) -> tuple[str | None, str]:
+    def split(key: str, field: str) -> tuple[str | None, str]:
         owner, dot, name = key.rpartition(".")
         if not dot:
             return None, key
         if owner not in classes:
             runs = ", ".join(models)
             raise BadParameterError(
-                f"{flag} {key} names model {owner!r}, which the sweep does not run (it runs {runs})"
+                f"{field} {key} names model {owner!r}, which the sweep does not run (it runs {runs})", fields=field
             )
         return owner, name
 
     for key in ("recommender", "friend_recommender"):
         if key in keys and social.get(key) is not None:
-            flag = "--" + key.replace("_", "-")
-            raise BadParameterError(f"{key} is both swept (--grid {key}=...) and fixed ({flag}): give it once")
+            raise BadParameterError(
+                f"the {key.replace('_', ' ')} is both swept (grid {key}=...) and fixed: give it once", fields="grid"
+            )
     fixed_by = _fixed_by_model(fixed, models, classes, split)
     # Swept parameters.
     param_keys: dict[str, str] = {}  # grid key -> parameter name
     for key, listed in grid:
         if key in NOT_PARAMS:
             continue
-        owner, name = split(key, "--grid")
+        owner, name = split(key, "grid")
         if owner is not None and swept_models:
             raise BadParameterError(
-                f"--grid {key} sweeps a parameter of one model while model is swept too: "
-                f"fix it with --param {key}=V, or sweep {name} of every model unqualified"
+                f"grid {key} sweeps a parameter of one model while model is swept too: "
+                f"fix it with params {key}=V, or sweep {name} of every model unqualified",
+                fields=("grid", "params"),
             )
         if any(name in fixed_by[m] for m in ([owner] if owner else models)):
-            raise BadParameterError(f"{name} is both swept (--grid) and fixed (--param): give it once")
+            raise BadParameterError(
+                f"{name} is both swept (grid) and fixed (params): give it once", fields=("grid", "params")
+            )
         for m in [owner] if owner else models:
             cls = classes[m]
             if name not in cls.params:
@@ -295,16 +280,19 @@ def _fixed_by_model(
     """
     fixed_by: dict[str, dict[str, str]] = {m: {} for m in models}
     for key, value in fixed.items():
-        owner, name = split(key, "--param")
+        owner, name = split(key, "params")
         for m in [owner] if owner else models:
             cls = classes[m]
             if name not in cls.params:
                 hint = (
-                    f": qualify a parameter of one model, as --param {models[0]}.NAME=V"
+                    f": qualify a parameter of one model, as params {models[0]}.NAME=V"
                     if len(models) > 1 and owner is None
                     else ""
                 )
-                raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
+                raise BadParameterError(
+                    f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}",
+                    fields="params" if hint else (),
+                )
             fixed_by[m][name] = value
     return fixed_by
 
@@ -349,7 +337,8 @@ def plan_design(
         if param.type not in (int, float) or param.choices:
             raise BadParameterError(
                 f"{m}'s parameter {name} is {param.describe_range()}: a design draws only numbers, so fix it "
-                f"with --param {name}=VALUE"
+                f"with params {name}=VALUE",
+                fields="params",
             )
         if (param.min is not None and r.lo < param.min) or (param.max is not None and r.hi > param.max):
             raise BadParameterError(
@@ -503,84 +492,17 @@ async def _run_jobs(
     return out
 
 
-# -- worker processes ------------------------------------------------------------------------------------
-#: Worlds this process has loaded (reported with every chunk: a worker loads its world once).
-_LOADS = 0
-_POOL_STATE: tuple[World, Registry] | None = None
-_RAY_CACHE: dict[str, tuple[World, Registry, dict[str, str]]] = {}
-
-
-def _worker_id() -> str:
-    """This process, unique across a cluster's nodes."""
-
-    return f"{socket.gethostname()}/{os.getpid()}"
-
-
-def _pool_init(world_path: str, plugin_dirs: list[str], key: bytes | None = None, keep_running: bool = False) -> None:
-    """Process-pool initializer: open the world once (read-only, with the parent's world key, which came
-    through the pool's pipe, not a file), leave out its running sessions unless ``keep_running``
-    (:func:`leave_out_running`) and build the registry once."""
-    global _POOL_STATE, _LOADS
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
-    if key is not None:
-        worldkey.use_key(key)
-
-    world = asyncio.run(open_world(world_path))
-    if not keep_running:
-        leave_out_running(world)
-    _POOL_STATE = (world, Registry(plugin_dirs, env=False))
-    _LOADS += 1
-
-
-def _pool_chunk(spec: RunSpec, jobs: list[Job]) -> tuple[str, int, list[tuple[int, int, RunEntry]]]:
-    assert _POOL_STATE is not None, "the pool initializer did not run"
-    world, registry = _POOL_STATE
-    return _worker_id(), _LOADS, asyncio.run(_run_jobs(world, registry, spec, jobs))
-
-
-def _ray_world(ref: Any, data_key: bytes | None = None) -> tuple[World, Registry, dict[str, str]]:
-    """The world, registry and plugin folder names (this node's copy -> the user's folder) of a Ray
-    payload, loaded once per worker process (cached by object id). The world is read from the payload's
-    snapshot bytes in memory (sealed with ``data_key`` when one is given: see :func:`_ray_payload`); only
-    the plugins' files are written to a temporary folder, to be imported."""
-    global _LOADS
-    key = ref.hex()
-    hit = _RAY_CACHE.get(key)
-    if hit is None:
-        ray = import_ray()
-        payload = ray.get(ref)
-        world = load_snapshot_bytes(payload["snapshot"], source="the sweep's world (Ray payload)", data_key=data_key)
-        folder = tempfile.mkdtemp(prefix="agora-sweep-")
-        try:
-            dirs, renames = [], {}
-            originals = payload.get("plugin_dirs") or []
-            for i, files in enumerate(payload["plugins"]):
-                d = os.path.join(folder, f"plugins{i}")
-                os.makedirs(d)
-                for name, data in files:
-                    path = os.path.join(d, name)
-                    with open(path, "wb") as fh:
-                        fh.write(data)
-                    # A plugin's traceback shows its source lines after the file is gone (no mtime: never re-read).
-                    text = data.decode("utf-8", errors="replace")
-                    linecache.cache[path] = (len(data), None, text.splitlines(keepends=True), path)
-                dirs.append(d)
-                if i < len(originals):
-                    renames[d] = originals[i]
-            registry = Registry(dirs, env=False)  # imports the plugin files now, so they need not stay
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        _RAY_CACHE.clear()  # one sweep's world at a time
-        hit = _RAY_CACHE[key] = (world, registry, renames)
-        _LOADS += 1
-    return hit
+# -- worker processes (sim.runs.transport carries the jobs) ---------------------------------------------------
+def _run_chunk(world: World, registry: Registry, spec: RunSpec, jobs: list[Job]) -> list[tuple[int, int, RunEntry]]:
+    """A spawned worker's task: the runs of ``jobs`` on the world its process opened."""
+    return asyncio.run(_run_jobs(world, registry, spec, jobs))
 
 
 def _ray_chunk(
     box: list[Any], spec: RunSpec, jobs: list[Job], data_key: bytes | None = None
 ) -> tuple[str, int, list[tuple[int, int, RunEntry]]]:
     """A Ray task. The object ref comes in a list so Ray does not fetch the world for every task."""
-    world, registry, renames = _ray_world(box[0], data_key)
+    world, registry, renames = ray_world(box[0], data_key)
     out = asyncio.run(_run_jobs(world, registry, spec, jobs))
     for _, _, run in out:  # where a plugin failed, named by the folder the user gave, not this node's copy
         for key in _PLACES:
@@ -589,7 +511,7 @@ def _ray_chunk(
                 for copy, original in renames.items():
                     text = text.replace(copy + os.sep, original + os.sep)
                 run[key] = text
-    return _worker_id(), _LOADS, out
+    return worker_id(), world_loads(), out
 
 
 #: The fields of a failed run that name a plugin's file.
@@ -619,21 +541,6 @@ class _Tally:
             self.progress(f"runs {self.done}/{self.total}", self.done / self.total)
 
 
-async def _collect(futures: list[Any], tally: _Tally) -> None:
-    """Wait for chunk futures (``concurrent.futures``) without blocking the event loop, so that Ctrl-C
-    (which cancels the main task under ``asyncio.run``) stops the sweep at once."""
-    waiting = {asyncio.wrap_future(f) for f in futures}
-    try:
-        while waiting:
-            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            for fut in done:
-                tally.add(*fut.result())
-    except BaseException:
-        for fut in waiting:
-            fut.cancel()  # and so the chunks not started; nothing is left to report a lost result
-        raise
-
-
 async def _run_forked(
     world: World, registry: Registry, workers: int, plan: _Plan, jobs: list[Job], tally: _Tally
 ) -> None:
@@ -647,7 +554,7 @@ async def _run_forked(
     chunks = chunk_jobs(jobs, workers)
 
     def chunk(i: int, _report: Callable[[float], None]) -> tuple[str, int, list[tuple[int, int, RunEntry]]]:
-        return _worker_id(), 0, asyncio.run(_run_jobs(world, registry, spec, chunks[i]))
+        return worker_id(), 0, asyncio.run(_run_jobs(world, registry, spec, chunks[i]))
 
     def relay(_finished: int, fraction: float) -> None:
         if tally.progress:
@@ -658,153 +565,6 @@ async def _run_forked(
     tally.done = tally.total
 
 
-async def _run_pool(
-    world_path: str,
-    plugin_dirs: list[str],
-    workers: int,
-    spec: RunSpec,
-    jobs: list[Job],
-    tally: _Tally,
-    keep_running: bool = False,
-) -> None:
-
-    # spawn, not fork: the parent runs an event loop and threads that a forked child must not inherit.
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_pool_init,
-        initargs=(
-            world_path,
-            plugin_dirs,
-            worldkey.key() if worldkey.is_encrypted(world_path) else None,
-            keep_running,
-        ),
-    )
-    try:
-        await _collect([pool.submit(_pool_chunk, spec, chunk) for chunk in chunk_jobs(jobs, workers)], tally)
-    except BrokenProcessPool:
-        _end_pool(pool)
-        raise ResourceError("a sweep worker process ended abruptly (out of memory?): try fewer --workers") from None
-    except BaseException:
-        _end_pool(pool)  # Ctrl-C or an error: no orphan processes
-        raise
-    pool.shutdown(wait=True)
-
-
-def _end_pool(pool: Any) -> None:
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    # The call queue's feeder thread may be in the middle of writing a chunk of jobs (tens of kB, more than
-    # a pipe holds) to a worker that is about to be terminated: nobody would ever read it, and the exit
-    # would wait for that thread for ever. Do not wait for it.
-    call_queue = getattr(pool, "_call_queue", None)
-    if call_queue is not None:
-        call_queue.cancel_join_thread()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        if p.is_alive():
-            p.terminate()
-    for p in processes:
-        p.join(timeout=5)
-
-
-def _ray_payload(world: Any, plugin_dirs: list[str], data_key: bytes | None = None) -> dict[str, Any]:
-    """The world as snapshot bytes (compressed, checksummed, no pickle), made in memory (never a temporary
-    file), and the plugin folders' files.
-
-    With ``data_key`` (:func:`sim.core.sealed.new_data_key`) the snapshot is sealed with it, for an
-    encrypted world: the key must then reach the workers apart from the payload (a small task argument,
-    inlined in the task, never in the object store), or sealing would protect nothing. Without, the bytes
-    are clear: an encrypted world's clear copy then lives in Ray's object store, in shared memory, which
-    Ray may spill to its own temporary folder when the store is full."""
-    # Workers run forks: the world's past events are not read. encrypt=False: the workers hold no world key.
-    data = snapshot_bytes(world, events=False, encrypt=False, data_key=data_key)
-    snapshot = np.frombuffer(data, dtype=np.uint8)  # read zero-copy from the object store by a node's workers
-    plugins = []
-    for d in plugin_dirs:
-        files = []
-        if isinstance(d, TrustedFolder):  # the bytes that were hashed when its trust was checked, never re-read
-            files = sorted(d.sources.items())
-        elif os.path.isdir(d):
-            for name in sorted(os.listdir(d)):
-                p = os.path.join(d, name)
-                if name.endswith(".py") and os.path.isfile(p):
-                    with open(p, "rb") as fh:
-                        files.append((name, fh.read()))
-        plugins.append(files)
-    return {"snapshot": snapshot, "plugins": plugins, "plugin_dirs": [os.path.abspath(d) for d in plugin_dirs]}
-
-
-def import_ray() -> ModuleType:
-    """The ``ray`` module.
-
-    Raises:
-        BadParameterError: Ray is not installed.
-    """
-    try:
-        import ray  # noqa: PLC0415 - heavy optional dependency (the ray extra), only for --ray
-    except ImportError:
-        raise BadParameterError(RAY_HINT) from None
-    return ray
-
-
-def _check_reachable(address: str) -> None:
-    """Fail fast on a cluster address nothing answers at (Ray itself retries for minutes).
-
-    Raises:
-        BadParameterError: HOST:PORT (or ray://HOST:PORT) refuses or does not answer within 5 seconds.
-    """
-
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not port.isdigit():
-        return  # not HOST:PORT: Ray reads it (and reports what it cannot)
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
-    except OSError as exc:
-        raise BadParameterError(
-            f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
-            "'ray start --head' or use --ray auto"
-        ) from None
-
-
-@contextlib.contextmanager
-def ray_cluster(address: str, workers: int, progress: Progress) -> Iterator[tuple[ModuleType, int]]:
-    """Ray, started (``auto``/``local``: a fresh local cluster of ``workers`` CPUs) or reached at ``address``
-    for the block, and shut down after it if it was started here; yields the module and the cluster's CPUs.
-
-    Raises:
-        BadParameterError: Ray is not installed, or no cluster can be started or reached.
-    """
-    ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        if progress:
-            progress("starting Ray", 0.0)
-        quiet = {"log_to_driver": False, "logging_level": logging.ERROR, "include_dashboard": False}
-        try:
-            if address in ("auto", "local"):
-                # A fresh local cluster of `workers` CPUs ("local": never attach to a running one by accident).
-                ray.init(address="local", num_cpus=workers, **quiet)
-            else:
-                _check_reachable(address)
-                ray.init(address=address, **quiet)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise BadParameterError(f"--ray {address}: cannot start or reach a Ray cluster ({exc})") from None
-        started = True
-    try:
-        yield ray, max(1, int(ray.cluster_resources().get("CPU", workers)))
-    finally:
-        if started:
-            ray.shutdown()
-
-
-def ray_failure(ray: ModuleType, exc: BaseException) -> AgoraError:
-    """A Ray task's failure as one sentence (runs catch their own errors: this is a worker that could not
-    start, load or import)."""
-    cause = getattr(exc, "cause", None) or exc
-    why = (f"{type(cause).__name__}: {cause}".splitlines() or ["?"])[0]
-    return AgoraError(f"a Ray worker failed ({why}): every node needs the same agora-sim installed")
-
-
 async def _run_ray(
     address: str, workers: int, world: Any, plugin_dirs: list[str], spec: RunSpec, jobs: list[Job], tally: _Tally
 ) -> int:
@@ -812,14 +572,11 @@ async def _run_ray(
     with ray_cluster(address, workers, tally.progress) as (ray, cpus):
         pending: list[Any] = []
         try:
-            # An encrypted world travels sealed with a one-time key; the key goes with each task (a small
-            # argument Ray sends inline, never into its object store, which may spill to disk).
-            data_key = sealed.new_data_key() if world.path and worldkey.is_encrypted(world.path) else None
-            ref = ray.put(_ray_payload(world, plugin_dirs, data_key))  # the world, once
+            ref, data_key = share_world(ray, world, plugin_dirs)  # the world, once (sealed if encrypted)
             task = ray.remote(num_cpus=1, max_retries=0)(_ray_chunk)
             pending = [task.remote([ref], spec, chunk, data_key) for chunk in chunk_jobs(jobs, cpus)]
             try:
-                await _collect([p.future() for p in pending], tally)
+                await collect_futures([p.future() for p in pending], lambda part: tally.add(*part))
             except ray.exceptions.RayError as exc:
                 raise ray_failure(ray, exc) from None
             pending = []
@@ -915,13 +672,19 @@ async def _dispatch(
         return "ray", await _run_ray(request.ray, workers, world, user_dirs, plan.spec, jobs, tally), loaded_here
     if workers == 1:
         # In this process, on the world opened above (loaded once, like a pool worker's).
-        tally.add(_worker_id(), 1, await _run_jobs(world, registry, plan.spec, jobs, done=tally.tick), count=False)
+        tally.add(worker_id(), 1, await _run_jobs(world, registry, plan.spec, jobs, done=tally.tick), count=False)
     elif fork_available():
         await _run_forked(world, registry, workers, plan, jobs, tally)
         loaded_here = 1  # the forked workers share the world loaded above
     else:
-        await _run_pool(
-            os.path.abspath(world_path), user_dirs, workers, plan.spec, jobs, tally, keep_running=request.keep_running
+        await map_spawned(
+            _run_chunk,
+            [(plan.spec, chunk) for chunk in chunk_jobs(jobs, workers)],
+            workers,
+            lambda part: tally.add(*part),
+            world_path=os.path.abspath(world_path),
+            plugin_dirs=user_dirs,
+            prepare=None if request.keep_running else leave_out_running,
         )
     return "process", workers, loaded_here
 
@@ -953,11 +716,35 @@ async def run_sweep(
         BadFileError: the world file or a plugin folder is missing or not readable.
         PluginError: the model cannot be loaded.
     """
-    t0 = time.perf_counter()
     if request is None:
         request = Sweep.parse(fields)
     elif fields:
         raise TypeError(f"run_sweep() takes a Sweep request or keywords, not both ({', '.join(fields)})")
+    report, _, _ = await _sweep(world_path, request, plugin_dirs, progress)
+    return report
+
+
+async def sweep_result(
+    world_path: str, request: Sweep, /, *, plugin_dirs: Iterable[str] = (), progress: Progress = None
+) -> SweepResult:
+    """:func:`run_sweep` as the typed :class:`~sim.runs.results.SweepResult` (``world.sweep``, ``agora sweep``):
+    built from the sweep's own values (a design's drawn points and indices as objects, never read back from
+    their JSON); its ``to_dict()`` is :func:`run_sweep`'s report, with the per-run series taken out of it into
+    the result's series records.
+
+    Raises:
+        As :func:`run_sweep`.
+    """
+    report, design, sensitivity = await _sweep(world_path, request, plugin_dirs, progress)
+    records = series_records(report)  # out of the report, as agora sweep --series leaves it
+    return SweepResult.of_report(report, records, design, sensitivity, source=world_path, kept_series=request.series)
+
+
+async def _sweep(
+    world_path: str, request: Sweep, plugin_dirs: Iterable[str], progress: Progress
+) -> tuple[SweepReport, designs.DesignReport | None, designs.Sensitivity | None]:
+    """The sweep's report, and a design's drawn points and sensitivity indices as the values they are."""
+    t0 = time.perf_counter()
     if request.ray is not None:
         import_ray()  # the one-sentence hint before any work
     if request.design is not None:
@@ -1011,10 +798,12 @@ async def run_sweep(
         "running_sessions": running,
         "kept_running": request.keep_running,
     }
+    drawn: designs.DesignReport | None = None
+    sensitivity: designs.Sensitivity | None = None
     if request.design is not None and plan.sample is not None:
-        _add_design(report, request.design, plan, request.seed)
+        drawn, sensitivity = _add_design(report, request.design, plan, request.seed)
         report["seconds"] = round(time.perf_counter() - t0, 3)
-    return report
+    return report, drawn, sensitivity
 
 
 def running_sessions(world: World) -> list[int]:
@@ -1033,7 +822,9 @@ def leave_out_running(world: World) -> None:
             s.cancel(world.tick)
 
 
-def _add_design(report: SweepReport, design: Design, plan: _Plan, seed: int) -> None:
+def _add_design(
+    report: SweepReport, design: Design, plan: _Plan, seed: int
+) -> tuple[designs.DesignReport, designs.Sensitivity | None]:
     """The report's ``design`` (what was drawn and each point's value) and ``sensitivity`` (the indices by
     parameter, None for a Latin hypercube or when a point has no value or the measure never varied)."""
     assert plan.sample is not None
@@ -1057,6 +848,7 @@ def _add_design(report: SweepReport, design: Design, plan: _Plan, seed: int) -> 
     extra = cast(dict[str, object], report)  # SweepReport names the keys every sweep has
     extra["design"] = drawn.to_dict()
     extra["sensitivity"] = None if sensitivity is None else {k: v.to_dict() for k, v in sensitivity.items()}
+    return drawn, sensitivity
 
 
 @dataclass
@@ -1115,7 +907,9 @@ def _plan(request: Sweep, world: World, registry: Registry) -> _Plan:
                 check_ensemble(world, registry, arm_request(spec, arm, request.seed, request.runs, registry))
             except BadParameterError as exc:
                 where = " ".join(f"{k}={v}" for k, v in values.items())
-                raise BadParameterError(f"{str(exc).rstrip('.')} (the combination {where or 'of the sweep'})") from None
+                raise BadParameterError(
+                    f"{str(exc).rstrip('.')} (the combination {where or 'of the sweep'})", fields=exc.fields
+                ) from None
             if request.design is not None:
                 break  # a design's points differ only in the drawn values: the first speaks for all
     return _Plan(arms, typed, grid_values, spec, sample)
@@ -1124,12 +918,10 @@ def _plan(request: Sweep, world: World, registry: Registry) -> _Plan:
 def _arm_seeds(world: Any, registry: Registry, request: Sweep, arms: list[Arm]) -> str:
     """The seeds every run gets (a file's or a method's as ``ids:...``), and each arm's own (``arm["seeds"]``)
     where seeds are swept or a method chooses them per model and parameters (once, not once per run)."""
-    spec = SeedSpec.parse(request.seeds)
-    swept = dict(request.grid).get("seeds")
-    if swept is not None:
-        specs = {text: SeedSpec.parse(text) for text in swept}
+    spec = request.seeds
+    if request.swept_seeds:
         for arm in arms:
-            arm["seeds"] = _ship_seeds(world, specs[arm["seeds"]], registry, arm)
+            arm["seeds"] = _ship_seeds(world, request.swept_seeds[arm["seeds"]], registry, arm)
         return str(spec)
     if spec.kind != "method":
         return _ship_seeds(world, spec)
@@ -1142,11 +934,11 @@ def _arm_seeds(world: Any, registry: Registry, request: Sweep, arms: list[Arm]) 
     return str(spec)
 
 
-def _arm_interventions(world: Any, registry: Registry, request: Sweep, arms: list[Arm]) -> list[Any]:
+def _arm_interventions(world: Any, registry: Registry, request: Sweep, arms: list[Arm]) -> tuple[Intervention, ...]:
     """Every run's interventions, checked for every model the sweep runs; a swept one becomes its arm's
     (``arm["intervene"]``, "" for none)."""
-    fixed_iv = parse_all(list(request.interventions))
-    swept_iv = {t: parse_all([t]) for t in dict(request.grid).get("intervene", ())}
+    fixed_iv = request.interventions
+    swept_iv = request.swept_interventions
     for iv in [*fixed_iv, *(x for listed in swept_iv.values() for x in listed)]:
         for m in dict.fromkeys(a["model"] for a in arms):
             check_intervention(world, registry, iv, m)

@@ -57,7 +57,6 @@ from sim.store.seriesio import (
     KeyedRows,
     _check_key_names,
     _check_readable,
-    _container,
     _csv_cells,
     _csv_rows,
     _distinct,
@@ -74,6 +73,7 @@ from sim.store.seriesio import (
     _unreadable,
     _value_texts,
     _write_csv,
+    file_container,
 )
 from sim.store.worldfile import read_meta
 
@@ -96,17 +96,12 @@ class _Kind:
     writer: str
 
 
-CASCADES = _Kind("cascades file", CASCADE_COLUMNS, "agora run --cascades")
-CCDF = _Kind("ccdf file", CCDF_COLUMNS, "agora run --ccdf")
+CASCADES = _Kind("cascades file", CASCADE_COLUMNS, "agora run (its cascades)")
+CCDF = _Kind("ccdf file", CCDF_COLUMNS, "agora run (its size distribution)")
 
 
 def _container_of(path: str, kind: _Kind) -> str:
-    try:
-        return _container(path)
-    except BadParameterError:
-        raise BadParameterError(
-            f"{kind.what} {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet"
-        ) from None
+    return file_container(path, kind.what)
 
 
 def _check_path(path: str, kind: _Kind) -> str:
@@ -679,17 +674,7 @@ def read_cascades(path: str) -> CascadeTable:
         BadFileError: a missing, empty or malformed file (the message names the line and what to do).
     """
     key_names, keys, cols = _read(path, CASCADES)
-    return CascadeTable(
-        key_names=key_names,
-        keys=keys,
-        run=cols["run"],
-        agent=cols["agent"],
-        source=cols["source"],
-        root=cols["root"],
-        tick=cols["tick"],
-        generation=cols["generation"],
-        path=path,
-    )
+    return CascadeTable(key_names, keys, path=path, **cols)  # cols: run, agent, source, root, tick, generation
 
 
 def read_ccdf(path: str) -> CcdfTable:
@@ -817,7 +802,7 @@ def session_forest(path: str, session: int | None = None) -> SessionForest:
     ids = _session_ids(records)
     if not ids:
         raise BadParameterError(
-            f"world {path!r} has no propagation session: run one with 'agora run {path} --inject TEXT --until-done'"
+            f"world {path!r} has no propagation session: inject a message and run it to its end first"
         )
     wanted = ids[-1] if session is None else int(session)
     if wanted not in ids:

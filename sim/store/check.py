@@ -46,7 +46,8 @@ from sim.errors import BadFileError
 from sim.store.schema import foreign_schema
 from sim.store.sessioncheck import MOD, session_history_problems
 from sim.store.snapshot import MAGIC, SnapshotReader, read_manifest
-from sim.store.worldfile import _read_arrays, load_warnings, read_meta, stale_temps, world_from_parts
+from sim.store.worldfile import stale_temps
+from sim.store.worldread import _read_arrays, load_warnings, read_meta, world_from_parts
 
 
 def _hash_edge(src: np.ndarray, dst: np.ndarray) -> int:

@@ -60,11 +60,13 @@ def synthetic_world(
     if graph not in GRAPH_KINDS:
         raise BadParameterError(f"unknown graph kind {graph!r}: use one of {', '.join(GRAPH_KINDS)}")
     if agents < 1:
-        raise BadParameterError(f"--agents must be at least 1, got {agents}")
+        raise BadParameterError(f"agents must be at least 1, got {agents}", fields="agents")
     if not (math.isfinite(avg_degree) and avg_degree >= 0):
-        raise BadParameterError(f"--avg-degree must be a finite number of zero or more, got {avg_degree}")
+        raise BadParameterError(
+            f"avg_degree must be a finite number of zero or more, got {avg_degree}", fields="avg_degree"
+        )
     if not (math.isfinite(mixing) and 0 <= mixing <= 1):
-        raise BadParameterError(f"--mixing must be between 0 and 1, got {mixing}")
+        raise BadParameterError(f"mixing must be between 0 and 1, got {mixing}", fields="mixing")
     ensure_fits(agents, int(agents * avg_degree), what="a world")
     rng = world_rng(seed, STREAM_GRAPH)
     gen = generate(graph, agents, avg_degree, rng, communities=communities, mixing=mixing, progress=progress)

@@ -183,7 +183,7 @@ def read_history(path: str, *, n: int, tick: int, sessions: list[int]) -> Histor
     if problem is not None:
         raise BadFileError(
             f"world {path!r} cannot be saved with its events ({problem}): check it with 'agora check', "
-            "or save with --slim to leave the events out"
+            "or save the snapshot without its events"
         )
     return history
 
@@ -217,7 +217,7 @@ def _read(con: sqlite3.Connection, path: str, *, n: int, tick: int, sessions: li
         sum(counts.values()) * 70 + _BATCH * 300,
         f"reading the {counts['events']:,} adoption events and {counts['exposures']:,} feed exposures of "
         f"world {path!r}",
-        "save it with --slim to leave them out",
+        "save the snapshot without its events",
     )
     names: list[str] = []
     if counts["exposures"]:
@@ -252,7 +252,7 @@ def _columns(
         except (TypeError, ValueError, OverflowError):  # a text or a NULL where a number belongs
             raise BadFileError(
                 f"world {path!r} holds {table} rows that are not numbers: check it with 'agora check', "
-                "or save with --slim to leave the events out"
+                "or save the snapshot without its events"
             ) from None
         take = min(len(part), count - at)
         whole[at : at + take] = part[:take]
@@ -265,7 +265,7 @@ def _columns(
         if col.size and (int(col.min()) < info.min or int(col.max()) > info.max):
             raise BadFileError(
                 f"world {path!r} holds {table} rows whose {name} is out of range: check it with 'agora check', "
-                "or save with --slim to leave the events out"
+                "or save the snapshot without its events"
             )
         columns[name] = np.ascontiguousarray(col.astype(dtype))
     return columns

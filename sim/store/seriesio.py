@@ -49,7 +49,7 @@ COLUMNS = ("run", "tick", "measure", "value")
 #: The file names understood, by how they end.
 EXTENSIONS = (".csv", ".csv.gz", ".parquet")
 #: What a malformed file's message tells the user to do.
-_EXPECTED = "expected the columns run,tick,measure,value as written by agora run --series"
+_EXPECTED = "expected the columns run,tick,measure,value as written by agora run (its series)"
 #: The longest text cell a table file may hold (a measure name, a sweep key's value): such cells are names of a
 #: few characters, and a column of text costs its longest cell times its rows in memory.
 MAX_NAME = 200
@@ -61,13 +61,17 @@ _INT_TEXT = re.compile(r"[+-]?\d+\Z")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 
 
-def _container(path: str) -> str:
-    """``csv``, ``csv.gz`` or ``parquet`` from the file name (case-insensitive)."""
+def file_container(path: str, what: str = "series file") -> str:
+    """``csv``, ``csv.gz`` or ``parquet`` from the name of the ``what`` at ``path`` (case-insensitive).
+
+    Raises:
+        BadParameterError: another extension.
+    """
     lower = path.lower()
     for ext in (".csv.gz", ".csv", ".parquet"):
         if lower.endswith(ext):
             return ext[1:]
-    raise BadParameterError(f"series file {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet")
+    raise BadParameterError(f"{what} {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet")
 
 
 def _pyarrow(doing: str) -> Any:
@@ -86,7 +90,7 @@ def check_series_path(path: str) -> str:
     Raises:
         BadParameterError: an unknown extension, or Parquet without the optional extra.
     """
-    kind = _container(path)
+    kind = file_container(path)
     if kind == "parquet":
         _pyarrow("writing")
     return kind
@@ -410,7 +414,7 @@ def write_series(path: str, records: Iterable[dict[str, Any]], key_names: Sequen
         BadParameterError: an unknown extension, Parquet without pyarrow, a malformed record.
         BadFileError: the target cannot be written.
     """
-    kind = _container(path)
+    kind = file_container(path)
     if kind == "parquet":
         _pyarrow("writing")  # before any work
     key_names = _check_key_names(key_names)
@@ -473,7 +477,7 @@ def _check_header(path: str, header: list[str]) -> list[str]:
 
 
 def _open_text(
-    path: str, kind: str, what: str = "series file", writer: str = "agora run --series", *, rows: int = MAX_ROWS
+    path: str, kind: str, what: str = "series file", writer: str = "agora run (its series)", *, rows: int = MAX_ROWS
 ) -> Any:
     """The text of the table file at ``path`` (``kind``: its container) for the ``csv`` module, read within
     bounds (:mod:`sim.core.boundedio`: a regular file, its bytes, lines and gzip expansion; at most ``rows``
@@ -519,8 +523,8 @@ def read_series(path: str) -> SeriesTable:
         BadParameterError: an unknown extension, or Parquet without pyarrow.
         BadFileError: a missing, empty or malformed file (the message names the line and what to do).
     """
-    kind = _container(path)
-    _check_readable(path, kind, "series file", "agora run --series")
+    kind = file_container(path)
+    _check_readable(path, kind, "series file", "agora run (its series)")
     try:
         if kind == "parquet":
             return _read_parquet(path)
@@ -529,9 +533,7 @@ def read_series(path: str) -> SeriesTable:
         except _SlowPath:
             return _read_csv_checked(path, kind)
     except READ_ERRORS as exc:
-        raise BadFileError(
-            f"series file {path} {_unreadable(exc)}: give a file written by agora run --series"
-        ) from None
+        raise BadFileError(f"series file {path} {_unreadable(exc)}: give a series file that Agora wrote") from None
 
 
 class _SlowPath(Exception):
@@ -611,7 +613,7 @@ def _read_csv_fast(path: str, kind: str) -> SeriesTable:
     break), no blank line, every line with as many fields as the header. Anything else (and every error,
     to name its line) goes to the row-by-row reader."""
     key_names, cells, rows = _csv_cells(
-        path, kind, "series file", "agora run --series", lambda head: _check_header(path, head), len(COLUMNS)
+        path, kind, "series file", "agora run (its series)", lambda head: _check_header(path, head), len(COLUMNS)
     )
     width = len(key_names) + 4
     if not rows:
@@ -866,7 +868,7 @@ def _parquet_keys(pa: Any, table: Any, key_names: list[str], source: str = "") -
 
 
 def _read_parquet(path: str) -> SeriesTable:
-    pa, table = _parquet(path, "series file", "agora run --series", named=COLUMNS)
+    pa, table = _parquet(path, "series file", "agora run (its series)", named=COLUMNS)
     names = [str(n) for n in table.column_names]
     key_names = _check_header(path, names)
     cols = {}

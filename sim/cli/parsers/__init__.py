@@ -4,7 +4,8 @@ and measures Agora (``develop``: plugins and bench) and the options they share (
 implementation: ``agora --help`` loads them all.
 
 :class:`CommandGroup` is what another package registers to add commands of its own; :class:`Subcommand` is one
-subcommand of a command group (``agora bench world``, ``agora plugins list``) as a row of its table.
+command (``agora sweep``) or subcommand of a command group (``agora bench world``, ``agora plugins list``) as a
+row of its table.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class CommandGroup(Protocol):
 
 
 class Subcommand(NamedTuple):
-    """One subcommand of a command group, as :func:`add_subcommands` adds it."""
+    """One command, or one subcommand of a command group, as :func:`add_subcommands` adds it."""
 
     #: Its name (``agora bench NAME``).
     name: str
@@ -44,9 +45,14 @@ class Subcommand(NamedTuple):
     description: str
     #: Adds its flags to its parser.
     flags: Callable[[Any], None]
+    #: What its ``--help`` says last (examples, file formats), printed as written; none when empty.
+    epilog: str = ""
 
 
 def add_subcommands(sub: Any, commands: Iterable[Subcommand]) -> None:
     """Add each of ``commands`` to ``sub`` (what ``add_subparsers`` returned), in order."""
     for command in commands:
-        command.flags(sub.add_parser(command.name, help=command.help, description=command.description))
+        more: dict[str, Any] = {}
+        if command.epilog:  # laid out by hand (examples, columns): printed as written
+            more = {"epilog": command.epilog, "formatter_class": argparse.RawDescriptionHelpFormatter}
+        command.flags(sub.add_parser(command.name, help=command.help, description=command.description, **more))

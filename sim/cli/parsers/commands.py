@@ -3,31 +3,37 @@
 (``check``), analyse its network (``analyze``, ``export``, ``path``) and ask its agents (``interview``); and those
 that run cascades and read what they leave: ``run`` (one run persisted, or R runs of one world), ``sweep`` (every
 combination of a grid, R runs each), ``seeds`` (seed agents chosen by estimated spread), ``serve`` (a world run
-live over HTTP), ``plot`` and ``cascades`` (figures and forests)."""
+live over HTTP), ``plot`` and ``cascades`` (figures and forests).
+
+Each command is a :class:`~sim.cli.parsers.Subcommand` row (name, ``--help`` line, description, the function that
+adds its flags, examples), listed at the end in the order of ``agora --help``."""
 
 from __future__ import annotations
 
-import argparse
-import os
 from typing import Any
 
 from sim.cli.args import (
     checkpoint_arguments,
     fraction,
     host_name,
+    input_file,
     integer,
     llm_arguments,
     metrics_arguments,
     non_negative_float,
     non_negative_int,
+    output_file,
     positive_float,
     positive_int,
     positive_seconds,
+    ray_flag,
     reads,
+    repeatable,
     social_arguments,
-    writes,
+    workers_flag,
 )
-from sim.cli.parsers.options import KERNELS, force_flag, json_flag, plugins_flag, world_argument
+from sim.cli.parsers import Subcommand, add_subcommands
+from sim.cli.parsers.options import KERNELS, force_flag, json_flag, number_flag, plugins_flag, world_argument
 from sim.core.audit import ACTIONS
 
 #: The examples under ``agora set --help``.
@@ -41,20 +47,15 @@ agent of the world exactly once. Anything wrong is refused whole, in one sentenc
 was. See docs/cli.md ("agora set")."""  # noqa: E501
 
 
-def add_new(sub: Any) -> None:
-    """``agora new``."""
-    new = sub.add_parser(
-        "new",
-        help="create a world (synthetic graph or imported edge list)",
-        description="Create a world file: a synthetic graph (--agents) or a real edge list (--edges).",
-    )
+def _new(new: Any) -> None:
+    """The flags of ``agora new``."""
     world_argument(new, "path of the world file to create (e.g. saves/mine.db)", made=True)
     src = new.add_mutually_exclusive_group(required=True)
     src.add_argument("--agents", type=positive_int, metavar="N", help="number of agents of a synthetic world")
-    src.add_argument(
+    input_file(
+        src,
         "--edges",
-        metavar="FILE",
-        type=reads("edge list"),
+        what="edge list",
         help="import an edge list: SNAP 'u v' lines or CSV 'source,target[,weight]', optionally .gz",
     )
     new.add_argument(
@@ -89,12 +90,12 @@ def add_new(sub: Any) -> None:
         help="with --edges: keep lines as given (u v means v follows u) instead of both directions",
     )
     new.add_argument("--seed", type=integer, default=0, help="seed for everything random (default 0)")
-    new.add_argument(
+    number_flag(
+        new,
         "--minutes-per-tick",
-        type=positive_int,
-        default=10,
-        metavar="M",
-        help="simulated minutes per tick; agents are online by their hourly activity profile (default 10)",
+        "M",
+        10,
+        "simulated minutes per tick; agents are online by their hourly activity profile",
     )
     new.add_argument("--name", help="display name of the world (default: the file name)")
     new.add_argument(
@@ -110,19 +111,14 @@ def add_new(sub: Any) -> None:
     json_flag(new)
 
 
-def add_info_and_agent(sub: Any) -> None:
-    """``agora info`` and ``agora agent``."""
-    info = sub.add_parser("info", help="describe a world file", description="Describe a world file.")
+def _info(info: Any) -> None:
+    """The flags of ``agora info``."""
     world_argument(info)
     json_flag(info)
 
-    agent = sub.add_parser(
-        "agent",
-        help="show one agent",
-        description="Show one agent of a world by its original id, "
-        "with what it remembers when the LLM speaks for it: its recent events (the short-term window, "
-        "'agora llm WORLD --set memory_window=K'), the summary of its older ones and the size of its memory.",
-    )
+
+def _agent(agent: Any) -> None:
+    """The flags of ``agora agent``."""
     world_argument(agent)
     agent.add_argument("id", type=integer, metavar="ID", help="the agent's original id")
     agent.add_argument(
@@ -135,16 +131,10 @@ def add_info_and_agent(sub: Any) -> None:
     json_flag(agent)
 
 
-def add_save_and_load(sub: Any) -> None:
-    """``agora save`` and ``agora load``."""
-    save = sub.add_parser(
-        "save",
-        help="save a world file as a snapshot",
-        description="Write a world to a snapshot file (.snap): the whole world, every session's adoption events "
-        "and feed exposures included (--slim leaves those out).",
-    )
+def _save(save: Any) -> None:
+    """The flags of ``agora save``."""
     world_argument(save)
-    save.add_argument("snapshot", metavar="SNAPSHOT", type=writes("snapshot"))
+    output_file(save, "snapshot", what="snapshot", metavar="SNAPSHOT")
     force_flag(save, "SNAPSHOT")
     save.add_argument(
         "--slim",
@@ -154,59 +144,33 @@ def add_save_and_load(sub: Any) -> None:
     )
     json_flag(save)
 
-    load = sub.add_parser(
-        "load",
-        help="restore a snapshot into a world file",
-        description="Create a world file from a snapshot, its adoption events and feed exposures included "
-        "(unless it was saved with --slim).",
-    )
-    load.add_argument("snapshot", metavar="SNAPSHOT", type=reads("snapshot"))
+
+def _load(load: Any) -> None:
+    """The flags of ``agora load``."""
+    input_file(load, "snapshot", what="snapshot", metavar="SNAPSHOT")
     world_argument(load, made=True)
     force_flag(load, "WORLD")
     json_flag(load)
 
 
-def add_social(sub: Any) -> None:
-    """``agora social``."""
-    social = sub.add_parser(
-        "social",
-        help="show or change a world's living-network settings",
-        description="Show a world's living-network settings (content and friend recommenders, feed size, "
-        "churn, trust and reputation rates) or change them with the flags below. Changes are validated and "
-        "written to the world file; 'agora run' flags override them for one run.",
-    )
+def _social(social: Any) -> None:
+    """The flags of ``agora social``."""
     world_argument(social)
     social_arguments(social, "the world's default")
     plugins_flag(social)
     json_flag(social)
 
 
-def add_topics(sub: Any) -> None:
-    """``agora topics``."""
-    topics = sub.add_parser(
-        "topics", help="list the 64 topics", description="List the topics agents and messages can have."
-    )
+def _topics(topics: Any) -> None:
+    """The flags of ``agora topics``."""
     json_flag(topics)
 
 
-def add_set(sub: Any) -> None:
-    """``agora set``."""
-    p = sub.add_parser(
-        "set",
-        help="set a per-agent column from data: opinions a model starts from, measured susceptibilities",
-        description="Set a per-agent column of a world from a CSV file of id,value rows: the column a model's "
-        "variable starts from (opinion, for the continuous-opinion models: run them with --seeds none to start "
-        "exactly from the file), or a built-in measurement (susceptibility, reputation, influence, activity_rate). "
-        "Every agent gets exactly one value in the column's range; the change is written to the world file and its "
-        "audit log.",
-        epilog=_SET_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _set(p: Any) -> None:
+    """The flags of ``agora set``."""
     world_argument(p)
     p.add_argument("column", metavar="COLUMN", help="the column to set (a wrong name lists those that may be set)")
-    p.add_argument(
-        "file", metavar="FILE", nargs="?", type=reads("column file"), help="CSV of id,value rows, every agent once"
-    )
+    input_file(p, "file", what="column file", nargs="?", help="CSV of id,value rows, every agent once")
     p.add_argument(
         "--clear", action="store_true", help="remove a data column instead (its model draws the variable again)"
     )
@@ -214,21 +178,9 @@ def add_set(sub: Any) -> None:
     json_flag(p)
 
 
-def add_check(sub: Any) -> None:
-    """``agora check``."""
-    p = sub.add_parser(
-        "check",
-        help="check a world file: SQLite integrity, arrays, tables and counters",
-        description="Check a world file without changing it: SQLite's integrity check, the arrays (as opening the "
-        "world validates them, plus the graph's structure), the agent and relationship rows against the arrays, "
-        "the messages and sessions tables against the metadata, every session's counters against its arrays, "
-        "and its adoption events against who adopted when and from whom; triggers, views, indexes or tables "
-        "Agora did not make are problems (Agora refuses to open such a file). Rows of ticks after the last checkpoint "
-        "(left by a crash) are reported as notes: the next run discards them. Given a snapshot (.snap), it checks "
-        "the snapshot as loading it would (checksums, sizes, the whole world, unique ids) plus every session's "
-        "counters, and changes nothing. Exit code 0: consistent; 1: problems (one line each); 2: no such file.",
-    )
-    p.add_argument("world", metavar="FILE", type=reads("world"), help="a world file (.db) or a snapshot (.snap)")
+def _check(p: Any) -> None:
+    """The flags of ``agora check``."""
+    input_file(p, "world", what="world", help="a world file (.db) or a snapshot (.snap)")
     p.add_argument(
         "--quick",
         action="store_true",
@@ -237,15 +189,8 @@ def add_check(sub: Any) -> None:
     json_flag(p, 'print one JSON object: {"ok", "problems": [...], "checks": {...}, "notes": [...], ...}')
 
 
-def add_audit(sub: Any) -> None:
-    """``agora audit``."""
-    p = sub.add_parser(
-        "audit",
-        help="show a world's audit log (the user actions that changed it)",
-        description="Show the audit log of a world file: every user action that changed it (inject, "
-        "cancel, run, save, load, analysis, social, llm settings, plugin_reload, interview) with its "
-        "time (UTC) and details, oldest first.",
-    )
+def _audit(p: Any) -> None:
+    """The flags of ``agora audit``."""
     world_argument(p)
     p.add_argument("--action", metavar="A", help=f"only this action ({', '.join(ACTIONS)})")
     p.add_argument(
@@ -258,24 +203,8 @@ def add_audit(sub: Any) -> None:
 METHOD_CHOICES = ("leiden", "louvain", "label-propagation")
 
 
-def add_analysis(sub: Any) -> None:
-    """Add ``analyze``, ``export`` and ``path`` to ``sub`` (the object ``add_subparsers`` returned)."""
-    add_analyze(sub)
-    add_export(sub)
-    add_path(sub)
-
-
-def add_analyze(sub: Any) -> None:
-    """``agora analyze``."""
-    an = sub.add_parser(
-        "analyze",
-        help="find communities and rank influence (PageRank); optional structure metrics",
-        description="Analyse a world's network on igraph's C core and store the results in the world file: each "
-        "agent's community (0 the largest; -1 for an isolated agent, one with no links, which belongs to no "
-        "community and is counted apart) and influence (PageRank over its maximum), and the communities table "
-        "(size, density, dominant interests, top influencers, edges between communities). Without "
-        "--communities, --pagerank or --all, both communities and PageRank are computed.",
-    )
+def _analyze(an: Any) -> None:
+    """The flags of ``agora analyze``."""
     world_argument(an)
     an.add_argument("--communities", action="store_true", help="detect communities")
     an.add_argument("--pagerank", action="store_true", help="rank influence by PageRank")
@@ -312,27 +241,15 @@ def add_analyze(sub: Any) -> None:
         metavar="K",
         help="with --structure: breadth-first searches for the path-length estimate (default 16)",
     )
-    an.add_argument(
-        "--top", type=positive_int, default=10, metavar="N", help="agents and communities listed (default 10)"
-    )
+    number_flag(an, "--top", "N", 10, "agents and communities listed")
     an.add_argument("--no-store", action="store_true", help="report only; leave the world file unchanged")
     json_flag(an)
 
 
-def add_export(sub: Any) -> None:
-    """``agora export``."""
-    ex = sub.add_parser(
-        "export",
-        help="write agents as CSV, or the graph (or a part) as GraphML/GEXF for Gephi",
-        description="Export a world. CSV: one row per agent (id, name, community, pagerank, influence, in_degree, "
-        "out_degree). GraphML/GEXF: the graph through networkx, for Gephi: the whole graph (refused above "
-        "--max-edges), one community (--community ID) or the ego network of an agent (--ego AGENT "
-        "--radius K). The community column is the world's own (planted by the generator or stored by "
-        "'agora analyze', as 'agora agent' shows it); a world with no communities, or no PageRank, gets them "
-        "computed for the export only (not stored).",
-    )
+def _export(ex: Any) -> None:
+    """The flags of ``agora export``."""
     world_argument(ex)
-    ex.add_argument("out", metavar="OUT", type=writes(), help="the file to write")
+    output_file(ex, "out", metavar="OUT", help="the file to write")
     ex.add_argument(
         "--format", choices=("csv", "graphml", "gexf"), default=None, help="file format (default: from OUT's extension)"
     )
@@ -352,14 +269,8 @@ def add_export(sub: Any) -> None:
     json_flag(ex)
 
 
-def add_path(sub: Any) -> None:
-    """``agora path``."""
-    pa = sub.add_parser(
-        "path",
-        help="a shortest path between two agents",
-        description="Print a shortest path from agent A to agent B (original ids) along follow links, the way a "
-        "message travels (from an agent to its followers); --undirected ignores direction.",
-    )
+def _path(pa: Any) -> None:
+    """The flags of ``agora path``."""
     world_argument(pa)
     pa.add_argument("a", type=integer, metavar="A", help="original id of the first agent")
     pa.add_argument("b", type=integer, metavar="B", help="original id of the last agent")
@@ -367,36 +278,21 @@ def add_path(sub: Any) -> None:
     json_flag(pa)
 
 
-def add_llm(sub: Any) -> None:
-    """``agora interview`` and ``agora llm``."""
-    iv = sub.add_parser(
-        "interview",
-        help="ask an agent a question; it answers in its persona",
-        description="Ask one agent of a world a question. It answers in its persona, from its interests and "
-        "the messages it has seen and shared: through the LLM when OPENAI_API_KEY is set, from the world's "
-        "response cache for a question asked before, else from the offline generator. The answer's source "
-        "is printed (llm, cache or offline).",
-    )
+def _interview(iv: Any) -> None:
+    """The flags of ``agora interview``."""
     world_argument(iv)
     iv.add_argument("agent", type=integer, metavar="AGENT", help="the agent's original id")
     iv.add_argument("question", metavar="QUESTION")
     llm_arguments(iv)
     json_flag(iv)
 
-    lm = sub.add_parser(
-        "llm",
-        help="show or change a world's LLM settings",
-        description="Show a world's LLM settings, the configuration in effect (settings, then the environment, "
-        "then --llm), the response cache and the posts agents wrote; --set changes the world's settings "
-        "(validated, written to the world file). Servers are never stored in a world (a shared world could "
-        "send your API key elsewhere): set OPENAI_BASE_URL or pass --llm base_urls=... to each command. "
-        "--ping sends one request to every server.",
-    )
+
+def _llm(lm: Any) -> None:
+    """The flags of ``agora llm``."""
     world_argument(lm)
-    lm.add_argument(
+    repeatable(
+        lm,
         "--set",
-        action="append",
-        default=[],
         metavar="KEY=VALUE",
         help="change a setting of the world (repeatable; not base_urls: servers come from the environment or --llm)",
     )
@@ -454,29 +350,22 @@ def _length(p: Any, *, required: bool, steps: str, until_done: str, max_ticks: s
 
 def _intervene(p: Any, more: str = "") -> None:
     """``--intervene [TICK:]ACTION``: changes to the world during each run."""
-    p.add_argument("--intervene", action="append", default=[], metavar="[TICK:]ACTION", help=_INTERVENE + more)
+    repeatable(p, "--intervene", metavar="[TICK:]ACTION", help=_INTERVENE + more)
 
 
 def _result_files(p: Any, *, series: str, plot: str, cascades: str, ccdf: str) -> None:
     """The files a run or a sweep writes (``--series``, ``--plot``, ``--cascades``, ``--ccdf``) and ``--force``."""
-    p.add_argument("--series", metavar="FILE", type=writes(), help=series)
-    p.add_argument("--plot", metavar="FILE", type=writes(), help=plot)
-    p.add_argument("--cascades", metavar="FILE", type=writes(), help=cascades)
-    p.add_argument("--ccdf", metavar="FILE", type=writes(), help=ccdf)
+    output_file(p, "--series", help=series)
+    output_file(p, "--plot", help=plot)
+    output_file(p, "--cascades", help=cascades)
+    output_file(p, "--ccdf", help=ccdf)
     p.add_argument(
         "--force", action="store_true", help="overwrite the --series, --plot, --cascades and --ccdf files if they exist"
     )
 
 
-def add_run(sub: Any) -> None:
-    """``agora run``."""
-    run = sub.add_parser(
-        "run",
-        help="run the simulation headless (optionally injecting a message)",
-        description="Run a world headless. With --inject, a message spreads under --model from --seeds. "
-        "Without --runs the run is persisted into the world; with --runs R the same cascade is repeated "
-        "R times from the same starting world with seeds S, S+1, ... and the world file is not modified.",
-    )
+def _run(run: Any) -> None:
+    """The flags of ``agora run``."""
     world_argument(run)
     _length(
         run,
@@ -510,13 +399,7 @@ def add_run(sub: Any) -> None:
 def _run_message(run: Any) -> None:
     """``agora run``'s message and how it spreads: text, topics, author, seeds, interventions, model."""
     run.add_argument("--inject", metavar="TEXT", help="text of a message to inject before running")
-    run.add_argument(
-        "--topic",
-        action="append",
-        default=[],
-        metavar="T",
-        help="a topic of the message (repeatable; see 'agora topics')",
-    )
+    repeatable(run, "--topic", metavar="T", help="a topic of the message (repeatable; see 'agora topics')")
     run.add_argument(
         "--author",
         type=integer,
@@ -532,7 +415,7 @@ def _run_message(run: Any) -> None:
     )
     _intervene(run)
     run.add_argument("--model", metavar="NAME", help=_MODEL)
-    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
+    repeatable(run, "--param", metavar="KEY=VALUE", help="a model parameter (repeatable)")
     run.add_argument("--priority", type=integer, help="scheduling priority of the session (higher first; default 0)")
 
 
@@ -585,24 +468,8 @@ def _run_pace(run: Any) -> None:
     )
 
 
-def add_sweep(sub: Any) -> None:
-    """Add ``agora sweep`` to the command's subparsers."""
-    sw = sub.add_parser(
-        "sweep",
-        help="run every combination of model parameters R times (ensembles, in parallel)",
-        description="Run every combination of the --grid values R times and report, per combination, the mean "
-        "and a 95% interval of the final reach and of the time to peak (the round with the most new adoptions). "
-        "The grid may also vary the model (model=ic,sir) and the recommenders (recommender=chronological,hot; "
-        "friend_recommender=...). Run r of every combination uses session seed S+r and the same seed agents, so "
-        "combinations are compared on common random numbers: every combination after the first reports its paired "
-        "difference from the first (identical combinations differ by exactly 0); "
-        "a run's result depends only on the world, model, parameters, --seeds and its session seed, whichever "
-        "backend ran it. Runs start from the world as saved and never modify the world file. Every run uses the "
-        "offline LLM generator (deterministic, no cost, no network). Locally the runs go to a process pool; "
-        "with --ray to a Ray cluster (pip install 'agora-sim[ray]').",
-        epilog=_SWEEP_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _sweep(sw: Any) -> None:
+    """The flags of ``agora sweep``."""
     world_argument(sw)
     sw.add_argument("--model", metavar="NAME", help=_MODEL)
     _sweep_grid(sw)
@@ -621,7 +488,7 @@ def add_sweep(sub: Any) -> None:
         help="every run also continues the sessions the world holds running (an earlier 'agora run --steps' "
         "leaves its session so); by default they are left out and the runs study the injected message alone",
     )
-    sw.add_argument("--topic", action="append", default=[], metavar="T", help="a topic of the message (repeatable)")
+    repeatable(sw, "--topic", metavar="T", help="a topic of the message (repeatable)")
     plugins_flag(sw)
     _sweep_backend(sw)
     social_arguments(sw, "of every run; --grid recommender=... varies the content recommender")
@@ -640,18 +507,16 @@ def add_sweep(sub: Any) -> None:
 
 def _sweep_grid(sw: Any) -> None:
     """What ``agora sweep`` varies and holds: the grid, fixed parameters, runs, seed agents, seeds, interventions."""
-    sw.add_argument(
+    repeatable(
+        sw,
         "--grid",
-        action="append",
-        default=[],
         metavar="KEY=V1,V2,...",
         help="a swept model parameter, model, recommender or friend_recommender and its values (repeatable; "
         "combinations are the product, in order; a value may repeat for an A/A check)",
     )
-    sw.add_argument(
+    repeatable(
+        sw,
         "--param",
-        action="append",
-        default=[],
         metavar="KEY=VALUE",
         help="a fixed model parameter (repeatable); MODEL.KEY=VALUE for a parameter of one swept model; with "
         "--design, KEY=LO..HI is a range the design draws from uniformly, KEY=LO..HI:log log-uniformly",
@@ -670,9 +535,7 @@ def _sweep_grid(sw: Any) -> None:
         "peak_tick, rounds, cascade.depth, cascade.structural_virality, or series:MEASURE@TICK (a series value "
         "at a tick counted from the injection, such as series:I@10; a run that ended earlier keeps its last value)",
     )
-    sw.add_argument(
-        "--runs", type=positive_int, default=10, metavar="R", help="runs per combination or design point (default 10)"
-    )
+    number_flag(sw, "--runs", "R", 10, "runs per combination or design point")
     sw.add_argument(
         "--seeds",
         default="random:10",
@@ -681,26 +544,14 @@ def _sweep_grid(sw: Any) -> None:
         "a line), METHOD:K, a seed method (degree:50, ris:50), or none (no seed: start from the world's values, "
         "agora set); --grid seeds=degree:50,ris:50 compares (default random:10)",
     )
-    sw.add_argument(
-        "--seed", type=integer, default=0, metavar="S", help="base session seed: run r uses S+r (default 0)"
-    )
+    number_flag(sw, "--seed", "S", 0, "base session seed: run r uses S+r", type=integer)
     _intervene(sw, "; --grid intervene=none,block:degree:100 compares")
 
 
 def _sweep_backend(sw: Any) -> None:
     """Where ``agora sweep``'s runs go: worker processes, a Ray cluster, the batched kernel."""
-    sw.add_argument(
-        "--workers",
-        type=positive_int,
-        metavar="W",
-        help=f"parallel worker processes (default: the CPU count, here {os.cpu_count()}); 1 runs in this process",
-    )
-    sw.add_argument(
-        "--ray",
-        metavar="ADDRESS",
-        help="run on a Ray cluster at ADDRESS, or 'auto' to start a local one with W CPUs; the world is "
-        "shipped once per node and loaded once per worker",
-    )
+    workers_flag(sw, "1 runs in this process")
+    ray_flag(sw, "run", "; the world is shipped once per node and loaded once per worker")
     sw.add_argument(
         "--kernel",
         choices=KERNELS,
@@ -711,17 +562,8 @@ def _sweep_backend(sw: Any) -> None:
     )
 
 
-def add_seeds(sub: Any) -> None:
-    """Add ``agora seeds`` to the command's subparsers."""
-    p = sub.add_parser(
-        "seeds",
-        help="choose K seed agents for influence maximisation (degree, degree-discount, pagerank, celf, ris, ...)",
-        description="Choose K seed agents whose message should reach the most agents, by a heuristic, CELF "
-        "(lazy greedy on Monte-Carlo estimates) or RIS (IMM, for ic and lt), and estimate their spread with "
-        "fresh runs of the model. The world file is not modified.",
-        epilog=_SEEDS_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _seeds(p: Any) -> None:
+    """The flags of ``agora seeds``."""
     world_argument(p)
     p.add_argument("--k", type=integer, required=True, metavar="K", help="number of seeds")
     p.add_argument(
@@ -732,39 +574,25 @@ def add_seeds(sub: Any) -> None:
         "(agora plugins list)",
     )
     p.add_argument("--model", default="ic", metavar="NAME", help="propagation model (default ic)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a model parameter (repeatable)")
-    p.add_argument(
+    repeatable(p, "--param", metavar="KEY=VALUE", help="a model parameter (repeatable)")
+    repeatable(
+        p,
         "--method-param",
-        action="append",
-        default=[],
         metavar="KEY=VALUE",
         help="a parameter of the seed method (repeatable; agora plugins list shows them)",
     )
-    p.add_argument(
-        "--runs", type=positive_int, default=100, metavar="R", help="fresh runs estimating the spread (default 100)"
-    )
+    number_flag(p, "--runs", "R", 100, "fresh runs estimating the spread")
     p.add_argument("--mc-runs", type=positive_int, metavar="R", help="celf: runs per estimate (default 50)")
     p.add_argument("--epsilon", type=positive_float, metavar="E", help="ris: IMM's epsilon (default 0.1)")
     p.add_argument("--ell", type=positive_float, metavar="L", help="ris: IMM's ell (default 1)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
-    p.add_argument("-o", "--output", metavar="FILE", type=writes(), help="write the seeds' original ids, one a line")
+    output_file(p, "-o", "--output", help="write the seeds' original ids, one a line")
     force_flag(p, "FILE")
     json_flag(p)
 
 
-def add_serve(sub: Any) -> None:
-    """``agora serve``."""
-    p = sub.add_parser(
-        "serve",
-        help="serve a world over HTTP: a management API with a live event stream, behind a token",
-        description="Serve a world over HTTP until interrupted: inject messages, step, run and pause it, read its "
-        "sessions, agents and communities, save and load snapshots, and follow its live events "
-        "(GET /api/v1/events, Server-Sent Events). Every /api/v1 route needs a bearer token from $AGORA_API_TOKEN "
-        "or --token-file (read-only ones from --read-token-file); given none, a server on this machine makes one and "
-        "writes it to WORLD.token (readable by you only), and a server on another address refuses to start. Requests "
-        "must name a loopback host (or one given with --allow-host) and send JSON bodies. The routes are described at "
-        "/api/v1/openapi.json and in docs/api.md.",
-    )
+def _serve(p: Any) -> None:
+    """The flags of ``agora serve``."""
     world_argument(p)
     _access(p)
     _bounds(p)
@@ -795,27 +623,24 @@ def _access(p: Any) -> None:
         help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 or :: for every interface)",
     )
     p.add_argument("--port", type=integer, default=8765, metavar="PORT", help="port (default 8765; 0 picks a free one)")
-    p.add_argument("--port-file", metavar="FILE", type=writes(), help="write the port to FILE once the server listens")
-    p.add_argument(
+    output_file(p, "--port-file", help="write the port to FILE once the server listens")
+    repeatable(
+        p,
         "--token-file",
-        action="append",
-        default=[],
         metavar="FILE",
         type=reads("token file"),
         help="a token that may do everything, on the first line of FILE (named after the file; repeatable)",
     )
-    p.add_argument(
+    repeatable(
+        p,
         "--read-token-file",
-        action="append",
-        default=[],
         metavar="FILE",
         type=reads("token file"),
         help="a token that may only read (GET), on the first line of FILE (repeatable)",
     )
-    p.add_argument(
+    repeatable(
+        p,
         "--allow-host",
-        action="append",
-        default=[],
         metavar="NAME",
         type=host_name,
         help="also answer requests whose Host header is NAME (a name or address clients use to reach this "
@@ -833,13 +658,14 @@ def _bounds(p: Any) -> None:
         metavar="S",
         help="seconds a request may take before it answers 503 (the work it started goes on; default 60)",
     )
-    p.add_argument(
+    number_flag(
+        p,
         "--max-messages",
+        "N",
+        100_000,
+        "the most messages the served world may hold: an injection or counter-message past it answers 409, and a "
+        "counter-message that would pass it when its tick comes is skipped",
         type=integer,
-        default=100_000,
-        metavar="N",
-        help="the most messages the served world may hold: an injection or counter-message past it answers 409, "
-        "and a counter-message that would pass it when its tick comes is skipped (default 100,000)",
     )
     p.add_argument(
         "--acknowledge",
@@ -849,13 +675,13 @@ def _bounds(p: Any) -> None:
         "committed to the world file, so a crash of the server never loses it; applied as soon as it is made "
         "in memory, its record committed moments later (a kill -9 in between loses it)",
     )
-    p.add_argument(
+    number_flag(
+        p,
         "--max-interventions",
+        "N",
+        1000,
+        "the most interventions (pending and applied) the served world may hold: one past it answers 409",
         type=integer,
-        default=1000,
-        metavar="N",
-        help="the most interventions (pending and applied) the served world may hold: one past it answers 409 "
-        "(default 1,000)",
     )
     p.add_argument(
         "--header-timeout",
@@ -888,36 +714,25 @@ A cascades file (--cascades) is drawn as the size CCDF on log-log axes, one line
 structural virality against size, one point per run; a --ccdf file as the CCDF alone."""  # noqa: E501
 
 
-def add_plot(sub: Any) -> None:
-    """Add ``agora plot`` to the command's subparsers."""
-    pl = sub.add_parser(
-        "plot",
-        help="draw series or cascade files as a figure (PNG, SVG or PDF)",
-        description="Draw the per-tick series written by 'agora run --series' or 'agora sweep --series'\n"
-        "(CSV, CSV.gz or Parquet) as one figure: for each file, each combination of the sweep's keys\n"
-        "and each measure, the mean over the runs per tick and a shaded 95% confidence band.",
-        epilog=_PLOT_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    pl.add_argument(
+def _plot(pl: Any) -> None:
+    """The flags of ``agora plot``."""
+    input_file(
+        pl,
         "series",
+        what="series file",
         nargs="+",
-        metavar="FILE",
-        type=reads("series file"),
         help="a file written by --series, --cascades or --ccdf (.csv, .csv.gz or .parquet); several are overlaid",
     )
-    pl.add_argument(
+    output_file(
+        pl,
         "-o",
         "--output",
         required=True,
-        metavar="FILE",
-        type=writes(),
         help="the figure to write; its extension picks the format: .png, .svg or .pdf",
     )
-    pl.add_argument(
+    repeatable(
+        pl,
         "--measure",
-        action="append",
-        default=[],
         metavar="M",
         help="draw only this measure, e.g. I, reached, new or x.mean (repeatable; default: every measure)",
     )
@@ -937,31 +752,237 @@ The forest is rebuilt from the session's rows of the world's events table. A mod
 (who adopted from whom) has no tree: its cascade is null, with a note."""
 
 
-def add_cascades(sub: Any) -> None:
-    """Add ``agora cascades`` to the command's subparsers."""
-    p = sub.add_parser(
-        "cascades",
-        help="the adoption forest of a session persisted in a world file: measures, spreaders, GraphML",
-        description="The cascade of a propagation session persisted in a world file (a run without --runs): "
-        "its adoption forest rebuilt from the world's events, its measures (size, trees, depth, max breadth, "
-        "structural virality, largest tree, share by feed) and top spreaders, and optionally the forest "
-        "written as rows or as GraphML for Gephi. Without SESSION, the latest session.",
-        epilog=_CASCADES_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _cascades(p: Any) -> None:
+    """The flags of ``agora cascades``."""
     world_argument(p)
     p.add_argument(
         "session", nargs="?", type=non_negative_int, metavar="SESSION", help="a session id (default: the latest)"
     )
-    p.add_argument(
+    output_file(
+        p,
         "-o",
         "--output",
-        metavar="FILE",
-        type=writes(),
         help="write the forest; the extension picks the format: .csv, .csv.gz or .parquet (rows "
         "run,agent,source,tick,generation with run = the session id) or .graphml (nodes: agents with "
         "tick, generation, root; edges source -> agent with via graph or feed)",
     )
-    p.add_argument("--top", type=non_negative_int, default=10, metavar="K", help="top spreaders listed (default 10)")
+    number_flag(p, "--top", "K", 10, "top spreaders listed", type=non_negative_int)
     force_flag(p, "FILE")
     json_flag(p)
+
+
+#: The commands, in the order of ``agora --help`` (:func:`sim.cli.parser.build_parser` adds them with the others).
+NEW = Subcommand(
+    "new",
+    "create a world (synthetic graph or imported edge list)",
+    "Create a world file: a synthetic graph (--agents) or a real edge list (--edges).",
+    _new,
+)
+
+INFO = Subcommand("info", "describe a world file", "Describe a world file.", _info)
+
+AGENT = Subcommand(
+    "agent",
+    "show one agent",
+    "Show one agent of a world by its original id, "
+    "with what it remembers when the LLM speaks for it: its recent events (the short-term window, "
+    "'agora llm WORLD --set memory_window=K'), the summary of its older ones and the size of its memory.",
+    _agent,
+)
+
+SAVE = Subcommand(
+    "save",
+    "save a world file as a snapshot",
+    "Write a world to a snapshot file (.snap): the whole world, every session's adoption events "
+    "and feed exposures included (--slim leaves those out).",
+    _save,
+)
+
+LOAD = Subcommand(
+    "load",
+    "restore a snapshot into a world file",
+    "Create a world file from a snapshot, its adoption events and feed exposures included "
+    "(unless it was saved with --slim).",
+    _load,
+)
+
+RUN = Subcommand(
+    "run",
+    "run the simulation headless (optionally injecting a message)",
+    "Run a world headless. With --inject, a message spreads under --model from --seeds. "
+    "Without --runs the run is persisted into the world; with --runs R the same cascade is repeated "
+    "R times from the same starting world with seeds S, S+1, ... and the world file is not modified.",
+    _run,
+)
+
+SOCIAL = Subcommand(
+    "social",
+    "show or change a world's living-network settings",
+    "Show a world's living-network settings (content and friend recommenders, feed size, "
+    "churn, trust and reputation rates) or change them with the flags below. Changes are validated and "
+    "written to the world file; 'agora run' flags override them for one run.",
+    _social,
+)
+
+TOPICS = Subcommand(
+    "topics",
+    "list the 64 topics",
+    "List the topics agents and messages can have.",
+    _topics,
+)
+
+SWEEP = Subcommand(
+    "sweep",
+    "run every combination of model parameters R times (ensembles, in parallel)",
+    "Run every combination of the --grid values R times and report, per combination, the mean "
+    "and a 95% interval of the final reach and of the time to peak (the round with the most new adoptions). "
+    "The grid may also vary the model (model=ic,sir) and the recommenders (recommender=chronological,hot; "
+    "friend_recommender=...). Run r of every combination uses session seed S+r and the same seed agents, so "
+    "combinations are compared on common random numbers: every combination after the first reports its paired "
+    "difference from the first (identical combinations differ by exactly 0); "
+    "a run's result depends only on the world, model, parameters, --seeds and its session seed, whichever "
+    "backend ran it. Runs start from the world as saved and never modify the world file. Every run uses the "
+    "offline LLM generator (deterministic, no cost, no network). Locally the runs go to a process pool; "
+    "with --ray to a Ray cluster (pip install 'agora-sim[ray]').",
+    _sweep,
+    _SWEEP_EXAMPLES,
+)
+
+PLOT = Subcommand(
+    "plot",
+    "draw series or cascade files as a figure (PNG, SVG or PDF)",
+    "Draw the per-tick series written by 'agora run --series' or 'agora sweep --series'\n"
+    "(CSV, CSV.gz or Parquet) as one figure: for each file, each combination of the sweep's keys\n"
+    "and each measure, the mean over the runs per tick and a shaded 95% confidence band.",
+    _plot,
+    _PLOT_EXAMPLES,
+)
+
+CASCADES = Subcommand(
+    "cascades",
+    "the adoption forest of a session persisted in a world file: measures, spreaders, GraphML",
+    "The cascade of a propagation session persisted in a world file (a run without --runs): "
+    "its adoption forest rebuilt from the world's events, its measures (size, trees, depth, max breadth, "
+    "structural virality, largest tree, share by feed) and top spreaders, and optionally the forest "
+    "written as rows or as GraphML for Gephi. Without SESSION, the latest session.",
+    _cascades,
+    _CASCADES_EXAMPLES,
+)
+
+SEEDS = Subcommand(
+    "seeds",
+    "choose K seed agents for influence maximisation (degree, degree-discount, pagerank, celf, ris, ...)",
+    "Choose K seed agents whose message should reach the most agents, by a heuristic, CELF "
+    "(lazy greedy on Monte-Carlo estimates) or RIS (IMM, for ic and lt), and estimate their spread with "
+    "fresh runs of the model. The world file is not modified.",
+    _seeds,
+    _SEEDS_EXAMPLES,
+)
+
+SET = Subcommand(
+    "set",
+    "set a per-agent column from data: opinions a model starts from, measured susceptibilities",
+    "Set a per-agent column of a world from a CSV file of id,value rows: the column a model's "
+    "variable starts from (opinion, for the continuous-opinion models: run them with --seeds none to start "
+    "exactly from the file), or a built-in measurement (susceptibility, reputation, influence, activity_rate). "
+    "Every agent gets exactly one value in the column's range; the change is written to the world file and its "
+    "audit log.",
+    _set,
+    _SET_EXAMPLES,
+)
+
+CHECK = Subcommand(
+    "check",
+    "check a world file: SQLite integrity, arrays, tables and counters",
+    "Check a world file without changing it: SQLite's integrity check, the arrays (as opening the "
+    "world validates them, plus the graph's structure), the agent and relationship rows against the arrays, "
+    "the messages and sessions tables against the metadata, every session's counters against its arrays, "
+    "and its adoption events against who adopted when and from whom; triggers, views, indexes or tables "
+    "Agora did not make are problems (Agora refuses to open such a file). Rows of ticks after the last checkpoint "
+    "(left by a crash) are reported as notes: the next run discards them. Given a snapshot (.snap), it checks "
+    "the snapshot as loading it would (checksums, sizes, the whole world, unique ids) plus every session's "
+    "counters, and changes nothing. Exit code 0: consistent; 1: problems (one line each); 2: no such file.",
+    _check,
+)
+
+ANALYZE = Subcommand(
+    "analyze",
+    "find communities and rank influence (PageRank); optional structure metrics",
+    "Analyse a world's network on igraph's C core and store the results in the world file: each "
+    "agent's community (0 the largest; -1 for an isolated agent, one with no links, which belongs to no "
+    "community and is counted apart) and influence (PageRank over its maximum), and the communities table "
+    "(size, density, dominant interests, top influencers, edges between communities). Without "
+    "--communities, --pagerank or --all, both communities and PageRank are computed.",
+    _analyze,
+)
+
+EXPORT = Subcommand(
+    "export",
+    "write agents as CSV, or the graph (or a part) as GraphML/GEXF for Gephi",
+    "Export a world. CSV: one row per agent (id, name, community, pagerank, influence, in_degree, "
+    "out_degree). GraphML/GEXF: the graph through networkx, for Gephi: the whole graph (refused above "
+    "--max-edges), one community (--community ID) or the ego network of an agent (--ego AGENT "
+    "--radius K). The community column is the world's own (planted by the generator or stored by "
+    "'agora analyze', as 'agora agent' shows it); a world with no communities, or no PageRank, gets them "
+    "computed for the export only (not stored).",
+    _export,
+)
+
+PATH = Subcommand(
+    "path",
+    "a shortest path between two agents",
+    "Print a shortest path from agent A to agent B (original ids) along follow links, the way a "
+    "message travels (from an agent to its followers); --undirected ignores direction.",
+    _path,
+)
+
+INTERVIEW = Subcommand(
+    "interview",
+    "ask an agent a question; it answers in its persona",
+    "Ask one agent of a world a question. It answers in its persona, from its interests and "
+    "the messages it has seen and shared: through the LLM when OPENAI_API_KEY is set, from the world's "
+    "response cache for a question asked before, else from the offline generator. The answer's source "
+    "is printed (llm, cache or offline).",
+    _interview,
+)
+
+LLM = Subcommand(
+    "llm",
+    "show or change a world's LLM settings",
+    "Show a world's LLM settings, the configuration in effect (settings, then the environment, "
+    "then --llm), the response cache and the posts agents wrote; --set changes the world's settings "
+    "(validated, written to the world file). Servers are never stored in a world (a shared world could "
+    "send your API key elsewhere): set OPENAI_BASE_URL or pass --llm base_urls=... to each command. "
+    "--ping sends one request to every server.",
+    _llm,
+)
+
+AUDIT = Subcommand(
+    "audit",
+    "show a world's audit log (the user actions that changed it)",
+    "Show the audit log of a world file: every user action that changed it (inject, "
+    "cancel, run, save, load, analysis, social, llm settings, plugin_reload, interview) with its "
+    "time (UTC) and details, oldest first.",
+    _audit,
+)
+
+SERVE = Subcommand(
+    "serve",
+    "serve a world over HTTP: a management API with a live event stream, behind a token",
+    "Serve a world over HTTP until interrupted: inject messages, step, run and pause it, read its "
+    "sessions, agents and communities, save and load snapshots, and follow its live events "
+    "(GET /api/v1/events, Server-Sent Events). Every /api/v1 route needs a bearer token from $AGORA_API_TOKEN "
+    "or --token-file (read-only ones from --read-token-file); given none, a server on this machine makes one and "
+    "writes it to WORLD.token (readable by you only), and a server on another address refuses to start. Requests "
+    "must name a loopback host (or one given with --allow-host) and send JSON bodies. The routes are described at "
+    "/api/v1/openapi.json and in docs/api.md.",
+    _serve,
+)
+
+#: ``analyze``, ``export`` and ``path``: the commands on a world's network.
+ANALYSIS = (ANALYZE, EXPORT, PATH)
+
+
+def add_analysis(sub: Any) -> None:
+    """Add ``analyze``, ``export`` and ``path`` to ``sub`` (the object ``add_subparsers`` returned)."""
+    add_subcommands(sub, ANALYSIS)

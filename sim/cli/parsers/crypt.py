@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sim.cli.args import reads
+from sim.cli.args import input_file
 from sim.cli.parsers.options import json_flag, world_argument
 
 _KEY_HELP = (
@@ -23,13 +23,7 @@ AGORA_WORLD_KEY environment variable. The key never leaves this process: see doc
 
 def add_key_file(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     """``--key-file FILE`` on ``parser`` (a subcommand's default is suppressed, so the top level's is kept)."""
-    parser.add_argument(
-        "--key-file",
-        metavar="FILE",
-        type=reads("key file"),
-        default=None if top else argparse.SUPPRESS,
-        help=_KEY_HELP,
-    )
+    input_file(parser, "--key-file", what="key file", default=None if top else argparse.SUPPRESS, help=_KEY_HELP)
 
 
 def add_key_files(parser: argparse.ArgumentParser) -> None:
@@ -59,25 +53,24 @@ def encrypt_flag(parser: Any, what: str) -> None:
 
 def add_crypt(sub: Any) -> None:
     """``agora encrypt``, ``agora decrypt`` and ``agora rekey``."""
-    enc = sub.add_parser(
-        "encrypt",
-        help="encrypt a world file in place (atomic)",
-        description="Encrypt a clear world file with the world key (SQLCipher 4, AES-256). The file is rewritten "
-        "beside itself and renamed over the old one: a crash at any instant leaves the old clear file or the "
-        "new encrypted one, never a mix.",
-        epilog=_KEY_EPILOG,
-    )
-    world_argument(enc)
-    json_flag(enc)
-    dec = sub.add_parser(
-        "decrypt",
-        help="decrypt an encrypted world file in place (atomic)",
-        description="Write an encrypted world file back as a clear SQLite file (atomic, as agora encrypt). The "
-        "clear file is readable by anyone who can read the folder: decrypt only where that is allowed.",
-        epilog=_KEY_EPILOG,
-    )
-    world_argument(dec)
-    json_flag(dec)
+    for name, short, description in (
+        (
+            "encrypt",
+            "encrypt a world file in place (atomic)",
+            "Encrypt a clear world file with the world key (SQLCipher 4, AES-256). The file is rewritten beside "
+            "itself and renamed over the old one: a crash at any instant leaves the old clear file or the new "
+            "encrypted one, never a mix.",
+        ),
+        (
+            "decrypt",
+            "decrypt an encrypted world file in place (atomic)",
+            "Write an encrypted world file back as a clear SQLite file (atomic, as agora encrypt). The clear file "
+            "is readable by anyone who can read the folder: decrypt only where that is allowed.",
+        ),
+    ):
+        p = sub.add_parser(name, help=short, description=description, epilog=_KEY_EPILOG)
+        world_argument(p)
+        json_flag(p)
     rekey = sub.add_parser(
         "rekey",
         help="encrypt a world file again under a new key (atomic)",
@@ -86,7 +79,5 @@ def add_crypt(sub: Any) -> None:
         epilog=_KEY_EPILOG,
     )
     world_argument(rekey)
-    rekey.add_argument(
-        "--new-key-file", metavar="FILE", type=reads("key file"), help="the new key (a file only you may read)"
-    )
+    input_file(rekey, "--new-key-file", what="key file", help="the new key (a file only you may read)")
     json_flag(rekey)

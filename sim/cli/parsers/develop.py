@@ -13,15 +13,16 @@ from typing import Any
 from sim.cli.args import (
     Parser,
     fraction,
+    input_file,
     integer,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
-    reads,
+    repeatable,
 )
 from sim.cli.parsers import CommandGroup, Subcommand, add_subcommands
-from sim.cli.parsers.options import json_flag, seed_and_json, world_size
+from sim.cli.parsers.options import json_flag, number_flag, plugins_flag, seed_and_json, world_size
 
 #: The templates of ``agora plugins new --template``: ``sim.authoring.templates.TEMPLATES``, named here because
 #: that module reads the built-in plugins (numpy and all), which ``agora --help`` must not load; a test
@@ -45,13 +46,7 @@ def add_plugins(sub: Any) -> None:
 
 
 def _plugins_list(lst: Any) -> None:
-    lst.add_argument(
-        "--plugins",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="also load the plugins in DIR (repeat for more folders; AGORA_PLUGINS is read too)",
-    )
+    plugins_flag(lst, "also load the plugins in DIR (repeat for more folders; AGORA_PLUGINS is read too)")
     json_flag(lst, "print one JSON object on stdout (with parameter schemas and tracebacks)")
 
 
@@ -74,19 +69,19 @@ def _plugins_new(new: Any) -> None:
 
 
 def _plugins_check(chk: Any) -> None:
-    chk.add_argument(
+    input_file(
+        chk,
         "file",
-        metavar="FILE",
-        type=reads("plugin file"),
+        what="plugin file",
         help="a .py file defining PropagationModel, ContentRecommender or FriendRecommender subclasses",
     )
-    chk.add_argument(
+    number_flag(
+        chk,
         "--agents",
-        type=positive_int,
-        default=100_000,
-        metavar="N",
-        help="agents of the synthetic graph the speed figure is measured on (default 100,000; the contract "
-        "checks use 2,000, the parameter exploration 500 and 300)",
+        "N",
+        100_000,
+        "agents of the synthetic graph the speed figure is measured on",
+        note="; the contract checks use 2,000, the parameter exploration 500 and 300",
     )
     chk.add_argument(
         "--seed",
@@ -99,10 +94,11 @@ def _plugins_check(chk: Any) -> None:
 
 def _plugins_trusted(p: Any) -> None:
     """``trust`` and ``untrust``: both name a world (its plugin folder) or a folder."""
-    p.add_argument(
+    input_file(
+        p,
         "target",
+        what="world or plugin folder",
         metavar="WORLD",
-        type=reads("world or plugin folder"),
         help="a world file (its <world>.plugins folder) or a plugin folder",
     )
     json_flag(p)
@@ -192,31 +188,18 @@ def add_bench(sub: Any, groups: Sequence[CommandGroup]) -> None:
     add_subcommands(bsub, _BENCHMARKS[2:])
 
 
-def add_analysis_bench(bsub: Any) -> None:
-    """Add ``analysis`` to the ``bench`` subparsers."""
-    add_subcommands(bsub, (_ANALYSIS,))
-
-
-def _repeats(p: Any, default: int, what: str) -> None:
-    """``--repeats R``: how many times a benchmark measures each side (``what``)."""
-    p.add_argument("--repeats", type=positive_int, default=default, metavar="R", help=f"{what} (default {default})")
-
-
-def _ticks(p: Any, default: int, what: str) -> None:
-    """``--ticks T``: how many ticks a benchmark times (``what``)."""
-    p.add_argument("--ticks", type=positive_int, default=default, metavar="T", help=f"{what} (default {default})")
-
-
 def _bench_world(bw: Any) -> None:
     world_size(bw)
     bw.add_argument("--seed", type=integer, default=1)
     bw.add_argument("--dir", metavar="DIR", help="folder for the temporary files (default: a temporary folder)")
-    bw.add_argument(
+    number_flag(
+        bw,
         "--run-ticks",
+        "T",
+        30,
+        "ticks of the headless ic cascade at most",
+        note="; 0 skips the run",
         type=non_negative_int,
-        default=30,
-        metavar="T",
-        help="ticks of the headless ic cascade at most (default 30; 0 skips the run)",
     )
     bw.add_argument("--no-analysis", action="store_true", help="skip the PageRank measurement")
     json_flag(bw)
@@ -236,53 +219,48 @@ def _bench_propagation(bp: Any) -> None:
         help="world sizes at which ic, lt and sir ensembles are timed beside CyNetDiff and the numpy kernel "
         "(default 100000,1000000; 'none' skips them)",
     )
-    bp.add_argument(
-        "--yardstick-runs", type=positive_int, default=20, metavar="R", help="cascades per ensemble (default 20)"
-    )
-    bp.add_argument(
+    number_flag(bp, "--yardstick-runs", "R", 20, "cascades per ensemble")
+    number_flag(
+        bp,
         "--small-runs",
+        "R",
+        0,
+        "runs of 'agora run --runs' on ego-Facebook, timed with start-up",
+        note=": skipped; agora bench ensembles races it against CyNetDiff doing the whole job",
         type=non_negative_int,
-        default=0,
-        metavar="R",
-        help="runs of 'agora run --runs' on ego-Facebook, timed with start-up (default 0: skipped; agora bench "
-        "ensembles races it against CyNetDiff doing the whole job)",
     )
     seed_and_json(bp)
 
 
 def _bench_ensembles(be: Any) -> None:
-    be.add_argument(
-        "--runs", type=positive_int, default=1000, metavar="R", help="runs of each ensemble (default 1,000)"
-    )
+    number_flag(be, "--runs", "R", 1000, "runs of each ensemble")
     be.add_argument("--p", type=fraction, default=0.05, help="ic probability (default 0.05)")
-    _repeats(be, 3, "alternating measurements of each side")
+    number_flag(be, "--repeats", "R", 3, "alternating measurements of each side")
     json_flag(be)
 
 
 def _bench_forecast(bf: Any) -> None:
-    bf.add_argument("--agents", type=positive_int, default=100_000, metavar="N", help="agents (default 100,000)")
-    bf.add_argument("--runs", type=positive_int, default=200, metavar="R", help="continuations (default 200)")
+    number_flag(bf, "--agents", "N", 100_000, "agents")
+    number_flag(bf, "--runs", "R", 200, "continuations")
     bf.add_argument("--p", type=float, default=0.05, metavar="P", help="ic's p (default 0.05)")
-    bf.add_argument("--repeats", type=positive_int, default=3, metavar="K", help="alternating repeats (default 3)")
+    number_flag(bf, "--repeats", "K", 3, "alternating repeats")
     bf.add_argument("--workers", type=positive_int, metavar="W", help="processes (default: one per CPU)")
     seed_and_json(bf)
 
 
 def _bench_fit(bf: Any) -> None:
-    bf.add_argument(
+    number_flag(
+        bf,
         "--budget",
-        type=positive_int,
-        default=24_000,
-        metavar="N",
-        help="simulations of the fit at most (default 24,000: the fit stops before a generation its budget cannot "
-        "cover, and the target asks for 20,000 or more)",
+        "N",
+        24_000,
+        "simulations of the fit at most",
+        note=": the fit stops before a generation its budget cannot cover, and the target asks for 20,000 or more",
     )
     bf.add_argument(
         "--workers", type=positive_int, metavar="W", help="processes of the fit and the runs (default: one per CPU)"
     )
-    bf.add_argument(
-        "--runs", type=positive_int, default=1000, metavar="R", help="runs of the agora run yardstick (default 1,000)"
-    )
+    number_flag(bf, "--runs", "R", 1000, "runs of the agora run yardstick")
     bf.add_argument(
         "--data",
         metavar="DIR",
@@ -293,7 +271,7 @@ def _bench_fit(bf: Any) -> None:
 
 def _bench_series(bser: Any) -> None:
     world_size(bser)
-    _repeats(bser, 5, "runs with and without recording per model")
+    number_flag(bser, "--repeats", "R", 5, "runs with and without recording per model")
     seed_and_json(bser)
 
 
@@ -302,7 +280,7 @@ def _bench_cascade(bc: Any) -> None:
     bc.add_argument(
         "--p", type=fraction, default=0.17, help="ic probability (default 0.17: about 58%% reached at 1M agents)"
     )
-    _repeats(bc, 5, "runs with and without the forest")
+    number_flag(bc, "--repeats", "R", 5, "runs with and without the forest")
     seed_and_json(bc)
 
 
@@ -311,30 +289,24 @@ def _bench_seeds(bsd: Any) -> None:
     bsd.add_argument("--p", type=fraction, default=0.01, help="ic probability (default 0.01)")
     bsd.add_argument("--k", type=positive_int, default=50, help="seeds to choose (default 50)")
     bsd.add_argument("--epsilon", type=positive_float, default=0.1, metavar="E", help="IMM's epsilon (default 0.1)")
-    _repeats(bsd, 3, "choices by each method")
-    bsd.add_argument(
-        "--runs", type=positive_int, default=30, metavar="R", help="ic runs from each method's seeds (default 30)"
-    )
+    number_flag(bsd, "--repeats", "R", 3, "choices by each method")
+    number_flag(bsd, "--runs", "R", 30, "ic runs from each method's seeds")
     seed_and_json(bsd)
 
 
 def _bench_models(bm: Any) -> None:
     world_size(bm)
-    _ticks(bm, 10, "rounds timed per model")
-    bm.add_argument(
-        "--ndlib-agents",
-        type=non_negative_int,
-        default=100_000,
-        metavar="N",
-        help="agents of the NDlib comparison (default 100,000; 0 skips it)",
+    number_flag(bm, "--ticks", "T", 10, "rounds timed per model")
+    number_flag(
+        bm, "--ndlib-agents", "N", 100_000, "agents of the NDlib comparison", note="; 0 skips it", type=non_negative_int
     )
-    bm.add_argument("--model", action="append", default=[], metavar="NAME", help="only this model (repeatable)")
+    repeatable(bm, "--model", metavar="NAME", help="only this model (repeatable)")
     seed_and_json(bm)
 
 
 def _bench_commands(bc: Any) -> None:
     world_size(bc)
-    _repeats(bc, 3, "runs of each command")
+    number_flag(bc, "--repeats", "R", 3, "runs of each command")
     bc.add_argument("--seed", type=integer, default=1)
     bc.add_argument("--dir", metavar="DIR", help="folder for the world files (default: a temporary folder)")
     bc.add_argument("--no-analysis", action="store_true", help="skip agora analyze --all and its yardstick")
@@ -352,46 +324,34 @@ def _bench_social(bs: Any) -> None:
     bs.add_argument(
         "--online", type=fraction, default=0.1, metavar="F", help="share of agents online per tick (default 0.1)"
     )
-    bs.add_argument(
-        "--k", type=positive_int, default=10, metavar="K", help="feed size and suggestions per agent (default 10)"
-    )
-    _ticks(bs, 5, "ticks timed per recommender")
-    bs.add_argument("--messages", type=positive_int, default=10, metavar="M", help="live messages (default 10)")
+    number_flag(bs, "--k", "K", 10, "feed size and suggestions per agent")
+    number_flag(bs, "--ticks", "T", 5, "ticks timed per recommender")
+    number_flag(bs, "--messages", "M", 10, "live messages")
     seed_and_json(bs, seed=7)
 
 
 def _bench_api(ba: Any) -> None:
-    ba.add_argument("--agents", type=positive_int, default=1000, metavar="N", help="agents (default 1,000)")
-    ba.add_argument(
-        "--requests", type=positive_int, default=300, metavar="R", help="requests timed per case (default 300)"
-    )
-    ba.add_argument(
+    number_flag(ba, "--agents", "N", 1000, "agents")
+    number_flag(ba, "--requests", "R", 300, "requests timed per case")
+    number_flag(
+        ba,
         "--clients",
+        "C",
+        50,
+        "concurrent clients injecting (durable, applied, and into a minimal Starlette app); 0 skips the injections",
         type=integer,
-        default=50,
-        metavar="C",
-        help="concurrent clients injecting (durable, applied, and into a minimal Starlette app); 0 skips the "
-        "injections (default 50)",
     )
     ba.add_argument(
         "--seconds", type=float, default=5.0, metavar="S", help="seconds each injection case runs (default 5)"
     )
-    ba.add_argument(
-        "--rounds", type=positive_int, default=2, metavar="K", help="rounds of the injection cases (default 2)"
-    )
+    number_flag(ba, "--rounds", "K", 2, "rounds of the injection cases")
     json_flag(ba)
 
 
 def _bench_analysis(ba: Any) -> None:
-    ba.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    number_flag(ba, "--agents", "N", 1_000_000, "agents")
     ba.add_argument("--avg-degree", type=positive_float, default=10.0, metavar="K", help="mean neighbours (default 10)")
-    ba.add_argument(
-        "--baseline-agents",
-        type=positive_int,
-        default=100_000,
-        metavar="N",
-        help="agents of the world the baselines run on (default 100,000)",
-    )
+    number_flag(ba, "--baseline-agents", "N", 100_000, "agents of the world the baselines run on")
     seed_and_json(ba)
 
 
@@ -410,11 +370,9 @@ def _bench_llm(bl: Any) -> None:
     bl.add_argument(
         "--requests", type=positive_int, default=2000, metavar="N", help="completions per measurement (default 2000)"
     )
-    bl.add_argument("--concurrency", type=positive_int, default=64, metavar="C", help="requests in flight (default 64)")
+    number_flag(bl, "--concurrency", "C", 64, "requests in flight")
     _latency(bl, 0.02)
-    bl.add_argument(
-        "--servers", type=positive_int, default=1, metavar="K", help="local servers, balanced by load (default 1)"
-    )
+    number_flag(bl, "--servers", "K", 1, "local servers, balanced by load")
     json_flag(bl)
 
 
@@ -422,26 +380,14 @@ def _bench_memory(bm: Any) -> None:
     bm.add_argument(
         "--agents", type=positive_int, default=3000, metavar="N", help="agents of the LLM world (default 3000)"
     )
-    _ticks(bm, 40, "ticks of each LLM run")
-    bm.add_argument(
-        "--llm-agents",
-        type=positive_int,
-        default=20,
-        metavar="K",
-        help="agents asked per round and message (default 20)",
-    )
-    bm.add_argument(
-        "--rule-agents",
-        type=positive_int,
-        default=1_000_000,
-        metavar="N",
-        help="agents of the rule run (default 1,000,000)",
-    )
+    number_flag(bm, "--ticks", "T", 40, "ticks of each LLM run")
+    number_flag(bm, "--llm-agents", "K", 20, "agents asked per round and message")
+    number_flag(bm, "--rule-agents", "N", 1_000_000, "agents of the rule run")
     _latency(bm, 0.005)
     json_flag(bm)
 
 
-#: ``agora bench analysis`` (``sim.cli.analysis`` adds it to its own parser too).
+#: ``agora bench analysis``.
 _ANALYSIS = Subcommand(
     "analysis",
     "igraph view, PageRank, Leiden and peak RSS at a million agents, with baselines",

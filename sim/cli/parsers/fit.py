@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-import os
 from typing import Any
 
-from sim.cli.args import integer, positive_int, reads, writes
-from sim.cli.parsers.options import KERNELS, force_flag, json_flag, plugins_flag, world_argument
+from sim.cli.args import input_file, integer, output_file, ray_flag, repeatable, workers_flag
+from sim.cli.parsers import Subcommand
+from sim.cli.parsers.options import KERNELS, force_flag, json_flag, number_flag, plugins_flag, world_argument
+from sim.engine.bounds import FIT_BUDGET, FIT_PREDICTIVE, MAX_BUDGET
 
 _FIT_EXAMPLES = """examples:
   agora fit saves/fb.db --model sir --observed curve.csv --param beta=0.005..0.1 --param gamma=0.05..0.5 --seeds random:10
@@ -29,32 +29,14 @@ own runs as simulator, or the exact likelihood where there is one. The same --se
 whatever --workers. See docs/fitting.md."""  # noqa: E501
 
 
-def add_fit(sub: Any) -> None:
-    """Add ``agora fit`` to the command's subparsers."""
-    p = sub.add_parser(
-        "fit",
-        help="fit a model's parameters to observed data (ABC-SMC, or the exact likelihood of adoption times)",
-        description="Find the parameters of a propagation model that explain an observed series, set of cascades "
-        "or adoption times, with their uncertainty: per parameter the posterior median and 90% credible "
-        "interval, the weighted posterior samples (-o), the simulations used and failed, the effective sample "
-        "size, and a posterior predictive check (--plot). The world file is not modified. Exit 3 when "
-        "simulations failed (counted, never in the posterior).",
-        epilog=_FIT_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _fit(p: Any) -> None:
+    """The flags of ``agora fit``."""
     world_argument(p)
     p.add_argument("--model", default="ic", metavar="NAME", help="the propagation model (default ic)")
-    p.add_argument(
-        "--observed",
-        required=True,
-        metavar="FILE",
-        type=reads("observation file"),
-        help="the observation file (see below)",
-    )
-    p.add_argument(
+    input_file(p, "--observed", what="observation file", required=True, help="the observation file (see below)")
+    repeatable(
+        p,
         "--param",
-        action="append",
-        default=[],
         metavar="NAME=LO..HI",
         help="a fitted parameter and its prior: LO..HI uniform, LO..HI:log log-uniform; NAME=VALUE fixes one "
         "(repeatable)",
@@ -73,27 +55,31 @@ def add_fit(sub: Any) -> None:
     )
     _fit_method(p)
     plugins_flag(p)
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        type=writes(),
-        help="write the weighted posterior samples (.csv, .csv.gz, .parquet)",
-    )
-    p.add_argument(
-        "--plot",
-        metavar="FIG",
-        type=writes(),
-        help="draw the posterior predictive check and the posteriors (.png, .svg, .pdf)",
+    output_file(p, "-o", "--output", help="write the weighted posterior samples (.csv, .csv.gz, .parquet)")
+    output_file(
+        p, "--plot", metavar="FIG", help="draw the posterior predictive check and the posteriors (.png, .svg, .pdf)"
     )
     force_flag(p, "the -o and --plot files")
     json_flag(p)
 
 
+FIT = Subcommand(
+    "fit",
+    "fit a model's parameters to observed data (ABC-SMC, or the exact likelihood of adoption times)",
+    "Find the parameters of a propagation model that explain an observed series, set of cascades "
+    "or adoption times, with their uncertainty: per parameter the posterior median and 90% credible "
+    "interval, the weighted posterior samples (-o), the simulations used and failed, the effective sample "
+    "size, and a posterior predictive check (--plot). The world file is not modified. Exit 3 when "
+    "simulations failed (counted, never in the posterior).",
+    _fit,
+    _FIT_EXAMPLES,
+)
+
+
 def _fit_method(p: Any) -> None:
     """``agora fit``'s budget, sampling, workers and method."""
-    p.add_argument(
-        "--budget", type=integer, default=20_000, metavar="N", help="simulations in all, at most (default 20,000)"
+    number_flag(
+        p, "--budget", "N", FIT_BUDGET, "simulations in all, at most", note=f"; at most {MAX_BUDGET:,}", type=integer
     )
     p.add_argument(
         "--population",
@@ -101,13 +87,8 @@ def _fit_method(p: Any) -> None:
         metavar="N",
         help="particles per generation (default: budget / 10, at most 500)",
     )
-    p.add_argument("--seed", type=integer, default=0, metavar="S", help="the fit's seed (default 0)")
-    p.add_argument(
-        "--workers",
-        type=positive_int,
-        metavar="W",
-        help=f"parallel worker processes (default: the CPU count, here {os.cpu_count()}); the result is the same",
-    )
+    number_flag(p, "--seed", "S", 0, "the fit's seed", type=integer)
+    workers_flag(p, "the result is the same")
     p.add_argument(
         "--replicates",
         type=integer,
@@ -141,16 +122,11 @@ def _fit_method(p: Any) -> None:
         help="keep the final population as accepted (by default, with the regression distance, it is moved by "
         "Beaumont et al.'s 2002 regression adjustment for what the tolerance left)",
     )
-    p.add_argument(
-        "--ray",
-        metavar="ADDRESS",
-        help="run the simulations on a Ray cluster at ADDRESS, or 'auto' to start a local one with W CPUs "
-        "(pip install 'agora-sim[ray]'); the posterior is the same",
-    )
+    ray_flag(p, "run the simulations", " (pip install 'agora-sim[ray]'); the posterior is the same")
     p.add_argument("--kernel", choices=KERNELS, default="auto", help="as agora run --kernel (default auto)")
     p.add_argument(
         "--predictive",
         type=integer,
         metavar="N",
-        help="simulations of the posterior predictive check (default 100 with --plot, else none)",
+        help=f"simulations of the posterior predictive check (default {FIT_PREDICTIVE} with --plot, else none)",
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from sim.cli.args import integer, reads, writes
-from sim.cli.parsers.options import KERNELS, force_flag, json_flag, plugins_flag, world_argument
+from sim.cli.args import input_file, integer, output_file
+from sim.cli.parsers import Subcommand
+from sim.cli.parsers.options import KERNELS, force_flag, json_flag, number_flag, plugins_flag, world_argument
+from sim.engine.bounds import MAX_TICKS
 
 _FORECAST_EXAMPLES = """examples:
   agora run saves/fb.db --inject rumour --model ic --param p=0.03 --seeds random:20 --steps 4
@@ -21,38 +22,24 @@ set:NAME=VALUE (a parameter of the session's model). Run r of every arm continue
 arms are compared run by run. The world file is not modified. See docs/forecasting.md."""
 
 
-def add_forecast(sub: Any) -> None:
-    """Add ``agora forecast`` to the command's subparsers."""
-    p = sub.add_parser(
-        "forecast",
-        help="where a running cascade goes, and what acting now would change (R continuations of the present)",
-        description="Branch the present of a world's running session R times and continue each to a horizon: "
-        "per arm the final reach's median and 90% interval, the per-tick band of the series ahead of now, the "
-        "cascade's shape, and each arm's paired difference from the first. The world file is not modified.",
-        epilog=_FORECAST_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _forecast(p: Any) -> None:
+    """The flags of ``agora forecast``."""
     world_argument(p)
     p.add_argument("--session", type=integer, metavar="N", help="the session (default: the latest running one)")
     p.add_argument("--runs", type=integer, required=True, metavar="R", help="continuations per arm")
     horizon = p.add_mutually_exclusive_group(required=True)
     horizon.add_argument("--ticks", type=integer, metavar="H", help="continue H ticks ahead of now")
     horizon.add_argument("--until-done", action="store_true", help="continue until the session ends")
-    p.add_argument(
-        "--max-ticks", type=integer, default=10_000, metavar="N", help="with --until-done, stop after N (default 10000)"
-    )
+    number_flag(p, "--max-ticks", "N", MAX_TICKS, "with --until-done, stop after N", type=integer)
     p.add_argument(
         "--arm",
         action="append",
         metavar="NAME=ACTION",
         help="an arm and an action it applies now (repeatable; default one arm, none)",
     )
-    p.add_argument("--seed", type=integer, default=0, metavar="S", help="run r continues with seed S+r (default 0)")
-    p.add_argument(
-        "--posterior",
-        metavar="FILE",
-        type=reads("posterior file"),
-        help="draw each run's parameters from a fit's samples (agora fit -o)",
+    number_flag(p, "--seed", "S", 0, "run r continues with seed S+r", type=integer)
+    input_file(
+        p, "--posterior", what="posterior file", help="draw each run's parameters from a fit's samples (agora fit -o)"
     )
     p.add_argument(
         "--kernel",
@@ -68,8 +55,17 @@ def add_forecast(sub: Any) -> None:
         help="processes for the runs the engine ticks (default: the CPU count); the forecast is the same",
     )
     plugins_flag(p)
-    p.add_argument(
-        "--plot", metavar="FIG", type=writes(), help="draw each arm's band of reach ahead of now (.png, .svg, .pdf)"
-    )
+    output_file(p, "--plot", metavar="FIG", help="draw each arm's band of reach ahead of now (.png, .svg, .pdf)")
     force_flag(p, "the --plot file")
     json_flag(p)
+
+
+FORECAST = Subcommand(
+    "forecast",
+    "where a running cascade goes, and what acting now would change (R continuations of the present)",
+    "Branch the present of a world's running session R times and continue each to a horizon: "
+    "per arm the final reach's median and 90% interval, the per-tick band of the series ahead of now, the "
+    "cascade's shape, and each arm's paired difference from the first. The world file is not modified.",
+    _forecast,
+    _FORECAST_EXAMPLES,
+)

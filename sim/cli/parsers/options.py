@@ -1,11 +1,11 @@
-"""Options several commands declare alike: ``--json``, ``--force``, ``--plugins``, a world's path, a
-benchmark's synthetic world and seed, and ``--kernel``'s choices."""
+"""Options several commands declare alike: ``--json``, ``--force``, ``--plugins``, a world's path, a whole
+number whose help states its default, a benchmark's synthetic world and seed, and ``--kernel``'s choices."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sim.cli.args import integer, non_negative_float, positive_int, reads, writes
+from sim.cli.args import integer, non_negative_float, positive_int, reads, repeatable, writes
 
 #: ``--kernel``'s choices: :data:`sim.engine.requests.KERNELS`, written out so that ``agora --help`` does not load
 #: the engine (tests/test_cli.py checks that the two agree).
@@ -22,11 +22,9 @@ def force_flag(p: Any, what: str) -> None:
     p.add_argument("--force", action="store_true", help=f"overwrite {what} if it exists")
 
 
-def plugins_flag(p: Any) -> None:
+def plugins_flag(p: Any, help: str = "load user plugins from DIR (repeatable)") -> None:
     """``--plugins DIR``: user plugin folders to load (repeatable)."""
-    p.add_argument(
-        "--plugins", action="append", default=[], metavar="DIR", help="load user plugins from DIR (repeatable)"
-    )
+    repeatable(p, "--plugins", metavar="DIR", help=help)
 
 
 def world_argument(p: Any, help: str | None = None, *, made: bool = False) -> None:
@@ -35,9 +33,18 @@ def world_argument(p: Any, help: str | None = None, *, made: bool = False) -> No
     p.add_argument("world", metavar="WORLD", type=writes("world") if made else reads("world"), help=help)
 
 
+def number_flag(
+    p: Any, flag: str, metavar: str, default: int, what: str, *, note: str = "", type: Any = positive_int
+) -> None:
+    """A whole-number flag (``--runs``, ``--repeats``, ``--seed``...; by default at least 1) whose help says ``what``
+    it is and ends with its default, so that the default is written once: ``runs of each ensemble (default 1,000)``,
+    or with a ``note`` on it, ``agents of the NDlib comparison (default 100,000; 0 skips it)``."""
+    p.add_argument(flag, type=type, default=default, metavar=metavar, help=f"{what} (default {default:,}{note})")
+
+
 def world_size(p: Any) -> None:
     """The synthetic world's size flags a benchmark shares: ``--agents`` and ``--avg-degree``."""
-    p.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    number_flag(p, "--agents", "N", 1_000_000, "agents")
     p.add_argument(
         "--avg-degree", type=non_negative_float, default=10.0, metavar="K", help="mean neighbours (default 10)"
     )

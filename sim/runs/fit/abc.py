@@ -396,13 +396,14 @@ async def abc_smc(
     population, budget, seed = settings.population, settings.budget, settings.seed
     alpha, min_acceptance, distance = settings.alpha, settings.min_acceptance, settings.distance
     if not len(priors):
-        raise BadParameterError("give at least one parameter to fit as --param NAME=LO..HI")
+        raise BadParameterError("give at least one parameter to fit as params NAME=LO..HI", fields="params")
     if population < 2:
         raise BadParameterError(f"the population must be at least 2 particles, not {population}")
     if budget < population:
         raise BadParameterError(
-            f"a budget of {budget} simulations cannot make one population of {population}: give --budget "
-            f"{population} or more (a fit takes several generations: 20 times the population is typical)"
+            f"budget {budget} (simulations) cannot make one population of {population}: give {population} or "
+            "more (a fit takes several generations: 20 times the population is typical)",
+            fields="budget",
         )
     if distance not in DISTANCES:
         raise BadParameterError(f"the distance must be one of {', '.join(DISTANCES)}, not {distance!r}")

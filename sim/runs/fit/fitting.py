@@ -22,21 +22,17 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.core.world import World
-from sim.engine.requests import bounded
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
-from sim.model.seeds import FIT, SeedSpec
 from sim.runs.fit.abc import (
-    DISTANCES,
     MAX_GENERATIONS,
-    SEED_LIMIT,
     Generation,
     Settings,
     SMCResult,
@@ -44,10 +40,10 @@ from sim.runs.fit.abc import (
     run_seeds,
     weighted_quantile,
 )
-from sim.runs.fit.priors import Prior, Priors, split_params
-from sim.runs.fit.simulate import Simulator, evaluate_batch
+from sim.runs.fit.priors import Prior, Priors
+from sim.runs.fit.simulate import Simulator, evaluate_batch, evaluate_rows
 from sim.runs.fit.summaries import CascadeSummary, SeriesSummary, Summary, summary_for
-from sim.runs.forkpool import default_workers
+from sim.runs.transport import default_workers, ray_cluster, ray_failure, ray_world, share_world
 
 if TYPE_CHECKING:  # optional: imported when a table is asked for
     import pandas as pd
@@ -55,177 +51,17 @@ if TYPE_CHECKING:  # optional: imported when a table is asked for
 #: ``progress(what, fraction)``, as every long command reports.
 Progress = Callable[[str, float], None] | None
 
-METHODS = ("auto", "abc", "exact")
-MAX_BUDGET = 10_000_000
-MAX_POPULATION = 100_000
-#: The most ticks a fit's runs take: ``--steps`` and ``--max-ticks`` at most, and a horizon taken from the
-#: observation file too (its last tick is at most ``sim.runs.fit.observed.MAX_TICK``, one less).
-MAX_STEPS = 1_000_000
-MAX_PREDICTIVE = 10_000
+# The request (its fields, defaults and bounds) is kept with the others: sim.engine.requests.
+from sim.engine.bounds import MAX_BUDGET as MAX_BUDGET  # noqa: E402
+from sim.engine.bounds import MAX_POPULATION as MAX_POPULATION  # noqa: E402
+from sim.engine.bounds import MAX_PREDICTIVE as MAX_PREDICTIVE  # noqa: E402
+from sim.engine.bounds import MAX_STEPS as MAX_STEPS  # noqa: E402
+from sim.engine.requests.fit import METHODS as METHODS  # noqa: E402
+from sim.engine.requests.fit import Fit as Fit  # noqa: E402
+from sim.engine.requests.fit import FitParams as FitParams  # noqa: E402
+
 #: The share of the prior's range at either end where piled-up posterior mass earns a warning.
 EDGE = 0.02
-
-
-def _field(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int, what: str) -> int | None:
-    """``data[key]`` (else ``default``) as an int from ``lo`` to ``hi``; None where it is None."""
-    value = data.get(key, default)
-    return None if value is None else bounded(value, what, lo, hi)
-
-
-def _columns(value: object) -> tuple[str, ...] | None:
-    """``--columns I,R`` (or a list) as a tuple of names; None: every column."""
-    if value is None:
-        return None
-    names = value.split(",") if isinstance(value, str) else value
-    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in names) or not names:
-        raise BadParameterError(f"--columns must name columns of the series, e.g. I,R, not {value!r}")
-    return tuple(n.strip() for n in names)
-
-
-@dataclass(frozen=True)
-class Fit:
-    """A fit of ``model``'s parameters to the observation file ``observed`` (``agora fit``, ``world.fit``).
-
-    Attributes:
-        observed: the observation file (:mod:`sim.runs.fit.observed`: a series, cascades or adoption times).
-        model: the propagation model. params: ``NAME=LO..HI`` (uniform prior), ``NAME=LO..HI:log``
-            (log-uniform) or ``NAME=VALUE`` (fixed), in order.
-        seeds: the seed selection of every simulation (``random:10`` draws them afresh in each; ``ids:...``
-            fixes them). budget: simulations in all, at most. population: particles per generation (None:
-            ``min(500, budget // 10)``). seed: every random draw and run seed of the fit follows from it.
-        workers: processes (None: one per CPU). replicates: runs per simulation (None: 1 for a series, the
-            observed cascades' count for cascades). steps: ticks of each run (None: to the last observed tick
-            for a series, else until done, at most ``max_ticks``). method: one of :data:`METHODS`.
-        kernel: ``auto``, ``batched`` or ``engine`` (as ``agora run --kernel``). predictive: simulations of
-            the posterior predictive check (0: none). distance: ABC's distance
-            (:data:`sim.runs.fit.abc.DISTANCES`).
-        ray: a Ray cluster's address, or ``auto`` for a local one of ``workers`` CPUs (None: local processes);
-            the posterior is the same either way. columns: the series' columns to fit (None: all).
-        adjust: with the regression distance, adjust the final population for what the tolerance left
-            (:func:`sim.runs.fit.abc.regression_adjust`).
-    """
-
-    observed: str
-    model: str = "ic"
-    params: tuple[str, ...] = ()
-    seeds: str = "random:10"
-    budget: int = 20_000
-    population: int | None = None
-    seed: int = 0
-    workers: int | None = None
-    replicates: int | None = None
-    steps: int | None = None
-    max_ticks: int = 10_000
-    method: str = "auto"
-    kernel: str = "auto"
-    predictive: int = 100
-    distance: str = "regression"
-    ray: str | None = None
-    adjust: bool = True
-    columns: tuple[str, ...] | None = None
-
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "observed",
-        "model",
-        "params",
-        "seeds",
-        "budget",
-        "population",
-        "seed",
-        "workers",
-        "replicates",
-        "steps",
-        "max_ticks",
-        "method",
-        "kernel",
-        "predictive",
-        "distance",
-        "ray",
-        "adjust",
-        "columns",
-    )
-
-    @classmethod
-    def parse(cls, data: Mapping[str, object]) -> Fit:
-        """The fit ``data`` asks for (the keys of :attr:`FIELDS`; ``params`` a list of ``NAME=LO..HI`` texts or
-        a mapping ``{"p": (0.01, 0.2)}``, ``{"p": (0.001, 0.2, "log")}``, ``{"p": "0.01..0.2"}``).
-
-        Raises:
-            BadParameterError: an unknown field, a value out of range or of the wrong type (one sentence).
-        """
-        extra = sorted(set(data) - set(cls.FIELDS))
-        if extra:
-            raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
-        observed = data.get("observed")
-        if not isinstance(observed, str) or not observed:
-            raise BadParameterError("give the observation file: --observed FILE (a series, cascades or id,tick)")
-        raw = data.get("params", ())
-        if isinstance(raw, Mapping):
-            from sim.runs.fit.priors import ranges_from  # noqa: PLC0415 - only the Python API's mappings
-
-            priors, fixed = ranges_from(raw)
-            texts = tuple([p.describe() for p in priors.items] + [f"{k}={v}" for k, v in fixed.items()])
-        elif isinstance(raw, (list, tuple)) and all(isinstance(t, str) for t in raw):
-            texts = tuple(str(t) for t in raw)
-            split_params(texts)  # one sentence for a bad range, here at the door
-        else:
-            raise BadParameterError(f"params must be NAME=LO..HI texts or a mapping, not {raw!r}")
-        model = data.get("model", "ic")
-        if not isinstance(model, str) or not model:
-            raise BadParameterError(f"model must be a model's name, not {model!r}")
-        seeds = data.get("seeds", "random:10")
-        if not isinstance(seeds, str):
-            raise BadParameterError(f"seeds must be a seed selection such as random:10, not {seeds!r}")
-        SeedSpec.parse(seeds, FIT)  # its form, and no slow seed method: every simulation would choose again
-        budget = _field(data, "budget", 20_000, 1, MAX_BUDGET, "--budget")
-        assert budget is not None
-        population = _field(data, "population", None, 2, MAX_POPULATION, "--population")
-        seed = _field(data, "seed", 0, 0, SEED_LIMIT - 1, "--seed")
-        assert seed is not None
-        workers = _field(data, "workers", None, 1, 1024, "--workers")
-        replicates = _field(data, "replicates", None, 1, 256, "--replicates")
-        steps = _field(data, "steps", None, 1, MAX_STEPS, "--steps")
-        max_ticks = _field(data, "max_ticks", 10_000, 1, MAX_STEPS, "--max-ticks")
-        assert max_ticks is not None
-        predictive = _field(data, "predictive", 100, 0, MAX_PREDICTIVE, "--predictive")
-        assert predictive is not None
-        method = data.get("method", "auto")
-        if method not in METHODS:
-            raise BadParameterError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
-        kernel = data.get("kernel", "auto")
-        if kernel not in ("auto", "batched", "engine"):
-            raise BadParameterError(f"--kernel must be auto, batched or engine, not {kernel!r}")
-        ray = data.get("ray")
-        if ray is not None and (not isinstance(ray, str) or not ray.strip()):
-            raise BadParameterError(f"--ray must be a Ray address or 'auto', not {ray!r}")
-        distance = data.get("distance", "regression")
-        if distance not in DISTANCES:
-            raise BadParameterError(f"--distance must be one of {', '.join(DISTANCES)}, not {distance!r}")
-        if population is not None and budget < population:
-            raise BadParameterError(
-                f"a budget of {budget} simulations cannot make one population of {population}: "
-                f"give --budget {population} or more"
-            )
-        return cls(
-            observed=observed,
-            model=model,
-            params=texts,
-            seeds=seeds,
-            budget=budget,
-            population=population,
-            seed=seed,
-            workers=workers,
-            replicates=replicates,
-            steps=steps,
-            max_ticks=max_ticks,
-            method=str(method),
-            kernel=str(kernel),
-            predictive=predictive,
-            distance=str(distance),
-            ray=ray,
-            adjust=bool(data.get("adjust", True)),
-            columns=_columns(data.get("columns")),
-        )
 
 
 @dataclass(frozen=True)
@@ -326,9 +162,9 @@ class FitResult:
 
     def to_pandas(self) -> pd.DataFrame:
         """The posterior samples as a DataFrame (pandas: ``pip install 'agora-sim[tables]'``)."""
-        from sim.runs.results import _columns_frame  # noqa: PLC0415 - pandas loads only when asked for
+        from sim.runs.results import columns_frame  # noqa: PLC0415 - pandas loads only when asked for
 
-        return _columns_frame(self.records())
+        return columns_frame(self.records())
 
 
 def _summaries(result: SMCResult, priors: Priors) -> dict[str, ParamFit]:
@@ -375,7 +211,7 @@ class _Plan:
         self.request = request
         self.world = world
         self.registry = registry
-        self.priors, self.fixed = split_params(request.params)
+        self.priors, self.fixed = request.params.priors, dict(request.params.fixed)
         cls = registry.model(request.model)
         # Its states' columns are counts of agents (at most the world's), and names an error may show.
         self.observed = read_observed(request.observed, world, tuple(str(s) for s in cls.states))
@@ -384,7 +220,7 @@ class _Plan:
         self.simulator: Simulator | None = None
         if self.method == "abc":
             if not len(self.priors):
-                raise BadParameterError("give at least one parameter to fit as --param NAME=LO..HI")
+                raise BadParameterError("give at least one parameter to fit as params NAME=LO..HI", fields="params")
             self.summary = summary_for(
                 self.observed, tuple(cls.states), request.model, request.replicates, request.columns
             )
@@ -414,16 +250,16 @@ class _Plan:
             blocker = self._exact_blocker(request)
             if blocker is not None:
                 if request.method == "exact":
-                    raise BadParameterError(f"--method exact cannot fit this: {blocker}; use --method abc")
+                    raise BadParameterError(f"method exact cannot fit this: {blocker}; method abc can", fields="method")
                 exact_ok = False
         if request.method == "exact" and not exact_ok:
             if kind != "times" and not trees:
-                why = f"the observation is {kind} without trees, not adoption times (id,tick, or --cascades rows)"
+                why = f"the observation is {kind} without trees, not adoption times (id,tick, or cascade rows)"
             elif param is None:
                 why = why_no_likelihood(model) or f"{model} has no exact likelihood"
             else:
-                why = f"the exact likelihood of {model} fits {param} alone: give only --param {param}=LO..HI"
-            raise BadParameterError(f"--method exact cannot fit this: {why}; use --method abc")
+                why = f"the exact likelihood of {model} fits {param} alone: give only params {param}=LO..HI"
+            raise BadParameterError(f"method exact cannot fit this: {why}; method abc can", fields=("method", "params"))
         if request.method == "abc" or not exact_ok:
             return "abc"
         return "exact"
@@ -499,17 +335,19 @@ _RAY_SIMULATORS: dict[tuple[str, _SimulatorSpec], Simulator] = {}
 
 
 def _ray_share(
-    box: list[Any], spec: _SimulatorSpec, summary: Summary, x: np.ndarray, seeds: np.ndarray
+    box: list[Any],
+    spec: _SimulatorSpec,
+    summary: Summary,
+    x: np.ndarray,
+    seeds: np.ndarray,
+    data_key: bytes | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A Ray task: the statistics of particles ``x`` with run ``seeds`` (the world's ref comes in a list, so
-    that Ray does not fetch it for every task)."""
-    from sim.runs.fit.simulate import evaluate_rows  # noqa: PLC0415
-    from sim.runs.sweep import _ray_world  # noqa: PLC0415
-
+    that Ray does not fetch it for every task; ``data_key`` opens an encrypted world's sealed copy)."""
     key = (box[0].hex(), spec)
     sim = _RAY_SIMULATORS.get(key)
     if sim is None:
-        world, registry, _ = _ray_world(box[0])
+        world, registry, _ = ray_world(box[0], data_key)
         sim = Simulator(
             world,
             registry,
@@ -538,8 +376,6 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
             return await evaluate_batch(sim, summary, x, seeds, k, workers)
 
         return await _smc(plan, request, workers, evaluate, progress, t0)
-    from sim.runs.sweep import _ray_payload, ray_cluster, ray_failure  # noqa: PLC0415 - only for --ray
-
     spec = _SimulatorSpec(
         request.model,
         plan.priors,
@@ -551,13 +387,15 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
         request.kernel,
     )
     with ray_cluster(request.ray, workers, progress) as (ray, cpus):
-        ref = ray.put(_ray_payload(plan.world, list(plan.registry.user_dirs)))  # the world, once
+        ref, data_key = share_world(ray, plan.world, list(plan.registry.user_dirs))  # the world, once
         task = ray.remote(num_cpus=1, max_retries=0)(_ray_share)
 
         async def on_ray(x: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             count = x.shape[0]
             cuts = [i * count // cpus for i in range(cpus + 1)]
-            pending = [task.remote([ref], spec, summary, x[a:b], seeds[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a]
+            pending = [
+                task.remote([ref], spec, summary, x[a:b], seeds[a:b], data_key) for a, b in zip(cuts, cuts[1:]) if b > a
+            ]
             try:
                 parts = await asyncio.to_thread(ray.get, pending)
             except ray.exceptions.RayError as exc:

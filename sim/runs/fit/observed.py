@@ -67,8 +67,8 @@ _GIVE = "a file (.csv, .csv.gz or .parquet)"
 _CHUNK_ROWS = 1 << 18
 #: The layouts, as the message for an unknown header lists them.
 _LAYOUTS = (
-    "tick,MEASURE,... (a series), run,tick,measure,value (agora run --series), "
-    "run,agent,source,tick,generation (agora run --cascades), size or run,size (cascade sizes) "
+    "tick,MEASURE,... (a series), run,tick,measure,value (the series file of agora run), "
+    "run,agent,source,tick,generation (its cascades file), size or run,size (cascade sizes) "
     "or id,tick (adoption times)"
 )
 
@@ -359,19 +359,24 @@ def _check_last_tick(f: _File, ticks: np.ndarray, rows: np.ndarray | None = None
         i = int(late[0]) if rows is None else int(late[np.argmin(rows[late])])
         raise f.at(
             i if rows is None else int(rows[i]),
-            f"tick {int(ticks[i])} is past tick {MAX_TICK:,}, the last a fit simulates (--steps is at most "
-            f"{MAX_TICK + 1:,}): keep the rows up to it",
+            f"tick {int(ticks[i])} is past tick {MAX_TICK:,}, the last a fit simulates (its runs take at most "
+            f"{MAX_TICK + 1:,} ticks): keep the rows up to it",
         )
+
+
+def _check_tick_range(f: _File, ticks: np.ndarray) -> None:
+    """Ticks (at least one) from 0 to :data:`MAX_TICK`: the first row out of range is refused."""
+    if int(ticks.min()) < 0:
+        row = int(np.argmax(ticks < 0))
+        raise f.at(row, f"tick {int(ticks[row])} is negative: ticks count from 0 (the seeding)")
+    _check_last_tick(f, ticks)
 
 
 def _check_ticks(f: _File, ticks: np.ndarray, strictly: bool) -> None:
     """Ticks from 0 to :data:`MAX_TICK`, in order (increasing when ``strictly``, else never decreasing)."""
     if not ticks.size:
         raise f.bad("has a header but no rows: give at least one row")
-    if int(ticks.min()) < 0:
-        row = int(np.argmax(ticks < 0))
-        raise f.at(row, f"tick {int(ticks[row])} is negative: ticks count from 0 (the seeding)")
-    _check_last_tick(f, ticks)
+    _check_tick_range(f, ticks)
     step = np.diff(ticks)
     wrong = step <= 0 if strictly else step < 0
     if wrong.any():
@@ -406,7 +411,7 @@ def _wide_series(f: _File, header: list[str], agents: int | None) -> ObservedSer
 def _long_series(f: _File, agents: int | None) -> ObservedSeries:
     table = read_series(f.path)
     if not len(table):
-        raise f.bad("has a header but no rows: give the --series file of a run")
+        raise f.bad("has a header but no rows: give the series file of a run (agora run's series option)")
     runs = np.unique(table.run)
     if runs.size > 1:
         listed = ", ".join(map(str, runs[:5].tolist())) + (", ..." if runs.size > 5 else "")
@@ -453,7 +458,7 @@ def _cascade_trees(f: _File, world: World | None) -> ObservedCascades:
     table = read_cascades(f.path)
     rows = len(table)
     if not rows:
-        raise f.bad("has a header but no rows: give the --cascades file of a run")
+        raise f.bad("has a header but no rows: give the cascades file of a run (agora run's cascades option)")
     for name, values in (("tick", table.tick), ("generation", table.generation)):
         if values.size and int(values.min()) < 0:
             row = int(np.argmax(values < 0))
@@ -545,10 +550,7 @@ def _adoption_times(f: _File, header: list[str], world: World | None) -> Observe
     ids, ticks = _numbers(f, header, ["int", "int"])
     if not ids.size:
         raise f.bad("has a header but no rows: give one row per adopted agent, the seeds with tick 0")
-    if int(ticks.min()) < 0:
-        row = int(np.argmax(ticks < 0))
-        raise f.at(row, f"tick {int(ticks[row])} is negative: ticks count from 0 (the seeding)")
-    _check_last_tick(f, ticks)
+    _check_tick_range(f, ticks)
     twice = _first_repeat(ids)
     if twice is not None:
         earlier = int(np.argmax(ids == ids[twice]))
@@ -591,13 +593,13 @@ def read_observed(path: str, world: World | None = None, states: tuple[str, ...]
         raise f.bad(f"{_unreadable(exc)}: give a CSV file") from None
     agents = _agents(world)
     lower = [h.lower() for h in header]
-    for own, writer in ((SERIES_COLUMNS, "--series"), (CASCADE_COLUMNS, "--cascades")):
+    for own, writer in ((SERIES_COLUMNS, "series"), (CASCADE_COLUMNS, "cascades")):
         if tuple(header[-len(own) :]) == own:
             if len(header) > len(own):
                 keys = len(header) - len(own)
                 raise f.bad(
-                    f"has {keys} grid-key column{'s' if keys > 1 else ''} before run, as an agora sweep {writer} "
-                    "file has: keep the rows of one combination and drop those columns"
+                    f"has {keys} grid-key column{'s' if keys > 1 else ''} before run, as the {writer} file of agora "
+                    "sweep has: keep the rows of one combination and drop those columns"
                 )
             return _long_series(f, agents) if own == SERIES_COLUMNS else _cascade_trees(f, world)
     if lower in (["size"], ["run", "size"]):
@@ -605,7 +607,9 @@ def read_observed(path: str, world: World | None = None, states: tuple[str, ...]
     if lower == ["id", "tick"]:
         return _adoption_times(f, lower, world)
     if lower[-2:] == ["size", "ccdf"]:
-        raise f.bad("is a --ccdf size distribution: give the --cascades file, or one cascade size per row (size)")
+        raise f.bad(
+            "is a size distribution (agora run's ccdf file): give its cascades file, or one cascade size per row (size)"
+        )
     if lower[0] == "tick" and len(header) >= 2:
         return _wide_series(f, ["tick", *header[1:]], agents)
     raise f.bad(f"line 1: the header is not one Agora reads: give {_LAYOUTS}")

@@ -4,7 +4,7 @@ A fit runs thousands of small simulations of one model on one world, each with i
 model has a compiled kernel and nothing else moves (the built-in ``ic``, ``lt`` and ``sir``:
 :func:`sim.runs.batched.why_not`), a simulation is a kernel run with the particle's parameters, and its report
 is, field for field, the engine's run of the same session seed and parameters (``tests/test_batched.py``
-couples the two). Otherwise each simulation is an ensemble of the engine (:class:`sim.runs.runner._Ensemble`):
+couples the two). Otherwise each simulation is an ensemble of the engine (:class:`sim.runs.runner.EnsembleRuns`):
 any model a user writes can be fitted.
 
 A particle's ``replicates`` runs use session seeds ``run_seed * replicates + j``; the same particle and run
@@ -26,9 +26,9 @@ from sim.errors import BadParameterError
 from sim.llm.config import LLMConfig
 from sim.runs import batched
 from sim.runs.fit.priors import Priors
-from sim.runs.forkpool import fork_available, map_forked
 from sim.runs.reports import RunEntry
-from sim.runs.runner import _Ensemble
+from sim.runs.runner import EnsembleRuns
+from sim.runs.transport import fork_available, map_forked
 
 if TYPE_CHECKING:
     from sim.core.world import World
@@ -56,8 +56,9 @@ def _check_priors(model: str, registry: Registry, priors: Priors) -> None:
             )
         if (param.min is not None and prior.lo < param.min) or (param.max is not None and prior.hi > param.max):
             raise BadParameterError(
-                f"--param {prior.describe()}: {model}'s {prior.name} must be {param.describe_range()}; "
-                "keep the range within it"
+                f"params {prior.describe()}: {model}'s {prior.name} must be {param.describe_range()}; "
+                "keep the range within it",
+                fields="params",
             )
 
 
@@ -116,7 +117,7 @@ class Simulator:
         assert self.request.message is not None
         self.config = LLMConfig.resolve(world.config.get("llm"), dict(_OFFLINE))
         self.config = dataclasses.replace(self.config, texts_per_tick=0)
-        self.ensemble = _Ensemble(world, registry, self.request, self.request.message, self.config)
+        self.ensemble = EnsembleRuns(world, registry, self.request, self.request.message, self.config)
         self.params: dict[str, Any] = dict(self.ensemble.check(kernel, batched.AUTO_RUNS))
         self.schema = registry.model(model).params
         self.batched = self.ensemble.batched
@@ -141,7 +142,7 @@ class Simulator:
         assert self.request.message is not None  # __init__ made it
         message = dataclasses.replace(self.request.message, params=params, seed=first)
         request = dataclasses.replace(self.request, message=message)
-        ensemble = _Ensemble(self.world, self.registry, request, message, self.config)
+        ensemble = EnsembleRuns(self.world, self.registry, request, message, self.config)
         try:
             ensemble.check("engine", self.replicates)
         except Exception as exc:  # noqa: BLE001 - a particle the model refuses is a failed simulation, counted

@@ -58,7 +58,8 @@ class SeriesSummary(Summary):
             if name not in known:  # not named: a header is the file's text, and errors never show it
                 raise BadParameterError(
                     f"the observed series has a column that model {model!r} does not report: its series are "
-                    f"{', '.join(known)} (--columns picks the ones to fit)"
+                    f"{', '.join(known)} (columns picks the ones to fit)",
+                    fields="columns",
                 )
         if not columns:
             raise BadParameterError("the observed series has no column beside tick: give at least one (e.g. I, new)")
@@ -152,7 +153,9 @@ def summary_for(
     """
     kind = observed.kind
     if columns is not None and kind != "series":
-        raise BadParameterError(f"--columns picks columns of a series, and the observation is {kind}: drop it")
+        raise BadParameterError(
+            f"columns picks columns of a series, and the observation is {kind}: drop it", fields="columns"
+        )
     if kind == "series":
         series: ObservedSeries = observed  # type: ignore[assignment]
         have = dict(series.columns)

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from sim.plugin import PropagationModel
 
 #: The sentence a missing SALib gives.
-SALIB_HINT = "--design needs the optional extra: pip install 'agora-sim[fit]'"
+SALIB_HINT = "design needs the optional extra: pip install 'agora-sim[fit]'"
 #: Morris's grid levels (the sample and the analysis must agree).
 MORRIS_LEVELS = 4
 #: Bootstrap resamples of an interval (SALib's default).
@@ -82,7 +82,7 @@ def salib() -> ModuleType:
         import SALib.sample.morris  # noqa: PLC0415
         import SALib.sample.sobol  # noqa: PLC0415
     except ImportError:
-        raise BadParameterError(SALIB_HINT) from None
+        raise BadParameterError(SALIB_HINT, fields="design") from None
     return SALib
 
 

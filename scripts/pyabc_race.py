@@ -3,10 +3,15 @@ batched kernel, each simulation the engine's run of its seed), pyabc's ABC-SMC (
 2018) driving it, and the fit of ``agora fit`` on the same observation and budget.
 
 pyabc is not one of Agora's dependencies (it brings some 35 packages: dask, distributed, redis, SQLAlchemy,
-IPython's kernel); run this in an environment that has both::
+IPython's kernel), so this script lives outside the ``sim`` package; run it from the repository's root in an
+environment that has both (a virtual environment of its own keeps pyabc's packages out of Agora's)::
 
+    python -m venv .venv-pyabc && . .venv-pyabc/bin/activate
     pip install pyabc && pip install -e .
-    python sim/bench/pyabc_race.py EDGES [BUDGET]
+    python scripts/pyabc_race.py EDGES [BUDGET]
+
+``EDGES`` is an edge list (ego-Facebook: ``$AGORA_DATA/facebook_combined.txt``); ``BUDGET`` the simulations
+each sampler may run (20,000 when not given).
 
 It prints one JSON object: per sampler (pyabc's single-core sampler, pyabc's two-process
 ``MulticoreEvalParallelSampler`` run twice with the same seed, and ``agora fit`` on one and on two workers),

@@ -1,0 +1,39 @@
+"""The defaults and bounds of the requests' fields (:mod:`sim.engine.requests`), each written once.
+
+The requests' parsers, the command line's ``--help`` and defaults, the OpenAPI description and the docs read
+them from here. This module imports nothing, so that ``agora --help`` reads it without loading the engine.
+"""
+
+from __future__ import annotations
+
+# -- a fit (sim.engine.requests.fit.Fit) ------------------------------------------------------------------------
+#: Simulations a fit runs in all when no budget is given, and the most it may be given.
+FIT_BUDGET = 20_000
+MAX_BUDGET = 10_000_000
+#: The most particles per generation.
+MAX_POPULATION = 100_000
+#: The most ticks a fit's runs take: ``steps`` and ``max_ticks`` at most, and a horizon taken from the
+#: observation file too (its last tick is at most ``sim.runs.fit.observed.MAX_TICK``, one less).
+MAX_STEPS = 1_000_000
+#: Simulations of the posterior predictive check by default, and at most.
+FIT_PREDICTIVE = 100
+MAX_PREDICTIVE = 10_000
+#: A fit's seed is below this (its random streams are keyed by it).
+SEED_LIMIT = 1 << 16
+#: The most runs per simulation.
+MAX_REPLICATES = 256
+#: The most worker processes a fit or a forecast asks for.
+MAX_WORKERS = 1024
+#: The most ticks a run until done takes when no ``max_ticks`` is given (a fit's, a forecast's, an ensemble's).
+MAX_TICKS = 10_000
+
+# -- a forecast (sim.engine.requests.forecast.Forecast) ---------------------------------------------------------
+#: Continuations per arm by default, and at most (a live world's bound is lower: ``Forecasts.MAX_RUNS``).
+FORECAST_RUNS = 100
+MAX_RUNS = 100_000
+#: The most ticks a forecast looks ahead (``ticks``, ``max_ticks``).
+MAX_HORIZON = 100_000
+#: The most arms a forecast compares.
+MAX_ARMS = 16
+#: A forecast's seed is at most this.
+MAX_FORECAST_SEED = 2**62
