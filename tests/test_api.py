@@ -138,6 +138,19 @@ def world_file(tmp_path_factory) -> Path:
     return folder / "w.db"
 
 
+def serve_a_running_session(folder: Path, world_file: Path) -> Server:
+    """A server of a copy of ``world_file`` in ``folder`` with one running session (an ic rumour stepped twice):
+    what a forecast branches."""
+    import shutil
+
+    shutil.copy(world_file, folder / "w.db")
+    s = Server(folder, "w.db")
+    status, body, _ = s.call("POST", "/api/v1/messages", {"text": "rumour", "model": "ic", "seeds": "random:20"})
+    assert status == 201, body
+    assert s.call("POST", "/api/v1/step", {"ticks": 2})[0] == 200
+    return s
+
+
 @pytest.fixture
 def server(tmp_path, world_file):
     import shutil

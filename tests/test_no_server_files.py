@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import agora
-from test_api import ADMIN, Server, world_file  # noqa: F401 - world_file is a fixture
+from test_api import ADMIN, Server, serve_a_running_session, world_file  # noqa: F401 - world_file is a fixture
 
 import sim
 from sim.errors import AgoraError
@@ -79,11 +79,7 @@ def secrets_on_disk(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, world_file):  # noqa: F811
     folder = tmp_path_factory.mktemp("served")
-    shutil.copy(world_file, folder / "w.db")
-    s = Server(folder, "w.db")
-    status, body, _ = s.call("POST", "/api/v1/messages", {"text": "rumour", "model": "ic", "seeds": "random:20"})
-    assert status == 201, body
-    assert s.call("POST", "/api/v1/step", {"ticks": 2})[0] == 200
+    s = serve_a_running_session(folder, world_file)
     yield s
     s.stop()
 
