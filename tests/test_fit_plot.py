@@ -60,13 +60,13 @@ def drawn_figure(tmp_path, result: FitResult, monkeypatch):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     saved = []
-    save = output._save
+    save = output.save_figure
 
     def keep(fig, path, fmt, metadata):
         saved.append(fig)
         save(fig, path, fmt, metadata)
 
-    monkeypatch.setattr(output, "_save", keep)
+    monkeypatch.setattr(output, "save_figure", keep)
     path = output.plot_predictive(str(tmp_path / "check.png"), result)
     assert (tmp_path / "check.png").stat().st_size > 0 and path.endswith("check.png")
     fig = saved[0]

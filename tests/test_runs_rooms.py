@@ -79,6 +79,16 @@ def test_no_module_of_runs_imports_a_private_name_of_another():
     assert not found, "private names imported across sim.runs (give them a public name): " + "; ".join(found)
 
 
+def test_runs_takes_no_private_name_from_below():
+    """Fits, forecasts, sweeps and ensembles reach the rooms below through public doors: no module of
+    ``sim.runs`` imports a private name from any module of ``sim`` (13 such names before issue 58)."""
+    found = []
+    for module, path in sorted(all_modules().items()):
+        if module == PACKAGE or module.startswith(PACKAGE + "."):
+            found += private_names(path.read_text(encoding="utf-8"), module, path.name == "__init__.py", "sim")
+    assert not found, "private names sim.runs imports from below (give them a public name): " + "; ".join(found)
+
+
 def test_the_room_rules_see_what_they_forbid():
     """The rules themselves: a two-way arrow between rooms (through any of a subpackage's modules) is found,
     a one-way chain is not; a private name taken from another module is found, a public one is not."""
@@ -95,6 +105,10 @@ def test_the_room_rules_see_what_they_forbid():
     assert room_of("sim.runs") == "sim.runs" and room_of("sim.runs.fit") == "sim.runs.fit"
     source = "from sim.runs.runner import run_entry\ndef f():\n    from .results import _columns_frame, plot\n"
     assert private_names(source, "sim.runs.forecast") == ["sim.runs.forecast: _columns_frame from sim.runs.results"]
+    below = "from sim.analysis.plot import _save, figure_format\n"
+    assert private_names(below, "sim.runs.forecast", package="sim") == [
+        "sim.runs.forecast: _save from sim.analysis.plot"
+    ]
     assert private_names("from ..sweep import _ray_world\n", "sim.runs.fit.fitting") == [
         "sim.runs.fit.fitting: _ray_world from sim.runs.sweep"
     ]

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Select, Static
 
 from sim.errors import AgoraError
-from sim.live.frontend import InterventionApplied, shown
+from sim.live.frontend import InterventionApplied, Registry, shown
 from sim.live.views import seed_methods
 
 from .host import AppHost
@@ -56,7 +56,7 @@ LISTED = 8
 SPEC_LIMIT = 80
 
 
-def slow_method_refusal(action: str, registry: Any) -> str | None:
+def slow_method_refusal(action: str, registry: Registry) -> str | None:
     """The sentence refusing ``action`` when it names a seed method that may take minutes (None: it names
     none). The controller refuses them too; this says what to do instead, in the UI's words."""
     names = {name for name, _slow in seed_methods(registry)}

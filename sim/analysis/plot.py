@@ -148,7 +148,7 @@ def _combo(table: SeriesTable, combination: tuple[Any, ...]) -> str:
     return ", ".join(f"{k}={_value_text(v)}" for k, v in zip(table.key_names, combination))
 
 
-def _literal(text: str) -> str:
+def literal_label(text: str) -> str:
     """Text shown as it is: no control characters, no mathtext (a ``$`` is a dollar sign)."""
     return shown(text, 80).replace("$", r"\$")
 
@@ -303,10 +303,10 @@ def _draw(
             ax.fill_between(ticks, low, high, color=colour, alpha=0.18, linewidth=0)
             (handle,) = ax.plot(ticks, mean, color=colour, linestyle=style, linewidth=1.6)
             handles.append(handle)
-        labels = [_literal(line[0]) for line in lines]
+        labels = [literal_label(line[0]) for line in lines]
         ax.set_xlabel("tick")
         ax.set_ylabel(y_label)
-        ax.set_title(_literal(title) if title else "")
+        ax.set_title(literal_label(title) if title else "")
         ax.grid(True, alpha=0.3, linewidth=0.6)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if lines:
@@ -328,7 +328,7 @@ def _draw(
                 framealpha=0.9,
             )
         metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
-        _save(fig, output, fmt, metadata)
+        save_figure(fig, output, fmt, metadata)
 
 
 def plot_cascade_groups(
@@ -355,7 +355,7 @@ def plot_cascade_groups(
     from matplotlib.figure import Figure  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
 
     scatter = any(sizes is not None for _, _, _, sizes, _ in groups)
-    labels = [_literal(g[0]) for g in groups]
+    labels = [literal_label(g[0]) for g in groups]
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "agora", "pdf.fonttype": 42}):
         fig = Figure(figsize=(12, 5) if scatter else (7, 5), dpi=150, layout="constrained")
         axes = fig.subplots(1, 2) if scatter else [fig.add_subplot()]
@@ -381,9 +381,9 @@ def plot_cascade_groups(
             ax.grid(True, alpha=0.3, linewidth=0.6, which="both")
         fig.legend(handles, labels, loc="outside lower center", ncols=min(4, max(1, len(groups))), fontsize="small")
         if title:
-            fig.suptitle(_literal(title))
+            fig.suptitle(literal_label(title))
         metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
-        _save(fig, output, fmt, metadata)
+        save_figure(fig, output, fmt, metadata)
     return {
         "output": os.path.abspath(output),
         "format": fmt,
@@ -423,7 +423,7 @@ def log_ticks(axis: Any, lo: float, hi: float) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _save(fig: Any, output: str, fmt: str, metadata: dict[str, Any]) -> None:
+def save_figure(fig: Any, output: str, fmt: str, metadata: dict[str, Any]) -> None:
     """Write the figure beside the target, then rename: a failed write leaves no partial figure."""
     with replacing(output, "figure") as tmp:
         fig.savefig(tmp, format=fmt, bbox_inches="tight", metadata=metadata)

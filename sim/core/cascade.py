@@ -245,7 +245,7 @@ class CascadeTracker:
         per add). O(size + adds): no sort and no pass over all agents."""
         size = self.size
         if size == 0:
-            return _empty_measures()
+            return empty_measures()
         parent = self._parent[:size].astype(np.intp)
         gens = self._gen[:size]
         bounds = self._bounds
@@ -301,7 +301,7 @@ def _scatter_add(target: np.ndarray, at: np.ndarray, values: np.ndarray) -> None
         np.add.at(target, at, values)
 
 
-def _empty_measures() -> dict[str, Any]:
+def empty_measures() -> dict[str, Any]:
     return {
         "size": 0,
         "trees": 0,
@@ -536,7 +536,7 @@ class Forest:
         """The run's ``cascade`` report (see the module docstring); the same as
         :meth:`CascadeTracker.measures` of the same forest, to the last bit."""
         if self.size == 0:
-            return _empty_measures()
+            return empty_measures()
         roots = np.arange(self.trees)
         return _measures(
             self.generation,

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from sim.core.cascade import _empty_measures
+from sim.core.cascade import empty_measures
 from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
 from sim.model.intervene import blocked_mask
@@ -549,7 +549,7 @@ def _cascade(size: int, trees: np.ndarray, virality: np.ndarray, scalars: np.nda
     :func:`sim.core.cascade._measures` reports for the same forest (the forest's virality summed with
     ``math.fsum`` over its trees of two agents or more, weighted by their sizes)."""
     if size == 0:
-        return _empty_measures()
+        return empty_measures()
     sizes, vir = trees[:, 0].tolist(), virality.tolist()
     big = [(s, v) for s, v in zip(sizes, vir) if s >= 2]
     total = sum(s for s, _ in big)

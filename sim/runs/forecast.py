@@ -446,7 +446,7 @@ def plot_bands(path: str, result: ForecastResult) -> str:
     import matplotlib  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
     from matplotlib.figure import Figure  # noqa: PLC0415
 
-    from sim.analysis.plot import _literal, _save, figure_format  # noqa: PLC0415
+    from sim.analysis.plot import figure_format, literal_label, save_figure  # noqa: PLC0415
 
     fmt = figure_format(path)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "agora", "pdf.fonttype": 42}):
@@ -461,7 +461,7 @@ def plot_bands(path: str, result: ForecastResult) -> str:
                 continue
             colour = colours(i % 10)
             ax.fill_between(ticks, reached["q05"], reached["q95"], color=colour, alpha=0.25)
-            ax.plot(ticks, reached["median"], color=colour, lw=1.5, label=f"{_literal(name)}: median and 90% band")
+            ax.plot(ticks, reached["median"], color=colour, lw=1.5, label=f"{literal_label(name)}: median and 90% band")
         ax.axvline(result.round, color="black", lw=0.8, ls="--", label=f"branched (round {result.round})")
         ax.set_xlabel("round of the session")
         ax.set_ylabel("agents reached")
@@ -471,5 +471,5 @@ def plot_bands(path: str, result: ForecastResult) -> str:
         )
         ax.legend(fontsize=8)
         metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
-        _save(fig, path, fmt, metadata)
+        save_figure(fig, path, fmt, metadata)
     return os.path.abspath(path)

@@ -65,15 +65,15 @@ from sim.store.seriesio import (
     _long_name,
     _name_too_long,
     _open_text,
-    _parquet,
     _parquet_keys,
-    _pyarrow,
     _repeated_keys,
     _SlowPath,
-    _unreadable,
     _value_texts,
     _write_csv,
     file_container,
+    need_pyarrow,
+    read_parquet,
+    unreadable,
 )
 from sim.store.worldfile import read_meta
 
@@ -107,7 +107,7 @@ def _container_of(path: str, kind: _Kind) -> str:
 def _check_path(path: str, kind: _Kind) -> str:
     container = _container_of(path, kind)
     if container == "parquet":
-        _pyarrow("writing")
+        need_pyarrow("writing")
     return container
 
 
@@ -314,7 +314,7 @@ def _gather_trees(
 
 
 def _tree_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]:
-    pa = _pyarrow("writing")
+    pa = need_pyarrow("writing")
     per_record, counts, cat = _gather_trees(records, key_names)
     arrays = _arrow_keys(pa, key_names, per_record, counts)
     arrays += [
@@ -348,7 +348,7 @@ def _gather_ccdf(
 
 
 def _ccdf_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]:
-    pa = _pyarrow("writing")
+    pa = need_pyarrow("writing")
     per_record, counts, sizes, ps = _gather_ccdf(records, key_names)
     arrays = _arrow_keys(pa, key_names, per_record, counts)
     arrays += [pa.array(sizes, type=pa.int64()), pa.array(ps, type=pa.float64())]
@@ -358,7 +358,7 @@ def _ccdf_arrow(records: Iterable[Any], key_names: list[str]) -> tuple[Any, int]
 def _write(path: str, kind: _Kind, records: Iterable[Any], key_names: Sequence[str]) -> int:
     container = _container_of(path, kind)
     if container == "parquet":
-        _pyarrow("writing")  # before any work
+        need_pyarrow("writing")  # before any work
     names = _check_key_names(key_names, kind.columns)
     if os.path.isdir(path):
         raise BadFileError(f"cannot write {kind.what} {path!r}: it is a folder (give a file name)")
@@ -556,7 +556,7 @@ def _read(path: str, kind: _Kind) -> tuple[list[str], dict[str, np.ndarray], dic
         except _SlowPath:
             return _read_checked(path, kind, container)
     except READ_ERRORS as exc:
-        raise BadFileError(f"{kind.what} {path} {_unreadable(exc)}: give a file written by {kind.writer}") from None
+        raise BadFileError(f"{kind.what} {path} {unreadable(exc)}: give a file written by {kind.writer}") from None
 
 
 def _convert(name: str, cells: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -641,7 +641,7 @@ def _read_checked(
 
 
 def _read_parquet(path: str, kind: _Kind) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    pa, table = _parquet(path, kind.what, kind.writer, named=kind.columns)
+    pa, table = read_parquet(path, kind.what, kind.writer, named=kind.columns)
     key_names = _header(path, kind, [str(n) for n in table.column_names])
     out: dict[str, np.ndarray] = {}
     for name in kind.columns:

@@ -74,7 +74,7 @@ def file_container(path: str, what: str = "series file") -> str:
     raise BadParameterError(f"{what} {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet")
 
 
-def _pyarrow(doing: str) -> Any:
+def need_pyarrow(doing: str) -> Any:
     try:
         import pyarrow  # noqa: PLC0415 - heavy optional dependency (the parquet extra), only for .parquet
         import pyarrow.parquet  # noqa: F401, PLC0415 - the submodule has to be importable too
@@ -92,7 +92,7 @@ def check_series_path(path: str) -> str:
     """
     kind = file_container(path)
     if kind == "parquet":
-        _pyarrow("writing")
+        need_pyarrow("writing")
     return kind
 
 
@@ -382,7 +382,7 @@ def _csv_lines(records: Iterable[dict[str, Any]], key_names: list[str]) -> Itera
 
 
 def _parquet_table(records: Iterable[dict[str, Any]], key_names: list[str]) -> tuple[Any, int]:
-    pa = _pyarrow("writing")
+    pa = need_pyarrow("writing")
     table = table_from_records(records, key_names)
     arrays, names = [], []
     for k in key_names:
@@ -416,7 +416,7 @@ def write_series(path: str, records: Iterable[dict[str, Any]], key_names: Sequen
     """
     kind = file_container(path)
     if kind == "parquet":
-        _pyarrow("writing")  # before any work
+        need_pyarrow("writing")  # before any work
     key_names = _check_key_names(key_names)
     if os.path.isdir(path):
         raise BadFileError(f"cannot write series file {path!r}: it is a folder (give a file name)")
@@ -485,7 +485,7 @@ def _open_text(
     return bounded_text(path, what, f"a file written by {writer}", gz=kind == "csv.gz", bounds=Bounds(rows=rows))
 
 
-#: What reading a table file may raise that says the file is damaged (see :func:`_unreadable`).
+#: What reading a table file may raise that says the file is damaged (see :func:`unreadable`).
 READ_ERRORS = (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error)
 
 
@@ -498,11 +498,11 @@ def _check_readable(path: str, container: str, what: str, writer: str) -> None:
             writes such files), checked without blocking (:func:`sim.core.boundedio.check_regular`).
     """
     if container == "parquet":
-        _pyarrow("reading")
+        need_pyarrow("reading")
     check_regular(path, what, f"the file written by {writer}")
 
 
-def _unreadable(exc: BaseException) -> str:
+def unreadable(exc: BaseException) -> str:
     """What a table file that raised ``exc`` (one of :data:`READ_ERRORS`) while being read is, in words."""
     if isinstance(exc, UnicodeDecodeError):
         return "is not UTF-8 text"
@@ -533,7 +533,7 @@ def read_series(path: str) -> SeriesTable:
         except _SlowPath:
             return _read_csv_checked(path, kind)
     except READ_ERRORS as exc:
-        raise BadFileError(f"series file {path} {_unreadable(exc)}: give a series file that Agora wrote") from None
+        raise BadFileError(f"series file {path} {unreadable(exc)}: give a series file that Agora wrote") from None
 
 
 class _SlowPath(Exception):
@@ -715,7 +715,7 @@ def _key_column(words: list[str], codes: np.ndarray) -> np.ndarray:
     return _text_column(words, codes)
 
 
-def _parquet(
+def read_parquet(
     path: str,
     what: str,
     writer: str,
@@ -738,7 +738,7 @@ def _parquet(
             writes such files, or saying ``give``). pyarrow's own messages are not quoted: they may hold the
             file's bytes.
     """
-    pa = _pyarrow("reading")
+    pa = need_pyarrow("reading")
     import pyarrow.parquet as pq  # noqa: PLC0415 - optional, only for .parquet
 
     give = give or f"a file written by {writer}"
@@ -769,12 +769,12 @@ def _parquet(
                 or pa.types.is_boolean(typ)
                 or pa.types.is_null(typ)
             ):
-                raise bad(f"has a column (the {_ordinal(j + 1)}) of {typ}, which no table Agora writes holds")
+                raise bad(f"has a column (the {ordinal(j + 1)}) of {typ}, which no table Agora writes holds")
             if is_text:
                 text.append(name)
                 if sizes[name] > MAX_PARQUET_TEXT:
                     raise bad(
-                        f"has a text column (the {_ordinal(j + 1)}) of {sizes[name] / 2**20:,.0f} MiB, more than "
+                        f"has a text column (the {ordinal(j + 1)}) of {sizes[name] / 2**20:,.0f} MiB, more than "
                         f"the {MAX_PARQUET_TEXT / 2**20:,.0f} MiB Agora reads"
                     )
         if sum(sizes.values()) > MAX_PARQUET:
@@ -789,7 +789,7 @@ def _parquet(
             for name in text:
                 assert first is not None
                 if _longest(pa, first.column(name)) > MAX_NAME:
-                    shown = f"column {name}" if name in named else f"its {_ordinal(names.index(name) + 1)} column"
+                    shown = f"column {name}" if name in named else f"its {ordinal(names.index(name) + 1)} column"
                     raise BadFileError(f"{what} {path} {shown}: {_name_too_long('a text cell')}")
             rest = reader.read(columns=[n for n in wanted if n not in text], use_threads=False)
         except (pa.ArrowException, OSError, ValueError):
@@ -830,14 +830,14 @@ def _parquet_meta(pa: Any, pq: Any, fh: Any, bad: Callable[[str], BadFileError])
     return schema, count, sizes
 
 
-def _parquet_schema(path: str, what: str, give: str) -> tuple[Any, list[str], list[Any], int]:
+def parquet_schema(path: str, what: str, give: str) -> tuple[Any, list[str], list[Any], int]:
     """pyarrow, the column names, their types and the rows of the Parquet ``what`` at ``path``, from its
     footer alone (nothing else is read).
 
     Raises:
         BadFileError: see :func:`sim.core.boundedio.opened`; not a readable Parquet file.
     """
-    pa = _pyarrow("reading")
+    pa = need_pyarrow("reading")
     import pyarrow.parquet as pq  # noqa: PLC0415 - optional, only for .parquet
 
     def bad(text: str) -> BadFileError:
@@ -848,7 +848,7 @@ def _parquet_schema(path: str, what: str, give: str) -> tuple[Any, list[str], li
     return pa, [str(n) for n in schema.names], [schema.field(i).type for i in range(len(schema.names))], count
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
@@ -868,7 +868,7 @@ def _parquet_keys(pa: Any, table: Any, key_names: list[str], source: str = "") -
 
 
 def _read_parquet(path: str) -> SeriesTable:
-    pa, table = _parquet(path, "series file", "agora run (its series)", named=COLUMNS)
+    pa, table = read_parquet(path, "series file", "agora run (its series)", named=COLUMNS)
     names = [str(n) for n in table.column_names]
     key_names = _check_header(path, names)
     cols = {}

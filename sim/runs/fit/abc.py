@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
+from sim.engine.bounds import FIT_BUDGET, SEED_LIMIT
 from sim.errors import BadParameterError
 from sim.runs.fit.priors import U_BOUND, Priors
 
@@ -46,7 +47,6 @@ Evaluate = Callable[[np.ndarray, np.ndarray], Awaitable[tuple[np.ndarray, np.nda
 Report = Callable[["Generation | None", int], None] | None
 
 #: Run seeds: ``seed * 2**40 + generation * 2**26 + index`` (the index of the simulation in its generation).
-SEED_LIMIT = 1 << 16
 GENERATION_SPAN = 1 << 26
 MAX_GENERATIONS = 1 << 10
 #: The proposal kernel's width over Silverman's (pyabc's ``scaling``).
@@ -362,7 +362,7 @@ class Settings:
     :func:`regression_adjust`)."""
 
     population: int = 500
-    budget: int = 20_000
+    budget: int = FIT_BUDGET
     seed: int = 0
     alpha: float = 0.5
     min_acceptance: float = 0.005

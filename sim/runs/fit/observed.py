@@ -51,7 +51,15 @@ from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError
 from sim.store.cascadeio import CASCADE_COLUMNS, read_cascades
 from sim.store.seriesio import COLUMNS as SERIES_COLUMNS
-from sim.store.seriesio import READ_ERRORS, _parquet, _parquet_schema, _pyarrow, _unreadable, read_series
+from sim.store.seriesio import (
+    READ_ERRORS,
+    file_container,
+    need_pyarrow,
+    parquet_schema,
+    read_parquet,
+    read_series,
+    unreadable,
+)
 
 #: The latest tick an observation may hold: a fit simulates ticks 0 .. MAX_TICK at most (``--steps`` is at most
 #: 1,000,000), and a file's last tick sets its horizon, so a later one would ask for a run without bound.
@@ -192,20 +200,12 @@ class _File:
         return self.bad(f"{self.where(row)}: {what}")
 
 
-def _container(path: str) -> str:
-    lower = path.lower()
-    for ext in (".csv.gz", ".csv", ".parquet"):
-        if lower.endswith(ext):
-            return ext[1:]
-    raise BadParameterError(f"observation file {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet")
-
-
 def _opened(path: str, states: tuple[str, ...]) -> _File:
     """The file at ``path``, checked to be a regular file, opened without blocking (and pyarrow there for
     Parquet); ``states``: the fitted model's states (counts of agents, and names errors may show)."""
-    container = _container(path)
+    container = file_container(path, "observation file")
     if container == "parquet":
-        _pyarrow("reading")
+        need_pyarrow("reading")
     check_regular(path, "observation file", _GIVE)
     return _File(path, container, _LAYOUT_NAMES | set(states), frozenset((*COUNT_MEASURES, *states)))
 
@@ -219,7 +219,7 @@ def _header_and_size(f: _File) -> list[str]:
     in one streaming pass that keeps nothing, so a file past a bound costs a chunk of memory; for Parquet, from
     its footer (rows, columns) alone."""
     if f.container == "parquet":
-        _, names, _, rows = _parquet_schema(f.path, "observation file", _GIVE)
+        _, names, _, rows = parquet_schema(f.path, "observation file", _GIVE)
         if rows > MAX_ROWS:
             raise _too_many(f)
         return [n.strip() for n in names]
@@ -282,7 +282,7 @@ def _csv_numbers(f: _File, names: list[str], kinds: list[str]) -> list[np.ndarra
                         _checked_row(f, line, row, names, kinds)
                     raise  # pragma: no cover - the row-by-row pass found what failed
     except READ_ERRORS as exc:
-        raise f.bad(f"{_unreadable(exc)}: give a CSV file") from None
+        raise f.bad(f"{unreadable(exc)}: give a CSV file") from None
     dtypes = {"int": np.int64, "float": np.float64}
     return [np.concatenate(p) if p else np.empty(0, dtype=dtypes[k]) for p, k in zip(parts, kinds)]
 
@@ -290,13 +290,13 @@ def _csv_numbers(f: _File, names: list[str], kinds: list[str]) -> list[np.ndarra
 def _parquet_numbers(f: _File, names: list[str], kinds: list[str]) -> list[np.ndarray]:
     """The named columns of a Parquet file as arrays (whole numbers where ``int``; no missing value); their
     types are checked from the footer before any is read."""
-    pa, have, types, _ = _parquet_schema(f.path, "observation file", _GIVE)
+    pa, have, types, _ = parquet_schema(f.path, "observation file", _GIVE)
     for j, (name, kind) in enumerate(zip(names, kinds)):
         typ = types[have.index(name)]
         if not (pa.types.is_integer(typ) or (kind == "float" and pa.types.is_floating(typ))):
             noun = "numbers" if kind == "float" else "whole numbers"
             raise f.bad(f"column {name if name in f.known else j + 1} holds {typ} where {noun} are expected")
-    _, table = _parquet(f.path, "observation file", "", names, rows=MAX_ROWS, give=_GIVE, named=tuple(f.known))
+    _, table = read_parquet(f.path, "observation file", "", names, rows=MAX_ROWS, give=_GIVE, named=tuple(f.known))
     out = []
     for j, (name, kind) in enumerate(zip(names, kinds)):
         col = table.column(name)
@@ -590,7 +590,7 @@ def read_observed(path: str, world: World | None = None, states: tuple[str, ...]
     try:
         header = _header_and_size(f)
     except READ_ERRORS as exc:
-        raise f.bad(f"{_unreadable(exc)}: give a CSV file") from None
+        raise f.bad(f"{unreadable(exc)}: give a CSV file") from None
     agents = _agents(world)
     lower = [h.lower() for h in header]
     for own, writer in ((SERIES_COLUMNS, "series"), (CASCADE_COLUMNS, "cascades")):

@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.analysis.plot import _save, figure_format, log_ticks
+from sim.analysis.plot import figure_format, log_ticks, save_figure
 from sim.core.boundedio import Bounds, read_bounded
 from sim.core.diskio import replacing
 from sim.errors import BadFileError, BadParameterError
 from sim.store.seriesio import (
     READ_ERRORS,
-    _ordinal,
-    _parquet,
-    _parquet_schema,
-    _pyarrow,
-    _unreadable,
     check_series_path,
+    need_pyarrow,
+    ordinal,
+    parquet_schema,
+    read_parquet,
+    unreadable,
 )
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def write_posterior(path: str, result: FitResult) -> dict[str, object]:
     rows = int(result.samples.shape[0])
     with replacing(path, "posterior file") as tmp:
         if kind == "parquet":
-            pa = _pyarrow("writing")
+            pa = need_pyarrow("writing")
             import pyarrow.parquet as pq  # noqa: PLC0415 - the optional extra, checked above
 
             pq.write_table(pa.table({k: pa.array(v) for k, v in columns.items()}), tmp)
@@ -82,7 +82,7 @@ def _posterior_columns(path: str, head: list[str], registry: Registry, session: 
         if name != "weight" and name not in cls.params:
             known = ", ".join(sorted(cls.params)) or "none"
             raise BadParameterError(
-                f"posterior file {path}: its {_ordinal(j + 1)} column is not a parameter of {session.model_name} "
+                f"posterior file {path}: its {ordinal(j + 1)} column is not a parameter of {session.model_name} "
                 f"(its parameters are {known}): give a fit of this session's model"
             )
     return [h for h in head if h != "weight"]
@@ -113,7 +113,7 @@ def _posterior_csv(
             rows.append(row)
             places.append(f"line {line}")
     except READ_ERRORS as exc:
-        raise _posterior_bad(path, _unreadable(exc)) from None
+        raise _posterior_bad(path, unreadable(exc)) from None
     table = np.empty((len(rows), len(head)), dtype=np.float64)
     for j, name in enumerate(head):
         try:
@@ -131,14 +131,14 @@ def _posterior_parquet(
     path: str, registry: Registry, session: PropagationSession
 ) -> tuple[list[str], np.ndarray, list[str]]:
     """A Parquet posterior's columns, numbers and row places, its footer checked before a column is read."""
-    pa, head, types, rows = _parquet_schema(path, "posterior file", _GIVE)
+    pa, head, types, rows = parquet_schema(path, "posterior file", _GIVE)
     if rows > MAX_POSTERIOR_ROWS:
         raise _posterior_bad(path, f"has more than {MAX_POSTERIOR_ROWS:,} samples")
     _posterior_columns(path, head, registry, session)
     for name, typ in zip(head, types):
         if not (pa.types.is_floating(typ) or pa.types.is_integer(typ)):
             raise _posterior_bad(path, f"column {name} holds {typ} where numbers are expected")
-    _, table = _parquet(path, "posterior file", "", head, rows=MAX_POSTERIOR_ROWS, give=_GIVE)
+    _, table = read_parquet(path, "posterior file", "", head, rows=MAX_POSTERIOR_ROWS, give=_GIVE)
     out = np.empty((table.num_rows, len(head)), dtype=np.float64)
     for j, name in enumerate(head):
         col = table.column(name)
@@ -257,5 +257,5 @@ def plot_predictive(path: str, result: FitResult) -> str:
         fig.suptitle(f"{result.model} fitted by {result.method}", fontsize=10)
         fig.tight_layout()
         metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
-        _save(fig, path, fmt, metadata)
+        save_figure(fig, path, fmt, metadata)
     return os.path.abspath(path)
