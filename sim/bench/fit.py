@@ -65,7 +65,7 @@ def _say(progress: Progress, what: str, fraction: float) -> None:
 def _observe(world: Any, folder: str, seed: int) -> tuple[str, dict[str, Any]]:
     """One run with the truth, written as ``tick,I,R`` in ``folder``: the file and what it holds."""
     run = world.ensemble(model=MODEL, params=TRUTH, seeds=SEEDS, runs=1, steps=STEPS, seed=seed, workers=1)
-    series = run.data["runs"][0]["series"]
+    series = run.runs[0]["series"]
     path = str(Path(folder) / "observed.csv")
     with open(path, "w", encoding="utf-8") as f:
         f.write("tick,I,R\n")

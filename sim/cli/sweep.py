@@ -16,6 +16,7 @@ from sim.engine.requests import Sweep, parse_grid
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
 from sim.runs.reports import SweepReport
+from sim.runs.results import SweepResult
 
 #: The fields of a sweep request that take the values of the flags of the same name as given.
 _AS_GIVEN = "model runs seeds seed steps max_ticks workers ray intervene kernel design measure keep_running"
@@ -51,34 +52,33 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
     # The command is a thin layer over the Python API (sim.lab), so the two cannot drift.
     with stderr_progress() as progress:
         res = await WorldFile(args.world, plugins=args.plugins).asweep(request, progress=progress)
-    note_running(res.data)
-    stopped = sum(arm["stopped"] for arm in res.data["results"])
+    note_running(res)
+    stopped = sum(arm.data["stopped"] for arm in res.arms)
     if stopped:
         sys.stderr.write(
             f"agora: note: {stopped} of {res.total_runs} runs stopped at --max-ticks "
-            f"{res.data['max_ticks']} before the model ended (status max-ticks)\n"
+            f"{res.max_ticks} before the model ended (status max-ticks)\n"
         )
     if args.series:
         res.write_series(args.series, force=args.force)
     if args.plot:
         res.plot(args.plot, force=args.force)
     write_cascade_files(args, res)
-    result = res.to_dict()
+    result = res.report()  # printed and dropped: no copy
     emit(args, result, format_design(result) if "design" in result else format_table(result))
     return report_sweep_failures(result)
 
 
-def note_running(result: SweepReport) -> None:
+def note_running(result: SweepResult) -> None:
     """Say on stderr which sessions the world holds running, and whether the runs left them out (the default)
     or continued them (``--keep-running``): either way they change what a run measures."""
-    extra: dict[str, Any] = dict(result)
-    running = extra.get("running_sessions") or []
+    running = result.running_sessions
     if not running:
         return
     many = len(running) != 1
     which = f"session{'s' if many else ''} {', '.join(str(i) for i in running)}"
     they, them = ("they", "them") if many else ("it", "it")
-    if extra.get("kept_running"):
+    if result.kept_running:
         sys.stderr.write(
             f"agora: note: every run also continued the world's running {which} (--keep-running): {they} took "
             "ticks and competed with the injected message\n"

@@ -26,7 +26,7 @@ from sim.lab.live import LiveSettings, Simulation
 from sim.lab.loop import run_sync
 from sim.model.registry import plugin_registry
 from sim.runs.results import EnsembleResult, SweepResult
-from sim.runs.runner import check_social_params, run_cascades
+from sim.runs.runner import check_social_params, run_ensemble
 from sim.runs.sweep import sweep_result
 from sim.social.dynamics import Social
 from sim.store.create import imported_world, synthetic_world
@@ -193,8 +193,9 @@ class WorldFile:
         if request.social:  # validated against the world before anything runs, as agora run does
             changes = dict(request.social)
             check_social_params(Social(world, registry).configure(**changes), changes)
-        result = await run_cascades(world, request, registry=registry, progress=progress, monitor=monitor)
-        return EnsembleResult.from_dict(result, source=self.path)
+        return await run_ensemble(
+            world, request, registry=registry, progress=progress, monitor=monitor, source=self.path
+        )
 
     # -- sweeps ----------------------------------------------------------------------------------------------
     def sweep(

@@ -269,6 +269,7 @@ class SweepReport(TypedDict):
 __all__ = [
     "TOTALS",
     "ArmReport",
+    "arm_series_records",
     "EnsembleReport",
     "FirstFailure",
     "InterventionStats",
@@ -302,8 +303,14 @@ def series_records(report: EnsembleReport | SweepReport) -> list[dict[str, objec
             for i, r in enumerate(runs)
             if "series" in r and r.get("status") != "failed"
         ]
+    return arm_series_records(cast(SweepReport, report)["results"])
+
+
+def arm_series_records(arms: list[ArmReport]) -> list[dict[str, object]]:
+    """The series records of a sweep's combinations, each run's series taken out of its entry (a failed
+    run's is dropped), keyed by the combination's grid values."""
     records: list[dict[str, object]] = []
-    for c in cast(SweepReport, report)["results"]:
+    for c in arms:
         for r, run in enumerate(c["per_run"]):
             series = run.pop("series", None)
             columns = run.pop("series_columns", None)

@@ -1,5 +1,8 @@
-"""Typed results of ensembles and sweeps, made from the very dicts ``agora run --json`` and
-``agora sweep --json`` print (``to_dict()`` gives that dict back), with tables only when asked.
+"""Typed results of ensembles and sweeps, built once by the runs (:func:`sim.runs.runner.run_ensemble`,
+:func:`sim.runs.sweep.sweep_result`), with tables only when asked. ``report()`` composes from their fields the
+dict ``agora run --json`` and ``agora sweep --json`` print, sharing the entries of the runs and combinations;
+``to_dict()`` gives a copy. A run (:class:`Run`) and a combination (:class:`Arm`) keep their JSON entry beside
+their typed fields (``run["exposed"]``: any key of it); ``from_dict`` reads a printed report back.
 
 pandas and pyarrow are optional: ``to_pandas()`` and ``to_arrow()`` import them when called, and say in one
 sentence how to install them when they are missing.
@@ -12,7 +15,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -26,6 +29,7 @@ from sim.runs.reports import (
     FirstFailure,
     JSONObject,
     RunEntry,
+    SocialReport,
     SweepReport,
     paired_difference,
     series_records,
@@ -274,7 +278,7 @@ def _size(cascade: JSONObject) -> int:
     return int(size)
 
 
-def _take_trees(runs: list[RunEntry]) -> list[Tree] | None:
+def take_trees(runs: list[RunEntry]) -> list[Tree] | None:
     """Each run's ``tree`` (numpy arrays), taken out of its JSON entry; None when no run kept one."""
     if not any("tree" in r for r in runs):
         return None
@@ -361,6 +365,24 @@ class Failure:
     where: str | None
     traceback: str | None
 
+    def to_dict(self) -> FirstFailure:
+        """``first_failure`` as a report gives it."""
+        return {
+            "run": self.run,
+            "seed": self.seed,
+            "error": self.error,
+            "where": self.where,
+            "traceback": self.traceback,
+        }
+
+    @classmethod
+    def first(cls, runs: Sequence[Run]) -> Failure | None:
+        """The first failed of ``runs`` (None when none failed)."""
+        r = next((r for r in runs if r.failed), None)
+        if r is None:
+            return None
+        return cls(run=r.index, seed=r.seed, error=r.error, where=r.where, traceback=r.traceback)
+
     @classmethod
     def from_dict(cls, data: FirstFailure | None) -> Failure | None:
         if data is None:
@@ -413,14 +435,37 @@ class _Files:
         return dict(written)
 
 
+#: A report's keys for the files written from it, in the order :meth:`EnsembleResult.report` adds them.
+FileKey = Literal["series_file", "plot", "cascades_file", "ccdf_file"]
+FILE_KEYS: tuple[FileKey, ...] = ("series_file", "plot", "cascades_file", "ccdf_file")
+#: An ensemble's report's keys, in order, each a field of :class:`EnsembleResult` (``runs`` and
+#: ``first_failure`` as their JSON); ``kernel``, ``kernel_reason`` and the files follow.
+_ENSEMBLE_KEYS = (
+    "social", "llm", "model", "params", "seeds", "runs", "completed", "failed", "stopped", "first_failure",
+    "mean_reached", "ci95", "mean_peak_tick", "cascade", "agents", "edges", "tick", "persisted",
+)  # fmt: skip
+#: A sweep's report's keys after ``results``, in order, each a field or property of :class:`SweepResult`; a
+#: design's ``design`` and ``sensitivity`` and the files follow.
+_SWEEP_KEYS = (
+    "world", "agents", "edges", "tick", "model", "models", "grid", "fixed", "social", "seeds", "runs", "seed",
+    "session_seeds", "steps", "until_done", "max_ticks", "text", "topics", "combinations", "total_runs",
+    "completed", "failed", "failed_arms", "backend", "workers", "worker_processes", "world_loads", "llm",
+    "seconds", "running_sessions", "kept_running",
+)  # fmt: skip
+#: What a sweep's report says that the result computes (properties, not fields).
+_SWEEP_COMPUTED = ("combinations", "failed_arms")
+
+
 @dataclass(eq=False)
 class EnsembleResult(_Files):
     """An ensemble: ``runs`` runs of one cascade with session seeds ``seed, seed+1, ...``; the statistics use
     the runs that did not fail (``completed`` of them; ``failed`` counts the others).
 
-    ``to_dict()`` is the JSON object ``agora run WORLD --inject TEXT --runs R --json`` prints for the same
-    options (with ``series_file``, ``cascades_file`` and ``ccdf_file`` once those files were written). An
-    ensemble run with ``trees=True`` keeps each run's adoption forest (:attr:`cascades`) outside that dict.
+    Built once, by the runner, from its runs (:func:`sim.runs.runner.run_ensemble`). ``to_dict()`` is the JSON
+    object ``agora run WORLD --inject TEXT --runs R --json`` prints for the same options, composed from these
+    fields (with ``series_file``, ``plot``, ``cascades_file`` and ``ccdf_file`` once those files were written:
+    :attr:`files`). An ensemble run with ``trees=True`` keeps each run's adoption forest (:attr:`cascades`)
+    outside that dict.
     """
 
     model: str
@@ -435,33 +480,59 @@ class EnsembleResult(_Files):
     mean_peak_tick: float | None
     agents: int
     first_failure: Failure | None
-    data: EnsembleReport = field(repr=False)
+    #: The living network's settings and its counters summed over the runs (``social`` of the JSON).
+    social: SocialReport = field(repr=False)
+    #: The LLM's calls, tokens and cost over the runs (``llm`` of the JSON).
+    llm: JSONObject = field(repr=False)
+    #: The mean and interval of each cascade measure over the runs that did not fail (None without runs).
+    cascade: JSONObject | None = field(repr=False)
+    edges: int = field(repr=False)
+    #: The world's tick the runs started from.
+    tick: int = field(repr=False)
+    #: Whether the run was written into the world file (one run, no ``runs``).
+    persisted: bool = field(repr=False)
+    #: Which kernel ran an ensemble that nobody watched (``batched`` or ``engine``), and why not batched.
+    kernel: str | None = None
+    kernel_reason: str | None = None
+    #: The files written from the result, as the report notes them, in the order they were written.
+    files: dict[str, JSONObject] = field(default_factory=dict, repr=False)
     source: str = ""
     trees: list[Tree] | None = field(default=None, repr=False)
 
     @classmethod
     def from_dict(cls, data: EnsembleReport, source: str = "") -> EnsembleResult:
-        """The result of a :func:`sim.runs.runner.run_cascades` report; each run's ``tree`` (arrays, with
-        ``trees=True``) is taken out of it, so that :meth:`to_dict` stays JSON."""
-        trees = _take_trees(data["runs"])
-        runs = [Run.from_dict(i, r) for i, r in enumerate(data["runs"])]
+        """An ensemble's report read back (``agora run --runs R --json``'s output, or :meth:`to_dict`'s), its runs'
+        entries taken as they are; each run's ``tree`` (arrays), if any, is taken out of its entry."""
+        trees = take_trees(data["runs"])
+        extra: Mapping[str, Any] = data
+        plain = {k: extra[k] for k in _ENSEMBLE_KEYS if k not in ("runs", "first_failure")}
         return cls(
-            model=data["model"],
-            params=dict(data["params"]),
-            seeds=data["seeds"],
-            runs=runs,
-            completed=data["completed"],
-            failed=data["failed"],
-            stopped=data["stopped"],
-            mean_reached=data["mean_reached"],
-            ci95=list(data["ci95"]),
-            mean_peak_tick=data["mean_peak_tick"],
-            agents=data["agents"],
+            **plain,
+            runs=[Run.from_dict(i, r) for i, r in enumerate(data["runs"])],
             first_failure=Failure.from_dict(data["first_failure"]),
-            data=data,
+            kernel=data.get("kernel"),
+            kernel_reason=data.get("kernel_reason"),
+            files={k: v for k, v in extra.items() if k in FILE_KEYS},
             source=source,
             trees=trees,
         )
+
+    def report(self, *, trees: bool = False) -> EnsembleReport:
+        """The report as ``agora run ... --json`` prints it, sharing the runs' entries with this result (no
+        copy: :meth:`to_dict` gives one); ``trees``: each run's entry with its ``tree`` again (a shallow copy
+        of the entry), as :func:`sim.runs.runner.run_cascades` hands it to a sweep's arms."""
+        entries: list[RunEntry] = [r.data for r in self.runs]
+        if trees and self.trees is not None:
+            entries = [{**e, "tree": t} for e, t in zip(entries, self.trees)]
+        first = None if self.first_failure is None else self.first_failure.to_dict()
+        out: dict[str, object] = {
+            k: entries if k == "runs" else first if k == "first_failure" else getattr(self, k) for k in _ENSEMBLE_KEYS
+        }
+        if self.kernel is not None:
+            out["kernel"] = self.kernel
+            out["kernel_reason"] = self.kernel_reason
+        out.update(self.files)
+        return cast(EnsembleReport, out)
 
     @property
     def mean_fraction(self) -> float | None:
@@ -471,7 +542,7 @@ class EnsembleResult(_Files):
     @property
     def series(self) -> Series:
         """The per-tick series of the runs that did not fail (long format: run, tick, measure, value)."""
-        records = series_records(self.data)
+        records = series_records(self.report())
         return Series(records, table=table_from_records(records, (), source=self.source))
 
     def write_series(self, path: str, *, force: bool = False) -> dict[str, object]:
@@ -484,7 +555,7 @@ class EnsembleResult(_Files):
         series = self.series
         if not series.records:
             raise BadParameterError("no run completed, so there is no series to write")
-        self.data["series_file"] = written = series.write(path, force=force)
+        self.files["series_file"] = written = series.write(path, force=force)
         return dict(written)
 
     def plot(
@@ -497,10 +568,10 @@ class EnsembleResult(_Files):
             BadParameterError: no run completed, an unknown format or measure. TargetExistsError: ``output``
                 exists and ``force`` is false.
         """
-        records = series_records(self.data)
+        records = series_records(self.report())
         n = len(records)
         title = title or f"{self.model} on {os.path.basename(self.source)}, {n} run{'s' if n != 1 else ''}"
-        self.data["plot"] = drawn = _figure(records, [], self.source, output, title, measures, force)
+        self.files["plot"] = drawn = _figure(records, [], self.source, output, title, measures, force)
         return dict(drawn)
 
     @property
@@ -515,22 +586,22 @@ class EnsembleResult(_Files):
             raise _no_trees("ensemble", "ensemble")
         records: list[dict[str, object]] = [
             {"keys": {}, "run": i, "tree": tree}
-            for i, (r, tree) in enumerate(zip(self.data["runs"], self.trees))
-            if tree is not None and r.get("status") != "failed"
+            for i, (r, tree) in enumerate(zip(self.runs, self.trees))
+            if tree is not None and not r.failed
         ]
         return Cascades(records, table=cascade_table(records))
 
     def ccdf(self) -> SizeDistribution:
         """The distribution of cascade sizes over the completed runs with a tree: ``size`` and ``ccdf``
         (P(S >= size)). Needs no ``trees=True``: each run's ``cascade.size`` is enough."""
-        return _size_distribution([{"keys": {}, "sizes": _sizes(self.data["runs"])}], [])
+        return _size_distribution([{"keys": {}, "sizes": _sizes([r.data for r in self.runs])}], [])
 
     def _note(self, key: Literal["cascades_file", "ccdf_file"], written: dict[str, object]) -> None:
-        self.data[key] = written
+        self.files[key] = written
 
     def to_dict(self) -> EnsembleReport:
-        """The report as ``agora run ... --json`` prints it (a copy)."""
-        return copy.deepcopy(self.data)
+        """The report as ``agora run ... --json`` prints it (a copy: :meth:`report` shares the entries)."""
+        return copy.deepcopy(self.report())
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per run: run, seed, status, reached, peak_tick, ticks, rounds, error (needs pandas)."""
@@ -628,61 +699,92 @@ class SweepResult(_Files):
     completed: int
     failed: int
     agents: int
-    data: SweepReport = field(repr=False)
+    #: The world file, and the world the runs started from.
+    world: str = field(repr=False)
+    edges: int = field(repr=False)
+    tick: int = field(repr=False)
+    #: Every model the combinations run (one, unless ``model`` is swept).
+    models: list[str] = field(repr=False)
+    #: The living-network settings every run changed.
+    social: dict[str, object] = field(repr=False)
+    #: The seed selection (``by combination`` when ``seeds`` is swept).
+    seeds: str = field(repr=False)
+    #: The sweep's seed; run r of every combination used session seed ``session_seeds[r]`` (``seed + r``).
+    seed: int = field(repr=False)
+    session_seeds: list[int] = field(repr=False)
+    steps: int | None = field(repr=False)
+    until_done: bool = field(repr=False)
+    max_ticks: int = field(repr=False)
+    text: str = field(repr=False)
+    topics: list[str] = field(repr=False)
+    #: How the runs were spread: ``processes``, ``ray`` or ``serial``, over ``workers`` (``worker_processes``
+    #: did work), and how many times a process loaded the world.
+    backend: str = field(repr=False)
+    workers: int = field(repr=False)
+    worker_processes: int = field(repr=False)
+    world_loads: int = field(repr=False)
+    llm: str = field(repr=False)
+    seconds: float = field(repr=False)
+    #: The sessions the world held queued or running, and whether the runs continued them (``keep_running``).
+    running_sessions: list[int] = field(repr=False)
+    kept_running: bool = field(repr=False)
     records: list[dict[str, object]] = field(repr=False, default_factory=list)
     source: str = ""
     kept_series: bool = True
     trees: list[list[Tree]] | None = field(default=None, repr=False)
     design: DesignReport | None = field(default=None, repr=False)
     sensitivity: Sensitivity | None = None
+    #: The files written from the result, as the report notes them, in the order they were written.
+    files: dict[str, JSONObject] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_dict(
         cls, data: SweepReport, records: list[dict[str, object]], source: str = "", kept_series: bool = True
     ) -> SweepResult:
-        """The result of a :func:`sim.runs.sweep.run_sweep` report read back (a design's points and indices
-        parsed from their JSON); :func:`sim.runs.sweep.sweep_result` builds it from the sweep's own values."""
-        extra: Mapping[str, object] = data  # a design's keys beside those every sweep has
+        """A sweep's report read back (``agora sweep --json``'s output, or :meth:`to_dict`'s): a design's points
+        and indices parsed from their JSON; each run's ``tree`` (arrays), if any, taken out of its entry.
+        :func:`sim.runs.sweep.sweep_result` builds the result from the sweep's own values instead."""
+        extra: Mapping[str, Any] = data  # a design's keys beside those every sweep has
         raw_design, raw_indices = extra.get("design"), extra.get("sensitivity")
         design = DesignReport.from_dict(raw_design) if isinstance(raw_design, Mapping) else None
         indices = raw_indices if isinstance(raw_indices, Mapping) else None
         sensitivity = None if design is None else sensitivity_from_dict(design.kind, indices)
-        return cls.of_report(data, records, design, sensitivity, source=source, kept_series=kept_series)
-
-    @classmethod
-    def of_report(
-        cls,
-        data: SweepReport,
-        records: list[dict[str, object]],
-        design: DesignReport | None,
-        sensitivity: Sensitivity | None,
-        *,
-        source: str = "",
-        kept_series: bool = True,
-    ) -> SweepResult:
-        """The result of a sweep's report and a design's values as they are; each run's ``tree`` (arrays, with
-        ``trees=True``) is taken out of the report, so that :meth:`to_dict` stays JSON."""
-        taken = [_take_trees(c["per_run"]) for c in data["results"]]
-        trees = None if all(t is None for t in taken) else [t or [] for t in taken]
-        arms = [Arm.from_dict(i, c, data["session_seeds"]) for i, c in enumerate(data["results"])]
+        taken = [take_trees(c["per_run"]) for c in data["results"]]
+        plain = {k: copy.copy(extra[k]) for k in _SWEEP_KEYS if k not in _SWEEP_COMPUTED}
         return cls(
-            arms=arms,
-            grid=dict(data["grid"]),
-            fixed=dict(data["fixed"]),
-            model=data["model"],
-            runs=data["runs"],
-            total_runs=data["total_runs"],
-            completed=data["completed"],
-            failed=data["failed"],
-            agents=data["agents"],
-            data=data,
+            **plain,
+            arms=[Arm.from_dict(i, c, data["session_seeds"]) for i, c in enumerate(data["results"])],
             records=records,
             source=source,
             kept_series=kept_series,
-            trees=trees,
+            trees=None if all(t is None for t in taken) else [t or [] for t in taken],
             design=design,
             sensitivity=sensitivity,
+            files={k: v for k, v in extra.items() if k in FILE_KEYS},
         )
+
+    @property
+    def combinations(self) -> int:
+        """The number of combinations (``len(result)``)."""
+        return len(self.arms)
+
+    @property
+    def failed_arms(self) -> int:
+        """The combinations with at least one failed run."""
+        return sum(1 for a in self.arms if a.failed)
+
+    def report(self) -> SweepReport:
+        """The report as ``agora sweep ... --json`` prints it, sharing the combinations' entries with this result
+        (no copy: :meth:`to_dict` gives one)."""
+        out: dict[str, object] = {"results": [a.data for a in self.arms]}
+        out.update((k, getattr(self, k)) for k in _SWEEP_KEYS)
+        if self.design is not None:
+            out["design"] = self.design.to_dict()
+            out["sensitivity"] = (
+                None if self.sensitivity is None else {k: v.to_dict() for k, v in self.sensitivity.items()}
+            )
+        out.update(self.files)
+        return cast(SweepReport, out)
 
     def __len__(self) -> int:
         return len(self.arms)
@@ -750,7 +852,7 @@ class SweepResult(_Files):
         Raises:
             TargetExistsError: ``path`` exists and ``force`` is false. BadParameterError: an unknown extension.
         """
-        self.data["series_file"] = written = self.series.write(path, force=force)
+        self.files["series_file"] = written = self.series.write(path, force=force)
         return dict(written)
 
     def plot(
@@ -765,7 +867,7 @@ class SweepResult(_Files):
         """
         self._require_series()
         title = title or (f"sweep of {self.model} on {os.path.basename(self.source)}, {self.runs} runs per combination")
-        self.data["plot"] = drawn = _figure(self.records, self.keys, self.source, output, title, measures, force)
+        self.files["plot"] = drawn = _figure(self.records, self.keys, self.source, output, title, measures, force)
         return dict(drawn)
 
     @property
@@ -798,11 +900,11 @@ class SweepResult(_Files):
             raise BadParameterError("this sweep kept no series: run it with series=True")
 
     def _note(self, key: Literal["cascades_file", "ccdf_file"], written: dict[str, object]) -> None:
-        self.data[key] = written
+        self.files[key] = written
 
     def to_dict(self) -> SweepReport:
-        """The report as ``agora sweep ... --json`` prints it (a copy)."""
-        return copy.deepcopy(self.data)
+        """The report as ``agora sweep ... --json`` prints it (a copy: :meth:`report` shares the entries)."""
+        return copy.deepcopy(self.report())
 
     def _table(self) -> dict[str, list[object]]:
         keys = self.keys

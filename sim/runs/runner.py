@@ -47,6 +47,7 @@ from sim.runs.reports import (
     no_totals,
 )
 from sim.runs.reports import series_records as series_records  # where the ensemble's callers find it
+from sim.runs.results import EnsembleResult, Failure, Run, take_trees
 from sim.runs.transport import default_workers, fork_available, map_forked
 from sim.store.writer import WorldWriter
 
@@ -232,10 +233,33 @@ async def run_cascades(
     monitor: Monitor | None = None,
     **fields: object,
 ) -> EnsembleReport:
-    """Run the simulation headless and report in the shape ``agora run --json`` prints.
+    """:func:`run_ensemble`'s result as its report: the shape ``agora run --json`` prints, each run's ``tree``
+    (arrays, with ``trees``) in its entry. The report shares the result's entries (no copy)."""
+    if request is None:
+        request = Ensemble.parse(fields, registry)
+    elif fields:
+        raise TypeError(f"run_cascades() takes an Ensemble request or keywords, not both ({', '.join(fields)})")
+    result = await run_ensemble(world, request, registry=registry, writer=writer, progress=progress, monitor=monitor)
+    return result.report(trees=True)
 
-    ``request`` is an :class:`~sim.engine.requests.Ensemble` (or its fields as keywords, parsed here by
-    :meth:`Ensemble.parse`). Its ``social`` changes the living-network settings for this run only (see
+
+async def run_ensemble(
+    world: World,
+    request: Ensemble,
+    /,
+    *,
+    registry: Registry,
+    writer: WorldWriter | None = None,
+    progress: Progress = None,
+    monitor: Monitor | None = None,
+    source: str = "",
+) -> EnsembleResult:
+    """Run the simulation headless: one run persisted through ``writer``, or an ensemble of ``request.runs``;
+    its typed result (:class:`~sim.runs.results.EnsembleResult`, ``source`` the world file's path), whose
+    ``to_dict()`` is what ``agora run --json`` prints.
+
+    ``request`` is an :class:`~sim.engine.requests.Ensemble` (:func:`run_cascades` also takes its fields as
+    keywords). Its ``social`` changes the living-network settings for this run only (see
     ``sim.social.dynamics``); the world's
     own settings are kept in its file. ``llm`` overrides LLM settings for this run (see ``sim.llm.config``);
     at the end of each run, LLM answers still in flight get ``llm_wait`` seconds to land before they are
@@ -276,10 +300,6 @@ async def run_cascades(
             bad social settings by ``Social.configure``).
         CheckpointError: a checkpoint could not be written (a full disk); the file keeps the previous one.
     """
-    if request is None:
-        request = Ensemble.parse(fields, registry)
-    elif fields:
-        raise TypeError(f"run_cascades() takes an Ensemble request or keywords, not both ({', '.join(fields)})")
     message, runs = request.message, request.runs
     config = LLMConfig.resolve(world.config.get("llm"), dict(request.llm) if request.llm is not None else None)
     llm_totals = LlmCounts()
@@ -294,8 +314,10 @@ async def run_cascades(
         message = _chosen_once(world, registry, message)
     _refuse_parallel(request, monitor, run_config)
 
-    def report(results: list[RunEntry], social_info: SocialInfo, params: dict[str, object]) -> EnsembleReport:
-        return _report(world, results, social_info, llm_totals, skip_texts, model, params, seeds, runs, writer)
+    def report(results: list[RunEntry], social_info: SocialInfo, params: dict[str, object]) -> EnsembleResult:
+        out = _report(world, results, social_info, llm_totals, skip_texts, model, params, seeds, runs, writer)
+        out.source = source
+        return out
 
     if runs is not None and monitor is None and not request.ticks_per_second and run_config.mode != "online":
         assert message is not None  # Ensemble.parse: runs repeat an injected message
@@ -303,8 +325,8 @@ async def run_cascades(
         model_params = ensemble.check(request.kernel, request.auto_runs or runs)
         results, social_info = await ensemble.run(runs, request.workers, progress, llm_totals)
         out = report(results, social_info, model_params)
-        out["kernel"] = "batched" if ensemble.batched else "engine"
-        out["kernel_reason"] = ensemble.reason
+        out.kernel = "batched" if ensemble.batched else "engine"
+        out.kernel_reason = ensemble.reason
         return out
     if request.kernel == "batched":
         raise BadParameterError(
@@ -600,35 +622,38 @@ def _report(
     seeds: str,
     runs: int | None,
     writer: WorldWriter | None,
-) -> EnsembleReport:
-    """The report of every run. Statistics come from the runs that did not fail (``completed`` of them;
-    ``max-ticks`` runs count, and are counted in ``stopped`` too): a failed run is never a number."""
+) -> EnsembleResult:
+    """The result of every run. Statistics come from the runs that did not fail (``completed`` of them;
+    ``max-ticks`` runs count, and are counted in ``stopped`` too): a failed run is never a number. Each run's
+    ``tree`` (arrays, with ``trees``) is taken out of its entry, so that the entries stay JSON."""
+    trees = take_trees(results)
     with_session = [x for x in results if "status" in x]
     ok = [x for x in with_session if x["status"] != "failed"]
     reached = [float(v) for x in ok if (v := x["reached"]) is not None]  # a run that did not fail has its reach
     mean, ci = interval(reached, 0, world.n)
     peak = [float(p) for x in ok if (p := x.get("peak_tick")) is not None]
-    failed = len(with_session) - len(ok)
-    return {
-        "social": {**social_info, **_summed(results)},
-        "llm": {**llm_report(llm_totals), "texts_skipped": skip_texts},
-        "model": model,
-        "params": model_params,
-        "seeds": seeds,
-        "runs": results,
-        "completed": len(ok),
-        "failed": failed,
-        "stopped": sum(1 for x in ok if x.get("status") == "max-ticks"),
-        "first_failure": first_failure(results),
-        "mean_reached": mean,
-        "ci95": ci,
-        "mean_peak_tick": mean_ci95(peak)[0] if peak else None,
-        "cascade": cascade_stats([x.get("cascade") for x in ok], world.n),
-        "agents": world.n,
-        "edges": world.num_edges,
-        "tick": world.tick,
-        "persisted": runs is None and writer is not None,
-    }
+    entries = [Run.from_dict(i, r) for i, r in enumerate(results)]
+    return EnsembleResult(
+        model=model,
+        params=model_params,
+        seeds=seeds,
+        runs=entries,
+        completed=len(ok),
+        failed=len(with_session) - len(ok),
+        stopped=sum(1 for x in ok if x.get("status") == "max-ticks"),
+        mean_reached=mean,
+        ci95=ci,
+        mean_peak_tick=mean_ci95(peak)[0] if peak else None,
+        agents=world.n,
+        first_failure=Failure.first(entries),
+        social={**social_info, **_summed(results)},
+        llm={**llm_report(llm_totals), "texts_skipped": skip_texts},
+        cascade=cascade_stats([x.get("cascade") for x in ok], world.n),
+        edges=world.num_edges,
+        tick=world.tick,
+        persisted=runs is None and writer is not None,
+        trees=trees,
+    )
 
 
 class EnsembleRuns:

@@ -34,7 +34,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast, get_args
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, get_args
 
 import numpy as np
 
@@ -57,11 +57,12 @@ from sim.runs.reports import (
     JSONObject,
     RunEntry,
     SweepReport,
+    arm_series_records,
     interval,
     paired_difference,
-    series_records,
 )
-from sim.runs.results import SweepResult
+from sim.runs.results import Arm as SweepArm
+from sim.runs.results import SweepResult, take_trees
 from sim.runs.runner import check_ensemble, first_failure, run_cascades
 from sim.runs.transport import (
     collect_futures,
@@ -708,8 +709,10 @@ async def run_sweep(
         progress: called with ``("runs D/T", fraction)`` as runs finish.
 
     Returns:
-        ``{"results": [one summary per combination, in grid order], "world", "model", "runs", "backend", ...}``;
-        every result after the first has ``"paired"``: its difference from the first (:func:`paired_difference`).
+        :func:`sweep_result`'s report, as ``agora sweep --json`` prints it: ``{"results": [one summary per
+        combination, in grid order], "world", "model", "runs", "backend", ...}``; every result after the first
+        has ``"paired"``: its difference from the first (:func:`paired_difference`). The per-run series are in
+        the result's series records, not in the report.
 
     Raises:
         BadParameterError: a bad grid, parameter, seed selection, topic, or Ray missing or unreachable.
@@ -720,30 +723,21 @@ async def run_sweep(
         request = Sweep.parse(fields)
     elif fields:
         raise TypeError(f"run_sweep() takes a Sweep request or keywords, not both ({', '.join(fields)})")
-    report, _, _ = await _sweep(world_path, request, plugin_dirs, progress)
-    return report
+    return (await sweep_result(world_path, request, plugin_dirs=plugin_dirs, progress=progress)).report()
 
 
 async def sweep_result(
     world_path: str, request: Sweep, /, *, plugin_dirs: Iterable[str] = (), progress: Progress = None
 ) -> SweepResult:
-    """:func:`run_sweep` as the typed :class:`~sim.runs.results.SweepResult` (``world.sweep``, ``agora sweep``):
-    built from the sweep's own values (a design's drawn points and indices as objects, never read back from
-    their JSON); its ``to_dict()`` is :func:`run_sweep`'s report, with the per-run series taken out of it into
-    the result's series records.
+    """Run the sweep (see :func:`run_sweep`): its typed :class:`~sim.runs.results.SweepResult` (``world.sweep``,
+    ``agora sweep``), built from the sweep's own values: each combination's summary, the per-run series taken
+    out into the result's series records, each run's tree (with ``trees``) into :attr:`SweepResult.trees`, a
+    design's drawn points and indices as the objects they are. Its ``to_dict()`` is what
+    ``agora sweep --json`` prints.
 
     Raises:
         As :func:`run_sweep`.
     """
-    report, design, sensitivity = await _sweep(world_path, request, plugin_dirs, progress)
-    records = series_records(report)  # out of the report, as agora sweep --series leaves it
-    return SweepResult.of_report(report, records, design, sensitivity, source=world_path, kept_series=request.series)
-
-
-async def _sweep(
-    world_path: str, request: Sweep, plugin_dirs: Iterable[str], progress: Progress
-) -> tuple[SweepReport, designs.DesignReport | None, designs.Sensitivity | None]:
-    """The sweep's report, and a design's drawn points and sensitivity indices as the values they are."""
     t0 = time.perf_counter()
     if request.ray is not None:
         import_ray()  # the one-sentence hint before any work
@@ -763,47 +757,52 @@ async def _sweep(
     tally = _Tally(len(jobs), progress)
     backend, workers, loaded_here = await _dispatch(request, world_path, world, registry, plan, jobs, tally, workers)
     results = _results(plan, tally, request.runs, agents)
-    models = list(dict.fromkeys(a["model"] for a in plan.arms))
-    report: SweepReport = {
-        "results": results,
-        "world": world_path,
-        "agents": agents,
-        "edges": edges,
-        "tick": tick,
-        "model": models[0] if len(models) == 1 else ",".join(models),
-        "models": models,
-        "grid": _typed_grid(registry, models, request.grid),
-        "fixed": _typed_fixed(registry, models, dict(request.params)),
-        "social": dict(request.social),
-        "seeds": "by combination" if "seeds" in dict(request.grid) else request.seeds_text,
-        "runs": request.runs,
-        "seed": request.seed,
-        "session_seeds": [request.seed + r for r in range(request.runs)],
-        "steps": request.steps,
-        "until_done": request.steps is None,
-        "max_ticks": request.max_ticks,
-        "text": request.text,
-        "topics": list(request.topics),
-        "combinations": len(results),
-        "total_runs": len(jobs),
-        "completed": sum(r["completed"] for r in results),
-        "failed": sum(r["failed"] for r in results),
-        "failed_arms": sum(1 for r in results if r["failed"]),
-        "backend": backend,
-        "workers": workers,
-        "worker_processes": len(tally.loads),
-        "world_loads": sum(tally.loads.values()) + loaded_here,
-        "llm": "offline",
-        "seconds": round(time.perf_counter() - t0, 3),
-        "running_sessions": running,
-        "kept_running": request.keep_running,
-    }
     drawn: designs.DesignReport | None = None
     sensitivity: designs.Sensitivity | None = None
     if request.design is not None and plan.sample is not None:
-        drawn, sensitivity = _add_design(report, request.design, plan, request.seed)
-        report["seconds"] = round(time.perf_counter() - t0, 3)
-    return report, drawn, sensitivity
+        drawn, sensitivity = _design(results, request.design, plan, request.seed)
+    records = arm_series_records(results)  # out of the entries, as agora sweep --series leaves them
+    taken = [take_trees(c["per_run"]) for c in results]
+    session_seeds = [request.seed + r for r in range(request.runs)]
+    models = list(dict.fromkeys(a["model"] for a in plan.arms))
+    return SweepResult(
+        arms=[SweepArm.from_dict(i, c, session_seeds) for i, c in enumerate(results)],
+        grid=_typed_grid(registry, models, request.grid),
+        fixed=_typed_fixed(registry, models, dict(request.params)),
+        model=models[0] if len(models) == 1 else ",".join(models),
+        runs=request.runs,
+        total_runs=len(jobs),
+        completed=sum(r["completed"] for r in results),
+        failed=sum(r["failed"] for r in results),
+        agents=agents,
+        world=world_path,
+        edges=edges,
+        tick=tick,
+        models=models,
+        social=dict(request.social),
+        seeds="by combination" if "seeds" in dict(request.grid) else request.seeds_text,
+        seed=request.seed,
+        session_seeds=session_seeds,
+        steps=request.steps,
+        until_done=request.steps is None,
+        max_ticks=request.max_ticks,
+        text=request.text,
+        topics=list(request.topics),
+        backend=backend,
+        workers=workers,
+        worker_processes=len(tally.loads),
+        world_loads=sum(tally.loads.values()) + loaded_here,
+        llm="offline",
+        seconds=round(time.perf_counter() - t0, 3),
+        running_sessions=running,
+        kept_running=request.keep_running,
+        records=records,
+        source=world_path,
+        kept_series=request.series,
+        trees=None if all(t is None for t in taken) else [t or [] for t in taken],
+        design=drawn,
+        sensitivity=sensitivity,
+    )
 
 
 def running_sessions(world: World) -> list[int]:
@@ -822,13 +821,14 @@ def leave_out_running(world: World) -> None:
             s.cancel(world.tick)
 
 
-def _add_design(
-    report: SweepReport, design: Design, plan: _Plan, seed: int
+def _design(
+    results: list[ArmReport], design: Design, plan: _Plan, seed: int
 ) -> tuple[designs.DesignReport, designs.Sensitivity | None]:
-    """The report's ``design`` (what was drawn and each point's value) and ``sensitivity`` (the indices by
-    parameter, None for a Latin hypercube or when a point has no value or the measure never varied)."""
+    """A design's report (what was drawn and each point's value, from each point's ``results``) and its
+    sensitivity indices by parameter (None for a Latin hypercube or when a point has no value or the measure
+    never varied)."""
     assert plan.sample is not None
-    values = [designs.point_value(arm["per_run"], design.measure) for arm in report["results"]]
+    values = [designs.point_value(arm["per_run"], design.measure) for arm in results]
     missing = sum(1 for v in values if v is None)
     why: str | None = None
     sensitivity: designs.Sensitivity | None = None
@@ -845,9 +845,6 @@ def _add_design(
             why = f"{design.measure} is the same at every point: no parameter moves it within its range"
     inputs = [[float(v) for v in point.values()] for point in plan.grid_values]  # type: ignore[arg-type]
     drawn = designs.design_report(plan.sample, design.ranges, design.measure, values, inputs, why)
-    extra = cast(dict[str, object], report)  # SweepReport names the keys every sweep has
-    extra["design"] = drawn.to_dict()
-    extra["sensitivity"] = None if sensitivity is None else {k: v.to_dict() for k, v in sensitivity.items()}
     return drawn, sensitivity
 
 
