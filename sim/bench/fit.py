@@ -89,7 +89,7 @@ def _yardstick(world: Any, runs: int, steps: int, seed: int, workers: int) -> tu
     seconds = time.perf_counter() - t
     if out.failed:  # a time over failed runs is no result
         raise RuntimeError(f"{out.failed} of {runs} {MODEL} runs failed in the benchmark: {out.first_failure}")
-    return seconds, out.data.get("kernel")
+    return seconds, out.kernel
 
 
 def seconds_for_target(simulations: int, seconds: float) -> float | None:
