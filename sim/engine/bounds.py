@@ -10,6 +10,8 @@ from __future__ import annotations
 #: Simulations a fit runs in all when no budget is given, and the most it may be given.
 FIT_BUDGET = 20_000
 MAX_BUDGET = 10_000_000
+#: Particles per generation when none are given: a tenth of the budget, at most this (and at least 2).
+FIT_POPULATION = 500
 #: The most particles per generation.
 MAX_POPULATION = 100_000
 #: The most ticks a fit's runs take: ``steps`` and ``max_ticks`` at most, and a horizon taken from the

@@ -7,7 +7,7 @@ from typing import Any
 from sim.cli.args import input_file, integer, output_file, ray_flag, repeatable, workers_flag
 from sim.cli.parsers import Subcommand
 from sim.cli.parsers.options import KERNELS, force_flag, json_flag, number_flag, plugins_flag, world_argument
-from sim.engine.bounds import FIT_BUDGET, FIT_PREDICTIVE, MAX_BUDGET
+from sim.engine.bounds import FIT_BUDGET, FIT_POPULATION, FIT_PREDICTIVE, MAX_BUDGET
 
 _FIT_EXAMPLES = """examples:
   agora fit saves/fb.db --model sir --observed curve.csv --param beta=0.005..0.1 --param gamma=0.05..0.5 --seeds random:10
@@ -85,7 +85,7 @@ def _fit_method(p: Any) -> None:
         "--population",
         type=integer,
         metavar="N",
-        help="particles per generation (default: budget / 10, at most 500)",
+        help=f"particles per generation (default: budget / 10, at most {FIT_POPULATION})",
     )
     number_flag(p, "--seed", "S", 0, "the fit's seed", type=integer)
     workers_flag(p, "the result is the same")

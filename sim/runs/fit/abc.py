@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from sim.engine.bounds import FIT_BUDGET, SEED_LIMIT
+from sim.engine.bounds import FIT_BUDGET, FIT_POPULATION, SEED_LIMIT
 from sim.errors import BadParameterError
 from sim.runs.fit.priors import U_BOUND, Priors
 
@@ -361,7 +361,7 @@ class Settings:
     whether the final population is adjusted (``adjust``, with the ``regression`` distance:
     :func:`regression_adjust`)."""
 
-    population: int = 500
+    population: int = FIT_POPULATION
     budget: int = FIT_BUDGET
     seed: int = 0
     alpha: float = 0.5

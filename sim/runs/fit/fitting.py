@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # optional: imported when a table is asked for
 Progress = Callable[[str, float], None] | None
 
 # The request (its fields, defaults and bounds) is kept with the others: sim.engine.requests.
+from sim.engine.bounds import FIT_POPULATION  # noqa: E402
 from sim.engine.bounds import MAX_BUDGET as MAX_BUDGET  # noqa: E402
 from sim.engine.bounds import MAX_POPULATION as MAX_POPULATION  # noqa: E402
 from sim.engine.bounds import MAX_PREDICTIVE as MAX_PREDICTIVE  # noqa: E402
@@ -415,7 +416,7 @@ async def _smc(
 ) -> FitResult:
     sim, summary = plan.simulator, plan.summary
     assert sim is not None and summary is not None
-    population = request.population or max(2, min(500, request.budget // 10))
+    population = request.population or max(2, min(FIT_POPULATION, request.budget // 10))
     settings = Settings(
         population=population,
         budget=request.budget,
