@@ -4,6 +4,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,17 @@ def agora(cwd, *args: str, env: dict | None = None, timeout: float = 600) -> sub
         env=full_env,
         check=False,
     )
+
+
+async def until(pilot, condition, seconds: float = 120.0) -> bool:
+    """Wait for ``condition()`` under a Textual ``pilot`` (something a worker, a tick or the UI's refresh timer
+    makes true), polling; the deadline only bounds a hang, so a slow machine waits longer instead of failing."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await pilot.pause(0.05)
+    return True
 
 
 def digest(path) -> str:

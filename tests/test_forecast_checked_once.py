@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import shutil
-import time
 
 import pytest
+from conftest import until
 from textual.widgets import Input
 
 import sim
@@ -73,15 +73,6 @@ def counted_at_start(forecasts, calls) -> dict[str, collections.Counter[str]]:
 
     forecasts.start = start
     return at
-
-
-async def until(pilot, condition, seconds: float = 120.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
 
 
 def test_the_form_only_assembles_the_mapping():

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from conftest import notified
+from conftest import notified, until
 from rich.text import Text
 from textual.widgets import DataTable, Input, Label, Log, Static
 
@@ -39,17 +39,6 @@ def world_file(tmp_path):
 async def start(app, pilot):
     await asyncio.wait_for(app.ready.wait(), 60)
     await pilot.pause()
-
-
-async def until(pilot, condition, seconds: float = 60.0) -> bool:
-    """Wait for ``condition()`` (something a worker or the UI's refresh timer makes true), polling; the
-    deadline only bounds a hang, so a slow machine waits longer instead of failing."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
 
 
 async def until_exited(app, seconds: float = 60.0) -> None:

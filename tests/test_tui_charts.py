@@ -12,7 +12,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from conftest import notified
+from conftest import notified, until
 
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
@@ -31,17 +31,6 @@ def world_file(tmp_path):
     path = str(tmp_path / "charts.db")
     asyncio.run(save_world(synthetic_world("charts", 2000, avg_degree=8, seed=5), path))
     return path
-
-
-async def until(pilot, condition, seconds: float = 60.0) -> bool:
-    """Wait for ``condition()`` (made true by the refresh timer and the chart builds); the deadline only
-    bounds a hang."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
 
 
 async def start(app, pilot):

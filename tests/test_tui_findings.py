@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import notified
+from conftest import notified, until
 from rich.text import Text
 from textual.scrollbar import ScrollBar
 from textual.widgets import DataTable, Input, Static
@@ -44,17 +44,6 @@ def world_file(tmp_path):
 async def start(app, pilot) -> None:
     await asyncio.wait_for(app.ready.wait(), 60)
     await pilot.pause()
-
-
-async def until(pilot, condition, seconds: float = 60.0) -> bool:
-    """Wait for ``condition()`` (made true by a tick, a worker or the refresh timer); the deadline only
-    bounds a hang."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
 
 
 async def step(app, pilot) -> None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from dataclasses import dataclass
 
 import pytest
-from conftest import notified
+from conftest import notified, until
 from textual.widgets import Input
 
 from sim.store.create import synthetic_world
@@ -34,16 +33,6 @@ def world_file(tmp_path, request):
     path = str(tmp_path / "fc.db")
     asyncio.run(save_world(synthetic_world("fc", request.param, avg_degree=8, seed=5), path))
     return path
-
-
-async def until(pilot, condition, seconds: float = 120.0) -> bool:
-    """Wait for ``condition()`` (made true by a worker or the refresh timer); the deadline only bounds a hang."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
 
 
 @dataclass

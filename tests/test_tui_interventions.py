@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import numpy as np
 import pytest
-from conftest import notified
+from conftest import notified, until
 from textual.widgets import Button, Input, Label, Select, Static
 
 from sim.engine.requests import SeedChoice
@@ -44,17 +43,6 @@ def world_file(tmp_path):
 async def start(app, pilot) -> None:
     await asyncio.wait_for(app.ready.wait(), 60)
     await pilot.pause()
-
-
-async def until(pilot, condition, seconds: float = 60.0) -> bool:
-    """Wait for ``condition()`` (made true by a worker, a tick or the refresh timer); the deadline only
-    bounds a hang."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
 
 
 async def intervene(app, pilot, action: str) -> InterveneScreen:

@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-import time
 
 import pytest
-from conftest import notified
+from conftest import notified, until
 from textual.widgets import Input, Static
 
 from agora_testing.fakeserver import FakeChatServer
@@ -50,16 +49,6 @@ def make_app(**llm_settings) -> AgoraApp:
 async def start(app, pilot) -> None:
     await asyncio.wait_for(app.ready.wait(), 60)
     await pilot.pause()
-
-
-async def until(pilot, condition, seconds: float = 60.0) -> bool:
-    """Wait for ``condition()``, polling; the deadline only bounds a hang (a slow machine waits longer)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await pilot.pause(0.02)
-    return True
 
 
 async def open_interview(app, pilot, agent: int = 3) -> AskScreen:

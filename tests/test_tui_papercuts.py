@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import until
 from rich.text import Text
 from textual.widgets import DataTable, Input, Static
 
@@ -24,16 +25,6 @@ def world_file(tmp_path):
     path = str(tmp_path / "papercuts.db")
     asyncio.run(save_world(synthetic_world("papercuts", 2000, avg_degree=8, seed=5), path))
     return path
-
-
-async def until(pilot, condition, seconds: float = 60.0) -> bool:
-    """Wait for ``condition()``; the deadline only bounds a hang."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
 
 
 async def start(app, pilot):
