@@ -33,6 +33,7 @@ def _freeze(world: World) -> World:
         world.graph.in_indptr,
         world.graph.in_indices,
         world.graph.in_edge,
+        *([] if world.graph.layer is None else [world.graph.layer]),
     ):
         arr.flags.writeable = False
     return world

@@ -4,7 +4,11 @@ Edge ``u -> v`` means *v follows u*: what ``u`` shares can reach ``v``. Out-edge
 ``out_indices[out_indptr[u]:out_indptr[u+1]]`` (sorted ascending), with trust weights ``trust`` in
 the same order. In-edges of ``v`` are ``in_indices[in_indptr[v]:in_indptr[v+1]]`` (the agents ``v``
 follows, sorted ascending); ``in_edge`` maps every in-edge to its position in the out-edge arrays,
-so per-edge data (trust) is stored once.
+so per-edge data (trust, layers) is stored once.
+
+An edge may belong to several contact layers (a household and a class): ``layer`` holds one bitmask per
+edge (uint8, bit ``l`` for layer ``l``), aligned with ``out_indices``; None means a graph of one layer,
+every edge in layer 0. One edge per pair keeps every unique-pair rule (merges, searches, unfollows).
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.core.arrays import unique_sorted, unique_sorted_first
+from sim.core.arrays import equal_runs, unique_sorted, unique_sorted_first
 from sim.errors import BadParameterError
+
+#: The layer bits of an edge a follow adds to a graph with layers: layer 0.
+FOLLOW_LAYER = 1
 
 
 def csr_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +53,7 @@ class Graph:
     and never reads it does not pay for remapping ten million links per tick.
     """
 
-    __slots__ = ("n", "out_indptr", "out_indices", "trust", "in_indptr", "in_indices", "_in_edge")
+    __slots__ = ("n", "out_indptr", "out_indices", "trust", "in_indptr", "in_indices", "_in_edge", "layer")
 
     def __init__(
         self,
@@ -57,6 +64,7 @@ class Graph:
         in_indptr: np.ndarray,
         in_indices: np.ndarray,
         in_edge: np.ndarray | Callable[[], np.ndarray],
+        layer: np.ndarray | None = None,
     ) -> None:
         self.n = n
         self.out_indptr = out_indptr  # int64, n + 1
@@ -65,6 +73,33 @@ class Graph:
         self.in_indptr = in_indptr  # int64, n + 1
         self.in_indices = in_indices  # int32, E
         self._in_edge = in_edge  # int32/int64, E: out-edge position of each in-edge (or its maker)
+        self.layer = layer  # uint8, E (aligned with out_indices): each edge's layers as bits; None: one layer
+
+    def replace(self, **arrays: np.ndarray | None) -> Graph:
+        """The same graph with some per-edge arrays replaced (``trust=``, ``layer=``), the rest shared; the
+        in-edge map as it stands (computed or not)."""
+        unknown = set(arrays) - {"trust", "layer"}
+        if unknown:
+            raise TypeError(f"Graph.replace takes trust and layer, not {', '.join(sorted(unknown))}")
+        trust = arrays.get("trust", self.trust)
+        assert trust is not None
+        return Graph(
+            self.n,
+            self.out_indptr,
+            self.out_indices,
+            trust,
+            self.in_indptr,
+            self.in_indices,
+            self.in_edge_lazy(),
+            arrays.get("layer", self.layer),
+        )
+
+    @property
+    def layers(self) -> int:
+        """The number of layers a bit of :attr:`layer` is set for (1 for a graph without layers)."""
+        if self.layer is None or not self.layer.size:
+            return 1
+        return int(np.bitwise_or.reduce(self.layer)).bit_length()
 
     @property
     def in_edge(self) -> np.ndarray:
@@ -96,11 +131,13 @@ class Graph:
         dst: np.ndarray,
         trust: np.ndarray | None = None,
         *,
+        layer: np.ndarray | None = None,
         assume_sorted_unique: bool = False,
     ) -> Graph:
-        """Build from parallel edge arrays. Duplicates are merged (first trust kept) unless the caller
-        promises ``assume_sorted_unique`` (sorted by (src, dst), no duplicates). Self-loops are kept
-        as given; callers drop them.
+        """Build from parallel edge arrays. Duplicates are merged (first trust kept, layer bits or-ed: a pair
+        listed in two layers is one edge in both) unless the caller promises ``assume_sorted_unique`` (sorted
+        by (src, dst), no duplicates). ``layer``: each edge's layer bits (uint8; None: one layer).
+        Self-loops are kept as given; callers drop them.
         """
         if n < 0 or n >= 2**31 - 1:
             raise BadParameterError(f"agent count {n} is out of range: use 0 to {2**31 - 2}")
@@ -112,13 +149,26 @@ class Graph:
             trust = np.asarray(trust, dtype=np.float32)
             if trust.shape != src.shape:
                 raise ValueError("trust must be aligned with src/dst")
+        if layer is not None:
+            layer = np.asarray(layer, dtype=np.uint8)
+            if layer.shape != src.shape:
+                raise ValueError("layer must be aligned with src/dst")
         if not assume_sorted_unique and src.size:
             key = src.astype(np.int64) * n + dst.astype(np.int64)
-            if trust is None:
+            if trust is None and layer is None:
                 key = unique_sorted(key)
-            else:
+            elif layer is None:
                 key, first = unique_sorted_first(key)
-                trust = trust[first]
+                trust = None if trust is None else trust[first]
+            else:
+                order = np.argsort(key, kind="stable")
+                key = key[order]
+                starts, _ = equal_runs(key)
+                key = key[starts]
+                if trust is not None:
+                    trust = trust[order[starts]]
+                if layer is not None:
+                    layer = np.bitwise_or.reduceat(layer[order], starts)
             src = (key // n).astype(np.int32)
             dst = (key % n).astype(np.int32)
             del key
@@ -130,7 +180,7 @@ class Graph:
         if trust is None:
             trust = np.ones(src.shape[0], dtype=np.float32)
         in_indptr, in_indices, in_edge = _transpose(n, src, dst)
-        return cls(n, out_indptr, dst, trust, in_indptr, in_indices, in_edge)
+        return cls(n, out_indptr, dst, trust, in_indptr, in_indices, in_edge, layer)
 
     def out_degree(self) -> np.ndarray:
         """Followers of each agent (int64)."""
@@ -171,8 +221,11 @@ class Graph:
     def nbytes(self) -> int:
         """Memory held by the arrays."""
         links = self.in_edge.nbytes if self.in_edge_ready else self.num_edges * index_dtype(self.num_edges).itemsize
-        return links + sum(
-            a.nbytes for a in (self.out_indptr, self.out_indices, self.trust, self.in_indptr, self.in_indices)
+        layer = 0 if self.layer is None else self.layer.nbytes
+        return (
+            links
+            + layer
+            + sum(a.nbytes for a in (self.out_indptr, self.out_indices, self.trust, self.in_indptr, self.in_indices))
         )
 
     def check(self) -> list[str]:
@@ -187,6 +240,10 @@ class Graph:
                 problems.append(f"{name} holds agent indices outside 0..{n - 1}")
         if self.trust.shape != (e,):
             problems.append("trust is not aligned with the edges")
+        if self.layer is not None and (self.layer.shape != (e,) or self.layer.dtype != np.uint8):
+            problems.append("layer is not one uint8 bitmask per edge")
+        elif self.layer is not None and e and not bool(np.all(self.layer)):
+            problems.append("an edge belongs to no layer (its layer bits are 0)")
         if self.in_edge.shape != (e,) or (e and (self.in_edge.min() < 0 or self.in_edge.max() >= e)):
             problems.append("in_edge holds edge positions out of range")
         if not problems and e and not self._mirrors_out():
@@ -242,8 +299,8 @@ class GraphDelta:
     """Follows and unfollows buffered between merges, so the CSR is rebuilt in bulk, not per change.
 
     Edges are ``followed -> follower`` (what ``followed`` shares reaches ``follower``). At a merge,
-    unfollows apply first, then follows; following an edge that exists keeps its trust; self-follows
-    are dropped.
+    unfollows apply first, then follows; following an edge that exists keeps its trust and its layers;
+    self-follows are dropped. On a graph with layers a new edge is in :data:`FOLLOW_LAYER`.
     """
 
     n: int
@@ -445,7 +502,10 @@ def _splice(
     pending = _worker().submit(in_side) if del_out.size + ak.size >= PARALLEL_SPLICE else None
     # out direction: drop, then insert at the sorted places (ak ascends by (src, dst))
     q_out = ins_out - np.searchsorted(del_out, ins_out)
-    out_indices, trust = _splice_arrays([(graph.out_indices, a_dst), (graph.trust, at)], del_out, q_out)
+    columns = [(graph.out_indices, a_dst), (graph.trust, at)]
+    if graph.layer is not None:
+        columns.append((graph.layer, np.full(ak.size, FOLLOW_LAYER, dtype=np.uint8)))
+    out_indices, trust, *layer = _splice_arrays(columns, del_out, q_out)
     out_indptr = _indptr_after(graph.out_indptr, r_src, a_src)
     added_at = q_out + np.arange(ak.size)  # final out position of each added edge
     in_indptr, in_indices, del_in, q_in, order = pending.result() if pending is not None else in_side()
@@ -463,7 +523,7 @@ def _splice(
         def in_edge() -> np.ndarray:
             return _links_from_out(out_indices)
 
-    return Graph(n, out_indptr, out_indices, trust, in_indptr, in_indices, in_edge)
+    return Graph(n, out_indptr, out_indices, trust, in_indptr, in_indices, in_edge, layer[0] if layer else None)
 
 
 def _splice_arrays(
@@ -534,15 +594,18 @@ def _links_from_out(out_indices: np.ndarray) -> np.ndarray:
 def _rebuild(graph: Graph, removed: np.ndarray, ak: np.ndarray, at: np.ndarray) -> Graph:
     n = graph.n
     key = graph.sources().astype(np.int64) * n + graph.out_indices
-    trust = graph.trust
+    trust, layer = graph.trust, graph.layer
     if removed.size:
         keep = ~_in_sorted(removed, key)
         key, trust = key[keep], trust[keep]
+        layer = None if layer is None else layer[keep]
     if ak.size:
         key = np.concatenate([key, ak])
         trust = np.concatenate([trust, at.astype(np.float32)])
         order = np.argsort(key, kind="stable")
         key, trust = key[order], trust[order]
+        if layer is not None:
+            layer = np.concatenate([layer, np.full(ak.size, FOLLOW_LAYER, dtype=np.uint8)])[order]
     return Graph.from_edges(
-        n, (key // n).astype(np.int32), (key % n).astype(np.int32), trust, assume_sorted_unique=True
+        n, (key // n).astype(np.int32), (key % n).astype(np.int32), trust, layer=layer, assume_sorted_unique=True
     )

@@ -114,7 +114,7 @@ def live_world(live: Simulation) -> World:
 
     def copy(world: World) -> World:
         g = world.graph
-        graph = Graph(g.n, g.out_indptr, g.out_indices, g.trust.copy(), g.in_indptr, g.in_indices, g.in_edge)
+        graph = g.replace(trust=g.trust.copy())
         return World(
             name=world.name,
             seed=world.seed,

@@ -58,6 +58,7 @@ def readonly_graph(g: Graph) -> Graph:
         readonly(g.in_indptr),
         readonly(g.in_indices),
         in_edge,
+        None if g.layer is None else readonly(g.layer),
     )
 
 
