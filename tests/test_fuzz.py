@@ -561,7 +561,7 @@ def test_many_small_objects_in_the_manifest_are_bounded():
     outcome(pack(packed), must_fail=True)
 
 
-@pytest.mark.parametrize("version", [0, 3, 99, 255])
+@pytest.mark.parametrize("version", [0, 4, 99, 255])
 def test_other_format_versions(version):
     bad = bytearray(DATA)
     bad[len(MAGIC)] = version

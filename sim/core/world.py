@@ -58,6 +58,10 @@ AGENT_COLUMNS: dict[str, tuple[str, tuple[int, ...]]] = {
     "persona_style": ("|u1", ()),
 }
 GRAPH_ARRAYS = ("out_indptr", "out_indices", "trust", "in_indptr", "in_indices", "in_edge")
+#: The most contact layers a world holds (one bit each of an edge's uint8 ``graph.layer``), and how a layer
+#: may be named.
+MAX_LAYERS = 8
+LAYER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 #: Built-in columns that data may set (``agora set``), with the range of their values: measurements of
 #: agents. The others (ids, interests, profiles, community, status, personas) are structure Agora derives.
 SETTABLE_COLUMNS: dict[str, tuple[float, float]] = {
@@ -104,6 +108,9 @@ class World:
     path: str | None = None
     #: Names of world arrays (``agent.*``, ``graph.*``) changed since the world file was last written.
     dirty_arrays: set[str] = field(default_factory=set)
+    #: The contact layers' names, bit ``i`` of an edge's ``graph.layer`` for ``layers[i]``; empty for a world
+    #: of one layer (no ``graph.layer``).
+    layers: tuple[str, ...] = ()
     app_version: str = __version__
     #: Follows and unfollows waiting to be merged into the graph (see ``sim.social.dynamics``).
     delta: GraphDelta = field(default=None)  # type: ignore[assignment]
@@ -152,6 +159,8 @@ class World:
         self.edge_log["added"].append(added)
         self.edge_log["added_trust"].append(trust)
         self.dirty_arrays.update(f"graph.{k}" for k in GRAPH_ARRAYS)
+        if self.graph.layer is not None:
+            self.dirty_arrays.add("graph.layer")
         return int(removed.size + added.size)
 
     def _remember_edges(self, n: int, removed: np.ndarray, added: np.ndarray) -> None:
@@ -341,6 +350,7 @@ class World:
             seed=self.seed,
             columns=columns,
             graph=self.graph.replace(trust=trust),
+            layers=self.layers,
             config=copy.deepcopy(self.config),
             tick=self.tick,
             rng_state=copy.deepcopy(self.rng_state),
@@ -690,6 +700,25 @@ def check_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:
     if st.size and (st.min() < 0 or st.max() > max(Status)):
         problems.append("status holds an unknown lifecycle state")
     return problems
+
+
+def check_layers(names: object, layer: np.ndarray | None, edges: int) -> list[str]:
+    """Problems of a world's contact layers (empty when consistent): ``names`` a list of distinct plain names,
+    at most :data:`MAX_LAYERS`, and ``layer`` (``graph.layer``) one uint8 per edge, every edge in at least
+    one named layer and none beyond; a world of one layer has neither."""
+    if not isinstance(names, list | tuple) or not all(isinstance(x, str) and LAYER_NAME.fullmatch(x) for x in names):
+        return ["its layer names are not a list of plain names"]
+    if len(set(names)) != len(names) or len(names) > MAX_LAYERS:
+        return [f"its layer names repeat or are more than {MAX_LAYERS}"]
+    if layer is None:
+        return [] if not names else ["it names layers but holds no graph.layer array"]
+    if not names:
+        return ["it holds a graph.layer array but names no layers"]
+    if layer.shape != (edges,) or layer.dtype != np.uint8:
+        return [f"graph array layer has shape {layer.shape}, expected ({edges},)"]
+    if edges and (not bool(np.all(layer)) or int(np.bitwise_or.reduce(layer)) >> len(names)):
+        return ["an edge of graph.layer is in no layer, or in one it does not name"]
+    return []
 
 
 def check_data_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:

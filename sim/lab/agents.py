@@ -124,6 +124,7 @@ def live_world(live: Simulation) -> World:
             tick=world.tick,
             persona_overrides=dict(world.persona_overrides),
             path=world.path,
+            layers=world.layers,
         )
 
     # On the simulation's own loop, between ticks (as its other reads are).

@@ -67,6 +67,7 @@ from sim.store.snapshotread import (
     ALLOWED_DTYPES,
     END_MAGIC,
     FORMAT_VERSION,
+    LAYERED_VERSION,
     MAGIC,
     MAX_DEPTH,
     MAX_MANIFEST,
@@ -254,12 +255,13 @@ def _write_snapshot(
     """Write the snapshot of ``world`` (its ``arrays`` and ``history``) to ``fh``, from the magic to the
     trailer: a file, bytes in memory, or a :class:`sim.core.sealed.SealingWriter` (``tell`` is the
     position in the snapshot, which the manifest's offsets record)."""
-    fh.write(MAGIC + bytes([FORMAT_VERSION]))
+    version = LAYERED_VERSION if world.layers or world.graph.layer is not None else FORMAT_VERSION
+    fh.write(MAGIC + bytes([version]))
     entries = _write_arrays(fh, arrays, level, progress)
     kill_point("snapshot")
     manifest = {
         "format": "agora-snapshot",
-        "format_version": FORMAT_VERSION,
+        "format_version": version,
         "app_version": __version__,
         "created": time.time(),
         "compression": "zstd",

@@ -43,8 +43,11 @@ Progress = Callable[[str, float], None] | None
 MAGIC = b"AGORASNP"
 END_MAGIC = b"AGORAEND"
 FORMAT_VERSION = 2
+#: The version of a snapshot of a world with contact layers (``graph.layer``; see
+#: :data:`sim.store.worldread.LAYERED_VERSION`): an Agora that reads only 1 and 2 refuses it.
+LAYERED_VERSION = 3
 #: Versions this Agora reads: 1 carried no history (events and exposures).
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 TRAILER = struct.Struct(">QI8s")
 MAX_MANIFEST = 64 * 1024 * 1024
 #: zstd expands at most this much (one 4-byte RLE block per 128 KiB): the bound on a declared array size.
@@ -267,7 +270,7 @@ def _read_manifest(source: _Source) -> tuple[dict[str, Any], int, _DeclaredSizes
     return manifest, size, _validate_entries(path, manifest, offset)
 
 
-_READABLE = "versions " + " and ".join(str(v) for v in READABLE_VERSIONS)
+_READABLE = "versions " + ", ".join(str(v) for v in READABLE_VERSIONS[:-1]) + f" and {READABLE_VERSIONS[-1]}"
 
 
 def _validate_entries(path: str, manifest: dict[str, Any], manifest_offset: int) -> _DeclaredSizes:

@@ -50,10 +50,12 @@ from sim.store.schema import (
 # The reading side lives in sim.store.worldread; its names stay importable from here.
 from sim.store.worldread import (
     FORMAT_VERSION,
+    LAYERED_VERSION,
     LLM_ENDPOINT_SETTINGS,
     READABLE_VERSIONS,
     PersonaReader,
     file_llm_settings,
+    format_version,
     load_warnings,
     open_world,
     read_meta,
@@ -150,7 +152,7 @@ def _storable_config(config: dict[str, Any]) -> dict[str, Any]:
 def _meta_rows(world: World) -> list[tuple[str, str]]:
     meta = {
         "format": "agora-world",
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version(world),
         "app_version": __version__,
         "name": world.name,
         "seed": world.seed,
@@ -165,6 +167,8 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
         "sessions": [sess.to_record() for sess in world.sessions],
         "saved": time.time(),
     }
+    if world.layers:  # a world of one layer keeps the metadata an earlier Agora reads
+        meta["layers"] = list(world.layers)
     return [(k, json.dumps(v)) for k, v in meta.items()]
 
 
@@ -651,6 +655,7 @@ async def persist_analysis(path: str, world: World, table: CommunityTable | None
 __all__ = [
     "CheckpointImage",
     "FORMAT_VERSION",
+    "LAYERED_VERSION",
     "LLM_ENDPOINT_SETTINGS",
     "PersonaReader",
     "Progress",
@@ -659,6 +664,7 @@ __all__ = [
     "checkpoint_image",
     "checkpoint_world",
     "ensure_schema",
+    "format_version",
     "file_llm_settings",
     "load_warnings",
     "open_world",

@@ -29,7 +29,7 @@ from sim.core.graph import Graph, GraphDelta
 from sim.core.memory import ensure_memory
 from sim.core.persona import Persona
 from sim.core.safe import shown
-from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns, check_data_columns
+from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns, check_data_columns, check_layers
 from sim.errors import BadFileError, BadParameterError
 from sim.model.intervene import CONFIG_KEY, entries_problem
 from sim.model.session import PropagationSession
@@ -41,9 +41,18 @@ from sim.store.schema import (
 Progress = Callable[[str, float], None] | None
 
 FORMAT_VERSION = 2
+#: The version of a world with contact layers (``graph.layer`` and the ``layers`` names): an Agora that reads
+#: only 1 and 2 refuses it in one sentence instead of dropping its layers. A world of one layer stays 2.
+LAYERED_VERSION = 3
 #: Versions this Agora opens: 1 kept one ``relationships`` row per edge (rewritten as ``adjacency`` rows
 #: the first time a run changes the graph of such a file).
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
+
+
+def format_version(world: World) -> int:
+    """The version a world file or snapshot of ``world`` is written in: :data:`LAYERED_VERSION` when it has
+    layers, else :data:`FORMAT_VERSION`."""
+    return LAYERED_VERSION if world.layers or world.graph.layer is not None else FORMAT_VERSION
 
 
 # -- LLM settings a file may carry ---------------------------------------------------------------------
@@ -203,7 +212,8 @@ def read_meta(path: str, *, schema: bool = True, con: sqlite3.Connection | None 
     version = meta.get("format_version")
     if version not in READABLE_VERSIONS:
         raise BadFileError(
-            f"world {path!r} has format version {version}, this Agora reads version {FORMAT_VERSION}: "
+            f"world {path!r} has format version {version}, this Agora reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}: "
             "open it with a matching Agora version"
         )
     return meta
@@ -355,6 +365,9 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
         a = graph_parts[k]
         if a.shape != shape or a.dtype.kind != kind:
             problems.append(f"graph array {k} has shape {a.shape}, expected {shape}")
+    layer = arrays.get("graph.layer")
+    layer_names = meta.get("layers", [])
+    problems += check_layers(layer_names, layer, e)
     if not problems:
         for k in ("out_indptr", "in_indptr"):
             ptr = graph_parts[k]
@@ -364,13 +377,13 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
         raise BadFileError(f"{source} is inconsistent: {problems[0]}")
     state = _validated_state(meta, n, source)
     state["sessions"] = _sessions_from(state["sessions"], arrays, n, source)
-    graph = Graph(n=n, **graph_parts)
+    graph = Graph(n=n, **graph_parts, layer=layer)
     try:
         delta = GraphDelta.from_arrays(n, {k[len("delta.") :]: v for k, v in arrays.items() if k.startswith("delta.")})
     except (KeyError, BadParameterError) as exc:
         raise BadFileError(f"{source} holds damaged pending graph changes ({exc}); it may be damaged") from None
     warnings = state.pop("load_warnings")
-    world = World(columns=columns, graph=graph, path=path, delta=delta, **state)
+    world = World(columns=columns, graph=graph, path=path, delta=delta, layers=tuple(layer_names), **state)
     #: What was ignored in the file (see :func:`load_warnings`).
     world.load_warnings = warnings
     if path is not None:

@@ -36,6 +36,8 @@ def world_arrays(world: World) -> dict[str, np.ndarray]:
     the graph (``graph.*``), follows not merged yet (``delta.*``) and the sessions' (``session.ID.*``)."""
     arrays = {f"agent.{k}": v for k, v in world.columns.items()}
     arrays.update({f"graph.{k}": getattr(world.graph, k) for k in GRAPH_ARRAYS})
+    if world.graph.layer is not None:
+        arrays["graph.layer"] = world.graph.layer
     arrays.update(delta_arrays(world))
     arrays.update(_session_arrays(world))
     return arrays
