@@ -133,3 +133,20 @@ def test_damaged_layers_are_refused_on_open(tmp_path, meta, bits, why):
             con.execute("UPDATE arrays SET data = ? WHERE name = 'graph.layer'", (layer.tobytes(),))
     with pytest.raises(BadFileError, match=why):
         asyncio.run(open_world(path))
+
+
+def test_agora_info_lists_the_layers_from_the_metadata(tmp_path):
+    from sim.cli.output import describe
+    from sim.store.worldread import world_info
+
+    world = layered_world(9)
+    path = str(tmp_path / "w.db")
+    asyncio.run(save_world(world, path))
+    counts = [int(np.count_nonzero(world.graph.layer & (1 << i))) for i in range(3)]
+    info = world_info(path)
+    assert info["layers"] == [{"name": n, "edges": c} for n, c in zip(LAYERS, counts)]
+    assert sum(counts) > world.graph.num_edges  # an edge in two layers counts in both
+    assert f"layers       household ({counts[0]:,} edges), class ({counts[1]:,} edges)" in describe(info)
+    plain = str(tmp_path / "plain.db")
+    asyncio.run(save_world(synthetic_world("plain", 100, avg_degree=4, seed=3), plain))
+    assert world_info(plain)["layers"] == [] and "layers " not in describe(world_info(plain))

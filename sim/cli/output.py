@@ -56,6 +56,11 @@ def communities_text(info: dict[str, Any]) -> str:
     return text
 
 
+def layers_text(layers: list[dict[str, Any]]) -> str:
+    """A world's contact layers on one line: ``household (1,204 edges), class (3,310 edges)``."""
+    return ", ".join(f"{shown_line(str(x['name']))} ({x['edges']:,} edges)" for x in layers)
+
+
 def describe(info: dict[str, Any]) -> str:
     """The text of a world file's description (``agora info``)."""
     lines = [
@@ -63,6 +68,7 @@ def describe(info: dict[str, Any]) -> str:
         f"agents       {info['agents']:,}",
         f"edges        {info['edges']:,} directed (edge u->v: v follows u)",
         f"communities  {communities_text(info)}",
+        *([f"layers       {layers_text(info['layers'])}"] if info.get("layers") else []),
         f"tick         {info.get('tick', 0)}",
         f"seed         {info.get('seed')}",
         f"size         {fmt_size(info['size_bytes'])}" + ("  (encrypted)" if info.get("encrypted") else ""),

@@ -149,6 +149,15 @@ def _storable_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def layer_edges(world: World) -> list[int]:
+    """The directed edges in each of the world's layers (an edge in two layers counts in both), in the order of
+    ``world.layers``: what ``agora info`` says without reading the arrays."""
+    layer = world.graph.layer
+    if layer is None:
+        return []
+    return [int(np.count_nonzero(layer & np.uint8(1 << i))) for i in range(len(world.layers))]
+
+
 def _meta_rows(world: World) -> list[tuple[str, str]]:
     meta = {
         "format": "agora-world",
@@ -169,6 +178,7 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
     }
     if world.layers:  # a world of one layer keeps the metadata an earlier Agora reads
         meta["layers"] = list(world.layers)
+        meta["layer_edges"] = layer_edges(world)
     return [(k, json.dumps(v)) for k, v in meta.items()]
 
 

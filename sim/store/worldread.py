@@ -510,6 +510,13 @@ def _sessions_from(records: list[dict[str, Any]], arrays: dict[str, np.ndarray],
     return sessions
 
 
+def _layers_info(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    names, counts = meta.get("layers") or [], meta.get("layer_edges") or []
+    if not isinstance(names, list) or not isinstance(counts, list) or len(names) != len(counts):
+        return []
+    return [{"name": str(n), "edges": c} for n, c in zip(names, counts) if isinstance(c, int)]
+
+
 def world_info(path: str) -> dict[str, Any]:
     """What ``agora info`` reports, read from the metadata without loading the arrays."""
     meta = read_meta(path)
@@ -523,6 +530,8 @@ def world_info(path: str) -> dict[str, Any]:
         "agents": meta.get("agents"),
         "edges": meta.get("edges"),
         "communities": meta.get("communities"),
+        # The contact layers and their directed edges (an edge in two layers counts in both); [] for one layer.
+        "layers": _layers_info(meta),
         # Agents in no community (no links) at the last detection; None when not recorded.
         "isolated": ((((meta.get("config") or {}).get("analysis") or {}).get("communities") or {}).get("isolated")),
         "tick": meta.get("tick"),
