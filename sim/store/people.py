@@ -1,0 +1,194 @@
+"""A table of people (``agora new WORLD --people FILE --id COLUMN``; issue 59): one agent per row, none dropped,
+every other column an attribute of the agents.
+
+A column whose filled cells are all numbers is a numeric attribute (float64; an empty cell is NaN); any other
+column is a category: int32 codes (-1 for an empty cell) and its labels, in first-seen order. Column names
+become attribute names: a character outside ``[A-Za-z0-9_]`` becomes ``_`` (Hagelloch's ``x.loc`` is ``x_loc``),
+and the table says which were renamed.
+
+CSV and CSV.gz for now (Parquet follows). The file is read within the bounds of :mod:`sim.core.boundedio`; a
+table without quoted cells is split in a few bulk operations, one with them by the :mod:`csv` reader.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.core.boundedio import Bounds, read_bounded
+from sim.core.world import AGENT_COLUMNS, SETTABLE_COLUMNS
+from sim.errors import BadFileError, BadParameterError
+
+#: What to give instead of a bad file.
+GIVE = "a table of people: a CSV or CSV.gz file with a header row, one row per person"
+#: A cell written as a number (the same rule as the series files').
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z|[+-]?(nan|inf)\Z", re.IGNORECASE)
+_WHOLE = re.compile(r"[+-]?\d{1,18}\Z")
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
+#: Built-in columns a people table may give (its measured values replace the drawn ones).
+MEASURED = tuple(SETTABLE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Category:
+    """A text attribute: each person's code (int32; -1 for an empty cell) and the labels the codes index."""
+
+    codes: np.ndarray
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PeopleTable:
+    """A table of people read and checked: their ids (int64, in the file's row order) and attributes by name.
+
+    Attributes:
+        ids: one id per row, all distinct. numbers: numeric attributes (float64, NaN for an empty cell).
+        categories: text attributes. headers: each attribute's column name in the file. renamed: the column
+        names that were not plain names, with the attribute name each became.
+    """
+
+    path: str
+    id_column: str
+    ids: np.ndarray
+    numbers: dict[str, np.ndarray] = field(default_factory=dict)
+    categories: dict[str, Category] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return int(self.ids.shape[0])
+
+
+def read_people(path: str, id_column: str = "id", *, bounds: Bounds | None = None) -> PeopleTable:
+    """The people of the CSV (or CSV.gz) table at ``path``, one per row, ``id_column`` their ids.
+
+    Raises:
+        BadFileError: the file is missing, unreadable, too big (``bounds``), empty, has no ``id_column``, a row
+            of another width, an id that is empty, not a whole number or repeated (the rows named), or two
+            columns that become the same attribute name.
+        BadParameterError: ``id_column`` is not given.
+    """
+    if not id_column:
+        raise BadParameterError("give the id column of the people table (--id COLUMN)", fields="id")
+    gz = path.lower().endswith(".gz")
+    data = read_bounded(path, "people table", GIVE, gz=gz, bounds=bounds or Bounds())
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadFileError(f"people table {path} is not UTF-8 text (byte {exc.start}): give {GIVE}") from None
+    header, columns = _columns(path, text)
+    if id_column not in header:
+        shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+        raise BadFileError(f"people table {path} has no column {id_column!r}: its columns are {shown}")
+    ids = _ids(path, id_column, columns[header.index(id_column)])
+    names = _names(path, [h for h in header if h != id_column])
+    table = PeopleTable(path=path, id_column=id_column, ids=ids)
+    for head, cells in zip(header, columns):
+        if head == id_column:
+            continue
+        name = names[head]
+        table.headers[name] = head
+        if name != head:
+            table.renamed[head] = name
+        number = _numbers(cells)
+        if number is not None:
+            table.numbers[name] = number
+        else:
+            table.categories[name] = _category(cells)
+    return table
+
+
+def _columns(path: str, text: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the cells of each column (as text), every row checked to have the header's width."""
+    text = text.replace("\r\n", "\n").rstrip("\n")
+    if not text.strip():
+        raise BadFileError(f"people table {path} is empty: give {GIVE}")
+    head, _, body = text.partition("\n")
+    if '"' not in text and "\r" not in text and "\n\n" not in body:
+        header = [h.strip() for h in head.split(",")]
+        width = len(header)
+        cells = body.replace("\n", ",").split(",") if body else []
+        if len(cells) % width == 0:
+            rows = len(cells) // width
+            if not rows or body.count("\n") + 1 == rows:
+                return header, [cells[j::width] for j in range(width)]
+    rows_read = list(csv.reader(io.StringIO(text)))
+    header = [h.strip() for h in rows_read[0]]
+    width = len(header)
+    for i, row in enumerate(rows_read[1:], start=2):
+        if len(row) != width:
+            raise BadFileError(
+                f"people table {path} line {i} has {len(row)} cells, its header {width}: give one cell per column "
+                "in every row"
+            )
+    body_rows = rows_read[1:]
+    return header, [list(col) for col in zip(*body_rows)] if body_rows else [[] for _ in header]
+
+
+def _ids(path: str, column: str, cells: list[str]) -> np.ndarray:
+    """The ids, each a whole number, all distinct (the rows of the first bad one named: line 2 is row 1)."""
+    stripped = [c.strip() for c in cells]
+    bad = next((i for i, c in enumerate(stripped) if not _WHOLE.match(c)), None)
+    if bad is not None:
+        cell = stripped[bad][:40]
+        what = "is empty" if not cell else f"is {cell!r}, not a whole number"
+        raise BadFileError(f"people table {path} line {bad + 2}: its {column} {what}: give every person an id")
+    ids = np.array(stripped, dtype=np.int64) if stripped else np.empty(0, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if same.size:
+        a, b = sorted((int(order[same[0]]), int(order[same[0] + 1])))
+        raise BadFileError(
+            f"people table {path} lines {a + 2} and {b + 2} have the same {column} {int(ids[a])}: give each "
+            "person one row"
+        )
+    return ids
+
+
+def _names(path: str, headers: list[str]) -> dict[str, str]:
+    """Each column's attribute name: a plain name (``x.loc`` is ``x_loc``), none twice, none a built-in column
+    Agora derives (the measured ones, such as ``susceptibility``, may be given)."""
+    out: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for head in headers:
+        name = _NOT_NAME.sub("_", head)[:64] or "_"
+        if name in AGENT_COLUMNS and name not in MEASURED:
+            raise BadFileError(
+                f"people table {path} has a column {head!r}, a name Agora keeps for its own column: rename it"
+            )
+        if name in taken:
+            raise BadFileError(
+                f"people table {path} has columns {taken[name]!r} and {head!r}, which both become attribute "
+                f"{name!r}: rename one"
+            )
+        taken[name] = head
+        out[head] = name
+    return out
+
+
+def _numbers(cells: list[str]) -> np.ndarray | None:
+    """The column as float64 (NaN for an empty cell) when every filled cell is a number, else None."""
+    words = list(dict.fromkeys(c.strip() for c in cells))
+    filled = [w for w in words if w]
+    if not filled or not all(_NUMBER.match(w) for w in filled):
+        return None
+    value = {w: float(w) if w else np.nan for w in words}
+    return np.fromiter((value[c.strip()] for c in cells), dtype=np.float64, count=len(cells))
+
+
+def _category(cells: list[str]) -> Category:
+    """The column as codes into its labels (first-seen order; -1 for an empty cell)."""
+    stripped = [c.strip() for c in cells]
+    labels = [w for w in dict.fromkeys(stripped) if w]
+    index = {w: i for i, w in enumerate(labels)}
+    index[""] = -1
+    codes = np.fromiter(map(index.__getitem__, stripped), dtype=np.int32, count=len(stripped))
+    return Category(codes=codes, labels=tuple(labels))
+
+
+__all__ = ["GIVE", "MEASURED", "Category", "PeopleTable", "read_people"]
