@@ -6,8 +6,9 @@ column is a category: int32 codes (-1 for an empty cell) and its labels, in firs
 become attribute names: a character outside ``[A-Za-z0-9_]`` becomes ``_`` (Hagelloch's ``x.loc`` is ``x_loc``),
 and the table says which were renamed.
 
-CSV and CSV.gz for now (Parquet follows). The file is read within the bounds of :mod:`sim.core.boundedio`; a
-table without quoted cells is split in a few bulk operations, one with them by the :mod:`csv` reader.
+CSV, CSV.gz and Parquet. A CSV file is read within the bounds of :mod:`sim.core.boundedio`; a table without
+quoted cells is split in a few bulk operations, one with them by the :mod:`csv` reader. A Parquet file's footer
+is checked before it is read (:func:`sim.store.seriesio.read_parquet`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sim.core.world import AGENT_COLUMNS, SETTABLE_COLUMNS
 from sim.errors import BadFileError, BadParameterError
 
 #: What to give instead of a bad file.
-GIVE = "a table of people: a CSV or CSV.gz file with a header row, one row per person"
+GIVE = "a table of people: a CSV, CSV.gz or Parquet file with a header row, one row per person"
 #: A cell written as a number (the same rule as the series files').
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z|[+-]?(nan|inf)\Z", re.IGNORECASE)
 _WHOLE = re.compile(r"[+-]?\d{1,18}\Z")
@@ -75,6 +76,8 @@ def read_people(path: str, id_column: str = "id", *, bounds: Bounds | None = Non
     """
     if not id_column:
         raise BadParameterError("give the id column of the people table (--id COLUMN)", fields="id")
+    if path.lower().endswith(".parquet"):
+        return _read_parquet(path, id_column)
     gz = path.lower().endswith(".gz")
     data = read_bounded(path, "people table", GIVE, gz=gz, bounds=bounds or Bounds())
     try:
@@ -101,6 +104,47 @@ def read_people(path: str, id_column: str = "id", *, bounds: Bounds | None = Non
         else:
             table.categories[name] = _category(cells)
     return table
+
+
+def _read_parquet(path: str, id_column: str) -> PeopleTable:
+    """:func:`read_people` of a Parquet table (checked by :func:`sim.store.seriesio.read_parquet` before it is
+    read): integer and float columns are numbers (a null is NaN), text columns categories (a null is -1)."""
+    from sim.store.seriesio import read_parquet  # noqa: PLC0415 - pyarrow only for .parquet
+
+    pa, table = read_parquet(path, "people table", "", None, give=GIVE, named=(id_column,))
+    header = [str(n) for n in table.column_names]
+    if id_column not in header:
+        shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+        raise BadFileError(f"people table {path} has no column {id_column!r}: its columns are {shown}")
+    ids_col = table.column(id_column)
+    if not pa.types.is_integer(ids_col.type) or ids_col.null_count:
+        raise BadFileError(f"people table {path}: its {id_column} must be whole numbers, each row one: give {GIVE}")
+    ids = _distinct_ids(path, id_column, ids_col.to_numpy().astype(np.int64))
+    names = _names(path, [h for h in header if h != id_column])
+    out = PeopleTable(path=path, id_column=id_column, ids=ids)
+    for head in header:
+        if head == id_column:
+            continue
+        name, column = names[head], table.column(head)
+        out.headers[name] = head
+        if name != head:
+            out.renamed[head] = name
+        typ = column.type
+        if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ):
+            values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            out.numbers[name] = np.asarray(values, dtype=np.float64)
+        else:
+            encoded = column.combine_chunks()
+            if not pa.types.is_dictionary(encoded.type):
+                encoded = encoded.dictionary_encode()
+            words = [str(x).strip() for x in encoded.dictionary.to_pylist()]
+            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            # As in a CSV file: an empty (or blank) cell is missing, and labels are distinct stripped texts.
+            labels = [w for w in dict.fromkeys(words) if w]
+            at = {w: i for i, w in enumerate(labels)}
+            index = np.array([at.get(w, -1) for w in words] + [-1], dtype=np.int32)
+            out.categories[name] = Category(codes=index[codes], labels=tuple(labels))
+    return out
 
 
 def _columns(path: str, text: str) -> tuple[list[str], list[list[str]]]:
@@ -139,6 +183,11 @@ def _ids(path: str, column: str, cells: list[str]) -> np.ndarray:
         what = "is empty" if not cell else f"is {cell!r}, not a whole number"
         raise BadFileError(f"people table {path} line {bad + 2}: its {column} {what}: give every person an id")
     ids = np.array(stripped, dtype=np.int64) if stripped else np.empty(0, dtype=np.int64)
+    return _distinct_ids(path, column, ids)
+
+
+def _distinct_ids(path: str, column: str, ids: np.ndarray) -> np.ndarray:
+    """``ids`` when no two are the same (else the lines of the first two that are: line 2 is row 1)."""
     order = np.argsort(ids, kind="stable")
     same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
     if same.size:
