@@ -4,6 +4,8 @@ listed by hand; groups counted before they are linked; the k-d tree's pairs equa
 from __future__ import annotations
 
 import itertools
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ import pytest
 from sim.errors import BadParameterError
 from sim.store import contacts
 from sim.store.contacts import group_edge_count, group_edges, near_edges
+
+DATA = Path(os.environ.get("AGORA_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def pairs(src, dst) -> set[tuple[int, int]]:
@@ -58,3 +62,48 @@ def test_near_pairs_are_every_pair_within_the_distance():
     assert pairs(src, dst) == want and src.size == len(want)
     with pytest.raises(BadParameterError, match="positive number"):
         near_edges(x, y, 0)
+
+
+# -- a world from a table of people ----------------------------------------------------------------------------
+def test_two_households_sharing_a_class_member(tmp_path):
+    from sim.store.contacts import GroupLayer, people_world
+    from sim.store.people import read_people
+
+    path = tmp_path / "people.csv"
+    # ids out of order in the file: agents follow their ids
+    path.write_text("id,house,class\n20,A,x\n10,A,\n30,B,x\n40,B,\n50,C,\n")
+    world = people_world(
+        "tiny", read_people(str(path), "id"), [GroupLayer("house", "household"), GroupLayer("class")], seed=0
+    )
+    assert world.columns["ids"].tolist() == [10, 20, 30, 40, 50] and world.layers == ("household", "class")
+    g = world.graph
+    ids = world.columns["ids"]
+    got = {(int(ids[u]), int(ids[v])): int(b) for u, v, b in zip(g.sources(), g.out_indices, g.layer)}
+    assert got == {(10, 20): 1, (20, 10): 1, (30, 40): 1, (40, 30): 1, (20, 30): 2, (30, 20): 2}
+    assert g.trust.tolist() == [1.0] * 6 and world.n == 5  # 50 lives alone: kept, isolated
+
+
+@pytest.mark.skipif(not (DATA / "hagelloch.csv").is_file(), reason="the datasets are not at $AGORA_DATA")
+def test_hagelloch_households_and_classes():
+    from sim.store.contacts import GroupLayer, people_world
+    from sim.store.people import read_people
+
+    table = read_people(str(DATA / "hagelloch.csv"), "PN")
+    world = people_world(
+        "hagelloch", table, [GroupLayer("HN", "household"), GroupLayer("CL", "class", skip=("preschool",))]
+    )
+    g = world.graph
+    assert world.n == 188 and g.check() == []
+    # the classes linked whole: 30 children in the 1st, 68 in the 2nd
+    assert int(np.count_nonzero(g.layer & 2)) == 30 * 29 + 68 * 67
+    houses = table.numbers["HN"]
+    sizes = np.unique(houses, return_counts=True)[1]
+    assert int(np.count_nonzero(g.layer & 1)) == int(np.sum(sizes * (sizes - 1)))
+    # the four children alone in their house and too young for school are kept, with no contact
+    alone = np.flatnonzero((g.out_degree() + g.in_degree()) == 0)
+    cl = table.categories["CL"]
+    row = {int(i): r for r, i in enumerate(table.ids)}
+    for agent in alone:
+        r = row[int(world.columns["ids"][agent])]
+        assert cl.labels[cl.codes[r]] == "preschool" and int(np.count_nonzero(houses == houses[r])) == 1
+    assert alone.size == 4

@@ -9,10 +9,16 @@ people or groups.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
-from sim.core.graph import csr_positions
+from sim.core.graph import Graph, csr_positions
+from sim.core.world import LAYER_NAME, MAX_LAYERS, World, world_on_graph
 from sim.errors import BadParameterError
+from sim.store.people import PeopleTable
 
 #: The most directed edges one layer may need before it is refused (or thinned with ``most``).
 MAX_LAYER_EDGES = 200_000_000
@@ -99,4 +105,121 @@ def near_edges(x: np.ndarray, y: np.ndarray, radius: float) -> tuple[np.ndarray,
     return np.concatenate([a, b]), np.concatenate([b, a])
 
 
-__all__ = ["MAX_LAYER_EDGES", "group_edge_count", "group_edges", "near_edges"]
+# -- a world from a table of people --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GroupLayer:
+    """``--group COLUMN[:LAYER][:max=K]`` with ``--skip`` values: people sharing a value of ``column`` linked in
+    layer ``layer`` (default: the column's attribute name), values in ``skip`` linking nobody."""
+
+    column: str
+    layer: str | None = None
+    skip: tuple[str, ...] = ()
+    most: int | None = None
+
+
+@dataclass(frozen=True)
+class NearLayer:
+    """``--near X,Y:R[:LAYER]``: people within ``radius`` of each other on columns ``x``, ``y``."""
+
+    x: str
+    y: str
+    radius: float
+    layer: str | None = None
+
+
+def people_world(name: str, table: PeopleTable, layers: Sequence[GroupLayer | NearLayer], *, seed: int = 0) -> World:
+    """The world of ``table``: one agent per person (none dropped: a person with no contact is an isolated
+    agent), agents in the order of their ids, each contact layer one bit of the edges' ``graph.layer`` (a pair
+    in two layers is one edge in both), trust 1; the other attributes drawn from ``seed`` as for any world.
+
+    Raises:
+        BadParameterError: a layer's column the table lacks (or a ``--near`` column that is not numeric), a
+            layer named twice, more than :data:`sim.core.world.MAX_LAYERS` layers, a bad layer name, or a
+            group layer too big to link whole (see :func:`group_edges`).
+    """
+    if len(layers) > MAX_LAYERS:
+        raise BadParameterError(f"a world holds at most {MAX_LAYERS} contact layers, not {len(layers)}")
+    order = np.argsort(table.ids, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)  # row -> agent index (agents in id order)
+    names: list[str] = []
+    src_parts, dst_parts, bit_parts = [], [], []
+    for i, spec in enumerate(layers):
+        if isinstance(spec, GroupLayer):
+            codes, keep = _group_codes(table, spec)
+            src, dst = group_edges(codes, keep, most=spec.most, rng=np.random.default_rng([seed, i]))
+            default = table_name(table, spec.column)
+        else:
+            x, y = _numeric(table, spec.x, "--near"), _numeric(table, spec.y, "--near")
+            src, dst = near_edges(x, y, spec.radius)
+            default = "near"
+        layer = spec.layer or default
+        if not LAYER_NAME.fullmatch(layer):
+            raise BadParameterError(
+                f"layer name {layer[:40]!r} is not a plain name: use letters, digits and _, a letter first"
+            )
+        if layer in names:
+            raise BadParameterError(f"layer {layer} is named twice: give each layer its own name")
+        names.append(layer)
+        src_parts.append(rank[src])
+        dst_parts.append(rank[dst])
+        bit_parts.append(np.full(src.size, 1 << i, dtype=np.uint8))
+    n = table.rows
+    empty = np.empty(0, dtype=np.int64)
+    src = np.concatenate(src_parts) if src_parts else empty
+    dst = np.concatenate(dst_parts) if dst_parts else empty
+    bits = np.concatenate(bit_parts) if bit_parts else np.empty(0, dtype=np.uint8)
+    graph = Graph.from_edges(n, src, dst, np.ones(src.size, dtype=np.float32), layer=bits if names else None)
+    config = {"source": {"kind": "people", "file": os.path.basename(table.path), "id": table.id_column}}
+    world = world_on_graph(name, seed, graph, drawn_trust=False, ids=table.ids[order], config=config)
+    world.layers = tuple(names)
+    return world
+
+
+def table_name(table: PeopleTable, column: str) -> str:
+    """The attribute name of ``column`` (the file's name, or the plain name it became)."""
+    return table.renamed.get(column, column)
+
+
+def _group_codes(table: PeopleTable, spec: GroupLayer) -> tuple[np.ndarray, np.ndarray]:
+    """A group layer's codes per person and who is kept (skipped values and missing cells out)."""
+    name = table_name(table, spec.column)
+    if name in table.categories:
+        cat = table.categories[name]
+        skip = [cat.labels.index(v) for v in spec.skip if v in cat.labels]
+        keep = (cat.codes >= 0) & ~np.isin(cat.codes, skip)
+        return cat.codes, keep
+    if name in table.numbers:
+        values = table.numbers[name]
+        skipped = [float(v) for v in spec.skip if _is_number(v)]
+        keep = ~np.isnan(values) & ~np.isin(values, skipped)
+        return values, keep
+    raise BadParameterError(f"--group {spec.column}: the people table has no such column", fields="group")
+
+
+def _numeric(table: PeopleTable, column: str, flag: str) -> np.ndarray:
+    name = table_name(table, column)
+    if name in table.numbers:
+        return table.numbers[name]
+    what = "is not numeric" if name in table.categories else "is not a column of the people table"
+    raise BadParameterError(f"{flag} {column} {what}: give two numeric columns, as X,Y:R")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+__all__ = [
+    "MAX_LAYER_EDGES",
+    "GroupLayer",
+    "NearLayer",
+    "group_edge_count",
+    "group_edges",
+    "near_edges",
+    "people_world",
+    "table_name",
+]
