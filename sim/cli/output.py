@@ -80,6 +80,11 @@ def describe(info: dict[str, Any]) -> str:
             "self-loops dropped, "
             f"{src.get('duplicates_merged'):,} duplicate edges merged)"
         )
+    elif src.get("kind") == "people":
+        lines.append(
+            f"people       {shown_line(src.get('file'))} ({src.get('rows'):,} rows, id column "
+            f"{shown_line(src.get('id'))}; {src.get('isolated'):,} isolated agents with no contact)"
+        )
     elif src.get("kind") == "synthetic":
         lines.append(
             f"generated    {src.get('graph')} graph, avg degree {src.get('avg_degree')}, mixing {src.get('mixing')}"

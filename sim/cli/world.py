@@ -34,7 +34,7 @@ async def _cmd_new(args: argparse.Namespace) -> int:
     if args.encrypt:
         worldkey.ready_to_encrypt(f"encrypting world {args.world!r}")
         worldkey.reserve_salt()  # the file's key is derived while the world is made
-    if not args.edges:  # refuse before minutes of work: memory (in synthetic_world) and disk here
+    if not args.edges and not args.people:  # refuse before minutes of work: memory (in synthetic_world), disk
         edges = int(args.agents * args.avg_degree)
         ensure_fits(args.agents, edges, what="a world")
         ensure_disk(
@@ -49,6 +49,8 @@ async def _cmd_new(args: argparse.Namespace) -> int:
             world = await asyncio.to_thread(
                 imported_world, name, args.edges, directed=args.directed, seed=args.seed, progress=progress
             )
+        elif args.people:
+            world = await asyncio.to_thread(_people_world, name, args)
         else:
             world = await asyncio.to_thread(
                 synthetic_world,
@@ -81,6 +83,60 @@ async def _cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _people_world(name: str, args: argparse.Namespace) -> Any:
+    """``agora new --people``: the table read, its layers built (see :func:`sim.store.contacts.people_world`)."""
+    from sim.store.contacts import people_world  # noqa: PLC0415 - only a people world needs it (scipy)
+    from sim.store.people import read_people  # noqa: PLC0415
+
+    table = read_people(args.people, args.id or "id")
+    layers = [*(group_layer(g, tuple(args.skip)) for g in args.group), *(near_layer(x) for x in args.near)]
+    return people_world(name, table, layers, seed=args.seed)
+
+
+def group_layer(text: str, skip: tuple[str, ...]) -> Any:
+    """``--group COLUMN[:LAYER][:max=K]`` as a :class:`sim.store.contacts.GroupLayer`.
+
+    Raises:
+        BadParameterError: no column, or a ``max`` that is not a whole number of at least 1.
+    """
+    from sim.store.contacts import GroupLayer  # noqa: PLC0415
+
+    column, *rest = [part.strip() for part in text.split(":")]
+    layer, most = None, None
+    for part in rest:
+        if part.startswith("max="):
+            value = part[4:]
+            if not value.isdigit() or int(value) < 1:
+                raise BadParameterError(f"--group {text[:60]}: max must be a whole number of at least 1")
+            most = int(value)
+        elif layer is None and part:
+            layer = part
+        else:
+            raise BadParameterError(f"--group {text[:60]} is not COLUMN[:LAYER][:max=K]")
+    if not column:
+        raise BadParameterError(f"--group {text[:60]} names no column: give COLUMN[:LAYER]")
+    return GroupLayer(column=column, layer=layer, skip=skip, most=most)
+
+
+def near_layer(text: str) -> Any:
+    """``--near X,Y:R[:LAYER]`` as a :class:`sim.store.contacts.NearLayer`.
+
+    Raises:
+        BadParameterError: not X,Y:R, or a distance that is not a positive number.
+    """
+    from sim.store.contacts import NearLayer  # noqa: PLC0415
+
+    parts = [part.strip() for part in text.split(":")]
+    columns = parts[0].split(",") if parts else []
+    if len(parts) not in (2, 3) or len(columns) != 2 or not all(columns):
+        raise BadParameterError(f"--near {text[:60]} is not X,Y:R[:LAYER] (for example x,y:50:village)")
+    try:
+        radius = float(parts[1])
+    except ValueError:
+        raise BadParameterError(f"--near {text[:60]}: the distance {parts[1][:20]!r} is not a number") from None
+    return NearLayer(x=columns[0], y=columns[1], radius=radius, layer=parts[2] if len(parts) == 3 else None)
+
+
 def _check_new_options(args: argparse.Namespace) -> None:
     """Refuse the options of ``agora new`` its graph source cannot use, then fill in the defaults.
 
@@ -93,12 +149,22 @@ def _check_new_options(args: argparse.Namespace) -> None:
         ("--communities", args.communities),
         ("--mixing", args.mixing),
     )
-    if args.edges:
+    people = (("--id", args.id), ("--group", args.group), ("--skip", args.skip), ("--near", args.near))
+    if not args.people:
+        for flag, value in people:
+            if value:
+                raise BadParameterError(f"{flag} describes a table of people: give --people FILE, or drop {flag}")
+    elif args.directed:
+        raise BadParameterError("--directed is for an --edges file; --people links people both ways: drop it")
+    if args.skip and not args.group:
+        raise BadParameterError("--skip leaves a value out of the --group layers: give --group COLUMN, or drop it")
+    if args.edges or args.people:
+        source = "--edges imports one as it is" if args.edges else "--people builds one from a table"
         for flag, value in synthetic:
             if value is not None:
                 raise BadParameterError(
-                    f"{flag} shapes a synthetic graph and --edges imports one as it is: "
-                    f"drop {flag}, or give --agents N instead of --edges"
+                    f"{flag} shapes a synthetic graph and {source}: "
+                    f"drop {flag}, or give --agents N instead of {'--edges' if args.edges else '--people'}"
                 )
     elif args.directed:
         raise BadParameterError(

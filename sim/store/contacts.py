@@ -170,7 +170,9 @@ def people_world(name: str, table: PeopleTable, layers: Sequence[GroupLayer | Ne
     dst = np.concatenate(dst_parts) if dst_parts else empty
     bits = np.concatenate(bit_parts) if bit_parts else np.empty(0, dtype=np.uint8)
     graph = Graph.from_edges(n, src, dst, np.ones(src.size, dtype=np.float32), layer=bits if names else None)
-    config = {"source": {"kind": "people", "file": os.path.basename(table.path), "id": table.id_column}}
+    isolated = int(np.count_nonzero((graph.out_degree() + graph.in_degree()) == 0))
+    source = {"kind": "people", "file": os.path.basename(table.path), "id": table.id_column, "rows": n}
+    config = {"source": {**source, "isolated": isolated, "renamed": dict(table.renamed)}}
     world = world_on_graph(name, seed, graph, drawn_trust=False, ids=table.ids[order], config=config)
     world.layers = tuple(names)
     return world

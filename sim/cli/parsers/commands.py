@@ -58,6 +58,37 @@ def _new(new: Any) -> None:
         what="edge list",
         help="import an edge list: SNAP 'u v' lines or CSV 'source,target[,weight]', optionally .gz",
     )
+    input_file(
+        src,
+        "--people",
+        what="people table",
+        help="a world from a table of people (.csv, .csv.gz or .parquet): one agent per row, none dropped, "
+        "contacts from --group and --near",
+    )
+    new.add_argument(
+        "--id", metavar="COLUMN", default=None, help="with --people: the column of the people's ids (default id)"
+    )
+    repeatable(
+        new,
+        "--group",
+        metavar="COLUMN[:LAYER][:max=K]",
+        help="with --people: link the people who share a value of COLUMN (both ways) in contact layer LAYER "
+        "(default: the column's name); max=K links each to at most K random members of a big group",
+    )
+    repeatable(
+        new,
+        "--skip",
+        metavar="VALUE",
+        help="with --group: a value that is not a group (such as preschool in a class column): its people "
+        "are linked by no group layer",
+    )
+    repeatable(
+        new,
+        "--near",
+        metavar="X,Y:R[:LAYER]",
+        help="with --people: link the people within distance R of each other on the numeric columns X and Y "
+        "(default layer near)",
+    )
     new.add_argument(
         "--graph",
         choices=("community", "ba", "er", "sbm"),
@@ -774,8 +805,9 @@ def _cascades(p: Any) -> None:
 #: The commands, in the order of ``agora --help`` (:func:`sim.cli.parser.build_parser` adds them with the others).
 NEW = Subcommand(
     "new",
-    "create a world (synthetic graph or imported edge list)",
-    "Create a world file: a synthetic graph (--agents) or a real edge list (--edges).",
+    "create a world (synthetic graph, imported edge list or table of people)",
+    "Create a world file: a synthetic graph (--agents), a real edge list (--edges) or a table of people with "
+    "their contact layers (--people).",
     _new,
 )
 

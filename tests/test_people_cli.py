@@ -1,0 +1,58 @@
+"""``agora new WORLD --people FILE`` (issue 59) on the real Hagelloch table: every child an agent, the
+households and classes as contact layers, the children with no contact kept; bad options refused in one
+sentence with exit 2 and no world file left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import agora
+
+DATA = Path(os.environ.get("AGORA_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+HAGELLOCH = DATA / "hagelloch.csv"
+pytestmark = pytest.mark.skipif(not HAGELLOCH.is_file(), reason="the datasets are not at $AGORA_DATA")
+
+
+def test_hagelloch_is_188_children_in_households_and_classes(tmp_path):
+    args = ["new", "h.db", "--people", str(HAGELLOCH), "--id", "PN", "--group", "HN:household"]
+    out = agora(tmp_path, *args, "--group", "CL:class", "--skip", "preschool", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["agents"] == 188 and info["format_version"] == 3
+    assert info["layers"] == [{"name": "household", "edges": 658}, {"name": "class", "edges": 30 * 29 + 68 * 67}]
+    assert info["source"]["isolated"] == 4 and info["source"]["renamed"] == {"x.loc": "x_loc", "y.loc": "y_loc"}
+    text = agora(tmp_path, "info", "h.db").stdout
+    assert "layers       household (658 edges), class (5,426 edges)" in text
+    assert "people       hagelloch.csv (188 rows, id column PN; 4 isolated agents with no contact)" in text
+    village = agora(
+        tmp_path, "new", "v.db", "--people", str(HAGELLOCH), "--id", "PN", "--near", "x.loc,y.loc:50:village"
+    )
+    assert village.returncode == 0, village.stderr
+    assert json.loads(agora(tmp_path, "info", "v.db", "--json").stdout)["layers"][0]["name"] == "village"
+
+
+@pytest.mark.parametrize(
+    "extra, says",
+    [
+        (["--group", "HN"], "has no column 'id': its columns are PN, NAME"),
+        (["--id", "PN", "--group", "nope"], "--group nope: the people table has no such column"),
+        (["--id", "PN", "--group", "HN:h", "--group", "FN:h"], "layer h is named twice"),
+        (["--id", "PN", "--near", "SEX,AGE:5"], "--near SEX is not numeric"),
+        (["--id", "PN", "--near", "x.loc:5"], "is not X,Y:R[:LAYER]"),
+        (["--id", "PN", "--group", "HN:max=0"], "max must be a whole number of at least 1"),
+        (["--id", "PN", "--skip", "preschool"], "--skip leaves a value out of the --group layers"),
+        (["--id", "PN", "--directed"], "--directed is for an --edges file"),
+    ],
+)
+def test_bad_options_are_one_sentence_and_leave_no_world(tmp_path, extra, says):
+    out = agora(tmp_path, "new", "bad.db", "--people", str(HAGELLOCH), *extra)
+    assert out.returncode == 2 and says in out.stderr and out.stderr.count("\n") == 1, out.stderr
+    assert not (tmp_path / "bad.db").exists()
+
+
+def test_people_options_need_a_table(tmp_path):
+    out = agora(tmp_path, "new", "w.db", "--agents", "10", "--group", "HN")
+    assert out.returncode == 2 and "--group describes a table of people: give --people FILE" in out.stderr
