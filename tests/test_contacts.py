@@ -60,7 +60,7 @@ def test_near_pairs_are_every_pair_within_the_distance():
         if i != 7 and j != 7 and np.hypot(x[i] - x[j], y[i] - y[j]) <= 1.5
     }
     assert pairs(src, dst) == want and src.size == len(want)
-    with pytest.raises(BadParameterError, match="positive number"):
+    with pytest.raises(BadParameterError, match="near distance must be a positive number"):
         near_edges(x, y, 0)
 
 

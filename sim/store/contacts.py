@@ -94,7 +94,7 @@ def near_edges(x: np.ndarray, y: np.ndarray, radius: float) -> tuple[np.ndarray,
     from scipy.spatial import cKDTree  # noqa: PLC0415 - only worlds made with --near need it
 
     if not np.isfinite(radius) or radius <= 0:
-        raise BadParameterError(f"the distance of --near must be a positive number, not {radius}")
+        raise BadParameterError(f"near distance must be a positive number, not {radius}", fields="near")
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     where = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
@@ -150,7 +150,7 @@ def people_world(name: str, table: PeopleTable, layers: Sequence[GroupLayer | Ne
             src, dst = group_edges(codes, keep, most=spec.most, rng=np.random.default_rng([seed, i]))
             default = table_name(table, spec.column)
         else:
-            x, y = _numeric(table, spec.x, "--near"), _numeric(table, spec.y, "--near")
+            x, y = _numeric(table, spec.x), _numeric(table, spec.y)
             src, dst = near_edges(x, y, spec.radius)
             default = "near"
         layer = spec.layer or default
@@ -196,15 +196,16 @@ def _group_codes(table: PeopleTable, spec: GroupLayer) -> tuple[np.ndarray, np.n
         skipped = [float(v) for v in spec.skip if _is_number(v)]
         keep = ~np.isnan(values) & ~np.isin(values, skipped)
         return values, keep
-    raise BadParameterError(f"--group {spec.column}: the people table has no such column", fields="group")
+    raise BadParameterError(f"group {spec.column}: the people table has no such column", fields="group")
 
 
-def _numeric(table: PeopleTable, column: str, flag: str) -> np.ndarray:
+def _numeric(table: PeopleTable, column: str) -> np.ndarray:
+    """A ``near`` layer's coordinate column (numbers)."""
     name = table_name(table, column)
     if name in table.numbers:
         return table.numbers[name]
     what = "is not numeric" if name in table.categories else "is not a column of the people table"
-    raise BadParameterError(f"{flag} {column} {what}: give two numeric columns, as X,Y:R")
+    raise BadParameterError(f"near {column} {what}: give two numeric columns, as X,Y:R", fields="near")
 
 
 def _is_number(text: str) -> bool:

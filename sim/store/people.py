@@ -75,7 +75,7 @@ def read_people(path: str, id_column: str = "id", *, bounds: Bounds | None = Non
         BadParameterError: ``id_column`` is not given.
     """
     if not id_column:
-        raise BadParameterError("give the id column of the people table (--id COLUMN)", fields="id")
+        raise BadParameterError("id names no column: give the column of the people's ids", fields="id")
     if path.lower().endswith(".parquet"):
         return _read_parquet(path, id_column)
     gz = path.lower().endswith(".gz")

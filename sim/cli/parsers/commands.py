@@ -14,7 +14,6 @@ from typing import Any
 
 from sim.cli.args import (
     checkpoint_arguments,
-    fraction,
     host_name,
     input_file,
     integer,
@@ -33,6 +32,7 @@ from sim.cli.args import (
     workers_flag,
 )
 from sim.cli.parsers import Subcommand, add_subcommands
+from sim.cli.parsers.new import new_flags
 from sim.cli.parsers.options import KERNELS, force_flag, json_flag, number_flag, plugins_flag, world_argument
 from sim.core.audit import ACTIONS
 
@@ -45,101 +45,6 @@ _SET_EXAMPLES = """examples:
 FILE is CSV: id,value a line (original agent ids; a header line is optional; blank lines are ignored), every
 agent of the world exactly once. Anything wrong is refused whole, in one sentence, and the world is left as it
 was. See docs/cli.md ("agora set")."""  # noqa: E501
-
-
-def _new(new: Any) -> None:
-    """The flags of ``agora new``."""
-    world_argument(new, "path of the world file to create (e.g. saves/mine.db)", made=True)
-    src = new.add_mutually_exclusive_group(required=True)
-    src.add_argument("--agents", type=positive_int, metavar="N", help="number of agents of a synthetic world")
-    input_file(
-        src,
-        "--edges",
-        what="edge list",
-        help="import an edge list: SNAP 'u v' lines or CSV 'source,target[,weight]', optionally .gz",
-    )
-    input_file(
-        src,
-        "--people",
-        what="people table",
-        help="a world from a table of people (.csv, .csv.gz or .parquet): one agent per row, none dropped, "
-        "contacts from --group and --near",
-    )
-    new.add_argument(
-        "--id", metavar="COLUMN", default=None, help="with --people: the column of the people's ids (default id)"
-    )
-    repeatable(
-        new,
-        "--group",
-        metavar="COLUMN[:LAYER][:max=K]",
-        help="with --people: link the people who share a value of COLUMN (both ways) in contact layer LAYER "
-        "(default: the column's name); max=K links each to at most K random members of a big group",
-    )
-    repeatable(
-        new,
-        "--skip",
-        metavar="VALUE",
-        help="with --group: a value that is not a group (such as preschool in a class column): its people "
-        "are linked by no group layer",
-    )
-    repeatable(
-        new,
-        "--near",
-        metavar="X,Y:R[:LAYER]",
-        help="with --people: link the people within distance R of each other on the numeric columns X and Y "
-        "(default layer near)",
-    )
-    new.add_argument(
-        "--graph",
-        choices=("community", "ba", "er", "sbm"),
-        default=None,
-        help="synthetic graph model (default: community — planted heavy-tailed communities)",
-    )
-    new.add_argument(
-        "--avg-degree",
-        type=non_negative_float,
-        default=None,
-        metavar="K",
-        help="mean number of neighbours; the world gets about N*K directed edges (default 10)",
-    )
-    new.add_argument(
-        "--communities",
-        type=positive_int,
-        metavar="C",
-        help="planted communities (community, sbm; default about sqrt(N)/2)",
-    )
-    new.add_argument(
-        "--mixing",
-        type=fraction,
-        default=None,
-        metavar="MU",
-        help="share of links leaving a community, 0..1 (default 0.2)",
-    )
-    new.add_argument(
-        "--directed",
-        action="store_true",
-        help="with --edges: keep lines as given (u v means v follows u) instead of both directions",
-    )
-    new.add_argument("--seed", type=integer, default=0, help="seed for everything random (default 0)")
-    number_flag(
-        new,
-        "--minutes-per-tick",
-        "M",
-        10,
-        "simulated minutes per tick; agents are online by their hourly activity profile",
-    )
-    new.add_argument("--name", help="display name of the world (default: the file name)")
-    new.add_argument(
-        "--reserve",
-        type=fraction,
-        default=0.0,
-        metavar="F",
-        help="share of agents created but not joined yet (they join during runs at the social setting join_rate; "
-        "default 0)",
-    )
-    social_arguments(new, "the world's default")
-    force_flag(new, "WORLD")
-    json_flag(new)
 
 
 def _info(info: Any) -> None:
@@ -808,7 +713,7 @@ NEW = Subcommand(
     "create a world (synthetic graph, imported edge list or table of people)",
     "Create a world file: a synthetic graph (--agents), a real edge list (--edges) or a table of people with "
     "their contact layers (--people).",
-    _new,
+    new_flags,
 )
 
 INFO = Subcommand("info", "describe a world file", "Describe a world file.", _info)
