@@ -42,9 +42,18 @@ import numpy as np
 
 from sim.plugin import Param, PropagationModel, StepContext, StepResult, first_hits, union_agents
 
-_BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
+_BETA = Param(
+    float,
+    0.05,
+    0.0,
+    1.0,
+    "probability that an infectious agent infects a susceptible follower in a round (one value per contact"
+    " layer with beta@LAYER)",
+    per_edge="probability",
+)
 _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
 _SIGMA = Param(float, 0.3, 0.0, 1.0, "probability that an exposed agent becomes infectious in a round")
+_WEIGHTED = Param(bool, False, help="multiply beta by the edge's weight (trust)")
 _FEED_WEIGHT = Param(float, 1.0, 0.0, 1e6, "a feed exposure infects with probability beta * feed_weight (capped at 1)")
 
 
@@ -72,7 +81,9 @@ class _Compartmental(PropagationModel):
         #    susceptible followers (senders ascending, each sender's targets ascending)
         targets, edges = ctx.gather_targets()
         open_ = np.flatnonzero(np.take(ctx.state, targets) == 0)
-        hit = open_[ctx.random_edges(np.take(edges, open_)) < self.p["beta"]]
+        open_edges = np.take(edges, open_)
+        prob = ctx.transmission("beta", open_edges, weighted=self.p["trust_weighted"])
+        hit = open_[ctx.random_edges(open_edges) < prob]
         # An agent infected along several edges takes the first (the lowest sender).
         infected, first = first_hits(targets, hit)
         agents = [infected]
@@ -121,7 +132,7 @@ class SIR(_Compartmental):
     name = "sir"
     version = "1.0"
     description = "SIR epidemic: infect followers with probability beta per round, recover with probability gamma."
-    params = {"beta": _BETA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
+    params = {"beta": _BETA, "gamma": _GAMMA, "trust_weighted": _WEIGHTED, "feed_weight": _FEED_WEIGHT}
     states = ("S", "I", "R")
     adopted_states = (1, 2)
     transmitting_states = (1,)
@@ -136,7 +147,7 @@ class SIS(_Compartmental):
     name = "sis"
     version = "1.0"
     description = "SIS epidemic: like SIR, but recovered agents are susceptible again and can be reinfected."
-    params = {"beta": _BETA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
+    params = {"beta": _BETA, "gamma": _GAMMA, "trust_weighted": _WEIGHTED, "feed_weight": _FEED_WEIGHT}
     states = ("S", "I")
     adopted_states = (1,)
     transmitting_states = (1,)
@@ -151,7 +162,7 @@ class SEIR(_Compartmental):
     name = "seir"
     version = "1.0"
     description = "SEIR epidemic: SIR with an exposed stage that turns infectious with probability sigma per round."
-    params = {"beta": _BETA, "sigma": _SIGMA, "gamma": _GAMMA, "feed_weight": _FEED_WEIGHT}
+    params = {"beta": _BETA, "sigma": _SIGMA, "gamma": _GAMMA, "trust_weighted": _WEIGHTED, "feed_weight": _FEED_WEIGHT}
     states = ("S", "E", "I", "R")
     adopted_states = (1, 2, 3)
     transmitting_states = (2,)

@@ -27,7 +27,14 @@ class IndependentCascade(PropagationModel):
     version = "1.0"
     description = "Independent cascade: one attempt per edge with probability p (optionally times trust)."
     params = {
-        "p": Param(float, 0.1, 0.0, 1.0, "probability that one attempt along an edge succeeds"),
+        "p": Param(
+            float,
+            0.1,
+            0.0,
+            1.0,
+            "probability that one attempt along an edge succeeds (one value per contact layer with p@LAYER)",
+            per_edge="probability",
+        ),
         "trust_weighted": Param(bool, False, help="multiply p by the edge's trust"),
         "feed_weight": Param(
             float, 1.0, 0.0, 1e6, "a feed exposure succeeds with probability p * feed_weight (capped at 1)"
@@ -45,7 +52,7 @@ class IndependentCascade(PropagationModel):
         # np.take rather than fancy indexing: the same values, a good deal faster on large arrays.
         open_ = np.flatnonzero(np.take(ctx.state, targets) == 0)
         edges = np.take(edges, open_)
-        prob = self.p["p"] * np.take(ctx.trust, edges) if self.p["trust_weighted"] else self.p["p"]
+        prob = ctx.transmission("p", edges, weighted=self.p["trust_weighted"])
         hit = open_[ctx.random_edges(edges) < prob]
         # Each agent hit adopts once, from its first successful sender (the lowest: positions ascend with it).
         winners, first = first_hits(targets, hit)

@@ -111,6 +111,9 @@ class World:
     #: The contact layers' names, bit ``i`` of an edge's ``graph.layer`` for ``layers[i]``; empty for a world
     #: of one layer (no ``graph.layer``).
     layers: tuple[str, ...] = ()
+    #: Attribute columns measured rather than drawn (a people table's columns, ``agora set``): name ->
+    #: {"kind": "number"|"category", "source": "people"|"set", "header": the column's name in its file}.
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     app_version: str = __version__
     #: Follows and unfollows waiting to be merged into the graph (see ``sim.social.dynamics``).
     delta: GraphDelta = field(default=None)  # type: ignore[assignment]
@@ -351,6 +354,7 @@ class World:
             columns=columns,
             graph=self.graph.replace(trust=trust),
             layers=self.layers,
+            attributes=copy.deepcopy(self.attributes),
             config=copy.deepcopy(self.config),
             tick=self.tick,
             rng_state=copy.deepcopy(self.rng_state),

@@ -61,6 +61,7 @@ from sim.model.intervene import CONFIG_KEY, Intervention, entries
 from sim.model.registry import PluginError, Registry
 from sim.model.seeds import INT64_MAX, SeedSpec
 from sim.model.session import PropagationSession
+from sim.plugin.params import check_layers_named
 from sim.social.dynamics import Social, SocialTick
 
 #: What a journal row may ask when it is made again after a crash: a row is data from the file, so it never
@@ -186,6 +187,7 @@ class Simulation:
         else:
             request = Inject.parse({"text": message, **fields}, self.registry)
         request.seeds.check(self.world)  # unknown ids, a missing community, too many seeds: refused first
+        check_layers_named(dict(request.params), self.world.layers)  # beta@class on a world without that layer
         seed_agents = self._given_seeds(request.seeds, seed_agents)
         author_idx = None if request.author is None else self.world.index_of(request.author)
         load_error: PluginError | None = None

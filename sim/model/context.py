@@ -23,6 +23,7 @@ from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, all_active
 from sim.model.views import SessionBase, SessionView, WorldView, freeze, readonly, readonly_graph
 from sim.plugin import PropagationModel, StepResult
+from sim.plugin.arrays import layer_table, scale_edges
 
 
 class StepContext:
@@ -63,6 +64,7 @@ class StepContext:
         self._gathered: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._targets: tuple[np.ndarray, np.ndarray] | None = None
         self._sources: np.ndarray | None = None
+        self._tables: dict[str, np.ndarray] = {}
 
     @property
     def columns(self) -> MappingProxyType:
@@ -250,6 +252,73 @@ class StepContext:
     def edge_sources(self, edge_ids: np.ndarray) -> np.ndarray:
         """The sending agent of each listed out-edge (int32)."""
         return (np.searchsorted(self._graph.out_indptr, edge_ids, side="right") - 1).astype(np.int32)
+
+    # -- contact layers and attributes ----------------------------------------------------------------
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The world's contact layers by name (bit ``i`` of an edge's layer mask is ``layers[i]``); empty
+        for a world of one layer."""
+        return self._world.layers
+
+    def edge_layers(self, edge_ids: np.ndarray) -> np.ndarray:
+        """The layer mask (uint8, bit ``i`` for ``layers[i]``) of each listed out-edge; zeros on a world of
+        one layer."""
+        layer = self._graph.layer
+        if layer is None:
+            return np.zeros(len(edge_ids), dtype=np.uint8)
+        return np.take(layer, edge_ids)
+
+    def edge_param(self, name: str, edge_ids: np.ndarray) -> np.ndarray | float:
+        """The value of the session's parameter ``name`` on each listed out-edge: one float for all (a world
+        of one layer), else float64 per edge, from the per-layer values (``beta@class``; the unsuffixed value
+        for layers not named) combined over the edge's layers as its :class:`~sim.plugin.Param` declares
+        (``per_edge``; see :func:`sim.plugin.arrays.layer_table`)."""
+        base = float(self.params[name])
+        layer = self._graph.layer
+        if layer is None or not self._world.layers:
+            return base
+        table = self._tables.get(name)
+        if table is None:
+            values = [float(self.params.get(f"{name}@{lay}", base)) for lay in self._world.layers]
+            table = self._tables[name] = layer_table(base, values, self._combine(name))
+        return np.take(table, np.take(layer, edge_ids))
+
+    def _combine(self, name: str) -> str:
+        """How ``name``'s per-layer values combine (its Param's ``per_edge``; ``probability`` when the model
+        does not declare it per edge: the value is the same in every layer, one chance per layer)."""
+        registry = self._registry
+        try:
+            spec = registry.model(self._session.model_name).params.get(name) if registry is not None else None
+        except BadParameterError:
+            spec = None
+        return getattr(spec, "per_edge", None) or "probability"
+
+    def attribute(self, name: str) -> np.ndarray | None:
+        """The world's attribute column ``name``, read-only: measured values (a people table's column, or a
+        column set from data with ``agora set``), or None when the world has none. A drawn built-in column
+        (every world has a ``susceptibility`` drawn at random) is not an attribute until it is measured."""
+        if name not in self._world.attributes:
+            return None
+        column = self._world.columns.get(name)
+        return None if column is None else readonly(column)
+
+    def transmission(self, name: str, edge_ids: np.ndarray, *, weighted: bool = False) -> np.ndarray | float:
+        """The probability that an attempt along each listed out-edge succeeds: parameter ``name`` per edge
+        (:meth:`edge_param`), times the edge's weight (``trust``) when ``weighted``, the sender's
+        ``infectivity`` and the receiver's ``susceptibility`` when the world has them as attributes
+        (:meth:`attribute`), capped at 1 (:func:`sim.plugin.arrays.scale_edges`). One float on a world of one
+        layer without those attributes and ``weighted`` False: the parameter itself."""
+        value = self.edge_param(name, edge_ids)
+        infectivity = self.attribute("infectivity")
+        susceptibility = self.attribute("susceptibility")
+        return scale_edges(
+            value,
+            weight=np.take(self._graph.trust, edge_ids) if weighted else None,
+            infectivity=None if infectivity is None else np.take(infectivity, self.edge_sources(edge_ids)),
+            susceptibility=(
+                None if susceptibility is None else np.take(susceptibility, np.take(self._graph.out_indices, edge_ids))
+            ),
+        )
 
     def gather_in(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """In-edges of ``agents``: ``(targets, sources, edge_ids)`` grouped by target in the given order."""

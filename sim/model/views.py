@@ -19,6 +19,7 @@ class SessionBase:
     sits below the session's). It declares what the step context reads of a session."""
 
     id: int
+    model_name: str
     seed: int
     round: int
     params: dict[str, Any]

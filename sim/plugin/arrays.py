@@ -297,3 +297,48 @@ def update_levels(
             r_update, r_agent = r_update[keep], r_agent[keep]
     level[waiting] = r  # updates left that only read: no writer waits before them
     return level
+
+
+#: Edge layer masks are uint8: a value table has one entry per possible mask.
+MASKS = 256
+
+
+def layer_table(base: float, values: list[float] | tuple[float, ...], combine: str) -> np.ndarray:
+    """The value of a per-edge parameter for each layer mask an edge may carry (float64, indexed by the
+    uint8 ``graph.layer``): ``values[i]`` for an edge in layer ``i`` alone (exactly), and for an edge in
+    several layers ``1 - prod(1 - values[i])`` (``combine="probability"``: one independent chance per
+    layer, as separate edges would give) or ``sum(values[i])`` (``"rate"``); ``base`` for an edge in no layer.
+    """
+    width = len(values)
+    v = np.asarray(values, dtype=np.float64)
+    bits = ((np.arange(MASKS)[:, None] >> np.arange(width)) & 1).astype(bool)  # (masks, layers)
+    if combine == "probability":
+        table = 1.0 - np.prod(np.where(bits, 1.0 - v, 1.0), axis=1)
+    else:
+        table = np.sum(np.where(bits, v, 0.0), axis=1)
+    single = 1 << np.arange(width)
+    table[single] = v  # one layer: the value itself, not 1 - (1 - v)
+    table[0] = base
+    return table
+
+
+def scale_edges(
+    value: np.ndarray | float,
+    *,
+    weight: np.ndarray | None = None,
+    infectivity: np.ndarray | None = None,
+    susceptibility: np.ndarray | None = None,
+) -> np.ndarray | float:
+    """A transmission probability per edge: ``value`` (per edge or one for all) times the edge's weight,
+    the sender's infectivity and the receiver's susceptibility (each when given, aligned with the edges),
+    multiplied in that order, capped at 1. The weight multiplies in numpy's rules (one float times the
+    float32 weights stays float32, as trust-weighted ``ic`` always did); the attributes in float64, a
+    missing (NaN) value counting as 1."""
+    if weight is None and infectivity is None and susceptibility is None:
+        return value
+    out = value if weight is None else value * weight
+    for factor in (infectivity, susceptibility):
+        if factor is not None:
+            f = np.asarray(factor, dtype=np.float64)
+            out = out * np.where(np.isnan(f), 1.0, f)
+    return np.minimum(out, 1.0)

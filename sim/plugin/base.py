@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sim.errors import BadParameterError
-from sim.plugin.params import Param
+from sim.plugin.params import Param, split_key
 
 
 class Plugin:
@@ -24,16 +24,37 @@ class Plugin:
     def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
         """Defaults filled in, every value converted and range-checked.
 
+        A parameter declared ``per_edge`` may also be given per contact layer, ``NAME@LAYER`` (kept as that
+        key, after the declared ones); whether the world has that layer is checked where the world is known
+        (``Simulation.inject``).
+
         Raises:
-            BadParameterError: an unknown parameter, or a value outside its range (named).
+            BadParameterError: an unknown parameter, a layer on a parameter that acts per agent, or a value
+                outside its range (named).
         """
-        unknown = sorted(set(params) - set(cls.params))
+        layered: dict[str, Any] = {}
+        unknown = []
+        for key in params:
+            if key in cls.params:
+                continue
+            name, layer = split_key(key)
+            spec = cls.params.get(name)
+            if layer is None or spec is None:
+                unknown.append(key)
+            elif spec.per_edge is None:
+                raise BadParameterError(
+                    f"{cls.name}'s parameter {name} takes one value for every agent, not one per contact layer:"
+                    f" give {name}=VALUE"
+                )
+            else:
+                layered[key] = spec.coerce(key, params[key])
         if unknown:
             known = ", ".join(sorted(cls.params)) or "none"
-            raise BadParameterError(f"{cls.name} has no parameter {unknown[0]!r}: its parameters are {known}")
+            raise BadParameterError(f"{cls.name} has no parameter {sorted(unknown)[0]!r}: its parameters are {known}")
         out = {}
         for key, spec in cls.params.items():
             out[key] = spec.coerce(key, params[key]) if key in params else spec.default
+        out.update(sorted(layered.items()))
         return out
 
     @classmethod
@@ -47,6 +68,7 @@ class Plugin:
                 "max": p.max,
                 "help": p.help,
                 "choices": list(p.choices) if p.choices else None,
+                "per_edge": p.per_edge,
             }
             for k, p in cls.params.items()
         }

@@ -294,6 +294,28 @@ class StepContext(Protocol):
     def edge_sources(self, edge_ids: np.ndarray) -> np.ndarray:
         """The sending agent of each listed out-edge (int32)."""
 
+    # -- contact layers and attributes ----------------------------------------------------------------
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The world's contact layers by name (bit ``i`` of an edge's mask is ``layers[i]``); empty for a
+        world of one layer."""
+
+    def edge_layers(self, edge_ids: np.ndarray) -> np.ndarray:
+        """The layer mask (uint8) of each listed out-edge; zeros on a world of one layer."""
+
+    def edge_param(self, name: str, edge_ids: np.ndarray) -> np.ndarray | float:
+        """The session's parameter ``name`` on each listed out-edge: its per-layer values (``beta@class``)
+        combined over each edge's layers as its ``Param.per_edge`` says; one float on a world of one layer."""
+
+    def attribute(self, name: str) -> np.ndarray | None:
+        """The world's measured attribute column ``name`` (a people table's column, or ``agora set``),
+        read-only, or None (a drawn column is not an attribute)."""
+
+    def transmission(self, name: str, edge_ids: np.ndarray, *, weighted: bool = False) -> np.ndarray | float:
+        """The chance an attempt along each listed out-edge succeeds: :meth:`edge_param` times the edge's
+        weight (when ``weighted``), the sender's ``infectivity`` and the receiver's ``susceptibility``
+        attributes (when the world has them), capped at 1; one float when none of these apply."""
+
     def gather_in(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """In-edges of ``agents``: ``(targets, sources, edge_ids)`` grouped by target in the given order."""
 

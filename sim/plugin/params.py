@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,11 @@ class Param:
     """One parameter of a plugin: its type, default, bounds and help text.
 
     ``type`` is ``float``, ``int``, ``bool`` or ``str``; ``choices`` restricts a ``str``.
+
+    ``per_edge`` marks a number that acts along an edge and may take one value per contact layer
+    (``beta@household=0.4``; the unsuffixed value for the layers not named): ``"probability"`` (an edge in
+    several layers gets ``1 - prod(1 - value)`` over its layers, one independent chance per layer) or
+    ``"rate"`` (the sum of its layers' values). None: one value for every edge (``NAME@LAYER`` refused).
     """
 
     type: type
@@ -25,6 +31,7 @@ class Param:
     max: float | None = None
     help: str = ""
     choices: tuple[str, ...] | None = None
+    per_edge: str | None = None
 
     def describe_range(self) -> str:
         if self.choices:
@@ -92,6 +99,71 @@ class Param:
         if (self.min is not None and value_n < self.min) or (self.max is not None and value_n > self.max):
             raise bad()
         return value_n
+
+
+#: How a per-layer parameter is written: ``NAME@LAYER`` (a layer's name as ``sim.core.world.LAYER_NAME``).
+LAYER_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)@([A-Za-z][A-Za-z0-9_]{0,31})")
+#: How the values of a per-edge parameter combine over an edge's layers.
+PER_EDGE = ("probability", "rate")
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """``("beta", "class")`` for ``"beta@class"``, ``(key, None)`` for a key without a layer."""
+    match = LAYER_KEY.fullmatch(key)
+    return (match.group(1), match.group(2)) if match else (key, None)
+
+
+def param_spec(params: dict[str, Param], key: str) -> Param | None:
+    """The :class:`Param` that ``key`` sets (``beta@class`` sets ``beta``'s value in layer class), or None
+    when it names none (an unknown name, or a layer on a parameter that is not ``per_edge``)."""
+    name, layer = split_key(key)
+    spec = params.get(name)
+    if spec is None or (layer is not None and spec.per_edge is None):
+        return None
+    return spec
+
+
+def param_for(params: dict[str, Param], key: str) -> Param:
+    """The :class:`Param` that ``key`` sets, for a key known to name one (:func:`param_spec`).
+
+    Raises:
+        KeyError: ``key`` names none (a bug in the caller, which checked it).
+    """
+    spec = param_spec(params, key)
+    if spec is None:
+        raise KeyError(key)
+    return spec
+
+
+def layer_keys(params: dict[str, Any]) -> dict[str, list[str]]:
+    """The layers named by the per-layer keys of ``params`` (``beta@class``), by parameter."""
+    out: dict[str, list[str]] = {}
+    for key in params:
+        name, layer = split_key(key)
+        if layer is not None:
+            out.setdefault(name, []).append(layer)
+    return out
+
+
+def check_layers_named(params: dict[str, Any], layers: tuple[str, ...]) -> None:
+    """Refuse a per-layer key of ``params`` (``beta@class``) that names no layer of ``layers`` (a world's).
+
+    Raises:
+        BadParameterError: one sentence naming the key and the world's layers.
+    """
+    for name, named in layer_keys(params).items():
+        for layer in named:
+            if layer in layers:
+                continue
+            if not layers:
+                raise BadParameterError(
+                    f"{name}@{layer}: this world has no contact layers, so {name} takes one value: give {name}=VALUE",
+                    fields="params",
+                )
+            raise BadParameterError(
+                f"{name}@{layer}: this world has no contact layer {layer}; its layers are {', '.join(layers)}",
+                fields="params",
+            )
 
 
 @dataclass(frozen=True, slots=True)

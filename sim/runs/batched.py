@@ -143,8 +143,13 @@ def why_not(
     name = session.model_name
     if name not in BATCHED_MODELS or not is_builtin(sim.registry, name, model_cls):
         return "only the built-in ic, lt and sir run batched"
-    if name == "ic" and session.params.get("trust_weighted"):
-        return "trust-weighted ic runs on the engine"
+    if name in ("ic", "sir") and session.params.get("trust_weighted"):
+        return f"trust-weighted {name} runs on the engine"
+    if world.layers:
+        return "a world of contact layers runs on the engine"
+    measured = sorted({"susceptibility", "infectivity"} & set(world.attributes))
+    if measured and name in ("ic", "sir"):
+        return f"measured {' and '.join(measured)} run on the engine"
     if name == "lt" and session.params.get("weights") != "uniform":
         return "lt with trust weights runs on the engine"
     if trees:

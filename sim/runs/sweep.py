@@ -49,6 +49,7 @@ from sim.errors import AgoraError, BadParameterError
 from sim.model.intervene import Intervention
 from sim.model.registry import Registry, plugin_registry
 from sim.model.seeds import SeedSpec
+from sim.plugin.params import param_for, param_spec
 from sim.runs import batched
 from sim.runs import design as designs
 from sim.runs.reports import (
@@ -236,11 +237,11 @@ def plan_arms(
             )
         for m in [owner] if owner else models:
             cls = classes[m]
-            if name not in cls.params:
+            if param_spec(cls.params, name) is None:
                 hint = " (sweep only parameters every swept model has)" if swept_models else ""
                 raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}{hint}")
             for v in listed:
-                cls.params[name].coerce(name, v)
+                param_for(cls.params, name).coerce(name, v)
         param_keys[key] = name
     arms: list[Arm] = []
     typed: list[dict[str, object]] = []
@@ -284,7 +285,7 @@ def _fixed_by_model(
         owner, name = split(key, "params")
         for m in [owner] if owner else models:
             cls = classes[m]
-            if name not in cls.params:
+            if param_spec(cls.params, name) is None:
                 hint = (
                     f": qualify a parameter of one model, as params {models[0]}.NAME=V"
                     if len(models) > 1 and owner is None
@@ -330,11 +331,11 @@ def plan_design(
         owner, dot, name = r.name.rpartition(".")
         if dot and owner != m:
             raise BadParameterError(f"the range {r} names model {owner!r}, which the sweep does not run (it runs {m})")
-        if name not in cls.params:
+        if param_spec(cls.params, name) is None:
             raise BadParameterError(f"{m} has no parameter {name!r}: its parameters are {_known(cls)}")
         if name in base["params"] or name in names:
             raise BadParameterError(f"{name} is given twice (a range and a value, or two ranges): give it once")
-        param = cls.params[name]
+        param = param_for(cls.params, name)
         if param.type not in (int, float) or param.choices:
             raise BadParameterError(
                 f"{m}'s parameter {name} is {param.describe_range()}: a design draws only numbers, so fix it "
@@ -348,7 +349,7 @@ def plan_design(
         names.append(name)
     designs.check_series_measure(cls, m, design.series_at, design.measure)
     sample = designs.draw(design.kind, design.n, design.ranges, seed)
-    kinds = [cls.params[name].type for name in names]
+    kinds = [param_for(cls.params, name).type for name in names]
     out_arms: list[Arm] = []
     typed: list[dict[str, object]] = []
     values: list[dict[str, object]] = []
@@ -970,7 +971,7 @@ def _typed_grid(
         else:
             owner, dot, name = key.rpartition(".")
             cls = registry.model(owner if dot else models[0])
-            out[key] = [cls.params[name].coerce(name, v) for v in listed]
+            out[key] = [param_for(cls.params, name).coerce(name, v) for v in listed]
     return out
 
 
@@ -981,7 +982,7 @@ def _typed_fixed(registry: Registry, models: list[str], fixed: dict[str, str]) -
         owner, dot, name = key.rpartition(".")
         for m in [owner] if dot else models:
             cls = registry.model(m)
-            if name in cls.params:
-                out[key] = cls.params[name].coerce(name, value)
+            if param_spec(cls.params, name) is not None:
+                out[key] = param_for(cls.params, name).coerce(name, value)
                 break
     return out

@@ -275,6 +275,13 @@ class _Plan:
             likelihood_for(request.model, self.fixed)
         except BadParameterError as exc:
             return str(exc)
+        if self.world.layers:
+            return "the exact likelihood assumes one probability on every edge, and this world has contact layers"
+        measured = sorted({"susceptibility", "infectivity"} & set(self.world.attributes))
+        if measured:
+            return (
+                f"the exact likelihood assumes one probability on every edge, and this world has measured {measured[0]}"
+            )
         social = Social(self.world, self.registry)
         if social.living or social.settings.get("recommender") not in (None, "none"):
             return "the world's feeds or living network adopt agents the likelihood of the graph alone leaves out"
