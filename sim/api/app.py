@@ -54,6 +54,7 @@ from sim.model.columns import settable_columns
 from sim.model.intervene import entries
 from sim.model.registry import PluginError, Registry
 from sim.plugin.base import Plugin
+from sim.plugin.params import param_spec
 
 Handler = Callable[[Request], Awaitable[Response]]
 #: Seconds between keep-alive comments on an idle event stream.
@@ -679,7 +680,7 @@ def _check_params(data: dict[str, Any], registry: Registry) -> None:
     except AgoraError:  # unknown, or its code cannot be loaded: Inject.parse says so
         return
     for name, value in params.items():
-        declared = cls.params.get(name)
+        declared = param_spec(cls.params, name)
         if declared is None or declared.type not in _PARAM_KINDS:
             continue
         kinds, said = _PARAM_KINDS[declared.type]

@@ -36,6 +36,7 @@ from sim.engine import intervene
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadParameterError
 from sim.model.session import PropagationSession
+from sim.plugin.params import check_layers_named, param_for, param_spec
 from sim.runs import batched
 from sim.runs.fit.output import read_posterior
 from sim.runs.reports import TOTALS, Paired, RunEntry, no_totals, paired_difference
@@ -161,7 +162,7 @@ def _typed_sets(registry: Registry, session: PropagationSession, arm: Arm) -> di
     cls = registry.model(session.model_name)
     out: dict[str, object] = {}
     for name, value in arm.sets:
-        param = cls.params.get(name)
+        param = param_spec(cls.params, name)
         if param is None:
             known = ", ".join(sorted(cls.params)) or "none"
             raise BadParameterError(
@@ -190,6 +191,8 @@ class _Branches:
         self.world, self.registry, self.request, self.session = world, registry, request, session
         self.stop = stop
         self.sets = {arm.name: _typed_sets(registry, session, arm) for arm in request.arms}
+        for sets in self.sets.values():  # set:beta@class=0 on a world with a class layer
+            check_layers_named(sets, world.layers)
         for arm in request.arms:  # every intervention checked before any run
             for iv in arm.interventions:
                 intervene.check(world, registry, iv, session.model_name)
@@ -200,7 +203,8 @@ class _Branches:
             picks = rng.choice(values.shape[0], size=request.runs, p=weights)
             cls = registry.model(session.model_name)
             self.drawn = [
-                {n: cls.params[n].coerce(n, float(values[i, j])) for j, n in enumerate(names)} for i in picks.tolist()
+                {n: param_for(cls.params, n).coerce(n, float(values[i, j])) for j, n in enumerate(names)}
+                for i in picks.tolist()
             ]
         probe = Simulation(world.fork(shared=True), registry=registry)
         twin = next(s for s in probe.world.sessions if s.id == session.id)

@@ -49,7 +49,7 @@ from sim.errors import AgoraError, BadParameterError
 from sim.model.intervene import Intervention
 from sim.model.registry import Registry, plugin_registry
 from sim.model.seeds import SeedSpec
-from sim.plugin.params import param_for, param_spec
+from sim.plugin.params import check_layers_named, param_for, param_spec
 from sim.runs import batched
 from sim.runs import design as designs
 from sim.runs.reports import (
@@ -899,6 +899,8 @@ def _plan(request: Sweep, world: World, registry: Registry) -> _Plan:
         kernel=request.kernel,
         auto_runs=request.total_runs,
     )
+    for arm in arms:  # beta@school on a world without that layer: refused before any run
+        check_layers_named(dict(arm["params"]), world.layers)
     if request.kernel == "batched":  # refused before any run, not counted as failed runs
         for arm, values in zip(arms, grid_values):
             try:

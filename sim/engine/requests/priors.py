@@ -22,7 +22,8 @@ import numpy as np
 from sim.engine.requests.design import ParamRange
 from sim.errors import BadParameterError
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
+#: A parameter name: ``beta``, ``sir.beta``, or one layer's value ``beta@class``.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(@[A-Za-z][A-Za-z0-9_]{0,31})?\Z")
 #: Logits are kept within this bound: a particle whose parameter piles against a prior bound stays finite.
 U_BOUND = 30.0
 

@@ -16,6 +16,7 @@ from sim.analysis.plot import figure_format, log_ticks, save_figure
 from sim.core.boundedio import Bounds, read_bounded
 from sim.core.diskio import replacing
 from sim.errors import BadFileError, BadParameterError
+from sim.plugin.params import param_for, param_spec
 from sim.store.seriesio import (
     READ_ERRORS,
     check_series_path,
@@ -79,7 +80,7 @@ def _posterior_columns(path: str, head: list[str], registry: Registry, session: 
         raise _posterior_bad(path, "names a column twice in its header")
     cls = registry.model(session.model_name)
     for j, name in enumerate(head):
-        if name != "weight" and name not in cls.params:
+        if name != "weight" and param_spec(cls.params, name) is None:
             known = ", ".join(sorted(cls.params)) or "none"
             raise BadParameterError(
                 f"posterior file {path}: its {ordinal(j + 1)} column is not a parameter of {session.model_name} "
@@ -190,7 +191,7 @@ def read_posterior(
     values = table[:, [head.index(n) for n in names]]
     cls = registry.model(session.model_name)
     for j, name in enumerate(names):
-        param = cls.params[name]
+        param = param_for(cls.params, name)
         for v in (float(values[:, j].min()), float(values[:, j].max())):
             param.coerce(name, v)  # one sentence for a value outside the parameter's range
     return names, values, w / w.sum()

@@ -24,6 +24,7 @@ import numpy as np
 from sim.engine.requests import Ensemble
 from sim.errors import BadParameterError
 from sim.llm.config import LLMConfig
+from sim.plugin.params import param_for, param_spec
 from sim.runs import batched
 from sim.runs.fit.priors import Priors
 from sim.runs.reports import RunEntry
@@ -44,7 +45,7 @@ def _check_priors(model: str, registry: Registry, priors: Priors) -> None:
     cls = registry.model(model)
     schema = cls.params
     for prior in priors.items:
-        param = schema.get(prior.name)
+        param = param_spec(schema, prior.name)
         if param is None:
             known = ", ".join(sorted(schema)) or "none"
             raise BadParameterError(
@@ -131,7 +132,7 @@ class Simulator:
         """The model's parameters with ``row``'s fitted values (whole numbers rounded for ``int`` ones)."""
         out = dict(self.params)
         for name, v in zip(self.names, row.tolist(), strict=True):
-            out[name] = int(round(v)) if self.schema[name].type is int else float(v)
+            out[name] = int(round(v)) if param_for(self.schema, name).type is int else float(v)
         return out
 
     def runs(self, row: np.ndarray, run_seed: int) -> list[RunEntry]:
