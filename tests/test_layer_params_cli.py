@@ -119,7 +119,7 @@ def test_a_fit_recovers_a_layers_value_inside_its_prior(hagelloch, tmp_path):
     ("command", "args", "said"),
     [
         ("run", ["--param", "beta@school=0.1", "--until-done"], "beta@school: this world has no contact layer school"),
-        ("run", ["--param", "gamma@class=0.1", "--until-done"], "sir's parameter gamma takes one value for every agent"),
+        ("run", ["--param", "gamma@class=0.1", "--until-done"], "parameter gamma takes one value for every agent"),
         (
             "sweep",
             ["--grid", "beta@school=0,0.1", "--runs", "2", "--until-done"],
