@@ -43,7 +43,15 @@ import numpy as np
 
 from sim.plugin import Param, PropagationModel, StepContext, StepResult, first_hits, union_agents
 
-_BETA = Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round")
+_BETA = Param(
+    float,
+    0.05,
+    0.0,
+    1.0,
+    "probability that an infectious agent infects a susceptible follower in a round (one value per contact"
+    " layer with beta@LAYER)",
+    per_edge="probability",
+)
 _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recovers in a round")
 _SIGMA = Param(float, 0.3, 0.0, 1.0, "probability that an exposed agent becomes infectious in a round")
 _ETA = Param(float, 0.1, 0.0, 1.0, "probability that a recovered agent loses its immunity (R -> S) in a round")
@@ -63,10 +71,11 @@ def _open_attempts(ctx: StepContext, top: int = 0) -> tuple[np.ndarray, np.ndarr
     return targets[open_], eid[open_]
 
 
-def _infect(ctx: StepContext, targets: np.ndarray, eid: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
-    """One ``random_edges`` number per attempt; the agents infected (ascending, int64) and, for each,
-    the lowest-numbered successful sender (int32)."""
-    hit = ctx.random_edges(eid) < prob
+def _infect(ctx: StepContext, targets: np.ndarray, eid: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """One ``random_edges`` number per attempt, succeeding with the chance ``ctx.transmission(name, eid)``
+    (parameter ``name`` per layer, times the measured infectivity and susceptibility); the agents infected
+    (ascending, int64) and, for each, the lowest-numbered successful sender (int32)."""
+    hit = ctx.random_edges(eid) < ctx.transmission(name, eid)
     return _first_hits(ctx, targets[hit], eid[hit])
 
 
@@ -169,7 +178,7 @@ class SI(PropagationModel):
     def step(self, ctx: StepContext) -> StepResult:
         beta = self.p["beta"]
         targets, eid = _open_attempts(ctx)
-        infected, sources = _infect(ctx, targets, eid, beta)
+        infected, sources = _infect(ctx, targets, eid, "beta")
         result = StepResult(infected, 1, sources, attempts=int(eid.size), exposed=targets)
         result, caught = _feed(ctx, result, beta, self.p["feed_weight"], 1)
         changed = infected.size + caught.size
@@ -242,7 +251,7 @@ class SEIS(PropagationModel):
     def step(self, ctx: StepContext) -> StepResult:
         infectious = ctx.frontier
         targets, eid = _open_attempts(ctx)
-        infected, sources = _infect(ctx, targets, eid, self.p["beta"])
+        infected, sources = _infect(ctx, targets, eid, "beta")
         latent = _in_state(ctx, "latent", 1)
         onset = ctx.random_agents(latent) < self.p["sigma"]
         recovered = infectious[ctx.random_agents(infectious) < self.p["gamma"]]
@@ -311,7 +320,7 @@ class SIRS(PropagationModel):
     def step(self, ctx: StepContext) -> StepResult:
         infectious = ctx.frontier
         targets, eid = _open_attempts(ctx)
-        infected, sources = _infect(ctx, targets, eid, self.p["beta"])
+        infected, sources = _infect(ctx, targets, eid, "beta")
         recovered = infectious[ctx.random_agents(infectious) < self.p["gamma"]]
         immune = _in_state(ctx, "immune", 2)
         waned = ctx.random_agents(immune) < self.p["eta"]
@@ -591,7 +600,9 @@ class AdaptiveSIS(PropagationModel):
         "probability w."
     )
     params = {
-        "beta": _BETA,
+        "beta": Param(
+            float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower in a round"
+        ),
         "gamma": _GAMMA,
         "w": Param(
             float,

@@ -303,7 +303,15 @@ class SIRD(PropagationModel):
     version = "1.0"
     description = "SIRD epidemic: infectious agents recover with probability gamma or die with mu per round."
     params = {
-        "beta": Param(float, 0.05, 0.0, 1.0, "probability that an infectious agent infects a susceptible follower"),
+        "beta": Param(
+            float,
+            0.05,
+            0.0,
+            1.0,
+            "probability that an infectious agent infects a susceptible follower (one value per contact layer with"
+            " beta@LAYER)",
+            per_edge="probability",
+        ),
         "gamma": Param(float, 0.2, 0.0, 1.0, "probability per round that an infectious agent recovers"),
         "mu": Param(float, 0.01, 0.0, 1.0, "probability per round that an infectious agent dies (gamma + mu <= 1)"),
     }
@@ -328,7 +336,7 @@ class SIRD(PropagationModel):
         gamma, mu = self.p["gamma"], self.p["mu"]
         infectious = ctx.frontier
         targets, eid = _open_attempts(ctx)
-        infected, sources = _infect(ctx, targets, eid, self.p["beta"])
+        infected, sources = _infect(ctx, targets, eid, "beta")
         u = ctx.random_agents(infectious)
         recovered, dead = infectious[u < gamma], infectious[(u >= gamma) & (u < gamma + mu)]
         return _result([(infected, 1, sources), (recovered, 2, None), (dead, 3, None)], eid.size, targets)
