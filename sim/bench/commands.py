@@ -79,7 +79,7 @@ TARGETS = {
 }
 
 
-def _run(args: list[str], cwd: str, out: list[str] | None = None, module: str = "sim") -> tuple[float, float]:
+def run_command(args: list[str], cwd: str, out: list[str] | None = None, module: str = "sim") -> tuple[float, float]:
     """Run ``python -m sim ARGS`` (or ``module``) as a user would (no progress bar); its wall-clock seconds and
     peak RSS (MB). With ``out``, what it printed on stdout is appended to it.
 
@@ -278,7 +278,7 @@ def _bench_events(db: str, folder: str, repeats: int, step: Callable[[str], None
     """``agora save`` with the events and with ``--slim``, and ``agora load`` of each, after one cascade run
     into ``db`` (see the module docstring): sizes, seconds and peak RSS, medians and ratios."""
     os.sync()
-    run_seconds, _ = _run(["run", db, *EVENTS_RUN], folder)
+    run_seconds, _ = run_command(["run", db, *EVENTS_RUN], folder)
     step("agora run (the events)")
     kinds = {"with_events": [], "slim": ["--slim"]}
     times: dict[str, dict[str, list[float]]] = {
@@ -294,7 +294,7 @@ def _bench_events(db: str, folder: str, repeats: int, step: Callable[[str], None
                 (["load", snap, loaded, "--force"], "load"),
             ):
                 os.sync()
-                seconds, rss = _run(command, folder)
+                seconds, rss = run_command(command, folder)
                 times[kind][what].append(seconds)
                 times[kind][f"{what}_rss"].append(rss)
                 step(f"agora {what} {kind.replace('_', ' ')} ({r + 1}/{repeats})")
@@ -409,7 +409,7 @@ def _bench_encryption(folder: str, world: list[str], repeats: int, step: Callabl
                     printed: list[str] = []
                     os.sync()
                     module = "sim.bench.commands" if op == "tick" else "sim"
-                    seconds, rss = _run(commands[kind][op], folder, printed, module)
+                    seconds, rss = run_command(commands[kind][op], folder, printed, module)
                     if op == "tick":  # the tick and the checkpoint after it, timed inside the open world's process
                         timed = json.loads(printed[-1].strip().splitlines()[-1])
                         seconds = float(timed["seconds"])
@@ -556,7 +556,7 @@ def bench_commands(bench: CommandsBench | int = 1_000_000, progress: Progress = 
         for r in range(repeats):
             for name in names:
                 os.sync()  # what the command before wrote is on disk: each starts from the same state
-                seconds, rss = _run(commands[name], folder)
+                seconds, rss = run_command(commands[name], folder)
                 runs[name]["seconds"].append(seconds)
                 runs[name]["rss"].append(rss)
                 step(f"agora {name} ({r + 1}/{repeats})")

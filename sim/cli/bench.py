@@ -21,6 +21,7 @@ from sim.bench.llm import bench_llm
 from sim.bench.measure import BenchWorld
 from sim.bench.memory import bench_memory
 from sim.bench.models import ModelsBench, bench_models
+from sim.bench.populations import bench_populations, populations_lines
 from sim.bench.seeds import SeedsBench, bench_seeds
 from sim.bench.smallworld import bench_small_world, small_world_lines
 from sim.bench.social import SocialBench, bench_social
@@ -244,6 +245,11 @@ def _bench_forecast(args: argparse.Namespace) -> Figures:
     return result, forecast_lines(result)
 
 
+def _bench_populations(args: argparse.Namespace) -> Figures:
+    result = _with_progress(bench_populations, **_flags(args, "people", "repeats", "ticks", "seed"))
+    return result, populations_lines(result)
+
+
 def _bench_world(args: argparse.Namespace) -> Figures:
     bench = _settings(WorldBench, args, folder=args.dir, analyse=not args.no_analysis, run_ticks=max(0, args.run_ticks))
     result = _with_progress(bench_world, bench)
@@ -361,6 +367,7 @@ _BENCHMARKS: dict[str, Callable[[argparse.Namespace], Figures]] = {
     "ensembles": _bench_ensembles,
     "fit": _bench_fit,
     "forecast": _bench_forecast,
+    "populations": _bench_populations,
     "propagation": _bench_propagation,
     "world": _bench_world,
 }

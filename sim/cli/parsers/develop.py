@@ -239,6 +239,13 @@ def _bench_ensembles(be: Any) -> None:
     json_flag(be)
 
 
+def _bench_populations(bp: Any) -> None:
+    number_flag(bp, "--people", "N", 1_000_000, "rows of the generated table of people")
+    number_flag(bp, "--repeats", "R", 3, "alternating runs of each agora new")
+    number_flag(bp, "--ticks", "T", 8, "ticks of each sir session")
+    seed_and_json(bp)
+
+
 def _bench_forecast(bf: Any) -> None:
     number_flag(bf, "--agents", "N", 100_000, "agents")
     number_flag(bf, "--runs", "R", 200, "continuations")
@@ -438,6 +445,16 @@ _BENCHMARKS = (
         "continuations of that present until done in the compiled kernels from the state, beside R runs from "
         "seeds of the same world, alternating; medians, their ratio and the target (at most 1.2x, at most 10 s).",
         _bench_forecast,
+    ),
+    Subcommand(
+        "populations",
+        "a world from a table of a million people beside one from its edge list; a tick with a value per layer",
+        "Populations benchmark: a generated table of N people in households of about 3, school classes of "
+        "about 25 and workplaces of about 15; agora new --people with three --group layers beside agora new "
+        "--edges of exactly the same edges (seconds and peak RSS, medians of alternating runs, targets 2x and "
+        "1.3x), and an sir tick with beta per layer beside the same world without layers and one beta "
+        "(median tick and nanoseconds per attempt, target 1.1x).",
+        _bench_populations,
     ),
     Subcommand(
         "series",
