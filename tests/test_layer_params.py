@@ -191,3 +191,28 @@ def test_weights_and_attributes_change_mean_reach_as_the_pages_say(model, params
     sd_plain = np.sqrt(len(WEIGHTS) * 0.25 / runs)
     assert abs(got_plain - want_plain) < 4.5 * sd_plain
     assert abs(want - want_plain) > 9 * max(sd, sd_plain)  # the two differ far beyond the noise
+
+
+def test_the_catalogue_says_which_models_take_a_value_per_layer():
+    """docs/models.md's table of layers, weights and attributes names exactly the models whose parameters are
+    declared per edge, with those parameters, and the weight flag each has."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    table = text.split("<!-- layer-table -->")[1].split("<!-- /layer-table -->")[0]
+    listed: dict[str, tuple[str, str]] = {}
+    for row in table.strip().splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        for name in cells[0].replace("`", "").split(","):
+            listed[name.strip()] = (cells[1], cells[2])
+    declared = {
+        name: sorted(k for k, p in REGISTRY.model(name).params.items() if p.per_edge)
+        for name in (e.name for e in REGISTRY.list("model") if e.source == "builtin")
+    }
+    layered = {name for name, keys in declared.items() if keys}
+    assert layered == {name for name, (per_layer, _) in listed.items() if per_layer != "no"}
+    for name, (per_layer, weight) in listed.items():
+        params = REGISTRY.model(name).params
+        assert per_layer == ("no" if not declared[name] else " ".join(f"`{k}@LAYER`" for k in declared[name]))
+        flag = weight.removeprefix("with ").strip("`").split("=")[0]
+        assert weight == "no" or flag in params, (name, weight)
