@@ -136,6 +136,75 @@ def sbc_sir(
     return out
 
 
+def layered_world(folder: str, people: int = 3000, seed: int = 59) -> str:
+    """A layered world of ``people`` people (issue 59's calibration): households of about 4 (each person draws
+    one of ``people / 4``), and school classes of about 25 for the third of them of school age."""
+    from sim.store.contacts import GroupLayer, people_world
+    from sim.store.people import PeopleTable
+    from sim.store.worldfile import save_world
+
+    path = os.path.join(folder, "sbc-layers.db")
+    if not os.path.exists(path):
+        rng = np.random.default_rng(seed)
+        school = rng.random(people) < 1 / 3
+        numbers = {
+            "household": rng.integers(0, people // 4, people).astype(np.float64),
+            "class": np.where(school, rng.integers(0, max(1, int(school.sum()) // 25), people), np.nan),
+        }
+        table = PeopleTable(path="generated.csv", id_column="id", ids=np.arange(1, people + 1), numbers=numbers)
+        world = people_world("sbc-layers", table, [GroupLayer("household"), GroupLayer("class")], seed=seed)
+        asyncio.run(save_world(world, path))
+    return path
+
+
+def sbc_layers(path: str, datasets: int, *, budget: int, population: int, workers: int = 2, ticks: int = 40):
+    """SIR's beta per layer (household and class, log-uniform priors; gamma 0.2 fixed) from the I and R curves
+    of ``ticks`` ticks of an outbreak from 10 random seeds, ``datasets`` times."""
+    from sim.engine.requests import split_params
+    from sim.lab.agents import load_world
+    from sim.model.registry import plugin_registry
+    from sim.runs.fit.fitting import Fit
+    from sim.runs.fit.simulate import Simulator
+
+    texts = ("beta@household=0.02..0.5:log", "beta@class=0.002..0.05:log", "beta=0", "gamma=0.2")
+    world, registry = load_world(path), plugin_registry(path)
+    priors, fixed = split_params(texts)
+    maker = Simulator(
+        world, registry, model="sir", priors=priors, fixed=fixed, seeds="random:10", steps=ticks, max_ticks=ticks
+    )
+    rng = np.random.default_rng(5959)
+    out = Calibration(priors.names)
+    folder = os.path.dirname(path)
+    for i in range(datasets):
+        truth = np.array([p.sample(rng, 1)[0] for p in priors.items])
+        run = maker.runs(truth, DATA_SEED // 8 + i)[0]
+        observed = os.path.join(folder, f"sbc-layers-{i}.csv")
+        with open(observed, "w") as f:
+            f.write("tick,I,R\n")
+            series = run["series"]
+            for t in range(ticks):
+                at = min(t, len(series["I"]) - 1)
+                f.write(f"{t},{series['I'][at]},{series['R'][at]}\n")
+        request = Fit(
+            observed=observed,
+            model="sir",
+            params=texts,
+            seeds="random:10",
+            budget=budget,
+            population=population,
+            seed=i,
+            workers=workers,
+            predictive=0,
+        )
+        result = _fit(world, registry, request)
+        out.simulations.append(result.simulations)
+        out.seconds.append(result.seconds)
+        for j, name in enumerate(priors.names):
+            lo, hi = result.params[name].ci90
+            out.add(name, _rank(truth[j], result.samples[:, j], result.weights, rng), lo <= truth[j] <= hi)
+    return out
+
+
 def sbc_ic_times(path: str, datasets: int, *, seeds: str = "random:10") -> Calibration:
     """ic's p (log-uniform on 0.002 .. 0.1) from the adoption times of one cascade, run until it ended, by the
     exact likelihood, ``datasets`` times."""

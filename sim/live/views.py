@@ -704,12 +704,21 @@ class PluginViews:
         )
 
     def model_params(self, model: str) -> Mapping[str, Param]:
-        """Model ``model``'s parameters (their schema: defaults, ranges, help).
+        """Model ``model``'s parameters (their schema: defaults, ranges, help), and after each one that acts
+        per edge (``Param.per_edge``) one key per contact layer of the world (``beta@household``), whose value
+        left empty is the plain one's.
 
         Raises:
             AgoraError: no such model, or it cannot be imported.
         """
-        return dict(self.world.controller.registry.model(model).params)
+        params = self.world.controller.registry.model(model).params
+        layers = self.world.controller.world.layers
+        out: dict[str, Param] = {}
+        for key, spec in params.items():
+            out[key] = spec
+            if spec.per_edge is not None:
+                out.update((f"{key}@{layer}", spec) for layer in layers)
+        return out
 
 
 def _version(cls: Any) -> str | None:

@@ -200,14 +200,16 @@ class InjectForm(Vertical):
             while suffix in self._param_ids or (suffix != key and suffix in self._params):
                 suffix += "_"
             self._param_ids[suffix] = key
+            plain, _, layer = key.partition("@")
             inp = Input(
-                value=shown(spec.default, 200),
-                placeholder=f"default {shown(spec.default, 40)}",
+                value="" if layer else shown(spec.default, 200),
+                placeholder=f"as {plain}" if layer else f"default {shown(spec.default, 40)}",
                 id=f"param-{suffix}",
                 classes="param-input",
                 tooltip=Text(shown(spec.help, 200)) if spec.help else None,
             )
-            inp.tooltip = literal(f"{spec.help} ({spec.describe_range()})", 500)  # a str tooltip is markup
+            about = f"{plain} in layer {layer}; empty: as {plain}" if layer else spec.help
+            inp.tooltip = literal(f"{about} ({spec.describe_range()})", 500)  # a str tooltip is markup
             self.param_inputs[key] = inp
             rows.append(
                 Horizontal(
@@ -229,7 +231,8 @@ class InjectForm(Vertical):
             try:
                 if key not in self._params:
                     raise KeyError(key)
-                self._params[key].coerce(key, event.value)
+                if "@" not in key or event.value.strip():  # a layer's value left empty is the plain one's
+                    self._params[key].coerce(key, event.value)
                 msg = ""
             except (AgoraError, KeyError) as exc:
                 msg = str(exc)
@@ -292,7 +295,7 @@ class InjectForm(Vertical):
             "seeds": f"{kind}:{arg}",
             "priority": priority,
             "model": str(model),
-            "params": {k: inp.value for k, inp in self.param_inputs.items()},
+            "params": {k: inp.value for k, inp in self.param_inputs.items() if "@" not in k or inp.value.strip()},
             "recommender": None if choice in (WORLD_DEFAULT, Select.BLANK) else str(choice),
         }
 
