@@ -129,11 +129,13 @@ def bench_populations(
     table = read_people(table_csv, "id")
     world = people_world("bench", table, [GroupLayer(name) for name in LAYERS], seed=seed)
     edges = write_edges(world, edges_csv)
+    layer = world.graph.layer
+    assert layer is not None  # three group layers
     r: dict[str, Any] = {
         "benchmark": "populations",
         "people": people,
         "edges": edges,
-        "layers": {name: int(np.count_nonzero(world.graph.layer & (1 << i))) for i, name in enumerate(LAYERS)},
+        "layers": {name: int(np.count_nonzero(layer & (1 << i))) for i, name in enumerate(LAYERS)},
         "isolated": int(world.config["source"]["isolated"]),
         "table_mb": round(os.path.getsize(table_csv) / 2**20, 1),
         "edge_list_mb": round(os.path.getsize(edges_csv) / 2**20, 1),
@@ -152,7 +154,7 @@ def bench_populations(
                 if os.path.exists(os.path.join(folder, leftover)):
                     os.remove(os.path.join(folder, leftover))
             runs[name].append(run_command(people_cmd if name == "people" else edges_cmd, folder))
-    new = {}
+    new: dict[str, dict[str, Any]] = {}
     for name, got in runs.items():
         new[name] = {
             "seconds": [round(s, 2) for s, _ in got],
