@@ -67,7 +67,6 @@ from sim.store.snapshotread import (
     ALLOWED_DTYPES,
     END_MAGIC,
     FORMAT_VERSION,
-    LAYERED_VERSION,
     MAGIC,
     MAX_DEPTH,
     MAX_MANIFEST,
@@ -86,6 +85,7 @@ from sim.store.worldfile import (
     _fsync_dir,
     _meta_rows,
     check_target,
+    format_version,
     remove_stale_temps,
 )
 from sim.store.worldrows import world_arrays
@@ -255,7 +255,7 @@ def _write_snapshot(
     """Write the snapshot of ``world`` (its ``arrays`` and ``history``) to ``fh``, from the magic to the
     trailer: a file, bytes in memory, or a :class:`sim.core.sealed.SealingWriter` (``tell`` is the
     position in the snapshot, which the manifest's offsets record)."""
-    version = LAYERED_VERSION if world.layers or world.graph.layer is not None else FORMAT_VERSION
+    version = format_version(world)
     fh.write(MAGIC + bytes([version]))
     entries = _write_arrays(fh, arrays, level, progress)
     kill_point("snapshot")
