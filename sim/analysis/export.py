@@ -4,14 +4,17 @@ The CSV has one row per agent: ``id`` (original id), ``name``, ``community`` (-1
 with no links, in no community; or unknown before any analysis), ``pagerank`` (raw
 PageRank, empty when none has been computed), ``influence`` (PageRank over its maximum),
 ``in_degree`` (agents it follows: edges into it) and ``out_degree`` (its followers: edges out of it).
+Then one column per attribute of the agents (``sim.core.attributes``; named ``attribute_NAME`` where the name is
+one of those): a number ('' when missing) or a category's label ('' when missing).
 It is written in chunks from the columns; the csv module quotes and escapes text, which is otherwise
-kept exactly as it is, except that a name a spreadsheet would read as a formula (starting with ``=``,
+kept exactly as it is, except that a name or label a spreadsheet would read as a formula (starting with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading ``'`` (``sim.core.safe.csv_cell``).
 
 GraphML and GEXF hold a graph: the whole world, one community's induced subgraph, or the ego network
 within ``radius`` links (either direction) of one agent. Nodes are keyed by original id and carry
 ``name`` (and ``label``, the same, for Gephi), ``community``, ``pagerank``, ``influence``,
-``in_degree`` and ``out_degree``; edges follow the world's direction (``u -> v``: v follows u) with
+``in_degree`` and ``out_degree``, and the agents' attributes as the CSV has them (a missing number NaN);
+edges follow the world's direction (``u -> v``: v follows u) with
 their ``trust``. Text is escaped by networkx's XML writer; characters XML 1.0 cannot carry at all
 (control characters such as ESC), DEL and the C1 controls are replaced by U+FFFD (``sim.core.safe.xml_safe``),
 so the file always parses. A graph above ``max_edges`` edges (200,000
@@ -123,18 +126,55 @@ def _csv_names(world: World, idx: np.ndarray) -> list[str]:
     return names
 
 
+def _attribute_cells(world: World) -> tuple[tuple[str, ...], list[Callable[[np.ndarray], list[str]]]]:
+    """The attribute columns of the CSV (after the fixed ones): their headers (an attribute's name, or
+    ``attribute_NAME`` where the name is a fixed column's) and, for each, the cells of agents ``idx``: a number
+    as its shortest text ('' when missing), a category as its label through the formula guard ('' when
+    missing), guarded once per label, not per agent."""
+    headers: list[str] = []
+    cells: list[Callable[[np.ndarray], list[str]]] = []
+    for name, spec in world.attributes.items():
+        headers.append(f"attribute_{name}" if name in CSV_COLUMNS else name)
+        column = world.columns[name]
+        if spec.get("kind") == "category":
+            guarded = np.array([csv_cell(x) for x in world.category_labels(name)] + [""], dtype=object)
+            cells.append(_label_cells(column, guarded))
+        else:
+            cells.append(_number_cells(column))
+    return tuple(headers), cells
+
+
+def _label_cells(column: np.ndarray, guarded: np.ndarray) -> Callable[[np.ndarray], list[str]]:
+    """The cells of a category: code ``-1`` takes the last of ``guarded``, ''."""
+    return lambda idx: list(guarded[column[idx]].tolist())
+
+
+def _number_cells(column: np.ndarray) -> Callable[[np.ndarray], list[str]]:
+    return lambda idx: _number_text(column[idx])
+
+
+def _number_text(values: np.ndarray) -> list[str]:
+    """Shortest text of float values of their own precision (a float32 measurement as float32), '' for NaN."""
+    if values.dtype == np.float32:
+        return _float_text(values)
+    text = np.asarray(values, dtype=np.float64).astype(str)
+    text[np.isnan(values)] = ""
+    return text.tolist()
+
+
 def write_csv(world: World, path: str, agents: np.ndarray | None = None, *, progress: Progress = None) -> int:
     """Write the agents CSV (all agents, or the indices ``agents``) to ``path``; returns the rows written."""
     n_rows = world.n if agents is None else int(agents.size)
     pr = raw_pagerank(world)
     indeg, outdeg = world.graph.in_degree(), world.graph.out_degree()
     c = world.columns
+    headers, cells = _attribute_cells(world)
     tmp = _tmp_path(path)
     try:
         # errors="replace": a name holding a lone surrogate (not text UTF-8 can carry) cannot end the export.
         with open(tmp, "w", newline="", encoding="utf-8", errors="replace") as fh:
             w = csv.writer(fh)
-            w.writerow(CSV_COLUMNS)
+            w.writerow(CSV_COLUMNS + headers)
             for start in range(0, n_rows, CSV_CHUNK):
                 stop = min(n_rows, start + CSV_CHUNK)
                 idx = np.arange(start, stop) if agents is None else np.asarray(agents[start:stop], dtype=np.int64)
@@ -148,6 +188,7 @@ def write_csv(world: World, path: str, agents: np.ndarray | None = None, *, prog
                         _float_text(c["influence"][idx]),
                         indeg[idx].tolist(),
                         outdeg[idx].tolist(),
+                        *(cell(idx) for cell in cells),
                     )
                 )
                 if progress:
@@ -187,6 +228,14 @@ def to_networkx(world: World, agents: np.ndarray | None = None) -> nx.DiGraph:
     }
     if pr is not None:
         attrs["pagerank"] = pr[idx].tolist()
+    for name, spec in world.attributes.items():  # numbers (NaN when missing), labels ('' when missing)
+        key = f"attribute_{name}" if name in attrs or name == "pagerank" else name
+        column = world.columns[name]
+        if spec.get("kind") == "category":
+            labels = np.array([xml_safe(x) for x in world.category_labels(name)] + [""], dtype=object)
+            attrs[key] = labels[column[idx]].tolist()
+        else:
+            attrs[key] = column[idx].astype(np.float64).tolist()
     keys = list(attrs)
     G = nx.DiGraph()
     G.add_nodes_from(zip(c["ids"][idx].tolist(), (dict(zip(keys, vals)) for vals in zip(*attrs.values()))))

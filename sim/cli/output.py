@@ -61,6 +61,11 @@ def layers_text(layers: list[dict[str, Any]]) -> str:
     return ", ".join(f"{shown_line(str(x['name']))} ({x['edges']:,} edges)" for x in layers)
 
 
+def attributes_text(attributes: list[dict[str, Any]]) -> str:
+    """A world's attributes on one line: ``25: NAME (category), AGE (number), ...``."""
+    return f"{len(attributes):,}: " + ", ".join(f"{shown_line(str(x['name']))} ({x['kind']})" for x in attributes)
+
+
 def describe(info: dict[str, Any]) -> str:
     """The text of a world file's description (``agora info``)."""
     lines = [
@@ -69,6 +74,7 @@ def describe(info: dict[str, Any]) -> str:
         f"edges        {info['edges']:,} directed (edge u->v: v follows u)",
         f"communities  {communities_text(info)}",
         *([f"layers       {layers_text(info['layers'])}"] if info.get("layers") else []),
+        *([f"attributes   {attributes_text(info['attributes'])}"] if info.get("attributes") else []),
         f"tick         {info.get('tick', 0)}",
         f"seed         {info.get('seed')}",
         f"size         {fmt_size(info['size_bytes'])}" + ("  (encrypted)" if info.get("encrypted") else ""),

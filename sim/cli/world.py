@@ -85,56 +85,13 @@ async def _cmd_new(args: argparse.Namespace) -> int:
 
 def _people_world(name: str, args: argparse.Namespace) -> Any:
     """``agora new --people``: the table read, its layers built (see :func:`sim.store.contacts.people_world`)."""
-    from sim.store.contacts import people_world  # noqa: PLC0415 - only a people world needs it (scipy)
+    from sim.store.contacts import GroupLayer, NearLayer, group_layer, near_layer, people_world  # noqa: PLC0415
     from sim.store.people import read_people  # noqa: PLC0415
 
     table = read_people(args.people, args.id or "id")
-    layers = [*(group_layer(g, tuple(args.skip)) for g in args.group), *(near_layer(x) for x in args.near)]
+    layers: list[GroupLayer | NearLayer] = [group_layer(g, tuple(args.skip)) for g in args.group]
+    layers += [near_layer(x) for x in args.near]
     return people_world(name, table, layers, seed=args.seed)
-
-
-def group_layer(text: str, skip: tuple[str, ...]) -> Any:
-    """``--group COLUMN[:LAYER][:max=K]`` as a :class:`sim.store.contacts.GroupLayer`.
-
-    Raises:
-        BadParameterError: no column, or a ``max`` that is not a whole number of at least 1.
-    """
-    from sim.store.contacts import GroupLayer  # noqa: PLC0415
-
-    column, *rest = [part.strip() for part in text.split(":")]
-    layer, most = None, None
-    for part in rest:
-        if part.startswith("max="):
-            value = part[4:]
-            if not value.isdigit() or int(value) < 1:
-                raise BadParameterError(f"--group {text[:60]}: max must be a whole number of at least 1")
-            most = int(value)
-        elif layer is None and part:
-            layer = part
-        else:
-            raise BadParameterError(f"--group {text[:60]} is not COLUMN[:LAYER][:max=K]")
-    if not column:
-        raise BadParameterError(f"--group {text[:60]} names no column: give COLUMN[:LAYER]")
-    return GroupLayer(column=column, layer=layer, skip=skip, most=most)
-
-
-def near_layer(text: str) -> Any:
-    """``--near X,Y:R[:LAYER]`` as a :class:`sim.store.contacts.NearLayer`.
-
-    Raises:
-        BadParameterError: not X,Y:R, or a distance that is not a positive number.
-    """
-    from sim.store.contacts import NearLayer  # noqa: PLC0415
-
-    parts = [part.strip() for part in text.split(":")]
-    columns = parts[0].split(",") if parts else []
-    if len(parts) not in (2, 3) or len(columns) != 2 or not all(columns):
-        raise BadParameterError(f"--near {text[:60]} is not X,Y:R[:LAYER] (for example x,y:50:village)")
-    try:
-        radius = float(parts[1])
-    except ValueError:
-        raise BadParameterError(f"--near {text[:60]}: the distance {parts[1][:20]!r} is not a number") from None
-    return NearLayer(x=columns[0], y=columns[1], radius=radius, layer=parts[2] if len(parts) == 3 else None)
 
 
 def _check_new_options(args: argparse.Namespace) -> None:
@@ -250,7 +207,11 @@ async def _cmd_agent(args: argparse.Namespace) -> int:
     if data["community"] < 0:  # the JSON keeps -1; the text says what it means
         detected = bool((world.config.get("analysis") or {}).get("communities"))
         shown_values["community"] = "none (isolated, no links)" if detected else "unknown (run 'agora analyze WORLD')"
+    attributes = shown_values.pop("attributes", {})
     lines = [f"{k:<18}{', '.join(v) if isinstance(v, list) else v}" for k, v in shown_values.items()]
+    if attributes:  # data's values, shown literally (a label is any text a file held)
+        lines.append(f"{'attributes':<18}{len(attributes)} (from data; - is a missing value)")
+        lines += [f"  {k:<16}{'-' if v is None else shown(v, 200)}" for k, v in attributes.items()]
     from sim.llm.config import LLMConfig  # noqa: PLC0415 - new/load/save need neither (0.1 s)
     from sim.llm.service import LLMService  # noqa: PLC0415
 

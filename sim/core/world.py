@@ -21,6 +21,7 @@ import numpy as np
 from sim import __version__
 from sim.core.activity import PROFILE_NAMES, PROFILES, draw_profiles, online_probability
 from sim.core.agentmemory import AgentMemory
+from sim.core.attributes import INFECTIVITY, KINDS, MAX_ATTRIBUTES, MAX_HEADER, SOURCES, Labels, check_labels
 from sim.core.generators import GeneratedGraph
 from sim.core.graph import Graph, GraphDelta
 from sim.core.llmcache import LLMCache
@@ -111,9 +112,13 @@ class World:
     #: The contact layers' names, bit ``i`` of an edge's ``graph.layer`` for ``layers[i]``; empty for a world
     #: of one layer (no ``graph.layer``).
     layers: tuple[str, ...] = ()
-    #: Attribute columns measured rather than drawn (a people table's columns, ``agora set``): name ->
-    #: {"kind": "number"|"category", "source": "people"|"set", "header": the column's name in its file}.
+    #: The agent attributes data gave (``sim.core.attributes``), in order: name -> ``{"kind": "number" |
+    #: "category", "source": "people" | "set", "header": the column's name in the file}``. Each is the column
+    #: ``columns[name]``: float64 (NaN: missing) or a built-in measurement for a number, int32 codes (-1:
+    #: missing) for a category, whose labels are :attr:`labels` (:meth:`category_labels`). Empty: none.
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The labels of each category attribute (see :class:`sim.core.attributes.Labels`).
+    labels: dict[str, Labels] = field(default_factory=dict, repr=False)
     app_version: str = __version__
     #: Follows and unfollows waiting to be merged into the graph (see ``sim.social.dynamics``).
     delta: GraphDelta = field(default=None)  # type: ignore[assignment]
@@ -204,6 +209,33 @@ class World:
         if columns is not None and name in columns:
             return columns[name]
         raise AttributeError(name)
+
+    def category_labels(self, name: str) -> tuple[str, ...]:
+        """The labels of category attribute ``name``, in code order (code ``i`` is label ``i``; -1 is missing).
+
+        Raises:
+            BadParameterError: the world has no category attribute of that name.
+        """
+        labels = self.labels.get(name) if isinstance(name, str) else None
+        if labels is None:
+            held = [k for k, v in self.attributes.items() if v.get("kind") == "category"]
+            raise BadParameterError(
+                f"this world has no category attribute {str(name)[:60]!r}: "
+                + (f"its categories are {', '.join(held)}" if held else "it has none")
+            )
+        return labels.tolist()
+
+    def attribute_values(self, i: int) -> dict[str, float | str | None]:
+        """Agent index ``i``'s attributes by name: a number (None when missing) or a category's label (None
+        when missing)."""
+        out: dict[str, float | str | None] = {}
+        for name, spec in self.attributes.items():
+            value = self.columns[name][i]
+            if spec.get("kind") == "category":
+                out[name] = None if value < 0 else self.labels[name].tolist()[int(value)]
+            else:
+                out[name] = None if np.isnan(value) else float(value)
+        return out
 
     @property
     def num_communities(self) -> int | None:
@@ -354,7 +386,8 @@ class World:
             columns=columns,
             graph=self.graph.replace(trust=trust),
             layers=self.layers,
-            attributes=copy.deepcopy(self.attributes),
+            attributes={k: dict(v) for k, v in self.attributes.items()},
+            labels=dict(self.labels),
             config=copy.deepcopy(self.config),
             tick=self.tick,
             rng_state=copy.deepcopy(self.rng_state),
@@ -545,8 +578,10 @@ class Agent:
         return self.world.columns["ids"][self.world.graph.followees(self.index)]
 
     def to_dict(self) -> dict[str, Any]:
+        """The agent as ``agora agent`` prints it; ``attributes`` (numbers, category labels, None for a missing
+        value) only in a world that has some."""
         g = self.world.graph
-        return {
+        out = {
             "id": self.id,
             "name": self.name,
             "bio": self.bio,
@@ -561,6 +596,9 @@ class Agent:
             "followers": int(g.out_indptr[self.index + 1] - g.out_indptr[self.index]),
             "followees": int(g.in_indptr[self.index + 1] - g.in_indptr[self.index]),
         }
+        if self.world.attributes:
+            out["attributes"] = self.world.attribute_values(self.index)
+        return out
 
 
 def _initial_trust(e: int, seed: int) -> np.ndarray:
@@ -725,17 +763,68 @@ def check_layers(names: object, layer: np.ndarray | None, edges: int) -> list[st
     return []
 
 
-def check_data_columns(columns: dict[str, np.ndarray], n: int) -> list[str]:
-    """Problems with the data columns among ``columns`` (those not in :data:`AGENT_COLUMNS`; empty when
-    each is a plainly named float64 column of ``n`` finite values)."""
+def check_data_columns(
+    columns: dict[str, np.ndarray], n: int, attributes: dict[str, dict[str, str]] | None = None
+) -> list[str]:
+    """Problems with the data columns among ``columns`` (those not in :data:`AGENT_COLUMNS`; empty when each
+    is a plainly named column of ``n`` values): float64 and finite, but for attributes (``attributes``): a
+    number may be NaN (missing) though not infinite, a category is int32 codes (checked with its labels by
+    :func:`check_attributes`), and ``infectivity`` is finite and at least 0."""
     problems = []
+    attributes = attributes or {}
     for col, arr in columns.items():
         if col in AGENT_COLUMNS:
             continue
+        kind = attributes[col].get("kind") if isinstance(attributes.get(col), dict) else None
         if not DATA_COLUMN_NAME.fullmatch(col):
             problems.append(f"data column {col[:70]!r} is not a plain name (letters, digits, underscores)")
+        elif kind == "category":
+            continue
         elif arr.dtype != np.float64 or arr.shape != (n,):
             problems.append(f"data column {col} has dtype {arr.dtype} and shape {arr.shape}, expected float64 ({n},)")
-        elif not np.isfinite(arr).all():
+        elif col == INFECTIVITY and not bool(np.all((arr >= 0) & np.isfinite(arr))):
+            problems.append(f"column {INFECTIVITY} holds a value that is missing, negative or not finite")
+        elif kind == "number" and np.isinf(arr).any():
+            problems.append(f"attribute {col} holds an infinite number")
+        elif kind != "number" and not np.isfinite(arr).all():
             problems.append(f"data column {col} holds a value that is not a finite number")
     return problems
+
+
+def check_attributes(
+    attributes: object, columns: dict[str, np.ndarray], labels: dict[str, Labels], n: int
+) -> list[str]:
+    """Problems of a world's attributes (empty when consistent): ``attributes`` (as read from a file) a mapping
+    of at most :data:`~sim.core.attributes.MAX_ATTRIBUTES` plain names to ``{kind, source, header}``; each
+    names a column the world holds (a built-in one only for a measured number, such as ``susceptibility``);
+    every category has labels, and every set of labels a category (:func:`~sim.core.attributes.check_labels`).
+    The values of numbers are checked by :func:`check_data_columns`."""
+    if not isinstance(attributes, dict) or len(attributes) > MAX_ATTRIBUTES:
+        return [f"its attributes are not a mapping of at most {MAX_ATTRIBUTES} names"]
+    for name, spec in attributes.items():
+        if not isinstance(name, str) or not DATA_COLUMN_NAME.fullmatch(name):
+            return [f"attribute {str(name)[:70]!r} is not a plain name (letters, digits, underscores)"]
+        if (
+            not isinstance(spec, dict)
+            or set(spec) != {"kind", "source", "header"}
+            or spec["kind"] not in KINDS
+            or spec["source"] not in SOURCES
+            or not isinstance(spec["header"], str)
+            or len(spec["header"]) > MAX_HEADER
+        ):
+            return [f"attribute {name} is not described by its kind, source and header"]
+        kind = spec["kind"]
+        if name in AGENT_COLUMNS and (name not in SETTABLE_COLUMNS or kind != "number"):
+            return [f"attribute {name} names a built-in column that data cannot give"]
+        if name not in columns:
+            return [f"attribute {name} has no column agent.{name}"]
+        if (kind == "category") != (name in labels):
+            return [f"attribute {name} is a {kind} but " + ("has no labels" if kind == "category" else "has labels")]
+        if kind == "category":
+            problems = check_labels(name, labels[name], columns[name], n)
+            if problems:
+                return problems
+    stray = [k for k in labels if k not in attributes]
+    if stray:
+        return [f"labels {stray[0]} belong to no category attribute"]
+    return []

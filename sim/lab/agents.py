@@ -125,6 +125,8 @@ def live_world(live: Simulation) -> World:
             persona_overrides=dict(world.persona_overrides),
             path=world.path,
             layers=world.layers,
+            attributes={k: dict(v) for k, v in world.attributes.items()},
+            labels=dict(world.labels),
         )
 
     # On the simulation's own loop, between ticks (as its other reads are).
@@ -170,8 +172,11 @@ class Agents(int):
     Columns: ``ids`` (original ids), ``interests`` (a topic bitmask, uint64), ``activity_profile``,
     ``activity_rate``, ``susceptibility``, ``reputation``, ``influence`` (PageRank over its maximum, from the
     last stored analysis), ``community`` (-1: none), ``status`` (:class:`sim.core.world.Status` codes),
-    ``followers`` and ``follows`` (out- and in-degree), then any data column set with ``agora set``
-    (``opinion``). Each is an attribute for the built-in ones and ``agents[name]`` for any.
+    ``followers`` and ``follows`` (out- and in-degree), then the data columns: the attributes of a people table
+    and any column set with ``agora set`` (``opinion``). Each is an attribute for the built-in ones and
+    ``agents[name]`` for any. An attribute that is a number is float64 (NaN: missing); a category is its int32
+    codes (-1: missing), whose labels :meth:`labels` gives; :meth:`to_pandas` makes it a pandas Categorical.
+    :attr:`attributes` says which columns are attributes (kind, source, the file's column name).
     """
 
     _loader: Loader
@@ -226,6 +231,19 @@ class Agents(int):
             raise BadParameterError(f"the agents have no column {name!r}: they have {', '.join(cols)}")
         return cols[name]
 
+    @property
+    def attributes(self) -> dict[str, dict[str, str]]:
+        """The world's attributes (``World.attributes``): name -> kind, source and header, in order."""
+        return {k: dict(v) for k, v in self.world.attributes.items()}
+
+    def labels(self, name: str) -> tuple[str, ...]:
+        """The labels of category attribute ``name`` in code order (``agents[name]`` holds the codes).
+
+        Raises:
+            BadParameterError: no category attribute of that name.
+        """
+        return self.world.category_labels(name)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self.columns()
 
@@ -269,9 +287,13 @@ class Agents(int):
         return self.world.indices_of(np.atleast_1d(np.asarray(ids, dtype=np.int64)))
 
     def to_pandas(self) -> pd.DataFrame:
-        """One row per agent: ``id`` (the original id) and every other column (needs pandas)."""
+        """One row per agent: ``id`` (the original id) and every other column, categories as pandas
+        Categoricals (needs pandas)."""
         pandas = optional_module("pandas", "to_pandas()", "pandas")
-        cols = self.columns()
+        cols: dict[str, object] = dict(self.columns())
+        w = self.world
+        for name in w.labels:  # categories as pandas Categoricals (code -1 is missing)
+            cols[name] = pandas.Categorical.from_codes(w.columns[name], categories=list(w.category_labels(name)))
         data = {"id": cols.pop("ids"), **cols}
         return pandas.DataFrame(data)
 

@@ -367,6 +367,48 @@ def _configure(world: World, minutes_per_tick: int, social: Mapping[str, object]
         world.config["social"] = Social(world, plugin_registry(None), {}).configure(**dict(social))
 
 
+def _people_world_file(path: str, options: NewWorld) -> WorldFile:
+    """:func:`new_world` of a table of people (a DataFrame or a file)."""
+    from sim.store.contacts import GroupLayer, NearLayer, group_layer, near_layer, people_world  # noqa: PLC0415
+    from sim.store.people import people_from_frame, read_people  # noqa: PLC0415
+
+    given = [k for k in _SYNTHETIC if k in options]
+    if given:
+        raise BadParameterError(
+            f"{given[0]} shapes a synthetic world, and a world of people takes its agents and contacts from the "
+            f"table: drop {given[0]}"
+        )
+    for key in ("groups", "skip", "near"):
+        if isinstance(options.get(key), str):
+            raise BadParameterError(f"{key} is a list (of texts): write {key}=[{options.get(key)!r}]")
+    minutes_per_tick, force = options.get("minutes_per_tick", 10), options.get("force", False)
+    _positive(minutes_per_tick, "minutes_per_tick", 1)
+    check_target(path, force)
+    encrypt = bool(options.get("encrypt", False))
+    if encrypt:
+        worldkey.ready_to_encrypt(f"encrypting world {path!r}")
+    people, id_column = options["people"], options.get("id", "id")
+    label = options.get("name") or os.path.splitext(os.path.basename(path))[0]
+
+    async def make() -> None:
+        def build() -> World:
+            if isinstance(people, str | os.PathLike):
+                table = read_people(os.fspath(people), id_column)
+            else:
+                table = people_from_frame(people, id_column)
+            skip = tuple(str(v) for v in options.get("skip") or ())
+            layers: list[GroupLayer | NearLayer] = [group_layer(g, skip) for g in options.get("groups") or ()]
+            layers += [near_layer(x) for x in options.get("near") or ()]
+            return people_world(label, table, layers, seed=options.get("seed", 0))
+
+        world = await asyncio.to_thread(build)
+        _configure(world, minutes_per_tick, options.get("social"))
+        await save_world(world, path, force=force, encrypt=encrypt)
+
+    run_sync(make())
+    return WorldFile(path)
+
+
 class NewWorld(TypedDict, total=False):
     """The options of :func:`new_world` (every one optional), as ``agora new``'s flags."""
 
@@ -381,10 +423,20 @@ class NewWorld(TypedDict, total=False):
     social: Mapping[str, object] | None
     force: bool
     encrypt: bool
+    people: Any
+    id: str
+    groups: Iterable[str]
+    skip: Iterable[object]
+    near: Iterable[str]
+
+
+#: The options that shape a synthetic world, which a world of people does not take.
+_SYNTHETIC = ("agents", "graph", "avg_degree", "communities", "mixing")
 
 
 def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
-    """Generate a synthetic world and save it at ``path``, as ``agora new PATH --agents N ...`` does.
+    """Generate a synthetic world and save it at ``path``, as ``agora new PATH --agents N ...`` does; or, with
+    ``people``, the world of a table of people, as ``agora new PATH --people FILE ...`` does.
 
     Args:
         path: the new world file.
@@ -394,6 +446,11 @@ def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
             name; minutes_per_tick (default 10); social: the world's living-network settings; force: overwrite
             an existing file; encrypt: write it encrypted with the world key (:func:`sim.use_key`,
             ``AGORA_WORLD_KEY``; the crypto extra).
+            A world of people: people, a pandas DataFrame or the path of a CSV, CSV.gz or Parquet table, one row
+            per person (every column but the ids becomes an attribute: numbers, and categories of the other
+            columns' texts); id, the column of their ids (default ``"id"``); groups, contact layers as
+            ``"COLUMN[:LAYER][:max=K]"``; skip, values of a group column that link nobody; near, layers as
+            ``"X,Y:R[:LAYER]"``. The synthetic options (agents, graph, ...) do not apply.
 
     Raises:
         BadParameterError: a bad size or option. TargetExistsError: ``path`` exists and ``force`` is false.
@@ -403,6 +460,8 @@ def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
     unknown = sorted(set(options) - set(NewWorld.__annotations__))
     if unknown:  # as Python says it of a keyword the signature lacks
         raise TypeError(f"new_world() got an unexpected keyword argument {unknown[0]!r}")
+    if options.get("people") is not None:
+        return _people_world_file(path, options)
     agents = options.get("agents", 1000)
     graph = options.get("graph", "community")
     avg_degree = options.get("avg_degree", 10.0)

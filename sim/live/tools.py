@@ -133,9 +133,14 @@ class WorldTools:
                 changes). CheckpointFailedError: as :meth:`step`.
         """
         try:
-            spec = column_spec(self.host.registry, name)
+            spec = column_spec(self.host.registry, name, self.host.world)
         except BadParameterError as exc:
             raise NotFoundError(str(exc)) from None
+        if spec.category:
+            raise BadParameterError(
+                f"column {spec.name} is a category, whose values are labels: set it from a file of id,label rows "
+                "with the command line's set"
+            )
         id_array = _column_list(ids, "ids", "i", "whole numbers that fit in 64 bits (original agent ids)")
         value_array = _column_list(values, "values", "iuf", "numbers")
         async with self.host.lock:

@@ -264,6 +264,8 @@ class AgentProfile:
     sessions: tuple[AgentSession, ...] = ()
     #: Blocked by an intervention: it neither adopts nor transmits any message.
     blocked: bool = False
+    #: Its attributes from data (``World.attributes``), in order: a number or a category's label (None: missing).
+    attributes: tuple[tuple[str, float | str | None], ...] = ()
 
 
 # -- communities ------------------------------------------------------------------------------------------
@@ -501,6 +503,7 @@ class AgentViews:
             memory=self.memory(index, memories),
             sessions=self._sessions(index, adoptions),
             blocked=bool(blocked is not None and blocked[index]),
+            attributes=tuple((d.get("attributes") or {}).items()),
         )
 
     def _top(self, nbrs: np.ndarray, k: int) -> tuple[Neighbour, ...]:

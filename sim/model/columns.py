@@ -13,6 +13,13 @@ What may be set (:func:`settable_columns`):
   lie in the variable's declared range; where several models start from one column, the widest of their
   ranges.
 
+- a world's own attributes (``World.attributes``; :mod:`sim.core.attributes`): a number, float64; a category,
+  whose file gives labels (one of the attribute's labels, or an empty cell for missing), not numbers;
+- ``infectivity``, how infectious each agent is: a number of at least 0, finite.
+
+Setting ``susceptibility`` or ``infectivity``, or any attribute, records it in ``World.attributes`` with source
+``set`` (a model then knows the column was measured, not drawn); clearing an attribute removes it there.
+
 Every agent of the world is given exactly one value: an id the world does not have, an id given twice, an
 agent left out, a value that is not a number or is outside the range is refused whole, before anything
 changes (one sentence naming the first offender and how many there are). Ids are original ids.
@@ -31,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.core.attributes import INFECTIVITY, label_names
+from sim.core.safe import shown
 from sim.core.world import AGENT_COLUMNS, DATA_COLUMN_NAME, SETTABLE_COLUMNS, World
 from sim.errors import BadParameterError
 from sim.plugin import Variable
@@ -49,22 +58,29 @@ _TEXT = re.compile(rb"[^\s]")
 class ColumnSpec:
     """A column that may be set: its name, the range of its values, and where it lives.
 
-    ``models`` names the models whose variable starts from it (empty for a built-in column)."""
+    ``models`` names the models whose variable starts from it (empty for a built-in column); ``category``: a
+    category attribute, set from labels (its range is unused)."""
 
     name: str
     min: float
     max: float
     builtin: bool
     models: tuple[str, ...] = ()
+    category: bool = False
 
     @property
     def dtype(self) -> np.dtype:
-        """The column's dtype in the world: a built-in column's own (float32), float64 for a data column."""
+        """The column's dtype in the world: a built-in column's own (float32), int32 codes for a category,
+        float64 for a data column."""
+        if self.category:
+            return np.dtype(np.int32)
         return np.dtype(AGENT_COLUMNS[self.name][0]) if self.builtin else np.dtype(np.float64)
 
     def describe(self) -> str:
         """``name [min, max]`` and what it is, for a listing."""
-        what = "built-in" if self.builtin else "the variable of " + ", ".join(self.models)
+        if self.category:
+            return f"{self.name} (a category: its labels)"
+        what = "built-in" if self.builtin else "the variable of " + ", ".join(self.models) if self.models else "data"
         return f"{self.name} [{self.min:g}, {self.max:g}] ({what})"
 
 
@@ -77,11 +93,18 @@ def variable_column(name: str, var: Variable) -> str | None:
     return name if DATA_COLUMN_NAME.fullmatch(name) and name not in AGENT_COLUMNS else None
 
 
-def settable_columns(registry: Any) -> dict[str, ColumnSpec]:
-    """Every column that may be set, by name: the built-in ones, then the data columns the registry's
-    loaded models start their variables from (sorted by name). Models that failed to load, and entry
-    points not imported yet, are left out."""
+def settable_columns(registry: Any, world: World | None = None) -> dict[str, ColumnSpec]:
+    """Every column that may be set, by name: the built-in ones; with ``world``, ``infectivity`` and the world's
+    attributes (``World.attributes``); then the data columns the registry's loaded models start their variables
+    from (sorted by name; a model's range is kept for an attribute it starts from). Models that failed to load,
+    and entry points not imported yet, are left out."""
     out = {name: ColumnSpec(name, lo, hi, True) for name, (lo, hi) in SETTABLE_COLUMNS.items()}
+    if world is not None:
+        out[INFECTIVITY] = ColumnSpec(INFECTIVITY, 0.0, float("inf"), False)
+        for name, spec in world.attributes.items():
+            if name not in out:
+                category = spec.get("kind") == "category"
+                out[name] = ColumnSpec(name, -float("inf"), float("inf"), False, category=category)
     found: dict[str, list[tuple[float, float, str]]] = {}
     for info in registry.list("model"):
         variables = getattr(info.cls, "variables", None) if info.cls is not None else None
@@ -96,6 +119,8 @@ def settable_columns(registry: Any) -> dict[str, ColumnSpec]:
                 continue
             found.setdefault(column, []).append((float(var.min), float(var.max), info.name))
     for column in sorted(found):
+        if column in out and (out[column].category or column == INFECTIVITY):
+            continue  # a category is set from labels; infectivity keeps its own range
         entries = found[column]
         out[column] = ColumnSpec(
             column,
@@ -107,19 +132,23 @@ def settable_columns(registry: Any) -> dict[str, ColumnSpec]:
     return out
 
 
-def column_spec(registry: Any, name: Any) -> ColumnSpec:
-    """The settable column ``name``.
+def column_spec(registry: Any, name: Any, world: World | None = None) -> ColumnSpec:
+    """The settable column ``name`` (of ``world`` too: its attributes and ``infectivity``).
 
     Raises:
         BadParameterError: not a column that may be set (the sentence names those that may).
     """
-    columns = settable_columns(registry)
+    columns = settable_columns(registry, world)
     spec = columns.get(name) if isinstance(name, str) else None
     if spec is None:
-        shown = str(name)[:60]
-        why = "Agora derives it" if shown in AGENT_COLUMNS else "no loaded model starts a variable from it"
+        given = str(name)[:60]
+        why = (
+            "Agora derives it"
+            if given in AGENT_COLUMNS
+            else "it is no attribute of the world and no loaded model starts a variable from it"
+        )
         raise BadParameterError(
-            f"column {shown!r} cannot be set ({why}): the columns that may be set are {', '.join(columns)}"
+            f"column {given!r} cannot be set ({why}): the columns that may be set are {', '.join(columns)}"
         )
     return spec
 
@@ -139,26 +168,7 @@ def read_column_file(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
             line is not ``id,value`` (naming the line).
     """
     hint = "give a CSV file of id,value rows (original agent ids; a header line is optional)"
-    limit = file_limit(n)
-    try:
-        # Opened without blocking and checked to be a regular file before reading: a FIFO or a device would
-        # otherwise hold the reader for ever.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with open(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise BadParameterError(f"{path!r} is not a regular file: {hint}")
-            raw = fh.read(limit + 1)
-    except OSError as exc:
-        raise BadParameterError(f"{path!r} cannot be read ({exc.strerror or exc}): {hint}") from None
-    if len(raw) > limit:
-        raise BadParameterError(
-            f"{path!r} is larger than {limit:,} bytes ({FILE_BYTES_PER_AGENT} an agent of this world's {n:,}): "
-            "list each agent once, as id,value"
-        )
-    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark some spreadsheets write
-    if _BLANK.search(raw):
-        raw = _BLANK.sub(b"", raw)
-    start = _body_start(raw)
+    raw, start = _column_file_bytes(path, n, hint)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": said below
@@ -181,6 +191,79 @@ def read_column_file(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     if rows.size == 0:
         raise BadParameterError(f"{path!r} lists no agents: {hint}")
     return rows["id"].copy(), rows["value"].copy()
+
+
+def read_label_file(path: str, n: int, longest: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, labels)`` of a CSV file of ``id,label`` rows for a category attribute (int64 original ids, the
+    labels as a numpy str array, spaces around them dropped; an empty cell is missing), read as
+    :func:`read_column_file` reads numbers. ``longest``: the longest label of the attribute in characters (a
+    longer cell is cut past it, so it still names no label).
+
+    Raises:
+        BadParameterError: as :func:`read_column_file`.
+    """
+    hint = "give a CSV file of id,label rows (original agent ids; a header line is optional)"
+    raw, start = _column_file_bytes(path, n, hint)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            rows = np.loadtxt(
+                io.BytesIO(raw[start:]),
+                delimiter=",",
+                dtype=[("id", "<i8"), ("value", f"U{max(longest, 0) + 1}")],
+                quotechar='"',
+                comments=None,
+                encoding="utf-8",
+                ndmin=1,
+            )
+    except UnicodeDecodeError:
+        raise BadParameterError(f"{path!r} is not UTF-8 text: {hint}") from None
+    except ValueError:
+        why = _first_bad_line(path, raw, start, hint, labels=True) or f"{path!r} is not valid id,label rows: {hint}"
+        raise BadParameterError(why) from None
+    if rows.size == 0:
+        raise BadParameterError(f"{path!r} lists no agents: {hint}")
+    return rows["id"].copy(), np.char.strip(rows["value"])
+
+
+def line_of_row(path: str, row: int) -> int:
+    """The line of ``path`` that holds data row ``row`` (0 is the first after any header; blank lines are
+    skipped), for a sentence about it: a pass over the lines, on an error path only."""
+    with open(path, "rb") as fh:
+        raw = fh.read().removeprefix(b"\xef\xbb\xbf")
+    start = _body_start(raw)
+    number = raw[:start].count(b"\n") + 1
+    seen = -1
+    for offset, line in enumerate(raw[start:].split(b"\n")):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return number + offset
+    return number + row
+
+
+def _column_file_bytes(path: str, n: int, hint: str) -> tuple[bytes, int]:
+    """The bytes of a column file (blank lines emptied) and where its rows start (after a header line)."""
+    limit = file_limit(n)
+    try:
+        # Opened without blocking and checked to be a regular file before reading: a FIFO or a device would
+        # otherwise hold the reader for ever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise BadParameterError(f"{path!r} is not a regular file: {hint}")
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise BadParameterError(f"{path!r} cannot be read ({exc.strerror or exc}): {hint}") from None
+    if len(raw) > limit:
+        raise BadParameterError(
+            f"{path!r} is larger than {limit:,} bytes ({FILE_BYTES_PER_AGENT} an agent of this world's {n:,}): "
+            "list each agent once, as id,value"
+        )
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark some spreadsheets write
+    if _BLANK.search(raw):
+        raw = _BLANK.sub(b"", raw)
+    return raw, _body_start(raw)
 
 
 def _fields(line: str) -> list[str]:
@@ -222,7 +305,7 @@ def _body_start(raw: bytes) -> int:
     return end if header else 0
 
 
-def _first_bad_line(path: str, raw: bytes, start: int, hint: str) -> str | None:
+def _first_bad_line(path: str, raw: bytes, start: int, hint: str, *, labels: bool = False) -> str | None:
     """The sentence for the first line that is not ``id,value`` (only on the error path: one pass over the
     lines in Python), or None when every line looks right here (numpy saw something else)."""
     number = raw[:start].count(b"\n") + 1
@@ -235,7 +318,7 @@ def _first_bad_line(path: str, raw: bytes, start: int, hint: str) -> str | None:
             return f"{where} has {len(fields)} fields, expected 2: {hint}"
         if not _is_id(fields[0]):
             return f"{where}: its first field is not an agent id (a whole number): {hint}"
-        if not _is_number(fields[1]):
+        if not labels and not _is_number(fields[1]):
             return f"{where}: its second field is not a number: {hint}"
     return None
 
@@ -251,6 +334,68 @@ def column_values(world: World, spec: ColumnSpec, ids: np.ndarray, values: np.nd
     """
     ids = np.asarray(ids)
     values = np.asarray(values)
+    idx = _agent_positions(world, ids, values, source)
+    ids = ids.astype(np.int64, copy=False)
+    values = values.astype(np.float64, copy=False)
+    bad = ~((values >= spec.min) & (values <= spec.max) & np.isfinite(values))  # NaN is bad too
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        count = int(np.count_nonzero(bad))
+        value = float(values[i])
+        what = "is not a finite number" if not np.isfinite(value) else f"lies outside [{spec.min:g}, {spec.max:g}]"
+        raise BadParameterError(
+            f"{source} gives agent {int(ids[i])} the {spec.name} {value!r}, which {what} ({count:,} of the "
+            f"{ids.size:,} values are out of range or not numbers): give {_numbers_from(spec)}"
+        )
+    column = np.empty(world.n, dtype=spec.dtype)
+    column[idx] = values
+    return column
+
+
+def _numbers_from(spec: ColumnSpec) -> str:
+    if np.isfinite(spec.min) and np.isfinite(spec.max):
+        return f"numbers from {spec.min:g} to {spec.max:g}"
+    return f"finite numbers of at least {spec.min:g}" if np.isfinite(spec.min) else "finite numbers"
+
+
+def category_values(
+    world: World, spec: ColumnSpec, ids: np.ndarray, texts: np.ndarray, source: str, *, path: str | None = None
+) -> np.ndarray:
+    """The new codes of category attribute ``spec`` in the world's agent order from ``ids`` and their labels
+    ``texts`` (an empty text: missing, code -1), every one checked as :func:`column_values` checks numbers;
+    ``path``: the file they were read from, whose line a sentence then names.
+
+    Raises:
+        BadParameterError: as :func:`column_values`, or a text that is not one of the attribute's labels (its
+            line named, the text itself not repeated: it may be anything the file held).
+    """
+    ids = np.asarray(ids)
+    idx = _agent_positions(world, ids, np.asarray(texts), source)
+    labels = world.labels[spec.name]
+    codes = labels.codes_of(texts)
+    bad = codes == -2
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        where = f"{source} line {line_of_row(path, row)}" if path is not None else f"{source} row {row + 1}"
+        known = labels.tolist()
+        listed = ", ".join(shown(x, 40) for x in known[:8]) + (", ..." if len(known) > 8 else "")
+        raise BadParameterError(
+            f"{where}: its label is not one of the {len(known):,} labels of {spec.name} ({listed}; "
+            f"{int(np.count_nonzero(bad)):,} of the {bad.size:,} rows name none of them): give one of them, or an "
+            "empty cell for a missing value"
+        )
+    column = np.empty(world.n, dtype=np.int32)
+    column[idx] = codes
+    return column
+
+
+def _agent_positions(world: World, ids: np.ndarray, values: np.ndarray, source: str) -> np.ndarray:
+    """The positions of ``ids`` (original ids) in the world's agent order, once each and every agent given.
+
+    Raises:
+        BadParameterError: no rows, ids and values of other lengths, an unknown id, an id twice, an agent left
+            out.
+    """
     if ids.ndim != 1 or values.shape != ids.shape:
         raise BadParameterError(
             f"{source} gives {ids.size:,} ids and {values.size:,} values: give one value for every id"
@@ -258,7 +403,6 @@ def column_values(world: World, spec: ColumnSpec, ids: np.ndarray, values: np.nd
     if ids.size == 0:
         raise BadParameterError(f"{source} lists no agents: give one value for each of the world's {world.n:,}")
     ids = ids.astype(np.int64, copy=False)
-    values = values.astype(np.float64, copy=False)
     known_ids = world.columns["ids"]
     n = world.n
     idx = np.searchsorted(known_ids, ids)
@@ -283,24 +427,21 @@ def column_values(world: World, spec: ColumnSpec, ids: np.ndarray, values: np.nd
             f"{source} leaves out {missing.size:,} of the world's {n:,} agents, agent {int(known_ids[missing[0]])} "
             "the first: give every agent a value"
         )
-    bad = ~((values >= spec.min) & (values <= spec.max))  # NaN is bad too
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        count = int(np.count_nonzero(bad))
-        value = float(values[i])
-        what = "is not a finite number" if not np.isfinite(value) else f"lies outside [{spec.min:g}, {spec.max:g}]"
-        raise BadParameterError(
-            f"{source} gives agent {int(ids[i])} the {spec.name} {value!r}, which {what} ({count:,} of the "
-            f"{ids.size:,} values are out of range or not numbers): give numbers from {spec.min:g} to {spec.max:g}"
-        )
-    column = np.empty(n, dtype=spec.dtype)
-    column[idx] = values
-    return column
+    return idx
+
+
+#: Columns whose setting is recorded as an attribute (source ``set``) even when the world did not have it as one:
+#: a model reads them only when measured (``"susceptibility" in world.attributes``).
+RECORDED = ("susceptibility", INFECTIVITY)
 
 
 def apply_column(world: World, name: str, column: np.ndarray) -> None:
     """Put ``column`` in the world as ``name`` (in place when the world's column can take it, so views of
-    it see the change) and mark it to be written at the next checkpoint."""
+    it see the change) and mark it to be written at the next checkpoint. An attribute, ``susceptibility`` and
+    ``infectivity`` are recorded in ``world.attributes`` with source ``set``."""
+    if name in world.attributes or name in RECORDED:
+        kind = "category" if column.dtype.kind == "i" else "number"
+        world.attributes[name] = {"kind": kind, "source": "set", "header": name}
     current = world.columns.get(name)
     if (
         current is not None
@@ -320,23 +461,38 @@ def clear_column(world: World, name: Any) -> None:
     Raises:
         BadParameterError: a built-in column, or one the world does not hold.
     """
-    shown = str(name)[:60]
-    if shown in AGENT_COLUMNS:
-        raise BadParameterError(f"column {shown!r} is built in and cannot be cleared: set it instead")
+    given = str(name)[:60]
+    if given in AGENT_COLUMNS:
+        raise BadParameterError(f"column {given!r} is built in and cannot be cleared: set it instead")
     if not isinstance(name, str) or name not in world.columns:
         held = [k for k in world.columns if k not in AGENT_COLUMNS]
         raise BadParameterError(
-            f"this world holds no data column {shown!r}: "
+            f"this world holds no data column {given!r}: "
             + (f"it holds {', '.join(held)}" if held else "it holds none (agora set makes one)")
         )
     del world.columns[name]
     world.dirty_arrays.add(f"agent.{name}")
+    world.attributes.pop(name, None)
+    if world.labels.pop(name, None) is not None:
+        world.dirty_arrays.update(label_names(name))
 
 
 def column_summary(spec: ColumnSpec, column: np.ndarray) -> dict[str, Any]:
     """What an audit row and an answer say about a column that was set: its name, kind, agents, mean,
     min and max, and the SHA-256 of its values in agent order (as stored, little-endian)."""
     values = column.astype(column.dtype.newbyteorder("<"), copy=False)
+    if spec.category:
+        return {
+            "column": spec.name,
+            "kind": "category",
+            "models": [],
+            "agents": int(column.size),
+            "missing": int(np.count_nonzero(column < 0)),
+            "mean": None,
+            "min": None,
+            "max": None,
+            "sha256": hashlib.sha256(np.ascontiguousarray(values).data).hexdigest(),
+        }
     return {
         "column": spec.name,
         "kind": "built-in" if spec.builtin else "data",

@@ -56,7 +56,8 @@ def _initial_variables(
     for name, var in cls.variables.items():
         dtype = np.dtype(var.dtype)
         source = variable_column(name, var)
-        column = world.columns.get(source) if source else None
+        # A category attribute's codes are no values to start from (``world.labels`` names the categories).
+        column = world.columns.get(source) if source and source not in world.labels else None
         if column is not None and column.shape == (n,) and column.dtype.kind in "fiu":
             values = np.clip(column.astype(dtype), var.min, var.max)
         elif var.init == "constant":

@@ -367,6 +367,12 @@ def _check_world_file(con: sqlite3.Connection, path: str, quick: bool, out: dict
     checks["agents"], checks["edges"], checks["tick"] = world.n, world.num_edges, world.tick
     checks["data_columns"] = [k for k in world.columns if k not in AGENT_COLUMNS]  # agora set; checked on assembly
     problems.extend(f"graph: {p}" for p in world.graph.check())
+    checks["attributes"] = len(world.attributes)
+    for name, labels in world.labels.items():  # decoded here only: opening a world never decodes them
+        try:
+            labels.tolist()
+        except BadFileError:
+            problems.append(f"attribute {name}: two of its labels are the same")
     known = {f"session.{s.id}." for s in world.sessions}
     orphans = sorted({n for n in arrays if n.startswith("session.") and not any(n.startswith(k) for k in known)})
     if orphans:

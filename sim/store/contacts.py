@@ -18,7 +18,7 @@ import numpy as np
 from sim.core.graph import Graph, csr_positions
 from sim.core.world import LAYER_NAME, MAX_LAYERS, World, world_on_graph
 from sim.errors import BadParameterError
-from sim.store.people import PeopleTable
+from sim.store.people import PeopleTable, keep_attributes
 
 #: The most directed edges one layer may need before it is refused (or thinned with ``most``).
 MAX_LAYER_EDGES = 200_000_000
@@ -127,12 +127,55 @@ class NearLayer:
     layer: str | None = None
 
 
+def group_layer(text: str, skip: tuple[str, ...] = ()) -> GroupLayer:
+    """A group layer written ``COLUMN[:LAYER][:max=K]`` (the field ``group``), with ``skip`` values.
+
+    Raises:
+        BadParameterError: no column, or a ``max`` that is not a whole number of at least 1.
+    """
+    column, *rest = [part.strip() for part in str(text).split(":")]
+    layer, most = None, None
+    for part in rest:
+        if part.startswith("max="):
+            value = part[4:]
+            if not value.isdigit() or int(value) < 1:
+                raise BadParameterError(f"group {text[:60]}: max must be a whole number of at least 1", fields="group")
+            most = int(value)
+        elif layer is None and part:
+            layer = part
+        else:
+            raise BadParameterError(f"group {text[:60]} is not COLUMN[:LAYER][:max=K]", fields="group")
+    if not column:
+        raise BadParameterError(f"group {text[:60]} names no column: give COLUMN[:LAYER]", fields="group")
+    return GroupLayer(column=column, layer=layer, skip=tuple(str(v) for v in skip), most=most)
+
+
+def near_layer(text: str) -> NearLayer:
+    """A near layer written ``X,Y:R[:LAYER]`` (the field ``near``).
+
+    Raises:
+        BadParameterError: not X,Y:R, or a distance that is not a number.
+    """
+    parts = [part.strip() for part in str(text).split(":")]
+    columns = parts[0].split(",") if parts else []
+    if len(parts) not in (2, 3) or len(columns) != 2 or not all(columns):
+        raise BadParameterError(f"near {text[:60]} is not X,Y:R[:LAYER] (for example x,y:50:village)", fields="near")
+    try:
+        radius = float(parts[1])
+    except ValueError:
+        raise BadParameterError(
+            f"near {text[:60]}: the distance {parts[1][:20]!r} is not a number", fields="near"
+        ) from None
+    return NearLayer(x=columns[0], y=columns[1], radius=radius, layer=parts[2] if len(parts) == 3 else None)
+
+
 def people_world(name: str, table: PeopleTable, layers: Sequence[GroupLayer | NearLayer], *, seed: int = 0) -> World:
     """The world of ``table``: one agent per person (none dropped: a person with no contact is an isolated
     agent), agents in the order of their ids, each contact layer one bit of the edges' ``graph.layer`` (a pair
     in two layers is one edge in both), trust 1; the other attributes drawn from ``seed`` as for any world.
 
     Raises:
+        BadFileError: a column breaks a rule of :func:`sim.store.people.keep_attributes`.
         BadParameterError: a layer's column the table lacks (or a ``--near`` column that is not numeric), a
             layer named twice, more than :data:`sim.core.world.MAX_LAYERS` layers, a bad layer name, or a
             group layer too big to link whole (see :func:`group_edges`).
@@ -175,6 +218,7 @@ def people_world(name: str, table: PeopleTable, layers: Sequence[GroupLayer | Ne
     config = {"source": {**source, "isolated": isolated, "renamed": dict(table.renamed)}}
     world = world_on_graph(name, seed, graph, drawn_trust=False, ids=table.ids[order], config=config)
     world.layers = tuple(names)
+    keep_attributes(world, table, order)
     return world
 
 
@@ -222,7 +266,9 @@ __all__ = [
     "NearLayer",
     "group_edge_count",
     "group_edges",
+    "group_layer",
     "near_edges",
+    "near_layer",
     "people_world",
     "table_name",
 ]

@@ -17,11 +17,13 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from sim.core.attributes import INFECTIVITY, MAX_ATTRIBUTES, MAX_HEADER, MAX_LABEL_BYTES, Labels
 from sim.core.boundedio import Bounds, read_bounded
-from sim.core.world import AGENT_COLUMNS, SETTABLE_COLUMNS
+from sim.core.world import AGENT_COLUMNS, SETTABLE_COLUMNS, World
 from sim.errors import BadFileError, BadParameterError
 
 #: What to give instead of a bad file.
@@ -60,9 +62,17 @@ class PeopleTable:
     headers: dict[str, str] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)
 
+    #: How a sentence names row ``i`` (from 0): a file's line (the header is line 1), or a DataFrame's row.
+    row_word: str = "line"
+    first_row: int = 2
+
     @property
     def rows(self) -> int:
         return int(self.ids.shape[0])
+
+    def where(self, row: int) -> str:
+        """Row ``row`` (from 0) as a sentence names it: ``line 7`` of a file, ``row 5`` of a DataFrame."""
+        return f"{self.row_word} {row + self.first_row}"
 
 
 def read_people(path: str, id_column: str = "id", *, bounds: Bounds | None = None) -> PeopleTable:
@@ -186,15 +196,16 @@ def _ids(path: str, column: str, cells: list[str]) -> np.ndarray:
     return _distinct_ids(path, column, ids)
 
 
-def _distinct_ids(path: str, column: str, ids: np.ndarray) -> np.ndarray:
-    """``ids`` when no two are the same (else the lines of the first two that are: line 2 is row 1)."""
+def _distinct_ids(path: str, column: str, ids: np.ndarray, *, word: str = "lines", first: int = 2) -> np.ndarray:
+    """``ids`` when no two are the same (else the lines of the first two that are: line 2 is row 1; or the
+    ``word`` of rows counted from ``first``)."""
     order = np.argsort(ids, kind="stable")
     same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
     if same.size:
         a, b = sorted((int(order[same[0]]), int(order[same[0] + 1])))
         raise BadFileError(
-            f"people table {path} lines {a + 2} and {b + 2} have the same {column} {int(ids[a])}: give each "
-            "person one row"
+            f"people table {path} {word} {a + first} and {b + first} have the same {column} {int(ids[a])}: give "
+            "each person one row"
         )
     return ids
 
@@ -240,4 +251,118 @@ def _category(cells: list[str]) -> Category:
     return Category(codes=codes, labels=tuple(labels))
 
 
-__all__ = ["GIVE", "MEASURED", "Category", "PeopleTable", "read_people"]
+def people_from_frame(frame: Any, id_column: str = "id") -> PeopleTable:
+    """The people of a pandas DataFrame, one per row, checked as :func:`read_people` checks a file: ``id_column``
+    whole numbers, all distinct; integer, float and boolean columns numbers (a missing value NaN); any other
+    column (text, objects, pandas categories) a category of its values' texts, stripped (missing or empty:
+    -1); column names made plain. Rows are named by position (``row 0`` is the first).
+
+    Raises:
+        BadFileError: no ``id_column``, an id missing, not whole or repeated, or two columns that become one name.
+        BadParameterError: ``frame`` is not a DataFrame, or ``id_column`` is not given.
+    """
+    import pandas as pd  # noqa: PLC0415 - only a DataFrame brings it, so pandas is there
+
+    where = "(a DataFrame)"
+    if not isinstance(frame, pd.DataFrame):
+        raise BadParameterError(
+            f"people is a {type(frame).__name__}: give a pandas DataFrame or the path of a table", fields="people"
+        )
+    if not id_column:
+        raise BadParameterError("id names no column: give the column of the people's ids", fields="id")
+    header = [str(c) for c in frame.columns]
+    if len(set(header)) != len(header):
+        raise BadFileError(f"people table {where} names a column twice: give each column its own name")
+    if id_column not in header:
+        shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+        raise BadFileError(f"people table {where} has no column {id_column!r}: its columns are {shown}")
+    columns = dict(zip(header, (frame.iloc[:, i] for i in range(len(header)))))
+    raw = columns[id_column]
+    numeric = pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype)
+    values = raw.to_numpy(dtype=np.float64, na_value=np.nan) if numeric else None
+    if values is None or not np.all(np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**62)):
+        raise BadFileError(f"people table {where}: its {id_column} must be whole numbers, each row one: give {GIVE}")
+    ids = raw.to_numpy(dtype=np.int64) if pd.api.types.is_integer_dtype(raw.dtype) else values.astype(np.int64)
+    ids = _distinct_ids(where, id_column, ids, word="rows", first=0)
+    names = _names(where, [h for h in header if h != id_column])
+    table = PeopleTable(path=where, id_column=id_column, ids=ids, row_word="row", first_row=0)
+    for head, column in columns.items():
+        if head == id_column:
+            continue
+        name = names[head]
+        table.headers[name] = head
+        if name != head:
+            table.renamed[head] = name
+        if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            table.numbers[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            continue
+        text = column.astype("string").str.strip()
+        text = text.mask(text == "")
+        codes, uniques = pd.factorize(text, use_na_sentinel=True)  # first-seen order, as a file's
+        table.categories[name] = Category(codes=codes.astype(np.int32), labels=tuple(str(u) for u in uniques))
+    return table
+
+
+def keep_attributes(world: World, table: PeopleTable, order: np.ndarray) -> None:
+    """Make every column of ``table`` but the ids an attribute of ``world`` (``world.attributes``, source
+    ``people``; ``sim.core.attributes``), in the table's column order: ``order`` lists the table's rows in the
+    world's agent order. A measured built-in column (``susceptibility``, ...) replaces the drawn one; its values
+    must lie in its range, none missing; ``infectivity`` must be numbers of at least 0, none missing; no number
+    may be infinite.
+
+    Raises:
+        BadFileError: one of those rules broken (the column and the first line that breaks it named), or more
+            than :data:`sim.core.attributes.MAX_ATTRIBUTES` columns.
+    """
+    if len(table.headers) > MAX_ATTRIBUTES:
+        raise BadFileError(
+            f"people table {table.path} has {len(table.headers):,} columns besides the ids, more than the "
+            f"{MAX_ATTRIBUTES:,} attributes a world holds: keep the columns you need"
+        )
+    for name, header in table.headers.items():
+        spec = {"source": "people", "header": header[:MAX_HEADER]}
+        if name in table.categories:
+            if name in SETTABLE_COLUMNS or name == INFECTIVITY:
+                raise BadFileError(
+                    f"people table {table.path}: its column {header[:60]!r} holds text, and {name} is a number: "
+                    "give numbers in every row"
+                )
+            cat = table.categories[name]
+            try:
+                labels = Labels.of(cat.labels)
+            except UnicodeEncodeError:
+                raise BadFileError(
+                    f"people table {table.path}: its column {header[:60]!r} holds text that is not valid Unicode "
+                    "(a lone surrogate): give text UTF-8 can carry"
+                ) from None
+            if len(labels) and int(np.diff(labels.offsets).max()) > MAX_LABEL_BYTES:
+                raise BadFileError(
+                    f"people table {table.path}: its column {header[:60]!r} holds a text longer than "
+                    f"{MAX_LABEL_BYTES:,} bytes: give shorter values"
+                )
+            world.columns[name] = cat.codes[order].astype(np.int32)
+            world.labels[name] = labels
+            world.attributes[name] = {"kind": "category", **spec}
+            continue
+        values = table.numbers[name]
+        lo, hi = SETTABLE_COLUMNS.get(name, (0.0, np.inf) if name == INFECTIVITY else (-np.inf, np.inf))
+        measured = name in SETTABLE_COLUMNS or name == INFECTIVITY
+        bad = ~((values >= lo) & (values <= hi)) if measured else np.isinf(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            value = float(values[row])
+            if measured:
+                what = "is empty" if np.isnan(value) else f"is {value:g}"
+                span = f"from {lo:g} to {hi:g}" if np.isfinite(hi) else f"of at least {lo:g}, finite"
+                need = f"give every person a {name} {span}"
+            else:
+                what, need = f"is {value:g}", "give finite numbers, or leave the cell empty where it is unknown"
+            raise BadFileError(f"people table {table.path} {table.where(row)}: its {header[:60]} {what}: {need}")
+        if name in SETTABLE_COLUMNS:
+            world.columns[name] = values[order].astype(np.float32)
+        else:
+            world.columns[name] = values[order].astype(np.float64)
+        world.attributes[name] = {"kind": "number", **spec}
+
+
+__all__ = ["GIVE", "MEASURED", "Category", "PeopleTable", "keep_attributes", "people_from_frame", "read_people"]

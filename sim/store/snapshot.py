@@ -86,6 +86,7 @@ from sim.store.worldfile import (
     _fsync_dir,
     _meta_rows,
     check_target,
+    format_version,
     remove_stale_temps,
 )
 from sim.store.worldrows import world_arrays
@@ -255,7 +256,8 @@ def _write_snapshot(
     """Write the snapshot of ``world`` (its ``arrays`` and ``history``) to ``fh``, from the magic to the
     trailer: a file, bytes in memory, or a :class:`sim.core.sealed.SealingWriter` (``tell`` is the
     position in the snapshot, which the manifest's offsets record)."""
-    version = LAYERED_VERSION if world.layers or world.graph.layer is not None else FORMAT_VERSION
+    # The snapshot's own constants (a test writes an older version by setting FORMAT_VERSION here).
+    version = LAYERED_VERSION if format_version(world) == LAYERED_VERSION else FORMAT_VERSION
     fh.write(MAGIC + bytes([version]))
     entries = _write_arrays(fh, arrays, level, progress)
     kill_point("snapshot")

@@ -179,7 +179,14 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
     if world.layers:  # a world of one layer keeps the metadata an earlier Agora reads
         meta["layers"] = list(world.layers)
         meta["layer_edges"] = layer_edges(world)
+    if world.attributes:  # so does a world without attributes
+        meta["attributes"] = world.attributes
     return [(k, json.dumps(v)) for k, v in meta.items()]
+
+
+#: Metadata keys a world writes only when it has what they describe: a checkpoint deletes those it did not write
+#: (an attribute cleared, the last one gone).
+OPTIONAL_META = ("layers", "layer_edges", "attributes")
 
 
 async def ensure_schema(db: aiosqlite.Connection) -> None:
@@ -596,6 +603,9 @@ async def checkpoint_world(
         await db.executemany(_POSTS_SQL, image.post_rows)
         await _write_memory_changes(db, world, image.memory)
         await db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", image.meta)
+        written = {key for key, _ in image.meta}
+        gone = [(key,) for key in OPTIONAL_META if key not in written]
+        await db.executemany("DELETE FROM meta WHERE key = ?", gone)
         arrays: dict[str, np.ndarray] = {}
         for sess in image.sessions:
             await db.execute("DELETE FROM arrays WHERE name LIKE ?", (f"session.{sess.id}.%",))

@@ -24,12 +24,21 @@ import numpy as np
 
 from sim.core import worldkey
 from sim.core import worldlock as lock
+from sim.core.attributes import labels_from_arrays
 from sim.core.audit import public_settings
 from sim.core.graph import Graph, GraphDelta
 from sim.core.memory import ensure_memory
 from sim.core.persona import Persona
 from sim.core.safe import shown
-from sim.core.world import AGENT_COLUMNS, GRAPH_ARRAYS, World, check_columns, check_data_columns, check_layers
+from sim.core.world import (
+    AGENT_COLUMNS,
+    GRAPH_ARRAYS,
+    World,
+    check_attributes,
+    check_columns,
+    check_data_columns,
+    check_layers,
+)
 from sim.errors import BadFileError, BadParameterError
 from sim.model.intervene import CONFIG_KEY, entries_problem
 from sim.model.session import PropagationSession
@@ -41,8 +50,10 @@ from sim.store.schema import (
 Progress = Callable[[str, float], None] | None
 
 FORMAT_VERSION = 2
-#: The version of a world with contact layers (``graph.layer`` and the ``layers`` names): an Agora that reads
-#: only 1 and 2 refuses it in one sentence instead of dropping its layers. A world of one layer stays 2.
+#: The version of a world with contact layers (``graph.layer`` and the ``layers`` names) or attribute columns
+#: (numbers that may be missing, categories and their labels; ``sim.core.attributes``): an Agora that reads
+#: only 1 and 2 refuses it in one sentence instead of dropping its layers or misreading its attributes. A world
+#: of one layer whose attributes are at most built-in measurements (``agora set susceptibility``) stays 2.
 LAYERED_VERSION = 3
 #: Versions this Agora opens: 1 kept one ``relationships`` row per edge (rewritten as ``adjacency`` rows
 #: the first time a run changes the graph of such a file).
@@ -51,8 +62,10 @@ READABLE_VERSIONS = (1, 2, 3)
 
 def format_version(world: World) -> int:
     """The version a world file or snapshot of ``world`` is written in: :data:`LAYERED_VERSION` when it has
-    layers, else :data:`FORMAT_VERSION`."""
-    return LAYERED_VERSION if world.layers or world.graph.layer is not None else FORMAT_VERSION
+    layers or an attribute column of its own, else :data:`FORMAT_VERSION`."""
+    if world.layers or world.graph.layer is not None or world.labels:
+        return LAYERED_VERSION
+    return LAYERED_VERSION if any(name not in AGENT_COLUMNS for name in world.attributes) else FORMAT_VERSION
 
 
 # -- LLM settings a file may carry ---------------------------------------------------------------------
@@ -349,9 +362,13 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
     except (KeyError, TypeError, ValueError) as exc:
         raise BadFileError(f"{source} is incomplete (missing {exc}); it may be damaged") from None
     problems = check_columns(columns, n)
-    # Data columns (``agora set``): every other ``agent.*`` array, after the built-in ones.
+    # Data columns (``agora set``, attributes): every other ``agent.*`` array, after the built-in ones.
     data = {k[len("agent.") :]: v for k, v in arrays.items() if k.startswith("agent.") and k[6:] not in AGENT_COLUMNS}
-    problems += check_data_columns(data, n)
+    attributes = meta.get("attributes", {})
+    labels, label_problems = labels_from_arrays(arrays)
+    problems += label_problems or check_attributes(attributes, {**columns, **data}, labels, n)
+    if not problems:
+        problems += check_data_columns(data, n, attributes)
     columns.update(data)
     expect = {
         "out_indptr": ((n + 1,), "i"),
@@ -383,7 +400,16 @@ def world_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], *, pat
     except (KeyError, BadParameterError) as exc:
         raise BadFileError(f"{source} holds damaged pending graph changes ({exc}); it may be damaged") from None
     warnings = state.pop("load_warnings")
-    world = World(columns=columns, graph=graph, path=path, delta=delta, layers=tuple(layer_names), **state)
+    world = World(
+        columns=columns,
+        graph=graph,
+        path=path,
+        delta=delta,
+        layers=tuple(layer_names),
+        attributes={k: dict(v) for k, v in attributes.items()},
+        labels=labels,
+        **state,
+    )
     #: What was ignored in the file (see :func:`load_warnings`).
     world.load_warnings = warnings
     if path is not None:
@@ -517,6 +543,17 @@ def _layers_info(meta: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"name": str(n), "edges": c} for n, c in zip(names, counts) if isinstance(c, int)]
 
 
+def _attributes_info(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    attributes = meta.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        return []
+    return [
+        {"name": str(k), "kind": str(v.get("kind")), "source": str(v.get("source"))}
+        for k, v in attributes.items()
+        if isinstance(v, dict)
+    ]
+
+
 def world_info(path: str) -> dict[str, Any]:
     """What ``agora info`` reports, read from the metadata without loading the arrays."""
     meta = read_meta(path)
@@ -532,6 +569,8 @@ def world_info(path: str) -> dict[str, Any]:
         "communities": meta.get("communities"),
         # The contact layers and their directed edges (an edge in two layers counts in both); [] for one layer.
         "layers": _layers_info(meta),
+        # The agent attributes data gave (sim.core.attributes): name, kind and source each; [] for none.
+        "attributes": _attributes_info(meta),
         # Agents in no community (no links) at the last detection; None when not recorded.
         "isolated": ((((meta.get("config") or {}).get("analysis") or {}).get("communities") or {}).get("isolated")),
         "tick": meta.get("tick"),

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import aiosqlite
 import numpy as np
 
+from sim.core.attributes import label_arrays
 from sim.core.graph import Graph, csr_positions
 from sim.core.persona import CODE_COLUMNS
 from sim.core.world import GRAPH_ARRAYS, World
@@ -33,8 +34,10 @@ ROW_BATCH = 200_000
 
 def world_arrays(world: World) -> dict[str, np.ndarray]:
     """Every array a world file keeps, by its name in the ``arrays`` table: the agent columns (``agent.*``),
-    the graph (``graph.*``), follows not merged yet (``delta.*``) and the sessions' (``session.ID.*``)."""
+    the labels of category attributes (``label.*``), the graph (``graph.*``), follows not merged yet
+    (``delta.*``) and the sessions' (``session.ID.*``)."""
     arrays = {f"agent.{k}": v for k, v in world.columns.items()}
+    arrays.update(label_arrays(world.labels))
     arrays.update({f"graph.{k}": getattr(world.graph, k) for k in GRAPH_ARRAYS})
     if world.graph.layer is not None:
         arrays["graph.layer"] = world.graph.layer

@@ -168,7 +168,22 @@ class AgentsView(View):
         )
         profile.append(f"{agent.followers:,} followers, follows {agent.followees:,}")
         profile.append("   a: ask them a question", style="grey50")
+        if agent.attributes:
+            profile.append_text(self.attributes_text(agent))
         return profile
+
+    @staticmethod
+    def attributes_text(agent: AgentProfile) -> Text:
+        """The agent's attributes from data on one wrapped line: ``AGE 7 · CL preschool · DEAD -`` (- missing);
+        names and labels come from a file, so they are shown literally, never as markup."""
+        out = Text("\nattributes: ", style="bold")
+        for i, (name, value) in enumerate(agent.attributes):
+            if i:
+                out.append(" · ", style="grey50")
+            out.append_text(literal(name, 64, style="italic"))
+            out.append(" ")
+            out.append_text(literal("-" if value is None else f"{value:g}" if isinstance(value, float) else value, 80))
+        return out
 
     @staticmethod
     def paint_neighbours(table: DataTable[Any], neighbours: tuple[Neighbour, ...]) -> None:
