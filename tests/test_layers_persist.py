@@ -144,9 +144,13 @@ def test_agora_info_lists_the_layers_from_the_metadata(tmp_path):
     asyncio.run(save_world(world, path))
     counts = [int(np.count_nonzero(world.graph.layer & (1 << i))) for i in range(3)]
     info = world_info(path)
-    assert info["layers"] == [{"name": n, "edges": c} for n, c in zip(LAYERS, counts)]
+    degrees = [round(c / world.n, 6) for c in counts]
+    assert info["layers"] == [{"name": n, "edges": c, "mean_degree": d} for n, c, d in zip(LAYERS, counts, degrees)]
     assert sum(counts) > world.graph.num_edges  # an edge in two layers counts in both
-    assert f"layers       household ({counts[0]:,} edges), class ({counts[1]:,} edges)" in describe(info)
+    assert (
+        f"layers       household ({counts[0]:,} edges, mean degree {degrees[0]:.3g}), class ({counts[1]:,} edges, "
+        f"mean degree {degrees[1]:.3g})"
+    ) in describe(info)
     plain = str(tmp_path / "plain.db")
     asyncio.run(save_world(synthetic_world("plain", 100, avg_degree=4, seed=3), plain))
     assert world_info(plain)["layers"] == [] and "layers " not in describe(world_info(plain))

@@ -22,10 +22,13 @@ def test_hagelloch_is_188_children_in_households_and_classes(tmp_path):
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert info["agents"] == 188 and info["format_version"] == 3
-    assert info["layers"] == [{"name": "household", "edges": 658}, {"name": "class", "edges": 30 * 29 + 68 * 67}]
+    assert info["layers"] == [
+        {"name": "household", "edges": 658, "mean_degree": round(658 / 188, 6)},
+        {"name": "class", "edges": 30 * 29 + 68 * 67, "mean_degree": round((30 * 29 + 68 * 67) / 188, 6)},
+    ]
     assert info["source"]["isolated"] == 4 and info["source"]["renamed"] == {"x.loc": "x_loc", "y.loc": "y_loc"}
     text = agora(tmp_path, "info", "h.db").stdout
-    assert "layers       household (658 edges), class (5,426 edges)" in text
+    assert "layers       household (658 edges, mean degree 3.5), class (5,426 edges, mean degree 28.9)" in text
     assert "people       hagelloch.csv (188 rows, id column PN; 4 isolated agents with no contact)" in text
     village = agora(
         tmp_path, "new", "v.db", "--people", str(HAGELLOCH), "--id", "PN", "--near", "x.loc,y.loc:50:village"

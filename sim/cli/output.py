@@ -57,8 +57,13 @@ def communities_text(info: dict[str, Any]) -> str:
 
 
 def layers_text(layers: list[dict[str, Any]]) -> str:
-    """A world's contact layers on one line: ``household (1,204 edges), class (3,310 edges)``."""
-    return ", ".join(f"{shown_line(str(x['name']))} ({x['edges']:,} edges)" for x in layers)
+    """A world's contact layers on one line: ``household (1,204 edges, mean degree 2.41), class (...)`` (a world
+    written before the mean degrees were kept shows only the edges)."""
+    return ", ".join(
+        f"{shown_line(str(x['name']))} ({x['edges']:,} edges"
+        + (f", mean degree {x['mean_degree']:.3g})" if isinstance(x.get("mean_degree"), int | float) else ")")
+        for x in layers
+    )
 
 
 def attributes_text(attributes: list[dict[str, Any]]) -> str:
@@ -91,11 +96,31 @@ def describe(info: dict[str, Any]) -> str:
             f"people       {shown_line(src.get('file'))} ({src.get('rows'):,} rows, id column "
             f"{shown_line(src.get('id'))}; {src.get('isolated'):,} isolated agents with no contact)"
         )
+        lines += [_edge_list_text(e) for e in src.get("edge_lists") or [] if isinstance(e, dict)]
+        if sum(bool(isinstance(e, dict) and e.get("weighted")) for e in src.get("edge_lists") or []) > 1:
+            lines.append(
+                f"weights      {_pairs(src.get('weight_conflicts', 0))} weighted differently by two edge lists "
+                "(the first layer listed gave their trust)"
+            )
     elif src.get("kind") == "synthetic":
         lines.append(
             f"generated    {src.get('graph')} graph, avg degree {src.get('avg_degree')}, mixing {src.get('mixing')}"
         )
     return "\n".join(lines)
+
+
+def _pairs(k: Any) -> str:
+    return f"{k:,} pair" + ("" if k == 1 else "s") if isinstance(k, int) else "? pairs"
+
+
+def _edge_list_text(e: dict[str, Any]) -> str:
+    """An edge-list layer of a world of people on one line."""
+    weighted = "its weights the trust" if e.get("weighted") else "trust 1"
+    return (
+        f"edge list    {shown_line(str(e.get('layer')))}: {shown_line(str(e.get('file')))} ({e.get('lines', 0):,} "
+        f"lines, {e.get('self_loops_dropped', 0):,} self-loops dropped, {e.get('duplicates_merged', 0):,} duplicate "
+        f"edges merged; lines as given, {weighted})"
+    )
 
 
 def params_text(params: dict[str, Any]) -> str:

@@ -45,12 +45,12 @@ async def _cmd_new(args: argparse.Namespace) -> int:
     name = args.name or os.path.splitext(os.path.basename(args.world))[0]
     t0 = time.perf_counter()
     with stderr_progress() as progress:
-        if args.edges:
-            world = await asyncio.to_thread(
-                imported_world, name, args.edges, directed=args.directed, seed=args.seed, progress=progress
-            )
-        elif args.people:
+        if args.people:
             world = await asyncio.to_thread(_people_world, name, args)
+        elif args.edges:
+            world = await asyncio.to_thread(
+                imported_world, name, args.edges[0], directed=args.directed, seed=args.seed, progress=progress
+            )
         else:
             world = await asyncio.to_thread(
                 synthetic_world,
@@ -84,14 +84,17 @@ async def _cmd_new(args: argparse.Namespace) -> int:
 
 
 def _people_world(name: str, args: argparse.Namespace) -> Any:
-    """``agora new --people``: the table read, its layers built (see :func:`sim.store.contacts.people_world`)."""
-    from sim.store.contacts import GroupLayer, NearLayer, group_layer, near_layer, people_world  # noqa: PLC0415
+    """``agora new --people``: the table read, its layers built (see :func:`sim.store.contacts.people_world`):
+    the --group layers, then the --near ones, then the --edges files, each with its --layer."""
+    from sim.store import contacts  # noqa: PLC0415
+    from sim.store.contacts import EdgeLayer, GroupLayer, NearLayer, group_layer, near_layer  # noqa: PLC0415
     from sim.store.people import read_people  # noqa: PLC0415
 
     table = read_people(args.people, args.id or "id")
-    layers: list[GroupLayer | NearLayer] = [group_layer(g, tuple(args.skip)) for g in args.group]
+    layers: list[GroupLayer | NearLayer | EdgeLayer] = [group_layer(g, tuple(args.skip)) for g in args.group]
     layers += [near_layer(x) for x in args.near]
-    return people_world(name, table, layers, seed=args.seed)
+    layers += [EdgeLayer(path, layer) for path, layer in zip(args.edges, args.layer, strict=True)]
+    return contacts.people_world(name, table, layers, seed=args.seed)
 
 
 def _check_new_options(args: argparse.Namespace) -> None:
@@ -106,13 +109,39 @@ def _check_new_options(args: argparse.Namespace) -> None:
         ("--communities", args.communities),
         ("--mixing", args.mixing),
     )
-    people = (("--id", args.id), ("--group", args.group), ("--skip", args.skip), ("--near", args.near))
+    people = (
+        ("--id", args.id),
+        ("--group", args.group),
+        ("--skip", args.skip),
+        ("--near", args.near),
+        ("--layer", args.layer),
+    )
+    if not (args.agents or args.edges or args.people):
+        raise BadParameterError(
+            "agora new needs its agents: give --agents N (a synthetic world), --edges FILE (an edge list) or "
+            "--people FILE (a table of people)"
+        )
+    if args.agents and args.edges:
+        raise BadParameterError(
+            "--edges is not allowed with --agents: import an edge list (--edges FILE) or make a synthetic world "
+            "(--agents N), not both"
+        )
     if not args.people:
         for flag, value in people:
             if value:
                 raise BadParameterError(f"{flag} describes a table of people: give --people FILE, or drop {flag}")
-    elif args.directed:
-        raise BadParameterError("--directed is for an --edges file; --people links people both ways: drop it")
+        if len(args.edges) > 1:
+            raise BadParameterError(
+                f"--edges is given {len(args.edges)} times, and a world imports one edge list: give one --edges "
+                "FILE, or several as the layers of a table of people (--people FILE --edges FILE --layer NAME ...)"
+            )
+    else:
+        _check_edge_layers(args)
+    if args.people and args.directed:
+        raise BadParameterError(
+            "--directed is for an --edges file imported alone; with --people, --group and --near link people both "
+            "ways and an --edges layer keeps its lines as given: drop --directed"
+        )
     if args.skip and not args.group:
         raise BadParameterError("--skip leaves a value out of the --group layers: give --group COLUMN, or drop it")
     if args.edges or args.people:
@@ -147,6 +176,25 @@ def _check_new_options(args: argparse.Namespace) -> None:
     args.graph = args.graph or "community"
     args.avg_degree = 10.0 if args.avg_degree is None else args.avg_degree
     args.mixing = 0.2 if args.mixing is None else args.mixing
+
+
+def _check_edge_layers(args: argparse.Namespace) -> None:
+    """Refuse --edges files and --layer names of a table of people that do not pair up in order.
+
+    Raises:
+        BadParameterError: an --edges file without its --layer, or a --layer without its file.
+    """
+    files, names = args.edges, args.layer
+    if len(files) > len(names):
+        raise BadParameterError(
+            f"--edges {shown(files[len(names)], 80)!r} has no --layer: with --people give each edge list its contact "
+            "layer, --edges FILE --layer NAME"
+        )
+    if len(names) > len(files):
+        raise BadParameterError(
+            f"--layer {shown(names[len(files)], 40)} names no edge list: give --edges FILE before each --layer NAME, "
+            "or drop it"
+        )
 
 
 def world_rng_pick(world: Any, share: float) -> Any:

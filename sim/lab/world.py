@@ -369,7 +369,8 @@ def _configure(world: World, minutes_per_tick: int, social: Mapping[str, object]
 
 def _people_world_file(path: str, options: NewWorld) -> WorldFile:
     """:func:`new_world` of a table of people (a DataFrame or a file)."""
-    from sim.store.contacts import GroupLayer, NearLayer, group_layer, near_layer, people_world  # noqa: PLC0415
+    from sim.store import contacts  # noqa: PLC0415
+    from sim.store.contacts import EdgeLayer, GroupLayer, NearLayer, group_layer, near_layer  # noqa: PLC0415
     from sim.store.people import people_from_frame, read_people  # noqa: PLC0415
 
     given = [k for k in _SYNTHETIC if k in options]
@@ -381,6 +382,7 @@ def _people_world_file(path: str, options: NewWorld) -> WorldFile:
     for key in ("groups", "skip", "near"):
         if isinstance(options.get(key), str):
             raise BadParameterError(f"{key} is a list (of texts): write {key}=[{options.get(key)!r}]")
+    edge_layers = _edge_layers(options.get("edges"))
     minutes_per_tick, force = options.get("minutes_per_tick", 10), options.get("force", False)
     _positive(minutes_per_tick, "minutes_per_tick", 1)
     check_target(path, force)
@@ -397,9 +399,12 @@ def _people_world_file(path: str, options: NewWorld) -> WorldFile:
             else:
                 table = people_from_frame(people, id_column)
             skip = tuple(str(v) for v in options.get("skip") or ())
-            layers: list[GroupLayer | NearLayer] = [group_layer(g, skip) for g in options.get("groups") or ()]
+            layers: list[GroupLayer | NearLayer | EdgeLayer] = [
+                group_layer(g, skip) for g in options.get("groups") or ()
+            ]
             layers += [near_layer(x) for x in options.get("near") or ()]
-            return people_world(label, table, layers, seed=options.get("seed", 0))
+            layers += edge_layers
+            return contacts.people_world(label, table, layers, seed=options.get("seed", 0))
 
         world = await asyncio.to_thread(build)
         _configure(world, minutes_per_tick, options.get("social"))
@@ -407,6 +412,29 @@ def _people_world_file(path: str, options: NewWorld) -> WorldFile:
 
     run_sync(make())
     return WorldFile(path)
+
+
+def _edge_layers(edges: object) -> list[Any]:
+    """``edges=[(path, layer), ...]`` of :func:`new_world` as edge-list layers.
+
+    Raises:
+        BadParameterError: not a list of (path, layer name) pairs.
+    """
+    from sim.store.contacts import EdgeLayer  # noqa: PLC0415
+
+    if edges is None:
+        return []
+    pairs = [edges] if isinstance(edges, tuple) and len(edges) == 2 and isinstance(edges[1], str) else edges
+    if isinstance(pairs, str | bytes | os.PathLike) or not isinstance(pairs, Iterable):
+        raise BadParameterError('edges is a list of (file, layer) pairs: write edges=[("contacts.csv", "friends")]')
+    layers = []
+    for pair in pairs:
+        if not (isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], str | os.PathLike)):
+            raise BadParameterError('edges is a list of (file, layer) pairs: write edges=[("contacts.csv", "friends")]')
+        if not isinstance(pair[1], str):
+            raise BadParameterError('edges: each file\'s layer is a name (a text), as in ("contacts.csv", "friends")')
+        layers.append(EdgeLayer(os.fspath(pair[0]), pair[1]))
+    return layers
 
 
 class NewWorld(TypedDict, total=False):
@@ -428,6 +456,7 @@ class NewWorld(TypedDict, total=False):
     groups: Iterable[str]
     skip: Iterable[object]
     near: Iterable[str]
+    edges: Iterable[tuple[str | os.PathLike[str], str]]
 
 
 #: The options that shape a synthetic world, which a world of people does not take.
@@ -450,7 +479,10 @@ def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
             per person (every column but the ids becomes an attribute: numbers, and categories of the other
             columns' texts); id, the column of their ids (default ``"id"``); groups, contact layers as
             ``"COLUMN[:LAYER][:max=K]"``; skip, values of a group column that link nobody; near, layers as
-            ``"X,Y:R[:LAYER]"``. The synthetic options (agents, graph, ...) do not apply.
+            ``"X,Y:R[:LAYER]"``; edges, layers from edge lists whose ids are the people's, as ``(file, layer)``
+            pairs (each line one edge as given, ``u v``: u->v; a ``weight`` column the trust, which wins over the
+            1 of the other layers, the first weighted file listed winning over a later one). The synthetic
+            options (agents, graph, ...) do not apply.
 
     Raises:
         BadParameterError: a bad size or option. TargetExistsError: ``path`` exists and ``force`` is false.
@@ -462,6 +494,12 @@ def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
         raise TypeError(f"new_world() got an unexpected keyword argument {unknown[0]!r}")
     if options.get("people") is not None:
         return _people_world_file(path, options)
+    for key in ("id", "groups", "skip", "near", "edges"):
+        if options.get(key):
+            raise BadParameterError(
+                f"{key} describes a table of people: give people= (a DataFrame or a file), or drop {key} (an edge "
+                "list alone becomes a world with sim.import_edges)"
+            )
     agents = options.get("agents", 1000)
     graph = options.get("graph", "community")
     avg_degree = options.get("avg_degree", 10.0)

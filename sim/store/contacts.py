@@ -5,6 +5,9 @@ people or groups.
   group of k people costs k(k-1) directed edges, counted first (:func:`group_edge_count`), so that a group too
   big to link whole is refused before any work, or linked to ``most`` random members each.
 - :func:`near_edges`: people within distance R of each other (a k-d tree's pairs, not all pairs).
+- :func:`edge_list_edges`: the lines of an edge list whose ids are the people's (read as
+  :mod:`sim.store.importer` reads any, its ends found by ``np.searchsorted`` among the sorted ids), directed as
+  the lines give them, its ``weight`` column the edges' trust.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.core.arrays import equal_runs
 from sim.core.graph import Graph, csr_positions
 from sim.core.world import LAYER_NAME, MAX_LAYERS, World, world_on_graph
-from sim.errors import BadParameterError
+from sim.errors import BadFileError, BadParameterError
+from sim.store.importer import merged_edges, read_edge_rows
 from sim.store.people import PeopleTable, keep_attributes
 
 #: The most directed edges one layer may need before it is refused (or thinned with ``most``).
@@ -105,6 +110,55 @@ def near_edges(x: np.ndarray, y: np.ndarray, radius: float) -> tuple[np.ndarray,
     return np.concatenate([a, b]), np.concatenate([b, a])
 
 
+def edge_list_edges(path: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict]:
+    """The edges ``(src, dst, weight)`` (agent indices; weight float32 or None) of the edge list at ``path``
+    between the agents whose ids are ``ids`` (ascending, as a world keeps them), and the file's counts: read as
+    :func:`sim.store.importer.read_edge_list` reads any edge list (its formats, bounds and weight checks), each
+    line ``u v`` one edge u->v as given, self-loops dropped and duplicate lines merged (the first weight kept).
+
+    Raises:
+        BadFileError: as the importer, or a line naming an id that is not one of ``ids`` (the first such line).
+        ResourceError: the file or its lines do not fit in memory.
+    """
+    rows = read_edge_rows(path)
+    lines = rows.lines
+    ends = np.concatenate([rows.u, rows.v])
+    at = np.searchsorted(ids, ends)
+    found = at < ids.size
+    found[found] = ids[at[found]] == ends[found]
+    if not found.all():
+        row = int(np.flatnonzero(~found[:lines] | ~found[lines:])[0])
+        end = "first" if not found[row] else "second"
+        raise BadFileError(
+            f"edge list {path!r}, line {rows.line_of(row)}: its {end} id is not the id of a person in the people "
+            "table: give edges between the table's people only"
+        )
+    weight = rows.weight
+    del rows, ends, found
+    (src, dst, w), loops, duplicates = merged_edges(at[:lines], at[lines:], weight, int(ids.size), directed=True)
+    counts = {
+        "file": os.path.basename(path),
+        "lines": lines,
+        "self_loops_dropped": loops,
+        "duplicates_merged": duplicates,
+        "weighted": w is not None,
+    }
+    return src.astype(np.int64), dst.astype(np.int64), w, counts
+
+
+def weight_conflicts(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, n: int) -> int:
+    """The pairs ``(src, dst)`` listed more than once with different weights (each list's own repeats merged
+    before): how many edges of weighted edge-list layers took the first layer's weight over another's."""
+    if src.size < 2:
+        return 0
+    key = src.astype(np.int64) * n + dst
+    order = np.argsort(key, kind="stable")
+    starts, sizes = equal_runs(key[order])
+    w = weight[order]
+    differ = np.maximum.reduceat(w, starts) != np.minimum.reduceat(w, starts)
+    return int(np.count_nonzero(differ & (sizes > 1)))
+
+
 # -- a world from a table of people --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GroupLayer:
@@ -115,6 +169,15 @@ class GroupLayer:
     layer: str | None = None
     skip: tuple[str, ...] = ()
     most: int | None = None
+
+
+@dataclass(frozen=True)
+class EdgeLayer:
+    """``--edges FILE --layer NAME``: the lines of an edge list whose ids are the people's, as layer ``layer``:
+    directed as given (``u v``: an edge u->v), trust from its ``weight`` column (else 1)."""
+
+    path: str
+    layer: str
 
 
 @dataclass(frozen=True)
@@ -169,34 +232,89 @@ def near_layer(text: str) -> NearLayer:
     return NearLayer(x=columns[0], y=columns[1], radius=radius, layer=parts[2] if len(parts) == 3 else None)
 
 
-def people_world(name: str, table: PeopleTable, layers: Sequence[GroupLayer | NearLayer], *, seed: int = 0) -> World:
+def people_world(
+    name: str, table: PeopleTable, layers: Sequence[GroupLayer | NearLayer | EdgeLayer], *, seed: int = 0
+) -> World:
     """The world of ``table``: one agent per person (none dropped: a person with no contact is an isolated
     agent), agents in the order of their ids, each contact layer one bit of the edges' ``graph.layer`` (a pair
-    in two layers is one edge in both), trust 1; the other attributes drawn from ``seed`` as for any world.
+    in two layers is one edge in both); the other attributes drawn from ``seed`` as for any world.
+
+    Trust is 1 but for the edges of an edge-list layer with a ``weight`` column, whose weight is the trust (a
+    pair has one trust): it wins over the 1 of any other layer, and where two weighted edge lists weigh a pair
+    differently the first layer listed wins (counted in the source's ``weight_conflicts``).
 
     Raises:
-        BadFileError: a column breaks a rule of :func:`sim.store.people.keep_attributes`.
+        BadFileError: a column breaks a rule of :func:`sim.store.people.keep_attributes`; an edge list is bad
+            (see :func:`edge_list_edges`: an id not in the table, its line named).
         BadParameterError: a layer's column the table lacks (or a ``--near`` column that is not numeric), a
             layer named twice, more than :data:`sim.core.world.MAX_LAYERS` layers, a bad layer name, or a
             group layer too big to link whole (see :func:`group_edges`).
+        ResourceError: an edge list too large for the memory available.
     """
     if len(layers) > MAX_LAYERS:
         raise BadParameterError(f"a world holds at most {MAX_LAYERS} contact layers, not {len(layers)}")
     order = np.argsort(table.ids, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)  # row -> agent index (agents in id order)
-    names: list[str] = []
-    src_parts, dst_parts, bit_parts = [], [], []
+    ids = table.ids[order]
+    n = table.rows
+    names = _layer_names(table, layers)
+    weighted: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # their trust first: it wins
+    plain: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    edge_lists: list[dict] = []
     for i, spec in enumerate(layers):
+        bit = np.uint8(1 << i)
+        if isinstance(spec, EdgeLayer):
+            src, dst, w, counts = edge_list_edges(spec.path, ids)
+            edge_lists.append({"layer": names[i], **counts})
+            if w is None:
+                plain.append((src, dst, np.full(src.size, bit, dtype=np.uint8)))
+            else:
+                weighted.append((src, dst, w, np.full(src.size, bit, dtype=np.uint8)))
+            continue
         if isinstance(spec, GroupLayer):
             codes, keep = _group_codes(table, spec)
             src, dst = group_edges(codes, keep, most=spec.most, rng=np.random.default_rng([seed, i]))
-            default = table_name(table, spec.column)
         else:
-            x, y = _numeric(table, spec.x), _numeric(table, spec.y)
-            src, dst = near_edges(x, y, spec.radius)
-            default = "near"
-        layer = spec.layer or default
+            src, dst = near_edges(_numeric(table, spec.x), _numeric(table, spec.y), spec.radius)
+        plain.append((rank[src], rank[dst], np.full(src.size, bit, dtype=np.uint8)))
+    empty = np.empty(0, dtype=np.int64)
+    parts = [(s, d, w, b) for s, d, w, b in weighted] + [(s, d, np.ones(s.size, np.float32), b) for s, d, b in plain]
+    src = np.concatenate([p[0] for p in parts]) if parts else empty
+    dst = np.concatenate([p[1] for p in parts]) if parts else empty
+    trust = np.concatenate([p[2] for p in parts]).astype(np.float32) if parts else np.empty(0, dtype=np.float32)
+    bits = np.concatenate([p[3] for p in parts]) if parts else np.empty(0, dtype=np.uint8)
+    conflicts = 0
+    if len(weighted) > 1:
+        heavy = sum(p[0].size for p in weighted)
+        conflicts = weight_conflicts(src[:heavy], dst[:heavy], trust[:heavy], n)
+    del parts, weighted, plain
+    # Graph.from_edges merges a pair listed in several layers into one edge (bits or-ed, the first trust kept).
+    graph = Graph.from_edges(n, src, dst, trust, layer=bits if names else None)
+    isolated = int(np.count_nonzero((graph.out_degree() + graph.in_degree()) == 0))
+    source = {"kind": "people", "file": os.path.basename(table.path), "id": table.id_column, "rows": n}
+    source.update({"isolated": isolated, "renamed": dict(table.renamed)})
+    if edge_lists:
+        source.update({"edge_lists": edge_lists, "weight_conflicts": conflicts})
+    world = world_on_graph(name, seed, graph, drawn_trust=False, ids=ids, config={"source": source})
+    world.layers = tuple(names)
+    keep_attributes(world, table, order)
+    return world
+
+
+def _layer_names(table: PeopleTable, layers: Sequence[GroupLayer | NearLayer | EdgeLayer]) -> list[str]:
+    """The layers' names (a group's default: its column's; a near layer's: near), checked before any work.
+
+    Raises:
+        BadParameterError: a name that is not plain, or one named twice.
+    """
+    names: list[str] = []
+    for spec in layers:
+        if isinstance(spec, GroupLayer):
+            _group_codes(table, spec)  # a column the table lacks is named before its layer's name is judged
+            layer = spec.layer or table_name(table, spec.column)
+        else:
+            layer = spec.layer or ("near" if isinstance(spec, NearLayer) else "")
         if not LAYER_NAME.fullmatch(layer):
             raise BadParameterError(
                 f"layer name {layer[:40]!r} is not a plain name: use letters, digits and _, a letter first"
@@ -204,22 +322,7 @@ def people_world(name: str, table: PeopleTable, layers: Sequence[GroupLayer | Ne
         if layer in names:
             raise BadParameterError(f"layer {layer} is named twice: give each layer its own name")
         names.append(layer)
-        src_parts.append(rank[src])
-        dst_parts.append(rank[dst])
-        bit_parts.append(np.full(src.size, 1 << i, dtype=np.uint8))
-    n = table.rows
-    empty = np.empty(0, dtype=np.int64)
-    src = np.concatenate(src_parts) if src_parts else empty
-    dst = np.concatenate(dst_parts) if dst_parts else empty
-    bits = np.concatenate(bit_parts) if bit_parts else np.empty(0, dtype=np.uint8)
-    graph = Graph.from_edges(n, src, dst, np.ones(src.size, dtype=np.float32), layer=bits if names else None)
-    isolated = int(np.count_nonzero((graph.out_degree() + graph.in_degree()) == 0))
-    source = {"kind": "people", "file": os.path.basename(table.path), "id": table.id_column, "rows": n}
-    config = {"source": {**source, "isolated": isolated, "renamed": dict(table.renamed)}}
-    world = world_on_graph(name, seed, graph, drawn_trust=False, ids=table.ids[order], config=config)
-    world.layers = tuple(names)
-    keep_attributes(world, table, order)
-    return world
+    return names
 
 
 def table_name(table: PeopleTable, column: str) -> str:
@@ -262,13 +365,16 @@ def _is_number(text: str) -> bool:
 
 __all__ = [
     "MAX_LAYER_EDGES",
+    "EdgeLayer",
     "GroupLayer",
     "NearLayer",
     "group_edge_count",
     "group_edges",
     "group_layer",
+    "edge_list_edges",
     "near_edges",
     "near_layer",
     "people_world",
     "table_name",
+    "weight_conflicts",
 ]

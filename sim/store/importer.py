@@ -208,17 +208,35 @@ def _first_data_line(text: str) -> tuple[int, str] | None:
     return None
 
 
-def read_edge_list(
-    path: str, *, directed: bool = False, progress: Progress = None, max_ratio: float | None = None
-) -> EdgeList:
-    """Read and clean an edge list file.
+@dataclass(slots=True)
+class EdgeRows:
+    """An edge list's rows as its file gives them, before any id is mapped: the ends ``u`` and ``v`` (int64, the
+    file's ids) and the ``weight`` column (float32 in 0..1, or None), one entry per data line."""
 
-    ``max_ratio``: how many times a gzip file may expand (None: ``AGORA_IMPORT_MAX_RATIO`` or :data:`MAX_RATIO`).
+    path: str
+    u: np.ndarray
+    v: np.ndarray
+    weight: np.ndarray | None
+    delimiter: str | None
+    header: bool
+    skip: int
+    text: str  # kept only to name the line of a row in an error (:meth:`line_of`)
+
+    @property
+    def lines(self) -> int:
+        return int(self.u.shape[0])
+
+    def line_of(self, row: int) -> int:
+        """The line number (from 1) of data row ``row`` (0-based), counting as the parser does."""
+        return _line_of_row(self.text, self.skip, row)
+
+
+def read_edge_rows(path: str, *, progress: Progress = None, max_ratio: float | None = None) -> EdgeRows:
+    """Read an edge list's rows (the checks of :func:`read_edge_list` up to its cleaning, with its memory for the
+    cleaning reserved): what :func:`read_edge_list` remaps to ``0..n-1``, and a world of people maps onto its ids.
 
     Raises:
-        BadFileError: the file is missing, unreadable, empty or has a malformed line (its number is named).
-        BadParameterError: ``max_ratio`` (or the variable) is not a number of 1 or more.
-        ResourceError: a gzip file expands more than ``max_ratio`` times, or the machine cannot hold it.
+        BadFileError, BadParameterError, ResourceError: as :func:`read_edge_list`.
     """
     ratio = max_ratio_setting(max_ratio)
     if progress:
@@ -239,21 +257,37 @@ def read_edge_list(
         f"importing edge list {path!r} ({lines:,} lines)",
         "split it or import it on a machine with more memory",
     )
+    return EdgeRows(path, u_raw, v_raw, weight, layout.delimiter, layout.header, layout.skip, text)
+
+
+def read_edge_list(
+    path: str, *, directed: bool = False, progress: Progress = None, max_ratio: float | None = None
+) -> EdgeList:
+    """Read and clean an edge list file.
+
+    ``max_ratio``: how many times a gzip file may expand (None: ``AGORA_IMPORT_MAX_RATIO`` or :data:`MAX_RATIO`).
+
+    Raises:
+        BadFileError: the file is missing, unreadable, empty or has a malformed line (its number is named).
+        BadParameterError: ``max_ratio`` (or the variable) is not a number of 1 or more.
+        ResourceError: a gzip file expands more than ``max_ratio`` times, or the machine cannot hold it.
+    """
+    rows = read_edge_rows(path, progress=progress, max_ratio=max_ratio)
     if progress:
         progress("cleaning edge list", 0.5)
-    ids, (src, dst, w), self_loops, duplicates = _cleaned(u_raw, v_raw, weight, directed)
+    ids, (src, dst, w), self_loops, duplicates = _cleaned(rows.u, rows.v, rows.weight, directed)
     if progress:
         progress("cleaning edge list", 1.0)
     stats = {
         "file": os.path.abspath(path),
-        "format": "csv" if layout.delimiter == "," else "snap",
-        "header": layout.header,
+        "format": "csv" if rows.delimiter == "," else "snap",
+        "header": rows.header,
         "directed": directed,
-        "lines": lines,
+        "lines": rows.lines,
         "self_loops_dropped": self_loops,
         # For undirected input a reciprocal pair (u v and v u) yields the same two directed edges twice.
         "duplicates_merged": duplicates,
-        "weighted": weight is not None,
+        "weighted": w is not None,
     }
     return EdgeList(ids=ids.astype(np.int64), src=src, dst=dst, weight=w, stats=stats)
 
@@ -352,9 +386,18 @@ def _cleaned(
     ids = unique_sorted(ends)
     inverse = np.searchsorted(ids, ends)
     del ends
-    n = int(ids.shape[0])
-    u = inverse[:lines].astype(np.int32)
-    v = inverse[lines:].astype(np.int32)
+    edges, self_loops, duplicates = merged_edges(inverse[:lines], inverse[lines:], weight, int(ids.shape[0]), directed)
+    return ids, edges, self_loops, duplicates
+
+
+def merged_edges(
+    u: np.ndarray, v: np.ndarray, weight: np.ndarray | None, n: int, directed: bool
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray | None], int, int]:
+    """The edges ``(src, dst, weight)`` of lines ``u v`` between indices ``0..n-1``, sorted by (src, dst):
+    self-loops dropped, both directions of each line unless ``directed``, duplicates merged (the first weight
+    kept). Returns ``(edges, self-loops dropped, duplicates merged)``."""
+    u = u.astype(np.int32)
+    v = v.astype(np.int32)
     loops = u == v
     self_loops = int(loops.sum())
     if self_loops:
@@ -374,7 +417,7 @@ def _cleaned(
     given = int(src.shape[0])
     src = (key // n).astype(np.int32)
     dst = (key % n).astype(np.int32)
-    return ids, (src, dst, w), self_loops, given - int(key.shape[0])
+    return (src, dst, w), self_loops, given - int(key.shape[0])
 
 
 def _parse(

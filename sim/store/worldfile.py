@@ -178,7 +178,10 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
     }
     if world.layers:  # a world of one layer keeps the metadata an earlier Agora reads
         meta["layers"] = list(world.layers)
-        meta["layer_edges"] = layer_edges(world)
+        counts = layer_edges(world)
+        meta["layer_edges"] = counts
+        # Each layer's mean degree (its directed edges per agent), for agora info without the arrays.
+        meta["layer_degree"] = [round(e / world.n, 6) if world.n else 0.0 for e in counts]
     if world.attributes:  # so does a world without attributes
         meta["attributes"] = world.attributes
     return [(k, json.dumps(v)) for k, v in meta.items()]
@@ -186,7 +189,7 @@ def _meta_rows(world: World) -> list[tuple[str, str]]:
 
 #: Metadata keys a world writes only when it has what they describe: a checkpoint deletes those it did not write
 #: (an attribute cleared, the last one gone).
-OPTIONAL_META = ("layers", "layer_edges", "attributes")
+OPTIONAL_META = ("layers", "layer_edges", "layer_degree", "attributes")
 
 
 async def ensure_schema(db: aiosqlite.Connection) -> None:

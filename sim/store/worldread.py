@@ -540,7 +540,15 @@ def _layers_info(meta: dict[str, Any]) -> list[dict[str, Any]]:
     names, counts = meta.get("layers") or [], meta.get("layer_edges") or []
     if not isinstance(names, list) or not isinstance(counts, list) or len(names) != len(counts):
         return []
-    return [{"name": str(n), "edges": c} for n, c in zip(names, counts) if isinstance(c, int)]
+    degrees = meta.get("layer_degree")  # absent from a world written before it was kept: then not shown
+    if not isinstance(degrees, list) or len(degrees) != len(names):
+        degrees = [None] * len(names)
+    return [
+        {"name": str(n), "edges": c}
+        | ({"mean_degree": float(d)} if isinstance(d, int | float) and not isinstance(d, bool) else {})
+        for n, c, d in zip(names, counts, degrees)
+        if isinstance(c, int)
+    ]
 
 
 def _attributes_info(meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -567,7 +575,8 @@ def world_info(path: str) -> dict[str, Any]:
         "agents": meta.get("agents"),
         "edges": meta.get("edges"),
         "communities": meta.get("communities"),
-        # The contact layers and their directed edges (an edge in two layers counts in both); [] for one layer.
+        # The contact layers, their directed edges (an edge in two layers counts in both) and mean degree (edges
+        # per agent; absent for a world written before it was kept); [] for one layer.
         "layers": _layers_info(meta),
         # The agent attributes data gave (sim.core.attributes): name, kind and source each; [] for none.
         "attributes": _attributes_info(meta),

@@ -11,20 +11,24 @@ from sim.cli.parsers.options import force_flag, json_flag, number_flag, world_ar
 def new_flags(new: Any) -> None:
     """The flags of ``agora new``."""
     world_argument(new, "path of the world file to create (e.g. saves/mine.db)", made=True)
-    src = new.add_mutually_exclusive_group(required=True)
+    src = new.add_mutually_exclusive_group()  # one of --agents, --edges, --people: checked with the options
     src.add_argument("--agents", type=positive_int, metavar="N", help="number of agents of a synthetic world")
     input_file(
-        src,
+        new,
         "--edges",
         what="edge list",
-        help="import an edge list: SNAP 'u v' lines or CSV 'source,target[,weight]', optionally .gz",
+        action="append",
+        default=[],
+        help="import an edge list: SNAP 'u v' lines or CSV 'source,target[,weight]', optionally .gz; with "
+        "--people, repeatable, each followed by its --layer: a contact layer of the people's ids (lines kept as "
+        "given, u v: an edge u->v; the weight column is the trust)",
     )
     input_file(
         src,
         "--people",
         what="people table",
         help="a world from a table of people (.csv, .csv.gz or .parquet): one agent per row, none dropped, "
-        "contacts from --group and --near",
+        "contacts from --group, --near and --edges FILE --layer NAME",
     )
     new.add_argument(
         "--id", metavar="COLUMN", default=None, help="with --people: the column of the people's ids (default id)"
@@ -49,6 +53,12 @@ def new_flags(new: Any) -> None:
         metavar="X,Y:R[:LAYER]",
         help="with --people: link the people within distance R of each other on the numeric columns X and Y "
         "(default layer near)",
+    )
+    repeatable(
+        new,
+        "--layer",
+        metavar="NAME",
+        help="with --people: the contact layer of the --edges file before it (the pairs match up in order)",
     )
     new.add_argument(
         "--graph",
