@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import agora
+from conftest import agora, data_file
 
 DATA = Path(os.environ.get("AGORA_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 HAGELLOCH = DATA / "hagelloch.csv"
@@ -59,3 +59,21 @@ def test_bad_options_are_one_sentence_and_leave_no_world(tmp_path, extra, says):
 def test_people_options_need_a_table(tmp_path):
     out = agora(tmp_path, "new", "w.db", "--agents", "10", "--group", "HN")
     assert out.returncode == 2 and "--group describes a table of people: give --people FILE" in out.stderr
+
+
+def test_info_names_the_isolated_children_as_the_table_says(tmp_path):
+    """The four children agora info lists as isolated are exactly those alone in their house and at no school."""
+    import csv
+    from collections import Counter
+
+    rows = list(csv.DictReader(open(data_file("hagelloch.csv"))))
+    houses = Counter(r["HN"] for r in rows)
+    alone = sorted(int(r["PN"]) for r in rows if houses[r["HN"]] == 1 and r["CL"] == "preschool")
+    assert len(alone) == 4
+    made = agora(
+        tmp_path, "new", "h.db", "--people", str(data_file("hagelloch.csv")), "--id", "PN",
+        "--group", "HN:household", "--group", "CL:class", "--skip", "preschool",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    out = agora(tmp_path, "info", "h.db")
+    assert f"isolated     ids {', '.join(map(str, alone))}\n" in out.stdout

@@ -96,6 +96,10 @@ def describe(info: dict[str, Any]) -> str:
             f"people       {shown_line(src.get('file'))} ({src.get('rows'):,} rows, id column "
             f"{shown_line(src.get('id'))}; {src.get('isolated'):,} isolated agents with no contact)"
         )
+        alone = [i for i in src.get("isolated_ids") or [] if isinstance(i, int) and not isinstance(i, bool)]
+        if alone:
+            more = f" (the first {len(alone)})" if len(alone) < int(src.get("isolated") or 0) else ""
+            lines.append(f"isolated     ids {', '.join(str(i) for i in alone)}{more}")
         lines += [_edge_list_text(e) for e in src.get("edge_lists") or [] if isinstance(e, dict)]
         if sum(bool(isinstance(e, dict) and e.get("weighted")) for e in src.get("edge_lists") or []) > 1:
             lines.append(

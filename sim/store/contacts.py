@@ -232,6 +232,10 @@ def near_layer(text: str) -> NearLayer:
     return NearLayer(x=columns[0], y=columns[1], radius=radius, layer=parts[2] if len(parts) == 3 else None)
 
 
+#: How many isolated people's ids a people world keeps to show (``agora info``).
+ISOLATED_SHOWN = 10
+
+
 def people_world(
     name: str, table: PeopleTable, layers: Sequence[GroupLayer | NearLayer | EdgeLayer], *, seed: int = 0
 ) -> World:
@@ -291,9 +295,12 @@ def people_world(
     del parts, weighted, plain
     # Graph.from_edges merges a pair listed in several layers into one edge (bits or-ed, the first trust kept).
     graph = Graph.from_edges(n, src, dst, trust, layer=bits if names else None)
-    isolated = int(np.count_nonzero((graph.out_degree() + graph.in_degree()) == 0))
+    alone = np.flatnonzero((graph.out_degree() + graph.in_degree()) == 0)
+    isolated = int(alone.size)
     source = {"kind": "people", "file": os.path.basename(table.path), "id": table.id_column, "rows": n}
-    source.update({"isolated": isolated, "renamed": dict(table.renamed)})
+    # The first isolated people's ids (agents are in id order), so that a user can see who they are.
+    first = ids[alone[:ISOLATED_SHOWN]].tolist()
+    source.update({"isolated": isolated, "isolated_ids": first, "renamed": dict(table.renamed)})
     if edge_lists:
         source.update({"edge_lists": edge_lists, "weight_conflicts": conflicts})
     world = world_on_graph(name, seed, graph, drawn_trust=False, ids=ids, config={"source": source})
