@@ -285,6 +285,25 @@ done > /dev/null""",
         ],
     ),
     Scene(
+        "populations",
+        [
+            # The two worlds the page builds with the commands it shows above its first quote (a transcript
+            # runs only its own $ lines).
+            Step(
+                "populations-info",
+                "docs/populations.md",
+                console=True,
+                before="agora new saves/hagelloch.db --people ../shared/data/hagelloch.csv --id PN "
+                "--group HN:household --group CL:class --skip preschool > /dev/null && "
+                "agora new saves/village.db --people ../shared/data/hagelloch.csv --id PN --group HN:household "
+                "--group CL:class --skip preschool --near x.loc,y.loc:50:neighbours > /dev/null",
+            ),
+            Step("populations-agent", "docs/populations.md", console=True),
+            Step("populations-runs", "docs/populations.md", console=True),
+            Step("populations-forecast", "docs/populations.md", console=True),
+        ],
+    ),
+    Scene(
         "propagation",
         [
             Step(
