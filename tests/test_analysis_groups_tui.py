@@ -47,6 +47,13 @@ async def test_the_communities_view_groups_by_a_category_and_counts_one_layer(tm
         detail = view.query_one("#comm-detail", Static)
         assert await until(pilot, lambda: str(detail.render()).startswith(f"group {B}: 2 agents"))
         assert "→a: 3" in str(detail.render())  # 2->1, 2->3 and 5->4 in the household layer
+        # A message seeded at person 1 (class a), run one tick: the shares are per group.
+        app.sim.inject("measles", topics=["health"], seeds="ids:1", params={"p": 0.0}, seed=1)
+        await app.sim.step()
+        assert await until(
+            pilot, lambda: cells(table) and {r[0]: r[6] for r in cells(table)}.get("a", "").endswith("(home)")
+        )
+        assert {r[0]: r[6] for r in cells(table)}[B] == "-"  # never reached
         by.value = ""  # back to the world's own communities
         assert await until(pilot, lambda: "grouped by" not in str(view.query_one("#comm-caption", Static).render()))
         assert np.array_equal(app.world.columns["community"], communities)
