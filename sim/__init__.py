@@ -37,6 +37,8 @@ _PUBLIC = {
     "pagerank": "sim.lab.analyses",
     "communities": "sim.lab.analyses",
     "structure": "sim.lab.analyses",
+    "groups": "sim.lab.analyses",
+    "Groups": "sim.lab.analyses",
     "shortest_path": "sim.lab.analyses",
     "choose_seeds": "sim.lab.analyses",
     "cascades": "sim.lab.analyses",

@@ -866,8 +866,9 @@ def session_seeds(session: Any) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def session_community_stats(world: World, session: Any) -> dict[str, Any]:
-    """How one propagation session spread over the communities.
+def session_community_stats(world: World, session: Any, membership: np.ndarray | None = None) -> dict[str, Any]:
+    """How one propagation session spread over the communities (or over the groups of ``membership``: each
+    agent's group, -1 none, e.g. a category's codes).
 
     Per community (arrays indexed by community id): ``size``, ``adopted`` (members that adopted),
     ``share`` (adopted / size), ``first_tick`` (the tick the community was first reached: the earliest
@@ -878,7 +879,7 @@ def session_community_stats(world: World, session: Any) -> dict[str, Any]:
     Raises:
         NoCommunitiesError: the world has no communities.
     """
-    comm = world.columns["community"].astype(np.int64)
+    comm = np.asarray(world.columns["community"] if membership is None else membership).astype(np.int64)
     if comm.size == 0 or comm.max() < 0:
         raise NoCommunitiesError("this world has no communities yet: run 'agora analyze WORLD' first")
     c_count = int(comm.max()) + 1

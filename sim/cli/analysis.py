@@ -15,7 +15,10 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
+
 from sim.analysis.export import MAX_GRAPH_EDGES, export_world
+from sim.analysis.groups import MISSING, GroupTable, category_codes, group_table, layer_world
 from sim.analysis.structure import (
     AnalysisResult,
     Communities,
@@ -36,7 +39,7 @@ from sim.core.audit import append_audit
 from sim.core.world import Progress, World
 from sim.core.worldlock import world_lock
 from sim.errors import AgoraError, BadParameterError
-from sim.store.analysis_tables import CommunityTable
+from sim.store.analysis_tables import CommunityTable, community_table
 from sim.store.worldfile import check_target, open_world, persist_analysis
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -70,8 +73,20 @@ def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
         BadParameterError: an option given that none of those analyses uses.
     """
 
-    do_comm = args.communities or args.all
-    do_pr = args.pagerank or args.all
+    if args.by is not None:
+        # Grouping by a category replaces the detection; PageRank always runs: it ranks each group's influencers.
+        for flag, value in (
+            ("--communities", args.communities),
+            ("--method", args.method),
+            ("--resolution", args.resolution),
+        ):
+            if value:
+                raise BadParameterError(
+                    f"{flag} applies to community detection, and --by groups the agents by a category instead: "
+                    f"drop {flag}, or drop --by"
+                )
+    do_comm = (args.communities or args.all) and args.by is None
+    do_pr = args.pagerank or args.all or args.by is not None
     if not (do_comm or do_pr):
         do_comm = do_pr = True
     structure = args.structure or args.all
@@ -103,8 +118,14 @@ def _analyses(args: argparse.Namespace) -> tuple[bool, bool, bool]:
     return do_comm, do_pr, structure
 
 
+def _report_only(args: argparse.Namespace) -> bool:
+    """Whether ``analyze`` leaves the world file as it is: ``--no-store``, and always with ``--by`` (groups are not
+    communities) or ``--layer`` (the stored analysis describes the whole graph)."""
+    return bool(args.no_store or args.by is not None or args.layer)
+
+
 async def _cmd_analyze(args: argparse.Namespace) -> int:
-    if args.no_store:
+    if _report_only(args):
         return await _analyze(args)
     with world_lock(args.world, what="store an analysis"):  # before the read: no change in between
         return await _analyze(args)
@@ -117,6 +138,11 @@ async def _analyze(args: argparse.Namespace) -> int:
         world = await open_world(args.world, progress=progress)
         t_open = time.perf_counter() - t0
         before = analysis_record(world)
+        whole = world
+        if args.layer:  # the edges of those layers only, on the same agents
+            world = layer_world(world, args.layer)
+        if args.by is not None:
+            category_codes(world, args.by)  # refused before the analysis runs
         result = await asyncio.to_thread(
             analyze,
             world,
@@ -130,11 +156,15 @@ async def _analyze(args: argparse.Namespace) -> int:
             progress=progress,
         )
         changed = None
-        if before and before.get("graph"):
+        if before and before.get("graph") and world is whole:
             changed = changed_fraction(before["graph"], result.fingerprint)
         table = None
         t_store = 0.0
-        if not args.no_store:
+        stored = not _report_only(args)
+        if args.layer and result.communities is not None and result.communities.count:
+            # The layer's communities, tabulated for the report (never stored).
+            table = community_table(world, membership=result.communities.membership, influence=_influence(result))
+        if stored:
             t1 = time.perf_counter()
             table = await _store(args, world, result, do_pr=do_pr, do_comm=do_comm, progress=progress)
             t_store = time.perf_counter() - t1
@@ -147,7 +177,7 @@ async def _analyze(args: argparse.Namespace) -> int:
         "agents": world.n,
         "edges": world.num_edges,
         "symmetric": result.symmetric,
-        "stored": not args.no_store,
+        "stored": stored,
         "previous_analysis": before is not None,
         "changed_since_previous": None
         if changed is None
@@ -155,8 +185,17 @@ async def _analyze(args: argparse.Namespace) -> int:
         "seconds": seconds,
     }
     lines = [f"world        {args.world}: {world.n:,} agents, {world.num_edges:,} edges"]
+    if args.layer:
+        data["layers"] = list(dict.fromkeys(args.layer))
+        data["world_edges"] = whole.num_edges
+        lines[0] += f" in {'layer' if len(data['layers']) == 1 else 'layers'} {', '.join(data['layers'])}"
+        lines[0] += f" (of {whole.num_edges:,})"
     if result.communities is not None:
         data["communities"] = _communities_report(result.communities, table, args.top, lines)
+    if args.by is not None:
+        groups = group_table(world, args.by, result.pagerank)
+        data["groups"] = groups.summary(args.top)
+        lines += _group_lines(groups, args.top)
     if result.pagerank is not None:
         top = influence_ranking(world, result.pagerank, top=args.top)
         data["pagerank"] = {"top": top, "seconds": seconds.get("pagerank")}
@@ -165,7 +204,13 @@ async def _analyze(args: argparse.Namespace) -> int:
         data["structure"] = result.structure
         lines += _structure_lines(result.structure)
     lines.append("seconds      " + ", ".join(f"{k} {v:g}" for k, v in seconds.items()))
-    lines.append("stored in the world file" if not args.no_store else "world file not modified (--no-store)")
+    if stored:
+        lines.append("stored in the world file")
+    else:
+        why = [
+            flag for flag, given in (("--no-store", args.no_store), ("--by", args.by), ("--layer", args.layer)) if given
+        ]
+        lines.append(f"world file not modified ({', '.join(why)}: report only)")
     emit(args, data, "\n".join(lines))
     return 0
 
@@ -210,6 +255,40 @@ def _communities_report(
             f"{', '.join(row['interests'])}  top {', '.join(map(str, row['top_influencers'][:3]))}"
         )
     return c
+
+
+def _influence(result: AnalysisResult) -> np.ndarray | None:
+    """PageRank over its maximum (the stored influence), or None when not computed."""
+    pr = result.pagerank
+    if pr is None or not pr.size:
+        return None
+    top = float(pr.max())
+    return pr / top if top > 0 else np.zeros_like(pr)
+
+
+def _group_lines(groups: GroupTable, top: int) -> list[str]:
+    """The groups of ``--by``, largest first: label (as it is, control characters escaped), size, density,
+    interests, top influencers; the largest flows between groups."""
+    lines = [f"groups       {groups.count:,} by {_printable(groups.by)}"]
+    if groups.missing:
+        lines[0] += f" · {groups.missing:,} agents with no value ({MISSING}) in no group"
+    rows = groups.rows(top)
+    width = min(24, max((len(_printable(r["label"])) for r in rows), default=0))
+    for row in rows:
+        lines.append(
+            f"  {_printable(row['label']):<{width}} {row['size']:>9,} agents  {row['internal_edges']:>9,} internal "
+            f"edges  density {row['density']:.4f}  {', '.join(row['interests'])}  "
+            f"top {', '.join(map(str, row['top_influencers'][:3]))}"
+        )
+    if groups.count > len(rows):
+        lines.append(f"  ... {groups.count - len(rows):,} more (--top)")
+    flows = groups.top_flows(top)
+    if flows:
+        lines.append(
+            "  between    "
+            + ", ".join(f"{_printable(f['src_label'])} -> {_printable(f['dst_label'])} {f['edges']:,}" for f in flows)
+        )
+    return lines
 
 
 def _pagerank_lines(top: list[dict[str, Any]], seconds: dict[str, float]) -> list[str]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
+from sim.analysis.groups import group_table, layer_world
 from sim.analysis.structure import METHODS, NoPathError, analyze, pagerank_csr
 from sim.analysis.structure import shortest_path as _shortest_path
 from sim.core.topics import mask_topics
@@ -45,6 +46,7 @@ WorldLike: TypeAlias = WorldFile | Simulation | str | os.PathLike[str]
 __all__ = [
     "Cascade",
     "Communities",
+    "Groups",
     "NoPathError",
     "SeedSet",
     "Structure",
@@ -52,6 +54,7 @@ __all__ = [
     "cascades",
     "choose_seeds",
     "communities",
+    "groups",
     "pagerank",
     "shortest_path",
     "structure",
@@ -104,6 +107,20 @@ def _whole(value: object, what: str, least: int | None = None) -> int:
     return int(value)
 
 
+def _layered(world: World, layer: str | Iterable[str] | None) -> World:
+    """``world``, or with ``layer`` (a name, or several: an edge of any) only the edges of those contact layers.
+
+    Raises:
+        BadParameterError: a layer the world lacks, or a world without layers.
+    """
+    if layer is None:
+        return world
+    names = [layer] if isinstance(layer, str) else list(layer)
+    if not all(isinstance(x, str) for x in names):
+        raise BadParameterError(f"layer must be a layer's name or a list of names, got {layer!r}")
+    return layer_world(world, names)
+
+
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return None
@@ -111,19 +128,20 @@ def _number(value: object) -> float | None:
 
 
 # -- PageRank --------------------------------------------------------------------------------------------------
-def pagerank(world: WorldLike, *, damping: float = 0.85) -> np.ndarray:
+def pagerank(world: WorldLike, *, damping: float = 0.85, layer: str | Iterable[str] | None = None) -> np.ndarray:
     """PageRank of every agent (float64, summing to 1), in the order of ``w.agents.ids``: the PageRank
     ``agora analyze`` ranks influence by (a walker follows whom an agent follows; agents who follow nobody
     spread their rank uniformly, as networkx's ``pagerank`` does). ``pr.argmax()`` is the position of the most
-    influential agent, ``w.agents.ids[pr.argmax()]`` its id.
+    influential agent, ``w.agents.ids[pr.argmax()]`` its id. ``layer``: on the edges of that contact layer only
+    (a list: of any of them), as ``agora analyze --layer``.
 
     Raises:
-        BadParameterError: ``damping`` not strictly between 0 and 1, or not a world.
+        BadParameterError: ``damping`` not strictly between 0 and 1, not a world, or a layer it lacks.
     """
     d = _number(damping)
     if d is None or not 0 < d < 1:
         raise BadParameterError(f"PageRank damping must be between 0 and 1 (exclusive), got {damping!r}")
-    return pagerank_csr(_world(world).graph, damping=d)
+    return pagerank_csr(_layered(_world(world), layer).graph, damping=d)
 
 
 # -- communities -----------------------------------------------------------------------------------------------
@@ -221,7 +239,12 @@ class Communities:
 
 
 def communities(
-    world: WorldLike, *, method: str = "leiden", resolution: float | None = None, seed: int = 0
+    world: WorldLike,
+    *,
+    method: str = "leiden",
+    resolution: float | None = None,
+    seed: int = 0,
+    layer: str | Iterable[str] | None = None,
 ) -> Communities:
     """Detect communities as ``agora analyze`` does (on the undirected view, igraph's C core) and tabulate
     them as it stores them, with top influencers by PageRank; nothing is stored.
@@ -230,10 +253,11 @@ def communities(
         method: ``leiden`` (modularity, the default), ``louvain`` or ``label-propagation``.
         resolution: for leiden and louvain, higher gives more, smaller communities (default 1).
         seed: seed of the search (the same seed gives the same partition).
+        layer: on the edges of that contact layer only (a list: of any of them), as ``agora analyze --layer``.
 
     Raises:
         BadParameterError: an unknown method, a resolution that is not above 0 or given to
-            label-propagation, a seed that is not a whole number.
+            label-propagation, a seed that is not a whole number, a layer the world lacks.
     """
     if not isinstance(method, str) or method not in METHODS:
         raise BadParameterError(f"unknown community method {method!r}: use one of {', '.join(METHODS)}")
@@ -246,7 +270,7 @@ def communities(
     if res is None or not (math.isfinite(res) and res > 0):
         raise BadParameterError(f"resolution must be a finite number above 0, got {resolution!r}")
     seed = _whole(seed, "seed")
-    w = _world(world)
+    w = _layered(_world(world), layer)
     result = analyze(w, pagerank=True, communities=True, method=method, resolution=res, seed=seed)
     found, pr = result.communities, result.pagerank
     assert found is not None and pr is not None  # both asked for
@@ -274,6 +298,82 @@ def communities(
         flows=table.flows if table is not None else np.zeros(0, dtype=FLOW_DTYPE),
         seconds=found.seconds,
         _table=table,
+    )
+
+
+# -- groups by a category ----------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Groups:
+    """The agents grouped by a category attribute, tabulated as communities are (``agora analyze --by``).
+
+    Attributes:
+        by: the category; labels: its labels, group ``c`` is ``labels[c]`` (code order; a label no agent has is
+            an empty group); codes: each agent's group (int32, -1: no value, in no group), in the order of
+            ``w.agents.ids``; missing: agents with no value.
+        size, internal_edges, density: per group (row ``c`` is label ``c``); flows: edges between groups, most
+            first (``src``, ``dst``, ``edges``: codes); layers: the contact layers analysed (empty: every edge).
+    """
+
+    by: str
+    labels: tuple[str, ...]
+    codes: np.ndarray = field(repr=False)
+    missing: int
+    size: np.ndarray = field(repr=False)
+    internal_edges: np.ndarray = field(repr=False)
+    density: np.ndarray = field(repr=False)
+    flows: np.ndarray = field(repr=False)
+    layers: tuple[str, ...] = ()
+    _report: Mapping[str, object] = field(repr=False, default_factory=dict)
+    _rows: tuple[Mapping[str, object], ...] = field(repr=False, default=())
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def rows(self, limit: int | None = None) -> list[dict[str, object]]:
+        """The groups as ``agora analyze --by --json`` lists them in ``groups.table`` (largest first)."""
+        rows = self._rows if limit is None else self._rows[: _whole(limit, "limit", 0)]
+        return [dict(r) for r in rows]
+
+    def to_dict(self, top: int = 10) -> dict[str, object]:
+        """What ``agora analyze --by --json`` prints as ``groups`` (``--top`` is ``top``)."""
+        import copy  # noqa: PLC0415
+
+        top = _whole(top, "top", 0)
+        out = copy.deepcopy(dict(self._report))
+        out["table"] = self.rows(top)
+        flows = out.get("top_flows")
+        out["top_flows"] = flows[:top] if isinstance(flows, list) else []
+        return out
+
+
+def groups(world: WorldLike, by: str, *, layer: str | Iterable[str] | None = None) -> Groups:
+    """Group the agents by category attribute ``by`` and tabulate the groups as ``agora analyze --by`` does
+    (size, internal edges and density, dominant interests, top influencers by PageRank, edges between groups);
+    ``layer``: on the edges of that contact layer only (a list: of any of them). Nothing is stored.
+
+    Raises:
+        BadParameterError: ``by`` is not a category attribute of the world, or a layer it lacks.
+    """
+    if not isinstance(by, str):
+        raise BadParameterError(f"by must be the name of a category attribute, got {by!r}")
+    w = _layered(_world(world), layer)
+    found = group_table(w, by, pagerank_csr(w.graph))
+    t = found.table
+    codes = np.asarray(w.columns[by], dtype=np.int32).copy()
+    codes.setflags(write=False)
+    names = () if layer is None else tuple([layer] if isinstance(layer, str) else layer)
+    return Groups(
+        by=by,
+        labels=found.labels,
+        codes=codes,
+        missing=found.missing,
+        size=t.size,
+        internal_edges=t.internal_edges,
+        density=t.density,
+        flows=t.flows,
+        layers=names,
+        _report=found.summary(len(found.labels)),
+        _rows=tuple(found.rows()),
     )
 
 
@@ -310,16 +410,27 @@ class Structure:
         return copy.deepcopy(dict(self._report))
 
 
-def structure(world: WorldLike, *, samples: int = 16, seed: int = 0) -> Structure:
+def structure(
+    world: WorldLike, *, samples: int = 16, seed: int = 0, layer: str | Iterable[str] | None = None
+) -> Structure:
     """The structure measures ``agora analyze --structure`` reports (``--samples``, ``--seed``); path lengths
-    are estimated from breadth-first searches from ``samples`` agents drawn with ``seed``.
+    are estimated from breadth-first searches from ``samples`` agents drawn with ``seed``. ``layer``: on the
+    edges of that contact layer only (a list: of any of them).
 
     Raises:
-        BadParameterError: ``samples`` below 1, a seed that is not a whole number of at least 0.
+        BadParameterError: ``samples`` below 1, a seed that is not a whole number of at least 0, a layer the
+            world lacks.
     """
     samples = _whole(samples, "samples", 1)
     seed = _whole(seed, "seed", 0)
-    result = analyze(_world(world), pagerank=False, communities=False, structure=True, seed=seed, path_samples=samples)
+    result = analyze(
+        _layered(_world(world), layer),
+        pagerank=False,
+        communities=False,
+        structure=True,
+        seed=seed,
+        path_samples=samples,
+    )
     st, core = result.structure, result.coreness
     assert st is not None and core is not None  # asked for
     comp, clus, paths = st["components"], st["clustering"], st["paths"]

@@ -24,7 +24,8 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from sim.analysis.structure import community_table, session_community_stats
+from sim.analysis.groups import group_table, layer_world
+from sim.analysis.structure import community_table, pagerank_csr, session_community_stats
 from sim.errors import AgoraError
 from sim.live.controller import WorldController, WorldSnapshot
 from sim.live.sessionviews import (
@@ -284,18 +285,21 @@ class CommunityRow:
     share: float | None = None
     first_tick: int = -1
     home: bool = False
+    #: A group's label (grouped by a category attribute); None for a community.
+    label: str | None = None
 
     @property
     def top(self) -> int | None:
         return self.top_influencers[0] if self.top_influencers else None
 
 
-#: What a communities table is valid for (:meth:`CommunityViews.key`): the world's id, its community column's
-#: id and the time of its last analysis.
-CommunitiesKey: TypeAlias = tuple[int, int, object]
+#: What a communities table is valid for (:meth:`CommunityViews.key`): the world's id, its community (or
+#: grouping) column's id, the time of its last analysis, the category grouped by (None: the communities) and the
+#: contact layer counted (None: every edge).
+CommunitiesKey: TypeAlias = tuple[int, int, object, str | None, str | None]
 #: What adoption shares are valid for (:meth:`CommunityViews.adoption_key`): the session, its round and
-#: status, and the community column's id.
-AdoptionKey: TypeAlias = tuple[int, int, str, int]
+#: status, the community (or grouping) column's id and the category grouped by (None: the communities).
+AdoptionKey: TypeAlias = tuple[int, int, str, int, str | None]
 
 
 @dataclass(frozen=True)
@@ -332,6 +336,7 @@ class AdoptionShares:
             float(self.share[row.id]),
             int(self.first_tick[row.id]),
             row.id == self.home,
+            row.label,
         )
 
 
@@ -599,17 +604,43 @@ class CommunityViews:
         rec: CommunitiesRecord | None = (self.world.controller.world.config.get("analysis") or {}).get("communities")
         return rec.copy() if rec else None
 
-    def key(self) -> CommunitiesKey:
-        """What the communities table is valid for: the world, its community column, its last analysis."""
+    def categories(self) -> tuple[str, ...]:
+        """The world's category attributes: what the view may group the agents by instead of communities."""
+        attributes = self.world.controller.world.attributes
+        return tuple(k for k, v in attributes.items() if v.get("kind") == "category")
+
+    def layers(self) -> tuple[str, ...]:
+        """The world's contact layers (empty: one graph), each of which the table may be counted on alone."""
+        world = self.world.controller.world
+        return tuple(world.layers) if world.graph.layer is not None else ()
+
+    def key(self, by: str | None = None, layer: str | None = None) -> CommunitiesKey:
+        """What the table is valid for: the world, its community column (or category ``by``'s), its last
+        analysis, the grouping and the layer (None: every edge)."""
         w = self.world.controller.world
-        return (id(w), id(w.columns["community"]), (w.config.get("analysis") or {}).get("time"))
+        column = w.columns.get(by if by is not None else "community", w.columns["community"])
+        return (id(w), id(column), (w.config.get("analysis") or {}).get("time"), by, layer)
 
     def count(self, key: CommunitiesKey) -> CommunityTableView:
-        """The communities table (O(agents + edges): run it in a worker thread), as counted for ``key``."""
+        """The communities table, or the groups of category ``key[3]``, on the edges of layer ``key[4]`` (None:
+        all) (O(agents + edges): run it in a worker thread), as counted for ``key``. On one layer, a group's
+        top influencers are ranked by that layer's PageRank.
+
+        Raises:
+            BadParameterError: the category or the layer is not the world's (a world changed under the key).
+        """
         world = self.world.controller.world
-        if world.columns["community"].max(initial=-1) < 0:
-            return CommunityTableView(key, (), (), 0)
-        table = community_table(world)
+        by, layer = key[3], key[4]
+        if layer is not None:
+            world = layer_world(world, [layer])
+        if by is not None:
+            groups = group_table(world, by, pagerank_csr(world.graph) if layer is not None else None)
+            table, labels = groups.table, groups.labels
+        else:
+            if world.columns["community"].max(initial=-1) < 0:
+                return CommunityTableView(key, (), (), 0)
+            influence = pagerank_csr(world.graph) if layer is not None else None
+            table, labels = community_table(world, influence=influence), None
         rows = tuple(
             CommunityRow(
                 int(r["id"]),
@@ -617,6 +648,7 @@ class CommunityViews:
                 None if r["density"] is None else float(r["density"]),
                 tuple(r["interests"]),
                 tuple(int(i) for i in r["top_influencers"]),
+                label=None if labels is None else labels[int(r["id"])],
             )
             for r in table.rows()
             if r["size"] > 0
@@ -624,9 +656,10 @@ class CommunityViews:
         flows = tuple((f["src"], f["dst"], f["edges"]) for f in table.top_flows(2000))
         return CommunityTableView(key, rows, flows, int(table.unassigned))
 
-    def adoption_key(self, selected: int | None) -> AdoptionKey | None:
+    def adoption_key(self, selected: int | None, by: str | None = None) -> AdoptionKey | None:
         """What the adoption shares of the selected (else the first running) session are valid for: the
-        session, its round and status, the community column. None: no such session, or no communities."""
+        session, its round and status, the community column (or category ``by``'s). None: no such session, or
+        no communities (no agent with a value of ``by``)."""
         sim, world = self.world.controller.sim, self.world.controller.world
         sid = selected
         if sid is None:
@@ -638,9 +671,10 @@ class CommunityViews:
             s = sim.session(sid)
         except AgoraError:
             return None
-        if s.adopted_at.size != world.n or world.columns["community"].max(initial=-1) < 0:
+        column = world.columns.get(by if by is not None else "community")
+        if column is None or s.adopted_at.size != world.n or column.max(initial=-1) < 0:
             return None
-        return (sid, int(s.round), str(s.status), id(world.columns["community"]))
+        return (sid, int(s.round), str(s.status), id(column), by)
 
     def count_adoption(self, key: AdoptionKey) -> AdoptionShares | None:
         """The adoption shares for ``key`` (:meth:`adoption_key`; O(agents): run it in a worker thread);
@@ -648,8 +682,9 @@ class CommunityViews:
         controller = self.world.controller
         world = controller.world
         try:
-            stats = session_community_stats(world, controller.sim.session(key[0]))
-        except (AgoraError, ValueError, IndexError):
+            membership = None if key[4] is None else world.columns[key[4]]
+            stats = session_community_stats(world, controller.sim.session(key[0]), membership)
+        except (AgoraError, ValueError, IndexError, KeyError):
             return None
         if world is not controller.world:
             return None

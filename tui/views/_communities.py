@@ -1,4 +1,8 @@
-"""The Communities view (2): the communities table, its picture and the detail of the highlighted one."""
+"""The Communities view (2): the communities table, its picture and the detail of the highlighted one.
+
+On a world of people (issue 59) two selects above the table group the agents by a category attribute instead of
+the communities (one row per label, shown as it is) and count on the edges of one contact layer only; both are
+hidden on a world with neither."""
 
 from __future__ import annotations
 
@@ -10,10 +14,13 @@ import numpy as np
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets.data_table import ColumnKey
 
+from sim.errors import AgoraError
 from sim.live.frontend import isolated_text
 from sim.live.views import AdoptionShares, CommunityRow, CommunityTableView, WorldViews
 
@@ -22,12 +29,12 @@ from ._base import View, bar, fmt_int, literal, show
 
 @dataclass(frozen=True)
 class CommunityDetail:
-    """The highlighted community: its row, its top influencers named (name, original id) and its largest
-    flows to other communities (``(dst, edges)``)."""
+    """The highlighted community (or group): its row, its top influencers named (name, original id) and its
+    largest flows to other communities (``(dst, edges)``: the id, or a group's label, as text)."""
 
     row: CommunityRow
     influencers: tuple[tuple[str, int], ...]
-    flows: tuple[tuple[int, int], ...]
+    flows: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -45,11 +52,17 @@ class CommunitiesSnapshot:
 
 #: The attribute a column of the table sorts by (the interests column sorts by id).
 SORT_BY = {"id": "id", "size": "size", "density": "density", "interests": "id", "top": "top", "share": "share"}
+#: The value of the grouping select for the detected (or planted) communities, and of the layer select for every
+#: edge (a category or a layer is a plain name, never empty).
+COMMUNITIES = ""
+EVERY_LAYER = ""
 
 
 class CommunitiesView(View):
     DEFAULT_CSS = """
     CommunitiesView #comm-filter { margin: 0 1; }
+    CommunitiesView #comm-choose { height: auto; }
+    CommunitiesView #comm-choose Select { width: 1fr; margin: 0 1; }
     CommunitiesView DataTable { height: 1fr; }
     CommunitiesView #comm-detail { height: auto; max-height: 12; padding: 0 1; border: round $primary-darken-2; }
     CommunitiesView #comm-picture { height: auto; padding: 0 1; }
@@ -82,9 +95,17 @@ class CommunitiesView(View):
         self._shares_pending: tuple[Any, ...] | None = None
         self._rows_shown: Any = None
         self._fetched_from: Any = None
+        #: The category the agents are grouped by (None: the communities) and the layer counted (None: all).
+        self.group_by: str | None = None
+        self.count_layer: str | None = None
+        #: The categories and layers the selects offer (for the world they were filled for).
+        self._choices: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: community id, interest or influencer id", id="comm-filter")
+        with Horizontal(id="comm-choose"):
+            yield Select([(Text("communities"), COMMUNITIES)], id="comm-by", allow_blank=False, prompt="group by")
+            yield Select([(Text("every layer"), EVERY_LAYER)], id="comm-layer", allow_blank=False, prompt="layer")
         # What the ids are: the world's own communities, or detected ones (and how they were numbered).
         yield Static(id="comm-caption", markup=False)
         yield DataTable(id="comm-table", cursor_type="row", zebra_stripes=True)
@@ -105,6 +126,49 @@ class CommunitiesView(View):
             ("first", "first reached"),
         ):
             table.add_column(label, key=key)
+        self.query_one("#comm-choose").display = False
+
+    def fill_choices(self, live: WorldViews) -> None:
+        """Offer the world's categories and layers in the selects (hidden when it has neither); a choice the
+        world no longer has goes back to the communities, every edge."""
+        choices = (live.communities.categories(), live.communities.layers())
+        if choices == self._choices:
+            return
+        self._choices = choices
+        categories, layers = choices
+        if self.group_by not in categories:
+            self.group_by = None
+        if self.count_layer not in layers:
+            self.count_layer = None
+        by = self.query_one("#comm-by", Select)
+        by.set_options([(Text("communities"), COMMUNITIES)] + [(Text(f"category {c}"), c) for c in categories])
+        by.value = self.group_by or COMMUNITIES
+        by.display = bool(categories)
+        lay = self.query_one("#comm-layer", Select)
+        lay.set_options([(Text("every layer"), EVERY_LAYER)] + [(Text(f"layer {x}"), x) for x in layers])
+        lay.value = self.count_layer or EVERY_LAYER
+        lay.display = bool(layers)
+        self.query_one("#comm-choose").display = bool(categories or layers)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id not in ("comm-by", "comm-layer"):
+            return
+        event.stop()
+        value = event.value if isinstance(event.value, str) and event.value else None
+        if event.select.id == "comm-by":
+            if value == self.group_by:
+                return
+            self.group_by = value
+            self.selected = None
+            table = self.query_one("#comm-table", DataTable)
+            table.columns[ColumnKey("id")].label = Text("community" if value is None else value)
+            table.refresh()
+        else:
+            if value == self.count_layer:
+                return
+            self.count_layer = value
+        self._shares = None
+        self.refresh_view()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "comm-filter":
@@ -130,8 +194,10 @@ class CommunitiesView(View):
         self._table = None
         self._shares = None
         self._fetched_from = None
+        self._choices = None
 
     def fetch(self, live: WorldViews) -> None:
+        self.fill_choices(live)
         table = self.counted_table(live)
         shares = self.adoption(live)
         # What the snapshot is built from: the same, and it is the same (rows are not merged and sorted again).
@@ -157,7 +223,7 @@ class CommunitiesView(View):
             detail = CommunityDetail(
                 row,
                 live.communities.influencers(row.top_influencers),
-                tuple((dst, edges) for src, dst, edges in table.flows if src == row.id)[:8],
+                tuple((self.name_of(dst, by_id), edges) for src, dst, edges in table.flows if src == row.id)[:8],
             )
         self.snapshot = CommunitiesSnapshot(
             caption=self.caption(live, table),
@@ -167,10 +233,16 @@ class CommunitiesView(View):
             detail=detail,
         )
 
+    @staticmethod
+    def name_of(community: int, by_id: dict[int, CommunityRow]) -> str:
+        """A community's id, or a group's label, as text."""
+        row = by_id.get(community)
+        return row.label if row is not None and row.label is not None else str(community)
+
     def counted_table(self, live: WorldViews) -> CommunityTableView | None:
-        """The communities table of the world as it is, counted off the event loop when the communities
-        change; None until the count is ready."""
-        key = live.communities.key()
+        """The communities (or groups) table of the world as it is, counted off the event loop when what it
+        counts changes; None until the count is ready."""
+        key = live.communities.key(self.group_by, self.count_layer)
         if self._table is not None and self._table.key == key:
             return self._table
         if self._counting != key:
@@ -180,7 +252,12 @@ class CommunitiesView(View):
 
     @work(exclusive=True, group="community-table")
     async def count_table(self, live: WorldViews, key: tuple[Any, ...]) -> None:
-        table = await asyncio.to_thread(live.communities.count, key)
+        try:
+            table = await asyncio.to_thread(live.communities.count, key)
+        except AgoraError as exc:  # the world changed under the choice: said, and counted again at the next refresh
+            self._counting = None
+            self.app.notify(str(exc), severity="warning", markup=False)
+            return
         self.post_message(self.TableCounted(table))
 
     def on_communities_view_table_counted(self, message: TableCounted) -> None:
@@ -194,7 +271,7 @@ class CommunitiesView(View):
         """How the selected (or first running) session spread over the communities, counted in a worker
         thread once per round (None until the first count is ready; meanwhile the figures of the session's
         previous round stay on screen)."""
-        key = live.communities.adoption_key(self.agora.selected_session_id)
+        key = live.communities.adoption_key(self.agora.selected_session_id, self.group_by)
         if key is None:
             return None
         cached = self._shares
@@ -220,7 +297,14 @@ class CommunitiesView(View):
         """``rows`` as the filter keeps them and the chosen column sorts them."""
         f = self.filter_text
         if f:
-            rows = [r for r in rows if f == str(r.id) or any(f in t for t in r.interests) or f == str(r.top)]
+            rows = [
+                r
+                for r in rows
+                if f == str(r.id)
+                or any(f in t for t in r.interests)
+                or f == str(r.top)
+                or (r.label is not None and f in r.label.lower())
+            ]
         if self.sort_key == "first":
             return sorted(rows, key=lambda r: r.first_tick, reverse=self.sort_reverse)
         attribute = SORT_BY.get(self.sort_key, "id")
@@ -234,6 +318,18 @@ class CommunitiesView(View):
     def caption(self, live: WorldViews, table: CommunityTableView | None) -> str:
         """What the community ids are: the world's own (from when it was made) or detected, and how
         detected ones were numbered."""
+        on = f" · counted on the edges of layer {self.count_layer} only" if self.count_layer is not None else ""
+        if self.group_by is not None:
+            return (
+                f"agents grouped by category {self.group_by}: one row per label"
+                + (f"{on} (top influencers by that layer's PageRank)" if on else "")
+                + " · shown only: the world's communities stay as they are"
+            )
+        return self.communities_caption(live, table) + (f"{on} (top influencers by its PageRank)" if on else "")
+
+    @staticmethod
+    def communities_caption(live: WorldViews, table: CommunityTableView | None) -> str:
+        """What the community ids are (see :meth:`caption`)."""
         rec = live.communities.record()
         if not rec and table is not None and not table.rows:
             return "no communities known yet: c detects them"
@@ -253,10 +349,13 @@ class CommunitiesView(View):
     @staticmethod
     def unassigned_line(live: WorldViews, table: CommunityTableView | None) -> str:
         """The line under the communities table about agents in no community (empty when there are none):
-        after detection they are the isolated agents, which are not communities and have no row."""
+        after detection they are the isolated agents, which are not communities and have no row; grouped by a
+        category, the agents with no value."""
         if table is None or not table.unassigned or not table.rows:
             return ""
         n = table.unassigned
+        if table.key[3] is not None:
+            return f"{n:,} {'agent has' if n == 1 else 'agents have'} no value of {table.key[3]} (missing): in no group"
         if live.communities.detected():
             return f"{isolated_text(n)}: they belong to no community (community -1) and are not rows of this table"
         return f"{n:,} agents have no community"
@@ -280,6 +379,8 @@ class CommunitiesView(View):
             show(
                 detail,
                 "No communities known for this world yet: press c to detect them."
+                if not snapshot.known and self.group_by is None
+                else "No agent has a value of this category."
                 if not snapshot.known
                 else "No community matches the filter.",
             )
@@ -292,7 +393,7 @@ class CommunitiesView(View):
         table.clear()
         for r in rows[: self.MAX_ROWS]:
             table.add_row(
-                str(r.id),
+                literal(r.label, 40) if r.label is not None else str(r.id),
                 fmt_int(r.size),
                 f"{r.density:.4f}" if r.density is not None else "-",
                 literal(", ".join(r.interests), 40),
@@ -319,7 +420,11 @@ class CommunitiesView(View):
     @staticmethod
     def detail_text(detail: CommunityDetail) -> Text:
         r = detail.row
-        t = Text(f"community {r.id}: {r.size:,} agents")
+        t = Text(f"community {r.id}")
+        if r.label is not None:
+            t = Text("group ")
+            t.append_text(literal(r.label, 60))
+        t.append(f": {r.size:,} agents")
         if r.density is not None:
             t.append(f", internal density {r.density:.4f}")
         t.append("\ndominant interests: " + ", ".join(r.interests))
@@ -329,7 +434,7 @@ class CommunitiesView(View):
                 t.append(", ")
             t.append_text(literal(f"{name} ({oid})", 60))
         if detail.flows:
-            t.append("\nedges to other communities: ")
+            t.append(f"\nedges to other {'groups' if r.label is not None else 'communities'}: ")
             t.append(", ".join(f"→{dst}: {edges:,}" for dst, edges in detail.flows))
         if r.share is not None:
             t.append(f"\nadoption share of the selected message: {100 * r.share:.1f} %")

@@ -149,7 +149,23 @@ def _analyze(an: Any) -> None:
         action="store_true",
         help="k-core, clustering, connected components, degree distribution and sampled path lengths",
     )
-    an.add_argument("--all", action="store_true", help="communities, PageRank and --structure")
+    an.add_argument("--all", action="store_true", help="communities (or --by's groups), PageRank and --structure")
+    an.add_argument(
+        "--by",
+        metavar="COLUMN",
+        default=None,
+        help="group the agents by this category attribute instead of detecting communities: the same table "
+        "(size, density, interests, top influencers by PageRank, edges between groups), one group per label, "
+        "agents with no value in none; reported only, the stored communities are left as they are",
+    )
+    an.add_argument(
+        "--layer",
+        metavar="NAME",
+        action="append",
+        default=None,
+        help="analyse only the edges of this contact layer (repeat it for edges in any of several); "
+        "reported only: the world file keeps its analysis of the whole graph",
+    )
     # Defaults of None tell an option given from one left out: one that cannot apply is refused (see _analyses).
     an.add_argument(
         "--method",
@@ -178,7 +194,11 @@ def _analyze(an: Any) -> None:
         help="with --structure: breadth-first searches for the path-length estimate (default 16)",
     )
     number_flag(an, "--top", "N", 10, "agents and communities listed")
-    an.add_argument("--no-store", action="store_true", help="report only; leave the world file unchanged")
+    an.add_argument(
+        "--no-store",
+        action="store_true",
+        help="report only; leave the world file unchanged (always so with --by or --layer)",
+    )
     json_flag(an)
 
 
@@ -849,7 +869,9 @@ ANALYZE = Subcommand(
     "agent's community (0 the largest; -1 for an isolated agent, one with no links, which belongs to no "
     "community and is counted apart) and influence (PageRank over its maximum), and the communities table "
     "(size, density, dominant interests, top influencers, edges between communities). Without "
-    "--communities, --pagerank or --all, both communities and PageRank are computed.",
+    "--communities, --pagerank or --all, both communities and PageRank are computed. --by COLUMN groups the "
+    "agents by a category attribute instead of detecting communities, and --layer NAME analyses the edges of "
+    "one contact layer only; both only report: the world file and its stored communities are not modified.",
     _analyze,
 )
 
