@@ -25,10 +25,11 @@ import numpy as np
 def onsets(path: str) -> np.ndarray:
     """Runs x days: entries into I per day, from a long-format series (run,tick,measure,value)."""
     ir: dict[tuple[int, int], float] = {}
-    for row in csv.DictReader(open(path)):
-        if row["measure"] in ("I", "R"):
-            key = (int(row["run"]), int(row["tick"]))
-            ir[key] = ir.get(key, 0.0) + float(row["value"])
+    with open(path) as fh:
+        for row in csv.DictReader(fh):
+            if row["measure"] in ("I", "R"):
+                key = (int(row["run"]), int(row["tick"]))
+                ir[key] = ir.get(key, 0.0) + float(row["value"])
     runs = 1 + max(r for r, _ in ir)
     days = 1 + max(t for _, t in ir)
     total = np.zeros((runs, days))
@@ -51,7 +52,8 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: hagelloch.py VILLAGE.csv HOUSEHOLDS.csv INCIDENCE.csv OUT.png\n")
         return 2
     village, households, incidence, out = argv
-    rec = list(csv.DictReader(open(incidence)))
+    with open(incidence) as fh:
+        rec = list(csv.DictReader(fh))
     day = np.array([int(r["day"]) for r in rec])
     cases = np.array([int(r["cases"]) for r in rec])
     fig, ax = plt.subplots(figsize=(9, 4.8))
