@@ -140,3 +140,26 @@ def test_a_layer_the_world_lacks_is_one_sentence_and_exit_2(hagelloch, command, 
     assert out.returncode == 2, out.stderr
     assert said in one_sentence(out)
     assert digest(hagelloch / "h.db") == before
+
+
+def test_measured_susceptibility_and_infectivity_from_the_table_change_who_is_reached(tmp_path):
+    """A people table's susceptibility (receiver) and infectivity (sender) columns multiply the chance of an
+    attempt: with beta 1 in the household, a child of susceptibility 0 is never infected, and a seed of
+    infectivity 0 infects nobody."""
+    (tmp_path / "p.csv").write_text(
+        "id,house,susceptibility,infectivity\n1,a,1,1\n2,a,0,1\n3,a,1,1\n4,b,1,0\n5,b,1,1\n"
+    )
+    made = agora(tmp_path, "new", "p.db", "--people", "p.csv", "--group", "house")
+    assert made.returncode == 0, made.stderr
+
+    def reached(seed: int) -> float:
+        out = agora(
+            tmp_path, "run", "p.db", "--inject", "m", "--seeds", f"ids:{seed}", "--model", "sir",
+            "--param", "beta=1", "--param", "gamma=1", "--runs", "5", "--until-done", "--json",
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return float(json.loads(out.stdout)["mean_reached"])
+
+    assert reached(1) == 2.0  # 1 and 3: 2 is not susceptible
+    assert reached(4) == 1.0  # 4 infects nobody
+    assert reached(5) == 2.0  # 5 infects 4
