@@ -17,7 +17,7 @@ one left empty. Written as CSV, as a user's file would be.
    the same 1,000 seeds and session seed, ticks alternating between the two. The per-layer values equal the
    one value, so the two cascades differ only where a pair is in two layers (two chances there): the
    report gives the median tick and the median nanoseconds per attempt (the work a tick does), and the
-   ratio of each (the target: within 1.1x).
+   ratio of each (the target: a tick within 1.1x).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def _tick_pair(world: Any, beta: float, ticks: int, seed: int) -> dict[str, Any]
 
 
 def bench_populations(
-    people: int = 1_000_000, repeats: int = 3, ticks: int = 8, seed: int = 1, progress: Progress = None
+    people: int = 1_000_000, repeats: int = 3, ticks: int = 24, seed: int = 1, progress: Progress = None
 ) -> dict[str, Any]:
     """The figures of the module's two measurements (see its description), as a JSON-ready dict."""
     folder = tempfile.mkdtemp(prefix="agora-bench-populations-")
@@ -176,15 +176,15 @@ def bench_populations(
         progress("ticks", 0.9)
     ticked = _tick_pair(world, 0.02, ticks, seed)
     per, one = ticked["per_layer"], ticked["one_value"]
-    tick_ratio = per["tick_ms_median"] / max(one["tick_ms_median"], 1e-9)
+    tick_ratio = round(per["tick_ms_median"] / max(one["tick_ms_median"], 1e-9), 3)
     attempt_ratio = (per["ns_per_attempt_median"] or 0.0) / max(one["ns_per_attempt_median"] or 0.0, 1e-9)
     r["tick"] = {
         "ticks": ticks,
         "per_layer": per,
         "baseline_one_value": one,
-        "tick_ratio": round(tick_ratio, 3),
+        "tick_ratio": tick_ratio,
         "per_attempt_ratio": round(attempt_ratio, 3),
-        "target_met": attempt_ratio <= TARGETS["tick_ratio"],
+        "target_met": tick_ratio <= TARGETS["tick_ratio"],
     }
     for leftover in os.listdir(folder):
         os.remove(os.path.join(folder, leftover))
@@ -208,5 +208,6 @@ def populations_lines(r: dict[str, Any]) -> list[str]:
         f"{per['ns_per_attempt_median']} ns per attempt",
         f"  baseline one value     {one['tick_ms_median']:.1f} ms median, "
         f"{one['ns_per_attempt_median']} ns per attempt "
-        f"(ratio {tick['per_attempt_ratio']}x per attempt; target 1.1x met: {tick['target_met']})",
+        f"(ratios {tick['tick_ratio']}x per tick, {tick['per_attempt_ratio']}x per attempt; "
+        f"target 1.1x a tick met: {tick['target_met']})",
     ]

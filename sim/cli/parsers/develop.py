@@ -242,7 +242,7 @@ def _bench_ensembles(be: Any) -> None:
 def _bench_populations(bp: Any) -> None:
     number_flag(bp, "--people", "N", 1_000_000, "rows of the generated table of people")
     number_flag(bp, "--repeats", "R", 3, "alternating runs of each agora new")
-    number_flag(bp, "--ticks", "T", 8, "ticks of each sir session")
+    number_flag(bp, "--ticks", "T", 24, "ticks of each sir session")
     seed_and_json(bp)
 
 
