@@ -30,36 +30,7 @@ def new_flags(new: Any) -> None:
         help="a world from a table of people (.csv, .csv.gz or .parquet): one agent per row, none dropped, "
         "contacts from --group, --near and --edges FILE --layer NAME",
     )
-    new.add_argument(
-        "--id", metavar="COLUMN", default=None, help="with --people: the column of the people's ids (default id)"
-    )
-    repeatable(
-        new,
-        "--group",
-        metavar="COLUMN[:LAYER][:max=K]",
-        help="with --people: link the people who share a value of COLUMN (both ways) in contact layer LAYER "
-        "(default: the column's name); max=K links each to at most K random members of a big group",
-    )
-    repeatable(
-        new,
-        "--skip",
-        metavar="VALUE",
-        help="with --group: a value that is not a group (such as preschool in a class column): its people "
-        "are linked by no group layer",
-    )
-    repeatable(
-        new,
-        "--near",
-        metavar="X,Y:R[:LAYER]",
-        help="with --people: link the people within distance R of each other on the numeric columns X and Y "
-        "(default layer near)",
-    )
-    repeatable(
-        new,
-        "--layer",
-        metavar="NAME",
-        help="with --people: the contact layer of the --edges file before it (the pairs match up in order)",
-    )
+    _people_flags(new)
     new.add_argument(
         "--graph",
         choices=("community", "ba", "er", "sbm"),
@@ -111,3 +82,37 @@ def new_flags(new: Any) -> None:
     social_arguments(new, "the world's default")
     force_flag(new, "WORLD")
     json_flag(new)
+
+
+def _people_flags(new: Any) -> None:
+    """The flags that shape a world from a table of people: its id column and its contact layers."""
+    new.add_argument(
+        "--id", metavar="COLUMN", default=None, help="with --people: the column of the people's ids (default id)"
+    )
+    repeatable(
+        new,
+        "--group",
+        metavar="COLUMN[:LAYER][:max=K]",
+        help="with --people: link the people who share a value of COLUMN (both ways) in contact layer LAYER "
+        "(default: the column's name); max=K links each to at most K random members of a big group",
+    )
+    repeatable(
+        new,
+        "--skip",
+        metavar="VALUE",
+        help="with --group: a value that is not a group (such as preschool in a class column): its people "
+        "are linked by no group layer",
+    )
+    repeatable(
+        new,
+        "--near",
+        metavar="X,Y:R[:LAYER]",
+        help="with --people: link the people within distance R of each other on the numeric columns X and Y "
+        "(default layer near)",
+    )
+    repeatable(
+        new,
+        "--layer",
+        metavar="NAME",
+        help="with --people: the contact layer of the --edges file before it (the pairs match up in order)",
+    )
