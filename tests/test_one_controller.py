@@ -127,15 +127,19 @@ class TUIDriver:
         await self.until(lambda: self.app.world.tick == target and not self.app.ticking)
 
     async def run(self) -> None:
+        before = self.app.world.tick
         await self.pilot.press("space")
-        await self.until(lambda: self.app.sim_running)
+        # Started: running, or past a tick already (a run pauses itself once its world is still, which on a
+        # loaded machine can come before this looks).
+        await self.until(lambda: self.app.sim_running or self.app.world.tick > before)
 
     async def tick(self) -> int:
         await self.pilot.pause()
         return self.app.world.tick
 
     async def pause(self) -> None:
-        await self.pilot.press("space")
+        if self.app.sim_running:  # space on a run that paused itself would start another
+            await self.pilot.press("space")
         await self.until(lambda: not self.app.ticking)
 
     async def save(self, name: str) -> None:
