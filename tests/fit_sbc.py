@@ -73,6 +73,17 @@ def sir_world(folder: str) -> str:
     return path
 
 
+def _write_ir(series: dict, ticks: int, path: str) -> str:
+    """A run's I and R curves for ``ticks`` ticks as the observed file ``tick,I,R`` (a run that ended early
+    keeps its last values); its path."""
+    with open(path, "w") as f:
+        f.write("tick,I,R\n")
+        for t in range(ticks):
+            at = min(t, len(series["I"]) - 1)
+            f.write(f"{t},{series['I'][at]},{series['R'][at]}\n")
+    return path
+
+
 def _fit(world, registry, request):  # noqa: ANN001, ANN202 - run_fit's types, imported late
     from sim.runs.fit.fitting import run_fit
 
@@ -108,13 +119,7 @@ def sbc_sir(
     for i in range(datasets):
         truth = np.array([p.sample(rng, 1)[0] for p in priors.items])
         run = maker.runs(truth, DATA_SEED // 4 + i)[0]  # the run seeds of one particle: run_seed * replicates
-        observed = os.path.join(folder, f"sbc-sir-{i}.csv")
-        with open(observed, "w") as f:
-            f.write("tick,I,R\n")
-            series = run["series"]
-            for t in range(ticks):
-                at = min(t, len(series["I"]) - 1)
-                f.write(f"{t},{series['I'][at]},{series['R'][at]}\n")
+        observed = _write_ir(run["series"], ticks, os.path.join(folder, f"sbc-sir-{i}.csv"))
         request = Fit(
             observed=observed,
             model="sir",
@@ -178,13 +183,7 @@ def sbc_layers(path: str, datasets: int, *, budget: int, population: int, worker
     for i in range(datasets):
         truth = np.array([p.sample(rng, 1)[0] for p in priors.items])
         run = maker.runs(truth, DATA_SEED // 8 + i)[0]
-        observed = os.path.join(folder, f"sbc-layers-{i}.csv")
-        with open(observed, "w") as f:
-            f.write("tick,I,R\n")
-            series = run["series"]
-            for t in range(ticks):
-                at = min(t, len(series["I"]) - 1)
-                f.write(f"{t},{series['I'][at]},{series['R'][at]}\n")
+        observed = _write_ir(run["series"], ticks, os.path.join(folder, f"sbc-layers-{i}.csv"))
         request = Fit(
             observed=observed,
             model="sir",

@@ -168,14 +168,25 @@ def read_column_file(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
             line is not ``id,value`` (naming the line).
     """
     hint = "give a CSV file of id,value rows (original agent ids; a header line is optional)"
+    rows = _id_rows(path, n, hint, _ROW, labels=False)
+    return rows["id"].copy(), rows["value"].copy()
+
+
+def _id_rows(path: str, n: int, hint: str, dtype: Any, *, labels: bool) -> np.ndarray:
+    """The ``id,value`` rows of ``path`` as a structured array of ``dtype`` (see :func:`read_column_file`).
+
+    Raises:
+        BadParameterError: as :func:`read_column_file` (``labels``: the rows hold labels, not numbers).
+    """
     raw, start = _column_file_bytes(path, n, hint)
+    what = "id,label" if labels else "id,value"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": said below
             rows = np.loadtxt(
                 io.BytesIO(raw[start:]),
                 delimiter=",",
-                dtype=_ROW,
+                dtype=dtype,
                 quotechar='"',
                 comments=None,
                 encoding="utf-8",
@@ -186,11 +197,11 @@ def read_column_file(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     except ValueError:
         # numpy's message quotes the cell it could not read: a file's content is never echoed (it may be any
         # file the user can read, a secret included), so only the line and what is wrong with it are said.
-        why = _first_bad_line(path, raw, start, hint) or f"{path!r} is not valid id,value rows: {hint}"
+        why = _first_bad_line(path, raw, start, hint, labels=labels) or f"{path!r} is not valid {what} rows: {hint}"
         raise BadParameterError(why) from None
     if rows.size == 0:
         raise BadParameterError(f"{path!r} lists no agents: {hint}")
-    return rows["id"].copy(), rows["value"].copy()
+    return rows
 
 
 def read_label_file(path: str, n: int, longest: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,26 +214,7 @@ def read_label_file(path: str, n: int, longest: int) -> tuple[np.ndarray, np.nda
         BadParameterError: as :func:`read_column_file`.
     """
     hint = "give a CSV file of id,label rows (original agent ids; a header line is optional)"
-    raw, start = _column_file_bytes(path, n, hint)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            rows = np.loadtxt(
-                io.BytesIO(raw[start:]),
-                delimiter=",",
-                dtype=[("id", "<i8"), ("value", f"U{max(longest, 0) + 1}")],
-                quotechar='"',
-                comments=None,
-                encoding="utf-8",
-                ndmin=1,
-            )
-    except UnicodeDecodeError:
-        raise BadParameterError(f"{path!r} is not UTF-8 text: {hint}") from None
-    except ValueError:
-        why = _first_bad_line(path, raw, start, hint, labels=True) or f"{path!r} is not valid id,label rows: {hint}"
-        raise BadParameterError(why) from None
-    if rows.size == 0:
-        raise BadParameterError(f"{path!r} lists no agents: {hint}")
+    rows = _id_rows(path, n, hint, [("id", "<i8"), ("value", f"U{max(longest, 0) + 1}")], labels=True)
     return rows["id"].copy(), np.char.strip(rows["value"])
 
 

@@ -104,10 +104,7 @@ def read_people(path: str, id_column: str = "id", *, bounds: Bounds | None = Non
     for head, cells in zip(header, columns):
         if head == id_column:
             continue
-        name = names[head]
-        table.headers[name] = head
-        if name != head:
-            table.renamed[head] = name
+        name = _keep_name(table, names, head)
         number = _numbers(cells)
         if number is not None:
             table.numbers[name] = number
@@ -210,6 +207,15 @@ def _distinct_ids(path: str, column: str, ids: np.ndarray, *, word: str = "lines
     return ids
 
 
+def _keep_name(table: PeopleTable, names: dict[str, str], head: str) -> str:
+    """The attribute name of column ``head``, its header (and renaming) noted in ``table``."""
+    name = names[head]
+    table.headers[name] = head
+    if name != head:
+        table.renamed[head] = name
+    return name
+
+
 def _names(path: str, headers: list[str]) -> dict[str, str]:
     """Each column's attribute name: a plain name (``x.loc`` is ``x_loc``), none twice, none a built-in column
     Agora derives (the measured ones, such as ``susceptibility``, may be given)."""
@@ -289,10 +295,7 @@ def people_from_frame(frame: Any, id_column: str = "id") -> PeopleTable:
     for head, column in columns.items():
         if head == id_column:
             continue
-        name = names[head]
-        table.headers[name] = head
-        if name != head:
-            table.renamed[head] = name
+        name = _keep_name(table, names, head)
         if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
             table.numbers[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
             continue
