@@ -263,8 +263,7 @@ class _Sampler:
     async def _batch(
         self, generation: int, start: int, u: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:  # stats (B, k), failed (B,)
-        x = self.priors.from_u(u)
-        stats, failed = await self.evaluate(x, run_seeds(self.seed, generation, start, u.shape[0]))
+        stats, failed = await self._evaluate(u, run_seeds(self.seed, generation, start, u.shape[0]))
         stats = np.asarray(stats, dtype=np.float64).reshape(u.shape[0], -1)
         failed = np.asarray(failed, dtype=bool)
         self.simulations += u.shape[0]
@@ -273,15 +272,33 @@ class _Sampler:
             self.report(None, self.simulations)
         return stats, failed
 
-    def _propose(
-        self, generation: int, batch: int, count: int, prev: SMCResult | None, chol: np.ndarray | None
-    ) -> np.ndarray:
+    async def _evaluate(self, u: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The statistics of the particles ``u`` (unbounded) simulated with run ``seeds``, and which failed."""
+        return await self.evaluate(self.priors.from_u(u), seeds)
+
+    def _prepare(self, prev: SMCResult | None) -> None:
+        """The proposal kernel of the generation after ``prev`` (None: the prior)."""
+        self.cov = _kernel(prev.u, prev.weights) if prev is not None else None
+        self.chol = np.linalg.cholesky(self.cov) if self.cov is not None else None
+
+    def _propose(self, generation: int, batch: int, count: int, prev: SMCResult | None) -> np.ndarray:
         rng = np.random.default_rng([self.seed, generation, batch])
-        if prev is None or chol is None:
+        if prev is None or self.chol is None:
             return self.priors.sample_u(rng, count)
         parents = rng.choice(prev.u.shape[0], size=count, p=prev.weights)
-        noise = rng.standard_normal((count, prev.u.shape[1])) @ chol.T
+        noise = rng.standard_normal((count, prev.u.shape[1])) @ self.chol.T
         return np.clip(prev.u[parents] + noise, -U_BOUND, U_BOUND)
+
+    def _weigh(self, u: np.ndarray, prev: SMCResult | None) -> np.ndarray:
+        """The normalised importance weights of the accepted particles ``u``: prior over proposal density."""
+        if prev is None or self.cov is None:
+            return np.full(u.shape[0], 1.0 / u.shape[0])
+        log_w = Priors.log_density_u(u) - _log_mixture(u, prev.u, prev.weights, self.cov)
+        w = np.exp(log_w - log_w.max())
+        return w / w.sum()
+
+    def _population(self, u: np.ndarray, w: np.ndarray, stats: np.ndarray, d: np.ndarray) -> SMCResult:
+        return SMCResult(self.priors.names, self.priors.from_u(u), u, w, stats, d)
 
     async def generation(
         self, t: int, prev: SMCResult | None, epsilon: float, distance: Distance | None
@@ -290,8 +307,7 @@ class _Sampler:
         also every simulation's statistics and parameters (to fit the next distance)."""
         t0 = time.perf_counter()
         n = self.population
-        cov = _kernel(prev.u, prev.weights) if prev is not None else None
-        chol = np.linalg.cholesky(cov) if cov is not None else None
+        self._prepare(prev)
         expected = 1.0 if prev is None else max(prev.generations[-1].acceptance if prev.generations else 1.0, 0.01)
         kept_u: list[np.ndarray] = []
         kept_s: list[np.ndarray] = []
@@ -308,7 +324,7 @@ class _Sampler:
             count = min(want, 4 * n, left, GENERATION_SPAN - made)
             if count <= 0:
                 break
-            u = self._propose(t, batch, count, prev, chol)
+            u = self._propose(t, batch, count, prev)
             stats, bad = await self._batch(t, made, u)
             every.append(stats[~bad])
             every_u.append(u[~bad])
@@ -329,21 +345,8 @@ class _Sampler:
         if accepted < n:
             return None, self._every(every, every_u), None
         u_new = np.concatenate(kept_u)
-        if prev is None:
-            w = np.full(n, 1.0 / n)
-        else:
-            assert cov is not None
-            log_w = Priors.log_density_u(u_new) - _log_mixture(u_new, prev.u, prev.weights, cov)
-            w = np.exp(log_w - log_w.max())
-            w /= w.sum()
-        result = SMCResult(
-            self.priors.names,
-            self.priors.from_u(u_new),
-            u_new,
-            w,
-            np.concatenate(kept_s),
-            np.concatenate(kept_d),
-        )
+        w = self._weigh(u_new, prev)
+        result = self._population(u_new, w, np.concatenate(kept_s), np.concatenate(kept_d))
         gen = Generation(t, epsilon, made, accepted, failed, result.ess, time.perf_counter() - t0)
         return result, self._every(every, every_u), gen
 
@@ -393,10 +396,27 @@ async def abc_smc(
             seed out of range; also when the first generation cannot be completed (every simulation failed,
             or the budget ran out).
     """
-    population, budget, seed = settings.population, settings.budget, settings.seed
-    alpha, min_acceptance, distance = settings.alpha, settings.min_acceptance, settings.distance
     if not len(priors):
         raise BadParameterError("give at least one parameter to fit as params NAME=LO..HI", fields="params")
+    current, every = await run_generations(_Sampler(evaluate, observed, priors, settings, report), settings, report)
+    if settings.adjust and settings.distance == "regression" and len(current.generations) > 1:
+        regression_adjust(current, priors, every)
+    return current
+
+
+async def run_generations(
+    sampler: _Sampler, settings: Settings, report: Report
+) -> tuple[SMCResult, tuple[np.ndarray, np.ndarray]]:
+    """The generations of ``sampler`` until a stopping rule (:func:`abc_smc`): the last population, and the
+    statistics and particles of its generation's simulations.
+
+    Raises:
+        BadParameterError: a population below 2, a budget below the population, an unknown distance or a
+            seed out of range; also when the first generation cannot be completed (every simulation failed,
+            or the budget ran out).
+    """
+    population, budget, seed = settings.population, settings.budget, settings.seed
+    alpha, min_acceptance, distance = settings.alpha, settings.min_acceptance, settings.distance
     if population < 2:
         raise BadParameterError(f"the population must be at least 2 particles, not {population}")
     if budget < population:
@@ -409,7 +429,6 @@ async def abc_smc(
         raise BadParameterError(f"the distance must be one of {', '.join(DISTANCES)}, not {distance!r}")
     if not 0 <= seed < SEED_LIMIT:
         raise BadParameterError(f"the fit's seed must be from 0 to {SEED_LIMIT - 1}, not {seed}")
-    sampler = _Sampler(evaluate, observed, priors, settings, report)
     first, every, gen = await sampler.generation(0, None, math.inf, None)
     if first is None or gen is None:
         raise BadParameterError(
@@ -452,9 +471,7 @@ async def abc_smc(
     current.simulations = sampler.simulations
     current.failed = sampler.failed
     current.stopped = stopped
-    if settings.adjust and distance == "regression" and len(current.generations) > 1:
-        regression_adjust(current, priors, every)
-    return current
+    return current, every
 
 
 def regression_adjust(result: SMCResult, priors: Priors, every: tuple[np.ndarray, np.ndarray]) -> None:

@@ -413,6 +413,19 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
         return await _smc(plan, request, cpus, on_ray, progress, t0)
 
 
+def fit_settings(request: Fit) -> Settings:
+    """The sampler's settings ``request`` asks for (its population by default a tenth of the budget, at most
+    :data:`FIT_POPULATION`)."""
+    population = request.population or max(2, min(FIT_POPULATION, request.budget // 10))
+    return Settings(
+        population=population,
+        budget=request.budget,
+        seed=request.seed,
+        distance=request.distance,
+        adjust=request.adjust,
+    )
+
+
 async def _smc(
     plan: _Plan,
     request: Fit,
@@ -423,14 +436,8 @@ async def _smc(
 ) -> FitResult:
     sim, summary = plan.simulator, plan.summary
     assert sim is not None and summary is not None
-    population = request.population or max(2, min(FIT_POPULATION, request.budget // 10))
-    settings = Settings(
-        population=population,
-        budget=request.budget,
-        seed=request.seed,
-        distance=request.distance,
-        adjust=request.adjust,
-    )
+    settings = fit_settings(request)
+    population = settings.population
     result = await abc_smc(
         evaluate, summary.observed, plan.priors, settings, report=_report_progress(progress, request.budget, t0)
     )
@@ -557,12 +564,15 @@ async def predictive_check(plan: _Plan, result: FitResult, count: int, workers: 
 async def run_fit(
     world: World, registry: Registry, request: Fit, *, progress: Progress = None, workers: int | None = None
 ) -> FitResult:
-    """Fit ``request`` on ``world`` (never modified).
+    """Fit ``request`` on ``world`` (never modified); a request of several models is a choice between them
+    (:func:`sim.runs.fit.choice.run_choice`).
 
     Raises:
         BadParameterError: a bad observation, model, parameter, range, seed selection or option (one sentence).
         BadFileError: the observation file cannot be read.
     """
+    if len(request.models) > 1:
+        raise BadParameterError(f"a fit of models {request.model} is a choice between them: run it with run_choice")
     t0 = time.perf_counter()
     plan = _Plan(world, registry, request)
     count = request.workers or workers or default_workers(max(1, request.budget))
