@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.analysis.plot import check_figure_path
 from sim.cli.args import EXIT_FAILED, given
@@ -22,9 +22,13 @@ from sim.lab.world import WorldFile
 from sim.store.seriesio import EXTENSIONS, check_series_path
 from sim.store.worldfile import check_target
 
+if TYPE_CHECKING:
+    from sim.runs.fit.choice import ChoiceResult
+
 #: The fields of a fit request that take the values of the flags of the same name as given.
 _AS_GIVEN = (
-    "observed model seeds budget population seed workers replicates steps method kernel distance adjust ray columns"
+    "observed model seeds budget population seed workers replicates steps method kernel distance adjust ray columns "
+    "check_choice"
 )
 
 
@@ -34,6 +38,11 @@ def handle(args: argparse.Namespace) -> Any:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     named = [(flag, path) for flag, path in (("-o", args.output), ("--plot", args.plot)) if path]
+    if named and "," in args.model:
+        raise BadParameterError(
+            f"{named[0][0]} writes one model's posterior, and --model names several: fit the model you choose "
+            "alone to write it"
+        )
     if args.force and not named:
         raise BadParameterError("--force overwrites the -o and --plot files: give one of them")
     # An output that is an input, or both naming one file, was refused before (sim.cli.paths).
@@ -51,6 +60,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 async def _cmd_fit(args: argparse.Namespace) -> int:
     from sim.engine.requests import Fit  # noqa: PLC0415
+    from sim.runs.fit.choice import ChoiceResult  # noqa: PLC0415
     from sim.runs.fit.output import plot_predictive, write_posterior  # noqa: PLC0415
 
     _check_outputs(args)
@@ -63,6 +73,8 @@ async def _cmd_fit(args: argparse.Namespace) -> int:
     )
     with stderr_progress() as progress:
         result = await WorldFile(args.world, plugins=args.plugins).afit(request, progress=progress)
+    if isinstance(result, ChoiceResult):
+        return _choice_out(args, result)
     data = result.to_dict()
     if args.output:
         data["posterior_file"] = write_posterior(args.output, result)
@@ -74,6 +86,20 @@ async def _cmd_fit(args: argparse.Namespace) -> int:
     if result.failed:
         sys.stderr.write(
             f"agora: {result.failed} of {result.simulations} simulations failed; the posterior is made of the others\n"
+        )
+        return EXIT_FAILED
+    return 0
+
+
+def _choice_out(args: argparse.Namespace, result: ChoiceResult) -> int:
+    data = result.to_dict()
+    for warning in result.warnings:
+        sys.stderr.write(f"agora: warning: {warning}\n")
+    emit(args, data, lambda: format_choice(data))
+    if result.failed:
+        sys.stderr.write(
+            f"agora: {result.failed} of {result.simulations} simulations failed; the probabilities are made of "
+            "the others\n"
         )
         return EXIT_FAILED
     return 0
@@ -127,4 +153,54 @@ def format_fit(data: dict[str, Any]) -> str:
         lines.append(f"posterior samples: {data['posterior_file']['path']} ({data['posterior_file']['rows']} rows)")
     if data.get("figure"):
         lines.append(f"figure: {data['figure']}")
+    return "\n".join(lines)
+
+
+def format_choice(data: dict[str, Any]) -> str:
+    """A choice between models as plain text: a row per model (its probability and its parameters' medians and
+    intervals), the simulations, and the confusion matrix of the check."""
+    obs = data["observed"]
+    names = [m["model"] for m in data["models"]]
+    lines = [f"{', '.join(names)} compared on {obs['kind']} {obs['path']} by ABC-SMC model choice", ""]
+    rows = []
+    for m in data["models"]:
+        params = list(m["params"].items())
+        for j, (name, p) in enumerate(params):
+            first = j == 0
+            rows.append(
+                [
+                    m["model"] if first else "",
+                    f"{m['probability']:.3f}" if first else "",
+                    f"{m['particles']}" if first else "",
+                    name,
+                    _g(p["median"]),
+                    f"{_g(p['ci90'][0])} .. {_g(p['ci90'][1])}",
+                ]
+            )
+    lines.append(render_table(["model", "probability", "particles", "parameter", "median", "90% interval"], rows))
+    lines.append("")
+    gens = data["generations"]
+    last = gens[-1] if gens else None
+    tol = f", final tolerance {last['epsilon']:.4g}" if last and last["epsilon"] is not None else ""
+    choice = data.get("choice")
+    seconds = data["seconds"] - (choice["seconds"] if choice else 0.0)  # the check's time is said below
+    lines.append(
+        f"{data['simulations']:,} simulations ({data['failed']} failed) in {len(gens)} generations{tol}; "
+        f"ESS {data['ess']:.0f} of {data['population']}; {seconds:.1f} s on {data['workers']} worker(s)"
+    )
+    lines.append(f"stopped: {data['stopped']}")
+    lines.append(f"most probable: {data['chosen']} (one adaptive distance over every model's simulations)")
+    for m in data["models"]:
+        pred = m.get("predictive")
+        if pred and pred.get("inside90") is not None:
+            lines.append(
+                f"posterior predictive check of {m['model']}: {pred['inside90']:.0%} of the observed points inside "
+                f"the 90% band of {pred['simulations']} simulations"
+            )
+    if choice:
+        lines += ["", f"check of the choice: {choice['datasets']} data sets from each model's posterior, fitted back"]
+        head = ["true \\ chosen", *choice["models"]]
+        rows = [[name, *(str(c) for c in row)] for name, row in zip(choice["models"], choice["matrix"], strict=True)]
+        lines.append(render_table(head, rows))
+        lines.append(f"accuracy {choice['accuracy']:.0%} ({choice['seconds']:.1f} s)")
     return "\n".join(lines)

@@ -34,6 +34,7 @@ from sim.store.worldfile import check_target, save_world, world_info
 from sim.store.worldfile import open_world as open_world_file
 
 if TYPE_CHECKING:
+    from sim.runs.fit.choice import ChoiceResult
     from sim.runs.fit.fitting import FitResult
     from sim.runs.forecast import ForecastResult
 
@@ -273,13 +274,16 @@ class WorldFile:
         return await sweep_result(self.path, request, plugin_dirs=self.plugins, progress=progress)
 
     # -- fits ------------------------------------------------------------------------------------------------
-    def fit(self, request: Fit | None = None, /, *, progress: Progress = None, **fields: object) -> FitResult:
+    def fit(
+        self, request: Fit | None = None, /, *, progress: Progress = None, **fields: object
+    ) -> FitResult | ChoiceResult:
         """Fit a model's parameters to an observation file, as ``agora fit`` does; the file is not modified.
 
         Args:
             request: a :class:`~sim.engine.requests.Fit` (``sim.Fit``), or none and its fields as keywords (parsed by
                 :meth:`Fit.parse`, as ``agora fit`` parses its flags): ``observed`` (the file: a series, a set of
-                cascades or adoption times ``id,tick``), ``model``, ``params`` (``{"beta": (0.01, 0.2),
+                cascades or adoption times ``id,tick``), ``model`` (a name, or several as ``["sir", "seir"]`` or
+                ``"sir,seir"``: the choice between them), ``params`` (``{"beta": (0.01, 0.2),
                 "gamma": (0.05, 0.5, "log")}``, ``{"p": "0.01..0.2"}`` or ``["p=0.01..0.2"]``; a plain value fixes
                 a parameter), ``seeds``, ``budget``, ``population``, ``seed``, ``workers``, ``replicates``,
                 ``steps``, ``method`` (``auto``, ``abc`` or ``exact``), ``kernel``, ``predictive``.
@@ -289,7 +293,9 @@ class WorldFile:
             A :class:`~sim.runs.fit.fitting.FitResult`: per parameter the median and 90 % credible interval
             (``result.params["beta"].ci90``), the weighted posterior samples, the simulations used and failed,
             the effective sample size, warnings and the posterior predictive check; ``to_dict()`` is what
-            ``agora fit --json`` prints.
+            ``agora fit --json`` prints. With several models a :class:`~sim.runs.fit.choice.ChoiceResult`:
+            ``.probabilities`` (each model's posterior probability), ``.fits`` (each one's ``FitResult``) and,
+            with ``check_choice=N``, ``.check`` (the confusion matrix).
 
         Raises:
             BadParameterError: a bad observation, model, parameter range, seed selection or option.
@@ -297,13 +303,19 @@ class WorldFile:
         """
         return run_sync(self.afit(request, progress=progress, **fields))
 
-    async def afit(self, request: Fit | None = None, /, *, progress: Progress = None, **fields: object) -> FitResult:
+    async def afit(
+        self, request: Fit | None = None, /, *, progress: Progress = None, **fields: object
+    ) -> FitResult | ChoiceResult:
         """:meth:`fit` as a coroutine."""
         from sim.runs.fit.fitting import run_fit  # noqa: PLC0415 - scipy and the fit load only for a fit
 
         request = _request_or_fields("fit() takes a Fit request", request, fields, Fit.parse)
         registry = plugin_registry(self.path, self.plugins)
         world = await open_world_file(self.path)
+        if len(request.models) > 1:  # which model? (issue 60)
+            from sim.runs.fit.choice import run_choice  # noqa: PLC0415
+
+            return await run_choice(world, registry, request, progress=progress)
         return await run_fit(world, registry, request, progress=progress)
 
     # -- forecasts -------------------------------------------------------------------------------------------

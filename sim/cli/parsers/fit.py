@@ -13,6 +13,7 @@ _FIT_EXAMPLES = """examples:
   agora fit saves/fb.db --model sir --observed curve.csv --param beta=0.005..0.1 --param gamma=0.05..0.5 --seeds random:10
   agora fit saves/fb.db --model ic --observed times.csv --param p=0.001..0.2:log    (exact likelihood)
   agora fit saves/fb.db --model ic --observed cascades.csv --param p=0.001..0.2:log --seeds random:1 -o post.csv --plot check.png
+  agora fit saves/fb.db --model sir,seir --observed curve.csv --param beta=0.005..0.1 --param gamma=0.05..0.5 --param sigma=0.1..0.9 --check-choice 10
 
 the observation (--observed FILE; .csv, .csv.gz or .parquet), told apart by its header:
   tick,S,I,R  or  tick,new      a series: every column at every tick (any of the model's states, reached, new)
@@ -26,13 +27,21 @@ the observation (--observed FILE; .csv, .csv.gz or .parquet), told apart by its 
 --param NAME=LO..HI is a uniform prior, NAME=LO..HI:log a log-uniform one, NAME=VALUE fixes a parameter.
 The method is sequential Monte Carlo ABC (Toni et al. 2009) with adaptive tolerances and distances, the model's
 own runs as simulator, or the exact likelihood where there is one. The same --seed gives the same posterior
-whatever --workers. See docs/fitting.md."""  # noqa: E501
+whatever --workers. --model A,B gives each model's posterior probability (ABC-SMC model choice, Toni and
+Stumpf 2010) and posterior; --check-choice N fits back N data sets of each model (the confusion matrix).
+See docs/fitting.md."""  # noqa: E501
 
 
 def _fit(p: Any) -> None:
     """The flags of ``agora fit``."""
     world_argument(p)
-    p.add_argument("--model", default="ic", metavar="NAME", help="the propagation model (default ic)")
+    p.add_argument(
+        "--model",
+        default="ic",
+        metavar="NAME",
+        help="the propagation model (default ic), or several comma-separated (sir,seir): their posterior "
+        "probabilities by ABC-SMC model choice, each --param applying to the models that have it",
+    )
     input_file(p, "--observed", what="observation file", required=True, help="the observation file (see below)")
     repeatable(
         p,
@@ -69,7 +78,8 @@ FIT = Subcommand(
     "Find the parameters of a propagation model that explain an observed series, set of cascades "
     "or adoption times, with their uncertainty: per parameter the posterior median and 90% credible "
     "interval, the weighted posterior samples (-o), the simulations used and failed, the effective sample "
-    "size, and a posterior predictive check (--plot). The world file is not modified. Exit 3 when "
+    "size, and a posterior predictive check (--plot); with several models (--model A,B), each model's "
+    "posterior probability and posterior. The world file is not modified. Exit 3 when "
     "simulations failed (counted, never in the posterior).",
     _fit,
     _FIT_EXAMPLES,
@@ -124,6 +134,14 @@ def _fit_method(p: Any) -> None:
     )
     ray_flag(p, "run the simulations", " (pip install 'agora-sim[ray]'); the posterior is the same")
     p.add_argument("--kernel", choices=KERNELS, default="auto", help="as agora run --kernel (default auto)")
+    p.add_argument(
+        "--check-choice",
+        type=integer,
+        metavar="N",
+        default=0,
+        help="with several models: simulate N data sets from each model's posterior, fit each back with the same "
+        "settings, and report the confusion matrix and its accuracy (each data set costs a whole fit)",
+    )
     p.add_argument(
         "--predictive",
         type=integer,

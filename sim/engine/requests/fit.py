@@ -29,12 +29,33 @@ from sim.model.seeds import FIT, SeedSpec
 METHODS = ("auto", "abc", "exact")
 #: ABC's distances (:data:`sim.runs.fit.abc.DISTANCES` holds their classes).
 DISTANCES = ("adaptive", "regression")
+#: The most models one fit chooses between (``model="sir,seir"``), and the most data sets per model that the
+#: check of that choice fits back (``check_choice``: each one a whole fit).
+MAX_MODELS = 16
+MAX_CHECK_CHOICE = 1000
 
 
 def _field(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int) -> int | None:
     """``data[key]`` (else ``default``) as an int from ``lo`` to ``hi``; None where it is None."""
     value = data.get(key, default)
     return None if value is None else bounded(value, key, lo, hi)
+
+
+def _models(value: object) -> str:
+    """``"sir"``, ``"sir,seir"`` or ``["sir", "seir"]`` as the models' names joined by commas (one name: one
+    model's fit; several: the choice between them)."""
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise BadParameterError(
+            f"model must be a model's name or several (sir,seir), not {str(value)[:60]!r}", fields="model"
+        )
+    names = [n.strip() for n in names]
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise BadParameterError(f"model names {twice[:40]!r} twice: give each model once", fields="model")
+    if len(names) > MAX_MODELS:
+        raise BadParameterError(f"model names {len(names)} models: choose between at most {MAX_MODELS}", fields="model")
+    return ",".join(names)
 
 
 def _columns(value: object) -> tuple[str, ...] | None:
@@ -89,7 +110,9 @@ class Fit:
 
     Attributes:
         observed: the observation file (:mod:`sim.runs.fit.observed`: a series, cascades or adoption times).
-        model: the propagation model. params: the fitted parameters' priors (uniform or log-uniform) and the
+        model: the propagation model, or several joined by commas (``"sir,seir"``; a list is joined): then the
+            fit chooses between them (:mod:`sim.runs.fit.choice`), each parameter applying to the models that
+            have it. params: the fitted parameters' priors (uniform or log-uniform) and the
             fixed ones' values (:class:`FitParams`; built from ``NAME=LO..HI`` texts or a mapping).
         seeds: the seed selection of every simulation (``random:10`` draws them afresh in each; ``ids:...``
             fixes them). budget: simulations in all, at most. population: particles per generation (None:
@@ -103,6 +126,8 @@ class Fit:
             the posterior is the same either way. columns: the series' columns to fit (None: all).
         adjust: with the regression distance, adjust the final population for what the tolerance left
             (:func:`sim.runs.fit.abc.regression_adjust`).
+        check_choice: with several models, data sets simulated from each model's posterior and fitted back,
+            for the confusion matrix of the choice (0: none).
     """
 
     observed: str
@@ -123,6 +148,7 @@ class Fit:
     ray: str | None = None
     adjust: bool = True
     columns: tuple[str, ...] | None = None
+    check_choice: int = 0
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -143,11 +169,19 @@ class Fit:
         "ray",
         "adjust",
         "columns",
+        "check_choice",
     )
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, FitParams):  # texts or a mapping given to the constructor: parsed here
             object.__setattr__(self, "params", FitParams.parse(self.params))
+        if not isinstance(self.model, str):  # a list of models given to the constructor
+            object.__setattr__(self, "model", _models(self.model))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models: one, or those the fit chooses between."""
+        return tuple(self.model.split(","))
 
     @property
     def priors(self) -> Priors:
@@ -177,9 +211,12 @@ class Fit:
                 "give the observation file as observed (a series, cascades or id,tick)", fields="observed"
             )
         params = FitParams.parse(data.get("params", ()))
-        model = data.get("model", "ic")
-        if not isinstance(model, str) or not model:
-            raise BadParameterError(f"model must be a model's name, not {str(model)[:60]!r}", fields="model")
+        model = _models(data.get("model", "ic"))
+        check_choice = _field(data, "check_choice", 0, 0, MAX_CHECK_CHOICE)
+        if check_choice and "," not in model:
+            raise BadParameterError(
+                "check_choice checks the choice between several models: give them as model A,B", fields="check_choice"
+            )
         seeds = data.get("seeds", "random:10")
         if not isinstance(seeds, str):
             raise BadParameterError(
@@ -241,6 +278,7 @@ class Fit:
             ray=ray,
             adjust=bool(data.get("adjust", True)),
             columns=_columns(data.get("columns")),
+            check_choice=check_choice or 0,
         )
 
 
