@@ -47,7 +47,7 @@ _PUBLIC = {
     "SeedSet": "sim.lab.analyses",
     "Cascade": "sim.lab.analyses",
     "NoPathError": "sim.lab.analyses",
-    "rt": "sim.lab.rt",
+    "rt": "sim.analysis.rtcurve",
     "RtEstimate": "sim.analysis.rt",
     "Inject": "sim.engine.requests",
     "Ensemble": "sim.engine.requests",

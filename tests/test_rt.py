@@ -25,8 +25,8 @@ from sim.analysis.rt import (
     gamma_serial_interval,
     read_serial_interval,
 )
+from sim.analysis.rtcurve import serial_interval_of
 from sim.errors import AgoraError, BadParameterError
-from sim.lab.rt import serial_interval_of
 
 #: The seven curves of ../shared/data and their serial intervals: five files, and two gammas (docs/rt.md says
 #: where each comes from: EpiEstim's short demo, Ferguson et al. 2005, for flu; its mers_2014_15$si for MERS).
@@ -276,7 +276,7 @@ def test_a_bad_serial_interval_file_is_one_sentence(tmp_path, rows, said):
         ({"serial_interval": "gamma:3,0"}, "standard deviation must be a number above 0"),
         ({"serial_interval": "gamma:3,-1"}, "standard deviation must be a number above 0"),
         ({"serial_interval": [0, 0.5, 0.2]}, "sums to 0.7"),
-        ({"cases": "x"}, "counts have none"),
+        ({"cases": "x"}, "counts per tick have no columns"),
     ],
 )
 def test_bad_input_to_sim_rt_is_one_sentence(kwargs, said):
@@ -307,7 +307,7 @@ def test_local_and_imported_columns_are_picked_up_and_imported_can_be_named(tmp_
     assert (est.cases_name, est.imported_name) == ("local", "imported")
     assert est.local.sum() == 459 and est.imported.sum() == 64 and est.days[0] == "2014-08-18"
     renamed = pd.read_csv(path).rename(columns={"local": "here", "imported": "abroad"})
-    with pytest.raises(BadParameterError, match="count columns here, abroad: choose the cases with cases"):
+    with pytest.raises(BadParameterError, match="the curve has the count columns here, abroad"):
         sim.rt(renamed, "gamma:6.8,4.1")
     again = sim.rt(renamed, "gamma:6.8,4.1", imported="abroad")
     assert again.cases_name == "here" and again.scale.tolist() == est.scale.tolist()
@@ -348,7 +348,7 @@ def test_a_series_dataframe_and_a_series_file_pick_one_run_and_a_measure(tmp_pat
     assert from_file.local.tolist() == new and from_file.tick_seconds is None
     assert from_file.scale.tolist() == sim.rt(new, "gamma:3,2").scale.tolist()
     assert sim.rt(path, "gamma:3,2", cases="I").local.tolist() == [1] * 20
-    with pytest.raises(BadParameterError, match="has no measure 'S'"):
+    with pytest.raises(BadParameterError, match="cases names no measure of series file .*: 'S' is not among I, new"):
         sim.rt(path, "gamma:3,2", cases="S")
     with pytest.raises(BadParameterError, match="imported reads a curve's columns"):
         sim.rt(path, "gamma:3,2", imported="x")

@@ -1,5 +1,6 @@
 """``sim.rt``: R over sliding windows of an epidemic curve (Cori et al. 2013, as EpiEstim computes it; the
 mathematics is :mod:`sim.analysis.rt`), from a file, a DataFrame or an array of counts; ``agora rt`` calls it.
+It lives beside the mathematics rather than in :mod:`sim.lab` so that ``agora rt`` loads no engine.
 
 What it reads:
 
@@ -163,6 +164,7 @@ def _curve(
                     "of one run (agora run --series)"
                 )
             return _series_curve(table.run, table.tick, table.measure, table.value, cases, run, path)
+        _curve_only(run, path)
         return _incidence_curve(path, path, cases, imported, time, tick)
     if type(source).__name__ == "DataFrame":
         frame = cast(Any, source)
@@ -177,6 +179,7 @@ def _curve(
                 run,
                 "",
             )
+        _curve_only(run, "")
         return _incidence_curve(frame, "", cases, imported, time, tick)
     if isinstance(source, (bytes, dict)) or not hasattr(source, "__len__"):
         raise BadParameterError(
@@ -185,12 +188,20 @@ def _curve(
         )
     for name, given in (("cases", cases), ("imported", imported), ("run", run), ("time", time), ("tick", tick)):
         if given is not None:
-            raise BadParameterError(f"{name} names a column of a file or a DataFrame: counts have none", fields=name)
+            raise BadParameterError(
+                f"{name} goes with a file or a DataFrame: counts per tick have no columns", fields=name
+            )
     try:
         counts = np.asarray(source, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
         raise BadParameterError("source holds something other than numbers: give counts of cases per tick") from None
     return _Curve(counts, None, [str(t) for t in range(counts.size)], "", "cases", None, None)
+
+
+def _curve_only(run: int | None, name: str) -> None:
+    if run is not None:
+        where = f"curve {name}" if name else "the curve"
+        raise BadParameterError(f"run picks a run of a series file: {where} is a curve, with no runs", fields="run")
 
 
 def _series_only(imported: str | None, time: str | None, tick: str | None) -> None:
@@ -237,7 +248,7 @@ def _series_curve(
     present = list(dict.fromkeys(measures.tolist()))
     if measure not in present:
         raise BadParameterError(
-            f"{where} has no measure {measure!r}: its measures are {', '.join(present[:20])}", fields="cases"
+            f"cases names no measure of {where}: {measure!r} is not among {', '.join(present[:20])}", fields="cases"
         )
     distinct = np.unique(runs)
     if run is None:
@@ -248,7 +259,7 @@ def _series_curve(
         run = int(distinct[0])
     elif run not in set(distinct.tolist()):
         raise BadParameterError(
-            f"{where} has no run {run}: its runs are {distinct.min()}..{distinct.max()}", fields="run"
+            f"run {run} is not in {where}: its runs are {distinct.min()}..{distinct.max()}", fields="run"
         )
     rows = (runs == run) & (measures == measure)
     at = np.asarray(ticks[rows], dtype=np.int64)
@@ -265,6 +276,10 @@ def _incidence_curve(
     source: str | pd.DataFrame, name: str, cases: str | None, imported: str | None, time: str | None, tick: str | None
 ) -> _Curve:
     """The cases (and imported cases) per tick of a curve read by :func:`read_incidence`."""
+    if cases is not None and cases == imported:
+        raise BadParameterError(
+            "imported names the column of the cases: give the imported cases' own", fields="imported"
+        )
     if cases is None:  # every count column, then the one that holds the cases
         inc = read_incidence(source, time=time, tick=tick)
         if imported is None and {"local", "imported"} <= set(inc.counts):
@@ -278,16 +293,19 @@ def _incidence_curve(
     else:
         inc = read_incidence(source, time=time, tick=tick, columns=[cases, *([imported] if imported else [])])
     columns = list(inc.counts)
+    if imported is not None and imported not in columns:
+        where = f"curve {name}" if name else "the curve"
+        raise BadParameterError(
+            f"imported names no count column of {where}: its count columns are {', '.join(columns)}",
+            fields="imported",
+        )
     if cases is None:
         others = [c for c in columns if c != imported]
         if len(others) != 1:
             where = f"curve {name}" if name else "the curve"
-            raise BadParameterError(
-                f"{where} has the count columns {', '.join(others)}: choose the cases with cases", fields="cases"
-            )
+            has = f"the count columns {', '.join(others)}" if others else "no count column but the imported one"
+            raise BadParameterError(f"cases must name the column of cases: {where} has {has}", fields="cases")
         cases = others[0]
-    if cases == imported:
-        raise BadParameterError("cases and imported name the same column: give two columns", fields="imported")
     return _Curve(
         inc.counts[cases],
         None if imported is None else inc.counts[imported],
