@@ -299,11 +299,12 @@ class RtEstimate:
         if self.end.size and float((self.local + self.imported)[self.start[0] : self.end[0] + 1].sum()) < need:
             out.append(
                 f"the first window holds fewer than {need} cases, too few for a posterior coefficient of "
-                f"variation of {CV_POSTERIOR} (EpiEstim warns the same): its estimate leans on the prior"
+                f"variation of {CV_POSTERIOR} (EpiEstim warns so too): its estimate leans on the prior"
             )
         if self.dropped:
+            unit = "days" if self.tick_seconds == 86400 else "ticks"
             out.append(
-                f"{self.dropped} earlier window(s) end before the serial interval's mean ({self.si_mean:.2f} ticks) "
+                f"{self.dropped} earlier window(s) end before the serial interval's mean ({self.si_mean:.2f} {unit}) "
                 "and are left out, as EpiEstim does"
             )
         return out

@@ -5,12 +5,13 @@ no pyplot and no display (as :mod:`sim.analysis.plot`)."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sim.analysis.plot import figure_format, literal_label, save_figure
 
-if TYPE_CHECKING:  # pragma: no cover
-    from sim.analysis.rt import RtEstimate
+#: What the functions draw: a :class:`sim.analysis.rt.RtEstimate` (not imported: that module imports this one
+#: to draw, and the analysis room has no import circle).
+RtEstimate = Any
 
 #: The colours of local cases, imported cases and R.
 LOCAL, IMPORTED, R_COLOUR = "#4c72b0", "#dd8452", "#c44e52"
