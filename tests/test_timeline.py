@@ -155,6 +155,7 @@ def test_columns_chooses_the_counts_and_an_empty_list_makes_a_line_list(tmp_path
     path = _write(tmp_path, "c.csv", "day,a,b,note\n0,1,2,x\n1,3,4,y\n3,5,6,z\n")
     inc = read_incidence(path)
     assert sorted(inc.counts) == ["a", "b"] and inc.counts["a"].tolist() == [1, 3, 0, 5]
+    assert inc.rows is not None and inc.rows.tolist() == [1, 1, 0, 1]  # the day the file left out: no row
     assert list(read_incidence(path, columns=["b"]).counts) == ["b"]
     listed = read_incidence(path, columns=())
     assert listed.line_list and listed.counts["cases"].tolist() == [1, 1, 0, 1]

@@ -31,6 +31,9 @@ time twice is more often a mistake than a split count: add them yourself).
 or goes back in time (a series never does). Its rows may come in any order; a column named ``id`` (any case)
 may not repeat.
 
+:func:`read_timed_rows` gives each row's tick and the text of named columns instead (timestamped cascades
+``id,parent,time``: :mod:`sim.runs.fit.observed`).
+
 **Bounded** as every table a user names (:mod:`sim.core.boundedio`): a regular file, at most 256 MiB of text
 (after gzip, which may expand at most 100 times), lines of at most 64 KiB, 10 million rows; a Parquet file's
 rows, types and sizes checked from its footer. At most :data:`MAX_TICKS` ticks. Each column is converted in
@@ -50,12 +53,15 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.core.boundedio import MAX_ROWS, Bounds, opened, read_bounded
 from sim.errors import BadFileError, BadParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The most ticks a timeline may span (a run simulates at most 1,000,000 ticks).
 MAX_TICKS = 1_000_000
@@ -117,6 +123,7 @@ class Incidence:
         resolution: ticks one row spans: 1, or more when the file's unit is longer than the tick (daily data
             on 6-hour ticks: 4, each day's count at its first tick).
         time: the time column's name.
+        rows: int64, the file's rows in each tick (a line list's cases; a series' rows, 0 where it has none).
     """
 
     ticks: np.ndarray
@@ -127,6 +134,7 @@ class Incidence:
     line_list: bool
     resolution: int = 1
     time: str = ""
+    rows: np.ndarray | None = None
 
 
 # --- tables: a file's or a DataFrame's columns, and how a sentence names their rows -------------------------
@@ -610,7 +618,7 @@ def _check_ids(t: _Table) -> None:
 
 
 def read_incidence(
-    source: str | os.PathLike[str] | Any,
+    source: str | os.PathLike[str] | pd.DataFrame,
     *,
     time: str | None = None,
     tick: str | None = None,
@@ -634,28 +642,8 @@ def read_incidence(
         BadParameterError: a bad ``tick``; no such column; no time column found, or two; a tick that splits no
             day evenly when the data are daily; more than :data:`MAX_TICKS` ticks; an unknown extension.
     """
-    tick_s = parse_duration(tick) if tick is not None else int(default_tick_seconds)
-    if tick_s < 1:
-        raise BadParameterError(f"tick must last at least a second, not {tick_s} seconds", fields="tick")
-    known = _AGORA_NAMES | {n for n in (time, *(columns or ())) if n}
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        lower = path.lower()
-        if lower.endswith(".parquet"):
-            t = _parquet_table(path, known)
-        elif lower.endswith((".csv", ".csv.gz")):
-            t = _csv_table(path, known)
-        else:
-            raise BadParameterError(
-                f"observation file {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet",
-                fields="observed",
-            )
-    elif type(source).__name__ == "DataFrame":
-        t = _frame_table(source, known)
-    else:
-        raise BadParameterError(
-            f"observed is a {type(source).__name__}: give a pandas DataFrame or the path of a file", fields="observed"
-        )
+    tick_s = _tick_seconds(tick, default_tick_seconds)
+    t = _open(source, _AGORA_NAMES | {n for n in (time, *(columns or ())) if n})
     col = _time_column(t, time)
     times = _times(t, col)
     counted = _count_columns(t, col, columns)
@@ -667,9 +655,10 @@ def read_incidence(
         _check_order(t, v)
     at, n, res, labels, origin = _ticks_of(t, times, col, tick, tick_s)
     counts: dict[str, np.ndarray]
+    rows = np.bincount(at, minlength=n)
     if line_list:
         _check_ids(t)
-        counts = {CASES: np.bincount(at, minlength=n).astype(np.float64)}
+        counts = {CASES: rows.astype(np.float64)}
     else:
         counts = {c: np.bincount(at, weights=_counts(t, c), minlength=n) for c in counted}
     return Incidence(
@@ -681,7 +670,106 @@ def read_incidence(
         line_list=line_list,
         resolution=res,
         time=col,
+        rows=rows,
     )
+
+
+def _tick_seconds(tick: str | None, default_tick_seconds: int) -> int:
+    tick_s = parse_duration(tick) if tick is not None else int(default_tick_seconds)
+    if tick_s < 1:
+        raise BadParameterError(f"tick must last at least a second, not {tick_s} seconds", fields="tick")
+    return tick_s
+
+
+def _open(source: Any, known: frozenset[str]) -> _Table:
+    """The table of a ``.csv``, ``.csv.gz`` or ``.parquet`` path, or of a DataFrame."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        lower = path.lower()
+        if lower.endswith(".parquet"):
+            return _parquet_table(path, known)
+        if lower.endswith((".csv", ".csv.gz")):
+            return _csv_table(path, known)
+        raise BadParameterError(
+            f"observation file {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet",
+            fields="observed",
+        )
+    if type(source).__name__ == "DataFrame":
+        return _frame_table(source, known)
+    raise BadParameterError(
+        f"observed is a {type(source).__name__}: give a pandas DataFrame or the path of a file", fields="observed"
+    )
+
+
+@dataclass(frozen=True)
+class TimedRows:
+    """Rows with times (:func:`read_timed_rows`): each row's tick, the text of the named columns, and how a
+    sentence names a row.
+
+    Attributes:
+        name: the source as a sentence names it (``observation file PATH``). ticks: int64 per row, from 0 (the
+            earliest time). cells: column name -> each row's text, stripped (a missing cell is empty; a whole
+            number stored as a number reads as its digits). tick_seconds, origin: as :class:`Incidence`'s.
+    """
+
+    name: str
+    ticks: np.ndarray
+    cells: dict[str, np.ndarray]
+    tick_seconds: int
+    origin: str | None
+    table: _Table
+
+    def where(self, row: int) -> str:
+        """Row ``row`` (from 0) as a sentence names it: ``line 7`` of a file, ``row 5`` of a DataFrame."""
+        return self.table.where(row)
+
+    def pair(self, a: int, b: int) -> str:
+        """Rows ``a`` and ``b``: ``lines 4 and 9``."""
+        return self.table.pair(a, b)
+
+    def bad(self, row: int, text: str) -> BadFileError:
+        """One sentence about row ``row``."""
+        return self.table.at(row, text)
+
+    def label(self, column: str) -> str:
+        return self.table.label(column)
+
+
+def _text(raw: np.ndarray) -> np.ndarray:
+    """A column as stripped text: whole floats as digits, NaN as empty (a DataFrame's missing parent)."""
+    if raw.dtype.kind == "f":
+        whole = np.isfinite(raw) & (raw == np.round(raw))
+        out = np.where(whole, np.where(whole, raw, 0).astype(np.int64).astype(str), raw.astype(str))
+        return np.where(np.isnan(raw), "", out)
+    if raw.dtype.kind in "iu":
+        return raw.astype(str)
+    return np.char.strip(raw.astype(str))
+
+
+def read_timed_rows(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    columns: Sequence[str],
+    time: str | None = None,
+    tick: str | None = None,
+    default_tick_seconds: int = DAY,
+) -> TimedRows:
+    """Each row's tick and the text of ``columns`` (timestamped cascades ``id,parent,time``), the time column read
+    and ticked as :func:`read_incidence` does (a row spanning several ticks sits at its first).
+
+    Raises:
+        BadFileError, BadParameterError: as :func:`read_incidence`'s for the file and its time; a column of
+            ``columns`` missing.
+    """
+    tick_s = _tick_seconds(tick, default_tick_seconds)
+    t = _open(source, _AGORA_NAMES | {"parent"} | {n for n in (time, *columns) if n})
+    for c in columns:
+        if c not in t.header:
+            raise t.bad(f"has no column {c[:60]!r}: give {', '.join(columns)} and a time column")
+    col = _time_column(t, time)
+    times = _times(t, col)
+    at, _, _, _, origin = _ticks_of(t, times, col, tick, tick_s)
+    return TimedRows(t.name, at, {c: _text(t.get(c)) for c in columns}, tick_s, origin, t)
 
 
 __all__ = [
@@ -690,7 +778,9 @@ __all__ = [
     "MAX_TICKS",
     "TIME_NAMES",
     "Incidence",
+    "TimedRows",
     "format_duration",
     "parse_duration",
     "read_incidence",
+    "read_timed_rows",
 ]
