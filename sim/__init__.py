@@ -47,6 +47,8 @@ _PUBLIC = {
     "SeedSet": "sim.lab.analyses",
     "Cascade": "sim.lab.analyses",
     "NoPathError": "sim.lab.analyses",
+    "rt": "sim.analysis.rtcurve",
+    "RtEstimate": "sim.analysis.rt",
     "Inject": "sim.engine.requests",
     "Ensemble": "sim.engine.requests",
     "Sweep": "sim.engine.requests",

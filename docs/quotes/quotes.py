@@ -314,6 +314,13 @@ done > /dev/null""",
             ),
         ],
     ),
+    Scene(
+        "rt",
+        [
+            Step("rt-school", "docs/rt.md", console=True),
+            Step("rt-measles", "docs/rt.md", console=True),
+        ],
+    ),
 ]
 
 

@@ -44,6 +44,7 @@ from sim.cli.parsers.develop import PLUGIN_TEMPLATES, add_bench, add_plugins
 from sim.cli.parsers.fit import FIT
 from sim.cli.parsers.forecast import FORECAST
 from sim.cli.parsers.options import KERNELS
+from sim.cli.parsers.rt import RT
 
 __all__ = [
     "BUILTIN_COMMANDS",
@@ -71,6 +72,7 @@ BUILTIN_COMMANDS = (
     "sweep",
     "fit",
     "forecast",
+    "rt",
     "plot",
     "cascades",
     "seeds",
@@ -113,7 +115,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     add_bench(sub, groups)
     add_plugins(sub)
     add_subcommands(
-        sub, (SWEEP, FIT, FORECAST, PLOT, CASCADES, SEEDS, SET, CHECK, *ANALYSIS, INTERVIEW, LLM, AUDIT, SERVE)
+        sub, (SWEEP, FIT, FORECAST, RT, PLOT, CASCADES, SEEDS, SET, CHECK, *ANALYSIS, INTERVIEW, LLM, AUDIT, SERVE)
     )
     add_crypt(sub)
     encrypt_flag(sub.choices["new"], "the world")

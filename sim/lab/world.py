@@ -282,11 +282,13 @@ class WorldFile:
         Args:
             request: a :class:`~sim.engine.requests.Fit` (``sim.Fit``), or none and its fields as keywords (parsed by
                 :meth:`Fit.parse`, as ``agora fit`` parses its flags): ``observed`` (the file: a series, a set of
-                cascades or adoption times ``id,tick``), ``model`` (a name, or several as ``["sir", "seir"]`` or
-                ``"sir,seir"``: the choice between them), ``params`` (``{"beta": (0.01, 0.2),
-                "gamma": (0.05, 0.5, "log")}``, ``{"p": "0.01..0.2"}`` or ``["p=0.01..0.2"]``; a plain value fixes
-                a parameter), ``seeds``, ``budget``, ``population``, ``seed``, ``workers``, ``replicates``,
-                ``steps``, ``method`` (``auto``, ``abc`` or ``exact``), ``kernel``, ``predictive``.
+                cascades or adoption times ``id,tick``, or a table recorded in its own time; or a pandas
+                DataFrame), ``time``, ``tick`` and ``observe`` (``{"cases": "new"}``) for such a table, ``model`` (a
+                name, or several as ``["sir", "seir"]`` or ``"sir,seir"``: the choice between them), ``params``
+                (``{"beta": (0.01, 0.2), "gamma": (0.05, 0.5, "log")}``, ``{"p": "0.01..0.2"}`` or
+                ``["p=0.01..0.2"]``; a plain value fixes a parameter), ``seeds``, ``budget``, ``population``,
+                ``seed``, ``workers``, ``replicates``, ``steps``, ``method`` (``auto``, ``abc`` or ``exact``),
+                ``kernel``, ``predictive``.
             progress: called with ``(what, fraction)`` after each batch of simulations.
 
         Returns:

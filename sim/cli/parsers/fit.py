@@ -14,6 +14,7 @@ _FIT_EXAMPLES = """examples:
   agora fit saves/fb.db --model ic --observed times.csv --param p=0.001..0.2:log    (exact likelihood)
   agora fit saves/fb.db --model ic --observed cascades.csv --param p=0.001..0.2:log --seeds random:1 -o post.csv --plot check.png
   agora fit saves/fb.db --model sir,seir --observed curve.csv --param beta=0.005..0.1 --param gamma=0.05..0.5 --param sigma=0.1..0.9 --check-choice 10
+  agora fit saves/h.db --model sir --observed incidence.csv --time day --tick 1d --observe cases=new --param beta=0.01..0.5 --seeds random:1
 
 the observation (--observed FILE; .csv, .csv.gz or .parquet), told apart by its header:
   tick,S,I,R  or  tick,new      a series: every column at every tick (any of the model's states, reached, new)
@@ -23,6 +24,9 @@ the observation (--observed FILE; .csv, .csv.gz or .parquet), told apart by its 
   size  (or run,size)           cascade sizes alone
   id,tick                       adoption times (original ids; tick 0: the seeds): exact likelihood for ic and
                                 si, the adoption curve for other models
+  any other header              a table recorded in its own time (--time, --tick, --observe): counts per day,
+                                date or timestamp (day,cases; date,local,imported), a line list (one row per
+                                case, counted per tick), or timestamped cascades id,parent,time
 
 --param NAME=LO..HI is a uniform prior, NAME=LO..HI:log a log-uniform one, NAME=VALUE fixes a parameter.
 The method is sequential Monte Carlo ABC (Toni et al. 2009) with adaptive tolerances and distances, the model's
@@ -50,6 +54,7 @@ def _fit(p: Any) -> None:
         help="a fitted parameter and its prior: LO..HI uniform, LO..HI:log log-uniform; NAME=VALUE fixes one "
         "(repeatable)",
     )
+    _fit_time(p)
     p.add_argument(
         "--columns",
         metavar="NAMES",
@@ -84,6 +89,29 @@ FIT = Subcommand(
     _fit,
     _FIT_EXAMPLES,
 )
+
+
+def _fit_time(p: Any) -> None:
+    """``agora fit``'s flags for a table recorded in its own time (issue 60)."""
+    p.add_argument(
+        "--time",
+        metavar="COLUMN",
+        help="the time column of a table recorded in its own time: whole numbers, ISO dates or timestamps "
+        "(default: the column named date, time, day, tick or t)",
+    )
+    p.add_argument(
+        "--tick",
+        metavar="DURATION",
+        help="how long one tick of the fit lasts: 1d, 6h, 10min, 30s, 2w (default: the world's minutes per tick; "
+        "daily data need 1d or longer); the fitted rates are per tick",
+    )
+    repeatable(
+        p,
+        "--observe",
+        metavar="COLUMN=MEASURE",
+        help="a count column of the table and the series measure it observes, e.g. cases=new or cases=onsets "
+        "(repeatable; default: every count column under its own name)",
+    )
 
 
 def _fit_method(p: Any) -> None:

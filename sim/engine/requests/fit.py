@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.engine.bounds import (
     FIT_BUDGET,
@@ -23,6 +25,10 @@ from sim.engine.requests.common import KERNELS, bounded
 from sim.engine.requests.priors import Prior, Priors, ranges_from, split_params
 from sim.errors import BadParameterError
 from sim.model.seeds import FIT, SeedSpec
+from sim.store.timeline import parse_duration
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: How a fit may go: ``exact`` (the likelihood of adoption times), ``abc`` (ABC-SMC), ``auto`` (exact where it
 #: exists).
@@ -56,6 +62,77 @@ def _models(value: object) -> str:
     if len(names) > MAX_MODELS:
         raise BadParameterError(f"model names {len(names)} models: choose between at most {MAX_MODELS}", fields="model")
     return ",".join(names)
+
+
+#: A measure's name as ``observe`` may give it: a series' measure (``new``, ``I``, ``new.E``, ``onsets``).
+_MEASURE = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]{0,63}\Z")
+
+
+def _observed(value: object) -> Any:
+    """The observation: a file's path, or a pandas DataFrame (from Python only: JSON holds no DataFrame)."""
+    if type(value).__name__ == "DataFrame" and hasattr(value, "columns"):
+        return value
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise BadParameterError(
+            "give the observation as observed: a file (a series, cascades, id,tick, or a table recorded in its own "
+            "time) or, from Python, a pandas DataFrame",
+            fields="observed",
+        )
+    return value
+
+
+def _time(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BadParameterError(f"time must name the time column, not {str(value)[:60]!r}", fields="time")
+    return value.strip()
+
+
+def _tick(value: object) -> str | None:
+    """A tick's length as given (``1d``), checked (:func:`sim.store.timeline.parse_duration`)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadParameterError(f"tick must be a duration such as 1d or 6h, not {str(value)[:60]!r}", fields="tick")
+    parse_duration(value)
+    return value.strip()
+
+
+def _observe(value: object) -> tuple[tuple[str, str], ...]:
+    """``COLUMN=MEASURE`` texts (or a mapping ``{"cases": "onsets"}``) as ``(column, measure)`` pairs."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        pairs = [(k, v) for k, v in value.items()]
+    elif isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value):
+        pairs = [tuple(t.rsplit("=", 1)) if "=" in t else (t, "") for t in value]
+    elif isinstance(value, str):
+        return _observe([value])
+    else:
+        raise BadParameterError(
+            f"observe must be COLUMN=MEASURE texts or a mapping, not {str(value)[:60]!r}", fields="observe"
+        )
+    out: list[tuple[str, str]] = []
+    for column, measure in pairs:
+        if not isinstance(column, str) or not isinstance(measure, str) or not column.strip():
+            raise BadParameterError(
+                f"observe must be COLUMN=MEASURE, such as cases=onsets, not {str(column)[:40]!r}", fields="observe"
+            )
+        if not _MEASURE.match(measure.strip()):
+            raise BadParameterError(
+                f"observe {column.strip()[:40]}={measure.strip()[:40]} names no measure: give COLUMN=MEASURE, such "
+                "as cases=onsets or cases=new",
+                fields="observe",
+            )
+        if any(c == column.strip() for c, _ in out):
+            raise BadParameterError(
+                f"observe names column {column.strip()[:40]!r} twice: give it once", fields="observe"
+            )
+        out.append((column.strip(), measure.strip()))
+    return tuple(out)
 
 
 def _columns(value: object) -> tuple[str, ...] | None:
@@ -128,9 +205,14 @@ class Fit:
             (:func:`sim.runs.fit.abc.regression_adjust`).
         check_choice: with several models, data sets simulated from each model's posterior and fitted back,
             for the confusion matrix of the choice (0: none).
+        time: the time column of a table recorded in its own time (None: the one named date, time, day, tick or
+            t). tick: how long one tick lasts (``1d``, ``6h``, ``10min``; None: the world's minutes per tick).
+        observe: ``(column, measure)`` pairs: the table's count columns and the series measure each observes
+            (``("cases", "onsets")``; empty: every count column, under its own name). See
+            :mod:`sim.store.timeline` and :func:`sim.runs.fit.observed.read_recorded`.
     """
 
-    observed: str
+    observed: str | pd.DataFrame
     model: str = "ic"
     params: FitParams = field(default_factory=FitParams)
     seeds: str = "random:10"
@@ -149,6 +231,9 @@ class Fit:
     adjust: bool = True
     columns: tuple[str, ...] | None = None
     check_choice: int = 0
+    time: str | None = None
+    tick: str | None = None
+    observe: tuple[tuple[str, str], ...] = ()
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -170,6 +255,9 @@ class Fit:
         "adjust",
         "columns",
         "check_choice",
+        "time",
+        "tick",
+        "observe",
     )
 
     def __post_init__(self) -> None:
@@ -205,11 +293,7 @@ class Fit:
         extra = sorted(set(data) - set(cls.FIELDS))
         if extra:
             raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
-        observed = data.get("observed")
-        if not isinstance(observed, str) or not observed:
-            raise BadParameterError(
-                "give the observation file as observed (a series, cascades or id,tick)", fields="observed"
-            )
+        observed = _observed(data.get("observed"))
         params = FitParams.parse(data.get("params", ()))
         model = _models(data.get("model", "ic"))
         check_choice = _field(data, "check_choice", 0, 0, MAX_CHECK_CHOICE)
@@ -279,6 +363,9 @@ class Fit:
             adjust=bool(data.get("adjust", True)),
             columns=_columns(data.get("columns")),
             check_choice=check_choice or 0,
+            time=_time(data.get("time")),
+            tick=_tick(data.get("tick")),
+            observe=_observe(data.get("observe")),
         )
 
 

@@ -215,7 +215,14 @@ class _Plan:
         self.priors, self.fixed = request.params.priors, dict(request.params.fixed)
         cls = registry.model(request.model)
         # Its states' columns are counts of agents (at most the world's), and names an error may show.
-        self.observed = read_observed(request.observed, world, tuple(str(s) for s in cls.states))
+        self.observed = read_observed(
+            request.observed,
+            world,
+            tuple(str(s) for s in cls.states),
+            time=request.time,
+            tick=request.tick,
+            observe=request.observe,
+        )
         self.method = self._method(request)
         self.summary: Summary | None = None
         self.simulator: Simulator | None = None
@@ -289,7 +296,9 @@ class _Plan:
 
     def describe_observed(self) -> dict[str, Any]:
         obs = self.observed
-        out: dict[str, Any] = {"path": self.request.observed, "kind": obs.kind}
+        out: dict[str, Any] = {"path": obs.path, "kind": obs.kind}
+        if getattr(obs, "recorded", None):
+            out["recorded"] = obs.recorded  # type: ignore[union-attr]
         if obs.kind == "series":
             out["columns"] = list(self.request.columns or obs.columns)  # type: ignore[union-attr]
             out["ticks"] = int(obs.ticks.size)  # type: ignore[union-attr]

@@ -17,6 +17,14 @@ are those the engine reports for the run (its forest rebuilt by :func:`sim.core.
 **Adoption times**: ``id,tick``, the agents' ORIGINAL ids and the tick each adopted at (0: a seed); agents
 not listed never adopted. Needs the world, to turn the ids into agents.
 
+**Time as recorded** (any other header, a DataFrame, or ``time``/``tick``/``observe`` given;
+:func:`read_recorded`): a table with a time column of whole numbers, ISO dates or timestamps, read by
+:func:`sim.store.timeline.read_incidence` into counts per tick of ``tick`` (default: the world's minutes per
+tick; a tick shorter than the file's rows is refused, as the fit compares tick by tick), its count columns
+renamed to the measures ``observe`` maps them to; a line list (one row per case) counted into ``cases``; or,
+with ``id`` and ``parent`` columns, timestamped cascades, one per root, measured as the engine measures a run's
+forest.
+
 Sweep files (grid-key columns before ``run``) are refused: keep one combination's rows and drop those
 columns. Every problem is one sentence naming the file (and the line, for a bad row) and what to do:
 :class:`~sim.errors.BadFileError` for an unreadable or malformed file, :class:`~sim.errors.BadParameterError`
@@ -39,14 +47,14 @@ import csv
 import functools
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from sim.core.boundedio import MAX_ROWS, Bounds, bounded_stream, bounded_text, check_regular
-from sim.core.cascade import forest_of_rows
+from sim.core.cascade import Forest, forest_of_rows
 from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError
 from sim.store.cascadeio import CASCADE_COLUMNS, read_cascades
@@ -60,6 +68,10 @@ from sim.store.seriesio import (
     read_series,
     unreadable,
 )
+from sim.store.timeline import CASES, TIME_NAMES, format_duration, read_incidence, read_timed_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The latest tick an observation may hold: a fit simulates ticks 0 .. MAX_TICK at most (``--steps`` is at most
 #: 1,000,000), and a file's last tick sets its horizon, so a later one would ask for a run without bound.
@@ -92,11 +104,14 @@ class ObservedSeries:
         path: the file.
         ticks: int64, strictly increasing, >= 0.
         columns: measure name -> float64 values at ``ticks``, in the file's order.
+        recorded: how a file's own time became ticks (its time column, the tick's length, the first and last
+            ticks' names, whether it was a line list), for a file read with a time column; else None.
     """
 
     path: str
     ticks: np.ndarray
     columns: dict[str, np.ndarray]
+    recorded: dict[str, Any] | None = None
     kind: ClassVar[str] = "series"
 
 
@@ -563,7 +578,15 @@ def _adoption_times(f: _File, header: list[str], world: World | None) -> Observe
     return ObservedTimes(f.path, _known_ids(f, world, ids), ticks)
 
 
-def read_observed(path: str, world: World | None = None, states: tuple[str, ...] = ()) -> Observed:
+def read_observed(
+    path: str | os.PathLike[str] | pd.DataFrame,
+    world: World | None = None,
+    states: tuple[str, ...] = (),
+    *,
+    time: str | None = None,
+    tick: str | None = None,
+    observe: Sequence[tuple[str, str]] = (),
+) -> Observed:
     """Read and check an observation file (see the module docstring for the layouts and bounds).
 
     Args:
@@ -572,6 +595,10 @@ def read_observed(path: str, world: World | None = None, states: tuple[str, ...]
             checks a cascades file's agent ids and every count of agents (no more than it has) when given.
         states: the state names of the model to fit: their columns are counts of agents (as ``reached``,
             ``new``, ``depth`` and ``breadth`` are), and errors may name them.
+
+        time, tick, observe: the time column, a tick's length and ``(column, measure)`` pairs of a file recorded
+            in its own time (see "Time as recorded" in the module docstring): given, or a DataFrame, or a header
+            that is none of the layouts above, the file is read by :mod:`sim.store.timeline`.
 
     Returns:
         An :class:`ObservedSeries`, :class:`ObservedCascades` or :class:`ObservedTimes`, by the header.
@@ -586,6 +613,9 @@ def read_observed(path: str, world: World | None = None, states: tuple[str, ...]
         BadParameterError: an unknown extension, Parquet without pyarrow, adoption times without a world, an
             id the world does not have.
     """
+    recorded = time is not None or tick is not None or bool(observe)
+    if not isinstance(path, (str, os.PathLike)):
+        return read_recorded(path, world, tuple(states), time=time, tick=tick, observe=observe)
     f = _opened(os.fspath(path), tuple(states))
     try:
         header = _header_and_size(f)
@@ -593,6 +623,14 @@ def read_observed(path: str, world: World | None = None, states: tuple[str, ...]
         raise f.bad(f"{unreadable(exc)}: give a CSV file") from None
     agents = _agents(world)
     lower = [h.lower() for h in header]
+    if recorded or not _is_layout(header, lower):
+        if not recorded and not set(lower) & set(TIME_NAMES):
+            raise BadFileError(
+                f"observation file {f.path} line 1: the header is not one Agora reads: give {_LAYOUTS}; or give "
+                "time, the column of time of a table recorded in its own time",
+                fields="time",
+            )
+        return read_recorded(f.path, world, tuple(states), time=time, tick=tick, observe=observe)
     for own, writer in ((SERIES_COLUMNS, "series"), (CASCADE_COLUMNS, "cascades")):
         if tuple(header[-len(own) :]) == own:
             if len(header) > len(own):
@@ -610,9 +648,182 @@ def read_observed(path: str, world: World | None = None, states: tuple[str, ...]
         raise f.bad(
             "is a size distribution (agora run's ccdf file): give its cascades file, or one cascade size per row (size)"
         )
-    if lower[0] == "tick" and len(header) >= 2:
-        return _wide_series(f, ["tick", *header[1:]], agents)
-    raise f.bad(f"line 1: the header is not one Agora reads: give {_LAYOUTS}")
+    return _wide_series(f, ["tick", *header[1:]], agents)
+
+
+# --- time as recorded ----------------------------------------------------------------------------------
+
+#: Measures that are levels (a count of agents at a tick), not counts of events in a tick: summing two rows of
+#: one tick, or reading a missing row as 0, would be wrong for them.
+LEVELS = ("reached", "depth", "breadth")
+
+
+def _source_name(source: Any) -> str:
+    """How a fit names its observation: the path, or ``(a DataFrame)``."""
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else "(a DataFrame)"
+
+
+def _world_tick(world: World | None) -> int:
+    """The world's tick in seconds (its minutes per tick; 10 minutes when there is no world)."""
+    minutes = 10 if world is None else int(world.config.get("minutes_per_tick", 10))
+    return max(1, minutes) * 60
+
+
+def read_recorded(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    world: World | None = None,
+    states: tuple[str, ...] = (),
+    *,
+    time: str | None = None,
+    tick: str | None = None,
+    observe: Sequence[tuple[str, str]] = (),
+) -> ObservedSeries | ObservedCascades:
+    """A table recorded in its own time (a file or a DataFrame): counts over time or a line list, read by
+    :func:`sim.store.timeline.read_incidence`, as a series of the measures ``observe`` maps its columns to
+    (``cases=onsets``; without it, the columns keep their names); or, with ``id`` and ``parent`` columns,
+    timestamped cascades (:func:`_timed_cascades`). ``tick``: how long one tick of the fit lasts (None: the world's
+    minutes per tick).
+
+    Raises:
+        BadParameterError: a tick shorter than the file's rows (daily data on a world of 10-minute ticks: give
+            tick 1d), a measure observed twice, and what :func:`read_incidence` raises.
+        BadFileError: what :func:`read_incidence` raises; a level (a state, ``reached``) summed over rows of
+            one tick; a count of agents above the world's.
+    """
+    name = _source_name(source)
+    default = _world_tick(world)
+    header = [str(c) for c in source.columns] if not isinstance(source, (str, os.PathLike)) else None
+    if header is None:
+        f = _opened(name, states)
+        header = _header_and_size(f)
+    lower = {h.lower(): h for h in header}
+    if "id" in lower and "parent" in lower and not observe:
+        return _timed_cascades(source, name, (lower["id"], lower["parent"]), time, tick, default)
+    measures = [m for _, m in observe]
+    twice = next((m for i, m in enumerate(measures) if m in measures[:i]), None)
+    if twice is not None:
+        raise BadParameterError(
+            f"observe maps two columns to measure {twice}: map one column to each", fields="observe"
+        )
+    counted: Sequence[str] | None = [c for c, _ in observe] or None
+    if counted == [CASES] and CASES not in header:  # a line list's count of cases
+        counted = ()
+    inc = read_incidence(source, time=time, tick=tick, columns=counted, default_tick_seconds=default)
+    where = f"observation file {name}" if name != "(a DataFrame)" else "observation table (a DataFrame)"
+    if inc.resolution > 1:
+        unit = format_duration(inc.resolution * inc.tick_seconds)
+        whose = "as given" if tick is not None else "the world's minutes per tick"
+        raise BadParameterError(
+            f"give tick {unit} or longer: each row of {where} counts {'a day' if unit == '1d' else unit}, and the "
+            f"fit's ticks last {format_duration(inc.tick_seconds)} ({whose}), so each would be compared with a whole "
+            f"row's count (with {unit}, the fitted rates are per {'day' if unit == '1d' else unit})",
+            fields="tick",
+        )
+    rename = dict(observe)
+    columns = {rename.get(c, c): v for c, v in inc.counts.items()}
+    rows = inc.rows if inc.rows is not None else np.ones(inc.ticks.size, dtype=np.int64)
+    keep = np.ones(inc.ticks.size, dtype=bool) if inc.line_list else rows > 0
+    levels = [m for m in columns if m in states or m in LEVELS]
+    if levels and int(rows.max()) > 1:
+        at = int(np.argmax(rows > 1))
+        raise BadFileError(
+            f"{where} has {int(rows[at])} rows in tick {inc.labels[at]}, and {levels[0]} is a count of agents at a "
+            f"tick, not of events: give a tick of one row each"
+        )
+    agents = _agents(world)
+    for m in [m for m in columns if m in states or m in COUNT_MEASURES] if agents is not None else ():
+        over = np.flatnonzero(columns[m] > agents)
+        if over.size:
+            at = int(over[0])
+            raise BadFileError(
+                f"{where} has {int(columns[m][at]):,} for {m} in tick {inc.labels[at]}, more than the world's "
+                f"{agents:,} agents: give the observations of this world"
+            )
+    recorded = {
+        "time": inc.time,
+        "tick": format_duration(inc.tick_seconds),
+        "first": inc.labels[0],
+        "last": inc.labels[-1],
+        "origin": inc.origin,
+        "line_list": inc.line_list,
+        "observe": {c: rename.get(c, c) for c in inc.counts},
+    }
+    return ObservedSeries(name, inc.ticks[keep], {m: v[keep] for m, v in columns.items()}, recorded)
+
+
+def _timed_cascades(
+    source: Any, name: str, id_parent: tuple[str, str], time: str | None, tick: str | None, default: int
+) -> ObservedCascades:
+    """Timestamped cascades (``id,parent,time``; an empty parent: a root): one cascade per root, its size, depth
+    and structural virality as the engine reports a run's (:class:`sim.core.cascade.Forest`), every row's tick
+    from the earliest time. A parent must have a row of its own, and a time no later than its child's."""
+    rows = read_timed_rows(source, columns=id_parent, time=time, tick=tick, default_tick_seconds=default)
+    ids, parents = rows.cells[id_parent[0]], rows.cells[id_parent[1]]
+    k = ids.size
+    if not k:
+        raise rows.table.bad("has a header but no rows: give one row per adoption (id, parent, time)")
+    if (np.char.str_len(ids) == 0).any():
+        raise rows.bad(int(np.argmax(np.char.str_len(ids) == 0)), f"{rows.label(id_parent[0])} is empty")
+    distinct, first = np.unique(ids, return_index=True)
+    if distinct.size < k:
+        again = np.ones(k, dtype=bool)
+        again[first] = False
+        second = int(np.argmax(again))
+        earlier = int(first[np.searchsorted(distinct, ids[second])])
+        raise rows.table.bad(f"{rows.pair(earlier, second)} have the same {rows.label(id_parent[0])}: give each once")
+    root = np.char.str_len(parents) == 0
+    pos = np.minimum(np.searchsorted(distinct, parents), distinct.size - 1)
+    missing = ~root & (distinct[pos] != parents)
+    if missing.any():
+        raise rows.bad(
+            int(np.argmax(missing)), f"its {rows.label(id_parent[1])} has no row: give every parent a row of its own"
+        )
+    parent = np.where(root, -1, first[pos]).astype(np.int64)  # each row's parent row
+    itself = parent == np.arange(k)
+    if itself.any():
+        raise rows.bad(int(np.argmax(itself)), "is its own parent: a root's parent is empty")
+    ticks = rows.ticks
+    early = ~root & (ticks < ticks[np.maximum(parent, 0)])
+    if early.any():
+        row = int(np.argmax(early))
+        raise rows.bad(row, f"its time comes before its parent's ({rows.where(int(parent[row]))})")
+    generation = _generations(parent)
+    if generation is None:
+        raise rows.table.bad("has a cycle of parents: every cascade starts at a row without a parent")
+    forest = Forest.build(generation, np.maximum(parent, 0))
+    sizes = forest.tree_sizes().astype(np.int64)
+    depth = np.zeros(forest.trees, dtype=np.int64)
+    np.maximum.at(depth, forest.tree, forest.generation)
+    sub, tree = forest.subtree.astype(np.float64), forest.tree
+    wiener = np.bincount(tree, weights=sub * (sub[tree] - sub), minlength=forest.trees)
+    n = sizes.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        virality = np.where(sizes >= 2, 2.0 * wiener / (n * (n - 1.0)), 0.0)
+    return ObservedCascades(name, sizes, depth, virality, np.ones(forest.trees, dtype=np.int64))
+
+
+def _generations(parent: np.ndarray) -> np.ndarray | None:
+    """Each row's generation (0 for a root) by pointer jumping (about log2 of the depth rounds of numpy); None
+    where the parents form a cycle."""
+    up = parent.copy()
+    dist = (parent >= 0).astype(np.int64)
+    for _ in range(int(parent.size).bit_length() + 1):
+        live = np.flatnonzero(up >= 0)
+        if not live.size:
+            return dist
+        nxt = up[live]
+        dist[live] += dist[nxt]
+        up[live] = up[nxt]
+    return None
+
+
+def _is_layout(header: list[str], lower: list[str]) -> bool:
+    """Whether the header is one of Agora's own layouts (else the file is read in its own time)."""
+    if any(tuple(header[-len(own) :]) == own for own in (SERIES_COLUMNS, CASCADE_COLUMNS)):
+        return True
+    if lower in (["size"], ["run", "size"], ["id", "tick"]) or lower[-2:] == ["size", "ccdf"]:
+        return True
+    return lower[0] == "tick" and len(header) >= 2
 
 
 __all__ = [

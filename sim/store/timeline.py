@@ -1,0 +1,786 @@
+"""Counts over time as a file records them: a time column of whole numbers, ISO dates or timestamps, a tick of
+a stated length, and count columns, or a line list (one row per case) counted per tick (issue 60).
+
+**The time column** (``time``; by default the one column named ``date``, ``time``, ``day``, ``tick`` or ``t``,
+case-insensitive; ``date`` is taken when there are several and one is ``date``, as in ``day,date,cases``; any
+other pair is refused: name the column). One format per column, told apart by the cells:
+
+- whole numbers (``0``, ``17``, ``-3``): in days when the column is named ``day`` (or ``days``) or the tick is
+  given in whole days (``1d``, ``2w``), else in ticks;
+- ISO dates ``YYYY-MM-DD``: days;
+- timestamps, an ISO date with a time (``2009-04-27T13:05:00``, a space for the ``T``, ``Z`` for UTC; an offset
+  such as ``+02:00`` is refused: give one zone), to the second.
+
+**Ticks.** ``tick`` is a duration (:func:`parse_duration`: ``1d``, ``6h``, ``10min``, ``30s``, ``2w``; None:
+``default_tick_seconds``). Tick 0 is the first time the file holds (its earliest: a date, a day, a whole number;
+for timestamps, the tick that holds the earliest one, counting ticks from that day's midnight, UTC). Every tick
+from 0 to the last gets a value, 0 where the file has no row. A tick longer than the file's unit (a week of daily
+data) sums the rows it holds; a shorter one must split the unit evenly (``6h`` of days; ``7h`` is refused), and
+each row's count sits at the first tick of its day (:attr:`Incidence.resolution` says how many ticks a row
+spans). Labels name each tick as the file does: the whole number (of a day: its first day), the ISO date (ticks
+of whole days) or the ISO timestamp of its start.
+
+**Counts** (``columns``; by default every column of numbers but the time columns and ``id``, and a column
+named ``cases`` whatever it holds) are whole numbers
+of at least 0, one row per time, times in increasing order: a count is a number of cases (a fraction, a
+negative, an empty cell is refused), and a repeated time is refused rather than summed (a file that lists one
+time twice is more often a mistake than a split count: add them yourself).
+
+**A line list** is one row per case: counted per tick into one column ``cases``. A file is read as one when
+``columns`` is empty (``()``), or, by default, when it has no count columns or its time column repeats a value
+or goes back in time (a series never does). Its rows may come in any order; a column named ``id`` (any case)
+may not repeat.
+
+:func:`read_timed_rows` gives each row's tick and the text of named columns instead (timestamped cascades
+``id,parent,time``: :mod:`sim.runs.fit.observed`).
+
+**Bounded** as every table a user names (:mod:`sim.core.boundedio`): a regular file, at most 256 MiB of text
+(after gzip, which may expand at most 100 times), lines of at most 64 KiB, 10 million rows; a Parquet file's
+rows, types and sizes checked from its footer. At most :data:`MAX_TICKS` ticks. Each column is converted in
+bulk (numpy), never cell by cell, except to find the line of a bad cell once one is known to be there.
+
+**Messages** are one sentence naming the file and the line (``line 7``; a Parquet ``row 6``; a DataFrame's
+``row 5``, from 0) and never a cell's content; a column is named where the name came from the caller or is one of
+Agora's (``date``, ``cases``, ...), else by its place (``column 3``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.core.boundedio import MAX_ROWS, Bounds, opened, read_bounded
+from sim.errors import BadFileError, BadParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: The most ticks a timeline may span (a run simulates at most 1,000,000 ticks).
+MAX_TICKS = 1_000_000
+#: Seconds in a day.
+DAY = 86_400
+#: Column names taken for time, in order of preference (``date`` first: ``day,date,cases``'s ``day`` is its index).
+TIME_NAMES = ("date", "time", "day", "tick", "t")
+#: Names of the line list's count column.
+CASES = "cases"
+#: The longest cell a time or count column may hold: a timestamp with microseconds and a zone is 32 characters.
+MAX_CELL = 40
+#: What to give instead of a bad file.
+GIVE = "a table with a header row: a time column and counts, or one row per case (.csv, .csv.gz or .parquet)"
+_UNITS = {"w": 7 * DAY, "d": DAY, "h": 3600, "min": 60, "s": 1}
+_DURATION = re.compile(r"\s*(\d{1,9})\s*(w|d|h|min|s)\s*\Z")
+#: Names an error may show (others are shown by their place: a header is the file's content).
+_AGORA_NAMES = frozenset((*TIME_NAMES, "days", CASES, "id", "count", "counts", "new", "local", "imported"))
+
+
+def parse_duration(text: str) -> int:
+    """The seconds of a duration such as ``1d``, ``6h``, ``10min``, ``30s`` or ``2w`` (a whole number above 0 and
+    a unit: ``w`` weeks, ``d`` days, ``h`` hours, ``min`` minutes, ``s`` seconds).
+
+    Raises:
+        BadParameterError: anything else (naming ``--tick``).
+    """
+    m = _DURATION.match(text) if isinstance(text, str) else None
+    if m is None or int(m.group(1)) < 1:
+        shown = str(text)[:30]
+        raise BadParameterError(
+            f"tick {shown!r} is not a duration: give a whole number above 0 and a unit, such as 1d, 6h, 10min, "
+            "30s or 2w",
+            fields="tick",
+        )
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def format_duration(seconds: int) -> str:
+    """``seconds`` in the largest unit that holds it whole (``86400`` -> ``1d``; ``600`` -> ``10min``)."""
+    for unit in ("w", "d", "h", "min"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class Incidence:
+    """Counts per tick, as a file recorded them.
+
+    Attributes:
+        ticks: int64, every tick from 0 to the last (``arange``).
+        counts: column name -> float64 count at each tick (0 where the file has no row); a line list's is
+            ``cases``.
+        labels: each tick's name as the file names time: the whole number (``"17"``), the ISO date
+            (``"1861-10-30"``) or timestamp (``"2009-04-27T06:00:00"``) of its start.
+        tick_seconds: a tick's length.
+        origin: the ISO date (or timestamp) of tick 0 when the time column holds dates or timestamps, else None.
+        line_list: the file was one row per case.
+        resolution: ticks one row spans: 1, or more when the file's unit is longer than the tick (daily data
+            on 6-hour ticks: 4, each day's count at its first tick).
+        time: the time column's name.
+        rows: int64, the file's rows in each tick (a line list's cases; a series' rows, 0 where it has none).
+    """
+
+    ticks: np.ndarray
+    counts: dict[str, np.ndarray]
+    labels: list[str]
+    tick_seconds: int
+    origin: str | None
+    line_list: bool
+    resolution: int = 1
+    time: str = ""
+    rows: np.ndarray | None = None
+
+
+# --- tables: a file's or a DataFrame's columns, and how a sentence names their rows -------------------------
+
+
+@dataclass
+class _Table:
+    """A table's header, a way to get a column (raw: text cells, or typed values), and how to name its rows."""
+
+    name: str  # "observation file PATH" / "observation table (a DataFrame)"
+    header: list[str]
+    get: Callable[[str], np.ndarray]
+    row_word: str  # "line", "row"
+    first_row: int  # what the first data row is called (2 for a CSV line, 1 for a Parquet row, 0 for a DataFrame)
+    known: frozenset[str]
+    lines: np.ndarray | None = None  # a CSV's line of each data row, where blank lines or quoted breaks moved them
+
+    def where(self, row: int) -> str:
+        if self.lines is not None:
+            return f"line {int(self.lines[row])}"
+        return f"{self.row_word} {row + self.first_row}"
+
+    def pair(self, a: int, b: int) -> str:
+        """Rows ``a`` and ``b`` (from 0) as a sentence names them: ``lines 4 and 9``."""
+        word, x = self.where(a).split(" ")
+        return f"{word}s {x} and {self.where(b).split(' ')[1]}"
+
+    def bad(self, text: str) -> BadFileError:
+        return BadFileError(f"{self.name} {text}")
+
+    def at(self, row: int, text: str) -> BadFileError:
+        return self.bad(f"{self.where(row)}: {text}")
+
+    def label(self, name: str) -> str:
+        return name if name in self.known else f"column {self.header.index(name) + 1}"
+
+
+def _csv_table(path: str, known: frozenset[str]) -> _Table:
+    """A CSV (or CSV.gz) file read within bounds, split into columns of text cells."""
+    name = f"observation file {path}"
+    data = read_bounded(path, "observation file", GIVE, gz=path.lower().endswith(".gz"), bounds=Bounds(rows=MAX_ROWS))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadFileError(f"{name} is not UTF-8 text (byte {exc.start}): give {GIVE}") from None
+    del data
+    text = text.replace("\r\n", "\n").rstrip("\n")
+    if not text.strip():
+        raise BadFileError(f"{name} is empty: give {GIVE}")
+    head, _, body = text.partition("\n")
+    lines: np.ndarray | None = None
+    columns: list[list[str]] | None = None
+    if '"' not in text and "\r" not in text and "\n\n" not in body:
+        header = [h.strip() for h in head.split(",")]
+        width = len(header)
+        cells = body.replace("\n", ",").split(",") if body else []
+        if len(cells) % width == 0 and (not cells or body.count("\n") + 1 == len(cells) // width):
+            columns = [cells[j::width] for j in range(width)]
+        del cells
+    if columns is None:  # quotes, blank lines or a row of another width: the csv module, lines counted
+        reader = csv.reader(io.StringIO(text))
+        rows = [next(reader, [])]
+        header = [h.strip() for h in rows[0]]
+        width, at = len(header), []
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != width:
+                raise BadFileError(
+                    f"{name} line {reader.line_num}: {len(row)} fields where the header has {width}: give one cell "
+                    "per column in every row"
+                )
+            rows.append(row)
+            at.append(reader.line_num)
+        lines = np.asarray(at, dtype=np.int64)
+        columns = [list(c) for c in zip(*rows[1:])] if len(rows) > 1 else [[] for _ in header]
+    del text
+    by_name = dict(zip(header, columns))
+
+    def get(col: str) -> np.ndarray:
+        cells = by_name[col]
+        if cells and max(map(len, cells)) > 4 * MAX_CELL:  # a cell no time or count has: kept short in memory
+            return np.array([c[: 4 * MAX_CELL] for c in cells])
+        return np.array(cells, dtype=str)
+
+    return _Table(name, header, get, "line", 2, known, lines)
+
+
+def _arrow_column(pa: Any, column: Any) -> np.ndarray:
+    """A pyarrow column as numpy: text as ``str`` (a null is empty), dates and timestamps as ``datetime64``
+    (UTC; a null NaT), whole numbers as int64 (float64 with NaN where nulls are), other numbers as float64."""
+    typ = column.type
+    if pa.types.is_dictionary(typ):
+        column, typ = column.cast(typ.value_type), typ.value_type
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return np.asarray(column.fill_null("").to_numpy(zero_copy_only=False), dtype=str)
+    if pa.types.is_date(typ):
+        return np.asarray(column.cast(pa.date32()).to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+    if pa.types.is_timestamp(typ):
+        return np.asarray(column.cast(pa.timestamp("us", tz=typ.tz)).to_numpy(zero_copy_only=False)).astype(
+            "datetime64[us]"
+        )
+    if pa.types.is_integer(typ) and not column.null_count:
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ):
+        return np.asarray(column.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=float)
+    return np.full(len(column), "", dtype=str)  # booleans and others: neither a time nor a count
+
+
+def _parquet_table(path: str, known: frozenset[str]) -> _Table:
+    """A Parquet file's columns, each read on demand once the footer's rows, types and sizes are checked."""
+    from sim.store.seriesio import parquet_schema, read_parquet  # noqa: PLC0415 - pyarrow only for .parquet
+
+    name = f"observation file {path}"
+    pa, header, types, rows = parquet_schema(path, "observation file", GIVE)
+    if rows > MAX_ROWS:
+        raise BadFileError(
+            f"{name} has more than {MAX_ROWS:,} rows: Agora reads at most that many, so keep a part of it"
+        )
+    typed = dict(zip(header, types))
+
+    def get(col: str) -> np.ndarray:
+        typ = typed[col]
+        if pa.types.is_date(typ) or pa.types.is_timestamp(typ):  # fixed width: 8 bytes a row at most
+            import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow only for .parquet
+
+            with opened(path, "observation file", GIVE) as fh:
+                try:
+                    table = pq.ParquetFile(fh).read(columns=[col], use_threads=False)
+                except (pa.ArrowException, OSError, ValueError):
+                    raise BadFileError(f"{name} is not a readable Parquet file: give {GIVE}") from None
+            return _arrow_column(pa, table.column(col))
+        plain = pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_string(typ)
+        if not (plain or pa.types.is_dictionary(typ) or pa.types.is_large_string(typ)):
+            return np.full(rows, "", dtype=str)
+        _, table = read_parquet(path, "observation file", "", [col], give=GIVE, named=tuple(known))
+        return _arrow_column(pa, table.column(col))
+
+    return _Table(name, header, get, "row", 1, known)
+
+
+def _frame_table(frame: Any, known: frozenset[str]) -> _Table:
+    """A pandas DataFrame's columns (rows named by position, from 0)."""
+    import pandas as pd  # noqa: PLC0415 - only a DataFrame brings it, so pandas is there
+
+    header = [str(c) for c in frame.columns]
+    name = "observation table (a DataFrame)"
+    if len(set(header)) != len(header):
+        raise BadFileError(f"{name} names a column twice: give each column its own name")
+
+    def get(col: str) -> np.ndarray:
+        s = frame.iloc[:, header.index(col)]
+        dtype = s.dtype
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+            dtype = s.dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return s.to_numpy(dtype="datetime64[us]")
+        if pd.api.types.is_bool_dtype(dtype):
+            return np.full(len(s), "", dtype=str)
+        if pd.api.types.is_integer_dtype(dtype) and not s.isna().any():
+            return s.to_numpy(dtype=np.int64)
+        if pd.api.types.is_numeric_dtype(dtype):
+            return s.to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.asarray(s.astype("string").fillna("").to_numpy(), dtype=str)
+
+    return _Table(name, header, get, "row", 0, known)
+
+
+# --- the time column ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Times:
+    """A time column parsed: ``kind`` whole / date / stamp; ``values`` int64 (whole numbers, days since 1970,
+    seconds since 1970)."""
+
+    kind: str
+    values: np.ndarray
+
+
+_KIND_WORDS = {"whole": "a whole number", "date": "an ISO date", "stamp": "a timestamp"}
+_NOT_TIME = "give whole numbers, ISO dates (YYYY-MM-DD) or timestamps (YYYY-MM-DDTHH:MM:SS), one format for the column"
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.argmax(mask))
+
+
+def _text_times(t: _Table, label: str, raw: np.ndarray) -> _Times:
+    """Whole numbers, dates or timestamps from text cells, classified and parsed in bulk."""
+    a = np.char.strip(raw)
+    n = a.size
+    length = np.char.str_len(a)
+    if (length == 0).any():
+        raise t.at(_first(length == 0), f"the time column {label} is empty: give every row its time")
+    if (length > MAX_CELL).any():
+        raise t.at(_first(length > MAX_CELL), f"the time column {label} is not a time: {_NOT_TIME}")
+    chars = a.astype("U11").view("U1").reshape(n, 11)
+    digit = (chars >= "0") & (chars <= "9")
+    dated = digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & (chars[:, 4] == "-") & (chars[:, 7] == "-")
+    is_date = dated & (length == 10)
+    is_stamp = dated & (length > 10) & ((chars[:, 10] == "T") | (chars[:, 10] == " "))
+    bare = np.char.lstrip(a, "+-")
+    is_whole = np.char.isdigit(bare) & (length - np.char.str_len(bare) <= 1) & (length <= 18)
+    kinds = [k for k, m in (("whole", is_whole), ("date", is_date), ("stamp", is_stamp)) if m.any()]
+    other = ~(is_whole | is_date | is_stamp)
+    if other.any():
+        raise t.at(_first(other), f"the time column {label} is not a time: {_NOT_TIME}")
+    if len(kinds) > 1:
+        masks = {"whole": is_whole, "date": is_date, "stamp": is_stamp}
+        first = kinds[0] if _first(masks[kinds[0]]) == 0 else next(k for k in kinds if masks[k][0])
+        second = next(k for k in kinds if k != first)
+        row = _first(masks[second])
+        raise t.bad(
+            f"mixes time formats in {label}: {t.where(0)} holds {_KIND_WORDS[first]} and {t.where(row)} "
+            f"{_KIND_WORDS[second]}: give one format for the whole column"
+        )
+    kind = kinds[0]
+    if kind == "whole":
+        return _Times(kind, a.astype(np.int64))
+    if kind == "date":
+        try:
+            days = a.astype("datetime64[D]")
+        except ValueError:
+            row = next(i for i in range(n) if not _parses(str(a[i]), "D"))
+            raise t.at(row, f"the time column {label} holds a date that does not exist: give real dates") from None
+        return _Times(kind, days.astype(np.int64))
+    s = np.char.replace(a, " ", "T")
+    s = np.where(np.char.endswith(s, "Z"), np.char.rstrip(s, "Z"), s)
+    zoned = (np.char.find(s, "+", 10) >= 0) | (np.char.find(s, "-", 10) >= 0)
+    if zoned.any():
+        raise t.at(
+            _first(zoned),
+            f"the time column {label} has a time zone offset: give times in one zone, without an offset (Z for UTC)",
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            micro = s.astype("datetime64[us]")
+    except ValueError:
+        row = next(i for i in range(n) if not _parses(str(s[i]), "us"))
+        raise t.at(row, f"the time column {label} is not a time: {_NOT_TIME}") from None
+    return _Times(kind, micro.astype(np.int64) // 1_000_000)
+
+
+def _parses(cell: str, unit: str) -> bool:
+    try:
+        np.array([cell]).astype(f"datetime64[{unit}]")
+    except ValueError:
+        return False
+    return True
+
+
+def _times(t: _Table, col: str) -> _Times:
+    """The time column ``col`` of ``t``, whatever its storage."""
+    label = t.label(col)
+    raw = t.get(col)
+    if not raw.size:
+        raise t.bad(f"has a header but no rows: give {GIVE}")
+    if raw.dtype.kind == "M":
+        nat = np.isnat(raw)
+        if nat.any():
+            raise t.at(_first(nat), f"the time column {label} is empty: give every row its time")
+        seconds = raw.astype("datetime64[us]").astype(np.int64) // 1_000_000
+        if not (seconds % DAY).any():
+            return _Times("date", seconds // DAY)
+        return _Times("stamp", seconds)
+    if raw.dtype.kind in "iu":
+        return _Times("whole", raw.astype(np.int64))
+    if raw.dtype.kind == "f":
+        bad = ~(np.isfinite(raw) & (raw == np.round(raw)) & (np.abs(raw) < 2**53))
+        if bad.any():
+            raise t.at(_first(bad), f"the time column {label} is not a time: {_NOT_TIME}")
+        return _Times("whole", raw.astype(np.int64))
+    return _text_times(t, label, raw)
+
+
+def _time_column(t: _Table, time: str | None) -> str:
+    """The time column: ``time`` when given, else the one named as :data:`TIME_NAMES` (``date`` preferred)."""
+    if time is not None:
+        if time not in t.header:
+            raise BadParameterError(
+                f"time names no column of {t.name} ({time[:60]!r}): name its time column", fields="time"
+            )
+        return time
+    lower = {h.lower(): h for h in t.header}
+    found = [lower[n] for n in TIME_NAMES if n in lower]
+    if not found:
+        raise BadParameterError(
+            f"give time, the name of the time column: {t.name} has no column called "
+            f"{', '.join(TIME_NAMES[:-1])} or {TIME_NAMES[-1]}",
+            fields="time",
+        )
+    if len(found) > 1 and found[0].lower() != "date":
+        raise BadParameterError(
+            f"give time, the name of the time column: {t.name} has columns {found[0]} and {found[1]}", fields="time"
+        )
+    return found[0]
+
+
+# --- ticks ----------------------------------------------------------------------------------------------
+
+
+def _daily(times: _Times, col: str, tick: str | None, tick_s: int) -> bool:
+    """Whether whole numbers count days: a ``day`` column, or a tick given in whole days."""
+    return times.kind == "date" or (
+        times.kind == "whole" and (col.lower() in ("day", "days") or (tick is not None and tick_s % DAY == 0))
+    )
+
+
+def _ticks_of(
+    t: _Table, times: _Times, col: str, tick: str | None, tick_s: int
+) -> tuple[np.ndarray, int, int, np.ndarray, str | None]:
+    """Each row's tick, the ticks in all, the resolution, each tick's label source, and the origin.
+
+    Label sources: whole numbers (int64), days since 1970 (``datetime64[D]``) or seconds (``datetime64[s]``)."""
+    v = times.values
+    if times.kind == "stamp":
+        first = int(v.min())
+        midnight = first - first % DAY
+        zero = midnight + (first - midnight) // tick_s * tick_s
+        at = (v - zero) // tick_s
+        res, unit, start = 1, 1, zero
+    else:
+        unit = DAY if _daily(times, col, tick, tick_s) else tick_s
+        start = int(v.min())
+        if tick_s % unit == 0:
+            res, per = 1, tick_s // unit
+            at = (v - start) // per
+        elif unit % tick_s == 0:
+            res = unit // tick_s
+            at = (v - start) * res
+        else:
+            what = "day" if unit == DAY else f"tick of {format_duration(unit)}"
+            raise BadParameterError(
+                f"tick {format_duration(tick_s)} splits no {what} evenly, and {t.name} counts whole {what}s: give "
+                "a tick that divides a day (1d, 12h, 6h, 1h, ...) or lasts whole days (2d, 1w)",
+                fields="tick",
+            )
+    n = int(at.max()) + res
+    if n > MAX_TICKS:
+        raise BadParameterError(
+            f"tick {format_duration(tick_s)} makes {n:,} ticks of {t.name}, more than the {MAX_TICKS:,} a run "
+            "simulates: give a longer tick, or keep a part of the file",
+            fields="tick",
+        )
+    k = np.arange(n, dtype=np.int64)
+    origin: str | None = None
+    labels: Any
+    if times.kind == "whole":
+        labels = start + (k // res if res > 1 else k * (tick_s // unit))
+    elif times.kind == "date" and res == 1:
+        labels = (start + k * (tick_s // DAY)).astype("datetime64[D]")
+    else:
+        day_start = start * DAY if times.kind == "date" else start
+        seconds = day_start + k * tick_s
+        labels = (seconds // DAY).astype("datetime64[D]") if tick_s % DAY == 0 else seconds.astype("datetime64[s]")
+    if times.kind != "whole":
+        origin = str(np.datetime_as_string(labels[:1])[0])
+    return at.astype(np.int64), n, res, labels, origin
+
+
+def _label_texts(labels: np.ndarray) -> list[str]:
+    if labels.dtype.kind == "M":
+        return [str(x) for x in np.datetime_as_string(labels).tolist()]
+    return [str(x) for x in labels.astype(str).tolist()]
+
+
+# --- counts ---------------------------------------------------------------------------------------------
+
+
+def _numeric(raw: np.ndarray) -> bool:
+    """Whether a column holds numbers (every filled cell; at least one)."""
+    if raw.dtype.kind in "iuf":
+        return True
+    if raw.dtype.kind != "U":
+        return False
+    a = np.char.strip(raw)
+    filled = a[np.char.str_len(a) > 0]
+    if not filled.size or int(np.char.str_len(filled).max()) > MAX_CELL:
+        return False
+    try:
+        filled.astype(np.float64)
+    except ValueError:
+        return False
+    return True
+
+
+def _counts(t: _Table, col: str) -> np.ndarray:
+    """Count column ``col``: whole numbers of at least 0, none missing (the first bad row named)."""
+    label = t.label(col)
+    raw = t.get(col)
+    values: Any
+    if raw.dtype.kind in "iu":
+        values = raw.astype(np.float64)
+    elif raw.dtype.kind == "f":
+        values = raw
+    elif raw.dtype.kind == "U":
+        a = np.char.strip(raw)
+        empty = np.char.str_len(a) == 0
+        if empty.any():
+            raise t.at(_first(empty), f"the count {label} is empty: give 0, or leave the row out")
+        try:
+            values = a.astype(np.float64) if int(np.char.str_len(a).max()) <= MAX_CELL else None
+        except ValueError:
+            values = None
+        if values is None:
+            row = next(i for i in range(a.size) if not _is_number(str(a[i])))
+            raise t.at(row, f"the count {label} is not a number: give whole numbers of cases")
+    else:
+        raise t.bad(f"column {label} holds no numbers: give whole numbers of cases")
+    if np.isnan(values).any():
+        raise t.at(_first(np.isnan(values)), f"the count {label} is empty: give 0, or leave the row out")
+    checks = (
+        (~np.isfinite(values), "is infinite"),
+        (values < 0, "is negative: a count of cases is never below 0"),
+        (values != np.round(values), "is not a whole number: a count of cases is whole"),
+    )
+    for bad, what in checks:
+        if bad.any():
+            raise t.at(_first(bad), f"the count {label} {what}")
+    return values
+
+
+def _is_number(cell: str) -> bool:
+    if len(cell) > MAX_CELL:
+        return False
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _count_columns(t: _Table, time_col: str, columns: Sequence[str] | None) -> list[str]:
+    """The count columns: ``columns`` checked, or every numeric column but the time columns and ``id``."""
+    if columns is not None:
+        names = [str(c) for c in columns]
+        for c in names:
+            if c not in t.header:
+                raise BadParameterError(f"{t.name} has no column {c[:60]!r} to count: name one of its columns")
+            if c == time_col:
+                raise BadParameterError(f"{t.name}'s column {c[:60]!r} is its time column: it cannot be a count too")
+        if len(set(names)) != len(names):
+            raise BadParameterError(f"{t.name}: a count column is named twice: name each once")
+        return names
+    skip = {*TIME_NAMES, "days", "id"}
+    return [
+        h for h in t.header if h != time_col and h.lower() not in skip and (h.lower() == CASES or _numeric(t.get(h)))
+    ]
+
+
+def _check_order(t: _Table, v: np.ndarray) -> None:
+    """A series' times: one row per time, in increasing order."""
+    step = np.diff(v)
+    if (step <= 0).any():
+        row = _first(step <= 0) + 1
+        if step[row - 1] == 0:
+            raise t.bad(
+                f"{t.pair(row - 1, row)} have the same time: give one row per time (add the counts "
+                "yourself), or count a line list"
+            )
+        raise t.at(row, f"its time comes before {t.where(row - 1)}'s: give the rows of a series in time order")
+
+
+def _check_ids(t: _Table) -> None:
+    """A line list's ``id`` column (any case), where it has one, names each case once."""
+    ids = [h for h in t.header if h.lower() == "id"]
+    if not ids:
+        return
+    a = np.char.strip(t.get(ids[0]).astype(str))
+    order = np.argsort(a, kind="stable")
+    same = np.flatnonzero(a[order][1:] == a[order][:-1])
+    if same.size:
+        first, second = sorted((int(order[same[0]]), int(order[same[0] + 1])))
+        raise t.bad(f"{t.pair(first, second)} have the same {t.label(ids[0])}: give each case one row")
+
+
+# --- the door -------------------------------------------------------------------------------------------
+
+
+def read_incidence(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    time: str | None = None,
+    tick: str | None = None,
+    columns: Sequence[str] | None = None,
+    default_tick_seconds: int = DAY,
+) -> Incidence:
+    """Counts per tick from a table (see the module docstring for the rules).
+
+    Args:
+        source: a ``.csv``, ``.csv.gz`` or ``.parquet`` file, or a pandas DataFrame.
+        time: the time column (None: the one named ``date``, ``time``, ``day``, ``tick`` or ``t``).
+        tick: a tick's length (:func:`parse_duration`; None: ``default_tick_seconds``).
+        columns: the count columns (None: every numeric one but the time columns and ``id``; empty: the file is
+            a line list).
+        default_tick_seconds: the tick when ``tick`` is None.
+
+    Raises:
+        BadFileError: a missing, unreadable, empty or malformed file, one past a bound; a time column that is not
+            a time, mixes formats or is empty in a row; a count that is empty, not a number, negative or not
+            whole; a series whose times repeat or go back; a line list with an id twice.
+        BadParameterError: a bad ``tick``; no such column; no time column found, or two; a tick that splits no
+            day evenly when the data are daily; more than :data:`MAX_TICKS` ticks; an unknown extension.
+    """
+    tick_s = _tick_seconds(tick, default_tick_seconds)
+    t = _open(source, _AGORA_NAMES | {n for n in (time, *(columns or ())) if n})
+    col = _time_column(t, time)
+    times = _times(t, col)
+    counted = _count_columns(t, col, columns)
+    v = times.values
+    line_list = (columns is not None and not counted) or (
+        columns is None and (not counted or bool((np.diff(v) <= 0).any()))
+    )
+    if not line_list:
+        _check_order(t, v)
+    at, n, res, labels, origin = _ticks_of(t, times, col, tick, tick_s)
+    counts: dict[str, np.ndarray]
+    rows = np.bincount(at, minlength=n)
+    if line_list:
+        _check_ids(t)
+        counts = {CASES: rows.astype(np.float64)}
+    else:
+        counts = {c: np.bincount(at, weights=_counts(t, c), minlength=n) for c in counted}
+    return Incidence(
+        ticks=np.arange(n, dtype=np.int64),
+        counts=counts,
+        labels=_label_texts(labels),
+        tick_seconds=tick_s,
+        origin=origin,
+        line_list=line_list,
+        resolution=res,
+        time=col,
+        rows=rows,
+    )
+
+
+def _tick_seconds(tick: str | None, default_tick_seconds: int) -> int:
+    tick_s = parse_duration(tick) if tick is not None else int(default_tick_seconds)
+    if tick_s < 1:
+        raise BadParameterError(f"tick must last at least a second, not {tick_s} seconds", fields="tick")
+    return tick_s
+
+
+def _open(source: Any, known: frozenset[str]) -> _Table:
+    """The table of a ``.csv``, ``.csv.gz`` or ``.parquet`` path, or of a DataFrame."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        lower = path.lower()
+        if lower.endswith(".parquet"):
+            return _parquet_table(path, known)
+        if lower.endswith((".csv", ".csv.gz")):
+            return _csv_table(path, known)
+        raise BadParameterError(
+            f"observation file {path!r} has an unknown extension: name it .csv, .csv.gz or .parquet",
+            fields="observed",
+        )
+    if type(source).__name__ == "DataFrame":
+        return _frame_table(source, known)
+    raise BadParameterError(
+        f"observed is a {type(source).__name__}: give a pandas DataFrame or the path of a file", fields="observed"
+    )
+
+
+@dataclass(frozen=True)
+class TimedRows:
+    """Rows with times (:func:`read_timed_rows`): each row's tick, the text of the named columns, and how a
+    sentence names a row.
+
+    Attributes:
+        name: the source as a sentence names it (``observation file PATH``). ticks: int64 per row, from 0 (the
+            earliest time). cells: column name -> each row's text, stripped (a missing cell is empty; a whole
+            number stored as a number reads as its digits). tick_seconds, origin: as :class:`Incidence`'s.
+    """
+
+    name: str
+    ticks: np.ndarray
+    cells: dict[str, np.ndarray]
+    tick_seconds: int
+    origin: str | None
+    table: _Table
+
+    def where(self, row: int) -> str:
+        """Row ``row`` (from 0) as a sentence names it: ``line 7`` of a file, ``row 5`` of a DataFrame."""
+        return self.table.where(row)
+
+    def pair(self, a: int, b: int) -> str:
+        """Rows ``a`` and ``b``: ``lines 4 and 9``."""
+        return self.table.pair(a, b)
+
+    def bad(self, row: int, text: str) -> BadFileError:
+        """One sentence about row ``row``."""
+        return self.table.at(row, text)
+
+    def label(self, column: str) -> str:
+        return self.table.label(column)
+
+
+def _text(raw: np.ndarray) -> np.ndarray:
+    """A column as stripped text: whole floats as digits, NaN as empty (a DataFrame's missing parent)."""
+    if raw.dtype.kind == "f":
+        whole = np.isfinite(raw) & (raw == np.round(raw))
+        out = np.where(whole, np.where(whole, raw, 0).astype(np.int64).astype(str), raw.astype(str))
+        return np.where(np.isnan(raw), "", out)
+    if raw.dtype.kind in "iu":
+        return raw.astype(str)
+    return np.char.strip(raw.astype(str))
+
+
+def read_timed_rows(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    columns: Sequence[str],
+    time: str | None = None,
+    tick: str | None = None,
+    default_tick_seconds: int = DAY,
+) -> TimedRows:
+    """Each row's tick and the text of ``columns`` (timestamped cascades ``id,parent,time``), the time column read
+    and ticked as :func:`read_incidence` does (a row spanning several ticks sits at its first).
+
+    Raises:
+        BadFileError, BadParameterError: as :func:`read_incidence`'s for the file and its time; a column of
+            ``columns`` missing.
+    """
+    tick_s = _tick_seconds(tick, default_tick_seconds)
+    t = _open(source, _AGORA_NAMES | {"parent"} | {n for n in (time, *columns) if n})
+    for c in columns:
+        if c not in t.header:
+            raise t.bad(f"has no column {c[:60]!r}: give {', '.join(columns)} and a time column")
+    col = _time_column(t, time)
+    times = _times(t, col)
+    at, _, _, _, origin = _ticks_of(t, times, col, tick, tick_s)
+    return TimedRows(t.name, at, {c: _text(t.get(c)) for c in columns}, tick_s, origin, t)
+
+
+__all__ = [
+    "CASES",
+    "DAY",
+    "MAX_TICKS",
+    "TIME_NAMES",
+    "Incidence",
+    "TimedRows",
+    "format_duration",
+    "parse_duration",
+    "read_incidence",
+    "read_timed_rows",
+]
