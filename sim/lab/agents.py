@@ -193,6 +193,13 @@ class Agents(int):
     def __reduce__(self) -> tuple[type[int], tuple[int]]:
         return int, (int(self),)  # a copy or a pickle is the number: the columns stay with the file
 
+    # An int is not iterable, and neither is this one: without this, Python's old sequence protocol makes any
+    # object with ``__getitem__`` iterable (``iter(agents)`` asks ``agents[0]``, ``agents[1]``, ...), so numpy's
+    # ``np.iterable`` said True and matplotlib took the number for a list of values and indexed it
+    # (``ax.axhline(w.agents)``, ``ax.set_ylim(0, w.agents)``, ``ax.bar(0, w.agents)`` all failed, naming a
+    # column 0). ``None`` here makes ``iter()`` refuse at once (the data model's way to say "not iterable").
+    __iter__ = None
+
     def __len__(self) -> int:
         return int(self)
 
