@@ -11,7 +11,7 @@ import io
 import os
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from sim.core.boundedio import Bounds, read_bounded
 from sim.core.diskio import replacing
 from sim.errors import BadFileError, BadParameterError
 from sim.plugin.params import param_for, param_spec
+from sim.runs.fit.priors import Prior
 from sim.store.seriesio import (
     READ_ERRORS,
     check_series_path,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
     from sim.model.registry import Registry
     from sim.model.session import PropagationSession
-    from sim.runs.fit.fitting import FitResult
 
 #: The most samples a posterior file may hold: a fit writes one row a particle, at most its population (100,000),
 #: so ten times that is no real file.
@@ -45,6 +45,38 @@ MAX_POSTERIOR_ROWS = 1_000_000
 MAX_POSTERIOR_BYTES = 64 * 2**20
 #: What an error about a posterior file tells the user to give.
 _GIVE = "the file agora fit -o wrote"
+
+
+class ParamSummary(Protocol):
+    """What this module reads of one parameter's posterior (:class:`sim.runs.fit.fitting.ParamFit`)."""
+
+    @property
+    def median(self) -> float: ...
+    @property
+    def ci90(self) -> tuple[float, float]: ...
+    @property
+    def prior(self) -> Prior: ...
+
+
+class FitResult(Protocol):
+    """What this module reads of a fit's result (:class:`sim.runs.fit.fitting.FitResult`, which calls it: a
+    protocol, so the two modules do not import each other)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def params(self) -> Mapping[str, ParamSummary]: ...
+    @property
+    def samples(self) -> np.ndarray: ...
+    @property
+    def weights(self) -> np.ndarray: ...
+    @property
+    def predictive(self) -> dict[str, Any] | None: ...
+    def records(self) -> dict[str, np.ndarray]: ...
 
 
 def write_posterior(path: str, result: FitResult) -> dict[str, object]:
