@@ -11,7 +11,7 @@ import io
 import os
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class FitResult(Protocol):
     @property
     def weights(self) -> np.ndarray: ...
     @property
-    def predictive(self) -> dict[str, Any] | None: ...
+    def predictive(self) -> Mapping[str, object] | None: ...
     def records(self) -> dict[str, np.ndarray]: ...
 
 
@@ -335,7 +335,7 @@ def fit_figure(result: FitResult, truth: Mapping[str, object] | None = None) -> 
     truths = check_truth(result, truth)
     from sim.runs.fit.figure import FitFigure  # noqa: PLC0415 - imports matplotlib
 
-    pred = result.predictive
+    pred = cast("dict[str, Any] | None", result.predictive)  # as run_fit makes it (FitResult.predictive)
     panels = (len(pred["columns"]) if pred and pred["kind"] == "series" else 1 if pred else 0) + len(result.names)
     with _settings():
         across = min(panels, 4)
