@@ -9,8 +9,9 @@ or while one is held, read the file once. A live :class:`sim.Simulation` gives a
 two ticks.
 
 ``w.agents`` was the number of agents before it was a view, and it still is one: :class:`Agents` is an ``int``
-(``w.agents == 1_000``, ``f"{w.agents:,}"``, ``range(w.agents)`` and ``json.dumps`` work as before) whose
-columns load only when asked for.
+(``w.agents == 1_000``, ``f"{w.agents:,}"``, ``range(w.agents)``, ``json.dumps``, numpy's ``np.arange(w.agents)``
+and matplotlib's ``ax.axhline(w.agents)`` take it as one; like any ``int`` it is not iterable) whose columns load
+only when asked for.
 """
 
 from __future__ import annotations
