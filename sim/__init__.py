@@ -23,6 +23,8 @@ _PUBLIC = {
     "import_edges": "sim.lab.world",
     "WorldFile": "sim.lab.world",
     "Simulation": "sim.lab.live",
+    "SessionSeries": "sim.lab.tickseries",  # live.series(session)
+    "FitResult": "sim.runs.fit.fitting",  # w.fit(...)
     "ClosedError": "sim.lab.live",
     "EnsembleResult": "sim.runs.results",
     "SweepResult": "sim.runs.results",

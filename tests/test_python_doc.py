@@ -32,4 +32,7 @@ def test_every_python_block_of_python_md_runs(tmp_path, monkeypatch):
         exec(compile("\n" * (line - 1) + code, str(DOC), "exec"), namespace)  # noqa: S102 - the doc's own code
     assert (tmp_path / "city.db").is_file() and (tmp_path / "sir.csv").is_file() and (tmp_path / "ab.csv.gz").is_file()
     assert namespace["sim"].open_world("live.db").tick == 15
+    # Issue 60's: a fit's figure, a forecast from the fit in memory, a live session's series, w.agents in a figure.
+    assert all((tmp_path / name).stat().st_size > 0 for name in ("fit.png", "flu.csv", "reached.png"))
+    assert namespace["ahead"].posterior == "a fit of sir" and len(namespace["curve"]) == 12
     assert time.perf_counter() - t0 < 60

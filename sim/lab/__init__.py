@@ -22,6 +22,7 @@ from sim.lab.analyses import (
     structure,
 )
 from sim.lab.live import ClosedError, Simulation
+from sim.lab.tickseries import SessionSeries
 from sim.lab.world import WorldFile, import_edges, new_world, open_world
 from sim.model.intervene import Intervention
 from sim.runs.results import Arm as SweepArm
@@ -53,6 +54,7 @@ __all__ = [
     "Run",
     "SeedSet",
     "Series",
+    "SessionSeries",
     "Simulation",
     "Structure",
     "SweepResult",

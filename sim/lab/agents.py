@@ -9,8 +9,9 @@ or while one is held, read the file once. A live :class:`sim.Simulation` gives a
 two ticks.
 
 ``w.agents`` was the number of agents before it was a view, and it still is one: :class:`Agents` is an ``int``
-(``w.agents == 1_000``, ``f"{w.agents:,}"``, ``range(w.agents)`` and ``json.dumps`` work as before) whose
-columns load only when asked for.
+(``w.agents == 1_000``, ``f"{w.agents:,}"``, ``range(w.agents)``, ``json.dumps``, numpy's ``np.arange(w.agents)``
+and matplotlib's ``ax.axhline(w.agents)`` take it as one; like any ``int`` it is not iterable) whose columns load
+only when asked for.
 """
 
 from __future__ import annotations
@@ -192,6 +193,13 @@ class Agents(int):
 
     def __reduce__(self) -> tuple[type[int], tuple[int]]:
         return int, (int(self),)  # a copy or a pickle is the number: the columns stay with the file
+
+    # An int is not iterable, and neither is this one: without this, Python's old sequence protocol makes any
+    # object with ``__getitem__`` iterable (``iter(agents)`` asks ``agents[0]``, ``agents[1]``, ...), so numpy's
+    # ``np.iterable`` said True and matplotlib took the number for a list of values and indexed it
+    # (``ax.axhline(w.agents)``, ``ax.set_ylim(0, w.agents)``, ``ax.bar(0, w.agents)`` all failed, naming a
+    # column 0). ``None`` here makes ``iter()`` refuse at once (the data model's way to say "not iterable").
+    __iter__ = None
 
     def __len__(self) -> int:
         return int(self)

@@ -17,13 +17,15 @@ import functools
 import os
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from typing import Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
+from typing import Concatenate, ParamSpec, TypedDict, TypeVar, Unpack, cast
 
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.loop import LoopThread
+from sim.lab.tickseries import SessionSeries
 from sim.live.controller import SERVER, RunState, WorldController, WorldSnapshot
 from sim.live.forecasts import Forecast, ForecastResult
 from sim.live.tools import Analysed
+from sim.model.series import SeriesColumns
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -225,6 +227,28 @@ class Simulation:
         """One session (an injected message's cascade) as ``GET /api/v1/sessions/{id}`` answers it: with
         ``cascade``, the measures of its adoption forest (``sim.core.cascade``)."""
         return self._call(self._read(self._host.read.session_record, session_id, series=series, cascade=cascade))
+
+    def series(self, session_id: int | None = None) -> SessionSeries:
+        """A session's per-tick series as of now (the latest session without ``session_id``): the model's
+        states, ``reached``, ``new`` and the rest of a run's measures, one numpy array each over the session's
+        ticks (``series["I"]``, ``columns()``, ``to_pandas()``: a row per tick); ``write(path)`` writes what
+        ``agora run --series`` writes of the same run (:class:`~sim.lab.tickseries.SessionSeries`).
+
+        Raises:
+            NotFoundError: no such session. BadParameterError: no session yet.
+        """
+        return self._call(self._read(self._series, session_id))
+
+    def _series(self, session_id: int | None) -> SessionSeries:
+        sessions = self._host.world.sessions
+        if session_id is None:
+            if not sessions:
+                raise BadParameterError("the world has no session yet: inject one first (live.inject(text, ...))")
+            session_id = max(s.id for s in sessions)
+        record = self._host.read.session_record(session_id, series=True)
+        data = cast("dict[str, list[object]]", record["series"])
+        declared = SeriesColumns.from_dict(cast("dict[str, list[str]]", record["series_columns"]))
+        return SessionSeries(int(cast(int, record["id"])), str(record["model"]), declared, data, self.path)
 
     def sessions(self, limit: int = 100, offset: int = 0) -> list[dict[str, object]]:
         """The sessions, oldest first (``limit`` from ``offset``)."""

@@ -322,7 +322,13 @@ class WorldFile:
 
     # -- forecasts -------------------------------------------------------------------------------------------
     def forecast(
-        self, request: Forecast | None = None, /, *, progress: Progress = None, **fields: object
+        self,
+        request: Forecast | None = None,
+        /,
+        *,
+        progress: Progress = None,
+        posterior: FitResult | str | os.PathLike[str] | None = None,
+        **fields: object,
     ) -> ForecastResult:
         """Branch the present of the world's running session R times, as ``agora forecast`` does; the file is
         not modified.
@@ -332,7 +338,10 @@ class WorldFile:
                 keywords (parsed by :meth:`Forecast.parse`): ``session`` (None: the latest running one), ``runs``,
                 ``ticks`` (the horizon) or ``until_done=True``, ``arms`` (``{"none": [], "block":
                 ["block:degree:100"]}`` or ``["block=block:degree:100"]``), ``seed`` (run r continues with
-                ``seed + r``), ``posterior`` (a fit's ``-o`` file), ``kernel``.
+                ``seed + r``), ``kernel``.
+            posterior: run r draws its parameters from a fit's posterior: a :class:`~sim.runs.fit.fitting.FitResult`
+                (``w.fit(...)``'s; beside a request too) or the file ``agora fit -o`` wrote of it, drawn the same:
+                the same runs, the same numbers.
             progress: called with ``(what, fraction)`` as runs finish.
 
         Returns:
@@ -342,20 +351,44 @@ class WorldFile:
             ``plot(path)`` the bands.
 
         Raises:
-            BadParameterError: no such session, one that is not running, a bad arm, horizon or posterior.
+            BadParameterError: no such session, one that is not running, a bad arm, horizon or posterior (a
+                fit of another model's parameters, a posterior given twice).
         """
-        return run_sync(self.aforecast(request, progress=progress, **fields))
+        return run_sync(self.aforecast(request, progress=progress, posterior=posterior, **fields))
 
     async def aforecast(
-        self, request: Forecast | None = None, /, *, progress: Progress = None, **fields: object
+        self,
+        request: Forecast | None = None,
+        /,
+        *,
+        progress: Progress = None,
+        posterior: FitResult | str | os.PathLike[str] | None = None,
+        **fields: object,
     ) -> ForecastResult:
         """:meth:`forecast` as a coroutine."""
+        from sim.runs.fit.fitting import FitResult  # noqa: PLC0415 - scipy and the fit load only for a fit
         from sim.runs.forecast import run_forecast  # noqa: PLC0415
 
+        fit = posterior if isinstance(posterior, FitResult) else None
+        if posterior is not None and fit is None:  # a file: a field of the request, checked by its parser
+            if not isinstance(posterior, str | os.PathLike):
+                raise BadParameterError(
+                    "posterior must be a fit's result (world.fit(...)) or the file agora fit -o wrote, "
+                    f"not {type(posterior).__name__}",
+                    fields="posterior",
+                )
+            if request is not None:
+                raise TypeError("forecast() takes a posterior file in its request or as a keyword, not both")
+            fields["posterior"] = os.fspath(posterior)
         request = _request_or_fields("forecast() takes a Forecast request", request, fields, Forecast.parse)
+        if fit is not None and request.posterior is not None:
+            raise BadParameterError(
+                f"give one posterior: the fit of {fit.model} or the file {request.posterior!r}, not both",
+                fields="posterior",
+            )
         registry = plugin_registry(self.path, self.plugins)
         world = await open_world_file(self.path)
-        return await run_forecast(world, registry, request, progress=progress)
+        return await run_forecast(world, registry, request, progress=progress, posterior=fit)
 
     # -- a live world ----------------------------------------------------------------------------------------
     def simulation(self, **settings: Unpack[LiveSettings]) -> Simulation:

@@ -38,7 +38,7 @@ from sim.errors import AgoraError, BadParameterError
 from sim.model.session import PropagationSession
 from sim.plugin.params import check_layers_named, param_for, param_spec
 from sim.runs import batched
-from sim.runs.fit.output import read_posterior
+from sim.runs.fit.output import fit_posterior, read_posterior
 from sim.runs.reports import TOTALS, Paired, RunEntry, no_totals, paired_difference
 from sim.runs.runner import run_entry
 from sim.runs.transport import default_workers, fork_available, map_forked
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from sim.model.registry import Registry
+    from sim.runs.fit.fitting import FitResult
 
 #: ``progress(what, fraction)``.
 Progress = Callable[[str, float], None] | None
@@ -187,6 +188,7 @@ class _Branches:
         request: Forecast,
         session: PropagationSession,
         stop: threading.Event | None = None,
+        fit: FitResult | None = None,
     ) -> None:
         self.world, self.registry, self.request, self.session = world, registry, request, session
         self.stop = stop
@@ -197,8 +199,11 @@ class _Branches:
             for iv in arm.interventions:
                 intervene.check(world, registry, iv, session.model_name)
         self.drawn: list[dict[str, object]] = [{} for _ in range(request.runs)]
-        if request.posterior is not None:
-            names, values, weights = read_posterior(request.posterior, registry, session)
+        if request.posterior is not None or fit is not None:  # a fit in memory draws as its file would
+            if fit is not None:
+                names, values, weights = fit_posterior(fit, registry, session)
+            else:
+                names, values, weights = read_posterior(str(request.posterior), registry, session)
             rng = np.random.default_rng([request.seed & (2**63 - 1), _POSTERIOR_STREAM])
             picks = rng.choice(values.shape[0], size=request.runs, p=weights)
             cls = registry.model(session.model_name)
@@ -385,10 +390,13 @@ async def run_forecast(
     progress: Progress = None,
     workers: int | None = None,
     stop: threading.Event | None = None,
+    posterior: FitResult | None = None,
 ) -> ForecastResult:
     """The forecast ``request`` of ``world`` (never modified).
 
     Args:
+        posterior: a fit's result to draw each run's parameters from, as from the file it writes (``-o``; the
+            request then names no ``posterior`` file).
         stop: set from another thread, it cancels the forecast: runs in this process end between two ticks
             (the engine's) or two runs (the compiled kernels'); worker processes are ended when the coroutine
             is cancelled (:func:`sim.runs.transport.map_forked`), which whoever sets ``stop`` does too.
@@ -400,7 +408,7 @@ async def run_forecast(
     t0 = time.perf_counter()
     workers = request.workers or workers or default_workers(request.runs)
     session = _session(world, request.session)
-    branches = _Branches(world, registry, request, session, stop)
+    branches = _Branches(world, registry, request, session, stop, posterior)
     arms: dict[str, ArmForecast] = {}
     total = len(request.arms) * request.runs
     done = 0
@@ -438,7 +446,7 @@ async def run_forecast(
         horizon=request.ticks,
         arms=arms,
         seconds=time.perf_counter() - t0,
-        posterior=request.posterior,
+        posterior=request.posterior if posterior is None else f"a fit of {posterior.model}",
         agents=int(world.n),
         params=drawn,
     )

@@ -47,6 +47,7 @@ from sim.runs.transport import default_workers, ray_cluster, ray_failure, ray_wo
 
 if TYPE_CHECKING:  # optional: imported when a table is asked for
     import pandas as pd
+    from matplotlib.figure import Figure
 
 #: ``progress(what, fraction)``, as every long command reports.
 Progress = Callable[[str, float], None] | None
@@ -166,6 +167,37 @@ class FitResult:
         from sim.runs.results import columns_frame  # noqa: PLC0415 - pandas loads only when asked for
 
         return columns_frame(self.records())
+
+    def plot(self, path: str | None = None, *, truth: dict[str, float] | None = None, force: bool = False) -> Figure:
+        """The posterior predictive check (each observed column over the 90 % band of simulations drawn from the
+        posterior; none if the fit ran with ``predictive=0``) and each parameter's posterior histogram with its
+        median and 90 % interval, as one matplotlib figure: what ``agora fit --plot`` draws.
+
+        Drawn without pyplot (headless, no global state); a notebook shows the figure it returns.
+
+        Args:
+            path: also write it there (``.png``, ``.svg`` or ``.pdf``). truth: the true values of some
+                parameters (``{"beta": 0.08}``), drawn as a red line on their posteriors. force: overwrite ``path``.
+
+        Returns:
+            The :class:`matplotlib.figure.Figure`.
+
+        Raises:
+            BadParameterError: an unknown figure format, a bad ``truth`` (a parameter the fit did not fit, a value
+                that is not a finite number). TargetExistsError: ``path`` exists and ``force`` is false.
+        """
+        from sim.runs.fit.output import fit_figure, save_fit_figure  # noqa: PLC0415 - matplotlib: only when drawn
+
+        if path is not None:
+            from sim.analysis.plot import figure_format  # noqa: PLC0415
+            from sim.store.worldfile import check_target  # noqa: PLC0415
+
+            figure_format(path)
+            check_target(path, force, what="figure")
+        fig = fit_figure(self, truth)
+        if path is not None:
+            save_fit_figure(fig, path)
+        return fig
 
 
 def _summaries(result: SMCResult, priors: Priors) -> dict[str, ParamFit]:

@@ -1,6 +1,7 @@
 """What a fit leaves on disk: the weighted posterior samples (``agora fit -o FILE``), read back by
-``agora forecast --posterior`` (:func:`read_posterior`), and the figure of its posterior predictive check
-(``--plot FIG``)."""
+``agora forecast --posterior`` (:func:`read_posterior`; a fit in memory, ``world.forecast(posterior=fit)``, is read
+the same way by :func:`fit_posterior`), and the figure of its posterior predictive check and posteriors
+(``--plot FIG``, ``FitResult.plot()``: :func:`fit_figure`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import csv
 import gzip
 import io
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
@@ -17,6 +20,7 @@ from sim.core.boundedio import Bounds, read_bounded
 from sim.core.diskio import replacing
 from sim.errors import BadFileError, BadParameterError
 from sim.plugin.params import param_for, param_spec
+from sim.runs.fit.priors import Prior
 from sim.store.seriesio import (
     READ_ERRORS,
     check_series_path,
@@ -28,9 +32,10 @@ from sim.store.seriesio import (
 )
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from sim.model.registry import Registry
     from sim.model.session import PropagationSession
-    from sim.runs.fit.fitting import FitResult
 
 #: The most samples a posterior file may hold: a fit writes one row a particle, at most its population (100,000),
 #: so ten times that is no real file.
@@ -40,6 +45,38 @@ MAX_POSTERIOR_ROWS = 1_000_000
 MAX_POSTERIOR_BYTES = 64 * 2**20
 #: What an error about a posterior file tells the user to give.
 _GIVE = "the file agora fit -o wrote"
+
+
+class ParamSummary(Protocol):
+    """What this module reads of one parameter's posterior (:class:`sim.runs.fit.fitting.ParamFit`)."""
+
+    @property
+    def median(self) -> float: ...
+    @property
+    def ci90(self) -> tuple[float, float]: ...
+    @property
+    def prior(self) -> Prior: ...
+
+
+class FitResult(Protocol):
+    """What this module reads of a fit's result (:class:`sim.runs.fit.fitting.FitResult`, which calls it: a
+    protocol, so the two modules do not import each other)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def params(self) -> Mapping[str, ParamSummary]: ...
+    @property
+    def samples(self) -> np.ndarray: ...
+    @property
+    def weights(self) -> np.ndarray: ...
+    @property
+    def predictive(self) -> Mapping[str, object] | None: ...
+    def records(self) -> dict[str, np.ndarray]: ...
 
 
 def write_posterior(path: str, result: FitResult) -> dict[str, object]:
@@ -172,20 +209,63 @@ def read_posterior(
         head, table, places = _posterior_parquet(path, registry, session)
     else:
         head, table, places = _posterior_csv(path, lower.endswith(".gz"), registry, session)
+    return _posterior_values(head, table, places, registry, session, lambda what: _posterior_bad(path, what))
+
+
+def fit_posterior(
+    result: FitResult, registry: Registry, session: PropagationSession
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A fit's posterior samples, in memory, as :func:`read_posterior` gives them from the file
+    :func:`write_posterior` writes of it: the same names, values and weights, bit for bit (the file's numbers are
+    ``repr`` of the same floats, and both go through the same checks and the same scaling of the weights).
+
+    Raises:
+        BadParameterError: the fit's parameters are not all the session's model's, or a value is outside a
+            parameter's range (one sentence naming the fit and the parameter).
+    """
+    head = [*result.names, "weight"]
+    cls = registry.model(session.model_name)
+    for name in result.names:
+        if param_spec(cls.params, name) is None:
+            known = ", ".join(sorted(cls.params)) or "none"
+            raise BadParameterError(
+                f"the posterior fit of {result.model} has parameter {name}, which {session.model_name} has not "
+                f"(its parameters are {known}): give a fit of this session's model"
+            )
+    table = np.column_stack([np.asarray(result.samples, dtype=np.float64), np.asarray(result.weights, np.float64)])
+    places = [f"sample {i + 1}" for i in range(table.shape[0])]
+
+    def bad(what: str) -> BadParameterError:
+        return BadParameterError(f"the posterior fit of {result.model} {what}: give a fit's result (sim.WorldFile.fit)")
+
+    return _posterior_values(head, table, places, registry, session, bad)
+
+
+def _posterior_values(
+    head: list[str],
+    table: np.ndarray,
+    places: list[str],
+    registry: Registry,
+    session: PropagationSession,
+    bad: Callable[[str], BadFileError | BadParameterError],
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The checks and the weights' scaling that a posterior's samples go through, read from a file or taken from
+    a fit in memory: ``head`` its columns (the parameters and ``weight``), ``table`` their numbers, ``places``
+    each row's place in a sentence; ``bad(what)`` the error of a sentence's end."""
     if not table.shape[0]:
-        raise _posterior_bad(path, "has a header but no samples")
+        raise bad("has a header but no samples")
     for j, name in enumerate(head):
-        bad = np.flatnonzero(~np.isfinite(table[:, j]))
-        if bad.size:
-            i = int(bad[0])
-            raise _posterior_bad(path, f"{places[i]}: {name} is {float(table[i, j])!r}, not a finite number")
+        nonfinite = np.flatnonzero(~np.isfinite(table[:, j]))
+        if nonfinite.size:
+            i = int(nonfinite[0])
+            raise bad(f"{places[i]}: {name} is {float(table[i, j])!r}, not a finite number")
     w = table[:, head.index("weight")]
     if np.any(w < 0):
         i = int(np.argmax(w < 0))
-        raise _posterior_bad(path, f"{places[i]}: weight is {float(w[i]):g}, below 0 (weights are never negative)")
+        raise bad(f"{places[i]}: weight is {float(w[i]):g}, below 0 (weights are never negative)")
     top = float(w.max())
     if top <= 0:
-        raise _posterior_bad(path, "has weights that are all 0")
+        raise bad("has weights that are all 0")
     w = w / top  # relative weights: 1e308 each sums to no infinity
     names = [h for h in head if h != "weight"]
     values = table[:, [head.index(n) for n in names]]
@@ -197,20 +277,70 @@ def read_posterior(
     return names, values, w / w.sum()
 
 
-def plot_predictive(path: str, result: FitResult) -> str:
-    """The posterior predictive check as a figure: each observed column over the 90 % band (and median) of
-    the simulations drawn from the posterior, or the observed cascade sizes' complementary CDF over its band;
-    beside it, each parameter's posterior histogram with its 90 % interval. Returns the figure's path."""
-    import matplotlib  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
-    from matplotlib.figure import Figure  # noqa: PLC0415
+#: Metadata left out of a saved figure, so the same fit draws the same bytes.
+_METADATA: dict[str, dict[str, None]] = {
+    "png": {"Software": None},
+    "svg": {"Date": None},
+    "pdf": {"CreationDate": None},
+}
 
-    fmt = figure_format(path)
-    pred = result.predictive
+
+def _settings() -> AbstractContextManager[None]:
+    """matplotlib's settings while a fit's figure is drawn and saved: SVG text stays text, SVG ids are stable,
+    PDF fonts are TrueType."""
+    import matplotlib  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
+
+    return matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "agora", "pdf.fonttype": 42})
+
+
+def check_truth(result: FitResult, truth: Mapping[str, object] | None) -> dict[str, float]:
+    """``truth`` (the values that made the data, to draw beside the posteriors) checked against the fit: a
+    mapping of some of its parameters to finite numbers.
+
+    Raises:
+        BadParameterError: not a mapping, a parameter the fit did not fit, a value that is not a finite number.
+    """
+    if truth is None:
+        return {}
+    if not isinstance(truth, Mapping):
+        raise BadParameterError(
+            f"truth must map parameters to their true values ({{'{result.names[0]}': 0.1}}), not {type(truth).__name__}"
+        )
+    out: dict[str, float] = {}
+    for name, value in truth.items():
+        if name not in result.names:
+            raise BadParameterError(
+                f"truth names {str(name)[:60]!r}, which the fit did not fit: it fitted {', '.join(result.names)}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise BadParameterError(f"truth of {name} must be a number, not {type(value).__name__}")
+        if not np.isfinite(float(value)):
+            raise BadParameterError(f"truth of {name} must be a finite number, not {float(value)!r}")
+        out[name] = float(value)
+    return out
+
+
+def fit_figure(result: FitResult, truth: Mapping[str, object] | None = None) -> Figure:
+    """The posterior predictive check and the posteriors of a fit, as one matplotlib figure (no pyplot: no
+    display and no global state; it shows itself in a notebook, :class:`sim.runs.fit.figure.FitFigure`).
+
+    Panels: each observed column over the 90 % band (and median) of the simulations drawn from the posterior,
+    or the observed cascade sizes' complementary CDF over its band (none when the fit ran no predictive
+    check); then each parameter's weighted posterior histogram with its median and 90 % interval, and its
+    true value where ``truth`` gives one.
+
+    Raises:
+        BadParameterError: a bad ``truth`` (:func:`check_truth`).
+    """
+    truths = check_truth(result, truth)
+    from sim.runs.fit.figure import FitFigure  # noqa: PLC0415 - imports matplotlib
+
+    pred = cast("dict[str, Any] | None", result.predictive)  # as run_fit makes it (FitResult.predictive)
     panels = (len(pred["columns"]) if pred and pred["kind"] == "series" else 1 if pred else 0) + len(result.names)
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "agora", "pdf.fonttype": 42}):
+    with _settings():
         across = min(panels, 4)
         down = -(-panels // across)
-        fig = Figure(figsize=(4.2 * across, 3.4 * down))
+        fig = FitFigure(figsize=(4.2 * across, 3.4 * down))
         axes = fig.subplots(down, across, squeeze=False).ravel()
         for spare in axes[panels:]:
             spare.set_visible(False)
@@ -249,14 +379,33 @@ def plot_predictive(path: str, result: FitResult) -> str:
             ax.axvline(lo, color="black", ls="--", lw=0.8)
             ax.axvline(hi, color="black", ls="--", lw=0.8, label="90% interval")
             ax.axvline(result.params[name].median, color="black", lw=1.0, label="median")
+            if name in truths:
+                ax.axvline(truths[name], color="tab:red", lw=1.5, label="truth")
             if prior.log:
                 ax.set_xscale("log")
                 log_ticks(ax.xaxis, *ax.get_xlim())  # matplotlib's labels overlapped on a narrow range
             ax.set_xlabel(name)
             ax.set_ylabel("posterior weight")
             ax.legend(fontsize=7)
-        fig.suptitle(f"{result.model} fitted by {result.method}", fontsize=10)
+        checked = "" if pred else " (no predictive check: fit with predictive=N to draw one)"
+        fig.suptitle(f"{result.model} fitted by {result.method}{checked}", fontsize=10)
         fig.tight_layout()
-        metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
-        save_figure(fig, path, fmt, metadata)
+    return fig
+
+
+def save_fit_figure(fig: Figure, path: str) -> str:
+    """Write a fit's figure to ``path`` (``.png``, ``.svg`` or ``.pdf``), atomically; returns the absolute path.
+
+    Raises:
+        BadParameterError: an unknown extension.
+    """
+    fmt = figure_format(path)
+    with _settings():
+        save_figure(fig, path, fmt, _METADATA[fmt])
     return os.path.abspath(path)
+
+
+def plot_predictive(path: str, result: FitResult) -> str:
+    """The figure of :func:`fit_figure` written to ``path`` (``agora fit --plot``). Returns the figure's path."""
+    figure_format(path)  # an unknown extension is refused before anything is drawn
+    return save_fit_figure(fit_figure(result), path)
