@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import numpy as np
 
 from sim.errors import BadParameterError
-from sim.model.series import BREADTH, DEPTH, MOMENTS, NEW, REACHED
+from sim.model.series import BREADTH, DEPTH, MOMENTS, NEW, REACHED, count_measures
 from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:
@@ -426,7 +426,8 @@ def check_series_measure(cls: type[PropagationModel], model: str, at: tuple[str,
     """
     if at is None:
         return
-    known = [*map(str, cls.states), REACHED, NEW, DEPTH, BREADTH]
+    states = tuple(map(str, cls.states))
+    known = [*states, REACHED, NEW, DEPTH, BREADTH, *count_measures(states, bool(cls.counted_removals()))]
     known += [f"{v}.{m}" for v in (cls.variables or {}) for m in MOMENTS]
     if at[0] not in known and not at[0].startswith("counter"):
         raise BadParameterError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -47,6 +49,47 @@ def _columns(value: object) -> tuple[str, ...] | None:
             f"columns must name columns of the series, e.g. I,R, not {str(value)[:60]!r}", fields="columns"
         )
     return tuple(n.strip() for n in names)
+
+
+def gamma_parts(text: str) -> tuple[float, float]:
+    """``MEAN, SD`` of a delay ``gamma:MEAN,SD`` (days, both above 0).
+
+    Raises:
+        BadParameterError: another form, or a value that is not a number above 0.
+    """
+    parts = text[len("gamma:") :].split(",")
+    if len(parts) != 2:
+        raise BadParameterError(
+            f"delay {text[:40]!r} must be gamma:MEAN,SD (e.g. gamma:3,1.5, in days) or a day,probability file",
+            fields="delay",
+        )
+    out = []
+    for part, what in zip(parts, ("mean", "standard deviation"), strict=True):
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise BadParameterError(
+                f"delay {what} {part.strip()[:30]!r} in {text[:40]!r} must be a number above 0", fields="delay"
+            )
+        out.append(value)
+    return out[0], out[1]
+
+
+def _delay(value: object) -> str | None:
+    """A delay's text: ``gamma:MEAN,SD`` (its numbers checked here) or a file's path; None: no delay."""
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise BadParameterError(
+            f"delay must be gamma:MEAN,SD or a day,probability file, not {str(value)[:60]!r}", fields="delay"
+        )
+    if value.startswith("gamma:"):
+        gamma_parts(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -103,6 +146,9 @@ class Fit:
             the posterior is the same either way. columns: the series' columns to fit (None: all).
         adjust: with the regression distance, adjust the final population for what the tolerance left
             (:func:`sim.runs.fit.abc.regression_adjust`).
+        delay: the reporting delay of the observation model (:mod:`sim.runs.fit.reporting`): ``gamma:MEAN,SD``
+            (days) or a ``day,probability`` file (None: cases are seen when they happen). The reporting fraction
+            is ``params``' ``report``.
     """
 
     observed: str
@@ -123,6 +169,7 @@ class Fit:
     ray: str | None = None
     adjust: bool = True
     columns: tuple[str, ...] | None = None
+    delay: str | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -143,6 +190,7 @@ class Fit:
         "ray",
         "adjust",
         "columns",
+        "delay",
     )
 
     def __post_init__(self) -> None:
@@ -241,6 +289,7 @@ class Fit:
             ray=ray,
             adjust=bool(data.get("adjust", True)),
             columns=_columns(data.get("columns")),
+            delay=_delay(data.get("delay")),
         )
 
 

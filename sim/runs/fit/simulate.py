@@ -27,6 +27,7 @@ from sim.llm.config import LLMConfig
 from sim.plugin.params import param_for, param_spec
 from sim.runs import batched
 from sim.runs.fit.priors import Priors
+from sim.runs.fit.reporting import REPORT, Delay, observation_for
 from sim.runs.reports import RunEntry
 from sim.runs.runner import EnsembleRuns
 from sim.runs.transport import fork_available, map_forked
@@ -41,10 +42,19 @@ _OFFLINE = {"offline": True}
 
 
 def _check_priors(model: str, registry: Registry, priors: Priors) -> None:
-    """Each fitted parameter is a number of ``model`` and its range lies within the parameter's bounds."""
+    """Each fitted parameter is a number of ``model`` and its range lies within the parameter's bounds; the
+    reporting fraction (``report``, the observation model's) within 0 .. 1."""
     cls = registry.model(model)
     schema = cls.params
     for prior in priors.items:
+        if prior.name == REPORT and REPORT not in schema:
+            if prior.lo < 0 or prior.hi > 1:
+                raise BadParameterError(
+                    f"params {prior.describe()}: the reporting fraction report lies from 0 to 1; keep the range "
+                    "within it",
+                    fields="params",
+                )
+            continue
         param = param_spec(schema, prior.name)
         if param is None:
             known = ", ".join(sorted(schema)) or "none"
@@ -67,12 +77,17 @@ def _middle(priors: Priors) -> dict[str, float]:
     return {
         p.name: math.sqrt(p.lo * p.hi) if p.log else 0.5 * (p.lo + p.hi)
         for p in priors.items  # a value inside every range: the probe checks the other parameters with it
+        if p.name != REPORT
     }
 
 
 class Simulator:
     """The simulations of one fit: ``model`` on ``world`` with the fixed parameters and seed selection, each
     simulation ``replicates`` runs of ``steps`` ticks (None: until done, at most ``max_ticks``).
+
+    With an observation model (:mod:`sim.runs.fit.reporting`: ``report`` among the priors or the fixed values, or
+    a ``delay``), each run's ``observe`` columns are what surveillance would see of them: ``report`` is split off
+    the model's parameters here.
 
     Raises:
         BadParameterError: an unknown model, a parameter the model lacks or cannot take, a range outside a
@@ -92,12 +107,19 @@ class Simulator:
         max_ticks: int,
         replicates: int = 1,
         kernel: str = "auto",
+        delay: Delay | None = None,
+        observe: tuple[str, ...] = (),
     ) -> None:
         if not 1 <= replicates <= MAX_REPLICATES:
             raise BadParameterError(f"replicates must be from 1 to {MAX_REPLICATES}, not {replicates}")
         _check_priors(model, registry, priors)
         self.world, self.registry, self.priors, self.replicates = world, registry, priors, replicates
         self.names = priors.names
+        self.observation = observation_for(
+            model, registry.model(model).params, self.names, fixed, delay, observe, steps or max_ticks
+        )
+        if self.observation is not None:
+            fixed = {k: v for k, v in fixed.items() if k != REPORT}
         fields: dict[str, object] = {
             "text": "fit",
             "model": model,
@@ -129,15 +151,24 @@ class Simulator:
         )
 
     def typed(self, row: np.ndarray) -> dict[str, object]:
-        """The model's parameters with ``row``'s fitted values (whole numbers rounded for ``int`` ones)."""
+        """The model's parameters with ``row``'s fitted values (whole numbers rounded for ``int`` ones; the
+        reporting fraction is not the model's)."""
         out = dict(self.params)
-        for name, v in zip(self.names, row.tolist(), strict=True):
-            out[name] = int(round(v)) if param_for(self.schema, name).type is int else float(v)
+        fitted = None if self.observation is None else self.observation.fitted
+        for j, (name, v) in enumerate(zip(self.names, row.tolist(), strict=True)):
+            if j != fitted:
+                out[name] = int(round(v)) if param_for(self.schema, name).type is int else float(v)
         return out
 
     def runs(self, row: np.ndarray, run_seed: int) -> list[RunEntry]:
-        """The ``replicates`` runs of the particle ``row`` (the fitted parameters' values) and ``run_seed``."""
-        return self._run(self.typed(row), int(run_seed) * self.replicates)
+        """The ``replicates`` runs of the particle ``row`` (the fitted parameters' values) and ``run_seed``, as the
+        observation model sees them where there is one."""
+        first = int(run_seed) * self.replicates
+        runs = self._run(self.typed(row), first)
+        if self.observation is None:
+            return runs
+        seeds = range(first, first + len(runs))
+        return self.observation.apply(runs, self.observation.reporting(row), seeds)
 
     def _engine_runs(self, params: dict[str, Any], first: int) -> list[RunEntry]:
         assert self.request.message is not None  # __init__ made it
