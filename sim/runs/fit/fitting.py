@@ -249,9 +249,8 @@ class _Plan:
                 max_ticks=request.max_ticks,
                 replicates=self.summary.replicates,
                 kernel=request.kernel,
-                delay=self.delay,
-                observe=tuple(self.summary.columns) if isinstance(self.summary, SeriesSummary) else (),
             )
+            self.simulator.observe(self.delay, _observed_columns(self.summary))
 
     def _delay(self, request: Fit, schema: dict[str, Any]) -> Delay | None:
         """The observation model's delay, read; an observation model (``report``, ``delay``) only for a series."""
@@ -398,9 +397,8 @@ def _ray_share(
             max_ticks=spec.max_ticks,
             replicates=spec.replicates,
             kernel=spec.kernel,
-            delay=spec.delay,
-            observe=spec.observe,
         )
+        sim.observe(spec.delay, spec.observe)
         _RAY_SIMULATORS.clear()
         _RAY_SIMULATORS[key] = sim
     return evaluate_rows(sim, summary, x, seeds, summary.observed.size)
@@ -427,7 +425,7 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
         summary.replicates,
         request.kernel,
         plan.delay,
-        tuple(summary.columns) if isinstance(summary, SeriesSummary) else (),
+        _observed_columns(summary),
     )
     with ray_cluster(request.ray, workers, progress) as (ray, cpus):
         ref, data_key = share_world(ray, plan.world, list(plan.registry.user_dirs))  # the world, once
@@ -495,6 +493,11 @@ async def _smc(
     )
     out.warnings = _warnings(out, plan.priors, population)
     return out
+
+
+def _observed_columns(summary: Summary) -> tuple[str, ...]:
+    """The columns the observation model applies to: an observed series' (none for cascades)."""
+    return tuple(summary.columns) if isinstance(summary, SeriesSummary) else ()
 
 
 def _fixed_report(sim: Simulator) -> dict[str, float]:

@@ -38,7 +38,6 @@ import csv
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -221,7 +220,7 @@ class Observation:
     columns: tuple[str, ...]
     horizon: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """What a fit's report says of it (``observed.observation``)."""
         return {
             "report": "fitted" if self.fitted is not None else (1.0 if self.report is None else self.report),

@@ -27,7 +27,7 @@ from sim.llm.config import LLMConfig
 from sim.plugin.params import param_for, param_spec
 from sim.runs import batched
 from sim.runs.fit.priors import Priors
-from sim.runs.fit.reporting import REPORT, Delay, observation_for
+from sim.runs.fit.reporting import REPORT, Delay, Observation, observation_for
 from sim.runs.reports import RunEntry
 from sim.runs.runner import EnsembleRuns
 from sim.runs.transport import fork_available, map_forked
@@ -85,9 +85,9 @@ class Simulator:
     """The simulations of one fit: ``model`` on ``world`` with the fixed parameters and seed selection, each
     simulation ``replicates`` runs of ``steps`` ticks (None: until done, at most ``max_ticks``).
 
-    With an observation model (:mod:`sim.runs.fit.reporting`: ``report`` among the priors or the fixed values, or
-    a ``delay``), each run's ``observe`` columns are what surveillance would see of them: ``report`` is split off
-    the model's parameters here.
+    ``report`` among the priors or the fixed values is the observation model's reporting fraction
+    (:mod:`sim.runs.fit.reporting`), not a model parameter (unless the model has one of that name): it is split off
+    the model's here, and :meth:`observe` puts the observation model between the runs and the summaries.
 
     Raises:
         BadParameterError: an unknown model, a parameter the model lacks or cannot take, a range outside a
@@ -107,18 +107,16 @@ class Simulator:
         max_ticks: int,
         replicates: int = 1,
         kernel: str = "auto",
-        delay: Delay | None = None,
-        observe: tuple[str, ...] = (),
     ) -> None:
         if not 1 <= replicates <= MAX_REPLICATES:
             raise BadParameterError(f"replicates must be from 1 to {MAX_REPLICATES}, not {replicates}")
         _check_priors(model, registry, priors)
         self.world, self.registry, self.priors, self.replicates = world, registry, priors, replicates
         self.names = priors.names
-        self.observation = observation_for(
-            model, registry.model(model).params, self.names, fixed, delay, observe, steps or max_ticks
-        )
-        if self.observation is not None:
+        self.schema = registry.model(model).params
+        self.fixed, self.horizon = dict(fixed), steps or max_ticks
+        self.observation: Observation | None = None
+        if REPORT not in self.schema:  # the observation model's, not the model's
             fixed = {k: v for k, v in fixed.items() if k != REPORT}
         fields: dict[str, object] = {
             "text": "fit",
@@ -142,7 +140,6 @@ class Simulator:
         self.config = dataclasses.replace(self.config, texts_per_tick=0)
         self.ensemble = EnsembleRuns(world, registry, self.request, self.request.message, self.config)
         self.params: dict[str, Any] = dict(self.ensemble.check(kernel, batched.AUTO_RUNS))
-        self.schema = registry.model(model).params
         self.batched = self.ensemble.batched
         self.kernel_reason = self.ensemble.reason
         self.model = model
@@ -150,13 +147,23 @@ class Simulator:
             self._kernel_runs if self.batched else self._engine_runs
         )
 
+    def observe(self, delay: Delay | None, columns: tuple[str, ...]) -> None:
+        """Put the observation model the fit asks for (``report`` among its parameters, ``delay``) between the runs
+        and the summaries, applied to the observed ``columns`` (:func:`sim.runs.fit.reporting.observation_for`).
+
+        Raises:
+            BadParameterError: see :func:`~sim.runs.fit.reporting.observation_for`.
+        """
+        self.observation = observation_for(
+            self.model, self.schema, self.names, self.fixed, delay, columns, self.horizon
+        )
+
     def typed(self, row: np.ndarray) -> dict[str, object]:
         """The model's parameters with ``row``'s fitted values (whole numbers rounded for ``int`` ones; the
         reporting fraction is not the model's)."""
         out = dict(self.params)
-        fitted = None if self.observation is None else self.observation.fitted
-        for j, (name, v) in enumerate(zip(self.names, row.tolist(), strict=True)):
-            if j != fitted:
+        for name, v in zip(self.names, row.tolist(), strict=True):
+            if name != REPORT or REPORT in self.schema:
                 out[name] = int(round(v)) if param_for(self.schema, name).type is int else float(v)
         return out
 
