@@ -321,3 +321,35 @@ def test_seir_on_a_chain_is_exact():
     assert x["new.E"] == [0, 1, 0, 1, 0, 1, 0, 0]
     assert x["new.I"] == x["onsets"] == [1, 0, 1, 0, 1, 0, 1, 0]
     assert x["new.R"] == x["removals"] == [0, 1, 0, 1, 0, 1, 0, 1]
+
+
+def test_after_a_run_ended_its_counts_per_tick_are_0_everywhere():
+    """A run that ended before another: padded, its state keeps its last value and new.I, onsets and removals
+    are 0 — in pad_series, a plot's run matrix, a forecast's band and a fit's curves alike."""
+    from sim.analysis.plot import run_matrix
+    from sim.model.series import pad_series
+    from sim.runs.fit.summaries import SeriesSummary
+    from sim.runs.forecast import _band
+    from sim.store.seriesio import table_from_records
+
+    short = {"tick": [0, 1], "I": [3, 2], "new.I": [3, 1], "onsets": [3, 1], "removals": [0, 2]}
+    long = {
+        "tick": [0, 1, 2, 3],
+        "I": [3, 4, 4, 1],
+        "new.I": [3, 2, 1, 0],
+        "onsets": [3, 2, 1, 0],
+        "removals": [0, 1, 1, 3],
+    }
+    padded = pad_series(short, 4)
+    assert padded["I"] == [3, 2, 2, 2] and padded["new.I"] == padded["onsets"] == [3, 1, 0, 0]
+    assert padded["removals"] == [0, 2, 0, 0]
+    table = table_from_records([{"keys": {}, "run": 0, "series": short}, {"keys": {}, "run": 1, "series": long}])
+    assert run_matrix(table, (), "I")[0].tolist() == [3, 2, 2, 2]
+    assert run_matrix(table, (), "removals")[0].tolist() == [0, 2, 0, 0]
+    band = _band([{"series": short}, {"series": short}], 0)
+    assert band["I"]["median"] == [3, 2] and band["tick"] == [0, 1]
+    band = _band([{"series": long}, {"series": short}], 0)
+    assert band["onsets"]["median"] == [3, 1.5, 0.5, 0] and band["I"]["median"][3] == 1.5
+    fit = SeriesSummary({"onsets": np.zeros(4), "I": np.zeros(4)}, np.arange(4), ("S", "I", "R"), "sir")
+    curves = fit.curves([{"series": short}])
+    assert curves["onsets"].tolist() == [[3, 1, 0, 0]] and curves["I"].tolist() == [[3, 2, 2, 2]]
