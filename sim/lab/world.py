@@ -281,8 +281,10 @@ class WorldFile:
                 :meth:`Fit.parse`, as ``agora fit`` parses its flags): ``observed`` (the file: a series, a set of
                 cascades or adoption times ``id,tick``), ``model``, ``params`` (``{"beta": (0.01, 0.2),
                 "gamma": (0.05, 0.5, "log")}``, ``{"p": "0.01..0.2"}`` or ``["p=0.01..0.2"]``; a plain value fixes
-                a parameter), ``seeds``, ``budget``, ``population``, ``seed``, ``workers``, ``replicates``,
-                ``steps``, ``method`` (``auto``, ``abc`` or ``exact``), ``kernel``, ``predictive``.
+                a parameter; ``"report"``: the observation model's reporting fraction, fixed or fitted), ``seeds``,
+                ``budget``, ``population``, ``seed``, ``workers``, ``replicates``, ``steps``, ``method`` (``auto``,
+                ``abc`` or ``exact``), ``kernel``, ``predictive``, ``delay`` (``"gamma:MEAN,SD"`` or a
+                ``day,probability`` file: the reporting delay, see docs/fitting.md).
             progress: called with ``(what, fraction)`` after each batch of simulations.
 
         Returns:
