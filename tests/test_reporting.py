@@ -234,3 +234,23 @@ def test_the_same_seed_gives_the_same_posterior_with_an_observation_model(report
     one, two = (json.loads(o.stdout) for o in out)
     assert one["params"] == two["params"] and one["fixed"]["report"] == 0.5
     assert one["observed"]["observation"]["report"] == 0.5 and "report" not in one["params"]
+
+
+def test_a_posterior_with_a_fitted_report_feeds_a_forecast(tmp_path):
+    """A forecast runs the model, whose counts no reporting thins: a posterior file's report column is read and
+    left out (any other column the model lacks is still refused)."""
+    from sim.core.world import build_world
+    from sim.engine.simulation import Simulation
+    from sim.model.registry import Registry
+    from sim.runs.fit.output import read_posterior
+
+    registry = Registry(entry_points=False, env=False)
+    w = build_world("p", 0, 3, np.array([0, 1], np.int32), np.array([1, 2], np.int32), trust=np.ones(2, np.float32))
+    session = Simulation(w, registry=registry, plugin_budget=0).inject("m", model="sir", seeds="ids:0")
+    path = tmp_path / "post.csv"
+    path.write_text("beta,report,weight\n0.1,0.4,1\n0.2,0.6,3\n")
+    names, values, weights = read_posterior(str(path), registry, session)
+    assert names == ["beta"] and values.tolist() == [[0.1], [0.2]] and weights.tolist() == [0.25, 0.75]
+    path.write_text("beta,shown,weight\n0.1,0.4,1\n")
+    with pytest.raises(sim.BadParameterError, match="its 2nd column is not a parameter of sir"):
+        read_posterior(str(path), registry, session)
