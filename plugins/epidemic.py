@@ -138,6 +138,8 @@ class SIR(_Compartmental):
     transmitting_states = (1,)
     seed_state = 1
     progressive = True
+    onset_states = (1,)  # the series' onsets: entries into I (the same as new: every infection starts there)
+    removal_states = (2,)  # removals: entries into R
     infected_state = 1
     infectious_state = 1
     recovered_state = 2
@@ -168,6 +170,8 @@ class SEIR(_Compartmental):
     transmitting_states = (2,)
     seed_state = 2
     progressive = True
+    onset_states = (2,)  # onsets: entries into I (new counts entries into E, the infections)
+    removal_states = (3,)  # removals: entries into R
     infected_state = 1
     infectious_state = 2
     recovered_state = 3

@@ -246,6 +246,8 @@ class SAIR(PropagationModel):
     transmit = "while"
     seed_state = 2
     progressive = True
+    onset_states = (2,)  # onsets: entries into I, the symptomatic (asymptomatic infections are never observed)
+    removal_states = (3,)
 
     A, I = 1, 2  # noqa: E741 - the compartments' names
 
@@ -321,6 +323,8 @@ class SIRD(PropagationModel):
     transmit = "while"
     seed_state = 1
     progressive = True
+    onset_states = (1,)
+    removal_states = (2, 3)  # removals: recoveries and deaths
 
     @classmethod
     def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -496,6 +500,8 @@ class ForestFire(PropagationModel):
     seed_state = 1
     progressive = False
     endless = True  # with lightning (f > 0) a fire can start at any time
+    onset_states = (1,)  # onsets: trees catching fire
+    removal_states = (2,)  # removals: trees burnt out
 
     TREE, BURNING, EMPTY = 0, 1, 2
 

@@ -81,6 +81,7 @@ class LLMDecisions(PropagationModel):
     transmit = "once"
     seed_state = REPOSTED
     progressive = True
+    onset_states = (REPOSTED, REPLIED, LIKED)  # onsets: every adoption, whichever the action
     params = {
         "rule": Param(
             str,

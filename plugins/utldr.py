@@ -131,6 +131,10 @@ class UTLDR(PropagationModel):
     seed_state = I
     progressive = False
     endless = True  # waning immunity and vaccine failure can keep it endemic
+    # onsets: entries into I, which include a locked agent's return LI -> I at the lockdown's end (and leave out
+    # LE -> LI, an onset in lockdown)
+    onset_states = (I,)
+    removal_states = (R, D)  # removals: recoveries and deaths
     gives_sources = False
 
     @classmethod

@@ -90,7 +90,10 @@ def test_a_runs_long_series_is_its_json_series(one_run, name):
     assert isinstance(got, ObservedSeries) and got.kind == "series"
     series = report["series"]
     assert got.ticks.dtype == np.int64 and got.ticks.tolist() == series["tick"]
-    assert list(got.columns) == ["susceptible", "adopted", "reached", "new", "depth", "breadth"]
+    assert list(got.columns) == [
+        *("susceptible", "adopted", "reached", "new", "depth", "breadth"),
+        *("new.susceptible", "new.adopted", "onsets"),
+    ]
     for name_, values in got.columns.items():
         assert values.dtype == np.float64 and values.tolist() == series[name_], name_
 

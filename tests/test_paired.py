@@ -220,7 +220,20 @@ def test_sweep_series_file_has_a_column_per_grid_key(world_file, tmp_path):
         ("sir", "2"),
     }
     sir_measures = {r[4] for r in rows[1:] if r[0] == "sir"}
-    assert sir_measures == {"S", "I", "R", "reached", "new", "depth", "breadth"}
+    assert sir_measures == {
+        "S",
+        "I",
+        "R",
+        "reached",
+        "new",
+        "depth",
+        "breadth",
+        "new.S",
+        "new.I",
+        "new.R",
+        "onsets",
+        "removals",
+    }
     assert data["series_file"]["rows"] == len(rows) - 1
     assert all("series" not in run for c in data["results"] for run in c["per_run"])
 

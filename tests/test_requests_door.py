@@ -210,7 +210,7 @@ def test_the_front_ends_build_sim_fit_and_sim_forecast(small_world: Path, monkey
         got.append(request)
         raise AgoraError("stop here")
 
-    async def fake_forecast(world, registry, request, progress=None):  # noqa: ANN001, ANN202
+    async def fake_forecast(world, registry, request, progress=None, posterior=None):  # noqa: ANN001, ANN202
         got.append(request)
         raise AgoraError("stop here")
 

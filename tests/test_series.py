@@ -65,7 +65,8 @@ def test_every_model_records_state_counts_equal_to_a_full_count_at_every_tick(sm
     names = list(s.state_names)
     measures = [f"{v}.{m}" for v in s.variables for m in MOMENTS]
     tree = ["depth", "breadth"] if s.gives_sources else []
-    assert list(series) == ["tick", *names, "reached", "new", *tree, *measures]
+    counts = [*(f"new.{x}" for x in names), "onsets", *(["removals"] if s.removal_states else [])]
+    assert list(series) == ["tick", *names, "reached", "new", *tree, *counts, *measures]
     ticks = len(series["tick"])
     assert series["tick"] == list(range(ticks)) and ticks == s.round + 1 == len(full)
     for t in range(ticks):
@@ -91,6 +92,9 @@ def test_ic_on_a_chain_is_exact():
         "new": [1, 1, 1, 0],
         "depth": [0, 1, 2, 2],
         "breadth": [1, 1, 1, 1],
+        "new.susceptible": [0, 0, 0, 0],
+        "new.adopted": [1, 1, 1, 0],
+        "onsets": [1, 1, 1, 0],
     }
 
 
@@ -106,6 +110,11 @@ def test_sir_on_a_chain_is_exact_with_named_states():
         "new": [1, 1, 1, 0],
         "depth": [0, 1, 2, 2],
         "breadth": [1, 1, 1, 1],
+        "new.S": [0, 0, 0, 0],
+        "new.I": [1, 1, 1, 0],
+        "new.R": [0, 1, 1, 1],
+        "onsets": [1, 1, 1, 0],
+        "removals": [0, 1, 1, 1],
     }
 
 
@@ -270,7 +279,21 @@ def test_run_json_has_a_series_per_run(world_file):
     assert len(data["runs"]) == 3
     for run in data["runs"]:
         series = run["series"]
-        assert list(series) == ["tick", "S", "I", "R", "reached", "new", "depth", "breadth"]
+        assert list(series) == [
+            "tick",
+            "S",
+            "I",
+            "R",
+            "reached",
+            "new",
+            "depth",
+            "breadth",
+            "new.S",
+            "new.I",
+            "new.R",
+            "onsets",
+            "removals",
+        ]
         n = len(series["tick"])
         assert n == run["ticks"] and all(len(v) == n for v in series.values())
         assert series["tick"] == list(range(n))
@@ -313,7 +336,7 @@ def test_run_series_file_is_tidy_long_format(world_file, tmp_path, name):
         [str(r), str(t), m, str(run["series"][m][t])]
         for r, run in enumerate(data["runs"])
         for t in run["series"]["tick"]
-        for m in ("S", "I", "R", "reached", "new", "depth", "breadth")
+        for m in ("S", "I", "R", "reached", "new", "depth", "breadth", "new.S", "new.I", "new.R", "onsets", "removals")
     ]
     assert rows[1:] == expected
     assert data["series_file"]["rows"] == len(expected)
@@ -342,7 +365,7 @@ def test_parquet_series_round_trips(world_file, tmp_path):
     table = pq.read_table(target).to_pydict()
     assert list(table) == ["run", "tick", "measure", "value"]
     data = json.loads(out.stdout)
-    assert len(table["run"]) == sum(len(r["series"]["tick"]) * 6 for r in data["runs"])
+    assert len(table["run"]) == sum(len(r["series"]["tick"]) * 9 for r in data["runs"])
     assert table["measure"][:6] == ["susceptible", "adopted", "reached", "new", "depth", "breadth"]
 
 

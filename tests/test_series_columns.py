@@ -48,7 +48,7 @@ def test_a_runs_json_declares_its_states_measures_and_variables(world_file):
         declared = run["series_columns"]
         assert declared == {
             "states": ["S", "I", "R"],
-            "measures": ["reached", "new", "depth", "breadth"],
+            "measures": ["reached", "new", "depth", "breadth", "new.S", "new.I", "new.R", "onsets", "removals"],
             "variables": [],
         }
         series = run["series"]

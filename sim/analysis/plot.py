@@ -2,7 +2,8 @@
 
 Runs of one combination are aligned on tick 0..T (T: the longest run). A run that ended early is padded:
 every measure keeps its last value (the state counts and ``reached`` of an ended cascade no longer
-change), except ``new``, which is 0 after the end. The band is the Student-t 95 % interval of the mean
+change), except the per-tick counts (``new``, ``new.STATE``, ``onsets``, ``removals``), which are 0 after
+the end. The band is the Student-t 95 % interval of the mean
 (:func:`sim.core.stats.mean_ci95_columns`); for counts it is clipped to ``[0, N]``, N being the number of
 agents (the sum of the state counts at tick 0). Variables' moments (measures with a dot, ``x.mean``) are
 not clipped.
@@ -27,6 +28,7 @@ from sim.core.diskio import replacing
 from sim.core.safe import shown
 from sim.core.stats import mean_ci95_columns
 from sim.errors import BadFileError, BadParameterError
+from sim.model.series import is_tick_count
 from sim.store.cascadeio import CASCADE_COLUMNS, CCDF_COLUMNS, read_cascades, read_ccdf
 from sim.store.seriesio import SeriesTable, read_series, table_from_records
 
@@ -61,8 +63,9 @@ def is_count(measure: str) -> bool:
 
 
 def state_measures(table: SeriesTable) -> list[str]:
-    """The measures that are the model's states: every count but ``reached`` and ``new``."""
-    return [m for m in table.measures() if is_count(m) and m not in _NOT_STATES]
+    """The measures that are the model's states: every count but ``reached`` and the per-tick counts (``new``,
+    ``onsets``, ``removals``)."""
+    return [m for m in table.measures() if is_count(m) and m not in _NOT_STATES and not is_tick_count(m)]
 
 
 def bounds(table: SeriesTable, combination: tuple[Any, ...], measure: str) -> tuple[float | None, float | None]:
@@ -119,7 +122,7 @@ def run_matrix(table: SeriesTable, combination: tuple[Any, ...], measure: str) -
     width = int(counts.max())
     matrix = np.empty((runs.size, width), dtype=np.float64)
     matrix[np.repeat(np.arange(runs.size), counts), tick] = value
-    pad = np.zeros(runs.size) if measure == "new" else value[start + counts - 1]
+    pad = np.zeros(runs.size) if is_tick_count(measure) else value[start + counts - 1]
     after_end = np.arange(width)[None, :] >= counts[:, None]
     return np.where(after_end, pad[:, None], matrix)
 

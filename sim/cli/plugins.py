@@ -17,7 +17,15 @@ from sim.authoring import check_plugin, new_plugin, plugin_rows
 from sim.authoring.templates import RECOMMENDER_TEMPLATES
 from sim.cli.output import emit, shown_line
 from sim.cli.progress import stderr_progress
-from sim.model.registry import plugin_folder_of, plugin_registry, trust_plugin_folder, untrust_plugin_folder
+from sim.model.registry import (
+    PluginInfo,
+    Registry,
+    plugin_folder_of,
+    plugin_registry,
+    trust_plugin_folder,
+    untrust_plugin_folder,
+)
+from sim.model.series import counts_line, what_counts
 
 EXIT_CHECK_FAILED = 1
 
@@ -66,8 +74,20 @@ def _cmd_untrust(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     registry = plugin_registry(None, args.plugins)
     rows = plugin_rows(registry)
+    models = {id(i.cls): i.cls for i in registry.list("model") if i.cls is not None}
+    for row, info in zip(rows, _infos(registry)):
+        cls = models.get(id(info.cls))
+        if cls is not None and row["status"] == "loaded":
+            row["series"] = what_counts(cls)  # what new, onsets and removals count
     emit(args, {"plugins": rows, "folders": registry.user_dirs}, _render_rows(rows, registry.user_dirs))
     return 0
+
+
+def _infos(registry: Registry) -> list[PluginInfo]:
+    """The entries :func:`~sim.authoring.plugin_rows` lists, in its order (a row each)."""
+    infos = registry.list()
+    listed = {id(i) for i in infos}
+    return infos + [f for f in registry.failures if id(f) not in listed]
 
 
 def _where(tb: str | None) -> str | None:
@@ -116,6 +136,8 @@ def _render_rows(rows: list[dict[str, Any]], folders: list[str]) -> str:
                     rng = f" [{lo}, {hi}]"
                 parts.append(f"{k}={spec['default']}{rng}")
             lines.append(f"{'':<{width}}    params: " + ", ".join(parts))
+        if r.get("series"):
+            lines.append(f"{'':<{width}}    series: {counts_line(r['series'])}")
         for note in r.get("notes") or ():
             lines.append(f"{'':<{width}}    note: {note}")
     failed = sum(1 for r in rows if r["status"] == "failed")

@@ -288,7 +288,9 @@ class WorldFile:
                 (``{"beta": (0.01, 0.2), "gamma": (0.05, 0.5, "log")}``, ``{"p": "0.01..0.2"}`` or
                 ``["p=0.01..0.2"]``; a plain value fixes a parameter), ``seeds``, ``budget``, ``population``,
                 ``seed``, ``workers``, ``replicates``, ``steps``, ``method`` (``auto``, ``abc`` or ``exact``),
-                ``kernel``, ``predictive``.
+                ``kernel``, ``predictive``, ``delay`` (``"gamma:MEAN,SD"`` or a ``day,probability`` file: the
+                reporting delay, see docs/fitting.md); ``params``' ``"report"`` is the observation model's reporting
+                fraction, fixed or fitted.
             progress: called with ``(what, fraction)`` after each batch of simulations.
 
         Returns:

@@ -32,10 +32,11 @@ from sim.model.guard import PluginTimeout, call_directly
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, SILENT, all_active
 from sim.model.seeds import INT32_MAX, SeedSpec
-from sim.model.series import SeriesRecorder, variable_moments
+from sim.model.series import SeriesRecorder, check_entries, tick_entries, variable_moments
 from sim.model.stored import seed_agents, session_fields, state_arrays, variable_columns
 from sim.model.views import SessionBase
 from sim.plugin import PropagationModel, StepResult
+from sim.plugin.model import REMOVED_NAMES, default_onsets, default_removals
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting", "feed_seen")
@@ -100,12 +101,28 @@ def continued_rng(world_seed: int, session: int, seed: int, round_: int) -> np.r
 # -- the session ----------------------------------------------------------------------------------
 
 
-#: The names a model's removed compartment goes by (where a blocked agent that was transmitting is moved).
-REMOVED_NAMES = ("r", "removed", "recovered")
+def _counted_states(rec: dict[str, Any], s: PropagationSession) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A stored session's ``onset_states`` and ``removal_states``; a record of an older version has none: the
+    defaults of its states (:func:`sim.plugin.model.default_onsets`, :func:`~sim.plugin.model.default_removals`).
+
+    Raises:
+        ValueError: states that are not the session's.
+    """
+    onsets = rec.get("onset_states")
+    removals = rec.get("removal_states")
+    got = (
+        default_onsets(s.adopted_states, s.transmitting_states) if onsets is None else tuple(int(x) for x in onsets),
+        default_removals(s.state_names, s.adopted_states) if removals is None else tuple(int(x) for x in removals),
+    )
+    k = len(s.state_names)
+    if any(not 1 <= x < k for x in (*got[0], *got[1])):
+        raise ValueError(f"session {s.id} counts onsets or removals of a state it does not have")
+    return got
 
 
 def removed_state(names: tuple[str, ...], adopted: tuple[int, ...]) -> int | None:
-    """The model's removed state: an adopted state named ``R``, ``removed`` or ``recovered`` (None if none)."""
+    """The model's removed state, where a blocked agent that was transmitting is moved: an adopted state named
+    ``R``, ``removed`` or ``recovered`` (None if none)."""
     for code, name in enumerate(names):
         if name.lower() in REMOVED_NAMES and code in adopted:
             return code
@@ -153,6 +170,9 @@ class PropagationSession(SessionBase):
     adopted_states: tuple[int, ...] = (1,)
     transmitting_states: tuple[int, ...] = (1,)
     transmit: str = "once"
+    #: The states whose entries the series counts as ``onsets`` and ``removals`` (the model's declaration).
+    onset_states: tuple[int, ...] = (1,)
+    removal_states: tuple[int, ...] = ()
     # arrays (allocated when the session starts)
     state: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
     adopted_at: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
@@ -179,6 +199,9 @@ class PropagationSession(SessionBase):
     series_seconds: float = field(default=0.0, repr=False)
     #: Agents in each state now (kept up to date from the agents that change state; not persisted).
     state_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    #: Agents that entered each state since the series' latest row (the next row's ``new.STATE``; not persisted:
+    #: a row is recorded at the end of every round).
+    state_entries: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     # not persisted
     model: PropagationModel | None = field(default=None, repr=False)
     rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
@@ -250,6 +273,8 @@ class PropagationSession(SessionBase):
         self.adopted_states = tuple(cls.adopted_states)
         self.transmitting_states = tuple(cls.transmitting_states)
         self.transmit = cls.transmit
+        self.onset_states = cls.counted_onsets()
+        self.removal_states = cls.counted_removals()
         if self.rng is None:
             self.rng = world_rng(world.seed, 100, self.seed, self.id)
         n = world.n
@@ -309,8 +334,9 @@ class PropagationSession(SessionBase):
         if self.cascade_tracker is not None:
             self.cascade_tracker.end_round()
         # Tick 0 of the series: the states right after seeding (one full count; every later tick is
-        # updated from the agents that change state).
+        # updated from the agents that change state). The seeding is tick 0's entries.
         self.state_counts = np.bincount(self.state, minlength=len(self.state_names)).astype(np.int64)
+        self.state_entries = tick_entries(self.state, len(self.state_names))
         self.series = SeriesRecorder(len(self.state_names), tuple(self.variables))
         self.series_from = 0
         self._record_series()
@@ -383,13 +409,15 @@ class PropagationSession(SessionBase):
         else:
             col[who] = vals
 
-    def _record_series(self) -> None:
-        """Append this round's state counts (and variable moments) to the series."""
+    def _record_series(self, entries_known: bool = True) -> None:
+        """Append this round's state counts, entries (unknown: not ``entries_known``) and variable moments to the
+        series; the entries start again from 0."""
         assert self.series is not None
         moments = None
         if self.series.variables:
             moments = np.concatenate([variable_moments(self.variables[v]) for v in self.series.variables])
-        self.series.append(self.state_counts, moments)
+        self.series.append(self.state_counts, self.state_entries if entries_known else None, moments)
+        self.state_entries[:] = 0
 
     def _restore_series(self, rec: dict[str, Any], arrays: dict[str, np.ndarray], n: int) -> None:
         """The series and state counts of a stored session, checked against its state array.
@@ -400,6 +428,7 @@ class PropagationSession(SessionBase):
         """
         k = len(self.state_names)
         self.state_counts = np.bincount(self.state, minlength=k).astype(np.int64)
+        self.state_entries = np.zeros(k, dtype=np.int64)
         counts = arrays.get("series_counts")
         curve = len(self.new_per_tick)
         if counts is None or curve == 0:
@@ -407,7 +436,7 @@ class PropagationSession(SessionBase):
             if curve:
                 self.series_from = curve - 1
                 self.series = SeriesRecorder(k, tuple(self.variables))
-                self._record_series()
+                self._record_series(entries_known=False)
             return
         start = rec.get("series_from", 0)
         if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < curve:
@@ -432,8 +461,12 @@ class PropagationSession(SessionBase):
                 )
         elif moments is not None:
             raise ValueError(f"session {self.id} has series_moments but no variables")
+        entries = arrays.get("series_entries")  # None: stored before entries were recorded (unknown rows)
+        problem = None if entries is None else check_entries(entries, counts, start == 0)
+        if problem:
+            raise ValueError(f"session {self.id} array series_entries {problem}")
         self.series_from = start
-        self.series = SeriesRecorder.restore(counts, moments, variables)
+        self.series = SeriesRecorder.restore(counts, moments, variables, entries)
 
     def _check_store(self) -> None:
         """The model's ``ctx.store`` holds numpy arrays under text keys only (it is saved with the session).
@@ -593,14 +626,18 @@ class PropagationSession(SessionBase):
         return agents, new_state, sources, via
 
     def _count_states(self, prev: np.ndarray, new_state: np.ndarray | int, changed: int) -> None:
-        """Follow the state counts from the ``changed`` agents' previous states to their new ones."""
+        """Follow the state counts from the ``changed`` agents' previous states to their new ones, and count
+        the entries: the agents whose state is not what it was (an agent listed to stay put enters nothing)."""
         t_rec = time.perf_counter()
         k = len(self.state_names)
         self.state_counts -= np.bincount(prev, minlength=k)
+        moved = prev != new_state
         if isinstance(new_state, int):
             self.state_counts[new_state] += changed
+            self.state_entries[new_state] += int(np.count_nonzero(moved))
         else:
             self.state_counts += np.bincount(new_state, minlength=k)
+            self.state_entries += np.bincount(new_state[moved], minlength=k)
         self.series_seconds += time.perf_counter() - t_rec
 
     def _expose(self, result: StepResult, ctx: StepContext) -> None:
@@ -660,6 +697,8 @@ class PropagationSession(SessionBase):
             t_rec = time.perf_counter()
             self._record_series()
             self.series_seconds += time.perf_counter() - t_rec
+        else:
+            self.state_entries[:] = 0
         if frontier_size:
             self.reproduction_number = n_new / frontier_size
 
@@ -718,6 +757,7 @@ class PropagationSession(SessionBase):
             if moving.size:
                 k = len(self.state_names)
                 self.state_counts -= np.bincount(self.state[moving], minlength=k)
+                self.state_entries[removed] += int(np.count_nonzero(self.state[moving] != removed))
                 self.state[moving] = removed
                 self.state_counts[removed] += moving.size
         if self.frontier.size:
@@ -896,6 +936,8 @@ class PropagationSession(SessionBase):
             "adopted_states": list(self.adopted_states),
             "transmitting_states": list(self.transmitting_states),
             "transmit": self.transmit,
+            "onset_states": list(self.onset_states),
+            "removal_states": list(self.removal_states),
             "store_keys": sorted(self.store),
             "recommender": self.recommender,
             "feed_exposed": self.feed_exposed,
@@ -915,6 +957,7 @@ class PropagationSession(SessionBase):
         out = {k: getattr(self, k) for k in SESSION_ARRAYS} if self.state.size else {}
         if self.series is not None and self.state.size:
             out["series_counts"] = self.series.counts
+            out["series_entries"] = self.series.entries
             if self.series.variables:
                 out["series_moments"] = self.series.moments
         if self.state.size:
@@ -932,6 +975,7 @@ class PropagationSession(SessionBase):
             ValueError / KeyError / TypeError: a malformed record; callers turn it into a clear error.
         """
         s = cls(**session_fields(rec))
+        s.onset_states, s.removal_states = _counted_states(rec, s)
         # Sessions stored before cascades were kept: every feed adoption is taken as a forest edge.
         s.stored_feed_edges = max(0, int(rec.get("feed_edges", rec.get("feed_reached", 0)) or 0))
         if s.status not in STATUSES:

@@ -373,6 +373,18 @@ class PropagationModel(Plugin):
     - ``gives_sources``: whether ``StepResult.sources`` names who each adoption came from, so a run has a
       cascade tree (``sim.core.cascade``). False for a model where no one agent causes an adoption (a
       group decides, an opinion crosses a level): its runs report ``"cascade": null``.
+
+    And what its series count (``sim.model.series``; every series has ``new.STATE``, the entries into each
+    state per tick, beside ``new``, the agents newly reached):
+
+    - ``onset_states``: the states whose entries are the series' ``onsets`` (what surveillance usually
+      observes: the first symptomatic or infectious state). None (the default): the first of
+      ``adopted_states`` that is also transmitting, else the first adopted state (seir: ``I``; ic: ``adopted``).
+    - ``removal_states``: the states whose entries are ``removals``. None (the default): the adopted states
+      named ``R``, ``removed`` or ``recovered``; a model with none has no ``removals`` measure.
+
+    Both are checked when the class is defined (so when its file is loaded): a tuple of the states
+    1 .. len(states) - 1.
     """
 
     kind: ClassVar[str] = "model"
@@ -387,6 +399,29 @@ class PropagationModel(Plugin):
     changes_edges: ClassVar[bool] = False
     endless: ClassVar[bool] = False
     gives_sources: ClassVar[bool] = True
+    onset_states: ClassVar[tuple[int, ...] | None] = None
+    removal_states: ClassVar[tuple[int, ...] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attr in ("onset_states", "removal_states"):
+            problem = _counted_problem(cls, attr)
+            if problem:
+                raise TypeError(f"model {getattr(cls, 'name', '') or cls.__name__}: {problem}")
+
+    @classmethod
+    def counted_onsets(cls) -> tuple[int, ...]:
+        """The states whose entries are the series' ``onsets`` (``onset_states``, or its default)."""
+        if cls.onset_states is not None:
+            return tuple(int(x) for x in cls.onset_states)
+        return default_onsets(tuple(cls.adopted_states), tuple(cls.transmitting_states))
+
+    @classmethod
+    def counted_removals(cls) -> tuple[int, ...]:
+        """The states whose entries are the series' ``removals`` (``removal_states``, or its default)."""
+        if cls.removal_states is not None:
+            return tuple(int(x) for x in cls.removal_states)
+        return default_removals(tuple(cls.states), tuple(cls.adopted_states))
 
     def start(self, ctx: StepContext) -> StepResult | None:
         """Called once when the session starts, after seeding (draw per-session thresholds here).
@@ -410,3 +445,41 @@ class PropagationModel(Plugin):
         (a rate of 0), wrong when rounds would still change something, which ``agora plugins check``
         fails (it runs such a session again with ``is_done`` held false for a few rounds)."""
         return ctx.frontier.size == 0
+
+
+#: Names of a removed state (any case): an adopted state so named is a model's default ``removal_states``.
+REMOVED_NAMES = ("r", "removed", "recovered")
+
+
+def default_onsets(adopted: tuple[int, ...], transmitting: tuple[int, ...]) -> tuple[int, ...]:
+    """The default ``onset_states``: the first adopted state that is also transmitting, else the first adopted
+    state (none for a model without adopted states)."""
+    first = next((a for a in adopted if a in transmitting), adopted[0] if adopted else None)
+    return () if first is None else (int(first),)
+
+
+def default_removals(states: tuple[str, ...], adopted: tuple[int, ...]) -> tuple[int, ...]:
+    """The default ``removal_states``: the adopted states named ``R``, ``removed`` or ``recovered``."""
+    return tuple(int(a) for a in adopted if 0 <= a < len(states) and str(states[a]).lower() in REMOVED_NAMES)
+
+
+def _counted_problem(cls: type, attr: str) -> str | None:
+    """What is wrong with a model's declared ``onset_states`` or ``removal_states`` (None: nothing, or not
+    declared; a class whose ``states`` are malformed is left to ``agora plugins check``)."""
+    value = getattr(cls, attr, None)
+    states = getattr(cls, "states", None)
+    if value is None or not isinstance(states, (tuple, list)):
+        return None
+    k = len(states)
+    ints = isinstance(value, (tuple, list)) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in value
+    )
+    if not ints:
+        return f"{attr} {value!r} must be a tuple of state numbers (e.g. (2,) for the third state)"
+    bad = [int(v) for v in value if not 1 <= int(v) < k]
+    if bad:
+        names = ", ".join(map(str, states[1:]))
+        return f"{attr} holds {bad[0]}, but the states that can be entered are 1..{k - 1} ({names})"
+    if len(set(value)) != len(value):
+        return f"{attr} {tuple(value)!r} names a state twice"
+    return None

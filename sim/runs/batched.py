@@ -503,11 +503,16 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
     if sent is None:
         sent = curve[rounds - 1] if rounds else 0
     states: RunSeries
+    zeros: list[float | None] = [0] * len(new)
     if cured is None:
         states = {"susceptible": [n - c for c in curve], "adopted": curve}
+        # Entries per tick (sim.model.series): nobody enters susceptible; onsets are the adoptions.
+        entries: RunSeries = {"new.susceptible": zeros, "new.adopted": list(new), "onsets": list(new)}
     else:
-        removed = list(accumulate(cured.tolist()))
+        cured_list = cured.tolist()
+        removed = list(accumulate(cured_list))
         states = {"S": [n - c for c in curve], "I": [c - r for c, r in zip(curve, removed)], "R": removed}
+        entries = {"new.S": zeros, "new.I": list(new), "new.R": cured_list, "onsets": list(new), "removals": cured_list}
     out: RunEntry = {
         "ticks": int((rounds - first + 1 if finished else limit) if until_done else limit),
         "seconds": round(seconds, 4),
@@ -536,8 +541,13 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
             "new": list(new),
             "depth": series[1].tolist(),
             "breadth": series[2].tolist(),
+            **entries,
         },
-        "series_columns": {"states": list(states), "measures": ["reached", "new", "depth", "breadth"], "variables": []},
+        "series_columns": {
+            "states": list(states),
+            "measures": ["reached", "new", "depth", "breadth", *entries],
+            "variables": [],
+        },
         "error": None,
         "where": None,
         "traceback": None,

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import numpy as np
 
 from sim.errors import BadParameterError
-from sim.model.series import BREADTH, DEPTH, MOMENTS, NEW, REACHED
+from sim.model.series import BREADTH, DEPTH, MOMENTS, NEW, REACHED, count_measures, is_tick_count
 from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:
@@ -426,7 +426,8 @@ def check_series_measure(cls: type[PropagationModel], model: str, at: tuple[str,
     """
     if at is None:
         return
-    known = [*map(str, cls.states), REACHED, NEW, DEPTH, BREADTH]
+    states = tuple(map(str, cls.states))
+    known = [*states, REACHED, NEW, DEPTH, BREADTH, *count_measures(states, bool(cls.counted_removals()))]
     known += [f"{v}.{m}" for v in (cls.variables or {}) for m in MOMENTS]
     if at[0] not in known and not at[0].startswith("counter"):
         raise BadParameterError(
@@ -437,7 +438,8 @@ def check_series_measure(cls: type[PropagationModel], model: str, at: tuple[str,
 def measure_of(run: RunEntry, measure: str) -> float | None:
     """A run's value of a design's measure (None for a failed run, or one without it): ``reached``,
     ``peak_tick``, ``rounds``, ``cascade.depth``, ``cascade.structural_virality``, or ``series:MEASURE@TICK``
-    (TICK counted from the injection; a run that ended before TICK keeps its last value)."""
+    (TICK counted from the injection; a run that ended before TICK keeps its last value, and counts 0 of the
+    per-tick counts ``new``, ``new.STATE``, ``onsets``, ``removals``)."""
     if run.get("status") == "failed":
         return None
     value: object
@@ -448,7 +450,9 @@ def measure_of(run: RunEntry, measure: str) -> float | None:
         first = ticks[0] if ticks else None
         if first is None or not column or int(tick_text) < first:
             return None
-        value = column[min(int(tick_text) - int(first), len(column) - 1)]
+        at = int(tick_text) - int(first)
+        # A run that ended before TICK keeps its last value there, but for the counts per tick, which are 0.
+        value = 0 if at >= len(column) and is_tick_count(name) else column[min(at, len(column) - 1)]
     elif measure.startswith("cascade."):
         value = (run.get("cascade") or {}).get(measure.removeprefix("cascade."))
     else:

@@ -21,6 +21,7 @@ weighted samples (the same draw in every arm), so the band widens with what the 
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -35,6 +36,7 @@ from sim.core.world import World
 from sim.engine import intervene
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadParameterError
+from sim.model.series import is_tick_count
 from sim.model.session import PropagationSession
 from sim.plugin.params import check_layers_named, param_for, param_spec
 from sim.runs import batched
@@ -303,7 +305,8 @@ def _quantiles(values: list[float]) -> dict[str, object]:
 
 def _band(runs: list[RunEntry], first_tick: int) -> dict[str, object]:
     """The per-tick band of each series ahead of ``first_tick`` (the session's round at the branch): 5, 50 and
-    95 % quantiles over the runs, a run that ended keeping its last value."""
+    95 % quantiles over the runs, a run that ended keeping its last value (0 for the per-tick counts: ``new``,
+    ``new.STATE``, ``onsets``, ``removals``)."""
     ok = [r for r in runs if r.get("status") != "failed" and r.get("series")]
     if not ok:
         return {"tick": []}
@@ -318,11 +321,13 @@ def _band(runs: list[RunEntry], first_tick: int) -> dict[str, object]:
             t0 = int(r["series"]["tick"][0] or 0)
             at = np.clip(np.asarray(ticks) - t0, 0, vals.size - 1)
             row = vals[at]
-            if c == "new":
+            if is_tick_count(c):
                 row = np.where(np.asarray(ticks) - t0 < vals.size, row, 0.0)
             rows.append(row)
         q = np.quantile(np.vstack(rows), [0.05, 0.5, 0.95], axis=0)
-        out[c] = {"q05": q[0].tolist(), "median": q[1].tolist(), "q95": q[2].tolist()}
+        # A tick no run knows (entries stored by an older Agora: null in the series) stays null.
+        cells = [[None if not math.isfinite(x) else x for x in row] for row in q.tolist()]
+        out[c] = {"q05": cells[0], "median": cells[1], "q95": cells[2]}
     return out
 
 

@@ -7,8 +7,10 @@ The format is tidy long data, one row per (run, tick, measure)::
     0.1,0,0,I,10
 
 The columns are the sweep's grid keys (none for ``agora run``), then ``run`` (the run index within its
-combination), ``tick`` (0 = right after seeding), ``measure`` (a state name, ``reached``, ``new``, or a
-variable's moment ``NAME.mean``/``NAME.std``/``NAME.min``/``NAME.max``) and ``value``. Rows come in record
+combination), ``tick`` (0 = right after seeding), ``measure`` (a state name, ``reached``, ``new``, ``depth``,
+``breadth``, an entry count ``new.STATE``, ``onsets``, ``removals`` (:mod:`sim.model.series`), or a variable's
+moment ``NAME.mean``/``NAME.std``/``NAME.min``/``NAME.max``) and ``value`` (``nan`` where a session stored by an
+older Agora has no entries). Rows come in record
 order, then tick, then measure order. Integers are written without a decimal point, floats with ``repr``
 (they read back exactly), NaN as ``nan``.
 

@@ -29,6 +29,8 @@ the observation (--observed FILE; .csv, .csv.gz or .parquet), told apart by its 
                                 case, counted per tick), or timestamped cascades id,parent,time
 
 --param NAME=LO..HI is a uniform prior, NAME=LO..HI:log a log-uniform one, NAME=VALUE fixes a parameter.
+--param report=0.4 (or report=0.2..1, fitted) and --delay FILE|gamma:MEAN,SD: the observation model, applied to
+simulated counts per tick (new, new.STATE, onsets, removals) before they are compared with the data.
 The method is sequential Monte Carlo ABC (Toni et al. 2009) with adaptive tolerances and distances, the model's
 own runs as simulator, or the exact likelihood where there is one. The same --seed gives the same posterior
 whatever --workers. --model A,B gives each model's posterior probability (ABC-SMC model choice, Toni and
@@ -59,6 +61,13 @@ def _fit(p: Any) -> None:
         "--columns",
         metavar="NAMES",
         help="fit these columns of an observed series only, comma-separated (e.g. I,R; default: all of them)",
+    )
+    p.add_argument(
+        "--delay",
+        metavar="FILE|gamma:MEAN,SD",
+        help="the reporting delay between a case and its record: a CSV of day,probability rows (summing to 1) or "
+        "gamma:MEAN,SD in days; simulated counts per tick are delayed so before they meet the data (with "
+        "--param report=... for the reporting fraction; see docs/fitting.md)",
     )
     p.add_argument(
         "--seeds",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -147,6 +148,47 @@ def _columns(value: object) -> tuple[str, ...] | None:
     return tuple(n.strip() for n in names)
 
 
+def gamma_parts(text: str) -> tuple[float, float]:
+    """``MEAN, SD`` of a delay ``gamma:MEAN,SD`` (days, both above 0).
+
+    Raises:
+        BadParameterError: another form, or a value that is not a number above 0.
+    """
+    parts = text[len("gamma:") :].split(",")
+    if len(parts) != 2:
+        raise BadParameterError(
+            f"delay {text[:40]!r} must be gamma:MEAN,SD (e.g. gamma:3,1.5, in days) or a day,probability file",
+            fields="delay",
+        )
+    out = []
+    for part, what in zip(parts, ("mean", "standard deviation"), strict=True):
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise BadParameterError(
+                f"delay {what} {part.strip()[:30]!r} in {text[:40]!r} must be a number above 0", fields="delay"
+            )
+        out.append(value)
+    return out[0], out[1]
+
+
+def _delay(value: object) -> str | None:
+    """A delay's text: ``gamma:MEAN,SD`` (its numbers checked here) or a file's path; None: no delay."""
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise BadParameterError(
+            f"delay must be gamma:MEAN,SD or a day,probability file, not {str(value)[:60]!r}", fields="delay"
+        )
+    if value.startswith("gamma:"):
+        gamma_parts(value)
+    return value
+
+
 @dataclass(frozen=True)
 class FitParams:
     """A fit's parameters, parsed: the fitted ones' priors, in order, and the fixed ones' values (as text: the
@@ -210,6 +252,9 @@ class Fit:
         observe: ``(column, measure)`` pairs: the table's count columns and the series measure each observes
             (``("cases", "onsets")``; empty: every count column, under its own name). See
             :mod:`sim.store.timeline` and :func:`sim.runs.fit.observed.read_recorded`.
+        delay: the reporting delay of the observation model (:mod:`sim.runs.fit.reporting`): ``gamma:MEAN,SD``
+            (days) or a ``day,probability`` file (None: cases are seen when they happen). The reporting fraction
+            is ``params``' ``report``.
     """
 
     observed: str | pd.DataFrame
@@ -234,6 +279,7 @@ class Fit:
     time: str | None = None
     tick: str | None = None
     observe: tuple[tuple[str, str], ...] = ()
+    delay: str | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -258,6 +304,7 @@ class Fit:
         "time",
         "tick",
         "observe",
+        "delay",
     )
 
     def __post_init__(self) -> None:
@@ -366,6 +413,7 @@ class Fit:
             time=_time(data.get("time")),
             tick=_tick(data.get("tick")),
             observe=_observe(data.get("observe")),
+            delay=_delay(data.get("delay")),
         )
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from sim.core.world import World
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
+from sim.model.series import REMOVALS
 from sim.runs.fit.abc import (
     MAX_GENERATIONS,
     Generation,
@@ -41,6 +42,7 @@ from sim.runs.fit.abc import (
     weighted_quantile,
 )
 from sim.runs.fit.priors import Prior, Priors
+from sim.runs.fit.reporting import REPORT, Delay, parse_delay
 from sim.runs.fit.simulate import Simulator, evaluate_batch, evaluate_rows
 from sim.runs.fit.summaries import CascadeSummary, SeriesSummary, Summary, summary_for
 from sim.runs.transport import default_workers, ray_cluster, ray_failure, ray_world, share_world
@@ -255,6 +257,7 @@ class _Plan:
             tick=request.tick,
             observe=request.observe,
         )
+        self.delay = self._delay(request, cls.params)
         self.method = self._method(request)
         self.summary: Summary | None = None
         self.simulator: Simulator | None = None
@@ -264,6 +267,15 @@ class _Plan:
             self.summary = summary_for(
                 self.observed, tuple(cls.states), request.model, request.replicates, request.columns
             )
+            if (
+                isinstance(self.summary, SeriesSummary)
+                and REMOVALS in self.summary.columns
+                and not cls.counted_removals()
+            ):
+                raise BadParameterError(
+                    f"model {request.model!r} has no removed state, so its series have no removals: observe another "
+                    "measure (its states, new, new.STATE, onsets)"
+                )
             steps = request.steps if request.steps is not None else self.summary.steps
             self.simulator = Simulator(
                 world,
@@ -277,6 +289,20 @@ class _Plan:
                 replicates=self.summary.replicates,
                 kernel=request.kernel,
             )
+            self.simulator.observe(self.delay, _observed_columns(self.summary))
+
+    def _delay(self, request: Fit, schema: dict[str, Any]) -> Delay | None:
+        """The observation model's delay, read; an observation model (``report``, ``delay``) only for a series."""
+        asked = request.delay is not None or (
+            REPORT not in schema and (REPORT in self.priors.names or REPORT in self.fixed)
+        )
+        if asked and self.observed.kind != "series":
+            raise BadParameterError(
+                f"the observation model (report, delay) applies to an observed series of counts per tick, and the "
+                f"observation is {self.observed.kind}: fit it without report and delay",
+                fields=("params", "delay"),
+            )
+        return None if request.delay is None else parse_delay(request.delay)
 
     def _method(self, request: Fit) -> str:
         from sim.runs.fit.likelihood import LIKELIHOOD_MODELS, why_no_likelihood  # noqa: PLC0415
@@ -343,6 +369,8 @@ class _Plan:
         if self.summary is not None:
             out["statistics"] = len(self.summary.names)
             out["replicates"] = self.summary.replicates
+        if self.simulator is not None and self.simulator.observation is not None:
+            out["observation"] = self.simulator.observation.to_dict()
         return out
 
 
@@ -377,6 +405,8 @@ class _SimulatorSpec:
     max_ticks: int
     replicates: int
     kernel: str
+    delay: Delay | None = None
+    observe: tuple[str, ...] = ()
 
 
 #: A Ray worker's simulator, made once per fit (keyed by the world's object id and the spec).
@@ -409,6 +439,7 @@ def _ray_share(
             replicates=spec.replicates,
             kernel=spec.kernel,
         )
+        sim.observe(spec.delay, spec.observe)
         _RAY_SIMULATORS.clear()
         _RAY_SIMULATORS[key] = sim
     return evaluate_rows(sim, summary, x, seeds, summary.observed.size)
@@ -434,6 +465,8 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
         sim.request.max_ticks,
         summary.replicates,
         request.kernel,
+        plan.delay,
+        _observed_columns(summary),
     )
     with ray_cluster(request.ray, workers, progress) as (ray, cpus):
         ref, data_key = share_world(ray, plan.world, list(plan.registry.user_dirs))  # the world, once
@@ -499,12 +532,26 @@ async def _smc(
         kernel="batched" if sim.batched else "engine",
         stopped=result.stopped,
         generations=list(result.generations),
-        fixed={k: v for k, v in sim.params.items() if k not in plan.priors.names},
+        fixed={
+            **{k: v for k, v in sim.params.items() if k not in plan.priors.names},
+            **_fixed_report(sim),
+        },
         distance=request.distance,
         adjusted=result.adjusted,
     )
     out.warnings = _warnings(out, plan.priors, population)
     return out
+
+
+def _observed_columns(summary: Summary) -> tuple[str, ...]:
+    """The columns the observation model applies to: an observed series' (none for cascades)."""
+    return tuple(summary.columns) if isinstance(summary, SeriesSummary) else ()
+
+
+def _fixed_report(sim: Simulator) -> dict[str, float]:
+    """A fixed reporting fraction, as the fit's fixed values show it (none when it is fitted or not asked)."""
+    obs = sim.observation
+    return {} if obs is None or obs.report is None else {REPORT: obs.report}
 
 
 def _exact(plan: _Plan, request: Fit) -> FitResult:

@@ -21,6 +21,7 @@ from sim.core.diskio import replacing
 from sim.errors import BadFileError, BadParameterError
 from sim.plugin.params import param_for, param_spec
 from sim.runs.fit.priors import Prior
+from sim.runs.fit.reporting import REPORT
 from sim.store.seriesio import (
     READ_ERRORS,
     check_series_path,
@@ -108,6 +109,12 @@ def _posterior_bad(path: str, what: str) -> BadFileError:
     return BadFileError(f"posterior file {path} {what}: give {_GIVE}")
 
 
+def _observation_only(name: str, schema: Mapping[str, object]) -> bool:
+    """Whether a posterior's column is the observation model's reporting fraction (``report``, where the model has
+    no parameter of that name): a forecast runs the model, whose true counts no reporting thins."""
+    return name == REPORT and REPORT not in schema
+
+
 def _posterior_columns(path: str, head: list[str], registry: Registry, session: PropagationSession) -> list[str]:
     """The parameter columns of a posterior's header (every column but ``weight``), each a parameter of the
     session's model; an unknown one is named by its place (the header is the file's text, never quoted)."""
@@ -117,7 +124,8 @@ def _posterior_columns(path: str, head: list[str], registry: Registry, session: 
         raise _posterior_bad(path, "names a column twice in its header")
     cls = registry.model(session.model_name)
     for j, name in enumerate(head):
-        if name != "weight" and param_spec(cls.params, name) is None:
+        # A fitted reporting fraction is the observation model's (sim.runs.fit.reporting): read, then left out.
+        if name != "weight" and not _observation_only(name, cls.params) and param_spec(cls.params, name) is None:
             known = ", ".join(sorted(cls.params)) or "none"
             raise BadParameterError(
                 f"posterior file {path}: its {ordinal(j + 1)} column is not a parameter of {session.model_name} "
@@ -267,9 +275,9 @@ def _posterior_values(
     if top <= 0:
         raise bad("has weights that are all 0")
     w = w / top  # relative weights: 1e308 each sums to no infinity
-    names = [h for h in head if h != "weight"]
-    values = table[:, [head.index(n) for n in names]]
     cls = registry.model(session.model_name)
+    names = [h for h in head if h != "weight" and not _observation_only(h, cls.params)]
+    values = table[:, [head.index(n) for n in names]]
     for j, name in enumerate(names):
         param = param_for(cls.params, name)
         for v in (float(values[:, j].min()), float(values[:, j].max())):

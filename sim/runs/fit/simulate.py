@@ -27,6 +27,7 @@ from sim.llm.config import LLMConfig
 from sim.plugin.params import param_for, param_spec
 from sim.runs import batched
 from sim.runs.fit.priors import Priors
+from sim.runs.fit.reporting import REPORT, Delay, Observation, observation_for
 from sim.runs.reports import RunEntry
 from sim.runs.runner import EnsembleRuns
 from sim.runs.transport import fork_available, map_forked
@@ -41,10 +42,19 @@ _OFFLINE = {"offline": True}
 
 
 def _check_priors(model: str, registry: Registry, priors: Priors) -> None:
-    """Each fitted parameter is a number of ``model`` and its range lies within the parameter's bounds."""
+    """Each fitted parameter is a number of ``model`` and its range lies within the parameter's bounds; the
+    reporting fraction (``report``, the observation model's) within 0 .. 1."""
     cls = registry.model(model)
     schema = cls.params
     for prior in priors.items:
+        if prior.name == REPORT and REPORT not in schema:
+            if prior.lo < 0 or prior.hi > 1:
+                raise BadParameterError(
+                    f"params {prior.describe()}: the reporting fraction report lies from 0 to 1; keep the range "
+                    "within it",
+                    fields="params",
+                )
+            continue
         param = param_spec(schema, prior.name)
         if param is None:
             known = ", ".join(sorted(schema)) or "none"
@@ -67,12 +77,17 @@ def _middle(priors: Priors) -> dict[str, float]:
     return {
         p.name: math.sqrt(p.lo * p.hi) if p.log else 0.5 * (p.lo + p.hi)
         for p in priors.items  # a value inside every range: the probe checks the other parameters with it
+        if p.name != REPORT
     }
 
 
 class Simulator:
     """The simulations of one fit: ``model`` on ``world`` with the fixed parameters and seed selection, each
     simulation ``replicates`` runs of ``steps`` ticks (None: until done, at most ``max_ticks``).
+
+    ``report`` among the priors or the fixed values is the observation model's reporting fraction
+    (:mod:`sim.runs.fit.reporting`), not a model parameter (unless the model has one of that name): it is split off
+    the model's here, and :meth:`observe` puts the observation model between the runs and the summaries.
 
     Raises:
         BadParameterError: an unknown model, a parameter the model lacks or cannot take, a range outside a
@@ -98,6 +113,11 @@ class Simulator:
         _check_priors(model, registry, priors)
         self.world, self.registry, self.priors, self.replicates = world, registry, priors, replicates
         self.names = priors.names
+        self.schema = registry.model(model).params
+        self.fixed, self.horizon = dict(fixed), steps or max_ticks
+        self.observation: Observation | None = None
+        if REPORT not in self.schema:  # the observation model's, not the model's
+            fixed = {k: v for k, v in fixed.items() if k != REPORT}
         fields: dict[str, object] = {
             "text": "fit",
             "model": model,
@@ -120,7 +140,6 @@ class Simulator:
         self.config = dataclasses.replace(self.config, texts_per_tick=0)
         self.ensemble = EnsembleRuns(world, registry, self.request, self.request.message, self.config)
         self.params: dict[str, Any] = dict(self.ensemble.check(kernel, batched.AUTO_RUNS))
-        self.schema = registry.model(model).params
         self.batched = self.ensemble.batched
         self.kernel_reason = self.ensemble.reason
         self.model = model
@@ -128,16 +147,35 @@ class Simulator:
             self._kernel_runs if self.batched else self._engine_runs
         )
 
+    def observe(self, delay: Delay | None, columns: tuple[str, ...]) -> None:
+        """Put the observation model the fit asks for (``report`` among its parameters, ``delay``) between the runs
+        and the summaries, applied to the observed ``columns`` (:func:`sim.runs.fit.reporting.observation_for`).
+
+        Raises:
+            BadParameterError: see :func:`~sim.runs.fit.reporting.observation_for`.
+        """
+        self.observation = observation_for(
+            self.model, self.schema, self.names, self.fixed, delay, columns, self.horizon
+        )
+
     def typed(self, row: np.ndarray) -> dict[str, object]:
-        """The model's parameters with ``row``'s fitted values (whole numbers rounded for ``int`` ones)."""
+        """The model's parameters with ``row``'s fitted values (whole numbers rounded for ``int`` ones; the
+        reporting fraction is not the model's)."""
         out = dict(self.params)
         for name, v in zip(self.names, row.tolist(), strict=True):
-            out[name] = int(round(v)) if param_for(self.schema, name).type is int else float(v)
+            if name != REPORT or REPORT in self.schema:
+                out[name] = int(round(v)) if param_for(self.schema, name).type is int else float(v)
         return out
 
     def runs(self, row: np.ndarray, run_seed: int) -> list[RunEntry]:
-        """The ``replicates`` runs of the particle ``row`` (the fitted parameters' values) and ``run_seed``."""
-        return self._run(self.typed(row), int(run_seed) * self.replicates)
+        """The ``replicates`` runs of the particle ``row`` (the fitted parameters' values) and ``run_seed``, as the
+        observation model sees them where there is one."""
+        first = int(run_seed) * self.replicates
+        runs = self._run(self.typed(row), first)
+        if self.observation is None:
+            return runs
+        seeds = range(first, first + len(runs))
+        return self.observation.apply(runs, self.observation.reporting(row), seeds)
 
     def _engine_runs(self, params: dict[str, Any], first: int) -> list[RunEntry]:
         assert self.request.message is not None  # __init__ made it

@@ -2,7 +2,8 @@
 
 - **A series** (``tick`` and state columns, or ``tick,new``): every observed column at every observed tick, as
   the simulation's run report has it (``series``: the model's states, ``reached``, ``new``, ``depth``,
-  ``breadth``). A run that ended before a tick keeps its last value there (``new``: 0). Each simulation runs
+  ``breadth``, ``new.STATE``, ``onsets``, ``removals``). A run that ended before a tick keeps its last value
+  there (the per-tick counts ``new``, ``new.STATE``, ``onsets``, ``removals``: 0). Each simulation runs
   to the last observed tick.
 - **A set of cascades**: the distribution of their sizes (the mean and the 10, 25, 50, 75 and 90 % quantiles
   of ``log(1 + size)``), and where trees are given the mean and median depth and the mean structural
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.errors import BadParameterError
+from sim.model.series import count_measures, is_tick_count
 from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ class SeriesSummary(Summary):
     kind = "series"
 
     def __init__(self, columns: dict[str, np.ndarray], ticks: np.ndarray, states: tuple[str, ...], model: str) -> None:
-        known = (*states, *SERIES_MEASURES)
+        known = (*states, *SERIES_MEASURES, *count_measures(tuple(states)))
         for name in columns:
             if name not in known:  # not named: a header is the file's text, and errors never show it
                 raise BadParameterError(
@@ -76,7 +78,7 @@ class SeriesSummary(Summary):
             rows = []
             for run in runs:
                 values = np.asarray(run["series"][c], dtype=np.float64)
-                pad = 0.0 if c == "new" or values.size == 0 else float(values[-1])
+                pad = 0.0 if is_tick_count(c) or values.size == 0 else float(values[-1])
                 at = np.full(self.ticks.size, pad)
                 inside = self.ticks < values.size
                 at[inside] = values[self.ticks[inside]]

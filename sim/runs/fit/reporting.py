@@ -1,0 +1,306 @@
+"""The observation model of a fit: what surveillance sees of a simulated series, before it is compared with data.
+
+Surveillance counts cases incompletely and late. A fit can say so with a **reporting fraction** ``report``
+(``--param report=0.4`` fixes it, ``--param report=0.2..1`` fits it like any parameter: it is not a model
+parameter, so the fit's priors carry it and the :class:`~sim.runs.fit.simulate.Simulator` splits it off the
+model's) and a **reporting delay** (``--delay FILE`` of ``day,probability`` rows, or ``--delay gamma:MEAN,SD``).
+
+Applied to each simulated run, per observed column, before the summaries see it:
+
+1. **Thinning**: ``reported[t] ~ Binomial(true[t], report)``, independently per tick.
+2. **Delay**: each reported case of tick ``t`` is seen at ``t + d``, ``d`` drawn from the delay distribution
+   ``p(d)``: the cases of a tick split as ``Multinomial(reported[t], p)`` (one draw per tick, all ticks at once).
+3. **Truncation**: a case seen at or after the horizon (the runs' last tick + 1) is never seen.
+
+So ``E[observed[t]] = report * sum_d p(d) * true[t - d]``; given the true series, the observed counts of a tick
+are a sum of independent binomials (a Poisson-binomial), each case seen at ``t`` with probability
+``report * p(t - s)`` from tick ``s``: variance ``sum_s true[s] * q_s (1 - q_s)``, ``q_s = report * p(t - s)``.
+
+It applies to per-tick counts only (``new``, ``new.STATE``, ``onsets``, ``removals``): a count of events can be
+thinned and delayed, a state (a prevalence such as ``I``), ``reached`` (a running total) or a variable's moment
+cannot, and a fit that observes one with a reporting fraction or delay is refused. Each observed column is
+thinned and delayed on its own draws.
+
+The draws come from the run's session seed (:data:`STREAM` apart from the model's), so the same fit seed gives
+the same posterior whatever the workers, as without an observation model.
+
+**A gamma delay, discretised**: the delay in whole days is the continuous gamma delay (shape ``(MEAN/SD)^2``,
+scale ``SD^2/MEAN``, ``F`` its CDF) rounded to the nearest day: ``p(0) = F(1/2)``, ``p(d) = F(d + 1/2) -
+F(d - 1/2)`` for ``d = 1 .. D``, ``D`` the first day with ``F(D + 1/2) >= 1 - 1e-6``; the rest of the tail (below
+1e-6) is added to day ``D``, so the probabilities sum to 1 (their mean is close to MEAN: 2.002 for
+``gamma:2,1``, 3.000 for ``gamma:3,1.5``; further off for a delay mostly under a day, 0.425 for ``gamma:0.5,0.5``).
+A day is one tick of the observed series.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.core.boundedio import Bounds, bounded_text
+from sim.engine.requests.fit import gamma_parts
+from sim.errors import BadFileError, BadParameterError
+from sim.model.series import is_tick_count
+from sim.runs.reports import RunEntry
+
+#: The reporting fraction's name among a fit's parameters (``--param report=...``).
+REPORT = "report"
+#: The longest delay, in days (ticks).
+MAX_DELAY = 1000
+#: How far from 1 a delay file's probabilities may sum (rounding of printed values).
+SUM_TOLERANCE = 1e-6
+#: The gamma tail left to the last day of a discretised gamma delay.
+GAMMA_TAIL = 1e-6
+#: The stream of a run's observation draws (apart from the model's own): ``default_rng([STREAM, run seed])``.
+STREAM = 0x0B5E
+_GIVE = "a CSV file of day,probability rows (day 0, 1, ...: the delay in ticks; probabilities that sum to 1)"
+
+
+@dataclass(frozen=True)
+class Delay:
+    """A reporting delay: ``probabilities[d]`` is the probability that a case is seen ``d`` days (ticks) after it
+    happened; they sum to 1 (a tuple: the value is hashable, as a Ray worker's key). ``source``: how it was given
+    (``gamma:MEAN,SD`` or the file)."""
+
+    probabilities: tuple[float, ...]
+    source: str
+
+    @property
+    def pmf(self) -> np.ndarray:
+        """The probabilities as an array."""
+        return np.asarray(self.probabilities, dtype=np.float64)
+
+    @property
+    def mean(self) -> float:
+        return float(np.arange(self.pmf.size) @ self.pmf)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"source": self.source, "days": int(self.pmf.size), "mean": round(self.mean, 6)}
+
+
+def gamma_delay(mean: float, sd: float) -> Delay:
+    """The gamma delay of ``mean`` and ``sd`` days, discretised as the module says.
+
+    Raises:
+        BadParameterError: a delay whose tail reaches past :data:`MAX_DELAY` days.
+    """
+    from scipy.special import gammainc  # noqa: PLC0415 - scipy loads only for a fit
+
+    shape, scale = (mean / sd) ** 2, sd * sd / mean
+    # F(d + 1/2) for d = -1 .. MAX_DELAY (F(-1/2) = 0): day d holds the delays that round to it.
+    edges = np.concatenate([[0.0], np.arange(MAX_DELAY + 1, dtype=np.float64) + 0.5])
+    cdf = gammainc(shape, edges / scale)
+    ends = np.flatnonzero(cdf[1:] >= 1.0 - GAMMA_TAIL)
+    if not ends.size:
+        raise BadParameterError(
+            f"delay gamma:{mean:g},{sd:g} reaches past {MAX_DELAY} days: give a shorter delay", fields="delay"
+        )
+    last = int(ends[0])
+    pmf = np.diff(cdf[: last + 2])
+    pmf[-1] += 1.0 - cdf[last + 1]
+    return Delay(tuple((pmf / pmf.sum()).tolist()), f"gamma:{mean:g},{sd:g}")
+
+
+def read_delay(path: str) -> Delay:
+    """A delay file: a header ``day,probability``, then one row per day (whole days from 0 to :data:`MAX_DELAY`,
+    each once, in any order; a day not listed has probability 0), probabilities from 0 to 1 summing to 1.
+
+    Raises:
+        BadFileError: an unreadable file, another header, a bad row (named by its line), or probabilities that do
+            not sum to 1 (within :data:`SUM_TOLERANCE`).
+    """
+    gz = path.lower().endswith(".gz")
+    days: dict[int, float] = {}
+    bad = BadFileError
+    try:
+        with bounded_text(path, "delay file", _GIVE, gz=gz, bounds=Bounds(rows=MAX_DELAY + 2)) as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None or [h.strip().lower() for h in header] != ["day", "probability"]:
+                raise bad(f"delay file {path} line 1: the header must be day,probability")
+            start = reader.line_num
+            for row in reader:
+                line, start = start + 1, reader.line_num
+                if not row:
+                    continue
+                days.update([_delay_row(path, line, row, days)])
+    except UnicodeDecodeError:
+        raise bad(f"delay file {path} is not UTF-8 text: give {_GIVE}") from None
+    if not days:
+        raise bad(f"delay file {path} has a header but no rows: give {_GIVE}")
+    pmf = np.zeros(max(days) + 1, dtype=np.float64)
+    pmf[list(days)] = list(days.values())
+    total = float(math.fsum(days.values()))
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        raise bad(
+            f"delay file {path}: its probabilities sum to {total:.6g}, not 1: give a distribution (probabilities "
+            "that sum to 1)"
+        )
+    return Delay(tuple((pmf / pmf.sum()).tolist()), f"file {path}")
+
+
+def _delay_row(path: str, line: int, row: list[str], seen: Mapping[int, float]) -> tuple[int, float]:
+    """One checked ``day,probability`` row."""
+    where = f"delay file {path} line {line}"
+    if len(row) != 2:
+        raise BadFileError(f"{where}: give two cells, day,probability")
+    try:
+        day = int(row[0].strip())
+    except ValueError:
+        raise BadFileError(f"{where}: the day is not a whole number") from None
+    if not 0 <= day <= MAX_DELAY:
+        raise BadFileError(f"{where}: day {day} is outside 0 .. {MAX_DELAY}")
+    if day in seen:
+        raise BadFileError(f"{where}: day {day} is listed twice: give each day once")
+    try:
+        p = float(row[1].strip())
+    except ValueError:
+        raise BadFileError(f"{where}: the probability is not a number") from None
+    if not 0.0 <= p <= 1.0:  # NaN fails too
+        raise BadFileError(f"{where}: the probability must be from 0 to 1")
+    return day, p
+
+
+def parse_delay(text: str) -> Delay:
+    """``gamma:MEAN,SD`` or a ``day,probability`` file's path.
+
+    Raises:
+        BadParameterError / BadFileError: see :func:`gamma_delay` and :func:`read_delay`.
+    """
+    if text.startswith("gamma:"):
+        return gamma_delay(*gamma_parts(text))
+    return read_delay(text)
+
+
+# -- the draws --------------------------------------------------------------------------------------------------
+
+
+def thin(counts: np.ndarray, report: float, rng: np.random.Generator) -> np.ndarray:
+    """``Binomial(counts[t], report)`` for every tick at once (int64)."""
+    n = np.asarray(counts, dtype=np.int64)
+    if report >= 1.0:
+        return n.copy()
+    return rng.binomial(n, report).astype(np.int64)
+
+
+def delayed(counts: np.ndarray, pmf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The cases of each tick spread over the ticks they are seen at, ``Multinomial(counts[t], pmf)`` a tick (all
+    ticks in one call), those seen at or after ``len(counts)`` dropped (int64, ``len(counts)``)."""
+    n = np.asarray(counts, dtype=np.int64)
+    if pmf.size == 1 or not n.size:
+        return n.copy()
+    split = rng.multinomial(n, pmf)  # (ticks, days)
+    seen_at = np.arange(n.size)[:, None] + np.arange(pmf.size)[None, :]
+    inside = seen_at < n.size
+    return np.bincount(seen_at[inside], weights=split[inside], minlength=n.size).astype(np.int64)
+
+
+def expected(counts: np.ndarray, report: float, pmf: np.ndarray) -> np.ndarray:
+    """``E[observed]``: ``report`` times the convolution of ``counts`` with ``pmf``, truncated at the horizon."""
+    n = np.asarray(counts, dtype=np.float64)
+    return report * np.convolve(n, pmf)[: n.size]
+
+
+# -- applied to a fit's runs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The observation model of one fit: the reporting fraction (``report``: fixed; None: the particle's, at
+    column ``fitted`` of its row), the delay, the observed ``columns`` it applies to and the ``horizon`` (ticks
+    0 .. horizon - 1)."""
+
+    report: float | None
+    fitted: int | None
+    delay: Delay | None
+    columns: tuple[str, ...]
+    horizon: int
+
+    def to_dict(self) -> dict[str, object]:
+        """What a fit's report says of it (``observed.observation``)."""
+        return {
+            "report": "fitted" if self.fitted is not None else (1.0 if self.report is None else self.report),
+            "delay": None if self.delay is None else self.delay.to_dict(),
+            "columns": list(self.columns),
+        }
+
+    def reporting(self, row: np.ndarray) -> float:
+        """The particle ``row``'s reporting fraction."""
+        if self.fitted is not None:
+            return float(row[self.fitted])
+        return 1.0 if self.report is None else self.report
+
+    def apply(self, runs: list[RunEntry], report: float, seeds: Sequence[int]) -> list[RunEntry]:
+        """``runs`` with each observed column of their series replaced by what surveillance sees of it (a run's
+        draws from its session seed ``seeds[j]``); failed runs as they are."""
+        out: list[RunEntry] = []
+        pmf = None if self.delay is None else self.delay.pmf
+        for run, seed in zip(runs, seeds, strict=True):
+            series = run.get("series")
+            if run.get("status") == "failed" or not series:
+                out.append(run)
+                continue
+            rng = np.random.default_rng([STREAM, int(seed)])
+            seen = dict(series)
+            for c in self.columns:
+                true = np.zeros(self.horizon, dtype=np.int64)
+                values = np.asarray(series[c][: self.horizon], dtype=np.int64)
+                true[: values.size] = values
+                got = thin(true, report, rng)
+                seen[c] = (got if pmf is None else delayed(got, pmf, rng)).tolist()
+            out.append({**run, "series": seen})
+        return out
+
+
+def observation_for(
+    model: str,
+    schema: Mapping[str, object],
+    names: Sequence[str],
+    fixed: Mapping[str, str],
+    delay: Delay | None,
+    columns: Sequence[str],
+    horizon: int,
+) -> Observation | None:
+    """The observation model a fit asks for (None: none, the series compared as simulated): ``report`` among the
+    fitted ``names`` or the ``fixed`` values, and the ``delay``; ``columns``: the observed series' columns.
+
+    Raises:
+        BadParameterError: a model with its own parameter ``report``; a fixed ``report`` that is not above 0 and at
+            most 1; an observed column that is not a per-tick count.
+    """
+    asked = REPORT in names or REPORT in fixed
+    if asked and REPORT in schema:
+        raise BadParameterError(
+            f"model {model!r} has its own parameter report, so params report cannot also be the observation "
+            "model's reporting fraction: rename the model's parameter to fit both, or fit without a reporting "
+            "fraction",
+            fields="params",
+        )
+    if not asked and delay is None:
+        return None
+    report: float | None = None
+    if REPORT in fixed:
+        try:
+            report = float(fixed[REPORT])
+        except ValueError:
+            report = math.nan
+        if not 0.0 < report <= 1.0:  # NaN fails too
+            raise BadParameterError(
+                f"params report={str(fixed[REPORT])[:30]} must be a fraction above 0 and at most 1 (the share of "
+                "cases reported)",
+                fields="params",
+            )
+    others = [c for c in columns if not is_tick_count(c)]
+    if others:
+        raise BadParameterError(
+            f"the observation model (report, delay) thins and delays counts per tick (new, new.STATE, onsets, "
+            f"removals), and the observed column {others[0]!r} is not one (a state, a running total or a "
+            "variable): observe a count per tick, or fit without report and delay",
+            fields=("params", "delay"),
+        )
+    fitted = list(names).index(REPORT) if REPORT in names else None
+    return Observation(report, fitted, delay, tuple(columns), int(horizon))
