@@ -254,3 +254,18 @@ def test_a_posterior_with_a_fitted_report_feeds_a_forecast(tmp_path):
     path.write_text("beta,shown,weight\n0.1,0.4,1\n")
     with pytest.raises(sim.BadParameterError, match="its 2nd column is not a parameter of sir"):
         read_posterior(str(path), registry, session)
+
+
+def test_a_delay_in_days_needs_day_long_ticks(tmp_path):
+    """A delay is in days and applies per tick: daily counts summed into weekly ticks are refused with a delay,
+    in one sentence naming tick and delay; the same table in 1-day ticks and the same delay fit."""
+    w = sim.new_world(str(tmp_path / "w.db"), agents=100, seed=1)
+    table = tmp_path / "daily.csv"
+    table.write_text("".join(["date,cases\n"] + [f"2020-01-{d:02d},{d % 3}\n" for d in range(1, 29)]), encoding="utf-8")
+    ask = dict(observed=str(table), model="sir", params={"beta": (0.01, 0.5)}, observe={"cases": "onsets"})
+    with pytest.raises(
+        sim.BadParameterError, match=r"^the delay is given in days, and the fit's ticks last 1w: give tick 1d"
+    ):
+        w.fit(**ask, tick="7d", delay="gamma:2,1", budget=40, workers=1)
+    fit = w.fit(**ask, tick="1d", delay="gamma:2,1", budget=40, population=20, workers=1, predictive=0)
+    assert fit.simulations > 0

@@ -302,6 +302,12 @@ class _Plan:
                 f"observation is {self.observed.kind}: fit it without report and delay",
                 fields=("params", "delay"),
             )
+        recorded = getattr(self.observed, "recorded", None)
+        if request.delay is not None and recorded is not None and recorded["tick"] != "1d":
+            raise BadParameterError(  # a delay's days are ticks: one tick must be one day
+                f"the delay is given in days, and the fit's ticks last {recorded['tick']}: give tick 1d with delay",
+                fields=("tick", "delay"),
+            )
         return None if request.delay is None else parse_delay(request.delay)
 
     def _method(self, request: Fit) -> str:
