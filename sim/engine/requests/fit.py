@@ -48,21 +48,43 @@ def _field(data: Mapping[str, object], key: str, default: int | None, lo: int, h
     return None if value is None else bounded(value, key, lo, hi)
 
 
+#: A candidate's label in a choice between models (``layered=seir``).
+_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}\Z")
+
+
 def _models(value: object) -> str:
     """``"sir"``, ``"sir,seir"`` or ``["sir", "seir"]`` as the models' names joined by commas (one name: one
-    model's fit; several: the choice between them)."""
+    model's fit; several: the choice between them). A candidate may be labelled, ``LABEL=MODEL``
+    (``seir,layered=seir``: one model twice, with different parameters: ``params`` ``layered.NAME``)."""
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) and n.strip() for n in names):
         raise BadParameterError(
             f"model must be a model's name or several (sir,seir), not {str(value)[:60]!r}", fields="model"
         )
     names = [n.strip() for n in names]
-    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    labels = [n.partition("=")[0].strip() for n in names]
+    for name, label in zip(names, labels, strict=True):
+        if "=" in name and (not _LABEL.match(label) or not name.partition("=")[2].strip()):
+            raise BadParameterError(
+                f"model {name[:60]!r} is not LABEL=MODEL: a label is a letter, then letters, digits, _ or - "
+                "(layered=seir)",
+                fields="model",
+            )
+    twice = next((n for i, n in enumerate(labels) if n in labels[:i]), None)
     if twice is not None:
-        raise BadParameterError(f"model names {twice[:40]!r} twice: give each model once", fields="model")
+        raise BadParameterError(
+            f"model names {twice[:40]!r} twice: give each model once, or label the second as LABEL=MODEL",
+            fields="model",
+        )
     if len(names) > MAX_MODELS:
         raise BadParameterError(f"model names {len(names)} models: choose between at most {MAX_MODELS}", fields="model")
-    return ",".join(names)
+    if len(names) == 1 and "=" in names[0]:
+        raise BadParameterError(
+            "a label names one of several models to choose between: give the model alone", fields="model"
+        )
+    return ",".join(
+        f"{lab}={n.partition('=')[2].strip()}" if "=" in n else n for n, lab in zip(names, labels, strict=True)
+    )
 
 
 #: A measure's name as ``observe`` may give it: a series' measure (``new``, ``I``, ``new.E``, ``onsets``).
@@ -315,8 +337,17 @@ class Fit:
 
     @property
     def models(self) -> tuple[str, ...]:
-        """The models: one, or those the fit chooses between."""
-        return tuple(self.model.split(","))
+        """The models' names (their labels, for labelled ones): one, or those the fit chooses between."""
+        return tuple(label for label, _ in self.choices)
+
+    @property
+    def choices(self) -> tuple[tuple[str, str], ...]:
+        """``(label, model)`` of each candidate: the label is the model's name unless given (``layered=seir``)."""
+        out = []
+        for text in self.model.split(","):
+            label, eq, model = text.partition("=")
+            out.append((label, model) if eq else (text, text))
+        return tuple(out)
 
     @property
     def priors(self) -> Priors:

@@ -80,7 +80,7 @@ from sim.runs.fit.fitting import (
     fit_settings,
     predictive_check,
 )
-from sim.runs.fit.priors import Priors
+from sim.runs.fit.priors import Prior, Priors
 from sim.runs.fit.simulate import evaluate_batch
 from sim.runs.transport import default_workers
 
@@ -102,6 +102,7 @@ class Candidate:
     name: str
     plan: _Plan
     start: int
+    model: str = ""
 
     @property
     def priors(self) -> Priors:
@@ -319,6 +320,7 @@ class ChoiceResult:
             models.append(
                 {
                     "model": name,
+                    "plugin": fit.model,
                     "probability": round(self.probabilities[name], 6),
                     "particles": self.particles[name],
                     "params": {k: v.to_dict() for k, v in fit.params.items()},
@@ -364,27 +366,50 @@ class ChoiceResult:
 
 
 def _own_params(request: Fit, registry: Registry) -> dict[str, FitParams]:
-    """Each model's share of the request's parameters: those it has (a parameter none has is refused)."""
+    """Each candidate's share of the request's parameters, by label: ``LABEL.NAME`` to that candidate alone, a
+    plain ``NAME`` to every candidate whose model has it (a parameter none has is refused)."""
     params = request.params
-    schemas = {m: registry.model(m).params for m in request.models}
-    for name in [*params.priors.names, *params.fixed]:
-        if not any(param_spec(s, name) is not None for s in schemas.values()):
+    schemas = {label: registry.model(model).params for label, model in request.choices}
+    ranges: dict[str, list[Prior]] = {label: [] for label in schemas}
+    fixed: dict[str, dict[str, str]] = {label: {} for label in schemas}
+    items: list[tuple[str, Prior | str]] = [(p.name, p) for p in params.priors.items]
+    items += list(params.fixed.items())
+    for name, value in items:
+        label, dot, own = name.partition(".")
+        targets = [label] if dot and label in schemas else [k for k, s in schemas.items() if param_spec(s, name)]
+        if dot and label in schemas:
+            if param_spec(schemas[label], own) is None:
+                raise BadParameterError(
+                    f"params {name[:40]!r}: model {label!r} has no parameter {own[:40]!r} "
+                    f"(its parameters are {', '.join(sorted(schemas[label])) or 'none'})",
+                    fields="params",
+                )
+            name = own
+        if not targets:
             raise BadParameterError(
                 f"params {name[:40]!r} is a parameter of none of the models {', '.join(request.models)}: "
-                "give parameters that at least one of them has (agora plugins list shows them)",
+                "give parameters that at least one of them has (agora plugins list shows them), or LABEL.NAME "
+                "for one model",
                 fields="params",
             )
+        for target in targets:
+            if name in fixed[target] or any(p.name == name for p in ranges[target]):
+                raise BadParameterError(
+                    f"params gives {name[:40]!r} of model {target!r} twice: give it once", fields="params"
+                )
+            if isinstance(value, Prior):
+                ranges[target].append(dataclasses.replace(value, name=name))
+            else:
+                fixed[target][name] = value
     out = {}
-    for model, schema in schemas.items():
-        priors = Priors(tuple(p for p in params.priors.items if param_spec(schema, p.name) is not None))
-        fixed = {k: v for k, v in params.fixed.items() if param_spec(schema, k) is not None}
-        if not len(priors):
+    for label, schema in schemas.items():
+        if not ranges[label]:
             raise BadParameterError(
-                f"model {model!r} has none of the fitted parameters: give a range for one of its parameters "
+                f"model {label!r} has none of the fitted parameters: give a range for one of its parameters "
                 f"({', '.join(sorted(schema)) or 'none'}) as params NAME=LO..HI",
                 fields="params",
             )
-        out[model] = FitParams(priors, fixed)
+        out[label] = FitParams(Priors(tuple(ranges[label])), fixed[label])
     return out
 
 
@@ -406,10 +431,10 @@ def candidates_for(world: World, registry: Registry, request: Fit) -> list[Candi
     shares = _own_params(request, registry)
     out: list[Candidate] = []
     start = 1
-    for model in request.models:
-        own = dataclasses.replace(request, model=model, params=shares[model], method="abc", check_choice=0)
+    for label, model in request.choices:
+        own = dataclasses.replace(request, model=model, params=shares[label], method="abc", check_choice=0)
         plan = _Plan(world, registry, own)
-        out.append(Candidate(model, plan, start))
+        out.append(Candidate(label, plan, start, model))
         start += len(plan.priors)
     first = out[0].plan.summary
     assert first is not None  # method abc: every plan has its statistics
@@ -456,7 +481,7 @@ def _model_fit(request: Fit, cand: Candidate, k: int, sampler: _ChoiceSampler, r
     sim = cand.plan.simulator
     assert sim is not None
     fit = FitResult(
-        model=cand.name,
+        model=cand.model or cand.name,
         method="abc",
         observed=cand.plan.describe_observed(),
         names=cand.priors.names,
