@@ -1,7 +1,7 @@
 """Compiled cascade kernels for batched ensembles (:mod:`sim.runs.batched`), with Numba.
 
-One call runs one cascade of the built-in ``ic`` (:func:`cascade`), ``lt`` (:func:`threshold`) or ``sir``
-(:func:`epidemic`) to its end (or ``rounds_cap`` rounds) from its seeds and its random key, and leaves in
+One call runs one cascade of the built-in ``ic`` (:func:`cascade`), ``lt`` (:func:`threshold`), ``sir`` or
+``seir`` (:func:`epidemic`) to its end (or ``rounds_cap`` rounds) from its seeds and its random key, and leaves in
 the output buffers everything its report needs: the adopters in adoption order (round, then agent), each
 one's round and its parent's position, the subtree sizes and roots of the adoption forest, and the run's
 attempts and exposures, counted as the engine counts them. :func:`tally` makes the run's series and
@@ -12,8 +12,11 @@ numpy's ``SeedSequence`` and ``PCG64`` seed it, and its seeds drawn as ``Generat
 (Floyd's algorithm or a tail shuffle, on Lemire's bounded 32-bit draws), bit for bit, without numpy's
 per-call costs (50 microseconds a run, more than an ``lt`` cascade costs).
 
-``ic`` (and ``sir``) draw from the run's session generator exactly what the engine's model draws (one
-number per open edge, round by round, senders ascending), so a run is the engine's run of the same seed.
+``ic`` (and ``sir`` and ``seir``) draw from the run's session generator exactly what the engine's model draws
+(one number per open edge, round by round, senders ascending; then the epidemics' one per exposed agent and one
+per infectious agent), so a run is the engine's run of the same seed. An epidemic's chance along an edge may
+differ from edge to edge (contact layers, trust weights, measured attributes: :data:`Chances`), computed once
+for the run by the engine's own functions and compared as integers.
 The generator (numpy's PCG64) is stepped here, from its state (``pcg``: the 128-bit state and increment as
 four uint64 words, high first), by :func:`_step`, bit for bit numpy's ``Generator.random()`` without
 its indirect call; the state is written back at the end. ``lt``'s agent ``v`` has threshold
@@ -320,11 +323,13 @@ def _chunk(  # pragma: no cover - compiled
     targets: np.ndarray,
     senders: np.ndarray,
     states: np.ndarray,
+    eids: np.ndarray | None = None,
 ) -> tuple[int, int]:
     """The out-edges of ``frontier[i:]`` up to ``stop``, whole senders while they fit in ``targets`` (at least
     one): each edge's target, its sender's position (``position[v]``, or its index in ``frontier`` when
-    ``position`` is None: a cascade's frontier is a slice of its adopters) and the target's state, loaded in
-    one loop so the processor overlaps the loads. Returns ``(edges, next i)``."""
+    ``position`` is None: a cascade's frontier is a slice of its adopters), its edge id (into ``eids``, when
+    given: an epidemic's per-edge chances) and the target's state, loaded in one loop so the processor overlaps
+    the loads. Returns ``(edges, next i)``."""
     cap = targets.size
     k = 0
     while i < stop:
@@ -335,6 +340,8 @@ def _chunk(  # pragma: no cover - compiled
         for e in range(a, b):
             targets[k] = dst[e]
             senders[k] = i if position is None else position[v]
+            if eids is not None:
+                eids[k] = e
             k += 1
         i += 1
     for j in range(k):
@@ -383,12 +390,13 @@ def _close(  # pragma: no cover - compiled
     counts[0] = size
 
 
-#: Where a run is (int64, 8 entries; the kernels' ``counts``): ``[size, attempts, exposed, sent, round,
-#: finished, start, touched]``: the adopters so far (``forest``'s first entries), the attempts and exposed agents
-#: so far, the transmitting agents summed over the rounds (``sir``), the last round run, whether it ended,
-#: where the frontier starts among the adopters (a cascade's: ``agents[start:size]``) and the agents in
-#: ``touched``. A run from seeds starts it at its seeds; a run from a state (:func:`resume`) where the state is.
-AT_SIZE, AT_ATTEMPTS, AT_EXPOSED, AT_SENT, AT_ROUND, AT_FINISHED, AT_START, AT_TOUCHED = range(8)
+#: Where a run is (int64, 9 entries; the kernels' ``counts``): ``[size, attempts, exposed, sent, round,
+#: finished, start, touched, latent]``: the adopters so far (``forest``'s first entries), the attempts and
+#: exposed agents so far, the transmitting agents summed over the rounds (epidemics), the last round run,
+#: whether it ended, where the frontier starts among the adopters (a cascade's: ``agents[start:size]``; an
+#: epidemic's: its infectious agents), the agents in ``touched`` and ``seir``'s exposed agents. A run from seeds
+#: starts it at its seeds; a run from a state (:func:`resume`) where the state is.
+AT_SIZE, AT_ATTEMPTS, AT_EXPOSED, AT_SENT, AT_ROUND, AT_FINISHED, AT_START, AT_TOUCHED, AT_LATENT = range(9)
 
 
 @njit(cache=True)
@@ -666,29 +674,43 @@ def _merged(  # pragma: no cover - compiled
     return m
 
 
+#: An epidemic's buffers beside the forest (:func:`epidemic`): each agent's ``position`` among the adopters
+#: (int64), each adopter's generation ``gens`` (its parent's plus one; output; int32), the infectious agents
+#: ``infectious`` and ``spare`` (int32, at least ``n``: ``infectious[:counts[AT_START]]``), ``seir``'s exposed
+#: agents ``latent``, ``lspare`` and the round's ``turned`` (int32, at least ``n``:
+#: ``latent[:counts[AT_LATENT]]``), and a chunk's edge ids ``eids`` (int64, as long as the chunk).
+Infected = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: An epidemic's chance along each edge as integer thresholds (:func:`thresholds`): ``(per_edge, per_mask,
+#: layer)``: one uint64 an out-edge by edge id (trust weights or measured attributes: every edge its own), else
+#: one uint64 a layer mask (``per_mask``, 256 entries) read through each edge's mask ``layer`` (uint8 by edge id),
+#: else (all empty) ``beta`` on every edge.
+Chances = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
 @njit(cache=True)
 def epidemic(
     csr: Csr,
     seeds: np.ndarray,
     pcg: np.ndarray,
-    beta: float,
-    gamma: float,
+    rates: np.ndarray,
+    chances: Chances,
     rounds_cap: int,
     scratch: Scratch,
-    infected: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    infected: Infected,
     forest: Forest,
     counts: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
-    """Run one ``sir`` epidemic exactly as the engine's ``sir`` runs it (the same draws in the same order: each
-    round, one number per open edge of the agents infectious at its start, senders ascending, then one per
-    such agent for its recovery, agents ascending). Returns ``(new, recoveries)`` per round (round 0: the
-    seeds); ``counts`` holds ``[size, attempts, exposed, sent, rounds, finished]`` (:data:`AT_SIZE`).
+    """Run one ``sir`` or ``seir`` epidemic exactly as the engine's model runs it (the same draws in the same
+    order: each round, one number per open edge of the agents infectious at its start, senders ascending; for
+    ``seir`` then one per agent exposed at its start, ascending, for its onset; then one per infectious agent
+    for its recovery, agents ascending). ``rates``: ``[beta, sigma, gamma]`` (float64; ``sigma`` below 0:
+    ``sir``, no exposed stage); ``chances``: the edges' ``u < chance`` thresholds (:data:`Chances`), empty when
+    every edge's chance is ``beta``. Returns ``(new, recoveries, onsets)``
+    per round (round 0: the seeds, infectious); ``counts`` holds where the run ended (:data:`AT_SIZE`).
 
-    Scratch and forest as :func:`cascade`'s; ``infected``: each agent's ``position`` among the adopters
-    (int64), each adopter's generation ``gens`` (its parent's plus one; output), and ``infectious`` and
-    ``spare`` (int32, at least ``n``) for the infectious agents: ``infectious[:counts[AT_START]]``."""
+    Scratch and forest as :func:`cascade`'s; ``infected``: :data:`Infected`."""
     mark = scratch[0]
-    position, gens, infectious, _ = infected
+    position, gens, infectious = infected[0], infected[1], infected[2]
     agents, rounds, parents, _, _ = forest
     size = _seeded_forest(seeds, agents, rounds, parents)
     for j in range(size):
@@ -698,46 +720,58 @@ def epidemic(
         infectious[j] = agents[j]
     _at_seeds(counts, size)
     counts[AT_START] = size  # the infectious agents
-    per_round = np.zeros((2, rounds_cap + 1), dtype=np.int64)
+    per_round = np.zeros((3, rounds_cap + 1), dtype=np.int64)
     per_round[0, 0] = size
-    _sir_rounds(csr, pcg, beta, gamma, rounds_cap, scratch, infected, forest, counts, per_round)
+    _sir_rounds(csr, pcg, rates, chances, rounds_cap, scratch, infected, forest, counts, per_round)
     _close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]
+
+
+def thresholds(chances: np.ndarray) -> np.ndarray:
+    """Each chance's integer threshold as :func:`_below` makes it (uint64): ``u < chance`` exactly when
+    ``(x >> 11) < threshold``; 0 for a chance that is not above 0 (NaN too), 2**53 from 1 up."""
+    p = np.asarray(chances, dtype=np.float64)
+    scaled = np.ceil(np.where(p > 0.0, np.minimum(p, 1.0), 0.0) * 9007199254740992.0)
+    return scaled.astype(np.uint64)
 
 
 @njit(cache=True)
 def _sir_rounds(  # pragma: no cover - compiled
     csr: Csr,
     pcg: np.ndarray,
-    beta: float,
-    gamma: float,
+    rates: np.ndarray,
+    chances: Chances,
     rounds_cap: int,
     scratch: Scratch,
-    infected: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    infected: Infected,
     forest: Forest,
     at: np.ndarray,
     per_round: np.ndarray,
 ) -> None:
-    """``sir``'s rounds (see :func:`epidemic`) from where ``at`` says the run is (:data:`AT_SIZE`; the
-    infectious agents ``infected[2][:at[AT_START]]``, ascending) until nobody is infectious or round
-    ``rounds_cap``; ``per_round`` gets each round's new infections and recoveries; ``at`` and ``pcg`` are
-    written back."""
+    """``sir``'s or ``seir``'s rounds (see :func:`epidemic`) from where ``at`` says the run is (:data:`AT_SIZE`;
+    the infectious agents ``infected[2][:at[AT_START]]`` and the exposed ``infected[4][:at[AT_LATENT]]``,
+    ascending) until nobody is infectious or exposed, or round ``rounds_cap``; ``per_round`` gets each round's
+    new infections, recoveries and onsets; ``at`` and ``pcg`` are written back."""
     indptr, dst = csr
     mark, touched, targets, senders, states = scratch
-    position, gens, infectious, spare = infected
+    position, gens, infectious, spare, latent, lspare, turned, eids = infected
     agents, rounds, parents, _, _ = forest
     sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
-    infects, recovers = _below(beta), _below(gamma)  # u < beta, u < gamma, in integers
+    seir = rates[1] >= 0.0
+    # u < beta, u < sigma, u < gamma, in integers; per edge from chances when given
+    infects, onset, recovers = _below(rates[0]), _below(rates[1]), _below(rates[2])
+    by_edge, by_mask, layer = chances
+    per_edge, per_mask = by_edge.size > 0, by_mask.size > 0
     size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
-    n_touched, d, sent, n_inf = at[AT_TOUCHED], at[AT_ROUND], at[AT_SENT], at[AT_START]
-    new, recoveries = per_round[0], per_round[1]
-    while d < rounds_cap and n_inf > 0:
+    n_touched, d, sent, n_inf, n_lat = at[AT_TOUCHED], at[AT_ROUND], at[AT_SENT], at[AT_START], at[AT_LATENT]
+    new, recoveries, onsets = per_round[0], per_round[1], per_round[2]
+    while d < rounds_cap and (n_inf > 0 or n_lat > 0):
         d += 1
         sent += n_inf
         first_new = size
         i = 0
         while i < n_inf:
-            k, i = _chunk(indptr, dst, infectious, i, n_inf, position, mark, targets, senders, states)
+            k, i = _chunk(indptr, dst, infectious, i, n_inf, position, mark, targets, senders, states, eids)
             for j in range(k):
                 st = states[j]
                 if st == 2:
@@ -753,11 +787,30 @@ def _sir_rounds(  # pragma: no cover - compiled
                     exposed += 1
                 attempts += 1
                 sh, sl, x = _step(sh, sl, ih, il)
-                if (x >> _S11) < infects and st == 1:
+                if per_edge:
+                    below = by_edge[eids[j]]
+                elif per_mask:
+                    below = by_mask[layer[eids[j]]]
+                else:
+                    below = infects
+                if (x >> _S11) < below and st == 1:
                     mark[w] = 3
                     agents[size] = w
                     parents[size] = senders[j]
                     size += 1
+        # seir: onset of the agents exposed at the start of the round, ascending.
+        n_turned = kept_latent = 0
+        if seir:
+            for i in range(n_lat):
+                v = latent[i]
+                sh, sl, x = _step(sh, sl, ih, il)
+                if (x >> _S11) < onset:
+                    turned[n_turned] = v
+                    n_turned += 1
+                else:
+                    lspare[kept_latent] = v
+                    kept_latent += 1
+            onsets[d] = n_turned
         # Recovery of the agents infectious at the start of the round, ascending.
         kept = 0
         for i in range(n_inf):
@@ -775,12 +828,18 @@ def _sir_rounds(  # pragma: no cover - compiled
             position[agents[j]] = j
             mark[agents[j]] = 2
         new[d] = size - first_new
-        # The next round's infectious: those that stayed and the newly infected, merged ascending.
-        n_inf = _merged(spare, kept, agents, first_new, size, infectious)
+        if seir:
+            # The next round's infectious: those that stayed and those whose latent period ended; its exposed:
+            # those still latent and the newly infected; each merged ascending.
+            n_inf = _merged(spare, kept, turned, 0, n_turned, infectious)
+            n_lat = _merged(lspare, kept_latent, agents, first_new, size, latent)
+        else:
+            # The next round's infectious: those that stayed and the newly infected, merged ascending.
+            n_inf = _merged(spare, kept, agents, first_new, size, infectious)
     pcg[0], pcg[1] = sh, sl  # where the generator is now
     at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED], at[AT_SENT] = size, attempts, exposed, sent
-    at[AT_TOUCHED], at[AT_ROUND], at[AT_START] = n_touched, d, n_inf
-    at[AT_FINISHED] = 1 if n_inf == 0 else 0
+    at[AT_TOUCHED], at[AT_ROUND], at[AT_START], at[AT_LATENT] = n_touched, d, n_inf, n_lat
+    at[AT_FINISHED] = 1 if n_inf == 0 and n_lat == 0 else 0
 
 
 @njit(cache=True)
@@ -959,23 +1018,23 @@ def epidemic_from(
     csr: Csr,
     state: State,
     pcg: np.ndarray,
-    beta: float,
-    gamma: float,
+    rates: np.ndarray,
+    chances: Chances,
     rounds_cap: int,
     scratch: Scratch,
-    infected: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    infected: Infected,
     forest: Forest,
     counts: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched_state.py compares it with the engine
     """Go on with a ``sir`` epidemic from ``state`` (:data:`State`; ``frontier``: the infectious agents) as
-    :func:`epidemic` goes on from its seeds; returns ``(new, recoveries)`` for every round, those before the
-    state's included."""
+    :func:`epidemic` goes on from its seeds (``rates`` and ``chances`` as its); returns ``(new, recoveries,
+    onsets)`` for every round, those before the state's included."""
     mark, touched = scratch[0], scratch[1]
-    position, gens, infectious, _ = infected
+    position, gens, infectious = infected[0], infected[1], infected[2]
     _resume(state, forest, touched, counts)
     agents, rounds, parents = forest[0], forest[1], forest[2]
     size, begun = counts[AT_SIZE], counts[AT_ROUND]
-    per_round = np.zeros((2, max(rounds_cap, begun) + 1), dtype=np.int64)
+    per_round = np.zeros((3, max(rounds_cap, begun) + 1), dtype=np.int64)
     for j in range(size):  # parents come first: a generation is its parent's plus one
         w = agents[j]
         mark[w] = 2
@@ -988,6 +1047,6 @@ def epidemic_from(
     infectious[: frontier.size] = frontier
     per_round[1, : cured.size] = cured
     counts[AT_START] = frontier.size  # the infectious agents
-    _sir_rounds(csr, pcg, beta, gamma, rounds_cap, scratch, infected, forest, counts, per_round)
+    _sir_rounds(csr, pcg, rates, chances, rounds_cap, scratch, infected, forest, counts, per_round)
     _close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]
