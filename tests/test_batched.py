@@ -318,7 +318,7 @@ def test_cli_kernel(tmp_path):
     assert "runs computed by the batched kernel" in text
     text = agora(tmp_path, "run", "w.db", "--inject", "m", "--runs", "3", "--until-done").stdout
     assert "runs ticked through the engine: a small ensemble (3 runs of ic" in text
-    text = agora(tmp_path, "run", "w.db", "--inject", "m", "--model", "seir", "--runs", "3", "--until-done").stdout
+    text = agora(tmp_path, "run", "w.db", "--inject", "m", "--model", "sis", "--runs", "3", "--steps", "5").stdout
     assert "runs ticked through the engine: only the built-in ic, lt, sir and seir run batched" in text
     res = agora(tmp_path, "run", "w.db", "--inject", "m", "--until-done", "--kernel", "batched")
     assert res.returncode == 2 and "--kernel chooses how an ensemble runs: add --runs R" in res.stderr
