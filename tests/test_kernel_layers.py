@@ -82,11 +82,12 @@ def worlds() -> dict[str, World]:
     return {"layered": plain, "measured": measured(plain)}
 
 
-@pytest.fixture(params=["whole", "chunks"])
+@pytest.fixture(params=["direct", "chunks"])
 def reads(request, monkeypatch):
-    """Both ways an epidemic reads its edges: chunks that hold a round's edges, and chunks of one sender's
-    edges (many a round: each edge's id carried through the chunk)."""
+    """Both ways an epidemic reads its edges: straight from the graph (a small world's), and by chunks of at most
+    one sender's edges (a large world's way, forced here: many chunks a round, each edge's id carried through)."""
     if request.param == "chunks":
+        monkeypatch.setattr(batched, "DIRECT_AGENTS", 0)
         monkeypatch.setattr(batched, "CHUNK_EDGES", 1)
     return request.param
 
@@ -159,7 +160,7 @@ def _forest_layers(world: World, params: dict, model: str, runs: int = 40) -> li
     for r in range(runs):
         rng = world_rng(5, r)
         seeds = np.array([int(rng.integers(world.n))], dtype=np.int64)
-        buf.epidemic(graph, seeds, batched.pcg_state(rng), rates, chances, 200)
+        buf.epidemic(graph, seeds, batched.pcg_state(rng), rates, chances, 200, r % 2 == 0)  # both ways to read
         size = int(buf.counts[0])
         agents, parents = buf.agents[:size], buf.parents[:size]
         for child, parent in zip(agents[parents >= 0].tolist(), agents[parents[parents >= 0]].tolist()):

@@ -418,7 +418,17 @@ class _Buffers:
         if model == "sir":
             rates = epidemic_rates(model, params)
             return kernels.epidemic_from(
-                csr, state, pcg, rates, chances, rounds_cap, self.scratch, self.infected, self.forest, self.counts
+                csr,
+                state,
+                pcg,
+                rates,
+                chances,
+                rounds_cap,
+                direct,
+                self.scratch,
+                self.infected,
+                self.forest,
+                self.counts,
             )
         if model == "lt":
             scratch = self._lt_scratch(in_degree)
@@ -436,13 +446,14 @@ class _Buffers:
         rates: np.ndarray,
         chances: Chances,
         rounds_cap: int,
+        direct: bool,
     ) -> np.ndarray:
         """One ``sir`` or ``seir`` run of :func:`sim.runs.kernels.epidemic` in these buffers (``rates``:
-        :func:`epidemic_rates`, ``chances``: :func:`edge_chances`); returns its new infections, recoveries and
-        onsets per round."""
+        :func:`epidemic_rates`, ``chances``: :func:`edge_chances`; ``direct``: the graph's edges read straight, a
+        small world's); returns its new infections, recoveries and onsets per round."""
         csr, _ = graph
         return self.kernels.epidemic(
-            csr, seeds, pcg, rates, chances, rounds_cap, self.scratch, self.infected, self.forest, self.counts
+            csr, seeds, pcg, rates, chances, rounds_cap, direct, self.scratch, self.infected, self.forest, self.counts
         )
 
 
@@ -720,7 +731,7 @@ def warm(model: str) -> None:
     _starter_kernel()(none, 0, none, 2, 1, np.zeros(1, dtype=np.int64), pcg)
     if model in LAYERED_MODELS:
         rates = epidemic_rates(model, {"beta": 0.5, "sigma": 0.5, "gamma": 0.5})
-        b.epidemic(graph, seeds, pcg, rates, _NO_CHANCES, 3)  # per-edge chances: the same argument types
+        b.epidemic(graph, seeds, pcg, rates, _NO_CHANCES, 3, True)  # per-edge chances: the same argument types
     else:
         b.cascade(model == "lt", graph, seeds, pcg, 0.5, np.uint64(1), 3, True)
     tally(b.rounds, b.gens, b.parents, b.subtree, b.tree, b.agents, 0, 0)
@@ -778,7 +789,7 @@ def run_batched(
         picked, pcg, key = start(seed + r)
         per_round = None
         if epidemic:
-            per_round = buf.epidemic(csr, picked, pcg, rates, chances, rounds_cap)
+            per_round = buf.epidemic(csr, picked, pcg, rates, chances, rounds_cap, direct)
         else:
             # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
             # draws from the generator's state after the seeds.

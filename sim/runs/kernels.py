@@ -695,6 +695,7 @@ def epidemic(
     rates: np.ndarray,
     chances: Chances,
     rounds_cap: int,
+    direct: bool,
     scratch: Scratch,
     infected: Infected,
     forest: Forest,
@@ -705,7 +706,8 @@ def epidemic(
     ``seir`` then one per agent exposed at its start, ascending, for its onset; then one per infectious agent
     for its recovery, agents ascending). ``rates``: ``[beta, sigma, gamma]`` (float64; ``sigma`` below 0:
     ``sir``, no exposed stage); ``chances``: the edges' ``u < chance`` thresholds (:data:`Chances`), empty when
-    every edge's chance is ``beta``. Returns ``(new, recoveries, onsets)``
+    every edge's chance is ``beta``; ``direct``: each sender's edges read straight from the graph (a small world's,
+    as :func:`cascade` reads them), else by chunks. Returns ``(new, recoveries, onsets)``
     per round (round 0: the seeds, infectious); ``counts`` holds where the run ended (:data:`AT_SIZE`).
 
     Scratch and forest as :func:`cascade`'s; ``infected``: :data:`Infected`."""
@@ -722,7 +724,7 @@ def epidemic(
     counts[AT_START] = size  # the infectious agents
     per_round = np.zeros((3, rounds_cap + 1), dtype=np.int64)
     per_round[0, 0] = size
-    _sir_rounds(csr, pcg, rates, chances, rounds_cap, scratch, infected, forest, counts, per_round)
+    _sir_rounds(csr, pcg, rates, chances, rounds_cap, direct, scratch, infected, forest, counts, per_round)
     _close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]
 
@@ -742,6 +744,7 @@ def _sir_rounds(  # pragma: no cover - compiled
     rates: np.ndarray,
     chances: Chances,
     rounds_cap: int,
+    direct: bool,
     scratch: Scratch,
     infected: Infected,
     forest: Forest,
@@ -771,14 +774,26 @@ def _sir_rounds(  # pragma: no cover - compiled
         first_new = size
         i = 0
         while i < n_inf:
-            k, i = _chunk(indptr, dst, infectious, i, n_inf, position, mark, targets, senders, states, eids)
-            for j in range(k):
-                st = states[j]
+            if direct:
+                # A small world (its per-agent tables in cache): one sender's edges straight from the graph.
+                v = infectious[i]
+                i += 1
+                edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], position[v]
+            else:
+                k, i = _chunk(indptr, dst, infectious, i, n_inf, position, mark, targets, senders, states, eids)
+                edges, lo, hi = targets, 0, k
+            for j in range(lo, hi):
+                w = edges[j]
+                if direct:
+                    st = mark[w]
+                    e = j
+                else:
+                    st = states[j]
+                    if st < 2:
+                        st = mark[w]  # it may have been reached, or infected, earlier in this chunk
+                    sender, e = senders[j], eids[j]
                 if st == 2:
                     continue  # infected before this round: not susceptible at its start
-                w = targets[j]
-                if st < 2:
-                    st = mark[w]
                 if st == 0:
                     st = 1
                     mark[w] = 1
@@ -788,15 +803,15 @@ def _sir_rounds(  # pragma: no cover - compiled
                 attempts += 1
                 sh, sl, x = _step(sh, sl, ih, il)
                 if per_edge:
-                    below = by_edge[eids[j]]
+                    below = by_edge[e]
                 elif per_mask:
-                    below = by_mask[layer[eids[j]]]
+                    below = by_mask[layer[e]]
                 else:
                     below = infects
                 if (x >> _S11) < below and st == 1:
                     mark[w] = 3
                     agents[size] = w
-                    parents[size] = senders[j]
+                    parents[size] = sender
                     size += 1
         # seir: onset of the agents exposed at the start of the round, ascending.
         n_turned = kept_latent = 0
@@ -1021,6 +1036,7 @@ def epidemic_from(
     rates: np.ndarray,
     chances: Chances,
     rounds_cap: int,
+    direct: bool,
     scratch: Scratch,
     infected: Infected,
     forest: Forest,
@@ -1047,6 +1063,6 @@ def epidemic_from(
     infectious[: frontier.size] = frontier
     per_round[1, : cured.size] = cured
     counts[AT_START] = frontier.size  # the infectious agents
-    _sir_rounds(csr, pcg, rates, chances, rounds_cap, scratch, infected, forest, counts, per_round)
+    _sir_rounds(csr, pcg, rates, chances, rounds_cap, direct, scratch, infected, forest, counts, per_round)
     _close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]
