@@ -32,6 +32,7 @@ from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.runs import batched
+from sim.runs.epidemic_kernels import epidemic_law
 from sim.runs.runner import run_cascades
 from sim.store.contacts import GroupLayer, people_world
 from sim.store.create import synthetic_world
@@ -154,13 +155,13 @@ def _forest_layers(world: World, params: dict, model: str, runs: int = 40) -> li
     each from one random agent), read from the kernel's forest."""
     graph, widest = batched._graph_arrays(world.graph)
     buf = batched._Buffers(world.n, max(batched.CHUNK_EDGES, widest))
-    rates, chances = batched.epidemic_rates(model, params), batched.edge_chances(world, params)
+    law = epidemic_law(model, world, {"sigma": 0.0, **params})
     masks: list[int] = []
     indptr, dst = graph[0]
     for r in range(runs):
         rng = world_rng(5, r)
         seeds = np.array([int(rng.integers(world.n))], dtype=np.int64)
-        buf.epidemic(graph, seeds, batched.pcg_state(rng), rates, chances, 200, r % 2 == 0)  # both ways to read
+        buf.epidemic(graph, seeds, batched.pcg_state(rng), law, 200, r % 2 == 0)  # both ways to read
         size = int(buf.counts[0])
         agents, parents = buf.agents[:size], buf.parents[:size]
         for child, parent in zip(agents[parents >= 0].tolist(), agents[parents[parents >= 0]].tolist()):
@@ -206,9 +207,10 @@ def test_one_layer_gives_the_runs_of_the_same_graph_without_layers():
                 k: v for k, v in theirs.items() if k != "seconds"
             }
     # The chances themselves: the layer's value on its edges is the plain value, to the bit.
-    by_edge, by_mask, layer = batched.edge_chances(single, {"beta": 0.2, "beta@household": 0.2})
+    _, by_edge, by_mask, layer = epidemic_law("sir", single, {"beta": 0.2, "beta@household": 0.2, "gamma": 0.3})
     assert by_edge.size == 0 and layer is single.graph.layer
-    assert batched.edge_chances(plain, {"beta": 0.2}) == batched._NO_CHANCES  # the plain kernel: beta itself
+    flat_law = epidemic_law("sir", plain, {"beta": 0.2, "gamma": 0.3})
+    assert [a.size for a in flat_law[1:]] == [0, 0, 0]  # the plain kernel: beta itself on every edge
     assert int(by_mask[HOUSEHOLD]) == int(by_mask[0]) == math.ceil(0.2 * 2**53)  # what the plain kernel compares
 
 

@@ -18,7 +18,8 @@ numpy for the others.
   ``seir`` one per exposed agent, then one per infectious agent), on a world of contact layers too: an edge's
   chance is what the engine's ``ctx.transmission`` gives (its layers' values ``beta@LAYER`` combined as the
   parameter declares, times its trust weight with ``trust_weighted``, the sender's measured ``infectivity`` and
-  the receiver's ``susceptibility``), made by the same functions (:func:`edge_chances`) once a batch. A run is
+  the receiver's ``susceptibility``), made by the same functions once a batch
+  (:func:`sim.runs.epidemic_kernels.epidemic_law`). A run is
   the engine's run of the same seed, field for field (``tests/test_kernel_layers.py``).
 - ``lt`` (uniform weights) does not draw N thresholds at the start, as the engine does: agent ``v``'s
   threshold is ``float32(u)``, ``u = ((word v >> 11) + 1) / 2**53`` in (0, 1], where word ``v`` is
@@ -48,7 +49,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
@@ -57,7 +58,6 @@ from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import all_active
-from sim.plugin.arrays import layer_table, scale_edges
 from sim.runs.reports import RunEntry, RunSeries, no_totals
 
 if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched imports SeedSpec)
@@ -66,7 +66,8 @@ if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched impo
     from sim.model.seeds import SeedSpec
     from sim.model.session import PropagationSession
     from sim.plugin import PropagationModel
-    from sim.runs.kernels import Chances
+    from sim.runs.epidemic_kernels import Law
+    from sim.runs.kernels import State
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -130,7 +131,7 @@ BATCHED_MODELS = ("ic", "lt", "sir", "seir")
 
 #: The models whose kernel takes what the engine's ``ctx.transmission`` reads: contact layers and per-layer
 #: values (``beta@LAYER``), trust weights (``trust_weighted``) and measured ``susceptibility`` and
-#: ``infectivity`` (:func:`edge_chances`).
+#: ``infectivity`` (:func:`sim.runs.epidemic_kernels.epidemic_law`).
 LAYERED_MODELS = ("sir", "seir")
 
 
@@ -328,9 +329,10 @@ class _Buffers:
     kept for the next ensemble of the same world size: :func:`_take`, :func:`_give`)."""
 
     def __init__(self, n: int, chunk: int = 1 << 15) -> None:
-        from sim.runs import kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
+        from sim.runs import epidemic_kernels, kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
         self.kernels = kernels  # bound once: an import statement a run costs about a microsecond
+        self.epidemics = epidemic_kernels
         self.targets = np.zeros(chunk, dtype=np.int32)
         self.senders = np.zeros(chunk, dtype=np.int64)
         self.states = np.zeros(chunk, dtype=np.uint8)
@@ -405,30 +407,20 @@ class _Buffers:
         pcg: np.ndarray,
         params: dict[str, Any],
         given: np.ndarray,
-        chances: Chances,
+        law: Law | None,
         rounds_cap: int,
         direct: bool,
     ) -> np.ndarray | None:
         """One run of ``model`` from a session's ``state`` (:data:`sim.runs.kernels.State`) in these buffers:
         :func:`sim.runs.kernels.cascade_from`, ``threshold_from`` (thresholds ``given``) or ``epidemic_from``
-        (``chances``: its edges', :func:`edge_chances`; returns its new infections, recoveries and onsets per
-        round; the others None)."""
+        (``law``: its rates and edges' chances, :func:`sim.runs.epidemic_kernels.epidemic_law`; returns its new
+        infections, recoveries and onsets per round; the others None)."""
         kernels = self.kernels
         csr, in_degree = graph
-        if model == "sir":
-            rates = epidemic_rates(model, params)
-            return kernels.epidemic_from(
-                csr,
-                state,
-                pcg,
-                rates,
-                chances,
-                rounds_cap,
-                direct,
-                self.scratch,
-                self.infected,
-                self.forest,
-                self.counts,
+        if law is not None:  # sir
+            present = cast("State", state)
+            return self.epidemics.epidemic_from(
+                csr, present, pcg, law, rounds_cap, direct, self.scratch, self.infected, self.forest, self.counts
             )
         if model == "lt":
             scratch = self._lt_scratch(in_degree)
@@ -443,17 +435,16 @@ class _Buffers:
         graph: KernelGraph,
         seeds: np.ndarray,
         pcg: np.ndarray,
-        rates: np.ndarray,
-        chances: Chances,
+        law: Law,
         rounds_cap: int,
         direct: bool,
     ) -> np.ndarray:
-        """One ``sir`` or ``seir`` run of :func:`sim.runs.kernels.epidemic` in these buffers (``rates``:
-        :func:`epidemic_rates`, ``chances``: :func:`edge_chances`; ``direct``: the graph's edges read straight, a
-        small world's); returns its new infections, recoveries and onsets per round."""
+        """One ``sir`` or ``seir`` run of :func:`sim.runs.epidemic_kernels.epidemic` in these buffers (``law``:
+        :func:`sim.runs.epidemic_kernels.epidemic_law`; ``direct``: the graph's edges read straight, a small
+        world's); returns its new infections, recoveries and onsets per round."""
         csr, _ = graph
-        return self.kernels.epidemic(
-            csr, seeds, pcg, rates, chances, rounds_cap, direct, self.scratch, self.infected, self.forest, self.counts
+        return self.epidemics.epidemic(
+            csr, seeds, pcg, law, rounds_cap, direct, self.scratch, self.infected, self.forest, self.counts
         )
 
 
@@ -482,70 +473,6 @@ def _graph_arrays(graph: Any) -> tuple[KernelGraph, int]:
     with _spare_lock:
         _arrays[:] = [(source, arrays, widest)]
     return arrays, widest
-
-
-def epidemic_rates(model: str, params: Mapping[str, Any]) -> np.ndarray:
-    """``[beta, sigma, gamma]`` (float64) of a ``sir`` or ``seir`` run, as :func:`sim.runs.kernels.epidemic`
-    reads them: ``sigma`` -1 for ``sir`` (no exposed stage)."""
-    sigma = float(params["sigma"]) if model == "seir" else -1.0
-    return np.array([float(params["beta"]), sigma, float(params["gamma"])], dtype=np.float64)
-
-
-def _edge_factors(world: World) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The sender's ``infectivity`` and the receiver's ``susceptibility`` of each out-edge, by edge id, where the
-    world has them as attributes (None where not): what ``ctx.transmission`` gathers for the edges it is given.
-    Made afresh each time (an attribute may be set between two ensembles): numpy over the edges, once a batch."""
-    graph = world.graph
-    infectivity, susceptibility = (
-        world.columns.get(a) if a in world.attributes else None for a in ("infectivity", "susceptibility")
-    )
-    if infectivity is not None:
-        senders = np.repeat(np.arange(int(world.n), dtype=np.int64), np.diff(graph.out_indptr))
-        infectivity = np.take(infectivity, senders)
-    if susceptibility is not None:
-        susceptibility = np.take(susceptibility, graph.out_indices)
-    return infectivity, susceptibility
-
-
-def edge_chances(world: World, params: Mapping[str, Any], combine: str = "probability", name: str = "beta") -> Chances:
-    """Each out-edge's chance that an attempt along it succeeds, as the engine's ``ctx.transmission(name, edges,
-    weighted=params["trust_weighted"])`` gives it, as the kernels' integer thresholds
-    (:data:`sim.runs.kernels.Chances`; :func:`sim.runs.kernels.thresholds`). The same functions make the same
-    floating-point numbers: :func:`sim.plugin.arrays.layer_table` over the layer masks (the values
-    ``NAME@LAYER`` combined as ``combine`` says), then :func:`sim.plugin.arrays.scale_edges` with the edges'
-    trust weights and measured attributes. Without those, an edge's chance is its mask's, and the kernel reads a
-    table of 256 (a fit's particle costs 256 thresholds, not one an edge); without layers either, every edge's
-    chance is the parameter itself (all three empty)."""
-    from sim.runs.kernels import thresholds  # noqa: PLC0415 - Numba loads only for a batched ensemble
-
-    graph = world.graph
-    base = float(params[name])
-    layer = graph.layer if world.layers else None  # as ctx.edge_param: one value for all without either
-    table = None
-    if layer is not None:
-        table = layer_table(base, [float(params.get(f"{name}@{lay}", base)) for lay in world.layers], combine)
-    weight = graph.trust if params.get("trust_weighted") else None
-    infectivity, susceptibility = _edge_factors(world)
-    if weight is None and infectivity is None and susceptibility is None:
-        if layer is None or table is None:
-            return _NO_CHANCES
-        return _EMPTY, thresholds(table), layer
-    value: np.ndarray | float = base if layer is None or table is None else np.take(table, layer)
-    chance = scale_edges(value, weight=weight, infectivity=infectivity, susceptibility=susceptibility)
-    return thresholds(np.asarray(chance)), _EMPTY, _NO_LAYER
-
-
-_EMPTY = np.zeros(0, dtype=np.uint64)
-_NO_LAYER = np.zeros(0, dtype=np.uint8)
-#: Every edge's chance is the parameter's value: the kernel compares with that one number.
-_NO_CHANCES: Chances = (_EMPTY, _EMPTY, _NO_LAYER)
-
-
-def _combine(session: PropagationSession, name: str = "beta") -> str:
-    """How the session's model combines ``name``'s per-layer values on an edge of several layers (its Param's
-    ``per_edge``; ``probability`` when it does not say, as ``ctx.edge_param`` reads it)."""
-    spec = type(session.model).params.get(name) if session.model is not None else None
-    return getattr(spec, "per_edge", None) or "probability"
 
 
 def _take(n: int, chunk: int) -> _Buffers:
@@ -730,8 +657,10 @@ def warm(model: str) -> None:
     b = _Buffers(2, 4)
     _starter_kernel()(none, 0, none, 2, 1, np.zeros(1, dtype=np.int64), pcg)
     if model in LAYERED_MODELS:
-        rates = epidemic_rates(model, {"beta": 0.5, "sigma": 0.5, "gamma": 0.5})
-        b.epidemic(graph, seeds, pcg, rates, _NO_CHANCES, 3, True)  # per-edge chances: the same argument types
+        rates = np.array([0.5, 0.5 if model == "seir" else -1.0, 0.5])
+        empty = np.zeros(0, dtype=np.uint64)
+        law = (rates, empty, empty, np.zeros(0, dtype=np.uint8))  # chances of any kind: the same argument types
+        b.epidemic(graph, seeds, pcg, law, 3, True)
     else:
         b.cascade(model == "lt", graph, seeds, pcg, 0.5, np.uint64(1), 3, True)
     tally(b.rounds, b.gens, b.parents, b.subtree, b.tree, b.agents, 0, 0)
@@ -781,15 +710,15 @@ def run_batched(
     span = range(seed + min(runs), seed + max(runs) + 1) if runs else range(0)
     start = _starter(world, spec, probe.seed_agents, probe.id, span)
     ensemble = Ensemble(n, probe.id, limit, until_done, max_ticks)
-    epidemic = model in LAYERED_MODELS
-    if epidemic:  # once for all the runs: their edges' chances (layers, weights, attributes) and rates
-        rates, chances = epidemic_rates(model, typed), edge_chances(world, typed, _combine(probe))
+    law = None
+    if model in LAYERED_MODELS:  # once for all the runs: their rates and edges' chances (layers, weights, ...)
+        law = buf.epidemics.epidemic_law(model, world, typed, buf.epidemics.combine_of(probe))
     for r in runs:
         t0 = time.perf_counter()
         picked, pcg, key = start(seed + r)
         per_round = None
-        if epidemic:
-            per_round = buf.epidemic(csr, picked, pcg, rates, chances, rounds_cap, direct)
+        if law is not None:
+            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct)
         else:
             # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
             # draws from the generator's state after the seeds.
@@ -964,7 +893,11 @@ def continue_batched(
     model, params = session.model_name, session.params
     n = int(world.n)
     given = np.zeros(0, dtype=np.float32)
-    chances = edge_chances(world, params, _combine(session)) if model == "sir" else _NO_CHANCES
+    law = None
+    if model == "sir":
+        from sim.runs import epidemic_kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
+
+        law = epidemic_kernels.epidemic_law(model, world, params, epidemic_kernels.combine_of(session))
     if model == "lt":
         given = np.asarray(session.store.get("threshold", given))
         if given.dtype != np.float32 or given.shape != (n,):
@@ -982,7 +915,7 @@ def continue_batched(
     for r in runs:
         t0 = time.perf_counter()
         run_seed = session.seed if seed is None else seed + r
-        per_round = buf.resumed(model, csr, arrays, pcg_of(run_seed), params, given, chances, rounds_cap, direct)
+        per_round = buf.resumed(model, csr, arrays, pcg_of(run_seed), params, given, law, rounds_cap, direct)
         out.append(summary(buf, _outcome(buf, per_round, rounds_cap), ensemble, run_seed, time.perf_counter() - t0))
         if report is not None and len(out) % 64 == 0:
             report(len(out))
