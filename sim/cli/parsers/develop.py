@@ -278,8 +278,8 @@ def _bench_fit(bf: Any) -> None:
         "--runs",
         type=positive_int,
         metavar="R",
-        help="runs of the agora run yardstick before the fit (and, for sir, after it; default: sir 1,000; seir half "
-        "the budget, and after the fit the rest of the fit's simulations)",
+        help="runs of the agora run yardstick before the fit and again after it (default: sir 1,000; seir half the "
+        "budget before, and after the fit the rest of the fit's simulations: as many runs as simulations)",
     )
     bf.add_argument(
         "--data",
