@@ -5,8 +5,8 @@ per-layer rates (``beta@household``), trust weights (``trust_weighted``) and mea
 1. **Seed for seed.** A batched run is the engine's run of the same seed, every field of its report (series of
    S, E, I, R, forest measures, attempts, exposed, ticks, status): on a layered world (the kernel reads a table
    of 256 chances, one a layer mask), with trust weights and measured attributes (one chance an edge), and
-   ``seir`` on a world of one layer (one chance for all), in runs to the end, cut short and stopped at
-   ``max_ticks``.
+   ``seir`` on a world of one layer (one chance for all, or its trust weights), in runs to the end, cut short
+   and stopped at ``max_ticks``.
 2. **Exact properties.** A layer whose rate is 0 never carries an infection (every edge of the kernel's forest
    is checked against its layers); a world of one layer gives, seed for seed, the runs of the same graph
    without layers.
@@ -136,17 +136,21 @@ def test_a_layered_run_is_the_engines_run_of_the_same_seed(worlds, reads, where,
 
 
 @pytest.mark.parametrize(
-    ("params", "how"),
+    ("model", "params", "how"),
     [
-        ({"beta": 0.15, "sigma": 0.3, "gamma": 0.3}, {"until_done": True}),
-        ({"beta": 0.4, "sigma": 1.0, "gamma": 0.1}, {"until_done": True}),
-        ({"beta": 0.3, "sigma": 0.0, "gamma": 0.2}, {"until_done": True, "max_ticks": 7}),  # nobody turns: max-ticks
-        ({"beta": 0.0, "sigma": 0.5, "gamma": 0.5}, {"steps": 4}),
+        ("seir", {"beta": 0.15, "sigma": 0.3, "gamma": 0.3}, {"until_done": True}),
+        ("seir", {"beta": 0.4, "sigma": 1.0, "gamma": 0.1}, {"until_done": True}),
+        ("seir", {"beta": 0.3, "sigma": 0.0, "gamma": 0.2}, {"until_done": True, "max_ticks": 7}),  # nobody turns
+        ("seir", {"beta": 0.0, "sigma": 0.5, "gamma": 0.5}, {"steps": 4}),
+        # Trust weights on a world of one layer: a float32 chance an edge, as the engine's beta * trust.
+        ("seir", {"beta": 0.35, "sigma": 0.4, "gamma": 0.2, "trust_weighted": True}, {"until_done": True}),
+        ("sir", {"beta": 0.35, "gamma": 0.2, "trust_weighted": True}, {"until_done": True}),
     ],
 )
-def test_seir_on_a_world_of_one_layer_is_the_engines_run(reads, params, how):
+def test_a_run_on_a_world_of_one_layer_is_the_engines_run(reads, model, params, how):
     world = synthetic_world("plain", 300, avg_degree=6, seed=3)
-    kw = {"runs": 6, "model": "seir", "params": params, "seeds": "random:4", **how}
+    assert len(set(world.graph.trust.tolist())) > 10  # weights that differ from edge to edge
+    kw = {"runs": 6, "model": model, "params": params, "seeds": "random:4", **how}
     _same_runs(_run(world, kernel="batched", **kw), _run(world, kernel="engine", **kw))
 
 
