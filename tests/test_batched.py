@@ -270,7 +270,7 @@ def test_auto_falls_back_to_the_engine_and_says_why(world, registry):
     trust = _run(world, registry, runs=2, params={"p": 0.2, "trust_weighted": True}, until_done=True)
     assert trust["kernel"] == "engine" and "trust" in trust["kernel_reason"]
     other = _run(world, registry, runs=2, params={"p": 0.2}, model="ic-copy", until_done=True)
-    assert other["kernel"] == "engine" and "built-in ic, lt and sir" in other["kernel_reason"]
+    assert other["kernel"] == "engine" and "built-in ic, lt, sir and seir" in other["kernel_reason"]
     lt_trust = _run(world, registry, runs=2, model="lt", params={"weights": "trust"}, until_done=True)
     assert lt_trust["kernel"] == "engine" and "trust" in lt_trust["kernel_reason"]
     trees = _run(world, registry, runs=2, params={"p": 0.2}, until_done=True, trees=True)
@@ -318,8 +318,8 @@ def test_cli_kernel(tmp_path):
     assert "runs computed by the batched kernel" in text
     text = agora(tmp_path, "run", "w.db", "--inject", "m", "--runs", "3", "--until-done").stdout
     assert "runs ticked through the engine: a small ensemble (3 runs of ic" in text
-    text = agora(tmp_path, "run", "w.db", "--inject", "m", "--model", "seir", "--runs", "3", "--until-done").stdout
-    assert "runs ticked through the engine: only the built-in ic, lt and sir run batched" in text
+    text = agora(tmp_path, "run", "w.db", "--inject", "m", "--model", "sis", "--runs", "3", "--steps", "5").stdout
+    assert "runs ticked through the engine: only the built-in ic, lt, sir and seir run batched" in text
     res = agora(tmp_path, "run", "w.db", "--inject", "m", "--until-done", "--kernel", "batched")
     assert res.returncode == 2 and "--kernel chooses how an ensemble runs: add --runs R" in res.stderr
     many = ("run", "w.db", "--inject", "m", "--runs", "2", "--until-done", "--kernel", "batched")

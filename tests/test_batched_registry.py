@@ -28,7 +28,7 @@ def test_a_users_model_registered_as_ic_runs_on_the_engine():
     kw = {"text": "m", "seeds": "random:3", "model": "ic", "params": {"p": 0.3}, "runs": 2, "until_done": True}
     ran = asyncio.run(run_cascades(world, registry=builtin, kernel="batched", **kw))
     assert ran["kernel"] == "batched"
-    with pytest.raises(BadParameterError, match="only the built-in ic, lt and sir run batched"):
+    with pytest.raises(BadParameterError, match="only the built-in ic, lt, sir and seir run batched"):
         asyncio.run(run_cascades(world, registry=mine, kernel="batched", **kw))
     auto = asyncio.run(run_cascades(world, registry=mine, **kw))
     assert auto["kernel"] == "engine" and "only the built-in" in auto["kernel_reason"]

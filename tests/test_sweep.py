@@ -233,7 +233,7 @@ def test_a_sweep_that_cannot_run_batched_is_refused_before_any_run(world_file, p
     )
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "--kernel batched cannot run this ensemble" in err
-    assert "only the built-in ic, lt and sir run batched" in err and "p=0.05" in err
+    assert "only the built-in ic, lt, sir and seir run batched" in err and "p=0.05" in err
 
 
 def test_json_shape(world_file, pool_result):

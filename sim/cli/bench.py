@@ -236,7 +236,7 @@ def _bench_ensembles(args: argparse.Namespace) -> Figures:
 
 
 def _bench_fit(args: argparse.Namespace) -> Figures:
-    result = _with_progress(bench_fit, args.budget, **_flags(args, "workers", "runs", "seed", "data"))
+    result = _with_progress(bench_fit, args.budget, **_flags(args, "model", "workers", "runs", "seed", "data"))
     return result, fit_lines(result)
 
 

@@ -1,5 +1,5 @@
-"""Batched ensembles: the runs of ``agora run --runs R`` of the built-in ``ic``, ``lt`` or ``sir`` computed by a
-compiled kernel, one after the other, with none of the engine's per-run machinery (issue 35).
+"""Batched ensembles: the runs of ``agora run --runs R`` of the built-in ``ic``, ``lt``, ``sir`` or ``seir`` computed
+by a compiled kernel, one after the other, with none of the engine's per-run machinery (issue 35).
 
 Where nothing but the cascade moves (no living network, no feeds, no interventions, every agent active, no
 other session running, offline), a run of ``ic`` or ``lt`` is a breadth-first walk from its seeds. The
@@ -14,6 +14,13 @@ numpy for the others.
 - ``ic`` then draws from that generator exactly what the engine's ``ic`` draws: one uniform number per open
   edge, round by round, senders ascending. A batched run **is** the engine's run of the same seed, field
   for field (``tests/test_batched.py`` compares them).
+- ``sir`` and ``seir`` draw what the engine's models draw (per round: one number per open edge, then for
+  ``seir`` one per exposed agent, then one per infectious agent), on a world of contact layers too: an edge's
+  chance is what the engine's ``ctx.transmission`` gives (its layers' values ``beta@LAYER`` combined as the
+  parameter declares, times its trust weight with ``trust_weighted``, the sender's measured ``infectivity`` and
+  the receiver's ``susceptibility``), made by the same functions once a batch
+  (:func:`sim.runs.epidemic_kernels.epidemic_law`). A run is
+  the engine's run of the same seed, field for field (``tests/test_kernel_layers.py``).
 - ``lt`` (uniform weights) does not draw N thresholds at the start, as the engine does: agent ``v``'s
   threshold is ``float32(u)``, ``u = ((word v >> 11) + 1) / 2**53`` in (0, 1], where word ``v`` is
   SplitMix64's (Steele, Lea and Flood 2014) indexed by a counter, ``mix64(K + (v + 1) * 0x9E3779B97F4A7C15)``,
@@ -42,7 +49,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
@@ -59,6 +66,8 @@ if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched impo
     from sim.model.seeds import SeedSpec
     from sim.model.session import PropagationSession
     from sim.plugin import PropagationModel
+    from sim.runs.epidemic_kernels import Law
+    from sim.runs.kernels import State
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -117,8 +126,13 @@ def lt_thresholds(keys: np.ndarray, agents: np.ndarray) -> np.ndarray:
 
 
 #: The built-in models the compiled kernels reproduce, by the name they are registered under: ``ic`` and ``lt``
-#: (:func:`sim.runs.kernels.cascade`, ``threshold``) and ``sir`` (``epidemic``).
-BATCHED_MODELS = ("ic", "lt", "sir")
+#: (:func:`sim.runs.kernels.cascade`, ``threshold``), ``sir`` and ``seir`` (``epidemic``).
+BATCHED_MODELS = ("ic", "lt", "sir", "seir")
+
+#: The models whose kernel takes what the engine's ``ctx.transmission`` reads: contact layers and per-layer
+#: values (``beta@LAYER``), trust weights (``trust_weighted``) and measured ``susceptibility`` and
+#: ``infectivity`` (:func:`sim.runs.epidemic_kernels.epidemic_law`).
+LAYERED_MODELS = ("sir", "seir")
 
 
 def is_builtin(registry: Registry, name: str, model_cls: type[PropagationModel]) -> bool:
@@ -137,18 +151,20 @@ def why_not(
     trees: bool,
     interventions: list[str],
 ) -> str | None:
-    """Why an ensemble cannot run batched (None: it can): the batched path is the built-in ``ic``, ``lt`` or
-    ``sir`` (:data:`BATCHED_MODELS`) on a world where nothing else moves. ``sim`` and ``session`` are the
-    ensemble's probe, just injected; ``model_cls`` the class its registry gave for the session's model."""
+    """Why an ensemble cannot run batched (None: it can): the batched path is the built-in ``ic``, ``lt``,
+    ``sir`` or ``seir`` (:data:`BATCHED_MODELS`) on a world where nothing else moves; ``sir`` and ``seir`` on
+    a world of contact layers too, with trust weights and measured attributes (:data:`LAYERED_MODELS`). ``sim``
+    and ``session`` are the ensemble's probe, just injected; ``model_cls`` the class its registry gave for the
+    session's model."""
     name = session.model_name
     if name not in BATCHED_MODELS or not is_builtin(sim.registry, name, model_cls):
-        return "only the built-in ic, lt and sir run batched"
-    if name in ("ic", "sir") and session.params.get("trust_weighted"):
+        return "only the built-in ic, lt, sir and seir run batched"
+    if name == "ic" and session.params.get("trust_weighted"):
         return f"trust-weighted {name} runs on the engine"
-    if world.layers:
-        return "a world of contact layers runs on the engine"
+    if world.layers and name not in LAYERED_MODELS:
+        return f"{name} on a world of contact layers runs on the engine"
     measured = sorted({"susceptibility", "infectivity"} & set(world.attributes))
-    if measured and name in ("ic", "sir"):
+    if measured and name == "ic":
         return f"measured {' and '.join(measured)} run on the engine"
     if name == "lt" and session.params.get("weights") != "uniform":
         return "lt with trust weights runs on the engine"
@@ -230,9 +246,24 @@ def _drawn_once(world: World, spec: SeedSpec, fixed: np.ndarray | None) -> np.nd
     ``ids``, ``none``), else None."""
     if fixed is not None:
         return np.asarray(fixed, dtype=np.int64)
-    if spec.kind in ("top", "ids", "file", "none"):
+    if spec.kind in ("ids", "file", "none"):
+        # Agents named by id: the same for every call on the same world's ids (a fit calls once a particle, and
+        # looking ids up cost more than its run on a small world), kept for the next call.
+        ids = world.columns.get("ids")
+        with _spare_lock:
+            if _named and _named[0][0] is spec and _named[0][1] is world and _named[0][2] is ids:
+                return _named[0][3]
+        chosen = np.asarray(spec.select(world, np.random.default_rng(0)), dtype=np.int64)  # draws nothing
+        with _spare_lock:
+            _named[:] = [(spec, world, ids, chosen)]
+        return chosen
+    if spec.kind == "top":
         return np.asarray(spec.select(world, np.random.default_rng(0)), dtype=np.int64)  # draws nothing
     return None
+
+
+#: The seeds by id of the last call (:func:`_drawn_once`): its seed selection, world and ids column, and them.
+_named: list[tuple[SeedSpec, World, np.ndarray | None, np.ndarray]] = []
 
 
 def _starter_kernel() -> Callable[..., np.uint64]:
@@ -298,9 +329,10 @@ class _Buffers:
     kept for the next ensemble of the same world size: :func:`_take`, :func:`_give`)."""
 
     def __init__(self, n: int, chunk: int = 1 << 15) -> None:
-        from sim.runs import kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
+        from sim.runs import epidemic_kernels, kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
         self.kernels = kernels  # bound once: an import statement a run costs about a microsecond
+        self.epidemics = epidemic_kernels
         self.targets = np.zeros(chunk, dtype=np.int32)
         self.senders = np.zeros(chunk, dtype=np.int64)
         self.states = np.zeros(chunk, dtype=np.uint8)
@@ -315,14 +347,27 @@ class _Buffers:
         self.gens = np.zeros(n, dtype=np.int32)
         self.infectious = np.zeros(n, dtype=np.int32)
         self.spare = np.zeros(n, dtype=np.int32)
+        self.latent = np.zeros(n, dtype=np.int32)  # seir's exposed agents, their spare and a round's onsets
+        self.lspare = np.zeros(n, dtype=np.int32)
+        self.turned = np.zeros(n, dtype=np.int32)
+        self.eids = np.zeros(chunk, dtype=np.int64)  # a chunk's edge ids (an epidemic's per-edge chances)
         self.parents = np.zeros(n, dtype=np.int64)
         self.subtree = np.zeros(n, dtype=np.float64)
         self.tree = np.zeros(n, dtype=np.int64)
-        self.counts = np.zeros(8, dtype=np.int64)  # sim.runs.kernels.AT_SIZE
+        self.counts = np.zeros(9, dtype=np.int64)  # sim.runs.kernels.AT_SIZE
         # The kernels' argument tuples (sim.runs.kernels.Scratch, Forest), made once: not a tuple a run.
         self.scratch = (self.mark, self.touched, self.targets, self.senders, self.states)
         self.lt_scratch = (self.lt_table, self.touched, self.targets, self.senders, self.lt_states)
-        self.infected = (self.position, self.gens, self.infectious, self.spare)
+        self.infected = (
+            self.position,
+            self.gens,
+            self.infectious,
+            self.spare,
+            self.latent,
+            self.lspare,
+            self.turned,
+            self.eids,
+        )
         self.forest = (self.agents, self.rounds, self.parents, self.subtree, self.tree)
 
     def cascade(
@@ -362,18 +407,20 @@ class _Buffers:
         pcg: np.ndarray,
         params: dict[str, Any],
         given: np.ndarray,
+        law: Law | None,
         rounds_cap: int,
         direct: bool,
     ) -> np.ndarray | None:
         """One run of ``model`` from a session's ``state`` (:data:`sim.runs.kernels.State`) in these buffers:
         :func:`sim.runs.kernels.cascade_from`, ``threshold_from`` (thresholds ``given``) or ``epidemic_from``
-        (returns its new infections and recoveries per round; the others None)."""
+        (``law``: its rates and edges' chances, :func:`sim.runs.epidemic_kernels.epidemic_law`; returns its new
+        infections, recoveries and onsets per round; the others None)."""
         kernels = self.kernels
         csr, in_degree = graph
-        if model == "sir":
-            beta, gamma = float(params["beta"]), float(params["gamma"])
-            return kernels.epidemic_from(
-                csr, state, pcg, beta, gamma, rounds_cap, self.scratch, self.infected, self.forest, self.counts
+        if law is not None:  # sir
+            present = cast("State", state)
+            return self.epidemics.epidemic_from(
+                csr, present, pcg, law, rounds_cap, direct, self.scratch, self.infected, self.forest, self.counts
             )
         if model == "lt":
             scratch = self._lt_scratch(in_degree)
@@ -388,15 +435,16 @@ class _Buffers:
         graph: KernelGraph,
         seeds: np.ndarray,
         pcg: np.ndarray,
-        beta: float,
-        gamma: float,
+        law: Law,
         rounds_cap: int,
+        direct: bool,
     ) -> np.ndarray:
-        """One ``sir`` run of :func:`sim.runs.kernels.epidemic` in these buffers; returns its new infections
-        and recoveries per round."""
+        """One ``sir`` or ``seir`` run of :func:`sim.runs.epidemic_kernels.epidemic` in these buffers (``law``:
+        :func:`sim.runs.epidemic_kernels.epidemic_law`; ``direct``: the graph's edges read straight, a small
+        world's); returns its new infections, recoveries and onsets per round."""
         csr, _ = graph
-        return self.kernels.epidemic(
-            csr, seeds, pcg, beta, gamma, rounds_cap, self.scratch, self.infected, self.forest, self.counts
+        return self.epidemics.epidemic(
+            csr, seeds, pcg, law, rounds_cap, direct, self.scratch, self.infected, self.forest, self.counts
         )
 
 
@@ -458,8 +506,9 @@ class Ensemble(NamedTuple):
 class Outcome(NamedTuple):
     """What one kernel run left, beside its buffers: its adopters (``size``), ``attempts`` and ``exposed``;
     ``rounds``: the rounds run; ``sent``: the transmitting agents summed over them (None: a cascade's, whose
-    adopters transmit in the round after theirs); ``cured``: ``sir``'s recoveries per round (None: a cascade,
-    whose states are ``susceptible`` and ``adopted``); ``gens``: each adopter's generation in the forest."""
+    adopters transmit in the round after theirs); ``cured``: an epidemic's recoveries per round (None: a
+    cascade, whose states are ``susceptible`` and ``adopted``); ``gens``: each adopter's generation in the
+    forest; ``onsets``: ``seir``'s entries into I per round (None: a model without an exposed stage)."""
 
     size: int
     attempts: int
@@ -469,14 +518,18 @@ class Outcome(NamedTuple):
     sent: int | None
     cured: np.ndarray | None
     gens: np.ndarray
+    onsets: np.ndarray | None = None
 
 
-def _outcome(buf: _Buffers, per_round: np.ndarray | None, rounds_cap: int) -> Outcome:
-    """What the kernel run just made in ``buf`` left (``per_round``: a ``sir`` run's new infections and
-    recoveries per round; None: a cascade's)."""
+def _outcome(buf: _Buffers, per_round: np.ndarray | None, rounds_cap: int, latent: bool = False) -> Outcome:
+    """What the kernel run just made in ``buf`` left (``per_round``: an epidemic's new infections, recoveries
+    and onsets per round, the onsets kept where ``latent``, a ``seir`` run's; None: a cascade's)."""
     c = buf.counts
     if per_round is not None:
-        return Outcome(int(c[0]), int(c[1]), int(c[2]), int(c[4]), bool(c[5]), int(c[3]), per_round[1], buf.gens)
+        onsets = per_round[2] if latent else None
+        return Outcome(
+            int(c[0]), int(c[1]), int(c[2]), int(c[4]), bool(c[5]), int(c[3]), per_round[1], buf.gens, onsets
+        )
     size = int(c[0])
     last = int(buf.rounds[size - 1]) if size else 0  # the last round with adoptions (0: only the seeds)
     finished = last + 1 <= rounds_cap
@@ -486,12 +539,26 @@ def _outcome(buf: _Buffers, per_round: np.ndarray | None, rounds_cap: int) -> Ou
     return Outcome(size, int(c[1]), int(c[2]), rounds, finished, None, None, buf.rounds)
 
 
+def _seir_states(n: int, curve: list[int], cured: np.ndarray, onsets: np.ndarray) -> RunSeries:
+    """``seir``'s state counts per round from its infections so far (``curve``: the seeds, infectious, and
+    the agents exposed since), its recoveries and its onsets (entries from E into I) per round."""
+    removed = list(accumulate(cured.tolist()))
+    turned = list(accumulate(onsets.tolist()))
+    seeds = curve[0] if curve else 0
+    return {
+        "S": [n - c for c in curve],
+        "E": [c - seeds - t for c, t in zip(curve, turned)],
+        "I": [seeds + t - r for t, r in zip(turned, removed)],
+        "R": removed,
+    }
+
+
 def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds: float) -> RunEntry:
     """A run's report from the kernel's buffers, field for field what ``sim.runs.runner.run_entry``
     reports for the same run (session seed ``seed``) on the engine."""
     from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
-    size, attempts, exposed, rounds, finished, sent, cured, gens = run
+    size, attempts, exposed, rounds, finished, sent, cured, gens, onsets = run
     n, session, limit, until_done, max_ticks, first = ensemble
     series, trees, virality, scalars = tally(
         buf.rounds, gens, buf.parents, buf.subtree, buf.tree, buf.agents, size, rounds
@@ -508,6 +575,20 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
         states = {"susceptible": [n - c for c in curve], "adopted": curve}
         # Entries per tick (sim.model.series): nobody enters susceptible; onsets are the adoptions.
         entries: RunSeries = {"new.susceptible": zeros, "new.adopted": list(new), "onsets": list(new)}
+    elif onsets is not None:
+        states = _seir_states(n, curve, cured, onsets)
+        # Entries per tick: the seeds enter I at tick 0, the newly reached enter E, onsets move E to I.
+        turned, cured_list = onsets.tolist(), cured.tolist()
+        into_i = [t + (seeds if i == 0 else 0) for i, t in enumerate(turned)]
+        into_e = [0 if i == 0 else v for i, v in enumerate(new)]
+        entries = {
+            "new.S": zeros,
+            "new.E": into_e,
+            "new.I": into_i,
+            "new.R": cured_list,
+            "onsets": into_i,
+            "removals": cured_list,
+        }
     else:
         cured_list = cured.tolist()
         removed = list(accumulate(cured_list))
@@ -597,8 +678,11 @@ def warm(model: str) -> None:
     seeds, pcg, none = np.array([0], dtype=np.int64), np.zeros(4, dtype=np.uint64), np.zeros(1, dtype=np.uint64)
     b = _Buffers(2, 4)
     _starter_kernel()(none, 0, none, 2, 1, np.zeros(1, dtype=np.int64), pcg)
-    if model == "sir":
-        b.epidemic(graph, seeds, pcg, 0.5, 0.5, 3)
+    if model in LAYERED_MODELS:
+        rates = np.array([0.5, 0.5 if model == "seir" else -1.0, 0.5])
+        empty = np.zeros(0, dtype=np.uint64)
+        law = (rates, empty, empty, np.zeros(0, dtype=np.uint8))  # chances of any kind: the same argument types
+        b.epidemic(graph, seeds, pcg, law, 3, True)
     else:
         b.cascade(model == "lt", graph, seeds, pcg, 0.5, np.uint64(1), 3, True)
     tally(b.rounds, b.gens, b.parents, b.subtree, b.tree, b.agents, 0, 0)
@@ -628,9 +712,10 @@ def run_batched(
     report: Callable[[int], None] | None = None,
     params: Mapping[str, object] | None = None,
 ) -> list[RunEntry]:
-    """Runs ``runs`` (indices: session seed ``seed + r``) of the probe session's ``ic``, ``lt`` or ``sir``
-    through the compiled kernels; reports in run order. ``report(done)`` every 64 runs. ``params``: the model's
-    parameters instead of the probe's (a fit's particle: each run the engine's run of those parameters)."""
+    """Runs ``runs`` (indices: session seed ``seed + r``) of the probe session's ``ic``, ``lt``, ``sir`` or
+    ``seir`` through the compiled kernels; reports in run order. ``report(done)`` every 64 runs. ``params``: the
+    model's parameters instead of the probe's (a fit's particle: each run the engine's run of those
+    parameters)."""
     from sim.model.seeds import SeedSpec  # noqa: PLC0415 - kept off the import path of plain runs
 
     graph = world.graph
@@ -647,17 +732,21 @@ def run_batched(
     span = range(seed + min(runs), seed + max(runs) + 1) if runs else range(0)
     start = _starter(world, spec, probe.seed_agents, probe.id, span)
     ensemble = Ensemble(n, probe.id, limit, until_done, max_ticks)
+    law = None
+    if model in LAYERED_MODELS:  # once for all the runs: their rates and edges' chances (layers, weights, ...)
+        law = buf.epidemics.epidemic_law(model, world, typed, buf.epidemics.combine_of(probe))
     for r in runs:
         t0 = time.perf_counter()
         picked, pcg, key = start(seed + r)
         per_round = None
-        if model == "sir":
-            per_round = buf.epidemic(csr, picked, pcg, float(typed["beta"]), float(typed["gamma"]), rounds_cap)
+        if law is not None:
+            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct)
         else:
             # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
             # draws from the generator's state after the seeds.
             buf.cascade(model == "lt", csr, picked, pcg, float(typed.get("p", 0.0)), key, rounds_cap, direct)
-        out.append(summary(buf, _outcome(buf, per_round, rounds_cap), ensemble, seed + r, time.perf_counter() - t0))
+        run = _outcome(buf, per_round, rounds_cap, model == "seir")
+        out.append(summary(buf, run, ensemble, seed + r, time.perf_counter() - t0))
         if report is not None and len(out) % 64 == 0:
             report(len(out))
     _give(buf)  # every run put its scratch back (a run that raised did not: its buffers are dropped)
@@ -685,9 +774,12 @@ def why_not_continue(world: World, sim: Simulation, session: PropagationSession)
     """Why the continuations of ``session`` (a session of ``world``, run by ``sim``) cannot run batched (None:
     they can): what :func:`why_not` asks of an ensemble (the built-in ``ic``, ``lt`` with uniform weights or
     ``sir``, offline, nothing else moving), a session that is running, and nothing in its past that the
-    kernels do not keep (feed adoptions, blocked agents, counter-messages, a series that starts late)."""
+    kernels do not keep (feed adoptions, blocked agents, counter-messages, a series that starts late).
+    ``seir``'s continuations run on the engine (its exposed agents are not part of a kernel's state)."""
     if session.status != "running" or session.started_tick is None:
         return f"session {session.id} is {session.status}: only a running session continues"
+    if session.model_name == "seir":
+        return "a seir session continues on the engine"
     try:
         model_cls = sim.registry.model(session.model_name)
     except BadParameterError as exc:
@@ -823,6 +915,11 @@ def continue_batched(
     model, params = session.model_name, session.params
     n = int(world.n)
     given = np.zeros(0, dtype=np.float32)
+    law = None
+    if model == "sir":
+        from sim.runs import epidemic_kernels  # noqa: PLC0415 - Numba loads only for a batched ensemble
+
+        law = epidemic_kernels.epidemic_law(model, world, params, epidemic_kernels.combine_of(session))
     if model == "lt":
         given = np.asarray(session.store.get("threshold", given))
         if given.dtype != np.float32 or given.shape != (n,):
@@ -840,7 +937,7 @@ def continue_batched(
     for r in runs:
         t0 = time.perf_counter()
         run_seed = session.seed if seed is None else seed + r
-        per_round = buf.resumed(model, csr, arrays, pcg_of(run_seed), params, given, rounds_cap, direct)
+        per_round = buf.resumed(model, csr, arrays, pcg_of(run_seed), params, given, law, rounds_cap, direct)
         out.append(summary(buf, _outcome(buf, per_round, rounds_cap), ensemble, run_seed, time.perf_counter() - t0))
         if report is not None and len(out) % 64 == 0:
             report(len(out))

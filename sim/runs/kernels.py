@@ -1,10 +1,10 @@
 """Compiled cascade kernels for batched ensembles (:mod:`sim.runs.batched`), with Numba.
 
-One call runs one cascade of the built-in ``ic`` (:func:`cascade`), ``lt`` (:func:`threshold`) or ``sir``
-(:func:`epidemic`) to its end (or ``rounds_cap`` rounds) from its seeds and its random key, and leaves in
-the output buffers everything its report needs: the adopters in adoption order (round, then agent), each
-one's round and its parent's position, the subtree sizes and roots of the adoption forest, and the run's
-attempts and exposures, counted as the engine counts them. :func:`tally` makes the run's series and
+One call runs one cascade of the built-in ``ic`` (:func:`cascade`) or ``lt`` (:func:`threshold`) to its end (or
+``rounds_cap`` rounds) from its seeds and its random key, and leaves in the output buffers everything its report
+needs: the adopters in adoption order (round, then agent), each one's round and its parent's position, the
+subtree sizes and roots of the adoption forest, and the run's attempts and exposures, counted as the engine
+counts them. :func:`tally` makes the run's series and
 cascade measures from them.
 
 A run starts in :func:`start`: its generator, ``world_rng(world_seed, 100, run_seed, session)``, seeded as
@@ -12,8 +12,9 @@ numpy's ``SeedSequence`` and ``PCG64`` seed it, and its seeds drawn as ``Generat
 (Floyd's algorithm or a tail shuffle, on Lemire's bounded 32-bit draws), bit for bit, without numpy's
 per-call costs (50 microseconds a run, more than an ``lt`` cascade costs).
 
-``ic`` (and ``sir``) draw from the run's session generator exactly what the engine's model draws (one
-number per open edge, round by round, senders ascending), so a run is the engine's run of the same seed.
+``ic`` draws from the run's session generator exactly what the engine's model draws (one number per open edge,
+round by round, senders ascending), so a run is the engine's run of the same seed (``sir`` and ``seir`` too, in
+:mod:`sim.runs.epidemic_kernels`, from the pieces here).
 The generator (numpy's PCG64) is stepped here, from its state (``pcg``: the 128-bit state and increment as
 four uint64 words, high first), by :func:`_step`, bit for bit numpy's ``Generator.random()`` without
 its indirect call; the state is written back at the end. ``lt``'s agent ``v`` has threshold
@@ -22,8 +23,8 @@ when ``v`` is first a candidate instead of N numbers at the start; its state, it
 in-degree share one 64-bit word an agent (:func:`lt_table`), so that an exposure costs one load.
 
 A run may start from a running session's state instead of seeds (:func:`cascade_from`, :func:`threshold_from`,
-:func:`epidemic_from`): the same rounds (:func:`_ic_rounds`, :func:`_lt_rounds`, :func:`_sir_rounds`) go on
-from where the state is (:data:`AT_SIZE`), ``lt`` with the session's thresholds.
+and ``sir``'s ``epidemic_from``): the same rounds (:func:`_ic_rounds`, :func:`_lt_rounds`) go on from where the
+state is (:data:`AT_SIZE`), ``lt`` with the session's thresholds.
 
 The kernels are compiled on first use and cached next to this file (Numba's ``cache=True``); the buffers
 are the caller's, reused from run to run and put back as they were (only the entries a run touched), so a
@@ -310,8 +311,7 @@ def _sort_round(agents: np.ndarray, parents: np.ndarray, lo: int, hi: int) -> No
 
 @njit(cache=True)
 def _chunk(  # pragma: no cover - compiled
-    indptr: np.ndarray,
-    dst: np.ndarray,
+    csr: Csr,
     frontier: np.ndarray,
     i: int,
     stop: int,
@@ -320,11 +320,14 @@ def _chunk(  # pragma: no cover - compiled
     targets: np.ndarray,
     senders: np.ndarray,
     states: np.ndarray,
+    eids: np.ndarray | None = None,
 ) -> tuple[int, int]:
     """The out-edges of ``frontier[i:]`` up to ``stop``, whole senders while they fit in ``targets`` (at least
     one): each edge's target, its sender's position (``position[v]``, or its index in ``frontier`` when
-    ``position`` is None: a cascade's frontier is a slice of its adopters) and the target's state, loaded in
-    one loop so the processor overlaps the loads. Returns ``(edges, next i)``."""
+    ``position`` is None: a cascade's frontier is a slice of its adopters), its edge id (into ``eids``, when
+    given: an epidemic's per-edge chances) and the target's state, loaded in one loop so the processor overlaps
+    the loads. Returns ``(edges, next i)``."""
+    indptr, dst = csr
     cap = targets.size
     k = 0
     while i < stop:
@@ -335,6 +338,8 @@ def _chunk(  # pragma: no cover - compiled
         for e in range(a, b):
             targets[k] = dst[e]
             senders[k] = i if position is None else position[v]
+            if eids is not None:
+                eids[k] = e
             k += 1
         i += 1
     for j in range(k):
@@ -383,12 +388,13 @@ def _close(  # pragma: no cover - compiled
     counts[0] = size
 
 
-#: Where a run is (int64, 8 entries; the kernels' ``counts``): ``[size, attempts, exposed, sent, round,
-#: finished, start, touched]``: the adopters so far (``forest``'s first entries), the attempts and exposed agents
-#: so far, the transmitting agents summed over the rounds (``sir``), the last round run, whether it ended,
-#: where the frontier starts among the adopters (a cascade's: ``agents[start:size]``) and the agents in
-#: ``touched``. A run from seeds starts it at its seeds; a run from a state (:func:`resume`) where the state is.
-AT_SIZE, AT_ATTEMPTS, AT_EXPOSED, AT_SENT, AT_ROUND, AT_FINISHED, AT_START, AT_TOUCHED = range(8)
+#: Where a run is (int64, 9 entries; the kernels' ``counts``): ``[size, attempts, exposed, sent, round,
+#: finished, start, touched, latent]``: the adopters so far (``forest``'s first entries), the attempts and
+#: exposed agents so far, the transmitting agents summed over the rounds (epidemics), the last round run,
+#: whether it ended, where the frontier starts among the adopters (a cascade's: ``agents[start:size]``; an
+#: epidemic's: its infectious agents), the agents in ``touched`` and ``seir``'s exposed agents. A run from seeds
+#: starts it at its seeds; a run from a state (:func:`resume`) where the state is.
+AT_SIZE, AT_ATTEMPTS, AT_EXPOSED, AT_SENT, AT_ROUND, AT_FINISHED, AT_START, AT_TOUCHED, AT_LATENT = range(9)
 
 
 @njit(cache=True)
@@ -468,7 +474,7 @@ def _ic_rounds(  # pragma: no cover - compiled
             else:
                 # A chunk of the frontier's out-edges: their targets and senders, then every target's state
                 # loaded at once (independent loads the processor overlaps), then the edges in order.
-                k, i = _chunk(indptr, dst, agents, i, stop, None, mark, targets, senders, states)
+                k, i = _chunk(csr, agents, i, stop, None, mark, targets, senders, states)
                 edges, lo, hi = targets, 0, k
             for j in range(lo, hi):
                 w = edges[j]
@@ -597,7 +603,7 @@ def _lt_rounds(  # pragma: no cover - compiled
                 i += 1
                 edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], i - 1
             else:
-                k, i = _chunk(indptr, dst, agents, i, stop, None, table, targets, senders, states)
+                k, i = _chunk(csr, agents, i, stop, None, table, targets, senders, states)
                 edges, lo, hi = targets, 0, k
             for j in range(lo, hi):
                 w = edges[j]
@@ -647,140 +653,6 @@ def _lt_rounds(  # pragma: no cover - compiled
         start, stop = first_new, size
     at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED] = size, attempts, exposed
     at[AT_TOUCHED], at[AT_ROUND], at[AT_START] = n_touched, d, start
-
-
-@njit(cache=True)
-def _merged(  # pragma: no cover - compiled
-    spare: np.ndarray, kept: int, agents: np.ndarray, lo: int, hi: int, out: np.ndarray
-) -> int:
-    """``spare[:kept]`` and ``agents[lo:hi]`` (both ascending) merged ascending into ``out``; returns the count."""
-    a, b, m = 0, lo, 0
-    while a < kept or b < hi:
-        if b >= hi or (a < kept and spare[a] < agents[b]):
-            out[m] = spare[a]
-            a += 1
-        else:
-            out[m] = agents[b]
-            b += 1
-        m += 1
-    return m
-
-
-@njit(cache=True)
-def epidemic(
-    csr: Csr,
-    seeds: np.ndarray,
-    pcg: np.ndarray,
-    beta: float,
-    gamma: float,
-    rounds_cap: int,
-    scratch: Scratch,
-    infected: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    forest: Forest,
-    counts: np.ndarray,
-) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
-    """Run one ``sir`` epidemic exactly as the engine's ``sir`` runs it (the same draws in the same order: each
-    round, one number per open edge of the agents infectious at its start, senders ascending, then one per
-    such agent for its recovery, agents ascending). Returns ``(new, recoveries)`` per round (round 0: the
-    seeds); ``counts`` holds ``[size, attempts, exposed, sent, rounds, finished]`` (:data:`AT_SIZE`).
-
-    Scratch and forest as :func:`cascade`'s; ``infected``: each agent's ``position`` among the adopters
-    (int64), each adopter's generation ``gens`` (its parent's plus one; output), and ``infectious`` and
-    ``spare`` (int32, at least ``n``) for the infectious agents: ``infectious[:counts[AT_START]]``."""
-    mark = scratch[0]
-    position, gens, infectious, _ = infected
-    agents, rounds, parents, _, _ = forest
-    size = _seeded_forest(seeds, agents, rounds, parents)
-    for j in range(size):
-        mark[agents[j]] = 2
-        position[agents[j]] = j
-        gens[j] = 0
-        infectious[j] = agents[j]
-    _at_seeds(counts, size)
-    counts[AT_START] = size  # the infectious agents
-    per_round = np.zeros((2, rounds_cap + 1), dtype=np.int64)
-    per_round[0, 0] = size
-    _sir_rounds(csr, pcg, beta, gamma, rounds_cap, scratch, infected, forest, counts, per_round)
-    _close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
-    return per_round[:, : counts[AT_ROUND] + 1]
-
-
-@njit(cache=True)
-def _sir_rounds(  # pragma: no cover - compiled
-    csr: Csr,
-    pcg: np.ndarray,
-    beta: float,
-    gamma: float,
-    rounds_cap: int,
-    scratch: Scratch,
-    infected: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    forest: Forest,
-    at: np.ndarray,
-    per_round: np.ndarray,
-) -> None:
-    """``sir``'s rounds (see :func:`epidemic`) from where ``at`` says the run is (:data:`AT_SIZE`; the
-    infectious agents ``infected[2][:at[AT_START]]``, ascending) until nobody is infectious or round
-    ``rounds_cap``; ``per_round`` gets each round's new infections and recoveries; ``at`` and ``pcg`` are
-    written back."""
-    indptr, dst = csr
-    mark, touched, targets, senders, states = scratch
-    position, gens, infectious, spare = infected
-    agents, rounds, parents, _, _ = forest
-    sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
-    infects, recovers = _below(beta), _below(gamma)  # u < beta, u < gamma, in integers
-    size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
-    n_touched, d, sent, n_inf = at[AT_TOUCHED], at[AT_ROUND], at[AT_SENT], at[AT_START]
-    new, recoveries = per_round[0], per_round[1]
-    while d < rounds_cap and n_inf > 0:
-        d += 1
-        sent += n_inf
-        first_new = size
-        i = 0
-        while i < n_inf:
-            k, i = _chunk(indptr, dst, infectious, i, n_inf, position, mark, targets, senders, states)
-            for j in range(k):
-                st = states[j]
-                if st == 2:
-                    continue  # infected before this round: not susceptible at its start
-                w = targets[j]
-                if st < 2:
-                    st = mark[w]
-                if st == 0:
-                    st = 1
-                    mark[w] = 1
-                    touched[n_touched] = w
-                    n_touched += 1
-                    exposed += 1
-                attempts += 1
-                sh, sl, x = _step(sh, sl, ih, il)
-                if (x >> _S11) < infects and st == 1:
-                    mark[w] = 3
-                    agents[size] = w
-                    parents[size] = senders[j]
-                    size += 1
-        # Recovery of the agents infectious at the start of the round, ascending.
-        kept = 0
-        for i in range(n_inf):
-            v = infectious[i]
-            sh, sl, x = _step(sh, sl, ih, il)
-            if (x >> _S11) < recovers:
-                recoveries[d] += 1
-            else:
-                spare[kept] = v
-                kept += 1
-        _sort_round(agents, parents, first_new, size)
-        for j in range(first_new, size):
-            rounds[j] = d
-            gens[j] = gens[parents[j]] + 1
-            position[agents[j]] = j
-            mark[agents[j]] = 2
-        new[d] = size - first_new
-        # The next round's infectious: those that stayed and the newly infected, merged ascending.
-        n_inf = _merged(spare, kept, agents, first_new, size, infectious)
-    pcg[0], pcg[1] = sh, sl  # where the generator is now
-    at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED], at[AT_SENT] = size, attempts, exposed, sent
-    at[AT_TOUCHED], at[AT_ROUND], at[AT_START] = n_touched, d, n_inf
-    at[AT_FINISHED] = 1 if n_inf == 0 else 0
 
 
 @njit(cache=True)
@@ -952,42 +824,3 @@ def threshold_from(
     _lt_rounds(csr, np.uint64(0), given, rounds_cap, direct, scratch, forest, counts)
     _lt_close(table, touched, forest, counts)
     return counts
-
-
-@njit(cache=True)
-def epidemic_from(
-    csr: Csr,
-    state: State,
-    pcg: np.ndarray,
-    beta: float,
-    gamma: float,
-    rounds_cap: int,
-    scratch: Scratch,
-    infected: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    forest: Forest,
-    counts: np.ndarray,
-) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched_state.py compares it with the engine
-    """Go on with a ``sir`` epidemic from ``state`` (:data:`State`; ``frontier``: the infectious agents) as
-    :func:`epidemic` goes on from its seeds; returns ``(new, recoveries)`` for every round, those before the
-    state's included."""
-    mark, touched = scratch[0], scratch[1]
-    position, gens, infectious, _ = infected
-    _resume(state, forest, touched, counts)
-    agents, rounds, parents = forest[0], forest[1], forest[2]
-    size, begun = counts[AT_SIZE], counts[AT_ROUND]
-    per_round = np.zeros((2, max(rounds_cap, begun) + 1), dtype=np.int64)
-    for j in range(size):  # parents come first: a generation is its parent's plus one
-        w = agents[j]
-        mark[w] = 2
-        position[w] = j
-        gens[j] = 0 if parents[j] < 0 else gens[parents[j]] + 1
-        per_round[0, rounds[j]] += 1
-    for j in range(counts[AT_TOUCHED]):
-        mark[touched[j]] = 1
-    frontier, cured = state[5], state[6]
-    infectious[: frontier.size] = frontier
-    per_round[1, : cured.size] = cured
-    counts[AT_START] = frontier.size  # the infectious agents
-    _sir_rounds(csr, pcg, beta, gamma, rounds_cap, scratch, infected, forest, counts, per_round)
-    _close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
-    return per_round[:, : counts[AT_ROUND] + 1]

@@ -550,7 +550,7 @@ async def _run_forked(
     loaded again); the arms' compiled kernels are loaded here first, so that the workers share them too."""
     spec = plan.spec
     if spec.kernel != "engine":
-        for model in sorted({arm["model"] for arm in plan.arms} & {"ic", "lt", "sir"}):
+        for model in sorted({arm["model"] for arm in plan.arms} & set(batched.BATCHED_MODELS)):
             if spec.kernel == "batched" or batched.small(model, spec.auto_runs or 0) is None:
                 batched.warm(model)
     chunks = chunk_jobs(jobs, workers)

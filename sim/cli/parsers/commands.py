@@ -391,11 +391,12 @@ def _run_ensemble(run: Any) -> None:
     run.add_argument(
         "--kernel",
         choices=KERNELS,
-        help="with --runs: 'batched' computes the runs in a compiled kernel (the built-in ic, lt and sir where "
-        "nothing else moves: no living network, feeds, interventions or --cascades); an ic or sir run is then the "
-        "engine's run of its seed, field for field, an lt run draws its thresholds its own way (the same law); "
-        "'engine' ticks every run through the engine; 'auto' (default) batches where it can, ic and sir from 100 "
-        "runs (below, loading the kernel, about a second, costs more than it saves); --json says which ran in "
+        help="with --runs: 'batched' computes the runs in a compiled kernel (the built-in ic, lt, sir and seir "
+        "where nothing else moves: no living network, feeds, interventions or --cascades); an ic, sir or seir run "
+        "is then the engine's run of its seed, field for field, an lt run draws its thresholds its own way (the "
+        "same law); 'engine' ticks every run through the engine; 'auto' (default) batches where it can, ic, sir "
+        "and seir from 100 runs (below, loading the kernel, about a second, costs more than it saves); --json says "
+        "which ran in "
         "'kernel'",
     )
 
@@ -511,9 +512,9 @@ def _sweep_backend(sw: Any) -> None:
     sw.add_argument(
         "--kernel",
         choices=KERNELS,
-        help="'batched' computes each combination's runs in a compiled kernel (the built-in ic, lt and sir where "
-        "nothing else moves); an ic or sir run is then the engine's run of its seed, field for field; 'engine' "
-        "ticks every run through the engine; 'auto' (default) batches where it can, ic and sir when the sweep "
+        help="'batched' computes each combination's runs in a compiled kernel (the built-in ic, lt, sir and seir where "
+        "nothing else moves); an ic, sir or seir run is then the engine's run of its seed, field for field; 'engine' "
+        "ticks every run through the engine; 'auto' (default) batches where it can, ic, sir and seir when the sweep "
         "has 100 runs in all or more",
     )
 

@@ -265,13 +265,26 @@ def _bench_fit(bf: Any) -> None:
         note=": the fit stops before a generation its budget cannot cover, and the target asks for 20,000 or more",
     )
     bf.add_argument(
+        "--model",
+        choices=("sir", "seir"),
+        default="sir",
+        help="sir: two parameters on ego-Facebook; seir: beta@household, beta@class, sigma and gamma on the "
+        "Hagelloch outbreak's layered world of 188 children (default sir)",
+    )
+    bf.add_argument(
         "--workers", type=positive_int, metavar="W", help="processes of the fit and the runs (default: one per CPU)"
     )
-    number_flag(bf, "--runs", "R", 1000, "runs of the agora run yardstick")
+    bf.add_argument(
+        "--runs",
+        type=positive_int,
+        metavar="R",
+        help="runs of the agora run yardstick before the fit and again after it (default: sir 1,000; seir half the "
+        "budget before, and after the fit the rest of the fit's simulations: as many runs as simulations)",
+    )
     bf.add_argument(
         "--data",
         metavar="DIR",
-        help="the folder holding facebook_combined.txt (default: $AGORA_DATA or ../shared/data)",
+        help="the folder holding facebook_combined.txt or hagelloch.csv (default: $AGORA_DATA or ../shared/data)",
     )
     seed_and_json(bf)
 
@@ -431,11 +444,14 @@ _BENCHMARKS = (
     ),
     Subcommand(
         "fit",
-        "a two-parameter sir fit on ego-Facebook: simulations a second beside agora run --runs R",
+        "a sir fit on ego-Facebook or a layered seir fit on Hagelloch: simulations a second beside agora run --runs R",
         "Fit benchmark on SNAP's ego-Facebook: an observed sir curve (tick,I,R) from one run with beta 0.03 and "
         "gamma 0.2, then agora fit of beta and gamma with --budget simulations on W workers beside agora run "
-        "--runs R of the same model, timed before and after the fit: both rates, their ratio, the posterior "
-        "against the truth and the target (at least 20,000 simulations in at most 120 s).",
+        "--runs R of the same model, timed before and after the fit: both rates, their ratio, where a simulation's "
+        "time goes (kernel, report, the fit's summaries), the posterior against the truth and the target (at least "
+        "20,000 simulations in at most 120 s). With --model seir: the same on the Hagelloch outbreak's world of "
+        "188 children with household and class layers, fitting beta@household, beta@class, sigma and gamma "
+        "(target: at least 20,000 simulations in at most 60 s).",
         _bench_fit,
     ),
     Subcommand(

@@ -1,0 +1,352 @@
+"""Compiled ``sir`` and ``seir`` kernels for batched ensembles (:mod:`sim.runs.batched`), with Numba, on worlds of
+one layer or of contact layers.
+
+One call of :func:`epidemic` runs one epidemic to its end (or ``rounds_cap`` rounds) from its seeds, drawing from
+the run's session generator exactly what the engine's model draws, in the same order (``plugins/epidemic.py``):
+each round one number per open edge of the agents infectious at its start (senders ascending, each sender's
+targets ascending), then for ``seir`` one per agent exposed at its start (ascending: its onset), then one per
+infectious agent (ascending: its recovery). So a run is the engine's run of the same seed, field for field
+(``tests/test_batched.py``, ``tests/test_kernel_layers.py``). It leaves its adoption forest and counters in the
+buffers of :mod:`sim.runs.kernels` (the same pieces ``ic`` uses) and returns its new infections, recoveries and
+onsets per round.
+
+An edge's chance is what the engine's ``ctx.transmission("beta", ...)`` gives it: the value of its layers
+(``beta@LAYER``, combined as the parameter declares), times its trust weight with ``trust_weighted``, the sender's
+measured ``infectivity`` and the receiver's ``susceptibility``, capped at 1. :func:`epidemic_law` makes those
+numbers with the engine's own functions (:func:`sim.plugin.arrays.layer_table`, ``scale_edges``), so they are
+the engine's floating-point numbers, and the kernel compares each draw's 53 bits with its integer threshold
+(:func:`thresholds`): one number for every edge (one layer, unweighted, no measured attribute), a table of 256 read
+through each edge's layer mask (layers alone: a fit's particle costs 256 thresholds, not one an edge), or one an
+edge.
+
+A ``sir`` run may start from a running session's state instead of seeds (:func:`epidemic_from`); ``seir``'s
+continuations run on the engine (its exposed agents are not part of the kernels' state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from sim.plugin.arrays import layer_table, scale_edges
+from sim.runs.kernels import (
+    _S11,
+    AT_ATTEMPTS,
+    AT_EXPOSED,
+    AT_FINISHED,
+    AT_LATENT,
+    AT_ROUND,
+    AT_SENT,
+    AT_SIZE,
+    AT_START,
+    AT_TOUCHED,
+    Csr,
+    Forest,
+    Scratch,
+    State,
+    _at_seeds,
+    _below,
+    _chunk,
+    _close,
+    _resume,
+    _seeded_forest,
+    _sort_round,
+    _step,
+)
+
+if TYPE_CHECKING:
+    from sim.core.world import World
+    from sim.model.session import PropagationSession
+
+#: An epidemic's buffers beside the forest (:func:`epidemic`): each agent's ``position`` among the adopters
+#: (int64), each adopter's generation ``gens`` (its parent's plus one; output; int32), the infectious agents
+#: ``infectious`` and ``spare`` (int32, at least ``n``: ``infectious[:counts[AT_START]]``), ``seir``'s exposed
+#: agents ``latent``, ``lspare`` and the round's ``turned`` (int32, at least ``n``:
+#: ``latent[:counts[AT_LATENT]]``), and a chunk's edge ids ``eids`` (int64, as long as the chunk).
+Infected = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: An epidemic's law (:func:`epidemic_law`): ``(rates, by_edge, by_mask, layer)``: ``[beta, sigma, gamma]``
+#: (float64; ``sigma`` -1 for ``sir``, no exposed stage), then the edges' chances as integer thresholds
+#: (:func:`thresholds`): one uint64 an out-edge by edge id (trust weights or measured attributes), else one a layer
+#: mask (256) read through each edge's mask ``layer`` (uint8 by edge id), else (all three empty) ``beta``'s.
+Law = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def thresholds(chances: np.ndarray) -> np.ndarray:
+    """Each chance's integer threshold as :func:`sim.runs.kernels._below` makes it (uint64): ``u < chance``
+    exactly when ``(x >> 11) < threshold``; 0 for a chance that is not above 0 (NaN too), 2**53 from 1 up."""
+    p = np.asarray(chances, dtype=np.float64)
+    scaled = np.ceil(np.where(p > 0.0, np.minimum(p, 1.0), 0.0) * 9007199254740992.0)
+    return scaled.astype(np.uint64)
+
+
+_EMPTY = np.zeros(0, dtype=np.uint64)
+_NO_LAYER = np.zeros(0, dtype=np.uint8)
+
+
+def _edge_factors(world: World) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The sender's ``infectivity`` and the receiver's ``susceptibility`` of each out-edge, by edge id, where the
+    world has them as attributes (None where not): what ``ctx.transmission`` gathers for the edges it is given.
+    Made afresh each time (an attribute may be set between two ensembles): numpy over the edges, once a batch."""
+    graph = world.graph
+    infectivity, susceptibility = (
+        world.columns.get(a) if a in world.attributes else None for a in ("infectivity", "susceptibility")
+    )
+    if infectivity is not None:
+        senders = np.repeat(np.arange(int(world.n), dtype=np.int64), np.diff(graph.out_indptr))
+        infectivity = np.take(infectivity, senders)
+    if susceptibility is not None:
+        susceptibility = np.take(susceptibility, graph.out_indices)
+    return infectivity, susceptibility
+
+
+def epidemic_law(model: str, world: World, params: Mapping[str, object], combine: str = "probability") -> Law:
+    """The :data:`Law` of a ``sir`` or ``seir`` run of ``params`` on ``world``: its rates, and each out-edge's
+    chance that an attempt along it succeeds, as the engine's ``ctx.transmission("beta", edges,
+    weighted=params["trust_weighted"])`` gives it (the values ``beta@LAYER`` combined over an edge's layers as
+    ``combine`` says: the parameter's ``per_edge``), as integer thresholds."""
+    sigma = float(params["sigma"]) if model == "seir" else -1.0  # type: ignore[arg-type]
+    base = float(params["beta"])  # type: ignore[arg-type]
+    rates = np.array([base, sigma, float(params["gamma"])], dtype=np.float64)  # type: ignore[arg-type]
+    graph = world.graph
+    layer = graph.layer if world.layers else None  # as ctx.edge_param: one value for all without either
+    table = None
+    if layer is not None:
+        values = [float(params.get(f"beta@{lay}", base)) for lay in world.layers]  # type: ignore[arg-type]
+        table = layer_table(base, values, combine)
+    weight = graph.trust if params.get("trust_weighted") else None
+    infectivity, susceptibility = _edge_factors(world)
+    if weight is None and infectivity is None and susceptibility is None:
+        if layer is None or table is None:
+            return rates, _EMPTY, _EMPTY, _NO_LAYER
+        return rates, _EMPTY, thresholds(table), layer
+    value: np.ndarray | float = base if layer is None or table is None else np.take(table, layer)
+    chance = scale_edges(value, weight=weight, infectivity=infectivity, susceptibility=susceptibility)
+    return rates, thresholds(np.asarray(chance)), _EMPTY, _NO_LAYER
+
+
+def combine_of(session: PropagationSession, name: str = "beta") -> str:
+    """How the session's model combines ``name``'s per-layer values on an edge of several layers (its Param's
+    ``per_edge``; ``probability`` when it does not say, as ``ctx.edge_param`` reads it)."""
+    spec = type(session.model).params.get(name) if session.model is not None else None
+    return getattr(spec, "per_edge", None) or "probability"
+
+
+@njit(cache=True)
+def epidemic(
+    csr: Csr,
+    seeds: np.ndarray,
+    pcg: np.ndarray,
+    law: Law,
+    rounds_cap: int,
+    direct: bool,
+    scratch: Scratch,
+    infected: Infected,
+    forest: Forest,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
+    """Run one ``sir`` or ``seir`` epidemic exactly as the engine's model runs it (the module's docstring) under
+    ``law`` (:data:`Law`); ``direct``: each sender's edges read straight from the graph (a small world's, as
+    :func:`sim.runs.kernels.cascade` reads them), else by chunks. Returns ``(new, recoveries, onsets)`` per round
+    (round 0: the seeds, infectious); ``counts`` holds where the run ended (:data:`sim.runs.kernels.AT_SIZE`).
+
+    Scratch and forest as :func:`sim.runs.kernels.cascade`'s; ``infected``: :data:`Infected`."""
+    mark = scratch[0]
+    position, gens, infectious = infected[0], infected[1], infected[2]
+    agents, rounds, parents, _, _ = forest
+    size = _seeded_forest(seeds, agents, rounds, parents)
+    for j in range(size):
+        mark[agents[j]] = 2
+        position[agents[j]] = j
+        gens[j] = 0
+        infectious[j] = agents[j]
+    _at_seeds(counts, size)
+    counts[AT_START] = size  # the infectious agents
+    per_round = np.zeros((3, rounds_cap + 1), dtype=np.int64)
+    per_round[0, 0] = size
+    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
+    _close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
+    return per_round[:, : counts[AT_ROUND] + 1]
+
+
+@njit(cache=True)
+def _merged(  # pragma: no cover - compiled
+    spare: np.ndarray, kept: int, agents: np.ndarray, lo: int, hi: int, out: np.ndarray
+) -> int:
+    """``spare[:kept]`` and ``agents[lo:hi]`` (both ascending) merged ascending into ``out``; returns the count."""
+    a, b, m = 0, lo, 0
+    while a < kept or b < hi:
+        if b >= hi or (a < kept and spare[a] < agents[b]):
+            out[m] = spare[a]
+            a += 1
+        else:
+            out[m] = agents[b]
+            b += 1
+        m += 1
+    return m
+
+
+@njit(cache=True)
+def _stages(  # pragma: no cover - compiled
+    pcg: np.ndarray, rates: np.ndarray, infected: Infected, n_inf: int, n_lat: int, d: int, per_round: np.ndarray
+) -> tuple[int, int, int]:
+    """Round ``d``'s draws after its attempts, from ``pcg`` (written back): ``seir``'s onsets of the ``n_lat``
+    agents exposed at its start (the turned into ``turned``, the others into ``lspare``), then the recoveries of
+    the ``n_inf`` infectious (those who stay into ``spare``); each ascending, one number an agent. Returns
+    ``(stayed, turned, still exposed)``; ``per_round`` gets the round's recoveries and onsets."""
+    infectious, spare, latent, lspare, turned = infected[2], infected[3], infected[4], infected[5], infected[6]
+    sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]
+    onset, recovers = _below(rates[1]), _below(rates[2])  # u < sigma, u < gamma, in integers
+    n_turned = kept_latent = 0
+    if rates[1] >= 0.0:  # seir
+        for i in range(n_lat):
+            v = latent[i]
+            sh, sl, x = _step(sh, sl, ih, il)
+            if (x >> _S11) < onset:
+                turned[n_turned] = v
+                n_turned += 1
+            else:
+                lspare[kept_latent] = v
+                kept_latent += 1
+        per_round[2, d] = n_turned
+    kept = 0
+    for i in range(n_inf):
+        v = infectious[i]
+        sh, sl, x = _step(sh, sl, ih, il)
+        if (x >> _S11) < recovers:
+            per_round[1, d] += 1
+        else:
+            spare[kept] = v
+            kept += 1
+    pcg[0], pcg[1] = sh, sl
+    return kept, n_turned, kept_latent
+
+
+@njit(cache=True)
+def _sir_rounds(  # pragma: no cover - compiled
+    csr: Csr,
+    pcg: np.ndarray,
+    law: Law,
+    rounds_cap: int,
+    direct: bool,
+    scratch: Scratch,
+    infected: Infected,
+    forest: Forest,
+    at: np.ndarray,
+    per_round: np.ndarray,
+) -> None:
+    """``sir``'s or ``seir``'s rounds (see :func:`epidemic`) from where ``at`` says the run is (the infectious
+    agents ``infected[2][:at[AT_START]]`` and the exposed ``infected[4][:at[AT_LATENT]]``, ascending) until nobody
+    is infectious or exposed, or round ``rounds_cap``; ``per_round`` gets each round's new infections, recoveries
+    and onsets; ``at`` and ``pcg`` are written back."""
+    indptr, dst = csr
+    mark, touched, targets, senders, states = scratch
+    position, gens, infectious, spare, latent, lspare, turned, eids = infected
+    agents, rounds, parents, _, _ = forest
+    rates, by_edge, by_mask, layer = law
+    infects = _below(rates[0])  # u < beta, in integers, where every edge's chance is beta
+    per_edge, per_mask = by_edge.size > 0, by_mask.size > 0
+    size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
+    n_touched, d, sent, n_inf, n_lat = at[AT_TOUCHED], at[AT_ROUND], at[AT_SENT], at[AT_START], at[AT_LATENT]
+    while d < rounds_cap and (n_inf > 0 or n_lat > 0):
+        d += 1
+        sent += n_inf
+        first_new = size
+        sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
+        i = 0
+        while i < n_inf:
+            if direct:
+                # A small world (its per-agent tables in cache): one sender's edges straight from the graph.
+                v = infectious[i]
+                i += 1
+                edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], position[v]
+            else:
+                k, i = _chunk(csr, infectious, i, n_inf, position, mark, targets, senders, states, eids)
+                edges, lo, hi = targets, 0, k
+            for j in range(lo, hi):
+                w = edges[j]
+                if direct:
+                    st = mark[w]
+                    e = j
+                else:
+                    st = states[j]
+                    if st < 2:
+                        st = mark[w]  # it may have been reached, or infected, earlier in this chunk
+                    sender, e = senders[j], eids[j]
+                if st == 2:
+                    continue  # infected before this round: not susceptible at its start
+                if st == 0:
+                    st = 1
+                    mark[w] = 1
+                    touched[n_touched] = w
+                    n_touched += 1
+                    exposed += 1
+                attempts += 1
+                sh, sl, x = _step(sh, sl, ih, il)
+                below = by_edge[e] if per_edge else (by_mask[layer[e]] if per_mask else infects)
+                if (x >> _S11) < below and st == 1:
+                    mark[w] = 3
+                    agents[size] = w
+                    parents[size] = sender
+                    size += 1
+        pcg[0], pcg[1] = sh, sl
+        kept, n_turned, kept_latent = _stages(pcg, rates, infected, n_inf, n_lat, d, per_round)
+        _sort_round(agents, parents, first_new, size)
+        for j in range(first_new, size):
+            rounds[j] = d
+            gens[j] = gens[parents[j]] + 1
+            position[agents[j]] = j
+            mark[agents[j]] = 2
+        per_round[0, d] = size - first_new
+        if rates[1] >= 0.0:
+            # seir: the next round's infectious are those that stayed and those whose latent period ended; its
+            # exposed those still latent and the newly infected; each merged ascending.
+            n_inf = _merged(spare, kept, turned, 0, n_turned, infectious)
+            n_lat = _merged(lspare, kept_latent, agents, first_new, size, latent)
+        else:
+            # sir: the next round's infectious are those that stayed and the newly infected, merged ascending.
+            n_inf = _merged(spare, kept, agents, first_new, size, infectious)
+    at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED], at[AT_SENT] = size, attempts, exposed, sent
+    at[AT_TOUCHED], at[AT_ROUND], at[AT_START], at[AT_LATENT] = n_touched, d, n_inf, n_lat
+    at[AT_FINISHED] = 1 if n_inf == 0 and n_lat == 0 else 0
+
+
+@njit(cache=True)
+def epidemic_from(
+    csr: Csr,
+    state: State,
+    pcg: np.ndarray,
+    law: Law,
+    rounds_cap: int,
+    direct: bool,
+    scratch: Scratch,
+    infected: Infected,
+    forest: Forest,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched_state.py compares it with the engine
+    """Go on with a ``sir`` epidemic from ``state`` (:data:`sim.runs.kernels.State`; ``frontier``: the infectious
+    agents) as :func:`epidemic` goes on from its seeds (``law`` and ``direct`` as its); returns ``(new,
+    recoveries, onsets)`` for every round, those before the state's included."""
+    mark, touched = scratch[0], scratch[1]
+    position, gens, infectious = infected[0], infected[1], infected[2]
+    _resume(state, forest, touched, counts)
+    agents, rounds, parents = forest[0], forest[1], forest[2]
+    size, begun = counts[AT_SIZE], counts[AT_ROUND]
+    per_round = np.zeros((3, max(rounds_cap, begun) + 1), dtype=np.int64)
+    for j in range(size):  # parents come first: a generation is its parent's plus one
+        w = agents[j]
+        mark[w] = 2
+        position[w] = j
+        gens[j] = 0 if parents[j] < 0 else gens[parents[j]] + 1
+        per_round[0, rounds[j]] += 1
+    for j in range(counts[AT_TOUCHED]):
+        mark[touched[j]] = 1
+    frontier, cured = state[5], state[6]
+    infectious[: frontier.size] = frontier
+    per_round[1, : cured.size] = cured
+    counts[AT_START] = frontier.size  # the infectious agents
+    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
+    _close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
+    return per_round[:, : counts[AT_ROUND] + 1]
