@@ -25,6 +25,7 @@ from sim.store.worldfile import check_target
 #: The fields of a fit request that take the values of the flags of the same name as given.
 _AS_GIVEN = (
     "observed model seeds budget population seed workers replicates steps method kernel distance adjust ray columns"
+    " summary"
 )
 
 

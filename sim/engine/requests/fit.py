@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sim.engine.bounds import (
     FIT_BUDGET,
@@ -29,6 +29,12 @@ from sim.model.seeds import FIT, SeedSpec
 METHODS = ("auto", "abc", "exact")
 #: ABC's distances (:data:`sim.runs.fit.abc.DISTANCES` holds their classes).
 DISTANCES = ("adaptive", "regression")
+#: The built-in statistics of a series (``summary``; :func:`sim.runs.fit.summaries.series_statistics`): ``curve``
+#: (the default) every column at every tick, the others one number per column.
+BUILTIN_SUMMARIES = ("curve", "peak", "peak_tick", "final", "growth", "waves")
+CURVE = ("curve",)
+#: One summary: a built-in's name, ``module:function`` (a user's function), or, from Python, the function.
+SummarySpec = str | Callable[..., Any]
 
 
 def _field(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int) -> int | None:
@@ -47,6 +53,35 @@ def _columns(value: object) -> tuple[str, ...] | None:
             f"columns must name columns of the series, e.g. I,R, not {str(value)[:60]!r}", fields="columns"
         )
     return tuple(n.strip() for n in names)
+
+
+def _summary(value: object) -> tuple[SummarySpec, ...]:
+    """``"peak,final"`` (or a list; from Python, functions too) as the summaries' tuple; None: ``curve``."""
+    if value is None:
+        return CURVE
+    items: Sequence[object] = value.split(",") if isinstance(value, str) else (value,) if callable(value) else value  # type: ignore[assignment]
+    if not isinstance(items, (list, tuple)) or not items:
+        raise BadParameterError(
+            f"summary must name statistics, e.g. peak,final, not {str(value)[:60]!r}", fields="summary"
+        )
+    out: list[SummarySpec] = []
+    for item in items:
+        if callable(item):
+            out.append(item)
+            continue
+        name = item.strip() if isinstance(item, str) else ""
+        module, sep, attr = name.rpartition(":")
+        user = bool(sep and module.strip() and attr and all(p.isidentifier() for p in attr.split(".")))
+        if name not in BUILTIN_SUMMARIES and not user:
+            raise BadParameterError(
+                f"summary {str(item)[:60]!r} is neither one of Agora's ({', '.join(BUILTIN_SUMMARIES)}) nor "
+                "module:function (a Python function of yours)",
+                fields="summary",
+            )
+        if name in out:
+            raise BadParameterError(f"summary names {name!r} twice: name each statistic once", fields="summary")
+        out.append(name)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,9 @@ class Fit:
             the posterior is the same either way. columns: the series' columns to fit (None: all).
         adjust: with the regression distance, adjust the final population for what the tolerance left
             (:func:`sim.runs.fit.abc.regression_adjust`).
+        summary: the statistics of a series that the fit compares: built-ins (:data:`BUILTIN_SUMMARIES`;
+            ``curve``, every column at every tick, by default) and ``module:function`` (a user's function, or,
+            from Python, the function itself: :class:`sim.runs.fit.summaries.UserSummary`).
     """
 
     observed: str
@@ -123,6 +161,7 @@ class Fit:
     ray: str | None = None
     adjust: bool = True
     columns: tuple[str, ...] | None = None
+    summary: tuple[SummarySpec, ...] = CURVE
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -143,11 +182,13 @@ class Fit:
         "ray",
         "adjust",
         "columns",
+        "summary",
     )
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, FitParams):  # texts or a mapping given to the constructor: parsed here
             object.__setattr__(self, "params", FitParams.parse(self.params))
+        object.__setattr__(self, "summary", _summary(self.summary))  # "peak,final" given to the constructor
 
     @property
     def priors(self) -> Priors:
@@ -241,7 +282,8 @@ class Fit:
             ray=ray,
             adjust=bool(data.get("adjust", True)),
             columns=_columns(data.get("columns")),
+            summary=_summary(data.get("summary")),
         )
 
 
-__all__ = ["DISTANCES", "METHODS", "Fit", "FitParams", "Prior", "Priors"]
+__all__ = ["BUILTIN_SUMMARIES", "DISTANCES", "METHODS", "Fit", "FitParams", "Prior", "Priors"]
