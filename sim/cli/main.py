@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except AgoraError as exc:
         sys.stderr.write(f"agora: error: {shown(flagged(exc, getattr(args, 'command', None)), 2000)}\n")
         code = getattr(exc, "exit_code", EXIT_USAGE)
-        if code != EXIT_USAGE and getattr(exc, "traceback", ""):
+        if (code != EXIT_USAGE or getattr(exc, "show_traceback", False)) and getattr(exc, "traceback", ""):
             # A plugin's own failure (not the user's input): its frames, for its author.
             sys.stderr.write(shown(str(exc.traceback), 20000, lines=True) + "\n")  # type: ignore[attr-defined]
         return int(code)

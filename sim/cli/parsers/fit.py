@@ -70,6 +70,13 @@ def _fit(p: Any) -> None:
         "--param report=... for the reporting fraction; see docs/fitting.md)",
     )
     p.add_argument(
+        "--summary",
+        metavar="NAMES",
+        help="the statistics of a series to compare, comma-separated: curve (every column at every tick; the "
+        "default), peak, peak_tick, final, growth, waves, or module:function (a Python function of yours: a dict "
+        "of column -> array over the observed ticks in, a 1-D array of numbers out; see docs/fitting.md)",
+    )
+    p.add_argument(
         "--seeds",
         default="random:10",
         metavar="SPEC",

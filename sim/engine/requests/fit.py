@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,6 +40,12 @@ DISTANCES = ("adaptive", "regression")
 #: check of that choice fits back (``check_choice``: each one a whole fit).
 MAX_MODELS = 16
 MAX_CHECK_CHOICE = 1000
+#: The built-in statistics of a series (``summary``; :func:`sim.runs.fit.summaries.series_statistics`): ``curve``
+#: (the default) every column at every tick, the others one number per column.
+BUILTIN_SUMMARIES = ("curve", "peak", "peak_tick", "final", "growth", "waves")
+CURVE = ("curve",)
+#: One summary: a built-in's name, ``module:function`` (a user's function), or, from Python, the function.
+SummarySpec = str | Callable[..., Any]
 
 
 def _field(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int) -> int | None:
@@ -211,6 +217,35 @@ def _delay(value: object) -> str | None:
     return value
 
 
+def _summary(value: object) -> tuple[SummarySpec, ...]:
+    """``"peak,final"`` (or a list; from Python, functions too) as the summaries' tuple; None: ``curve``."""
+    if value is None:
+        return CURVE
+    items: Sequence[object] = value.split(",") if isinstance(value, str) else (value,) if callable(value) else value  # type: ignore[assignment]
+    if not isinstance(items, (list, tuple)) or not items:
+        raise BadParameterError(
+            f"summary must name statistics, e.g. peak,final, not {str(value)[:60]!r}", fields="summary"
+        )
+    out: list[SummarySpec] = []
+    for item in items:
+        if callable(item):
+            out.append(item)
+            continue
+        name = item.strip() if isinstance(item, str) else ""
+        module, sep, attr = name.rpartition(":")
+        user = bool(sep and module.strip() and attr and all(p.isidentifier() for p in attr.split(".")))
+        if name not in BUILTIN_SUMMARIES and not user:
+            raise BadParameterError(
+                f"summary {str(item)[:60]!r} is neither one of Agora's ({', '.join(BUILTIN_SUMMARIES)}) nor "
+                "module:function (a Python function of yours)",
+                fields="summary",
+            )
+        if name in out:
+            raise BadParameterError(f"summary names {name!r} twice: name each statistic once", fields="summary")
+        out.append(name)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class FitParams:
     """A fit's parameters, parsed: the fitted ones' priors, in order, and the fixed ones' values (as text: the
@@ -277,6 +312,9 @@ class Fit:
         delay: the reporting delay of the observation model (:mod:`sim.runs.fit.reporting`): ``gamma:MEAN,SD``
             (days) or a ``day,probability`` file (None: cases are seen when they happen). The reporting fraction
             is ``params``' ``report``.
+        summary: the statistics of a series that the fit compares: built-ins (:data:`BUILTIN_SUMMARIES`;
+            ``curve``, every column at every tick, by default) and ``module:function`` (a user's function, or,
+            from Python, the function itself: :class:`sim.runs.fit.summaries.UserSummary`).
     """
 
     observed: str | pd.DataFrame
@@ -302,6 +340,7 @@ class Fit:
     tick: str | None = None
     observe: tuple[tuple[str, str], ...] = ()
     delay: str | None = None
+    summary: tuple[SummarySpec, ...] = CURVE
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -327,6 +366,7 @@ class Fit:
         "tick",
         "observe",
         "delay",
+        "summary",
     )
 
     def __post_init__(self) -> None:
@@ -334,6 +374,8 @@ class Fit:
             object.__setattr__(self, "params", FitParams.parse(self.params))
         if not isinstance(self.model, str):  # a list of models given to the constructor
             object.__setattr__(self, "model", _models(self.model))
+        if not isinstance(self.summary, tuple):  # "peak,final" given to the constructor
+            object.__setattr__(self, "summary", _summary(self.summary))
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -348,6 +390,7 @@ class Fit:
             label, eq, model = text.partition("=")
             out.append((label, model) if eq else (text, text))
         return tuple(out)
+        object.__setattr__(self, "summary", _summary(self.summary))  # "peak,final" given to the constructor
 
     @property
     def priors(self) -> Priors:
@@ -445,7 +488,8 @@ class Fit:
             tick=_tick(data.get("tick")),
             observe=_observe(data.get("observe")),
             delay=_delay(data.get("delay")),
+            summary=_summary(data.get("summary")),
         )
 
 
-__all__ = ["DISTANCES", "METHODS", "Fit", "FitParams", "Prior", "Priors"]
+__all__ = ["BUILTIN_SUMMARIES", "DISTANCES", "METHODS", "Fit", "FitParams", "Prior", "Priors"]

@@ -265,7 +265,7 @@ class _Plan:
             if not len(self.priors):
                 raise BadParameterError("give at least one parameter to fit as params NAME=LO..HI", fields="params")
             self.summary = summary_for(
-                self.observed, tuple(cls.states), request.model, request.replicates, request.columns
+                self.observed, tuple(cls.states), request.model, request.replicates, request.columns, request.summary
             )
             if (
                 isinstance(self.summary, SeriesSummary)
@@ -372,6 +372,8 @@ class _Plan:
         else:
             out["adopters"] = int(obs.agents.size)  # type: ignore[union-attr]
             out["last_tick"] = int(obs.ticks.max()) if obs.ticks.size else 0  # type: ignore[union-attr]
+        if isinstance(self.summary, SeriesSummary):
+            out["summary"] = [p if isinstance(p, str) else p.name for p in self.summary.parts]
         if self.summary is not None:
             out["statistics"] = len(self.summary.names)
             out["replicates"] = self.summary.replicates
@@ -459,7 +461,14 @@ async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: 
         k = summary.observed.size
 
         async def evaluate(x: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return await evaluate_batch(sim, summary, x, seeds, k, workers)
+            try:
+                return await evaluate_batch(sim, summary, x, seeds, k, workers)
+            except BadParameterError as exc:
+                if "summary" in exc.fields and not getattr(exc, "traceback", ""):
+                    # A user's summary function failed in a worker, whose error came back as text: the same
+                    # simulations here fail the same way, with the traceback its author needs.
+                    evaluate_rows(sim, summary, x, seeds, k)
+                raise
 
         return await _smc(plan, request, workers, evaluate, progress, t0)
     spec = _SimulatorSpec(
@@ -618,7 +627,7 @@ async def predictive_check(plan: _Plan, result: FitResult, count: int, workers: 
     if isinstance(summary, SeriesSummary):
         columns: dict[str, Any] = {}
         inside = total = 0
-        for c, observed in zip(summary.columns, np.split(summary.observed, len(summary.columns)), strict=True):
+        for c, observed in summary.series.items():
             curves = np.vstack([summary.curves(r)[c].mean(axis=0) for r in ok])
             q = np.quantile(curves, [0.05, 0.5, 0.95], axis=0)
             inside += int(np.sum((observed >= q[0]) & (observed <= q[2])))

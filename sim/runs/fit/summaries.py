@@ -1,10 +1,11 @@
 """Summary statistics: what a fit compares between the data and each simulation.
 
-- **A series** (``tick`` and state columns, or ``tick,new``): every observed column at every observed tick, as
-  the simulation's run report has it (``series``: the model's states, ``reached``, ``new``, ``depth``,
-  ``breadth``, ``new.STATE``, ``onsets``, ``removals``). A run that ended before a tick keeps its last value
-  there (the per-tick counts ``new``, ``new.STATE``, ``onsets``, ``removals``: 0). Each simulation runs
-  to the last observed tick.
+- **A series** (``tick`` and state columns, or ``tick,new``): by default (``curve``) every observed column at
+  every observed tick, as the simulation's run report has it (``series``: the model's states, ``reached``,
+  ``new``, ``depth``, ``breadth``, ``new.STATE``, ``onsets``, ``removals``). A run that ended before a tick keeps
+  its last value there (the per-tick counts ``new``, ``new.STATE``, ``onsets``, ``removals``: 0). Each
+  simulation runs to the last observed tick. Other statistics of the same columns may be chosen instead or as
+  well (``summary``: :data:`BUILTIN_SUMMARIES`, and a user's functions, :class:`UserSummary`).
 - **A set of cascades**: the distribution of their sizes (the mean and the 10, 25, 50, 75 and 90 % quantiles
   of ``log(1 + size)``), and where trees are given the mean and median depth and the mean structural
   virality. A simulation is as many runs as there are observed cascades (``replicates``), so that simulated
@@ -18,10 +19,18 @@ the simulations, so statistics of different units count alike.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.core.tracebacks import plugin_location, plugin_traceback
+from sim.engine.requests.fit import CURVE, SummarySpec
 from sim.errors import BadParameterError
 from sim.model.series import count_measures, is_tick_count
 from sim.runs.reports import RunEntry
@@ -32,6 +41,225 @@ if TYPE_CHECKING:
 #: The measures every run's series has beside the model's states.
 SERIES_MEASURES = ("reached", "new", "depth", "breadth")
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+#: ``waves``: a wave starts where the column (a centred 3-tick moving mean) reaches WAVE_START of its largest
+#: value, and ends where it falls below WAVE_END of it.
+WAVE_START = 0.5
+WAVE_END = 0.25
+
+
+def is_flow(column: str) -> bool:
+    """Whether a series' column counts events per tick (``new``, ``new.E``, ``onsets``, ``removals``), whose
+    ``final`` is its total, rather than agents in a state at a tick, whose ``final`` is its last value."""
+    return column == "new" or column.startswith("new.") or column in ("onsets", "removals")
+
+
+def _peak(v: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    return v.max(axis=1)
+
+
+def _peak_tick(v: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    return ticks[np.argmax(v, axis=1)].astype(np.float64)
+
+
+def _growth(v: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """The least-squares slope of ``log(1 + value)`` against the tick, over the ticks from the first to the
+    column's peak (its first largest value) inclusive; 0 where the peak is the first tick."""
+    inside = np.arange(v.shape[1])[None, :] <= np.argmax(v, axis=1)[:, None]
+    count = inside.sum(axis=1)
+    t = np.broadcast_to(ticks.astype(np.float64), v.shape)
+    y = np.log1p(np.maximum(v, 0.0))
+    mt = np.sum(t * inside, axis=1) / count
+    my = np.sum(y * inside, axis=1) / count
+    dt = (t - mt[:, None]) * inside
+    sxx = np.sum(dt * dt, axis=1)
+    sxy = np.sum(dt * (y - my[:, None]), axis=1)
+    return np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), 0.0)
+
+
+def _waves(v: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """The number of waves: the column smoothed by a centred 3-tick moving mean (2 ticks at the ends), a wave
+    starting each time it reaches :data:`WAVE_START` of its largest value after having been below
+    :data:`WAVE_END` of it (or at the start); 0 for a column that is 0 throughout."""
+    padded = np.pad(v, ((0, 0), (1, 1)))
+    sums = padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]
+    width = np.full(v.shape[1], 3.0)
+    width[0] -= 1
+    width[-1] -= 1
+    smooth = sums / np.maximum(width, 1.0)
+    top = smooth.max(axis=1, keepdims=True)
+    # Each tick's event: 1 above the start level, 0 below the end level, -1 between (the state carries on).
+    event = np.where(smooth >= WAVE_START * top, 1, np.where(smooth < WAVE_END * top, 0, -1))
+    event[:, 0] = np.where(event[:, 0] < 0, 0, event[:, 0])
+    idx = np.where(event >= 0, np.arange(v.shape[1])[None, :], 0)
+    state = np.take_along_axis(event, np.maximum.accumulate(idx, axis=1), axis=1)
+    starts = (state[:, 0] == 1).astype(np.int64) + np.sum((state[:, 1:] == 1) & (state[:, :-1] == 0), axis=1)
+    return np.where(top[:, 0] > 0, starts, 0).astype(np.float64)
+
+
+def _final(column: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    if is_flow(column):
+        return lambda v, ticks: v.sum(axis=1)
+    return lambda v, ticks: v[:, -1].astype(np.float64)
+
+
+_PER_COLUMN: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "peak": _peak,
+    "peak_tick": _peak_tick,
+    "growth": _growth,
+    "waves": _waves,
+}
+
+
+def series_statistics(name: str, curves: dict[str, np.ndarray], ticks: np.ndarray) -> np.ndarray:
+    """The built-in summary ``name`` of each run's ``curves`` (column -> ``(runs, ticks)``), ``(runs, k)``:
+
+    - ``curve``: every column at every tick (k: columns x ticks);
+    - ``peak``: each column's largest value; ``peak_tick``: the tick of its first largest value;
+    - ``final``: each column's last value, or its total for a column of events per tick (:func:`is_flow`);
+    - ``growth``: the early exponential growth rate of each column (:func:`_growth`: a log-linear least-squares
+      slope up to its peak);
+    - ``waves``: each column's number of waves (:func:`_waves`).
+    """
+    columns = list(curves)
+    if name == "curve":
+        return np.concatenate([curves[c] for c in columns], axis=1)
+    out = []
+    for c in columns:
+        f = _final(c) if name == "final" else _PER_COLUMN[name]
+        out.append(f(curves[c], ticks))
+    return np.column_stack(out)
+
+
+class SummaryError(BadParameterError):
+    """A user's summary function raised or answered what a summary cannot be; ``traceback`` holds its own frames
+    (shown to its author by the command line even though the exit code is 2: the fault is in their code)."""
+
+    show_traceback = True
+
+    def __init__(self, message: str, tb: str = "") -> None:
+        super().__init__(message, fields="summary")
+        self.traceback = tb
+
+
+def _load(spec: str) -> Callable[..., Any]:
+    """The function ``module:function`` names (``module`` a module on the path or in the current folder, or a
+    ``.py`` file).
+
+    Raises:
+        SummaryError: the module cannot be found or raised on import (with its traceback), or has no such
+            function.
+    """
+    module_name, _, attr = spec.rpartition(":")
+    try:
+        if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
+            path = os.path.abspath(module_name)
+            if not os.path.isfile(path):
+                raise SummaryError(f"summary {spec!r}: there is no file {module_name!r}: give a .py file or a module")
+            name = "agora_summary_" + os.path.splitext(os.path.basename(path))[0]
+            loader = importlib.util.spec_from_file_location(name, path)
+            assert loader is not None and loader.loader is not None
+            module = importlib.util.module_from_spec(loader)
+            sys.modules[name] = module  # so that a worker process can pickle its functions by name
+            loader.loader.exec_module(module)
+        else:
+            added = os.getcwd() not in sys.path
+            if added:  # a module beside the command, as `python -m` would find it
+                sys.path.insert(0, os.getcwd())
+            try:
+                module = importlib.import_module(module_name)
+            finally:
+                if added:
+                    sys.path.remove(os.getcwd())
+    except SummaryError:
+        raise
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.split(".")[0] == exc.name.split(".")[0]:
+            raise SummaryError(
+                f"summary {spec!r}: there is no module {module_name!r} here: give module:function of a module in "
+                "this folder or on the Python path, or FILE.py:function"
+            ) from None
+        raise _raised(spec, "importing it", exc) from None
+    except Exception as exc:  # noqa: BLE001 - the author's module failed: said with its traceback
+        raise _raised(spec, "importing it", exc) from None
+    func: Any = module
+    for part in attr.split("."):
+        func = getattr(func, part, None)
+        if func is None:
+            raise SummaryError(f"summary {spec!r}: module {module_name!r} has no {attr!r}")
+    if not callable(func):
+        raise SummaryError(f"summary {spec!r}: {attr!r} is not a function")
+    return func
+
+
+def _raised(spec: str, when: str, exc: BaseException) -> SummaryError:
+    tb = "".join(traceback.format_exception(exc))
+    where = plugin_location(tb)
+    at = f" at {where}" if where else ""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return SummaryError(
+        f"summary function {spec} raised {type(exc).__name__}{': ' + text[:200] if text else ''}{at} {when}: "
+        "fix it (its traceback shows where)",
+        plugin_traceback(tb) or tb,
+    )
+
+
+class UserSummary:
+    """A user's statistics of a series: ``function(series)`` with ``series`` a dict of each observed column
+    (and ``tick``) to a read-only 1-D float array over the observed ticks, answering a 1-D array of finite
+    numbers (or one number) of the same length for every series. Called once on the data, then once per run of
+    every simulation (its runs' answers averaged, as ``curve`` averages their curves)."""
+
+    def __init__(self, spec: str | Callable[..., object]) -> None:
+        if callable(spec):
+            self.function = spec
+            self.name = f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', repr(spec))}"
+        else:
+            self.name = spec
+            self.function = _load(spec)
+        self.size: int | None = None
+
+    def __call__(self, curves: dict[str, np.ndarray], ticks: np.ndarray, what: str) -> np.ndarray:
+        """The statistics of each run's ``curves`` (column -> ``(runs, ticks)``), ``(runs, size)``; ``what`` says
+        which series these are (the data, or a simulation), for an error."""
+        tick = ticks.astype(np.float64)
+        tick.setflags(write=False)
+        rows = []
+        for r in range(next(iter(curves.values())).shape[0]):
+            series = {"tick": tick}
+            for c, v in curves.items():
+                row = np.array(v[r], dtype=np.float64)
+                row.setflags(write=False)
+                series[c] = row
+            try:
+                got = self.function(series)
+                values = np.asarray(got, dtype=np.float64)
+            except Exception as exc:  # noqa: BLE001 - the author's function failed: said with its traceback
+                raise _raised(self.name, f"on {what}", exc) from None
+            rows.append(self._check(values, what))
+        return np.vstack(rows)
+
+    def _check(self, values: np.ndarray, what: str) -> np.ndarray:
+        if values.ndim == 0:
+            values = values.reshape(1)
+        if values.ndim != 1 or values.size == 0:
+            raise SummaryError(
+                f"summary function {self.name} answered an array of shape {values.shape} on {what}: it must "
+                "answer one number or a 1-D array of numbers"
+            )
+        if self.size is not None and values.size != self.size:
+            raise SummaryError(
+                f"summary function {self.name} answered {values.size} numbers on {what} and {self.size} on the "
+                "data: it must answer as many for every series"
+            )
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise SummaryError(
+                f"summary function {self.name} answered {values[bad[0]]} (item {bad[0]}) on {what}: every number "
+                "must be finite (answer 0, say, where a ratio has nothing to divide by)"
+            )
+        return values
 
 
 class Summary:
@@ -50,11 +278,19 @@ class Summary:
 
 
 class SeriesSummary(Summary):
-    """Every column of an observed series at its ticks."""
+    """The statistics (``summary``: every column of an observed series at its ticks by default) of an observed
+    series, and of each simulation's runs at the same ticks."""
 
     kind = "series"
 
-    def __init__(self, columns: dict[str, np.ndarray], ticks: np.ndarray, states: tuple[str, ...], model: str) -> None:
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray],
+        ticks: np.ndarray,
+        states: tuple[str, ...],
+        model: str,
+        summary: tuple[SummarySpec, ...] = CURVE,
+    ) -> None:
         known = (*states, *SERIES_MEASURES, *count_measures(tuple(states)))
         for name in columns:
             if name not in known:  # not named: a header is the file's text, and errors never show it
@@ -68,8 +304,20 @@ class SeriesSummary(Summary):
         self.columns = list(columns)
         self.ticks = np.asarray(ticks, dtype=np.int64)
         self.steps = int(self.ticks.max()) + 1
-        self.names = [f"{c}@{t}" for c in self.columns for t in self.ticks.tolist()]
-        self.observed = np.concatenate([np.asarray(columns[c], dtype=np.float64) for c in self.columns])
+        #: The observed columns' values (what the predictive check draws beside its band).
+        self.series = {c: np.asarray(columns[c], dtype=np.float64) for c in self.columns}
+        self.parts: list[str | UserSummary] = [
+            s if isinstance(s, str) and ":" not in s else UserSummary(s) for s in summary
+        ]
+        self.observed = self.statistics({c: v[None, :] for c, v in self.series.items()}, "the observed data")[0]
+        self.names = []
+        for part in self.parts:
+            if isinstance(part, UserSummary):
+                self.names += [f"{part.name}[{i}]" for i in range(part.size or 0)]
+            elif part == "curve":
+                self.names += [f"{c}@{t}" for c in self.columns for t in self.ticks.tolist()]
+            else:
+                self.names += [f"{part}({c})" for c in self.columns]
 
     def curves(self, runs: list[RunEntry]) -> dict[str, np.ndarray]:
         """Each column of each run at the observed ticks, ``(runs, ticks)``."""
@@ -86,9 +334,22 @@ class SeriesSummary(Summary):
             out[c] = np.array(rows)
         return out
 
+    def statistics(self, curves: dict[str, np.ndarray], what: str) -> np.ndarray:
+        """The chosen statistics of each run's ``curves`` (column -> ``(runs, ticks)``), ``(runs, k)``."""
+        out = []
+        for part in self.parts:
+            if isinstance(part, UserSummary):
+                values = part(curves, self.ticks, what)
+                if part.size is None:
+                    part.size = values.shape[1]
+                out.append(values)
+            else:
+                out.append(series_statistics(part, curves, self.ticks))
+        return np.concatenate(out, axis=1)
+
     def __call__(self, runs: list[RunEntry]) -> np.ndarray:
-        curves = self.curves(runs)
-        return np.concatenate([curves[c].mean(axis=0) for c in self.columns])
+        what = f"a simulation (run seed {runs[0].get('seed')})" if runs else "a simulation"
+        return self.statistics(self.curves(runs), what).mean(axis=0)
 
 
 def _size_stats(sizes: np.ndarray) -> list[float]:
@@ -145,18 +406,26 @@ def summary_for(
     model: str,
     replicates: int | None,
     columns: tuple[str, ...] | None = None,
+    summary: tuple[SummarySpec, ...] = CURVE,
 ) -> Summary:
     """The statistics a fit of ``model`` (whose states are ``states``) compares for ``observed`` (a series:
-    only ``columns`` of it, when named).
+    only ``columns`` of it, when named; its ``summary`` statistics).
 
     Raises:
-        BadParameterError: a named column the series does not have; columns named for an observation that is
-            not a series.
+        BadParameterError: a named column the series does not have; columns or summaries named for an
+            observation that is not a series. SummaryError: a user's summary function that cannot be loaded,
+            raises on the data or answers what a summary cannot be.
     """
     kind = observed.kind
     if columns is not None and kind != "series":
         raise BadParameterError(
             f"columns picks columns of a series, and the observation is {kind}: drop it", fields="columns"
+        )
+    if tuple(summary) != CURVE and kind == "cascades":
+        raise BadParameterError(
+            "summary chooses statistics of a series, and the observation is cascades (their size distribution is "
+            "compared): drop it",
+            fields="summary",
         )
     if kind == "series":
         series: ObservedSeries = observed  # type: ignore[assignment]
@@ -168,13 +437,13 @@ def summary_for(
                     f"the observed series has no column {missing[0]!r}: its columns are {', '.join(have)}"
                 )
             have = {c: have[c] for c in columns}
-        out: Summary = SeriesSummary(have, series.ticks, states, model)
+        out: Summary = SeriesSummary(have, series.ticks, states, model, summary)
     elif kind == "cascades":
         out = CascadeSummary(observed, replicates)  # type: ignore[arg-type]
         return out
     else:
         curve, ticks = times_series(observed)  # type: ignore[arg-type]
-        out = SeriesSummary(curve, ticks, states, model)
+        out = SeriesSummary(curve, ticks, states, model, summary)
     if replicates is not None:
         out.replicates = replicates
     return out
