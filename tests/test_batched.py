@@ -333,14 +333,14 @@ def test_the_kernels_step_pcg64_as_numpy_does():
     # of an integers() draw included), and the state written back is numpy's after those draws.
     from numba import njit
 
-    from sim.runs.kernels import _step
+    from sim.runs.kernels import kernel_step
 
     @njit
     def draws(pcg, k):  # type: ignore[no-untyped-def]
         out = np.empty(k)
         sh, sl = pcg[0], pcg[1]
         for i in range(k):
-            sh, sl, x = _step(sh, sl, pcg[2], pcg[3])
+            sh, sl, x = kernel_step(sh, sl, pcg[2], pcg[3])
             out[i] = np.float64(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # numpy's next_double
         pcg[0], pcg[1] = sh, sl
         return out

@@ -108,7 +108,7 @@ def _engine(
     return out
 
 
-def _kernel(world: World, registry: Registry, seed: int | None, runs: int, **how) -> list[RunEntry]:
+def proposal_kernel(world: World, registry: Registry, seed: int | None, runs: int, **how) -> list[RunEntry]:
     s = _session(world)
     assert batched.why_not_continue(world, Simulation(world, registry=registry), s) is None
     return batched.continue_batched(world, s, seed=seed, runs=list(range(runs)), **how)
@@ -138,7 +138,7 @@ def test_a_run_from_a_saved_state_is_the_engines_continuation(registry, reads, t
         saved = load_snapshot(path)
         _assert_mid_cascade(_session(saved))
         before = {k: v.copy() for k, v in _session(saved).arrays().items()}
-        got = _kernel(saved, registry, base, runs, **how)
+        got = proposal_kernel(saved, registry, base, runs, **how)
         s = _session(saved)
         assert all(np.array_equal(v, s.arrays()[k]) for k, v in before.items())  # the world is not changed
         assert s.seed == seed and s.status == "running"
@@ -157,7 +157,7 @@ def test_a_run_from_a_saved_state_is_the_engines_continuation(registry, reads, t
 def test_the_saved_generator_continues_the_run_that_was_never_saved(registry, reads, tmp_path, model):
     for seed in SEEDS:
         path, live = _mid_cascade(registry, model, seed, tmp_path)
-        (got,) = _kernel(load_snapshot(path), registry, None, 1, **_how(10_000, True))
+        (got,) = proposal_kernel(load_snapshot(path), registry, None, 1, **_how(10_000, True))
         want = _engine(live, registry, None, 10_000, True, 10_000)  # the original world, run on
         _assert_same(got, want, (model, seed))
         assert got["status"] == "completed" and got["ticks"] > 0
@@ -174,7 +174,7 @@ def test_a_state_reopened_from_a_world_file(registry, tmp_path, model):
     db = str(tmp_path / f"{model}.db")
     reopened = asyncio.run(_through_world_file(load_snapshot(path), db))
     _assert_mid_cascade(_session(reopened))
-    got = _kernel(reopened, registry, 11, 3, **_how(10_000, True))
+    got = proposal_kernel(reopened, registry, 11, 3, **_how(10_000, True))
     for r in range(3):
         _assert_same(got[r], _engine(load_snapshot(path), registry, 11 + r, 10_000, True, 10_000), (model, r))
 
@@ -200,11 +200,11 @@ def test_every_part_of_the_state_counts(registry, tmp_path, monkeypatch, model):
     parts = ["reached", "scalars", "parents"] + {"ic": [], "lt": ["followed"], "sir": ["cured"]}[model]
     for part in parts:
         monkeypatch.setattr(batched, "present", lambda w, s, part=part: _without(real(w, s), part))
-        got = _kernel(load_snapshot(path), registry, 3, 4, **_how(10_000, True))
+        got = proposal_kernel(load_snapshot(path), registry, 3, 4, **_how(10_000, True))
         fields = ("exposed", "attempts", "cascade", "series", "new_per_tick", "reproduction_number", "reached")
         assert any(g[k] != w[k] for g, w in zip(got, want) for k in fields), (model, part)
     monkeypatch.setattr(batched, "present", real)
-    for g, w in zip(_kernel(load_snapshot(path), registry, 3, 4, **_how(10_000, True)), want):
+    for g, w in zip(proposal_kernel(load_snapshot(path), registry, 3, 4, **_how(10_000, True)), want):
         _assert_same(g, w, model)
 
 
@@ -263,7 +263,7 @@ def test_runs_from_seeds_after_runs_from_a_state_are_unchanged(registry, tmp_pat
     from sim.runs.runner import run_cascades
 
     path, _ = _mid_cascade(registry, model, 2, tmp_path)
-    _kernel(load_snapshot(path), registry, 0, 3, **_how(10_000, True))
+    proposal_kernel(load_snapshot(path), registry, 0, 3, **_how(10_000, True))
     world = synthetic_world("after", 600, avg_degree=7, seed=9)
     params, seeds, _ = CASES[model]
     kw = {"registry": registry, "text": "m", "seeds": seeds, "model": model, "params": params, "runs": 4}

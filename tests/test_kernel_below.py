@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.runs.kernels import _below
+from sim.runs.kernels import kernel_below
 
 
 def _decisions(p: float, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k = words >> np.uint64(11)
     as_numpy = k.astype(np.float64) * (1.0 / 9007199254740992.0) < p  # numpy's next_double, then u < p
-    return as_numpy, k < _below(p)
+    return as_numpy, k < kernel_below(p)
 
 
 @pytest.mark.parametrize("p", [0.0, -0.5, 1.0, 1.5, 0.5, 0.05, 0.15, 1e-300, 5e-324, 0.999999999, float("nan")])

@@ -412,20 +412,26 @@ def test_writing_is_vectorised(tmp_path):
             }
         )
     out = str(tmp_path / "s.csv.gz")
-    start = time.perf_counter()
-    assert write_series(out, records, ["p"]) == 200 * 300 * 5
-    ours = time.perf_counter() - start
 
-    start = time.perf_counter()
-    with gzip.open(tmp_path / "naive.csv.gz", "wt", newline="", compresslevel=1) as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["p", "run", "tick", "measure", "value"])
-        for rec in records:
-            s = rec["series"]
-            for j, t in enumerate(s["tick"]):
-                for m in ("S", "I", "R", "reached", "new"):
-                    writer.writerow([0.1, rec["run"], t, m, s[m][j]])
-    naive = time.perf_counter() - start
+    def naive_write() -> float:
+        start = time.perf_counter()
+        with gzip.open(tmp_path / "naive.csv.gz", "wt", newline="", compresslevel=1) as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["p", "run", "tick", "measure", "value"])
+            for rec in records:
+                s = rec["series"]
+                for j, t in enumerate(s["tick"]):
+                    for m in ("S", "I", "R", "reached", "new"):
+                        writer.writerow([0.1, rec["run"], t, m, s[m][j]])
+        return time.perf_counter() - start
+
+    def our_write() -> float:
+        start = time.perf_counter()
+        assert write_series(out, records, ["p"]) == 200 * 300 * 5
+        return time.perf_counter() - start
+
+    # Interleaved, the quicker of two of each: a busy moment of a shared machine slows one, not the ratio.
+    ours, naive = min(our_write(), our_write()), min(naive_write(), naive_write())
     # Same content as the naive writer, byte for byte once decompressed.
     assert gzip.decompress(Path(out).read_bytes()) == gzip.decompress((tmp_path / "naive.csv.gz").read_bytes())
     assert ours < naive, f"write_series {ours:.2f} s vs one writerow per value {naive:.2f} s"

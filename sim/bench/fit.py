@@ -307,7 +307,7 @@ def _per_simulation(path: str, case: Case, observed: str, fit: Any, workers: int
     to the priors' boxes); means in microseconds, beside the fit's own microseconds a simulation."""
     from sim.engine.requests import Fit  # noqa: PLC0415 - the fit's modules load only for this benchmark
     from sim.model.registry import plugin_registry  # noqa: PLC0415
-    from sim.runs.fit.fitting import _Plan  # noqa: PLC0415
+    from sim.runs.fit.fitting import Plan  # noqa: PLC0415
     from sim.store.worldfile import open_world  # noqa: PLC0415
 
     registry = plugin_registry(path, ())
@@ -315,7 +315,7 @@ def _per_simulation(path: str, case: Case, observed: str, fit: Any, workers: int
     request = Fit.parse(
         {"observed": observed, "model": case.model, "params": {**case.priors, **case.fixed}, "seeds": case.seeds}
     )
-    plan = _Plan(world, registry, request)
+    plan = Plan(world, registry, request)
     simulator, summary = plan.simulator, plan.summary
     assert simulator is not None and summary is not None  # an abc fit's plan
     lo = np.array([float(case.priors[n][0]) for n in simulator.names])

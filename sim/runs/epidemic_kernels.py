@@ -33,7 +33,6 @@ from numba import njit
 
 from sim.plugin.arrays import layer_table, scale_edges
 from sim.runs.kernels import (
-    _S11,
     AT_ATTEMPTS,
     AT_EXPOSED,
     AT_FINISHED,
@@ -43,18 +42,19 @@ from sim.runs.kernels import (
     AT_SIZE,
     AT_START,
     AT_TOUCHED,
+    S11,
     Csr,
     Forest,
     Scratch,
     State,
-    _at_seeds,
-    _below,
-    _chunk,
-    _close,
-    _resume,
-    _seeded_forest,
-    _sort_round,
-    _step,
+    at_seeds_of,
+    kernel_below,
+    kernel_chunk,
+    kernel_close,
+    kernel_resume,
+    kernel_step,
+    seeded_forest,
+    sort_round,
 )
 
 if TYPE_CHECKING:
@@ -156,18 +156,18 @@ def epidemic(
     mark = scratch[0]
     position, gens, infectious = infected[0], infected[1], infected[2]
     agents, rounds, parents, _, _ = forest
-    size = _seeded_forest(seeds, agents, rounds, parents)
+    size = seeded_forest(seeds, agents, rounds, parents)
     for j in range(size):
         mark[agents[j]] = 2
         position[agents[j]] = j
         gens[j] = 0
         infectious[j] = agents[j]
-    _at_seeds(counts, size)
+    at_seeds_of(counts, size)
     counts[AT_START] = size  # the infectious agents
     per_round = np.zeros((3, rounds_cap + 1), dtype=np.int64)
     per_round[0, 0] = size
     _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
-    _close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
+    kernel_close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]
 
 
@@ -198,13 +198,13 @@ def _stages(  # pragma: no cover - compiled
     ``(stayed, turned, still exposed)``; ``per_round`` gets the round's recoveries and onsets."""
     infectious, spare, latent, lspare, turned = infected[2], infected[3], infected[4], infected[5], infected[6]
     sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]
-    onset, recovers = _below(rates[1]), _below(rates[2])  # u < sigma, u < gamma, in integers
+    onset, recovers = kernel_below(rates[1]), kernel_below(rates[2])  # u < sigma, u < gamma, in integers
     n_turned = kept_latent = 0
     if rates[1] >= 0.0:  # seir
         for i in range(n_lat):
             v = latent[i]
-            sh, sl, x = _step(sh, sl, ih, il)
-            if (x >> _S11) < onset:
+            sh, sl, x = kernel_step(sh, sl, ih, il)
+            if (x >> S11) < onset:
                 turned[n_turned] = v
                 n_turned += 1
             else:
@@ -214,8 +214,8 @@ def _stages(  # pragma: no cover - compiled
     kept = 0
     for i in range(n_inf):
         v = infectious[i]
-        sh, sl, x = _step(sh, sl, ih, il)
-        if (x >> _S11) < recovers:
+        sh, sl, x = kernel_step(sh, sl, ih, il)
+        if (x >> S11) < recovers:
             per_round[1, d] += 1
         else:
             spare[kept] = v
@@ -246,7 +246,7 @@ def _sir_rounds(  # pragma: no cover - compiled
     position, gens, infectious, spare, latent, lspare, turned, eids = infected
     agents, rounds, parents, _, _ = forest
     rates, by_edge, by_mask, layer = law
-    infects = _below(rates[0])  # u < beta, in integers, where every edge's chance is beta
+    infects = kernel_below(rates[0])  # u < beta, in integers, where every edge's chance is beta
     per_edge, per_mask = by_edge.size > 0, by_mask.size > 0
     size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
     n_touched, d, sent, n_inf, n_lat = at[AT_TOUCHED], at[AT_ROUND], at[AT_SENT], at[AT_START], at[AT_LATENT]
@@ -263,7 +263,7 @@ def _sir_rounds(  # pragma: no cover - compiled
                 i += 1
                 edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], position[v]
             else:
-                k, i = _chunk(csr, infectious, i, n_inf, position, mark, targets, senders, states, eids)
+                k, i = kernel_chunk(csr, infectious, i, n_inf, position, mark, targets, senders, states, eids)
                 edges, lo, hi = targets, 0, k
             for j in range(lo, hi):
                 w = edges[j]
@@ -284,16 +284,16 @@ def _sir_rounds(  # pragma: no cover - compiled
                     n_touched += 1
                     exposed += 1
                 attempts += 1
-                sh, sl, x = _step(sh, sl, ih, il)
+                sh, sl, x = kernel_step(sh, sl, ih, il)
                 below = by_edge[e] if per_edge else (by_mask[layer[e]] if per_mask else infects)
-                if (x >> _S11) < below and st == 1:
+                if (x >> S11) < below and st == 1:
                     mark[w] = 3
                     agents[size] = w
                     parents[size] = sender
                     size += 1
         pcg[0], pcg[1] = sh, sl
         kept, n_turned, kept_latent = _stages(pcg, rates, infected, n_inf, n_lat, d, per_round)
-        _sort_round(agents, parents, first_new, size)
+        sort_round(agents, parents, first_new, size)
         for j in range(first_new, size):
             rounds[j] = d
             gens[j] = gens[parents[j]] + 1
@@ -331,7 +331,7 @@ def epidemic_from(
     recoveries, onsets)`` for every round, those before the state's included."""
     mark, touched = scratch[0], scratch[1]
     position, gens, infectious = infected[0], infected[1], infected[2]
-    _resume(state, forest, touched, counts)
+    kernel_resume(state, forest, touched, counts)
     agents, rounds, parents = forest[0], forest[1], forest[2]
     size, begun = counts[AT_SIZE], counts[AT_ROUND]
     per_round = np.zeros((3, max(rounds_cap, begun) + 1), dtype=np.int64)
@@ -348,5 +348,5 @@ def epidemic_from(
     per_round[1, : cured.size] = cured
     counts[AT_START] = frontier.size  # the infectious agents
     _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
-    _close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
+    kernel_close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]

@@ -16,7 +16,7 @@ per-call costs (50 microseconds a run, more than an ``lt`` cascade costs).
 round by round, senders ascending), so a run is the engine's run of the same seed (``sir`` and ``seir`` too, in
 :mod:`sim.runs.epidemic_kernels`, from the pieces here).
 The generator (numpy's PCG64) is stepped here, from its state (``pcg``: the 128-bit state and increment as
-four uint64 words, high first), by :func:`_step`, bit for bit numpy's ``Generator.random()`` without
+four uint64 words, high first), by :func:`kernel_step`, bit for bit numpy's ``Generator.random()`` without
 its indirect call; the state is written back at the end. ``lt``'s agent ``v`` has threshold
 ``float32(unit(word v))``, word ``v`` of the run's SplitMix64 key (see :mod:`sim.runs.batched`), drawn
 when ``v`` is first a candidate instead of N numbers at the start; its state, its adopted followees and its
@@ -69,9 +69,9 @@ def _word(key: np.uint64, index: np.int64) -> np.uint64:  # pragma: no cover - c
 # XSL-RR; numpy's ``next_double`` is ``(output >> 11) * 2**-53`` (tests/test_batched.py compares the draws).
 _PCG_MH = np.uint64(2549297995355413924)
 _PCG_ML = np.uint64(4865540595714422341)
-_PCG_MULT = (int(_PCG_MH) << 64) | int(_PCG_ML)  # the multiplier as one 128-bit integer (for _step)
+_PCG_MULT = (int(_PCG_MH) << 64) | int(_PCG_ML)  # the multiplier as one 128-bit integer (for kernel_step)
 _M32 = np.uint64(0xFFFFFFFF)
-_S32, _S11, _R63 = np.uint64(32), np.uint64(11), np.uint64(63)
+_S32, S11, _R63 = np.uint64(32), np.uint64(11), np.uint64(63)
 
 
 @intrinsic
@@ -103,13 +103,15 @@ def _pcg_step(
 
 
 #: :func:`_pcg_step` as compiled code calls it: ``(sh, sl, ih, il) -> (nh, nl, output)``.
-_step = cast(Callable[[np.uint64, np.uint64, np.uint64, np.uint64], tuple[np.uint64, np.uint64, np.uint64]], _pcg_step)
+kernel_step = cast(
+    Callable[[np.uint64, np.uint64, np.uint64, np.uint64], tuple[np.uint64, np.uint64, np.uint64]], _pcg_step
+)
 
 
 @njit(cache=True, inline="always")
-def _below(p: float) -> np.uint64:  # pragma: no cover - compiled
+def kernel_below(p: float) -> np.uint64:  # pragma: no cover - compiled
     """The integer ``t`` with ``u < p`` exactly when ``(x >> 11) < t``, for numpy's uniform double ``u`` of
-    the 64-bit output ``x`` of :func:`_step` (``u = (x >> 11) * 2**-53``): ``ceil(p * 2**53)``, in [0, 2**53]
+    the 64-bit output ``x`` of :func:`kernel_step` (``u = (x >> 11) * 2**-53``): ``ceil(p * 2**53)``, in [0, 2**53]
     (scaling by a power of two is exact, and an integer is below a real exactly when it is below its
     ceiling). A draw then costs a shift and an integer comparison, not a conversion and a multiplication."""
     if not p > 0.0:
@@ -169,16 +171,16 @@ def _seeded(entropy: np.ndarray, m: int, g: np.ndarray) -> None:  # pragma: no c
     q_hi, q_lo = words[4] | (words[5] << _S32), words[6] | (words[7] << _S32)
     # pcg_setseq_128_srandom_r: increment (initseq << 1) | 1; state 0, a step, plus initstate, a step.
     ih, il = (q_hi << np.uint64(1)) | (q_lo >> _R63), (q_lo << np.uint64(1)) | np.uint64(1)
-    sh, sl, _ = _step(np.uint64(0), np.uint64(0), ih, il)
+    sh, sl, _ = kernel_step(np.uint64(0), np.uint64(0), ih, il)
     lo = sl + s_lo
     sh, sl = sh + s_hi + (np.uint64(1) if lo < sl else np.uint64(0)), lo
-    sh, sl, _ = _step(sh, sl, ih, il)
+    sh, sl, _ = kernel_step(sh, sl, ih, il)
     g[0], g[1], g[2], g[3], g[4], g[5] = sh, sl, ih, il, 0, 0
 
 
 @njit(cache=True)
 def _next64(g: np.ndarray) -> np.uint64:  # pragma: no cover - compiled
-    g[0], g[1], out = _step(g[0], g[1], g[2], g[3])
+    g[0], g[1], out = kernel_step(g[0], g[1], g[2], g[3])
     return out
 
 
@@ -285,7 +287,7 @@ def start(  # pragma: no cover - compiled; tests/test_batched.py compares it wit
 
 
 @njit(cache=True)
-def _sort_round(agents: np.ndarray, parents: np.ndarray, lo: int, hi: int) -> None:  # pragma: no cover - compiled
+def sort_round(agents: np.ndarray, parents: np.ndarray, lo: int, hi: int) -> None:  # pragma: no cover - compiled
     """A round's adopters ``agents[lo:hi]`` by agent, their parents' positions along (a short round by
     insertion, in place; a long one by argsort)."""
     if hi - lo <= 32:
@@ -310,7 +312,7 @@ def _sort_round(agents: np.ndarray, parents: np.ndarray, lo: int, hi: int) -> No
 
 
 @njit(cache=True)
-def _chunk(  # pragma: no cover - compiled
+def kernel_chunk(  # pragma: no cover - compiled
     csr: Csr,
     frontier: np.ndarray,
     i: int,
@@ -360,7 +362,7 @@ def _forest(parents: np.ndarray, subtree: np.ndarray, tree: np.ndarray, size: in
 
 
 @njit(cache=True)
-def _seeded_forest(  # pragma: no cover - compiled
+def seeded_forest(  # pragma: no cover - compiled
     seeds: np.ndarray, agents: np.ndarray, rounds: np.ndarray, parents: np.ndarray
 ) -> int:
     """The seeds as the forest's roots (round 0, no parent), in order; returns their count."""
@@ -374,7 +376,7 @@ def _seeded_forest(  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _close(  # pragma: no cover - compiled
+def kernel_close(  # pragma: no cover - compiled
     forest: Forest, size: int, mark: np.ndarray, touched: np.ndarray, n_touched: int, counts: np.ndarray
 ) -> None:
     """A run's end: its forest's subtree sizes and roots (:func:`_forest`), ``mark`` put back (every adopter,
@@ -420,17 +422,17 @@ def cascade(
     adopters."""
     mark = scratch[0]
     agents, rounds, parents, _, _ = forest
-    size = _seeded_forest(seeds, agents, rounds, parents)
+    size = seeded_forest(seeds, agents, rounds, parents)
     for s in seeds:
         mark[s] = 2
-    _at_seeds(counts, size)
+    at_seeds_of(counts, size)
     _ic_rounds(csr, pcg, p, rounds_cap, direct, scratch, forest, counts)
-    _close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
+    kernel_close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
     return counts
 
 
 @njit(cache=True)
-def _at_seeds(counts: np.ndarray, size: int) -> None:  # pragma: no cover - compiled
+def at_seeds_of(counts: np.ndarray, size: int) -> None:  # pragma: no cover - compiled
     """``counts`` (:data:`AT_SIZE`) at a run's start from ``size`` seeds: they are its adopters, its exposed
     agents and its frontier, round 0."""
     counts[:] = 0
@@ -456,7 +458,7 @@ def _ic_rounds(  # pragma: no cover - compiled
     mark, touched, targets, senders, states = scratch
     agents, rounds, parents, _, _ = forest
     sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
-    below = _below(p)  # u < p, in integers
+    below = kernel_below(p)  # u < p, in integers
     size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
     n_touched, d = at[AT_TOUCHED], at[AT_ROUND]
     start, stop = at[AT_START], size  # the frontier: agents[start:stop]
@@ -474,7 +476,7 @@ def _ic_rounds(  # pragma: no cover - compiled
             else:
                 # A chunk of the frontier's out-edges: their targets and senders, then every target's state
                 # loaded at once (independent loads the processor overlaps), then the edges in order.
-                k, i = _chunk(csr, agents, i, stop, None, mark, targets, senders, states)
+                k, i = kernel_chunk(csr, agents, i, stop, None, mark, targets, senders, states)
                 edges, lo, hi = targets, 0, k
             for j in range(lo, hi):
                 w = edges[j]
@@ -497,14 +499,14 @@ def _ic_rounds(  # pragma: no cover - compiled
                 # The engine's ic draws one number per open edge, in this order, from the session's generator
                 # (ctx.random_edges), and an edge whose target adopted earlier in this round (from a lower
                 # sender) is open too.
-                sh, sl, x = _step(sh, sl, ih, il)
-                if (x >> _S11) < below and st == 1:  # numpy's uniform double below p (_below)
+                sh, sl, x = kernel_step(sh, sl, ih, il)
+                if (x >> S11) < below and st == 1:  # numpy's uniform double below p (kernel_below)
                     mark[w] = 3
                     agents[size] = w
                     parents[size] = sender
                     size += 1
         # This round's adopters by agent (their senders' positions come along).
-        _sort_round(agents, parents, first_new, size)
+        sort_round(agents, parents, first_new, size)
         for j in range(first_new, size):
             rounds[j] = d
             mark[agents[j]] = 2
@@ -544,10 +546,10 @@ def threshold(
     it, at the end of the round."""
     table = scratch[0]
     agents, rounds, parents, _, _ = forest
-    size = _seeded_forest(seeds, agents, rounds, parents)
+    size = seeded_forest(seeds, agents, rounds, parents)
     for s in seeds:
         table[s] = (table[s] & _KEEP) | np.uint64(2)
-    _at_seeds(counts, size)
+    at_seeds_of(counts, size)
     _lt_rounds(csr, key, _NO_THRESHOLDS, rounds_cap, direct, scratch, forest, counts)
     _lt_close(table, scratch[1], forest, counts)
     return counts
@@ -603,7 +605,7 @@ def _lt_rounds(  # pragma: no cover - compiled
                 i += 1
                 edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], i - 1
             else:
-                k, i = _chunk(csr, agents, i, stop, None, table, targets, senders, states)
+                k, i = kernel_chunk(csr, agents, i, stop, None, table, targets, senders, states)
                 edges, lo, hi = targets, 0, k
             for j in range(lo, hi):
                 w = edges[j]
@@ -645,7 +647,7 @@ def _lt_rounds(  # pragma: no cover - compiled
             else:
                 table[w] = (x & ~_STATE) | np.uint64(1)
         size = kept
-        _sort_round(agents, parents, first_new, size)
+        sort_round(agents, parents, first_new, size)
         for j in range(first_new, size):
             rounds[j] = d
             w = agents[j]
@@ -757,7 +759,7 @@ State = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.nda
 
 
 @njit(cache=True)
-def _resume(state: State, forest: Forest, touched: np.ndarray, at: np.ndarray) -> None:  # pragma: no cover
+def kernel_resume(state: State, forest: Forest, touched: np.ndarray, at: np.ndarray) -> None:  # pragma: no cover
     """A run's forest, ``touched`` and ``at`` (:data:`AT_SIZE`) set to ``state`` (:data:`State`)."""
     agents, rounds, parents, reached, _, _, _, scalars = state
     size = agents.size
@@ -787,14 +789,14 @@ def cascade_from(
     the adopters so far are in ``mark`` as adopted, the agents reached as reached, and the rounds draw from
     ``pcg`` (the continued session's generator); the same outputs, for the whole cascade."""
     mark, touched = scratch[0], scratch[1]
-    _resume(state, forest, touched, counts)
+    kernel_resume(state, forest, touched, counts)
     agents = forest[0]
     for j in range(counts[AT_SIZE]):
         mark[agents[j]] = 2
     for j in range(counts[AT_TOUCHED]):
         mark[touched[j]] = 1
     _ic_rounds(csr, pcg, p, rounds_cap, direct, scratch, forest, counts)
-    _close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
+    kernel_close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
     return counts
 
 
@@ -813,7 +815,7 @@ def threshold_from(
     with the session's thresholds ``given`` (float32, one an agent): each agent reached keeps its adopted
     followees that transmitted already (``followed``) in its table entry."""
     table, touched = scratch[0], scratch[1]
-    _resume(state, forest, touched, counts)
+    kernel_resume(state, forest, touched, counts)
     agents, followed = forest[0], state[4]
     for j in range(counts[AT_SIZE]):
         w = agents[j]

@@ -218,7 +218,7 @@ def run_seeds(seed: int, generation: int, start: int, count: int) -> np.ndarray:
     return base + np.arange(start, start + count, dtype=np.int64)
 
 
-def _kernel(u: np.ndarray, w: np.ndarray) -> np.ndarray:
+def proposal_kernel(u: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The proposal kernel's covariance: the population's weighted covariance times Silverman's factor for
     its effective sample size, ``((4 / (d + 2)) ** (1 / (d + 4)) * ess ** (-1 / (d + 4))) ** 2`` (pyabc's
     ``MultivariateNormalTransition`` default), kept positive definite."""
@@ -233,7 +233,7 @@ def _kernel(u: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.atleast_2d(cov)
 
 
-def _log_mixture(u_new: np.ndarray, u_old: np.ndarray, w_old: np.ndarray, cov: np.ndarray) -> np.ndarray:
+def log_mixture(u_new: np.ndarray, u_old: np.ndarray, w_old: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """``log sum_j w_j N(u_new; u_old_j, cov)`` for each new particle (the proposal's density)."""
     chol = np.linalg.cholesky(cov)
     d = u_new.shape[1]
@@ -248,7 +248,7 @@ def _log_mixture(u_new: np.ndarray, u_old: np.ndarray, w_old: np.ndarray, cov: n
     return out
 
 
-class _Sampler:
+class Sampler:
     """The generations of one fit (:func:`abc_smc`)."""
 
     def __init__(
@@ -278,7 +278,7 @@ class _Sampler:
 
     def _prepare(self, prev: SMCResult | None) -> None:
         """The proposal kernel of the generation after ``prev`` (None: the prior)."""
-        self.cov = _kernel(prev.u, prev.weights) if prev is not None else None
+        self.cov = proposal_kernel(prev.u, prev.weights) if prev is not None else None
         self.chol = np.linalg.cholesky(self.cov) if self.cov is not None else None
 
     def _propose(self, generation: int, batch: int, count: int, prev: SMCResult | None) -> np.ndarray:
@@ -293,7 +293,7 @@ class _Sampler:
         """The normalised importance weights of the accepted particles ``u``: prior over proposal density."""
         if prev is None or self.cov is None:
             return np.full(u.shape[0], 1.0 / u.shape[0])
-        log_w = Priors.log_density_u(u) - _log_mixture(u, prev.u, prev.weights, self.cov)
+        log_w = Priors.log_density_u(u) - log_mixture(u, prev.u, prev.weights, self.cov)
         w = np.exp(log_w - log_w.max())
         return w / w.sum()
 
@@ -398,14 +398,14 @@ async def abc_smc(
     """
     if not len(priors):
         raise BadParameterError("give at least one parameter to fit as params NAME=LO..HI", fields="params")
-    current, every = await run_generations(_Sampler(evaluate, observed, priors, settings, report), settings, report)
+    current, every = await run_generations(Sampler(evaluate, observed, priors, settings, report), settings, report)
     if settings.adjust and settings.distance == "regression" and len(current.generations) > 1:
         regression_adjust(current, priors, every)
     return current
 
 
 async def run_generations(
-    sampler: _Sampler, settings: Settings, report: Report
+    sampler: Sampler, settings: Settings, report: Report
 ) -> tuple[SMCResult, tuple[np.ndarray, np.ndarray]]:
     """The generations of ``sampler`` until a stopping rule (:func:`abc_smc`): the last population, and the
     statistics and particles of its generation's simulations.

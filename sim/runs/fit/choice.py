@@ -62,22 +62,22 @@ from sim.runs.fit.abc import (
     Evaluate,
     Generation,
     Report,
+    Sampler,
     Settings,
     SMCResult,
-    _kernel,
-    _log_mixture,
-    _Sampler,
+    log_mixture,
+    proposal_kernel,
     run_generations,
     run_seeds,
 )
 from sim.runs.fit.fitting import (
     FitResult,
+    Plan,
     Progress,
-    _Plan,
-    _report_progress,
-    _summaries,
-    _warnings,
+    fit_progress,
     fit_settings,
+    fit_warnings,
+    param_summaries,
     predictive_check,
 )
 from sim.runs.fit.priors import Prior, Priors
@@ -100,7 +100,7 @@ class Candidate:
     a particle's row (column 0 is the model's index; its ``width`` parameters from column ``start``)."""
 
     name: str
-    plan: _Plan
+    plan: Plan
     start: int
     model: str = ""
 
@@ -117,7 +117,7 @@ class Candidate:
         return u[:, self.start : self.start + self.width]
 
 
-class _ChoiceSampler(_Sampler):
+class _ChoiceSampler(Sampler):
     """The generations of a model choice: a single fit's (:class:`sim.runs.fit.abc._Sampler`) with particles
     that are a model and its parameters, proposed and weighed as the module says."""
 
@@ -172,7 +172,7 @@ class _ChoiceSampler(_Sampler):
             rows = model == k
             u = self.candidates[k].block(prev.u[rows])
             w = prev.weights[rows] / prev.weights[rows].sum()
-            cov = _kernel(u, w)
+            cov = proposal_kernel(u, w)
             self.kernels[k] = (u, w, cov, np.linalg.cholesky(cov))
         # K[to, from] over the living models; the density of proposing model `to`: sum_from P(from) K(to | from).
         alive = self.alive.size
@@ -220,7 +220,7 @@ class _ChoiceSampler(_Sampler):
                 continue
             old, w, cov, _ = self.kernels[k]
             theta = cand.block(u[rows])
-            proposal = _log_mixture(theta, old, w, cov) + math.log(self.model_density[k])
+            proposal = log_mixture(theta, old, w, cov) + math.log(self.model_density[k])
             log_w[rows] = Priors.log_density_u(theta) - proposal
         w = np.exp(log_w - log_w.max())
         return w / w.sum()
@@ -433,7 +433,7 @@ def candidates_for(world: World, registry: Registry, request: Fit) -> list[Candi
     start = 1
     for label, model in request.choices:
         own = dataclasses.replace(request, model=model, params=shares[label], method="abc", check_choice=0)
-        plan = _Plan(world, registry, own)
+        plan = Plan(world, registry, own)
         out.append(Candidate(label, plan, start, model))
         start += len(plan.priors)
     first = out[0].plan.summary
@@ -485,7 +485,7 @@ def _model_fit(request: Fit, cand: Candidate, k: int, sampler: _ChoiceSampler, r
         method="abc",
         observed=cand.plan.describe_observed(),
         names=cand.priors.names,
-        params=_summaries(own, cand.priors),
+        params=param_summaries(own, cand.priors),
         samples=x,
         weights=w,
         simulations=int(sampler.simulations_of[k]),
@@ -499,7 +499,7 @@ def _model_fit(request: Fit, cand: Candidate, k: int, sampler: _ChoiceSampler, r
         fixed={n: v for n, v in sim.params.items() if n not in cand.priors.names},
         distance="adaptive",
     )
-    fit.warnings = _warnings(fit, cand.priors, w.size)
+    fit.warnings = fit_warnings(fit, cand.priors, w.size)
     return fit
 
 
@@ -522,7 +522,7 @@ async def run_choice(
     rounds = 1 + request.check_choice * len(candidates)
     summary = candidates[0].plan.summary
     assert summary is not None
-    report = _report_progress(_share(progress, 0, rounds, ""), request.budget, t0)
+    report = fit_progress(_share(progress, 0, rounds, ""), request.budget, t0)
     sampler, result = await _choose(candidates, evaluators, summary.observed, settings, report)
     names = [c.name for c in candidates]
     model = result.u[:, 0].astype(np.int64)
@@ -630,7 +630,7 @@ async def check_choice(
         for i in range(n):
             index = 1 + k * n + i
             what = f"check {index} of {rounds - 1} (data of {cand.name}): "
-            report = _report_progress(_share(progress, index, rounds, what), request.budget, time.perf_counter())
+            report = fit_progress(_share(progress, index, rounds, what), request.budget, time.perf_counter())
             _, result = await _choose(candidates, evaluators, data[i], settings, report)
             probs = np.bincount(result.u[:, 0].astype(np.int64), weights=result.weights, minlength=size)
             matrix[k][int(np.argmax(probs))] += 1

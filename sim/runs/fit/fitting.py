@@ -202,7 +202,7 @@ class FitResult:
         return fig
 
 
-def _summaries(result: SMCResult, priors: Priors) -> dict[str, ParamFit]:
+def param_summaries(result: SMCResult, priors: Priors) -> dict[str, ParamFit]:
     out = {}
     for j, prior in enumerate(priors.items):
         q = weighted_quantile(result.x[:, j], result.weights, np.array([0.05, 0.5, 0.95]))
@@ -211,7 +211,7 @@ def _summaries(result: SMCResult, priors: Priors) -> dict[str, ParamFit]:
     return out
 
 
-def _warnings(result: FitResult, priors: Priors, population: int) -> list[str]:
+def fit_warnings(result: FitResult, priors: Priors, population: int) -> list[str]:
     """Posterior mass piled against a prior bound; a low effective sample size; failed simulations."""
     out = []
     for j, prior in enumerate(priors.items):
@@ -237,7 +237,7 @@ def _warnings(result: FitResult, priors: Priors, population: int) -> list[str]:
     return out
 
 
-class _Plan:
+class Plan:
     """What a fit needs, read and checked once: world, observation, priors, simulator, statistics."""
 
     def __init__(self, world: World, registry: Registry, request: Fit) -> None:
@@ -358,7 +358,7 @@ class _Plan:
             return "the world's feeds or living network adopt agents the likelihood of the graph alone leaves out"
         return None
 
-    def describe_observed(self) -> dict[str, Any]:
+    def describe_observed(self) -> dict[str, object]:
         obs = self.observed
         out: dict[str, Any] = {"path": obs.path, "kind": obs.kind}
         if getattr(obs, "recorded", None):
@@ -382,7 +382,7 @@ class _Plan:
         return out
 
 
-def _report_progress(progress: Progress, budget: int, t0: float) -> Callable[[Generation | None, int], None]:
+def fit_progress(progress: Progress, budget: int, t0: float) -> Callable[[Generation | None, int], None]:
     state = {"line": "generation 0"}
 
     def report(gen: Generation | None, simulations: int) -> None:
@@ -453,7 +453,7 @@ def _ray_share(
     return evaluate_rows(sim, summary, x, seeds, summary.observed.size)
 
 
-async def _abc(plan: _Plan, request: Fit, workers: int, progress: Progress, t0: float) -> FitResult:
+async def _abc(plan: Plan, request: Fit, workers: int, progress: Progress, t0: float) -> FitResult:
     sim, summary = plan.simulator, plan.summary
     assert sim is not None and summary is not None
     if request.ray is None:
@@ -516,7 +516,7 @@ def fit_settings(request: Fit) -> Settings:
 
 
 async def _smc(
-    plan: _Plan,
+    plan: Plan,
     request: Fit,
     workers: int,
     evaluate: Callable[[np.ndarray, np.ndarray], Awaitable[tuple[np.ndarray, np.ndarray]]],
@@ -528,14 +528,14 @@ async def _smc(
     settings = fit_settings(request)
     population = settings.population
     result = await abc_smc(
-        evaluate, summary.observed, plan.priors, settings, report=_report_progress(progress, request.budget, t0)
+        evaluate, summary.observed, plan.priors, settings, report=fit_progress(progress, request.budget, t0)
     )
     out = FitResult(
         model=request.model,
         method="abc",
         observed=plan.describe_observed(),
         names=plan.priors.names,
-        params=_summaries(result, plan.priors),
+        params=param_summaries(result, plan.priors),
         samples=result.x,
         weights=result.weights,
         simulations=result.simulations,
@@ -554,7 +554,7 @@ async def _smc(
         distance=request.distance,
         adjusted=result.adjusted,
     )
-    out.warnings = _warnings(out, plan.priors, population)
+    out.warnings = fit_warnings(out, plan.priors, population)
     return out
 
 
@@ -569,7 +569,7 @@ def _fixed_report(sim: Simulator) -> dict[str, float]:
     return {} if obs is None or obs.report is None else {REPORT: obs.report}
 
 
-def _exact(plan: _Plan, request: Fit) -> FitResult:
+def _exact(plan: Plan, request: Fit) -> FitResult:
     from sim.runs.fit.likelihood import exact_fit  # noqa: PLC0415
     from sim.runs.fit.observed import ObservedCascades, ObservedTimes  # noqa: PLC0415
 
@@ -580,11 +580,11 @@ def _exact(plan: _Plan, request: Fit) -> FitResult:
     # agora run --until-done runs them).
     watched = request.steps - 1 if request.steps is not None else None
     if isinstance(obs, ObservedCascades):
-        assert obs.times is not None  # _Plan chose exact for trees read with the world
+        assert obs.times is not None  # Plan chose exact for trees read with the world
         horizons = [watched if watched is not None else int(t.ticks.max()) + 1 for t in obs.times]
         got = exact_fit(request.model, plan.world, obs.times, prior.lo, prior.hi, prior.log, horizon=horizons)
     else:
-        assert isinstance(obs, ObservedTimes)  # _Plan chose exact for adoption times only
+        assert isinstance(obs, ObservedTimes)  # Plan chose exact for adoption times only
         got = exact_fit(request.model, plan.world, obs, prior.lo, prior.hi, prior.log, horizon=watched)
     population = request.population or 4000
     draws = got.draws(population, np.random.default_rng([request.seed, MAX_GENERATIONS]))
@@ -606,11 +606,11 @@ def _exact(plan: _Plan, request: Fit) -> FitResult:
         stopped="the likelihood is exact: its posterior on a grid of points",
         fixed=dict(plan.fixed),
     )
-    out.warnings = _warnings(out, plan.priors, population)
+    out.warnings = fit_warnings(out, plan.priors, population)
     return out
 
 
-async def predictive_check(plan: _Plan, result: FitResult, count: int, workers: int) -> dict[str, object] | None:
+async def predictive_check(plan: Plan, result: FitResult, count: int, workers: int) -> dict[str, object] | None:
     """``count`` simulations of parameters drawn from the posterior: the band (5, 50 and 95 % quantiles) of
     their series at each observed tick, or of their size distribution's complementary CDF, beside the data,
     with the share of the data's points inside the band."""
@@ -677,7 +677,7 @@ async def run_fit(
     if len(request.models) > 1:
         raise BadParameterError(f"a fit of models {request.model} is a choice between them: run it with run_choice")
     t0 = time.perf_counter()
-    plan = _Plan(world, registry, request)
+    plan = Plan(world, registry, request)
     count = request.workers or workers or default_workers(max(1, request.budget))
     if plan.method == "exact":
         result = _exact(plan, request)
