@@ -226,7 +226,7 @@ _MASK64 = (1 << 64) - 1
 
 def pcg_state(rng: np.random.Generator) -> np.ndarray:
     """A PCG64 generator's state for the kernels: its 128-bit state and increment as four uint64 words (high
-    first). The kernels step it as numpy does (:func:`sim.runs.kernels._step`)."""
+    first). The kernels step it as numpy does (:func:`sim.runs.kernels.kernel_step`)."""
     st = rng.bit_generator.state["state"]
     s, inc = int(st["state"]), int(st["inc"])
     return np.array([s >> 64, s & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)

@@ -118,7 +118,7 @@ class Candidate:
 
 
 class _ChoiceSampler(Sampler):
-    """The generations of a model choice: a single fit's (:class:`sim.runs.fit.abc._Sampler`) with particles
+    """The generations of a model choice: a single fit's (:class:`sim.runs.fit.abc.Sampler`) with particles
     that are a model and its parameters, proposed and weighed as the module says."""
 
     def __init__(
