@@ -282,7 +282,10 @@ class WorldFile:
                 cascades or adoption times ``id,tick``), ``model``, ``params`` (``{"beta": (0.01, 0.2),
                 "gamma": (0.05, 0.5, "log")}``, ``{"p": "0.01..0.2"}`` or ``["p=0.01..0.2"]``; a plain value fixes
                 a parameter), ``seeds``, ``budget``, ``population``, ``seed``, ``workers``, ``replicates``,
-                ``steps``, ``method`` (``auto``, ``abc`` or ``exact``), ``kernel``, ``predictive``.
+                ``steps``, ``method`` (``auto``, ``abc`` or ``exact``), ``kernel``, ``predictive``, ``summary``
+                (the statistics of a series to compare: ``"peak,final"``, or a list of built-ins' names and your
+                own functions, each taking a dict of column -> array over the observed ticks and answering a 1-D
+                array of numbers; ``"curve"``, every column at every tick, by default).
             progress: called with ``(what, fraction)`` after each batch of simulations.
 
         Returns:
