@@ -73,14 +73,48 @@ def sir_world(folder: str) -> str:
     return path
 
 
-def _write_ir(series: dict, ticks: int, path: str) -> str:
-    """A run's I and R curves for ``ticks`` ticks as the observed file ``tick,I,R`` (a run that ended early
+def small_world(folder: str) -> str:
+    """The 400-agent world (average degree 8) of the SEIR calibration and the width check."""
+    import sim
+
+    path = os.path.join(folder, "sbc-400.db")
+    if not os.path.exists(path):
+        sim.new_world(path, agents=400, avg_degree=8, seed=4848)
+    return path
+
+
+#: SEIR's calibration: beta, sigma and gamma (uniform priors) from the I and R curves (E unobserved).
+SEIR = ("beta=0.02..0.2", "sigma=0.1..0.9", "gamma=0.05..0.5")
+
+
+def sbc_seir(path: str, datasets: int, *, budget: int, population: int, first: int = 0) -> Calibration:
+    """SEIR's beta, sigma and gamma from the I and R curves of 30 ticks (5 random seeds), ``datasets`` times."""
+    return sbc_series(path, "seir", SEIR, datasets, budget=budget, population=population, first=first)
+
+
+def seir_batched(path: str) -> bool:
+    """Whether SEIR runs in a compiled kernel on ``path`` (on the engine a fit's simulations take ~200 times as
+    long)."""
+    from sim.engine.requests import split_params
+    from sim.lab.agents import load_world
+    from sim.model.registry import plugin_registry
+    from sim.runs.fit.simulate import Simulator
+
+    priors, fixed = split_params(SEIR)
+    world, registry = load_world(path), plugin_registry(path)
+    return Simulator(
+        world, registry, model="seir", priors=priors, fixed=fixed, seeds="random:5", steps=30, max_ticks=30
+    ).batched
+
+
+def _write_series(series: dict, ticks: int, path: str, columns: tuple[str, ...] = ("I", "R")) -> str:
+    """A run's ``columns`` for ``ticks`` ticks as the observed file ``tick,COLUMNS`` (a run that ended early
     keeps its last values); its path."""
     with open(path, "w") as f:
-        f.write("tick,I,R\n")
+        f.write(",".join(("tick", *columns)) + "\n")
         for t in range(ticks):
-            at = min(t, len(series["I"]) - 1)
-            f.write(f"{t},{series['I'][at]},{series['R'][at]}\n")
+            at = min(t, len(series[columns[0]]) - 1)
+            f.write(",".join([str(t), *(str(series[c][at]) for c in columns)]) + "\n")
     return path
 
 
@@ -101,30 +135,52 @@ def sbc_sir(
     distance: str = "regression",
 ) -> Calibration:
     """SIR's beta and gamma (uniform priors) from the I and R curves of ``ticks`` ticks, ``datasets`` times."""
+    return sbc_series(
+        path, "sir", ("beta=0.02..0.2", "gamma=0.05..0.5"), datasets, budget=budget, population=population,
+        workers=workers, ticks=ticks, distance=distance,
+    )  # fmt: skip
+
+
+def sbc_series(
+    path: str,
+    model: str,
+    texts: tuple[str, ...],
+    datasets: int,
+    *,
+    budget: int,
+    population: int,
+    workers: int = 2,
+    ticks: int = 30,
+    distance: str = "regression",
+    columns: tuple[str, ...] = ("I", "R"),
+    seeds: str = "random:5",
+    first: int = 0,
+) -> Calibration:
+    """``model``'s fitted parameters (``texts``: uniform priors, fixed values) from its ``columns`` over ``ticks``
+    ticks, data sets ``first`` .. ``first + datasets - 1`` (each its truth drawn from the prior)."""
     from sim.engine.requests import split_params
     from sim.lab.agents import load_world
     from sim.model.registry import plugin_registry
     from sim.runs.fit.fitting import Fit
     from sim.runs.fit.simulate import Simulator
 
-    texts = ("beta=0.02..0.2", "gamma=0.05..0.5")
     world, registry = load_world(path), plugin_registry(path)
     priors, fixed = split_params(texts)
     maker = Simulator(
-        world, registry, model="sir", priors=priors, fixed=fixed, seeds="random:5", steps=ticks, max_ticks=ticks
+        world, registry, model=model, priors=priors, fixed=fixed, seeds=seeds, steps=ticks, max_ticks=ticks
     )
-    rng = np.random.default_rng(20181)
+    rng = np.random.default_rng(20181 if model == "sir" else [20181, len(model), first])
     out = Calibration(priors.names)
     folder = os.path.dirname(path)
-    for i in range(datasets):
+    for i in range(first, first + datasets):
         truth = np.array([p.sample(rng, 1)[0] for p in priors.items])
         run = maker.runs(truth, DATA_SEED // 4 + i)[0]  # the run seeds of one particle: run_seed * replicates
-        observed = _write_ir(run["series"], ticks, os.path.join(folder, f"sbc-sir-{i}.csv"))
+        observed = _write_series(run["series"], ticks, os.path.join(folder, f"sbc-{model}-{i}.csv"), columns)
         request = Fit(
             observed=observed,
-            model="sir",
+            model=model,
             params=texts,
-            seeds="random:5",
+            seeds=seeds,
             budget=budget,
             population=population,
             seed=i,
@@ -183,7 +239,7 @@ def sbc_layers(path: str, datasets: int, *, budget: int, population: int, worker
     for i in range(datasets):
         truth = np.array([p.sample(rng, 1)[0] for p in priors.items])
         run = maker.runs(truth, DATA_SEED // 8 + i)[0]
-        observed = _write_ir(run["series"], ticks, os.path.join(folder, f"sbc-layers-{i}.csv"))
+        observed = _write_series(run["series"], ticks, os.path.join(folder, f"sbc-layers-{i}.csv"))
         request = Fit(
             observed=observed,
             model="sir",
@@ -237,20 +293,19 @@ def sbc_ic_times(path: str, datasets: int, *, seeds: str = "random:10") -> Calib
     return out
 
 
-if __name__ == "__main__":  # python tests/fit_sbc.py DATASETS BUDGET POPULATION
+if __name__ == "__main__":  # python tests/fit_sbc.py DATASETS BUDGET POPULATION [DISTANCE | seir [FIRST]]
     import json
     import sys
     import tempfile
 
     n, budget, population = (int(a) for a in sys.argv[1:4])
+    what = sys.argv[4] if len(sys.argv) > 4 else "regression"
     with tempfile.TemporaryDirectory() as d:
-        cal = sbc_sir(
-            sir_world(d),
-            n,
-            budget=budget,
-            population=population,
-            distance=sys.argv[4] if len(sys.argv) > 4 else "regression",
-        )
+        if what == "seir":
+            first = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+            cal = sbc_seir(small_world(d), n, budget=budget, population=population, first=first)
+        else:
+            cal = sbc_sir(sir_world(d), n, budget=budget, population=population, distance=what)
     s = cal.summary(10 if n >= 50 else 4)
     print(json.dumps({k: {**v, "ranks": sorted(v["ranks"])} for k, v in s.items()}))
     print("simulations", np.mean(cal.simulations), "seconds", np.mean(cal.seconds), "total", np.sum(cal.seconds))

@@ -233,7 +233,9 @@ def facebook(tmp_path_factory):
 
 def test_sir_recovered_on_ego_facebook(facebook):
     """An SIR epidemic curve simulated on ego-Facebook with beta 0.03, gamma 0.2 (I and R over 40 ticks):
-    both truths lie inside their 90 % intervals."""
+    both truths lie inside their 90 % intervals, with a budget of 10,000 (gamma's exact posterior given this
+    curve is 0.1980 .. 0.2086; at 6,000 the fit's interval, 0.2002 .. 0.2157, was still shifted up by what the
+    tolerance left)."""
     folder, path = facebook
     w = sim.open_world(path)
     run = w.ensemble(model="sir", params={"beta": 0.03, "gamma": 0.2}, seeds="random:10", runs=1, seed=424242,
@@ -247,7 +249,7 @@ def test_sir_recovered_on_ego_facebook(facebook):
             f.write(f"{t},{int(table['value'][at & (table['measure'] == 'I')][0])},"
                     f"{int(table['value'][at & (table['measure'] == 'R')][0])}\n")  # fmt: skip
     fit = w.fit(observed=str(curve), model="sir", params={"beta": (0.005, 0.1), "gamma": (0.05, 0.5)},
-                seeds="random:10", budget=6000, population=300, seed=1, predictive=0)  # fmt: skip
+                seeds="random:10", budget=10000, population=300, seed=1, predictive=0)  # fmt: skip
     for name, truth in (("beta", 0.03), ("gamma", 0.2)):
         lo, hi = fit.params[name].ci90
         assert lo <= truth <= hi, (name, fit.params[name])

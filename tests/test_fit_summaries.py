@@ -284,7 +284,6 @@ def test_cli_summary_errors_are_one_sentence_and_a_raising_function_shows_its_tr
     assert digest(path) == before
 
 
-@pytest.mark.slow
 def test_python_fit_takes_a_function(world):
     """world.fit(summary=[...]) takes a built-in's name and a function itself; the same seed gives the same
     posterior as the module:function spelling of the same function."""

@@ -290,7 +290,10 @@ class WorldFile:
                 ``seed``, ``workers``, ``replicates``, ``steps``, ``method`` (``auto``, ``abc`` or ``exact``),
                 ``kernel``, ``predictive``, ``delay`` (``"gamma:MEAN,SD"`` or a ``day,probability`` file: the
                 reporting delay, see docs/fitting.md); ``params``' ``"report"`` is the observation model's reporting
-                fraction, fixed or fitted.
+                fraction, fixed or fitted; ``summary``
+                (the statistics of a series to compare: ``"peak,final"``, or a list of built-ins' names and your
+                own functions, each taking a dict of column -> array over the observed ticks and answering a 1-D
+                array of numbers; ``"curve"``, every column at every tick, by default).
             progress: called with ``(what, fraction)`` after each batch of simulations.
 
         Returns:

@@ -51,6 +51,8 @@ GENERATION_SPAN = 1 << 26
 MAX_GENERATIONS = 1 << 10
 #: The proposal kernel's width over Silverman's (pyabc's ``scaling``).
 SCALING = 1.5
+#: The folds of the regression adjustment's cross-fitting (:func:`regression_adjust`).
+FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class SMCResult:
     #: Whether :func:`regression_adjust` moved the particles, and where they were before.
     adjusted: bool = False
     raw_x: np.ndarray | None = None
+    #: Each particle's row among its generation's simulations (the ``every`` arrays of the sampler).
+    rows: np.ndarray | None = None
 
     @property
     def ess(self) -> float:
@@ -139,6 +143,14 @@ def distances(stats: np.ndarray, observed: np.ndarray, weights: np.ndarray) -> n
     return np.where(np.isfinite(d), d, np.inf)
 
 
+def log_features(stats: np.ndarray) -> np.ndarray:
+    """``stats`` (rows: simulations) beside ``sign(s) log(1 + |s|)`` of each: the regression distance's features
+    (a count's log; any real number keeps its sign)."""
+    with np.errstate(invalid="ignore"):
+        logs = np.sign(stats) * np.log1p(np.abs(stats))
+    return np.concatenate([stats, logs], axis=1)
+
+
 class Distance:
     """A distance to the data's statistics, refitted after each generation from its simulations."""
 
@@ -176,25 +188,29 @@ class RegressionDistance(Distance):
     simulations, one coordinate per parameter (its predicted value in the unbounded space of
     :mod:`sim.runs.fit.priors`), and the distance is Euclidean there. Many correlated statistics (a series of 60
     points) become as many as there are parameters, so the tolerance can shrink without the acceptance rate
-    collapsing."""
+    collapsing.
+
+    **Features**: each statistic and its logarithm (:func:`log_features`), as Fearnhead and Prangle advise (a
+    linear predictor of transformed statistics). The log of an epidemic curve makes its growth rates linear
+    (``log I[t+1] - log I[t]``): with the counts alone, a linear projection of a 400-agent SIR curve read a late
+    start as a low ``beta`` and gave intervals 1.19-1.40 times as wide as the full series' likelihood's; with
+    their logs as well, 0.94-1.13 times (docs/fitting.md, "How tight the posteriors are"). The ridge penalty is
+    chosen by generalised cross-validation (:func:`ridge_gcv`): twice the features for as many simulations."""
 
     name = "regression"
-    #: The ridge penalty, relative to the mean of the statistics' Gram matrix's diagonal.
-    RIDGE = 1e-3
+    #: The ridge penalties tried, relative to the mean of the standardised features' Gram matrix's diagonal;
+    #: the one of least generalised cross-validation error is taken (:func:`ridge_gcv`).
+    RIDGES = np.logspace(-5, 1, 25)
 
     def fit(self, stats: np.ndarray, u: np.ndarray) -> None:
         ok = np.all(np.isfinite(stats), axis=1)
-        s, y = stats[ok], u[ok]
-        self.mean = s.mean(axis=0) if s.size else np.zeros(stats.shape[1])
-        sd = s.std(axis=0) if s.size else np.ones(stats.shape[1])
+        s, y = log_features(stats[ok]), u[ok]
+        self.mean = s.mean(axis=0) if s.size else np.zeros(s.shape[1])
+        sd = s.std(axis=0) if s.size else np.ones(s.shape[1])
         self.inv_sd = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
         z = (s - self.mean) * self.inv_sd
-        zc = np.column_stack([z, np.ones(z.shape[0])])
-        gram = zc.T @ zc
-        penalty = self.RIDGE * max(float(np.trace(gram)) / gram.shape[0], 1e-12)
-        ridge = np.eye(gram.shape[0]) * penalty
-        ridge[-1, -1] = 0.0  # the intercept is not shrunk
-        self.coef = np.linalg.solve(gram + ridge, zc.T @ y)
+        slopes, self.penalty = ridge_gcv(z, y - y.mean(axis=0), self.RIDGES)
+        self.coef = np.vstack([slopes, y.mean(axis=0)[None, :] if y.size else np.zeros((1, u.shape[1]))])
         self.target = self._project(self.observed[None, :])[0]
         # In the parameters' own (unbounded) units, not rescaled by each generation's spread: the tolerance
         # keeps shrinking as the populations narrow (with per-generation scales it would stall at about one
@@ -202,7 +218,7 @@ class RegressionDistance(Distance):
         self.weights = np.ones(u.shape[1])
 
     def _project(self, stats: np.ndarray) -> np.ndarray:
-        z = (stats - self.mean) * self.inv_sd
+        z = (log_features(stats) - self.mean) * self.inv_sd
         return np.column_stack([z, np.ones(z.shape[0])]) @ self.coef
 
     def __call__(self, stats: np.ndarray) -> np.ndarray:
@@ -210,6 +226,33 @@ class RegressionDistance(Distance):
 
 
 DISTANCES = {"adaptive": MadDistance, "regression": RegressionDistance}
+
+
+def ridge_gcv(z: np.ndarray, y: np.ndarray, relative: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ridge regression of ``y`` (centred, ``(n, d)``) on ``z`` (centred, ``(n, p)``) whose penalty, from
+    ``relative`` times the mean diagonal of ``z.T @ z``, has the least generalised cross-validation error (Golub,
+    Heath and Wahba 1979, "Generalized cross-validation as a method for choosing a good ridge parameter",
+    Technometrics 21, 215-223), summed over ``y``'s columns: the slopes ``(p, d)`` and the penalty. One SVD
+    serves every penalty."""
+    n, p = z.shape
+    if n == 0 or p == 0:
+        return np.zeros((p, y.shape[1])), 0.0
+    left, sv, right = np.linalg.svd(z, full_matrices=False)
+    proj = left.T @ y
+    total = float(np.sum(y * y))
+    base = float(np.sum(sv * sv)) / p
+    best, best_score = 0.0, math.inf
+    for lam in relative * max(base, 1e-300):
+        shrink = sv * sv / (sv * sv + lam)
+        rss = total - float(np.sum(proj * proj)) + float(np.sum(((1.0 - shrink)[:, None] * proj) ** 2))
+        df = float(np.sum(shrink))
+        if n - df <= 0:
+            continue
+        score = n * rss / (n - df) ** 2
+        if score < best_score:
+            best, best_score = float(lam), score
+    slopes = right.T @ ((sv / (sv * sv + best))[:, None] * proj)
+    return slopes, best
 
 
 def run_seeds(seed: int, generation: int, start: int, count: int) -> np.ndarray:
@@ -314,7 +357,8 @@ class Sampler:
         kept_d: list[np.ndarray] = []
         every: list[np.ndarray] = []
         every_u: list[np.ndarray] = []
-        accepted = made = failed = batch = 0
+        rows: list[np.ndarray] = []  # where the kept particles are among every simulation of the generation
+        accepted = made = failed = batch = good = 0
         while accepted < n:
             left = self.budget - self.simulations
             if left <= 0:
@@ -335,6 +379,8 @@ class Sampler:
                 d = distance(stats)
                 ok = ~bad & (d <= epsilon)
             idx = np.flatnonzero(ok)[: n - accepted]
+            rows.append(good + np.searchsorted(np.flatnonzero(~bad), idx))
+            good += int((~bad).sum())
             kept_u.append(u[idx])
             kept_s.append(stats[idx])
             kept_d.append(d[idx])
@@ -347,6 +393,7 @@ class Sampler:
         u_new = np.concatenate(kept_u)
         w = self._weigh(u_new, prev)
         result = self._population(u_new, w, np.concatenate(kept_s), np.concatenate(kept_d))
+        result.rows = np.concatenate(rows)
         gen = Generation(t, epsilon, made, accepted, failed, result.ess, time.perf_counter() - t0)
         return result, self._every(every, every_u), gen
 
@@ -480,10 +527,25 @@ def regression_adjust(result: SMCResult, priors: Priors, every: tuple[np.ndarray
     on the parameters refitted to the last generation's simulations (:class:`RegressionDistance`), then a
     weighted linear regression of the particles (unbounded coordinates) on their projected statistics' offsets
     from the data's, and each particle moved by its offset times the slopes: what the tolerance left of the
-    statistics' spread no longer widens the posterior. The particles before (``raw_x``) are kept."""
-    measure = RegressionDistance(result.distance.observed if result.distance is not None else np.zeros(0))
-    measure.fit(*every)
-    offsets = measure._project(result.stats) - measure.target
+    statistics' spread no longer widens the posterior. The particles before (``raw_x``) are kept.
+
+    **Cross-fitted** (:data:`FOLDS` folds of the simulations): a particle's offset comes from a projection fitted
+    without its own simulation. Fitted with it, the projection of a particle's statistics leans towards its own
+    parameters (the more so the more statistics there are), the slopes come out too steep and the adjustment
+    pulls the particles together: intervals too narrow. (SEIR, 40 data sets, 90 % intervals of beta, sigma and
+    gamma: 35, 34 and 34 covered their truths fitted in-sample, 37, 35 and 34 cross-fitted.)"""
+    observed = result.distance.observed if result.distance is not None else np.zeros(0)
+    stats, u_all = every
+    fold = np.arange(stats.shape[0]) % FOLDS
+    rows = result.rows if result.rows is not None else np.zeros(result.u.shape[0], dtype=np.int64)
+    offsets = np.empty_like(result.u)
+    for f in range(FOLDS):
+        mine = np.flatnonzero(fold[rows] == f)
+        if mine.size == 0:
+            continue
+        measure = RegressionDistance(observed)
+        measure.fit(stats[fold != f], u_all[fold != f])
+        offsets[mine] = measure._project(result.stats[mine]) - measure.target
     if not np.all(np.isfinite(offsets)):
         return
     w = result.weights
