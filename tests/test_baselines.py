@@ -54,6 +54,21 @@ def test_persistence_median_is_the_last_count_and_its_spread_the_past_changes():
     assert low.min() == 0 and np.all(np.median(low, axis=0) >= 2)
 
 
+def test_persistence_at_last_weeks_level_keeps_the_daily_changes():
+    """level=7: the median is the mean of the last 7 counts (rounded), the spread the same grid of the counts' own
+    changes as level=1 (shifted, not shrunk)."""
+    series = np.array([10, 30, 12, 28, 14, 26, 16, 24, 18, 22], dtype=float)
+    week = float(series[-7:].mean())  # 21.142857...
+    p = persistence(series, 4, 1001, 3, level=7)
+    np.testing.assert_array_equal(np.median(p, axis=0), np.full(4, np.rint(week)))
+    changes = np.diff(series)
+    grid = np.quantile(np.concatenate((changes, -changes)), np.linspace(0, 1, 1001))
+    shift = np.median(week + grid) - week  # the first horizon's draws are re-centred on the level
+    np.testing.assert_array_equal(np.sort(p[:, 0]), np.rint(np.maximum(week + np.sort(grid) - shift, 0)))
+    with pytest.raises(BadParameterError, match="at least 8"):
+        persistence(series[:7], 4, 10, 3, level=7)
+
+
 def test_renewal_with_r_fixed_follows_the_renewal_recursion():
     """I_t ~ Poisson(R sum_s w_s I_{t-s}) has E[I_t] = R sum_s w_s E[I_{t-s}]: the recursion itself."""
     w = renewal_weights(SI, SERIES.size + 8)

@@ -76,24 +76,30 @@ def _series(series: Series, ticks: int) -> np.ndarray:
     return counts
 
 
-def persistence(series: Series, horizon: int, draws: int, rng: np.random.Generator | int) -> np.ndarray:
+def persistence(series: Series, horizon: int, draws: int, rng: np.random.Generator | int, level: int = 1) -> np.ndarray:
     """The Forecast Hub's baseline (see the module's docstring): flat median at the last count, spread from the
-    series' past changes.
+    series' past changes. With ``level`` > 1 the median is the mean of the last ``level`` ticks instead of the
+    last count, and the spread still comes from the counts' own changes from tick to tick: ``level=7`` on a daily
+    curve is the issue's "last week's level" at a daily resolution (one day's noise no longer sets the median,
+    and a day's count keeps its day-to-day spread).
 
     Args:
         series: counts per tick up to the cut (at least 2 ticks: one change), 0 or more.
         horizon: ticks to forecast, 1 or more.
         draws: trajectories, 1 or more.
         rng: a numpy Generator, or a seed.
+        level: ticks averaged for the level (1: the last count, as the Hub's weekly series).
 
     Returns:
         ``(draws, horizon)`` int64 counts, 0 or more.
 
     Raises:
-        BadParameterError: a count that is negative or not a number, a series of fewer than 2 ticks, a horizon or
-            number of draws that is not a whole number 1 or more, an rng that is neither a Generator nor a seed.
+        BadParameterError: a count that is negative or not a number, a series of fewer than ``level + 1`` ticks,
+            a horizon, number of draws or level that is not a whole number 1 or more, an rng that is neither a
+            Generator nor a seed.
     """
-    counts = _series(series, 2)
+    level = _whole(level, "level")
+    counts = _series(series, level + 1)
     horizon = _whole(horizon, "horizon")
     draws = _whole(draws, "draws")
     gen = _generator(rng)
@@ -101,10 +107,10 @@ def persistence(series: Series, horizon: int, draws: int, rng: np.random.Generat
     symmetric = np.concatenate((changes, -changes))
     grid = np.quantile(symmetric, np.linspace(0.0, 1.0, draws))
     steps = gen.permuted(np.tile(grid, (horizon, 1)), axis=1)  # each horizon: the grid in a fresh order
-    last = counts[-1]
+    last = float(counts[-level:].mean())
     raw = last + np.cumsum(steps, axis=0)
-    level = raw - (np.median(raw, axis=1, keepdims=True) - last)
-    return np.ascontiguousarray(np.rint(np.maximum(level, 0.0)).astype(np.int64).T)
+    shifted = raw - (np.median(raw, axis=1, keepdims=True) - last)
+    return np.ascontiguousarray(np.rint(np.maximum(shifted, 0.0)).astype(np.int64).T)
 
 
 def renewal_weights(serial_interval: SerialIntervalLike, ticks: int) -> np.ndarray:
