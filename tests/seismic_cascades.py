@@ -23,11 +23,13 @@ from sim.analysis.seismic import KERNEL, Kernel, tree_times
 
 class Cascade(NamedTuple):
     """One simulated cascade: post times (seconds, ascending, the seed's 0 first), each post's author's follower
-    count, and the final number of reshares (``times.size - 1``: every post of the run, however late)."""
+    count, the final number of reshares (``times.size - 1``: every post of the run, however late) and the posts'
+    authors (original ids, in the same order: ``agents[0]`` is the seed)."""
 
     times: np.ndarray
     followers: np.ndarray
     final: int
+    agents: np.ndarray
 
     def upto(self, cut: float) -> tuple[np.ndarray, np.ndarray]:
         """The posts seen by ``cut``: what a forecaster at ``cut`` knows."""
@@ -80,11 +82,6 @@ def _split(
     out_degree = np.diff(world.graph.indptr)
     followers = out_degree[np.searchsorted(ids, agent)].astype(np.float64)
     by = np.lexsort((times, run))
-    run, times, followers = run[by], times[by], followers[by]
-    bounds = np.searchsorted(run, np.arange(runs + 1))
-    return [
-        Cascade(
-            times[bounds[r] : bounds[r + 1]], followers[bounds[r] : bounds[r + 1]], int(bounds[r + 1] - bounds[r] - 1)
-        )
-        for r in range(runs)
-    ]
+    run, times, followers, agent = run[by], times[by], followers[by], agent[by]
+    bounds = np.searchsorted(run, np.arange(runs + 1)).tolist()
+    return [Cascade(times[a:b], followers[a:b], b - a - 1, agent[a:b]) for a, b in zip(bounds, bounds[1:])]
