@@ -187,7 +187,8 @@ def test_no_reshare_yet_means_no_growth():
     assert predict([0.0], [500], 100.0) == 0.0
     assert predict([0.0, 0.0, 50.0], [500, 3, 4], 0.0) == 1.0  # a cut at 0: the reshare at 0 is counted
     # Reshares seen by no follower at all: the package divides by an exposure of 0, infinity.
-    assert predict([0.0, 10.0], [0, 0], 100.0) == math.inf
+    silent = estimate([0.0, 10.0], [0, 0], 100.0)
+    assert (silent.p, silent.size, silent.numerator) == (math.inf, math.inf, 0.0)
 
 
 @pytest.mark.parametrize(

@@ -283,12 +283,16 @@ def estimate(
     p, up, low, window = _infectiousness(t, n, cut, min_window, max_window, int(min_count), kernel)
     known = int(np.searchsorted(t, cut, side="right"))  # posts at or before the cut (pred.cascade's <=)
     remaining = float(np.dot(n[:known], kernel_ccdf(cut - t[:known], kernel)))
-    numerator = p * remaining if p > 0 else 0.0
     observed = known - 1
+
+    def term(rate: float) -> float:  # p * remaining, 0 where either is (an infinite p over no follower: 0, not NaN)
+        return rate * remaining if rate > 0 and remaining > 0 else 0.0
+
+    numerator = term(p)
     return Estimate(
         size=_size(observed, numerator, p, n_star),
-        size_low=_size(observed, low * remaining if low > 0 else 0.0, low, n_star),
-        size_high=_size(observed, up * remaining if up > 0 else 0.0, up, n_star),
+        size_low=_size(observed, term(low), low, n_star),
+        size_high=_size(observed, term(up), up, n_star),
         p=p,
         p_up=up,
         p_low=low,
