@@ -423,19 +423,20 @@ def observed_spec(
     ``live``), each beside the observed points of the same measure, whose tick ``t`` is drawn at world tick
     ``start + t`` (:data:`OBSERVED_MARKER`, labelled ``observed MEASURE``). A measure the session does not have is
     left out; with none left, the session's states are drawn as :func:`session_spec` draws them, and the title
-    says so."""
+    says so. Before the session's first tick (no model yet, so no measures) every observed column is drawn."""
     states = list(session.state_names)
     lines: list[Line] = []
     drawn = 0
     for measure, seen in overlay.columns.items():
+        values: np.ndarray | None = None
         if measure in states:
-            values: np.ndarray | None = session.counts[:, states.index(measure)]
-        else:
-            values = live.get(measure)
-        if values is None:
+            values = session.counts[:, states.index(measure)]
+        elif measure in live:
+            values = live[measure]
+        if values is None and session.ticks.size:
             continue
         drawn += 1
-        if session.ticks.size and values.size == session.ticks.size:
+        if values is not None and session.ticks.size and values.size == session.ticks.size:
             x, (y,) = downsample(session.ticks, [values], points)
             lines.append(Line(shown(measure, 24), x, y))
         ox, (oy,) = downsample(overlay.ticks + int(start), [seen], points)

@@ -143,13 +143,14 @@ class Observing:
         if live is None or controller is None:
             return
         key = live.key
-        states = live.sessions.chart(session)
-        names = live.sessions.measure_names(session)
+        chart = live.sessions.chart(session)
+        # A session that has not started has no model yet, so no states: its columns are matched when drawn.
+        started = chart is not None and chart.line.started_tick is not None
+        states = chart.state_names if chart is not None and started else ()
+        names = live.sessions.measure_names(session) if started else None
         self.reading = True
         try:
-            overlay = await asyncio.to_thread(
-                read_overlay, request, controller.world, states.state_names if states is not None else (), names
-            )
+            overlay = await asyncio.to_thread(read_overlay, request, controller.world, states, names)
         except AgoraError as exc:
             self.app.notices.failed(str(exc))
             return

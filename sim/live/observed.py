@@ -154,11 +154,12 @@ def _unmatched(path: str, names: Sequence[str], measures: Sequence[str], request
 
 
 def read_overlay(
-    request: ObservedRequest, world: World | None, states: Sequence[str], measures: Sequence[str]
+    request: ObservedRequest, world: World | None, states: Sequence[str], measures: Sequence[str] | None
 ) -> ObservedOverlay:
     """Read ``request``'s file as ``agora fit`` does (with ``world``: its agents bound the counts, its ids name
     adoption times' agents; ``states``: the session's model's, counts of agents too) and check each column
-    against ``measures``, the session's (blocking: call it in a worker thread). The file's ticks are kept: its
+    against ``measures``, the session's (None: not known yet, a session that has not started: not checked; blocking:
+    call it in a worker thread). The file's ticks are kept: its
     tick ``t`` is drawn ``t`` ticks after the session's start.
 
     Raises:
@@ -189,7 +190,8 @@ def read_overlay(
         columns, ticks, recorded = dict(observed.columns), observed.ticks, observed.recorded
     if not ticks.size:
         raise BadFileError(f"observation file {request.path} has no observation: give at least one row")
-    _unmatched(request.path, list(columns), measures, request)
+    if measures is not None:
+        _unmatched(request.path, list(columns), measures, request)
     return ObservedOverlay(
         request.path,
         np.asarray(ticks, dtype=np.int64),
