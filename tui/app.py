@@ -119,8 +119,8 @@ class AgoraApp(App[None]):
         Binding("space", "toggle_run", "Run/Pause"),
         Binding("n", "tick(1)", "Tick", group=_STEP_GROUP),
         Binding("N,shift+n", "tick(10)", "10 ticks", group=_STEP_GROUP),
-        Binding("plus,equals_sign", "faster", "Faster", group=_SPEED_GROUP),
-        Binding("minus", "slower", "Slower", group=_SPEED_GROUP),
+        Binding("plus,equals_sign", "speed(1)", "Faster", group=_SPEED_GROUP),
+        Binding("minus", "speed(-1)", "Slower", group=_SPEED_GROUP),
         Binding("i", "inject", "Inject"),
         Binding("v", "intervene", "Intervene", tooltip="block agents, start a counter-message or cut edges"),
         Binding("s", "save", "Save"),
@@ -355,11 +355,9 @@ class AgoraApp(App[None]):
     def action_tick(self, count: int) -> None:
         self.pace.tick(count)
 
-    def action_faster(self) -> None:
-        self.pace.change(+1)
-
-    def action_slower(self) -> None:
-        self.pace.change(-1)
+    def action_speed(self, step: int) -> None:
+        """Faster (+1) or slower (-1): the next pace of ``tui.pace.SPEEDS``."""
+        self.pace.change(step)
 
     def action_inject(self) -> None:
         if self.controller is None:
