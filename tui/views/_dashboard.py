@@ -323,12 +323,12 @@ class DashboardView(View):
         forecast = snap.forecast
         foreseen = (forecast.serial,) if forecast is not None else ()
         observed = snap.observed
-        seen = (("observed", observed.serial),) if observed is not None else ()
+        # The observed series' tick 0 is the session's start tick (until it starts: the tick it starts at).
+        start = line.started_tick if line.started_tick is not None else snap.world.tick
+        seen = (("observed", observed.serial, start),) if observed is not None else ()
         key = (snap.key, line.id, line.round, line.status, session.length, *marked, *foreseen, *seen)
         new_session = chart.key is None or chart.key[:2] != key[:2] or (chart.key[-1:] != key[-1:] and bool(seen))
         title = session_title(line) + (" (x: dismiss, e: export)" if line.done else "")
-        # The observed series' tick 0 is the session's start tick (until it starts: the tick it starts at).
-        start = line.started_tick if line.started_tick is not None else snap.world.tick
         overlay = observed.overlay if observed is not None else None
         live_values = snap.observed_live
         if observed is not None:
