@@ -36,6 +36,7 @@ from .inject import Injection
 from .interventions import Interventions
 from .interview import Interview
 from .notices import NOTIFY_LIMIT, PATH_NOTIFY_LIMIT, Notices
+from .observed import Observing
 from .pace import SPEEDS, Pace
 from .palette import PALETTE, key_commands, plugin_commands
 from .plugin_actions import PluginActions
@@ -118,8 +119,8 @@ class AgoraApp(App[None]):
         Binding("space", "toggle_run", "Run/Pause"),
         Binding("n", "tick(1)", "Tick", group=_STEP_GROUP),
         Binding("N,shift+n", "tick(10)", "10 ticks", group=_STEP_GROUP),
-        Binding("plus,equals_sign", "faster", "Faster", group=_SPEED_GROUP),
-        Binding("minus", "slower", "Slower", group=_SPEED_GROUP),
+        Binding("plus,equals_sign", "speed(1)", "Faster", group=_SPEED_GROUP),
+        Binding("minus", "speed(-1)", "Slower", group=_SPEED_GROUP),
         Binding("i", "inject", "Inject"),
         Binding("v", "intervene", "Intervene", tooltip="block agents, start a counter-message or cut edges"),
         Binding("s", "save", "Save"),
@@ -130,6 +131,7 @@ class AgoraApp(App[None]):
         Binding("x", "dismiss_chart", "Dismiss", tooltip="take the session off the chart (Dashboard)"),
         # After the views' own keys: the footer is full on 80 to 150 columns (the palette and help have it).
         Binding("f", "forecast", "Forecast", tooltip="branch the present: each arm's band of reach ahead of now"),
+        Binding("o", "observed", "Observed", tooltip="draw an observed series (a file) on the session chart"),
         Binding("slash", "find", "Find", show=False),  # in the help and the palette; the footer is full
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -198,6 +200,7 @@ class AgoraApp(App[None]):
         self.analysis = Analysis(self)
         self.interview = Interview(self)
         self.forecasting = Forecasting(self)
+        self.observing = Observing(self)
         options = FrontEndOptions(
             world_path,
             list(plugin_dirs),
@@ -352,11 +355,9 @@ class AgoraApp(App[None]):
     def action_tick(self, count: int) -> None:
         self.pace.tick(count)
 
-    def action_faster(self) -> None:
-        self.pace.change(+1)
-
-    def action_slower(self) -> None:
-        self.pace.change(-1)
+    def action_speed(self, step: int) -> None:
+        """Faster (+1) or slower (-1): the next pace of ``tui.pace.SPEEDS``."""
+        self.pace.change(step)
 
     def action_inject(self) -> None:
         if self.controller is None:
@@ -371,6 +372,14 @@ class AgoraApp(App[None]):
     def action_forecast(self) -> None:
         """Ask for a forecast of the running session (a modal) and run it in a worker (``tui.forecast``)."""
         self.forecasting.ask()
+
+    def action_observed(self) -> None:
+        """Ask for an observed series (a file) and draw it on the Dashboard's session chart (``tui.observed``)."""
+        if self.controller is None:
+            return
+        if self._switcher.current != "dashboard":
+            self.action_view("dashboard")
+        self.observing.ask()
 
     def action_leave_field(self) -> None:
         """Escape leaves a text field, so the single-key controls work again."""

@@ -20,6 +20,7 @@ sent to the terminal.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import threading
 import time
@@ -34,7 +35,8 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from sim.live.frontend import shown
-from sim.live.views import ReachCurve, SessionLine
+from sim.live.observed import ObservedOverlay
+from sim.live.views import ReachCurve, SessionChart, SessionLine
 
 #: plotext keeps state at module level (a figure's build reads it): one build at a time, whatever the figure.
 _PLOTEXT = threading.Lock()
@@ -52,6 +54,8 @@ class Line:
     #: plotext's colour and marker (None: its own, a colour per line).
     color: str | None = None
     marker: str | None = None
+    #: Points alone, not joined (an observed series: what was seen, not a curve between).
+    points: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,7 +209,8 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
                 plt.xlim(float(edges[0]) - 0.1 * w, float(edges[-1]) + 0.1 * w)
         else:
             style = {k: v for k, v in (("color", ln.color), ("marker", ln.marker)) if v is not None}
-            plt.plot(x.tolist(), y.tolist(), label=ln.label or None, **style)
+            draw = plt.scatter if ln.points else plt.plot
+            draw(x.tolist(), y.tolist(), label=ln.label or None, **style)
     if lows:
         lo = 0.0 if spec.from_zero else min(lows)
         hi = max(highs)
@@ -398,6 +403,50 @@ def session_spec(
     return ChartSpec(title, WORLD_TICK, "agents", lines, hint=hint, marks=marks, bands=bands)
 
 
+#: How an observed series is drawn: points of this marker and colour, labelled ``observed MEASURE``.
+OBSERVED_MARKER = "x"
+OBSERVED_COLOR = "orange"
+
+
+def observed_spec(
+    title: str,
+    session: SessionChart,
+    overlay: ObservedOverlay,
+    live: Mapping[str, np.ndarray],
+    start: int,
+    points: int,
+    hint: str = "",
+    marks: tuple[Mark, ...] = (),
+    bands: tuple[Band, ...] = (),
+) -> ChartSpec:
+    """The session's live measures that ``overlay`` observes (a state's count from the chart, another measure from
+    ``live``), each beside the observed points of the same measure, whose tick ``t`` is drawn at world tick
+    ``start + t`` (:data:`OBSERVED_MARKER`, labelled ``observed MEASURE``). A measure the session does not have is
+    left out; with none left, the session's states are drawn as :func:`session_spec` draws them, and the title
+    says so. Before the session's first tick (no model yet, so no measures) every observed column is drawn."""
+    states = list(session.state_names)
+    lines: list[Line] = []
+    drawn = 0
+    for measure, seen in overlay.columns.items():
+        values: np.ndarray | None = None
+        if measure in states:
+            values = session.counts[:, states.index(measure)]
+        elif measure in live:
+            values = live[measure]
+        if values is None and session.ticks.size:
+            continue
+        drawn += 1
+        if values is not None and session.ticks.size and values.size == session.ticks.size:
+            x, (y,) = downsample(session.ticks, [values], points)
+            lines.append(Line(shown(measure, 24), x, y))
+        ox, (oy,) = downsample(overlay.ticks + int(start), [seen], points)
+        lines.append(Line(f"observed {shown(measure, 24)}", ox, oy, OBSERVED_COLOR, OBSERVED_MARKER, points=True))
+    if not drawn:
+        spec = session_spec(title, states, session.ticks, session.counts, points, hint, marks, bands)
+        return dataclasses.replace(spec, title=f"{title} (no measure of this session observed)")
+    return ChartSpec(title, WORLD_TICK, "agents", tuple(lines), hint=hint, marks=marks, bands=bands)
+
+
 #: The forecast arms' colours, in the order of the arms (the states' lines take plotext's own).
 ARM_COLORS = ("cyan+", "magenta+", "orange+", "green+", "blue+", "red+", "gray+", "white")
 
@@ -512,6 +561,7 @@ __all__ = [
     "memory_spec",
     "metric_spec",
     "nice_ticks",
+    "observed_spec",
     "reach_curves",
     "session_spec",
     "session_title",

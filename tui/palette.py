@@ -48,6 +48,10 @@ PALETTE = {
         "Forecast (branch the present under arms)",
         "Continue the running session many times under each arm: each arm's band of reach ahead of now",
     ),
+    "observed": (
+        "Observed series on the chart (load a file)",
+        "Draw an observed series (the files of agora fit) against the session on the dashboard's chart",
+    ),
     "quit": ("Quit", "Quit (offers to save the world file first)"),
     "find": ("Find / filter", "Type in the current view's search or filter box"),
 }

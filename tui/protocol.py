@@ -85,6 +85,13 @@ class Forecasting(Protocol):
         """The latest finished forecast of ``session`` (``tui.forecast.ForecastView``; None: none)."""
 
 
+class Observing(Protocol):
+    """The observed series on the charts, as the Dashboard reads them."""
+
+    def view_for(self, world: int) -> Any:
+        """The observed series on world ``world``'s chart (``tui.observed.ObservedView``; None: none)."""
+
+
 class AgoraHost(Protocol):
     """The app as the views see it (``self.app`` of a view)."""
 
@@ -107,6 +114,8 @@ class AgoraHost(Protocol):
     def plugin_actions(self) -> PluginActions: ...
     @property
     def forecasting(self) -> Forecasting: ...
+    @property
+    def observing(self) -> Observing: ...
 
     def applied_interventions(self) -> tuple[tuple[int, str], ...]:
         """The world's applied interventions as ``(tick, spec)``: the charts' marks."""

@@ -40,6 +40,12 @@ HELP_KEYS: list[tuple[str, str]] = [
         "forecast the running session: its present branched R times under each arm (none, block:..., set:...); "
         "the Dashboard's chart draws each arm's band ahead of now, the Messages view its final reach",
     ),
+    (
+        "o",
+        "draw an observed series (the files of agora fit: PATH [time=COLUMN] [tick=DURATION] [COLUMN=MEASURE]) on "
+        "the Dashboard's session chart, its tick 0 at the session's start tick; o again replaces it, an empty "
+        "line takes it off",
+    ),
     ("s", "save a snapshot (.snap) into the saves folder"),
     ("l", "load a snapshot (a picker over the saves folder)"),
     ("c", "recompute communities and influence"),

@@ -19,7 +19,7 @@ from sim.core.world import World
 from sim.errors import AgoraError
 from sim.live.cascadeview import CascadeSummary, no_tree_reason, summarise
 from sim.live.controller import WorldController
-from sim.model.series import series_dict
+from sim.model.series import ENTRIES, NEW, ONSETS, REACHED, REMOVALS, UNKNOWN, count_measures, series_dict
 from sim.model.session import PropagationSession
 
 #: The statuses of a session that has ended.
@@ -273,6 +273,47 @@ class SessionViews:
         chart = SessionChart(session_line(s), length, names, name, ticks, counts, values)
         self._chart = (key, chart)
         return chart
+
+    def measure_names(self, session_id: int) -> tuple[str, ...]:
+        """The per-tick measures :meth:`measures` gives for session ``session_id`` (an observed series is drawn
+        against them): its states, ``reached``, ``new``, ``new.STATE`` each, ``onsets`` and (with a removal
+        state) ``removals``; empty when there is no such session."""
+        s = self._session(session_id)
+        if s is None:
+            return ()
+        states = tuple(str(n) for n in s.state_names)
+        return (*states, REACHED, NEW, *count_measures(states, bool(tuple(s.removal_states))))
+
+    def measures(self, session_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Session ``session_id``'s measures ``names`` (of :meth:`measure_names`; others are left out) at the
+        ticks of its :meth:`chart`, as float64 columns (NaN where entries were not recorded): numpy over the
+        recorded rows, called once per round while an observed series is on the chart."""
+        s = self._session(session_id)
+        rec = s.series if s is not None else None
+        if s is None or rec is None or not rec.length:
+            return {}
+        length, start = int(rec.length), int(s.series_from)
+        states = [str(n) for n in s.state_names]
+        entries = rec.entries.astype(np.float64)
+        entries[rec.entries[:, 0] == UNKNOWN] = np.nan
+        curve = np.asarray(s.new_per_tick, dtype=np.float64)
+        new = np.zeros(length)
+        part = curve[start : start + length]
+        new[: part.size] = part
+        out: dict[str, np.ndarray] = {}
+        for name in names:
+            if name in states:
+                out[name] = rec.counts[:, states.index(name)].astype(np.float64)
+            elif name == NEW:
+                out[name] = new
+            elif name == REACHED:
+                out[name] = np.cumsum(curve)[start : start + length] if curve.size >= start + length else new.cumsum()
+            elif name.startswith(ENTRIES) and name[len(ENTRIES) :] in states:
+                out[name] = entries[:, states.index(name[len(ENTRIES) :])]
+            elif name == ONSETS or (name == REMOVALS and tuple(s.removal_states)):
+                chosen = list(s.onset_states if name == ONSETS else s.removal_states)
+                out[name] = entries[:, chosen].sum(axis=1)
+        return out
 
     def metrics(self, last: int) -> MetricsHistory:
         """The simulation's metrics of its latest ``last`` ticks (copied when a tick was measured)."""

@@ -25,6 +25,7 @@ from ..charts import (
     intervention_marks,
     memory_spec,
     metric_spec,
+    observed_spec,
     session_spec,
     session_title,
 )
@@ -52,6 +53,10 @@ class DashboardSnapshot:
     rss_history: tuple[float, ...] = field(compare=False)
     #: The latest forecast of the session on the chart (``tui.forecast.ForecastView``; None: none).
     forecast: Any = None
+    #: The observed series on the chart (``tui.observed.ObservedView``; None: none), and the session's live
+    #: measures it is drawn against (measure -> values at the chart's ticks).
+    observed: Any = None
+    observed_live: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _histogram(title: str, name: str, values: Any, bins: int, _points: int) -> ChartSpec:
@@ -96,6 +101,8 @@ class DashboardView(View):
         self.pinned: tuple[int, int] | None = None
         #: Sessions dismissed (and every session finished when one was): not chosen again on their own.
         self.dismissed: set[tuple[int, int]] = set()
+        #: The live measures an observed series was last drawn against, and what they were read for.
+        self._observed_live: tuple[Any, dict[str, Any]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="metrics", markup=False)
@@ -122,6 +129,7 @@ class DashboardView(View):
         chosen = live.sessions.chart_choice(app.selected_session_id, pinned, dismissed)
         self.pinned = (key, chosen) if chosen is not None else None
         resources = app.resources
+        observed = app.observing.view_for(key)
         self.snapshot = DashboardSnapshot(
             world=live.snapshot(),
             key=key,
@@ -136,7 +144,30 @@ class DashboardView(View):
             marks=app.applied_interventions(),
             rss_history=tuple(resources.history)[-self.CHART_TICKS :],
             forecast=app.forecasting.latest_for(key, chosen),
+            observed=observed,
+            observed_live=self.observed_live(live, chosen, observed),
         )
+
+    def observed_live(self, live: WorldViews, chosen: int | None, observed: Any) -> dict[str, Any]:
+        """The chart session's live measures an observed series is drawn against (its states are the chart's
+        own counts), copied once per round of the session."""
+        if observed is None or chosen is None:
+            return {}
+        key = (live.key, chosen, observed.serial, live.sessions.chart(chosen))
+        if self._observed_live is not None and self._observed_live[0] == key:
+            return self._observed_live[1]
+        values = live.sessions.measures(chosen, observed.overlay.measures)
+        self._observed_live = (key, values)
+        return values
+
+    def chart_session(self) -> int | None:
+        """The session on the chart now (None: none), chosen as the next refresh would."""
+        live = self.agora.live
+        if live is None:
+            return None
+        self.fetch(live)
+        snap = self.snapshot
+        return snap.chart.line.id if snap is not None and snap.chart is not None else None
 
     def watch_snapshot(self, snapshot: DashboardSnapshot | None) -> None:
         if snapshot is None:
@@ -291,9 +322,17 @@ class DashboardView(View):
         line = session.line
         forecast = snap.forecast
         foreseen = (forecast.serial,) if forecast is not None else ()
-        key = (snap.key, line.id, line.round, line.status, session.length, *marked, *foreseen)
-        new_session = chart.key is None or chart.key[:2] != key[:2]
+        observed = snap.observed
+        # The observed series' tick 0 is the session's start tick (until it starts: the tick it starts at).
+        start = line.started_tick if line.started_tick is not None else snap.world.tick
+        seen = (("observed", observed.serial, start),) if observed is not None else ()
+        key = (snap.key, line.id, line.round, line.status, session.length, *marked, *foreseen, *seen)
+        new_session = chart.key is None or chart.key[:2] != key[:2] or (chart.key[-1:] != key[-1:] and bool(seen))
         title = session_title(line) + (" (x: dismiss, e: export)" if line.done else "")
+        overlay = observed.overlay if observed is not None else None
+        live_values = snap.observed_live
+        if observed is not None:
+            title += f" · observed: {observed.name}"
         hint = "" if session.length else f"it starts with the next tick ({line.status})"
         # World ticks, as the world's charts below: the marks are where they are there.
         marks = intervention_marks(snap.marks) if session.length else ()
@@ -302,6 +341,10 @@ class DashboardView(View):
         def spec(points: int) -> ChartSpec:
             # The forecast's arms, each its band and median of reach ahead of the tick it branched at.
             bands = forecast_bands(arms, points)
+            if overlay is not None:
+                return observed_spec(
+                    title, session, overlay, live_values, start, points, hint=hint, marks=marks, bands=bands
+                )
             return session_spec(
                 title, session.state_names, session.ticks, session.counts, points, hint=hint, marks=marks, bands=bands
             )
