@@ -28,6 +28,7 @@ from sim.runs.fit.simulate import Simulator, failed_run
 from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:
+    from sim.analysis.rt import SerialInterval
     from sim.runs.fit.fitting import FitResult, Plan
 
 
@@ -100,10 +101,10 @@ def baseline_draws(
     horizon: int,
     draws: int,
     rng: np.random.Generator,
-    serial_interval: np.ndarray | None = None,
+    serial_interval: SerialInterval | None = None,
 ) -> np.ndarray:
     """``draws`` forecasts of the ``horizon`` ticks after ``series`` (counts per tick up to the cut) by a baseline:
-    ``persistence`` or ``renewal`` (with ``serial_interval``, probabilities per tick)."""
+    ``persistence`` or ``renewal`` (with ``serial_interval``)."""
     from sim.analysis import baselines  # noqa: PLC0415 - the baselines load with a backtest only
 
     if method == "persistence":
