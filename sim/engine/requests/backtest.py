@@ -119,7 +119,9 @@ def _texts(value: object, what: str, give: str) -> tuple[str, ...]:
     if value is None:
         return ()
     items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(isinstance(t, (str, int)) and not isinstance(t, bool) for t in items):
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(t, (str, int)) and not isinstance(t, bool) for t in items
+    ):
         raise BadParameterError(f"{what} must be {give}, not {str(value)[:60]!r}", fields=what)
     return tuple(str(t).strip() for t in items if str(t).strip())
 
@@ -242,7 +244,9 @@ class Backtest:
             if not isinstance(where, str) or not where:
                 raise BadParameterError(f"plan must be a TOML file's path, not {str(where)[:60]!r}", fields="plan")
             plan = read_plan(where)
-            beside = sorted(k for k in data if k not in BESIDE_PLAN or (k == "observed" and "observed" in plan.settings))
+            beside = sorted(
+                k for k in data if k not in BESIDE_PLAN or (k == "observed" and "observed" in plan.settings)
+            )
             if beside:
                 raise BadParameterError(
                     f"{beside[0]} is set beside plan file {plan.path}, which fixes the forecast before its scores are "

@@ -354,7 +354,12 @@ async def run_backtest(
 
 def _describe(s: Setup) -> dict[str, Any]:
     obs = s.observed
-    out: dict[str, Any] = {"path": obs.path, "kind": obs.kind, "columns": list(obs.columns), "ticks": s.timeline.last + 1}
+    out: dict[str, Any] = {
+        "path": obs.path,
+        "kind": obs.kind,
+        "columns": list(obs.columns),
+        "ticks": s.timeline.last + 1,
+    }
     out["first"], out["last"] = s.timeline.labels[0], s.timeline.labels[-1]
     if obs.recorded is not None:
         out["recorded"] = obs.recorded
