@@ -67,7 +67,7 @@ class PlanFile:
 
 
 def _plan_bad(path: str, what: str) -> BadFileError:
-    return BadFileError(f"plan file {path} {what}", fields="plan")
+    return BadFileError(f"plan file {path} {what}")  # the sentence names the file: no flag for it
 
 
 def read_plan(path: str) -> PlanFile:
@@ -88,7 +88,7 @@ def read_plan(path: str) -> PlanFile:
         raise _plan_bad(path, "is not UTF-8 text: give a TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
-        where = f"line {line.group(1)}" if line else "somewhere"
+        where = f"line {line.group(1)}" if line else "its end" if "end of document" in str(exc) else "a place"
         raise _plan_bad(path, f"is not TOML at {where}: give NAME = VALUE lines (see docs/backtesting.md)") from None
     world = data.pop("world", {})
     if not isinstance(world, dict):
@@ -100,11 +100,10 @@ def read_plan(path: str) -> PlanFile:
         if name not in Backtest.FIELDS or name in BESIDE_PLAN[:1]:
             raise BadParameterError(
                 f"plan file {path} has an unknown setting {key[:40]!r}: its settings are those of agora backtest "
-                f"({', '.join(f for f in Backtest.FIELDS if f != 'plan')}) and a [world] table",
-                fields="plan",
+                f"({', '.join(f for f in Backtest.FIELDS if f != 'plan')}) and a [world] table"
             )
         if name in settings:
-            raise BadParameterError(f"plan file {path} sets {name} twice: give it once", fields="plan")
+            raise BadParameterError(f"plan file {path} sets {name} twice: give it once")
         if key in ("no_adjust", "no-adjust"):
             value = not value if isinstance(value, bool) else value
         if name in ("observed", "serial_interval", "delay") and isinstance(value, str) and value:

@@ -66,8 +66,7 @@ def _check_world(request: Backtest, world: World) -> None:
         if stated is not None and stated != have[key]:
             raise BadParameterError(
                 f"plan file {plan.path} states a world of {stated:,} {key}, and this world has {have[key]:,}: run the "
-                "plan on the world it was written for (or change the plan, and with it its sha256)",
-                fields="plan",
+                "plan on the world it was written for (or change the plan, and with it its sha256)"
             )
 
 
@@ -80,7 +79,7 @@ def _plan_check(request: Backtest, world: World, registry: Registry) -> Plan:
     except BadParameterError as exc:
         if request.plan is None or "plan file" in str(exc):
             raise
-        raise BadParameterError(f"plan file {request.plan.path}: {exc}", fields=exc.fields) from None
+        raise BadParameterError(f"plan file {request.plan.path}: {exc}") from None  # its keys are no flags
 
 
 def setup(request: Backtest, world: World, registry: Registry) -> Setup:

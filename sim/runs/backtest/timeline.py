@@ -12,6 +12,7 @@ first after a share ``1 / N`` of that span, which its fit has as data.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ from sim.errors import BadParameterError
 from sim.runs.fit.observed import ObservedSeries
 from sim.store.timeline import DAY, parse_duration
 
+#: An ISO date, or the start of a timestamp (numpy alone would read ``17`` as the year 17).
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: How a kind of time is written, for a sentence.
 _GIVE = {"tick": "a tick (17)", "whole": "a whole number (17)", "date": "an ISO date (1861-11-20)"}
 
@@ -76,9 +79,10 @@ class Timeline:
         try:
             if self.kind in ("tick", "whole"):
                 return int(t)
-            if self.kind == "date":
+            if self.kind == "date" and _DATE.match(t):
                 return int(np.datetime64(t, "D").astype(np.int64))
-            return int(np.datetime64(t.replace(" ", "T").removesuffix("Z"), "s").astype(np.int64))
+            if self.kind == "stamp" and _DATE.match(t):
+                return int(np.datetime64(t.replace(" ", "T").removesuffix("Z"), "s").astype(np.int64))
         except ValueError:
             pass
         give = _GIVE.get(self.kind, "an ISO timestamp (2009-04-27T13:00:00)")
@@ -125,8 +129,8 @@ class Timeline:
         span = self.last - horizon
         if span < count:
             raise BadParameterError(
-                f"cuts {count} needs {count} ticks before the last horizon of {self.name}, and its {self.last + 1} "
-                f"ticks leave {max(span, 0)} before a horizon of {horizon}: give fewer cuts or a shorter horizon",
+                f"cuts {count} with horizon {horizon} need {count} ticks before the last horizon, and the "
+                f"{self.last + 1} ticks of {self.name} leave {max(span, 0)}: give fewer cuts or a shorter horizon",
                 fields=("cuts", "horizon"),
             )
         return [round(i * span / count) for i in range(1, count + 1)]
