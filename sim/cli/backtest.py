@@ -59,7 +59,7 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
         raise BadParameterError("give the observed curve with --observed FILE, or a --plan that names it")
     request = Backtest.parse(fields)
     result = await WorldFile(args.world, plugins=args.plugins).abacktest(request, progress=_line)
-    data = result.to_dict()
+    data: dict[str, Any] = result.to_dict()
     if args.plot:
         result.plot(args.plot, force=True)  # checked above, before the fits
         data["figure"] = os.path.abspath(args.plot)

@@ -5,7 +5,8 @@ to persistence by horizon. Drawn without pyplot (headless, no global state)."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
@@ -15,7 +16,34 @@ from sim.runs.fit.output import save_fit_figure
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from sim.runs.backtest.result import BacktestResult
+
+class DrawnCut(Protocol):
+    """What the figure reads of a cut (:class:`~sim.runs.backtest.result.CutResult`)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def tick(self) -> int: ...
+    @property
+    def history(self) -> np.ndarray: ...
+    @property
+    def truth(self) -> np.ndarray: ...
+    @property
+    def bands(self) -> dict[str, dict[str, list[float | None]]]: ...
+
+
+class Drawn(Protocol):
+    """What the figure reads of a :class:`~sim.runs.backtest.result.BacktestResult` (a protocol, so that the two
+    modules do not import each other)."""
+
+    @property
+    def cuts(self) -> Sequence[DrawnCut]: ...
+    @property
+    def horizon(self) -> int: ...
+    @property
+    def column(self) -> str: ...
+    def table(self) -> dict[str, dict[str, object]]: ...
+
 
 #: Each method's colour (matplotlib's default cycle's first four).
 COLOURS = {"agora": "#1f77b4", "persistence": "#7f7f7f", "renewal": "#ff7f0e", "seismic": "#2ca02c"}
@@ -25,7 +53,7 @@ def _values(xs: list[float | None]) -> np.ndarray:
     return np.array([np.nan if x is None else x for x in xs], dtype=np.float64)
 
 
-def backtest_figure(result: BacktestResult) -> Figure:
+def backtest_figure(result: Drawn) -> Figure:
     """The fan charts and the relative WIS (see the module docstring) as one figure."""
     n = len(result.cuts)
     cols = min(3, max(1, n))
@@ -57,7 +85,7 @@ def backtest_figure(result: BacktestResult) -> Figure:
     table = result.table()
     horizons = np.arange(1, h + 1)
     for method, row in table.items():
-        rel = _values(row["relative_wis"])
+        rel = _values(cast(list, row["relative_wis"]))
         ax.plot(horizons, rel, "o-", color=COLOURS.get(method, "#9467bd"), ms=3, lw=1.2, label=method)
     ax.axhline(1.0, color="#999999", lw=0.8, ls=":")
     ax.set_xlabel("horizon (ticks after the cut)")

@@ -58,7 +58,7 @@ class CutResult:
     failed: int = 0
     seconds: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "cut": self.label,
             "tick": self.tick,
@@ -86,14 +86,14 @@ class BacktestResult:
     workers: int = 1
     parallel: bool = True
 
-    def table(self) -> dict[str, dict[str, Any]]:
+    def table(self) -> dict[str, dict[str, object]]:
         """Per method: each score's mean over the cuts at each horizon (None where no cut was scored), the cuts
         scored, the relative WIS, and ``all``: the same over every scored cut and horizon."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, dict[str, object]] = {}
         ref = np.array([c.scores[REFERENCE]["wis"] for c in self.cuts]) if REFERENCE in self.methods else None
         for method in self.methods:
-            rows: dict[str, Any] = {"horizon": list(range(1, self.horizon + 1))}
-            every: dict[str, Any] = {}
+            rows: dict[str, object] = {"horizon": list(range(1, self.horizon + 1))}
+            every: dict[str, float | None] = {}
             for name in SCORES:
                 values = np.array([c.scores[method][name] for c in self.cuts], dtype=np.float64)
                 with np.errstate(all="ignore"):
@@ -116,7 +116,7 @@ class BacktestResult:
             out[method] = rows
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """The report ``agora backtest --json`` prints."""
         return {
             "observed": self.observed,
