@@ -181,8 +181,8 @@ def test_a_plan_is_read_hashed_and_alone(backtest_world, tmp_path):
 @pytest.mark.slow
 def test_agoras_forecast_beats_persistence_on_its_own_world(backtest_world):
     """4 cuts, 7 ticks ahead, 2,000 simulations a fit, seed 0: Agora's WIS over persistence's is below 1 in all
-    (0.65; 0.55-0.66 for seeds 0-2 at this budget; at 1,000 simulations 0.73-1.09, so not reliably), and its 90 %
-    intervals hold at least 80 % of the truths."""
+    (0.65; 0.55-0.79 for seeds 0-4 at this budget; at 1,000 simulations 0.73-1.09, so not reliably), and its 90 %
+    intervals hold at least 80 % of the truths (96-100 % for seeds 0-4)."""
     result = _run(backtest_world, _request(backtest_world, budget=2000, cuts=4, horizon=7, seed=0, workers=2))
     table = result.table()
     assert [c.label for c in result.cuts] == ["13", "26", "39", "52"]
