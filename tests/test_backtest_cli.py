@@ -104,3 +104,14 @@ def test_a_plan_run_names_its_hash_and_prints_the_table(made, tmp_path):
     assert f"plan: {plan} (sha256 {sha})" in done.stdout
     assert "rel. WIS" in done.stdout and "persistence" in done.stdout  # always scored: the reference
     assert "cuts: 15, 25" in done.stdout
+
+
+@pytest.mark.slow
+def test_bench_backtest_measures_both_ways_and_checks_they_agree(tmp_path):
+    done = agora(tmp_path, "bench", "backtest", "--budget", "200", "--cuts", "2", "--agents", "300", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["benchmark"] == "backtest" and data["same_numbers"] is True and len(data["cuts"]) == 2
+    assert data["parallel_seconds"] > 0 and data["sequential_seconds"] > 0 and data["speedup"] > 0
+    assert data["parallel_cpu_seconds"] > 0 and data["target_seconds"] == 120.0
+    assert set(data["relative_wis"]) == {"agora", "persistence"}

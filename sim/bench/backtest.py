@@ -11,8 +11,10 @@ side by side in the same run (issue 61).
    (medians), the ratio, and whether the two gave the same numbers (they must: every draw is keyed by the seed and
    the cut's tick).
 
-Before the timed parts an untimed ensemble loads the compiled kernel, so that neither side pays for it. The
-target: the parallel backtest in at most :data:`TARGET_SECONDS` (2 minutes, on 2 cores).
+Before the timed parts an untimed ensemble loads the compiled kernel, so that neither side pays for it. Beside the
+seconds, each side's CPU seconds (this process and its ended workers): on a shared machine they say what the work
+costs whatever else runs. The target: the parallel backtest in at most :data:`TARGET_SECONDS` (2 minutes, on 2
+cores).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -44,6 +47,12 @@ TARGET_SECONDS = 120.0
 
 def _load() -> list[float] | None:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its workers that have ended (a shared machine's load does not count)."""
+    me, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + workers.ru_utime + workers.ru_stime
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -100,13 +109,14 @@ def bench_backtest(
         )
         registry = plugin_registry(path, ())
 
-        async def once(parallel: bool) -> tuple[float, Any]:
+        async def once(parallel: bool) -> tuple[float, float, Any]:
             w = await open_world(path)
-            t = time.perf_counter()
+            cpu, t = _cpu(), time.perf_counter()
             result = await run_backtest(w, registry, request, parallel=parallel)
-            return time.perf_counter() - t, result
+            return time.perf_counter() - t, _cpu() - cpu, result
 
         times: dict[str, list[float]] = {"parallel": [], "sequential": []}
+        cpu: dict[str, list[float]] = {"parallel": [], "sequential": []}
         results: dict[str, Any] = {}
         for r in range(repeats):
             order = ("parallel", "sequential") if r % 2 == 0 else ("sequential", "parallel")
@@ -115,8 +125,9 @@ def bench_backtest(
                     progress(
                         f"{name} backtest, repeat {r + 1} of {repeats}", (2 * r + len(times[name])) / (2 * repeats)
                     )
-                seconds, results[name] = asyncio.run(once(name == "parallel"))
+                seconds, used, results[name] = asyncio.run(once(name == "parallel"))
                 times[name].append(seconds)
+                cpu[name].append(used)
     par, seq = statistics.median(times["parallel"]), statistics.median(times["sequential"])
     data = results["parallel"].to_dict()
     table = results["parallel"].table()
@@ -135,6 +146,8 @@ def bench_backtest(
         "speedup": round(seq / par, 3) if par > 0 else None,
         "all_parallel_seconds": [round(x, 2) for x in times["parallel"]],
         "all_sequential_seconds": [round(x, 2) for x in times["sequential"]],
+        "parallel_cpu_seconds": round(statistics.median(cpu["parallel"]), 2),
+        "sequential_cpu_seconds": round(statistics.median(cpu["sequential"]), 2),
         "same_numbers": _same(data, results["sequential"].to_dict()),
         "relative_wis": {m: row["all"] for m, row in table.items()},
         "target_seconds": TARGET_SECONDS,
@@ -153,6 +166,8 @@ def backtest_lines(result: dict[str, Any]) -> list[str]:
         f"parallel              {result['parallel_seconds']:.1f} s (cuts on {result['workers']} worker(s) at once)",
         f"one after another     {result['sequential_seconds']:.1f} s (each fit on {result['workers']} worker(s))",
         f"speedup               {result['speedup']}",
+        f"cpu seconds           {result['parallel_cpu_seconds']:.1f} parallel, {result['sequential_cpu_seconds']:.1f} "
+        "one after another (this process and its workers)",
         f"same numbers          {result['same_numbers']}",
         f"target {result['target_seconds']:.0f} s met: {result['target_met']} (load {result['load_average']})",
     ]
