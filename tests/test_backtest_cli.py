@@ -37,6 +37,7 @@ def _bad(folder, *args: str) -> str:
     return line
 
 
+@pytest.mark.slow  # some 15 commands
 def test_every_bad_input_is_one_sentence_and_exit_2(made, tmp_path):
     bad = _bad
     obs = ["--observed", "curve.csv", *FIT, "--budget", "100"]
@@ -48,7 +49,8 @@ def test_every_bad_input_is_one_sentence_and_exit_2(made, tmp_path):
     dated = ["--observed", "dated.csv", "--tick", "1d", "--observe", "cases=new", *FIT, "--budget", "100"]
     assert "--cut 2020-02-01 lies before the first observation (2020-03-01)" in bad(made, *dated, "--cut", "2020-02-01")
     line = bad(made, "--observed", "cascades.csv", "--method", "seismic")
-    assert "seismic predicts the final sizes of cascades" in line and "without follower counts" in line
+    assert "seismic predicts the final sizes of cascades" in line and "has no follower counts" in line
+    assert "curve.csv is a series of counts per tick" in bad(made, *obs, "--method", "seismic")
     assert "needs the data's serial interval: give --serial-interval" in bad(made, *obs, "--method", "renewal")
     plan = tmp_path / "p.toml"
     plan.write_text(f'model = "sir"\nparam = ["beta=0.005..0.1", "zeta=0.1..0.5"]\nobserved = "{made / "curve.csv"}"\n')

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import ctypes
 import dataclasses
 import time
@@ -101,12 +102,7 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
         fit = request.fit
         obs = read_observed(fit.observed, world, (), time=fit.time, tick=fit.tick, observe=fit.observe)
     if "seismic" in methods:
-        raise BadParameterError(
-            f"seismic predicts the final sizes of cascades from reshare times and follower counts, and "
-            f"{obs.path} is {'a series' if obs.kind == 'series' else obs.kind} without follower counts: give "
-            "timestamped cascades id,parent,time with a followers column, or another method",
-            fields="method",
-        )
+        _refuse_seismic(obs, request.fit.observed)
     if not isinstance(obs, ObservedSeries):
         raise BadParameterError(
             f"a backtest forecasts a series of counts per tick, and {obs.path} is {obs.kind}: give a curve (a time "
@@ -143,6 +139,41 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
     _check_starts(obs, column, line, ticks, methods, si)
     scored = methods if REFERENCE in methods else (*methods, REFERENCE)  # the reference of relative WIS
     return Setup(request, obs, line, ticks, column, scored, si)
+
+
+def _refuse_seismic(obs: Any, source: object) -> None:
+    """SEISMIC's refusals: a series, or cascades without follower counts (its data are each post's time and its
+    author's followers); and, with them, that its backtest of final sizes is not wired yet (docs/backtesting.md)."""
+    if obs.kind == "series":
+        raise BadParameterError(
+            f"seismic predicts the final sizes of cascades from reshare times and follower counts, and {obs.path} is "
+            "a series of counts per tick: backtest a series with agora, persistence or renewal",
+            fields="method",
+        )
+    if not _has_followers(source):
+        raise BadParameterError(
+            f"seismic predicts the final sizes of cascades from reshare times and follower counts, and {obs.path} "
+            "has no follower counts: give timestamped cascades id,parent,time with a followers column",
+            fields="method",
+        )
+    raise BadParameterError(
+        f"seismic's backtest of the final sizes of the cascades in {obs.path} is not wired yet: use "
+        "sim.analysis.seismic.predict on them (docs/backtesting.md)",
+        fields="method",
+    )
+
+
+def _has_followers(source: object) -> bool:
+    """Whether a CSV observation's header names a ``followers`` column (a DataFrame's columns, too)."""
+    if not isinstance(source, str):
+        return "followers" in {str(c).lower() for c in getattr(source, "columns", ())}
+    if not source.lower().endswith((".csv", ".csv.gz")):
+        return False
+    from sim.core.boundedio import bounded_text  # noqa: PLC0415
+
+    with bounded_text(source, "observation file", "a CSV file", gz=source.lower().endswith(".gz")) as text:
+        header = next(csv.reader([text.readline()]), [])
+    return "followers" in {h.strip().lower() for h in header}
 
 
 def _check_starts(
