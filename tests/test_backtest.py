@@ -93,6 +93,7 @@ def test_the_sampler_keeps_each_accepted_particles_run_seed():
     assert np.unique(result.run_seeds).size == result.run_seeds.size
 
 
+@pytest.mark.slow
 def test_a_continued_particle_repeats_its_run_up_to_the_cut(backtest_world):
     """The continuation simulator (the fit's, 10 ticks longer) gives each accepted particle the same counts per
     tick up to the cut as the fit's own simulator, and goes on after it."""
