@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "forecast": (["forecast", "star.db", "--runs", "2", "--ticks", "2"], "star.db"),
     "plot": (["plot", "series.csv"], "series.csv"),
     "rt": (["rt", "series.csv", "--serial-interval", "gamma:3,1.5"], "series.csv"),
+    "backtest": (
+        ["backtest", "star.db", "--observed", "obs.csv", "--param", "p=0.1..0.9", "--budget", "100"],
+        "star.db",
+    ),
     "cascades": (["cascades", "star.db"], "star.db"),
     "seeds": (["seeds", "star.db", "--k", "1", "--method", "degree", "--runs", "2"], "star.db"),
     "serve": (["serve", "star.db", "--port", "0"], "star.db"),

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from sim.bench.analysis import bench_analysis
 from sim.bench.api import bench_api, bench_injections
+from sim.bench.backtest import backtest_lines, bench_backtest
 from sim.bench.cascade import CascadeBench, bench_cascade
 from sim.bench.commands import CommandsBench, bench_commands
 from sim.bench.engine import PropagationBench, SeriesBench, WorldBench, bench_propagation, bench_series, bench_world
@@ -240,6 +241,11 @@ def _bench_fit(args: argparse.Namespace) -> Figures:
     return result, fit_lines(result)
 
 
+def _bench_backtest(args: argparse.Namespace) -> Figures:
+    result = _with_progress(bench_backtest, args.budget, **_flags(args, "cuts", "agents", "workers", "repeats", "seed"))
+    return result, backtest_lines(result)
+
+
 def _bench_forecast(args: argparse.Namespace) -> Figures:
     result = _with_progress(bench_forecast, args.agents, **_flags(args, "runs", "p", "repeats", "workers", "seed"))
     return result, forecast_lines(result)
@@ -366,6 +372,7 @@ _BENCHMARKS: dict[str, Callable[[argparse.Namespace], Figures]] = {
     "series": _bench_series,
     "ensembles": _bench_ensembles,
     "fit": _bench_fit,
+    "backtest": _bench_backtest,
     "forecast": _bench_forecast,
     "populations": _bench_populations,
     "propagation": _bench_propagation,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from sim import __version__
 from sim.cli.args import Parser
 from sim.cli.parsers import CommandGroup, add_subcommands
+from sim.cli.parsers.backtest import BACKTEST
 from sim.cli.parsers.commands import (
     AGENT,
     ANALYSIS,
@@ -73,6 +74,7 @@ BUILTIN_COMMANDS = (
     "fit",
     "forecast",
     "rt",
+    "backtest",
     "plot",
     "cascades",
     "seeds",
@@ -115,7 +117,24 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     add_bench(sub, groups)
     add_plugins(sub)
     add_subcommands(
-        sub, (SWEEP, FIT, FORECAST, RT, PLOT, CASCADES, SEEDS, SET, CHECK, *ANALYSIS, INTERVIEW, LLM, AUDIT, SERVE)
+        sub,
+        (
+            SWEEP,
+            FIT,
+            FORECAST,
+            RT,
+            BACKTEST,
+            PLOT,
+            CASCADES,
+            SEEDS,
+            SET,
+            CHECK,
+            *ANALYSIS,
+            INTERVIEW,
+            LLM,
+            AUDIT,
+            SERVE,
+        ),
     )
     add_crypt(sub)
     encrypt_flag(sub.choices["new"], "the world")

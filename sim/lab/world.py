@@ -18,7 +18,7 @@ from sim.core import worldkey
 from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.core.world import World
 from sim.engine.observe import Monitor
-from sim.engine.requests import Ensemble, Fit, Forecast, Sweep
+from sim.engine.requests import Backtest, Ensemble, Fit, Forecast, Sweep
 from sim.engine.requests import positive as _positive
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.agents import Agents, Network, file_views
@@ -34,6 +34,7 @@ from sim.store.worldfile import check_target, save_world, world_info
 from sim.store.worldfile import open_world as open_world_file
 
 if TYPE_CHECKING:
+    from sim.runs.backtest import BacktestResult
     from sim.runs.fit.choice import ChoiceResult
     from sim.runs.fit.fitting import FitResult
     from sim.runs.forecast import ForecastResult
@@ -394,6 +395,42 @@ class WorldFile:
         registry = plugin_registry(self.path, self.plugins)
         world = await open_world_file(self.path)
         return await run_forecast(world, registry, request, progress=progress, posterior=fit)
+
+    # -- backtests -------------------------------------------------------------------------------------------
+    def backtest(
+        self, request: Backtest | None = None, /, *, progress: Progress = None, **fields: object
+    ) -> BacktestResult:
+        """At each cut of an observed curve, fit on the data up to it, forecast the next ticks and score the forecast
+        beside the baselines', as ``agora backtest`` does; the file is not modified.
+
+        Args:
+            request: a :class:`~sim.engine.requests.backtest.Backtest`, or none and its fields as keywords (parsed by
+                :meth:`Backtest.parse`): the fit's (``observed``, ``model``, ``params``, ``seeds``, ``budget``,
+                ``time``, ``tick``, ``observe``, ...), ``cut`` (``["20", "30"]`` or ``"1861-11-20"``) or ``cuts``
+                (a count), ``horizon``, ``until_done``, ``method`` (``"agora,persistence,renewal"``),
+                ``serial_interval``, ``draws``, ``workers``, or ``plan`` (a TOML file of them).
+            progress: called with a line as each cut ends.
+
+        Returns:
+            A :class:`~sim.runs.backtest.BacktestResult`: ``table()`` the scores per method and horizon,
+            ``to_dict()`` what ``agora backtest --json`` prints, ``plot(path)`` the fan charts and relative WIS.
+
+        Raises:
+            BadParameterError: a cut outside the data, a horizon past them without ``until_done``, a plan that does
+                not match the world, a method the data cannot feed. BadFileError: an unreadable file.
+        """
+        return run_sync(self.abacktest(request, progress=progress, **fields))
+
+    async def abacktest(
+        self, request: Backtest | None = None, /, *, progress: Progress = None, **fields: object
+    ) -> BacktestResult:
+        """:meth:`backtest` as a coroutine."""
+        from sim.runs.backtest import run_backtest  # noqa: PLC0415 - scipy and the fit load only for a backtest
+
+        request = _request_or_fields("backtest() takes a Backtest request", request, fields, Backtest.parse)
+        registry = plugin_registry(self.path, self.plugins)
+        world = await open_world_file(self.path)
+        return await run_backtest(world, registry, request, progress=progress)
 
     # -- a live world ----------------------------------------------------------------------------------------
     def simulation(self, **settings: Unpack[LiveSettings]) -> Simulation:

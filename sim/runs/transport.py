@@ -164,6 +164,7 @@ def _collect(
     stall_seconds: float | None,
     on_stall: Callable[[int], R] | None,
     stop: threading.Event,
+    on_done: Callable[[int, R], None] | None = None,
 ) -> list[R]:
 
     ctx = multiprocessing.get_context("fork")
@@ -234,6 +235,8 @@ def _collect(
                     partial.pop(index, None)
                     done += 1
                     give(w)
+                    if on_done is not None:
+                        on_done(index, msg[2])
                 else:
                     _, _, what, text, tb, fields = msg
                     if what == "bad":
@@ -262,13 +265,15 @@ async def map_forked(
     progress: MapProgress = None,
     stall_seconds: float | None = None,
     on_stall: Callable[[int], R] | None = None,
+    on_done: Callable[[int, R], None] | None = None,
 ) -> list[R]:
     """``[fn(0, report), ..., fn(count - 1, report)]`` computed by ``workers`` forked processes.
 
     ``fn`` runs in a child that was forked from this process when the map started: it sees everything
     this process had then (the world, the registry) and must change nothing that matters to the parent
     (nothing it does reaches the parent but its result). Results come back in order. ``progress`` is
-    called (from a worker thread) as jobs finish and report.
+    called (from a worker thread) as jobs finish and report, ``on_done(index, result)`` (from it too) as each job
+    finishes.
 
     Raises:
         BadParameterError: a job raised one (the parent says it once, the workers are ended).
@@ -277,7 +282,7 @@ async def map_forked(
     """
     stop = threading.Event()
     collecting = asyncio.get_running_loop().run_in_executor(
-        None, _collect, fn, count, workers, progress, stall_seconds, on_stall, stop
+        None, _collect, fn, count, workers, progress, stall_seconds, on_stall, stop, on_done
     )
     try:
         # Woken four times a second, not only when the map ends: a Ctrl-C the kernel delivers to the collecting

@@ -255,6 +255,15 @@ def _bench_forecast(bf: Any) -> None:
     seed_and_json(bf)
 
 
+def _bench_backtest(bb: Any) -> None:
+    number_flag(bb, "--budget", "N", 10_000, "simulations of each cut's fit at most")
+    number_flag(bb, "--cuts", "N", 5, "cuts of the curve")
+    number_flag(bb, "--agents", "N", 1000, "agents of the generated world")
+    number_flag(bb, "--repeats", "K", 1, "pairs of the two backtests, alternating which goes first")
+    bb.add_argument("--workers", type=positive_int, metavar="W", help="processes (default: one per CPU)")
+    seed_and_json(bb)
+
+
 def _bench_fit(bf: Any) -> None:
     number_flag(
         bf,
@@ -453,6 +462,16 @@ _BENCHMARKS = (
         "188 children with household and class layers, fitting beta@household, beta@class, sigma and gamma "
         "(target: at least 20,000 simulations in at most 60 s).",
         _bench_fit,
+    ),
+    Subcommand(
+        "backtest",
+        "a backtest of 5 cuts of 10,000 simulations a fit: the cuts in parallel beside one after another",
+        "Backtest benchmark: a generated world of N agents and the new cases per tick of one sir run on it; agora "
+        "backtest of --cuts cuts (7 ticks ahead, beta and gamma fitted with --budget simulations a fit, beside "
+        "persistence) with the cuts fitted in parallel on W workers, beside the same fits one after another (each on "
+        "W workers), alternating: both times, the speedup, whether they gave the same numbers, and the target (the "
+        "parallel backtest in at most 120 s on 2 cores).",
+        _bench_backtest,
     ),
     Subcommand(
         "forecast",

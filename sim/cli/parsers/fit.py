@@ -56,7 +56,20 @@ def _fit(p: Any) -> None:
         help="a fitted parameter and its prior: LO..HI uniform, LO..HI:log log-uniform; NAME=VALUE fixes one "
         "(repeatable)",
     )
-    _fit_time(p)
+    fit_time(p)
+    fit_observation(p)
+    _fit_method(p)
+    plugins_flag(p)
+    output_file(p, "-o", "--output", help="write the weighted posterior samples (.csv, .csv.gz, .parquet)")
+    output_file(
+        p, "--plot", metavar="FIG", help="draw the posterior predictive check and the posteriors (.png, .svg, .pdf)"
+    )
+    force_flag(p, "the -o and --plot files")
+    json_flag(p)
+
+
+def fit_observation(p: Any) -> None:
+    """``agora fit``'s columns, delay, summary and seeds (``agora backtest`` takes them too)."""
     p.add_argument(
         "--columns",
         metavar="NAMES",
@@ -83,14 +96,6 @@ def _fit(p: Any) -> None:
         help="seed agents of every simulation: random:K (drawn afresh in each: unknown seeds), ids:a,b,c or "
         "file:PATH (known seeds, fixed), top:K, community:C:K (default random:10)",
     )
-    _fit_method(p)
-    plugins_flag(p)
-    output_file(p, "-o", "--output", help="write the weighted posterior samples (.csv, .csv.gz, .parquet)")
-    output_file(
-        p, "--plot", metavar="FIG", help="draw the posterior predictive check and the posteriors (.png, .svg, .pdf)"
-    )
-    force_flag(p, "the -o and --plot files")
-    json_flag(p)
 
 
 FIT = Subcommand(
@@ -107,8 +112,8 @@ FIT = Subcommand(
 )
 
 
-def _fit_time(p: Any) -> None:
-    """``agora fit``'s flags for a table recorded in its own time (issue 60)."""
+def fit_time(p: Any) -> None:
+    """``agora fit``'s flags for a table recorded in its own time (issue 60; ``agora backtest`` takes them too)."""
     p.add_argument(
         "--time",
         metavar="COLUMN",
@@ -132,23 +137,8 @@ def _fit_time(p: Any) -> None:
 
 def _fit_method(p: Any) -> None:
     """``agora fit``'s budget, sampling, workers and method."""
-    number_flag(
-        p, "--budget", "N", FIT_BUDGET, "simulations in all, at most", note=f"; at most {MAX_BUDGET:,}", type=integer
-    )
-    p.add_argument(
-        "--population",
-        type=integer,
-        metavar="N",
-        help=f"particles per generation (default: budget / 10, at most {FIT_POPULATION})",
-    )
-    number_flag(p, "--seed", "S", 0, "the fit's seed", type=integer)
+    fit_sampling(p)
     workers_flag(p, "the result is the same")
-    p.add_argument(
-        "--replicates",
-        type=integer,
-        metavar="R",
-        help="runs per simulation (default 1 for a series; for cascades, as many as were observed)",
-    )
     p.add_argument(
         "--steps",
         type=integer,
@@ -161,6 +151,41 @@ def _fit_method(p: Any) -> None:
         default="auto",
         help="'exact': the likelihood of adoption times (ic, si); 'abc': ABC-SMC; 'auto' (default): exact where "
         "it exists",
+    )
+    p.add_argument(
+        "--check-choice",
+        type=integer,
+        metavar="N",
+        default=0,
+        help="with several models: simulate N data sets from each model's posterior, fit each back with the same "
+        "settings, and report the confusion matrix and its accuracy (each data set costs a whole fit)",
+    )
+    p.add_argument(
+        "--predictive",
+        type=integer,
+        metavar="N",
+        help=f"simulations of the posterior predictive check (default {FIT_PREDICTIVE} with --plot, else none)",
+    )
+
+
+def fit_sampling(p: Any) -> None:
+    """``agora fit``'s budget, population, seed, replicates, distance, adjustment, Ray and kernel (``agora
+    backtest`` takes them for each cut's fit)."""
+    number_flag(
+        p, "--budget", "N", FIT_BUDGET, "simulations in all, at most", note=f"; at most {MAX_BUDGET:,}", type=integer
+    )
+    p.add_argument(
+        "--population",
+        type=integer,
+        metavar="N",
+        help=f"particles per generation (default: budget / 10, at most {FIT_POPULATION})",
+    )
+    number_flag(p, "--seed", "S", 0, "the fit's seed", type=integer)
+    p.add_argument(
+        "--replicates",
+        type=integer,
+        metavar="R",
+        help="runs per simulation (default 1 for a series; for cascades, as many as were observed)",
     )
     p.add_argument(
         "--distance",
@@ -178,17 +203,3 @@ def _fit_method(p: Any) -> None:
     )
     ray_flag(p, "run the simulations", " (pip install 'agora-sim[ray]'); the posterior is the same")
     p.add_argument("--kernel", choices=KERNELS, default="auto", help="as agora run --kernel (default auto)")
-    p.add_argument(
-        "--check-choice",
-        type=integer,
-        metavar="N",
-        default=0,
-        help="with several models: simulate N data sets from each model's posterior, fit each back with the same "
-        "settings, and report the confusion matrix and its accuracy (each data set costs a whole fit)",
-    )
-    p.add_argument(
-        "--predictive",
-        type=integer,
-        metavar="N",
-        help=f"simulations of the posterior predictive check (default {FIT_PREDICTIVE} with --plot, else none)",
-    )

@@ -14,6 +14,7 @@ names a file on it, never asks for a seed method that can take minutes, and has 
 from __future__ import annotations
 
 from sim.engine.bounds import MAX_TICKS
+from sim.engine.requests.backtest import Backtest
 from sim.engine.requests.common import (
     KERNELS,
     SELECTIONS,
@@ -56,6 +57,7 @@ __all__ = [
     "MAX_RUNS",
     "METHODS",
     "Arm",
+    "Backtest",
     "Fit",
     "FitParams",
     "Forecast",

@@ -93,6 +93,8 @@ class SMCResult:
     raw_x: np.ndarray | None = None
     #: Each particle's row among its generation's simulations (the ``every`` arrays of the sampler).
     rows: np.ndarray | None = None
+    #: Each particle's run seed: its simulation again, longer, continues the accepted one (a backtest's forecast).
+    run_seeds: np.ndarray | None = None
 
     @property
     def ess(self) -> float:
@@ -364,6 +366,7 @@ class Sampler:
         every: list[np.ndarray] = []
         every_u: list[np.ndarray] = []
         rows: list[np.ndarray] = []  # where the kept particles are among every simulation of the generation
+        kept_seeds: list[np.ndarray] = []
         accepted = made = failed = batch = good = 0
         while accepted < n:
             left = self.budget - self.simulations
@@ -390,6 +393,7 @@ class Sampler:
             kept_u.append(u[idx])
             kept_s.append(stats[idx])
             kept_d.append(d[idx])
+            kept_seeds.append(run_seeds(self.seed, t, made, count)[idx])
             accepted += idx.size
             failed += int(bad.sum())
             made += count
@@ -400,6 +404,7 @@ class Sampler:
         w = self._weigh(u_new, prev)
         result = self._population(u_new, w, np.concatenate(kept_s), np.concatenate(kept_d))
         result.rows = np.concatenate(rows)
+        result.run_seeds = np.concatenate(kept_seeds)
         gen = Generation(t, epsilon, made, accepted, failed, result.ess, time.perf_counter() - t0)
         return result, self._every(every, every_u), gen
 

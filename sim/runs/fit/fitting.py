@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # optional: imported when a table is asked for
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from sim.runs.fit.observed import Observed
+
 #: ``progress(what, fraction)``, as every long command reports.
 Progress = Callable[[str, float], None] | None
 
@@ -121,6 +123,10 @@ class FitResult:
     fixed: dict[str, Any] = field(default_factory=dict)
     distance: str | None = None
     adjusted: bool = False
+    #: ABC's final population as accepted (before any regression adjustment) and each particle's run seed: run
+    #: again for longer, a particle continues its accepted simulation (:mod:`sim.runs.backtest`). None: exact.
+    accepted: np.ndarray | None = None
+    run_seeds: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The report ``agora fit --json`` prints."""
@@ -240,7 +246,7 @@ def fit_warnings(result: FitResult, priors: Priors, population: int) -> list[str
 class Plan:
     """What a fit needs, read and checked once: world, observation, priors, simulator, statistics."""
 
-    def __init__(self, world: World, registry: Registry, request: Fit) -> None:
+    def __init__(self, world: World, registry: Registry, request: Fit, observed: Observed | None = None) -> None:
         from sim.runs.fit.observed import read_observed  # noqa: PLC0415 - kept off the import path of plain runs
 
         self.request = request
@@ -249,7 +255,7 @@ class Plan:
         self.priors, self.fixed = request.params.priors, dict(request.params.fixed)
         cls = registry.model(request.model)
         # Its states' columns are counts of agents (at most the world's), and names an error may show.
-        self.observed = read_observed(
+        self.observed = observed or read_observed(  # given: read already (a backtest's data up to a cut)
             request.observed,
             world,
             tuple(str(s) for s in cls.states),
@@ -553,6 +559,8 @@ async def _smc(
         },
         distance=request.distance,
         adjusted=result.adjusted,
+        accepted=result.raw_x if result.raw_x is not None else result.x,
+        run_seeds=result.run_seeds,
     )
     out.warnings = fit_warnings(out, plan.priors, population)
     return out
@@ -665,10 +673,17 @@ async def predictive_check(plan: Plan, result: FitResult, count: int, workers: i
 
 
 async def run_fit(
-    world: World, registry: Registry, request: Fit, *, progress: Progress = None, workers: int | None = None
+    world: World,
+    registry: Registry,
+    request: Fit,
+    *,
+    progress: Progress = None,
+    workers: int | None = None,
+    observed: Observed | None = None,
 ) -> FitResult:
     """Fit ``request`` on ``world`` (never modified); a request of several models is a choice between them
-    (:func:`sim.runs.fit.choice.run_choice`).
+    (:func:`sim.runs.fit.choice.run_choice`). ``observed``: the observation, read already (None: read from
+    ``request.observed``).
 
     Raises:
         BadParameterError: a bad observation, model, parameter, range, seed selection or option (one sentence).
@@ -677,7 +692,7 @@ async def run_fit(
     if len(request.models) > 1:
         raise BadParameterError(f"a fit of models {request.model} is a choice between them: run it with run_choice")
     t0 = time.perf_counter()
-    plan = Plan(world, registry, request)
+    plan = Plan(world, registry, request, observed)
     count = request.workers or workers or default_workers(max(1, request.budget))
     if plan.method == "exact":
         result = _exact(plan, request)

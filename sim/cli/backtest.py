@@ -1,0 +1,137 @@
+"""``agora backtest``: forecasts from fits at cuts of an observed curve, scored beside the baselines (the engine is
+:mod:`sim.runs.backtest`).
+
+Prints a table per method and horizon (WIS relative to persistence, 50 % and 90 % coverage, WIS, CRPS, log score,
+absolute errors), a line per cut on stderr as it ends, and with ``--plot FIG`` a fan chart per cut and the relative
+WIS by horizon. Exit 3 when simulations of a forecast failed (counted, left out of its draws).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from sim.cli.args import EXIT_FAILED, given
+from sim.cli.output import emit
+from sim.cli.textable import render_table
+from sim.errors import BadParameterError
+from sim.lab.world import WorldFile
+
+#: The request fields that take the values of the flags of the same name, where given.
+_AS_GIVEN = (
+    "observed model plan cuts cut horizon until_done method serial_interval draws workers time tick observe columns "
+    "delay summary seeds budget population seed replicates distance adjust ray kernel"
+)
+
+
+def handle(args: argparse.Namespace) -> Any:
+    return _cmd_backtest(args)
+
+
+def _request_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The fields the command line gave (a flag left out is left to the request's default, or to the plan)."""
+    fields = {k: v for k, v in given(args, _AS_GIVEN).items() if v is not None and v != []}
+    if args.param:
+        fields["params"] = list(args.param)
+    return fields
+
+
+def _line(what: str, _fraction: float) -> None:
+    sys.stderr.write(f"agora: backtest: {what}\n")
+    sys.stderr.flush()
+
+
+async def _cmd_backtest(args: argparse.Namespace) -> int:
+    from sim.engine.requests import Backtest  # noqa: PLC0415
+
+    if args.plot:
+        from sim.analysis.plot import check_figure_path  # noqa: PLC0415
+        from sim.store.worldfile import check_target  # noqa: PLC0415
+
+        check_target(args.plot, args.force, what="figure")
+        check_figure_path(args.plot)
+    elif args.force:
+        raise BadParameterError("--force overwrites the --plot file: give one, or drop --force")
+    fields = _request_fields(args)
+    if "observed" not in fields and "plan" not in fields:
+        raise BadParameterError("give the observed curve with --observed FILE, or a --plan that names it")
+    request = Backtest.parse(fields)
+    result = await WorldFile(args.world, plugins=args.plugins).abacktest(request, progress=_line)
+    data: dict[str, Any] = result.to_dict()
+    if args.plot:
+        result.plot(args.plot, force=True)  # checked above, before the fits
+        data["figure"] = os.path.abspath(args.plot)
+    emit(args, data, lambda: format_backtest(data))
+    failed = sum(c["failed"] for c in data["cuts"])
+    if failed:
+        sys.stderr.write(f"agora: {failed} continued simulations failed; each forecast is made of the others\n")
+        return EXIT_FAILED
+    return 0
+
+
+def _g(x: float | None, digits: str = ".3g") -> str:
+    return "-" if x is None else format(x, digits)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def format_backtest(data: dict[str, Any]) -> str:
+    """The backtest as plain text: what was fitted and cut, a table per method and horizon, the plan's hash."""
+    obs = data["observed"]
+    cuts = data["cuts"]
+    lines = [
+        f"{data['model']} forecasts of {data['column']} in {obs['path']} ({obs['first']} to {obs['last']}), "
+        f"{len(cuts)} cuts, {data['horizon']} ticks ahead",
+        f"cuts: {', '.join(c['cut'] for c in cuts)}",
+        f"priors: {' '.join(data['params']) or 'none'}; seeds {data['seeds']}; budget {data['budget']:,} a fit",
+    ]
+    plan = data.get("plan")
+    if plan:
+        lines.append(f"plan: {plan['path']} (sha256 {plan['sha256']})")
+    lines.append("")
+    head = ["method", "horizon", "rel. WIS", "cover50", "cover90", "WIS", "CRPS", "log score", "AE median", "AE log"]
+    rows = []
+    for method, s in data["scores"].items():
+        for i, h in enumerate(s["horizon"]):
+            rows.append(
+                [
+                    method if i == 0 else "",
+                    str(h),
+                    _g(s["relative_wis"][i]),
+                    _pct(s["cover50"][i]),
+                    _pct(s["cover90"][i]),
+                    _g(s["wis"][i]),
+                    _g(s["crps"][i]),
+                    _g(s["log_score"][i]),
+                    _g(s["ae_median"][i]),
+                    _g(s["ae_log"][i]),
+                ]
+            )
+        a = s["all"]
+        rows.append(
+            [
+                "",
+                "all",
+                _g(a["relative_wis"]),
+                _pct(a["cover50"]),
+                _pct(a["cover90"]),
+                _g(a["wis"]),
+                _g(a["crps"]),
+                _g(a["log_score"]),
+                _g(a["ae_median"]),
+                _g(a["ae_log"]),
+            ]
+        )
+    lines.append(render_table(head, rows, numeric=tuple(range(1, len(head)))))
+    lines.append("")
+    lines.append(
+        f"relative WIS: the method's mean WIS over {data['reference']}'s on the same cuts (below 1: better); "
+        f"{data['seconds']:.1f} s on {data['workers']} worker(s){', cuts in parallel' if data['parallel'] else ''}"
+    )
+    if data.get("figure"):
+        lines.append(f"figure: {data['figure']}")
+    return "\n".join(lines)

@@ -1,0 +1,100 @@
+"""The figure of a backtest (``agora backtest --plot``, ``BacktestResult.plot``): a fan chart per cut (the data up to
+the cut, each method's median and Agora's 50 % and 90 % bands after it, the truth) and each method's WIS relative
+to persistence by horizon. Drawn without pyplot (headless, no global state)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, cast
+
+import numpy as np
+
+from sim.runs.fit.figure import FitFigure
+from sim.runs.fit.output import save_fit_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+class DrawnCut(Protocol):
+    """What the figure reads of a cut (:class:`~sim.runs.backtest.result.CutResult`)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def tick(self) -> int: ...
+    @property
+    def history(self) -> np.ndarray: ...
+    @property
+    def truth(self) -> np.ndarray: ...
+    @property
+    def bands(self) -> dict[str, dict[str, list[float | None]]]: ...
+
+
+class Drawn(Protocol):
+    """What the figure reads of a :class:`~sim.runs.backtest.result.BacktestResult` (a protocol, so that the two
+    modules do not import each other)."""
+
+    @property
+    def cuts(self) -> Sequence[DrawnCut]: ...
+    @property
+    def horizon(self) -> int: ...
+    @property
+    def column(self) -> str: ...
+    def table(self) -> dict[str, dict[str, object]]: ...
+
+
+#: Each method's colour (matplotlib's default cycle's first four).
+COLOURS = {"agora": "#1f77b4", "persistence": "#7f7f7f", "renewal": "#ff7f0e", "seismic": "#2ca02c"}
+
+
+def _values(xs: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if x is None else x for x in xs], dtype=np.float64)
+
+
+def backtest_figure(result: Drawn) -> Figure:
+    """The fan charts and the relative WIS (see the module docstring) as one figure."""
+    n = len(result.cuts)
+    cols = min(3, max(1, n))
+    rows = math.ceil(n / cols) + 1
+    fig = FitFigure(figsize=(4.2 * cols, 3.0 * rows), layout="constrained")
+    grid = fig.add_gridspec(rows, cols)
+    h = result.horizon
+    for i, cut in enumerate(result.cuts):
+        ax = fig.add_subplot(grid[i // cols, i % cols])
+        past = np.arange(cut.history.size)
+        ahead = np.arange(cut.tick + 1, cut.tick + 1 + h)
+        ax.plot(past, cut.history, color="black", lw=1, label="data up to the cut")
+        ax.plot(ahead, cut.truth, "o", color="black", ms=3, mfc="white", label="observed after it")
+        for method, band in cut.bands.items():
+            colour = COLOURS.get(method, "#9467bd")
+            if method == "agora":
+                ax.fill_between(ahead, _values(band["q05"]), _values(band["q95"]), color=colour, alpha=0.18, lw=0)
+                ax.fill_between(ahead, _values(band["q25"]), _values(band["q75"]), color=colour, alpha=0.3, lw=0)
+            ax.plot(
+                ahead, _values(band["q50"]), color=colour, lw=1.4, ls="-" if method == "agora" else "--", label=method
+            )
+        ax.axvline(cut.tick + 0.5, color="#999999", lw=0.8, ls=":")
+        ax.set_title(f"cut {cut.label}", fontsize=9)
+        ax.set_xlabel("tick", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if i == 0:
+            ax.legend(fontsize=7, frameon=False)
+    ax = fig.add_subplot(grid[rows - 1, :])
+    table = result.table()
+    horizons = np.arange(1, h + 1)
+    for method, row in table.items():
+        rel = _values(cast(list, row["relative_wis"]))
+        ax.plot(horizons, rel, "o-", color=COLOURS.get(method, "#9467bd"), ms=3, lw=1.2, label=method)
+    ax.axhline(1.0, color="#999999", lw=0.8, ls=":")
+    ax.set_xlabel("horizon (ticks after the cut)")
+    ax.set_ylabel("WIS relative to persistence")
+    ax.set_title(f"relative WIS of {result.column}, mean over {len(result.cuts)} cuts", fontsize=9)
+    ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def save_backtest_figure(fig: Figure, path: str) -> str:
+    """Write ``fig`` to ``path`` as a fit's figure is written (atomically, reproducible metadata); its path."""
+    return save_fit_figure(fig, path)

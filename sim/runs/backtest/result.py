@@ -1,0 +1,152 @@
+"""What a backtest found: per cut its fit, each method's forecast band and scores against the truth; per method and
+horizon the scores averaged over the cuts, and each method's WIS relative to persistence's (``agora backtest
+--json``).
+
+**Relative WIS** (the Forecast Hub's ranking, Cramer et al. 2022): a method's mean WIS over the cuts at a horizon
+over persistence's mean WIS on the same cuts: below 1, better than the baseline. The ``all`` row averages every
+scored cut and horizon. Coverage is the share of the truths inside the 50 % and 90 % central intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: The scores of :func:`sim.analysis.scores.score_samples`, per horizon, in the report's order.
+SCORES = ("wis", "crps", "log_score", "cover50", "cover90", "ae_median", "ae_log")
+#: The method every other is compared with (relative WIS).
+REFERENCE = "persistence"
+#: The quantiles of a forecast's band the report keeps (the draws are not kept).
+BAND = (0.05, 0.25, 0.5, 0.75, 0.95)
+BAND_NAMES = ("q05", "q25", "q50", "q75", "q95")
+
+
+def _num(x: float) -> float | None:
+    return None if not math.isfinite(x) else round(float(x), 6)
+
+
+def _list(a: np.ndarray) -> list[float | None]:
+    return [_num(float(x)) for x in np.asarray(a, dtype=np.float64).tolist()]
+
+
+def band_of(draws: np.ndarray) -> dict[str, list[float | None]]:
+    """The :data:`BAND` quantiles of ``draws`` ``(M, H)`` per horizon (None where there are no draws)."""
+    if draws.shape[0] == 0:
+        return {name: [None] * draws.shape[1] for name in BAND_NAMES}
+    q = np.quantile(draws, BAND, axis=0)
+    return {name: _list(q[i]) for i, name in enumerate(BAND_NAMES)}
+
+
+@dataclass
+class CutResult:
+    """One cut: its time and tick, the data before it (``history``) and after (``truth``; NaN past the data), its
+    fit's report, and each method's band and per-horizon scores."""
+
+    label: str
+    tick: int
+    history: np.ndarray
+    truth: np.ndarray
+    fit: dict[str, Any] | None
+    bands: dict[str, dict[str, list[float | None]]]
+    scores: dict[str, dict[str, np.ndarray]]
+    failed: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "cut": self.label,
+            "tick": self.tick,
+            "truth": _list(self.truth),
+            "fit": self.fit,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 3),
+            "forecasts": self.bands,
+            "scores": {m: {k: _list(v) for k, v in s.items()} for m, s in self.scores.items()},
+        }
+
+
+@dataclass
+class BacktestResult:
+    """A backtest's cuts and settings; :meth:`table` is its scores per method and horizon."""
+
+    observed: dict[str, Any]
+    column: str
+    settings: dict[str, Any]
+    methods: list[str]
+    horizon: int
+    labels: list[str]
+    cuts: list[CutResult] = field(default_factory=list)
+    seconds: float = 0.0
+    workers: int = 1
+    parallel: bool = True
+
+    def table(self) -> dict[str, dict[str, object]]:
+        """Per method: each score's mean over the cuts at each horizon (None where no cut was scored), the cuts
+        scored, the relative WIS, and ``all``: the same over every scored cut and horizon."""
+        out: dict[str, dict[str, object]] = {}
+        ref = np.array([c.scores[REFERENCE]["wis"] for c in self.cuts]) if REFERENCE in self.methods else None
+        for method in self.methods:
+            rows: dict[str, object] = {"horizon": list(range(1, self.horizon + 1))}
+            every: dict[str, float | None] = {}
+            for name in SCORES:
+                values = np.array([c.scores[method][name] for c in self.cuts], dtype=np.float64)
+                with np.errstate(all="ignore"):
+                    rows[name] = _list(np.nanmean(values, axis=0) if values.size else np.full(self.horizon, np.nan))
+                    every[name] = _num(float(np.nanmean(values))) if np.isfinite(values).any() else None
+            wis = np.array([c.scores[method]["wis"] for c in self.cuts], dtype=np.float64)
+            scored = np.isfinite(wis)
+            rows["cuts_scored"] = scored.sum(axis=0).astype(int).tolist()
+            if ref is not None:
+                both = scored & np.isfinite(ref)
+                num = np.where(both, wis, 0.0).sum(axis=0)
+                den = np.where(both, ref, 0.0).sum(axis=0)
+                with np.errstate(all="ignore"):
+                    rows["relative_wis"] = _list(np.where(den > 0, num / den, np.nan))
+                every["relative_wis"] = _num(float(num.sum() / den.sum())) if den.sum() > 0 else None
+            else:
+                rows["relative_wis"] = [None] * self.horizon
+                every["relative_wis"] = None
+            rows["all"] = every
+            out[method] = rows
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """The report ``agora backtest --json`` prints."""
+        return {
+            "observed": self.observed,
+            "column": self.column,
+            **self.settings,
+            "reference": REFERENCE,
+            "scores": self.table(),
+            "cuts": [c.to_dict() for c in self.cuts],
+            "seconds": round(self.seconds, 3),
+            "workers": self.workers,
+            "parallel": self.parallel,
+        }
+
+    def plot(self, path: str | None = None, *, force: bool = False) -> Figure:
+        """A fan chart per cut (the data, Agora's 50 % and 90 % bands and median, the baselines' medians, the truth
+        after the cut) and the relative WIS of each method by horizon, as one matplotlib figure: what ``agora
+        backtest --plot`` draws.
+
+        Raises:
+            BadParameterError: an unknown figure format. TargetExistsError: ``path`` exists and ``force`` is false.
+        """
+        from sim.runs.backtest.figure import backtest_figure, save_backtest_figure  # noqa: PLC0415 - matplotlib
+
+        if path is not None:
+            from sim.analysis.plot import figure_format  # noqa: PLC0415
+            from sim.store.worldfile import check_target  # noqa: PLC0415
+
+            figure_format(path)
+            check_target(path, force, what="figure")
+        fig = backtest_figure(self)
+        if path is not None:
+            save_backtest_figure(fig, path)
+        return fig

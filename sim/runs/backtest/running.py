@@ -1,0 +1,396 @@
+"""``agora backtest``: at each cut, a fit on the data up to it, each method's forecast of the next ticks, and their
+scores against what was observed then (:class:`~sim.engine.requests.backtest.Backtest` is the request).
+
+Everything is read and checked once, before any fit: the world against the plan's statement of it, the model and
+priors against the world (the fit's :class:`~sim.runs.fit.fitting.Plan` on the whole observation), the cuts, the
+horizon and the serial interval. Then each cut is one job: its fit (:func:`sim.runs.fit.fitting.run_fit` on the
+observation up to the cut), Agora's forecast continued from it and the baselines'
+(:mod:`sim.runs.backtest.forecasts`), scored by :func:`sim.analysis.scores.score_samples`. A cut's job depends on
+no other, and every random draw in it on the fit's seed and the cut's tick alone: the cuts run in forked workers
+at once (:func:`sim.runs.transport.map_forked`, each fit on one process of them) or one after another (each fit on
+every worker), with the same numbers either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import ctypes
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.analysis.rt import SerialInterval
+from sim.core.world import World
+from sim.engine.requests.backtest import Backtest
+from sim.errors import BadParameterError
+from sim.model.registry import Registry
+from sim.runs.backtest.forecasts import agora_draws, baseline_draws
+from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, band_of
+from sim.runs.backtest.timeline import Timeline
+from sim.runs.fit.fitting import Plan, run_fit
+from sim.runs.fit.observed import ObservedSeries
+from sim.runs.transport import default_workers, fork_available, map_forked
+
+#: ``progress(what, fraction)``, as every long command reports: one line per cut as it ends.
+Progress = Callable[[str, float], None] | None
+#: Each method's stream of random draws at a cut: ``default_rng([seed, cut tick, code])``.
+_STREAM = {"agora": 0, "persistence": 1, "renewal": 2, "seismic": 3}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every cut's job shares, read and checked once."""
+
+    request: Backtest
+    observed: ObservedSeries
+    timeline: Timeline
+    ticks: tuple[int, ...]
+    column: str
+    methods: tuple[str, ...]
+    serial_interval: SerialInterval | None
+
+
+def _check_world(request: Backtest, world: World) -> None:
+    """The plan's ``[world]`` statement (``agents``, ``edges``) against ``world``."""
+    plan = request.plan
+    if plan is None:
+        return
+    have = {"agents": int(world.n), "edges": int(world.num_edges)}
+    for key in ("agents", "edges"):
+        stated = plan.world.get(key)
+        if stated is not None and stated != have[key]:
+            raise BadParameterError(
+                f"plan file {plan.path} states a world of {stated:,} {key}, and this world has {have[key]:,}: run the "
+                "plan on the world it was written for (or change the plan, and with it its sha256)"
+            )
+
+
+def _plan_check(request: Backtest, world: World, registry: Registry) -> Plan:
+    """The fit's plan on the whole observation: the model, priors, observation and options checked against the
+    world (a plan file's mistakes named as its own)."""
+    try:
+        _check_world(request, world)
+        return Plan(world, registry, request.fit)
+    except BadParameterError as exc:
+        if request.plan is None or "plan file" in str(exc):
+            raise
+        raise BadParameterError(f"plan file {request.plan.path}: {exc}") from None  # its keys are no flags
+
+
+def setup(request: Backtest, world: World, registry: Registry) -> Setup:
+    """Read and check everything a backtest needs before any fit (see the module docstring).
+
+    Raises:
+        BadParameterError: a plan that does not match the world, an observation that is not a series, a cut before
+            the first observation or at or after the last, two cuts on one tick, a horizon past the data without
+            ``until_done``, a method that needs what the data lack, a bad serial interval.
+        BadFileError: the observation or the serial interval file cannot be read.
+    """
+    methods = request.methods
+    plan = _plan_check(request, world, registry) if "agora" in methods else None
+    if plan is not None:
+        obs = plan.observed
+    else:
+        from sim.runs.fit.observed import read_observed  # noqa: PLC0415
+
+        fit = request.fit
+        obs = read_observed(fit.observed, world, (), time=fit.time, tick=fit.tick, observe=fit.observe)
+    if "seismic" in methods:
+        _refuse_seismic(obs, request.fit.observed)
+    if not isinstance(obs, ObservedSeries):
+        raise BadParameterError(
+            f"a backtest forecasts a series of counts per tick, and {obs.path} is {obs.kind}: give a curve (a time "
+            "column and counts, a line list, or a run's series)",
+            fields="observed",
+        )
+    line = Timeline.of(obs)
+    ticks = tuple(line.tick_of(t) for t in request.cut) or tuple(line.spread(request.cuts or 5, request.horizon))
+    twice = next((i for i, t in enumerate(ticks) if t in ticks[:i]), None)
+    if twice is not None:
+        first = request.cut[ticks.index(ticks[twice])]
+        raise BadParameterError(
+            f"cuts {first} and {request.cut[twice]} fall on one tick of {obs.path}: give each tick one cut",
+            fields="cut",
+        )
+    for tick in ticks:
+        if tick + request.horizon > line.last and not request.until_done:
+            raise BadParameterError(
+                f"horizon {request.horizon} from cut {line.labels[tick]} reaches past the last observation "
+                f"({line.labels[-1]}) of {obs.path}: give a horizon of {line.last - tick} or less, an earlier cut, or "
+                "until_done to score what the data cover",
+                fields=("horizon", "until_done"),
+            )
+    columns = request.fit.columns or tuple(obs.columns)
+    column = columns[0]
+    if column not in obs.columns:
+        raise BadParameterError(f"columns names {column!r}, which the observed series lacks", fields="columns")
+    si = None
+    if "renewal" in methods:
+        from sim.analysis.rtcurve import serial_interval_of  # noqa: PLC0415
+
+        assert request.serial_interval is not None  # the request's parser asks for it with renewal
+        si = serial_interval_of(request.serial_interval)
+    _check_starts(obs, column, line, ticks, methods, si)
+    scored = methods if REFERENCE in methods else (*methods, REFERENCE)  # the reference of relative WIS
+    return Setup(request, obs, line, ticks, column, scored, si)
+
+
+def _refuse_seismic(obs: Any, source: object) -> None:
+    """SEISMIC's refusals: a series, or cascades without follower counts (its data are each post's time and its
+    author's followers); and, with them, that its backtest of final sizes is not wired yet (docs/backtesting.md)."""
+    if obs.kind == "series":
+        raise BadParameterError(
+            f"seismic predicts the final sizes of cascades from reshare times and follower counts, and {obs.path} is "
+            "a series of counts per tick: backtest a series with agora, persistence or renewal",
+            fields="method",
+        )
+    if not _has_followers(source):
+        raise BadParameterError(
+            f"seismic predicts the final sizes of cascades from reshare times and follower counts, and {obs.path} "
+            "has no follower counts: give timestamped cascades id,parent,time with a followers column",
+            fields="method",
+        )
+    raise BadParameterError(
+        f"seismic's backtest of the final sizes of the cascades in {obs.path} is not wired yet: use "
+        "sim.analysis.seismic.predict on them (docs/backtesting.md)",
+        fields="method",
+    )
+
+
+def _has_followers(source: object) -> bool:
+    """Whether a CSV observation's header names a ``followers`` column (a DataFrame's columns, too)."""
+    if not isinstance(source, str):
+        return "followers" in {str(c).lower() for c in getattr(source, "columns", ())}
+    if not source.lower().endswith((".csv", ".csv.gz")):
+        return False
+    from sim.core.boundedio import bounded_text  # noqa: PLC0415
+
+    with bounded_text(source, "observation file", "a CSV file", gz=source.lower().endswith(".gz")) as text:
+        header = next(csv.reader([text.readline()]), [])
+    return "followers" in {h.strip().lower() for h in header}
+
+
+def _check_starts(
+    obs: ObservedSeries, column: str, line: Timeline, ticks: tuple[int, ...], methods: tuple[str, ...], si: Any
+) -> None:
+    """Each cut leaves the data each method needs before it: two ticks (a change, for persistence), and R's last
+    window for the renewal projection (tried on the data, one draw)."""
+    for tick in ticks:
+        if tick < 1:
+            raise BadParameterError(
+                f"cut {line.labels[tick]} leaves one observation of {obs.path} before it, and a fit or a baseline "
+                "needs more: give a later cut",
+                fields="cut",
+            )
+        if "renewal" in methods:
+            known = np.nan_to_num(_series_to(obs, column, tick), nan=0.0)
+            try:
+                baseline_draws("renewal", known, 1, 1, np.random.default_rng(0), si)
+            except BadParameterError as exc:
+                raise BadParameterError(
+                    f"the renewal projection cannot start at cut {line.labels[tick]}: {exc}", fields="cut"
+                ) from None
+
+
+def _series_to(obs: ObservedSeries, column: str, last: int) -> np.ndarray:
+    """``column`` at ticks ``0 .. last``, NaN where the file has no row."""
+    out = np.full(last + 1, np.nan)
+    keep = obs.ticks <= last
+    out[obs.ticks[keep]] = obs.columns[column][keep]
+    return out
+
+
+def _truncated(obs: ObservedSeries, cut: int, label: str) -> ObservedSeries:
+    keep = obs.ticks <= cut
+    recorded = None if obs.recorded is None else {**obs.recorded, "last": label}
+    return ObservedSeries(obs.path, obs.ticks[keep], {c: v[keep] for c, v in obs.columns.items()}, recorded)
+
+
+def _fit_report(fit: Any) -> dict[str, Any]:
+    data = fit.to_dict()
+    keep = ("simulations", "failed", "ess", "seconds", "population", "stopped", "warnings", "params", "fixed")
+    return {k: data[k] for k in keep}
+
+
+async def run_cut(
+    s: Setup, index: int, world: World, registry: Registry, workers: int, progress: Progress = None
+) -> CutResult:
+    """Cut ``index``: its fit, each method's forecast and their scores (see the module docstring)."""
+    from sim.analysis.scores import score_samples  # noqa: PLC0415 - the scores load with a backtest only
+
+    t0 = time.perf_counter()
+    req, tick = s.request, s.ticks[index]
+    h, label = req.horizon, s.timeline.labels[tick]
+    history = _series_to(s.observed, s.column, tick)
+    truth = np.full(h, np.nan)
+    after = _series_to(s.observed, s.column, min(s.timeline.last, tick + h))[tick + 1 :]
+    truth[: after.size] = after
+    known = np.nan_to_num(history, nan=0.0)  # a day the file has no row for: no case counted
+    seed = req.fit.seed
+    draws: dict[str, np.ndarray] = {}
+    fit_report = None
+    failed = 0
+    for method in s.methods:
+        rng = np.random.default_rng([seed, tick, _STREAM[method]])
+        if method == "agora":
+            fit_request = dataclasses.replace(req.fit, workers=workers)
+            cut_obs = _truncated(s.observed, tick, label)
+            fit = await run_fit(world, registry, fit_request, observed=cut_obs, progress=progress)
+            plan = Plan(world, registry, fit_request, cut_obs)
+            draws[method], failed = agora_draws(plan, fit, tick, h, s.column, req.draws, rng)
+            fit_report = _fit_report(fit)
+        else:
+            draws[method] = baseline_draws(method, known, h, req.draws, rng, s.serial_interval)
+    ok = np.isfinite(truth)
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    for method, d in draws.items():
+        per = {name: np.full(h, np.nan) for name in SCORES}
+        if ok.any() and d.shape[0]:
+            got = score_samples(d[:, ok], truth[ok])
+            for name in SCORES:
+                per[name][ok] = np.asarray(got[name], dtype=np.float64)
+        scores[method] = per
+    return CutResult(
+        label=label,
+        tick=tick,
+        history=history,
+        truth=truth,
+        fit=fit_report,
+        bands={m: band_of(d) for m, d in draws.items()},
+        scores=scores,
+        failed=failed,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _cut_line(s: Setup, index: int, cut: CutResult, done: int) -> str:
+    fit = f"; fit: {cut.fit['simulations']:,} simulations, ESS {cut.fit['ess']:.0f}" if cut.fit else ""
+    return (
+        f"cut {index + 1} of {len(s.ticks)} ({cut.label}, tick {cut.tick}) done in {cut.seconds:.1f} s{fit} "
+        f"[{done}/{len(s.ticks)}]"
+    )
+
+
+def _openblas() -> list[tuple[Any, Any]]:
+    """The ``(set, get)`` thread-count functions of each OpenBLAS this process loaded (numpy's, scipy's)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line})
+    except OSError:  # not Linux
+        return []
+    out = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
+            setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+            getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            if setter is not None and getter is not None:
+                out.append((setter, getter))
+                break
+    return out
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """OpenBLAS on one thread while the block runs, as threadpoolctl would. A cut's fit in a forked worker runs ABC's
+    small linear algebra itself, and two workers' BLAS threads spinning on two cores made it four times slower
+    (7 s against 1.75 s, a 2,000-simulation fit on a 2-core machine); and the fits one after another use one thread
+    too, so that their numbers equal the parallel ones to the last digit (a sum split over threads rounds
+    otherwise)."""
+    libs = _openblas()
+    before = [int(get()) for _, get in libs]
+    for set_threads, _ in libs:
+        set_threads(1)
+    try:
+        yield
+    finally:
+        for (set_threads, _), n in zip(libs, before, strict=True):
+            set_threads(n)
+
+
+async def run_backtest(
+    world: World,
+    registry: Registry,
+    request: Backtest,
+    *,
+    progress: Progress = None,
+    parallel: bool = True,
+) -> BacktestResult:
+    """The backtest ``request`` on ``world`` (never modified).
+
+    Args:
+        progress: called with a line as each cut ends (and the fraction of cuts done).
+        parallel: the cuts in forked workers at once (each fit on one of them); False: one after another, each fit
+            on every worker (the same numbers).
+
+    Raises:
+        BadParameterError, BadFileError: see :func:`setup`, and what a fit raises.
+    """
+    t0 = time.perf_counter()
+    s = setup(request, world, registry)
+    n = len(s.ticks)
+    workers = request.workers or default_workers(max(n, 1) if parallel else request.fit.budget)
+    procs = min(workers, n) if parallel and fork_available() and request.fit.ray is None else 1
+    if "agora" in s.methods and s.request.fit.ray is None:
+        from sim.runs.fit.simulate import Simulator  # noqa: PLC0415
+
+        plan = Plan(world, registry, request.fit)
+        if isinstance(plan.simulator, Simulator):
+            plan.simulator.warm()  # compiled here once, before any worker forks
+    results: list[CutResult | None] = [None] * n
+    done = [0]
+
+    def finished(index: int, cut: CutResult) -> None:
+        done[0] += 1
+        results[index] = cut
+        if progress is not None:
+            progress(_cut_line(s, index, cut, done[0]), done[0] / n)
+
+    if procs > 1:
+        inner = max(1, workers // procs)
+
+        def job(index: int, _report: Callable[[float], None]) -> CutResult:
+            with one_blas_thread():
+                return asyncio.run(run_cut(s, index, world, registry, inner))
+
+        await map_forked(job, n, procs, on_done=finished)
+    else:
+        with one_blas_thread():
+            for index in range(n):
+                finished(index, await run_cut(s, index, world, registry, workers))
+    result = BacktestResult(
+        observed=_describe(s),
+        column=s.column,
+        settings=request.describe() | {"methods": list(s.methods)},
+        methods=list(s.methods),
+        horizon=request.horizon,
+        labels=s.timeline.labels,
+        cuts=[c for c in results if c is not None],
+        workers=workers,
+        parallel=procs > 1,
+    )
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _describe(s: Setup) -> dict[str, Any]:
+    obs = s.observed
+    out: dict[str, Any] = {
+        "path": obs.path,
+        "kind": obs.kind,
+        "columns": list(obs.columns),
+        "ticks": s.timeline.last + 1,
+    }
+    out["first"], out["last"] = s.timeline.labels[0], s.timeline.labels[-1]
+    if obs.recorded is not None:
+        out["recorded"] = obs.recorded
+    return out

@@ -1,0 +1,136 @@
+"""The time of an observed series as its file names it, and the ticks of a backtest's cuts.
+
+A cut is a value of the observed file's time column, as ``time`` reads it (:mod:`sim.store.timeline`): a whole
+number (a day, or a tick), an ISO date or a timestamp; for a ``tick,...`` series or a run's series file, a tick.
+The data known at cut ``T`` are those of every tick whose time is at most ``T``: the cut's tick is the last such
+tick, and its forecast starts at the tick after it.
+
+``cuts N`` spreads N cuts evenly over the span that leaves a horizon after the last: with the last observed tick
+``L`` and the horizon ``H``, cut ``i`` (1 to N) falls on tick ``round(i * (L - H) / N)``: the last at ``L - H``, the
+first after a share ``1 / N`` of that span, which its fit has as data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.errors import BadParameterError
+from sim.runs.fit.observed import ObservedSeries
+from sim.store.timeline import DAY, parse_duration
+
+#: An ISO date, or the start of a timestamp (numpy alone would read ``17`` as the year 17).
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: How a kind of time is written, for a sentence.
+_GIVE = {"tick": "a tick (17)", "whole": "a whole number (17)", "date": "an ISO date (1861-11-20)"}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Each tick's time, as the observed file names it.
+
+    Attributes:
+        kind: ``tick`` (a series of ticks), ``whole`` (whole numbers of the file's time column), ``date`` or
+            ``stamp``.
+        values: each tick's time as a comparable number (ticks, whole numbers, days or seconds since 1970).
+        labels: each tick's name as the file writes it.
+        name: the observation's name (its path), for a sentence.
+        last: the last observed tick.
+    """
+
+    kind: str
+    values: np.ndarray
+    labels: list[str]
+    name: str
+    last: int
+
+    @classmethod
+    def of(cls, obs: ObservedSeries) -> Timeline:
+        """The timeline of ``obs``: its ticks, or the times of its file's time column (``obs.recorded``)."""
+        last = int(obs.ticks.max()) if obs.ticks.size else 0
+        k = np.arange(last + 1, dtype=np.int64)
+        rec = obs.recorded
+        if rec is None:
+            return cls("tick", k, [str(x) for x in k.tolist()], obs.path, last)
+        tick_s = parse_duration(str(rec["tick"]))
+        origin = rec.get("origin")
+        if origin is None:  # whole numbers: each tick a whole step of the column's unit
+            first, end = int(rec["first"]), int(rec["last"])
+            per = (end - first) // last if last else 1
+            values = first + k * per
+            return cls("whole", values, [str(x) for x in values.tolist()], obs.path, last)
+        if len(str(origin)) == 10:  # ISO dates: ticks of whole days
+            days = np.datetime64(str(origin), "D").astype(np.int64) + k * max(1, tick_s // DAY)
+            labels = [str(x) for x in np.datetime_as_string(days.astype("datetime64[D]")).tolist()]
+            return cls("date", days, labels, obs.path, last)
+        seconds = np.datetime64(str(origin), "s").astype(np.int64) + k * tick_s
+        labels = [str(x) for x in np.datetime_as_string(seconds.astype("datetime64[s]")).tolist()]
+        return cls("stamp", seconds, labels, obs.path, last)
+
+    def value(self, text: str) -> int:
+        """The time ``text`` names, as :attr:`values` counts it.
+
+        Raises:
+            BadParameterError: a text that is not a time of this kind.
+        """
+        t = text.strip()
+        try:
+            if self.kind in ("tick", "whole"):
+                return int(t)
+            if self.kind == "date" and _DATE.match(t):
+                return int(np.datetime64(t, "D").astype(np.int64))
+            if self.kind == "stamp" and _DATE.match(t):
+                return int(np.datetime64(t.replace(" ", "T").removesuffix("Z"), "s").astype(np.int64))
+        except ValueError:
+            pass
+        give = _GIVE.get(self.kind, "an ISO timestamp (2009-04-27T13:00:00)")
+        raise BadParameterError(
+            f"cut {t[:40]!r} is not a time of {self.name}'s time column: give {give}, as the column holds", fields="cut"
+        )
+
+    def tick_of(self, text: str) -> int:
+        """The tick of cut ``text``: the last tick whose time is at most the cut's.
+
+        Raises:
+            BadParameterError: not a time; a time before the first observation, at the last or after it.
+        """
+        v = self.value(text)
+        first, last = self.labels[0], self.labels[-1]
+        if v < int(self.values[0]):
+            raise BadParameterError(
+                f"cut {text.strip()[:40]} lies before the first observation ({first}) of {self.name}: give cuts "
+                f"from {first} to before {last}",
+                fields="cut",
+            )
+        if v > int(self.values[-1]):
+            raise BadParameterError(
+                f"cut {text.strip()[:40]} lies after the last observation ({last}) of {self.name}: give cuts from "
+                f"{first} to before {last}",
+                fields="cut",
+            )
+        tick = int(np.searchsorted(self.values, v, side="right")) - 1
+        if tick >= self.last:
+            raise BadParameterError(
+                f"cut {text.strip()[:40]} is the last observation ({last}) of {self.name}, and nothing after it is "
+                "left to score: give an earlier cut",
+                fields="cut",
+            )
+        return tick
+
+    def spread(self, count: int, horizon: int) -> list[int]:
+        """``count`` cut ticks spread evenly over the span that leaves ``horizon`` ticks after the last (see the
+        module docstring).
+
+        Raises:
+            BadParameterError: the span holds fewer than ``count`` ticks.
+        """
+        span = self.last - horizon
+        if span < count:
+            raise BadParameterError(
+                f"cuts {count} with horizon {horizon} need {count} ticks before the last horizon, and the "
+                f"{self.last + 1} ticks of {self.name} leave {max(span, 0)}: give fewer cuts or a shorter horizon",
+                fields=("cuts", "horizon"),
+            )
+        return [round(i * span / count) for i in range(1, count + 1)]
