@@ -36,6 +36,7 @@ from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.fitting import Plan, run_fit
 from sim.runs.fit.observed import ObservedSeries
 from sim.runs.transport import default_workers, fork_available, map_forked
+from sim.store.timeline import parse_duration
 
 #: ``progress(what, fraction)``, as every long command reports: one line per cut as it ends.
 Progress = Callable[[str, float], None] | None
@@ -212,6 +213,13 @@ def _truncated(obs: ObservedSeries, cut: int, label: str) -> ObservedSeries:
     return ObservedSeries(obs.path, obs.ticks[keep], {c: v[keep] for c, v in obs.columns.items()}, recorded)
 
 
+def persistence_level(req: Backtest) -> int:
+    """The persistence baseline's level: the last week's mean count when one tick is a day (``tick 1d``: the
+    issue's "last week's level", a day's noise no longer setting the median), else the last count (the Hub's
+    baseline on its weekly series)."""
+    return 7 if req.fit.tick is not None and parse_duration(req.fit.tick) == 86_400 else 1
+
+
 def _fit_report(fit: Any) -> dict[str, Any]:
     data = fit.to_dict()
     keep = ("simulations", "failed", "ess", "seconds", "population", "stopped", "warnings", "params", "fixed")
@@ -246,7 +254,7 @@ async def run_cut(
             draws[method], failed = agora_draws(plan, fit, tick, h, s.column, req.draws, rng)
             fit_report = _fit_report(fit)
         else:
-            draws[method] = baseline_draws(method, known, h, req.draws, rng, s.serial_interval)
+            draws[method] = baseline_draws(method, known, h, req.draws, rng, s.serial_interval, persistence_level(req))
     ok = np.isfinite(truth)
     scores: dict[str, dict[str, np.ndarray]] = {}
     for method, d in draws.items():
