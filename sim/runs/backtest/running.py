@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import ctypes
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
@@ -285,44 +284,17 @@ def _cut_line(s: Setup, index: int, cut: CutResult, done: int) -> str:
     )
 
 
-def _openblas() -> list[tuple[Any, Any]]:
-    """The ``(set, get)`` thread-count functions of each OpenBLAS this process loaded (numpy's, scipy's)."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line})
-    except OSError:  # not Linux
-        return []
-    out = []
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
-            setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-            getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-            if setter is not None and getter is not None:
-                out.append((setter, getter))
-                break
-    return out
-
-
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """OpenBLAS on one thread while the block runs, as threadpoolctl would. A cut's fit in a forked worker runs ABC's
-    small linear algebra itself, and two workers' BLAS threads spinning on two cores made it four times slower
-    (7 s against 1.75 s, a 2,000-simulation fit on a 2-core machine); and the fits one after another use one thread
+    """BLAS on one thread while the block runs (threadpoolctl). A cut's fit in a forked worker runs ABC's small
+    linear algebra itself, and two workers' BLAS threads spinning on two cores made it four times slower (7 s
+    against 1.75 s, a 2,000-simulation fit on a 2-core machine); and the fits one after another use one thread
     too, so that their numbers equal the parallel ones to the last digit (a sum split over threads rounds
     otherwise)."""
-    libs = _openblas()
-    before = [int(get()) for _, get in libs]
-    for set_threads, _ in libs:
-        set_threads(1)
-    try:
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - loads the BLAS libraries' info: backtests only
+
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-    finally:
-        for (set_threads, _), n in zip(libs, before, strict=True):
-            set_threads(n)
 
 
 async def run_backtest(
