@@ -1,6 +1,7 @@
 """The real-data backtests of docs/backtesting.md: a table and a figure from each plan's ``--json`` output.
 
-    python docs/figures/backtests.py DIR      # DIR holds NAME.json, one per plan of docs/backtests/NAME.toml
+    python docs/figures/backtests.py DIR            # DIR holds NAME.json, one per plan of docs/backtests/NAME.toml
+    python docs/figures/backtests.py DIR adaptive   # DIR holds ad-NAME.json, of docs/backtests/adaptive/NAME.toml
 
 Prints the markdown table (each method's WIS relative to persistence over all cuts and horizons, its 50 % and 90 %
 coverage, and Agora's relative WIS at the first and last horizon) and draws docs/figures/backtests.png: each data
@@ -31,11 +32,11 @@ NAMES = {
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def main(folder: Path) -> None:
+def main(folder: Path, twin: str = "") -> None:
     rows = []
     fig, axes = plt.subplots(2, 4, figsize=(16, 7), sharey=True)
     for ax, (name, title) in zip(axes.flat, NAMES.items(), strict=True):
-        path = folder / f"{name}.json"
+        path = folder / (f"ad-{name}.json" if twin else f"{name}.json")
         if not path.exists():
             ax.set_title(f"{title}: not run")
             continue
@@ -62,9 +63,12 @@ def main(folder: Path) -> None:
     axes[0, 0].set_ylabel("WIS relative to persistence")
     axes[1, 0].set_ylabel("WIS relative to persistence")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Backtests on real outbreaks: below 1, better than persistence (mean over the cuts)")
+    fig.suptitle(
+        f"Backtests on real outbreaks{' (' + twin + ' distance)' if twin else ''}: below 1, better than persistence "
+        "(mean over the cuts)"
+    )
     fig.tight_layout()
-    out = ROOT / "docs" / "figures" / "backtests.png"
+    out = ROOT / "docs" / "figures" / (f"backtests-{twin}.png" if twin else "backtests.png")
     fig.savefig(out, dpi=90)
     print(
         "| data set | cuts | horizon | plan sha256 | agora: rel. WIS (cover 50 %, 90 %) | renewal | persistence "
@@ -76,4 +80,4 @@ def main(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")
