@@ -144,12 +144,13 @@ async def test_a_long_run_against_a_server_failing_a_third_of_requests_accounts_
     t0 = time.perf_counter()
     # The client's timeout must hold every answer the server gives, however loaded the machine (an answer
     # counted as a timeout by the client but as its fault by the server would break the accounting below),
-    # and the server's "timeout" fault must outlast it: 3 s and 8 s. A wider concurrency keeps the calls that
-    # wait out those 3 s from queueing the others.
-    srv = await FakeChatServer(latency=0.002, plan=ThirdFails(seed=11), retry_after=0.01, hang=8.0).start()
+    # and the server's "timeout" fault must outlast it: 6 s and 15 s (3 s failed once at a load of 14 on 2 cores:
+    # three answers the server sent were timeouts to the client). A wider concurrency keeps the calls that
+    # wait out those 6 s from queueing the others.
+    srv = await FakeChatServer(latency=0.002, plan=ThirdFails(seed=11), retry_after=0.01, hang=15.0).start()
     try:
         w = synthetic_world("load", 2000, avg_degree=8, seed=5)
-        sim = make_sim(w, srv.url, timeout=3.0, concurrency=64)
+        sim = make_sim(w, srv.url, timeout=6.0, concurrency=64)
         ledger = Ledger(sim.llm)
         sessions = []
         for tick in range(100):
@@ -157,7 +158,7 @@ async def test_a_long_run_against_a_server_failing_a_third_of_requests_accounts_
                 sessions.append(inject(sim, tick))
             await sim.step()
             await asyncio.sleep(0.004)
-        await sim.aclose(120)  # what is still in flight lands (three 3 s timeouts in a row at most); a hang bound
+        await sim.aclose(120)  # what is still in flight lands (three 6 s timeouts in a row at most); a hang bound
     finally:
         await srv.stop()
     st = sim.llm.stats()

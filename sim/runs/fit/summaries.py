@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
 import os
 import sys
 import traceback
@@ -29,7 +28,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numba import njit
 
 from sim.core.tracebacks import plugin_location, plugin_traceback
 from sim.engine.requests.fit import CURVE, SummarySpec
@@ -65,73 +63,21 @@ def _peak_tick(v: np.ndarray, ticks: np.ndarray) -> np.ndarray:
     return ticks[np.argmax(v, axis=1)].astype(np.float64)
 
 
-@njit(cache=True)
-def _growth_rows(v: np.ndarray, ticks: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    out = np.zeros(v.shape[0])
-    for i in range(v.shape[0]):
-        top = 0
-        for t in range(1, v.shape[1]):
-            if v[i, t] > v[i, top]:
-                top = t
-        if top == 0:
-            continue
-        count = top + 1
-        mt = 0.0
-        my = 0.0
-        for t in range(count):
-            mt += ticks[t]
-            my += math.log1p(max(v[i, t], 0.0))
-        mt /= count
-        my /= count
-        sxx = 0.0
-        sxy = 0.0
-        for t in range(count):
-            dt = ticks[t] - mt
-            sxx += dt * dt
-            sxy += dt * (math.log1p(max(v[i, t], 0.0)) - my)
-        out[i] = sxy / sxx if sxx > 0 else 0.0
-    return out
-
-
 def _growth(v: np.ndarray, ticks: np.ndarray) -> np.ndarray:
     """The least-squares slope of ``log(1 + value)`` against the tick, over the ticks from the first to the
     column's peak (its first largest value) inclusive; 0 where the peak is the first tick."""
-    return _growth_rows(np.ascontiguousarray(v, dtype=np.float64), ticks.astype(np.float64))
+    from sim.runs.fit.summary_kernels import growth_rows  # noqa: PLC0415 - numba loads only for growth
 
-
-@njit(cache=True)
-def _waves_rows(v: np.ndarray, start: float, end: float) -> np.ndarray:  # pragma: no cover - compiled
-    rows, n = v.shape
-    out = np.zeros(rows)
-    smooth = np.empty(n)
-    for i in range(rows):
-        top = 0.0
-        for t in range(n):
-            lo, hi = max(t - 1, 0), min(t + 1, n - 1)
-            total = 0.0
-            for k in range(lo, hi + 1):
-                total += v[i, k]
-            smooth[t] = total / (hi - lo + 1)
-            top = max(top, smooth[t])
-        if top <= 0:
-            continue
-        waves = 0
-        inside = False
-        for t in range(n):
-            if not inside and smooth[t] >= start * top:
-                inside = True
-                waves += 1
-            elif inside and smooth[t] < end * top:
-                inside = False
-        out[i] = waves
-    return out
+    return growth_rows(np.ascontiguousarray(v, dtype=np.float64), ticks.astype(np.float64))
 
 
 def _waves(v: np.ndarray, ticks: np.ndarray) -> np.ndarray:
     """The number of waves: the column smoothed by a centred 3-tick moving mean (2 ticks at the ends), a wave
     starting each time it reaches :data:`WAVE_START` of its largest value after having been below
     :data:`WAVE_END` of it (or at the start); 0 for a column that is 0 throughout."""
-    return _waves_rows(np.ascontiguousarray(v, dtype=np.float64), WAVE_START, WAVE_END)
+    from sim.runs.fit.summary_kernels import waves_rows  # noqa: PLC0415 - numba loads only for waves
+
+    return waves_rows(np.ascontiguousarray(v, dtype=np.float64), WAVE_START, WAVE_END)
 
 
 _PER_COLUMN: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
