@@ -446,3 +446,11 @@ def test_a_sweep_table_has_one_row_per_combination_when_the_model_is_swept(world
     pytest.importorskip("pandas")
     frame = res.to_pandas()
     assert list(frame["model"]) == ["ic", "sir"] and list(frame["mean_reached"]) == [a.mean_reached for a in res.arms]
+
+
+def test_a_pathlib_path_names_a_world(tmp_path):
+    """new_world and open_world take a pathlib.Path as they take a string (a Path raised TypeError in new_world)."""
+    path = tmp_path / "p.db"
+    made = sim.new_world(path, agents=50, seed=3)
+    again = sim.open_world(path)
+    assert made.path == again.path == str(path) and again.agents == 50

@@ -441,13 +441,13 @@ class WorldFile:
 
 
 # -- opening and making world files ---------------------------------------------------------------------
-def open_world(path: str, *, plugins: Iterable[str] = ()) -> WorldFile:
-    """The world file at ``path``.
+def open_world(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> WorldFile:
+    """The world file at ``path`` (a string or a :class:`pathlib.Path`).
 
     Raises:
         BadFileError: missing, foreign, damaged or of another format version.
     """
-    return WorldFile(path, plugins=plugins)
+    return WorldFile(os.fspath(path), plugins=plugins)
 
 
 def _configure(world: World, minutes_per_tick: int, social: Mapping[str, object] | None) -> None:
@@ -552,7 +552,7 @@ class NewWorld(TypedDict, total=False):
 _SYNTHETIC = ("agents", "graph", "avg_degree", "communities", "mixing")
 
 
-def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
+def new_world(path: str | os.PathLike[str], **options: Unpack[NewWorld]) -> WorldFile:
     """Generate a synthetic world and save it at ``path``, as ``agora new PATH --agents N ...`` does; or, with
     ``people``, the world of a table of people, as ``agora new PATH --people FILE ...`` does.
 
@@ -578,6 +578,7 @@ def new_world(path: str, **options: Unpack[NewWorld]) -> WorldFile:
         ResourceError: the machine cannot hold it.
     """
     _not_in_a_worker_start()
+    path = os.fspath(path)
     unknown = sorted(set(options) - set(NewWorld.__annotations__))
     if unknown:  # as Python says it of a keyword the signature lacks
         raise TypeError(f"new_world() got an unexpected keyword argument {unknown[0]!r}")
