@@ -88,6 +88,28 @@ def test_a_series_summary_of_chosen_statistics():
     assert list(s.series) == ["I", "R"] and s.series["I"].tolist() == [1, 5, 3, 2]
 
 
+def test_a_posterior_of_runs_that_died_out_is_warned_of():
+    """extinct_warning: the weight on simulations with none of a column over the last 7 observed ticks where the
+    data have some; above a tenth, one warning naming the share; none for a small share, for data that are 0
+    there too, or for statistics that are not the curve."""
+    from sim.runs.fit.fitting import extinct_warning  # noqa: PLC0415
+
+    ticks = np.arange(12)
+    data = np.array([1.0, 0, 2, 3, 5, 8, 9, 12, 10, 14, 15, 13])
+    s = SeriesSummary({"new": data}, ticks, ("S", "I", "R"), "sir")
+    alive = data + 1
+    dead = np.where(ticks < 4, data, 0.0)  # took off, then died out before the last 7 ticks (5 .. 11)
+    late = np.where(ticks < 6, data, 0.0)  # died out at tick 6: some cases in the window, not extinct by this rule
+    stats = np.vstack([alive, dead, late, dead])
+    warned = extinct_warning(s, stats, np.array([0.4, 0.3, 0.1, 0.2]))
+    assert len(warned) == 1 and warned[0].startswith("50% of the posterior") and "where the data have 81" in warned[0]
+    assert extinct_warning(s, stats, np.array([0.85, 0.05, 0.05, 0.05])) == []  # a tenth or less: no warning
+    quiet = SeriesSummary({"new": np.where(ticks < 4, data, 0.0)}, ticks, ("S", "I", "R"), "sir")
+    assert extinct_warning(quiet, stats, np.full(4, 0.25)) == []  # the data died out too
+    peaks = SeriesSummary({"new": data}, ticks, ("S", "I", "R"), "sir", ("peak", "final"))
+    assert extinct_warning(peaks, np.zeros((4, 2)), np.full(4, 0.25)) == []
+
+
 # -- a user's function --------------------------------------------------------------------------------------------
 
 

@@ -243,6 +243,37 @@ def fit_warnings(result: FitResult, priors: Priors, population: int) -> list[str
     return out
 
 
+#: The last observed ticks in which an accepted simulation showing none of a column the data show counts as died
+#: out (:func:`extinct_warning`).
+EXTINCT_TICKS = 7
+
+
+def extinct_warning(summary: Summary | None, stats: np.ndarray, weights: np.ndarray) -> list[str]:
+    """A warning when more than a tenth of the posterior's weight is on simulations that show none of an observed
+    column over its last :data:`EXTINCT_TICKS` observed ticks where the data show some: runs that died out,
+    accepted beside epidemics by a tolerance the budget left loose (a single seed makes most runs die out). A
+    forecast continuing them stays at 0, and the predictive check's share inside its band then says little.
+    Series compared tick by tick (the ``curve`` statistics) only."""
+    if not isinstance(summary, SeriesSummary) or "curve" not in summary.parts or stats.size == 0:
+        return []
+    where = {name: i for i, name in enumerate(summary.names)}
+    last = summary.ticks[-EXTINCT_TICKS:].tolist()
+    out = []
+    for column in summary.columns:
+        cols = [where[f"{column}@{t}"] for t in last]
+        seen = float(summary.observed[cols].sum())
+        if seen <= 0:
+            continue
+        mass = float(weights[stats[:, cols].sum(axis=1) == 0].sum())
+        if mass > 0.1:
+            out.append(
+                f"{mass:.0%} of the posterior is simulations with no {column} in the last {len(last)} observed "
+                f"ticks, where the data have {seen:g}: runs that died out, which a forecast continues at 0 (more "
+                "seeds or a larger budget leave fewer)"
+            )
+    return out
+
+
 class Plan:
     """What a fit needs, read and checked once: world, observation, priors, simulator, statistics."""
 
@@ -563,6 +594,7 @@ async def _smc(
         run_seeds=result.run_seeds,
     )
     out.warnings = fit_warnings(out, plan.priors, population)
+    out.warnings += extinct_warning(plan.summary, result.stats, result.weights)
     return out
 
 
