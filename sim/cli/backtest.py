@@ -22,7 +22,7 @@ from sim.lab.world import WorldFile
 #: The request fields that take the values of the flags of the same name, where given.
 _AS_GIVEN = (
     "observed model plan cuts cut horizon until_done method serial_interval draws workers time tick observe columns "
-    "delay summary seeds budget population seed replicates distance adjust ray kernel"
+    "delay summary seeds budget population seed replicates distance adjust ray kernel n_star"
 )
 
 
@@ -63,8 +63,8 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.plot:
         result.plot(args.plot, force=True)  # checked above, before the fits
         data["figure"] = os.path.abspath(args.plot)
-    emit(args, data, lambda: format_backtest(data))
-    failed = sum(c["failed"] for c in data["cuts"])
+    emit(args, data, lambda: format_cascades(data) if data.get("target") == "final_size" else format_backtest(data))
+    failed = sum(c.get("failed", 0) for c in data["cuts"])
     if failed:
         sys.stderr.write(f"agora: {failed} continued simulations failed; each forecast is made of the others\n")
         return EXIT_FAILED
@@ -131,6 +131,53 @@ def format_backtest(data: dict[str, Any]) -> str:
     lines.append(
         f"relative WIS: the method's mean WIS over {data['reference']}'s on the same cuts (below 1: better); "
         f"{data['seconds']:.1f} s on {data['workers']} worker(s){', cuts in parallel' if data['parallel'] else ''}"
+    )
+    if data.get("figure"):
+        lines.append(f"figure: {data['figure']}")
+    return "\n".join(lines)
+
+
+def format_cascades(data: dict[str, Any]) -> str:
+    """A backtest of cascades' final sizes as plain text: a row per cut and method."""
+    obs = data["observed"]
+    lines = [
+        f"final sizes of the {obs['cascades']:,} cascades in {obs['path']}, forecast at ages "
+        f"{', '.join(c['cut'] for c in data['cuts'])} (cascades with {data['min_reshares']} reshares or more by then)",
+        f"seismic's n_star {data['n_star']:g}; agora: {data['model']} with {' '.join(data['params']) or 'no prior'}, "
+        f"budget {data['budget']:,}",
+    ]
+    plan = data.get("plan")
+    if plan:
+        lines.append(f"plan: {plan['path']} (sha256 {plan['sha256']})")
+    lines.append("")
+    head = ["cut", "method", "cascades", "rel. WIS", "WIS", "WIS median", "rel. error median", "mean/truth", "infinite"]
+    head.append("coverage")
+    rows = []
+    for i, cut in enumerate(data["cuts"]):
+        for j, method in enumerate(data["methods"]):
+            s = data["scores"][method][i]
+            if "wis" not in s:
+                rows.append([cut["cut"] if j == 0 else "", method, "0", *["-"] * 7])
+                continue
+            rows.append(
+                [
+                    cut["cut"] if j == 0 else "",
+                    method,
+                    f"{cut['cascades']:,}",
+                    _g(s["relative_wis"]),
+                    _g(s["wis"]),
+                    _g(s["wis_median"]),
+                    _g(s["relative_error_median"]),
+                    _g(s["mean_forecast_over_truth"]),
+                    _pct(s["infinite"]),
+                    f"{_pct(s['coverage'])} of {s['interval']:.0%}",
+                ]
+            )
+    lines.append(render_table(head, rows, numeric=tuple(range(2, len(head)))))
+    lines.append("")
+    lines.append(
+        "rel. WIS: the method's mean WIS over persistence's (no growth) on the same cascades; an infinite forecast "
+        f"(SEISMIC's, where p n_star >= 1) makes a mean '-'. {data['seconds']:.1f} s"
     )
     if data.get("figure"):
         lines.append(f"figure: {data['figure']}")

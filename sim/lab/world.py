@@ -34,7 +34,7 @@ from sim.store.worldfile import check_target, save_world, world_info
 from sim.store.worldfile import open_world as open_world_file
 
 if TYPE_CHECKING:
-    from sim.runs.backtest import BacktestResult
+    from sim.runs.backtest import BacktestResult, CascadeBacktestResult
     from sim.runs.fit.choice import ChoiceResult
     from sim.runs.fit.fitting import FitResult
     from sim.runs.forecast import ForecastResult
@@ -399,7 +399,7 @@ class WorldFile:
     # -- backtests -------------------------------------------------------------------------------------------
     def backtest(
         self, request: Backtest | None = None, /, *, progress: Progress = None, **fields: object
-    ) -> BacktestResult:
+    ) -> BacktestResult | CascadeBacktestResult:
         """At each cut of an observed curve, fit on the data up to it, forecast the next ticks and score the forecast
         beside the baselines', as ``agora backtest`` does; the file is not modified.
 
@@ -414,6 +414,9 @@ class WorldFile:
         Returns:
             A :class:`~sim.runs.backtest.BacktestResult`: ``table()`` the scores per method and horizon,
             ``to_dict()`` what ``agora backtest --json`` prints, ``plot(path)`` the fan charts and relative WIS.
+            For a file of cascades with follower counts (``id,parent,time,followers``), a
+            :class:`~sim.runs.backtest.CascadeBacktestResult`: each cascade's final size forecast at ages ``cut``
+            (``["1h", "1d"]``) by ``seismic`` (with ``n_star``), ``persistence`` and ``agora``.
 
         Raises:
             BadParameterError: a cut outside the data, a horizon past them without ``until_done``, a plan that does
@@ -423,7 +426,7 @@ class WorldFile:
 
     async def abacktest(
         self, request: Backtest | None = None, /, *, progress: Progress = None, **fields: object
-    ) -> BacktestResult:
+    ) -> BacktestResult | CascadeBacktestResult:
         """:meth:`backtest` as a coroutine."""
         from sim.runs.backtest import run_backtest  # noqa: PLC0415 - scipy and the fit load only for a backtest
 

@@ -772,6 +772,22 @@ def read_timed_rows(
     return TimedRows(t.name, at, {c: _text(t.get(c)) for c in columns}, tick_s, origin, t)
 
 
+def read_timed_seconds(
+    source: str | os.PathLike[str] | pd.DataFrame, *, columns: Sequence[str], time: str | None = None
+) -> TimedRows:
+    """As :func:`read_timed_rows`, each row's time in whole seconds since the earliest instead of a tick (whole
+    numbers are seconds, dates midnights), for any span: no timeline of ticks is made (cascades of reshares whose
+    last comes months after the first)."""
+    t = _open(source, _AGORA_NAMES | {"parent"} | {n for n in (time, *columns) if n})
+    for c in columns:
+        if c not in t.header:
+            raise t.bad(f"has no column {c[:60]!r}: give {', '.join(columns)} and a time column")
+    col = _time_column(t, time)
+    times = _times(t, col)
+    v = times.values * (DAY if times.kind == "date" else 1)
+    return TimedRows(t.name, v - int(v.min()), {c: _text(t.get(c)) for c in columns}, 1, None, t)
+
+
 __all__ = [
     "CASES",
     "DAY",
@@ -783,4 +799,5 @@ __all__ = [
     "parse_duration",
     "read_incidence",
     "read_timed_rows",
+    "read_timed_seconds",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.cli.args import input_file, integer, output_file, repeatable
+from sim.cli.args import input_file, integer, output_file, positive_float, repeatable
 from sim.cli.parsers import Subcommand
 from sim.cli.parsers.fit import fit_observation, fit_sampling, fit_time
 from sim.cli.parsers.options import force_flag, json_flag, plugins_flag, world_argument
@@ -15,6 +15,7 @@ _BACKTEST_EXAMPLES = """examples:
   agora backtest saves/m.db --observed ../shared/data/incidence-Measles1861.csv --time day --tick 1d --observe cases=new --model sir --param beta=0.01..1:log --param gamma=0.05..0.5 --param report=0.2..1 --seeds random:1 --cut 15,20,25 --horizon 7 --serial-interval ../shared/data/serial-interval-Measles1861.csv --plot bt.png
   agora backtest saves/m.db --plan measles.toml --json      (the model, priors and settings from the plan)
   agora backtest saves/m.db --observed curve.csv --method persistence,renewal --serial-interval gamma:3,1.5 --cuts 4
+  agora backtest saves/tw.db --observed cascades.csv --method seismic,agora --param p=0.001..0.02 --cut 1h,6h,1d
 
 Cuts are times of the observed file's time column (a day or tick number, an ISO date), as --time reads it: the fit
 at cut T sees the data up to T. --cuts N puts N cuts evenly over the span that leaves a horizon after the last.
@@ -23,7 +24,12 @@ renewal (R at the cut projected by the renewal equation; needs --serial-interval
 WIS at the Hub's 23 quantile levels, CRPS, log score, 50% and 90% coverage, absolute error of the median and of
 log counts, and WIS relative to persistence's. A plan file (--plan, TOML: the flags' names as keys) fixes the
 model, priors and settings; its sha256 is reported, and a flag that would change the forecast beside it is
-refused. The world file is not modified. See docs/backtesting.md."""  # noqa: E501
+refused. The world file is not modified. See docs/backtesting.md.
+
+Cascades (a file of posts id,parent,time,followers[,cascade]): each cascade's final number of reshares is forecast
+at ages since its original post (--cut 1h,6h,1d, the default, or seconds) by seismic (SEISMIC, Zhao et al. 2015;
+--n-star), persistence (no growth) and agora (the model's cascades from the same poster, conditioned by ABC on
+what was seen), on the cascades with 5 reshares or more by the cut."""  # noqa: E501
 
 #: The flags whose defaults the request fills: None here, so that the command knows which were given (a plan
 #: refuses them beside it).
@@ -84,6 +90,12 @@ def _backtest(p: Any) -> None:
         help="the renewal projection's serial interval: a day,probability file or gamma:MEAN,SD",
     )
     p.add_argument("--draws", type=integer, metavar="M", help="draws of each forecast scored (default 1,000)")
+    p.add_argument(
+        "--n-star",
+        type=positive_float,
+        metavar="N",
+        help="SEISMIC's mean follower count of a new resharer (default 100, the package's), for cascades",
+    )
     fit_time(p)
     fit_observation(p)
     fit_sampling(p)

@@ -49,8 +49,8 @@ BESIDE_PLAN = ("plan", "observed", "workers", "ray")
 WORLD_CHECKS = ("agents", "edges")
 #: What a plan's key may be spelled as, beside a field's name: its flag's (``param``, ``serial-interval``).
 _PLAN_ALIASES = {"param": "params", "no_adjust": "adjust"}
-#: A time as a cut names it: a whole number, an ISO date or timestamp.
-_CUT = re.compile(r"[0-9T:+\-. ]{1,40}\Z")
+#: A time as a cut names it: a whole number, an ISO date or timestamp; for cascades an age (``1h``, ``3600``).
+_CUT = re.compile(r"[0-9T:+\-. dhminsw]{1,40}\Z")
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,11 @@ class Backtest:
         serial_interval: the renewal projection's serial interval (``gamma:MEAN,SD`` or a ``day,probability``
             file). draws: draws of each forecast scored. workers: processes that fit cuts at once (None: one per
             CPU, at most one per cut); the result is the same. plan: the plan file, read (:class:`PlanFile`).
+        n_star: SEISMIC's mean follower count of a new resharer (None: the package's 100), for cascades.
+
+    For a file of cascades with follower counts (:mod:`sim.runs.backtest.cascade_run`) the cuts are ages since each
+    original post (``1h``, ``6h``, ``1d`` or seconds) and the target each cascade's final size: ``horizon``,
+    ``until_done``, ``draws`` and ``serial_interval`` do not apply.
     """
 
     fit: Fit
@@ -186,6 +191,7 @@ class Backtest:
     draws: int = DRAWS
     workers: int | None = None
     plan: PlanFile | None = None
+    n_star: float | None = None
 
     #: The backtest's own fields; every other one is its fit's (:attr:`Fit.FIELDS`).
     OWN: ClassVar[tuple[str, ...]] = (
@@ -198,6 +204,7 @@ class Backtest:
         "draws",
         "workers",
         "plan",
+        "n_star",
     )
     #: The fields of a fit a backtest does not take: its cuts set the steps, it continues ABC's simulations, it
     #: fits one model and checks no choice, and its scores are its predictive check.
@@ -284,6 +291,15 @@ class Backtest:
             )
         draws = bounded(data.get("draws", DRAWS), "draws", 10, MAX_DRAWS)
         workers = data.get("workers")
+        n_star = data.get("n_star")
+        if n_star is not None and (
+            isinstance(n_star, bool) or not isinstance(n_star, (int, float)) or not 0 < n_star < 1e9
+        ):
+            raise BadParameterError(
+                f"n_star, a new resharer's mean follower count (SEISMIC's), must be a number above 0, not "
+                f"{str(n_star)[:30]!r}",
+                fields="n_star",
+            )
         return cls(
             fit=fit,
             cut=cut,
@@ -295,6 +311,7 @@ class Backtest:
             draws=draws,
             workers=None if workers is None else bounded(workers, "workers", 1, MAX_WORKERS),
             plan=plan,
+            n_star=None if n_star is None else float(n_star),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -313,6 +330,7 @@ class Backtest:
             "methods": list(self.methods),
             "serial_interval": self.serial_interval,
             "draws": self.draws,
+            "n_star": self.n_star,
             "plan": None if self.plan is None else self.plan.to_dict(),
         }
 

@@ -95,6 +95,54 @@ def backtest_figure(result: Drawn) -> Figure:
     return fig
 
 
+class DrawnCascadeCut(Protocol):
+    """What the figure reads of a cut of cascades (:class:`~sim.runs.backtest.cascade_run.CascadeCut`)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def truth(self) -> np.ndarray: ...
+    @property
+    def medians(self) -> dict[str, np.ndarray]: ...
+
+
+class DrawnCascades(Protocol):
+    """What the figure of a backtest of cascades reads (:class:`~sim.runs.backtest.CascadeBacktestResult`)."""
+
+    @property
+    def cuts(self) -> Sequence[DrawnCascadeCut]: ...
+    @property
+    def methods(self) -> list[str]: ...
+
+
+def cascade_figure(result: DrawnCascades) -> Figure:
+    """A backtest of final sizes: per cut, each method's median forecast against each cascade's final size (log
+    scales; an infinite forecast drawn at the top edge), the diagonal a perfect forecast."""
+    cuts = list(result.cuts)
+    n = max(1, len(cuts))
+    fig = FitFigure(figsize=(4.0 * n, 3.6), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax, cut in zip(axes, cuts):
+        truth, medians = np.asarray(cut.truth, dtype=np.float64), cut.medians
+        top = max(
+            [float(truth.max(initial=1.0))] + [float(m[np.isfinite(m)].max(initial=1.0)) for m in medians.values()]
+        )
+        for method in result.methods:
+            if method not in medians:
+                continue
+            m = np.where(np.isfinite(medians[method]), medians[method], top * 1.5)
+            ax.scatter(truth, np.maximum(m, 0.5), s=6, alpha=0.5, color=COLOURS.get(method, "#9467bd"), label=method)
+        ax.plot([0.5, top * 1.5], [0.5, top * 1.5], color="#999999", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"age {cut.label}: {truth.size:,} cascades", fontsize=9)
+        ax.set_xlabel("final size (reshares)", fontsize=8)
+        ax.set_ylabel("median forecast", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
 def save_backtest_figure(fig: Figure, path: str) -> str:
     """Write ``fig`` to ``path`` as a fit's figure is written (atomically, reproducible metadata); its path."""
     return save_fit_figure(fig, path)

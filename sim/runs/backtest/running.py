@@ -29,6 +29,7 @@ from sim.core.world import World
 from sim.engine.requests.backtest import Backtest
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
+from sim.runs.backtest.cascade_run import CascadeBacktestResult
 from sim.runs.backtest.forecasts import agora_draws, baseline_draws
 from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, band_of
 from sim.runs.backtest.timeline import Timeline
@@ -56,7 +57,7 @@ class Setup:
     serial_interval: SerialInterval | None
 
 
-def _check_world(request: Backtest, world: World) -> None:
+def check_world(request: Backtest, world: World) -> None:
     """The plan's ``[world]`` statement (``agents``, ``edges``) against ``world``."""
     plan = request.plan
     if plan is None:
@@ -75,7 +76,7 @@ def _plan_check(request: Backtest, world: World, registry: Registry) -> Plan:
     """The fit's plan on the whole observation: the model, priors, observation and options checked against the
     world (a plan file's mistakes named as its own)."""
     try:
-        _check_world(request, world)
+        check_world(request, world)
         return Plan(world, registry, request.fit)
     except BadParameterError as exc:
         if request.plan is None or "plan file" in str(exc):
@@ -102,7 +103,7 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
         fit = request.fit
         obs = read_observed(fit.observed, world, (), time=fit.time, tick=fit.tick, observe=fit.observe)
     if "seismic" in methods:
-        _refuse_seismic(obs, request.fit.observed)
+        _refuse_seismic(obs)
     if not isinstance(obs, ObservedSeries):
         raise BadParameterError(
             f"a backtest forecasts a series of counts per tick, and {obs.path} is {obs.kind}: give a curve (a time "
@@ -141,24 +142,18 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
     return Setup(request, obs, line, ticks, column, scored, si)
 
 
-def _refuse_seismic(obs: Any, source: object) -> None:
-    """SEISMIC's refusals: a series, or cascades without follower counts (its data are each post's time and its
-    author's followers); and, with them, that its backtest of final sizes is not wired yet (docs/backtesting.md)."""
+def _refuse_seismic(obs: Any) -> None:
+    """SEISMIC's refusal of a series (its data are cascades: each post's time and its author's followers; a file of
+    cascades with follower counts goes to :mod:`sim.runs.backtest.cascade_run` before this)."""
     if obs.kind == "series":
         raise BadParameterError(
             f"seismic predicts the final sizes of cascades from reshare times and follower counts, and {obs.path} is "
             "a series of counts per tick: backtest a series with agora, persistence or renewal",
             fields="method",
         )
-    if not _has_followers(source):
-        raise BadParameterError(
-            f"seismic predicts the final sizes of cascades from reshare times and follower counts, and {obs.path} "
-            "has no follower counts: give timestamped cascades id,parent,time with a followers column",
-            fields="method",
-        )
     raise BadParameterError(
-        f"seismic's backtest of the final sizes of the cascades in {obs.path} is not wired yet: use "
-        "sim.analysis.seismic.predict on them (docs/backtesting.md)",
+        f"seismic predicts the final sizes of cascades from reshare times and follower counts, and {obs.path} "
+        "has no follower counts: give timestamped cascades id,parent,time with a followers column",
         fields="method",
     )
 
@@ -304,7 +299,7 @@ async def run_backtest(
     *,
     progress: Progress = None,
     parallel: bool = True,
-) -> BacktestResult:
+) -> BacktestResult | CascadeBacktestResult:
     """The backtest ``request`` on ``world`` (never modified).
 
     Args:
@@ -315,6 +310,11 @@ async def run_backtest(
     Raises:
         BadParameterError, BadFileError: see :func:`setup`, and what a fit raises.
     """
+    if request.fit.observed is not None and _has_followers(request.fit.observed):
+        from sim.runs.backtest.cascade_run import run_cascade_backtest  # noqa: PLC0415
+
+        check_world(request, world)
+        return await run_cascade_backtest(world, registry, request, progress=progress)
     t0 = time.perf_counter()
     s = setup(request, world, registry)
     n = len(s.ticks)
