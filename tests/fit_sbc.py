@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -124,21 +125,14 @@ def _fit(world, registry, request):  # noqa: ANN001, ANN202 - run_fit's types, i
     return asyncio.run(run_fit(world, registry, request))
 
 
-def sbc_sir(
-    path: str,
-    datasets: int,
-    *,
-    budget: int,
-    population: int,
-    workers: int = 2,
-    ticks: int = 30,
-    distance: str = "regression",
-) -> Calibration:
-    """SIR's beta and gamma (uniform priors) from the I and R curves of ``ticks`` ticks, ``datasets`` times."""
-    return sbc_series(
-        path, "sir", ("beta=0.02..0.2", "gamma=0.05..0.5"), datasets, budget=budget, population=population,
-        workers=workers, ticks=ticks, distance=distance,
-    )  # fmt: skip
+#: SIR's calibration: beta and gamma (uniform priors) from the I and R curves.
+SIR = ("beta=0.02..0.2", "gamma=0.05..0.5")
+
+
+def sbc_sir(path: str, datasets: int, **options: Any) -> Calibration:
+    """SIR's beta and gamma from the I and R curves (of ``ticks`` ticks, 30 by default), ``datasets`` times;
+    ``options`` (``budget`` and ``population`` required) as :func:`sbc_series`'s."""
+    return sbc_series(path, "sir", SIR, datasets, **options)
 
 
 def sbc_series(

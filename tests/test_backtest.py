@@ -17,7 +17,6 @@ from sim.engine.requests import Backtest, Fit
 from sim.errors import BadParameterError
 from sim.model.registry import plugin_registry
 from sim.runs.backtest import run_backtest
-from sim.runs.backtest.forecasts import continuation
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.abc import Settings, abc_smc
 from sim.runs.fit.fitting import Plan, run_fit
@@ -109,7 +108,7 @@ def test_a_continued_particle_repeats_its_run_up_to_the_cut(backtest_world):
         cut = ObservedSeries(full.path, full.ticks[:21], {"new": full.columns["new"][:21]})
         fit = await run_fit(world, registry, request, observed=cut)
         plan = Plan(world, registry, request, cut)
-        return fit, plan.simulator, continuation(plan, 31)
+        return fit, plan.simulator, plan.simulator_for(31)
 
     fit, short, longer = asyncio.run(go())
     assert short.request.steps == 21 and longer.request.steps == 31

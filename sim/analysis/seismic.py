@@ -38,7 +38,7 @@ posts, so a cut costs O(number of posts before it).
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -174,7 +174,35 @@ def _checked(times: ArrayLike, followers: ArrayLike, at: float) -> tuple[np.ndar
     return t, n, cut
 
 
-def _check_options(min_window: float, max_window: float, min_count: int, kernel: Kernel) -> None:
+class Options(TypedDict, total=False):
+    """The options of :func:`infectiousness`, :func:`estimate` and :func:`predict`, every one optional: the
+    infectiousness window's shortest and longest spans in seconds (``min_window``, ``max_window``; default
+    :data:`MIN_WINDOW`, :data:`MAX_WINDOW`), the fewest posts it holds before it is stretched back (``min_count``,
+    :data:`MIN_COUNT`), and the memory kernel's constants (``kernel``, :data:`KERNEL`)."""
+
+    min_window: float
+    max_window: float
+    min_count: int
+    kernel: Kernel
+
+
+class _Settings(NamedTuple):
+    """:class:`Options` with the defaults filled in, checked."""
+
+    min_window: float
+    max_window: float
+    min_count: int
+    kernel: Kernel
+
+
+def _settings(options: Options) -> _Settings:
+    unknown = sorted(set(options) - set(Options.__annotations__))
+    if unknown:  # what Python says of an unknown keyword argument
+        raise TypeError(f"got an unexpected keyword argument {unknown[0]!r}")
+    min_window = options.get("min_window", MIN_WINDOW)
+    max_window = options.get("max_window", MAX_WINDOW)
+    min_count = options.get("min_count", MIN_COUNT)
+    kernel = options.get("kernel", KERNEL)
     if not (0 < min_window <= max_window < math.inf):
         raise BadParameterError(
             f"SEISMIC's windows must satisfy 0 < min_window <= max_window, not {min_window} and {max_window}"
@@ -186,10 +214,12 @@ def _check_options(min_window: float, max_window: float, min_count: int, kernel:
         raise BadParameterError(
             f"SEISMIC's kernel needs c > 0, s0 > 0 and 0 < theta < 1, not c={c}, s0={s0}, theta={theta}"
         )
+    return _Settings(min_window, max_window, int(min_count), kernel)
 
 
-def _window(t: np.ndarray, cut: float, min_window: float, max_window: float, min_count: int) -> tuple[int, float]:
+def _window(t: np.ndarray, cut: float, settings: _Settings) -> tuple[int, float]:
     """The number of posts before the cut and the window's span (``get.infectiousness``'s ``windows[j]``)."""
+    min_window, max_window, min_count, _ = settings
     before = int(np.searchsorted(t, cut, side="left"))
     window = min(max(cut / 2.0, min_window), max_window)
     inside = before - int(np.searchsorted(t, cut - window, side="left"))
@@ -200,10 +230,8 @@ def _window(t: np.ndarray, cut: float, min_window: float, max_window: float, min
     return before, window
 
 
-def _infectiousness(
-    t: np.ndarray, n: np.ndarray, cut: float, min_window: float, max_window: float, min_count: int, kernel: Kernel
-) -> tuple[float, float, float, float]:
-    before, window = _window(t, cut, min_window, max_window, min_count)
+def _infectiousness(t: np.ndarray, n: np.ndarray, cut: float, settings: _Settings) -> tuple[float, float, float, float]:
+    before, window = _window(t, cut, settings)
     if before == 0:  # nothing before the cut (a cut at 0): the package's weighted count is 0
         return 0.0, 0.0, 0.0, window
     slope = 1.0 / window
@@ -212,7 +240,7 @@ def _infectiousness(
     weighted = float(np.sum(slope * (inside - cut) + 1.0))
     if weighted == 0.0:
         return 0.0, 0.0, 0.0, window
-    exposure = float(np.dot(n[:before], window_integral(cut - t[:before], window, kernel)))
+    exposure = float(np.dot(n[:before], window_integral(cut - t[:before], window, settings.kernel)))
     if exposure == 0.0:  # reshares seen by nobody: the package divides by 0
         return math.inf, math.inf, math.inf, window
     p = weighted / exposure
@@ -226,14 +254,7 @@ def _infectiousness(
 
 
 def infectiousness(
-    times: ArrayLike,
-    followers: ArrayLike,
-    at: float,
-    *,
-    min_window: float = MIN_WINDOW,
-    max_window: float = MAX_WINDOW,
-    min_count: int = MIN_COUNT,
-    kernel: Kernel = KERNEL,
+    times: ArrayLike, followers: ArrayLike, at: float, **options: Unpack[Options]
 ) -> tuple[float, float, float]:
     """The cascade's infectiousness at the cut ``at``, as ``get.infectiousness`` estimates it.
 
@@ -241,8 +262,8 @@ def infectiousness(
         times: each post's time in seconds since the original post, ascending, the original's 0 first.
         followers: each post's author's follower count (the original poster's first).
         at: the cut, in seconds since the original post; posts at or after it are not used.
-        min_window, max_window, min_count: the window's bounds and the posts it holds before it is stretched.
-        kernel: the memory kernel's constants.
+        options: the window's bounds and the posts it holds before it is stretched, the memory kernel's
+            constants (:class:`Options`: ``min_window``, ``max_window``, ``min_count``, ``kernel``).
 
     Returns:
         ``(p_t, p_up, p_low)``: the estimate and the package's approximate 95 % interval.
@@ -252,8 +273,7 @@ def infectiousness(
             or options out of range.
     """
     t, n, cut = _checked(times, followers, at)
-    _check_options(min_window, max_window, min_count, kernel)
-    p, up, low, _ = _infectiousness(t, n, cut, min_window, max_window, int(min_count), kernel)
+    p, up, low, _ = _infectiousness(t, n, cut, _settings(options))
     return p, up, low
 
 
@@ -264,25 +284,17 @@ def _size(observed: int, numerator: float, p: float, n_star: float) -> float:
 
 
 def estimate(
-    times: ArrayLike,
-    followers: ArrayLike,
-    at: float,
-    n_star: float = N_STAR,
-    *,
-    min_window: float = MIN_WINDOW,
-    max_window: float = MAX_WINDOW,
-    min_count: int = MIN_COUNT,
-    kernel: Kernel = KERNEL,
+    times: ArrayLike, followers: ArrayLike, at: float, n_star: float = N_STAR, **options: Unpack[Options]
 ) -> Estimate:
     """SEISMIC at the cut ``at``: the predicted final size with the infectiousness and the terms behind it
     (arguments as :func:`predict`'s). The prediction is ``pred.cascade``'s at ``p.time = at``."""
     t, n, cut = _checked(times, followers, at)
-    _check_options(min_window, max_window, min_count, kernel)
+    settings = _settings(options)
     if not (0 < n_star < math.inf):
         raise BadParameterError(f"SEISMIC's n_star (a resharer's mean follower count) must be above 0, not {n_star}")
-    p, up, low, window = _infectiousness(t, n, cut, min_window, max_window, int(min_count), kernel)
+    p, up, low, window = _infectiousness(t, n, cut, settings)
     known = int(np.searchsorted(t, cut, side="right"))  # posts at or before the cut (pred.cascade's <=)
-    remaining = float(np.dot(n[:known], kernel_ccdf(cut - t[:known], kernel)))
+    remaining = float(np.dot(n[:known], kernel_ccdf(cut - t[:known], settings.kernel)))
     observed = known - 1
 
     def term(rate: float) -> float:  # p * remaining, 0 where either is (an infinite p over no follower: 0, not NaN)
@@ -303,24 +315,15 @@ def estimate(
 
 
 def predict(
-    times: ArrayLike,
-    followers: ArrayLike,
-    at: float,
-    n_star: float = N_STAR,
-    *,
-    min_window: float = MIN_WINDOW,
-    max_window: float = MAX_WINDOW,
-    min_count: int = MIN_COUNT,
-    kernel: Kernel = KERNEL,
+    times: ArrayLike, followers: ArrayLike, at: float, n_star: float = N_STAR, **options: Unpack[Options]
 ) -> float:
     """SEISMIC's predicted final number of reshares (the original post not counted), from the posts up to ``at``.
 
     Args:
-        times: each post's time in seconds since the original post, ascending, the original's 0 first.
-        followers: each post's author's follower count (the original poster's first).
+        times, followers: as :func:`infectiousness`'s.
         at: the cut, in seconds since the original post.
         n_star: a new resharer's mean follower count (the package's ``n.star``).
-        min_window, max_window, min_count, kernel: as :func:`infectiousness`'s.
+        options: as :func:`infectiousness`'s (:class:`Options`).
 
     Returns:
         ``observed + p * sum_i n_i (1 - Phi(at - t_i)) / (1 - p * n_star)``; ``inf`` when ``p * n_star >= 1``.
@@ -328,9 +331,7 @@ def predict(
     Raises:
         BadParameterError: as :func:`infectiousness`, or ``n_star`` not above 0.
     """
-    return estimate(
-        times, followers, at, n_star, min_window=min_window, max_window=max_window, min_count=min_count, kernel=kernel
-    ).size
+    return estimate(times, followers, at, n_star, **options).size
 
 
 def draw_delays(rng: np.random.Generator, size: int, kernel: Kernel = KERNEL) -> np.ndarray:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import resource
 import statistics
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import sim
-from sim.bench.measure import Progress
+from sim.bench.measure import Progress, load_average
 from sim.model.registry import plugin_registry
 from sim.runs.transport import default_workers
 
@@ -43,10 +42,6 @@ STEPS = 60
 HORIZON = 7
 #: The target: the parallel backtest of 5 cuts of at least 10,000 simulations in at most this many seconds.
 TARGET_SECONDS = 120.0
-
-
-def _load() -> list[float] | None:
-    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def _cpu() -> float:
@@ -152,7 +147,7 @@ def bench_backtest(
         "relative_wis": {m: row["all"] for m, row in table.items()},
         "target_seconds": TARGET_SECONDS,
         "target_met": par <= TARGET_SECONDS,
-        "load_average": _load(),
+        "load_average": load_average(),
     }
 
 

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 import sim
-from sim.bench.measure import Progress
+from sim.bench.measure import Progress, load_average
 from sim.bench.smallworld import edge_list
 from sim.runs.transport import default_workers
 
@@ -114,10 +114,6 @@ CASES = {
 }
 #: The targets by model: at least this many simulations in at most this many seconds.
 TARGETS = {name: case.target for name, case in CASES.items()}
-
-
-def _load() -> list[float] | None:
-    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def _say(progress: Progress, what: str, fraction: float) -> None:
@@ -227,7 +223,7 @@ def bench_fit(
         "seed": seed,
         "workers": count,
         "cpu_count": os.cpu_count(),
-        "load_average": {"before": _load()},
+        "load_average": {"before": load_average()},
     }
     if not source.is_file():
         out.update(available=False, reason=f"{source} is missing: set $AGORA_DATA (or give --data) to its folder")
@@ -265,7 +261,7 @@ def bench_fit(
         after, _ = _yardstick(world, case, after_runs, steps, seed + before_runs, count)
         _say(progress, f"where a simulation's time goes: {SAMPLE} simulations on one core", 0.9)
         out["per_simulation"] = _per_simulation(world.path, case, observed, fit, count)
-    out["load_average"]["after"] = _load()
+    out["load_average"]["after"] = load_average()
     runs_per_second = (before_runs + after_runs) / (before + after)
     sims_per_second = fit.simulations / fit.seconds if fit.seconds > 0 else 0.0
     out["steps"] = steps

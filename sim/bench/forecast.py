@@ -22,7 +22,7 @@ import statistics
 import time
 from typing import Any
 
-from sim.bench.measure import Progress
+from sim.bench.measure import Progress, load_average
 from sim.engine.requests import Ensemble
 from sim.engine.simulation import Simulation
 from sim.model.registry import Registry
@@ -35,10 +35,6 @@ from sim.store.create import synthetic_world
 TARGET = {"ratio": 1.2, "seconds": 10.0}
 #: The share of agents adopted when the present is branched.
 BRANCH_AT = 0.05
-
-
-def _load() -> list[float] | None:
-    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def bench_forecast(
@@ -83,7 +79,7 @@ def bench_forecast(
     asyncio.run(run_forecast(world, registry, Forecast.parse({"runs": 2, "ticks": 1, "workers": 1})))  # compile
     forecast_s: list[float] = []
     seeds_s: list[float] = []
-    load_before = _load()
+    load_before = load_average()
     result = None
     for i in range(repeats):
         if progress:
@@ -126,7 +122,7 @@ def bench_forecast(
         "ratio": None if ratio is None else round(ratio, 3),
         "target": {**TARGET, "text": "the forecast at most 1.2x the runs from seeds, and at most 10 s"},
         "verdict": "met" if met else "not met",
-        "load_average": {"before": load_before, "after": _load()},
+        "load_average": {"before": load_before, "after": load_average()},
     }
 
 

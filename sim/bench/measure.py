@@ -103,6 +103,12 @@ def maxrss_mb() -> float:
     return mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
+def load_average() -> list[float] | None:
+    """The machine's load averages over 1, 5 and 15 minutes, to a hundredth (None where the system keeps none): a
+    benchmark reports them beside its seconds, which another process's work on a shared machine stretches."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def child_env(*drop: str) -> dict[str, str]:
     """This process's environment for a child that runs this checkout's code (:data:`ROOT` first on
     ``PYTHONPATH``), without the variables named in ``drop``."""

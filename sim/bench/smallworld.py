@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.bench.measure import child_env, fresh_process_json
+from sim.bench.measure import child_env, fresh_process_json, load_average
 
 #: The targets of issue 47 that this benchmark measures.
 TARGETS = {
@@ -254,7 +254,7 @@ def bench_small_world(runs: int = 1000, p: float = 0.05, repeats: int = 3, progr
     """The three races (see the module docstring), each with its figure, yardstick, ratio and verdict."""
     edges = edge_list()
     out: dict[str, Any] = {"dataset": "SNAP ego-Facebook", "model": "ic", "p": p, "seeds": "random:10"}
-    out["load_average"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    out["load_average"] = load_average()
     why = _unavailable(edges)
     if why is not None:
         out["available"] = False

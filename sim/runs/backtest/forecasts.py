@@ -24,35 +24,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.model.series import is_tick_count
-from sim.runs.fit.simulate import Simulator, failed_run
+from sim.runs.fit.simulate import failed_run
 from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:
     from sim.analysis.rt import SerialInterval
     from sim.runs.fit.fitting import FitResult, Plan
-
-
-def continuation(plan: Plan, ticks: int) -> Simulator:
-    """The simulator of ``plan``'s fit, its runs ``ticks`` ticks long (the same model, parameters, seeds,
-    replicates, kernel and observation model)."""
-    request = plan.request
-    old = plan.simulator
-    assert old is not None  # an ABC fit's plan
-    sim = Simulator(
-        plan.world,
-        plan.registry,
-        model=request.model,
-        priors=plan.priors,
-        fixed=plan.fixed,
-        seeds=request.seeds,
-        steps=ticks,
-        max_ticks=request.max_ticks,
-        replicates=old.replicates,
-        kernel=request.kernel,
-    )
-    if old.observation is not None:
-        sim.observe(plan.delay, old.observation.columns)
-    return sim
 
 
 def future(runs: list[RunEntry], column: str, start: int, horizon: int) -> np.ndarray:
@@ -82,7 +59,7 @@ def agora_draws(
     assert fit.accepted is not None and fit.run_seeds is not None  # an ABC fit's result
     picks = rng.choice(fit.accepted.shape[0], size=draws, p=fit.weights)
     unique, inverse = np.unique(picks, return_inverse=True)
-    sim = continuation(plan, cut + 1 + horizon)
+    sim = plan.simulator_for(cut + 1 + horizon)  # the fit's simulator, its runs past the cut
     rows = np.empty((unique.size, horizon))
     bad = np.zeros(unique.size, dtype=bool)
     for j, i in enumerate(unique.tolist()):

@@ -313,20 +313,32 @@ class Plan:
                     f"model {request.model!r} has no removed state, so its series have no removals: observe another "
                     "measure (its states, new, new.STATE, onsets)"
                 )
-            steps = request.steps if request.steps is not None else self.summary.steps
-            self.simulator = Simulator(
-                world,
-                registry,
-                model=request.model,
-                priors=self.priors,
-                fixed=self.fixed,
-                seeds=request.seeds,
-                steps=steps,
-                max_ticks=request.max_ticks,
-                replicates=self.summary.replicates,
-                kernel=request.kernel,
-            )
-            self.simulator.observe(self.delay, _observed_columns(self.summary))
+            self.simulator = self.simulator_for(request.steps if request.steps is not None else self.summary.steps)
+
+    def simulator_for(self, steps: int | None) -> Simulator:
+        """An ABC fit's simulator with its runs ``steps`` ticks long (None: until done): the plan's model, priors,
+        fixed values, seeds, replicates, kernel and observation model. The fit's own is ``simulator``; a backtest
+        continues its particles with a longer one.
+
+        Raises:
+            BadParameterError: see :class:`~sim.runs.fit.simulate.Simulator` and its ``observe``.
+        """
+        assert self.summary is not None  # an ABC fit's plan
+        request = self.request
+        sim = Simulator(
+            self.world,
+            self.registry,
+            model=request.model,
+            priors=self.priors,
+            fixed=self.fixed,
+            seeds=request.seeds,
+            steps=steps,
+            max_ticks=request.max_ticks,
+            replicates=self.summary.replicates,
+            kernel=request.kernel,
+        )
+        sim.observe(self.delay, _observed_columns(self.summary))
+        return sim
 
     def _delay(self, request: Fit, schema: dict[str, Any]) -> Delay | None:
         """The observation model's delay, read; an observation model (``report``, ``delay``) only for a series."""
