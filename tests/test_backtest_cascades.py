@@ -128,7 +128,7 @@ def test_agoras_forecast_adds_simulated_growth_and_is_calibrated_on_its_own_mode
         # cascades of the model the forecast simulates, with the true p: its 90 % intervals hold about 90 % of them
         assert 0.75 <= agora_scores["coverage"] <= 1.0, agora_scores
         assert agora_scores["relative_wis"] < 1.0  # better than no growth on cascades still growing
-    with pytest.raises(BadParameterError, match=r"n_star, a new resharer's mean follower count .* above 0, not -1"):
+    with pytest.raises(BadParameterError, match=r"n_star, a new resharer's mean follower count .* above 0, not '-1'"):
         world.backtest(**ask, n_star=-1)
     data = json.loads(json.dumps(first.to_dict()))
     assert data["target"] == "final_size" and data["scores"]["agora"][0]["interval"] == 0.9
