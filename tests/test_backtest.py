@@ -17,6 +17,7 @@ from sim.engine.requests import Backtest, Fit
 from sim.errors import BadParameterError
 from sim.model.registry import plugin_registry
 from sim.runs.backtest import run_backtest
+from sim.runs.backtest.forecasts import agora_draws
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.abc import Settings, abc_smc
 from sim.runs.fit.fitting import Plan, run_fit
@@ -119,6 +120,44 @@ def test_a_continued_particle_repeats_its_run_up_to_the_cut(backtest_world):
         assert list(b[: len(a)]) == list(a) and len(b) >= len(a)  # a spread that died out stops as it did
         went_on += len(b) > len(a) == 21
     assert went_on >= 3
+
+
+@pytest.mark.slow
+def test_the_forecast_leaves_out_trajectories_extinct_where_the_data_still_count_cases(backtest_world):
+    """One seed: many accepted simulations died out before the cut at tick 20, where the data count 230 cases in
+    the last week. Conditioned (``recent``), every draw is the continuation of a particle whose trajectory has
+    cases in ticks 14-20, resampled by weight, and the share of weight kept is theirs; unconditioned, the draws
+    include the extinct ones' zeros."""
+    folder = backtest_world
+
+    async def go():
+        world = await open_world(str(folder / "w.db"))
+        registry = plugin_registry(str(folder / "w.db"), ())
+        request = Fit.parse({"observed": str(folder / "curve.csv"), "model": "sir", "params": PRIORS,
+                             "seeds": "random:1", "budget": 1500, "workers": 1, "seed": 2})  # fmt: skip
+        full = read_observed(request.observed, world, ("S", "I", "R"))
+        cut = ObservedSeries(full.path, full.ticks[:21], {"new": full.columns["new"][:21]})
+        fit = await run_fit(world, registry, request, observed=cut)
+        return fit, Plan(world, registry, request, cut), float(full.columns["new"][14:21].sum())
+
+    fit, plan, recent = asyncio.run(go())
+    assert recent > 0
+    sim_ = plan.simulator_for(28)
+    live = np.flatnonzero(fit.weights > 0)
+    shown, rows = {}, {}
+    for i in live.tolist():
+        series = np.zeros(28)
+        got = sim_.runs(fit.accepted[i], int(fit.run_seeds[i]))[0]["series"]["new"]
+        series[: len(got)] = got[:28]
+        shown[i], rows[i] = series[14:21].sum(), tuple(series[21:28])
+    alive = [i for i in live.tolist() if shown[i] > 0]
+    expected = float(fit.weights[alive].sum() / fit.weights[live].sum())
+    assert 0 < expected < 0.95  # some, not all, of the weight is on extinct trajectories
+    draws, failed, share = agora_draws(plan, fit, 20, 7, "new", 500, np.random.default_rng(1), recent)
+    assert failed == 0 and share == pytest.approx(expected) and draws.shape == (500, 7)
+    assert {tuple(r) for r in draws.tolist()} <= {rows[i] for i in alive}
+    plain, _, none = agora_draws(plan, fit, 20, 7, "new", 500, np.random.default_rng(1), None)
+    assert none is None and (plain.sum(axis=1) == 0).mean() > (draws.sum(axis=1) == 0).mean()
 
 
 def test_cuts_are_times_of_the_files_time_column():

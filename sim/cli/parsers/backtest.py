@@ -91,6 +91,14 @@ def _backtest(p: Any) -> None:
     )
     p.add_argument("--draws", type=integer, metavar="M", help="draws of each forecast scored (default 1,000)")
     p.add_argument(
+        "--keep-extinct",
+        dest="alive",
+        action="store_const",
+        const=False,
+        help="continue every accepted trajectory, also those with no case in the week before the cut where the data "
+        "have some (by default they are left out of Agora's forecast)",
+    )
+    p.add_argument(
         "--n-star",
         type=positive_float,
         metavar="N",

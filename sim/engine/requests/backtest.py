@@ -175,6 +175,9 @@ class Backtest:
             file). draws: draws of each forecast scored. workers: processes that fit cuts at once (None: one per
             CPU, at most one per cut); the result is the same. plan: the plan file, read (:class:`PlanFile`).
         n_star: SEISMIC's mean follower count of a new resharer (None: the package's 100), for cascades.
+        alive: Agora's forecast conditioned on the last week before each cut: the continued trajectories with none
+            of the column in it, where the data have some, left out (:func:`sim.runs.backtest.forecasts.agora_draws`);
+            False continues the accepted trajectories as they were drawn (the plans' first runs).
 
     For a file of cascades with follower counts (:mod:`sim.runs.backtest.cascade_run`) the cuts are ages since each
     original post (``1h``, ``6h``, ``1d`` or seconds) and the target each cascade's final size: ``horizon``,
@@ -192,6 +195,7 @@ class Backtest:
     workers: int | None = None
     plan: PlanFile | None = None
     n_star: float | None = None
+    alive: bool = True
 
     #: The backtest's own fields; every other one is its fit's (:attr:`Fit.FIELDS`).
     OWN: ClassVar[tuple[str, ...]] = (
@@ -205,6 +209,7 @@ class Backtest:
         "workers",
         "plan",
         "n_star",
+        "alive",
     )
     #: The fields of a fit a backtest does not take: its cuts set the steps, it continues ABC's simulations, it
     #: fits one model and checks no choice, and its scores are its predictive check.
@@ -274,6 +279,9 @@ class Backtest:
         until = data.get("until_done", False)
         if not isinstance(until, bool):
             raise BadParameterError(f"until_done must be true or false, not {str(until)[:30]!r}", fields="until_done")
+        alive = data.get("alive", True)
+        if not isinstance(alive, bool):
+            raise BadParameterError(f"alive must be true or false, not {str(alive)[:30]!r}", fields="alive")
         method = _methods(data.get("method"))
         si = data.get("serial_interval")
         if isinstance(si, os.PathLike):
@@ -312,6 +320,7 @@ class Backtest:
             workers=None if workers is None else bounded(workers, "workers", 1, MAX_WORKERS),
             plan=plan,
             n_star=None if n_star is None else float(n_star),
+            alive=alive,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -331,6 +340,7 @@ class Backtest:
             "serial_interval": self.serial_interval,
             "draws": self.draws,
             "n_star": self.n_star,
+            "alive": self.alive,
             "plan": None if self.plan is None else self.plan.to_dict(),
         }
 

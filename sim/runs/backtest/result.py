@@ -46,7 +46,9 @@ def band_of(draws: np.ndarray) -> dict[str, list[float | None]]:
 @dataclass
 class CutResult:
     """One cut: its time and tick, the data before it (``history``) and after (``truth``; NaN past the data), its
-    fit's report, and each method's band and per-horizon scores."""
+    fit's report, and each method's band and per-horizon scores; ``alive``: the share of the fit's weight on
+    trajectories with cases in the last week before the cut, where Agora's forecast was conditioned on them (None
+    where it was not: ``alive`` off, or no case in the data's last week)."""
 
     label: str
     tick: int
@@ -57,6 +59,7 @@ class CutResult:
     scores: dict[str, dict[str, np.ndarray]]
     failed: int = 0
     seconds: float = 0.0
+    alive: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -65,6 +68,7 @@ class CutResult:
             "truth": _list(self.truth),
             "fit": self.fit,
             "failed": self.failed,
+            "alive": None if self.alive is None else round(self.alive, 6),
             "seconds": round(self.seconds, 3),
             "forecasts": self.bands,
             "scores": {m: {k: _list(v) for k, v in s.items()} for m, s in self.scores.items()},

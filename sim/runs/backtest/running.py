@@ -30,7 +30,7 @@ from sim.engine.requests.backtest import Backtest
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.runs.backtest.cascade_run import CascadeBacktestResult
-from sim.runs.backtest.forecasts import agora_draws, baseline_draws
+from sim.runs.backtest.forecasts import RECENT, agora_draws, baseline_draws
 from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, band_of
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.fitting import Plan, run_fit
@@ -238,6 +238,7 @@ async def run_cut(
     draws: dict[str, np.ndarray] = {}
     fit_report = None
     failed = 0
+    alive: float | None = None
     for method in s.methods:
         rng = np.random.default_rng([seed, tick, _STREAM[method]])
         if method == "agora":
@@ -245,7 +246,8 @@ async def run_cut(
             cut_obs = _truncated(s.observed, tick, label)
             fit = await run_fit(world, registry, fit_request, observed=cut_obs, progress=progress)
             plan = Plan(world, registry, fit_request, cut_obs)
-            draws[method], failed = agora_draws(plan, fit, tick, h, s.column, req.draws, rng)
+            recent = float(np.nansum(history[max(0, tick + 1 - RECENT) :])) if req.alive else None
+            draws[method], failed, alive = agora_draws(plan, fit, tick, h, s.column, req.draws, rng, recent)
             fit_report = _fit_report(fit)
         else:
             draws[method] = baseline_draws(method, known, h, req.draws, rng, s.serial_interval, persistence_level(req))
@@ -268,11 +270,14 @@ async def run_cut(
         scores=scores,
         failed=failed,
         seconds=time.perf_counter() - t0,
+        alive=alive,
     )
 
 
 def _cut_line(s: Setup, index: int, cut: CutResult, done: int) -> str:
     fit = f"; fit: {cut.fit['simulations']:,} simulations, ESS {cut.fit['ess']:.0f}" if cut.fit else ""
+    if cut.alive is not None:
+        fit += f"; {cut.alive:.0%} of its weight on trajectories alive in the last {RECENT} ticks"
     return (
         f"cut {index + 1} of {len(s.ticks)} ({cut.label}, tick {cut.tick}) done in {cut.seconds:.1f} s{fit} "
         f"[{done}/{len(s.ticks)}]"
