@@ -137,9 +137,11 @@ def test_agoras_forecast_adds_simulated_growth_and_is_calibrated_on_its_own_mode
 @pytest.mark.slow
 def test_cli_table_json_and_refusals(made):
     folder, _, _ = made
-    done = agora(folder, "backtest", "w.db", "--observed", "cascades.csv", "--method", "seismic", "--json")
+    args = ["--observed", "cascades.csv", "--method", "seismic", "--json", "--plot", "c.png"]
+    done = agora(folder, "backtest", "w.db", *args)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
+    assert data["figure"] == str(folder / "c.png") and (folder / "c.png").stat().st_size > 10_000
     assert [c["cut"] for c in data["cuts"]] == ["1h", "6h", "1d"] and data["n_star"] == 100.0
     assert set(data["scores"]) == {"seismic", "persistence"} and "scored" in done.stderr
     table = agora(folder, "backtest", "w.db", "--observed", "cascades.csv", "--method", "seismic", "--cut", "2h")

@@ -734,6 +734,37 @@ class TimedRows:
     def label(self, column: str) -> str:
         return self.table.label(column)
 
+    def parents(self, keys: np.ndarray, parent_keys: np.ndarray, *, twice: str, orphan: str, own: str) -> np.ndarray:
+        """Each row's parent row (-1 for a root, whose parent key is empty), the rows keyed by ``keys`` (text) and
+        naming their parents' keys in ``parent_keys``; a parent's time is no later than its child's.
+
+        Raises:
+            BadFileError: two rows with one key (``twice`` completes "lines 4 and 9 have ..."), a parent key no row
+                has (``orphan``), a row its own parent (``own``), a row whose time comes before its parent's.
+        """
+        k = keys.size
+        distinct, first = np.unique(keys, return_index=True)
+        if distinct.size < k:
+            again = np.ones(k, dtype=bool)
+            again[first] = False
+            second = int(np.argmax(again))
+            earlier = int(first[np.searchsorted(distinct, keys[second])])
+            raise self.table.bad(f"{self.pair(earlier, second)} have {twice}")
+        root = np.char.str_len(parent_keys) == 0
+        pos = np.minimum(np.searchsorted(distinct, parent_keys), distinct.size - 1)
+        missing = ~root & (distinct[pos] != parent_keys)
+        if missing.any():
+            raise self.bad(int(np.argmax(missing)), orphan)
+        parent = np.where(root, -1, first[pos]).astype(np.int64)
+        itself = parent == np.arange(k)
+        if itself.any():
+            raise self.bad(int(np.argmax(itself)), own)
+        early = ~root & (self.ticks < self.ticks[np.maximum(parent, 0)])
+        if early.any():
+            row = int(np.argmax(early))
+            raise self.bad(row, f"its time comes before its parent's ({self.where(int(parent[row]))})")
+        return parent
+
 
 def _text(raw: np.ndarray) -> np.ndarray:
     """A column as stripped text: whole floats as digits, NaN as empty (a DataFrame's missing parent)."""
@@ -744,6 +775,18 @@ def _text(raw: np.ndarray) -> np.ndarray:
     if raw.dtype.kind in "iu":
         return raw.astype(str)
     return np.char.strip(raw.astype(str))
+
+
+def _timed_table(
+    source: str | os.PathLike[str] | pd.DataFrame, columns: Sequence[str], time: str | None
+) -> tuple[_Table, str, _Times]:
+    """The table of timed rows, its time column's name and its times parsed (``columns`` checked present)."""
+    t = _open(source, _AGORA_NAMES | {"parent"} | {n for n in (time, *columns) if n})
+    for c in columns:
+        if c not in t.header:
+            raise t.bad(f"has no column {c[:60]!r}: give {', '.join(columns)} and a time column")
+    col = _time_column(t, time)
+    return t, col, _times(t, col)
 
 
 def read_timed_rows(
@@ -762,12 +805,7 @@ def read_timed_rows(
             ``columns`` missing.
     """
     tick_s = _tick_seconds(tick, default_tick_seconds)
-    t = _open(source, _AGORA_NAMES | {"parent"} | {n for n in (time, *columns) if n})
-    for c in columns:
-        if c not in t.header:
-            raise t.bad(f"has no column {c[:60]!r}: give {', '.join(columns)} and a time column")
-    col = _time_column(t, time)
-    times = _times(t, col)
+    t, col, times = _timed_table(source, columns, time)
     at, _, _, _, origin = _ticks_of(t, times, col, tick, tick_s)
     return TimedRows(t.name, at, {c: _text(t.get(c)) for c in columns}, tick_s, origin, t)
 
@@ -778,12 +816,7 @@ def read_timed_seconds(
     """As :func:`read_timed_rows`, each row's time in whole seconds since the earliest instead of a tick (whole
     numbers are seconds, dates midnights), for any span: no timeline of ticks is made (cascades of reshares whose
     last comes months after the first)."""
-    t = _open(source, _AGORA_NAMES | {"parent"} | {n for n in (time, *columns) if n})
-    for c in columns:
-        if c not in t.header:
-            raise t.bad(f"has no column {c[:60]!r}: give {', '.join(columns)} and a time column")
-    col = _time_column(t, time)
-    times = _times(t, col)
+    t, _, times = _timed_table(source, columns, time)
     v = times.values * (DAY if times.kind == "date" else 1)
     return TimedRows(t.name, v - int(v.min()), {c: _text(t.get(c)) for c in columns}, 1, None, t)
 

@@ -131,18 +131,9 @@ class CascadeBacktestResult:
 
     def plot(self, path: str | None = None, *, force: bool = False) -> Figure:
         """Each method's median forecast against the final size, per cut (log scales), as ``--plot`` draws."""
-        from sim.runs.backtest.figure import cascade_figure, save_backtest_figure  # noqa: PLC0415 - matplotlib
+        from sim.runs.backtest.figure import cascade_figure, drawn_to  # noqa: PLC0415 - matplotlib
 
-        if path is not None:
-            from sim.analysis.plot import figure_format  # noqa: PLC0415
-            from sim.store.worldfile import check_target  # noqa: PLC0415
-
-            figure_format(path)
-            check_target(path, force, what="figure")
-        fig = cascade_figure(self)
-        if path is not None:
-            save_backtest_figure(fig, path)
-        return fig
+        return drawn_to(path, force, lambda: cascade_figure(self))
 
 
 def _scored(cascades: list[Cascade], age: int) -> list[Cascade]:

@@ -102,26 +102,14 @@ def read_cascades(source: str | os.PathLike[str] | pd.DataFrame, *, time: str | 
         raise rows.bad(int(np.argmax(np.char.str_len(ids) == 0)), "its id is empty: give each post's author")
     followers = _whole(rows, "followers", "follower count").astype(np.float64)
     key = np.char.add(np.char.add(group, "\x1f"), ids)
-    distinct, first = np.unique(key, return_index=True)
-    if distinct.size < k:
-        again = np.ones(k, dtype=bool)
-        again[first] = False
-        second = int(np.argmax(again))
-        earlier = int(first[np.searchsorted(distinct, key[second])])
-        raise rows.table.bad(f"{rows.pair(earlier, second)} have the same id in one cascade: an author posts once each")
     root = np.char.str_len(parents) == 0
-    pkey = np.char.add(np.char.add(group, "\x1f"), parents)
-    pos = np.minimum(np.searchsorted(distinct, pkey), distinct.size - 1)
-    missing = ~root & (distinct[pos] != pkey)
-    if missing.any():
-        raise rows.bad(int(np.argmax(missing)), "its parent has no row in its cascade: give every parent a row")
-    parent = np.where(root, -1, first[pos]).astype(np.int64)
-    if (parent == np.arange(k)).any():
-        raise rows.bad(int(np.argmax(parent == np.arange(k))), "is its own parent: an original post's parent is empty")
-    early = ~root & (rows.ticks < rows.ticks[np.maximum(parent, 0)])
-    if early.any():
-        row = int(np.argmax(early))
-        raise rows.bad(row, f"its time comes before its parent's ({rows.where(int(parent[row]))})")
+    parent = rows.parents(
+        key,
+        np.where(root, "", np.char.add(np.char.add(group, "\x1f"), parents)),
+        twice="the same id in one cascade: an author posts once each",
+        orphan="its parent has no row in its cascade: give every parent a row",
+        own="is its own parent: an original post's parent is empty",
+    )
     top = _roots(parent)
     if top is None:
         raise rows.table.bad("has a cycle of parents: every cascade starts at an original post (an empty parent)")

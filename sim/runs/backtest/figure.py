@@ -5,7 +5,7 @@ to persistence by horizon. Drawn without pyplot (headless, no global state)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
@@ -140,6 +140,24 @@ def cascade_figure(result: DrawnCascades) -> Figure:
         ax.set_ylabel("median forecast", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
+def drawn_to(path: str | None, force: bool, make: Callable[[], Figure]) -> Figure:
+    """``make()``'s figure, written to ``path`` where one is given (its format and the file checked first).
+
+    Raises:
+        BadParameterError: an unknown figure format. TargetExistsError: ``path`` exists and ``force`` is false.
+    """
+    if path is not None:
+        from sim.analysis.plot import figure_format  # noqa: PLC0415
+        from sim.store.worldfile import check_target  # noqa: PLC0415
+
+        figure_format(path)
+        check_target(path, force, what="figure")
+    fig = make()
+    if path is not None:
+        save_backtest_figure(fig, path)
     return fig
 
 

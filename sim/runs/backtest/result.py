@@ -142,15 +142,6 @@ class BacktestResult:
         Raises:
             BadParameterError: an unknown figure format. TargetExistsError: ``path`` exists and ``force`` is false.
         """
-        from sim.runs.backtest.figure import backtest_figure, save_backtest_figure  # noqa: PLC0415 - matplotlib
+        from sim.runs.backtest.figure import backtest_figure, drawn_to  # noqa: PLC0415 - matplotlib
 
-        if path is not None:
-            from sim.analysis.plot import figure_format  # noqa: PLC0415
-            from sim.store.worldfile import check_target  # noqa: PLC0415
-
-            figure_format(path)
-            check_target(path, force, what="figure")
-        fig = backtest_figure(self)
-        if path is not None:
-            save_backtest_figure(fig, path)
-        return fig
+        return drawn_to(path, force, lambda: backtest_figure(self))

@@ -764,29 +764,13 @@ def _timed_cascades(
         raise rows.table.bad("has a header but no rows: give one row per adoption (id, parent, time)")
     if (np.char.str_len(ids) == 0).any():
         raise rows.bad(int(np.argmax(np.char.str_len(ids) == 0)), f"{rows.label(id_parent[0])} is empty")
-    distinct, first = np.unique(ids, return_index=True)
-    if distinct.size < k:
-        again = np.ones(k, dtype=bool)
-        again[first] = False
-        second = int(np.argmax(again))
-        earlier = int(first[np.searchsorted(distinct, ids[second])])
-        raise rows.table.bad(f"{rows.pair(earlier, second)} have the same {rows.label(id_parent[0])}: give each once")
-    root = np.char.str_len(parents) == 0
-    pos = np.minimum(np.searchsorted(distinct, parents), distinct.size - 1)
-    missing = ~root & (distinct[pos] != parents)
-    if missing.any():
-        raise rows.bad(
-            int(np.argmax(missing)), f"its {rows.label(id_parent[1])} has no row: give every parent a row of its own"
-        )
-    parent = np.where(root, -1, first[pos]).astype(np.int64)  # each row's parent row
-    itself = parent == np.arange(k)
-    if itself.any():
-        raise rows.bad(int(np.argmax(itself)), "is its own parent: a root's parent is empty")
-    ticks = rows.ticks
-    early = ~root & (ticks < ticks[np.maximum(parent, 0)])
-    if early.any():
-        row = int(np.argmax(early))
-        raise rows.bad(row, f"its time comes before its parent's ({rows.where(int(parent[row]))})")
+    parent = rows.parents(  # each row's parent row
+        ids,
+        parents,
+        twice=f"the same {rows.label(id_parent[0])}: give each once",
+        orphan=f"its {rows.label(id_parent[1])} has no row: give every parent a row of its own",
+        own="is its own parent: a root's parent is empty",
+    )
     generation = _generations(parent)
     if generation is None:
         raise rows.table.bad("has a cycle of parents: every cascade starts at a row without a parent")
