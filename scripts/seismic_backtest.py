@@ -11,9 +11,9 @@ not the truth) from BUDGET simulations in all.
 
 Run from the repository's root::
 
-    python scripts/seismic_backtest.py [AGENTS] [ORIGINALS] [RUNS] [P] [BUDGET]
+    python scripts/seismic_backtest.py [AGENTS] [ORIGINALS] [RUNS] [P] [BUDGET] [FIGURE]
 
-(defaults 200,000, 20, 50, 0.008 and 10,000). Prints one JSON object: the world, the cascades, and each backtest's
+(defaults 200,000, 20, 50, 0.008 and 10,000; FIGURE: where to draw the first backtest's figure, as ``--plot``). Prints one JSON object: the world, the cascades, and each backtest's
 scores per method and cut.
 """
 
@@ -67,6 +67,8 @@ def main() -> None:
                 budget=budget,
                 **({"n_star": star} if star is not None else {}),
             )
+            if star is not None and len(sys.argv) > 6:
+                res.plot(sys.argv[6], force=True)
             data = res.to_dict()
             out[f"n_star_{label}"] = {
                 "n_star": data["n_star"],

@@ -2,6 +2,8 @@
 
     python docs/figures/backtests.py DIR            # DIR holds NAME.json, one per plan of docs/backtests/NAME.toml
     python docs/figures/backtests.py DIR adaptive   # DIR holds ad-NAME.json, of docs/backtests/adaptive/NAME.toml
+    python docs/figures/backtests.py DIR alive      # NAME.json run with Agora's forecast conditioned (the default
+                                                    # since the first runs): draws backtests-alive.png
 
 Prints the markdown table (each method's WIS relative to persistence over all cuts and horizons, its 50 % and 90 %
 coverage, and Agora's relative WIS at the first and last horizon) and draws docs/figures/backtests.png: each data
@@ -36,7 +38,7 @@ def main(folder: Path, twin: str = "") -> None:
     rows = []
     fig, axes = plt.subplots(2, 4, figsize=(16, 7), sharey=True)
     for ax, (name, title) in zip(axes.flat, NAMES.items(), strict=True):
-        path = folder / (f"ad-{name}.json" if twin else f"{name}.json")
+        path = folder / (f"ad-{name}.json" if twin == "adaptive" else f"{name}.json")
         if not path.exists():
             ax.set_title(f"{title}: not run")
             continue
@@ -52,6 +54,8 @@ def main(folder: Path, twin: str = "") -> None:
             )
         a = s["agora"]["relative_wis"]
         line.append(f"{a[0]:.2f} / {a[-1]:.2f}")
+        if twin == "alive":
+            line.append(", ".join("-" if c.get("alive") is None else f"{c['alive']:.0%}" for c in d["cuts"]))
         rows.append("| " + " | ".join(line) + " |")
         for method, style in (("agora", "o-"), ("renewal", "s--")):
             if method in s:
@@ -64,7 +68,8 @@ def main(folder: Path, twin: str = "") -> None:
     axes[1, 0].set_ylabel("WIS relative to persistence")
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(
-        f"Backtests on real outbreaks{' (' + twin + ' distance)' if twin else ''}: below 1, better than persistence "
+        f"Backtests on real outbreaks{' (' + twin + ' distance)' if twin == 'adaptive' else ''}"
+        f"{' (Agora conditioned on the last week)' if twin == 'alive' else ''}: below 1, better than persistence "
         "(mean over the cuts)"
     )
     fig.tight_layout()
@@ -73,8 +78,9 @@ def main(folder: Path, twin: str = "") -> None:
     print(
         "| data set | cuts | horizon | plan sha256 | agora: rel. WIS (cover 50 %, 90 %) | renewal | persistence "
         "| agora's rel. WIS at the first / last horizon |"
+        + (" weight on live trajectories, per cut |" if twin == "alive" else "")
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|" + ("---|" if twin == "alive" else ""))
     print("\n".join(rows))
     print(f"figure: {out}")
 

@@ -137,7 +137,7 @@ def cascade_figure(result: DrawnCascades) -> Figure:
         ax.set_yscale("log")
         ax.set_title(f"age {cut.label}: {truth.size:,} cascades", fontsize=9)
         ax.set_xlabel("final size (reshares)", fontsize=8)
-        ax.set_ylabel("median forecast", fontsize=8)
+        ax.set_ylabel("median forecast (infinite: at the top)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, frameon=False)
     return fig
