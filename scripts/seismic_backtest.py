@@ -13,8 +13,8 @@ Run from the repository's root::
 
     python scripts/seismic_backtest.py [AGENTS] [ORIGINALS] [RUNS] [P] [BUDGET] [FIGURE]
 
-(defaults 200,000, 20, 50, 0.008 and 10,000; FIGURE: where to draw the first backtest's figure, as ``--plot``). Prints one JSON object: the world, the cascades, and each backtest's
-scores per method and cut.
+(defaults 200,000, 20, 50, 0.008 and 10,000; FIGURE: where to draw the first backtest's figure, as ``--plot``).
+Prints one JSON object: the world, the cascades, and each backtest's scores per method and cut.
 """
 
 from __future__ import annotations
