@@ -16,7 +16,8 @@ from sim.cli.args import parse_params
 from sim.cli.output import emit
 from sim.core.audit import TEXT_LIMIT, public_settings
 from sim.core.worldlock import world_lock
-from sim.errors import BadParameterError
+from sim.errors import AgoraError, BadParameterError
+from sim.llm import local
 from sim.llm.config import ENDPOINT_SETTINGS, LLM_PARAMS, LLMConfig, llm_settings, refuse_endpoint_settings
 from sim.llm.service import LLMService, llm_report
 from sim.store.worldfile import open_world
@@ -162,6 +163,11 @@ async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
 
 
 async def _llm(args: argparse.Namespace) -> int:
+    if args.world == LOCAL:
+        return _local(args)
+    for flag, value in (("--check", args.check), ("--llm-model", args.llm_model)):
+        if value:
+            raise BadParameterError(f"{flag} is for the local model, not a world: run 'agora llm local {flag} ...'")
     changes = parse_params(args.set, "--set", "calls_per_tick=50")
     refuse_endpoint_settings(changes)  # before the world is even opened: nothing is written
     if not changes:
@@ -224,3 +230,79 @@ async def _llm_settings(args: argparse.Namespace, changes: dict[str, Any]) -> in
         lines.append("settings saved")
     emit(args, data, "\n".join(lines))
     return 0
+
+
+#: The word in place of WORLD that names the local model (``agora llm local``).
+LOCAL = "local"
+
+
+def _local(args: argparse.Namespace) -> int:
+    """``agora llm local [--check] [--llm-model FILE]``: what is installed for a local model; with ``--check``,
+    its server started and timed (:func:`sim.llm.local.check`)."""
+    for flag, value in (("--set", args.set), ("--ping", args.ping), ("--llm", args.llm), ("--offline", args.offline)):
+        if value:
+            raise BadParameterError(
+                f"{flag} is for a world's settings, not the local model: give a world file, or drop {flag}"
+            )
+    missing = local.missing_modules()
+    data: dict[str, Any] = {
+        "installed": not missing,
+        "missing": missing,
+        "versions": local.versions(),
+        "install": local.INSTALL if missing else None,
+        "model": None,
+        "model_error": None,
+        "threads": local.THREADS,
+        "check": None,
+    }
+    if args.llm_model is not None:
+        data["model"] = local.model_info(local.check_model(args.llm_model))  # a bad file: one sentence, exit 2
+    else:
+        try:
+            data["model"] = local.model_info(local.check_model(local.default_model()))
+        except AgoraError as exc:
+            if args.check:
+                raise
+            data["model_error"] = str(exc)
+    if args.check:
+        with local.LocalServer(args.llm_model, threads=local.THREADS) as server:
+            data["base_url"] = server.base_url
+            data["check"] = local.check(server)
+    emit(args, data, _local_text(data))
+    return 0
+
+
+def _local_text(data: dict[str, Any]) -> str:
+    v = data["versions"]
+    shown = ", ".join(f"{k} {v[k]}" for k in v if v[k]) or "none"
+    lines = [f"{'installed':<19}{shown}"]
+    if data["missing"]:
+        lines.append(f"{'missing':<19}{', '.join(data['missing'])}: {data['install']}")
+    model = data["model"]
+    if model is not None:
+        lines.append(f"{'model':<19}{model['path']} ({model['bytes'] / 1e6:.1f} MB)")
+    else:
+        lines.append(f"{'model':<19}{data['model_error']}")
+    lines.append(f"{'threads':<19}{data['threads']}")
+    ck = data["check"]
+    if ck is None:
+        if not data["missing"]:
+            lines.append("run 'agora llm local --check' to start the server and time its answers")
+        return "\n".join(lines)
+    lines.append(
+        f"{'started in':<19}{ck['startup_seconds']:.1f} s on {data['base_url']} "
+        f"(its first answer, of one token, {ck['warmup_seconds']:.1f} s of it)"
+    )
+    for key, label in (("short", "short answer"), ("schema", "decision (schema)")):
+        a = ck[key]
+        if a["error"]:
+            lines.append(f"{label:<19}{a['error']}")
+            continue
+        rate = a["tokens_out"] / a["seconds"] if a["seconds"] > 0 else 0.0
+        line = f"{label:<19}{a['seconds']:.1f} s, {a['tokens_out']} tokens out ({rate:.1f}/s), {a['tokens_in']} in"
+        if key == "schema":
+            line += "; parsed as JSON: " + ("yes" if a["parsed"] else "no")
+            line += "; a valid decision: " + ("yes" if a["valid"] else f"no ({a['why_not']})")
+        lines.append(line)
+    lines.append(f"{'the decision':<19}{ck['schema'].get('text', '')!r}")
+    return "\n".join(lines)

@@ -38,7 +38,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from sim.core.persona import Persona
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError
+from sim.llm import prompts
 from sim.llm.config import LLMConfig
 
 #: The first four bytes of every GGUF file (llama.cpp's model format).
@@ -55,6 +57,8 @@ INSTALL = (
     "install the local-llm extra: pip install -e '.[local-llm]' --find-links ../shared/wheels (without that "
     "folder's prebuilt wheel pip builds llama-cpp-python from source, 15-50 minutes on 2 cores)"
 )
+#: CPU threads of the model by default: this project's machines have 2 cores.
+THREADS = 2
 #: Seconds to wait for the server to answer after it is started (the 98 MB model loads in 1-3 s on a quiet
 #: 2-core machine; a busy one takes several times as long).
 READY_TIMEOUT = 120.0
@@ -198,7 +202,7 @@ class LocalServer:
         self,
         model: str | os.PathLike[str] | None = None,
         *,
-        threads: int = 2,
+        threads: int = THREADS,
         context: int = 2048,
         port: int | None = None,
         ready_timeout: float = READY_TIMEOUT,
@@ -220,8 +224,10 @@ class LocalServer:
         self.port: int | None = None
         self.api_key: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
-        #: Seconds from the start of the process to its first answer.
+        #: Seconds from the start of the process until it answered (its first answer included).
         self.startup_seconds: float | None = None
+        #: Seconds of its first answer (one token), part of ``startup_seconds``.
+        self.warmup_seconds: float | None = None
         self._pipe: int | None = None
         #: The server's output: a temporary file removed at once (nothing is left behind even on a kill -9),
         #: read through this descriptor.
@@ -394,6 +400,7 @@ class LocalServer:
             if code is not None:
                 raise self._died(code)
             if self._answers():
+                self._warm_up(deadline)
                 self.startup_seconds = time.monotonic() - t0
                 return
             if time.monotonic() >= deadline:
@@ -405,6 +412,23 @@ class LocalServer:
                 )
             time.sleep(delay)  # polling a child process's port: there is nothing to wait on
             delay = min(0.5, delay * 1.5)
+
+    def _warm_up(self, deadline: float) -> None:
+        """One answer of one token: a new server's first answer costs seconds more than the next (the model's
+        pages are read in), which would otherwise fall on the simulation's first request and its timeout."""
+        t0 = time.monotonic()
+        body = {"messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 1, "temperature": 0.0}
+        try:
+            request("POST", f"{self.base_url}/chat/completions", self.api_key, body, timeout=max(0.1, deadline - t0))
+        except (OSError, ValueError) as exc:
+            code = self.process.poll() if self.process is not None else None
+            if code is not None:
+                raise self._died(code) from None
+            raise ResourceError(
+                f"the local model's server did not answer its first request within {self.ready_timeout:g} seconds "
+                f"of its start ({exc}): the machine may be too busy, or the model too large for it"
+            ) from None
+        self.warmup_seconds = time.monotonic() - t0
 
     def _answers(self) -> bool:
         try:
@@ -464,3 +488,64 @@ def request(
     if not isinstance(out, dict):
         raise ValueError("the answer is not a JSON object")
     return out
+
+
+#: The persona and post of the check's decision (a decision prompt as a simulation sends one).
+_CHECK_PERSONA = Persona("Ada Quill", "A nurse in Leeds who reads about science on her breaks.", "plain and brief")
+_CHECK_POST = "New study: a four-day week cut burnout among hospital staff by a third."
+
+
+def model_info(path: Path) -> dict[str, Any]:
+    """The model file's path, name and size in bytes."""
+    return {"path": str(path), "name": path.name.removesuffix(".gguf"), "bytes": path.stat().st_size}
+
+
+def check(server: LocalServer, *, timeout: float = 300.0) -> dict[str, Any]:
+    """Time the answers of a started (so warmed-up) ``server``: a short one (``short``: at most 12 tokens) and a
+    decision as a simulation asks for it, constrained to
+    :data:`~sim.llm.prompts.DECISION_SCHEMA` (``schema``, with ``parsed``: the answer is JSON, ``valid``: it is
+    a decision, ``why_not``). Each: ``seconds``, ``tokens_in``, ``tokens_out``, ``text``; ``error`` (a sentence)
+    where the request failed, else None.
+    """
+    short = _timed(server, [{"role": "user", "content": "Say OK."}], 12, None, timeout)
+    messages = prompts.decision_prompt(_CHECK_PERSONA, ["health", "science"], _CHECK_POST, author="Dr. Lee")
+    fmt = {"type": "json_object", "schema": prompts.DECISION_SCHEMA}
+    schema = _timed(server, messages, 48, fmt, timeout)
+    schema["parsed"], schema["valid"], schema["why_not"] = False, False, None
+    if schema.get("error") is None:
+        try:
+            json.loads(schema["text"])
+            schema["parsed"] = True
+            prompts.parse_decision(schema["text"])
+            schema["valid"] = True
+        except ValueError as exc:
+            schema["why_not"] = str(exc) if schema["parsed"] else "the answer is not JSON"
+    return {
+        "startup_seconds": round(server.startup_seconds or 0.0, 3),
+        "warmup_seconds": round(server.warmup_seconds or 0.0, 3),
+        "short": short,
+        "schema": schema,
+    }
+
+
+def _timed(
+    server: LocalServer, messages: list[dict[str, str]], max_tokens: int, fmt: dict[str, Any] | None, timeout: float
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": server.model_name, "messages": messages, "max_tokens": max_tokens}
+    body["temperature"] = 0.0  # the check's answer is the same every time
+    if fmt is not None:
+        body["response_format"] = fmt
+    t0 = time.perf_counter()
+    try:
+        data = request("POST", f"{server.base_url}/chat/completions", server.api_key, body, timeout=timeout)
+        text = str(data["choices"][0]["message"]["content"] or "")
+        usage = data.get("usage") or {}
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        return {"seconds": round(time.perf_counter() - t0, 3), "error": f"the request failed: {exc}"}
+    return {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "tokens_in": int(usage.get("prompt_tokens") or 0),
+        "tokens_out": int(usage.get("completion_tokens") or 0),
+        "text": text,
+        "error": None,
+    }

@@ -26,6 +26,16 @@ from sim.core.persona import Persona
 
 ACTIONS = ("repost", "like", "reply", "ignore")
 MAX_TEXT = 1000
+#: The decision answer's shape as a JSON schema, for servers that constrain their answers to one (OpenAI's
+#: structured outputs, llama.cpp's ``json_object`` with a ``schema``). Stricter than :func:`parse_decision` in one
+#: way (``text`` always present, ``reason`` left out: a small model spends its tokens on it) and looser in two that
+#: a schema cannot say simply (a reply's text not empty, at most 1000 characters): the parser still checks them.
+DECISION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"action": {"type": "string", "enum": list(ACTIONS)}, "text": {"type": "string"}},
+    "required": ["action", "text"],
+    "additionalProperties": False,
+}
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 

