@@ -19,6 +19,12 @@ callable ``plan(n, body) -> name`` for request number ``n`` (0-based). The names
 - ``bad_content``: a valid completion whose content is not what was asked for (not JSON);
 - ``drop``: closes the connection without an answer.
 
+Answers constrained to a JSON schema: ``schema_formats`` are the ``response_format`` types it takes (default:
+both ``json_schema``, OpenAI's structured outputs, and ``json_object``, llama-cpp-python's); a request with
+another type is refused with ``refuse_status`` (400), as a server without structured outputs refuses it.
+``formats`` tallies the ``response_format`` types of the requests it answered (``plain`` without one). Its
+decisions fit :data:`sim.llm.prompts.DECISION_SCHEMA` whether asked with a schema or not.
+
 ``counts`` tallies the requests received by the fault they got; ``max_in_flight`` is the most requests
 it held at once. :meth:`stop` makes the server
 disappear: the listening socket and every open connection close.
@@ -68,6 +74,8 @@ class FakeChatServer:
         host: str = "127.0.0.1",
         port: int = 0,
         answer: Callable[[list[dict[str, Any]]], str] | None = None,
+        schema_formats: Sequence[str] = ("json_schema", "json_object"),
+        refuse_status: int = 400,
     ) -> None:
         self.latency = latency
         self.plan = plan
@@ -76,6 +84,10 @@ class FakeChatServer:
         self.host = host
         self.port = port
         self.answer = answer or answer_for
+        self.schema_formats = tuple(schema_formats)
+        self.refuse_status = refuse_status
+        self.formats: Counter[str] = Counter()
+        self.refused_formats: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
         self.received = 0
         self.in_flight = 0
@@ -163,6 +175,15 @@ class FakeChatServer:
                 writer, 400, json.dumps({"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
             )
             return True
+        form = body.get("response_format")
+        kind = str(form.get("type", "")) if isinstance(form, dict) else "plain"
+        if kind not in ("plain", "text") and kind not in self.schema_formats:
+            self.refused_formats[kind] += 1
+            message = f"response_format of type {kind!r} is not supported"
+            self._send(
+                writer, self.refuse_status, json.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+            )
+            return True
         n = self.received
         self.received += 1
         fault = self._fault(n, body)
@@ -221,6 +242,7 @@ class FakeChatServer:
                 },
             }
             self._send(writer, 200, json.dumps(reply))
+            self.formats[kind] += 1
         return True
 
     @staticmethod
@@ -229,6 +251,7 @@ class FakeChatServer:
             200: "OK",
             400: "Bad Request",
             404: "Not Found",
+            422: "Unprocessable Entity",
             429: "Too Many Requests",
             500: "Internal Server Error",
             503: "Service Unavailable",

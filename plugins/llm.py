@@ -174,7 +174,7 @@ class LLMDecisions(PropagationModel):
         def landed(completion: Answer, a: int = agent) -> None:
             inbox.append((a, completion))
 
-        if llm.ask(messages, landed, parse=llm.parse_decision, memory_tokens=memory.tokens):
+        if llm.ask(messages, landed, parse=llm.parse_decision, memory_tokens=memory.tokens, schema=llm.decision_schema):
             self.asked.add(agent)
             if memory.new:  # this round's exposures were taken before it remembered: what it is shown now
                 noted.append((agent, sharer))

@@ -20,6 +20,19 @@ One request goes through these steps:
 6. **The answer** (``answered``): tokens and cost are counted and the answer is cached. A ``parse``
    function may check it against a schema; an answer that fails it is ``malformed`` and falls back.
 
+**Answers constrained to a JSON schema.** A request may carry a ``schema`` (decisions do:
+:data:`sim.llm.prompts.DECISION_SCHEMA`). It is sent in the first of :data:`SCHEMA_FORMATS` the server has not
+refused: OpenAI's structured outputs (``json_schema``; vLLM and llama.cpp's own server take it too), then
+llama-cpp-python's ``json_object`` with a ``schema``. A server that answers such a call with an error whose
+body names ``response_format`` (OpenAI: a 400; llama-cpp-python: a 500) has refused the format: the request is
+sent again at once in the next format, then with the plain prompt; once a later form is answered, the refused
+formats are struck off that server's list for good (a refusal that the plain prompt gets as well says nothing
+of the schema, and strikes nothing off). Any other error is the server's failure, as without a schema.
+Structured outputs are thus detected per server, not assumed. ``schema_answers`` counts answers to such
+requests sent with the schema, ``schema_plain`` those sent plain (the server refused every format), and
+``schema_refused`` the calls refused for their format, which are counted apart: not in ``calls`` or
+``failures``. ``parse`` still checks every answer.
+
 Every request is accounted for: ``requests = offline + cache_hits + answered + circuit_open + gave_up +
 cancelled + in_flight``; ``calls = answered + failures``; ``fallbacks = circuit_open + gave_up + malformed +
 cancelled`` (the offline mode's answers are not counted as fallbacks); and, when nothing was cancelled
@@ -48,6 +61,24 @@ from sim.core.llmcache import LLMCache, cache_key
 from sim.llm.config import LLMConfig
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+
+#: How a JSON schema is sent to a server, in the order tried (see the module docstring).
+SCHEMA_FORMATS = ("json_schema", "json_object")
+#: An error answer to a request with a ``response_format`` is its refusal when its body says one of these (OpenAI:
+#: a 400 "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model";
+#: llama-cpp-python: a 500 saying ``response_format``'s type must be ``text`` or ``json_object``). Any other error
+#: is the server's failure, as without a schema: a 400 alone does not say what was wrong.
+_REFUSAL = re.compile(r"response_format|json_schema|structured output", re.IGNORECASE)
+
+
+def response_format(form: str, schema: dict[str, Any], name: str = "answer") -> dict[str, Any]:
+    """The ``response_format`` of a chat-completions request asking for JSON that fits ``schema``: OpenAI's
+    structured outputs (``json_schema``) or llama-cpp-python's ``json_object`` with a ``schema``."""
+    if form == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+    if form == "json_object":
+        return {"type": "json_object", "schema": schema}
+    raise ValueError(f"unknown schema format {form!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +124,11 @@ class LLMStats:
     cancelled: int = 0
     in_flight: int = 0
     over_budget: int = 0
+    #: Answers to requests with a schema: sent with it, sent plain (the server refused every format); calls
+    #: refused for their format (not in ``calls``).
+    schema_answers: int = 0
+    schema_plain: int = 0
+    schema_refused: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
@@ -158,6 +194,9 @@ class Server:
         self.trial = False
         self.calls = 0
         self.failures = 0
+        #: The schema formats not refused (yet), in the order tried; and the one last answered with.
+        self.formats = list(SCHEMA_FORMATS)
+        self.schema_format: str | None = None
 
     @property
     def label(self) -> str:
@@ -171,6 +210,26 @@ class Server:
     def available(self, now: float) -> bool:
         st = self.state(now)
         return st == "closed" or (st == "half-open" and not self.trial)
+
+    def form_for(self, schema: dict[str, Any] | None, skip: set[str]) -> str | None:
+        """The format to send ``schema`` in (None: plain), leaving out the ones this request saw refused."""
+        if schema is None:
+            return None
+        return next((f for f in self.formats if f not in skip), None)
+
+    def answered_with(self, form: str | None, refused: set[str]) -> None:
+        """A request with a schema was answered in ``form`` (None: plain) after ``refused`` were refused: those
+        are struck off for good (the server took the request in another form, so it was their fault)."""
+        self.formats = [f for f in self.formats if f not in refused]
+        if form is not None:
+            self.schema_format = form
+
+    @property
+    def schema_state(self) -> str:
+        """What is known of its structured outputs: the format that worked, ``refused``, or ``unknown``."""
+        if self.schema_format is not None:
+            return self.schema_format
+        return "refused" if not self.formats else "unknown"
 
     def succeeded(self) -> None:
         self.failures_in_a_row = 0
@@ -196,6 +255,10 @@ class _Fatal(Exception):
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.kind = kind
+
+
+class _Refused(Exception):
+    """The server refused a request's ``response_format`` (see the module docstring)."""
 
 
 class LLMClient:
@@ -230,7 +293,14 @@ class LLMClient:
     def servers_info(self) -> list[dict[str, Any]]:
         now = time.monotonic()
         return [
-            {"url": s.label, "state": s.state(now), "in_flight": s.in_flight, "calls": s.calls, "failures": s.failures}
+            {
+                "url": s.label,
+                "state": s.state(now),
+                "in_flight": s.in_flight,
+                "calls": s.calls,
+                "failures": s.failures,
+                "schema": s.schema_state,
+            }
             for s in self.servers
         ]
 
@@ -242,8 +312,10 @@ class LLMClient:
         parse: Callable[[str], Any] | None = None,
         fallback: Callable[[], str] | None = None,
         max_tokens: int | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> Completion:
-        """Answer ``messages`` (chat format). Never raises for a server's failure: see the module docstring."""
+        """Answer ``messages`` (chat format); ``schema``: a JSON schema to constrain the answer to, where the
+        server supports it. Never raises for a server's failure: see the module docstring."""
         cfg = self.config
         st = self.stats
         t0 = time.perf_counter()
@@ -259,7 +331,7 @@ class LLMClient:
         st.requests += 1
         st.in_flight += 1
         try:
-            return await self._send(messages, key, parse, fallback, max_tokens, t0)
+            return await self._send(messages, key, parse, fallback, max_tokens, t0, schema)
         except asyncio.CancelledError:
             st.cancelled += 1
             raise
@@ -303,9 +375,11 @@ class LLMClient:
         fallback: Callable[[], str] | None,
         max_tokens: int,
         t0: float,
+        schema: dict[str, Any] | None = None,
     ) -> Completion:
         cfg = self.config
         st = self.stats
+        refused: set[tuple[int, str]] = set()  # (server, format) refused while this request was sent
         if self._sem is None:
             self._sem = asyncio.Semaphore(cfg.concurrency)
         estimate = sum(len(str(m.get("content", ""))) for m in messages) / 4 + max_tokens
@@ -329,8 +403,20 @@ class LLMClient:
                 if server.state(time.monotonic()) == "half-open":
                     server.trial = True
                 c0 = time.perf_counter()
+                form = server.form_for(schema, {f for i, f in refused if i == server.index})
+                fmt = response_format(form, schema) if form is not None and schema is not None else None
                 try:
-                    text, tin, tout = await self._call(server, messages, max_tokens)
+                    text, tin, tout = await self._call(server, messages, max_tokens, fmt)
+                except _Refused:
+                    # The server refused the schema's format: asked again at once, in the next format or plain;
+                    # not a failure of the server (no retry spent, the breaker untouched), counted apart.
+                    server.in_flight -= 1
+                    server.calls -= 1
+                    st.calls -= 1
+                    st.schema_refused += 1
+                    server.succeeded()  # it answered: it is up
+                    refused.add((server.index, str(form)))
+                    continue
                 except (_Retryable, _Fatal) as exc:
                     server.in_flight -= 1
                     st.failures += 1
@@ -351,6 +437,12 @@ class LLMClient:
                 server.in_flight -= 1
                 server.succeeded()
                 st.answered += 1
+                if schema is not None:
+                    server.answered_with(form, {f for i, f in refused if i == server.index})
+                    if form is None:
+                        st.schema_plain += 1
+                    else:
+                        st.schema_answers += 1
                 st.latency_total += time.perf_counter() - c0
                 st.tokens_in += tin
                 st.tokens_out += tout
@@ -361,7 +453,13 @@ class LLMClient:
                     self.cache.put(key, cfg.model, messages, text, tin, tout)
                 return self._parsed(text, "llm", parse, fallback, tin, tout, t0)
 
-    async def _call(self, server: Server, messages: list[dict[str, Any]], max_tokens: int) -> tuple[str, int, int]:
+    async def _call(
+        self,
+        server: Server,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        fmt: dict[str, Any] | None = None,
+    ) -> tuple[str, int, int]:
         """One HTTP call; returns (content, prompt tokens, completion tokens) or raises _Retryable/_Fatal.
 
         The request goes through the ``openai`` client's own ``post`` (its auth, headers, timeouts and
@@ -376,7 +474,14 @@ class LLMClient:
                 api_key=cfg.api_key, base_url=server.url, max_retries=0, timeout=cfg.timeout
             )
             server.raw = _raw_response_type()
-        body = {"model": cfg.model, "messages": messages, "temperature": cfg.temperature, "max_tokens": max_tokens}
+        body: dict[str, Any] = {
+            "model": cfg.model,
+            "messages": messages,
+            "temperature": cfg.temperature,
+            "max_tokens": max_tokens,
+        }
+        if fmt is not None:
+            body["response_format"] = fmt
         try:
             resp = await server.client.post(
                 "/chat/completions", body=body, cast_to=server.raw, options={"timeout": cfg.timeout}
@@ -388,6 +493,8 @@ class LLMClient:
             raise _Retryable("connection") from None
         except openai.APIStatusError as exc:
             code = exc.status_code
+            if fmt is not None and _REFUSAL.search(_error_text(exc)):
+                raise _Refused() from None
             if code in (408, 409, 429) or code >= 500:
                 raise _Retryable(f"http {code}", _retry_after(exc.response.headers)) from None
             raise _Fatal(f"http {code}") from None
@@ -489,6 +596,15 @@ def _raw_response_type() -> Any:
         import httpx  # noqa: PLC0415 - openai's transport: httpx2 in openai 3, httpx before
 
         return httpx.Response
+
+
+def _error_text(exc: Any) -> str:
+    """The body of an HTTP error answer ('' when it cannot be read): whether it names ``response_format``
+    (llama-cpp-python refuses a ``json_schema`` with a 500 that does)."""
+    try:
+        return str(exc.response.text)[:10_000]
+    except Exception:
+        return ""
 
 
 def _retry_after(headers: Any) -> float | None:

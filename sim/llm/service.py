@@ -104,6 +104,8 @@ class LLMService:
     #: contract's ``LLMAgents``): a plugin imports nothing from ``sim`` but ``sim.plugin``.
     decision_prompt = staticmethod(prompts.decision_prompt)
     parse_decision = staticmethod(prompts.parse_decision)
+    #: The decision's JSON schema, which ``ask`` sends where the server constrains answers to one.
+    decision_schema = prompts.DECISION_SCHEMA
 
     def __init__(self, world: Any, config: LLMConfig | None = None) -> None:
         self.world = world
@@ -241,10 +243,12 @@ class LLMService:
         fallback: Callable[[], str] | None = None,
         max_tokens: int | None = None,
         memory_tokens: int = 0,
+        schema: dict[str, Any] | None = None,
     ) -> bool:
         """Spend one request of this tick's budget on ``messages``; ``on_done`` gets the :class:`Completion`
         at the start of the tick it lands in (see :meth:`begin_tick`). ``memory_tokens``: how many of the
-        prompt's estimated tokens are the agent's memory (kept for the prompt-size statistics).
+        prompt's estimated tokens are the agent's memory (kept for the prompt-size statistics). ``schema``: a
+        JSON schema the answer is constrained to where the server supports it (``parse`` still checks it).
 
         Returns False, and does nothing else, in offline mode, over the budget, or without an event loop
         (the caller then decides without the LLM). Safe to call from the tick's worker thread."""
@@ -268,7 +272,7 @@ class LLMService:
             with self._lock:
                 heapq.heappush(self._due, (asked_at + delay, seq, on_done, hit))
             return True
-        coro = self._run(messages, on_done, parse, fallback, max_tokens, asked_at, seq, key)
+        coro = self._run(messages, on_done, parse, fallback, max_tokens, asked_at, seq, key, schema)
         if threading.get_ident() == self._loop_thread:
             task: Any = self._loop.create_task(coro)
         else:
@@ -292,9 +296,12 @@ class LLMService:
         asked_at: int,
         seq: int,
         key: str | None,
+        schema: dict[str, Any] | None = None,
     ) -> None:
         try:
-            result = await self.client.complete(messages, parse=parse, fallback=fallback, max_tokens=max_tokens)
+            result = await self.client.complete(
+                messages, parse=parse, fallback=fallback, max_tokens=max_tokens, schema=schema
+            )
         except asyncio.CancelledError:
             result = Completion(fallback() if fallback else "", "offline", reason="cancelled")
             with self._lock:

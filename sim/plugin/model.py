@@ -147,9 +147,11 @@ class LLMAgents(Protocol):
         *,
         parse: Callable[[str], Any] | None = None,
         memory_tokens: int = 0,
+        schema: dict[str, Any] | None = None,
     ) -> bool:
         """Spend one request of this tick's budget; ``on_done`` gets an :class:`Answer` when it lands.
-        False (and nothing else) offline or over the budget."""
+        False (and nothing else) offline or over the budget. ``schema``: a JSON schema the answer is constrained
+        to where the server supports it (:attr:`decision_schema` for a decision); ``parse`` still checks it."""
 
     def post(
         self, tick: int, agent: int, message_id: int, session_id: int, kind: str, text: str, written_by: str
@@ -171,6 +173,10 @@ class LLMAgents(Protocol):
 
     def parse_decision(self, text: str) -> Decision:
         """An answer to :meth:`decision_prompt` parsed strictly (raises ``ValueError`` when malformed)."""
+
+    @property
+    def decision_schema(self) -> dict[str, Any]:
+        """The JSON schema of an answer to :meth:`decision_prompt`, for :meth:`ask`'s ``schema``."""
 
 
 # -- the context of a round --------------------------------------------------------------------------
