@@ -60,7 +60,7 @@ INSTALL = (
 #: CPU threads of the model by default. One, on this project's 2-core machines: llama.cpp's threads meet at a
 #: barrier after every step, so one of two threads descheduled stalls both. Measured at a load average of 9-10
 #: (a CI run beside it), a decision constrained to the schema (30-40 tokens) took 1.0-2.2 s on one thread and
-#: 74-95 s on two; on a quiet machine two threads are faster.
+#: 74-95 s on two; at a load of 1-4, 0.85-1.3 s on one and 1.9-49 s on two.
 THREADS = 1
 #: Seconds to wait for the server to answer after it is started (the 98 MB model loads in 1-3 s on a quiet
 #: 2-core machine; a busy one takes several times as long).
