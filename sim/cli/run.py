@@ -21,7 +21,7 @@ from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.requests import MAX_TICKS, Ensemble
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
-from sim.llm.config import LLMConfig
+from sim.llm import local
 from sim.model.registry import Registry, plugin_registry
 from sim.runs.reports import EnsembleReport, SweepReport
 from sim.runs.runner import check_social_params, run_cascades, series_records
@@ -209,7 +209,7 @@ async def _ensemble(args: argparse.Namespace, request: Ensemble, monitor: Any) -
     """``agora run --runs R``: a thin layer over the Python API's :meth:`sim.lab.world.WorldFile.aensemble`, so the
     command and the API cannot drift."""
     llm = None if request.llm is None else dict(request.llm)
-    refuse_unused_llm(args, LLMConfig.resolve(file_llm(args.world), llm), command="run")
+    refuse_unused_llm(args, local.planned_config(file_llm(args.world), llm), command="run")
     with stderr_progress() as progress:
         res = await WorldFile(args.world, plugins=args.plugins).aensemble(request, progress=progress, monitor=monitor)
     stopped = [r for r in res.runs if r.status == "max-ticks"]
@@ -240,7 +240,7 @@ async def _ensemble(args: argparse.Namespace, request: Ensemble, monitor: Any) -
 async def _run(args: argparse.Namespace, request: Ensemble, registry: Registry, monitor: Any) -> int:
     # What the metadata can refuse is refused before the world is opened (nothing is left beside it).
     llm = {} if request.llm is None else dict(request.llm)
-    refuse_unused_llm(args, LLMConfig.resolve(file_llm(args.world), llm), command="run")
+    refuse_unused_llm(args, local.planned_config(file_llm(args.world), llm), command="run")
     # The caller holds the world's lock, and the writer starts after the read: nothing writes the world
     # meanwhile (so an encrypted world's arrays are read on two cores).
     world = await open_world(args.world, exclusive=True)

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -555,3 +556,106 @@ def _timed(
         "text": text,
         "error": None,
     }
+
+
+# -- a command's local model ------------------------------------------------------------------------------
+#: The keys of a request's LLM overrides that ask for the local model (``--llm local``, ``--llm-model FILE``):
+#: request values only, never LLM settings, so never stored in a world.
+LOCAL_KEYS = ("local", "local_model")
+#: Settings for the local model unless the command gives its own: one request at a time (the server answers
+#: one at a time anyway, and a queue of them would only time out), a long timeout (a small model on a busy
+#: 2-core machine may take a minute), one retry.
+LOCAL_DEFAULTS: dict[str, Any] = {"concurrency": 1, "timeout": 300.0, "retries": 1}
+#: The placeholder address of a server not started yet (checks of a command's options, before it runs).
+_PLANNED_URL = "http://127.0.0.1:0/v1"
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalRequest:
+    """A command's ask for the local model: ``model`` the GGUF file (None: the default model)."""
+
+    model: str | None = None
+
+
+def split(overrides: Mapping[str, Any] | None) -> tuple[LocalRequest | None, dict[str, Any] | None]:
+    """``overrides`` as (the local model asked for or None, the LLM settings among them).
+
+    Raises:
+        BadParameterError: a model file given without the local model, or a bad value of ``local``.
+    """
+    if overrides is None:
+        return None, None
+    rest = {k: v for k, v in overrides.items() if k not in LOCAL_KEYS}
+    wanted = overrides.get("local", False)
+    model = overrides.get("local_model")
+    if not isinstance(wanted, bool):
+        raise BadParameterError(f"local must be true or false, not {wanted!r}", fields="local")
+    if model is not None and not isinstance(model, str | os.PathLike):
+        raise BadParameterError(f"local_model must be the path of a GGUF file, not {model!r}", fields="local_model")
+    if model is not None and not wanted:
+        raise BadParameterError("a model file is for the local model: ask for the local model too", fields="local")
+    if not wanted:
+        return None, rest
+    if rest.get("offline"):
+        raise BadParameterError(
+            "the local model and offline exclude each other: ask for one of them", fields=("local", "offline")
+        )
+    if rest.get("base_urls"):
+        raise BadParameterError(
+            "the local model is served by Agora itself: drop the servers given, or the local model",
+            fields=("local", "base_urls"),
+        )
+    return LocalRequest(None if model is None else str(model)), {**LOCAL_DEFAULTS, **rest}
+
+
+def check_request(ask: LocalRequest) -> None:
+    """Refuse a local model that cannot start here (before anything runs): a bad model file, or the extra
+    missing.
+
+    Raises:
+        BadFileError: the model file is missing or not a GGUF file.
+        BadParameterError: the ``local-llm`` extra is not installed.
+    """
+    if ask.model is not None:
+        check_model(ask.model)
+    require_extra()
+    if ask.model is None:
+        check_model(default_model())
+
+
+def planned_config(settings: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None) -> LLMConfig:
+    """The configuration a command will run with (:func:`serving`'s), its server's address and key
+    placeholders: for checks of its options before the server starts. Starts nothing.
+
+    Raises:
+        BadParameterError: a bad setting or override (named).
+    """
+    ask, rest = split(overrides)
+    config = LLMConfig.resolve(settings, rest)
+    if ask is None:
+        return config
+    model = Path(ask.model).name.removesuffix(".gguf") if ask.model else MODEL_FILE.removesuffix(".gguf")
+    return dataclasses.replace(config, base_urls=(_PLANNED_URL,), api_key="local", model=model, offline=False)
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None) -> AsyncIterator[LLMConfig]:
+    """The resolved configuration of ``settings`` (a world's) and ``overrides`` (a request's); where these ask
+    for the local model, its server is started first (waited for in a thread), the configuration points at it,
+    and it is stopped when the block ends, on an error or a cancellation (Ctrl-C) too.
+
+    Raises:
+        BadParameterError, BadFileError, ResourceError: as :func:`split`, :func:`check_request` and
+            :meth:`LocalServer.start`.
+    """
+    ask, rest = split(overrides)
+    config = LLMConfig.resolve(settings, rest)  # a bad setting is refused before the server starts
+    if ask is None:
+        yield config
+        return
+    server = LocalServer(ask.model)
+    try:
+        await server.astart()
+        yield server.config(config)
+    finally:
+        await server.aclose()

@@ -25,6 +25,7 @@ from sim.engine.requests import Ensemble, Inject
 from sim.engine.seeding import resolve_seeds
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
+from sim.llm import local
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService, llm_report
 from sim.model.guard import plugin_budget as plugin_budget_seconds
@@ -300,8 +301,26 @@ async def run_ensemble(
             bad social settings by ``Social.configure``).
         CheckpointError: a checkpoint could not be written (a full disk); the file keeps the previous one.
     """
+    # The local model (``local`` in ``request.llm``) is served for the whole command and stopped at its end.
+    async with local.serving(world.config.get("llm"), request.llm) as config:
+        return await _run_ensemble(
+            world, request, config, registry=registry, writer=writer, progress=progress, monitor=monitor, source=source
+        )
+
+
+async def _run_ensemble(
+    world: World,
+    request: Ensemble,
+    config: LLMConfig,
+    *,
+    registry: Registry,
+    writer: WorldWriter | None,
+    progress: Progress,
+    monitor: Monitor | None,
+    source: str,
+) -> EnsembleResult:
+    """:func:`run_ensemble` under the resolved LLM ``config``."""
     message, runs = request.message, request.runs
-    config = LLMConfig.resolve(world.config.get("llm"), dict(request.llm) if request.llm is not None else None)
     llm_totals = LlmCounts()
     # An ensemble's worlds are forks that nothing keeps: with the offline generator their post texts would
     # be written and thrown away (about 40 % of a run at 100,000 agents). Texts from a server are kept:
@@ -538,7 +557,7 @@ def check_ensemble(world: World, registry: Registry, request: Ensemble) -> None:
         BadParameterError: one sentence.
     """
     assert request.message is not None and request.runs is not None
-    config = LLMConfig.resolve(world.config.get("llm"), dict(request.llm) if request.llm is not None else None)
+    config = local.planned_config(world.config.get("llm"), request.llm)
     EnsembleRuns(world, registry, request, request.message, config).check(
         request.kernel, request.auto_runs or request.runs
     )

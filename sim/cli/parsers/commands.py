@@ -239,7 +239,7 @@ def _interview(iv: Any) -> None:
     world_argument(iv)
     iv.add_argument("agent", type=integer, metavar="AGENT", help="the agent's original id")
     iv.add_argument("question", metavar="QUESTION")
-    llm_arguments(iv)
+    llm_arguments(iv, local_model=True)
     json_flag(iv)
 
 
@@ -361,7 +361,7 @@ def _run(run: Any) -> None:
     )
     plugins_flag(run)
     social_arguments(run, "for this run (default: the world's setting)")
-    llm_arguments(run)
+    llm_arguments(run, local_model=True)
     _run_pace(run)
     checkpoint_arguments(run)
     metrics_arguments(run)

@@ -1,0 +1,193 @@
+"""``--llm local`` and ``--llm-model FILE`` on ``agora run`` (one run and an ensemble) and ``agora interview``
+(issue 62): Agora serves the local model for the command and stops it at the command's end.
+
+Tests marked ``local_llm`` start the real server with the real model (SmolLM2-135M-Instruct, one thread); they are
+skipped, with the reason, where the local-llm extra is not installed (tests/conftest.py). The tests of bad input
+run without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from sim.cli.main import main
+from sim.llm import local
+from sim.store.create import synthetic_world
+from sim.store.worldfile import save_world
+
+real = pytest.mark.local_llm
+
+#: Seconds a stopped server's process may take to vanish (terminated, then killed after 5 s).
+GONE_WITHIN = 30.0
+
+
+@pytest.fixture
+def world(tmp_path) -> str:
+    path = str(tmp_path / "w.db")
+    asyncio.run(save_world(synthetic_world("local", 1500, avg_degree=6, seed=4), path))
+    return path
+
+
+@pytest.fixture
+def servers(monkeypatch) -> list[tuple[local.LocalServer, int]]:
+    """Every LocalServer the command starts, in order, with its process's id."""
+    started: list[tuple[local.LocalServer, int]] = []
+    start = local.LocalServer.start
+
+    def recording(self: local.LocalServer) -> local.LocalServer:
+        out = start(self)
+        assert self.process is not None
+        started.append((self, self.process.pid))
+        return out
+
+    monkeypatch.setattr(local.LocalServer, "start", recording)
+    return started
+
+
+def cli(capsys, *words: str) -> tuple[int, str, str]:
+    code = main(list(words))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_line(code: int, err: str) -> str:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agora: error: "), err
+    return lines[0]
+
+
+def wait_gone(pid: int) -> bool:
+    """Whether process ``pid`` exits (or is a zombie) within ``GONE_WITHIN`` seconds."""
+    deadline = time.monotonic() + GONE_WITHIN
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)  # polling another process's exit: there is no event to wait on
+
+
+def assert_stopped(servers: list[tuple[local.LocalServer, int]]) -> None:
+    """One server was started for the command, and it is closed and its process gone now the command has ended."""
+    assert len(servers) == 1
+    server, pid = servers[0]
+    assert server.process is None and server.startup_seconds is not None  # closed, after it answered
+    assert wait_gone(pid)
+
+
+# -- bad input, without the extra ---------------------------------------------------------------------------
+
+
+def test_without_the_extra_run_and_interview_refuse_in_one_sentence(world, monkeypatch, capsys):
+    monkeypatch.setattr(local, "SERVER_MODULES", (*local.SERVER_MODULES, "agora_no_such_module"))
+    before = Path(world).read_bytes()
+    for words in (
+        ("run", world, "--inject", "hi", "--model", "llm", "--steps", "2", "--llm", "local"),
+        ("run", world, "--inject", "hi", "--model", "llm", "--steps", "2", "--runs", "2", "--llm", "local"),
+        ("interview", world, "3", "How are you?", "--llm", "local"),
+    ):
+        line = one_line(*cli(capsys, *words)[::2])
+        assert "local-llm extra" in line and "agora_no_such_module" in line, line
+    assert Path(world).read_bytes() == before
+
+
+def test_bad_local_options_are_one_sentence_each(world, tmp_path, capsys):
+    not_gguf = tmp_path / "m.gguf"
+    not_gguf.write_bytes(b"PK\x03\x04 not a model")
+    cases = (
+        (("--llm-model", str(tmp_path / "none.gguf")), "does not exist"),
+        (("--llm-model", str(not_gguf)), "is not a GGUF model"),
+        (("--llm", "local", "--offline"), "exclude each other"),
+        (("--llm", "local", "--llm", "base_urls=http://127.0.0.1:9/v1"), "serves the model itself"),
+    )
+    for flags, words in cases:
+        for command in (
+            ("run", world, "--inject", "hi", "--model", "llm", "--steps", "1"),
+            ("interview", world, "3", "Hello?"),
+        ):
+            line = one_line(*cli(capsys, *command, *flags)[::2])
+            assert words in line, (flags, line)
+    line = one_line(*cli(capsys, "llm", world, "--llm", "local")[::2])
+    assert "agora llm local --check" in line
+
+
+# -- the real model -----------------------------------------------------------------------------------------
+
+
+@real
+@pytest.mark.slow
+def test_run_with_llm_local_gets_decisions_from_the_model_and_stops_it(world, servers, capsys):
+    code, out, err = cli(
+        capsys,
+        *("run", world, "--inject", "A new AI model writes poems", "--model", "llm", "--steps", "3", "--json"),
+        *("--llm", "local", "--llm", "calls_per_tick=3", "--llm", "texts_per_tick=0"),
+    )
+    assert code == 0, err
+    llm = json.loads(out)["llm"]
+    assert llm["mode"] == "online" and llm["calls"] > 0, llm
+    assert llm["schema_answers"] > 0 and llm["tokens_out"] > 0, llm
+    assert_stopped(servers)
+    config = json.dumps(json.loads(cli(capsys, "llm", world, "--json")[1])["settings"])
+    assert "local" not in config and "127.0.0.1" not in config  # nothing of the server is stored
+
+
+@real
+@pytest.mark.slow
+def test_an_ensemble_with_llm_local_shares_one_server_and_stops_it(world, servers, capsys):
+    code, out, err = cli(
+        capsys,
+        *("run", world, "--inject", "A new AI model writes poems", "--model", "llm", "--steps", "2"),
+        *("--runs", "2", "--json", "--llm", "local", "--llm", "calls_per_tick=2"),
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert len(result["runs"]) == 2 and result["llm"]["calls"] > 0 and result["llm"]["schema_answers"] > 0
+    assert_stopped(servers)
+
+
+@real
+@pytest.mark.slow
+def test_an_interview_with_llm_local_is_answered_by_the_model(world, servers, capsys):
+    code, out, err = cli(capsys, "interview", world, "3", "What do you do for fun?", "--json", "--llm", "local")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["source"] == "llm" and data["mode"] == "online" and data["answer"].strip(), data
+    assert data["model"] == local.MODEL_FILE.removesuffix(".gguf") and data["tokens_out"] > 0
+    assert_stopped(servers)
+
+
+@real
+@pytest.mark.slow
+def test_serving_stops_the_server_when_the_command_is_cancelled(servers):
+    """Ctrl-C cancels the command's task: the server is stopped on the way out."""
+
+    async def scenario() -> dict:
+        ready = asyncio.Event()
+        seen: dict = {}
+
+        async def command() -> None:
+            async with local.serving(None, {"local": True}) as config:
+                seen.update(mode=config.mode, urls=config.base_urls, concurrency=config.concurrency)
+                ready.set()
+                await asyncio.Event().wait()  # until cancelled
+
+        task = asyncio.create_task(command())
+        await ready.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen["mode"] == "online" and seen["urls"][0].startswith("http://127.0.0.1:") and seen["concurrency"] == 1
+    assert_stopped(servers)
