@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from sim.cli.main import main
+from sim.live.controller import WorldController
 from sim.llm import local
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
@@ -95,6 +96,7 @@ def test_without_the_extra_run_and_interview_refuse_in_one_sentence(world, monke
         ("run", world, "--inject", "hi", "--model", "llm", "--steps", "2", "--llm", "local"),
         ("run", world, "--inject", "hi", "--model", "llm", "--steps", "2", "--runs", "2", "--llm", "local"),
         ("interview", world, "3", "How are you?", "--llm", "local"),
+        ("serve", world, "--port", "0", "--llm", "local"),
     ):
         line = one_line(*cli(capsys, *words)[::2])
         assert "local-llm extra" in line and "agora_no_such_module" in line, line
@@ -190,4 +192,29 @@ def test_serving_stops_the_server_when_the_command_is_cancelled(servers):
 
     seen = asyncio.run(scenario())
     assert seen["mode"] == "online" and seen["urls"][0].startswith("http://127.0.0.1:") and seen["concurrency"] == 1
+    assert_stopped(servers)
+
+
+@real
+@pytest.mark.slow
+def test_a_served_world_with_llm_local_gets_decisions_and_its_close_stops_the_server(world, servers):
+    """What ``agora serve --llm local`` opens: the controller owns the server until it closes."""
+
+    async def scenario() -> dict:
+        llm = {"local": True, "calls_per_tick": 3, "texts_per_tick": 0}
+        host = await WorldController.open(world, llm=llm)
+        try:
+            assert host.local_server is not None and host.local_server.running
+            host.inject_now(text="A new AI model writes poems", model="llm", seeds="random:6")
+            deadline = time.monotonic() + 120.0
+            while host.sim.llm.stats()["schema_answers"] == 0:  # answers land during later ticks
+                assert time.monotonic() < deadline, host.sim.llm.stats()
+                await host.step(1)
+                await asyncio.sleep(0.1)  # polling the model's answers, within a bounded deadline
+            return host.sim.llm.stats()
+        finally:
+            await host.close()
+
+    stats = asyncio.run(scenario())
+    assert stats["calls"] > 0 and stats["schema_answers"] > 0 and stats["failures"] == 0, stats
     assert_stopped(servers)

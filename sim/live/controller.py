@@ -70,6 +70,7 @@ from sim.live.policy import (
 from sim.live.reading import WorldReader
 from sim.live.shelf import MAX_SNAPSHOT_BYTES, SnapshotShelf
 from sim.live.tools import WorldTools
+from sim.llm import local
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService
 from sim.model.registry import Registry, tell_once, world_plugin_folders
@@ -247,6 +248,8 @@ class WorldController:
         self._snapshot: tuple[tuple, WorldSnapshot] | None = None
         self._ticks_seen = 0
         self._closed = False
+        #: The local model's server this world was opened with (``llm`` asked for ``local``), stopped by close().
+        self.local_server: local.LocalServer | None = None
         self._install(sim)
 
     @classmethod
@@ -278,14 +281,26 @@ class WorldController:
             # Held here means this call took the world's lock and opens its writer only after the read.
             world = await open_world(path, exclusive=options.writer)
         path = world.path or path
-        config = LLMConfig.resolve(world.config.get("llm"), dict(options.llm) if options.llm else None)
+        ask, overrides = local.split(options.llm)
+        config = LLMConfig.resolve(world.config.get("llm"), overrides)
         if options.check_llm is not None:
-            options.check_llm(config)
+            options.check_llm(local.planned_config(world.config.get("llm"), options.llm))
+        if ask is not None:
+            local.check_request(ask)
         # The plugin folder beside the world is code: loaded only when named or trusted, as by every command.
         extra, notice = world_plugin_folders(path, list(options.plugin_dirs))
         options.tell(notice)
         registry = Registry(list(options.plugin_dirs) + extra)
-        world_writer = await WorldWriter(path).start() if options.writer and path else None
+        server = None
+        if ask is not None:  # the local model, served while the world is open (stopped by close())
+            server = await local.LocalServer(ask.model).astart()
+            config = server.config(config)
+        try:
+            world_writer = await WorldWriter(path).start() if options.writer and path else None
+        except BaseException:
+            if server is not None:
+                await server.aclose()
+            raise
         try:
             sim = Simulation(
                 world,
@@ -300,8 +315,11 @@ class WorldController:
         except BaseException:
             if world_writer is not None:
                 await world_writer.close()
+            if server is not None:
+                await server.aclose()
             raise
         controller = cls(sim, options, options.snapshots or os.path.dirname(os.path.abspath(path or ".")))
+        controller.local_server = server
         if sim.replayed.get("made") and world_writer is not None:
             # Changes acknowledged before a crash were made again: on disk at once (a failure is said as usual).
             with contextlib.suppress(CheckpointFailedError):
@@ -655,8 +673,12 @@ class WorldController:
                 saved = False
         with contextlib.suppress(Exception):  # closing half-dead LLM connections must not stop the end
             await self.sim.aclose()
-        if self.sim.writer is not None:
-            await self.sim.writer.close()
+        try:
+            if self.sim.writer is not None:
+                await self.sim.writer.close()
+        finally:
+            if self.local_server is not None:  # after the LLM service has drained: nothing asks it any more
+                await self.local_server.aclose()
         return saved
 
 

@@ -583,7 +583,7 @@ def _serve(p: Any) -> None:
         help="seconds one plugin call may take before its session fails (default: $AGORA_PLUGIN_BUDGET, else 10)",
     )
     social_arguments(p, "while served (default: the world's setting)")
-    llm_arguments(p)
+    llm_arguments(p, local_model=True)
     checkpoint_arguments(p)
 
 
