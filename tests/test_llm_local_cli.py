@@ -16,7 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+import sim
 from sim.cli.main import main
+from sim.errors import BadFileError, BadParameterError
 from sim.live.controller import WorldController
 from sim.llm import local
 from sim.store.create import synthetic_world
@@ -217,4 +219,38 @@ def test_a_served_world_with_llm_local_gets_decisions_and_its_close_stops_the_se
 
     stats = asyncio.run(scenario())
     assert stats["calls"] > 0 and stats["schema_answers"] > 0 and stats["failures"] == 0, stats
+    assert_stopped(servers)
+
+
+def test_open_world_with_a_bad_llm_is_one_sentence(world, tmp_path, monkeypatch):
+    for kwargs, words in (
+        ({"llm": "cloud"}, 'llm must be "local" or None'),
+        ({"llm_model": str(tmp_path / "m.gguf")}, 'give llm="local" too'),
+    ):
+        with pytest.raises(BadParameterError, match=words):
+            sim.open_world(world, **kwargs)
+    with pytest.raises(BadFileError, match="does not exist"):
+        sim.open_world(world, llm="local", llm_model=tmp_path / "none.gguf")
+    monkeypatch.setattr(local, "SERVER_MODULES", (*local.SERVER_MODULES, "agora_no_such_module"))
+    with pytest.raises(BadParameterError, match="local-llm extra"):
+        sim.open_world(world, llm="local")
+
+
+@real
+@pytest.mark.slow
+def test_open_world_llm_local_runs_an_ensemble_on_the_model_and_stops_it(world, servers):
+    w = sim.open_world(world, llm="local")
+    res = w.ensemble(text="A new AI model writes poems", model="llm", runs=1, steps=2, llm={"calls_per_tick": 2})
+    llm = res.to_dict()["llm"]
+    assert llm["mode"] == "online" and llm["calls"] > 0 and llm["schema_answers"] > 0, llm
+    assert_stopped(servers)
+
+
+@real
+@pytest.mark.slow
+def test_open_world_llm_local_simulation_holds_the_server_until_closed(world, servers):
+    with sim.open_world(world, llm="local").simulation() as live:
+        server = live.host.local_server
+        assert server is not None and server.running and live.host.sim.llm.config.concurrency == 1
+    assert live.closed
     assert_stopped(servers)

@@ -9,6 +9,7 @@ one-sentence :class:`sim.errors.AgoraError` subclasses.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +25,7 @@ from sim.errors import AgoraError, BadParameterError
 from sim.lab.agents import Agents, Network, file_views
 from sim.lab.live import LiveSettings, Simulation
 from sim.lab.loop import run_sync
+from sim.llm import local
 from sim.model.registry import plugin_registry
 from sim.runs.results import EnsembleResult, SweepResult
 from sim.runs.runner import check_social_params, run_ensemble
@@ -82,13 +84,34 @@ class WorldFile:
     Args:
         path: the world file. plugins: user plugin folders (``--plugins DIR``); the world's own
             ``<world>.plugins/`` folder is loaded when named here or trusted (``agora plugins trust``).
+        llm: ``"local"``: ensembles and live simulations of this world use the local model (``--llm local``),
+            served for each call (an ensemble) or while a simulation is open, and stopped after it; None: the
+            world's LLM settings as they are. llm_model: the local model's GGUF file (default: SmolLM2's).
+
+    Raises:
+        BadFileError: the world file (or the model file) cannot be used.
+        BadParameterError: ``llm`` is not ``"local"`` or None, or the local model cannot run here.
     """
 
-    def __init__(self, path: str, *, plugins: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        plugins: Iterable[str] = (),
+        llm: str | None = None,
+        llm_model: str | os.PathLike[str] | None = None,
+    ) -> None:
         _not_in_a_worker_start()
         self.path = os.fspath(path)
         self.plugins = [os.fspath(p) for p in plugins]
         self._info = world_info(self.path)  # a missing, foreign or damaged file is one sentence now
+        self._local = _local_overrides(llm, llm_model)
+
+    def _with_local(self, llm: Mapping[str, object] | None) -> Mapping[str, object] | None:
+        """A request's LLM overrides, with the local model when this world file was opened with it."""
+        if not self._local:
+            return llm
+        return {**self._local, **(llm or {})}
 
     def __repr__(self) -> str:
         return f"WorldFile({self.path!r}: {self.agents:,} agents, {self.edges:,} edges, tick {self.tick})"
@@ -191,6 +214,8 @@ class WorldFile:
             request = Ensemble.parse(asked, registry)
         elif fields:
             raise TypeError(f"ensemble() takes an Ensemble request or keywords, not both ({', '.join(fields)})")
+        if self._local:
+            request = dataclasses.replace(request, llm=self._with_local(request.llm))
         world = await open_world_file(self.path)
         if request.social:  # validated against the world before anything runs, as agora run does
             changes = dict(request.social)
@@ -440,17 +465,44 @@ class WorldFile:
         """The world, live: inject, step, run, pause, save and load, as ``agora serve`` and the TUI do.
         It changes the file (checkpointed every ``checkpoint_every`` ticks and on close). Close it, or use
         it as a context manager. ``settings``: :class:`~sim.lab.live.LiveSettings`."""
+        if self._local:
+            settings["llm"] = self._with_local(settings.get("llm"))
         return Simulation(self.path, plugins=self.plugins, **settings)
 
 
 # -- opening and making world files ---------------------------------------------------------------------
-def open_world(path: str | os.PathLike[str], *, plugins: Iterable[str] = ()) -> WorldFile:
-    """The world file at ``path`` (a string or a :class:`pathlib.Path`).
+def open_world(
+    path: str | os.PathLike[str],
+    *,
+    plugins: Iterable[str] = (),
+    llm: str | None = None,
+    llm_model: str | os.PathLike[str] | None = None,
+) -> WorldFile:
+    """The world file at ``path`` (a string or a :class:`pathlib.Path`); ``llm="local"``: its ensembles and
+    live simulations use the local model (see :class:`WorldFile`).
 
     Raises:
-        BadFileError: missing, foreign, damaged or of another format version.
+        BadFileError: missing, foreign, damaged or of another format version (or a bad model file).
+        BadParameterError: a bad ``llm``, or the local model cannot run here.
     """
-    return WorldFile(os.fspath(path), plugins=plugins)
+    return WorldFile(os.fspath(path), plugins=plugins, llm=llm, llm_model=llm_model)
+
+
+def _local_overrides(llm: str | None, llm_model: str | os.PathLike[str] | None) -> dict[str, object]:
+    """The LLM overrides that ask for the local model (empty when ``llm`` is None), checked now.
+
+    Raises:
+        BadParameterError, BadFileError: as :class:`WorldFile`.
+    """
+    if llm is None:
+        if llm_model is not None:
+            raise BadParameterError('llm_model is the local model\'s file: give llm="local" too', fields="llm")
+        return {}
+    if llm != "local":
+        raise BadParameterError(f'llm must be "local" or None, not {llm!r}', fields="llm")
+    ask = local.LocalRequest(None if llm_model is None else os.fspath(llm_model))
+    local.check_request(ask)
+    return {"local": True} if ask.model is None else {"local": True, "local_model": ask.model}
 
 
 def _configure(world: World, minutes_per_tick: int, social: Mapping[str, object] | None) -> None:
