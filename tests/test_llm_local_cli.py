@@ -99,6 +99,7 @@ def test_without_the_extra_run_and_interview_refuse_in_one_sentence(world, monke
         ("run", world, "--inject", "hi", "--model", "llm", "--steps", "2", "--runs", "2", "--llm", "local"),
         ("interview", world, "3", "How are you?", "--llm", "local"),
         ("serve", world, "--port", "0", "--llm", "local"),
+        ("tui", world, "--llm", "local"),
     ):
         line = one_line(*cli(capsys, *words)[::2])
         assert "local-llm extra" in line and "agora_no_such_module" in line, line
@@ -253,4 +254,22 @@ def test_open_world_llm_local_simulation_holds_the_server_until_closed(world, se
         server = live.host.local_server
         assert server is not None and server.running and live.host.sim.llm.config.concurrency == 1
     assert live.closed
+    assert_stopped(servers)
+
+
+@real
+@pytest.mark.slow
+def test_the_terminal_uis_world_with_llm_local_holds_the_server_until_closed(world, servers):
+    """What ``agora tui --llm local`` opens (sim.live.frontend): the server lives as long as its controller."""
+    from sim.live.frontend import FrontEndOptions, open_interactive
+
+    async def scenario() -> None:
+        host = await open_interactive(FrontEndOptions(world, llm={"local": True}), tell=lambda _: None)
+        try:
+            assert host.local_server is not None and host.local_server.running
+            assert host.sim.llm.config.mode == "online"
+        finally:
+            await host.close(save=False)
+
+    asyncio.run(scenario())
     assert_stopped(servers)

@@ -14,7 +14,7 @@ analysis (``tui.analysis``), forecasts (``tui.forecast``), interviews (``tui.int
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from rich.text import Text
@@ -164,6 +164,7 @@ class AgoraApp(App[None]):
         metrics_host: str = "127.0.0.1",
         checkpoint_every: int = 50,
         checkpoint_seconds: float | None = None,
+        llm: Mapping[str, object] | None = None,
     ) -> None:
         """
         Args:
@@ -174,6 +175,7 @@ class AgoraApp(App[None]):
             metrics_host: the address the metrics server listens on.
             checkpoint_every: while the simulation runs, checkpoint the world into its file every this many
                 ticks (0: off) or ``checkpoint_seconds`` (None: off), so a crash loses at most the ticks since.
+            llm: LLM settings while it is open (``--llm``; ``local``: the local model, served until it closes).
         """
         super().__init__()
         ScrollBar.renderer = WholeCellScrollBar  # Textual's documented hook (its class attribute)
@@ -210,6 +212,7 @@ class AgoraApp(App[None]):
             metrics_host,
             checkpoint_every,
             checkpoint_seconds,
+            llm,
         )
         self.link = WorldLink(self, options, self.interventions, self.pace)
         # What the views, the palette and scripts call by the app's name.
@@ -458,9 +461,11 @@ def run_app(
     metrics_host: str = "127.0.0.1",
     checkpoint_every: int = 50,
     checkpoint_seconds: float | None = None,
+    llm: Mapping[str, object] | None = None,
 ) -> None:
     """Open the terminal UI on a world file (the default world when None); with ``metrics_port``, serve
-    Prometheus metrics on ``/metrics`` and health on ``/healthz`` (see ``sim.engine.observe``)."""
+    Prometheus metrics on ``/metrics`` and health on ``/healthz`` (see ``sim.engine.observe``); ``llm``: LLM
+    settings while it is open (``--llm``; ``local``: the local model, served until the UI closes)."""
     AgoraApp(
         world_path,
         plugin_dirs=plugin_dirs,
@@ -468,6 +473,7 @@ def run_app(
         metrics_host=metrics_host,
         checkpoint_every=checkpoint_every,
         checkpoint_seconds=checkpoint_seconds,
+        llm=llm,
     ).run()
 
 

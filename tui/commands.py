@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sim.cli.args import checkpoint_arguments, metrics_arguments, positive_int
+from sim.cli.args import checkpoint_arguments, llm_arguments, metrics_arguments, positive_int
 from sim.cli.output import emit
 
 #: The top-level commands this module adds (``tui`` also runs a bare ``agora``).
@@ -33,6 +33,7 @@ def add_commands(sub: Any) -> None:
     )
     checkpoint_arguments(tui)
     metrics_arguments(tui)
+    llm_arguments(tui, local_model=True)
 
 
 def add_bench_commands(bsub: Any) -> None:
@@ -66,9 +67,11 @@ def handle(args: argparse.Namespace) -> int:
         emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
         return 0
     # The engine (numpy, igraph) and Textual are imported when the UI opens: `agora --help` loads this module.
+    from sim.cli.llm import llm_overrides  # noqa: PLC0415 - the engine, only to open the UI
     from sim.cli.world import world_for_ui  # noqa: PLC0415 - the engine, only to open the UI
     from tui.app import run_app  # noqa: PLC0415 - Textual, only to open the UI
 
+    llm = llm_overrides(args) or None  # a bad setting, or the local model unusable here: one sentence first
     world = world_for_ui(args)
     if world is None:  # no terminal: the world it would open was described instead
         return 0
@@ -79,5 +82,6 @@ def handle(args: argparse.Namespace) -> int:
         metrics_host=args.metrics_host,
         checkpoint_every=50 if getattr(args, "checkpoint_every", None) is None else args.checkpoint_every,
         checkpoint_seconds=getattr(args, "checkpoint_seconds", None) or None,
+        llm=llm,
     )
     return 0

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sim.analysis.plot import plot_sessions
@@ -112,6 +112,7 @@ class FrontEndOptions:
         checkpoint_every: checkpoint the world into its file every this many ticks while it runs (0: off).
         checkpoint_seconds: ... or every this many seconds (None: off), so a crash loses at most the ticks
             since (see ``sim.store.check``).
+        llm: LLM settings while it is open (``--llm``; ``local``: the local model, served until it closes).
     """
 
     path: str | None = None
@@ -122,6 +123,7 @@ class FrontEndOptions:
     metrics_host: str = "127.0.0.1"
     checkpoint_every: int = 50
     checkpoint_seconds: float | None = None
+    llm: Mapping[str, object] | None = None
 
 
 async def open_interactive(options: FrontEndOptions, tell: Callable[[str | None], None]) -> WorldController:
@@ -146,6 +148,7 @@ async def open_interactive(options: FrontEndOptions, tell: Callable[[str | None]
         snapshots=saves_dir(),
         checkpoint_every=options.checkpoint_every,
         checkpoint_seconds=options.checkpoint_seconds,
+        llm=dict(options.llm) if options.llm else None,
         tell=tell,
     )
 
