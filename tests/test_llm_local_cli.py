@@ -273,3 +273,19 @@ def test_the_terminal_uis_world_with_llm_local_holds_the_server_until_closed(wor
 
     asyncio.run(scenario())
     assert_stopped(servers)
+
+
+def test_agora_tui_hands_its_llm_options_to_the_ui_and_refuses_unused_ones(world, monkeypatch, capsys):
+    """With a terminal (faked: the world is named, the UI recorded rather than run)."""
+    import sim.cli.world
+    import tui.app
+
+    opened: list[dict] = []
+    monkeypatch.setattr(sim.cli.world, "world_for_ui", lambda args: world)
+    monkeypatch.setattr(tui.app, "run_app", lambda *args, **kw: opened.append(kw))
+    line = one_line(*cli(capsys, "tui", world, "--llm", "timeout=5")[::2])
+    assert "--llm timeout=5 has no effect" in line and not opened
+    if local.missing_modules():
+        return
+    assert cli(capsys, "tui", world, "--llm", "local", "--llm", "timeout=5")[0] == 0
+    assert opened == [{**opened[0], "llm": {"timeout": "5", "local": True}}]
