@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -289,3 +291,36 @@ def test_agora_tui_hands_its_llm_options_to_the_ui_and_refuses_unused_ones(world
         return
     assert cli(capsys, "tui", world, "--llm", "local", "--llm", "timeout=5")[0] == 0
     assert opened == [{**opened[0], "llm": {"timeout": "5", "local": True}}]
+
+
+@real
+@pytest.mark.slow
+def test_a_served_world_goes_on_in_fallback_when_its_local_server_dies(world, servers):
+    """The server killed mid-run: decisions fall back (counted), the mode says so, the session goes on."""
+
+    async def until(host: WorldController, done, what: str) -> dict:
+        deadline = time.monotonic() + 120.0
+        while not done(stats := host.sim.llm.stats()):
+            assert time.monotonic() < deadline, (what, stats)
+            await host.step(1)
+            await asyncio.sleep(0.1)  # polling the model's answers, within a bounded deadline
+        return stats
+
+    async def scenario() -> tuple[dict, dict, str]:
+        llm = {"local": True, "calls_per_tick": 3, "texts_per_tick": 0, "breaker_failures": 2}
+        host = await WorldController.open(world, llm=llm)
+        try:
+            session = host.inject_now(text="A new AI model writes poems", model="llm", seeds="random:30")
+            before = await until(host, lambda st: st["schema_answers"] > 0, "a first answer")
+            assert host.local_server is not None and host.local_server.process is not None
+            os.kill(host.local_server.process.pid, signal.SIGKILL)
+            after = await until(host, lambda st: st["fallbacks"] > before["fallbacks"], "a fallback")
+            await host.step(2)
+            return before, after, session.status
+        finally:
+            await host.close()
+
+    before, after, status = asyncio.run(scenario())
+    assert after["failures"] > before["failures"] and after["mode"] in ("degraded", "fallback", "offline"), after
+    assert status != "failed"
+    assert_stopped(servers)
