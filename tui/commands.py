@@ -67,10 +67,9 @@ def handle(args: argparse.Namespace) -> int:
         emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
         return 0
     # The engine (numpy, igraph) and Textual are imported when the UI opens: `agora --help` loads this module.
-    from sim.cli.llm import llm_overrides, refuse_unused_llm  # noqa: PLC0415 - the engine, only to open the UI
+    from sim.cli.llm import llm_overrides, refuse_unused_llm_for  # noqa: PLC0415 - the engine, only to open the UI
     from sim.cli.run import file_llm  # noqa: PLC0415 - the engine, only to open the UI
     from sim.cli.world import world_for_ui  # noqa: PLC0415 - the engine, only to open the UI
-    from sim.llm.local import planned_config  # noqa: PLC0415 - the engine, only to open the UI
     from tui.app import run_app  # noqa: PLC0415 - Textual, only to open the UI
 
     llm = llm_overrides(args) or None  # a bad setting, or the local model unusable here: one sentence first
@@ -78,7 +77,7 @@ def handle(args: argparse.Namespace) -> int:
     if world is None:  # no terminal: the world it would open was described instead
         return 0
     # Settings that would have no effect (the offline generator answers) are refused, as agora run does.
-    refuse_unused_llm(args, planned_config(file_llm(world), llm), command="run")
+    refuse_unused_llm_for(args, file_llm(world), llm, command="run")
     run_app(
         world,
         plugin_dirs=getattr(args, "plugins", []),

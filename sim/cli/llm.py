@@ -107,6 +107,18 @@ def refuse_unused_llm(args: argparse.Namespace, config: Any, *, command: str) ->
         )
 
 
+def refuse_unused_llm_for(
+    args: argparse.Namespace, settings: Any, overrides: dict[str, Any] | None, *, command: str
+) -> None:
+    """:func:`refuse_unused_llm` under the configuration ``settings`` (a world's) and ``overrides`` (the
+    command's, the local model's included) will resolve to; starts nothing.
+
+    Raises:
+        BadParameterError: as :func:`refuse_unused_llm`.
+    """
+    refuse_unused_llm(args, local.planned_config(settings, overrides), command=command)
+
+
 def _why_offline(args: argparse.Namespace, config: Any) -> tuple[str, str | None]:
     """Why ``config`` is offline and what would change it: ``(when, fix)``, parts of one sentence; ``fix``
     is None when --offline (or --llm offline=true) was given on this command line."""
