@@ -17,6 +17,7 @@ from sim.engine.requests import Backtest, Fit
 from sim.errors import BadParameterError
 from sim.model.registry import plugin_registry
 from sim.runs.backtest import run_backtest
+from sim.runs.backtest.figure import shown
 from sim.runs.backtest.forecasts import agora_draws
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.abc import Settings, abc_smc
@@ -177,6 +178,20 @@ def test_cuts_are_times_of_the_files_time_column():
         line.tick_of("17")
     with pytest.raises(BadParameterError, match=r"lies before the first observation \(2009-04-27\)"):
         line.tick_of("2009-04-01")
+    weeks = Timeline.of(read_observed(data_file("incidence-Flu2009.csv"), None, (), time="date", tick="7d",
+                                      observe=(("cases", "new"),)))  # fmt: skip
+    assert weeks.step == 7 and weeks.tick_of("2009-05-10") == 1  # the week of 2009-05-04 to 05-10, over by then
+    with pytest.raises(
+        BadParameterError, match=r"falls inside the tick from 2009-05-04 .* \(2009-05-03 or 2009-05-10\)"
+    ):
+        weeks.tick_of("2009-05-05")  # that week's count holds cases of 05-06 to 05-10, after the cut
+    stamps = ObservedSeries("s.csv", np.arange(4), {"new": np.ones(4)}, {"tick": "1d", "origin": "2020-01-01T00:00:00",
+                            "first": "2020-01-01T00:00:00", "last": "2020-01-04T00:00:00"})  # fmt: skip
+    line = Timeline.of(stamps)
+    assert line.tick_of("2020-01-02") == 1  # a day's cut: known at its end
+    with pytest.raises(BadParameterError, match="falls inside the tick from 2020-01-02T00:00:00"):
+        line.tick_of("2020-01-02T13:00:00")
+    assert shown(5) == [0, 1, 2, 3, 4] and len(shown(1000)) == 12 and shown(1000)[::11] == [0, 999]
 
 
 def test_the_request_refuses_what_a_backtest_cannot_do():

@@ -162,4 +162,15 @@ def test_cli_table_json_and_refusals(made):
     posts = "".join(f"{i},999999,{i},1\n" for i in range(1, 8))
     (folder / "elsewhere.csv").write_text("id,parent,time,followers\n999999,,0,10\n" + posts)
     line = bad("--observed", "elsewhere.csv", "--method", "agora")
-    assert "has an original post by '999999', no agent of this world" in line
+    assert "1 of the 1 original posters in observation file elsewhere.csv are no agents of this world" in line
+    (folder / "digits.csv").write_text("id,parent,time,followers\n\u00b2,,0,10\n" + posts.replace("999999", "\u00b2"))
+    line = bad("--observed", "digits.csv", "--method", "agora")
+    assert "1 of the 1 original posters in observation file digits.csv are no agents" in line and "\u00b2" not in line
+    line = bad("--method", "agora", "--budget", "100")
+    assert "at least 100 cascades from each of the 4 original posters" in line and "--budget is 100" in line
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    pd.read_csv(folder / "cascades.csv", dtype={"parent": str}).to_parquet(folder / "cascades.parquet")
+    done = agora(folder, "backtest", "w.db", "--observed", "cascades.parquet", "--method", "seismic", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["scores"]["seismic"] == data["scores"]["seismic"]  # the same cascades

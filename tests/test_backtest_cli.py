@@ -26,6 +26,8 @@ def made(tmp_path_factory):
         "date,cases\n" + "".join(f"2020-03-{d + 1:02d},{v}\n" for d, v in enumerate(curve[:31]))
     )
     (folder / "cascades.csv").write_text("id,parent,time\n1,,0\n2,1,5\n3,1,9\n4,2,30\n")
+    (folder / "daily.csv").write_text("day,cases\n" + "".join(f"{d},{(d * 7) % 10}\n" for d in range(70)))
+    (folder / "halves.csv").write_text("tick,new\n" + "".join(f"{t},{v}\n" for t, v in enumerate(curve[:9] + [2.5])))
     return folder
 
 
@@ -52,7 +54,21 @@ def test_every_bad_input_is_one_sentence_and_exit_2(made, tmp_path):
     assert "seismic predicts the final sizes of cascades" in line and "has no follower counts" in line
     assert "curve.csv is a series of counts per tick" in bad(made, *obs, "--method", "seismic")
     assert "needs the data's serial interval: give --serial-interval" in bad(made, *obs, "--method", "renewal")
+    weekly = ["--observed", "daily.csv", "--tick", "7d", "--method", "persistence", "--horizon", "2"]
+    line = bad(made, *weekly, "--cut", "10")
+    assert "--cut 10 falls inside the tick from 7 of daily.csv" in line and "give a tick's last time (6 or 13)" in line
+    line = bad(
+        made, *weekly[:4], "--method", "renewal", "--serial-interval", "gamma:3,1.5", "--cut", "55", "--horizon", "2"
+    )
+    assert "counts its serial interval in days, and the ticks of daily.csv last 1w: give --tick 1d for renewal" in line
+    line = bad(made, *obs, "--draws", "100000", "--horizon", "200", "--until-done")
+    assert "--draws 100,000 of --horizon 200 ticks make 20,000,000 forecast values a cut" in line
+    assert "--replicates 3 would make each forecast a mean of runs" in bad(made, *obs, "--replicates", "3")
+    line = bad(made, "--observed", "halves.csv", *FIT, "--budget", "100", "--cut", "5", "--horizon", "2")
+    assert "new in halves.csv is not a whole number of 0 or more at 9" in line
     plan = tmp_path / "p.toml"
+    plan.write_text('model = "sir"\n[world]\nagents = "three hundred"\n')
+    assert "states [world] agents as something other than a whole number" in bad(made, "--plan", str(plan))
     plan.write_text(f'model = "sir"\nparam = ["beta=0.005..0.1", "zeta=0.1..0.5"]\nobserved = "{made / "curve.csv"}"\n')
     assert f"plan file {plan}: model 'sir' has no parameter 'zeta' to fit" in bad(made, "--plan", str(plan))
     plan.write_text('model = "sirx"\nparam = ["beta=0.005..0.1"]\n')

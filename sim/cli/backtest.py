@@ -83,12 +83,17 @@ def format_backtest(data: dict[str, Any]) -> str:
     """The backtest as plain text: what was fitted and cut, a table per method and horizon, the plan's hash."""
     obs = data["observed"]
     cuts = data["cuts"]
+    fitted = "agora" in data["methods"]
+    who = data["model"] if fitted else ", ".join(data["methods"])
     lines = [
-        f"{data['model']} forecasts of {data['column']} in {obs['path']} ({obs['first']} to {obs['last']}), "
+        f"{who} forecasts of {data['column']} in {obs['path']} ({obs['first']} to {obs['last']}), "
         f"{len(cuts)} cuts, {data['horizon']} ticks ahead",
         f"cuts: {', '.join(c['cut'] for c in cuts)}",
-        f"priors: {' '.join(data['params']) or 'none'}; seeds {data['seeds']}; budget {data['budget']:,} a fit",
     ]
+    if fitted:
+        lines.append(
+            f"priors: {' '.join(data['params']) or 'none'}; seeds {data['seeds']}; budget {data['budget']:,} a fit"
+        )
     plan = data.get("plan")
     if plan:
         lines.append(f"plan: {plan['path']} (sha256 {plan['sha256']})")

@@ -39,6 +39,8 @@ DEFAULT_METHODS = ("agora", "persistence")
 HORIZON = 14
 DRAWS = 1000
 MAX_DRAWS = 100_000
+#: At most this many forecast values (draws times horizon) a method makes at a cut: 80 MB of float64.
+MAX_CELLS = 10_000_000
 #: At most this many cuts.
 MAX_CUTS = 1000
 #: A plan file's size at most.
@@ -93,6 +95,10 @@ def read_plan(path: str) -> PlanFile:
     world = data.pop("world", {})
     if not isinstance(world, dict):
         raise _plan_bad(path, "has world = a value: give a [world] table (agents = N, edges = M, why = '...')")
+    for key in WORLD_CHECKS:
+        value = world.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise _plan_bad(path, f"states [world] {key} as something other than a whole number: give {key} = N")
     folder = os.path.dirname(os.path.abspath(path))
     settings: dict[str, object] = {}
     for key, value in data.items():
@@ -153,6 +159,39 @@ def _cuts(data: Mapping[str, object]) -> tuple[tuple[str, ...], int | None]:
     if count is not None and cut:
         raise BadParameterError("give cuts N (spread evenly) or cut T1,T2,... (the times), not both", fields="cuts")
     return cut, None if count is None else bounded(count, "cuts", 1, MAX_CUTS)
+
+
+def _with_plan(data: Mapping[str, object]) -> tuple[Mapping[str, object], PlanFile | None]:
+    """``data`` with its plan file's settings under it (the plan's path dropped), and the plan read; or ``data``
+    as it is, and None.
+
+    Raises:
+        BadParameterError: a plan that is no path; a field beside it that would change the forecast.
+        BadFileError: the plan cannot be read.
+    """
+    if data.get("plan") is None:
+        return data, None
+    where = data["plan"]
+    if isinstance(where, os.PathLike):
+        where = os.fspath(where)
+    if not isinstance(where, str) or not where:
+        raise BadParameterError(f"plan must be a TOML file's path, not {str(where)[:60]!r}", fields="plan")
+    plan = read_plan(where)
+    beside = sorted(k for k in data if k not in BESIDE_PLAN or (k == "observed" and "observed" in plan.settings))
+    if beside:
+        raise BadParameterError(
+            f"{beside[0]} is set beside plan file {plan.path}, which fixes the forecast before its scores are "
+            f"seen: set it in the plan (its sha256 changes with it), or drop it here",
+            fields=beside[0],
+        )
+    return {k: v for k, v in {**plan.settings, **data}.items() if k != "plan"}, plan
+
+
+def _flag(data: Mapping[str, object], name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise BadParameterError(f"{name} must be true or false, not {str(value)[:30]!r}", fields=name)
+    return value
 
 
 @dataclass(frozen=True)
@@ -247,27 +286,14 @@ class Backtest:
                     fields=bad,
                 )
             raise BadParameterError(f"unknown field {bad!r}: the fields are {', '.join(cls.FIELDS)}")
-        plan = None
-        if data.get("plan") is not None:
-            where = data["plan"]
-            if isinstance(where, os.PathLike):
-                where = os.fspath(where)
-            if not isinstance(where, str) or not where:
-                raise BadParameterError(f"plan must be a TOML file's path, not {str(where)[:60]!r}", fields="plan")
-            plan = read_plan(where)
-            beside = sorted(
-                k for k in data if k not in BESIDE_PLAN or (k == "observed" and "observed" in plan.settings)
-            )
-            if beside:
-                raise BadParameterError(
-                    f"{beside[0]} is set beside plan file {plan.path}, which fixes the forecast before its scores are "
-                    f"seen: set it in the plan (its sha256 changes with it), or drop it here",
-                    fields=beside[0],
-                )
-            data = {**plan.settings, **data}
-        if plan is not None:
-            data = {k: v for k, v in data.items() if k != "plan"}
+        data, plan = _with_plan(data)
         fit = Fit.parse({k: v for k, v in data.items() if k not in cls.OWN} | {"predictive": 0, "method": "abc"})
+        if fit.replicates is not None and fit.replicates > 1:
+            raise BadParameterError(
+                f"a backtest continues each accepted simulation as one trajectory, and replicates {fit.replicates} "
+                "would make each forecast a mean of runs (too narrow): leave it out, for one run a simulation",
+                fields="replicates",
+            )
         if len(fit.models) > 1:
             raise BadParameterError(
                 f"a backtest forecasts with one model, and model names {len(fit.models)}: choose one (agora fit "
@@ -276,12 +302,7 @@ class Backtest:
             )
         cut, cuts = _cuts(data)
         horizon = bounded(data.get("horizon", HORIZON), "horizon", 1, MAX_TICKS)
-        until = data.get("until_done", False)
-        if not isinstance(until, bool):
-            raise BadParameterError(f"until_done must be true or false, not {str(until)[:30]!r}", fields="until_done")
-        alive = data.get("alive", True)
-        if not isinstance(alive, bool):
-            raise BadParameterError(f"alive must be true or false, not {str(alive)[:30]!r}", fields="alive")
+        until, alive = _flag(data, "until_done", False), _flag(data, "alive", True)
         method = _methods(data.get("method"))
         si = data.get("serial_interval")
         if isinstance(si, os.PathLike):
@@ -298,6 +319,12 @@ class Backtest:
                 fields="serial_interval",
             )
         draws = bounded(data.get("draws", DRAWS), "draws", 10, MAX_DRAWS)
+        if draws * horizon > MAX_CELLS:
+            raise BadParameterError(
+                f"draws {draws:,} of horizon {horizon:,} ticks make {draws * horizon:,} forecast values a cut, more "
+                f"than {MAX_CELLS:,}: give fewer draws or a shorter horizon",
+                fields=("draws", "horizon"),
+            )
         workers = data.get("workers")
         n_star = data.get("n_star")
         if n_star is not None and (

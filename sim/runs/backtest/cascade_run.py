@@ -233,7 +233,7 @@ async def _simulate_all(
     world: World, registry: Registry, request: Backtest, origins: list[str], progress: Progress
 ) -> dict[str, _Simulated]:
     fit = request.fit
-    runs = int(min(MAX_RUNS, max(MIN_RUNS, fit.budget // max(1, len(origins)))))
+    runs = int(min(MAX_RUNS, fit.budget // max(1, len(origins))))  # at least MIN_RUNS: checked
     priors, fixed = fit.params.priors, dict(fit.params.fixed)
     blocks = BLOCKS if len(priors) else 1
     rng = np.random.default_rng([fit.seed, 7])
@@ -264,15 +264,31 @@ async def _simulate_all(
 
 
 def _check_origins(world: World, read: ReadCascades, origins: list[str]) -> None:
+    """Each original poster an agent of ``world`` (ids of ASCII digits); never quoting the file's text."""
     ids = world.columns["ids"]
-    for origin in origins:
-        if not origin.isdigit() or not np.isin(int(origin), ids):
-            raise BadParameterError(
-                f"agora forecasts a cascade from its original poster, and {read.path} has an original post by "
-                f"{origin[:30]!r}, no agent of this world: give the world the cascades were seen on, or drop agora "
-                "from the methods",
-                fields="method",
-            )
+    number = [o.isascii() and o.isdigit() and len(o) <= 18 for o in origins]
+    known = np.zeros(len(origins), dtype=bool)
+    if any(number):
+        at = np.flatnonzero(number)
+        known[at] = np.isin(np.array([int(origins[i]) for i in at.tolist()], dtype=np.int64), ids)
+    if not known.all():
+        raise BadParameterError(
+            f"agora forecasts a cascade from its original poster, and {int((~known).sum()):,} of the "
+            f"{len(origins):,} original posters in {read.path} are no agents of this world: give the world the "
+            "cascades were seen on, or drop agora from the methods",
+            fields="method",
+        )
+
+
+def _check_budget(budget: int, origins: list[str]) -> None:
+    need = MIN_RUNS * len(origins)
+    if budget < need:
+        raise BadParameterError(
+            f"agora simulates at least {MIN_RUNS} cascades from each of the {len(origins):,} original posters with "
+            f"cascades to forecast, {need:,} in all, and budget is {budget:,}: give budget {need:,} or more, or fewer "
+            "cascades",
+            fields="budget",
+        )
 
 
 async def run_cascade_backtest(
@@ -316,6 +332,7 @@ async def run_cascade_backtest(
         every = [c for a in ages for c in _scored(read.cascades, a)]
         origins = sorted({str(c.agents[0]) for c in every})
         _check_origins(world, read, origins)
+        _check_budget(request.fit.budget, origins)
         sims = await _simulate_all(world, registry, request, origins, progress)
     cuts = []
     for label, age in zip(labels, ages):

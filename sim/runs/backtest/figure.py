@@ -53,15 +53,27 @@ def _values(xs: list[float | None]) -> np.ndarray:
     return np.array([np.nan if x is None else x for x in xs], dtype=np.float64)
 
 
+#: The most panels a figure draws, one per cut: more cuts are sampled evenly (the first and last kept).
+MAX_PANELS = 12
+
+
+def shown(count: int) -> list[int]:
+    """The cuts a figure draws a panel for: all up to :data:`MAX_PANELS`, else that many spread evenly."""
+    if count <= MAX_PANELS:
+        return list(range(count))
+    return sorted({int(round(x)) for x in np.linspace(0, count - 1, MAX_PANELS)})
+
+
 def backtest_figure(result: Drawn) -> Figure:
-    """The fan charts and the relative WIS (see the module docstring) as one figure."""
-    n = len(result.cuts)
+    """The fan charts (at most :data:`MAX_PANELS`) and the relative WIS (see the module docstring) as one figure."""
+    cuts = [result.cuts[i] for i in shown(len(result.cuts))]
+    n = len(cuts)
     cols = min(3, max(1, n))
     rows = math.ceil(n / cols) + 1
     fig = FitFigure(figsize=(4.2 * cols, 3.0 * rows), layout="constrained")
     grid = fig.add_gridspec(rows, cols)
     h = result.horizon
-    for i, cut in enumerate(result.cuts):
+    for i, cut in enumerate(cuts):
         ax = fig.add_subplot(grid[i // cols, i % cols])
         past = np.arange(cut.history.size)
         ahead = np.arange(cut.tick + 1, cut.tick + 1 + h)
@@ -118,10 +130,13 @@ class DrawnCascades(Protocol):
 def cascade_figure(result: DrawnCascades) -> Figure:
     """A backtest of final sizes: per cut, each method's median forecast against each cascade's final size (log
     scales; an infinite forecast drawn at the top edge), the diagonal a perfect forecast."""
-    cuts = list(result.cuts)
-    n = max(1, len(cuts))
-    fig = FitFigure(figsize=(4.0 * n, 3.6), layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
+    cuts = [result.cuts[i] for i in shown(len(result.cuts))]
+    cols = min(4, max(1, len(cuts)))
+    rows = math.ceil(max(1, len(cuts)) / cols)
+    fig = FitFigure(figsize=(4.0 * cols, 3.6 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[len(cuts) :]:
+        ax.set_visible(False)
     for ax, cut in zip(axes, cuts):
         truth, medians = np.asarray(cut.truth, dtype=np.float64), cut.medians
         top = max(

@@ -131,9 +131,25 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
     column = columns[0]
     if column not in obs.columns:
         raise BadParameterError(f"columns names {column!r}, which the observed series lacks", fields="columns")
+    values = obs.columns[column]
+    odd = np.flatnonzero(np.isfinite(values) & ~((values >= 0) & (values == np.round(values))))  # NaN: no row
+    if odd.size:
+        at = line.labels[int(obs.ticks[odd[0]])]
+        raise BadParameterError(
+            f"a backtest scores counts, and {column} in {obs.path} is not a whole number of 0 or more at {at}: give "
+            "counts per tick",
+            fields="observed",
+        )
     si = None
     if "renewal" in methods:
         from sim.analysis.rtcurve import serial_interval_of  # noqa: PLC0415
+
+        if obs.recorded is not None and parse_duration(str(obs.recorded["tick"])) != 86_400:
+            raise BadParameterError(
+                f"the renewal projection counts its serial interval in days, and the ticks of {obs.path} last "
+                f"{obs.recorded['tick']}: give tick 1d for renewal",
+                fields=("tick", "method"),
+            )
 
         assert request.serial_interval is not None  # the request's parser asks for it with renewal
         si = serial_interval_of(request.serial_interval)
@@ -158,17 +174,27 @@ def _refuse_seismic(obs: Any) -> None:
     )
 
 
-def _has_followers(source: object) -> bool:
-    """Whether a CSV observation's header names a ``followers`` column (a DataFrame's columns, too)."""
-    if not isinstance(source, str):
-        return "followers" in {str(c).lower() for c in getattr(source, "columns", ())}
-    if not source.lower().endswith((".csv", ".csv.gz")):
-        return False
-    from sim.core.boundedio import bounded_text  # noqa: PLC0415
+#: The columns that make an observation a file of cascades with follower counts (a backtest of final sizes).
+CASCADE_COLUMNS = frozenset(("id", "parent", "followers"))
 
-    with bounded_text(source, "observation file", "a CSV file", gz=source.lower().endswith(".gz")) as text:
-        header = next(csv.reader([text.readline()]), [])
-    return "followers" in {h.strip().lower() for h in header}
+
+def _has_followers(source: object) -> bool:
+    """Whether an observation's header has ``id``, ``parent`` and ``followers`` (a CSV's first line, a Parquet
+    file's schema, a DataFrame's columns): cascades with follower counts."""
+    if not isinstance(source, str):
+        names = {str(c) for c in getattr(source, "columns", ())}
+    elif source.lower().endswith(".parquet"):
+        from sim.store.seriesio import parquet_schema  # noqa: PLC0415 - the footer checked and bounded
+
+        names = set(parquet_schema(source, "observation file", "a table with a header row")[1])
+    elif source.lower().endswith((".csv", ".csv.gz")):
+        from sim.core.boundedio import bounded_text  # noqa: PLC0415
+
+        with bounded_text(source, "observation file", "a CSV file", gz=source.lower().endswith(".gz")) as text:
+            names = {h.strip() for h in next(csv.reader([text.readline()]), [])}
+    else:
+        return False
+    return names >= CASCADE_COLUMNS
 
 
 def _check_starts(

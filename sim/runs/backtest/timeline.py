@@ -2,8 +2,10 @@
 
 A cut is a value of the observed file's time column, as ``time`` reads it (:mod:`sim.store.timeline`): a whole
 number (a day, or a tick), an ISO date or a timestamp; for a ``tick,...`` series or a run's series file, a tick.
-The data known at cut ``T`` are those of every tick whose time is at most ``T``: the cut's tick is the last such
-tick, and its forecast starts at the tick after it.
+The data known at cut ``T`` are those of every tick that has ended by ``T``: a cut is a tick's last time (with daily
+ticks any day; with ``tick 7d``, the last day of a week; a date cut on a file of timestamps is that day's end), and
+a cut inside a longer tick is refused, since that tick's count holds rows after the cut. The forecast starts at
+the tick after it.
 
 ``cuts N`` spreads N cuts evenly over the span that leaves a horizon after the last: with the last observed tick
 ``L`` and the horizon ``H``, cut ``i`` (1 to N) falls on tick ``round(i * (L - H) / N)``: the last at ``L - H``, the
@@ -38,6 +40,7 @@ class Timeline:
         labels: each tick's name as the file writes it.
         name: the observation's name (its path), for a sentence.
         last: the last observed tick.
+        step: how many of :attr:`values`' units a tick spans (1 for daily ticks of days).
     """
 
     kind: str
@@ -45,6 +48,7 @@ class Timeline:
     labels: list[str]
     name: str
     last: int
+    step: int = 1
 
     @classmethod
     def of(cls, obs: ObservedSeries) -> Timeline:
@@ -60,14 +64,14 @@ class Timeline:
             first, end = int(rec["first"]), int(rec["last"])
             per = (end - first) // last if last else 1
             values = first + k * per
-            return cls("whole", values, [str(x) for x in values.tolist()], obs.path, last)
+            return cls("whole", values, [str(x) for x in values.tolist()], obs.path, last, max(1, per))
         if len(str(origin)) == 10:  # ISO dates: ticks of whole days
             days = np.datetime64(str(origin), "D").astype(np.int64) + k * max(1, tick_s // DAY)
             labels = [str(x) for x in np.datetime_as_string(days.astype("datetime64[D]")).tolist()]
-            return cls("date", days, labels, obs.path, last)
+            return cls("date", days, labels, obs.path, last, max(1, tick_s // DAY))
         seconds = np.datetime64(str(origin), "s").astype(np.int64) + k * tick_s
         labels = [str(x) for x in np.datetime_as_string(seconds.astype("datetime64[s]")).tolist()]
-        return cls("stamp", seconds, labels, obs.path, last)
+        return cls("stamp", seconds, labels, obs.path, last, tick_s)
 
     def value(self, text: str) -> int:
         """The time ``text`` names, as :attr:`values` counts it.
@@ -81,6 +85,8 @@ class Timeline:
                 return int(t)
             if self.kind == "date" and _DATE.match(t):
                 return int(np.datetime64(t, "D").astype(np.int64))
+            if self.kind == "stamp" and _DATE.match(t) and len(t) == 10:  # a day: known at its end
+                return int(np.datetime64(t, "s").astype(np.int64)) + DAY - 1
             if self.kind == "stamp" and _DATE.match(t):
                 return int(np.datetime64(t.replace(" ", "T").removesuffix("Z"), "s").astype(np.int64))
         except ValueError:
@@ -111,6 +117,14 @@ class Timeline:
                 fields="cut",
             )
         tick = int(np.searchsorted(self.values, v, side="right")) - 1
+        end = int(self.values[tick]) + self.step - 1
+        if v < end:
+            before = f"{self.end_label(tick - 1)} or " if tick > 0 else ""
+            raise BadParameterError(
+                f"cut {text.strip()[:40]} falls inside the tick from {self.labels[tick]} of {self.name}, whose count "
+                f"holds rows after the cut: give a tick's last time ({before}{self.end_label(tick)})",
+                fields="cut",
+            )
         if tick >= self.last:
             raise BadParameterError(
                 f"cut {text.strip()[:40]} is the last observation ({last}) of {self.name}, and nothing after it is "
@@ -118,6 +132,15 @@ class Timeline:
                 fields="cut",
             )
         return tick
+
+    def end_label(self, tick: int) -> str:
+        """The last time of ``tick`` as a cut names it."""
+        end = int(self.values[tick]) + self.step - 1
+        if self.kind in ("tick", "whole"):
+            return str(end)
+        if self.kind == "date":
+            return str(np.datetime_as_string(np.datetime64(end, "D")))
+        return str(np.datetime_as_string(np.datetime64(end, "s")))
 
     def spread(self, count: int, horizon: int) -> list[int]:
         """``count`` cut ticks spread evenly over the span that leaves ``horizon`` ticks after the last (see the
