@@ -174,3 +174,34 @@ def test_cli_table_json_and_refusals(made):
     done = agora(folder, "backtest", "w.db", "--observed", "cascades.parquet", "--method", "seismic", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["scores"]["seismic"] == data["scores"]["seismic"]  # the same cascades
+
+
+BOOM = '''
+from sim.plugin import Param, PropagationModel
+
+
+class Boom(PropagationModel):
+    """A cascade model whose every step raises."""
+
+    name = "boom"
+    params = {"p": Param(float, 0.1, 0.0, 1.0, "probability per edge")}
+
+    def step(self, ctx):
+        raise RuntimeError("boom in step")
+'''
+
+
+@pytest.mark.slow
+def test_a_model_plugin_that_raises_stops_the_cascade_backtest_with_its_traceback(made):
+    folder, _, _ = made
+    (folder / "plugins").mkdir(exist_ok=True)
+    (folder / "plugins" / "boom.py").write_text(BOOM)
+    before = digest(folder / "w.db")
+    ask = ["--observed", "cascades.csv", "--method", "agora", "--model", "boom", "--param", "p=0.01", "--budget", "400"]
+    done = agora(folder, "backtest", "w.db", "--plugins", "plugins", *ask, "--cut", "1d", "--json")
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == ""  # no result is made of the runs that did not fail
+    line = next(x for x in done.stderr.splitlines() if x.startswith("agora: backtest: ") and "failed" in x)
+    assert "runs of boom failed: RuntimeError: boom in step; no forecast was made" in line
+    assert 'boom.py", line' in done.stderr and "raise RuntimeError" in done.stderr  # for the plugin's author
+    assert digest(folder / "w.db") == before

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from sim.cli.args import EXIT_FAILED, given
-from sim.cli.output import emit
+from sim.cli.output import emit, indented, shown_line
 from sim.cli.textable import render_table
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
@@ -45,6 +45,7 @@ def _line(what: str, _fraction: float) -> None:
 
 async def _cmd_backtest(args: argparse.Namespace) -> int:
     from sim.engine.requests import Backtest  # noqa: PLC0415
+    from sim.runs.backtest.cascades import SimulationsFailed  # noqa: PLC0415
 
     if args.plot:
         from sim.analysis.plot import check_figure_path  # noqa: PLC0415
@@ -58,7 +59,13 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
     if "observed" not in fields and "plan" not in fields:
         raise BadParameterError("give the observed curve with --observed FILE, or a --plan that names it")
     request = Backtest.parse(fields)
-    result = await WorldFile(args.world, plugins=args.plugins).abacktest(request, progress=_line)
+    try:
+        result = await WorldFile(args.world, plugins=args.plugins).abacktest(request, progress=_line)
+    except SimulationsFailed as exc:  # a model plugin raised: its author sees where, and no forecast is made
+        sys.stderr.write(f"agora: backtest: {shown_line(str(exc))}; no forecast was made of the others\n")
+        if exc.failure is not None and exc.failure.traceback:
+            sys.stderr.write(indented(exc.failure.traceback) + "\n")
+        return EXIT_FAILED
     data: dict[str, Any] = result.to_dict()
     if args.plot:
         result.plot(args.plot, force=True)  # checked above, before the fits

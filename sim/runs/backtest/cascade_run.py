@@ -35,6 +35,7 @@ import numpy as np
 
 from sim.errors import BadParameterError
 from sim.runs.backtest.cascades import Cascade, ReadCascades, read_cascades, simulate
+from sim.runs.backtest.result import Progress
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,7 +57,6 @@ MIN_RUNS, MAX_RUNS = 100, 20_000
 #: Each method's interval (the share of the truths inside it is its coverage).
 INTERVAL = {"agora": 0.9, "persistence": 0.9, "seismic": 0.95}
 CASCADE_METHODS = ("agora", "persistence", "seismic")
-Progress = Any
 
 
 def _age(text: str) -> int:

@@ -28,12 +28,26 @@ if TYPE_CHECKING:
 
     from sim.core.world import World
     from sim.model.registry import Registry
+    from sim.runs.results import Failure
     from sim.store.timeline import TimedRows
 
 #: The columns a cascade file must have (``cascade`` and a time column beside them).
 _COLUMNS = ("id", "parent", "followers")
 #: What a cascade file holds.
 GIVE = "a row per post: id, parent (empty for an original post), time (seconds or timestamps) and followers"
+
+
+class SimulationsFailed(Exception):
+    """Runs of a model failed (its plugin raised) while cascades were simulated: no forecast is made of the
+    others. ``failure`` is the first one, with the plugin's traceback for its author."""
+
+    def __init__(self, model: str, failed: int, runs: int, failure: Failure | None) -> None:
+        first = f": {failure.error}" if failure is not None and failure.error else ""
+        super().__init__(f"{failed:,} of {runs:,} runs of {model} failed{first}")
+        self.model, self.failed, self.runs, self.failure = model, failed, runs, failure
+
+    def __reduce__(self) -> tuple[object, ...]:  # from a worker process, whole
+        return (SimulationsFailed, (self.model, self.failed, self.runs, self.failure))
 
 
 class Cascade(NamedTuple):
@@ -151,7 +165,7 @@ async def simulate(
 
     Raises:
         BadParameterError: a bad model, parameter or seed selection (the ensemble's sentence).
-        RuntimeError: a run failed (a plugin raised).
+        SimulationsFailed: a run failed (a plugin raised).
     """
     from sim.engine.requests import Ensemble  # noqa: PLC0415
     from sim.runs.runner import run_ensemble  # noqa: PLC0415
@@ -164,7 +178,7 @@ async def simulate(
     )
     res = await run_ensemble(world, request, registry=registry)
     if res.failed:
-        raise RuntimeError(f"{res.failed} of {runs} runs of {model} failed: {res.first_failure}")
+        raise SimulationsFailed(model, res.failed, runs, res.first_failure)
     out_degree = np.diff(world.graph.out_indptr)
     cols = res.cascades.columns()
     return split(cols, world.columns["ids"], out_degree, runs, np.random.default_rng(seed), kernel)

@@ -10,6 +10,7 @@ scored cut and horizon. Coverage is the share of the truths inside the 50 % and 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+#: ``progress(what, fraction)``, as every long command reports: one line per cut (or poster) as it ends.
+Progress = Callable[[str, float], None] | None
 #: The scores of :func:`sim.analysis.scores.score_samples`, per horizon, in the report's order.
 SCORES = ("wis", "crps", "log_score", "cover50", "cover90", "ae_median", "ae_log")
 #: The method every other is compared with (relative WIS).

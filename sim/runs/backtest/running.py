@@ -20,7 +20,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,17 +29,17 @@ from sim.core.world import World
 from sim.engine.requests.backtest import Backtest
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
-from sim.runs.backtest.cascade_run import CascadeBacktestResult
 from sim.runs.backtest.forecasts import RECENT, agora_draws, baseline_draws
-from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, band_of
+from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, Progress, band_of
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.fitting import Plan, run_fit
 from sim.runs.fit.observed import ObservedSeries
 from sim.runs.transport import default_workers, fork_available, map_forked
 from sim.store.timeline import parse_duration
 
-#: ``progress(what, fraction)``, as every long command reports: one line per cut as it ends.
-Progress = Callable[[str, float], None] | None
+if TYPE_CHECKING:
+    from sim.runs.backtest.cascade_run import CascadeBacktestResult
+
 #: Each method's stream of random draws at a cut: ``default_rng([seed, cut tick, code])``.
 _STREAM = {"agora": 0, "persistence": 1, "renewal": 2, "seismic": 3}
 
