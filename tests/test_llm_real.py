@@ -303,7 +303,7 @@ async def test_a_message_taking_the_prompt_over_is_quoted_and_an_obeying_model_p
 @pytest.mark.slow
 def test_the_real_model_gets_an_injected_message_as_data_and_it_is_shown_literally(tmp_path):
     path = new_world(tmp_path / "w.db")
-    code, out, err = agora("run", path, "--inject", EVIL, "--steps", "3", *RUN, "--llm", "local")
+    code, out, err = agora("run", path, "--inject", EVIL, "--steps", "2", *RUN, "--llm", "local")
     assert code == 0, err
     llm = json.loads(out)["llm"]
     assert llm["calls"] > 0 and llm["answered"] == llm["calls"], llm
