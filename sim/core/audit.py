@@ -58,8 +58,11 @@ def encode_details(details: dict[str, Any]) -> str:
 
 def public_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """LLM settings for an audit row: server URLs without credentials or query string (the key is never
-    a setting)."""
+    a setting); of a local model's file (``local_model``, a request value) only its name, not the folders
+    of the machine it was on."""
     out = dict(settings)
+    if out.get("local_model") is not None:
+        out["local_model"] = os.path.basename(str(out["local_model"]))
     if "base_urls" in out:
         urls = out["base_urls"]
         items = urls.split(",") if isinstance(urls, str) else list(urls or [])

@@ -233,6 +233,10 @@ class LocalServer:
         #: Seconds of its first answer (one token), part of ``startup_seconds``.
         self.warmup_seconds: float | None = None
         self._pipe: int | None = None
+        #: Whether :meth:`start` runs (in another thread: :meth:`astart`), and whether :meth:`close` was called
+        #: meanwhile (a cancelled command): then the start ends without leaving a server behind.
+        self._starting = False
+        self._stopped = False
         #: The server's output: a temporary file removed at once (nothing is left behind even on a kill -9),
         #: read through this descriptor.
         self._log: int | None = None
@@ -275,6 +279,13 @@ class LocalServer:
         """
         if self.process is not None:
             return self
+        self._starting, self._stopped = True, False
+        try:
+            return self._start()
+        finally:
+            self._starting = False
+
+    def _start(self) -> LocalServer:
         if self.model_arg is not None:  # a bad file is named first: it is wrong with the extra installed or not
             self.model = check_model(self.model_arg)
         require_extra()
@@ -292,7 +303,7 @@ class LocalServer:
                 self._wait_ready()
                 return self
             except _PortTaken:
-                self.close()
+                self._stop()
                 if self.requested_port is not None or attempt == 2:
                     raise BadParameterError(
                         f"port {self.port} on {self.host} was taken before the local model's server could listen "
@@ -300,7 +311,7 @@ class LocalServer:
                         fields="port",
                     ) from None
             except BaseException:
-                self.close()
+                self._stop()
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -309,7 +320,13 @@ class LocalServer:
         return await asyncio.to_thread(self.start)
 
     def close(self) -> None:
-        """Stop the server (terminate; kill after ``STOP_GRACE`` seconds). Idempotent."""
+        """Stop the server (terminate; kill after ``STOP_GRACE`` seconds). Idempotent. While :meth:`start` runs in
+        another thread, that start ends too (it raises :class:`~sim.errors.ResourceError`), spawning nothing more."""
+        if self._starting:
+            self._stopped = True
+        self._stop()
+
+    def _stop(self) -> None:
         proc, self.process = self.process, None
         atexit.unregister(self.close)
         if proc is not None and proc.poll() is None:
@@ -350,6 +367,8 @@ class LocalServer:
 
     def _spawn(self, port: int) -> None:
         assert self.model is not None
+        if self._stopped:
+            raise _stopped_while_starting()
         self.port = port
         self.api_key = secrets.token_urlsafe(24)
         read_end, self._pipe = os.pipe()  # both not inherited; the child gets the read end through pass_fds
@@ -403,7 +422,10 @@ class LocalServer:
         deadline = t0 + self.ready_timeout
         delay = 0.05
         while True:
-            code = self.process.poll()
+            proc = self.process
+            if proc is None or self._stopped:  # closed from another thread (a cancelled command)
+                raise _stopped_while_starting()
+            code = proc.poll()
             if code is not None:
                 raise self._died(code)
             if self._answers():
@@ -428,6 +450,8 @@ class LocalServer:
         try:
             request("POST", f"{self.base_url}/chat/completions", self.api_key, body, timeout=max(0.1, deadline - t0))
         except (OSError, ValueError) as exc:
+            if self._stopped:
+                raise _stopped_while_starting() from None
             code = self.process.poll() if self.process is not None else None
             if code is not None:
                 raise self._died(code) from None
@@ -466,6 +490,10 @@ class LocalServer:
         except OSError:
             return ""
         return " | ".join([line.strip() for line in text.splitlines() if line.strip()][-lines:])[-600:]
+
+
+def _stopped_while_starting() -> ResourceError:
+    return ResourceError("the local model's server was stopped while it started (the command was cancelled)")
 
 
 class _PortTaken(AgoraError):

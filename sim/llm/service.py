@@ -324,7 +324,9 @@ class LLMService:
             landed, self._landed = self._landed, []
             for asked_at, seq, key, on_done, result in sorted(landed, key=lambda x: x[1]):
                 if key is not None and result.source == "llm":
-                    self.client.cache.set_delay(key, max(1, (self.tick if tick is None else tick) - asked_at))
+                    # Landed after the last tick (None: the close's drain): a replay hands it over after it too.
+                    due = self.tick + 1 if tick is None else tick
+                    self.client.cache.set_delay(key, max(1, due - asked_at))
                 heapq.heappush(self._due, (self.tick if tick is None else tick, seq, on_done, result))
             ready = []
             while self._due and (tick is None or self._due[0][0] <= tick):
