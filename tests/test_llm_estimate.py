@@ -292,3 +292,38 @@ def test_the_estimate_is_within_30_percent_of_a_real_run_on_the_local_model(tmp_
     assert act["calls"] > 0 and est["local"], est
     for k in ("calls", "tokens_in", "tokens_out"):
         assert abs(est[k] / act[k] - 1) <= 0.30, (k, est[k], act[k])
+
+
+async def test_the_dry_run_leaves_the_world_in_memory_as_it_was(keyless):
+    """The same run after an estimate as without one: the dry run forks the world and never touches it."""
+    from sim.engine.requests import Ensemble
+    from sim.model.registry import plugin_registry
+    from sim.runs.llmestimate import aestimate_session
+    from sim.runs.runner import run_cascades
+
+    registry = plugin_registry(None)
+    fields = {"text": TEXT, "model": "llm", "steps": 4, "params": {"llm_agents": 5}}
+    results = []
+    for estimate_first in (True, False):
+        w = synthetic_world("est", 300, avg_degree=6, seed=3)
+        request = Ensemble.parse(fields, registry)
+        if estimate_first:
+            est = await aestimate_session(w, request, registry=registry)
+            assert est.calls > 0 and est.mode == "offline" and w.tick == 0 and not w.sessions
+        report = await run_cascades(w, request, registry=registry)
+        results.append((w.tick, report["runs"][0]["reached"], [s.state.tolist() for s in w.sessions]))
+    assert results[0] == results[1]
+
+
+def test_the_local_models_times_follow_the_load():
+    """At the profile's load its own times; at twice the load per core twice as long; on an idle machine the share
+    of a core it lost at the profile's load comes back."""
+    from sim.llm.estimate import PROFILE_LOAD, at_load
+
+    same = at_load(LOCAL_PROFILE, PROFILE_LOAD, 2)
+    assert same.call_seconds("decision", 150) == pytest.approx(LOCAL_PROFILE.call_seconds("decision", 150))
+    busy = at_load(LOCAL_PROFILE, 2 * PROFILE_LOAD, 2)
+    assert busy.call_seconds("text", 150) == pytest.approx(2 * LOCAL_PROFILE.call_seconds("text", 150))
+    idle = at_load(LOCAL_PROFILE, 0.5, 2)
+    assert idle.call_seconds("text", 150) == pytest.approx(LOCAL_PROFILE.call_seconds("text", 150) / (PROFILE_LOAD / 2))
+    assert "load now (0.5 on 2 cores" in idle.rate_source

@@ -81,22 +81,42 @@ class TokenProfile:
 
 
 #: SmolLM2-135M-Instruct (Q4_1) served by llama-cpp-python with one thread, as ``--llm local`` serves it, measured
-#: on two calibration runs on this project's 2-core machine (200 and 1,000 agents, 47 calls, load 4-5; see
-#: docs/llm-agents.md, "The cost before the run"): its tokenizer and chat template count about the estimated
-#: tokens and 15 more per call (decisions 18, texts 11); a decision constrained to the schema is 24 tokens on
-#: average, a repost or reply text 56 (of 120 at most; they vary from 6 to 120, so a run of few texts may differ
-#: from the mean by a third). A memory summary (200 at most) was not measured: 90 is a guess. Its speed: about 12
-#: tokens a second out and 300 in, a call 2.6 s for a decision and 5 s for a text.
+#: on four calibration runs on this project's 2-core machine (200 to 5,000 agents, 105 calls, load 4-7 with other
+#: models running beside; see docs/llm-agents.md, "The cost before the run"): its tokenizer and chat template
+#: count the estimated tokens and about 15 more per call (decisions 17, texts 10); a decision constrained to the
+#: schema is 24 tokens on average (17 to 79), a repost's comment 42 (6 to 120, the most allowed: heavy-tailed,
+#: so a run of few texts may differ from the mean by half). A memory summary (200 at most) was not measured: 90
+#: is a guess. Its time: 4.2 s a decision and 5.7 s a text on average at that load (a call about 0.8 s, the prompt
+#: at 100 tokens a second, the answer at 14).
 LOCAL_PROFILE = TokenProfile(
     source="the local model's profile (SmolLM2-135M-Instruct, measured on a 2-core machine)",
     in_ratio=1.0,
     in_per_call=15.0,
-    tokens_out={"decision": 24.0, "text": 56.0, "summary": 90.0},
-    prefill_per_second=300.0,
-    tokens_per_second=12.0,
-    seconds_per_call=0.1,
-    rate_source="SmolLM2 on one thread, measured on a 2-core machine at load 4-5 (12 tokens a second out)",
+    tokens_out={"decision": 24.0, "text": 42.0, "summary": 90.0},
+    prefill_per_second=100.0,
+    tokens_per_second=14.0,
+    seconds_per_call=0.8,
+    rate_source="SmolLM2 on one thread, measured on a 2-core machine at load 4-7 (about 4 s a decision)",
 )
+
+
+#: The load average (on 2 cores) :data:`LOCAL_PROFILE`'s times were measured at: the local model's one thread gets
+#: a share of a core that shrinks as the load grows past the cores, so its times are scaled by the load now.
+PROFILE_LOAD = 6.0
+
+
+def at_load(profile: TokenProfile, load: float, cpus: int) -> TokenProfile:
+    """``profile``'s times (a model served on this machine) scaled from :data:`PROFILE_LOAD` on 2 cores to ``load``
+    on ``cpus`` cores: by ``max(1, load / cpus) / max(1, PROFILE_LOAD / 2)``, the share of a core its thread loses."""
+    factor = max(1.0, load / max(1, cpus)) / max(1.0, PROFILE_LOAD / 2)
+    return dataclasses.replace(
+        profile,
+        seconds_per_call=profile.seconds_per_call * factor,
+        prefill_per_second=profile.prefill_per_second / factor,
+        tokens_per_second=profile.tokens_per_second / factor,
+        rate_source=f"{profile.rate_source}; scaled to the load now ({load:.1f} on {cpus} cores: x{factor:.2f})",
+    )
+
 
 #: A guess for API models (OpenAI's tokenizers count about one token per four characters of English, and each
 #: message of a chat a few more): not measured here. A world that has answers of its model replaces it.

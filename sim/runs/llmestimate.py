@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 
 from sim.core.world import World
@@ -18,7 +19,15 @@ from sim.engine.requests import Ensemble
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.llm import local
-from sim.llm.estimate import DryRunService, LLMEstimate, Tally, TokenProfile, build_estimate, profile_for
+from sim.llm.estimate import (
+    DryRunService,
+    LLMEstimate,
+    Tally,
+    TokenProfile,
+    at_load,
+    build_estimate,
+    profile_for,
+)
 from sim.model.registry import Registry
 from sim.runs.runner import _schedule
 
@@ -57,6 +66,8 @@ def estimate_session(
     is_local = local.split(request.llm)[0] is not None
     if profile is None:
         profile = profile_for(config, world.llm_cache if config.cache else None, local=is_local)
+        if is_local:  # served on this machine: as fast as the load leaves it
+            profile = at_load(profile, os.getloadavg()[0], os.cpu_count() or 1)
     tally = Tally()
     runs = request.runs or 1
     ticks = 0
