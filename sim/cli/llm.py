@@ -424,14 +424,19 @@ async def _estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def online_run(settings: Any, request: Any) -> bool:
+    """Whether a run of ``request`` on a world whose LLM ``settings`` are these asks a server (a key, or the
+    local model): only then is its cost estimated (:func:`estimate_before_run`). Starts nothing, reads nothing."""
+    return local.planned_config(settings, None if request.llm is None else dict(request.llm)).mode == "online"
+
+
 async def estimate_before_run(args: argparse.Namespace, world: Any, request: Any, registry: Any) -> Any:
     """``agora run``'s estimate before it starts, said on stderr: the :class:`~sim.llm.estimate.LLMEstimate` of a
     run whose sessions ask an LLM server (a key or the local model, a model with LLM agents), else None. A run
     that cannot be estimated is not held up: a note says why (the run then says what is wrong, if anything)."""
     from sim.runs.llmestimate import aestimate_session, asks_the_llm  # noqa: PLC0415 - only for LLM runs
 
-    config = local.planned_config(world.config.get("llm"), None if request.llm is None else dict(request.llm))
-    if config.mode != "online" or not asks_the_llm(world, request, registry):
+    if not online_run(world.config.get("llm"), request) or not asks_the_llm(world, request, registry):
         return None
     try:
         estimate = await aestimate_session(world, request, registry=registry)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sim.analysis.plot import check_figure_path, plot_tables
 from sim.cli.args import EXIT_FAILED, check_metrics_options, parse_params, social_changes
-from sim.cli.llm import estimate_after_run, estimate_before_run, llm_overrides, refuse_unused_llm
+from sim.cli.llm import estimate_after_run, estimate_before_run, llm_overrides, online_run, refuse_unused_llm
 from sim.cli.output import emit, indented, params_text, shown_line
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
@@ -210,7 +210,9 @@ async def _ensemble(args: argparse.Namespace, request: Ensemble, monitor: Any, r
     command and the API cannot drift."""
     llm = None if request.llm is None else dict(request.llm)
     refuse_unused_llm(args, local.planned_config(file_llm(args.world), llm), command="run")
-    estimate = await estimate_before_run(args, await open_world(args.world), request, registry)
+    estimate = None
+    if online_run(file_llm(args.world), request):  # the world is read again only for a run with a server
+        estimate = await estimate_before_run(args, await open_world(args.world), request, registry)
     with stderr_progress() as progress:
         res = await WorldFile(args.world, plugins=args.plugins).aensemble(request, progress=progress, monitor=monitor)
     stopped = [r for r in res.runs if r.status == "max-ticks"]
