@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from sim.cli.args import parse_params
@@ -24,8 +25,9 @@ from sim.store.worldfile import open_world
 from sim.store.writer import WorldWriter
 
 
-def llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The LLM settings given on the command line, validated.
+def llm_overrides(args: argparse.Namespace, *, serve: bool = True) -> dict[str, Any]:
+    """The LLM settings given on the command line, validated. ``serve``: the local model will be served (its
+    extra and model file are checked now); False for an estimate, which only plans it.
 
     Raises:
         BadParameterError: a bad KEY=VALUE or setting (named).
@@ -45,7 +47,10 @@ def llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
                 "--llm local serves the model itself: drop --llm base_urls=... or --llm local (and --llm-model)"
             )
         ask = local.LocalRequest(None if model is None else str(model))
-        local.check_request(ask)  # a bad model file or the extra missing: one sentence, before anything runs
+        if serve:
+            local.check_request(ask)  # a bad model file or the extra missing: one sentence, before anything runs
+        elif ask.model is not None:
+            local.check_model(ask.model)
         changes["local"] = True
         if ask.model is not None:
             changes["local_model"] = ask.model
@@ -194,6 +199,14 @@ async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
 
 
 async def _llm(args: argparse.Namespace) -> int:
+    if args.world == ESTIMATE:
+        return await _estimate(args)
+    given = [flag for attr, flag in _ESTIMATE_OPTIONS if getattr(args, attr, None) not in (None, [], False)]
+    if args.estimated is not None or given:
+        raise BadParameterError(
+            f"{given[0] if given else 'a second WORLD'} is for an estimate: run 'agora llm estimate WORLD "
+            "--inject TEXT --steps N ...'"
+        )
     if args.world == LOCAL:
         return _local(args)
     for flag, value in (("--check", args.check), ("--llm-model", args.llm_model)):
@@ -342,3 +355,110 @@ def _local_text(data: dict[str, Any]) -> str:
         lines.append(line)
     lines.append(f"{'the decision':<19}{ck['schema'].get('text', '')!r}")
     return "\n".join(lines)
+
+
+#: The word in place of WORLD that asks for an estimate (``agora llm estimate WORLD``).
+ESTIMATE = "estimate"
+
+#: The flags of an estimate (``agora llm estimate WORLD``), refused without it.
+_ESTIMATE_OPTIONS = (
+    ("steps", "--steps"),
+    ("until_done", "--until-done"),
+    ("max_ticks", "--max-ticks"),
+    ("inject", "--inject"),
+    ("topic", "--topic"),
+    ("author", "--author"),
+    ("seeds", "--seeds"),
+    ("model", "--model"),
+    ("param", "--param"),
+    ("runs", "--runs"),
+    ("seed", "--seed"),
+    ("intervene", "--intervene"),
+)
+
+
+def estimate_fields(args: argparse.Namespace, llm: dict[str, Any] | None, *, model: str) -> dict[str, Any]:
+    """The fields of the :class:`~sim.engine.requests.Ensemble` an estimate's flags (``agora run``'s) ask for;
+    ``model``: the model when none is given."""
+    return {
+        "text": args.inject,
+        "model": args.model or model,
+        "params": parse_params(args.param),
+        "seeds": args.seeds or "random:10",
+        "topics": args.topic,
+        "author": args.author,
+        "seed": args.seed or 0,
+        "runs": args.runs,
+        "steps": args.steps,
+        "until_done": args.until_done,
+        "max_ticks": args.max_ticks,
+        "intervene": args.intervene,
+        "llm": llm,
+        "llm_wait": args.llm_wait,
+    }
+
+
+async def _estimate(args: argparse.Namespace) -> int:
+    """``agora llm estimate WORLD --inject TEXT --steps N``: the LLM cost of a run before it starts."""
+    from sim.engine.requests import Ensemble  # noqa: PLC0415 - the engine, only for an estimate
+    from sim.model.registry import plugin_registry  # noqa: PLC0415
+    from sim.runs.llmestimate import aestimate_session  # noqa: PLC0415
+
+    for flag, value in (("--set", args.set), ("--ping", args.ping), ("--check", args.check)):
+        if value:
+            raise BadParameterError(f"{flag} is not for an estimate: drop it, or run 'agora llm WORLD {flag} ...'")
+    path = args.estimated
+    if path is None:
+        raise BadParameterError("say which world to estimate: agora llm estimate WORLD --inject TEXT --steps N")
+    if args.steps is None and not args.until_done:
+        raise BadParameterError("say how long the run goes: add --steps N or --until-done")
+    if args.inject is None and any(getattr(args, a) not in (None, []) for a in ("model", "param", "seeds", "topic")):
+        raise BadParameterError("--model, --param, --seeds and --topic describe an injected message: add --inject TEXT")
+    overrides = llm_overrides(args, serve=False)
+    world = await open_world(path)
+    registry = plugin_registry(path, [])
+    request = Ensemble.parse(estimate_fields(args, overrides or None, model="llm"), registry)
+    estimate = await aestimate_session(world, request, registry=registry)
+    data = {"world": os.path.abspath(path), **estimate.to_dict()}
+    emit(args, data, estimate.text())
+    return 0
+
+
+def online_run(settings: Any, request: Any) -> bool:
+    """Whether a run of ``request`` on a world whose LLM ``settings`` are these asks a server (a key, or the
+    local model): only then is its cost estimated (:func:`estimate_before_run`). Starts nothing, reads nothing."""
+    return local.planned_config(settings, None if request.llm is None else dict(request.llm)).mode == "online"
+
+
+async def estimate_before_run(args: argparse.Namespace, world: Any, request: Any, registry: Any) -> Any:
+    """``agora run``'s estimate before it starts, said on stderr: the :class:`~sim.llm.estimate.LLMEstimate` of a
+    run whose sessions ask an LLM server (a key or the local model, a model with LLM agents), else None. A run
+    that cannot be estimated is not held up: a note says why (the run then says what is wrong, if anything)."""
+    from sim.runs.llmestimate import aestimate_session, asks_the_llm  # noqa: PLC0415 - only for LLM runs
+
+    if not online_run(world.config.get("llm"), request) or not asks_the_llm(world, request, registry):
+        return None
+    try:
+        estimate = await aestimate_session(world, request, registry=registry)
+    except AgoraError:
+        return None  # the run refuses the same mistake, in its own words
+    except Exception as exc:  # an estimate's bug must not cost the run
+        sys.stderr.write(f"agora: note: no LLM estimate ({type(exc).__name__}: {exc})\n")
+        return None
+    sys.stderr.write(f"agora: {estimate.line()}\n")
+    for note in estimate.notes:
+        sys.stderr.write(f"agora: note: {note}\n")
+    sys.stderr.flush()
+    return estimate
+
+
+def estimate_after_run(result: Any, estimate: Any) -> str:
+    """Put ``estimate`` beside the run's actual LLM counters into ``result`` (``llm_estimate`` in ``--json``: the
+    estimate with ``actual`` and ``error``); returns the line that says it (empty without an estimate)."""
+    if estimate is None:
+        return ""
+    from sim.llm.estimate import compare_text  # noqa: PLC0415
+
+    seconds = sum(float(r.get("seconds", 0.0)) for r in result["runs"])
+    result["llm_estimate"] = estimate.compare(result["llm"], seconds)
+    return compare_text(result["llm_estimate"])

@@ -11,7 +11,7 @@ from typing import Any
 
 from sim.analysis.plot import check_figure_path, plot_tables
 from sim.cli.args import EXIT_FAILED, check_metrics_options, parse_params, social_changes
-from sim.cli.llm import llm_overrides, refuse_unused_llm
+from sim.cli.llm import estimate_after_run, estimate_before_run, llm_overrides, online_run, refuse_unused_llm
 from sim.cli.output import emit, indented, params_text, shown_line
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
@@ -58,7 +58,7 @@ async def run_command(args: argparse.Namespace) -> int:
     try:
         request = ensemble_request(args, params, llm, registry)
         if args.runs is not None:
-            return await _ensemble(args, request, monitor)
+            return await _ensemble(args, request, monitor, registry)
         with world_lock(args.world, what="run it"):  # before the read: no other process writes in between
             return await _run(args, request, registry, monitor)
     finally:
@@ -205,11 +205,14 @@ def ensemble_request(
     return Ensemble.parse(fields, registry)
 
 
-async def _ensemble(args: argparse.Namespace, request: Ensemble, monitor: Any) -> int:
+async def _ensemble(args: argparse.Namespace, request: Ensemble, monitor: Any, registry: Registry) -> int:
     """``agora run --runs R``: a thin layer over the Python API's :meth:`sim.lab.world.WorldFile.aensemble`, so the
     command and the API cannot drift."""
     llm = None if request.llm is None else dict(request.llm)
     refuse_unused_llm(args, local.planned_config(file_llm(args.world), llm), command="run")
+    estimate = None
+    if online_run(file_llm(args.world), request):  # the world is read again only for a run with a server
+        estimate = await estimate_before_run(args, await open_world(args.world), request, registry)
     with stderr_progress() as progress:
         res = await WorldFile(args.world, plugins=args.plugins).aensemble(request, progress=progress, monitor=monitor)
     stopped = [r for r in res.runs if r.status == "max-ticks"]
@@ -230,10 +233,11 @@ async def _ensemble(args: argparse.Namespace, request: Ensemble, monitor: Any) -
         sys.stderr.write("agora: note: no run completed, so no --series file or --plot figure was written\n")
     write_cascade_files(args, res)
     result = res.report()  # with the files written
+    after = estimate_after_run(result, estimate)
     if not args.json:
         for r in result["runs"]:
             r.pop("new_per_tick", None)
-    emit(args, result, lambda: format_run(result))
+    emit(args, result, lambda: format_run(result) + (f"\n{after}" if after else ""))
     return report_failures(result)
 
 
@@ -247,6 +251,7 @@ async def _run(args: argparse.Namespace, request: Ensemble, registry: Registry, 
     changes = dict(request.social)
     if changes:  # validate before anything is written
         check_social_params(Social(world, registry).configure(**changes), changes)
+    estimate = await estimate_before_run(args, world, request, registry)
     writer = await WorldWriter(args.world).start()
     max_ticks = request.max_ticks
     try:
@@ -292,10 +297,11 @@ async def _run(args: argparse.Namespace, request: Ensemble, registry: Registry, 
             result["cascades_file"] = save_cascades(args.cascades, records)
         else:
             sys.stderr.write(f"agora: note: {_NO_TREE_NOTE}, so no --cascades file was written\n")
+    after = estimate_after_run(result, estimate)
     if not args.json:
         for r in result["runs"]:
             r.pop("new_per_tick", None)
-    emit(args, result, lambda: format_run(result))
+    emit(args, result, lambda: format_run(result) + (f"\n{after}" if after else ""))
     return report_failures(result)
 
 

