@@ -29,7 +29,7 @@ from sim.llm.estimate import (
     profile_for,
 )
 from sim.model.registry import Registry
-from sim.runs.runner import _schedule
+from sim.runs.runner import schedule_interventions
 
 #: The parameter that marks a model with LLM agents (the built-in ``llm`` model's).
 LLM_PARAM = "llm_agents"
@@ -87,7 +87,7 @@ def estimate_session(
             s = sim.inject(message, journal=False, audit=False)
             if s.status == "failed":
                 raise BadParameterError(f"model {message.model!r} could not be used: {s.error}", fields="model")
-            _schedule(sim, s, request.interventions)
+            schedule_interventions(sim, s, request.interventions)
         tally.last_answer = 0.0
         done = 0
         while done < request.limit and not (request.until_done and sim.idle):

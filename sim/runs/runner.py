@@ -176,7 +176,7 @@ def _counter_series(s: PropagationSession, counters: list[PropagationSession], l
     return {"counter.reached": reached.tolist(), "counter.new": new.tolist()}
 
 
-def _schedule(sim: Simulation, s: PropagationSession, listed: tuple[Intervention, ...]) -> None:
+def schedule_interventions(sim: Simulation, s: PropagationSession, listed: tuple[Intervention, ...]) -> None:
     """Schedule a run's interventions, their ticks counted from the injection of session ``s``."""
     for iv in listed:
         # Part of the command's own injection: held by the checkpoint that follows it (or rolled back with it).
@@ -476,7 +476,7 @@ class _Watched:
         )
         if s.status == "failed":
             raise BadParameterError(f"model {self.message.model!r} could not be used: {s.error}")
-        _schedule(sim, s, self.request.interventions)
+        schedule_interventions(sim, s, self.request.interventions)
         return s
 
     async def run_one(
@@ -734,7 +734,7 @@ class EnsembleRuns:
         s = sim.inject(self.message)
         if s.status == "failed":
             raise BadParameterError(f"model {self.message.model!r} could not be used: {s.error}")
-        _schedule(sim, s, self.request.interventions)
+        schedule_interventions(sim, s, self.request.interventions)
         sim.plugins.close()
         if kernel == "engine":
             self.reason = "--kernel engine"
@@ -805,7 +805,7 @@ class EnsembleRuns:
         w = sim.world
         posts_before = len(w.posts)
         s = sim.inject(dataclasses.replace(self.message, seed=self.seed + r))
-        _schedule(sim, s, self.request.interventions)
+        schedule_interventions(sim, s, self.request.interventions)
         # Nothing reads the adoption records of a run nobody keeps (no world file; texts are off offline).
         s.record_events = self.config.texts_per_tick > 0
         t0 = time.perf_counter()
