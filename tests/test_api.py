@@ -127,6 +127,7 @@ ROUTES = [
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/interventions"),
     ("POST", "/api/v1/interventions"),
+    ("POST", "/api/v1/llm/estimate"),
 ]
 
 

@@ -16,6 +16,9 @@ from sim.live.frontend import slow_method
 from .host import AppHost
 from .protocol import InjectRequester
 
+#: The ticks the inject form's LLM cost estimate looks ahead (a live world has no horizon of its own).
+ESTIMATE_TICKS = 10
+
 
 class Injection:
     """Inject what the form asks for, and cancel sessions.
@@ -27,11 +30,15 @@ class Injection:
     def __init__(self, app: AppHost) -> None:
         self.app = app
 
-    def submit(self, request: Inject, requester: InjectRequester) -> None:
-        """Inject ``request`` (the form's); a slow seed method chooses the seeds in a worker first. A refusal
-        is said to ``requester`` (under the form, and as a notification)."""
+    def submit(self, request: Inject, requester: InjectRequester, *, estimated: bool = False) -> None:
+        """Inject ``request`` (the form's); a slow seed method chooses the seeds in a worker first, and a message
+        whose agents ask an online LLM has its cost estimated first (:meth:`estimate_first`). A refusal is said
+        to ``requester`` (under the form, and as a notification)."""
         controller = self.app.controller
         if controller is None:
+            return
+        if not estimated and controller.tools.asks_the_llm(request):
+            self.app.run_worker(self.estimate_first(request, requester), group="estimate", exclusive=True)
             return
         try:
             method = slow_method(request, controller.registry)
@@ -46,6 +53,21 @@ class Injection:
             )
             return
         self.inject(request, requester, str(request.seeds) if request.seeds.kind == "method" else None)
+
+    async def estimate_first(self, request: Inject, requester: InjectRequester) -> None:
+        """Say what ``request``'s LLM agents will cost over the next :data:`ESTIMATE_TICKS` ticks (a dry run on a
+        copy of the world, with the world's ticks held meanwhile), then inject it as :meth:`submit` does. An
+        estimate that cannot be made is said, and the message is injected all the same."""
+        controller = self.app.controller
+        if controller is None:
+            return
+        try:
+            estimate = await controller.tools.estimate(request, steps=ESTIMATE_TICKS)
+        except AgoraError as exc:
+            self.app.notify(f"no LLM cost estimate: {exc}", severity="warning", markup=False)
+        else:
+            self.app.notify(f"{estimate.line()}, over the next {ESTIMATE_TICKS} ticks", markup=False)
+        self.submit(request, requester, estimated=True)
 
     def inject(
         self, request: Inject, requester: InjectRequester, chosen_by: str | None = None, *, clear: bool = True

@@ -62,6 +62,8 @@ KEEPALIVE = 15.0
 #: The largest body a call takes; a message's (its text and a seed list of ids) may be larger.
 MAX_BODY = 64 * 1024
 MAX_MESSAGE_BODY = 4 * 1024 * 1024
+#: The fields of a message to inject (``POST /api/v1/messages``, and the message of an LLM estimate).
+MESSAGE_FIELDS = ("text", "model", "params", "seeds", "topics", "author", "priority")
 #: The largest body of ``PUT /api/v1/columns/{name}`` (ids and values of some two million agents; larger
 #: worlds are set from a file with ``agora set``).
 MAX_COLUMN_BODY = 64 * 1024 * 1024
@@ -190,6 +192,11 @@ class App:
             Route(f"{v1}/world", self.guard(self.world), methods=["GET"]),
             Route(
                 f"{v1}/messages", self.guard(self.messages, changes=True, max_body=MAX_MESSAGE_BODY), methods=["POST"]
+            ),
+            Route(
+                f"{v1}/llm/estimate",
+                self.guard(self.llm_estimate, changes=True, max_body=MAX_MESSAGE_BODY),
+                methods=["POST"],
             ),
             Route(f"{v1}/interventions", self.guard(self.interventions), methods=["GET"]),
             Route(f"{v1}/interventions", self.guard(self.intervene, changes=True), methods=["POST"]),
@@ -380,12 +387,29 @@ class App:
     async def messages(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         if data is None:
             raise BadParameterError('the body is empty: send a JSON object such as {"text": "..."}')
-        self.only(data, ("text", "model", "params", "seeds", "topics", "author", "priority"))
+        self.only(data, MESSAGE_FIELDS)
         _check_params(data, self.host.registry)
         session = await self.host.inject(Inject.parse(data, self.host.registry, SERVED), actor=actor)
         return JSONResponse(
             {"session": session.id, "message": session.message_id, "status": session.status}, status_code=201
         )
+
+    async def llm_estimate(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        """What injecting a message and running ``steps`` ticks would cost in LLM calls, tokens, dollars and time:
+        a dry run on a copy of the world (nothing changes; it holds the world while it runs, so it takes a token
+        that may change the world)."""
+        example = '{"steps": 10, "message": {"text": "...", "model": "llm"}}'
+        if data is None:
+            raise BadParameterError(f"the body is empty: send a JSON object such as {example}")
+        self.only(data, ("steps", "message"))
+        message = data.get("message")
+        if not isinstance(message, dict):
+            raise BadParameterError(f"message must be the message to inject as a JSON object, as in {example}")
+        self.only(message, MESSAGE_FIELDS)
+        _check_params(message, self.host.registry)
+        request_ = Inject.parse(message, self.host.registry, SERVED)
+        estimate = await self.host.tools.estimate(request_, steps=data.get("steps"), actor=actor)
+        return JSONResponse(estimate.to_dict())
 
     async def intervene(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         action = self.field(

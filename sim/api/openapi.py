@@ -30,7 +30,15 @@ from sim.core.topics import TOPICS
 from sim.engine.bounds import FORECAST_RUNS, MAX_ARMS, MAX_FORECAST_SEED, MAX_HORIZON, MAX_TICKS
 from sim.engine.requests import KERNELS, MAX_SEED_IDS, MAX_TEXT
 from sim.live.forecasts import Forecasts
-from sim.live.policy import INT64_MAX, INT64_MIN, MAX_INTERVENTION, MAX_PAGE_SIZE, PAGE_SIZE, SNAPSHOT_NAME
+from sim.live.policy import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_ESTIMATE_STEPS,
+    MAX_INTERVENTION,
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    SNAPSHOT_NAME,
+)
 from sim.model.columns import ColumnSpec, settable_columns
 from sim.model.intervene import EDGE_METHODS, TEXT_LIMIT
 from sim.model.lifecycle import FROZEN
@@ -670,6 +678,25 @@ def spec(served: Served | None = None) -> dict[str, Any]:
                     code="201",
                     body=message_schema(served),
                     errors=("409", "422"),
+                )
+            },
+            "/api/v1/llm/estimate": {
+                "post": _op(
+                    "What injecting a message and running steps ticks would cost in LLM calls, tokens in and out, "
+                    "dollars and wall time: a dry run on a copy of the world (nothing changes; it holds the world "
+                    "while it runs, so it takes a token that may change it); 400 when the message's model has no "
+                    "LLM agents",
+                    _json("the estimate: model, calls, tokens_in, tokens_out, cost_usd, seconds, kinds, notes, ..."),
+                    body={
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["steps", "message"],
+                        "properties": {
+                            "steps": _int(1, MAX_ESTIMATE_STEPS),
+                            "message": message_schema(served),
+                        },
+                    },
+                    errors=changing,
                 )
             },
             "/api/v1/interventions": {

@@ -13,6 +13,7 @@ from sim.core.world import World
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, ResourceError
 from sim.live.events import EventHub
+from sim.llm.local import LocalServer
 from sim.model.registry import Registry
 from sim.store.eventrows import History
 
@@ -23,6 +24,8 @@ SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_MESSAGES = 100_000
 #: The most characters of an intervention sent by a client.
 MAX_INTERVENTION = 2_000
+#: The most ticks an LLM cost estimate of a live world runs (a dry run, but each tick one of the world's).
+MAX_ESTIMATE_STEPS = 10_000
 #: The largest snapshot file the server reads (bytes): a larger one is refused before it is opened.
 MAX_SNAPSHOT_BYTES = 8 * 2**30
 #: Seconds between two attempts at a checkpoint that failed (each call that changes the world tries too).
@@ -87,6 +90,8 @@ class Host(Protocol):
     max_messages: int
     #: Bumped by every change a :class:`WorldSnapshot` shows that is not a tick.
     version: int
+    #: The local model's server while this world serves it (``--llm local``), else None.
+    local_server: LocalServer | None
 
     @property
     def world(self) -> World: ...

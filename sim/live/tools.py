@@ -1,5 +1,6 @@
 """Changing a live world beside its ticks: communities detected and influence ranked, the living network's
-settings, per-agent columns set from data, user plugins reloaded, an agent interviewed. Each change is made
+settings, per-agent columns set from data, user plugins reloaded, an agent interviewed; and what a message's
+LLM agents would cost (a dry run on a copy: nothing changes). Each change is made
 between two ticks, audited with who asked, and checkpointed as its world's policy says."""
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from typing import TypedDict
 import numpy as np
 
 from sim.analysis.structure import analyze, communities_line, store_analysis
+from sim.engine.requests import SERVED, Inject
 from sim.errors import BadParameterError
-from sim.live.policy import Host, NotFoundError, StateError
+from sim.live.policy import MAX_ESTIMATE_STEPS, Host, NotFoundError, StateError
 from sim.llm.client import Completion
+from sim.llm.estimate import LLMEstimate
 from sim.model.columns import apply_column, clear_column, column_spec, column_summary, column_values, settable_columns
 from sim.model.registry import PluginInfo
 from sim.store.analysis_tables import write_analysis
@@ -182,6 +185,46 @@ class WorldTools:
         self.host.audit("plugin_reload", {"failures": [f.name for f in failures]}, actor)
         self.host.version += 1
         return failures
+
+    def asks_the_llm(self, request: Inject) -> bool:
+        """Whether injecting ``request`` starts a session that asks the LLM: its model has LLM agents and this
+        world's LLM is online (offline nothing is sent, and there is no cost to estimate)."""
+        from sim.runs.llmestimate import LLM_PARAM  # noqa: PLC0415
+
+        return LLM_PARAM in self.host.registry.model(request.model).params and self.host.sim.llm.online
+
+    async def estimate(
+        self, request: Inject | None = None, /, *, steps: object, actor: str | None = None, **fields: object
+    ) -> LLMEstimate:
+        """The LLM cost of injecting ``request`` (an :class:`Inject`, or its fields as keywords) now and running
+        ``steps`` ticks: calls, tokens in and out, dollars and wall time, from a dry run on a copy of the live world
+        with this world's LLM configuration (the local model's profile where it serves). Nothing is changed.
+
+        Raises:
+            BadParameterError: a mistake in the request, ``steps`` not a whole number from 1 to
+                :data:`MAX_ESTIMATE_STEPS`, or a model with no LLM agents.
+        """
+        from sim.engine.requests import Ensemble  # noqa: PLC0415
+        from sim.runs.llmestimate import aestimate_session  # noqa: PLC0415 - the dry run loads with an estimate
+
+        if request is None:
+            request = Inject.parse(fields, self.host.registry, SERVED)
+        elif fields:
+            raise TypeError(f"estimate() takes an Inject request or keywords, not both ({', '.join(fields)})")
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_ESTIMATE_STEPS:
+            raise BadParameterError(
+                f"steps, the ticks the estimate runs, must be a whole number from 1 to {MAX_ESTIMATE_STEPS:,}, "
+                f"not {steps!r}",
+                fields="steps",
+            )
+        async with self.host.lock:  # a consistent copy: no tick runs while the dry run forks the world
+            return await aestimate_session(
+                self.host.world,
+                Ensemble(message=request, steps=steps),
+                registry=self.host.registry,
+                config=self.host.sim.llm.config,
+                served_locally=self.host.local_server is not None,
+            )
 
     async def interview(self, index: int, question: str, *, actor: str | None = None) -> Completion:
         """Ask agent ``index`` (an index, not an id) a question (the LLM, else the offline generator);

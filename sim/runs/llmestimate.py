@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import time
 
@@ -19,6 +20,7 @@ from sim.engine.requests import Ensemble
 from sim.engine.simulation import Simulation
 from sim.errors import BadParameterError
 from sim.llm import local
+from sim.llm.config import LLMConfig
 from sim.llm.estimate import (
     DryRunService,
     LLMEstimate,
@@ -49,10 +51,18 @@ def asks_the_llm(world: World, request: Ensemble, registry: Registry) -> bool:
 
 
 def estimate_session(
-    world: World, request: Ensemble, *, registry: Registry, profile: TokenProfile | None = None
+    world: World,
+    request: Ensemble,
+    *,
+    registry: Registry,
+    profile: TokenProfile | None = None,
+    config: LLMConfig | None = None,
+    served_locally: bool | None = None,
 ) -> LLMEstimate:
     """The LLM cost of running ``request`` on ``world``, from a dry run (see the module docstring). ``profile``:
     how the model counts and answers (None: :func:`sim.llm.estimate.profile_for` the configured model).
+    ``config``, ``served_locally``: the LLM configuration in use and whether the local model serves it (a live
+    world's; None: the world's settings with the request's, as a run resolves them).
 
     Raises:
         BadParameterError: the run has no session of a model with LLM agents, or a bad setting or message.
@@ -62,8 +72,9 @@ def estimate_session(
             "the run has no session with LLM agents, so there is nothing to estimate: inject a message spread by "
             "llm (or another propagation model with LLM agents), or continue a world whose running session is one"
         )
-    config = local.planned_config(world.config.get("llm"), request.llm)
-    is_local = local.split(request.llm)[0] is not None
+    if config is None:
+        config = local.planned_config(world.config.get("llm"), request.llm)
+    is_local = local.split(request.llm)[0] is not None if served_locally is None else served_locally
     if profile is None:
         profile = profile_for(config, world.llm_cache if config.cache else None, local=is_local)
         if is_local:  # served on this machine: as fast as the load leaves it
@@ -131,7 +142,23 @@ def estimate_session(
 
 
 async def aestimate_session(
-    world: World, request: Ensemble, *, registry: Registry, profile: TokenProfile | None = None
+    world: World,
+    request: Ensemble,
+    *,
+    registry: Registry,
+    profile: TokenProfile | None = None,
+    config: LLMConfig | None = None,
+    served_locally: bool | None = None,
 ) -> LLMEstimate:
     """:func:`estimate_session` in a worker thread (the event loop stays free)."""
-    return await asyncio.to_thread(estimate_session, world, request, registry=registry, profile=profile)
+    return await asyncio.to_thread(
+        functools.partial(
+            estimate_session,
+            world,
+            request,
+            registry=registry,
+            profile=profile,
+            config=config,
+            served_locally=served_locally,
+        )
+    )
