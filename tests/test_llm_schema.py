@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -342,3 +343,27 @@ async def test_the_schema_is_part_of_the_cache_key():
     keys.add(client.key_for(prompt, schema=SUMMARY_SCHEMA))
     assert len(keys) == 3
     assert client.key_for(prompt) == cache_key(client.config.model, prompt, client.config.temperature, 120)
+
+
+@pytest.mark.local_llm
+@pytest.mark.slow
+async def test_the_real_model_writes_a_summary_and_answers_an_interview_in_persona_under_their_schemas():
+    """SmolLM2 behind llama.cpp: the agent's older memories condensed by the model (SUMMARY_SCHEMA), then its
+    answer (INTERVIEW_SCHEMA), both in ``json_object`` form; what is kept and shown is the text, not the JSON."""
+    w = synthetic_world("schema", 300, avg_degree=6, seed=3)
+    settings = LLMConfig(cache=False, timeout=300.0, concurrency=1, temperature=0.0, memory="llm")
+    async with LocalServer() as server:
+        service = LLMService(w, server.config(replace(settings, memory_window=3, memory_summary_every=2)))
+        try:
+            service._enroll([5])
+            w.memory.record_rows(seen_rows(5, 8))
+            result = await service.interview(5, QUESTION)
+        finally:
+            await service.client.aclose()
+    st = service.client.stats
+    assert st.schema_answers == 2 and st.schema_refused == 1 and st.failures == 0 and st.malformed == 0, st
+    summary = w.memory.summary(5)
+    assert summary["written_by"] == "llm" and len(summary["text"].split()) >= 3, summary
+    assert result.source == "llm" and len(result.text.split()) >= 3, result
+    for text in (summary["text"], result.text):
+        assert not text.lstrip().startswith("{") and '"answer"' not in text and '"summary"' not in text
