@@ -42,8 +42,9 @@ DECISION_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 #: An interview answer's shape as a JSON schema (:func:`parse_answer`), and a memory summary's
-#: (:func:`parse_summary`). No ``maxLength``: OpenAI's strict structured outputs refuse length keywords, and a
-#: refused format is struck off the server for decisions too; ``max_tokens`` and :func:`clean` bound the length.
+#: (:func:`parse_summary`). No ``maxLength``: not every server's structured outputs take length keywords (OpenAI's
+#: strict mode takes a subset of JSON Schema), and a format refused is struck off the server for decisions too;
+#: ``max_tokens`` and :func:`clean` bound the length.
 INTERVIEW_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"answer": {"type": "string"}},
