@@ -104,8 +104,8 @@ async def _measure(
     step: Callable[[str], None],
 ) -> dict[str, Any]:
     """One server's figures: ``schema`` and ``plain`` (decisions, :func:`_figures` plus ``why_not``: the
-    parser's reasons, counted; and ``sample``, the first answer), ``interview`` (with the schema), ``stats`` (the client's counters, the warm-up
-    included) and ``schema_form`` (the form the server took the schema in)."""
+    parser's reasons, counted; and ``sample``, the first answer), ``interview`` (with the schema), ``stats``
+    (the client's counters, the warm-up included) and ``schema_form`` (the form the server took the schema in)."""
     client = LLMClient(config)
     ways: dict[str, dict[str, list[Any]]] = {
         w: {"lat": [], "parsed": [], "answered": [], "tout": []} for w in ("schema", "plain", "interview")
