@@ -69,6 +69,9 @@ def test_a_tiny_bench_on_the_real_model_reports_its_figures(capsys):
             assert isinstance(f["parse_share"], float | int) and 0.0 <= f["parse_share"] <= 1.0
             assert f["parse_share"] == pytest.approx(f["parsed"] / f["count"])
             assert f["p50_ms"] > 0 and f["p95_ms"] >= f["p50_ms"] and f["per_second"] > 0
+            assert isinstance(f["sample"], str) and len(f["sample"]) <= 200
+            if way != "interview":
+                assert 0 <= f["copied_example"] <= f["parsed"] and sum(f["why_not"].values()) == 2 - f["parsed"]
         assert r[server]["stats"]["failures"] == 0
     # The fake server answers decisions in the schema's shape either way; llama.cpp takes json_object.
     assert r["fake"]["schema"]["parse_share"] == r["fake"]["plain"]["parse_share"] == 1.0

@@ -38,6 +38,8 @@ INTERVIEWS = 3
 TARGET_PARSE_SHARE = 0.95
 #: Agents of the generated world the prompts are drawn from.
 AGENTS = 200
+#: The decision prompt's example text, which a small model copies into its answers (counted: ``copied_example``).
+COPIED = "your reply or repost comment"
 QUESTIONS = (
     "What do you do for fun?",
     "What do you make of the news you saw this week?",
@@ -111,6 +113,7 @@ async def _measure(
         w: {"lat": [], "parsed": [], "answered": [], "tout": []} for w in ("schema", "plain", "interview")
     }
     samples: dict[str, str] = {}
+    copied: Counter[str] = Counter()
     why_not: dict[str, Counter[str]] = {"schema": Counter(), "plain": Counter()}
     try:
         # Warm-up (not measured): the server's first answer, and the schema's form found out.
@@ -129,7 +132,10 @@ async def _measure(
             ok = False
             if c.source == "llm":
                 try:
-                    (prompts.parse_answer if interview else prompts.parse_decision)(c.text)
+                    if interview:
+                        prompts.parse_answer(c.text)
+                    elif COPIED in prompts.parse_decision(c.text).text.lower():
+                        copied[way] += 1
                     ok = True
                 except ValueError as exc:
                     if not interview:
@@ -151,6 +157,8 @@ async def _measure(
             if way in why_not:
                 out[way]["why_not"] = dict(why_not[way].most_common())
             out[way]["sample"] = samples.get(way, "")
+            if way in why_not:
+                out[way]["copied_example"] = copied[way]
         out["stats"] = client.stats.to_dict()
         out["schema_form"] = client.servers_info()[0]["schema"]
         return out
@@ -177,12 +185,12 @@ def bench_llm_local(
 
     Returns a JSON-able dict: ``benchmark`` ("llm-local"), ``decisions`` and ``interviews`` (asked each way),
     ``agents`` and ``seed`` (of the world the prompts come from), ``cpu_count``, ``load_average`` (1, 5 and 15
-    minutes, at the start and at the end), ``model`` (``name``, ``bytes``), ``threads``, ``startup_s`` (the
-    local server's start, its first answer included); ``local`` and ``fake``: ``schema`` and ``plain``
-    (decisions: ``count``, ``answered``, ``parsed``, ``parse_share`` in [0, 1], ``per_second``, ``p50_ms``,
-    ``p95_ms``, ``max_ms``, ``mean_tokens_out``, ``why_not``, ``sample``: the first answer, at most 200
-    characters), ``interview`` (the same, parsed by
-    ``parse_answer``), ``stats``, ``schema_form``; then ``target_parse_share``, ``target_met`` (the local
+    minutes, at the start and at the end), ``model`` (``name``, ``bytes``), ``threads``, ``startup_s`` (the local
+    server's start, its first answer included); ``local`` and ``fake``: ``schema`` and ``plain`` (decisions:
+    ``count``, ``answered``, ``parsed``, ``parse_share`` in [0, 1], ``per_second``, ``p50_ms``, ``p95_ms``,
+    ``max_ms``, ``mean_tokens_out``, ``why_not``, ``sample``: the first answer, at most 200 characters,
+    ``copied_example``: decisions that parse but whose text is the prompt's example text), ``interview`` (the same,
+    parsed by ``parse_answer``), ``stats``, ``schema_form``; then ``target_parse_share``, ``target_met`` (the local
     model's ``schema.parse_share`` reaches it), ``peak_rss_mb`` (this process) and ``total_s``.
 
     Raises:
@@ -251,7 +259,8 @@ def local_lines(r: dict[str, Any]) -> list[str]:
             f = r[server][way]
             lines.append(
                 f"{server:<5} {way:<6} decisions  {f['per_second']:>7.2f}/s  p50 {f['p50_ms']:>8.0f} ms  "
-                f"p95 {f['p95_ms']:>8.0f} ms  parse {100 * f['parse_share']:5.1f}% ({f['parsed']}/{f['count']})"
+                f"p95 {f['p95_ms']:>8.0f} ms  parse {100 * f['parse_share']:5.1f}% ({f['parsed']}/{f['count']}; "
+                f"{f['copied_example']} copy the prompt's example text)"
             )
         f = r[server]["interview"]
         lines.append(
