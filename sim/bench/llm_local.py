@@ -38,8 +38,9 @@ INTERVIEWS = 3
 TARGET_PARSE_SHARE = 0.95
 #: Agents of the generated world the prompts are drawn from.
 AGENTS = 200
-#: The decision prompt's example text, which a small model copies into its answers (counted: ``copied_example``).
-COPIED = "your reply or repost comment"
+#: Where the decision prompt's instruction starts: a small model may copy its words into its answer's text
+#: (counted: ``copied_example``).
+INSTRUCTION = "What do you do?"
 QUESTIONS = (
     "What do you do for fun?",
     "What do you make of the news you saw this week?",
@@ -77,6 +78,13 @@ def decision_prompts(count: int, seed: int) -> tuple[list[list[dict[str, str]]],
             )
         )
     return decisions, interviews
+
+
+def _copied(text: str, messages: list[dict[str, str]]) -> bool:
+    """Whether a decision's ``text`` is words of the prompt's instruction (not of the post: quoting it is fair)."""
+    said = text.strip().strip(".").lower()
+    instruction = messages[-1]["content"].rsplit(INSTRUCTION, 1)[-1].lower()
+    return len(said) >= 8 and said in instruction
 
 
 def _figures(lat: list[float], parsed: list[bool], answered: list[bool], tokens_out: list[int]) -> dict[str, Any]:
@@ -134,7 +142,7 @@ async def _measure(
                 try:
                     if interview:
                         prompts.parse_answer(c.text)
-                    elif COPIED in prompts.parse_decision(c.text).text.lower():
+                    elif _copied(prompts.parse_decision(c.text).text, messages):
                         copied[way] += 1
                     ok = True
                 except ValueError as exc:
@@ -189,9 +197,9 @@ def bench_llm_local(
     server's start, its first answer included); ``local`` and ``fake``: ``schema`` and ``plain`` (decisions:
     ``count``, ``answered``, ``parsed``, ``parse_share`` in [0, 1], ``per_second``, ``p50_ms``, ``p95_ms``,
     ``max_ms``, ``mean_tokens_out``, ``why_not``, ``sample``: the first answer, at most 200 characters,
-    ``copied_example``: decisions that parse but whose text is the prompt's example text), ``interview`` (the same,
-    parsed by ``parse_answer``), ``stats``, ``schema_form``; then ``target_parse_share``, ``target_met`` (the local
-    model's ``schema.parse_share`` reaches it), ``peak_rss_mb`` (this process) and ``total_s``.
+    ``copied_example``: decisions that parse but whose text is words of the prompt's instruction), ``interview``
+    (the same, parsed by ``parse_answer``), ``stats``, ``schema_form``; then ``target_parse_share``, ``target_met``
+    (the local model's ``schema.parse_share`` reaches it), ``peak_rss_mb`` (this process) and ``total_s``.
 
     Raises:
         ValueError: fewer than one decision or interview asked for.
@@ -260,7 +268,7 @@ def local_lines(r: dict[str, Any]) -> list[str]:
             lines.append(
                 f"{server:<5} {way:<6} decisions  {f['per_second']:>7.2f}/s  p50 {f['p50_ms']:>8.0f} ms  "
                 f"p95 {f['p95_ms']:>8.0f} ms  parse {100 * f['parse_share']:5.1f}% ({f['parsed']}/{f['count']}; "
-                f"{f['copied_example']} copy the prompt's example text)"
+                f"{f['copied_example']} copy the instruction)"
             )
         f = r[server]["interview"]
         lines.append(

@@ -147,9 +147,9 @@ def decision_prompt(
     via = f"{sharer} shared" if sharer else "You see"
     lines.append(f"{via} this post by {author or 'an account you do not know'}: {quote(message)}.")
     lines.append(
-        'What do you do? Answer with one JSON object and nothing else: {"action": "repost" | "like" | "reply" | '
-        '"ignore", '
-        '"text": "your reply or repost comment, if any"}. Use "reply" only with a text.'
+        'What do you do? Answer with one JSON object and nothing else, with two keys: "action", one of "repost", '
+        '"like", "reply" or "ignore"; and "text", what you write about it in your own words as this person '
+        '(empty if you write nothing). Use "reply" only with a text.'
     )
     return [
         {"role": "system", "content": system_prompt(persona, interests)},
