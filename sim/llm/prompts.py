@@ -148,8 +148,8 @@ def decision_prompt(
     lines.append(f"{via} this post by {author or 'an account you do not know'}: {quote(message)}.")
     lines.append(
         'What do you do? Answer with one JSON object and nothing else, with two keys: "action", one of "repost", '
-        '"like", "reply" or "ignore"; and "text", what you write about it in your own words as this person '
-        '(empty if you write nothing). Use "reply" only with a text.'
+        '"like", "reply" or "ignore"; and "text", what you write about it (at most 20 words, in your own words '
+        'as this person). Use "reply" only with a text.'
     )
     return [
         {"role": "system", "content": system_prompt(persona, interests)},

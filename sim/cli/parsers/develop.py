@@ -423,7 +423,7 @@ def _bench_llm(bl: Any) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="decision prompts asked each way with --local (default 20)",
+        help="decision prompts asked each way with --local (default 40)",
     )
     real.add_argument(
         "--interviews", type=positive_int, default=None, metavar="K", help="interviews with --local (default 3)"
