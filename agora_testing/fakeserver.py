@@ -23,7 +23,9 @@ Answers constrained to a JSON schema: ``schema_formats`` are the ``response_form
 both ``json_schema``, OpenAI's structured outputs, and ``json_object``, llama-cpp-python's); a request with
 another type is refused with ``refuse_status`` (400), as a server without structured outputs refuses it.
 ``formats`` tallies the ``response_format`` types of the requests it answered (``plain`` without one). Its
-decisions fit :data:`sim.llm.prompts.DECISION_SCHEMA` whether asked with a schema or not.
+decisions fit :data:`sim.llm.prompts.DECISION_SCHEMA` whether asked with a schema or not; asked with a schema of
+one string (an interview's ``{"answer": ...}``, a summary's ``{"summary": ...}``), it answers that JSON with the
+text it would have answered plain (:func:`in_schema`).
 
 ``counts`` tallies the requests received by the fault they got; ``max_in_flight`` is the most requests
 it held at once. :meth:`stop` makes the server
@@ -59,6 +61,22 @@ def answer_for(messages: list[dict[str, Any]]) -> str:
         action = ACTIONS[k % len(ACTIONS)]
         return json.dumps({"action": action, "text": f"({action} #{k % 997}) makes me think."})
     return f"Here is my take, number {k % 9973}: it depends on who you ask."
+
+
+def in_schema(content: str, form: Any) -> str:
+    """``content`` as a server constrained to ``form``'s schema (a ``response_format``) answers it: a text that is
+    not a JSON object already becomes ``{KEY: content}`` for a schema of one required string ``KEY`` (an
+    interview's ``answer``, a summary's ``summary``); anything else is left as it is."""
+    if not isinstance(form, dict):
+        return content
+    schema = form.get("schema") if form.get("type") == "json_object" else (form.get("json_schema") or {}).get("schema")
+    if not isinstance(schema, dict) or content.lstrip().startswith("{"):
+        return content
+    required = schema.get("required") or []
+    props = schema.get("properties") or {}
+    if len(required) != 1 or (props.get(required[0]) or {}).get("type") != "string":
+        return content
+    return json.dumps({required[0]: content}, ensure_ascii=False)
 
 
 class FakeChatServer:
@@ -216,6 +234,8 @@ class FakeChatServer:
         else:
             messages = body.get("messages") or []
             content = "I cannot answer that in JSON, sorry." if fault == "bad_content" else self.answer(messages)
+            if fault != "bad_content":
+                content = in_schema(content, form)
             prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
             choices = (
                 []

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from sim.bench import llm_local
 from sim.bench.analysis import bench_analysis
 from sim.bench.api import bench_api, bench_injections
 from sim.bench.backtest import backtest_lines, bench_backtest
@@ -19,6 +20,7 @@ from sim.bench.ensembles import bench_ensembles
 from sim.bench.fit import bench_fit, fit_lines
 from sim.bench.forecast import bench_forecast, forecast_lines
 from sim.bench.llm import bench_llm
+from sim.bench.llm_local import bench_llm_local
 from sim.bench.measure import BenchWorld
 from sim.bench.memory import bench_memory
 from sim.bench.models import ModelsBench, bench_models
@@ -29,6 +31,7 @@ from sim.bench.social import SocialBench, bench_social
 from sim.cli.output import emit
 from sim.cli.progress import stderr_progress
 from sim.errors import BadParameterError
+from sim.llm import local
 
 #: A benchmark's settings (:func:`_settings`).
 B = TypeVar("B", bound=BenchWorld)
@@ -344,6 +347,13 @@ def _bench_analysis(args: argparse.Namespace) -> Figures:
 
 
 def _bench_llm(args: argparse.Namespace) -> Figures:
+    if args.local:
+        return _bench_llm_local(args)
+    for flag, value in (("--decisions", args.decisions), ("--interviews", args.interviews)):
+        if value is not None:
+            raise BadParameterError(f"{flag} is for the local model: add --local")
+    if args.llm_model is not None:
+        raise BadParameterError("--llm-model is for the local model: add --local")
     result = _with_progress(
         bench_llm, requests=args.requests, concurrency=args.concurrency, latency=args.latency, servers=args.servers
     )
@@ -356,6 +366,18 @@ def _bench_llm(args: argparse.Namespace) -> Figures:
         f"ratio to baseline     {result['ratio_to_baseline']:.2f}",
         f"target {result['target_per_second']}/s met: {result['target_met']}",
     ]
+
+
+def _bench_llm_local(args: argparse.Namespace) -> Figures:
+    """``agora bench llm --local``: a missing extra or a bad model file is one sentence before anything runs."""
+    local.check_request(local.LocalRequest(args.llm_model))
+    result = _with_progress(
+        bench_llm_local,
+        decisions=args.decisions or llm_local.DECISIONS,
+        interviews=args.interviews or llm_local.INTERVIEWS,
+        model=args.llm_model,
+    )
+    return result, llm_local.local_lines(result)
 
 
 #: Each ``agora bench`` benchmark of this module and the function that runs it.

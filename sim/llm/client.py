@@ -17,21 +17,22 @@ One request goes through these steps:
    (``retries``) after ``Retry-After`` when the server sent one, else after ``backoff * 2**k`` (with
    jitter), capped at ``max_backoff``, possibly on another server. Any other 4xx is not retried. After
    ``retries`` retries the request gives up and falls back (``gave_up``).
-6. **The answer** (``answered``): tokens and cost are counted and the answer is cached. A ``parse``
+6. **The answer** (``answered``): tokens and cost are counted and the answer is cached (under a key of the
+   prompt, the model, the temperature, ``max_tokens`` and the ``schema`` asked for, if any). A ``parse``
    function may check it against a schema; an answer that fails it is ``malformed`` and falls back.
 
-**Answers constrained to a JSON schema.** A request may carry a ``schema`` (decisions do:
-:data:`sim.llm.prompts.DECISION_SCHEMA`). It is sent in the first of :data:`SCHEMA_FORMATS` the server has not
-refused: OpenAI's structured outputs (``json_schema``; vLLM and llama.cpp's own server take it too), then
-llama-cpp-python's ``json_object`` with a ``schema``. A server that answers such a call with an error whose
-body names ``response_format`` (OpenAI: a 400; llama-cpp-python: a 500) has refused the format: the request is
-sent again at once in the next format, then with the plain prompt; once a later form is answered, the refused
-formats are struck off that server's list for good (a refusal that the plain prompt gets as well says nothing
-of the schema, and strikes nothing off). Any other error is the server's failure, as without a schema.
-Structured outputs are thus detected per server, not assumed. ``schema_answers`` counts answers to such
-requests sent with the schema, ``schema_plain`` those sent plain (the server refused every format), and
-``schema_refused`` the calls refused for their format, which are counted apart: not in ``calls`` or
-``failures``. ``parse`` still checks every answer.
+**Answers constrained to a JSON schema.** A request may carry a ``schema`` (decisions, interviews and memory
+summaries do: :data:`sim.llm.prompts.DECISION_SCHEMA`, ``INTERVIEW_SCHEMA``, ``SUMMARY_SCHEMA``). It is sent in the
+first of :data:`SCHEMA_FORMATS` the server has not refused: OpenAI's structured outputs (``json_schema``; vLLM and
+llama.cpp's own server take it too), then llama-cpp-python's ``json_object`` with a ``schema``. A server that
+answers such a call with an error whose body names ``response_format`` (OpenAI: a 400; llama-cpp-python: a 500) has
+refused the format: the request is sent again at once in the next format, then with the plain prompt; once a later
+form is answered, the refused formats are struck off that server's list for good (a refusal that the plain prompt
+gets as well says nothing of the schema, and strikes nothing off). Any other error is the server's failure, as
+without a schema. Structured outputs are thus detected per server, not assumed. ``schema_answers`` counts answers
+to such requests sent with the schema, ``schema_plain`` those sent plain (the server refused every format), and
+``schema_refused`` the calls refused for their format, which are counted apart: not in ``calls`` or ``failures``.
+``parse`` still checks every answer.
 
 Every request is accounted for: ``requests = offline + cache_hits + answered + circuit_open + gave_up +
 cancelled + in_flight``; ``calls = answered + failures``; ``fallbacks = circuit_open + gave_up + malformed +
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import json
 import random
 import re
@@ -324,7 +326,7 @@ class LLMClient:
             st.requests += 1
             st.offline += 1
             return self._fallback(fallback, cfg.why_offline or "offline", t0)
-        key = self.key_for(messages, max_tokens)
+        key = self.key_for(messages, max_tokens, schema)
         hit = self.cached(messages, parse=parse, fallback=fallback, key=key)
         if hit is not None:
             return hit
@@ -338,10 +340,20 @@ class LLMClient:
         finally:
             st.in_flight -= 1
 
-    def key_for(self, messages: list[dict[str, Any]], max_tokens: int | None = None) -> str | None:
-        """The cache key of a request (None with the cache off)."""
+    def key_for(
+        self, messages: list[dict[str, Any]], max_tokens: int | None = None, schema: dict[str, Any] | None = None
+    ) -> str | None:
+        """The cache key of a request (None with the cache off). A request with a ``schema`` has a key of its own,
+        made from the plain request's and the schema: an answer asked for plain never answers it (nor the
+        other way round). Without one the key is the plain request's, as in worlds cached before."""
         cfg = self.config
-        return cache_key(cfg.model, messages, cfg.temperature, int(max_tokens or cfg.max_tokens)) if cfg.cache else None
+        if not cfg.cache:
+            return None
+        key = cache_key(cfg.model, messages, cfg.temperature, int(max_tokens or cfg.max_tokens))
+        if schema is None:
+            return key
+        blob = json.dumps([key, schema], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
 
     def cached(
         self,
@@ -351,13 +363,15 @@ class LLMClient:
         fallback: Callable[[], str] | None = None,
         max_tokens: int | None = None,
         key: str | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> Completion | None:
         """The cached answer to ``messages`` (counted as a request and a cache hit), or None without
-        one (nothing counted). ``key``: :meth:`key_for` of the request, when the caller has it already.
+        one (nothing counted). ``key``: :meth:`key_for` of the request (its ``schema`` included), when the
+        caller has it already.
         Synchronous: a cached answer never waits for the event loop."""
         cfg = self.config
         if key is None:
-            key = self.key_for(messages, max_tokens)
+            key = self.key_for(messages, max_tokens, schema)
         if cfg.mode == "offline" or key is None:
             return None
         hit = self.cache.get(key)

@@ -12,6 +12,11 @@ A decision answer must be one JSON object (optionally inside a ```json fence) wi
 
 Anything else — not JSON, another shape, an unknown action or key, a reply without text — is malformed:
 it is counted and the rule model's decision is used instead.
+
+Interview answers and memory summaries are free text, asked for with a schema too where the server takes one
+(:data:`INTERVIEW_SCHEMA`: ``{"answer": "..."}``, :data:`SUMMARY_SCHEMA`: ``{"summary": "..."}``), and read by
+:func:`parse_answer` and :func:`parse_summary`: the JSON's string, or, from a server that answered plain, the
+plain text as it is.
 """
 
 from __future__ import annotations
@@ -36,8 +41,26 @@ DECISION_SCHEMA: dict[str, Any] = {
     "required": ["action", "text"],
     "additionalProperties": False,
 }
+#: An interview answer's shape as a JSON schema (:func:`parse_answer`), and a memory summary's
+#: (:func:`parse_summary`). No ``maxLength``: not every server's structured outputs take length keywords (OpenAI's
+#: strict mode takes a subset of JSON Schema), and a format refused is struck off the server for decisions too;
+#: ``max_tokens`` and :func:`clean` bound the length.
+INTERVIEW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
+SUMMARY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"summary": {"type": "string"}},
+    "required": ["summary"],
+    "additionalProperties": False,
+}
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: The start of a JSON string's content, as far as it is well formed (an answer cut by ``max_tokens``).
+_STRING_PART = re.compile(r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*')
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +147,9 @@ def decision_prompt(
     via = f"{sharer} shared" if sharer else "You see"
     lines.append(f"{via} this post by {author or 'an account you do not know'}: {quote(message)}.")
     lines.append(
-        'What do you do? Answer with one JSON object and nothing else: {"action": "repost" | "like" | "reply" | '
-        '"ignore", '
-        '"text": "your reply or repost comment, if any"}. Use "reply" only with a text.'
+        'What do you do? Answer with one JSON object and nothing else, with two keys: "action", one of "repost", '
+        '"like", "reply" or "ignore"; and "text", what you write about it (at most 20 words, in your own words '
+        'as this person). Use "reply" only with a text.'
     )
     return [
         {"role": "system", "content": system_prompt(persona, interests)},
@@ -297,3 +320,46 @@ def parse_decision(text: str) -> Decision:
     if action == "reply" and not body.strip():
         raise ValueError("a reply without text")
     return Decision(action, clean(body))
+
+
+def parse_answer(text: str) -> str:
+    """An interview answer: the ``answer`` of :data:`INTERVIEW_SCHEMA`'s JSON, or a plain answer as it is;
+    cleaned (:func:`clean`). See :func:`parse_text`."""
+    return parse_text(text, "answer")
+
+
+def parse_summary(text: str) -> str:
+    """A memory summary: the ``summary`` of :data:`SUMMARY_SCHEMA`'s JSON, or a plain one as it is; cleaned
+    (at most 1200 characters). See :func:`parse_text`."""
+    return parse_text(text, "summary", 1200)
+
+
+def parse_text(text: str, key: str, limit: int = MAX_TEXT) -> str:
+    """The free text of an answer asked for as ``{key: "..."}``: a JSON object's ``key`` (optionally inside a
+    ```json fence; one cut short by ``max_tokens`` gives the part that came), or, where the server answered
+    plain (it takes no schema), the text itself. Cleaned (:func:`clean`, ``limit`` characters).
+
+    Raises:
+        ValueError: the answer is empty, a JSON object without ``key`` as a string, or broken JSON.
+    """
+    raw = str(text).strip()
+    m = _FENCE.match(raw)
+    if m:
+        raw = m.group(1)
+    if raw.startswith("{"):
+        try:
+            obj: Any = json.loads(raw)
+        except ValueError:
+            cut = re.match(r'\{\s*"' + re.escape(key) + r'"\s*:\s*"', raw)
+            if cut is None:
+                raise ValueError("the answer is broken JSON") from None
+            part = _STRING_PART.match(raw, cut.end())
+            raw = json.loads('"' + (part.group(0) if part else "") + '"')
+        else:
+            if not isinstance(obj, dict) or not isinstance(obj.get(key), str):
+                raise ValueError(f"the answer is a JSON object without the {key!r} string")
+            raw = obj[key]
+    out = clean(raw, limit)
+    if not out:
+        raise ValueError("the answer is empty")
+    return out

@@ -80,6 +80,8 @@ def _timed(fn: Callable[..., Any], *, enrols: bool = False) -> Callable[..., Any
 STREAM_TEXTS = 7
 #: Prompt sizes kept for the statistics (the latest).
 PROMPT_SIZES = 100_000
+#: The longest memory summary the LLM is asked for, in tokens.
+SUMMARY_TOKENS = 200
 #: Agents whose older memories are condensed per tick at most (the rest wait for the next tick).
 CONDENSE_PER_TICK = 200
 #: Adoption states whose name is a kind of memory of its own (the others are "adopted").
@@ -264,8 +266,8 @@ class LLMService:
             seq = self._seq
             self.prompt_sizes.append((prompts.prompt_tokens(messages), int(memory_tokens)))
         asked_at = self.tick
-        key = self.client.key_for(messages, max_tokens)
-        hit = self.client.cached(messages, parse=parse, fallback=fallback, max_tokens=max_tokens, key=key)
+        key = self.client.key_for(messages, max_tokens, schema)
+        hit = self.client.cached(messages, parse=parse, fallback=fallback, key=key)
         if hit is not None:
             entry = self.client.cache.get(key) if key is not None else None
             delay = entry.delay if entry is not None and entry.delay > 0 else 1
@@ -583,7 +585,14 @@ class LLMService:
                     self._condensing.discard(i)
                     self._store_summary(i, upto, c, fallback, self.tick)
 
-                if self.ask(messages, done, fallback=fallback, max_tokens=200):
+                if self.ask(
+                    messages,
+                    done,
+                    parse=prompts.parse_summary,
+                    fallback=fallback,
+                    max_tokens=SUMMARY_TOKENS,
+                    schema=prompts.SUMMARY_SCHEMA,
+                ):
                     self._condensing.add(i)
                 else:
                     mem.set_summary(i, upto, tick, fallback(), "offline")
@@ -601,13 +610,19 @@ class LLMService:
         if job is None:
             return
         upto, messages, fallback = job
-        self._store_summary(
-            i, upto, await self.client.complete(messages, fallback=fallback, max_tokens=200), fallback, self.world.tick
+        c = await self.client.complete(
+            messages,
+            parse=prompts.parse_summary,
+            fallback=fallback,
+            max_tokens=SUMMARY_TOKENS,
+            schema=prompts.SUMMARY_SCHEMA,
         )
+        self._store_summary(i, upto, c, fallback, self.world.tick)
 
     def _store_summary(self, i: int, upto: int, c: Completion, fallback: Callable[[], str], tick: int) -> None:
-        """A summary written by the LLM (cleaned), or the offline one when it did not write one."""
-        text = prompts.clean(c.text, 1200) if c.source != "offline" else ""
+        """A summary written by the LLM (``c.value``: :func:`~sim.llm.prompts.parse_summary`'s, the JSON's
+        ``summary`` or the plain text, cleaned), or the offline one when it did not write one."""
+        text = c.value if c.source != "offline" and isinstance(c.value, str) else ""
         if text.strip():
             self.world.memory.set_summary(i, upto, tick, text, c.source)
         else:
@@ -647,7 +662,10 @@ class LLMService:
     # -- uses -------------------------------------------------------------------------------------
     async def interview(self, i: int, question: str) -> Completion:
         """Ask agent index ``i`` a question; it answers in its persona (through the LLM when online,
-        from the cache for a question asked before, else offline). Not counted against the tick budget."""
+        from the cache for a question asked before, else offline). Not counted against the tick budget. Asked
+        with :data:`~sim.llm.prompts.INTERVIEW_SCHEMA` where the server takes it; the answer's text is the
+        JSON's ``answer`` (or a plain server's text), cleaned; an empty or broken answer is malformed (counted)
+        and the offline one is given."""
         persona = self.world.persona(i)
         interests = self.interests(i)
         if self.remembering:
@@ -668,10 +686,12 @@ class LLMService:
                 persona, question, seed, interests=interests, seen=seen, adopted=adopted, recalled=recalled
             )
 
-        result = await self.client.complete(messages, fallback=fallback)
-        if result.source != "offline":
+        result = await self.client.complete(
+            messages, parse=prompts.parse_answer, fallback=fallback, schema=prompts.INTERVIEW_SCHEMA
+        )
+        if result.source != "offline":  # the answer's text (the JSON's or the plain one, cleaned), not the JSON
             result = Completion(
-                prompts.clean(result.text),
+                str(result.value),
                 result.source,
                 None,
                 result.tokens_in,

