@@ -81,18 +81,19 @@ class TokenProfile:
 
 
 #: SmolLM2-135M-Instruct (Q4_1) served by llama-cpp-python with one thread, as ``--llm local`` serves it, measured
-#: on four calibration runs on this project's 2-core machine (200 to 5,000 agents, 105 calls, load 4-7 with other
-#: models running beside; see docs/llm-agents.md, "The cost before the run"): its tokenizer and chat template
-#: count the estimated tokens and about 15 more per call (decisions 17, texts 10); a decision constrained to the
-#: schema is 24 tokens on average (17 to 79), a repost's comment 42 (6 to 120, the most allowed: heavy-tailed,
-#: so a run of few texts may differ from the mean by half). A memory summary (200 at most) was not measured: 90
-#: is a guess. Its time: 4.2 s a decision and 5.7 s a text on average at that load (a call about 0.8 s, the prompt
-#: at 100 tokens a second, the answer at 14).
+#: on this project's 2-core machine (see docs/llm-agents.md, "The cost before the run"): its tokenizer and chat
+#: template count the estimated tokens and about 15 more per call (decisions 17, texts 10), from four calibration
+#: runs (200 to 5,000 agents, 105 calls, load 4-7). Tokens out, from every answer of seven runs: a decision
+#: constrained to the schema, with the prompt that asks for at most 20 words of the agent's own, is 29 tokens on
+#: average (47 decisions of three runs, 15 to 81; 24 with the earlier prompt); a repost's comment 55 (66 texts, 6
+#: to 120, the most allowed: heavy-tailed, so a run of few texts may differ from the mean by half). A memory
+#: summary (200 at most) was not measured: 90 is a guess. Its time: 4.2 s a decision and 5.7 s a text on average
+#: at a load of about 6 (a call about 0.8 s, the prompt at 100 tokens a second, the answer at 14).
 LOCAL_PROFILE = TokenProfile(
     source="the local model's profile (SmolLM2-135M-Instruct, measured on a 2-core machine)",
     in_ratio=1.0,
     in_per_call=15.0,
-    tokens_out={"decision": 24.0, "text": 42.0, "summary": 90.0},
+    tokens_out={"decision": 29.0, "text": 55.0, "summary": 90.0},
     prefill_per_second=100.0,
     tokens_per_second=14.0,
     seconds_per_call=0.8,
