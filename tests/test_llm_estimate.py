@@ -278,6 +278,7 @@ def test_the_estimate_is_within_30_percent_of_a_real_run_on_the_local_model(tmp_
         capsys,
         *("run", path, "--inject", TEXT, "--model", "llm", "--param", "llm_agents=3", "--steps", "3", "--json"),
         *("--llm", "local", "--llm", "calls_per_tick=3", "--llm", "texts_per_tick=0", "--llm-wait", "600"),
+        *("--llm", "temperature=0"),  # greedy: the model's answers, and so their lengths, the same every time
     )
     assert code == 0, err
     est = json.loads(out)["llm_estimate"]

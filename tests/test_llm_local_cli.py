@@ -137,8 +137,8 @@ def test_run_with_llm_local_gets_decisions_from_the_model_and_stops_it(world, se
     code, out, err = cli(
         capsys,
         *("run", world, "--inject", "A new AI model writes poems", "--model", "llm", "--steps", "3", "--json"),
-        *("--llm", "local", "--llm", "calls_per_tick=3", "--llm", "texts_per_tick=0"),
-    )
+        *("--llm", "local", "--llm", "calls_per_tick=3", "--llm", "texts_per_tick=0", "--llm-wait", "600"),
+    )  # every answer waited for (a loaded machine's model answers after the last tick): none cancelled
     assert code == 0, err
     llm = json.loads(out)["llm"]
     assert llm["mode"] == "online" and llm["calls"] > 0, llm
@@ -154,7 +154,7 @@ def test_an_ensemble_with_llm_local_shares_one_server_and_stops_it(world, server
     code, out, err = cli(
         capsys,
         *("run", world, "--inject", "A new AI model writes poems", "--model", "llm", "--steps", "2"),
-        *("--runs", "2", "--json", "--llm", "local", "--llm", "calls_per_tick=2"),
+        *("--runs", "2", "--json", "--llm", "local", "--llm", "calls_per_tick=2", "--llm-wait", "600"),
     )
     assert code == 0, err
     result = json.loads(out)
@@ -211,7 +211,7 @@ def test_a_served_world_with_llm_local_gets_decisions_and_its_close_stops_the_se
         try:
             assert host.local_server is not None and host.local_server.running
             host.inject_now(text="A new AI model writes poems", model="llm", seeds="random:6")
-            deadline = time.monotonic() + 120.0
+            deadline = time.monotonic() + 600.0  # only bounds a hang: a loaded machine answers slowly
             while host.sim.llm.stats()["schema_answers"] == 0:  # answers land during later ticks
                 assert time.monotonic() < deadline, host.sim.llm.stats()
                 await host.step(1)
@@ -243,7 +243,9 @@ def test_open_world_with_a_bad_llm_is_one_sentence(world, tmp_path, monkeypatch)
 @pytest.mark.slow
 def test_open_world_llm_local_runs_an_ensemble_on_the_model_and_stops_it(world, servers):
     w = sim.open_world(world, llm="local")
-    res = w.ensemble(text="A new AI model writes poems", model="llm", runs=1, steps=2, llm={"calls_per_tick": 2})
+    res = w.ensemble(
+        text="A new AI model writes poems", model="llm", runs=1, steps=2, llm={"calls_per_tick": 2}, llm_wait=600
+    )  # every answer waited for (a loaded machine's model answers after the last tick): none cancelled
     llm = res.to_dict()["llm"]
     assert llm["mode"] == "online" and llm["calls"] > 0 and llm["schema_answers"] > 0, llm
     assert_stopped(servers)
