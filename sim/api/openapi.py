@@ -17,6 +17,7 @@ The bounds are read from where the server checks them (``sim.engine.requests``, 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -336,6 +337,14 @@ _TEXT_OR_AUTHOR = [
         },
     },
 ]
+
+
+def _asking_the_llm(served: Served | None) -> Served | None:
+    """``served`` with only its models that have LLM agents (an ``llm_agents`` parameter): the messages an LLM cost
+    estimate takes (another model's is refused: nothing would ask the LLM)."""
+    if served is None:
+        return None
+    return dataclasses.replace(served, models={k: v for k, v in served.models.items() if "llm_agents" in v})
 
 
 def message_schema(served: Served | None) -> dict[str, Any]:
@@ -693,7 +702,7 @@ def spec(served: Served | None = None) -> dict[str, Any]:
                         "required": ["steps", "message"],
                         "properties": {
                             "steps": _int(1, MAX_ESTIMATE_STEPS),
-                            "message": message_schema(served),
+                            "message": message_schema(_asking_the_llm(served)),
                         },
                     },
                     errors=changing,

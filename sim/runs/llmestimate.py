@@ -101,7 +101,9 @@ def estimate_session(
             schedule_interventions(sim, s, request.interventions)
         tally.last_answer = 0.0
         done = 0
-        while done < request.limit and not (request.until_done and sim.idle):
+        # Once nothing changes with time (no session left, no intervention waiting, no living network) the ticks
+        # left ask nothing: the dry run ends there.
+        while done < request.limit and not sim.still and not (request.until_done and sim.idle):
             t = time.perf_counter()
             sim.step_now()
             service.clock += time.perf_counter() - t
