@@ -58,6 +58,10 @@ EVIL = (
 RUN = ("--model", "llm", "--json", "--llm", "calls_per_tick=2", "--llm", "texts_per_tick=0", "--llm-wait", "240")
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def new_world(path: Path, agents: int = 200) -> str:
     asyncio.run(save_world(synthetic_world("real", agents, avg_degree=6, seed=4), str(path)))
     return str(path)
@@ -349,7 +353,15 @@ def test_ctrl_c_while_the_model_loads_leaves_no_server_behind(tmp_path):
     its server's process exists, before the server listens: the command ends (130) and so does the server."""
     path = new_world(tmp_path / "w.db")
     command = [sys.executable, "-m", "sim", "run", path, "--inject", "x", "--steps", "2", *RUN, "--llm", "local"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        # As a terminal starts it: Ctrl-C at its default. An ignored SIGINT is inherited through exec, and a test
+        # worker may have been left ignoring it (CI's did: the command then ignored the Ctrl-C and ran on, exit 0).
+        preexec_fn=_sigint_default,
+    )
     try:
         agora_process = psutil.Process(proc.pid)
         deadline = time.monotonic() + 120.0
