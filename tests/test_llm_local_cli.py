@@ -15,8 +15,8 @@ import signal
 import time
 from pathlib import Path
 
-import psutil
 import pytest
+from test_llm_local import wait_gone
 
 import sim
 from sim.cli.main import main
@@ -29,7 +29,6 @@ from sim.store.worldfile import save_world
 real = pytest.mark.local_llm
 
 #: Seconds a stopped server's process may take to vanish (terminated, then killed after 5 s).
-GONE_WITHIN = 30.0
 
 
 @pytest.fixture
@@ -66,20 +65,6 @@ def one_line(code: int, err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("agora: error: "), err
     return lines[0]
-
-
-def wait_gone(pid: int) -> bool:
-    """Whether process ``pid`` exits (or is a zombie) within ``GONE_WITHIN`` seconds."""
-    deadline = time.monotonic() + GONE_WITHIN
-    while True:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)  # polling another process's exit: there is no event to wait on
 
 
 def assert_stopped(servers: list[tuple[local.LocalServer, int]]) -> None:

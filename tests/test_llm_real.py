@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import psutil
 import pytest
+from test_llm_local import wait_gone
 
 from agora_testing.fakeserver import FakeChatServer
 from sim.cli.main import main
@@ -44,7 +45,6 @@ from sim.store.worldfile import save_world
 real = pytest.mark.local_llm
 
 #: Seconds a stopped server's process may take to vanish (terminated, then killed after 5 s).
-GONE_WITHIN = 30.0
 #: The fewest prompt tokens a decision's prompt has (persona, interests, the post, the instructions: ~170).
 MIN_PROMPT_TOKENS = 100
 #: A message that tries to take the prompt over: quotes, a closing tag, a fake system turn, an answer for the
@@ -78,20 +78,6 @@ def agora(*words: str) -> tuple[int, str, str]:
 def rows(path: str, sql: str) -> list[tuple]:
     with contextlib.closing(sqlite3.connect(path)) as con:
         return con.execute(sql).fetchall()
-
-
-def wait_gone(pid: int) -> bool:
-    """Whether process ``pid`` exits (or is a zombie) within ``GONE_WITHIN`` seconds."""
-    deadline = time.monotonic() + GONE_WITHIN
-    while True:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)  # polling another process's exit: there is no event to wait on
 
 
 def outcome(run: dict) -> dict:
