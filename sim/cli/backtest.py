@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from sim.cli.args import EXIT_FAILED, given
+from sim.cli.fields import flag
 from sim.cli.output import emit, indented, shown_line
 from sim.cli.textable import render_table
 from sim.errors import BadParameterError
@@ -22,7 +23,7 @@ from sim.lab.world import WorldFile
 #: The request fields that take the values of the flags of the same name, where given.
 _AS_GIVEN = (
     "observed model plan cuts cut horizon until_done method serial_interval draws workers time tick observe columns "
-    "delay summary seeds budget population seed replicates distance adjust ray kernel n_star alive"
+    "delay summary seeds budget population seed replicates distance adjust ray kernel n_star alive trust_plan"
 )
 
 
@@ -45,6 +46,7 @@ def _line(what: str, _fraction: float) -> None:
 
 async def _cmd_backtest(args: argparse.Namespace) -> int:
     from sim.engine.requests import Backtest  # noqa: PLC0415
+    from sim.engine.requests.backtest import PlanTrustError  # noqa: PLC0415
     from sim.runs.backtest.cascades import SimulationsFailed  # noqa: PLC0415
 
     if args.plot:
@@ -58,7 +60,11 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
     fields = _request_fields(args)
     if "observed" not in fields and "plan" not in fields:
         raise BadParameterError("give the observed curve with --observed FILE, or a --plan that names it")
-    request = Backtest.parse(fields)
+    try:
+        request = Backtest.parse(fields)
+    except PlanTrustError as exc:  # said with the command line's words: --summary, --trust-plan
+        give = f"the same {flag('summary')} FILE.py:function" if exc.setting == "summary" else flag(exc.setting)
+        raise BadParameterError(exc.sentence(f"{give} on the command line", flag("trust_plan"))) from None
     try:
         result = await WorldFile(args.world, plugins=args.plugins).abacktest(request, progress=_line)
     except SimulationsFailed as exc:  # a model plugin raised: its author sees where, and no forecast is made
@@ -86,6 +92,21 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
+def _provenance(data: dict[str, Any]) -> list[str]:
+    """The plan's hash and every code file's, and one digest of them all: what fixed the forecast."""
+    lines = []
+    plan = data.get("plan")
+    if plan:
+        lines.append(f"plan: {plan['path']} (sha256 {plan['sha256']}){', trusted' if plan.get('trusted') else ''}")
+    for code in data.get("code") or ():
+        where = f"{code['path']} (sha256 {code['sha256']})" if code["path"] else "a module without a file"
+        named = "the plan" if code["named_by"] == "plan" else "the command line"
+        lines.append(f"code: summary {code['summary']}, {where}, named by {named}")
+    if plan and data.get("code"):
+        lines.append(f"plan with its code: sha256 {plan['sha256_with_code']}")
+    return lines
+
+
 def format_backtest(data: dict[str, Any]) -> str:
     """The backtest as plain text: what was fitted and cut, a table per method and horizon, the plan's hash."""
     obs = data["observed"]
@@ -101,9 +122,7 @@ def format_backtest(data: dict[str, Any]) -> str:
         lines.append(
             f"priors: {' '.join(data['params']) or 'none'}; seeds {data['seeds']}; budget {data['budget']:,} a fit"
         )
-    plan = data.get("plan")
-    if plan:
-        lines.append(f"plan: {plan['path']} (sha256 {plan['sha256']})")
+    lines += _provenance(data)
     lines.append("")
     head = ["method", "horizon", "rel. WIS", "cover50", "cover90", "WIS", "CRPS", "log score", "AE median", "AE log"]
     rows = []
@@ -158,9 +177,7 @@ def format_cascades(data: dict[str, Any]) -> str:
         f"seismic's n_star {data['n_star']:g}; agora: {data['model']} with {' '.join(data['params']) or 'no prior'}, "
         f"budget {data['budget']:,}",
     ]
-    plan = data.get("plan")
-    if plan:
-        lines.append(f"plan: {plan['path']} (sha256 {plan['sha256']})")
+    lines += _provenance(data)
     lines.append("")
     head = ["cut", "method", "cascades", "rel. WIS", "WIS", "WIS median", "rel. error median", "mean/truth", "infinite"]
     head.append("coverage")

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
@@ -471,7 +472,9 @@ class WorldFile:
                 :meth:`Backtest.parse`): the fit's (``observed``, ``model``, ``params``, ``seeds``, ``budget``,
                 ``time``, ``tick``, ``observe``, ...), ``cut`` (``["20", "30"]`` or ``"1861-11-20"``) or ``cuts``
                 (a count), ``horizon``, ``until_done``, ``method`` (``"agora,persistence,renewal"``),
-                ``serial_interval``, ``draws``, ``workers``, or ``plan`` (a TOML file of them).
+                ``serial_interval``, ``draws``, ``workers``, or ``plan`` (a TOML file of them), and
+                ``trust_plan=True`` to let the plan name code summaries, ``ray`` and ``workers`` (a plan is data:
+                without it, a plan naming them is refused); what a trusted plan runs is printed on stderr first.
             progress: called with a line as each cut ends.
 
         Returns:
@@ -494,6 +497,9 @@ class WorldFile:
         from sim.runs.backtest import run_backtest  # noqa: PLC0415 - scipy and the fit load only for a backtest
 
         request = _request_or_fields("backtest() takes a Backtest request", request, fields, Backtest.parse)
+        for line in request.trusted():  # a trusted plan's code, cluster and workers, said before anything runs
+            sys.stderr.write(f"agora: backtest: {line}\n")
+        sys.stderr.flush()
         registry = plugin_registry(self.path, self.plugins)
         world = await open_world_file(self.path)
         return await run_backtest(world, registry, request, progress=progress)

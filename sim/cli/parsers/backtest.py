@@ -14,6 +14,7 @@ _BACKTEST_EXAMPLES = """examples:
   agora backtest saves/w.db --observed curve.csv --model sir --param beta=0.005..0.1 --param gamma=0.05..0.5 --seeds random:5 --cuts 5 --horizon 10
   agora backtest saves/m.db --observed ../shared/data/incidence-Measles1861.csv --time day --tick 1d --observe cases=new --model sir --param beta=0.01..1:log --param gamma=0.05..0.5 --param report=0.2..1 --seeds random:1 --cut 15,20,25 --horizon 7 --serial-interval ../shared/data/serial-interval-Measles1861.csv --plot bt.png
   agora backtest saves/m.db --plan measles.toml --json      (the model, priors and settings from the plan)
+  agora backtest saves/m.db --plan measles.toml --summary stats.py:ratio    (the plan's statistics, and your code)
   agora backtest saves/m.db --observed curve.csv --method persistence,renewal --serial-interval gamma:3,1.5 --cuts 4
   agora backtest saves/tw.db --observed cascades.csv --method seismic,agora --param p=0.001..0.02 --cut 1h,6h,1d
 
@@ -24,7 +25,10 @@ renewal (R at the cut projected by the renewal equation; needs --serial-interval
 WIS at the Hub's 23 quantile levels, CRPS, log score, 50% and 90% coverage, absolute error of the median and of
 log counts, and WIS relative to persistence's. A plan file (--plan, TOML: the flags' names as keys) fixes the
 model, priors and settings; its sha256 is reported, and a flag that would change the forecast beside it is
-refused. The world file is not modified. See docs/backtesting.md.
+refused. A plan is data: it may name Agora's statistics but not code (--summary FILE.py:function or
+module:function) nor where the work runs (--ray, --workers); those come from the command line, or from the plan
+with --trust-plan, which prints what it will run first. Every code file run is hashed: the report gives each one's
+sha256 and the plan's sha256 with them. The world file is not modified. See docs/backtesting.md.
 
 Cascades (a file of posts id,parent,time,followers[,cascade]): each cascade's final number of reshares is forecast
 at ages since its original post (--cut 1h,6h,1d, the default, or seconds) by seismic (SEISMIC, Zhao et al. 2015;
@@ -62,7 +66,16 @@ def _backtest(p: Any) -> None:
         "--plan",
         what="plan file",
         help="a TOML file of the model, the priors and the settings (the flags' names as keys, and a [world] table); "
-        "its sha256 is reported, and flags that change the forecast are refused beside it",
+        "its sha256 is reported, and flags that change the forecast are refused beside it; a plan naming code "
+        "(summary = FILE.py:function) or where the work runs (ray, workers) is refused without --trust-plan",
+    )
+    p.add_argument(
+        "--trust-plan",
+        action="store_const",
+        const=True,
+        help="let the --plan name code summaries (FILE.py:function, module:function), a Ray cluster (ray) and "
+        "workers: they run as the plan says, printed on stderr (each code file with its sha256, the cluster, the "
+        "workers) before anything runs; without it such a plan is refused",
     )
     cuts = p.add_mutually_exclusive_group()
     cuts.add_argument("--cuts", type=integer, metavar="N", help="N cuts spread evenly (default 5)")

@@ -9,8 +9,15 @@ forecast of the next ``horizon`` ticks, scored against what was then observed. I
 of their flags: ``param``, ``serial-interval``), and a ``[world]`` table stating the world it was written for
 (``agents``, ``edges``, checked against the world; ``why`` and other texts, for the reader). Its sha256 goes into
 the report, so a reader sees that the forecast was fixed before its scores were seen. Beside a plan only
-``observed`` (when the plan names none), ``workers`` and ``ray`` may be given: any other field, which would change
-the forecast without changing the hash, is refused.
+``observed`` (when the plan names none), ``workers``, ``ray``, code summaries and ``trust_plan`` may be given: any
+other field, which would change the forecast without changing the hash, is refused.
+
+**A plan is data** (issue 71): researchers share plans, and running someone's plan must not run their code or send
+the world away. So a plan may name Agora's statistics (``summary = ["peak"]``) but code (a summary that is
+``FILE.py:function`` or ``module:function``) and where the work runs (``ray``, ``workers``) come from the request
+(the command line), or from the plan only with ``trust_plan``; without it such a plan is refused in one sentence
+(:class:`PlanTrustError`). Every code file a backtest runs is hashed before it runs (:class:`CodeFile`), and the
+report gives each file's sha256 beside the plan's and one digest of them all (``sha256_with_code``).
 """
 
 from __future__ import annotations
@@ -25,9 +32,18 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from sim.core.boundedio import Bounds, read_bounded
+from sim.core.numbers import ascii_digits, ascii_int
 from sim.engine.bounds import MAX_TICKS, MAX_WORKERS
 from sim.engine.requests.common import bounded
-from sim.engine.requests.fit import Fit
+from sim.engine.requests.fit import (
+    Fit,
+    SummarySpec,
+    is_code,
+    parse_summaries,
+    summary_code,
+    summary_is_file,
+    summary_source,
+)
 from sim.errors import BadFileError, BadParameterError
 
 #: How a backtest may forecast: Agora's own (each cut's fit continued), and the baselines
@@ -45,8 +61,35 @@ MAX_CELLS = 10_000_000
 MAX_CUTS = 1000
 #: A plan file's size at most.
 MAX_PLAN_BYTES = 1 << 20
-#: The fields a plan may leave to the command (they change no number of the result).
-BESIDE_PLAN = ("plan", "observed", "workers", "ray")
+#: The fields a plan may leave to the command: its own path, the trust in it, the observation it does not name,
+#: where the work runs (changing no number of the result), and code summaries (each file's sha256 reported).
+BESIDE_PLAN = ("plan", "trust_plan", "observed", "workers", "ray", "summary")
+#: The fields no plan sets: the plan itself, and the trust in it.
+NOT_IN_PLAN = ("plan", "trust_plan")
+#: The settings a plan holds only where it is trusted (``trust_plan``): code it would run (``summary``'s functions;
+#: Agora's statistics are data) and where its work runs.
+TRUSTED = ("summary", "ray", "workers")
+#: How deep a plan's values may nest (a list of texts is 2): its settings are texts, numbers and lists of them, and
+#: a deeper value is refused before anything recurses into it.
+MAX_PLAN_DEPTH = 8
+#: The settings whose texts hold numbers (``cut = "20,30"``, ``param = ["beta=0.01..1"]``): written in ASCII digits
+#: only (``delay`` and ``serial_interval`` where they are ``gamma:MEAN,SD``).
+NUMBERS_AS_TEXT = (
+    "cut",
+    "cuts",
+    "horizon",
+    "draws",
+    "workers",
+    "n_star",
+    "params",
+    "seeds",
+    "budget",
+    "population",
+    "seed",
+    "replicates",
+    "max_ticks",
+    "tick",
+)
 #: A plan's ``[world]`` keys that are checked against the world (the others are texts for the reader).
 WORLD_CHECKS = ("agents", "edges")
 #: What a plan's key may be spelled as, beside a field's name: its flag's (``param``, ``serial-interval``).
@@ -68,19 +111,129 @@ class PlanFile:
         return {"path": self.path, "sha256": self.sha256, "world": dict(self.world)}
 
 
+@dataclass(frozen=True)
+class CodeFile:
+    """A code summary a backtest runs: as named (``FILE.py:function``, ``module:function``, a function's
+    ``module:name``), the file its code comes from and that file's sha256, hashed before anything runs (None where
+    there is none: a module without a file), and who named it: ``plan`` (run on trust, or named again by the
+    request) or ``request`` (the command line, or Python's keywords)."""
+
+    summary: str
+    path: str | None
+    sha256: str | None
+    named_by: str = "request"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"summary": self.summary, "path": self.path, "sha256": self.sha256, "named_by": self.named_by}
+
+
+def code_files(summary: tuple[SummarySpec, ...], planned: tuple[SummarySpec, ...] = ()) -> tuple[CodeFile, ...]:
+    """A :class:`CodeFile` for each code summary of ``summary`` (``planned``: those the plan named).
+
+    Raises:
+        BadFileError: a ``.py`` file that is missing, a folder, a pipe or too large (one sentence, never its bytes).
+    """
+    out = []
+    for spec in summary:
+        if not is_code(spec):
+            continue
+        path = summary_source(spec)
+        digest = None if path is None else hashlib.sha256(summary_code(path)).hexdigest()
+        name = (
+            spec
+            if isinstance(spec, str)
+            else f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', '?')}"
+        )
+        out.append(CodeFile(name, path, digest, "plan" if spec in planned else "request"))
+    return tuple(out)
+
+
+def sha256_with_code(plan: PlanFile, code: tuple[CodeFile, ...]) -> str:
+    """One digest of the plan and every code file the backtest runs: the sha256 of their sha256s in hex, one a line
+    (the plan's first, then the code files' in the summary's order; ``-`` for code without a file), as
+    ``sha256sum plan.toml stats.py | cut -c1-64 | sha256sum`` prints it."""
+    lines = [plan.sha256, *(c.sha256 or "-" for c in code)]
+    return hashlib.sha256("".join(f"{line}\n" for line in lines).encode()).hexdigest()
+
+
+#: Why each setting a plan holds only on trust is one (the refusal's words).
+_TRUST_WHY = {
+    "summary": "code it would run (a summary that is a function of a file or module)",
+    "ray": "a Ray cluster the world would be sent to",
+    "workers": "how many processes run the backtest",
+}
+
+
+class PlanTrustError(BadParameterError):
+    """A plan names code to run or where the work runs, and the request does not trust it (``trust_plan``)."""
+
+    def __init__(self, path: str, setting: str) -> None:
+        self.path, self.setting = path, setting
+        super().__init__(self.sentence(f"{setting}=... yourself", "trust_plan=True"))
+
+    def sentence(self, give: str, trust: str) -> str:
+        """The refusal, with ``give`` and ``trust`` spelled as the front end spells them."""
+        return (
+            f"plan file {self.path} sets {self.setting}, {_TRUST_WHY[self.setting]}, and a plan holds only forecast "
+            f"settings unless trusted: pass {give}, or add {trust} to take it from the plan"
+        )
+
+
 def _plan_bad(path: str, what: str) -> BadFileError:
     return BadFileError(f"plan file {path} {what}")  # the sentence names the file: no flag for it
 
 
+def _check_value(path: str, key: str, value: object) -> None:
+    """A plan's value at most :data:`MAX_PLAN_DEPTH` deep (looked at without recursion), and, for a setting whose
+    texts hold numbers, written in ASCII digits.
+
+    Raises:
+        BadFileError: a value nested too deep. BadParameterError: a digit of another script.
+    """
+    numbers = key in NUMBERS_AS_TEXT or (
+        key in ("delay", "serial_interval") and isinstance(value, str) and value.startswith("gamma:")
+    )
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_PLAN_DEPTH:
+            raise _plan_bad(path, f"nests {key} more than {MAX_PLAN_DEPTH} levels deep: give texts, numbers and lists")
+        if isinstance(item, str) and numbers and not ascii_digits(item):
+            raise BadParameterError(
+                f"plan file {path} writes a number of {key} in digits of another script: write numbers in ASCII "
+                "digits (0-9)"
+            )
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+def _plan_summary(folder: str, value: object) -> object:
+    """A plan's ``summary`` with each relative ``FILE.py`` path taken from the plan's folder."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        return value
+    out: list[object] = []
+    for item in items:
+        if isinstance(item, str) and ":" in item:
+            module, _, attr = item.strip().rpartition(":")
+            if summary_is_file(module) and not os.path.isabs(module):
+                item = f"{os.path.normpath(os.path.join(folder, module))}:{attr}"
+        out.append(item)
+    return out
+
+
 def read_plan(path: str) -> PlanFile:
     """The plan file ``path`` (TOML), its keys spelled as fields (``param`` -> ``params``, ``-`` -> ``_``), the
-    relative paths it names (``observed``, ``serial_interval``, a ``delay`` file) taken from its folder.
+    relative paths it names (``observed``, ``serial_interval``, a ``delay`` file, a summary's ``FILE.py``) taken
+    from its folder.
 
     Raises:
         BadFileError: a missing, unreadable or too large file, one that is not TOML (its line named, never its
-            text), a ``[world]`` that is not a table.
-        BadParameterError: a setting that is no field of a backtest, or one named twice (``param`` and
-            ``params``).
+            text) or nests too deep, a ``[world]`` that is not a table.
+        BadParameterError: a setting that is no field of a backtest (or is the plan's trust: the command gives
+            it), one named twice (``param`` and ``params``), a number of another script's digits.
     """
     raw = read_bounded(path, "plan file", "a TOML file", gz=False, bounds=Bounds(text=MAX_PLAN_BYTES))
     digest = hashlib.sha256(raw).hexdigest()
@@ -88,6 +241,10 @@ def read_plan(path: str) -> PlanFile:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise _plan_bad(path, "is not UTF-8 text: give a TOML file") from None
+    except RecursionError:  # tomllib reads nested arrays and tables by recursion
+        raise _plan_bad(
+            path, f"nests arrays or tables too deeply to read: give NAME = VALUE lines, at most {MAX_PLAN_DEPTH} deep"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         where = f"line {line.group(1)}" if line else "its end" if "end of document" in str(exc) else "a place"
@@ -95,6 +252,7 @@ def read_plan(path: str) -> PlanFile:
     world = data.pop("world", {})
     if not isinstance(world, dict):
         raise _plan_bad(path, "has world = a value: give a [world] table (agents = N, edges = M, why = '...')")
+    _check_value(path, "world", world)
     for key in WORLD_CHECKS:
         value = world.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -103,18 +261,26 @@ def read_plan(path: str) -> PlanFile:
     settings: dict[str, object] = {}
     for key, value in data.items():
         name = _PLAN_ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
-        if name not in Backtest.FIELDS or name in BESIDE_PLAN[:1]:
+        if name == "trust_plan":
+            raise BadParameterError(
+                f"plan file {path} sets trust_plan, and a plan cannot trust itself: drop it from the plan (the "
+                "command that runs the plan says whether to trust it)"
+            )
+        if name not in Backtest.FIELDS or name in NOT_IN_PLAN:
             raise BadParameterError(
                 f"plan file {path} has an unknown setting {key[:40]!r}: its settings are those of agora backtest "
-                f"({', '.join(f for f in Backtest.FIELDS if f != 'plan')}) and a [world] table"
+                f"({', '.join(f for f in Backtest.FIELDS if f not in NOT_IN_PLAN)}) and a [world] table"
             )
         if name in settings:
             raise BadParameterError(f"plan file {path} sets {name} twice: give it once")
+        _check_value(path, name, value)
         if key in ("no_adjust", "no-adjust"):
             value = not value if isinstance(value, bool) else value
         if name in ("observed", "serial_interval", "delay") and isinstance(value, str) and value:
             local = not value.startswith("gamma:") and not os.path.isabs(value)
             value = os.path.normpath(os.path.join(folder, value)) if local else value
+        if name == "summary":
+            value = _plan_summary(folder, value)
         settings[name] = value
     return PlanFile(os.path.abspath(path), digest, MappingProxyType(settings), MappingProxyType(dict(world)))
 
@@ -158,19 +324,76 @@ def _cuts(data: Mapping[str, object]) -> tuple[tuple[str, ...], int | None]:
     count = data.get("cuts")
     if count is not None and cut:
         raise BadParameterError("give cuts N (spread evenly) or cut T1,T2,... (the times), not both", fields="cuts")
-    return cut, None if count is None else bounded(count, "cuts", 1, MAX_CUTS)
+    return cut, None if count is None else _whole(count, "cuts", 1, MAX_CUTS)
 
 
-def _with_plan(data: Mapping[str, object]) -> tuple[Mapping[str, object], PlanFile | None]:
-    """``data`` with its plan file's settings under it (the plan's path dropped), and the plan read; or ``data``
-    as it is, and None.
+def _made_absolute(spec: SummarySpec) -> SummarySpec:
+    """A request's ``FILE.py:function`` with its file's absolute path (the current folder's), to be matched with a
+    plan's."""
+    if not isinstance(spec, str) or not is_code(spec):
+        return spec
+    module, _, attr = spec.rpartition(":")
+    return f"{os.path.abspath(module)}:{attr}" if summary_is_file(module) else spec
+
+
+def _summaries(plan: PlanFile, given: object, trust: bool) -> tuple[tuple[SummarySpec, ...] | None, tuple[str, ...]]:
+    """The summaries of a backtest with a plan, and those of them the plan named as code.
+
+    The plan's come first: Agora's statistics as they are, its code only on trust or where the request names the
+    same code again (``FILE.py:function`` of the same file); the request's code that the plan does not name
+    follows. Beside a plan the request names code only: Agora's statistics are forecast settings, the plan's.
 
     Raises:
-        BadParameterError: a plan that is no path; a field beside it that would change the forecast.
+        BadParameterError: a bad summary (named as the plan's where it is); one of Agora's beside a plan.
+        PlanTrustError: the plan names code, and neither the request nor ``trust_plan`` does.
+    """
+    try:
+        planned = parse_summaries(plan.settings["summary"]) if "summary" in plan.settings else ()
+    except BadParameterError as exc:
+        raise BadParameterError(f"plan file {plan.path}: {exc}") from None
+    asked = () if given is None else tuple(_made_absolute(s) for s in parse_summaries(given))
+    data = next((s for s in asked if not is_code(s)), None)
+    if data is not None:
+        raise BadParameterError(
+            f"summary {data!r} is set beside plan file {plan.path}, which fixes the forecast before its scores are "
+            "seen: set Agora's statistics in the plan (its sha256 changes with it); beside it give only code "
+            "(FILE.py:function)",
+            fields="summary",
+        )
+    code = tuple(s for s in planned if is_code(s))
+    if not trust and any(s not in asked for s in code):
+        raise PlanTrustError(plan.path, "summary")
+    merged = planned + tuple(s for s in asked if s not in planned)
+    return merged or None, tuple(str(s) for s in code)
+
+
+def _whole(value: object, what: str, lo: int, hi: int) -> int:
+    """``value`` (an int, or its text in ASCII digits) as an int from ``lo`` to ``hi`` (:func:`bounded`)."""
+    if isinstance(value, str) and ascii_int(value) is None:
+        raise BadParameterError(
+            f"{what} must be a whole number from {lo:,} to {hi:,} in ASCII digits, not {value[:30]!r}", fields=what
+        )
+    return bounded(value, what, lo, hi)
+
+
+def _with_plan(data: Mapping[str, object]) -> tuple[Mapping[str, object], PlanFile | None, tuple[str, ...]]:
+    """``data`` with its plan file's settings under it (the plan's path and trust dropped), the plan read, and the
+    code summaries the plan named; or ``data`` as it is, None and none.
+
+    Raises:
+        BadParameterError: a plan that is no path; a field beside it that would change the forecast; trust
+            without a plan.
+        PlanTrustError: the plan names code or where the work runs, and neither the request nor its trust does.
         BadFileError: the plan cannot be read.
     """
+    trust = _flag(data, "trust_plan", False)
     if data.get("plan") is None:
-        return data, None
+        if trust:
+            raise BadParameterError(
+                "trust_plan takes code and workers from a plan file, and none is given: give plan, or drop trust_plan",
+                fields="trust_plan",
+            )
+        return data, None, ()
     where = data["plan"]
     if isinstance(where, os.PathLike):
         where = os.fspath(where)
@@ -184,7 +407,16 @@ def _with_plan(data: Mapping[str, object]) -> tuple[Mapping[str, object], PlanFi
             f"seen: set it in the plan (its sha256 changes with it), or drop it here",
             fields=beside[0],
         )
-    return {k: v for k, v in {**plan.settings, **data}.items() if k != "plan"}, plan
+    summary, planned = _summaries(plan, data.get("summary"), trust)  # code first: the worst a plan could ask
+    for name in ("ray", "workers"):  # where the work runs: the request's, else the plan's on trust
+        if name in plan.settings and data.get(name) is None and not trust:
+            raise PlanTrustError(plan.path, name)
+    given = {k: v for k, v in data.items() if k not in NOT_IN_PLAN and v is not None}
+    merged = {**plan.settings, **given}
+    merged.pop("summary", None)
+    if summary is not None:
+        merged["summary"] = summary
+    return merged, plan, planned
 
 
 def _flag(data: Mapping[str, object], name: str, default: bool) -> bool:
@@ -213,6 +445,10 @@ class Backtest:
         serial_interval: the renewal projection's serial interval (``gamma:MEAN,SD`` or a ``day,probability``
             file). draws: draws of each forecast scored. workers: processes that fit cuts at once (None: one per
             CPU, at most one per cut); the result is the same. plan: the plan file, read (:class:`PlanFile`).
+        trust_plan: take code summaries, ``ray`` and ``workers`` from the plan (else a plan naming them is refused:
+            a plan is data; :class:`PlanTrustError`); what the plan names is printed before it runs
+            (:meth:`trusted`).
+        code: every code summary's file and its sha256, hashed when the request was parsed (:class:`CodeFile`).
         n_star: SEISMIC's mean follower count of a new resharer (None: the package's 100), for cascades.
         alive: Agora's forecast conditioned on the last week before each cut: the continued trajectories with none
             of the column in it, where the data have some, left out (:func:`sim.runs.backtest.forecasts.agora_draws`);
@@ -235,6 +471,8 @@ class Backtest:
     plan: PlanFile | None = None
     n_star: float | None = None
     alive: bool = True
+    trust_plan: bool = False
+    code: tuple[CodeFile, ...] | None = None
 
     #: The backtest's own fields; every other one is its fit's (:attr:`Fit.FIELDS`).
     OWN: ClassVar[tuple[str, ...]] = (
@@ -249,6 +487,7 @@ class Backtest:
         "plan",
         "n_star",
         "alive",
+        "trust_plan",
     )
     #: The fields of a fit a backtest does not take: its cuts set the steps, it continues ABC's simulations, it
     #: fits one model and checks no choice, and its scores are its predictive check.
@@ -257,6 +496,10 @@ class Backtest:
         *(f for f in Fit.FIELDS if f not in ("steps", "method", "check_choice", "predictive", "workers")),
         *OWN,
     )
+
+    def __post_init__(self) -> None:
+        if self.code is None:  # built without parse: its code hashed now, before it runs
+            object.__setattr__(self, "code", code_files(self.fit.summary))
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -286,7 +529,8 @@ class Backtest:
                     fields=bad,
                 )
             raise BadParameterError(f"unknown field {bad!r}: the fields are {', '.join(cls.FIELDS)}")
-        data, plan = _with_plan(data)
+        trust = _flag(data, "trust_plan", False)
+        data, plan, planned = _with_plan(data)
         fit = Fit.parse({k: v for k, v in data.items() if k not in cls.OWN} | {"predictive": 0, "method": "abc"})
         if fit.replicates is not None and fit.replicates > 1:
             raise BadParameterError(
@@ -301,7 +545,7 @@ class Backtest:
                 fields="model",
             )
         cut, cuts = _cuts(data)
-        horizon = bounded(data.get("horizon", HORIZON), "horizon", 1, MAX_TICKS)
+        horizon = _whole(data.get("horizon", HORIZON), "horizon", 1, MAX_TICKS)
         until, alive = _flag(data, "until_done", False), _flag(data, "alive", True)
         method = _methods(data.get("method"))
         si = data.get("serial_interval")
@@ -312,13 +556,18 @@ class Backtest:
                 f"serial_interval must be gamma:MEAN,SD or a day,probability file, not {str(si)[:60]!r}",
                 fields="serial_interval",
             )
+        if isinstance(si, str) and si.startswith("gamma:") and not ascii_digits(si):
+            raise BadParameterError(
+                f"serial_interval {si[:40]!r} has digits of another script: write gamma:MEAN,SD in ASCII digits",
+                fields="serial_interval",
+            )
         if "renewal" in method and si is None:
             raise BadParameterError(
                 "the renewal projection needs the data's serial interval: give serial_interval (gamma:MEAN,SD or a "
                 "day,probability file)",
                 fields="serial_interval",
             )
-        draws = bounded(data.get("draws", DRAWS), "draws", 10, MAX_DRAWS)
+        draws = _whole(data.get("draws", DRAWS), "draws", 10, MAX_DRAWS)
         if draws * horizon > MAX_CELLS:
             raise BadParameterError(
                 f"draws {draws:,} of horizon {horizon:,} ticks make {draws * horizon:,} forecast values a cut, more "
@@ -344,10 +593,12 @@ class Backtest:
             method=method,
             serial_interval=si,
             draws=draws,
-            workers=None if workers is None else bounded(workers, "workers", 1, MAX_WORKERS),
+            workers=None if workers is None else _whole(workers, "workers", 1, MAX_WORKERS),
             plan=plan,
             n_star=None if n_star is None else float(n_star),
             alive=alive,
+            trust_plan=trust,
+            code=code_files(fit.summary, planned),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -368,8 +619,45 @@ class Backtest:
             "draws": self.draws,
             "n_star": self.n_star,
             "alive": self.alive,
-            "plan": None if self.plan is None else self.plan.to_dict(),
+            "ray": self.fit.ray,
+            "code": [c.to_dict() for c in self.code or ()],
+            "plan": None if self.plan is None else self._plan_dict(self.plan),
         }
 
+    def _plan_dict(self, plan: PlanFile) -> dict[str, Any]:
+        return plan.to_dict() | {
+            "trusted": self.trust_plan,
+            "sha256_with_code": sha256_with_code(plan, self.code or ()),
+        }
 
-__all__ = ["DEFAULT_METHODS", "METHODS", "Backtest", "PlanFile", "read_plan"]
+    def trusted(self) -> list[str]:
+        """What a trusted plan runs, a line each (the code files with their sha256, the Ray cluster, the workers),
+        printed before it runs; none where the plan is not trusted."""
+        if not self.trust_plan or self.plan is None:
+            return []
+        plan = self.plan
+        lines = [
+            f"plan {plan.path} runs summary {c.summary}: "
+            + (f"file {c.path} (sha256 {c.sha256})" if c.path else "a module without a file")
+            for c in self.code or ()
+            if c.named_by == "plan"
+        ]
+        if plan.settings.get("ray") is not None and self.fit.ray == plan.settings["ray"]:
+            lines.append(f"plan {plan.path} sends the world to the Ray cluster at {self.fit.ray}")
+        if plan.settings.get("workers") is not None and self.workers == plan.settings["workers"]:
+            many = "es" if self.workers != 1 else ""
+            lines.append(f"plan {plan.path} runs the backtest on {self.workers} worker process{many}")
+        return lines or [f"plan {plan.path} names no code, Ray cluster or workers: it runs as it would untrusted"]
+
+
+__all__ = [
+    "DEFAULT_METHODS",
+    "METHODS",
+    "Backtest",
+    "CodeFile",
+    "PlanFile",
+    "PlanTrustError",
+    "code_files",
+    "read_plan",
+    "sha256_with_code",
+]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.machinery import PathFinder
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from sim.core.boundedio import opened
+from sim.core.numbers import ascii_digits
 from sim.engine.bounds import (
     FIT_BUDGET,
     FIT_PREDICTIVE,
@@ -217,7 +222,58 @@ def _delay(value: object) -> str | None:
     return value
 
 
-def _summary(value: object) -> tuple[SummarySpec, ...]:
+#: A summary's module as ``module:function`` names one: dotted Python names (``stats``, ``lab.stats``).
+_MODULE = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*\Z")
+
+
+def summary_is_file(module: str) -> bool:
+    """Whether the module part of ``module:function`` is a file's path (``stats.py``, ``lib/stats.py``) rather
+    than a module's name."""
+    return module.endswith(".py") or "/" in module or os.sep in module
+
+
+def is_code(spec: SummarySpec) -> bool:
+    """Whether a summary is code (a function, ``FILE.py:NAME``, ``module:NAME``) rather than a built-in's name."""
+    return callable(spec) or spec not in BUILTIN_SUMMARIES
+
+
+def _summary_spec(item: object) -> str:
+    """One summary's text, checked: a built-in's name, ``FILE.py:FUNCTION`` or ``module:FUNCTION``."""
+    name = item.strip() if isinstance(item, str) else ""
+    if name in BUILTIN_SUMMARIES:
+        return name
+    module, sep, attr = name.rpartition(":")
+    module = module.strip()
+    shown = str(item)[:60]
+    if not sep or not module or not attr:
+        raise BadParameterError(
+            f"summary {shown!r} is neither one of Agora's ({', '.join(BUILTIN_SUMMARIES)}) nor module:function "
+            "or FILE.py:function (a Python function of yours)",
+            fields="summary",
+        )
+    if not all(p.isidentifier() for p in attr.split(".")):
+        raise BadParameterError(
+            f"summary {shown!r} names {attr[:40]!r}, which is not a Python function's name: give "
+            "FILE.py:function or module:function",
+            fields="summary",
+        )
+    if summary_is_file(module):
+        if not module.endswith(".py"):
+            raise BadParameterError(
+                f"summary {shown!r} names a file that is not a Python file (FILE.py): give FILE.py:function or "
+                "module:function",
+                fields="summary",
+            )
+    elif not _MODULE.match(module):
+        raise BadParameterError(
+            f"summary {shown!r} names {module[:40]!r}, which is neither a module's name (stats, lab.stats) nor a "
+            ".py file: give module:function or FILE.py:function",
+            fields="summary",
+        )
+    return f"{module}:{attr}"
+
+
+def parse_summaries(value: object) -> tuple[SummarySpec, ...]:
     """``"peak,final"`` (or a list; from Python, functions too) as the summaries' tuple; None: ``curve``."""
     if value is None:
         return CURVE
@@ -231,19 +287,68 @@ def _summary(value: object) -> tuple[SummarySpec, ...]:
         if callable(item):
             out.append(item)
             continue
-        name = item.strip() if isinstance(item, str) else ""
-        module, sep, attr = name.rpartition(":")
-        user = bool(sep and module.strip() and attr and all(p.isidentifier() for p in attr.split(".")))
-        if name not in BUILTIN_SUMMARIES and not user:
-            raise BadParameterError(
-                f"summary {str(item)[:60]!r} is neither one of Agora's ({', '.join(BUILTIN_SUMMARIES)}) nor "
-                "module:function (a Python function of yours)",
-                fields="summary",
-            )
+        name = _summary_spec(item)
         if name in out:
             raise BadParameterError(f"summary names {name!r} twice: name each statistic once", fields="summary")
         out.append(name)
     return tuple(out)
+
+
+def summary_source(spec: SummarySpec) -> str | None:
+    """The file whose code a code summary runs, found without running any: ``FILE.py``'s absolute path, the file
+    ``module`` would be imported from (the current folder first, then the Python path; a package's own module
+    file, not its parents'), a function's source file; None where there is none (a built-in's name, a module
+    that is not found or has no file)."""
+    if callable(spec):
+        try:
+            found = inspect.getsourcefile(spec)
+        except TypeError:
+            return None
+        return os.path.abspath(found) if found and os.path.isfile(found) else None
+    if not is_code(spec):
+        return None
+    module = spec.rpartition(":")[0]
+    if summary_is_file(module):
+        return os.path.abspath(module)
+    path: list[str] = [os.getcwd(), *sys.path]
+    found_spec = None
+    for i, part in enumerate(module.split(".")):
+        found_spec = PathFinder.find_spec(part, path)
+        if found_spec is None:
+            return None
+        if i < module.count("."):
+            path = list(found_spec.submodule_search_locations or [])
+    origin = found_spec.origin if found_spec is not None else None
+    return os.path.abspath(origin) if origin and os.path.isfile(origin) else None
+
+
+#: A summary file's size at most: a module of statistics is a few KiB.
+MAX_SUMMARY_BYTES = 4 << 20
+
+
+def summary_code(path: str) -> bytes:
+    """The bytes of the summary file ``path``: a regular file of at most :data:`MAX_SUMMARY_BYTES`, read once (what
+    is hashed is what runs).
+
+    Raises:
+        BadFileError: no file there, a folder, a pipe or a device, a file too large or unreadable (one sentence
+            naming the file, never its bytes).
+    """
+    with opened(path, "summary file", "a Python file (FILE.py:function)", limit=MAX_SUMMARY_BYTES) as fh:
+        return fh.read(MAX_SUMMARY_BYTES + 1)
+
+
+def _ray(value: object) -> str | None:
+    """A Ray cluster's address (``HOST:PORT``, ``ray://HOST:PORT``) or ``auto``, as given; None: local processes."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 512:
+        raise BadParameterError(f"ray must be a Ray address or 'auto', not {str(value)[:60]!r}", fields="ray")
+    if not ascii_digits(value):
+        raise BadParameterError(
+            f"ray {value[:60]!r} has digits of another script: write its port in ASCII digits (0-9)", fields="ray"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -375,7 +480,7 @@ class Fit:
         if not isinstance(self.model, str):  # a list of models given to the constructor
             object.__setattr__(self, "model", _models(self.model))
         if not isinstance(self.summary, tuple):  # "peak,final" given to the constructor
-            object.__setattr__(self, "summary", _summary(self.summary))
+            object.__setattr__(self, "summary", parse_summaries(self.summary))
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -390,7 +495,7 @@ class Fit:
             label, eq, model = text.partition("=")
             out.append((label, model) if eq else (text, text))
         return tuple(out)
-        object.__setattr__(self, "summary", _summary(self.summary))  # "peak,final" given to the constructor
+        object.__setattr__(self, "summary", parse_summaries(self.summary))  # "peak,final" given to the constructor
 
     @property
     def priors(self) -> Priors:
@@ -450,9 +555,7 @@ class Fit:
             raise BadParameterError(
                 f"kernel must be {', '.join(KERNELS[:-1])} or {KERNELS[-1]}, not {str(kernel)[:30]!r}", fields="kernel"
             )
-        ray = data.get("ray")
-        if ray is not None and (not isinstance(ray, str) or not ray.strip()):
-            raise BadParameterError(f"ray must be a Ray address or 'auto', not {str(ray)[:60]!r}", fields="ray")
+        ray = _ray(data.get("ray"))
         distance = data.get("distance", "regression")
         if distance not in DISTANCES:
             raise BadParameterError(
@@ -488,8 +591,21 @@ class Fit:
             tick=_tick(data.get("tick")),
             observe=_observe(data.get("observe")),
             delay=_delay(data.get("delay")),
-            summary=_summary(data.get("summary")),
+            summary=parse_summaries(data.get("summary")),
         )
 
 
-__all__ = ["BUILTIN_SUMMARIES", "DISTANCES", "METHODS", "Fit", "FitParams", "Prior", "Priors"]
+__all__ = [
+    "BUILTIN_SUMMARIES",
+    "DISTANCES",
+    "METHODS",
+    "Fit",
+    "FitParams",
+    "Prior",
+    "Priors",
+    "is_code",
+    "summary_is_file",
+    "parse_summaries",
+    "summary_code",
+    "summary_source",
+]

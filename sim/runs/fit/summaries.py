@@ -25,12 +25,13 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.core.tracebacks import plugin_location, plugin_traceback
-from sim.engine.requests.fit import CURVE, SummarySpec
+from sim.engine.requests.fit import CURVE, SummarySpec, summary_code, summary_is_file
 from sim.errors import BadParameterError
 from sim.model.series import count_measures, is_tick_count
 from sim.runs.reports import RunEntry
@@ -128,32 +129,64 @@ def _load(spec: str) -> Callable[..., Any]:
     ``.py`` file).
 
     Raises:
-        SummaryError: the module cannot be found or raised on import (with its traceback), or has no such
-            function.
+        SummaryError: the module cannot be found, does not compile (its line named, never its text) or raised on
+            import (with its traceback), or has no such function.
+        BadFileError: the ``.py`` file is missing, a folder, a pipe or too large.
     """
     module_name, _, attr = spec.rpartition(":")
+    module = _load_file(spec, module_name) if summary_is_file(module_name) else _import(spec, module_name)
+    func: Any = module
+    for part in attr.split("."):
+        func = getattr(func, part, None)
+        if func is None:
+            kind = "file" if summary_is_file(module_name) else "module"
+            raise SummaryError(f"summary {spec!r}: {kind} {module_name!r} has no {attr!r}")
+    if not callable(func):
+        raise SummaryError(f"summary {spec!r}: {attr!r} is not a function")
+    return func
+
+
+def _load_file(spec: str, file: str) -> ModuleType:
+    """The module of the ``.py`` file ``file``, its bytes read once (bounded) and compiled here, so that a file
+    that is no Python is one sentence naming its line, never showing it."""
+    path = os.path.abspath(file)
+    if not path.endswith(".py"):  # Fit.parse refuses it; a request built otherwise is refused here too
+        raise SummaryError(f"summary {spec!r} names a file that is not a Python file (FILE.py): give FILE.py:function")
+    source = summary_code(path)
     try:
-        if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
-            path = os.path.abspath(module_name)
-            if not os.path.isfile(path):
-                raise SummaryError(f"summary {spec!r}: there is no file {module_name!r}: give a .py file or a module")
-            name = "agora_summary_" + os.path.splitext(os.path.basename(path))[0]
-            loader = importlib.util.spec_from_file_location(name, path)
-            assert loader is not None and loader.loader is not None
-            module = importlib.util.module_from_spec(loader)
-            sys.modules[name] = module  # so that a worker process can pickle its functions by name
-            loader.loader.exec_module(module)
-        else:
-            added = os.getcwd() not in sys.path
-            if added:  # a module beside the command, as `python -m` would find it
-                sys.path.insert(0, os.getcwd())
-            try:
-                module = importlib.import_module(module_name)
-            finally:
-                if added:
-                    sys.path.remove(os.getcwd())
-    except SummaryError:
-        raise
+        code = compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
+        line = getattr(exc, "lineno", None)
+        at = f" at line {line}" if line else ""
+        raise SummaryError(
+            f"summary {spec!r}: file {path} is not Python that compiles{at} ({type(exc).__name__}): fix it, or give "
+            "FILE.py:function of a Python file"
+        ) from None
+    name = "agora_summary_" + os.path.splitext(os.path.basename(path))[0]
+    found = importlib.util.spec_from_file_location(name, path)
+    if found is None:  # pragma: no cover - a .py path always has a spec
+        raise SummaryError(f"summary {spec!r}: Python cannot load {path} as a module: give FILE.py:function")
+    module = importlib.util.module_from_spec(found)
+    sys.modules[name] = module  # so that a worker process can pickle its functions by name
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - the user's own summary module, named by them
+    except Exception as exc:  # noqa: BLE001 - the author's module failed: said with its traceback
+        sys.modules.pop(name, None)
+        raise _raised(spec, "importing it", exc) from None
+    return module
+
+
+def _import(spec: str, module_name: str) -> ModuleType:
+    """The module ``module_name``, imported (a module beside the command first, as ``python -m`` finds it)."""
+    added = os.getcwd() not in sys.path
+    try:
+        if added:
+            sys.path.insert(0, os.getcwd())
+        try:
+            return importlib.import_module(module_name)
+        finally:
+            if added:
+                sys.path.remove(os.getcwd())
     except ModuleNotFoundError as exc:
         if exc.name is not None and module_name.split(".")[0] == exc.name.split(".")[0]:
             raise SummaryError(
@@ -161,16 +194,13 @@ def _load(spec: str) -> Callable[..., Any]:
                 "this folder or on the Python path, or FILE.py:function"
             ) from None
         raise _raised(spec, "importing it", exc) from None
+    except SyntaxError as exc:  # the module's text is never shown: its line is
+        at = f" at line {exc.lineno}" if exc.lineno else ""
+        raise SummaryError(
+            f"summary {spec!r}: module {module_name!r} is not Python that compiles{at} (SyntaxError): fix it"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - the author's module failed: said with its traceback
         raise _raised(spec, "importing it", exc) from None
-    func: Any = module
-    for part in attr.split("."):
-        func = getattr(func, part, None)
-        if func is None:
-            raise SummaryError(f"summary {spec!r}: module {module_name!r} has no {attr!r}")
-    if not callable(func):
-        raise SummaryError(f"summary {spec!r}: {attr!r} is not a function")
-    return func
 
 
 def _raised(spec: str, when: str, exc: BaseException) -> SummaryError:
