@@ -283,7 +283,9 @@ def test_numbers_in_a_plan_are_ascii_digits(tmp_path, line):
 
 
 def test_numbers_of_the_command_line_are_ascii_digits(here, capsys):
-    for flag, value in (("--cuts", "٣"), ("--horizon", "١٠"), ("--draws", "١٠٠"), ("--workers", "٢"), ("--n-star", "٣")):
+    """The backtest's own number flags (their types are sim.cli.args' integer and positive_float)."""
+    flags = (("--cuts", "٣"), ("--horizon", "١٠"), ("--draws", "١٠٠"), ("--workers", "٢"), ("--n-star", "٣"))
+    for flag, value in flags:
         code, _, err = _backtest(capsys, "--observed", "curve.csv", flag, value)
         assert code == 2 and f"argument {flag}: '{value}' is not" in err, (flag, err)
 
