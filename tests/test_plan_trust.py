@@ -293,3 +293,14 @@ def test_numbers_of_the_command_line_are_ascii_digits(here, capsys):
 def test_a_plan_file_that_cannot_be_read_is_still_one_sentence(tmp_path):
     with pytest.raises(BadFileError, match="does not exist"):
         Backtest.parse({"plan": str(tmp_path / "none.toml")})
+
+
+def test_a_ray_address_is_checked_before_ray_reads_it():
+    """Below the door too (a request built without parse): a port of another script's digits, which Ray's int()
+    would read, and a port past 65535, which the socket refused with a traceback, are one sentence each."""
+    from sim.runs.transport import _check_reachable
+
+    with pytest.raises(BadParameterError, match="has digits of another script: write its port in ASCII digits"):
+        _check_reachable("127.0.0.1:٦٣٧٩")
+    with pytest.raises(BadParameterError, match="a port is from 1 to 65535, not 99,999"):
+        _check_reachable("127.0.0.1:99999")

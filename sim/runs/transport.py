@@ -47,6 +47,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from sim.core import sealed, worldkey
+from sim.core.numbers import ascii_digits, ascii_int
 from sim.core.world import World
 from sim.errors import AgoraError, BadParameterError, ResourceError
 from sim.model.registry import Registry, TrustedFolder
@@ -494,11 +495,18 @@ def _check_reachable(address: str) -> None:
         BadParameterError: HOST:PORT (or ray://HOST:PORT) refuses or does not answer within 5 seconds.
     """
 
+    if not ascii_digits(address):  # Ray would read a port of another script's digits as a number
+        raise BadParameterError(
+            f"ray {address[:60]!r} has digits of another script: write its port in ASCII digits (0-9)", fields="ray"
+        )
     host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not port.isdigit():
+    number = ascii_int(port) if sep and port.isdigit() else None
+    if number is None:
         return  # not HOST:PORT: Ray reads it (and reports what it cannot)
+    if not 0 < number < 65536:
+        raise BadParameterError(f"ray {address[:60]}: a port is from 1 to 65535, not {number:,}", fields="ray")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+        socket.create_connection((host.strip("[]"), number), timeout=5).close()
     except OSError as exc:
         raise BadParameterError(
             f"ray {address}: no Ray cluster answers there ({exc.strerror or exc}); give ray auto for a local "
