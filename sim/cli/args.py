@@ -17,6 +17,7 @@ import re
 import sys
 from typing import Any, Literal, NoReturn
 
+from sim.core.numbers import float_of, int_of
 from sim.errors import BadParameterError
 
 EXIT_USAGE = 2
@@ -153,7 +154,7 @@ def given(args: argparse.Namespace, names: str) -> dict[str, Any]:
 
 def positive_int(text: str) -> int:
     try:
-        value = int(text.replace("_", ""))
+        value = int_of(text, underscores=True)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
@@ -163,7 +164,7 @@ def positive_int(text: str) -> int:
 
 def non_negative_float(text: str) -> float:
     try:
-        value = float(text)
+        value = float_of(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value >= 0 or value == float("inf"):
@@ -179,8 +180,9 @@ def fraction(text: str) -> float:
 
 
 def integer(text: str) -> int:
+    """A whole number in ASCII digits (``1_000`` too); every whole-number flag's type starts here."""
     try:
-        return int(text.replace("_", ""))
+        return int_of(text, underscores=True)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
@@ -337,7 +339,7 @@ def llm_arguments(p: argparse.ArgumentParser, *, local_model: bool = False) -> N
 
 def positive_float(text: str) -> float:
     try:
-        value = float(text)
+        value = float_of(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not (value > 0 and value != float("inf")):
@@ -366,7 +368,7 @@ def host_name(text: str) -> str:
 def positive_seconds(text: str) -> float:
     """A number of seconds above 0, at most a day (``agora serve --request-timeout``)."""
     try:
-        value = float(text)
+        value = float_of(text)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and 0 < value <= 86400):

@@ -38,4 +38,31 @@ def ascii_float(text: str, *, special: bool = False) -> float | None:
     return None
 
 
-__all__ = ["FLOAT", "INT", "SPECIAL", "ascii_digits", "ascii_float", "ascii_int"]
+def int_of(text: str, *, underscores: bool = False) -> int:
+    """``int(text)`` for ASCII digits only: a drop-in where a ``ValueError`` is caught and answered.
+
+    ``underscores`` also reads ``1_000`` (the command line's whole numbers do).
+
+    Raises:
+        ValueError: ``text`` is not a whole number in ASCII digits.
+    """
+    value = ascii_int(text.replace("_", "") if underscores and not text.strip().startswith("_") else text)
+    if value is None:
+        raise ValueError(f"not a whole number in ASCII digits: {text[:40]!r}")
+    return value
+
+
+def float_of(text: str, *, special: bool = True) -> float:
+    """``float(text)`` for ASCII digits only (``nan``, ``inf`` and ``infinity`` too, unless ``special`` is
+    False): a drop-in where a ``ValueError`` is caught and answered.
+
+    Raises:
+        ValueError: ``text`` is not a decimal number in ASCII digits.
+    """
+    value = ascii_float(text, special=special)
+    if value is None:
+        raise ValueError(f"not a number in ASCII digits: {text[:40]!r}")
+    return value
+
+
+__all__ = ["FLOAT", "INT", "SPECIAL", "ascii_digits", "ascii_float", "ascii_int", "float_of", "int_of"]

@@ -89,7 +89,7 @@ def topic_index(name: str) -> int:
     key = name.strip().lower()
     if key in _INDEX:
         return _INDEX[key]
-    if key.isdigit() and int(key) < 64:
+    if key.isascii() and key.isdigit() and int(key) < 64:
         return int(key)
     raise BadParameterError(
         f"unknown topic {name!r}: use one of the 64 topic names (see 'agora topics'), e.g. 'politics' or 'ai'"

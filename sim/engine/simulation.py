@@ -495,7 +495,7 @@ class Simulation:
             iv = action
         else:
             text = str(action).strip()
-            iv = Intervention.parse(text, with_tick=bool(text[:1].isdigit()) and not absolute)
+            iv = Intervention.parse(text, with_tick=text[:1].isascii() and text[:1].isdigit() and not absolute)
         if absolute:  # made again after a crash: at the tick it was scheduled for (``start_tick``), or the next
             iv = dataclasses.replace(iv, tick=0)
         intervene.check(self.world, self.registry, iv, model)

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from sim.core.attributes import INFECTIVITY, label_names
+from sim.core.numbers import ascii_float, ascii_int
 from sim.core.safe import shown
 from sim.core.world import AGENT_COLUMNS, DATA_COLUMN_NAME, SETTABLE_COLUMNS, World
 from sim.errors import BadParameterError
@@ -269,18 +270,17 @@ def _fields(line: str) -> list[str]:
 
 
 def _is_id(text: str) -> bool:
-    try:
-        return text.lstrip("+-").isdigit() and -(2**63) <= int(text) < 2**63
-    except ValueError:
-        return False
+    value = ascii_int(text)
+    return value is not None and -(2**63) <= value < 2**63
 
 
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return "_" not in text
+    return ascii_float(text, special=True) is not None
+
+
+def _foreign_digits(text: str) -> bool:
+    """Whether ``text`` holds a digit of another script than ASCII (``٣``, ``３``)."""
+    return any(ch.isdigit() for ch in text if not ch.isascii())
 
 
 def _body_start(raw: bytes) -> int:
@@ -293,7 +293,10 @@ def _body_start(raw: bytes) -> int:
     end = raw.find(b"\n", at)
     end = len(raw) if end < 0 else end + 1
     fields = _fields(raw[at:end].decode("utf-8", errors="replace").strip())
-    header = not _is_id(fields[0]) and not (len(fields) > 1 and _is_number(fields[1]))
+    # A field of other scripts' digits (``٣``) is no number, but no header's word either: its line is a row,
+    # refused by name below, never skipped as a header.
+    header = not _is_id(fields[0]) and not _foreign_digits(fields[0])
+    header = header and not (len(fields) > 1 and (_is_number(fields[1]) or _foreign_digits(fields[1])))
     return end if header else 0
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.core.arrays import one_of
+from sim.core.numbers import int_of
 from sim.core.world import World
 from sim.errors import BadParameterError
 from sim.model.lifecycle import FROZEN, all_active
@@ -122,14 +123,17 @@ def _read_seed_lines(path: str) -> tuple[np.ndarray, np.ndarray]:
     if not tokens:
         raise BadParameterError(f"seed file {path!r} lists no agent ids: give one original agent id a line")
     try:
-        ids = np.array([int(t) for t in tokens], dtype=np.int64)
+        # int() reads every script's digits and underscores: ASCII digits only (a file all ASCII, without
+        # underscores, takes int()'s fast path).
+        joined = "".join(tokens)
+        whole = int if joined.isascii() and "_" not in joined else int_of
+        ids = np.array([whole(t) for t in tokens], dtype=np.int64)
         numbers = np.flatnonzero(np.fromiter(map(bool, lines), dtype=bool, count=len(lines))).astype(np.int32) + 1
     except (ValueError, OverflowError):
         for number, t in enumerate(lines, 1):  # only on the error path: find the line to name
             if t:
                 try:
-                    int(t)
-                    if not -(2**63) <= int(t) < 2**63:
+                    if not -(2**63) <= int_of(t) < 2**63:
                         raise ValueError
                 except ValueError:
                     # The line is named, never quoted: the file may be anything (a key, /proc/self/environ).
@@ -176,7 +180,9 @@ class SeedSpec:
         hint = (
             "use random:K, top:K, ids:a,b,c, community:C:K, file:PATH, none or METHOD:K (a seed method: degree:K, "
             "ris:K, ...)"
-        )
+            if limits.files
+            else "use random:K, top:K, ids:a,b,c, community:C:K, none or METHOD:K (a seed method: degree:K, ...)"
+        )  # where no file may be named, none is offered
         text = str(text).strip()
         if text.lower() == "none":
             return cls("none")
@@ -196,7 +202,7 @@ class SeedSpec:
         kind = parts[0].lower()
         try:
             if kind in ("random", "top") and len(parts) == 2:
-                k = int(parts[1])
+                k = int_of(parts[1])
                 if not 1 <= k <= INT64_MAX:
                     raise ValueError
                 return cls(kind, k=k)
@@ -206,7 +212,7 @@ class SeedSpec:
                         f"the seed selection names more than the {limits.max_seed_ids:,} ids one message may "
                         "name: use random:K or top:K for large seed sets"
                     )
-                ids = tuple(int(x) for x in parts[1].split(",") if x.strip())
+                ids = tuple(int_of(x) for x in parts[1].split(",") if x.strip())
                 if not ids:
                     raise ValueError
                 out_of_range = next((i for i in ids if not INT64_MIN <= i <= INT64_MAX), None)
@@ -217,13 +223,13 @@ class SeedSpec:
                     )
                 return cls(kind, ids=ids)
             if kind not in KINDS and len(parts) == 2 and _METHOD_NAME.fullmatch(kind):
-                k = int(parts[1])
+                k = int_of(parts[1])
                 if not 1 <= k <= INT64_MAX:
                     raise ValueError
                 _check_method(kind, limits, registry)
                 return cls("method", k=k, method=kind)
             if kind == "community" and len(parts) == 3:
-                c, k = int(parts[1]), int(parts[2])
+                c, k = int_of(parts[1]), int_of(parts[2])
                 if not (1 <= k <= INT64_MAX and 0 <= c <= INT32_MAX):
                     raise ValueError
                 return cls(kind, k=k, community=c)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.core.numbers import float_of, int_of
 from sim.errors import BadParameterError
 
 
@@ -83,7 +84,7 @@ class Param:
                 raise ValueError
             if self.type is int:
                 if isinstance(value, str):
-                    value_n = int(value.strip().replace("_", ""))
+                    value_n = int_of(value, underscores=True)
                 elif isinstance(value, (float, np.floating)):
                     if not float(value).is_integer():
                         raise ValueError
@@ -91,7 +92,7 @@ class Param:
                 else:
                     value_n = int(value)
             else:
-                value_n = float(value.strip()) if isinstance(value, str) else float(value)
+                value_n = float_of(value) if isinstance(value, str) else float(value)
                 if not math.isfinite(value_n):
                     raise ValueError
         except (TypeError, ValueError):

@@ -32,6 +32,18 @@ _WIDGET_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 WORLD_DEFAULT = "__world__"
 
 
+def priority_of(text: str) -> object:
+    """The form's priority field as ``Inject.parse`` takes it: a whole number written in ASCII digits (empty: 0),
+    else the text as typed, for the parser to refuse in its words (``int`` would read ``٣`` as 3)."""
+    plain = text.strip() or "0"
+    if plain.isascii():
+        try:
+            return int(plain)
+        except ValueError:
+            pass
+    return plain
+
+
 class InjectForm(Vertical):
     """What to inject. Every field has a label before it (the parameter rows too): what it is, not only a
     placeholder. Its snapshot is the :class:`~sim.live.views.Catalogue` of what it offers (models, content
@@ -282,12 +294,7 @@ class InjectForm(Vertical):
         topics = [t.strip() for t in self.query_one("#msg-topics", Input).value.split(",") if t.strip()]
         kind = str(self.query_one("#seed-kind", Select).value)
         arg = self.query_one("#seed-arg", Input).value.strip()
-        priority_text = self.query_one("#msg-priority", Input).value.strip()
-        priority: object
-        try:
-            priority = int(priority_text or "0")
-        except ValueError:
-            priority = priority_text
+        priority = priority_of(self.query_one("#msg-priority", Input).value)
         choice = self.query_one("#msg-recommender", Select).value
         return {
             "text": self.query_one("#msg-text", Input).value,

@@ -23,6 +23,7 @@ from sim.cli.args import (
 )
 from sim.cli.parsers import CommandGroup, Subcommand, add_subcommands
 from sim.cli.parsers.options import json_flag, number_flag, plugins_flag, seed_and_json, world_size
+from sim.core.numbers import int_of
 
 #: The templates of ``agora plugins new --template``: ``sim.authoring.templates.TEMPLATES``, named here because
 #: that module reads the built-in plugins (numpy and all), which ``agora --help`` must not load; a test
@@ -166,7 +167,7 @@ def _sizes(text: str) -> tuple[int, ...]:
     if text.strip().lower() == "none":
         return ()
     try:
-        sizes = tuple(int(x.replace("_", "")) for x in text.split(",") if x.strip())
+        sizes = tuple(int_of(x, underscores=True) for x in text.split(",") if x.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of sizes: give e.g. 100000,1000000 or none") from None
     if not sizes or any(n < 1 or n > 100_000_000 for n in sizes):
@@ -249,7 +250,7 @@ def _bench_populations(bp: Any) -> None:
 def _bench_forecast(bf: Any) -> None:
     number_flag(bf, "--agents", "N", 100_000, "agents")
     number_flag(bf, "--runs", "R", 200, "continuations")
-    bf.add_argument("--p", type=float, default=0.05, metavar="P", help="ic's p (default 0.05)")
+    bf.add_argument("--p", type=fraction, default=0.05, metavar="P", help="ic's p (default 0.05)")
     number_flag(bf, "--repeats", "K", 3, "alternating repeats")
     bf.add_argument("--workers", type=positive_int, metavar="W", help="processes (default: one per CPU)")
     seed_and_json(bf)
@@ -378,7 +379,7 @@ def _bench_api(ba: Any) -> None:
         type=integer,
     )
     ba.add_argument(
-        "--seconds", type=float, default=5.0, metavar="S", help="seconds each injection case runs (default 5)"
+        "--seconds", type=positive_float, default=5.0, metavar="S", help="seconds each injection case runs (default 5)"
     )
     number_flag(ba, "--rounds", "K", 2, "rounds of the injection cases")
     json_flag(ba)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sim.core.numbers import float_of, int_of
 from sim.errors import BadParameterError
 
 
@@ -73,7 +74,7 @@ class ParamRange:
         bounds = []
         for part in (lo_text.strip(), hi_text.strip()):
             try:
-                bound = float(part)
+                bound = float_of(part)
             except ValueError:
                 bound = math.nan
             if not math.isfinite(bound):
@@ -149,7 +150,7 @@ class Design:
             )
         what = {"sobol": "base samples", "morris": "trajectories", "lhs": "points"}[kind]
         try:
-            n = int(count.strip())
+            n = int_of(count)
         except ValueError:
             n = 0
         if not 2 <= n <= MAX_DESIGN_N:
@@ -185,7 +186,7 @@ class Design:
             return text
         if text.startswith("series:"):
             name, at, tick = text.removeprefix("series:").rpartition("@")
-            if not at or not name.strip() or not tick.strip().isdigit():
+            if not at or not name.strip() or not (tick.strip().isascii() and tick.strip().isdigit()):
                 raise BadParameterError(
                     f"measure {text[:40]!r} is not series:MEASURE@TICK: give a series measure and a whole tick "
                     "counted from the injection, such as series:I@10",

@@ -63,7 +63,7 @@ def _age(text: str) -> int:
     from sim.store.timeline import parse_duration  # noqa: PLC0415
 
     t = text.strip()
-    if t.isdigit():
+    if t.isascii() and t.isdigit():
         return int(t)
     try:
         return parse_duration(t)

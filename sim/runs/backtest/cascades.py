@@ -85,9 +85,19 @@ def _roots(parent: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def _ascii(cells: np.ndarray) -> np.ndarray:
+    """Which text cells are ASCII: numpy reads every script's digits as numbers (``"٣"`` as 3), Agora only ASCII's.
+    A look at the cells' code points, no loop."""
+    wide = np.ascontiguousarray(cells)
+    if wide.dtype.kind != "U" or wide.size == 0 or wide.dtype.itemsize == 0:
+        return np.ones(wide.shape, dtype=bool)
+    codes = wide.view(np.uint32).reshape(wide.size, -1)
+    return np.all(codes < 128, axis=1).reshape(wide.shape)
+
+
 def _whole(rows: TimedRows, column: str, what: str) -> np.ndarray:
     cells = rows.cells[column]
-    ok = np.char.isdigit(cells) & (np.char.str_len(cells) <= 15)
+    ok = np.char.isdigit(cells) & (np.char.str_len(cells) <= 15) & _ascii(cells)
     if not ok.all():
         raise rows.bad(int(np.argmax(~ok)), f"its {what} is not a whole number: give each post's {what}")
     return cells.astype(np.int64)

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.core.numbers import int_of
 from sim.errors import BadParameterError
 from sim.runs.fit.observed import ObservedSeries
 from sim.store.timeline import DAY, parse_duration
 
 #: An ISO date, or the start of a timestamp (numpy alone would read ``17`` as the year 17).
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: How a kind of time is written, for a sentence.
 _GIVE = {"tick": "a tick (17)", "whole": "a whole number (17)", "date": "an ISO date (1861-11-20)"}
 
@@ -82,7 +83,7 @@ class Timeline:
         t = text.strip()
         try:
             if self.kind in ("tick", "whole"):
-                return int(t)
+                return int_of(t)
             if self.kind == "date" and _DATE.match(t):
                 return int(np.datetime64(t, "D").astype(np.int64))
             if self.kind == "stamp" and _DATE.match(t) and len(t) == 10:  # a day: known at its end
