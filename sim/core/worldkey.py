@@ -54,8 +54,9 @@ INSTALL = "pip install 'agora-sim[crypto]'"
 HOW = f"give its key with --key-file FILE (a file only you can read) or the {KEY_ENV} environment variable"
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-#: SQLCipher 4's page size: an encrypted world's size is a whole number of pages.
-PAGE = 4096
+#: The page size of every encrypted world (``cipher_page_size`` in :data:`_CIPHER_SETTINGS`, not SQLCipher's
+#: default 4 KiB): an encrypted world's size is a whole number of these pages.
+PAGE = 16384
 SALT = 16
 #: Bytes 21..23 of every clear SQLite file's header (the payload fractions, fixed by the file format).
 _HEADER_FIXED_AT, _HEADER_FIXED = 21, b"\x40\x20\x20"
@@ -73,7 +74,7 @@ IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError,) + ((_cip
 #: How every encrypted world is written: 16 KiB pages (as clear worlds; a quarter of the pages to encrypt and
 #: authenticate as SQLCipher's 4 KiB) and HMAC-SHA256 page tags (SHA-NI makes it about twice as fast as
 #: SQLCipher's default HMAC-SHA512 on current x86 CPUs); AES-256 as SQLCipher always encrypts.
-_CIPHER_SETTINGS = ("cipher_page_size = 16384", "cipher_hmac_algorithm = HMAC_SHA256")
+_CIPHER_SETTINGS = (f"cipher_page_size = {PAGE}", "cipher_hmac_algorithm = HMAC_SHA256")
 
 #: The page cache of an encrypted world's writer (KiB): the pages a checkpoint replaces were written by the
 #: checkpoint before and are still here, so they are not read, decrypted and authenticated again (measured at
@@ -301,8 +302,8 @@ def is_encrypted(path: str) -> bool:
     return size >= PAGE and size % PAGE == 0
 
 
-#: Bits of entropy per byte above which a file's first page looks random, as an encrypted world's does (4 KiB
-#: of random bytes measure about 7.95; text, CSV and SQLite pages far less).
+#: Bits of entropy per byte above which a file's first page looks random, as an encrypted world's does (16 KiB
+#: of random bytes measure about 7.99; text, CSV and SQLite pages far less).
 _RANDOM_BITS = 7.5
 #: How files that look random but are no world start: Agora's snapshots (sealed or not), gzip, zip, xz, bzip2,
 #: zstd, Parquet, PNG and PDF.
