@@ -77,7 +77,13 @@ def _plan_check(request: Backtest, world: World, registry: Registry) -> Plan:
     world (a plan file's mistakes named as its own)."""
     try:
         check_world(request, world)
-        return Plan(world, registry, request.fit)
+        fit = request.fit
+        states = tuple(str(s) for s in registry.model(fit.model).states)
+        obs = _read(request, world, states)
+        # What a backtest cannot forecast is said before the fit's plan is made of it: a run's cascades file of
+        # 300 runs would otherwise be told that the fit's replicates (one per cascade) are over 256.
+        _check_kind(obs, request.methods)
+        return Plan(world, registry, fit, obs)
     except BadParameterError as exc:
         if request.plan is None or "plan file" in str(exc):
             raise
@@ -95,21 +101,9 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
     """
     methods = request.methods
     plan = _plan_check(request, world, registry) if "agora" in methods else None
-    if plan is not None:
-        obs = plan.observed
-    else:
-        from sim.runs.fit.observed import read_observed  # noqa: PLC0415
-
-        fit = request.fit
-        obs = read_observed(fit.observed, world, (), time=fit.time, tick=fit.tick, observe=fit.observe)
-    if "seismic" in methods:
-        _refuse_seismic(obs)
-    if not isinstance(obs, ObservedSeries):
-        raise BadParameterError(
-            f"a backtest forecasts a series of counts per tick, and {obs.path} is {obs.kind}: give a curve (a time "
-            "column and counts, a line list, or a run's series)",
-            fields="observed",
-        )
+    obs = plan.observed if plan is not None else _read(request, world, ())
+    _check_kind(obs, methods)
+    assert isinstance(obs, ObservedSeries)
     line = Timeline.of(obs)
     ticks = tuple(line.tick_of(t) for t in request.cut) or tuple(line.spread(request.cuts or 5, request.horizon))
     twice = next((i for i, t in enumerate(ticks) if t in ticks[:i]), None)
@@ -156,6 +150,26 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
     _check_starts(obs, column, line, ticks, methods, si)
     scored = methods if REFERENCE in methods else (*methods, REFERENCE)  # the reference of relative WIS
     return Setup(request, obs, line, ticks, column, scored, si)
+
+
+def _read(request: Backtest, world: World, states: tuple[str, ...]) -> Any:
+    """The observation of ``request``, read as the fit of a model of ``states`` reads it."""
+    from sim.runs.fit.observed import read_observed  # noqa: PLC0415
+
+    fit = request.fit
+    return read_observed(fit.observed, world, states, time=fit.time, tick=fit.tick, observe=fit.observe)
+
+
+def _check_kind(obs: Any, methods: tuple[str, ...]) -> None:
+    """Refuse an observation that is no series of counts per tick (seismic's own sentence first)."""
+    if "seismic" in methods:
+        _refuse_seismic(obs)
+    if not isinstance(obs, ObservedSeries):
+        raise BadParameterError(
+            f"a backtest forecasts a series of counts per tick, and {obs.path} is {obs.kind}: give a curve (a time "
+            "column and counts, a line list, or a run's series)",
+            fields="observed",
+        )
 
 
 def _refuse_seismic(obs: Any) -> None:

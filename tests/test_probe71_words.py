@@ -1,0 +1,79 @@
+"""Odd words a probe found (issue 71), each now one true sentence:
+
+- a run's cascades file of more than 256 runs given to ``agora backtest`` was told "replicates must be from 1 to 256"
+  (the fit's plan, made before the observation's kind was looked at, simulates one run per observed cascade), with
+  no ``--replicates`` given; it is told what a backtest forecasts, as one of fewer runs is;
+- docs/security.md said 16 KiB pages and the message 4,096-byte pages: encrypted worlds are written with
+  ``cipher_page_size`` :data:`sim.core.worldkey.PAGE` (16 KiB), and the docs, the message and the check of a world
+  cut short all use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from sim.cli.main import main
+from sim.core import worldkey
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def agora(capsys, *argv: str) -> tuple[int, str]:
+    """``agora ARGV`` in process: its exit code and the last line of its stderr."""
+    capsys.readouterr()
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:
+        rc = int(exc.code or 0)
+    err = capsys.readouterr().err.strip().splitlines()
+    return rc, err[-1] if err else ""
+
+
+def test_backtest_of_many_run_cascades_says_it_forecasts_series(capsys, tmp_path):
+    world = str(tmp_path / "w.db")
+    assert main(["new", world, "--agents", "50", "--seed", "1"]) == 0
+    cascades = tmp_path / "c.csv"
+    with cascades.open("w") as fh:  # 300 runs of one seed agent each: 300 cascades
+        fh.write("run,agent,source,tick,generation\n")
+        fh.writelines(f"{r},{r % 50},,0,0\n" for r in range(300))
+    for methods in ("agora", "agora,persistence", "persistence"):
+        rc, said = agora(
+            capsys, "backtest", world, "--observed", str(cascades), "--param", "p=0.01..0.2", "--method", methods
+        )
+        assert rc == 2, said
+        assert "a backtest forecasts a series of counts per tick" in said and "is cascades" in said, said
+        assert "replicates" not in said, said
+
+
+def test_encrypted_worlds_pages_are_the_documented_size():
+    assert f"cipher_page_size = {worldkey.PAGE}" in worldkey._CIPHER_SETTINGS
+    text = (ROOT / "docs" / "security.md").read_text()
+    kib = {int(n) for n in re.findall(r"every (\d+) KiB page", text)}
+    assert kib == {worldkey.PAGE // 1024}, kib
+    quoted = {int(n.replace(",", "")) for n in re.findall(r"whole number of ([\d,]+)-byte pages", text)}
+    assert quoted == {worldkey.PAGE}, quoted
+
+
+def test_an_encrypted_world_cut_at_a_whole_number_of_4k_pages_is_cut_short(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("sqlcipher3")
+    key = tmp_path / "world.key"
+    key.write_text("correct horse battery staple\n")
+    key.chmod(0o600)
+    world = tmp_path / "enc.db"
+    try:
+        assert main(["new", str(world), "--agents", "300", "--encrypt", "--key-file", str(key)]) == 0
+        size = world.stat().st_size
+        assert size % worldkey.PAGE == 0 and size >= 2 * worldkey.PAGE
+        cut = tmp_path / "cut.db"
+        cut.write_bytes(world.read_bytes()[: 5 * 4096])  # a whole number of SQLCipher's default 4 KiB pages
+        for args in (["info", str(cut), "--key-file", str(key)], ["info", str(cut)]):
+            rc, said = agora(capsys, *args)
+            assert rc == 2 and "encrypted world cut short" in said, said
+            assert f"not a whole number of {worldkey.PAGE:,}-byte pages" in said, said
+    finally:
+        worldkey.use_key(None)
+    assert os.path.exists(world)
