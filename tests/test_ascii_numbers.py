@@ -188,3 +188,38 @@ def test_numbers_helpers():
     assert float_of("inf") == float("inf")
     with pytest.raises(ValueError):
         float_of("nan", special=False)
+
+
+@pytest.mark.parametrize("digit", DIGITS)
+def test_files_and_values_read_back_refuse_other_scripts_digits(tmp_path, digit, small_world):
+    from sim.analysis.seismic import estimate
+    from sim.core.numbers import json_ints
+    from sim.llm.client import _retry_after
+    from sim.store.cascadeio import read_cascades
+    from sim.store.worldfile import stale_temps
+
+    # A run's cascades file (agora run's cascades): a cell in other digits is named by its line, fast path or not.
+    cascades = tmp_path / "c.csv"
+    cascades.write_text(f"run,agent,source,tick,generation\n0,1,,0,0\n0,{digit},1,1,1\n", encoding="utf-8")
+    with pytest.raises(AgoraError, match="line 3: agent is not a whole number"):
+        read_cascades(str(cascades))
+    cascades.write_text("run,agent,source,tick,generation\n0,1,,0,0\n0,3,1,1,1\n", encoding="utf-8")
+    assert read_cascades(str(cascades)).agent.tolist() == [1, 3]
+    # An agent named by its original id as text.
+    with pytest.raises(BadParameterError, match="is not an integer"):
+        small_world.index_of(digit)
+    assert small_world.index_of(str(small_world.columns["ids"][3])) == 3
+    # A save's temporary file is known by the pid Agora writes, in ASCII digits.
+    world = tmp_path / "w.db"
+    (tmp_path / f"w.db.tmp-{digit * 6}").write_bytes(b"")
+    assert stale_temps(str(world)) == []
+    # A server's Retry-After, SEISMIC's cut and times, an array's shape in a world file.
+    assert _retry_after({"retry-after": digit}) is None and _retry_after({"retry-after": "3"}) == 3.0
+    with pytest.raises(BadParameterError, match="cut must be a number of seconds"):
+        estimate([0, 60], [5, 3], digit)
+    with pytest.raises(BadParameterError, match="must be numbers"):
+        estimate(["0", f"6{ZEROS[digit]}"], [5, 3], 100)
+    for text in (f'["{digit}"]', '["3"]', "[3.0]", "[true]", "3"):
+        with pytest.raises(ValueError):
+            json_ints(text)
+    assert json_ints("[3, 4]") == (3, 4)

@@ -43,6 +43,7 @@ from typing import NamedTuple, TypedDict, Unpack
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sim.core.numbers import float_of
 from sim.errors import BadParameterError
 
 #: The kernel's constant density before ``S0``, per second (the package's ``c = 0.0006265725``).
@@ -140,8 +141,16 @@ def window_integral(age: ArrayLike, window: float, kernel: Kernel = KERNEL) -> n
     return ((window - age) * i0 + i1) / window
 
 
+def _texts(values: ArrayLike) -> bool:
+    """Whether ``values`` hold text (numpy reads every script's digits in it as numbers: ``"٣"`` as 3)."""
+    raw = np.asarray(values)
+    return raw.dtype.kind in "US" or (raw.dtype.kind == "O" and any(isinstance(x, str) for x in raw.ravel()))
+
+
 def _checked(times: ArrayLike, followers: ArrayLike, at: float) -> tuple[np.ndarray, np.ndarray, float]:
     try:
+        if _texts(times) or _texts(followers):
+            raise ValueError("text")
         t = np.asarray(times, dtype=np.float64)
         n = np.asarray(followers, dtype=np.float64)
     except (TypeError, ValueError):
@@ -164,7 +173,7 @@ def _checked(times: ArrayLike, followers: ArrayLike, at: float) -> tuple[np.ndar
             "SEISMIC needs every post's follower count, a number from 0: a count is missing or negative"
         )
     try:
-        cut = float(at)
+        cut = float_of(at) if isinstance(at, str) else float(at)
     except (TypeError, ValueError):
         raise BadParameterError(f"SEISMIC's cut must be a number of seconds, not {at!r}") from None
     if not math.isfinite(cut) or cut < 0:

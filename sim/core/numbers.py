@@ -8,6 +8,7 @@ a TOML value, a cell of a file) goes through these functions, or checks :func:`a
 
 from __future__ import annotations
 
+import json
 import re
 
 #: A whole number written in ASCII: an optional sign, then digits.
@@ -65,4 +66,27 @@ def float_of(text: str, *, special: bool = True) -> float:
     return value
 
 
-__all__ = ["FLOAT", "INT", "SPECIAL", "ascii_digits", "ascii_float", "ascii_int", "float_of", "int_of"]
+def json_ints(text: str | bytes) -> tuple[int, ...]:
+    """The JSON list of whole numbers ``text`` (an array's shape as a world file stores it): each a JSON integer,
+    never a string of digits (``"٣"``), a float or a bool.
+
+    Raises:
+        ValueError: ``text`` is not such a list.
+    """
+    values = json.loads(text)
+    if not isinstance(values, list) or not all(type(v) is int for v in values):
+        raise ValueError("not a JSON list of whole numbers")
+    return tuple(values)
+
+
+__all__ = [
+    "FLOAT",
+    "INT",
+    "SPECIAL",
+    "ascii_digits",
+    "ascii_float",
+    "ascii_int",
+    "float_of",
+    "int_of",
+    "json_ints",
+]

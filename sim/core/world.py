@@ -25,6 +25,7 @@ from sim.core.attributes import INFECTIVITY, KINDS, MAX_ATTRIBUTES, MAX_HEADER, 
 from sim.core.generators import GeneratedGraph
 from sim.core.graph import Graph, GraphDelta
 from sim.core.llmcache import LLMCache
+from sim.core.numbers import int_of
 from sim.core.persona import Persona, draw_codes, persona_text
 from sim.core.posts import PostLog
 from sim.core.topics import mask_topics
@@ -304,7 +305,7 @@ class World:
         """
         ids = self.columns["ids"]
         try:
-            key = int(original_id)
+            key = int_of(original_id) if isinstance(original_id, str) else int(original_id)
         except (TypeError, ValueError):
             raise BadParameterError(f"agent id {original_id!r} is not an integer") from None
         i = int(np.searchsorted(ids, key))

@@ -60,6 +60,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sim.core.llmcache import LLMCache, cache_key
+from sim.core.numbers import float_of
 from sim.llm.config import LLMConfig
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -630,7 +631,7 @@ def _retry_after(headers: Any) -> float | None:
     if not raw:
         return None
     try:
-        return max(0.0, float(raw))
+        return max(0.0, float_of(str(raw), special=False))  # delay-seconds: ASCII digits
     except ValueError:
         pass
     try:

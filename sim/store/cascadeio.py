@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 import operator
 import os
 import sqlite3
@@ -48,6 +47,7 @@ import numpy as np
 
 from sim.core.cascade import Forest, ccdf, replay
 from sim.core.diskio import replacing
+from sim.core.numbers import float_of, int_of, json_ints
 from sim.core.safe import xml_safe
 from sim.errors import BadFileError, BadParameterError
 from sim.store.eventrows import reading_events
@@ -562,6 +562,9 @@ def _read(path: str, kind: _Kind) -> tuple[list[str], dict[str, np.ndarray], dic
 def _convert(name: str, cells: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
     """One column's cells as numbers (in bulk); for a column that may be empty, also where it is."""
     typ = _TYPES[name]
+    joined = "".join(cells)
+    if not joined.isascii() or "_" in joined:  # int and float read every script's digits, and 1_0 as 10
+        raise ValueError("a number not in ASCII digits")
     if typ == "float":
         return np.fromiter(map(float, cells), dtype=np.float64, count=len(cells)), None
     if typ == "int":
@@ -624,7 +627,7 @@ def _read_checked(
                 if typ == "int?" and cell == "":
                     continue
                 try:
-                    float(cell) if typ == "float" else int(cell)
+                    float_of(cell) if typ == "float" else int_of(cell)
                 except (ValueError, OverflowError):
                     noun = "a number" if typ == "float" else "a whole number"
                     if typ == "int?":
@@ -761,7 +764,7 @@ def _read_world_ids(con: sqlite3.Connection, path: str) -> np.ndarray:
         raise BadFileError(f"world {path!r} has no agent ids: it is damaged (check it with 'agora check')")
     try:
         dtype = np.dtype(rows[0][0])
-        shape = tuple(int(x) for x in json.loads(rows[0][1]))
+        shape = json_ints(rows[0][1])
     except (TypeError, ValueError):
         raise BadFileError(f"world {path!r}: its agent ids have a damaged description") from None
     data = b"".join(bytes(r[2]) for r in rows)

@@ -103,7 +103,7 @@ def stale_temps(path: str) -> list[str]:
     out = []
     for f in sorted(glob.glob(glob.escape(path) + ".tmp-*")):
         pid = f[len(path) + len(".tmp-") :].split("-", 1)[0]
-        if not pid.isdigit():
+        if not (pid.isascii() and pid.isdigit()):  # a pid as Agora writes it (isdigit alone takes "١٢")
             continue
         try:
             os.kill(int(pid), 0)

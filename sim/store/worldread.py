@@ -28,6 +28,7 @@ from sim.core.attributes import labels_from_arrays
 from sim.core.audit import public_settings
 from sim.core.graph import Graph, GraphDelta
 from sim.core.memory import ensure_memory
+from sim.core.numbers import json_ints
 from sim.core.persona import Persona
 from sim.core.safe import shown
 from sim.core.world import (
@@ -270,7 +271,7 @@ def _read_arrays(
     for name, dtype_s, shape_s, _nchunks, nbytes in layout:
         try:
             dtype = np.dtype(dtype_s)
-            shape = tuple(int(x) for x in json.loads(shape_s))
+            shape = json_ints(shape_s)
         except (TypeError, ValueError):
             raise BadFileError(f"world {path!r}: array {name} has a damaged description") from None
         if dtype.kind not in "iufb" or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes:
@@ -477,6 +478,7 @@ def _validated_state(meta: dict[str, Any], n: int, source: str) -> dict[str, Any
     for k, v in overrides_raw.items():
         if not (
             isinstance(k, str)
+            and k.isascii()
             and k.isdigit()
             and int(k) < n
             and isinstance(v, list)
