@@ -77,3 +77,23 @@ def test_an_encrypted_world_cut_at_a_whole_number_of_4k_pages_is_cut_short(capsy
     finally:
         worldkey.use_key(None)
     assert os.path.exists(world)
+
+
+def test_a_run_paced_slower_than_a_tick_in_days_or_faster_than_a_million_is_refused(capsys, tmp_path):
+    """``--ticks-per-second 5e-324`` ran a world that never ticked (the wait before the next tick is infinite), and
+    a live world's run said 1000000.1 was not "above 0"; both are refused with the bounds, as the API's run is."""
+    from sim.engine.bounds import MAX_TICKS_PER_SECOND, MIN_TICKS_PER_SECOND
+    from sim.engine.requests import Ensemble
+    from sim.errors import BadParameterError
+    from sim.model.registry import Registry
+
+    registry = Registry()
+    for rate in (5e-324, MIN_TICKS_PER_SECOND / 2, MAX_TICKS_PER_SECOND * 1.0000001, "5"):
+        with pytest.raises(BadParameterError, match="is invalid: give a number from 0.001 to 1,000,000 ticks a second"):
+            Ensemble.parse({"text": "hi", "steps": 1, "ticks_per_second": rate}, registry)
+    assert Ensemble.parse({"text": "hi", "steps": 1, "ticks_per_second": 0.5}, registry).ticks_per_second == 0.5
+    world = str(tmp_path / "w.db")
+    assert main(["new", world, "--agents", "50", "--seed", "1"]) == 0
+    for rate in ("5e-324", "1000000.1"):
+        rc, said = agora(capsys, "run", world, "--steps", "1", "--ticks-per-second", rate)
+        assert rc == 2 and f"--ticks-per-second {rate} is invalid: give a number from 0.001" in said, said

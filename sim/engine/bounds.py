@@ -29,6 +29,11 @@ MAX_WORKERS = 1024
 #: The most ticks a run until done takes when no ``max_ticks`` is given (a fit's, a forecast's, an ensemble's).
 MAX_TICKS = 10_000
 
+# -- a run's pace (sim.engine.requests.ensemble.Ensemble's ticks_per_second) --------------------------------------
+#: The slowest and the fastest pace a run may be given, in ticks per second: a slower one waits days between ticks
+#: (at 5e-324 a second the first tick never comes), a faster one paces nothing.
+MIN_TICKS_PER_SECOND, MAX_TICKS_PER_SECOND = 1e-3, 1e6
+
 # -- a forecast (sim.engine.requests.forecast.Forecast) ---------------------------------------------------------
 #: Continuations per arm by default, and at most (a live world's bound is lower: ``Forecasts.MAX_RUNS``).
 FORECAST_RUNS = 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sim.engine.bounds import MAX_TICKS
+from sim.engine.bounds import MAX_TICKS, MAX_TICKS_PER_SECOND, MIN_TICKS_PER_SECOND
 from sim.engine.requests.common import (
     KERNELS,
     _frozen,
@@ -40,7 +40,8 @@ class Ensemble:
             the end of a run.
         workers: processes the runs are spread over (None: one per CPU; 1: this process).
         kernel: one of :data:`KERNELS`. trees: keep every run's adoption forest.
-        ticks_per_second: pace the ticks (None: as fast as possible).
+        ticks_per_second: pace the ticks, from :data:`~sim.engine.bounds.MIN_TICKS_PER_SECOND` to
+            :data:`~sim.engine.bounds.MAX_TICKS_PER_SECOND` (None: as fast as possible).
         plugin_budget: seconds a plugin call may take before its session fails (None: the default).
         checkpoint_every, checkpoint_seconds: how often a persisted run checkpoints (None or 0: never by
             that measure).
@@ -145,8 +146,27 @@ class Ensemble:
             workers=_optional(data, "workers", "workers") if "workers" in data else 1,
             kernel=str(kernel),
             trees=bool(data.get("trees")),
-            ticks_per_second=None if not tps else finite(tps, "ticks_per_second"),
+            ticks_per_second=None if not tps else _pace(tps),
             plugin_budget=None if budget is None else plugin_budget(budget),
             checkpoint_every=None if not every else positive(every, "checkpoint_every"),
             checkpoint_seconds=None if not seconds else finite(seconds, "checkpoint_seconds"),
         )
+
+
+def _pace(value: object) -> float:
+    """``ticks_per_second``: a number from :data:`MIN_TICKS_PER_SECOND` to :data:`MAX_TICKS_PER_SECOND`.
+
+    Raises:
+        BadParameterError: one sentence naming the field and its bounds.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not MIN_TICKS_PER_SECOND <= value <= MAX_TICKS_PER_SECOND
+    ):
+        raise BadParameterError(
+            f"ticks_per_second {str(value)[:30]} is invalid: give a number from {MIN_TICKS_PER_SECOND:g} to "
+            f"{MAX_TICKS_PER_SECOND:,.0f} ticks a second (or leave it out to run as fast as possible)",
+            fields="ticks_per_second",
+        )
+    return float(value)
