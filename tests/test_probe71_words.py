@@ -97,3 +97,23 @@ def test_a_run_paced_slower_than_a_tick_in_days_or_faster_than_a_million_is_refu
     for rate in ("5e-324", "1000000.1"):
         rc, said = agora(capsys, "run", world, "--steps", "1", "--ticks-per-second", rate)
         assert rc == 2 and f"--ticks-per-second {rate} is invalid: give a number from 0.001" in said, said
+
+
+def test_new_world_from_python_refuses_a_text_for_a_number(tmp_path):
+    """``sim.new_world(avg_degree="x")`` was a ValueError quoting a string repeated 300 times (``agents *
+    avg_degree``), ``"٣"`` a world of 10^300 edges refused for memory, ``communities="x"`` a TypeError."""
+    import sim
+    from sim.errors import BadParameterError
+
+    path = str(tmp_path / "w.db")
+    for options, said in (
+        ({"avg_degree": "x"}, "avg_degree 'x' is invalid: give a finite number of zero or more"),
+        ({"avg_degree": "٣"}, "avg_degree '٣' is invalid"),
+        ({"avg_degree": float("inf")}, "avg_degree 'inf' is invalid"),
+        ({"mixing": "0.2"}, "mixing '0.2' is invalid: give a number from 0 to 1"),
+        ({"communities": "x"}, "communities must be a whole number of at least 1"),
+    ):
+        with pytest.raises(BadParameterError, match=re.escape(said)):
+            sim.new_world(path, agents=300, **options)
+    assert not os.path.exists(path)
+    assert sim.new_world(path, agents=300, avg_degree=4, mixing=0.3, communities=3).agents == 300

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import multiprocessing
 import os
 import sys
@@ -651,6 +652,20 @@ class NewWorld(TypedDict, total=False):
 _SYNTHETIC = ("agents", "graph", "avg_degree", "communities", "mixing")
 
 
+def _number(value: object, what: str, give: str, most: float = math.inf) -> None:
+    """Refuse ``value`` unless it is a number (a bool is none, nor a text) from 0 to ``most``, finite.
+
+    Raises:
+        BadParameterError: ``{what} ... is invalid: give {give}``.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (0 <= value <= most and math.isfinite(value))
+    ):
+        raise BadParameterError(f"{what} {str(value)[:30]!r} is invalid: give {give}", fields=what)
+
+
 def new_world(path: str | os.PathLike[str], **options: Unpack[NewWorld]) -> WorldFile:
     """Generate a synthetic world and save it at ``path``, as ``agora new PATH --agents N ...`` does; or, with
     ``people``, the world of a table of people, as ``agora new PATH --people FILE ...`` does.
@@ -703,6 +718,11 @@ def new_world(path: str | os.PathLike[str], **options: Unpack[NewWorld]) -> Worl
                 )
     _positive(agents, "agents", 1)
     _positive(minutes_per_tick, "minutes_per_tick", 1)
+    _number(avg_degree, "avg_degree", "a finite number of zero or more (the mean neighbours)")
+    if mixing is not None:
+        _number(mixing, "mixing", "a number from 0 to 1", most=1.0)
+    if communities is not None:
+        _positive(communities, "communities", 1)
     check_target(path, force)
     encrypt = bool(options.get("encrypt", False))
     if encrypt:
