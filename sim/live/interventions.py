@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from sim.engine.requests.common import json_kind
 from sim.errors import BadParameterError
 from sim.live.policy import MAX_INTERVENTION, Host, StateError
 from sim.model.intervene import MAX_INTERVENTIONS, Intervention, entries, pending_counters
@@ -46,7 +47,7 @@ class Interventions:
                 ``max_messages``.
         """
         if isinstance(action, bool) or not isinstance(action, str):
-            raise BadParameterError(f'action must be a string such as "block:degree:100", got {type(action).__name__}')
+            raise BadParameterError(f'action must be a string such as "block:degree:100", not {json_kind(action)}')
         if len(action) > MAX_INTERVENTION:
             raise BadParameterError(
                 f"the action is {len(action):,} characters, more than the {MAX_INTERVENTION:,} one may have"
@@ -54,7 +55,8 @@ class Interventions:
         # The one parser of seeds, with a live world's limits: a file is refused before it is opened, and so is
         # a seed method that can take minutes.
         text = action.strip()
-        iv = Intervention.parse(text, with_tick=text[:1].isdigit(), limits=SERVED, registry=self.host.registry)
+        ticked = bool(text) and text[0] in "0123456789"  # an ASCII digit: "١" starts no tick
+        iv = Intervention.parse(text, with_tick=ticked, limits=SERVED, registry=self.host.registry)
         held, bound = (
             len(entries(self.host.world)),
             getattr(self.host.sim, "max_interventions", None) or MAX_INTERVENTIONS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.core.numbers import ascii_int
 from sim.core.persona import FIRST_NAMES, LAST_NAMES
 from sim.core.tracebacks import plugin_location
 from sim.errors import BadParameterError
@@ -154,4 +155,9 @@ def _whole(value: object) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, (int, str, np.integer)):
         raise TypeError(type(value).__name__)
+    if isinstance(value, str):
+        number = ascii_int(value)  # ASCII digits only: "١" and "1_0" are no ids
+        if number is None:
+            raise ValueError(value[:40])
+        return number
     return int(value)

@@ -21,11 +21,13 @@ snapshot taken before an intervention and continued applies it at the same tick,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.core.numbers import float_of, int_of
 from sim.core.world import World
 from sim.errors import BadParameterError
 from sim.model.seeds import INT32_MAX, LOCAL, Limits, SeedSpec
@@ -75,7 +77,7 @@ class Intervention:
         tick: int | None = None
         if with_tick:
             try:
-                tick = int(parts[0])
+                tick = int_of(parts[0])  # ASCII digits only: "١" is no tick
             except ValueError:
                 raise BadParameterError(f"intervention {raw[:80]!r} does not start with a tick: {hint}") from None
             if not 0 <= tick <= INT32_MAX:
@@ -105,9 +107,11 @@ class Intervention:
         if not 1 <= len(rest) <= 2:
             raise BadParameterError(f"intervention {raw[:80]!r} is not remove-edges:FRACTION[:random|between]")
         try:
-            fraction = float(rest[0])
+            fraction = float_of(rest[0], special=False)  # ASCII digits only, no nan or inf
         except ValueError:
             fraction = -1.0
+        if fraction == 0.0 and any(c in "123456789" for c in rest[0].lower().partition("e")[0]):
+            fraction = math.ulp(0.0)  # a share above 0 too small for a float (0.000...01): the least above 0
         if not 0.0 < fraction <= 1.0:
             raise BadParameterError(
                 f"remove-edges fraction {rest[0][:20]!r} is not valid: give a share of edges above 0, at most 1"

@@ -23,6 +23,24 @@ T = TypeVar("T")
 SELECTIONS = ("ids", "random", "top", "community", "file", "none")
 
 
+def json_kind(value: object) -> str:
+    """What a value is, as a sentence says it of JSON (``null``, ``true``, ``the number 5``, ``the string 'x'``, ``a
+    list``, ``an object``), never its Python type's name (``NoneType``, ``int``) nor the value at length."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"the string {value[:20]!r}"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return f"the number {str(value)[:24]}"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a value of no JSON type"
+
+
 def _field_of(what: str) -> tuple[str, ...]:
     """The field an error's ``what`` names (``budget``), none where it is words (``session seed``)."""
     return (what,) if what.isidentifier() else ()
@@ -65,7 +83,7 @@ def _text(value: object, limits: Limits) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise BadParameterError(f"text must be a string, got {type(value).__name__}", fields="text")
+        raise BadParameterError(f"text must be a string, not {json_kind(value)}", fields="text")
     if limits.max_text is not None and len(value) > limits.max_text:
         raise BadParameterError(
             f"the text is {len(value):,} characters, more than the {limits.max_text:,} a message may have: "
@@ -111,7 +129,7 @@ def parse_seeds(value: object, registry: Registry, limits: Limits = LOCAL) -> Se
         value = _id_list(value, limits)
     if isinstance(value, bool) or not isinstance(value, str):
         raise BadParameterError(
-            f'seeds must be a seed selection such as "random:10" or a list of agent ids, got {type(value).__name__}',
+            f'seeds must be a seed selection such as "random:10" or a list of agent ids, not {json_kind(value)}',
             fields="seeds",
         )
     return SeedSpec.parse(value, limits, registry)
@@ -145,9 +163,7 @@ def interventions(items: Iterable[str] | str) -> tuple[Intervention, ...]:
     out = []
     for item in items:
         if not isinstance(item, str):
-            raise BadParameterError(
-                f"an intervention is a text such as '5:block:degree:100', got {type(item).__name__}"
-            )
+            raise BadParameterError(f"an intervention is a text such as '5:block:degree:100', not {json_kind(item)}")
         if item.strip().lower() == "none":  # a sweep arm's "no intervention"
             continue
         iv = Intervention.parse(item, with_tick=item.strip().split(":", 1)[0] not in ACTIONS)
@@ -210,5 +226,5 @@ def _settings(value: object, what: str) -> Mapping[str, object]:
     if value is None:
         return _frozen({})
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise BadParameterError(f"{what} must be an object of setting names and values, got {type(value).__name__}")
+        raise BadParameterError(f"{what} must be an object of setting names and values, not {json_kind(value)}")
     return _frozen(value)

@@ -18,7 +18,7 @@ from sim.engine.bounds import (
     MAX_TICKS,
     MAX_WORKERS,
 )
-from sim.engine.requests.common import KERNELS
+from sim.engine.requests.common import KERNELS, json_kind
 from sim.errors import BadParameterError, RuleError
 from sim.model.intervene import ACTIONS, Intervention
 from sim.model.registry import Registry
@@ -47,21 +47,8 @@ class Arm:
         return out or ["none"]
 
 
-def _kind(value: object) -> str:
-    """A value's JSON kind, for a sentence (``a string``, ``true``...), never the value at length."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"the string {value[:20]!r}"
-    if isinstance(value, float):
-        return f"the number {value!r}"[:40]
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"a {type(value).__name__}"
+#: A value's JSON kind, for a sentence (``the number 5``, ``null``...), never the value at length.
+_kind = json_kind
 
 
 def parse_action(
@@ -110,10 +97,16 @@ def parse_arms(items: object, limits: Limits = LOCAL, registry: Registry | None 
         for name, actions in items.items():
             if not isinstance(name, str):
                 raise BadParameterError(f"an arm's name must be a text, not {_kind(name)}")
-            if not isinstance(actions, (list, tuple)) or not all(isinstance(a, str) for a in actions):
+            if not isinstance(actions, (list, tuple)):
                 raise BadParameterError(
                     f'arm {name[:40]!r} must list its actions, such as ["block:degree:100"] ([] for none), '
                     f"not {_kind(actions)}"
+                )
+            odd = [a for a in actions if not isinstance(a, str)][:1]
+            if odd:
+                raise BadParameterError(
+                    f"arm {name[:40]!r} lists {_kind(odd[0])}, which is no action: each of its actions is a text, "
+                    'such as "block:degree:100"'
                 )
             pairs.extend((name, a) for a in (actions or ["none"]))
     elif isinstance(items, (list, tuple)):

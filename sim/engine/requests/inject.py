@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sim.engine.requests.common import _frozen, _text, _topics, parse_seeds, whole
-from sim.errors import BadParameterError
+from sim.engine.requests.common import _frozen, _text, _topics, json_kind, parse_seeds, whole
+from sim.errors import AgoraError, BadParameterError, RuleError
 from sim.model.registry import PluginError, Registry
 from sim.model.seeds import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, LOCAL, Limits, SeedSpec
+from sim.plugin import PropagationModel
 from sim.social.dynamics import NONE
+
+#: The parameters of a model that hands some agents' decisions to a rule model (the ``llm`` model's): the rule
+#: model's name, and its parameters as ``KEY=VALUE`` pairs separated by commas.
+RULE, RULE_PARAMS = "rule", "rule_params"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +63,13 @@ class Inject:
         text = _text(data.get("text"), limits)
         model = data.get("model", "ic")
         if isinstance(model, bool) or not isinstance(model, str):
-            raise BadParameterError(
-                f'model must be a model name such as "ic", got {type(model).__name__}', fields="model"
-            )
+            raise BadParameterError(f'model must be a model name such as "ic", not {json_kind(model)}', fields="model")
         params = data.get("params")
         if params is None:
             params = {}
         if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
             raise BadParameterError(
-                f"params must be an object of parameter names and values, got {type(params).__name__}", fields="params"
+                f"params must be an object of parameter names and values, not {json_kind(params)}", fields="params"
             )
         seeds = parse_seeds(data.get("seeds", "random:10"), registry, limits)
         topics = _topics(data.get("topics"))
@@ -91,7 +94,7 @@ class Inject:
         if recommender is not None:
             if isinstance(recommender, bool) or not isinstance(recommender, str):
                 raise BadParameterError(
-                    f"recommender must be a content recommender's name, got {type(recommender).__name__}",
+                    f"recommender must be a content recommender's name, not {json_kind(recommender)}",
                     fields="recommender",
                 )
             if recommender != NONE:
@@ -99,9 +102,12 @@ class Inject:
         if not text.strip() and author is None:
             raise BadParameterError("the message has no text: write one, or name an author to write it")
         try:
-            clean = registry.model(model).validate(dict(params))
+            model_cls = registry.model(model)
+            clean = model_cls.validate(dict(params))
         except PluginError:  # the model's code cannot be loaded: its session fails, with the traceback
             clean = dict(params)
+        else:
+            check_rule_model(registry, model_cls, clean)
         return cls(
             text=text,
             model=model,
@@ -127,3 +133,94 @@ class Inject:
             "seed": self.seed,
             "recommender": self.recommender,
         }
+
+
+def has_rule_model(model: type[PropagationModel]) -> bool:
+    """Whether ``model`` hands some agents' decisions to a rule model: it declares the text parameters
+    :data:`RULE` and :data:`RULE_PARAMS` (as the ``llm`` model does)."""
+    params = model.params
+    return all(name in params and params[name].type is str for name in (RULE, RULE_PARAMS))
+
+
+def can_decide_for(rule: type[PropagationModel], model: type[PropagationModel]) -> bool:
+    """Whether ``rule`` can decide for ``model``'s agents (``model``'s own check, made where its session starts):
+    another model, with the two states susceptible and adopted, that seeds adopters and transmits once."""
+    return (
+        rule is not model
+        and len(rule.states) == 2
+        and tuple(rule.adopted_states) == (1,)
+        and rule.transmit == "once"
+        and int(rule.seed_state) == 1
+        and bool(rule.progressive)
+    )
+
+
+def rule_models(registry: Registry, model: type[PropagationModel]) -> list[str]:
+    """The models of ``registry`` that can decide for ``model``'s agents (those whose code loads), by name."""
+    out = []
+    for info in registry.list("model"):
+        try:
+            if can_decide_for(registry.model(info.name), model):
+                out.append(info.name)
+        except AgoraError:  # unknown now, or its code cannot be loaded
+            continue
+    return out
+
+
+def rule_pairs(text: str) -> dict[str, str]:
+    """``KEY=VALUE`` pairs separated by commas (blanks around each ignored), as a rule model takes them.
+
+    Raises:
+        BadParameterError: a pair without ``=`` or without a key.
+    """
+    out = {}
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise BadParameterError(
+                f"rule_params {str(text)[:60]!r} is not valid: write KEY=VALUE pairs separated by commas",
+                fields="params",
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
+def check_rule_model(registry: Registry, model: type[PropagationModel], params: Mapping[str, object]) -> None:
+    """Refuse at the door a rule model that ``model``'s sessions could not use (:func:`has_rule_model`): its
+    ``rule`` must name a model of ``registry`` that :func:`can_decide_for` its agents, and its ``rule_params``
+    must be that model's parameters in its ranges. Before, ``"rule": "os"`` was taken and the session failed at
+    its first tick. A rule model whose code cannot be loaded is let through: the session fails and says why.
+
+    Raises:
+        BadParameterError: ``rule`` names no model that can decide for ``model``. RuleError (422 over the API):
+            ``rule_params`` that the rule model refuses (an unknown parameter, a value out of its range).
+    """
+    if not has_rule_model(model):
+        return
+    name, text = params.get(RULE), params.get(RULE_PARAMS)
+    if not isinstance(name, str) or not isinstance(text, str):
+        return
+    try:
+        rule = registry.model(name)
+    except PluginError:
+        return
+    except BadParameterError:
+        rule = None
+    if rule is None or not can_decide_for(rule, model):
+        fit = rule_models(registry, model)
+        raise BadParameterError(
+            f"parameter rule of {model.name} is {name[:40]!r}, which is no model that can decide for its agents: "
+            f"use one with the two states susceptible and adopted that transmits once ({', '.join(fit) or 'none'})",
+            fields="params",
+        )
+    pairs = rule_pairs(text)
+    try:
+        rule.validate(dict(pairs))
+    except PluginError:  # the rule's own check crashed: the session says why
+        return
+    except BadParameterError as exc:
+        raise RuleError(
+            f"rule_params {text[:60]!r} do not suit rule model {name}: {str(exc).rstrip('.')}", fields="params"
+        ) from None
