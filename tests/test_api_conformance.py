@@ -1,8 +1,10 @@
 """``agora serve`` against its own OpenAPI description (issue 57): the description states every rule the server
 checks that a JSON Schema can, and schemathesis, run with every check against a real server, finds nothing.
 
-Before: 405 answers had no ``Allow`` header; ``POST /run`` took no body though the description required one;
-the description left out the bounds and requirements the server enforced (an ``offset`` past 2^63 - 1, a
+Issue 71: ``remove-edges:F:between`` offered in a world without communities (ST202), a forecast's DELETE that
+left the job served (ST301), ``"rule": "os"`` admitted, ``ticks_per_second`` 5e-324 taken; the cases below hold
+them. Before (issue 57): 405 answers had no ``Allow`` header; ``POST /run`` took no body though the description
+required one; the description left out the bounds and requirements the server enforced (an ``offset`` past 2^63 - 1, a
 forecast without a horizon, a message without text, ``"ticks": 835.0``); a forecast while sessions waited in the
 queue was a 500. schemathesis found 23 failures on a fresh server.
 """
@@ -97,7 +99,20 @@ CASES = [
     ("/api/v1/forecasts", {"ticks": 5, "until_done": True}, 400),
     ("/api/v1/forecasts", {"ticks": 5, "arms": {"a": "none"}}, 400),
     ("/api/v1/forecasts", {"ticks": 5, "arms": {"": []}}, 400),
+    ("/api/v1/interventions", {"action": "remove-edges:0.5:between"}, 201),
+    ("/api/v1/interventions", {"action": "remove-edges:0." + "0" * 400 + "1"}, 201),  # above 0, below a float's least
+    ("/api/v1/interventions", {"action": "block:degree:\u0661\u0660"}, 400),  # digits of another script
+    ("/api/v1/messages", {"text": "x", "model": "llm", "params": {"rule": "os"}}, 400),  # no rule model
+    ("/api/v1/messages", {"text": "x", "model": "llm", "params": {"rule": "ic", "rule_params": "q=1"}}, 422),
+    ("/api/v1/llm/estimate", {"steps": 2, "message": {"text": "x", "model": "llm", "params": {"rule": "os"}}}, 400),
+    ("/api/v1/llm/estimates", {"steps": 2, "message": {"text": "x", "model": "ic"}}, 400),  # asks no LLM
+    ("/api/v1/llm/estimates", {"steps": 2, "message": {"text": "x", "model": "llm"}}, 202),
+    ("/api/v1/llm/estimate", {"steps": 10_001, "message": {"text": "x", "model": "llm"}}, 400),
     ("/api/v1/run", {"ticks_per_second": 0}, 400),
+    ("/api/v1/run", {"ticks_per_second": 5e-324}, 400),
+    ("/api/v1/run", {"ticks_per_second": 1000000.1}, 400),
+    ("/api/v1/run", {"ticks_per_second": 0.001}, 200),
+    ("/api/v1/pause", {}, 200),
     ("/api/v1/pause", {"x": 1}, 400),
     ("/api/v1/snapshots", {"name": "../x"}, 400),
     ("/api/v1/snapshots", {"name": "day-1.snap"}, 201),

@@ -19,9 +19,13 @@ a browser's WebSocket ``Origin`` must be this server's own loopback origin or an
 
 ``GET /api/v1/events`` is a Server-Sent Events stream: a ``hello`` event with the world's state, then one
 ``tick`` event per tick while the world runs (the dashboard's figures and every live session's counts),
-and ``message``, ``session_started``, ``session_finished``, ``state``, ``load``, ``checkpoint_failed`` and
-``checkpoint_recovered`` events as they happen. ``/api/v1/live`` carries the same events over a WebSocket,
-one JSON message each.
+and ``message``, ``session_started``, ``session_finished``, ``state``, ``load``, ``checkpoint_failed``,
+``checkpoint_recovered``, ``forecast`` and ``estimate`` events as they happen. ``/api/v1/live`` carries the same
+events over a WebSocket, one JSON message each.
+
+Forecasts (``/api/v1/forecasts``) and LLM cost estimates (``/api/v1/llm/estimates``; ``POST /api/v1/llm/estimate``
+waits for one) are jobs on copies of the world, weighed before they start (422 past their bound), run beside it and
+cancelled by ``DELETE``, which leaves no job behind (404 after).
 """
 
 from __future__ import annotations
@@ -48,8 +52,10 @@ from sim.api.tokens import WS_PROTOCOL, Token, Tokens
 from sim.core.net import is_loopback
 from sim.core.safe import shown
 from sim.engine.requests import SERVED, Forecast, Inject
+from sim.engine.requests.common import json_kind
 from sim.errors import AgoraError, BadFileError, BadParameterError, ResourceError, RuleError
 from sim.live.controller import MAX_PAGE_SIZE, PAGE_SIZE, NotFoundError, StateError, WorldController
+from sim.live.estimates import EstimateStoppedError
 from sim.model.columns import settable_columns
 from sim.model.intervene import entries
 from sim.model.registry import PluginError, Registry
@@ -198,6 +204,14 @@ class App:
                 self.guard(self.llm_estimate, changes=True, max_body=MAX_MESSAGE_BODY),
                 methods=["POST"],
             ),
+            Route(f"{v1}/llm/estimates", self.guard(self.llm_estimates), methods=["GET"]),
+            Route(
+                f"{v1}/llm/estimates",
+                self.guard(self.start_llm_estimate, changes=True, max_body=MAX_MESSAGE_BODY),
+                methods=["POST"],
+            ),
+            Route(v1 + "/llm/estimates/{id}", self.guard(self.llm_estimate_job), methods=["GET"]),
+            Route(v1 + "/llm/estimates/{id}", self.guard(self.cancel_llm_estimate, changes=True), methods=["DELETE"]),
             Route(f"{v1}/interventions", self.guard(self.interventions), methods=["GET"]),
             Route(f"{v1}/interventions", self.guard(self.intervene, changes=True), methods=["POST"]),
             Route(f"{v1}/step", self.guard(self.step, changes=True), methods=["POST"]),
@@ -260,7 +274,11 @@ class App:
                     except ClientDisconnect:
                         return error(400, "the client closed the connection before sending the whole body")
                 work = asyncio.ensure_future(handler(request, token.name, data))
-                done, _ = await asyncio.wait({work}, timeout=self.deadline)
+                try:
+                    done, _ = await asyncio.wait({work}, timeout=self.deadline)
+                except asyncio.CancelledError:  # the server stops: the work ends on its own, its outcome logged
+                    work.add_done_callback(_late_outcome)
+                    raise
                 if not done:  # the work goes on (a world is never left half-changed); the caller is told
                     work.add_done_callback(_late_outcome)
                     return error(
@@ -324,7 +342,7 @@ class App:
         except (ValueError, RecursionError) as exc:
             raise BadParameterError(f"the body is not valid JSON ({str(exc)[:80]}): send a JSON object") from None
         if not isinstance(data, dict):
-            raise BadParameterError(f"the body is a JSON {type(data).__name__}, not an object: send {{...}}")
+            raise BadParameterError(f"the body is {json_kind(data)}, not an object: send a JSON object {{...}}")
         _refuse_invalid_unicode(data)
         return data
 
@@ -394,10 +412,14 @@ class App:
             {"session": session.id, "message": session.message_id, "status": session.status}, status_code=201
         )
 
-    async def llm_estimate(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
-        """What injecting a message and running ``steps`` ticks would cost in LLM calls, tokens, dollars and time:
-        a dry run on a copy of the world (nothing changes; it holds the world while it runs, so it takes a token
-        that may change the world)."""
+    def estimate_request(self, data: dict[str, Any] | None) -> tuple[Inject, object]:
+        """The message and ``steps`` of an estimate's body (``{"steps": N, "message": {...}}``), the message parsed
+        as ``POST /api/v1/messages`` parses one.
+
+        Raises:
+            BadParameterError: no body, an unknown field, a message that is no object or is refused.
+            RuleError: the message's model parameters break a rule between them.
+        """
         example = '{"steps": 10, "message": {"text": "...", "model": "llm"}}'
         if data is None:
             raise BadParameterError(f"the body is empty: send a JSON object such as {example}")
@@ -407,9 +429,53 @@ class App:
             raise BadParameterError(f"message must be the message to inject as a JSON object, as in {example}")
         self.only(message, MESSAGE_FIELDS)
         _check_params(message, self.host.registry)
-        request_ = Inject.parse(message, self.host.registry, SERVED)
-        estimate = await self.host.tools.estimate(request_, steps=data.get("steps"), actor=actor)
+        return Inject.parse(message, self.host.registry, SERVED), data.get("steps")
+
+    async def llm_estimate(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        """What injecting a message and running ``steps`` ticks would cost in LLM calls, tokens, dollars and time:
+        a dry run on a copy of the world, as a job (``/llm/estimates``) this call waits for. Nothing changes and the
+        world goes on meanwhile; the job is cancelled when the client goes away, and answers 503 naming itself
+        when it takes longer than the request's deadline. It takes a token that may change the world: it spends
+        the server's processor for as long as it runs."""
+        message, steps = self.estimate_request(data)
+        watched = [asyncio.ensure_future(_client_gone(request)), asyncio.ensure_future(self.closing.wait())]
+        gone = asyncio.ensure_future(asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED))
+        try:
+            estimate = await self.host.estimates.estimate(
+                message, steps=steps, actor=actor, gone=gone, timeout=max(0.5, self.deadline - 1.0)
+            )
+        except EstimateStoppedError:
+            if self.closing.is_set():
+                raise ResourceError(
+                    "the server is stopping, and the estimate was cancelled: ask again once it is back"
+                ) from None
+            raise
+        finally:
+            for future in (gone, *watched):
+                future.cancel()
         return JSONResponse(estimate.to_dict())
+
+    async def start_llm_estimate(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        """Start an estimate (``POST /api/v1/llm/estimates``): 202 with the job, which ``GET`` follows and ``DELETE``
+        cancels."""
+        message, steps = self.estimate_request(data)
+        job = await self.host.estimates.start(message, steps=steps, actor=actor)
+        return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/api/v1/llm/estimates/{job.id}"})
+
+    async def llm_estimates(self, request: Request, actor: str, data: None) -> Response:
+        """The estimates kept, oldest first, each without its result (``GET /api/v1/llm/estimates/{id}`` has it)."""
+        listed = [{k: v for k, v in job.to_dict().items() if k != "result"} for job in self.host.estimates.jobs()]
+        return JSONResponse({"estimates": listed})
+
+    async def llm_estimate_job(self, request: Request, actor: str, data: None) -> Response:
+        return JSONResponse(self.host.estimates.get(request.path_params["id"]).to_dict())
+
+    async def cancel_llm_estimate(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
+        """Cancel a running estimate (its dry run stops before its next tick) or forget a finished one: 200 with the
+        job as it ends, then 404."""
+        self.only(data or {}, ())
+        job = await self.host.estimates.cancel(request.path_params["id"], forget=True, actor=actor)
+        return JSONResponse(job.to_dict())
 
     async def intervene(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         action = self.field(
@@ -490,9 +556,10 @@ class App:
 
     async def cancel_forecast(self, request: Request, actor: str, data: dict[str, Any] | None) -> Response:
         """Cancel a running forecast (200, the job ``cancelled``, once its worker processes are ended) or forget a
-        finished one (200, the job as it was; then 404)."""
+        finished one (200, the job as it was): either way the job is gone (404 after), as a DELETE leaves it."""
         self.only(data or {}, ())
-        return JSONResponse((await self.host.forecasts.cancel(request.path_params["id"], actor=actor)).to_dict())
+        job = await self.host.forecasts.cancel(request.path_params["id"], forget=True, actor=actor)
+        return JSONResponse(job.to_dict())
 
     async def columns(self, request: Request, actor: str, data: None) -> Response:
         return JSONResponse({"columns": self.host.tools.column_list()})
@@ -744,6 +811,15 @@ def _refuse_invalid_unicode(data: Any) -> None:
                     f"the body holds text that is not valid Unicode ({item[:30]!r} has a lone "
                     "surrogate): send UTF-8 text"
                 ) from None
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the client has closed its connection (the request's whole body was read before: what the
+    server receives next is the connection's end)."""
+    while True:
+        message = await request.receive()
+        if message.get("type") == "http.disconnect":
+            return
 
 
 def _late_outcome(work: asyncio.Future) -> None:

@@ -30,6 +30,8 @@ from sim.core.arrays import one_of
 from sim.core.topics import TOPICS
 from sim.engine.bounds import FORECAST_RUNS, MAX_ARMS, MAX_FORECAST_SEED, MAX_HORIZON, MAX_TICKS
 from sim.engine.requests import KERNELS, MAX_SEED_IDS, MAX_TEXT
+from sim.engine.requests.inject import RULE, can_decide_for, has_rule_model
+from sim.live.estimates import Estimates
 from sim.live.forecasts import Forecasts
 from sim.live.policy import (
     INT64_MAX,
@@ -37,6 +39,8 @@ from sim.live.policy import (
     MAX_ESTIMATE_STEPS,
     MAX_INTERVENTION,
     MAX_PAGE_SIZE,
+    MAX_RATE,
+    MIN_RATE,
     PAGE_SIZE,
     SNAPSHOT_NAME,
 )
@@ -46,11 +50,10 @@ from sim.model.lifecycle import FROZEN
 from sim.model.registry import PluginError, Registry
 from sim.model.seeds import INT32_MAX, INT32_MIN, KINDS
 from sim.plugin.params import Param
+from sim.runs.llmestimate import ROUND_OVERHEAD
 
 #: The most ticks one ``POST /api/v1/step`` takes (``WorldController.step`` checks it).
 MAX_STEP = 10_000
-#: The fastest rate ``POST /api/v1/run`` takes (``WorldController.run`` checks it).
-MAX_RATE = 1e6
 #: Past this many communities, a seed selection's community and count are stated as ranges, not one by one.
 LISTED_COMMUNITIES = 200
 #: What Python's ``str.strip`` removes (a message whose text is only these has none).
@@ -70,7 +73,9 @@ class Served:
             how many of them may be seeds (joined, neither suspended nor deactivated). ids: ``(first, last)``
             when the original ids are exactly ``first`` to ``last`` (None otherwise: the description cannot
             list them). communities: how many eligible agents each community holds (community 0 first;
-            empty when no analysis found any). columns: the per-agent columns that may be set.
+            empty when no analysis found any). columns: the per-agent columns that may be set. rules: the models
+            that may decide for each model that hands decisions to a rule model (``rule``, the llm model's).
+            grouped: whether any agent has a community (``remove-edges:F:between`` needs one; None: not known).
     """
 
     models: Mapping[str, Mapping[str, Param]]
@@ -81,16 +86,25 @@ class Served:
     ids: tuple[int, int] | None = None
     communities: tuple[int, ...] = ()
     columns: tuple[ColumnSpec, ...] = field(default_factory=tuple)
+    rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    grouped: bool | None = None
 
     @classmethod
     def of(cls, registry: Registry, world: Any = None) -> Served:
         """The facts of ``world`` (None: none, only what the registry knows) and ``registry``'s plugins."""
         models: dict[str, Mapping[str, Param]] = {}
+        classes = {}
         for info in registry.list("model"):
             try:
-                models[info.name] = dict(registry.model(info.name).params)
+                classes[info.name] = registry.model(info.name)
             except PluginError:  # a model that cannot be loaded is refused (400): left out
                 continue
+            models[info.name] = dict(classes[info.name].params)
+        rules = {
+            name: tuple(other for other, rule in classes.items() if can_decide_for(rule, cls))
+            for name, cls in classes.items()
+            if has_rule_model(cls)
+        }
         methods, method_models = [], {}
         for info in registry.list("seeder"):
             try:
@@ -103,7 +117,7 @@ class Served:
                     method_models[info.name] = tuple(seeder.models)
         columns = tuple(settable_columns(registry).values())
         if world is None:
-            return cls(models, tuple(sorted(methods)), method_models, columns=columns)
+            return cls(models, tuple(sorted(methods)), method_models, columns=columns, rules=rules)
         ids = np.asarray(world.columns["ids"])
         status = world.columns["status"]
         eligible = ~np.asarray(one_of(status, FROZEN), dtype=bool)
@@ -120,6 +134,8 @@ class Served:
             ids=(int(ids[0]), int(ids[-1])) if contiguous else None,
             communities=sizes,
             columns=columns,
+            rules=rules,
+            grouped=bool(comm.size and int(comm.max()) >= 0),
         )
 
 
@@ -217,11 +233,13 @@ def action_pattern(served: Served | None, *, tick: bool) -> str:
         for names in groups.values()
     ] or [f"counter:[a-z][a-z0-9_-]*:{seeds_pattern(served, nothing=False)}{text}"]
     fraction = "(?:0?\\.[0-9]*[1-9][0-9]*|1(?:\\.0*)?)"
+    # Edges between communities are cut only in a world that has some (else 400: run 'agora analyze' first).
+    cuts = [m for m in EDGE_METHODS if m != "between" or served is None or served.grouped is not False]
     actions = _alternatives(
         [
             f"block:{seeds}",
             *counters,
-            f"remove-edges:{fraction}(?::{_alternatives(list(EDGE_METHODS))})?",
+            f"remove-edges:{fraction}(?::{_alternatives(cuts)})?",
         ]
     )
     prefix = f"(?:{numerals(0, INT32_MAX)}:)?" if tick else ""
@@ -366,6 +384,9 @@ def message_schema(served: Served | None) -> dict[str, Any]:
     variants = []
     for name, params in sorted(models.items()):
         fields = _message_fields(served, name)
+        schemas = {k: param_schema(p) for k, p in params.items()}
+        if served is not None and name in served.rules:  # a rule model this world's registry holds (else 400)
+            schemas[RULE] = {**schemas[RULE], "enum": list(served.rules[name])}
         variant: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
@@ -377,7 +398,7 @@ def message_schema(served: Served | None) -> dict[str, Any]:
                     {
                         "type": "object",
                         "additionalProperties": False,
-                        "properties": {k: param_schema(p) for k, p in params.items()},
+                        "properties": schemas,
                     }
                 ),
             },
@@ -387,6 +408,22 @@ def message_schema(served: Served | None) -> dict[str, Any]:
             variant["required"] = ["model"]
         variants.append(variant)
     return {"oneOf": variants}
+
+
+def estimate_body(served: Served | None) -> dict[str, Any]:
+    """``POST /api/v1/llm/estimate`` and ``/llm/estimates``: ``steps`` and a message of a model with LLM agents."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["steps", "message"],
+        "description": f"steps x rounds a tick x (agents + edges + {ROUND_OVERHEAD:,}) at most "
+        f"{Estimates.MAX_WORK:,} (422 past it; a round is the tick's own, or a session it advances: the message's "
+        "and the world's queued or running ones, at most 16)",
+        "properties": {
+            "steps": _int(1, MAX_ESTIMATE_STEPS),
+            "message": message_schema(_asking_the_llm(served)),
+        },
+    }
 
 
 def column_body(column: ColumnSpec | None, served: Served | None) -> dict[str, Any]:
@@ -644,9 +681,11 @@ def spec(served: Served | None = None) -> dict[str, Any]:
             "agent ids, how many agents may be seeds, its communities and the columns that may be set. Beyond "
             "it, a model may refuse parameters that contradict each other (sird: gamma + mu <= 1; "
             "cognitive-opinion: each *_range_min <= its *_range_max; utldr: lockdown_end after lockdown; "
-            "majority-rule: q at most 64 with schedule sequential), and a forecast may ask for more work than "
-            f"the server allows (runs x arms x horizon at most {Forecasts.MAX_WORK:,}): each is answered 422 "
-            "with one sentence. Any other refusal of a request this description admits is a 404 (no such id), "
+            "majority-rule: q at most 64 with schedule sequential; llm: rule_params must be parameters of its "
+            "rule model, in their ranges), a forecast may ask for more work than the server allows (runs x arms "
+            f"x horizon at most {Forecasts.MAX_WORK:,}), and so may an LLM estimate (steps x rounds a tick x "
+            f"(agents + edges + {ROUND_OVERHEAD:,}) at most {Estimates.MAX_WORK:,}): each is answered 422 with one "
+            "sentence. Any other refusal of a request this description admits is a 404 (no such id), "
             "a 409 (what the world's state forbids) or a 503.",
         },
         "servers": [{"url": "/"}],
@@ -692,21 +731,47 @@ def spec(served: Served | None = None) -> dict[str, Any]:
             "/api/v1/llm/estimate": {
                 "post": _op(
                     "What injecting a message and running steps ticks would cost in LLM calls, tokens in and out, "
-                    "dollars and wall time: a dry run on a copy of the world (nothing changes; it holds the world "
-                    "while it runs, so it takes a token that may change it); 400 when the message's model has no "
-                    "LLM agents",
+                    "dollars and wall time: a dry run on a copy of the world, run as a job (/api/v1/llm/estimates) "
+                    "this call waits for; nothing changes and the world goes on meanwhile. The job is cancelled when "
+                    "the client goes away; past the request's deadline the answer is 503 naming the job, which goes "
+                    "on. 400 when the message's model has no LLM agents, 409 when 2 estimates run already or this "
+                    "one was cancelled, 422 past the work bound",
                     _json("the estimate: model, calls, tokens_in, tokens_out, cost_usd, seconds, kinds, notes, ..."),
-                    body={
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["steps", "message"],
-                        "properties": {
-                            "steps": _int(1, MAX_ESTIMATE_STEPS),
-                            "message": message_schema(_asking_the_llm(served)),
-                        },
-                    },
-                    errors=changing,
+                    body=estimate_body(served),
+                    errors=("409", "422"),
                 )
+            },
+            "/api/v1/llm/estimates": {
+                "get": _op(
+                    "The estimates kept (running ones and the last 32 finished), oldest first, without results",
+                    _json("estimates: a list of {id, state, progress, error, request, work}"),
+                ),
+                "post": _op(
+                    "Start an estimate (as POST /api/v1/llm/estimate) in the background: a dry run on a copy of the "
+                    "world taken now; 400 when the message's model has no LLM agents, 409 when 2 run already, 422 "
+                    "past the work bound",
+                    {
+                        **_json("the job: id, state (running), progress, error, result (null), request, work"),
+                        "headers": {"Location": {"schema": {"type": "string"}, "description": "the job's own route"}},
+                    },
+                    code="202",
+                    body=estimate_body(served),
+                    errors=("409", "422"),
+                ),
+            },
+            "/api/v1/llm/estimates/{id}": {
+                "get": _on_one(
+                    "One estimate: its state (running, done, failed, cancelled) and progress, and its result once "
+                    "done (as POST /api/v1/llm/estimate answers it)",
+                    _json("the job"),
+                    _path_param("id", {"type": "string"}, "the estimate's id"),
+                ),
+                "delete": _on_one(
+                    "Cancel a running estimate (its dry run stops before its next tick) or forget a finished one: "
+                    "the job as it ends, then 404",
+                    _json("the job"),
+                    _path_param("id", {"type": "string"}, "the estimate's id"),
+                ),
             },
             "/api/v1/interventions": {
                 "get": _op(
@@ -760,7 +825,13 @@ def spec(served: Served | None = None) -> dict[str, Any]:
                         "additionalProperties": False,
                         "properties": {
                             "ticks_per_second": _nullable(
-                                {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MAX_RATE}
+                                {
+                                    "type": "number",
+                                    "minimum": MIN_RATE,
+                                    "maximum": MAX_RATE,
+                                    "description": f"ticks a second, from {MIN_RATE:g} to {MAX_RATE:,.0f} (null: as "
+                                    "fast as possible)",
+                                }
                             )
                         },
                     },
@@ -850,8 +921,8 @@ def spec(served: Served | None = None) -> dict[str, Any]:
                     _path_param("id", {"type": "string"}, "the forecast's id"),
                 ),
                 "delete": _on_one(
-                    "Cancel a running forecast (its worker processes are ended; it is kept as cancelled) or forget a "
-                    "finished one",
+                    "Cancel a running forecast (its worker processes are ended) or forget a finished one: the job "
+                    "as it ends, then 404",
                     _json("the job"),
                     _path_param("id", {"type": "string"}, "the forecast's id"),
                 ),

@@ -1,8 +1,9 @@
 """``agora serve WORLD``: serve a world over HTTP (``sim.api``) until interrupted.
 
 The world runs on the same asyncio core the terminal UI uses (``sim.live.controller.WorldController``); uvicorn
-serves the Starlette application on that loop. Ctrl-C or SIGTERM stop the server, checkpoint the world and
-close its file; ``kill -9`` loses at most the ticks since the last checkpoint (``--checkpoint-every``).
+serves the Starlette application on that loop. Ctrl-C or SIGTERM stop the server (LLM estimates under way stop
+before their next tick, and their calls answer 503), checkpoint the world and close its file, and the process
+exits; ``kill -9`` loses at most the ticks since the last checkpoint (``--checkpoint-every``).
 
 Every server has a token: given none (``$AGORA_API_TOKEN``, ``--token-file``), one bound to this machine
 makes one and writes it to ``WORLD.token`` (0600), printing that file's path. A checkpoint that fails is

@@ -17,8 +17,10 @@ The controller holds the world's parts, each a room of its own over it: its chec
 (:class:`~sim.live.checkpoints.Checkpoints`, ``controller.checkpoints``), its snapshots
 (:class:`~sim.live.shelf.SnapshotShelf`, ``controller.shelf``), what is read of it
 (:class:`~sim.live.reading.WorldReader`, ``controller.read``), the changes beside its ticks
-(:class:`~sim.live.tools.WorldTools`, ``controller.tools``) and its interventions
-(:class:`~sim.live.interventions.Interventions`, ``controller.interventions``).
+(:class:`~sim.live.tools.WorldTools`, ``controller.tools``), its interventions
+(:class:`~sim.live.interventions.Interventions`, ``controller.interventions``), and the jobs beside it: forecasts
+(:class:`~sim.live.forecasts.Forecasts`) and LLM cost estimates (:class:`~sim.live.estimates.Estimates`,
+``controller.estimates``), each on a copy of the world in a thread of its own, stopped when the world closes.
 
 A checkpoint that fails is never silent: :attr:`Checkpoints.failure` holds its one
 sentence until a checkpoint succeeds again, a ``checkpoint_failed`` event goes out (and
@@ -51,6 +53,7 @@ from sim.engine.requests import SERVED, Inject
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, BadParameterError
 from sim.live.checkpoints import RETRY_SECONDS, Checkpoints
+from sim.live.estimates import Estimates
 from sim.live.events import EventHub, Listener, stream_event
 from sim.live.forecasts import Forecasts
 from sim.live.interventions import Interventions
@@ -59,6 +62,8 @@ from sim.live.policy import (
     MAX_INTERVENTION,
     MAX_MESSAGES,
     MAX_PAGE_SIZE,
+    MAX_RATE,
+    MIN_RATE,
     PAGE_SIZE,
     SERVER,
     SNAPSHOT_NAME,
@@ -243,6 +248,8 @@ class WorldController:
         self.interventions = Interventions(self)
         #: Forecasts of the present (issue 49): forks of the world continued in the background.
         self.forecasts = Forecasts(self)
+        #: LLM cost estimates (issue 71): dry runs on copies of the world, in threads of their own.
+        self.estimates = Estimates(self)
         self._loop_task: asyncio.Task | None = None
         self._ticks_per_second: float | None = None
         self._snapshot: tuple[tuple, WorldSnapshot] | None = None
@@ -469,16 +476,17 @@ class WorldController:
         """Start (or resume) ticking, as fast as possible or at ``ticks_per_second``.
 
         Raises:
-            BadParameterError: a rate that is not a number above 0.
+            BadParameterError: a rate that is not a number from :data:`MIN_RATE` to :data:`MAX_RATE`.
         """
         if ticks_per_second is not None and (
             isinstance(ticks_per_second, bool)
             or not isinstance(ticks_per_second, (int, float))
-            or not 0 < ticks_per_second <= 1e6
+            or not MIN_RATE <= ticks_per_second <= MAX_RATE
         ):
             raise BadParameterError(
-                f"ticks_per_second {ticks_per_second!r} is invalid: give a number above 0 "
-                "(or leave it out to run as fast as possible)"
+                f"ticks_per_second {str(ticks_per_second)[:30]} is invalid: give a number from {MIN_RATE:g} to "
+                f"{MAX_RATE:,.0f} ticks a second (or leave it out to run as fast as possible)",
+                fields="ticks_per_second",
             )
         async with self.lock:
             await self.checkpoints.require()
@@ -663,6 +671,7 @@ class WorldController:
         if self._closed:
             return self.checkpoints.failure is None
         self._closed = True
+        await self.estimates.close()  # each dry run stops before its next tick: no thread outlives the world
         await self.stop()
         await self.checkpoints.close()
         saved = True

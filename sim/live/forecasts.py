@@ -314,10 +314,11 @@ class Forecasts:
         task.add_done_callback(self._tasks.discard)
         return job
 
-    async def cancel(self, job_id: str, *, actor: str | None = None) -> ForecastJob:
+    async def cancel(self, job_id: str, *, forget: bool = False, actor: str | None = None) -> ForecastJob:
         """Cancel the running job ``job_id`` (its worker processes are killed within a second, its runs in this
-        process stop between two ticks or two runs; it is kept as ``cancelled``), or forget a finished one
-        (``done``, ``failed`` or ``cancelled``: it is no longer listed). Returns the job.
+        process stop between two ticks or two runs; it is kept as ``cancelled``, or forgotten with ``forget``:
+        ``DELETE /api/v1/forecasts/{id}`` leaves no job behind), or forget a finished one (``done``, ``failed`` or
+        ``cancelled``: it is no longer listed). Returns the job.
 
         Raises:
             NotFoundError: no such job (or one forgotten).
@@ -328,6 +329,8 @@ class Forecasts:
             return job
         job.state, job.error = "cancelled", f"the forecast was cancelled at {job.progress:.0%} of its runs"
         self.host.audit("forecast cancelled", {"id": job.id, "progress": round(job.progress, 4)}, actor)
+        if forget:
+            self._jobs.pop(job.id, None)
         stop = self._stops.get(job.id)
         if stop is not None:
             stop.set()

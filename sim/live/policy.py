@@ -7,15 +7,19 @@ import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from sim.core.world import World
+from sim.engine.bounds import MAX_TICKS_PER_SECOND, MIN_TICKS_PER_SECOND
 from sim.engine.simulation import Simulation
 from sim.errors import AgoraError, ResourceError
 from sim.live.events import EventHub
 from sim.llm.local import LocalServer
 from sim.model.registry import Registry
 from sim.store.eventrows import History
+
+if TYPE_CHECKING:
+    from sim.live.estimates import Estimates
 
 #: How a snapshot may be named: letters, digits, dot, dash and underscore (no folders). Always matched
 #: whole (``fullmatch``): ``$`` alone would let a name end with a newline.
@@ -24,8 +28,13 @@ SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_MESSAGES = 100_000
 #: The most characters of an intervention sent by a client.
 MAX_INTERVENTION = 2_000
-#: The most ticks an LLM cost estimate of a live world runs (a dry run, but each tick one of the world's).
+#: The most ticks an LLM cost estimate of a live world runs (a dry run on a copy; its work is bounded too:
+#: ``sim.live.estimates.Estimates.MAX_WORK``).
 MAX_ESTIMATE_STEPS = 10_000
+#: The slowest and fastest pace a live world's run takes (``ticks_per_second``), as any run's
+#: (:mod:`sim.engine.bounds`): a tick every 1,000 s at most (5e-324 made a world that ran and never ticked), and a
+#: million a second at most.
+MIN_RATE, MAX_RATE = MIN_TICKS_PER_SECOND, MAX_TICKS_PER_SECOND
 #: The largest snapshot file the server reads (bytes): a larger one is refused before it is opened.
 MAX_SNAPSHOT_BYTES = 8 * 2**30
 #: Seconds between two attempts at a checkpoint that failed (each call that changes the world tries too).
@@ -101,6 +110,9 @@ class Host(Protocol):
 
     @property
     def checkpoints(self) -> Checkpointing: ...
+
+    @property
+    def estimates(self) -> Estimates: ...
 
     @property
     def state(self) -> str: ...

@@ -12,8 +12,9 @@ import numpy as np
 
 from sim.analysis.structure import analyze, communities_line, store_analysis
 from sim.engine.requests import SERVED, Inject
+from sim.engine.requests.common import json_kind
 from sim.errors import BadParameterError
-from sim.live.policy import MAX_ESTIMATE_STEPS, Host, NotFoundError, StateError
+from sim.live.policy import Host, NotFoundError, StateError
 from sim.llm.client import Completion
 from sim.llm.estimate import LLMEstimate
 from sim.model.columns import apply_column, clear_column, column_spec, column_summary, column_values, settable_columns
@@ -200,31 +201,21 @@ class WorldTools:
         ``steps`` ticks: calls, tokens in and out, dollars and wall time, from a dry run on a copy of the live world
         with this world's LLM configuration (the local model's profile where it serves). Nothing is changed.
 
+        The dry run is a job of :class:`~sim.live.estimates.Estimates` (``host.estimates``): weighed before it
+        starts, run beside the world (which runs, pauses and takes messages meanwhile), and cancelled with the
+        task that awaits this call.
+
         Raises:
             BadParameterError: a mistake in the request, ``steps`` not a whole number from 1 to
-                :data:`MAX_ESTIMATE_STEPS`, or a model with no LLM agents.
+                :data:`~sim.live.policy.MAX_ESTIMATE_STEPS`, or a model with no LLM agents. RuleError: more work
+                than :attr:`Estimates.MAX_WORK <sim.live.estimates.Estimates.MAX_WORK>`. StateError: as many
+                estimates run already as may, or this one was cancelled (``DELETE /api/v1/llm/estimates/{id}``).
         """
-        from sim.engine.requests import Ensemble  # noqa: PLC0415
-        from sim.runs.llmestimate import aestimate_session  # noqa: PLC0415 - the dry run loads with an estimate
-
         if request is None:
             request = Inject.parse(fields, self.host.registry, SERVED)
         elif fields:
             raise TypeError(f"estimate() takes an Inject request or keywords, not both ({', '.join(fields)})")
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_ESTIMATE_STEPS:
-            raise BadParameterError(
-                f"steps, the ticks the estimate runs, must be a whole number from 1 to {MAX_ESTIMATE_STEPS:,}, "
-                f"not {steps!r}",
-                fields="steps",
-            )
-        async with self.host.lock:  # a consistent copy: no tick runs while the dry run forks the world
-            return await aestimate_session(
-                self.host.world,
-                Ensemble(message=request, steps=steps),
-                registry=self.host.registry,
-                config=self.host.sim.llm.config,
-                served_locally=self.host.local_server is not None,
-            )
+        return await self.host.estimates.estimate(request, steps=steps, actor=actor)
 
     async def interview(self, index: int, question: str, *, actor: str | None = None) -> Completion:
         """Ask agent ``index`` (an index, not an id) a question (the LLM, else the offline generator);
@@ -252,7 +243,7 @@ def _column_list(value: object, what: str, kinds: str, expected: str) -> np.ndar
         BadParameterError: not a list, or not a flat list of ``expected``.
     """
     if isinstance(value, bool) or not isinstance(value, list):
-        raise BadParameterError(f"{what} must be a list of {expected}, got {type(value).__name__}")
+        raise BadParameterError(f"{what} must be a list of {expected}, not {json_kind(value)}")
     if bool in set(map(type, value)):  # numpy reads true as 1 beside numbers (one pass in C, no Python loop)
         raise BadParameterError(f"{what} must be a list of {expected}: true and false are not numbers")
     try:
