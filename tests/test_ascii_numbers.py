@@ -223,3 +223,16 @@ def test_files_and_values_read_back_refuse_other_scripts_digits(tmp_path, digit,
         with pytest.raises(ValueError):
             json_ints(text)
     assert json_ints("[3, 4]") == (3, 4)
+
+
+@pytest.mark.parametrize("digit", DIGITS)
+def test_plugin_budget_refuses_other_scripts_digits(monkeypatch, digit):
+    from sim.model.guard import BUDGET_ENV, plugin_budget
+
+    with pytest.raises(BadParameterError, match="is invalid: expected seconds"):
+        plugin_budget(digit)
+    monkeypatch.setenv(BUDGET_ENV, digit)
+    with pytest.raises(BadParameterError, match=f"{BUDGET_ENV} = .* is invalid: expected seconds"):
+        plugin_budget(None)
+    monkeypatch.setenv(BUDGET_ENV, "3")
+    assert plugin_budget(None) == 3.0 and plugin_budget("0.5") == 0.5

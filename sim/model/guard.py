@@ -20,6 +20,7 @@ import traceback
 import weakref
 from typing import Any
 
+from sim.core.numbers import float_of
 from sim.errors import BadParameterError
 
 #: Seconds one plugin call (a model's ``step``, ``start`` or ``is_done``, its making, a recommender's
@@ -60,7 +61,7 @@ def plugin_budget(value: Any = None) -> float:
     try:
         if isinstance(value, bool):
             raise ValueError  # noqa: TRY004 - reported below as a bad value, with the others
-        budget = float(value)
+        budget = float_of(value) if isinstance(value, str) else float(value)
         if not math.isfinite(budget) or budget < 0:
             raise ValueError
     except (TypeError, ValueError):
