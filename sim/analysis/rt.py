@@ -38,6 +38,7 @@ import numpy as np
 from scipy import special
 
 from sim.core.boundedio import GZIP_ERRORS, Bounds, read_bounded
+from sim.core.numbers import ascii_float
 from sim.errors import BadFileError, BadParameterError
 
 #: EpiEstim's prior on R (``make_config``'s ``mean_prior`` and ``std_prior``).
@@ -55,6 +56,12 @@ QUANTILE_NAMES = ("q025", "q05", "q25", "median", "q75", "q95", "q975")
 CV_POSTERIOR = 0.3
 #: Above this many multiply-adds the infectivity's convolution is done by FFT (below it, exactly as written).
 _DIRECT_LIMIT = 20_000_000
+#: The longest mean or standard deviation of a gamma serial interval, in ticks: a curve has at most a million
+#: ticks (:data:`sim.store.timeline.MAX_TICKS`).
+MAX_SI = 1_000_000.0
+#: A gamma serial interval whose standard deviation is below this fraction of its mean (less the day's shift) is
+#: read as the point mass at its mean (see :func:`discretised_gamma`).
+POINT_CV = 1e-7
 #: What a serial interval file may hold: a distribution over days has a few dozen rows.
 _SI_BOUNDS = Bounds(text=16 * 2**20, rows=1_000_001)
 
@@ -64,33 +71,52 @@ def discretised_gamma(k: np.ndarray | Sequence[int], mean: float, sd: float) -> 
     mean ``mean - 1`` and standard deviation ``sd``, shifted by one day, discretised by linear interpolation of the
     distribution function (Cori et al. 2013, web appendix 11); 0 at ``k = 0``.
 
+    A gamma narrower than :data:`POINT_CV` of its mean (a shape above ``1 / POINT_CV**2``) is its limit, the
+    point mass at ``mean`` (after the shift), discretised the same way: ``max(0, 1 - |k - mean|)``, the mass split
+    between the two days beside it. Its shape would overflow a float (``gamma:1.0000001,1e-300``), and scipy's
+    values already equal the limit's from a shape of about 1e12.
+
     Raises:
-        BadParameterError: ``mean <= 1`` or ``sd <= 0`` (EpiEstim's ``parametric_si`` refuses them), or a
-            negative ``k``.
+        BadParameterError: a mean or sd out of range (:func:`check_gamma`), or a negative ``k``.
     """
     check_gamma(mean, sd)
     k = np.asarray(k, dtype=np.float64)
     if np.any(k < 0):
         raise BadParameterError("a serial interval's days are whole numbers from 0")
-    a = ((mean - 1.0) / sd) ** 2
-    b = sd**2 / (mean - 1.0)
+    cv = sd / (mean - 1.0)  # finite: mean - 1 is at least a float's step above 0, and sd at most MAX_SI
+    if cv < POINT_CV:
+        return np.maximum(1.0 - np.abs(k - mean), 0.0)
+    a = 1.0 / (cv * cv)
+    b = sd * cv
 
     def cdf(x: np.ndarray, shape: float) -> np.ndarray:  # scipy.stats.gamma.cdf(x, shape, scale=b), lighter
         return np.where(x > 0, special.gammainc(shape, np.maximum(x, 0.0) / b), 0.0)
 
     res = k * cdf(k, a) + (k - 2) * cdf(k - 2, a) - 2 * (k - 1) * cdf(k - 1, a)
     res = res + a * b * (2 * cdf(k - 1, a + 1) - cdf(k - 2, a + 1) - cdf(k, a + 1))
-    return np.maximum(res, 0.0)
+    res = np.maximum(res, 0.0)
+    if not np.all(np.isfinite(res)):  # pragma: no cover - every mean and sd check_gamma allows gives numbers
+        raise BadParameterError(
+            f"the serial interval gamma:{mean:g},{sd:g} cannot be discretised: give its probabilities in a "
+            "day,probability file"
+        )
+    return res
 
 
 def check_gamma(mean: float, sd: float) -> None:
-    """Refuse a gamma serial interval EpiEstim refuses: ``mean <= 1`` (the shift is one day) or ``sd <= 0``."""
-    if not (isinstance(mean, (int, float)) and math.isfinite(mean) and mean > 1):
+    """Refuse a gamma serial interval EpiEstim refuses (``mean <= 1``: the shift is one day; ``sd <= 0``), and one
+    longer than any curve (a mean or sd above :data:`MAX_SI` ticks)."""
+    if not (isinstance(mean, (int, float)) and math.isfinite(mean) and 1 < mean <= MAX_SI):
         raise BadParameterError(
-            f"the serial interval's mean must be a number above 1 (the gamma is shifted by one day), got {mean!r}"
+            f"the serial interval's mean must be a number above 1 (the gamma is shifted by one day) and at most "
+            f"{MAX_SI:,.0f} (a curve's ticks), got {mean!r}",
+            fields="serial_interval",
         )
-    if not (isinstance(sd, (int, float)) and math.isfinite(sd) and sd > 0):
-        raise BadParameterError(f"the serial interval's standard deviation must be a number above 0, got {sd!r}")
+    if not (isinstance(sd, (int, float)) and math.isfinite(sd) and 0 < sd <= MAX_SI):
+        raise BadParameterError(
+            f"the serial interval's standard deviation must be a number above 0 and at most {MAX_SI:,.0f}, got {sd!r}",
+            fields="serial_interval",
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +150,7 @@ def gamma_serial_interval(mean: float, sd: float) -> SerialInterval:
         BadParameterError: ``mean <= 1`` or ``sd <= 0``.
     """
     check_gamma(mean, sd)
-    return SerialInterval(source=f"gamma:{mean:g},{sd:g}", gamma=(float(mean), float(sd)))
+    return SerialInterval(source=f"gamma:{mean:.10g},{sd:.10g}", gamma=(float(mean), float(sd)))
 
 
 def parse_gamma(text: str) -> SerialInterval:
@@ -135,14 +161,14 @@ def parse_gamma(text: str) -> SerialInterval:
     """
     body = text.partition(":")[2]
     parts = body.split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        mean, sd = float(parts[0]), float(parts[1])
-    except ValueError:
+    numbers = [ascii_float(p) for p in parts] if len(parts) == 2 else []
+    if len(numbers) != 2 or None in numbers:
         raise BadParameterError(
-            f"serial interval {text!r} is not gamma:MEAN,SD: give two numbers, e.g. gamma:2.6,1.5"
-        ) from None
+            f"serial interval {text[:60]!r} is not gamma:MEAN,SD: give two numbers in ASCII digits, e.g. gamma:2.6,1.5",
+            fields="serial_interval",
+        )
+    mean, sd = numbers
+    assert mean is not None and sd is not None
     return gamma_serial_interval(mean, sd)
 
 
@@ -497,19 +523,16 @@ def read_serial_interval(path: str) -> SerialInterval:
         numbered = numbered[1:]  # a header line
     if not numbered:
         raise BadFileError(f"{what} {path} has no rows: give {give}")
-    rows = list(csv.reader(line for _, line in numbered))
-    cells = [r if len(r) == 2 else ["", ""] for r in rows]
-    try:
-        table = np.array(cells, dtype=np.float64)
-    except ValueError:
-        line = next(n for (n, _), r in zip(numbered, cells) if not (_number(r[0]) and _number(r[1])))
-        raise BadFileError(f"{what} {path} line {line} is not two numbers day,probability: give {give}") from None
+    table = np.empty((len(numbered), 2), dtype=np.float64)
+    for i, ((line, _), row) in enumerate(zip(numbered, csv.reader(line for _, line in numbered))):
+        pair = [ascii_float(c, special=True) for c in row] if len(row) == 2 else [None]
+        if None in pair:
+            raise BadFileError(
+                f"{what} {path} line {line} is not two numbers day,probability (in ASCII digits): give {give}"
+            )
+        table[i] = pair
     return serial_interval_table(table[:, 0], table[:, 1], os.path.basename(path) or path)
 
 
 def _number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    return ascii_float(cell, special=True) is not None

@@ -209,7 +209,8 @@ class _Compact:
         log_miss = math.log1p(-p)
         total = 0.0
         if self.k.size:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            # over: a p below 1e-308 (a prior's bound) makes 1 / hit overflow to the slope's limit, +inf.
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 hit = -np.expm1(self.k * log_miss)  # 1 - (1 - p)^k
                 if np.any(hit == 0.0):
                     return math.inf

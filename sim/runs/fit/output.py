@@ -381,7 +381,11 @@ def fit_figure(result: FitResult, truth: Mapping[str, object] | None = None) -> 
             ax = axes[i + j]
             prior = result.params[name].prior
             x = result.samples[:, j]
-            bins = np.geomspace(x.min(), x.max(), 40) if prior.log and x.min() > 0 else 40
+            edges = (
+                np.geomspace(x.min(), x.max(), 40) if prior.log and x.min() > 0 else np.linspace(x.min(), x.max(), 41)
+            )
+            # One bin where floats cannot tell the edges apart (all samples equal, or a prior of 5e-324..1e-323).
+            bins: Any = edges if np.unique(edges).size == edges.size else 1
             ax.hist(x, bins=bins, weights=result.weights, color="tab:orange", alpha=0.7)
             lo, hi = result.params[name].ci90
             ax.axvline(lo, color="black", ls="--", lw=0.8)
@@ -391,7 +395,8 @@ def fit_figure(result: FitResult, truth: Mapping[str, object] | None = None) -> 
                 ax.axvline(truths[name], color="tab:red", lw=1.5, label="truth")
             if prior.log:
                 ax.set_xscale("log")
-                log_ticks(ax.xaxis, *ax.get_xlim())  # matplotlib's labels overlapped on a narrow range
+                lo_x, hi_x = (float(v) for v in ax.get_xlim())  # Python floats: a ratio past 1e308 is inf, silently
+                log_ticks(ax.xaxis, lo_x, hi_x)  # matplotlib's labels overlapped on a narrow range
             ax.set_xlabel(name)
             ax.set_ylabel("posterior weight")
             ax.legend(fontsize=7)

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.core.boundedio import Bounds, bounded_text
+from sim.core.numbers import ascii_float, ascii_int
 from sim.engine.requests.fit import gamma_parts
 from sim.errors import BadFileError, BadParameterError
 from sim.model.series import is_tick_count
@@ -55,6 +56,8 @@ MAX_DELAY = 1000
 SUM_TOLERANCE = 1e-6
 #: The gamma tail left to the last day of a discretised gamma delay.
 GAMMA_TAIL = 1e-6
+#: A gamma delay whose standard deviation is below this fraction of its mean is a delay of exactly its mean.
+POINT_CV = 1e-7
 #: The stream of a run's observation draws (apart from the model's own): ``default_rng([STREAM, run seed])``.
 STREAM = 0x0B5E
 _GIVE = "a CSV file of day,probability rows (day 0, 1, ...: the delay in ticks; probabilities that sum to 1)"
@@ -90,10 +93,21 @@ def gamma_delay(mean: float, sd: float) -> Delay:
     """
     from scipy.special import gammainc  # noqa: PLC0415 - scipy loads only for a fit
 
-    shape, scale = (mean / sd) ** 2, sd * sd / mean
     # F(d + 1/2) for d = -1 .. MAX_DELAY (F(-1/2) = 0): day d holds the delays that round to it.
     edges = np.concatenate([[0.0], np.arange(MAX_DELAY + 1, dtype=np.float64) + 0.5])
-    cdf = gammainc(shape, edges / scale)
+    cv = sd / mean
+    if cv < POINT_CV:  # the limit, a delay of exactly mean days (its shape would overflow a float)
+        cdf = (edges >= mean).astype(np.float64)
+    else:
+        with np.errstate(all="ignore"):
+            shape, scale = 1.0 / (cv * cv), sd * cv
+            cdf = gammainc(shape, edges / scale)
+        if not (shape > 0 and math.isfinite(scale) and np.all(np.isfinite(cdf))):
+            raise BadParameterError(
+                f"delay gamma:{mean:g},{sd:g} has a standard deviation too large beside its mean to be discretised: "
+                "give a day,probability file",
+                fields="delay",
+            )
     ends = np.flatnonzero(cdf[1:] >= 1.0 - GAMMA_TAIL)
     if not ends.size:
         raise BadParameterError(
@@ -148,18 +162,16 @@ def _delay_row(path: str, line: int, row: list[str], seen: Mapping[int, float]) 
     where = f"delay file {path} line {line}"
     if len(row) != 2:
         raise BadFileError(f"{where}: give two cells, day,probability")
-    try:
-        day = int(row[0].strip())
-    except ValueError:
-        raise BadFileError(f"{where}: the day is not a whole number") from None
+    day = ascii_int(row[0])
+    if day is None:
+        raise BadFileError(f"{where}: the day is not a whole number (in ASCII digits)")
     if not 0 <= day <= MAX_DELAY:
         raise BadFileError(f"{where}: day {day} is outside 0 .. {MAX_DELAY}")
     if day in seen:
         raise BadFileError(f"{where}: day {day} is listed twice: give each day once")
-    try:
-        p = float(row[1].strip())
-    except ValueError:
-        raise BadFileError(f"{where}: the probability is not a number") from None
+    p = ascii_float(row[1], special=True)
+    if p is None:
+        raise BadFileError(f"{where}: the probability is not a number (in ASCII digits)")
     if not 0.0 <= p <= 1.0:  # NaN fails too
         raise BadFileError(f"{where}: the probability must be from 0 to 1")
     return day, p
