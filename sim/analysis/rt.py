@@ -340,6 +340,8 @@ class RtEstimate:
         q = self.quantiles
         windows = []
         days = self.days
+        mean, sd = self.mean, self.sd  # once: each is an array over every window (per row, a 330,000-tick series
+        # made 330,000 of them, 160 s)
         for i in range(self.end.size):  # one row per window of output: the JSON is as long as the curve
             row: dict[str, Any] = {
                 "day": days[i],
@@ -350,8 +352,8 @@ class RtEstimate:
                 "infectivity": float(self.infectivity[i]),
                 "shape": float(self.shape[i]),
                 "scale": float(self.scale[i]),
-                "mean": float(self.mean[i]),
-                "sd": float(self.sd[i]),
+                "mean": float(mean[i]),
+                "sd": float(sd[i]),
             }
             row.update({name: float(q[name][i]) for name in QUANTILE_NAMES})
             row["ci95"] = [row["q025"], row["q975"]]
