@@ -258,18 +258,49 @@ def read_bounded(path: str, what: str, give: str, *, gz: bool, bounds: Bounds = 
     Raises:
         BadFileError: as :func:`bounded_stream`; damaged gzip raises what :mod:`gzip` raises.
     """
-    data: bytes | None = None
+    data = read_bounded_buffer(path, what, give, gz=gz, bounds=bounds)
+    return bytes(data)
+
+
+def read_bounded_buffer(path: str, what: str, give: str, *, gz: bool, bounds: Bounds = Bounds()) -> bytearray:
+    """As :func:`read_bounded`, into one buffer of the file's size: the text costs its size in memory once, never
+    twice (a plain file's size is known before it is read; a gzip file's buffer grows in place).
+
+    Raises:
+        BadFileError: as :func:`bounded_stream`; damaged gzip raises what :mod:`gzip` raises.
+    """
     with bounded_stream(path, what, give, gz=gz, bounds=bounds) as stream:
         size = stream.raw.size  # type: ignore[attr-defined]
-        if min(bounds.text, ratio_limit(size, bounds.ratio) if gz else size) <= CHECK_FIRST:
-            data = stream.read()
-        else:
+        if min(bounds.text, ratio_limit(size, bounds.ratio) if gz else size) > CHECK_FIRST:
             while stream.read(CHUNK):
                 pass
-    if data is None:
-        with bounded_stream(path, what, give, gz=gz, bounds=bounds) as stream:
-            data = stream.read()
-    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        else:
+            return _strip_bom(_read_all(stream, 0 if gz else size))
+    with bounded_stream(path, what, give, gz=gz, bounds=bounds) as stream:
+        return _strip_bom(_read_all(stream, 0 if gz else size))
+
+
+def _read_all(stream: BinaryIO, size: int) -> bytearray:
+    """Everything ``stream`` gives, into a buffer of ``size`` bytes that grows if more comes."""
+    buf = bytearray(size)
+    got = 0
+    view = memoryview(buf)
+    while got < size:
+        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
+    view.release()
+    del buf[got:]
+    while chunk := stream.read(CHUNK):  # a gzip file, or one that grew since its size was taken
+        buf += chunk
+    return buf
+
+
+def _strip_bom(buf: bytearray) -> bytearray:
+    if buf.startswith(b"\xef\xbb\xbf"):
+        del buf[:3]
+    return buf
 
 
 #: What reading a damaged gzip stream may raise.
@@ -290,4 +321,5 @@ __all__ = [
     "opened",
     "ratio_limit",
     "read_bounded",
+    "read_bounded_buffer",
 ]

@@ -41,10 +41,21 @@ from typing import Any
 
 import numpy as np
 
-from sim.core.boundedio import MAX_BYTES, MAX_ROWS, Bounds, bounded_text, check_regular, opened, read_bounded
+from sim.core.boundedio import (
+    MAX_BYTES,
+    MAX_ROWS,
+    Bounds,
+    bounded_text,
+    check_regular,
+    opened,
+    read_bounded,
+    read_bounded_buffer,
+)
 from sim.core.diskio import replacing
+from sim.core.numbers import ascii_float, ascii_int
 from sim.core.safe import csv_cell
 from sim.errors import BadFileError, BadParameterError
+from sim.store.csvcolumns import TOKEN, CsvColumns, RaggedRowError, read_columns, unescaped
 
 #: The columns every series file ends with; key columns (one per sweep grid key) come first.
 COLUMNS = ("run", "tick", "measure", "value")
@@ -530,10 +541,7 @@ def read_series(path: str) -> SeriesTable:
     try:
         if kind == "parquet":
             return _read_parquet(path)
-        try:
-            return _read_csv_fast(path, kind)
-        except _SlowPath:
-            return _read_csv_checked(path, kind)
+        return _read_csv_columns(path, kind)
     except READ_ERRORS as exc:
         raise BadFileError(f"series file {path} {unreadable(exc)}: give a series file that Agora wrote") from None
 
@@ -610,68 +618,94 @@ def _csv_cells(
     return key_names, body.decode("utf-8").replace("\n", ",").split(","), int(ends.size)
 
 
-def _read_csv_fast(path: str, kind: str) -> SeriesTable:
-    """The common case in a few bulk operations: no quoted cell (text holding a comma, quote or line
-    break), no blank line, every line with as many fields as the header. Anything else (and every error,
-    to name its line) goes to the row-by-row reader."""
-    key_names, cells, rows = _csv_cells(
-        path, kind, "series file", "agora run (its series)", lambda head: _check_header(path, head), len(COLUMNS)
-    )
-    width = len(key_names) + 4
-    if not rows:
-        return _assemble(path, key_names, [[] for _ in range(width)])
+def _read_csv_columns(path: str, kind: str) -> SeriesTable:
+    """A series CSV cut into columns by numpy (:mod:`sim.store.csvcolumns`), a chunk of rows at a time: memory
+    about the file's size and 32 bytes a row (not 25 times the file, as Python strings cost); quoted cells, blank
+    lines and CRLF read as the ``csv`` module reads them; a bad cell named by its line, never quoted."""
+    what, writer = "series file", "agora run (its series)"
+    data = read_bounded_buffer(path, what, f"a file written by {writer}", gz=kind == "csv.gz")
+    if not data or data.isspace():
+        raise BadFileError(f"{what} {path} is empty: give a file written by {writer}")
     try:
-        run = np.fromiter(map(int, cells[width - 4 :: width]), dtype=np.int64, count=rows)
-        tick = np.fromiter(map(int, cells[width - 3 :: width]), dtype=np.int64, count=rows)
-        value = np.fromiter(map(float, cells[width - 1 :: width]), dtype=np.float64, count=rows)
-    except (ValueError, OverflowError):
-        raise _SlowPath from None
-    key_cells = [_distinct(cells[j::width]) for j in range(len(key_names))]
-    measure = _distinct(cells[width - 2 :: width])
-    if any(_long_name(words) for words, _ in [*key_cells, measure]):
-        raise _SlowPath  # to name the line
-    keys = {k: _key_column(*cells_of) for k, cells_of in zip(key_names, key_cells)}
+        table = read_columns(data, f"{what} {path}", f"a file written by {writer}")
+    except RaggedRowError as exc:
+        raise _bad(path, f"line {exc.line}", f"{exc.cells} fields where the header has {exc.width}") from None
+    del data
+    key_names = _check_header(path, table.header)
+    width, n = len(table.header), table.rows
+    run, tick, value = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64)
+    texts = [*range(width - 4), width - 2]  # the key columns and the measure: names, coded by first sight
+    codes = [np.empty(n, dtype=np.int64) for _ in texts]
+    seen: list[dict[bytes, int]] = [{} for _ in texts]
+    firsts: list[list[int]] = [[] for _ in texts]
+    for first, cols in table.chunks(range(width)):
+        m = cols[0].size
+        for out, j, name, noun in (
+            (run, width - 4, "run", "a whole number"),
+            (tick, width - 3, "tick", "a whole number"),
+            (value, width - 1, "value", "a number"),
+        ):
+            got = _ascii_cells(cols[j], np.int64 if out.dtype.kind == "i" else np.float64)
+            if isinstance(got, int):
+                raise _bad(path, f"line {table.line(first + got)}", f"{name} is not {noun}")
+            out[first : first + m] = got
+        for t, j in enumerate(texts):
+            distinct, at, inverse = np.unique(cols[j], return_index=True, return_inverse=True)
+            local = np.empty(distinct.size, dtype=np.int64)
+            for u, (cell, row) in enumerate(zip(distinct.tolist(), at.tolist())):
+                code = seen[t].get(cell)
+                if code is None:
+                    code = seen[t][cell] = len(seen[t])
+                    firsts[t].append(first + row)
+                local[u] = code
+            codes[t][first : first + m] = local[inverse.reshape(-1)]
+    words = [_words(table, j, seen[t], firsts[t], path) for t, j in enumerate(texts)]
+    keys = {k: _key_column(words[t], codes[t]) for t, k in enumerate(key_names)}
     return SeriesTable(
         key_names=key_names,
         keys=keys,
         run=run,
         tick=tick,
-        measure=_text_column(*measure),
+        measure=_text_column(words[-1], codes[-1]),
         value=value,
         source=path,
     )
 
 
-def _read_csv_checked(path: str, kind: str) -> SeriesTable:
-    """Row by row, naming the first bad line (only used when the fast reader failed)."""
-    with _open_text(path, kind) as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        key_names = _check_header(path, header)
-        width = len(header)
-        cols: list[list[Any]] = [[] for _ in range(width)]
-        for line, row in _csv_rows(reader, width, functools.partial(_bad, path)):
-            for name, j, conv, noun in (
-                ("run", -4, int, "a whole number"),
-                ("tick", -3, int, "a whole number"),
-                ("value", -1, float, "a number"),
-            ):
-                try:
-                    cols[j].append(conv(row[j]))
-                except (ValueError, OverflowError):
-                    raise _bad(path, f"line {line}", f"{name} is not {noun}") from None
-            for j in [*range(width - 4), width - 2]:
-                if len(row[j]) > MAX_NAME:
-                    raise _bad(path, f"line {line}", _name_too_long("measure" if j == width - 2 else f"column {j + 1}"))
-                cols[j].append(row[j])
-    parts = [[np.asarray(c, dtype=str)] for c in cols[:-4]]
-    parts += [
-        [np.asarray(cols[-4], dtype=np.int64)],
-        [np.asarray(cols[-3], dtype=np.int64)],
-        [np.asarray(cols[-2], dtype=str)],
-        [np.asarray(cols[-1], dtype=np.float64)],
-    ]
-    return _assemble(path, key_names, parts)
+def _ascii_cells(cells: np.ndarray, dtype: Any) -> np.ndarray | int:
+    """Cells (bytes) as ``dtype`` (int64 or float64) when every one is a number in ASCII (a whole one for int64;
+    ``nan`` and ``inf`` for float64, as Agora writes them), else the place of the first that is not."""
+    if not (np.char.find(cells, b"_") >= 0).any() and (np.char.str_len(cells) <= 40).all():
+        try:
+            return cells.astype(dtype)
+        except (ValueError, OverflowError):
+            pass
+    check = ascii_int if dtype is np.int64 else functools.partial(ascii_float, special=True)
+    for i, cell in enumerate(cells.tolist()):
+        text = cell.decode("utf-8", "replace")
+        number = check(text) if len(text) <= 40 else None
+        if number is None or (dtype is np.int64 and not -(2**63) <= number < 2**63):
+            return i
+    return 0  # pragma: no cover - numpy refused a cell that both readers take
+
+
+def _words(table: CsvColumns, j: int, seen: dict[bytes, int], firsts: list[int], path: str) -> list[str]:
+    """The distinct texts of column ``j`` in code order (a hashed long cell read again from the file); a text
+    longer than :data:`MAX_NAME` characters is refused on the line it first appears."""
+    cells = list(seen)
+    long = sorted((firsts[i], i) for i, c in enumerate(cells) if len(c) > TOKEN)
+    for (_, i), text in zip(long, table.cells_at(j, [row for row, _ in long])):
+        cells[i] = text
+    words = [unescaped(c.decode("utf-8")) for c in cells]
+    for i, w in enumerate(words):
+        if len(w) > MAX_NAME:
+            width = len(table.header)
+            raise _bad(
+                path,
+                f"line {table.line(firsts[i])}",
+                _name_too_long("measure" if j == width - 2 else f"column {j + 1}"),
+            )
+    return words
 
 
 def _csv_rows(reader: Any, width: int, bad: Callable[[str, str], BadFileError]) -> Iterator[tuple[int, list[str]]]:
@@ -726,6 +760,7 @@ def read_parquet(
     rows: int = MAX_ROWS,
     give: str | None = None,
     named: Sequence[str] = (),
+    dates: bool = False,
 ) -> tuple[Any, Any]:
     """pyarrow and the table of the Parquet ``what`` at ``path`` (only ``columns``, when named), read once its
     metadata is checked: a regular file of at most :data:`~sim.core.boundedio.MAX_BYTES`, at most ``rows``
@@ -733,7 +768,9 @@ def read_parquet(
     data (:data:`MAX_PARQUET_TEXT` for text). Text columns are read first, alone and dictionary-encoded, so a
     name repeated on every row is held once, and no cell may be longer than :data:`MAX_NAME` characters:
     refusing such a file costs its indices, not its text spread over the rows. ``named``: the column names an
-    error may show (others are named by their place: a header is the file's text).
+    error may show (others are named by their place: a header is the file's text). ``dates``: date, time and
+    timestamp columns are read too (a people table reads them as their ISO text). A name given to two columns
+    is refused (a table of them would keep one).
 
     Raises:
         BadFileError: not a readable Parquet file, or one past a bound (naming ``writer``, the command that
@@ -751,6 +788,8 @@ def read_parquet(
     with opened(path, what, give) as fh:
         schema, count, sizes = _parquet_meta(pa, pq, fh, bad)
         names = [str(n) for n in schema.names]
+        if len(set(names)) != len(names):
+            raise bad("gives two columns the same name")
         wanted = names if columns is None else [n for n in columns if n in names]
         sizes = {n: sizes.get(n, 0) for n in wanted}
         if count > rows:
@@ -770,6 +809,7 @@ def read_parquet(
                 or pa.types.is_floating(typ)
                 or pa.types.is_boolean(typ)
                 or pa.types.is_null(typ)
+                or (dates and (pa.types.is_date(typ) or pa.types.is_timestamp(typ) or pa.types.is_time(typ)))
             ):
                 raise bad(f"has a column (the {ordinal(j + 1)}) of {typ}, which no table Agora writes holds")
             if is_text:

@@ -46,19 +46,19 @@ Agora's (``date``, ``cases``, ...), else by its place (``column 3``).
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.core.boundedio import MAX_ROWS, Bounds, opened, read_bounded
+from sim.core.boundedio import MAX_ROWS, Bounds, opened, read_bounded_buffer
+from sim.core.numbers import ascii_float
 from sim.errors import BadFileError, BadParameterError
+from sim.store.csvcolumns import CsvColumns, read_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +76,7 @@ MAX_CELL = 40
 #: What to give instead of a bad file.
 GIVE = "a table with a header row: a time column and counts, or one row per case (.csv, .csv.gz or .parquet)"
 _UNITS = {"w": 7 * DAY, "d": DAY, "h": 3600, "min": 60, "s": 1}
-_DURATION = re.compile(r"\s*(\d{1,9})\s*(w|d|h|min|s)\s*\Z")
+_DURATION = re.compile(r"[ \t]*([0-9]{1,9})[ \t]*(w|d|h|min|s)[ \t]*\Z")  # ASCII digits only (issue 71)
 #: Names an error may show (others are shown by their place: a header is the file's content).
 _AGORA_NAMES = frozenset((*TIME_NAMES, "days", CASES, "id", "count", "counts", "new", "local", "imported"))
 
@@ -142,7 +142,9 @@ class Incidence:
 
 @dataclass
 class _Table:
-    """A table's header, a way to get a column (raw: text cells, or typed values), and how to name its rows."""
+    """A table's header, a way to get a column (text cells as UTF-8 bytes, ``S``, or typed values), and how to
+    name its rows. ``get`` gives a whole column; ``chunks`` gives columns a chunk of rows at a time (a CSV's cut
+    out of its bytes as it goes, :mod:`sim.store.csvcolumns`; another table's whole, as one chunk)."""
 
     name: str  # "observation file PATH" / "observation table (a DataFrame)"
     header: list[str]
@@ -150,12 +152,26 @@ class _Table:
     row_word: str  # "line", "row"
     first_row: int  # what the first data row is called (2 for a CSV line, 1 for a Parquet row, 0 for a DataFrame)
     known: frozenset[str]
-    lines: np.ndarray | None = None  # a CSV's line of each data row, where blank lines or quoted breaks moved them
+    csv: CsvColumns | None = None  # a CSV's columns: rows named by their lines
 
     def where(self, row: int) -> str:
-        if self.lines is not None:
-            return f"line {int(self.lines[row])}"
+        if self.csv is not None:
+            return f"line {self.csv.line(row)}"
         return f"{self.row_word} {row + self.first_row}"
+
+    def chunks(self, cols: Sequence[str]) -> Iterator[tuple[int, list[np.ndarray]]]:
+        """The columns ``cols``, a chunk of rows at a time: each chunk's first row and its arrays."""
+        if self.csv is not None:
+            yield from self.csv.chunks([self.place(c) for c in cols])
+        else:
+            yield 0, [self.get(c) for c in cols]
+
+    def place(self, col: str) -> int:
+        """Where column ``col`` is in the header; a column that is read must be named once."""
+        at = self.header.index(col)
+        if col in self.header[at + 1 :]:
+            raise self.bad(f"has two columns named {self.label(col)}: give each column its own name")
+        return at
 
     def pair(self, a: int, b: int) -> str:
         """Rows ``a`` and ``b`` (from 0) as a sentence names them: ``lines 4 and 9``."""
@@ -173,54 +189,20 @@ class _Table:
 
 
 def _csv_table(path: str, known: frozenset[str]) -> _Table:
-    """A CSV (or CSV.gz) file read within bounds, split into columns of text cells."""
+    """A CSV (or CSV.gz) file read within bounds, its bytes kept once and its columns cut out on demand
+    (:mod:`sim.store.csvcolumns`: memory about the file's size, not 25 times it)."""
     name = f"observation file {path}"
-    data = read_bounded(path, "observation file", GIVE, gz=path.lower().endswith(".gz"), bounds=Bounds(rows=MAX_ROWS))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadFileError(f"{name} is not UTF-8 text (byte {exc.start}): give {GIVE}") from None
+    data = read_bounded_buffer(
+        path, "observation file", GIVE, gz=path.lower().endswith(".gz"), bounds=Bounds(rows=MAX_ROWS)
+    )
+    table = read_columns(data, name, GIVE)
     del data
-    text = text.replace("\r\n", "\n").rstrip("\n")
-    if not text.strip():
-        raise BadFileError(f"{name} is empty: give {GIVE}")
-    head, _, body = text.partition("\n")
-    lines: np.ndarray | None = None
-    columns: list[list[str]] | None = None
-    if '"' not in text and "\r" not in text and "\n\n" not in body:
-        header = [h.strip() for h in head.split(",")]
-        width = len(header)
-        cells = body.replace("\n", ",").split(",") if body else []
-        if len(cells) % width == 0 and (not cells or body.count("\n") + 1 == len(cells) // width):
-            columns = [cells[j::width] for j in range(width)]
-        del cells
-    if columns is None:  # quotes, blank lines or a row of another width: the csv module, lines counted
-        reader = csv.reader(io.StringIO(text))
-        rows = [next(reader, [])]
-        header = [h.strip() for h in rows[0]]
-        width, at = len(header), []
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != width:
-                raise BadFileError(
-                    f"{name} line {reader.line_num}: {len(row)} fields where the header has {width}: give one cell "
-                    "per column in every row"
-                )
-            rows.append(row)
-            at.append(reader.line_num)
-        lines = np.asarray(at, dtype=np.int64)
-        columns = [list(c) for c in zip(*rows[1:])] if len(rows) > 1 else [[] for _ in header]
-    del text
-    by_name = dict(zip(header, columns))
 
     def get(col: str) -> np.ndarray:
-        cells = by_name[col]
-        if cells and max(map(len, cells)) > 4 * MAX_CELL:  # a cell no time or count has: kept short in memory
-            return np.array([c[: 4 * MAX_CELL] for c in cells])
-        return np.array(cells, dtype=str)
+        return np.char.decode(table.column(out.place(col)), "utf-8")
 
-    return _Table(name, header, get, "line", 2, known, lines)
+    out = _Table(name, table.header, get, "line", 2, known, table)
+    return out
 
 
 def _arrow_column(pa: Any, column: Any) -> np.ndarray:
@@ -324,51 +306,79 @@ def _first(mask: np.ndarray) -> int:
     return int(np.argmax(mask))
 
 
-def _text_times(t: _Table, label: str, raw: np.ndarray) -> _Times:
-    """Whole numbers, dates or timestamps from text cells, classified and parsed in bulk."""
-    a = np.char.strip(raw)
+#: The years a date may have: ISO 8601's years 0001 to 9999 (no year 0: 1 BC comes before 1 AD; numpy would
+#: read ``0000-01-01``). A timestamp's date too.
+YEARS = (1, 9999)
+
+
+def _as_bytes(raw: np.ndarray) -> np.ndarray:
+    """Text cells as UTF-8 bytes (``S``), stripped of ASCII blanks; other arrays as they are. Numbers and times are
+    read from bytes, so only ASCII digits are digits (``np.char.isdigit`` and numpy's parsers on ``str`` take
+    every script's)."""
+    if raw.dtype.kind == "U":
+        return np.char.strip(np.char.encode(raw, "utf-8"))
+    if raw.dtype.kind == "S":
+        return np.char.strip(raw)
+    return raw
+
+
+def _text_times(t: _Table, label: str, first: int, a: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
+    """Whole numbers, dates or timestamps from a chunk of text cells (bytes, stripped; the chunk's first row is
+    ``first``), classified and parsed in bulk: the kind of the first cell, each cell's kind (0 whole, 1 date,
+    2 timestamp) and its value (int64: the number, days or seconds since 1970)."""
     n = a.size
     length = np.char.str_len(a)
     if (length == 0).any():
-        raise t.at(_first(length == 0), f"the time column {label} is empty: give every row its time")
+        raise t.at(first + _first(length == 0), f"the time column {label} is empty: give every row its time")
     if (length > MAX_CELL).any():
-        raise t.at(_first(length > MAX_CELL), f"the time column {label} is not a time: {_NOT_TIME}")
-    chars = a.astype("U11").view("U1").reshape(n, 11)
-    digit = (chars >= "0") & (chars <= "9")
-    dated = digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & (chars[:, 4] == "-") & (chars[:, 7] == "-")
+        raise t.at(first + _first(length > MAX_CELL), f"the time column {label} is not a time: {_NOT_TIME}")
+    chars = np.frombuffer(a.astype("S11").tobytes(), dtype=np.uint8).reshape(n, 11)
+    digit = (chars >= 48) & (chars <= 57)
+    dated = digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & (chars[:, 4] == 45) & (chars[:, 7] == 45)
     is_date = dated & (length == 10)
-    is_stamp = dated & (length > 10) & ((chars[:, 10] == "T") | (chars[:, 10] == " "))
-    bare = np.char.lstrip(a, "+-")
+    is_stamp = dated & (length > 10) & ((chars[:, 10] == 84) | (chars[:, 10] == 32))
+    bare = np.char.lstrip(a, b"+-")
     is_whole = np.char.isdigit(bare) & (length - np.char.str_len(bare) <= 1) & (length <= 18)
-    kinds = [k for k, m in (("whole", is_whole), ("date", is_date), ("stamp", is_stamp)) if m.any()]
     other = ~(is_whole | is_date | is_stamp)
     if other.any():
-        raise t.at(_first(other), f"the time column {label} is not a time: {_NOT_TIME}")
-    if len(kinds) > 1:
-        masks = {"whole": is_whole, "date": is_date, "stamp": is_stamp}
-        first = kinds[0] if _first(masks[kinds[0]]) == 0 else next(k for k in kinds if masks[k][0])
-        second = next(k for k in kinds if k != first)
-        row = _first(masks[second])
-        raise t.bad(
-            f"mixes time formats in {label}: {t.where(0)} holds {_KIND_WORDS[first]} and {t.where(row)} "
-            f"{_KIND_WORDS[second]}: give one format for the whole column"
+        raise t.at(first + _first(other), f"the time column {label} is not a time: {_NOT_TIME}")
+    code = np.where(is_whole, 0, np.where(is_date, 1, 2)).astype(np.int8)
+    values = np.zeros(n, dtype=np.int64)
+    year0 = dated & (chars[:, :4] == 48).all(axis=1)
+    if year0.any():
+        raise t.at(
+            first + _first(year0),
+            f"the time column {label} holds a date of year 0, which does not exist: give dates of the years "
+            f"{YEARS[0]} to {YEARS[1]}",
         )
-    kind = kinds[0]
-    if kind == "whole":
-        return _Times(kind, a.astype(np.int64))
-    if kind == "date":
+    for kind, mask in ((0, is_whole), (1, is_date), (2, is_stamp)):
+        if mask.all() or mask.any():
+            cells = a if mask.all() else a[mask]
+            values[mask] = _parsed(t, label, first, np.flatnonzero(mask), cells, kind)
+    return _KINDS[int(code[0])], code, values
+
+
+_KINDS = ("whole", "date", "stamp")
+
+
+def _parsed(t: _Table, label: str, first: int, rows: np.ndarray, cells: np.ndarray, kind: int) -> np.ndarray:
+    """Cells of one kind (``rows``: their places in the chunk) as int64 values."""
+    if kind == 0:
+        return cells.astype(np.int64)
+    if kind == 1:
         try:
-            days = a.astype("datetime64[D]")
+            return cells.astype("datetime64[D]").astype(np.int64)
         except ValueError:
-            row = next(i for i in range(n) if not _parses(str(a[i]), "D"))
-            raise t.at(row, f"the time column {label} holds a date that does not exist: give real dates") from None
-        return _Times(kind, days.astype(np.int64))
-    s = np.char.replace(a, " ", "T")
-    s = np.where(np.char.endswith(s, "Z"), np.char.rstrip(s, "Z"), s)
-    zoned = (np.char.find(s, "+", 10) >= 0) | (np.char.find(s, "-", 10) >= 0)
+            row = next(i for i in range(cells.size) if not _parses(cells[i], "D"))
+            raise t.at(
+                first + int(rows[row]), f"the time column {label} holds a date that does not exist: give real dates"
+            ) from None
+    s = np.char.replace(cells, b" ", b"T")
+    s = np.where(np.char.endswith(s, b"Z"), np.char.rstrip(s, b"Z"), s)
+    zoned = (np.char.find(s, b"+", 10) >= 0) | (np.char.find(s, b"-", 10) >= 0)
     if zoned.any():
         raise t.at(
-            _first(zoned),
+            first + int(rows[_first(zoned)]),
             f"the time column {label} has a time zone offset: give times in one zone, without an offset (Z for UTC)",
         )
     try:
@@ -376,12 +386,12 @@ def _text_times(t: _Table, label: str, raw: np.ndarray) -> _Times:
             warnings.simplefilter("ignore")
             micro = s.astype("datetime64[us]")
     except ValueError:
-        row = next(i for i in range(n) if not _parses(str(s[i]), "us"))
-        raise t.at(row, f"the time column {label} is not a time: {_NOT_TIME}") from None
-    return _Times(kind, micro.astype(np.int64) // 1_000_000)
+        row = next(i for i in range(s.size) if not _parses(s[i], "us"))
+        raise t.at(first + int(rows[row]), f"the time column {label} is not a time: {_NOT_TIME}") from None
+    return micro.astype(np.int64) // 1_000_000
 
 
-def _parses(cell: str, unit: str) -> bool:
+def _parses(cell: Any, unit: str) -> bool:
     try:
         np.array([cell]).astype(f"datetime64[{unit}]")
     except ValueError:
@@ -389,28 +399,63 @@ def _parses(cell: str, unit: str) -> bool:
     return True
 
 
-def _times(t: _Table, col: str) -> _Times:
-    """The time column ``col`` of ``t``, whatever its storage."""
-    label = t.label(col)
-    raw = t.get(col)
-    if not raw.size:
-        raise t.bad(f"has a header but no rows: give {GIVE}")
+def _typed_times(t: _Table, label: str, raw: np.ndarray) -> _Times:
+    """A time column stored as dates, timestamps or numbers (Parquet, a DataFrame)."""
     if raw.dtype.kind == "M":
         nat = np.isnat(raw)
         if nat.any():
             raise t.at(_first(nat), f"the time column {label} is empty: give every row its time")
+        days = raw.astype("datetime64[D]")
+        lo, hi = np.datetime64(f"{YEARS[0]:04d}-01-01"), np.datetime64(f"{YEARS[1]:04d}-12-31")
+        out = (days < lo) | (days > hi)
+        if out.any():
+            raise t.at(
+                _first(out),
+                f"the time column {label} holds a date outside the years {YEARS[0]} to {YEARS[1]}: give real dates",
+            )
         seconds = raw.astype("datetime64[us]").astype(np.int64) // 1_000_000
         if not (seconds % DAY).any():
             return _Times("date", seconds // DAY)
         return _Times("stamp", seconds)
     if raw.dtype.kind in "iu":
         return _Times("whole", raw.astype(np.int64))
-    if raw.dtype.kind == "f":
-        bad = ~(np.isfinite(raw) & (raw == np.round(raw)) & (np.abs(raw) < 2**53))
-        if bad.any():
-            raise t.at(_first(bad), f"the time column {label} is not a time: {_NOT_TIME}")
-        return _Times("whole", raw.astype(np.int64))
-    return _text_times(t, label, raw)
+    bad = ~(np.isfinite(raw) & (raw == np.round(raw)) & (np.abs(raw) < 2**53))
+    if bad.any():
+        raise t.at(_first(bad), f"the time column {label} is not a time: {_NOT_TIME}")
+    return _Times("whole", raw.astype(np.int64))
+
+
+def _times(t: _Table, col: str) -> _Times:
+    """The time column ``col`` of ``t``, whatever its storage; text a chunk of rows at a time (one format for the
+    whole column: the first row's)."""
+    label = t.label(col)
+    parts: list[np.ndarray] = []
+    kind = ""
+    rows = t.csv.rows if t.csv is not None else 0
+    out = np.empty(rows, dtype=np.int64)  # a CSV's values, filled a chunk at a time (no copy to join them)
+    for first, (raw,) in t.chunks([col]):
+        if raw.dtype.kind in "Miuf":
+            if raw.size == 0:
+                break
+            return _typed_times(t, label, raw)
+        if raw.size == 0:
+            continue
+        head, code, values = _text_times(t, label, first, _as_bytes(raw))
+        kind = kind or head
+        other = code != _KINDS.index(kind)
+        if other.any():
+            row = _first(other)
+            raise t.bad(
+                f"mixes time formats in {label}: {t.where(0)} holds {_KIND_WORDS[kind]} and {t.where(first + row)} "
+                f"{_KIND_WORDS[_KINDS[int(code[row])]]}: give one format for the whole column"
+            )
+        if t.csv is not None:
+            out[first : first + values.size] = values
+        else:
+            parts.append(values)
+    if not kind:
+        raise t.bad(f"has a header but no rows: give {GIVE}")
+    return _Times(kind, out if t.csv is not None else np.concatenate(parts))
 
 
 def _time_column(t: _Table, time: str | None) -> str:
@@ -457,17 +502,20 @@ def _ticks_of(
         first = int(v.min())
         midnight = first - first % DAY
         zero = midnight + (first - midnight) // tick_s * tick_s
-        at = (v - zero) // tick_s
+        at = v - zero
+        at //= tick_s
         res, unit, start = 1, 1, zero
     else:
         unit = DAY if _daily(times, col, tick, tick_s) else tick_s
         start = int(v.min())
         if tick_s % unit == 0:
             res, per = 1, tick_s // unit
-            at = (v - start) // per
+            at = v - start
+            at //= per
         elif unit % tick_s == 0:
             res = unit // tick_s
-            at = (v - start) * res
+            at = v - start
+            at *= res
         else:
             what = "day" if unit == DAY else f"tick of {format_duration(unit)}"
             raise BadParameterError(
@@ -507,48 +555,49 @@ def _label_texts(labels: np.ndarray) -> list[str]:
 # --- counts ---------------------------------------------------------------------------------------------
 
 
-def _numeric(raw: np.ndarray) -> bool:
-    """Whether a column holds numbers (every filled cell; at least one)."""
-    if raw.dtype.kind in "iuf":
-        return True
-    if raw.dtype.kind != "U":
-        return False
-    a = np.char.strip(raw)
-    filled = a[np.char.str_len(a) > 0]
-    if not filled.size or int(np.char.str_len(filled).max()) > MAX_CELL:
-        return False
+def _numbers(a: np.ndarray) -> np.ndarray | None:
+    """Text cells (bytes, stripped, none empty) as float64 when every one is a decimal number in ASCII (as
+    :data:`sim.core.numbers.FLOAT` or ``nan``/``inf``, which the checks after name), else None."""
+    if a.size and (int(np.char.str_len(a).max()) > MAX_CELL or (np.char.find(a, b"_") >= 0).any()):
+        return None  # Python's float, which numpy calls, reads 1_000 as 1000
     try:
-        filled.astype(np.float64)
+        return a.astype(np.float64)
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def _is_number(cell: bytes) -> bool:
+    text = cell.decode("utf-8", "replace")
+    return len(text) <= MAX_CELL and ascii_float(text, special=True) is not None
+
+
+def _numeric(t: _Table, cols: list[str]) -> list[str]:
+    """Those of ``cols`` that hold numbers (every filled cell; at least one), found in one pass over the rows."""
+    alive = {c: False for c in cols}  # column -> a number seen so far; a column that holds anything else leaves
+    for _, arrays in t.chunks(cols) if cols else ():
+        for c, raw in zip(cols, arrays):
+            if c not in alive:
+                continue
+            if raw.dtype.kind in "iuf":
+                alive[c] = True
+                continue
+            a = _as_bytes(raw) if raw.dtype.kind in "US" else None
+            filled = a[np.char.str_len(a) > 0] if a is not None else None
+            if filled is None or (filled.size and _numbers(filled) is None):
+                del alive[c]
+            elif filled.size:
+                alive[c] = True
+        if not alive:
+            break
+    return [c for c in cols if alive.get(c)]
 
 
 def _counts(t: _Table, col: str) -> np.ndarray:
-    """Count column ``col``: whole numbers of at least 0, none missing (the first bad row named)."""
+    """Count column ``col``: whole numbers of at least 0, none missing (the first bad row named); text a chunk of
+    rows at a time."""
     label = t.label(col)
-    raw = t.get(col)
-    values: Any
-    if raw.dtype.kind in "iu":
-        values = raw.astype(np.float64)
-    elif raw.dtype.kind == "f":
-        values = raw
-    elif raw.dtype.kind == "U":
-        a = np.char.strip(raw)
-        empty = np.char.str_len(a) == 0
-        if empty.any():
-            raise t.at(_first(empty), f"the count {label} is empty: give 0, or leave the row out")
-        try:
-            values = a.astype(np.float64) if int(np.char.str_len(a).max()) <= MAX_CELL else None
-        except ValueError:
-            values = None
-        if values is None:
-            row = next(i for i in range(a.size) if not _is_number(str(a[i])))
-            raise t.at(row, f"the count {label} is not a number: give whole numbers of cases")
-    else:
-        raise t.bad(f"column {label} holds no numbers: give whole numbers of cases")
-    if np.isnan(values).any():
-        raise t.at(_first(np.isnan(values)), f"the count {label} is empty: give 0, or leave the row out")
+    parts = [_count_chunk(t, label, first, raw) for first, (raw,) in t.chunks([col])]
+    values = np.concatenate(parts) if len(parts) > 1 else parts[0]
     checks = (
         (~np.isfinite(values), "is infinite"),
         (values < 0, "is negative: a count of cases is never below 0"),
@@ -560,14 +609,29 @@ def _counts(t: _Table, col: str) -> np.ndarray:
     return values
 
 
-def _is_number(cell: str) -> bool:
-    if len(cell) > MAX_CELL:
-        return False
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+def _count_chunk(t: _Table, label: str, first: int, raw: np.ndarray) -> np.ndarray:
+    values: Any
+    if raw.dtype.kind in "iu":
+        values = raw.astype(np.float64)
+    elif raw.dtype.kind == "f":
+        values = raw
+    elif raw.dtype.kind in "US":
+        a = _as_bytes(raw)
+        empty = np.char.str_len(a) == 0
+        if empty.any():
+            raise t.at(first + _first(empty), f"the count {label} is empty: give 0, or leave the row out")
+        values = _numbers(a)
+        if values is None:
+            row = next(i for i in range(a.size) if not _is_number(a[i]))
+            raise t.at(first + row, f"the count {label} is not a number: give whole numbers of cases")
+        nan = np.isnan(values)
+        if nan.any():  # the word nan, not a missing value
+            raise t.at(first + _first(nan), f"the count {label} is not a number: give whole numbers of cases")
+    else:
+        raise t.bad(f"column {label} holds no numbers: give whole numbers of cases")
+    if np.isnan(values).any():
+        raise t.at(first + _first(np.isnan(values)), f"the count {label} is empty: give 0, or leave the row out")
+    return values
 
 
 def _count_columns(t: _Table, time_col: str, columns: Sequence[str] | None) -> list[str]:
@@ -583,9 +647,10 @@ def _count_columns(t: _Table, time_col: str, columns: Sequence[str] | None) -> l
             raise BadParameterError(f"{t.name}: a count column is named twice: name each once")
         return names
     skip = {*TIME_NAMES, "days", "id"}
-    return [
-        h for h in t.header if h != time_col and h.lower() not in skip and (h.lower() == CASES or _numeric(t.get(h)))
-    ]
+    # A name the header gives two columns is no count (which would it be?): only a column named once is looked at.
+    candidates = [h for h in t.header if h != time_col and h.lower() not in skip and t.header.count(h) == 1]
+    numeric = set(_numeric(t, [h for h in candidates if h.lower() != CASES]))
+    return [h for h in candidates if h.lower() == CASES or h in numeric]
 
 
 def _check_order(t: _Table, v: np.ndarray) -> None:
@@ -601,17 +666,49 @@ def _check_order(t: _Table, v: np.ndarray) -> None:
         raise t.at(row, f"its time comes before {t.where(row - 1)}'s: give the rows of a series in time order")
 
 
+#: Random odd multipliers of a cell's bytes, drawn afresh by each process: the hash that finds candidate
+#: repeats of an id (each candidate is then compared byte for byte).
+_ID_KEYS = np.random.default_rng().integers(0, 2**63, size=64, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def _id_keys(a: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each cell of ``a`` (bytes): equal cells, equal keys (unequal ones rarely)."""
+    n, w = a.size, a.dtype.itemsize
+    m = np.frombuffer(np.ascontiguousarray(a).tobytes(), dtype=np.uint8).reshape(n, w)
+    key = np.full(n, w, dtype=np.uint64)
+    for k in range(w):
+        key += m[:, k].astype(np.uint64) * _ID_KEYS[k % _ID_KEYS.size] + np.uint64(k)
+    return key
+
+
 def _check_ids(t: _Table) -> None:
-    """A line list's ``id`` column (any case), where it has one, names each case once."""
+    """A line list's ``id`` column (any case), where it has one, names each case once: its cells hashed a chunk at
+    a time, and rows with equal keys compared as text; the first row that repeats an earlier one is named."""
     ids = [h for h in t.header if h.lower() == "id"]
     if not ids:
         return
-    a = np.char.strip(t.get(ids[0]).astype(str))
-    order = np.argsort(a, kind="stable")
-    same = np.flatnonzero(a[order][1:] == a[order][:-1])
-    if same.size:
-        first, second = sorted((int(order[same[0]]), int(order[same[0] + 1])))
-        raise t.bad(f"{t.pair(first, second)} have the same {t.label(ids[0])}: give each case one row")
+
+    def cells() -> Iterator[tuple[int, np.ndarray]]:
+        for first, (raw,) in t.chunks(ids[:1]):
+            yield first, _as_bytes(raw if raw.dtype.kind in "US" else raw.astype(str))
+
+    keys = np.concatenate([_id_keys(a) for _, a in cells()])
+    ordered = np.sort(keys)
+    twice = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if not twice.size:
+        return
+    suspects = twice[np.minimum(np.searchsorted(twice, keys), twice.size - 1)] == keys
+    del keys
+    seen: dict[bytes, int] = {}
+    for first, a in cells():
+        for row in np.flatnonzero(suspects[first : first + a.size]).tolist():
+            cell = bytes(a[row])
+            if cell in seen:
+                raise t.bad(
+                    f"{t.pair(seen[cell], first + row)} have the same {t.label(ids[0])}: give each case one row"
+                )
+            seen[cell] = first + row
 
 
 # --- the door -------------------------------------------------------------------------------------------
@@ -646,17 +743,19 @@ def read_incidence(
     t = _open(source, _AGORA_NAMES | {n for n in (time, *(columns or ())) if n})
     col = _time_column(t, time)
     times = _times(t, col)
-    counted = _count_columns(t, col, columns)
     v = times.values
-    line_list = (columns is not None and not counted) or (
-        columns is None and (not counted or bool((np.diff(v) <= 0).any()))
-    )
+    if columns is None and bool((v[1:] <= v[:-1]).any()):  # times that repeat or go back: a line list
+        counted, line_list = [], True
+    else:
+        counted = _count_columns(t, col, columns)
+        line_list = not counted
     if not line_list:
         _check_order(t, v)
     at, n, res, labels, origin = _ticks_of(t, times, col, tick, tick_s)
     counts: dict[str, np.ndarray]
     rows = np.bincount(at, minlength=n)
     if line_list:
+        del at, times, v  # a line list's rows are counted: what is left to check is its ids
         _check_ids(t)
         counts = {CASES: rows.astype(np.float64)}
     else:

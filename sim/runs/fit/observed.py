@@ -55,6 +55,7 @@ import numpy as np
 
 from sim.core.boundedio import MAX_ROWS, Bounds, bounded_stream, bounded_text, check_regular
 from sim.core.cascade import Forest, forest_of_rows
+from sim.core.numbers import ascii_digits, ascii_int
 from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError
 from sim.store.cascadeio import CASCADE_COLUMNS, read_cascades
@@ -256,6 +257,12 @@ _NOUN = {"int": "a whole number", "float": "a number"}
 
 
 def _convert(cells: tuple[str, ...] | list[str], kind: str) -> np.ndarray:
+    """Cells as int64 or float64, in bulk; ValueError for a cell that is not a number written in ASCII (Python's
+    ``int`` and ``float`` read every script's digits and ``1_000``: those are refused first, for all the cells at
+    once, as the rare cell where ``int`` or ``float`` reads what :mod:`sim.core.numbers` would not)."""
+    joined = "".join(cells)
+    if not joined.isascii() or "_" in joined:
+        raise ValueError
     if kind == "int":
         return np.fromiter(map(int, cells), dtype=np.int64, count=len(cells))
     return np.fromiter(map(float, cells), dtype=np.float64, count=len(cells))
@@ -269,9 +276,8 @@ def _checked_row(f: _File, line: int, row: list[str], names: list[str], kinds: l
         try:
             _convert([cell], kind)
         except (ValueError, OverflowError):
-            noun = _NOUN[kind] + (
-                " (a 64-bit integer)" if kind == "int" and cell.strip().lstrip("+-").isdigit() else ""
-            )
+            noun = _NOUN[kind] + (" (a 64-bit integer)" if kind == "int" and ascii_int(cell) is not None else "")
+            noun += "" if ascii_digits(cell) else " in ASCII digits"
             raise f.bad(f"line {line}: {f.label(name, j + 1)} is not {noun}") from None
 
 
@@ -630,7 +636,7 @@ def read_observed(
                 "time, the column of time of a table recorded in its own time",
                 fields="time",
             )
-        return read_recorded(f.path, world, tuple(states), time=time, tick=tick, observe=observe)
+        return _recorded(f.path, header, world, tuple(states), time=time, tick=tick, observe=observe)
     for own, writer in ((SERIES_COLUMNS, "series"), (CASCADE_COLUMNS, "cascades")):
         if tuple(header[-len(own) :]) == own:
             if len(header) > len(own):
@@ -690,12 +696,26 @@ def read_recorded(
         BadFileError: what :func:`read_incidence` raises; a level (a state, ``reached``) summed over rows of
             one tick; a count of agents above the world's.
     """
+    if isinstance(source, (str, os.PathLike)):
+        header = _header_and_size(_opened(os.fspath(source), states))
+    else:
+        header = [str(c) for c in source.columns]
+    return _recorded(source, header, world, states, time=time, tick=tick, observe=observe)
+
+
+def _recorded(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    header: list[str],
+    world: World | None,
+    states: tuple[str, ...],
+    *,
+    time: str | None,
+    tick: str | None,
+    observe: Sequence[tuple[str, str]],
+) -> ObservedSeries | ObservedCascades:
+    """:func:`read_recorded` of a source whose header is read (and whose bounds are checked) already."""
     name = _source_name(source)
     default = _world_tick(world)
-    header = [str(c) for c in source.columns] if not isinstance(source, (str, os.PathLike)) else None
-    if header is None:
-        f = _opened(name, states)
-        header = _header_and_size(f)
     lower = {h.lower(): h for h in header}
     if "id" in lower and "parent" in lower and not observe:
         return _timed_cascades(source, name, (lower["id"], lower["parent"]), time, tick, default)
