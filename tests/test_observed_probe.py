@@ -251,6 +251,14 @@ def test_a_bad_gamma_serial_interval_is_one_sentence(capsys, spec, words):
     assert len(err) == 1 and words in err[0], err
 
 
+@pytest.mark.parametrize("spec", ["gamma:٣,1", "gamma:3,١", "gamma:3_0,1"])
+def test_a_gamma_delay_in_other_digits_is_refused(spec):
+    from sim.engine.requests.fit import gamma_parts
+
+    with pytest.raises(BadParameterError, match="must be a number above 0"):
+        gamma_parts(spec)
+
+
 def test_a_gamma_delay_of_no_spread_is_its_mean_and_one_too_wide_is_refused():
     from sim.runs.fit.reporting import gamma_delay
 

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.core.boundedio import opened
-from sim.core.numbers import ascii_digits
+from sim.core.numbers import ascii_digits, ascii_float
 from sim.engine.bounds import (
     FIT_BUDGET,
     FIT_PREDICTIVE,
@@ -195,10 +195,8 @@ def gamma_parts(text: str) -> tuple[float, float]:
         )
     out = []
     for part, what in zip(parts, ("mean", "standard deviation"), strict=True):
-        try:
-            value = float(part)
-        except ValueError:
-            value = math.nan
+        number = ascii_float(part)  # ASCII digits only (issue 71): float reads ٣ as 3
+        value = math.nan if number is None else number
         if not math.isfinite(value) or value <= 0:
             raise BadParameterError(
                 f"delay {what} {part.strip()[:30]!r} in {text[:40]!r} must be a number above 0", fields="delay"
