@@ -259,6 +259,32 @@ def test_a_gamma_delay_in_other_digits_is_refused(spec):
         gamma_parts(spec)
 
 
+@pytest.mark.parametrize(
+    "prior", [("1e308", "1e-308"), ("1e-308", "1e308"), ("5", "5e-324")], ids=["shape", "scale", "subnormal-sd"]
+)
+def test_a_prior_beyond_a_float_is_one_sentence(capsys, prior):
+    """``--prior-mean 1e308 --prior-sd 1e-308`` ended in ZeroDivisionError, ``1e-308, 1e308`` in OverflowError."""
+    curve = str(data_file("incidence-Measles1861.csv"))
+    argv = ["rt", curve, "--serial-interval", "gamma:2,1", "--prior-mean", prior[0], "--prior-sd", prior[1]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "R's Gamma prior of mean" in err[0] and "nearer each other" in err[0], err
+
+
+def test_a_count_beyond_any_outbreak_is_one_sentence_not_numpy_s_overflow(tmp_path, capsys):
+    """Counts of 1e308 summed to inf: numpy's RuntimeWarnings printed raw, and R's table said ``inf cases``."""
+    from sim.analysis.rtcurve import rt
+
+    path = tmp_path / "huge.csv"
+    path.write_text("day,cases\n" + "".join(f"{d},{'1e308' if d < 3 else 1}\n" for d in range(10)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert main(["rt", str(path), "--serial-interval", "gamma:2,1"]) == 2
+        with pytest.raises(BadParameterError, match="negative, above 1e\\+15 or not a number"):
+            rt([1e308, 1e308, 1, 1, 1, 1, 1, 1, 1], "gamma:2,1")
+    assert "line 2: the count cases is above 1e+15" in capsys.readouterr().err
+
+
 def test_a_gamma_delay_of_no_spread_is_its_mean_and_one_too_wide_is_refused():
     from sim.runs.fit.reporting import gamma_delay
 

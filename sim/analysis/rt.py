@@ -40,10 +40,13 @@ from scipy import special
 from sim.core.boundedio import GZIP_ERRORS, Bounds, read_bounded
 from sim.core.numbers import ascii_float
 from sim.errors import BadFileError, BadParameterError
+from sim.store.timeline import MAX_COUNT
 
 #: EpiEstim's prior on R (``make_config``'s ``mean_prior`` and ``std_prior``).
 PRIOR_MEAN = 5.0
 PRIOR_SD = 5.0
+#: The shape and scale R's Gamma prior may have: beyond them its posterior's numbers leave a float's range.
+PRIOR_RANGE = (1e-150, 1e150)
 #: The window EpiEstim slides by default (weekly windows).
 WINDOW = 7
 #: How far from 1 a serial interval's probabilities may sum (EpiEstim's ``check_si_distr``).
@@ -230,12 +233,12 @@ def checked_counts(values: np.ndarray | Sequence[float], what: str) -> np.ndarra
         BadParameterError: a count that is negative or not a number (the sentence names the first one's tick).
     """
     counts = np.array(values, dtype=np.float64).reshape(-1)
-    bad = ~np.isfinite(counts) | (counts < 0)
+    bad = ~np.isfinite(counts) | (counts < 0) | (counts > MAX_COUNT)
     if bad.any():
         tick = int(np.flatnonzero(bad)[0])
         raise BadParameterError(
-            f"{what} has a count at tick {tick} that is negative or not a number ({counts[tick]!r}): give counts "
-            "of cases, 0 or more"
+            f"{what} has a count at tick {tick} that is negative, above {MAX_COUNT:.0e} or not a number "
+            f"({counts[tick]!r}): give counts of cases, 0 or more"
         )
     return counts
 
@@ -444,6 +447,15 @@ def estimate_rt(
     for name, v in (("prior_mean", prior_mean), ("prior_sd", prior_sd)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
             raise BadParameterError(f"{name} (R's Gamma prior) must be a number above 0, got {v!r}", fields=name)
+    ratio = prior_mean / prior_sd  # products, not powers: a float's ** raises OverflowError past 1e308
+    a0, b0 = ratio * ratio, prior_sd * (prior_sd / prior_mean)
+    if not (PRIOR_RANGE[0] <= a0 <= PRIOR_RANGE[1] and PRIOR_RANGE[0] <= b0 <= PRIOR_RANGE[1]):
+        raise BadParameterError(
+            f"R's Gamma prior of mean {prior_mean:g} and sd {prior_sd:g} has a shape (mean/sd)^2 or a scale "
+            f"(sd^2/mean) outside {PRIOR_RANGE[0]:g} to {PRIOR_RANGE[1]:g}, more than a float can hold in its "
+            "posterior: give a mean and sd nearer each other",
+            fields="prior_sd",
+        )
     names = [str(t) for t in range(ticks)] if labels is None else [str(x) for x in labels]
     if len(names) != ticks:
         raise BadParameterError(f"{len(names)} labels for a curve of {ticks} ticks: give one per tick")
@@ -451,8 +463,6 @@ def estimate_rt(
     si_mean = float(np.dot(w, np.arange(w.size)))
     start, end, cases, infectivity = window_sums(local, imported, w, window)
     keep = end + 1 > si_mean  # EpiEstim: t_end (counted from 1) > mean_si
-    a0 = (prior_mean / prior_sd) ** 2
-    b0 = prior_sd**2 / prior_mean
     return RtEstimate(
         labels=names,
         local=local,

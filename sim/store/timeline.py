@@ -65,6 +65,9 @@ if TYPE_CHECKING:
 
 #: The most ticks a timeline may span (a run simulates at most 1,000,000 ticks).
 MAX_TICKS = 1_000_000
+#: The largest count of cases a row may hold: more than any population, and sums of a million of them stay exact
+#: to a case in a float (whose whole numbers are exact up to 2^53, about 9e15).
+MAX_COUNT = 1e15
 #: Seconds in a day.
 DAY = 86_400
 #: Column names taken for time, in order of preference (``date`` first: ``day,date,cases``'s ``day`` is its index).
@@ -602,6 +605,7 @@ def _counts(t: _Table, col: str) -> np.ndarray:
         (~np.isfinite(values), "is infinite"),
         (values < 0, "is negative: a count of cases is never below 0"),
         (values != np.round(values), "is not a whole number: a count of cases is whole"),
+        (values > MAX_COUNT, f"is above {MAX_COUNT:.0e}: no outbreak counts so many cases"),
     )
     for bad, what in checks:
         if bad.any():
