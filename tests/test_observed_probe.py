@@ -209,6 +209,16 @@ def test_a_bad_table_is_one_sentence_naming_the_line(tmp_path, text, expect):
     assert expect in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_damaged_gzip_curve_is_one_sentence(tmp_path, capsys):
+    """``agora rt`` of a truncated ``.csv.gz`` ended in gzip's EOFError (``agora fit`` said it in a sentence)."""
+    whole = gzip.compress(data_file("hagelloch.csv").read_bytes())
+    for name, data in (("cut.csv.gz", whole[: len(whole) // 2]), ("junk.csv.gz", b"\x1f\x8b\x08\x00junk")):
+        (tmp_path / name).write_bytes(data)
+        assert main(["rt", str(tmp_path / name), "--time", "PRO", "--serial-interval", "gamma:2,1"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "is not a complete gzip file" in err[0], err
+
+
 def test_ids_longer_than_a_token_are_compared_whole(tmp_path):
     same = "x" * 60
     path = tmp_path / "ids.csv"

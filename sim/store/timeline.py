@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.core.boundedio import MAX_ROWS, Bounds, opened, read_bounded_buffer
+from sim.core.boundedio import GZIP_ERRORS, MAX_ROWS, Bounds, opened, read_bounded_buffer
 from sim.core.numbers import ascii_float
 from sim.errors import BadFileError, BadParameterError
 from sim.store.csvcolumns import CsvColumns, read_columns
@@ -195,9 +195,12 @@ def _csv_table(path: str, known: frozenset[str]) -> _Table:
     """A CSV (or CSV.gz) file read within bounds, its bytes kept once and its columns cut out on demand
     (:mod:`sim.store.csvcolumns`: memory about the file's size, not 25 times it)."""
     name = f"observation file {path}"
-    data = read_bounded_buffer(
-        path, "observation file", GIVE, gz=path.lower().endswith(".gz"), bounds=Bounds(rows=MAX_ROWS)
-    )
+    gz = path.lower().endswith(".gz")
+    try:
+        data = read_bounded_buffer(path, "observation file", GIVE, gz=gz, bounds=Bounds(rows=MAX_ROWS))
+    except GZIP_ERRORS:  # a damaged gzip stream (or, rarely, a disk's read error)
+        what = "is not a complete gzip file" if gz else "cannot be read"
+        raise BadFileError(f"{name} {what}: give {GIVE}") from None
     table = read_columns(data, name, GIVE)
     del data
 
