@@ -16,9 +16,9 @@ import gzip
 import io
 import os
 import random
+import signal
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -65,27 +65,35 @@ def line_list(path: Path, size: int, *, quoted: bool = False) -> Path:
     return path
 
 
+#: A small process between the test and ``agora``: Linux carries a process's peak RSS over ``fork`` and ``exec``
+#: (``ru_maxrss`` starts at the parent's), so ``agora`` forked from a test holding a 250 MiB array would report
+#: the test's memory; forked from this one, it starts from a few MiB. It waits for ``agora`` with ``os.wait4`` and
+#: writes its exit code and peak RSS.
+_WRAP = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
 def run_measured(cwd: Path, *args: str, timeout: float = 300) -> tuple[int, int, str]:
     """``python -m sim ARGS``: its exit code, its peak RSS in bytes (``os.wait4``), and its stderr."""
     env = {k: v for k, v in os.environ.items() if k != "AGORA_PROGRESS"}
     env["PYTHONPATH"] = str(ROOT)
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                pytest.fail(f"agora {' '.join(args)} took more than {timeout:.0f} s")
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        return proc.returncode, usage.ru_maxrss * 1024, err.read().decode("utf-8", "replace")
+    report = cwd / f".peak-{os.getpid()}-{time.monotonic_ns()}"
+    argv = [sys.executable, "-c", _WRAP, str(report), sys.executable, "-m", "sim", *args]
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the wrapper and agora: its session
+        proc.communicate()
+        pytest.fail(f"agora {' '.join(args)} took more than {timeout:.0f} s")
+    code, peak = (int(x) for x in report.read_text().split())
+    report.unlink()
+    return code, peak * 1024, err
 
 
 def one_sentence(stderr: str) -> str:
