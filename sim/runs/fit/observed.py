@@ -29,7 +29,8 @@ Sweep files (grid-key columns before ``run``) are refused: keep one combination'
 columns. Every problem is one sentence naming the file (and the line, for a bad row) and what to do:
 :class:`~sim.errors.BadFileError` for an unreadable or malformed file, :class:`~sim.errors.BadParameterError`
 for content the world contradicts (an unknown id) or an unusable path. Nothing is evaluated: cells are read
-with the ``csv`` module and converted with ``int``/``float``.
+with the ``csv`` module and converted with ``int``/``float`` once they are known to be ASCII without ``_`` (those
+read every script's digits, and ``1_000``).
 
 **Bounded before it is read** (:mod:`sim.core.boundedio`): a regular file (a pipe, a device or a folder is one
 sentence at once), at most 256 MiB of text with lines of at most 64 KiB, a gzip expansion of at most 100 times,
