@@ -44,12 +44,12 @@ def test_quoted_cells_are_read_by_the_csv_reader(tmp_path):
     "text, why",
     [
         ("", "is empty"),
-        ("pid,age\n1,3\n", "has no column 'id': its columns are pid, age"),
+        ("pid,age\n1,3\n", "has no column 'id' among its 2 columns"),
         ("id,age\n1,3\n1,4\n", "lines 2 and 3 have the same id 1: give each person one row"),
-        ("id,age\n1,3\n2.5,4\n", "line 3: its id is '2.5', not a whole number"),
+        ("id,age\n1,3\n2.5,4\n", "line 3: its id is not a whole number"),
         ("id,age\n1,3\n,4\n", "line 3: its id is empty"),
         ('id,age\n1,3\n2,"4",5\n', "line 3 has 3 cells, its header 2"),
-        ("id,a.b,a_b\n1,3,4\n", "columns 'a.b' and 'a_b', which both become attribute 'a_b'"),
+        ("id,a.b,a_b\n1,3,4\n", "its 2nd and 3rd columns both become attribute a_b: rename one"),
         ("id,community\n1,3\n", "a name Agora keeps for its own column"),
     ],
 )
