@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-import psutil
+import psutil  # noqa: F401 - memory_available reads it (tests replace its virtual_memory through this name)
 
 from sim.core.arrays import unique_sorted, unique_sorted_first
 from sim.core.boundedio import MAX_RATIO, ratio_limit
 from sim.core.diskio import reading_file
-from sim.core.memory import ensure_memory
+from sim.core.memory import ensure_memory, gib, memory_available
 from sim.errors import BadFileError, BadParameterError, ResourceError
 
 Progress = Callable[[str, float], None] | None
@@ -72,14 +72,19 @@ _BLANK_LEAD = re.compile(r"^[^\S\n]+(?=[#%]|$)", re.MULTILINE)
 
 
 def _text_budget() -> int:
-    return psutil.virtual_memory().available // BYTES_PER_TEXT_BYTE
+    return memory_available().bytes // BYTES_PER_TEXT_BYTE
+
+
+def _available() -> str:
+    """The memory available, in words, with what bounds it (``AGORA_MEMORY``, a cgroup) when something does."""
+    available = memory_available()
+    return f"{gib(available.bytes)} of memory available" + (f" ({available.bound})" if available.bound else "")
 
 
 def _too_large(path: str, what: str) -> ResourceError:
-    available = psutil.virtual_memory().available
     return ResourceError(
-        f"edge list {path!r} {what}, too large to import with the {available / 2**30:.1f} GiB of memory available: "
-        "split it or import it on a machine with more memory"
+        f"edge list {path!r} {what}, too large to import with the {_available()}: split it or import it on a "
+        "machine with more memory"
     )
 
 
@@ -124,16 +129,14 @@ def _refuse_cost(path: str, text_bytes: int, lines: int, available: int, *, so_f
         more = "at least " if so_far else ""
         raise ResourceError(
             f"edge list {path!r} holds {more}{text_bytes / 2**20:,.0f} MiB of text in {more}{lines:,} lines, too large "
-            "to "
-            f"import with the {available / 2**30:.1f} GiB of memory available: split it or import it on a machine with "
-            "more memory"
+            f"to import with the {_available()}: split it or import it on a machine with more memory"
         )
 
 
 def _gunzip(path: str, raw: bytes, max_ratio: float) -> bytes:
     """Decompress a gzip stream in chunks, refusing as soon as it shows binary content, more expansion than
     ``max_ratio`` allows (a gzip bomb), or more text and lines than the memory allows."""
-    available = psutil.virtual_memory().available
+    available = memory_available().bytes
     limit = ratio_limit(len(raw), max_ratio)
     out = io.BytesIO()
     lines = 0
@@ -175,7 +178,7 @@ def _read_text(path: str, max_ratio: float = MAX_RATIO) -> str:
     if raw[:2] == b"\x1f\x8b":
         raw = _gunzip(path, raw, max_ratio)
     else:  # counted before parsing: numpy's parser would reach its peak before any later check
-        _refuse_cost(path, len(raw), raw.count(b"\n") + (not raw.endswith(b"\n")), psutil.virtual_memory().available)
+        _refuse_cost(path, len(raw), raw.count(b"\n") + (not raw.endswith(b"\n")), memory_available().bytes)
     if b"\x00" in raw[:4096]:
         raise BadFileError(f"edge list {path!r} is a binary file, not a text edge list")
     try:
@@ -247,6 +250,7 @@ def read_edge_rows(path: str, *, progress: Progress = None, max_ratio: float | N
     if progress:
         progress("parsing edge list", 0.2)
     rows = _rows(path, text, layout)
+    _check_widths(path, text, layout)
     u_raw, v_raw = rows["u"], rows["v"]
     weight = _weights(path, text, layout.skip, rows["w"]) if layout.weighted else None
     del rows
@@ -300,6 +304,8 @@ class _Layout(NamedTuple):
     header: bool
     weighted: bool
     skip: int
+    width: int = 2  # the fields of the header (or of the first line holding data)
+    first: int = 1  # that line's number
 
 
 def _layout(path: str, text: str) -> _Layout:
@@ -316,14 +322,12 @@ def _layout(path: str, text: str) -> _Layout:
     tokens = [t.strip() for t in (first_line.split(",") if delimiter else first_line.split())]
     ncols = len(tokens)
     if ncols < 2:
-        raise BadFileError(
-            f"edge list {path!r}, line {first_no}: expected two ids per line, found {_shown(first_line)!r}"
-        )
+        raise BadFileError(f"edge list {path!r}, line {first_no}: expected two ids per line, found one field")
     # A header names the columns: its first two fields are not numbers (``1 2 label`` is an edge).
     header = not (_is_number(tokens[0]) and _is_number(tokens[1]))
     # Any header is accepted; the first two columns are the ends. A third column is a weight only
     # under a header (CSV ``source,target,weight``): in SNAP files it is often a timestamp.
-    return _Layout(delimiter, header, header and ncols >= 3, first_no if header else first_no - 1)
+    return _Layout(delimiter, header, header and ncols >= 3, first_no if header else first_no - 1, ncols, first_no)
 
 
 def _rows(path: str, text: str, layout: _Layout) -> np.ndarray:
@@ -441,8 +445,46 @@ def _parse(
         return None
 
 
-def _shown(s: str) -> str:
-    return s if len(s) <= 60 else s[:57] + "..."
+def _fields(count: int) -> str:
+    return f"{count:,} field{'s' if count != 1 else ''}"
+
+
+def _check_widths(path: str, text: str, layout: _Layout) -> None:
+    """Refuse a CSV edge list (``,`` between fields) whose line holds another number of fields than its header
+    (or its first line): counted in bulk over the text's bytes, line by line only where a comment (``#``, ``%``)
+    may hold a comma. Whitespace-separated (SNAP) lines may carry more fields than the ends (a timestamp): the
+    parser reads the first two of each line, never shifting one line into the next.
+
+    Raises:
+        BadFileError: naming the first such line and both counts.
+    """
+    if layout.delimiter != ",":
+        return
+    if "#" in text or "%" in text:
+        for no, data in _data_lines(text, layout.first):
+            count = data.count(",") + 1
+            if count != layout.width:
+                raise _ragged(path, no, count, layout)
+        return
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)  # line k (from 0) ends at ends[k] (the last one may not)
+    commas = np.flatnonzero(raw == 44)
+    del raw
+    counts = np.bincount(np.searchsorted(ends, commas), minlength=ends.size + 1)
+    del commas, ends
+    # A line without a comma is blank: the parser refused any other with fewer fields than it reads.
+    counts[: layout.first] = layout.width - 1
+    bad = np.flatnonzero((counts != layout.width - 1) & (counts > 0))
+    if bad.size:
+        raise _ragged(path, int(bad[0]) + 1, int(counts[bad[0]]) + 1, layout)
+
+
+def _ragged(path: str, line: int, count: int, layout: _Layout) -> BadFileError:
+    first = "its header" if layout.header else f"its first line ({layout.first:,})"
+    return BadFileError(
+        f"edge list {path!r}, line {line:,}: has {_fields(count)}, {first} {_fields(layout.width)}: give every "
+        "line the same fields"
+    )
 
 
 def _data_lines(text: str, skip: int) -> Iterator[tuple[int, str]]:
@@ -468,16 +510,17 @@ def _diagnose(path: str, text: str, delimiter: str | None, skip: int, needed: in
     each field as the parser does (ASCII digits only; ``#`` and ``%`` start a comment anywhere)."""
     for no, s in _data_lines(text, skip):
         parts = [p.strip() for p in (s.split(",") if delimiter else s.split())]
+        # The line itself is not quoted: an edge list that is a link to a secret would print its bytes.
         if len(parts) < 2:
-            raise BadFileError(f"edge list {path!r}, line {no}: expected two ids, found {_shown(s)!r}")
+            raise BadFileError(f"edge list {path!r}, line {no}: expected two ids, found one field")
         if len(parts) < needed:
-            raise BadFileError(
-                f"edge list {path!r}, line {no}: expected {needed} columns, found {len(parts)} in {_shown(s)!r}"
-            )
-        for p in parts[:2]:
+            raise BadFileError(f"edge list {path!r}, line {no}: expected {needed} fields, found {len(parts)}")
+        for end, p in zip(("first", "second"), parts[:2]):
             if not _INT.fullmatch(p):
-                raise BadFileError(f"edge list {path!r}, line {no}: {p[:30]!r} is not an integer id")
+                raise BadFileError(f"edge list {path!r}, line {no}: its {end} id is not a whole number in ASCII digits")
             if len(p.lstrip("+-").lstrip("0")) > 19 or not -(2**63) <= int(p) < 2**63:
-                raise BadFileError(f"edge list {path!r}, line {no}: id {p[:30]} is too large (ids must fit in 64 bits)")
+                raise BadFileError(
+                    f"edge list {path!r}, line {no}: its {end} id is too large (ids must fit in 64 bits)"
+                )
         if needed >= 3 and not _is_number(parts[2]):
-            raise BadFileError(f"edge list {path!r}, line {no}: weight {parts[2][:30]!r} is not a number")
+            raise BadFileError(f"edge list {path!r}, line {no}: its weight is not a number")
