@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +31,40 @@ from sim.store.writer import WorldWriter
 
 
 async def _cmd_new(args: argparse.Namespace) -> int:
+    """``agora new``, stopped by SIGTERM as by Ctrl-C: the task is cancelled, so a world being written removes
+    its temporary file (``WORLD.tmp-PID``) and its lock before the command ends (exit 143, or 130 for Ctrl-C).
+    A stop while the world is still being built in memory (nothing on disk yet) ends the process at once:
+    the thread building it cannot be stopped, and waiting for it could take minutes."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    stops: list[str] = []
+    building = [False]
+
+    def terminate() -> None:
+        stops.append("terminated")
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+        pass
+    try:
+        return await _new(args, building)
+    except asyncio.CancelledError:
+        word, code = ("terminated", 143) if stops else ("interrupted", 130)
+        sys.stderr.write(f"agora: {word}\n")
+        sys.stderr.flush()
+        if building[0]:
+            os._exit(code)
+        return code
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
+async def _new(args: argparse.Namespace, building: list[bool]) -> int:
+    """``agora new`` itself (see :func:`_cmd_new`); ``building`` is true while the world is made in memory."""
     _check_new_options(args)
     check_target(args.world, args.force)
     if args.encrypt:
@@ -45,6 +81,7 @@ async def _cmd_new(args: argparse.Namespace) -> int:
     name = args.name or os.path.splitext(os.path.basename(args.world))[0]
     t0 = time.perf_counter()
     with stderr_progress() as progress:
+        building[0] = True
         if args.people:
             world = await asyncio.to_thread(_people_world, name, args)
         elif args.edges:
@@ -63,6 +100,7 @@ async def _cmd_new(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 progress=progress,
             )
+        building[0] = False
         world.config["minutes_per_tick"] = args.minutes_per_tick
         changes = social_changes(args)
         if changes:

@@ -32,8 +32,10 @@ checks as a world file's (counters, curve, ticks, events and exposures against t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import sqlite3
 import time
 from typing import Any
@@ -261,6 +263,24 @@ def _connect(path: str) -> sqlite3.Connection:
     return con
 
 
+def leftover_temps(temps: list[str]) -> str:
+    """A sentence naming the temporary files of killed saves (:func:`sim.store.worldfile.stale_temps`), their
+    size and how to remove them."""
+    size = 0
+    for f in temps:
+        with contextlib.suppress(OSError):
+            size += os.stat(f).st_size
+    names = ", ".join(os.path.basename(f) for f in temps[:3]) + (", ..." if len(temps) > 3 else "")
+    command = "rm -- " + " ".join(shlex.quote(f) for f in temps[:3]) + (" ..." if len(temps) > 3 else "")
+    one = len(temps) == 1
+    it, lie = ("it", "lies") if one else ("them", "lie")
+    return (
+        f"{len(temps)} temporary file{'' if one else 's'} of a killed save ({names}: {size / 2**20:,.1f} MiB) {lie} "
+        f"beside the world's path: the process that wrote {it} is gone and no world needs {it}; remove {it} "
+        f"({command}), or write the world again: its next save removes {it}"
+    )
+
+
 def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     """Check a world file; returns ``{"ok", "problems", "checks", "notes", "path", "tick", "seconds"}``.
 
@@ -269,12 +289,16 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     saves). ``quick`` runs SQLite's ``quick_check`` instead of ``integrity_check`` and skips the
     checksums over the ``agent_rows`` and ``relationships`` rows (their counts are still compared).
 
+    When ``path`` does not exist but temporary files of a save to it that was killed do (``PATH.tmp-PID``,
+    their process gone), they are the problem named, with how to remove them.
+
     Raises:
-        BadFileError: ``path`` does not exist or is a folder (nothing to check).
+        BadFileError: ``path`` does not exist (and no such files do) or is a folder (nothing to check).
     """
 
     t0 = time.perf_counter()
-    if not os.path.exists(path):
+    temps = stale_temps(path)
+    if not os.path.exists(path) and not temps:
         raise BadFileError(f"world {path!r} does not exist: check the path")
     if os.path.isdir(path):
         raise BadFileError(f"world {path!r} is a folder, not a world file")
@@ -296,13 +320,12 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
         out["seconds"] = round(time.perf_counter() - t0, 3)
         return out
 
-    temps = stale_temps(path)
-    if temps:
-        notes.append(
-            f"{len(temps)} temporary file(s) of killed saves lie beside the world ({os.path.basename(temps[0])}...); "
-            "they are not part of it and the next save to it removes them"
-        )
     checks["stale_temp_files"] = temps
+    if not os.path.exists(path):  # a save killed before its first rename: only its temporary files are there
+        problems.append(f"the world does not exist, and {leftover_temps(temps)}")
+        return done()
+    if temps:
+        notes.append(leftover_temps(temps))
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)

@@ -306,6 +306,10 @@ async def run_statements(
             with contextlib.suppress(queue.Empty):
                 items.get_nowait()
             await asyncio.sleep(0.01)
+        # A cancel (Ctrl-C, SIGTERM) at the await above leaves its items.get() waiting in a worker thread, which
+        # the event loop's shutdown would join for ever: the producer is gone, so give that get an end.
+        with contextlib.suppress(queue.Full):
+            items.put_nowait(end)
 
 
 def _array_rows(arrays: dict[str, np.ndarray]) -> Iterator[Statement]:
