@@ -106,6 +106,7 @@ CASES = [
     ("/api/v1/messages", {"text": "x", "model": "llm", "params": {"rule": "ic", "rule_params": "q=1"}}, 422),
     ("/api/v1/llm/estimate", {"steps": 2, "message": {"text": "x", "model": "llm", "params": {"rule": "os"}}}, 400),
     ("/api/v1/llm/estimates", {"steps": 2, "message": {"text": "x", "model": "ic"}}, 400),  # asks no LLM
+    ("/api/v1/llm/estimates", {"steps": 2, "message": {"author": 30, "model": "llm"}}, 400),  # no agent 30: no job
     ("/api/v1/llm/estimates", {"steps": 2, "message": {"text": "x", "model": "llm"}}, 202),
     ("/api/v1/llm/estimate", {"steps": 10_001, "message": {"text": "x", "model": "llm"}}, 400),
     ("/api/v1/run", {"ticks_per_second": 0}, 400),

@@ -570,6 +570,24 @@ def _op(
     return op
 
 
+def _job_answer(description: str, route: str) -> dict[str, Any]:
+    """A job's 202: the job (its ``id``), its route in ``Location``, and links to follow it (``GET``) and cancel it
+    (``DELETE``) by the id the answer gives."""
+    ref = "#/paths/" + route.replace("~", "~0").replace("/", "~1")
+    follow = {"parameters": {"id": "$response.body#/id"}}
+    return {
+        **_json(
+            description,
+            {"type": "object", "required": ["id", "state"], "properties": {"id": {"type": "string"}}},
+        ),
+        "headers": {"Location": {"schema": {"type": "string"}, "description": "the job's own route"}},
+        "links": {
+            "Follow": {"operationRef": f"{ref}/get", **follow, "description": "the job, its state and its result"},
+            "Cancel": {"operationRef": f"{ref}/delete", **follow, "description": "cancel it, or forget it"},
+        },
+    }
+
+
 def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
 
@@ -750,10 +768,10 @@ def spec(served: Served | None = None) -> dict[str, Any]:
                     "Start an estimate (as POST /api/v1/llm/estimate) in the background: a dry run on a copy of the "
                     "world taken now; 400 when the message's model has no LLM agents, 409 when 2 run already, 422 "
                     "past the work bound",
-                    {
-                        **_json("the job: id, state (running), progress, error, result (null), request, work"),
-                        "headers": {"Location": {"schema": {"type": "string"}, "description": "the job's own route"}},
-                    },
+                    _job_answer(
+                        "the job: id, state (running), progress, error, result (null), request, work",
+                        "/api/v1/llm/estimates/{id}",
+                    ),
                     code="202",
                     body=estimate_body(served),
                     errors=("409", "422"),
@@ -904,10 +922,10 @@ def spec(served: Served | None = None) -> dict[str, Any]:
                     "Branch the present of a running session and continue it runs times under each arm, in the "
                     "background (the world is not changed and may run on); 404 when there is no such running "
                     "session, 409 when 2 forecasts run already",
-                    {
-                        **_json("the job: id, state (running), branched_at, progress, error, result (null), request"),
-                        "headers": {"Location": {"schema": {"type": "string"}, "description": "the job's own route"}},
-                    },
+                    _job_answer(
+                        "the job: id, state (running), branched_at, progress, error, result (null), request",
+                        "/api/v1/forecasts/{id}",
+                    ),
                     code="202",
                     body=forecast_schema(served),
                     errors=("404", "409", "422"),

@@ -37,6 +37,7 @@ from sim.engine.requests.common import json_kind
 from sim.errors import AgoraError, BadParameterError, ResourceError, RuleError
 from sim.live.policy import MAX_ESTIMATE_STEPS, Host, NotFoundError, StateError
 from sim.llm.estimate import LLMEstimate
+from sim.plugin.params import check_layers_named
 from sim.runs.llmestimate import (
     ROUND_OVERHEAD,
     EstimateCancelledError,
@@ -197,7 +198,8 @@ class Estimates:
         copy, in the background; returns the running job.
 
         Raises:
-            BadParameterError: as :meth:`weigh`, or seeds this world cannot meet. RuleError: as :meth:`weigh`.
+            BadParameterError: as :meth:`weigh`, or seeds, an author or a layer this world does not have (as an
+                injection would say). RuleError: as :meth:`weigh`.
             TooManyEstimatesError: :attr:`MAX_RUNNING` estimates run already.
         """
         steps, work = self.weigh(request, steps)
@@ -209,8 +211,11 @@ class Estimates:
         loader = world._persona_loader
         # A reader of its own: the live world's may be asked from the event loop while the dry run asks.
         fork._persona_loader = PersonaReader(loader.path) if isinstance(loader, PersonaReader) else loader
-        try:
+        try:  # what the injection would refuse in this world, refused before any job exists (as POST /messages)
             request.seeds.check(fork)
+            check_layers_named(dict(request.params), fork.layers)
+            if request.author is not None:
+                fork.index_of(request.author)
         except AgoraError:
             _close_reader(fork, loader)
             raise
