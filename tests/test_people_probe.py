@@ -246,8 +246,18 @@ GIB = 2**30
 @pytest.mark.parametrize(
     "layer, says",
     [
-        (["--group", "g"], ["99,990,000 directed edges", "AGORA_MEMORY=1GiB", "--group g:max=K (up to about"]),
-        (["--near", "x,y:100"], ["99,990,000 directed edges", "AGORA_MEMORY=1GiB", "give a smaller distance than 100"]),
+        (
+            ["--group", "g"],
+            [
+                "99,990,000 directed edges",
+                "AGORA_MEMORY=1GiB",
+                "--group g:max=K to link each person to at most K others of their group (up to about",
+            ],
+        ),
+        (
+            ["--near", "x,y:100"],
+            ["99,990,000 directed edges", "AGORA_MEMORY=1GiB", "--near x,y:R with a distance R below 100"],
+        ),
     ],
 )
 def test_ten_thousand_in_one_group_or_within_r_is_refused_before_any_work(tmp_path, layer, says):
@@ -334,7 +344,7 @@ def test_a_huge_coordinate_is_one_sentence(tmp_path):
     path = write(tmp_path, "h.csv", "id,x,y\n1,0,0\n2,-1e308,0\n3,1,1\n")
     one_sentence(
         agora(tmp_path, "new", "w.db", "--people", path, "--near", "x,y:5"),
-        "h.csv line 3: its x (a --near coordinate) is -1e+308: give coordinates of at most 1e+150 in magnitude",
+        "h.csv line 3: its x (a near coordinate) is -1e+308: give coordinates of at most 1e+150 in magnitude",
     )
     for radius in ("1e308", "inf", "nan", "٣", "0"):
         with pytest.raises(BadParameterError, match="near x,y:"):

@@ -585,20 +585,20 @@ def _layer_size(table: PeopleTable, spec: Layer, name: str) -> int:
         return 0
     if isinstance(spec, GroupLayer):
         codes, keep = _group_codes(table, spec)
-        return _check_group(codes, keep, spec.most, f"group layer {name} (--group {spec.column[:60]})")
+        return _check_group(codes, keep, spec.most, f"group layer {name} (group {spec.column[:60]})")
     x, y = _numeric(table, spec.x), _numeric(table, spec.y)
     for column, values in ((spec.x, x), (spec.y, y)):
         bad = np.flatnonzero(np.abs(values) > MAX_COORDINATE)
         if bad.size:
             row = int(bad[0])
             raise BadFileError(
-                f"people table {table.path} {table.where(row)}: its {column[:60]} (a --near coordinate) is "
+                f"people table {table.path} {table.where(row)}: its {column[:60]} (a near coordinate) is "
                 f"{float(values[row]):g}: give coordinates of at most {MAX_COORDINATE:g} in magnitude"
             )
     count = near_edge_count(x, y, spec.radius)
     if count > MAX_LAYER_EDGES:
         raise BadParameterError(
-            f"near layer {name} (--near {spec.x[:30]},{spec.y[:30]}:{spec.radius:g}) links {count // 2:,} pairs, "
+            f"near {spec.x[:30]},{spec.y[:30]}:{spec.radius:g} (layer {name}) links {count // 2:,} pairs, "
             f"{count:,} directed edges, more than {MAX_LAYER_EDGES:,}: give a smaller distance than {spec.radius:g}",
             fields="near",
         )
@@ -638,16 +638,25 @@ def _ensure_build(
         room = int(available.bytes * 0.9) - build_bytes(table.rows, total - sizes[big], weighted=weighted)
         k = min(room // max(1, 2 * kept * per_edge), MAX_MOST)
         fits = f" (up to about {k:,} fits)" if k >= 1 else ""
-        hint = f"link each person to at most K members of their group with --group {spec.column[:60]}:max=K{fits}"
+        hint = f"give group {spec.column[:60]}:max=K to link each person to at most K others of their group{fits}"
+        field = "group"
     elif isinstance(spec, NearLayer):
-        hint = f"give a smaller distance than {spec.radius:g} (--near {spec.x[:30]},{spec.y[:30]}:R)"
+        hint = f"give near {spec.x[:30]},{spec.y[:30]}:R with a distance R below {spec.radius:g}"
+        field = "near"
     else:
         hint = "give a smaller edge list, or build the world on a machine with more memory"
+        field = ""
     what = ""
     if len(layers) > 1:
         hint += ", or fewer layers"
-        what = f" ({sizes[big]:,} of them in layer {names[big]})"
-    raise ResourceError(f"a world of {table.rows:,} people with {total:,} directed edges{what} {short}: {hint}")
+        what = (
+            f" ({sizes[big]:,} of them in layer {names[big]})"
+            if names[big] != field
+            else f" ({sizes[big]:,} of them in the biggest layer)"
+        )
+    raise ResourceError(
+        f"a world of {table.rows:,} people with {total:,} directed edges{what} {short}: {hint}", fields=field or ()
+    )
 
 
 def _layer_names(table: PeopleTable, layers: Sequence[Layer]) -> list[str]:

@@ -118,7 +118,7 @@ def _no_id_column(path: str, id_column: str, count: int) -> BadFileError:
     # The file's header is not quoted: a file that is no table (a key, /proc/self/environ) would print its bytes.
     return BadFileError(
         f"people table {path} has no column {id_column[:60]!r} among its {count:,} column"
-        f"{'s' if count != 1 else ''}: give the column of the people's ids as its first line names it (--id COLUMN)"
+        f"{'s' if count != 1 else ''}: give the column of the people's ids as its first line names it"
     )
 
 
