@@ -236,3 +236,41 @@ def test_plugin_budget_refuses_other_scripts_digits(monkeypatch, digit):
         plugin_budget(None)
     monkeypatch.setenv(BUDGET_ENV, "3")
     assert plugin_budget(None) == 3.0 and plugin_budget("0.5") == 0.5
+
+
+@pytest.mark.parametrize("digit", DIGITS)
+def test_the_last_doors_below_the_command_line_refuse_other_scripts_digits(monkeypatch, digit):
+    """The doors the first sweep left in other rooms: a request's whole number given as text from Python, a
+    sweep series' key column, the gzip ratio variable, an intervention's tick."""
+    from sim.engine.requests.common import bounded  # noqa: PLC0415
+    from sim.model.intervene import action_of  # noqa: PLC0415
+    from sim.store.importer import RATIO_ENV, max_ratio_setting  # noqa: PLC0415
+    from sim.store.seriesio import _key_column  # noqa: PLC0415
+
+    with pytest.raises(BadParameterError, match="budget must be a whole number"):
+        bounded(digit, "budget", 1, 10)
+    assert bounded("1_0", "budget", 1, 10) == 10 and bounded(" 7 ", "budget", 1, 10) == 7
+    column = _key_column([digit, "1"], np.array([0, 1]))
+    assert column.dtype.kind in "UO" and list(column) == [digit, "1"], column
+    assert _key_column(["3", "1"], np.array([0, 1])).tolist() == [3, 1]
+    monkeypatch.setenv(RATIO_ENV, f"1{digit}")
+    with pytest.raises(BadParameterError, match=RATIO_ENV):
+        max_ratio_setting()
+    monkeypatch.setenv(RATIO_ENV, "13")
+    assert max_ratio_setting() == 13.0
+    assert action_of(f"{digit}:block:degree:5") == f"{digit}" and action_of("3:block:degree:5") == "block"
+
+
+@pytest.mark.parametrize("digit", DIGITS)
+async def test_an_agent_search_of_other_scripts_digits_is_a_name(world, digit):
+    """The terminal UI's agent search (``find_agents``): ``3`` is agent 3's index, ``٣`` a name no agent has."""
+    from sim.live.controller import WorldController  # noqa: PLC0415
+
+    host = await WorldController.open(world, writer=False)
+    try:
+        ids = host.world.columns["ids"]
+        assert host.read.find_agents(str(int(ids[3]))).tolist() == [3]
+        with pytest.raises(AgoraError):
+            host.read.find_agents(digit)
+    finally:
+        await host.close()

@@ -49,6 +49,23 @@ def test_backtest_of_many_run_cascades_says_it_forecasts_series(capsys, tmp_path
         assert "replicates" not in said, said
 
 
+def test_an_abc_fit_of_many_cascades_says_so_not_replicates(capsys, tmp_path):
+    """``agora fit --method abc`` on a cascades file of more runs than a fit may simulate was told "replicates
+    must be from 1 to 256" with no --replicates given: it is told how many cascades the file holds and what to
+    give; with --replicates the fit's own bound stands."""
+    world = str(tmp_path / "w.db")
+    assert main(["new", world, "--agents", "50", "--seed", "1"]) == 0
+    cascades = tmp_path / "c.csv"
+    with cascades.open("w") as fh:
+        fh.write("run,agent,source,tick,generation\n")
+        fh.writelines(f"{r},{r % 50},,0,0\n" for r in range(300))
+    rc, said = agora(
+        capsys, "fit", world, "--observed", str(cascades), "--param", "p=0.01..0.2", "--method", "abc", "--budget", "20"
+    )
+    assert rc == 2, said
+    assert "holds 300 cascades" in said and "--replicates R (at most 256)" in said, said
+
+
 def test_encrypted_worlds_pages_are_the_documented_size():
     assert f"cipher_page_size = {worldkey.PAGE}" in worldkey._CIPHER_SETTINGS
     text = (ROOT / "docs" / "security.md").read_text()

@@ -119,8 +119,9 @@ class WorldReader:
         q = query.strip()
         if not q:
             raise BadParameterError("type an agent id or a name")
-        if q.lstrip("-").isdigit():
-            return np.array([world.index_of(int(q))], dtype=np.int64)
+        number = ascii_int(q)  # ASCII digits only (issue 71): "٣" is a name to look for, not agent 3
+        if number is not None:
+            return np.array([world.index_of(number)], dtype=np.int64)
         words = q.lower().split()
         codes = world.columns["persona_codes"]
         firsts = [i for i, n in enumerate(FIRST_NAMES) if n.lower() == words[0]]

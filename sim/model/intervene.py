@@ -171,7 +171,7 @@ def action_of(text: str) -> str:
     """The action an intervention's text names (``block``, ``counter``, ``remove-edges``; what stands there
     when it names none), read as :meth:`Intervention.parse` reads it, without checking the rest."""
     parts = str(text).strip().split(":")
-    return parts[1] if parts[0][:1].isdigit() and len(parts) > 1 else parts[0]
+    return parts[1] if parts[0][:1].isascii() and parts[0][:1].isdigit() and len(parts) > 1 else parts[0]
 
 
 def pending_counters(world: World) -> int:

@@ -33,6 +33,7 @@ from sim.core.arrays import unique_sorted, unique_sorted_first
 from sim.core.boundedio import MAX_RATIO, ratio_limit
 from sim.core.diskio import reading_file
 from sim.core.memory import ensure_memory, gib, memory_available
+from sim.core.numbers import float_of
 from sim.errors import BadFileError, BadParameterError, ResourceError
 
 Progress = Callable[[str, float], None] | None
@@ -99,7 +100,7 @@ def max_ratio_setting(value: float | None = None) -> float:
         if not text:
             return float(MAX_RATIO)
         try:
-            value = float(text)
+            value = float_of(text)
         except ValueError:
             value = float("nan")
         where = f"{RATIO_ENV}={text[:30]!r}"

@@ -70,8 +70,8 @@ MAX_NAME = 200
 #: most its text columns may (their distinct names, stored once each in a real file).
 MAX_PARQUET = 4 * MAX_BYTES
 MAX_PARQUET_TEXT = MAX_BYTES // 4
-_INT_TEXT = re.compile(r"[+-]?\d+\Z")
-_NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+_INT_TEXT = re.compile(r"[+-]?[0-9]+\Z")  # ASCII digits only (issue 71): \d matches every script's
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 
 
 def file_container(path: str, what: str = "series file") -> str:

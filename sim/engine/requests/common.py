@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from sim.core.numbers import int_of
 from sim.core.topics import topics_mask
 from sim.errors import BadParameterError
 from sim.model.intervene import ACTIONS, Intervention
@@ -69,7 +70,7 @@ def bounded(value: object, what: str, lo: int, hi: int) -> int:
             f"{what} must be a whole number from {lo:,} to {hi:,}, not {str(value)[:30]!r}", fields=fields
         )
     try:
-        number = int(value)
+        number = int_of(value, underscores=True) if isinstance(value, str) else int(value)
     except ValueError:
         raise BadParameterError(
             f"{what} must be a whole number from {lo:,} to {hi:,}, not {str(value)[:30]!r}", fields=fields

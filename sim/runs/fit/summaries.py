@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.core.tracebacks import plugin_location, plugin_traceback
+from sim.engine.bounds import MAX_REPLICATES
 from sim.engine.requests.fit import CURVE, SummarySpec, summary_code, summary_is_file
 from sim.errors import BadParameterError
 from sim.model.series import count_measures, is_tick_count
@@ -374,6 +375,12 @@ class CascadeSummary(Summary):
 
     def __init__(self, observed: ObservedCascades, replicates: int | None) -> None:
         count = int(observed.sizes.size)
+        if replicates is None and count > MAX_REPLICATES:
+            raise BadParameterError(
+                f"{observed.path} holds {count:,} cascades, and an ABC fit of cascades simulates one run per observed "
+                f"cascade, at most {MAX_REPLICATES}: give replicates R (at most {MAX_REPLICATES}), or fewer cascades",
+                fields="replicates",
+            )
         self.replicates = count if replicates is None else replicates
         self.trees = observed.depth is not None and observed.virality is not None
         self.names = ["mean log(1+size)", *(f"q{int(q * 100)} log(1+size)" for q in QUANTILES)]
