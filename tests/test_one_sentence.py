@@ -27,7 +27,7 @@ from textual.widgets import Button, Input
 
 import sim
 from sim.cli.fields import flagged
-from sim.engine.requests import SERVED, Inject
+from sim.engine.requests import LOCAL, SERVED, Inject
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from tui.app import AgoraApp
@@ -114,9 +114,11 @@ def world_copies(tmp_path) -> dict[str, Path]:
 
 def parsed(mistake: Mistake, command: str | None = None) -> str:
     """The sentence of ``Inject.parse`` itself (the built-in plugins' registry, a served world's limits); as
-    ``agora COMMAND`` prints it (the fields it names spelled as their flags, ``sim.cli.fields``) when given."""
+    ``agora COMMAND`` prints it (the fields it names spelled as their flags, ``sim.cli.fields``) when given,
+    with the command line's limits: it may read a seed file, so its hint offers ``file:PATH``, which no served
+    world's does (issue 71: a choice that would be refused is not offered)."""
     with pytest.raises(BadParameterError) as caught:
-        Inject.parse(mistake.request, Registry(), SERVED)
+        Inject.parse(mistake.request, Registry(), SERVED if command is None else LOCAL)
     return str(caught.value) if command is None else flagged(caught.value, command)
 
 

@@ -19,7 +19,8 @@ from sim.model.registry import Registry
 from sim.store.eventrows import History
 
 if TYPE_CHECKING:
-    from sim.live.estimates import Estimates
+    from sim.engine.requests import Inject
+    from sim.llm.estimate import LLMEstimate
 
 #: How a snapshot may be named: letters, digits, dot, dash and underscore (no folders). Always matched
 #: whole (``fullmatch``): ``$`` alone would let a name end with a newline.
@@ -112,7 +113,7 @@ class Host(Protocol):
     def checkpoints(self) -> Checkpointing: ...
 
     @property
-    def estimates(self) -> Estimates: ...
+    def estimates(self) -> EstimateJobs: ...
 
     @property
     def state(self) -> str: ...
@@ -133,6 +134,21 @@ class CheckpointState(TypedDict):
     error: str | None
     tick_on_disk: int
     failures: int
+
+
+class EstimateJobs(Protocol):
+    """What a front end asks of a live world's LLM cost estimates (:class:`sim.live.estimates.Estimates`; a
+    protocol here so that the policy does not import the room that imports it)."""
+
+    async def estimate(
+        self,
+        request: Inject,
+        *,
+        steps: object,
+        actor: str | None = None,
+        gone: asyncio.Future | None = None,
+        timeout: float | None = None,
+    ) -> LLMEstimate: ...
 
 
 class Checkpointing(Protocol):

@@ -77,6 +77,29 @@ def asks_the_llm(world: World, request: Ensemble, registry: Registry) -> bool:
     return False
 
 
+def _notes(config: LLMConfig, tally: Tally, slowest: float, llm_wait: float) -> tuple[str, ...]:
+    """What an estimate says beside its figures: a run that sends nothing as configured, answers that land after
+    the run stops waiting, requests over their tick's budget."""
+    notes = []
+    if config.mode == "offline":
+        notes.append(
+            f"as configured the run sends nothing ({config.why_offline}): these are the figures of the same run "
+            "with a server"
+        )
+    if slowest > llm_wait:
+        notes.append(
+            f"the last answers land about {slowest:.0f} s after a run's last tick, but a run waits "
+            f"{llm_wait:g} s for them: the rest are cancelled and fall back (and are not counted); "
+            "wait longer to get them all"
+        )
+    if tally.over_budget:
+        notes.append(
+            f"{tally.over_budget:,} requests were over their tick's budget: those agents decide by the rule and "
+            "their texts are written offline"
+        )
+    return tuple(notes)
+
+
 def estimate_session(
     world: World,
     request: Ensemble,
@@ -149,23 +172,7 @@ def estimate_session(
         ticks += done
         seconds += max(service.clock, tally.last_answer)
         slowest = max(slowest, tally.last_answer - service.clock)
-    notes = []
-    if config.mode == "offline":
-        notes.append(
-            f"as configured the run sends nothing ({config.why_offline}): these are the figures of the same run "
-            "with a server"
-        )
-    if slowest > request.llm_wait:
-        notes.append(
-            f"the last answers land about {slowest:.0f} s after a run's last tick, but a run waits "
-            f"{request.llm_wait:g} s for them: the rest are cancelled and fall back (and are not counted); "
-            "wait longer to get them all"
-        )
-    if tally.over_budget:
-        notes.append(
-            f"{tally.over_budget:,} requests were over their tick's budget: those agents decide by the rule and "
-            "their texts are written offline"
-        )
+    notes = _notes(config, tally, slowest, request.llm_wait)
     return build_estimate(
         config,
         profile,
@@ -176,7 +183,7 @@ def estimate_session(
         ticks=ticks,
         seconds=seconds,
         dry_run_seconds=time.perf_counter() - t0,
-        notes=tuple(notes),
+        notes=notes,
     )
 
 
