@@ -134,3 +134,17 @@ def test_new_world_from_python_refuses_a_text_for_a_number(tmp_path):
             sim.new_world(path, agents=300, **options)
     assert not os.path.exists(path)
     assert sim.new_world(path, agents=300, avg_degree=4, mixing=0.3, communities=3).agents == 300
+
+
+def test_every_test_the_probe_table_names_exists():
+    """docs/security.md's table of what the probe of issue 71 tried names, for each finding, the tests that fail
+    on the code before its fix: each named test is a test function of this folder."""
+    text = (ROOT / "docs" / "security.md").read_text()
+    section = text[text.index("## What a probe tried (issue 71)") :]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| finding")]
+    named = {name for row in rows for name in re.findall(r"`(test_\w+)`", row.rsplit("|", 2)[-2])}
+    assert len(rows) >= 25 and len(named) >= 30, (len(rows), len(named))
+    defined = {
+        m for path in (ROOT / "tests").glob("test_*.py") for m in re.findall(r"def (test_\w+)", path.read_text())
+    }
+    assert not named - defined, sorted(named - defined)
