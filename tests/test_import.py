@@ -389,7 +389,8 @@ def test_header_only_csv(tmp_path):
 
 
 def test_line_with_one_token(tmp_path):
-    msg = _bad(write(tmp_path, "one.txt", "1 2\n3 4\n5\n6 7\n"))
+    path = write(tmp_path, "one.txt", "1 2\n3 4\n5\n6 7\n")
+    msg = _bad(path).replace(path, "FILE")  # the temporary folder's name may hold a 5
     assert "line 4" not in msg and "line 3" in msg and "found one field" in msg and "5" not in msg
 
 
