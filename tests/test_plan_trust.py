@@ -304,3 +304,34 @@ def test_a_ray_address_is_checked_before_ray_reads_it():
         _check_reachable("127.0.0.1:٦٣٧٩")
     with pytest.raises(BadParameterError, match="a port is from 1 to 65535, not 99,999"):
         _check_reachable("127.0.0.1:99999")
+
+
+def test_an_address_goes_where_it_says_even_when_ray_is_connected(ray_cluster):
+    """A process already connected to a Ray cluster (a user's notebook, this session's test cluster) took the
+    work there whatever address was asked for: a trusted plan's ``ray = "127.0.0.1:9"`` ran on the connected
+    cluster when another test had started one in the same process. Now an address nothing answers at is refused
+    as it is without a connection, another cluster's address is refused naming the one connected, and the
+    connected cluster's own address (or ``auto``) is used."""
+    import socket
+
+    from sim.runs.transport import ray_cluster as reach
+
+    with (
+        pytest.raises(BadParameterError, match="127.0.0.1:9: no Ray cluster answers there"),
+        reach("127.0.0.1:9", 1, None),
+    ):
+        pass
+    with socket.socket() as other:  # something answers there, and it is not the connected cluster
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        address = f"127.0.0.1:{other.getsockname()[1]}"
+        with (
+            pytest.raises(BadParameterError, match="connected to the Ray cluster at .* already"),
+            reach(address, 1, None),
+        ):
+            pass
+    current = ray_cluster.get_runtime_context().gcs_address
+    for asked in (current, "auto"):
+        with reach(asked, 1, None) as (ray, cpus):
+            assert ray is ray_cluster and cpus >= 1
+    assert ray_cluster.is_initialized()  # attached, not started here: not shut down

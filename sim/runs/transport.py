@@ -515,6 +515,26 @@ def _check_reachable(address: str) -> None:
         ) from None
 
 
+def _refuse_another_cluster(ray: ModuleType, address: str) -> None:
+    """Refuse ``address`` (HOST:PORT) when this process is connected to a Ray cluster at another address.
+
+    Raises:
+        BadParameterError: the process's connection is to another cluster.
+    """
+    try:
+        current = str(ray.get_runtime_context().gcs_address or "")
+    except Exception:  # noqa: BLE001 - an old or odd Ray: nothing to compare with, Ray's own connection stands
+        return
+    wanted = address.removeprefix("ray://")
+    if current and wanted != current:
+        raise BadParameterError(
+            f"ray {address[:60]}: this process is connected to the Ray cluster at {current} already, and Ray holds "
+            "one connection a process: run the work in a process of its own (agora backtest, agora fit) to send "
+            "it to another cluster",
+            fields="ray",
+        )
+
+
 @contextlib.contextmanager
 def ray_cluster(address: str, workers: int, progress: Progress) -> Iterator[tuple[ModuleType, int]]:
     """Ray, started (``auto``/``local``: a fresh local cluster of ``workers`` CPUs) or reached at ``address``
@@ -525,6 +545,11 @@ def ray_cluster(address: str, workers: int, progress: Progress) -> Iterator[tupl
     """
     ray = import_ray()
     started = False
+    if ray.is_initialized() and address not in ("auto", "local"):
+        # Connected already (a live world's earlier fit, a test's cluster): the work goes only where it was asked
+        # to go, never silently to the cluster this process happens to be connected to.
+        _check_reachable(address)
+        _refuse_another_cluster(ray, address)
     if not ray.is_initialized():
         if progress:
             progress("starting Ray", 0.0)
