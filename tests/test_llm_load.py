@@ -153,11 +153,19 @@ async def test_a_long_run_against_a_server_failing_a_third_of_requests_accounts_
         sim = make_sim(w, srv.url, timeout=6.0, concurrency=64)
         ledger = Ledger(sim.llm)
         sessions = []
-        for tick in range(100):
-            if tick % 10 == 0 and tick < 60:
+        # A message every 10 ticks until the run has asked its 600 requests, then 40 ticks more: a loaded machine
+        # answers later (a decision waits in its session), so the run goes on until the count is reached rather
+        # than stopping at a fixed tick (100 ticks asked only 434 at a load of 6); a bound only on a hang.
+        tick, enough = 0, None
+        while enough is None or tick < enough + 40:
+            if enough is None and tick % 10 == 0:
                 sessions.append(inject(sim, tick))
             await sim.step()
             await asyncio.sleep(0.004)
+            tick += 1
+            if enough is None and sim.llm.asked >= 600:
+                enough = tick
+            assert tick < 2000, f"{sim.llm.asked} requests after {tick} ticks"
         await sim.aclose(120)  # what is still in flight lands (three 6 s timeouts in a row at most); a hang bound
     finally:
         await srv.stop()
