@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 CHECK_STAMP := $(VENV)/.installed-check
 
-.PHONY: test-slow run test check check-report format venv bench clean
+.PHONY: test-fast test-slow run test check check-report format venv bench clean
 
 # The extras the README's walkthrough uses (step 14's `agora sweep --design`: fit; step 16's `--encrypt`: crypto);
 # tests/test_readme_extras.py checks that every extra a step needs is in this list.
@@ -54,16 +54,31 @@ run: $(STAMP)
 	$(BIN)/agora
 
 # The test files are spread over TEST_WORKERS processes (each file stays in one process). Default 4 on this
-# project's 2-core machines: much of the suite waits on programs it starts (the CLI, servers, the TUI), and
-# four processes keep both cores busy (the whole suite: 16 min with 2, 8 min with 4, on a quiet machine).
+# project's 2-core machines: part of the suite waits on programs it starts (servers, the terminal UI, worker
+# processes), and four processes keep both cores busy.
 TEST_WORKERS ?= 4
+# PYTHONDONTWRITEBYTECODE (set on some machines, this project's CI among them) makes every process the suite
+# starts compile Agora's 79,000 lines again (about 0.4 s of CPU each); the tests keep their bytecode in
+# .venv/pycache instead, never beside the sources.
+TEST_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache
+# The 25 slowest tests are printed at the end of every run, so a test that grew shows at once.
+PYTEST := $(TEST_ENV) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
+# What the fast tier leaves out: the tests marked slow (each has a fast twin that runs here) and those that
+# start a real language model. docs/development.md says what each tier runs.
+FAST := not slow and not local_llm
+
+# Every test (the README's and CI's command; .ci/run holds it to a CPU budget).
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PYTEST)
+
+# The inner loop while editing: everything but the slow and real-model tests (about 3 minutes).
+test-fast: $(TEST_STAMP)
+	$(PYTEST) -m "$(FAST)"
 
 # Only the tests marked slow (conformance suites, crash loops, NDlib agreement), and those that run only when
 # asked for by name (CELF against RIS on MUSAE Facebook: minutes of CPU); `make test` runs all but the latter.
 test-slow: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m slow
+	$(PYTEST) -m slow
 
 # Every check runs, so one run lists everything to fix; it fails if any did.
 check: $(CHECK_STAMP)

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from inprocess import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the real networks are when ``$AGORA_DATA`` is not set: ``../shared/data`` beside the project.
@@ -44,20 +49,39 @@ def one_sentence(out: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def agora(cwd, *args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``python -m sim ARGS`` in ``cwd`` as a user would run it (no progress bars; ``env`` added to the
-    environment), its output captured as text."""
+def _command_env(env: dict | None) -> dict[str, str]:
+    """The environment a command of the suite runs with: the test's, without progress bars, ``env`` added."""
     full_env = {k: v for k, v in os.environ.items() if k != "AGORA_PROGRESS"}
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     full_env.update(env or {})
+    return full_env
+
+
+def agora(
+    cwd, *args: str, env: dict | None = None, timeout: float = 600, stdin: bytes | None = None
+) -> subprocess.CompletedProcess:
+    """``agora ARGS`` in ``cwd`` as a user would run it (no progress bars; ``env`` added to the environment),
+    its output captured as text: run in this process (:mod:`inprocess`), which gives what a subprocess gives
+    (tests/test_inprocess.py) without a new interpreter's start-up. Where the process itself is under test
+    (signals, Ctrl-C, exit at start-up, crashes, memory), use :func:`agora_process` and mark the test
+    ``subprocess``."""
+    return run_cli(args, cwd=cwd, env=_command_env(env), timeout=timeout, stdin=stdin)
+
+
+def agora_process(
+    cwd, *args: str, env: dict | None = None, timeout: float = 600, stdin: bytes | None = None
+) -> subprocess.CompletedProcess:
+    """``python -m sim ARGS`` in ``cwd`` in a real subprocess, as :func:`agora` otherwise: for the tests of
+    the process itself (mark them ``subprocess``)."""
     return subprocess.run(
         [sys.executable, "-m", "sim", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=full_env,
+        env=_command_env(env),
         check=False,
+        input=None if stdin is None else stdin.decode(),
     )
 
 
@@ -70,6 +94,17 @@ async def until(pilot, condition, seconds: float = 120.0) -> bool:
             return False
         await pilot.pause(0.05)
     return True
+
+
+def copy_world(source, target) -> None:
+    """Copy the world file ``source`` to ``target`` with its write-ahead log (``WORLD-wal``), as SQLite reads it:
+    a process that ran several commands on a world may leave committed pages in the log rather than the file."""
+    shutil.copyfile(source, target)
+    for side in ("-wal", "-shm"):
+        if os.path.exists(f"{target}{side}"):
+            os.remove(f"{target}{side}")
+    if os.path.exists(f"{source}-wal"):
+        shutil.copyfile(f"{source}-wal", f"{target}-wal")
 
 
 def digest(path) -> str:
@@ -113,6 +148,52 @@ def small_world():
     return synthetic_world("small", 3000, avg_degree=8, seed=7)
 
 
+# -- standard worlds, built once per test process ------------------------------------------------------------
+
+
+def _shared(path: Path) -> Iterator[Path]:
+    """Hand out the world file ``path`` to every test of the process, and check at the end that none changed it
+    (a test that writes takes its own copy: :func:`copy_world`)."""
+    before = digest(path)
+    yield path
+    wal = Path(f"{path}-wal")
+    assert digest(path) == before and (not wal.exists() or wal.stat().st_size == 0), (
+        f"a test changed the shared world {path}: take a copy (copy_world) before writing to it"
+    )
+
+
+@pytest.fixture(scope="session")
+def ego_facebook_file(tmp_path_factory) -> Iterator[Path]:
+    """ego-Facebook (SNAP, 4,039 agents, 88,234 friendships) imported once per test process, to read only."""
+    import sim
+
+    path = tmp_path_factory.mktemp("shared-facebook") / "fb.db"
+    sim.import_edges(str(path), str(data_file("facebook_combined.txt")))
+    yield from _shared(path)
+
+
+@pytest.fixture
+def ego_facebook(ego_facebook_file, tmp_path) -> Path:
+    """This test's own copy of :func:`ego_facebook_file`, ``fb.db`` in its ``tmp_path``."""
+    target = tmp_path / "fb.db"
+    copy_world(ego_facebook_file, target)
+    return target
+
+
+#: The Hagelloch village's layers: households, and school classes (the preschool children in none).
+HAGELLOCH_LAYERS = ("--group", "HN:household", "--group", "CL:class", "--skip", "preschool")
+
+
+@pytest.fixture(scope="session")
+def hagelloch_file(tmp_path_factory) -> Iterator[Path]:
+    """The Hagelloch 1861 village (188 children; households and classes) built once per test process, to read
+    only: ``agora new h.db --people hagelloch.csv --id PN`` with :data:`HAGELLOCH_LAYERS`."""
+    folder = tmp_path_factory.mktemp("shared-hagelloch")
+    done = agora(folder, "new", "h.db", "--people", str(data_file("hagelloch.csv")), "--id", "PN", *HAGELLOCH_LAYERS)
+    assert done.returncode == 0, done.stderr
+    yield from _shared(folder / "h.db")
+
+
 @pytest.fixture(autouse=True)
 def _saves_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("AGORA_SAVES", str(tmp_path / "saves"))
@@ -123,6 +204,42 @@ def _saves_in_tmp(tmp_path, monkeypatch):
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGORA_LLM_MODEL", "AGORA_LLM_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+def _starts_the_program(args) -> bool:
+    """Whether a command line starts Agora's program: ``python -m sim``, the ``agora`` script, or a shell or tmux
+    command that does."""
+    items = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+    tokens = " ".join(os.fsdecode(a) if isinstance(a, bytes | os.PathLike) else str(a) for a in items).split()
+    pairs = zip(tokens, tokens[1:])
+    return any(a == "-m" and b == "sim" for a, b in pairs) or any(os.path.basename(t) == "agora" for t in tokens)
+
+
+@pytest.fixture(autouse=True)
+def _the_program_in_a_process_is_marked(request, monkeypatch):
+    """A test that starts the program in a new process (``python -m sim``, the ``agora`` script) is marked
+    ``subprocess``: the choice is visible, and everything else runs the CLI in process (:func:`agora`). A test
+    that starts one unmarked fails, naming the command."""
+    if request.node.get_closest_marker("subprocess") is not None or os.environ.get("AGORA_TEST_CLI") == "subprocess":
+        yield
+        return
+    started: list[str] = []
+    real = subprocess.Popen.__init__
+
+    def watched(self, args, *rest, **kwargs):
+        if _starts_the_program(args):
+            started.append(str(args)[:200])
+        real(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", watched)
+    yield
+    if started:
+        pytest.fail(
+            f"{request.node.nodeid} starts the program in a process ({started[0]}) but is not marked subprocess: "
+            "run it in process with conftest.agora, or mark it @pytest.mark.subprocess where the process itself "
+            "is under test (docs/development.md)",
+            pytrace=False,
+        )
 
 
 #: How long the shared Ray cluster may take to start. Ray's own limits are 30 s (the GCS port, the raylet
@@ -207,3 +324,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if why is not None:
         for item in marked:
             item.add_marker(pytest.mark.skip(reason=why))
+
+
+# -- CPU time per test ------------------------------------------------------------------------------------------
+#: How many tests the end of a run lists by CPU time (beside pytest's --durations, which is wall time).
+CPU_LISTED = 25
+
+
+def _cpu_now() -> float:
+    """This process's CPU time (every thread) and its waited-for children's, in seconds."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each test's CPU time (its setup, call and teardown; the programs it started and waited for included), kept
+    in its teardown report as ``cpu_s`` for the list at the end of the run."""
+    if call.when == "setup":
+        item.stash[_CPU_START] = _cpu_now()
+    outcome = yield
+    if call.when == "teardown" and _CPU_START in item.stash:
+        outcome.get_result().user_properties.append(("cpu_s", round(_cpu_now() - item.stash[_CPU_START], 2)))
+
+
+_CPU_START = pytest.StashKey[float]()
+_CPU_SEEN: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.when == "teardown":
+        for key, value in report.user_properties:
+            if key == "cpu_s":
+                _CPU_SEEN[report.nodeid] = float(value)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """The tests that took the most CPU time, after pytest's slowest by wall time: CI holds the suite to a CPU
+    budget (.ci/budget.py), and this list says where it goes."""
+    if not _CPU_SEEN or hasattr(config, "workerinput"):
+        return
+    total = sum(_CPU_SEEN.values())
+    terminalreporter.write_sep("=", f"most CPU time: {CPU_LISTED} tests of {len(_CPU_SEEN)} ({total:,.0f} s in all)")
+    for nodeid, cpu in sorted(_CPU_SEEN.items(), key=lambda kv: -kv[1])[:CPU_LISTED]:
+        terminalreporter.write_line(f"{cpu:8.1f}s cpu  {nodeid}")
+    where = os.environ.get("AGORA_TEST_CPU_JSON")
+    if where:
+        Path(where).write_text(json.dumps(_CPU_SEEN, indent=0, sort_keys=True))

@@ -12,10 +12,10 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from inprocess import run_cli
 
 from agora_testing.fakeserver import FakeChatServer
 from sim.core.agentmemory import AgentMemory, query_words
@@ -298,9 +298,7 @@ def test_agent_command_lists_memories_and_settings_are_checked(tmp_path):
     env.pop("OPENAI_API_KEY", None)
 
     def agora(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=env, timeout=300
-        )
+        return run_cli(args, cwd=None, env=env, timeout=300)
 
     assert agora("new", path, "--agents", "500").returncode == 0
     assert agora("run", path, "--inject", BRIDGE, "--seeds", "ids:12", "--steps", "3").returncode == 0

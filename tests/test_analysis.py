@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import subprocess
-import sys
+import os
 import threading
 
 import aiosqlite
@@ -15,6 +14,7 @@ import networkx as nx
 import numpy as np
 import pytest
 from conftest import data_file
+from inprocess import run_cli
 
 from sim.analysis import structure as A
 from sim.analysis.export import ExportTooLargeError, export_world
@@ -575,16 +575,12 @@ def test_cli_path_and_export(world_file, tmp_path, capsys):
     assert code == 2 and "--format" in err
 
 
-def test_agora_analyze_in_a_subprocess(world_file):
-    res = subprocess.run(
-        [sys.executable, "-m", "sim", "analyze", world_file, "--json"], capture_output=True, text=True, timeout=120
-    )
+def test_agora_analyze_and_path_on_the_command_line(world_file):
+    res = run_cli(["analyze", world_file, "--json"], cwd=None, env=os.environ, timeout=120)
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert data["communities"]["count"] >= 2 and "modularity" in data["communities"]
-    res = subprocess.run(
-        [sys.executable, "-m", "sim", "path", world_file, "0", "-5"], capture_output=True, text=True, timeout=120
-    )
+    res = run_cli(["path", world_file, "0", "-5"], cwd=None, env=os.environ, timeout=120)
     assert res.returncode == 2 and "no agent has id -5" in res.stderr
 
 

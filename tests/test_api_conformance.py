@@ -195,23 +195,38 @@ def test_a_forecast_while_sessions_wait_in_the_queue(server):
 MAX_EXAMPLES = int(os.environ.get("AGORA_SCHEMATHESIS_EXAMPLES", "10"))
 
 
+#: The fast twin's examples per operation and phase (``make test-fast``): every route and check, a few requests.
+FEW_EXAMPLES = 2
+
+
+@pytest.mark.subprocess
+def test_schemathesis_with_every_check_on_a_few_examples_finds_nothing(tmp_path, small_world):
+    """The fast twin of the test below: the same run, checks and server, FEW_EXAMPLES examples an operation."""
+    _serve_for_schemathesis(tmp_path, small_world, FEW_EXAMPLES)
+
+
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_schemathesis_with_every_check_finds_nothing(tmp_path, small_world):
     """schemathesis 4 (``st run --checks all``: every phase, MAX_EXAMPLES examples an operation, one seed,
     deterministic) against a served world. A request valid by the description may be refused with 422 when it
     breaks a rule between two values that the description states in words (a model's ``gamma + mu <= 1``, a forecast's
     runs x arms x horizon): schemathesis is told so, and of nothing else."""
+    _serve_for_schemathesis(tmp_path, small_world, MAX_EXAMPLES)
+
+
+def _serve_for_schemathesis(tmp_path: Path, small_world, examples: int) -> None:
     shutil.copy(small_world, tmp_path / "w.db")
     # A world of a few hundred messages at most (one more is a 409, which the description names): every step,
     # save and load of a world holding the thousands schemathesis would inject takes longer.
     server = Server(tmp_path, "w.db", "--max-messages", "300")
     try:
-        _run_schemathesis(server, tmp_path)
+        _run_schemathesis(server, tmp_path, examples)
     finally:
         server.stop()
 
 
-def _run_schemathesis(server: Server, tmp_path: Path) -> None:
+def _run_schemathesis(server: Server, tmp_path: Path, examples: int) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         "[checks.positive_data_acceptance]\n"
@@ -231,7 +246,7 @@ def _run_schemathesis(server: Server, tmp_path: Path) -> None:
             "--checks",
             "all",
             "--max-examples",
-            str(MAX_EXAMPLES),
+            str(examples),
             "--seed",
             "57",
             "--generation-deterministic",

@@ -162,6 +162,7 @@ def _low_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 256, reason="needs an open-file limit of 256")
 def test_at_an_open_file_limit_of_256_three_hundred_slow_clients_leave_the_server_answering(tmp_path, world):
     server = Server(tmp_path, world, "--header-timeout", "2", preexec_fn=_low_file_limit)

@@ -11,11 +11,10 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from inprocess import run_cli
 
 from sim.engine.simulation import Simulation
 from sim.store.check import check_world
@@ -30,9 +29,7 @@ def agora(cwd, *args):
     env = {**os.environ, "AGORA_SAVES": str(cwd)}
     env.pop("AGORA_PROGRESS", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_cli(args, cwd=cwd, env=env, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import data_file
+from inprocess import run_cli
 
 from sim import __version__
 
@@ -28,8 +29,9 @@ def agora(cwd: Path, *args: str, program: list[str] | None = None) -> subprocess
     env = {**os.environ, "AGORA_SAVES": str(cwd)}
     env.pop("AGORA_PROGRESS", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    cmd = (program or [sys.executable, "-m", "sim"]) + list(args)
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    if program is None:  # the command itself, run in this process (tests/inprocess.py)
+        return run_cli(args, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(program + list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -105,6 +107,7 @@ def test_version(tmp_path):
     assert ok(agora(tmp_path, "--version")).stdout.strip() == f"agora {__version__}"
 
 
+@pytest.mark.subprocess
 def test_console_script_help(tmp_path):
     script = Path(sys.executable).parent / "agora"
     if not script.exists():
@@ -556,6 +559,7 @@ def test_a_mistyped_flag_or_command_gets_the_nearest_one(tmp_path):
 # -- how the command is put together ------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_the_terminal_ui_registers_its_commands_through_the_entry_point_group(tmp_path):
     from importlib.metadata import entry_points
 

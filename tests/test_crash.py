@@ -158,10 +158,25 @@ def _assert_same_run(a, b):
             assert np.array_equal(v, r.arrays()[k]), k
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
+    _crash_loop(base, reference, tmp_path, ITERATIONS, checkpoints=5, events=8)
+
+
+@pytest.mark.subprocess
+def test_crash_loop_one_kill_of_each_kind(base, reference, tmp_path):
+    """The fast twin of the loop above (``make test-fast``): four kills, at the first checkpoint, at the first
+    batch of events and at two random instants, with the same checks after each and at the story's end."""
+    _crash_loop(base, reference, tmp_path, 4, checkpoints=1, events=1)
+
+
+def _crash_loop(base, reference, tmp_path, iterations: int, *, checkpoints: int, events: int) -> None:
+    """``iterations`` runs of the story, each killed by SIGKILL at a kill point (the Nth checkpoint, N up to
+    ``checkpoints``; the Nth batch of events, N up to ``events``) or after a random delay; after each, the file
+    is checked, and every finished story must equal the uninterrupted run."""
     rng = random.Random(SEED)
-    print(f"\ncrash loop: seed {SEED} (AGORA_CRASH_SEED), {ITERATIONS} iterations")
+    print(f"\ncrash loop: seed {SEED} (AGORA_CRASH_SEED), {iterations} iterations")
     world = str(tmp_path / "w.db")
     _copy_world(base, world)
     ref = _load(reference)
@@ -170,7 +185,7 @@ def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
     kills = collections.Counter()
     advanced = stories = 0
     t0 = time.perf_counter()
-    for i in range(ITERATIONS):
+    for i in range(iterations):
         mode = ("checkpoint", "events", "time", "time")[i % 4]
         every = rng.randint(1, 4)
         injected = bool(
@@ -181,9 +196,9 @@ def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
             args += MESSAGE
         extra, delay = {}, rng.uniform(0.3, 1.4)  # the program starts in about 0.45 s, then ticks and checkpoints
         if mode == "checkpoint":
-            extra, delay = {"AGORA_KILL_AT": f"checkpoint:{rng.randint(1, 5)}"}, 30.0
+            extra, delay = {"AGORA_KILL_AT": f"checkpoint:{rng.randint(1, checkpoints)}"}, 30.0
         elif mode == "events":
-            extra, delay = {"AGORA_KILL_AT": f"events:{rng.randint(1, 8)}"}, 30.0
+            extra, delay = {"AGORA_KILL_AT": f"events:{rng.randint(1, events)}"}, 30.0
         where = f"seed {SEED}, iteration {i}, {mode} {extra or round(delay, 3)}, every {every}, from tick {prev}"
         proc = subprocess.Popen(
             [sys.executable, "-m", "sim", *args],
@@ -234,7 +249,7 @@ def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
         stories += 1
     seconds = time.perf_counter() - t0
     print(
-        f"crash loop: {ITERATIONS} iterations in {seconds:.1f} s; kills {dict(kills)}; the tick advanced in "
+        f"crash loop: {iterations} iterations in {seconds:.1f} s; kills {dict(kills)}; the tick advanced in "
         f"{advanced}; {stories} stories of {TOTAL} ticks ended equal to the uninterrupted run"
     )
     assert kills["checkpoint"] and kills["events"] and kills["time"], kills
@@ -246,6 +261,7 @@ def _sha(path):
         return hashlib.sha256(fh.read()).hexdigest()
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_kills_during_a_snapshot_save_leave_the_previous_snapshot(base, reference, tmp_path):
     """``agora save --force`` over an existing snapshot, killed by SIGKILL: at the ``snapshot`` kill point
@@ -253,6 +269,18 @@ def test_kills_during_a_snapshot_save_leave_the_previous_snapshot(base, referenc
     delays (extra coverage, anywhere). The target is always the previous snapshot bit for bit or a complete
     new one; every hook kill leaves the previous one and its own temporary file; temporary files are never
     loaded, and the next save to the target removes them."""
+    _snapshot_kills(base, reference, tmp_path, 8)
+
+
+@pytest.mark.subprocess
+def test_a_kill_at_the_hook_and_one_at_random_during_a_snapshot_save(base, reference, tmp_path):
+    """The fast twin of the test above (``make test-fast``): two kills, one after a random delay, one at the
+    hook, with the same checks."""
+    _snapshot_kills(base, reference, tmp_path, 2)
+
+
+def _snapshot_kills(base, reference, tmp_path, iterations: int) -> None:
+    """``iterations`` saves killed (odd ones at the hook, even ones after a random delay), checked after each."""
     rng = random.Random(SEED + 1)
     snap = str(tmp_path / "w.snap")
     save_snapshot(_load(base), snap)  # the previous snapshot: tick 0
@@ -265,7 +293,7 @@ def test_kills_during_a_snapshot_save_leave_the_previous_snapshot(base, referenc
     assert agora(tmp_path, "save", newer, str(tmp_path / "timing.snap")).returncode == 0
     whole = time.perf_counter() - t  # a whole 'agora save': the random kills land across its second half
     outcomes = collections.Counter()
-    for i in range(8):
+    for i in range(iterations):
         # Odd iterations (the last one included) die at the hook, even ones after a random delay; the delay
         # does not change what may be asserted, only where the kill lands (or that the save finishes first).
         hook = i % 2 == 1
@@ -312,7 +340,7 @@ def test_kills_during_a_snapshot_save_leave_the_previous_snapshot(base, referenc
         assert check_world(newer)["ok"]  # 'agora save' also notes the save in the world's audit log
         # Leftovers never end in .snap: nothing lists or loads them as snapshots.
         assert [f for f in glob.glob(snap + "*") if f.endswith(".snap")] == [snap]
-    assert outcomes["hook kill"] == 4 and outcomes["previous intact"] >= 4, outcomes
+    assert outcomes["hook kill"] == iterations // 2 and outcomes["previous intact"] >= iterations // 2, outcomes
     # The last iteration was a hook kill: its temporary file is there. Temporary files of killed saves are
     # never loaded or listed (they do not end in .snap), and the next save to the same target removes them.
     leftovers = glob.glob(snap + ".tmp-*")
@@ -323,6 +351,7 @@ def test_kills_during_a_snapshot_save_leave_the_previous_snapshot(base, referenc
     print(f"\nsnapshot kills: {dict(outcomes)}")
 
 
+@pytest.mark.subprocess
 def test_full_disk_during_a_checkpoint_keeps_the_previous_one(base, tmp_path):
     """A real write failure: the file size limit (RLIMIT_FSIZE, SIGXFSZ ignored) stops the WAL growing
     during a run; ``agora run`` ends with one sentence and exit code 2, and the file keeps its last checkpoint."""

@@ -77,6 +77,7 @@ def _present(path: str) -> dict[int, str]:
     return {int(m["id"]): m["text"] for m in read_meta(path)["messages"]}
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 @pytest.mark.parametrize("encrypted", [False, True], ids=["clear", "encrypted"])
 def test_every_acknowledged_injection_survives_a_kill_around_a_checkpoint(
@@ -84,6 +85,21 @@ def test_every_acknowledged_injection_survives_a_kill_around_a_checkpoint(
 ) -> None:
     """The same on an encrypted world (issue 50): SQLCipher's WAL, killed around the same points (half the
     kills: every point is still met twice)."""
+    _kill_loop(tmp_path, monkeypatch, encrypted, max(len(POINTS) * 2, KILLS // 2) if encrypted else KILLS)
+
+
+@pytest.mark.subprocess
+def test_an_acknowledged_injection_survives_one_kill_at_each_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast twin of the test above (``make test-fast``): one kill at each point, on a clear world, with
+    the same checks after each kill and at the end."""
+    _kill_loop(tmp_path, monkeypatch, False, len(POINTS))
+
+
+def _kill_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encrypted: bool, kills: int) -> None:
+    """``kills`` servers killed (at POINTS in turn), each after injections from CLIENTS clients; checked after
+    each kill and at the end."""
     rng = random.Random(SEED)
     print(f"AGORA_DURABLE_SEED={SEED}")
     world = str(tmp_path / "served.db")
@@ -94,7 +110,6 @@ def test_every_acknowledged_injection_survives_a_kill_around_a_checkpoint(
     assert worldkey.is_encrypted(world) == encrypted
     answered: dict[int, str] = {}  # message id -> text, over every run
     sessions: set[int] = set()
-    kills = max(len(POINTS) * 2, KILLS // 2) if encrypted else KILLS
     for k in range(kills):
         point = POINTS[k % len(POINTS)]
         env = {} if point == "delay" else {"AGORA_KILL_AT": f"{point}:{rng.randint(1, 4)}"}

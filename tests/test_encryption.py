@@ -219,6 +219,7 @@ def _key_of(path: str) -> str | None:
     raise AssertionError(f"no key opens {path}")
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_a_kill_at_any_instant_of_a_conversion_leaves_the_old_file_or_the_new_one(tmp_path: Path) -> None:
     """kill -9 at the named points (after the copy, after the rename) and at random instants, through

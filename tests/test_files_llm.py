@@ -15,13 +15,13 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import zlib
 from pathlib import Path
 
 import msgpack
 import pytest
+from inprocess import run_cli
 
 from agora_testing.fakeserver import FakeChatServer
 
@@ -37,9 +37,7 @@ def agora(*args: str, env: dict | None = None, cwd: Path | None = None) -> subpr
         and k.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
     }
     e.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, cwd=cwd or ROOT, timeout=300
-    )
+    return run_cli(args, cwd=cwd or ROOT, env=e, timeout=300)
 
 
 class Sink:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from inprocess import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,9 +32,7 @@ class Shared(IndependentCascade):
 def agora(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     e = {k: v for k, v in os.environ.items() if k != "AGORA_PLUGINS"}
     e.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, cwd=ROOT, timeout=300
-    )
+    return run_cli(args, cwd=ROOT, env=e, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from inprocess import run_cli
 
 from sim.errors import BadFileError
 from sim.store.check import check_world
@@ -32,9 +33,7 @@ TRIGGER = "CREATE TRIGGER wipe AFTER INSERT ON events BEGIN DELETE FROM audit; E
 
 
 def agora(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
-    )
+    return run_cli(args, cwd=cwd or ROOT, env=os.environ, timeout=300)
 
 
 def digest(path: Path) -> str:

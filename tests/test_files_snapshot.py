@@ -8,12 +8,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import copy_world
+from inprocess import run_cli
 from test_files_llm import forge_snapshot
 
 from sim.store.check import check_world
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def agora(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return run_cli(args, cwd=ROOT, env=os.environ, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +99,7 @@ def test_a_snapshot_with_a_repeated_id_is_refused(ran, tmp_path, what):
 def test_check_reports_a_world_whose_messages_share_an_id(ran, tmp_path):
     world, _ = ran
     w = tmp_path / "w.db"
-    w.write_bytes(world.read_bytes())
+    copy_world(world, w)
     con = sqlite3.connect(w)
     messages = json.loads(con.execute("SELECT value FROM meta WHERE key = 'messages'").fetchone()[0])
     # The first message twice: the messages table keeps one row per id, so it agrees with the metadata,

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from conftest import notified
+from inprocess import run_cli
 
 from sim.core.persona import Persona
 from sim.core.safe import csv_cell, shown, xml_safe
@@ -367,6 +368,7 @@ async def test_every_view_shows_hostile_text_literally_and_safely(hostile_file, 
     con.close()
 
 
+@pytest.mark.subprocess
 def test_the_real_terminal_never_receives_a_raw_escape(hostile_file):
     """The real program in a pseudo-terminal: what it writes to the terminal holds the hostile names and
     messages only as visible escapes (Textual itself would pass ESC, C1 CSI and bidi controls through)."""
@@ -456,9 +458,7 @@ def agora(cwd: Path, *args, env: dict | None = None) -> subprocess.CompletedProc
     e = {**os.environ, **(env or {})}
     e["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     e.pop("AGORA_PROGRESS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], cwd=cwd, env=e, capture_output=True, timeout=120, check=False
-    )
+    return run_cli(args, cwd=cwd, env=e, timeout=120, text=False)
 
 
 def test_the_command_line_prints_hostile_text_escaped_and_json_literally(hostile_file, tmp_path):

@@ -168,6 +168,7 @@ OBSERVED_CASES = [
 POSTERIOR_CASES = ["a FIFO", "/dev/zero", "a 2 GB sparse file", "a Parquet posterior of 2 M long names"]
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("case", OBSERVED_CASES)
 def test_a_hostile_observation_file_is_one_sentence_in_little_memory(folder, hostile, case):
     name = hostile[case]
@@ -176,6 +177,7 @@ def test_a_hostile_observation_file_is_one_sentence_in_little_memory(folder, hos
     assert name in line and ran.peak < MAX_RSS, (line, ran.peak / 2**20)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("case", POSTERIOR_CASES)
 def test_a_hostile_posterior_file_is_one_sentence_in_little_memory(folder, hostile, case):
     name = hostile[case]
@@ -260,6 +262,7 @@ IMPOSSIBLE = {
 }  # fmt: skip
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("case", list(IMPOSSIBLE))
 def test_an_impossible_observation_is_one_sentence_naming_its_line(folder, case):
     name, text, extra, words = IMPOSSIBLE[case]
@@ -286,6 +289,7 @@ def test_a_variable_s_moments_may_be_negative(folder):
         read_observed(str(folder / "counts.csv"), load_world(str(folder / "w0.db")))
 
 
+@pytest.mark.subprocess
 def test_cascades_in_which_nothing_spread_are_fitted(folder):
     ran = agora(folder, "run", "w0.db", "--inject", "x", "--model", "ic", "--param", "p=0", "--seeds", "random:3",
                 "--runs", "3", "--until-done", "--workers", "1", "--cascades", "still.csv")  # fmt: skip
@@ -302,6 +306,7 @@ def test_cascades_in_which_nothing_spread_are_fitted(folder):
 # -- posterior files ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_a_posterior_of_huge_equal_weights_is_used(folder):
     (folder / "huge.csv").write_text("p,weight\n0.1,1e308\n0.2,1e308\n")
     ran = agora(folder, *FORECAST, "--posterior", "huge.csv", "--json")
@@ -315,6 +320,7 @@ POSTERIOR_BAD = {
 }
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("case", list(POSTERIOR_BAD))
 def test_a_bad_posterior_is_one_sentence_naming_its_column(folder, case):
     data, words = POSTERIOR_BAD[case]
@@ -376,6 +382,7 @@ def test_no_series_or_cascades_error_shows_the_file_s_text(folder, case):
     assert "sekrit" not in str(exc.value), str(exc.value)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     "text",
     [f"{MARKER},weight\n0.1,1\n", f"p,weight,{MARKER}\n0.1,1,2\n"],
@@ -388,6 +395,7 @@ def test_no_posterior_error_shows_the_file_s_text(folder, text):
     assert "sekrit" not in line and "secret-posterior.csv" in line, line
 
 
+@pytest.mark.subprocess
 def test_a_link_to_a_secret_is_not_shown_by_agora_fit(folder):
     """``--observed`` a link to a file whose first line is a secret (as /proc/self/environ may be)."""
     (folder / "environ").write_text(f"{MARKER}\0HOME=/root\0\n")
@@ -396,6 +404,7 @@ def test_a_link_to_a_secret_is_not_shown_by_agora_fit(folder):
     assert "sekrit" not in line and "environ.csv" in line, line
 
 
+@pytest.mark.subprocess
 def test_a_column_the_model_does_not_report_is_not_shown_by_agora_fit(folder):
     (folder / "column.csv").write_text(f"tick,{MARKER}\n0,1\n1,2\n")
     line = one_sentence(agora(folder, *FIT, "--observed", "column.csv"))

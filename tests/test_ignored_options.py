@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from inprocess import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 LLM_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGORA_LLM_MODEL", "AGORA_LLM_OFFLINE")
@@ -23,9 +23,7 @@ def agora(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     e = {k: v for k, v in os.environ.items() if k not in LLM_ENV}
     e["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     e.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, timeout=120, check=False
-    )
+    return run_cli(args, cwd=None, env=e, timeout=120)
 
 
 def state(world: Path) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import agora
 
 from sim.core.world import Status
 from sim.engine.simulation import Simulation
@@ -69,19 +70,10 @@ async def test_inactive_agents_are_not_online_or_seeds(world):
 
 def test_minutes_per_tick_sets_the_simulated_clock(tmp_path):
     import asyncio
-    import os
-    import subprocess
-    import sys
 
     from sim.store.worldfile import open_world
 
-    out = subprocess.run(
-        [sys.executable, "-m", "sim", "new", "w.db", "--agents", "300", "--minutes-per-tick", "60"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "AGORA_SAVES": str(tmp_path)},
-    )
+    out = agora(tmp_path, "new", "w.db", "--agents", "300", "--minutes-per-tick", "60")
     assert out.returncode == 0, out.stderr
     world = asyncio.run(open_world(str(tmp_path / "w.db")))
     assert world.config["minutes_per_tick"] == 60

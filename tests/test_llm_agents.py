@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+from inprocess import run_cli
 
 from agora_testing.fakeserver import FakeChatServer
 from sim.engine.simulation import Simulation
@@ -313,9 +314,7 @@ def _agora(*args: str, env: dict | None = None, cwd: str | None = None) -> subpr
     for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGORA_LLM_MODEL", "AGORA_LLM_OFFLINE"):
         e.pop(k, None)
     e.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, env=e, cwd=cwd, timeout=300
-    )
+    return run_cli(args, cwd=cwd, env=e, timeout=300)
 
 
 def test_cli_run_reports_llm_counts_and_the_key_is_never_written_anywhere(tmp_path):

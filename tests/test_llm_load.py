@@ -278,6 +278,7 @@ def files_holding(root: Path, needle: bytes) -> list[str]:
     return hits
 
 
+@pytest.mark.subprocess
 @pytest.mark.usefixtures("keep_notifications")
 def test_the_key_is_in_no_file_log_audit_row_or_output_after_a_faulty_run(tmp_path, monkeypatch, capfd):
     """A run with a key set against the failing server, then everything that writes files: the world file

@@ -245,6 +245,7 @@ def test_a_gguf_file_that_is_not_a_model_is_one_sentence(tmp_path):
     assert str(path) in str(exc.value) and "\n" not in str(exc.value) and server.process is None
 
 
+@pytest.mark.subprocess
 @real
 def test_a_server_that_does_not_answer_in_time_is_one_sentence_and_is_stopped(monkeypatch):
     started = []

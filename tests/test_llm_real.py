@@ -322,6 +322,7 @@ def test_the_real_model_gets_an_injected_message_as_data_and_it_is_shown_literal
         assert literal(post, None).plain == shown(post) and not literal(post, None).spans
 
 
+@pytest.mark.subprocess
 def test_the_audit_keeps_a_local_model_files_name_not_its_folders():
     """``--llm-model FILE`` is a request value the run's audit row lists: only the file's name is kept."""
     asked = {"local": True, "local_model": "/home/ada/secret-project/models/mine.gguf", "timeout": "5"}

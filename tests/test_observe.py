@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import notified
+from inprocess import run_cli
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
@@ -316,6 +317,7 @@ def _env(cwd: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.subprocess
 def test_cli_run_serves_metrics_while_it_runs(small_world, tmp_path):
     path = tmp_path / "w.db"
     asyncio.run(save_world(small_world, str(path)))
@@ -378,14 +380,8 @@ def test_cli_busy_port_is_exit_2(small_world, tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = subprocess.run(
-            [sys.executable, "-m", "sim", "run", str(path), "--steps", "2", "--metrics-port", str(port)],
-            cwd=tmp_path,
-            env=_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        proc = run_cli(
+            ["run", str(path), "--steps", "2", "--metrics-port", str(port)], cwd=tmp_path, env=_env(tmp_path)
         )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.splitlines() == [

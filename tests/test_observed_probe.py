@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, data_file
+from inprocess import run_cli
 
 from sim.cli.main import main
 from sim.core.boundedio import MAX_BYTES
@@ -138,14 +139,17 @@ def check_memory(folder: Path, size: int, *, quoted: bool = False, ratio: float 
     return got
 
 
+@pytest.mark.subprocess
 def test_a_line_list_of_a_few_mib_costs_about_its_size_in_memory(tiny_world):
     check_memory(tiny_world, 6 * 2**20)
 
 
+@pytest.mark.subprocess
 def test_a_quoted_line_list_costs_little_more(tiny_world):
     check_memory(tiny_world, 6 * 2**20, quoted=True, ratio=RATIO + 1)
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_a_line_list_at_the_documented_bound_stays_below_a_gigabyte(tiny_world):
     got = check_memory(tiny_world, MAX_BYTES - 2**20)
@@ -402,12 +406,7 @@ def test_year_zero_in_a_parquet_date_column_is_refused(tmp_path):
 def test_year_zero_through_agora_rt_is_one_sentence(tmp_path):
     path = tmp_path / "y.csv"
     path.write_text("date,cases\n0000-01-01,1\n0000-01-02,2\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "sim", "rt", str(path), "--serial-interval", "gamma:2,1"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = run_cli(["rt", str(path), "--serial-interval", "gamma:2,1"], cwd=None, env=os.environ)
     assert proc.returncode == 2 and "year 0" in one_sentence(proc.stderr)
 
 

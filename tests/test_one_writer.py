@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import agora
+from conftest import agora, agora_process
 from test_api import ROOT, WAIT, Server
 
 from sim.core import worldkey, worldlock
@@ -55,6 +55,7 @@ def _csv(tmp_path: Path, n: int) -> str:
     return str(path)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("second", ["serve", "run", "set", "tui", "load", "analyze"])
 def test_a_second_writer_of_a_served_world_is_refused(world: str, tmp_path: Path, second: str) -> None:
     server = Server(tmp_path, world, tokens=False)  # a token file of its own, beside the world
@@ -125,6 +126,7 @@ def test_a_second_run_is_refused_while_one_runs(world: str, tmp_path: Path) -> N
     assert check_world(world)["ok"]
 
 
+@pytest.mark.subprocess
 async def test_a_server_is_refused_while_the_terminal_ui_holds_the_world(world: str, tmp_path: Path) -> None:
     from tui.app import AgoraApp
 
@@ -132,7 +134,8 @@ async def test_a_server_is_refused_while_the_terminal_ui_holds_the_world(world: 
     async with app.run_test(size=(120, 40)):
         await asyncio.wait_for(app.ready.wait(), 30)
         assert worldlock.holds(world)
-        done = await asyncio.to_thread(agora, tmp_path, "serve", world, "--port", "0")
+        # Another process: the lock is per process (in this one it is re-entrant).
+        done = await asyncio.to_thread(agora_process, tmp_path, "serve", world, "--port", "0")
         _refused(done, os.getpid())
     assert not worldlock.holds(world), "the UI released the world when it closed"
     assert check_world(world)["ok"]

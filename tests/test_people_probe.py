@@ -243,6 +243,7 @@ def agora_peak(cwd: Path, *args: str, memory_cap: str = "1GiB") -> tuple[subproc
 GIB = 2**30
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     "layer, says",
     [
@@ -270,6 +271,7 @@ def test_ten_thousand_in_one_group_or_within_r_is_refused_before_any_work(tmp_pa
     assert peak < 400 * 2**20 and not (tmp_path / "w.db").exists(), peak
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("most", ["300000", "10000000", "200000000"])
 def test_max_beyond_a_group_links_it_whole_within_memory(tmp_path, most):
     """``max=300000`` on 1,000 people took over 7 GB, 10^7 ended in numpy's MemoryError: a person picks at most
@@ -290,6 +292,7 @@ def test_max_is_range_checked_in_ascii_digits(tmp_path, most):
         group_layer(f"g:max={most}")
 
 
+@pytest.mark.subprocess
 def test_a_just_allowed_group_builds_within_the_cap(tmp_path):
     """4,000 people in one group (15,996,000 edges) fit under ``AGORA_MEMORY=1GiB``: built, and the peak stays
     below 1 GB, as every build the estimate allows does (measured ~31 bytes per edge against 32 estimated)."""
@@ -383,6 +386,7 @@ def _when_temporary(tmp_path: Path, world: str, p: subprocess.Popen) -> list[str
     raise AssertionError(f"no temporary file appeared (exit {p.poll()}): {p.stderr.read() if p.stderr else ''}")
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_ctrl_c_and_sigterm_remove_the_temporary_file(tmp_path, sig, code, word):
     """Before the fix a SIGTERM left ``WORLD.tmp-PID`` (up to 2.1 GB) and the lock file behind."""
@@ -398,6 +402,7 @@ def test_ctrl_c_and_sigterm_remove_the_temporary_file(tmp_path, sig, code, word)
     assert glob.glob(str(tmp_path / "w.db") + ".*") == []
 
 
+@pytest.mark.subprocess
 def test_check_names_the_temporary_files_of_a_killed_save(tmp_path):
     """After kill -9 the temporary file stays; ``agora check WORLD`` names it (even though no world exists yet)
     with how to remove it, and the next save removes it."""
@@ -483,6 +488,7 @@ def test_a_repeated_id_column_is_refused(tmp_path):
         read_people(str(tmp_path / "d.parquet"), "id")
 
 
+@pytest.mark.subprocess
 def test_a_table_of_many_cells_is_counted_before_it_is_split(tmp_path):
     """A cell read as a Python string costs about 100 bytes: 3 million cells of an 8.9 MB file are refused under
     ``AGORA_MEMORY=300M`` from the count of their separators, before one is split."""

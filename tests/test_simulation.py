@@ -7,13 +7,12 @@ import asyncio
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 from conftest import data_file
+from inprocess import run_cli
 
 from sim.core.events import (
     MessageInjected,
@@ -246,14 +245,7 @@ async def test_writer_persists_events_and_a_reopened_world_continues(tmp_path, w
 
 
 def _agora(cwd, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "AGORA_SAVES": str(cwd)},
-        timeout=300,
-    )
+    return run_cli(args, cwd=cwd, env={**os.environ, "AGORA_SAVES": str(cwd)}, timeout=300)
 
 
 def test_cli_run_end_to_end_on_a_real_network(tmp_path):
