@@ -121,8 +121,21 @@ def run_load(port: int, clients: int, seconds: float, seed: int = 57) -> Tally:
     return tally
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_fifty_clients_for_a_minute_get_no_5xx_and_a_kill_loses_no_acknowledged_injection(tmp_path: Path) -> None:
+    _load_then_kill(tmp_path, CLIENTS, SECONDS)
+
+
+@pytest.mark.subprocess
+def test_ten_clients_for_ten_seconds_get_no_5xx_and_a_kill_loses_no_acknowledged_injection(tmp_path: Path) -> None:
+    """The fast twin of the test above (``make test-fast``): the same mix, checks and kill, at a fifth of the
+    clients for a sixth of the time."""
+    _load_then_kill(tmp_path, 10, 10.0)
+
+
+def _load_then_kill(tmp_path: Path, clients: int, seconds: float) -> None:
+    """``clients`` clients for ``seconds`` s against a served world that runs, then a kill -9 and the checks."""
     done = agora(tmp_path, "new", "w.db", "--agents", str(AGENTS), "--seed", "5")
     assert done.returncode == 0, done.stderr
     world = str(tmp_path / "w.db")
@@ -133,7 +146,7 @@ def test_fifty_clients_for_a_minute_get_no_5xx_and_a_kill_loses_no_acknowledged_
         assert server.call("POST", "/api/v1/step", {"ticks": 1})[0] == 200
         assert server.call("POST", "/api/v1/run", {"ticks_per_second": 10})[0] == 200
         t0 = time.perf_counter()
-        tally = run_load(server.port, CLIENTS, SECONDS)
+        tally = run_load(server.port, clients, seconds)
         took = time.perf_counter() - t0
         assert server.proc.poll() is None, server.errors()
         server.proc.send_signal(signal.SIGKILL)
@@ -145,7 +158,7 @@ def test_fifty_clients_for_a_minute_get_no_5xx_and_a_kill_loses_no_acknowledged_
         server.stderr.close()
     lat = sorted(tally.latencies)
     print(
-        f"load: {CLIENTS} clients, {took:.1f} s, {len(lat):,} requests ({len(lat) / took:.0f}/s), "
+        f"load: {clients} clients, {took:.1f} s, {len(lat):,} requests ({len(lat) / took:.0f}/s), "
         f"p50 {lat[len(lat) // 2] * 1000:.0f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms; "
         f"{len(tally.acked):,} injections acknowledged; statuses {dict(sorted(tally.statuses.items()))}"
     )
@@ -155,7 +168,7 @@ def test_fifty_clients_for_a_minute_get_no_5xx_and_a_kill_loses_no_acknowledged_
     assert "Traceback" not in server.errors(), server.errors()[-3000:]
     for kind, _ in MIX:  # every kind of request was served, not only refused
         assert any(tally.statuses[(kind, s)] for s in EXPECTED[kind] if s < 300), (kind, tally.statuses)
-    assert len(tally.acked) >= CLIENTS, "too few injections were acknowledged to test anything"
+    assert len(tally.acked) >= clients, "too few injections were acknowledged to test anything"
     # As the kill left it: the file opens and passes check; once a writer opened it (its journal replayed),
     # every acknowledged injection is there once, with the id and the session it was answered with.
     assert check_world(world)["ok"]

@@ -161,19 +161,23 @@ def _assert_same_run(a, b):
 @pytest.mark.subprocess
 @pytest.mark.slow
 def test_crash_loop_sigkill_at_random_points(base, reference, tmp_path):
-    _crash_loop(base, reference, tmp_path, ITERATIONS, checkpoints=5, events=8)
+    _crash_loop(base, reference, tmp_path, ITERATIONS, checkpoints=(1, 5), events=(1, 8))
 
 
 @pytest.mark.subprocess
 def test_crash_loop_one_kill_of_each_kind(base, reference, tmp_path):
-    """The fast twin of the loop above (``make test-fast``): four kills, at the first checkpoint, at the first
-    batch of events and at two random instants, with the same checks after each and at the story's end."""
-    _crash_loop(base, reference, tmp_path, 4, checkpoints=1, events=1)
+    """The fast twin of the loop above (``make test-fast``): four kills, at the second checkpoint, at the second
+    batch of events and at two random instants, with the same checks after each and at the story's end. (Not the
+    first: a run killed before its first checkpoint loses its injection, whose session id is not given again, so
+    the story told after it runs on another session's random stream than the uninterrupted run's.)"""
+    _crash_loop(base, reference, tmp_path, 4, checkpoints=(2, 2), events=(2, 2))
 
 
-def _crash_loop(base, reference, tmp_path, iterations: int, *, checkpoints: int, events: int) -> None:
-    """``iterations`` runs of the story, each killed by SIGKILL at a kill point (the Nth checkpoint, N up to
-    ``checkpoints``; the Nth batch of events, N up to ``events``) or after a random delay; after each, the file
+def _crash_loop(
+    base, reference, tmp_path, iterations: int, *, checkpoints: tuple[int, int], events: tuple[int, int]
+) -> None:
+    """``iterations`` runs of the story, each killed by SIGKILL at a kill point (the Nth checkpoint, N drawn from
+    ``checkpoints``; the Nth batch of events, N from ``events``) or after a random delay; after each, the file
     is checked, and every finished story must equal the uninterrupted run."""
     rng = random.Random(SEED)
     print(f"\ncrash loop: seed {SEED} (AGORA_CRASH_SEED), {iterations} iterations")
@@ -196,9 +200,9 @@ def _crash_loop(base, reference, tmp_path, iterations: int, *, checkpoints: int,
             args += MESSAGE
         extra, delay = {}, rng.uniform(0.3, 1.4)  # the program starts in about 0.45 s, then ticks and checkpoints
         if mode == "checkpoint":
-            extra, delay = {"AGORA_KILL_AT": f"checkpoint:{rng.randint(1, checkpoints)}"}, 30.0
+            extra, delay = {"AGORA_KILL_AT": f"checkpoint:{rng.randint(*checkpoints)}"}, 30.0
         elif mode == "events":
-            extra, delay = {"AGORA_KILL_AT": f"events:{rng.randint(1, events)}"}, 30.0
+            extra, delay = {"AGORA_KILL_AT": f"events:{rng.randint(*events)}"}, 30.0
         where = f"seed {SEED}, iteration {i}, {mode} {extra or round(delay, 3)}, every {every}, from tick {prev}"
         proc = subprocess.Popen(
             [sys.executable, "-m", "sim", *args],
@@ -238,9 +242,13 @@ def _crash_loop(base, reference, tmp_path, iterations: int, *, checkpoints: int,
             prev = 0
         else:
             prev = tick
-    # The last story is driven to its end without a kill: it continues from wherever the kills left it.
+    # The last story is driven to its end without a kill: it continues from wherever the kills left it (the
+    # message is injected unless a run before the kills' checkpointed it: a world at tick 0 may hold it).
+    injected = bool(
+        json.loads(sqlite3.connect(world).execute("SELECT value FROM meta WHERE key = 'sessions'").fetchone()[0])
+    )
     if prev or injected:
-        out = agora(tmp_path, "run", world, "--steps", str(TOTAL - prev), *RUN, *([] if prev else MESSAGE))
+        out = agora(tmp_path, "run", world, "--steps", str(TOTAL - prev), *RUN, *([] if injected else MESSAGE))
         assert out.returncode == 0, out.stderr
         out = agora(tmp_path, "check", world, "--json")
         assert out.returncode == 0 and json.loads(out.stdout)["checks"]["events_after_checkpoint"] == 0, out.stdout

@@ -87,8 +87,15 @@ def test_the_readme_counts_the_registrys_models():
     assert re.search(rf"<!-- quote: readme-model-count -->{count}<!-- /quote -->", (ROOT / "README.md").read_text())
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("scene", [s.name for s in quotes.SCENES])
+#: The scenes that take half a minute to four minutes (a city of 100,000 agents, the terminal UI's screenshot, the
+#: README's walkthrough): slow, run by ``make test``. The others, a few seconds each, run in ``make test-fast`` too,
+#: and check the same way that a quote is what its commands print.
+LONG_SCENES = {"walkthrough", "screenshot", "populations", "memory", "results"}
+
+
+@pytest.mark.parametrize(
+    "scene", [pytest.param(s.name, marks=[pytest.mark.slow] if s.name in LONG_SCENES else []) for s in quotes.SCENES]
+)
 def test_quotes_match_what_their_commands_print(scene):
     """Reruns the scene's commands (a few seconds to a few minutes each) and compares every quote."""
     data_file("email-Eu-core.txt")

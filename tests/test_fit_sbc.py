@@ -11,7 +11,7 @@ same numbers every time."""
 from __future__ import annotations
 
 import pytest
-from conftest import asked_for_slow, data_file
+from conftest import asked_for_slow
 from fit_sbc import (
     Calibration,
     layered_world,
@@ -24,8 +24,6 @@ from fit_sbc import (
     small_world,
 )
 from scipy import stats
-
-import sim
 
 
 def _binomial_limits(n: int, p: float = 0.9, tail: float = 0.001) -> tuple[int, int]:
@@ -45,10 +43,16 @@ def _check(cal: Calibration, bins: int, p_min: float, coverage: tuple[float, flo
 
 
 @pytest.fixture(scope="module")
-def facebook(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("sbc-fb") / "fb.db")
-    sim.import_edges(path, str(data_file("facebook_combined.txt")))
-    return path
+def facebook(ego_facebook_file):
+    return str(ego_facebook_file)  # read only: the fits simulate on copies in memory
+
+
+def test_sir_is_calibrated_on_8_data_sets(tmp_path):
+    """The fast twin of the 20 data sets below (``make test-fast``): 8 fits of a budget of 1,000, the coverage
+    within its binomial limits (at least 4 of 8 intervals of 90 % hold the truth: a biased fit fails) and the
+    ranks not far from uniform in 2 bins."""
+    cal = sbc_sir(sir_world(str(tmp_path)), 8, budget=1000, population=100)
+    _check(cal, bins=2, p_min=0.001, coverage=None)
 
 
 @pytest.mark.slow
@@ -74,6 +78,13 @@ def seir_world(tmp_path_factory):
     return path
 
 
+def test_seir_is_calibrated_on_6_data_sets(seir_world):
+    """The fast twin of the 20 data sets below (``make test-fast``): 6 fits of a budget of 1,000, the same
+    checks with 2 bins."""
+    cal = sbc_seir(seir_world, 6, budget=1000, population=100)
+    _check(cal, bins=2, p_min=0.001, coverage=None)
+
+
 @pytest.mark.slow
 def test_seir_is_calibrated_on_20_data_sets(seir_world):
     """Issue 60: SEIR's beta, sigma and gamma (E unobserved: the I and R curves of 30 ticks) on a 400-agent
@@ -90,6 +101,12 @@ def test_seir_is_calibrated_on_100_data_sets(seir_world, request):
         pytest.skip("100 SEIR fits take about 10 minutes: run them with pytest -m slow")
     cal = sbc_seir(seir_world, 100, budget=10000, population=300)
     _check(cal, bins=10, p_min=0.01, coverage=(0.85, 0.95))
+
+
+def test_ic_exact_likelihood_is_calibrated_on_30_data_sets(facebook):
+    """The fast twin of the 100 data sets below (``make test-fast``): 30 fits, the coverage within its binomial
+    limits and the ranks not far from uniform in 5 bins."""
+    _check(sbc_ic_times(facebook, 30), bins=5, p_min=0.001, coverage=None)
 
 
 @pytest.mark.slow
