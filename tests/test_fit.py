@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import agora, data_file, digest, one_sentence
+from conftest import agora, copy_world, digest, one_sentence
 from scipy import stats
 
 import sim
@@ -224,10 +224,10 @@ def test_failed_simulations_are_counted_never_in_the_posterior_and_exit_3(small,
 
 
 @pytest.fixture(scope="module")
-def facebook(tmp_path_factory):
+def facebook(tmp_path_factory, ego_facebook_file):
     folder = tmp_path_factory.mktemp("fb")
     path = str(folder / "fb.db")
-    sim.import_edges(path, str(data_file("facebook_combined.txt")))
+    copy_world(ego_facebook_file, path)
     return folder, path
 
 

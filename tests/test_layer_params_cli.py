@@ -7,31 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from tests.conftest import agora, data_file, digest, one_sentence
+from conftest import agora, copy_world, digest, one_sentence
 
 LAYERED = ["--param", "beta@household=0.3", "--param", "beta=0", "--param", "gamma=0.15"]
 
 
 @pytest.fixture(scope="module")
-def hagelloch(tmp_path_factory):
+def hagelloch(tmp_path_factory, hagelloch_file):
     folder = tmp_path_factory.mktemp("hagelloch")
-    out = agora(
-        folder,
-        "new",
-        "h.db",
-        "--people",
-        str(data_file("hagelloch.csv")),
-        "--id",
-        "PN",
-        "--group",
-        "HN:household",
-        "--group",
-        "CL:class",
-        "--skip",
-        "preschool",
-    )
-    assert out.returncode == 0, out.stderr
+    copy_world(hagelloch_file, folder / "h.db")
     return folder
 
 

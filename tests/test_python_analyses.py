@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ROOT, agora, data_file, digest
+from conftest import ROOT, agora, digest
 
 import sim
 from sim.errors import BadParameterError
@@ -224,9 +224,9 @@ def test_cascades_equal_agora_cascades(world, tmp_path):
     assert cli_error(tmp_path, "cascades", str(copy), "99") == str(_raised(sim.cascades, str(copy), 99))
 
 
-def test_facebook_pagerank_and_communities_equal_agora_analyze(tmp_path):
+def test_facebook_pagerank_and_communities_equal_agora_analyze(tmp_path, ego_facebook):
     """On a real network (ego-Facebook, 4,039 agents, 176,468 directed edges)."""
-    w = sim.import_edges(str(tmp_path / "fb.db"), str(data_file("facebook_combined.txt")))
+    w = sim.open_world(str(ego_facebook))
     pr = sim.pagerank(w)
     found = sim.communities(w, seed=1)
     cli = cli_json(tmp_path, "analyze", str(tmp_path / "fb.db"), "--seed", "1")
