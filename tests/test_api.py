@@ -162,6 +162,7 @@ def server(tmp_path, world_file):
     s.stop()
 
 
+@pytest.mark.subprocess
 def test_every_route_refuses_a_missing_or_wrong_token(server):
     before = server.call("GET", "/api/v1/world")[1]["tick"]
     for method, path in ROUTES:
@@ -187,6 +188,7 @@ def test_every_route_refuses_a_missing_or_wrong_token(server):
     assert server.call("GET", "/api/v1/world")[1]["tick"] == before
 
 
+@pytest.mark.subprocess
 def test_the_happy_path(server, tmp_path):
     status, world, _ = server.call("GET", "/api/v1/world")
     assert status == 200 and world["agents"] == 3000 and world["state"] == "paused" and world["tick"] == 0
@@ -247,6 +249,7 @@ def test_the_happy_path(server, tmp_path):
     assert agora(tmp_path, "check", "w.db").returncode == 0
 
 
+@pytest.mark.subprocess
 def test_malformed_bodies_and_bad_values_are_one_sentence(server):
     cases = [
         ("POST", "/api/v1/step", b"{ticks: 2", 400, "not valid JSON"),
@@ -309,6 +312,7 @@ def _read_events(server: Server, until, token: str = ADMIN, subscribed: threadin
     return events
 
 
+@pytest.mark.subprocess
 def test_the_event_stream_follows_the_run(server):
     got: dict[str, list] = {}
     subscribed = threading.Event()
@@ -349,6 +353,7 @@ def test_the_event_stream_follows_the_run(server):
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
+@pytest.mark.subprocess
 def test_fifty_concurrent_clients_leave_the_world_consistent(server, tmp_path):
     seconds = float(os.environ.get("AGORA_API_STRESS_SECONDS", "6"))
     answers: list[int] = []
@@ -401,6 +406,7 @@ def test_fifty_concurrent_clients_leave_the_world_consistent(server, tmp_path):
     assert res.returncode == 0, res.stdout
 
 
+@pytest.mark.subprocess
 def test_kill_9_during_a_run_then_restart_with_the_world_intact(tmp_path, world_file):
     import shutil
 
@@ -437,6 +443,7 @@ def test_refusals_at_start_are_one_sentence(tmp_path, world_file):
     assert res.returncode == 2 and "does not exist" in res.stderr and ADMIN not in res.stderr
 
 
+@pytest.mark.subprocess
 def test_the_living_network_options_of_run_apply_while_served(tmp_path, world_file):
     import shutil
 
@@ -451,6 +458,7 @@ def test_the_living_network_options_of_run_apply_while_served(tmp_path, world_fi
     assert res.returncode == 2 and "nope" in res.stderr and res.stderr.count("\n") == 1
 
 
+@pytest.mark.subprocess
 def test_metrics_and_health_on_the_same_server(tmp_path, world_file):
     import shutil
 
@@ -466,6 +474,7 @@ def test_metrics_and_health_on_the_same_server(tmp_path, world_file):
         assert s.stop() == 0
 
 
+@pytest.mark.subprocess
 def test_the_websocket_carries_the_same_events(server):
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
@@ -486,6 +495,7 @@ def test_the_websocket_carries_the_same_events(server):
         assert [e["tick"] for e in seen if e["type"] == "tick"] == [0, 1]
 
 
+@pytest.mark.subprocess
 def test_a_browser_gives_the_websocket_its_token_as_a_subprotocol(server):
     """Browsers cannot set Authorization on a WebSocket: the token rides in Sec-WebSocket-Protocol as
     agora.bearer.<unpadded base64url>, and the server answers agora.v1, never the token."""
@@ -533,6 +543,7 @@ class BrokenFeed(ContentRecommender):
 """
 
 
+@pytest.mark.subprocess
 def test_failures_are_said_with_the_plugins_file_and_line(tmp_path, world_file):
     """A failed session's resource carries its traceback and the plugin's file:line; a recommender that
     fails is switched off with a ``recommender_failed`` event, and the server's stderr says both."""
@@ -588,6 +599,7 @@ def test_failures_are_said_with_the_plugins_file_and_line(tmp_path, world_file):
     assert "recommender broken-feed failed at tick" in err and "switched off" in err
 
 
+@pytest.mark.subprocess
 def test_an_intervention_over_http_blocks_the_hubs_at_the_next_tick(server):
     status, made, _ = server.call("POST", "/api/v1/messages", {"text": "x", "seeds": "degree:3", "params": {"p": 0.3}})
     assert status == 201

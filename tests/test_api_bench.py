@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import agora
 
 
+@pytest.mark.subprocess
 def test_bench_api_prints_medians_beside_its_yardsticks(tmp_path):
     res = agora(
         tmp_path,

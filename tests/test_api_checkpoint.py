@@ -73,6 +73,7 @@ def failing(tmp_path, world_file):  # noqa: F811
             s.stop()
 
 
+@pytest.mark.subprocess
 def test_a_failed_checkpoint_is_said_everywhere_and_refuses_changes_until_one_succeeds(failing):
     s, events = failing
     failed = events[-1]
@@ -121,6 +122,7 @@ def test_a_failed_checkpoint_is_said_everywhere_and_refuses_changes_until_one_su
     assert "agora: checkpoint succeeded again" in err and f"checkpointed at tick {stepped['tick']}" in err
 
 
+@pytest.mark.subprocess
 def test_a_stop_while_checkpoints_fail_says_the_tick_on_disk_and_exits_non_zero(failing, tmp_path):
     s, events = failing
     assert events[-1]["type"] == "checkpoint_failed", events[-1]

@@ -121,6 +121,7 @@ CASES = [
 ]
 
 
+@pytest.mark.subprocess
 def test_the_description_refuses_what_the_server_refuses(server):
     """Each body's fate by the description (validated as the description's JSON Schema says: draft 4, where
     835.0 is no integer) is the server's: refused with 400 exactly when the description refuses it."""
@@ -144,6 +145,7 @@ def test_the_description_refuses_what_the_server_refuses(server):
     assert server.call("POST", "/api/v1/pause", {})[0] == 200
 
 
+@pytest.mark.subprocess
 def test_every_405_says_which_methods_the_route_takes(server):
     """``Allow`` names every method of the path (its GET and POST routes together), and each works."""
     status, doc, _ = server.call("GET", "/api/v1/openapi.json")
@@ -165,6 +167,7 @@ def test_every_405_says_which_methods_the_route_takes(server):
         assert declared == methods, (path, declared)
 
 
+@pytest.mark.subprocess
 def test_a_forecast_while_sessions_wait_in_the_queue(server):
     """A world whose sessions wait for a slot (more than 16 injected), their seeds chosen by a method when
     injected, forks for a forecast: before, copying a session not started yet that keeps its seed agents
@@ -198,24 +201,6 @@ MAX_EXAMPLES = int(os.environ.get("AGORA_SCHEMATHESIS_EXAMPLES", "10"))
 
 #: The fast twin's examples per operation and phase (``make test-fast``): every route and check, a few requests.
 FEW_EXAMPLES = 2
-
-
-@pytest.mark.subprocess
-def test_schemathesis_with_every_check_on_a_few_examples_finds_nothing(tmp_path, small_world):
-    """The fast twin of the test below: the same checks and server, FEW_EXAMPLES examples an operation, in the
-    phases whose size those set (the documented examples and fuzzing; the coverage and stateful phases, whose
-    cases do not shrink with the examples, run in the full test)."""
-    _serve_for_schemathesis(tmp_path, small_world, FEW_EXAMPLES, phases="examples,fuzzing")
-
-
-@pytest.mark.subprocess
-@pytest.mark.slow
-def test_schemathesis_with_every_check_finds_nothing(tmp_path, small_world):
-    """schemathesis 4 (``st run --checks all``: every phase, MAX_EXAMPLES examples an operation, one seed,
-    deterministic) against a served world. A request valid by the description may be refused with 422 when it
-    breaks a rule between two values that the description states in words (a model's ``gamma + mu <= 1``, a forecast's
-    runs x arms x horizon): schemathesis is told so, and of nothing else."""
-    _serve_for_schemathesis(tmp_path, small_world, MAX_EXAMPLES)
 
 
 def _serve_for_schemathesis(tmp_path: Path, small_world, examples: int, phases: str | None = None) -> None:

@@ -111,6 +111,7 @@ def timed_get(server: Server, path: str = "/api/v1/world") -> tuple[int, object,
 
 
 # -- headers have a deadline ---------------------------------------------------------------------------------
+@pytest.mark.subprocess
 def test_partial_headers_are_answered_408_and_closed_at_the_deadline_while_others_are_served(tmp_path, world):
     server = Server(tmp_path, world, "--header-timeout", "1", "--max-connections", "64")
     try:
@@ -137,6 +138,7 @@ def test_partial_headers_are_answered_408_and_closed_at_the_deadline_while_other
 
 
 # -- connections are bounded ---------------------------------------------------------------------------------
+@pytest.mark.subprocess
 def test_past_the_connection_bound_a_new_connection_gets_a_quick_503(tmp_path, world):
     server = Server(tmp_path, world, "--header-timeout", "3", "--max-connections", "4")
     try:
@@ -183,6 +185,7 @@ def test_at_an_open_file_limit_of_256_three_hundred_slow_clients_leave_the_serve
     assert "Too many open files" not in server.errors()
 
 
+@pytest.mark.subprocess
 def test_connection_bounds_that_do_not_fit_are_refused_at_start(tmp_path, world):
     def serve(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -208,6 +211,7 @@ def test_connection_bounds_that_do_not_fit_are_refused_at_start(tmp_path, world)
 
 
 # -- values and interventions --------------------------------------------------------------------------------
+@pytest.mark.subprocess
 def test_a_column_refuses_true_and_false_as_numbers(tmp_path, world):
     server = Server(tmp_path, world)
     try:
@@ -224,6 +228,7 @@ def test_a_column_refuses_true_and_false_as_numbers(tmp_path, world):
         assert server.stop() == 0
 
 
+@pytest.mark.subprocess
 def test_interventions_are_bounded_and_paged(tmp_path, world):
     server = Server(tmp_path, world, "--max-interventions", "5")
     try:
@@ -249,6 +254,7 @@ def test_interventions_are_bounded_and_paged(tmp_path, world):
         assert server.stop() == 0
 
 
+@pytest.mark.subprocess
 def test_counter_messages_respect_max_messages(tmp_path, world):
     server = Server(tmp_path, world, "--max-messages", "3")
     try:

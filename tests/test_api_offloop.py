@@ -37,6 +37,7 @@ def _health_while(server: Server, work: threading.Thread) -> list[float]:
     return took
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_a_heavy_seed_method_leaves_the_server_answering(tmp_path: Path) -> None:
     world = str(tmp_path / "big.db")

@@ -192,6 +192,7 @@ def _action_pattern(server: Server) -> re.Pattern:
     return re.compile(body["properties"]["action"]["pattern"])
 
 
+@pytest.mark.subprocess
 def test_between_is_offered_where_the_world_has_communities(server, tmp_path):
     """Schemathesis's ST202: ``remove-edges:F:between`` in a world without communities (an ``er`` graph, no
     analysis) was admitted by the description and refused by the server; now the description of such a world

@@ -44,6 +44,7 @@ def one_sentence(status: int, body: object, want: int, needle: str = "") -> None
 
 
 # -- 2. no path from a client -------------------------------------------------------------------------------
+@pytest.mark.subprocess
 def test_seeds_never_name_a_file_and_may_be_a_list_of_ids(server, tmp_path):
     seed_file = tmp_path / "seeds.txt"
     seed_file.write_text("1\n2\n3\n")  # a real, readable file: refused all the same
@@ -90,6 +91,7 @@ def test_seeds_never_name_a_file_and_may_be_a_list_of_ids(server, tmp_path):
 
 
 # -- 3. nothing blocks the loop ---------------------------------------------------------------------------
+@pytest.mark.subprocess
 def test_snapshot_files_are_regular_files_inside_the_folder_within_a_bound(tmp_path, world_file):  # noqa: F811
     shutil.copy(world_file, tmp_path / "w.db")
     snaps = tmp_path / "snaps"
@@ -157,6 +159,7 @@ class Held(PropagationModel):
 '''
 
 
+@pytest.mark.subprocess
 def test_a_request_past_its_deadline_answers_503_while_the_server_goes_on(tmp_path, world_file):  # noqa: F811
     shutil.copy(world_file, tmp_path / "w.db")
     plugins = tmp_path / "plugins"
@@ -184,6 +187,7 @@ def test_a_request_past_its_deadline_answers_503_while_the_server_goes_on(tmp_pa
 
 
 # -- 4. every server has a token, and browsers cannot drive it ----------------------------------------
+@pytest.mark.subprocess
 def test_a_server_given_no_token_makes_one_in_a_private_file(tmp_path, world_file):  # noqa: F811
     shutil.copy(world_file, tmp_path / "w.db")
     s = Server(tmp_path, "w.db", tokens=False)
@@ -212,6 +216,7 @@ def test_a_server_given_no_token_makes_one_in_a_private_file(tmp_path, world_fil
         assert s.stop() == 0
 
 
+@pytest.mark.subprocess
 def test_the_host_header_must_be_a_loopback_or_an_allowed_name(tmp_path, world_file):  # noqa: F811
     shutil.copy(world_file, tmp_path / "w.db")
     s = Server(tmp_path, "w.db", "--metrics", "--allow-host", "api.example.org")
@@ -251,6 +256,7 @@ def test_the_host_header_must_be_a_loopback_or_an_allowed_name(tmp_path, world_f
         assert s.stop() == 0
 
 
+@pytest.mark.subprocess
 def test_bodies_must_be_json(server):
     for ctype in (
         "text/plain",
@@ -277,6 +283,7 @@ def test_bodies_must_be_json(server):
     assert server.call("POST", "/api/v1/step", raw=b"", headers={"Content-Type": "text/plain"})[1]["tick"] == 2
 
 
+@pytest.mark.subprocess
 def test_a_browser_origin_must_be_the_servers_own_or_an_allowed_host(tmp_path, world_file):  # noqa: F811
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
@@ -343,6 +350,7 @@ def test_accepted_sockets_have_tcp_nodelay():
 
 
 # -- 6. snapshot names are matched whole -------------------------------------------------------------------
+@pytest.mark.subprocess
 def test_snapshot_names_are_matched_whole(server, tmp_path):
     for name in ("a\n", "a\nb", "day\n.snap", "a\r", "a/b", ".a", "a" * 101, "ä"):
         status, body, _ = server.call("POST", "/api/v1/snapshots", {"name": name})
@@ -354,6 +362,7 @@ def test_snapshot_names_are_matched_whole(server, tmp_path):
 
 
 # -- 7. bounds ----------------------------------------------------------------------------------------------
+@pytest.mark.subprocess
 def test_texts_messages_and_session_pages_are_bounded(tmp_path, world_file):  # noqa: F811
     shutil.copy(world_file, tmp_path / "w.db")
     s = Server(tmp_path, "w.db", "--max-messages", "5")
@@ -395,6 +404,7 @@ def test_texts_messages_and_session_pages_are_bounded(tmp_path, world_file):  # 
         assert s.stop() == 0
 
 
+@pytest.mark.subprocess
 def test_text_that_is_not_unicode_is_refused_and_answers_are_always_json(server):
     """JSON can spell a lone surrogate (``"\\ud800"``) that UTF-8 cannot hold: refused wherever it is
     (it once made an error answer itself fail to encode: a plain-text 500); odd but valid Unicode is kept."""
@@ -442,6 +452,7 @@ class Unused(PropagationModel):
 """
 
 
+@pytest.mark.subprocess
 def test_bad_input_is_a_4xx_and_a_bug_is_a_json_500_in_the_log(tmp_path, world_file):  # noqa: F811
     shutil.copy(world_file, tmp_path / "w.db")
     plugins = tmp_path / "plugins"

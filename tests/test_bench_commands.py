@@ -11,6 +11,7 @@ from conftest import agora
 from sim.bench.commands import bench_commands
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_bench_commands_times_each_command_beside_its_yardstick(tmp_path):
     r = bench_commands(3000, avg_degree=6, repeats=2, folder=str(tmp_path))
@@ -40,6 +41,7 @@ def test_bench_commands_times_each_command_beside_its_yardstick(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the worlds are removed as it goes
 
 
+@pytest.mark.subprocess
 def test_the_command_prints_json_and_can_skip_the_analysis(tmp_path):
     res = agora(tmp_path, "bench", "commands", "--agents", "1500", "--repeats", "1", "--no-analysis", "--json")
     assert res.returncode == 0, res.stderr

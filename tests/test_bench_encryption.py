@@ -19,6 +19,7 @@ def _positive(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
 
 
+@pytest.mark.subprocess
 def test_the_encryption_section_times_each_operation_on_both_worlds(tmp_path):
     seen: dict[str, bool] = {}
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from conftest import agora
 
 from sim.bench.populations import LAYERS, people_table
 
 
+@pytest.mark.subprocess
 def test_the_bench_builds_the_layers_its_table_gives(tmp_path):
     out = agora(tmp_path, "bench", "populations", "--people", "3000", "--repeats", "1", "--ticks", "3", "--json")
     assert out.returncode == 0, out.stderr

@@ -88,17 +88,31 @@ def test_the_readme_counts_the_registrys_models():
 
 
 #: The scenes that take half a minute to four minutes (a city of 100,000 agents, the terminal UI's screenshot, the
-#: README's walkthrough): slow, run by ``make test``. The others, a few seconds each, run in ``make test-fast`` too,
-#: and check the same way that a quote is what its commands print.
+#: README's walkthrough): slow, run by ``make test`` from files of their own (tests/test_doc_scene_*.py) so that the
+#: test processes share them out. The others, a few seconds each, run here in ``make test-fast`` too, and check
+#: the same way that a quote is what its commands print.
 LONG_SCENES = {"walkthrough", "screenshot", "populations", "memory", "results"}
 
 
-@pytest.mark.parametrize(
-    "scene", [pytest.param(s.name, marks=[pytest.mark.slow] if s.name in LONG_SCENES else []) for s in quotes.SCENES]
-)
-def test_quotes_match_what_their_commands_print(scene):
-    """Reruns the scene's commands (a few seconds to a few minutes each) and compares every quote."""
+def check_scene(scene: str) -> None:
+    """Rerun the scene's commands (a few seconds to a few minutes) and compare every quote."""
     data_file("email-Eu-core.txt")
     data_file("musae_facebook_edges.csv")
     problems = quotes.check_scene(SCENES[scene])
     assert not problems, "\n\n".join(problems) + "\n(python docs/quotes/quotes.py --update rewrites them)"
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("scene", [s.name for s in quotes.SCENES if s.name not in LONG_SCENES])
+def test_quotes_match_what_their_commands_print(scene):
+    """Reruns the scene's commands (a few seconds each) and compares every quote."""
+    check_scene(scene)
+
+
+def test_every_scene_is_checked_by_one_test_file():
+    """The long scenes are shared out between the files tests/test_doc_scene_*.py; each is in exactly one."""
+    import test_doc_scene_screenshot
+    import test_doc_scene_walkthrough
+
+    long = [*test_doc_scene_screenshot.SCENES_HERE, *test_doc_scene_walkthrough.SCENES_HERE]
+    assert sorted(long) == sorted(LONG_SCENES) and set(SCENES) >= LONG_SCENES

@@ -204,6 +204,7 @@ def test_a_client_that_goes_away_cancels_its_estimate(server):
     assert server.call("GET", f"/api/v1/llm/estimates/{job['id']}")[1]["state"] == "cancelled"
 
 
+@pytest.mark.subprocess
 def test_sigterm_during_an_estimate_ends_the_server(tmp_path, world_file):
     """SIGTERM while the synchronous route's dry run goes on: the server checkpoints, says it stopped and its
     process exits (before, its dry run's thread held the process up for as long as it ran)."""

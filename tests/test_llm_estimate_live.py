@@ -67,6 +67,7 @@ async def test_the_live_world_estimates_as_the_file_does_and_changes_nothing(wor
         await controller.close()
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_a_served_world_estimates_over_http(tmp_path, world, online):
     expected = file_estimate(world, 3)

@@ -262,6 +262,7 @@ def test_a_server_that_does_not_answer_in_time_is_one_sentence_and_is_stopped(mo
     assert len(started) == 1 and server.process is None and wait_gone(started[0])
 
 
+@pytest.mark.subprocess
 @real
 @pytest.mark.slow
 def test_agora_llm_local_check_json(tmp_path):

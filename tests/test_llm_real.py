@@ -333,6 +333,7 @@ def test_the_audit_keeps_a_local_model_files_name_not_its_folders():
 # -- Ctrl-C while the model loads -----------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 @real
 @pytest.mark.slow
 def test_ctrl_c_while_the_model_loads_leaves_no_server_behind(tmp_path):

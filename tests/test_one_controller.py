@@ -325,6 +325,7 @@ def world(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.subprocess
 def test_every_front_end_makes_the_same_world(world, tmp_path):
     copies = {}
     for name, front_end in DRIVERS.items():

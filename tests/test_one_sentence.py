@@ -191,6 +191,7 @@ def said_by_python(world: Path) -> dict[str, str]:
     return out
 
 
+@pytest.mark.subprocess
 @pytest.mark.usefixtures("keep_notifications")
 def test_the_same_mistake_is_the_same_sentence_everywhere(world_copies):
     expected = {m.name: parsed(m) for m in MISTAKES}

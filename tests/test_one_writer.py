@@ -93,6 +93,7 @@ def test_a_second_writer_of_a_served_world_is_refused(world: str, tmp_path: Path
     assert not os.path.exists(world + ".lock"), "a clean exit leaves no lock file"
 
 
+@pytest.mark.subprocess
 def test_a_second_run_is_refused_while_one_runs(world: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "AGORA_PROGRESS"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)

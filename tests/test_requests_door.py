@@ -142,6 +142,7 @@ def small_world(tmp_path_factory) -> Path:
 BUDGET_0 = "budget must be from 1 to 10,000,000, not 0"
 
 
+@pytest.mark.subprocess
 def test_world_fit_names_the_field_and_the_command_line_its_flag(small_world: Path) -> None:
     import sim
     from sim.errors import BadParameterError
@@ -172,6 +173,7 @@ def test_world_fit_names_the_field_and_the_command_line_its_flag(small_world: Pa
     assert proc.stderr.strip() == f"agora: error: --{BUDGET_0}", proc.stderr
 
 
+@pytest.mark.subprocess
 def test_a_served_forecast_names_runs_and_states_the_live_bound(tmp_path: Path, small_world: Path) -> None:
     """``POST /api/v1/forecasts {"runs": 0}`` and a live world's forecast from Python say the same sentence."""
     import shutil

@@ -319,6 +319,7 @@ def test_a_variable_without_a_world_column_starts_from_its_own_data_column(small
 # -- the HTTP API ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_put_column_over_the_api(world, tmp_path):
     server = Server(tmp_path, world.name)
     try:

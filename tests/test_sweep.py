@@ -420,6 +420,7 @@ def _terminal_sigint() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+@pytest.mark.subprocess
 def test_ctrl_c_leaves_no_worker_processes(world_file):
     psutil = pytest.importorskip("psutil")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -528,6 +528,7 @@ async def test_quit_offers_to_save(world_file):
     assert (await open_world(world_file)).tick == 1
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_smoke_real_program_in_a_terminal(world_file, tmp_path):
     """Start the real `agora tui` in a pseudo-terminal, step once, quit saving, check the world file."""
@@ -567,6 +568,7 @@ def test_smoke_real_program_in_a_terminal(world_file, tmp_path):
     assert asyncio.run(open_world(world_file)).tick == 1
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_load_while_running_in_a_real_terminal(world_file, tmp_path):
     """The load-while-running bug, in the real program: run, save, load while running; the run goes on
