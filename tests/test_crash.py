@@ -23,7 +23,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import notified
+from conftest import copy_world, notified
 from worldcheck import assert_same_world
 
 from sim.cli.world import world_rng_pick
@@ -97,15 +96,6 @@ def agora(cwd, *args, **kw):
     )
 
 
-def _copy_world(src, dst):
-    """Copy a world file with its write-ahead log (committed transactions may still be there)."""
-    for f in glob.glob(dst + "*"):
-        os.remove(f)
-    shutil.copyfile(src, dst)
-    if os.path.exists(src + "-wal"):
-        shutil.copyfile(src + "-wal", dst + "-wal")
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A 20,000-agent world with a reserve of agents not joined yet (they join during runs)."""
@@ -121,7 +111,7 @@ def base(tmp_path_factory):
 def reference(base):
     """The story run without interruption: ``TOTAL`` ticks in one run."""
     path = base.replace("base.db", "reference.db")
-    _copy_world(base, path)
+    copy_world(base, path)
     out = agora(os.path.dirname(path), "run", path, "--steps", str(TOTAL), *MESSAGE, "--checkpoint-every", "0", *RUN)
     assert out.returncode == 0, out.stderr
     return path
@@ -182,7 +172,7 @@ def _crash_loop(
     rng = random.Random(SEED)
     print(f"\ncrash loop: seed {SEED} (AGORA_CRASH_SEED), {iterations} iterations")
     world = str(tmp_path / "w.db")
-    _copy_world(base, world)
+    copy_world(base, world)
     ref = _load(reference)
     ref_events = _events_per_session(reference)
     prev = 0
@@ -238,7 +228,7 @@ def _crash_loop(
             _assert_same_run(w, ref)
             assert _events_per_session(world) == ref_events, where
             stories += 1
-            _copy_world(base, world)
+            copy_world(base, world)
             prev = 0
         else:
             prev = tick
@@ -296,7 +286,7 @@ def _snapshot_kills(base, reference, tmp_path, iterations: int) -> None:
     with open(snap, "rb") as fh:
         original_bytes = fh.read()
     newer = str(tmp_path / "newer.db")
-    _copy_world(reference, newer)
+    copy_world(reference, newer)
     t = time.perf_counter()
     assert agora(tmp_path, "save", newer, str(tmp_path / "timing.snap")).returncode == 0
     whole = time.perf_counter() - t  # a whole 'agora save': the random kills land across its second half
@@ -364,7 +354,7 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(base, tmp_path):
     """A real write failure: the file size limit (RLIMIT_FSIZE, SIGXFSZ ignored) stops the WAL growing
     during a run; ``agora run`` ends with one sentence and exit code 2, and the file keeps its last checkpoint."""
     world = str(tmp_path / "w.db")
-    _copy_world(base, world)
+    copy_world(base, world)
     limit = 1_500_000  # bytes a file of this run may reach: the WAL fills up after a few checkpoints
 
     def limited():
@@ -431,7 +421,7 @@ async def test_full_database_checkpoint_fails_whole_and_the_next_one_catches_up(
     checkpoint raises one sentence, the file keeps the previous one, nothing in memory is lost, and a
     checkpoint with room again writes everything (the graph rows changed in between included)."""
     world_path = str(tmp_path / "w.db")
-    _copy_world(base, world_path)
+    copy_world(base, world_path)
     world = await open_world(world_path)
     writer = await WorldWriter(world_path).start()
     sim = Simulation(world, writer=writer)

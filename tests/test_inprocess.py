@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, _command_env, agora
+from conftest import ROOT, _command_env, agora, agora_process
 from inprocess import run_cli
 
 #: Commands whose output is the same at every run (``w.db`` is a world of 300 agents; none changes it).
@@ -51,16 +51,8 @@ _TIMING = re.compile(
 
 
 def _subprocess(folder, words) -> subprocess.CompletedProcess:
-    argv = [os.fsdecode(w) if isinstance(w, bytes) else w for w in words]
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *argv],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        env=_command_env({"AGORA_TEST_CLI": "inprocess"}),
-        timeout=300,
-        check=False,
-    )
+    return agora_process(folder, *(os.fsdecode(w) if isinstance(w, bytes) else w for w in words), timeout=300,
+                         env={"AGORA_TEST_CLI": "inprocess"})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
