@@ -98,11 +98,15 @@ async def until(pilot, condition, seconds: float = 120.0) -> bool:
 
 def copy_world(source, target) -> None:
     """Copy the world file ``source`` to ``target`` with its write-ahead log (``WORLD-wal``), as SQLite reads it:
-    a process that ran several commands on a world may leave committed pages in the log rather than the file."""
-    shutil.copyfile(source, target)
-    for side in ("-wal", "-shm"):
+    a process that ran several commands on a world may leave committed pages in the log rather than the file.
+
+    ``target`` and its log, shared-memory index and journal are removed first, so the copy is a new file: a
+    connection this process still holds to the old one (a world loaded earlier in the test) keeps the old
+    file, and SQLite never sees a file rewritten under it with its log gone ("disk I/O error")."""
+    for side in ("", "-wal", "-shm", "-journal"):
         if os.path.exists(f"{target}{side}"):
             os.remove(f"{target}{side}")
+    shutil.copyfile(source, target)
     if os.path.exists(f"{source}-wal"):
         shutil.copyfile(f"{source}-wal", f"{target}-wal")
 

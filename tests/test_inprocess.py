@@ -127,3 +127,31 @@ def test_the_suite_names_the_tests_that_start_the_program_in_a_process():
         if '"-m", "sim"' in text and "mark.subprocess" not in text:
             unmarked.append(path.name)
     assert unmarked == []
+
+
+def test_copy_world_over_a_world_this_process_still_holds_gives_a_readable_copy(tmp_path):
+    """``copy_world`` onto a world a connection of this process still holds, with rows in its write-ahead log:
+    the copy reads back as the source. (Rewriting the file in place and removing its log under that connection
+    made SQLite answer "disk I/O error" at the next open: the crash loop failed so at CI.)"""
+    import sqlite3
+
+    from conftest import copy_world
+
+    source, target = str(tmp_path / "a.db"), str(tmp_path / "w.db")
+    con = sqlite3.connect(source)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE t (x)")
+    con.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(1000)])
+    con.commit()
+    con.close()
+    copy_world(source, target)
+    held = sqlite3.connect(target)
+    held.execute("INSERT INTO t VALUES (-1)")
+    held.commit()  # the row is in target's log; the connection stays open
+    try:
+        copy_world(source, target)
+        again = sqlite3.connect(target)
+        assert again.execute("SELECT COUNT(*) FROM t").fetchone() == (1000,)
+        again.close()
+    finally:
+        held.close()
