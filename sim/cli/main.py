@@ -10,8 +10,10 @@ its module, which this one imports when the command runs. Packages add commands 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import faulthandler
+import functools
 import gc
 import os
 import signal
@@ -77,6 +79,14 @@ def _handler(args: Any, groups: Sequence[CommandGroup]) -> Handler:
     return cast(Handler, import_module(f"sim.cli.{module}").handle)
 
 
+@functools.lru_cache(maxsize=4)
+def _parser(groups: tuple[CommandGroup, ...]) -> argparse.ArgumentParser:
+    """The parser for these command groups, built once in a process (some 20 ms: every command and flag) and
+    used again by later calls of :func:`main` in it (the test suite runs the CLI in its own process): a parse
+    changes nothing in it."""
+    return build_parser(groups)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``agora`` console script."""
     words = sys.argv[1:] if argv is None else list(argv)
@@ -87,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if words[:1] == ["tui"] and not any("tui" in g.COMMANDS for g in groups):
         sys.stderr.write(f"agora: error: {NO_TUI}\n")
         return EXIT_USAGE
-    parser = build_parser(groups)
+    parser = _parser(tuple(groups))
     args = parser.parse_args(argv)
     if hasattr(signal, "SIGUSR1"):  # kill -USR1 PID prints every thread's stack: what a hung run waits on
         try:
