@@ -66,7 +66,7 @@ if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched impo
     from sim.model.seeds import SeedSpec
     from sim.model.session import PropagationSession
     from sim.plugin import PropagationModel
-    from sim.runs.epidemic_kernels import Law
+    from sim.runs.epidemic_kernels import Infected, Law
     from sim.runs.kernels import State
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -351,6 +351,10 @@ class _Buffers:
         self.lspare = np.zeros(n, dtype=np.int32)
         self.turned = np.zeros(n, dtype=np.int32)
         self.eids = np.zeros(chunk, dtype=np.int64)  # a chunk's edge ids (an epidemic's per-edge chances)
+        # An epidemic's open out-edges per sender on the direct path (epidemic_kernels.Infected): the ids sized
+        # for the graph of its first epidemic (_infected), never cleared (each sender's count is set first).
+        self.opened = np.zeros(n, dtype=np.int64)
+        self.open_ids = np.zeros(0, dtype=np.int32)
         self.parents = np.zeros(n, dtype=np.int64)
         self.subtree = np.zeros(n, dtype=np.float64)
         self.tree = np.zeros(n, dtype=np.int64)
@@ -367,6 +371,8 @@ class _Buffers:
             self.lspare,
             self.turned,
             self.eids,
+            self.opened,
+            self.open_ids,
         )
         self.forest = (self.agents, self.rounds, self.parents, self.subtree, self.tree)
 
@@ -419,8 +425,9 @@ class _Buffers:
         csr, in_degree = graph
         if law is not None:  # sir
             present = cast("State", state)
+            infected = self._infected(csr[1])
             return self.epidemics.epidemic_from(
-                csr, present, pcg, law, rounds_cap, direct, self.scratch, self.infected, self.forest, self.counts
+                csr, present, pcg, law, rounds_cap, direct, self.scratch, infected, self.forest, self.counts
             )
         if model == "lt":
             scratch = self._lt_scratch(in_degree)
@@ -443,9 +450,18 @@ class _Buffers:
         :func:`sim.runs.epidemic_kernels.epidemic_law`; ``direct``: the graph's edges read straight, a small
         world's); returns its new infections, recoveries and onsets per round."""
         csr, _ = graph
+        infected = self._infected(csr[1])
         return self.epidemics.epidemic(
-            csr, seeds, pcg, law, rounds_cap, direct, self.scratch, self.infected, self.forest, self.counts
+            csr, seeds, pcg, law, rounds_cap, direct, self.scratch, infected, self.forest, self.counts
         )
+
+    def _infected(self, dst: np.ndarray) -> Infected:
+        """The epidemic's buffers (:data:`sim.runs.epidemic_kernels.Infected`) with room for the open out-edges of
+        a graph of ``dst.size`` edges (made larger once a larger graph comes)."""
+        if self.open_ids.size < dst.size:
+            self.open_ids = np.zeros(dst.size, dtype=np.int32 if dst.size <= 1 << 31 else np.int64)
+            self.infected = (*self.infected[:-1], self.open_ids)
+        return self.infected
 
 
 #: The buffers of the last ensemble that finished, for the next one of the same size (set-up: 0.8 ms at
@@ -716,41 +732,83 @@ def run_batched(
     ``seir`` through the compiled kernels; reports in run order. ``report(done)`` every 64 runs. ``params``: the
     model's parameters instead of the probe's (a fit's particle: each run the engine's run of those
     parameters)."""
-    from sim.model.seeds import SeedSpec  # noqa: PLC0415 - kept off the import path of plain runs
+    kernel = KernelRuns(world, probe, limit=limit, until_done=until_done, max_ticks=max_ticks)
+    return kernel.runs(seed, runs, report=report, params=params)
 
-    graph = world.graph
-    n = int(world.n)
-    model = probe.model_name
-    typed: Mapping[str, Any] = probe.params if params is None else params
-    spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
-    _check_rounds(limit)
-    csr, widest = _graph_arrays(graph)
-    rounds_cap = max(0, limit - 1)
-    direct = n <= DIRECT_AGENTS
-    buf = _take(n, max(CHUNK_EDGES, widest, 1))
-    out: list[RunEntry] = []
-    span = range(seed + min(runs), seed + max(runs) + 1) if runs else range(0)
-    start = _starter(world, spec, probe.seed_agents, probe.id, span)
-    ensemble = Ensemble(n, probe.id, limit, until_done, max_ticks)
-    law = None
-    if model in LAYERED_MODELS:  # once for all the runs: their rates and edges' chances (layers, weights, ...)
-        law = buf.epidemics.epidemic_law(model, world, typed, buf.epidemics.combine_of(probe))
-    for r in runs:
-        t0 = time.perf_counter()
-        picked, pcg, key = start(seed + r)
-        per_round = None
-        if law is not None:
-            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct)
-        else:
-            # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
-            # draws from the generator's state after the seeds.
-            buf.cascade(model == "lt", csr, picked, pcg, float(typed.get("p", 0.0)), key, rounds_cap, direct)
-        run = _outcome(buf, per_round, rounds_cap, model == "seir")
-        out.append(summary(buf, run, ensemble, seed + r, time.perf_counter() - t0))
-        if report is not None and len(out) % 64 == 0:
-            report(len(out))
-    _give(buf)  # every run put its scratch back (a run that raised did not: its buffers are dropped)
-    return out
+
+class KernelRuns:
+    """:func:`run_batched`'s set-up for one world, probe session and run length (the graph's arrays, the seed
+    selection, the runs' starts), made once for many calls: a fit calls once a particle, thousands of times, on a
+    world that does not change meanwhile (each call's set-up cost about as much as a small world's run).
+
+    Raises:
+        BadParameterError: ``limit`` above :data:`MAX_ROUNDS`.
+    """
+
+    def __init__(
+        self, world: World, probe: PropagationSession, *, limit: int, until_done: bool, max_ticks: int
+    ) -> None:
+        from sim.model.seeds import SeedSpec  # noqa: PLC0415 - kept off the import path of plain runs
+
+        self.world, self.probe = world, probe
+        self.n = int(world.n)
+        self.spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
+        _check_rounds(limit)
+        self.csr, widest = _graph_arrays(world.graph)
+        self.chunk = max(CHUNK_EDGES, widest, 1)
+        self.rounds_cap = max(0, limit - 1)
+        self.direct = self.n <= DIRECT_AGENTS
+        self.ensemble = Ensemble(self.n, probe.id, limit, until_done, max_ticks)
+        # The runs' starts (_starter), by whether the run seeds fit the compiled start's words: made on first use.
+        self._starts: dict[bool, Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]] = {}
+        self._combine: str | None = None
+
+    def _start(self, span: range) -> Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]:
+        fits = bool(span) and span.start >= 0 and span.stop <= 1 << 63  # what _starter asks of the seeds
+        start = self._starts.get(fits)
+        if start is None:
+            start = _starter(self.world, self.spec, self.probe.seed_agents, self.probe.id, span)
+            self._starts[fits] = start
+        return start
+
+    def runs(
+        self,
+        seed: int,
+        runs: list[int],
+        *,
+        report: Callable[[int], None] | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> list[RunEntry]:
+        """As :func:`run_batched`: runs ``runs`` with session seeds ``seed + r`` (``params``: the model's
+        parameters instead of the probe's)."""
+        probe, csr, rounds_cap, direct = self.probe, self.csr, self.rounds_cap, self.direct
+        model = probe.model_name
+        typed: Mapping[str, Any] = probe.params if params is None else params
+        buf = _take(self.n, self.chunk)
+        out: list[RunEntry] = []
+        span = range(seed + min(runs), seed + max(runs) + 1) if runs else range(0)
+        start = self._start(span)
+        law = None
+        if model in LAYERED_MODELS:  # once for all the runs: their rates and edges' chances (layers, weights, ...)
+            if self._combine is None:
+                self._combine = buf.epidemics.combine_of(probe)
+            law = buf.epidemics.epidemic_law(model, self.world, typed, self._combine)
+        for r in runs:
+            t0 = time.perf_counter()
+            picked, pcg, key = start(seed + r)
+            per_round = None
+            if law is not None:
+                per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct)
+            else:
+                # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
+                # draws from the generator's state after the seeds.
+                buf.cascade(model == "lt", csr, picked, pcg, float(typed.get("p", 0.0)), key, rounds_cap, direct)
+            run = _outcome(buf, per_round, rounds_cap, model == "seir")
+            out.append(summary(buf, run, self.ensemble, seed + r, time.perf_counter() - t0))
+            if report is not None and len(out) % 64 == 0:
+                report(len(out))
+        _give(buf)  # every run put its scratch back (a run that raised did not: its buffers are dropped)
+        return out
 
 
 # -- runs from a state ---------------------------------------------------------------------------------------------

@@ -65,8 +65,12 @@ if TYPE_CHECKING:
 #: (int64), each adopter's generation ``gens`` (its parent's plus one; output; int32), the infectious agents
 #: ``infectious`` and ``spare`` (int32, at least ``n``: ``infectious[:counts[AT_START]]``), ``seir``'s exposed
 #: agents ``latent``, ``lspare`` and the round's ``turned`` (int32, at least ``n``:
-#: ``latent[:counts[AT_LATENT]]``), and a chunk's edge ids ``eids`` (int64, as long as the chunk).
-Infected = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: ``latent[:counts[AT_LATENT]]``), a chunk's edge ids ``eids`` (int64, as long as the chunk), and on a small
+#: world's direct path (:func:`_sir_rounds`) each sender's ``opened`` count (int64, ``n``; -1: not read yet) of the
+#: out-edges it still sends along, whose ids ``open_ids`` (int32, at least the graph's edges) keeps in its own
+#: range ``indptr[v] ..``: an edge whose target is infected is never drawn again, so it is dropped once, not
+#: skipped every round the sender stays infectious.
+Infected = tuple[np.ndarray, ...]  # the ten arrays above, in that order
 #: An epidemic's law (:func:`epidemic_law`): ``(rates, by_edge, by_mask, layer)``: ``[beta, sigma, gamma]``
 #: (float64; ``sigma`` -1 for ``sir``, no exposed stage), then the edges' chances as integer thresholds
 #: (:func:`thresholds`): one uint64 an out-edge by edge id (trust weights or measured attributes), else one a layer
@@ -243,13 +247,18 @@ def _sir_rounds(  # pragma: no cover - compiled
     and onsets; ``at`` and ``pcg`` are written back."""
     indptr, dst = csr
     mark, touched, targets, senders, states = scratch
-    position, gens, infectious, spare, latent, lspare, turned, eids = infected
+    position, gens, infectious, spare, latent, lspare, turned, eids, opened, open_ids = infected
     agents, rounds, parents, _, _ = forest
     rates, by_edge, by_mask, layer = law
     infects = kernel_below(rates[0])  # u < beta, in integers, where every edge's chance is beta
     per_edge, per_mask = by_edge.size > 0, by_mask.size > 0
     size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
     n_touched, d, sent, n_inf, n_lat = at[AT_TOUCHED], at[AT_ROUND], at[AT_SENT], at[AT_START], at[AT_LATENT]
+    for i in range(n_inf):  # the senders' out-edges not read yet (each newly infected agent's, below, too)
+        opened[infectious[i]] = -1
+    for i in range(n_lat):
+        opened[latent[i]] = -1
+    v, base, fresh = 0, 0, True
     while d < rounds_cap and (n_inf > 0 or n_lat > 0):
         d += 1
         sent += n_inf
@@ -258,25 +267,36 @@ def _sir_rounds(  # pragma: no cover - compiled
         i = 0
         while i < n_inf:
             if direct:
-                # A small world (its per-agent tables in cache): one sender's edges straight from the graph.
+                # A small world (its per-agent tables in cache): one sender's edges straight from the graph the
+                # first round it sends, then those of its edges still open (in order: the same draws).
                 v = infectious[i]
                 i += 1
-                edges, lo, hi, sender = dst, indptr[v], indptr[v + 1], position[v]
+                base, hi, sender = indptr[v], opened[v], position[v]
+                fresh = hi < 0
+                if fresh:
+                    hi = indptr[v + 1] - base
+                lo = 0
             else:
                 k, i = kernel_chunk(csr, infectious, i, n_inf, position, mark, targets, senders, states, eids)
-                edges, lo, hi = targets, 0, k
+                lo, hi = 0, k
+            still = 0
             for j in range(lo, hi):
-                w = edges[j]
                 if direct:
+                    e = base + j if fresh else np.int64(open_ids[base + j])
+                    w = dst[e]
                     st = mark[w]
-                    e = j
+                    if st == 2:
+                        continue  # infected before this round: never susceptible again, the edge dropped
+                    open_ids[base + still] = e
+                    still += 1
                 else:
+                    w = targets[j]
                     st = states[j]
                     if st < 2:
                         st = mark[w]  # it may have been reached, or infected, earlier in this chunk
                     sender, e = senders[j], eids[j]
-                if st == 2:
-                    continue  # infected before this round: not susceptible at its start
+                    if st == 2:
+                        continue  # infected before this round: not susceptible at its start
                 if st == 0:
                     st = 1
                     mark[w] = 1
@@ -291,6 +311,8 @@ def _sir_rounds(  # pragma: no cover - compiled
                     agents[size] = w
                     parents[size] = sender
                     size += 1
+            if direct:
+                opened[v] = still
         pcg[0], pcg[1] = sh, sl
         kept, n_turned, kept_latent = _stages(pcg, rates, infected, n_inf, n_lat, d, per_round)
         sort_round(agents, parents, first_new, size)
@@ -299,6 +321,7 @@ def _sir_rounds(  # pragma: no cover - compiled
             gens[j] = gens[parents[j]] + 1
             position[agents[j]] = j
             mark[agents[j]] = 2
+            opened[agents[j]] = -1
         per_round[0, d] = size - first_new
         if rates[1] >= 0.0:
             # seir: the next round's infectious are those that stayed and those whose latent period ended; its

@@ -146,6 +146,8 @@ class Simulator:
         self._run: Callable[[dict[str, Any], int], list[RunEntry]] = (
             self._kernel_runs if self.batched else self._engine_runs
         )
+        self._kernel: batched.KernelRuns | None = None
+        self._replicas = list(range(replicates))
 
     def observe(self, delay: Delay | None, columns: tuple[str, ...]) -> None:
         """Put the observation model the fit asks for (``report`` among its parameters, ``delay``) between the runs
@@ -190,18 +192,17 @@ class Simulator:
 
     def _kernel_runs(self, params: dict[str, object], first: int) -> list[RunEntry]:
         """The runs in the compiled kernel, as ``agora run --runs`` makes them, with the particle's parameters."""
-        assert self.ensemble.probe is not None  # check() chose the batched kernel
-        req = self.request
-        return batched.run_batched(
-            self.world,
-            probe=self.ensemble.probe,
-            seed=first,
-            runs=list(range(self.replicates)),
-            limit=req.steps if req.steps is not None else req.max_ticks,
-            until_done=req.steps is None,
-            max_ticks=req.max_ticks,
-            params=params,
-        )
+        if self._kernel is None:  # set up once for the fit's simulations (batched.run_batched's, each call)
+            assert self.ensemble.probe is not None  # check() chose the batched kernel
+            req = self.request
+            self._kernel = batched.KernelRuns(
+                self.world,
+                self.ensemble.probe,
+                limit=req.steps if req.steps is not None else req.max_ticks,
+                until_done=req.steps is None,
+                max_ticks=req.max_ticks,
+            )
+        return self._kernel.runs(first, self._replicas, params=params)
 
     def warm(self) -> None:
         """Compile (or load) the kernel here, before workers fork, so that they share it."""
