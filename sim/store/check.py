@@ -46,7 +46,7 @@ from sim.core import sealed, worldkey, worldlock
 from sim.core.world import AGENT_COLUMNS
 from sim.errors import BadFileError
 from sim.store.schema import foreign_schema
-from sim.store.sessioncheck import MOD, session_history_problems
+from sim.store.sessioncheck import MOD, message_ids, session_history_problems
 from sim.store.snapshot import MAGIC, SnapshotReader, read_manifest
 from sim.store.worldfile import stale_temps
 from sim.store.worldread import _read_arrays, load_warnings, read_meta, world_from_parts
@@ -356,6 +356,12 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     return done()
 
 
+def _session_part(rest: str) -> str | None:
+    """``ID`` of an array name's ``ID.NAME`` after ``session.`` (None when no name follows it)."""
+    sid, dot, _ = rest.partition(".")
+    return sid if dot else None
+
+
 def _check_world_file(con: sqlite3.Connection, path: str, quick: bool, out: dict[str, Any]) -> None:
     """The checks of :func:`check_world` on an open world file, in one read transaction: SQLite's own, the
     schema, the metadata and arrays assembled into a world, the rows, the sessions and the journal; into
@@ -396,8 +402,10 @@ def _check_world_file(con: sqlite3.Connection, path: str, quick: bool, out: dict
             labels.tolist()
         except BadFileError:
             problems.append(f"attribute {name}: two of its labels are the same")
-    known = {f"session.{s.id}." for s in world.sessions}
-    orphans = sorted({n for n in arrays if n.startswith("session.") and not any(n.startswith(k) for k in known)})
+    known = {str(s.id) for s in world.sessions}  # an array session.ID.NAME belongs to session ID
+    orphans = sorted(
+        {n for n in arrays if n.startswith("session.") and _session_part(n[len("session.") :]) not in known}
+    )
     if orphans:
         problems.append(f"arrays {', '.join(orphans[:3])} belong to no session of the metadata")
     try:
@@ -572,8 +580,9 @@ def _check_sessions(
         problems.append(
             f"exposures: {ex[sid][0]:,} rows of checkpointed ticks name session {sid}, which the metadata does not have"
         )
+    ids = message_ids(world)
     for sid, s in sorted(sessions.items()):
-        _check_session(s, T, since, table.get(sid), ev.get(sid), ex.get(sid), world, problems)
+        _check_session(s, T, since, table.get(sid), ev.get(sid), ex.get(sid), world, problems, ids)
 
 
 def _by_part(rows: Any) -> tuple[dict[int, tuple], dict[int, int], int]:
@@ -650,7 +659,15 @@ def check_snapshot(path: str, *, t0: float | None = None, out: dict[str, Any] | 
 
 
 def _check_session(
-    s: Any, T: int, since: int, row: tuple | None, ev: tuple | None, ex: tuple | None, world: Any, problems: list[str]
+    s: Any,
+    T: int,
+    since: int,
+    row: tuple | None,
+    ev: tuple | None,
+    ex: tuple | None,
+    world: Any,
+    problems: list[str],
+    messages: frozenset | None = None,
 ) -> None:
     """A session's row of the ``sessions`` table against its metadata, then the session and its events and
     exposures (the SQL aggregates ``ev`` and ``ex``) against its arrays, as a snapshot's are checked."""
@@ -672,4 +689,4 @@ def _check_session(
                 f"{p}: the sessions table says {status}, {adopted:,} adopted, {exposed:,} exposed; the metadata "
                 f"{s.status}, {s.reached:,} adopted, {s.exposed_count:,} exposed"
             )
-    session_history_problems(s, T, since, ev, ex, world, problems, first=before)
+    session_history_problems(s, T, since, ev, ex, world, problems, first=before, messages=messages)

@@ -84,12 +84,24 @@ def exposure_sums(exposures: dict[str, np.ndarray]) -> dict[int, ExposureSums]:
     return _per_session(exposures["session"].astype(np.int64), [agent], agent)  # type: ignore[return-value]
 
 
-def session_problems(s: Any, T: int, world: Any, problems: list[str], *, events: int = 0) -> dict[str, int] | None:
+def message_ids(world: Any) -> frozenset | None:
+    """The ids of ``world``'s messages, for :func:`session_problems` when it checks many sessions (None when
+    they cannot be gathered, an id missing or unhashable: then each session looks through the messages)."""
+    try:
+        return frozenset(m["id"] for m in world.messages)
+    except (KeyError, TypeError):
+        return None
+
+
+def session_problems(
+    s: Any, T: int, world: Any, problems: list[str], *, events: int = 0, messages: frozenset | None = None
+) -> dict[str, int] | None:
     """A session against itself and the world at tick ``T``: its message, its counters against its arrays,
     its adoption curve and ticks. Appends one sentence per problem to ``problems``; returns the counts of
-    its arrays (None when it never started)."""
+    its arrays (None when it never started). ``messages``: :func:`message_ids` of ``world``, looked up instead
+    of a pass over its messages per session (a world of thousands of sessions)."""
     p = f"session {s.id}"
-    if not any(m["id"] == s.message_id for m in world.messages):
+    if not (s.message_id in messages if messages is not None else any(m["id"] == s.message_id for m in world.messages)):
         problems.append(f"{p} spreads message {s.message_id}, which the metadata does not have")
     at = s.adopted_at
     if not s.state.size or not s.new_per_tick:  # never started (or failed while starting): no adoptions
@@ -139,17 +151,19 @@ def session_history_problems(
     *,
     first: int | None = None,
     rows: tuple[str, str] = ("the events table", "the exposures table"),
+    messages: frozenset | None = None,
 ) -> None:
     """:func:`session_problems`, then the session's history (ticks ``since``..``T-1``) against its arrays,
     from its :data:`EventSums` ``ev`` and :data:`ExposureSums` ``ex`` (None: no rows). The history is not
     compared when the session never started, or when a problem was found from index ``first`` of
     ``problems`` on (default: this session's own): arrays that disagree with themselves say nothing more.
-    ``rows`` names where the events and exposures are, in the sentences."""
+    ``rows`` names where the events and exposures are, in the sentences; ``messages`` as for
+    :func:`session_problems`."""
     p = f"session {s.id}"
     before = len(problems) if first is None else first
     events_are, exposures_are = rows
     n_ev = int(ev[0]) if ev else 0
-    counts = session_problems(s, T, world, problems, events=n_ev)
+    counts = session_problems(s, T, world, problems, events=n_ev, messages=messages)
     if counts is None or len(problems) > before:
         return
     at = s.adopted_at
@@ -209,6 +223,9 @@ def history_problems(
     for table, sums in (("events", ev), ("exposures", ex)):
         for sid in sorted(set(sums) - known):
             problems.append(f"{sums[sid][0]:,} {table} name session {sid}, which the world does not have")
+    ids = message_ids(world)
     for s in sorted(world.sessions, key=lambda s: s.id):
-        session_history_problems(s, world.tick, since, ev.get(s.id), ex.get(s.id), world, problems, rows=rows)
+        session_history_problems(
+            s, world.tick, since, ev.get(s.id), ex.get(s.id), world, problems, rows=rows, messages=ids
+        )
     return problems

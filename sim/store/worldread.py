@@ -527,11 +527,18 @@ def repeated_id(records: list[dict[str, Any]]) -> Any:
 
 
 def _sessions_from(records: list[dict[str, Any]], arrays: dict[str, np.ndarray], n: int, source: str) -> list:
+    # Each session's arrays (``session.ID.NAME``, keyed by NAME), grouped in one pass over the arrays: a scan of
+    # every array per session made loading a world of a few thousand sessions take seconds.
+    by_session: dict[str, dict[str, np.ndarray]] = {}
+    for k, v in arrays.items():
+        if k.startswith("session."):
+            sid, dot, name = k[len("session.") :].partition(".")
+            if dot:
+                by_session.setdefault(sid, {})[name] = v
     sessions = []
     for rec in records:
         try:
-            prefix = f"session.{int(rec['id'])}."
-            own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            own = dict(by_session.get(str(int(rec["id"])), {}))
             sessions.append(PropagationSession.from_record(rec, own, n))
         except (KeyError, TypeError, ValueError) as exc:
             raise BadFileError(f"{source} is damaged: a propagation session is invalid ({exc})") from None
