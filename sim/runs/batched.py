@@ -750,14 +750,12 @@ class KernelRuns:
     ) -> None:
         from sim.model.seeds import SeedSpec  # noqa: PLC0415 - kept off the import path of plain runs
 
-        self.world, self.probe = world, probe
-        self.n = int(world.n)
+        self.world, self.probe, self.n = world, probe, int(world.n)
         self.spec = probe.seed_spec if probe.seed_spec is not None else SeedSpec.parse(probe.seeds)
         _check_rounds(limit)
         self.csr, widest = _graph_arrays(world.graph)
         self.chunk = max(CHUNK_EDGES, widest, 1)
-        self.rounds_cap = max(0, limit - 1)
-        self.direct = self.n <= DIRECT_AGENTS
+        self.rounds_cap, self.direct = max(0, limit - 1), self.n <= DIRECT_AGENTS
         self.ensemble = Ensemble(self.n, probe.id, limit, until_done, max_ticks)
         # The runs' starts (_starter), by whether the run seeds fit the compiled start's words: made on first use.
         self._starts: dict[bool, Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]] = {}
@@ -796,10 +794,8 @@ class KernelRuns:
         for r in runs:
             t0 = time.perf_counter()
             picked, pcg, key = start(seed + r)
-            per_round = None
-            if law is not None:
-                per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct)
-            else:
+            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct) if law is not None else None
+            if law is None:
                 # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
                 # draws from the generator's state after the seeds.
                 buf.cascade(model == "lt", csr, picked, pcg, float(typed.get("p", 0.0)), key, rounds_cap, direct)

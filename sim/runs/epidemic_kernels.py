@@ -229,6 +229,23 @@ def _stages(  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _settle_round(  # pragma: no cover - compiled
+    forest: Forest, infected: Infected, mark: np.ndarray, first_new: int, size: int, d: int
+) -> None:
+    """Round ``d``'s new infections (``forest``'s rows ``first_new .. size-1``) sorted, given their round,
+    generation and position, marked infected, and their out-edges not read yet."""
+    agents, rounds, parents, _, _ = forest
+    position, gens, opened = infected[0], infected[1], infected[8]
+    sort_round(agents, parents, first_new, size)
+    for j in range(first_new, size):
+        rounds[j] = d
+        gens[j] = gens[parents[j]] + 1
+        position[agents[j]] = j
+        mark[agents[j]] = 2
+        opened[agents[j]] = -1
+
+
+@njit(cache=True)
 def _sir_rounds(  # pragma: no cover - compiled
     csr: Csr,
     pcg: np.ndarray,
@@ -315,13 +332,7 @@ def _sir_rounds(  # pragma: no cover - compiled
                 opened[v] = still
         pcg[0], pcg[1] = sh, sl
         kept, n_turned, kept_latent = _stages(pcg, rates, infected, n_inf, n_lat, d, per_round)
-        sort_round(agents, parents, first_new, size)
-        for j in range(first_new, size):
-            rounds[j] = d
-            gens[j] = gens[parents[j]] + 1
-            position[agents[j]] = j
-            mark[agents[j]] = 2
-            opened[agents[j]] = -1
+        _settle_round(forest, infected, mark, first_new, size, d)
         per_round[0, d] = size - first_new
         if rates[1] >= 0.0:
             # seir: the next round's infectious are those that stayed and those whose latent period ended; its
