@@ -44,5 +44,5 @@ def test_a_failing_command_fails_with_its_own_code_and_its_times():
 
 def test_ci_runs_make_test_under_the_budget():
     text = (ROOT / ".ci" / "run").read_text()
-    assert '.ci/budget.py --cpu-minutes "${AGORA_TEST_CPU_MINUTES:-55}" --name "make test" -- make test' in text
+    assert '.ci/budget.py --cpu-minutes "${AGORA_TEST_CPU_MINUTES:-48}" --name "make test" -- make test' in text
     assert "--durations=25" in (ROOT / "Makefile").read_text()
