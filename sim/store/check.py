@@ -49,7 +49,7 @@ from sim.store.schema import foreign_schema
 from sim.store.sessioncheck import MOD, message_ids, session_history_problems
 from sim.store.snapshot import MAGIC, SnapshotReader, read_manifest
 from sim.store.worldfile import stale_temps
-from sim.store.worldread import _read_arrays, load_warnings, read_meta, world_from_parts
+from sim.store.worldread import _read_arrays, load_warnings, read_meta, session_array, world_from_parts
 
 
 def _hash_edge(src: np.ndarray, dst: np.ndarray) -> int:
@@ -356,12 +356,6 @@ def check_world(path: str, *, quick: bool = False) -> dict[str, Any]:
     return done()
 
 
-def _session_part(rest: str) -> str | None:
-    """``ID`` of an array name's ``ID.NAME`` after ``session.`` (None when no name follows it)."""
-    sid, dot, _ = rest.partition(".")
-    return sid if dot else None
-
-
 def _check_world_file(con: sqlite3.Connection, path: str, quick: bool, out: dict[str, Any]) -> None:
     """The checks of :func:`check_world` on an open world file, in one read transaction: SQLite's own, the
     schema, the metadata and arrays assembled into a world, the rows, the sessions and the journal; into
@@ -404,7 +398,7 @@ def _check_world_file(con: sqlite3.Connection, path: str, quick: bool, out: dict
             problems.append(f"attribute {name}: two of its labels are the same")
     known = {str(s.id) for s in world.sessions}  # an array session.ID.NAME belongs to session ID
     orphans = sorted(
-        {n for n in arrays if n.startswith("session.") and _session_part(n[len("session.") :]) not in known}
+        {n for n in arrays if n.startswith("session.") and ((part := session_array(n)) is None or part[0] not in known)}
     )
     if orphans:
         problems.append(f"arrays {', '.join(orphans[:3])} belong to no session of the metadata")

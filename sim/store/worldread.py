@@ -526,15 +526,21 @@ def repeated_id(records: list[dict[str, Any]]) -> Any:
     return None
 
 
+def session_array(name: str) -> tuple[str, str] | None:
+    """``(ID, NAME)`` of a session's array name ``session.ID.NAME`` (None for any other name)."""
+    if not name.startswith("session."):
+        return None
+    sid, dot, rest = name[len("session.") :].partition(".")
+    return (sid, rest) if dot else None
+
+
 def _sessions_from(records: list[dict[str, Any]], arrays: dict[str, np.ndarray], n: int, source: str) -> list:
     # Each session's arrays (``session.ID.NAME``, keyed by NAME), grouped in one pass over the arrays: a scan of
     # every array per session made loading a world of a few thousand sessions take seconds.
     by_session: dict[str, dict[str, np.ndarray]] = {}
     for k, v in arrays.items():
-        if k.startswith("session."):
-            sid, dot, name = k[len("session.") :].partition(".")
-            if dot:
-                by_session.setdefault(sid, {})[name] = v
+        if (part := session_array(k)) is not None:
+            by_session.setdefault(part[0], {})[part[1]] = v
     sessions = []
     for rec in records:
         try:
