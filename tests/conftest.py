@@ -251,10 +251,12 @@ def _the_program_in_a_process_is_marked(request, monkeypatch):
 RAY_START_BUDGET_S = 300.0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster():
-    """One local Ray cluster of 2 CPUs for every Ray test of this process (``ray``, initialised), started
-    once and shut down at the end; ``--ray auto`` attaches to it instead of starting its own.
+    """One local Ray cluster of 2 CPUs for the Ray tests of a test file (``ray``, initialised), started at
+    its first and shut down after its last; ``--ray auto`` attaches to it instead of starting its own. Not
+    one a session: an idle cluster costs about 2.3 s of CPU a minute (its raylet and idle workers), and one
+    started by an early file ran until the suite's end (three files use it: about 5 s of CPU each to start).
 
     The start-up gets :data:`RAY_START_BUDGET_S`: Ray's waits it reads from the environment or its system
     config are raised to fit it, and a start that still times out (the raylet's 30 s wait is fixed in
