@@ -49,16 +49,26 @@ def test_the_measles_curve_becomes_a_series_of_new_cases_per_day(small):
     assert obs.columns["new"].tolist() == rows[:, 1].tolist()
     assert obs.recorded == {
         "time": "day", "tick": "1d", "first": "0", "last": "47", "origin": None, "line_list": False,
-        "observe": {"cases": "new"},
+        "observe": {"cases": "new"}, "reading": obs.recorded["reading"], "span": "1d",
     }  # fmt: skip
 
 
-def test_daily_data_on_the_worlds_ten_minute_ticks_ask_for_a_tick(small):
+def test_daily_data_tick_in_days_by_default_and_a_shorter_tick_is_refused(small):
+    """Issue 73: the tick defaults to what one row counts (here a day; before, the world's 10 minutes, refused),
+    and the reading says so; a tick shorter than a row is still refused, naming the tick to give."""
     world = _world(small[1])
+    obs = read_observed(data_file("incidence-Measles1861.csv"), world, ("S", "I", "R"), observe=(("cases", "new"),))
+    assert isinstance(obs, ObservedSeries) and obs.recorded["tick"] == "1d" and obs.ticks.size == 48
+    assert obs.recorded["reading"] == (
+        "time column day: whole numbers of days (the column is named day; say day:1w if they count weeks); 48 rows, "
+        "a day apart: each counts a day; ticks of 1d"
+    )
     with pytest.raises(BadParameterError) as err:
-        read_observed(data_file("incidence-Measles1861.csv"), world, ("S", "I", "R"), observe=(("cases", "new"),))
+        read_observed(
+            data_file("incidence-Measles1861.csv"), world, ("S", "I", "R"), tick="10min", observe=(("cases", "new"),)
+        )
     assert str(err.value).startswith("give tick 1d or longer: each row of observation file")
-    assert "the fit's ticks last 10min (the world's minutes per tick)" in str(err.value)
+    assert "the fit's ticks last 10min (as given)" in str(err.value)
     assert err.value.fields == ("tick",)
 
 
@@ -213,7 +223,7 @@ def test_cli_fits_the_measles_curve_by_day(small):
     ("args", "expect"),
     [
         (["--tick", "7h"], "agora: error: --tick 7h splits no day evenly, and observation file"),
-        ([], "agora: error: give --tick 1d or longer: each row of observation file"),
+        (["--tick", "10min"], "agora: error: give --tick 1d or longer: each row of observation file"),
         (["--tick", "1 day"], "agora: error: --tick '1 day' is not a duration: give a whole number above 0"),
         (["--tick", "1d", "--observe", "cases"], "agora: error: --observe cases= names no measure"),
         (["--tick", "1d", "--time", "when"], "agora: error: --time names no column of observation file"),

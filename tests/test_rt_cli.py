@@ -52,8 +52,11 @@ def test_flu2009_text_matches_epiestims_example_1(tmp_path):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "curve            incidence-Flu2009.csv: 32 days (2009-04-27 to 2009-05-28), 129 cases (cases)"
-    assert lines[1] == "serial interval  serial-interval-Flu2009.csv: mean 2.60 days, sd 1.53"
-    assert lines[2] == "prior on R       Gamma, mean 5, sd 5"
+    assert (
+        lines[1] == "time             time column date: ISO dates; 32 rows, a day apart: each counts a day; ticks of 1d"
+    )
+    assert lines[2] == "serial interval  serial-interval-Flu2009.csv: mean 2.60 days, sd 1.53"
+    assert lines[3] == "prior on R       Gamma, mean 5, sd 5"
     # EpiEstim: Mean(R) 1.7356089, Std(R) 0.40908694, Median 1.7035760, 95 % 1.02863184 .. 2.6244959
     assert "2009-05-04      17     1.74   0.41     1.70   1.03 .. 2.62" in lines
     assert "2009-05-28       4     1.00   0.45     0.94   0.33 .. 2.06" in lines

@@ -41,6 +41,7 @@ from sim.core.boundedio import GZIP_ERRORS, Bounds, read_bounded
 from sim.core.numbers import ascii_float
 from sim.errors import BadFileError, BadParameterError
 from sim.store.timeline import MAX_COUNT
+from sim.store.timeticks import tick_unit
 
 #: EpiEstim's prior on R (``make_config``'s ``mean_prior`` and ``std_prior``).
 PRIOR_MEAN = 5.0
@@ -137,13 +138,54 @@ class SerialInterval:
     probabilities: np.ndarray | None = None
     gamma: tuple[float, float] | None = None
 
-    def over(self, ticks: int) -> np.ndarray:
+    def over(self, ticks: int, days: int = 1) -> np.ndarray:
         """The probabilities used for a curve of ``ticks`` ticks: a file's as given, a gamma's discretised over
-        ticks ``0..ticks-1`` (EpiEstim's ``discr_si(seq(0, T - 1), mean_si, std_si)``)."""
-        if self.probabilities is not None:
-            return self.probabilities
-        assert self.gamma is not None
-        return discretised_gamma(np.arange(ticks), *self.gamma)
+        ticks ``0..ticks-1`` (EpiEstim's ``discr_si(seq(0, T - 1), mean_si, std_si)``). ``days``: a tick's days
+        when the curve counts several days a tick (weekly counts: 7); the daily probabilities (a gamma's over days
+        ``0 .. ticks * days - 1``) are then spread over ticks by :func:`aggregate_days`."""
+        if days == 1:
+            if self.probabilities is not None:
+                return self.probabilities
+            assert self.gamma is not None
+            return discretised_gamma(np.arange(ticks), *self.gamma)
+        daily = self.probabilities
+        if daily is None:
+            assert self.gamma is not None
+            daily = discretised_gamma(np.arange(ticks * days), *self.gamma)
+        return aggregate_days(daily, days)
+
+    def daily_moments(self) -> tuple[float, float]:
+        """The mean and standard deviation of the serial interval in days, as given (a gamma's own; a file's
+        probabilities')."""
+        if self.gamma is not None:
+            return self.gamma
+        assert self.probabilities is not None
+        k = np.arange(self.probabilities.size)
+        mean = float(np.dot(self.probabilities, k))
+        return mean, math.sqrt(max(0.0, float(np.dot(self.probabilities, k * k)) - mean * mean))
+
+
+def aggregate_days(daily: np.ndarray, days: int) -> np.ndarray:
+    """A serial interval over days as one over ticks of ``days`` days (weekly counts: 7).
+
+    A case's infector falls on any day of its tick alike (each tick's cases spread evenly over its days, the
+    assumption that aggregating a renewal process to ticks makes exact): an interval of ``d`` days then joins
+    ticks ``k`` apart with probability ``max(0, 1 - |d - days * k| / days)``, so
+
+        ``w_k = sum_d p_d * max(0, 1 - |d - days * k| / days)``,
+
+    each day's probability split between ticks ``d // days`` and ``d // days + 1`` in proportion to how far
+    ``d`` lies from each. The probabilities keep their sum and their mean divided by ``days`` (the tent
+    functions sum to 1 and reproduce a line), and ``w_0`` is above 0: a case infected within its infector's week
+    counts in that week's infectivity (``Lambda_t`` includes ``w_0 I_t``). With ``days = 1`` it is ``daily``."""
+    p = np.asarray(daily, dtype=np.float64).reshape(-1)
+    d = np.arange(p.size)
+    low = d // days
+    part = (d - low * days) / days  # how far day d lies past tick low's start, in ticks
+    size = int(low[-1]) + 2 if p.size else 1
+    w = np.bincount(low, weights=p * (1.0 - part), minlength=size)
+    w += np.bincount(low + 1, weights=p * part, minlength=size)
+    return w
 
 
 def gamma_serial_interval(mean: float, sd: float) -> SerialInterval:
@@ -259,6 +301,9 @@ class RtEstimate:
         dropped: the windows left out at the start because they end before the serial interval's mean.
         source: where the curve came from (a file's path, or ''); ``cases_name``/``imported_name``: its columns.
         tick_seconds: how long a tick is (``None`` when unknown).
+        tick_days: the days a tick counts when the serial interval (in days) was spread over ticks of several
+            days (:func:`aggregate_days`), else 1.
+        reading: how the curve's file was read (its time column, rows and ticks), or ''.
     """
 
     labels: list[str]
@@ -280,6 +325,8 @@ class RtEstimate:
     cases_name: str = "cases"
     imported_name: str | None = None
     tick_seconds: float | None = None
+    tick_days: int = 1
+    reading: str = ""
     _summary: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -330,8 +377,15 @@ class RtEstimate:
                 f"the first window holds fewer than {need} cases, too few for a posterior coefficient of "
                 f"variation of {CV_POSTERIOR} (EpiEstim warns so too): its estimate leans on the prior"
             )
+        if self.tick_days > 1:
+            mean, sd = self.serial_interval.daily_moments()
+            out.append(
+                f"the serial interval (mean {mean:.2f} days, sd {sd:.2f}) is spread over ticks of {self.tick_days} "
+                f"days, each tick's cases taken as spread evenly over its days: mean {self.si_mean:.2f} ticks, "
+                f"{self.si[0]:.0%} of it within the same tick"
+            )
         if self.dropped:
-            unit = "days" if self.tick_seconds == 86400 else "ticks"
+            unit = tick_unit(self.tick_seconds) + "s"
             out.append(
                 f"{self.dropped} earlier window(s) end before the serial interval's mean ({self.si_mean:.2f} {unit}) "
                 "and are left out, as EpiEstim does"
@@ -362,8 +416,12 @@ class RtEstimate:
             row["ci95"] = [row["q025"], row["q975"]]
             windows.append(row)
         a0 = (self.prior_mean / self.prior_sd) ** 2
+        days_mean, days_sd = self.serial_interval.daily_moments() if self.tick_days > 1 else (None, None)
         return {
             "source": self.source,
+            "reading": self.reading,
+            "unit": tick_unit(self.tick_seconds),
+            "tick_days": self.tick_days,
             "ticks": len(self.labels),
             "first": self.labels[0] if self.labels else None,
             "last": self.labels[-1] if self.labels else None,
@@ -377,6 +435,8 @@ class RtEstimate:
                 "gamma": None if self.serial_interval.gamma is None else list(self.serial_interval.gamma),
                 "mean": self.si_mean,
                 "sd": self.si_sd,
+                "mean_days": days_mean,
+                "sd_days": days_sd,
                 "probabilities": [float(x) for x in self.si],
             },
             "prior": {
@@ -410,6 +470,7 @@ def estimate_rt(
     prior_mean: float = PRIOR_MEAN,
     prior_sd: float = PRIOR_SD,
     labels: Sequence[str] | None = None,
+    tick_days: int = 1,
 ) -> RtEstimate:
     """R's Gamma posterior over every window of ``window`` ticks of a curve (Cori et al. 2013; EpiEstim's defaults).
 
@@ -420,6 +481,8 @@ def estimate_rt(
         window: ticks per window (EpiEstim's default 7).
         prior_mean, prior_sd: R's Gamma prior (default 5 and 5, EpiEstim's).
         labels: each tick's name as its file numbers it (default ``0, 1, ...``).
+        tick_days: the days one tick counts, when the serial interval is given in days and the curve counts
+            several days a tick (weekly counts: 7; :func:`aggregate_days`); 1: the serial interval is in ticks.
 
     Returns:
         The estimate; fields other than those given are set by :meth:`RtEstimate.to_dict`'s caller.
@@ -459,7 +522,7 @@ def estimate_rt(
     names = [str(t) for t in range(ticks)] if labels is None else [str(x) for x in labels]
     if len(names) != ticks:
         raise BadParameterError(f"{len(names)} labels for a curve of {ticks} ticks: give one per tick")
-    w = serial_interval.over(ticks)
+    w = serial_interval.over(ticks, tick_days)
     si_mean = float(np.dot(w, np.arange(w.size)))
     start, end, cases, infectivity = window_sums(local, imported, w, window)
     keep = end + 1 > si_mean  # EpiEstim: t_end (counted from 1) > mean_si
@@ -479,6 +542,7 @@ def estimate_rt(
         shape=a0 + cases[keep],
         scale=1.0 / (1.0 / b0 + infectivity[keep]),
         dropped=int((~keep).sum()),
+        tick_days=tick_days,
     )
 
 

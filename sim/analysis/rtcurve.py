@@ -14,9 +14,10 @@ What it reads:
   measure ``cases`` (default ``new``, the entries per tick) of one run (``run``; default the only one);
 - **counts**: a sequence or a numpy array of cases per tick, tick 0 first.
 
-The serial interval is in the curve's own ticks (days for a daily curve, ticks for a run's series): a file of
-``day,probability`` rows, ``gamma:MEAN,SD``, a :class:`sim.analysis.rt.SerialInterval`, or the probabilities
-themselves (tick 0 first).
+The serial interval is in days for a curve of days or of ticks of several days (weekly counts: it is spread
+over the ticks by :func:`sim.analysis.rt.aggregate_days`, and the window is a week's, one tick), in ticks for a
+run's series and for ticks shorter than a day: a file of ``day,probability`` rows, ``gamma:MEAN,SD``, a
+:class:`sim.analysis.rt.SerialInterval`, or the probabilities themselves (tick 0 first).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from sim.core.boundedio import GZIP_ERRORS, bounded_text
 from sim.errors import BadFileError, BadParameterError
 from sim.store.seriesio import COLUMNS as SERIES_COLUMNS
 from sim.store.seriesio import parquet_schema, read_series
-from sim.store.timeline import read_incidence
+from sim.store.timeline import DAY, read_incidence
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -89,7 +90,7 @@ def rt(
     source: CurveLike,
     serial_interval: SerialIntervalLike,
     *,
-    window: int = WINDOW,
+    window: int | None = None,
     prior_mean: float = PRIOR_MEAN,
     prior_sd: float = PRIOR_SD,
     cases: str | None = None,
@@ -103,7 +104,8 @@ def rt(
     Args:
         source: a curve or series file's path, a pandas DataFrame, or counts per tick (see the module).
         serial_interval: ``gamma:MEAN,SD``, a ``day,probability`` file, a SerialInterval or probabilities.
-        window: ticks per window (default 7); windows end at ticks ``window .. T-1``.
+        window: ticks per window (default: a week's, 7 on a daily curve and on a run's series, 1 on a weekly
+            curve); windows end at ticks ``window .. T-1``.
         prior_mean, prior_sd: R's Gamma prior (default 5 and 5, EpiEstim's).
         cases: the count column of a curve, or the measure of a series (default ``new``).
         imported: the column of imported cases (default ``imported`` beside ``local``, else none).
@@ -120,6 +122,9 @@ def rt(
     """
     si = serial_interval_of(serial_interval)
     curve = _curve(source, cases=cases, imported=imported, run=run, time=time, tick=tick)
+    days = tick_days(curve.tick_seconds)
+    if window is None:
+        window = WINDOW // days if days > 1 and WINDOW % days == 0 else (1 if days > WINDOW else WINDOW)
     est = estimate_rt(
         curve.local,
         si,
@@ -128,6 +133,7 @@ def rt(
         prior_mean=prior_mean,
         prior_sd=prior_sd,
         labels=curve.labels,
+        tick_days=days,
     )
     return dataclasses.replace(
         est,
@@ -135,7 +141,17 @@ def rt(
         cases_name=curve.cases_name,
         imported_name=curve.imported_name,
         tick_seconds=curve.tick_seconds,
+        reading=curve.reading,
     )
+
+
+def tick_days(tick_seconds: float | None) -> int:
+    """The days a curve's tick counts when it is a whole number of days above one (the serial interval, given in
+    days, is then spread over such ticks); 1 otherwise: a daily curve, a run's series and ticks shorter than a day
+    read the serial interval in their own ticks."""
+    if tick_seconds is None or tick_seconds <= DAY or tick_seconds % DAY:
+        return 1
+    return int(tick_seconds // DAY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +163,7 @@ class _Curve:
     cases_name: str
     imported_name: str | None
     tick_seconds: float | None
+    reading: str = ""
 
 
 def _curve(
@@ -314,4 +331,5 @@ def _incidence_curve(
         cases,
         imported,
         float(inc.tick_seconds),
+        inc.reading,
     )

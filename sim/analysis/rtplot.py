@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from sim.analysis.plot import figure_format, literal_label, save_figure
+from sim.store.timeticks import tick_unit
 
 #: What the functions draw: a :class:`sim.analysis.rt.RtEstimate` (not imported: that module imports this one
 #: to draw, and the analysis room has no import circle).
@@ -71,10 +72,11 @@ def plot_estimate(est: RtEstimate, output: str, title: str | None = None) -> Non
         draw_r(bottom, est)
         bottom.legend(loc="upper right", fontsize="small", framealpha=0.9)
         label_ticks(bottom, est)
-        long = (est.tick_seconds or 86400) == 86400
-        bottom.set_xlabel(f"{'day' if long else 'tick'} (R over the {est.window} ticks ending there)")
+        unit = tick_unit(est.tick_seconds if est.tick_seconds is not None else 86400)
+        span = f"{est.window} {unit}{'' if est.window == 1 else 's'}"
+        bottom.set_xlabel(f"{unit} (R over the {span} ending there)")
         name = os.path.basename(est.source) or "curve"
-        default = f"R over {est.window}-tick windows: {name}, serial interval {est.serial_interval.source}"
+        default = f"R over windows of {span}: {name}, serial interval {est.serial_interval.source}"
         top.set_title(literal_label(title if title is not None else default), fontsize="medium")
         metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
         save_figure(fig, output, fmt, metadata)

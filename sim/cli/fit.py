@@ -112,10 +112,11 @@ def _g(x: float) -> str:
 def format_fit(data: dict[str, Any]) -> str:
     """The fit as plain text: a title, one row per parameter, the simulations and the check."""
     obs = data["observed"]
-    lines = [
-        f"{data['model']} fitted to {obs['kind']} {obs['path']} by {data['method']}",
-        "",
-    ]
+    lines = [f"{data['model']} fitted to {obs['kind']} {obs['path']} by {data['method']}"]
+    reading = (obs.get("recorded") or {}).get("reading")
+    if reading:
+        lines.append(f"read as: {reading}")
+    lines.append("")
     head = ["parameter", "median", "90% interval", "prior"]
     exact = data["method"] == "exact"
     if exact:

@@ -11,6 +11,7 @@ from sim.analysis.rtcurve import rt
 from sim.cli.output import emit
 from sim.cli.textable import render_table
 from sim.errors import BadParameterError
+from sim.store.timeticks import tick_unit
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -43,7 +44,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _unit(data: dict[str, Any]) -> str:
-    return "day" if data.get("tick_seconds") == 86400 else "tick"
+    return str(data.get("unit") or tick_unit(data.get("tick_seconds")))
 
 
 def _f(x: float) -> str:
@@ -58,12 +59,18 @@ def format_rt(data: dict[str, Any]) -> str:
         f", {data['imported_cases']:,.0f} imported ({data['imported_column']})" if data["imported_column"] else ""
     )
     name = os.path.basename(data["source"]) if data["source"] else "the curve"
+    if si.get("mean_days") is not None:
+        spread = f"mean {si['mean_days']:.2f} days, sd {si['sd_days']:.2f}; over {unit}s: mean {si['mean']:.2f}"
+    else:
+        spread = f"mean {si['mean']:.2f} {unit}s, sd {si['sd']:.2f}"
     lines = [
         f"curve            {name}: {data['ticks']} {unit}s ({data['first']} to {data['last']}), "
         f"{data['local_cases']:,.0f} cases ({data['cases_column']}){imported}",
-        f"serial interval  {si['source']}: mean {si['mean']:.2f} {unit}s, sd {si['sd']:.2f}",
+        *([f"time             {data['reading']}"] if data.get("reading") else []),
+        f"serial interval  {si['source']}: {spread}",
         f"prior on R       Gamma, mean {data['prior']['mean']:g}, sd {data['prior']['sd']:g}",
-        f"windows          {data['window']} {unit}s, each named by its last {unit}: {len(data['windows'])} windows",
+        f"windows          {data['window']} {unit}{'' if data['window'] == 1 else 's'}, "
+        f"each named by its last {unit}: {len(data['windows'])} windows",
         "",
     ]
     rows = [

@@ -41,6 +41,7 @@ from sim.store.worldfile import open_world as open_world_file
 
 if TYPE_CHECKING:
     from sim.runs.backtest import BacktestResult, CascadeBacktestResult
+    from sim.runs.backtest.ahead import AheadResult
     from sim.runs.fit.choice import ChoiceResult
     from sim.runs.fit.fitting import FitResult
     from sim.runs.forecast import ForecastResult
@@ -400,7 +401,7 @@ class WorldFile:
         progress: Progress = None,
         posterior: FitResult | str | os.PathLike[str] | None = None,
         **fields: object,
-    ) -> ForecastResult:
+    ) -> ForecastResult | AheadResult:
         """Branch the present of the world's running session R times, as ``agora forecast`` does; the file is
         not modified.
 
@@ -424,8 +425,39 @@ class WorldFile:
         Raises:
             BadParameterError: no such session, one that is not running, a bad arm, horizon or posterior (a
                 fit of another model's parameters, a posterior given twice).
+
+        With ``observed=FILE`` (and a fit's fields: ``model``, ``params``, ``seeds``, ``time``, ``tick``,
+        ``observe``, ...; ``horizon``; ``method``, ``serial_interval``; ``location``) the forecast is from data
+        instead, as ``agora forecast WORLD --observed FILE`` makes it: the model fitted on every observation and
+        each method's forecast of the ``horizon`` ticks after the last, an
+        :class:`~sim.runs.backtest.ahead.AheadResult` (``to_dict()``, ``hubverse_csv()``).
         """
+        if request is None and "observed" in fields:
+            location = fields.pop("location", None)
+            return run_sync(self.aforecast_observed(progress=progress, location=location, **fields))
         return run_sync(self.aforecast(request, progress=progress, posterior=posterior, **fields))
+
+    async def aforecast_observed(
+        self,
+        request: Backtest | None = None,
+        /,
+        *,
+        progress: Progress = None,
+        location: object = None,
+        **fields: object,
+    ) -> AheadResult:
+        """The forecast from data of :meth:`forecast` (``observed=FILE``) as a coroutine: ``request`` a
+        :class:`~sim.engine.requests.backtest.Backtest` without cuts, or its fields as keywords."""
+        from sim.runs.backtest.ahead import run_ahead  # noqa: PLC0415 - scipy and the fit load only for a forecast
+
+        if location is not None and not isinstance(location, str):
+            raise BadParameterError(f"location must be text, not {type(location).__name__}", fields="location")
+        if request is None:
+            fields.setdefault("until_done", True)
+        request = _request_or_fields("forecast() takes a Backtest request", request, fields, Backtest.parse)
+        registry = plugin_registry(self.path, self.plugins)
+        world = await open_world_file(self.path)
+        return await run_ahead(world, registry, request, progress=progress, location=location)
 
     async def aforecast(
         self,

@@ -196,7 +196,7 @@ def read_overlay(
         request.path,
         np.asarray(ticks, dtype=np.int64),
         {m: np.asarray(v, dtype=np.float64) for m, v in columns.items()},
-        tick=kw["tick"] if recorded is not None else None,
+        tick=str(recorded["tick"]) if recorded is not None else None,  # as read: the rows' own span by default
         first=str(recorded["first"]) if recorded is not None else None,
         mapped=request.observe,
     )

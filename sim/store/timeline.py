@@ -47,9 +47,7 @@ Agora's (``date``, ``cases``, ...), else by its place (``column 3``).
 from __future__ import annotations
 
 import os
-import re
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,56 +56,45 @@ import numpy as np
 from sim.core.boundedio import GZIP_ERRORS, MAX_ROWS, Bounds, opened, read_bounded_buffer
 from sim.core.numbers import ascii_float
 from sim.errors import BadFileError, BadParameterError
-from sim.store.csvcolumns import CsvColumns, read_columns
+from sim.store.csvcolumns import read_columns
+from sim.store.timeticks import (
+    DAY,
+    DAY_NAMES,
+    GIVE,
+    MAX_CELL,
+    MAX_TICKS,
+    TIME_NAMES,
+    WEEK,
+    WEEK_NAMES,
+    Table,
+    Times,
+    as_bytes,
+    first_true,
+    format_duration,
+    label_texts,
+    parse_duration,
+    parse_times,
+    read_time,
+    split_time,
+    tick_seconds_of,
+    tick_unit,
+    ticks_of,
+    time_column,
+    week_labels,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The most ticks a timeline may span (a run simulates at most 1,000,000 ticks).
-MAX_TICKS = 1_000_000
 #: The largest count of cases a row may hold: more than any population, and sums of a million of them stay exact
 #: to a case in a float (whose whole numbers are exact up to 2^53, about 9e15).
 MAX_COUNT = 1e15
-#: Seconds in a day.
-DAY = 86_400
-#: Column names taken for time, in order of preference (``date`` first: ``day,date,cases``'s ``day`` is its index).
-TIME_NAMES = ("date", "time", "day", "tick", "t")
 #: Names of the line list's count column.
 CASES = "cases"
-#: The longest cell a time or count column may hold: a timestamp with microseconds and a zone is 32 characters.
-MAX_CELL = 40
-#: What to give instead of a bad file.
-GIVE = "a table with a header row: a time column and counts, or one row per case (.csv, .csv.gz or .parquet)"
-_UNITS = {"w": 7 * DAY, "d": DAY, "h": 3600, "min": 60, "s": 1}
-_DURATION = re.compile(r"[ \t]*([0-9]{1,9})[ \t]*(w|d|h|min|s)[ \t]*\Z")  # ASCII digits only (issue 71)
 #: Names an error may show (others are shown by their place: a header is the file's content).
-_AGORA_NAMES = frozenset((*TIME_NAMES, "days", CASES, "id", "count", "counts", "new", "local", "imported"))
-
-
-def parse_duration(text: str) -> int:
-    """The seconds of a duration such as ``1d``, ``6h``, ``10min``, ``30s`` or ``2w`` (a whole number above 0 and
-    a unit: ``w`` weeks, ``d`` days, ``h`` hours, ``min`` minutes, ``s`` seconds).
-
-    Raises:
-        BadParameterError: anything else (naming ``--tick``).
-    """
-    m = _DURATION.match(text) if isinstance(text, str) else None
-    if m is None or int(m.group(1)) < 1:
-        shown = str(text)[:30]
-        raise BadParameterError(
-            f"tick {shown!r} is not a duration: give a whole number above 0 and a unit, such as 1d, 6h, 10min, "
-            "30s or 2w",
-            fields="tick",
-        )
-    return int(m.group(1)) * _UNITS[m.group(2)]
-
-
-def format_duration(seconds: int) -> str:
-    """``seconds`` in the largest unit that holds it whole (``86400`` -> ``1d``; ``600`` -> ``10min``)."""
-    for unit in ("w", "d", "h", "min"):
-        if seconds % _UNITS[unit] == 0:
-            return f"{seconds // _UNITS[unit]}{unit}"
-    return f"{seconds}s"
+_AGORA_NAMES = frozenset(
+    (*TIME_NAMES, *DAY_NAMES, *WEEK_NAMES, CASES, "id", "count", "counts", "new", "local", "imported")
+)
 
 
 @dataclass(frozen=True)
@@ -127,6 +114,13 @@ class Incidence:
             on 6-hour ticks: 4, each day's count at its first tick).
         time: the time column's name.
         rows: int64, the file's rows in each tick (a line list's cases; a series' rows, 0 where it has none).
+        unit_seconds: what one step of the time column counts, in seconds (a day of dates, a week of ISO weeks
+            or of a ``week`` column, a second of timestamps); None for whole numbers of ticks.
+        span_seconds: what one row counts, in seconds: a series' rows' common step (weekly totals dated 7 days
+            apart: a week), or the unit the time gives (``date:1d``); a line list's case, the time's unit. None
+            for whole numbers of ticks.
+        reading: how the time was read, one line for the user (the unit, the rows' span, the ticks and what a
+            tick holds): printed by every command that reads a file in its own time.
     """
 
     ticks: np.ndarray
@@ -138,60 +132,15 @@ class Incidence:
     resolution: int = 1
     time: str = ""
     rows: np.ndarray | None = None
+    unit_seconds: int | None = None
+    span_seconds: int | None = None
+    reading: str = ""
 
 
-# --- tables: a file's or a DataFrame's columns, and how a sentence names their rows -------------------------
+# --- tables: reading a file's or a DataFrame's columns ----------------------------------------------------
 
 
-@dataclass
-class _Table:
-    """A table's header, a way to get a column (text cells as UTF-8 bytes, ``S``, or typed values), and how to
-    name its rows. ``get`` gives a whole column; ``chunks`` gives columns a chunk of rows at a time (a CSV's cut
-    out of its bytes as it goes, :mod:`sim.store.csvcolumns`; another table's whole, as one chunk)."""
-
-    name: str  # "observation file PATH" / "observation table (a DataFrame)"
-    header: list[str]
-    get: Callable[[str], np.ndarray]
-    row_word: str  # "line", "row"
-    first_row: int  # what the first data row is called (2 for a CSV line, 1 for a Parquet row, 0 for a DataFrame)
-    known: frozenset[str]
-    csv: CsvColumns | None = None  # a CSV's columns: rows named by their lines
-
-    def where(self, row: int) -> str:
-        if self.csv is not None:
-            return f"line {self.csv.line(row)}"
-        return f"{self.row_word} {row + self.first_row}"
-
-    def chunks(self, cols: Sequence[str]) -> Iterator[tuple[int, list[np.ndarray]]]:
-        """The columns ``cols``, a chunk of rows at a time: each chunk's first row and its arrays."""
-        if self.csv is not None:
-            yield from self.csv.chunks([self.place(c) for c in cols])
-        else:
-            yield 0, [self.get(c) for c in cols]
-
-    def place(self, col: str) -> int:
-        """Where column ``col`` is in the header; a column that is read must be named once."""
-        at = self.header.index(col)
-        if col in self.header[at + 1 :]:
-            raise self.bad(f"has two columns named {self.label(col)}: give each column its own name")
-        return at
-
-    def pair(self, a: int, b: int) -> str:
-        """Rows ``a`` and ``b`` (from 0) as a sentence names them: ``lines 4 and 9``."""
-        word, x = self.where(a).split(" ")
-        return f"{word}s {x} and {self.where(b).split(' ')[1]}"
-
-    def bad(self, text: str) -> BadFileError:
-        return BadFileError(f"{self.name} {text}")
-
-    def at(self, row: int, text: str) -> BadFileError:
-        return self.bad(f"{self.where(row)}: {text}")
-
-    def label(self, name: str) -> str:
-        return name if name in self.known else f"column {self.header.index(name) + 1}"
-
-
-def _csv_table(path: str, known: frozenset[str]) -> _Table:
+def _csv_table(path: str, known: frozenset[str]) -> Table:
     """A CSV (or CSV.gz) file read within bounds, its bytes kept once and its columns cut out on demand
     (:mod:`sim.store.csvcolumns`: memory about the file's size, not 25 times it)."""
     name = f"observation file {path}"
@@ -207,7 +156,7 @@ def _csv_table(path: str, known: frozenset[str]) -> _Table:
     def get(col: str) -> np.ndarray:
         return np.char.decode(table.column(out.place(col)), "utf-8")
 
-    out = _Table(name, table.header, get, "line", 2, known, table)
+    out = Table(name, table.header, get, "line", 2, known, table)
     return out
 
 
@@ -232,7 +181,7 @@ def _arrow_column(pa: Any, column: Any) -> np.ndarray:
     return np.full(len(column), "", dtype=str)  # booleans and others: neither a time nor a count
 
 
-def _parquet_table(path: str, known: frozenset[str]) -> _Table:
+def _parquet_table(path: str, known: frozenset[str]) -> Table:
     """A Parquet file's columns, each read on demand once the footer's rows, types and sizes are checked."""
     from sim.store.seriesio import parquet_schema, read_parquet  # noqa: PLC0415 - pyarrow only for .parquet
 
@@ -261,10 +210,10 @@ def _parquet_table(path: str, known: frozenset[str]) -> _Table:
         _, table = read_parquet(path, "observation file", "", [col], give=GIVE, named=tuple(known))
         return _arrow_column(pa, table.column(col))
 
-    return _Table(name, header, get, "row", 1, known)
+    return Table(name, header, get, "row", 1, known)
 
 
-def _frame_table(frame: Any, known: frozenset[str]) -> _Table:
+def _frame_table(frame: Any, known: frozenset[str]) -> Table:
     """A pandas DataFrame's columns (rows named by position, from 0)."""
     import pandas as pd  # noqa: PLC0415 - only a DataFrame brings it, so pandas is there
 
@@ -289,273 +238,7 @@ def _frame_table(frame: Any, known: frozenset[str]) -> _Table:
             return s.to_numpy(dtype=np.float64, na_value=np.nan)
         return np.asarray(s.astype("string").fillna("").to_numpy(), dtype=str)
 
-    return _Table(name, header, get, "row", 0, known)
-
-
-# --- the time column ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Times:
-    """A time column parsed: ``kind`` whole / date / stamp; ``values`` int64 (whole numbers, days since 1970,
-    seconds since 1970)."""
-
-    kind: str
-    values: np.ndarray
-
-
-_KIND_WORDS = {"whole": "a whole number", "date": "an ISO date", "stamp": "a timestamp"}
-_NOT_TIME = "give whole numbers, ISO dates (YYYY-MM-DD) or timestamps (YYYY-MM-DDTHH:MM:SS), one format for the column"
-
-
-def _first(mask: np.ndarray) -> int:
-    return int(np.argmax(mask))
-
-
-#: The years a date may have: ISO 8601's years 0001 to 9999 (no year 0: 1 BC comes before 1 AD; numpy would
-#: read ``0000-01-01``). A timestamp's date too.
-YEARS = (1, 9999)
-
-
-def _as_bytes(raw: np.ndarray) -> np.ndarray:
-    """Text cells as UTF-8 bytes (``S``), stripped of ASCII blanks; other arrays as they are. Numbers and times are
-    read from bytes, so only ASCII digits are digits (``np.char.isdigit`` and numpy's parsers on ``str`` take
-    every script's)."""
-    if raw.dtype.kind == "U":
-        return np.char.strip(np.char.encode(raw, "utf-8"))
-    if raw.dtype.kind == "S":
-        return np.char.strip(raw)
-    return raw
-
-
-def _text_times(t: _Table, label: str, first: int, a: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
-    """Whole numbers, dates or timestamps from a chunk of text cells (bytes, stripped; the chunk's first row is
-    ``first``), classified and parsed in bulk: the kind of the first cell, each cell's kind (0 whole, 1 date,
-    2 timestamp) and its value (int64: the number, days or seconds since 1970)."""
-    n = a.size
-    length = np.char.str_len(a)
-    if (length == 0).any():
-        raise t.at(first + _first(length == 0), f"the time column {label} is empty: give every row its time")
-    if (length > MAX_CELL).any():
-        raise t.at(first + _first(length > MAX_CELL), f"the time column {label} is not a time: {_NOT_TIME}")
-    chars = np.frombuffer(a.astype("S11").tobytes(), dtype=np.uint8).reshape(n, 11)
-    digit = (chars >= 48) & (chars <= 57)
-    dated = digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & (chars[:, 4] == 45) & (chars[:, 7] == 45)
-    is_date = dated & (length == 10)
-    is_stamp = dated & (length > 10) & ((chars[:, 10] == 84) | (chars[:, 10] == 32))
-    bare = np.char.lstrip(a, b"+-")
-    is_whole = np.char.isdigit(bare) & (length - np.char.str_len(bare) <= 1) & (length <= 18)
-    other = ~(is_whole | is_date | is_stamp)
-    if other.any():
-        raise t.at(first + _first(other), f"the time column {label} is not a time: {_NOT_TIME}")
-    code = np.where(is_whole, 0, np.where(is_date, 1, 2)).astype(np.int8)
-    values = np.zeros(n, dtype=np.int64)
-    year0 = dated & (chars[:, :4] == 48).all(axis=1)
-    if year0.any():
-        raise t.at(
-            first + _first(year0),
-            f"the time column {label} holds a date of year 0, which does not exist: give dates of the years "
-            f"{YEARS[0]} to {YEARS[1]}",
-        )
-    for kind, mask in ((0, is_whole), (1, is_date), (2, is_stamp)):
-        if mask.all() or mask.any():
-            cells = a if mask.all() else a[mask]
-            values[mask] = _parsed(t, label, first, np.flatnonzero(mask), cells, kind)
-    return _KINDS[int(code[0])], code, values
-
-
-_KINDS = ("whole", "date", "stamp")
-
-
-def _parsed(t: _Table, label: str, first: int, rows: np.ndarray, cells: np.ndarray, kind: int) -> np.ndarray:
-    """Cells of one kind (``rows``: their places in the chunk) as int64 values."""
-    if kind == 0:
-        return cells.astype(np.int64)
-    if kind == 1:
-        try:
-            return cells.astype("datetime64[D]").astype(np.int64)
-        except ValueError:
-            row = next(i for i in range(cells.size) if not _parses(cells[i], "D"))
-            raise t.at(
-                first + int(rows[row]), f"the time column {label} holds a date that does not exist: give real dates"
-            ) from None
-    s = np.char.replace(cells, b" ", b"T")
-    s = np.where(np.char.endswith(s, b"Z"), np.char.rstrip(s, b"Z"), s)
-    zoned = (np.char.find(s, b"+", 10) >= 0) | (np.char.find(s, b"-", 10) >= 0)
-    if zoned.any():
-        raise t.at(
-            first + int(rows[_first(zoned)]),
-            f"the time column {label} has a time zone offset: give times in one zone, without an offset (Z for UTC)",
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            micro = s.astype("datetime64[us]")
-    except ValueError:
-        row = next(i for i in range(s.size) if not _parses(s[i], "us"))
-        raise t.at(first + int(rows[row]), f"the time column {label} is not a time: {_NOT_TIME}") from None
-    return micro.astype(np.int64) // 1_000_000
-
-
-def _parses(cell: Any, unit: str) -> bool:
-    try:
-        np.array([cell]).astype(f"datetime64[{unit}]")
-    except ValueError:
-        return False
-    return True
-
-
-def _typed_times(t: _Table, label: str, raw: np.ndarray) -> _Times:
-    """A time column stored as dates, timestamps or numbers (Parquet, a DataFrame)."""
-    if raw.dtype.kind == "M":
-        nat = np.isnat(raw)
-        if nat.any():
-            raise t.at(_first(nat), f"the time column {label} is empty: give every row its time")
-        days = raw.astype("datetime64[D]")
-        lo, hi = np.datetime64(f"{YEARS[0]:04d}-01-01"), np.datetime64(f"{YEARS[1]:04d}-12-31")
-        out = (days < lo) | (days > hi)
-        if out.any():
-            raise t.at(
-                _first(out),
-                f"the time column {label} holds a date outside the years {YEARS[0]} to {YEARS[1]}: give real dates",
-            )
-        seconds = raw.astype("datetime64[us]").astype(np.int64) // 1_000_000
-        if not (seconds % DAY).any():
-            return _Times("date", seconds // DAY)
-        return _Times("stamp", seconds)
-    if raw.dtype.kind in "iu":
-        return _Times("whole", raw.astype(np.int64))
-    bad = ~(np.isfinite(raw) & (raw == np.round(raw)) & (np.abs(raw) < 2**53))
-    if bad.any():
-        raise t.at(_first(bad), f"the time column {label} is not a time: {_NOT_TIME}")
-    return _Times("whole", raw.astype(np.int64))
-
-
-def _times(t: _Table, col: str) -> _Times:
-    """The time column ``col`` of ``t``, whatever its storage; text a chunk of rows at a time (one format for the
-    whole column: the first row's)."""
-    label = t.label(col)
-    parts: list[np.ndarray] = []
-    kind = ""
-    rows = t.csv.rows if t.csv is not None else 0
-    out = np.empty(rows, dtype=np.int64)  # a CSV's values, filled a chunk at a time (no copy to join them)
-    for first, (raw,) in t.chunks([col]):
-        if raw.dtype.kind in "Miuf":
-            if raw.size == 0:
-                break
-            return _typed_times(t, label, raw)
-        if raw.size == 0:
-            continue
-        head, code, values = _text_times(t, label, first, _as_bytes(raw))
-        kind = kind or head
-        other = code != _KINDS.index(kind)
-        if other.any():
-            row = _first(other)
-            raise t.bad(
-                f"mixes time formats in {label}: {t.where(0)} holds {_KIND_WORDS[kind]} and {t.where(first + row)} "
-                f"{_KIND_WORDS[_KINDS[int(code[row])]]}: give one format for the whole column"
-            )
-        if t.csv is not None:
-            out[first : first + values.size] = values
-        else:
-            parts.append(values)
-    if not kind:
-        raise t.bad(f"has a header but no rows: give {GIVE}")
-    return _Times(kind, out if t.csv is not None else np.concatenate(parts))
-
-
-def _time_column(t: _Table, time: str | None) -> str:
-    """The time column: ``time`` when given, else the one named as :data:`TIME_NAMES` (``date`` preferred)."""
-    if time is not None:
-        if time not in t.header:
-            raise BadParameterError(
-                f"time names no column of {t.name} ({time[:60]!r}): name its time column", fields="time"
-            )
-        return time
-    lower = {h.lower(): h for h in t.header}
-    found = [lower[n] for n in TIME_NAMES if n in lower]
-    if not found:
-        raise BadParameterError(
-            f"give time, the name of the time column: {t.name} has no column called "
-            f"{', '.join(TIME_NAMES[:-1])} or {TIME_NAMES[-1]}",
-            fields="time",
-        )
-    if len(found) > 1 and found[0].lower() != "date":
-        raise BadParameterError(
-            f"give time, the name of the time column: {t.name} has columns {found[0]} and {found[1]}", fields="time"
-        )
-    return found[0]
-
-
-# --- ticks ----------------------------------------------------------------------------------------------
-
-
-def _daily(times: _Times, col: str, tick: str | None, tick_s: int) -> bool:
-    """Whether whole numbers count days: a ``day`` column, or a tick given in whole days."""
-    return times.kind == "date" or (
-        times.kind == "whole" and (col.lower() in ("day", "days") or (tick is not None and tick_s % DAY == 0))
-    )
-
-
-def _ticks_of(
-    t: _Table, times: _Times, col: str, tick: str | None, tick_s: int
-) -> tuple[np.ndarray, int, int, np.ndarray, str | None]:
-    """Each row's tick, the ticks in all, the resolution, each tick's label source, and the origin.
-
-    Label sources: whole numbers (int64), days since 1970 (``datetime64[D]``) or seconds (``datetime64[s]``)."""
-    v = times.values
-    if times.kind == "stamp":
-        first = int(v.min())
-        midnight = first - first % DAY
-        zero = midnight + (first - midnight) // tick_s * tick_s
-        at = v - zero
-        at //= tick_s
-        res, unit, start = 1, 1, zero
-    else:
-        unit = DAY if _daily(times, col, tick, tick_s) else tick_s
-        start = int(v.min())
-        if tick_s % unit == 0:
-            res, per = 1, tick_s // unit
-            at = v - start
-            at //= per
-        elif unit % tick_s == 0:
-            res = unit // tick_s
-            at = v - start
-            at *= res
-        else:
-            what = "day" if unit == DAY else f"tick of {format_duration(unit)}"
-            raise BadParameterError(
-                f"tick {format_duration(tick_s)} splits no {what} evenly, and {t.name} counts whole {what}s: give "
-                "a tick that divides a day (1d, 12h, 6h, 1h, ...) or lasts whole days (2d, 1w)",
-                fields="tick",
-            )
-    n = int(at.max()) + res
-    if n > MAX_TICKS:
-        raise BadParameterError(
-            f"tick {format_duration(tick_s)} makes {n:,} ticks of {t.name}, more than the {MAX_TICKS:,} a run "
-            "simulates: give a longer tick, or keep a part of the file",
-            fields="tick",
-        )
-    k = np.arange(n, dtype=np.int64)
-    origin: str | None = None
-    labels: Any
-    if times.kind == "whole":
-        labels = start + (k // res if res > 1 else k * (tick_s // unit))
-    elif times.kind == "date" and res == 1:
-        labels = (start + k * (tick_s // DAY)).astype("datetime64[D]")
-    else:
-        day_start = start * DAY if times.kind == "date" else start
-        seconds = day_start + k * tick_s
-        labels = (seconds // DAY).astype("datetime64[D]") if tick_s % DAY == 0 else seconds.astype("datetime64[s]")
-    if times.kind != "whole":
-        origin = str(np.datetime_as_string(labels[:1])[0])
-    return at.astype(np.int64), n, res, labels, origin
-
-
-def _label_texts(labels: np.ndarray) -> list[str]:
-    if labels.dtype.kind == "M":
-        return [str(x) for x in np.datetime_as_string(labels).tolist()]
-    return [str(x) for x in labels.astype(str).tolist()]
+    return Table(name, header, get, "row", 0, known)
 
 
 # --- counts ---------------------------------------------------------------------------------------------
@@ -577,7 +260,7 @@ def _is_number(cell: bytes) -> bool:
     return len(text) <= MAX_CELL and ascii_float(text, special=True) is not None
 
 
-def _numeric(t: _Table, cols: list[str]) -> list[str]:
+def _numeric(t: Table, cols: list[str]) -> list[str]:
     """Those of ``cols`` that hold numbers (every filled cell; at least one), found in one pass over the rows."""
     alive = {c: False for c in cols}  # column -> a number seen so far; a column that holds anything else leaves
     for _, arrays in t.chunks(cols) if cols else ():
@@ -587,7 +270,7 @@ def _numeric(t: _Table, cols: list[str]) -> list[str]:
             if raw.dtype.kind in "iuf":
                 alive[c] = True
                 continue
-            a = _as_bytes(raw) if raw.dtype.kind in "US" else None
+            a = as_bytes(raw) if raw.dtype.kind in "US" else None
             filled = a[np.char.str_len(a) > 0] if a is not None else None
             if filled is None or (filled.size and _numbers(filled) is None):
                 del alive[c]
@@ -598,7 +281,7 @@ def _numeric(t: _Table, cols: list[str]) -> list[str]:
     return [c for c in cols if alive.get(c)]
 
 
-def _counts(t: _Table, col: str) -> np.ndarray:
+def _counts(t: Table, col: str) -> np.ndarray:
     """Count column ``col``: whole numbers of at least 0, none missing (the first bad row named); text a chunk of
     rows at a time."""
     label = t.label(col)
@@ -612,36 +295,36 @@ def _counts(t: _Table, col: str) -> np.ndarray:
     )
     for bad, what in checks:
         if bad.any():
-            raise t.at(_first(bad), f"the count {label} {what}")
+            raise t.at(first_true(bad), f"the count {label} {what}")
     return values
 
 
-def _count_chunk(t: _Table, label: str, first: int, raw: np.ndarray) -> np.ndarray:
+def _count_chunk(t: Table, label: str, first: int, raw: np.ndarray) -> np.ndarray:
     values: Any
     if raw.dtype.kind in "iu":
         values = raw.astype(np.float64)
     elif raw.dtype.kind == "f":
         values = raw
     elif raw.dtype.kind in "US":
-        a = _as_bytes(raw)
+        a = as_bytes(raw)
         empty = np.char.str_len(a) == 0
         if empty.any():
-            raise t.at(first + _first(empty), f"the count {label} is empty: give 0, or leave the row out")
+            raise t.at(first + first_true(empty), f"the count {label} is empty: give 0, or leave the row out")
         values = _numbers(a)
         if values is None:
             row = next(i for i in range(a.size) if not _is_number(a[i]))
             raise t.at(first + row, f"the count {label} is not a number: give whole numbers of cases")
         nan = np.isnan(values)
         if nan.any():  # the word nan, not a missing value
-            raise t.at(first + _first(nan), f"the count {label} is not a number: give whole numbers of cases")
+            raise t.at(first + first_true(nan), f"the count {label} is not a number: give whole numbers of cases")
     else:
         raise t.bad(f"column {label} holds no numbers: give whole numbers of cases")
     if np.isnan(values).any():
-        raise t.at(first + _first(np.isnan(values)), f"the count {label} is empty: give 0, or leave the row out")
+        raise t.at(first + first_true(np.isnan(values)), f"the count {label} is empty: give 0, or leave the row out")
     return values
 
 
-def _count_columns(t: _Table, time_col: str, columns: Sequence[str] | None) -> list[str]:
+def _count_columns(t: Table, time_col: str, columns: Sequence[str] | None) -> list[str]:
     """The count columns: ``columns`` checked, or every numeric column but the time columns and ``id``."""
     if columns is not None:
         names = [str(c) for c in columns]
@@ -660,11 +343,11 @@ def _count_columns(t: _Table, time_col: str, columns: Sequence[str] | None) -> l
     return [h for h in candidates if h.lower() == CASES or h in numeric]
 
 
-def _check_order(t: _Table, v: np.ndarray) -> None:
+def _check_order(t: Table, v: np.ndarray) -> None:
     """A series' times: one row per time, in increasing order."""
     step = np.diff(v)
     if (step <= 0).any():
-        row = _first(step <= 0) + 1
+        row = first_true(step <= 0) + 1
         if step[row - 1] == 0:
             raise t.bad(
                 f"{t.pair(row - 1, row)} have the same time: give one row per time (add the counts "
@@ -688,7 +371,7 @@ def _id_keys(a: np.ndarray) -> np.ndarray:
     return key
 
 
-def _check_ids(t: _Table) -> None:
+def _check_ids(t: Table) -> None:
     """A line list's ``id`` column (any case), where it has one, names each case once: its cells hashed a chunk at
     a time, and rows with equal keys compared as text; the first row that repeats an earlier one is named."""
     ids = [h for h in t.header if h.lower() == "id"]
@@ -697,7 +380,7 @@ def _check_ids(t: _Table) -> None:
 
     def cells() -> Iterator[tuple[int, np.ndarray]]:
         for first, (raw,) in t.chunks(ids[:1]):
-            yield first, _as_bytes(raw if raw.dtype.kind in "US" else raw.astype(str))
+            yield first, as_bytes(raw if raw.dtype.kind in "US" else raw.astype(str))
 
     keys = np.concatenate([_id_keys(a) for _, a in cells()])
     ordered = np.sort(keys)
@@ -746,10 +429,13 @@ def read_incidence(
         BadParameterError: a bad ``tick``; no such column; no time column found, or two; a tick that splits no
             day evenly when the data are daily; more than :data:`MAX_TICKS` ticks; an unknown extension.
     """
-    tick_s = _tick_seconds(tick, default_tick_seconds)
-    t = _open(source, _AGORA_NAMES | {n for n in (time, *(columns or ())) if n})
-    col = _time_column(t, time)
-    times = _times(t, col)
+    tick_seconds_of(tick, default_tick_seconds)  # a bad tick is told before the file is read
+    named, span = split_time(time)
+    t = _open(source, _AGORA_NAMES | {n for n in (time, named, *(columns or ())) if n})
+    if time is not None and time in t.header:  # a column whose name holds a colon
+        named, span = time, None
+    col = time_column(t, named)
+    times = parse_times(t, col)
     v = times.values
     if columns is None and bool((v[1:] <= v[:-1]).any()):  # times that repeat or go back: a line list
         counted, line_list = [], True
@@ -758,7 +444,8 @@ def read_incidence(
         line_list = not counted
     if not line_list:
         _check_order(t, v)
-    at, n, res, labels, origin = _ticks_of(t, times, col, tick, tick_s)
+    reading = read_time(t, times, col, span, tick, default_tick_seconds, series=not line_list)
+    at, n, res, labels, origin = ticks_of(t, times, reading)
     counts: dict[str, np.ndarray]
     rows = np.bincount(at, minlength=n)
     if line_list:
@@ -770,24 +457,20 @@ def read_incidence(
     return Incidence(
         ticks=np.arange(n, dtype=np.int64),
         counts=counts,
-        labels=_label_texts(labels),
-        tick_seconds=tick_s,
+        labels=label_texts(labels),
+        tick_seconds=reading.tick,
         origin=origin,
         line_list=line_list,
         resolution=res,
         time=col,
         rows=rows,
+        unit_seconds=reading.unit,
+        span_seconds=reading.span,
+        reading=reading.text,
     )
 
 
-def _tick_seconds(tick: str | None, default_tick_seconds: int) -> int:
-    tick_s = parse_duration(tick) if tick is not None else int(default_tick_seconds)
-    if tick_s < 1:
-        raise BadParameterError(f"tick must last at least a second, not {tick_s} seconds", fields="tick")
-    return tick_s
-
-
-def _open(source: Any, known: frozenset[str]) -> _Table:
+def _open(source: Any, known: frozenset[str]) -> Table:
     """The table of a ``.csv``, ``.csv.gz`` or ``.parquet`` path, or of a DataFrame."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
@@ -823,7 +506,7 @@ class TimedRows:
     cells: dict[str, np.ndarray]
     tick_seconds: int
     origin: str | None
-    table: _Table
+    table: Table
 
     def where(self, row: int) -> str:
         """Row ``row`` (from 0) as a sentence names it: ``line 7`` of a file, ``row 5`` of a DataFrame."""
@@ -885,14 +568,17 @@ def _text(raw: np.ndarray) -> np.ndarray:
 
 def _timed_table(
     source: str | os.PathLike[str] | pd.DataFrame, columns: Sequence[str], time: str | None
-) -> tuple[_Table, str, _Times]:
+) -> tuple[Table, str, Times]:
     """The table of timed rows, its time column's name and its times parsed (``columns`` checked present)."""
-    t = _open(source, _AGORA_NAMES | {"parent"} | {n for n in (time, *columns) if n})
+    named, _ = split_time(time)
+    t = _open(source, _AGORA_NAMES | {"parent"} | {n for n in (time, named, *columns) if n})
+    if time is not None and time in t.header:
+        named = time
     for c in columns:
         if c not in t.header:
             raise t.bad(f"has no column {c[:60]!r}: give {', '.join(columns)} and a time column")
-    col = _time_column(t, time)
-    return t, col, _times(t, col)
+    col = time_column(t, named)
+    return t, col, parse_times(t, col)
 
 
 def read_timed_rows(
@@ -910,10 +596,11 @@ def read_timed_rows(
         BadFileError, BadParameterError: as :func:`read_incidence`'s for the file and its time; a column of
             ``columns`` missing.
     """
-    tick_s = _tick_seconds(tick, default_tick_seconds)
+    tick_seconds_of(tick, default_tick_seconds)
     t, col, times = _timed_table(source, columns, time)
-    at, _, _, _, origin = _ticks_of(t, times, col, tick, tick_s)
-    return TimedRows(t.name, at, {c: _text(t.get(c)) for c in columns}, tick_s, origin, t)
+    reading = read_time(t, times, col, split_time(time)[1], tick, default_tick_seconds, series=False)
+    at, _, _, _, origin = ticks_of(t, times, reading)
+    return TimedRows(t.name, at, {c: _text(t.get(c)) for c in columns}, reading.tick, origin, t)
 
 
 def read_timed_seconds(
@@ -923,7 +610,7 @@ def read_timed_seconds(
     numbers are seconds, dates midnights), for any span: no timeline of ticks is made (cascades of reshares whose
     last comes months after the first)."""
     t, _, times = _timed_table(source, columns, time)
-    v = times.values * (DAY if times.kind == "date" else 1)
+    v = times.values * (DAY if times.kind in ("date", "week") else 1)
     return TimedRows(t.name, v - int(v.min()), {c: _text(t.get(c)) for c in columns}, 1, None, t)
 
 
@@ -932,6 +619,7 @@ __all__ = [
     "DAY",
     "MAX_TICKS",
     "TIME_NAMES",
+    "WEEK",
     "Incidence",
     "TimedRows",
     "format_duration",
@@ -939,4 +627,7 @@ __all__ = [
     "read_incidence",
     "read_timed_rows",
     "read_timed_seconds",
+    "split_time",
+    "tick_unit",
+    "week_labels",
 ]

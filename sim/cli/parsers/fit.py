@@ -116,15 +116,17 @@ def fit_time(p: Any) -> None:
     """``agora fit``'s flags for a table recorded in its own time (issue 60; ``agora backtest`` takes them too)."""
     p.add_argument(
         "--time",
-        metavar="COLUMN",
-        help="the time column of a table recorded in its own time: whole numbers, ISO dates or timestamps "
-        "(default: the column named date, time, day, tick or t)",
+        metavar="COLUMN[:SPAN]",
+        help="the time column of a table recorded in its own time: whole numbers, ISO dates, ISO weeks (2005-W07) or "
+        "timestamps (default: the column named date, time, day, week, epiweek, tick or t); after a colon, what one "
+        "row counts (week:1w, date:1d; default: the rows' own spacing, printed as read)",
     )
     p.add_argument(
         "--tick",
         metavar="DURATION",
-        help="how long one tick of the fit lasts: 1d, 6h, 10min, 30s, 2w (default: the world's minutes per tick; "
-        "daily data need 1d or longer); the fitted rates are per tick",
+        help="how long one tick of the fit lasts: 1d, 6h, 10min, 30s, 2w (default: what one row counts, so weekly "
+        "counts tick in weeks; whole numbers of ticks and timestamps: the world's minutes per tick); the fitted "
+        "rates are per tick",
     )
     repeatable(
         p,

@@ -18,8 +18,9 @@ FILE: a curve (a time column of days, ISO dates or timestamps, and count columns
 case), or the run,tick,measure,value series of agora run --series (--measure, default new; one run). A curve
 with local and imported columns is read as EpiEstim reads one: imported cases infect but are not counted as
 arising here. --serial-interval: a day,probability file (0 at day 0, summing to 1) or gamma:MEAN,SD (EpiEstim's
-discretised gamma, shifted by a day), in the curve's ticks. Each window is named by its last day as the file
-numbers it. See docs/rt.md."""  # noqa: E501
+discretised gamma, shifted by a day), in days; on weekly counts (or any tick of whole days) it is spread over
+the ticks, each tick's cases taken as spread evenly over its days, and the window is one week. Each window is
+named by its last tick as the file names it. See docs/rt.md."""  # noqa: E501
 
 
 def _rt(p: Any) -> None:
@@ -34,7 +35,11 @@ def _rt(p: Any) -> None:
         help="the serial interval: a day,probability file, or gamma:MEAN,SD discretised as EpiEstim does",
     )
     p.add_argument(
-        "--window", type=positive_int, default=7, metavar="W", help="ticks per sliding window (default 7, EpiEstim's)"
+        "--window",
+        type=positive_int,
+        default=None,
+        metavar="W",
+        help="ticks per sliding window (default: a week's, EpiEstim's: 7 of a daily curve, 1 of a weekly one)",
     )
     p.add_argument(
         "--prior-mean", type=positive_float, default=5.0, metavar="M", help="R's Gamma prior: its mean (default 5)"
@@ -61,10 +66,15 @@ def _rt(p: Any) -> None:
     )
     p.add_argument("--run", type=non_negative_int, metavar="N", help="the run of a series file that holds several")
     p.add_argument(
-        "--time", metavar="COLUMN", help="the time column (default: the one named date, time, day, tick or t)"
+        "--time",
+        metavar="COLUMN[:SPAN]",
+        help="the time column (default: the one named date, time, day, week, epiweek, tick or t), and after a colon "
+        "what one row counts (week:1w, date:1d; default: the rows' own spacing, printed)",
     )
     p.add_argument(
-        "--tick", metavar="DURATION", help="a tick's length for a curve of dates or timestamps (1d, 6h; default 1d)"
+        "--tick",
+        metavar="DURATION",
+        help="a tick's length (1d, 1w, 6h; default: what one row counts, so weekly counts tick in weeks)",
     )
     output_file(p, "--plot", metavar="FIG", help="draw the curve and R with its 95%% interval (.png, .svg, .pdf)")
     force_flag(p, "the --plot file")

@@ -124,13 +124,15 @@ def baseline_draws(
     rng: np.random.Generator,
     serial_interval: SerialInterval | None = None,
     level: int = 1,
+    window: int = 7,
 ) -> np.ndarray:
     """``draws`` forecasts of the ``horizon`` ticks after ``series`` (counts per tick up to the cut) by a baseline:
-    ``persistence`` (its median the mean of the last ``level`` ticks) or ``renewal`` (with ``serial_interval``)."""
+    ``persistence`` (its median the mean of the last ``level`` ticks) or ``renewal`` (with ``serial_interval``
+    over the ticks, R from the last ``window`` ticks)."""
     from sim.analysis import baselines  # noqa: PLC0415 - the baselines load with a backtest only
 
     if method == "persistence":
         level = max(1, min(level, series.size - 1))  # a cut with less than a week before it: what there is
         return np.asarray(baselines.persistence(series, horizon, draws, rng, level=level), dtype=np.float64)
     assert method == "renewal" and serial_interval is not None
-    return np.asarray(baselines.renewal(series, serial_interval, horizon, draws, rng), dtype=np.float64)
+    return np.asarray(baselines.renewal(series, serial_interval, horizon, draws, rng, window=window), dtype=np.float64)

@@ -38,6 +38,18 @@ def _list(a: np.ndarray) -> list[float | None]:
     return [_num(float(x)) for x in np.asarray(a, dtype=np.float64).tolist()]
 
 
+def hub_quantiles(draws: np.ndarray) -> list[list[float | None]]:
+    """The quantiles of ``draws`` ``(M, H)`` at the Forecast Hub's 23 levels
+    (:data:`sim.analysis.scores.HUB_LEVELS`), one list per level over the horizons (None where there are no
+    draws): what the scores read, kept so that anyone can score the forecast again with the field's own tools."""
+    from sim.analysis.scores import HUB_LEVELS, sample_quantiles  # noqa: PLC0415 - with a forecast's draws only
+
+    if draws.shape[0] == 0:
+        return [[None] * draws.shape[1] for _ in HUB_LEVELS]
+    q = sample_quantiles(np.asarray(draws, dtype=np.float64), HUB_LEVELS)  # (H, levels)
+    return [_list(q[:, i]) for i in range(len(HUB_LEVELS))]
+
+
 def band_of(draws: np.ndarray) -> dict[str, list[float | None]]:
     """The :data:`BAND` quantiles of ``draws`` ``(M, H)`` per horizon (None where there are no draws)."""
     if draws.shape[0] == 0:
@@ -63,8 +75,11 @@ class CutResult:
     failed: int = 0
     seconds: float = 0.0
     alive: float | None = None
+    quantiles: dict[str, list[list[float | None]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
+        from sim.analysis.scores import HUB_LEVELS  # noqa: PLC0415
+
         return {
             "cut": self.label,
             "tick": self.tick,
@@ -74,6 +89,7 @@ class CutResult:
             "alive": None if self.alive is None else round(self.alive, 6),
             "seconds": round(self.seconds, 3),
             "forecasts": self.bands,
+            "quantiles": {m: {"levels": list(HUB_LEVELS), "values": q} for m, q in self.quantiles.items()},
             "scores": {m: {k: _list(v) for k, v in s.items()} for m, s in self.scores.items()},
         }
 
@@ -92,6 +108,8 @@ class BacktestResult:
     seconds: float = 0.0
     workers: int = 1
     parallel: bool = True
+    #: The observation's timeline (:class:`sim.runs.backtest.timeline.Timeline`; not in the report).
+    timeline: Any = field(default=None, repr=False, compare=False)
 
     def table(self) -> dict[str, dict[str, object]]:
         """Per method: each score's mean over the cuts at each horizon (None where no cut was scored), the cuts

@@ -30,7 +30,7 @@ from sim.engine.requests.backtest import Backtest
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.runs.backtest.forecasts import RECENT, agora_draws, baseline_draws
-from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, Progress, band_of
+from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, Progress, band_of, hub_quantiles
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.fitting import Plan, run_fit
 from sim.runs.fit.observed import ObservedSeries
@@ -90,7 +90,7 @@ def _plan_check(request: Backtest, world: World, registry: Registry) -> Plan:
         raise BadParameterError(f"plan file {request.plan.path}: {exc}") from None  # its keys are no flags
 
 
-def setup(request: Backtest, world: World, registry: Registry) -> Setup:
+def setup(request: Backtest, world: World, registry: Registry, *, ahead: bool = False) -> Setup:
     """Read and check everything a backtest needs before any fit (see the module docstring).
 
     Raises:
@@ -98,6 +98,9 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
             the first observation or at or after the last, two cuts on one tick, a horizon past the data without
             ``until_done``, a method that needs what the data lack, a bad serial interval.
         BadFileError: the observation or the serial interval file cannot be read.
+
+    ``ahead``: one cut at the last observation, its horizon forecast past the data (``agora forecast
+    --observed``: nothing to score).
     """
     methods = request.methods
     plan = _plan_check(request, world, registry) if "agora" in methods else None
@@ -105,7 +108,10 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
     _check_kind(obs, methods)
     assert isinstance(obs, ObservedSeries)
     line = Timeline.of(obs)
-    ticks = tuple(line.tick_of(t) for t in request.cut) or tuple(line.spread(request.cuts or 5, request.horizon))
+    if ahead:
+        ticks: tuple[int, ...] = (line.last,)
+    else:
+        ticks = tuple(line.tick_of(t) for t in request.cut) or tuple(line.spread(request.cuts or 5, request.horizon))
     twice = next((i for i, t in enumerate(ticks) if t in ticks[:i]), None)
     if twice is not None:
         first = request.cut[ticks.index(ticks[twice])]
@@ -114,7 +120,7 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
             fields="cut",
         )
     for tick in ticks:
-        if tick + request.horizon > line.last and not request.until_done:
+        if tick + request.horizon > line.last and not (request.until_done or ahead):
             raise BadParameterError(
                 f"horizon {request.horizon} from cut {line.labels[tick]} reaches past the last observation "
                 f"({line.labels[-1]}) of {obs.path}: give a horizon of {line.last - tick} or less, an earlier cut, or "
@@ -138,15 +144,19 @@ def setup(request: Backtest, world: World, registry: Registry) -> Setup:
     if "renewal" in methods:
         from sim.analysis.rtcurve import serial_interval_of  # noqa: PLC0415
 
-        if obs.recorded is not None and parse_duration(str(obs.recorded["tick"])) != 86_400:
+        days = tick_days(obs)
+        if days is None:
             raise BadParameterError(
                 f"the renewal projection counts its serial interval in days, and the ticks of {obs.path} last "
-                f"{obs.recorded['tick']}: give tick 1d for renewal",
+                f"{obs.recorded['tick'] if obs.recorded else 'one tick'}: give a tick of whole days (1d, 1w) for "
+                "renewal",
                 fields=("tick", "method"),
             )
 
         assert request.serial_interval is not None  # the request's parser asks for it with renewal
         si = serial_interval_of(request.serial_interval)
+        if days > 1:
+            si = _per_tick(si, days, line.last + request.horizon + 2)
     _check_starts(obs, column, line, ticks, methods, si)
     scored = methods if REFERENCE in methods else (*methods, REFERENCE)  # the reference of relative WIS
     return Setup(request, obs, line, ticks, column, scored, si)
@@ -192,7 +202,7 @@ def _refuse_seismic(obs: Any) -> None:
 CASCADE_COLUMNS = frozenset(("id", "parent", "followers"))
 
 
-def _has_followers(source: object) -> bool:
+def has_followers(source: object) -> bool:
     """Whether an observation's header has ``id``, ``parent`` and ``followers`` (a CSV's first line, a Parquet
     file's schema, a DataFrame's columns): cascades with follower counts."""
     if not isinstance(source, str):
@@ -226,7 +236,7 @@ def _check_starts(
         if "renewal" in methods:
             known = np.nan_to_num(_series_to(obs, column, tick), nan=0.0)
             try:
-                baseline_draws("renewal", known, 1, 1, np.random.default_rng(0), si)
+                baseline_draws("renewal", known, 1, 1, np.random.default_rng(0), si, window=renewal_window(obs))
             except BadParameterError as exc:
                 raise BadParameterError(
                     f"the renewal projection cannot start at cut {line.labels[tick]}: {exc}", fields="cut"
@@ -247,10 +257,45 @@ def _truncated(obs: ObservedSeries, cut: int, label: str) -> ObservedSeries:
     return ObservedSeries(obs.path, obs.ticks[keep], {c: v[keep] for c, v in obs.columns.items()}, recorded)
 
 
-def persistence_level(req: Backtest) -> int:
+def tick_days(obs: ObservedSeries) -> int | None:
+    """The days one tick of ``obs`` lasts (1 for a daily curve, 7 for weekly counts; 1 for a series of Agora's
+    own, whose ticks are the world's), or None for ticks that are no whole number of days."""
+    if obs.recorded is None:
+        return 1
+    seconds = parse_duration(str(obs.recorded["tick"]))
+    return seconds // 86_400 if seconds % 86_400 == 0 else None
+
+
+def _per_tick(si: SerialInterval, days: int, ticks: int) -> SerialInterval:
+    """A serial interval in days as the renewal projection's probabilities over ticks of ``days`` days: spread over
+    the ticks (:func:`sim.analysis.rt.aggregate_days`), lag 0 set to 0 and lags 1 on rescaled to sum to 1 (as the
+    projection treats every serial interval: ``projections``' ``si / sum(si)``), so that R is estimated and
+    projected with the same weights."""
+    w = np.array(si.over(ticks, days), dtype=np.float64)
+    w[0] = 0.0
+    total = float(w.sum())
+    if total <= 0:
+        raise BadParameterError(
+            f"the serial interval {si.source} lies within one tick of {days} days: the renewal projection has no "
+            "later tick to carry it; leave renewal out",
+            fields="serial_interval",
+        )
+    return SerialInterval(source=f"{si.source} over ticks of {days} days", probabilities=w / total)
+
+
+def renewal_window(obs: ObservedSeries) -> int:
+    """R's last window for the renewal projection: a week's ticks (EpiEstim's 7 of a daily curve, 1 of a weekly
+    one; 7 ticks of a series of Agora's own)."""
+    days = tick_days(obs) or 1
+    return max(1, 7 // days)
+
+
+def persistence_level(req: Backtest, obs: ObservedSeries | None = None) -> int:
     """The persistence baseline's level: the last week's mean count when one tick is a day (``tick 1d``: the
     issue's "last week's level", a day's noise no longer setting the median), else the last count (the Hub's
-    baseline on its weekly series)."""
+    baseline on its weekly series: the last week's count)."""
+    if obs is not None and obs.recorded is not None:
+        return 7 if tick_days(obs) == 1 else 1
     return 7 if req.fit.tick is not None and parse_duration(req.fit.tick) == 86_400 else 1
 
 
@@ -290,7 +335,9 @@ async def run_cut(
             draws[method], failed, alive = agora_draws(plan, fit, tick, h, s.column, req.draws, rng, recent)
             fit_report = _fit_report(fit)
         else:
-            draws[method] = baseline_draws(method, known, h, req.draws, rng, s.serial_interval, persistence_level(req))
+            level = persistence_level(req, s.observed)
+            window = renewal_window(s.observed)
+            draws[method] = baseline_draws(method, known, h, req.draws, rng, s.serial_interval, level, window)
     ok = np.isfinite(truth)
     scores: dict[str, dict[str, np.ndarray]] = {}
     for method, d in draws.items():
@@ -307,6 +354,7 @@ async def run_cut(
         truth=truth,
         fit=fit_report,
         bands={m: band_of(d) for m, d in draws.items()},
+        quantiles={m: hub_quantiles(d) for m, d in draws.items()},
         scores=scores,
         failed=failed,
         seconds=time.perf_counter() - t0,
@@ -344,6 +392,7 @@ async def run_backtest(
     *,
     progress: Progress = None,
     parallel: bool = True,
+    ahead: bool = False,
 ) -> BacktestResult | CascadeBacktestResult:
     """The backtest ``request`` on ``world`` (never modified).
 
@@ -355,13 +404,13 @@ async def run_backtest(
     Raises:
         BadParameterError, BadFileError: see :func:`setup`, and what a fit raises.
     """
-    if request.fit.observed is not None and _has_followers(request.fit.observed):
+    if request.fit.observed is not None and has_followers(request.fit.observed):
         from sim.runs.backtest.cascade_run import run_cascade_backtest  # noqa: PLC0415
 
         check_world(request, world)
         return await run_cascade_backtest(world, registry, request, progress=progress)
     t0 = time.perf_counter()
-    s = setup(request, world, registry)
+    s = setup(request, world, registry, ahead=ahead)
     n = len(s.ticks)
     workers = request.workers or default_workers(max(n, 1) if parallel else request.fit.budget)
     procs = min(workers, n) if parallel and fork_available() and request.fit.ray is None else 1
@@ -404,6 +453,7 @@ async def run_backtest(
         parallel=procs > 1,
     )
     result.seconds = time.perf_counter() - t0
+    result.timeline = s.timeline
     return result
 
 

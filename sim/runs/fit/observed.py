@@ -731,7 +731,11 @@ def _recorded(
         counted = ()
     inc = read_incidence(source, time=time, tick=tick, columns=counted, default_tick_seconds=default)
     where = f"observation file {name}" if name != "(a DataFrame)" else "observation table (a DataFrame)"
-    if inc.resolution > 1:
+    rename_first = dict(observe)
+    all_levels = all(rename_first.get(c, c) in states or rename_first.get(c, c) in LEVELS for c in inc.counts)
+    if inc.resolution > 1 and not (all_levels and not inc.line_list):
+        # A count of events (new cases) per row would be compared with one tick's; a level (agents in I at a
+        # time) is compared at its row's tick, whatever the rows' spacing.
         unit = format_duration(inc.resolution * inc.tick_seconds)
         whose = "as given" if tick is not None else "the world's minutes per tick"
         raise BadParameterError(
@@ -768,6 +772,8 @@ def _recorded(
         "origin": inc.origin,
         "line_list": inc.line_list,
         "observe": {c: rename.get(c, c) for c in inc.counts},
+        "reading": inc.reading,
+        "span": None if inc.span_seconds is None else format_duration(inc.span_seconds),
     }
     return ObservedSeries(name, inc.ticks[keep], {m: v[keep] for m, v in columns.items()}, recorded)
 

@@ -1,0 +1,190 @@
+"""Forecasts of the ticks after the last observation (issue 73): ``agora forecast WORLD --observed FILE``,
+``world.forecast(observed=...)``.
+
+The model is fitted on every observation, and each method forecasts the ``horizon`` ticks after the last: the
+backtest's machinery (:mod:`sim.runs.backtest.running`) with one cut, at the last observation, and nothing after
+it to score. The methods are the backtest's (``agora``: the fit's accepted simulations continued; ``persistence``;
+``renewal`` with a serial interval); each forecast keeps its quantiles at the Forecast Hub's 23 levels
+(:data:`sim.analysis.scores.HUB_LEVELS`) and can be written as a **hubverse model-output table**
+(:meth:`AheadResult.hubverse_rows`): one row per method, horizon and quantile level, with the columns
+``model_id``, ``reference_date``, ``target``, ``horizon``, ``target_end_date``, ``location``, ``output_type``
+(``quantile``), ``output_type_id`` (the level) and ``value``. ``reference_date`` is the last observed tick's last
+day, ``target_end_date`` each forecast tick's last day (for a file whose time column holds whole numbers, the
+numbers themselves); ``model_id`` is ``agora-METHOD``; ``target`` is ``inc COLUMN`` (counts per tick).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sim.errors import BadParameterError
+from sim.runs.backtest.result import BacktestResult, Progress
+from sim.runs.backtest.timeline import Timeline
+
+if TYPE_CHECKING:
+    from sim.core.world import World
+    from sim.engine.requests.backtest import Backtest
+    from sim.model.registry import Registry
+
+#: The columns of a hubverse model-output table, in order.
+HUBVERSE_COLUMNS = (
+    "model_id",
+    "reference_date",
+    "target",
+    "horizon",
+    "target_end_date",
+    "location",
+    "output_type",
+    "output_type_id",
+    "value",
+)
+
+
+@dataclass
+class AheadResult:
+    """A forecast past the last observation: the backtest of one cut at the last tick (its fit and each method's
+    draws summarised), the ticks ahead named as the file names time, and where the forecast stands.
+
+    Attributes:
+        backtest: the one-cut backtest (its ``cuts[0]`` holds the fit, the bands and the 23 quantiles).
+        targets: each forecast tick's label; ``ends``: its last time (a hub's ``target_end_date``).
+        reference: the last observed tick's last time (a hub's ``reference_date``).
+        location: the ``location`` of the hubverse rows.
+    """
+
+    backtest: BacktestResult
+    targets: list[str]
+    ends: list[str]
+    reference: str
+    location: str
+
+    @classmethod
+    def of(cls, result: BacktestResult, timeline: Timeline, location: str) -> AheadResult:
+        targets, ends = timeline.ahead(result.horizon)
+        return cls(result, targets, ends, timeline.end_time(timeline.last), location)
+
+    def to_dict(self) -> dict[str, object]:
+        """What ``agora forecast --observed --json`` prints: the observation, the settings, the fit, and per method
+        the bands (5 quantiles) and the 23 quantiles per horizon."""
+        b = self.backtest
+        cut = b.cuts[0].to_dict()
+        return {
+            "observed": b.observed,
+            "column": b.column,
+            **b.settings,
+            "seconds": round(b.seconds, 3),
+            "workers": b.workers,
+            "last": cut["cut"],
+            "reference_date": self.reference,
+            "targets": self.targets,
+            "target_end_dates": self.ends,
+            "location": self.location,
+            "fit": cut["fit"],
+            "failed": cut["failed"],
+            "alive": cut["alive"],
+            "forecasts": cut["forecasts"],
+            "quantiles": cut["quantiles"],
+            "history": [None if not math.isfinite(x) else float(x) for x in cut_history(self.backtest)],
+        }
+
+    def hubverse_rows(self) -> list[dict[str, object]]:
+        """The forecast as hubverse model-output rows (see the module docstring)."""
+        cut = self.backtest.cuts[0]
+        from sim.analysis.scores import HUB_LEVELS  # noqa: PLC0415
+
+        rows: list[dict[str, object]] = []
+        target = f"inc {self.backtest.column}"
+        model = self.backtest.settings.get("model") or "model"
+        for method in self.backtest.methods:
+            values = cut.quantiles.get(method)
+            if values is None:
+                continue
+            for h in range(self.backtest.horizon):
+                for level, per in zip(HUB_LEVELS, values):
+                    value = per[h]
+                    rows.append(
+                        {
+                            "model_id": f"agora-{model}" if method == "agora" else f"agora-{method}",
+                            "reference_date": self.reference,
+                            "target": target,
+                            "horizon": h + 1,
+                            "target_end_date": self.ends[h],
+                            "location": self.location,
+                            "output_type": "quantile",
+                            "output_type_id": level,
+                            "value": value,
+                        }
+                    )
+        return rows
+
+    def hubverse_csv(self) -> str:
+        """:meth:`hubverse_rows` as CSV text (a header row, then the rows; a level as written in
+        :data:`~sim.analysis.scores.HUB_LEVELS`)."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=HUBVERSE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in self.hubverse_rows():
+            writer.writerow({**row, "output_type_id": f"{row['output_type_id']:g}", "value": _cell(row["value"])})
+        return out.getvalue()
+
+
+async def run_ahead(
+    world: World,
+    registry: Registry,
+    request: Backtest,
+    *,
+    progress: Progress = None,
+    location: str | None = None,
+) -> AheadResult:
+    """Fit ``request``'s model on every observation and forecast the ``horizon`` ticks after the last (see the
+    module docstring); ``world`` is never modified.
+
+    Raises:
+        BadParameterError: cuts given (a forecast from data starts after the last observation), a file of
+            cascades, and what a backtest's setup raises (a method the data cannot feed, a bad serial interval).
+        BadFileError: an unreadable observation file.
+    """
+    from sim.runs.backtest.running import has_followers, run_backtest  # noqa: PLC0415
+
+    if request.cut or request.cuts is not None:
+        raise BadParameterError(
+            "a forecast from observed data starts after the last observation: drop cut and cuts (agora backtest "
+            "forecasts from cuts inside the data, and scores them)",
+            fields=("cut", "cuts"),
+        )
+    observed = request.fit.observed
+    if observed is not None and has_followers(observed):
+        raise BadParameterError(
+            "a forecast from observed data forecasts a series of counts, and this file holds cascades of posts: "
+            "use agora backtest for cascades' final sizes",
+            fields="observed",
+        )
+    result = await run_backtest(world, registry, request, progress=progress, ahead=True)
+    assert isinstance(result, BacktestResult) and result.timeline is not None
+    name = location if location is not None else _stem(str(result.observed.get("path", "")))
+    return AheadResult.of(result, result.timeline, name)
+
+
+def _stem(path: str) -> str:
+    base = os.path.basename(path)
+    for ext in (".csv.gz", ".csv", ".parquet"):
+        if base.lower().endswith(ext):
+            return base[: -len(ext)]
+    return base or "all"
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else f"{float(value):.10g}"  # type: ignore[arg-type]
+
+
+def cut_history(result: BacktestResult) -> list[float]:
+    """The observed counts up to the last observation (NaN where the file has no row)."""
+    return [float(x) for x in result.cuts[0].history.tolist()]
+
+
+__all__ = ["HUBVERSE_COLUMNS", "AheadResult", "run_ahead"]
