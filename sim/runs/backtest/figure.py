@@ -68,8 +68,9 @@ def backtest_figure(result: Drawn) -> Figure:
     """The fan charts (at most :data:`MAX_PANELS`) and the relative WIS (see the module docstring) as one figure."""
     cuts = [result.cuts[i] for i in shown(len(result.cuts))]
     n = len(cuts)
+    scored = any(np.isfinite(c.truth).any() for c in result.cuts)  # a forecast past the data has nothing scored
     cols = min(3, max(1, n))
-    rows = math.ceil(n / cols) + 1
+    rows = math.ceil(n / cols) + (1 if scored else 0)
     fig = FitFigure(figsize=(4.2 * cols, 3.0 * rows), layout="constrained")
     grid = fig.add_gridspec(rows, cols)
     h = result.horizon
@@ -78,7 +79,8 @@ def backtest_figure(result: Drawn) -> Figure:
         past = np.arange(cut.history.size)
         ahead = np.arange(cut.tick + 1, cut.tick + 1 + h)
         ax.plot(past, cut.history, color="black", lw=1, label="data up to the cut")
-        ax.plot(ahead, cut.truth, "o", color="black", ms=3, mfc="white", label="observed after it")
+        if scored:
+            ax.plot(ahead, cut.truth, "o", color="black", ms=3, mfc="white", label="observed after it")
         for method, band in cut.bands.items():
             colour = COLOURS.get(method, "#9467bd")
             if method == "agora":
@@ -88,12 +90,17 @@ def backtest_figure(result: Drawn) -> Figure:
                 ahead, _values(band["q50"]), color=colour, lw=1.4, ls="-" if method == "agora" else "--", label=method
             )
         ax.axvline(cut.tick + 0.5, color="#999999", lw=0.8, ls=":")
-        ax.set_title(f"cut {cut.label}", fontsize=9)
+        ax.set_title(f"cut {cut.label}" if scored else f"after the last observation, {cut.label}", fontsize=9)
         ax.set_xlabel("tick", fontsize=8)
         ax.tick_params(labelsize=7)
         if i == 0:
             ax.legend(fontsize=7, frameon=False)
+    if not scored:
+        return fig
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - matplotlib only when drawing
+
     ax = fig.add_subplot(grid[rows - 1, :])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # horizons are whole ticks
     table = result.table()
     horizons = np.arange(1, h + 1)
     for method, row in table.items():
