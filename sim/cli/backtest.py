@@ -23,7 +23,7 @@ from sim.lab.world import WorldFile
 #: The request fields that take the values of the flags of the same name, where given.
 _AS_GIVEN = (
     "observed model plan cuts cut horizon until_done method serial_interval draws workers time tick observe columns "
-    "delay summary seeds budget population seed replicates distance adjust ray kernel n_star alive trust_plan"
+    "delay summary seeds budget population seed replicates distance adjust ray kernel n_star alive trust_plan people"
 )
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 #: The fields of a fit request that take the values of the flags of the same name as given.
 _AS_GIVEN = (
     "observed model seeds budget population seed workers replicates steps method kernel distance adjust ray columns "
-    "check_choice time tick observe delay summary"
+    "check_choice time tick observe delay summary people"
 )
 
 
@@ -146,15 +146,40 @@ def format_fit(data: dict[str, Any]) -> str:
             lines.append("the final population is regression-adjusted (Beaumont et al. 2002; --no-adjust: as accepted)")
     pred = data.get("predictive")
     if pred and pred.get("inside90") is not None:
-        lines.append(
-            f"posterior predictive check: {pred['inside90']:.0%} of the observed points inside the 90% band of "
-            f"{pred['simulations']} simulations"
-        )
+        lines.extend(predictive_lines(pred))
     if data.get("posterior_file"):
         lines.append(f"posterior samples: {data['posterior_file']['path']} ({data['posterior_file']['rows']} rows)")
     if data.get("figure"):
         lines.append(f"figure: {data['figure']}")
     return "\n".join(lines)
+
+
+def predictive_lines(pred: dict[str, Any], of: str = "") -> list[str]:
+    """The posterior predictive check in words: first, where it is so, that the simulations' median is 0 where the
+    data count cases; then the share of points inside the band, the band's width beside the data, and the share
+    of runs that died out (issue 73: a band of 0 to 700 around data of 5 to 56 holds them, and says little)."""
+    cols = pred.get("columns") or {}
+    zero = sum(c.get("zero_median", 0) for c in cols.values())
+    counted = sum(c.get("counted", 0) for c in cols.values())
+    died = pred.get("died_out")
+    out = []
+    if zero and counted:
+        why = f" ({died:.0%} of the runs died out)" if died else ""
+        out.append(
+            f"posterior predictive check{of}: the simulations' median is 0 at {zero} of the {counted} observed points "
+            f"that count cases{why}: the band holds the data without following them"
+        )
+    widths = [c["relative_width"] for c in cols.values() if c.get("relative_width") is not None]
+    extra = ""
+    if widths:
+        extra += f"; the band's median width is {max(widths):.3g} times the data's median"
+    if died is not None:
+        extra += f"; {died:.0%} of the runs died out before the data's last week"
+    out.append(
+        f"posterior predictive check{of}: {pred['inside90']:.0%} of the observed points inside the 90% band of "
+        f"{pred['simulations']} simulations{extra}"
+    )
+    return out
 
 
 def format_choice(data: dict[str, Any]) -> str:
@@ -194,10 +219,7 @@ def format_choice(data: dict[str, Any]) -> str:
     for m in data["models"]:
         pred = m.get("predictive")
         if pred and pred.get("inside90") is not None:
-            lines.append(
-                f"posterior predictive check of {m['model']}: {pred['inside90']:.0%} of the observed points inside "
-                f"the 90% band of {pred['simulations']} simulations"
-            )
+            lines.extend(predictive_lines(pred, f" of {m['model']}"))
     if choice:
         lines += ["", f"check of the choice: {choice['datasets']} data sets from each model's posterior, fitted back"]
         head = ["true \\ chosen", *choice["models"]]

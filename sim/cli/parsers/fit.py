@@ -90,6 +90,14 @@ def fit_observation(p: Any) -> None:
         "of column -> array over the observed ticks in, a 1-D array of numbers out; see docs/fitting.md)",
     )
     p.add_argument(
+        "--people",
+        type=integer,
+        metavar="N",
+        help="the population the world's agents stand for: simulated counts are scaled by N / agents before the "
+        "reporting fraction and delay, so that report means the same whatever the world's size (default: the "
+        "world's agents; --population is ABC's particles)",
+    )
+    p.add_argument(
         "--seeds",
         default="random:10",
         metavar="SPEC",

@@ -53,6 +53,10 @@ CURVE = ("curve",)
 SummarySpec = str | Callable[..., Any]
 
 
+#: The most people a world may stand for (more than the Earth's).
+MAX_PEOPLE = 10**11
+
+
 def _field(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int) -> int | None:
     """``data[key]`` (else ``default``) as an int from ``lo`` to ``hi``; None where it is None."""
     value = data.get(key, default)
@@ -418,6 +422,9 @@ class Fit:
         summary: the statistics of a series that the fit compares: built-ins (:data:`BUILTIN_SUMMARIES`;
             ``curve``, every column at every tick, by default) and ``module:function`` (a user's function, or,
             from Python, the function itself: :class:`sim.runs.fit.summaries.UserSummary`).
+        people: the population the world's agents stand for (issue 73; None: the world's agents): every simulated
+            count is scaled by ``people / agents`` before the reporting fraction and the delay, so that the fitted
+            reporting fraction means the same whatever the world's size (:mod:`sim.runs.fit.reporting`).
     """
 
     observed: str | pd.DataFrame
@@ -444,6 +451,7 @@ class Fit:
     observe: tuple[tuple[str, str], ...] = ()
     delay: str | None = None
     summary: tuple[SummarySpec, ...] = CURVE
+    people: int | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -470,6 +478,7 @@ class Fit:
         "observe",
         "delay",
         "summary",
+        "people",
     )
 
     def __post_init__(self) -> None:
@@ -590,6 +599,7 @@ class Fit:
             observe=_observe(data.get("observe")),
             delay=_delay(data.get("delay")),
             summary=parse_summaries(data.get("summary")),
+            people=_field(data, "people", None, 1, MAX_PEOPLE),
         )
 
 

@@ -167,7 +167,9 @@ def _read(request: Backtest, world: World, states: tuple[str, ...]) -> Any:
     from sim.runs.fit.observed import read_observed  # noqa: PLC0415
 
     fit = request.fit
-    return read_observed(fit.observed, world, states, time=fit.time, tick=fit.tick, observe=fit.observe)
+    return read_observed(
+        fit.observed, world, states, time=fit.time, tick=fit.tick, observe=fit.observe, people=fit.people
+    )
 
 
 def _check_kind(obs: Any, methods: tuple[str, ...]) -> None:

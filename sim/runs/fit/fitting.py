@@ -285,6 +285,12 @@ class Plan:
         self.registry = registry
         self.priors, self.fixed = request.params.priors, dict(request.params.fixed)
         cls = registry.model(request.model)
+        if request.people is not None and request.people < int(world.n):
+            raise BadParameterError(
+                f"people {request.people:,} is fewer than the world's {int(world.n):,} agents: a world stands for at "
+                f"least its own agents; give people of {int(world.n):,} or more, or a smaller world",
+                fields="people",
+            )
         # Its states' columns are counts of agents (at most the world's), and names an error may show.
         self.observed = observed or read_observed(  # given: read already (a backtest's data up to a cut)
             request.observed,
@@ -293,7 +299,9 @@ class Plan:
             time=request.time,
             tick=request.tick,
             observe=request.observe,
+            people=request.people,
         )
+        self.scale = self._scale(request)
         self.delay = self._delay(request, cls.params)
         self.method = self._method(request)
         self.summary: Summary | None = None
@@ -337,8 +345,21 @@ class Plan:
             replicates=self.summary.replicates,
             kernel=request.kernel,
         )
-        sim.observe(self.delay, _observed_columns(self.summary))
+        sim.observe(self.delay, _observed_columns(self.summary), scale=self.scale)
         return sim
+
+    def _scale(self, request: Fit) -> float:
+        """The people each agent stands for (``people / agents``; 1 without ``people``)."""
+        if request.people is None:
+            return 1.0
+        agents = int(self.world.n)
+        if self.observed.kind != "series":
+            raise BadParameterError(
+                f"people scales simulated counts per tick, and the observation is {self.observed.kind}: fit it "
+                "without people",
+                fields="people",
+            )
+        return request.people / agents
 
     def _delay(self, request: Fit, schema: dict[str, Any]) -> Delay | None:
         """The observation model's delay, read; an observation model (``report``, ``delay``) only for a series."""
@@ -662,6 +683,36 @@ def _exact(plan: Plan, request: Fit) -> FitResult:
     return out
 
 
+#: The last ticks of the data in which a simulation with no case while the data have some has died out (the
+#: backtest conditions its forecasts on the same week: :data:`sim.runs.backtest.forecasts.RECENT`).
+DIED_OUT_TICKS = 7
+
+
+def band_sense(observed: np.ndarray, q: np.ndarray) -> dict[str, object]:
+    """What a reader of a predictive band needs beside the share of points inside it (issue 73): the band's median
+    width over the data's median count (``relative_width``; over their mean where the median is 0, None where
+    the data are all 0), and the ticks where the data count cases and the simulations' median is 0
+    (``zero_median``, of ``counted``)."""
+    counted = observed > 0
+    scale = float(np.median(observed)) or float(np.mean(observed))
+    width = float(np.median(q[2] - q[0]))
+    return {
+        "relative_width": round(width / scale, 4) if scale > 0 else None,
+        "zero_median": int(np.sum(counted & (q[1] <= 0))),
+        "counted": int(np.sum(counted)),
+    }
+
+
+def died_out(observed: np.ndarray, curves: np.ndarray) -> float | None:
+    """The share of simulations that died out: none of the column in the data's last :data:`DIED_OUT_TICKS`
+    ticks where the data count some there; None where the data have none there either (nothing says a run
+    ended too soon)."""
+    last = slice(max(0, observed.size - DIED_OUT_TICKS), observed.size)
+    if float(np.sum(observed[last])) <= 0 or curves.shape[0] == 0:
+        return None
+    return round(float(np.mean(curves[:, last].sum(axis=1) <= 0)), 4)
+
+
 async def predictive_check(plan: Plan, result: FitResult, count: int, workers: int) -> dict[str, object] | None:
     """``count`` simulations of parameters drawn from the posterior: the band (5, 50 and 95 % quantiles) of
     their series at each observed tick, or of their size distribution's complementary CDF, beside the data,
@@ -679,6 +730,7 @@ async def predictive_check(plan: Plan, result: FitResult, count: int, workers: i
     if isinstance(summary, SeriesSummary):
         columns: dict[str, Any] = {}
         inside = total = 0
+        died: float | None = None
         for c, observed in summary.series.items():
             curves = np.vstack([summary.curves(r)[c].mean(axis=0) for r in ok])
             q = np.quantile(curves, [0.05, 0.5, 0.95], axis=0)
@@ -689,13 +741,17 @@ async def predictive_check(plan: Plan, result: FitResult, count: int, workers: i
                 "q05": q[0].tolist(),
                 "q50": q[1].tolist(),
                 "q95": q[2].tolist(),
+                **band_sense(observed, q),
             }
+            if died is None:
+                died = died_out(observed, curves)
         return {
             "kind": "series",
             "simulations": len(ok),
             "ticks": summary.ticks.tolist(),
             "columns": columns,
             "inside90": round(inside / total, 4) if total else None,
+            "died_out": died,
         }
     assert isinstance(summary, CascadeSummary)
     observed_sizes = np.sort(plan.observed.sizes)  # type: ignore[union-attr]

@@ -593,11 +593,14 @@ def read_observed(
     time: str | None = None,
     tick: str | None = None,
     observe: Sequence[tuple[str, str]] = (),
+    people: int | None = None,
 ) -> Observed:
     """Read and check an observation file (see the module docstring for the layouts and bounds).
 
     Args:
         path: a ``.csv``, ``.csv.gz`` or ``.parquet`` file.
+        people: the population the world's agents stand for (a fit's ``people``): counts are bounded by it
+            instead of the world's agents.
         world: the world the observations come from; needed for adoption times (ids become agents), and
             checks a cascades file's agent ids and every count of agents (no more than it has) when given.
         states: the state names of the model to fit: their columns are counts of agents (as ``reached``,
@@ -622,7 +625,7 @@ def read_observed(
     """
     recorded = time is not None or tick is not None or bool(observe)
     if not isinstance(path, (str, os.PathLike)):
-        return read_recorded(path, world, tuple(states), time=time, tick=tick, observe=observe)
+        return read_recorded(path, world, tuple(states), time=time, tick=tick, observe=observe, people=people)
     f = _opened(os.fspath(path), tuple(states))
     try:
         header = _header_and_size(f)
@@ -637,7 +640,7 @@ def read_observed(
                 "time, the column of time of a table recorded in its own time",
                 fields="time",
             )
-        return _recorded(f.path, header, world, tuple(states), time=time, tick=tick, observe=observe)
+        return _recorded(f.path, header, world, tuple(states), time=time, tick=tick, observe=observe, people=people)
     for own, writer in ((SERIES_COLUMNS, "series"), (CASCADE_COLUMNS, "cascades")):
         if tuple(header[-len(own) :]) == own:
             if len(header) > len(own):
@@ -684,6 +687,7 @@ def read_recorded(
     time: str | None = None,
     tick: str | None = None,
     observe: Sequence[tuple[str, str]] = (),
+    people: int | None = None,
 ) -> ObservedSeries | ObservedCascades:
     """A table recorded in its own time (a file or a DataFrame): counts over time or a line list, read by
     :func:`sim.store.timeline.read_incidence`, as a series of the measures ``observe`` maps its columns to
@@ -701,7 +705,7 @@ def read_recorded(
         header = _header_and_size(_opened(os.fspath(source), states))
     else:
         header = [str(c) for c in source.columns]
-    return _recorded(source, header, world, states, time=time, tick=tick, observe=observe)
+    return _recorded(source, header, world, states, time=time, tick=tick, observe=observe, people=people)
 
 
 def _recorded(
@@ -713,6 +717,7 @@ def _recorded(
     time: str | None,
     tick: str | None,
     observe: Sequence[tuple[str, str]],
+    people: int | None = None,
 ) -> ObservedSeries | ObservedCascades:
     """:func:`read_recorded` of a source whose header is read (and whose bounds are checked) already."""
     name = _source_name(source)
@@ -755,14 +760,19 @@ def _recorded(
             f"{where} has {int(rows[at])} rows in tick {inc.labels[at]}, and {levels[0]} is a count of agents at a "
             f"tick, not of events: give a tick of one row each"
         )
-    agents = _agents(world)
+    agents = people if people is not None else _agents(world)
     for m in [m for m in columns if m in states or m in COUNT_MEASURES] if agents is not None else ():
         over = np.flatnonzero(columns[m] > agents)
         if over.size:
             at = int(over[0])
             raise BadFileError(
-                f"{where} has {int(columns[m][at]):,} for {m} in tick {inc.labels[at]}, more than the world's "
-                f"{agents:,} agents: give the observations of this world"
+                f"{where} has {int(columns[m][at]):,} for {m} in tick {inc.labels[at]}, more than "
+                + (
+                    f"the {agents:,} people the world stands for: give a larger people"
+                    if people is not None
+                    else f"the world's {agents:,} agents: give the observations of this world, or the population it "
+                    "stands for (people)"
+                )
             )
     recorded = {
         "time": inc.time,

@@ -199,6 +199,15 @@ def thin(counts: np.ndarray, report: float, rng: np.random.Generator) -> np.ndar
     return rng.binomial(n, report).astype(np.int64)
 
 
+def scaled(counts: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Each agent's count as ``scale`` people's (a world that stands for a larger population): ``scale * counts``
+    rounded down or up at random so that its mean is exact (int64). Each agent's people fall ill together: the
+    variance of the true count is ``scale`` times what so many independent people would give (docs/fitting.md)."""
+    x = np.asarray(counts, dtype=np.float64) * scale
+    low = np.floor(x)
+    return (low + (rng.random(x.size) < (x - low))).astype(np.int64)
+
+
 def delayed(counts: np.ndarray, pmf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The cases of each tick spread over the ticks they are seen at, ``Multinomial(counts[t], pmf)`` a tick (all
     ticks in one call), those seen at or after ``len(counts)`` dropped (int64, ``len(counts)``)."""
@@ -231,6 +240,7 @@ class Observation:
     delay: Delay | None
     columns: tuple[str, ...]
     horizon: int
+    scale: float = 1.0
 
     def to_dict(self) -> dict[str, object]:
         """What a fit's report says of it (``observed.observation``)."""
@@ -238,6 +248,7 @@ class Observation:
             "report": "fitted" if self.fitted is not None else (1.0 if self.report is None else self.report),
             "delay": None if self.delay is None else self.delay.to_dict(),
             "columns": list(self.columns),
+            "scale": self.scale,
         }
 
     def reporting(self, row: np.ndarray) -> float:
@@ -262,6 +273,8 @@ class Observation:
                 true = np.zeros(self.horizon, dtype=np.int64)
                 values = np.asarray(series[c][: self.horizon], dtype=np.int64)
                 true[: values.size] = values
+                if self.scale != 1.0:
+                    true = scaled(true, self.scale, rng)
                 got = thin(true, report, rng)
                 seen[c] = (got if pmf is None else delayed(got, pmf, rng)).tolist()
             out.append({**run, "series": seen})
@@ -276,6 +289,7 @@ def observation_for(
     delay: Delay | None,
     columns: Sequence[str],
     horizon: int,
+    scale: float = 1.0,
 ) -> Observation | None:
     """The observation model a fit asks for (None: none, the series compared as simulated): ``report`` among the
     fitted ``names`` or the ``fixed`` values, and the ``delay``; ``columns``: the observed series' columns.
@@ -293,7 +307,7 @@ def observation_for(
             fields="params",
         )
     if not asked and delay is None:
-        return None
+        return None if scale == 1.0 else Observation(None, None, None, tuple(columns), int(horizon), scale)
     report: float | None = None
     if REPORT in fixed:
         try:
@@ -315,4 +329,4 @@ def observation_for(
             fields=("params", "delay"),
         )
     fitted = list(names).index(REPORT) if REPORT in names else None
-    return Observation(report, fitted, delay, tuple(columns), int(horizon))
+    return Observation(report, fitted, delay, tuple(columns), int(horizon), scale)

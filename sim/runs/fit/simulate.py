@@ -149,15 +149,16 @@ class Simulator:
         self._kernel: batched.KernelRuns | None = None
         self._replicas = list(range(replicates))
 
-    def observe(self, delay: Delay | None, columns: tuple[str, ...]) -> None:
+    def observe(self, delay: Delay | None, columns: tuple[str, ...], scale: float = 1.0) -> None:
         """Put the observation model the fit asks for (``report`` among its parameters, ``delay``) between the runs
-        and the summaries, applied to the observed ``columns`` (:func:`sim.runs.fit.reporting.observation_for`).
+        and the summaries, applied to the observed ``columns`` (:func:`sim.runs.fit.reporting.observation_for`);
+        ``scale``: the people each agent stands for (``people / agents``).
 
         Raises:
             BadParameterError: see :func:`~sim.runs.fit.reporting.observation_for`.
         """
         self.observation = observation_for(
-            self.model, self.schema, self.names, self.fixed, delay, columns, self.horizon
+            self.model, self.schema, self.names, self.fixed, delay, columns, self.horizon, scale
         )
 
     def typed(self, row: np.ndarray) -> dict[str, object]:
