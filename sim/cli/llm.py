@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from sim.cli.args import parse_params
+from sim.cli.args import EXIT_FAILED, parse_params
 from sim.cli.output import emit
 from sim.core.audit import TEXT_LIMIT, public_settings
 from sim.core.worldlock import world_lock
@@ -318,6 +318,10 @@ def _local(args: argparse.Namespace) -> int:
             data["base_url"] = server.base_url
             data["check"] = local.check(server)
     emit(args, data, _local_text(data))
+    if missing or data["model_error"]:  # the report is printed, and a script learns the model cannot run here
+        what = f"the local-llm extra is missing ({', '.join(missing)})" if missing else "the local model is missing"
+        sys.stderr.write(f"agora: llm local: {what}: {data['install'] or data['model_error']}\n")
+        return EXIT_FAILED
     return 0
 
 

@@ -104,7 +104,8 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "  2  bad input: one sentence on stderr says what and how to fix it; nothing was changed\n"
         "  3  the command finished, but some runs, sweep arms or recommenders failed: their plugin's\n"
         "     error and traceback are on stderr, and every statistic leaves the failed runs out; or a\n"
-        "     seed method's code raised before any run (its error and its frames on stderr)",
+        "     seed method's code raised before any run (its error and its frames on stderr); or\n"
+        "     agora llm local found the local model's extra or file missing (its report printed)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"agora {__version__}")

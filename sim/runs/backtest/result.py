@@ -10,6 +10,7 @@ scored cut and horizon. Coverage is the share of the truths inside the 50 % and 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -121,7 +122,10 @@ class BacktestResult:
             every: dict[str, float | None] = {}
             for name in SCORES:
                 values = np.array([c.scores[method][name] for c in self.cuts], dtype=np.float64)
-                with np.errstate(all="ignore"):
+                # A horizon no cut scored (past the data) has no mean: None, without numpy's "Mean of empty
+                # slice" warning reaching a user's output (issue 73).
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
                     rows[name] = _list(np.nanmean(values, axis=0) if values.size else np.full(self.horizon, np.nan))
                     every[name] = _num(float(np.nanmean(values))) if np.isfinite(values).any() else None
             wis = np.array([c.scores[method]["wis"] for c in self.cuts], dtype=np.float64)
