@@ -52,3 +52,33 @@ def test_a_population_smaller_than_the_world_is_refused(folder):
     out = agora(folder, "fit", "w.db", "--observed", "c.csv", *FIT, "--people", "200", "--budget", "100")
     assert out.returncode == 2
     assert "--people 200 is fewer than the world's 300 agents" in one_sentence(out)
+
+
+@pytest.mark.slow
+def test_two_world_sizes_standing_for_one_town_agree_on_the_reporting_fraction(tmp_path):
+    """docs/fitting.md's table: Flu1918 fitted on worlds of 2,000 and 20,000 agents (seeds the same share), with
+    and without --people 100000: with it the two reporting fractions' 90 % intervals overlap, without it they do
+    not (the 2,000-agent world pins report at its bound)."""
+    import json
+
+    from conftest import data_file
+
+    got = {}
+    for agents, seeds in ((2000, "random:2"), (20000, "random:20")):
+        world = f"w{agents}.db"
+        assert agora(tmp_path, "new", world, "--agents", str(agents), "--seed", "7").returncode == 0
+        for people in (None, 100000):
+            out = agora(
+                tmp_path, "fit", world, "--observed", str(data_file("incidence-Flu1918.csv")), "--observe",
+                "cases=new", "--model", "sir", "--param", "beta=0.005..0.5:log", "--param", "gamma=0.05..1",
+                "--param", "report=0.01..1", "--seeds", seeds, "--budget", "3000", "--population", "300", "--seed",
+                "1", "--workers", "2", "--json", *(["--people", str(people)] if people else []),
+            )  # fmt: skip
+            assert out.returncode in (0, 3), out.stderr
+            got[agents, people] = json.loads(out.stdout)["params"]["report"]["ci90"]
+
+    def overlap(a, b):
+        return a[0] <= b[1] and b[0] <= a[1]
+
+    assert overlap(got[2000, 100000], got[20000, 100000]), got
+    assert not overlap(got[2000, None], got[20000, None]), got
