@@ -91,7 +91,7 @@ def test_the_readme_counts_the_registrys_models():
 #: README's walkthrough): slow, run by ``make test`` from files of their own (tests/test_doc_scene_*.py) so that the
 #: test processes share them out. The others, a few seconds each, run here in ``make test-fast`` too, and check
 #: the same way that a quote is what its commands print.
-LONG_SCENES = {"walkthrough", "screenshot", "populations", "memory", "results"}
+LONG_SCENES = {"walkthrough", "screenshot", "populations", "memory", "results", "fit-report"}
 
 
 def check_scene(scene: str) -> None:

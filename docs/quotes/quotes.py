@@ -57,6 +57,7 @@ DATA_MARK = "\x1edata"
 
 # Masks shared by several steps (each one named for what varies).
 RUNS_IN = r"(?<=runs in )\d+(\.\d+)? s"  # a sweep's time: "20 runs in 1.6 s"
+FIT_TIME = r"(?<=; )\d+(\.\d+)? s(?= on \d+ worker)"  # a fit's time: "ESS 349 of 500; 26.4 s on 2 worker(s)"
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Step:
     inline_ellipsis: bool = False
     console: bool = False  # the quote is a transcript: its ``$ `` lines are the commands, run in $W
     before: str = ""  # hidden commands the quote assumes were run (in $W for a transcript)
+    tee: str | None = None  # also keep the step's output in $W/TEE, for a later step to show again
 
 
 @dataclass
@@ -285,6 +287,28 @@ done > /dev/null""",
         ],
     ),
     Scene(
+        "fit-report",
+        [
+            # README step 14's SIR fit on ego-Facebook, run once: its report is quoted in the README and, with the
+            # file named as docs/fitting.md's worked example names it (flu.csv, not $W/flu.csv), in "What it
+            # reports". Its time is masked (26 s on 2 workers here).
+            Step(None, README, block="agora new $W/ego.db", only=("agora new $W/ego.db", "--inject flu")),
+            Step(
+                "readme-fit",
+                README,
+                only=("agora fit $W/ego.db --model sir",),
+                masks=(FIT_TIME,),
+                tee="fit.txt",
+            ),
+            Step(
+                "fitting-report",
+                "docs/fitting.md",
+                commands='sed -e "s#$W/##" $W/fit.txt',
+                masks=(FIT_TIME,),
+            ),
+        ],
+    ),
+    Scene(
         "populations",
         [
             # The two worlds the page builds with the commands it shows above its first quote (a transcript
@@ -374,6 +398,11 @@ def sh_block_with(file: str, line: str) -> str:
 
 
 def commands_of(step: Step, quotes: dict[str, Quote]) -> str:
+    text = _commands_of(step, quotes)
+    return text if step.tee is None else f"{{\n{text}\n}} 2>&1 | tee $W/{step.tee}"
+
+
+def _commands_of(step: Step, quotes: dict[str, Quote]) -> str:
     if step.console:
         assert step.quote is not None, "a transcript is a quote"
         lines = ["mkdir -p saves"] + ([step.before] if step.before else [])  # saves/ as in the project
