@@ -172,3 +172,23 @@ def test_a_horizon_past_the_data_scores_none_without_a_numpy_warning(folder):
                             until_done=True)  # fmt: skip
         wis = scored.table()["persistence"]["wis"]
     assert wis[0] is not None and wis[1:] == [None, None]
+
+
+def test_a_backtest_writes_every_cuts_forecasts_as_a_hubverse_table(folder):
+    """Issue 73: the backtest's JSON kept five quantiles a forecast; every cut's 23 levels now go to a hubverse
+    table (``-o``), each cut's reference_date its last observed week's Sunday, and the JSON keeps them too."""
+    out = agora(
+        folder, "backtest", "w.db", "--observed", "weekly.csv", "--observe", "cases=new", "--cut",
+        "2005-06-06,2005-07-04", "--horizon", "2", *BASELINES, "-o", "bt.csv", "--location", "XX", "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["output"]["rows"] == 2 * 2 * 2 * 23
+    assert all(len(c["quantiles"]["renewal"]["values"]) == 23 for c in data["cuts"])
+    with open(folder / "bt.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["reference_date"] for r in rows} == {"2005-06-12", "2005-07-10"}  # the cut weeks' Sundays
+    assert {r["target_end_date"] for r in rows if r["reference_date"] == "2005-06-12"} == {"2005-06-19", "2005-06-26"}
+    assert {r["location"] for r in rows} == {"XX"}
+    said = one_sentence(agora(folder, "backtest", "w.db", "--observed", "weekly.csv", "--format", "hubverse"))
+    assert "--format names the -o table's format: give -o FILE" in said

@@ -55,8 +55,16 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
 
         check_target(args.plot, args.force, what="figure")
         check_figure_path(args.plot)
-    elif args.force:
-        raise BadParameterError("--force overwrites the --plot file: give one, or drop --force")
+    elif args.force and not args.output:
+        raise BadParameterError("--force overwrites the --plot and -o files: give one, or drop --force")
+    if args.format is not None and not args.output:
+        raise BadParameterError("--format names the -o table's format: give -o FILE, or drop --format")
+    if args.location is not None and not args.output:
+        raise BadParameterError("--location names the -o table's location: give -o FILE, or drop --location")
+    if args.output:
+        from sim.store.worldfile import check_target  # noqa: PLC0415
+
+        check_target(args.output, args.force, what="forecast table")
     fields = _request_fields(args)
     if "observed" not in fields and "plan" not in fields:
         raise BadParameterError("give the observed curve with --observed FILE, or a --plan that names it")
@@ -65,6 +73,14 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
     except PlanTrustError as exc:  # said with the command line's words: --summary, --trust-plan
         give = f"the same {flag('summary')} FILE.py:function" if exc.setting == "summary" else flag(exc.setting)
         raise BadParameterError(exc.sentence(f"{give} on the command line", flag("trust_plan"))) from None
+    if args.output and request.fit.observed is not None:
+        from sim.runs.backtest.running import has_followers  # noqa: PLC0415
+
+        if has_followers(request.fit.observed):
+            raise BadParameterError(
+                "-o writes forecasts of counts per tick as a hubverse table, and this backtest forecasts cascades' "
+                "final sizes: drop -o (--json keeps them)"
+            )
     try:
         result = await WorldFile(args.world, plugins=args.plugins).abacktest(request, progress=_line)
     except SimulationsFailed as exc:  # a model plugin raised: its author sees where, and no forecast is made
@@ -73,6 +89,15 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
             sys.stderr.write(indented(exc.failure.traceback) + "\n")
         return EXIT_FAILED
     data: dict[str, Any] = result.to_dict()
+    if args.output:
+        from sim.runs.backtest.ahead import hubverse_rows, hubverse_text, location_of  # noqa: PLC0415
+        from sim.runs.backtest.result import BacktestResult  # noqa: PLC0415
+
+        assert isinstance(result, BacktestResult)  # cascades refused above
+        text = hubverse_text(hubverse_rows(result, location_of(result, args.location)))
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        data["output"] = {"path": os.path.abspath(args.output), "format": "hubverse", "rows": text.count("\n") - 1}
     if args.plot:
         result.plot(args.plot, force=True)  # checked above, before the fits
         data["figure"] = os.path.abspath(args.plot)
@@ -165,6 +190,8 @@ def format_backtest(data: dict[str, Any]) -> str:
     )
     if data.get("figure"):
         lines.append(f"figure: {data['figure']}")
+    if data.get("output"):
+        lines.append(f"hubverse table: {data['output']['path']} ({data['output']['rows']:,} rows)")
     return "\n".join(lines)
 
 

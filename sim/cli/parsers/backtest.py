@@ -130,7 +130,18 @@ def _backtest(p: Any) -> None:
     output_file(
         p, "--plot", metavar="FIG", help="draw a fan chart per cut and relative WIS by horizon (.png, .svg, .pdf)"
     )
-    force_flag(p, "the --plot file")
+    p.add_argument(
+        "--format",
+        choices=("hubverse",),
+        help="the -o table's format: hubverse (every cut's quantiles at the Forecast Hub's 23 levels; the default)",
+    )
+    output_file(
+        p, "-o", "--output", metavar="FILE", help="write every cut's forecasts as a hubverse model-output table (.csv)"
+    )
+    p.add_argument(
+        "--location", metavar="NAME", help="the hubverse table's location (default: the observed file's name)"
+    )
+    force_flag(p, "the --plot and -o files")
     json_flag(p)
     p.set_defaults(**dict.fromkeys(_UNSET))
 

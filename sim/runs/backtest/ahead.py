@@ -94,43 +94,11 @@ class AheadResult:
 
     def hubverse_rows(self) -> list[dict[str, object]]:
         """The forecast as hubverse model-output rows (see the module docstring)."""
-        cut = self.backtest.cuts[0]
-        from sim.analysis.scores import HUB_LEVELS  # noqa: PLC0415
-
-        rows: list[dict[str, object]] = []
-        target = f"inc {self.backtest.column}"
-        model = self.backtest.settings.get("model") or "model"
-        for method in self.backtest.methods:
-            values = cut.quantiles.get(method)
-            if values is None:
-                continue
-            for h in range(self.backtest.horizon):
-                for level, per in zip(HUB_LEVELS, values):
-                    value = per[h]
-                    rows.append(
-                        {
-                            "model_id": f"agora-{model}" if method == "agora" else f"agora-{method}",
-                            "reference_date": self.reference,
-                            "target": target,
-                            "horizon": h + 1,
-                            "target_end_date": self.ends[h],
-                            "location": self.location,
-                            "output_type": "quantile",
-                            "output_type_id": level,
-                            "value": value,
-                        }
-                    )
-        return rows
+        return hubverse_rows(self.backtest, self.location)
 
     def hubverse_csv(self) -> str:
-        """:meth:`hubverse_rows` as CSV text (a header row, then the rows; a level as written in
-        :data:`~sim.analysis.scores.HUB_LEVELS`)."""
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=HUBVERSE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in self.hubverse_rows():
-            writer.writerow({**row, "output_type_id": f"{row['output_type_id']:g}", "value": _cell(row["value"])})
-        return out.getvalue()
+        """:meth:`hubverse_rows` as CSV text (:func:`hubverse_text`)."""
+        return hubverse_text(self.hubverse_rows())
 
 
 async def run_ahead(
@@ -166,8 +134,7 @@ async def run_ahead(
         )
     result = await run_backtest(world, registry, request, progress=progress, ahead=True)
     assert isinstance(result, BacktestResult) and result.timeline is not None
-    name = location if location is not None else _stem(str(result.observed.get("path", "")))
-    return AheadResult.of(result, result.timeline, name)
+    return AheadResult.of(result, result.timeline, location_of(result, location))
 
 
 def _stem(path: str) -> str:
@@ -176,6 +143,55 @@ def _stem(path: str) -> str:
         if base.lower().endswith(ext):
             return base[: -len(ext)]
     return base or "all"
+
+
+def hubverse_rows(result: BacktestResult, location: str) -> list[dict[str, object]]:
+    """Every cut's forecasts of a backtest as hubverse model-output rows (as :meth:`AheadResult.hubverse_rows`,
+    each cut's ``reference_date`` its last observed time), so that anyone can score them with the field's tools."""
+    from sim.analysis.scores import HUB_LEVELS  # noqa: PLC0415
+
+    line = result.timeline
+    assert line is not None
+    model = result.settings.get("model") or "model"
+    target = f"inc {result.column}"
+    rows: list[dict[str, object]] = []
+    for cut in result.cuts:
+        reference = line.end_time(cut.tick)
+        _, ends = line.after(cut.tick, result.horizon)
+        for method in result.methods:
+            values = cut.quantiles.get(method)
+            for h in range(result.horizon) if values is not None else ():
+                for level, per in zip(HUB_LEVELS, values or ()):
+                    rows.append(
+                        {
+                            "model_id": f"agora-{model}" if method == "agora" else f"agora-{method}",
+                            "reference_date": reference,
+                            "target": target,
+                            "horizon": h + 1,
+                            "target_end_date": ends[h],
+                            "location": location,
+                            "output_type": "quantile",
+                            "output_type_id": level,
+                            "value": per[h],
+                        }
+                    )
+    return rows
+
+
+def hubverse_text(rows: list[dict[str, object]]) -> str:
+    """Hubverse rows as CSV text: a header row, then the rows (a level as written in
+    :data:`~sim.analysis.scores.HUB_LEVELS`, a value to 10 significant digits, a missing one empty)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HUBVERSE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "output_type_id": f"{row['output_type_id']:g}", "value": _cell(row["value"])})
+    return out.getvalue()
+
+
+def location_of(result: BacktestResult, location: str | None) -> str:
+    """The hubverse ``location``: as given, else the observed file's name without its extension."""
+    return location if location is not None else _stem(str(result.observed.get("path", "")))
 
 
 def _cell(value: object) -> str:
@@ -187,4 +203,4 @@ def cut_history(result: BacktestResult) -> list[float]:
     return [float(x) for x in result.cuts[0].history.tolist()]
 
 
-__all__ = ["HUBVERSE_COLUMNS", "AheadResult", "run_ahead"]
+__all__ = ["HUBVERSE_COLUMNS", "AheadResult", "hubverse_rows", "hubverse_text", "location_of", "run_ahead"]

@@ -183,7 +183,11 @@ class Timeline:
     def ahead(self, horizon: int) -> tuple[list[str], list[str]]:
         """The ``horizon`` ticks after the last observation: each one's label (as the file would name it) and its
         last time (a date's last day: a hub's ``target_end_date``; a whole number's or a tick's last value)."""
-        k = np.arange(self.last + 1, self.last + 1 + horizon, dtype=np.int64)
+        return self.after(self.last, horizon)
+
+    def after(self, tick: int, horizon: int) -> tuple[list[str], list[str]]:
+        """The ``horizon`` ticks after ``tick``, as :meth:`ahead` names them (inside the data or past it)."""
+        k = np.arange(tick + 1, tick + 1 + horizon, dtype=np.int64)
         start = int(self.values[0]) + k * self.step if self.kind != "tick" else k
         if self.kind in ("tick", "whole"):
             return [str(x) for x in start.tolist()], [str(x) for x in (start + self.step - 1).tolist()]
