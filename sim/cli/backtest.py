@@ -19,6 +19,7 @@ from sim.cli.output import emit, indented, shown_line
 from sim.cli.textable import render_table
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
+from sim.store.timeticks import parse_duration, tick_unit
 
 #: The request fields that take the values of the flags of the same name, where given.
 _AS_GIVEN = (
@@ -138,11 +139,16 @@ def format_backtest(data: dict[str, Any]) -> str:
     cuts = data["cuts"]
     fitted = "agora" in data["methods"]
     who = data["model"] if fitted else ", ".join(data["methods"])
+    recorded = obs.get("recorded")
+    unit = tick_unit(parse_duration(str(recorded["tick"]))) if recorded else "tick"
+    h = data["horizon"]
     lines = [
         f"{who} forecasts of {data['column']} in {obs['path']} ({obs['first']} to {obs['last']}), "
-        f"{len(cuts)} cuts, {data['horizon']} ticks ahead",
-        f"cuts: {', '.join(c['cut'] for c in cuts)}",
+        f"{len(cuts)} cuts, {h} {unit}{'' if h == 1 else 's'} ahead",
     ]
+    if recorded and recorded.get("reading"):
+        lines.append(f"read as: {recorded['reading']}")
+    lines.append(f"cuts: {', '.join(c['cut'] for c in cuts)}")
     if fitted:
         lines.append(
             f"priors: {' '.join(data['params']) or 'none'}; seeds {data['seeds']}; budget {data['budget']:,} a fit"
