@@ -196,6 +196,7 @@ def test_a_fit_recovers_the_reporting_fraction(reported):
         "report": "fitted",
         "delay": {"source": "gamma:2,1", "days": 12, "mean": 2.002489},
         "columns": ["onsets"],
+        "scale": 1.0,  # people per agent (issue 73: --people); 1 without it
     }
 
 
