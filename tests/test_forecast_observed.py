@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 from conftest import agora, data_file, one_sentence
+from test_rt import CURVES
 
 import sim
 from sim.analysis.scores import HUB_LEVELS
@@ -16,15 +17,7 @@ from sim.errors import BadParameterError
 from sim.runs.backtest.ahead import HUBVERSE_COLUMNS
 
 MONDAY = np.datetime64("2005-02-14")
-SEVEN = {
-    "Flu1918": "serial-interval-Flu1918.csv",
-    "Flu2009": "serial-interval-Flu2009.csv",
-    "Measles1861": "serial-interval-Measles1861.csv",
-    "SARS2003": "serial-interval-SARS2003.csv",
-    "Smallpox1972": "serial-interval-Smallpox1972.csv",
-    "flu_2009_NYC_school": "gamma:2.6,1.5",
-    "mers_2014_15": "gamma:6.8,4.1",
-}
+SEVEN = CURVES  # the seven curves and their serial intervals (tests/test_rt.py says where each comes from)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,11 @@ from sim.errors import AgoraError
 FLAGS: dict[tuple[str, str] | str, str] = {
     "params": "--param",  # run, sweep, fit, seeds: one NAME=VALUE (or NAME=LO..HI) per flag
     "arms": "--arm",  # forecast: one NAME=ACTION per flag
+    "arm": "--arm",  # forecast's argparse destination
+    "param": "--param",  # the argparse destination of --param
+    "alive": "--keep-extinct",  # backtest, forecast: False when given
+    "adjust": "--no-adjust",  # fit, backtest, forecast: False when given
+    ("forecast", "output"): "-o",
     ("run", "text"): "--inject",
     ("sweep", "text"): "--inject",
 }

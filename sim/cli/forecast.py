@@ -10,6 +10,7 @@ from typing import Any
 
 from sim.analysis.plot import check_figure_path
 from sim.cli.args import EXIT_FAILED, given
+from sim.cli.fields import flag
 from sim.cli.output import emit, shown_line
 from sim.cli.parsers.forecast import DATA_FLAGS
 from sim.cli.progress import stderr_progress
@@ -40,8 +41,8 @@ async def _cmd_forecast(args: argparse.Namespace) -> int:
     data_only = next((f for f in DATA_FLAGS if getattr(args, f, None) not in (None, [])), None)
     if data_only is not None:
         raise BadParameterError(
-            f"{_flag(data_only)} goes with a forecast from data: give --observed FILE with it, or drop it for a "
-            "running session's forecast"
+            f"{flag(data_only, 'forecast')} goes with a forecast from data: give --observed FILE with it, or drop "
+            "it for a running session's forecast"
         )
     if args.runs is None:
         raise BadParameterError(
@@ -75,12 +76,6 @@ _FROM_DATA = (
 _SESSION_ONLY = ("session", "runs", "ticks", "until_done", "arm", "posterior")
 
 
-def _flag(name: str) -> str:
-    return {"param": "--param", "alive": "--keep-extinct", "adjust": "--no-adjust", "output": "-o"}.get(
-        name, "--" + name.replace("_", "-")
-    )
-
-
 def _line(what: str, _fraction: float) -> None:
     sys.stderr.write(f"agora: forecast: {what}\n")
     sys.stderr.flush()
@@ -94,8 +89,8 @@ async def _from_data(args: argparse.Namespace) -> int:
     session = next((f for f in _SESSION_ONLY if getattr(args, f, None) not in (None, [], False)), None)
     if session is not None:
         raise BadParameterError(
-            f"{_flag(session)} goes with a running session's forecast, and --observed forecasts from data: give "
-            "--horizon H, the ticks after the last observation"
+            f"{flag(session, 'forecast')} goes with a running session's forecast, and --observed forecasts from "
+            "data: give --horizon H, the ticks after the last observation"
         )
     if args.horizon is None:
         raise BadParameterError("give --horizon H: the ticks to forecast after the last observation")

@@ -49,6 +49,29 @@ _UNSET = (
 )
 
 
+def forecast_methods(p: Any, methods: str, when: str) -> None:
+    """The flags of the forecasts a backtest scores and ``agora forecast --observed`` makes: ``--method``
+    (``methods`` says which), ``--serial-interval``, ``--draws`` and ``--keep-extinct`` (``when``: the week it
+    reads, "before the cut" or "before the last observation")."""
+    p.add_argument("--method", metavar="M,M", help=f"the forecasts: {methods}")
+    input_file(
+        p,
+        "--serial-interval",
+        what="serial interval file",
+        metavar="FILE|gamma:MEAN,SD",
+        help="the renewal projection's serial interval, in days: a day,probability file or gamma:MEAN,SD",
+    )
+    p.add_argument("--draws", type=integer, metavar="M", help="draws of each forecast (default 1,000)")
+    p.add_argument(
+        "--keep-extinct",
+        dest="alive",
+        action="store_const",
+        const=False,
+        help=f"continue every accepted trajectory, also those with no case in the week {when} where the data have "
+        "some (by default they are left out of Agora's forecast)",
+    )
+
+
 def _backtest(p: Any) -> None:
     """The flags of ``agora backtest``."""
     world_argument(p)
@@ -89,27 +112,11 @@ def _backtest(p: Any) -> None:
         const=True,
         help="let a horizon pass the last observation: the ticks past it are forecast but not scored",
     )
-    p.add_argument(
-        "--method",
-        metavar="M,M",
-        help="the forecasts: agora, persistence, renewal, seismic, comma-separated (default agora,persistence, and "
-        "renewal with --serial-interval; persistence is always scored, as the reference)",
-    )
-    input_file(
+    forecast_methods(
         p,
-        "--serial-interval",
-        what="serial interval file",
-        metavar="FILE|gamma:MEAN,SD",
-        help="the renewal projection's serial interval: a day,probability file or gamma:MEAN,SD",
-    )
-    p.add_argument("--draws", type=integer, metavar="M", help="draws of each forecast scored (default 1,000)")
-    p.add_argument(
-        "--keep-extinct",
-        dest="alive",
-        action="store_const",
-        const=False,
-        help="continue every accepted trajectory, also those with no case in the week before the cut where the data "
-        "have some (by default they are left out of Agora's forecast)",
+        "agora, persistence, renewal, seismic, comma-separated (default agora,persistence, and renewal with "
+        "--serial-interval; persistence is always scored, as the reference)",
+        "before the cut",
     )
     p.add_argument(
         "--n-star",

@@ -6,6 +6,7 @@ from typing import Any
 
 from sim.cli.args import input_file, integer, output_file, repeatable
 from sim.cli.parsers import Subcommand
+from sim.cli.parsers.backtest import forecast_methods
 from sim.cli.parsers.fit import fit_observation, fit_sampling, fit_time
 from sim.cli.parsers.options import force_flag, json_flag, number_flag, plugins_flag, world_argument
 from sim.engine.bounds import MAX_TICKS
@@ -83,26 +84,10 @@ def _from_data(p: Any) -> None:
         g, "--param", metavar="NAME=LO..HI", help="a fitted parameter and its prior, or NAME=VALUE, as agora fit"
     )
     g.add_argument("--horizon", type=integer, metavar="H", help="ticks to forecast after the last observation")
-    g.add_argument(
-        "--method",
-        metavar="M,M",
-        help="the forecasts: agora, persistence, renewal, comma-separated (default agora,persistence, and renewal "
-        "with --serial-interval)",
-    )
-    input_file(
+    forecast_methods(
         g,
-        "--serial-interval",
-        what="serial interval file",
-        metavar="FILE|gamma:MEAN,SD",
-        help="the renewal projection's serial interval, in days: a day,probability file or gamma:MEAN,SD",
-    )
-    g.add_argument("--draws", type=integer, metavar="M", help="draws of each forecast (default 1,000)")
-    g.add_argument(
-        "--keep-extinct",
-        dest="alive",
-        action="store_const",
-        const=False,
-        help="continue every accepted trajectory, also those with no case in the last week where the data have some",
+        "agora, persistence, renewal, comma-separated (default agora,persistence, and renewal with --serial-interval)",
+        "before the last observation",
     )
     g.add_argument(
         "--format",
