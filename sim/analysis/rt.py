@@ -546,6 +546,12 @@ def estimate_rt(
     )
 
 
+def week_window(days: int) -> int:
+    """EpiEstim's window of a week (:data:`WINDOW` days) in ticks of ``days`` days: 7 of a daily curve, 1 of a
+    weekly one (at least one tick; ticks of 2 days: 3)."""
+    return max(1, WINDOW // max(1, int(days)))
+
+
 def window_sums(
     local: np.ndarray, imported: np.ndarray, w: np.ndarray, window: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

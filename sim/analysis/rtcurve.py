@@ -34,13 +34,13 @@ import numpy as np
 from sim.analysis.rt import (
     PRIOR_MEAN,
     PRIOR_SD,
-    WINDOW,
     RtEstimate,
     SerialInterval,
     checked_probabilities,
     estimate_rt,
     parse_gamma,
     read_serial_interval,
+    week_window,
 )
 from sim.core.boundedio import GZIP_ERRORS, bounded_text
 from sim.errors import BadFileError, BadParameterError
@@ -124,7 +124,7 @@ def rt(
     curve = _curve(source, cases=cases, imported=imported, run=run, time=time, tick=tick)
     days = tick_days(curve.tick_seconds)
     if window is None:
-        window = WINDOW // days if days > 1 and WINDOW % days == 0 else (1 if days > WINDOW else WINDOW)
+        window = week_window(days)
     est = estimate_rt(
         curve.local,
         si,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.analysis.rt import SerialInterval
+from sim.analysis.rt import SerialInterval, week_window
 from sim.core.world import World
 from sim.engine.requests.backtest import Backtest
 from sim.errors import BadParameterError
@@ -288,8 +288,7 @@ def _per_tick(si: SerialInterval, days: int, ticks: int) -> SerialInterval:
 def renewal_window(obs: ObservedSeries) -> int:
     """R's last window for the renewal projection: a week's ticks (EpiEstim's 7 of a daily curve, 1 of a weekly
     one; 7 ticks of a series of Agora's own)."""
-    days = tick_days(obs) or 1
-    return max(1, 7 // days)
+    return week_window(tick_days(obs) or 1)
 
 
 def persistence_level(req: Backtest, obs: ObservedSeries | None = None) -> int:
