@@ -91,14 +91,11 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     data: dict[str, Any] = result.to_dict()
     if args.output:
-        from sim.runs.backtest.ahead import hubverse_rows, hubverse_text, location_of  # noqa: PLC0415
+        from sim.runs.backtest.ahead import hubverse_rows, location_of, write_hubverse  # noqa: PLC0415
         from sim.runs.backtest.result import BacktestResult  # noqa: PLC0415
 
         assert isinstance(result, BacktestResult)  # cascades refused above
-        text = hubverse_text(hubverse_rows(result, location_of(result, args.location)))
-        with open(args.output, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        data["output"] = {"path": os.path.abspath(args.output), "format": "hubverse", "rows": text.count("\n") - 1}
+        data["output"] = write_hubverse(args.output, hubverse_rows(result, location_of(result, args.location)))
     if args.plot:
         result.plot(args.plot, force=True)  # checked above, before the fits
         data["figure"] = os.path.abspath(args.plot)

@@ -107,10 +107,9 @@ async def _from_data(args: argparse.Namespace) -> int:
     result = await world.aforecast_observed(request, progress=_line, location=args.location)
     data = result.to_dict()
     if args.output:
-        text = result.hubverse_csv()
-        with open(args.output, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        data["output"] = {"path": os.path.abspath(args.output), "format": "hubverse", "rows": text.count("\n") - 1}
+        from sim.runs.backtest.ahead import write_hubverse  # noqa: PLC0415
+
+        data["output"] = write_hubverse(args.output, result.hubverse_rows())
     if args.plot:
         result.backtest.plot(args.plot, force=True)  # checked above, before the fit
         data["figure"] = os.path.abspath(args.plot)

@@ -189,6 +189,17 @@ def hubverse_text(rows: list[dict[str, object]]) -> str:
     return out.getvalue()
 
 
+def write_hubverse(path: str, rows: list[dict[str, object]]) -> dict[str, object]:
+    """Write hubverse ``rows`` to ``path`` atomically (a temporary file beside it, then renamed: a kill leaves the
+    old file or the new one, never a part); what a report says of it (``output``)."""
+    from sim.core.diskio import replacing  # noqa: PLC0415
+
+    text = hubverse_text(rows)
+    with replacing(path, "forecast table") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    return {"path": os.path.abspath(path), "format": "hubverse", "rows": len(rows)}
+
+
 def location_of(result: BacktestResult, location: str | None) -> str:
     """The hubverse ``location``: as given, else the observed file's name without its extension."""
     return location if location is not None else _stem(str(result.observed.get("path", "")))
@@ -203,4 +214,12 @@ def cut_history(result: BacktestResult) -> list[float]:
     return [float(x) for x in result.cuts[0].history.tolist()]
 
 
-__all__ = ["HUBVERSE_COLUMNS", "AheadResult", "hubverse_rows", "hubverse_text", "location_of", "run_ahead"]
+__all__ = [
+    "HUBVERSE_COLUMNS",
+    "AheadResult",
+    "hubverse_rows",
+    "hubverse_text",
+    "location_of",
+    "run_ahead",
+    "write_hubverse",
+]
