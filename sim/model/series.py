@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.model.imports import IMPORTED
+
 #: The measures every series has beside its states.
 REACHED, NEW = "reached", "new"
 #: The cascade forest's measures (a model that names sources only): its largest generation so far and the
@@ -69,9 +71,9 @@ def entries_name(state: str) -> str:
 
 
 def is_tick_count(measure: str) -> bool:
-    """Whether ``measure`` counts what happened in each tick (``new``, ``new.STATE``, ``onsets``, ``removals``):
-    0 after a run ended, where every other measure keeps its last value."""
-    return measure in (NEW, ONSETS, REMOVALS) or measure.startswith(ENTRIES)
+    """Whether ``measure`` counts what happened in each tick (``new``, ``new.STATE``, ``onsets``, ``removals``,
+    ``imported``): 0 after a run ended, where every other measure keeps its last value."""
+    return measure in (NEW, ONSETS, REMOVALS, IMPORTED) or measure.startswith(ENTRIES)
 
 
 def count_measures(states: tuple[str, ...], removals: bool = True) -> list[str]:
@@ -235,6 +237,8 @@ def series_dict(session: Any) -> dict[str, list]:
     out[ONSETS] = _count_list(entries[:, list(onsets)].sum(axis=1), known)
     if removals:
         out[REMOVALS] = _count_list(entries[:, list(removals)].sum(axis=1), known)
+    if getattr(session, "imports", None) is not None:  # agents from outside, per tick (sim.model.imports)
+        out[IMPORTED] = list(session.imported_per_tick[start : start + length])
     moments = rec.moments
     for j, var in enumerate(rec.variables):
         for k, m in enumerate(MOMENTS):

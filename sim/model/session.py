@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from sim.model.answer import ModelContractError, checked_answer, strictly_increa
 from sim.model.columns import variable_column
 from sim.model.context import StepContext
 from sim.model.guard import PluginTimeout, call_directly
+from sim.model.imports import Imports, choose
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, SILENT, all_active
 from sim.model.seeds import INT32_MAX, SeedSpec
@@ -241,6 +243,12 @@ class PropagationSession(SessionBase):
     #: Agents blocked (``--intervene TICK:block:...``) before they adopted this message: immune, counted
     #: apart from the reach.
     immune: int = 0
+    #: Agents infected from outside at given rounds or at a rate (:mod:`sim.model.imports`; a fit's ``imported``
+    #: column and ``import`` rate): set before the session starts, not persisted.
+    imports: Imports | None = field(default=None, repr=False)
+    #: Agents imported so far, and per round (0: the seeding).
+    imported: int = 0
+    imported_per_tick: list[int] = field(default_factory=list, repr=False)
 
     @property
     def done(self) -> bool:
@@ -253,8 +261,9 @@ class PropagationSession(SessionBase):
 
     @property
     def mean_offspring(self) -> float:
-        """Adoptions caused per transmitting agent-round so far (seeds excluded from the numerator)."""
-        return (self.reached - self.seeds_count) / max(1, sum(self.frontier_sizes))
+        """Adoptions caused per transmitting agent-round so far (seeds and imported agents excluded from the
+        numerator)."""
+        return (self.reached - self.seeds_count - self.imported) / max(1, sum(self.frontier_sizes))
 
     @property
     def peak_tick(self) -> int | None:
@@ -330,6 +339,8 @@ class PropagationSession(SessionBase):
         self._check_store()
         if answer is not None:
             self._apply_start(answer, world)
+        if self.imports is not None:
+            self._import_at_start(world, tick)
         self.rng_state = dict(self.rng.bit_generator.state)
         if self.cascade_tracker is not None:
             self.cascade_tracker.end_round()
@@ -392,6 +403,87 @@ class PropagationSession(SessionBase):
                 self.transmitting = self.frontier.copy()
         for var, (who, vals) in (answer.variables or {}).items():
             self._set_variable(var, who, vals, status if mixed else None)
+
+    def _free_for_import(self, world: World, status: np.ndarray, mixed: bool) -> np.ndarray:
+        """The agents an importation may infect now: in state 0, not blocked, not an adopter of a rival, not
+        frozen (a mask, a new array)."""
+        free = self.state == 0
+        if mixed:
+            free &= ~one_of(status, FROZEN)
+        blocked = blocked_mask(world)
+        if blocked is not None:
+            free &= ~blocked
+        for rival in self.rival_sessions:
+            if rival.adopted_at.size:
+                free &= rival.adopted_at < 0
+        return free
+
+    def _chosen_imports(self, rnd: int, free: Callable[[], np.ndarray]) -> np.ndarray:
+        """Round ``rnd``'s imported agents (:mod:`sim.model.imports`; int32, ascending), drawn from the session's
+        generator among the agents ``free()`` marks (asked only when one is due); the round's count kept."""
+        assert self.imports is not None
+        rng = self.rng
+        k = self.imports.due(rnd, rng.random)
+        chosen = choose(free(), k, rng.random) if k else np.empty(0, dtype=np.int64)
+        self.imported += int(chosen.size)
+        self.imported_per_tick.append(int(chosen.size))
+        return np.sort(chosen).astype(np.int32)
+
+    def _import_at_start(self, world: World, tick: int) -> None:
+        """Round 0's importations, beside the seeds: in the seed state, roots of the forest, transmitting from
+        the first round where the seed state transmits."""
+        status = world.columns["status"]
+        chosen = self._chosen_imports(0, lambda: self._free_for_import(world, status, not all_active(status)))
+        if not chosen.size:
+            return
+        seed_state = int(type(self.model).seed_state)
+        self.state[chosen] = seed_state
+        self.exposed[chosen] = True
+        self.exposed_count = int(np.count_nonzero(self.exposed))
+        if seed_state in self.adopted_states:
+            self.adopted_at[chosen] = tick
+            self.reached += int(chosen.size)
+            self.new_per_tick[-1] = self.reached
+            self._record(tick, chosen, np.full(chosen.size, -1, dtype=np.int32), seed_state)
+            if self.cascade_tracker is not None:
+                self.cascade_tracker.add(chosen)
+        if seed_state in self.transmitting_states:
+            front = np.sort(self.frontier).astype(np.int32)
+            self.frontier = np.insert(front, np.searchsorted(front, chosen), chosen)
+            self.transmitting = self.frontier.copy()
+
+    def _with_imports(
+        self,
+        world: World,
+        status: np.ndarray,
+        mixed: bool,
+        agents: np.ndarray,
+        new_state: np.ndarray | int,
+        sources: np.ndarray,
+        via: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray | int, np.ndarray, np.ndarray]:
+        """The round's admitted changes with its importations added (agents still free after the round's own
+        changes, entering the seed state with no source), every change ordered by agent: the forest gets the
+        round's adopters in one add, ascending, as the compiled kernels lay them out."""
+
+        def free() -> np.ndarray:
+            mask = self._free_for_import(world, status, mixed)
+            mask[agents] = False
+            return mask
+
+        chosen = self._chosen_imports(self.round + 1, free)
+        if not chosen.size:
+            return agents, new_state, sources, via
+        seed_state = int(type(self.model).seed_state)
+        states = np.broadcast_to(np.asarray(new_state, dtype=np.int8), agents.shape)
+        all_agents = np.concatenate([agents.astype(np.int64), chosen.astype(np.int64)])
+        order = np.argsort(all_agents, kind="stable")
+        return (
+            all_agents[order],
+            np.concatenate([states, np.full(chosen.size, seed_state, dtype=np.int8)])[order],
+            np.concatenate([np.asarray(sources, dtype=np.int32), np.full(chosen.size, -1, dtype=np.int32)])[order],
+            np.concatenate([np.asarray(via, dtype=bool), np.zeros(chosen.size, dtype=bool)])[order],
+        )
 
     def _set_variable(self, var: str, who: np.ndarray | None, vals: np.ndarray, status: np.ndarray | None) -> None:
         """Set a checked variable answer: a whole column or some agents; frozen agents keep their values
@@ -487,6 +579,8 @@ class PropagationSession(SessionBase):
         the contract's own ``is_done`` (nobody transmits) is answered here: no plugin code runs for it."""
         assert self.model is not None
         model = self.model
+        if self.imports is not None and self.imports.pending(self.round):
+            return False  # agents will still come from outside
         if type(model).is_done is PropagationModel.is_done:
             return self.frontier.size == 0
         ctx = StepContext(self, world, tick, online)
@@ -505,8 +599,8 @@ class PropagationSession(SessionBase):
 
     @property
     def graph_reached(self) -> int:
-        """Adoptions through the follower graph (seeds and feed adoptions excluded)."""
-        return max(0, self.reached - self.seeds_count - self.feed_reached)
+        """Adoptions through the follower graph (seeds, imported agents and feed adoptions excluded)."""
+        return max(0, self.reached - self.seeds_count - self.feed_reached - self.imported)
 
     def _record(
         self,
@@ -571,6 +665,8 @@ class PropagationSession(SessionBase):
         status = world.columns["status"]
         mixed = not all_active(status)
         agents, new_state, sources, via = self._admitted(world, result, ctx, status if mixed else None)
+        if self.imports is not None:
+            agents, new_state, sources, via = self._with_imports(world, status, mixed, agents, new_state, sources, via)
         prev = np.take(self.state, agents)
         was_adopted = one_of(prev, self.adopted_states)
         now_adopted = one_of(new_state, self.adopted_states)

@@ -56,17 +56,19 @@ import numpy as np
 from sim.core.cascade import empty_measures
 from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
+from sim.model.imports import IMPORTED
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import all_active
 from sim.runs.reports import RunEntry, RunSeries, no_totals
 
 if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched imports SeedSpec)
     from sim.engine.simulation import Simulation
+    from sim.model.imports import Imports
     from sim.model.registry import Registry
     from sim.model.seeds import SeedSpec
     from sim.model.session import PropagationSession
     from sim.plugin import PropagationModel
-    from sim.runs.epidemic_kernels import Infected, Law
+    from sim.runs.epidemic_kernels import Imported, Infected, Law
     from sim.runs.kernels import State
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -161,6 +163,8 @@ def why_not(
         return "only the built-in ic, lt, sir and seir run batched"
     if name == "ic" and session.params.get("trust_weighted"):
         return f"trust-weighted {name} runs on the engine"
+    if session.imports is not None and name not in LAYERED_MODELS:
+        return f"imported cases in {name} run on the engine"
     if world.layers and name not in LAYERED_MODELS:
         return f"{name} on a world of contact layers runs on the engine"
     measured = sorted({"susceptibility", "infectivity"} & set(world.attributes))
@@ -445,14 +449,26 @@ class _Buffers:
         law: Law,
         rounds_cap: int,
         direct: bool,
+        imports: Imported | None = None,
     ) -> np.ndarray:
         """One ``sir`` or ``seir`` run of :func:`sim.runs.epidemic_kernels.epidemic` in these buffers (``law``:
         :func:`sim.runs.epidemic_kernels.epidemic_law`; ``direct``: the graph's edges read straight, a small
-        world's); returns its new infections, recoveries and onsets per round."""
+        world's; ``imports``: its importations, :data:`sim.runs.epidemic_kernels.Imported`); returns its new
+        infections, recoveries, onsets and imported agents per round."""
         csr, _ = graph
         infected = self._infected(csr[1])
         return self.epidemics.epidemic(
-            csr, seeds, pcg, law, rounds_cap, direct, self.scratch, infected, self.forest, self.counts
+            csr,
+            seeds,
+            pcg,
+            law,
+            rounds_cap,
+            direct,
+            self.scratch,
+            infected,
+            self.forest,
+            self.counts,
+            self.epidemics.NO_IMPORTS if imports is None else imports,
         )
 
     def _infected(self, dst: np.ndarray) -> Infected:
@@ -535,16 +551,22 @@ class Outcome(NamedTuple):
     cured: np.ndarray | None
     gens: np.ndarray
     onsets: np.ndarray | None = None
+    #: An epidemic's imported agents per round (None: no importation, :mod:`sim.model.imports`).
+    imported: np.ndarray | None = None
 
 
-def _outcome(buf: _Buffers, per_round: np.ndarray | None, rounds_cap: int, latent: bool = False) -> Outcome:
-    """What the kernel run just made in ``buf`` left (``per_round``: an epidemic's new infections, recoveries
-    and onsets per round, the onsets kept where ``latent``, a ``seir`` run's; None: a cascade's)."""
+def _outcome(
+    buf: _Buffers, per_round: np.ndarray | None, rounds_cap: int, latent: bool = False, imports: bool = False
+) -> Outcome:
+    """What the kernel run just made in ``buf`` left (``per_round``: an epidemic's new infections, recoveries,
+    onsets and imported agents per round, the onsets kept where ``latent``, a ``seir`` run's, the imported where
+    ``imports``; None: a cascade's)."""
     c = buf.counts
     if per_round is not None:
         onsets = per_round[2] if latent else None
+        imported = per_round[3] if imports else None
         return Outcome(
-            int(c[0]), int(c[1]), int(c[2]), int(c[4]), bool(c[5]), int(c[3]), per_round[1], buf.gens, onsets
+            int(c[0]), int(c[1]), int(c[2]), int(c[4]), bool(c[5]), int(c[3]), per_round[1], buf.gens, onsets, imported
         )
     size = int(c[0])
     last = int(buf.rounds[size - 1]) if size else 0  # the last round with adoptions (0: only the seeds)
@@ -556,8 +578,9 @@ def _outcome(buf: _Buffers, per_round: np.ndarray | None, rounds_cap: int, laten
 
 
 def _seir_states(n: int, curve: list[int], cured: np.ndarray, onsets: np.ndarray) -> RunSeries:
-    """``seir``'s state counts per round from its infections so far (``curve``: the seeds, infectious, and
-    the agents exposed since), its recoveries and its onsets (entries from E into I) per round."""
+    """``seir``'s state counts per round from its infections so far (``curve``: the seeds and round 0's imported
+    agents, infectious, and the agents exposed or imported since), its recoveries and its entries into I per
+    round (onsets from E, and imported agents after round 0)."""
     removed = list(accumulate(cured.tolist()))
     turned = list(accumulate(onsets.tolist()))
     seeds = curve[0] if curve else 0
@@ -574,7 +597,7 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
     reports for the same run (session seed ``seed``) on the engine."""
     from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
 
-    size, attempts, exposed, rounds, finished, sent, cured, gens, onsets = run
+    size, attempts, exposed, rounds, finished, sent, cured, gens, onsets, imported = run
     n, session, limit, until_done, max_ticks, first = ensemble
     series, trees, virality, scalars = tally(
         buf.rounds, gens, buf.parents, buf.subtree, buf.tree, buf.agents, size, rounds
@@ -582,7 +605,9 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
     # Lists, not arrays: a run's series is a few rounds long, where numpy's per-call cost is the whole cost.
     new = series[0].tolist()
     curve = list(accumulate(new))
-    seeds = new[0]
+    came = [] if imported is None else imported[: len(new)].tolist()  # agents from outside, per round
+    seeds = new[0] - (came[0] if came else 0)
+    outside = sum(came)
     if sent is None:
         sent = curve[rounds - 1] if rounds else 0
     states: RunSeries
@@ -593,10 +618,11 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
         entries: RunSeries = {"new.susceptible": zeros, "new.adopted": list(new), "onsets": list(new)}
     elif onsets is not None:
         states = _seir_states(n, curve, cured, onsets)
-        # Entries per tick: the seeds enter I at tick 0, the newly reached enter E, onsets move E to I.
+        # Entries per tick: the seeds (and round 0's imported agents) enter I at tick 0, the newly reached enter E,
+        # onsets move E to I (imported agents enter I: counted among the round's onsets by the kernel).
         turned, cured_list = onsets.tolist(), cured.tolist()
-        into_i = [t + (seeds if i == 0 else 0) for i, t in enumerate(turned)]
-        into_e = [0 if i == 0 else v for i, v in enumerate(new)]
+        into_i = [t + (new[0] if i == 0 else 0) for i, t in enumerate(turned)]
+        into_e = [0 if i == 0 else v - (came[i] if came else 0) for i, v in enumerate(new)]
         entries = {
             "new.S": zeros,
             "new.E": into_e,
@@ -620,14 +646,14 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
         "ended": finished,
         "reached": size,
         "exposed": exposed,
-        "graph_reached": max(0, size - seeds),
+        "graph_reached": max(0, size - seeds - outside),
         "feed_reached": 0,
         "feed_exposed": 0,
         "seeds": seeds,
         "attempts": attempts,
         "rounds": int(rounds),
         "peak_tick": new.index(max(new)),  # the first round with the most new adopters (numpy's argmax)
-        "reproduction_number": round((size - seeds) / max(1, sent), 4),
+        "reproduction_number": round((size - seeds - outside) / max(1, sent), 4),
         "edges_removed": 0,
         "edges_added": 0,
         "new_per_tick": new,
@@ -639,10 +665,11 @@ def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds:
             "depth": series[1].tolist(),
             "breadth": series[2].tolist(),
             **entries,
+            **({IMPORTED: came} if imported is not None else {}),
         },
         "series_columns": {
             "states": list(states),
-            "measures": ["reached", "new", "depth", "breadth", *entries],
+            "measures": ["reached", "new", "depth", "breadth", *entries, *([IMPORTED] if imported is not None else [])],
             "variables": [],
         },
         "error": None,
@@ -776,10 +803,13 @@ class KernelRuns:
         *,
         report: Callable[[int], None] | None = None,
         params: Mapping[str, object] | None = None,
+        imports: Imports | None = None,
     ) -> list[RunEntry]:
         """As :func:`run_batched`: runs ``runs`` with session seeds ``seed + r`` (``params``: the model's
-        parameters instead of the probe's)."""
+        parameters instead of the probe's; ``imports``: the importations instead of the probe's)."""
         probe, csr, rounds_cap, direct = self.probe, self.csr, self.rounds_cap, self.direct
+        imports = probe.imports if imports is None else imports
+        imported = None if imports is None else (imports.counts, imports.rates)
         model = probe.model_name
         typed: Mapping[str, Any] = probe.params if params is None else params
         buf = _take(self.n, self.chunk)
@@ -794,12 +824,12 @@ class KernelRuns:
         for r in runs:
             t0 = time.perf_counter()
             picked, pcg, key = start(seed + r)
-            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct) if law is not None else None
+            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct, imported) if law is not None else None
             if law is None:
                 # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
                 # draws from the generator's state after the seeds.
                 buf.cascade(model == "lt", csr, picked, pcg, float(typed.get("p", 0.0)), key, rounds_cap, direct)
-            run = _outcome(buf, per_round, rounds_cap, model == "seir")
+            run = _outcome(buf, per_round, rounds_cap, model == "seir", imported is not None)
             out.append(summary(buf, run, self.ensemble, seed + r, time.perf_counter() - t0))
             if report is not None and len(out) % 64 == 0:
                 report(len(out))

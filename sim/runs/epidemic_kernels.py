@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from sim.model.imports import TRIES
 from sim.plugin.arrays import layer_table, scale_edges
 from sim.runs.kernels import (
     AT_ATTEMPTS,
@@ -76,6 +77,12 @@ Infected = tuple[np.ndarray, ...]  # the ten arrays above, in that order
 #: (:func:`thresholds`): one uint64 an out-edge by edge id (trust weights or measured attributes), else one a layer
 #: mask (256) read through each edge's mask ``layer`` (uint8 by edge id), else (all three empty) ``beta``'s.
 Law = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: A run's importations (:class:`sim.model.imports.Imports`): its counts a round (int64) and its rates
+#: (``Imports.rates``, float64, 4); none: an empty array and zeros (:data:`NO_IMPORTS`).
+Imported = tuple[np.ndarray, np.ndarray]
+NO_IMPORTS: Imported = (np.zeros(0, dtype=np.int64), np.array([0.0, 1.0, 0.0, 1.0]))
+#: 2**-53: a draw's 53 bits as numpy's ``random()`` makes a double of them.
+U53 = 1.0 / 9007199254740992.0
 
 
 def thresholds(chances: np.ndarray) -> np.ndarray:
@@ -150,15 +157,17 @@ def epidemic(
     infected: Infected,
     forest: Forest,
     counts: np.ndarray,
+    imports: Imported,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
     """Run one ``sir`` or ``seir`` epidemic exactly as the engine's model runs it (the module's docstring) under
     ``law`` (:data:`Law`); ``direct``: each sender's edges read straight from the graph (a small world's, as
-    :func:`sim.runs.kernels.cascade` reads them), else by chunks. Returns ``(new, recoveries, onsets)`` per round
-    (round 0: the seeds, infectious); ``counts`` holds where the run ended (:data:`sim.runs.kernels.AT_SIZE`).
+    :func:`sim.runs.kernels.cascade` reads them), else by chunks; ``imports``: :data:`Imported`. Returns ``(new,
+    recoveries, onsets, imported)`` per round (round 0: the seeds and round 0's imported agents, infectious);
+    ``counts`` holds where the run ended (:data:`sim.runs.kernels.AT_SIZE`).
 
     Scratch and forest as :func:`sim.runs.kernels.cascade`'s; ``infected``: :data:`Infected`."""
     mark = scratch[0]
-    position, gens, infectious = infected[0], infected[1], infected[2]
+    position, gens, infectious, spare = infected[0], infected[1], infected[2], infected[3]
     agents, rounds, parents, _, _ = forest
     size = seeded_forest(seeds, agents, rounds, parents)
     for j in range(size):
@@ -167,12 +176,98 @@ def epidemic(
         gens[j] = 0
         infectious[j] = agents[j]
     at_seeds_of(counts, size)
+    per_round = np.zeros((4, rounds_cap + 1), dtype=np.int64)
+    n_seeds = size
+    if imports[0].size > 0 or imports[1][2] > 0.0:
+        # Round 0's importations beside the seeds: after them in the forest (the engine's second add of the
+        # seeding), ascending among themselves; the infectious agents merged ascending.
+        n_new = _import(pcg, imports, 0, mark, agents, parents, size, scratch[1], counts)
+        sort_round(agents, parents, size, size + n_new)
+        for j in range(size, size + n_new):
+            rounds[j] = 0
+            gens[j] = 0
+            position[agents[j]] = j
+            mark[agents[j]] = 2
+        for j in range(size):
+            spare[j] = infectious[j]
+        size += n_new
+        counts[AT_SIZE] = size
+        per_round[3, 0] = n_new
+        _merged(spare, n_seeds, agents, n_seeds, size, infectious)
     counts[AT_START] = size  # the infectious agents
-    per_round = np.zeros((3, rounds_cap + 1), dtype=np.int64)
     per_round[0, 0] = size
-    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
+    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round, imports)
     kernel_close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]
+
+
+@njit(cache=True)
+def _poisson(u: float, lam: float, p0: float) -> int:  # pragma: no cover - compiled
+    """:func:`sim.model.imports.poisson_inverse`, operation for operation."""
+    k, p, c = 0, p0, p0
+    while u > c and k < 4096:
+        k += 1
+        p = p * lam / k
+        c = c + p
+    return k
+
+
+@njit(cache=True)
+def _import(  # pragma: no cover - compiled
+    pcg: np.ndarray,
+    imports: Imported,
+    d: int,
+    mark: np.ndarray,
+    agents: np.ndarray,
+    parents: np.ndarray,
+    size: int,
+    touched: np.ndarray,
+    at: np.ndarray,
+) -> int:
+    """Round ``d``'s importations (:mod:`sim.model.imports`: its count, a Poisson draw where its rate is above 0,
+    then for each agent up to ``TRIES`` random agents, else one among the susceptible listed), drawn from ``pcg``
+    (written back) among the agents not infected (``mark`` below 2); each appended to the forest at ``size ..``
+    with no parent and marked 3 (infected this round), an unseen one counted exposed. Returns how many."""
+    counts, rates = imports
+    n = mark.size
+    k = counts[d] if d < counts.size else 0
+    lam, p0 = (rates[0], rates[1]) if d < counts.size else (rates[2], rates[3])
+    sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]
+    if lam > 0.0:
+        sh, sl, x = kernel_step(sh, sl, ih, il)
+        k += _poisson(np.float64(x >> S11) * U53, lam, p0)
+    got = 0
+    for _ in range(k):
+        v = -1
+        for _try in range(TRIES):
+            sh, sl, x = kernel_step(sh, sl, ih, il)
+            w = int(np.float64(x >> S11) * U53 * n)
+            if mark[w] < 2:
+                v = w
+                break
+        if v < 0:
+            free = 0
+            for w in range(n):
+                if mark[w] < 2:
+                    free += 1
+            if free == 0:
+                break
+            sh, sl, x = kernel_step(sh, sl, ih, il)
+            j = int(np.float64(x >> S11) * U53 * free)
+            for w in range(n):
+                if mark[w] < 2:
+                    if j == 0:
+                        v = w
+                        break
+                    j -= 1
+        if mark[v] == 0:
+            at[AT_EXPOSED] += 1
+        mark[v] = 3
+        agents[size + got] = v
+        parents[size + got] = -1
+        got += 1
+    pcg[0], pcg[1] = sh, sl
+    return got
 
 
 @njit(cache=True)
@@ -190,6 +285,44 @@ def _merged(  # pragma: no cover - compiled
             b += 1
         m += 1
     return m
+
+
+@njit(cache=True)
+def _merged_split(  # pragma: no cover - compiled
+    spare: np.ndarray,
+    kept: int,
+    turned: np.ndarray,
+    n_turned: int,
+    agents: np.ndarray,
+    parents: np.ndarray,
+    lo: int,
+    hi: int,
+    roots: bool,
+    out: np.ndarray,
+) -> int:
+    """``spare[:kept]``, ``turned[:n_turned]`` and those of ``agents[lo:hi]`` that are roots (``roots``: a round's
+    imported agents) or are not (its infected agents), all ascending, merged ascending into ``out``."""
+    a, t, b, m = 0, 0, lo, 0
+    while True:
+        while b < hi and (parents[b] < 0) != roots:
+            b += 1
+        best = -1
+        if a < kept:
+            best = spare[a]
+        if t < n_turned and (best < 0 or turned[t] < best):
+            best = turned[t]
+        if b < hi and (best < 0 or agents[b] < best):
+            best = agents[b]
+        if best < 0:
+            return m
+        if a < kept and spare[a] == best:
+            a += 1
+        elif t < n_turned and turned[t] == best:
+            t += 1
+        else:
+            b += 1
+        out[m] = best
+        m += 1
 
 
 @njit(cache=True)
@@ -239,7 +372,7 @@ def _settle_round(  # pragma: no cover - compiled
     sort_round(agents, parents, first_new, size)
     for j in range(first_new, size):
         rounds[j] = d
-        gens[j] = gens[parents[j]] + 1
+        gens[j] = 0 if parents[j] < 0 else gens[parents[j]] + 1
         position[agents[j]] = j
         mark[agents[j]] = 2
         opened[agents[j]] = -1
@@ -257,11 +390,15 @@ def _sir_rounds(  # pragma: no cover - compiled
     forest: Forest,
     at: np.ndarray,
     per_round: np.ndarray,
+    imports: Imported,
 ) -> None:
     """``sir``'s or ``seir``'s rounds (see :func:`epidemic`) from where ``at`` says the run is (the infectious
     agents ``infected[2][:at[AT_START]]`` and the exposed ``infected[4][:at[AT_LATENT]]``, ascending) until nobody
-    is infectious or exposed, or round ``rounds_cap``; ``per_round`` gets each round's new infections, recoveries
-    and onsets; ``at`` and ``pcg`` are written back."""
+    is infectious or exposed and no importation is to come, or round ``rounds_cap``; ``per_round`` gets each
+    round's new infections, recoveries, onsets and imported agents; ``at`` and ``pcg`` are written back.
+
+    A round's importations (:data:`Imported`) are drawn after its recoveries, among the agents it did not infect,
+    and join its new infections in the forest (no parent) and the infectious agents of the next round."""
     indptr, dst = csr
     mark, touched, targets, senders, states = scratch
     position, gens, infectious, spare, latent, lspare, turned, eids, opened, open_ids = infected
@@ -276,7 +413,13 @@ def _sir_rounds(  # pragma: no cover - compiled
     for i in range(n_lat):
         opened[latent[i]] = -1
     v, base, fresh = 0, 0, True
-    while d < rounds_cap and (n_inf > 0 or n_lat > 0):
+    imp_counts, imp_rates = imports
+    importing = imp_counts.size > 0 or imp_rates[2] > 0.0
+    last_import = -1  # the last round with an importation counted (a rate past the counts: never done)
+    for j in range(imp_counts.size):
+        if imp_counts[j] > 0:
+            last_import = j
+    while d < rounds_cap and (n_inf > 0 or n_lat > 0 or (importing and (imp_rates[2] > 0.0 or d < last_import))):
         d += 1
         sent += n_inf
         first_new = size
@@ -332,9 +475,22 @@ def _sir_rounds(  # pragma: no cover - compiled
                 opened[v] = still
         pcg[0], pcg[1] = sh, sl
         kept, n_turned, kept_latent = _stages(pcg, rates, infected, n_inf, n_lat, d, per_round)
+        n_imp = 0
+        if importing:
+            at[AT_EXPOSED] = exposed
+            n_imp = _import(pcg, imports, d, mark, agents, parents, size, touched, at)
+            exposed = at[AT_EXPOSED]
+            size += n_imp
+            per_round[3, d] = n_imp
         _settle_round(forest, infected, mark, first_new, size, d)
         per_round[0, d] = size - first_new
-        if rates[1] >= 0.0:
+        if rates[1] >= 0.0 and n_imp > 0:
+            # seir with imported agents (infectious, no parent) among the round's new rows: they join the
+            # infectious, the infected ones the exposed.
+            per_round[2, d] += n_imp  # entries into I: onsets and imported agents, as the engine counts them
+            n_inf = _merged_split(spare, kept, turned, n_turned, agents, parents, first_new, size, True, infectious)
+            n_lat = _merged_split(lspare, kept_latent, turned, 0, agents, parents, first_new, size, False, latent)
+        elif rates[1] >= 0.0:
             # seir: the next round's infectious are those that stayed and those whose latent period ended; its
             # exposed those still latent and the newly infected; each merged ascending.
             n_inf = _merged(spare, kept, turned, 0, n_turned, infectious)
@@ -344,7 +500,8 @@ def _sir_rounds(  # pragma: no cover - compiled
             n_inf = _merged(spare, kept, agents, first_new, size, infectious)
     at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED], at[AT_SENT] = size, attempts, exposed, sent
     at[AT_TOUCHED], at[AT_ROUND], at[AT_START], at[AT_LATENT] = n_touched, d, n_inf, n_lat
-    at[AT_FINISHED] = 1 if n_inf == 0 and n_lat == 0 else 0
+    to_come = importing and (imp_rates[2] > 0.0 or d < last_import)
+    at[AT_FINISHED] = 1 if n_inf == 0 and n_lat == 0 and not to_come else 0
 
 
 @njit(cache=True)
@@ -368,7 +525,7 @@ def epidemic_from(
     kernel_resume(state, forest, touched, counts)
     agents, rounds, parents = forest[0], forest[1], forest[2]
     size, begun = counts[AT_SIZE], counts[AT_ROUND]
-    per_round = np.zeros((3, max(rounds_cap, begun) + 1), dtype=np.int64)
+    per_round = np.zeros((4, max(rounds_cap, begun) + 1), dtype=np.int64)
     for j in range(size):  # parents come first: a generation is its parent's plus one
         w = agents[j]
         mark[w] = 2
@@ -381,6 +538,6 @@ def epidemic_from(
     infectious[: frontier.size] = frontier
     per_round[1, : cured.size] = cured
     counts[AT_START] = frontier.size  # the infectious agents
-    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
+    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round, NO_IMPORTS)
     kernel_close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]

@@ -301,14 +301,15 @@ def sort_round(agents: np.ndarray, parents: np.ndarray, lo: int, hi: int) -> Non
             agents[i + 1] = a
             parents[i + 1] = b
         return
-    # Agents are distinct and below 2**31, positions too: sort (agent, parent) packed in one int64.
+    # Agents are distinct and below 2**31, positions too: sort (agent, parent + 1) packed in one int64 (a root's
+    # parent, -1, packed as 0).
     keys = np.empty(hi - lo, dtype=np.int64)
     for j in range(lo, hi):
-        keys[j - lo] = (np.int64(agents[j]) << 32) | np.int64(parents[j])
+        keys[j - lo] = (np.int64(agents[j]) << 32) | (np.int64(parents[j]) + 1)
     keys.sort()
     for j in range(lo, hi):
         agents[j] = keys[j - lo] >> 32
-        parents[j] = keys[j - lo] & 0xFFFFFFFF
+        parents[j] = (keys[j - lo] & 0xFFFFFFFF) - 1
 
 
 @njit(cache=True)

@@ -29,6 +29,7 @@ from sim.llm import local
 from sim.llm.config import LLMConfig
 from sim.llm.service import LLMService, llm_report
 from sim.model.guard import plugin_budget as plugin_budget_seconds
+from sim.model.imports import Imports
 from sim.model.intervene import Intervention
 from sim.model.registry import Registry
 from sim.model.seeds import SeedSpec
@@ -695,6 +696,8 @@ class EnsembleRuns:
         self.probe: PropagationSession | None = None
         self.probe_stats = LlmCounts()
         self.probe_social: SocialInfo | None = None
+        #: Importations into every run's session (a fit's imported cases: :mod:`sim.model.imports`), or None.
+        self.imports: Imports | None = None
 
     def _simulation(self, shared: bool) -> Simulation:
         w = self.world.fork(shared=shared)
@@ -734,6 +737,7 @@ class EnsembleRuns:
         s = sim.inject(self.message)
         if s.status == "failed":
             raise BadParameterError(f"model {self.message.model!r} could not be used: {s.error}")
+        s.imports = self.imports
         schedule_interventions(sim, s, self.request.interventions)
         sim.plugins.close()
         if kernel == "engine":
@@ -805,6 +809,7 @@ class EnsembleRuns:
         w = sim.world
         posts_before = len(w.posts)
         s = sim.inject(dataclasses.replace(self.message, seed=self.seed + r))
+        s.imports = self.imports
         schedule_interventions(sim, s, self.request.interventions)
         # Nothing reads the adoption records of a run nobody keeps (no world file; texts are off offline).
         s.record_events = self.config.texts_per_tick > 0

@@ -24,6 +24,7 @@ import numpy as np
 from sim.engine.requests import Ensemble
 from sim.errors import BadParameterError
 from sim.llm.config import LLMConfig
+from sim.model.imports import IMPORT, MAX_RATE, Imports, local_counts
 from sim.plugin.params import param_for, param_spec
 from sim.runs import batched
 from sim.runs.fit.priors import Priors
@@ -47,6 +48,14 @@ def _check_priors(model: str, registry: Registry, priors: Priors) -> None:
     cls = registry.model(model)
     schema = cls.params
     for prior in priors.items:
+        if prior.name == IMPORT and IMPORT not in schema:
+            if prior.lo < 0 or prior.hi > MAX_RATE:
+                raise BadParameterError(
+                    f"params {prior.describe()}: the importation rate import counts people a tick from 0 to "
+                    f"{MAX_RATE:g}; keep the range within it",
+                    fields="params",
+                )
+            continue
         if prior.name == REPORT and REPORT not in schema:
             if prior.lo < 0 or prior.hi > 1:
                 raise BadParameterError(
@@ -77,7 +86,7 @@ def _middle(priors: Priors) -> dict[str, float]:
     return {
         p.name: math.sqrt(p.lo * p.hi) if p.log else 0.5 * (p.lo + p.hi)
         for p in priors.items  # a value inside every range: the probe checks the other parameters with it
-        if p.name != REPORT
+        if p.name not in (REPORT, IMPORT)
     }
 
 
@@ -116,8 +125,13 @@ class Simulator:
         self.schema = registry.model(model).params
         self.fixed, self.horizon = dict(fixed), steps or max_ticks
         self.observation: Observation | None = None
+        self.import_rate: float | None = None  # a fixed importation rate (people a tick), where one is given
+        if IMPORT not in self.schema and IMPORT in fixed:
+            self.import_rate = _fixed_rate(fixed[IMPORT])
         if REPORT not in self.schema:  # the observation model's, not the model's
             fixed = {k: v for k, v in fixed.items() if k != REPORT}
+        if IMPORT not in self.schema:  # the importations', not the model's
+            fixed = {k: v for k, v in fixed.items() if k != IMPORT}
         fields: dict[str, object] = {
             "text": "fit",
             "model": model,
@@ -148,6 +162,45 @@ class Simulator:
         )
         self._kernel: batched.KernelRuns | None = None
         self._replicas = list(range(replicates))
+        #: Importations (:meth:`importing`): the observed imported agents a tick, their rate past them, the people
+        #: an agent stands for, and the model's seed state (whose entries the imported agents are counted in).
+        self._import_counts: np.ndarray | None = None
+        self._particle_imports: Imports | None = None
+        self._import_after, self._import_scale = 0.0, 1.0
+        cls = registry.model(model)
+        self._seed_name = str(cls.states[int(cls.seed_state)])
+        self._seed_onset = int(cls.seed_state) in cls.counted_onsets()
+        self._fitted_import = self.names.index(IMPORT) if IMPORT in self.names and IMPORT not in self.schema else None
+        if self.import_rate is not None or self._fitted_import is not None:
+            self.importing(None)
+
+    def importing(self, counts: np.ndarray | None, after: float = 0.0, scale: float = 1.0) -> None:
+        """Infect agents from outside in every run (:mod:`sim.model.imports`): ``counts[t]`` agents at tick ``t``
+        (the observed imported cases, scaled to agents already), ``after`` agents a tick on average past them,
+        and the ``import`` parameter's rate (people a tick, divided by ``scale``, the people an agent stands for).
+        The runs' per-tick counts of the seed state's entries (``new``, ``onsets``) are then the local ones.
+
+        Raises:
+            BadParameterError: a model whose runs cannot take imported cases (see :func:`check_importing`).
+        """
+        check_importing(self.registry, self.model)
+        if self.batched and self.model not in batched.LAYERED_MODELS:  # the compiled cascades import nobody
+            self.batched, self._run = False, self._engine_runs
+            self.kernel_reason = f"imported cases in {self.model} run on the engine"
+        self._import_counts = np.zeros(0, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
+        self._import_after, self._import_scale = float(after), float(scale)
+        if self.ensemble.probe is not None:
+            self.ensemble.probe.imports = self._imports(None)
+        self.ensemble.imports = self._imports(None)
+
+    def _imports(self, row: np.ndarray | None) -> Imports | None:
+        """The importations of the particle ``row`` (None: the fixed rate's, or none fitted yet)."""
+        if self._import_counts is None:
+            return None
+        rate = self.import_rate or 0.0
+        if row is not None and self._fitted_import is not None:
+            rate = float(row[self._fitted_import])
+        return Imports(self._import_counts, rate / self._import_scale, self._import_after)
 
     def observe(self, delay: Delay | None, columns: tuple[str, ...], scale: float = 1.0) -> None:
         """Put the observation model the fit asks for (``report`` among its parameters, ``delay``) between the runs
@@ -166,7 +219,7 @@ class Simulator:
         reporting fraction is not the model's)."""
         out = dict(self.params)
         for name, v in zip(self.names, row.tolist(), strict=True):
-            if name != REPORT or REPORT in self.schema:
+            if (name != REPORT or REPORT in self.schema) and (name != IMPORT or IMPORT in self.schema):
                 out[name] = int(round(v)) if param_for(self.schema, name).type is int else float(v)
         return out
 
@@ -174,17 +227,34 @@ class Simulator:
         """The ``replicates`` runs of the particle ``row`` (the fitted parameters' values) and ``run_seed``, as the
         observation model sees them where there is one."""
         first = int(run_seed) * self.replicates
-        runs = self._run(self.typed(row), first)
+        imports = self._imports(row)
+        runs = self._run(self.typed(row), first) if imports is None else self._run_imported(row, first, imports)
         if self.observation is None:
             return runs
         seeds = range(first, first + len(runs))
         return self.observation.apply(runs, self.observation.reporting(row), seeds)
+
+    def _run_imported(self, row: np.ndarray, first: int, imports: Imports) -> list[RunEntry]:
+        """The particle's runs with ``imports``, their imported agents taken out of the per-tick counts that
+        count them (the local cases, which the data's column counts)."""
+        self._particle_imports = imports
+        try:
+            runs = self._run(self.typed(row), first)
+        finally:
+            self._particle_imports = None
+        return [
+            run
+            if not run.get("series")
+            else {**run, "series": local_counts(run["series"], list(run["series"]), self._seed_name, self._seed_onset)}
+            for run in runs
+        ]
 
     def _engine_runs(self, params: dict[str, Any], first: int) -> list[RunEntry]:
         assert self.request.message is not None  # __init__ made it
         message = dataclasses.replace(self.request.message, params=params, seed=first)
         request = dataclasses.replace(self.request, message=message)
         ensemble = EnsembleRuns(self.world, self.registry, request, message, self.config)
+        ensemble.imports = self._particle_imports
         try:
             ensemble.check("engine", self.replicates)
         except Exception as exc:  # noqa: BLE001 - a particle the model refuses is a failed simulation, counted
@@ -203,12 +273,41 @@ class Simulator:
                 until_done=req.steps is None,
                 max_ticks=req.max_ticks,
             )
-        return self._kernel.runs(first, self._replicas, params=params)
+        return self._kernel.runs(first, self._replicas, params=params, imports=self._particle_imports)
 
     def warm(self) -> None:
         """Compile (or load) the kernel here, before workers fork, so that they share it."""
         if self.batched:
             batched.warm(self.model)
+
+
+def _fixed_rate(text: str) -> float:
+    """A fixed ``import`` value (people a tick), checked."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not (math.isfinite(rate) and 0.0 <= rate <= MAX_RATE):
+        raise BadParameterError(
+            f"params import={str(text)[:30]} must be a number of people a tick from 0 to {MAX_RATE:g}", fields="params"
+        )
+    return rate
+
+
+def check_importing(registry: Registry, model: str) -> None:
+    """Refuse imported cases for a model whose seed state does not transmit: an imported agent enters the seed
+    state as a seed does, and the engine's frontier, not the model's own lists, must carry it on.
+
+    Raises:
+        BadParameterError: naming the model and its seed state.
+    """
+    cls = registry.model(model)
+    if int(cls.seed_state) not in tuple(cls.transmitting_states):
+        raise BadParameterError(
+            f"model {model!r} seeds agents in state {cls.states[int(cls.seed_state)]}, which does not transmit: "
+            "imported cases enter the seed state and must transmit from it; fit it without imported cases",
+            fields="imported",
+        )
 
 
 def _failed(exc: BaseException, seed: int) -> RunEntry:
