@@ -133,7 +133,15 @@ def renewal_weights(serial_interval: SerialIntervalLike, ticks: int) -> np.ndarr
     return w / total
 
 
-def project(series: Series, weights: np.ndarray, r: np.ndarray, horizon: int, rng: np.random.Generator) -> np.ndarray:
+def project(
+    series: Series,
+    weights: np.ndarray,
+    r: np.ndarray,
+    horizon: int,
+    rng: np.random.Generator,
+    imported: np.ndarray | None = None,
+    after: float = 0.0,
+) -> np.ndarray:
     """The renewal equation's Poisson projection (``projections``' ``project`` with R fixed within a trajectory):
     ``I_t ~ Poisson(r_d sum_{s>=1} w_s I_{t-s})`` for each trajectory d, observed counts then its own draws.
 
@@ -143,6 +151,10 @@ def project(series: Series, weights: np.ndarray, r: np.ndarray, horizon: int, rn
         r: ``(draws,)``: each trajectory's reproduction number, 0 or more.
         horizon: ticks to project.
         rng: the generator of the Poisson draws.
+        imported: the imported cases per tick of ``series`` (None: none): they infect beside the local ones, and
+            are not projected (the projection counts local cases).
+        after: the imported cases expected a tick past the series: each trajectory draws Poisson(``after``) a tick,
+            infecting beside its local cases (after its local draw of the tick).
 
     Returns:
         ``(draws, horizon)`` int64 counts.
@@ -156,7 +168,7 @@ def project(series: Series, weights: np.ndarray, r: np.ndarray, horizon: int, rn
     nonzero = np.flatnonzero(weights[1 : ticks + horizon])
     span = int(nonzero[-1]) + 1 if nonzero.size else 1  # lags beyond the serial interval's support add nothing
     history = np.zeros((r.size, ticks + horizon))
-    history[:, :ticks] = counts
+    history[:, :ticks] = counts if imported is None else counts + np.asarray(imported, dtype=np.float64)
     out = np.empty((r.size, horizon), dtype=np.int64)
     for h in range(horizon):  # the horizon's ticks: each feeds the next
         t = ticks + h
@@ -169,7 +181,7 @@ def project(series: Series, weights: np.ndarray, r: np.ndarray, horizon: int, rn
                 "shorter horizon"
             )
         out[:, h] = rng.poisson(rate)
-        history[:, t] = out[:, h]
+        history[:, t] = out[:, h] if after <= 0 else out[:, h] + rng.poisson(after, size=r.size)
     return out
 
 
@@ -180,11 +192,16 @@ def renewal(
     draws: int,
     rng: np.random.Generator | int,
     window: int = WINDOW,
+    imported: Series | None = None,
+    after: float = 0.0,
 ) -> np.ndarray:
     """The renewal projection from R at the end of the series (see the module's docstring).
 
     Args:
-        series: counts per tick up to the cut, 0 or more (all cases: none are set apart as imported).
+        series: counts per tick up to the cut, 0 or more (the local cases where ``imported`` is given, else all).
+        imported: the imported cases per tick of ``series`` (None: none): R is estimated as EpiEstim does with
+            them (local cases over the infectivity of local and imported ones), and they infect in the projection.
+        after: the imported cases expected a tick past the series (each trajectory draws them: see :func:`project`).
         serial_interval: ``gamma:MEAN,SD``, a ``day,probability`` file, a SerialInterval or probabilities per tick.
         horizon: ticks to forecast, 1 or more.
         draws: trajectories, 1 or more.
@@ -204,11 +221,16 @@ def renewal(
     draws = _whole(draws, "draws")
     gen = _generator(rng)
     si = serial_interval_of(serial_interval)
-    estimate = estimate_rt(counts, si, window=window)
+    came = None if imported is None else _series(imported, counts.size)
+    if came is not None and came.size != counts.size:
+        raise BadParameterError(f"imported cases of {came.size} ticks beside {counts.size} ticks of cases")
+    if not (np.isfinite(after) and after >= 0):
+        raise BadParameterError(f"the imported cases expected a tick must be 0 or more, not {after!r}")
+    estimate = estimate_rt(counts, si, window=window, imported=came)
     if estimate.end.size == 0 or int(estimate.end[-1]) != counts.size - 1:
         raise BadParameterError(
             f"the series' last window ends on tick {counts.size - 1}, before the serial interval's mean "
             f"({estimate.si_mean:.2f} ticks), where R has no estimate: give a longer series"
         )
     r = gen.gamma(float(estimate.shape[-1]), float(estimate.scale[-1]), size=draws)
-    return project(counts, renewal_weights(si, counts.size + horizon), r, horizon, gen)
+    return project(counts, renewal_weights(si, counts.size + horizon), r, horizon, gen, came, float(after))

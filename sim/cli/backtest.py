@@ -15,7 +15,7 @@ from typing import Any
 
 from sim.cli.args import EXIT_FAILED, given
 from sim.cli.fields import flag
-from sim.cli.output import emit, indented, shown_line
+from sim.cli.output import emit, imported_line, indented, shown_line
 from sim.cli.textable import render_table
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
@@ -24,7 +24,8 @@ from sim.store.timeticks import parse_duration, tick_unit
 #: The request fields that take the values of the flags of the same name, where given.
 _AS_GIVEN = (
     "observed model plan cuts cut horizon until_done method serial_interval draws workers time tick observe columns "
-    "delay summary seeds budget population seed replicates distance adjust ray kernel n_star alive trust_plan people"
+    "delay summary seeds budget population seed replicates distance adjust ray kernel n_star alive trust_plan people "
+    "imported"
 )
 
 
@@ -145,6 +146,7 @@ def format_backtest(data: dict[str, Any]) -> str:
     ]
     if recorded and recorded.get("reading"):
         lines.append(f"read as: {recorded['reading']}")
+    lines += imported_line(recorded)
     lines.append(f"cuts: {', '.join(c['cut'] for c in cuts)}")
     if fitted:
         lines.append(

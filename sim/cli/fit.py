@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.analysis.plot import check_figure_path
 from sim.cli.args import EXIT_FAILED, given
-from sim.cli.output import emit
+from sim.cli.output import emit, imported_line
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
 from sim.engine.bounds import FIT_PREDICTIVE
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 #: The fields of a fit request that take the values of the flags of the same name as given.
 _AS_GIVEN = (
     "observed model seeds budget population seed workers replicates steps method kernel distance adjust ray columns "
-    "check_choice time tick observe delay summary people"
+    "check_choice time tick observe delay summary people imported"
 )
 
 
@@ -116,6 +116,7 @@ def format_fit(data: dict[str, Any]) -> str:
     reading = (obs.get("recorded") or {}).get("reading")
     if reading:
         lines.append(f"read as: {reading}")
+    lines += imported_line(obs.get("recorded"))
     lines.append("")
     head = ["parameter", "median", "90% interval", "prior"]
     exact = data["method"] == "exact"

@@ -11,7 +11,7 @@ from typing import Any
 from sim.analysis.plot import check_figure_path
 from sim.cli.args import EXIT_FAILED, given
 from sim.cli.fields import flag
-from sim.cli.output import emit, shown_line
+from sim.cli.output import emit, imported_line, shown_line
 from sim.cli.parsers.forecast import DATA_FLAGS
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
@@ -70,7 +70,7 @@ async def _cmd_forecast(args: argparse.Namespace) -> int:
 #: request's defaults).
 _FROM_DATA = (
     "observed model horizon method serial_interval draws alive time tick observe columns delay summary seeds budget "
-    "population replicates distance adjust ray kernel seed workers people"
+    "population replicates distance adjust ray kernel seed workers people imported"
 )
 #: A running session's flags, which a forecast from data refuses.
 _SESSION_ONLY = ("session", "runs", "ticks", "until_done", "arm", "posterior")
@@ -131,6 +131,7 @@ def format_ahead(data: dict[str, Any]) -> str:
     ]
     if obs.get("recorded", {}).get("reading"):
         lines.append(f"read as: {obs['recorded']['reading']}")
+    lines += imported_line(obs.get("recorded"))
     fit = data.get("fit")
     if fit:
         medians = ", ".join(f"{k} {p['median']:.4g}" for k, p in fit["params"].items())

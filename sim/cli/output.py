@@ -130,3 +130,15 @@ def _edge_list_text(e: dict[str, Any]) -> str:
 def params_text(params: dict[str, Any]) -> str:
     """Model parameters as ``p=0.05 q=true``."""
     return " ".join(f"{k}={spelled(v)}" for k, v in params.items())
+
+
+def imported_line(recorded: dict[str, Any] | None) -> list[str]:
+    """The line saying how the imported cases of an observation were used (none without them)."""
+    came = (recorded or {}).get("imported")
+    if not came:
+        return []
+    out = "taken out of the cases column, " if came.get("included") else ""
+    return [
+        f"imported: {came['total']:,} cases of column {came['column']}, {out}infecting from outside at their ticks "
+        "(the simulations' local cases are compared)"
+    ]

@@ -98,6 +98,15 @@ def fit_observation(p: Any) -> None:
         "world's agents; --population is ABC's particles)",
     )
     p.add_argument(
+        "--imported",
+        metavar="COLUMN[:included]",
+        help="the observed file's column of imported cases: every simulation infects that many agents from outside "
+        "at those ticks (scaled by agents / --people), into the model's seed state, and compares its local cases "
+        "with the data; COLUMN:included where the cases column counts the imported ones too. A run past the data "
+        "goes on importing at their mean a tick; --param import=LO..HI fits a rate of further importations (people "
+        "a tick; see docs/fitting.md)",
+    )
+    p.add_argument(
         "--seeds",
         default="random:10",
         metavar="SPEC",

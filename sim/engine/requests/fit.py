@@ -129,6 +129,19 @@ def _time(value: object) -> str | None:
     return value.strip()
 
 
+def _imported(value: object) -> str | None:
+    """The column of imported cases (``COLUMN`` or ``COLUMN:included``), checked for its form."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or value.strip() == ":included":
+        raise BadParameterError(
+            f"imported must name the column of imported cases (COLUMN, or COLUMN:included where the cases count "
+            f"them), not {str(value)[:60]!r}",
+            fields="imported",
+        )
+    return value.strip()
+
+
 def _tick(value: object) -> str | None:
     """A tick's length as given (``1d``), checked (:func:`sim.store.timeline.parse_duration`)."""
     if value is None:
@@ -425,6 +438,10 @@ class Fit:
         people: the population the world's agents stand for (issue 73; None: the world's agents): every simulated
             count is scaled by ``people / agents`` before the reporting fraction and the delay, so that the fitted
             reporting fraction means the same whatever the world's size (:mod:`sim.runs.fit.reporting`).
+        imported: the observation's column of imported cases (issue 73; ``COLUMN``, or ``COLUMN:included`` where
+            the observed cases count them too): every simulation infects that many agents from outside at those
+            ticks (scaled by ``agents / people``), and compares its local cases with the data
+            (:mod:`sim.model.imports`). ``params``' ``import`` is a rate of further importations a tick (people).
     """
 
     observed: str | pd.DataFrame
@@ -452,6 +469,7 @@ class Fit:
     delay: str | None = None
     summary: tuple[SummarySpec, ...] = CURVE
     people: int | None = None
+    imported: str | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -479,6 +497,7 @@ class Fit:
         "delay",
         "summary",
         "people",
+        "imported",
     )
 
     def __post_init__(self) -> None:
@@ -600,6 +619,7 @@ class Fit:
             delay=_delay(data.get("delay")),
             summary=parse_summaries(data.get("summary")),
             people=_field(data, "people", None, 1, MAX_PEOPLE),
+            imported=_imported(data.get("imported")),
         )
 
 

@@ -125,14 +125,18 @@ def baseline_draws(
     serial_interval: SerialInterval | None = None,
     level: int = 1,
     window: int = 7,
+    imported: np.ndarray | None = None,
 ) -> np.ndarray:
     """``draws`` forecasts of the ``horizon`` ticks after ``series`` (counts per tick up to the cut) by a baseline:
     ``persistence`` (its median the mean of the last ``level`` ticks) or ``renewal`` (with ``serial_interval``
-    over the ticks, R from the last ``window`` ticks)."""
+    over the ticks, R from the last ``window`` ticks; ``imported``: the imported cases per tick up to the cut,
+    which infect beside the local ones and go on past the cut at their mean a tick, as a fit's runs do)."""
     from sim.analysis import baselines  # noqa: PLC0415 - the baselines load with a backtest only
 
     if method == "persistence":
         level = max(1, min(level, series.size - 1))  # a cut with less than a week before it: what there is
         return np.asarray(baselines.persistence(series, horizon, draws, rng, level=level), dtype=np.float64)
     assert method == "renewal" and serial_interval is not None
-    return np.asarray(baselines.renewal(series, serial_interval, horizon, draws, rng, window=window), dtype=np.float64)
+    after = 0.0 if imported is None or imported.size == 0 else float(np.mean(imported))
+    got = baselines.renewal(series, serial_interval, horizon, draws, rng, window=window, imported=imported, after=after)
+    return np.asarray(got, dtype=np.float64)

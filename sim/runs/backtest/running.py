@@ -168,7 +168,14 @@ def _read(request: Backtest, world: World, states: tuple[str, ...]) -> Any:
 
     fit = request.fit
     return read_observed(
-        fit.observed, world, states, time=fit.time, tick=fit.tick, observe=fit.observe, people=fit.people
+        fit.observed,
+        world,
+        states,
+        time=fit.time,
+        tick=fit.tick,
+        observe=fit.observe,
+        people=fit.people,
+        imported=fit.imported,
     )
 
 
@@ -238,11 +245,30 @@ def _check_starts(
         if "renewal" in methods:
             known = np.nan_to_num(_series_to(obs, column, tick), nan=0.0)
             try:
-                baseline_draws("renewal", known, 1, 1, np.random.default_rng(0), si, window=renewal_window(obs))
+                baseline_draws(
+                    "renewal",
+                    known,
+                    1,
+                    1,
+                    np.random.default_rng(0),
+                    si,
+                    window=renewal_window(obs),
+                    imported=imported_to(obs, tick),
+                )
             except BadParameterError as exc:
                 raise BadParameterError(
                     f"the renewal projection cannot start at cut {line.labels[tick]}: {exc}", fields="cut"
                 ) from None
+
+
+def imported_to(obs: ObservedSeries, last: int) -> np.ndarray | None:
+    """The imported cases at ticks ``0 .. last`` (float64; None without a column of them)."""
+    if obs.imported is None:
+        return None
+    out = np.zeros(last + 1)
+    part = obs.imported[: last + 1]
+    out[: part.size] = part
+    return out
 
 
 def _series_to(obs: ObservedSeries, column: str, last: int) -> np.ndarray:
@@ -251,12 +277,6 @@ def _series_to(obs: ObservedSeries, column: str, last: int) -> np.ndarray:
     keep = obs.ticks <= last
     out[obs.ticks[keep]] = obs.columns[column][keep]
     return out
-
-
-def _truncated(obs: ObservedSeries, cut: int, label: str) -> ObservedSeries:
-    keep = obs.ticks <= cut
-    recorded = None if obs.recorded is None else {**obs.recorded, "last": label}
-    return ObservedSeries(obs.path, obs.ticks[keep], {c: v[keep] for c, v in obs.columns.items()}, recorded)
 
 
 def tick_days(obs: ObservedSeries) -> int | None:
@@ -329,7 +349,7 @@ async def run_cut(
         rng = np.random.default_rng([seed, tick, _STREAM[method]])
         if method == "agora":
             fit_request = dataclasses.replace(req.fit, workers=workers)
-            cut_obs = _truncated(s.observed, tick, label)
+            cut_obs = s.observed.truncated(tick, label)
             fit = await run_fit(world, registry, fit_request, observed=cut_obs, progress=progress)
             plan = Plan(world, registry, fit_request, cut_obs)
             recent = float(np.nansum(history[max(0, tick + 1 - RECENT) :])) if req.alive else None
@@ -338,7 +358,8 @@ async def run_cut(
         else:
             level = persistence_level(req, s.observed)
             window = renewal_window(s.observed)
-            draws[method] = baseline_draws(method, known, h, req.draws, rng, s.serial_interval, level, window)
+            came = imported_to(s.observed, tick)
+            draws[method] = baseline_draws(method, known, h, req.draws, rng, s.serial_interval, level, window, came)
     ok = np.isfinite(truth)
     scores: dict[str, dict[str, np.ndarray]] = {}
     for method, d in draws.items():

@@ -30,6 +30,7 @@ import numpy as np
 
 from sim.core.world import World
 from sim.errors import BadParameterError
+from sim.model.imports import IMPORT
 from sim.model.registry import Registry
 from sim.model.series import REMOVALS
 from sim.runs.fit.abc import (
@@ -300,6 +301,7 @@ class Plan:
             tick=request.tick,
             observe=request.observe,
             people=request.people,
+            imported=request.imported,
         )
         self.scale = self._scale(request)
         self.delay = self._delay(request, cls.params)
@@ -346,7 +348,21 @@ class Plan:
             kernel=request.kernel,
         )
         sim.observe(self.delay, _observed_columns(self.summary), scale=self.scale)
+        counts, after = self.imports()
+        if counts is not None or IMPORT in self.priors.names or IMPORT in self.fixed:
+            sim.importing(counts, after=after, scale=self.scale)
         return sim
+
+    def imports(self) -> tuple[np.ndarray | None, float]:
+        """The observed imported cases as agents a tick (scaled by ``agents / people``, rounded so that the running
+        total stays the nearest whole number to the scaled one's), and their mean a tick, in agents, which a run
+        past the data carries on (None and 0 without a column of imported cases)."""
+        came = getattr(self.observed, "imported", None)
+        if came is None:
+            return None, 0.0
+        scaled = np.cumsum(came, dtype=np.float64) / self.scale
+        counts = np.diff(np.round(scaled), prepend=0.0).astype(np.int64)
+        return counts, float(scaled[-1] / came.size) if came.size else 0.0
 
     def _scale(self, request: Fit) -> float:
         """The people each agent stands for (``people / agents``; 1 without ``people``)."""
@@ -485,6 +501,11 @@ class _SimulatorSpec:
     kernel: str
     delay: Delay | None = None
     observe: tuple[str, ...] = ()
+    scale: float = 1.0
+    #: Importations (:meth:`Plan.imports`): whether there are any, the counts a tick (agents) and their rate after.
+    importing: bool = False
+    imports: tuple[int, ...] | None = None
+    after: float = 0.0
 
 
 #: A Ray worker's simulator, made once per fit (keyed by the world's object id and the spec).
@@ -517,7 +538,10 @@ def _ray_share(
             replicates=spec.replicates,
             kernel=spec.kernel,
         )
-        sim.observe(spec.delay, spec.observe)
+        sim.observe(spec.delay, spec.observe, scale=spec.scale)
+        if spec.importing:
+            counts = None if spec.imports is None else np.array(spec.imports, dtype=np.int64)
+            sim.importing(counts, after=spec.after, scale=spec.scale)
         _RAY_SIMULATORS.clear()
         _RAY_SIMULATORS[key] = sim
     return evaluate_rows(sim, summary, x, seeds, summary.observed.size)
@@ -552,6 +576,9 @@ async def _abc(plan: Plan, request: Fit, workers: int, progress: Progress, t0: f
         request.kernel,
         plan.delay,
         _observed_columns(summary),
+        plan.scale,
+        sim.imported,
+        *_import_spec(plan),
     )
     with ray_cluster(request.ray, workers, progress) as (ray, cpus):
         ref, data_key = share_world(ray, plan.world, list(plan.registry.user_dirs))  # the world, once
@@ -629,6 +656,12 @@ async def _smc(
     out.warnings = fit_warnings(out, plan.priors, population)
     out.warnings += extinct_warning(plan.summary, result.stats, result.weights)
     return out
+
+
+def _import_spec(plan: Plan) -> tuple[tuple[int, ...] | None, float]:
+    """The plan's imported cases for a Ray worker's spec (hashable): counts a tick (agents) and their rate after."""
+    counts, after = plan.imports()
+    return (None if counts is None else tuple(counts.tolist())), after
 
 
 def _observed_columns(summary: Summary) -> tuple[str, ...]:

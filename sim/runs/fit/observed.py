@@ -108,13 +108,27 @@ class ObservedSeries:
         columns: measure name -> float64 values at ``ticks``, in the file's order.
         recorded: how a file's own time became ticks (its time column, the tick's length, the first and last
             ticks' names, whether it was a line list), for a file read with a time column; else None.
+        imported: the imported cases at every tick from 0 to the last (int64; 0 where the file has no row), read
+            from the column a fit's ``imported`` names (:mod:`sim.model.imports`); None without one.
     """
 
     path: str
     ticks: np.ndarray
     columns: dict[str, np.ndarray]
     recorded: dict[str, Any] | None = None
+    imported: np.ndarray | None = None
     kind: ClassVar[str] = "series"
+
+    def truncated(self, cut: int, label: str | None = None) -> ObservedSeries:
+        """The observation up to tick ``cut`` (its imported cases too); ``label`` the cut's name in ``recorded``."""
+        keep = self.ticks <= cut
+        recorded = None if self.recorded is None or label is None else {**self.recorded, "last": label}
+        if recorded is None:
+            recorded = self.recorded
+        imported = None if self.imported is None else self.imported[: cut + 1].copy()
+        return ObservedSeries(
+            self.path, self.ticks[keep], {c: v[keep] for c, v in self.columns.items()}, recorded, imported
+        )
 
 
 @dataclass(frozen=True)
@@ -594,11 +608,15 @@ def read_observed(
     tick: str | None = None,
     observe: Sequence[tuple[str, str]] = (),
     people: int | None = None,
+    imported: str | None = None,
 ) -> Observed:
     """Read and check an observation file (see the module docstring for the layouts and bounds).
 
     Args:
         path: a ``.csv``, ``.csv.gz`` or ``.parquet`` file.
+        imported: the column of imported cases (a fit's ``imported``: ``COLUMN``, or ``COLUMN:included`` where the
+            observed cases count them too), read into :attr:`ObservedSeries.imported`; a table recorded in its own
+            time only.
         people: the population the world's agents stand for (a fit's ``people``): counts are bounded by it
             instead of the world's agents.
         world: the world the observations come from; needed for adoption times (ids become agents), and
@@ -623,9 +641,11 @@ def read_observed(
         BadParameterError: an unknown extension, Parquet without pyarrow, adoption times without a world, an
             id the world does not have.
     """
-    recorded = time is not None or tick is not None or bool(observe)
+    recorded = time is not None or tick is not None or bool(observe) or imported is not None
     if not isinstance(path, (str, os.PathLike)):
-        return read_recorded(path, world, tuple(states), time=time, tick=tick, observe=observe, people=people)
+        return read_recorded(
+            path, world, tuple(states), time=time, tick=tick, observe=observe, people=people, imported=imported
+        )
     f = _opened(os.fspath(path), tuple(states))
     try:
         header = _header_and_size(f)
@@ -640,7 +660,17 @@ def read_observed(
                 "time, the column of time of a table recorded in its own time",
                 fields="time",
             )
-        return _recorded(f.path, header, world, tuple(states), time=time, tick=tick, observe=observe, people=people)
+        return _recorded(
+            f.path,
+            header,
+            world,
+            tuple(states),
+            time=time,
+            tick=tick,
+            observe=observe,
+            people=people,
+            imported=imported,
+        )
     for own, writer in ((SERIES_COLUMNS, "series"), (CASCADE_COLUMNS, "cascades")):
         if tuple(header[-len(own) :]) == own:
             if len(header) > len(own):
@@ -688,6 +718,7 @@ def read_recorded(
     tick: str | None = None,
     observe: Sequence[tuple[str, str]] = (),
     people: int | None = None,
+    imported: str | None = None,
 ) -> ObservedSeries | ObservedCascades:
     """A table recorded in its own time (a file or a DataFrame): counts over time or a line list, read by
     :func:`sim.store.timeline.read_incidence`, as a series of the measures ``observe`` maps its columns to
@@ -705,7 +736,9 @@ def read_recorded(
         header = _header_and_size(_opened(os.fspath(source), states))
     else:
         header = [str(c) for c in source.columns]
-    return _recorded(source, header, world, states, time=time, tick=tick, observe=observe, people=people)
+    return _recorded(
+        source, header, world, states, time=time, tick=tick, observe=observe, people=people, imported=imported
+    )
 
 
 def _recorded(
@@ -718,12 +751,20 @@ def _recorded(
     tick: str | None,
     observe: Sequence[tuple[str, str]],
     people: int | None = None,
+    imported: str | None = None,
 ) -> ObservedSeries | ObservedCascades:
     """:func:`read_recorded` of a source whose header is read (and whose bounds are checked) already."""
     name = _source_name(source)
     default = _world_tick(world)
     lower = {h.lower(): h for h in header}
+    column, included = split_imported(imported)
     if "id" in lower and "parent" in lower and not observe:
+        if column is not None:
+            raise BadParameterError(
+                "imported names a column of imported cases, and this observation is timestamped cascades: give a "
+                "curve of counts (a time column, the cases and the imported cases)",
+                fields="imported",
+            )
         return _timed_cascades(source, name, (lower["id"], lower["parent"]), time, tick, default)
     measures = [m for _, m in observe]
     twice = next((m for i, m in enumerate(measures) if m in measures[:i]), None)
@@ -734,7 +775,25 @@ def _recorded(
     counted: Sequence[str] | None = [c for c, _ in observe] or None
     if counted == [CASES] and CASES not in header:  # a line list's count of cases
         counted = ()
+    if column is not None:
+        if column in [c for c, _ in observe]:
+            raise BadParameterError(
+                f"imported names column {column[:60]!r}, which observe maps to a measure: the imported cases are not "
+                "compared with the simulation; name the cases' own column in observe",
+                fields="imported",
+            )
+        if column not in header:
+            raise BadParameterError(
+                f"imported names no column of {'observation file ' + name if name != '(a DataFrame)' else 'the table'}"
+                f": its columns are {', '.join(header)[:200]}",
+                fields="imported",
+            )
+        if counted is not None:
+            counted = [*counted, column]
     inc = read_incidence(source, time=time, tick=tick, columns=counted, default_tick_seconds=default)
+    came = None
+    if column is not None:
+        came = _imported_counts(inc, column, name, included)
     where = f"observation file {name}" if name != "(a DataFrame)" else "observation table (a DataFrame)"
     rename_first = dict(observe)
     all_levels = all(rename_first.get(c, c) in states or rename_first.get(c, c) in LEVELS for c in inc.counts)
@@ -785,7 +844,64 @@ def _recorded(
         "reading": inc.reading,
         "span": None if inc.span_seconds is None else format_duration(inc.span_seconds),
     }
-    return ObservedSeries(name, inc.ticks[keep], {m: v[keep] for m, v in columns.items()}, recorded)
+    if came is not None:
+        recorded["imported"] = {"column": column, "included": included, "total": int(came.sum())}
+    return ObservedSeries(name, inc.ticks[keep], {m: v[keep] for m, v in columns.items()}, recorded, came)
+
+
+#: The suffix of ``imported`` saying that the observed cases count the imported ones too.
+INCLUDED = ":included"
+
+
+def split_imported(text: str | None) -> tuple[str | None, bool]:
+    """A fit's ``imported`` as ``(column, included)``: ``COLUMN`` (the cases counted apart, as EpiEstim's ``local``
+    and ``imported``) or ``COLUMN:included`` (the observed cases count the imported ones too: they are taken out)."""
+    if text is None:
+        return None, False
+    if text.endswith(INCLUDED):
+        return text[: -len(INCLUDED)], True
+    return text, False
+
+
+def _imported_counts(inc: Any, column: str, name: str, included: bool) -> np.ndarray:
+    """The imported cases of ``inc`` (read by :func:`read_incidence`) at every tick from 0 to the last (int64),
+    taken out of ``inc``'s counts, and, where ``included``, out of the one observed column of cases.
+
+    Raises:
+        BadFileError: an imported count that is no whole number, or (``included``) above the cases of its tick.
+        BadParameterError: ``included`` beside several observed columns.
+    """
+    where = f"observation file {name}" if name != "(a DataFrame)" else "observation table (a DataFrame)"
+    values = inc.counts.pop(column)
+    whole = np.floor(values)
+    bad = np.flatnonzero((whole != values) | (values < 0))
+    if bad.size:
+        at = int(bad[0])
+        raise BadFileError(
+            f"{where} has {values[at]:g} imported cases (column {column}) in tick {inc.labels[at]}: imported cases are "
+            "whole numbers from 0 up"
+        )
+    if included:
+        if len(inc.counts) != 1:
+            raise BadParameterError(
+                f"imported {column}{INCLUDED} takes the imported cases out of the column of cases, and "
+                f"{len(inc.counts)} columns are observed: observe the cases' column alone",
+                fields="imported",
+            )
+        cases_name = next(iter(inc.counts))
+        cases = inc.counts[cases_name]
+        over = np.flatnonzero(values > cases)
+        if over.size:
+            at = int(over[0])
+            raise BadFileError(
+                f"{where} has {values[at]:g} imported cases (column {column}) in tick {inc.labels[at]}, more than its "
+                f"{cases[at]:g} cases ({cases_name}): with {INCLUDED} the cases count the imported ones; leave "
+                f"{INCLUDED} out where {cases_name} counts the local cases alone"
+            )
+        inc.counts[cases_name] = cases - values
+    dense = np.zeros(int(inc.ticks.max()) + 1 if inc.ticks.size else 0, dtype=np.int64)
+    np.add.at(dense, inc.ticks, whole.astype(np.int64))
+    return dense
 
 
 def _timed_cascades(

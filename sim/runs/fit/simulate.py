@@ -193,6 +193,11 @@ class Simulator:
             self.ensemble.probe.imports = self._imports(None)
         self.ensemble.imports = self._imports(None)
 
+    @property
+    def imported(self) -> bool:
+        """Whether the runs infect agents from outside (:meth:`importing`)."""
+        return self._import_counts is not None
+
     def _imports(self, row: np.ndarray | None) -> Imports | None:
         """The importations of the particle ``row`` (None: the fixed rate's, or none fitted yet)."""
         if self._import_counts is None:
