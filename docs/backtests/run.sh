@@ -14,8 +14,8 @@ for spec in flu1918:20000 flu2009:1000 measles1861:500 mers2014:5000 nyc2009:300
 done
 [ -f "$W/village.db" ] || $A new "$W/village.db" --people ../shared/data/hagelloch.csv --id PN --group HN:household \
   --group CL:class --skip preschool --near x.loc,y.loc:50:neighbours >/dev/null
-for n in flu1918 sars2003 measles1861 smallpox1972 flu2009 nyc2009 mers2014 hagelloch; do
-  w="$W/bt-$n.db"
+for n in flu1918 sars2003 measles1861 smallpox1972 flu2009 nyc2009 mers2014 mers2014-imported mers2014-imported-rate hagelloch; do
+  w="$W/bt-${n%%-*}.db"
   [ "$n" = hagelloch ] && w="$W/village.db"
   s=$(date +%s)
   $A backtest "$w" --plan "docs/backtests/$n.toml" --json > "$OUT/$n.json"

@@ -44,6 +44,7 @@ from sim.analysis.rt import (
 )
 from sim.core.boundedio import GZIP_ERRORS, bounded_text
 from sim.errors import BadFileError, BadParameterError
+from sim.model.imports import INCLUDED, split_imported
 from sim.store.seriesio import COLUMNS as SERIES_COLUMNS
 from sim.store.seriesio import parquet_schema, read_series
 from sim.store.timeline import DAY, read_incidence
@@ -108,7 +109,8 @@ def rt(
             curve); windows end at ticks ``window .. T-1``.
         prior_mean, prior_sd: R's Gamma prior (default 5 and 5, EpiEstim's).
         cases: the count column of a curve, or the measure of a series (default ``new``).
-        imported: the column of imported cases (default ``imported`` beside ``local``, else none).
+        imported: the column of imported cases (default ``imported`` beside ``local``, else none); ``COLUMN:included``
+            where the cases column counts them too (they are taken out of it).
         run: the run of a series file that holds several.
         time, tick: the curve's time column and a tick's length (:func:`sim.store.timeline.read_incidence`).
 
@@ -292,7 +294,29 @@ def _series_curve(
 def _incidence_curve(
     source: str | pd.DataFrame, name: str, cases: str | None, imported: str | None, time: str | None, tick: str | None
 ) -> _Curve:
-    """The cases (and imported cases) per tick of a curve read by :func:`read_incidence`."""
+    """The cases (and imported cases) per tick of a curve read by :func:`read_incidence`; ``imported`` may end in
+    ``:included`` (the cases column counts the imported ones too: they are taken out of it)."""
+    imported, included = split_imported(imported)
+    curve = _incidence_columns(source, name, cases, imported, time, tick)
+    if not included:
+        return curve
+    assert curve.imported is not None  # imported was given
+    over = np.flatnonzero(curve.imported > curve.local)
+    if over.size:
+        at = int(over[0])
+        where = f"curve {name}" if name else "the curve"
+        raise BadFileError(
+            f"{where} has {curve.imported[at]:g} imported cases ({curve.imported_name}) at {curve.labels[at]}, more "
+            f"than its {curve.local[at]:g} cases ({curve.cases_name}): with {INCLUDED} the cases count the imported "
+            f"ones; leave {INCLUDED} out where {curve.cases_name} counts the local cases alone",
+        )
+    return dataclasses.replace(curve, local=curve.local - curve.imported)
+
+
+def _incidence_columns(
+    source: str | pd.DataFrame, name: str, cases: str | None, imported: str | None, time: str | None, tick: str | None
+) -> _Curve:
+    """:func:`_incidence_curve` of separate columns of local and imported cases."""
     if cases is not None and cases == imported:
         raise BadParameterError(
             "imported names the column of the cases: give the imported cases' own", fields="imported"

@@ -129,3 +129,17 @@ def local_counts(
             values = series[m]
             out[m] = [None if v is None else v - i for v, i in zip(values, imported)]
     return out
+
+
+#: The suffix of ``imported`` saying that the observed cases count the imported ones too.
+INCLUDED = ":included"
+
+
+def split_imported(text: str | None) -> tuple[str | None, bool]:
+    """A fit's ``imported`` as ``(column, included)``: ``COLUMN`` (the cases counted apart, as EpiEstim's ``local``
+    and ``imported``) or ``COLUMN:included`` (the observed cases count the imported ones too: they are taken out)."""
+    if text is None:
+        return None, False
+    if text.endswith(INCLUDED):
+        return text[: -len(INCLUDED)], True
+    return text, False

@@ -61,8 +61,9 @@ def _rt(p: Any) -> None:
     )
     p.add_argument(
         "--imported",
-        metavar="COLUMN",
-        help="the column of imported cases: they infect, but did not arise here (default: imported, beside local)",
+        metavar="COLUMN[:included]",
+        help="the column of imported cases: they infect, but did not arise here (default: imported, beside local); "
+        "COLUMN:included where the cases column counts them too (they are taken out of it)",
     )
     p.add_argument("--run", type=non_negative_int, metavar="N", help="the run of a series file that holds several")
     p.add_argument(

@@ -269,6 +269,8 @@ def _ridge_gcv(z: np.ndarray, y: np.ndarray, relative: np.ndarray, *, dual: bool
         c2 = c * c
     total = float(np.sum(y * y))
     base = float(np.sum(e)) / p
+    if base <= 0.0:  # statistics that do not vary (every simulation's the same): nothing to regress on
+        return np.zeros((p, y.shape[1])), 0.0
     best, best_score = 0.0, math.inf
     for lam in relative * max(base, 1e-300):
         rss = total - float(np.sum(c2 * (2.0 / (e + lam) - e / (e + lam) ** 2)[:, None]))
@@ -526,7 +528,14 @@ async def run_generations(
         epsilon = next_epsilon(current.distances, current.weights, alpha)
         last = current.generations[-1]
         if epsilon < 0:
-            stopped = "the tolerance reached 0: every particle's statistics equal the data's (an exact posterior)"
+            same = np.all(current.stats == sampler.observed[None, :])
+            stopped = (
+                "the tolerance reached 0: every particle's statistics equal the data's (an exact posterior)"
+                if same
+                else "every simulation gave the same statistics, unlike the data's: nothing in them tells the "
+                "parameters apart (the model cannot produce what the data show; the posterior is the prior's "
+                "first sample)"
+            )
             break
         if last.acceptance < min_acceptance:
             stopped = f"the acceptance rate fell to {last.acceptance:.4f}, below {min_acceptance:g}"

@@ -59,6 +59,7 @@ from sim.core.cascade import Forest, forest_of_rows
 from sim.core.numbers import ascii_digits, ascii_int
 from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError
+from sim.model.imports import INCLUDED, split_imported
 from sim.store.cascadeio import CASCADE_COLUMNS, read_cascades
 from sim.store.seriesio import COLUMNS as SERIES_COLUMNS
 from sim.store.seriesio import (
@@ -847,20 +848,6 @@ def _recorded(
     if came is not None:
         recorded["imported"] = {"column": column, "included": included, "total": int(came.sum())}
     return ObservedSeries(name, inc.ticks[keep], {m: v[keep] for m, v in columns.items()}, recorded, came)
-
-
-#: The suffix of ``imported`` saying that the observed cases count the imported ones too.
-INCLUDED = ":included"
-
-
-def split_imported(text: str | None) -> tuple[str | None, bool]:
-    """A fit's ``imported`` as ``(column, included)``: ``COLUMN`` (the cases counted apart, as EpiEstim's ``local``
-    and ``imported``) or ``COLUMN:included`` (the observed cases count the imported ones too: they are taken out)."""
-    if text is None:
-        return None, False
-    if text.endswith(INCLUDED):
-        return text[: -len(INCLUDED)], True
-    return text, False
 
 
 def _imported_counts(inc: Any, column: str, name: str, included: bool) -> np.ndarray:
