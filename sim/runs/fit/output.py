@@ -19,6 +19,7 @@ from sim.analysis.plot import figure_format, log_ticks, save_figure
 from sim.core.boundedio import Bounds, read_bounded
 from sim.core.diskio import replacing
 from sim.errors import BadFileError, BadParameterError
+from sim.model.imports import IMPORT
 from sim.plugin.params import param_for, param_spec
 from sim.runs.fit.priors import Prior
 from sim.runs.fit.reporting import REPORT
@@ -110,9 +111,10 @@ def _posterior_bad(path: str, what: str) -> BadFileError:
 
 
 def _observation_only(name: str, schema: Mapping[str, object]) -> bool:
-    """Whether a posterior's column is the observation model's reporting fraction (``report``, where the model has
-    no parameter of that name): a forecast runs the model, whose true counts no reporting thins."""
-    return name == REPORT and REPORT not in schema
+    """Whether a posterior's column is the observation model's reporting fraction (``report``) or the fit's rate of
+    importations (``import``), where the model has no parameter of that name: a forecast of a session runs the
+    model, whose true counts no reporting thins and into which nothing is imported."""
+    return name in (REPORT, IMPORT) and name not in schema
 
 
 def _posterior_columns(path: str, head: list[str], registry: Registry, session: PropagationSession) -> list[str]:
