@@ -67,6 +67,7 @@ COUNTS = np.array([1, 0, 0, 2, 0, 0, 0, 1, 0, 0, 3, 0, 0, 0, 0, 0, 1], dtype=np.
         ("random:1", 30, "0.4", 0.0),  # a rate within the counts
         ("none", 30, "0.2", 0.5),  # and a rate after them
         ("random:1", 20, "40", 0.0),  # more than the world holds: the listed free agents, then nobody left
+        ("random:1", None, "0.05", 0.0),  # a rate: never done, to max-ticks even when nobody is infectious
     ],
 )
 def test_a_kernel_run_with_imports_is_the_engines_run(world, registry, model, seeds, steps, rate, after):
@@ -92,6 +93,8 @@ def test_a_kernel_run_with_imports_is_the_engines_run(world, registry, model, se
         assert imported[:n] == COUNTS[:n].tolist()
     if seeds == "none":
         assert got["seeds"] == 0 and got["reached"] >= sum(imported)
+    if rate is not None and steps is None:  # an importation may always come: never done
+        assert {r["status"] for r in runs["engine"]} == {"max-ticks"}
 
 
 def test_imported_agents_are_roots_of_the_forest_and_counted_apart(world, registry):

@@ -211,10 +211,12 @@ def test_one_layer_gives_the_runs_of_the_same_graph_without_layers():
                 k: v for k, v in theirs.items() if k != "seconds"
             }
     # The chances themselves: the layer's value on its edges is the plain value, to the bit.
-    _, by_edge, by_mask, layer = epidemic_law("sir", single, {"beta": 0.2, "beta@household": 0.2, "gamma": 0.3})
+    values = {"beta": 0.2, "beta@household": 0.2, "gamma": 0.3}
+    _, by_edge, by_mask, layer, counts, _ = epidemic_law("sir", single, values)
+    assert counts.size == 0  # no importations
     assert by_edge.size == 0 and layer is single.graph.layer
     flat_law = epidemic_law("sir", plain, {"beta": 0.2, "gamma": 0.3})
-    assert [a.size for a in flat_law[1:]] == [0, 0, 0]  # the plain kernel: beta itself on every edge
+    assert [a.size for a in flat_law[1:5]] == [0, 0, 0, 0]  # the plain kernel: beta itself on every edge
     assert int(by_mask[HOUSEHOLD]) == int(by_mask[0]) == math.ceil(0.2 * 2**53)  # what the plain kernel compares
 
 

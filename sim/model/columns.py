@@ -43,7 +43,7 @@ from sim.core.numbers import ascii_float, ascii_int
 from sim.core.safe import shown
 from sim.core.world import AGENT_COLUMNS, DATA_COLUMN_NAME, SETTABLE_COLUMNS, World
 from sim.errors import BadParameterError
-from sim.plugin import Variable
+from sim.plugin import PropagationModel, Variable
 
 #: Bytes a column file may hold per agent of the world (plus :data:`FILE_SLACK`): a row ``id,value`` takes
 #: some 30; the bound keeps what reading it holds in memory proportional to the world.
@@ -498,3 +498,30 @@ def column_summary(spec: ColumnSpec, column: np.ndarray) -> dict[str, Any]:
         "max": float(column.max()) if column.size else None,
         "sha256": hashlib.sha256(np.ascontiguousarray(values).data).hexdigest(),
     }
+
+
+def initial_variables(
+    cls: type[PropagationModel], world: World, rng: np.random.Generator, seeds: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The starting columns of a model's continuous variables (see :class:`~sim.plugin.Variable`), in
+    declaration order: from the world's column when the variable names one the world has, or the world
+    holds a data column of the variable's name (``agora set``; :func:`sim.model.columns.variable_column`),
+    clipped to the range; else uniform from the session's generator or constant; seeds get ``seed_value``."""
+    out: dict[str, np.ndarray] = {}
+    n = world.n
+    for name, var in cls.variables.items():
+        dtype = np.dtype(var.dtype)
+        source = variable_column(name, var)
+        # A category attribute's codes are no values to start from (``world.labels`` names the categories).
+        column = world.columns.get(source) if source and source not in world.labels else None
+        if column is not None and column.shape == (n,) and column.dtype.kind in "fiu":
+            values = np.clip(column.astype(dtype), var.min, var.max)
+        elif var.init == "constant":
+            values = np.full(n, var.value, dtype=dtype)
+        else:
+            values = (var.min + (var.max - var.min) * rng.random(n)).astype(dtype)
+            np.clip(values, var.min, var.max, out=values)  # float32 rounding may step past max
+        if var.seed_value is not None and seeds.size:
+            values[seeds] = var.seed_value
+        out[name] = values
+    return out

@@ -22,10 +22,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from sim.core.arrays import one_of
 from sim.errors import BadParameterError
+from sim.model.intervene import blocked_mask
+from sim.model.lifecycle import FROZEN, all_active
 
 #: Agents named at random before the susceptible agents are listed for one importation.
 TRIES = 64
@@ -111,6 +115,85 @@ def choose(free: np.ndarray, k: int, uniform: Callable[[], float]) -> np.ndarray
         free[got] = False
         out.append(got)
     return np.asarray(out, dtype=np.int64)
+
+
+def _free(session: Any, world: Any, mixed: bool) -> np.ndarray:
+    """The agents an importation into ``session`` may infect now: in state 0, not blocked, not an adopter of a rival,
+    not frozen (a mask, a new array)."""
+    free = session.state == 0
+    if mixed:
+        free &= ~one_of(world.columns["status"], FROZEN)
+    blocked = blocked_mask(world)
+    if blocked is not None:
+        free &= ~blocked
+    for rival in session.rival_sessions:
+        if rival.adopted_at.size:
+            free &= rival.adopted_at < 0
+    return free
+
+
+def _chosen(session: Any, rnd: int, free: Callable[[], np.ndarray]) -> np.ndarray:
+    """Round ``rnd``'s imported agents (int32, ascending), drawn from the session's generator among the agents
+    ``free()`` marks (asked only when one is due); the round's count kept in the session."""
+    rng = session.rng
+    k = session.imports.due(rnd, rng.random)
+    chosen = choose(free(), k, rng.random) if k else np.empty(0, dtype=np.int64)
+    session.imported += int(chosen.size)
+    session.imported_per_tick.append(int(chosen.size))
+    return np.sort(chosen).astype(np.int32)
+
+
+def import_at_start(session: Any, world: Any, tick: int) -> None:
+    """Round 0's importations into ``session`` (a :class:`sim.model.session.PropagationSession` starting at ``tick``),
+    beside its seeds: in the seed state, roots of the forest, transmitting from the first round where the seed state
+    transmits."""
+    mixed = not all_active(world.columns["status"])
+    chosen = _chosen(session, 0, lambda: _free(session, world, mixed))
+    if not chosen.size:
+        return
+    seed_state = int(type(session.model).seed_state)
+    session.state[chosen] = seed_state
+    session.exposed[chosen] = True
+    session.exposed_count = int(np.count_nonzero(session.exposed))
+    if seed_state in session.adopted_states:
+        session.adopted_at[chosen] = tick
+        session.reached += int(chosen.size)
+        session.new_per_tick[-1] = session.reached
+        session._record(tick, chosen, np.full(chosen.size, -1, dtype=np.int32), seed_state)  # noqa: SLF001
+        if session.cascade_tracker is not None:
+            session.cascade_tracker.add(chosen)
+    if seed_state in session.transmitting_states:
+        front = np.sort(session.frontier).astype(np.int32)
+        session.frontier = np.insert(front, np.searchsorted(front, chosen), chosen)
+        session.transmitting = session.frontier.copy()
+
+
+def with_imports(
+    session: Any, world: Any, mixed: bool, changes: tuple[Any, Any, Any, Any]
+) -> tuple[Any, Any, Any, Any]:
+    """A round's admitted changes ``(agents, new_state, sources, via)`` with its importations added (agents still
+    free after the round's own changes, entering the seed state with no source), every change ordered by agent: the
+    forest gets the round's adopters in one add, ascending, as the compiled kernels lay them out."""
+    agents, new_state, sources, via = changes
+
+    def free() -> np.ndarray:
+        mask = _free(session, world, mixed)
+        mask[agents] = False
+        return mask
+
+    chosen = _chosen(session, session.round + 1, free)
+    if not chosen.size:
+        return changes
+    seed_state = int(type(session.model).seed_state)
+    states = np.broadcast_to(np.asarray(new_state, dtype=np.int8), agents.shape)
+    every = np.concatenate([agents.astype(np.int64), chosen.astype(np.int64)])
+    order = np.argsort(every, kind="stable")
+    return (
+        every[order],
+        np.concatenate([states, np.full(chosen.size, seed_state, dtype=np.int8)])[order],
+        np.concatenate([np.asarray(sources, dtype=np.int32), np.full(chosen.size, -1, dtype=np.int32)])[order],
+        np.concatenate([np.asarray(via, dtype=bool), np.zeros(chosen.size, dtype=bool)])[order],
+    )
 
 
 def local_counts(

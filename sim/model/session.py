@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +26,10 @@ from sim.core.tracebacks import with_method_frame
 from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
 from sim.model.answer import ModelContractError, checked_answer, strictly_increasing
-from sim.model.columns import variable_column
+from sim.model.columns import initial_variables
 from sim.model.context import StepContext
 from sim.model.guard import PluginTimeout, call_directly
-from sim.model.imports import Imports, choose
+from sim.model.imports import Imports, import_at_start, with_imports
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, SILENT, all_active
 from sim.model.seeds import INT32_MAX, SeedSpec
@@ -45,33 +44,6 @@ SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", 
 #: How an adoption came about (the ``via`` of an adoption record): a seed or a graph attempt, or a feed.
 VIA_GRAPH, VIA_FEED = 0, 1
 EVENT_DTYPE = [("tick", "<i8"), ("agent", "<i8"), ("source", "<i8"), ("kind", "<i8"), ("via", "<i8")]
-
-
-def _initial_variables(
-    cls: type[PropagationModel], world: World, rng: np.random.Generator, seeds: np.ndarray
-) -> dict[str, np.ndarray]:
-    """The starting columns of a model's continuous variables (see :class:`~sim.plugin.Variable`), in
-    declaration order: from the world's column when the variable names one the world has, or the world
-    holds a data column of the variable's name (``agora set``; :func:`sim.model.columns.variable_column`),
-    clipped to the range; else uniform from the session's generator or constant; seeds get ``seed_value``."""
-    out: dict[str, np.ndarray] = {}
-    n = world.n
-    for name, var in cls.variables.items():
-        dtype = np.dtype(var.dtype)
-        source = variable_column(name, var)
-        # A category attribute's codes are no values to start from (``world.labels`` names the categories).
-        column = world.columns.get(source) if source and source not in world.labels else None
-        if column is not None and column.shape == (n,) and column.dtype.kind in "fiu":
-            values = np.clip(column.astype(dtype), var.min, var.max)
-        elif var.init == "constant":
-            values = np.full(n, var.value, dtype=dtype)
-        else:
-            values = (var.min + (var.max - var.min) * rng.random(n)).astype(dtype)
-            np.clip(values, var.min, var.max, out=values)  # float32 rounding may step past max
-        if var.seed_value is not None and seeds.size:
-            values[seeds] = var.seed_value
-        out[name] = values
-    return out
 
 
 def _storable(key: Any, value: Any) -> bool:
@@ -309,7 +281,7 @@ class PropagationSession(SessionBase):
         self.immune = 0 if blocked is None else int(np.count_nonzero(blocked))
         self.gives_sources = bool(getattr(cls, "gives_sources", True))
         self.cascade_tracker = CascadeTracker(n) if self.record_cascade else None
-        self.variables = _initial_variables(cls, world, self.rng, seeds)
+        self.variables = initial_variables(cls, world, self.rng, seeds)
         self.seeds_count = int(seeds.size)
         seed_state = int(cls.seed_state)
         self.state[seeds] = seed_state
@@ -340,7 +312,7 @@ class PropagationSession(SessionBase):
         if answer is not None:
             self._apply_start(answer, world)
         if self.imports is not None:
-            self._import_at_start(world, tick)
+            import_at_start(self, world, tick)
         self.rng_state = dict(self.rng.bit_generator.state)
         if self.cascade_tracker is not None:
             self.cascade_tracker.end_round()
@@ -403,87 +375,6 @@ class PropagationSession(SessionBase):
                 self.transmitting = self.frontier.copy()
         for var, (who, vals) in (answer.variables or {}).items():
             self._set_variable(var, who, vals, status if mixed else None)
-
-    def _free_for_import(self, world: World, status: np.ndarray, mixed: bool) -> np.ndarray:
-        """The agents an importation may infect now: in state 0, not blocked, not an adopter of a rival, not
-        frozen (a mask, a new array)."""
-        free = self.state == 0
-        if mixed:
-            free &= ~one_of(status, FROZEN)
-        blocked = blocked_mask(world)
-        if blocked is not None:
-            free &= ~blocked
-        for rival in self.rival_sessions:
-            if rival.adopted_at.size:
-                free &= rival.adopted_at < 0
-        return free
-
-    def _chosen_imports(self, rnd: int, free: Callable[[], np.ndarray]) -> np.ndarray:
-        """Round ``rnd``'s imported agents (:mod:`sim.model.imports`; int32, ascending), drawn from the session's
-        generator among the agents ``free()`` marks (asked only when one is due); the round's count kept."""
-        assert self.imports is not None
-        rng = self.rng
-        k = self.imports.due(rnd, rng.random)
-        chosen = choose(free(), k, rng.random) if k else np.empty(0, dtype=np.int64)
-        self.imported += int(chosen.size)
-        self.imported_per_tick.append(int(chosen.size))
-        return np.sort(chosen).astype(np.int32)
-
-    def _import_at_start(self, world: World, tick: int) -> None:
-        """Round 0's importations, beside the seeds: in the seed state, roots of the forest, transmitting from
-        the first round where the seed state transmits."""
-        status = world.columns["status"]
-        chosen = self._chosen_imports(0, lambda: self._free_for_import(world, status, not all_active(status)))
-        if not chosen.size:
-            return
-        seed_state = int(type(self.model).seed_state)
-        self.state[chosen] = seed_state
-        self.exposed[chosen] = True
-        self.exposed_count = int(np.count_nonzero(self.exposed))
-        if seed_state in self.adopted_states:
-            self.adopted_at[chosen] = tick
-            self.reached += int(chosen.size)
-            self.new_per_tick[-1] = self.reached
-            self._record(tick, chosen, np.full(chosen.size, -1, dtype=np.int32), seed_state)
-            if self.cascade_tracker is not None:
-                self.cascade_tracker.add(chosen)
-        if seed_state in self.transmitting_states:
-            front = np.sort(self.frontier).astype(np.int32)
-            self.frontier = np.insert(front, np.searchsorted(front, chosen), chosen)
-            self.transmitting = self.frontier.copy()
-
-    def _with_imports(
-        self,
-        world: World,
-        status: np.ndarray,
-        mixed: bool,
-        agents: np.ndarray,
-        new_state: np.ndarray | int,
-        sources: np.ndarray,
-        via: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray | int, np.ndarray, np.ndarray]:
-        """The round's admitted changes with its importations added (agents still free after the round's own
-        changes, entering the seed state with no source), every change ordered by agent: the forest gets the
-        round's adopters in one add, ascending, as the compiled kernels lay them out."""
-
-        def free() -> np.ndarray:
-            mask = self._free_for_import(world, status, mixed)
-            mask[agents] = False
-            return mask
-
-        chosen = self._chosen_imports(self.round + 1, free)
-        if not chosen.size:
-            return agents, new_state, sources, via
-        seed_state = int(type(self.model).seed_state)
-        states = np.broadcast_to(np.asarray(new_state, dtype=np.int8), agents.shape)
-        all_agents = np.concatenate([agents.astype(np.int64), chosen.astype(np.int64)])
-        order = np.argsort(all_agents, kind="stable")
-        return (
-            all_agents[order],
-            np.concatenate([states, np.full(chosen.size, seed_state, dtype=np.int8)])[order],
-            np.concatenate([np.asarray(sources, dtype=np.int32), np.full(chosen.size, -1, dtype=np.int32)])[order],
-            np.concatenate([np.asarray(via, dtype=bool), np.zeros(chosen.size, dtype=bool)])[order],
-        )
 
     def _set_variable(self, var: str, who: np.ndarray | None, vals: np.ndarray, status: np.ndarray | None) -> None:
         """Set a checked variable answer: a whole column or some agents; frozen agents keep their values
@@ -666,7 +557,7 @@ class PropagationSession(SessionBase):
         mixed = not all_active(status)
         agents, new_state, sources, via = self._admitted(world, result, ctx, status if mixed else None)
         if self.imports is not None:
-            agents, new_state, sources, via = self._with_imports(world, status, mixed, agents, new_state, sources, via)
+            agents, new_state, sources, via = with_imports(self, world, mixed, (agents, new_state, sources, via))
         prev = np.take(self.state, agents)
         was_adopted = one_of(prev, self.adopted_states)
         now_adopted = one_of(new_state, self.adopted_states)

@@ -44,22 +44,19 @@ reports when the saved world is reopened and its session stepped on (``tests/tes
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from itertools import accumulate
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
-from sim.core.cascade import empty_measures
 from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
-from sim.model.imports import IMPORTED
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import all_active
-from sim.runs.reports import RunEntry, RunSeries, no_totals
+from sim.runs.kernel_report import Ensemble, outcome, summary
+from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched imports SeedSpec)
     from sim.engine.simulation import Simulation
@@ -68,7 +65,7 @@ if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched impo
     from sim.model.seeds import SeedSpec
     from sim.model.session import PropagationSession
     from sim.plugin import PropagationModel
-    from sim.runs.epidemic_kernels import Imported, Infected, Law
+    from sim.runs.epidemic_kernels import Infected, Law
     from sim.runs.kernels import State
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -449,11 +446,10 @@ class _Buffers:
         law: Law,
         rounds_cap: int,
         direct: bool,
-        imports: Imported | None = None,
     ) -> np.ndarray:
         """One ``sir`` or ``seir`` run of :func:`sim.runs.epidemic_kernels.epidemic` in these buffers (``law``:
         :func:`sim.runs.epidemic_kernels.epidemic_law`; ``direct``: the graph's edges read straight, a small
-        world's; ``imports``: its importations, :data:`sim.runs.epidemic_kernels.Imported`); returns its new
+        world's; the law holds its importations, :func:`sim.runs.epidemic_kernels.with_imports`); returns its new
         infections, recoveries, onsets and imported agents per round."""
         csr, _ = graph
         infected = self._infected(csr[1])
@@ -468,7 +464,6 @@ class _Buffers:
             infected,
             self.forest,
             self.counts,
-            self.epidemics.NO_IMPORTS if imports is None else imports,
         )
 
     def _infected(self, dst: np.ndarray) -> Infected:
@@ -521,196 +516,6 @@ def _give(buf: _Buffers) -> None:
         _spare[:] = [buf]
 
 
-class Ensemble(NamedTuple):
-    """What every run of one batched ensemble shares: the world's agents ``n``, the probe's ``session``, the
-    ticks a run may take (``limit``), whether it runs until done and the ``max_ticks`` it names then, and the
-    round its first tick runs (``first``: 0, the seeding, for a run from seeds; the round after the state's
-    for a run from a state)."""
-
-    n: int
-    session: int
-    limit: int
-    until_done: bool
-    max_ticks: int
-    first: int = 0
-
-
-class Outcome(NamedTuple):
-    """What one kernel run left, beside its buffers: its adopters (``size``), ``attempts`` and ``exposed``;
-    ``rounds``: the rounds run; ``sent``: the transmitting agents summed over them (None: a cascade's, whose
-    adopters transmit in the round after theirs); ``cured``: an epidemic's recoveries per round (None: a
-    cascade, whose states are ``susceptible`` and ``adopted``); ``gens``: each adopter's generation in the
-    forest; ``onsets``: ``seir``'s entries into I per round (None: a model without an exposed stage)."""
-
-    size: int
-    attempts: int
-    exposed: int
-    rounds: int
-    finished: bool
-    sent: int | None
-    cured: np.ndarray | None
-    gens: np.ndarray
-    onsets: np.ndarray | None = None
-    #: An epidemic's imported agents per round (None: no importation, :mod:`sim.model.imports`).
-    imported: np.ndarray | None = None
-
-
-def _outcome(
-    buf: _Buffers, per_round: np.ndarray | None, rounds_cap: int, latent: bool = False, imports: bool = False
-) -> Outcome:
-    """What the kernel run just made in ``buf`` left (``per_round``: an epidemic's new infections, recoveries,
-    onsets and imported agents per round, the onsets kept where ``latent``, a ``seir`` run's, the imported where
-    ``imports``; None: a cascade's)."""
-    c = buf.counts
-    if per_round is not None:
-        onsets = per_round[2] if latent else None
-        imported = per_round[3] if imports else None
-        return Outcome(
-            int(c[0]), int(c[1]), int(c[2]), int(c[4]), bool(c[5]), int(c[3]), per_round[1], buf.gens, onsets, imported
-        )
-    size = int(c[0])
-    last = int(buf.rounds[size - 1]) if size else 0  # the last round with adoptions (0: only the seeds)
-    finished = last + 1 <= rounds_cap
-    rounds = last + 1 if finished else rounds_cap
-    # sent None: adopters of rounds 0 .. rounds-1 transmitted, counted by summary; a cascade's generation is
-    # its round.
-    return Outcome(size, int(c[1]), int(c[2]), rounds, finished, None, None, buf.rounds)
-
-
-def _seir_states(n: int, curve: list[int], cured: np.ndarray, onsets: np.ndarray) -> RunSeries:
-    """``seir``'s state counts per round from its infections so far (``curve``: the seeds and round 0's imported
-    agents, infectious, and the agents exposed or imported since), its recoveries and its entries into I per
-    round (onsets from E, and imported agents after round 0)."""
-    removed = list(accumulate(cured.tolist()))
-    turned = list(accumulate(onsets.tolist()))
-    seeds = curve[0] if curve else 0
-    return {
-        "S": [n - c for c in curve],
-        "E": [c - seeds - t for c, t in zip(curve, turned)],
-        "I": [seeds + t - r for t, r in zip(turned, removed)],
-        "R": removed,
-    }
-
-
-def summary(buf: _Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds: float) -> RunEntry:
-    """A run's report from the kernel's buffers, field for field what ``sim.runs.runner.run_entry``
-    reports for the same run (session seed ``seed``) on the engine."""
-    from sim.runs.kernels import tally  # noqa: PLC0415 - Numba loads only for a batched ensemble
-
-    size, attempts, exposed, rounds, finished, sent, cured, gens, onsets, imported = run
-    n, session, limit, until_done, max_ticks, first = ensemble
-    series, trees, virality, scalars = tally(
-        buf.rounds, gens, buf.parents, buf.subtree, buf.tree, buf.agents, size, rounds
-    )
-    # Lists, not arrays: a run's series is a few rounds long, where numpy's per-call cost is the whole cost.
-    new = series[0].tolist()
-    curve = list(accumulate(new))
-    came = [] if imported is None else imported[: len(new)].tolist()  # agents from outside, per round
-    seeds = new[0] - (came[0] if came else 0)
-    outside = sum(came)
-    if sent is None:
-        sent = curve[rounds - 1] if rounds else 0
-    states: RunSeries
-    zeros: list[float | None] = [0] * len(new)
-    if cured is None:
-        states = {"susceptible": [n - c for c in curve], "adopted": curve}
-        # Entries per tick (sim.model.series): nobody enters susceptible; onsets are the adoptions.
-        entries: RunSeries = {"new.susceptible": zeros, "new.adopted": list(new), "onsets": list(new)}
-    elif onsets is not None:
-        states = _seir_states(n, curve, cured, onsets)
-        # Entries per tick: the seeds (and round 0's imported agents) enter I at tick 0, the newly reached enter E,
-        # onsets move E to I (imported agents enter I: counted among the round's onsets by the kernel).
-        turned, cured_list = onsets.tolist(), cured.tolist()
-        into_i = [t + (new[0] if i == 0 else 0) for i, t in enumerate(turned)]
-        into_e = [0 if i == 0 else v - (came[i] if came else 0) for i, v in enumerate(new)]
-        entries = {
-            "new.S": zeros,
-            "new.E": into_e,
-            "new.I": into_i,
-            "new.R": cured_list,
-            "onsets": into_i,
-            "removals": cured_list,
-        }
-    else:
-        cured_list = cured.tolist()
-        removed = list(accumulate(cured_list))
-        states = {"S": [n - c for c in curve], "I": [c - r for c, r in zip(curve, removed)], "R": removed}
-        entries = {"new.S": zeros, "new.I": list(new), "new.R": cured_list, "onsets": list(new), "removals": cured_list}
-    out: RunEntry = {
-        "ticks": int((rounds - first + 1 if finished else limit) if until_done else limit),
-        "seconds": round(seconds, 4),
-        **no_totals(),
-        "session": session,
-        "status": "completed" if (finished or not until_done) else "max-ticks",
-        "session_status": "completed" if finished else "running",
-        "ended": finished,
-        "reached": size,
-        "exposed": exposed,
-        "graph_reached": max(0, size - seeds - outside),
-        "feed_reached": 0,
-        "feed_exposed": 0,
-        "seeds": seeds,
-        "attempts": attempts,
-        "rounds": int(rounds),
-        "peak_tick": new.index(max(new)),  # the first round with the most new adopters (numpy's argmax)
-        "reproduction_number": round((size - seeds - outside) / max(1, sent), 4),
-        "edges_removed": 0,
-        "edges_added": 0,
-        "new_per_tick": new,
-        "series": {
-            "tick": list(range(rounds + 1)),
-            **states,
-            "reached": list(curve),
-            "new": list(new),
-            "depth": series[1].tolist(),
-            "breadth": series[2].tolist(),
-            **entries,
-            **({IMPORTED: came} if imported is not None else {}),
-        },
-        "series_columns": {
-            "states": list(states),
-            "measures": ["reached", "new", "depth", "breadth", *entries, *([IMPORTED] if imported is not None else [])],
-            "variables": [],
-        },
-        "error": None,
-        "where": None,
-        "traceback": None,
-        "cascade": _cascade(size, trees, virality, scalars),
-        "seed": seed,
-    }
-    if until_done and not finished:
-        out["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
-    return out
-
-
-def _cascade(size: int, trees: np.ndarray, virality: np.ndarray, scalars: np.ndarray) -> dict[str, Any]:
-    """The run's ``cascade`` measures from :func:`sim.runs.kernels.tally`'s, what
-    :func:`sim.core.cascade._measures` reports for the same forest (the forest's virality summed with
-    ``math.fsum`` over its trees of two agents or more, weighted by their sizes)."""
-    if size == 0:
-        return empty_measures()
-    sizes, vir = trees[:, 0].tolist(), virality.tolist()
-    big = [(s, v) for s, v in zip(sizes, vir) if s >= 2]
-    total = sum(s for s, _ in big)
-    forest_v = math.fsum([s * v for s, v in big]) / total if total else 0.0
-    pick, depth, breadth, pick_depth, pick_breadth = scalars[[2, 0, 1, 3, 4]].tolist()
-    largest = vir[pick]
-    return {
-        "size": int(size),
-        "trees": len(sizes),
-        "depth": depth,
-        "max_breadth": breadth,
-        "structural_virality": float(forest_v),
-        "largest_tree": {
-            "size": sizes[pick],
-            "depth": pick_depth,
-            "max_breadth": pick_breadth,
-            "structural_virality": largest if math.isfinite(largest) else 0.0,
-        },
-        "by_feed": 0.0,
-    }
-
-
 def warm(model: str) -> None:
     """Compile (or load from Numba's cache) ``model``'s kernels for the argument types :func:`run_batched`
     passes, on a world of two agents: done before forking workers, so that they share the compiled code
@@ -724,7 +529,8 @@ def warm(model: str) -> None:
     if model in LAYERED_MODELS:
         rates = np.array([0.5, 0.5 if model == "seir" else -1.0, 0.5])
         empty = np.zeros(0, dtype=np.uint64)
-        law = (rates, empty, empty, np.zeros(0, dtype=np.uint8))  # chances of any kind: the same argument types
+        # chances of any kind and importations: the same argument types
+        law = (rates, empty, empty, np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64), np.ones(4))
         b.epidemic(graph, seeds, pcg, law, 3, True)
     else:
         b.cascade(model == "lt", graph, seeds, pcg, 0.5, np.uint64(1), 3, True)
@@ -820,16 +626,18 @@ class KernelRuns:
         if model in LAYERED_MODELS:  # once for all the runs: their rates and edges' chances (layers, weights, ...)
             if self._combine is None:
                 self._combine = buf.epidemics.combine_of(probe)
-            law = buf.epidemics.epidemic_law(model, self.world, typed, self._combine)
+            law = buf.epidemics.with_imports(
+                buf.epidemics.epidemic_law(model, self.world, typed, self._combine), imported
+            )
         for r in runs:
             t0 = time.perf_counter()
             picked, pcg, key = start(seed + r)
-            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct, imported) if law is not None else None
+            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct) if law is not None else None
             if law is None:
                 # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
                 # draws from the generator's state after the seeds.
                 buf.cascade(model == "lt", csr, picked, pcg, float(typed.get("p", 0.0)), key, rounds_cap, direct)
-            run = _outcome(buf, per_round, rounds_cap, model == "seir", imported is not None)
+            run = outcome(buf, per_round, rounds_cap, model == "seir", imported is not None)
             out.append(summary(buf, run, self.ensemble, seed + r, time.perf_counter() - t0))
             if report is not None and len(out) % 64 == 0:
                 report(len(out))
@@ -1022,7 +830,7 @@ def continue_batched(
         t0 = time.perf_counter()
         run_seed = session.seed if seed is None else seed + r
         per_round = buf.resumed(model, csr, arrays, pcg_of(run_seed), params, given, law, rounds_cap, direct)
-        out.append(summary(buf, _outcome(buf, per_round, rounds_cap), ensemble, run_seed, time.perf_counter() - t0))
+        out.append(summary(buf, outcome(buf, per_round, rounds_cap), ensemble, run_seed, time.perf_counter() - t0))
         if report is not None and len(out) % 64 == 0:
             report(len(out))
     _give(buf)

@@ -72,15 +72,24 @@ if TYPE_CHECKING:
 #: range ``indptr[v] ..``: an edge whose target is infected is never drawn again, so it is dropped once, not
 #: skipped every round the sender stays infectious.
 Infected = tuple[np.ndarray, ...]  # the ten arrays above, in that order
-#: An epidemic's law (:func:`epidemic_law`): ``(rates, by_edge, by_mask, layer)``: ``[beta, sigma, gamma]``
-#: (float64; ``sigma`` -1 for ``sir``, no exposed stage), then the edges' chances as integer thresholds
-#: (:func:`thresholds`): one uint64 an out-edge by edge id (trust weights or measured attributes), else one a layer
-#: mask (256) read through each edge's mask ``layer`` (uint8 by edge id), else (all three empty) ``beta``'s.
-Law = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-#: A run's importations (:class:`sim.model.imports.Imports`): its counts a round (int64) and its rates
-#: (``Imports.rates``, float64, 4); none: an empty array and zeros (:data:`NO_IMPORTS`).
+#: An epidemic's law (:func:`epidemic_law`): ``(rates, by_edge, by_mask, layer, counts, imports)``: ``[beta,
+#: sigma, gamma]`` (float64; ``sigma`` -1 for ``sir``, no exposed stage), then the edges' chances as integer
+#: thresholds (:func:`thresholds`): one uint64 an out-edge by edge id (trust weights or measured attributes), else
+#: one a layer mask (256) read through each edge's mask ``layer`` (uint8 by edge id), else (all three empty)
+#: ``beta``'s; then the run's importations (:data:`Imported`, :func:`with_imports`).
+Law = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: A run's importations (:class:`sim.model.imports.Imports`), the law's last two: its counts a round (int64) and
+#: its rates (``Imports.rates``, float64, 4); none: an empty array and no rate (:data:`NO_IMPORTS`).
 Imported = tuple[np.ndarray, np.ndarray]
 NO_IMPORTS: Imported = (np.zeros(0, dtype=np.int64), np.array([0.0, 1.0, 0.0, 1.0]))
+
+
+def with_imports(law: Law, imports: Imported | None) -> Law:
+    """``law`` with the run's importations (None: none)."""
+    counts, rates = NO_IMPORTS if imports is None else imports
+    return (law[0], law[1], law[2], law[3], np.ascontiguousarray(counts, np.int64), np.asarray(rates, np.float64))
+
+
 #: 2**-53: a draw's 53 bits as numpy's ``random()`` makes a double of them.
 U53 = 1.0 / 9007199254740992.0
 
@@ -131,11 +140,11 @@ def epidemic_law(model: str, world: World, params: Mapping[str, object], combine
     infectivity, susceptibility = _edge_factors(world)
     if weight is None and infectivity is None and susceptibility is None:
         if layer is None or table is None:
-            return rates, _EMPTY, _EMPTY, _NO_LAYER
-        return rates, _EMPTY, thresholds(table), layer
+            return rates, _EMPTY, _EMPTY, _NO_LAYER, *NO_IMPORTS
+        return rates, _EMPTY, thresholds(table), layer, *NO_IMPORTS
     value: np.ndarray | float = base if layer is None or table is None else np.take(table, layer)
     chance = scale_edges(value, weight=weight, infectivity=infectivity, susceptibility=susceptibility)
-    return rates, thresholds(np.asarray(chance)), _EMPTY, _NO_LAYER
+    return rates, thresholds(np.asarray(chance)), _EMPTY, _NO_LAYER, *NO_IMPORTS
 
 
 def combine_of(session: PropagationSession, name: str = "beta") -> str:
@@ -157,11 +166,10 @@ def epidemic(
     infected: Infected,
     forest: Forest,
     counts: np.ndarray,
-    imports: Imported,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_batched.py compares it with the engine
     """Run one ``sir`` or ``seir`` epidemic exactly as the engine's model runs it (the module's docstring) under
-    ``law`` (:data:`Law`); ``direct``: each sender's edges read straight from the graph (a small world's, as
-    :func:`sim.runs.kernels.cascade` reads them), else by chunks; ``imports``: :data:`Imported`. Returns ``(new,
+    ``law`` (:data:`Law`, with the run's importations); ``direct``: each sender's edges read straight from the graph
+    (a small world's, as :func:`sim.runs.kernels.cascade` reads them), else by chunks. Returns ``(new,
     recoveries, onsets, imported)`` per round (round 0: the seeds and round 0's imported agents, infectious);
     ``counts`` holds where the run ended (:data:`sim.runs.kernels.AT_SIZE`).
 
@@ -178,10 +186,11 @@ def epidemic(
     at_seeds_of(counts, size)
     per_round = np.zeros((4, rounds_cap + 1), dtype=np.int64)
     n_seeds = size
+    imports = (law[4], law[5])
     if imports[0].size > 0 or imports[1][2] > 0.0:
         # Round 0's importations beside the seeds: after them in the forest (the engine's second add of the
         # seeding), ascending among themselves; the infectious agents merged ascending.
-        n_new = _import(pcg, imports, 0, mark, agents, parents, size, scratch[1], counts)
+        n_new = _import(pcg, imports, 0, mark, agents, parents, size, counts)
         sort_round(agents, parents, size, size + n_new)
         for j in range(size, size + n_new):
             rounds[j] = 0
@@ -196,7 +205,7 @@ def epidemic(
         _merged(spare, n_seeds, agents, n_seeds, size, infectious)
     counts[AT_START] = size  # the infectious agents
     per_round[0, 0] = size
-    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round, imports)
+    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
     kernel_close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]
 
@@ -221,7 +230,6 @@ def _import(  # pragma: no cover - compiled
     agents: np.ndarray,
     parents: np.ndarray,
     size: int,
-    touched: np.ndarray,
     at: np.ndarray,
 ) -> int:
     """Round ``d``'s importations (:mod:`sim.model.imports`: its count, a Poisson draw where its rate is above 0,
@@ -379,6 +387,63 @@ def _settle_round(  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _imports_until(counts: np.ndarray, rates: np.ndarray, rounds_cap: int) -> int:  # pragma: no cover - compiled
+    """The last round an importation may come in: the last with a count above 0 (-1: none), or past ``rounds_cap``
+    where a rate goes on past the counts (a run is not done while one may come: it is never done)."""
+    if rates[2] > 0.0:
+        return rounds_cap + 1
+    last = -1
+    for j in range(counts.size):
+        if counts[j] > 0:
+            last = j
+    return last
+
+
+@njit(cache=True)
+def _end_round(  # pragma: no cover - compiled
+    pcg: np.ndarray,
+    law: Law,
+    infected: Infected,
+    forest: Forest,
+    mark: np.ndarray,
+    at: np.ndarray,
+    per_round: np.ndarray,
+    where: tuple[int, int, int, int, int],
+) -> tuple[int, int, int]:
+    """Round ``d``'s end, after its attempts (``where``: the infectious and exposed agents at its start, ``d``, and
+    the forest's rows of its new infections, ``first_new .. size-1``): its onsets and recoveries (:func:`_stages`),
+    its importations, its new rows settled, and the next round's infectious and exposed agents merged ascending.
+    Returns ``(size, infectious, exposed)``; ``at[AT_EXPOSED]`` counts the imported agents no attempt reached."""
+    n_inf, n_lat, d, first_new, size = where
+    rates, imports = law[0], (law[4], law[5])
+    spare, latent, lspare, turned, infectious = infected[3], infected[4], infected[5], infected[6], infected[2]
+    agents, parents = forest[0], forest[2]
+    kept, n_turned, kept_latent = _stages(pcg, rates, infected, n_inf, n_lat, d, per_round)
+    n_imp = 0
+    if imports[0].size > 0 or imports[1][2] > 0.0:
+        n_imp = _import(pcg, imports, d, mark, agents, parents, size, at)
+        size += n_imp
+        per_round[3, d] = n_imp
+    _settle_round(forest, infected, mark, first_new, size, d)
+    per_round[0, d] = size - first_new
+    if rates[1] >= 0.0 and n_imp > 0:
+        # seir with imported agents (infectious, no parent) among the round's new rows: they join the
+        # infectious, the infected ones the exposed.
+        per_round[2, d] += n_imp  # entries into I: onsets and imported agents, as the engine counts them
+        n_inf = _merged_split(spare, kept, turned, n_turned, agents, parents, first_new, size, True, infectious)
+        n_lat = _merged_split(lspare, kept_latent, turned, 0, agents, parents, first_new, size, False, latent)
+    elif rates[1] >= 0.0:
+        # seir: the next round's infectious are those that stayed and those whose latent period ended; its
+        # exposed those still latent and the newly infected; each merged ascending.
+        n_inf = _merged(spare, kept, turned, 0, n_turned, infectious)
+        n_lat = _merged(lspare, kept_latent, agents, first_new, size, latent)
+    else:
+        # sir: the next round's infectious are those that stayed and the newly infected, merged ascending.
+        n_inf = _merged(spare, kept, agents, first_new, size, infectious)
+    return size, n_inf, n_lat
+
+
+@njit(cache=True)
 def _sir_rounds(  # pragma: no cover - compiled
     csr: Csr,
     pcg: np.ndarray,
@@ -390,20 +455,19 @@ def _sir_rounds(  # pragma: no cover - compiled
     forest: Forest,
     at: np.ndarray,
     per_round: np.ndarray,
-    imports: Imported,
 ) -> None:
     """``sir``'s or ``seir``'s rounds (see :func:`epidemic`) from where ``at`` says the run is (the infectious
     agents ``infected[2][:at[AT_START]]`` and the exposed ``infected[4][:at[AT_LATENT]]``, ascending) until nobody
     is infectious or exposed and no importation is to come, or round ``rounds_cap``; ``per_round`` gets each
     round's new infections, recoveries, onsets and imported agents; ``at`` and ``pcg`` are written back.
 
-    A round's importations (:data:`Imported`) are drawn after its recoveries, among the agents it did not infect,
-    and join its new infections in the forest (no parent) and the infectious agents of the next round."""
+    A round's importations (the law's :data:`Imported`) are drawn after its recoveries, among the agents it did not
+    infect, and join its new infections in the forest (no parent) and the infectious agents of the next round."""
     indptr, dst = csr
     mark, touched, targets, senders, states = scratch
-    position, gens, infectious, spare, latent, lspare, turned, eids, opened, open_ids = infected
-    agents, rounds, parents, _, _ = forest
-    rates, by_edge, by_mask, layer = law
+    position, infectious, latent, eids, opened, open_ids = infected[0], infected[2], infected[4], *infected[7:]
+    agents, parents = forest[0], forest[2]
+    rates, by_edge, by_mask, layer, imp_counts, imp_rates = law
     infects = kernel_below(rates[0])  # u < beta, in integers, where every edge's chance is beta
     per_edge, per_mask = by_edge.size > 0, by_mask.size > 0
     size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
@@ -413,13 +477,8 @@ def _sir_rounds(  # pragma: no cover - compiled
     for i in range(n_lat):
         opened[latent[i]] = -1
     v, base, fresh = 0, 0, True
-    imp_counts, imp_rates = imports
-    importing = imp_counts.size > 0 or imp_rates[2] > 0.0
-    last_import = -1  # the last round with an importation counted (a rate past the counts: never done)
-    for j in range(imp_counts.size):
-        if imp_counts[j] > 0:
-            last_import = j
-    while d < rounds_cap and (n_inf > 0 or n_lat > 0 or (importing and (imp_rates[2] > 0.0 or d < last_import))):
+    until = _imports_until(imp_counts, imp_rates, rounds_cap)
+    while d < rounds_cap and (n_inf > 0 or n_lat > 0 or d < until):
         d += 1
         sent += n_inf
         first_new = size
@@ -474,34 +533,14 @@ def _sir_rounds(  # pragma: no cover - compiled
             if direct:
                 opened[v] = still
         pcg[0], pcg[1] = sh, sl
-        kept, n_turned, kept_latent = _stages(pcg, rates, infected, n_inf, n_lat, d, per_round)
-        n_imp = 0
-        if importing:
-            at[AT_EXPOSED] = exposed
-            n_imp = _import(pcg, imports, d, mark, agents, parents, size, touched, at)
-            exposed = at[AT_EXPOSED]
-            size += n_imp
-            per_round[3, d] = n_imp
-        _settle_round(forest, infected, mark, first_new, size, d)
-        per_round[0, d] = size - first_new
-        if rates[1] >= 0.0 and n_imp > 0:
-            # seir with imported agents (infectious, no parent) among the round's new rows: they join the
-            # infectious, the infected ones the exposed.
-            per_round[2, d] += n_imp  # entries into I: onsets and imported agents, as the engine counts them
-            n_inf = _merged_split(spare, kept, turned, n_turned, agents, parents, first_new, size, True, infectious)
-            n_lat = _merged_split(lspare, kept_latent, turned, 0, agents, parents, first_new, size, False, latent)
-        elif rates[1] >= 0.0:
-            # seir: the next round's infectious are those that stayed and those whose latent period ended; its
-            # exposed those still latent and the newly infected; each merged ascending.
-            n_inf = _merged(spare, kept, turned, 0, n_turned, infectious)
-            n_lat = _merged(lspare, kept_latent, agents, first_new, size, latent)
-        else:
-            # sir: the next round's infectious are those that stayed and the newly infected, merged ascending.
-            n_inf = _merged(spare, kept, agents, first_new, size, infectious)
+        at[AT_EXPOSED] = exposed
+        size, n_inf, n_lat = _end_round(
+            pcg, law, infected, forest, mark, at, per_round, (n_inf, n_lat, d, first_new, size)
+        )
+        exposed = at[AT_EXPOSED]
     at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED], at[AT_SENT] = size, attempts, exposed, sent
     at[AT_TOUCHED], at[AT_ROUND], at[AT_START], at[AT_LATENT] = n_touched, d, n_inf, n_lat
-    to_come = importing and (imp_rates[2] > 0.0 or d < last_import)
-    at[AT_FINISHED] = 1 if n_inf == 0 and n_lat == 0 and not to_come else 0
+    at[AT_FINISHED] = 1 if n_inf == 0 and n_lat == 0 and d >= until else 0
 
 
 @njit(cache=True)
@@ -538,6 +577,6 @@ def epidemic_from(
     infectious[: frontier.size] = frontier
     per_round[1, : cured.size] = cured
     counts[AT_START] = frontier.size  # the infectious agents
-    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round, NO_IMPORTS)
+    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
     kernel_close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]

@@ -777,20 +777,7 @@ def _recorded(
     if counted == [CASES] and CASES not in header:  # a line list's count of cases
         counted = ()
     if column is not None:
-        if column in [c for c, _ in observe]:
-            raise BadParameterError(
-                f"imported names column {column[:60]!r}, which observe maps to a measure: the imported cases are not "
-                "compared with the simulation; name the cases' own column in observe",
-                fields="imported",
-            )
-        if column not in header:
-            raise BadParameterError(
-                f"imported names no column of {'observation file ' + name if name != '(a DataFrame)' else 'the table'}"
-                f": its columns are {', '.join(header)[:200]}",
-                fields="imported",
-            )
-        if counted is not None:
-            counted = [*counted, column]
+        counted = _with_imported(column, observe, header, name, counted)
     inc = read_incidence(source, time=time, tick=tick, columns=counted, default_tick_seconds=default)
     came = None
     if column is not None:
@@ -848,6 +835,25 @@ def _recorded(
     if came is not None:
         recorded["imported"] = {"column": column, "included": included, "total": int(came.sum())}
     return ObservedSeries(name, inc.ticks[keep], {m: v[keep] for m, v in columns.items()}, recorded, came)
+
+
+def _with_imported(
+    column: str, observe: Sequence[tuple[str, str]], header: list[str], name: str, counted: Sequence[str] | None
+) -> Sequence[str] | None:
+    """The columns to read (``counted``; None: every count column) with the imported cases' ``column``, checked: a
+    column of the table, and none that ``observe`` compares with the simulation."""
+    if column in [c for c, _ in observe]:
+        raise BadParameterError(
+            f"imported names column {column[:60]!r}, which observe maps to a measure: the imported cases are not "
+            "compared with the simulation; name the cases' own column in observe",
+            fields="imported",
+        )
+    if column not in header:
+        where = "observation file " + name if name != "(a DataFrame)" else "the table"
+        raise BadParameterError(
+            f"imported names no column of {where}: its columns are {', '.join(header)[:200]}", fields="imported"
+        )
+    return None if counted is None else [*counted, column]
 
 
 def _imported_counts(inc: Any, column: str, name: str, included: bool) -> np.ndarray:
