@@ -49,7 +49,15 @@ from sim.core.events import EventBus, PluginFailed, PluginLoaded
 from sim.core.safe import shown
 from sim.errors import AgoraError, BadFileError, BadParameterError
 from sim.model.guard import PluginRunner, is_plugin_fault, plugin_budget
-from sim.plugin import ContentRecommender, FriendRecommender, Plugin, PropagationModel, Recommender, SeedMethod
+from sim.plugin import (
+    ContentRecommender,
+    Forecaster,
+    FriendRecommender,
+    Plugin,
+    PropagationModel,
+    Recommender,
+    SeedMethod,
+)
 
 ENTRY_POINT_GROUP = "agora.plugins"
 ENV_VAR = "AGORA_PLUGINS"
@@ -203,12 +211,14 @@ def _guard_validate(cls: type[Plugin]) -> None:
 
 
 def _key(name: str, kind: str | None) -> str:
-    return f"{kind}:{name}" if kind in (FRIEND, SEEDER) else name
+    return f"{kind}:{name}" if kind in (FRIEND, SEEDER, FORECASTER) else name
 
 
 FRIEND = "friend-recommender"
 #: Seed methods (:class:`sim.plugin.SeedMethod`) have their own names: ``degree`` may name a model too.
 SEEDER = "seeder"
+#: Forecasters (:class:`sim.plugin.Forecaster`) have their own names too: ``renewal`` may name a model.
+FORECASTER = "forecaster"
 
 
 _BASE_KINDS = {
@@ -217,6 +227,7 @@ _BASE_KINDS = {
     "Recommender": "recommender",
     "FriendRecommender": FRIEND,
     "SeedMethod": SEEDER,
+    "Forecaster": FORECASTER,
 }
 
 
@@ -261,6 +272,8 @@ def _kind_of(cls: type[Plugin]) -> str:
         return "recommender"
     if issubclass(cls, SeedMethod):
         return SEEDER
+    if issubclass(cls, Forecaster):
+        return FORECASTER
     return str(getattr(cls, "kind", "plugin"))
 
 
@@ -464,7 +477,7 @@ class Registry:
             PluginError: the plugin failed to import; carries the traceback.
         """
         info = self.entries.get(_key(name, kind))
-        if info is None and kind in (FRIEND, SEEDER):
+        if info is None and kind in (FRIEND, SEEDER, FORECASTER):
             info = self.entries.get(name)  # an entry point not imported yet
         if info is None:
             names = ", ".join(
@@ -502,13 +515,19 @@ class Registry:
             raise BadParameterError(f"plugin {name!r} is not a seed method")
         return cls
 
+    def forecaster(self, name: str) -> type[Forecaster]:
+        cls = self.get(name, FORECASTER)
+        if not issubclass(cls, Forecaster):
+            raise BadParameterError(f"plugin {name!r} is not a forecaster")
+        return cls
+
     def list(self, kind: str | None = None) -> list[PluginInfo]:
         """Entries sorted by kind and name (failed ones included)."""
         out = [e for e in self.entries.values() if kind is None or e.kind == kind]
         return sorted(out, key=lambda e: (e.kind, e.name))
 
     def __contains__(self, name: str) -> bool:
-        return name in self.entries or f"{FRIEND}:{name}" in self.entries or f"{SEEDER}:{name}" in self.entries
+        return name in self.entries or any(f"{k}:{name}" in self.entries for k in (FRIEND, SEEDER, FORECASTER))
 
 
 def world_plugin_dir(world_path: str) -> str:

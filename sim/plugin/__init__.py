@@ -10,7 +10,9 @@ user folders, or through the ``agora.plugins`` entry-point group. Two kinds:
   :class:`FriendRecommender` (whom to follow; :class:`FriendContext`), both contexts a
   :class:`RecommenderContext` (the clock, the world and the tick's generator);
 - a seed method (:class:`SeedMethod`): chooses ``k`` agents to seed a message or to block; its context is
-  :class:`SeedContext`.
+  :class:`SeedContext`;
+- a forecaster (:class:`Forecaster`): forecasts the next ticks of an observed series from its history up to a cut
+  (``agora backtest --method NAME``); its context is :class:`ForecastContext`.
 
 The contexts are typed protocols listing exactly what a plugin may use; the world, sessions and graph
 they hand out are read-only views (:class:`WorldView`, :class:`SessionView`, :class:`GraphView`). A
@@ -32,6 +34,7 @@ from sim.plugin.arrays import (
     update_levels,
 )
 from sim.plugin.base import Plugin
+from sim.plugin.forecaster import ForecastContext, Forecaster
 from sim.plugin.model import (
     Answer,
     Decision,
@@ -59,6 +62,8 @@ __all__ = [
     "ContentRecommender",
     "Decision",
     "FeedContext",
+    "ForecastContext",
+    "Forecaster",
     "FriendContext",
     "FriendRecommender",
     "GraphView",

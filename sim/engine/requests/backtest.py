@@ -297,12 +297,18 @@ def _texts(value: object, what: str, give: str) -> tuple[str, ...]:
     return tuple(str(t).strip() for t in items if str(t).strip())
 
 
+#: What a forecaster's name may be (a user's forecaster is named in its plugin; the registry says whether it exists).
+_METHOD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
 def _methods(value: object) -> tuple[str, ...]:
-    names = _texts(value, "method", f"forecast methods among {', '.join(METHODS)}")
+    names = _texts(value, "method", f"forecast methods among {', '.join(METHODS)} or a forecaster of yours")
     for name in names:
-        if name not in METHODS:
+        if name not in METHODS and not _METHOD_NAME.fullmatch(name):
             raise BadParameterError(
-                f"method {name[:30]!r} is none of the backtest's forecasts: give {', '.join(METHODS)}", fields="method"
+                f"method {name[:30]!r} is none of the backtest's forecasts: give {', '.join(METHODS)}, or the name of "
+                "a forecaster of yours (letters, digits, _ . -)",
+                fields="method",
             )
     if len(set(names)) < len(names):
         raise BadParameterError("method names one forecast twice: give each once", fields="method")

@@ -45,8 +45,14 @@ class Drawn(Protocol):
     def table(self) -> dict[str, dict[str, object]]: ...
 
 
-#: Each method's colour (matplotlib's default cycle's first four).
-COLOURS = {"agora": "#1f77b4", "persistence": "#7f7f7f", "renewal": "#ff7f0e", "seismic": "#2ca02c"}
+#: The colours of the methods of a backtest of cascades (``seismic`` is no forecaster of a series); a series'
+#: methods are drawn in their forecasters' colours (``result.colours``, :mod:`sim.runs.backtest.methods`).
+COLOURS = {"agora": "#1f77b4", "persistence": "#7f7f7f", "seismic": "#2ca02c"}
+
+
+def _colour(result: object, method: str) -> str:
+    """The colour of ``method``: its forecaster's (``result.colours``), else a cascade method's, else another."""
+    return dict(getattr(result, "colours", None) or {}).get(method) or COLOURS.get(method, "#9467bd")
 
 
 def _values(xs: list[float | None]) -> np.ndarray:
@@ -82,7 +88,7 @@ def backtest_figure(result: Drawn) -> Figure:
         if scored:
             ax.plot(ahead, cut.truth, "o", color="black", ms=3, mfc="white", label="observed after it")
         for method, band in cut.bands.items():
-            colour = COLOURS.get(method, "#9467bd")
+            colour = _colour(result, method)
             if method == "agora":
                 ax.fill_between(ahead, _values(band["q05"]), _values(band["q95"]), color=colour, alpha=0.18, lw=0)
                 ax.fill_between(ahead, _values(band["q25"]), _values(band["q75"]), color=colour, alpha=0.3, lw=0)
@@ -105,7 +111,7 @@ def backtest_figure(result: Drawn) -> Figure:
     horizons = np.arange(1, h + 1)
     for method, row in table.items():
         rel = _values(cast(list, row["relative_wis"]))
-        ax.plot(horizons, rel, "o-", color=COLOURS.get(method, "#9467bd"), ms=3, lw=1.2, label=method)
+        ax.plot(horizons, rel, "o-", color=_colour(result, method), ms=3, lw=1.2, label=method)
     ax.axhline(1.0, color="#999999", lw=0.8, ls=":")
     ax.set_xlabel("horizon (ticks after the cut)")
     ax.set_ylabel("WIS relative to persistence")

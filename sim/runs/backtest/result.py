@@ -111,6 +111,8 @@ class BacktestResult:
     parallel: bool = True
     #: The observation's timeline (:class:`sim.runs.backtest.timeline.Timeline`; not in the report).
     timeline: Any = field(default=None, repr=False, compare=False)
+    #: Each method's colour in figures (its forecaster's; not in the report).
+    colours: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def table(self) -> dict[str, dict[str, object]]:
         """Per method: each score's mean over the cuts at each horizon (None where no cut was scored), the cuts

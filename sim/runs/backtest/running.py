@@ -29,7 +29,9 @@ from sim.core.world import World
 from sim.engine.requests.backtest import Backtest
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
+from sim.plugin import Forecaster
 from sim.runs.backtest.forecasts import RECENT, agora_draws, baseline_draws
+from sim.runs.backtest.methods import CutContext, check_needs, forecast_draws, forecaster, stream_of
 from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, Progress, band_of, hub_quantiles
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.fitting import Plan, run_fit
@@ -39,9 +41,6 @@ from sim.store.timeline import parse_duration
 
 if TYPE_CHECKING:
     from sim.runs.backtest.cascade_run import CascadeBacktestResult
-
-#: Each method's stream of random draws at a cut: ``default_rng([seed, cut tick, code])``.
-_STREAM = {"agora": 0, "persistence": 1, "renewal": 2, "seismic": 3}
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,8 @@ class Setup:
     column: str
     methods: tuple[str, ...]
     serial_interval: SerialInterval | None
+    #: Each method's forecaster (:mod:`sim.runs.backtest.methods`), by name.
+    forecasters: dict[str, type[Forecaster]] = dataclasses.field(default_factory=dict)
 
 
 def check_world(request: Backtest, world: World) -> None:
@@ -103,6 +104,9 @@ def setup(request: Backtest, world: World, registry: Registry, *, ahead: bool = 
     --observed``: nothing to score).
     """
     methods = request.methods
+    forecasters = {m: forecaster(registry, m) for m in methods if m != "seismic"}
+    for cls in forecasters.values():
+        check_needs(cls, request.serial_interval is not None)
     plan = _plan_check(request, world, registry) if "agora" in methods else None
     obs = plan.observed if plan is not None else _read(request, world, ())
     _check_kind(obs, methods)
@@ -141,7 +145,7 @@ def setup(request: Backtest, world: World, registry: Registry, *, ahead: bool = 
             fields="observed",
         )
     si = None
-    if "renewal" in methods:
+    if any("serial_interval" in cls.needs for cls in forecasters.values()):
         from sim.analysis.rtcurve import serial_interval_of  # noqa: PLC0415
 
         days = tick_days(obs)
@@ -159,7 +163,9 @@ def setup(request: Backtest, world: World, registry: Registry, *, ahead: bool = 
             si = _per_tick(si, days, line.last + request.horizon + 2)
     _check_starts(obs, column, line, ticks, methods, si)
     scored = methods if REFERENCE in methods else (*methods, REFERENCE)  # the reference of relative WIS
-    return Setup(request, obs, line, ticks, column, scored, si)
+    if REFERENCE not in forecasters:
+        forecasters[REFERENCE] = forecaster(registry, REFERENCE)
+    return Setup(request, obs, line, ticks, column, scored, si, forecasters)
 
 
 def _read(request: Backtest, world: World, states: tuple[str, ...]) -> Any:
@@ -346,7 +352,7 @@ async def run_cut(
     failed = 0
     alive: float | None = None
     for method in s.methods:
-        rng = np.random.default_rng([seed, tick, _STREAM[method]])
+        rng = np.random.default_rng([seed, tick, stream_of(method)])
         if method == "agora":
             fit_request = dataclasses.replace(req.fit, workers=workers)
             cut_obs = s.observed.truncated(tick, label)
@@ -356,10 +362,18 @@ async def run_cut(
             draws[method], failed, alive = agora_draws(plan, fit, tick, h, s.column, req.draws, rng, recent)
             fit_report = _fit_report(fit)
         else:
-            level = persistence_level(req, s.observed)
-            window = renewal_window(s.observed)
-            came = imported_to(s.observed, tick)
-            draws[method] = baseline_draws(method, known, h, req.draws, rng, s.serial_interval, level, window, came)
+            ctx = CutContext(
+                history=known,
+                horizon=h,
+                draws=req.draws,
+                rng=rng,
+                tick_days=tick_days(s.observed),
+                serial_interval=s.serial_interval if "serial_interval" in s.forecasters[method].needs else None,
+                imported=imported_to(s.observed, tick),
+                level=persistence_level(req, s.observed),
+                window=renewal_window(s.observed),
+            )
+            draws[method] = forecast_draws(s.forecasters[method], ctx, f"cut {label}")
     ok = np.isfinite(truth)
     scores: dict[str, dict[str, np.ndarray]] = {}
     for method, d in draws.items():
@@ -476,6 +490,7 @@ async def run_backtest(
     )
     result.seconds = time.perf_counter() - t0
     result.timeline = s.timeline
+    result.colours = {m: str(cls.colour) for m, cls in s.forecasters.items()}
     return result
 
 

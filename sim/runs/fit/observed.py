@@ -821,7 +821,7 @@ def _recorded(
                     "stands for (people)"
                 )
             )
-    recorded = {
+    recorded: dict[str, Any] = {
         "time": inc.time,
         "tick": format_duration(inc.tick_seconds),
         "first": inc.labels[0],
