@@ -19,6 +19,7 @@ import inspect
 import os
 from types import ModuleType
 
+from sim.authoring.forecaster_checks import check_forecaster
 from sim.authoring.harness import format_traceback
 from sim.authoring.model_checks import check_model
 from sim.authoring.model_runs import CONTRACT_ROUNDS
@@ -28,7 +29,7 @@ from sim.authoring.worlds import CONTRACT_AGENTS, base_world, explore_world_rows
 from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError
 from sim.model.registry import load_file
-from sim.plugin import ContentRecommender, FriendRecommender, PropagationModel, Recommender
+from sim.plugin import ContentRecommender, Forecaster, FriendRecommender, PropagationModel, Recommender
 
 
 def _check_arguments(path: str, agents: int, rounds: int) -> None:
@@ -59,15 +60,15 @@ def _import(report: CheckReport, path: str) -> ModuleType | None:
 
 def _no_plugin(defined: list[type]) -> str:
     """Why a file that defines no named plugin class holds nothing to check."""
-    nameless = [c.__name__ for c in defined if issubclass(c, (PropagationModel, Recommender))]
+    nameless = [c.__name__ for c in defined if issubclass(c, (PropagationModel, Recommender, Forecaster))]
     if nameless:
         return (
             f"{', '.join(nameless)} subclass a plugin class but set no name, so the registry ignores them: "
             'set name = "..."'
         )
     return (
-        "the file defines no subclass of sim.plugin.PropagationModel, ContentRecommender or FriendRecommender "
-        "with a name: it holds no plugin to check"
+        "the file defines no subclass of sim.plugin.PropagationModel, ContentRecommender, FriendRecommender or "
+        "Forecaster with a name: it holds no plugin to check"
     )
 
 
@@ -148,8 +149,15 @@ def check_plugin(
         if issubclass(c, Recommender) and c.name and c not in (Recommender, ContentRecommender, FriendRecommender)
     ]
     recommenders.sort(key=lambda c: issubclass(c, FriendRecommender))  # content first, each by class name
-    if not models and not recommenders:
+    forecasters = [c for c in defined if issubclass(c, Forecaster) and c is not Forecaster and c.name]
+    if not models and not recommenders and not forecasters:
         report.add(None, "models", "fail", _no_plugin(defined))
+        return report
+    for cls in forecasters:  # no world to build: a forecaster sees a series
+        report.forecasters.append(str(cls.name))
+        report.kinds[str(cls.name)] = "forecaster"
+        check_forecaster(report, cls, seed)
+    if not models and not recommenders:
         return report
     _check_names(report, models, recommenders)
     report.models = [str(c.name) for c in models]

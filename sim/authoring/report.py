@@ -53,6 +53,8 @@ class CheckReport:
     world: dict[str, Any] = field(default_factory=dict)
     #: Names of the recommenders found in the file (their checks carry the name in ``model`` too).
     recommenders: list[str] = field(default_factory=list)
+    #: Names of the forecasters found in the file (:mod:`sim.authoring.forecaster_checks`).
+    forecasters: list[str] = field(default_factory=list)
     #: What each checked plugin is, by name: ``model``, ``recommender`` or ``friend-recommender``.
     kinds: dict[str, str] = field(default_factory=dict)
     #: Per plugin, one dict per exploring run: ``params`` (the values set; the rest default), ``how``
@@ -65,7 +67,7 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         """Every check passed or was skipped, and at least one plugin (model or recommender) was checked."""
-        return bool(self.models or self.recommenders) and all(c["ok"] for c in self.checks)
+        return bool(self.models or self.recommenders or self.forecasters) and all(c["ok"] for c in self.checks)
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -135,6 +137,7 @@ class CheckReport:
             "world": dict(self.world),
             "failed": len(self.failed),
             "recommenders": list(self.recommenders),
+            "forecasters": list(self.forecasters),
             "kinds": dict(self.kinds),
             "explored": {k: [dict(r) for r in v] for k, v in self.explored.items()},
             "explore_worlds": {k: dict(v) for k, v in self.explore_worlds.items()},
@@ -179,11 +182,11 @@ class CheckReport:
 
     def _verdict(self) -> str:
         n_fail = len(self.failed)
-        if not (self.models or self.recommenders) and not n_fail:
+        if not (self.models or self.recommenders or self.forecasters) and not n_fail:
             return "result: no plugin found"
         if not n_fail:
             return f"result: all {len(self.checks)} checks passed"
-        several = len(self.models) + len(self.recommenders) > 1
+        several = len(self.models) + len(self.recommenders) + len(self.forecasters) > 1
         parts = []
         for c in self.failed:
             text = c["name"] + (f" of {c['model']}" if several and c["model"] else "")
@@ -197,7 +200,7 @@ class CheckReport:
         for c in self.checks:
             if c["model"] is None:
                 lines += self._check_lines(c)
-        for name in [*self.models, *self.recommenders]:
+        for name in [*self.models, *self.recommenders, *self.forecasters]:
             lines += self._plugin_lines(name)
         lines.append(self._verdict())
         return "\n".join(lines)

@@ -13,6 +13,8 @@ built-in it shows (and passes ``agora plugins check`` as the built-in does):
 - ``recommender``: ``topic-fresh``, a content recommender: messages that share a topic with the reader,
   fresher and more adopted first (``plugins/feeds.py``).
 - ``friend-recommender``: ``friends-of-friends``, more paths and more compatible first (``plugins/friends.py``).
+- ``forecaster``: ``trend``, the log-linear trend of the last week carried on, a forecaster that ``agora backtest
+  --method NAME`` scores beside persistence (``plugins/forecasters.py``).
 
 A built-in's class is taken with what it needs from its module (imports, helpers, constants, base classes
 of the same module), in source order. ``@NAME@``, ``@CLASS@`` and ``@TITLE@`` in a template are replaced
@@ -34,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sim.plugin import Plugin
 
 #: The templates users can ask for, in the order ``--help`` lists them.
-TEMPLATES = ("cascade", "compartmental", "opinion", "network", "recommender", "friend-recommender")
+TEMPLATES = ("cascade", "compartmental", "opinion", "network", "recommender", "friend-recommender", "forecaster")
 #: The templates that write a recommender (the others write a propagation model).
 RECOMMENDER_TEMPLATES = ("recommender", "friend-recommender")
 #: template -> (the registry's kind, the built-in plugin whose code it is)
@@ -45,6 +47,7 @@ SOURCES = {
     "network": ("model", "rewiring-cascade"),
     "recommender": ("recommender", "topic-fresh"),
     "friend-recommender": ("friend-recommender", "friends-of-friends"),
+    "forecaster": ("forecaster", "trend"),
 }
 
 #: What the first lines of every model file say about using it (the right flags).
@@ -86,6 +89,8 @@ def _test_file(what: str, imports: str, behaviour: str) -> str:
     """The test file of a template: the frame around its imports and its behavioural check."""
     if what == "model":
         names = {"FILE": "MODEL_FILE", "load": "load_model", "kind": "model"}
+    elif what == "forecaster":
+        names = {"FILE": "FORECASTER_FILE", "load": "load_forecaster", "kind": "forecaster"}
     else:
         names = {"FILE": "RECOMMENDER_FILE", "load": "load_recommender", "kind": "recommender"}
     return _TEST_FRAME.format(what=what, imports=imports.strip("\n"), behaviour=behaviour.lstrip("\n"), **names)
@@ -200,6 +205,14 @@ folder: `agora run WORLD --plugins FOLDER --@FLAG@ @NAME@ --inject TEXT --steps 
 `AGORA_PLUGINS=FOLDER` for every command). See docs/writing-a-recommender.md."""
 
 
+#: What the first lines of a forecaster's file say about using it.
+_USE_FORECASTER = """Written by `agora plugins new @NAME@ --template forecaster`: edit it freely. Check it with
+`agora plugins check @NAME@.py`, run its tests with `python -m pytest test_@NAME@.py`, and score it by naming
+its folder: `agora backtest WORLD --observed FILE ... --method @NAME@,persistence --plugins FOLDER` (and `agora
+forecast WORLD --observed FILE ... --method @NAME@ --plugins FOLDER`). See docs/backtesting.md, "A forecaster of
+your own"."""
+
+
 def _recommender_test(what: str, numpy: bool, test: str, ticks: int, checks: str, why: str = "") -> str:
     """The test file of a recommender template: its behavioural check, ``test``, runs the recommender on a check
     world for ``ticks`` ticks (``why``: a comment line on that number), then ``checks``."""
@@ -252,6 +265,32 @@ FRIEND_TEST = _recommender_test(
     "    # Accepted follows reach the graph every 6 ticks (merge_every): in 4 ticks the graph stays as it was.\n",
 )
 
+FORECASTER_TEST = _test_file(
+    "forecaster",
+    """
+import os
+from types import SimpleNamespace
+
+import numpy as np
+
+from sim.authoring import check_plugin
+from sim.model.registry import load_file
+""",
+    """
+def test_a_rise_is_forecast_to_go_on_rising():
+    history = np.round(3.0 * np.exp(0.2 * np.arange(21)))  # doubling about every 3.5 ticks
+    ctx = SimpleNamespace(
+        history=history, horizon=7, draws=500, rng=np.random.default_rng(1), tick_days=1, serial_interval=None,
+        imported=None, level=7, window=7,
+    )
+    draws = load_forecaster()().forecast(ctx)
+    assert draws.shape == (500, 7)
+    medians = np.median(draws, axis=0)
+    assert medians[-1] > history[-1], f"the median a week ahead ({medians[-1]}) is not above the last count"
+    assert (np.diff(medians) >= 0).all(), "the medians of a rise do not rise"
+""",
+)
+
 #: template -> its test file
 TESTS = {
     "cascade": CASCADE_TEST,
@@ -260,6 +299,7 @@ TESTS = {
     "network": NETWORK_TEST,
     "recommender": RECOMMENDER_TEST,
     "friend-recommender": FRIEND_TEST,
+    "forecaster": FORECASTER_TEST,
 }
 
 
@@ -292,6 +332,8 @@ def template_files(template: str) -> tuple[str, str]:
         flag = "friend-recommender" if template == "friend-recommender" else "recommender"
         use = _USE_RECOMMENDER.replace("@TEMPLATE@", template).replace("@FLAG@", flag)
         what = "friend recommender" if flag == "friend-recommender" else "content recommender"
+    elif template == "forecaster":
+        use, what = _USE_FORECASTER, "forecaster"
     else:
         use, what = _USE, "model"
     path = Path(inspect.getsourcefile(cls) or "")

@@ -72,7 +72,9 @@ def _cmd_untrust(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    registry = plugin_registry(None, args.plugins)
+    from sim.runs.backtest.methods import registered  # noqa: PLC0415 - the backtest's forecasters, listed too
+
+    registry = registered(plugin_registry(None, args.plugins))
     rows = plugin_rows(registry)
     models = {id(i.cls): i.cls for i in registry.list("model") if i.cls is not None}
     for row, info in zip(rows, _infos(registry)):
@@ -154,6 +156,11 @@ def _cmd_new(args: argparse.Namespace) -> int:
     rel = [_short(p) for p in written]
     if args.template in RECOMMENDER_TEMPLATES:
         use = f"agora run WORLD --plugins {_short(folder)} --{args.template} {args.name} --inject TEXT --steps 50"
+    elif args.template == "forecaster":
+        use = (
+            f"agora backtest WORLD --observed FILE --model sir --param beta=0.01..1 --plugins {_short(folder)} "
+            f"--method {args.name},persistence"
+        )
     else:
         use = f"agora run WORLD --plugins {_short(folder)} --inject TEXT --model {args.name} --until-done"
     text = "\n".join(

@@ -53,7 +53,12 @@ def forecast_methods(p: Any, methods: str, when: str) -> None:
     """The flags of the forecasts a backtest scores and ``agora forecast --observed`` makes: ``--method``
     (``methods`` says which), ``--serial-interval``, ``--draws`` and ``--keep-extinct`` (``when``: the week it
     reads, "before the cut" or "before the last observation")."""
-    p.add_argument("--method", metavar="M,M", help=f"the forecasts: {methods}")
+    p.add_argument(
+        "--method",
+        metavar="M,M",
+        help=f"the forecasts: {methods}; or a forecaster of yours, by name, from a --plugins folder (agora plugins "
+        "new --template forecaster NAME)",
+    )
     input_file(
         p,
         "--serial-interval",

@@ -28,7 +28,7 @@ from sim.core.numbers import int_of
 #: The templates of ``agora plugins new --template``: ``sim.authoring.templates.TEMPLATES``, named here because
 #: that module reads the built-in plugins (numpy and all), which ``agora --help`` must not load; a test
 #: holds the two equal.
-PLUGIN_TEMPLATES = ("cascade", "compartmental", "opinion", "network", "recommender", "friend-recommender")
+PLUGIN_TEMPLATES = ("cascade", "compartmental", "opinion", "network", "recommender", "friend-recommender", "forecaster")
 
 
 def add_plugins(sub: Any) -> None:
