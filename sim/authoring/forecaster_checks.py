@@ -16,6 +16,7 @@ A forecaster's exception fails its check with its traceback, never the checker.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +93,7 @@ def check_forecaster(report: CheckReport, cls: type[Forecaster], seed: int) -> N
     for label, history in HISTORIES.items():
         for horizon in (1, 7):
             ctx = _context(history, horizon, seed, si)
-            ok, got = _call(report, name, "answer", lambda c=ctx: made.forecast(c))
+            ok, got = _call(report, name, "answer", functools.partial(made.forecast, ctx))
             if not ok:
                 return
             arr = np.asarray(got, dtype=np.float64) if isinstance(got, np.ndarray | list | tuple) else None
