@@ -34,8 +34,8 @@ class Trend(Forecaster):
         history = np.asarray(ctx.history, dtype=np.float64)
         if history.size < window:
             raise BadParameterError(
-                f"{self.name} fits its line over the last {window} ticks, and the cut leaves {history.size}: give a later "
-                "cut or a smaller window"
+                f"{self.name} fits its line over the last {window} ticks, and the cut leaves {history.size}: give a "
+                "later cut or a smaller window"
             )
         y = np.log1p(history[-window:])
         t = np.arange(window, dtype=np.float64) - (window - 1)  # 0 at the cut
