@@ -56,6 +56,9 @@ class Setup:
     serial_interval: SerialInterval | None
     #: Each method's forecaster (:mod:`sim.runs.backtest.methods`), by name.
     forecasters: dict[str, type[Forecaster]] = dataclasses.field(default_factory=dict)
+    #: The fit's plan on the whole observation (``agora`` among the methods), made once: its simulator is
+    #: compiled before workers fork.
+    plan: Plan | None = None
 
 
 def check_world(request: Backtest, world: World) -> None:
@@ -165,7 +168,7 @@ def setup(request: Backtest, world: World, registry: Registry, *, ahead: bool = 
     scored = methods if REFERENCE in methods else (*methods, REFERENCE)  # the reference of relative WIS
     if REFERENCE not in forecasters:
         forecasters[REFERENCE] = forecaster(registry, REFERENCE)
-    return Setup(request, obs, line, ticks, column, scored, si, forecasters)
+    return Setup(request, obs, line, ticks, column, scored, si, forecasters, plan)
 
 
 def _read(request: Backtest, world: World, states: tuple[str, ...]) -> Any:
@@ -355,9 +358,8 @@ async def run_cut(
         rng = np.random.default_rng([seed, tick, stream_of(method)])
         if method == "agora":
             fit_request = dataclasses.replace(req.fit, workers=workers)
-            cut_obs = s.observed.truncated(tick, label)
-            fit = await run_fit(world, registry, fit_request, observed=cut_obs, progress=progress)
-            plan = Plan(world, registry, fit_request, cut_obs)
+            plan = Plan(world, registry, fit_request, s.observed.truncated(tick, label))  # the cut's, made once
+            fit = await run_fit(world, registry, fit_request, plan=plan, progress=progress)
             recent = float(np.nansum(history[max(0, tick + 1 - RECENT) :])) if req.alive else None
             draws[method], failed, alive = agora_draws(plan, fit, tick, h, s.column, req.draws, rng, recent)
             fit_report = _fit_report(fit)
@@ -450,12 +452,8 @@ async def run_backtest(
     n = len(s.ticks)
     workers = request.workers or default_workers(max(n, 1) if parallel else request.fit.budget)
     procs = min(workers, n) if parallel and fork_available() and request.fit.ray is None else 1
-    if "agora" in s.methods and s.request.fit.ray is None:
-        from sim.runs.fit.simulate import Simulator  # noqa: PLC0415
-
-        plan = Plan(world, registry, request.fit)
-        if isinstance(plan.simulator, Simulator):
-            plan.simulator.warm()  # compiled here once, before any worker forks
+    if s.plan is not None and s.request.fit.ray is None and s.plan.simulator is not None:
+        s.plan.simulator.warm()  # compiled here once, before any worker forks
     results: list[CutResult | None] = [None] * n
     done = [0]
 

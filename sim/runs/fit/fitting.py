@@ -813,10 +813,12 @@ async def run_fit(
     progress: Progress = None,
     workers: int | None = None,
     observed: Observed | None = None,
+    plan: Plan | None = None,
 ) -> FitResult:
     """Fit ``request`` on ``world`` (never modified); a request of several models is a choice between them
     (:func:`sim.runs.fit.choice.run_choice`). ``observed``: the observation, read already (None: read from
-    ``request.observed``).
+    ``request.observed``); ``plan``: the fit's plan, made already of ``request`` (a backtest's cut's, which
+    continues its particles with it).
 
     Raises:
         BadParameterError: a bad observation, model, parameter, range, seed selection or option (one sentence).
@@ -825,7 +827,7 @@ async def run_fit(
     if len(request.models) > 1:
         raise BadParameterError(f"a fit of models {request.model} is a choice between them: run it with run_choice")
     t0 = time.perf_counter()
-    plan = Plan(world, registry, request, observed)
+    plan = plan if plan is not None else Plan(world, registry, request, observed)
     count = request.workers or workers or default_workers(max(1, request.budget))
     if plan.method == "exact":
         result = _exact(plan, request)

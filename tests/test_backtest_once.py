@@ -1,0 +1,43 @@
+"""Once, not twice (issue 74): a backtest reads its observation once and builds each cut's fit plan once (before:
+the file read twice and the plan built 2 + 2 x cuts times); the numbers are those of before."""
+
+from __future__ import annotations
+
+import asyncio
+
+from conftest import agora, data_file
+
+import sim.runs.fit.fitting as fitting
+import sim.runs.fit.observed as observed
+from sim.engine.requests.backtest import Backtest
+from sim.lab.agents import load_world
+from sim.model.registry import plugin_registry
+from sim.runs.backtest.running import run_backtest
+
+
+def test_a_backtest_reads_its_observation_once_and_plans_each_cut_once(tmp_path, monkeypatch):
+    assert agora(tmp_path, "new", "w.db", "--agents", "500", "--seed", "2").returncode == 0
+    counts = {"read": 0, "plan": 0}
+    read, init = observed.read_observed, fitting.Plan.__init__
+
+    def counted_read(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        counts["read"] += 1
+        return read(*args, **kwargs)
+
+    def counted_init(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        counts["plan"] += 1
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(observed, "read_observed", counted_read)
+    monkeypatch.setattr(fitting.Plan, "__init__", counted_init)
+    request = Backtest.parse(
+        {
+            "observed": data_file("incidence-Measles1861.csv"), "observe": ["cases=onsets"], "model": "sir",
+            "params": ["beta=0.01..1:log", "gamma=0.05..0.5"], "seeds": "random:1", "budget": 200,
+            "cut": "15,21,27", "horizon": 7, "workers": 1,
+        }
+    )  # fmt: skip
+    world, registry = load_world(str(tmp_path / "w.db")), plugin_registry(None)
+    result = asyncio.run(run_backtest(world, registry, request, parallel=False))
+    assert len(result.cuts) == 3
+    assert counts == {"read": 1, "plan": 1 + 3}  # the whole observation's plan, then one a cut
