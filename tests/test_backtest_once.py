@@ -4,6 +4,7 @@ the file read twice and the plan built 2 + 2 x cuts times); the numbers are thos
 from __future__ import annotations
 
 import asyncio
+import json
 
 from conftest import agora, data_file
 
@@ -41,3 +42,33 @@ def test_a_backtest_reads_its_observation_once_and_plans_each_cut_once(tmp_path,
     result = asyncio.run(run_backtest(world, registry, request, parallel=False))
     assert len(result.cuts) == 3
     assert counts == {"read": 1, "plan": 1 + 3}  # the whole observation's plan, then one a cut
+
+
+def test_a_scheduled_intervention_is_parsed_once_for_every_run(tmp_path, monkeypatch):
+    """Its text is what the world keeps; a run's choice and application read one parsed value (before: two parses
+    a run)."""
+    from sim.engine import intervene
+    from sim.model.intervene import Intervention
+
+    calls = []
+    parse = Intervention.parse.__func__
+
+    def counted(cls, text, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(text)
+        return parse(cls, text, *args, **kwargs)
+
+    monkeypatch.setattr(Intervention, "parse", classmethod(counted))
+    intervene.stored.cache_clear()
+    out = agora(
+        tmp_path, "new", "w.db", "--agents", "300", "--seed", "2",
+    )  # fmt: skip
+    assert out.returncode == 0
+    out = agora(
+        tmp_path, "run", "w.db", "--inject", "m", "--seeds", "random:3", "--runs", "4", "--steps", "6",
+        "--kernel", "engine", "--workers", "1", "--intervene", "2:block:random:10", "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    runs = json.loads(out.stdout)["runs"]
+    assert len(runs) == 4 and all(r["interventions"][0]["blocked"] == 10 for r in runs)  # applied in each run
+    stored = [t for t in calls if t == "block:random:10"]
+    assert len(stored) == 1, calls  # once in all four runs' choices and applications

@@ -10,6 +10,7 @@ before an intervention and continued gives the same run.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,17 @@ STREAM_INTERVENE = 0x1A7E
 COUNTER_SEED_OFFSET = 7_919
 #: The text of a counter-message given without one.
 COUNTER_TEXT = "counter-message"
+
+
+@functools.lru_cache(maxsize=256)
+def stored(spec: str) -> Intervention:
+    """A pending entry's intervention, parsed from its text once (the text is what world files and snapshots keep;
+    a run's choice and its application read the same value, as does every run of an ensemble).
+
+    Raises:
+        BadParameterError: as :meth:`Intervention.parse`.
+    """
+    return Intervention.parse(spec, with_tick=False)
 
 
 def check(world: World, registry: Any, iv: Intervention, model: str | None = None) -> None:
@@ -77,7 +89,7 @@ def due(world: World, tick: int) -> list[dict[str, Any]]:
 def choose(sim: Any, entry: dict[str, Any], tick: int) -> np.ndarray | None:
     """The agents a pending ``block`` selects at ``tick`` (None for another action): the heavy part of
     :func:`apply`, which a live world runs in a worker thread with its ticks held."""
-    iv = Intervention.parse(str(entry.get("spec", "")), with_tick=False)
+    iv = stored(str(entry.get("spec", "")))
     return _choose(sim, iv, tick) if iv.action == "block" else None
 
 
@@ -91,7 +103,7 @@ def apply(sim: Any, entry: dict[str, Any], tick: int, chosen: np.ndarray | None 
         BadParameterError: the intervention cannot be carried out on the world as it is now.
     """
     world = sim.world
-    iv = Intervention.parse(str(entry.get("spec", "")), with_tick=False)
+    iv = stored(str(entry.get("spec", "")))
     if iv.action == "block":
         if chosen is None:
             chosen = _choose(sim, iv, tick)
