@@ -173,3 +173,25 @@ def test_the_live_simulation_forecasts_what_run_forecast_gives_on_a_fork(tmp_pat
 async def _fork(host):
     async with host.sim.lock:
         return host.world.fork()
+
+
+def test_a_live_forecast_is_checked_once(tmp_path, world_file, monkeypatch):  # noqa: F811
+    """Its checks (arms, interventions, a posterior file read) run when it is asked for and not again when it
+    runs (issue 74: before, twice)."""
+    import sim.runs.forecast as forecast
+
+    made = []
+    init = forecast._Branches.__init__
+
+    def counted(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        made.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(forecast._Branches, "__init__", counted)
+    shutil.copy(world_file, tmp_path / "w.db")
+    with sim.open_world(str(tmp_path / "w.db")).simulation() as live:
+        live.inject("rumour", model="ic", seeds="random:20")
+        live.step(2)
+        got = live.forecast(runs=4, ticks=3, arms=ARMS, seed=3, kernel="engine", workers=1)
+        assert set(got.arms) == set(ARMS)
+    assert len(made) == 1

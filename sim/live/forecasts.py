@@ -46,7 +46,7 @@ from sim.errors import AgoraError, BadParameterError, RuleError
 from sim.live.policy import Host, NotFoundError, StateError
 from sim.model.registry import Registry
 from sim.model.seeds import SERVED
-from sim.runs.forecast import ArmForecast, ForecastResult, check_forecast, run_forecast
+from sim.runs.forecast import ArmForecast, CheckedForecast, ForecastResult, check_forecast, run_forecast
 
 #: Finished jobs kept (the oldest are forgotten first; running ones never).
 KEEP_FINISHED = 32
@@ -295,7 +295,7 @@ class Forecasts:
         registry = host.registry
         _running_session(fork, req.session)
         try:
-            await asyncio.to_thread(check_forecast, fork, registry, req)
+            checked = await asyncio.to_thread(check_forecast, fork, registry, req)
         except RuleError:
             raise
         except BadParameterError as exc:  # well formed, but not what this world's present can do
@@ -309,7 +309,7 @@ class Forecasts:
         self._done[job.id] = asyncio.Event()
         self._stops[job.id] = threading.Event()
         self._forget()
-        task = asyncio.get_running_loop().create_task(self._run(job, fork, registry))
+        task = asyncio.get_running_loop().create_task(self._run(job, fork, registry, checked))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
@@ -355,7 +355,7 @@ class Forecasts:
             await done.wait()
         return job
 
-    async def _run(self, job: ForecastJob, fork: World, registry: Registry) -> None:
+    async def _run(self, job: ForecastJob, fork: World, registry: Registry, checked: CheckedForecast) -> None:
         def progress(_what: str, fraction: float) -> None:
             job.progress = min(1.0, max(job.progress, float(fraction)))
 
@@ -373,7 +373,7 @@ class Forecasts:
             loop.set_default_executor(_DaemonExecutor())
             try:
                 task: asyncio.Task[ForecastResult] = loop.create_task(
-                    run_forecast(fork, registry, job.request, progress=progress, stop=stop)
+                    run_forecast(fork, registry, job.request, progress=progress, stop=stop, checked=checked)
                 )
                 inner.append((loop, task))
                 if stop.is_set():  # cancelled before its coroutine existed

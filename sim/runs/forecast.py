@@ -284,15 +284,20 @@ class _Branches:
         return out
 
 
-def check_forecast(world: World, registry: Registry, request: Forecast) -> None:
+#: A forecast checked against its world (:func:`check_forecast`), ready to run.
+CheckedForecast = _Branches
+
+
+def check_forecast(world: World, registry: Registry, request: Forecast) -> CheckedForecast:
     """Raise what :func:`run_forecast` would raise before its first run (a live world's forecasts check a job
     with it when it is asked for, :mod:`sim.live.forecasts`): no such session, one that is not running, a bad
-    arm, parameter or posterior, a kernel that cannot continue the session.
+    arm, parameter or posterior, a kernel that cannot continue the session. Returns the checked forecast, which
+    :func:`run_forecast` of the same world and request runs without checking it again (``checked``).
 
     Raises:
         BadParameterError, BadFileError: as above (one sentence).
     """
-    _Branches(world, registry, request, _session(world, request.session))
+    return _Branches(world, registry, request, _session(world, request.session))
 
 
 def _quantiles(values: list[float]) -> dict[str, object]:
@@ -396,10 +401,12 @@ async def run_forecast(
     workers: int | None = None,
     stop: threading.Event | None = None,
     posterior: FitResult | None = None,
+    checked: CheckedForecast | None = None,
 ) -> ForecastResult:
     """The forecast ``request`` of ``world`` (never modified).
 
     Args:
+        checked: :func:`check_forecast`'s answer for this world and request (its checks not made again).
         posterior: a fit's result to draw each run's parameters from, as from the file it writes (``-o``; the
             request then names no ``posterior`` file).
         stop: set from another thread, it cancels the forecast: runs in this process end between two ticks
@@ -413,7 +420,11 @@ async def run_forecast(
     t0 = time.perf_counter()
     workers = request.workers or workers or default_workers(request.runs)
     session = _session(world, request.session)
-    branches = _Branches(world, registry, request, session, stop, posterior)
+    if checked is not None and checked.world is world and checked.request is request and posterior is None:
+        branches = checked
+        branches.stop = stop
+    else:
+        branches = _Branches(world, registry, request, session, stop, posterior)
     arms: dict[str, ArmForecast] = {}
     total = len(request.arms) * request.runs
     done = 0
