@@ -25,7 +25,7 @@ from sim.store.timeticks import parse_duration, tick_unit
 _AS_GIVEN = (
     "observed model plan cuts cut horizon until_done method serial_interval draws workers time tick observe columns "
     "delay summary seeds budget population seed replicates distance adjust ray kernel n_star alive trust_plan people "
-    "imported"
+    "imported channel"
 )
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 #: The fields of a fit request that take the values of the flags of the same name as given.
 _AS_GIVEN = (
     "observed model seeds budget population seed workers replicates steps method kernel distance adjust ray columns "
-    "check_choice time tick observe delay summary people imported"
+    "check_choice time tick observe delay summary people imported channel"
 )
 
 

@@ -97,6 +97,14 @@ def fit_observation(p: Any) -> None:
         "reporting fraction and delay, so that report means the same whatever the world's size (default: the "
         "world's agents; --population is ABC's particles)",
     )
+    repeatable(
+        p,
+        "--channel",
+        metavar="COLUMN:FRACTION[:DELAY]",
+        help="an observed column seen through its own reporting fraction and delay (repeatable): FRACTION names a "
+        "parameter given with --param (ifr=0.01 fixed, ifr=0.001..0.05 fitted), DELAY is gamma:MEAN,SD or a "
+        "day,probability file (deaths:ifr:gamma:14,5 beside cases); columns without one take report and --delay",
+    )
     p.add_argument(
         "--imported",
         metavar="COLUMN[:included]",

@@ -142,6 +142,52 @@ def _imported(value: object) -> str | None:
     return value.strip()
 
 
+#: The most observation channels a fit keeps.
+MAX_CHANNELS = 16
+_FRACTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _channels(value: object) -> tuple[tuple[str, str, str | None], ...]:
+    """Observation channels (issue 74) as ``(column, fraction, delay)``: texts ``COLUMN:FRACTION[:DELAY]``
+    (``deaths:ifr:gamma:14,5``), or mappings ``{"column", "fraction", "delay"}``."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, (str, Mapping)) else value
+    if not isinstance(items, (list, tuple)) or len(items) > MAX_CHANNELS:
+        raise BadParameterError(
+            f"channel must be up to {MAX_CHANNELS} texts COLUMN:FRACTION[:DELAY] (deaths:ifr:gamma:14,5)",
+            fields="channel",
+        )
+    out: list[tuple[str, str, str | None]] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            column, fraction, delay = item.get("column"), item.get("fraction"), item.get("delay")
+        elif isinstance(item, str):
+            column, _, rest = item.partition(":")
+            fraction, _, delay_text = rest.partition(":")
+            delay = delay_text or None
+        else:
+            column = fraction = delay = None
+        if not isinstance(column, str) or not column.strip() or not isinstance(fraction, str):
+            raise BadParameterError(
+                f"channel {str(item)[:60]!r} must be COLUMN:FRACTION[:DELAY]: the observed column, the name of its "
+                "reporting fraction among the params, and its delay (gamma:MEAN,SD or a day,probability file)",
+                fields="channel",
+            )
+        if not _FRACTION_NAME.fullmatch(fraction):
+            raise BadParameterError(
+                f"channel {column[:40]}'s fraction {fraction[:40]!r} must be a parameter's name (letters, digits, _), "
+                "given among the params (ifr=0.01, or ifr=0.001..0.05 to fit it)",
+                fields="channel",
+            )
+        out.append((column.strip(), fraction, None if delay is None else _delay(delay)))
+    columns = [c for c, _, _ in out]
+    twice = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
+    if twice is not None:
+        raise BadParameterError(f"channel names column {twice[:40]!r} twice: give each column once", fields="channel")
+    return tuple(out)
+
+
 def _tick(value: object) -> str | None:
     """A tick's length as given (``1d``), checked (:func:`sim.store.timeline.parse_duration`)."""
     if value is None:
@@ -442,6 +488,9 @@ class Fit:
             the observed cases count them too): every simulation infects that many agents from outside at those
             ticks (scaled by ``agents / people``), and compares its local cases with the data
             (:mod:`sim.model.imports`). ``params``' ``import`` is a rate of further importations a tick (people).
+        channel: observation channels (issue 74): ``(column, fraction, delay)``, an observed column seen through
+            its own reporting fraction (a parameter of that name among ``params``, fixed or fitted) and its own
+            delay (None: none); columns without one take ``report`` and ``delay`` (:mod:`sim.runs.fit.reporting`).
     """
 
     observed: str | pd.DataFrame
@@ -470,6 +519,7 @@ class Fit:
     summary: tuple[SummarySpec, ...] = CURVE
     people: int | None = None
     imported: str | None = None
+    channel: tuple[tuple[str, str, str | None], ...] = ()
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "observed",
@@ -498,6 +548,7 @@ class Fit:
         "summary",
         "people",
         "imported",
+        "channel",
     )
 
     def __post_init__(self) -> None:
@@ -507,6 +558,8 @@ class Fit:
             object.__setattr__(self, "model", _models(self.model))
         if not isinstance(self.summary, tuple):  # "peak,final" given to the constructor
             object.__setattr__(self, "summary", parse_summaries(self.summary))
+        if self.channel and not all(isinstance(c, tuple) for c in self.channel):  # texts given to the constructor
+            object.__setattr__(self, "channel", _channels(self.channel))
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -620,6 +673,7 @@ class Fit:
             summary=parse_summaries(data.get("summary")),
             people=_field(data, "people", None, 1, MAX_PEOPLE),
             imported=_imported(data.get("imported")),
+            channel=_channels(data.get("channel")),
         )
 
 

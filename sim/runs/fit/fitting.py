@@ -305,6 +305,7 @@ class Plan:
         )
         self.scale = self._scale(request)
         self.delay = self._delay(request, cls.params)
+        self.channels = self._channels(request)
         self.method = self._method(request)
         self.summary: Summary | None = None
         self.simulator: Simulator | None = None
@@ -346,8 +347,9 @@ class Plan:
             max_ticks=request.max_ticks,
             replicates=self.summary.replicates,
             kernel=request.kernel,
+            fractions=tuple(f for _, f, _ in self.channels),
         )
-        sim.observe(self.delay, _observed_columns(self.summary), scale=self.scale)
+        sim.observe(self.delay, _observed_columns(self.summary), scale=self.scale, channels=self.channels)
         counts, after = self.imports()
         if counts is not None or IMPORT in self.priors.names or IMPORT in self.fixed:
             sim.importing(counts, after=after, scale=self.scale)
@@ -363,6 +365,27 @@ class Plan:
         scaled = np.cumsum(came, dtype=np.float64) / self.scale
         counts = np.diff(np.round(scaled), prepend=0.0).astype(np.int64)
         return counts, float(scaled[-1] / came.size) if came.size else 0.0
+
+    def _channels(self, request: Fit) -> tuple[tuple[str, str, Delay | None], ...]:
+        """The request's observation channels, each column named as the series names it (a file's column becomes
+        the measure ``observe`` maps it to) and its delay read.
+
+        Raises:
+            BadParameterError: channels on an observation that is no series; a bad delay.
+        """
+        if not request.channel:
+            return ()
+        if self.observed.kind != "series":
+            raise BadParameterError(
+                f"channel sees a column of counts through its own fraction and delay, and the observation is "
+                f"{self.observed.kind}: fit it without channel",
+                fields="channel",
+            )
+        renamed = dict((getattr(self.observed, "recorded", None) or {}).get("observe") or {})
+        return tuple(
+            (renamed.get(column, column), fraction, None if delay is None else parse_delay(delay))
+            for column, fraction, delay in request.channel
+        )
 
     def _scale(self, request: Fit) -> float:
         """The people each agent stands for (``people / agents``; 1 without ``people``)."""
@@ -502,6 +525,7 @@ class _SimulatorSpec:
     delay: Delay | None = None
     observe: tuple[str, ...] = ()
     scale: float = 1.0
+    channels: tuple[tuple[str, str, Delay | None], ...] = ()
     #: Importations (:meth:`Plan.imports`): whether there are any, the counts a tick (agents) and their rate after.
     importing: bool = False
     imports: tuple[int, ...] | None = None
@@ -537,8 +561,9 @@ def _ray_share(
             max_ticks=spec.max_ticks,
             replicates=spec.replicates,
             kernel=spec.kernel,
+            fractions=tuple(f for _, f, _ in spec.channels),
         )
-        sim.observe(spec.delay, spec.observe, scale=spec.scale)
+        sim.observe(spec.delay, spec.observe, scale=spec.scale, channels=spec.channels)
         if spec.importing:
             counts = None if spec.imports is None else np.array(spec.imports, dtype=np.int64)
             sim.importing(counts, after=spec.after, scale=spec.scale)
@@ -577,6 +602,7 @@ async def _abc(plan: Plan, request: Fit, workers: int, progress: Progress, t0: f
         plan.delay,
         _observed_columns(summary),
         plan.scale,
+        plan.channels,
         sim.imported,
         *_import_spec(plan),
     )

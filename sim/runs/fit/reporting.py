@@ -230,10 +230,33 @@ def expected(counts: np.ndarray, report: float, pmf: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """One observed column seen through its own reporting fraction (``fraction``, a parameter of that name: fixed at
+    ``fixed``, or the particle's at column ``fitted`` of its row) and its own delay (issue 74)."""
+
+    column: str
+    fraction: str
+    fixed: float | None
+    fitted: int | None
+    delay: Delay | None
+
+    def reporting(self, row: np.ndarray) -> float:
+        return float(row[self.fitted]) if self.fitted is not None else float(self.fixed or 1.0)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "column": self.column,
+            "fraction": self.fraction,
+            "value": "fitted" if self.fitted is not None else self.fixed,
+            "delay": None if self.delay is None else self.delay.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
 class Observation:
     """The observation model of one fit: the reporting fraction (``report``: fixed; None: the particle's, at
     column ``fitted`` of its row), the delay, the observed ``columns`` it applies to and the ``horizon`` (ticks
-    0 .. horizon - 1)."""
+    0 .. horizon - 1); ``channels``: columns seen through a fraction and a delay of their own instead."""
 
     report: float | None
     fitted: int | None
@@ -241,15 +264,26 @@ class Observation:
     columns: tuple[str, ...]
     horizon: int
     scale: float = 1.0
+    channels: tuple[Channel, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """What a fit's report says of it (``observed.observation``)."""
-        return {
+        out: dict[str, object] = {
             "report": "fitted" if self.fitted is not None else (1.0 if self.report is None else self.report),
             "delay": None if self.delay is None else self.delay.to_dict(),
             "columns": list(self.columns),
             "scale": self.scale,
         }
+        if self.channels:
+            out["channels"] = [c.to_dict() for c in self.channels]
+        return out
+
+    def seen(self, column: str, row: np.ndarray) -> tuple[float, Delay | None]:
+        """The reporting fraction and delay the particle ``row`` sees ``column`` through."""
+        own = next((c for c in self.channels if c.column == column), None)
+        if own is not None:
+            return own.reporting(row), own.delay
+        return self.reporting(row), self.delay
 
     def reporting(self, row: np.ndarray) -> float:
         """The particle ``row``'s reporting fraction."""
@@ -257,27 +291,29 @@ class Observation:
             return float(row[self.fitted])
         return 1.0 if self.report is None else self.report
 
-    def apply(self, runs: list[RunEntry], report: float, seeds: Sequence[int]) -> list[RunEntry]:
-        """``runs`` with each observed column of their series replaced by what surveillance sees of it (a run's
-        draws from its session seed ``seeds[j]``); failed runs as they are."""
+    def apply(self, runs: list[RunEntry], row: np.ndarray, seeds: Sequence[int]) -> list[RunEntry]:
+        """``runs`` of the particle ``row`` with each observed column of their series replaced by what surveillance
+        sees of it (a run's draws from its session seed ``seeds[j]``); failed runs as they are."""
         out: list[RunEntry] = []
-        pmf = None if self.delay is None else self.delay.pmf
+        seen = {c: self.seen(c, row) for c in self.columns}
+        pmfs = {c: None if d is None else d.pmf for c, (_, d) in seen.items()}
         for run, seed in zip(runs, seeds, strict=True):
             series = run.get("series")
             if run.get("status") == "failed" or not series:
                 out.append(run)
                 continue
             rng = np.random.default_rng([STREAM, int(seed)])
-            seen = dict(series)
+            shown = dict(series)
             for c in self.columns:
                 true = np.zeros(self.horizon, dtype=np.int64)
                 values = np.asarray(series[c][: self.horizon], dtype=np.int64)
                 true[: values.size] = values
                 if self.scale != 1.0:
                     true = scaled(true, self.scale, rng)
-                got = thin(true, report, rng)
-                seen[c] = (got if pmf is None else delayed(got, pmf, rng)).tolist()
-            out.append({**run, "series": seen})
+                got = thin(true, seen[c][0], rng)
+                pmf = pmfs[c]
+                shown[c] = (got if pmf is None else delayed(got, pmf, rng)).tolist()
+            out.append({**run, "series": shown})
         return out
 
 
@@ -290,14 +326,17 @@ def observation_for(
     columns: Sequence[str],
     horizon: int,
     scale: float = 1.0,
+    channels: Sequence[tuple[str, str, Delay | None]] = (),
 ) -> Observation | None:
     """The observation model a fit asks for (None: none, the series compared as simulated): ``report`` among the
-    fitted ``names`` or the ``fixed`` values, and the ``delay``; ``columns``: the observed series' columns.
+    fitted ``names`` or the ``fixed`` values, and the ``delay``; ``columns``: the observed series' columns;
+    ``channels``: ``(column, fraction, delay)`` of the columns seen through a fraction and delay of their own.
 
     Raises:
         BadParameterError: a model with its own parameter ``report``; a fixed ``report`` that is not above 0 and at
             most 1; an observed column that is not a per-tick count.
     """
+    rules = tuple(_channel(model, schema, names, fixed, columns, *c) for c in channels)
     asked = REPORT in names or REPORT in fixed
     if asked and REPORT in schema:
         raise BadParameterError(
@@ -306,21 +345,12 @@ def observation_for(
             "fraction",
             fields="params",
         )
-    if not asked and delay is None:
+    if not asked and delay is None and not rules:
         return None if scale == 1.0 else Observation(None, None, None, tuple(columns), int(horizon), scale)
     report: float | None = None
     if REPORT in fixed:
-        try:
-            report = float(fixed[REPORT])
-        except ValueError:
-            report = math.nan
-        if not 0.0 < report <= 1.0:  # NaN fails too
-            raise BadParameterError(
-                f"params report={str(fixed[REPORT])[:30]} must be a fraction above 0 and at most 1 (the share of "
-                "cases reported)",
-                fields="params",
-            )
-    others = [c for c in columns if not is_tick_count(c)]
+        report = _fraction(REPORT, fixed[REPORT])
+    others = [c for c in columns if not is_tick_count(c) and not _own(c, rules) and (asked or delay is not None)]
     if others:
         raise BadParameterError(
             f"the observation model (report, delay) thins and delays counts per tick (new, new.STATE, onsets, "
@@ -329,4 +359,61 @@ def observation_for(
             fields=("params", "delay"),
         )
     fitted = list(names).index(REPORT) if REPORT in names else None
-    return Observation(report, fitted, delay, tuple(columns), int(horizon), scale)
+    return Observation(report, fitted, delay, tuple(columns), int(horizon), scale, rules)
+
+
+def _own(column: str, rules: Sequence[Channel]) -> bool:
+    return any(r.column == column for r in rules)
+
+
+def _fraction(name: str, text: str) -> float:
+    """A fixed reporting fraction, checked: above 0 and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value <= 1.0:  # NaN fails too
+        raise BadParameterError(
+            f"params {name}={str(text)[:30]} must be a fraction above 0 and at most 1 (the share of cases reported)",
+            fields="params",
+        )
+    return value
+
+
+def _channel(
+    model: str,
+    schema: Mapping[str, object],
+    names: Sequence[str],
+    fixed: Mapping[str, str],
+    columns: Sequence[str],
+    column: str,
+    fraction: str,
+    delay: Delay | None,
+) -> Channel:
+    """One observation channel, checked: an observed count per tick, seen through a fraction given among the params
+    (fixed or fitted) that is no parameter of the model."""
+    if column not in columns:
+        raise BadParameterError(
+            f"channel {column}: the observed series has no column {column!r}: its columns are {', '.join(columns)}",
+            fields="channel",
+        )
+    if not is_tick_count(column):
+        raise BadParameterError(
+            f"channel {column}: a reporting fraction and delay thin and delay counts per tick (new, new.STATE, "
+            f"onsets, removals), and {column} is not one",
+            fields="channel",
+        )
+    if fraction in schema:
+        raise BadParameterError(
+            f"channel {column}'s fraction {fraction} is a parameter of model {model!r}: name the fraction otherwise",
+            fields="channel",
+        )
+    if fraction in names:
+        return Channel(column, fraction, None, list(names).index(fraction), delay)
+    if fraction in fixed:
+        return Channel(column, fraction, _fraction(fraction, fixed[fraction]), None, delay)
+    raise BadParameterError(
+        f"channel {column}'s fraction {fraction} is neither fitted nor fixed: give params {fraction}=LO..HI to fit "
+        f"it or {fraction}=VALUE",
+        fields=("channel", "params"),
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,12 +42,21 @@ MAX_REPLICATES = 256
 _OFFLINE = {"offline": True}
 
 
-def _check_priors(model: str, registry: Registry, priors: Priors) -> None:
+def _check_priors(model: str, registry: Registry, priors: Priors, fractions: Sequence[str] = ()) -> None:
     """Each fitted parameter is a number of ``model`` and its range lies within the parameter's bounds; the
-    reporting fraction (``report``, the observation model's) within 0 .. 1."""
+    reporting fractions (``report`` and the ``fractions`` of observation channels, the observation model's) within
+    0 .. 1."""
     cls = registry.model(model)
     schema = cls.params
     for prior in priors.items:
+        if prior.name in fractions and prior.name not in schema and prior.name != REPORT:
+            if prior.lo < 0 or prior.hi > 1:
+                raise BadParameterError(
+                    f"params {prior.describe()}: {prior.name} is an observation channel's reporting fraction, from 0 "
+                    "to 1; keep the range within it",
+                    fields="params",
+                )
+            continue
         if prior.name == IMPORT and IMPORT not in schema:
             if prior.lo < 0 or prior.hi > MAX_RATE:
                 raise BadParameterError(
@@ -82,11 +91,11 @@ def _check_priors(model: str, registry: Registry, priors: Priors) -> None:
             )
 
 
-def _middle(priors: Priors) -> dict[str, float]:
+def _middle(priors: Priors, apart: set[str]) -> dict[str, float]:
     return {
         p.name: math.sqrt(p.lo * p.hi) if p.log else 0.5 * (p.lo + p.hi)
         for p in priors.items  # a value inside every range: the probe checks the other parameters with it
-        if p.name not in (REPORT, IMPORT)
+        if p.name not in apart
     }
 
 
@@ -116,26 +125,27 @@ class Simulator:
         max_ticks: int,
         replicates: int = 1,
         kernel: str = "auto",
+        fractions: Sequence[str] = (),
     ) -> None:
         if not 1 <= replicates <= MAX_REPLICATES:
             raise BadParameterError(f"replicates must be from 1 to {MAX_REPLICATES}, not {replicates}")
-        _check_priors(model, registry, priors)
+        _check_priors(model, registry, priors, fractions)
         self.world, self.registry, self.priors, self.replicates = world, registry, priors, replicates
         self.names = priors.names
         self.schema = registry.model(model).params
+        #: The parameters that are not the model's: the observation model's fractions and the importation rate.
+        self.apart = {REPORT, IMPORT, *fractions} - set(self.schema)
         self.fixed, self.horizon = dict(fixed), steps or max_ticks
         self.observation: Observation | None = None
         self.import_rate: float | None = None  # a fixed importation rate (people a tick), where one is given
         if IMPORT not in self.schema and IMPORT in fixed:
             self.import_rate = _fixed_rate(fixed[IMPORT])
-        if REPORT not in self.schema:  # the observation model's, not the model's
-            fixed = {k: v for k, v in fixed.items() if k != REPORT}
-        if IMPORT not in self.schema:  # the importations', not the model's
-            fixed = {k: v for k, v in fixed.items() if k != IMPORT}
+        fixed = {k: v for k, v in fixed.items() if k not in self.apart}  # the observation's and importations'
+
         fields: dict[str, object] = {
             "text": "fit",
             "model": model,
-            "params": {**dict(fixed), **_middle(priors)},
+            "params": {**dict(fixed), **_middle(priors, self.apart)},
             "seeds": seeds,
             "runs": replicates,
             "seed": 0,
@@ -207,16 +217,23 @@ class Simulator:
             rate = float(row[self._fitted_import])
         return Imports(self._import_counts, rate / self._import_scale, self._import_after)
 
-    def observe(self, delay: Delay | None, columns: tuple[str, ...], scale: float = 1.0) -> None:
-        """Put the observation model the fit asks for (``report`` among its parameters, ``delay``) between the runs
-        and the summaries, applied to the observed ``columns`` (:func:`sim.runs.fit.reporting.observation_for`);
-        ``scale``: the people each agent stands for (``people / agents``).
+    def observe(
+        self,
+        delay: Delay | None,
+        columns: tuple[str, ...],
+        scale: float = 1.0,
+        channels: Sequence[tuple[str, str, Delay | None]] = (),
+    ) -> None:
+        """Put the observation model the fit asks for (``report`` among its parameters, ``delay``, and the
+        ``channels``' own fractions and delays) between the runs and the summaries, applied to the observed
+        ``columns`` (:func:`sim.runs.fit.reporting.observation_for`); ``scale``: the people each agent stands for
+        (``people / agents``).
 
         Raises:
             BadParameterError: see :func:`~sim.runs.fit.reporting.observation_for`.
         """
         self.observation = observation_for(
-            self.model, self.schema, self.names, self.fixed, delay, columns, self.horizon, scale
+            self.model, self.schema, self.names, self.fixed, delay, columns, self.horizon, scale, channels
         )
 
     def typed(self, row: np.ndarray) -> dict[str, object]:
@@ -224,7 +241,7 @@ class Simulator:
         reporting fraction is not the model's)."""
         out = dict(self.params)
         for name, v in zip(self.names, row.tolist(), strict=True):
-            if (name != REPORT or REPORT in self.schema) and (name != IMPORT or IMPORT in self.schema):
+            if name not in self.apart:
                 out[name] = int(round(v)) if param_for(self.schema, name).type is int else float(v)
         return out
 
@@ -237,7 +254,7 @@ class Simulator:
         if self.observation is None:
             return runs
         seeds = range(first, first + len(runs))
-        return self.observation.apply(runs, self.observation.reporting(row), seeds)
+        return self.observation.apply(runs, row, seeds)
 
     def _run_imported(self, row: np.ndarray, first: int, imports: Imports) -> list[RunEntry]:
         """The particle's runs with ``imports``, their imported agents taken out of the per-tick counts that
