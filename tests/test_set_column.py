@@ -25,7 +25,7 @@ from sim.errors import BadParameterError
 from sim.model.columns import FILE_SLACK, settable_columns, variable_column
 from sim.model.registry import Registry
 from sim.model.seeds import SeedSpec
-from sim.model.session import _initial_variables
+from sim.model.columns import initial_variables
 from sim.plugin import PropagationModel, Variable
 from sim.store.check import check_world
 from sim.store.worldfile import checkpoint_world, open_world
@@ -309,10 +309,10 @@ def test_a_variable_without_a_world_column_starts_from_its_own_data_column(small
     assert variable_column("susceptibility", Variable()) is None  # a built-in's name: its own column only
     rng = np.random.default_rng(0)
     none = np.empty(0, dtype=np.int32)
-    assert np.all(_initial_variables(_Trait, small_world, rng, none)["trait"] == 0.0)  # no column: its init
+    assert np.all(initial_variables(_Trait, small_world, rng, none)["trait"] == 0.0)  # no column: its init
     small_world.columns["trait"] = np.linspace(-2.0, 2.0, small_world.n)
-    assert np.array_equal(_initial_variables(_Trait, small_world, rng, none)["trait"], small_world.columns["trait"])
-    pinned = _initial_variables(_Trait, small_world, rng, np.array([4], dtype=np.int32))["trait"]
+    assert np.array_equal(initial_variables(_Trait, small_world, rng, none)["trait"], small_world.columns["trait"])
+    pinned = initial_variables(_Trait, small_world, rng, np.array([4], dtype=np.int32))["trait"]
     assert pinned[4] == 2.0  # a seed still gets seed_value: --seeds none is what leaves the data alone
 
 
