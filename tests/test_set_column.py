@@ -22,10 +22,9 @@ from test_api import VIEWER, Server
 
 from sim.cli.main import main
 from sim.errors import BadParameterError
-from sim.model.columns import FILE_SLACK, settable_columns, variable_column
+from sim.model.columns import FILE_SLACK, initial_variables, settable_columns, variable_column
 from sim.model.registry import Registry
 from sim.model.seeds import SeedSpec
-from sim.model.columns import initial_variables
 from sim.plugin import PropagationModel, Variable
 from sim.store.check import check_world
 from sim.store.worldfile import checkpoint_world, open_world

@@ -111,7 +111,7 @@ def forecaster(registry: Registry, name: str) -> type[Forecaster]:
         names = ", ".join(e.name for e in registry.list(FORECASTER))
         raise BadParameterError(
             f"method {name[:40]!r} is no forecaster: give {names} or seismic, or a forecaster of yours (a file in "
-            "a plugins folder named to the command; agora plugins new NAME --template forecaster writes one)",
+            "a plugins folder named to the command; agora plugins new writes one from its forecaster template)",
             fields="method",
         ) from None
 
