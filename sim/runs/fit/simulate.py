@@ -176,6 +176,7 @@ class Simulator:
         #: an agent stands for, and the model's seed state (whose entries the imported agents are counted in).
         self._import_counts: np.ndarray | None = None
         self._particle_imports: Imports | None = None
+        self._same_imports: Imports | None = None
         self._import_after, self._import_scale = 0.0, 1.0
         cls = registry.model(model)
         self._seed_name = str(cls.states[int(cls.seed_state)])
@@ -198,6 +199,7 @@ class Simulator:
             self.batched, self._run = False, self._engine_runs
             self.kernel_reason = f"imported cases in {self.model} run on the engine"
         self._import_counts = np.zeros(0, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
+        self._same_imports = None
         self._import_after, self._import_scale = float(after), float(scale)
         if self.ensemble.probe is not None:
             self.ensemble.probe.imports = self._imports(None)
@@ -212,10 +214,13 @@ class Simulator:
         """The importations of the particle ``row`` (None: the fixed rate's, or none fitted yet)."""
         if self._import_counts is None:
             return None
-        rate = self.import_rate or 0.0
         if row is not None and self._fitted_import is not None:
-            rate = float(row[self._fitted_import])
-        return Imports(self._import_counts, rate / self._import_scale, self._import_after)
+            rate = float(row[self._fitted_import]) / self._import_scale
+            return Imports(self._import_counts, rate, self._import_after)
+        if self._same_imports is None:  # the same for every particle: made once
+            rate = (self.import_rate or 0.0) / self._import_scale
+            self._same_imports = Imports(self._import_counts, rate, self._import_after)
+        return self._same_imports
 
     def observe(
         self,
