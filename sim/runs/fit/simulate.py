@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -99,6 +99,16 @@ def _middle(priors: Priors, apart: set[str]) -> dict[str, float]:
     }
 
 
+class SimulatorOptions(TypedDict, total=False):
+    """How a :class:`Simulator`'s simulations run, beyond the model and its parameters: ``replicates`` runs a
+    simulation (default 1), the ``kernel`` (``auto``, ``engine`` or ``batched``) and the ``fractions``, the names of
+    observation channels' reporting fractions among the parameters (the observation model's, not the model's)."""
+
+    replicates: int
+    kernel: str
+    fractions: Sequence[str]
+
+
 class Simulator:
     """The simulations of one fit: ``model`` on ``world`` with the fixed parameters and seed selection, each
     simulation ``replicates`` runs of ``steps`` ticks (None: until done, at most ``max_ticks``).
@@ -123,10 +133,10 @@ class Simulator:
         seeds: str,
         steps: int | None,
         max_ticks: int,
-        replicates: int = 1,
-        kernel: str = "auto",
-        fractions: Sequence[str] = (),
+        **options: Unpack[SimulatorOptions],
     ) -> None:
+        replicates, kernel = int(options.get("replicates", 1)), str(options.get("kernel", "auto"))
+        fractions = tuple(options.get("fractions", ()))
         if not 1 <= replicates <= MAX_REPLICATES:
             raise BadParameterError(f"replicates must be from 1 to {MAX_REPLICATES}, not {replicates}")
         _check_priors(model, registry, priors, fractions)
