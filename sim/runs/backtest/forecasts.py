@@ -20,8 +20,8 @@ So every accepted particle is continued and those whose trajectory shows none of
 :data:`RECENT` ticks before the cut, where the data show some, are given weight 0 (a rejection step on an event
 the data show, as a particle filter's). The draws are the rest resampled by their weights.
 
-**The baselines** (:func:`baseline_draws`) project the observed column itself: persistence (the Forecast Hub's
-baseline) and the renewal equation from R at the cut (:mod:`sim.analysis.baselines`).
+**The baselines** (forecasters: :mod:`sim.runs.backtest.methods`) project the observed column itself: persistence
+(the Forecast Hub's baseline) and the renewal equation from R at the cut (:mod:`sim.analysis.baselines`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from sim.runs.fit.simulate import failed_run
 from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:
-    from sim.analysis.rt import SerialInterval
     from sim.runs.fit.fitting import FitResult, Plan
 
 
@@ -114,29 +113,3 @@ def agora_draws(
         return np.empty((0, horizon)), int(bad.sum()), share
     picks = rng.choice(unique.size, size=draws, p=w / w.sum())
     return rows[picks], int(bad.sum()), share
-
-
-def baseline_draws(
-    method: str,
-    series: np.ndarray,
-    horizon: int,
-    draws: int,
-    rng: np.random.Generator,
-    serial_interval: SerialInterval | None = None,
-    level: int = 1,
-    window: int = 7,
-    imported: np.ndarray | None = None,
-) -> np.ndarray:
-    """``draws`` forecasts of the ``horizon`` ticks after ``series`` (counts per tick up to the cut) by a baseline:
-    ``persistence`` (its median the mean of the last ``level`` ticks) or ``renewal`` (with ``serial_interval``
-    over the ticks, R from the last ``window`` ticks; ``imported``: the imported cases per tick up to the cut,
-    which infect beside the local ones and go on past the cut at their mean a tick, as a fit's runs do)."""
-    from sim.analysis import baselines  # noqa: PLC0415 - the baselines load with a backtest only
-
-    if method == "persistence":
-        level = max(1, min(level, series.size - 1))  # a cut with less than a week before it: what there is
-        return np.asarray(baselines.persistence(series, horizon, draws, rng, level=level), dtype=np.float64)
-    assert method == "renewal" and serial_interval is not None
-    after = 0.0 if imported is None or imported.size == 0 else float(np.mean(imported))
-    got = baselines.renewal(series, serial_interval, horizon, draws, rng, window=window, imported=imported, after=after)
-    return np.asarray(got, dtype=np.float64)

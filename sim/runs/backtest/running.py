@@ -30,8 +30,8 @@ from sim.engine.requests.backtest import Backtest
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.plugin import Forecaster
-from sim.runs.backtest.forecasts import RECENT, agora_draws, baseline_draws
-from sim.runs.backtest.methods import CutContext, check_needs, forecast_draws, forecaster, stream_of
+from sim.runs.backtest.forecasts import RECENT, agora_draws
+from sim.runs.backtest.methods import CutContext, Renewal, check_needs, forecast_draws, forecaster, stream_of
 from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, Progress, band_of, hub_quantiles
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.fitting import Plan, run_fit
@@ -254,16 +254,11 @@ def _check_starts(
         if "renewal" in methods:
             known = np.nan_to_num(_series_to(obs, column, tick), nan=0.0)
             try:
-                baseline_draws(
-                    "renewal",
-                    known,
-                    1,
-                    1,
-                    np.random.default_rng(0),
-                    si,
-                    window=renewal_window(obs),
-                    imported=imported_to(obs, tick),
-                )
+                ctx = CutContext(
+                    known, 1, 1, np.random.default_rng(0), tick_days(obs), si, imported_to(obs, tick), 7,
+                    renewal_window(obs),
+                )  # fmt: skip
+                Renewal().forecast(ctx)
             except BadParameterError as exc:
                 raise BadParameterError(
                     f"the renewal projection cannot start at cut {line.labels[tick]}: {exc}", fields="cut"
