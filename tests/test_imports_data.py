@@ -88,6 +88,12 @@ def test_rt_reads_imported_cases_counted_among_the_cases_as_apart(folder):
         folder, "rt", "c.csv", "--cases", "cases", "--imported", "imported:included", "--serial-interval", "gamma:3,2"
     )
     assert apart.returncode == 0 and within.returncode == 0, within.stderr
+    wrong = agora(
+        folder, "rt", "c.csv", "--cases", "local", "--imported", "imported:included", "--serial-interval", "gamma:3,2"
+    )  # local counts the local cases alone: day 0's import is more than its 0 cases
+    assert wrong.returncode == 2 and "1 imported cases (column imported) in tick 0, more than its 0 cases (local)" in (
+        one_sentence(wrong)
+    )
     table = [line for line in apart.stdout.splitlines() if line[:1].isdigit()]
     assert table and table == [line for line in within.stdout.splitlines() if line[:1].isdigit()]
 

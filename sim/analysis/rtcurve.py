@@ -44,7 +44,7 @@ from sim.analysis.rt import (
 )
 from sim.core.boundedio import GZIP_ERRORS, bounded_text
 from sim.errors import BadFileError, BadParameterError
-from sim.model.imports import INCLUDED, split_imported
+from sim.model.imports import local_of, split_imported
 from sim.store.seriesio import COLUMNS as SERIES_COLUMNS
 from sim.store.seriesio import parquet_schema, read_series
 from sim.store.timeline import DAY, read_incidence
@@ -301,16 +301,9 @@ def _incidence_curve(
     if not included:
         return curve
     assert curve.imported is not None  # imported was given
-    over = np.flatnonzero(curve.imported > curve.local)
-    if over.size:
-        at = int(over[0])
-        where = f"curve {name}" if name else "the curve"
-        raise BadFileError(
-            f"{where} has {curve.imported[at]:g} imported cases ({curve.imported_name}) at {curve.labels[at]}, more "
-            f"than its {curve.local[at]:g} cases ({curve.cases_name}): with {INCLUDED} the cases count the imported "
-            f"ones; leave {INCLUDED} out where {curve.cases_name} counts the local cases alone",
-        )
-    return dataclasses.replace(curve, local=curve.local - curve.imported)
+    where = f"curve {name}" if name else "the curve"
+    names = (curve.cases_name, str(curve.imported_name))
+    return dataclasses.replace(curve, local=local_of(curve.local, curve.imported, curve.labels, where, names))
 
 
 def _incidence_columns(

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from sim.core.arrays import one_of
-from sim.errors import BadParameterError
+from sim.errors import BadFileError, BadParameterError
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, all_active
 
@@ -226,3 +226,23 @@ def split_imported(text: str | None) -> tuple[str | None, bool]:
     if text.endswith(INCLUDED):
         return text[: -len(INCLUDED)], True
     return text, False
+
+
+def local_of(
+    cases: np.ndarray, imported: np.ndarray, labels: Sequence[str], where: str, names: tuple[str, str]
+) -> np.ndarray:
+    """The local cases of a column that counts the imported ones too (``COLUMN:included``): ``cases - imported``.
+
+    Raises:
+        BadFileError: an imported count above its tick's cases, naming ``where`` (the file), the tick's label and
+            the two columns (``names``: the cases', the imported cases').
+    """
+    over = np.flatnonzero(imported > cases)
+    if over.size:
+        at = int(over[0])
+        raise BadFileError(
+            f"{where} has {imported[at]:g} imported cases (column {names[1]}) in tick {labels[at]}, more than its "
+            f"{cases[at]:g} cases ({names[0]}): with {INCLUDED} the cases count the imported ones; leave "
+            f"{INCLUDED} out where {names[0]} counts the local cases alone"
+        )
+    return cases - imported

@@ -59,7 +59,7 @@ from sim.core.cascade import Forest, forest_of_rows
 from sim.core.numbers import ascii_digits, ascii_int
 from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError
-from sim.model.imports import INCLUDED, split_imported
+from sim.model.imports import INCLUDED, local_of, split_imported
 from sim.store.cascadeio import CASCADE_COLUMNS, read_cascades
 from sim.store.seriesio import COLUMNS as SERIES_COLUMNS
 from sim.store.seriesio import (
@@ -883,15 +883,7 @@ def _imported_counts(inc: Any, column: str, name: str, included: bool) -> np.nda
             )
         cases_name = next(iter(inc.counts))
         cases = inc.counts[cases_name]
-        over = np.flatnonzero(values > cases)
-        if over.size:
-            at = int(over[0])
-            raise BadFileError(
-                f"{where} has {values[at]:g} imported cases (column {column}) in tick {inc.labels[at]}, more than its "
-                f"{cases[at]:g} cases ({cases_name}): with {INCLUDED} the cases count the imported ones; leave "
-                f"{INCLUDED} out where {cases_name} counts the local cases alone"
-            )
-        inc.counts[cases_name] = cases - values
+        inc.counts[cases_name] = local_of(cases, values, inc.labels, where, (cases_name, column))
     dense = np.zeros(int(inc.ticks.max()) + 1 if inc.ticks.size else 0, dtype=np.int64)
     np.add.at(dense, inc.ticks, whole.astype(np.int64))
     return dense
