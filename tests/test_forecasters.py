@@ -39,6 +39,13 @@ class Wrong(Forecaster):
         return np.zeros((ctx.horizon, ctx.draws + 1))
 
 
+class Crashes(Forecaster):
+    name = "crashes"
+
+    def forecast(self, ctx):
+        return 1 / 0
+
+
 class Refuses(Forecaster):
     name = "refuses"
 
@@ -95,7 +102,8 @@ def test_a_users_forecaster_forecasts_past_the_data(folder):
     [
         ("wrong-shape", "forecaster wrong-shape at cut 10 answered draws of shape (3, 1001), not (1000, 3)"),
         ("refuses", "forecaster refuses at cut 10: a history of fewer than 100 ticks cannot be forecast"),
-        ("oracle", "method 'oracle' is no forecaster: give agora, last-plus-noise"),
+        ("oracle", "method 'oracle' is no forecaster: give agora, crashes, last-plus-noise"),
+        ("crashes", "forecaster crashes failed at cut 10: ZeroDivisionError: division by zero"),
     ],
 )
 def test_a_forecasters_fault_is_one_sentence(folder, method, said):
@@ -103,7 +111,11 @@ def test_a_forecasters_fault_is_one_sentence(folder, method, said):
         folder, "backtest", "w.db", "--observed", "c.csv", *BACKTEST, "--method", method, "--plugins", "mine",
         "--cut", "10", "--horizon", "3",
     )  # fmt: skip
-    assert out.returncode == 2 and said in one_sentence(out), out.stderr
+    first = out.stderr.splitlines()[0] if method == "crashes" else one_sentence(out)
+    assert out.returncode == 2 and said in first, out.stderr
+    if method == "crashes":  # its own frames, for its author
+        assert "Traceback" in out.stderr and "forecasters.py" in out.stderr and "1 / 0" in out.stderr
+        assert "inprocess.py" not in out.stderr  # the plugin's frames, not Agora's
 
 
 def test_the_built_in_methods_are_forecasters_of_the_registry():
@@ -131,7 +143,7 @@ def test_plugins_check_tests_a_forecaster_as_it_tests_a_model(folder):
     out = agora(folder, "plugins", "check", "mine/forecasters.py", "--json")
     assert out.returncode == 1, out.stderr
     report = json.loads(out.stdout)
-    assert set(report["forecasters"]) == {"last-plus-noise", "wrong-shape", "refuses"}
+    assert set(report["forecasters"]) == {"last-plus-noise", "wrong-shape", "crashes", "refuses"}
     status = {(c["model"], c["name"]): c["status"] for c in report["checks"]}
     assert all(status[("last-plus-noise", n)] == "pass" for n in ("answer", "counts", "deterministic", "bad history"))
     assert status[("wrong-shape", "answer")] == "fail"

@@ -12,12 +12,14 @@ forecasts cascades' final sizes, not a series, and stays with the cascades' back
 
 from __future__ import annotations
 
+import traceback
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.core.tracebacks import plugin_traceback
 from sim.errors import BadParameterError
 from sim.model.guard import is_plugin_fault
 from sim.model.registry import FORECASTER
@@ -151,6 +153,17 @@ def check_needs(cls: type[Forecaster], has_serial_interval: bool) -> None:
         )
 
 
+class ForecasterError(BadParameterError):
+    """A forecaster raised: one sentence, and its frames in ``traceback`` (shown to its author by the command line
+    even though the exit code is 2: the fault is in their code)."""
+
+    show_traceback = True
+
+    def __init__(self, message: str, tb: str = "") -> None:
+        super().__init__(message, fields="method")
+        self.traceback = tb
+
+
 @dataclass(frozen=True)
 class CutContext:
     """A :class:`sim.plugin.ForecastContext` at one cut (see it for the fields)."""
@@ -183,9 +196,8 @@ def forecast_draws(cls: type[Forecaster], ctx: CutContext, where: str) -> np.nda
     except Exception as exc:  # noqa: BLE001 - a plugin may raise anything: one sentence, the author's fault
         if not is_plugin_fault(exc):
             raise
-        raise BadParameterError(
-            f"forecaster {cls.name} failed at {where}: {type(exc).__name__}: {exc}", fields="method"
-        ) from None
+        tb = plugin_traceback("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))) or ""
+        raise ForecasterError(f"forecaster {cls.name} failed at {where}: {type(exc).__name__}: {exc}", tb) from None
     return _checked(got, ctx, f"forecaster {cls.name} at {where}")
 
 
