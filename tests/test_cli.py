@@ -94,15 +94,6 @@ def test_new_help(tmp_path):
         assert option in proc.stdout
 
 
-def test_the_kernel_flags_offer_the_engines_kernels():
-    """``--kernel``'s choices are written out in the parser (``agora --help`` stays light): they are the
-    engine's own."""
-    from sim.cli.parser import KERNELS as FLAG_CHOICES
-    from sim.engine.requests import KERNELS
-
-    assert FLAG_CHOICES == KERNELS
-
-
 def test_version(tmp_path):
     assert ok(agora(tmp_path, "--version")).stdout.strip() == f"agora {__version__}"
 
@@ -627,7 +618,8 @@ def test_the_parser_names_the_plugin_templates_there_are():
 
 
 def test_help_imports_no_command_and_no_module_imports_main():
-    """``agora --help`` builds the whole parser without the engine, numpy, rich or Textual; the command
+    """``agora --help`` builds the whole parser without the engine, numpy, rich or Textual (the flags declared as
+    a request's options read sim.engine.fields, which imports none of them); the command
     modules share sim.cli.args and sim.cli.output, and none of them imports sim.cli.main."""
     import ast
 
@@ -635,7 +627,7 @@ def test_help_imports_no_command_and_no_module_imports_main():
         "import sys; from sim.cli.main import command_groups; from sim.cli.parser import build_parser; "
         "build_parser(command_groups()); "
         "print(sorted(m for m in ('numpy', 'igraph', 'rich', 'textual', 'tui.app', 'sim.store.worldfile', "
-        "'sim.runs.runner', 'sim.cli.run', 'sim.cli.world') if m in sys.modules))"
+        "'sim.runs.runner', 'sim.cli.run', 'sim.cli.world', 'sim.engine.requests') if m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -75,9 +75,9 @@ MESSAGE_FIELDS = ("text", "model", "params", "seeds", "topics", "author", "prior
 MAX_COLUMN_BODY = 64 * 1024 * 1024
 #: Seconds a request may take before it answers 503 (the work it started goes on).
 DEADLINE = 60.0
-#: The fields of ``POST /api/v1/forecasts``: ``Forecast``'s, less ``posterior`` (a path on the server) and
-#: ``workers`` (the server's own choice).
-FORECAST_FIELDS = tuple(f for f in Forecast.FIELDS if f not in ("posterior", "workers"))
+#: The fields of ``POST /api/v1/forecasts``: ``Forecast``'s served ones (not ``posterior``, a path on the server,
+#: nor ``workers``, the server's own choice).
+FORECAST_FIELDS = Forecast.OPTIONS.served
 #: Host names that are this machine whatever DNS says (loopback addresses are recognised as such).
 
 

@@ -28,8 +28,8 @@ import numpy as np
 from sim import __version__
 from sim.core.arrays import one_of
 from sim.core.topics import TOPICS
-from sim.engine.bounds import FORECAST_RUNS, MAX_ARMS, MAX_FORECAST_SEED, MAX_HORIZON, MAX_TICKS
-from sim.engine.requests import KERNELS, MAX_SEED_IDS, MAX_TEXT
+from sim.engine.bounds import MAX_ARMS
+from sim.engine.requests import MAX_SEED_IDS, MAX_TEXT, Forecast
 from sim.engine.requests.inject import RULE, can_decide_for, has_rule_model
 from sim.live.estimates import Estimates
 from sim.live.forecasts import Forecasts
@@ -481,25 +481,15 @@ def forecast_schema(served: Served | None) -> dict[str, Any]:
             ],
         }
     )
+    options = Forecast.OPTIONS
+    properties = {name: options[name].schema() for name in options.served}
+    properties.update(runs=options["runs"].schema(hi=Forecasts.MAX_RUNS), arms=arms)
     return {
         "type": "object",
         "additionalProperties": False,
         "description": f"runs x arms x horizon (ticks, or max_ticks until done) at most {Forecasts.MAX_WORK:,} "
         "(422 past it)",
-        "properties": {
-            "session": _nullable(_int(0, INT32_MAX, description="default: the latest running one")),
-            "runs": _int(1, Forecasts.MAX_RUNS, default=FORECAST_RUNS),
-            "ticks": _nullable(_int(1, MAX_HORIZON, description="ticks ahead of now (or until_done)")),
-            "until_done": {
-                "type": "boolean",
-                "default": False,
-                "description": "until the session ends (at most max_ticks), instead of ticks",
-            },
-            "max_ticks": _int(1, MAX_HORIZON, default=MAX_TICKS),
-            "arms": arms,
-            "seed": _int(0, MAX_FORECAST_SEED, default=0),
-            "kernel": {"type": "string", "enum": list(KERNELS), "default": "auto"},
-        },
+        "properties": properties,
         "oneOf": [
             {
                 "description": "a horizon in ticks",

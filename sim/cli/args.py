@@ -15,6 +15,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Iterable
 from typing import Any, Literal, NoReturn
 
 from sim.core.numbers import float_of, int_of
@@ -150,6 +151,14 @@ def given(args: argparse.Namespace, names: str) -> dict[str, Any]:
     """The values of the flags ``names`` (their destinations, separated by spaces), by the same names: the fields
     of a request that take them as the command line gave them."""
     return {name: getattr(args, name) for name in names.split()}
+
+
+def request_fields(args: argparse.Namespace, options: Iterable[Any]) -> dict[str, Any]:
+    """The fields of a request whose declared ``options`` (:class:`sim.engine.options.Options`) have flags here,
+    by their field names (``--arm`` gives ``arms``), as the command line gave them; a flag left out (None) is
+    left out, to the request's default."""
+    values = {option.name: getattr(args, option.dest, None) for option in options}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def positive_int(text: str) -> int:

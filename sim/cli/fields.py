@@ -1,20 +1,20 @@
 """The command line's names for the request fields an error names (issue 58): below the command line a message
 names a field as the request spells it (``budget must be from 1 to 10,000,000, not 0``); the command line
-prints it with the flag that sets the field (``--budget must be ...``), from this one table.
+prints it with the flag that sets the field (``--budget must be ...``), from this one table and the flags of the
+requests' declared options.
 """
 
 from __future__ import annotations
 
 import re
 
+from sim.engine.fields import DECLARED
 from sim.errors import AgoraError
 
 #: The flag of each field whose flag is not ``--`` and the field with ``-`` for ``_``; by command where the
 #: same field has another flag in one command (``(command, field)`` first, then ``field``).
 FLAGS: dict[tuple[str, str] | str, str] = {
     "params": "--param",  # run, sweep, fit, seeds: one NAME=VALUE (or NAME=LO..HI) per flag
-    "arms": "--arm",  # forecast: one NAME=ACTION per flag
-    "arm": "--arm",  # forecast's argparse destination
     "param": "--param",  # the argparse destination of --param
     "alive": "--keep-extinct",  # backtest, forecast: False when given
     "adjust": "--no-adjust",  # fit, backtest, forecast: False when given
@@ -24,11 +24,22 @@ FLAGS: dict[tuple[str, str] | str, str] = {
 }
 
 
+#: The flags of the requests' declared options (:data:`sim.engine.fields.DECLARED`) that are not ``--`` and the
+#: field, by field and by argparse destination (``arms`` and ``arm``: ``--arm``).
+DECLARED_FLAGS = {
+    key: option.cli_flag
+    for options in DECLARED
+    for option in options
+    if option.flag
+    for key in (option.name, option.dest)
+}
+
+
 def flag(field: str, command: str | None = None) -> str:
     """The flag that sets ``field`` in ``command`` (``max_ticks`` -> ``--max-ticks``)."""
     if command is not None and (command, field) in FLAGS:
         return FLAGS[(command, field)]
-    return FLAGS.get(field, "--" + field.replace("_", "-"))
+    return FLAGS.get(field) or DECLARED_FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def flagged(exc: AgoraError, command: str | None = None) -> str:

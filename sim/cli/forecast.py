@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from sim.analysis.plot import check_figure_path
-from sim.cli.args import EXIT_FAILED, given
+from sim.cli.args import EXIT_FAILED, given, request_fields
 from sim.cli.fields import flag
 from sim.cli.output import emit, imported_line, shown_line
 from sim.cli.parsers.forecast import DATA_FLAGS
@@ -19,9 +19,6 @@ from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
 from sim.store.timeticks import parse_duration, tick_unit
 from sim.store.worldfile import check_target
-
-#: The fields of a forecast request that take the values of the flags of the same name as given.
-_AS_GIVEN = "session runs ticks until_done max_ticks seed posterior kernel workers"
 
 
 def handle(args: argparse.Namespace) -> Any:
@@ -50,9 +47,7 @@ async def _cmd_forecast(args: argparse.Namespace) -> int:
         )
     if args.ticks is None and not args.until_done:
         raise BadParameterError("give the horizon: --ticks H ahead of now, or --until-done")
-    args.seed = 0 if args.seed is None else args.seed
-    args.kernel = args.kernel or "auto"
-    request = Forecast.parse({**given(args, _AS_GIVEN), "arms": args.arm})
+    request = Forecast.parse(request_fields(args, Forecast.OPTIONS))
     with stderr_progress() as progress:
         result = await WorldFile(args.world, plugins=args.plugins).aforecast(request, progress=progress)
     data = result.to_dict()

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import re
 
+#: The range of a signed 32-bit integer (a session's id, a community's number).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
 #: A whole number written in ASCII: an optional sign, then digits.
 INT = re.compile(r"[+-]?[0-9]+\Z")
 #: A decimal number written in ASCII: an optional sign, digits with an optional point, an optional exponent.

@@ -57,18 +57,7 @@ Progress = Callable[[str, float], None]
 
 def _fields(request: Forecast) -> dict[str, object]:
     """The fields of a request value, as :meth:`Forecasts.parse` takes them (its arms as they are)."""
-    fields: dict[str, object] = {
-        "session": request.session,
-        "runs": request.runs,
-        "max_ticks": request.max_ticks,
-        "arms": request.arms,
-        "seed": request.seed,
-        "posterior": request.posterior,
-        "kernel": request.kernel,
-        "workers": request.workers,
-    }
-    fields.update({"until_done": True} if request.ticks is None else {"ticks": request.ticks})
-    return {k: v for k, v in fields.items() if v is not None}
+    return Forecast.OPTIONS.fields_of(request)
 
 
 class _NoForecastError(NotFoundError, BadParameterError):
@@ -84,21 +73,12 @@ class TooManyForecastsError(StateError, BadParameterError):
 
 
 def request_dict(request: Forecast) -> dict[str, object]:
-    """What a job says of its request (JSON): each arm's actions as its request wrote them."""
+    """What a job says of its request (JSON): its served fields, each arm's actions as its request wrote them."""
     arms = {
         arm.name: [*(str(iv) for iv in arm.interventions), *(f"set:{k}={v}" for k, v in arm.sets)]
         for arm in request.arms
     }
-    return {
-        "session": request.session,
-        "runs": request.runs,
-        "ticks": request.ticks,
-        "until_done": request.ticks is None,
-        "max_ticks": request.max_ticks,
-        "arms": arms,
-        "seed": request.seed,
-        "kernel": request.kernel,
-    }
+    return {**Forecast.OPTIONS.served_of(request), "arms": arms}
 
 
 @dataclass(eq=False)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.core.arrays import one_of
-from sim.core.numbers import int_of
+from sim.core.numbers import INT32_MAX, int_of
+from sim.core.numbers import INT32_MIN as INT32_MIN
 from sim.core.world import World
 from sim.errors import BadParameterError
 from sim.model.lifecycle import FROZEN, all_active
@@ -28,7 +29,6 @@ from sim.model.registry import SEEDER, Registry
 
 #: The ranges integers from outside must fit: SQLite's INTEGER and numpy's int64; int32 columns.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 #: The selection kinds that are not seed methods: a method cannot take these names in a selection.
 KINDS = ("random", "top", "ids", "community", "file", "none")

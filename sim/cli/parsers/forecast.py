@@ -8,8 +8,8 @@ from sim.cli.args import input_file, integer, output_file, repeatable
 from sim.cli.parsers import Subcommand
 from sim.cli.parsers.backtest import forecast_methods
 from sim.cli.parsers.fit import fit_observation, fit_sampling, fit_time
-from sim.cli.parsers.options import force_flag, json_flag, number_flag, plugins_flag, world_argument
-from sim.engine.bounds import MAX_TICKS
+from sim.cli.parsers.options import force_flag, json_flag, plugins_flag, request_flags, world_argument
+from sim.engine import fields
 
 _FORECAST_EXAMPLES = """examples:
   agora run saves/fb.db --inject rumour --model ic --param p=0.03 --seeds random:20 --steps 4
@@ -34,27 +34,7 @@ reference_date, target, horizon, target_end_date, location, output_type, output_
 def _forecast(p: Any) -> None:
     """The flags of ``agora forecast``."""
     world_argument(p)
-    p.add_argument("--session", type=integer, metavar="N", help="the session (default: the latest running one)")
-    p.add_argument("--runs", type=integer, metavar="R", help="continuations per arm (of a running session)")
-    horizon = p.add_mutually_exclusive_group()
-    horizon.add_argument("--ticks", type=integer, metavar="H", help="continue H ticks ahead of now")
-    horizon.add_argument("--until-done", action="store_true", help="continue until the session ends")
-    number_flag(p, "--max-ticks", "N", MAX_TICKS, "with --until-done, stop after N", type=integer)
-    p.add_argument(
-        "--arm",
-        action="append",
-        metavar="NAME=ACTION",
-        help="an arm and an action it applies now (repeatable; default one arm, none)",
-    )
-    input_file(
-        p, "--posterior", what="posterior file", help="draw each run's parameters from a fit's samples (agora fit -o)"
-    )
-    p.add_argument(
-        "--workers",
-        type=integer,
-        metavar="W",
-        help="processes for the runs the engine ticks (default: the CPU count); the forecast is the same",
-    )
+    request_flags(p, fields.FORECAST)
     plugins_flag(p)
     output_file(
         p,

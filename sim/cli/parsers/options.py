@@ -1,15 +1,14 @@
 """Options several commands declare alike: ``--json``, ``--force``, ``--plugins``, a world's path, a whole
-number whose help states its default, a benchmark's synthetic world and seed, and ``--kernel``'s choices."""
+number whose help states its default, a benchmark's synthetic world and seed, ``--kernel``'s choices, and the
+flags of a request's declared options (:func:`request_flags`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sim.cli.args import integer, non_negative_float, positive_int, reads, repeatable, writes
-
-#: ``--kernel``'s choices: :data:`sim.engine.requests.KERNELS`, written out so that ``agora --help`` does not load
-#: the engine (tests/test_cli.py checks that the two agree).
-KERNELS = ("auto", "batched", "engine")
+from sim.engine.fields import KERNELS as KERNELS
+from sim.engine.options import Options
 
 
 def json_flag(p: Any, help: str = "print one JSON object on stdout") -> None:
@@ -54,3 +53,37 @@ def seed_and_json(p: Any, seed: int = 1) -> None:
     """A benchmark's last two flags: ``--seed`` (its worlds' and runs' seed) and ``--json``."""
     p.add_argument("--seed", type=integer, default=seed)
     json_flag(p)
+
+
+def request_flags(p: Any, options: Options) -> None:
+    """The flag of each of a request's ``options`` that has one of its own (:mod:`sim.engine.options`), in order:
+    its name, metavar and help as declared (a default shown where the option says so), options of one ``group``
+    excluding each other. A flag left out is None (the request's default), unless its default is shown."""
+    groups: dict[str, Any] = {}
+    for option in options:
+        if option.flag is None:
+            continue
+        where = p
+        if option.group is not None:
+            if option.group not in groups:
+                groups[option.group] = p.add_mutually_exclusive_group()
+            where = groups[option.group]
+        text = options.help(option.name)
+        more: dict[str, Any] = {}
+        if option.kind == "bool":
+            more["action"] = "store_true"
+        elif option.repeat:
+            more.update(action="append", metavar=option.metavar)
+        else:
+            more["metavar"] = option.metavar
+            if option.reads:
+                more["type"] = reads(option.reads)
+            elif option.kind == "int":
+                more["type"] = integer
+            elif option.kind == "choice":
+                more["choices"] = option.choices
+        if option.shown_default:
+            more["default"] = option.default
+            shown = f"{option.default:,}" if isinstance(option.default, int) else str(option.default)
+            text = f"{text} (default {shown})"
+        where.add_argument(option.cli_flag, help=text, **more)

@@ -13,6 +13,8 @@ import numpy as np
 
 from sim.core.numbers import int_of
 from sim.core.topics import topics_mask
+from sim.engine.fields import KERNELS as KERNELS
+from sim.engine.options import json_kind
 from sim.errors import BadParameterError
 from sim.model.intervene import ACTIONS, Intervention
 from sim.model.registry import Registry
@@ -22,24 +24,6 @@ T = TypeVar("T")
 
 #: The kinds of seed selection that are not seed methods.
 SELECTIONS = ("ids", "random", "top", "community", "file", "none")
-
-
-def json_kind(value: object) -> str:
-    """What a value is, as a sentence says it of JSON (``null``, ``true``, ``the number 5``, ``the string 'x'``, ``a
-    list``, ``an object``), never its Python type's name (``NoneType``, ``int``) nor the value at length."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"the string {value[:20]!r}"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return f"the number {str(value)[:24]}"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return "a value of no JSON type"
 
 
 def _field_of(what: str) -> tuple[str, ...]:
@@ -183,10 +167,6 @@ def finite(value: object, what: str, *, above: float = 0.0) -> float:
             f"{what} {str(value)[:30]} is invalid: give a number above {above:g}", fields=_field_of(what)
         )
     return float(value)
-
-
-#: How an ensemble may run: ``auto`` batches where it can, ``batched`` always (or refuses), ``engine`` never.
-KERNELS = ("auto", "batched", "engine")
 
 
 def positive(value: object, what: str, least: int = 1) -> int:

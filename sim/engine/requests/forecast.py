@@ -7,22 +7,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-
 from sim.engine.bounds import (
     FORECAST_RUNS,
     MAX_ARMS,
-    MAX_FORECAST_SEED,
     MAX_HORIZON,
     MAX_RUNS,
     MAX_TICKS,
-    MAX_WORKERS,
 )
-from sim.engine.requests.common import KERNELS, json_kind
+from sim.engine.fields import FORECAST
+from sim.engine.options import Options, json_kind
 from sim.errors import BadParameterError, RuleError
 from sim.model.intervene import ACTIONS, Intervention
 from sim.model.registry import Registry
-from sim.model.seeds import INT32_MAX, LOCAL, Limits
+from sim.model.seeds import LOCAL, Limits
 
 
 @dataclass(frozen=True)
@@ -147,24 +144,6 @@ def parse_arms(items: object, limits: Limits = LOCAL, registry: Registry | None 
     return tuple(Arm(n, tuple(ivs[n]), tuple(sets[n])) for n in order)
 
 
-def _whole(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int) -> int | None:
-    """``data[key]`` as a whole number from ``lo`` to ``hi`` (``default`` when it is not given; None given is
-    not given only where the field may be null, ``default`` None). A text, a bool or a float is no number,
-    even ``"5"``, ``true`` or ``835.0``.
-
-    Raises:
-        BadParameterError: one sentence naming the field and its bounds.
-    """
-    value = data.get(key, default)
-    if value is None and default is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise BadParameterError(f"{key} must be a whole number from {lo:,} to {hi:,}, not {_kind(value)}", fields=key)
-    if not lo <= int(value) <= hi:
-        raise BadParameterError(f"{key} must be from {lo:,} to {hi:,}, not {int(value):,}", fields=key)
-    return int(value)
-
-
 @dataclass(frozen=True)
 class Forecast:
     """A forecast of a world's running session (``agora forecast``, ``world.forecast``, ``POST
@@ -189,18 +168,9 @@ class Forecast:
     kernel: str = "auto"
     workers: int | None = None
 
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "session",
-        "runs",
-        "ticks",
-        "until_done",
-        "max_ticks",
-        "arms",
-        "seed",
-        "posterior",
-        "kernel",
-        "workers",
-    )
+    #: Each field declared once (:data:`sim.engine.fields.FORECAST`): its checks, flag, schema and help.
+    OPTIONS: ClassVar[Options] = FORECAST
+    FIELDS: ClassVar[tuple[str, ...]] = OPTIONS.names
 
     @classmethod
     def parse(
@@ -228,26 +198,16 @@ class Forecast:
             BadParameterError: an unknown field, a value of the wrong type or out of range, both or neither of
                 ``ticks`` and ``until_done``, a bad arm (one sentence naming the field).
         """
-        extra = sorted(set(data) - set(cls.FIELDS))
-        if extra:
-            raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
-        sid = _whole(data, "session", None, 0, INT32_MAX)
-        runs = _whole(data, "runs", FORECAST_RUNS, 1, max_runs)
-        until = data.get("until_done", False)
-        if not isinstance(until, bool):
-            raise BadParameterError(f"until_done must be true or false, not {_kind(until)}", fields="until_done")
-        ticks = _whole(data, "ticks", None, 1, MAX_HORIZON)
-        if ticks is not None and until:
+        values = cls.OPTIONS.read(data, {"runs": max_runs})
+        if values["ticks"] is not None and values["until_done"]:
             raise BadParameterError(
                 "give ticks H (ticks ahead of now) or until_done, not both", fields=("ticks", "until_done")
             )
-        if ticks is None and not until:
+        if values["ticks"] is None and not values["until_done"]:
             raise BadParameterError(
                 "give the horizon: ticks H (ticks ahead of now) or until_done", fields=("ticks", "until_done")
             )
-        max_ticks = _whole(data, "max_ticks", MAX_TICKS, 1, MAX_HORIZON)
-        seed = _whole(data, "seed", 0, 0, MAX_FORECAST_SEED)
-        posterior = data.get("posterior")
+        posterior = values["posterior"]
         if posterior is not None:
             if not isinstance(posterior, str) or not posterior:
                 raise BadParameterError(
@@ -259,12 +219,7 @@ class Forecast:
                     "with a posterior (agora forecast, sim.open_world(path).forecast)",
                     fields="posterior",
                 )
-        kernel = data.get("kernel", "auto")
-        if kernel not in KERNELS:
-            raise BadParameterError(
-                f"kernel must be {', '.join(KERNELS[:-1])} or {KERNELS[-1]}, not {_kind(kernel)}", fields="kernel"
-            )
-        arms = data.get("arms")
+        arms = values["arms"]
         if isinstance(arms, tuple) and arms and all(isinstance(a, Arm) for a in arms):
             parsed = tuple(a for a in arms if isinstance(a, Arm))
             for arm in parsed:  # parsed already, maybe at another door: its actions within these limits too
@@ -272,9 +227,7 @@ class Forecast:
                     parse_action(iv.action_text(), limits, registry)
         else:
             parsed = parse_arms(arms, limits, registry)
-        workers = _whole(data, "workers", None, 1, MAX_WORKERS)
-        assert runs is not None and max_ticks is not None and seed is not None
-        return cls(sid, runs, ticks, max_ticks, parsed, seed, posterior, str(kernel), workers)
+        return cls(**cls.OPTIONS.stored({**values, "arms": parsed}))
 
     @property
     def limit(self) -> int:
