@@ -34,7 +34,7 @@ def _subparser(name: str) -> argparse.ArgumentParser:
 
 def test_the_forecast_request_reads_its_declaration() -> None:
     assert Forecast.OPTIONS is fields.FORECAST
-    assert Forecast.FIELDS == fields.FORECAST.names
+    assert fields.FORECAST.names == Forecast.FIELDS
     # Every stored option is an attribute of the value, and every attribute an option.
     attributes = {f.name for f in dataclasses.fields(Forecast)}
     assert attributes == {o.name for o in Forecast.OPTIONS if o.stored}
@@ -63,7 +63,8 @@ def test_the_flags_values_are_the_requests_fields() -> None:
     p = _subparser("forecast")
     args = p.parse_args(["w.db", "--runs", "7", "--ticks", "4", "--arm", "a=none", "--arm", "b=block:degree:3"])
     got = request_fields(args, Forecast.OPTIONS)
-    assert got == {"runs": 7, "ticks": 4, "until_done": False, "max_ticks": 10_000, "arms": ["a=none", "b=block:degree:3"]}
+    arms = ["a=none", "b=block:degree:3"]
+    assert got == {"runs": 7, "ticks": 4, "until_done": False, "max_ticks": 10_000, "arms": arms}
     request = Forecast.parse(got)
     assert (request.runs, request.ticks, [a.name for a in request.arms]) == (7, 4, ["a", "b"])
     assert flag("arms") == "--arm" and flag("arm") == "--arm" and flag("max_ticks") == "--max-ticks"
