@@ -43,13 +43,8 @@ from .plugin_actions import PluginActions
 from .rate import TickRate
 from .resources import Resources
 from .screens import HelpScreen
+from .views import VIEWS as VIEW_TABLE
 from .views import (
-    AgentsView,
-    CommunitiesView,
-    CompareView,
-    DashboardView,
-    MessagesView,
-    PluginsView,
     View,
     ViewSet,
     show,
@@ -61,6 +56,12 @@ if TYPE_CHECKING:  # pragma: no cover - names for annotations only
     from sim.live.frontend import MetricsServer, Registry, Simulation, World, WorldWriter
 
 VIEWS = ViewSet.NAMES
+
+
+def _view_keys(group: Binding.Group) -> list[Binding]:
+    """The key of each view (1-6), from the views' table."""
+    return [Binding(view.key, f"view('{view.name}')", view.label, group=group) for view in VIEW_TABLE]
+
 
 T = TypeVar("T")
 
@@ -110,12 +111,7 @@ class AgoraApp(App[None]):
     BINDINGS = [
         # First: shown in the Messages view only, beside that view's own key (x), before the footer runs out.
         Binding("t", "cascade_tree", "Tree", tooltip="the selected session's adoption tree, generation by generation"),
-        Binding("1", "view('dashboard')", "Dashboard", group=_VIEWS_GROUP),
-        Binding("2", "view('communities')", "Communities", group=_VIEWS_GROUP),
-        Binding("3", "view('agents')", "Agents", group=_VIEWS_GROUP),
-        Binding("4", "view('messages')", "Messages", group=_VIEWS_GROUP),
-        Binding("5", "view('plugins')", "Plugins", group=_VIEWS_GROUP),
-        Binding("6", "view('compare')", "Compare", group=_VIEWS_GROUP),
+        *_view_keys(_VIEWS_GROUP),
         Binding("space", "toggle_run", "Run/Pause"),
         Binding("n", "tick(1)", "Tick", group=_STEP_GROUP),
         Binding("N,shift+n", "tick(10)", "10 ticks", group=_STEP_GROUP),
@@ -139,7 +135,7 @@ class AgoraApp(App[None]):
     ]
 
     #: The box ``/`` focuses in each view that has one.
-    FIND_BOXES = {"agents": "#agent-query", "communities": "#comm-filter", "messages": "#msg-text"}
+    FIND_BOXES = {view.name: view.find for view in VIEW_TABLE if view.find}
 
     # The live world's parts, as scripts and tests name them.
     sim: Live[Simulation] = Live("controller", "sim")
@@ -228,28 +224,15 @@ class AgoraApp(App[None]):
         yield StatusHeader("Agora — opening the world…", id="status", markup=False)
         with ContentSwitcher(initial="loading", id="views"):
             yield Static("Opening the world…", id="loading", markup=False)
-            yield DashboardView(id="dashboard")
-            yield CommunitiesView(id="communities")
-            yield AgentsView(id="agents")
-            yield MessagesView(id="messages")
-            yield PluginsView(id="plugins")
-            yield CompareView(id="compare")
+            for view in VIEW_TABLE:
+                yield view.cls(id=view.name)
         yield KeyBar(id="keys")
 
     async def on_mount(self) -> None:
         # Kept so the timers reach them while a modal screen is on top.
         self._status = self.query_one("#status", StatusHeader)
         self._switcher = self.query_one("#views", ContentSwitcher)
-        self.views = ViewSet(
-            self._switcher,
-            self.query_one("#loading", Static),
-            self.query_one(DashboardView),
-            self.query_one(CommunitiesView),
-            self.query_one(AgentsView),
-            self.query_one(MessagesView),
-            self.query_one(PluginsView),
-            self.query_one(CompareView),
-        )
+        self.views = ViewSet.mounted(self._switcher, self.query_one("#loading", Static), self.query_one)
         self._views: dict[str, View] = self.views.by_name()
         self.link.open()
         self.set_interval(0.1, self.refresh_ui)
@@ -316,13 +299,9 @@ class AgoraApp(App[None]):
         if self.screen.focused is not None and view not in self.screen.focused.ancestors:
             # A hidden view's widget keeps the focus otherwise, and with it its keys and footer hints.
             self.screen.set_focus(None)
-        if name == "plugins":
-            # Its keys (r, f, w) act on the highlighted row: the table takes the focus so they work at once.
-            view.query_one("#plugins").focus()
-        elif name == "agents":
-            # One opens it to find an agent: what is typed (an id: digits) goes into its search box, not to
-            # the view keys; escape gives the keys back, / returns to the box.
-            view.query_one(self.FIND_BOXES["agents"]).focus()
+        focus = next(entry.focus for entry in VIEW_TABLE if entry.name == name)
+        if focus is not None:  # the view's own keys act on it (Plugins), or one opens it to type (Agents)
+            view.query_one(focus).focus()
         self.screen.refresh_bindings()  # the Agents view's key (a) shows only there
         self.refresh_ui()
 

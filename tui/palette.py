@@ -13,18 +13,14 @@ from textual.binding import Binding, BindingType
 from sim.live.frontend import NONE, Registry
 
 from .recommenders import RECOMMENDER_ROLES
+from .views import VIEWS
 
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # plugin names safe in the command palette (it parses markup)
 
 #: Command palette titles (what users type to find an action) and help, where the key's short label
 #: would not be found: the palette matches titles only.
 PALETTE = {
-    "view('dashboard')": ("View: dashboard", "Show the dashboard (metrics and charts)"),
-    "view('communities')": ("View: communities", "Show the communities table"),
-    "view('agents')": ("View: agents", "Show the agents view (find an agent by id or name)"),
-    "view('messages')": ("View: messages", "Show the messages view (inject, sessions and their states)"),
-    "view('plugins')": ("View: plugins", "Show the plugins view (models and recommenders)"),
-    "view('compare')": ("View: compare sessions", "Show the sessions' reach side by side"),
+    **{f"view('{view.name}')": (view.title, view.help) for view in VIEWS},
     "export_chart": (
         "Export chart (PNG and SVG)",
         "Write the chart shown (Dashboard or Compare) to PNG and SVG files in the saves folder's exports",
