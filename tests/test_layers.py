@@ -1,12 +1,13 @@
 """The layer rule of docs/architecture.md, read from the source with ``ast`` (so an import inside a
 function, a relative import and an import under ``TYPE_CHECKING`` all count):
 
-    cli -> bench | api | lab -> live -> runs | authoring -> engine -> social | analysis | llm -> store -> model
+    cli -> bench -> api | lab -> live -> runs | authoring -> engine -> social | analysis | llm -> store -> model
         -> plugin -> core -> errors
 
 A module may import its own package and anything to its right, never to its left nor a package of the
-same rank (social, analysis and llm do not import each other; nor do runs and authoring; nor do bench, api
-and lab). One world kept live (``sim.live``) stands on the many-run room below it: a live forecast calls
+same rank (social, analysis and llm do not import each other; nor do runs and authoring; nor do api and
+lab). The benchmarks stand on the Python API, as a user's script does: ``import sim`` (whose names are
+``sim.lab``'s) is an import of ``sim.lab``, which only ``sim.bench`` and ``sim.cli`` may make. One world kept live (``sim.live``) stands on the many-run room below it: a live forecast calls
 ``sim.runs.forecast`` directly, with no engine installed by a front end. ``sim`` has at most six top-level
 modules. No package's modules import each other in a circle (the second rule below).
 The terminal UI (``tui``, beside ``cli``) imports only ``sim.live`` (which re-exports the forecast's values
@@ -38,11 +39,11 @@ RANK = {
     "sim.runs": 7,
     "sim.authoring": 7,
     "sim.live": 8,
-    "sim.bench": 9,
     "sim.api": 9,
     "sim.lab": 9,
-    "sim.cli": 10,
-    "sim.__main__": 11,
+    "sim.bench": 10,
+    "sim.cli": 11,
+    "sim.__main__": 12,
 }
 TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py"}
 
@@ -101,7 +102,7 @@ def violations() -> dict[str, list[str]]:
                 if _outside(name):
                     bad.append(name)
                     continue
-                theirs = part_of(name)
+                theirs = "sim.lab" if name == "sim" else part_of(name)  # the package's names are sim.lab's
                 if theirs is None or theirs == mine:
                     continue
                 if theirs == "sim.__version__":
@@ -128,6 +129,16 @@ def test_sim_importing_a_plugin_or_the_ui_by_name_is_a_violation(tmp_path, monke
     (tmp_path / "sim" / "cli" / "ui.py").write_text("import tui.app\nfrom sim.engine import fast\n")
     monkeypatch.setattr(sys.modules[__name__], "SIM", tmp_path / "sim")
     assert violations() == {"sim/cli/ui.py": ["tui.app"], "sim/engine/fast.py": ["plugins.ic"]}
+
+
+def test_import_sim_is_an_import_of_the_python_api(tmp_path, monkeypatch):
+    """``import sim`` reaches ``sim.lab`` (the package re-exports its names): the benchmarks may, as a user's
+    script does; the HTTP API, beside the Python API, may not, nor may the layers below."""
+    for part, name in (("bench", "fit"), ("api", "app"), ("runs", "fit")):
+        (tmp_path / "sim" / part).mkdir(parents=True)
+        (tmp_path / "sim" / part / f"{name}.py").write_text("import sim\n")
+    monkeypatch.setattr(sys.modules[__name__], "SIM", tmp_path / "sim")
+    assert violations() == {"sim/api/app.py": ["sim"], "sim/runs/fit.py": ["sim"]}
 
 
 def test_the_tree_is_the_architecture():
