@@ -4,12 +4,13 @@ function, a relative import and an import under ``TYPE_CHECKING`` all count):
     cli -> bench -> api | lab -> live -> runs | authoring -> engine -> social | analysis | llm -> store -> model
         -> plugin -> core -> errors
 
-A module may import its own package and anything to its right, never to its left nor a package of the
-same rank (social, analysis and llm do not import each other; nor do runs and authoring; nor do api and
-lab). The benchmarks stand on the Python API, as a user's script does: ``import sim`` (whose names are
-``sim.lab``'s) is an import of ``sim.lab``, which only ``sim.bench`` and ``sim.cli`` may make. One world
-kept live (``sim.live``) stands on the many-run room below it: a live forecast calls ``sim.runs.forecast`` directly, with no engine installed by a front end. ``sim`` has at most six top-level
-modules. No package's modules import each other in a circle (the second rule below).
+A module may import its own package and anything to its right, never to its left nor a package of the same
+rank (social, analysis and llm do not import each other; nor do runs and authoring; nor do api and lab). The
+benchmarks stand on the Python API, as a user's script does: ``import sim`` (whose names are ``sim.lab``'s) is
+an import of ``sim.lab``, which only ``sim.bench`` and ``sim.cli`` may make. One world kept live
+(``sim.live``) stands on the many-run room below it: a live forecast calls ``sim.runs.forecast`` directly,
+with no engine installed by a front end. ``sim`` has at most six top-level modules. No package's modules
+import each other in a circle (the second rule below).
 The terminal UI (``tui``, beside ``cli``) imports only ``sim.live`` (which re-exports the forecast's values
 the UI shows), the request and result values, the plugins' schemas and ``sim.errors``; its entry-point glue
 also the command line and the benchmarks (the last rule below).
