@@ -8,6 +8,7 @@ import json
 
 from conftest import agora, data_file
 
+import sim.runs.backtest.running as running
 import sim.runs.fit.fitting as fitting
 import sim.runs.fit.observed as observed
 from sim.engine.requests.backtest import Backtest
@@ -29,7 +30,8 @@ def test_a_backtest_reads_its_observation_once_and_plans_each_cut_once(tmp_path,
         counts["plan"] += 1
         init(self, *args, **kwargs)
 
-    monkeypatch.setattr(observed, "read_observed", counted_read)
+    for module in (observed, running):  # where it is defined, and where the backtest imported it
+        monkeypatch.setattr(module, "read_observed", counted_read)
     monkeypatch.setattr(fitting.Plan, "__init__", counted_init)
     request = Backtest.parse(
         {

@@ -281,6 +281,58 @@ def a_cycle(graph: dict[str, set[str]], component: list[str]) -> list[str]:
         seen.add(step)
 
 
+def _says_why(line: str) -> bool:
+    """Whether an import's line says why after its ``# noqa: PLC0415``."""
+    return "PLC0415" in line and bool(line.split("PLC0415", 1)[1].strip(" -"))
+
+
+def unexplained_lazy_imports(root: Path) -> list[str]:
+    """Each import of Agora's own modules inside a function that says no reason: docs/architecture.md keeps
+    imports at module level, a lazy one only where it keeps a heavy dependency (or many modules) off a path
+    that does not need it, and says so on its line (after ``# noqa: PLC0415``), on a line of the imports just
+    above it, or in the comment above them."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        lazy: set[int] = set()
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.ImportFrom):
+                        own = node.level > 0 or (node.module or "").split(".")[0] == "sim"
+                    elif isinstance(node, ast.Import):
+                        own = any(a.name.split(".")[0] == "sim" for a in node.names)
+                    else:
+                        continue
+                    if own:
+                        lazy.add(node.lineno)
+
+        for n in sorted(lazy):
+            first, last = n, n  # the run of imports it belongs to: a reason on one of them serves them all
+            while first - 1 in lazy:
+                first -= 1
+            while last + 1 in lazy:
+                last += 1
+            explained = any(_says_why(lines[k - 1]) for k in range(first, last + 1))
+            if not explained and not lines[first - 2].strip().startswith("#"):
+                found.append(f"{path.relative_to(root.parent)}:{n}")
+    return found
+
+
+def test_every_lazy_import_of_agoras_own_modules_says_why():
+    assert unexplained_lazy_imports(SIM) == []
+
+
+def test_the_lazy_import_rule_finds_an_unexplained_one(tmp_path):
+    (tmp_path / "sim" / "runs").mkdir(parents=True)
+    (tmp_path / "sim" / "runs" / "a.py").write_text(
+        "def f():\n    from sim.core import world  # noqa: PLC0415\n    return world\n"
+        "def g():\n    from sim.core import world  # noqa: PLC0415 - heavy\n    return world\n"
+        "def h():\n    # numba loads only here\n    from sim.runs import kernels  # noqa: PLC0415\n    return kernels\n"
+    )
+    assert unexplained_lazy_imports(tmp_path / "sim") == ["sim/runs/a.py:2"]
+
+
 @pytest.mark.parametrize("package", CIRCLE_PACKAGES)
 def test_no_import_circle_inside_a_package(package):
     graph = import_graph(package)

@@ -31,7 +31,9 @@ from typing import Any
 import sim
 from sim.bench.measure import Progress, load_average
 from sim.model.registry import plugin_registry
+from sim.runs.backtest import run_backtest
 from sim.runs.transport import default_workers
+from sim.store.worldfile import open_world
 
 #: The curve's model, truth, seeds and ticks; the fit's priors; the horizon.
 MODEL = "sir"
@@ -77,8 +79,6 @@ def bench_backtest(
     progress: Progress = None,
 ) -> dict[str, Any]:
     """The benchmark (see the module docstring); its JSON report."""
-    from sim.runs.backtest import run_backtest  # noqa: PLC0415
-    from sim.store.worldfile import open_world  # noqa: PLC0415
 
     workers = workers or default_workers(cuts)
     with tempfile.TemporaryDirectory(prefix="agora-bench-backtest-") as folder:

@@ -13,13 +13,21 @@ import os
 import sys
 from typing import Any
 
+from sim.analysis.plot import check_figure_path
 from sim.cli.args import EXIT_FAILED, given
 from sim.cli.fields import flag
 from sim.cli.output import emit, imported_line, indented, shown_line
 from sim.cli.textable import render_table
+from sim.engine.requests import Backtest
+from sim.engine.requests.backtest import PlanTrustError
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
+from sim.runs.backtest.ahead import hubverse_rows, location_of, write_hubverse
+from sim.runs.backtest.cascades import SimulationsFailed
+from sim.runs.backtest.result import BacktestResult
+from sim.runs.backtest.running import has_followers
 from sim.store.timeticks import parse_duration, tick_unit
+from sim.store.worldfile import check_target
 
 #: The request fields that take the values of the flags of the same name, where given.
 _AS_GIVEN = (
@@ -47,14 +55,7 @@ def _line(what: str, _fraction: float) -> None:
 
 
 async def _cmd_backtest(args: argparse.Namespace) -> int:
-    from sim.engine.requests import Backtest  # noqa: PLC0415
-    from sim.engine.requests.backtest import PlanTrustError  # noqa: PLC0415
-    from sim.runs.backtest.cascades import SimulationsFailed  # noqa: PLC0415
-
     if args.plot:
-        from sim.analysis.plot import check_figure_path  # noqa: PLC0415
-        from sim.store.worldfile import check_target  # noqa: PLC0415
-
         check_target(args.plot, args.force, what="figure")
         check_figure_path(args.plot)
     elif args.force and not args.output:
@@ -64,8 +65,6 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.location is not None and not args.output:
         raise BadParameterError("--location names the -o table's location: give -o FILE, or drop --location")
     if args.output:
-        from sim.store.worldfile import check_target  # noqa: PLC0415
-
         check_target(args.output, args.force, what="forecast table")
     fields = _request_fields(args)
     if "observed" not in fields and "plan" not in fields:
@@ -75,14 +74,11 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
     except PlanTrustError as exc:  # said with the command line's words: --summary, --trust-plan
         give = f"the same {flag('summary')} FILE.py:function" if exc.setting == "summary" else flag(exc.setting)
         raise BadParameterError(exc.sentence(f"{give} on the command line", flag("trust_plan"))) from None
-    if args.output and request.fit.observed is not None:
-        from sim.runs.backtest.running import has_followers  # noqa: PLC0415
-
-        if has_followers(request.fit.observed):
-            raise BadParameterError(
-                "-o writes forecasts of counts per tick as a hubverse table, and this backtest forecasts cascades' "
-                "final sizes: drop -o (--json keeps them)"
-            )
+    if args.output and request.fit.observed is not None and has_followers(request.fit.observed):
+        raise BadParameterError(
+            "-o writes forecasts of counts per tick as a hubverse table, and this backtest forecasts cascades' "
+            "final sizes: drop -o (--json keeps them)"
+        )
     try:
         result = await WorldFile(args.world, plugins=args.plugins).abacktest(request, progress=_line)
     except SimulationsFailed as exc:  # a model plugin raised: its author sees where, and no forecast is made
@@ -92,9 +88,6 @@ async def _cmd_backtest(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     data: dict[str, Any] = result.to_dict()
     if args.output:
-        from sim.runs.backtest.ahead import hubverse_rows, location_of, write_hubverse  # noqa: PLC0415
-        from sim.runs.backtest.result import BacktestResult  # noqa: PLC0415
-
         assert isinstance(result, BacktestResult)  # cascades refused above
         data["output"] = write_hubverse(args.output, hubverse_rows(result, location_of(result, args.location)))
     if args.plot:

@@ -17,8 +17,11 @@ from sim.cli.output import emit, imported_line
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
 from sim.engine.bounds import FIT_PREDICTIVE
+from sim.engine.requests import Fit
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
+from sim.runs.fit.choice import ChoiceResult
+from sim.runs.fit.output import plot_predictive, write_posterior
 from sim.store.seriesio import EXTENSIONS, check_series_path
 from sim.store.worldfile import check_target
 
@@ -59,10 +62,6 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 async def _cmd_fit(args: argparse.Namespace) -> int:
-    from sim.engine.requests import Fit  # noqa: PLC0415
-    from sim.runs.fit.choice import ChoiceResult  # noqa: PLC0415
-    from sim.runs.fit.output import plot_predictive, write_posterior  # noqa: PLC0415
-
     _check_outputs(args)
     request = Fit.parse(
         {

@@ -15,8 +15,10 @@ from sim.cli.output import emit, imported_line, shown_line
 from sim.cli.parsers.forecast import DATA_FLAGS
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
+from sim.engine.requests import Backtest, Forecast
 from sim.errors import BadParameterError
 from sim.lab.world import WorldFile
+from sim.runs.backtest.ahead import write_hubverse
 from sim.store.timeticks import parse_duration, tick_unit
 from sim.store.worldfile import check_target
 
@@ -26,8 +28,6 @@ def handle(args: argparse.Namespace) -> Any:
 
 
 async def _cmd_forecast(args: argparse.Namespace) -> int:
-    from sim.engine.requests import Forecast  # noqa: PLC0415
-
     if args.plot:
         check_target(args.plot, args.force, what="figure")
         check_figure_path(args.plot)
@@ -79,7 +79,6 @@ def _line(what: str, _fraction: float) -> None:
 async def _from_data(args: argparse.Namespace) -> int:
     """``agora forecast WORLD --observed FILE``: the fit on every observation and each method's forecast of the
     ticks after the last (:mod:`sim.runs.backtest.ahead`)."""
-    from sim.engine.requests import Backtest  # noqa: PLC0415
 
     session = next((f for f in _SESSION_ONLY if getattr(args, f, None) not in (None, [], False)), None)
     if session is not None:
@@ -102,8 +101,6 @@ async def _from_data(args: argparse.Namespace) -> int:
     result = await world.aforecast_observed(request, progress=_line, location=args.location)
     data = result.to_dict()
     if args.output:
-        from sim.runs.backtest.ahead import write_hubverse  # noqa: PLC0415
-
         data["output"] = write_hubverse(args.output, result.hubverse_rows())
     if args.plot:
         result.backtest.plot(args.plot, force=True)  # checked above, before the fit

@@ -20,6 +20,7 @@ from sim.core.worldlock import world_lock
 from sim.errors import AgoraError, BadParameterError
 from sim.llm import local
 from sim.llm.config import ENDPOINT_SETTINGS, LLM_PARAMS, LLMConfig, llm_settings, refuse_endpoint_settings
+from sim.llm.estimate import compare_text
 from sim.llm.service import LLMService, llm_report
 from sim.store.worldfile import open_world
 from sim.store.writer import WorldWriter
@@ -461,7 +462,6 @@ def estimate_after_run(result: Any, estimate: Any) -> str:
     estimate with ``actual`` and ``error``); returns the line that says it (empty without an estimate)."""
     if estimate is None:
         return ""
-    from sim.llm.estimate import compare_text  # noqa: PLC0415
 
     seconds = sum(float(r.get("seconds", 0.0)) for r in result["runs"])
     result["llm_estimate"] = estimate.compare(result["llm"], seconds)

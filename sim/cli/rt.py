@@ -7,18 +7,18 @@ import argparse
 import os
 from typing import Any
 
+from sim.analysis.plot import check_figure_path
 from sim.analysis.rtcurve import rt
 from sim.cli.output import emit
 from sim.cli.textable import render_table
 from sim.errors import BadParameterError
 from sim.store.timeticks import tick_unit
+from sim.store.worldfile import check_target
 
 
 def handle(args: argparse.Namespace) -> int:
     if args.plot:
         # Only with a figure: the figures' module loads the cascade and series readers with it.
-        from sim.analysis.plot import check_figure_path  # noqa: PLC0415
-        from sim.store.worldfile import check_target  # noqa: PLC0415
 
         check_target(args.plot, args.force, what="figure")
         check_figure_path(args.plot)

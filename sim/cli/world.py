@@ -124,7 +124,7 @@ async def _new(args: argparse.Namespace, building: list[bool]) -> int:
 def _people_world(name: str, args: argparse.Namespace) -> Any:
     """``agora new --people``: the table read, its layers built (see :func:`sim.store.contacts.people_world`):
     the --group layers, then the --near ones, then the --edges files, each with its --layer."""
-    from sim.store import contacts  # noqa: PLC0415
+    from sim.store import contacts  # noqa: PLC0415 - a table of people's readers (30 ms) load only for one
     from sim.store.contacts import EdgeLayer, GroupLayer, NearLayer, group_layer, near_layer  # noqa: PLC0415
     from sim.store.people import read_people  # noqa: PLC0415
 

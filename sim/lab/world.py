@@ -387,7 +387,7 @@ class WorldFile:
         registry = plugin_registry(self.path, self.plugins)
         world = await open_world_file(self.path)
         if len(request.models) > 1:  # which model? (issue 60)
-            from sim.runs.fit.choice import run_choice  # noqa: PLC0415
+            from sim.runs.fit.choice import run_choice  # noqa: PLC0415 - as run_fit: scipy and the fit load only for a fit
 
             return await run_choice(world, registry, request, progress=progress)
         return await run_fit(world, registry, request, progress=progress)
@@ -590,7 +590,7 @@ def _configure(world: World, minutes_per_tick: int, social: Mapping[str, object]
 
 def _people_world_file(path: str, options: NewWorld) -> WorldFile:
     """:func:`new_world` of a table of people (a DataFrame or a file)."""
-    from sim.store import contacts  # noqa: PLC0415
+    from sim.store import contacts  # noqa: PLC0415 - a table of people's readers (30 ms) load only for one
     from sim.store.contacts import EdgeLayer, GroupLayer, NearLayer, group_layer, near_layer  # noqa: PLC0415
     from sim.store.people import people_from_frame, read_people  # noqa: PLC0415
 
@@ -641,7 +641,7 @@ def _edge_layers(edges: object) -> list[Any]:
     Raises:
         BadParameterError: not a list of (path, layer name) pairs.
     """
-    from sim.store.contacts import EdgeLayer  # noqa: PLC0415
+    from sim.store.contacts import EdgeLayer  # noqa: PLC0415 - a table of people's readers (30 ms) load only for one
 
     if edges is None:
         return []

@@ -190,7 +190,7 @@ class WorldTools:
     def asks_the_llm(self, request: Inject) -> bool:
         """Whether injecting ``request`` starts a session that asks the LLM: its model has LLM agents and this
         world's LLM is online (offline nothing is sent, and there is no cost to estimate)."""
-        from sim.runs.llmestimate import LLM_PARAM  # noqa: PLC0415
+        from sim.runs.llmestimate import LLM_PARAM  # noqa: PLC0415 - the runs, their workers and metrics (64 modules) load only for an estimate
 
         return LLM_PARAM in self.host.registry.model(request.model).params and self.host.sim.llm.online
 

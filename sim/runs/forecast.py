@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.analysis.plot import figure_format, literal_label, save_figure
 from sim.core.cascade import cascade_stats
 from sim.core.world import World
 from sim.engine import intervene
@@ -473,8 +474,6 @@ def plot_bands(path: str, result: ForecastResult) -> str:
     Returns the figure's absolute path."""
     import matplotlib  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
     from matplotlib.figure import Figure  # noqa: PLC0415
-
-    from sim.analysis.plot import figure_format, literal_label, save_figure  # noqa: PLC0415
 
     fmt = figure_format(path)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "agora", "pdf.fonttype": 42}):

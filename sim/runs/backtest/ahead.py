@@ -22,8 +22,11 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sim.analysis.scores import HUB_LEVELS
+from sim.core.diskio import replacing
 from sim.errors import BadParameterError
 from sim.runs.backtest.result import BacktestResult, Progress
+from sim.runs.backtest.running import has_followers, run_backtest
 from sim.runs.backtest.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -117,7 +120,6 @@ async def run_ahead(
             cascades, and what a backtest's setup raises (a method the data cannot feed, a bad serial interval).
         BadFileError: an unreadable observation file.
     """
-    from sim.runs.backtest.running import has_followers, run_backtest  # noqa: PLC0415
 
     if request.cut or request.cuts is not None:
         raise BadParameterError(
@@ -148,7 +150,6 @@ def _stem(path: str) -> str:
 def hubverse_rows(result: BacktestResult, location: str) -> list[dict[str, object]]:
     """Every cut's forecasts of a backtest as hubverse model-output rows (as :meth:`AheadResult.hubverse_rows`,
     each cut's ``reference_date`` its last observed time), so that anyone can score them with the field's tools."""
-    from sim.analysis.scores import HUB_LEVELS  # noqa: PLC0415
 
     line = result.timeline
     assert line is not None
@@ -192,7 +193,6 @@ def hubverse_text(rows: list[dict[str, object]]) -> str:
 def write_hubverse(path: str, rows: list[dict[str, object]]) -> dict[str, object]:
     """Write hubverse ``rows`` to ``path`` atomically (a temporary file beside it, then renamed: a kill leaves the
     old file or the new one, never a part); what a report says of it (``output``)."""
-    from sim.core.diskio import replacing  # noqa: PLC0415
 
     text = hubverse_text(rows)
     with replacing(path, "forecast table") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:

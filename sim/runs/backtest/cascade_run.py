@@ -33,9 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.analysis.scores import score_samples, wis
+from sim.analysis.seismic import N_STAR, estimate
 from sim.errors import BadParameterError
 from sim.runs.backtest.cascades import Cascade, ReadCascades, read_cascades, simulate
 from sim.runs.backtest.result import Progress
+from sim.store.timeline import parse_duration
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,8 +63,6 @@ CASCADE_METHODS = ("agora", "persistence", "seismic")
 
 
 def _age(text: str) -> int:
-    from sim.store.timeline import parse_duration  # noqa: PLC0415
-
     t = text.strip()
     if t.isascii() and t.isdigit():
         return int(t)
@@ -166,15 +167,11 @@ def _stats(
 
 
 def _seismic(cascades: list[Cascade], age: int, n_star: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from sim.analysis.seismic import estimate  # noqa: PLC0415
-
     est = [estimate(c.times, c.followers, age, n_star) for c in cascades]  # one per cascade: O(posts) each
     return tuple(np.array([getattr(e, k) for e in est], dtype=np.float64) for k in ("size", "size_low", "size_high"))  # type: ignore[return-value]
 
 
 def _seismic_scores(cascades: list[Cascade], age: int, n_star: float, truth: np.ndarray) -> tuple[Any, Any]:
-    from sim.analysis.scores import wis  # noqa: PLC0415
-
     size, low, high = _seismic(cascades, age, n_star)
     ok = np.isfinite(size) & np.isfinite(low) & np.isfinite(high)
     w = np.full(truth.size, np.inf)
@@ -185,8 +182,6 @@ def _seismic_scores(cascades: list[Cascade], age: int, n_star: float, truth: np.
 
 
 def _sample_scores(method: str, samples: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    from sim.analysis.scores import score_samples  # noqa: PLC0415
-
     got = score_samples(samples, truth)
     median = np.quantile(samples, 0.5, axis=0)
     covered = np.asarray(got["cover90"], dtype=bool)
@@ -301,7 +296,6 @@ async def run_cascade_backtest(
             instead of ages, an original poster who is no agent of the world (with agora).
         BadFileError: the file is not cascades (:func:`read_cascades`).
     """
-    from sim.analysis.seismic import N_STAR  # noqa: PLC0415
 
     t0 = time.perf_counter()
     methods = request.method or CASCADE_METHODS

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from sim.analysis.seismic import KERNEL, Kernel, tree_times
+from sim.engine.requests import Ensemble
+from sim.runs.runner import run_ensemble
+from sim.store.timeline import read_timed_seconds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,7 +115,6 @@ def read_cascades(source: str | os.PathLike[str] | pd.DataFrame, *, time: str | 
             reshare before its parent, a cycle, a follower count that is not a whole number.
         BadParameterError: a ``time`` that names no column.
     """
-    from sim.store.timeline import read_timed_seconds  # noqa: PLC0415
 
     rows = read_timed_seconds(source, columns=_COLUMNS, time=time)
     k = rows.ticks.size
@@ -177,8 +179,6 @@ async def simulate(
         BadParameterError: a bad model, parameter or seed selection (the ensemble's sentence).
         SimulationsFailed: a run failed (a plugin raised).
     """
-    from sim.engine.requests import Ensemble  # noqa: PLC0415
-    from sim.runs.runner import run_ensemble  # noqa: PLC0415
 
     request = Ensemble.parse(
         {"text": "cascade", "until_done": True, "model": model, "params": params, "seeds": origin, "runs": runs}

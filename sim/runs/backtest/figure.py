@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
+from sim.analysis.plot import figure_format
 from sim.runs.fit.figure import FitFigure
 from sim.runs.fit.output import save_fit_figure
+from sim.store.worldfile import check_target
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -178,9 +180,6 @@ def drawn_to(path: str | None, force: bool, make: Callable[[], Figure]) -> Figur
         BadParameterError: an unknown figure format. TargetExistsError: ``path`` exists and ``force`` is false.
     """
     if path is not None:
-        from sim.analysis.plot import figure_format  # noqa: PLC0415
-        from sim.store.worldfile import check_target  # noqa: PLC0415
-
         figure_format(path)
         check_target(path, force, what="figure")
     fig = make()

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.analysis import baselines
+from sim.analysis.rt import SerialInterval
 from sim.core.tracebacks import plugin_traceback
 from sim.errors import BadParameterError
 from sim.model.guard import is_plugin_fault
@@ -59,9 +61,6 @@ class Renewal(Forecaster):
     needs = ("serial_interval",)
 
     def forecast(self, ctx: ForecastContext) -> np.ndarray:
-        from sim.analysis import baselines  # noqa: PLC0415
-        from sim.analysis.rt import SerialInterval  # noqa: PLC0415
-
         si = ctx.serial_interval
         if si is None:
             raise BadParameterError("the renewal projection needs the data's serial interval: give serial_interval")

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.analysis.scores import HUB_LEVELS
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -79,8 +81,6 @@ class CutResult:
     quantiles: dict[str, list[list[float | None]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
-        from sim.analysis.scores import HUB_LEVELS  # noqa: PLC0415
-
         return {
             "cut": self.label,
             "tick": self.tick,

@@ -25,17 +25,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.analysis.rt import SerialInterval, week_window
+from sim.analysis.rtcurve import serial_interval_of
+from sim.core.boundedio import bounded_text
 from sim.core.world import World
 from sim.engine.requests.backtest import Backtest
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.plugin import Forecaster
+from sim.runs.backtest.cascade_run import run_cascade_backtest
 from sim.runs.backtest.forecasts import RECENT, agora_draws
 from sim.runs.backtest.methods import CutContext, Renewal, check_needs, forecast_draws, forecaster, stream_of
 from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, Progress, band_of, hub_quantiles
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.fitting import Plan, run_fit
-from sim.runs.fit.observed import ObservedSeries
+from sim.runs.fit.observed import ObservedSeries, read_observed
 from sim.runs.transport import default_workers, fork_available, map_forked
 from sim.store.timeline import parse_duration
 
@@ -149,8 +152,6 @@ def setup(request: Backtest, world: World, registry: Registry, *, ahead: bool = 
         )
     si = None
     if any("serial_interval" in cls.needs for cls in forecasters.values()):
-        from sim.analysis.rtcurve import serial_interval_of  # noqa: PLC0415
-
         days = tick_days(obs)
         if days is None:
             raise BadParameterError(
@@ -173,7 +174,6 @@ def setup(request: Backtest, world: World, registry: Registry, *, ahead: bool = 
 
 def _read(request: Backtest, world: World, states: tuple[str, ...]) -> Any:
     """The observation of ``request``, read as the fit of a model of ``states`` reads it."""
-    from sim.runs.fit.observed import read_observed  # noqa: PLC0415
 
     fit = request.fit
     return read_observed(
@@ -230,8 +230,6 @@ def has_followers(source: object) -> bool:
 
         names = set(parquet_schema(source, "observation file", "a table with a header row")[1])
     elif source.lower().endswith((".csv", ".csv.gz")):
-        from sim.core.boundedio import bounded_text  # noqa: PLC0415
-
         with bounded_text(source, "observation file", "a CSV file", gz=source.lower().endswith(".gz")) as text:
             names = {h.strip() for h in next(csv.reader([text.readline()]), [])}
     else:
@@ -438,8 +436,6 @@ async def run_backtest(
         BadParameterError, BadFileError: see :func:`setup`, and what a fit raises.
     """
     if request.fit.observed is not None and has_followers(request.fit.observed):
-        from sim.runs.backtest.cascade_run import run_cascade_backtest  # noqa: PLC0415
-
         check_world(request, world)
         return await run_cascade_backtest(world, registry, request, progress=progress)
     t0 = time.perf_counter()

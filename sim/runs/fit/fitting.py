@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.analysis.plot import figure_format
 from sim.core.world import World
 from sim.errors import BadParameterError
 from sim.model.imports import IMPORT
@@ -42,11 +43,15 @@ from sim.runs.fit.abc import (
     run_seeds,
     weighted_quantile,
 )
+from sim.runs.fit.likelihood import LIKELIHOOD_MODELS, exact_fit, likelihood_for, why_no_likelihood
+from sim.runs.fit.observed import ObservedCascades, ObservedTimes
 from sim.runs.fit.priors import Prior, Priors
 from sim.runs.fit.reporting import REPORT, Delay, parse_delay
 from sim.runs.fit.simulate import Simulator, evaluate_batch, evaluate_rows
 from sim.runs.fit.summaries import CascadeSummary, SeriesSummary, Summary, summary_for
 from sim.runs.transport import default_workers, ray_cluster, ray_failure, ray_world, share_world
+from sim.social.dynamics import Social
+from sim.store.worldfile import check_target
 
 if TYPE_CHECKING:  # optional: imported when a table is asked for
     import pandas as pd
@@ -198,9 +203,6 @@ class FitResult:
         from sim.runs.fit.output import fit_figure, save_fit_figure  # noqa: PLC0415 - matplotlib: only when drawn
 
         if path is not None:
-            from sim.analysis.plot import figure_format  # noqa: PLC0415
-            from sim.store.worldfile import check_target  # noqa: PLC0415
-
             figure_format(path)
             check_target(path, force, what="figure")
         fig = fit_figure(self, truth)
@@ -420,8 +422,6 @@ class Plan:
         return None if request.delay is None else parse_delay(request.delay)
 
     def _method(self, request: Fit) -> str:
-        from sim.runs.fit.likelihood import LIKELIHOOD_MODELS, why_no_likelihood  # noqa: PLC0415
-
         kind = self.observed.kind
         model = request.model
         param = LIKELIHOOD_MODELS.get(model)
@@ -448,8 +448,6 @@ class Plan:
     def _exact_blocker(self, request: Fit) -> str | None:
         """Why the exact likelihood does not hold here (None: it does): trust-weighted edges, or feeds and the
         living network, which adopt agents the likelihood knows nothing of."""
-        from sim.runs.fit.likelihood import likelihood_for  # noqa: PLC0415
-        from sim.social.dynamics import Social  # noqa: PLC0415
 
         try:
             likelihood_for(request.model, self.fixed)
@@ -702,9 +700,6 @@ def _fixed_report(sim: Simulator) -> dict[str, float]:
 
 
 def _exact(plan: Plan, request: Fit) -> FitResult:
-    from sim.runs.fit.likelihood import exact_fit  # noqa: PLC0415
-    from sim.runs.fit.observed import ObservedCascades, ObservedTimes  # noqa: PLC0415
-
     prior = plan.priors.items[0]
     obs = plan.observed
     # --steps N watched ticks 0 .. N-1. Without it: an id,tick file up to its last tick (nothing is claimed
