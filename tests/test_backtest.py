@@ -22,7 +22,7 @@ from sim.runs.backtest.forecasts import agora_draws
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.abc import Settings, abc_smc
 from sim.runs.fit.fitting import Plan, run_fit
-from sim.runs.fit.observed import ObservedSeries, read_observed
+from sim.store.observed import ObservedSeries, read_observed
 from sim.store.worldfile import open_world
 
 PRIORS = {"beta": (0.005, 0.1), "gamma": (0.05, 0.5)}

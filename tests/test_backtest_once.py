@@ -10,7 +10,7 @@ from conftest import agora, data_file
 
 import sim.runs.backtest.running as running
 import sim.runs.fit.fitting as fitting
-import sim.runs.fit.observed as observed
+import sim.store.observed as observed
 from sim.engine.requests.backtest import Backtest
 from sim.lab.agents import load_world
 from sim.model.registry import plugin_registry

@@ -36,9 +36,9 @@ from sim.runs.fit.likelihood import (
     loglik,
     why_no_likelihood,
 )
-from sim.runs.fit.observed import ObservedTimes
 from sim.runs.runner import run_cascades
 from sim.store.create import imported_world
+from sim.store.observed import ObservedTimes
 
 # Five agents: a cycle back to the seed, agents followed by two, an agent (1 <-> 2) in a two-way pair.
 EDGES = [(0, 1), (0, 2), (1, 2), (2, 1), (1, 3), (2, 3), (3, 4), (2, 4), (4, 0)]

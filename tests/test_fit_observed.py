@@ -1,4 +1,4 @@
-"""Observation files for ``agora fit`` (``sim.runs.fit.observed.read_observed``).
+"""Observation files for ``agora fit`` (``sim.store.observed.read_observed``).
 
 1. **Round trips.** Each layout is read back from files the real ``agora run`` writes (``--series``,
    ``--cascades``, ``.csv``, ``.csv.gz``, ``.parquet``) or made from them (sizes, adoption times, a wide
@@ -21,8 +21,8 @@ from conftest import agora
 
 from sim.errors import BadFileError, BadParameterError
 from sim.lab.agents import load_world
-from sim.runs.fit import observed
-from sim.runs.fit.observed import ObservedCascades, ObservedSeries, ObservedTimes, read_observed
+from sim.store import observed
+from sim.store.observed import ObservedCascades, ObservedSeries, ObservedTimes, read_observed
 
 
 def _id(i: int) -> int:

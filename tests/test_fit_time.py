@@ -14,7 +14,7 @@ from conftest import agora, data_file, one_sentence
 from sim.engine.requests import Fit
 from sim.errors import BadFileError, BadParameterError
 from sim.lab.agents import load_world
-from sim.runs.fit.observed import ObservedCascades, ObservedSeries, read_observed
+from sim.store.observed import ObservedCascades, ObservedSeries, read_observed
 
 
 @pytest.fixture(scope="module")

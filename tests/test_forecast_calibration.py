@@ -18,9 +18,9 @@ from sim.core.world import World
 from sim.engine.simulation import Simulation
 from sim.model.registry import Registry
 from sim.runs.fit.likelihood import exact_fit
-from sim.runs.fit.observed import ObservedTimes
 from sim.runs.forecast import Forecast, run_forecast
 from sim.store.create import synthetic_world
+from sim.store.observed import ObservedTimes
 
 MODELS = {"ic": {"p": 0.2}, "sir": {"beta": 0.12, "gamma": 0.3}}
 AGENTS = 10_000

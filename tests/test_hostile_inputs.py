@@ -191,7 +191,7 @@ import sys, time
 from sim.errors import AgoraError
 kind, path = sys.argv[1:3]
 if kind == "observed":
-    from sim.runs.fit.observed import read_observed as read
+    from sim.store.observed import read_observed as read
 elif kind == "series":
     from sim.store.seriesio import read_series as read
 elif kind == "cascades":
@@ -279,7 +279,7 @@ def test_an_impossible_observation_is_one_sentence_naming_its_line(folder, case)
 def test_a_variable_s_moments_may_be_negative(folder):
     """Only counts of agents are bounded: a variable's mean is any finite number."""
     from sim.lab.agents import load_world
-    from sim.runs.fit.observed import read_observed
+    from sim.store.observed import read_observed
 
     (folder / "moments.csv").write_text("run,tick,measure,value\n0,0,opinion.mean,-0.5\n0,1,opinion.mean,-0.7\n")
     got = read_observed(str(folder / "moments.csv"), load_world(str(folder / "w0.db")))
@@ -349,7 +349,7 @@ SECRET_OBSERVED = {
 @pytest.mark.parametrize("case", list(SECRET_OBSERVED))
 def test_no_observation_error_shows_the_file_s_text(folder, case):
     from sim.lab.agents import load_world
-    from sim.runs.fit.observed import read_observed
+    from sim.store.observed import read_observed
 
     name, text = SECRET_OBSERVED[case]
     (folder / name).write_text(text)
@@ -412,7 +412,8 @@ def test_a_column_the_model_does_not_report_is_not_shown_by_agora_fit(folder):
 
 
 def test_the_horizon_cap_is_the_steps_cap():
-    from sim.runs.fit import fitting, observed, summaries
+    from sim.runs.fit import fitting, summaries
+    from sim.store import observed
 
     assert observed.MAX_TICK + 1 == fitting.MAX_STEPS and observed.COUNT_MEASURES == summaries.SERIES_MEASURES
 

@@ -13,7 +13,7 @@ from sim.analysis.baselines import project, renewal, renewal_weights
 from sim.analysis.rt import estimate_rt
 from sim.analysis.rtcurve import serial_interval_of
 from sim.errors import BadFileError, BadParameterError
-from sim.runs.fit.observed import read_observed
+from sim.store.observed import read_observed
 
 LOCAL = [0, 1, 0, 2, 3, 1, 4, 2, 5, 3, 6, 4]
 CAME = [1, 0, 0, 2, 0, 1, 0, 0, 1, 0, 0, 2]

@@ -434,8 +434,8 @@ def test_digits_of_other_scripts_are_no_numbers(tmp_path, capsys, digit):
 
 @pytest.mark.parametrize("digit", ["١", "３"])
 def test_digits_of_other_scripts_in_agora_s_own_layouts(tmp_path, digit):
-    from sim.runs.fit.observed import read_observed
     from sim.runs.fit.reporting import read_delay
+    from sim.store.observed import read_observed
     from sim.store.seriesio import read_series
 
     wide = tmp_path / "w.csv"

@@ -16,7 +16,7 @@ from scipy import stats
 from sim.analysis.rt import aggregate_days, discretised_gamma
 from sim.analysis.rtcurve import rt
 from sim.errors import BadFileError, BadParameterError
-from sim.runs.fit.observed import read_observed
+from sim.store.observed import read_observed
 from sim.store.timeline import WEEK, read_incidence, week_labels
 from sim.store.timeticks import iso_weeks
 

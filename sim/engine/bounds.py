@@ -15,7 +15,7 @@ FIT_POPULATION = 500
 #: The most particles per generation.
 MAX_POPULATION = 100_000
 #: The most ticks a fit's runs take: ``steps`` and ``max_ticks`` at most, and a horizon taken from the
-#: observation file too (its last tick is at most ``sim.runs.fit.observed.MAX_TICK``, one less).
+#: observation file too (its last tick is at most ``sim.store.observed.MAX_TICK``, one less).
 MAX_STEPS = 1_000_000
 #: Simulations of the posterior predictive check by default, and at most.
 FIT_PREDICTIVE = 100

@@ -1,5 +1,5 @@
 """An observed series laid over a live session (the terminal UI's ``o`` key, issue 61): the file read as
-``agora fit`` reads it (:func:`sim.runs.fit.observed.read_observed`), each column matched to a measure of the
+``agora fit`` reads it (:func:`sim.store.observed.read_observed`), each column matched to a measure of the
 session it is drawn against.
 
 What a person types is one line (:func:`observed_request`)::
@@ -34,8 +34,7 @@ import numpy as np
 
 from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError
-from sim.runs.fit.observed import ObservedCascades, ObservedTimes, read_observed
-from sim.runs.fit.summaries import times_series
+from sim.store.observed import read_observed
 from sim.store.timeline import parse_duration
 
 #: What one line asks for, as the errors and the UI's prompt say it.
@@ -178,16 +177,13 @@ def read_overlay(
             raise
         observed = read_observed(request.path, world, states, **{**kw, "tick": DAILY})
         kw["tick"] = DAILY
-    if isinstance(observed, ObservedCascades):
+    curve = observed.curve()
+    if curve is None:
         raise BadFileError(
-            f"observation file {request.path} holds cascades (their sizes), not a series over time: give a series "
-            "(tick,MEASURE,...), adoption times (id,tick) or a table of counts over time"
+            f"observation file {request.path} holds {observed.kind} (their sizes), not a series over time: give a "
+            "series (tick,MEASURE,...), adoption times (id,tick) or a table of counts over time"
         )
-    if isinstance(observed, ObservedTimes):
-        columns, ticks = times_series(observed)
-        recorded = None
-    else:
-        columns, ticks, recorded = dict(observed.columns), observed.ticks, observed.recorded
+    columns, ticks, recorded = curve
     if not ticks.size:
         raise BadFileError(f"observation file {request.path} has no observation: give at least one row")
     if measures is not None:

@@ -32,7 +32,7 @@ or goes back in time (a series never does). Its rows may come in any order; a co
 may not repeat.
 
 :func:`read_timed_rows` gives each row's tick and the text of named columns instead (timestamped cascades
-``id,parent,time``: :mod:`sim.runs.fit.observed`).
+``id,parent,time``: :mod:`sim.store.observed`).
 
 **Bounded** as every table a user names (:mod:`sim.core.boundedio`): a regular file, at most 256 MiB of text
 (after gzip, which may expand at most 100 times), lines of at most 64 KiB, 10 million rows; a Parquet file's

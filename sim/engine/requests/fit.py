@@ -451,7 +451,7 @@ class Fit:
     """A fit of ``model``'s parameters to the observation file ``observed`` (``agora fit``, ``world.fit``).
 
     Attributes:
-        observed: the observation file (:mod:`sim.runs.fit.observed`: a series, cascades or adoption times).
+        observed: the observation file (:mod:`sim.store.observed`: a series, cascades or adoption times).
         model: the propagation model, or several joined by commas (``"sir,seir"``; a list is joined): then the
             fit chooses between them (:mod:`sim.runs.fit.choice`), each parameter applying to the models that
             have it. params: the fitted parameters' priors (uniform or log-uniform) and the
@@ -474,7 +474,7 @@ class Fit:
             t). tick: how long one tick lasts (``1d``, ``6h``, ``10min``; None: the world's minutes per tick).
         observe: ``(column, measure)`` pairs: the table's count columns and the series measure each observes
             (``("cases", "onsets")``; empty: every count column, under its own name). See
-            :mod:`sim.store.timeline` and :func:`sim.runs.fit.observed.read_recorded`.
+            :mod:`sim.store.timeline` and :func:`sim.store.observed.read_recorded`.
         delay: the reporting delay of the observation model (:mod:`sim.runs.fit.reporting`): ``gamma:MEAN,SD``
             (days) or a ``day,probability`` file (None: cases are seen when they happen). The reporting fraction
             is ``params``' ``report``.

@@ -38,8 +38,8 @@ from sim.runs.backtest.methods import CutContext, Renewal, check_needs, forecast
 from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, Progress, band_of, hub_quantiles
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.fitting import Plan, run_fit
-from sim.runs.fit.observed import ObservedSeries, read_observed
 from sim.runs.transport import default_workers, fork_available, map_forked
+from sim.store.observed import ObservedSeries, read_observed
 from sim.store.timeline import parse_duration
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def _check_kind(obs: Any, methods: tuple[str, ...]) -> None:
     """Refuse an observation that is no series of counts per tick (seismic's own sentence first)."""
     if "seismic" in methods:
         _refuse_seismic(obs)
-    if not isinstance(obs, ObservedSeries):
+    if not obs.per_tick:
         raise BadParameterError(
             f"a backtest forecasts a series of counts per tick, and {obs.path} is {obs.kind}: give a curve (a time "
             "column and counts, a line list, or a run's series)",
@@ -203,7 +203,7 @@ def _check_kind(obs: Any, methods: tuple[str, ...]) -> None:
 def _refuse_seismic(obs: Any) -> None:
     """SEISMIC's refusal of a series (its data are cascades: each post's time and its author's followers; a file of
     cascades with follower counts goes to :mod:`sim.runs.backtest.cascade_run` before this)."""
-    if obs.kind == "series":
+    if obs.per_tick:
         raise BadParameterError(
             f"seismic predicts the final sizes of cascades from reshare times and follower counts, and {obs.path} is "
             "a series of counts per tick: backtest a series with agora, persistence or renewal",

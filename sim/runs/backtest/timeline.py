@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.core.numbers import int_of
 from sim.errors import BadParameterError
-from sim.runs.fit.observed import ObservedSeries
+from sim.store.observed import ObservedSeries
 from sim.store.timeline import DAY, WEEK, parse_duration, week_labels
 from sim.store.timeticks import iso_weeks
 

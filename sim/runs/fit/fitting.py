@@ -44,7 +44,6 @@ from sim.runs.fit.abc import (
     weighted_quantile,
 )
 from sim.runs.fit.likelihood import LIKELIHOOD_MODELS, exact_fit, likelihood_for, why_no_likelihood
-from sim.runs.fit.observed import ObservedCascades, ObservedTimes
 from sim.runs.fit.priors import Prior, Priors
 from sim.runs.fit.reporting import REPORT, Delay, parse_delay
 from sim.runs.fit.simulate import Simulator, evaluate_batch, evaluate_rows
@@ -57,7 +56,7 @@ if TYPE_CHECKING:  # optional: imported when a table is asked for
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from sim.runs.fit.observed import Observed
+    from sim.store.observed import Observed
 
 #: ``progress(what, fraction)``, as every long command reports.
 Progress = Callable[[str, float], None] | None
@@ -281,7 +280,7 @@ class Plan:
     """What a fit needs, read and checked once: world, observation, priors, simulator, statistics."""
 
     def __init__(self, world: World, registry: Registry, request: Fit, observed: Observed | None = None) -> None:
-        from sim.runs.fit.observed import read_observed  # noqa: PLC0415 - kept off the import path of plain runs
+        from sim.store.observed import read_observed  # noqa: PLC0415 - kept off the import path of plain runs
 
         self.request = request
         self.world = world
@@ -377,7 +376,7 @@ class Plan:
         """
         if not request.channel:
             return ()
-        if self.observed.kind != "series":
+        if not self.observed.per_tick:
             raise BadParameterError(
                 f"channel sees a column of counts through its own fraction and delay, and the observation is "
                 f"{self.observed.kind}: fit it without channel",
@@ -394,7 +393,7 @@ class Plan:
         if request.people is None:
             return 1.0
         agents = int(self.world.n)
-        if self.observed.kind != "series":
+        if not self.observed.per_tick:
             raise BadParameterError(
                 f"people scales simulated counts per tick, and the observation is {self.observed.kind}: fit it "
                 "without people",
@@ -407,7 +406,7 @@ class Plan:
         asked = request.delay is not None or (
             REPORT not in schema and (REPORT in self.priors.names or REPORT in self.fixed)
         )
-        if asked and self.observed.kind != "series":
+        if asked and not self.observed.per_tick:
             raise BadParameterError(
                 f"the observation model (report, delay) applies to an observed series of counts per tick, and the "
                 f"observation is {self.observed.kind}: fit it without report and delay",
@@ -425,8 +424,8 @@ class Plan:
         kind = self.observed.kind
         model = request.model
         param = LIKELIHOOD_MODELS.get(model)
-        trees = kind == "cascades" and getattr(self.observed, "times", None) is not None
-        exact_ok = (kind == "times" or trees) and param is not None and self.priors.names == [param]
+        readable = self.observed.likelihood_data() is not None  # adoption times, or trees read with the world
+        exact_ok = readable and param is not None and self.priors.names == [param]
         if exact_ok:
             blocker = self._exact_blocker(request)
             if blocker is not None:
@@ -434,7 +433,7 @@ class Plan:
                     raise BadParameterError(f"method exact cannot fit this: {blocker}; method abc can", fields="method")
                 exact_ok = False
         if request.method == "exact" and not exact_ok:
-            if kind != "times" and not trees:
+            if not readable:
                 why = f"the observation is {kind} without trees, not adoption times (id,tick, or cascade rows)"
             elif param is None:
                 why = why_no_likelihood(model) or f"{model} has no exact likelihood"
@@ -466,19 +465,7 @@ class Plan:
         return None
 
     def describe_observed(self) -> dict[str, object]:
-        obs = self.observed
-        out: dict[str, Any] = {"path": obs.path, "kind": obs.kind}
-        if getattr(obs, "recorded", None):
-            out["recorded"] = obs.recorded  # type: ignore[union-attr]
-        if obs.kind == "series":
-            out["columns"] = list(self.request.columns or obs.columns)  # type: ignore[union-attr]
-            out["ticks"] = int(obs.ticks.size)  # type: ignore[union-attr]
-        elif obs.kind == "cascades":
-            out["cascades"] = int(obs.sizes.size)  # type: ignore[union-attr]
-            out["trees"] = obs.depth is not None  # type: ignore[union-attr]
-        else:
-            out["adopters"] = int(obs.agents.size)  # type: ignore[union-attr]
-            out["last_tick"] = int(obs.ticks.max()) if obs.ticks.size else 0  # type: ignore[union-attr]
+        out = self.observed.describe(self.request.columns)
         if isinstance(self.summary, SeriesSummary):
             out["summary"] = [p if isinstance(p, str) else p.name for p in self.summary.parts]
         if self.summary is not None:
@@ -706,13 +693,12 @@ def _exact(plan: Plan, request: Fit) -> FitResult:
     # after); each run of a --cascades file until it ended, the round after its last adoption included (as
     # agora run --until-done runs them).
     watched = request.steps - 1 if request.steps is not None else None
-    if isinstance(obs, ObservedCascades):
-        assert obs.times is not None  # Plan chose exact for trees read with the world
-        horizons = [watched if watched is not None else int(t.ticks.max()) + 1 for t in obs.times]
-        got = exact_fit(request.model, plan.world, obs.times, prior.lo, prior.hi, prior.log, horizon=horizons)
-    else:
-        assert isinstance(obs, ObservedTimes)  # Plan chose exact for adoption times only
-        got = exact_fit(request.model, plan.world, obs, prior.lo, prior.hi, prior.log, horizon=watched)
+    times = obs.likelihood_data()
+    assert times is not None  # Plan chose exact for adoption times, or trees read with the world
+    horizon: int | None | list[int | None] = watched
+    if isinstance(times, tuple):  # trees: each until it ended
+        horizon = [watched if watched is not None else int(t.ticks.max()) + 1 for t in times]
+    got = exact_fit(request.model, plan.world, times, prior.lo, prior.hi, prior.log, horizon=horizon)
     population = request.population or 4000
     draws = got.draws(population, np.random.default_rng([request.seed, MAX_GENERATIONS]))
     param = ParamFit(got.median, got.ci90, float(got.mean), prior, got.mle, got.profile90)

@@ -45,7 +45,7 @@ import numpy as np
 
 from sim.core.world import World
 from sim.errors import BadParameterError
-from sim.runs.fit.observed import ObservedTimes
+from sim.store.observed import ObservedTimes
 
 #: The models with an exact likelihood from adoption times, and the parameter it is a function of.
 LIKELIHOOD_MODELS: dict[str, str] = {"ic": "p", "si": "beta"}

@@ -38,7 +38,7 @@ from sim.model.series import count_measures, is_tick_count
 from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:
-    from sim.runs.fit.observed import Observed, ObservedCascades, ObservedSeries, ObservedTimes
+    from sim.store.observed import Observed, ObservedCascades
 
 #: The measures every run's series has beside the model's states.
 SERIES_MEASURES = ("reached", "new", "depth", "breadth")
@@ -410,13 +410,6 @@ class CascadeSummary(Summary):
         return np.array(values)
 
 
-def times_series(times: ObservedTimes) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The adoption curve of adoption times: ``new`` and ``reached`` at every tick from 0 to the last."""
-    last = int(times.ticks.max()) if times.ticks.size else 0
-    new = np.bincount(times.ticks, minlength=last + 1).astype(np.float64)
-    return {"new": new, "reached": np.cumsum(new)}, np.arange(last + 1, dtype=np.int64)
-
-
 def summary_for(
     observed: Observed,
     states: tuple[str, ...],
@@ -434,33 +427,28 @@ def summary_for(
             raises on the data or answers what a summary cannot be.
     """
     kind = observed.kind
-    if columns is not None and kind != "series":
+    if columns is not None and not observed.per_tick:
         raise BadParameterError(
             f"columns picks columns of a series, and the observation is {kind}: drop it", fields="columns"
         )
-    if tuple(summary) != CURVE and kind == "cascades":
-        raise BadParameterError(
-            "summary chooses statistics of a series, and the observation is cascades (their size distribution is "
-            "compared): drop it",
-            fields="summary",
-        )
-    if kind == "series":
-        series: ObservedSeries = observed  # type: ignore[assignment]
-        have = dict(series.columns)
-        if columns is not None:
-            missing = [c for c in columns if c not in have]
-            if missing:
-                raise BadParameterError(
-                    f"the observed series has no column {missing[0]!r}: its columns are {', '.join(have)}"
-                )
-            have = {c: have[c] for c in columns}
-        out: Summary = SeriesSummary(have, series.ticks, states, model, summary)
-    elif kind == "cascades":
-        out = CascadeSummary(observed, replicates)  # type: ignore[arg-type]
-        return out
-    else:
-        curve, ticks = times_series(observed)  # type: ignore[arg-type]
-        out = SeriesSummary(curve, ticks, states, model, summary)
+    curve = observed.curve()  # counts over time (a series, or adoption times' curve); None for cascades
+    if curve is None:
+        if tuple(summary) != CURVE:
+            raise BadParameterError(
+                f"summary chooses statistics of a series, and the observation is {kind} (their size distribution "
+                "is compared): drop it",
+                fields="summary",
+            )
+        return CascadeSummary(observed, replicates)  # type: ignore[arg-type]
+    have, ticks, _ = curve
+    if columns is not None:
+        missing = [c for c in columns if c not in have]
+        if missing:
+            raise BadParameterError(
+                f"the observed series has no column {missing[0]!r}: its columns are {', '.join(have)}"
+            )
+        have = {c: have[c] for c in columns}
+    out: Summary = SeriesSummary(have, ticks, states, model, summary)
     if replicates is not None:
         out.replicates = replicates
     return out

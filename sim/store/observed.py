@@ -119,6 +119,21 @@ class ObservedSeries:
     recorded: dict[str, Any] | None = None
     imported: np.ndarray | None = None
     kind: ClassVar[str] = "series"
+    #: Counts per tick: what an observation model (a reporting fraction, a delay, channels, people) applies to.
+    per_tick: ClassVar[bool] = True
+
+    def describe(self, columns: Sequence[str] | None = None) -> dict[str, Any]:
+        """What a fit's report says of it: its file, kind, how its time was read, the columns fitted (``columns``:
+        those picked; default all) and its ticks."""
+        return {**_described(self), "columns": list(columns or self.columns), "ticks": int(self.ticks.size)}
+
+    def curve(self) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any] | None]:
+        """Its columns, ticks and reading as a curve over time (the TUI's overlay draws it)."""
+        return dict(self.columns), self.ticks, self.recorded
+
+    def likelihood_data(self) -> None:
+        """What the exact likelihood reads of it: nothing (a series has no adoption times)."""
+        return None
 
     def truncated(self, cut: int, label: str | None = None) -> ObservedSeries:
         """The observation up to tick ``cut`` (its imported cases too); ``label`` the cut's name in ``recorded``."""
@@ -154,6 +169,20 @@ class ObservedCascades:
     roots: np.ndarray | None
     times: tuple[ObservedTimes, ...] | None = None
     kind: ClassVar[str] = "cascades"
+    per_tick: ClassVar[bool] = False
+
+    def describe(self, columns: Sequence[str] | None = None) -> dict[str, Any]:
+        """What a fit's report says of it: its file, kind, how many cascades, and whether with trees."""
+        return {**_described(self), "cascades": int(self.sizes.size), "trees": self.depth is not None}
+
+    def curve(self) -> None:
+        """No curve over time: cascades are sizes (and shapes), not counts per tick."""
+        return None
+
+    def likelihood_data(self) -> tuple[ObservedTimes, ...] | None:
+        """What the exact likelihood reads of it: each tree's adoption times (None: sizes only, or read without
+        the world)."""
+        return self.times
 
 
 @dataclass(frozen=True)
@@ -170,6 +199,22 @@ class ObservedTimes:
     agents: np.ndarray
     ticks: np.ndarray
     kind: ClassVar[str] = "times"
+    per_tick: ClassVar[bool] = False
+
+    def describe(self, columns: Sequence[str] | None = None) -> dict[str, Any]:
+        """What a fit's report says of it: its file, kind, its adopters and last tick."""
+        last = int(self.ticks.max()) if self.ticks.size else 0
+        return {**_described(self), "adopters": int(self.agents.size), "last_tick": last}
+
+    def curve(self) -> tuple[dict[str, np.ndarray], np.ndarray, None]:
+        """The adoption curve: ``new`` and ``reached`` at every tick from 0 to the last."""
+        last = int(self.ticks.max()) if self.ticks.size else 0
+        new = np.bincount(self.ticks, minlength=last + 1).astype(np.float64)
+        return {"new": new, "reached": np.cumsum(new)}, np.arange(last + 1, dtype=np.int64), None
+
+    def likelihood_data(self) -> ObservedTimes:
+        """What the exact likelihood reads of it: itself."""
+        return self
 
     def tick_of(self, n: int) -> np.ndarray:
         """Each of ``n`` agents' adoption tick (int64), -1 for an agent that never adopted."""
@@ -179,6 +224,15 @@ class ObservedTimes:
 
 
 Observed = ObservedSeries | ObservedCascades | ObservedTimes
+
+
+def _described(observed: Observed) -> dict[str, Any]:
+    """The part of every observation's description: its file, its kind, and how its own time was read."""
+    out: dict[str, Any] = {"path": observed.path, "kind": observed.kind}
+    recorded = getattr(observed, "recorded", None)
+    if recorded:
+        out["recorded"] = recorded
+    return out
 
 
 # --- where a file's rows are --------------------------------------------------------------------------
