@@ -45,7 +45,7 @@ from sim.runs.fit.abc import (
 )
 from sim.runs.fit.likelihood import LIKELIHOOD_MODELS, exact_fit, likelihood_for, why_no_likelihood
 from sim.runs.fit.priors import Prior, Priors
-from sim.runs.fit.reporting import REPORT, Delay, parse_delay
+from sim.runs.fit.reporting import Delay, asks_default, parse_delay
 from sim.runs.fit.simulate import Simulator, evaluate_batch, evaluate_rows
 from sim.runs.fit.summaries import CascadeSummary, SeriesSummary, Summary, summary_for
 from sim.runs.transport import default_workers, ray_cluster, ray_failure, ray_world, share_world
@@ -403,9 +403,7 @@ class Plan:
 
     def _delay(self, request: Fit, schema: dict[str, Any]) -> Delay | None:
         """The observation model's delay, read; an observation model (``report``, ``delay``) only for a series."""
-        asked = request.delay is not None or (
-            REPORT not in schema and (REPORT in self.priors.names or REPORT in self.fixed)
-        )
+        asked = request.delay is not None or asks_default(schema, self.priors.names, self.fixed)
         if asked and not self.observed.per_tick:
             raise BadParameterError(
                 f"the observation model (report, delay) applies to an observed series of counts per tick, and the "
@@ -683,7 +681,7 @@ def _observed_columns(summary: Summary) -> tuple[str, ...]:
 def _fixed_report(sim: Simulator) -> dict[str, float]:
     """A fixed reporting fraction, as the fit's fixed values show it (none when it is fitted or not asked)."""
     obs = sim.observation
-    return {} if obs is None or obs.report is None else {REPORT: obs.report}
+    return {} if obs is None else obs.fixed_fractions()
 
 
 def _exact(plan: Plan, request: Fit) -> FitResult:

@@ -48,7 +48,9 @@ from sim.errors import BadFileError, BadParameterError
 from sim.model.series import is_tick_count
 from sim.runs.reports import RunEntry
 
-#: The reporting fraction's name among a fit's parameters (``--param report=...``).
+#: The fraction of the default channel, the one every observed count column without a channel of its own is seen
+#: through (with ``--delay``), among a fit's parameters (``--param report=...``); a channel's fraction has the
+#: name its ``--channel`` gives.
 REPORT = "report"
 #: The longest delay, in days (ticks).
 MAX_DELAY = 1000
@@ -231,8 +233,10 @@ def expected(counts: np.ndarray, report: float, pmf: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Channel:
-    """One observed column seen through its own reporting fraction (``fraction``, a parameter of that name: fixed at
-    ``fixed``, or the particle's at column ``fitted`` of its row) and its own delay (issue 74)."""
+    """Observed columns seen through one reporting fraction (``fraction``, a parameter of that name: fixed at
+    ``fixed``, or the particle's at column ``fitted`` of its row; neither: every case is seen) and one delay
+    (issue 74). ``column``: the column it sees; ``""`` for the default channel, which sees every observed count
+    column that no channel of its own names, through :data:`REPORT` and ``--delay``."""
 
     column: str
     fraction: str
@@ -254,17 +258,30 @@ class Channel:
 
 @dataclass(frozen=True)
 class Observation:
-    """The observation model of one fit: the reporting fraction (``report``: fixed; None: the particle's, at
-    column ``fitted`` of its row), the delay, the observed ``columns`` it applies to and the ``horizon`` (ticks
-    0 .. horizon - 1); ``channels``: columns seen through a fraction and a delay of their own instead."""
+    """The observation model of one fit: its ``default`` channel (the columns no channel of their own names) and
+    its ``channels``, over the observed ``columns`` and the ``horizon`` (ticks 0 .. horizon - 1); ``scale``: the
+    people each agent stands for."""
 
-    report: float | None
-    fitted: int | None
-    delay: Delay | None
+    default: Channel
     columns: tuple[str, ...]
     horizon: int
     scale: float = 1.0
     channels: tuple[Channel, ...] = ()
+
+    @property
+    def report(self) -> float | None:
+        """The default channel's fraction where fixed (None: fitted, or every case seen)."""
+        return self.default.fixed
+
+    @property
+    def fitted(self) -> int | None:
+        """The column of a particle's row holding the default channel's fraction, where it is fitted."""
+        return self.default.fitted
+
+    @property
+    def delay(self) -> Delay | None:
+        """The default channel's delay."""
+        return self.default.delay
 
     def to_dict(self) -> dict[str, object]:
         """What a fit's report says of it (``observed.observation``)."""
@@ -278,18 +295,22 @@ class Observation:
             out["channels"] = [c.to_dict() for c in self.channels]
         return out
 
+    def fixed_fractions(self) -> dict[str, float]:
+        """The default channel's fraction where it is fixed, by its name (a fit shows it among its fixed values)."""
+        return {} if self.default.fixed is None else {self.default.fraction: self.default.fixed}
+
+    def channel_of(self, column: str) -> Channel:
+        """The channel that sees ``column``: its own, or the default one."""
+        return next((c for c in self.channels if c.column == column), self.default)
+
     def seen(self, column: str, row: np.ndarray) -> tuple[float, Delay | None]:
         """The reporting fraction and delay the particle ``row`` sees ``column`` through."""
-        own = next((c for c in self.channels if c.column == column), None)
-        if own is not None:
-            return own.reporting(row), own.delay
-        return self.reporting(row), self.delay
+        channel = self.channel_of(column)
+        return channel.reporting(row), channel.delay
 
     def reporting(self, row: np.ndarray) -> float:
-        """The particle ``row``'s reporting fraction."""
-        if self.fitted is not None:
-            return float(row[self.fitted])
-        return 1.0 if self.report is None else self.report
+        """The particle ``row``'s reporting fraction of the default channel."""
+        return self.default.reporting(row)
 
     def apply(self, runs: list[RunEntry], row: np.ndarray, seeds: Sequence[int]) -> list[RunEntry]:
         """``runs`` of the particle ``row`` with each observed column of their series replaced by what surveillance
@@ -345,11 +366,11 @@ def observation_for(
             "fraction",
             fields="params",
         )
+    report: float | None = _fraction(REPORT, fixed[REPORT]) if REPORT in fixed else None
+    fitted = list(names).index(REPORT) if REPORT in names else None
+    default = Channel("", REPORT, report, fitted, delay)
     if not asked and delay is None and not rules:
-        return None if scale == 1.0 else Observation(None, None, None, tuple(columns), int(horizon), scale)
-    report: float | None = None
-    if REPORT in fixed:
-        report = _fraction(REPORT, fixed[REPORT])
+        return None if scale == 1.0 else Observation(default, tuple(columns), int(horizon), scale)
     others = [c for c in columns if not is_tick_count(c) and not _own(c, rules) and (asked or delay is not None)]
     if others:
         raise BadParameterError(
@@ -358,8 +379,29 @@ def observation_for(
             "variable): observe a count per tick, or fit without report and delay",
             fields=("params", "delay"),
         )
-    fitted = list(names).index(REPORT) if REPORT in names else None
-    return Observation(report, fitted, delay, tuple(columns), int(horizon), scale, rules)
+    return Observation(default, tuple(columns), int(horizon), scale, rules)
+
+
+def asks_default(schema: Mapping[str, object], names: Sequence[str], fixed: Mapping[str, object]) -> bool:
+    """Whether a fit's parameters give the default channel's fraction (:data:`REPORT`, fitted or fixed) where the
+    model has no parameter of that name."""
+    return REPORT not in schema and (REPORT in names or REPORT in fixed)
+
+
+def fractions_of(channel_fractions: Sequence[str], schema: Mapping[str, object]) -> tuple[str, ...]:
+    """The observation model's fractions among a fit's parameters: the default channel's (where the model has no
+    parameter of its name) and each channel's."""
+    return (*((REPORT,) if REPORT not in schema else ()), *channel_fractions)
+
+
+def fraction_range_error(name: str, described: str) -> BadParameterError:
+    """A fitted fraction's range past 0 .. 1, in one sentence (``described``: the prior as written)."""
+    what = (
+        "the reporting fraction report lies from 0 to 1"
+        if name == REPORT
+        else f"{name} is an observation channel's reporting fraction, from 0 to 1"
+    )
+    return BadParameterError(f"params {described}: {what}; keep the range within it", fields="params")
 
 
 def _own(column: str, rules: Sequence[Channel]) -> bool:

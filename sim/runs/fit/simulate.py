@@ -28,7 +28,7 @@ from sim.model.imports import IMPORT, MAX_RATE, Imports, local_counts
 from sim.plugin.params import param_for, param_spec
 from sim.runs import batched
 from sim.runs.fit.priors import Priors
-from sim.runs.fit.reporting import REPORT, Delay, Observation, observation_for
+from sim.runs.fit.reporting import Delay, Observation, fraction_range_error, fractions_of, observation_for
 from sim.runs.reports import RunEntry
 from sim.runs.runner import EnsembleRuns
 from sim.runs.transport import fork_available, map_forked
@@ -44,32 +44,19 @@ _OFFLINE = {"offline": True}
 
 def _check_priors(model: str, registry: Registry, priors: Priors, fractions: Sequence[str] = ()) -> None:
     """Each fitted parameter is a number of ``model`` and its range lies within the parameter's bounds; the
-    reporting fractions (``report`` and the ``fractions`` of observation channels, the observation model's) within
-    0 .. 1."""
+    observation model's ``fractions`` (its channels', the default one's included) within 0 .. 1."""
     cls = registry.model(model)
     schema = cls.params
     for prior in priors.items:
-        if prior.name in fractions and prior.name not in schema and prior.name != REPORT:
+        if prior.name in fractions and prior.name not in schema:
             if prior.lo < 0 or prior.hi > 1:
-                raise BadParameterError(
-                    f"params {prior.describe()}: {prior.name} is an observation channel's reporting fraction, from 0 "
-                    "to 1; keep the range within it",
-                    fields="params",
-                )
+                raise fraction_range_error(prior.name, prior.describe())
             continue
         if prior.name == IMPORT and IMPORT not in schema:
             if prior.lo < 0 or prior.hi > MAX_RATE:
                 raise BadParameterError(
                     f"params {prior.describe()}: the importation rate import counts people a tick from 0 to "
                     f"{MAX_RATE:g}; keep the range within it",
-                    fields="params",
-                )
-            continue
-        if prior.name == REPORT and REPORT not in schema:
-            if prior.lo < 0 or prior.hi > 1:
-                raise BadParameterError(
-                    f"params {prior.describe()}: the reporting fraction report lies from 0 to 1; keep the range "
-                    "within it",
                     fields="params",
                 )
             continue
@@ -136,7 +123,7 @@ class Simulator:
         **options: Unpack[SimulatorOptions],
     ) -> None:
         replicates, kernel = int(options.get("replicates", 1)), str(options.get("kernel", "auto"))
-        fractions = tuple(options.get("fractions", ()))
+        fractions = fractions_of(tuple(options.get("fractions", ())), registry.model(model).params)
         if not 1 <= replicates <= MAX_REPLICATES:
             raise BadParameterError(f"replicates must be from 1 to {MAX_REPLICATES}, not {replicates}")
         _check_priors(model, registry, priors, fractions)
@@ -144,7 +131,7 @@ class Simulator:
         self.names = priors.names
         self.schema = registry.model(model).params
         #: The parameters that are not the model's: the observation model's fractions and the importation rate.
-        self.apart = {REPORT, IMPORT, *fractions} - set(self.schema)
+        self.apart = {IMPORT, *fractions} - set(self.schema)
         self.fixed, self.horizon = dict(fixed), steps or max_ticks
         self.observation: Observation | None = None
         self.import_rate: float | None = None  # a fixed importation rate (people a tick), where one is given
